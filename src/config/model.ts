@@ -1,0 +1,214 @@
+/**
+ * The validated configuration model: what `loadConfig()` returns after parsing, resolving
+ * `${...}` references, schema validation (with Kong's defaults applied) and semantic checks.
+ *
+ * Entities are flattened: nested routes, plugins and credentials are lifted to top-level lists
+ * with their references resolved to ids, so the compiler never has to walk the YAML shape.
+ * Every entity carries `yaml_path`, the path of its node in the source file, so that a compile
+ * error (a plugin's `create()` throwing, say) can still be reported as `FILE:LINE:COL`.
+ */
+
+/** A path into the YAML document, e.g. `['services', 0, 'routes', 1, 'paths', 0]`. */
+export type YamlPath = readonly (string | number)[];
+
+export interface SourceLocation {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface ServiceModel {
+  id: string;
+  name: string | null;
+  protocol: 'http' | 'https' | 'echo' | 'grpc' | 'grpcs' | 'tcp' | 'tls' | 'udp' | 'ws' | 'wss';
+  host: string;
+  port: number;
+  path: string | null;
+  connect_timeout: number;
+  write_timeout: number;
+  read_timeout: number;
+  retries: number;
+  enabled: boolean;
+  tags: string[];
+  tls_verify: boolean | null;
+  tls_verify_depth: number | null;
+  ca_certificates: string[] | null;
+  client_certificate: string | null;
+  yaml_path: YamlPath;
+}
+
+export interface RouteModel {
+  id: string;
+  name: string | null;
+  /** Id of the service this route proxies to; null for a route without service (Kong allows it, then answers 503). */
+  service: string | null;
+  protocols: string[];
+  methods: string[] | null;
+  hosts: string[] | null;
+  paths: string[] | null;
+  /** Header name (lower-case) → accepted values. */
+  headers: Record<string, string[]> | null;
+  snis: string[] | null;
+  strip_path: boolean;
+  preserve_host: boolean;
+  regex_priority: number;
+  path_handling: 'v0' | 'v1';
+  https_redirect_status_code: 426 | 301 | 302 | 307 | 308;
+  request_buffering: boolean;
+  response_buffering: boolean;
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+export interface JwtSecretModel {
+  id: string;
+  consumer: string;
+  key: string;
+  algorithm: string;
+  secret: string | null;
+  rsa_public_key: string | null;
+  /** Tollgate extensions (issue 5): keys from a JWKS instead of a static key. */
+  jwks_uri?: string | null;
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+export interface KeyAuthCredentialModel {
+  id: string;
+  consumer: string;
+  key: string;
+  ttl: number | null;
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+export interface AclModel {
+  id: string;
+  consumer: string;
+  group: string;
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+export interface ConsumerModel {
+  id: string;
+  username: string | null;
+  custom_id: string | null;
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+export interface TargetModel {
+  id: string;
+  target: string;
+  weight: number;
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+export interface UpstreamModel {
+  id: string;
+  name: string;
+  algorithm: 'round-robin' | 'consistent-hashing' | 'least-connections' | 'latency';
+  hash_on: string;
+  hash_fallback: string;
+  hash_on_header: string | null;
+  hash_on_cookie: string | null;
+  hash_on_cookie_path: string;
+  slots: number;
+  healthchecks: Record<string, unknown>;
+  targets: TargetModel[];
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+export interface CertificateModel {
+  id: string;
+  cert: string;
+  key: string;
+  cert_alt: string | null;
+  key_alt: string | null;
+  snis: string[];
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+export interface PluginModel {
+  id: string;
+  name: string;
+  /** The plugin's config, validated by its own schema with defaults applied. */
+  config: Record<string, unknown>;
+  enabled: boolean;
+  protocols: string[];
+  /** Scope, as ids; all null means global. */
+  service: string | null;
+  route: string | null;
+  consumer: string | null;
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+/** Gateway-wide settings: the `_tollgate` section (what Kong keeps in kong.conf). */
+export interface TollgateSettings {
+  /** Listen addresses, each `HOST:PORT` optionally followed by flags such as `ssl`. */
+  proxy_listen: string[];
+  admin_listen: string[];
+  /** Client addresses or CIDRs whose X-Forwarded-* and X-Request-Id headers are believed. */
+  trusted_ips: string[];
+  log_level: 'debug' | 'info' | 'warn' | 'error';
+  custom_plugins: string[];
+  /** What to do with request header names containing `_`: drop them (nginx's default), reject with 400, or allow. */
+  headers_with_underscores: 'drop' | 'reject' | 'allow';
+  /** More request headers than this get 431. */
+  max_request_headers: number;
+  /** Milliseconds to receive the request head. */
+  client_header_timeout: number;
+  /** Milliseconds of silence allowed while receiving a request body. */
+  client_body_timeout: number;
+  /** Milliseconds an idle keep-alive client connection is kept. */
+  keepalive_timeout: number;
+  /** Milliseconds in-flight requests get to finish on shutdown. */
+  shutdown_grace_period: number;
+  /** Header carrying the request id to the upstream and back to the client. */
+  request_id_header: string;
+  /** Upstream keep-alive connections per service (undici Pool `connections`). */
+  upstream_keepalive_pool_size: number;
+  /** Milliseconds an idle upstream connection is kept. */
+  upstream_keepalive_idle_timeout: number;
+  /** Encoded slashes (%2F) and backslashes in request paths: reject with 400 (default) or pass them through undecoded. */
+  encoded_slashes: 'reject' | 'allow';
+  /** Milliseconds a custom plugin's async phase may take before the request gets 504. */
+  plugin_timeout: number;
+  /** Extra fields the caller set, e.g. the hsts section of a later issue. */
+  [extra: string]: unknown;
+}
+
+export interface GatewayConfig {
+  format_version: string;
+  services: ServiceModel[];
+  routes: RouteModel[];
+  consumers: ConsumerModel[];
+  jwt_secrets: JwtSecretModel[];
+  keyauth_credentials: KeyAuthCredentialModel[];
+  acls: AclModel[];
+  plugins: PluginModel[];
+  upstreams: UpstreamModel[];
+  certificates: CertificateModel[];
+  settings: TollgateSettings;
+  source: ConfigSource;
+}
+
+export interface ConfigSource {
+  /** Absolute path of the config file. */
+  file: string;
+  /** Absolute directory that relative references resolve against. */
+  dir: string;
+  /** sha256 of the file's text and of every referenced file, hex. */
+  hash: string;
+  /** Absolute paths of every file read through `${file:...}` (the watcher watches these too). */
+  referenced_files: string[];
+  /** Every value that came from `${NAME}` or `${file:...}`: redacted wherever the gateway prints. */
+  secrets: ReadonlySet<string>;
+  /** Maps a YAML path of this document to its source location. */
+  locate(path: YamlPath): SourceLocation;
+}

@@ -1,0 +1,119 @@
+/**
+ * The error catalogue: every error the gateway answers a client with, or reports about a config,
+ * has a stable `code`. Proxy errors carry Kong's status and message where Kong has the same case.
+ * docs/errors.md lists them; a test keeps that page and this catalogue in step.
+ */
+import type { SourceLocation, YamlPath } from './config/model.ts';
+
+/** Errors answered to clients. `status` and `message` are Kong's where Kong answers the same case. */
+export const ProxyErrors = {
+  ROUTE_NOT_FOUND: { status: 404, message: 'no Route matched with those values' },
+  NO_SERVICE: { status: 503, message: 'no Service found with those values' },
+  BAD_REQUEST: { status: 400, message: 'Bad request' },
+  BAD_PATH: { status: 400, message: 'Bad request: invalid path' },
+  ENCODED_SLASH: { status: 400, message: 'Bad request: encoded slash or backslash in path' },
+  HEADER_UNDERSCORE: { status: 400, message: 'Bad request: header name with underscore' },
+  AMBIGUOUS_HOST: { status: 400, message: 'Bad request: ambiguous Host' },
+  TOO_MANY_HEADERS: { status: 431, message: 'Request Header Fields Too Large' },
+  BAD_VERSION: { status: 505, message: 'HTTP Version Not Supported' },
+  H2C_REFUSED: { status: 400, message: 'Bad request: h2c upgrade is not supported' },
+  EXPECTATION_FAILED: { status: 417, message: 'Expectation Failed' },
+  REQUEST_TIMEOUT: { status: 408, message: 'Request timeout' },
+  UPSTREAM_BAD_RESPONSE: { status: 502, message: 'An invalid response was received from the upstream server' },
+  UPSTREAM_UNAVAILABLE: { status: 503, message: 'failure to get a peer from the ring-balancer' },
+  UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream server is timing out' },
+  PLUGIN_FAILED: { status: 500, message: 'An unexpected error occurred' },
+  PLUGIN_TIMEOUT: { status: 504, message: 'The gateway timed out waiting for a plugin' },
+  SERVICE_UNAVAILABLE: { status: 503, message: 'Service Temporarily Unavailable' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ProxyErrorCode = keyof typeof ProxyErrors;
+
+/** An error a request ends with: the gateway answers `{"message": ..., "request_id": ...}` with `status`. */
+export class ProxyError extends Error {
+  readonly code: ProxyErrorCode;
+  readonly status: number;
+  constructor(code: ProxyErrorCode, cause?: unknown) {
+    super(ProxyErrors[code].message, cause === undefined ? undefined : { cause });
+    this.name = 'ProxyError';
+    this.code = code;
+    this.status = ProxyErrors[code].status;
+  }
+}
+
+/** Codes of config errors; each error also has a human message and a location. */
+export type ConfigErrorCode =
+  | 'YAML_SYNTAX'
+  | 'YAML_HAZARD'
+  | 'SCHEMA'
+  | 'UNKNOWN_FIELD'
+  | 'UNKNOWN_PLUGIN'
+  | 'PLUGIN_CONFIG'
+  | 'PLUGIN_CREATE'
+  | 'CUSTOM_PLUGIN'
+  | 'REFERENCE'
+  | 'UNIQUENESS'
+  | 'SEMANTIC'
+  | 'SECRET_REF'
+  | 'FORMAT_VERSION'
+  | 'FILE';
+
+/** One problem in a config, located in its source. */
+export interface ConfigIssue {
+  code: ConfigErrorCode;
+  message: string;
+  /** Dotted YAML path, e.g. `services[0].routes[1].paths[0]`. */
+  path: string;
+  file: string;
+  line: number;
+  col: number;
+  severity: 'error' | 'warning';
+}
+
+/** Thrown by `loadConfig()` and the compiler: every problem found, each located. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  readonly issues: ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    super(issues.length === 1 ? issues[0]!.message : `${issues.length} problems in the configuration`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+/**
+ * Thrown by a plugin's `create()` to reject its config; the gateway locates `path` (relative to
+ * the plugin's `config`) in the source file.
+ *
+ * @example
+ * if (config.minimum > config.maximum) throw new PluginConfigError('minimum', 'must not exceed maximum');
+ */
+export class PluginConfigError extends Error {
+  readonly code = 'PLUGIN_CONFIG';
+  readonly path: string;
+  constructor(path: string, message: string) {
+    super(message);
+    this.name = 'PluginConfigError';
+    this.path = path;
+  }
+}
+
+/** Formats a YAML path as `services[0].routes[1].name`. */
+export function formatYamlPath(path: YamlPath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out === '' ? seg : `.${seg}`;
+  }
+  return out;
+}
+
+export function configIssue(
+  code: ConfigErrorCode,
+  message: string,
+  path: YamlPath,
+  loc: SourceLocation,
+  severity: 'error' | 'warning' = 'error',
+): ConfigIssue {
+  return { code, message, path: formatYamlPath(path), file: loc.file, line: loc.line, col: loc.col, severity };
+}

@@ -1,0 +1,281 @@
+/**
+ * The plugin API. Built-in plugins use exactly this contract, and so do custom ones: a plugin
+ * imports only from `tollgate` (this file, re-exported by `src/index.ts`), never from internals.
+ *
+ * A plugin has two phases of life:
+ * - `create(config, context)` runs once per configured instance when a config is loaded. It gets
+ *   the config already validated by the plugin's JSON Schema (defaults applied), precomputes
+ *   everything it can (keys, regexes, header values), and throws `PluginConfigError` for a config
+ *   the schema cannot judge. The gateway reports that as a located error.
+ * - the returned handlers run per request, in fixed phases: `access` (before the upstream is
+ *   called; may answer the request itself), `response` (upstream status and headers are known;
+ *   may change them), `log` (after the response is sent; never delays it).
+ *
+ * Plugins run by descending `priority` (Kong's numbers for Kong's plugins), never by
+ * registration order.
+ */
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+
+/** JSON Schema (draft 2020-12 or draft-07 subset Ajv accepts) for a plugin's `config`. */
+export type JsonSchema = Record<string, unknown>;
+
+/** A consumer, as declared in gateway.yaml. */
+export interface Consumer {
+  readonly id: string;
+  readonly username: string | null;
+  readonly custom_id: string | null;
+  readonly tags: readonly string[];
+}
+
+/** The credential an authentication plugin identified the consumer with. */
+export interface Credential {
+  readonly id: string;
+  /** The plugin that owns this credential type, e.g. `jwt` or `key-auth`. */
+  readonly type: string;
+  /** What Kong sends as `X-Credential-Identifier`: the jwt `key`, the key-auth credential id, ... */
+  readonly identifier: string;
+  readonly consumer_id: string | null;
+}
+
+/** The route a request matched, as plugins see it. */
+export interface RouteInfo {
+  readonly id: string;
+  readonly name: string | null;
+  readonly paths: readonly string[] | null;
+  readonly hosts: readonly string[] | null;
+  readonly methods: readonly string[] | null;
+  readonly tags: readonly string[];
+}
+
+/** The service a route proxies to. */
+export interface ServiceInfo {
+  readonly id: string;
+  readonly name: string | null;
+  readonly protocol: string;
+  readonly host: string;
+  readonly port: number;
+  readonly path: string | null;
+  readonly tags: readonly string[];
+}
+
+/** Header values as plugins set them. */
+export type HeaderValue = string | readonly string[];
+
+/**
+ * A request as plugins see it in every phase. One object per request, with a stable shape.
+ *
+ * @example
+ * access(req) {
+ *   if (!req.headers['x-tenant']) return req.exit(400, { message: 'X-Tenant required' });
+ *   req.setUpstreamHeader('x-tenant-verified', 'true');
+ * }
+ */
+export interface GatewayRequest {
+  /** The request id, also sent to the upstream and the client in the request id header. */
+  readonly id: string;
+  readonly method: string;
+  /** The normalized path the route was matched on (percent-decoded unreserved chars, no dot segments). */
+  readonly path: string;
+  /** The query string without `?`, as received. */
+  readonly rawQuery: string;
+  /** The parsed query string (parsed on first access). */
+  readonly query: URLSearchParams;
+  /** Client request headers, lower-case names, with client-sent identity headers already removed. */
+  readonly headers: IncomingHttpHeaders;
+  /** The client address: the socket peer, or X-Forwarded-For's client when the peer is a trusted proxy. */
+  readonly clientIp: string;
+  /** `https` when the client connected over TLS or a trusted proxy says so. */
+  readonly scheme: 'http' | 'https';
+  /** The Host the client asked for, lower-case, without port. */
+  readonly host: string;
+  readonly route: RouteInfo;
+  readonly service: ServiceInfo | null;
+  /** Named captures of a regex route path (`~/users/(?<id>\d+)`), else empty. */
+  readonly captures: Readonly<Record<string, string>>;
+  /** Set by authentication plugins through `authenticate()`. */
+  readonly consumer: Consumer | null;
+  readonly credential: Credential | null;
+  /** Claims of a JWT that an authentication plugin verified (never unverified claims). */
+  claims: Readonly<Record<string, unknown>> | null;
+  /** Per-request scratch space shared between plugins: namespace your keys by plugin name. */
+  readonly ctx: Record<string, unknown>;
+  /** The raw Node request, for plugins that read the body (they must not consume it unless they replace it). */
+  readonly raw: IncomingMessage;
+  /** Sets a header on the request sent upstream (replaces any value). */
+  setUpstreamHeader(name: string, value: HeaderValue): void;
+  /** Appends a value to a header on the request sent upstream. */
+  appendUpstreamHeader(name: string, value: string): void;
+  /** Removes a header from the request sent upstream. */
+  removeUpstreamHeader(name: string): void;
+  /** Reads a header of the request as it will be sent upstream. */
+  getUpstreamHeader(name: string): HeaderValue | undefined;
+  /** Replaces the path sent upstream (after strip_path and the service path were applied). */
+  setUpstreamPath(path: string): void;
+  /** Replaces the query string sent upstream (without `?`). */
+  setUpstreamQuery(query: string): void;
+  /** Replaces the request body sent upstream. Sets content-length and drops transfer-encoding. */
+  setUpstreamBody(body: string | Buffer): void;
+  /**
+   * Answers the request now; later `access` handlers and the upstream call are skipped.
+   * An object body is sent as JSON, a string as is.
+   */
+  exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>>): void;
+  /** True once `exit()` was called. */
+  readonly exited: boolean;
+  /**
+   * Marks the request as authenticated (Kong's `kong.client.authenticate`), and sets Kong's
+   * `X-Consumer-*`, `X-Credential-Identifier` and `X-Anonymous-Consumer` upstream headers.
+   */
+  authenticate(consumer: Consumer | null, credential: Credential | null, anonymous?: boolean): void;
+}
+
+/** The upstream response as the `response` phase sees it; headers are mutable until sent. */
+export interface GatewayResponse {
+  status: number;
+  /** Lower-case names. Hop-by-hop headers are already removed. */
+  readonly headers: Record<string, HeaderValue | undefined>;
+  setHeader(name: string, value: HeaderValue): void;
+  removeHeader(name: string): void;
+  /** True when the gateway itself produced this response (exit, error), not the upstream. */
+  readonly fromGateway: boolean;
+}
+
+/** What the `log` phase receives once the response is finished. */
+export interface LogEntry {
+  readonly status: number;
+  /** Bytes of response body sent to the client. */
+  readonly bytesSent: number;
+  /** Bytes of request body received from the client. */
+  readonly bytesReceived: number;
+  /** Milliseconds from the request's arrival to the response's end. */
+  readonly latency: number;
+  /** Milliseconds spent waiting for the upstream's response head, or -1. */
+  readonly upstreamLatency: number;
+  /** An error the request ended with, if any. */
+  readonly error: { code: string; message: string } | null;
+}
+
+/** A logger carrying the plugin's name; `debug` prints only when the plugin's config has `debug: true`. */
+export interface PluginLogger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** A consumer with its credentials, as lookup functions return it. */
+export interface ConsumerCredential<C> {
+  readonly consumer: Consumer;
+  readonly credential: C;
+}
+
+export interface JwtSecret {
+  readonly id: string;
+  readonly key: string;
+  readonly algorithm: string;
+  readonly secret: string | null;
+  readonly rsa_public_key: string | null;
+  readonly jwks_uri: string | null;
+  readonly [extra: string]: unknown;
+}
+
+export interface KeyAuthCredential {
+  readonly id: string;
+  readonly key: string;
+}
+
+/** The consumers of the loaded config and their credentials, indexed for lookups. */
+export interface ConsumerDirectory {
+  /** By id, username or custom_id (Kong's `anonymous` accepts id or username). */
+  find(idOrName: string): Consumer | null;
+  /** jwt credentials by their `key` (what `key_claim_name` names). */
+  jwtSecret(key: string): ConsumerCredential<JwtSecret> | null;
+  /** Every jwt credential, for plugins that precompute (import keys) at create time. */
+  jwtSecrets(): readonly ConsumerCredential<JwtSecret>[];
+  /** Every key-auth credential; plugins index them as they need (e.g. constant-time lookup). */
+  keyAuthCredentials(): readonly ConsumerCredential<KeyAuthCredential>[];
+  /** ACL groups of a consumer. */
+  groups(consumerId: string): readonly string[];
+}
+
+/** A minimal HTTP client on a bounded keep-alive pool (undici), for plugins' outbound calls. */
+export interface HttpClient {
+  request(
+    url: string,
+    options?: {
+      method?: string;
+      headers?: Record<string, string>;
+      body?: string | Buffer;
+      /** Milliseconds; default 10000. */
+      timeout?: number;
+    },
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
+}
+
+/** Shared services of the gateway, available to `create()`. */
+export interface GatewayServices {
+  readonly consumers: ConsumerDirectory;
+  readonly http: HttpClient;
+  /** The directory of the config file: resolve relative paths in plugin configs against it. */
+  readonly configDir: string;
+  /** Whether TLS verification towards third parties is on by default (always true unless a test says otherwise). */
+  readonly trustedIps: readonly string[];
+  /**
+   * A shared resource that outlives a reload when its key is the same (a JWKS cache, a Redis
+   * client): the gateway calls `open` the first time and `close` when no runtime uses it any more.
+   */
+  shared<T>(key: string, open: () => T, close?: (value: T) => void | Promise<void>): T;
+}
+
+/** What `create()` receives besides the config. */
+export interface PluginContext {
+  readonly log: PluginLogger;
+  readonly services: GatewayServices;
+  /** Where this instance is configured. All null for a global plugin. */
+  readonly scope: {
+    readonly service: ServiceInfo | null;
+    readonly route: RouteInfo | null;
+    readonly consumer: Consumer | null;
+  };
+}
+
+/** The handlers a plugin instance provides. Each may return a promise; sync is cheaper. */
+export interface PluginHandlers {
+  access?(req: GatewayRequest): void | Promise<void>;
+  response?(req: GatewayRequest, res: GatewayResponse): void | Promise<void>;
+  log?(req: GatewayRequest, entry: LogEntry): void;
+  /** Releases timers and connections when the instance's runtime is retired. */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * A plugin module's default export.
+ *
+ * @example
+ * import { definePlugin } from 'tollgate';
+ * export default definePlugin({
+ *   name: 'tenant-header',
+ *   version: '1.0.0',
+ *   priority: 800,
+ *   schema: { type: 'object', properties: { header: { type: 'string', default: 'x-tenant' } }, additionalProperties: false },
+ *   create(config: { header: string }) {
+ *     return { access(req) { req.setUpstreamHeader(config.header, req.consumer?.username ?? 'anonymous'); } };
+ *   },
+ * });
+ */
+export interface PluginDefinition<Config = any> {
+  readonly name: string;
+  readonly version: string;
+  /** Higher runs first. Kong's numbers for Kong's plugins (jwt 1450, key-auth 1250, acl 950, ...). */
+  readonly priority: number;
+  /** JSON Schema of `config`; defaults in it are applied before `create()`. */
+  readonly schema: JsonSchema;
+  /** Whether the plugin may be scoped to a consumer (Kong: auth plugins may not). Default true. */
+  readonly consumerScoped?: boolean;
+  create(config: Config, context: PluginContext): PluginHandlers | Promise<PluginHandlers>;
+}
+
+/** Identity helper that gives a plugin definition its types. */
+export function definePlugin<Config>(definition: PluginDefinition<Config>): PluginDefinition<Config> {
+  return definition;
+}

@@ -1,0 +1,11 @@
+/**
+ * The built-in plugins. Each lives in its own folder and uses only the public plugin API
+ * (`src/pipeline/plugin.ts`, re-exported from `tollgate`). Add one import and one list entry per plugin.
+ */
+import type { PluginDefinition } from '../pipeline/plugin.ts';
+
+const builtins: PluginDefinition[] = [
+];
+
+/** Built-in plugins by name. */
+export const builtinPlugins: ReadonlyMap<string, PluginDefinition> = new Map(builtins.map((p) => [p.name, p]));
