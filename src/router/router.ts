@@ -1,0 +1,541 @@
+/**
+ * The route matcher, with the semantics and priorities of Kong 3's `traditional_compatible` router
+ * (docs/routing.md). Built once per config; immutable; `match()` walks a character trie of the
+ * prefix paths (cost grows with the path's length, not the number of routes) and the regex and
+ * path-less routes in priority order, each bucket partitioned by plain host.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { normalizePath } from './normalize.ts';
+
+/** The fields of a route the router reads (a subset of `RouteModel`). */
+export interface RoutableRoute {
+  readonly id: string;
+  readonly name: string | null;
+  readonly hosts: readonly string[] | null;
+  readonly paths: readonly string[] | null;
+  readonly methods: readonly string[] | null;
+  /** Header name → accepted values; a value starting with `~*` is a case-insensitive regex. */
+  readonly headers: Readonly<Record<string, readonly string[]>> | null;
+  readonly regex_priority: number;
+  readonly strip_path: boolean;
+  readonly path_handling: 'v0' | 'v1';
+}
+
+/** The result of a successful match. */
+export interface RouteMatch<R> {
+  readonly route: R;
+  /** The part of the path the route's path matched (the prefix, or the regex match text), for strip_path; '' when the route has no paths. */
+  readonly matchedPath: string;
+  /** Named and numbered captures of a regex path ('1', '2', ..., and names); a shared frozen empty object when none. */
+  readonly captures: Readonly<Record<string, string>>;
+}
+
+/** Thrown by the constructor for a route the router cannot compile (an invalid regex, say). */
+export class RouteCompileError extends Error {
+  readonly routeId: string;
+  /** Dotted path inside the route, e.g. `paths[1]`. */
+  readonly field: string;
+  constructor(route: RoutableRoute, field: string, message: string) {
+    super(`route ${route.name ?? route.id}: ${field}: ${message}`);
+    this.name = 'RouteCompileError';
+    this.routeId = route.id;
+    this.field = field;
+  }
+}
+
+const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze(Object.create(null) as Record<string, string>);
+
+const HOST_EXACT = 0;
+const HOST_SUFFIX = 1; // '*.example.com' → ends with '.example.com'
+const HOST_PREFIX = 2; // 'example.*' → starts with 'example.'
+
+interface HostMatcher {
+  readonly kind: 0 | 1 | 2;
+  readonly value: string;
+  /** -1: any port. */
+  readonly port: number;
+}
+
+interface HeaderMatcher {
+  readonly name: string;
+  /** Lower-cased literal values. */
+  readonly values: readonly string[];
+  readonly regexes: readonly RegExp[];
+}
+
+/**
+ * A route, or one slice of it: like Kong, a route whose paths mix regexes and prefixes of different
+ * lengths is split into one sub-route per prefix length plus one for all its regexes, each with its
+ * own priority.
+ */
+interface SubRoute<R> {
+  readonly route: R;
+  readonly routeIndex: number;
+  readonly weight: number;
+  readonly plainHostOnly: boolean;
+  readonly headerCount: number;
+  readonly isRegex: boolean;
+  readonly regexPriority: number;
+  readonly prefixLength: number;
+  readonly methods: readonly string[] | null;
+  readonly hosts: readonly HostMatcher[] | null;
+  readonly headers: readonly HeaderMatcher[] | null;
+  readonly regexes: readonly RegExp[] | null;
+  readonly prefixes: readonly string[] | null;
+  rank: number;
+}
+
+interface Entry<R> {
+  readonly sub: SubRoute<R>;
+  readonly rank: number;
+  /** Prebuilt frozen result for prefix and path-less entries; null for regex entries. */
+  readonly result: RouteMatch<R> | null;
+}
+
+interface Bucket<R> {
+  /** Entries of routes whose hosts are all plain, under each of their host names. */
+  readonly byHost: Map<string, Entry<R>[]> | null;
+  /** Entries of routes without hosts or with a wildcard host. */
+  readonly other: Entry<R>[];
+}
+
+interface TrieNode<R> {
+  children: Map<number, TrieNode<R>> | null;
+  bucket: Bucket<R> | null;
+}
+
+/** Matches requests to routes; see docs/routing.md for the priority order. */
+export class Router<R extends RoutableRoute> {
+  readonly #ordered: readonly R[];
+  readonly #trie: TrieNode<R>;
+  readonly #others: Bucket<R>;
+  readonly #usesHosts: boolean;
+  /** Result of the last successful regex test inside one `match()` call (match() is synchronous). */
+  #regexResult: RouteMatch<R> | null = null;
+
+  constructor(routes: readonly R[]) {
+    const subs: SubRoute<R>[] = [];
+    routes.forEach((route, index) => compileRoute(route, index, subs));
+    subs.sort(compareSubRoutes);
+    subs.forEach((s, rank) => (s.rank = rank));
+
+    const ordered: R[] = [];
+    const seen = new Set<R>();
+    for (const s of subs) {
+      if (!seen.has(s.route)) {
+        seen.add(s.route);
+        ordered.push(s.route);
+      }
+    }
+    this.#ordered = Object.freeze(ordered);
+    this.#usesHosts = subs.some((s) => s.hosts !== null);
+
+    type Pending = { node: TrieNode<R>; entries: Entry<R>[] };
+    const root: TrieNode<R> = { children: null, bucket: null };
+    const pending = new Map<TrieNode<R>, Pending>();
+    const others: Entry<R>[] = [];
+    for (const s of subs) {
+      if (s.prefixes === null) {
+        others.push({ sub: s, rank: s.rank, result: s.regexes === null ? freezeResult(s.route, '') : null });
+        continue;
+      }
+      for (const prefix of s.prefixes) {
+        const node = trieInsert(root, prefix);
+        let p = pending.get(node);
+        if (p === undefined) pending.set(node, (p = { node, entries: [] }));
+        p.entries.push({ sub: s, rank: s.rank, result: freezeResult(s.route, prefix) });
+      }
+    }
+    for (const { node, entries } of pending.values()) node.bucket = makeBucket(entries);
+    this.#trie = root;
+    this.#others = makeBucket(others);
+  }
+
+  /**
+   * Finds the highest-priority route matching the request, or null.
+   *
+   * @param host the Host header as received (may include ':port'; case-insensitive).
+   * @param path the normalized path (`normalizePath`).
+   * @param headers Node's lower-cased IncomingHttpHeaders.
+   */
+  match(method: string, host: string | undefined, path: string, headers: IncomingHttpHeaders): RouteMatch<R> | null {
+    let hostname: string | undefined;
+    let port = -1;
+    if (this.#usesHosts && host !== undefined && host !== '') {
+      const h = host.toLowerCase();
+      const colon = h.lastIndexOf(':');
+      if (colon > h.lastIndexOf(']')) {
+        hostname = h.slice(0, colon);
+        const p = Number(h.slice(colon + 1));
+        port = Number.isInteger(p) && colon < h.length - 1 ? p : -1;
+      } else {
+        hostname = h;
+      }
+    }
+
+    let best: RouteMatch<R> | null = null;
+    let bestRank = Number.MAX_SAFE_INTEGER;
+
+    let node: TrieNode<R> | undefined = this.#trie;
+    for (let i = 0; i < path.length; i++) {
+      node = node.children?.get(path.charCodeAt(i));
+      if (node === undefined) break;
+      if (node.bucket !== null) {
+        const e = this.#searchBucket(node.bucket, bestRank, method, hostname, port, path, headers);
+        if (e !== null) {
+          best = e.result;
+          bestRank = e.rank;
+        }
+      }
+    }
+    const e = this.#searchBucket(this.#others, bestRank, method, hostname, port, path, headers);
+    if (e !== null) best = e.result ?? this.#regexResult;
+    this.#regexResult = null;
+    return best;
+  }
+
+  /** Routes in the order they are evaluated (for GET /routes in the admin API). */
+  ordered(): readonly R[] {
+    return this.#ordered;
+  }
+
+  #searchBucket(
+    bucket: Bucket<R>,
+    bestRank: number,
+    method: string,
+    hostname: string | undefined,
+    port: number,
+    path: string,
+    headers: IncomingHttpHeaders,
+  ): Entry<R> | null {
+    let found: Entry<R> | null = null;
+    if (bucket.byHost !== null && hostname !== undefined) {
+      const list = bucket.byHost.get(hostname);
+      if (list !== undefined) {
+        found = this.#searchList(list, bestRank, method, hostname, port, path, headers);
+        if (found !== null) bestRank = found.rank;
+      }
+    }
+    const other = this.#searchList(bucket.other, bestRank, method, hostname, port, path, headers);
+    return other ?? found;
+  }
+
+  /** First entry of a rank-sorted list that beats `bestRank` and matches. */
+  #searchList(
+    list: readonly Entry<R>[],
+    bestRank: number,
+    method: string,
+    hostname: string | undefined,
+    port: number,
+    path: string,
+    headers: IncomingHttpHeaders,
+  ): Entry<R> | null {
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!;
+      if (e.rank >= bestRank) return null;
+      const s = e.sub;
+      if (s.methods !== null && !s.methods.includes(method)) continue;
+      if (s.hosts !== null && (hostname === undefined || !hostsMatch(s.hosts, hostname, port))) continue;
+      if (s.headers !== null && !headersMatch(s.headers, headers)) continue;
+      if (s.regexes !== null) {
+        const r = regexMatch(s, path);
+        if (r === null) continue;
+        this.#regexResult = r;
+      }
+      return e;
+    }
+    return null;
+  }
+}
+
+function freezeResult<R>(route: R, matchedPath: string): RouteMatch<R> {
+  return Object.freeze({ route, matchedPath, captures: EMPTY_CAPTURES });
+}
+
+function trieInsert<R>(root: TrieNode<R>, key: string): TrieNode<R> {
+  let node = root;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    node.children ??= new Map();
+    let next = node.children.get(c);
+    if (next === undefined) node.children.set(c, (next = { children: null, bucket: null }));
+    node = next;
+  }
+  return node;
+}
+
+function makeBucket<R>(entries: Entry<R>[]): Bucket<R> {
+  entries.sort((a, b) => a.rank - b.rank);
+  const byHost = new Map<string, Entry<R>[]>();
+  const other: Entry<R>[] = [];
+  for (const e of entries) {
+    const hosts = e.sub.hosts;
+    if (hosts !== null && e.sub.plainHostOnly) {
+      for (const name of new Set(hosts.map((h) => h.value))) {
+        let list = byHost.get(name);
+        if (list === undefined) byHost.set(name, (list = []));
+        list.push(e);
+      }
+    } else {
+      other.push(e);
+    }
+  }
+  return { byHost: byHost.size > 0 ? byHost : null, other };
+}
+
+function hostsMatch(hosts: readonly HostMatcher[], hostname: string, port: number): boolean {
+  for (let i = 0; i < hosts.length; i++) {
+    const h = hosts[i]!;
+    if (h.port !== -1 && h.port !== port) continue;
+    if (h.kind === HOST_EXACT) {
+      if (hostname === h.value) return true;
+    } else if (h.kind === HOST_SUFFIX) {
+      if (hostname.length > h.value.length && hostname.endsWith(h.value)) return true;
+    } else if (hostname.length > h.value.length && hostname.startsWith(h.value)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+function headersMatch(matchers: readonly HeaderMatcher[], headers: IncomingHttpHeaders): boolean {
+  for (let i = 0; i < matchers.length; i++) {
+    const m = matchers[i]!;
+    const v = headers[m.name];
+    if (v === undefined) return false;
+    if (typeof v === 'string') {
+      if (!headerValueMatches(m, v)) return false;
+    } else {
+      let any = false;
+      for (let j = 0; j < v.length && !any; j++) any = headerValueMatches(m, v[j]!);
+      if (!any) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Node joins repeated header lines with ', ' (RFC 9110 5.3 makes that equivalent), so a value
+ * matches when the whole field or one of its comma-separated elements matches.
+ */
+function headerValueMatches(m: HeaderMatcher, value: string): boolean {
+  if (valueMatches(m, value)) return true;
+  if (value.indexOf(',') === -1) return false;
+  for (const part of value.split(',')) {
+    if (valueMatches(m, part.trim())) return true;
+  }
+  return false;
+}
+
+function valueMatches(m: HeaderMatcher, value: string): boolean {
+  if (m.values.length > 0) {
+    const lower = value.toLowerCase();
+    for (let i = 0; i < m.values.length; i++) if (m.values[i] === lower) return true;
+  }
+  for (let i = 0; i < m.regexes.length; i++) if (m.regexes[i]!.test(value)) return true;
+  return false;
+}
+
+function regexMatch<R>(s: SubRoute<R>, path: string): RouteMatch<R> | null {
+  const regexes = s.regexes!;
+  for (let i = 0; i < regexes.length; i++) {
+    const m = regexes[i]!.exec(path);
+    if (m === null) continue;
+    let captures = EMPTY_CAPTURES;
+    if (m.length > 1) {
+      const c: Record<string, string> = Object.create(null);
+      for (let g = 1; g < m.length; g++) if (m[g] !== undefined) c[String(g)] = m[g]!;
+      if (m.groups !== undefined) {
+        for (const name in m.groups) if (m.groups[name] !== undefined) c[name] = m.groups[name]!;
+      }
+      captures = Object.freeze(c);
+    }
+    return { route: s.route, matchedPath: m[0], captures };
+  }
+  return null;
+}
+
+/** Kong's order: traditional_compatible priority bits (kong/router/transform.lua), then config order. */
+function compareSubRoutes<R>(a: SubRoute<R>, b: SubRoute<R>): number {
+  return (
+    b.weight - a.weight ||
+    Number(b.plainHostOnly) - Number(a.plainHostOnly) ||
+    b.headerCount - a.headerCount ||
+    Number(b.isRegex) - Number(a.isRegex) ||
+    b.regexPriority - a.regexPriority ||
+    b.prefixLength - a.prefixLength ||
+    a.routeIndex - b.routeIndex
+  );
+}
+
+function isEmpty(v: readonly unknown[] | null | undefined): v is null | undefined {
+  return v === null || v === undefined || v.length === 0;
+}
+
+function compileRoute<R extends RoutableRoute>(route: R, routeIndex: number, out: SubRoute<R>[]): void {
+  const methods = isEmpty(route.methods) ? null : Object.freeze(route.methods.map((m) => m.toUpperCase()));
+  const hosts = isEmpty(route.hosts) ? null : Object.freeze(route.hosts.map((h, i) => compileHost(route, h, i)));
+  const headerNames = route.headers === null ? [] : Object.keys(route.headers).filter((k) => !isEmpty(route.headers![k]));
+  const headers = headerNames.length === 0 ? null : Object.freeze(headerNames.map((n) => compileHeader(route, n, route.headers![n]!)));
+  const plainHostOnly = hosts !== null && hosts.every((h) => h.kind === HOST_EXACT);
+  const weight = Number(methods !== null) + Number(hosts !== null) + Number(headers !== null) + Number(!isEmpty(route.paths));
+  const base = {
+    route,
+    routeIndex,
+    plainHostOnly,
+    headerCount: headers?.length ?? 0,
+    methods,
+    hosts,
+    headers,
+    weight,
+    rank: 0,
+  };
+
+  if (isEmpty(route.paths)) {
+    out.push({ ...base, isRegex: false, regexPriority: 0, prefixLength: 0, regexes: null, prefixes: null });
+    return;
+  }
+
+  const regexes: RegExp[] = [];
+  const byLength = new Map<number, string[]>();
+  route.paths.forEach((p, i) => {
+    if (p.startsWith('~')) {
+      regexes.push(compileRegexPath(route, p.slice(1), i));
+    } else {
+      const norm = normalizeRoutePrefix(route, p, i);
+      let group = byLength.get(norm.length);
+      if (group === undefined) byLength.set(norm.length, (group = []));
+      if (!group.includes(norm)) group.push(norm);
+    }
+  });
+  if (regexes.length > 0) {
+    out.push({
+      ...base,
+      isRegex: true,
+      regexPriority: route.regex_priority,
+      prefixLength: 0,
+      regexes: Object.freeze(regexes),
+      prefixes: null,
+    });
+  }
+  for (const [length, prefixes] of byLength) {
+    out.push({ ...base, isRegex: false, regexPriority: 0, prefixLength: length, regexes: null, prefixes: Object.freeze(prefixes) });
+  }
+}
+
+function compileHost(route: RoutableRoute, raw: string, i: number): HostMatcher {
+  let h = raw.toLowerCase();
+  let port = -1;
+  const m = /^(.*):(\d+)$/.exec(h);
+  if (m !== null && !m[1]!.endsWith(':')) {
+    h = m[1]!;
+    port = Number(m[2]);
+  }
+  if (h.startsWith('*') && h.indexOf('*', 1) === -1) return { kind: HOST_SUFFIX, value: h.slice(1), port };
+  if (h.endsWith('*') && h.indexOf('*') === h.length - 1) return { kind: HOST_PREFIX, value: h.slice(0, -1), port };
+  if (h.includes('*')) throw new RouteCompileError(route, `hosts[${i}]`, 'a wildcard must be the leftmost or rightmost label');
+  return { kind: HOST_EXACT, value: h, port };
+}
+
+function compileHeader(route: RoutableRoute, rawName: string, values: readonly string[]): HeaderMatcher {
+  const name = rawName.toLowerCase();
+  const literal: string[] = [];
+  const regexes: RegExp[] = [];
+  values.forEach((v, i) => {
+    if (v.startsWith('~*')) {
+      try {
+        regexes.push(new RegExp(v.slice(2), 'i'));
+      } catch (err) {
+        throw new RouteCompileError(route, `headers.${rawName}[${i}]`, `invalid regex: ${(err as Error).message}`);
+      }
+    } else {
+      literal.push(v.toLowerCase());
+    }
+  });
+  return { name, values: Object.freeze(literal), regexes: Object.freeze(regexes) };
+}
+
+/**
+ * Route prefixes get the request normalization (Kong normalizes route paths too), so `/caf%c3%a9`,
+ * `/café` and `/a/./b` in a config match what clients send. Non-ASCII is encoded as UTF-8 here,
+ * since config strings are Unicode while request targets arrive as latin1 bytes.
+ */
+function normalizeRoutePrefix(route: RoutableRoute, raw: string, i: number): string {
+  try {
+    const ascii = raw.replace(/[^\x00-\x7f]+/g, (s) => encodeURIComponent(s));
+    return normalizePath(ascii, 'allow');
+  } catch {
+    throw new RouteCompileError(route, `paths[${i}]`, 'not a valid path (must start with "/", valid percent-escapes, no control characters)');
+  }
+}
+
+/**
+ * Kong normalizes regex paths by upper-casing escapes and decoding unreserved ones, escaping a
+ * decoded regex metacharacter. The regex is anchored at the start of the path: wrapped in a
+ * group so that an alternation (`~/a|/b`) is anchored as a whole.
+ */
+function compileRegexPath(route: RoutableRoute, source: string, i: number): RegExp {
+  const normalized = source.replace(/%([0-9a-fA-F]{2})/g, (esc, hex: string) => {
+    const v = parseInt(hex, 16);
+    const ch = String.fromCharCode(v);
+    if (/[A-Za-z0-9_~]/.test(ch)) return ch;
+    if (ch === '.' || ch === '-') return '\\' + ch;
+    return esc.toUpperCase();
+  });
+  try {
+    return new RegExp(`^(?:${normalized})`);
+  } catch (err) {
+    throw new RouteCompileError(route, `paths[${i}]`, `invalid regex: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Kong removes a leading './' or '../' (and a lone '.' or '..') from what remains after the
+ * stripped prefix, so `/route./x` with route `/route` does not send `./x` upstream.
+ */
+function sanitizePostfix(postfix: string): string {
+  if (postfix === '') return postfix;
+  if (postfix === '.' || postfix === '..') return '';
+  if (postfix.startsWith('./')) return postfix.slice(2);
+  if (postfix.startsWith('../')) return postfix.slice(3);
+  return postfix;
+}
+
+/**
+ * The path sent upstream, joining service.path and the (stripped) request path exactly as Kong 3
+ * does for path_handling v0 and v1 (the table in docs/routing.md).
+ *
+ * @param requestPath the normalized request path (no query string).
+ * @param matchedPath `RouteMatch.matchedPath`.
+ */
+export function upstreamPath(servicePath: string | null, route: RoutableRoute, requestPath: string, matchedPath: string): string {
+  const base = servicePath === null || servicePath === '' ? '/' : servicePath;
+  const strip = route.strip_path;
+  const prefixLength = strip && matchedPath !== '' ? matchedPath.length : 1;
+  const postfix = sanitizePostfix(requestPath.slice(prefixLength));
+  const baseEndsWithSlash = base.endsWith('/');
+
+  if (route.path_handling === 'v1') {
+    if (!strip) return base + requestPath.slice(1);
+    if (baseEndsWithSlash && postfix.startsWith('/')) return base.slice(0, -1) + postfix;
+    return base + postfix;
+  }
+
+  if (baseEndsWithSlash) {
+    if (!strip) return base + requestPath.slice(1);
+    if (postfix === '') {
+      if (base === '/') return '/';
+      if (requestPath.endsWith('/')) return base;
+      return base.slice(0, -1);
+    }
+    if (postfix.startsWith('/')) return base.slice(0, -1) + postfix;
+    return base + postfix;
+  }
+  if (strip) {
+    if (postfix === '') return requestPath.length > 1 && requestPath.endsWith('/') ? base + '/' : base;
+    if (postfix.startsWith('/')) return base + postfix;
+    return base + '/' + postfix;
+  }
+  if (requestPath === '/') return base;
+  return base + requestPath;
+}
