@@ -1,0 +1,111 @@
+/**
+ * Path normalization guards route bypasses: every spelling of a path must route (and reach the
+ * upstream) as its canonical form does.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { normalizePath } from '../../src/router/normalize.ts';
+import { Router } from '../../src/router/router.ts';
+import { ProxyError } from '../../src/errors.ts';
+import { route } from './helpers.ts';
+
+function rejects(path: string, policy: 'reject' | 'allow', code: 'BAD_PATH' | 'ENCODED_SLASH'): void {
+  assert.throws(
+    () => normalizePath(path, policy),
+    (err: unknown) => err instanceof ProxyError && err.code === code && err.status === 400,
+    `${JSON.stringify(path)} with ${policy} should throw ${code}`,
+  );
+}
+
+test('Kong\'s documented normalization examples', () => {
+  assert.equal(normalizePath('/foo%3a', 'reject'), '/foo%3A');
+  assert.equal(normalizePath('/fo%6F', 'reject'), '/foo');
+  assert.equal(normalizePath('/foo/./bar/../baz', 'reject'), '/foo/baz');
+  assert.equal(normalizePath('/foo//bar', 'reject'), '/foo/bar');
+});
+
+test('dot segments cannot climb out of a prefix, raw or encoded', () => {
+  for (const policy of ['reject', 'allow'] as const) {
+    assert.equal(normalizePath('/public/../admin', policy), '/admin');
+    assert.equal(normalizePath('/public/%2e%2e/admin', policy), '/admin');
+    assert.equal(normalizePath('/public/%2E%2e/admin', policy), '/admin');
+    assert.equal(normalizePath('/public/.%2E/admin', policy), '/admin');
+    assert.equal(normalizePath('/public/%2e/admin', policy), '/public/admin');
+    assert.equal(normalizePath('/a/./b', policy), '/a/b');
+    assert.equal(normalizePath('/a/b/..', policy), '/a/');
+    assert.equal(normalizePath('/a/b/.', policy), '/a/b/');
+    assert.equal(normalizePath('/../../etc/passwd', policy), '/etc/passwd');
+    assert.equal(normalizePath('/..', policy), '/');
+    assert.equal(normalizePath('/a/..', policy), '/');
+  }
+});
+
+test('duplicate slashes are merged, including a leading double slash', () => {
+  assert.equal(normalizePath('//admin', 'reject'), '/admin');
+  assert.equal(normalizePath('///a////b//', 'reject'), '/a/b/');
+  assert.equal(normalizePath('/a//../b', 'reject'), '/b');
+});
+
+test('unreserved escapes are decoded, others upper-cased, never double-decoded', () => {
+  assert.equal(normalizePath('/%41%62%7e%2D%5f%2e', 'reject'), '/Ab~-_.');
+  assert.equal(normalizePath('/a%3a%40%20b', 'reject'), '/a%3A%40%20b');
+  assert.equal(normalizePath('/%252e%252e/admin', 'reject'), '/%252e%252e/admin');
+  assert.equal(normalizePath('/%25', 'reject'), '/%25');
+});
+
+test('invalid percent-escapes are rejected', () => {
+  for (const p of ['/a%', '/a%2', '/a%zz', '/a%2g', '/%%41', '/a%0']) rejects(p, 'allow', 'BAD_PATH');
+});
+
+test('control characters and encoded NUL are rejected', () => {
+  for (const p of ['/a\u0000b', '/a\rb', '/a\nb', '/a\tb', '/a\u007fb', '/a%00b']) rejects(p, 'allow', 'BAD_PATH');
+});
+
+test('a path not starting with a slash is rejected', () => {
+  for (const p of ['', '*', 'admin', 'http://example.com/']) rejects(p, 'allow', 'BAD_PATH');
+});
+
+test('encoded slashes and backslashes are rejected under the reject policy', () => {
+  for (const p of ['/a%2Fb', '/a%2fb', '/a%5Cb', '/a%5cb', '/a\\b', '/public/%2E%2E%2fadmin']) rejects(p, 'reject', 'ENCODED_SLASH');
+});
+
+test('encoded slashes stay encoded under the allow policy and never act as separators', () => {
+  assert.equal(normalizePath('/a%2fb', 'allow'), '/a%2Fb');
+  assert.equal(normalizePath('/a%5cb', 'allow'), '/a%5Cb');
+  assert.equal(normalizePath('/a\\b', 'allow'), '/a%5Cb');
+  assert.equal(normalizePath('/public/%2E%2E%2fadmin', 'allow'), '/public/..%2Fadmin');
+  assert.equal(normalizePath('/public/..%5C..%5Cadmin', 'allow'), '/public/..%5C..%5Cadmin');
+});
+
+test('characters not allowed raw in a path are percent-encoded', () => {
+  assert.equal(normalizePath('/a b', 'reject'), '/a%20b');
+  assert.equal(normalizePath('/a"<>^`{|}#', 'reject'), '/a%22%3C%3E%5E%60%7B%7C%7D%23');
+  // Node reads request-target bytes as latin1: the UTF-8 bytes of 'é' arrive as 'Ã©'.
+  assert.equal(normalizePath('/caf\u00c3\u00a9', 'reject'), '/caf%C3%A9');
+});
+
+test('a path needing no change is returned as the same string', () => {
+  for (const p of ['/', '/a/b', '/file.json', '/a.b/c..d/.e', "/a:b@c!$&'()*+,;=-_~", '/a/b/']) {
+    assert.equal(normalizePath(p, 'reject'), p);
+  }
+});
+
+test('bypass attempts route where the canonical path routes', () => {
+  const pub = route({ name: 'public', paths: ['/public'] });
+  const admin = route({ name: 'admin', paths: ['/admin'] });
+  const router = new Router([pub, admin]);
+  const attempts = ['/public/../admin', '/public/%2e%2e/admin', '/public/%2E%2E/admin', '//admin', '/public/./../admin', '/%61dmin', '/ADMIN/../admin'];
+  for (const raw of attempts) {
+    assert.equal(router.match('GET', undefined, normalizePath(raw, 'reject'), {})?.route.name, 'admin', raw);
+  }
+  // Encoded separators never climb: under 'allow' the path stays inside /public.
+  assert.equal(router.match('GET', undefined, normalizePath('/public/%2E%2E%2fadmin', 'allow'), {})?.route.name, 'public');
+  assert.equal(router.match('GET', undefined, normalizePath('/public/..%5Cadmin', 'allow'), {})?.route.name, 'public');
+});
+
+test('route prefixes are normalized like requests', () => {
+  const r = route({ name: 'cafe', paths: ['/caf\u00e9/%7euser/./x'] });
+  const router = new Router([r]);
+  assert.equal(router.match('GET', undefined, normalizePath('/caf%c3%a9/~user/x/1', 'reject'), {})?.route.name, 'cafe');
+  assert.equal(router.match('GET', undefined, normalizePath('/caf\u00c3\u00a9/%7Euser/x', 'reject'), {})?.route.name, 'cafe');
+});
