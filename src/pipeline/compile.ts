@@ -1,8 +1,380 @@
-// Placeholder until the runtime compiler lands: runs every plugin's create() to surface located errors.
-import type { GatewayConfig } from '../config/model.ts';
-import type { ConfigIssue } from '../errors.ts';
+// Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
+import { BlockList, isIP } from 'node:net';
+import { Pool } from 'undici';
+import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
+import { ConfigError, PluginConfigError, configIssue, type ConfigIssue } from '../errors.ts';
+import { createLogger, pluginLogger, redact, type Logger } from '../log.ts';
+import { Router } from '../router/router.ts';
+import { createHttpClient } from '../proxy/http-client.ts';
+import { builtinPlugins } from '../plugins/index.ts';
+import type {
+  Consumer,
+  ConsumerCredential,
+  ConsumerDirectory,
+  GatewayServices,
+  HttpClient,
+  JwtSecret,
+  KeyAuthCredential,
+  PluginDefinition,
+  PluginHandlers,
+  RouteInfo,
+  ServiceInfo,
+} from './plugin.ts';
+import type { CompiledRoute, CompiledService, Pipeline, PipelineSlot, PluginInstance, Runtime } from './runtime.ts';
+import { SharedResources } from './shared.ts';
+
+export interface CompileOptions {
+  plugins?: ReadonlyMap<string, PluginDefinition>;
+  log?: Logger;
+  /** Resources carried across reloads; a fresh set when absent. */
+  shared?: SharedResources;
+  http?: HttpClient;
+  /** Names of plugins loaded from `_tollgate.custom_plugins`: their async phases are bounded by `plugin_timeout`. */
+  customPlugins?: ReadonlySet<string>;
+}
 
 /** Compiles the config as `gateway start` would, without listening, and returns the problems found. */
-export async function compileCheck(_config: GatewayConfig): Promise<ConfigIssue[]> {
-  return [];
+export async function compileCheck(config: GatewayConfig, opts: CompileOptions = {}): Promise<ConfigIssue[]> {
+  const log = opts.log ?? createLogger({ level: 'error', destination: { write: () => undefined } as never });
+  try {
+    const rt = await compileRuntime(config, { ...opts, log });
+    await rt.close();
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues;
+    throw err;
+  }
+}
+
+export async function compileRuntime(config: GatewayConfig, opts: CompileOptions = {}): Promise<Runtime> {
+  const log = opts.log ?? createLogger({ level: config.settings.log_level });
+  const registry = opts.plugins ?? builtinPlugins;
+  const sharedOwner = opts.shared ?? new SharedResources();
+  const lease = sharedOwner.lease();
+  const ownHttp = opts.http === undefined ? createHttpClient() : null;
+  const http = opts.http ?? ownHttp!;
+  const issues: ConfigIssue[] = [];
+  const secrets = config.source.secrets;
+
+  const consumers = new Directory(config);
+  const services = new Map<string, CompiledService>();
+  for (const s of config.services) services.set(s.id, compileService(s, config));
+
+  const routeInfo = new Map<string, RouteInfo>();
+  for (const r of config.routes) routeInfo.set(r.id, toRouteInfo(r));
+
+  const services_: GatewayServices = {
+    consumers,
+    http,
+    configDir: config.source.dir,
+    trustedIps: config.settings.trusted_ips,
+    shared: (key, open, close) => lease.get(key, open, close),
+  };
+
+  const instances: PluginInstance[] = [];
+  for (const p of config.plugins) {
+    if (!p.enabled) continue;
+    const def = registry.get(p.name);
+    if (def === undefined) {
+      issues.push(configIssue('UNKNOWN_PLUGIN', `unknown plugin '${p.name}'`, [...p.yaml_path, 'name'], config.source.locate([...p.yaml_path, 'name'])));
+      continue;
+    }
+    const svc = p.service === null ? null : (services.get(p.service)?.info ?? null);
+    const route = p.route === null ? null : (routeInfo.get(p.route) ?? null);
+    const consumer = p.consumer === null ? null : consumers.find(p.consumer);
+    const debug = (p.config as { debug?: unknown }).debug === true;
+    try {
+      const handlers: PluginHandlers = await def.create(p.config, {
+        log: pluginLogger(log, p.name, debug),
+        services: services_,
+        scope: { service: svc, route, consumer },
+      });
+      if (handlers === null || typeof handlers !== 'object') {
+        throw new Error(`create() returned ${handlers === null ? 'null' : typeof handlers}, not an object of phase handlers`);
+      }
+      for (const phase of ['access', 'response', 'log', 'close'] as const) {
+        if (handlers[phase] !== undefined && typeof handlers[phase] !== 'function') {
+          throw new Error(`create() returned a '${phase}' that is not a function`);
+        }
+      }
+      instances.push({
+        name: p.name,
+        priority: def.priority,
+        model: p,
+        handlers,
+        http: p.protocols.includes('http'),
+        https: p.protocols.includes('https'),
+        timeout: opts.customPlugins?.has(p.name) === true ? config.settings.plugin_timeout : 0,
+      });
+    } catch (err) {
+      const path =
+        err instanceof PluginConfigError
+          ? [...p.yaml_path, 'config', ...err.path.split('.').filter((x) => x !== '').map((x) => (/^\d+$/.test(x) ? Number(x) : x))]
+          : [...p.yaml_path];
+      const message = redact(err instanceof Error ? err.message : String(err), secrets);
+      issues.push(
+        configIssue(
+          err instanceof PluginConfigError ? 'PLUGIN_CONFIG' : 'PLUGIN_CREATE',
+          `plugin '${p.name}': ${message}`,
+          path,
+          config.source.locate(path),
+        ),
+      );
+    }
+  }
+
+  const closeAll = async (): Promise<void> => {
+    await Promise.allSettled(instances.map((i) => i.handlers.close?.()));
+    await Promise.allSettled([...services.values()].map((s) => s.pool?.close()));
+    await lease.release();
+    if (ownHttp !== null) await (ownHttp as HttpClient & { close(): Promise<void> }).close();
+  };
+
+  if (issues.length > 0) {
+    await closeAll();
+    throw new ConfigError(issues);
+  }
+
+  const routes: CompiledRoute[] = config.routes.map((r) => {
+    const svc = r.service === null ? null : (services.get(r.service) ?? null);
+    const info = routeInfo.get(r.id)!;
+    return {
+      id: r.id,
+      name: r.name,
+      hosts: r.hosts,
+      paths: r.paths,
+      methods: r.methods,
+      headers: r.headers,
+      regex_priority: r.regex_priority,
+      strip_path: r.strip_path,
+      path_handling: r.path_handling,
+      preserve_host: r.preserve_host,
+      model: r,
+      info,
+      service: svc,
+      pipeline: buildPipeline(r, instances),
+      http: r.protocols.includes('http'),
+      https: r.protocols.includes('https'),
+      httpsRedirectStatus: r.https_redirect_status_code,
+      label: r.name ?? r.id,
+    };
+  });
+
+  const router = new Router(routes);
+  let closed: Promise<void> | null = null;
+  return {
+    config,
+    router,
+    routes,
+    services,
+    consumers,
+    plugins: instances,
+    trusted: compileTrusted(config.settings.trusted_ips),
+    loadedAt: new Date(),
+    inflight: 0,
+    retired: false,
+    close() {
+      return (closed ??= closeAll());
+    },
+  };
+}
+
+function compileService(s: ServiceModel, config: GatewayConfig): CompiledService {
+  const info: ServiceInfo = Object.freeze({
+    id: s.id,
+    name: s.name,
+    protocol: s.protocol,
+    host: s.host,
+    port: s.port,
+    path: s.path,
+    tags: Object.freeze([...s.tags]),
+  });
+  const label = s.name ?? s.id;
+  if (s.protocol === 'echo') {
+    return {
+      model: s,
+      info,
+      kind: 'echo',
+      pool: null,
+      hostHeader: 'echo',
+      scheme: 'http',
+      connectTimeout: s.connect_timeout,
+      readTimeout: s.read_timeout,
+      writeTimeout: s.write_timeout,
+      retries: s.retries,
+      label,
+    };
+  }
+  const scheme = s.protocol === 'https' || s.protocol === 'grpcs' || s.protocol === 'wss' ? 'https' : 'http';
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
+  const origin = `${scheme}://${hostForUrl}:${s.port}`;
+  const settings = config.settings;
+  const pool = new Pool(origin, {
+    connections: settings.upstream_keepalive_pool_size,
+    keepAliveTimeout: settings.upstream_keepalive_idle_timeout,
+    keepAliveMaxTimeout: Math.max(settings.upstream_keepalive_idle_timeout, 1000),
+    headersTimeout: s.read_timeout,
+    bodyTimeout: s.read_timeout,
+    connect: {
+      timeout: s.connect_timeout,
+      rejectUnauthorized: s.tls_verify ?? true,
+      ...(s.ca_certificates !== null ? { ca: s.ca_certificates } : {}),
+      ...(scheme === 'https' && isIP(s.host) === 0 ? { servername: s.host } : {}),
+    },
+  });
+  return {
+    model: s,
+    info,
+    kind: 'http',
+    pool,
+    hostHeader: s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`,
+    scheme,
+    connectTimeout: s.connect_timeout,
+    readTimeout: s.read_timeout,
+    writeTimeout: s.write_timeout,
+    retries: s.retries,
+    label,
+  };
+}
+
+function toRouteInfo(r: RouteModel): RouteInfo {
+  return Object.freeze({
+    id: r.id,
+    name: r.name,
+    paths: r.paths === null ? null : Object.freeze([...r.paths]),
+    hosts: r.hosts === null ? null : Object.freeze([...r.hosts]),
+    methods: r.methods === null ? null : Object.freeze([...r.methods]),
+    tags: Object.freeze([...r.tags]),
+  });
+}
+
+/**
+ * Kong's precedence when one plugin is configured at several scopes, most specific first:
+ * consumer+route+service, consumer+route, consumer+service, route+service, consumer, route, service, global.
+ */
+function rank(p: PluginModel): number {
+  const c = p.consumer !== null;
+  const r = p.route !== null;
+  const s = p.service !== null;
+  if (c && r && s) return 8;
+  if (c && r) return 7;
+  if (c && s) return 6;
+  if (r && s) return 5;
+  if (c) return 4;
+  if (r) return 3;
+  if (s) return 2;
+  return 1;
+}
+
+function applies(p: PluginModel, r: RouteModel): boolean {
+  return (p.route === null || p.route === r.id) && (p.service === null || p.service === r.service);
+}
+
+function buildPipeline(route: RouteModel, instances: readonly PluginInstance[]): Pipeline {
+  const byName = new Map<string, PluginInstance[]>();
+  for (const inst of instances) {
+    if (!applies(inst.model, route)) continue;
+    let list = byName.get(inst.name);
+    if (list === undefined) byName.set(inst.name, (list = []));
+    list.push(inst);
+  }
+  const slots: PipelineSlot[] = [];
+  let hasAccess = false;
+  let hasResponse = false;
+  let hasLog = false;
+  for (const [name, list] of byName) {
+    let fallback: PluginInstance | null = null;
+    const perConsumer = new Map<string, PluginInstance>();
+    for (const inst of list) {
+      if (inst.model.consumer === null) {
+        if (fallback === null || rank(inst.model) > rank(fallback.model)) fallback = inst;
+      } else {
+        const prev = perConsumer.get(inst.model.consumer);
+        if (prev === undefined || rank(inst.model) > rank(prev.model)) perConsumer.set(inst.model.consumer, inst);
+      }
+    }
+    let byConsumer: Map<string, PluginInstance> | null = null;
+    for (const [consumer, inst] of perConsumer) {
+      if (fallback !== null && rank(fallback.model) > rank(inst.model)) continue;
+      (byConsumer ??= new Map()).set(consumer, inst);
+    }
+    for (const inst of [fallback, ...(byConsumer?.values() ?? [])]) {
+      if (inst === null) continue;
+      hasAccess ||= inst.handlers.access !== undefined;
+      hasResponse ||= inst.handlers.response !== undefined;
+      hasLog ||= inst.handlers.log !== undefined;
+    }
+    slots.push(Object.freeze({ name, priority: list[0]!.priority, fallback, byConsumer }));
+  }
+  slots.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return Object.freeze({ slots: Object.freeze(slots), hasAccess, hasResponse, hasLog });
+}
+
+function compileTrusted(list: readonly string[]): BlockList | null {
+  if (list.length === 0) return null;
+  const bl = new BlockList();
+  for (const entry of list) {
+    const [addr, bits] = entry.split('/');
+    const family = isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) bl.addAddress(addr!, family);
+    else bl.addSubnet(addr!, Number(bits), family);
+  }
+  return bl;
+}
+
+class Directory implements ConsumerDirectory {
+  private readonly byRef = new Map<string, Consumer>();
+  private readonly jwt = new Map<string, ConsumerCredential<JwtSecret>>();
+  private readonly jwtList: ConsumerCredential<JwtSecret>[] = [];
+  private readonly keyList: ConsumerCredential<KeyAuthCredential>[] = [];
+  private readonly groupMap = new Map<string, string[]>();
+
+  constructor(config: GatewayConfig) {
+    const byId = new Map<string, Consumer>();
+    for (const c of config.consumers) {
+      const consumer: Consumer = Object.freeze({ id: c.id, username: c.username, custom_id: c.custom_id, tags: Object.freeze([...c.tags]) });
+      byId.set(c.id, consumer);
+      // Kong's `anonymous` and scoped references accept an id or a username.
+      this.byRef.set(c.id, consumer);
+      if (c.username !== null && !this.byRef.has(c.username)) this.byRef.set(c.username, consumer);
+      if (c.custom_id !== null && !this.byRef.has(c.custom_id)) this.byRef.set(c.custom_id, consumer);
+    }
+    for (const s of config.jwt_secrets) {
+      const consumer = byId.get(s.consumer);
+      if (consumer === undefined) continue;
+      const cred: ConsumerCredential<JwtSecret> = Object.freeze({
+        consumer,
+        credential: Object.freeze({ ...s, jwks_uri: s.jwks_uri ?? null }) as JwtSecret,
+      });
+      this.jwt.set(s.key, cred);
+      this.jwtList.push(cred);
+    }
+    for (const k of config.keyauth_credentials) {
+      const consumer = byId.get(k.consumer);
+      if (consumer === undefined) continue;
+      this.keyList.push(Object.freeze({ consumer, credential: Object.freeze({ id: k.id, key: k.key }) }));
+    }
+    for (const a of config.acls) {
+      let g = this.groupMap.get(a.consumer);
+      if (g === undefined) this.groupMap.set(a.consumer, (g = []));
+      g.push(a.group);
+    }
+  }
+
+  find(idOrName: string): Consumer | null {
+    return this.byRef.get(idOrName) ?? null;
+  }
+  jwtSecret(key: string): ConsumerCredential<JwtSecret> | null {
+    return this.jwt.get(key) ?? null;
+  }
+  jwtSecrets(): readonly ConsumerCredential<JwtSecret>[] {
+    return this.jwtList;
+  }
+  keyAuthCredentials(): readonly ConsumerCredential<KeyAuthCredential>[] {
+    return this.keyList;
+  }
+  groups(consumerId: string): readonly string[] {
+    return this.groupMap.get(consumerId) ?? [];
+  }
 }

@@ -1,0 +1,189 @@
+// The per-request object plugins see (GatewayRequest). One class, one shape, no per-request closures.
+import type { IncomingMessage, ServerResponse, IncomingHttpHeaders } from 'node:http';
+import type {
+  Consumer,
+  Credential,
+  GatewayRequest,
+  GatewayResponse,
+  HeaderValue,
+  LogEntry,
+  RouteInfo,
+  ServiceInfo,
+} from './plugin.ts';
+import type { CompiledRoute, Runtime } from './runtime.ts';
+
+const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
+
+export class RequestContext implements GatewayRequest {
+  id = '';
+  method: string;
+  path = '/';
+  rawQuery = '';
+  headers: IncomingHttpHeaders = {};
+  clientIp = '';
+  scheme: 'http' | 'https' = 'http';
+  host = '';
+  /** Host header value as received (with port), for X-Forwarded-Host and preserve_host. */
+  hostHeader = '';
+  captures: Readonly<Record<string, string>> = EMPTY_CAPTURES;
+  consumer: Consumer | null = null;
+  credential: Credential | null = null;
+  claims: Readonly<Record<string, unknown>> | null = null;
+  readonly raw: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly runtime: Runtime;
+  compiled: CompiledRoute | null = null;
+  matchedPath = '';
+  /** Peer is in trusted_ips: its X-Forwarded-* and request id are believed. */
+  trustedPeer = false;
+
+  /** Upstream header overrides; null until a plugin changes a header (copy on write). */
+  upstreamHeaders: Record<string, HeaderValue> | null = null;
+  upstreamPath: string | null = null;
+  upstreamQuery: string | null = null;
+  upstreamBody: Buffer | null = null;
+
+  exitStatus = 0;
+  exitBody: unknown = undefined;
+  exitHeaders: Readonly<Record<string, HeaderValue>> | null = null;
+
+  readonly startedAt: number;
+  upstreamStartedAt = 0;
+  upstreamLatency = -1;
+  bytesSent = 0;
+  bytesReceivedAtStart = 0;
+  status = 0;
+  error: { code: string; message: string } | null = null;
+  /** The upstream exchange in flight, so a client abort can cancel it. */
+  abortUpstream: ((err?: Error) => void) | null = null;
+  /** undici's resume, when the upstream response is paused for client backpressure. */
+  resumeUpstream: (() => void) | null = null;
+  finished = false;
+  response: ResponseContext | null = null;
+
+  private _query: URLSearchParams | null = null;
+  private _ctx: Record<string, unknown> | null = null;
+
+  constructor(runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
+    this.runtime = runtime;
+    this.raw = raw;
+    this.res = res;
+    this.method = raw.method ?? 'GET';
+    this.startedAt = now;
+  }
+
+  get route(): RouteInfo {
+    return this.compiled!.info;
+  }
+
+  get service(): ServiceInfo | null {
+    return this.compiled?.service?.info ?? null;
+  }
+
+  get query(): URLSearchParams {
+    return (this._query ??= new URLSearchParams(this.rawQuery));
+  }
+
+  get ctx(): Record<string, unknown> {
+    return (this._ctx ??= {});
+  }
+
+  get exited(): boolean {
+    return this.exitStatus !== 0;
+  }
+
+  private writable(): Record<string, HeaderValue> {
+    return (this.upstreamHeaders ??= { ...(this.headers as Record<string, HeaderValue>) });
+  }
+
+  setUpstreamHeader(name: string, value: HeaderValue): void {
+    this.writable()[name.toLowerCase()] = value;
+  }
+
+  appendUpstreamHeader(name: string, value: string): void {
+    const h = this.writable();
+    const key = name.toLowerCase();
+    const prev = h[key];
+    h[key] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+  }
+
+  removeUpstreamHeader(name: string): void {
+    const key = name.toLowerCase();
+    if ((this.upstreamHeaders ?? this.headers)[key] !== undefined) delete this.writable()[key];
+  }
+
+  getUpstreamHeader(name: string): HeaderValue | undefined {
+    return (this.upstreamHeaders ?? (this.headers as Record<string, HeaderValue>))[name.toLowerCase()];
+  }
+
+  setUpstreamPath(path: string): void {
+    this.upstreamPath = path;
+  }
+
+  setUpstreamQuery(query: string): void {
+    this.upstreamQuery = query;
+  }
+
+  setUpstreamBody(body: string | Buffer): void {
+    this.upstreamBody = typeof body === 'string' ? Buffer.from(body) : body;
+    const h = this.writable();
+    delete h['transfer-encoding'];
+    h['content-length'] = String(this.upstreamBody.length);
+  }
+
+  exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>>): void {
+    this.exitStatus = status;
+    this.exitBody = body;
+    this.exitHeaders = headers ?? null;
+  }
+
+  authenticate(consumer: Consumer | null, credential: Credential | null, anonymous = false): void {
+    this.consumer = consumer;
+    this.credential = credential;
+    const h = this.writable();
+    if (consumer !== null) {
+      h['x-consumer-id'] = consumer.id;
+      if (consumer.custom_id !== null) h['x-consumer-custom-id'] = consumer.custom_id;
+      else delete h['x-consumer-custom-id'];
+      if (consumer.username !== null) h['x-consumer-username'] = consumer.username;
+      else delete h['x-consumer-username'];
+    } else {
+      delete h['x-consumer-id'];
+      delete h['x-consumer-custom-id'];
+      delete h['x-consumer-username'];
+    }
+    if (credential !== null) h['x-credential-identifier'] = credential.identifier;
+    else delete h['x-credential-identifier'];
+    if (anonymous) h['x-anonymous-consumer'] = 'true';
+    else delete h['x-anonymous-consumer'];
+  }
+}
+
+/** The upstream (or gateway-made) response as the `response` phase sees it. */
+export class ResponseContext implements GatewayResponse {
+  status: number;
+  readonly headers: Record<string, HeaderValue | undefined>;
+  readonly fromGateway: boolean;
+  constructor(status: number, headers: Record<string, HeaderValue | undefined>, fromGateway: boolean) {
+    this.status = status;
+    this.headers = headers;
+    this.fromGateway = fromGateway;
+  }
+  setHeader(name: string, value: HeaderValue): void {
+    this.headers[name.toLowerCase()] = value;
+  }
+  removeHeader(name: string): void {
+    delete this.headers[name.toLowerCase()];
+  }
+}
+
+export class LogEntryImpl implements LogEntry {
+  constructor(
+    readonly status: number,
+    readonly bytesSent: number,
+    readonly bytesReceived: number,
+    readonly latency: number,
+    readonly upstreamLatency: number,
+    readonly error: { code: string; message: string } | null,
+  ) {}
+}

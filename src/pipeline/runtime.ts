@@ -1,0 +1,91 @@
+// The compiled runtime: everything a request needs, built once per config and never mutated.
+import type { Dispatcher } from 'undici';
+import type { BlockList } from 'node:net';
+import type { GatewayConfig, RouteModel, ServiceModel, PluginModel } from '../config/model.ts';
+import type { Router } from '../router/router.ts';
+import type { PluginHandlers, RouteInfo, ServiceInfo, ConsumerDirectory } from './plugin.ts';
+
+export interface PluginInstance {
+  readonly name: string;
+  readonly priority: number;
+  readonly model: PluginModel;
+  readonly handlers: PluginHandlers;
+  readonly http: boolean;
+  readonly https: boolean;
+  /** Milliseconds an async phase may take (custom plugins); 0 = unbounded (built-ins). */
+  readonly timeout: number;
+}
+
+/** One plugin name in a route's chain: the instance to run, possibly depending on the consumer. */
+export interface PipelineSlot {
+  readonly name: string;
+  readonly priority: number;
+  /** Instance when no consumer-specific one applies. */
+  readonly fallback: PluginInstance | null;
+  /** Consumer id → instance configured for that consumer (Kong's precedence already resolved). */
+  readonly byConsumer: ReadonlyMap<string, PluginInstance> | null;
+}
+
+export interface Pipeline {
+  readonly slots: readonly PipelineSlot[];
+  readonly hasAccess: boolean;
+  readonly hasResponse: boolean;
+  readonly hasLog: boolean;
+}
+
+export interface CompiledService {
+  readonly model: ServiceModel;
+  readonly info: ServiceInfo;
+  readonly kind: 'echo' | 'http';
+  /** undici Pool for the service's origin; null for echo. */
+  readonly pool: Dispatcher | null;
+  /** Host header sent upstream unless preserve_host. */
+  readonly hostHeader: string;
+  readonly scheme: 'http' | 'https';
+  readonly connectTimeout: number;
+  readonly readTimeout: number;
+  readonly writeTimeout: number;
+  readonly retries: number;
+  /** Label value for metrics and logs. */
+  readonly label: string;
+}
+
+export interface CompiledRoute {
+  readonly id: string;
+  readonly name: string | null;
+  readonly hosts: readonly string[] | null;
+  readonly paths: readonly string[] | null;
+  readonly methods: readonly string[] | null;
+  readonly headers: Readonly<Record<string, readonly string[]>> | null;
+  readonly regex_priority: number;
+  readonly strip_path: boolean;
+  readonly path_handling: 'v0' | 'v1';
+  readonly preserve_host: boolean;
+  readonly model: RouteModel;
+  readonly info: RouteInfo;
+  readonly service: CompiledService | null;
+  readonly pipeline: Pipeline;
+  /** Whether the route accepts plain http / https requests (Kong's `protocols`). */
+  readonly http: boolean;
+  readonly https: boolean;
+  readonly httpsRedirectStatus: number;
+  /** Label value for metrics and logs. */
+  readonly label: string;
+}
+
+export interface Runtime {
+  readonly config: GatewayConfig;
+  readonly router: Router<CompiledRoute>;
+  readonly routes: readonly CompiledRoute[];
+  readonly services: ReadonlyMap<string, CompiledService>;
+  readonly consumers: ConsumerDirectory;
+  readonly plugins: readonly PluginInstance[];
+  readonly trusted: BlockList | null;
+  readonly loadedAt: Date;
+  /** Requests still running on this runtime. */
+  inflight: number;
+  /** Set when a newer runtime replaced this one; resources close when inflight reaches 0. */
+  retired: boolean;
+  /** Closes pools and plugin instances (called once, when retired and idle). */
+  close(): Promise<void>;
+}

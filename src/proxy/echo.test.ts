@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { parseListen, runEcho } from '../cli/echo.ts';
+import { echoBody, startEchoServer } from './echo.ts';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+function send(url: string, opts: { method?: string; headers?: Record<string, string | string[]>; body?: Buffer | string } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+describe('echoBody', () => {
+  const base = { method: 'GET', httpVersion: '1.1', headers: {}, body: Buffer.alloc(0), clientAddress: '127.0.0.1', clientPort: 5000 };
+
+  test('reports path and query with repeated keys as arrays', () => {
+    const out = JSON.parse(echoBody({ ...base, url: '/a/b?x=1&y=2&x=3&z' }).toString());
+    assert.equal(out.url, '/a/b?x=1&y=2&x=3&z');
+    assert.equal(out.path, '/a/b');
+    assert.deepEqual(out.query, { x: ['1', '3'], y: '2', z: '' });
+    assert.deepEqual(out.client, { ip: '127.0.0.1', port: 5000 });
+  });
+
+  test('keeps a __proto__ query key as plain data', () => {
+    const out = JSON.parse(echoBody({ ...base, url: '/?__proto__=x' }).toString());
+    assert.equal(out.query.__proto__, 'x');
+  });
+
+  test('answers a non-UTF-8 body as base64 and a UTF-8 body as text', () => {
+    const bin = Buffer.from([0xff, 0xfe, 0x00, 0x80]);
+    const outBin = JSON.parse(echoBody({ ...base, url: '/', body: bin }).toString());
+    assert.equal(outBin.body, null);
+    assert.equal(outBin.body_base64, bin.toString('base64'));
+    const outText = JSON.parse(echoBody({ ...base, url: '/', body: Buffer.from('héllo') }).toString());
+    assert.equal(outText.body, 'héllo');
+    assert.equal('body_base64' in outText, false);
+  });
+
+  test('drops undefined header values', () => {
+    const out = JSON.parse(echoBody({ ...base, url: '/', headers: { a: 'b', c: undefined, 'set-cookie': ['1', '2'] } }).toString());
+    assert.deepEqual(out.headers, { a: 'b', 'set-cookie': ['1', '2'] });
+  });
+});
+
+describe('startEchoServer', () => {
+  let echo: Awaited<ReturnType<typeof startEchoServer>>;
+  before(async () => {
+    echo = await startEchoServer({ port: 0 });
+  });
+  after(() => echo.close());
+
+  test('answers a JSON copy of the request it received', async () => {
+    const res = await send(`${echo.url}/hello/world?a=1`, {
+      method: 'POST',
+      headers: { 'x-test': 'yes', 'content-type': 'text/plain' },
+      body: 'payload',
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'application/json');
+    const out = JSON.parse(res.body.toString());
+    assert.equal(out.method, 'POST');
+    assert.equal(out.path, '/hello/world');
+    assert.deepEqual(out.query, { a: '1' });
+    assert.equal(out.headers['x-test'], 'yes');
+    assert.equal(out.body, 'payload');
+    assert.equal(out.http_version, '1.1');
+    assert.equal(out.client.ip, '127.0.0.1');
+    assert.equal(typeof out.client.port, 'number');
+  });
+
+  test('answers the status asked with ?status', async () => {
+    const res = await send(`${echo.url}/x?status=418`);
+    assert.equal(res.status, 418);
+    assert.equal(JSON.parse(res.body.toString()).path, '/x');
+  });
+
+  test('rejects an out-of-range ?status with 400', async () => {
+    const res = await send(`${echo.url}/x?status=99`);
+    assert.equal(res.status, 400);
+    assert.match(JSON.parse(res.body.toString()).message, /status/);
+  });
+
+  test('answers after ?delay', async () => {
+    const res = await send(`${echo.url}/slow?delay=20`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body.toString()).query, { delay: '20' });
+  });
+
+  test('streams a ?size body of exactly N pattern bytes', async () => {
+    const size = 200_003;
+    const res = await send(`${echo.url}/big?size=${size}`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'application/octet-stream');
+    assert.equal(res.headers['transfer-encoding'], 'chunked');
+    assert.equal(res.body.length, size);
+    assert.equal(res.body.subarray(0, 20).toString(), '0123456789abcdef0123');
+    assert.equal(String.fromCharCode(res.body[size - 1]!), '0123456789abcdef'[(size - 1) % 16]);
+  });
+
+  test('counts a ?sink upload without echoing it', async () => {
+    const res = await send(`${echo.url}/up?sink`, { method: 'PUT', body: Buffer.alloc(300_000, 1) });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body.toString()), { method: 'PUT', url: '/up?sink', bytes_received: 300_000 });
+  });
+});
+
+describe('gateway echo', () => {
+  test('parses HOST:PORT, [v6]:PORT and :PORT listen addresses', () => {
+    assert.deepEqual(parseListen('127.0.0.1:9000'), { host: '127.0.0.1', port: 9000 });
+    assert.deepEqual(parseListen('[::1]:0'), { host: '::1', port: 0 });
+    assert.deepEqual(parseListen(':8080'), { host: '0.0.0.0', port: 8080 });
+    assert.equal(parseListen('localhost'), null);
+    assert.equal(parseListen('h:70000'), null);
+  });
+
+  test('logs its address as one JSON line, serves, and exits 0 on SIGTERM', async () => {
+    const lines: string[] = [];
+    const write = process.stdout.write;
+    let logged!: () => void;
+    const loggedP = new Promise<void>((r) => (logged = r));
+    process.stdout.write = ((chunk: string) => {
+      lines.push(String(chunk));
+      logged();
+      return true;
+    }) as typeof process.stdout.write;
+    let code: Promise<number>;
+    try {
+      code = runEcho(['--listen', '127.0.0.1:0']);
+      await loggedP;
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(lines.length, 1);
+    const log = JSON.parse(lines[0]!);
+    assert.equal(log.msg, 'echo listening');
+    assert.match(log.listen, /^127\.0\.0\.1:\d+$/);
+    const res = await send(`${log.url}/demo`);
+    assert.equal(JSON.parse(res.body.toString()).path, '/demo');
+    process.emit('SIGTERM');
+    assert.equal(await code!, 0);
+  });
+
+  test('rejects a malformed --listen with exit code 2', async () => {
+    const write = process.stderr.write;
+    let err = '';
+    process.stderr.write = ((chunk: string) => ((err += chunk), true)) as typeof process.stderr.write;
+    try {
+      assert.equal(await runEcho(['--listen', 'nope']), 2);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.match(err, /HOST:PORT/);
+  });
+});

@@ -1,0 +1,683 @@
+// The data path: client request → checks → route → access phase → upstream (undici dispatch) → response phase → client.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import { ProxyError, ProxyErrors, type ProxyErrorCode } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { normalizePath } from '../router/normalize.ts';
+import { upstreamPath } from '../router/router.ts';
+import type { HeaderValue } from '../pipeline/plugin.ts';
+import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/request.ts';
+import type { CompiledService, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import { echoBody } from './echo.ts';
+import { HOP_BY_HOP, HeaderScan, connectionTokens, scanRequestHeaders } from './headers.ts';
+
+const kCtx = Symbol('tollgate.request');
+const kTrustRuntime = Symbol('tollgate.trustRuntime');
+const kTrusted = Symbol('tollgate.trusted');
+const VIA = '1.1 tollgate';
+const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+type TrackedSocket = Socket & { [kTrustRuntime]?: Runtime; [kTrusted]?: boolean };
+type TrackedResponse = ServerResponse & { [kCtx]?: RequestContext };
+
+/** Called once per finished request (metrics, tests). */
+export type RequestObserver = (rc: RequestContext) => void;
+
+export class Gateway {
+  runtime: Runtime;
+  readonly log: Logger;
+  readonly accessLog: boolean;
+  readonly observers: RequestObserver[] = [];
+  /** Listener callbacks, bound once. */
+  readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly onCheckContinue: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly onCheckExpectation: (req: IncomingMessage, res: ServerResponse) => void;
+  readonly onUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+
+  constructor(runtime: Runtime, log: Logger, opts: { accessLog?: boolean } = {}) {
+    this.runtime = runtime;
+    this.log = log;
+    this.accessLog = opts.accessLog ?? true;
+    this.onRequest = (req, res) => void handle(this, req, res, false);
+    this.onCheckContinue = (req, res) => void handle(this, req, res, true);
+    this.onCheckExpectation = (req, res) => {
+      res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      res.end(JSON.stringify({ message: ProxyErrors.EXPECTATION_FAILED.message }));
+    };
+    this.onUpgrade = (req, socket) => handleUpgrade(this, req, socket);
+    attachRuntime(this, runtime);
+  }
+
+  /** Swaps in a new runtime; the old one closes once its in-flight requests are done. */
+  swap(next: Runtime): Runtime {
+    const prev = this.runtime;
+    attachRuntime(this, next);
+    this.runtime = next;
+    prev.retired = true;
+    if (prev.inflight === 0) void prev.close();
+    return prev;
+  }
+}
+
+async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+  const rt = gw.runtime;
+  rt.inflight++;
+  const rc = new RequestContext(rt, req, res, performance.now());
+  (res as TrackedResponse)[kCtx] = rc;
+  res.once('close', onResponseClose);
+  rc.bytesReceivedAtStart = req.socket.bytesRead;
+  try {
+    const failure = prepare(gw, rc, req);
+    if (failure !== null) return sendError(rc, failure);
+    const route = rc.compiled!;
+    if (rc.scheme === 'http' ? !route.http : !route.https) return redirectToHttps(rc);
+    if (route.pipeline.hasAccess) {
+      const slots = route.pipeline.slots;
+      for (let i = 0; i < slots.length; i++) {
+        const inst = pick(slots[i]!, rc);
+        if (inst === null || inst.handlers.access === undefined) continue;
+        try {
+          const r = inst.handlers.access(rc);
+          if (r !== undefined) await (inst.timeout > 0 ? withTimeout(r, inst.timeout) : r);
+        } catch (err) {
+          return pluginFailed(gw, rc, inst, err);
+        }
+        if (rc.exitStatus !== 0) return await sendExit(gw, rc);
+        if (rc.finished) return;
+      }
+    }
+    if (route.service === null) return sendError(rc, 'NO_SERVICE');
+    if (expectContinue) res.writeContinue();
+    if (route.service.kind === 'echo') return await answerEcho(gw, rc, route.service);
+    dispatch(rc, route.service, 0);
+  } catch (err) {
+    if (err instanceof ProxyError) return sendError(rc, err.code);
+    gw.log.error({ err: errInfo(err), request_id: rc.id }, 'request failed');
+    sendError(rc, 'PLUGIN_FAILED');
+  }
+}
+
+/** Request checks, header scan, normalization and routing. Returns an error code, or null to go on. */
+function prepare(gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyErrorCode | null {
+  const rt = rc.runtime;
+  const settings = rt.config.settings;
+  if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) return 'BAD_VERSION';
+  const raw = req.rawHeaders;
+  if (raw.length > settings.max_request_headers * 2) return 'TOO_MANY_HEADERS';
+  const headers: Record<string, HeaderValue> = {};
+  const scan = scanRequestHeaders(raw, settings.headers_with_underscores, headers);
+  if (scan.status !== HeaderScan.OK) {
+    return scan.status === HeaderScan.DUPLICATE_HOST
+      ? 'AMBIGUOUS_HOST'
+      : scan.status === HeaderScan.UNDERSCORE
+        ? 'HEADER_UNDERSCORE'
+        : 'BAD_REQUEST';
+  }
+  const te = headers['transfer-encoding'];
+  if (te !== undefined) {
+    // Only plain chunked framing can be re-framed safely; anything else (or TE with CL) is a smuggling shape.
+    if (headers['content-length'] !== undefined || String(te).trim().toLowerCase() !== 'chunked') return 'BAD_REQUEST';
+  }
+  if (scan.connection !== undefined) {
+    for (const token of connectionTokens(scan.connection)) delete headers[token];
+  }
+  if (scan.upgrade !== undefined && /\bh2c\b/i.test(scan.upgrade)) return 'H2C_REFUSED';
+  rc.headers = headers as RequestContext['headers'];
+
+  const socket = req.socket as TrackedSocket;
+  if (rt.trusted !== null) {
+    if (socket[kTrustRuntime] !== rt) {
+      socket[kTrustRuntime] = rt;
+      const addr = socket.remoteAddress ?? '';
+      socket[kTrusted] = rt.trusted.check(addr, addr.includes(':') ? 'ipv6' : 'ipv4');
+    }
+    rc.trustedPeer = socket[kTrusted] === true;
+  }
+  const peer = socket.remoteAddress ?? '';
+  rc.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  rc.clientIp = peer;
+  const ridName = settings.request_id_header;
+  const clientRid = headers[ridName];
+  rc.id = rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '' ? clientRid : randomUUID();
+  if (rc.trustedPeer) applyTrustedForwarding(rc, headers);
+
+  let url = req.url ?? '/';
+  let hostHeader = typeof headers.host === 'string' ? headers.host : '';
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    // absolute-form (RFC 9112 3.2.2): its authority must agree with Host
+    const m = /^https?:\/\/([^/?#]*)([^#]*)$/i.exec(url);
+    if (m === null) return 'BAD_REQUEST';
+    if (hostHeader !== '' && m[1]!.toLowerCase() !== hostHeader.toLowerCase()) return 'AMBIGUOUS_HOST';
+    hostHeader = m[1]!;
+    url = m[2] === '' ? '/' : m[2]!;
+    if (url.charCodeAt(0) !== 47) url = `/${url}`;
+  }
+  rc.hostHeader = hostHeader;
+  const colon = hostHeader.lastIndexOf(':');
+  const bareHost = colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(0, colon) : hostHeader;
+  rc.host = bareHost.toLowerCase();
+
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  rc.rawQuery = q < 0 ? '' : url.slice(q + 1);
+  rc.path = normalizePath(rawPath, settings.encoded_slashes);
+
+  const match = rt.router.match(rc.method, hostHeader, rc.path, rc.headers);
+  if (match === null) return 'ROUTE_NOT_FOUND';
+  rc.compiled = match.route;
+  rc.matchedPath = match.matchedPath;
+  rc.captures = match.captures;
+
+  if (headers['content-length'] !== undefined || te !== undefined) startBodyTimer(rc);
+  return null;
+}
+
+/** From a trusted proxy: the client address is the rightmost untrusted X-Forwarded-For entry. */
+function applyTrustedForwarding(rc: RequestContext, headers: Record<string, HeaderValue>): void {
+  const xff = headers['x-forwarded-for'];
+  if (xff === undefined) return;
+  const trusted = rc.runtime.trusted!;
+  const parts = (typeof xff === 'string' ? xff : xff.join(',')).split(',');
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const ip = parts[i]!.trim();
+    if (ip === '') continue;
+    rc.clientIp = ip;
+    if (!trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')) break;
+  }
+  const proto = headers['x-forwarded-proto'];
+  if (typeof proto === 'string' && proto.toLowerCase() === 'https') rc.scheme = 'https';
+}
+
+function pick(slot: PipelineSlot, rc: RequestContext): PluginInstance | null {
+  const inst =
+    slot.byConsumer !== null && rc.consumer !== null
+      ? (slot.byConsumer.get(rc.consumer.id) ?? slot.fallback)
+      : slot.fallback;
+  if (inst === null) return null;
+  return (rc.scheme === 'http' ? inst.http : inst.https) ? inst : null;
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new ProxyError('PLUGIN_TIMEOUT')), ms);
+    p.then(
+      () => {
+        clearTimeout(t);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(t);
+        reject(err);
+      },
+    );
+  });
+}
+
+function pluginFailed(gw: Gateway, rc: RequestContext, inst: PluginInstance, err: unknown): void {
+  const timedOut = err instanceof ProxyError && err.code === 'PLUGIN_TIMEOUT';
+  gw.log.error({ plugin: inst.name, request_id: rc.id, err: errInfo(err) }, timedOut ? 'plugin timed out' : 'plugin failed');
+  sendError(rc, timedOut ? 'PLUGIN_TIMEOUT' : 'PLUGIN_FAILED');
+}
+
+function errInfo(err: unknown): { message: string; code?: string; stack?: string } {
+  if (err instanceof Error) {
+    return { message: err.message, code: (err as { code?: string }).code, stack: err.stack };
+  }
+  return { message: String(err) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upstream
+
+function buildUpstreamHeaders(rc: RequestContext, svc: CompiledService): Record<string, HeaderValue> {
+  const src = rc.upstreamHeaders ?? (rc.headers as Record<string, HeaderValue>);
+  const out: Record<string, HeaderValue> = {};
+  for (const name in src) {
+    const v = src[name];
+    if (v !== undefined && name !== 'transfer-encoding') out[name] = v;
+  }
+  const route = rc.compiled!;
+  const peer = rc.raw.socket.remoteAddress ?? '';
+  const xff = rc.headers['x-forwarded-for'];
+  out['x-forwarded-for'] = xff === undefined ? peer : `${typeof xff === 'string' ? xff : xff.join(', ')}, ${peer}`;
+  const settings = rc.runtime.config.settings;
+  if (!rc.trustedPeer || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = rc.scheme;
+  if (!rc.trustedPeer || out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = rc.host;
+  if (!rc.trustedPeer || out['x-forwarded-port'] === undefined) out['x-forwarded-port'] = String(rc.raw.socket.localPort ?? '');
+  if (!rc.trustedPeer || out['x-forwarded-path'] === undefined) out['x-forwarded-path'] = rc.path;
+  if (route.strip_path && rc.matchedPath !== '') {
+    if (!rc.trustedPeer || out['x-forwarded-prefix'] === undefined) out['x-forwarded-prefix'] = rc.matchedPath;
+  } else if (!rc.trustedPeer) delete out['x-forwarded-prefix'];
+  out['x-real-ip'] = rc.clientIp;
+  const via = out.via;
+  out.via = via === undefined ? VIA : `${typeof via === 'string' ? via : via.join(', ')}, ${VIA}`;
+  out[settings.request_id_header] = rc.id;
+  out.host = route.preserve_host && rc.hostHeader !== '' ? rc.hostHeader : svc.hostHeader;
+  return out;
+}
+
+function upstreamTarget(rc: RequestContext, svc: CompiledService): string {
+  const path = rc.upstreamPath ?? upstreamPath(svc.model.path, rc.compiled!, rc.path, rc.matchedPath);
+  const query = rc.upstreamQuery ?? rc.rawQuery;
+  return query === '' ? path : `${path}?${query}`;
+}
+
+function hasClientBody(rc: RequestContext): boolean {
+  const cl = rc.headers['content-length'];
+  return rc.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+function dispatch(rc: RequestContext, svc: CompiledService, attempt: number): void {
+  if (rc.finished) return;
+  const body = rc.upstreamBody ?? (hasClientBody(rc) ? rc.raw : null);
+  const opts: Dispatcher.DispatchOptions = {
+    path: upstreamTarget(rc, svc),
+    method: rc.method as Dispatcher.HttpMethod,
+    headers: buildUpstreamHeaders(rc, svc) as Record<string, string | string[]>,
+    body,
+    headersTimeout: svc.readTimeout,
+    bodyTimeout: svc.readTimeout,
+  };
+  if (attempt === 0) rc.upstreamStartedAt = performance.now();
+  svc.pool!.dispatch(opts, new UpstreamExchange(rc, svc, attempt, body === null));
+}
+
+/** undici dispatch handler for one attempt: streams the upstream response to the client with backpressure. */
+class UpstreamExchange implements Dispatcher.DispatchHandler {
+  readonly rc: RequestContext;
+  readonly svc: CompiledService;
+  readonly attempt: number;
+  readonly retryable: boolean;
+  started = false;
+
+  constructor(rc: RequestContext, svc: CompiledService, attempt: number, bodyless: boolean) {
+    this.rc = rc;
+    this.svc = svc;
+    this.attempt = attempt;
+    this.retryable = bodyless && IDEMPOTENT.has(rc.method);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.rc.finished) return abort();
+    this.rc.abortUpstream = abort;
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    const rc = this.rc;
+    if (status < 200) return true; // 1xx interim responses are not relayed
+    this.started = true;
+    rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
+    if (status > 599) {
+      rc.abortUpstream?.();
+      rc.abortUpstream = null;
+      sendError(rc, 'UPSTREAM_BAD_RESPONSE');
+      return false;
+    }
+    rc.resumeUpstream = resume;
+    const headers: Record<string, HeaderValue | undefined> = {};
+    let connection: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      const value = raw[i + 1]!.toString('latin1');
+      if (HOP_BY_HOP.has(name)) {
+        if (name === 'connection') connection = value;
+        continue;
+      }
+      const prev = headers[name];
+      headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+    }
+    if (connection !== undefined) for (const t of connectionTokens(connection)) delete headers[t];
+    const res = new ResponseContext(status, headers, false);
+    rc.response = res;
+    if (rc.compiled!.pipeline.hasResponse) {
+      const pending = runResponsePhase(rc, res);
+      if (pending !== null) {
+        pending.then(() => this.writeHead(true), (err: unknown) => this.responsePhaseFailed(err));
+        return false;
+      }
+    }
+    return this.writeHead(false);
+  }
+
+  writeHead(paused: boolean): boolean {
+    const rc = this.rc;
+    if (rc.finished || rc.res.headersSent) return false;
+    const r = rc.response!;
+    r.headers[rc.runtime.config.settings.request_id_header] = rc.id;
+    rc.status = r.status;
+    rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
+    if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
+    return true;
+  }
+
+  responsePhaseFailed(err: unknown): void {
+    this.rc.abortUpstream?.();
+    this.rc.error = { code: 'PLUGIN_FAILED', message: err instanceof Error ? err.message : String(err) };
+    sendError(this.rc, 'PLUGIN_FAILED');
+  }
+
+  onData(chunk: Buffer): boolean {
+    const rc = this.rc;
+    rc.bytesSent += chunk.length;
+    const ok = rc.res.write(chunk);
+    if (!ok) rc.res.once('drain', onResponseDrain);
+    return ok;
+  }
+
+  onComplete(): void {
+    this.rc.abortUpstream = null;
+    this.rc.resumeUpstream = null;
+    this.rc.res.end();
+  }
+
+  onError(err: Error): void {
+    const rc = this.rc;
+    rc.abortUpstream = null;
+    if (rc.finished) return;
+    const code = (err as { code?: string }).code ?? '';
+    if (!this.started && !rc.res.headersSent) {
+      if (this.retryable && this.attempt < this.svc.retries && isConnectFailure(code)) {
+        return dispatch(rc, this.svc, this.attempt + 1);
+      }
+      rc.error = { code, message: err.message };
+      return sendError(rc, upstreamErrorCode(code));
+    }
+    // The response already started: a clean end would pass a truncated body off as complete.
+    rc.error = { code, message: err.message };
+    rc.res.destroy(err);
+  }
+}
+
+function onResponseDrain(this: ServerResponse): void {
+  const resume = (this as TrackedResponse)[kCtx]?.resumeUpstream;
+  if (resume != null) resume();
+}
+
+function isConnectFailure(code: string): boolean {
+  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH';
+}
+
+function upstreamErrorCode(code: string): ProxyErrorCode {
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return 'UPSTREAM_TIMEOUT';
+  }
+  return 'UPSTREAM_BAD_RESPONSE';
+}
+
+function runResponsePhase(rc: RequestContext, res: ResponseContext): Promise<void> | null {
+  const slots = rc.compiled!.pipeline.slots;
+  for (let i = 0; i < slots.length; i++) {
+    const inst = pick(slots[i]!, rc);
+    if (inst === null || inst.handlers.response === undefined) continue;
+    const r = inst.handlers.response(rc, res);
+    if (r !== undefined) return continueResponsePhase(rc, res, i, r, inst);
+  }
+  return null;
+}
+
+async function continueResponsePhase(
+  rc: RequestContext,
+  res: ResponseContext,
+  index: number,
+  pending: Promise<void>,
+  inst: PluginInstance,
+): Promise<void> {
+  await (inst.timeout > 0 ? withTimeout(pending, inst.timeout) : pending);
+  const slots = rc.compiled!.pipeline.slots;
+  for (let i = index + 1; i < slots.length; i++) {
+    const next = pick(slots[i]!, rc);
+    if (next === null || next.handlers.response === undefined) continue;
+    const r = next.handlers.response(rc, res);
+    if (r !== undefined) await (next.timeout > 0 ? withTimeout(r, next.timeout) : r);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Echo upstream (in-process)
+
+async function answerEcho(gw: Gateway, rc: RequestContext, svc: CompiledService): Promise<void> {
+  let body: Buffer = rc.upstreamBody ?? Buffer.alloc(0);
+  if (rc.upstreamBody === null && hasClientBody(rc)) {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of rc.raw as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > ECHO_BODY_LIMIT) {
+        rc.exit(413, { message: 'Request size limit exceeded' });
+        return sendExit(gw, rc);
+      }
+      chunks.push(chunk);
+    }
+    body = Buffer.concat(chunks);
+  }
+  rc.upstreamStartedAt = performance.now();
+  const headers = buildUpstreamHeaders(rc, svc);
+  const payload = echoBody({
+    method: rc.method,
+    url: upstreamTarget(rc, svc),
+    httpVersion: rc.raw.httpVersion,
+    headers: headers as Record<string, string | string[]>,
+    body,
+    clientAddress: rc.clientIp,
+    clientPort: rc.raw.socket.remotePort ?? 0,
+  });
+  rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
+  const res = new ResponseContext(
+    200,
+    { 'content-type': 'application/json; charset=utf-8', 'content-length': String(payload.length) },
+    false,
+  );
+  await respond(gw, rc, res, payload);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gateway-made responses
+
+/** Sends a response the gateway produced, after the route's response phase had its say. */
+async function respond(gw: Gateway, rc: RequestContext, res: ResponseContext, body: Buffer | string | null): Promise<void> {
+  rc.response = res;
+  if (rc.compiled !== null && rc.compiled.pipeline.hasResponse) {
+    try {
+      const pending = runResponsePhase(rc, res);
+      if (pending !== null) await pending;
+    } catch (err) {
+      gw.log.error({ request_id: rc.id, err: errInfo(err) }, 'response phase failed');
+      return sendError(rc, 'PLUGIN_FAILED');
+    }
+  }
+  writeFinal(rc, res.status, res.headers, body);
+}
+
+function writeFinal(
+  rc: RequestContext,
+  status: number,
+  headers: Record<string, HeaderValue | undefined>,
+  body: Buffer | string | null,
+): void {
+  const out = rc.res;
+  if (rc.finished || out.headersSent || out.destroyed) return;
+  headers[rc.runtime.config.settings.request_id_header] = rc.id;
+  rc.status = status;
+  out.writeHead(status, headers as Record<string, string | string[]>);
+  if (body !== null && rc.method !== 'HEAD') {
+    rc.bytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    out.end(body);
+  } else out.end();
+}
+
+async function sendExit(gw: Gateway, rc: RequestContext): Promise<void> {
+  const headers: Record<string, HeaderValue | undefined> = {};
+  if (rc.exitHeaders !== null) for (const k in rc.exitHeaders) headers[k.toLowerCase()] = rc.exitHeaders[k];
+  let body: Buffer | string | null = null;
+  const b = rc.exitBody;
+  if (b !== undefined && b !== null) {
+    if (typeof b === 'string' || Buffer.isBuffer(b)) {
+      body = b;
+      headers['content-type'] ??= 'text/plain; charset=utf-8';
+    } else {
+      body = JSON.stringify(b);
+      headers['content-type'] ??= 'application/json; charset=utf-8';
+    }
+    headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+  } else if (rc.exitStatus !== 204 && rc.exitStatus !== 304 && (rc.exitStatus >= 200 || rc.exitStatus < 100)) {
+    headers['content-length'] = '0';
+  }
+  await respond(gw, rc, new ResponseContext(rc.exitStatus, headers, true), body);
+}
+
+/** Answers with a catalogued error: `{"message": ..., "request_id": ...}` and Kong's status. */
+export function sendError(rc: RequestContext, code: ProxyErrorCode): void {
+  const out = rc.res;
+  if (out.headersSent) {
+    out.destroy();
+    return;
+  }
+  rc.error ??= { code, message: ProxyErrors[code].message };
+  const def = ProxyErrors[code];
+  const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
+  const headers: Record<string, HeaderValue | undefined> = {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+  };
+  // A request we refuse before reading its body may leave bytes on the connection: close it.
+  if (def.status === 400 || def.status === 431 || def.status === 505 || def.status === 408) headers.connection = 'close';
+  writeFinal(rc, def.status, headers, body);
+}
+
+function redirectToHttps(rc: RequestContext): void {
+  const route = rc.compiled!;
+  const status = route.httpsRedirectStatus;
+  if (status === 426) {
+    const body = '{"message":"Please use HTTPS protocol"}';
+    writeFinal(
+      rc,
+      426,
+      { 'content-type': 'application/json; charset=utf-8', connection: 'Upgrade', upgrade: 'TLS/1.2, HTTP/1.1', 'content-length': String(body.length) },
+      body,
+    );
+    return;
+  }
+  const location = `https://${rc.hostHeader.replace(/:\d+$/, '')}${rc.raw.url ?? '/'}`;
+  writeFinal(rc, status, { location, 'content-length': '0' }, null);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request body timeout and completion
+
+function startBodyTimer(rc: RequestContext): void {
+  const ms = rc.runtime.config.settings.client_body_timeout;
+  if (ms > 0) {
+    rc.raw.setTimeout(ms, onBodyTimeout);
+    rc.raw.once('end', onBodyEnd);
+  }
+}
+
+function onBodyTimeout(this: IncomingMessage): void {
+  const res = (this as IncomingMessage & { res?: ServerResponse }).res;
+  const rc = res === undefined ? undefined : (res as TrackedResponse)[kCtx];
+  if (rc !== undefined && !rc.res.headersSent) {
+    rc.abortUpstream?.();
+    sendError(rc, 'REQUEST_TIMEOUT');
+  }
+  this.socket.destroy();
+}
+
+function onBodyEnd(this: IncomingMessage): void {
+  this.setTimeout(0);
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const rc = (this as TrackedResponse)[kCtx];
+  if (rc === undefined || rc.finished) return;
+  rc.finished = true;
+  if (!this.writableFinished) {
+    // The client went away (or we destroyed the response): cancel the upstream exchange.
+    rc.abortUpstream?.(new Error('client closed the connection'));
+    rc.error ??= { code: 'CLIENT_CLOSED', message: 'client closed the connection' };
+    if (rc.status === 0) rc.status = 499;
+  }
+  rc.abortUpstream = null;
+  finish(rc);
+}
+
+function finish(rc: RequestContext): void {
+  const rt = rc.runtime;
+  const latency = performance.now() - rc.startedAt;
+  const gw = gatewayOf(rt);
+  const entry = new LogEntryImpl(
+    rc.status,
+    rc.bytesSent,
+    Math.max(0, rc.raw.socket.bytesRead - rc.bytesReceivedAtStart),
+    latency,
+    rc.upstreamLatency,
+    rc.error,
+  );
+  const route = rc.compiled;
+  if (route !== null && route.pipeline.hasLog) {
+    const slots = route.pipeline.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const inst = pick(slots[i]!, rc);
+      if (inst === null || inst.handlers.log === undefined) continue;
+      try {
+        inst.handlers.log(rc, entry);
+      } catch (err) {
+        gw?.log.error({ plugin: inst.name, request_id: rc.id, err: errInfo(err) }, 'log phase failed');
+      }
+    }
+  }
+  if (gw !== undefined) {
+    if (gw.accessLog) {
+      gw.log.info(
+        {
+          type: 'access',
+          request_id: rc.id,
+          client_ip: rc.clientIp,
+          method: rc.method,
+          path: rc.path,
+          route: route?.label ?? null,
+          service: route?.service?.label ?? null,
+          consumer: rc.consumer?.username ?? rc.consumer?.id ?? null,
+          status: rc.status,
+          bytes_sent: entry.bytesSent,
+          bytes_received: entry.bytesReceived,
+          latency_ms: Math.round(latency * 1000) / 1000,
+          upstream_latency_ms: rc.upstreamLatency < 0 ? null : Math.round(rc.upstreamLatency * 1000) / 1000,
+          error: rc.error?.code ?? undefined,
+        },
+        'request',
+      );
+    }
+    for (const o of gw.observers) o(rc);
+  }
+  rt.inflight--;
+  if (rt.retired && rt.inflight === 0) void rt.close();
+}
+
+// Runtimes know their gateway through a weak map, so RequestContext stays a plain data object.
+const gateways = new WeakMap<Runtime, Gateway>();
+function gatewayOf(rt: Runtime): Gateway | undefined {
+  return gateways.get(rt);
+}
+export function attachRuntime(gw: Gateway, rt: Runtime): void {
+  gateways.set(rt, gw);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Upgrade (WebSocket passes through; h2c never does)
+
+function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket): void {
+  const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
+  if (upgrade !== 'websocket') {
+    const body = JSON.stringify({ message: upgrade.includes('h2c') ? ProxyErrors.H2C_REFUSED.message : ProxyErrors.BAD_REQUEST.message });
+    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    return;
+  }
+  void gw;
+  socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+}
+
+export { kCtx };

@@ -1,0 +1,103 @@
+// Header rules of the data path: hop-by-hop removal, client-sent identity headers, Connection-listed headers.
+import type { HeaderValue } from '../pipeline/plugin.ts';
+
+/** Hop-by-hop headers (RFC 9110 7.6.1 and the usual non-standard ones): never forwarded in either direction. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);
+
+/** Headers only a gateway plugin may set: a client's copy never reaches the upstream. */
+const IDENTITY_EXACT: ReadonlySet<string> = new Set([
+  'x-credential-identifier',
+  'x-anonymous-consumer',
+  'x-userinfo',
+  'x-access-token',
+  'x-id-token',
+  'x-authenticated-scope',
+  'x-authenticated-userid',
+]);
+
+export function isIdentityHeader(lower: string): boolean {
+  return lower.charCodeAt(0) === 120 /* x */ && (lower.startsWith('x-consumer-') || IDENTITY_EXACT.has(lower));
+}
+
+/** Tokens of a Connection header other than keep-alive/close, lower-cased. */
+export function connectionTokens(value: HeaderValue | undefined): string[] {
+  if (value === undefined) return [];
+  const joined = typeof value === 'string' ? value : value.join(',');
+  const out: string[] = [];
+  for (const part of joined.split(',')) {
+    const t = part.trim().toLowerCase();
+    if (t !== '' && t !== 'keep-alive' && t !== 'close') out.push(t);
+  }
+  return out;
+}
+
+/** Joins a repeated request header as Node does: cookies with '; ', others with ', '. */
+export function appendHeader(headers: Record<string, HeaderValue>, name: string, value: string): void {
+  const prev = headers[name];
+  if (prev === undefined) headers[name] = value;
+  else if (name === 'set-cookie') headers[name] = typeof prev === 'string' ? [prev, value] : [...prev, value];
+  else headers[name] = `${typeof prev === 'string' ? prev : prev.join(', ')}${name === 'cookie' ? '; ' : ', '}${value}`;
+}
+
+export const enum HeaderScan {
+  OK = 0,
+  DUPLICATE_HOST = 1,
+  UNDERSCORE = 2,
+  BAD_CONTENT_LENGTH = 3,
+}
+
+/**
+ * Builds the client header object from Node's rawHeaders in one pass: lower-cases names, drops
+ * hop-by-hop and identity headers, applies the underscore policy, and detects a repeated Host.
+ * The Connection header is returned separately (its tokens name more headers to drop).
+ */
+export function scanRequestHeaders(
+  raw: readonly string[],
+  underscores: 'drop' | 'reject' | 'allow',
+  out: Record<string, HeaderValue>,
+): { status: HeaderScan; connection: string | undefined; upgrade: string | undefined; expect: string | undefined } {
+  let connection: string | undefined;
+  let upgrade: string | undefined;
+  let expect: string | undefined;
+  let status = HeaderScan.OK;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+      else if (name === 'upgrade') upgrade = value;
+      else if (name === 'transfer-encoding') out[name] = value; // kept for framing checks; removed before forwarding
+      continue;
+    }
+    if (name === 'expect') {
+      expect = value;
+      continue;
+    }
+    if (isIdentityHeader(name)) continue;
+    if (name.includes('_')) {
+      if (underscores === 'reject') status = HeaderScan.UNDERSCORE;
+      if (underscores !== 'allow') continue;
+    }
+    if (name === 'host' && out.host !== undefined) {
+      status = HeaderScan.DUPLICATE_HOST;
+      continue;
+    }
+    if (name === 'content-length' && out[name] !== undefined) {
+      if (out[name] !== value) status = HeaderScan.BAD_CONTENT_LENGTH;
+      continue;
+    }
+    appendHeader(out, name, value);
+  }
+  return { status, connection, upgrade, expect };
+}
