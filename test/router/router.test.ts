@@ -1,0 +1,266 @@
+/**
+ * Route matching and priority with Kong 3's traditional_compatible semantics; the examples come
+ * from Kong's "Traditional router" documentation unless stated otherwise.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Router, RouteCompileError } from '../../src/router/router.ts';
+import { route, type TestRoute } from './helpers.ts';
+
+function matchName(router: Router<TestRoute>, method: string, host: string | undefined, path: string, headers: IncomingHttpHeaders = {}): string | null {
+  return router.match(method, host, path, headers)?.route.name ?? null;
+}
+
+test('all configured fields must match, any value of a field matches (docs example)', () => {
+  const r = route({ name: 'r', hosts: ['example.com', 'foo-service.com'], paths: ['/foo', '/bar'], methods: ['GET'] });
+  const router = new Router([r]);
+  assert.equal(matchName(router, 'GET', 'example.com', '/foo'), 'r');
+  assert.equal(matchName(router, 'GET', 'foo-service.com', '/bar'), 'r');
+  assert.equal(matchName(router, 'GET', 'example.com', '/foo/hello/world'), 'r');
+  assert.equal(matchName(router, 'GET', 'example.com', '/'), null);
+  assert.equal(matchName(router, 'POST', 'example.com', '/foo'), null);
+  assert.equal(matchName(router, 'GET', 'foo.com', '/foo'), null);
+  assert.equal(matchName(router, 'GET', undefined, '/foo'), null);
+});
+
+test('a prefix matches at any character, as in Kong: /foo matches /foo, /foo/bar and /foobar', () => {
+  const router = new Router([route({ name: 'foo', paths: ['/foo'] })]);
+  assert.equal(matchName(router, 'GET', undefined, '/foo'), 'foo');
+  assert.equal(matchName(router, 'GET', undefined, '/foo/bar'), 'foo');
+  assert.equal(matchName(router, 'GET', undefined, '/foobar'), 'foo');
+  assert.equal(matchName(router, 'GET', undefined, '/fo'), null);
+  assert.equal(matchName(router, 'GET', undefined, '/Foo'), null);
+});
+
+test('the longest prefix wins (docs: /service vs /service/resource)', () => {
+  const router = new Router([route({ name: 'short', paths: ['/service'] }), route({ name: 'long', paths: ['/service/resource'] })]);
+  assert.equal(matchName(router, 'GET', undefined, '/service/resource/1'), 'long');
+  assert.equal(matchName(router, 'GET', undefined, '/service/other'), 'short');
+  assert.equal(matchName(router, 'GET', undefined, '/service'), 'short');
+});
+
+test('regex evaluation order (docs): regex_priority, then regex over prefix', () => {
+  const routes = [
+    route({ name: 'status', paths: ['~/status/\\d+'], regex_priority: 0 }),
+    route({ name: 'version-status', paths: ['~/version/\\d+/status/\\d+'], regex_priority: 6 }),
+    route({ name: 'version', paths: ['/version'] }),
+    route({ name: 'version-any', paths: ['~/version/any/'] }),
+  ];
+  const router = new Router(routes);
+  assert.deepEqual(
+    router.ordered().map((r) => r.name),
+    ['version-status', 'status', 'version-any', 'version'],
+  );
+  assert.equal(matchName(router, 'GET', undefined, '/version/1/status/2'), 'version-status');
+  assert.equal(matchName(router, 'GET', undefined, '/status/7'), 'status');
+  assert.equal(matchName(router, 'GET', undefined, '/version/any/thing'), 'version-any');
+  assert.equal(matchName(router, 'GET', undefined, '/version/1'), 'version');
+});
+
+test('a route with more fields is evaluated first (docs: hosts vs hosts+methods)', () => {
+  const router = new Router([
+    route({ name: 'host', hosts: ['example.com'] }),
+    route({ name: 'host-post', hosts: ['example.com'], methods: ['POST'] }),
+  ]);
+  assert.equal(matchName(router, 'GET', 'example.com', '/'), 'host');
+  assert.equal(matchName(router, 'POST', 'example.com', '/'), 'host-post');
+  assert.deepEqual(router.ordered().map((r) => r.name), ['host-post', 'host']);
+});
+
+test('tie-breakers in Kong\'s order: plain host, header count, regex, regex_priority, prefix length', () => {
+  const plain = route({ name: 'plain', hosts: ['api.example.com'], paths: ['/'] });
+  const wildcard = route({ name: 'wildcard', hosts: ['*.example.com'], paths: ['/a/long/prefix'] });
+  let router = new Router([wildcard, plain]);
+  assert.equal(matchName(router, 'GET', 'api.example.com', '/a/long/prefix'), 'plain', 'plain host beats a wildcard host, even with a longer path');
+
+  const twoHeaders = route({ name: 'two', headers: { 'x-a': ['1'], 'x-b': ['2'] }, paths: ['/'] });
+  const oneHeader = route({ name: 'one', headers: { 'x-a': ['1'] }, paths: ['~/x'] });
+  router = new Router([oneHeader, twoHeaders]);
+  assert.equal(matchName(router, 'GET', undefined, '/x', { 'x-a': '1', 'x-b': '2' }), 'two', 'more headers beat a regex path');
+
+  const regex = route({ name: 'regex', paths: ['~/'] });
+  const prefix = route({ name: 'prefix', paths: ['/very/long/prefix'] });
+  router = new Router([prefix, regex]);
+  assert.equal(matchName(router, 'GET', undefined, '/very/long/prefix'), 'regex', 'any regex path beats any prefix');
+
+  const low = route({ name: 'low', paths: ['~/a'], regex_priority: -1 });
+  const high = route({ name: 'high', paths: ['~/a'], regex_priority: 2 });
+  const zero = route({ name: 'zero', paths: ['~/a'] });
+  router = new Router([low, zero, high]);
+  assert.deepEqual(router.ordered().map((r) => r.name), ['high', 'zero', 'low']);
+
+  const first = route({ name: 'first', paths: ['/same'] });
+  const second = route({ name: 'second', paths: ['/same'] });
+  router = new Router([first, second]);
+  assert.equal(matchName(router, 'GET', undefined, '/same'), 'first', 'equal priority: config order');
+});
+
+test('match weight counts methods, hosts, headers and paths', () => {
+  const pathOnly = route({ name: 'path', paths: ['/a/b/c/d/e'] });
+  const hostOnly = route({ name: 'host', hosts: ['x.test'] });
+  const methodPath = route({ name: 'method+path', methods: ['GET'], paths: ['/'] });
+  const headerHost = route({ name: 'header+host', hosts: ['*.test'], headers: { 'x-v': ['1'] } });
+  const router = new Router([pathOnly, hostOnly, methodPath, headerHost]);
+  assert.deepEqual(router.ordered().map((r) => r.name), ['header+host', 'method+path', 'host', 'path']);
+  assert.equal(matchName(router, 'GET', 'x.test', '/a/b/c/d/e', { 'x-v': '1' }), 'header+host');
+  assert.equal(matchName(router, 'GET', 'x.test', '/a/b/c/d/e'), 'method+path');
+  assert.equal(matchName(router, 'POST', 'x.test', '/a/b/c/d/e'), 'host');
+  assert.equal(matchName(router, 'POST', 'y.test', '/a/b/c/d/e'), 'path');
+});
+
+test('a route mixing regex and prefixes of several lengths ranks each path on its own, as Kong splits it', () => {
+  const mixed = route({ name: 'mixed', paths: ['/a', '~/r/\\d+', '/abcdef'] });
+  const mid = route({ name: 'mid', paths: ['/abc'] });
+  const router = new Router([mid, mixed]);
+  assert.equal(matchName(router, 'GET', undefined, '/abcdefg'), 'mixed');
+  assert.equal(matchName(router, 'GET', undefined, '/abcd'), 'mid');
+  assert.equal(matchName(router, 'GET', undefined, '/ab'), 'mixed');
+  assert.equal(router.match('GET', undefined, '/r/12', {})?.matchedPath, '/r/12');
+  assert.equal(router.match('GET', undefined, '/abcdefg', {})?.matchedPath, '/abcdef');
+  assert.deepEqual(router.ordered().map((r) => r.name), ['mixed', 'mid']);
+});
+
+test('wildcard hosts (docs): *.example.com and example.*', () => {
+  const router = new Router([
+    route({ name: 'suffix', hosts: ['*.example.com', 'service.com'] }),
+    route({ name: 'prefix', hosts: ['example.*'] }),
+  ]);
+  assert.equal(matchName(router, 'GET', 'an.example.com', '/'), 'suffix');
+  assert.equal(matchName(router, 'GET', 'x.y.example.com', '/'), 'suffix');
+  assert.equal(matchName(router, 'GET', 'service.com', '/'), 'suffix');
+  assert.equal(matchName(router, 'GET', 'example.com', '/'), 'prefix');
+  assert.equal(matchName(router, 'GET', 'example.org', '/'), 'prefix');
+  assert.equal(matchName(router, 'GET', 'notexample.com', '/'), null);
+  assert.equal(matchName(router, 'GET', 'example', '/'), null);
+});
+
+test('hosts are case-insensitive; a host without port matches any port, with port only that port', () => {
+  const router = new Router([
+    route({ name: 'any-port', hosts: ['Example.com'] }),
+    route({ name: 'port-8443', hosts: ['secure.example.com:8443'] }),
+    route({ name: 'ipv6', hosts: ['[::1]:8000'] }),
+  ]);
+  assert.equal(matchName(router, 'GET', 'EXAMPLE.COM', '/'), 'any-port');
+  assert.equal(matchName(router, 'GET', 'example.com:8000', '/'), 'any-port');
+  assert.equal(matchName(router, 'GET', 'example.com:1', '/'), 'any-port');
+  assert.equal(matchName(router, 'GET', 'secure.example.com:8443', '/'), 'port-8443');
+  assert.equal(matchName(router, 'GET', 'secure.example.com:8000', '/'), null);
+  assert.equal(matchName(router, 'GET', 'secure.example.com', '/'), null);
+  assert.equal(matchName(router, 'GET', '[::1]:8000', '/'), 'ipv6');
+  assert.equal(matchName(router, 'GET', '[::1]:9000', '/'), null);
+});
+
+test('methods: only listed methods match', () => {
+  const router = new Router([route({ name: 'read', methods: ['GET', 'HEAD'] }), route({ name: 'write', methods: ['post'] })]);
+  assert.equal(matchName(router, 'GET', undefined, '/'), 'read');
+  assert.equal(matchName(router, 'HEAD', undefined, '/resource'), 'read');
+  assert.equal(matchName(router, 'POST', undefined, '/'), 'write');
+  assert.equal(matchName(router, 'DELETE', undefined, '/'), null);
+});
+
+test('headers (docs): names AND, values OR, values case-insensitive', () => {
+  const router = new Router([
+    route({ name: 'version', headers: { version: ['v1', 'v2'] } }),
+    route({ name: 'region', headers: { region: ['north'] } }),
+    route({ name: 'both', headers: { version: ['v3'], region: ['south'] } }),
+  ]);
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1' }), 'version');
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'V2' }), 'version');
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v3' }), null);
+  assert.equal(matchName(router, 'GET', undefined, '/', { region: 'North' }), 'region');
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v3', region: 'south' }), 'both');
+  assert.equal(matchName(router, 'GET', undefined, '/', { region: 'south' }), null);
+});
+
+test('a repeated header (joined by Node with ", ") matches when one of its values matches', () => {
+  const router = new Router([route({ name: 'v', headers: { version: ['v2'] } })]);
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1, v2' }), 'v');
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1, v3' }), null);
+});
+
+test('header values starting with ~* are case-insensitive regexes', () => {
+  const router = new Router([route({ name: 'ua', headers: { 'user-agent': ['~*curl/\\d+'] } })]);
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'user-agent': 'CURL/8.5.0' }), 'ua');
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'user-agent': 'Mozilla/5.0' }), null);
+  assert.equal(matchName(router, 'GET', undefined, '/', {}), null);
+});
+
+test('regex paths are anchored at the start, not the end', () => {
+  const router = new Router([route({ name: 're', paths: ['~/users/\\d+'] }), route({ name: 'alt', paths: ['~/alpha|/beta'] })]);
+  assert.equal(matchName(router, 'GET', undefined, '/users/12/profile'), 're');
+  assert.equal(matchName(router, 'GET', undefined, '/api/users/12'), null);
+  assert.equal(matchName(router, 'GET', undefined, '/beta/x'), 'alt');
+  assert.equal(matchName(router, 'GET', undefined, '/x/beta'), null, 'an alternation is anchored as a whole');
+});
+
+test('regex captures (docs example): numbered and named groups, for plugins', () => {
+  const router = new Router([route({ name: 'users', paths: ['~/version/(?<version>\\d+)/users/(?<user>\\S+)'] })]);
+  const m = router.match('GET', undefined, '/version/1/users/john', {});
+  assert.ok(m);
+  assert.deepEqual({ ...m.captures }, { '1': '1', '2': 'john', version: '1', user: 'john' });
+  assert.equal(m.matchedPath, '/version/1/users/john');
+  assert.ok(Object.isFrozen(m.captures));
+});
+
+test('routes without captures share one frozen empty captures object', () => {
+  const router = new Router([route({ name: 'p', paths: ['/p'] }), route({ name: 're', paths: ['~/r/\\d+'] }), route({ name: 'h', hosts: ['h.test'] })]);
+  const a = router.match('GET', undefined, '/p', {})!;
+  const b = router.match('GET', undefined, '/r/1', {})!;
+  const c = router.match('GET', 'h.test', '/x', {})!;
+  assert.equal(a.captures, b.captures);
+  assert.equal(b.captures, c.captures);
+  assert.deepEqual(Object.keys(a.captures), []);
+  assert.ok(Object.isFrozen(a.captures));
+  assert.equal(c.matchedPath, '');
+  assert.equal(router.match('GET', undefined, '/p', {}), a, 'a prefix match reuses its frozen result');
+});
+
+test('regex paths with escaped unreserved characters are normalized like requests', () => {
+  const router = new Router([route({ name: 're', paths: ['~/v%31/a%2Eb'] })]);
+  assert.equal(matchName(router, 'GET', undefined, '/v1/a.b'), 're');
+  assert.equal(matchName(router, 'GET', undefined, '/v1/aXb'), null, 'a decoded dot stays a literal dot');
+});
+
+test('an invalid regex or host is reported with the route and the field', () => {
+  assert.throws(() => new Router([route({ name: 'bad', paths: ['~/a('] })]), (e: unknown) => e instanceof RouteCompileError && e.field === 'paths[0]' && e.message.includes('bad'));
+  assert.throws(() => new Router([route({ name: 'bad', hosts: ['a.*.com'] })]), (e: unknown) => e instanceof RouteCompileError && e.field === 'hosts[0]');
+  assert.throws(() => new Router([route({ name: 'bad', headers: { x: ['~*('] } })]), (e: unknown) => e instanceof RouteCompileError && e.field === 'headers.x[0]');
+});
+
+test('host-partitioned routes still respect priority across hosts and wildcards', () => {
+  const routes = [
+    route({ name: 'wild-long', hosts: ['*.svc.test'], paths: ['/api/v1'] }),
+    route({ name: 'a-root', hosts: ['a.svc.test'], paths: ['/'] }),
+    route({ name: 'b-api', hosts: ['b.svc.test'], paths: ['/api'] }),
+    route({ name: 'any-api', paths: ['/api'] }),
+    route({ name: 'a-regex', hosts: ['a.svc.test'], paths: ['~/api/v\\d'] }),
+  ];
+  const router = new Router(routes);
+  assert.equal(matchName(router, 'GET', 'a.svc.test', '/api/v1/x'), 'a-regex');
+  assert.equal(matchName(router, 'GET', 'a.svc.test', '/other'), 'a-root');
+  assert.equal(matchName(router, 'GET', 'b.svc.test', '/api/v1/x'), 'b-api');
+  assert.equal(matchName(router, 'GET', 'c.svc.test', '/api/v1/x'), 'wild-long');
+  assert.equal(matchName(router, 'GET', 'other.test', '/api/v1/x'), 'any-api');
+  assert.equal(matchName(router, 'GET', undefined, '/api'), 'any-api');
+});
+
+test('5,000 prefix routes: every route is reachable and the longest prefix still wins', () => {
+  const routes: TestRoute[] = [route({ name: 'root', paths: ['/'] })];
+  for (let i = 0; i < 5000; i++) {
+    routes.push(route({ name: `svc-${i}`, paths: [`/svc-${i}`] }));
+    if (i % 100 === 0) routes.push(route({ name: `svc-${i}-deep`, paths: [`/svc-${i}/deep`] }));
+  }
+  routes.push(route({ name: 'host-special', hosts: ['special.test'], paths: ['/svc-1'] }));
+  const router = new Router(routes);
+  assert.equal(router.ordered().length, routes.length);
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(matchName(router, 'GET', undefined, `/svc-${i}/x`), `svc-${i}`);
+  }
+  assert.equal(matchName(router, 'GET', undefined, '/svc-4200/deep/er'), 'svc-4200-deep');
+  // '/svc-12' is a character prefix of '/svc-123': the longer one wins.
+  assert.equal(matchName(router, 'GET', undefined, '/svc-1234'), 'svc-1234');
+  assert.equal(matchName(router, 'GET', undefined, '/svc-49999'), 'svc-4999');
+  assert.equal(matchName(router, 'GET', undefined, '/nothing'), 'root');
+  assert.equal(matchName(router, 'GET', 'special.test', '/svc-1/x'), 'host-special');
+});
