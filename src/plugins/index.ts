@@ -3,8 +3,10 @@
  * (`src/pipeline/plugin.ts`, re-exported from `tollgate`). Add one import and one list entry per plugin.
  */
 import type { PluginDefinition } from '../pipeline/plugin.ts';
+import jwt from './jwt/index.ts';
 
 const builtins: PluginDefinition[] = [
+  jwt,
 ];
 
 /** Built-in plugins by name. */

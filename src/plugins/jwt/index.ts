@@ -1,0 +1,322 @@
+/**
+ * The `jwt` plugin: Kong 3's jwt plugin (same config, status codes, messages and
+ * WWW-Authenticate headers), plus credentials backed by a JWKS (`jwks_uri`) with key rotation,
+ * `issuers` / `audiences` checks, `leeway_seconds`, and a bounded cache of verified tokens.
+ * See docs/plugins/jwt.md.
+ */
+import type { KeyObject } from 'node:crypto';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginContext, PluginHandlers } from '../../index.ts';
+import schema from '../../../schemas/plugins/jwt.schema.json' with { type: 'json' };
+import {
+  audienceMatches,
+  importStaticKey,
+  parseJwt,
+  sharedJwksCache,
+  verifySignature,
+  VerifiedTokenCache,
+  type JwksCache,
+  type ParsedJwt,
+  type VerificationKey,
+} from './verifier.ts';
+
+/** The jwt plugin's config, defaults applied. */
+export interface JwtConfig {
+  uri_param_names: string[];
+  cookie_names: string[];
+  header_names: string[];
+  key_claim_name: string;
+  secret_is_base64: boolean;
+  claims_to_verify?: ('exp' | 'nbf')[] | null;
+  maximum_expiration: number;
+  anonymous?: string | null;
+  run_on_preflight: boolean;
+  realm?: string | null;
+  issuers?: string[] | null;
+  audiences?: string[] | null;
+  leeway_seconds: number;
+  jwks_refetch_cooldown_seconds: number;
+  jwks_cache_ttl_seconds: number;
+  verified_token_cache_size: number;
+}
+
+/** Kong's priority for jwt. */
+export const JWT_PRIORITY = 1450;
+
+/** A credential ready for requests: key imported (or JWKS cache attached), consumer resolved. */
+interface Entry {
+  readonly consumer: Consumer;
+  readonly credential: Credential;
+  readonly alg: string;
+  readonly key: KeyObject | null;
+  readonly jwks: JwksCache | null;
+}
+
+interface Verified {
+  readonly entry: Entry;
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+interface Failure {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: Readonly<Record<string, HeaderValue>>;
+}
+
+const BEARER = /\s*[Bb]earer\s+(.+)/;
+
+class JwtAuthenticator implements PluginHandlers {
+  private readonly uriParams: readonly string[];
+  private readonly cookieNames: ReadonlySet<string>;
+  private readonly headerNames: readonly string[];
+  private readonly keyClaim: string;
+  private readonly verifyExp: boolean;
+  private readonly verifyNbf: boolean;
+  private readonly maxExpiration: number;
+  private readonly leeway: number;
+  private readonly issuers: ReadonlySet<string> | null;
+  private readonly audiences: ReadonlySet<string> | null;
+  private readonly runOnPreflight: boolean;
+  private readonly anonymous: Consumer | null;
+  private readonly entries: ReadonlyMap<string, Entry>;
+  private readonly cache: VerifiedTokenCache<Verified>;
+  private readonly logger: PluginContext["log"];
+  private readonly wwwBase: Readonly<Record<string, string>>;
+  private readonly wwwError: Readonly<Record<string, string>>;
+  private readonly fail: Readonly<Record<string, Failure>>;
+
+  constructor(config: JwtConfig, context: PluginContext, entries: Map<string, Entry>, anonymous: Consumer | null) {
+    this.uriParams = config.uri_param_names;
+    this.cookieNames = new Set(config.cookie_names);
+    this.headerNames = config.header_names.map((h) => h.toLowerCase());
+    this.keyClaim = config.key_claim_name;
+    const claims = config.claims_to_verify ?? [];
+    this.verifyExp = claims.includes('exp');
+    this.verifyNbf = claims.includes('nbf');
+    this.maxExpiration = config.maximum_expiration;
+    this.leeway = config.leeway_seconds;
+    this.issuers = config.issuers?.length ? new Set(config.issuers) : null;
+    this.audiences = config.audiences?.length ? new Set(config.audiences) : null;
+    this.runOnPreflight = config.run_on_preflight;
+    this.anonymous = anonymous;
+    this.entries = entries;
+    this.cache = new VerifiedTokenCache<Verified>(config.verified_token_cache_size);
+    this.logger = context.log;
+
+    const base = config.realm != null ? `Bearer realm="${config.realm}"` : 'Bearer';
+    const withError = config.realm != null ? `${base}, error="invalid_token"` : 'Bearer error="invalid_token"';
+    this.wwwBase = { 'WWW-Authenticate': base };
+    this.wwwError = { 'WWW-Authenticate': withError };
+    const k = this.keyClaim;
+    const msg = (status: number, message: string, headers = this.wwwError): Failure => ({ status, body: { message }, headers });
+    this.fail = {
+      none: msg(401, 'Unauthorized', this.wwwBase),
+      multiple: msg(401, 'Multiple tokens provided'),
+      noKey: msg(401, `No mandatory '${k}' in claims`),
+      emptyKey: msg(401, `Invalid '${k}' in claims`),
+      noCredential: msg(401, `No credentials found for given '${k}'`),
+      algorithm: msg(401, 'Invalid algorithm'),
+      keySecret: msg(401, 'Invalid key/secret'),
+      signature: msg(401, 'Invalid signature'),
+      maxExp: { status: 401, body: { exp: 'exceeds maximum allowed expiration' }, headers: this.wwwError },
+      issuer: { status: 401, body: { iss: 'issuer not allowed' }, headers: this.wwwError },
+      audience: { status: 401, body: { aud: 'audience not allowed' }, headers: this.wwwError },
+    };
+  }
+
+  access(req: GatewayRequest): void | Promise<void> {
+    if (!this.runOnPreflight && req.method === 'OPTIONS') return;
+    // With `anonymous`, auth plugins are OR-ed: an earlier plugin's success is enough.
+    if (this.anonymous && req.credential) return;
+
+    const token = this.retrieveToken(req);
+    if (typeof token !== 'string') return this.finish(req, token === null ? this.fail.none! : this.fail.multiple!);
+
+    const hit = this.cache.get(token);
+    if (hit) return this.finish(req, this.checkClaims(hit.claims) ?? this.succeed(req, token, hit));
+    return this.verify(req, token);
+  }
+
+  private async verify(req: GatewayRequest, token: string): Promise<void> {
+    const parsed = parseJwt(token);
+    if ('error' in parsed) {
+      return this.finish(req, { status: 401, body: { message: `Bad token; ${parsed.error}` }, headers: this.wwwError });
+    }
+    let keyValue = parsed.claims[this.keyClaim];
+    if (keyValue === undefined || keyValue === null || keyValue === false) keyValue = parsed.header[this.keyClaim];
+    if (keyValue === undefined || keyValue === null || keyValue === false) return this.finish(req, this.fail.noKey!);
+    if (keyValue === '') return this.finish(req, this.fail.emptyKey!);
+    const entry = this.entries.get(String(keyValue));
+    if (!entry) return this.finish(req, this.fail.noCredential!);
+    // The credential pins the algorithm: `none`, HS256-signed-with-the-public-key and any other
+    // alg than the configured one stop here.
+    if (parsed.alg !== entry.alg) return this.finish(req, this.fail.algorithm!);
+
+    const ok = await this.checkSignature(parsed, entry);
+    if (ok === null) return this.finish(req, this.fail.keySecret!);
+    if (!ok) return this.finish(req, this.fail.signature!);
+
+    const verified: Verified = { entry, claims: parsed.claims };
+    this.cache.set(token, verified, parsed.claims.exp);
+    return this.finish(req, this.checkClaims(parsed.claims) ?? this.succeed(req, token, verified));
+  }
+
+  /** true/false for the signature; null when the credential has no usable key right now. */
+  private async checkSignature(parsed: ParsedJwt, entry: Entry): Promise<boolean | null> {
+    if (entry.key) return verifySignature(parsed, entry.key, entry.alg);
+    const jwks = entry.jwks!;
+    const kid = typeof parsed.header.kid === 'string' ? parsed.header.kid : undefined;
+    const keys: VerificationKey[] = await jwks.keysFor(kid, entry.alg);
+    if (keys.length === 0 && !jwks.loaded) {
+      this.logger.error('no keys to verify a token: the JWKS could not be fetched', {
+        credential: entry.credential.identifier,
+        error: jwks.lastError,
+      });
+      return null;
+    }
+    for (const key of keys) {
+      if (await verifySignature(parsed, key, entry.alg)) return true;
+    }
+    return false;
+  }
+
+  /** Kong's registered-claims checks, then Tollgate's issuer and audience checks. */
+  private checkClaims(claims: Readonly<Record<string, unknown>>): Failure | null {
+    const now = Date.now() / 1000;
+    let errors: Record<string, string> | null = null;
+    if (this.verifyNbf) {
+      const nbf = claims.nbf;
+      if (typeof nbf !== 'number') (errors ??= {}).nbf = 'must be a number';
+      else if (nbf > now + this.leeway) (errors ??= {}).nbf = 'token not valid yet';
+    }
+    if (this.verifyExp) {
+      const exp = claims.exp;
+      if (typeof exp !== 'number') (errors ??= {}).exp = 'must be a number';
+      else if (exp <= now - this.leeway) (errors ??= {}).exp = 'token expired';
+    }
+    if (errors) return { status: 401, body: errors, headers: this.wwwError };
+    if (this.maxExpiration > 0) {
+      const exp = claims.exp;
+      if (typeof exp !== 'number' || exp - now > this.maxExpiration) return this.fail.maxExp!;
+    }
+    if (this.issuers && !(typeof claims.iss === 'string' && this.issuers.has(claims.iss))) return this.fail.issuer!;
+    if (this.audiences && !audienceMatches(claims.aud, this.audiences)) return this.fail.audience!;
+    return null;
+  }
+
+  private succeed(req: GatewayRequest, token: string, verified: Verified): null {
+    req.authenticate(verified.entry.consumer, verified.entry.credential);
+    req.claims = verified.claims;
+    // Kong's kong.ctx.shared.authenticated_jwt_token, for plugins that forward the token.
+    req.ctx.authenticated_jwt_token = token;
+    return null;
+  }
+
+  private finish(req: GatewayRequest, failure: Failure | null): void {
+    if (failure === null) return;
+    if (this.anonymous) {
+      req.authenticate(this.anonymous, null, true);
+      return;
+    }
+    req.exit(failure.status, failure.body, failure.headers);
+  }
+
+  /** The token, null when none, or an array of the distinct tokens when there are several. */
+  private retrieveToken(req: GatewayRequest): string | string[] | null {
+    const found: string[] = [];
+    if (this.uriParams.length > 0 && req.rawQuery !== '') {
+      const q = req.query;
+      for (const name of this.uriParams) for (const v of q.getAll(name)) addToken(found, v);
+    }
+    if (this.cookieNames.size > 0) {
+      const cookie = req.headers.cookie;
+      if (cookie) {
+        for (const part of cookie.split(';')) {
+          const eq = part.indexOf('=');
+          if (eq < 0) continue;
+          if (this.cookieNames.has(part.slice(0, eq).trim())) addToken(found, part.slice(eq + 1).trim());
+        }
+      }
+    }
+    for (const name of this.headerNames) {
+      const value = firstHeader(req, name);
+      if (value === undefined) continue;
+      const m = BEARER.exec(value);
+      if (m) addToken(found, m[1]!);
+    }
+    return found.length === 0 ? null : found.length === 1 ? found[0]! : found;
+  }
+}
+
+/** Adds a token to the set found in a request (Kong counts distinct non-empty tokens). */
+function addToken(found: string[], token: string): void {
+  if (token !== '' && !found.includes(token)) found.push(token);
+}
+
+/** The first occurrence of a header (Node joins repeated custom headers with ", "). */
+function firstHeader(req: GatewayRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) return v[0];
+  if (v.includes(',')) {
+    const distinct = req.raw?.headersDistinct?.[name];
+    if (distinct && distinct.length > 0) return distinct[0];
+  }
+  return v as string;
+}
+
+export default definePlugin<JwtConfig>({
+  name: 'jwt',
+  version: '1.0.0',
+  priority: JWT_PRIORITY,
+  schema,
+  consumerScoped: false,
+  create(config, context) {
+    const claims = config.claims_to_verify ?? [];
+    if (config.maximum_expiration > 0 && !claims.includes('exp')) {
+      throw new PluginConfigError('claims_to_verify', "must contain 'exp' when maximum_expiration is set");
+    }
+    let anonymous: Consumer | null = null;
+    if (config.anonymous != null) {
+      anonymous = context.services.consumers.find(config.anonymous);
+      if (!anonymous) throw new PluginConfigError('anonymous', `anonymous consumer "${config.anonymous}" is configured but doesn't exist`);
+    }
+    if (!claims.includes('exp')) {
+      context.log.warn("claims_to_verify does not include 'exp': expired tokens are accepted (Kong's default)");
+    }
+
+    const entries = new Map<string, Entry>();
+    for (const { consumer, credential } of context.services.consumers.jwtSecrets()) {
+      const alg = credential.algorithm || 'HS256';
+      const where = `credential "${credential.key}" of consumer "${consumer.username ?? consumer.id}"`;
+      let key: KeyObject | null = null;
+      let jwks: JwksCache | null = null;
+      if (credential.jwks_uri) {
+        if (alg.startsWith('HS')) throw new PluginConfigError('', `jwt ${where}: jwks_uri needs an asymmetric algorithm, not ${alg}`);
+        if (credential.rsa_public_key) throw new PluginConfigError('', `jwt ${where}: give rsa_public_key or jwks_uri, not both`);
+        jwks = sharedJwksCache(context.services, credential.jwks_uri, {
+          cooldownSeconds: config.jwks_refetch_cooldown_seconds,
+          maxAgeSeconds: config.jwks_cache_ttl_seconds,
+        });
+      } else {
+        try {
+          key = importStaticKey(alg, {
+            secret: credential.secret,
+            publicKey: credential.rsa_public_key,
+            secretIsBase64: config.secret_is_base64,
+          });
+        } catch (err) {
+          throw new PluginConfigError('', `jwt ${where}: ${(err as Error).message}`);
+        }
+      }
+      entries.set(credential.key, {
+        consumer,
+        credential: { id: credential.id, type: 'jwt', identifier: credential.key, consumer_id: consumer.id },
+        alg,
+        key,
+        jwks,
+      });
+    }
+    return new JwtAuthenticator(config, context, entries, anonymous);
+  },
+});

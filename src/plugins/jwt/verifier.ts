@@ -1,0 +1,478 @@
+/**
+ * JWT verification building blocks shared by the `jwt` plugin and the OIDC plugin's `bearer_only`
+ * mode: token parsing with Kong's error messages, key import, a JWKS cache that refetches on an
+ * unknown `kid` (with a cooldown), a bounded cache of verified tokens, and a ready-made verifier
+ * (`createJwtVerifier`) for standard access-token checks.
+ *
+ * Signatures are checked by jose with the algorithm pinned by the caller: the token's `alg`
+ * header only selects among algorithms the configuration allows, never the other way round.
+ */
+import { createPublicKey, createSecretKey, type KeyObject, type webcrypto } from 'node:crypto';
+import { compactVerify, importJWK, type JWK } from 'jose';
+import { LRUCache } from 'lru-cache';
+import type { GatewayServices, HttpClient } from '../../index.ts';
+
+/** Algorithms Kong's jwt plugin supports (and so do we). */
+export const SUPPORTED_ALGORITHMS = [
+  'HS256', 'HS384', 'HS512',
+  'RS256', 'RS384', 'RS512',
+  'ES256', 'ES384', 'ES512',
+  'PS256', 'PS384', 'PS512',
+  'EdDSA',
+] as const;
+export type JwtAlgorithm = (typeof SUPPORTED_ALGORITHMS)[number];
+const SUPPORTED = new Set<string>(SUPPORTED_ALGORITHMS);
+
+/** A key usable to verify a signature: a Node KeyObject or a WebCrypto key imported by jose. */
+export type VerificationKey = KeyObject | webcrypto.CryptoKey;
+
+/** A token split and decoded, before any verification. */
+export interface ParsedJwt {
+  readonly token: string;
+  readonly header: Readonly<Record<string, unknown>>;
+  readonly claims: Readonly<Record<string, unknown>>;
+  readonly alg: JwtAlgorithm;
+}
+
+/**
+ * Splits and decodes a compact JWS like Kong's jwt_parser. Returns the parsed token or one of
+ * Kong's reasons, used as `Bad token; <reason>`: `invalid JSON`, `invalid alg`, `invalid claims`,
+ * `invalid signature`.
+ */
+export function parseJwt(token: string): ParsedJwt | { error: string } {
+  const first = token.indexOf('.');
+  const second = first < 0 ? -1 : token.indexOf('.', first + 1);
+  if (second < 0) return { error: 'invalid JSON' };
+  let header: unknown;
+  let claims: unknown;
+  try {
+    header = JSON.parse(base64UrlText(token.slice(0, first)));
+    claims = JSON.parse(base64UrlText(token.slice(first + 1, second)));
+  } catch {
+    return { error: 'invalid JSON' };
+  }
+  if (!isObject(header) || typeof header.alg !== 'string' || !SUPPORTED.has(header.alg)) {
+    return { error: 'invalid alg' };
+  }
+  if (!isObject(claims)) return { error: 'invalid claims' };
+  if (!BASE64URL.test(token.slice(second + 1))) return { error: 'invalid signature' };
+  return { token, header, claims, alg: header.alg as JwtAlgorithm };
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+function base64UrlText(part: string): string {
+  // Kong pads and decodes; invalid characters make the JSON parse fail, as they do there.
+  if (!BASE64URL.test(part)) throw new Error('not base64url');
+  return Buffer.from(part, 'base64url').toString('utf8');
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Verifies the signature of a parsed token with `key` and the pinned `alg`. */
+export async function verifySignature(parsed: ParsedJwt, key: VerificationKey, alg: string): Promise<boolean> {
+  if (parsed.alg !== alg) return false;
+  try {
+    await compactVerify(parsed.token, key, { algorithms: [alg] });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Imports a static key for `alg`: a shared secret for HS* (raw bytes, or base64 when
+ * `secretIsBase64`), a PEM public key (SPKI or PKCS#1) or certificate for the others.
+ * Throws a message without the key material when the key does not fit the algorithm.
+ */
+export function importStaticKey(
+  alg: string,
+  material: { secret?: string | null; publicKey?: string | null; secretIsBase64?: boolean },
+): KeyObject {
+  if (alg.startsWith('HS')) {
+    if (material.secret == null || material.secret === '') throw new Error(`a secret is required for ${alg}`);
+    const bytes = material.secretIsBase64 ? Buffer.from(material.secret, 'base64') : Buffer.from(material.secret, 'utf8');
+    return createSecretKey(bytes);
+  }
+  if (material.publicKey == null || material.publicKey === '') throw new Error(`rsa_public_key is required for ${alg}`);
+  let key: KeyObject;
+  try {
+    key = createPublicKey(material.publicKey);
+  } catch {
+    throw new Error('rsa_public_key is not a valid PEM public key');
+  }
+  if (!keyFitsAlg(key, alg)) throw new Error(`rsa_public_key is a ${describeKey(key)} key, which cannot verify ${alg}`);
+  return key;
+}
+
+function describeKey(key: KeyObject): string {
+  const crv = key.asymmetricKeyDetails?.namedCurve;
+  return crv ? `${key.asymmetricKeyType} (${crv})` : String(key.asymmetricKeyType);
+}
+
+const EC_CURVES: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
+
+function keyFitsAlg(key: KeyObject, alg: string): boolean {
+  const type = key.asymmetricKeyType;
+  if (alg.startsWith('RS')) return type === 'rsa';
+  if (alg.startsWith('PS')) return type === 'rsa' || type === 'rsa-pss';
+  if (alg.startsWith('ES')) return type === 'ec' && key.asymmetricKeyDetails?.namedCurve === EC_CURVES[alg];
+  if (alg === 'EdDSA') return type === 'ed25519' || type === 'ed448';
+  return false;
+}
+
+/** Checks `alg` against a JWK's kty/crv/alg, so a JWKS key is never used with another algorithm family. */
+function jwkFitsAlg(jwk: JWK, alg: string): boolean {
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  if (jwk.alg !== undefined && jwk.alg !== alg) return false;
+  if (alg.startsWith('RS') || alg.startsWith('PS')) return jwk.kty === 'RSA';
+  if (alg.startsWith('ES')) {
+    const crv = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }[alg];
+    return jwk.kty === 'EC' && jwk.crv === crv;
+  }
+  if (alg === 'EdDSA') return jwk.kty === 'OKP' && (jwk.crv === 'Ed25519' || jwk.crv === 'Ed448');
+  return false;
+}
+
+/** Options of a JWKS cache. */
+export interface JwksCacheOptions {
+  /** Seconds between two fetches triggered by an unknown kid. Default 30. */
+  cooldownSeconds?: number;
+  /** Seconds after which a fetched key set is refreshed in the background. Default 600. */
+  maxAgeSeconds?: number;
+  /** Milliseconds for one fetch. Default 5000. */
+  timeoutMs?: number;
+  /** A fetch to use instead of the global one when no gateway HTTP client is given (e.g. a loopback-only fetch in tests). */
+  fetch?: typeof fetch;
+}
+
+/**
+ * The keys of one `jwks_uri`, fetched once and refetched when a token names a kid the set does
+ * not have (at most once per cooldown, so unknown kids cannot make the gateway hammer the IdP).
+ * Keys are imported once per fetch, per algorithm.
+ */
+export class JwksCache {
+  readonly uri: string;
+  private readonly http: HttpClient | null;
+  private readonly cooldownMs: number;
+  private readonly maxAgeMs: number;
+  private readonly timeoutMs: number;
+  private readonly fetchImpl: typeof fetch;
+  private jwks: JWK[] = [];
+  private imported = new Map<string, Promise<VerificationKey | null>>();
+  private fetchedAt = -Infinity;
+  private attemptedAt = -Infinity;
+  private inflight: Promise<void> | null = null;
+  /** The last fetch error, without response bodies (they could echo anything). */
+  lastError: string | null = null;
+  /** Number of fetches made (successful or not). */
+  fetches = 0;
+
+  constructor(uri: string, http: HttpClient | null, options: JwksCacheOptions = {}) {
+    this.uri = uri;
+    this.http = http;
+    this.cooldownMs = (options.cooldownSeconds ?? 30) * 1000;
+    this.maxAgeMs = (options.maxAgeSeconds ?? 600) * 1000;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /** Starts a fetch unless one is running; resolves when it ends (never rejects). */
+  refresh(): Promise<void> {
+    this.inflight ??= this.fetchOnce().finally(() => {
+      this.inflight = null;
+    });
+    return this.inflight;
+  }
+
+  private async fetchOnce(): Promise<void> {
+    this.attemptedAt = Date.now();
+    this.fetches++;
+    try {
+      let status: number;
+      let text: string;
+      if (this.http) {
+        const res = await this.http.request(this.uri, { headers: { accept: 'application/json' }, timeout: this.timeoutMs });
+        status = res.status;
+        text = res.body.toString('utf8');
+      } else {
+        const res = await this.fetchImpl(this.uri, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.timeoutMs) });
+        status = res.status;
+        text = await res.text();
+      }
+      if (status !== 200) throw new Error(`status ${status}`);
+      const body = JSON.parse(text) as unknown;
+      if (!isObject(body) || !Array.isArray(body.keys)) throw new Error('not a JSON Web Key Set');
+      this.jwks = (body.keys as unknown[]).filter(isObject) as JWK[];
+      this.imported = new Map();
+      this.fetchedAt = Date.now();
+      this.lastError = null;
+    } catch (err) {
+      this.lastError = `fetching ${this.uri} failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+
+  /** Whether a set was fetched successfully at least once. */
+  get loaded(): boolean {
+    return this.fetchedAt > -Infinity;
+  }
+
+  /**
+   * The keys that may verify a token with this `kid` (all keys fitting `alg` when the token has no
+   * kid). An unknown kid triggers a refetch unless one happened within the cooldown.
+   */
+  async keysFor(kid: string | undefined, alg: string): Promise<VerificationKey[]> {
+    if (this.inflight) await this.inflight;
+    if (!this.loaded) {
+      // Retry a failed first fetch sooner than the unknown-kid cooldown, but not on every request.
+      if (Date.now() - this.attemptedAt >= Math.min(this.cooldownMs, 5000)) await this.refresh();
+    } else if (Date.now() - this.fetchedAt > this.maxAgeMs && !this.inflight) void this.refresh();
+    let found = this.select(kid, alg);
+    if (found.length === 0 && kid !== undefined && Date.now() - this.attemptedAt >= this.cooldownMs) {
+      await this.refresh();
+      found = this.select(kid, alg);
+    }
+    const keys: VerificationKey[] = [];
+    for (const jwk of found) {
+      const key = await this.importKey(jwk, alg);
+      if (key) keys.push(key);
+    }
+    return keys;
+  }
+
+  private select(kid: string | undefined, alg: string): JWK[] {
+    return this.jwks.filter((k) => (kid === undefined || k.kid === kid) && jwkFitsAlg(k, alg));
+  }
+
+  private importKey(jwk: JWK, alg: string): Promise<VerificationKey | null> {
+    const id = `${alg}:${this.jwks.indexOf(jwk)}`;
+    let p = this.imported.get(id);
+    if (!p) {
+      p = importJWK(jwk, alg).then(
+        (k) => (k instanceof Uint8Array ? null : k),
+        () => null,
+      );
+      this.imported.set(id, p);
+    }
+    return p;
+  }
+}
+
+/**
+ * Gets the JWKS cache of `uri` from the gateway's shared resources, so the fetched keys survive a
+ * config reload (and two plugins naming the same URI share one cache).
+ */
+export function sharedJwksCache(services: Pick<GatewayServices, 'shared' | 'http'>, uri: string, options: JwksCacheOptions = {}): JwksCache {
+  const key = `jwks:${uri}:${options.cooldownSeconds ?? 30}:${options.maxAgeSeconds ?? 600}:${options.timeoutMs ?? 5000}`;
+  return services.shared(key, () => {
+    const cache = new JwksCache(uri, services.http, options);
+    void cache.refresh();
+    return cache;
+  });
+}
+
+/** A bounded cache of tokens whose signature was verified, keyed by the whole token. */
+export class VerifiedTokenCache<V extends {}> {
+  private readonly lru: LRUCache<string, V> | null;
+  private readonly maxTtlMs: number;
+
+  /** `max` 0 disables the cache. */
+  constructor(max: number, maxTtlSeconds = 3600) {
+    this.lru = max > 0 ? new LRUCache<string, V>({ max, ttlAutopurge: false }) : null;
+    this.maxTtlMs = maxTtlSeconds * 1000;
+  }
+
+  get(token: string): V | undefined {
+    return this.lru?.get(token);
+  }
+
+  /** Stores until the token's `exp` (never past it), at most `maxTtlSeconds`. Expired tokens are not stored. */
+  set(token: string, value: V, exp: unknown): void {
+    if (!this.lru) return;
+    let ttl = this.maxTtlMs;
+    if (typeof exp === 'number') {
+      const left = exp * 1000 - Date.now();
+      if (left <= 0) return;
+      ttl = Math.min(ttl, left);
+    }
+    this.lru.set(token, value, { ttl: Math.max(1, Math.floor(ttl)) });
+  }
+
+  clear(): void {
+    this.lru?.clear();
+  }
+}
+
+/** Why `createJwtVerifier().verify()` refused a token. */
+export type JwtErrorCode =
+  | 'malformed'
+  | 'algorithm'
+  | 'key_unavailable'
+  | 'signature'
+  | 'expired'
+  | 'not_yet_valid'
+  | 'issuer'
+  | 'audience'
+  | 'missing_claim';
+
+/** A refused token; `message` is safe to return to a client (no key material, no expected values). */
+export class JwtVerificationError extends Error {
+  readonly code: JwtErrorCode;
+  constructor(code: JwtErrorCode, message: string) {
+    super(message);
+    this.name = 'JwtVerificationError';
+    this.code = code;
+  }
+}
+
+/** Options of `createJwtVerifier`. Give `jwksUri` or `keys`. */
+export interface JwtVerifierOptions {
+  /** Fetch keys from this JWKS (cached, refetched on unknown kid). */
+  jwksUri?: string;
+  /** Static keys: JWKs (public) or PEM public keys / KeyObjects. */
+  keys?: readonly (JWK | string | VerificationKey)[];
+  /** Accepted `iss` values; omitted = any. */
+  issuers?: readonly string[];
+  /** Accepted audiences: the token's `aud` (string or array) must contain one; omitted = any. */
+  audiences?: readonly string[];
+  /** Accepted algorithms. Default `['RS256']`. `none` and unknown names are never accepted. */
+  algorithms?: readonly string[];
+  /** Clock skew tolerated on exp and nbf, seconds. Default 0. */
+  leewaySeconds?: number;
+  /** Refuse tokens without `exp`. Default true. */
+  requireExp?: boolean;
+  /** Size of the verified-token cache; 0 disables. Default 1000. */
+  cacheSize?: number;
+  /** Gateway services, to share the JWKS cache across reloads and fetch through the pooled client. */
+  services?: Pick<GatewayServices, 'shared' | 'http'>;
+  /** JWKS cache tuning. */
+  jwks?: JwksCacheOptions;
+}
+
+/** A verified token. */
+export interface VerifiedJwt {
+  readonly header: Readonly<Record<string, unknown>>;
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** Verifies bearer tokens for one issuer. */
+export interface JwtVerifier {
+  /** Resolves with the verified token or rejects with a `JwtVerificationError`. */
+  verify(token: string): Promise<VerifiedJwt>;
+}
+
+/**
+ * A verifier with the checks an access token needs: pinned algorithms, signature (static keys or
+ * a JWKS with rotation), exp/nbf with leeway, issuer and audience.
+ *
+ * @example
+ * const verifier = await createJwtVerifier({ jwksUri: 'https://tenant.auth0.com/.well-known/jwks.json',
+ *   issuers: ['https://tenant.auth0.com/'], audiences: ['https://api.example.com'], services: context.services });
+ * const { claims } = await verifier.verify(token);
+ */
+export async function createJwtVerifier(options: JwtVerifierOptions): Promise<JwtVerifier> {
+  const algorithms = [...(options.algorithms ?? ['RS256'])];
+  for (const alg of algorithms) {
+    if (!SUPPORTED.has(alg)) throw new Error(`unsupported algorithm ${alg}`);
+  }
+  if (!options.jwksUri && !options.keys?.length) throw new Error('createJwtVerifier needs jwksUri or keys');
+  const leeway = options.leewaySeconds ?? 0;
+  const requireExp = options.requireExp ?? true;
+  const issuers = options.issuers ? new Set(options.issuers) : null;
+  const audiences = options.audiences ? new Set(options.audiences) : null;
+  const cache = new VerifiedTokenCache<VerifiedJwt>(options.cacheSize ?? 1000);
+
+  let jwks: JwksCache | null = null;
+  if (options.jwksUri) {
+    jwks = options.services
+      ? sharedJwksCache(options.services, options.jwksUri, options.jwks)
+      : new JwksCache(options.jwksUri, null, options.jwks);
+  }
+  // Static keys, imported once per algorithm they can serve.
+  const staticKeys: { kid: string | undefined; alg: string; key: VerificationKey }[] = [];
+  for (const input of options.keys ?? []) {
+    for (const alg of algorithms) {
+      if (typeof input === 'string') {
+        try {
+          staticKeys.push({ kid: undefined, alg, key: importStaticKey(alg, { publicKey: input }) });
+        } catch {
+          /* this key serves another algorithm */
+        }
+      } else if (isJwk(input)) {
+        if (!jwkFitsAlg(input, alg)) continue;
+        const key = await importJWK(input, alg);
+        if (!(key instanceof Uint8Array)) staticKeys.push({ kid: input.kid, alg, key });
+      } else {
+        staticKeys.push({ kid: undefined, alg, key: input });
+      }
+    }
+  }
+
+  const checkClaims = (claims: Readonly<Record<string, unknown>>) => {
+    const now = Date.now() / 1000;
+    if (claims.exp === undefined) {
+      if (requireExp) throw new JwtVerificationError('missing_claim', "Token has no 'exp'");
+    } else if (typeof claims.exp !== 'number' || claims.exp <= now - leeway) {
+      throw new JwtVerificationError('expired', 'Token expired');
+    }
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf > now + leeway)) {
+      throw new JwtVerificationError('not_yet_valid', 'Token not valid yet');
+    }
+    if (issuers && !(typeof claims.iss === 'string' && issuers.has(claims.iss))) {
+      throw new JwtVerificationError('issuer', 'Issuer not allowed');
+    }
+    if (audiences && !audienceMatches(claims.aud, audiences)) {
+      throw new JwtVerificationError('audience', 'Audience not allowed');
+    }
+  };
+
+  return {
+    async verify(token) {
+      const hit = cache.get(token);
+      if (hit) {
+        checkClaims(hit.claims);
+        return hit;
+      }
+      const parsed = parseJwt(token);
+      if ('error' in parsed) {
+        throw new JwtVerificationError(parsed.error === 'invalid alg' ? 'algorithm' : 'malformed', `Bad token; ${parsed.error}`);
+      }
+      if (!algorithms.includes(parsed.alg)) throw new JwtVerificationError('algorithm', 'Invalid algorithm');
+      const kid = typeof parsed.header.kid === 'string' ? parsed.header.kid : undefined;
+      let candidates: VerificationKey[];
+      if (jwks) {
+        candidates = await jwks.keysFor(kid, parsed.alg);
+        if (candidates.length === 0 && !jwks.loaded) throw new JwtVerificationError('key_unavailable', 'Signing keys unavailable');
+      } else {
+        candidates = staticKeys
+          .filter((k) => k.alg === parsed.alg && (kid === undefined || k.kid === undefined || k.kid === kid))
+          .map((k) => k.key);
+      }
+      let ok = false;
+      for (const key of candidates) {
+        if (await verifySignature(parsed, key, parsed.alg)) {
+          ok = true;
+          break;
+        }
+      }
+      if (!ok) throw new JwtVerificationError('signature', 'Invalid signature');
+      checkClaims(parsed.claims);
+      const verified: VerifiedJwt = { header: parsed.header, claims: parsed.claims };
+      cache.set(token, verified, parsed.claims.exp);
+      return verified;
+    },
+  };
+}
+
+function isJwk(v: unknown): v is JWK {
+  return isObject(v) && typeof v.kty === 'string';
+}
+
+/** Whether `aud` (a string or an array of strings) names one of `allowed`. */
+export function audienceMatches(aud: unknown, allowed: ReadonlySet<string>): boolean {
+  if (typeof aud === 'string') return allowed.has(aud);
+  if (Array.isArray(aud)) return aud.some((a) => typeof a === 'string' && allowed.has(a));
+  return false;
+}
