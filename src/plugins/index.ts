@@ -4,9 +4,11 @@
  */
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import jwt from './jwt/index.ts';
+import oidc from './oidc/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,
+  oidc,
 ];
 
 /** Built-in plugins by name. */

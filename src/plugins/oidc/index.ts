@@ -1,0 +1,686 @@
+/**
+ * `oidc`: an OpenID Connect relying party, with kong-oidc's config names (docs/plugins/oidc.md).
+ *
+ * Browsers log in with the authorization code flow (PKCE S256, state and nonce always) and then
+ * carry a stateless encrypted session cookie; APIs (`bearer_only`) present an access token that
+ * is verified locally against the IdP's JWKS or by introspection. The upstream gets kong-oidc's
+ * X-Userinfo / X-Access-Token / X-ID-Token headers.
+ */
+import { createHash } from 'node:crypto';
+import * as client from 'openid-client';
+import { LRUCache } from 'lru-cache';
+import schema from '../../../schemas/plugins/oidc.schema.json' with { type: 'json' };
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import type {
+  Credential,
+  GatewayRequest,
+  GatewayResponse,
+  HeaderValue,
+  PluginContext,
+  PluginHandlers,
+  PluginLogger,
+} from '../../index.ts';
+import { SessionSealer, readCookies, joinChunks, writeChunks, clearChunks, clearCookie } from './session.ts';
+import { Provider, type Discovered, type ProviderOptions } from './provider.ts';
+import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
+
+/** The plugin's config as validated by `schemas/plugins/oidc.schema.json` (defaults applied). */
+export interface OidcConfig {
+  client_id: string;
+  client_secret?: string;
+  discovery: string;
+  allow_insecure_http: boolean;
+  scope: string;
+  response_type: 'code';
+  token_endpoint_auth_method: 'client_secret_post' | 'client_secret_basic' | 'none';
+  authorization_params: Record<string, string>;
+  redirect_uri_path?: string;
+  redirect_uri?: string;
+  session_secret: string | string[];
+  session_cookie_name: string;
+  session_lifetime: number;
+  session_idle_timeout: number;
+  refresh_leeway: number;
+  bearer_only: boolean | 'yes' | 'no';
+  bearer_jwt_auth_allowed_auds?: string[];
+  bearer_jwt_auth_signing_algs: string[];
+  introspection_endpoint?: string;
+  introspection_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post';
+  introspection_cache_ttl: number;
+  realm: string;
+  unauth_action: 'auth' | 'deny';
+  logout_path: string;
+  post_logout_redirect_uri?: string;
+  redirect_after_logout_uri?: string;
+  end_session_endpoint?: string;
+  recovery_page_path?: string;
+  filters?: string | string[];
+  userinfo: boolean;
+  disable_userinfo_header: boolean;
+  disable_access_token_header: boolean;
+  disable_id_token_header: boolean;
+  ssl_verify: boolean | 'yes' | 'no';
+  timeout: number;
+  debug?: boolean;
+}
+
+/** The session cookie's payload. Short keys: it travels on every request. */
+export interface SessionPayload {
+  v: 1;
+  /** Absolute end of the session, epoch seconds. */
+  exp: number;
+  /** Last activity, epoch seconds (for the idle timeout). */
+  seen: number;
+  sub: string;
+  /** ID token (for X-ID-Token and logout's id_token_hint). */
+  it: string;
+  /** Access token. */
+  at: string;
+  /** Access token expiry, epoch seconds; null when the IdP did not say. */
+  ate: number | null;
+  /** Refresh token. */
+  rt?: string;
+  /** X-Userinfo's value: base64 of the userinfo JSON with `id` and `username` added. */
+  ui: string;
+}
+
+/** The pending-login cookie's payload: what the callback must find again. */
+export interface LoginPayload {
+  v: 1;
+  state: string;
+  nonce: string;
+  /** PKCE code verifier. */
+  cv: string;
+  /** The redirect_uri sent in the authorization request. */
+  ru: string;
+  /** Where to send the browser after login (same-origin path). */
+  rt: string;
+  exp: number;
+}
+
+interface SessionEntry {
+  readonly payload: SessionPayload;
+  readonly stale: boolean;
+  readonly idHeader: string;
+  readonly credential: Credential;
+}
+
+interface RoutePaths {
+  readonly callback: string;
+  /** Where a callback without a pending login sends the browser to start over. */
+  readonly home: string;
+}
+
+const SET_COOKIE_CTX = 'oidc.set_cookie';
+const LOGIN_TTL = 600;
+const LOGIN_SUFFIX = '_login';
+const NO_STORE = 'no-store';
+const RESERVED_AUTH_PARAMS = new Set([
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+]);
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+const HOST_HEADER = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i;
+const UNSAFE_RETURN = /[\\\x00-\x1f\x7f]/;
+
+function yes(v: boolean | 'yes' | 'no'): boolean {
+  return v === true || v === 'yes';
+}
+
+function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** A same-origin relative path, or `/`: never a redirect to another site. */
+export function safeReturnPath(p: unknown): string {
+  if (typeof p !== 'string' || p.charCodeAt(0) !== 47 /* / */) return '/';
+  if (p.charCodeAt(1) === 47 || UNSAFE_RETURN.test(p)) return '/';
+  return p;
+}
+
+/** kong-oidc's X-Userinfo: base64 of the JSON with `id` (sub) and `username` (preferred_username) added. */
+export function userinfoHeader(claims: Record<string, unknown>): string {
+  const user: Record<string, unknown> = { ...claims, id: claims.sub };
+  if (claims.preferred_username !== undefined) user.username = claims.preferred_username;
+  return Buffer.from(JSON.stringify(user)).toString('base64');
+}
+
+/** kong-oidc's X-ID-Token: base64 (standard) of the ID token's claims JSON. */
+function idTokenHeader(idToken: string): string {
+  const first = idToken.indexOf('.');
+  const second = idToken.indexOf('.', first + 1);
+  if (first < 0 || second < 0) return '';
+  return Buffer.from(idToken.slice(first + 1, second), 'base64url').toString('base64');
+}
+
+/** True for requests a browser makes to display a page; anything else gets 401, not a redirect. */
+export function isNavigation(req: GatewayRequest): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  const h = req.headers;
+  if (h['x-requested-with'] !== undefined) return false;
+  const mode = h['sec-fetch-mode'];
+  if (mode !== undefined) return mode === 'navigate';
+  const accept = h.accept;
+  return typeof accept === 'string' && accept.includes('text/html');
+}
+
+function unauthorizedBody(req: GatewayRequest): Record<string, string> {
+  return { message: 'Unauthorized', request_id: req.id };
+}
+
+function unavailableBody(req: GatewayRequest): Record<string, string> {
+  return { message: 'Service Temporarily Unavailable', request_id: req.id };
+}
+
+function isAllowedUrl(url: URL, allowInsecure: boolean): boolean {
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && (allowInsecure || LOOPBACK.test(url.hostname));
+}
+
+/** One configured instance of the plugin. */
+class OidcInstance {
+  readonly #cfg: OidcConfig;
+  readonly #log: PluginLogger;
+  readonly #provider: Provider;
+  readonly #sealer: SessionSealer;
+  readonly #cookie: string;
+  readonly #loginCookie: string;
+  readonly #filter: RegExp | null;
+  readonly #bearerOnly: boolean;
+  readonly #audiences: readonly string[];
+  readonly #postLogout: string;
+  readonly #fixedRoute: RoutePaths | null;
+  readonly #routePaths = new Map<string, RoutePaths>();
+  readonly #sessions = new LRUCache<string, SessionEntry>({ max: 2000 });
+  readonly #refreshing = new Map<string, Promise<SessionPayload | null>>();
+  readonly #reissueAfter: number;
+  #bearerFor: Discovered | null = null;
+  #bearerCheck: TokenCheck | null = null;
+
+  constructor(cfg: OidcConfig, context: PluginContext) {
+    this.#cfg = cfg;
+    this.#log = context.log;
+
+    let discovery: URL;
+    try {
+      discovery = new URL(cfg.discovery);
+    } catch {
+      throw new PluginConfigError('discovery', 'must be an absolute URL');
+    }
+    if (!isAllowedUrl(discovery, cfg.allow_insecure_http)) {
+      throw new PluginConfigError(
+        'discovery',
+        'must use https (plain http is accepted only for a loopback host, or with allow_insecure_http: true)',
+      );
+    }
+    if (cfg.introspection_endpoint !== undefined && !isAllowedUrl(new URL(cfg.introspection_endpoint), cfg.allow_insecure_http || LOOPBACK.test(discovery.hostname))) {
+      throw new PluginConfigError('introspection_endpoint', 'must use https (or plain http on a loopback host)');
+    }
+    if (!cfg.scope.split(/\s+/).includes('openid')) throw new PluginConfigError('scope', 'must include openid');
+    if (cfg.client_secret === undefined && cfg.token_endpoint_auth_method !== 'none') {
+      throw new PluginConfigError('client_secret', 'is required unless token_endpoint_auth_method is none');
+    }
+    for (const k of Object.keys(cfg.authorization_params)) {
+      if (RESERVED_AUTH_PARAMS.has(k)) {
+        throw new PluginConfigError(`authorization_params.${k}`, 'is set by the plugin and cannot be configured');
+      }
+    }
+    if (cfg.redirect_uri !== undefined && cfg.redirect_uri_path !== undefined) {
+      throw new PluginConfigError('redirect_uri_path', 'set either redirect_uri or redirect_uri_path, not both');
+    }
+    let fixedCallback: string | null = cfg.redirect_uri_path ?? null;
+    if (cfg.redirect_uri !== undefined) {
+      const u = new URL(cfg.redirect_uri);
+      if (u.search !== '' || u.hash !== '') throw new PluginConfigError('redirect_uri', 'must not have a query or fragment');
+      fixedCallback = u.pathname;
+    }
+    this.#fixedRoute = fixedCallback === null ? null : { callback: fixedCallback, home: '/' };
+
+    if (cfg.post_logout_redirect_uri !== undefined && cfg.redirect_after_logout_uri !== undefined && cfg.post_logout_redirect_uri !== cfg.redirect_after_logout_uri) {
+      throw new PluginConfigError('redirect_after_logout_uri', 'conflicts with post_logout_redirect_uri (kong-oidc name of the same setting)');
+    }
+    this.#postLogout = cfg.post_logout_redirect_uri ?? cfg.redirect_after_logout_uri ?? '/';
+    const postLogoutPath = cfg.post_logout_redirect_uri !== undefined ? 'post_logout_redirect_uri' : 'redirect_after_logout_uri';
+    if (this.#postLogout.startsWith('/')) {
+      if (safeReturnPath(this.#postLogout) !== this.#postLogout) throw new PluginConfigError(postLogoutPath, 'must be a path on this gateway or an absolute URL');
+    } else {
+      let u: URL | null = null;
+      try {
+        u = new URL(this.#postLogout);
+      } catch {
+        /* reported below */
+      }
+      if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) {
+        throw new PluginConfigError(postLogoutPath, 'must be a path on this gateway or an absolute http(s) URL');
+      }
+    }
+
+    const filters = typeof cfg.filters === 'string' ? cfg.filters.split(',').map((f) => f.trim()).filter((f) => f !== '') : (cfg.filters ?? []);
+    const alternatives: string[] = [];
+    filters.forEach((f, i) => {
+      try {
+        new RegExp(f);
+      } catch (err) {
+        throw new PluginConfigError(typeof cfg.filters === 'string' ? 'filters' : `filters[${i}]`, `is not a valid regular expression: ${(err as Error).message}`);
+      }
+      if (/%[a-zA-Z.%-]/.test(f)) {
+        context.log.warn('oidc filter looks like a Lua pattern; filters are regular expressions matched against the whole path', { filter: f });
+      }
+      alternatives.push(`(?:${f})`);
+    });
+    this.#filter = alternatives.length === 0 ? null : new RegExp(`^(?:${alternatives.join('|')})$`);
+
+    this.#bearerOnly = yes(cfg.bearer_only);
+    this.#audiences = cfg.bearer_jwt_auth_allowed_auds ?? [cfg.client_id];
+    const sslVerify = yes(cfg.ssl_verify);
+    if (!sslVerify) {
+      context.log.warn('oidc ssl_verify is off: the IdP\'s TLS certificate is not verified; anyone on the path can impersonate it', {
+        discovery: discovery.origin,
+      });
+    }
+
+    this.#cookie = cfg.session_cookie_name;
+    this.#loginCookie = cfg.session_cookie_name + LOGIN_SUFFIX;
+    const secrets = typeof cfg.session_secret === 'string' ? [cfg.session_secret] : cfg.session_secret;
+    // Bound to the client and the cookie: a session issued for another client id (or another
+    // instance using another cookie name) derives another key and does not open.
+    this.#sealer = new SessionSealer(secrets, `${cfg.client_id}\n${discovery.href}\n${cfg.session_cookie_name}`);
+    this.#reissueAfter = cfg.session_idle_timeout === 0 ? Infinity : Math.max(1, Math.min(60, Math.floor(cfg.session_idle_timeout / 4)));
+
+    const options: ProviderOptions = {
+      discovery,
+      clientId: cfg.client_id,
+      clientSecret: cfg.client_secret,
+      tokenEndpointAuthMethod: cfg.token_endpoint_auth_method,
+      allowInsecureHttp: cfg.allow_insecure_http,
+      sslVerify,
+      timeout: cfg.timeout,
+      introspectionEndpoint: cfg.introspection_endpoint,
+      introspectionAuthMethod: cfg.introspection_endpoint_auth_method,
+    };
+    const key = 'oidc:provider:' + createHash('sha256').update(JSON.stringify(options)).digest('hex');
+    this.#provider = context.services.shared(
+      key,
+      () => {
+        const p = new Provider(options, context.log);
+        p.start();
+        return p;
+      },
+      (p) => p.close(),
+    );
+  }
+
+  readonly handlers: PluginHandlers = {
+    access: (req) => this.#access(req),
+    response: (req, res) => this.#response(req, res),
+  };
+
+  async #access(req: GatewayRequest): Promise<void> {
+    // The core strips these already; an oidc route must never forward a client's copy.
+    req.removeUpstreamHeader('x-userinfo');
+    req.removeUpstreamHeader('x-access-token');
+    req.removeUpstreamHeader('x-id-token');
+
+    const cookieHeader = req.headers.cookie;
+    const { ours, rest } = readCookies(cookieHeader, this.#cookie);
+    if (rest !== null) {
+      // The upstream has no use for the encrypted session; keep its own cookies only.
+      if (rest === '') req.removeUpstreamHeader('cookie');
+      else req.setUpstreamHeader('cookie', rest);
+    }
+
+    const path = req.path;
+    if (path === this.#cfg.logout_path) return this.#logout(req, ours);
+    const paths = this.#pathsFor(req);
+    if (path === paths.callback) return this.#callback(req, ours, paths);
+    if (this.#filter !== null && this.#filter.test(path)) return;
+    if (this.#bearerOnly) return this.#bearer(req);
+
+    const entry = await this.#readSession(ours);
+    if (entry === null) return this.#unauthenticated(req, ours);
+    const now = nowSeconds();
+    let s = entry.payload;
+    let current = entry;
+    let reseal = entry.stale;
+    if (s.ate !== null && s.ate - this.#cfg.refresh_leeway <= now) {
+      const refreshed = s.rt !== undefined ? await this.#refresh(s) : null;
+      if (refreshed !== null) {
+        s = refreshed;
+        reseal = true;
+      } else if (s.ate <= now) {
+        return this.#unauthenticated(req, ours);
+      }
+    }
+    if (now - s.seen >= this.#reissueAfter) {
+      s = { ...s, seen: now };
+      reseal = true;
+    }
+    if (reseal) {
+      const sealed = await this.#sealer.seal(s);
+      current = this.#entry(s, false);
+      this.#sessions.set(sealed, current);
+      req.ctx[SET_COOKIE_CTX] = writeChunks(this.#cookie, sealed, this.#cookieAttrs(req, s), ours);
+    }
+    this.#inject(req, current);
+  }
+
+  #response(req: GatewayRequest, res: GatewayResponse): void {
+    const add = req.ctx[SET_COOKIE_CTX] as string[] | undefined;
+    if (add === undefined) return;
+    const prev = res.headers['set-cookie'];
+    res.setHeader('set-cookie', prev === undefined ? add : typeof prev === 'string' ? [prev, ...add] : [...prev, ...add]);
+  }
+
+  #inject(req: GatewayRequest, e: SessionEntry): void {
+    const cfg = this.#cfg;
+    if (!cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', e.payload.ui);
+    if (!cfg.disable_access_token_header) req.setUpstreamHeader('x-access-token', e.payload.at);
+    if (!cfg.disable_id_token_header && e.idHeader !== '') req.setUpstreamHeader('x-id-token', e.idHeader);
+    req.authenticate(null, e.credential);
+  }
+
+  #entry(payload: SessionPayload, stale: boolean): SessionEntry {
+    return {
+      payload,
+      stale,
+      idHeader: idTokenHeader(payload.it),
+      credential: { id: payload.sub, type: 'oidc', identifier: payload.sub, consumer_id: null },
+    };
+  }
+
+  /** The valid session the cookies carry, or null (absent, tampered, foreign, expired, idle). */
+  async #readSession(ours: ReadonlyMap<string, string>): Promise<SessionEntry | null> {
+    const raw = joinChunks(ours, this.#cookie);
+    if (raw === null) return null;
+    let entry = this.#sessions.get(raw) ?? null;
+    if (entry === null) {
+      const opened = await this.#sealer.open<SessionPayload>(raw);
+      if (opened === null || opened.payload.v !== 1 || typeof opened.payload.sub !== 'string') return null;
+      entry = this.#entry(opened.payload, opened.stale);
+      this.#sessions.set(raw, entry);
+    }
+    const now = nowSeconds();
+    const p = entry.payload;
+    if (p.exp <= now) return null;
+    if (this.#cfg.session_idle_timeout > 0 && now - p.seen >= this.#cfg.session_idle_timeout) return null;
+    return entry;
+  }
+
+  #cookieAttrs(req: GatewayRequest, s: SessionPayload): { secure: boolean; maxAge: number } {
+    return { secure: req.scheme === 'https', maxAge: Math.max(0, s.exp - nowSeconds()) };
+  }
+
+  #refresh(s: SessionPayload): Promise<SessionPayload | null> {
+    const rt = s.rt!;
+    // Concurrent requests of one browser share one refresh: IdPs that rotate refresh tokens
+    // (Auth0) treat a second use of the old one as token theft.
+    let pending = this.#refreshing.get(rt);
+    if (pending === undefined) {
+      pending = this.#doRefresh(s).finally(() => this.#refreshing.delete(rt));
+      this.#refreshing.set(rt, pending);
+    }
+    return pending;
+  }
+
+  async #doRefresh(s: SessionPayload): Promise<SessionPayload | null> {
+    const d = await this.#provider.ensure();
+    if (d === null) return null;
+    try {
+      const tokens = await client.refreshTokenGrant(d.config, s.rt!);
+      const now = nowSeconds();
+      const next: SessionPayload = {
+        ...s,
+        seen: now,
+        at: tokens.access_token,
+        ate: typeof tokens.expires_in === 'number' ? now + tokens.expires_in : null,
+        it: tokens.id_token ?? s.it,
+      };
+      if (tokens.refresh_token !== undefined) next.rt = tokens.refresh_token;
+      this.#log.debug('oidc tokens refreshed', { sub: s.sub });
+      return next;
+    } catch (err) {
+      this.#log.info('oidc token refresh failed', { sub: s.sub, error: describe(err) });
+      return null;
+    }
+  }
+
+  #pathsFor(req: GatewayRequest): RoutePaths {
+    if (this.#fixedRoute !== null) return this.#fixedRoute;
+    const route = req.route;
+    let paths = this.#routePaths.get(route.id);
+    if (paths === undefined) {
+      // kong-oidc derives the callback from each request's URI; a fixed `<route path>/cb` is
+      // something the IdP's allow-list can name.
+      const first = route.paths?.[0];
+      if (first === undefined || first.startsWith('~')) paths = { callback: '/cb', home: '/' };
+      else {
+        const base = first.replace(/\/+$/, '');
+        paths = { callback: `${base}/cb`, home: `${base}/` };
+      }
+      this.#routePaths.set(route.id, paths);
+    }
+    return paths;
+  }
+
+  /** `scheme://host[:port]` the browser used, or null for a Host header we will not echo. */
+  #origin(req: GatewayRequest): string | null {
+    const host = req.headers.host;
+    if (typeof host !== 'string' || !HOST_HEADER.test(host)) return null;
+    return `${req.scheme}://${host.toLowerCase()}`;
+  }
+
+  async #unauthenticated(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
+    const clear = clearChunks(this.#cookie, req.scheme === 'https', ours);
+    if (this.#cfg.unauth_action === 'deny' || !isNavigation(req)) {
+      return req.exit(401, unauthorizedBody(req), clear.length > 0 ? { 'set-cookie': clear } : undefined);
+    }
+    const returnTo = req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`;
+    return this.#startLogin(req, returnTo, clear);
+  }
+
+  async #startLogin(req: GatewayRequest, returnTo: string, setCookies: string[]): Promise<void> {
+    const d = await this.#provider.ensure();
+    if (d === null) return req.exit(503, unavailableBody(req));
+    const origin = this.#origin(req);
+    if (origin === null && this.#cfg.redirect_uri === undefined) {
+      return req.exit(400, { message: 'Bad request', request_id: req.id });
+    }
+    const redirectUri = this.#cfg.redirect_uri ?? origin + this.#pathsFor(req).callback;
+    const state = client.randomState();
+    const nonce = client.randomNonce();
+    const verifier = client.randomPKCECodeVerifier();
+    const challenge = await client.calculatePKCECodeChallenge(verifier);
+    const url = client.buildAuthorizationUrl(d.config, {
+      ...this.#cfg.authorization_params,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: this.#cfg.scope,
+      state,
+      nonce,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    });
+    const login: LoginPayload = {
+      v: 1,
+      state,
+      nonce,
+      cv: verifier,
+      ru: redirectUri,
+      rt: safeReturnPath(returnTo),
+      exp: nowSeconds() + LOGIN_TTL,
+    };
+    const sealed = await this.#sealer.seal(login);
+    const secure = req.scheme === 'https';
+    setCookies.push(`${this.#loginCookie}=${sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${LOGIN_TTL}${secure ? '; Secure' : ''}`);
+    this.#log.debug('oidc login started', { return_to: login.rt });
+    return req.exit(302, '', { location: url.href, 'set-cookie': setCookies, 'cache-control': NO_STORE });
+  }
+
+  async #callback(req: GatewayRequest, ours: ReadonlyMap<string, string>, paths: RoutePaths): Promise<void> {
+    const secure = req.scheme === 'https';
+    const rawLogin = ours.get(this.#loginCookie);
+    const opened = rawLogin === undefined || rawLogin === '' ? null : await this.#sealer.open<LoginPayload>(rawLogin);
+    const login = opened !== null && opened.payload.v === 1 && opened.payload.exp > nowSeconds() ? opened.payload : null;
+    if (login === null) {
+      // No login in progress here (bookmarked callback, expired or foreign login cookie): a
+      // browser with a valid session goes home, any other starts over; nothing is exchanged.
+      if (isNavigation(req)) {
+        if ((await this.#readSession(ours)) !== null) {
+          return req.exit(302, '', { location: paths.home, 'cache-control': NO_STORE });
+        }
+        const clear = rawLogin === undefined ? [] : [clearCookie(this.#loginCookie, secure)];
+        return this.#startLogin(req, paths.home, clear);
+      }
+      return req.exit(401, unauthorizedBody(req));
+    }
+    const clearLogin = clearCookie(this.#loginCookie, secure);
+    const q = req.query;
+    const error = q.get('error');
+    if (error !== null) return this.#loginFailed(req, clearLogin, 'the IdP answered an error', { error });
+    if (q.get('state') !== login.state) return this.#loginFailed(req, clearLogin, 'state mismatch');
+    if (q.get('code') === null) return this.#loginFailed(req, clearLogin, 'no code');
+
+    const d = await this.#provider.ensure();
+    if (d === null) return req.exit(503, unavailableBody(req));
+    let tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
+    try {
+      tokens = await client.authorizationCodeGrant(d.config, new URL(`${login.ru}?${req.rawQuery}`), {
+        pkceCodeVerifier: login.cv,
+        expectedState: login.state,
+        expectedNonce: login.nonce,
+        idTokenExpected: true,
+      });
+    } catch (err) {
+      return this.#loginFailed(req, clearLogin, 'code exchange failed', { error: describe(err) });
+    }
+    const claims = tokens.claims();
+    if (claims === undefined || tokens.id_token === undefined) return this.#loginFailed(req, clearLogin, 'no ID token');
+    let user: Record<string, unknown> = { ...claims };
+    if (this.#cfg.userinfo && d.config.serverMetadata().userinfo_endpoint !== undefined) {
+      try {
+        user = { ...(await client.fetchUserInfo(d.config, tokens.access_token, claims.sub)) };
+      } catch (err) {
+        return this.#loginFailed(req, clearLogin, 'userinfo request failed', { error: describe(err) });
+      }
+    }
+    const now = nowSeconds();
+    const session: SessionPayload = {
+      v: 1,
+      exp: now + this.#cfg.session_lifetime,
+      seen: now,
+      sub: claims.sub,
+      it: tokens.id_token,
+      at: tokens.access_token,
+      ate: typeof tokens.expires_in === 'number' ? now + tokens.expires_in : null,
+      ui: userinfoHeader(user),
+    };
+    if (tokens.refresh_token !== undefined) session.rt = tokens.refresh_token;
+    const sealed = await this.#sealer.seal(session);
+    this.#sessions.set(sealed, this.#entry(session, false));
+    const setCookies = writeChunks(this.#cookie, sealed, { secure, maxAge: this.#cfg.session_lifetime }, ours);
+    setCookies.push(clearLogin);
+    this.#log.debug('oidc login completed', { sub: claims.sub });
+    return req.exit(302, '', { location: safeReturnPath(login.rt), 'set-cookie': setCookies, 'cache-control': NO_STORE });
+  }
+
+  #loginFailed(req: GatewayRequest, clearLogin: string, reason: string, fields: Record<string, unknown> = {}): void {
+    this.#log.info('oidc login failed', { reason, ...fields });
+    const headers: Record<string, HeaderValue> = { 'set-cookie': [clearLogin], 'cache-control': NO_STORE };
+    if (this.#cfg.recovery_page_path !== undefined) {
+      return req.exit(302, '', { ...headers, location: this.#cfg.recovery_page_path });
+    }
+    return req.exit(401, unauthorizedBody(req), headers);
+  }
+
+  async #logout(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
+    const secure = req.scheme === 'https';
+    const raw = joinChunks(ours, this.#cookie);
+    // An expired session still names the user to the IdP: id_token_hint may be expired.
+    const opened = raw === null ? null : await this.#sealer.open<SessionPayload>(raw);
+    const setCookies = clearChunks(this.#cookie, secure, ours);
+    if (ours.has(this.#loginCookie)) setCookies.push(clearCookie(this.#loginCookie, secure));
+    const origin = this.#origin(req);
+    let post = this.#postLogout;
+    if (post.startsWith('/') && origin !== null) post = origin + post;
+
+    let endpoint = this.#cfg.end_session_endpoint;
+    if (endpoint === undefined) {
+      const d = this.#provider.current ?? (await this.#provider.ensure());
+      endpoint = d?.config.serverMetadata().end_session_endpoint;
+    }
+    let location = this.#postLogout;
+    if (endpoint !== undefined) {
+      const url = new URL(endpoint);
+      if (url.pathname.endsWith('/v2/logout')) {
+        // Auth0's legacy logout endpoint speaks its own parameter names.
+        url.searchParams.set('client_id', this.#cfg.client_id);
+        url.searchParams.set('returnTo', post);
+      } else {
+        if (opened !== null && typeof opened.payload.it === 'string') url.searchParams.set('id_token_hint', opened.payload.it);
+        url.searchParams.set('client_id', this.#cfg.client_id);
+        url.searchParams.set('post_logout_redirect_uri', post);
+      }
+      location = url.href;
+    }
+    this.#log.debug('oidc logout', { idp: endpoint !== undefined });
+    return req.exit(302, '', { location, 'set-cookie': setCookies, 'cache-control': NO_STORE });
+  }
+
+  async #bearer(req: GatewayRequest): Promise<void> {
+    const realm = this.#cfg.realm;
+    const auth = req.headers.authorization;
+    if (typeof auth !== 'string' || auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') {
+      return req.exit(401, unauthorizedBody(req), { 'www-authenticate': `Bearer realm="${realm}"` });
+    }
+    const token = auth.slice(7).trim();
+    const d = await this.#provider.ensure();
+    if (d === null) return req.exit(503, unavailableBody(req));
+    if (this.#bearerFor !== d || this.#bearerCheck === null) {
+      this.#bearerCheck =
+        this.#cfg.introspection_endpoint !== undefined && d.introspection !== null
+          ? introspectionCheck(d.introspection, this.#cfg.introspection_cache_ttl)
+          : jwtCheck(d, { audiences: this.#audiences, algorithms: this.#cfg.bearer_jwt_auth_signing_algs, timeout: this.#cfg.timeout });
+      this.#bearerFor = d;
+    }
+    let claims: Record<string, unknown> | null;
+    try {
+      claims = await this.#bearerCheck(token);
+    } catch (err) {
+      this.#log.error('oidc bearer token could not be verified: IdP unreachable', { error: describe(err) });
+      return req.exit(503, unavailableBody(req));
+    }
+    if (claims === null) {
+      return req.exit(401, unauthorizedBody(req), { 'www-authenticate': `Bearer realm="${realm}", error="invalid_token"` });
+    }
+    if (!this.#cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', userinfoHeader(claims));
+    if (this.#cfg.introspection_endpoint === undefined) req.claims = claims;
+    const sub = typeof claims.sub === 'string' ? claims.sub : '';
+    req.authenticate(null, { id: sub, type: 'oidc', identifier: sub, consumer_id: null });
+  }
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown; error?: unknown }).error ?? (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+export default definePlugin<OidcConfig>({
+  name: 'oidc',
+  version: '1.0.0',
+  // kong-oidc's priority: after jwt (1450) and key-auth (1250), before acl (950).
+  priority: 1000,
+  schema,
+  consumerScoped: false,
+  create(config, context) {
+    return new OidcInstance(config, context).handlers;
+  },
+});
