@@ -1,0 +1,236 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { rawRequest } from '../support/raw.ts';
+
+/** A real upstream on loopback that answers with what it received, unless the test's handler says otherwise. */
+async function upstream(handler?: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; port: number; server: Server; seen: IncomingMessage[] }> {
+  const seen: IncomingMessage[] = [];
+  const server = createServer((req, res) => {
+    seen.push(req);
+    if (handler) return handler(req, res);
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString() });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
+      res.end(body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, port, server, seen };
+}
+
+let up: Awaited<ReturnType<typeof upstream>>;
+let gw: TestGateway;
+
+before(async () => {
+  up = await upstream();
+  gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        { name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'] }] },
+        {
+          name: 'real',
+          url: `${up.url}/base`,
+          routes: [
+            { name: 'strip', paths: ['/strip'] },
+            { name: 'nostrip', paths: ['/nostrip'], strip_path: false },
+            { name: 'preserve', paths: ['/preserve'], preserve_host: true },
+            { name: 'public', paths: ['/public'] },
+            { name: 'admin', paths: ['/admin'] },
+          ],
+        },
+      ],
+    },
+  });
+});
+
+after(async () => {
+  await gw.close();
+  up.server.close();
+});
+
+test('the echo upstream answers with the request the upstream would see, with X-Forwarded-For and the request id', async () => {
+  const res = await fetch(`${gw.url}/echo/hello?a=1&a=2`, { headers: { 'x-demo': 'yes' } });
+  assert.equal(res.status, 200);
+  const echo = (await res.json()) as { method: string; path: string; query: Record<string, unknown>; headers: Record<string, string> };
+  assert.equal(echo.method, 'GET');
+  assert.equal(echo.path, '/hello');
+  assert.deepEqual(echo.query, { a: ['1', '2'] });
+  assert.equal(echo.headers['x-demo'], 'yes');
+  assert.equal(echo.headers['x-forwarded-for'], '127.0.0.1');
+  const rid = res.headers.get('x-request-id');
+  assert.match(rid ?? '', /^[0-9a-f-]{36}$/);
+  assert.equal(echo.headers['x-request-id'], rid);
+});
+
+test('no route answers 404 with Kong body and a request id', async () => {
+  const res = await fetch(`${gw.url}/nowhere`);
+  assert.equal(res.status, 404);
+  const body = (await res.json()) as { message: string; request_id: string };
+  assert.equal(body.message, 'no Route matched with those values');
+  assert.equal(body.request_id, res.headers.get('x-request-id'));
+});
+
+test('strip_path joins the service path as Kong does; strip_path false keeps the route prefix', async () => {
+  const a = (await (await fetch(`${gw.url}/strip/x?q=1`)).json()) as { url: string; headers: Record<string, string> };
+  assert.equal(a.url, '/base/x?q=1');
+  assert.equal(a.headers['x-forwarded-prefix'], '/strip');
+  assert.equal(a.headers['x-forwarded-path'], '/strip/x');
+  const b = (await (await fetch(`${gw.url}/nostrip/x`)).json()) as { url: string };
+  assert.equal(b.url, '/base/nostrip/x');
+});
+
+test('preserve_host sends the client Host upstream; otherwise the service host', async () => {
+  const a = (await (await fetch(`${gw.url}/preserve/x`, { headers: { host: 'api.example.com' } })).json()) as { headers: Record<string, string> };
+  assert.equal(a.headers.host, 'api.example.com');
+  const b = (await (await fetch(`${gw.url}/strip/x`, { headers: { host: 'api.example.com' } })).json()) as { headers: Record<string, string> };
+  assert.equal(b.headers.host, `127.0.0.1:${up.port}`);
+  assert.equal(b.headers['x-forwarded-host'], 'api.example.com');
+});
+
+test('dot segments and encoded dots cannot reach another route than the normalized path matches', async () => {
+  for (const p of ['/public/../admin/x', '/public/%2e%2e/admin/x', '/public/%2E%2E/admin/x', '//admin/x', '/public/./../admin/x']) {
+    const res = await rawRequest(gw.url, `GET ${p} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
+    assert.equal(res.status, 200, p);
+    const echo = JSON.parse(res.body) as { url: string };
+    assert.equal(echo.url, '/base/x', p);
+  }
+});
+
+test('an encoded slash is refused with 400 and never reaches the upstream', async () => {
+  const before = up.seen.length;
+  const res = await rawRequest(gw.url, `GET /public%2F..%2Fadmin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
+  assert.equal(res.status, 400);
+  assert.equal(up.seen.length, before);
+});
+
+test('hop-by-hop headers and headers named in Connection are removed; a client cannot delete the headers the gateway adds', async () => {
+  const res = await rawRequest(
+    gw.url,
+    'GET /strip/h HTTP/1.1\r\nHost: t\r\nConnection: close, X-Secret, X-Forwarded-For, X-Request-Id\r\nKeep-Alive: timeout=5\r\nX-Secret: s\r\nTE: trailers\r\nProxy-Connection: keep-alive\r\nX-Keep: k\r\n\r\n',
+  );
+  const echo = JSON.parse(res.body) as { headers: Record<string, string> };
+  assert.equal(echo.headers['x-secret'], undefined);
+  assert.equal(echo.headers['keep-alive'], undefined);
+  assert.equal(echo.headers.te, undefined);
+  assert.equal(echo.headers['proxy-connection'], undefined);
+  assert.equal(echo.headers['x-keep'], 'k');
+  assert.equal(echo.headers['x-forwarded-for'], '127.0.0.1');
+  assert.match(echo.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
+  assert.equal(echo.headers.via, '1.1 tollgate');
+});
+
+test('client-sent identity headers never reach the upstream', async () => {
+  const echo = (await (
+    await fetch(`${gw.url}/strip/id`, {
+      headers: {
+        'x-consumer-id': 'forged',
+        'x-consumer-username': 'admin',
+        'x-consumer-groups': 'admins',
+        'x-credential-identifier': 'forged',
+        'x-anonymous-consumer': 'false',
+        'x-userinfo': 'e30=',
+        'x-access-token': 'forged',
+        'x-id-token': 'forged',
+      },
+    })
+  ).json()) as { headers: Record<string, string> };
+  for (const h of ['x-consumer-id', 'x-consumer-username', 'x-consumer-groups', 'x-credential-identifier', 'x-anonymous-consumer', 'x-userinfo', 'x-access-token', 'x-id-token']) {
+    assert.equal(echo.headers[h], undefined, h);
+  }
+});
+
+test('client X-Forwarded-* values are not believed from an untrusted peer, X-Forwarded-For is appended to', async () => {
+  const echo = (await (
+    await fetch(`${gw.url}/strip/xf`, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-request-id': 'client-chosen' } })
+  ).json()) as { headers: Record<string, string> };
+  assert.equal(echo.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+  assert.equal(echo.headers['x-forwarded-proto'], 'http');
+  assert.notEqual(echo.headers['x-forwarded-host'], 'evil.example');
+  assert.equal(echo.headers['x-real-ip'], '127.0.0.1');
+  assert.notEqual(echo.headers['x-request-id'], 'client-chosen');
+});
+
+test('a duplicate Host header gets 400 and never reaches the upstream', async () => {
+  const before = up.seen.length;
+  const res = await rawRequest(gw.url, 'GET /strip/x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n');
+  assert.equal(res.status, 400);
+  assert.equal(up.seen.length, before);
+});
+
+test('an absolute-form target that disagrees with Host gets 400', async () => {
+  const before = up.seen.length;
+  const res = await rawRequest(gw.url, 'GET http://other.example/strip/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+  assert.equal(res.status, 400);
+  assert.equal(up.seen.length, before);
+  const ok = await rawRequest(gw.url, 'GET http://t/strip/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+  assert.equal(ok.status, 200);
+});
+
+test('Content-Length with Transfer-Encoding (a smuggling shape) never reaches the upstream', async () => {
+  const before = up.seen.length;
+  const res = await rawRequest(
+    gw.url,
+    'POST /strip/x HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /admin HTTP/1.1\r\nHost: t\r\n\r\n',
+  );
+  assert.equal(res.status, 400);
+  assert.equal(up.seen.length, before);
+});
+
+test('a request line other than HTTP/1.0 or 1.1 is refused', async () => {
+  const before = up.seen.length;
+  const res = await rawRequest(gw.url, 'GET /strip/x HTTP/2.0\r\nHost: t\r\n\r\n');
+  assert.ok(res.status === 400 || res.status === 505, `status ${res.status}`);
+  assert.equal(up.seen.length, before);
+});
+
+test('too many request headers get 431', async () => {
+  const many = Array.from({ length: 150 }, (_, i) => `X-H${i}: v`).join('\r\n');
+  const res = await rawRequest(gw.url, `GET /strip/x HTTP/1.1\r\nHost: t\r\n${many}\r\nConnection: close\r\n\r\n`);
+  assert.equal(res.status, 431);
+});
+
+test('header names with underscores are dropped by default', async () => {
+  const res = await rawRequest(gw.url, 'GET /strip/x HTTP/1.1\r\nHost: t\r\nX_Api_Key: k\r\nConnection: close\r\n\r\n');
+  const echo = JSON.parse(res.body) as { headers: Record<string, string> };
+  assert.equal(echo.headers['x_api_key'], undefined);
+});
+
+test('an h2c upgrade is refused with 400', async () => {
+  const res = await rawRequest(gw.url, 'GET /strip/x HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n');
+  assert.equal(res.status, 400);
+});
+
+test('Expect: 100-continue gets an interim 100, then the upstream answer', async () => {
+  const res = await rawRequest(gw.url, 'POST /strip/x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
+  assert.match(res.raw, /^HTTP\/1\.1 100 Continue/);
+  assert.match(res.raw, /HTTP\/1\.1 200 OK/);
+  assert.match(res.raw, /"body":"hello"/);
+});
+
+test('an Expect other than 100-continue gets 417', async () => {
+  const res = await rawRequest(gw.url, 'POST /strip/x HTTP/1.1\r\nHost: t\r\nExpect: something\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  assert.equal(res.status, 417);
+});
+
+test('a request body is forwarded and the access log has one JSON line per request', async () => {
+  const res = await fetch(`${gw.url}/strip/post`, { method: 'POST', body: 'payload', headers: { 'content-type': 'text/plain' } });
+  const echo = (await res.json()) as { body: string; method: string };
+  assert.equal(echo.body, 'payload');
+  const rid = res.headers.get('x-request-id');
+  const line = gw.logs.find((l) => l.type === 'access' && l.request_id === rid);
+  assert.ok(line, 'access log line');
+  assert.equal(line.method, 'POST');
+  assert.equal(line.path, '/strip/post');
+  assert.equal(line.route, 'strip');
+  assert.equal(line.service, 'real');
+  assert.equal(line.status, 200);
+  assert.equal(typeof line.latency_ms, 'number');
+  assert.equal(typeof line.upstream_latency_ms, 'number');
+});

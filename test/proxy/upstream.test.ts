@@ -1,0 +1,183 @@
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+
+const servers: (Server | TcpServer)[] = [];
+function listen<S extends Server | TcpServer>(s: S): Promise<number> {
+  servers.push(s);
+  return new Promise((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
+}
+
+/** A TCP server that answers each connection with `answer` (raw bytes) or resets it. */
+async function rawUpstream(answer: string | null): Promise<number> {
+  const s = createTcpServer((sock) => {
+    sock.once('data', () => {
+      if (answer === null) sock.resetAndDestroy();
+      else sock.end(answer);
+    });
+  });
+  return listen(s);
+}
+
+let gw: TestGateway;
+let closedPort: number;
+let abortSeen: Promise<void>;
+const BIG = 64 * 1024 * 1024;
+
+before(async () => {
+  // A port that refuses: bind, note the port, close.
+  const tmp = createTcpServer();
+  closedPort = await new Promise<number>((r) => tmp.listen(0, '127.0.0.1', () => r((tmp.address() as AddressInfo).port)));
+  await new Promise<void>((r) => tmp.close(() => r()));
+  servers.splice(servers.indexOf(tmp), 1);
+
+  const resetPort = await rawUpstream(null);
+  const badStatusPort = await rawUpstream('HTTP/1.1 700 Weird\r\nContent-Length: 0\r\n\r\n');
+  const garbagePort = await rawUpstream('NOT HTTP AT ALL\r\n\r\n');
+  const truncatedPort = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part');
+  const hopPort = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Private\r\nX-Private: p\r\nKeep-Alive: timeout=5\r\nX-Public: q\r\n\r\nok');
+  let resolveAbort!: () => void;
+  abortSeen = new Promise((r) => (resolveAbort = r));
+  const slow = createServer((req, res) => {
+    if (req.url?.startsWith('/hang')) {
+      req.on('close', () => resolveAbort());
+      return; // never answers
+    }
+    if (req.url?.startsWith('/upload')) {
+      const h = createHash('sha256');
+      let n = 0;
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+        h.update(c);
+      });
+      req.on('end', () => res.end(JSON.stringify({ bytes: n, sha256: h.digest('hex') })));
+      return;
+    }
+    if (req.url?.startsWith('/download')) {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      const chunk = Buffer.alloc(1024 * 1024, 7);
+      let sent = 0;
+      const pump = (): void => {
+        while (sent < BIG) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end();
+      };
+      return pump();
+    }
+    res.end('ok');
+  });
+  const slowPort = await listen(slow);
+  const svc = (name: string, port: number, extra: Record<string, unknown> = {}) => ({
+    name,
+    url: `http://127.0.0.1:${port}`,
+    retries: 0,
+    ...extra,
+    routes: [{ name, paths: [`/${name}`] }],
+  });
+  gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        svc('refused', closedPort, { retries: 2 }),
+        svc('reset', resetPort),
+        svc('badstatus', badStatusPort),
+        svc('garbage', garbagePort),
+        svc('truncated', truncatedPort),
+        svc('hop', hopPort),
+        svc('slow', slowPort, { read_timeout: 300 }),
+        svc('stream', slowPort),
+      ],
+    },
+  });
+});
+
+after(async () => {
+  await gw.close();
+  for (const s of servers) s.close();
+});
+
+async function json(res: Response): Promise<{ message: string; request_id: string }> {
+  return (await res.json()) as { message: string; request_id: string };
+}
+
+test('an upstream that refuses connections gets 502 with Kong message', async () => {
+  const res = await fetch(`${gw.url}/refused`);
+  assert.equal(res.status, 502);
+  assert.equal((await json(res)).message, 'An invalid response was received from the upstream server');
+});
+
+test('an upstream that resets the connection before answering gets 502', async () => {
+  const res = await fetch(`${gw.url}/reset`);
+  assert.equal(res.status, 502);
+});
+
+test('an upstream status outside 100-599 gets 502', async () => {
+  const res = await fetch(`${gw.url}/badstatus`);
+  assert.equal(res.status, 502);
+});
+
+test('an upstream that does not speak HTTP gets 502', async () => {
+  const res = await fetch(`${gw.url}/garbage`);
+  assert.equal(res.status, 502);
+});
+
+test('an upstream timing out gets 504 with Kong message', async () => {
+  const res = await fetch(`${gw.url}/slow/hang`);
+  assert.equal(res.status, 504);
+  assert.equal((await json(res)).message, 'The upstream server is timing out');
+});
+
+test('an upstream body cut short destroys the client connection instead of ending it cleanly', async () => {
+  const res = await fetch(`${gw.url}/truncated`);
+  assert.equal(res.status, 200);
+  await assert.rejects(res.text());
+});
+
+test('hop-by-hop and Connection-listed headers of the upstream response are removed', async () => {
+  const res = await fetch(`${gw.url}/hop`);
+  assert.equal(await res.text(), 'ok');
+  assert.equal(res.headers.get('x-private'), null);
+  assert.equal(res.headers.get('keep-alive'), null);
+  assert.equal(res.headers.get('x-public'), 'q');
+});
+
+test('a client abort cancels the upstream request', async () => {
+  const ac = new AbortController();
+  const pending = fetch(`${gw.url}/stream/hang`, { signal: ac.signal }).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 200));
+  ac.abort();
+  await pending;
+  await abortSeen; // the upstream saw its request closed
+});
+
+test('a 64 MB upload streams through intact', async () => {
+  const chunk = Buffer.alloc(1024 * 1024, 3);
+  const expected = createHash('sha256');
+  for (let i = 0; i < 64; i++) expected.update(chunk);
+  const { port } = new URL(gw.url);
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path: '/stream/upload', method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
+      let s = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (s += d));
+      res.on('end', () => resolve(s));
+    });
+    req.on('error', reject);
+    void pipeline(Readable.from((function* () { for (let i = 0; i < 64; i++) yield chunk; })()), req);
+  });
+  assert.deepEqual(JSON.parse(body), { bytes: BIG, sha256: expected.digest('hex') });
+});
+
+test('a 64 MB download streams through intact', async () => {
+  const res = await fetch(`${gw.url}/stream/download`);
+  let n = 0;
+  for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) n += c.length;
+  assert.equal(n, BIG);
+});
