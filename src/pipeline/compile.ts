@@ -4,7 +4,7 @@ import { Pool } from 'undici';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
 import { ConfigError, PluginConfigError, configIssue, type ConfigIssue } from '../errors.ts';
 import { createLogger, pluginLogger, redact, type Logger } from '../log.ts';
-import { Router } from '../router/router.ts';
+import { RouteCompileError, Router } from '../router/router.ts';
 import { createHttpClient } from '../proxy/http-client.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import type {
@@ -160,7 +160,17 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     };
   });
 
-  const router = new Router(routes);
+  let router: Router<CompiledRoute>;
+  try {
+    router = new Router(routes);
+  } catch (err) {
+    await closeAll();
+    if (!(err instanceof RouteCompileError)) throw err;
+    const model = routes.find((r) => r.id === err.routeId)?.model;
+    const base = model?.yaml_path ?? [];
+    const path = [...base, ...err.field.split(/[.[\]]/).filter((x) => x !== '').map((x) => (/^\d+$/.test(x) ? Number(x) : x))];
+    throw new ConfigError([configIssue('SEMANTIC', err.message, path, config.source.locate(path))]);
+  }
   let closed: Promise<void> | null = null;
   return {
     config,
