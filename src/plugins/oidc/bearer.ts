@@ -2,9 +2,9 @@
  * `bearer_only` verification: a JWT access token checked locally against the IdP's JWKS, or any
  * token checked by RFC 7662 introspection with the result cached until the token expires.
  */
-import { createRemoteJWKSet, customFetch, jwtVerify, type FetchImplementation, type JWTPayload } from 'jose';
 import * as client from 'openid-client';
 import { LRUCache } from 'lru-cache';
+import { createJwtVerifier, JwtVerificationError, type GatewayServices } from '../../index.ts';
 import type { Discovered } from './provider.ts';
 
 /**
@@ -18,49 +18,36 @@ export interface JwtCheckOptions {
   readonly algorithms: readonly string[];
   /** Milliseconds for a JWKS fetch. */
   readonly timeout: number;
+  /** Shares the JWKS cache across reloads and with the jwt plugin (when TLS is verified). */
+  readonly services: Pick<GatewayServices, 'shared' | 'http'>;
 }
 
 /**
- * A local JWT check against the discovered issuer and JWKS.
- *
- * Kept behind this small function so it can move onto the jwt plugin's shared verifier
- * (`createJwtVerifier`) without touching the plugin.
+ * A local JWT check against the discovered issuer and JWKS, through the jwt plugin's shared
+ * verifier (pinned algorithms, JWKS refetched on an unknown kid, verified-token cache).
  */
 export function jwtCheck(discovered: Discovered, options: JwtCheckOptions): TokenCheck {
   if (discovered.jwksUri === undefined) return async () => null;
-  const jwks = createRemoteJWKSet(new URL(discovered.jwksUri), {
-    timeoutDuration: options.timeout,
-    ...(discovered.fetch ? { [customFetch]: discovered.fetch as unknown as FetchImplementation } : {}),
+  const verifier = createJwtVerifier({
+    jwksUri: discovered.jwksUri,
+    issuers: [discovered.issuer],
+    audiences: options.audiences,
+    algorithms: options.algorithms,
+    // With ssl_verify off the gateway's pooled client (which verifies TLS) cannot be used.
+    ...(discovered.fetch ? { jwks: { timeoutMs: options.timeout, fetch: discovered.fetch } } : { services: options.services, jwks: { timeoutMs: options.timeout } }),
   });
-  const verifyOptions = {
-    issuer: discovered.issuer,
-    audience: [...options.audiences],
-    algorithms: [...options.algorithms],
-    requiredClaims: ['exp'],
-  };
+  // Surfaces per request (as a 503) instead of as an unhandled rejection.
+  verifier.catch(() => undefined);
   return async (token) => {
     try {
-      const { payload } = await jwtVerify<JWTPayload>(token, jwks, verifyOptions);
-      return payload as Record<string, unknown>;
+      const { claims } = await (await verifier).verify(token);
+      return claims as Record<string, unknown>;
     } catch (err) {
-      if (TOKEN_ERRORS.has((err as { code?: string }).code ?? '')) return null;
+      if (err instanceof JwtVerificationError && err.code !== 'key_unavailable') return null;
       throw err;
     }
   };
 }
-
-/** jose errors that judge the token itself (everything else is about reaching the JWKS). */
-const TOKEN_ERRORS: ReadonlySet<string> = new Set([
-  'ERR_JWT_EXPIRED',
-  'ERR_JWT_CLAIM_VALIDATION_FAILED',
-  'ERR_JWT_INVALID',
-  'ERR_JWS_INVALID',
-  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
-  'ERR_JOSE_ALG_NOT_ALLOWED',
-  'ERR_JOSE_NOT_SUPPORTED',
-  'ERR_JWKS_NO_MATCHING_KEY',
-  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
-]);
 
 interface CachedIntrospection {
   readonly claims: Record<string, unknown>;

@@ -187,6 +187,7 @@ function isAllowedUrl(url: URL, allowInsecure: boolean): boolean {
 class OidcInstance {
   readonly #cfg: OidcConfig;
   readonly #log: PluginLogger;
+  readonly #services: PluginContext['services'];
   readonly #provider: Provider;
   readonly #sealer: SessionSealer;
   readonly #cookie: string;
@@ -206,6 +207,7 @@ class OidcInstance {
   constructor(cfg: OidcConfig, context: PluginContext) {
     this.#cfg = cfg;
     this.#log = context.log;
+    this.#services = context.services;
 
     let discovery: URL;
     try {
@@ -645,7 +647,12 @@ class OidcInstance {
       this.#bearerCheck =
         this.#cfg.introspection_endpoint !== undefined && d.introspection !== null
           ? introspectionCheck(d.introspection, this.#cfg.introspection_cache_ttl)
-          : jwtCheck(d, { audiences: this.#audiences, algorithms: this.#cfg.bearer_jwt_auth_signing_algs, timeout: this.#cfg.timeout });
+          : jwtCheck(d, {
+              audiences: this.#audiences,
+              algorithms: this.#cfg.bearer_jwt_auth_signing_algs,
+              timeout: this.#cfg.timeout,
+              services: this.#services,
+            });
       this.#bearerFor = d;
     }
     let claims: Record<string, unknown> | null;
