@@ -4,10 +4,16 @@
  */
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import jwt from './jwt/index.ts';
+import jwtClaims from './jwt-claims/index.ts';
+import keyAuth from './key-auth/index.ts';
+import acl from './acl/index.ts';
 import oidc from './oidc/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,
+  jwtClaims,
+  keyAuth,
+  acl,
   oidc,
 ];
 

@@ -1,0 +1,104 @@
+/**
+ * The `acl` plugin: Kong 3's acl. Allows or denies the consumer by its groups (the `acls` of the
+ * consumer in gateway.yaml), or by the groups an authentication plugin put in
+ * `req.ctx.authenticated_groups` (Kong's `kong.ctx.shared.authenticated_groups`).
+ * See docs/plugins/acl.md.
+ */
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { ConsumerDirectory, GatewayRequest, PluginHandlers } from '../../index.ts';
+import schema from '../../../schemas/plugins/acl.schema.json' with { type: 'json' };
+
+/** The acl plugin's config, defaults applied. */
+export interface AclConfig {
+  allow?: string[] | null;
+  deny?: string[] | null;
+  hide_groups_header: boolean;
+  always_use_authenticated_groups: boolean;
+}
+
+/** Kong's priority for acl. */
+export const ACL_PRIORITY = 950;
+
+const FORBIDDEN = { message: 'You cannot consume this service' };
+const UNAUTHORIZED = { message: 'Unauthorized' };
+
+/** `true` to block, or the header value to send when allowed. */
+type Decision = true | string;
+
+class Acl implements PluginHandlers {
+  private readonly deny: boolean;
+  private readonly groups: ReadonlySet<string>;
+  private readonly hideHeader: boolean;
+  private readonly alwaysAuthenticated: boolean;
+  private readonly consumers: ConsumerDirectory;
+  /** Decisions per consumer id: consumers and their groups are fixed for the life of a config. */
+  private readonly decisions = new Map<string, Decision | null>();
+
+  constructor(config: AclConfig, consumers: ConsumerDirectory) {
+    this.deny = (config.deny?.length ?? 0) > 0;
+    this.groups = new Set(this.deny ? config.deny! : config.allow!);
+    this.hideHeader = config.hide_groups_header;
+    this.alwaysAuthenticated = config.always_use_authenticated_groups;
+    this.consumers = consumers;
+  }
+
+  access(req: GatewayRequest): void {
+    // Groups are ours to assert; a client-sent value never reaches the upstream.
+    req.removeUpstreamHeader('x-authenticated-groups');
+    req.removeUpstreamHeader('x-consumer-groups');
+    const consumer = req.consumer;
+    const authenticated = authenticatedGroups(req);
+
+    if (consumer === null || ((req.credential === null || this.alwaysAuthenticated) && authenticated !== null)) {
+      if (authenticated === null) {
+        if (req.credential) return req.exit(403, FORBIDDEN);
+        return req.exit(401, UNAUTHORIZED);
+      }
+      const decision = this.decide(authenticated);
+      if (decision === true) return req.exit(403, FORBIDDEN);
+      if (!this.hideHeader) req.setUpstreamHeader('x-authenticated-groups', decision);
+      return;
+    }
+
+    let decision = this.decisions.get(consumer.id);
+    if (decision === undefined) {
+      const groups = this.consumers.groups(consumer.id);
+      decision = groups.length === 0 && !this.deny ? null : this.decide(groups);
+      this.decisions.set(consumer.id, decision);
+    }
+    if (decision === null) {
+      // An allow list and a consumer without any group: Kong's 403 with a credential, 401 without.
+      if (req.credential) return req.exit(403, FORBIDDEN);
+      return req.exit(401, UNAUTHORIZED);
+    }
+    if (decision === true) return req.exit(403, FORBIDDEN);
+    if (!this.hideHeader && decision !== '') req.setUpstreamHeader('x-consumer-groups', decision);
+  }
+
+  private decide(groups: readonly string[]): Decision {
+    const inGroup = groups.some((g) => this.groups.has(g));
+    const blocked = this.deny ? inGroup : !inGroup;
+    return blocked ? true : groups.join(', ');
+  }
+}
+
+function authenticatedGroups(req: GatewayRequest): readonly string[] | null {
+  const g = req.ctx.authenticated_groups;
+  if (Array.isArray(g) && g.length > 0 && g.every((x) => typeof x === 'string')) return g as string[];
+  return null;
+}
+
+export default definePlugin<AclConfig>({
+  name: 'acl',
+  version: '1.0.0',
+  priority: ACL_PRIORITY,
+  schema,
+  consumerScoped: false,
+  create(config, context) {
+    const allow = config.allow?.length ?? 0;
+    const deny = config.deny?.length ?? 0;
+    if (allow > 0 && deny > 0) throw new PluginConfigError('allow', 'give allow or deny, not both');
+    if (allow === 0 && deny === 0) throw new PluginConfigError('allow', 'one of allow or deny must be given');
+    return new Acl(config, context.services.consumers);
+  },
+});

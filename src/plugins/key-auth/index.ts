@@ -1,0 +1,224 @@
+/**
+ * The `key-auth` plugin: Kong 3's key-auth (same config, messages and WWW-Authenticate header).
+ * Keys are compared in constant time: the presented key is hashed and looked up by digest, and the
+ * digests are compared with `timingSafeEqual`, so response timing says nothing about how much of a
+ * key matched. See docs/plugins/key-auth.md.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
+
+/** The key-auth plugin's config, defaults applied. */
+export interface KeyAuthConfig {
+  key_names: string[];
+  hide_credentials: boolean;
+  anonymous?: string | null;
+  key_in_header: boolean;
+  key_in_query: boolean;
+  key_in_body: boolean;
+  run_on_preflight: boolean;
+  realm?: string | null;
+}
+
+/** Kong's priority for key-auth. */
+export const KEY_AUTH_PRIORITY = 1250;
+
+/** Bodies larger than this are not searched for a key (they are streamed upstream untouched). */
+export const MAX_KEY_BODY_BYTES = 1024 * 1024;
+
+interface Entry {
+  readonly digest: Buffer;
+  readonly consumer: Consumer;
+  readonly credential: Credential;
+}
+
+interface Failure {
+  readonly status: number;
+  readonly message: string;
+}
+
+const NO_KEY: Failure = { status: 401, message: 'No API key found in request' };
+const INVALID: Failure = { status: 401, message: 'Unauthorized' };
+const DUPLICATE: Failure = { status: 401, message: 'Duplicate API key found' };
+
+type ParsedBody = { kind: 'form'; params: URLSearchParams } | { kind: 'json'; value: Record<string, unknown> };
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+class KeyAuth implements PluginHandlers {
+  private readonly keyNames: readonly string[];
+  private readonly headerNames: readonly string[];
+  private readonly config: KeyAuthConfig;
+  private readonly anonymous: Consumer | null;
+  private readonly byDigest: ReadonlyMap<string, Entry>;
+  private readonly wwwHeaders: Readonly<Record<string, HeaderValue>>;
+
+  constructor(config: KeyAuthConfig, anonymous: Consumer | null, byDigest: Map<string, Entry>) {
+    this.config = config;
+    this.keyNames = config.key_names;
+    this.headerNames = config.key_names.map((n) => n.toLowerCase());
+    this.anonymous = anonymous;
+    this.byDigest = byDigest;
+    this.wwwHeaders = { 'WWW-Authenticate': config.realm != null ? `Key realm="${config.realm}"` : 'Key' };
+  }
+
+  access(req: GatewayRequest): void | Promise<void> {
+    if (!this.config.run_on_preflight && req.method === 'OPTIONS') return;
+    if (this.anonymous && req.credential) return;
+    if (this.config.key_in_body && wantsBody(req)) return this.withBody(req);
+    this.finish(req, this.authenticate(req, null));
+  }
+
+  private async withBody(req: GatewayRequest): Promise<void> {
+    const raw = await readBody(req);
+    // The body stream is consumed now: it goes upstream from this buffer.
+    req.setUpstreamBody(raw);
+    this.finish(req, this.authenticate(req, { raw, parsed: parseBody(req, raw) }));
+  }
+
+  private authenticate(req: GatewayRequest, body: { raw: Buffer; parsed: ParsedBody | null } | null): Failure | null {
+    let key: string | undefined;
+    for (let i = 0; i < this.keyNames.length; i++) {
+      const name = this.keyNames[i]!;
+      let value: string | string[] | undefined;
+      if (this.config.key_in_header) value = headerValues(req, this.headerNames[i]!);
+      if (value === undefined && this.config.key_in_query && req.rawQuery !== '') {
+        const all = req.query.getAll(name);
+        value = all.length === 0 ? undefined : all.length === 1 ? all[0] : all;
+      }
+      if (value === undefined && body?.parsed) value = bodyValue(body.parsed, name);
+      if (typeof value === 'string') {
+        key = value;
+        if (this.config.hide_credentials) this.hide(req, name, body);
+        break;
+      }
+      if (Array.isArray(value)) return DUPLICATE;
+    }
+    if (key === undefined || key === '') return NO_KEY;
+
+    const d = digest(key);
+    const entry = this.byDigest.get(d.toString('base64'));
+    // The map lookup is by digest, not by key; the final comparison is constant-time too.
+    if (!entry || !timingSafeEqual(entry.digest, d)) return INVALID;
+    req.authenticate(entry.consumer, entry.credential);
+    return null;
+  }
+
+  private hide(req: GatewayRequest, name: string, body: { raw: Buffer; parsed: ParsedBody | null } | null): void {
+    req.removeUpstreamHeader(name);
+    if (req.rawQuery !== '') {
+      const q = new URLSearchParams(req.rawQuery);
+      if (q.has(name)) {
+        q.delete(name);
+        req.setUpstreamQuery(q.toString());
+      }
+    }
+    if (body?.parsed) {
+      if (body.parsed.kind === 'form' && body.parsed.params.has(name)) {
+        body.parsed.params.delete(name);
+        req.setUpstreamBody(body.parsed.params.toString());
+      } else if (body.parsed.kind === 'json' && Object.hasOwn(body.parsed.value, name)) {
+        delete body.parsed.value[name];
+        req.setUpstreamBody(JSON.stringify(body.parsed.value));
+      }
+    }
+  }
+
+  private finish(req: GatewayRequest, failure: Failure | null): void {
+    if (failure === null) return;
+    if (this.anonymous) {
+      req.authenticate(this.anonymous, null, true);
+      return;
+    }
+    req.exit(failure.status, { message: failure.message }, this.wwwHeaders);
+  }
+}
+
+/** A header's value, or every value when the client repeated it (Kong: duplicate key). */
+function headerValues(req: GatewayRequest, name: string): string | string[] | undefined {
+  const v = req.headers[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) return v.length === 1 ? v[0] : v;
+  if (v.includes(',')) {
+    const distinct = req.raw?.headersDistinct?.[name];
+    if (distinct && distinct.length > 1) return distinct;
+  }
+  return v as string;
+}
+
+function contentType(req: GatewayRequest): string {
+  const ct = req.headers['content-type'];
+  return typeof ct === 'string' ? ct.split(';', 1)[0]!.trim().toLowerCase() : '';
+}
+
+/** Only bodies we can search and whose size is known and bounded are read. */
+function wantsBody(req: GatewayRequest): boolean {
+  const ct = contentType(req);
+  if (ct !== 'application/x-www-form-urlencoded' && ct !== 'application/json' && !ct.endsWith('+json')) return false;
+  const len = Number(req.headers['content-length']);
+  return Number.isInteger(len) && len > 0 && len <= MAX_KEY_BODY_BYTES;
+}
+
+async function readBody(req: GatewayRequest): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req.raw as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_KEY_BODY_BYTES) throw new Error('request body larger than its content-length');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+function parseBody(req: GatewayRequest, raw: Buffer): ParsedBody | null {
+  const ct = contentType(req);
+  if (ct === 'application/x-www-form-urlencoded') return { kind: 'form', params: new URLSearchParams(raw.toString('utf8')) };
+  try {
+    const value = JSON.parse(raw.toString('utf8')) as unknown;
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      return { kind: 'json', value: value as Record<string, unknown> };
+    }
+  } catch {
+    /* not JSON: no key in it */
+  }
+  return null;
+}
+
+function bodyValue(body: ParsedBody, name: string): string | string[] | undefined {
+  if (body.kind === 'form') {
+    const all = body.params.getAll(name);
+    return all.length === 0 ? undefined : all.length === 1 ? all[0] : all;
+  }
+  const v = body.value[name];
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) return v.map(String);
+  return undefined;
+}
+
+export default definePlugin<KeyAuthConfig>({
+  name: 'key-auth',
+  version: '1.0.0',
+  priority: KEY_AUTH_PRIORITY,
+  schema,
+  consumerScoped: false,
+  create(config, context) {
+    let anonymous: Consumer | null = null;
+    if (config.anonymous != null) {
+      anonymous = context.services.consumers.find(config.anonymous);
+      if (!anonymous) throw new PluginConfigError('anonymous', `anonymous consumer "${config.anonymous}" is configured but doesn't exist`);
+    }
+    const byDigest = new Map<string, Entry>();
+    for (const { consumer, credential } of context.services.consumers.keyAuthCredentials()) {
+      const d = digest(credential.key);
+      byDigest.set(d.toString('base64'), {
+        digest: d,
+        consumer,
+        credential: { id: credential.id, type: 'key-auth', identifier: credential.id, consumer_id: consumer.id },
+      });
+    }
+    return new KeyAuth(config, anonymous, byDigest);
+  },
+});
