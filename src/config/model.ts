@@ -8,6 +8,8 @@
  * error (a plugin's `create()` throwing, say) can still be reported as `FILE:LINE:COL`.
  */
 
+import type { ConfigIssue } from '../errors.ts';
+
 /** A path into the YAML document, e.g. `['services', 0, 'routes', 1, 'paths', 0]`. */
 export type YamlPath = readonly (string | number)[];
 
@@ -113,6 +115,7 @@ export interface UpstreamModel {
   hash_on: string;
   hash_fallback: string;
   hash_on_header: string | null;
+  hash_fallback_header?: string | null;
   hash_on_cookie: string | null;
   hash_on_cookie_path: string;
   slots: number;
@@ -144,6 +147,8 @@ export interface PluginModel {
   service: string | null;
   route: string | null;
   consumer: string | null;
+  /** Kong's optional label of a plugin instance (unique when given). */
+  instance_name?: string | null;
   tags: string[];
   yaml_path: YamlPath;
 }
@@ -211,4 +216,6 @@ export interface ConfigSource {
   secrets: ReadonlySet<string>;
   /** Maps a YAML path of this document to its source location. */
   locate(path: YamlPath): SourceLocation;
+  /** Problems that do not make the config invalid (severity "warning"), located. */
+  warnings?: readonly ConfigIssue[];
 }

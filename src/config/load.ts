@@ -1,0 +1,241 @@
+/**
+ * Loads gateway.yaml: YAML with positions → `${...}` references → JSON Schema (Kong's defaults
+ * applied) → flat entities and semantic checks. Every problem is collected, located
+ * (FILE:LINE:COL and YAML path) and thrown together as one ConfigError.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
+import { dirname, resolve as resolvePath } from 'node:path';
+import type { PluginDefinition } from '../pipeline/plugin.ts';
+import type { GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
+import { ConfigError, configIssue, formatYamlPath, type ConfigIssue } from '../errors.ts';
+import { buildEntities } from './build.ts';
+import { resolveRefs } from './refs.ts';
+import { validateGateway } from './schema.ts';
+import { parseYaml, type RawIssue, type SourceMap } from './yaml.ts';
+
+export interface LoadOptions {
+  /** Environment for `${NAME}` references; default `process.env`. */
+  env?: Record<string, string | undefined>;
+  /** Installed plugins by name; default the built-in registry (read at call time). */
+  plugins?: ReadonlyMap<string, PluginDefinition>;
+}
+
+/**
+ * Reads and validates a config file.
+ * @throws ConfigError with every problem located; an unreadable file gives one issue with code FILE
+ */
+export async function loadConfigFile(file: string, opts: LoadOptions = {}): Promise<GatewayConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${why}`, [], { file, line: 1, col: 1 })]);
+  }
+  return loadConfigText(text, file, opts);
+}
+
+/** Entity lists: an invalid item of one of these is skipped after its schema errors are reported. */
+const ENTITY_LISTS = new Set(['services', 'routes', 'consumers', 'plugins', 'upstreams', 'targets', 'certificates', 'jwt_secrets', 'keyauth_credentials', 'acls', 'snis']);
+
+/**
+ * Validates config text. `file` is how issues name the file (as the user gave it); relative
+ * `${file:...}` references resolve against its directory.
+ */
+export async function loadConfigText(text: string, file: string, opts: LoadOptions = {}): Promise<GatewayConfig> {
+  const env = opts.env ?? process.env;
+  const plugins = opts.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
+  const absFile = resolvePath(file);
+  const dir = dirname(absFile);
+
+  const parsed = parseYaml(text, file);
+  const { map } = parsed;
+  const raw: RawIssue[] = [...parsed.issues];
+  const fail = (secrets: ReadonlySet<string>): never => {
+    throw new ConfigError(finish(raw, map, secrets));
+  };
+  if (raw.some((i) => i.severity !== 'warning')) fail(new Set());
+
+  const data = parsed.data;
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) {
+    raw.push({ code: 'SCHEMA', message: 'the top level must be a mapping with at least `_format_version: "3.0"`', path: [] });
+    fail(new Set());
+  }
+  const doc = data as Record<string, any>;
+
+  const refs = await resolveRefs(doc, dir, env);
+  raw.push(...refs.issues);
+
+  if (typeof doc._format_version === 'number') {
+    raw.push({ code: 'FORMAT_VERSION', message: `_format_version must be a string: quote it, _format_version: "${doc._format_version.toFixed(1)}"`, path: ['_format_version'] });
+    doc._format_version = doc._format_version.toFixed(1);
+  }
+
+  // Schema: report the first pass; then prune what it rejected and validate again so that
+  // defaults are applied and the semantic checks below see well-typed data.
+  const schemaIssues = validateGateway(doc);
+  for (const i of schemaIssues) {
+    if (i.path[0] === '_format_version' && i.path.length === 1) {
+      i.code = 'FORMAT_VERSION';
+      if (i.message.startsWith('must be one of')) {
+        i.message = `unsupported _format_version: Tollgate reads Kong's "3.0" (and "1.1"/"2.1", migrated the way Kong 3.x migrates them)`;
+      }
+    }
+    if (i.path[0] === '_workspace' && i.path.length === 1) i.message = "Tollgate has a single workspace: _workspace must be 'default'";
+  }
+  raw.push(...schemaIssues);
+  const broken = new WeakSet<object>();
+  const pruned: YamlPath[] = [];
+  let pass = schemaIssues;
+  for (let n = 0; n < 4 && pass.length > 0; n++) {
+    for (const i of pass) prune(doc, i, broken, pruned);
+    pass = validateGateway(doc).filter((i) => !isBrokenPath(doc, i.path, broken));
+  }
+  if (typeof doc._format_version !== 'string') doc._format_version = '3.0';
+
+  const built = buildEntities(doc, plugins, raw, broken);
+  // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.
+  const prunedKeys = pruned.map((p) => formatYamlPath(p));
+  const kept = raw.filter((i) => !(i.code === 'SCHEMA' && !schemaIssues.includes(i) && prunedKeys.some((k) => k.startsWith(formatYamlPath(i.path)))));
+  raw.length = 0;
+  raw.push(...kept);
+
+  const settings = (doc._tollgate ?? {}) as TollgateSettings;
+  checkSettings(settings, raw);
+  settings.request_id_header = settings.request_id_header.toLowerCase();
+
+  const hash = createHash('sha256').update(text);
+  for (const [path, content] of refs.files) hash.update('\u0000').update(path).update('\u0000').update(content);
+
+  const issues = finish(raw, map, refs.secrets);
+  if (issues.some((i) => i.severity === 'error')) throw new ConfigError(issues);
+
+  return {
+    format_version: doc._format_version === '3.0' ? '3.0' : doc._format_version,
+    ...built,
+    settings,
+    source: {
+      file: absFile,
+      dir,
+      hash: hash.digest('hex'),
+      referenced_files: [...refs.files.keys()],
+      secrets: refs.secrets,
+      locate: (path: YamlPath) => map.locate(path),
+      warnings: issues,
+    },
+  };
+}
+
+function isBrokenPath(doc: unknown, path: YamlPath, broken: WeakSet<object>): boolean {
+  let node: unknown = doc;
+  for (const seg of path) {
+    if (node === null || typeof node !== 'object') return false;
+    if (broken.has(node)) return true;
+    node = (node as Record<string | number, unknown>)[seg];
+  }
+  return node !== null && typeof node === 'object' && broken.has(node);
+}
+
+/** Removes (or marks as broken) what a schema issue rejected, so the next pass sees valid data. */
+function prune(doc: Record<string, unknown>, issue: RawIssue, broken: WeakSet<object>, pruned: YamlPath[]): void {
+  const path = issue.path;
+  const parents: unknown[] = [doc];
+  let node: unknown = doc;
+  for (const seg of path) {
+    if (node === null || typeof node !== 'object') return;
+    node = (node as Record<string | number, unknown>)[seg];
+    parents.push(node);
+  }
+  // Walk up to the innermost entity (an item of an entity list) for `required` problems.
+  const entityAt = (): number => {
+    for (let k = path.length; k >= 1; k--) {
+      if (typeof path[k - 1] === 'number' && ENTITY_LISTS.has(String(path[k - 2]))) return k;
+    }
+    return -1;
+  };
+  const markEntity = (): void => {
+    const k = entityAt();
+    const e = k === -1 ? null : parents[k];
+    if (e !== null && typeof e === 'object') broken.add(e);
+    else if (k !== -1) {
+      // An entity that is not even a mapping: replace it by an empty, broken one.
+      const list = parents[k - 1] as unknown[];
+      const placeholder = {};
+      broken.add(placeholder);
+      list[path[k - 1] as number] = placeholder;
+    }
+  };
+  if (issue.message.startsWith('missing required field') || path.length === 0) {
+    markEntity();
+    return;
+  }
+  const last = path[path.length - 1]!;
+  const parent = parents[path.length - 1];
+  if (typeof last === 'number') {
+    if (ENTITY_LISTS.has(String(path[path.length - 2]))) {
+      markEntity();
+      return;
+    }
+    // A bad item of a plain list: drop the whole list field.
+    const grand = parents[path.length - 2] as Record<string, unknown>;
+    if (grand && typeof grand === 'object' && !Array.isArray(grand)) {
+      delete grand[String(path[path.length - 2])];
+      pruned.push(path.slice(0, -1));
+    }
+    return;
+  }
+  if (parent && typeof parent === 'object' && !Array.isArray(parent)) {
+    delete (parent as Record<string, unknown>)[last];
+    pruned.push(path);
+  }
+}
+
+const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[^\s:]+):(\d{1,5})(\s+[a-z_]+(=\S+)?)*$/;
+
+function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
+  const base = ['_tollgate'];
+  for (const field of ['proxy_listen', 'admin_listen'] as const) {
+    s[field]?.forEach((addr, i) => {
+      const m = LISTEN.exec(addr);
+      if (!m || Number(m[2]) > 65535) raw.push({ code: 'SCHEMA', message: `invalid listen address: expected HOST:PORT optionally followed by flags (e.g. '0.0.0.0:8443 ssl')`, path: [...base, field, i] });
+    });
+  }
+  s.trusted_ips?.forEach((ip, i) => {
+    const [addr, bits, extra] = ip.split('/');
+    const v = isIP(addr ?? '');
+    const max = v === 4 ? 32 : 128;
+    const okBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+    if (!v || !okBits || extra !== undefined) raw.push({ code: 'SCHEMA', message: 'invalid IP address or CIDR', path: [...base, 'trusted_ips', i] });
+  });
+}
+
+/** Raw issues → located, redacted, sorted ConfigIssues. */
+function finish(raw: RawIssue[], map: SourceMap, secrets: ReadonlySet<string>): ConfigIssue[] {
+  const redact = redactor(secrets);
+  const out = raw.map((i) => {
+    const loc = i.offset !== undefined && !map.has(i.path) ? map.at(i.offset) : map.locate(i.path, i.atKey);
+    return configIssue(i.code, redact(i.message), i.path, loc, i.severity ?? 'error');
+  });
+  out.sort((a, b) => a.line - b.line || a.col - b.col || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return out;
+}
+
+/**
+ * Replaces resolved secret values in a message. Values shorter than 4 characters are replaced
+ * only where a message quotes them, so that a secret "1" does not eat every digit.
+ */
+export function redactor(secrets: ReadonlySet<string>): (s: string) => string {
+  const list = [...secrets].sort((a, b) => b.length - a.length);
+  if (list.length === 0) return (s) => s;
+  return (s) => {
+    let out = s;
+    for (const v of list) {
+      if (v.length >= 4) out = out.split(v).join('[redacted]');
+      else out = out.split(`'${v}'`).join("'[redacted]'");
+    }
+    return out;
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Route path, host and name rules shared by the config loader and the router, so that what
+ * `gateway validate` accepts is exactly what the router compiles.
+ */
+
+/** Characters Kong accepts in a plain (prefix) path: RFC 3986 unreserved, sub-delims, `:@/%`. */
+const PATH_CHARS = /^\/[A-Za-z0-9._~\-/%:@!$&'()*+,;=]*$/;
+const UNRESERVED = /[A-Za-z0-9._~-]/;
+
+/**
+ * Compiles a `~` regex route path as the router uses it: the text after `~`, anchored at the
+ * start of the normalized request path, with the `u` flag (so PCRE-only escapes such as `\A`
+ * are rejected instead of silently meaning a literal letter). Named groups `(?<name>...)` are
+ * the captures plugins see.
+ * @throws SyntaxError when the regex does not compile
+ */
+export function compileRoutePathRegex(path: string): RegExp {
+  return new RegExp(`^(?:${path.slice(1)})`, 'u');
+}
+
+/** Hints for PCRE syntax JavaScript regexes do not have. */
+function pcreHint(body: string): string {
+  if (body.includes('(?P<')) return '; PCRE `(?P<name>...)` is written `(?<name>...)` here';
+  if (body.includes('(?>')) return '; atomic groups `(?>...)` are not supported';
+  if (/\(\?[imsx]+\)/.test(body)) return '; inline flags such as `(?i)` are not supported';
+  if (/\\[AzZ]/.test(body)) return '; use ^ and $ instead of \\A, \\z and \\Z';
+  if (/[*+?}][+]/.test(body)) return '; possessive quantifiers are not supported';
+  return '';
+}
+
+/** Percent-decodes unreserved characters and removes dot segments and empty segments. */
+export function normalizePath(path: string): string {
+  const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (m, hex: string) => {
+    const ch = String.fromCharCode(parseInt(hex, 16));
+    return UNRESERVED.test(ch) ? ch : m;
+  });
+  const segs = decoded.split('/').slice(1);
+  const out: string[] = [];
+  let trailing = false;
+  segs.forEach((s, i) => {
+    const last = i === segs.length - 1;
+    if (s === '.' || s === '' || s === '..') {
+      if (s === '..') out.pop();
+      if (last) trailing = true;
+      return;
+    }
+    out.push(s);
+  });
+  return '/' + out.join('/') + (trailing && out.length > 0 ? '/' : '');
+}
+
+/** Checks a route path; returns an error message, or null when it is fine. */
+export function checkRoutePath(path: string): string | null {
+  if (path.startsWith('~')) {
+    if (!path.startsWith('~/')) return `regex path must start with '~/'`;
+    try {
+      compileRoutePathRegex(path);
+    } catch (e) {
+      const msg = (e as Error).message.replace(/^Invalid regular expression: \/.*\/u?: /s, '');
+      return `invalid regex: ${msg}${pcreHint(path.slice(1))}`;
+    }
+    return null;
+  }
+  if (!path.startsWith('/')) return `should start with: / (fixed path) or ~/ (regex path)`;
+  if (!PATH_CHARS.test(path)) return `invalid path: '${path}' (characters outside of the reserved list of RFC 3986 found)`;
+  const bad = /%(?![0-9A-Fa-f]{2})/.exec(path);
+  if (bad) return `invalid url-encoded value: '${path.slice(bad.index, bad.index + 3)}'`;
+  const normal = normalizePath(path);
+  if (normal !== path) {
+    // Normalized request paths never contain these, so the route could never match as written.
+    if (/%[0-9A-Fa-f]{2}/.test(path) && normal.length !== path.length && !/\/\/|\/\.\.?(\/|$)/.test(path)) {
+      return `path is not normalized: percent-encoded unreserved characters never appear in a request path after normalization; write '${normal}'`;
+    }
+    return `path is not normalized (no '//', '/./' or '/../' segments, no percent-encoded unreserved characters); write '${normal}'`;
+  }
+  return null;
+}
+
+/** The regex source a 1.1/2.1 path becomes in 3.0 (Kong's own migration rule), or null for a plain path. */
+export function migrateLegacyPath(path: string): string | null {
+  if (/^[A-Za-z0-9.\-_~/%]*$/.test(path)) return null;
+  return `~${path}`;
+}
+
+const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+
+/** Checks a hostname, optionally with one leading `*.` or trailing `.*` wildcard and a port. */
+export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean }): string | null {
+  let host = raw.toLowerCase();
+  if (opts.port) {
+    const m = /^(.*?)(?::(\d{1,5}))?$/.exec(host)!;
+    if (m[2] !== undefined && !host.startsWith('[')) {
+      if (Number(m[2]) > 65535) return `invalid port number`;
+      host = m[1]!;
+    }
+    const v6 = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/.exec(host);
+    if (v6) return null;
+  }
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return host.split('.').every((o) => Number(o) <= 255) ? null : 'invalid IPv4 address';
+  const stars = host.split('*').length - 1;
+  if (stars > 0) {
+    if (!opts.wildcard) return 'wildcards are not allowed here';
+    if (stars > 1) return 'invalid wildcard: must have at most one wildcard';
+    if (!(host.startsWith('*.') || host.endsWith('.*'))) return 'invalid wildcard: must be placed at leftmost or rightmost label';
+    host = host.startsWith('*.') ? host.slice(2) : host.slice(0, -2);
+  }
+  if (host.length === 0 || host.length > 253) return 'invalid hostname';
+  if (!host.split('.').every((l) => LABEL.test(l))) return `invalid hostname: '${raw}'`;
+  return null;
+}
+
+/** Kong's rule for entity names. */
+export function checkName(name: string): string | null {
+  return /^[\p{L}\p{N}._~-]+$/u.test(name) ? null : `invalid value '${name}': it must only contain alphanumeric and '., -, _, ~' characters`;
+}

@@ -1,0 +1,152 @@
+/**
+ * `${NAME}`, `${NAME:-default}` and `${file:path}` references in string values, resolved at load.
+ * `$${` writes a literal `${`. Every resolved value is recorded as a secret so that the gateway
+ * can redact it wherever it prints.
+ */
+import { readFile } from 'node:fs/promises';
+import { isAbsolute, resolve as resolvePath } from 'node:path';
+import type { RawIssue } from './yaml.ts';
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export interface RefResult {
+  secrets: Set<string>;
+  /** Absolute path → contents, in first-reference order. */
+  files: Map<string, string>;
+  issues: RawIssue[];
+}
+
+type Token = { literal: string } | { env: string; fallback: string | null } | { file: string };
+
+/** Splits a string into literal parts and references; returns an error message for a malformed one. */
+export function tokenize(s: string): Token[] | string {
+  const out: Token[] = [];
+  let lit = '';
+  let i = 0;
+  while (i < s.length) {
+    const at = s.indexOf('$', i);
+    if (at === -1) {
+      lit += s.slice(i);
+      break;
+    }
+    lit += s.slice(i, at);
+    if (s.startsWith('$${', at)) {
+      lit += '${';
+      i = at + 3;
+      continue;
+    }
+    if (s[at + 1] !== '{') {
+      lit += '$';
+      i = at + 1;
+      continue;
+    }
+    const end = s.indexOf('}', at + 2);
+    if (end === -1) return 'unterminated reference: `${` without `}` (write `$${` for a literal `${`)';
+    const body = s.slice(at + 2, end);
+    if (lit) out.push({ literal: lit });
+    lit = '';
+    if (body.startsWith('file:')) {
+      const file = body.slice(5).trim();
+      if (!file) return 'empty file reference: write `${file:path/to/file}`';
+      out.push({ file });
+    } else {
+      const sep = body.indexOf(':-');
+      const name = sep === -1 ? body : body.slice(0, sep);
+      if (!NAME.test(name)) {
+        return `invalid reference \`\${${name.length > 40 ? name.slice(0, 40) + '…' : name}}\`: use \${NAME}, \${NAME:-default} or \${file:path} (write \`$\${\` for a literal \`\${\`)`;
+      }
+      out.push({ env: name, fallback: sep === -1 ? null : body.slice(sep + 2) });
+    }
+    i = end + 1;
+  }
+  if (lit) out.push({ literal: lit });
+  return out;
+}
+
+interface Site {
+  container: Record<string, unknown> | unknown[];
+  key: string | number;
+  path: (string | number)[];
+  tokens: Token[];
+}
+
+/**
+ * Resolves references in place in `data` (the plain tree from the YAML walker).
+ * @param dir directory relative file references resolve against
+ */
+export async function resolveRefs(data: unknown, dir: string, env: Record<string, string | undefined>): Promise<RefResult> {
+  const result: RefResult = { secrets: new Set(), files: new Map(), issues: [] };
+  const sites: Site[] = [];
+
+  const walk = (node: unknown, path: (string | number)[]): void => {
+    if (Array.isArray(node)) {
+      for (let i = 0; i < node.length; i++) visit(node, i, [...path, i]);
+    } else if (node !== null && typeof node === 'object') {
+      for (const k of Object.keys(node)) visit(node as Record<string, unknown>, k, [...path, k]);
+    }
+  };
+  const visit = (container: Record<string, unknown> | unknown[], key: string | number, path: (string | number)[]): void => {
+    const v = (container as Record<string | number, unknown>)[key];
+    if (typeof v === 'string') {
+      if (!v.includes('$')) return;
+      const tokens = tokenize(v);
+      if (typeof tokens === 'string') {
+        result.issues.push({ code: 'SECRET_REF', message: tokens, path });
+        return;
+      }
+      if (tokens.length === 1 && 'literal' in tokens[0]!) {
+        (container as Record<string | number, unknown>)[key] = tokens[0].literal;
+        return;
+      }
+      sites.push({ container, key, path, tokens });
+    } else walk(v, path);
+  };
+  walk(data, []);
+
+  const reads = new Map<string, Promise<string | Error>>();
+  for (const site of sites) {
+    for (const t of site.tokens) {
+      if ('file' in t) {
+        const abs = isAbsolute(t.file) ? t.file : resolvePath(dir, t.file);
+        if (!reads.has(abs)) reads.set(abs, readFile(abs, 'utf8').then((s) => s, (e: unknown) => e as Error));
+      }
+    }
+  }
+  const contents = new Map<string, string | Error>();
+  for (const [abs, p] of reads) contents.set(abs, await p);
+
+  for (const site of sites) {
+    let out = '';
+    let ok = true;
+    for (const t of site.tokens) {
+      if ('literal' in t) out += t.literal;
+      else if ('env' in t) {
+        const v = env[t.env];
+        if (v !== undefined && (v !== '' || t.fallback === null)) {
+          if (v !== '') result.secrets.add(v);
+          out += v;
+        } else if (t.fallback !== null) out += t.fallback;
+        else {
+          result.issues.push({ code: 'SECRET_REF', message: `environment variable ${t.env} is not set (write \${${t.env}:-default} to give a default)`, path: site.path });
+          ok = false;
+        }
+      } else {
+        const abs = isAbsolute(t.file) ? t.file : resolvePath(dir, t.file);
+        const c = contents.get(abs)!;
+        if (c instanceof Error) {
+          const why = (c as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (c as NodeJS.ErrnoException).code === 'EISDIR' ? 'it is a directory' : ((c as NodeJS.ErrnoException).code ?? 'unreadable');
+          result.issues.push({ code: 'SECRET_REF', message: `cannot read \${file:${t.file}} (${abs}): ${why}`, path: site.path });
+          ok = false;
+          continue;
+        }
+        if (!result.files.has(abs)) result.files.set(abs, c);
+        // One trailing newline is what `echo secret > file` leaves; it is never part of the value.
+        const value = c.endsWith('\r\n') ? c.slice(0, -2) : c.endsWith('\n') ? c.slice(0, -1) : c;
+        if (value !== '') result.secrets.add(value);
+        out += value;
+      }
+    }
+    if (ok) (site.container as Record<string | number, unknown>)[site.key] = out;
+  }
+  return result;
+}

@@ -1,0 +1,249 @@
+/**
+ * JSON Schema validation: the file format (schemas/gateway.schema.json) and each plugin's
+ * `config` (the plugin definition's own schema), with Ajv errors turned into located issues
+ * whose messages a user can act on ("unknown field 'strip_paht' (did you mean 'strip_path'?)").
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import gatewaySchema from '../../schemas/gateway.schema.json' with { type: 'json' };
+import type { PluginDefinition } from '../pipeline/plugin.ts';
+import type { YamlPath } from './model.ts';
+import type { RawIssue } from './yaml.ts';
+
+// ajv-formats is CommonJS; its default export arrives either as the function or as its module.
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+
+/** Kong 3.x fields and entities Tollgate deliberately does not support, with the reason. */
+export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
+  root: {
+    ca_certificates: 'upstream mutual TLS and CA certificate entities are not supported',
+    snis: 'declare SNIs nested under their certificate (`certificates[].snis`)',
+    vaults: 'use ${NAME} and ${file:path} references instead of vaults',
+    basicauth_credentials: 'the basic-auth plugin is not implemented',
+    hmacauth_credentials: 'the hmac-auth plugin is not implemented',
+    oauth2_credentials: 'the oauth2 plugin is not implemented',
+    mtls_auth_credentials: 'the mtls-auth plugin is not implemented',
+    consumer_groups: 'consumer groups (Kong Enterprise) are not supported',
+    key_sets: 'key sets are not supported; jwt credentials take a PEM or a jwks_uri',
+    keys: 'key entities are not supported; jwt credentials take a PEM or a jwks_uri',
+    filter_chains: 'WebAssembly filter chains are not supported',
+    workspaces: 'Tollgate has a single workspace',
+    parameters: 'the parameters entity is internal to Kong',
+  },
+  service: {
+    client_certificate: 'client certificates towards upstreams are not supported yet',
+    ca_certificates: 'CA certificate entities are not supported; upstream TLS uses the system trust store',
+    tls_sans: 'tls_sans is not supported',
+  },
+  route: {
+    sources: 'stream (TCP/TLS/UDP) routes are not supported',
+    destinations: 'stream (TCP/TLS/UDP) routes are not supported',
+    expression: 'the expressions router is not supported; use paths, hosts, methods and headers',
+    priority: 'the expressions router is not supported; use regex_priority',
+  },
+  plugin: {
+    ordering: 'dynamic plugin ordering (Kong Enterprise) is not supported',
+    consumer_group: 'consumer groups (Kong Enterprise) are not supported',
+  },
+  upstream: {
+    host_header: 'host_header is not supported',
+    client_certificate: 'client certificates towards upstreams are not supported',
+    use_srv_name: 'DNS SRV resolution is not supported',
+    hash_on_query_arg: 'hashing on a query argument is not supported',
+    hash_fallback_query_arg: 'hashing on a query argument is not supported',
+    hash_on_uri_capture: 'hashing on a URI capture is not supported',
+    hash_fallback_uri_capture: 'hashing on a URI capture is not supported',
+  },
+  consumer: {
+    username_lower: 'username_lower is a Kong Enterprise field',
+  },
+};
+
+/** The gateway schema as Ajv validates it: plugin `config` subschemas are checked separately. */
+function loadSchema(): Record<string, unknown> {
+  const copy = structuredClone(gatewaySchema) as { definitions: Record<string, Record<string, unknown>> };
+  // The if/then entries exist for editors; at load time each plugin's own (registered) schema decides.
+  delete copy.definitions.plugin!.allOf;
+  return copy;
+}
+
+let gatewayValidate: ValidateFunction | undefined;
+
+/** Validates the whole file (defaults applied in place) and returns issues. */
+export function validateGateway(data: unknown): RawIssue[] {
+  if (!gatewayValidate) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: true, strictSchema: true, strictNumbers: true, strictTypes: true, strictTuples: true, strictRequired: false, allowUnionTypes: true, verbose: true });
+    addFormats(ajv);
+    gatewayValidate = ajv.compile(loadSchema());
+  }
+  if (gatewayValidate(data)) return [];
+  return translateErrors(gatewayValidate.errors ?? [], data, []);
+}
+
+const pluginValidators = new WeakMap<PluginDefinition, ValidateFunction | Error>();
+
+/** The compiled validator of a plugin's config schema, compiled once per definition. */
+export function pluginValidator(def: PluginDefinition): ValidateFunction | Error {
+  let v = pluginValidators.get(def);
+  if (v) return v;
+  try {
+    const schema = def.schema as Record<string, unknown>;
+    const opts = { allErrors: true, useDefaults: true, strict: true, strictTypes: false, strictTuples: false, allowUnionTypes: true, verbose: true } as const;
+    // One Ajv per definition: two plugins (or two versions of a custom one) may share a $id.
+    const ajv = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? new Ajv2020(opts) : new Ajv(opts);
+    addFormats(ajv as Ajv);
+    v = ajv.compile(schema);
+  } catch (e) {
+    v = new Error(`plugin '${def.name}' has an invalid config schema: ${(e as Error).message}`);
+  }
+  pluginValidators.set(def, v);
+  return v;
+}
+
+/** Validates a plugin config (defaults applied in place); issue paths are prefixed with `base`. */
+export function validatePluginConfig(def: PluginDefinition, config: unknown, base: YamlPath): RawIssue[] {
+  const v = pluginValidator(def);
+  if (v instanceof Error) return [{ code: 'PLUGIN_CONFIG', message: v.message, path: base }];
+  if (v(config)) return [];
+  return translateErrors(v.errors ?? [], config, base, 'PLUGIN_CONFIG');
+}
+
+/** JSON pointer → YAML path, using the data to tell array indexes from map keys. */
+function pointerToPath(pointer: string, data: unknown): (string | number)[] {
+  if (pointer === '') return [];
+  const out: (string | number)[] = [];
+  let node: unknown = data;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(node)) {
+      const i = Number(seg);
+      out.push(i);
+      node = node[i];
+    } else {
+      out.push(seg);
+      node = node !== null && typeof node === 'object' ? (node as Record<string, unknown>)[seg] : undefined;
+    }
+  }
+  return out;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a number';
+  if (typeof v === 'string') return 'a string';
+  return `a ${typeof v}`;
+}
+
+const TYPE_WORDS: Record<string, string> = {
+  string: 'a string',
+  integer: 'an integer',
+  number: 'a number',
+  boolean: 'a boolean (true or false)',
+  object: 'a mapping',
+  array: 'a list',
+  null: 'null',
+};
+
+/** Which definition of the gateway schema an error came from, e.g. `route`. */
+function definitionOf(schemaPath: string): string {
+  const m = /^#\/definitions\/([^/]+)\//.exec(schemaPath);
+  if (m) return m[1]!.replace(/^top_/, '');
+  return schemaPath.startsWith('#/additionalProperties') ? 'root' : '';
+}
+
+function distance(a: string, b: string): number {
+  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The closest known field name, if one is close enough to be a typo. */
+export function suggest(name: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const dd = distance(name.toLowerCase(), k.toLowerCase());
+    if (dd < bestD) {
+      bestD = dd;
+      best = k;
+    }
+  }
+  return best !== null && bestD <= Math.max(1, Math.floor(best.length / 4)) ? best : null;
+}
+
+const KONG_PROTOCOLS = new Set(['grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough', 'udp', 'ws', 'wss']);
+
+function translateErrors(errors: ErrorObject[], data: unknown, base: YamlPath, code: RawIssue['code'] = 'SCHEMA'): RawIssue[] {
+  const out: RawIssue[] = [];
+  const seen = new Set<string>();
+  for (const err of errors) {
+    // `allOf` wrappers repeat nothing useful; `if` failures are reported by their `then`.
+    if (err.keyword === 'if' || err.keyword === 'allOf') continue;
+    const path = [...base, ...pointerToPath(err.instancePath, data)];
+    const value = err.data;
+    let issue: RawIssue;
+    switch (err.keyword) {
+      case 'additionalProperties': {
+        const field = (err.params as { additionalProperty: string }).additionalProperty;
+        const kind = code === 'SCHEMA' ? definitionOf(err.schemaPath) : '';
+        const why = KONG_UNSUPPORTED[kind]?.[field];
+        const parent = err.parentSchema as { properties?: Record<string, unknown> } | undefined;
+        let message: string;
+        if (why) message = `'${field}' is a Kong field that Tollgate does not support: ${why}`;
+        else {
+          const hint = suggest(field, Object.keys(parent?.properties ?? {}));
+          message = `unknown field '${field}'${hint ? ` (did you mean '${hint}'?)` : ''}`;
+        }
+        issue = { code: why || code === 'SCHEMA' ? 'UNKNOWN_FIELD' : code, message, path: [...path, field], atKey: true };
+        if (code === 'PLUGIN_CONFIG') issue.code = 'PLUGIN_CONFIG';
+        break;
+      }
+      case 'required': {
+        const field = (err.params as { missingProperty: string }).missingProperty;
+        issue = { code, message: `missing required field '${field}'`, path };
+        break;
+      }
+      case 'type': {
+        const t = (err.params as { type: string | string[] }).type;
+        const want = (Array.isArray(t) ? t : t.split(',')).map((x) => TYPE_WORDS[x] ?? x).join(' or ');
+        issue = { code, message: `expected ${want}, got ${typeName(value)}`, path };
+        break;
+      }
+      case 'enum': {
+        const allowed = (err.params as { allowedValues: unknown[] }).allowedValues;
+        const list = allowed.map((a) => JSON.stringify(a)).join(', ');
+        if (typeof value === 'string' && KONG_PROTOCOLS.has(value)) {
+          issue = { code, message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of ${list})`, path };
+        } else issue = { code, message: `must be one of ${list}`, path };
+        break;
+      }
+      case 'minLength':
+        issue = { code, message: (err.params as { limit: number }).limit === 1 ? 'must not be empty' : `must be at least ${(err.params as { limit: number }).limit} characters long`, path };
+        break;
+      case 'format':
+        issue = { code, message: `must be a valid ${(err.params as { format: string }).format}`, path };
+        break;
+      case 'pattern':
+        issue = { code, message: `must match the pattern ${(err.params as { pattern: string }).pattern}`, path };
+        break;
+      default:
+        issue = { code, message: err.message ?? `fails the schema's ${err.keyword} rule`, path };
+    }
+    const key = `${issue.path.join('\u0000')}\u0001${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push(issue);
+  }
+  return out;
+}

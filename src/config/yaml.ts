@@ -1,0 +1,236 @@
+/**
+ * YAML → plain data, with every node's source position kept, and YAML's hazards turned into
+ * located issues. We walk the yaml package's AST ourselves instead of calling `toJS()` so that
+ * each value keeps its offset, dangerous keys never reach an object, and alias expansion is
+ * budgeted.
+ */
+import {
+  LineCounter,
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  type Document,
+  type Node as YamlNode,
+} from 'yaml';
+import type { SourceLocation, YamlPath } from './model.ts';
+import { formatYamlPath, type ConfigErrorCode } from '../errors.ts';
+
+/** Keys that would reach Object.prototype semantics if a consumer of the data used them. */
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Alias expansion budget, in nodes materialized through aliases. Real configs reuse a plugin
+ * config or a header list a few hundred times at most; an alias bomb ("billion laughs") needs
+ * millions.
+ */
+export const MAX_ALIAS_NODES = 100_000;
+
+/** The yaml package's own alias guard, kept for documentation parity with its `maxAliasCount`. */
+export const MAX_ALIAS_COUNT = 100;
+
+export interface RawIssue {
+  code: ConfigErrorCode;
+  message: string;
+  path: YamlPath;
+  /** Offset of the offending node in the text (used when `path` cannot be located). */
+  offset?: number;
+  /** Locate the key of `path`'s last segment instead of its value. */
+  atKey?: boolean;
+  severity?: 'error' | 'warning';
+}
+
+/** Positions of every node of a parsed document, by formatted YAML path. */
+export class SourceMap {
+  readonly #values = new Map<string, number>();
+  readonly #keys = new Map<string, number>();
+  readonly #lines: LineCounter;
+  readonly file: string;
+
+  constructor(file: string, lines: LineCounter) {
+    this.file = file;
+    this.#lines = lines;
+  }
+
+  setValue(path: string, offset: number): void {
+    if (!this.#values.has(path)) this.#values.set(path, offset);
+  }
+
+  setKey(path: string, offset: number): void {
+    if (!this.#keys.has(path)) this.#keys.set(path, offset);
+  }
+
+  at(offset: number): SourceLocation {
+    const { line, col } = this.#lines.linePos(offset);
+    return { file: this.file, line, col };
+  }
+
+  /**
+   * Location of the node at `path`, or of its nearest ancestor that exists in the source (a
+   * default-applied field has no node of its own; its enclosing entity has).
+   */
+  locate(path: YamlPath, atKey = false): SourceLocation {
+    for (let n = path.length; n >= 0; n--) {
+      const key = formatYamlPath(path.slice(0, n));
+      const off = (atKey && n === path.length ? this.#keys.get(key) : undefined) ?? this.#values.get(key);
+      if (off !== undefined) return this.at(off);
+    }
+    return { file: this.file, line: 1, col: 1 };
+  }
+
+  has(path: YamlPath): boolean {
+    return this.#values.has(formatYamlPath(path));
+  }
+}
+
+export interface ParsedYaml {
+  data: unknown;
+  map: SourceMap;
+  issues: RawIssue[];
+}
+
+/** Parses `text` into plain data and a source map; `issues` lists every hazard found. */
+export function parseYaml(text: string, file: string): ParsedYaml {
+  const lines = new LineCounter();
+  const map = new SourceMap(file, lines);
+  const issues: RawIssue[] = [];
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
+
+  for (const err of doc.errors) {
+    const hazard = err.code === 'DUPLICATE_KEY' || err.code === 'MULTIPLE_DOCS' || err.code === 'TAB_AS_INDENT';
+    let message = err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '');
+    if (err.code === 'MULTIPLE_DOCS') message = 'several YAML documents in one file; a config file holds exactly one';
+    else if (err.code === 'DUPLICATE_KEY') message = 'duplicate key: a key may appear only once in a mapping';
+    else if (err.code === 'TAB_AS_INDENT') message = 'tab character in indentation; YAML indentation must use spaces';
+    issues.push({ code: hazard ? 'YAML_HAZARD' : 'YAML_SYNTAX', message, path: [], offset: err.pos[0] });
+  }
+  if (issues.length > 0) return { data: undefined, map, issues };
+
+  for (const w of doc.warnings) {
+    issues.push({ code: 'YAML_SYNTAX', message: w.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''), path: [], offset: w.pos[0], severity: 'warning' });
+  }
+
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    issues.push({ code: 'YAML_HAZARD', message: 'the file is empty; it needs at least `_format_version: "3.0"`', path: [], offset: 0 });
+    return { data: undefined, map, issues };
+  }
+
+  const walker = new Walker(doc, map, issues);
+  const data = walker.node(doc.contents, []);
+  return { data, map, issues };
+}
+
+class Walker {
+  #aliasNodes = 0;
+  #aliasDepth = 0;
+  #bombReported = false;
+  constructor(
+    readonly doc: Document,
+    readonly map: SourceMap,
+    readonly issues: RawIssue[],
+  ) {}
+
+  node(node: unknown, path: (string | number)[]): unknown {
+    const n = node as YamlNode | null;
+    if (n === null || n === undefined) return null;
+    const offset = n.range?.[0] ?? 0;
+    const key = formatYamlPath(path);
+    if (this.#aliasDepth === 0) this.map.setValue(key, offset);
+    else if (++this.#aliasNodes > MAX_ALIAS_NODES) {
+      if (!this.#bombReported) {
+        this.#bombReported = true;
+        this.issues.push({ code: 'YAML_HAZARD', message: `aliases expand to more than ${MAX_ALIAS_NODES} nodes (an alias bomb?)`, path, offset });
+      }
+      return null;
+    }
+
+    if (isAlias(n)) {
+      const target = n.resolve(this.doc);
+      if (!target) {
+        this.issues.push({ code: 'YAML_SYNTAX', message: `unknown alias *${n.source}`, path, offset });
+        return null;
+      }
+      // Nodes reached through an alias are located at the alias itself.
+      if (this.#aliasDepth === 0) this.map.setValue(key, offset);
+      this.#aliasDepth++;
+      try {
+        return this.node(target, path);
+      } finally {
+        this.#aliasDepth--;
+      }
+    }
+
+    if (isScalar(n)) {
+      const v = n.value;
+      if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) {
+          this.issues.push({ code: 'SCHEMA', message: 'must be a finite number', path, offset });
+          return null;
+        }
+        return v;
+      }
+      if (typeof v === 'bigint') return Number(v);
+      this.issues.push({ code: 'YAML_HAZARD', message: `unsupported YAML value type${n.tag ? ` ${n.tag}` : ''}; use a string`, path, offset });
+      return null;
+    }
+
+    if (isSeq(n)) {
+      const out: unknown[] = [];
+      n.items.forEach((item, i) => {
+        out.push(this.node(item, [...path, i]));
+      });
+      return out;
+    }
+
+    if (isMap(n)) {
+      const out: Record<string, unknown> = {};
+      for (const pair of n.items) {
+        if (!isPair(pair)) continue;
+        const k = pair.key as YamlNode | null;
+        const kOffset = (k && k.range?.[0]) ?? offset;
+        if (isScalar(k) && k.value === '<<' && k.source === '<<' && (isAlias(pair.value) || isSeq(pair.value))) {
+          this.merge(out, pair.value, path, kOffset);
+          continue;
+        }
+        let name: string;
+        if (k === null) name = '';
+        else if (isScalar(k) && (k.value === null || ['string', 'number', 'boolean'].includes(typeof k.value))) name = String(k.value ?? '');
+        else {
+          this.issues.push({ code: 'YAML_HAZARD', message: 'complex mapping keys are not supported; keys must be plain strings', path, offset: kOffset });
+          continue;
+        }
+        const childPath = [...path, name];
+        if (FORBIDDEN_KEYS.has(name)) {
+          this.issues.push({ code: 'YAML_HAZARD', message: `the key '${name}' is not allowed (prototype pollution guard)`, path: childPath, offset: kOffset });
+          continue;
+        }
+        if (this.#aliasDepth === 0) this.map.setKey(formatYamlPath(childPath), kOffset);
+        const value = this.node(pair.value, childPath);
+        if (this.#aliasDepth === 0 && pair.value === null) this.map.setValue(formatYamlPath(childPath), kOffset);
+        out[name] = value;
+      }
+      return out;
+    }
+
+    this.issues.push({ code: 'YAML_SYNTAX', message: 'unsupported YAML node', path, offset });
+    return null;
+  }
+
+  /** YAML 1.1 merge keys (`<<: *base`), which Kong's YAML parser accepts: earlier keys win. */
+  merge(out: Record<string, unknown>, value: unknown, path: (string | number)[], offset: number): void {
+    const sources = isSeq(value) ? value.items : [value];
+    for (const src of sources) {
+      const merged = this.node(src, path);
+      if (merged === null || typeof merged !== 'object' || Array.isArray(merged)) {
+        this.issues.push({ code: 'YAML_SYNTAX', message: 'a merge key (<<) must refer to a mapping', path, offset });
+        continue;
+      }
+      for (const [k, v] of Object.entries(merged)) {
+        if (!Object.hasOwn(out, k)) out[k] = v;
+      }
+    }
+  }
+}
