@@ -178,6 +178,11 @@ function unavailableBody(req: GatewayRequest): Record<string, string> {
   return { message: 'Service Temporarily Unavailable', request_id: req.id };
 }
 
+/** What a session is bound to: a session sealed under another binding does not open. */
+export function sessionBinding(clientId: string, discovery: string, cookieName: string): string {
+  return `${clientId}\n${new URL(discovery).href}\n${cookieName}`;
+}
+
 function isAllowedUrl(url: URL, allowInsecure: boolean): boolean {
   if (url.protocol === 'https:') return true;
   return url.protocol === 'http:' && (allowInsecure || LOOPBACK.test(url.hostname));
@@ -292,7 +297,7 @@ class OidcInstance {
     const secrets = typeof cfg.session_secret === 'string' ? [cfg.session_secret] : cfg.session_secret;
     // Bound to the client and the cookie: a session issued for another client id (or another
     // instance using another cookie name) derives another key and does not open.
-    this.#sealer = new SessionSealer(secrets, `${cfg.client_id}\n${discovery.href}\n${cfg.session_cookie_name}`);
+    this.#sealer = new SessionSealer(secrets, sessionBinding(cfg.client_id, discovery.href, cfg.session_cookie_name));
     this.#reissueAfter = cfg.session_idle_timeout === 0 ? Infinity : Math.max(1, Math.min(60, Math.floor(cfg.session_idle_timeout / 4)));
 
     const options: ProviderOptions = {
