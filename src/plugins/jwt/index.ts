@@ -50,6 +50,11 @@ interface Entry {
   readonly alg: string;
   readonly key: KeyObject | null;
   readonly jwks: JwksCache | null;
+  /**
+   * JWKS credentials (a Tollgate extension, so no Kong behaviour to keep) always get the checks
+   * RFC 9068 asks of an access token: exp required and in the future, nbf in the past if present.
+   */
+  readonly strictTime: boolean;
 }
 
 interface Verified {
@@ -133,7 +138,7 @@ class JwtAuthenticator implements PluginHandlers {
     if (typeof token !== 'string') return this.finish(req, token === null ? this.fail.none! : this.fail.multiple!);
 
     const hit = this.cache.get(token);
-    if (hit) return this.finish(req, this.checkClaims(hit.claims) ?? this.succeed(req, token, hit));
+    if (hit) return this.finish(req, this.checkClaims(hit.claims, hit.entry.strictTime) ?? this.succeed(req, token, hit));
     return this.verify(req, token);
   }
 
@@ -158,7 +163,7 @@ class JwtAuthenticator implements PluginHandlers {
 
     const verified: Verified = { entry, claims: parsed.claims };
     this.cache.set(token, verified, parsed.claims.exp);
-    return this.finish(req, this.checkClaims(parsed.claims) ?? this.succeed(req, token, verified));
+    return this.finish(req, this.checkClaims(parsed.claims, entry.strictTime) ?? this.succeed(req, token, verified));
   }
 
   /** true/false for the signature; null when the credential has no usable key right now. */
@@ -181,15 +186,15 @@ class JwtAuthenticator implements PluginHandlers {
   }
 
   /** Kong's registered-claims checks, then Tollgate's issuer and audience checks. */
-  private checkClaims(claims: Readonly<Record<string, unknown>>): Failure | null {
+  private checkClaims(claims: Readonly<Record<string, unknown>>, strictTime: boolean): Failure | null {
     const now = Date.now() / 1000;
     let errors: Record<string, string> | null = null;
-    if (this.verifyNbf) {
+    if (this.verifyNbf || (strictTime && claims.nbf !== undefined)) {
       const nbf = claims.nbf;
       if (typeof nbf !== 'number') (errors ??= {}).nbf = 'must be a number';
       else if (nbf > now + this.leeway) (errors ??= {}).nbf = 'token not valid yet';
     }
-    if (this.verifyExp) {
+    if (this.verifyExp || strictTime) {
       const exp = claims.exp;
       if (typeof exp !== 'number') (errors ??= {}).exp = 'must be a number';
       else if (exp <= now - this.leeway) (errors ??= {}).exp = 'token expired';
@@ -281,9 +286,6 @@ export default definePlugin<JwtConfig>({
       anonymous = context.services.consumers.find(config.anonymous);
       if (!anonymous) throw new PluginConfigError('anonymous', `anonymous consumer "${config.anonymous}" is configured but doesn't exist`);
     }
-    if (!claims.includes('exp')) {
-      context.log.warn("claims_to_verify does not include 'exp': expired tokens are accepted (Kong's default)");
-    }
 
     const entries = new Map<string, Entry>();
     for (const { consumer, credential } of context.services.consumers.jwtSecrets()) {
@@ -315,7 +317,11 @@ export default definePlugin<JwtConfig>({
         alg,
         key,
         jwks,
+        strictTime: jwks !== null,
       });
+    }
+    if (!claims.includes('exp') && [...entries.values()].some((e) => !e.strictTime)) {
+      context.log.warn("claims_to_verify does not include 'exp': expired tokens of static-key credentials are accepted (Kong's default)");
     }
     return new JwtAuthenticator(config, context, entries, anonymous);
   },
