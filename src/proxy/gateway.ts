@@ -293,6 +293,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly attempt: number;
   readonly retryable: boolean;
   started = false;
+  /** The client already got its answer (an error we chose); later upstream events are ignored. */
+  settled = false;
 
   constructor(rc: RequestContext, svc: CompiledService, attempt: number, bodyless: boolean) {
     this.rc = rc;
@@ -312,9 +314,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.started = true;
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     if (status > 599) {
-      rc.abortUpstream?.();
-      rc.abortUpstream = null;
+      this.settled = true;
+      rc.error = { code: 'UPSTREAM_BAD_STATUS', message: `upstream answered status ${status}` };
       sendError(rc, 'UPSTREAM_BAD_RESPONSE');
+      const abort = rc.abortUpstream;
+      rc.abortUpstream = null;
+      abort?.(new Error('upstream status out of range'));
       return false;
     }
     rc.resumeUpstream = resume;
@@ -377,7 +382,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const rc = this.rc;
     rc.abortUpstream = null;
-    if (rc.finished) return;
+    if (rc.finished || this.settled) return;
     const code = (err as { code?: string }).code ?? '';
     if (!this.started && !rc.res.headersSent) {
       if (this.retryable && this.attempt < this.svc.retries && isConnectFailure(code)) {
@@ -611,7 +616,7 @@ function finish(rc: RequestContext): void {
   const entry = new LogEntryImpl(
     rc.status,
     rc.bytesSent,
-    Math.max(0, rc.raw.socket.bytesRead - rc.bytesReceivedAtStart),
+    Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart),
     latency,
     rc.upstreamLatency,
     rc.error,

@@ -47,5 +47,20 @@ export function parseRaw(data: string): RawResponse {
     const i = l.indexOf(':');
     if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
   }
-  return { status: Number(statusLine.split(' ')[1] ?? 0), headers, body: end < 0 ? '' : data.slice(end + 4), raw: data };
+  let body = end < 0 ? '' : data.slice(end + 4);
+  if (/chunked/i.test(headers['transfer-encoding'] ?? '')) body = dechunk(body);
+  return { status: Number(statusLine.split(' ')[1] ?? 0), headers, body, raw: data };
+}
+
+function dechunk(s: string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const eol = s.indexOf('\r\n', i);
+    if (eol < 0) return out;
+    const size = parseInt(s.slice(i, eol), 16);
+    if (!(size > 0)) return out;
+    out += s.slice(eol + 2, eol + 2 + size);
+    i = eol + 2 + size + 2;
+  }
 }
