@@ -99,7 +99,13 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const built = buildEntities(doc, plugins, raw, broken);
   // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.
   const prunedKeys = pruned.map((p) => formatYamlPath(p));
-  const kept = raw.filter((i) => !(i.code === 'SCHEMA' && !schemaIssues.includes(i) && prunedKeys.some((k) => k.startsWith(formatYamlPath(i.path)))));
+  // A value whose reference failed is still the literal `${...}`: its other problems are noise.
+  const failedRefs = new Set(refs.issues.map((i) => formatYamlPath(i.path)));
+  const kept = raw.filter(
+    (i) =>
+      !(i.code === 'SCHEMA' && !schemaIssues.includes(i) && prunedKeys.some((k) => k.startsWith(formatYamlPath(i.path)))) &&
+      !(i.code !== 'SECRET_REF' && failedRefs.has(formatYamlPath(i.path))),
+  );
   raw.length = 0;
   raw.push(...kept);
 

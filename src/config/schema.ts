@@ -69,13 +69,18 @@ function loadSchema(): Record<string, unknown> {
 }
 
 let gatewayValidate: ValidateFunction | undefined;
+/** Schema objects of the gateway schema's definitions → definition name (`top_` prefix dropped). */
+const definitionNames = new Map<object, string>();
 
 /** Validates the whole file (defaults applied in place) and returns issues. */
 export function validateGateway(data: unknown): RawIssue[] {
   if (!gatewayValidate) {
     const ajv = new Ajv({ allErrors: true, useDefaults: true, strictSchema: true, strictNumbers: true, strictTypes: true, strictTuples: true, strictRequired: false, allowUnionTypes: true, verbose: true });
     addFormats(ajv);
-    gatewayValidate = ajv.compile(loadSchema());
+    const schema = loadSchema() as { definitions: Record<string, object> };
+    definitionNames.set(schema, 'root');
+    for (const [name, def] of Object.entries(schema.definitions)) definitionNames.set(def, name.replace(/^top_/, ''));
+    gatewayValidate = ajv.compile(schema);
   }
   if (gatewayValidate(data)) return [];
   return translateErrors(gatewayValidate.errors ?? [], data, []);
@@ -148,10 +153,11 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 /** Which definition of the gateway schema an error came from, e.g. `route`. */
-function definitionOf(schemaPath: string): string {
-  const m = /^#\/definitions\/([^/]+)\//.exec(schemaPath);
-  if (m) return m[1]!.replace(/^top_/, '');
-  return schemaPath.startsWith('#/additionalProperties') ? 'root' : '';
+function definitionOf(err: ErrorObject): string {
+  const byObject = err.parentSchema ? definitionNames.get(err.parentSchema) : undefined;
+  if (byObject) return byObject;
+  const m = /^#\/definitions\/([^/]+)\//.exec(err.schemaPath);
+  return m ? m[1]!.replace(/^top_/, '') : '';
 }
 
 function distance(a: string, b: string): number {
@@ -179,7 +185,7 @@ export function suggest(name: string, known: readonly string[]): string | null {
       best = k;
     }
   }
-  return best !== null && bestD <= Math.max(1, Math.floor(best.length / 4)) ? best : null;
+  return best !== null && bestD <= (best.length <= 4 ? 1 : best.length < 12 ? 2 : 3) ? best : null;
 }
 
 const KONG_PROTOCOLS = new Set(['grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough', 'udp', 'ws', 'wss']);
@@ -196,7 +202,7 @@ function translateErrors(errors: ErrorObject[], data: unknown, base: YamlPath, c
     switch (err.keyword) {
       case 'additionalProperties': {
         const field = (err.params as { additionalProperty: string }).additionalProperty;
-        const kind = code === 'SCHEMA' ? definitionOf(err.schemaPath) : '';
+        const kind = code === 'SCHEMA' ? definitionOf(err) : '';
         const why = KONG_UNSUPPORTED[kind]?.[field];
         const parent = err.parentSchema as { properties?: Record<string, unknown> } | undefined;
         let message: string;

@@ -1,0 +1,231 @@
+/**
+ * Watches gateway.yaml and every file it references through `${file:...}`, and asks for a reload
+ * once a burst of writes has settled.
+ *
+ * Why directories and not the files themselves: editors that save by writing a temp file and
+ * renaming it over the original, and Kubernetes ConfigMap volumes (where `gateway.yaml` is a
+ * symlink into `..data`, itself a symlink that the kubelet swaps by rename), both replace the
+ * inode a per-file watch is attached to. Watching the parent directories (and the directories the
+ * symlinks resolve to) sees every one of those swaps. An event only *schedules* a check; the check
+ * hashes the files' contents and reloads only when they differ from what was last handled, so
+ * duplicate events, `touch`, and unrelated files in the same directory cost a read, not a reload.
+ */
+import { createHash } from 'node:crypto';
+import { lstat, readFile, readlink, realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, resolve as resolvePath } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import type { Logger } from '../log.ts';
+
+/** What the watcher needs from whoever applies reloads (a single instance, or the cluster primary). */
+export interface WatchTarget {
+  /**
+   * Loads, compiles and swaps in the config from disk. With `deferFailure`, a failure is returned
+   * without being recorded or logged as an error, so that a half-written file can be looked at again.
+   */
+  reload(opts: { trigger: 'watch'; deferFailure: boolean }): Promise<{ ok: boolean }>;
+  /** Records and logs a failure that `reload({ deferFailure: true })` returned. */
+  reportFailure(result: { ok: boolean }): void;
+  /** Absolute paths of the files the serving config references. */
+  referencedFiles(): readonly string[];
+}
+
+export interface ConfigWatcherOptions {
+  /** Absolute path of gateway.yaml. */
+  configFile: string;
+  target: WatchTarget;
+  log: Logger;
+  /** Quiet time after the last event before the files are read. */
+  debounceMs?: number;
+  /** How long a file that fails to load must stay unchanged before the failure is reported. */
+  settleMs?: number;
+}
+
+const DEFAULT_DEBOUNCE_MS = 150;
+const DEFAULT_SETTLE_MS = 400;
+const FILE_REF = /\$\{file:([^}]*)\}/g;
+
+export class ConfigWatcher {
+  readonly configFile: string;
+  private readonly target: WatchTarget;
+  private readonly log: Logger;
+  private readonly debounceMs: number;
+  private readonly settleMs: number;
+  private fsw: FSWatcher | null = null;
+  /** Directory → names in it that matter (the watched files, the links they go through). */
+  private relevant = new Map<string, Set<string>>();
+  private files: string[] = [];
+  private handled = '';
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private closed = false;
+
+  constructor(opts: ConfigWatcherOptions) {
+    this.configFile = resolvePath(opts.configFile);
+    this.target = opts.target;
+    this.log = opts.log;
+    this.debounceMs = opts.debounceMs ?? DEFAULT_DEBOUNCE_MS;
+    this.settleMs = opts.settleMs ?? DEFAULT_SETTLE_MS;
+  }
+
+  /** Starts watching; resolves once the watches are in place. */
+  async start(): Promise<void> {
+    this.files = [this.configFile, ...this.target.referencedFiles()];
+    this.handled = (await fingerprint(this.files)).hash;
+    this.relevant = await relevantNames(this.files);
+    this.fsw = watch([...this.relevant.keys()], {
+      ignoreInitial: true,
+      depth: 0,
+      // Links are looked at as links: a swapped `..data` is an event on `..data`, and the content
+      // check follows them anyway.
+      followSymlinks: false,
+      atomic: false,
+      ignored: (path) => this.ignored(path),
+    });
+    this.fsw.on('all', () => this.schedule());
+    this.fsw.on('error', (err) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'config watcher error'));
+    await new Promise<void>((resolve) => this.fsw!.once('ready', () => resolve()));
+    this.log.debug({ dirs: [...this.relevant.keys()], files: this.files }, 'watching config files');
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    await this.fsw?.close();
+    await this.running;
+  }
+
+  /** Paths chokidar should not look at: anything in a watched directory that no watched file goes through. */
+  private ignored(path: string): boolean {
+    if (this.relevant.has(path)) return false;
+    const names = this.relevant.get(dirname(path));
+    if (names === undefined) return false;
+    const name = basename(path);
+    // `..data`, `..data_tmp` and `..2024_..` are the kubelet's atomic-writer entries.
+    return !(names.has(name) || name.startsWith('..'));
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.kick();
+    }, this.debounceMs);
+  }
+
+  private kick(): void {
+    if (this.running !== null) {
+      this.again = true;
+      return;
+    }
+    this.running = this.check()
+      .catch((err: unknown) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'config watcher failed'))
+      .finally(() => {
+        this.running = null;
+        if (this.again && !this.closed) {
+          this.again = false;
+          this.kick();
+        }
+      });
+  }
+
+  /** Reads the files; reloads when their contents changed since the last reload the watcher made. */
+  private async check(): Promise<void> {
+    for (;;) {
+      if (this.closed) return;
+      const fp = await fingerprint(this.files);
+      if (fp.hash === this.handled) return;
+      const result = await this.target.reload({ trigger: 'watch', deferFailure: true });
+      if (result.ok) {
+        this.handled = fp.hash;
+        await this.retarget([this.configFile, ...this.target.referencedFiles()]);
+        return;
+      }
+      // Maybe the file was caught half-written (or empty, between truncate and write): look again
+      // once it has been quiet for a while, and report the failure only if it stayed the same.
+      await new Promise((r) => setTimeout(r, this.settleMs));
+      if (this.closed) return;
+      const later = await fingerprint(this.files);
+      if (later.hash !== fp.hash) continue;
+      this.handled = fp.hash;
+      this.target.reportFailure(result);
+      // A broken config may reference files the serving one does not (a missing PEM, say): watch
+      // those too, so that creating them triggers the next reload.
+      await this.retarget([this.configFile, ...this.target.referencedFiles(), ...fileRefsIn(fp.text, dirname(this.configFile))]);
+      return;
+    }
+  }
+
+  private async retarget(files: string[]): Promise<void> {
+    const unique = [...new Set(files)];
+    const next = await relevantNames(unique);
+    const before = this.relevant;
+    this.relevant = next;
+    this.files = unique;
+    if (this.fsw === null) return;
+    const add = [...next.keys()].filter((d) => !before.has(d));
+    const drop = [...before.keys()].filter((d) => !next.has(d));
+    if (drop.length > 0) this.fsw.unwatch(drop);
+    if (add.length > 0) this.fsw.add(add);
+    // The set of files changed: the fingerprint must cover the new set.
+    if (add.length > 0 || drop.length > 0 || unique.length !== files.length) this.handled = (await fingerprint(unique)).hash;
+  }
+}
+
+/** sha256 over every file's path and content (a missing file counts as its own state). */
+export async function fingerprint(files: readonly string[]): Promise<{ hash: string; text: string }> {
+  const h = createHash('sha256');
+  let text = '';
+  for (let i = 0; i < files.length; i++) {
+    const f = files[i]!;
+    h.update(f).update('\u0000');
+    try {
+      const content = await readFile(f);
+      if (i === 0) text = content.toString('utf8');
+      h.update('1').update(content);
+    } catch (err) {
+      h.update('0').update((err as NodeJS.ErrnoException).code ?? 'ERR');
+    }
+    h.update('\u0000');
+  }
+  return { hash: h.digest('hex'), text };
+}
+
+/** `${file:...}` references in config text, as absolute paths (best effort, for a config that did not load). */
+export function fileRefsIn(text: string, dir: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(FILE_REF)) {
+    const p = m[1]!.trim();
+    if (p !== '') out.push(isAbsolute(p) ? p : resolvePath(dir, p));
+  }
+  return out;
+}
+
+/**
+ * For each file: its directory and name, plus every hop of the links it resolves through and its
+ * real path, so that replacing any of them is seen.
+ */
+async function relevantNames(files: readonly string[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  const add = (p: string): void => {
+    const d = dirname(p);
+    let s = out.get(d);
+    if (s === undefined) out.set(d, (s = new Set()));
+    s.add(basename(p));
+  };
+  for (const f of files) {
+    add(f);
+    let p = f;
+    for (let hop = 0; hop < 8; hop++) {
+      const st = await lstat(p).catch(() => null);
+      if (st === null || !st.isSymbolicLink()) break;
+      p = resolvePath(dirname(p), await readlink(p));
+      add(p);
+    }
+    const real = await realpath(f).catch(() => null);
+    if (real !== null && real !== f) add(real);
+  }
+  return out;
+}

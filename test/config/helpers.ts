@@ -1,0 +1,67 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfigText, type LoadOptions } from '../../src/config/load.ts';
+import type { GatewayConfig } from '../../src/config/model.ts';
+import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
+import { definePlugin, type PluginDefinition } from '../../src/pipeline/plugin.ts';
+
+/** A plugin with a small closed schema, so tests do not depend on other engineers' plugins. */
+export const testPlugin = definePlugin({
+  name: 'test-limit',
+  version: '1.0.0',
+  priority: 900,
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      minute: { type: 'integer', minimum: 1, maximum: 1000000 },
+      header: { type: 'string', default: 'x-limit' },
+    },
+  },
+  create: () => ({}),
+});
+export const authPlugin = definePlugin({
+  name: 'test-auth',
+  version: '1.0.0',
+  priority: 1000,
+  consumerScoped: false,
+  schema: { type: 'object', properties: {}, additionalProperties: false },
+  create: () => ({}),
+});
+export const testPlugins: ReadonlyMap<string, PluginDefinition> = new Map([
+  [testPlugin.name, testPlugin],
+  [authPlugin.name, authPlugin],
+]);
+
+export function tmpDir(): string {
+  return mkdtempSync(join(tmpdir(), 'tollgate-config-'));
+}
+
+export function writeTmp(dir: string, name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+export async function load(text: string, opts: LoadOptions = {}, file = 'test.yaml'): Promise<GatewayConfig> {
+  return loadConfigText(text, file, { env: {}, plugins: testPlugins, ...opts });
+}
+
+/** The issues a text fails with (throws if it loads). */
+export async function issuesOf(text: string, opts: LoadOptions = {}, file = 'test.yaml'): Promise<ConfigIssue[]> {
+  try {
+    await load(text, opts, file);
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues;
+    throw e;
+  }
+  throw new Error('expected the config to be invalid');
+}
+
+/** `LINE:COL path message` lines, for compact assertions. */
+export function brief(issues: ConfigIssue[]): string[] {
+  return issues.map((i) => `${i.line}:${i.col} ${i.path} ${i.message}`);
+}
+
+export const V3 = '_format_version: "3.0"\n';

@@ -1,0 +1,198 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { brief, issuesOf, load, V3 } from './helpers.ts';
+
+const svc = (routes: string) => `${V3}services:\n  - name: s\n    url: echo://\n    routes:\n${routes}`;
+
+test('a typo in a field name is "unknown field" located at the field itself, with a suggestion', async () => {
+  assert.deepEqual(brief(await issuesOf(svc('      - paths: [/a]\n        preserve_hots: true\n'))), [
+    "7:9 services[0].routes[0].preserve_hots unknown field 'preserve_hots' (did you mean 'preserve_host'?)",
+  ]);
+});
+
+test('a Kong field Tollgate does not support says so', async () => {
+  const issues = await issuesOf(svc('      - paths: [/a]\n        expression: http.path == "/a"\n'));
+  assert.deepEqual(brief(issues), [
+    "7:9 services[0].routes[0].expression 'expression' is a Kong field that Tollgate does not support: the expressions router is not supported; use paths, hosts, methods and headers",
+  ]);
+  assert.match((await issuesOf(`${V3}vaults: []\n`))[0]!.message, /Kong field that Tollgate does not support: use \$\{NAME\}/);
+  assert.match((await issuesOf(svc('      - paths: [/a]\n        protocols: [grpc]\n')))[0]!.message, /Kong protocol that Tollgate does not support/);
+});
+
+test('numeric fields out of range and wrong types are located at the value', async () => {
+  assert.deepEqual(brief(await issuesOf(`${V3}services:\n  - name: s\n    url: echo://\n    retries: 40000\n    connect_timeout: 0\n    enabled: "yes"\n`)), [
+    '5:14 services[0].retries must be <= 32767',
+    '6:22 services[0].connect_timeout must be >= 1',
+    '7:14 services[0].enabled expected a boolean (true or false), got a string',
+  ]);
+});
+
+test('uniqueness violations use Kong wording and point at the second declaration', async () => {
+  const issues = await issuesOf(`${V3}services:
+  - { name: a, url: "echo://" }
+  - { name: a, url: "echo://" }
+consumers:
+  - { username: u, custom_id: c }
+  - { username: u, custom_id: c }
+`);
+  assert.deepEqual(brief(issues), [
+    "4:13 services[1].name uniqueness violation: 'services' entity with name set to 'a' already declared (at services[0])",
+    "7:17 consumers[1].username uniqueness violation: 'consumers' entity with username set to 'u' already declared (at consumers[0])",
+    "7:31 consumers[1].custom_id uniqueness violation: 'consumers' entity with custom_id set to 'c' already declared (at consumers[0])",
+  ]);
+});
+
+test('dangling references to services, routes and consumers are Kong "invalid reference" errors', async () => {
+  const issues = await issuesOf(`${V3}routes: [{ name: r, service: nope, paths: [/] }]
+plugins: [{ name: test-limit, route: nada, consumer: nobody }]
+acls: [{ consumer: ghost, group: g }]
+`);
+  assert.deepEqual(brief(issues), [
+    "2:30 routes[0].service invalid reference 'service: nope' (no such entry in 'services')",
+    "3:38 plugins[0].route invalid reference 'route: nada' (no such entry in 'routes')",
+    "3:54 plugins[0].consumer invalid reference 'consumer: nobody' (no such entry in 'consumers')",
+    "4:20 acls[0].consumer invalid reference 'consumer: ghost' (no such entry in 'consumers')",
+  ]);
+});
+
+test('regex paths compile as JavaScript regexes with the u flag; named groups work, PCRE-only syntax is explained', async () => {
+  await load(svc("      - paths: ['~/users/(?<id>\\d+)/orders/(?<order>[a-z0-9-]+)$']\n"));
+  assert.deepEqual(brief(await issuesOf(svc("      - paths: ['~/users/(?P<id>\\d+)']\n"))), [
+    '6:17 services[0].routes[0].paths[0] invalid regex: Invalid group; PCRE `(?P<name>...)` is written `(?<name>...)` here',
+  ]);
+  assert.match((await issuesOf(svc("      - paths: ['~/a\\Z']\n")))[0]!.message, /use \^ and \$ instead of \\A/);
+  assert.match((await issuesOf(svc("      - paths: ['~/(a']\n")))[0]!.message, /^invalid regex: Unterminated group/);
+});
+
+test('non-normalized paths are errors that show the normalized form', async () => {
+  const cases: [string, string][] = [
+    ['/a//b', '/a/b'],
+    ['/a/./b', '/a/b'],
+    ['/a/../b', '/b'],
+    ['/%7Euser', '/~user'],
+  ];
+  for (const [path, normal] of cases) {
+    const [i] = await issuesOf(svc(`      - paths: ['${path}']\n`));
+    assert.match(i!.message, new RegExp(`not normalized.*write '${normal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}'`), path);
+  }
+  assert.match((await issuesOf(svc("      - paths: ['/a%zz']\n")))[0]!.message, /invalid url-encoded value: '%zz'/);
+  assert.match((await issuesOf(svc("      - paths: ['api']\n")))[0]!.message, /should start with: \/ \(fixed path\) or ~\/ \(regex path\)/);
+  await load(svc("      - paths: ['/a%2Fb', '/files/']\n"));
+});
+
+test('two routes that match exactly the same requests are an error on the second', async () => {
+  const issues = await issuesOf(`${V3}services:
+  - name: s
+    url: echo://
+    routes:
+      - { name: a, paths: [/x, /y], methods: [GET], headers: { X-A: ["1"] } }
+      - { name: b, paths: [/y, /x], methods: [GET], headers: { x-a: ["1"] } }
+      - { name: c, paths: [/x, /y], methods: [POST] }
+`);
+  assert.deepEqual(brief(issues), [
+    '7:9 services[0].routes[1] this route matches exactly the same requests as the route at services[0].routes[0], so one of them can never match',
+  ]);
+});
+
+test('route rules from Kong: something to match on, no host header, valid hosts', async () => {
+  assert.match((await issuesOf(svc('      - name: nothing\n')))[0]!.message, /must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'/);
+  assert.match((await issuesOf(svc('      - headers: { Host: [a.com] }\n')))[0]!.message, /cannot contain 'host' header/);
+  assert.match((await issuesOf(svc("      - hosts: ['a.*.com']\n")))[0]!.message, /invalid wildcard: must be placed at leftmost or rightmost label/);
+  assert.match((await issuesOf(svc('      - paths: [/a]\n        service: s\n')))[0]!.message, /'service' is implied by the enclosing service/);
+});
+
+test('jwt credentials: the PEM must parse and fit the algorithm; HS needs a secret', async () => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const ind = (pem: string) => pem.trim().split('\n').join('\n          ');
+  const c = await load(`${V3}consumers:
+  - username: a
+    jwt_secrets:
+      - key: rsa
+        algorithm: RS256
+        rsa_public_key: |
+          ${ind(rsa)}
+      - key: ec
+        algorithm: ES256
+        rsa_public_key: |
+          ${ind(ec)}
+      - key: jwks
+        algorithm: RS256
+        jwks_uri: https://tenant.example.com/.well-known/jwks.json
+`);
+  assert.equal(c.jwt_secrets.length, 3);
+  const issues = await issuesOf(`${V3}consumers:
+  - username: a
+    jwt_secrets:
+      - key: wrong-kind
+        algorithm: RS256
+        rsa_public_key: |
+          ${ind(ec)}
+      - key: garbage
+        algorithm: ES256
+        rsa_public_key: not a pem
+      - key: no-secret
+        algorithm: HS256
+      - key: no-key
+        algorithm: PS256
+`);
+  assert.deepEqual(brief(issues), [
+    '7:25 consumers[0].jwt_secrets[0].rsa_public_key rsa_public_key is an EC (prime256v1) key, but RS256 needs an RSA key',
+    '14:25 consumers[0].jwt_secrets[1].rsa_public_key rsa_public_key is not a valid PEM public key',
+    "15:9 consumers[0].jwt_secrets[2] 'secret' is required when algorithm is HS256 (Kong would generate a random one, which no client could know)",
+    "17:9 consumers[0].jwt_secrets[3] 'rsa_public_key' (or 'jwks_uri') is required when algorithm is PS256",
+  ]);
+});
+
+test('plugins: unknown names list the known ones, configs are checked by the plugin schema, scope rules apply', async () => {
+  const issues = await issuesOf(`${V3}consumers:
+  - username: u
+    plugins: [{ name: test-auth }]
+plugins:
+  - name: test-limt
+  - name: test-limit
+    config: { minute: 0, hedaer: x }
+`);
+  assert.deepEqual(brief(issues), [
+    "4:15 consumers[0].plugins[0] plugin 'test-auth' cannot be applied to a consumer",
+    "6:11 plugins[0].name plugin 'test-limt' is not installed (did you mean 'test-limit'?); known plugins: test-auth, test-limit",
+    '8:23 plugins[1].config.minute must be >= 1',
+    "8:26 plugins[1].config.hedaer unknown field 'hedaer' (did you mean 'header'?)",
+  ]);
+  assert.equal(issues.find((i) => i.path === 'plugins[1].config.minute')!.code, 'PLUGIN_CONFIG');
+  const dup = await issuesOf(`${V3}plugins: [{ name: test-limit }, { name: test-limit }]\n`);
+  assert.match(dup[0]!.message, /uniqueness violation: 'plugins' entity with name set to 'test-limit' for the same scope already declared/);
+});
+
+test('_tollgate settings are checked: unknown keys, listen addresses, trusted IPs', async () => {
+  const issues = await issuesOf(`${V3}_tollgate:
+  proxy_listen: ["0.0.0.0:8000", "nope"]
+  trusted_ips: [10.0.0.0/8, "::1", 10.0.0.0/33, example.com]
+  log_levle: debug
+`);
+  assert.deepEqual(brief(issues), [
+    "3:34 _tollgate.proxy_listen[1] invalid listen address: expected HOST:PORT optionally followed by flags (e.g. '0.0.0.0:8443 ssl')",
+    '4:36 _tollgate.trusted_ips[2] invalid IP address or CIDR',
+    '4:49 _tollgate.trusted_ips[3] invalid IP address or CIDR',
+    "5:3 _tollgate.log_levle unknown field 'log_levle' (did you mean 'log_level'?)",
+  ]);
+});
+
+test('_workspace and _transform are accepted as Kong defines them; other workspaces are explained', async () => {
+  await load(`${V3}_transform: false\n_workspace: default\n_comment: hello\n`);
+  assert.match((await issuesOf(`${V3}_workspace: team-a\n`))[0]!.message, /single workspace/);
+});
+
+test('certificates: cert and key must parse and match; SNIs are unique', async () => {
+  const issues = await issuesOf(`${V3}certificates:
+  - cert: not a cert
+    key: not a key
+    snis: [{ name: a.example.com }, { name: a.example.com }]
+`);
+  assert.deepEqual(brief(issues), [
+    '3:11 certificates[0].cert cert is not a valid PEM certificate',
+    '4:10 certificates[0].key key is not a valid PEM private key (encrypted keys are not supported)',
+    "5:45 certificates[0].snis[1].name uniqueness violation: 'snis' entity with name set to 'a.example.com' already declared (at certificates[0].snis[0])",
+  ]);
+});

@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { brief, issuesOf, load, testPlugins, tmpDir, V3, writeTmp } from './helpers.ts';
+
+test('YAML syntax errors are located', async () => {
+  const issues = await issuesOf(`${V3}services:\n  - name: [a\n`);
+  assert.equal(issues[0]!.code, 'YAML_SYNTAX');
+  assert.equal(issues[0]!.file, 'test.yaml');
+  assert.ok(issues[0]!.line >= 3);
+});
+
+test('YAML hazards are located errors: duplicate keys, several documents, tabs, empty file', async () => {
+  assert.deepEqual(brief(await issuesOf(`${V3}services: []\nservices: []\n`)), ['3:1  duplicate key: a key may appear only once in a mapping']);
+  assert.deepEqual(brief(await issuesOf(`${V3}---\n${V3}`)), ['2:1  several YAML documents in one file; a config file holds exactly one']);
+  const tabs = await issuesOf(`${V3}_tollgate:\n\tlog_level: info\n`);
+  assert.equal(tabs[0]!.code, 'YAML_HAZARD');
+  assert.equal(tabs[0]!.line, 3);
+  assert.match(tabs[0]!.message, /tab character in indentation/);
+  for (const empty of ['', '# only a comment\n', '\n\n']) {
+    const [i] = await issuesOf(empty);
+    assert.equal(i!.code, 'YAML_HAZARD');
+    assert.match(i!.message, /the file is empty/);
+    assert.deepEqual([i!.line, i!.col], [1, 1]);
+  }
+});
+
+test('prototype-polluting keys are rejected where they appear', async () => {
+  for (const key of ['__proto__', 'constructor', 'prototype']) {
+    const issues = await issuesOf(`${V3}services:\n  - name: s\n    url: echo://\n    ${key}: { admin: true }\n`);
+    assert.deepEqual(brief(issues), [`5:5 services[0].${key} the key '${key}' is not allowed (prototype pollution guard)`]);
+  }
+  assert.equal(({} as Record<string, unknown>).admin, undefined);
+});
+
+test('an alias bomb is a located error, not a hang', async () => {
+  const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+  for (let i = 1; i < 9; i++) {
+    const prev = String.fromCharCode(96 + i);
+    const cur = String.fromCharCode(97 + i);
+    levels.push(`${cur}: &${cur} [${Array(9).fill(`*${prev}`).join(',')}]`);
+  }
+  const issues = await issuesOf(`${V3}_ignore:\n  - ${levels.join('\n  - ')}\n`);
+  assert.equal(issues[0]!.code, 'YAML_HAZARD');
+  assert.match(issues[0]!.message, /alias bomb/);
+});
+
+test('a non-mapping top level and a missing _format_version are errors', async () => {
+  assert.match((await issuesOf('- a\n'))[0]!.message, /top level must be a mapping/);
+  assert.deepEqual(brief(await issuesOf('services: []\n')), ["1:1  missing required field '_format_version'"]);
+  assert.match((await issuesOf('_format_version: 3.0\n'))[0]!.message, /quote it, _format_version: "3.0"/);
+  assert.match((await issuesOf('_format_version: "4.0"\n'))[0]!.message, /unsupported _format_version/);
+});
+
+test('${NAME} and ${NAME:-default} resolve from the environment and are recorded as secrets', async () => {
+  const c = await load(
+    `${V3}consumers:
+  - username: \${USER_NAME}
+    jwt_secrets: [{ key: "iss-\${ISS:-fallback}", secret: "\${JWT_SECRET}" }]
+    acls: [{ group: "$\${literal}" }]
+`,
+    { env: { USER_NAME: 'alice', JWT_SECRET: 'hunter2-very-secret' } },
+  );
+  assert.equal(c.consumers[0]!.username, 'alice');
+  assert.equal(c.jwt_secrets[0]!.key, 'iss-fallback');
+  assert.equal(c.jwt_secrets[0]!.secret, 'hunter2-very-secret');
+  assert.equal(c.acls[0]!.group, '${literal}');
+  assert.deepEqual([...c.source.secrets].sort(), ['alice', 'hunter2-very-secret']);
+});
+
+test('a missing variable, a malformed reference and a missing file are located errors', async () => {
+  const issues = await issuesOf(`${V3}consumers:
+  - username: \${NOPE}
+    custom_id: \${bad name}
+    jwt_secrets: [{ key: k, algorithm: RS256, rsa_public_key: "\${file:missing.pem}" }]
+`);
+  assert.deepEqual(brief(issues), [
+    '3:15 consumers[0].username environment variable NOPE is not set (write ${NOPE:-default} to give a default)',
+    '4:16 consumers[0].custom_id invalid reference `${bad name}`: use ${NAME}, ${NAME:-default} or ${file:path} (write `$${` for a literal `${`)',
+    `5:63 consumers[0].jwt_secrets[0].rsa_public_key cannot read \${file:missing.pem} (${join(process.cwd(), 'missing.pem')}): no such file`,
+  ]);
+});
+
+test('${file:...} reads relative to the config file, feeds source.hash and referenced_files', async () => {
+  const dir = realpathSync(tmpDir());
+  writeTmp(dir, 'secret.txt', 'from-a-file-123\n');
+  const text = `${V3}consumers: [{ username: a, jwt_secrets: [{ key: k, secret: "\${file:secret.txt}" }] }]\n`;
+  const file = writeTmp(dir, 'gateway.yaml', text);
+  const c = await loadConfigFile(file, { env: {}, plugins: testPlugins });
+  assert.equal(c.jwt_secrets[0]!.secret, 'from-a-file-123');
+  assert.deepEqual(c.source.referenced_files, [join(dir, 'secret.txt')]);
+  assert.ok(c.source.secrets.has('from-a-file-123'));
+  assert.equal(c.source.file, file);
+  assert.equal(c.source.dir, dir);
+  const before = c.source.hash;
+  assert.notEqual(before, createHash('sha256').update(text).digest('hex'));
+  writeTmp(dir, 'secret.txt', 'rotated-secret-456\n');
+  const c2 = await loadConfigFile(file, { env: {}, plugins: testPlugins });
+  assert.notEqual(c2.source.hash, before);
+});
+
+test('resolved secret values never appear in error messages', async () => {
+  const issues = await issuesOf(
+    `${V3}services:\n  - name: "\${SVC}"\n    url: echo://\n  - name: "\${SVC}"\n    url: echo://\n`,
+    { env: { SVC: 'top-secret-name' } },
+  );
+  assert.equal(issues.length, 1);
+  assert.match(issues[0]!.message, /uniqueness violation/);
+  assert.doesNotMatch(JSON.stringify(issues), /top-secret-name/);
+  const dup = await issuesOf(`${V3}consumers:\n  - username: a\n    keyauth_credentials: [{ key: same-key-value }, { key: same-key-value }]\n`);
+  assert.doesNotMatch(JSON.stringify(dup), /same-key-value/);
+});
+
+test('an unreadable file is a ConfigError with code FILE', async () => {
+  await assert.rejects(loadConfigFile('/nonexistent/gateway.yaml'), (e: unknown) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.issues[0]!.code, 'FILE');
+    assert.match(e.issues[0]!.message, /cannot read \/nonexistent\/gateway.yaml: no such file/);
+    return true;
+  });
+});
