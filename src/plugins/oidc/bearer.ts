@@ -59,7 +59,15 @@ export function introspectionCheck(config: client.Configuration, maxTtl: number)
   return async (token) => {
     const hit = cache.get(token);
     if (hit) return hit.claims;
-    const result = await client.tokenIntrospection(config, token);
+    let result: client.IntrospectionResponse;
+    try {
+      result = await client.tokenIntrospection(config, token);
+    } catch (err) {
+      // The IdP answered with an OAuth error about this token (oidc-provider refuses to introspect
+      // JWTs, say): a refusal. Transport failures propagate as "IdP unreachable".
+      if (err instanceof client.ResponseBodyError) return null;
+      throw err;
+    }
     if (result.active !== true) return null;
     const now = Math.floor(Date.now() / 1000);
     if (typeof result.exp === 'number' && result.exp <= now) return null;

@@ -80,8 +80,8 @@ export interface SessionPayload {
   ate: number | null;
   /** Refresh token. */
   rt?: string;
-  /** X-Userinfo's value: base64 of the userinfo JSON with `id` and `username` added. */
-  ui: string;
+  /** The userinfo (or ID token claims): X-Userinfo is computed from it once per cookie value. */
+  user: Record<string, unknown>;
 }
 
 /** The pending-login cookie's payload: what the callback must find again. */
@@ -101,6 +101,7 @@ export interface LoginPayload {
 interface SessionEntry {
   readonly payload: SessionPayload;
   readonly stale: boolean;
+  readonly userHeader: string;
   readonly idHeader: string;
   readonly credential: Credential;
 }
@@ -274,7 +275,7 @@ class OidcInstance {
       try {
         new RegExp(f);
       } catch (err) {
-        throw new PluginConfigError(typeof cfg.filters === 'string' ? 'filters' : `filters[${i}]`, `is not a valid regular expression: ${(err as Error).message}`);
+        throw new PluginConfigError(typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`, `is not a valid regular expression: ${(err as Error).message}`);
       }
       if (/%[a-zA-Z.%-]/.test(f)) {
         context.log.warn('oidc filter looks like a Lua pattern; filters are regular expressions matched against the whole path', { filter: f });
@@ -386,7 +387,7 @@ class OidcInstance {
 
   #inject(req: GatewayRequest, e: SessionEntry): void {
     const cfg = this.#cfg;
-    if (!cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', e.payload.ui);
+    if (!cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', e.userHeader);
     if (!cfg.disable_access_token_header) req.setUpstreamHeader('x-access-token', e.payload.at);
     if (!cfg.disable_id_token_header && e.idHeader !== '') req.setUpstreamHeader('x-id-token', e.idHeader);
     req.authenticate(null, e.credential);
@@ -396,6 +397,7 @@ class OidcInstance {
     return {
       payload,
       stale,
+      userHeader: userinfoHeader(payload.user),
       idHeader: idTokenHeader(payload.it),
       credential: { id: payload.sub, type: 'oidc', identifier: payload.sub, consumer_id: null },
     };
@@ -408,8 +410,9 @@ class OidcInstance {
     let entry = this.#sessions.get(raw) ?? null;
     if (entry === null) {
       const opened = await this.#sealer.open<SessionPayload>(raw);
-      if (opened === null || opened.payload.v !== 1 || typeof opened.payload.sub !== 'string') return null;
-      entry = this.#entry(opened.payload, opened.stale);
+      const p = opened?.payload;
+      if (!p || p.v !== 1 || typeof p.sub !== 'string' || typeof p.user !== 'object' || p.user === null) return null;
+      entry = this.#entry(p, opened!.stale);
       this.#sessions.set(raw, entry);
     }
     const now = nowSeconds();
@@ -585,7 +588,7 @@ class OidcInstance {
       it: tokens.id_token,
       at: tokens.access_token,
       ate: typeof tokens.expires_in === 'number' ? now + tokens.expires_in : null,
-      ui: userinfoHeader(user),
+      user,
     };
     if (tokens.refresh_token !== undefined) session.rt = tokens.refresh_token;
     const sealed = await this.#sealer.seal(session);

@@ -1,0 +1,150 @@
+/**
+ * The oidc plugin when things go wrong around it: the IdP down at start, configs that must be
+ * refused, sessions too big for one cookie, secrets kept out of logs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer as createTcpServer, connect, type Server } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../../src/index.ts';
+import { startGateway } from '../../src/testing/index.ts';
+import { startIdp, DEFAULT_ACCOUNTS } from '../support/idp.ts';
+import { Client, SESSION_SECRET, decodeHeader, gatewayConfig, location, login, oidcConfig, rawFetch, registerGateways, type Echo } from './helpers.ts';
+
+async function freePort(): Promise<number> {
+  const s = createTcpServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
+}
+
+/** A TCP forwarder 127.0.0.1:port → target port: the IdP "coming up" at an address. */
+async function forward(port: number, target: number): Promise<Server> {
+  const server = createTcpServer((socket) => {
+    const upstream = connect(target, '127.0.0.1');
+    socket.pipe(upstream).pipe(socket);
+    socket.on('error', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+
+const page = (url: string) => rawFetch(url, 'GET', { accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+
+test('IdP unreachable at start: the gateway starts, login pages answer 503, and login works once the IdP is up', async () => {
+  const idp = await startIdp();
+  const port = await freePort();
+  const plugin = oidcConfig(idp, { discovery: `http://127.0.0.1:${port}/.well-known/openid-configuration` });
+  const gw = await startGateway({ config: gatewayConfig(plugin) });
+  let proxy: Server | null = null;
+  try {
+    const down = await page(`${gw.url}/spa/`);
+    assert.equal(down.status, 503);
+    assert.equal(((await down.json()) as { message: string }).message, 'Service Temporarily Unavailable');
+    // An API call needs no IdP to be refused.
+    assert.equal((await rawFetch(`${gw.url}/spa/`, 'GET', { accept: 'application/json' })).status, 401);
+    assert.ok(gw.logs.some((l) => l.msg === 'oidc discovery failed; retrying'));
+
+    proxy = await forward(port, Number(new URL(idp.issuer).port));
+    let res: Response | null = null;
+    for (let i = 0; i < 60; i++) {
+      res = await page(`${gw.url}/spa/`);
+      if (res.status !== 503) break;
+      await res.body?.cancel();
+      await sleep(250);
+    }
+    assert.equal(res?.status, 302);
+    // oidc-provider names its endpoints after the Host it was asked on: the forwarder's port here.
+    assert.equal(new URL(location(res!, gw.url)).pathname, '/auth');
+  } finally {
+    proxy?.close();
+    await gw.close();
+    await idp.close();
+  }
+});
+
+test('a plain-http discovery URL is refused for a non-loopback host unless allow_insecure_http is set', async () => {
+  const base = {
+    client_id: 'c',
+    client_secret: 's',
+    session_secret: SESSION_SECRET,
+    discovery: 'http://idp.example.test/.well-known/openid-configuration',
+  };
+  await assert.rejects(startGateway({ config: gatewayConfig(base) }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    const issue = err.issues.find((i) => i.path.endsWith('config.discovery'));
+    assert.ok(issue, JSON.stringify(err.issues));
+    assert.match(issue.message, /https/);
+    return true;
+  });
+  // 0.0.0.0 is not a loopback name, but connecting to it stays on this machine.
+  const gw = await startGateway({
+    config: gatewayConfig({ ...base, discovery: 'http://0.0.0.0:9/.well-known/openid-configuration', allow_insecure_http: true }),
+  });
+  await gw.close();
+});
+
+test('configs the schema cannot judge are refused at load with a located error', async () => {
+  const base = { client_id: 'c', client_secret: 's', session_secret: SESSION_SECRET, discovery: 'http://127.0.0.1:9/.well-known/openid-configuration' };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ scope: 'email profile' }, 'config.scope'],
+    [{ filters: ['/ok/.*', '/broken/('] }, 'config.filters[1]'],
+    [{ authorization_params: { state: 'fixed' } }, 'config.authorization_params.state'],
+    [{ client_secret: undefined }, 'config.client_secret'],
+    [{ post_logout_redirect_uri: '//evil.example/' }, 'config.post_logout_redirect_uri'],
+  ];
+  for (const [override, path] of cases) {
+    await assert.rejects(startGateway({ config: gatewayConfig({ ...base, ...override }) }), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.ok(err.issues.some((i) => i.path.endsWith(path)), `${path}: ${JSON.stringify(err.issues.map((i) => i.path))}`);
+      return true;
+    });
+  }
+});
+
+test('ssl_verify off is logged as a warning at load', async () => {
+  const gw = await startGateway({
+    config: gatewayConfig({
+      client_id: 'c',
+      client_secret: 's',
+      session_secret: SESSION_SECRET,
+      discovery: 'https://127.0.0.1:9/.well-known/openid-configuration',
+      ssl_verify: 'no',
+    }),
+  });
+  try {
+    const warning = gw.logs.find((l) => typeof l.msg === 'string' && l.msg.includes('ssl_verify is off'));
+    assert.ok(warning, 'a warning names ssl_verify');
+    assert.equal(warning.level, 'warn');
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a session larger than one cookie is split into numbered cookies and read back; secrets never reach the logs', async () => {
+  const groups = Array.from({ length: 60 }, (_, i) => `group-with-a-long-name-${i}`);
+  const idp = await startIdp({
+    accounts: { alice: { ...DEFAULT_ACCOUNTS.alice, 'https://foo.com/groups': groups } },
+    claims: { openid: ['sub', 'https://foo.com/claim', 'https://foo.com/groups'], email: ['email'] },
+  });
+  const gw = await startGateway({ config: gatewayConfig(oidcConfig(idp)) });
+  try {
+    await registerGateways(idp, [gw.url]);
+    const client = new Client();
+    const { res } = await login(client, { idp, gw, config: {}, close: async () => {} });
+    const set = res.headers.getSetCookie();
+    assert.ok(set.some((c) => c.startsWith('oidc_session.1=')), 'chunked');
+    for (const c of set) assert.ok(c.length < 4096, `cookie of ${c.length} bytes`);
+    const echo = (await (await client.fetch(`${gw.url}/spa/`)).json()) as Echo;
+    assert.deepEqual(decodeHeader(echo.headers['x-userinfo'])['https://foo.com/groups'], groups);
+    const logs = JSON.stringify(gw.logs);
+    assert.ok(!logs.includes(SESSION_SECRET), 'session_secret not logged');
+    assert.ok(!logs.includes(idp.webClient.client_secret), 'client_secret not logged');
+  } finally {
+    await gw.close();
+    await idp.close();
+  }
+});
