@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { request } from 'node:http';
+import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { parseListen, runEcho } from '../cli/echo.ts';
 import { echoBody, startEchoServer } from './echo.ts';
@@ -127,30 +130,25 @@ describe('gateway echo', () => {
   });
 
   test('logs its address as one JSON line, serves, and exits 0 on SIGTERM', async () => {
-    const lines: string[] = [];
-    const write = process.stdout.write;
-    let logged!: () => void;
-    const loggedP = new Promise<void>((r) => (logged = r));
-    process.stdout.write = ((chunk: string) => {
-      lines.push(String(chunk));
-      logged();
-      return true;
-    }) as typeof process.stdout.write;
-    let code: Promise<number>;
+    // A real process, so the signal handling is what a user gets from `gateway echo`.
+    const script = `import { runEcho } from ${JSON.stringify(new URL('../cli/echo.ts', import.meta.url).href)};
+process.exitCode = await runEcho(process.argv.slice(1));`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--listen', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
-      code = runEcho(['--listen', '127.0.0.1:0']);
-      await loggedP;
+      const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+      const log = JSON.parse(line);
+      assert.equal(log.msg, 'echo listening');
+      assert.match(log.listen, /^127\.0\.0\.1:\d+$/);
+      const res = await send(`${log.url}/demo`);
+      assert.equal(JSON.parse(res.body.toString()).path, '/demo');
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      assert.equal(code, 0);
     } finally {
-      process.stdout.write = write;
+      if (child.exitCode === null) child.kill('SIGKILL');
     }
-    assert.equal(lines.length, 1);
-    const log = JSON.parse(lines[0]!);
-    assert.equal(log.msg, 'echo listening');
-    assert.match(log.listen, /^127\.0\.0\.1:\d+$/);
-    const res = await send(`${log.url}/demo`);
-    assert.equal(JSON.parse(res.body.toString()).path, '/demo');
-    process.emit('SIGTERM');
-    assert.equal(await code!, 0);
   });
 
   test('rejects a malformed --listen with exit code 2', async () => {
