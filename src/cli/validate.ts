@@ -58,9 +58,15 @@ function ghProp(s: string): string {
   return ghData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
-function print(issues: ConfigIssue[], format: Format): void {
+/** Where validate writes; tests pass their own. */
+export interface ValidateIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+}
+
+function print(issues: ConfigIssue[], format: Format, io: ValidateIO): void {
   if (format === 'json') {
-    process.stdout.write(`${JSON.stringify(issues, null, 2)}\n`);
+    io.stdout.write(`${JSON.stringify(issues, null, 2)}\n`);
     return;
   }
   const lines = issues.map((i) =>
@@ -68,7 +74,7 @@ function print(issues: ConfigIssue[], format: Format): void {
       ? `::${i.severity === 'warning' ? 'warning' : 'error'} file=${ghProp(i.file)},line=${i.line},col=${i.col}::${ghData(i.path ? `${i.path}: ${i.message}` : i.message)}`
       : `${i.file}:${i.line}:${i.col}  ${i.path || '.'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`,
   );
-  if (lines.length) process.stdout.write(`${lines.join('\n')}\n`);
+  if (lines.length) io.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function plural(n: number, word: string): string {
@@ -80,14 +86,14 @@ function summary(file: string, c: GatewayConfig): string {
 }
 
 /** Runs `gateway validate`; returns the exit code. */
-export async function runValidate(argv: string[]): Promise<number> {
+export async function runValidate(argv: string[], io: ValidateIO = process): Promise<number> {
   const args = parseArgs(argv);
   if (args === 'help') {
-    process.stdout.write(USAGE);
+    io.stdout.write(USAGE);
     return 0;
   }
   if (typeof args === 'string') {
-    process.stderr.write(`gateway validate: ${args}\n${USAGE}`);
+    io.stderr.write(`gateway validate: ${args}\n${USAGE}`);
     return 2;
   }
 
@@ -97,14 +103,14 @@ export async function runValidate(argv: string[]): Promise<number> {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     if (e.issues.length === 1 && e.issues[0]!.code === 'FILE') {
-      if (args.format === 'text') process.stderr.write(`gateway validate: ${e.issues[0]!.message}\n`);
-      else print(e.issues, args.format);
+      if (args.format === 'text') io.stderr.write(`gateway validate: ${e.issues[0]!.message}\n`);
+      else print(e.issues, args.format, io);
       return 2;
     }
-    print(e.issues, args.format);
+    print(e.issues, args.format, io);
     if (args.format === 'text') {
       const n = e.issues.filter((i) => i.severity === 'error').length;
-      process.stderr.write(`${args.file}: invalid (${plural(n, 'error')})\n`);
+      io.stderr.write(`${args.file}: invalid (${plural(n, 'error')})\n`);
     }
     return 1;
   }
@@ -113,11 +119,11 @@ export async function runValidate(argv: string[]): Promise<number> {
   const compileIssues = await compileCheck(config);
   const issues = [...(config.source.warnings ?? []), ...compileIssues].sort((a, b) => a.line - b.line || a.col - b.col);
   const errors = issues.filter((i) => i.severity === 'error').length;
-  print(issues, args.format);
+  print(issues, args.format, io);
   if (errors > 0) {
-    if (args.format === 'text') process.stderr.write(`${args.file}: invalid (${plural(errors, 'error')})\n`);
+    if (args.format === 'text') io.stderr.write(`${args.file}: invalid (${plural(errors, 'error')})\n`);
     return 1;
   }
-  if (args.format !== 'json') process.stdout.write(`${summary(args.file, config)}\n`);
+  if (args.format !== 'json') io.stdout.write(`${summary(args.file, config)}\n`);
   return 0;
 }
