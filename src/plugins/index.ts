@@ -8,6 +8,14 @@ import jwtClaims from './jwt-claims/index.ts';
 import keyAuth from './key-auth/index.ts';
 import acl from './acl/index.ts';
 import oidc from './oidc/index.ts';
+import correlationId from './correlation-id/index.ts';
+import requestTermination from './request-termination/index.ts';
+import cors from './cors/index.ts';
+import rateLimiting from './rate-limiting/index.ts';
+import requestTransformer from './request-transformer/index.ts';
+import responseTransformer from './response-transformer/index.ts';
+import ipRestriction from './ip-restriction/index.ts';
+import requestSizeLimiting from './request-size-limiting/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,
@@ -15,6 +23,14 @@ const builtins: PluginDefinition[] = [
   keyAuth,
   acl,
   oidc,
+  correlationId,
+  requestTermination,
+  cors,
+  rateLimiting,
+  requestTransformer,
+  responseTransformer,
+  ipRestriction,
+  requestSizeLimiting,
 ];
 
 /** Built-in plugins by name. */

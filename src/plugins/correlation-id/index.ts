@@ -1,0 +1,106 @@
+/**
+ * The `correlation-id` plugin: Kong 3's correlation-id. Puts a unique id in a request header
+ * (`Kong-Request-ID` by default) sent upstream, keeps a non-empty id the client already sent, and
+ * optionally echoes it back to the client. The id is also left in `req.ctx['correlation-id']` for
+ * loggers (Kong's `correlation_id` log field).
+ *
+ * Generators, as in Kong:
+ * - `uuid`: a random UUID per request.
+ * - `uuid#counter` (default): one UUID per process, then `#1`, `#2`, ... (cheapest; low cardinality).
+ * - `tracker`: `server_addr-server_port-pid-connection-connection_requests-timestamp`, where
+ *   `connection` is the serial number of the client connection in this process and
+ *   `connection_requests` counts the ids this generator made on that connection.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { definePlugin } from '../../index.ts';
+import type { GatewayRequest, GatewayResponse, PluginHandlers } from '../../index.ts';
+import schema from '../../../schemas/plugins/correlation-id.schema.json' with { type: 'json' };
+
+/** The correlation-id plugin's config, defaults applied. */
+export interface CorrelationIdConfig {
+  header_name: string;
+  generator: 'uuid' | 'uuid#counter' | 'tracker';
+  echo_downstream: boolean;
+}
+
+/** Kong's priority for correlation-id: it runs before every other plugin. */
+export const CORRELATION_ID_PRIORITY = 100001;
+
+/** Where the id is left for other plugins and loggers. */
+export const CTX_KEY = 'correlation-id';
+
+// Per process, like Kong's per-worker UUID and counter, shared by every instance of the plugin.
+const processUuid = randomUUID();
+let counter = 0;
+
+function uuidCounter(): string {
+  counter += 1;
+  return `${processUuid}#${counter}`;
+}
+
+interface ConnectionSerial {
+  serial: number;
+  requests: number;
+}
+let connections = 0;
+// Weak, so that a closed connection's entry goes with its socket.
+const serials = new WeakMap<Socket, ConnectionSerial>();
+
+function tracker(req: GatewayRequest): string {
+  const socket = req.raw.socket;
+  let s = serials.get(socket);
+  if (s === undefined) {
+    s = { serial: ++connections, requests: 0 };
+    serials.set(socket, s);
+  }
+  s.requests += 1;
+  return `${socket.localAddress ?? ''}-${socket.localPort ?? 0}-${process.pid}-${s.serial}-${s.requests}-${(Date.now() / 1000).toFixed(3)}`;
+}
+
+const generators: Record<CorrelationIdConfig['generator'], (req: GatewayRequest) => string> = {
+  uuid: () => randomUUID(),
+  'uuid#counter': uuidCounter,
+  tracker,
+};
+
+class CorrelationId implements PluginHandlers {
+  protected readonly header: string;
+  protected readonly generate: (req: GatewayRequest) => string;
+
+  constructor(config: CorrelationIdConfig) {
+    this.header = config.header_name.toLowerCase();
+    this.generate = generators[config.generator];
+  }
+
+  access(req: GatewayRequest): void {
+    let id = req.headers[this.header];
+    if (Array.isArray(id)) id = id[0];
+    if (id === undefined || id === '') {
+      id = this.generate(req);
+      req.setUpstreamHeader(this.header, id);
+    }
+    req.ctx[CTX_KEY] = id;
+  }
+}
+
+/** With echo_downstream: the same, plus the id on the response (also on responses the gateway makes). */
+class CorrelationIdEcho extends CorrelationId {
+  response(req: GatewayRequest, res: GatewayResponse): void {
+    let id = req.ctx[CTX_KEY] as string | undefined;
+    // The request was answered before this plugin's access phase ran (Kong generates one then too).
+    if (id === undefined) id = this.generate(req);
+    res.setHeader(this.header, id);
+  }
+}
+
+export default definePlugin<CorrelationIdConfig>({
+  name: 'correlation-id',
+  version: '1.0.0',
+  priority: CORRELATION_ID_PRIORITY,
+  schema,
+  create(config) {
+    // Without echo_downstream there is no response handler, so the route's pipeline can skip that phase.
+    return config.echo_downstream ? new CorrelationIdEcho(config) : new CorrelationId(config);
+  },
+});

@@ -1,0 +1,195 @@
+/**
+ * The `request-termination` plugin: Kong 3's request-termination. Answers requests with a fixed
+ * status and message or body, so traffic to a route, a service or a consumer can be stopped.
+ * With `trigger`, only requests carrying a header or query argument of that name are answered;
+ * with `echo`, the answer is a JSON copy of the request (Kong's shape), for debugging live routes.
+ *
+ * Differences from Kong, on purpose: `status_code` must be 200-599 (a 1xx status cannot end a
+ * request); `body` without `content_type` is sent as `application/json; charset=utf-8` (Kong's
+ * documented default); the echo reads at most 1 MiB of request body (above that, `body` and
+ * `raw_body` are left out, like Kong does for a body nginx buffered to disk).
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
+
+/** The request-termination plugin's config, defaults applied. */
+export interface RequestTerminationConfig {
+  status_code: number;
+  message?: string | null;
+  content_type?: string | null;
+  body?: string | null;
+  echo: boolean;
+  trigger?: string | null;
+}
+
+/** Kong's priority for request-termination: after every other access plugin (auth included). */
+export const REQUEST_TERMINATION_PRIORITY = 2;
+
+/** Kong's messages when `message` is not set. */
+const DEFAULT_MESSAGES: Readonly<Record<number, string>> = {
+  401: 'Unauthorized',
+  404: 'Not found',
+  405: 'Method not allowed',
+  500: 'An unexpected error occurred',
+  502: 'Bad Gateway',
+  503: 'Service unavailable',
+};
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+/** Most request body the echo reads; the rest is drained and dropped. */
+export const ECHO_BODY_LIMIT = 1024 * 1024;
+
+/** Identifies this gateway process in echo answers (Kong's `node_id`, `worker_pid`, `hostname`). */
+const NODE = Object.freeze({ node_id: randomUUID(), worker_pid: process.pid, hostname: hostname() });
+
+function present(v: string | null | undefined): v is string {
+  return typeof v === 'string' && v.length > 0;
+}
+
+/** Kong's cross-field rules, with Kong's messages. */
+function check(config: RequestTerminationConfig): void {
+  if (config.status_code < 200) {
+    throw new PluginConfigError('status_code', 'must be from 200 to 599: a 1xx status cannot end a request');
+  }
+  if (present(config.message) && (present(config.content_type) || present(config.body))) {
+    throw new PluginConfigError('message', 'message cannot be used with content_type or body');
+  }
+  if (present(config.content_type) && !present(config.body)) {
+    throw new PluginConfigError('content_type', 'content_type requires a body');
+  }
+  if (config.echo && (present(config.content_type) || present(config.body))) {
+    throw new PluginConfigError('echo', 'echo cannot be used with content_type and body');
+  }
+}
+
+function readBody(req: GatewayRequest): Promise<Buffer | null> {
+  const raw = req.raw;
+  const h = req.headers;
+  if (raw.readableEnded || (h['content-length'] === undefined && h['transfer-encoding'] === undefined)) {
+    return Promise.resolve(Buffer.alloc(0));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Drains past the limit instead of destroying the stream: destroying it would close the
+    // connection before the answer is written.
+    raw.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= ECHO_BODY_LIMIT) chunks.push(chunk);
+    });
+    raw.once('end', () => resolve(size <= ECHO_BODY_LIMIT ? Buffer.concat(chunks, size) : null));
+    raw.once('error', reject);
+  });
+}
+
+/** Kong's `kong.request.get_query()`: repeated arguments become arrays. */
+function queryObject(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const [k, v] of params) {
+    const prev = out[k];
+    if (prev === undefined) out[k] = v;
+    else if (typeof prev === 'string') out[k] = [prev, v];
+    else prev.push(v);
+  }
+  return out;
+}
+
+/** Kong's `kong.request.get_body()`: JSON and form bodies parsed, other types left out. */
+function parsedBody(contentType: string | undefined, raw: Buffer): unknown {
+  if (contentType === undefined || raw.length === 0) return undefined;
+  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  try {
+    if (type === 'application/json' || type.endsWith('+json')) return JSON.parse(raw.toString('utf8'));
+    if (type === 'application/x-www-form-urlencoded') return queryObject(new URLSearchParams(raw.toString('utf8')));
+  } catch {
+    // An unparsable body is left out, as Kong does.
+  }
+  return undefined;
+}
+
+/** Kong's `kong.request.get_uri_captures()`: numbered captures apart from named ones. */
+function uriCaptures(captures: Readonly<Record<string, string>>): { named: Record<string, string>; unnamed: string[] } {
+  const named: Record<string, string> = Object.create(null);
+  const unnamed: string[] = [];
+  for (const key of Object.keys(captures)) {
+    if (/^\d+$/.test(key)) unnamed[Number(key) - 1] = captures[key]!;
+    else named[key] = captures[key]!;
+  }
+  return { named, unnamed };
+}
+
+class RequestTermination implements PluginHandlers {
+  private readonly status: number;
+  private readonly body: string | undefined;
+  private readonly headers: Readonly<Record<string, HeaderValue>> | undefined;
+  /** Lower-case header name and query argument name of the trigger, or null. */
+  private readonly triggerHeader: string | null;
+  private readonly triggerQuery: string | null;
+  private readonly echo: boolean;
+  private readonly echoMessage: string | undefined;
+
+  constructor(config: RequestTerminationConfig) {
+    check(config);
+    this.status = config.status_code;
+    this.echo = config.echo;
+    this.triggerQuery = present(config.trigger) ? config.trigger : null;
+    this.triggerHeader = this.triggerQuery?.toLowerCase() ?? null;
+    const message = present(config.message) ? config.message : DEFAULT_MESSAGES[this.status];
+    this.echoMessage = message;
+    if (present(config.body)) {
+      this.body = config.body;
+      this.headers = Object.freeze({ 'content-type': present(config.content_type) ? config.content_type : JSON_TYPE });
+    } else if (message !== undefined) {
+      // Serialized once: the answer is the same for every request.
+      this.body = JSON.stringify({ message });
+      this.headers = Object.freeze({ 'content-type': JSON_TYPE });
+    } else {
+      this.body = undefined;
+      this.headers = undefined;
+    }
+  }
+
+  access(req: GatewayRequest): void | Promise<void> {
+    if (this.triggerHeader !== null && req.headers[this.triggerHeader] === undefined && !req.query.has(this.triggerQuery!)) {
+      return;
+    }
+    if (this.echo) return this.answerEcho(req);
+    req.exit(this.status, this.body, this.headers);
+  }
+
+  private async answerEcho(req: GatewayRequest): Promise<void> {
+    const raw = await readBody(req);
+    const request: Record<string, unknown> = {
+      scheme: req.scheme,
+      host: req.host,
+      port: req.raw.socket.localPort ?? null,
+      headers: req.headers,
+      query: queryObject(req.query),
+      body: raw === null ? undefined : parsedBody(req.headers['content-type'], raw),
+      raw_body: raw === null ? undefined : raw.toString('utf8'),
+      method: req.method,
+      path: req.path,
+      uri_captures: uriCaptures(req.captures),
+    };
+    req.exit(this.status, {
+      message: this.echoMessage,
+      kong: NODE,
+      request,
+      matched_route: req.route,
+      matched_service: req.service,
+    });
+  }
+}
+
+export default definePlugin<RequestTerminationConfig>({
+  name: 'request-termination',
+  version: '1.0.0',
+  priority: REQUEST_TERMINATION_PRIORITY,
+  schema,
+  create(config) {
+    return new RequestTermination(config);
+  },
+});

@@ -1,0 +1,191 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startGateway, type TestGateway } from '../../testing/index.ts';
+import plugin from './index.ts';
+
+function route(name: string, path: string, config: Record<string, unknown>) {
+  return { name, paths: [path], plugins: [{ name: 'request-termination', config }] };
+}
+
+async function call(gw: TestGateway, path: string, init: RequestInit = {}) {
+  const res = await fetch(`${gw.url}${path}`, init);
+  return { res, text: await res.text() };
+}
+
+function configWith(config: Record<string, unknown>) {
+  return {
+    _format_version: '3.0',
+    services: [{ name: 's', url: 'echo://', routes: [route('r', '/', config)] }],
+  };
+}
+
+async function refusal(config: Record<string, unknown>): Promise<{ path: string; message: string }[]> {
+  try {
+    const gw = await startGateway({ config: configWith(config) });
+    await gw.close();
+  } catch (err) {
+    return (err as { issues?: { path: string; message: string }[] }).issues ?? [{ path: '', message: String(err) }];
+  }
+  assert.fail(`config was accepted: ${JSON.stringify(config)}`);
+}
+
+describe('request-termination', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({
+      config: {
+        _format_version: '3.0',
+        services: [
+          {
+            name: 'echo',
+            url: 'echo://',
+            routes: [
+              route('default', '/default', {}),
+              route('message', '/message', { status_code: 403, message: 'So long and thanks for all the fish!' }),
+              route('body', '/body', { status_code: 200, body: '<h1>maintenance</h1>', content_type: 'text/html' }),
+              route('body-default-type', '/raw', { status_code: 451, body: '{"legal":true}' }),
+              route('no-default-message', '/teapot', { status_code: 418 }),
+              route('trigger', '/trigger', { trigger: 'X-Debug' }),
+              { name: 'echo-route', paths: ['~/echo/(?<item>\\w+)'], plugins: [{ name: 'request-termination', config: { echo: true, status_code: 404, trigger: 'debug' } }] },
+              { name: 'open', paths: ['/open'] },
+            ],
+          },
+        ],
+        consumers: [{ username: 'blocked' }],
+      },
+    });
+  });
+  after(() => gw.close());
+
+  test('runs last among access plugins, with the priority Kong gives it (2)', () => {
+    assert.equal(plugin.priority, 2);
+  });
+
+  test('answers 503 with Kong default message by default, never reaching the upstream', async () => {
+    const { res, text } = await call(gw, '/default/x');
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.deepEqual(JSON.parse(text), { message: 'Service unavailable' });
+    assert.ok(res.headers.get('x-request-id'));
+  });
+
+  test('answers the configured status and message', async () => {
+    const { res, text } = await call(gw, '/message/x', { method: 'POST', body: 'ignored' });
+    assert.equal(res.status, 403);
+    assert.deepEqual(JSON.parse(text), { message: 'So long and thanks for all the fish!' });
+  });
+
+  test('answers a raw body with its content_type', async () => {
+    const { res, text } = await call(gw, '/body');
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'text/html');
+    assert.equal(text, '<h1>maintenance</h1>');
+  });
+
+  test('a raw body without content_type is sent as application/json', async () => {
+    const { res, text } = await call(gw, '/raw');
+    assert.equal(res.status, 451);
+    assert.equal(res.headers.get('content-type'), 'application/json; charset=utf-8');
+    assert.equal(text, '{"legal":true}');
+  });
+
+  test('a status without a Kong default message answers an empty body', async () => {
+    const { res, text } = await call(gw, '/teapot');
+    assert.equal(res.status, 418);
+    assert.equal(text, '');
+  });
+
+  test('with trigger, passes requests without the header or query argument to the upstream', async () => {
+    const passed = await call(gw, '/trigger/x');
+    assert.equal(passed.res.status, 200);
+    assert.equal(JSON.parse(passed.text).path, '/x', 'strip_path removed the route prefix');
+    const byHeader = await call(gw, '/trigger/x', { headers: { 'x-debug': '1' } });
+    assert.equal(byHeader.res.status, 503);
+    const byQuery = await call(gw, '/trigger/x?X-Debug');
+    assert.equal(byQuery.res.status, 503);
+    const otherCase = await call(gw, '/trigger/x?x-debug=1');
+    assert.equal(otherCase.res.status, 200, 'query argument names are case-sensitive, as in Kong');
+  });
+
+  test('echo answers a JSON copy of the request in Kong shape', async () => {
+    const { res, text } = await call(gw, '/echo/abc?debug&a=1&a=2', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-custom': 'yes', 'x-consumer-id': 'forged' },
+      body: '{"hello":"world"}',
+    });
+    assert.equal(res.status, 404);
+    const out = JSON.parse(text);
+    assert.equal(out.message, 'Not found');
+    assert.equal(out.kong.worker_pid, process.pid);
+    assert.equal(typeof out.kong.node_id, 'string');
+    assert.equal(out.request.method, 'POST');
+    assert.equal(out.request.path, '/echo/abc');
+    assert.equal(out.request.scheme, 'http');
+    assert.equal(out.request.host, '127.0.0.1');
+    assert.equal(out.request.port, Number(new URL(gw.url).port));
+    assert.deepEqual(out.request.query, { debug: '', a: ['1', '2'] });
+    assert.equal(out.request.headers['x-custom'], 'yes');
+    assert.equal(out.request.headers['x-consumer-id'], undefined, 'identity headers a client forged are not echoed');
+    assert.deepEqual(out.request.body, { hello: 'world' });
+    assert.equal(out.request.raw_body, '{"hello":"world"}');
+    assert.deepEqual(out.request.uri_captures, { named: { item: 'abc' }, unnamed: ['abc'] });
+    assert.equal(out.matched_route.name, 'echo-route');
+    assert.equal(out.matched_service.name, 'echo');
+  });
+
+  test('echo with a trigger passes requests without it', async () => {
+    const { res, text } = await call(gw, '/echo/abc');
+    assert.equal(res.status, 200);
+    assert.equal(JSON.parse(text).method, 'GET');
+  });
+
+  test('a consumer-scoped instance blocks only that consumer', async () => {
+    const scoped = await startGateway({
+      config: {
+        _format_version: '3.0',
+        services: [
+          {
+            name: 's',
+            url: 'echo://',
+            routes: [{ paths: ['/'], plugins: [{ name: 'key-auth', config: { key_names: ['apikey'] } }] }],
+          },
+        ],
+        consumers: [
+          {
+            username: 'blocked',
+            keyauth_credentials: [{ key: 'blocked-key' }],
+            plugins: [{ name: 'request-termination', config: { status_code: 403, message: 'blocked' } }],
+          },
+          { username: 'ok', keyauth_credentials: [{ key: 'ok-key' }] },
+        ],
+      },
+    });
+    try {
+      const blocked = await call(scoped, '/x', { headers: { apikey: 'blocked-key' } });
+      assert.equal(blocked.res.status, 403);
+      assert.deepEqual(JSON.parse(blocked.text), { message: 'blocked' });
+      const ok = await call(scoped, '/x', { headers: { apikey: 'ok-key' } });
+      assert.equal(ok.res.status, 200);
+    } finally {
+      await scoped.close();
+    }
+  });
+
+  test('refuses Kong invalid combinations with Kong messages, located at the field', async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ message: 'm', body: 'b' }, 'message', /message cannot be used with content_type or body/],
+      [{ content_type: 'text/plain' }, 'content_type', /content_type requires a body/],
+      [{ echo: true, body: 'b' }, 'echo', /echo cannot be used with content_type and body/],
+      [{ status_code: 101 }, 'status_code', /200 to 599/],
+      [{ status_code: 600 }, 'status_code', /./],
+      [{ unknown: 1 }, '', /unknown/i],
+    ];
+    for (const [config, field, message] of cases) {
+      const issues = await refusal(config);
+      assert.ok(
+        issues.some((i) => i.path.includes(field) && message.test(i.message)),
+        `${JSON.stringify(config)} → ${JSON.stringify(issues)}`,
+      );
+    }
+  });
+});
