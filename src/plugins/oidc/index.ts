@@ -206,6 +206,8 @@ class OidcInstance {
   readonly #routePaths = new Map<string, RoutePaths>();
   readonly #sessions = new LRUCache<string, SessionEntry>({ max: 2000 });
   readonly #refreshing = new Map<string, Promise<SessionPayload | null>>();
+  /** Refresh tokens that just failed: not retried on every request of the leeway window. */
+  readonly #refreshFailed = new LRUCache<string, true>({ max: 1000, ttl: 30_000 });
   readonly #reissueAfter: number;
   #bearerFor: Discovered | null = null;
   #bearerCheck: TokenCheck | null = null;
@@ -428,11 +430,16 @@ class OidcInstance {
 
   #refresh(s: SessionPayload): Promise<SessionPayload | null> {
     const rt = s.rt!;
+    if (this.#refreshFailed.has(rt)) return Promise.resolve(null);
     // Concurrent requests of one browser share one refresh: IdPs that rotate refresh tokens
     // (Auth0) treat a second use of the old one as token theft.
     let pending = this.#refreshing.get(rt);
     if (pending === undefined) {
-      pending = this.#doRefresh(s).finally(() => this.#refreshing.delete(rt));
+      pending = this.#doRefresh(s).then((next) => {
+        this.#refreshing.delete(rt);
+        if (next === null) this.#refreshFailed.set(rt, true);
+        return next;
+      });
       this.#refreshing.set(rt, pending);
     }
     return pending;
