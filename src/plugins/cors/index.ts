@@ -1,0 +1,200 @@
+/**
+ * The `cors` plugin: Kong 3's cors. Answers preflight requests at the gateway (unless
+ * `preflight_continue`) and adds Access-Control-* headers to every response of the route, the
+ * gateway's own error answers included. See docs/plugins/cors.md.
+ */
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
+import schema from '../../../schemas/plugins/cors.schema.json' with { type: 'json' };
+
+/** The cors plugin's config, defaults applied. */
+export interface CorsConfig {
+  origins?: string[] | null;
+  headers?: string[] | null;
+  exposed_headers?: string[] | null;
+  methods?: string[] | null;
+  max_age?: number | null;
+  credentials: boolean;
+  private_network: boolean;
+  preflight_continue: boolean;
+  allow_origin_absent: boolean;
+}
+
+/** Kong's priority for cors. */
+export const CORS_PRIORITY = 2000;
+
+const ALL_METHODS = 'GET,HEAD,PUT,PATCH,POST,DELETE,OPTIONS,TRACE,CONNECT';
+const SKIP = 'cors.skip_response_headers';
+// Kong's test for "this origin entry is a plain origin, not a regex".
+const PLAIN_ORIGIN = /^[A-Za-z0-9.:/-]+$/;
+const ORIGIN_PARTS = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(\[[^\]]*\]|[^/:?#]*)(?::(\d*))?/;
+
+interface NormalizedOrigin {
+  /** `scheme://host[:port]`, default ports dropped. */
+  domain: string;
+  host: string;
+}
+
+/** Kong's origin normalization: scheme://host[:port] without the scheme's default port. */
+function normalizeOrigin(origin: string): NormalizedOrigin {
+  const m = ORIGIN_PARTS.exec(origin);
+  if (m === null || m[2] === '') return { domain: origin, host: origin };
+  const scheme = m[1]!;
+  let port: string | undefined = m[3];
+  if ((scheme === 'http' && port === '80') || (scheme === 'https' && port === '443') || port === '') port = undefined;
+  const host = m[2]!;
+  return { domain: `${scheme}://${host}${port === undefined ? '' : `:${port}`}`, host };
+}
+
+type OriginEntry = { regex: RegExp; byHost: boolean } | { domain: string };
+
+/** The origin decision for one request. */
+const enum Mode {
+  /** `Access-Control-Allow-Origin: *`. */
+  AllowAll,
+  /** A fixed single origin, whatever the request's. */
+  Fixed,
+  /** Matched against the list. */
+  List,
+}
+
+class Cors implements PluginHandlers {
+  private readonly mode: Mode;
+  private readonly fixed: string;
+  private readonly entries: readonly OriginEntry[];
+  /** A `*` among several origins: Kong answers `*` to any request with an Origin. */
+  private readonly starInList: boolean;
+  private readonly credentials: boolean;
+  private readonly allowHeaders: string | null;
+  private readonly exposeHeaders: string | null;
+  private readonly methods: string;
+  private readonly maxAge: string | null;
+  private readonly privateNetwork: boolean;
+  private readonly preflightContinue: boolean;
+  private readonly allowOriginAbsent: boolean;
+
+  constructor(config: CorsConfig) {
+    const origins = config.origins ?? [];
+    this.fixed = '';
+    this.entries = [];
+    let star = false;
+    if (origins.length === 0 || (origins.length === 1 && origins[0] === '*')) this.mode = Mode.AllowAll;
+    else if (origins.length === 1 && PLAIN_ORIGIN.test(origins[0]!)) {
+      this.mode = Mode.Fixed;
+      this.fixed = origins[0]!;
+    } else {
+      this.mode = Mode.List;
+      const entries: OriginEntry[] = [];
+      origins.forEach((entry, i) => {
+        if (entry === '*') {
+          star = true;
+          return;
+        }
+        if (PLAIN_ORIGIN.test(entry)) return entries.push({ domain: normalizeOrigin(entry).domain });
+        // Kong anchors every origin regex at both ends (0.x did not; an explicit ^ or $ is kept meaningful).
+        let source = entry.endsWith('$') ? entry.slice(0, -1) : entry;
+        if (source.startsWith('^')) source = source.slice(1);
+        let regex: RegExp;
+        try {
+          regex = new RegExp(`^(?:${source})$`);
+        } catch {
+          throw new PluginConfigError(`origins.${i}`, `'${entry}' is not a valid regex`);
+        }
+        entries.push({ regex, byHost: !entry.includes(':') });
+      });
+      this.entries = entries;
+    }
+    this.starInList = star;
+    this.credentials = config.credentials;
+    this.allowHeaders = config.headers != null && config.headers.length > 0 ? config.headers.join(',') : null;
+    this.exposeHeaders = config.exposed_headers != null && config.exposed_headers.length > 0 ? config.exposed_headers.join(',') : null;
+    this.methods = config.methods != null ? config.methods.join(',') : ALL_METHODS;
+    this.maxAge = config.max_age != null ? String(config.max_age) : null;
+    this.privateNetwork = config.private_network;
+    this.preflightContinue = config.preflight_continue;
+    this.allowOriginAbsent = config.allow_origin_absent;
+  }
+
+  /** The Access-Control-Allow-Origin value for this request origin: `*`, an origin, or null (none). */
+  private allowOrigin(origin: string | undefined): string | null {
+    if (this.mode === Mode.AllowAll) return '*';
+    if (this.mode === Mode.Fixed) return this.fixed;
+    if (origin === undefined || origin === '') return null;
+    if (this.starInList) return '*';
+    const n = normalizeOrigin(origin);
+    for (const e of this.entries) {
+      if ('regex' in e ? e.regex.test(e.byHost ? n.host : n.domain) : e.domain === n.domain) return n.domain;
+    }
+    return null;
+  }
+
+  access(req: GatewayRequest): void {
+    if (req.method !== 'OPTIONS') return;
+    const origin = req.headers.origin;
+    if (origin === undefined || origin === '' || req.headers['access-control-request-method'] === undefined) return;
+    // The preflight is answered here, or by the upstream: either way no headers are added later.
+    req.ctx[SKIP] = true;
+    if (this.preflightContinue) return;
+
+    const headers: Record<string, HeaderValue> = {};
+    const acao = this.allowOrigin(origin);
+    if (this.mode !== Mode.AllowAll) headers.vary = 'Origin';
+    if (acao !== null) headers['access-control-allow-origin'] = acao;
+    if (this.credentials) {
+      if (acao !== '*') headers['access-control-allow-credentials'] = 'true';
+      else {
+        headers.vary = 'Origin';
+        headers['access-control-allow-origin'] = origin;
+        headers['access-control-allow-credentials'] = 'true';
+      }
+    }
+    const requested = req.headers['access-control-request-headers'];
+    const allowHeaders = this.allowHeaders ?? (typeof requested === 'string' ? requested : null);
+    if (allowHeaders !== null) headers['access-control-allow-headers'] = allowHeaders;
+    headers['access-control-allow-methods'] = this.methods;
+    if (this.maxAge !== null) headers['access-control-max-age'] = this.maxAge;
+    if (this.privateNetwork && req.headers['access-control-request-private-network'] === 'true') {
+      headers['access-control-allow-private-network'] = 'true';
+    }
+    req.exit(200, undefined, headers);
+  }
+
+  response(req: GatewayRequest, res: GatewayResponse): void {
+    if (req.ctx[SKIP] === true) return;
+    const origin = req.headers.origin;
+    const provided = origin !== undefined && origin !== '';
+    if (!provided && !this.allowOriginAbsent) return;
+
+    const acao = this.allowOrigin(origin);
+    if (this.mode !== Mode.AllowAll) addVaryOrigin(res);
+    if (acao !== null) res.setHeader('access-control-allow-origin', acao);
+    else res.removeHeader('access-control-allow-origin');
+    if (this.credentials) {
+      if (acao !== '*') res.setHeader('access-control-allow-credentials', 'true');
+      else if (provided) {
+        if (this.mode === Mode.AllowAll) addVaryOrigin(res);
+        res.setHeader('access-control-allow-origin', origin);
+        res.setHeader('access-control-allow-credentials', 'true');
+      }
+    }
+    if (this.exposeHeaders !== null) res.setHeader('access-control-expose-headers', this.exposeHeaders);
+  }
+}
+
+/** Adds `Origin` to the upstream's Vary (Kong's add_header), keeping what it listed. */
+function addVaryOrigin(res: GatewayResponse): void {
+  const prev = res.headers.vary;
+  if (prev === undefined) res.setHeader('vary', 'Origin');
+  else res.setHeader('vary', typeof prev === 'string' ? [prev, 'Origin'] : [...prev, 'Origin']);
+}
+
+export default definePlugin<CorsConfig>({
+  name: 'cors',
+  version: '1.0.0',
+  priority: CORS_PRIORITY,
+  schema,
+  consumerScoped: false,
+  create(config) {
+    return new Cors(config);
+  },
+});

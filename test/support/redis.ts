@@ -1,0 +1,89 @@
+// A private redis-server on a free loopback port for tests: no persistence, killed on stop().
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, connect } from 'node:net';
+
+export interface TestRedis {
+  host: '127.0.0.1';
+  port: number;
+  /** Stops the server (SIGKILL-free: SIGTERM, then waits for exit). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, with empty data (after `stop()`). */
+  restart(): Promise<void>;
+}
+
+const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
+
+/**
+ * Why Redis tests cannot run here, or null when they can. Without the binary the tests skip with
+ * this reason, unless env CI is set: CI installs redis-server, so its absence there is a failure.
+ */
+export function redisUnavailable(): string | null {
+  const r = spawnSync(BINARY, ['--version'], { encoding: 'utf8' });
+  if (r.error === undefined && r.status === 0) return null;
+  const reason = `redis-server not found (${r.error?.message ?? `exit ${r.status}`}); install Debian's redis-server to run these tests`;
+  if (process.env.CI) throw new Error(reason);
+  console.log(`# skipping Redis tests: ${reason}`);
+  return reason;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function waitForPort(port: number, child: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + 10_000;
+    const tryOnce = (): void => {
+      if (child.exitCode !== null) return reject(new Error(`redis-server exited with ${child.exitCode}`));
+      const sock = connect(port, '127.0.0.1');
+      sock.once('connect', () => {
+        // PING until the server answers: the port opens slightly before it is ready.
+        sock.write('PING\r\n');
+      });
+      sock.once('data', (d) => {
+        sock.destroy();
+        if (d.toString().startsWith('+PONG')) resolve();
+        else setTimeout(tryOnce, 20);
+      });
+      sock.once('error', () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`redis-server did not listen on ${port}`));
+        else setTimeout(tryOnce, 20);
+      });
+    };
+    tryOnce();
+  });
+}
+
+/** Starts a private redis-server on 127.0.0.1 with persistence off. */
+export async function startRedis(): Promise<TestRedis> {
+  const port = await freePort();
+  let child: ChildProcess | null = null;
+  const launch = async (): Promise<void> => {
+    const c = spawn(
+      BINARY,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes', '--loglevel', 'warning'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child = c;
+    await waitForPort(port, c);
+  };
+  const stop = async (): Promise<void> => {
+    const c = child;
+    child = null;
+    if (c === null || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill('SIGTERM');
+    });
+  };
+  await launch();
+  return { host: '127.0.0.1', port, stop, restart: launch };
+}
