@@ -16,9 +16,6 @@ import requestTransformer from './request-transformer/index.ts';
 import responseTransformer from './response-transformer/index.ts';
 import ipRestriction from './ip-restriction/index.ts';
 import requestSizeLimiting from './request-size-limiting/index.ts';
-import cors from './cors/index.ts';
-import ipRestriction from './ip-restriction/index.ts';
-import requestSizeLimiting from './request-size-limiting/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,
@@ -32,9 +29,6 @@ const builtins: PluginDefinition[] = [
   rateLimiting,
   requestTransformer,
   responseTransformer,
-  ipRestriction,
-  requestSizeLimiting,
-  cors,
   ipRestriction,
   requestSizeLimiting,
 ];
