@@ -3,6 +3,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startIdp, CUSTOM_CLAIM, type Idp } from '../support/idp.ts';
@@ -132,6 +133,22 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     assert.equal(idp.jwksRequests, fetches + 1, 'one refetch for the new kid');
     assert.equal((await call('/api/x', after)).status, 200);
     assert.equal(idp.jwksRequests, fetches + 1, 'the new key is cached');
+  });
+
+  test('a config reload keeps the fetched JWKS (no refetch), and rotation still works after it', async () => {
+    const token = await idp.clientCredentialsToken();
+    assert.equal((await call('/api/x', token)).status, 200);
+    const fetches = idp.jwksRequests;
+    const before = gw.instance.lastReload?.hash;
+    const result = await gw.reload(`${readFileSync(gw.configFile, 'utf8')}\n# reloaded\n`);
+    assert.equal(result.ok, true);
+    assert.notEqual(result.hash, before, 'a new runtime was compiled');
+    assert.equal((await call('/api/x', token)).status, 200);
+    assert.equal(idp.jwksRequests, fetches);
+    // The cache kept across the reload still refetches for the runtime now serving.
+    await idp.rotateKeys();
+    assert.equal((await call('/api/x', await idp.clientCredentialsToken())).status, 200);
+    assert.equal(idp.jwksRequests, fetches + 1);
   });
 
   test('an expired token is refused with {"exp":"token expired"}', async () => {

@@ -3,7 +3,7 @@ import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { createJwtVerifier, JwtVerificationError, type JwtErrorCode } from './verifier.ts';
+import { createJwtVerifier, JwksCache, JwtVerificationError, type JwtErrorCode } from './verifier.ts';
 import { startIdp, CUSTOM_CLAIM, type Idp } from '../../../test/support/idp.ts';
 
 const code = (c: JwtErrorCode) => (e: unknown) => e instanceof JwtVerificationError && e.code === c;
@@ -39,6 +39,21 @@ describe('createJwtVerifier', () => {
   test('an unreachable JWKS is key_unavailable, not a bad token', async () => {
     const v = await createJwtVerifier({ jwksUri: 'http://127.0.0.1:9/jwks', audiences: ['x'], jwks: { timeoutMs: 2000 } });
     await assert.rejects(v.verify(await idp.clientCredentialsToken()), code('key_unavailable'));
+  });
+
+  test('unknown kids refetch the JWKS at most once per cooldown', async () => {
+    const cache = new JwksCache(idp.jwksUri, null, { cooldownSeconds: 3600 });
+    await cache.refresh();
+    const fetches = idp.jwksRequests;
+    for (let i = 0; i < 5; i++) assert.deepEqual(await cache.keysFor(`forged-${i}`, 'RS256'), []);
+    assert.equal(idp.jwksRequests, fetches, 'the first fetch was within the cooldown');
+    assert.equal((await cache.keysFor(idp.currentKid, 'RS256')).length, 1);
+    assert.deepEqual(await cache.keysFor(idp.currentKid, 'ES256'), [], 'an RSA key never serves another algorithm');
+    const eager = new JwksCache(idp.jwksUri, null, { cooldownSeconds: 0 });
+    await eager.refresh();
+    const before = idp.jwksRequests;
+    await eager.keysFor('forged', 'RS256');
+    assert.equal(idp.jwksRequests, before + 1);
   });
 
   test('static keys: a JWK', async () => {

@@ -155,7 +155,7 @@ export interface JwksCacheOptions {
  */
 export class JwksCache {
   readonly uri: string;
-  private readonly http: HttpClient | null;
+  private http: HttpClient | null;
   private readonly cooldownMs: number;
   private readonly maxAgeMs: number;
   private readonly timeoutMs: number;
@@ -177,6 +177,14 @@ export class JwksCache {
     this.maxAgeMs = (options.maxAgeSeconds ?? 600) * 1000;
     this.timeoutMs = options.timeoutMs ?? 5000;
     this.fetchImpl = options.fetch ?? fetch;
+  }
+
+  /**
+   * Fetches through this client from now on. The cache outlives the runtime that created it, and
+   * a retired runtime's client may be closed: each runtime that acquires the cache hands over its own.
+   */
+  useHttp(http: HttpClient | null): void {
+    this.http = http;
   }
 
   /** Starts a fetch unless one is running; resolves when it ends (never rejects). */
@@ -266,11 +274,13 @@ export class JwksCache {
  */
 export function sharedJwksCache(services: Pick<GatewayServices, 'shared' | 'http'>, uri: string, options: JwksCacheOptions = {}): JwksCache {
   const key = `jwks:${uri}:${options.cooldownSeconds ?? 30}:${options.maxAgeSeconds ?? 600}:${options.timeoutMs ?? 5000}`;
-  return services.shared(key, () => {
-    const cache = new JwksCache(uri, services.http, options);
-    void cache.refresh();
-    return cache;
+  const cache = services.shared(key, () => {
+    const created = new JwksCache(uri, services.http, options);
+    void created.refresh();
+    return created;
   });
+  cache.useHttp(services.http);
+  return cache;
 }
 
 /** A bounded cache of tokens whose signature was verified, keyed by the whole token. */
