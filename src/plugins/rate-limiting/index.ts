@@ -1,0 +1,321 @@
+/**
+ * The `rate-limiting` plugin: Kong 3's rate-limiting with the DB-less policies. `local` counts
+ * exactly within one gateway process; `redis` counts across every gateway sharing the Redis, with
+ * the check and the increment in one Lua script (no read-then-write race between gateways).
+ * See docs/plugins/rate-limiting.md.
+ */
+import { createHash } from 'node:crypto';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
+import schema from '../../../schemas/plugins/rate-limiting.schema.json' with { type: 'json' };
+import { LocalCounters, RedisCounters, type CounterStore, type RedisSettings } from './stores.ts';
+import { EXPIRATION, PERIODS, windowEnd, windowStart, type Period } from './windows.ts';
+
+/** The rate-limiting plugin's config, defaults applied. */
+export interface RateLimitingConfig {
+  second?: number | null;
+  minute?: number | null;
+  hour?: number | null;
+  day?: number | null;
+  month?: number | null;
+  year?: number | null;
+  limit_by: 'consumer' | 'credential' | 'ip' | 'service' | 'header' | 'path';
+  header_name?: string | null;
+  path?: string | null;
+  policy: 'local' | 'redis';
+  fault_tolerant: boolean;
+  redis: Partial<RedisSettings> & { port: number; timeout: number; database: number; ssl: boolean; ssl_verify: boolean };
+  hide_client_headers: boolean;
+  error_code: number;
+  error_message: string;
+  sync_rate: number;
+  redis_host?: string;
+  redis_port?: number;
+  redis_password?: string;
+  redis_username?: string;
+  redis_ssl?: boolean;
+  redis_ssl_verify?: boolean;
+  redis_server_name?: string;
+  redis_timeout?: number;
+  redis_database?: number;
+}
+
+/** Kong's priority for rate-limiting. */
+export const RATE_LIMITING_PRIORITY = 910;
+
+/**
+ * Counters an operator can export as metrics: requests let through because the counter store
+ * (Redis) failed while `fault_tolerant` is true, and requests answered 500 because it failed while
+ * `fault_tolerant` is false. Totals over every rate-limiting instance of this process.
+ */
+export const rateLimitingStats = { storeFailuresPassed: 0, storeFailuresRejected: 0 };
+
+const EMPTY_UUID = '00000000-0000-0000-0000-000000000000';
+const CTX = 'rate-limiting.headers';
+
+const LIMIT_HEADER: Record<Period, string> = {
+  second: 'X-RateLimit-Limit-Second',
+  minute: 'X-RateLimit-Limit-Minute',
+  hour: 'X-RateLimit-Limit-Hour',
+  day: 'X-RateLimit-Limit-Day',
+  month: 'X-RateLimit-Limit-Month',
+  year: 'X-RateLimit-Limit-Year',
+};
+const REMAINING_HEADER: Record<Period, string> = {
+  second: 'X-RateLimit-Remaining-Second',
+  minute: 'X-RateLimit-Remaining-Minute',
+  hour: 'X-RateLimit-Remaining-Hour',
+  day: 'X-RateLimit-Remaining-Day',
+  month: 'X-RateLimit-Remaining-Month',
+  year: 'X-RateLimit-Remaining-Year',
+};
+
+/** Folds Kong's deprecated `redis_*` shorthand fields into `redis`. */
+function applyShorthands(config: RateLimitingConfig, log: PluginLogger): void {
+  const map: [keyof RateLimitingConfig, keyof RedisSettings][] = [
+    ['redis_host', 'host'],
+    ['redis_port', 'port'],
+    ['redis_password', 'password'],
+    ['redis_username', 'username'],
+    ['redis_ssl', 'ssl'],
+    ['redis_ssl_verify', 'ssl_verify'],
+    ['redis_server_name', 'server_name'],
+    ['redis_timeout', 'timeout'],
+    ['redis_database', 'database'],
+  ];
+  for (const [old, field] of map) {
+    if (config[old] === undefined) continue;
+    log.warn(`config.${old} is deprecated, please use config.redis.${field} instead`);
+    (config.redis as Record<string, unknown>)[field] = config[old];
+  }
+}
+
+function validate(config: RateLimitingConfig): Period[] {
+  const periods = PERIODS.filter((p) => config[p] != null);
+  if (periods.length === 0) {
+    throw new PluginConfigError(
+      '',
+      "at least one of these fields must be non-empty: 'config.second', 'config.minute', 'config.hour', 'config.day', 'config.month', 'config.year'",
+    );
+  }
+  for (let i = 0; i < periods.length; i++) {
+    for (let j = i + 1; j < periods.length; j++) {
+      const lo = periods[i]!;
+      const hi = periods[j]!;
+      if (config[hi]! < config[lo]!) {
+        throw new PluginConfigError(
+          hi,
+          `The limit for ${hi}(${config[hi]!.toFixed(1)}) cannot be lower than the limit for ${lo}(${config[lo]!.toFixed(1)})`,
+        );
+      }
+    }
+  }
+  if (config.limit_by === 'header' && (config.header_name == null || config.header_name === '')) {
+    throw new PluginConfigError('header_name', 'required field missing (limit_by is header)');
+  }
+  if (config.limit_by === 'path' && (config.path == null || config.path === '')) {
+    throw new PluginConfigError('path', 'required field missing (limit_by is path)');
+  }
+  if (config.policy === 'redis' && (config.redis.host == null || config.redis.host === '')) {
+    throw new PluginConfigError('redis.host', 'required field missing (policy is redis)');
+  }
+  return periods;
+}
+
+/** Identifies a distinct Redis connection; the password only as a digest. */
+function redisKey(r: RedisSettings): string {
+  const secret = r.password == null ? '' : createHash('sha256').update(r.password).digest('hex').slice(0, 16);
+  return `rate-limiting:redis:${r.host}:${r.port}/${r.database}:${r.username ?? ''}:${secret}:${r.ssl}:${r.ssl_verify}:${r.server_name ?? ''}:${r.timeout}`;
+}
+
+class RateLimiting {
+  private readonly periods: readonly Period[];
+  private readonly limits: readonly number[];
+  private readonly limitHeaders: readonly string[];
+  private readonly limitByHeader: string;
+  private readonly limitBy: RateLimitingConfig['limit_by'];
+  private readonly limitPath: string;
+  /** `ratelimit:<route id>:<service id>:`, Kong's key prefix for the plugin's scope. */
+  private readonly prefix: string;
+  private readonly store: CounterStore;
+  private readonly faultTolerant: boolean;
+  private readonly hideHeaders: boolean;
+  private readonly errorCode: number;
+  private readonly errorBody: { message: string };
+  private readonly log: PluginLogger;
+  /** Failures of the store this instance let through (fault_tolerant) or answered 500 for. */
+  storeFailures = 0;
+
+  constructor(config: RateLimitingConfig, periods: Period[], store: CounterStore, scope: { route: string | null; service: string | null }, log: PluginLogger) {
+    this.periods = periods;
+    this.limits = periods.map((p) => config[p]!);
+    this.limitHeaders = periods.map((p) => String(config[p]!));
+    this.limitBy = config.limit_by;
+    this.limitByHeader = (config.header_name ?? '').toLowerCase();
+    this.limitPath = config.path ?? '';
+    this.prefix = `ratelimit:${scope.route ?? EMPTY_UUID}:${scope.service ?? EMPTY_UUID}:`;
+    this.store = store;
+    this.faultTolerant = config.fault_tolerant;
+    this.hideHeaders = config.hide_client_headers;
+    this.errorCode = config.error_code;
+    this.errorBody = { message: config.error_message };
+    this.log = log;
+  }
+
+  private identifier(req: GatewayRequest): string {
+    switch (this.limitBy) {
+      case 'service':
+        return req.service?.id ?? req.clientIp;
+      case 'consumer':
+        return req.consumer?.id ?? req.credential?.id ?? req.clientIp;
+      case 'credential':
+        return req.credential?.id ?? req.clientIp;
+      case 'header': {
+        const v = req.headers[this.limitByHeader];
+        const s = typeof v === 'string' ? v : v?.[0];
+        return s === undefined || s === '' ? req.clientIp : s;
+      }
+      case 'path':
+        return req.path === this.limitPath ? req.path : req.clientIp;
+      default:
+        return req.clientIp;
+    }
+  }
+
+  readonly access = (req: GatewayRequest): void | Promise<void> => {
+    const now = Date.now();
+    const id = this.identifier(req);
+    const n = this.periods.length;
+    const keys = new Array<string>(n);
+    const expireAt = new Array<number>(n);
+    const starts = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const p = this.periods[i]!;
+      const start = windowStart(p, now);
+      starts[i] = start;
+      keys[i] = `${this.prefix}${id}:${start}:${p}`;
+      expireAt[i] = windowEnd(p, start);
+    }
+    let result: number[] | Promise<number[]>;
+    try {
+      result = this.store.hit(keys, this.limits, expireAt);
+    } catch (err) {
+      return this.failed(err);
+    }
+    if (Array.isArray(result)) return this.decide(req, result, now, starts, expireAt);
+    return result.then(
+      (r) => this.decide(req, r, now, starts, expireAt),
+      (err: unknown) => this.failed(err),
+    );
+  };
+
+  private failed(err: unknown): void {
+    this.storeFailures++;
+    const message = err instanceof Error ? err.message : String(err);
+    if (!this.faultTolerant) {
+      rateLimitingStats.storeFailuresRejected++;
+      // Kong raises the error: the client gets 500 "An unexpected error occurred".
+      throw new Error(`rate-limiting: failed to get usage: ${message}`);
+    }
+    rateLimitingStats.storeFailuresPassed++;
+    this.log.warn('failed to get usage; request let through (fault_tolerant)', { error: message });
+  }
+
+  private decide(req: GatewayRequest, counts: number[], now: number, starts: number[], ends: number[]): void {
+    const n = this.periods.length;
+    const refused = counts[n] === 1;
+    if (this.hideHeaders) {
+      if (refused) req.exit(this.errorCode, this.errorBody);
+      return;
+    }
+    const headers: Record<string, HeaderValue> = {};
+    let limit = 0;
+    let remaining = -1;
+    let window = 0;
+    let reset = 0;
+    for (let i = 0; i < n; i++) {
+      const p = this.periods[i]!;
+      const lim = this.limits[i]!;
+      const used = counts[i]!;
+      // Kong: the count includes this request unless another window refused it.
+      let left = lim - used;
+      if (!refused || used >= lim) left -= 1;
+      left = Math.max(0, left);
+      const w = EXPIRATION[p];
+      if (remaining < 0 || left < remaining || (left === remaining && w > window)) {
+        limit = lim;
+        remaining = left;
+        window = w;
+        // Seconds until this window resets (the calendar end for month and year).
+        reset = Math.max(1, Math.ceil((ends[i]! - Math.max(now, starts[i]!)) / 1000));
+      }
+      headers[LIMIT_HEADER[p]] = this.limitHeaders[i]!;
+      headers[REMAINING_HEADER[p]] = String(left);
+    }
+    headers['RateLimit-Limit'] = String(limit);
+    headers['RateLimit-Remaining'] = String(remaining);
+    headers['RateLimit-Reset'] = String(reset);
+    if (refused) {
+      headers['Retry-After'] = String(reset);
+      return req.exit(this.errorCode, this.errorBody, headers);
+    }
+    req.ctx[CTX] = headers;
+  }
+
+  readonly response = (req: GatewayRequest, res: GatewayResponse): void => {
+    const headers = req.ctx[CTX] as Record<string, string> | undefined;
+    if (headers === undefined) return;
+    for (const name in headers) res.setHeader(name, headers[name]!);
+  };
+}
+
+export default definePlugin<RateLimitingConfig>({
+  name: 'rate-limiting',
+  version: '1.0.0',
+  priority: RATE_LIMITING_PRIORITY,
+  schema,
+  create(config, context): PluginHandlers {
+    const log = context.log;
+    applyShorthands(config, log);
+    const periods = validate(config);
+    if (config.sync_rate !== -1) log.warn('sync_rate is ignored: Tollgate counts every request synchronously');
+    let store: CounterStore;
+    if (config.policy === 'redis') {
+      const settings: RedisSettings = {
+        host: config.redis.host!,
+        port: config.redis.port,
+        timeout: config.redis.timeout,
+        username: config.redis.username ?? null,
+        password: config.redis.password ?? null,
+        database: config.redis.database,
+        ssl: config.redis.ssl,
+        ssl_verify: config.redis.ssl_verify,
+        server_name: config.redis.server_name ?? null,
+      };
+      const where = `${settings.host}:${settings.port}`;
+      store = context.services.shared(
+        redisKey(settings),
+        () =>
+          new RedisCounters(
+            settings,
+            (message) => log.warn(`redis ${where} unavailable`, { error: message }),
+            () => log.info(`redis ${where} available again`),
+          ),
+        (s) => s.close(),
+      );
+    } else {
+      store = context.services.shared('rate-limiting:local', () => new LocalCounters(), (s) => s.close());
+    }
+    const rl = new RateLimiting(
+      config,
+      periods,
+      store,
+      { route: context.scope.route?.id ?? null, service: context.scope.service?.id ?? null },
+      log,
+    );
+    const handlers: PluginHandlers & { readonly limiter: RateLimiting } = config.hide_client_headers
+      ? { access: rl.access, limiter: rl }
+      : { access: rl.access, response: rl.response, limiter: rl };
+    return handlers;
+  },
+});

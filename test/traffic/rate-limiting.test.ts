@@ -1,0 +1,224 @@
+// rate-limiting: Kong's headers and answers, the local policy, and the redis policy against a real redis-server.
+import { test, before, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { rateLimitingStats } from '../../src/plugins/rate-limiting/index.ts';
+import { redisUnavailable, startRedis, type TestRedis } from '../support/redis.ts';
+
+function config(plugins: Record<string, Record<string, unknown>>): Record<string, unknown> {
+  return {
+    _format_version: '3.0',
+    services: [
+      {
+        name: 'echo',
+        url: 'echo://',
+        routes: Object.entries(plugins).map(([path, cfg]) => ({
+          name: path,
+          paths: [`/${path}`],
+          plugins: [{ name: 'rate-limiting', config: cfg }],
+        })),
+      },
+    ],
+  };
+}
+
+/** Waits until the current second has at least `ms` left, so a burst stays inside one window. */
+async function startOfSecond(ms = 600): Promise<void> {
+  const into = Date.now() % 1000;
+  if (1000 - into < ms) await new Promise((r) => setTimeout(r, 1000 - into + 5));
+}
+
+describe('rate-limiting, local policy', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startGateway({
+      config: config({
+        minute: { minute: 3, policy: 'local' },
+        second: { second: 2, hour: 100 },
+        header: { minute: 1, limit_by: 'header', header_name: 'x-tenant' },
+        hidden: { minute: 1, hide_client_headers: true, error_code: 503, error_message: 'slow down' },
+        path: { minute: 1, limit_by: 'path', path: '/path' },
+      }),
+    });
+  });
+  after(() => gw?.close());
+
+  test('answers Kong headers, then 429 with Retry-After and Kong message when the minute is used up', async () => {
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${gw.url}/minute`);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('x-ratelimit-limit-minute'), '3');
+      assert.equal(r.headers.get('x-ratelimit-remaining-minute'), String(2 - i));
+      assert.equal(r.headers.get('ratelimit-limit'), '3');
+      assert.equal(r.headers.get('ratelimit-remaining'), String(2 - i));
+      const reset = Number(r.headers.get('ratelimit-reset'));
+      assert.ok(reset >= 1 && reset <= 60, `RateLimit-Reset ${reset}`);
+    }
+    const r = await fetch(`${gw.url}/minute`);
+    assert.equal(r.status, 429);
+    assert.equal((await r.json()).message, 'API rate limit exceeded');
+    assert.equal(r.headers.get('x-ratelimit-remaining-minute'), '0');
+    assert.equal(r.headers.get('ratelimit-remaining'), '0');
+    assert.equal(r.headers.get('retry-after'), r.headers.get('ratelimit-reset'));
+  });
+
+  test('limits reset at the window boundary, and RateLimit-* follows the tightest window', async () => {
+    await startOfSecond();
+    const a = await fetch(`${gw.url}/second`);
+    assert.equal(a.headers.get('ratelimit-limit'), '2');
+    assert.equal(a.headers.get('ratelimit-remaining'), '1');
+    assert.equal(a.headers.get('ratelimit-reset'), '1');
+    assert.equal(a.headers.get('x-ratelimit-limit-hour'), '100');
+    assert.equal(a.headers.get('x-ratelimit-remaining-hour'), '99');
+    assert.equal((await fetch(`${gw.url}/second`)).status, 200);
+    const refused = await fetch(`${gw.url}/second`);
+    assert.equal(refused.status, 429);
+    // A refused request uses no quota of the other windows (Kong).
+    assert.equal(refused.headers.get('x-ratelimit-remaining-hour'), '98');
+    await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+    const next = await fetch(`${gw.url}/second`);
+    assert.equal(next.status, 200);
+    assert.equal(next.headers.get('x-ratelimit-remaining-hour'), '97');
+  });
+
+  test('limit_by header counts each header value apart, and falls back to the client ip', async () => {
+    assert.equal((await fetch(`${gw.url}/header`, { headers: { 'x-tenant': 'a' } })).status, 200);
+    assert.equal((await fetch(`${gw.url}/header`, { headers: { 'x-tenant': 'a' } })).status, 429);
+    assert.equal((await fetch(`${gw.url}/header`, { headers: { 'x-tenant': 'b' } })).status, 200);
+    assert.equal((await fetch(`${gw.url}/header`)).status, 200);
+    assert.equal((await fetch(`${gw.url}/header`)).status, 429);
+  });
+
+  test('hide_client_headers sends no rate headers; error_code and error_message shape the refusal', async () => {
+    const ok = await fetch(`${gw.url}/hidden`);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('ratelimit-limit'), null);
+    assert.equal(ok.headers.get('x-ratelimit-limit-minute'), null);
+    const r = await fetch(`${gw.url}/hidden`);
+    assert.equal(r.status, 503);
+    assert.equal((await r.json()).message, 'slow down');
+    assert.equal(r.headers.get('retry-after'), null);
+  });
+
+  test('a reload keeps the counters of the local policy', async () => {
+    assert.equal((await fetch(`${gw.url}/path`)).status, 200);
+    const res = await gw.reload();
+    assert.equal(res.ok, true);
+    assert.equal((await fetch(`${gw.url}/path`)).status, 429);
+  });
+
+  test('exact within a process: 50 concurrent requests against a limit of 20 let exactly 20 through', async () => {
+    const g = await startGateway({ config: config({ burst: { minute: 20, limit_by: 'ip' } }) });
+    try {
+      const statuses = await Promise.all(Array.from({ length: 50 }, () => fetch(`${g.url}/burst`).then((r) => r.status)));
+      assert.equal(statuses.filter((s) => s === 200).length, 20);
+      assert.equal(statuses.filter((s) => s === 429).length, 30);
+    } finally {
+      await g.close();
+    }
+  });
+
+  test('invalid configs are located errors: no limit, decreasing limits, missing header_name or redis.host', async () => {
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{}, 'plugins[0].config', /at least one of these fields must be non-empty/],
+      [{ second: 10, minute: 5 }, 'plugins[0].config.minute', /The limit for minute\(5\.0\) cannot be lower than the limit for second\(10\.0\)/],
+      [{ minute: 5, limit_by: 'header' }, 'plugins[0].config.header_name', /required/],
+      [{ minute: 5, policy: 'redis' }, 'plugins[0].config.redis.host', /required/],
+    ];
+    for (const [cfg, path, message] of cases) {
+      await assert.rejects(
+        startGateway({ config: { _format_version: '3.0', plugins: [{ name: 'rate-limiting', config: cfg }] } }),
+        (err: Error & { issues?: { path: string; message: string }[] }) =>
+          err.issues?.some((i) => i.path === path && message.test(i.message)) === true || assert.fail(JSON.stringify(err.issues ?? err.message)),
+      );
+    }
+  });
+});
+
+const skip = redisUnavailable();
+describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
+  let redis: TestRedis;
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(() => redis?.stop());
+
+  const redisConfig = (extra: Record<string, unknown> = {}) => ({
+    minute: 10,
+    limit_by: 'ip',
+    policy: 'redis',
+    redis: { host: redis.host, port: redis.port, timeout: 500 },
+    ...extra,
+  });
+
+  test('two gateway instances sharing one Redis enforce one limit together, with no overshoot under concurrency', async () => {
+    const a = await startGateway({ config: config({ shared: redisConfig() }) });
+    const b = await startGateway({ config: config({ shared: redisConfig() }) });
+    try {
+      const statuses = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => fetch(`${(i % 2 === 0 ? a : b).url}/shared`).then((r) => r.status)),
+      );
+      assert.equal(statuses.filter((s) => s === 200).length, 10);
+      assert.equal(statuses.filter((s) => s === 429).length, 20);
+      const r = await fetch(`${b.url}/shared`);
+      assert.equal(r.status, 429);
+      assert.equal(r.headers.get('x-ratelimit-remaining-minute'), '0');
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  test('Redis stopped mid-test: fault_tolerant true lets requests through and counts it; false answers 500; back when Redis is', async () => {
+    const gw = await startGateway({
+      config: config({
+        tolerant: redisConfig({ minute: 2, fault_tolerant: true }),
+        strict: redisConfig({ minute: 2, fault_tolerant: false }),
+      }),
+    });
+    try {
+      assert.equal((await fetch(`${gw.url}/tolerant`)).status, 200);
+      assert.equal((await fetch(`${gw.url}/strict`)).status, 200);
+
+      await redis.stop();
+      const passedBefore = rateLimitingStats.storeFailuresPassed;
+      for (let i = 0; i < 4; i++) {
+        const r = await fetch(`${gw.url}/tolerant`);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('ratelimit-limit'), null);
+      }
+      assert.equal(rateLimitingStats.storeFailuresPassed - passedBefore, 4);
+      assert.ok(gw.logs.some((l) => l.level === 'warn' || l.level === 40), 'a warning is logged');
+      const strict = await fetch(`${gw.url}/strict`);
+      assert.equal(strict.status, 500);
+      assert.equal((await strict.json()).message, 'An unexpected error occurred');
+
+      await redis.restart();
+      // ioredis reconnects on its own; wait for the first counted answer.
+      let r: Response;
+      for (;;) {
+        r = await fetch(`${gw.url}/strict`);
+        if (r.status !== 500) break;
+        await new Promise((res) => setTimeout(res, 100));
+      }
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('x-ratelimit-remaining-minute'), '1');
+      assert.equal((await fetch(`${gw.url}/strict`)).status, 200);
+      assert.equal((await fetch(`${gw.url}/strict`)).status, 429);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('redis windows reset at the boundary', async () => {
+    const gw = await startGateway({ config: config({ sec: redisConfig({ minute: null, second: 1 }) }) });
+    try {
+      await startOfSecond();
+      assert.equal((await fetch(`${gw.url}/sec`)).status, 200);
+      assert.equal((await fetch(`${gw.url}/sec`)).status, 429);
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+      assert.equal((await fetch(`${gw.url}/sec`)).status, 200);
+    } finally {
+      await gw.close();
+    }
+  });
+});
