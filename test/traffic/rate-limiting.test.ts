@@ -5,6 +5,11 @@ import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { rateLimitingStats } from '../../src/plugins/rate-limiting/index.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../support/redis.ts';
 
+/** Parsed JSON body; tests read what they assert on. */
+async function json(r: Response): Promise<any> {
+  return r.json();
+}
+
 function config(plugins: Record<string, Record<string, unknown>>): Record<string, unknown> {
   return {
     _format_version: '3.0',
@@ -56,7 +61,7 @@ describe('rate-limiting, local policy', () => {
     }
     const r = await fetch(`${gw.url}/minute`);
     assert.equal(r.status, 429);
-    assert.equal((await r.json()).message, 'API rate limit exceeded');
+    assert.equal((await json(r)).message, 'API rate limit exceeded');
     assert.equal(r.headers.get('x-ratelimit-remaining-minute'), '0');
     assert.equal(r.headers.get('ratelimit-remaining'), '0');
     assert.equal(r.headers.get('retry-after'), r.headers.get('ratelimit-reset'));
@@ -96,7 +101,7 @@ describe('rate-limiting, local policy', () => {
     assert.equal(ok.headers.get('x-ratelimit-limit-minute'), null);
     const r = await fetch(`${gw.url}/hidden`);
     assert.equal(r.status, 503);
-    assert.equal((await r.json()).message, 'slow down');
+    assert.equal((await json(r)).message, 'slow down');
     assert.equal(r.headers.get('retry-after'), null);
   });
 
@@ -190,7 +195,7 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
       assert.ok(gw.logs.some((l) => l.level === 'warn' || l.level === 40), 'a warning is logged');
       const strict = await fetch(`${gw.url}/strict`);
       assert.equal(strict.status, 500);
-      assert.equal((await strict.json()).message, 'An unexpected error occurred');
+      assert.equal((await json(strict)).message, 'An unexpected error occurred');
 
       await redis.restart();
       // ioredis reconnects on its own; wait for the first counted answer.

@@ -1,0 +1,331 @@
+/**
+ * The `request-transformer` plugin: Kong 3's request-transformer. Changes the upstream request's
+ * path, headers, querystring and JSON or form-urlencoded body, in Kong's order (remove, rename,
+ * replace, add, append), with `$(headers.x)`, `$(query_params.x)` and `$(uri_captures.x)` value
+ * templates compiled at load. See docs/plugins/request-transformer.md.
+ */
+import type { IncomingMessage } from 'node:http';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { GatewayRequest, PluginHandlers } from '../../index.ts';
+import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
+import { compileTemplate, render, TemplateError, type Template } from './template.ts';
+
+interface Lists {
+  body: string[];
+  headers: string[];
+  querystring: string[];
+}
+
+/** The request-transformer plugin's config, defaults applied. */
+export interface RequestTransformerConfig {
+  http_method?: string | null;
+  remove: Lists;
+  rename: Lists;
+  replace: Lists & { uri?: string | null };
+  add: Lists;
+  append: Lists;
+}
+
+/** Kong's priority for request-transformer. */
+export const REQUEST_TRANSFORMER_PRIORITY = 801;
+
+/** Bodies bigger than this are not transformed: 413, as the gateway will not hold them in memory. */
+const BODY_LIMIT = 16 * 1024 * 1024;
+const TOO_LARGE = { message: 'Request size limit exceeded' };
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+interface Op {
+  readonly name: string;
+  readonly value: Template | string;
+}
+
+const enum BodyKind {
+  None,
+  Json,
+  Form,
+}
+
+/** Kong's `name:value` split: the name ends at the first colon, further colons are skipped. */
+function splitPair(pair: string): [string, string] {
+  const i = pair.indexOf(':');
+  if (i < 0) return [pair, ''];
+  let j = i + 1;
+  while (pair[j] === ':') j++;
+  return [pair.slice(0, i), pair.slice(j)];
+}
+
+function compileOps(list: readonly string[], path: string, opts: { headers?: boolean; renameHeaders?: boolean } = {}): Op[] {
+  return list.map((pair, i) => {
+    const [name, value] = splitPair(pair);
+    if (opts.headers && !HEADER_NAME.test(name)) throw new PluginConfigError(`${path}.${i}`, `'${name}' is not a valid header`);
+    if (opts.renameHeaders && !HEADER_NAME.test(value)) throw new PluginConfigError(`${path}.${i}`, `'${value}' is not a valid header`);
+    if (value === '' && !path.startsWith('remove')) throw new PluginConfigError(`${path}.${i}`, `key '${name}' has no value`);
+    try {
+      return { name: opts.headers ? name.toLowerCase() : name, value: opts.renameHeaders ? value.toLowerCase() : compileTemplate(value) };
+    } catch (err) {
+      if (err instanceof TemplateError) throw new PluginConfigError(`${path}.${i}`, err.message);
+      throw err;
+    }
+  });
+}
+
+function valueOf(op: Op, req: GatewayRequest): string {
+  return render(op.value, req);
+}
+
+/** Kong's append_value: a string becomes a list, a list grows, anything else is replaced by a one-item list. */
+function appendValue(current: unknown, value: string): unknown[] {
+  if (typeof current === 'string') return [current, value];
+  if (Array.isArray(current)) {
+    current.push(value);
+    return current;
+  }
+  return [value];
+}
+
+function readBody(raw: IncomingMessage, limit: number): Promise<Buffer | null> {
+  // Events rather than `for await`: leaving an async iterator early destroys the socket.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      raw.off('data', onData);
+      raw.off('end', onEnd);
+      raw.off('error', onError);
+    };
+    const onData = (c: Buffer): void => {
+      size += c.length;
+      if (size > limit) {
+        done();
+        raw.pause();
+        resolve(null);
+      } else chunks.push(c);
+    };
+    const onEnd = (): void => {
+      done();
+      resolve(Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error): void => {
+      done();
+      reject(err);
+    };
+    raw.on('data', onData);
+    raw.once('end', onEnd);
+    raw.once('error', onError);
+  });
+}
+
+class RequestTransformer implements PluginHandlers {
+  private readonly uri: Template | string | null;
+  private readonly removeHeaders: readonly string[];
+  private readonly renameHeaders: readonly Op[];
+  private readonly replaceHeaders: readonly Op[];
+  private readonly addHeaders: readonly Op[];
+  private readonly appendHeaders: readonly Op[];
+  private readonly hasQuery: boolean;
+  private readonly removeQuery: readonly string[];
+  private readonly renameQuery: readonly Op[];
+  private readonly replaceQuery: readonly Op[];
+  private readonly addQuery: readonly Op[];
+  private readonly appendQuery: readonly Op[];
+  private readonly hasBody: boolean;
+  private readonly removeBody: readonly string[];
+  private readonly renameBody: readonly Op[];
+  private readonly replaceBody: readonly Op[];
+  private readonly addBody: readonly Op[];
+  private readonly appendBody: readonly Op[];
+
+  constructor(c: RequestTransformerConfig) {
+    if (c.http_method != null) {
+      throw new PluginConfigError('http_method', 'changing the upstream method is not supported by Tollgate yet');
+    }
+    try {
+      this.uri = c.replace.uri != null ? compileTemplate(c.replace.uri) : null;
+    } catch (err) {
+      if (err instanceof TemplateError) throw new PluginConfigError('replace.uri', err.message);
+      throw err;
+    }
+    c.remove.headers.forEach((h, i) => {
+      if (!HEADER_NAME.test(h)) throw new PluginConfigError(`remove.headers.${i}`, `'${h}' is not a valid header`);
+    });
+    this.removeHeaders = c.remove.headers.map((h) => h.toLowerCase());
+    this.renameHeaders = compileOps(c.rename.headers, 'rename.headers', { headers: true, renameHeaders: true });
+    this.replaceHeaders = compileOps(c.replace.headers, 'replace.headers', { headers: true });
+    this.addHeaders = compileOps(c.add.headers, 'add.headers', { headers: true });
+    this.appendHeaders = compileOps(c.append.headers, 'append.headers', { headers: true });
+    this.removeQuery = c.remove.querystring;
+    this.renameQuery = compileOps(c.rename.querystring, 'rename.querystring');
+    this.replaceQuery = compileOps(c.replace.querystring, 'replace.querystring');
+    this.addQuery = compileOps(c.add.querystring, 'add.querystring');
+    this.appendQuery = compileOps(c.append.querystring, 'append.querystring');
+    this.hasQuery =
+      this.removeQuery.length + this.renameQuery.length + this.replaceQuery.length + this.addQuery.length + this.appendQuery.length > 0;
+    this.removeBody = c.remove.body;
+    this.renameBody = compileOps(c.rename.body, 'rename.body');
+    this.replaceBody = compileOps(c.replace.body, 'replace.body');
+    this.addBody = compileOps(c.add.body, 'add.body');
+    this.appendBody = compileOps(c.append.body, 'append.body');
+    this.hasBody = this.removeBody.length + this.renameBody.length + this.replaceBody.length + this.addBody.length + this.appendBody.length > 0;
+  }
+
+  access(req: GatewayRequest): void | Promise<void> {
+    if (this.uri !== null) req.setUpstreamPath(render(this.uri, req));
+    this.transformHeaders(req);
+    if (this.hasQuery) this.transformQuery(req);
+    if (this.hasBody) {
+      const kind = bodyKind(req.headers['content-type']);
+      if (kind !== BodyKind.None) return this.transformBody(req, kind);
+    }
+  }
+
+  private transformHeaders(req: GatewayRequest): void {
+    for (const name of this.removeHeaders) req.removeUpstreamHeader(name);
+    for (const op of this.renameHeaders) {
+      if (op.name === op.value) continue;
+      const v = req.getUpstreamHeader(op.name);
+      if (v === undefined) continue;
+      req.removeUpstreamHeader(op.name);
+      req.setUpstreamHeader(op.value as string, v);
+    }
+    for (const op of this.replaceHeaders) {
+      if (req.getUpstreamHeader(op.name) !== undefined || op.name === 'host') req.setUpstreamHeader(op.name, valueOf(op, req));
+    }
+    for (const op of this.addHeaders) {
+      if (op.name !== 'host' && req.getUpstreamHeader(op.name) === undefined) req.setUpstreamHeader(op.name, valueOf(op, req));
+    }
+    for (const op of this.appendHeaders) {
+      if (op.name !== 'host') req.appendUpstreamHeader(op.name, valueOf(op, req));
+    }
+  }
+
+  private transformQuery(req: GatewayRequest): void {
+    const q = new URLSearchParams(req.rawQuery);
+    for (const name of this.removeQuery) q.delete(name);
+    for (const op of this.renameQuery) {
+      const to = valueOf(op, req);
+      if (to === op.name || !q.has(op.name)) continue;
+      const values = q.getAll(op.name);
+      q.delete(op.name);
+      q.delete(to);
+      for (const v of values) q.append(to, v);
+    }
+    for (const op of this.replaceQuery) if (q.has(op.name)) q.set(op.name, valueOf(op, req));
+    for (const op of this.addQuery) if (!q.has(op.name)) q.set(op.name, valueOf(op, req));
+    for (const op of this.appendQuery) q.append(op.name, valueOf(op, req));
+    req.setUpstreamQuery(q.toString());
+  }
+
+  private async transformBody(req: GatewayRequest, kind: BodyKind): Promise<void> {
+    const body = await readBody(req.raw, BODY_LIMIT);
+    if (body === null) return req.exit(413, TOO_LARGE, { connection: 'close' });
+    const out = kind === BodyKind.Json ? this.jsonBody(req, body) : this.formBody(req, body);
+    // The client body was consumed: the upstream gets the new one, or the same bytes.
+    req.setUpstreamBody(out ?? body);
+  }
+
+  private jsonBody(req: GatewayRequest, body: Buffer): string | null {
+    let params: Record<string, unknown>;
+    if (body.length === 0) params = {};
+    else {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(body.toString('utf8'));
+      } catch {
+        return null;
+      }
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+      params = parsed as Record<string, unknown>;
+    }
+    let changed = false;
+    if (body.length > 0) {
+      for (const name of this.removeBody) {
+        delete params[name];
+        changed = true;
+      }
+      for (const op of this.renameBody) {
+        const to = valueOf(op, req);
+        if (to !== op.name && params[op.name] !== undefined) {
+          params[to] = params[op.name];
+          delete params[op.name];
+          changed = true;
+        }
+      }
+      for (const op of this.replaceBody) {
+        const cur = params[op.name];
+        if (cur !== undefined && cur !== null && cur !== false) {
+          params[op.name] = valueOf(op, req);
+          changed = true;
+        }
+      }
+    }
+    for (const op of this.addBody) {
+      const cur = params[op.name];
+      if (cur === undefined || cur === null || cur === false) {
+        params[op.name] = valueOf(op, req);
+        changed = true;
+      }
+    }
+    for (const op of this.appendBody) {
+      params[op.name] = appendValue(params[op.name], valueOf(op, req));
+      changed = true;
+    }
+    return changed ? JSON.stringify(params) : null;
+  }
+
+  private formBody(req: GatewayRequest, body: Buffer): string | null {
+    const params = new URLSearchParams(body.toString('utf8'));
+    let changed = false;
+    if (body.length > 0) {
+      for (const name of this.removeBody) {
+        params.delete(name);
+        changed = true;
+      }
+      for (const op of this.renameBody) {
+        const to = valueOf(op, req);
+        if (to !== op.name && params.has(op.name)) {
+          const values = params.getAll(op.name);
+          params.delete(op.name);
+          params.delete(to);
+          for (const v of values) params.append(to, v);
+          changed = true;
+        }
+      }
+      for (const op of this.replaceBody) {
+        if (params.has(op.name)) {
+          params.set(op.name, valueOf(op, req));
+          changed = true;
+        }
+      }
+    }
+    for (const op of this.addBody) {
+      if (!params.has(op.name)) {
+        params.set(op.name, valueOf(op, req));
+        changed = true;
+      }
+    }
+    for (const op of this.appendBody) {
+      params.append(op.name, valueOf(op, req));
+      changed = true;
+    }
+    return changed ? params.toString() : null;
+  }
+}
+
+function bodyKind(contentType: string | undefined): BodyKind {
+  if (contentType === undefined) return BodyKind.None;
+  const ct = contentType.toLowerCase();
+  if (ct.includes('application/json')) return BodyKind.Json;
+  if (ct.includes('application/x-www-form-urlencoded')) return BodyKind.Form;
+  // multipart/form-data is passed through unchanged (see docs).
+  return BodyKind.None;
+}
+
+export default definePlugin<RequestTransformerConfig>({
+  name: 'request-transformer',
+  version: '1.0.0',
+  priority: REQUEST_TRANSFORMER_PRIORITY,
+  schema,
+  create(config) {
+    return new RequestTransformer(config);
+  },
+});

@@ -1,0 +1,126 @@
+// Kong's `$(...)` value templates, compiled once into tokens. Kong evaluates arbitrary Lua in them;
+// Tollgate accepts the lookups people use: headers / query_params / uri_captures by `.name` or
+// `["name"]`, string literals, and `or` fallbacks between them.
+import type { GatewayRequest } from '../../index.ts';
+
+const enum Source {
+  Header,
+  Query,
+  Capture,
+  Literal,
+}
+
+interface Atom {
+  readonly source: Source;
+  /** Header name (lower-case, `_` as `-`), query or capture name, or the literal text. */
+  readonly key: string;
+}
+
+/** A compiled template: literal text and lookups, in order. */
+export type Template = readonly (string | readonly Atom[])[];
+
+/** Thrown for a template Tollgate cannot evaluate; the caller turns it into a PluginConfigError. */
+export class TemplateError extends Error {}
+
+const SOURCES: Record<string, Source> = { headers: Source.Header, query_params: Source.Query, uri_captures: Source.Capture };
+const ATOM =
+  /^\s*(?:(headers|query_params|uri_captures)\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(\d+))\s*\])|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*$/;
+
+function unescape(s: string): string {
+  return s.replace(/\\(.)/g, '$1');
+}
+
+function compileExpression(expr: string, whole: string): Atom[] {
+  const atoms: Atom[] = [];
+  for (const part of expr.split(/\s+or\s+/)) {
+    const m = ATOM.exec(part);
+    if (m === null) {
+      throw new TemplateError(
+        `template '${whole}': unsupported expression '${expr}' (Tollgate accepts headers.x, query_params.x, uri_captures.x, ["name"], 'literal' and 'or')`,
+      );
+    }
+    if (m[1] !== undefined) {
+      const source = SOURCES[m[1]]!;
+      let key = m[2] ?? (m[3] !== undefined ? unescape(m[3]) : m[4] !== undefined ? unescape(m[4]) : m[5]!);
+      // Nginx's header table: case-insensitive, and `_` in a Lua field name stands for `-`.
+      if (source === Source.Header) key = key.toLowerCase().replace(/_/g, '-');
+      atoms.push({ source, key });
+    } else {
+      atoms.push({ source: Source.Literal, key: unescape(m[6] ?? m[7]!) });
+    }
+  }
+  return atoms;
+}
+
+/** Compiles `text`; a text without `$(` compiles to itself. */
+export function compileTemplate(text: string): Template | string {
+  if (!text.includes('$(')) return text;
+  const out: (string | Atom[])[] = [];
+  let i = 0;
+  let literal = '';
+  while (i < text.length) {
+    const at = text.indexOf('$(', i);
+    if (at < 0) {
+      literal += text.slice(i);
+      break;
+    }
+    literal += text.slice(i, at);
+    // Find the matching parenthesis, skipping quoted strings.
+    let depth = 1;
+    let j = at + 2;
+    let quote = '';
+    for (; j < text.length && depth > 0; j++) {
+      const c = text[j]!;
+      if (quote !== '') {
+        if (c === '\\') j++;
+        else if (c === quote) quote = '';
+      } else if (c === '"' || c === "'") quote = c;
+      else if (c === '(') depth++;
+      else if (c === ')') depth--;
+    }
+    if (depth !== 0) throw new TemplateError(`template '${text}': unbalanced parenthesis`);
+    if (literal !== '') out.push(literal);
+    literal = '';
+    out.push(compileExpression(text.slice(at + 2, j - 1), text));
+    i = j;
+  }
+  if (literal !== '') out.push(literal);
+  return out;
+}
+
+function lookup(req: GatewayRequest, atom: Atom): string | undefined {
+  switch (atom.source) {
+    case Source.Header: {
+      const v = req.headers[atom.key];
+      return v === undefined ? undefined : typeof v === 'string' ? v : v.join(', ');
+    }
+    case Source.Query: {
+      const v = req.query.get(atom.key);
+      return v === null ? undefined : v;
+    }
+    case Source.Capture:
+      return req.captures[atom.key];
+    default:
+      return atom.key;
+  }
+}
+
+/** Renders a compiled template against the client request (headers, query and captures as received). */
+export function render(t: Template | string, req: GatewayRequest): string {
+  if (typeof t === 'string') return t;
+  let s = '';
+  for (const part of t) {
+    if (typeof part === 'string') {
+      s += part;
+      continue;
+    }
+    for (const atom of part) {
+      const v = lookup(req, atom);
+      if (v !== undefined) {
+        s += v;
+        break;
+      }
+    }
+  }
+  return s;
+}
