@@ -1,0 +1,358 @@
+/**
+ * `npm run bench`: measures Tollgate against the upstream direct and a minimal node:http + undici
+ * proxy (the floor), on the same load, in one run. See docs/bench.md.
+ *
+ * Environment: BENCH_DURATION (seconds per target, default 10), BENCH_WARMUP (seconds, default 3),
+ * BENCH_CONNECTIONS (default 50), BENCH_TOOL (`wrk` or `autocannon`; default wrk when installed),
+ * BENCH_ONLY (comma-separated target names, or parts of names, to run a subset),
+ * BENCH_JSON (a file to write the results to, as JSON).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, readFileSync, closeSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { createServer, connect, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const root = fileURLToPath(new URL('../', import.meta.url));
+
+/**
+ * One row of the table. `config` is gateway.yaml text for a Tollgate target (`__UPSTREAM__` is
+ * replaced by the upstream's URL), or null for a non-Tollgate target named by `kind`.
+ */
+interface Target {
+  name: string;
+  config: string | null;
+  kind?: 'direct' | 'minimal';
+  /** Path requested, default `/bench/hello`. */
+  path?: string;
+  /** Request headers sent with every request (an Authorization header, say). */
+  headers?: Record<string, string>;
+  /** Extra `gateway start` arguments. */
+  args?: string[];
+}
+
+const ONE_ROUTE = `_format_version: "3.0"
+services:
+  - name: upstream
+    url: __UPSTREAM__
+    routes:
+      - name: bench
+        paths: [/bench]
+`;
+
+/** 1,000 prefix routes; the measured one sits in the middle, so no ordering luck helps it. */
+function manyRoutes(n: number): string {
+  const lines = ['_format_version: "3.0"', 'services:', '  - name: upstream', '    url: __UPSTREAM__', '    routes:'];
+  for (let i = 0; i < n; i++) {
+    if (i === n / 2) lines.push('      - name: bench', '        paths: [/bench]');
+    else lines.push(`      - name: r${i}`, `        paths: [/api/v${i % 7}/r${i}, /svc${i}]`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const TARGETS: Target[] = [
+  { name: 'upstream direct', config: null, kind: 'direct', path: '/hello' },
+  { name: 'minimal proxy', config: null, kind: 'minimal', path: '/hello' },
+  { name: 'tollgate 1 route', config: ONE_ROUTE },
+  { name: 'tollgate 1,000 routes', config: manyRoutes(1000) },
+  { name: 'tollgate 1 route + access log', config: ONE_ROUTE, args: ['--access-log'] },
+];
+
+// ---------------------------------------------------------------------------------------------
+
+const DURATION = positive('BENCH_DURATION', 10);
+const WARMUP = positive('BENCH_WARMUP', 3, true);
+const CONNECTIONS = positive('BENCH_CONNECTIONS', 50);
+const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p)) ?? null;
+const TOOL = process.env.BENCH_TOOL ?? (WRK !== null ? 'wrk' : 'autocannon');
+const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p)) ?? null;
+const PIN = TASKSET !== null && availableParallelism() >= 2;
+/** The process under test gets core 0 alone; load generator and upstream share core 1. */
+const PROXY_CORE = '0';
+const LOAD_CORE = '1';
+
+function positive(name: string, dflt: number, zeroOk = false): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || (n === 0 && !zeroOk)) {
+    process.stderr.write(`${name} must be a positive number, not ${JSON.stringify(raw)}\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+interface Result {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Non-2xx responses plus socket errors: a row with errors measured something else. */
+  errors: number;
+}
+
+const work = mkdtempSync(join(tmpdir(), 'tollgate-bench-'));
+const children = new Set<ChildProcess>();
+
+/** Starts a process (pinned when possible) with output in a file; resolves once `ready` matches a line. */
+async function launch(
+  label: string,
+  core: string,
+  argv: string[],
+  ready: (line: string) => unknown,
+  probe?: () => Promise<unknown>,
+): Promise<{ child: ChildProcess; info: unknown }> {
+  const out = join(work, `${label.replace(/\W+/g, '_')}.log`);
+  const fd = openSync(out, 'w');
+  const cmd = PIN ? [TASKSET!, '-c', core, ...argv] : argv;
+  // Output goes to a file, not a pipe: reading an access log here would steal the load core.
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: root, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  for (let waited = 0; waited < 30_000; waited += 50) {
+    if (child.exitCode !== null) break;
+    for (const line of readFileSync(out, 'utf8').split('\n')) {
+      if (!line.startsWith('{')) continue;
+      try {
+        const info = ready(line);
+        if (info !== undefined) return { child, info };
+      } catch {
+        // Not JSON yet (a partial line).
+      }
+    }
+    if (probe !== undefined) {
+      const info = await probe();
+      if (info !== undefined) return { child, info };
+    }
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${label} did not start; its output:\n${readFileSync(out, 'utf8').slice(-2000)}`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+const tsx = [process.execPath, '--import', 'tsx'];
+const portLine = (line: string): number | undefined => (JSON.parse(line) as { port?: number }).port;
+
+async function startTarget(t: Target, upstream: string): Promise<{ child: ChildProcess | null; base: string }> {
+  if (t.config === null && t.kind === 'direct') return { child: null, base: upstream };
+  if (t.config === null) {
+    const { child, info } = await launch(t.name, PROXY_CORE, [...tsx, 'bench/minimal-proxy.ts', upstream], portLine);
+    return { child, base: `http://127.0.0.1:${info as number}` };
+  }
+  const file = join(work, `${t.name.replace(/\W+/g, '_')}.yaml`);
+  writeFileSync(file, t.config.replaceAll('__UPSTREAM__', upstream));
+  const args = t.args ?? [];
+  // A port chosen here, so readiness can be probed even when the startup line sits in a log buffer.
+  const port = await freePort();
+  const argv = [
+    process.execPath, 'bin/gateway', 'start', '--config', file,
+    '--proxy-listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--no-watch',
+    ...(args.includes('--access-log') ? [] : ['--no-access-log']),
+    ...args.filter((a) => a !== '--access-log'),
+  ];
+  const { child, info } = await launch(
+    t.name,
+    PROXY_CORE,
+    argv,
+    (line) => {
+      const log = JSON.parse(line) as { msg?: string; proxy?: string[] };
+      return log.msg === 'listening' && Array.isArray(log.proxy) ? log.proxy[0] : undefined;
+    },
+    async () => ((await accepts(port)) ? `127.0.0.1:${port}` : undefined),
+  );
+  const hostPort = info as string;
+  return { child, base: `http://127.0.0.1:${hostPort.slice(hostPort.lastIndexOf(':') + 1)}` };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generators
+
+const WRK_SCRIPT = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('\\n{"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"errors":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.status + e.timeout))
+end
+`;
+
+function runLoad(url: string, seconds: number, headers: Record<string, string>): Promise<Omit<Result, 'name'>> {
+  const h = Object.entries(headers);
+  let argv: string[];
+  if (TOOL === 'wrk') {
+    const script = join(work, 'report.lua');
+    if (!existsSync(script)) writeFileSync(script, WRK_SCRIPT);
+    argv = [WRK ?? 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, ...h.flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  } else {
+    argv = [process.execPath, join(root, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '-j', ...h.flatMap(([k, v]) => ['-H', `${k}=${v}`]), url];
+  }
+  const cmd = PIN ? [TASKSET!, '-c', LOAD_CORE, ...argv] : argv;
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c));
+    child.stderr!.on('data', (c: Buffer) => (err += c));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      children.delete(child);
+      if (code !== 0) return reject(new Error(`${TOOL} exited ${code}: ${err || out}`));
+      try {
+        resolve(TOOL === 'wrk' ? parseWrk(out) : parseAutocannon(out));
+      } catch (e) {
+        reject(new Error(`cannot read ${TOOL} output (${(e as Error).message}):\n${out}\n${err}`));
+      }
+    });
+  });
+}
+
+function parseWrk(out: string): Omit<Result, 'name'> {
+  const line = out.split('\n').reverse().find((l) => l.startsWith('{"requests"'));
+  if (line === undefined) throw new Error('no report line');
+  const r = JSON.parse(line) as { requests: number; duration_us: number; p50_us: number; p99_us: number; errors: number };
+  return { rps: r.requests / (r.duration_us / 1e6), p50: r.p50_us / 1000, p99: r.p99_us / 1000, errors: r.errors };
+}
+
+function parseAutocannon(out: string): Omit<Result, 'name'> {
+  const r = JSON.parse(out) as {
+    requests: { total: number };
+    duration: number;
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+    timeouts: number;
+  };
+  return { rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors + r.timeouts };
+}
+
+/** One request before the load: a target that answers wrongly must not get a figure. */
+async function check(url: string, headers: Record<string, string>, expected: string): Promise<void> {
+  const res = await fetch(url, { headers });
+  const body = await res.text();
+  if (res.status !== 200 || body !== expected) {
+    throw new Error(`${url} answered ${res.status} ${JSON.stringify(body.slice(0, 200))}, expected 200 ${JSON.stringify(expected)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function fmt(n: number, digits: number): string {
+  return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function table(results: Result[]): string {
+  const floor = results.find((r) => r.name === 'minimal proxy');
+  const one = results.find((r) => r.name === 'tollgate 1 route');
+  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', '× minimal proxy', '× tollgate 1 route'];
+  const rows = results.map((r) => [
+    r.name,
+    fmt(r.rps, 0),
+    fmt(r.p50, 2),
+    fmt(r.p99, 2),
+    String(r.errors),
+    floor ? `${fmt(r.rps / floor.rps, 2)}×` : '-',
+    one ? `${fmt(r.rps / one.rps, 2)}×` : '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(head), `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const targets = only.length === 0 ? TARGETS : TARGETS.filter((t) => only.some((o) => t.name.includes(o)));
+  if (targets.length === 0) throw new Error(`BENCH_ONLY matches no target; targets: ${TARGETS.map((t) => t.name).join(', ')}`);
+  if (TOOL === 'wrk' && WRK === null) throw new Error('BENCH_TOOL=wrk but wrk is not installed');
+
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
+  console.log(`Tollgate benchmark ${git ? `@ ${git} ` : ''}on Node ${process.version}, ${availableParallelism()} cores`);
+  console.log(
+    `load: ${TOOL === 'wrk' ? 'wrk (1 thread)' : 'autocannon'}, ${CONNECTIONS} connections, GET, ${WARMUP}s warm-up then ${DURATION}s per target`,
+  );
+  console.log(
+    PIN
+      ? `pinning: process under test on core ${PROXY_CORE}; load generator and upstream on core ${LOAD_CORE} (taskset)`
+      : `pinning: none (${TASKSET === null ? 'taskset not installed' : 'fewer than 2 cores'}); figures are noisier`,
+  );
+
+  const up = await launch('upstream', LOAD_CORE, [...tsx, 'bench/upstream.ts'], portLine);
+  const upstream = `http://127.0.0.1:${up.info as number}`;
+  // What every target must answer: the upstream's own body, unchanged.
+  const expected = await (await fetch(`${upstream}/hello`)).text();
+  const results: Result[] = [];
+  try {
+    for (const t of targets) {
+      process.stdout.write(`… ${t.name}\n`);
+      const { child, base } = await startTarget(t, upstream);
+      try {
+        const url = `${base}${t.path ?? '/bench/hello'}`;
+        await check(url, t.headers ?? {}, expected);
+        if (WARMUP > 0) await runLoad(url, WARMUP, t.headers ?? {});
+        results.push({ name: t.name, ...(await runLoad(url, DURATION, t.headers ?? {})) });
+      } finally {
+        if (child !== null) await stop(child);
+      }
+    }
+  } finally {
+    await stop(up.child);
+  }
+  console.log(`\n${table(results)}\n`);
+  if (results.some((r) => r.errors > 0)) console.log('Rows with errors measured failures too: do not trust their figures.');
+  if (process.env.BENCH_JSON) {
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ tool: TOOL, connections: CONNECTIONS, duration: DURATION, pinned: PIN, results }, null, 2));
+  }
+}
+
+function cleanup(): void {
+  for (const c of children) c.kill('SIGKILL');
+  if (!process.env.BENCH_KEEP) rmSync(work, { recursive: true, force: true });
+}
+
+process.once('SIGINT', () => {
+  cleanup();
+  process.exit(130);
+});
+
+try {
+  await main();
+} catch (err) {
+  process.stderr.write(`bench: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+} finally {
+  cleanup();
+}
