@@ -4,12 +4,13 @@
  *
  * Environment: BENCH_DURATION (seconds per target, default 10), BENCH_WARMUP (seconds, default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_TOOL (`wrk` or `autocannon`; default wrk when installed),
+ * BENCH_ROUNDS (default 1: more rounds run the targets interleaved and report each one's median),
  * BENCH_ONLY (comma-separated target names, or parts of names, to run a subset),
  * BENCH_JSON (a file to write the results to, as JSON).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, readFileSync, closeSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +66,7 @@ const TARGETS: Target[] = [
 const DURATION = positive('BENCH_DURATION', 10);
 const WARMUP = positive('BENCH_WARMUP', 3, true);
 const CONNECTIONS = positive('BENCH_CONNECTIONS', 50);
+const ROUNDS = Math.round(positive('BENCH_ROUNDS', 1));
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p)) ?? null;
 const TOOL = process.env.BENCH_TOOL ?? (WRK !== null ? 'wrk' : 'autocannon');
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p)) ?? null;
@@ -302,8 +304,10 @@ async function main(): Promise<void> {
   const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
   console.log(`Tollgate benchmark ${git ? `@ ${git} ` : ''}on Node ${process.version}, ${availableParallelism()} cores`);
   console.log(
-    `load: ${TOOL === 'wrk' ? 'wrk (1 thread)' : 'autocannon'}, ${CONNECTIONS} connections, GET, ${WARMUP}s warm-up then ${DURATION}s per target`,
+    `load: ${TOOL === 'wrk' ? 'wrk (1 thread)' : 'autocannon'}, ${CONNECTIONS} connections, GET, ${WARMUP}s warm-up then ${DURATION}s per target${ROUNDS > 1 ? `, ${ROUNDS} rounds (median)` : ''}`,
   );
+  const load = loadavg()[0]!;
+  if (load > 0.5) console.log(`warning: the machine is busy (load average ${load.toFixed(2)}): figures will be noisy; BENCH_ROUNDS=3 helps`);
   console.log(
     PIN
       ? `pinning: process under test on core ${PROXY_CORE}; load generator and upstream on core ${LOAD_CORE} (taskset)`
@@ -314,27 +318,31 @@ async function main(): Promise<void> {
   const upstream = `http://127.0.0.1:${up.info as number}`;
   // What every target must answer: the upstream's own body, unchanged.
   const expected = await (await fetch(`${upstream}/hello`)).text();
-  const results: Result[] = [];
+  const runs = new Map<string, Result[]>(targets.map((t) => [t.name, []]));
   try {
-    for (const t of targets) {
-      process.stdout.write(`… ${t.name}\n`);
-      const { child, base } = await startTarget(t, upstream);
-      try {
-        const url = `${base}${t.path ?? '/bench/hello'}`;
-        await check(url, t.headers ?? {}, expected);
-        if (WARMUP > 0) await runLoad(url, WARMUP, t.headers ?? {});
-        results.push({ name: t.name, ...(await runLoad(url, DURATION, t.headers ?? {})) });
-      } finally {
-        if (child !== null) await stop(child);
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const t of targets) {
+        process.stdout.write(`… ${t.name}${ROUNDS > 1 ? ` (round ${round}/${ROUNDS})` : ''}\n`);
+        const { child, base } = await startTarget(t, upstream);
+        try {
+          const url = `${base}${t.path ?? '/bench/hello'}`;
+          await check(url, t.headers ?? {}, expected);
+          if (WARMUP > 0) await runLoad(url, WARMUP, t.headers ?? {});
+          runs.get(t.name)!.push({ name: t.name, ...(await runLoad(url, DURATION, t.headers ?? {})) });
+        } finally {
+          if (child !== null) await stop(child);
+        }
       }
     }
   } finally {
     await stop(up.child);
   }
+  // The round with the median throughput stands for the target, latencies included.
+  const results = [...runs.values()].map((rs) => [...rs].sort((a, b) => a.rps - b.rps)[Math.floor((rs.length - 1) / 2)]!);
   console.log(`\n${table(results)}\n`);
   if (results.some((r) => r.errors > 0)) console.log('Rows with errors measured failures too: do not trust their figures.');
   if (process.env.BENCH_JSON) {
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ tool: TOOL, connections: CONNECTIONS, duration: DURATION, pinned: PIN, results }, null, 2));
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ tool: TOOL, connections: CONNECTIONS, duration: DURATION, rounds: ROUNDS, pinned: PIN, results, runs: Object.fromEntries(runs) }, null, 2));
   }
 }
 
