@@ -24,6 +24,7 @@ const IDENTITY_EXACT: ReadonlySet<string> = new Set([
   'x-id-token',
   'x-authenticated-scope',
   'x-authenticated-userid',
+  'x-authenticated-groups',
 ]);
 
 export function isIdentityHeader(lower: string): boolean {
