@@ -148,3 +148,21 @@ test('a session larger than one cookie is split into numbered cookies and read b
     await idp.close();
   }
 });
+
+test('cookies are Secure and the redirect URI https when a trusted proxy says the request came over HTTPS', async () => {
+  const idp = await startIdp();
+  const config = { ...gatewayConfig(oidcConfig(idp)), _tollgate: { trusted_ips: ['127.0.0.1/32'] } };
+  const gw = await startGateway({ config });
+  try {
+    const viaTls = await rawFetch(`${gw.url}/spa/`, 'GET', { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' });
+    assert.equal(viaTls.status, 302);
+    const host = new URL(gw.url).host;
+    assert.equal(new URL(viaTls.headers.get('location')!).searchParams.get('redirect_uri'), `https://${host}/spa/cb`);
+    assert.match(viaTls.headers.getSetCookie()[0]!, /; Secure$/);
+    const plain = await page(`${gw.url}/spa/`);
+    assert.doesNotMatch(plain.headers.getSetCookie()[0]!, /Secure/);
+  } finally {
+    await gw.close();
+    await idp.close();
+  }
+});
