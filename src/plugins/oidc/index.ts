@@ -346,11 +346,15 @@ class OidcInstance {
     }
 
     const path = req.path;
+    // bearer_only has no sessions, hence no callback or logout to answer.
+    if (this.#bearerOnly) {
+      if (this.#filter !== null && this.#filter.test(path)) return;
+      return this.#bearer(req);
+    }
     if (path === this.#cfg.logout_path) return this.#logout(req, ours);
     const paths = this.#pathsFor(req);
     if (path === paths.callback) return this.#callback(req, ours, paths);
     if (this.#filter !== null && this.#filter.test(path)) return;
-    if (this.#bearerOnly) return this.#bearer(req);
 
     const entry = await this.#readSession(ours);
     if (entry === null) return this.#unauthenticated(req, ours);
