@@ -52,6 +52,8 @@ export class RequestContext implements GatewayRequest {
   upstreamLatency = -1;
   bytesSent = 0;
   bytesReceivedAtStart = 0;
+  /** Bytes received from the client for this request (set when it finishes). */
+  bytesReceived = 0;
   status = 0;
   error: { code: string; message: string } | null = null;
   /** The upstream exchange in flight, so a client abort can cancel it. */

@@ -234,3 +234,29 @@ test('a request body is forwarded and the access log has one JSON line per reque
   assert.equal(typeof line.latency_ms, 'number');
   assert.equal(typeof line.upstream_latency_ms, 'number');
 });
+
+test('from a trusted proxy, X-Forwarded-* and the request id are believed, and the client ip comes from X-Forwarded-For', async () => {
+  const trusted = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { trusted_ips: ['127.0.0.1/32'] },
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'] }] }],
+    },
+  });
+  try {
+    const res = await fetch(`${trusted.url}/echo/t`, {
+      headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com', 'x-request-id': 'lb-123' },
+    });
+    const echo = (await res.json()) as { headers: Record<string, string>; client: { ip: string } };
+    assert.equal(res.headers.get('x-request-id'), 'lb-123');
+    assert.equal(echo.headers['x-forwarded-proto'], 'https');
+    assert.equal(echo.headers['x-forwarded-host'], 'api.example.com');
+    assert.equal(echo.headers['x-real-ip'], '203.0.113.7');
+    assert.equal(echo.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+    // X-Forwarded-Proto alone (no X-Forwarded-For) is believed too.
+    const only = (await (await fetch(`${trusted.url}/echo/t`, { headers: { 'x-forwarded-proto': 'https' } })).json()) as { headers: Record<string, string> };
+    assert.equal(only.headers['x-forwarded-proto'], 'https');
+  } finally {
+    await trusted.close();
+  }
+});
