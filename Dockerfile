@@ -1,10 +1,22 @@
 # syntax=docker/dockerfile:1
-# Tollgate on Node 24 LTS. Build: docker build -t tollgate . ; run: docker run -p 8000:8000 -v $PWD/gateway.yaml:/etc/tollgate/gateway.yaml tollgate
+#
+# Tollgate on Node 24 LTS (slim). docs/deployment.md explains every choice below.
+#
+#   docker build -t tollgate .
+#   docker run --rm -p 8000:8000 -v "$PWD/gateway.yaml:/etc/tollgate/gateway.yaml:ro" tollgate
+#   docker run --rm -v "$PWD/gateway.yaml:/etc/tollgate/gateway.yaml:ro" tollgate validate /etc/tollgate/gateway.yaml
+#
+# `npm run image:check` replays this file without a Docker engine (test/packaging/image-check.ts
+# reads it: keep every step something that script understands, or teach it the new step).
+
+# Stage 1: production dependencies only. tsx is one of them: bin/gateway runs the TypeScript
+# sources through it, so there is no build step and no devDependency in the image.
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# Stage 2: the runtime. Files stay owned by root and read-only for the gateway's user.
 FROM node:24-slim
 ENV NODE_ENV=production
 WORKDIR /app
@@ -13,9 +25,16 @@ COPY package.json ./
 COPY bin ./bin
 COPY src ./src
 COPY schemas ./schemas
+# A working default (the echo demo); mount your own file over it, or a ConfigMap on /etc/tollgate.
 COPY gateway.yaml /etc/tollgate/gateway.yaml
-USER node
+# The base image's `node` user, by number: Kubernetes' runAsNonRoot can only verify a numeric USER.
+USER 1000:1000
+# 8000 proxy, 8001 admin (the admin listener stays on 127.0.0.1 unless --admin-listen says otherwise).
 EXPOSE 8000 8001
-HEALTHCHECK --interval=10s --timeout=3s --start-period=10s CMD ["node", "-e", "fetch('http://127.0.0.1:8001/status').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "bin/gateway"]
-CMD ["start", "--config", "/etc/tollgate/gateway.yaml", "--admin-listen", "0.0.0.0:8001"]
+STOPSIGNAL SIGTERM
+# Runs inside the container, where the admin listener's default 127.0.0.1:8001 is reachable.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:8001/status').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# Exec form, no shell: node is PID 1 and receives SIGTERM itself, then drains and exits 0.
+ENTRYPOINT ["node", "/app/bin/gateway"]
+CMD ["start", "--config", "/etc/tollgate/gateway.yaml"]
