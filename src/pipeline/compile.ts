@@ -1,11 +1,12 @@
 // Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
 import { BlockList, isIP } from 'node:net';
 import { Pool } from 'undici';
-import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
+import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
 import { ConfigError, PluginConfigError, configIssue, type ConfigIssue } from '../errors.ts';
 import { createLogger, pluginLogger, redact, type Logger } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { createHttpClient } from '../proxy/http-client.ts';
+import { Balancer, parseTarget } from '../proxy/balancer.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import type {
   Consumer,
@@ -58,7 +59,19 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
 
   const consumers = new Directory(config);
   const services = new Map<string, CompiledService>();
-  for (const s of config.services) services.set(s.id, compileService(s, config));
+  // Upstreams with targets (issue 8): a bad target is a located error, found before any balancer is built.
+  for (const u of config.upstreams) {
+    for (const t of u.targets) {
+      try {
+        parseTarget(t.target);
+      } catch (err) {
+        const path = [...t.yaml_path, 'target'];
+        issues.push(configIssue('SEMANTIC', (err as Error).message, path, config.source.locate(path)));
+      }
+    }
+  }
+  const upstreams = issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
+  for (const s of config.services) services.set(s.id, compileService(s, config, upstreams, log));
 
   const routeInfo = new Map<string, RouteInfo>();
   for (const r of config.routes) routeInfo.set(r.id, toRouteInfo(r));
@@ -126,6 +139,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled(instances.map((i) => i.handlers.close?.()));
     await Promise.allSettled([...services.values()].map((s) => s.pool?.close()));
+    await Promise.allSettled([...services.values()].map((s) => s.balancer?.close()));
     await lease.release();
     if (ownHttp !== null) await (ownHttp as HttpClient & { close(): Promise<void> }).close();
   };
@@ -189,7 +203,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   };
 }
 
-function compileService(s: ServiceModel, config: GatewayConfig): CompiledService {
+function compileService(s: ServiceModel, config: GatewayConfig, upstreams: ReadonlyMap<string, UpstreamModel>, log: Logger): CompiledService {
   const info: ServiceInfo = Object.freeze({
     id: s.id,
     name: s.name,
@@ -206,6 +220,7 @@ function compileService(s: ServiceModel, config: GatewayConfig): CompiledService
       info,
       kind: 'echo',
       pool: null,
+      balancer: null,
       hostHeader: 'echo',
       scheme: 'http',
       connectTimeout: s.connect_timeout,
@@ -220,6 +235,37 @@ function compileService(s: ServiceModel, config: GatewayConfig): CompiledService
   const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
   const origin = `${scheme}://${hostForUrl}:${s.port}`;
   const settings = config.settings;
+  const upstream = upstreams.get(s.host);
+  if (upstream !== undefined) {
+    const balancer = new Balancer(
+      upstream,
+      {
+        scheme,
+        connections: settings.upstream_keepalive_pool_size,
+        keepAliveTimeout: settings.upstream_keepalive_idle_timeout,
+        connectTimeout: s.connect_timeout,
+        readTimeout: s.read_timeout,
+        rejectUnauthorized: s.tls_verify ?? true,
+        ...(s.ca_certificates !== null ? { ca: s.ca_certificates } : {}),
+      },
+      (target, healthy, reason) =>
+        log[healthy ? 'info' : 'warn']({ upstream: upstream.name, target: target.name, healthy, reason }, healthy ? 'target healthy' : 'target unhealthy'),
+    );
+    return {
+      model: s,
+      info,
+      kind: 'http',
+      pool: null,
+      balancer,
+      hostHeader: hostForUrl,
+      scheme,
+      connectTimeout: s.connect_timeout,
+      readTimeout: s.read_timeout,
+      writeTimeout: s.write_timeout,
+      retries: s.retries,
+      label,
+    };
+  }
   const pool = new Pool(origin, {
     connections: settings.upstream_keepalive_pool_size,
     keepAliveTimeout: settings.upstream_keepalive_idle_timeout,
@@ -238,6 +284,7 @@ function compileService(s: ServiceModel, config: GatewayConfig): CompiledService
     info,
     kind: 'http',
     pool,
+    balancer: null,
     hostHeader: s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`,
     scheme,
     connectTimeout: s.connect_timeout,

@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { BlockList } from 'node:net';
 import type { GatewayConfig, RouteModel, ServiceModel, PluginModel } from '../config/model.ts';
 import type { Router } from '../router/router.ts';
+import type { Balancer } from '../proxy/balancer.ts';
 import type { PluginHandlers, RouteInfo, ServiceInfo, ConsumerDirectory } from './plugin.ts';
 
 export interface PluginInstance {
@@ -37,8 +38,10 @@ export interface CompiledService {
   readonly model: ServiceModel;
   readonly info: ServiceInfo;
   readonly kind: 'echo' | 'http';
-  /** undici Pool for the service's origin; null for echo. */
+  /** undici Pool for the service's origin; null for echo and for a service whose host names an upstream. */
   readonly pool: Dispatcher | null;
+  /** The balancer when the service's host names an upstream (its targets have their own pools); else null. */
+  readonly balancer: Balancer | null;
   /** Host header sent upstream unless preserve_host. */
   readonly hostHeader: string;
   readonly scheme: 'http' | 'https';

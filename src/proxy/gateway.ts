@@ -12,6 +12,7 @@ import type { HeaderValue } from '../pipeline/plugin.ts';
 import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { echoBody } from './echo.ts';
+import type { Target } from './balancer.ts';
 import { HOP_BY_HOP, HeaderScan, connectionTokens, scanRequestHeaders } from './headers.ts';
 
 const kCtx = Symbol('tollgate.request');
@@ -283,7 +284,19 @@ function dispatch(rc: RequestContext, svc: CompiledService, attempt: number): vo
     bodyTimeout: svc.readTimeout,
   };
   if (attempt === 0) rc.upstreamStartedAt = performance.now();
+  if (svc.balancer !== null) return dispatchBalanced(rc, svc, attempt, opts, body === null);
   svc.pool!.dispatch(opts, new UpstreamExchange(rc, svc, attempt, body === null));
+}
+
+// Upstreams with targets (issue 8): the balancer picks a healthy target; its pool carries the request.
+function dispatchBalanced(rc: RequestContext, svc: CompiledService, attempt: number, opts: Dispatcher.DispatchOptions, bodyless: boolean): void {
+  const target = svc.balancer!.pick(rc);
+  if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  if (!rc.compiled!.preserve_host) (opts.headers as Record<string, string | string[]>).host = target.hostHeader;
+  target.inflight++;
+  const ex = new UpstreamExchange(rc, svc, attempt, bodyless);
+  ex.target = target;
+  target.pool.dispatch(opts, ex);
 }
 
 /** undici dispatch handler for one attempt: streams the upstream response to the client with backpressure. */
@@ -295,6 +308,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   started = false;
   /** The client already got its answer (an error we chose); later upstream events are ignored. */
   settled = false;
+  /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
+  target: Target | null = null;
 
   constructor(rc: RequestContext, svc: CompiledService, attempt: number, bodyless: boolean) {
     this.rc = rc;
@@ -312,6 +327,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const rc = this.rc;
     if (status < 200) return true; // 1xx interim responses are not relayed
     this.started = true;
+    if (this.target !== null) this.svc.balancer!.report(this.target, { status });
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     if (status > 599) {
       this.settled = true;
@@ -374,6 +390,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    if (this.target !== null) this.target = releaseTarget(this.target);
     this.rc.abortUpstream = null;
     this.rc.resumeUpstream = null;
     this.rc.res.end();
@@ -382,8 +399,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     const rc = this.rc;
     rc.abortUpstream = null;
-    if (rc.finished || this.settled) return;
     const code = (err as { code?: string }).code ?? '';
+    if (this.target !== null) {
+      // A client that went away says nothing about the target's health.
+      if (!rc.finished && !this.settled && !this.started) this.svc.balancer!.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
+      this.target = releaseTarget(this.target);
+    }
+    if (rc.finished || this.settled) return;
     if (!this.started && !rc.res.headersSent) {
       if (this.retryable && this.attempt < this.svc.retries && isConnectFailure(code)) {
         return dispatch(rc, this.svc, this.attempt + 1);
@@ -395,6 +417,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.error = { code, message: err.message };
     rc.res.destroy(err);
   }
+}
+
+function releaseTarget(t: Target): null {
+  t.inflight--;
+  return null;
 }
 
 function onResponseDrain(this: ServerResponse): void {

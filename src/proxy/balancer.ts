@@ -1,0 +1,417 @@
+// Load balancing over an upstream's targets (Kong's upstreams): weighted round-robin,
+// least-connections or consistent hashing; passive and active health checks; one undici Pool per target.
+import { isIP, connect as tcpConnect } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Pool } from 'undici';
+import type { UpstreamModel } from '../config/model.ts';
+
+/** What a request offers to consistent hashing. `RequestContext` has this shape. */
+export interface HashSource {
+  readonly headers: IncomingHttpHeaders;
+  readonly clientIp: string;
+  readonly path: string;
+  readonly consumer: { readonly id: string } | null;
+}
+
+/** How an exchange with a target ended, for passive health checks. */
+export type Outcome = { status: number } | { failure: 'tcp' | 'timeout' } | { connected: true };
+
+/** Pool settings shared by every target of a balancer (the service's). */
+export interface TargetPoolOptions {
+  scheme: 'http' | 'https';
+  connections: number;
+  keepAliveTimeout: number;
+  connectTimeout: number;
+  readTimeout: number;
+  rejectUnauthorized: boolean;
+  ca?: string[];
+}
+
+/** Health of one target, as `/status` and metrics show it. */
+export interface TargetHealth {
+  target: string;
+  weight: number;
+  healthy: boolean;
+  in_flight: number;
+}
+
+interface Counters {
+  successes: number;
+  http_failures: number;
+  tcp_failures: number;
+  timeouts: number;
+}
+
+interface CheckSettings {
+  healthyStatuses: ReadonlySet<number>;
+  unhealthyStatuses: ReadonlySet<number>;
+  successes: number;
+  httpFailures: number;
+  tcpFailures: number;
+  timeouts: number;
+}
+
+/** One target: its address, pool, and health state. */
+export class Target {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly pool: Pool;
+  /** Host header for requests to this target (`host[:port]`). */
+  readonly hostHeader: string;
+  healthy = true;
+  inflight = 0;
+  /** Smooth weighted round-robin state. */
+  current = 0;
+  readonly passive: Counters = { successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 };
+  readonly active: Counters = { successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 };
+
+  constructor(name: string, host: string, port: number, weight: number, pool: Pool, hostHeader: string) {
+    this.name = name;
+    this.host = host;
+    this.port = port;
+    this.weight = weight;
+    this.pool = pool;
+    this.hostHeader = hostHeader;
+  }
+}
+
+/** Parses Kong's `host[:port]` target (port defaults to 8000; IPv6 in brackets). */
+export function parseTarget(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(text);
+  if (m === null) {
+    if (isIP(text) === 6) return { host: text, port: 8000 };
+    throw new Error(`invalid target '${text}': expected host[:port]`);
+  }
+  const port = m[3] === undefined ? 8000 : Number(m[3]);
+  if (port < 1 || port > 65535) throw new Error(`invalid target '${text}': port out of range`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+// FNV-1a, 32 bits: enough spread for a ring, and cheap per request.
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // Final avalanche so that near-identical keys land far apart on the ring.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function num(v: unknown, d: number): number {
+  return typeof v === 'number' ? v : d;
+}
+function statuses(v: unknown, d: number[]): ReadonlySet<number> {
+  return new Set(Array.isArray(v) ? (v as number[]) : d);
+}
+
+type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path';
+
+/**
+ * Balances requests of one service over the targets of its upstream.
+ * `pick()` returns a healthy target or null (the gateway answers 503); `report()` feeds passive
+ * health checks; active probes run on an unref'd timer until `close()`.
+ */
+export class Balancer {
+  readonly name: string;
+  readonly algorithm: UpstreamModel['algorithm'];
+  readonly targets: readonly Target[];
+  private readonly hashOn: HashOn;
+  private readonly hashFallback: HashOn;
+  private readonly hashHeader: string;
+  private readonly hashFallbackHeader: string;
+  private readonly hashCookie: string;
+  /** Consistent-hashing ring: sorted points and the target index of each. */
+  private readonly ringPoints: Uint32Array;
+  private readonly ringTargets: Uint16Array;
+  private readonly passive: CheckSettings;
+  private readonly activeCheck: CheckSettings & {
+    type: 'http' | 'https' | 'tcp';
+    timeout: number;
+    path: string;
+    headers: Record<string, string[]>;
+    healthyInterval: number;
+    unhealthyInterval: number;
+  };
+  private readonly timers: NodeJS.Timeout[] = [];
+  private readonly onChange: ((target: Target, healthy: boolean, reason: string) => void) | null;
+  private lcCursor = 0;
+  private closed = false;
+
+  constructor(
+    upstream: UpstreamModel,
+    pool: TargetPoolOptions,
+    onChange: ((target: Target, healthy: boolean, reason: string) => void) | null = null,
+  ) {
+    this.name = upstream.name;
+    this.algorithm = upstream.algorithm;
+    this.onChange = onChange;
+    this.targets = upstream.targets.map((t) => {
+      const { host, port } = parseTarget(t.target);
+      const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
+      const origin = `${pool.scheme}://${hostForUrl}:${port}`;
+      const p = new Pool(origin, {
+        connections: pool.connections,
+        keepAliveTimeout: pool.keepAliveTimeout,
+        keepAliveMaxTimeout: Math.max(pool.keepAliveTimeout, 1000),
+        headersTimeout: pool.readTimeout,
+        bodyTimeout: pool.readTimeout,
+        connect: {
+          timeout: pool.connectTimeout,
+          rejectUnauthorized: pool.rejectUnauthorized,
+          ...(pool.ca !== undefined ? { ca: pool.ca } : {}),
+          ...(pool.scheme === 'https' && isIP(host) === 0 ? { servername: host } : {}),
+        },
+      });
+      const defaultPort = pool.scheme === 'https' ? 443 : 80;
+      return new Target(t.target, host, port, t.weight, p, port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`);
+    });
+    this.hashOn = upstream.hash_on as HashOn;
+    this.hashFallback = upstream.hash_fallback as HashOn;
+    this.hashHeader = (upstream.hash_on_header ?? '').toLowerCase();
+    this.hashFallbackHeader = (upstream.hash_fallback_header ?? '').toLowerCase();
+    this.hashCookie = upstream.hash_on_cookie ?? '';
+    [this.ringPoints, this.ringTargets] = this.buildRing(upstream.slots);
+
+    const hc = upstream.healthchecks as Record<string, Record<string, unknown>>;
+    const passive = (hc.passive ?? {}) as Record<string, Record<string, unknown>>;
+    const pH = passive.healthy ?? {};
+    const pU = passive.unhealthy ?? {};
+    this.passive = {
+      healthyStatuses: statuses(pH.http_statuses, [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308]),
+      unhealthyStatuses: statuses(pU.http_statuses, [429, 500, 503]),
+      successes: num(pH.successes, 0),
+      httpFailures: num(pU.http_failures, 0),
+      tcpFailures: num(pU.tcp_failures, 0),
+      timeouts: num(pU.timeouts, 0),
+    };
+    const active = (hc.active ?? {}) as Record<string, unknown> & { healthy?: Record<string, unknown>; unhealthy?: Record<string, unknown> };
+    const aH = active.healthy ?? {};
+    const aU = active.unhealthy ?? {};
+    this.activeCheck = {
+      type: (active.type as 'http' | 'https' | 'tcp' | undefined) ?? 'http',
+      timeout: num(active.timeout, 1) * 1000,
+      path: typeof active.http_path === 'string' ? active.http_path : '/',
+      headers: (active.headers as Record<string, string[]> | undefined) ?? {},
+      healthyInterval: num(aH.interval, 0) * 1000,
+      unhealthyInterval: num(aU.interval, 0) * 1000,
+      healthyStatuses: statuses(aH.http_statuses, [200, 302]),
+      unhealthyStatuses: statuses(aU.http_statuses, [429, 404, 500, 501, 502, 503, 504, 505]),
+      successes: num(aH.successes, 0),
+      httpFailures: num(aU.http_failures, 0),
+      tcpFailures: num(aU.tcp_failures, 0),
+      timeouts: num(aU.timeouts, 0),
+    };
+    if (this.activeCheck.healthyInterval > 0) {
+      const t = setInterval(() => this.probeAll(true), this.activeCheck.healthyInterval);
+      t.unref();
+      this.timers.push(t);
+    }
+    if (this.activeCheck.unhealthyInterval > 0) {
+      const t = setInterval(() => this.probeAll(false), this.activeCheck.unhealthyInterval);
+      t.unref();
+      this.timers.push(t);
+    }
+  }
+
+  /** Points spread by weight; the ring covers every target so a target going down remaps only its keys. */
+  private buildRing(slots: number): [Uint32Array, Uint16Array] {
+    if (this.algorithm !== 'consistent-hashing') return [new Uint32Array(0), new Uint16Array(0)];
+    const total = this.targets.reduce((s, t) => s + t.weight, 0);
+    const pts: [number, number][] = [];
+    this.targets.forEach((t, i) => {
+      if (t.weight === 0 || total === 0) return;
+      const n = Math.max(1, Math.round((slots * t.weight) / total));
+      for (let v = 0; v < n; v++) pts.push([hash32(`${t.name}#${v}`), i]);
+    });
+    pts.sort((a, b) => a[0] - b[0]);
+    return [Uint32Array.from(pts, (p) => p[0]), Uint16Array.from(pts, (p) => p[1])];
+  }
+
+  /** A healthy target for this request, or null when none is. */
+  pick(req: HashSource): Target | null {
+    if (this.algorithm === 'consistent-hashing') {
+      const key = this.hashKey(req, this.hashOn, this.hashHeader) ?? this.hashKey(req, this.hashFallback, this.hashFallbackHeader);
+      if (key !== null) return this.fromRing(hash32(key));
+    }
+    if (this.algorithm === 'least-connections') return this.leastConnections();
+    return this.roundRobin();
+  }
+
+  private hashKey(req: HashSource, on: HashOn, header: string): string | null {
+    switch (on) {
+      case 'ip':
+        return req.clientIp;
+      case 'consumer':
+        return req.consumer?.id ?? null;
+      case 'path':
+        return req.path;
+      case 'header': {
+        const v = req.headers[header];
+        return v === undefined ? null : typeof v === 'string' ? v : v.join(',');
+      }
+      case 'cookie': {
+        const c = req.headers.cookie;
+        if (c === undefined) return null;
+        const name = `${this.hashCookie}=`;
+        for (const part of c.split(';')) {
+          const p = part.trim();
+          if (p.startsWith(name)) return p.slice(name.length);
+        }
+        return null;
+      }
+      default:
+        return null;
+    }
+  }
+
+  private fromRing(h: number): Target | null {
+    const pts = this.ringPoints;
+    if (pts.length === 0) return null;
+    let lo = 0;
+    let hi = pts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (pts[mid]! < h) lo = mid + 1;
+      else hi = mid;
+    }
+    // Walk on from the key's point to the first healthy target.
+    for (let i = 0; i < pts.length; i++) {
+      const t = this.targets[this.ringTargets[(lo + i) % pts.length]!]!;
+      if (t.healthy) return t;
+    }
+    return null;
+  }
+
+  /** Smooth weighted round-robin (nginx's): even spread, weights honoured, no bursts. */
+  private roundRobin(): Target | null {
+    let best: Target | null = null;
+    let total = 0;
+    for (const t of this.targets) {
+      if (!t.healthy || t.weight === 0) continue;
+      t.current += t.weight;
+      total += t.weight;
+      if (best === null || t.current > best.current) best = t;
+    }
+    if (best !== null) best.current -= total;
+    return best;
+  }
+
+  private leastConnections(): Target | null {
+    let best: Target | null = null;
+    let bestScore = Infinity;
+    const n = this.targets.length;
+    // Start where the last pick left off, so ties rotate instead of always favouring the first.
+    const start = this.lcCursor++ % Math.max(1, n);
+    for (let k = 0; k < n; k++) {
+      const t = this.targets[(start + k) % n]!;
+      if (!t.healthy || t.weight === 0) continue;
+      const score = (t.inflight + 1) / t.weight;
+      if (score < bestScore) {
+        best = t;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
+  /** Passive health check: the outcome of a proxied exchange with `target`. */
+  report(target: Target, outcome: Outcome): void {
+    this.record(target, target.passive, this.passive, outcome, 'passive');
+  }
+
+  private record(target: Target, c: Counters, s: CheckSettings, outcome: Outcome, kind: string): void {
+    if ('status' in outcome || 'connected' in outcome) {
+      const status = 'status' in outcome ? outcome.status : 0;
+      if (status !== 0 && s.unhealthyStatuses.has(status)) {
+        c.successes = 0;
+        if (s.httpFailures > 0 && ++c.http_failures >= s.httpFailures) this.setHealth(target, false, `${kind}: ${c.http_failures} http failures (status ${status})`);
+      } else if (status === 0 || s.healthyStatuses.has(status)) {
+        c.http_failures = 0;
+        c.tcp_failures = 0;
+        c.timeouts = 0;
+        if (s.successes > 0 && ++c.successes >= s.successes) this.setHealth(target, true, `${kind}: ${c.successes} successes`);
+      }
+      return;
+    }
+    c.successes = 0;
+    if (outcome.failure === 'timeout') {
+      if (s.timeouts > 0 && ++c.timeouts >= s.timeouts) this.setHealth(target, false, `${kind}: ${c.timeouts} timeouts`);
+    } else if (s.tcpFailures > 0 && ++c.tcp_failures >= s.tcpFailures) {
+      this.setHealth(target, false, `${kind}: ${c.tcp_failures} tcp failures`);
+    }
+  }
+
+  private setHealth(target: Target, healthy: boolean, reason: string): void {
+    for (const c of [target.passive, target.active]) {
+      c.successes = 0;
+      c.http_failures = 0;
+      c.tcp_failures = 0;
+      c.timeouts = 0;
+    }
+    if (target.healthy === healthy) return;
+    target.healthy = healthy;
+    this.onChange?.(target, healthy, reason);
+  }
+
+  /** One round of active probes, on the targets currently healthy (or unhealthy). */
+  probeAll(healthy: boolean): Promise<void> {
+    const list = this.targets.filter((t) => t.healthy === healthy);
+    return Promise.all(list.map((t) => this.probe(t))).then(() => undefined);
+  }
+
+  private async probe(t: Target): Promise<void> {
+    if (this.closed) return;
+    const a = this.activeCheck;
+    let outcome: Outcome;
+    if (a.type === 'tcp') {
+      outcome = await new Promise<Outcome>((resolve) => {
+        const sock = tcpConnect(t.port, t.host);
+        const timer = setTimeout(() => {
+          sock.destroy();
+          resolve({ failure: 'timeout' });
+        }, a.timeout);
+        sock.once('connect', () => {
+          clearTimeout(timer);
+          sock.destroy();
+          resolve({ connected: true });
+        });
+        sock.once('error', () => {
+          clearTimeout(timer);
+          resolve({ failure: 'tcp' });
+        });
+      });
+    } else {
+      try {
+        const headers: Record<string, string> = { host: t.hostHeader };
+        for (const [k, v] of Object.entries(a.headers)) headers[k.toLowerCase()] = v.join(', ');
+        const res = await t.pool.request({ path: a.path, method: 'GET', headers, headersTimeout: a.timeout, bodyTimeout: a.timeout });
+        await res.body.dump();
+        outcome = { status: res.statusCode };
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? '';
+        outcome = { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' };
+      }
+    }
+    if (!this.closed) this.record(t, t.active, this.activeCheck, outcome, 'active');
+  }
+
+  /** Health of every target (for `/status` and metrics). */
+  health(): { name: string; algorithm: string; healthy: boolean; targets: TargetHealth[] } {
+    const targets = this.targets.map((t) => ({ target: t.name, weight: t.weight, healthy: t.healthy, in_flight: t.inflight }));
+    return { name: this.name, algorithm: this.algorithm, healthy: targets.some((t) => t.healthy && t.weight > 0), targets };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await Promise.allSettled(this.targets.map((t) => t.pool.close()));
+  }
+}

@@ -1,0 +1,281 @@
+// Balancer: algorithms, passive and active health checks against real loopback servers, and
+// end to end through the gateway (a target killed under load, then back).
+import { test, after, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Balancer, type HashSource } from '../../src/proxy/balancer.ts';
+import type { UpstreamModel } from '../../src/config/model.ts';
+import { startGateway } from '../../src/testing/index.ts';
+
+const POOL = { scheme: 'http' as const, connections: 4, keepAliveTimeout: 1000, connectTimeout: 1000, readTimeout: 2000, rejectUnauthorized: true };
+
+function upstream(targets: [string, number][], extra: Partial<UpstreamModel> = {}): UpstreamModel {
+  return {
+    id: 'u',
+    name: 'u',
+    algorithm: 'round-robin',
+    hash_on: 'none',
+    hash_fallback: 'none',
+    hash_on_header: null,
+    hash_on_cookie: null,
+    hash_on_cookie_path: '/',
+    slots: 1000,
+    healthchecks: {},
+    targets: targets.map(([target, weight], i) => ({ id: String(i), target, weight, tags: [], yaml_path: [] })),
+    tags: [],
+    yaml_path: [],
+    ...extra,
+  };
+}
+
+function req(headers: Record<string, string> = {}, clientIp = '127.0.0.1'): HashSource {
+  return { headers, clientIp, path: '/', consumer: null };
+}
+
+const balancers: Balancer[] = [];
+function make(u: UpstreamModel): Balancer {
+  const b = new Balancer(u, POOL);
+  balancers.push(b);
+  return b;
+}
+
+/** A loopback HTTP server answering with its name; `status` can be changed on the fly. */
+async function backend(name: string): Promise<{ server: Server; port: number; status: number; hits: number; close(): Promise<void> }> {
+  const b = {
+    server: null as unknown as Server,
+    port: 0,
+    status: 200,
+    hits: 0,
+    close: () => new Promise<void>((r) => {
+      b.server.close(() => r());
+      b.server.closeAllConnections();
+    }),
+  };
+  b.server = createServer((rq, rs) => {
+    b.hits++;
+    rs.writeHead(rq.url === '/health' ? b.status : 200, { 'content-type': 'text/plain' });
+    rs.end(name);
+  });
+  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', () => r()));
+  b.port = (b.server.address() as AddressInfo).port;
+  return b;
+}
+
+after(async () => {
+  await Promise.all(balancers.map((b) => b.close()));
+});
+
+describe('algorithms', () => {
+  test('round-robin honours weights and spreads evenly', () => {
+    const b = make(upstream([['a:1', 100], ['b:2', 300], ['c:3', 0]]));
+    const picks = Array.from({ length: 40 }, () => b.pick(req())!.name);
+    assert.equal(picks.filter((p) => p === 'a:1').length, 10);
+    assert.equal(picks.filter((p) => p === 'b:2').length, 30);
+    assert.equal(picks.includes('c:3'), false, 'a weight-0 target gets nothing');
+    // smooth: never more than 3 b's in a row with a 1:3 ratio
+    assert.equal(/b:2,b:2,b:2,b:2/.test(picks.join(',')), false);
+  });
+
+  test('least-connections prefers the target with fewest requests in flight per weight', () => {
+    const b = make(upstream([['a:1', 100], ['b:2', 100]], { algorithm: 'least-connections' }));
+    const [ta, tb] = b.targets;
+    ta!.inflight = 3;
+    tb!.inflight = 1;
+    assert.equal(b.pick(req())!.name, 'b:2');
+    tb!.inflight = 5;
+    assert.equal(b.pick(req())!.name, 'a:1');
+  });
+
+  test('consistent hashing on a header: a key always lands on the same target; a target going down moves only its keys', () => {
+    const b = make(upstream([['a:1', 100], ['b:2', 100], ['c:3', 100]], { algorithm: 'consistent-hashing', hash_on: 'header', hash_on_header: 'X-User' }));
+    const keys = Array.from({ length: 300 }, (_, i) => `user-${i}`);
+    const before = new Map(keys.map((k) => [k, b.pick(req({ 'x-user': k }))!.name]));
+    for (const k of keys.slice(0, 20)) assert.equal(b.pick(req({ 'x-user': k }))!.name, before.get(k));
+    const counts = new Map<string, number>();
+    for (const v of before.values()) counts.set(v, (counts.get(v) ?? 0) + 1);
+    for (const n of counts.values()) assert.ok(n > 50, `spread ${[...counts.entries()]}`);
+    b.targets[1]!.healthy = false;
+    for (const k of keys) {
+      const now = b.pick(req({ 'x-user': k }))!.name;
+      if (before.get(k) !== 'b:2') assert.equal(now, before.get(k));
+      else assert.notEqual(now, 'b:2');
+    }
+  });
+
+  test('consistent hashing on cookie and ip, with round-robin when the key is absent', () => {
+    const c = make(upstream([['a:1', 100], ['b:2', 100]], { algorithm: 'consistent-hashing', hash_on: 'cookie', hash_on_cookie: 'sid' }));
+    const first = c.pick(req({ cookie: 'x=1; sid=abc' }))!.name;
+    for (let i = 0; i < 5; i++) assert.equal(c.pick(req({ cookie: `sid=abc; y=${i}` }))!.name, first);
+    const rr = new Set([c.pick(req())!.name, c.pick(req())!.name]);
+    assert.equal(rr.size, 2);
+    const ip = make(upstream([['a:1', 100], ['b:2', 100]], { algorithm: 'consistent-hashing', hash_on: 'ip' }));
+    const t = ip.pick(req({}, '10.0.0.7'))!.name;
+    for (let i = 0; i < 5; i++) assert.equal(ip.pick(req({}, '10.0.0.7'))!.name, t);
+  });
+
+  test('no healthy target: pick answers null', () => {
+    const b = make(upstream([['a:1', 100]]));
+    b.targets[0]!.healthy = false;
+    assert.equal(b.pick(req()), null);
+    assert.equal(b.health().healthy, false);
+  });
+});
+
+describe('health checks', () => {
+  test('passive: consecutive tcp failures, timeouts or bad statuses mark a target down; a success resets the count', () => {
+    const b = make(
+      upstream([['a:1', 100], ['b:2', 100]], {
+        healthchecks: { passive: { healthy: { successes: 0 }, unhealthy: { tcp_failures: 2, timeouts: 2, http_failures: 3, http_statuses: [500, 503] } } },
+      }),
+    );
+    const [ta, tb] = b.targets;
+    b.report(ta!, { failure: 'tcp' });
+    b.report(ta!, { status: 200 });
+    b.report(ta!, { failure: 'tcp' });
+    assert.equal(ta!.healthy, true, 'a success in between resets the failure count');
+    b.report(ta!, { failure: 'tcp' });
+    assert.equal(ta!.healthy, false);
+    for (let i = 0; i < 3; i++) b.report(tb!, { status: 503 });
+    assert.equal(tb!.healthy, false);
+    assert.equal(b.pick(req()), null);
+  });
+
+  test('active probes mark a failing target down and bring it back when it answers healthy again', async () => {
+    const good = await backend('good');
+    const flaky = await backend('flaky');
+    try {
+      const b = make(
+        upstream([[`127.0.0.1:${good.port}`, 100], [`127.0.0.1:${flaky.port}`, 100]], {
+          healthchecks: {
+            active: { http_path: '/health', timeout: 1, healthy: { interval: 0, successes: 2 }, unhealthy: { interval: 0, http_failures: 2, tcp_failures: 1 } },
+          },
+        }),
+      );
+      flaky.status = 500;
+      await b.probeAll(true);
+      assert.equal(b.targets[1]!.healthy, true);
+      await b.probeAll(true);
+      assert.equal(b.targets[1]!.healthy, false);
+      assert.deepEqual(b.health().targets.map((t) => t.healthy), [true, false]);
+      flaky.status = 200;
+      await b.probeAll(false);
+      assert.equal(b.targets[1]!.healthy, false, 'two successes are needed');
+      await b.probeAll(false);
+      assert.equal(b.targets[1]!.healthy, true);
+      await flaky.close();
+      await b.probeAll(true);
+      assert.equal(b.targets[1]!.healthy, false, 'a refused connection is a tcp failure');
+    } finally {
+      await good.close();
+      await flaky.close();
+    }
+  });
+});
+
+describe('through the gateway', () => {
+  test('a target killed under load: the passive check trips, no further request fails, it rejoins once active probes see it healthy', async () => {
+    const a = await backend('a');
+    let bSrv = await backend('b');
+    const bPort = bSrv.port;
+    const gw = await startGateway({
+      config: {
+        _format_version: '3.0',
+        upstreams: [
+          {
+            name: 'app.upstream',
+            targets: [
+              { target: `127.0.0.1:${a.port}`, weight: 100 },
+              { target: `127.0.0.1:${bPort}`, weight: 100 },
+            ],
+            healthchecks: {
+              passive: { unhealthy: { tcp_failures: 1, timeouts: 1, http_failures: 3 } },
+              active: { http_path: '/health', timeout: 1, healthy: { interval: 0.2, successes: 1 }, unhealthy: { interval: 0.1, tcp_failures: 1 } },
+            },
+          },
+        ],
+        services: [{ name: 'app', host: 'app.upstream', port: 80, protocol: 'http', retries: 5, routes: [{ paths: ['/app'] }] }],
+      },
+    });
+    try {
+      const round = async (n: number): Promise<{ statuses: number[]; bodies: string[] }> => {
+        const rs = await Promise.all(Array.from({ length: n }, () => fetch(`${gw.url}/app`).then(async (r) => [r.status, await r.text()] as const)));
+        return { statuses: rs.map((r) => r[0]), bodies: rs.map((r) => r[1]) };
+      };
+      const warm = await round(20);
+      assert.ok(warm.statuses.every((s) => s === 200));
+      assert.ok(warm.bodies.includes('a') && warm.bodies.includes('b'), 'both targets serve');
+
+      // Kill b while load keeps coming: with retries, refused connections are retried on a.
+      await bSrv.close();
+      const during = await round(40);
+      assert.deepEqual(
+        during.statuses.filter((s) => s !== 200),
+        [],
+        'connect failures are retried on the other target',
+      );
+      const hitsBefore = a.hits;
+      const afterTrip = await round(30);
+      assert.ok(afterTrip.statuses.every((s) => s === 200));
+      assert.ok(afterTrip.bodies.every((b) => b === 'a'), 'no request goes to the dead target');
+      assert.ok(a.hits >= hitsBefore + 30);
+      assert.ok(gw.logs.some((l) => l.msg === 'target unhealthy' && l.target === `127.0.0.1:${bPort}`));
+
+      // b comes back on the same port; the unhealthy-interval probe brings it back in.
+      bSrv = await new Promise((resolve) => {
+        const s = createServer((rq, rs) => {
+          rs.writeHead(200);
+          rs.end('b');
+        });
+        s.listen(bPort, '127.0.0.1', () =>
+          resolve({
+            server: s,
+            port: bPort,
+            status: 200,
+            hits: 0,
+            close: () => new Promise<void>((r) => {
+              s.close(() => r());
+              s.closeAllConnections();
+            }),
+          }),
+        );
+      });
+      for (let i = 0; i < 100 && !gw.logs.some((l) => l.msg === 'target healthy'); i++) await new Promise((r) => setTimeout(r, 50));
+      const back = await round(20);
+      assert.ok(back.statuses.every((s) => s === 200));
+      assert.ok(back.bodies.includes('b'), 'the target rejoined');
+    } finally {
+      await gw.close();
+      await a.close();
+      await bSrv.close();
+    }
+  });
+
+  test('503 with Kong message when no target is healthy', async () => {
+    const gw = await startGateway({
+      config: {
+        _format_version: '3.0',
+        upstreams: [{ name: 'dead.upstream', targets: [{ target: '127.0.0.1:1', weight: 100 }], healthchecks: { passive: { unhealthy: { tcp_failures: 1 } } } }],
+        services: [{ name: 'dead', host: 'dead.upstream', retries: 0, routes: [{ paths: ['/dead'] }] }],
+      },
+    });
+    try {
+      const first = await fetch(`${gw.url}/dead`);
+      assert.equal(first.status, 502);
+      const r = await fetch(`${gw.url}/dead`);
+      assert.equal(r.status, 503);
+      assert.equal(((await r.json()) as { message: string }).message, 'failure to get a peer from the ring-balancer');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('an invalid target is a located config error', async () => {
+    await assert.rejects(
+      startGateway({ config: { _format_version: '3.0', upstreams: [{ name: 'u', targets: [{ target: 'host:99999' }] }] } }),
+      (err: Error & { issues?: { path: string; message: string }[] }) =>
+        err.issues?.some((i) => i.path === 'upstreams[0].targets[0].target' && /invalid/.test(i.message)) === true ||
+        assert.fail(JSON.stringify(err.issues ?? err.message)),
+    );
+  });
+});
