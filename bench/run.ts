@@ -15,6 +15,7 @@ import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jwtRoute, oidcRoute } from './rows.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -32,6 +33,8 @@ interface Target {
   headers?: Record<string, string>;
   /** Extra `gateway start` arguments. */
   args?: string[];
+  /** Builds config and headers at run time (keys, signed tokens, sealed cookies); overrides `config`/`headers`. */
+  prepare?: () => Promise<{ config: string; headers?: Record<string, string> }>;
 }
 
 const ONE_ROUTE = `_format_version: "3.0"
@@ -58,7 +61,9 @@ const TARGETS: Target[] = [
   { name: 'minimal proxy', config: null, kind: 'minimal', path: '/hello' },
   { name: 'tollgate 1 route', config: ONE_ROUTE },
   { name: 'tollgate 1,000 routes', config: manyRoutes(1000) },
-  { name: 'tollgate 1 route + access log', config: ONE_ROUTE, args: ['--access-log'] },
+  { name: 'tollgate 1 route, no access log', config: ONE_ROUTE, args: ['--no-access-log'] },
+  { name: 'tollgate jwt RS256', config: null, prepare: jwtRoute },
+  { name: 'tollgate oidc session', config: null, prepare: oidcRoute },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -149,20 +154,19 @@ const portLine = (line: string): number | undefined => (JSON.parse(line) as { po
 
 async function startTarget(t: Target, upstream: string): Promise<{ child: ChildProcess | null; base: string }> {
   if (t.config === null && t.kind === 'direct') return { child: null, base: upstream };
-  if (t.config === null) {
+  if (t.config === null && t.kind === 'minimal') {
     const { child, info } = await launch(t.name, PROXY_CORE, [...tsx, 'bench/minimal-proxy.ts', upstream], portLine);
     return { child, base: `http://127.0.0.1:${info as number}` };
   }
   const file = join(work, `${t.name.replace(/\W+/g, '_')}.yaml`);
-  writeFileSync(file, t.config.replaceAll('__UPSTREAM__', upstream));
+  writeFileSync(file, t.config!.replaceAll('__UPSTREAM__', upstream));
   const args = t.args ?? [];
   // A port chosen here, so readiness can be probed even when the startup line sits in a log buffer.
   const port = await freePort();
   const argv = [
     process.execPath, 'bin/gateway', 'start', '--config', file,
     '--proxy-listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--no-watch',
-    ...(args.includes('--access-log') ? [] : ['--no-access-log']),
-    ...args.filter((a) => a !== '--access-log'),
+    ...args,
   ];
   const { child, info } = await launch(
     t.name,
@@ -300,6 +304,12 @@ async function main(): Promise<void> {
   const targets = only.length === 0 ? TARGETS : TARGETS.filter((t) => only.some((o) => t.name.includes(o)));
   if (targets.length === 0) throw new Error(`BENCH_ONLY matches no target; targets: ${TARGETS.map((t) => t.name).join(', ')}`);
   if (TOOL === 'wrk' && WRK === null) throw new Error('BENCH_TOOL=wrk but wrk is not installed');
+  for (const t of targets) {
+    if (t.prepare === undefined) continue;
+    const prepared = await t.prepare();
+    t.config = prepared.config;
+    t.headers = { ...t.headers, ...prepared.headers };
+  }
 
   const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
   console.log(`Tollgate benchmark ${git ? `@ ${git} ` : ''}on Node ${process.version}, ${availableParallelism()} cores`);
