@@ -1,7 +1,14 @@
-// The admin listener (127.0.0.1:8001 by default): JSON status of the running gateway.
+// The admin listener (127.0.0.1:8001 by default): status, metrics, effective config, route table, reload.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { GatewayConfig } from '../config/model.ts';
+import { redact } from '../log.ts';
+import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import type { TollgateInstance } from '../proxy/instance.ts';
 import { VERSION } from '../version.ts';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const REDACTED = '[redacted]';
 
 export function createAdminServer(inst: TollgateInstance): Server {
   const server = createServer((req, res) => void route(inst, req, res));
@@ -9,41 +16,191 @@ export function createAdminServer(inst: TollgateInstance): Server {
   return server;
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body, null, 2);
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
+const ENDPOINTS: Record<string, string> = {
+  '/status': 'GET',
+  '/metrics': 'GET',
+  '/config': 'GET',
+  '/routes': 'GET',
+  '/reload': 'POST',
+};
+
 async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0]!;
+  const method = req.method === 'HEAD' ? 'GET' : req.method;
   try {
-    if (path === '/status' && (req.method === 'GET' || req.method === 'HEAD')) return send(res, 200, status(inst));
-    if (path === '/reload' && req.method === 'POST') {
-      const r = await inst.reload();
-      return send(res, r.ok ? 200 : 400, r);
+    const allowed = ENDPOINTS[path];
+    if (allowed === undefined) return send(res, 404, { message: 'Not found' });
+    if (method !== allowed) return send(res, 405, { message: 'Method not allowed' }, { allow: allowed === 'GET' ? 'GET, HEAD' : allowed });
+    switch (path) {
+      case '/status':
+        return send(res, 200, await status(inst));
+      case '/metrics': {
+        const text = inst.metricsText !== null ? await inst.metricsText() : await inst.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': PROM_TYPE, 'content-length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
+      case '/config':
+        return send(res, 200, effectiveConfig(inst.runtime.config));
+      case '/routes':
+        return send(res, 200, routeTable(inst.runtime));
+      case '/reload': {
+        const r = await inst.reload({ trigger: 'admin' });
+        return send(res, r.ok ? 200 : 400, reloadJson(r));
+      }
     }
-    send(res, 404, { message: 'Not found' });
   } catch (err) {
     inst.log.error({ err: err instanceof Error ? err.message : String(err) }, 'admin request failed');
-    send(res, 500, { message: 'An unexpected error occurred' });
+    if (!res.headersSent) send(res, 500, { message: 'An unexpected error occurred' });
   }
 }
 
-export function status(inst: TollgateInstance): Record<string, unknown> {
+function reloadJson(r: TollgateInstance['lastReload']): Record<string, unknown> {
+  return {
+    ok: r.ok,
+    at: r.at.toISOString(),
+    trigger: r.trigger ?? null,
+    config_hash: r.hash,
+    errors: r.errors,
+  };
+}
+
+export async function status(inst: TollgateInstance): Promise<Record<string, unknown>> {
   const rt = inst.runtime;
   return {
     status: 'up',
     version: VERSION,
+    pid: process.pid,
+    started_at: inst.startedAt.toISOString(),
+    config_file: inst.options.configFile,
     config_hash: rt.config.source.hash,
     loaded_at: rt.loadedAt.toISOString(),
-    last_reload: {
-      ok: inst.lastReload.ok,
-      at: inst.lastReload.at.toISOString(),
-      errors: inst.lastReload.errors,
-    },
+    watching: inst.watcher !== null,
+    last_reload: reloadJson(inst.lastReload),
     routes: rt.routes.length,
     services: rt.services.size,
-    in_flight: rt.inflight,
+    connections: await inst.connections(),
+    ...(inst.statusExtra?.() ?? {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /config
+
+/** Fields of credentials and certificates that are secret whatever their value. */
+const CREDENTIAL_FIELDS: Record<string, ReadonlySet<string>> = {
+  jwt_secrets: new Set(['secret', 'rsa_public_key']),
+  keyauth_credentials: new Set(['key']),
+  certificates: new Set(['key', 'key_alt']),
+};
+
+/** Plugin config fields that hold secrets (oidc client_secret/session_secret, redis password, ...). */
+const SECRET_FIELD = /secret|password|passwd|passphrase|private|credential|(^|_)key$|^keys$|api_?key|token$/i;
+
+/** The effective config (defaults applied, references resolved), with every secret redacted. */
+export function effectiveConfig(config: GatewayConfig): Record<string, unknown> {
+  const secrets = config.source.secrets;
+  const scrub = (v: unknown, secretField: boolean): unknown => {
+    if (v === null || v === undefined) return v;
+    if (secretField && (typeof v !== 'object' || Array.isArray(v))) {
+      if (typeof v === 'string' || typeof v === 'number') return REDACTED;
+      if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? scrub(x, false) : REDACTED));
+    }
+    if (typeof v === 'string') return secrets.has(v) ? REDACTED : redact(v, secrets);
+    if (Array.isArray(v)) return v.map((x) => scrub(x, false));
+    if (typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        if (k === 'yaml_path') continue;
+        out[k] = scrub(x, SECRET_FIELD.test(k));
+      }
+      return out;
+    }
+    return v;
+  };
+  const entities = (kind: string, list: readonly object[]): unknown[] =>
+    list.map((e) => {
+      const fields = CREDENTIAL_FIELDS[kind];
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(e as Record<string, unknown>)) {
+        if (k === 'yaml_path') continue;
+        if (fields?.has(k) === true && x !== null && x !== undefined) out[k] = REDACTED;
+        else if (kind === 'plugins' && k === 'config') out[k] = scrub(x, false);
+        else out[k] = scrubValue(x, secrets);
+      }
+      return out;
+    });
+  return {
+    _format_version: config.format_version,
+    config_hash: config.source.hash,
+    _tollgate: scrub(config.settings, false),
+    services: entities('services', config.services),
+    routes: entities('routes', config.routes),
+    consumers: entities('consumers', config.consumers),
+    jwt_secrets: entities('jwt_secrets', config.jwt_secrets),
+    keyauth_credentials: entities('keyauth_credentials', config.keyauth_credentials),
+    acls: entities('acls', config.acls),
+    plugins: entities('plugins', config.plugins),
+    upstreams: entities('upstreams', config.upstreams),
+    certificates: entities('certificates', config.certificates),
+  };
+}
+
+/** Redacts only values that came from `${...}` references (entity fields that are not secret by name). */
+function scrubValue(v: unknown, secrets: ReadonlySet<string>): unknown {
+  if (typeof v === 'string') return secrets.has(v) ? REDACTED : redact(v, secrets);
+  if (Array.isArray(v)) return v.map((x) => scrubValue(x, secrets));
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (k !== 'yaml_path') out[k] = scrubValue(x, secrets);
+    return out;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GET /routes
+
+/** The compiled route table in the order the router tries routes, each with its plugin chain. */
+export function routeTable(rt: Runtime): Record<string, unknown> {
+  const routes = rt.router.ordered().map((r, i) => ({
+    order: i + 1,
+    id: r.id,
+    name: r.name,
+    service: r.service === null ? null : { id: r.service.info.id, name: r.service.info.name, protocol: r.service.info.protocol, host: r.service.info.host, port: r.service.info.port, path: r.service.info.path },
+    protocols: r.model.protocols,
+    methods: r.methods,
+    hosts: r.hosts,
+    paths: r.paths,
+    headers: r.headers,
+    regex_priority: r.regex_priority,
+    strip_path: r.strip_path,
+    preserve_host: r.preserve_host,
+    path_handling: r.path_handling,
+    plugins: r.pipeline.slots.map((slot) => ({
+      name: slot.name,
+      priority: slot.priority,
+      instance: slot.fallback === null ? null : pluginRef(slot.fallback),
+      per_consumer: slot.byConsumer === null ? [] : [...slot.byConsumer].map(([consumer, inst]) => ({ consumer, ...pluginRef(inst) })),
+    })),
+  }));
+  return { config_hash: rt.config.source.hash, data: routes };
+}
+
+function pluginRef(inst: PluginInstance): Record<string, unknown> {
+  const m = inst.model;
+  return {
+    id: m.id,
+    scope: m.route !== null ? 'route' : m.service !== null ? 'service' : m.consumer !== null ? 'consumer' : 'global',
+    route: m.route,
+    service: m.service,
+    consumer: m.consumer,
+    protocols: m.protocols,
   };
 }

@@ -1,7 +1,10 @@
-// `gateway start`: load, compile, listen; SIGHUP reloads; SIGTERM/SIGINT drain and exit.
-import { parseArgs } from 'node:util';
+// `gateway start`: load, compile, listen; watch the config; SIGHUP reloads; SIGTERM/SIGINT drain and exit.
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import { TollgateInstance } from '../proxy/instance.ts';
 import { VERSION } from '../version.ts';
 
@@ -9,7 +12,18 @@ export function formatIssue(i: ConfigIssue): string {
   return `${i.file}:${i.line}:${i.col}  ${i.path || '(root)'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
 }
 
-export async function runStart(argv: string[]): Promise<number> {
+/** Options of `gateway start`, parsed. */
+export interface StartArgs {
+  config: string;
+  proxyListen: string[] | undefined;
+  adminListen: string[] | undefined;
+  logLevel: string | undefined;
+  accessLog: boolean;
+  watch: boolean;
+  workers: number;
+}
+
+export function parseStartArgs(argv: string[]): StartArgs | string {
   let args;
   try {
     args = parseArgs({
@@ -20,59 +34,110 @@ export async function runStart(argv: string[]): Promise<number> {
         'admin-listen': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         'no-access-log': { type: 'boolean', default: false },
+        'no-watch': { type: 'boolean', default: false },
+        workers: { type: 'string', default: '1' },
       },
       allowPositionals: false,
     });
   } catch (err) {
-    process.stderr.write(`gateway start: ${(err as Error).message}\n`);
-    return 2;
+    return (err as Error).message;
   }
   const v = args.values;
   if (v['log-level'] !== undefined && !['debug', 'info', 'warn', 'error'].includes(v['log-level'])) {
-    process.stderr.write(`gateway start: --log-level must be one of debug, info, warn, error\n`);
+    return '--log-level must be one of debug, info, warn, error';
+  }
+  const w = v.workers!;
+  const workers = w === 'auto' ? availableParallelism() : /^[1-9]\d{0,3}$/.test(w) ? Number(w) : NaN;
+  if (Number.isNaN(workers)) return `--workers must be a number from 1 or 'auto', not '${w}'`;
+  return {
+    config: resolve(v.config!),
+    proxyListen: v['proxy-listen'],
+    adminListen: v['admin-listen'],
+    logLevel: v['log-level'],
+    accessLog: !v['no-access-log'],
+    watch: !v['no-watch'],
+    workers,
+  };
+}
+
+export async function runStart(argv: string[]): Promise<number> {
+  const args = parseStartArgs(argv);
+  if (typeof args === 'string') {
+    process.stderr.write(`gateway start: ${args}\n`);
     return 2;
+  }
+  if (args.workers > 1 || cluster.isWorker) {
+    const { runPrimary, runWorker } = await import('./workers.ts');
+    return cluster.isPrimary ? runPrimary(args) : runWorker(args);
   }
   let inst: TollgateInstance;
   try {
     inst = await TollgateInstance.start({
-      configFile: resolve(v.config!),
-      proxyListen: v['proxy-listen'],
-      adminListen: v['admin-listen'],
-      logLevel: v['log-level'],
-      accessLog: !v['no-access-log'],
+      configFile: args.config,
+      proxyListen: args.proxyListen,
+      adminListen: args.adminListen,
+      logLevel: args.logLevel,
+      accessLog: args.accessLog,
+      watch: args.watch,
     });
   } catch (err) {
-    if (err instanceof ConfigError) {
-      for (const i of err.issues) process.stderr.write(`${formatIssue(i)}\n`);
-      process.stderr.write(`gateway start: ${err.issues.filter((i) => i.severity === 'error').length} error(s) in ${v.config}; not starting\n`);
-      return 1;
-    }
-    process.stderr.write(`gateway start: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return startFailed(err, args.config);
   }
   inst.log.info(
-    { version: VERSION, pid: process.pid, proxy: inst.proxyAddresses, admin: inst.adminAddresses, config: inst.options.configFile, routes: inst.runtime.routes.length },
+    {
+      version: VERSION,
+      pid: process.pid,
+      proxy: inst.proxyAddresses,
+      admin: inst.adminAddresses,
+      config: inst.options.configFile,
+      routes: inst.runtime.routes.length,
+      watch: args.watch,
+      workers: 1,
+    },
     'listening',
   );
+  process.on('SIGHUP', () => void inst.reload({ trigger: 'signal' }));
+  return onStopSignals(inst.log, (signal) => {
+    inst.log.info({ signal, grace_ms: inst.runtime.config.settings.shutdown_grace_period }, 'shutting down');
+    return inst.close();
+  });
+}
 
-  return new Promise<number>((done) => {
+/** Prints a start failure (located config errors, or the reason) and returns the exit code. */
+export function startFailed(err: unknown, file: string): number {
+  if (err instanceof ConfigError) {
+    for (const i of err.issues) process.stderr.write(`${formatIssue(i)}\n`);
+    process.stderr.write(`gateway start: ${err.issues.filter((i) => i.severity === 'error').length} error(s) in ${file}; not starting\n`);
+    return 1;
+  }
+  process.stderr.write(`gateway start: ${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
+}
+
+/**
+ * SIGTERM/SIGINT: run `stop` (drain), flush the log, exit 0. A second signal exits at once.
+ * Resolves only if the process is still around after the exit (never, in practice).
+ */
+export function onStopSignals(log: Logger, stop: (signal: string) => Promise<void>, onSecond?: () => void): Promise<number> {
+  return new Promise<number>(() => {
     let stopping = false;
-    const stop = (signal: string): void => {
+    const handler = (signal: NodeJS.Signals): void => {
       if (stopping) {
-        inst.log.warn({ signal }, 'second signal: exiting now');
-        inst.log.flush();
+        log.warn({ signal }, 'second signal: exiting now');
+        onSecond?.();
+        log.flush();
         process.exit(1);
       }
       stopping = true;
-      inst.log.info({ signal, grace_ms: inst.runtime.config.settings.shutdown_grace_period }, 'shutting down');
-      void inst.close().then(() => {
-        inst.log.info({}, 'stopped');
-        inst.log.flush();
-        done(0);
-      });
+      stop(signal)
+        .catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed'))
+        .finally(() => {
+          log.info({}, 'stopped');
+          // pino writes asynchronously: exit only once every line is out.
+          log.flush(() => process.exit(0));
+        });
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => void inst.reload());
+    process.on('SIGTERM', handler);
+    process.on('SIGINT', handler);
   });
 }

@@ -1,8 +1,11 @@
 // A running Tollgate: config loaded and compiled, proxy and admin listeners bound, reloads swapping the runtime.
+import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type { GatewayConfig } from '../config/model.ts';
-import { loadConfigFile, loadConfigText } from '../config/load.ts';
-import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { loadConfigWithPlugins } from '../config/custom-plugins.ts';
+import { ConfigWatcher } from '../config/watch.ts';
+import { ConfigError, configIssue, type ConfigIssue } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { compileRuntime } from '../pipeline/compile.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
@@ -12,27 +15,58 @@ import { createHttpClient } from './http-client.ts';
 import { Gateway } from './gateway.ts';
 import { createProxyServer, listen, parseListen } from './server.ts';
 import { createAdminServer } from '../admin/server.ts';
+import { GatewayMetrics } from '../admin/metrics.ts';
 
 export interface InstanceOptions {
   /** Path of gateway.yaml. With `configText`, the path its errors and `${file:...}` references are relative to. */
   configFile: string;
-  /** Config text to use instead of reading `configFile`. */
+  /** Config text to use instead of reading `configFile` (first load only; reloads read the file). */
   configText?: string;
   env?: Record<string, string | undefined>;
-  /** Override `_tollgate.proxy_listen` / `admin_listen` (CLI flags). An empty admin list disables it. */
+  /** Override `_tollgate.proxy_listen` / `admin_listen` (CLI flags). An empty list disables that listener. */
   proxyListen?: string[];
   adminListen?: string[];
   logLevel?: string;
   log?: Logger;
   accessLog?: boolean;
   plugins?: ReadonlyMap<string, PluginDefinition>;
+  /** Watch the config file and the files it references, and reload on change (`gateway start` default). */
+  watch?: boolean;
+  /** Metrics registry to count into; a fresh one when absent. */
+  metrics?: GatewayMetrics;
+}
+
+/** What caused a reload. */
+export type ReloadTrigger = 'watch' | 'signal' | 'admin' | 'api';
+
+export interface ReloadOptions {
+  trigger?: ReloadTrigger;
+  /** Return a failure without recording or logging it (the watcher looks again before reporting). */
+  deferFailure?: boolean;
 }
 
 export interface ReloadResult {
   ok: boolean;
   at: Date;
+  /** Hash of the config now serving (the new one on success). */
   hash: string | null;
   errors: ConfigIssue[];
+  trigger?: ReloadTrigger;
+}
+
+/** A config loaded and compiled, not yet serving. */
+export interface Prepared {
+  config: GatewayConfig;
+  runtime: Runtime;
+  text: string;
+}
+
+/** Connection counts of the proxy listeners. */
+export interface ConnectionStats {
+  accepted: number;
+  active: number;
+  in_flight: number;
+  idle: number;
 }
 
 export class TollgateInstance {
@@ -41,19 +75,46 @@ export class TollgateInstance {
   readonly options: InstanceOptions;
   readonly shared: SharedResources;
   readonly http = createHttpClient();
+  readonly metrics: GatewayMetrics;
   proxyServers: Server[] = [];
   adminServers: Server[] = [];
   proxyAddresses: string[] = [];
   adminAddresses: string[] = [];
   lastReload: ReloadResult;
+  /** Text of gateway.yaml the serving runtime was compiled from. */
+  configText: string;
   readonly startedAt = new Date();
+  watcher: ConfigWatcher | null = null;
+  /**
+   * Replaces the local prepare-and-swap (the cluster primary sets it to reload every worker).
+   * Called one at a time.
+   */
+  coordinator: ((opts: ReloadOptions) => Promise<ReloadResult>) | null = null;
+  /** Replaces the local connection counts (the cluster primary sums its workers'). */
+  connectionStats: (() => Promise<ConnectionStats>) | null = null;
+  /** Replaces the local /metrics text (the cluster primary aggregates its workers'). */
+  metricsText: (() => Promise<string>) | null = null;
+  /** More fields for /status (the cluster primary lists its workers). */
+  statusExtra: (() => Record<string, unknown>) | null = null;
+  private readonly live = new Set<Runtime>();
+  private readonly sockets = new Set<Socket>();
+  private accepted = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private closing: Promise<void> | null = null;
 
-  private constructor(opts: InstanceOptions, runtime: Runtime, log: Logger, shared: SharedResources) {
+  private constructor(opts: InstanceOptions, prepared: Prepared, log: Logger, shared: SharedResources) {
     this.options = opts;
     this.log = log;
     this.shared = shared;
-    this.gateway = new Gateway(runtime, log, { accessLog: opts.accessLog });
-    this.lastReload = { ok: true, at: runtime.loadedAt, hash: runtime.config.source.hash, errors: [] };
+    this.metrics = opts.metrics ?? new GatewayMetrics();
+    this.metrics.connectionCounts = () => this.localConnections();
+    this.metrics.prepare(prepared.runtime);
+    this.metrics.configLoaded(prepared.runtime.loadedAt);
+    this.gateway = new Gateway(prepared.runtime, log, { accessLog: opts.accessLog });
+    this.gateway.observers.push(this.metrics.observe);
+    this.trackRuntime(prepared.runtime);
+    this.configText = prepared.text;
+    this.lastReload = { ok: true, at: prepared.runtime.loadedAt, hash: prepared.config.source.hash, errors: [] };
   }
 
   get runtime(): Runtime {
@@ -62,13 +123,15 @@ export class TollgateInstance {
 
   /** Loads, compiles and listens. Throws ConfigError for an invalid config. */
   static async start(opts: InstanceOptions): Promise<TollgateInstance> {
-    const config = await load(opts);
+    const text = opts.configText ?? (await readConfigText(opts.configFile));
+    const { config, plugins, customPlugins } = await loadConfigWithPlugins(text, opts.configFile, loadOptions(opts));
     const log = opts.log ?? createLogger({ level: opts.logLevel ?? config.settings.log_level });
     const shared = new SharedResources();
-    const runtime = await compileRuntime(config, { plugins: opts.plugins, log, shared });
-    const inst = new TollgateInstance(opts, runtime, log, shared);
+    const runtime = await compileRuntime(config, { plugins, customPlugins, log, shared });
+    const inst = new TollgateInstance(opts, { config, runtime, text }, log, shared);
     try {
       await inst.bind();
+      if (opts.watch === true) await inst.startWatching();
     } catch (err) {
       await inst.close(0);
       throw err;
@@ -82,6 +145,11 @@ export class TollgateInstance {
       const addr = parseListen(text);
       if (addr.ssl) throw new Error(`'${text}': ssl listeners are not supported yet`);
       const server = createProxyServer(this.gateway, settings);
+      server.on('connection', (socket: Socket) => {
+        this.accepted++;
+        this.sockets.add(socket);
+        socket.once('close', () => this.sockets.delete(socket));
+      });
       this.proxyServers.push(server);
       this.proxyAddresses.push(await listen(server, addr));
     }
@@ -92,44 +160,173 @@ export class TollgateInstance {
     }
   }
 
-  /** Re-reads the config; swaps it in only when it loads and compiles in full. */
-  async reload(): Promise<ReloadResult> {
+  /** Starts the config file watcher (one per process tree: the cluster primary, or the only process). */
+  async startWatching(): Promise<void> {
+    if (this.watcher !== null) return;
+    this.watcher = new ConfigWatcher({
+      configFile: this.options.configFile,
+      log: this.log,
+      target: {
+        reload: (o) => this.reload(o),
+        reportFailure: (r) => this.reportFailure(r as ReloadResult),
+        referencedFiles: () => this.runtime.config.source.referenced_files,
+      },
+    });
+    await this.watcher.start();
+  }
+
+  /**
+   * Re-reads the config; swaps it in only when it loads and compiles in full. Reloads run one at a
+   * time, in the order asked.
+   */
+  reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
+    const run = (): Promise<ReloadResult> => (this.coordinator !== null ? this.coordinator(opts) : this.reloadLocal(opts));
+    const next = this.chain.then(run, run);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reloadLocal(opts: ReloadOptions): Promise<ReloadResult> {
     const at = new Date();
+    const p = await this.prepare();
+    if ('errors' in p) return this.failed(p.errors, at, opts);
+    this.commit(p);
+    return this.succeeded(p.config.source.hash, at, opts);
+  }
+
+  /** Loads and compiles the config file (or `text`, when given) without touching the serving runtime. */
+  async prepare(text?: string): Promise<Prepared | { errors: ConfigIssue[] }> {
     try {
-      const config = await load({ ...this.options, configText: undefined });
-      const runtime = await compileRuntime(config, { plugins: this.options.plugins, log: this.log, shared: this.shared });
-      this.gateway.swap(runtime);
-      this.lastReload = { ok: true, at, hash: config.source.hash, errors: [] };
-      this.log.info({ hash: config.source.hash, routes: config.routes.length }, 'config reloaded');
+      const t = text ?? (await readConfigText(this.options.configFile));
+      const { config, plugins, customPlugins } = await loadConfigWithPlugins(t, this.options.configFile, loadOptions(this.options));
+      const runtime = await compileRuntime(config, { plugins, customPlugins, log: this.log, shared: this.shared });
+      return { config, runtime, text: t };
     } catch (err) {
-      const errors =
-        err instanceof ConfigError
-          ? err.issues
-          : [{ code: 'FILE' as const, message: err instanceof Error ? err.message : String(err), path: '', file: this.options.configFile, line: 0, col: 0, severity: 'error' as const }];
-      this.lastReload = { ok: false, at, hash: null, errors };
-      this.log.error({ errors: errors.map((e) => `${e.file}:${e.line}:${e.col}  ${e.path}  ${e.message}`) }, 'config reload failed; the last good config keeps serving');
+      return { errors: toIssues(err, this.options.configFile) };
     }
+  }
+
+  /** Swaps a prepared runtime in: one reference assignment; the old one closes once idle. */
+  commit(p: Prepared): void {
+    this.metrics.prepare(p.runtime);
+    this.trackRuntime(p.runtime);
+    this.gateway.swap(p.runtime);
+    this.configText = p.text;
+  }
+
+  /** Records a successful reload (metrics, log, /status). */
+  succeeded(hash: string, at: Date, opts: ReloadOptions): ReloadResult {
+    this.lastReload = { ok: true, at, hash, errors: [], trigger: opts.trigger };
+    this.metrics.reloaded(true, this.runtime.loadedAt);
+    this.log.info({ hash, routes: this.runtime.routes.length, trigger: opts.trigger }, 'config reloaded');
     return this.lastReload;
   }
 
-  /** Stops accepting, lets in-flight requests finish for up to `graceMs`, then closes everything. */
-  async close(graceMs = this.runtime.config.settings.shutdown_grace_period): Promise<void> {
+  /** A failed reload: reported now, or handed back unrecorded when the caller defers it. */
+  failed(errors: ConfigIssue[], at: Date, opts: ReloadOptions): ReloadResult {
+    const result: ReloadResult = { ok: false, at, hash: this.runtime.config.source.hash, errors, trigger: opts.trigger };
+    if (opts.deferFailure === true) {
+      this.log.debug({ errors: errors.length }, 'config did not load; looking again once the file settles');
+      return result;
+    }
+    this.reportFailure(result);
+    return result;
+  }
+
+  reportFailure(result: ReloadResult): void {
+    this.lastReload = result;
+    this.metrics.reloaded(false, null);
+    this.log.error(
+      { errors: result.errors.map((e) => `${e.file}:${e.line}:${e.col}  ${e.path}  ${e.message}`), trigger: result.trigger },
+      'config reload failed; the last good config keeps serving',
+    );
+  }
+
+  /** Requests in flight on every runtime still open (the serving one and retired ones draining). */
+  inflight(): number {
+    let n = 0;
+    for (const rt of this.live) n += rt.inflight;
+    return n;
+  }
+
+  localConnections(): ConnectionStats {
+    const inflight = this.inflight();
+    return { accepted: this.accepted, active: this.sockets.size, in_flight: inflight, idle: Math.max(0, this.sockets.size - inflight) };
+  }
+
+  connections(): Promise<ConnectionStats> {
+    return this.connectionStats !== null ? this.connectionStats() : Promise.resolve(this.localConnections());
+  }
+
+  /** Runtimes count as live until closed (a retired one closes when its last request ends). */
+  private trackRuntime(rt: Runtime): void {
+    this.live.add(rt);
+    const close = rt.close.bind(rt);
+    rt.close = () => {
+      this.live.delete(rt);
+      return close();
+    };
+  }
+
+  /**
+   * Stops accepting, lets in-flight requests finish for up to `graceMs` (answering them with
+   * `Connection: close`, and closing keep-alive connections as they go idle), then closes everything.
+   */
+  close(graceMs = this.runtime.config.settings.shutdown_grace_period): Promise<void> {
+    return (this.closing ??= this.shutdown(graceMs));
+  }
+
+  private async shutdown(graceMs: number): Promise<void> {
+    await this.watcher?.close();
     const servers = [...this.proxyServers, ...this.adminServers];
     const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const s of this.proxyServers) {
+      // Requests that still arrive on open keep-alive connections are answered, then the connection closes.
+      s.prependListener('request', dontKeepAlive);
+    }
+    for (const socket of this.sockets) {
+      const res = (socket as Socket & { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } | null })._httpMessage;
+      if (res != null && !res.headersSent) res.shouldKeepAlive = false;
+    }
     for (const s of servers) s.closeIdleConnections();
-    const deadline = graceMs > 0 ? new Promise<void>((r) => setTimeout(r, graceMs).unref()) : Promise.resolve();
+    // Responses already streaming were promised keep-alive: close their connections once they go idle.
+    const sweep = setInterval(() => {
+      for (const s of servers) s.closeIdleConnections();
+    }, 50);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
     await Promise.race([Promise.all(closing), deadline]);
+    clearInterval(sweep);
+    clearTimeout(timer);
     for (const s of servers) s.closeAllConnections();
-    this.runtime.retired = true;
-    await this.runtime.close();
+    const rts = [...this.live, this.runtime];
+    for (const rt of rts) rt.retired = true;
+    await Promise.allSettled(rts.map((rt) => rt.close()));
     await this.shared.closeAll();
     await this.http.close();
   }
 }
 
-function load(opts: InstanceOptions): Promise<GatewayConfig> {
-  const loadOpts = { env: opts.env ?? process.env, plugins: opts.plugins };
-  return opts.configText !== undefined
-    ? loadConfigText(opts.configText, opts.configFile, loadOpts)
-    : loadConfigFile(opts.configFile, loadOpts);
+function dontKeepAlive(_req: unknown, res: { shouldKeepAlive: boolean }): void {
+  res.shouldKeepAlive = false;
+}
+
+function loadOptions(opts: InstanceOptions): { env: Record<string, string | undefined>; plugins?: ReadonlyMap<string, PluginDefinition> } {
+  return { env: opts.env ?? process.env, plugins: opts.plugins };
+}
+
+async function readConfigText(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${why}`, [], { file, line: 1, col: 1 })]);
+  }
+}
+
+/** Any failure of load or compile, as located issues. */
+export function toIssues(err: unknown, file: string): ConfigIssue[] {
+  if (err instanceof ConfigError) return err.issues;
+  return [configIssue('FILE', err instanceof Error ? err.message : String(err), [], { file, line: 0, col: 0 })];
 }

@@ -1,0 +1,309 @@
+/**
+ * Prometheus metrics, named after Kong's prometheus plugin (`kong_*` → `tollgate_*`, see
+ * docs/operations.md) so that Kong's Grafana dashboards map onto them.
+ *
+ * The request path never touches prom-client: each (service, route) pair gets a plain counters
+ * object when a runtime is compiled (found per request through a WeakMap keyed by the compiled
+ * route), requests bump numbers in it, and prom-client reads those numbers at scrape time through
+ * custom collectors. Label strings are built once per route, never per request; status, method and
+ * source are folded into one integer key.
+ */
+import { performance } from 'node:perf_hooks';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { RequestContext } from '../pipeline/request.ts';
+import type { CompiledRoute, Runtime } from '../pipeline/runtime.ts';
+
+/** Kong's prometheus plugin DEFAULT_BUCKETS (milliseconds). */
+export const LATENCY_BUCKETS: readonly number[] = [
+  1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000, 60000,
+];
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+const METHOD_OTHER = METHODS.length;
+const METHOD_LABEL = [...METHODS, 'OTHER'];
+const METHOD_INDEX: ReadonlyMap<string, number> = new Map(METHODS.map((m, i) => [m, i]));
+/** Kong's `source` label: who produced the response (kong.response.get_source()). */
+const SOURCE_LABEL = ['service', 'exit', 'error'] as const;
+/** Upstream failures, by kind; the `error` label takes only these values. */
+const UPSTREAM_ERROR_KIND: ReadonlyMap<string, number> = new Map([
+  ['ECONNREFUSED', 0],
+  ['UND_ERR_CONNECT_TIMEOUT', 1],
+  ['ECONNRESET', 2],
+  ['UND_ERR_SOCKET', 2],
+  ['EPIPE', 2],
+  ['UND_ERR_CLOSED', 2],
+  ['UND_ERR_HEADERS_TIMEOUT', 3],
+  ['UND_ERR_BODY_TIMEOUT', 3],
+  ['ENOTFOUND', 4],
+  ['EAI_AGAIN', 4],
+  ['EHOSTUNREACH', 5],
+  ['ENETUNREACH', 5],
+]);
+const UPSTREAM_ERROR_LABEL = ['connection_refused', 'connect_timeout', 'connection_reset', 'read_timeout', 'dns', 'unreachable', 'other'];
+const UPSTREAM_ERROR_OTHER = UPSTREAM_ERROR_LABEL.length - 1;
+/** Codes the gateway sets on `rc.error` that are not upstream failures. */
+const NOT_UPSTREAM = new Set(['CLIENT_CLOSED', 'PLUGIN_FAILED', 'PLUGIN_TIMEOUT', 'REQUEST_TIMEOUT']);
+
+class Histo {
+  readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+  observe(v: number): void {
+    let lo = 0;
+    let hi = LATENCY_BUCKETS.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (v <= LATENCY_BUCKETS[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    this.counts[lo]!++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+/** Counters of one consumer (or of everyone, when per_consumer is off) on one route. */
+class Counts {
+  /** (status * 16 + method) * 4 + source → requests. */
+  readonly requests = new Map<number, number>();
+  ingress = 0;
+  egress = 0;
+}
+
+/** Everything counted for one (service, route) label pair; survives reloads so counters stay monotonic. */
+class Series {
+  readonly service: string;
+  readonly route: string;
+  readonly all = new Counts();
+  byConsumer: Map<string, Counts> | null = null;
+  readonly request = new Histo();
+  readonly upstream = new Histo();
+  readonly gateway = new Histo();
+  readonly upstreamErrors = new Float64Array(UPSTREAM_ERROR_LABEL.length);
+  constructor(service: string, route: string) {
+    this.service = service;
+    this.route = route;
+  }
+}
+
+interface MetricJson {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge' | 'histogram';
+  aggregator: 'sum' | 'max' | 'min' | 'first' | 'omit' | 'average';
+  values: { value: number; labels: Record<string, string | number>; metricName?: string }[];
+}
+
+/** A prom-client metric whose values are computed at scrape time. */
+function collector(registry: Registry, name: string, help: string, type: MetricJson['type'], values: () => MetricJson['values'], aggregator: MetricJson['aggregator'] = 'sum'): void {
+  const metric = {
+    name,
+    help,
+    type,
+    aggregator,
+    get: (): MetricJson => ({ name, help, type, aggregator, values: values() }),
+  };
+  registry.registerMetric(metric as never);
+}
+
+export interface GatewayMetricsOptions {
+  /** Request, connection and upstream metrics (a process that serves traffic). */
+  traffic?: boolean;
+  /** Config reload metrics (the process that applies reloads: the only one, or the cluster primary). */
+  reloads?: boolean;
+  /** Node's default process metrics. */
+  process?: boolean;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  /** Per-request observer for `Gateway.observers`. */
+  readonly observe: (rc: RequestContext) => void;
+  private readonly series = new Map<string, Series>();
+  private readonly byRoute = new WeakMap<CompiledRoute, Series>();
+  private readonly unmatched: Series;
+  private perConsumer = false;
+  private readonly reloads = { success: 0, failure: 0 };
+  private loadedAt = 0;
+  private readonly workers = { restarts: 0, alive: 0 };
+  /** Connection counts of the proxy listeners (set by the instance). */
+  connectionCounts: () => { accepted: number; active: number; in_flight: number; idle: number } = () => ({ accepted: 0, active: 0, in_flight: 0, idle: 0 });
+
+  constructor(opts: GatewayMetricsOptions = {}) {
+    const traffic = opts.traffic ?? true;
+    const reloads = opts.reloads ?? true;
+    this.unmatched = this.seriesFor('', '');
+    this.observe = (rc) => this.record(rc);
+    if (traffic) this.registerTraffic();
+    if (reloads) this.registerReloads();
+    if (opts.process ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Binds the counters of a freshly compiled runtime's routes (done before it is swapped in). */
+  prepare(rt: Runtime): void {
+    const settings = rt.config.plugins.find((p) => p.name === 'prometheus' && p.enabled && p.route === null && p.service === null && p.consumer === null);
+    this.perConsumer = settings !== undefined && (settings.config as { per_consumer?: unknown }).per_consumer === true;
+    for (const route of rt.routes) {
+      this.byRoute.set(route, this.seriesFor(route.service?.label ?? '', route.label));
+    }
+  }
+
+  reloaded(ok: boolean, loadedAt: Date | null): void {
+    if (ok) this.reloads.success++;
+    else this.reloads.failure++;
+    if (loadedAt !== null) this.loadedAt = loadedAt.getTime() / 1000;
+  }
+
+  configLoaded(at: Date): void {
+    this.loadedAt = at.getTime() / 1000;
+  }
+
+  workerStarted(alive: number): void {
+    this.workers.alive = alive;
+  }
+
+  workerDied(alive: number): void {
+    this.workers.restarts++;
+    this.workers.alive = alive;
+  }
+
+  private seriesFor(service: string, route: string): Series {
+    const key = `${service}\u0000${route}`;
+    let s = this.series.get(key);
+    if (s === undefined) this.series.set(key, (s = new Series(service, route)));
+    return s;
+  }
+
+  private record(rc: RequestContext): void {
+    const route = rc.compiled;
+    const s = route === null ? this.unmatched : (this.byRoute.get(route) ?? this.lateBind(route));
+    const method = METHOD_INDEX.get(rc.method) ?? METHOD_OTHER;
+    const source = rc.exitStatus !== 0 ? 1 : rc.response !== null && !rc.response.fromGateway ? 0 : 2;
+    const key = (rc.status * 16 + method) * 4 + source;
+    const ingress = rc.bytesReceived;
+    const egress = rc.bytesSent;
+    let c = s.all;
+    if (this.perConsumer && rc.consumer !== null) {
+      const name = rc.consumer.username ?? rc.consumer.id;
+      let m = s.byConsumer;
+      if (m === null) s.byConsumer = m = new Map();
+      let cc = m.get(name);
+      if (cc === undefined) m.set(name, (cc = new Counts()));
+      c = cc;
+    }
+    c.requests.set(key, (c.requests.get(key) ?? 0) + 1);
+    if (ingress > 0) c.ingress += ingress;
+    c.egress += egress;
+    const total = performance.now() - rc.startedAt;
+    s.request.observe(total);
+    if (rc.upstreamStartedAt > 0) {
+      if (rc.upstreamLatency >= 0) s.upstream.observe(rc.upstreamLatency);
+      s.gateway.observe(rc.upstreamStartedAt - rc.startedAt);
+    } else {
+      s.gateway.observe(total);
+    }
+    const err = rc.error;
+    if (err !== null && rc.upstreamStartedAt > 0 && rc.upstreamLatency < 0 && !NOT_UPSTREAM.has(err.code)) {
+      s.upstreamErrors[UPSTREAM_ERROR_KIND.get(err.code) ?? UPSTREAM_ERROR_OTHER]!++;
+    }
+  }
+
+  /** A route compiled without prepare() (the first runtime of an embedder): bind it now. */
+  private lateBind(route: CompiledRoute): Series {
+    const s = this.seriesFor(route.service?.label ?? '', route.label);
+    this.byRoute.set(route, s);
+    return s;
+  }
+
+  private registerTraffic(): void {
+    const r = this.registry;
+    collector(r, 'tollgate_http_requests_total', 'HTTP requests, by service, route, method, status code, source and consumer (kong_http_requests_total)', 'counter', () => {
+      const out: MetricJson['values'] = [];
+      for (const s of this.series.values()) {
+        pushRequests(out, s, s.all, '');
+        if (s.byConsumer !== null) for (const [name, c] of s.byConsumer) pushRequests(out, s, c, name);
+      }
+      return out;
+    });
+    const histo = (name: string, help: string, pick: (s: Series) => Histo): void =>
+      collector(r, name, help, 'histogram', () => {
+        const out: MetricJson['values'] = [];
+        for (const s of this.series.values()) {
+          const h = pick(s);
+          if (h.count === 0) continue;
+          let cum = 0;
+          for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+            cum += h.counts[i]!;
+            out.push({ metricName: `${name}_bucket`, labels: { service: s.service, route: s.route, le: LATENCY_BUCKETS[i]! }, value: cum });
+          }
+          out.push({ metricName: `${name}_bucket`, labels: { service: s.service, route: s.route, le: '+Inf' }, value: h.count });
+          out.push({ metricName: `${name}_sum`, labels: { service: s.service, route: s.route }, value: h.sum });
+          out.push({ metricName: `${name}_count`, labels: { service: s.service, route: s.route }, value: h.count });
+        }
+        return out;
+      });
+    histo('tollgate_request_latency_ms', 'Time from the first byte of the request to the end of the response, in ms (kong_request_latency_ms)', (s) => s.request);
+    histo('tollgate_upstream_latency_ms', 'Time the upstream took to answer with headers, in ms (kong_upstream_latency_ms)', (s) => s.upstream);
+    histo('tollgate_gateway_latency_ms', 'Time the gateway added before the upstream was called (routing and plugins), in ms (kong_kong_latency_ms)', (s) => s.gateway);
+    collector(r, 'tollgate_bandwidth_bytes', 'Bytes received from clients (ingress) and body bytes sent to them (egress) (kong_bandwidth_bytes)', 'counter', () => {
+      const out: MetricJson['values'] = [];
+      for (const s of this.series.values()) {
+        pushBandwidth(out, s, s.all, '');
+        if (s.byConsumer !== null) for (const [name, c] of s.byConsumer) pushBandwidth(out, s, c, name);
+      }
+      return out;
+    });
+    collector(r, 'tollgate_upstream_connection_errors_total', 'Requests whose upstream could not be reached or failed before answering, by service and kind of error', 'counter', () => {
+      const out: MetricJson['values'] = [];
+      for (const s of this.series.values()) {
+        for (let i = 0; i < s.upstreamErrors.length; i++) {
+          if (s.upstreamErrors[i]! > 0) out.push({ labels: { service: s.service, error: UPSTREAM_ERROR_LABEL[i]! }, value: s.upstreamErrors[i]! });
+        }
+      }
+      return out;
+    });
+    collector(r, 'tollgate_connections', 'Client connections by state: active (open), writing (a request in flight), waiting (idle keep-alive) (kong_nginx_connections_total)', 'gauge', () => {
+      const c = this.connectionCounts();
+      return [
+        { labels: { state: 'active' }, value: c.active },
+        { labels: { state: 'writing' }, value: c.in_flight },
+        { labels: { state: 'waiting' }, value: c.idle },
+      ];
+    });
+    collector(r, 'tollgate_connections_accepted_total', 'Client connections accepted', 'counter', () => [{ labels: {}, value: this.connectionCounts().accepted }]);
+  }
+
+  private registerReloads(): void {
+    const r = this.registry;
+    collector(r, 'tollgate_config_reloads_total', 'Config reloads, by result (success: swapped in; failure: rejected, the last good config kept serving)', 'counter', () => [
+      { labels: { result: 'success' }, value: this.reloads.success },
+      { labels: { result: 'failure' }, value: this.reloads.failure },
+    ]);
+    collector(r, 'tollgate_config_loaded_timestamp_seconds', 'Unix time the serving config was loaded', 'gauge', () => [{ labels: {}, value: this.loadedAt }], 'max');
+  }
+
+  /** Worker metrics (cluster primary only). */
+  registerWorkers(): void {
+    const r = this.registry;
+    collector(r, 'tollgate_workers', 'Worker processes alive', 'gauge', () => [{ labels: {}, value: this.workers.alive }]);
+    collector(r, 'tollgate_worker_restarts_total', 'Workers that died and were replaced', 'counter', () => [{ labels: {}, value: this.workers.restarts }]);
+  }
+}
+
+function pushRequests(out: MetricJson['values'], s: Series, c: Counts, consumer: string): void {
+  for (const [key, value] of c.requests) {
+    const source = key & 3;
+    const method = (key >> 2) & 15;
+    const code = Math.floor(key / 64);
+    out.push({
+      labels: { service: s.service, route: s.route, method: METHOD_LABEL[method]!, code, source: SOURCE_LABEL[source]!, consumer },
+      value,
+    });
+  }
+}
+
+function pushBandwidth(out: MetricJson['values'], s: Series, c: Counts, consumer: string): void {
+  if (c.ingress === 0 && c.egress === 0) return;
+  out.push({ labels: { service: s.service, route: s.route, direction: 'ingress', consumer }, value: c.ingress });
+  out.push({ labels: { service: s.service, route: s.route, direction: 'egress', consumer }, value: c.egress });
+}

@@ -1,0 +1,341 @@
+/**
+ * `gateway start --workers N`: N processes share the proxy listeners through node:cluster.
+ *
+ * The primary serves no traffic: it holds the admin listener, the config watcher and the reload
+ * protocol. A reload is two-phase so that every worker runs the same config, or none changes:
+ * the primary loads and compiles the file once (a bad file stops there), sends the exact text to
+ * every worker to load and compile ("prepare"), and only when all of them succeeded with the same
+ * config hash tells them to swap ("commit"); otherwise they drop what they built ("abort").
+ * A worker that dies is replaced (and counted); the replacement starts from the serving text.
+ */
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { configIssue, type ConfigIssue } from '../errors.ts';
+import { GatewayMetrics } from '../admin/metrics.ts';
+import { TollgateInstance, toIssues, type ConnectionStats, type Prepared, type ReloadOptions, type ReloadResult } from '../proxy/instance.ts';
+import { VERSION } from '../version.ts';
+import { onStopSignals, startFailed, type StartArgs } from './start.ts';
+
+type ToWorker =
+  | { t: 'tollgate:init'; text: string }
+  | { t: 'tollgate:prepare'; id: number; text: string }
+  | { t: 'tollgate:commit'; id: number }
+  | { t: 'tollgate:abort'; id: number }
+  | { t: 'tollgate:stats'; id: number }
+  | { t: 'tollgate:shutdown' };
+
+type FromWorker =
+  | { t: 'tollgate:ready'; proxy: string[]; hash: string }
+  | { t: 'tollgate:failed'; errors: ConfigIssue[] }
+  | { t: 'tollgate:reply'; id: number; ok: boolean; hash?: string; errors?: ConfigIssue[]; stats?: ConnectionStats };
+
+const ASK_TIMEOUT_MS = 60_000;
+const READY_TIMEOUT_MS = 60_000;
+
+interface WorkerState {
+  worker: Worker;
+  ready: boolean;
+  hash: string | null;
+  proxy: string[];
+  startedAt: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Primary
+
+export async function runPrimary(args: StartArgs): Promise<number> {
+  const aggregator = new AggregatorRegistry();
+  const metrics = new GatewayMetrics({ traffic: false, reloads: true, process: false });
+  metrics.registerWorkers();
+  let inst: TollgateInstance;
+  try {
+    inst = await TollgateInstance.start({
+      configFile: args.config,
+      proxyListen: [],
+      adminListen: args.adminListen,
+      logLevel: args.logLevel,
+      accessLog: args.accessLog,
+      watch: false,
+      metrics,
+    });
+  } catch (err) {
+    return startFailed(err, args.config);
+  }
+  const log = inst.log;
+  const states = new Map<number, WorkerState>();
+  const waiting = new Map<string, { resolve: (m: FromWorker & { t: 'tollgate:reply' }) => void; reject: (e: Error) => void }>();
+  let seq = 0;
+  let stopping = false;
+  let quickDeaths = 0;
+
+  const alive = (): WorkerState[] => [...states.values()].filter((s) => s.ready && s.worker.isConnected());
+  const send = (w: Worker, m: ToWorker): void => {
+    if (w.isConnected()) w.send(m);
+  };
+  const ask = (s: WorkerState, m: ToWorker & { id: number }): Promise<FromWorker & { t: 'tollgate:reply' }> =>
+    new Promise((resolve, reject) => {
+      const key = `${s.worker.id}:${m.id}`;
+      const timer = setTimeout(() => {
+        waiting.delete(key);
+        reject(new Error(`worker ${s.worker.process.pid} did not answer`));
+      }, ASK_TIMEOUT_MS);
+      waiting.set(key, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      send(s.worker, m);
+    });
+
+  const fork = (): WorkerState => {
+    const worker = cluster.fork();
+    const s: WorkerState = { worker, ready: false, hash: null, proxy: [], startedAt: Date.now() };
+    states.set(worker.id, s);
+    worker.on('message', (m: FromWorker) => {
+      if (m.t === 'tollgate:reply') {
+        const key = `${worker.id}:${m.id}`;
+        const w = waiting.get(key);
+        waiting.delete(key);
+        w?.resolve(m);
+      } else if (m.t === 'tollgate:ready') {
+        s.ready = true;
+        s.hash = m.hash;
+        s.proxy = m.proxy;
+        metrics.workerStarted(alive().length);
+        if (m.hash !== inst.runtime.config.source.hash) void inst.reload({ trigger: 'api' }).catch(() => undefined);
+      }
+    });
+    worker.once('online', () => send(worker, { t: 'tollgate:init', text: inst.configText }));
+    worker.once('exit', (code, signal) => {
+      states.delete(worker.id);
+      for (const [key, w] of waiting) {
+        if (key.startsWith(`${worker.id}:`)) {
+          waiting.delete(key);
+          w.reject(new Error('worker exited'));
+        }
+      }
+      if (stopping) return;
+      metrics.workerDied(alive().length);
+      quickDeaths = Date.now() - s.startedAt < 2000 ? quickDeaths + 1 : 0;
+      const delay = Math.min(5000, quickDeaths === 0 ? 0 : 100 * 2 ** quickDeaths);
+      log.warn({ pid: worker.process.pid, code, signal, restart_in_ms: delay }, 'worker died; starting a new one');
+      setTimeout(() => {
+        if (!stopping) fork();
+      }, delay).unref();
+    });
+    return s;
+  };
+
+  inst.coordinator = async (opts: ReloadOptions): Promise<ReloadResult> => {
+    const at = new Date();
+    const p = await inst.prepare();
+    if ('errors' in p) return inst.failed(p.errors, at, opts);
+    const hash = p.config.source.hash;
+    const id = ++seq;
+    const targets = alive();
+    const replies = await Promise.all(
+      targets.map((s) =>
+        ask(s, { t: 'tollgate:prepare', id, text: p.text }).then(
+          (r) => ({ s, r }),
+          (e: unknown) => ({ s, r: null, e }),
+        ),
+      ),
+    );
+    const problems: ConfigIssue[] = [];
+    for (const { s, r } of replies) {
+      if (r === null) continue; // died meanwhile: its replacement starts on the serving text and is brought up to date
+      if (!r.ok) problems.push(...(r.errors ?? []).map((e) => ({ ...e, message: `worker ${s.worker.process.pid}: ${e.message}` })));
+      else if (r.hash !== hash) {
+        problems.push(configIssue('FILE', `worker ${s.worker.process.pid} read different files (a referenced file changed during the reload); nothing changed`, [], { file: inst.options.configFile, line: 0, col: 0 }));
+      }
+    }
+    if (problems.length > 0) {
+      for (const { s } of replies) send(s.worker, { t: 'tollgate:abort', id });
+      await abandon(p);
+      return inst.failed(problems, at, opts);
+    }
+    await Promise.all(replies.map(({ s, r }) => (r === null ? undefined : ask(s, { t: 'tollgate:commit', id }).then(() => void (s.hash = hash), () => undefined))));
+    inst.commit(p);
+    return inst.succeeded(hash, at, opts);
+  };
+
+  inst.connectionStats = async (): Promise<ConnectionStats> => {
+    const sum: ConnectionStats = { accepted: 0, active: 0, in_flight: 0, idle: 0 };
+    const replies = await Promise.all(alive().map((s) => ask(s, { t: 'tollgate:stats', id: ++seq }).catch(() => null)));
+    for (const r of replies) {
+      if (r?.stats === undefined) continue;
+      sum.accepted += r.stats.accepted;
+      sum.active += r.stats.active;
+      sum.in_flight += r.stats.in_flight;
+      sum.idle += r.stats.idle;
+    }
+    return sum;
+  };
+  inst.metricsText = async (): Promise<string> => {
+    const fromWorkers = await aggregator.clusterMetrics();
+    const own = await metrics.registry.metrics();
+    return `${fromWorkers.trimEnd()}\n\n${own}`;
+  };
+  inst.statusExtra = () => ({
+    workers: [...states.values()].map((s) => ({ pid: s.worker.process.pid, ready: s.ready, config_hash: s.hash })),
+    worker_restarts: metricsRestarts(metrics),
+  });
+
+  const n = args.workers;
+  const ready = new Promise<void>((resolve, reject) => {
+    const check = (): void => {
+      if (alive().length >= n) {
+        cluster.off('message', onMsg);
+        resolve();
+      }
+    };
+    const onMsg = (w: Worker, m: FromWorker): void => {
+      if (m.t === 'tollgate:failed') {
+        cluster.off('message', onMsg);
+        reject(Object.assign(new Error('a worker could not start'), { issues: m.errors }));
+      } else if (m.t === 'tollgate:ready') setImmediate(check);
+    };
+    cluster.on('message', onMsg);
+    setTimeout(() => reject(new Error('workers did not start in time')), READY_TIMEOUT_MS).unref();
+  });
+  for (let i = 0; i < n; i++) fork();
+  try {
+    await ready;
+  } catch (err) {
+    stopping = true;
+    for (const s of states.values()) s.worker.kill();
+    await inst.close(0);
+    const issues = (err as { issues?: ConfigIssue[] }).issues;
+    return startFailed(issues !== undefined ? new (await import('../errors.ts')).ConfigError(issues) : err, args.config);
+  }
+  if (args.watch) await inst.startWatching();
+  log.info(
+    {
+      version: VERSION,
+      pid: process.pid,
+      proxy: alive()[0]?.proxy ?? [],
+      admin: inst.adminAddresses,
+      config: inst.options.configFile,
+      routes: inst.runtime.routes.length,
+      watch: args.watch,
+      workers: n,
+    },
+    'listening',
+  );
+  process.on('SIGHUP', () => void inst.reload({ trigger: 'signal' }));
+  const grace = (): number => inst.runtime.config.settings.shutdown_grace_period;
+  return onStopSignals(
+    log,
+    async (signal) => {
+      stopping = true;
+      log.info({ signal, grace_ms: grace(), workers: states.size }, 'shutting down');
+      await inst.watcher?.close();
+      const exits = [...states.values()].map((s) => new Promise<void>((r) => (s.worker.isDead() ? r() : s.worker.once('exit', () => r()))));
+      for (const s of states.values()) send(s.worker, { t: 'tollgate:shutdown' });
+      // Workers drain for the grace period themselves; past it (and a margin), stop waiting.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(exits), new Promise<void>((r) => (timer = setTimeout(r, grace() + 2000)))]);
+      clearTimeout(timer);
+      for (const s of states.values()) if (!s.worker.isDead()) s.worker.process.kill('SIGKILL');
+      await inst.close(0);
+    },
+    () => {
+      for (const s of states.values()) s.worker.process.kill('SIGKILL');
+    },
+  );
+}
+
+function metricsRestarts(m: GatewayMetrics): number {
+  return (m as unknown as { workers: { restarts: number } }).workers.restarts;
+}
+
+async function abandon(p: Prepared): Promise<void> {
+  p.runtime.retired = true;
+  await p.runtime.close();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker
+
+export async function runWorker(args: StartArgs): Promise<number> {
+  // Answer the primary's metric requests from the start, so a scrape never waits on a starting worker.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([]);
+  const reply = (m: FromWorker): void => {
+    if (process.connected) process.send!(m);
+  };
+  const init = await new Promise<string>((resolve) => {
+    const on = (m: ToWorker): void => {
+      if (m.t === 'tollgate:init') {
+        process.off('message', on);
+        resolve(m.text);
+      }
+    };
+    process.on('message', on);
+  });
+  const metrics = new GatewayMetrics({ traffic: true, reloads: false, process: true });
+  let inst: TollgateInstance;
+  try {
+    inst = await TollgateInstance.start({
+      configFile: args.config,
+      configText: init,
+      proxyListen: args.proxyListen,
+      adminListen: [],
+      logLevel: args.logLevel,
+      accessLog: args.accessLog,
+      watch: false,
+      metrics,
+    });
+  } catch (err) {
+    reply({ t: 'tollgate:failed', errors: toIssues(err, args.config) });
+    return startFailed(err, args.config);
+  }
+  AggregatorRegistry.setRegistries([metrics.registry]);
+  const pending = new Map<number, Prepared>();
+  let closing: Promise<void> | null = null;
+  const shutdown = (): Promise<void> => (closing ??= inst.close());
+  process.on('message', (m: ToWorker) => {
+    switch (m.t) {
+      case 'tollgate:prepare':
+        void inst.prepare(m.text).then((p) => {
+          if ('errors' in p) return reply({ t: 'tollgate:reply', id: m.id, ok: false, errors: p.errors });
+          pending.set(m.id, p);
+          reply({ t: 'tollgate:reply', id: m.id, ok: true, hash: p.config.source.hash });
+        });
+        return;
+      case 'tollgate:commit': {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (p !== undefined) {
+          inst.commit(p);
+          inst.succeeded(p.config.source.hash, new Date(), { trigger: 'api' });
+        }
+        reply({ t: 'tollgate:reply', id: m.id, ok: p !== undefined });
+        return;
+      }
+      case 'tollgate:abort': {
+        const p = pending.get(m.id);
+        pending.delete(m.id);
+        if (p !== undefined) void abandon(p);
+        return;
+      }
+      case 'tollgate:stats':
+        reply({ t: 'tollgate:reply', id: m.id, ok: true, stats: inst.localConnections() });
+        return;
+      case 'tollgate:shutdown':
+        void shutdown().then(() => inst.log.flush(() => process.exit(0)));
+        return;
+    }
+  });
+  // The primary owns the config: a hangup of the terminal must not reload one worker alone.
+  process.on('SIGHUP', () => undefined);
+  // Losing the primary means nobody coordinates reloads or replaces workers: drain and leave.
+  process.on('disconnect', () => void shutdown().then(() => inst.log.flush(() => process.exit(0))));
+  reply({ t: 'tollgate:ready', proxy: inst.proxyAddresses, hash: inst.runtime.config.source.hash });
+  return onStopSignals(inst.log, () => shutdown());
+}
