@@ -3,7 +3,7 @@
  * Exit 0 valid (one-line summary), 1 invalid (every problem, located), 2 usage error or
  * unreadable file.
  */
-import { loadConfigFile } from '../config/load.ts';
+import { loadConfigFileWithPlugins, type LoadedConfig } from '../config/custom-plugins.ts';
 import type { GatewayConfig } from '../config/model.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 
@@ -97,9 +97,9 @@ export async function runValidate(argv: string[], io: ValidateIO = process): Pro
     return 2;
   }
 
-  let config: GatewayConfig;
+  let loaded: LoadedConfig;
   try {
-    config = await loadConfigFile(args.file);
+    loaded = await loadConfigFileWithPlugins(args.file);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     if (e.issues.length === 1 && e.issues[0]!.code === 'FILE') {
@@ -116,7 +116,8 @@ export async function runValidate(argv: string[], io: ValidateIO = process): Pro
   }
 
   const { compileCheck } = await import('../pipeline/compile.ts');
-  const compileIssues = await compileCheck(config);
+  const { config, plugins, customPlugins } = loaded;
+  const compileIssues = await compileCheck(config, { plugins, customPlugins });
   const issues = [...(config.source.warnings ?? []), ...compileIssues].sort((a, b) => a.line - b.line || a.col - b.col);
   const errors = issues.filter((i) => i.severity === 'error').length;
   print(issues, args.format, io);

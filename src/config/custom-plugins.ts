@@ -1,0 +1,303 @@
+/**
+ * Custom plugins: `_tollgate.custom_plugins` lists plugin folders or module files, relative to
+ * the config file. Each is a TypeScript or JavaScript ES module whose default export is a
+ * `PluginDefinition` (the contract the built-ins use). They load with `import()` under tsx, so
+ * a `.ts` plugin needs no build step.
+ *
+ * Why a resolve hook: ES modules cannot be unloaded, and `import()` of a URL already imported
+ * returns the cached module. A plugin is imported under a URL carrying a content token
+ * (`?tollgate-plugin=<sha256 of the plugin's files>`), and the hook below passes that token on
+ * to every file the plugin imports (outside node_modules and Tollgate itself). A change to any
+ * file of a plugin folder gives a new token, hence a fresh module graph; an unchanged plugin keeps
+ * its token and its already-loaded modules, so reloads that do not touch plugins cost nothing
+ * and do not grow memory.
+ *
+ * Problems are reported as located issues (code CUSTOM_PLUGIN) at `_tollgate.custom_plugins[i]`.
+ */
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { register } from 'node:module';
+import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { PluginDefinition } from '../pipeline/plugin.ts';
+import { ConfigError, configIssue, type ConfigIssue } from '../errors.ts';
+import type { GatewayConfig } from './model.ts';
+import { loadConfigText, type LoadOptions } from './load.ts';
+import { pluginValidator } from './schema.ts';
+import { parseYaml } from './yaml.ts';
+
+/** What `loadCustomPlugins` found. */
+export interface CustomPluginSet {
+  /** The base plugins (built-ins by default) plus every custom plugin that loaded. */
+  plugins: Map<string, PluginDefinition>;
+  /** Names of the custom plugins (their async phases are bounded by `plugin_timeout`). */
+  names: Set<string>;
+  /** Absolute paths of the plugins' files, for the config watcher. */
+  files: string[];
+  /** sha256 over the plugins' files, '' when there are none. */
+  hash: string;
+  /** Located problems; empty when every listed plugin loaded. */
+  issues: ConfigIssue[];
+  /** Names of plugins listed but not loaded (null for one whose module did not even import). */
+  failed: (string | null)[];
+}
+
+const MODULE_EXTS = ['.ts', '.mts', '.js', '.mjs'];
+const WATCHED_EXTS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.json']);
+/** More files than this in one plugin folder is a mistake (a node_modules copied in, say). */
+const MAX_FILES = 500;
+const NAME = /^[a-z][a-z0-9_-]*$/;
+const TOKEN = 'tollgate-plugin';
+
+/** Tollgate's own sources: a plugin's `tollgate` import must reach the running gateway's copy. */
+const OWN_SRC = new URL('../', import.meta.url).href;
+
+const HOOK = `
+let exclude = [];
+export function initialize(data) { exclude = data.exclude; }
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context);
+  const parent = context.parentURL;
+  if (parent === undefined) return result;
+  const m = /[?&]${TOKEN}=([0-9a-f]+)/.exec(parent);
+  if (m === null) return result;
+  const url = result.url;
+  if (!url.startsWith('file:') || url.includes('/node_modules/') || url.includes('${TOKEN}=')) return result;
+  for (const p of exclude) if (url.startsWith(p)) return result;
+  return { ...result, url: url + (url.includes('?') ? '&' : '?') + '${TOKEN}=' + m[1] };
+}
+`;
+
+let hookRegistered = false;
+function ensureHook(): void {
+  if (hookRegistered) return;
+  hookRegistered = true;
+  register(`data:text/javascript,${encodeURIComponent(HOOK)}`, { data: { exclude: [OWN_SRC] } });
+}
+
+/**
+ * Reads `_tollgate.custom_plugins` from config text and imports each plugin. Never throws for a
+ * plugin's problem: those come back as located issues, and the plugin is left out.
+ *
+ * @param text gateway.yaml's text (YAML errors are left to the config loader)
+ * @param file the config file as the user named it: issues name it, relative entries resolve against it
+ */
+export async function loadCustomPlugins(
+  text: string,
+  file: string,
+  opts: { plugins?: ReadonlyMap<string, PluginDefinition> } = {},
+): Promise<CustomPluginSet> {
+  const base = opts.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
+  const out: CustomPluginSet = { plugins: new Map(base), names: new Set(), files: [], hash: '', issues: [], failed: [] };
+  const parsed = parseYaml(text, file);
+  const list = customPluginList(parsed.data);
+  if (list.length === 0) return out;
+
+  const dir = dirname(resolvePath(file));
+  const hash = createHash('sha256');
+  for (let i = 0; i < list.length; i++) {
+    const entry = list[i];
+    const path = ['_tollgate', 'custom_plugins', i];
+    const fail = (message: string, name: string | null = null): void => {
+      out.issues.push(configIssue('CUSTOM_PLUGIN', message, path, parsed.map.locate(path)));
+      out.failed.push(name);
+    };
+    if (typeof entry !== 'string' || entry === '') continue; // the schema reports it
+    const target = isAbsolute(entry) ? entry : resolvePath(dir, entry);
+    const found = await locateModule(target);
+    if (typeof found === 'string') {
+      fail(`custom plugin '${entry}': ${found}`);
+      continue;
+    }
+    out.files.push(...found.files);
+    const token = found.hash.slice(0, 16);
+    hash.update(found.hash);
+    let mod: Record<string, unknown>;
+    try {
+      ensureHook();
+      mod = (await import(`${pathToFileURL(found.entry).href}?${TOKEN}=${token}`)) as Record<string, unknown>;
+    } catch (err) {
+      fail(`custom plugin '${entry}' failed to load: ${importMessage(err, found.entry)}`);
+      continue;
+    }
+    const def = definitionOf(mod);
+    const shown = relative(dir, found.entry) || found.entry;
+    if (def === null) {
+      fail(`custom plugin '${entry}': ${shown} has no default export; write \`export default definePlugin({ name, version, priority, schema, create })\``);
+      continue;
+    }
+    const problem = checkDefinition(def);
+    const name = typeof def.name === 'string' && def.name !== '' ? def.name : null;
+    if (problem !== null) {
+      fail(`custom plugin '${entry}' (${shown}): ${problem}`, name);
+      continue;
+    }
+    const ok = def as PluginDefinition;
+    if (base.has(ok.name)) {
+      fail(`custom plugin '${entry}': the name '${ok.name}' is a built-in plugin's; give the custom plugin another name`, ok.name);
+      continue;
+    }
+    if (out.names.has(ok.name)) {
+      fail(`custom plugin '${entry}': another custom plugin listed above is also named '${ok.name}'`, ok.name);
+      continue;
+    }
+    const v = pluginValidator(ok);
+    if (v instanceof Error) {
+      fail(`custom plugin '${entry}': its config schema is not a valid JSON Schema: ${v.message.replace(/^plugin '[^']*' has an invalid config schema: /, '')}`, ok.name);
+      continue;
+    }
+    out.plugins.set(ok.name, ok);
+    out.names.add(ok.name);
+  }
+  out.hash = out.files.length > 0 ? hash.digest('hex') : '';
+  return out;
+}
+
+/** A config loaded with its custom plugins, ready for `compileRuntime(config, { plugins, customPlugins })`. */
+export interface LoadedConfig {
+  config: GatewayConfig;
+  plugins: ReadonlyMap<string, PluginDefinition>;
+  customPlugins: ReadonlySet<string>;
+}
+
+/**
+ * `loadConfigText` with custom plugins: loads the plugins the text lists, validates the config
+ * against them, adds their files to `source.referenced_files` (so the watcher reloads when they
+ * change) and their content to `source.hash`. Throws one ConfigError with every problem.
+ */
+export async function loadConfigWithPlugins(text: string, file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
+  const custom = await loadCustomPlugins(text, file, { plugins: opts.plugins });
+  let config: GatewayConfig;
+  try {
+    config = await loadConfigText(text, file, { ...opts, plugins: custom.plugins });
+  } catch (err) {
+    if (!(err instanceof ConfigError) || custom.issues.length === 0) throw err;
+    throw new ConfigError(sortIssues([...custom.issues, ...withoutNoise(err.issues, custom)]));
+  }
+  if (custom.issues.length > 0) throw new ConfigError(sortIssues([...custom.issues, ...(config.source.warnings ?? [])]));
+  if (custom.files.length > 0) {
+    config.source.referenced_files = [...new Set([...config.source.referenced_files, ...custom.files])];
+    config.source.hash = createHash('sha256').update(config.source.hash).update('\u0000').update(custom.hash).digest('hex');
+  }
+  return { config, plugins: custom.plugins, customPlugins: custom.names };
+}
+
+/** Reads the file, then `loadConfigWithPlugins` (an unreadable file is one FILE issue, as with `loadConfigFile`). */
+export async function loadConfigFileWithPlugins(file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    // loadConfigFile words the unreadable-file error; let it.
+    const { loadConfigFile } = await import('./load.ts');
+    const config = await loadConfigFile(file, opts);
+    return { config, plugins: opts.plugins ?? new Map(), customPlugins: new Set() };
+  }
+  return loadConfigWithPlugins(text, file, opts);
+}
+
+/** A plugin that failed to load makes every use of it "not installed": that is noise. */
+function withoutNoise(issues: ConfigIssue[], custom: CustomPluginSet): ConfigIssue[] {
+  const anyUnnamed = custom.failed.includes(null);
+  return issues.filter((i) => {
+    if (i.code !== 'UNKNOWN_PLUGIN') return true;
+    if (anyUnnamed) return false;
+    const m = /^plugin '([^']*)'/.exec(i.message);
+    return m === null || !custom.failed.includes(m[1]!);
+  });
+}
+
+function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+function customPluginList(data: unknown): unknown[] {
+  if (data === null || typeof data !== 'object') return [];
+  const t = (data as Record<string, unknown>)._tollgate;
+  if (t === null || typeof t !== 'object') return [];
+  const list = (t as Record<string, unknown>).custom_plugins;
+  return Array.isArray(list) ? list : [];
+}
+
+/**
+ * A folder → its index module and every source file in it; a file (extension optional) → itself.
+ * Returns a reason string when there is nothing to load.
+ */
+async function locateModule(target: string): Promise<{ entry: string; files: string[]; hash: string } | string> {
+  const st = await stat(target).catch(() => null);
+  let entry: string | null = null;
+  let files: string[];
+  if (st?.isDirectory()) {
+    for (const ext of MODULE_EXTS) {
+      const f = join(target, `index${ext}`);
+      if ((await stat(f).catch(() => null))?.isFile()) {
+        entry = f;
+        break;
+      }
+    }
+    if (entry === null) return `${target} has no index.ts, index.mts, index.js or index.mjs`;
+    files = await sourceFiles(target);
+    if (files.length > MAX_FILES) return `${target} holds more than ${MAX_FILES} source files; point custom_plugins at the plugin's own folder`;
+  } else if (st?.isFile()) {
+    entry = target;
+    files = [target];
+  } else {
+    for (const ext of MODULE_EXTS) {
+      if ((await stat(target + ext).catch(() => null))?.isFile()) {
+        entry = target + ext;
+        break;
+      }
+    }
+    if (entry === null) return `no such file or folder: ${target}`;
+    files = [entry];
+  }
+  const h = createHash('sha256');
+  for (const f of files) h.update(f).update('\u0000').update(await readFile(f)).update('\u0000');
+  return { entry, files, hash: h.digest('hex') };
+}
+
+/** Source files of a plugin folder, sorted, skipping node_modules and dot entries. */
+async function sourceFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string): Promise<void> => {
+    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
+    for (const e of entries) {
+      if (e.name.startsWith('.') || e.name === 'node_modules' || out.length > MAX_FILES) continue;
+      const p = join(d, e.name);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && WATCHED_EXTS.has(extname(e.name))) out.push(p);
+    }
+  };
+  await walk(root);
+  return out.sort();
+}
+
+/** The plugin definition a module exports: its default export (unwrapping CommonJS interop). */
+function definitionOf(mod: Record<string, unknown>): Partial<PluginDefinition> | null {
+  let d = mod.default;
+  if (d !== null && typeof d === 'object' && !('name' in d) && 'default' in d) d = (d as { default: unknown }).default;
+  return d !== null && typeof d === 'object' ? (d as Partial<PluginDefinition>) : null;
+}
+
+/** What is wrong with an exported definition, or null. */
+function checkDefinition(def: Partial<PluginDefinition>): string | null {
+  if (typeof def.name !== 'string' || def.name === '') return "the definition has no 'name' (a string such as 'tenant-header')";
+  if (!NAME.test(def.name)) return `name '${def.name}' must be lower-case letters, digits, '-' or '_', starting with a letter`;
+  if (typeof def.version !== 'string' || def.version === '') return `plugin '${def.name}' has no 'version' (a string such as '1.0.0')`;
+  if (typeof def.priority !== 'number' || !Number.isFinite(def.priority)) return `plugin '${def.name}': 'priority' must be a finite number (higher runs first)`;
+  if (def.schema === null || typeof def.schema !== 'object' || Array.isArray(def.schema)) return `plugin '${def.name}' has no 'schema' (the JSON Schema of its config)`;
+  if (def.schema.type !== 'object') return `plugin '${def.name}': its schema must describe a mapping (type: 'object')`;
+  if (typeof def.create !== 'function') return `plugin '${def.name}': 'create' must be a function returning the phase handlers`;
+  if (def.consumerScoped !== undefined && typeof def.consumerScoped !== 'boolean') return `plugin '${def.name}': 'consumerScoped' must be true or false`;
+  return null;
+}
+
+/** An import failure in one line, with a hint for the usual cause. */
+function importMessage(err: unknown, entry: string): string {
+  const e = err as NodeJS.ErrnoException;
+  const msg = (e instanceof Error ? e.message : String(err)).split('\n')[0]!.replace(new RegExp(`\\?${TOKEN}=[0-9a-f]+`, 'g'), '');
+  if (e?.code === 'ERR_MODULE_NOT_FOUND' && /'tollgate(\/testing)?'/.test(msg)) {
+    return `${msg}; install tollgate in the project that holds ${entry} (npm install tollgate) so that \`import ... from 'tollgate'\` resolves`;
+  }
+  return msg;
+}
