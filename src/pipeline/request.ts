@@ -37,8 +37,8 @@ export class RequestContext implements GatewayRequest {
   /** Peer is in trusted_ips: its X-Forwarded-* and request id are believed. */
   trustedPeer = false;
 
-  /** Upstream header overrides; null until a plugin changes a header (copy on write). */
-  upstreamHeaders: Record<string, HeaderValue> | null = null;
+  /** Upstream header changes made by plugins (null value = removed); null until the first change. */
+  headerOverrides: Map<string, HeaderValue | null> | null = null;
   upstreamPath: string | null = null;
   upstreamQuery: string | null = null;
   upstreamBody: Buffer | null = null;
@@ -94,28 +94,29 @@ export class RequestContext implements GatewayRequest {
     return this.exitStatus !== 0;
   }
 
-  private writable(): Record<string, HeaderValue> {
-    return (this.upstreamHeaders ??= { ...(this.headers as Record<string, HeaderValue>) });
+  private overrides(): Map<string, HeaderValue | null> {
+    return (this.headerOverrides ??= new Map());
   }
 
   setUpstreamHeader(name: string, value: HeaderValue): void {
-    this.writable()[name.toLowerCase()] = value;
+    this.overrides().set(name.toLowerCase(), value);
   }
 
   appendUpstreamHeader(name: string, value: string): void {
-    const h = this.writable();
     const key = name.toLowerCase();
-    const prev = h[key];
-    h[key] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+    const prev = this.getUpstreamHeader(key);
+    this.overrides().set(key, prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value]);
   }
 
   removeUpstreamHeader(name: string): void {
-    const key = name.toLowerCase();
-    if ((this.upstreamHeaders ?? this.headers)[key] !== undefined) delete this.writable()[key];
+    this.overrides().set(name.toLowerCase(), null);
   }
 
   getUpstreamHeader(name: string): HeaderValue | undefined {
-    return (this.upstreamHeaders ?? (this.headers as Record<string, HeaderValue>))[name.toLowerCase()];
+    const key = name.toLowerCase();
+    const o = this.headerOverrides;
+    if (o !== null && o.has(key)) return o.get(key) ?? undefined;
+    return (this.headers as Record<string, HeaderValue | undefined>)[key];
   }
 
   setUpstreamPath(path: string): void {
@@ -128,9 +129,9 @@ export class RequestContext implements GatewayRequest {
 
   setUpstreamBody(body: string | Buffer): void {
     this.upstreamBody = typeof body === 'string' ? Buffer.from(body) : body;
-    const h = this.writable();
-    delete h['transfer-encoding'];
-    h['content-length'] = String(this.upstreamBody.length);
+    const o = this.overrides();
+    o.set('transfer-encoding', null);
+    o.set('content-length', String(this.upstreamBody.length));
   }
 
   exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>>): void {
@@ -142,22 +143,12 @@ export class RequestContext implements GatewayRequest {
   authenticate(consumer: Consumer | null, credential: Credential | null, anonymous = false): void {
     this.consumer = consumer;
     this.credential = credential;
-    const h = this.writable();
-    if (consumer !== null) {
-      h['x-consumer-id'] = consumer.id;
-      if (consumer.custom_id !== null) h['x-consumer-custom-id'] = consumer.custom_id;
-      else delete h['x-consumer-custom-id'];
-      if (consumer.username !== null) h['x-consumer-username'] = consumer.username;
-      else delete h['x-consumer-username'];
-    } else {
-      delete h['x-consumer-id'];
-      delete h['x-consumer-custom-id'];
-      delete h['x-consumer-username'];
-    }
-    if (credential !== null) h['x-credential-identifier'] = credential.identifier;
-    else delete h['x-credential-identifier'];
-    if (anonymous) h['x-anonymous-consumer'] = 'true';
-    else delete h['x-anonymous-consumer'];
+    const o = this.overrides();
+    o.set('x-consumer-id', consumer?.id ?? null);
+    o.set('x-consumer-custom-id', consumer?.custom_id ?? null);
+    o.set('x-consumer-username', consumer?.username ?? null);
+    o.set('x-credential-identifier', credential?.identifier ?? null);
+    o.set('x-anonymous-consumer', anonymous ? 'true' : null);
   }
 }
 

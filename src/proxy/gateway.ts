@@ -1,16 +1,19 @@
 // The data path: client request → checks → route → access phase → upstream (undici dispatch) → response phase → client.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ProxyError, ProxyErrors, type ProxyErrorCode } from '../errors.ts';
+import { pino } from 'pino';
 import type { Logger } from '../log.ts';
 import { normalizePath } from '../router/normalize.ts';
 import { upstreamPath } from '../router/router.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import { isoNow } from './clock.ts';
 import { echoBody } from './echo.ts';
 import type { Target } from './balancer.ts';
 import { HOP_BY_HOP, HeaderScan, connectionTokens, scanRequestHeaders } from './headers.ts';
@@ -32,6 +35,8 @@ export class Gateway {
   runtime: Runtime;
   readonly log: Logger;
   readonly accessLog: boolean;
+  /** The log destination, written to directly for access lines. */
+  readonly accessStream: { write(line: string): unknown } | null;
   readonly observers: RequestObserver[] = [];
   /** Listener callbacks, bound once. */
   readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
@@ -42,14 +47,15 @@ export class Gateway {
   constructor(runtime: Runtime, log: Logger, opts: { accessLog?: boolean } = {}) {
     this.runtime = runtime;
     this.log = log;
-    this.accessLog = opts.accessLog ?? true;
+    this.accessStream = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym] ?? null;
+    this.accessLog = (opts.accessLog ?? true) && this.accessStream !== null && log.isLevelEnabled('info');
     this.onRequest = (req, res) => void handle(this, req, res, false);
     this.onCheckContinue = (req, res) => void handle(this, req, res, true);
     this.onCheckExpectation = (req, res) => {
       res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
       res.end(JSON.stringify({ message: ProxyErrors.EXPECTATION_FAILED.message }));
     };
-    this.onUpgrade = (req, socket) => handleUpgrade(this, req, socket);
+    this.onUpgrade = (req, socket, head) => handleUpgrade(this, req, socket, head);
     attachRuntime(this, runtime);
   }
 
@@ -64,7 +70,7 @@ export class Gateway {
   }
 }
 
-async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, expectContinue: boolean): Promise<void> {
+async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, upgradeHead: Buffer | null = null): Promise<void> {
   const rt = gw.runtime;
   rt.inflight++;
   const rc = new RequestContext(rt, req, res, performance.now());
@@ -93,6 +99,7 @@ async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex
     }
     if (route.service === null) return sendError(rc, 'NO_SERVICE');
     if (expectContinue) res.writeContinue();
+    if (upgradeHead !== null) return proxyWebSocket(rc, route.service, upgradeHead);
     if (route.service.kind === 'echo') return await answerEcho(gw, rc, route.service);
     dispatch(rc, route.service, 0);
   } catch (err) {
@@ -179,6 +186,8 @@ function prepare(gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyEr
 
 /** From a trusted proxy: the client address is the rightmost untrusted X-Forwarded-For entry. */
 function applyTrustedForwarding(rc: RequestContext, headers: Record<string, HeaderValue>): void {
+  const proto = headers['x-forwarded-proto'];
+  if (typeof proto === 'string' && proto.trim().toLowerCase() === 'https') rc.scheme = 'https';
   const xff = headers['x-forwarded-for'];
   if (xff === undefined) return;
   const trusted = rc.runtime.trusted!;
@@ -189,8 +198,6 @@ function applyTrustedForwarding(rc: RequestContext, headers: Record<string, Head
     rc.clientIp = ip;
     if (!trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')) break;
   }
-  const proto = headers['x-forwarded-proto'];
-  if (typeof proto === 'string' && proto.toLowerCase() === 'https') rc.scheme = 'https';
 }
 
 function pick(slot: PipelineSlot, rc: RequestContext): PluginInstance | null {
@@ -235,11 +242,15 @@ function errInfo(err: unknown): { message: string; code?: string; stack?: string
 // Upstream
 
 function buildUpstreamHeaders(rc: RequestContext, svc: CompiledService): Record<string, HeaderValue> {
-  const src = rc.upstreamHeaders ?? (rc.headers as Record<string, HeaderValue>);
+  const src = rc.headers as Record<string, HeaderValue | undefined>;
+  const overrides = rc.headerOverrides;
   const out: Record<string, HeaderValue> = {};
   for (const name in src) {
     const v = src[name];
-    if (v !== undefined && name !== 'transfer-encoding') out[name] = v;
+    if (v !== undefined && name !== 'transfer-encoding' && (overrides === null || !overrides.has(name))) out[name] = v;
+  }
+  if (overrides !== null) {
+    for (const [name, v] of overrides) if (v !== null) out[name] = v;
   }
   const route = rc.compiled!;
   const peer = rc.raw.socket.remoteAddress ?? '';
@@ -257,7 +268,9 @@ function buildUpstreamHeaders(rc: RequestContext, svc: CompiledService): Record<
   const via = out.via;
   out.via = via === undefined ? VIA : `${typeof via === 'string' ? via : via.join(', ')}, ${VIA}`;
   out[settings.request_id_header] = rc.id;
-  out.host = route.preserve_host && rc.hostHeader !== '' ? rc.hostHeader : svc.hostHeader;
+  const hostOverride = overrides?.get('host');
+  out.host =
+    typeof hostOverride === 'string' ? hostOverride : route.preserve_host && rc.hostHeader !== '' ? rc.hostHeader : svc.hostHeader;
   return out;
 }
 
@@ -643,7 +656,7 @@ function finish(rc: RequestContext): void {
   const entry = new LogEntryImpl(
     rc.status,
     rc.bytesSent,
-    Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart),
+    (rc.bytesReceived = Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart)),
     latency,
     rc.upstreamLatency,
     rc.error,
@@ -662,31 +675,22 @@ function finish(rc: RequestContext): void {
     }
   }
   if (gw !== undefined) {
-    if (gw.accessLog) {
-      gw.log.info(
-        {
-          type: 'access',
-          request_id: rc.id,
-          client_ip: rc.clientIp,
-          method: rc.method,
-          path: rc.path,
-          route: route?.label ?? null,
-          service: route?.service?.label ?? null,
-          consumer: rc.consumer?.username ?? rc.consumer?.id ?? null,
-          status: rc.status,
-          bytes_sent: entry.bytesSent,
-          bytes_received: entry.bytesReceived,
-          latency_ms: Math.round(latency * 1000) / 1000,
-          upstream_latency_ms: rc.upstreamLatency < 0 ? null : Math.round(rc.upstreamLatency * 1000) / 1000,
-          error: rc.error?.code ?? undefined,
-        },
-        'request',
-      );
-    }
+    if (gw.accessLog) writeAccessLine(gw, rc, entry, latency);
     for (const o of gw.observers) o(rc);
   }
   rt.inflight--;
   if (rt.retired && rt.inflight === 0) void rt.close();
+}
+
+/** One JSON line per request, serialized by hand: this runs for every request, pino's generic path is slower. */
+function writeAccessLine(gw: Gateway, rc: RequestContext, entry: LogEntryImpl, latency: number): void {
+  const route = rc.compiled;
+  const consumer = rc.consumer === null ? 'null' : JSON.stringify(rc.consumer.username ?? rc.consumer.id);
+  const upstream = rc.upstreamLatency < 0 ? 'null' : String(Math.round(rc.upstreamLatency * 1000) / 1000);
+  const error = rc.error === null ? '' : `,"error":${JSON.stringify(rc.error.code)}`;
+  gw.accessStream!.write(
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${JSON.stringify(rc.id)},"client_ip":"${rc.clientIp}","method":"${rc.method}","path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : JSON.stringify(route.label)},"service":${route?.service == null ? 'null' : JSON.stringify(route.service.label)},"consumer":${consumer},"status":${rc.status},"bytes_sent":${entry.bytesSent},"bytes_received":${entry.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
+  );
 }
 
 // Runtimes know their gateway through a weak map, so RequestContext stays a plain data object.
@@ -701,15 +705,85 @@ export function attachRuntime(gw: Gateway, rt: Runtime): void {
 // ---------------------------------------------------------------------------------------------
 // Upgrade (WebSocket passes through; h2c never does)
 
-function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket): void {
+function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket, head: Buffer): void {
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
   if (upgrade !== 'websocket') {
     const body = JSON.stringify({ message: upgrade.includes('h2c') ? ProxyErrors.H2C_REFUSED.message : ProxyErrors.BAD_REQUEST.message });
     socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
     return;
   }
-  void gw;
-  socket.end('HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  // A ServerResponse on the raw socket lets routing, plugins and errors answer exactly as for other requests.
+  const res = new ServerResponse(req);
+  res.shouldKeepAlive = false;
+  res.assignSocket(socket);
+  void handle(gw, req, res, false, head);
+}
+
+/** Relays a WebSocket handshake to the upstream; after its 101, bytes flow both ways untouched. */
+function proxyWebSocket(rc: RequestContext, svc: CompiledService, head: Buffer): void {
+  if (svc.kind === 'echo') return sendError(rc, 'BAD_REQUEST');
+  const headers = buildUpstreamHeaders(rc, svc);
+  headers.connection = 'Upgrade';
+  headers.upgrade = 'websocket';
+  const m = svc.model;
+  const request = svc.scheme === 'https' ? httpsRequest : httpRequest;
+  rc.upstreamStartedAt = performance.now();
+  const ureq = request({
+    host: m.host,
+    port: m.port,
+    method: 'GET',
+    path: upstreamTarget(rc, svc),
+    headers: headers as Record<string, string | string[]>,
+    timeout: svc.connectTimeout,
+    rejectUnauthorized: m.tls_verify ?? true,
+    ...(m.ca_certificates !== null ? { ca: m.ca_certificates } : {}),
+  });
+  ureq.on('timeout', () => ureq.destroy(Object.assign(new Error('upstream timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })));
+  ureq.on('error', (err: Error & { code?: string }) => {
+    rc.error = { code: err.code ?? '', message: err.message };
+    sendError(rc, upstreamErrorCode(err.code ?? ''));
+  });
+  ureq.on('response', (ures) => {
+    // The upstream declined the upgrade: relay its answer as a normal response.
+    rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
+    const out: Record<string, string | string[]> = {};
+    for (const [k, v] of Object.entries(ures.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+    rc.status = ures.statusCode ?? 502;
+    rc.res.writeHead(rc.status, out);
+    ures.pipe(rc.res);
+  });
+  ureq.on('upgrade', (ures, usock: Socket, uhead: Buffer) => {
+    rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
+    const client = rc.res.socket;
+    if (client === null || client.destroyed) return usock.destroy();
+    rc.res.detachSocket(client);
+    rc.status = 101;
+    let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
+    const raw = ures.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) headText += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    headText += `${rc.runtime.config.settings.request_id_header}: ${rc.id}\r\n\r\n`;
+    client.write(headText);
+    if (uhead.length > 0) client.write(uhead);
+    if (head.length > 0) usock.write(head);
+    usock.pipe(client);
+    client.pipe(usock);
+    const done = (): void => {
+      usock.destroy();
+      client.destroy();
+      if (!rc.finished) {
+        rc.finished = true;
+        finish(rc);
+      }
+    };
+    // Either side ending ends the tunnel (HTTP server sockets are half-open capable, so 'end' alone would linger).
+    usock.once('end', done);
+    client.once('end', done);
+    usock.once('close', done);
+    client.once('close', done);
+    usock.on('error', done);
+    client.on('error', done);
+  });
+  ureq.end();
 }
 
 export { kCtx };
