@@ -418,7 +418,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       if (!rc.finished && !this.settled && !this.started) this.svc.balancer!.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
       this.target = releaseTarget(this.target);
     }
-    if (rc.finished || this.settled) return;
+    if (rc.finished || this.settled || rc.res.writableEnded) return;
     if (!this.started && !rc.res.headersSent) {
       if (this.retryable && this.attempt < this.svc.retries && isConnectFailure(code)) {
         return dispatch(rc, this.svc, this.attempt + 1);
@@ -616,19 +616,28 @@ function redirectToHttps(rc: RequestContext): void {
 function startBodyTimer(rc: RequestContext): void {
   const ms = rc.runtime.config.settings.client_body_timeout;
   if (ms > 0) {
+    (rc.raw as IncomingMessage & { [kCtx]?: RequestContext })[kCtx] = rc;
     rc.raw.setTimeout(ms, onBodyTimeout);
     rc.raw.once('end', onBodyEnd);
   }
 }
 
 function onBodyTimeout(this: IncomingMessage): void {
-  const res = (this as IncomingMessage & { res?: ServerResponse }).res;
-  const rc = res === undefined ? undefined : (res as TrackedResponse)[kCtx];
+  const rc = (this as IncomingMessage & { [kCtx]?: RequestContext })[kCtx];
   if (rc !== undefined && !rc.res.headersSent) {
-    rc.abortUpstream?.();
+    const abort = rc.abortUpstream;
+    rc.abortUpstream = null;
+    rc.error = { code: 'REQUEST_TIMEOUT', message: 'client body timeout' };
     sendError(rc, 'REQUEST_TIMEOUT');
+    abort?.(new Error('client body timeout'));
+    rc.res.once('finish', destroyClientSocket);
+    return;
   }
-  this.socket.destroy();
+  this.socket?.destroy();
+}
+
+function destroyClientSocket(this: ServerResponse): void {
+  this.socket?.destroy();
 }
 
 function onBodyEnd(this: IncomingMessage): void {
