@@ -1,0 +1,113 @@
+// The Dockerfile, replayed without Docker (image-check.ts): the real one builds, starts as a
+// non-root user, serves, passes its HEALTHCHECK and exits 0 on SIGTERM; broken copies fail the check.
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { checkImage, isIgnored, parseDockerignore, type ImageCheckResult } from './image-check.ts';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const DOCKERFILE = join(ROOT, 'Dockerfile');
+const original = await readFile(DOCKERFILE, 'utf8');
+const scratch = await mkdtemp(join(tmpdir(), 'tollgate-dockerfiles-'));
+after(() => rm(scratch, { recursive: true, force: true }));
+
+let n = 0;
+/** A copy of the real Dockerfile with one change; the change must apply, or the test is stale. */
+async function brokenCopy(from: string | RegExp, to: string): Promise<string> {
+  const changed = original.replace(from, to);
+  assert.notEqual(changed, original, `the Dockerfile no longer contains ${String(from)}: update this test`);
+  const file = join(scratch, `Dockerfile.${++n}`);
+  await writeFile(file, changed);
+  return file;
+}
+
+describe('the real Dockerfile', () => {
+  let r: ImageCheckResult;
+
+  test('builds, starts, serves /echo and /status, passes its HEALTHCHECK, exits 0 on SIGTERM', async () => {
+    r = await checkImage({ dockerfile: DOCKERFILE, context: ROOT, keep: true });
+    assert.equal(r.echo.status, 200);
+    assert.equal(r.echo.body.path, '/image-check');
+    assert.equal(r.status.status, 200);
+    assert.equal(r.status.body.status, 'up');
+    assert.equal(r.healthcheckExit, 0);
+    assert.equal(r.exitCode, 0);
+    assert.match(r.output, /"msg":"stopped"/);
+  });
+
+  test('runs as a numeric non-root user (setpriv when the check runs as root)', () => {
+    assert.match(r.user, /^[1-9]\d*(:\d+)?$/);
+    if (process.getuid?.() === 0 && r.userNote === null) assert.equal(r.ranAsUid, Number(r.user.split(':')[0]));
+    assert.notEqual(r.ranAsUid, 0);
+  });
+
+  test('is Node 24 slim in every stage, exposes 8000 and 8001, starts `gateway start --config /etc/tollgate/gateway.yaml`', () => {
+    for (const base of r.baseImages) assert.match(base, /^node:24(\.\d+)*(-[a-z]+)?-slim$/);
+    assert.ok(r.exposed.includes(8000) && r.exposed.includes(8001), `EXPOSE ${r.exposed.join(' ')}`);
+    assert.deepEqual(r.command, ['node', '/app/bin/gateway', 'start', '--config', '/etc/tollgate/gateway.yaml']);
+  });
+
+  test('holds no tests, no devDependencies and no local node_modules leftovers', async () => {
+    try {
+      const app = join(r.tmp, `stage${r.baseImages.length - 1}`, 'app');
+      const src = (await readdir(join(app, 'src'), { recursive: true })).map(String);
+      assert.ok(src.includes('index.ts'));
+      assert.deepEqual(src.filter((f) => f.endsWith('.test.ts')), []);
+      const modules = await readdir(join(app, 'node_modules'));
+      for (const dev of ['typescript', 'oidc-provider', 'playwright-core', 'autocannon', '@types']) assert.ok(!modules.includes(dev), dev);
+      assert.ok(modules.includes('tsx'), 'tsx runs the sources: it must be installed');
+    } finally {
+      await rm(r.tmp, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a broken Dockerfile fails the check', () => {
+  const fails = (file: string, why: RegExp): Promise<void> => assert.rejects(checkImage({ dockerfile: file, context: ROOT }), why);
+
+  test('install step without the lockfile (npm ci refuses)', async () => {
+    await fails(await brokenCopy('COPY package.json package-lock.json ./', 'COPY package.json ./'), /RUN npm ci .*failed/);
+  });
+
+  test('install step with devDependencies', async () => {
+    await fails(await brokenCopy('npm ci --omit=dev', 'npm ci'), /devDependencies in the image: .*typescript/);
+  });
+
+  test('entry command pointing at a missing script', async () => {
+    await fails(await brokenCopy('"/app/bin/gateway"', '"/app/bin/gatewy"'), /exited \(exit 1\) before listening/);
+  });
+
+  test('default command pointing at a config file the image does not hold', async () => {
+    await fails(await brokenCopy('"--config", "/etc/tollgate/gateway.yaml"', '"--config", "/etc/tollgate/missing.yaml"'), /before listening[\s\S]*no such file/);
+  });
+
+  test('shell-form CMD (a shell would swallow SIGTERM)', async () => {
+    await fails(await brokenCopy(/^CMD .*$/m, 'CMD gateway start --config /etc/tollgate/gateway.yaml'), /exec form/);
+  });
+
+  test('no USER (root)', async () => {
+    await fails(await brokenCopy(/^USER .*$/m, ''), /runs as root/);
+  });
+
+  test('a step the checker cannot replay', async () => {
+    await fails(await brokenCopy('RUN npm ci', 'RUN apt-get update && npm ci'), /only a plain `npm ci/);
+  });
+});
+
+test('.dockerignore keeps the sources and drops tests, local node_modules and secrets (Docker pattern rules)', async () => {
+  const rules = parseDockerignore(await readFile(join(ROOT, '.dockerignore'), 'utf8'));
+  for (const kept of ['src/index.ts', 'src/plugins/jwt/index.ts', 'bin/gateway', 'schemas/gateway.schema.json', 'package.json', 'package-lock.json', 'gateway.yaml']) {
+    assert.equal(isIgnored(rules, kept), false, kept);
+  }
+  for (const dropped of ['node_modules/tsx/package.json', '.git/HEAD', 'src/plugins/acl/acl.test.ts', 'test/config/helpers.ts', '.env', '.env.production', 'examples/keys/mobile-es256.pub.pem', 'tmp/x']) {
+    assert.equal(isIgnored(rules, dropped), true, dropped);
+  }
+  // `!` re-includes, last match wins: the rule engine itself.
+  const r = parseDockerignore('docs\n!docs/keep.md\n*.md\n');
+  assert.equal(isIgnored(r, 'docs/keep.md'), false);
+  assert.equal(isIgnored(r, 'README.md'), true);
+  assert.equal(isIgnored(r, 'docs/other.txt'), true);
+});
