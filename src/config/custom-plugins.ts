@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { register } from 'node:module';
 import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { ConfigError, configIssue, type ConfigIssue } from '../errors.ts';
 import type { GatewayConfig } from './model.ts';
@@ -121,15 +121,16 @@ export async function loadCustomPlugins(
       continue;
     }
     const def = definitionOf(mod);
-    const shown = relative(dir, found.entry) || found.entry;
+    const rel = relative(dir, found.entry);
+    const shown = rel === '' || rel.startsWith('..') ? found.entry : rel;
     if (def === null) {
-      fail(`custom plugin '${entry}': ${shown} has no default export; write \`export default definePlugin({ name, version, priority, schema, create })\``);
+      fail(`custom plugin '${entry}': ${found.entry === target ? 'the module' : shown} has no default export; write \`export default definePlugin({ name, version, priority, schema, create })\``);
       continue;
     }
     const problem = checkDefinition(def);
     const name = typeof def.name === 'string' && def.name !== '' ? def.name : null;
     if (problem !== null) {
-      fail(`custom plugin '${entry}' (${shown}): ${problem}`, name);
+      fail(`custom plugin '${entry}'${found.entry === target ? '' : ` (${shown})`}: ${problem}`, name);
       continue;
     }
     const ok = def as PluginDefinition;
@@ -292,10 +293,18 @@ function checkDefinition(def: Partial<PluginDefinition>): string | null {
   return null;
 }
 
-/** An import failure in one line, with a hint for the usual cause. */
+/** An import failure in one line, with its location when the error has one, and a hint for the usual cause. */
 function importMessage(err: unknown, entry: string): string {
   const e = err as NodeJS.ErrnoException;
-  const msg = (e instanceof Error ? e.message : String(err)).split('\n')[0]!.replace(new RegExp(`\\?${TOKEN}=[0-9a-f]+`, 'g'), '');
+  const strip = (t: string): string => t.replace(new RegExp(`\\?${TOKEN}=[0-9a-f]+`, 'g'), '');
+  const lines = strip(e instanceof Error ? e.message : String(err)).split('\n');
+  // esbuild (through tsx): "Transform failed with 1 error:\n/path/x.ts:3:0: ERROR: ..."
+  let msg = /^Transform failed/.test(lines[0]!) && lines[1] !== undefined ? lines[1].replace(': ERROR:', ':') : lines[0]!;
+  // V8's SyntaxError names the file and line only in the stack's first line.
+  if (e instanceof SyntaxError && typeof e.stack === 'string') {
+    const where = /^(file:\/\/\S+?:\d+)$/m.exec(strip(e.stack.split('\n')[0] ?? ''));
+    if (where !== null) msg = `${fileURLToPath(where[1]!.replace(/:\d+$/, ''))}:${/:(\d+)$/.exec(where[1]!)![1]}: ${msg}`;
+  }
   if (e?.code === 'ERR_MODULE_NOT_FOUND' && /'tollgate(\/testing)?'/.test(msg)) {
     return `${msg}; install tollgate in the project that holds ${entry} (npm install tollgate) so that \`import ... from 'tollgate'\` resolves`;
   }

@@ -11,12 +11,15 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { createLogger } from '../log.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { TollgateInstance } from '../proxy/instance.ts';
 import { builtinPlugins } from '../plugins/index.ts';
+import { lineSink } from './run-plugin.ts';
+
+export { runPlugin } from './run-plugin.ts';
+export type { SyntheticRequest, RunPluginOptions, PluginRunResult } from './run-plugin.ts';
 
 export interface StartGatewayOptions {
   /** gateway.yaml text, or the same as an object. */
@@ -26,6 +29,11 @@ export interface StartGatewayOptions {
   env?: Record<string, string | undefined>;
   /** Extra plugins (custom plugins under test), added to the built-ins. */
   plugins?: PluginDefinition[];
+  /**
+   * Watch the config file, the files it references and the custom plugins it lists, and reload
+   * on change, as `gateway start` does. Default false (call `reload()`).
+   */
+  watch?: boolean;
 }
 
 export interface TestGateway {
@@ -51,15 +59,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
   const configFile = join(dir, 'gateway.yaml');
   await writeFile(configFile, toText(opts.config));
   const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
-      }
-      cb();
-    },
-  });
-  const log = createLogger({ level: 'debug', destination: sink as never });
+  const log = createLogger({ level: 'debug', destination: lineSink(logs) as never });
   let plugins = builtinPlugins;
   if (opts.plugins !== undefined && opts.plugins.length > 0) {
     const m = new Map(builtinPlugins);
@@ -73,6 +73,7 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
     adminListen: ['127.0.0.1:0'],
     log,
     plugins,
+    watch: opts.watch === true,
   });
   return {
     url: `http://${instance.proxyAddresses[0]}`,
