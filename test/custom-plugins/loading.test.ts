@@ -103,7 +103,7 @@ describe('a custom plugin that cannot be used is a located validation error', ()
     const r = await validate(file);
     assert.equal(r.code, 1);
     assert.match(lineFor(r.out, '_tollgate.custom_plugins[0]'), /broken\.yaml:4:7 .*the name 'jwt' is a built-in plugin's; give the custom plugin another name/);
-    assert.match(lineFor(r.out, '_tollgate.custom_plugins[1]'), /broken\.yaml:5:7 .*no-default\.ts has no default export/);
+    assert.match(lineFor(r.out, '_tollgate.custom_plugins[1]'), /broken\.yaml:5:7 .*no-default\.ts': the module has no default export/);
     assert.match(lineFor(r.out, '_tollgate.custom_plugins[2]'), /broken\.yaml:6:7 .*its config schema is not a valid JSON Schema: .*type/);
     assert.match(lineFor(r.out, '_tollgate.custom_plugins[3]'), /broken\.yaml:7:7 .*no such file or folder: .*plugins\/nowhere/);
     assert.match(lineFor(r.out, '_tollgate.custom_plugins[4]'), /broken\.yaml:8:7 .*'\.\/plugins\/broken-syntax' failed to load: /);
