@@ -106,7 +106,7 @@ describe('a custom plugin that cannot be used is a located validation error', ()
     assert.match(lineFor(r.out, '_tollgate.custom_plugins[1]'), /broken\.yaml:5:7 .*no-default\.ts': the module has no default export/);
     assert.match(lineFor(r.out, '_tollgate.custom_plugins[2]'), /broken\.yaml:6:7 .*its config schema is not a valid JSON Schema: .*type/);
     assert.match(lineFor(r.out, '_tollgate.custom_plugins[3]'), /broken\.yaml:7:7 .*no such file or folder: .*plugins\/nowhere/);
-    assert.match(lineFor(r.out, '_tollgate.custom_plugins[4]'), /broken\.yaml:8:7 .*'\.\/plugins\/broken-syntax' failed to load: /);
+    assert.match(lineFor(r.out, '_tollgate.custom_plugins[4]'), /broken\.yaml:8:7 .*'\.\/plugins\/broken-syntax' failed to load: .*broken-syntax\/index\.ts:3:0: /);
     // The plugin that failed is not also reported as "not installed" where it is used.
     assert.doesNotMatch(r.out, /not installed/);
     assert.match(r.err, /invalid \(5 errors\)/);
