@@ -1,0 +1,55 @@
+// The built-in plugins use exactly what a custom plugin can use: `tollgate` (src/index.ts), their
+// own folder, their schema JSON, node: built-ins and npm dependencies of the package.
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
+import { join, normalize } from 'node:path';
+import { test } from 'node:test';
+import { REPO } from './helpers.ts';
+
+const PLUGINS = join(REPO, 'src/plugins');
+const IMPORT = /\b(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+
+async function sources(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await sources(p)));
+    else if (/\.(ts|mts|js|mjs)$/.test(e.name) && !/\.test\.ts$/.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+test('built-in plugins import nothing from Tollgate internals that a custom plugin could not import', async () => {
+  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const deps = new Set(Object.keys(pkg.dependencies));
+  const folders = (await readdir(PLUGINS, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+  assert.ok(folders.length >= 5, 'built-in plugin folders found');
+  const violations: string[] = [];
+  let checked = 0;
+  for (const name of folders) {
+    const own = join(PLUGINS, name);
+    for (const file of await sources(own)) {
+      const text = (await readFile(file, 'utf8')).replace(/\/\*[\s\S]*?\*\/|^\s*\/\/.*$/gm, '');
+      for (const m of text.matchAll(IMPORT)) {
+        const spec = (m[1] ?? m[2])!;
+        checked++;
+        const where = `${file.slice(REPO.length + 1)}: '${spec}'`;
+        if (spec.startsWith('node:') || builtinModules.includes(spec)) continue;
+        if (spec.startsWith('.')) {
+          const target = normalize(join(file, '..', spec));
+          if (target === join(REPO, 'src/index.ts')) continue;
+          if (target.startsWith(own + '/')) continue;
+          if (target === join(REPO, 'schemas/plugins', `${name}.schema.json`)) continue;
+          violations.push(`${where} reaches into Tollgate's internals (use 'tollgate', i.e. ../../index.ts)`);
+          continue;
+        }
+        const pkgName = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
+        if (pkgName === 'tollgate') continue;
+        if (!deps.has(pkgName)) violations.push(`${where} is not a dependency in package.json`);
+      }
+    }
+  }
+  assert.ok(checked > 20, `imports found (${checked})`);
+  assert.deepEqual(violations, []);
+});
