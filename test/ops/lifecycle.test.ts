@@ -1,0 +1,216 @@
+// Signals, the admin API and metrics of a real `gateway start` process.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
+
+let dir: string;
+let slow: Server;
+let slowPort: number;
+/** Requests the slow upstream has received (so a test knows its request is in flight). */
+let slowSeen = 0;
+
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'tollgate-life-'));
+  slow = createServer((req, res) => {
+    slowSeen++;
+    const ms = Number(new URL(req.url!, 'http://x').searchParams.get('ms') ?? '800');
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('slow and complete');
+    }, ms);
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  slowPort = (slow.address() as AddressInfo).port;
+});
+after(async () => {
+  slow.closeAllConnections();
+  await new Promise((r) => slow.close(r));
+  await rm(dir, { recursive: true, force: true });
+});
+
+const config = (routes: string[], extra = ''): string => `_format_version: "3.0"
+_tollgate:
+  shutdown_grace_period: 5000
+services:
+  - name: echo
+    url: echo://
+    routes:
+${routes.map((r) => `      - name: ${r}\n        paths: [/${r}]\n`).join('')}
+  - name: slow
+    url: http://127.0.0.1:${slowPort}
+    routes:
+      - name: slow
+        paths: [/slow]
+${extra}`;
+
+async function write(name: string, text: string): Promise<string> {
+  const f = join(dir, name);
+  await writeFile(f, text);
+  return f;
+}
+
+function get(url: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    request(url, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+test('SIGTERM during a slow request lets it finish, then the process exits 0', async () => {
+  const gw = await spawnGateway(await write('term.yaml', config(['a'])));
+  try {
+    const seen = slowSeen;
+    const pending = get(`${gw.proxy}/slow?ms=1000`);
+    await eventually(async () => (slowSeen > seen ? true : undefined), 'request reached the upstream');
+    gw.proc.kill('SIGTERM');
+    const r = await pending;
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'slow and complete');
+    // answered with Connection: close, since the gateway is going away
+    assert.equal(r.headers.connection, 'close');
+    const exit = await gw.exited;
+    assert.equal(exit.code, 0);
+    assert.ok(gw.lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'));
+    assert.ok(gw.lines.some((l) => l.msg === 'stopped'));
+    assert.ok(gw.lines.some((l) => l.type === 'access' && l.path === '/slow' && l.status === 200), 'the access log line was flushed');
+  } finally {
+    await gw.kill();
+  }
+});
+
+test('a second SIGTERM exits at once, without waiting for the slow request', async () => {
+  const gw = await spawnGateway(await write('term2.yaml', config(['a'])));
+  try {
+    const seen = slowSeen;
+    const pending = get(`${gw.proxy}/slow?ms=20000`).then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await eventually(async () => (slowSeen > seen ? true : undefined), 'request reached the upstream');
+    gw.proc.kill('SIGTERM');
+    await gw.waitForLine((l) => l.msg === 'shutting down', 'shutting down');
+    gw.proc.kill('SIGTERM');
+    const exit = await gw.exited;
+    assert.equal(exit.code, 1);
+    assert.equal(await pending, 'failed');
+  } finally {
+    await gw.kill();
+  }
+});
+
+test('with --no-watch a change waits for SIGHUP or POST /reload', async () => {
+  const file = await write('nowatch.yaml', config(['a']));
+  const gw = await spawnGateway(file, ['--no-watch']);
+  try {
+    assert.equal((await json(`${gw.admin}/status`)).watching, false);
+    await writeFile(file, config(['a', 'b']));
+    // longer than the watcher's debounce and settle time: had it been watching, /b would answer
+    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal(await statusOf(`${gw.proxy}/b`), 404);
+    gw.proc.kill('SIGHUP');
+    await eventually(async () => ((await statusOf(`${gw.proxy}/b`)) === 200 ? true : undefined), 'SIGHUP reloaded');
+    assert.equal((await json(`${gw.admin}/status`)).last_reload.trigger, 'signal');
+
+    await writeFile(file, config(['a', 'c']));
+    const ok = await fetch(`${gw.admin}/reload`, { method: 'POST' });
+    assert.equal(ok.status, 200);
+    const okBody = (await ok.json()) as Record<string, any>;
+    assert.equal(okBody.ok, true);
+    assert.equal(await statusOf(`${gw.proxy}/c`), 200);
+    assert.equal(await statusOf(`${gw.proxy}/b`), 404);
+
+    await writeFile(file, config(['a', 'c']).replace('paths: [/c]', 'paths: [c-without-slash]'));
+    const bad = await fetch(`${gw.admin}/reload`, { method: 'POST' });
+    assert.equal(bad.status, 400);
+    const badBody = (await bad.json()) as Record<string, any>;
+    assert.equal(badBody.ok, false);
+    assert.equal(badBody.errors[0].file, file);
+    assert.ok(badBody.errors[0].line > 0);
+    assert.equal(await statusOf(`${gw.proxy}/c`), 200);
+    assert.equal((await json(`${gw.admin}/status`)).last_reload.ok, false);
+
+    const wrong = await fetch(`${gw.admin}/reload`);
+    assert.equal(wrong.status, 405);
+    assert.equal(((await wrong.json()) as Record<string, unknown>).message, 'Method not allowed');
+    const none = await fetch(`${gw.admin}/nothing`);
+    assert.equal(none.status, 404);
+    assert.deepEqual(await none.json(), { message: 'Not found' });
+  } finally {
+    await gw.kill();
+  }
+});
+
+test('/metrics parses as Prometheus text and shows requests, latencies, bandwidth, reloads and process metrics', async () => {
+  const file = await write('metrics.yaml', config(['a']) + `  - name: down\n    url: http://127.0.0.1:1\n    retries: 0\n    routes:\n      - name: down\n        paths: [/down]\n`);
+  const gw = await spawnGateway(file, ['--no-watch']);
+  try {
+    for (let i = 0; i < 3; i++) assert.equal(await statusOf(`${gw.proxy}/a`), 200);
+    assert.equal(await statusOf(`${gw.proxy}/nowhere`), 404);
+    assert.equal((await fetch(`${gw.proxy}/a`, { method: 'POST', body: 'x'.repeat(1000) })).status, 200);
+    assert.equal(await statusOf(`${gw.proxy}/down`), 502);
+    await fetch(`${gw.admin}/reload`, { method: 'POST' });
+    const res = await fetch(`${gw.admin}/metrics`);
+    assert.match(res.headers.get('content-type')!, /^text\/plain; version=0.0.4/);
+    const m = parsePrometheus(await res.text());
+    assert.equal(m.get('tollgate_http_requests_total')?.type, 'counter');
+    assert.equal(sumOf(m, 'tollgate_http_requests_total', { service: 'echo', route: 'a', method: 'GET', code: '200', source: 'service' }), 3);
+    assert.equal(sumOf(m, 'tollgate_http_requests_total', { service: 'echo', route: 'a', method: 'POST', code: '200' }), 1);
+    assert.equal(sumOf(m, 'tollgate_http_requests_total', { service: '', route: '', code: '404', source: 'error' }), 1, 'unmatched requests under an empty route label');
+    assert.equal(sumOf(m, 'tollgate_http_requests_total', { service: 'down', route: 'down', code: '502' }), 1);
+    for (const h of ['tollgate_request_latency_ms', 'tollgate_upstream_latency_ms', 'tollgate_gateway_latency_ms']) {
+      assert.equal(m.get(h)?.type, 'histogram', h);
+    }
+    assert.equal(sumOf(m, 'tollgate_request_latency_ms_count', { service: 'echo', route: 'a' }), 4);
+    assert.equal(sumOf(m, 'tollgate_upstream_latency_ms_count', { service: 'echo', route: 'a' }), 4);
+    assert.ok(sumOf(m, 'tollgate_bandwidth_bytes', { route: 'a', direction: 'ingress' }) >= 1000);
+    assert.ok(sumOf(m, 'tollgate_bandwidth_bytes', { route: 'a', direction: 'egress' }) > 0);
+    assert.equal(sumOf(m, 'tollgate_upstream_connection_errors_total', { service: 'down', error: 'connection_refused' }), 1);
+    assert.equal(sumOf(m, 'tollgate_config_reloads_total', { result: 'success' }), 1);
+    assert.ok(sumOf(m, 'tollgate_config_loaded_timestamp_seconds') > 1.7e9);
+    assert.ok(m.has('tollgate_connections'));
+    assert.ok(m.has('process_cpu_user_seconds_total'));
+    assert.ok(m.has('nodejs_heap_size_used_bytes'));
+    // no raw paths as label values
+    for (const f of m.values()) for (const s of f.samples) assert.ok(!Object.values(s.labels).includes('/nowhere'));
+  } finally {
+    await gw.kill();
+  }
+});
+
+test('/status shows version, config hash, last reload and connection counts; /routes lists routes in priority order with plugin chains', async () => {
+  const file = await write(
+    'status.yaml',
+    config(['a', 'b']).replace('paths: [/b]', 'paths: [/b]\n        regex_priority: 0\n        plugins:\n          - name: key-auth\n          - name: acl\n            config:\n              allow: [ops]') +
+      `  - name: regex\n    url: echo://\n    routes:\n      - name: numbers\n        paths: ['~/n/\\d+$']\n        regex_priority: 5\n`,
+  );
+  const gw = await spawnGateway(file, ['--no-watch']);
+  try {
+    const st = await json(`${gw.admin}/status`);
+    assert.equal(st.status, 'up');
+    assert.match(st.version, /^\d+\.\d+\.\d+/);
+    assert.match(st.config_hash, /^[0-9a-f]{64}$/);
+    assert.equal(st.last_reload.ok, true);
+    assert.equal(typeof st.connections.active, 'number');
+    assert.equal(typeof st.connections.in_flight, 'number');
+    const routes = await json(`${gw.admin}/routes`);
+    const names = routes.data.map((r: any) => r.name);
+    assert.equal(names[0], 'numbers', 'the regex route with the highest regex_priority is tried first');
+    const b = routes.data.find((r: any) => r.name === 'b');
+    assert.deepEqual(b.plugins.map((p: any) => p.name), ['key-auth', 'acl']);
+    assert.equal(b.plugins[0].instance.scope, 'route');
+    assert.equal(b.service.name, 'echo');
+  } finally {
+    await gw.kill();
+  }
+});
