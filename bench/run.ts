@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jwtRoute, oidcRoute } from './rows.ts';
+import { RATE_LIMITING_LOCAL, rateLimitingRedisRoute } from './rate-limiting.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -64,6 +65,8 @@ const TARGETS: Target[] = [
   { name: 'tollgate 1 route, no access log', config: ONE_ROUTE, args: ['--no-access-log'] },
   { name: 'tollgate jwt RS256', config: null, prepare: jwtRoute },
   { name: 'tollgate oidc session', config: null, prepare: oidcRoute },
+  { name: 'tollgate rate-limiting local', config: RATE_LIMITING_LOCAL },
+  { name: 'tollgate rate-limiting redis', config: null, prepare: rateLimitingRedisRoute },
 ];
 
 // ---------------------------------------------------------------------------------------------
