@@ -1,0 +1,145 @@
+// examples/compose: the files fit together (what compose mounts exists, nginx balances over every
+// replica, the gateway.yaml validates with the environment compose gives it), and that gateway.yaml,
+// run twice against one real Redis, shares its rate limit between the two replicas.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { redisUnavailable, startRedis, type TestRedis } from '../support/redis.ts';
+import { composeEnv, envReferences, type Doc } from './helpers.ts';
+
+const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
+const DIR = join(ROOT, 'examples/compose');
+const GATEWAY_YAML = join(DIR, 'gateway.yaml');
+
+const compose = parse(await readFile(join(DIR, 'docker-compose.yml'), 'utf8'), { merge: true }) as Doc;
+const nginx = await readFile(join(DIR, 'nginx.conf'), 'utf8');
+const gatewayText = await readFile(GATEWAY_YAML, 'utf8');
+const gateway = parse(gatewayText) as Doc;
+const services = compose.services as Record<string, Doc>;
+const replicas = Object.keys(services).filter((name) => services[name]!.image === 'tollgate:local' && services[name]!.command === undefined);
+
+function rateLimitingConfigs(doc: Doc): Doc[] {
+  const out: Doc[] = [];
+  const visit = (plugins: unknown): void => {
+    for (const p of (plugins as Doc[] | undefined) ?? []) if (p.name === 'rate-limiting') out.push(p.config as Doc);
+  };
+  visit(doc.plugins);
+  for (const s of (doc.services as Doc[]) ?? []) {
+    visit(s.plugins);
+    for (const r of (s.routes as Doc[]) ?? []) visit(r.plugins);
+  }
+  return out;
+}
+
+describe('examples/compose files', () => {
+  test('two gateway replicas from the repository Dockerfile, each mounting gateway.yaml at the image default path', () => {
+    assert.ok(replicas.length >= 2, `gateway replicas: ${replicas.join(', ')}`);
+    for (const name of replicas) {
+      const s = services[name]!;
+      assert.ok(existsSync(join(resolve(DIR, (s.build as Doc).context as string), 'Dockerfile')), `${name}: build context holds the Dockerfile`);
+      assert.ok((s.volumes as string[]).includes('./gateway.yaml:/etc/tollgate/gateway.yaml:ro'), name);
+      assert.equal((s.depends_on as Doc).redis && ((s.depends_on as Doc).redis as Doc).condition, 'service_healthy');
+    }
+  });
+
+  test('nginx publishes port 8000 and balances over every replica at its proxy port', () => {
+    const lb = services.lb!;
+    assert.ok((lb.ports as string[]).includes('8000:80'));
+    assert.ok((lb.volumes as string[]).includes('./nginx.conf:/etc/nginx/nginx.conf:ro'));
+    const proxyPort = ((gateway._tollgate as Doc).proxy_listen as string[])[0]!.split(':')[1];
+    const upstream = /upstream tollgate \{([^}]*)\}/.exec(nginx)?.[1] ?? '';
+    const servers = [...upstream.matchAll(/^\s*server\s+(\S+)/gm)].map((m) => m[1]);
+    assert.deepEqual(servers.sort(), replicas.map((r) => `${r}:${proxyPort}`).sort());
+    assert.match(nginx, /proxy_pass http:\/\/tollgate;/);
+    assert.match(nginx, /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/);
+  });
+
+  test('gateway.yaml reaches compose services: the echo upstream at its listen port, Redis for every rate limit', () => {
+    const echoListen = (services.echo!.command as string[]).join(' ');
+    for (const s of gateway.services as Doc[]) {
+      const u = new URL(s.url as string);
+      assert.ok(services[u.hostname], `service host ${u.hostname} is a compose service`);
+      assert.ok(echoListen.includes(`:${u.port}`), `echo listens on ${u.port}`);
+    }
+    const limits = rateLimitingConfigs(gateway);
+    assert.ok(limits.length > 0);
+    for (const c of limits) {
+      assert.equal(c.policy, 'redis');
+      assert.ok(services[(c.redis as Doc).host as string], 'redis.host is a compose service');
+    }
+  });
+
+  test('nginx is trusted for X-Forwarded-For: the compose network is in trusted_ips', () => {
+    const subnets = ((compose.networks as Doc).edge as Doc).ipam as Doc;
+    const subnet = ((subnets.config as Doc[])[0]!).subnet;
+    assert.ok(((gateway._tollgate as Doc).trusted_ips as string[]).includes(subnet as string));
+  });
+
+  test('compose gives the replicas more time to stop than the gateway takes to drain', () => {
+    const graceMs = ((gateway._tollgate as Doc).shutdown_grace_period as number | undefined) ?? 10_000;
+    for (const name of replicas) {
+      const s = /^(\d+)s$/.exec(services[name]!.stop_grace_period as string);
+      assert.ok(s && Number(s[1]) * 1000 > graceMs, `${name} stop_grace_period`);
+    }
+  });
+
+  test('gateway.yaml validates with the environment compose gives the replicas, and every ${...} is provided', async () => {
+    for (const name of replicas) {
+      const env = composeEnv(services[name]!.environment as Doc);
+      for (const ref of envReferences(gatewayText)) assert.ok(env[ref] !== undefined, `${name} sets ${ref}`);
+      const cfg = await loadConfigFile(GATEWAY_YAML, { env });
+      assert.equal(cfg.consumers.length, 1);
+    }
+  });
+});
+
+describe('examples/compose gateway.yaml on two gateways sharing one Redis', () => {
+  const skip = redisUnavailable();
+  let redis: TestRedis;
+  const gws: TestGateway[] = [];
+
+  before(async () => {
+    if (skip) return;
+    redis = await startRedis();
+    // Only the addresses change: compose's service names become this machine's servers.
+    const doc = parse(gatewayText) as Doc;
+    for (const s of doc.services as Doc[]) s.url = 'echo://';
+    for (const c of rateLimitingConfigs(doc)) c.redis = { host: redis.host, port: redis.port };
+    const env = { DEMO_API_KEY: 'demo-key' };
+    gws.push(await startGateway({ config: doc, env }), await startGateway({ config: doc, env }));
+  });
+  after(async () => {
+    await Promise.all(gws.map((g) => g.close()));
+    await redis?.stop();
+  });
+
+  test('the /api limit (5 a minute per consumer) holds across both replicas: requests 6 and 7 get 429', { skip: skip ?? false }, async () => {
+    // The window is the UTC minute: do not start in its last seconds.
+    const sec = new Date().getUTCSeconds();
+    if (sec >= 57) await new Promise((r) => setTimeout(r, (61 - sec) * 1000));
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      // Round robin, as nginx does.
+      const r = await fetch(`${gws[i % 2]!.url}/api/orders`, { headers: { apikey: 'demo-key' } });
+      statuses.push(r.status);
+      if (i === 4) assert.equal(r.headers.get('x-ratelimit-remaining-minute'), '0');
+      await r.arrayBuffer();
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429]);
+  });
+
+  test('/api without the key gets 401 and /echo is open, on either replica', { skip: skip ?? false }, async () => {
+    const noKey = await fetch(`${gws[1]!.url}/api/orders`);
+    assert.equal(noKey.status, 401);
+    await noKey.arrayBuffer();
+    const echo = await fetch(`${gws[0]!.url}/echo/hello`);
+    assert.equal(echo.status, 200);
+    assert.equal(((await echo.json()) as Doc).path, '/hello');
+  });
+});
