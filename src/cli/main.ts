@@ -8,6 +8,7 @@ Commands:
   start [--config FILE] [--proxy-listen HOST:PORT] [--admin-listen HOST:PORT] [--log-level LEVEL]
                                                                  run the gateway
   echo [--listen HOST:PORT]                                      run the echo upstream
+  plugin new NAME [--dir plugins]                                write a custom plugin (module, schema, test, README)
   version                                                        print the version
 `;
 
@@ -20,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./start.ts')).runStart(rest);
     case 'echo':
       return (await import('./echo.ts')).runEcho(rest);
+    case 'plugin':
+      return (await import('./plugin.ts')).runPlugin(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);

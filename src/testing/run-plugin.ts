@@ -119,10 +119,10 @@ export async function runPlugin<C>(
   try {
     loaded = await loadConfigText(stringify(doc), 'runPlugin.yaml', { env: options.env ?? {}, plugins });
   } catch (err) {
-    throw explained(err);
+    throw explained(err, def.name);
   }
   const runtime = await compileRuntime(loaded, { plugins, log }).catch((err: unknown) => {
-    throw explained(err);
+    throw explained(err, def.name);
   });
   try {
     const inst = runtime.plugins[0]!;
@@ -224,8 +224,13 @@ function bounded(p: void | Promise<void> | undefined, ms: number, phase: string)
 }
 
 /** A ConfigError whose message lists its problems, so a failing test says what is wrong. */
-function explained(err: unknown): unknown {
-  if (err instanceof ConfigError) err.message = err.issues.map((i) => `${i.path.replace(/^plugins\[0\]\./, '') || '.'}: ${i.message}`).join('; ');
+function explained(err: unknown, name: string): unknown {
+  if (err instanceof ConfigError) {
+    const own = `plugin '${name}': `;
+    err.message = err.issues
+      .map((i) => `${i.path.replace(/^plugins\[0\]\.?/, '') || 'config'}: ${i.message.startsWith(own) ? i.message.slice(own.length) : i.message}`)
+      .join('; ');
+  }
   return err;
 }
 

@@ -1,0 +1,97 @@
+// `gateway plugin new NAME`: the generated folder type-checks, its own test passes as generated,
+// and `gateway validate` accepts a config that uses it and locates a wrong value.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { after, before, test } from 'node:test';
+import { REPO, tempProject, type TempProject } from './helpers.ts';
+
+const run = promisify(execFile);
+const GATEWAY = join(REPO, 'bin/gateway');
+
+async function exec(cmd: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    // A child `node --test` inside a test run would report to this runner instead of its stdout.
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT;
+    const r = await run(cmd, args, { cwd, env, timeout: 120_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+let project: TempProject;
+before(async () => {
+  project = await tempProject();
+});
+after(() => project.remove());
+
+test('`gateway plugin new demo` writes a plugin whose own test passes as generated, and validate accepts it', async () => {
+  const made = await exec(process.execPath, [GATEWAY, 'plugin', 'new', 'demo'], project.dir);
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stdout, /Wrote plugins\/demo\/: index\.ts, schema\.json, demo\.test\.ts, README\.md/);
+  const index = await readFile(join(project.dir, 'plugins/demo/index.ts'), 'utf8');
+  // It imports only what any project with tollgate installed can import.
+  const specs = [...index.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+  assert.deepEqual(specs, ['tollgate', './schema.json']);
+
+  const again = await exec(process.execPath, [GATEWAY, 'plugin', 'new', 'demo'], project.dir);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /plugins\/demo already exists; nothing written/);
+
+  const tests = await exec(process.execPath, ['--import', pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href, '--test', 'plugins/demo/demo.test.ts'], project.dir);
+  assert.equal(tests.code, 0, tests.stdout + tests.stderr);
+  assert.match(tests.stdout, /# pass 4\n# fail 0/);
+
+  const tsc = await exec(
+    process.execPath,
+    [
+      join(REPO, 'node_modules/typescript/bin/tsc'),
+      '--noEmit', '--strict', '--target', 'es2023', '--lib', 'es2023', '--module', 'nodenext', '--moduleResolution', 'nodenext',
+      '--allowImportingTsExtensions', '--resolveJsonModule', '--verbatimModuleSyntax', '--skipLibCheck',
+      '--typeRoots', join(REPO, 'node_modules/@types'), '--types', 'node',
+      'plugins/demo/index.ts', 'plugins/demo/demo.test.ts',
+    ],
+    project.dir,
+  );
+  assert.equal(tsc.code, 0, tsc.stdout + tsc.stderr);
+
+  const config = (value: unknown): string =>
+    [
+      '_format_version: "3.0"',
+      '_tollgate:',
+      '  custom_plugins: [./plugins/demo]',
+      'services:',
+      '  - name: echo',
+      '    url: echo://',
+      '    routes: [{ name: api, paths: [/api] }]',
+      'plugins:',
+      '  - name: demo',
+      '    config:',
+      `      value: ${JSON.stringify(value)}`,
+      '',
+    ].join('\n');
+  await project.write('gateway.yaml', config('hello'));
+  const valid = await exec(process.execPath, [GATEWAY, 'validate', 'gateway.yaml'], project.dir);
+  assert.equal(valid.code, 0, valid.stdout + valid.stderr);
+  assert.match(valid.stdout, /gateway\.yaml: valid \(1 service, 1 route, 0 consumers, 1 plugin\)/);
+
+  await project.write('gateway.yaml', config(42));
+  const invalid = await exec(process.execPath, [GATEWAY, 'validate', 'gateway.yaml'], project.dir);
+  assert.equal(invalid.code, 1);
+  assert.match(invalid.stdout, /^gateway\.yaml:11:14 {2}plugins\[0\]\.config\.value {2}expected a string, got an integer$/m);
+});
+
+test('`gateway plugin new` refuses a built-in name and an invalid name', async () => {
+  const builtin = await exec(process.execPath, [GATEWAY, 'plugin', 'new', 'jwt', '--dir', 'x'], project.dir);
+  assert.equal(builtin.code, 1);
+  assert.match(builtin.stderr, /'jwt' is a built-in plugin's name/);
+  const bad = await exec(process.execPath, [GATEWAY, 'plugin', 'new', 'My Plugin'], project.dir);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /not a valid plugin name/);
+});
