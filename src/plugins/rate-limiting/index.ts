@@ -145,6 +145,11 @@ class RateLimiting {
   private readonly log: PluginLogger;
   /** Failures of the store this instance let through (fault_tolerant) or answered 500 for. */
   storeFailures = 0;
+  /** Window starts and ends of the current second: they change at most once a second. */
+  private cachedSecond = -1;
+  private readonly starts: number[];
+  private readonly ends: number[];
+  private readonly suffixes: string[];
 
   constructor(config: RateLimitingConfig, periods: Period[], store: CounterStore, scope: { route: string | null; service: string | null }, log: PluginLogger) {
     this.periods = periods;
@@ -160,6 +165,22 @@ class RateLimiting {
     this.errorCode = config.error_code;
     this.errorBody = { message: config.error_message };
     this.log = log;
+    this.starts = periods.map(() => 0);
+    this.ends = periods.map(() => 0);
+    this.suffixes = periods.map(() => '');
+  }
+
+  private refreshWindows(now: number): void {
+    const second = now - (now % 1000);
+    if (second === this.cachedSecond) return;
+    this.cachedSecond = second;
+    for (let i = 0; i < this.periods.length; i++) {
+      const p = this.periods[i]!;
+      const start = windowStart(p, now);
+      this.starts[i] = start;
+      this.ends[i] = windowEnd(p, start);
+      this.suffixes[i] = `:${start}:${p}`;
+    }
   }
 
   private identifier(req: GatewayRequest): string {
@@ -186,23 +207,20 @@ class RateLimiting {
     const now = Date.now();
     const id = this.identifier(req);
     const n = this.periods.length;
+    this.refreshWindows(now);
     const keys = new Array<string>(n);
-    const expireAt = new Array<number>(n);
-    const starts = new Array<number>(n);
-    for (let i = 0; i < n; i++) {
-      const p = this.periods[i]!;
-      const start = windowStart(p, now);
-      starts[i] = start;
-      keys[i] = `${this.prefix}${id}:${start}:${p}`;
-      expireAt[i] = windowEnd(p, start);
-    }
+    const base = `${this.prefix}${id}`;
+    for (let i = 0; i < n; i++) keys[i] = base + this.suffixes[i]!;
     let result: number[] | Promise<number[]>;
     try {
-      result = this.store.hit(keys, this.limits, expireAt);
+      result = this.store.hit(keys, this.limits, this.ends);
     } catch (err) {
       return this.failed(err);
     }
-    if (Array.isArray(result)) return this.decide(req, result, now, starts, expireAt);
+    if (Array.isArray(result)) return this.decide(req, result, now, this.starts, this.ends);
+    // Copies: by the time Redis answers, later requests may have moved the cached windows on.
+    const starts = this.starts.slice();
+    const expireAt = this.ends.slice();
     return result.then(
       (r) => this.decide(req, r, now, starts, expireAt),
       (err: unknown) => this.failed(err),
