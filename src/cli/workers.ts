@@ -25,6 +25,7 @@ type ToWorker =
   | { t: 'tollgate:shutdown' };
 
 type FromWorker =
+  | { t: 'tollgate:hello' }
   | { t: 'tollgate:ready'; proxy: string[]; hash: string }
   | { t: 'tollgate:failed'; errors: ConfigIssue[] }
   | { t: 'tollgate:reply'; id: number; ok: boolean; hash?: string; errors?: ConfigIssue[]; stats?: ConnectionStats };
@@ -102,6 +103,9 @@ export async function runPrimary(args: StartArgs): Promise<number> {
         const w = waiting.get(key);
         waiting.delete(key);
         w?.resolve(m);
+      } else if (m.t === 'tollgate:hello') {
+        // The worker listens for messages only once its modules have loaded: it asks when it can hear.
+        send(worker, { t: 'tollgate:init', text: inst.configText });
       } else if (m.t === 'tollgate:ready') {
         s.ready = true;
         s.hash = m.hash;
@@ -110,7 +114,6 @@ export async function runPrimary(args: StartArgs): Promise<number> {
         if (m.hash !== inst.runtime.config.source.hash) void inst.reload({ trigger: 'api' }).catch(() => undefined);
       }
     });
-    worker.once('online', () => send(worker, { t: 'tollgate:init', text: inst.configText }));
     worker.once('exit', (code, signal) => {
       states.delete(worker.id);
       for (const [key, w] of waiting) {
@@ -277,6 +280,7 @@ export async function runWorker(args: StartArgs): Promise<number> {
       }
     };
     process.on('message', on);
+    reply({ t: 'tollgate:hello' });
   });
   const metrics = new GatewayMetrics({ traffic: true, reloads: false, process: true });
   let inst: TollgateInstance;

@@ -1,0 +1,106 @@
+// GET /config: the effective config, with every resolved secret and credential redacted.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startGateway } from '../../src/testing/index.ts';
+
+test('/config never shows a value from ${NAME} or ${file:...}, nor a credential secret or key', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-cfg-'));
+  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  await writeFile(join(dir, 'partner.pem'), pem);
+  const literalHs = 'literal-hs256-secret-in-the-file';
+  const literalKey = 'literal-api-key-in-the-file';
+  const env = { API_KEY: 'env-api-key-value-1234', HS_SECRET: 'env-hs-secret-value-5678', UPSTREAM_TAG: 'env-tag-value-91011' };
+  const gw = await startGateway({
+    dir,
+    env,
+    config: `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    tags: ["\${UPSTREAM_TAG}"]
+    routes:
+      - name: a
+        paths: [/a]
+        plugins:
+          - name: key-auth
+consumers:
+  - username: alice
+    keyauth_credentials:
+      - key: \${API_KEY}
+      - key: ${literalKey}
+    jwt_secrets:
+      - key: alice-hs
+        algorithm: HS256
+        secret: \${HS_SECRET}
+      - key: alice-hs-literal
+        algorithm: HS256
+        secret: ${literalHs}
+      - key: alice-rs
+        algorithm: RS256
+        rsa_public_key: \${file:partner.pem}
+`,
+  });
+  try {
+    const res = await fetch(`${gw.adminUrl}/config`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const cfg = JSON.parse(text) as Record<string, any>;
+    for (const secret of [...Object.values(env), literalHs, literalKey, pem.trim(), pem.split('\n')[1]!]) {
+      assert.ok(!text.includes(secret), `/config shows ${secret.slice(0, 12)}...`);
+    }
+    // the effective config is still there, with defaults applied
+    assert.equal(cfg.services[0].name, 'echo');
+    assert.equal(cfg.routes[0].strip_path, true);
+    assert.equal(cfg.consumers[0].username, 'alice');
+    assert.deepEqual(cfg.keyauth_credentials.map((k: any) => k.key), ['[redacted]', '[redacted]']);
+    assert.ok(cfg.jwt_secrets.every((s: any) => s.secret === null || s.secret === '[redacted]'));
+    assert.equal(cfg.jwt_secrets.find((s: any) => s.key === 'alice-rs').rsa_public_key, '[redacted]');
+    assert.deepEqual(cfg.services[0].tags, ['[redacted]']);
+    assert.ok(!('yaml_path' in cfg.services[0]));
+  } finally {
+    await gw.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('/config redacts secret fields of plugin configs (oidc client_secret, session_secret, redis password) and keeps the rest', async () => {
+  const { effectiveConfig } = await import('../../src/admin/server.ts');
+  const config = {
+    format_version: '3.0',
+    services: [],
+    routes: [],
+    consumers: [],
+    jwt_secrets: [],
+    keyauth_credentials: [],
+    acls: [],
+    upstreams: [],
+    certificates: [{ id: 'c', cert: 'CERT', key: 'PRIVATE', cert_alt: null, key_alt: null, snis: [], tags: [], yaml_path: [] }],
+    settings: { log_level: 'info' },
+    plugins: [
+      {
+        id: 'p',
+        name: 'oidc',
+        enabled: true,
+        protocols: ['http'],
+        service: null,
+        route: null,
+        consumer: null,
+        tags: [],
+        yaml_path: [],
+        config: { client_id: 'app', client_secret: 'cs-value', session_secret: ['ss-1', 'ss-2'], redis: { host: 'r', password: 'pw' }, scopes: ['openid'] },
+      },
+    ],
+    source: { file: '/x', dir: '/', hash: 'h', referenced_files: [], secrets: new Set<string>(), locate: () => ({ file: '/x', line: 1, col: 1 }) },
+  };
+  const out = effectiveConfig(config as never) as any;
+  const text = JSON.stringify(out);
+  for (const s of ['cs-value', 'ss-1', 'ss-2', '"pw"', 'PRIVATE']) assert.ok(!text.includes(s), s);
+  assert.equal(out.plugins[0].config.client_id, 'app');
+  assert.deepEqual(out.plugins[0].config.scopes, ['openid']);
+  assert.equal(out.plugins[0].config.redis.host, 'r');
+  assert.equal(out.certificates[0].cert, 'CERT');
+});

@@ -1,0 +1,80 @@
+// `gateway start --workers 2`: reloads reach every worker, /metrics sums them, a dead worker is replaced.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
+
+const config = (routes: string[]): string => `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    routes:
+${routes.map((r) => `      - name: ${r}\n        paths: [/${r}]\n`).join('')}`;
+
+test('with --workers 2 a reload reaches both workers, /metrics sums them, and a dead worker is replaced', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  await writeFile(file, config(['a']));
+  const gw = await spawnGateway(file, ['--workers', '2']);
+  try {
+    const st = await json(`${gw.admin}/status`);
+    assert.equal(st.workers.length, 2);
+    assert.ok(st.workers.every((w: any) => w.ready && w.config_hash === st.config_hash));
+
+    // the watcher (in the primary) reloads both workers
+    await writeFile(file, config(['a', 'b']));
+    const after = await eventually(async () => {
+      const s = await json(`${gw.admin}/status`);
+      return s.config_hash !== st.config_hash ? s : undefined;
+    }, 'reloaded');
+    assert.equal(after.last_reload.ok, true);
+    assert.ok(after.workers.every((w: any) => w.config_hash === after.config_hash), JSON.stringify(after.workers));
+    // every new connection (the primary hands them out in turn) finds the new route
+    for (let i = 0; i < 10; i++) assert.equal(await statusOf(`${gw.proxy}/b`), 200);
+    for (let i = 0; i < 10; i++) assert.equal(await statusOf(`${gw.proxy}/a`), 200);
+
+    const m = parsePrometheus(await (await fetch(`${gw.admin}/metrics`)).text());
+    assert.equal(sumOf(m, 'tollgate_http_requests_total', { route: 'b', code: '200' }), 10);
+    assert.equal(sumOf(m, 'tollgate_http_requests_total', { route: 'a', code: '200' }), 10);
+    assert.equal(sumOf(m, 'tollgate_request_latency_ms_count', { route: 'a' }), 10);
+    assert.equal(sumOf(m, 'tollgate_workers'), 2);
+    assert.equal(sumOf(m, 'tollgate_config_reloads_total', { result: 'success' }), 1);
+    // each sample appears once: the workers' series were summed, not listed side by side
+    const keys = m.get('tollgate_http_requests_total')!.samples.map((s) => JSON.stringify(s.labels));
+    assert.equal(new Set(keys).size, keys.length);
+    // the worker processes both counted (each one's process metrics are in the sum)
+    assert.equal(m.get('tollgate_http_requests_total')!.type, 'counter');
+
+    // a broken file changes no worker
+    await writeFile(file, config(['a', 'b']) + 'oops: [\n');
+    const failed = await eventually(async () => {
+      const s = await json(`${gw.admin}/status`);
+      return s.last_reload.ok === false ? s : undefined;
+    }, 'failure reported');
+    assert.equal(failed.config_hash, after.config_hash);
+    assert.ok(failed.workers.every((w: any) => w.config_hash === after.config_hash));
+    assert.equal(await statusOf(`${gw.proxy}/b`), 200);
+
+    // a worker killed is replaced, and counted
+    const victim = after.workers[0].pid as number;
+    process.kill(victim, 'SIGKILL');
+    const replaced = await eventually(async () => {
+      const s = await json(`${gw.admin}/status`);
+      return s.workers.length === 2 && s.workers.every((w: any) => w.ready && w.pid !== victim) ? s : undefined;
+    }, 'worker replaced');
+    assert.equal(replaced.worker_restarts, 1);
+    assert.ok(replaced.workers.every((w: any) => w.config_hash === after.config_hash));
+    for (let i = 0; i < 6; i++) assert.equal(await statusOf(`${gw.proxy}/b`), 200);
+    const m2 = parsePrometheus(await (await fetch(`${gw.admin}/metrics`)).text());
+    assert.equal(sumOf(m2, 'tollgate_worker_restarts_total'), 1);
+
+    gw.proc.kill('SIGTERM');
+    const exit = await gw.exited;
+    assert.equal(exit.code, 0);
+  } finally {
+    await gw.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
