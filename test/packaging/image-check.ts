@@ -350,7 +350,7 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     if (userNote) log(`note: ${userNote}`);
 
     const env: Record<string, string> = {
-      PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+      PATH: hostPath(),
       HOME: '/',
       HOSTNAME: 'image-check',
       ...stage.env,
@@ -522,9 +522,15 @@ async function replayRun(ins: Instruction, stage: Stage, log: (l: string) => voi
   const argv = runArgv(ins);
   log(`RUN ${argv.join(' ')}`);
   // The same command, from the local npm cache (CI has it; the network may not be there).
+  // The host's cache and registry settings, and nothing else of its environment (under `npm test`
+  // npm exports its whole config, prefixes included, which must not steer this install).
+  const npmSettings = Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => /^npm_config_(cache|registry|userconfig)$/i.test(e[0]) && e[1] !== undefined),
+  );
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    PATH: hostPath(),
     HOME: process.env.HOME ?? '/root',
+    ...npmSettings,
     ...stage.env,
     npm_config_prefer_offline: 'true',
     npm_config_update_notifier: 'false',
@@ -539,6 +545,14 @@ async function replayRun(ins: Instruction, stage: Stage, log: (l: string) => voi
     p.once('exit', (code) => res({ code, out }));
   });
   if (r.code !== 0) throw new ImageCheckError(`Dockerfile:${ins.line} RUN ${argv.join(' ')} failed (exit ${r.code})`, r.out);
+}
+
+/** The host's PATH without the node_modules/.bin folders `npm run` puts in front: the image has none. */
+function hostPath(): string {
+  return (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin')
+    .split(':')
+    .filter((d) => !/[/\\]node_modules[/\\]\.bin$/.test(d))
+    .join(':');
 }
 
 /** ENTRYPOINT + CMD with container paths mapped into the stage and loopback listen addresses. */
