@@ -7,6 +7,7 @@ import { createLogger, pluginLogger, redact, type Logger } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { createHttpClient } from '../proxy/http-client.ts';
 import { Balancer, parseTarget } from '../proxy/balancer.ts';
+import { compileCertificates } from '../proxy/tls.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import type {
   Consumer,
@@ -68,6 +69,14 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
         const path = [...t.yaml_path, 'target'];
         issues.push(configIssue('SEMANTIC', (err as Error).message, path, config.source.locate(path)));
       }
+    }
+  }
+  // TLS (issue 10): certificates compiled into SecureContexts; what OpenSSL refuses is a located error.
+  issues.push(...compileCertificates(config).issues);
+  for (const s of config.services) {
+    if (s.client_certificate !== null && config.upstreams.some((u) => u.name === s.host)) {
+      const path = [...s.yaml_path, 'client_certificate'];
+      issues.push(configIssue('SEMANTIC', 'client_certificate is not supported yet for a service whose host is an upstream (its targets have their own pools)', path, config.source.locate(path)));
     }
   }
   const upstreams = issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
@@ -277,6 +286,7 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
       rejectUnauthorized: s.tls_verify ?? true,
       ...(s.ca_certificates !== null ? { ca: s.ca_certificates } : {}),
       ...(scheme === 'https' && isIP(s.host) === 0 ? { servername: s.host } : {}),
+      ...upstreamClientCertificate(s, config),
     },
   });
   return {
@@ -293,6 +303,13 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
     retries: s.retries,
     label,
   };
+}
+
+/** The certificate a service presents to its upstream for mutual TLS (`client_certificate`). */
+function upstreamClientCertificate(s: ServiceModel, config: GatewayConfig): { cert?: string; key?: string } {
+  if (s.client_certificate === null) return {};
+  const c = config.certificates.find((x) => x.id === s.client_certificate);
+  return c === undefined ? {} : { cert: c.cert, key: c.key };
 }
 
 function toRouteInfo(r: RouteModel): RouteInfo {

@@ -16,7 +16,8 @@ import type { CompiledService, PipelineSlot, PluginInstance, Runtime } from '../
 import { isoNow } from './clock.ts';
 import { echoBody } from './echo.ts';
 import type { Target } from './balancer.ts';
-import { HOP_BY_HOP, HeaderScan, connectionTokens, scanRequestHeaders } from './headers.ts';
+import { HOP_BY_HOP, HeaderScan, connectionTokens, scanRequestHeaders, stripConnectionSpecific } from './headers.ts';
+import { hstsHeader } from './tls.ts';
 
 const kCtx = Symbol('tollgate.request');
 const kTrustRuntime = Symbol('tollgate.trustRuntime');
@@ -38,6 +39,8 @@ export class Gateway {
   /** The log destination, written to directly for access lines. */
   readonly accessStream: { write(line: string): unknown } | null;
   readonly observers: RequestObserver[] = [];
+  /** Port of the first ssl listener, for https redirects (TLS, issue 10); null without one. */
+  httpsPort: number | null = null;
   /** Listener callbacks, bound once. */
   readonly onRequest: (req: IncomingMessage, res: ServerResponse) => void;
   readonly onCheckContinue: (req: IncomingMessage, res: ServerResponse) => void;
@@ -52,7 +55,8 @@ export class Gateway {
     this.onRequest = (req, res) => void handle(this, req, res, false);
     this.onCheckContinue = (req, res) => void handle(this, req, res, true);
     this.onCheckExpectation = (req, res) => {
-      res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      // HTTP/2 has no Connection header (node refuses to send one).
+      res.writeHead(417, req.httpVersionMajor === 2 ? { 'content-type': 'application/json; charset=utf-8' } : { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
       res.end(JSON.stringify({ message: ProxyErrors.EXPECTATION_FAILED.message }));
     };
     this.onUpgrade = (req, socket, head) => handleUpgrade(this, req, socket, head);
@@ -81,7 +85,8 @@ async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex
     const failure = prepare(gw, rc, req);
     if (failure !== null) return sendError(rc, failure);
     const route = rc.compiled!;
-    if (rc.scheme === 'http' ? !route.http : !route.https) return redirectToHttps(rc);
+    // Kong: only an https-only route turns plain http away; an http-only route also serves https.
+    if (rc.scheme === 'http' && !route.http) return redirectToHttps(gw, rc);
     if (route.pipeline.hasAccess) {
       const slots = route.pipeline.slots;
       for (let i = 0; i < slots.length; i++) {
@@ -113,9 +118,11 @@ async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex
 function prepare(gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyErrorCode | null {
   const rt = rc.runtime;
   const settings = rt.config.settings;
-  if (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)) return 'BAD_VERSION';
+  // HTTP/2 arrives only on TLS listeners (node:http2, issue 10); its pseudo-headers are not counted.
+  const h2 = req.httpVersionMajor === 2;
+  if (!h2 && (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1))) return 'BAD_VERSION';
   const raw = req.rawHeaders;
-  if (raw.length > settings.max_request_headers * 2) return 'TOO_MANY_HEADERS';
+  if (raw.length > settings.max_request_headers * 2 + (h2 ? 8 : 0)) return 'TOO_MANY_HEADERS';
   const headers: Record<string, HeaderValue> = {};
   const scan = scanRequestHeaders(raw, settings.headers_with_underscores, headers);
   if (scan.status !== HeaderScan.OK) {
@@ -180,7 +187,7 @@ function prepare(gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyEr
   rc.matchedPath = match.matchedPath;
   rc.captures = match.captures;
 
-  if (headers['content-length'] !== undefined || te !== undefined) startBodyTimer(rc);
+  if (headers['content-length'] !== undefined || te !== undefined || (h2 && hasH2Body(req))) startBodyTimer(rc);
   return null;
 }
 
@@ -282,7 +289,21 @@ function upstreamTarget(rc: RequestContext, svc: CompiledService): string {
 
 function hasClientBody(rc: RequestContext): boolean {
   const cl = rc.headers['content-length'];
+  if (cl === undefined && rc.raw.httpVersionMajor === 2) return hasH2Body(rc.raw);
   return rc.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+/** An HTTP/2 request has a body unless its HEADERS frame ended the stream (no Content-Length needed). */
+function hasH2Body(req: IncomingMessage): boolean {
+  return (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
+}
+
+/** Last touches on every response head: HSTS on https, no connection-specific headers on HTTP/2. */
+function edgeHeaders(rc: RequestContext, headers: Record<string, HeaderValue | undefined>): void {
+  if (rc.scheme !== 'https') return;
+  const hsts = hstsHeader(rc.runtime.config.settings);
+  if (hsts !== null) headers['strict-transport-security'] = hsts;
+  if (rc.raw.httpVersionMajor === 2) stripConnectionSpecific(headers);
 }
 
 function dispatch(rc: RequestContext, svc: CompiledService, attempt: number): void {
@@ -382,6 +403,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (rc.finished || rc.res.headersSent) return false;
     const r = rc.response!;
     r.headers[rc.runtime.config.settings.request_id_header] = rc.id;
+    edgeHeaders(rc, r.headers);
     rc.status = r.status;
     rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
     if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
@@ -546,6 +568,7 @@ function writeFinal(
   const out = rc.res;
   if (rc.finished || out.headersSent || out.destroyed) return;
   headers[rc.runtime.config.settings.request_id_header] = rc.id;
+  edgeHeaders(rc, headers);
   rc.status = status;
   out.writeHead(status, headers as Record<string, string | string[]>);
   if (body !== null && rc.method !== 'HEAD') {
@@ -593,7 +616,7 @@ export function sendError(rc: RequestContext, code: ProxyErrorCode): void {
   writeFinal(rc, def.status, headers, body);
 }
 
-function redirectToHttps(rc: RequestContext): void {
+function redirectToHttps(gw: Gateway, rc: RequestContext): void {
   const route = rc.compiled!;
   const status = route.httpsRedirectStatus;
   if (status === 426) {
@@ -606,7 +629,10 @@ function redirectToHttps(rc: RequestContext): void {
     );
     return;
   }
-  const location = `https://${rc.hostHeader.replace(/:\d+$/, '')}${rc.raw.url ?? '/'}`;
+  // The https listener's port, unless 443 or the request came through a trusted proxy (whose public port we do not know).
+  const port = gw.httpsPort !== null && gw.httpsPort !== 443 && !rc.trustedPeer ? `:${gw.httpsPort}` : '';
+  const host = rc.hostHeader.replace(/:\d+$/, '');
+  const location = `https://${host}${port}${rc.raw.url ?? '/'}`;
   writeFinal(rc, status, { location, 'content-length': '0' }, null);
 }
 

@@ -27,6 +27,14 @@ const IDENTITY_EXACT: ReadonlySet<string> = new Set([
   'x-authenticated-groups',
 ]);
 
+/** Headers HTTP/2 forbids (RFC 9113 8.2.2): node refuses to send them, and they mean nothing there. */
+const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings'] as const;
+
+/** Removes connection-specific headers from a response head bound for an HTTP/2 client. */
+export function stripConnectionSpecific(headers: Record<string, unknown>): void {
+  for (const name of CONNECTION_SPECIFIC) if (headers[name] !== undefined) delete headers[name];
+}
+
 export function isIdentityHeader(lower: string): boolean {
   return lower.charCodeAt(0) === 120 /* x */ && (lower.startsWith('x-consumer-') || IDENTITY_EXACT.has(lower));
 }
@@ -72,9 +80,15 @@ export function scanRequestHeaders(
   let upgrade: string | undefined;
   let expect: string | undefined;
   let status = HeaderScan.OK;
+  let authority: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 58 /* : */) {
+      // HTTP/2 pseudo-headers: method, path and scheme reach us through the request; :authority is the host.
+      if (name === ':authority') authority = value;
+      continue;
+    }
     if (HOP_BY_HOP.has(name)) {
       if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       else if (name === 'upgrade') upgrade = value;
@@ -99,6 +113,11 @@ export function scanRequestHeaders(
       continue;
     }
     appendHeader(out, name, value);
+  }
+  if (authority !== undefined) {
+    // RFC 9113 8.3.1: a Host header next to :authority must say the same.
+    if (out.host === undefined) out.host = authority;
+    else if (out.host !== authority) status = HeaderScan.DUPLICATE_HOST;
   }
   return { status, connection, upgrade, expect };
 }

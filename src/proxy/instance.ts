@@ -1,7 +1,7 @@
 // A running Tollgate: config loaded and compiled, proxy and admin listeners bound, reloads swapping the runtime.
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { GatewayConfig } from '../config/model.ts';
 import { loadConfigWithPlugins } from '../config/custom-plugins.ts';
 import { ConfigWatcher } from '../config/watch.ts';
@@ -13,7 +13,7 @@ import type { Runtime } from '../pipeline/runtime.ts';
 import { SharedResources } from '../pipeline/shared.ts';
 import { createHttpClient } from './http-client.ts';
 import { Gateway } from './gateway.ts';
-import { createProxyServer, listen, parseListen } from './server.ts';
+import { createProxyServer, createSecureProxyServer, listen, parseListen } from './server.ts';
 import { createAdminServer } from '../admin/server.ts';
 import { GatewayMetrics } from '../admin/metrics.ts';
 
@@ -143,8 +143,8 @@ export class TollgateInstance {
     const settings = this.runtime.config.settings;
     for (const text of this.options.proxyListen ?? settings.proxy_listen) {
       const addr = parseListen(text);
-      if (addr.ssl) throw new Error(`'${text}': ssl listeners are not supported yet`);
-      const server = createProxyServer(this.gateway, settings);
+      // TLS (issue 10): an ssl listener speaks HTTP/2 and HTTP/1.1; shutdown treats it as an http.Server.
+      const server = addr.ssl ? (createSecureProxyServer(this.gateway, settings) as unknown as Server) : createProxyServer(this.gateway, settings);
       server.on('connection', (socket: Socket) => {
         this.accepted++;
         this.sockets.add(socket);
@@ -152,6 +152,7 @@ export class TollgateInstance {
       });
       this.proxyServers.push(server);
       this.proxyAddresses.push(await listen(server, addr));
+      if (addr.ssl) this.gateway.httpsPort ??= (server.address() as AddressInfo).port;
     }
     for (const text of this.options.adminListen ?? settings.admin_listen) {
       const server = createAdminServer(this);

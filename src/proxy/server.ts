@@ -1,8 +1,12 @@
-// Listeners: node:http servers configured with the gateway's client limits, bound to the Gateway's handlers.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Listeners: node:http servers (plain) and node:http2 secure servers (ssl: HTTP/2 and HTTP/1.1 by ALPN),
+// configured with the gateway's client limits and bound to the same Gateway handlers.
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import type { TollgateSettings } from '../config/model.ts';
 import type { Gateway } from './gateway.ts';
+import { certificateStore, clientHelloLength, readServerName } from './tls.ts';
 
 export interface ListenAddress {
   host: string;
@@ -67,7 +71,120 @@ function onClientError(err: Error & { code?: string }, socket: import('node:stre
   );
 }
 
-export function listen(server: Server, addr: ListenAddress): Promise<string> {
+/**
+ * A TLS listener: HTTP/2 when the client offers `h2` by ALPN, HTTP/1.1 otherwise. Certificates come
+ * from the serving runtime at each handshake, so a reload serves renewed ones to new connections
+ * while established connections keep theirs. It also answers `closeIdleConnections()` and
+ * `closeAllConnections()` like a node:http server, so shutdown treats both kinds alike.
+ */
+export interface SecureProxyServer extends Http2SecureServer {
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+}
+
+export function createSecureProxyServer(gateway: Gateway, settings: TollgateSettings): SecureProxyServer {
+  const initial = certificateStore(gateway.runtime.config);
+  if (initial.fallbackOptions === null) {
+    throw new Error("an ssl listener needs a certificate: declare one under 'certificates' (see docs/tls.md)");
+  }
+  const server = createSecureServer({
+    ...initial.fallbackOptions,
+    allowHTTP1: true,
+    // Pseudo-headers travel in the header list too: room for them on top of the request limit.
+    maxHeaderListPairs: settings.max_request_headers + 8,
+    settings: { maxConcurrentStreams: 128, maxHeaderListSize: 32 * 1024 },
+  }) as SecureProxyServer;
+  // HTTP/1.1 connections on this listener follow the same limits as the plain listener.
+  Object.assign(server, {
+    headersTimeout: settings.client_header_timeout,
+    requestTimeout: 0,
+    keepAliveTimeout: settings.keepalive_timeout,
+    maxHeadersCount: settings.max_request_headers + 1,
+  });
+  chooseCertificateBeforeHandshake(server, gateway, settings.client_header_timeout);
+
+  const sessions = new Set<ServerHttp2Session>();
+  const h1 = new Set<TLSSocket>();
+  server.on('session', (session: ServerHttp2Session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+    // An idle session is told to go away (GOAWAY lets streams still open finish).
+    if (settings.keepalive_timeout > 0) session.setTimeout(settings.keepalive_timeout, () => session.close());
+  });
+  server.on('secureConnection', (socket: TLSSocket) => {
+    if (socket.alpnProtocol === 'h2') return;
+    h1.add(socket);
+    socket.once('close', () => h1.delete(socket));
+  });
+  server.closeIdleConnections = () => {
+    for (const s of sessions) if (!s.closed) s.close();
+    for (const sock of h1) {
+      if ((sock as TLSSocket & { _httpMessage?: unknown })._httpMessage == null) sock.destroy();
+    }
+  };
+  server.closeAllConnections = () => {
+    for (const s of sessions) s.destroy();
+    for (const sock of h1) sock.destroy();
+  };
+  // A handshake that fails (a plain-HTTP client, an unknown CA) concerns that connection only.
+  server.on('tlsClientError', (_err: Error, socket: Socket) => socket.destroy());
+  server.on('sessionError', () => undefined);
+
+  const onRequest = gateway.onRequest as unknown as (req: unknown, res: unknown) => void;
+  server.on('request', onRequest);
+  server.on('checkContinue', gateway.onCheckContinue as unknown as (req: unknown, res: unknown) => void);
+  server.on('upgrade', gateway.onUpgrade as unknown as (req: IncomingMessage, socket: Socket, head: Buffer) => void);
+  return server;
+}
+
+type TlsServerInternals = { _sharedCreds: SecureContext };
+
+/**
+ * Picks the certificate from the ClientHello's server name before node's TLS layer sees the
+ * connection, then lets node build the TLS socket with it as the listener's context. Node's own
+ * SNICallback cannot do this: it adds the chosen certificate next to the default one, and a client
+ * preferring the default's key type (ECDSA over RSA, say) would get the default certificate.
+ * The store is the serving runtime's, read per connection: a reload serves renewed certificates to
+ * new connections and leaves established ones alone.
+ */
+function chooseCertificateBeforeHandshake(server: Http2SecureServer, gateway: Gateway, timeoutMs: number): void {
+  const [tlsListener] = server.listeners('connection') as ((this: Http2SecureServer, raw: Socket) => void)[];
+  if (tlsListener === undefined) throw new Error('node:tls changed: no connection listener to wrap');
+  server.removeListener('connection', tlsListener);
+  server.on('connection', (raw: Socket) => {
+    let buf: Buffer = Buffer.alloc(0);
+    const onReadable = (): void => {
+      let chunk: Buffer | null;
+      while ((chunk = raw.read() as Buffer | null) !== null) buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      if (buf.length >= clientHelloLength(buf)) start();
+    };
+    const abandon = (): void => {
+      cleanup();
+      raw.destroy();
+    };
+    const timer = setTimeout(abandon, timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      raw.off('readable', onReadable);
+      raw.off('end', abandon);
+      raw.off('error', abandon);
+    };
+    const start = (): void => {
+      cleanup();
+      const store = certificateStore(gateway.runtime.config);
+      const ctx = store.select(readServerName(buf));
+      if (ctx !== null) (server as unknown as TlsServerInternals)._sharedCreds = ctx;
+      if (buf.length > 0) raw.unshift(buf);
+      // Node's listener reads the context synchronously and feeds the buffered hello to OpenSSL.
+      tlsListener.call(server, raw);
+    };
+    raw.on('readable', onReadable);
+    raw.once('end', abandon);
+    raw.once('error', abandon);
+  });
+}
+
+export function listen(server: Server | Http2SecureServer, addr: ListenAddress): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(addr.port, addr.host, () => {

@@ -1,0 +1,182 @@
+// TLS at the edge: Kong `certificates` compiled into SecureContexts, picked per connection by SNI.
+import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
+import type { CertificateModel, GatewayConfig, TollgateSettings } from '../config/model.ts';
+import { configIssue, type ConfigIssue } from '../errors.ts';
+
+/**
+ * Protocol floor and cipher list of every TLS listener: TLS 1.2 and 1.3 only, forward-secret AEAD
+ * suites only (the usual "intermediate" server profile), server preference.
+ */
+export const SERVER_TLS: Readonly<SecureContextOptions> = Object.freeze({
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  honorCipherOrder: true,
+});
+
+/** The certificates of one config, ready to serve. Immutable; a reload compiles a new one. */
+export class CertificateStore {
+  /** Exact server name → context. */
+  private readonly exact = new Map<string, SecureContext>();
+  /** `*.example.com` → context, keyed by `example.com`. */
+  private readonly leading = new Map<string, SecureContext>();
+  /** `example.*` → context, keyed by `example`. */
+  private readonly trailing = new Map<string, SecureContext>();
+  /** Served to clients without SNI or with a name no certificate lists; null without certificates. */
+  readonly fallback: SecureContext | null;
+  /** Options the fallback context was built from (a listener's base context is built from options). */
+  readonly fallbackOptions: SecureContextOptions | null;
+  readonly size: number;
+
+  constructor(
+    entries: readonly { model: CertificateModel; context: SecureContext; options: SecureContextOptions }[],
+  ) {
+    this.size = entries.length;
+    // The default: the first certificate without SNIs (a catch-all by intent), else the first one.
+    const def = entries.find((e) => e.model.snis.length === 0) ?? entries[0];
+    this.fallback = def?.context ?? null;
+    this.fallbackOptions = def?.options ?? null;
+    for (const e of entries) {
+      for (const name of e.model.snis) {
+        if (name.startsWith('*.')) this.leading.set(name.slice(2), e.context);
+        else if (name.endsWith('.*')) this.trailing.set(name.slice(0, -2), e.context);
+        else this.exact.set(name, e.context);
+      }
+    }
+  }
+
+  /**
+   * The context for a client's server name: an exact SNI, then `*.rest` (one label, as certificate
+   * name matching does), then `first.*`, then the default.
+   */
+  select(servername: string | undefined): SecureContext | null {
+    if (servername === undefined || servername === '') return this.fallback;
+    const name = servername.toLowerCase();
+    const hit = this.exact.get(name);
+    if (hit !== undefined) return hit;
+    const dot = name.indexOf('.');
+    if (dot > 0) {
+      const lead = this.leading.get(name.slice(dot + 1));
+      if (lead !== undefined) return lead;
+      const last = name.lastIndexOf('.');
+      const trail = this.trailing.get(name.slice(0, last));
+      if (trail !== undefined) return trail;
+    }
+    return this.fallback;
+  }
+}
+
+/** Builds the SecureContext options of one certificate entity (both pairs when `cert_alt` is given). */
+export function contextOptions(c: CertificateModel): SecureContextOptions {
+  const certs = [c.cert];
+  const keys = [c.key];
+  if (c.cert_alt !== null && c.key_alt !== null) {
+    certs.push(c.cert_alt);
+    keys.push(c.key_alt);
+  }
+  return { ...SERVER_TLS, cert: certs, key: keys };
+}
+
+const stores = new WeakMap<GatewayConfig, CertificateStore>();
+
+/**
+ * Compiles the config's certificates. Problems OpenSSL finds that the loader did not (it already
+ * checks PEM syntax, key/cert match and duplicate SNIs) come back as located issues.
+ */
+export function compileCertificates(config: GatewayConfig): { store: CertificateStore; issues: ConfigIssue[] } {
+  const issues: ConfigIssue[] = [];
+  const entries: { model: CertificateModel; context: SecureContext; options: SecureContextOptions }[] = [];
+  for (const c of config.certificates) {
+    const options = contextOptions(c);
+    try {
+      entries.push({ model: c, context: createSecureContext(options), options });
+    } catch (err) {
+      const field = c.cert_alt !== null && /alt|second|mismatch/i.test(String((err as Error).message)) ? 'key_alt' : 'key';
+      const path = [...c.yaml_path, field];
+      // OpenSSL's message names no key material; still, it never echoes the PEM.
+      issues.push(configIssue('SEMANTIC', `certificate cannot be served: ${(err as Error).message}`, path, config.source.locate(path)));
+    }
+  }
+  const store = new CertificateStore(entries);
+  if (issues.length === 0) stores.set(config, store);
+  return { store, issues };
+}
+
+/** The compiled store of a config (compiled on first use when the compile step did not run). */
+export function certificateStore(config: GatewayConfig): CertificateStore {
+  let s = stores.get(config);
+  if (s === undefined) {
+    s = compileCertificates(config).store;
+    stores.set(config, s);
+  }
+  return s;
+}
+
+const hstsValues = new WeakMap<TollgateSettings, string | null>();
+
+/** The Strict-Transport-Security value of these settings, or null when `hsts` is not configured. */
+export function hstsHeader(settings: TollgateSettings): string | null {
+  let v = hstsValues.get(settings);
+  if (v === undefined) {
+    const h = settings.hsts;
+    v = h == null ? null : `max-age=${h.max_age}${h.include_subdomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
+    hstsValues.set(settings, v);
+  }
+  return v;
+}
+
+/** Bytes to wait for before choosing a certificate: the first TLS record (a ClientHello fits one). */
+export function clientHelloLength(buf: Buffer): number {
+  // Not a TLS handshake record: hand it to TLS as is (which refuses it).
+  if (buf.length >= 1 && buf[0] !== 0x16) return 0;
+  if (buf.length < 5) return 5;
+  return 5 + Math.min(buf.readUInt16BE(3), 16384);
+}
+
+/**
+ * The server name (SNI) of a ClientHello, lower-cased, or undefined when absent or unreadable. Reads
+ * only the first record; a malformed one gets the default certificate and fails in OpenSSL as usual.
+ */
+export function readServerName(buf: Buffer): string | undefined {
+  try {
+    const end = Math.min(buf.length, clientHelloLength(buf));
+    let p = 5;
+    if (buf[p] !== 0x01) return undefined; // handshake type client_hello
+    p += 4 + 2 + 32; // handshake header, client_version, random
+    p += 1 + buf[p]!; // session id
+    p += 2 + buf.readUInt16BE(p); // cipher suites
+    p += 1 + buf[p]!; // compression methods
+    const extEnd = Math.min(end, p + 2 + buf.readUInt16BE(p));
+    p += 2;
+    while (p + 4 <= extEnd) {
+      const type = buf.readUInt16BE(p);
+      const len = buf.readUInt16BE(p + 2);
+      p += 4;
+      if (type === 0 /* server_name */) {
+        let q = p + 2;
+        const listEnd = Math.min(p + len, extEnd);
+        while (q + 3 <= listEnd) {
+          const nameType = buf[q]!;
+          const nameLen = buf.readUInt16BE(q + 1);
+          q += 3;
+          if (nameType === 0 && q + nameLen <= listEnd) return buf.toString('latin1', q, q + nameLen).toLowerCase();
+          q += nameLen;
+        }
+        return undefined;
+      }
+      p += len;
+    }
+  } catch {
+    // a truncated hello reads past the buffer: no name
+  }
+  return undefined;
+}

@@ -1,0 +1,203 @@
+// HTTPS listeners with real clients: curl over HTTP/2 and HTTP/1.1, openssl s_client for SNI,
+// Kong's https-only routes (426 and redirects), HSTS, and HTTP/2 request bodies through node:http2.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:http2';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TollgateInstance } from '../../src/proxy/instance.ts';
+import { createLogger } from '../../src/log.ts';
+import { lineSink } from '../../src/testing/run-plugin.ts';
+import { TestCa, curl, presented, run, tool, type Issued } from './support.ts';
+
+const skip = tool('curl') || tool('openssl');
+let ca: TestCa;
+let fallback: Issued;
+let exact: Issued;
+let wild: Issued;
+let inst: TollgateInstance;
+let httpPort: number;
+let httpsPort: number;
+let upstream: Server;
+const logs: Record<string, unknown>[] = [];
+
+before(async () => {
+  if (skip) return;
+  ca = new TestCa();
+  fallback = ca.issue('default.test', ['default.test'], { file: 'default' });
+  exact = ca.issue('a.test', ['a.test'], { file: 'a' });
+  wild = ca.issue('wild.test', ['*.wild.test'], { file: 'wild', rsa: true });
+  // A real upstream that reports what it received, body included.
+  upstream = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive', 'keep-alive': 'timeout=5' });
+      res.end(JSON.stringify({ method: req.method, headers: req.headers, body: Buffer.concat(chunks).toString() }));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const up = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  writeFileSync(
+    join(ca.dir, 'gateway.yaml'),
+    `_format_version: "3.0"
+_tollgate:
+  hsts: { max_age: 63072000, include_subdomains: true }
+certificates:
+  - cert: \${file:default.pem}
+    key: \${file:default.key}
+  - cert: \${file:a.pem}
+    key: \${file:a.key}
+    snis: [{ name: a.test }]
+  - cert: \${file:wild.pem}
+    key: \${file:wild.key}
+    snis: [{ name: "*.wild.test" }]
+services:
+  - name: echo
+    url: echo://
+    routes:
+      - { name: both, paths: [/echo] }
+      - { name: secure, paths: [/secure], protocols: [https] }
+      - { name: moved, paths: [/moved], protocols: [https], https_redirect_status_code: 301 }
+      - { name: kept, paths: [/kept], protocols: [https], https_redirect_status_code: 308 }
+      - { name: plain, paths: [/plain], protocols: [http] }
+  - name: real
+    url: ${up}
+    routes:
+      - { name: real, paths: [/real] }
+`,
+  );
+  inst = await TollgateInstance.start({
+    configFile: join(ca.dir, 'gateway.yaml'),
+    env: {},
+    proxyListen: ['127.0.0.1:0', '127.0.0.1:0 ssl'],
+    adminListen: [],
+    log: createLogger({ level: 'info', destination: lineSink(logs) as never }),
+  });
+  httpPort = Number(inst.proxyAddresses[0]!.split(':').pop());
+  httpsPort = Number(inst.proxyAddresses[1]!.split(':').pop());
+});
+
+after(async () => {
+  if (skip) return;
+  await inst.close(0);
+  upstream.close();
+});
+
+const resolve = (name: string): string[] => ['--resolve', `${name}:${httpsPort}:127.0.0.1`, '--cacert', ca.certFile];
+
+test('curl --http2 gets HTTP/2 from the ssl listener, with the route, forwarding headers and HSTS', { skip }, async () => {
+  const r = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/x?q=1`]);
+  assert.equal(r.status, 200);
+  assert.equal(r.version, '2');
+  const echo = JSON.parse(r.body) as { url: string; headers: Record<string, string> };
+  assert.equal(echo.url, '/x?q=1');
+  assert.equal(echo.headers['x-forwarded-proto'], 'https');
+  assert.equal(echo.headers['x-forwarded-host'], 'a.test');
+  assert.equal(echo.headers['x-forwarded-port'], String(httpsPort));
+  assert.ok(!Object.keys(echo.headers).some((h) => h.startsWith(':')), 'no pseudo-header reaches the upstream');
+  assert.equal(r.headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
+});
+
+test('curl --http1.1 on the same ssl listener gets HTTP/1.1 with the same answer and HSTS', { skip }, async () => {
+  const r = await curl(['--http1.1', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/x`]);
+  assert.equal(r.status, 200);
+  assert.equal(r.version, '1.1');
+  assert.equal(JSON.parse(r.body).headers['x-forwarded-proto'], 'https');
+  assert.equal(r.headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
+});
+
+test('plain http responses carry no Strict-Transport-Security', { skip }, async () => {
+  const r = await curl([`http://127.0.0.1:${httpPort}/echo/x`]);
+  assert.equal(r.status, 200);
+  assert.equal(JSON.parse(r.body).headers['x-forwarded-proto'], 'http');
+  assert.equal(r.headers['strict-transport-security'], undefined);
+});
+
+test('SNI picks the exact certificate, the *. wildcard one, and the default for unknown names or no SNI', { skip }, async () => {
+  assert.equal((await presented(httpsPort, 'a.test')).serial, exact.serial);
+  assert.equal((await presented(httpsPort, 'API.wild.test')).serial, wild.serial);
+  assert.equal((await presented(httpsPort, 'deep.api.wild.test')).serial, fallback.serial, '*. covers one label only');
+  assert.equal((await presented(httpsPort, 'other.test')).serial, fallback.serial);
+  assert.equal((await presented(httpsPort, null)).serial, fallback.serial);
+});
+
+test('curl verifies the wildcard certificate for a name under it (h2 over an RSA certificate)', { skip }, async () => {
+  const r = await curl(['--http2', ...resolve('api.wild.test'), `https://api.wild.test:${httpsPort}/echo`]);
+  assert.equal(r.status, 200);
+  assert.equal(r.version, '2');
+});
+
+test('an https-only route answers plain http with 426 and Kong’s message, and serves https', { skip }, async () => {
+  const r = await curl([`http://127.0.0.1:${httpPort}/secure`]);
+  assert.equal(r.status, 426);
+  assert.equal(JSON.parse(r.body).message, 'Please use HTTPS protocol');
+  assert.equal(r.headers.upgrade, 'TLS/1.2, HTTP/1.1');
+  const s = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/secure`]);
+  assert.equal(s.status, 200);
+});
+
+test('https_redirect_status_code 301/308 redirects to https on the same host and the ssl listener’s port', { skip }, async () => {
+  const r = await curl(['-H', `Host: a.test:${httpPort}`, `http://127.0.0.1:${httpPort}/moved/p?x=1`]);
+  assert.equal(r.status, 301);
+  assert.equal(r.headers.location, `https://a.test:${httpsPort}/moved/p?x=1`);
+  const k = await curl(['-X', 'POST', '-H', 'Host: a.test', `http://127.0.0.1:${httpPort}/kept`]);
+  assert.equal(k.status, 308);
+  assert.equal(k.headers.location, `https://a.test:${httpsPort}/kept`);
+  // Following it with curl lands on the https route.
+  const f = await curl(['-L', ...resolve('a.test'), '-H', 'Host: a.test', `http://127.0.0.1:${httpPort}/moved/p`]);
+  assert.equal(f.status, 200);
+});
+
+test('an http-only route also serves https requests, as in Kong', { skip }, async () => {
+  const r = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/plain`]);
+  assert.equal(r.status, 200);
+});
+
+test('HTTP/2: a request body without content-length reaches the upstream; hop-by-hop answers are cleaned', { skip }, async () => {
+  const client = connect(`https://127.0.0.1:${httpsPort}`, { ca: ca.cert, servername: 'a.test' });
+  try {
+    const res = await new Promise<{ headers: Record<string, unknown>; body: string }>((resolveRes, reject) => {
+      const req = client.request({ ':method': 'POST', ':path': '/real/in', ':authority': 'a.test', 'content-type': 'text/plain' });
+      req.on('response', (headers) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => resolveRes({ headers, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on('error', reject);
+      req.write('part one, ');
+      setImmediate(() => req.end('part two'));
+    });
+    assert.equal(res.headers[':status'], 200);
+    assert.equal(res.headers.connection, undefined);
+    assert.equal(res.headers['keep-alive'], undefined);
+    assert.equal(res.headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
+    const seen = JSON.parse(res.body) as { method: string; headers: Record<string, string>; body: string };
+    assert.equal(seen.method, 'POST');
+    assert.equal(seen.body, 'part one, part two');
+    assert.equal(seen.headers.host, `127.0.0.1:${(upstream.address() as AddressInfo).port}`);
+    assert.equal(seen.headers['x-forwarded-host'], 'a.test');
+  } finally {
+    client.close();
+  }
+});
+
+test('HTTP/2: gateway errors (400, 404) arrive without connection headers and the session stays usable', { skip }, async () => {
+  const bad = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/a%2Fb`]);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.version, '2');
+  assert.equal(bad.headers.connection, undefined);
+  assert.match(JSON.parse(bad.body).message, /^Bad request/);
+  const none = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/nothing`, '--next', '--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/echo`]);
+  assert.equal(none.status, 200, 'a second request on the same connection after a 404');
+});
+
+test('TLS 1.1 is refused even to a client that allows it; TLS 1.2 gets a forward-secret AEAD cipher', { skip }, async () => {
+  const old = await run('openssl', ['s_client', '-connect', `127.0.0.1:${httpsPort}`, '-servername', 'a.test', '-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0']);
+  assert.doesNotMatch(old.stdout, /BEGIN CERTIFICATE/);
+  const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${httpsPort}`, '-servername', 'a.test', '-tls1_2']);
+  assert.match(r.stdout, /Protocol\s*:\s*TLSv1\.2/);
+  assert.match(r.stdout, /Cipher\s*:\s*ECDHE-(ECDSA|RSA)-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)/);
+});

@@ -1,0 +1,112 @@
+// Test PKI and real TLS clients (openssl, curl) for the TLS tests. Everything stays on loopback.
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Whether a CLI tool is present; without it a test skips, unless env CI is set (then it fails). */
+export function tool(name: 'curl' | 'openssl'): string | false {
+  const r = spawnSync(name, ['--version'], { encoding: 'utf8' });
+  const ok = r.status === 0 || (name === 'openssl' && spawnSync('openssl', ['version']).status === 0);
+  if (ok) return false;
+  const why = `${name} is not installed (apt-get install ${name})`;
+  if (process.env.CI !== undefined && process.env.CI !== '') throw new Error(`${why}; CI needs it`);
+  console.log(`# skipped: ${why}`);
+  return why;
+}
+
+export interface Issued {
+  cert: string;
+  key: string;
+  certFile: string;
+  keyFile: string;
+  serial: string;
+}
+
+/** A throwaway CA made with the openssl CLI, issuing leaf certificates for DNS names. */
+export class TestCa {
+  readonly dir: string;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly cert: string;
+  private n = 0;
+
+  constructor(name = 'Tollgate Test CA') {
+    this.dir = mkdtempSync(join(tmpdir(), 'tollgate-tls-'));
+    this.certFile = join(this.dir, 'ca.pem');
+    this.keyFile = join(this.dir, 'ca.key');
+    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', this.keyFile, '-out', this.certFile,
+      '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    this.cert = readFileSync(this.certFile, 'utf8');
+  }
+
+  /**
+   * Issues a certificate for `cn` with these DNS names (and 127.0.0.1), valid for a day, or for the
+   * given window (`YYMMDDHHMMSSZ`, through `openssl ca`, to make expired ones).
+   */
+  issue(cn: string, names: string[], opts: { file?: string; window?: [string, string]; rsa?: boolean } = {}): Issued {
+    const base = join(this.dir, opts.file ?? `leaf${++this.n}`);
+    const keyFile = `${base}.key`;
+    const certFile = `${base}.pem`;
+    const csr = `${base}.csr`;
+    const ext = `${base}.ext`;
+    const san = [...names.map((d) => `DNS:${d}`), 'IP:127.0.0.1'].join(',');
+    writeFileSync(ext, `basicConstraints=CA:FALSE\nsubjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+    const newkey = opts.rsa === true ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+    openssl(['req', ...newkey, '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
+    if (opts.window === undefined) {
+      openssl(['x509', '-req', '-in', csr, '-CA', this.certFile, '-CAkey', this.keyFile, '-CAcreateserial', '-out', certFile, '-days', '1', '-extfile', ext]);
+    } else {
+      const db = join(this.dir, `db${this.n}`);
+      writeFileSync(`${db}.index`, '');
+      writeFileSync(`${db}.serial`, `${(1000 + this.n).toString(16).padStart(4, '0')}\n`);
+      writeFileSync(`${db}.cnf`, `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}.index\nserial=${db}.serial\nnew_certs_dir=${this.dir}\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n`);
+      openssl(['ca', '-batch', '-config', `${db}.cnf`, '-cert', this.certFile, '-keyfile', this.keyFile, '-in', csr, '-out', certFile, '-notext',
+        '-startdate', opts.window[0], '-enddate', opts.window[1], '-extfile', ext]);
+    }
+    const serial = openssl(['x509', '-in', certFile, '-noout', '-serial']).trim().replace(/^serial=/, '');
+    return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile, keyFile, serial };
+  }
+}
+
+export function openssl(args: string[], input?: string): string {
+  return execFileSync('openssl', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+}
+
+/** Runs a command without blocking the event loop (the gateway under test runs in this process). */
+export function run(cmd: string, args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { encoding: 'utf8', timeout: 15_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+    });
+    child.stdin?.end(input);
+  });
+}
+
+/** Runs curl; returns status, HTTP version, headers (lower-cased) and body. */
+export async function curl(args: string[]): Promise<{ status: number; version: string; headers: Record<string, string>; body: string }> {
+  const r = await run('curl', ['-sS', '-D', '-', '-o', '-', '-w', '\n%{http_code} %{http_version}', '--max-time', '10', ...args]);
+  if (r.code !== 0) throw new Error(`curl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
+  const out = r.stdout;
+  const tail = out.lastIndexOf('\n');
+  const [code, version] = out.slice(tail + 1).split(' ');
+  const text = out.slice(0, tail);
+  const sep = text.indexOf('\r\n\r\n');
+  const head = text.slice(0, sep);
+  const headers: Record<string, string> = {};
+  for (const line of head.split('\r\n').slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status: Number(code), version: version!, headers, body: text.slice(sep + 4) };
+}
+
+/** The serial and subject of the certificate a TLS server presents (`openssl s_client`), for a server name or none. */
+export async function presented(port: number, servername: string | null): Promise<{ serial: string; subject: string }> {
+  const args = ['s_client', '-connect', `127.0.0.1:${port}`, ...(servername === null ? ['-noservername'] : ['-servername', servername])];
+  const r = await run('openssl', args);
+  const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
+  if (pem === undefined) throw new Error(`openssl s_client got no certificate: ${r.stderr}`);
+  const info = openssl(['x509', '-noout', '-serial', '-subject'], pem);
+  return { serial: /serial=(\S+)/.exec(info)![1]!, subject: /subject=(.*)/.exec(info)![1]!.trim() };
+}
