@@ -319,10 +319,12 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
       if (p) err('SCHEMA', p, [...sp, 'name']);
       else if (unique('snis', 'name', name, sp)) snis.push(name);
     });
-    checkCertificate(raw, path, err);
+    checkCertificate(raw, path, err, warn);
     const id = typeof raw.id === 'string' ? raw.id.toLowerCase() : entityId('certificates', `cert:${raw.cert}`);
     certificates.push({ id, cert: raw.cert, key: raw.key, cert_alt: orNull(raw.cert_alt), key_alt: orNull(raw.key_alt), snis, tags: tags(raw.tags), yaml_path: path });
   });
+
+  resolveUpstreamTls(doc, services, certificates, each, err);
 
   // ---- references ---------------------------------------------------------------------------
   const index = <T extends { id: string }>(items: Pending<T>[], nameField: keyof T | null): Map<string, Pending<T>> => {
@@ -636,7 +638,7 @@ function checkJwtSecret(m: JwtSecretModel, path: Path, err: Err, warn: (c: RawIs
   }
 }
 
-function checkCertificate(raw: Obj, path: Path, err: Err): void {
+function checkCertificate(raw: Obj, path: Path, err: Err, warn: (c: RawIssue['code'], msg: string, p: Path) => void): void {
   const pair = (certField: string, keyField: string): void => {
     let cert: X509Certificate | null = null;
     try {
@@ -651,9 +653,81 @@ function checkCertificate(raw: Obj, path: Path, err: Err): void {
       err('SEMANTIC', `${keyField} is not a valid PEM private key (encrypted keys are not supported)`, [...path, keyField]);
     }
     if (cert && key && !cert.checkPrivateKey(key)) err('SEMANTIC', `${keyField} does not match ${certField}`, [...path, keyField]);
+    // TLS (issue 10): an expired certificate still serves (clients decide), but the operator should know.
+    if (cert) certificateDates(cert, [...path, certField], warn);
   };
   pair('cert', 'key');
   if ((raw.cert_alt === undefined) !== (raw.key_alt === undefined)) {
     err('SCHEMA', "'cert_alt' and 'key_alt' must be given together", [...path, raw.cert_alt === undefined ? 'key_alt' : 'cert_alt'], true);
   } else if (raw.cert_alt !== undefined) pair('cert_alt', 'key_alt');
+}
+
+/** Warns about a certificate outside its validity period. */
+function certificateDates(cert: X509Certificate, path: Path, warn: (c: RawIssue['code'], msg: string, p: Path) => void): void {
+  const now = Date.now();
+  const to = Date.parse(cert.validTo);
+  const from = Date.parse(cert.validFrom);
+  if (to < now) warn('SEMANTIC', `certificate expired on ${new Date(to).toISOString()}; clients will refuse it`, path);
+  else if (from > now) warn('SEMANTIC', `certificate is not valid before ${new Date(from).toISOString()}; clients will refuse it until then`, path);
+}
+
+// ---- upstream TLS (issue 10): CA certificates and client certificates of services ---------------
+
+/**
+ * Resolves each service's `ca_certificates` (ids of `ca_certificates` entities, or PEM text) to PEMs,
+ * and `client_certificate` (an id of `certificates`, or `{id}`) to the certificate's id.
+ */
+function resolveUpstreamTls(
+  doc: Obj,
+  services: { raw: Obj; path: Path; model: ServiceModel }[],
+  certificates: readonly CertificateModel[],
+  each: (list: unknown, fn: (item: Obj, i: number) => void) => void,
+  err: Err,
+): void {
+  const cas = new Map<string, string>();
+  each(doc.ca_certificates, (raw, i) => {
+    const path: Path = ['ca_certificates', i];
+    const id = typeof raw.id === 'string' ? raw.id.toLowerCase() : entityId('ca_certificates', `ca:${raw.cert}`);
+    let cert: X509Certificate | null = null;
+    try {
+      cert = new X509Certificate(raw.cert);
+    } catch {
+      err('SEMANTIC', 'cert is not a valid PEM certificate', [...path, 'cert']);
+    }
+    if (cert !== null && !cert.ca) err('SEMANTIC', 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', [...path, 'cert']);
+    else if (cert !== null && Date.parse(cert.validTo) < Date.now()) err('SEMANTIC', 'expired certificate', [...path, 'cert']);
+    if (cas.has(id)) err('UNIQUENESS', `uniqueness violation: 'ca_certificates' entity with id set to '${id}' already declared`, [...path, 'id']);
+    cas.set(id, raw.cert);
+  });
+  const certIds = new Set(certificates.map((c) => c.id));
+  for (const s of services) {
+    const list = s.raw.ca_certificates;
+    if (Array.isArray(list)) {
+      const pems: string[] = [];
+      list.forEach((ref: string, k: number) => {
+        const p: Path = [...s.path, 'ca_certificates', k];
+        if (ref.trimStart().startsWith('-----BEGIN')) {
+          try {
+            new X509Certificate(ref);
+            pems.push(ref);
+          } catch {
+            err('SEMANTIC', 'not a valid PEM certificate', p);
+          }
+          return;
+        }
+        const pem = cas.get(ref.toLowerCase());
+        if (pem === undefined) err('REFERENCE', `invalid reference 'ca_certificates: ${ref}' (no such entry in 'ca_certificates')`, p);
+        else pems.push(pem);
+      });
+      s.model.ca_certificates = pems;
+    }
+    const cc = s.raw.client_certificate;
+    if (cc !== undefined) {
+      const ref = String(typeof cc === 'object' && cc !== null ? cc.id : cc).toLowerCase();
+      const p: Path = typeof cc === 'object' ? [...s.path, 'client_certificate', 'id'] : [...s.path, 'client_certificate'];
+      if (!certIds.has(ref)) err('REFERENCE', `invalid reference 'client_certificate: ${ref}' (no such entry in 'certificates')`, p);
+      else s.model.client_certificate = ref;
+      if (s.model.protocol !== 'https') err('SEMANTIC', `client_certificate needs protocol 'https' (this service speaks '${s.model.protocol}')`, p);
+    }
+  }
 }

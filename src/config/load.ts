@@ -39,7 +39,7 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
 }
 
 /** Entity lists: an invalid item of one of these is skipped after its schema errors are reported. */
-const ENTITY_LISTS = new Set(['services', 'routes', 'consumers', 'plugins', 'upstreams', 'targets', 'certificates', 'jwt_secrets', 'keyauth_credentials', 'acls', 'snis']);
+const ENTITY_LISTS = new Set(['services', 'routes', 'consumers', 'plugins', 'upstreams', 'targets', 'certificates', 'ca_certificates', 'jwt_secrets', 'keyauth_credentials', 'acls', 'snis']);
 
 /**
  * Validates config text. `file` is how issues name the file (as the user gave it); relative
@@ -112,6 +112,8 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const settings = (doc._tollgate ?? {}) as TollgateSettings;
   checkSettings(settings, raw);
   settings.request_id_header = settings.request_id_header.toLowerCase();
+  // TLS (issue 10): no `hsts` section means no Strict-Transport-Security header.
+  settings.hsts ??= null;
 
   const hash = createHash('sha256').update(text);
   for (const [path, content] of refs.files) hash.update('\u0000').update(path).update('\u0000').update(content);
@@ -208,6 +210,9 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
       const m = LISTEN.exec(addr);
       if (!m || Number(m[2]) > 65535) raw.push({ code: 'SCHEMA', message: `invalid listen address: expected HOST:PORT optionally followed by flags (e.g. '0.0.0.0:8443 ssl')`, path: [...base, field, i] });
     });
+  }
+  if (s.hsts?.preload === true && (s.hsts.max_age < 31536000 || !s.hsts.include_subdomains)) {
+    raw.push({ code: 'SCHEMA', message: 'hsts preload needs max_age of at least 31536000 and include_subdomains: true (the preload list refuses anything less)', path: [...base, 'hsts', 'preload'] });
   }
   s.trusted_ips?.forEach((ip, i) => {
     const [addr, bits, extra] = ip.split('/');

@@ -184,8 +184,18 @@ export interface TollgateSettings {
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */
   plugin_timeout: number;
-  /** Extra fields the caller set, e.g. the hsts section of a later issue. */
+  /** Strict-Transport-Security sent on HTTPS responses; null (no `hsts` section) sends none. */
+  hsts: HstsSettings | null;
+  /** Extra fields the caller set. */
   [extra: string]: unknown;
+}
+
+/** `_tollgate.hsts`: the parts of the Strict-Transport-Security header. */
+export interface HstsSettings {
+  /** Seconds; default 31536000 (one year). */
+  max_age: number;
+  include_subdomains: boolean;
+  preload: boolean;
 }
 
 export interface GatewayConfig {

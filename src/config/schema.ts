@@ -17,7 +17,6 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 /** Kong 3.x fields and entities Tollgate deliberately does not support, with the reason. */
 export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   root: {
-    ca_certificates: 'upstream mutual TLS and CA certificate entities are not supported',
     snis: 'declare SNIs nested under their certificate (`certificates[].snis`)',
     vaults: 'use ${NAME} and ${file:path} references instead of vaults',
     basicauth_credentials: 'the basic-auth plugin is not implemented',
@@ -32,8 +31,6 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     parameters: 'the parameters entity is internal to Kong',
   },
   service: {
-    client_certificate: 'client certificates towards upstreams are not supported yet',
-    ca_certificates: 'CA certificate entities are not supported; upstream TLS uses the system trust store',
     tls_sans: 'tls_sans is not supported',
   },
   route: {
