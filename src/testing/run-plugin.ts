@@ -78,7 +78,8 @@ export interface PluginRunResult {
   /** A path, query or body the plugin set for the upstream; null when unchanged. */
   upstreamPath: string | null;
   upstreamQuery: string | null;
-  upstreamBody: Buffer | null;
+  /** A Buffer, or the stream a plugin passed to `setUpstreamBody`. */
+  upstreamBody: Buffer | NodeJS.ReadableStream | null;
   consumer: Consumer | null;
   credential: Credential | null;
   claims: Readonly<Record<string, unknown>> | null;
