@@ -11,7 +11,11 @@ export interface LoggerOptions {
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
-  const destination = opts.destination ?? pino.destination({ dest: 1, sync: false });
+  // Access lines are many and buffered (written in 4 KiB batches, at most a second late); every other
+  // line is rare and flushed at once, so "listening" and errors are never held back.
+  const buffered = opts.destination === undefined;
+  const destination = opts.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 1000 });
+  const flushNow = buffered ? (destination as unknown as { flush(): void }) : null;
   return pino(
     {
       level: opts.level ?? 'info',
@@ -19,6 +23,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       messageKey: 'msg',
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args);
+          flushNow?.flush();
+        },
+      },
     },
     destination,
   );

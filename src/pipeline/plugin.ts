@@ -113,8 +113,14 @@ export interface GatewayRequest {
   setUpstreamPath(path: string): void;
   /** Replaces the query string sent upstream (without `?`). */
   setUpstreamQuery(query: string): void;
-  /** Replaces the request body sent upstream. Sets content-length and drops transfer-encoding. */
-  setUpstreamBody(body: string | Buffer): void;
+  /**
+   * Replaces the request body sent upstream. A string or Buffer sets content-length and drops
+   * transfer-encoding; a Readable is streamed as is (headers stay as they are: keep content-length
+   * when the stream carries the same number of bytes, remove it otherwise).
+   */
+  setUpstreamBody(body: string | Buffer | NodeJS.ReadableStream): void;
+  /** Replaces the method sent upstream (Kong's request-transformer `http_method`). */
+  setUpstreamMethod(method: string): void;
   /**
    * Answers the request now; later `access` handlers and the upstream call are skipped.
    * An object body is sent as JSON, a string as is.
@@ -136,6 +142,18 @@ export interface GatewayResponse {
   readonly headers: Record<string, HeaderValue | undefined>;
   setHeader(name: string, value: HeaderValue): void;
   removeHeader(name: string): void;
+  /**
+   * Asks for the whole response body, to rewrite it (Kong's response-transformer JSON changes).
+   * The gateway buffers the body (up to `limit` bytes, default 8 MiB; a larger body is passed
+   * through unchanged and the transform is skipped), calls `transform` once, and sends the result
+   * with a fresh content-length. Costs memory and latency: use only when the config asks for it.
+   *
+   * @example
+   * response(req, res) {
+   *   if (String(res.headers['content-type']).includes('json')) res.transformBody((body) => JSON.stringify({ ...JSON.parse(body.toString()), gateway: 'tollgate' }));
+   * }
+   */
+  transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void;
   /** True when the gateway itself produced this response (exit, error), not the upstream. */
   readonly fromGateway: boolean;
 }

@@ -41,7 +41,8 @@ export class RequestContext implements GatewayRequest {
   headerOverrides: Map<string, HeaderValue | null> | null = null;
   upstreamPath: string | null = null;
   upstreamQuery: string | null = null;
-  upstreamBody: Buffer | null = null;
+  upstreamBody: Buffer | NodeJS.ReadableStream | null = null;
+  upstreamMethod: string | null = null;
 
   exitStatus = 0;
   exitBody: unknown = undefined;
@@ -127,11 +128,20 @@ export class RequestContext implements GatewayRequest {
     this.upstreamQuery = query;
   }
 
-  setUpstreamBody(body: string | Buffer): void {
-    this.upstreamBody = typeof body === 'string' ? Buffer.from(body) : body;
+  setUpstreamBody(body: string | Buffer | NodeJS.ReadableStream): void {
+    if (typeof body !== 'string' && !Buffer.isBuffer(body)) {
+      this.upstreamBody = body;
+      return;
+    }
+    const buf = typeof body === 'string' ? Buffer.from(body) : body;
+    this.upstreamBody = buf;
     const o = this.overrides();
     o.set('transfer-encoding', null);
-    o.set('content-length', String(this.upstreamBody.length));
+    o.set('content-length', String(buf.length));
+  }
+
+  setUpstreamMethod(method: string): void {
+    this.upstreamMethod = method.toUpperCase();
   }
 
   exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>>): void {
@@ -157,6 +167,9 @@ export class ResponseContext implements GatewayResponse {
   status: number;
   readonly headers: Record<string, HeaderValue | undefined>;
   readonly fromGateway: boolean;
+  /** Body rewrites asked for by the response phase, applied in order; null when none. */
+  bodyTransforms: ((body: Buffer) => Buffer | string)[] | null = null;
+  bodyLimit = 8 * 1024 * 1024;
   constructor(status: number, headers: Record<string, HeaderValue | undefined>, fromGateway: boolean) {
     this.status = status;
     this.headers = headers;
@@ -167,6 +180,19 @@ export class ResponseContext implements GatewayResponse {
   }
   removeHeader(name: string): void {
     delete this.headers[name.toLowerCase()];
+  }
+  transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void {
+    (this.bodyTransforms ??= []).push(transform);
+    if (limit !== undefined) this.bodyLimit = Math.min(this.bodyLimit, limit);
+  }
+  /** Applies the transforms to a whole body. */
+  applyTransforms(body: Buffer): Buffer {
+    let out = body;
+    for (const t of this.bodyTransforms ?? []) {
+      const r = t(out);
+      out = typeof r === 'string' ? Buffer.from(r) : r;
+    }
+    return out;
   }
 }
 

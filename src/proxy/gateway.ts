@@ -119,7 +119,8 @@ function prepare(gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyEr
   const rt = rc.runtime;
   const settings = rt.config.settings;
   // HTTP/2 arrives only on TLS listeners (node:http2, issue 10); its pseudo-headers are not counted.
-  const h2 = req.httpVersionMajor === 2;
+  // A real HTTP/2 request comes through node:http2's compatibility layer (it has a stream); an 'HTTP/2.0' request line on HTTP/1 does not.
+  const h2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
   if (!h2 && (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1))) return 'BAD_VERSION';
   const raw = req.rawHeaders;
   if (raw.length > settings.max_request_headers * 2 + (h2 ? 8 : 0)) return 'TOO_MANY_HEADERS';
@@ -308,10 +309,10 @@ function edgeHeaders(rc: RequestContext, headers: Record<string, HeaderValue | u
 
 function dispatch(rc: RequestContext, svc: CompiledService, attempt: number): void {
   if (rc.finished) return;
-  const body = rc.upstreamBody ?? (hasClientBody(rc) ? rc.raw : null);
+  const body = (rc.upstreamBody ?? (hasClientBody(rc) ? rc.raw : null)) as Dispatcher.DispatchOptions['body'];
   const opts: Dispatcher.DispatchOptions = {
     path: upstreamTarget(rc, svc),
-    method: rc.method as Dispatcher.HttpMethod,
+    method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
     headers: buildUpstreamHeaders(rc, svc) as Record<string, string | string[]>,
     body,
     headersTimeout: svc.readTimeout,
@@ -342,6 +343,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   started = false;
   /** The client already got its answer (an error we chose); later upstream events are ignored. */
   settled = false;
+  /** Body chunks held for a response-phase body transform; null when streaming straight through. */
+  held: Buffer[] | null = null;
+  heldBytes = 0;
   /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
   target: Target | null = null;
 
@@ -349,7 +353,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.rc = rc;
     this.svc = svc;
     this.attempt = attempt;
-    this.retryable = bodyless && IDEMPOTENT.has(rc.method);
+    this.retryable = bodyless && IDEMPOTENT.has(rc.upstreamMethod ?? rc.method);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -405,6 +409,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     r.headers[rc.runtime.config.settings.request_id_header] = rc.id;
     edgeHeaders(rc, r.headers);
     rc.status = r.status;
+    if (r.bodyTransforms !== null && rc.method !== 'HEAD' && r.status !== 204 && r.status !== 304) {
+      // A plugin rewrites the body: hold the head until the whole body is here.
+      this.held = [];
+      if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
+      return true;
+    }
     rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
     if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
     return true;
@@ -418,6 +428,23 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     const rc = this.rc;
+    if (this.held !== null) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes <= rc.response!.bodyLimit) return true;
+      // Too large to rewrite: send it as the upstream sent it.
+      const held = this.held;
+      this.held = null;
+      rc.response!.bodyTransforms = null;
+      rc.res.writeHead(rc.response!.status, rc.response!.headers as Record<string, string | string[]>);
+      let ok = true;
+      for (const c of held) {
+        rc.bytesSent += c.length;
+        ok = rc.res.write(c);
+      }
+      if (!ok) rc.res.once('drain', onResponseDrain);
+      return ok;
+    }
     rc.bytesSent += chunk.length;
     const ok = rc.res.write(chunk);
     if (!ok) rc.res.once('drain', onResponseDrain);
@@ -426,9 +453,28 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onComplete(): void {
     if (this.target !== null) this.target = releaseTarget(this.target);
-    this.rc.abortUpstream = null;
-    this.rc.resumeUpstream = null;
-    this.rc.res.end();
+    const rc = this.rc;
+    rc.abortUpstream = null;
+    rc.resumeUpstream = null;
+    if (this.held !== null) {
+      const r = rc.response!;
+      let body: Buffer;
+      try {
+        body = r.applyTransforms(Buffer.concat(this.held, this.heldBytes));
+      } catch (err) {
+        this.held = null;
+        rc.error = { code: 'PLUGIN_FAILED', message: err instanceof Error ? err.message : String(err) };
+        return sendError(rc, 'PLUGIN_FAILED');
+      }
+      this.held = null;
+      delete r.headers['transfer-encoding'];
+      r.headers['content-length'] = String(body.length);
+      rc.bytesSent += body.length;
+      rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
+      rc.res.end(body);
+      return;
+    }
+    rc.res.end();
   }
 
   onError(err: Error): void {
@@ -507,11 +553,13 @@ async function continueResponsePhase(
 // Echo upstream (in-process)
 
 async function answerEcho(gw: Gateway, rc: RequestContext, svc: CompiledService): Promise<void> {
-  let body: Buffer = rc.upstreamBody ?? Buffer.alloc(0);
-  if (rc.upstreamBody === null && hasClientBody(rc)) {
+  const replaced = rc.upstreamBody;
+  let body: Buffer = Buffer.isBuffer(replaced) ? replaced : Buffer.alloc(0);
+  const source = replaced !== null && !Buffer.isBuffer(replaced) ? replaced : replaced === null && hasClientBody(rc) ? rc.raw : null;
+  if (source !== null) {
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of rc.raw as AsyncIterable<Buffer>) {
+    for await (const chunk of source as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > ECHO_BODY_LIMIT) {
         rc.exit(413, { message: 'Request size limit exceeded' });
@@ -524,7 +572,7 @@ async function answerEcho(gw: Gateway, rc: RequestContext, svc: CompiledService)
   rc.upstreamStartedAt = performance.now();
   const headers = buildUpstreamHeaders(rc, svc);
   const payload = echoBody({
-    method: rc.method,
+    method: rc.upstreamMethod ?? rc.method,
     url: upstreamTarget(rc, svc),
     httpVersion: rc.raw.httpVersion,
     headers: headers as Record<string, string | string[]>,
@@ -555,6 +603,15 @@ async function respond(gw: Gateway, rc: RequestContext, res: ResponseContext, bo
       gw.log.error({ request_id: rc.id, err: errInfo(err) }, 'response phase failed');
       return sendError(rc, 'PLUGIN_FAILED');
     }
+  }
+  if (res.bodyTransforms !== null && body !== null) {
+    try {
+      body = res.applyTransforms(typeof body === 'string' ? Buffer.from(body) : body);
+    } catch (err) {
+      gw.log.error({ request_id: rc.id, err: errInfo(err) }, 'response body transform failed');
+      return sendError(rc, 'PLUGIN_FAILED');
+    }
+    res.headers['content-length'] = String(body.length);
   }
   writeFinal(rc, res.status, res.headers, body);
 }

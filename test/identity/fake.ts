@@ -179,8 +179,12 @@ export class FakeRequest implements GatewayRequest {
   setUpstreamQuery(query: string): void {
     this.upstreamQuery = query;
   }
-  setUpstreamBody(body: string | Buffer): void {
-    this.upstreamBody = typeof body === 'string' ? Buffer.from(body) : body;
+  setUpstreamBody(body: string | Buffer | NodeJS.ReadableStream): void {
+    if (typeof body === 'string' || Buffer.isBuffer(body)) this.upstreamBody = typeof body === 'string' ? Buffer.from(body) : body;
+  }
+  upstreamMethod: string | null = null;
+  setUpstreamMethod(method: string): void {
+    this.upstreamMethod = method;
   }
   exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>>): void {
     this.exitStatus = status;
