@@ -112,8 +112,6 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const settings = (doc._tollgate ?? {}) as TollgateSettings;
   checkSettings(settings, raw);
   settings.request_id_header = settings.request_id_header.toLowerCase();
-  // TLS (issue 10): no `hsts` section means no Strict-Transport-Security header.
-  settings.hsts ??= null;
 
   const hash = createHash('sha256').update(text);
   for (const [path, content] of refs.files) hash.update('\u0000').update(path).update('\u0000').update(content);

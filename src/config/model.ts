@@ -184,8 +184,8 @@ export interface TollgateSettings {
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */
   plugin_timeout: number;
-  /** Strict-Transport-Security sent on HTTPS responses; null (no `hsts` section) sends none. */
-  hsts: HstsSettings | null;
+  /** Strict-Transport-Security sent on HTTPS responses; absent (no `hsts` section) sends none. */
+  hsts?: HstsSettings;
   /** Extra fields the caller set. */
   [extra: string]: unknown;
 }
