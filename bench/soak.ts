@@ -111,7 +111,7 @@ async function main(): Promise<number> {
       rejected.push(performance.now() - started);
       if ((await status(`/${serving}`)) !== 200) problems.push(`rewrite ${i} (${what}): the old config stopped serving`);
     } else {
-      const next = serving === 'blue' ? 'green' : 'blue';
+      const next: 'blue' | 'green' = serving === 'blue' ? 'green' : 'blue';
       await writeFile(file, valid(next));
       while ((await status(`/${next}`)) !== 200) {
         if (performance.now() - started > 10_000) {
