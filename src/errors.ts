@@ -19,6 +19,7 @@ export const ProxyErrors = {
   H2C_REFUSED: { status: 400, message: 'Bad request: h2c upgrade is not supported' },
   EXPECTATION_FAILED: { status: 417, message: 'Expectation Failed' },
   REQUEST_TIMEOUT: { status: 408, message: 'Request timeout' },
+  REQUEST_TOO_LARGE: { status: 413, message: 'Request size limit exceeded' },
   UPSTREAM_BAD_RESPONSE: { status: 502, message: 'An invalid response was received from the upstream server' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'failure to get a peer from the ring-balancer' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream server is timing out' },

@@ -488,6 +488,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     if (rc.finished || this.settled || rc.res.writableEnded) return;
     if (!this.started && !rc.res.headersSent) {
+      // A plugin's replacement body stream may fail with a catalogued error (a size limit, say).
+      if (err instanceof ProxyError) {
+        rc.error = { code: err.code, message: err.message };
+        return sendError(rc, err.code);
+      }
       if (this.retryable && this.attempt < this.svc.retries && isConnectFailure(code)) {
         return dispatch(rc, this.svc, this.attempt + 1);
       }
