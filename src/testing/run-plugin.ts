@@ -69,7 +69,11 @@ export interface PluginRunResult {
   exited: boolean;
   /** The status the client gets: the exit status, or the upstream status after `response`. */
   status: number;
-  /** The body passed to `exit()` (an object stays an object), else `upstream.body`. */
+  /**
+   * The body passed to `exit()` (an object stays an object), else `upstream.body`; when the
+   * response phase called `res.transformBody()`, the transformed body as a string (an object
+   * `upstream.body` is given to the transform as JSON).
+   */
   body: unknown;
   /** Response headers after the `response` phase (exit headers when the plugin exited). */
   responseHeaders: Record<string, HeaderValue | undefined>;
@@ -149,11 +153,16 @@ export async function runPlugin<C>(
     }
     rc.response = res;
     await bounded(inst.handlers.response?.(rc, res), timeout, 'response');
+    let body: unknown = rc.exited ? rc.exitBody : request.upstream?.body;
+    if (res.bodyTransforms !== null) {
+      const raw = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
+      body = res.applyTransforms(raw).toString('utf8');
+    }
     inst.handlers.log?.(rc, new LogEntryImpl(res.status, 0, 0, 0, -1, null));
     return {
       exited: rc.exited,
       status: res.status,
-      body: rc.exited ? rc.exitBody : request.upstream?.body,
+      body,
       responseHeaders: res.headers,
       upstreamHeaders: upstreamHeaders(rc),
       upstreamPath: rc.upstreamPath,

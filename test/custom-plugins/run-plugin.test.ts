@@ -2,7 +2,7 @@
 // gateway's own validation, create() and request/response objects.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../../src/index.ts';
+import { ConfigError, definePlugin } from '../../src/index.ts';
 import { runPlugin } from '../../src/testing/index.ts';
 import keyAuth from '../../src/plugins/key-auth/index.ts';
 import tenantHeader from './fixtures/tenant-header/index.ts';
@@ -49,4 +49,20 @@ test('runPlugin runs the response phase on the given upstream response', async (
 test("runPlugin rejects with the plugin's own error, and with a timeout when a phase never settles", async () => {
   await assert.rejects(runPlugin(misbehave, { mode: 'throw' }), /misbehave: thrown in access/);
   await assert.rejects(runPlugin(misbehave, { mode: 'hang' }, {}, { timeout: 50 }), /the access phase did not settle within 50 ms/);
+});
+
+test('runPlugin applies the body transforms the response phase asked for', async () => {
+  const stamp = definePlugin({
+    name: 'stamp',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({
+      response(_req, res) {
+        res.transformBody((b) => JSON.stringify({ ...(JSON.parse(b.toString()) as object), stamped: true }));
+      },
+    }),
+  });
+  const r = await runPlugin(stamp, {}, { upstream: { body: { id: 1 } } });
+  assert.deepEqual(JSON.parse(r.body as string), { id: 1, stamped: true });
 });
