@@ -340,14 +340,16 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     // --- the run
     const run = localCommand(command, stage);
     let userNote: string | null = null;
-    let argv = run;
+    // Docker runs both the command and the HEALTHCHECK as the image's user.
+    let asUser: string[] = [];
     if (process.getuid?.() === 0) {
       const setpriv = spawnSync('setpriv', ['--version']);
       if (setpriv.error === undefined && setpriv.status === 0) {
-        argv = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', ...run];
+        asUser = ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--'];
       } else userNote = 'running as root: setpriv (util-linux) not found to switch to the image user';
     } else userNote = `not root: running as the current uid ${process.getuid?.()} instead of ${uid}`;
     if (userNote) log(`note: ${userNote}`);
+    const argv = [...asUser, ...run];
 
     const env: Record<string, string> = {
       PATH: hostPath(),
@@ -387,8 +389,8 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     let healthcheckExit: number | null = null;
     if (healthcheck) {
       // The HEALTHCHECK targets the admin port inside the container; here it is a free port.
-      const hc = healthcheck.map((a) => a.replaceAll('127.0.0.1:8001', admin).replaceAll('localhost:8001', admin));
-      if (hc.join('\0') === healthcheck.join('\0')) throw new ImageCheckError('the HEALTHCHECK does not target 127.0.0.1:8001 (the admin listener inside the container)');
+      const hc = [...asUser, ...healthcheck].map((a) => a.replaceAll('127.0.0.1:8001', admin).replaceAll('localhost:8001', admin));
+      if (!hc.some((a) => a.includes(admin))) throw new ImageCheckError('the HEALTHCHECK does not target 127.0.0.1:8001 (the admin listener inside the container)');
       const r = spawnSync(hc[0]!, hc.slice(1), { cwd: inStage(stage, stage.workdir), env, encoding: 'utf8', timeout: 10_000 });
       healthcheckExit = r.status;
       if (r.status !== 0) throw new ImageCheckError(`the HEALTHCHECK command exited ${r.status ?? r.signal}: ${r.stderr}`, output);

@@ -65,7 +65,7 @@ describe('the real Dockerfile', () => {
   });
 });
 
-describe('a broken Dockerfile fails the check', () => {
+describe('a broken Dockerfile fails the check', { concurrency: 2 }, () => {
   const fails = (file: string, why: RegExp): Promise<void> => assert.rejects(checkImage({ dockerfile: file, context: ROOT }), why);
 
   test('install step without the lockfile (npm ci refuses)', async () => {
@@ -82,6 +82,10 @@ describe('a broken Dockerfile fails the check', () => {
 
   test('default command pointing at a config file the image does not hold', async () => {
     await fails(await brokenCopy('"--config", "/etc/tollgate/gateway.yaml"', '"--config", "/etc/tollgate/missing.yaml"'), /before listening[\s\S]*no such file/);
+  });
+
+  test('HEALTHCHECK asking for a path the admin listener does not serve', async () => {
+    await fails(await brokenCopy("8001/status'", "8001/statuz'"), /HEALTHCHECK command exited 1/);
   });
 
   test('shell-form CMD (a shell would swallow SIGTERM)', async () => {
