@@ -17,6 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jwtRoute, oidcRoute } from './rows.ts';
 import { RATE_LIMITING_LOCAL, rateLimitingRedisRoute } from './rate-limiting.ts';
+import { H2LOAD, runH2load, tlsRoute } from './tls.ts';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -36,6 +38,8 @@ interface Target {
   args?: string[];
   /** Builds config and headers at run time (keys, signed tokens, sealed cookies); overrides `config`/`headers`. */
   prepare?: () => Promise<{ config: string; headers?: Record<string, string> }>;
+  /** Served on an ssl listener and loaded over HTTPS: HTTP/1.1 (wrk/autocannon) or HTTP/2 (h2load). */
+  tls?: 'h1' | 'h2';
 }
 
 const ONE_ROUTE = `_format_version: "3.0"
@@ -67,6 +71,8 @@ const TARGETS: Target[] = [
   { name: 'tollgate oidc session', config: null, prepare: oidcRoute },
   { name: 'tollgate rate-limiting local', config: RATE_LIMITING_LOCAL },
   { name: 'tollgate rate-limiting redis', config: null, prepare: rateLimitingRedisRoute },
+  { name: 'tollgate 1 route, HTTPS (HTTP/1.1)', config: null, prepare: tlsRoute, tls: 'h1' },
+  { name: 'tollgate 1 route, HTTP/2 over TLS (h2load)', config: null, prepare: tlsRoute, tls: 'h2' },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +174,7 @@ async function startTarget(t: Target, upstream: string): Promise<{ child: ChildP
   const port = await freePort();
   const argv = [
     process.execPath, 'bin/gateway', 'start', '--config', file,
-    '--proxy-listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--no-watch',
+    '--proxy-listen', `127.0.0.1:${port}${t.tls !== undefined ? ' ssl' : ''}`, '--admin-listen', '127.0.0.1:0', '--no-watch',
     ...args,
   ];
   const { child, info } = await launch(
@@ -182,7 +188,7 @@ async function startTarget(t: Target, upstream: string): Promise<{ child: ChildP
     async () => ((await accepts(port)) ? `127.0.0.1:${port}` : undefined),
   );
   const hostPort = info as string;
-  return { child, base: `http://127.0.0.1:${hostPort.slice(hostPort.lastIndexOf(':') + 1)}` };
+  return { child, base: `${t.tls !== undefined ? 'https' : 'http'}://127.0.0.1:${hostPort.slice(hostPort.lastIndexOf(':') + 1)}` };
 }
 
 function freePort(): Promise<number> {
@@ -271,7 +277,8 @@ function parseAutocannon(out: string): Omit<Result, 'name'> {
 
 /** One request before the load: a target that answers wrongly must not get a figure. */
 async function check(url: string, headers: Record<string, string>, expected: string): Promise<void> {
-  const res = await fetch(url, { headers });
+  // HTTPS rows use a throwaway self-signed certificate.
+  const res = url.startsWith('https:') ? await undiciFetch(url, { headers, dispatcher: insecure }) : await fetch(url, { headers });
   const body = await res.text();
   if (res.status !== 200 || body !== expected) {
     throw new Error(`${url} answered ${res.status} ${JSON.stringify(body.slice(0, 200))}, expected 200 ${JSON.stringify(expected)}`);
@@ -280,7 +287,10 @@ async function check(url: string, headers: Record<string, string>, expected: str
 
 // ---------------------------------------------------------------------------------------------
 
+const insecure = new Agent({ connect: { rejectUnauthorized: false } });
+
 function fmt(n: number, digits: number): string {
+  if (Number.isNaN(n)) return '-';
   return n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
@@ -304,7 +314,11 @@ function table(results: Result[]): string {
 
 async function main(): Promise<void> {
   const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const targets = only.length === 0 ? TARGETS : TARGETS.filter((t) => only.some((o) => t.name.includes(o)));
+  let targets = only.length === 0 ? TARGETS : TARGETS.filter((t) => only.some((o) => t.name.includes(o)));
+  if (H2LOAD === null && targets.some((t) => t.tls === 'h2')) {
+    console.log('skipping the HTTP/2 row: h2load is not installed (apt-get install nghttp2-client)');
+    targets = targets.filter((t) => t.tls !== 'h2');
+  }
   if (targets.length === 0) throw new Error(`BENCH_ONLY matches no target; targets: ${TARGETS.map((t) => t.name).join(', ')}`);
   if (TOOL === 'wrk' && WRK === null) throw new Error('BENCH_TOOL=wrk but wrk is not installed');
   for (const t of targets) {
@@ -340,8 +354,9 @@ async function main(): Promise<void> {
         try {
           const url = `${base}${t.path ?? '/bench/hello'}`;
           await check(url, t.headers ?? {}, expected);
-          if (WARMUP > 0) await runLoad(url, WARMUP, t.headers ?? {});
-          runs.get(t.name)!.push({ name: t.name, ...(await runLoad(url, DURATION, t.headers ?? {})) });
+          const loadFn = t.tls === 'h2' ? (u: string, s: number, h: Record<string, string>) => runH2load(PIN ? [TASKSET!, '-c', LOAD_CORE] : [], u, s, CONNECTIONS, h) : runLoad;
+          if (WARMUP > 0) await loadFn(url, WARMUP, t.headers ?? {});
+          runs.get(t.name)!.push({ name: t.name, ...(await loadFn(url, DURATION, t.headers ?? {})) });
         } finally {
           if (child !== null) await stop(child);
         }

@@ -1,0 +1,58 @@
+// Bench rows for TLS at the edge (issue 10): Tollgate behind an ssl listener, loaded over HTTPS
+// (HTTP/1.1, with wrk or autocannon) and over HTTP/2 (h2load from Debian's nghttp2-client).
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const H2LOAD = ['/usr/bin/h2load', '/usr/local/bin/h2load'].find((p) => existsSync(p)) ?? null;
+
+/** One route behind a throwaway self-signed certificate (made with the openssl CLI). */
+export async function tlsRoute(): Promise<{ config: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'),
+    '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  return {
+    config: `_format_version: "3.0"
+certificates:
+  - cert: \${file:${join(dir, 'cert.pem')}}
+    key: \${file:${join(dir, 'key.pem')}}
+services:
+  - name: upstream
+    url: __UPSTREAM__
+    routes:
+      - name: bench
+        paths: [/bench]
+`,
+  };
+}
+
+/**
+ * Loads `url` over HTTP/2 with h2load: `connections` clients, one stream at a time each (as the
+ * HTTP/1.1 rows do). h2load reports no percentiles: p50 and p99 come back NaN.
+ */
+export function runH2load(
+  argvPrefix: string[],
+  url: string,
+  seconds: number,
+  connections: number,
+  headers: Record<string, string>,
+): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
+  const argv = [...argvPrefix, H2LOAD!, '-c', String(connections), '-m', '1', '-t', '1', '-D', String(seconds),
+    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  return new Promise((resolve, reject) => {
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c));
+    child.stderr!.on('data', (c: Buffer) => (out += c));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
+      const req = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+      const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
+      if (code !== 0 || rps === null || req === null) return reject(new Error(`h2load exited ${code}: ${out.slice(-1000)}`));
+      const non2xx = status === null ? 0 : Number(status[2]) + Number(status[3]) + Number(status[4]);
+      resolve({ rps: Number(rps[1]), p50: Number.NaN, p99: Number.NaN, errors: Number(req[2]) + Number(req[3]) + Number(req[4]) + non2xx });
+    });
+  });
+}
