@@ -180,7 +180,7 @@ export class GatewayMetrics {
     const method = METHOD_INDEX.get(rc.method) ?? METHOD_OTHER;
     const source = rc.exitStatus !== 0 ? 1 : rc.response !== null && !rc.response.fromGateway ? 0 : 2;
     const key = (rc.status * 16 + method) * 4 + source;
-    const ingress = requestLength(rc);
+    const ingress = rc.bytesReceived;
     const egress = rc.bytesSent;
     let c = s.all;
     if (this.perConsumer && rc.consumer !== null) {
@@ -308,22 +308,3 @@ function pushBandwidth(out: MetricJson['values'], s: Series, c: Counts, consumer
   out.push({ labels: { service: s.service, route: s.route, direction: 'egress', consumer }, value: c.egress });
 }
 
-/**
- * Bytes of the request as nginx's `$request_length` counts them (request line, headers, body).
- * The socket's byte count alone cannot tell: by the time a request is handled, its head and often
- * its body have already been read. A chunked body without Content-Length counts what the socket read.
- */
-function requestLength(rc: RequestContext): number {
-  const req = rc.raw;
-  const raw = req.rawHeaders;
-  let n = rc.method.length + (req.url?.length ?? 0) + 13;
-  for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 4;
-  const cl = rc.headers['content-length'];
-  if (typeof cl === 'string') {
-    const len = Number(cl);
-    if (len > 0) n += len;
-  } else if (rc.headers['transfer-encoding'] !== undefined) {
-    n += rc.bytesReceived;
-  }
-  return n;
-}

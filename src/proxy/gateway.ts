@@ -98,7 +98,7 @@ async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex
         } catch (err) {
           return pluginFailed(gw, rc, inst, err);
         }
-        if (rc.exitStatus !== 0) return await sendExit(gw, rc);
+        if (rc.exitStatus !== 0) return await sendExit(gw, rc, inst);
         if (rc.finished) return;
       }
     }
@@ -393,7 +393,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const res = new ResponseContext(status, headers, false);
     rc.response = res;
     if (rc.compiled!.pipeline.hasResponse) {
-      const pending = runResponsePhase(rc, res);
+      let pending: Promise<void> | null;
+      try {
+        pending = runResponsePhase(rc, res);
+      } catch (err) {
+        this.responsePhaseFailed(err);
+        return false;
+      }
       if (pending !== null) {
         pending.then(() => this.writeHead(true), (err: unknown) => this.responsePhaseFailed(err));
         return false;
@@ -421,9 +427,17 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   responsePhaseFailed(err: unknown): void {
-    this.rc.abortUpstream?.();
-    this.rc.error = { code: 'PLUGIN_FAILED', message: err instanceof Error ? err.message : String(err) };
-    sendError(this.rc, 'PLUGIN_FAILED');
+    const rc = this.rc;
+    this.settled = true;
+    const abort = rc.abortUpstream;
+    rc.abortUpstream = null;
+    const gw = gatewayOf(rc.runtime);
+    if (err instanceof PhaseError && gw !== undefined) pluginFailed(gw, rc, err.inst, err.cause);
+    else {
+      rc.error = { code: 'PLUGIN_FAILED', message: err instanceof Error ? err.message : String(err) };
+      sendError(rc, 'PLUGIN_FAILED');
+    }
+    abort?.(new Error('response phase failed'));
   }
 
   onData(chunk: Buffer): boolean {
@@ -526,12 +540,27 @@ function upstreamErrorCode(code: string): ProxyErrorCode {
   return 'UPSTREAM_BAD_RESPONSE';
 }
 
+/** A plugin's phase failed: carries the plugin so the log line and the status can name it. */
+class PhaseError extends Error {
+  constructor(
+    readonly inst: PluginInstance,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
 function runResponsePhase(rc: RequestContext, res: ResponseContext): Promise<void> | null {
   const slots = rc.compiled!.pipeline.slots;
   for (let i = 0; i < slots.length; i++) {
     const inst = pick(slots[i]!, rc);
     if (inst === null || inst.handlers.response === undefined) continue;
-    const r = inst.handlers.response(rc, res);
+    let r: void | Promise<void>;
+    try {
+      r = inst.handlers.response(rc, res);
+    } catch (err) {
+      throw new PhaseError(inst, err);
+    }
     if (r !== undefined) return continueResponsePhase(rc, res, i, r, inst);
   }
   return null;
@@ -544,13 +573,21 @@ async function continueResponsePhase(
   pending: Promise<void>,
   inst: PluginInstance,
 ): Promise<void> {
-  await (inst.timeout > 0 ? withTimeout(pending, inst.timeout) : pending);
+  try {
+    await (inst.timeout > 0 ? withTimeout(pending, inst.timeout) : pending);
+  } catch (err) {
+    throw new PhaseError(inst, err);
+  }
   const slots = rc.compiled!.pipeline.slots;
   for (let i = index + 1; i < slots.length; i++) {
     const next = pick(slots[i]!, rc);
     if (next === null || next.handlers.response === undefined) continue;
-    const r = next.handlers.response(rc, res);
-    if (r !== undefined) await (next.timeout > 0 ? withTimeout(r, next.timeout) : r);
+    try {
+      const r = next.handlers.response(rc, res);
+      if (r !== undefined) await (next.timeout > 0 ? withTimeout(r, next.timeout) : r);
+    } catch (err) {
+      throw new PhaseError(next, err);
+    }
   }
 }
 
@@ -605,6 +642,7 @@ async function respond(gw: Gateway, rc: RequestContext, res: ResponseContext, bo
       const pending = runResponsePhase(rc, res);
       if (pending !== null) await pending;
     } catch (err) {
+      if (err instanceof PhaseError) return pluginFailed(gw, rc, err.inst, err.cause);
       gw.log.error({ request_id: rc.id, err: errInfo(err) }, 'response phase failed');
       return sendError(rc, 'PLUGIN_FAILED');
     }
@@ -639,17 +677,28 @@ function writeFinal(
   } else out.end();
 }
 
-async function sendExit(gw: Gateway, rc: RequestContext): Promise<void> {
+async function sendExit(gw: Gateway, rc: RequestContext, by: PluginInstance | null = null): Promise<void> {
   const headers: Record<string, HeaderValue | undefined> = {};
   if (rc.exitHeaders !== null) for (const k in rc.exitHeaders) headers[k.toLowerCase()] = rc.exitHeaders[k];
   let body: Buffer | string | null = null;
   const b = rc.exitBody;
+  const st = rc.exitStatus;
+  if (!Number.isInteger(st) || st < 200 || st > 599) {
+    const err = new Error(`exit() status must be an integer from 200 to 599, not ${String(st)}`);
+    if (by !== null) return pluginFailed(gw, rc, by, err);
+    throw err;
+  }
   if (b !== undefined && b !== null) {
     if (typeof b === 'string' || Buffer.isBuffer(b)) {
       body = b;
       headers['content-type'] ??= 'text/plain; charset=utf-8';
     } else {
-      body = JSON.stringify(b);
+      try {
+        body = JSON.stringify(b);
+      } catch (err) {
+        if (by !== null) return pluginFailed(gw, rc, by, err);
+        throw err;
+      }
       headers['content-type'] ??= 'application/json; charset=utf-8';
     }
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
@@ -753,7 +802,7 @@ function finish(rc: RequestContext): void {
   const entry = new LogEntryImpl(
     rc.status,
     rc.bytesSent,
-    (rc.bytesReceived = Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart)),
+    (rc.bytesReceived = requestLength(rc, Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart))),
     latency,
     rc.upstreamLatency,
     rc.error,
@@ -777,6 +826,26 @@ function finish(rc: RequestContext): void {
   }
   rt.inflight--;
   if (rt.retired && rt.inflight === 0) void rt.close();
+}
+
+/**
+ * Bytes of the request as nginx's `$request_length` counts them (request line, headers, body).
+ * The socket's byte count alone cannot tell: by the time a request is handled, its head and often
+ * its body have already been read. A chunked body without Content-Length counts what the socket read.
+ */
+function requestLength(rc: RequestContext, socketBytes: number): number {
+  const req = rc.raw;
+  const raw = req.rawHeaders;
+  let n = rc.method.length + (req.url?.length ?? 0) + 13;
+  for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 4;
+  const cl = rc.headers['content-length'];
+  if (typeof cl === 'string') {
+    const len = Number(cl);
+    if (len > 0) n += len;
+  } else if (rc.headers['transfer-encoding'] !== undefined) {
+    n += socketBytes;
+  }
+  return n;
 }
 
 /** One JSON line per request, serialized by hand: this runs for every request, pino's generic path is slower. */
