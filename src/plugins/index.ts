@@ -16,6 +16,7 @@ import requestTransformer from './request-transformer/index.ts';
 import responseTransformer from './response-transformer/index.ts';
 import ipRestriction from './ip-restriction/index.ts';
 import requestSizeLimiting from './request-size-limiting/index.ts';
+import prometheus from './prometheus/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,
@@ -31,6 +32,7 @@ const builtins: PluginDefinition[] = [
   responseTransformer,
   ipRestriction,
   requestSizeLimiting,
+  prometheus,
 ];
 
 /** Built-in plugins by name. */

@@ -1,0 +1,32 @@
+/**
+ * prometheus (Kong priority 13). Tollgate collects metrics for every request whether or not this
+ * plugin is configured, and serves them on the admin listener's `/metrics`; the plugin exists so a
+ * Kong file with a prometheus entry loads unchanged, and its global instance carries `per_consumer`.
+ * It does no per-request work.
+ */
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import schema from '../../../schemas/plugins/prometheus.schema.json' with { type: 'json' };
+
+export interface PrometheusConfig {
+  per_consumer: boolean;
+  status_code_metrics: boolean;
+  latency_metrics: boolean;
+  bandwidth_metrics: boolean;
+  upstream_health_metrics: boolean;
+  ai_metrics: boolean;
+}
+
+export default definePlugin<PrometheusConfig>({
+  name: 'prometheus',
+  version: '1.0.0',
+  priority: 13,
+  schema,
+  consumerScoped: false,
+  create(config, ctx) {
+    const scoped = ctx.scope.service !== null || ctx.scope.route !== null;
+    if (scoped && config.per_consumer) {
+      throw new PluginConfigError('per_consumer', 'per_consumer is read from the global prometheus plugin only; set it there');
+    }
+    return {};
+  },
+});
