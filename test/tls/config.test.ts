@@ -119,3 +119,13 @@ test('hsts preload without a year and includeSubDomains is refused', async () =>
   const found = await issues(`_format_version: "3.0"\n_tollgate:\n  hsts: { max_age: 600, preload: true }\n`, '/tmp');
   assert.match(found.map((i) => `${i.path} ${i.message}`).join('\n'), /_tollgate\.hsts\.preload hsts preload needs max_age of at least 31536000/);
 });
+
+test('an ssl listener without any certificate is refused at start with a pointer to certificates', { skip }, async () => {
+  const dir = new TestCa().dir;
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, `_format_version: "3.0"\nservices:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/] }] }\n`);
+  await assert.rejects(
+    TollgateInstance.start({ configFile: file, env: {}, proxyListen: ['127.0.0.1:0 ssl'], adminListen: [], log: createLogger({ level: 'error', destination: lineSink([]) as never }) }),
+    /an ssl listener needs a certificate: declare one under 'certificates'/,
+  );
+});
