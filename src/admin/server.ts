@@ -2,7 +2,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/model.ts';
 import { redact } from '../log.ts';
-import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import type { CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import type { TollgateInstance } from '../proxy/instance.ts';
 import { VERSION } from '../version.ts';
 
@@ -85,9 +85,22 @@ export async function status(inst: TollgateInstance): Promise<Record<string, unk
     last_reload: reloadJson(inst.lastReload),
     routes: rt.routes.length,
     services: rt.services.size,
+    upstreams: upstreamHealth(rt),
     connections: await inst.connections(),
     ...(inst.statusExtra?.() ?? {}),
   };
+}
+
+/** Health of every upstream with targets, as its balancer sees it (one entry per upstream). */
+function upstreamHealth(rt: TollgateInstance['runtime']): ReturnType<NonNullable<CompiledService['balancer']>['health']>[] {
+  const seen = new Set<unknown>();
+  const out: ReturnType<NonNullable<CompiledService['balancer']>['health']>[] = [];
+  for (const s of rt.services.values()) {
+    if (s.balancer === null || seen.has(s.balancer)) continue;
+    seen.add(s.balancer);
+    out.push(s.balancer.health());
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,38 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { startGateway } from '../../src/testing/index.ts';
+
+test('/status shows each upstream target health as the balancer sees it', async () => {
+  const live = createHttpServer((_q, s) => s.end('live'));
+  await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
+  const livePort = (live.address() as AddressInfo).port;
+  const tmp = createServer();
+  const deadPort = await new Promise<number>((r) => tmp.listen(0, '127.0.0.1', () => r((tmp.address() as AddressInfo).port)));
+  await new Promise<void>((r) => tmp.close(() => r()));
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [
+        {
+          name: 'pool',
+          healthchecks: { passive: { unhealthy: { tcp_failures: 1 } } },
+          targets: [{ target: `127.0.0.1:${livePort}` }, { target: `127.0.0.1:${deadPort}` }],
+        },
+      ],
+      services: [{ name: 'svc', host: 'pool', retries: 1, routes: [{ name: 'r', paths: ['/r'] }] }],
+    },
+  });
+  try {
+    for (let i = 0; i < 4; i++) assert.equal(await (await fetch(`${gw.url}/r`)).text(), 'live');
+    const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as { upstreams: { name: string; targets: { target: string; healthy: boolean }[] }[] };
+    const pool = status.upstreams.find((u) => u.name === 'pool');
+    assert.ok(pool, JSON.stringify(status.upstreams));
+    assert.equal(pool.targets.find((t) => t.target === `127.0.0.1:${deadPort}`)?.healthy, false);
+    assert.equal(pool.targets.find((t) => t.target === `127.0.0.1:${livePort}`)?.healthy, true);
+  } finally {
+    await gw.close();
+    live.close();
+  }
+});
