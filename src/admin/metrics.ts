@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestContext } from '../pipeline/request.ts';
-import type { CompiledRoute, Runtime } from '../pipeline/runtime.ts';
+import type { CompiledRoute, CompiledService, Runtime } from '../pipeline/runtime.ts';
 
 /** Kong's prometheus plugin DEFAULT_BUCKETS (milliseconds). */
 export const LATENCY_BUCKETS: readonly number[] = [
@@ -121,6 +121,8 @@ export class GatewayMetrics {
   readonly observe: (rc: RequestContext) => void;
   private readonly series = new Map<string, Series>();
   private readonly byRoute = new WeakMap<CompiledRoute, Series>();
+  /** Balancers of the newest prepared runtime, for the target health gauge. */
+  private balancers: NonNullable<CompiledService['balancer']>[] = [];
   private readonly unmatched: Series;
   private perConsumer = false;
   private readonly reloads = { success: 0, failure: 0 };
@@ -146,6 +148,9 @@ export class GatewayMetrics {
     for (const route of rt.routes) {
       this.byRoute.set(route, this.seriesFor(route.service?.label ?? '', route.label));
     }
+    const balancers = new Set<NonNullable<CompiledService['balancer']>>();
+    for (const svc of rt.services.values()) if (svc.balancer !== null) balancers.add(svc.balancer);
+    this.balancers = [...balancers];
   }
 
   reloaded(ok: boolean, loadedAt: Date | null): void {
@@ -253,6 +258,25 @@ export class GatewayMetrics {
       }
       return out;
     });
+    collector(
+      r,
+      'tollgate_upstream_target_health',
+      'Health of each upstream target as this gateway sees it: 1 for its current state (kong_upstream_target_health)',
+      'gauge',
+      () => {
+        const out: MetricJson['values'] = [];
+        for (const b of this.balancers) {
+          const h = b.health();
+          for (const t of h.targets) {
+            for (const state of ['healthy', 'unhealthy'] as const) {
+              out.push({ labels: { upstream: h.name, target: t.target, address: t.target, state }, value: (state === 'healthy') === t.healthy ? 1 : 0 });
+            }
+          }
+        }
+        return out;
+      },
+      'max',
+    );
     collector(r, 'tollgate_upstream_connection_errors_total', 'Requests whose upstream could not be reached or failed before answering, by service and kind of error', 'counter', () => {
       const out: MetricJson['values'] = [];
       for (const s of this.series.values()) {

@@ -4,7 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpServer } from 'node:http';
 import { startGateway } from '../../src/testing/index.ts';
 
-test('/status shows each upstream target health as the balancer sees it', async () => {
+test('/status and /metrics show each upstream target health as the balancer sees it', async () => {
   const live = createHttpServer((_q, s) => s.end('live'));
   await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
   const livePort = (live.address() as AddressInfo).port;
@@ -31,6 +31,9 @@ test('/status shows each upstream target health as the balancer sees it', async 
     assert.ok(pool, JSON.stringify(status.upstreams));
     assert.equal(pool.targets.find((t) => t.target === `127.0.0.1:${deadPort}`)?.healthy, false);
     assert.equal(pool.targets.find((t) => t.target === `127.0.0.1:${livePort}`)?.healthy, true);
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    assert.match(metrics, new RegExp(`tollgate_upstream_target_health\\{upstream="pool",target="127\\.0\\.0\\.1:${deadPort}",address="[^"]+",state="unhealthy"\\} 1`));
+    assert.match(metrics, new RegExp(`tollgate_upstream_target_health\\{upstream="pool",target="127\\.0\\.0\\.1:${livePort}",address="[^"]+",state="healthy"\\} 1`));
   } finally {
     await gw.close();
     live.close();
