@@ -1,10 +1,12 @@
 /**
  * The `request-size-limiting` plugin: Kong 3's request-size-limiting. A declared Content-Length
- * over the limit is answered 413 before any body byte is read; a chunked body is counted as it
- * arrives and refused as soon as it passes the limit, so at most `allowed_payload_size` bytes are
- * ever held. See docs/plugins/request-size-limiting.md.
+ * over the limit is answered 413 before any body byte is read; a body without one (chunked, or
+ * HTTP/2 without content-length) is counted as it streams to the upstream and cut as soon as it
+ * passes the limit, so the gateway never holds it. See docs/plugins/request-size-limiting.md.
  */
-import { definePlugin } from '../../index.ts';
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { definePlugin, ProxyError } from '../../index.ts';
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import schema from '../../../schemas/plugins/request-size-limiting.schema.json' with { type: 'json' };
 
@@ -23,11 +25,103 @@ const TOO_LARGE = { message: 'Request size limit exceeded' };
 const LENGTH_REQUIRED = { message: 'A valid Content-Length header is required' };
 // The rest of a refused body is never read: the connection cannot be reused.
 const CLOSE = { connection: 'close' } as const;
+const DIGITS = /^\d+$/;
+/** `req.ctx` key of the counted body, for plugins that read the body after this one. */
+export const COUNTED_BODY = 'request-size-limiting.body';
+
+/**
+ * The client body as the upstream gets it, counted on the way. It starts reading the client only
+ * once its consumer (undici, or the echo upstream) reads it: an error raised before anyone listens
+ * would be lost and the upstream exchange would wait for a body that never comes. Past the limit
+ * it fails with the catalogued `REQUEST_TOO_LARGE` error, which the core answers as 413 when no
+ * response was sent yet, cutting the upstream request.
+ */
+class CountedBody extends Readable {
+  private readonly source: IncomingMessage;
+  private readonly limit: number;
+  private size = 0;
+  private started = false;
+
+  constructor(source: IncomingMessage, limit: number) {
+    super();
+    this.source = source;
+    this.limit = limit;
+  }
+
+  override _read(): void {
+    if (this.started) {
+      this.source.resume();
+      return;
+    }
+    this.started = true;
+    const s = this.source as SourceRequest;
+    s[kBody] = this;
+    s.on('data', onSourceData);
+    s.once('end', onSourceEnd);
+    s.on('error', onSourceError);
+    s.once('aborted', onSourceAborted);
+    s.resume();
+  }
+
+  /** Counts a client chunk and passes it on, or refuses the body past the limit. */
+  received(chunk: Buffer): void {
+    this.size += chunk.length;
+    if (this.size > this.limit) return this.refuse();
+    if (!this.push(chunk)) this.source.pause();
+  }
+
+  private refuse(): void {
+    this.detach();
+    // The rest of the body is read and dropped (never held), so a keep-alive connection is still
+    // usable after the 413, as with Kong, which reads the whole body before answering.
+    this.source.resume();
+    this.destroy(new ProxyError('REQUEST_TOO_LARGE'));
+  }
+
+  detach(): void {
+    const s = this.source as SourceRequest;
+    s.off('data', onSourceData);
+    s.off('end', onSourceEnd);
+    s.off('aborted', onSourceAborted);
+    s[kBody] = undefined;
+  }
+}
+
+const kBody = Symbol('request-size-limiting.body');
+type SourceRequest = IncomingMessage & { [kBody]?: CountedBody };
+
+// Listeners on the client request, shared by every request (no per-request closures).
+function onSourceData(this: SourceRequest, chunk: Buffer): void {
+  this[kBody]?.received(chunk);
+}
+function onSourceEnd(this: SourceRequest): void {
+  const body = this[kBody];
+  if (body === undefined) return;
+  body.detach();
+  body.push(null);
+}
+// A client that fails or goes away mid-body fails the counted body, so the upstream is not left
+// waiting for the rest. The error listener stays: a late socket error must not go unhandled.
+function onSourceError(this: SourceRequest, err: Error): void {
+  const body = this[kBody];
+  body?.detach();
+  body?.destroy(err);
+}
+function onSourceAborted(this: SourceRequest): void {
+  const body = this[kBody];
+  body?.detach();
+  body?.destroy(new Error('client aborted the request body'));
+}
 
 function expectsContinue(req: GatewayRequest): boolean {
   // The core consumes Expect (it sends 100 Continue itself), so it is read from the raw request.
   const e = req.raw.headers.expect;
   return typeof e === 'string' && e.trim().toLowerCase() === '100-continue';
+}
+
+/** An HTTP/2 request has a body without Content-Length unless its HEADERS frame ended the stream. */
+function hasH2Body(raw: IncomingMessage): boolean {
+  return raw.httpVersionMajor === 2 && (raw as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
 }
 
 class RequestSizeLimiting implements PluginHandlers {
@@ -39,15 +133,15 @@ class RequestSizeLimiting implements PluginHandlers {
     this.requireLength = config.require_content_length;
   }
 
-  access(req: GatewayRequest): void | Promise<void> {
+  access(req: GatewayRequest): void {
     const cl = req.headers['content-length'];
-    if (cl !== undefined && /^\d+$/.test(cl)) {
+    if (cl !== undefined && DIGITS.test(cl)) {
       if (Number(cl) > this.limit) this.refuse(req);
       return;
     }
-    const chunked = req.headers['transfer-encoding'] !== undefined;
-    if (this.requireLength && !chunked) return req.exit(411, LENGTH_REQUIRED);
-    if (chunked) return this.countChunked(req);
+    const streamed = req.headers['transfer-encoding'] !== undefined || hasH2Body(req.raw);
+    if (this.requireLength && !streamed) return req.exit(411, LENGTH_REQUIRED);
+    if (streamed) this.count(req);
   }
 
   private refuse(req: GatewayRequest): void {
@@ -56,51 +150,12 @@ class RequestSizeLimiting implements PluginHandlers {
     else req.exit(413, TOO_LARGE, CLOSE);
   }
 
-  /**
-   * Reads a chunked body up to the limit. The plugin API can replace the upstream body only with
-   * bytes, so an accepted chunked body is handed on buffered (never more than the limit).
-   */
-  private countChunked(req: GatewayRequest): Promise<void> {
-    // Events, not `for await`: leaving an async iterator early destroys the socket, and the
-    // client would never see the 413.
-    return new Promise((resolve, reject) => {
-      const raw = req.raw;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const cleanup = (): void => {
-        raw.off('data', onData);
-        raw.off('end', onEnd);
-        raw.off('error', onError);
-        raw.off('aborted', onAborted);
-      };
-      const onData = (chunk: Buffer): void => {
-        size += chunk.length;
-        if (size > this.limit) {
-          cleanup();
-          raw.pause();
-          this.refuse(req);
-          return resolve();
-        }
-        chunks.push(chunk);
-      };
-      const onEnd = (): void => {
-        cleanup();
-        req.setUpstreamBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
-        resolve();
-      };
-      const onError = (err: Error): void => {
-        cleanup();
-        reject(err);
-      };
-      const onAborted = (): void => {
-        cleanup();
-        resolve();
-      };
-      raw.on('data', onData);
-      raw.once('end', onEnd);
-      raw.once('error', onError);
-      raw.once('aborted', onAborted);
-    });
+  /** Hands the upstream the client body through a counter (same bytes: headers stay as they are). */
+  private count(req: GatewayRequest): void {
+    const body = new CountedBody(req.raw, this.limit);
+    // Plugins that read the body after this one (request-transformer) read the counted one.
+    req.ctx[COUNTED_BODY] = body;
+    req.setUpstreamBody(body);
   }
 }
 
