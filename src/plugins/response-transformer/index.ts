@@ -1,12 +1,11 @@
 /**
- * The `response-transformer` plugin: Kong 3's response-transformer, for headers (remove, rename,
- * replace, add, append, in Kong's order). JSON body changes need a response-body hook the plugin
- * API does not have yet: a config asking for them is refused at load rather than silently
- * ignored (a `remove.json: [password]` that did nothing would leak). See
- * docs/plugins/response-transformer.md.
+ * The `response-transformer` plugin: Kong 3's response-transformer. Changes response headers and
+ * top-level keys of a JSON body (remove, rename, replace, add, append, in Kong's order, with
+ * `json_types`). The body is rewritten through the gateway's bounded body transform, only for a
+ * JSON content-type without content-encoding. See docs/plugins/response-transformer.md.
  */
 import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { GatewayRequest, GatewayResponse, PluginHandlers } from '../../index.ts';
+import type { GatewayRequest, GatewayResponse, PluginHandlers, PluginLogger } from '../../index.ts';
 import schema from '../../../schemas/plugins/response-transformer.schema.json' with { type: 'json' };
 
 interface Lists {
@@ -46,19 +45,119 @@ function ops(list: readonly string[], path: string, valueIsHeader = false): Op[]
   });
 }
 
+type JsonType = 'boolean' | 'number' | 'string';
+type JsonScalar = string | number | boolean;
+
+interface JsonRename {
+  readonly from: string;
+  readonly to: string;
+}
+
+interface JsonSet {
+  readonly name: string;
+  readonly value: JsonScalar;
+}
+
+/** Kong's split of a `key:value` entry: the key ends at the first colon, further colons are skipped. */
+function splitPair(pair: string): [string, string] {
+  const c = pair.indexOf(':');
+  if (c < 0) return [pair, ''];
+  let j = c + 1;
+  while (pair[j] === ':') j++;
+  return [pair.slice(0, c), pair.slice(j)];
+}
+
+const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+const HEX = /^[+-]?0x[0-9a-f]+$/i;
+
+/**
+ * The value Kong puts in the body for `key:value` with its `json_types` entry: a string unless
+ * the type says `number` (a value that is not one is skipped, as Kong skips it) or `boolean`
+ * (`true` is true, anything else false). Kong turns an empty value into the string `null`.
+ */
+function jsonValue(raw: string, type: JsonType | undefined): JsonScalar | undefined {
+  const v = raw === '' ? 'null' : raw;
+  if (type === 'boolean') return v === 'true';
+  if (type === 'number') {
+    const t = v.trim();
+    if (HEX.test(t)) return (t.startsWith('-') ? -1 : 1) * Number.parseInt(t.replace(/^[+-]?0x/i, ''), 16);
+    if (!NUMBER.test(t)) return undefined;
+    const n = Number(t);
+    return Number.isFinite(n) ? n : undefined;
+  }
+  return v;
+}
+
+function jsonSets(list: readonly string[], types: readonly JsonType[]): JsonSet[] {
+  const out: JsonSet[] = [];
+  list.forEach((pair, i) => {
+    const [name, raw] = splitPair(pair);
+    const value = jsonValue(raw, types[i]);
+    if (value !== undefined) out.push({ name, value });
+  });
+  return out;
+}
+
+const hasOwn = Object.hasOwn;
+
+/** Sets an own key, even `__proto__` (plain assignment would change the object's prototype). */
+function put(doc: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(doc, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/** Kong's append: a string becomes a list, a list grows, anything else becomes a one-item list. */
+function appended(current: unknown, value: JsonScalar): unknown[] {
+  if (typeof current === 'string') return [current, value];
+  if (Array.isArray(current)) {
+    current.push(value);
+    return current;
+  }
+  return [value];
+}
+
+/** Kong's test: one of the comma-separated media types is exactly application/json (parameters aside). */
+function isJson(contentType: string | readonly string[] | undefined): boolean {
+  if (contentType === undefined) return false;
+  const ct = typeof contentType === 'string' ? contentType : contentType.join(',');
+  for (const part of ct.split(',')) {
+    const semi = part.indexOf(';');
+    if ((semi < 0 ? part : part.slice(0, semi)).trim().toLowerCase() === 'application/json') return true;
+  }
+  return false;
+}
+
+function isEncoded(ce: string | readonly string[] | undefined): boolean {
+  if (ce === undefined) return false;
+  const v = typeof ce === 'string' ? ce : ce.join(',');
+  return v.trim() !== '' && v.trim().toLowerCase() !== 'identity';
+}
+
 class ResponseTransformer implements PluginHandlers {
   private readonly remove: readonly string[];
   private readonly rename: readonly Op[];
   private readonly replace: readonly Op[];
   private readonly add: readonly Op[];
   private readonly append: readonly Op[];
+  private readonly hasJson: boolean;
+  private readonly jsonRemove: readonly string[];
+  private readonly jsonRename: readonly JsonRename[];
+  private readonly jsonReplace: readonly JsonSet[];
+  private readonly jsonAdd: readonly JsonSet[];
+  private readonly jsonAppend: readonly JsonSet[];
+  private readonly logger: PluginLogger;
+  /** The body rewrite, bound once and handed to every JSON response. */
+  private readonly rewrite: (body: Buffer) => Buffer | string;
 
-  constructor(c: ResponseTransformerConfig) {
-    for (const op of ['remove', 'rename', 'replace', 'add', 'append'] as const) {
-      if (c[op].json.length > 0) {
-        throw new PluginConfigError(`${op}.json`, 'JSON body transformations are not supported by Tollgate yet (headers only)');
-      }
-    }
+  constructor(c: ResponseTransformerConfig, log: PluginLogger) {
+    this.logger = log;
+    this.hasJson = c.remove.json.length + c.rename.json.length + c.replace.json.length + c.add.json.length + c.append.json.length > 0;
+    // Kong reads every json entry as `key:value`, a remove entry included (the key is what precedes a colon).
+    this.jsonRemove = c.remove.json.map((e) => splitPair(e)[0]);
+    this.jsonRename = c.rename.json.map((e) => splitPair(e)).filter(([, to]) => to !== '').map(([from, to]) => ({ from, to }));
+    this.jsonReplace = jsonSets(c.replace.json, c.replace.json_types as JsonType[]);
+    this.jsonAdd = jsonSets(c.add.json, c.add.json_types as JsonType[]);
+    this.jsonAppend = jsonSets(c.append.json, c.append.json_types as JsonType[]);
+    this.rewrite = this.transformJson.bind(this);
     this.remove = c.remove.headers.map((h, i) => {
       if (!HEADER_NAME.test(h)) throw new PluginConfigError(`remove.headers.${i}`, `'${h}' is not a valid header`);
       return h.toLowerCase();
@@ -85,6 +184,35 @@ class ResponseTransformer implements PluginHandlers {
       const prev = h[op.name];
       res.setHeader(op.name, prev === undefined ? op.value : typeof prev === 'string' ? [prev, op.value] : [...prev, op.value]);
     }
+    // As in Kong, the content-type is read after the header changes. A compressed body could not
+    // be parsed: it is not buffered at all.
+    if (this.hasJson && isJson(h['content-type']) && !isEncoded(h['content-encoding'])) res.transformBody(this.rewrite);
+  }
+
+  private transformJson(body: Buffer): Buffer | string {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(body.toString('utf8'));
+    } catch {
+      this.logger.warn('body transform failed: failed parsing json body');
+      return body;
+    }
+    // Kong's operations address keys of an object; an array or a scalar body is passed on as is.
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return body;
+    const d = doc as Record<string, unknown>;
+    for (const name of this.jsonRemove) delete d[name];
+    for (const op of this.jsonRename) {
+      if (!hasOwn(d, op.from)) continue;
+      const v = d[op.from];
+      delete d[op.from];
+      put(d, op.to, v);
+    }
+    // Kong's truthiness: replace needs the key present and not false (null counts as present); add
+    // fills a key that is absent or false.
+    for (const op of this.jsonReplace) if (hasOwn(d, op.name) && d[op.name] !== false) put(d, op.name, op.value);
+    for (const op of this.jsonAdd) if (!hasOwn(d, op.name) || d[op.name] === false) put(d, op.name, op.value);
+    for (const op of this.jsonAppend) put(d, op.name, appended(hasOwn(d, op.name) ? d[op.name] : undefined, op.value));
+    return JSON.stringify(d);
   }
 }
 
@@ -93,7 +221,7 @@ export default definePlugin<ResponseTransformerConfig>({
   version: '1.0.0',
   priority: RESPONSE_TRANSFORMER_PRIORITY,
   schema,
-  create(config) {
-    return new ResponseTransformer(config);
+  create(config, context) {
+    return new ResponseTransformer(config, context.log);
   },
 });
