@@ -4,8 +4,8 @@
  * replace, add, append), with `$(headers.x)`, `$(query_params.x)` and `$(uri_captures.x)` value
  * templates compiled at load. See docs/plugins/request-transformer.md.
  */
-import type { IncomingMessage } from 'node:http';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { Readable } from 'node:stream';
+import { definePlugin, PluginConfigError, ProxyError } from '../../index.ts';
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
 import { compileTemplate, render, TemplateError, type Template } from './template.ts';
@@ -33,6 +33,13 @@ export const REQUEST_TRANSFORMER_PRIORITY = 801;
 const BODY_LIMIT = 16 * 1024 * 1024;
 const TOO_LARGE = { message: 'Request size limit exceeded' };
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Methods after which Kong also moves form-urlencoded body parameters into the querystring. */
+const QUERY_METHODS = new Set(['GET', 'HEAD', 'TRACE']);
+/**
+ * Where request-size-limiting (which runs first) leaves the client body it counts: reading that
+ * stream rather than the raw request keeps the limit enforced while this plugin reads.
+ */
+const COUNTED_BODY = 'request-size-limiting.body';
 
 interface Op {
   readonly name: string;
@@ -83,7 +90,7 @@ function appendValue(current: unknown, value: string): unknown[] {
   return [value];
 }
 
-function readBody(raw: IncomingMessage, limit: number): Promise<Buffer | null> {
+function readBody(raw: Readable, limit: number): Promise<Buffer | null> {
   // Events rather than `for await`: leaving an async iterator early destroys the socket.
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -115,7 +122,22 @@ function readBody(raw: IncomingMessage, limit: number): Promise<Buffer | null> {
   });
 }
 
+/** The client body as plugins before this one left it (counted by request-size-limiting, or raw). */
+function bodySource(req: GatewayRequest): Readable {
+  const counted = req.ctx[COUNTED_BODY];
+  return counted !== undefined ? (counted as Readable) : req.raw;
+}
+
+/** Whether the client request carries a body at all (a bodyless request is not read). */
+function hasBody(req: GatewayRequest): boolean {
+  const cl = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0') || req.raw.httpVersionMajor === 2;
+}
+
 class RequestTransformer implements PluginHandlers {
+  private readonly method: string | null;
+  /** http_method is GET, HEAD or TRACE: form parameters move into the querystring. */
+  private readonly formToQuery: boolean;
   private readonly uri: Template | string | null;
   private readonly removeHeaders: readonly string[];
   private readonly renameHeaders: readonly Op[];
@@ -136,9 +158,8 @@ class RequestTransformer implements PluginHandlers {
   private readonly appendBody: readonly Op[];
 
   constructor(c: RequestTransformerConfig) {
-    if (c.http_method != null) {
-      throw new PluginConfigError('http_method', 'changing the upstream method is not supported by Tollgate yet');
-    }
+    this.method = c.http_method != null ? c.http_method.toUpperCase() : null;
+    this.formToQuery = this.method !== null && QUERY_METHODS.has(this.method);
     try {
       this.uri = c.replace.uri != null ? compileTemplate(c.replace.uri) : null;
     } catch (err) {
@@ -170,12 +191,37 @@ class RequestTransformer implements PluginHandlers {
 
   access(req: GatewayRequest): void | Promise<void> {
     if (this.uri !== null) req.setUpstreamPath(render(this.uri, req));
+    // Kong's order: headers, method (which may feed the querystring), querystring, body.
     this.transformHeaders(req);
-    if (this.hasQuery) this.transformQuery(req);
-    if (this.hasBody) {
-      const kind = bodyKind(req.headers['content-type']);
-      if (kind !== BodyKind.None) return this.transformBody(req, kind);
+    const kind = this.hasBody || this.formToQuery ? bodyKind(req.headers['content-type']) : BodyKind.None;
+    if (this.method !== null) {
+      if (this.method !== req.method) req.setUpstreamMethod(this.method);
+      if (this.formToQuery && kind === BodyKind.Form && hasBody(req)) return this.withBody(req, kind);
     }
+    if (this.hasQuery) this.transformQuery(req, null);
+    if (this.hasBody && kind !== BodyKind.None) return this.withBody(req, kind);
+  }
+
+  /** Reads the body once (bounded), then applies the method's form-to-query move, the querystring and the body changes. */
+  private async withBody(req: GatewayRequest, kind: BodyKind): Promise<void> {
+    let body: Buffer | null;
+    try {
+      body = await readBody(bodySource(req), BODY_LIMIT);
+    } catch (err) {
+      // request-size-limiting's counted body fails past its limit: that is its 413, not a plugin failure.
+      if (err instanceof ProxyError && err.code === 'REQUEST_TOO_LARGE') return req.exit(413, TOO_LARGE, { connection: 'close' });
+      throw err;
+    }
+    if (body === null) return req.exit(413, TOO_LARGE, { connection: 'close' });
+    let query: URLSearchParams | null = null;
+    if (this.formToQuery && kind === BodyKind.Form && body.length > 0) {
+      query = new URLSearchParams(req.rawQuery);
+      for (const [k, v] of new URLSearchParams(body.toString('utf8'))) query.append(k, v);
+    }
+    if (this.hasQuery || query !== null) this.transformQuery(req, query);
+    const out = !this.hasBody ? null : kind === BodyKind.Json ? this.jsonBody(req, body) : this.formBody(req, body);
+    // The client body was consumed: the upstream gets the new one, or the same bytes.
+    req.setUpstreamBody(out ?? body);
   }
 
   private transformHeaders(req: GatewayRequest): void {
@@ -198,8 +244,8 @@ class RequestTransformer implements PluginHandlers {
     }
   }
 
-  private transformQuery(req: GatewayRequest): void {
-    const q = new URLSearchParams(req.rawQuery);
+  private transformQuery(req: GatewayRequest, merged: URLSearchParams | null): void {
+    const q = merged ?? new URLSearchParams(req.rawQuery);
     for (const name of this.removeQuery) q.delete(name);
     for (const op of this.renameQuery) {
       const to = valueOf(op, req);
@@ -213,14 +259,6 @@ class RequestTransformer implements PluginHandlers {
     for (const op of this.addQuery) if (!q.has(op.name)) q.set(op.name, valueOf(op, req));
     for (const op of this.appendQuery) q.append(op.name, valueOf(op, req));
     req.setUpstreamQuery(q.toString());
-  }
-
-  private async transformBody(req: GatewayRequest, kind: BodyKind): Promise<void> {
-    const body = await readBody(req.raw, BODY_LIMIT);
-    if (body === null) return req.exit(413, TOO_LARGE, { connection: 'close' });
-    const out = kind === BodyKind.Json ? this.jsonBody(req, body) : this.formBody(req, body);
-    // The client body was consumed: the upstream gets the new one, or the same bytes.
-    req.setUpstreamBody(out ?? body);
   }
 
   private jsonBody(req: GatewayRequest, body: Buffer): string | null {

@@ -1,0 +1,111 @@
+// request-transformer's http_method and Host replacement, against a real upstream: what it receives.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+
+let upstream: Server;
+let gw: TestGateway;
+
+interface Seen {
+  method: string;
+  url: string;
+  host: string;
+  body: string;
+}
+
+before(async () => {
+  upstream = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const seen: Seen = { method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', body };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(seen));
+    });
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as AddressInfo).port;
+  const rt = (config: Record<string, unknown>) => ({ name: 'request-transformer', config });
+  gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'real',
+          url: `http://127.0.0.1:${port}`,
+          routes: [
+            { name: 'put', paths: ['/put'], plugins: [rt({ http_method: 'PUT' })] },
+            { name: 'get', paths: ['/get'], plugins: [rt({ http_method: 'GET', add: { querystring: ['added:1'] } })] },
+            { name: 'host', paths: ['/host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] },
+            {
+              name: 'limited',
+              paths: ['/limited'],
+              plugins: [
+                rt({ add: { body: ['source:gateway'] } }),
+                { name: 'request-size-limiting', config: { allowed_payload_size: 64, size_unit: 'bytes' } },
+              ],
+            },
+          ],
+        },
+        { name: 'echo', url: 'echo://', routes: [{ name: 'echo-host', paths: ['/echo-host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] }] },
+      ],
+    },
+  });
+});
+
+after(async () => {
+  await gw?.close();
+  upstream?.closeAllConnections();
+  await new Promise<void>((r) => upstream?.close(() => r()));
+});
+
+test('http_method changes the method the upstream receives, body kept', async () => {
+  const seen = (await (await fetch(`${gw.url}/put/x`, { method: 'POST', body: 'payload' })).json()) as Seen;
+  assert.equal(seen.method, 'PUT');
+  assert.equal(seen.body, 'payload');
+});
+
+test('http_method GET moves form parameters into the querystring, before the querystring changes', async () => {
+  const seen = (await (
+    await fetch(`${gw.url}/get/x?a=0`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&b=two' })
+  ).json()) as Seen;
+  assert.equal(seen.method, 'GET');
+  const q = new URL(seen.url, 'http://x').searchParams;
+  assert.deepEqual(q.getAll('a'), ['0', '1']);
+  assert.equal(q.get('b'), 'two');
+  assert.equal(q.get('added'), '1');
+  assert.equal(seen.body, 'a=1&b=two', 'the body is still sent, as Kong does');
+});
+
+test('replace.headers host: sets the Host the upstream receives', async () => {
+  const seen = (await (await fetch(`${gw.url}/host/x`)).json()) as Seen;
+  assert.equal(seen.host, 'api.example.test');
+  const echo = (await (await fetch(`${gw.url}/echo-host/x`)).json()) as { headers: Record<string, string> };
+  assert.equal(echo.headers.host, 'api.example.test');
+});
+
+/** A chunked JSON POST (no content-length), so request-size-limiting counts it as it streams. */
+function chunkedJson(path: string, doc: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(doc));
+  });
+}
+
+test('a body transformation reads the body request-size-limiting counts: its limit still holds', async () => {
+  const ok = await chunkedJson('/limited', { a: 1 });
+  assert.equal(ok.status, 200);
+  assert.deepEqual(JSON.parse((JSON.parse(ok.body) as Seen).body), { a: 1, source: 'gateway' });
+  const big = await chunkedJson('/limited', { a: 'x'.repeat(100) });
+  assert.equal(big.status, 413);
+  assert.equal(JSON.parse(big.body).message, 'Request size limit exceeded');
+});
