@@ -4,7 +4,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, request as httpRequest, Agent, type Server, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:http2';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { TollgateInstance } from '../../src/proxy/instance.ts';
+import { createLogger } from '../../src/log.ts';
+import { lineSink } from '../../src/testing/run-plugin.ts';
+import { TestCa, tool } from '../tls/support.ts';
 
 let upstream: Server;
 let gw: TestGateway;
@@ -122,5 +129,58 @@ test('a keep-alive client can send its next request after a chunked body was ref
     assert.equal(JSON.parse(next.body).bytes, 1);
   } finally {
     agent.destroy();
+  }
+});
+
+test('an HTTP/2 body without content-length is counted too: 413 past the limit, whole within it', { skip: tool('openssl') }, async () => {
+  const ca = new TestCa();
+  ca.issue('a.test', ['a.test'], { file: 'a' });
+  const port = (upstream.address() as AddressInfo).port;
+  writeFileSync(
+    join(ca.dir, 'gateway.yaml'),
+    `_format_version: "3.0"
+certificates:
+  - cert: \${file:a.pem}
+    key: \${file:a.key}
+services:
+  - name: real
+    url: http://127.0.0.1:${port}
+    routes:
+      - name: real
+        paths: [/real]
+        plugins: [{ name: request-size-limiting, config: { allowed_payload_size: 1, size_unit: kilobytes } }]
+`,
+  );
+  const inst = await TollgateInstance.start({
+    configFile: join(ca.dir, 'gateway.yaml'),
+    env: {},
+    proxyListen: ['127.0.0.1:0 ssl'],
+    adminListen: [],
+    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
+  });
+  const client = connect(`https://${inst.proxyAddresses[0]}`, { ca: ca.cert, servername: 'a.test' });
+  const post = (chunks: Buffer[]): Promise<{ status: unknown; body: string }> =>
+    new Promise((resolve, reject) => {
+      const req = client.request({ ':method': 'POST', ':path': '/real/h2', ':authority': 'a.test' });
+      req.on('response', (headers) => {
+        let body = '';
+        req.setEncoding('utf8');
+        req.on('data', (d: string) => (body += d));
+        req.on('end', () => resolve({ status: headers[':status'], body }));
+      });
+      req.on('error', reject);
+      for (const c of chunks) req.write(c);
+      req.end();
+    });
+  try {
+    const big = await post([Buffer.alloc(KB, 'a'), Buffer.alloc(KB, 'b')]);
+    assert.equal(big.status, 413);
+    assert.equal(JSON.parse(big.body).message, 'Request size limit exceeded');
+    const ok = await post([Buffer.alloc(512, 'a'), Buffer.alloc(512, 'b')]);
+    assert.equal(ok.status, 200);
+    assert.equal(JSON.parse(ok.body).bytes, KB);
+  } finally {
+    client.close();
+    await inst.close(0);
   }
 });
