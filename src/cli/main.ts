@@ -5,7 +5,8 @@ const USAGE = `Usage: gateway <command> [options]
 
 Commands:
   validate [FILE] [--config FILE] [--format text|json|github]   check a config (exit 0 valid, 1 invalid, 2 usage)
-  start [--config FILE] [--proxy-listen HOST:PORT] [--admin-listen HOST:PORT] [--log-level LEVEL]
+  start [--config FILE] [--proxy-listen HOST:PORT[ ssl]]... [--admin-listen HOST:PORT]
+        [--workers N|auto] [--no-watch] [--log-level LEVEL] [--no-access-log]
                                                                  run the gateway
   echo [--listen HOST:PORT]                                      run the echo upstream
   plugin new NAME [--dir plugins]                                write a custom plugin (module, schema, test, README)
