@@ -119,6 +119,8 @@ export interface GatewayRequest {
    * when the stream carries the same number of bytes, remove it otherwise).
    */
   setUpstreamBody(body: string | Buffer | NodeJS.ReadableStream): void;
+  /** The replacement body a plugin set with `setUpstreamBody` (null: the client's body is sent), so body plugins can chain. */
+  readonly upstreamBody: Buffer | NodeJS.ReadableStream | null;
   /** Replaces the method sent upstream (Kong's request-transformer `http_method`). */
   setUpstreamMethod(method: string): void;
   /**

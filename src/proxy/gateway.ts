@@ -319,6 +319,12 @@ function dispatch(rc: RequestContext, svc: CompiledService, attempt: number): vo
     bodyTimeout: svc.readTimeout,
   };
   if (attempt === 0) rc.upstreamStartedAt = performance.now();
+  // A replacement body that already failed would leave undici waiting for bytes that never come.
+  const failed = body !== null && typeof body === 'object' && 'errored' in body ? (body as { errored: unknown }).errored : null;
+  if (failed != null) {
+    rc.error = { code: failed instanceof ProxyError ? failed.code : 'BAD_REQUEST', message: String((failed as Error).message ?? failed) };
+    return sendError(rc, failed instanceof ProxyError ? failed.code : 'BAD_REQUEST');
+  }
   if (svc.balancer !== null) return dispatchBalanced(rc, svc, attempt, opts, body === null);
   svc.pool!.dispatch(opts, new UpstreamExchange(rc, svc, attempt, body === null));
 }
@@ -723,7 +729,7 @@ export function sendError(rc: RequestContext, code: ProxyErrorCode): void {
     'content-length': String(Buffer.byteLength(body)),
   };
   // A request we refuse before reading its body may leave bytes on the connection: close it.
-  if (def.status === 400 || def.status === 431 || def.status === 505 || def.status === 408) headers.connection = 'close';
+  if (def.status === 400 || def.status === 431 || def.status === 505 || def.status === 408 || def.status === 413) headers.connection = 'close';
   writeFinal(rc, def.status, headers, body);
 }
 
