@@ -14,7 +14,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   // Access lines are many and buffered (written in 4 KiB batches, at most a second late); every other
   // line is rare and flushed at once, so "listening" and errors are never held back.
   const buffered = opts.destination === undefined;
-  const destination = opts.destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 1000 });
+  const destination = opts.destination ?? pino.destination({ dest: 1, sync: true, minLength: 4096, periodicFlush: 1000 });
   const flushNow = buffered ? (destination as unknown as { flush(): void }) : null;
   return pino(
     {

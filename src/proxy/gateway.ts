@@ -1,5 +1,5 @@
 // The data path: client request → checks → route → access phase → upstream (undici dispatch) → response phase → client.
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { ServerResponse, request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -20,13 +20,33 @@ import { HOP_BY_HOP, HeaderScan, connectionTokens, scanRequestHeaders, stripConn
 import { hstsHeader } from './tls.ts';
 
 const kCtx = Symbol('tollgate.request');
+
+// Request ids: UUID-shaped, a random per-process part and a counter, so they are unique across
+// processes and instances without drawing entropy for every request.
+const ID_PREFIX = (() => {
+  const h = randomBytes(10).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-`;
+})();
+let idCounter = 0;
+function nextRequestId(): string {
+  idCounter = (idCounter + 1) % 0x1000000000000;
+  const c = idCounter.toString(16);
+  return ID_PREFIX + '000000000000'.slice(c.length) + c;
+}
 const kTrustRuntime = Symbol('tollgate.trustRuntime');
 const kTrusted = Symbol('tollgate.trusted');
 const VIA = '1.1 tollgate';
 const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-type TrackedSocket = Socket & { [kTrustRuntime]?: Runtime; [kTrusted]?: boolean };
+const kPeer = Symbol('tollgate.peer');
+const kLocalPort = Symbol('tollgate.localPort');
+/** Per-connection facts cached on the socket: each getter is a call into libuv. */
+type TrackedSocket = Socket & { [kTrustRuntime]?: Runtime; [kTrusted]?: boolean; [kPeer]?: string; [kLocalPort]?: string };
+
+function localPort(socket: TrackedSocket): string {
+  return (socket[kLocalPort] ??= String(socket.localPort ?? ''));
+}
 type TrackedResponse = ServerResponse & { [kCtx]?: RequestContext };
 
 /** Called once per finished request (metrics, tests). */
@@ -153,12 +173,12 @@ function prepare(gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyEr
     }
     rc.trustedPeer = socket[kTrusted] === true;
   }
-  const peer = socket.remoteAddress ?? '';
+  const peer = socket[kPeer] ??= socket.remoteAddress ?? '';
   rc.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
   rc.clientIp = peer;
   const ridName = settings.request_id_header;
   const clientRid = headers[ridName];
-  rc.id = rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '' ? clientRid : randomUUID();
+  rc.id = rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '' ? clientRid : nextRequestId();
   if (rc.trustedPeer) applyTrustedForwarding(rc, headers);
 
   let url = req.url ?? '/';
@@ -261,13 +281,13 @@ function buildUpstreamHeaders(rc: RequestContext, svc: CompiledService): Record<
     for (const [name, v] of overrides) if (v !== null) out[name] = v;
   }
   const route = rc.compiled!;
-  const peer = rc.raw.socket.remoteAddress ?? '';
+  const peer = (rc.raw.socket as TrackedSocket)[kPeer] ?? rc.raw.socket.remoteAddress ?? '';
   const xff = rc.headers['x-forwarded-for'];
   out['x-forwarded-for'] = xff === undefined ? peer : `${typeof xff === 'string' ? xff : xff.join(', ')}, ${peer}`;
   const settings = rc.runtime.config.settings;
   if (!rc.trustedPeer || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = rc.scheme;
   if (!rc.trustedPeer || out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = rc.host;
-  if (!rc.trustedPeer || out['x-forwarded-port'] === undefined) out['x-forwarded-port'] = String(rc.raw.socket.localPort ?? '');
+  if (!rc.trustedPeer || out['x-forwarded-port'] === undefined) out['x-forwarded-port'] = localPort(rc.raw.socket as TrackedSocket);
   if (!rc.trustedPeer || out['x-forwarded-path'] === undefined) out['x-forwarded-path'] = rc.path;
   if (route.strip_path && rc.matchedPath !== '') {
     if (!rc.trustedPeer || out['x-forwarded-prefix'] === undefined) out['x-forwarded-prefix'] = rc.matchedPath;
@@ -383,6 +403,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return false;
     }
     rc.resumeUpstream = resume;
+    if (!rc.compiled!.pipeline.hasResponse && rc.scheme === 'http') return writeHeadDirect(rc, status, raw);
     const headers: Record<string, HeaderValue | undefined> = {};
     let connection: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
@@ -523,6 +544,43 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.error = { code, message: err.message };
     rc.res.destroy(err);
   }
+}
+
+/** Lengths of the hop-by-hop header names: other names skip the lower-casing and the set lookup. */
+const HOP_LENGTHS: readonly boolean[] = (() => {
+  const out: boolean[] = [];
+  for (const name of HOP_BY_HOP) out[name.length] = true;
+  return out;
+})();
+
+/**
+ * The common case (no response-phase plugin, plain HTTP/1): the upstream head goes to the client as a
+ * flat name/value list, without building a header object.
+ */
+function writeHeadDirect(rc: RequestContext, status: number, raw: Buffer[]): boolean {
+  const flat: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    if (HOP_LENGTHS[name.length] === true) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') connection = raw[i + 1]!.toString('latin1');
+        continue;
+      }
+    }
+    flat.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (connection !== undefined) {
+    const drop = connectionTokens(connection);
+    if (drop.length > 0) {
+      for (let i = flat.length - 2; i >= 0; i -= 2) if (drop.includes(flat[i]!.toLowerCase())) flat.splice(i, 2);
+    }
+  }
+  flat.push(rc.runtime.config.settings.request_id_header, rc.id);
+  rc.status = status;
+  rc.res.writeHead(status, flat);
+  return true;
 }
 
 function releaseTarget(t: Target): null {
@@ -861,7 +919,7 @@ function writeAccessLine(gw: Gateway, rc: RequestContext, entry: LogEntryImpl, l
   const upstream = rc.upstreamLatency < 0 ? 'null' : String(Math.round(rc.upstreamLatency * 1000) / 1000);
   const error = rc.error === null ? '' : `,"error":${JSON.stringify(rc.error.code)}`;
   gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${JSON.stringify(rc.id)},"client_ip":"${rc.clientIp}","method":"${rc.method}","path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : JSON.stringify(route.label)},"service":${route?.service == null ? 'null' : JSON.stringify(route.service.label)},"consumer":${consumer},"status":${rc.status},"bytes_sent":${entry.bytesSent},"bytes_received":${entry.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`},"client_ip":"${rc.clientIp}","method":"${rc.method}","path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : JSON.stringify(route.label)},"service":${route?.service == null ? 'null' : JSON.stringify(route.service.label)},"consumer":${consumer},"status":${rc.status},"bytes_sent":${entry.bytesSent},"bytes_received":${entry.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
   );
 }
 
