@@ -321,12 +321,6 @@ async function main(): Promise<void> {
   }
   if (targets.length === 0) throw new Error(`BENCH_ONLY matches no target; targets: ${TARGETS.map((t) => t.name).join(', ')}`);
   if (TOOL === 'wrk' && WRK === null) throw new Error('BENCH_TOOL=wrk but wrk is not installed');
-  for (const t of targets) {
-    if (t.prepare === undefined) continue;
-    const prepared = await t.prepare();
-    t.config = prepared.config;
-    t.headers = { ...t.headers, ...prepared.headers };
-  }
 
   const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
   console.log(`Tollgate benchmark ${git ? `@ ${git} ` : ''}on Node ${process.version}, ${availableParallelism()} cores`);
@@ -350,6 +344,12 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
         process.stdout.write(`… ${t.name}${ROUNDS > 1 ? ` (round ${round}/${ROUNDS})` : ''}\n`);
+        if (t.prepare !== undefined) {
+          // Fresh keys, tokens and sessions for every round, as a browser or client would hold them now.
+          const prepared = await t.prepare();
+          t.config = prepared.config;
+          t.headers = { ...t.headers, ...prepared.headers };
+        }
         const { child, base } = await startTarget(t, upstream);
         try {
           const url = `${base}${t.path ?? '/bench/hello'}`;

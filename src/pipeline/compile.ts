@@ -180,6 +180,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       https: r.protocols.includes('https'),
       httpsRedirectStatus: r.https_redirect_status_code,
       label: r.name ?? r.id,
+      labelJson: JSON.stringify(r.name ?? r.id),
     };
   });
 
@@ -237,6 +238,7 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
       writeTimeout: s.write_timeout,
       retries: s.retries,
       label,
+      labelJson: JSON.stringify(label),
     };
   }
   const scheme = s.protocol === 'https' || s.protocol === 'grpcs' || s.protocol === 'wss' ? 'https' : 'http';
@@ -273,6 +275,7 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
       writeTimeout: s.write_timeout,
       retries: s.retries,
       label,
+      labelJson: JSON.stringify(label),
     };
   }
   const pool = new Pool(origin, {
@@ -302,6 +305,7 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
     writeTimeout: s.write_timeout,
     retries: s.retries,
     label,
+    labelJson: JSON.stringify(label),
   };
 }
 

@@ -51,6 +51,8 @@ export interface CompiledService {
   readonly retries: number;
   /** Label value for metrics and logs. */
   readonly label: string;
+  /** `label` as a JSON string literal, for the access log. */
+  readonly labelJson: string;
 }
 
 export interface CompiledRoute {
@@ -74,6 +76,8 @@ export interface CompiledRoute {
   readonly httpsRedirectStatus: number;
   /** Label value for metrics and logs. */
   readonly label: string;
+  /** `label` as a JSON string literal, for the access log. */
+  readonly labelJson: string;
 }
 
 export interface Runtime {

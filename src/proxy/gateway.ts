@@ -6,8 +6,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ProxyError, ProxyErrors, type ProxyErrorCode } from '../errors.ts';
-import { pino } from 'pino';
-import type { Logger } from '../log.ts';
+import { accessSink, type LineSink, type Logger } from '../log.ts';
 import { normalizePath } from '../router/normalize.ts';
 import { upstreamPath } from '../router/router.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
@@ -57,7 +56,7 @@ export class Gateway {
   readonly log: Logger;
   readonly accessLog: boolean;
   /** The log destination, written to directly for access lines. */
-  readonly accessStream: { write(line: string): unknown } | null;
+  readonly accessStream: LineSink | null;
   readonly observers: RequestObserver[] = [];
   /** Port of the first ssl listener, for https redirects (TLS, issue 10); null without one. */
   httpsPort: number | null = null;
@@ -70,7 +69,7 @@ export class Gateway {
   constructor(runtime: Runtime, log: Logger, opts: { accessLog?: boolean } = {}) {
     this.runtime = runtime;
     this.log = log;
-    this.accessStream = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym] ?? null;
+    this.accessStream = accessSink(log);
     this.accessLog = (opts.accessLog ?? true) && this.accessStream !== null && log.isLevelEnabled('info');
     this.onRequest = (req, res) => void handle(this, req, res, false);
     this.onCheckContinue = (req, res) => void handle(this, req, res, true);
@@ -919,7 +918,7 @@ function writeAccessLine(gw: Gateway, rc: RequestContext, entry: LogEntryImpl, l
   const upstream = rc.upstreamLatency < 0 ? 'null' : String(Math.round(rc.upstreamLatency * 1000) / 1000);
   const error = rc.error === null ? '' : `,"error":${JSON.stringify(rc.error.code)}`;
   gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`},"client_ip":"${rc.clientIp}","method":"${rc.method}","path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : JSON.stringify(route.label)},"service":${route?.service == null ? 'null' : JSON.stringify(route.service.label)},"consumer":${consumer},"status":${rc.status},"bytes_sent":${entry.bytesSent},"bytes_received":${entry.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`},"client_ip":"${rc.clientIp}","method":"${rc.method}","path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${entry.bytesSent},"bytes_received":${entry.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
   );
 }
 
