@@ -7,6 +7,7 @@ import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } fr
 import { isIP } from 'node:net';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import type {
+  ConfigEntities,
   AclModel,
   CertificateModel,
   ConsumerModel,
@@ -28,17 +29,8 @@ import type { RawIssue } from './yaml.ts';
 type Obj = Record<string, any>;
 type Path = (string | number)[];
 
-export interface Entities {
-  services: ServiceModel[];
-  routes: RouteModel[];
-  consumers: ConsumerModel[];
-  jwt_secrets: JwtSecretModel[];
-  keyauth_credentials: KeyAuthCredentialModel[];
-  acls: AclModel[];
-  plugins: PluginModel[];
-  upstreams: UpstreamModel[];
-  certificates: CertificateModel[];
-}
+/** Every entity list of a config (the model's `ConfigEntities`). */
+export type Entities = ConfigEntities;
 
 interface Pending<T> {
   raw: Obj;

@@ -198,8 +198,8 @@ export interface HstsSettings {
   preload: boolean;
 }
 
-export interface GatewayConfig {
-  format_version: string;
+/** Every entity list of a config, flattened. */
+export interface ConfigEntities {
   services: ServiceModel[];
   routes: RouteModel[];
   consumers: ConsumerModel[];
@@ -209,6 +209,10 @@ export interface GatewayConfig {
   plugins: PluginModel[];
   upstreams: UpstreamModel[];
   certificates: CertificateModel[];
+}
+
+export interface GatewayConfig extends ConfigEntities {
+  format_version: string;
   settings: TollgateSettings;
   source: ConfigSource;
 }

@@ -224,23 +224,17 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
     tags: Object.freeze([...s.tags]),
   });
   const label = s.name ?? s.id;
-  if (s.protocol === 'echo') {
-    return {
-      model: s,
-      info,
-      kind: 'echo',
-      pool: null,
-      balancer: null,
-      hostHeader: 'echo',
-      scheme: 'http',
-      connectTimeout: s.connect_timeout,
-      readTimeout: s.read_timeout,
-      writeTimeout: s.write_timeout,
-      retries: s.retries,
-      label,
-      labelJson: JSON.stringify(label),
-    };
-  }
+  const common = {
+    model: s,
+    info,
+    connectTimeout: s.connect_timeout,
+    readTimeout: s.read_timeout,
+    writeTimeout: s.write_timeout,
+    retries: s.retries,
+    label,
+    labelJson: JSON.stringify(label),
+  };
+  if (s.protocol === 'echo') return { ...common, kind: 'echo', pool: null, balancer: null, hostHeader: 'echo', scheme: 'http' };
   const scheme = s.protocol === 'https' || s.protocol === 'grpcs' || s.protocol === 'wss' ? 'https' : 'http';
   const defaultPort = scheme === 'https' ? 443 : 80;
   const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
@@ -262,21 +256,7 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
       (target, healthy, reason) =>
         log[healthy ? 'info' : 'warn']({ upstream: upstream.name, target: target.name, healthy, reason }, healthy ? 'target healthy' : 'target unhealthy'),
     );
-    return {
-      model: s,
-      info,
-      kind: 'http',
-      pool: null,
-      balancer,
-      hostHeader: hostForUrl,
-      scheme,
-      connectTimeout: s.connect_timeout,
-      readTimeout: s.read_timeout,
-      writeTimeout: s.write_timeout,
-      retries: s.retries,
-      label,
-      labelJson: JSON.stringify(label),
-    };
+    return { ...common, kind: 'http', pool: null, balancer, hostHeader: hostForUrl, scheme };
   }
   const pool = new Pool(origin, {
     connections: settings.upstream_keepalive_pool_size,
@@ -292,21 +272,7 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
       ...upstreamClientCertificate(s, config),
     },
   });
-  return {
-    model: s,
-    info,
-    kind: 'http',
-    pool,
-    balancer: null,
-    hostHeader: s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`,
-    scheme,
-    connectTimeout: s.connect_timeout,
-    readTimeout: s.read_timeout,
-    writeTimeout: s.write_timeout,
-    retries: s.retries,
-    label,
-    labelJson: JSON.stringify(label),
-  };
+  return { ...common, kind: 'http', pool, balancer: null, hostHeader: s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`, scheme };
 }
 
 /** The certificate a service presents to its upstream for mutual TLS (`client_certificate`). */

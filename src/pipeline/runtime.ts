@@ -2,7 +2,7 @@
 import type { Dispatcher } from 'undici';
 import type { BlockList } from 'node:net';
 import type { GatewayConfig, RouteModel, ServiceModel, PluginModel } from '../config/model.ts';
-import type { Router } from '../router/router.ts';
+import type { RoutableRoute, Router } from '../router/router.ts';
 import type { Balancer } from '../proxy/balancer.ts';
 import type { PluginHandlers, RouteInfo, ServiceInfo, ConsumerDirectory } from './plugin.ts';
 
@@ -55,16 +55,7 @@ export interface CompiledService {
   readonly labelJson: string;
 }
 
-export interface CompiledRoute {
-  readonly id: string;
-  readonly name: string | null;
-  readonly hosts: readonly string[] | null;
-  readonly paths: readonly string[] | null;
-  readonly methods: readonly string[] | null;
-  readonly headers: Readonly<Record<string, readonly string[]>> | null;
-  readonly regex_priority: number;
-  readonly strip_path: boolean;
-  readonly path_handling: 'v0' | 'v1';
+export interface CompiledRoute extends RoutableRoute {
   readonly preserve_host: boolean;
   readonly model: RouteModel;
   readonly info: RouteInfo;
