@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startIdp, CUSTOM_CLAIM, type Idp } from '../support/idp.ts';
-import { startRecordingUpstream, type RecordingUpstream } from './upstream.ts';
+import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.ts';
 
 const OTHER_AUDIENCE = 'https://other-api.tollgate.test';
 

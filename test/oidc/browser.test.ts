@@ -9,50 +9,23 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { chromiumSkip, launchChromium, type Chromium } from '../support/browser.ts';
 import { decodeHeader, startStack, type Echo } from './helpers.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-  // Loopback only: no name resolves (the IdP's pages @import a web font).
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-];
+const skip = chromiumSkip('oidc browser test');
 
-const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (apt-get install chromium)`;
-if (missing !== null && process.env.CI) {
-  test('chromium is installed in CI', () => {
-    assert.fail(`browser test cannot run: ${missing}`);
-  });
-} else if (missing !== null) {
-  console.log(`# skipping the oidc browser test: ${missing}`);
-}
-
-test('browser: log in through the IdP, see X-Userinfo, call an XHR endpoint, log out', { skip: missing ?? false, timeout: 90_000 }, async () => {
+test('browser: log in through the IdP, see X-Userinfo, call an XHR endpoint, log out', { skip, timeout: 90_000 }, async () => {
   const stack = await startStack();
-  const userDataDir = await mkdtemp(join(tmpdir(), 'tollgate-chromium-'));
-  let context: BrowserContext | null = null;
+  let browser: Chromium | null = null;
   try {
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
-    context.setDefaultTimeout(20_000);
+    browser = await launchChromium();
+    const { context, page } = browser;
     // Anything not on loopback is refused before it leaves the browser.
     await context.route('**/*', (route) => {
       const host = new URL(route.request().url()).hostname;
       return host === '127.0.0.1' ? route.continue() : route.abort();
     });
-    const page = context.pages()[0] ?? (await context.newPage());
     const gw = stack.gw.url;
     const idp = stack.idp.issuer;
 
@@ -101,8 +74,7 @@ test('browser: log in through the IdP, see X-Userinfo, call an XHR endpoint, log
     assert.ok(page.url().startsWith(`${idp}/interaction/`), page.url());
     assert.equal(await page.locator('input[name="login"]').count(), 1);
   } finally {
-    await context?.close();
-    await rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await stack.close();
   }
 });

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { Agent, get as httpGet } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { startGateway, type TestGateway } from '../../testing/index.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
 import plugin, { CORRELATION_ID_PRIORITY } from './index.ts';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -33,24 +34,13 @@ function getVia(agent: Agent, url: string): Promise<{ headers: Record<string, st
 describe('correlation-id', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway({
-      config: {
-        _format_version: '3.0',
-        services: [
-          {
-            name: 'echo',
-            url: 'echo://',
-            routes: [
-              route('/default', {}),
-              route('/uuid', { generator: 'uuid', header_name: 'X-Correlation-Id', echo_downstream: true }),
-              route('/tracker', { generator: 'tracker' }),
-              route('/echoed', { echo_downstream: true }),
-              route('/terminated', { echo_downstream: true }, [{ name: 'request-termination', config: { status_code: 403 } }]),
-            ],
-          },
-        ],
-      },
-    });
+    gw = await startServiceGateway([
+      route('/default', {}),
+      route('/uuid', { generator: 'uuid', header_name: 'X-Correlation-Id', echo_downstream: true }),
+      route('/tracker', { generator: 'tracker' }),
+      route('/echoed', { echo_downstream: true }),
+      route('/terminated', { echo_downstream: true }, [{ name: 'request-termination', config: { status_code: 403 } }]),
+    ]);
   });
   after(() => gw.close());
 
@@ -118,12 +108,7 @@ describe('correlation-id', () => {
 
   test('an invalid generator is refused with the config location', async () => {
     await assert.rejects(
-      startGateway({
-        config: {
-          _format_version: '3.0',
-          services: [{ name: 's', url: 'echo://', routes: [route('/', { generator: 'random' })] }],
-        },
-      }),
+      startServiceGateway([route('/', { generator: 'random' })], { name: 's' }),
       (err: Error & { issues?: { path: string; message: string }[] }) => {
         assert.ok(err.issues?.some((i) => i.path.includes('generator')), JSON.stringify(err.issues));
         return true;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startGateway, type TestGateway } from '../../testing/index.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
 import plugin from './index.ts';
 
 function route(name: string, path: string, config: Record<string, unknown>) {
@@ -12,16 +13,9 @@ async function call(gw: TestGateway, path: string, init: RequestInit = {}) {
   return { res, text: await res.text() };
 }
 
-function configWith(config: Record<string, unknown>) {
-  return {
-    _format_version: '3.0',
-    services: [{ name: 's', url: 'echo://', routes: [route('r', '/', config)] }],
-  };
-}
-
 async function refusal(config: Record<string, unknown>): Promise<{ path: string; message: string }[]> {
   try {
-    const gw = await startGateway({ config: configWith(config) });
+    const gw = await startServiceGateway([route('r', '/', config)], { name: 's' });
     await gw.close();
   } catch (err) {
     return (err as { issues?: { path: string; message: string }[] }).issues ?? [{ path: '', message: String(err) }];
@@ -32,28 +26,19 @@ async function refusal(config: Record<string, unknown>): Promise<{ path: string;
 describe('request-termination', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway({
-      config: {
-        _format_version: '3.0',
-        services: [
-          {
-            name: 'echo',
-            url: 'echo://',
-            routes: [
-              route('default', '/default', {}),
-              route('message', '/message', { status_code: 403, message: 'So long and thanks for all the fish!' }),
-              route('body', '/body', { status_code: 200, body: '<h1>maintenance</h1>', content_type: 'text/html' }),
-              route('body-default-type', '/raw', { status_code: 451, body: '{"legal":true}' }),
-              route('no-default-message', '/teapot', { status_code: 418 }),
-              route('trigger', '/trigger', { trigger: 'X-Debug' }),
-              { name: 'echo-route', paths: ['~/echo/(?<item>\\w+)'], plugins: [{ name: 'request-termination', config: { echo: true, status_code: 404, trigger: 'debug' } }] },
-              { name: 'open', paths: ['/open'] },
-            ],
-          },
-        ],
-        consumers: [{ username: 'blocked' }],
-      },
-    });
+    gw = await startServiceGateway(
+      [
+        route('default', '/default', {}),
+        route('message', '/message', { status_code: 403, message: 'So long and thanks for all the fish!' }),
+        route('body', '/body', { status_code: 200, body: '<h1>maintenance</h1>', content_type: 'text/html' }),
+        route('body-default-type', '/raw', { status_code: 451, body: '{"legal":true}' }),
+        route('no-default-message', '/teapot', { status_code: 418 }),
+        route('trigger', '/trigger', { trigger: 'X-Debug' }),
+        { name: 'echo-route', paths: ['~/echo/(?<item>\\w+)'], plugins: [{ name: 'request-termination', config: { echo: true, status_code: 404, trigger: 'debug' } }] },
+        { name: 'open', paths: ['/open'] },
+      ],
+      { extra: { consumers: [{ username: 'blocked' }] } },
+    );
   });
   after(() => gw.close());
 
@@ -140,16 +125,9 @@ describe('request-termination', () => {
   });
 
   test('a consumer-scoped instance blocks only that consumer', async () => {
-    const scoped = await startGateway({
-      config: {
-        _format_version: '3.0',
-        services: [
-          {
-            name: 's',
-            url: 'echo://',
-            routes: [{ paths: ['/'], plugins: [{ name: 'key-auth', config: { key_names: ['apikey'] } }] }],
-          },
-        ],
+    const scoped = await startServiceGateway([{ paths: ['/'], plugins: [{ name: 'key-auth', config: { key_names: ['apikey'] } }] }], {
+      name: 's',
+      extra: {
         consumers: [
           {
             username: 'blocked',
