@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { serviceConfig } from '../support/gateway.ts';
 
 const dir = fileURLToPath(new URL('../fixtures/auth0-m2m/', import.meta.url));
 const TOKEN = readFileSync(`${dir}access-token.jwt`, 'utf8').trim();
@@ -12,32 +13,30 @@ const PEM = readFileSync(`${dir}auth0-tenant.pub.pem`, 'utf8');
 const TENANT = 'https://voronenko.auth0.com/';
 
 function config(opts: { key?: string; jwt?: Record<string, unknown>; claims?: Record<string, unknown> }) {
-  return {
-    _format_version: '3.0',
-    services: [
+  return serviceConfig(
+    [
       {
         name: 'api',
-        url: 'echo://',
-        routes: [
-          {
-            name: 'api',
-            paths: ['/api'],
-            plugins: [
-              { name: 'jwt', config: opts.jwt ?? {} },
-              ...(opts.claims ? [{ name: 'jwt-claims', config: { claims: opts.claims } }] : []),
-            ],
-          },
+        paths: ['/api'],
+        plugins: [
+          { name: 'jwt', config: opts.jwt ?? {} },
+          ...(opts.claims ? [{ name: 'jwt-claims', config: { claims: opts.claims } }] : []),
         ],
       },
     ],
-    consumers: [
-      {
-        username: 'auth0-m2m',
-        custom_id: 'R477zd0dhD0Hq3CnNIEgE677nwboYD5u',
-        jwt_secrets: [{ key: opts.key ?? TENANT, algorithm: 'RS256', rsa_public_key: PEM }],
+    {
+      name: 'api',
+      extra: {
+        consumers: [
+          {
+            username: 'auth0-m2m',
+            custom_id: 'R477zd0dhD0Hq3CnNIEgE677nwboYD5u',
+            jwt_secrets: [{ key: opts.key ?? TENANT, algorithm: 'RS256', rsa_public_key: PEM }],
+          },
+        ],
       },
-    ],
-  };
+    },
+  );
 }
 
 describe('the real Auth0 M2M token', () => {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
-import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
 import { startIdp, CUSTOM_CLAIM, type Idp } from '../support/idp.ts';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.ts';
 
@@ -21,39 +22,35 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     idp = await startIdp({ resources: { [OTHER_AUDIENCE]: {} } });
     otherIdp = await startIdp();
     upstream = await startRecordingUpstream();
-    gw = await startGateway({
-      config: {
-        _format_version: '3.0',
-        services: [
-          {
-            name: 'api',
-            url: 'echo://',
-            routes: [
-              {
-                name: 'api',
-                paths: ['/api'],
-                plugins: [
-                  {
-                    name: 'jwt',
-                    config: {
-                      claims_to_verify: ['exp'],
-                      audiences: [idp.audience],
-                      issuers: [idp.issuer],
-                      // Every unknown kid may refetch: the rotation test must not wait for a cooldown.
-                      jwks_refetch_cooldown_seconds: 0,
-                    },
-                  },
-                  {
-                    name: 'jwt-claims',
-                    config: {
-                      claims: { [CUSTOM_CLAIM]: { equals: 'bar' } },
-                      forward_claims: { [CUSTOM_CLAIM]: 'x-foo-claim', sub: 'x-token-subject' },
-                    },
-                  },
-                ],
+    gw = await startServiceGateway(
+      [
+        {
+          name: 'api',
+          paths: ['/api'],
+          plugins: [
+            {
+              name: 'jwt',
+              config: {
+                claims_to_verify: ['exp'],
+                audiences: [idp.audience],
+                issuers: [idp.issuer],
+                // Every unknown kid may refetch: the rotation test must not wait for a cooldown.
+                jwks_refetch_cooldown_seconds: 0,
               },
-            ],
-          },
+            },
+            {
+              name: 'jwt-claims',
+              config: {
+                claims: { [CUSTOM_CLAIM]: { equals: 'bar' } },
+                forward_claims: { [CUSTOM_CLAIM]: 'x-foo-claim', sub: 'x-token-subject' },
+              },
+            },
+          ],
+        },
+      ],
+      {
+        name: 'api',
+        services: [
           {
             name: 'guarded',
             url: upstream.url,
@@ -75,15 +72,17 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
             ],
           },
         ],
-        consumers: [
-          {
-            username: 'billing-service',
-            custom_id: idp.m2mClient.client_id,
-            jwt_secrets: [{ key: idp.issuer, algorithm: 'RS256', jwks_uri: idp.jwksUri }],
-          },
-        ],
+        extra: {
+          consumers: [
+            {
+              username: 'billing-service',
+              custom_id: idp.m2mClient.client_id,
+              jwt_secrets: [{ key: idp.issuer, algorithm: 'RS256', jwks_uri: idp.jwksUri }],
+            },
+          ],
+        },
       },
-    });
+    );
   });
 
   after(async () => {

@@ -3,7 +3,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
-import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
 
 const SECRET = 'a-shared-secret-for-hs256-tokens!';
 type Echo = { headers: Record<string, string>; query: Record<string, unknown>; body?: string; url: string };
@@ -11,58 +12,53 @@ type Echo = { headers: Record<string, string>; query: Record<string, unknown>; b
 describe('key-auth and acl', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startGateway({
-      config: {
-        _format_version: '3.0',
-        services: [
-          {
-            name: 'echo',
-            url: 'echo://',
-            routes: [
-              { name: 'key', paths: ['/key'], plugins: [{ name: 'key-auth' }] },
-              {
-                name: 'hidden',
-                paths: ['/hidden'],
-                plugins: [{ name: 'key-auth', config: { hide_credentials: true, key_in_body: true, key_names: ['apikey', 'x-api-key'] } }],
-              },
-              { name: 'realm', paths: ['/realm'], plugins: [{ name: 'key-auth', config: { realm: 'api', key_in_query: false } }] },
-              { name: 'anon', paths: ['/anon'], plugins: [{ name: 'key-auth', config: { anonymous: 'guest' } }] },
-              {
-                name: 'admins',
-                paths: ['/admins'],
-                plugins: [{ name: 'key-auth' }, { name: 'acl', config: { allow: ['admin'] } }],
-              },
-              {
-                name: 'no-banned',
-                paths: ['/no-banned'],
-                plugins: [{ name: 'key-auth' }, { name: 'acl', config: { deny: ['banned'], hide_groups_header: true } }],
-              },
-              {
-                name: 'admins-or-guest',
-                paths: ['/admins-or-guest'],
-                plugins: [{ name: 'key-auth', config: { anonymous: 'guest' } }, { name: 'acl', config: { allow: ['admin'] } }],
-              },
-              {
-                name: 'either',
-                paths: ['/either'],
-                plugins: [
-                  { name: 'jwt', config: { anonymous: 'guest' } },
-                  { name: 'key-auth', config: { anonymous: 'guest' } },
-                  { name: 'acl', config: { deny: ['guests'] } },
-                ],
-              },
-              { name: 'open', paths: ['/open'] },
-            ],
-          },
-        ],
-        consumers: [
-          { username: 'alice', custom_id: 'alice-1', keyauth_credentials: [{ key: 'alice-key' }], acls: [{ group: 'admin' }, { group: 'ops' }] },
-          { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }], acls: [{ group: 'banned' }], jwt_secrets: [{ key: 'bob-iss', secret: SECRET }] },
-          { username: 'carol', keyauth_credentials: [{ key: 'carol-key' }] },
-          { username: 'guest', acls: [{ group: 'guests' }] },
-        ],
+    gw = await startServiceGateway(
+      [
+        { name: 'key', paths: ['/key'], plugins: [{ name: 'key-auth' }] },
+        {
+          name: 'hidden',
+          paths: ['/hidden'],
+          plugins: [{ name: 'key-auth', config: { hide_credentials: true, key_in_body: true, key_names: ['apikey', 'x-api-key'] } }],
+        },
+        { name: 'realm', paths: ['/realm'], plugins: [{ name: 'key-auth', config: { realm: 'api', key_in_query: false } }] },
+        { name: 'anon', paths: ['/anon'], plugins: [{ name: 'key-auth', config: { anonymous: 'guest' } }] },
+        {
+          name: 'admins',
+          paths: ['/admins'],
+          plugins: [{ name: 'key-auth' }, { name: 'acl', config: { allow: ['admin'] } }],
+        },
+        {
+          name: 'no-banned',
+          paths: ['/no-banned'],
+          plugins: [{ name: 'key-auth' }, { name: 'acl', config: { deny: ['banned'], hide_groups_header: true } }],
+        },
+        {
+          name: 'admins-or-guest',
+          paths: ['/admins-or-guest'],
+          plugins: [{ name: 'key-auth', config: { anonymous: 'guest' } }, { name: 'acl', config: { allow: ['admin'] } }],
+        },
+        {
+          name: 'either',
+          paths: ['/either'],
+          plugins: [
+            { name: 'jwt', config: { anonymous: 'guest' } },
+            { name: 'key-auth', config: { anonymous: 'guest' } },
+            { name: 'acl', config: { deny: ['guests'] } },
+          ],
+        },
+        { name: 'open', paths: ['/open'] },
+      ],
+      {
+        extra: {
+          consumers: [
+            { username: 'alice', custom_id: 'alice-1', keyauth_credentials: [{ key: 'alice-key' }], acls: [{ group: 'admin' }, { group: 'ops' }] },
+            { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }], acls: [{ group: 'banned' }], jwt_secrets: [{ key: 'bob-iss', secret: SECRET }] },
+            { username: 'carol', keyauth_credentials: [{ key: 'carol-key' }] },
+            { username: 'guest', acls: [{ group: 'guests' }] },
+          ],
+        },
       },
-    });
+    );
   });
   after(async () => {
     await gw?.close();

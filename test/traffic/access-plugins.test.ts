@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
 import { rawRequest } from '../support/raw.ts';
 
 /** Parsed JSON body; tests read what they assert on. */
@@ -12,46 +13,41 @@ async function json(r: Response): Promise<any> {
 
 let gw: TestGateway;
 before(async () => {
-  gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      _tollgate: { trusted_ips: ['127.0.0.1'] },
-      services: [
-        {
-          name: 'echo',
-          url: 'echo://',
-          routes: [
-            { name: 'deny', paths: ['/deny'], plugins: [{ name: 'ip-restriction', config: { deny: ['10.0.0.0/8', '2001:db8::/32'] } }] },
-            { name: 'allow', paths: ['/allow'], plugins: [{ name: 'ip-restriction', config: { allow: ['192.168.1.1', '127.0.0.1'], status: 401, message: 'Forbidden' } }] },
-            { name: 'small', paths: ['/small'], plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 10, size_unit: 'bytes' } }] },
-            { name: 'needlen', paths: ['/needlen'], plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 1, require_content_length: true } }] },
-            { name: 'cors-default', paths: ['/cors-default'], plugins: [{ name: 'cors' }] },
-            {
-              name: 'cors-list',
-              paths: ['/cors-list'],
-              plugins: [
-                {
-                  name: 'cors',
-                  config: {
-                    origins: ['http://example.com', 'https://(.*)\\.example\\.org', 'example\\.net'],
-                    methods: ['GET', 'POST'],
-                    headers: ['x-one', 'x-two'],
-                    exposed_headers: ['x-exposed'],
-                    max_age: 23,
-                    credentials: true,
-                    private_network: true,
-                  },
-                },
-              ],
+  gw = await startServiceGateway(
+    [
+      { name: 'deny', paths: ['/deny'], plugins: [{ name: 'ip-restriction', config: { deny: ['10.0.0.0/8', '2001:db8::/32'] } }] },
+      { name: 'allow', paths: ['/allow'], plugins: [{ name: 'ip-restriction', config: { allow: ['192.168.1.1', '127.0.0.1'], status: 401, message: 'Forbidden' } }] },
+      { name: 'small', paths: ['/small'], plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 10, size_unit: 'bytes' } }] },
+      { name: 'needlen', paths: ['/needlen'], plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 1, require_content_length: true } }] },
+      { name: 'cors-default', paths: ['/cors-default'], plugins: [{ name: 'cors' }] },
+      {
+        name: 'cors-list',
+        paths: ['/cors-list'],
+        plugins: [
+          {
+            name: 'cors',
+            config: {
+              origins: ['http://example.com', 'https://(.*)\\.example\\.org', 'example\\.net'],
+              methods: ['GET', 'POST'],
+              headers: ['x-one', 'x-two'],
+              exposed_headers: ['x-exposed'],
+              max_age: 23,
+              credentials: true,
+              private_network: true,
             },
-            { name: 'cors-single', paths: ['/cors-single'], plugins: [{ name: 'cors', config: { origins: ['http://example.com'] } }] },
-            { name: 'cors-star-cred', paths: ['/cors-star-cred'], plugins: [{ name: 'cors', config: { credentials: true } }] },
-            { name: 'cors-continue', paths: ['/cors-continue'], plugins: [{ name: 'cors', config: { preflight_continue: true } }] },
-          ],
-        },
-      ],
+          },
+        ],
+      },
+      { name: 'cors-single', paths: ['/cors-single'], plugins: [{ name: 'cors', config: { origins: ['http://example.com'] } }] },
+      { name: 'cors-star-cred', paths: ['/cors-star-cred'], plugins: [{ name: 'cors', config: { credentials: true } }] },
+      { name: 'cors-continue', paths: ['/cors-continue'], plugins: [{ name: 'cors', config: { preflight_continue: true } }] },
+    ],
+    {
+      extra: {
+        _tollgate: { trusted_ips: ['127.0.0.1'] },
+      },
     },
-  });
+  );
 });
 after(() => gw?.close());
 

@@ -2,6 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
 
 /** Parsed JSON body; tests read what they assert on. */
 async function json(r: Response): Promise<any> {
@@ -10,55 +11,44 @@ async function json(r: Response): Promise<any> {
 
 let gw: TestGateway;
 before(async () => {
-  gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [
+  gw = await startServiceGateway([
+    {
+      name: 'req',
+      paths: ['~/users/(?<user>\\w+)/items$'],
+      plugins: [
         {
-          name: 'echo',
-          url: 'echo://',
-          routes: [
-            {
-              name: 'req',
-              paths: ['~/users/(?<user>\\w+)/items$'],
-              plugins: [
-                {
-                  name: 'request-transformer',
-                  config: {
-                    remove: { headers: ['x-secret'], querystring: ['drop'], body: ['password'] },
-                    rename: { headers: ['x-old:x-new'], querystring: ['old:new'], body: ['nick:nickname'] },
-                    replace: { headers: ['x-replace:replaced'], querystring: ['mode:$(headers.x_mode or "none")'], body: ['role:user'] },
-                    add: {
-                      headers: ['x-user:$(uri_captures.user)', 'x-from-query:$(query_params.q)', 'x-under:$(headers.x_custom_id)', 'x-keep:added'],
-                      querystring: ['added:$(uri_captures["user"])'],
-                      body: ['source:gateway'],
-                    },
-                    append: { headers: ['x-multi:two'], querystring: ['tag:b'], body: ['tags:$(query_params.q)'] },
-                  },
-                },
-              ],
+          name: 'request-transformer',
+          config: {
+            remove: { headers: ['x-secret'], querystring: ['drop'], body: ['password'] },
+            rename: { headers: ['x-old:x-new'], querystring: ['old:new'], body: ['nick:nickname'] },
+            replace: { headers: ['x-replace:replaced'], querystring: ['mode:$(headers.x_mode or "none")'], body: ['role:user'] },
+            add: {
+              headers: ['x-user:$(uri_captures.user)', 'x-from-query:$(query_params.q)', 'x-under:$(headers.x_custom_id)', 'x-keep:added'],
+              querystring: ['added:$(uri_captures["user"])'],
+              body: ['source:gateway'],
             },
-            { name: 'uri', paths: ['~/v1/(?<rest>.*)'], plugins: [{ name: 'request-transformer', config: { replace: { uri: '/api/v2/$(uri_captures.rest)' } } }] },
-            {
-              name: 'resp',
-              paths: ['/resp'],
-              plugins: [
-                {
-                  name: 'response-transformer',
-                  config: {
-                    remove: { headers: ['x-request-id-not-there', 'content-type'] },
-                    rename: { headers: ['content-length:x-length-was'] },
-                    add: { headers: ['x-added:1', 'x-request-id:never'] },
-                    append: { headers: ['x-app:a', 'x-app:b'] },
-                  },
-                },
-              ],
-            },
-          ],
+            append: { headers: ['x-multi:two'], querystring: ['tag:b'], body: ['tags:$(query_params.q)'] },
+          },
         },
       ],
     },
-  });
+    { name: 'uri', paths: ['~/v1/(?<rest>.*)'], plugins: [{ name: 'request-transformer', config: { replace: { uri: '/api/v2/$(uri_captures.rest)' } } }] },
+    {
+      name: 'resp',
+      paths: ['/resp'],
+      plugins: [
+        {
+          name: 'response-transformer',
+          config: {
+            remove: { headers: ['x-request-id-not-there', 'content-type'] },
+            rename: { headers: ['content-length:x-length-was'] },
+            add: { headers: ['x-added:1', 'x-request-id:never'] },
+            append: { headers: ['x-app:a', 'x-app:b'] },
+          },
+        },
+      ],
+    },
+  ]);
 });
 after(() => gw?.close());
 
