@@ -98,7 +98,7 @@ async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex
   rt.inflight++;
   const rc = new RequestContext(rt, req, res, performance.now());
   (res as TrackedResponse)[kCtx] = rc;
-  res.once('close', onResponseClose);
+  res.on('close', onResponseClose); // 'close' comes once; `on` spares the once-wrapper
   rc.bytesReceivedAtStart = req.socket.bytesRead;
   try {
     const failure = prepare(gw, rc, req);
@@ -862,16 +862,10 @@ function finish(rc: RequestContext): void {
   const rt = rc.runtime;
   const latency = performance.now() - rc.startedAt;
   const gw = gatewayOf(rt);
-  const entry = new LogEntryImpl(
-    rc.status,
-    rc.bytesSent,
-    (rc.bytesReceived = requestLength(rc, Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart))),
-    latency,
-    rc.upstreamLatency,
-    rc.error,
-  );
+  rc.bytesReceived = requestLength(rc, Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart));
   const route = rc.compiled;
   if (route !== null && route.pipeline.hasLog) {
+    const entry = new LogEntryImpl(rc.status, rc.bytesSent, rc.bytesReceived, latency, rc.upstreamLatency, rc.error);
     const slots = route.pipeline.slots;
     for (let i = 0; i < slots.length; i++) {
       const inst = pick(slots[i]!, rc);
@@ -884,7 +878,7 @@ function finish(rc: RequestContext): void {
     }
   }
   if (gw !== undefined) {
-    if (gw.accessLog) writeAccessLine(gw, rc, entry, latency);
+    if (gw.accessLog) writeAccessLine(gw, rc, latency);
     for (const o of gw.observers) o(rc);
   }
   rt.inflight--;
@@ -912,13 +906,13 @@ function requestLength(rc: RequestContext, socketBytes: number): number {
 }
 
 /** One JSON line per request, serialized by hand: this runs for every request, pino's generic path is slower. */
-function writeAccessLine(gw: Gateway, rc: RequestContext, entry: LogEntryImpl, latency: number): void {
+function writeAccessLine(gw: Gateway, rc: RequestContext, latency: number): void {
   const route = rc.compiled;
   const consumer = rc.consumer === null ? 'null' : JSON.stringify(rc.consumer.username ?? rc.consumer.id);
   const upstream = rc.upstreamLatency < 0 ? 'null' : String(Math.round(rc.upstreamLatency * 1000) / 1000);
   const error = rc.error === null ? '' : `,"error":${JSON.stringify(rc.error.code)}`;
   gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`},"client_ip":"${rc.clientIp}","method":"${rc.method}","path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${entry.bytesSent},"bytes_received":${entry.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`},"client_ip":"${rc.clientIp}","method":"${rc.method}","path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
   );
 }
 
