@@ -1,0 +1,52 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { startGateway } from '../../src/testing/index.ts';
+
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  const port = await new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+test('retries: idempotent requests that failed before reaching the upstream are retried; a POST with a body is not', async () => {
+  const seen: IncomingMessage[] = [];
+  const live = createHttpServer((req, res) => {
+    seen.push(req);
+    req.resume();
+    req.on('end', () => res.end('live'));
+  });
+  await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
+  const livePort = (live.address() as AddressInfo).port;
+  const dead = await closedPort();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      // round-robin over a dead and a live target; no health checks, so the dead one stays in rotation
+      upstreams: [{ name: 'pool', targets: [{ target: `127.0.0.1:${dead}` }, { target: `127.0.0.1:${livePort}` }] }],
+      services: [
+        { name: 'retrying', host: 'pool', retries: 2, routes: [{ name: 'r', paths: ['/r'] }] },
+        { name: 'no-retries', host: 'pool', retries: 0, routes: [{ name: 'n', paths: ['/n'] }] },
+      ],
+    },
+  });
+  try {
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${gw.url}/r/get`);
+      assert.equal(res.status, 200, `GET ${i}`);
+      assert.equal(await res.text(), 'live');
+    }
+    const posts = [];
+    for (let i = 0; i < 4; i++) posts.push((await fetch(`${gw.url}/r/post`, { method: 'POST', body: 'payload' })).status);
+    assert.ok(posts.includes(502), `a POST that hit the dead target is not retried: ${posts.join(',')}`);
+    assert.ok(posts.includes(200), posts.join(','));
+    const none = [];
+    for (let i = 0; i < 4; i++) none.push((await fetch(`${gw.url}/n/get`)).status);
+    assert.ok(none.includes(502), `retries: 0 never retries: ${none.join(',')}`);
+  } finally {
+    await gw.close();
+    live.close();
+  }
+});
