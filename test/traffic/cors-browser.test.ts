@@ -6,34 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
-import { startGateway } from '../../src/testing/index.ts';
+import { chromiumSkip, launchChromium, type Chromium } from '../support/browser.ts';
+import { startServiceGateway } from '../support/gateway.ts';
+import { listen } from '../support/upstream.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-component-update',
-  '--disable-sync',
-  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
-];
-
-const missing = existsSync(CHROMIUM) ? null : `${CHROMIUM} not found (apt-get install chromium)`;
-if (missing !== null && process.env.CI) {
-  test('chromium is installed in CI', () => assert.fail(`browser CORS test cannot run: ${missing}`));
-} else if (missing !== null) {
-  console.log(`# skipping the browser CORS test: ${missing}`);
-}
+const skip = chromiumSkip('browser CORS test');
 
 interface Outcome {
   ok: boolean;
@@ -45,50 +22,36 @@ interface Outcome {
   error?: string;
 }
 
-test('browser: cross-origin calls pass or fail as the cors config says, with and without credentials', { skip: missing ?? false, timeout: 90_000 }, async () => {
+test('browser: cross-origin calls pass or fail as the cors config says, with and without credentials', { skip, timeout: 90_000 }, async () => {
   // The page's origin: a plain server on its own loopback port.
-  const page = createServer((_req, res) => {
+  const page = await listen((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>spa</title><p>spa</p>');
   });
-  await new Promise<void>((r) => page.listen(0, '127.0.0.1', () => r()));
-  const pageOrigin = `http://127.0.0.1:${(page.address() as AddressInfo).port}`;
+  const pageOrigin = page.url;
 
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [
-        {
-          name: 'echo',
-          url: 'echo://',
-          routes: [
-            {
-              name: 'allowed',
-              paths: ['/allowed'],
-              plugins: [
-                { name: 'cors', config: { origins: [pageOrigin], credentials: true, headers: ['content-type', 'x-custom'], exposed_headers: ['x-total'], max_age: 60 } },
-                { name: 'response-transformer', config: { add: { headers: ['x-total:42', 'x-hidden:1'] } } },
-              ],
-            },
-            { name: 'other', paths: ['/other'], plugins: [{ name: 'cors', config: { origins: ['http://127.0.0.1:1'] } }] },
-            { name: 'star', paths: ['/star'], plugins: [{ name: 'cors' }] },
-            { name: 'nocors', paths: ['/nocors'] },
-          ],
-        },
+  const gw = await startServiceGateway([
+    {
+      name: 'allowed',
+      paths: ['/allowed'],
+      plugins: [
+        { name: 'cors', config: { origins: [pageOrigin], credentials: true, headers: ['content-type', 'x-custom'], exposed_headers: ['x-total'], max_age: 60 } },
+        { name: 'response-transformer', config: { add: { headers: ['x-total:42', 'x-hidden:1'] } } },
       ],
     },
-  });
+    { name: 'other', paths: ['/other'], plugins: [{ name: 'cors', config: { origins: ['http://127.0.0.1:1'] } }] },
+    { name: 'star', paths: ['/star'], plugins: [{ name: 'cors' }] },
+    { name: 'nocors', paths: ['/nocors'] },
+  ]);
 
-  const userDataDir = await mkdtemp(join(tmpdir(), 'tollgate-chromium-'));
-  let context: BrowserContext | null = null;
+  let browser: Chromium | null = null;
   try {
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: ARGS });
-    context.setDefaultTimeout(20_000);
+    browser = await launchChromium();
+    const { context, page: tab } = browser;
     // No request interception here: with it, Chromium answers CORS preflights itself and the
     // gateway would never see them. The resolver rules keep every name off the network.
     // A cookie the gateway's origin receives only on credentialed requests (cookies ignore ports).
     await context.addCookies([{ name: 'sid', value: 'abc', domain: '127.0.0.1', path: '/', sameSite: 'Lax' }]);
-    const tab = context.pages()[0] ?? (await context.newPage());
     await tab.goto(`${pageOrigin}/`);
 
     const call = (path: string, init: Record<string, unknown>): Promise<Outcome> =>
@@ -142,9 +105,8 @@ test('browser: cross-origin calls pass or fail as the cors config says, with and
     const starCred = await call('/star', { method: 'GET', credentials: 'include' });
     assert.equal(starCred.ok, false);
   } finally {
-    await context?.close();
-    await rm(userDataDir, { recursive: true, force: true });
+    await browser?.close();
     await gw.close();
-    await new Promise<void>((r) => (page as Server).close(() => r()));
+    await page.close();
   }
 });

@@ -1,11 +1,12 @@
 // request-transformer's http_method and Host replacement, against a real upstream: what it receives.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { request as httpRequest } from 'node:http';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
+import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.ts';
 
-let upstream: Server;
+let upstream: RecordingUpstream;
 let gw: TestGateway;
 
 interface Seen {
@@ -16,50 +17,37 @@ interface Seen {
 }
 
 before(async () => {
-  upstream = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      const seen: Seen = { method: req.method ?? '', url: req.url ?? '', host: req.headers.host ?? '', body };
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(seen));
-    });
+  upstream = await startRecordingUpstream(({ method, url, headers, body }, res) => {
+    const seen: Seen = { method, url, host: headers.host ?? '', body };
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(seen));
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const port = (upstream.address() as AddressInfo).port;
   const rt = (config: Record<string, unknown>) => ({ name: 'request-transformer', config });
-  gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [
-        {
-          name: 'real',
-          url: `http://127.0.0.1:${port}`,
-          routes: [
-            { name: 'put', paths: ['/put'], plugins: [rt({ http_method: 'PUT' })] },
-            { name: 'get', paths: ['/get'], plugins: [rt({ http_method: 'GET', add: { querystring: ['added:1'] } })] },
-            { name: 'host', paths: ['/host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] },
-            {
-              name: 'limited',
-              paths: ['/limited'],
-              plugins: [
-                rt({ add: { body: ['source:gateway'] } }),
-                { name: 'request-size-limiting', config: { allowed_payload_size: 64, size_unit: 'bytes' } },
-              ],
-            },
-          ],
-        },
-        { name: 'echo', url: 'echo://', routes: [{ name: 'echo-host', paths: ['/echo-host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] }] },
-      ],
+  gw = await startServiceGateway(
+    [
+      { name: 'put', paths: ['/put'], plugins: [rt({ http_method: 'PUT' })] },
+      { name: 'get', paths: ['/get'], plugins: [rt({ http_method: 'GET', add: { querystring: ['added:1'] } })] },
+      { name: 'host', paths: ['/host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] },
+      {
+        name: 'limited',
+        paths: ['/limited'],
+        plugins: [
+          rt({ add: { body: ['source:gateway'] } }),
+          { name: 'request-size-limiting', config: { allowed_payload_size: 64, size_unit: 'bytes' } },
+        ],
+      },
+    ],
+    {
+      name: 'real',
+      url: upstream.url,
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'echo-host', paths: ['/echo-host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] }] }],
     },
-  });
+  );
 });
 
 after(async () => {
   await gw?.close();
-  upstream?.closeAllConnections();
-  await new Promise<void>((r) => upstream?.close(() => r()));
+  await upstream?.close();
 });
 
 test('http_method changes the method the upstream receives, body kept', async () => {

@@ -2,17 +2,18 @@
 // upstream and the echo upstream, and the responses the plugin must leave alone.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, get, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { get } from 'node:http';
 import { gzipSync, gunzipSync } from 'node:zlib';
-import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
+import { listen, type Listening } from '../support/upstream.ts';
 
-let upstream: Server;
+let upstream: Listening;
 let gw: TestGateway;
 
 /** The real upstream answers `?body=<json text>` with that text, under `?type=` (default JSON) and `?enc=gzip`. */
 before(async () => {
-  upstream = createServer((req, res) => {
+  upstream = await listen((req, res) => {
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
     const text = q.get('body') ?? '{}';
     const headers: Record<string, string> = { 'content-type': q.get('type') ?? 'application/json', 'x-up': 'yes' };
@@ -32,35 +33,30 @@ before(async () => {
     res.writeHead(200, headers);
     res.end(body);
   });
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const port = (upstream.address() as AddressInfo).port;
   const route = (name: string, config: Record<string, unknown>, extra: Record<string, unknown>[] = []) => ({
     name,
     paths: [`/${name}`],
     plugins: [{ name: 'response-transformer', config }, ...extra],
   });
-  gw = await startGateway({
-    config: {
-      _format_version: '3.0',
+  gw = await startServiceGateway(
+    [
+      // Kong's documented examples (docs: "Add a body property and a header", "Append multiple
+      // headers and remove a body property", "set the type of the added JSON value -1 to number").
+      route('add-example', { add: { json: ['p1:v1', 'p2:v2'], headers: ['h1:v1'] } }),
+      route('remove-example', { append: { headers: ['h1:v2', 'h2:v1'] }, remove: { json: ['p1'] } }),
+      route('types-example', { add: { json: ['p1:-1'], json_types: ['number'] } }),
+      route('all-ops', {
+        remove: { json: ['secret', 'absent'] },
+        rename: { json: ['old:new', 'missing:never'] },
+        replace: { json: ['role:user', 'nullish:set', 'off:on', 'count:7', 'ghost:x'], json_types: ['string', 'string', 'string', 'number'] },
+        add: { json: ['flag:true', 'off:yes', 'nullish:no', 'n:1.5', 'bad:abc', 'empty:'], json_types: ['boolean', 'string', 'string', 'number', 'number'] },
+        append: { json: ['tags:b', 'list:c', 'fresh:1', 'num:x'], json_types: ['string', 'string', 'number'] },
+      }),
+    ],
+    {
+      name: 'real',
+      url: upstream.url,
       services: [
-        {
-          name: 'real',
-          url: `http://127.0.0.1:${port}`,
-          routes: [
-            // Kong's documented examples (docs: "Add a body property and a header", "Append multiple
-            // headers and remove a body property", "set the type of the added JSON value -1 to number").
-            route('add-example', { add: { json: ['p1:v1', 'p2:v2'], headers: ['h1:v1'] } }),
-            route('remove-example', { append: { headers: ['h1:v2', 'h2:v1'] }, remove: { json: ['p1'] } }),
-            route('types-example', { add: { json: ['p1:-1'], json_types: ['number'] } }),
-            route('all-ops', {
-              remove: { json: ['secret', 'absent'] },
-              rename: { json: ['old:new', 'missing:never'] },
-              replace: { json: ['role:user', 'nullish:set', 'off:on', 'count:7', 'ghost:x'], json_types: ['string', 'string', 'string', 'number'] },
-              add: { json: ['flag:true', 'off:yes', 'nullish:no', 'n:1.5', 'bad:abc', 'empty:'], json_types: ['boolean', 'string', 'string', 'number', 'number'] },
-              append: { json: ['tags:b', 'list:c', 'fresh:1', 'num:x'], json_types: ['string', 'string', 'number'] },
-            }),
-          ],
-        },
         {
           name: 'echo',
           url: 'echo://',
@@ -73,13 +69,12 @@ before(async () => {
         },
       ],
     },
-  });
+  );
 });
 
 after(async () => {
   await gw?.close();
-  upstream?.closeAllConnections();
-  await new Promise<void>((r) => upstream?.close(() => r()));
+  await upstream?.close();
 });
 
 function up(path: string, body: unknown, extra = ''): string {
