@@ -6,33 +6,31 @@ import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPair, SignJWT } from 'jose';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { serviceConfig } from '../support/gateway.ts';
 import { Client, decodeHeader, login, rawFetch, startStack, type Echo, type Stack } from './helpers.ts';
 
 function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
-  return {
-    _format_version: '3.0',
-    services: [
-      {
-        name: 'echo',
-        url: 'echo://',
-        routes: [
-          { name: 'api', paths: ['/api/'] },
-          { name: 'introspected', paths: ['/introspected/'] },
-          { name: 'spa', paths: ['/spa/'] },
+  return serviceConfig(
+    [
+      { name: 'api', paths: ['/api/'] },
+      { name: 'introspected', paths: ['/introspected/'] },
+      { name: 'spa', paths: ['/spa/'] },
+    ],
+    {
+      extra: {
+        plugins: [
+          { name: 'oidc', route: 'spa', config: plugin },
+          { name: 'oidc', route: 'api', config: { ...plugin, bearer_only: true, bearer_jwt_auth_allowed_auds: ['https://api.tollgate.test'] } },
+          {
+            name: 'oidc',
+            route: 'introspected',
+            // kong-oidc's string form of the flag.
+            config: { ...plugin, bearer_only: 'yes', introspection_endpoint: `${plugin.discovery as string}`.replace('/.well-known/openid-configuration', '/token/introspection') },
+          },
         ],
       },
-    ],
-    plugins: [
-      { name: 'oidc', route: 'spa', config: plugin },
-      { name: 'oidc', route: 'api', config: { ...plugin, bearer_only: true, bearer_jwt_auth_allowed_auds: ['https://api.tollgate.test'] } },
-      {
-        name: 'oidc',
-        route: 'introspected',
-        // kong-oidc's string form of the flag.
-        config: { ...plugin, bearer_only: 'yes', introspection_endpoint: `${plugin.discovery as string}`.replace('/.well-known/openid-configuration', '/token/introspection') },
-      },
-    ],
-  };
+    },
+  );
 }
 
 const api = (url: string, token?: string, extra: Record<string, string> = {}) =>

@@ -5,6 +5,7 @@
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { serviceConfig } from '../support/gateway.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { SessionSealer } from '../../src/plugins/oidc/session.ts';
 import { sessionBinding, type SessionPayload } from '../../src/plugins/oidc/index.ts';
@@ -25,23 +26,20 @@ import {
 const COOKIE = 'oidc_session';
 
 function twoRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
-  return {
-    _format_version: '3.0',
-    services: [
-      {
-        name: 'echo',
-        url: 'echo://',
-        routes: [
-          { name: 'spa', paths: ['/spa/'] },
-          { name: 'root', paths: ['/'] },
+  return serviceConfig(
+    [
+      { name: 'spa', paths: ['/spa/'] },
+      { name: 'root', paths: ['/'] },
+    ],
+    {
+      extra: {
+        plugins: [
+          { name: 'oidc', route: 'spa', config: { ...plugin, filters: ['/spa/public/.*'] } },
+          { name: 'oidc', route: 'root', config: { ...plugin, logout_path: '/logout' } },
         ],
       },
-    ],
-    plugins: [
-      { name: 'oidc', route: 'spa', config: { ...plugin, filters: ['/spa/public/.*'] } },
-      { name: 'oidc', route: 'root', config: { ...plugin, logout_path: '/logout' } },
-    ],
-  };
+    },
+  );
 }
 
 function sealerFor(stack: Stack): SessionSealer {

@@ -5,6 +5,7 @@
  */
 import { request } from 'undici';
 import { startIdp, DEFAULT_WEB_CLIENT, type Idp, type StartIdpOptions } from '../support/idp.ts';
+import { serviceConfig } from '../support/gateway.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdefghijklmnop';
@@ -129,17 +130,7 @@ export function oidcConfig(idp: Idp, overrides: Record<string, unknown> = {}): R
 
 /** The gateway config: the echo upstream at /spa/ (and /api/) behind oidc. */
 export function gatewayConfig(plugin: Record<string, unknown>): Record<string, unknown> {
-  return {
-    _format_version: '3.0',
-    services: [
-      {
-        name: 'echo',
-        url: 'echo://',
-        routes: [{ name: 'spa', paths: ['/spa/'] }],
-      },
-    ],
-    plugins: [{ name: 'oidc', route: 'spa', config: plugin }],
-  };
+  return serviceConfig([{ name: 'spa', paths: ['/spa/'] }], { extra: { plugins: [{ name: 'oidc', route: 'spa', config: plugin }] } });
 }
 
 /** Registers the gateways' callback and post-logout URLs with the IdP's web client. */
