@@ -44,7 +44,7 @@ test('`gateway plugin new demo` writes a plugin whose own test passes as generat
   assert.equal(again.code, 1);
   assert.match(again.stderr, /plugins\/demo already exists; nothing written/);
 
-  const tests = await exec(process.execPath, ['--import', pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href, '--test', 'plugins/demo/demo.test.ts'], project.dir);
+  const tests = await exec(process.execPath, ['--import', pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href, '--test', '--test-reporter=tap', 'plugins/demo/demo.test.ts'], project.dir);
   assert.equal(tests.code, 0, tests.stdout + tests.stderr);
   assert.match(tests.stdout, /# pass 4\n# fail 0/);
 
