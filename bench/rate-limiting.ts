@@ -2,27 +2,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { indent, routeConfig } from './config.ts';
 
-function config(plugin: string): string {
-  return `_format_version: "3.0"
-services:
-  - name: upstream
-    url: __UPSTREAM__
-    routes:
-      - name: bench
-        paths: [/bench]
-        plugins:
-          - name: rate-limiting
-            config:
-${plugin}`;
+function config(pluginConfig: string): string {
+  return routeConfig({ plugins: `- name: rate-limiting\n  config:\n${indent(pluginConfig, 4)}` });
 }
 
 /** `rate-limiting` with the local policy; the limit is far above what the run sends. */
-export const RATE_LIMITING_LOCAL = config(`              second: 100000000
-              minute: 1000000000
-              limit_by: ip
-              policy: local
-`);
+export const RATE_LIMITING_LOCAL = config(`second: 100000000
+minute: 1000000000
+limit_by: ip
+policy: local`);
 
 /** `rate-limiting` with the redis policy against a private redis-server started for the run (killed on exit). */
 export async function rateLimitingRedisRoute(): Promise<{ config: string }> {
@@ -47,13 +37,12 @@ export async function rateLimitingRedisRoute(): Promise<{ config: string }> {
     await sleep(25);
   }
   return {
-    config: config(`              second: 100000000
-              minute: 1000000000
-              limit_by: ip
-              policy: redis
-              redis:
-                host: 127.0.0.1
-                port: ${port}
-`),
+    config: config(`second: 100000000
+minute: 1000000000
+limit_by: ip
+policy: redis
+redis:
+  host: 127.0.0.1
+  port: ${port}`),
   };
 }

@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { SignJWT, importPKCS8 } from 'jose';
 import { SessionSealer } from '../src/plugins/oidc/session.ts';
 import { sessionBinding, type SessionPayload } from '../src/plugins/oidc/index.ts';
+import { indent, routeConfig } from './config.ts';
 
 /** A route behind `jwt` with an RS256 consumer key; every request carries the same valid token. */
 export async function jwtRoute(): Promise<{ config: string; headers: Record<string, string> }> {
@@ -16,25 +17,17 @@ export async function jwtRoute(): Promise<{ config: string; headers: Record<stri
     .setIssuedAt()
     .setExpirationTime('2h')
     .sign(key);
-  const config = `_format_version: "3.0"
-consumers:
-  - username: bench
-    jwt_secrets:
-      - key: bench-issuer
-        algorithm: RS256
-        rsa_public_key: |
-${pub.trim().split('\n').map((l) => `          ${l}`).join('\n')}
-services:
-  - name: upstream
-    url: __UPSTREAM__
-    routes:
-      - name: bench
-        paths: [/bench]
-        plugins:
-          - name: jwt
-            config:
-              claims_to_verify: [exp]
-`;
+  const config = routeConfig({
+    consumers: `- username: bench
+  jwt_secrets:
+    - key: bench-issuer
+      algorithm: RS256
+      rsa_public_key: |
+${indent(pub.trim(), 8)}`,
+    plugins: `- name: jwt
+  config:
+    claims_to_verify: [exp]`,
+  });
   return { config, headers: { authorization: `Bearer ${token}` } };
 }
 
@@ -55,20 +48,13 @@ export async function oidcRoute(): Promise<{ config: string; headers: Record<str
     user: { sub: 'alice', email: 'alice@example.com', 'https://example.com/roles': ['admin'] },
   };
   const cookie = await sealer.seal(payload);
-  const config = `_format_version: "3.0"
-services:
-  - name: upstream
-    url: __UPSTREAM__
-    routes:
-      - name: bench
-        paths: [/bench]
-        plugins:
-          - name: oidc
-            config:
-              client_id: bench-client
-              client_secret: bench-client-secret
-              discovery: ${discovery}
-              session_secret: ${secret}
-`;
+  const config = routeConfig({
+    plugins: `- name: oidc
+  config:
+    client_id: bench-client
+    client_secret: bench-client-secret
+    discovery: ${discovery}
+    session_secret: ${secret}`,
+  });
   return { config, headers: { cookie: `oidc_session=${cookie}`, accept: 'text/html', 'sec-fetch-mode': 'navigate' } };
 }

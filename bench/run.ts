@@ -15,6 +15,7 @@ import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { routeConfig } from './config.ts';
 import { jwtRoute, oidcRoute } from './rows.ts';
 import { RATE_LIMITING_LOCAL, rateLimitingRedisRoute } from './rate-limiting.ts';
 import { H2LOAD, runH2load, tlsRoute } from './tls.ts';
@@ -42,23 +43,13 @@ interface Target {
   tls?: 'h1' | 'h2';
 }
 
-const ONE_ROUTE = `_format_version: "3.0"
-services:
-  - name: upstream
-    url: __UPSTREAM__
-    routes:
-      - name: bench
-        paths: [/bench]
-`;
+const ONE_ROUTE = routeConfig();
 
 /** 1,000 prefix routes; the measured one sits in the middle, so no ordering luck helps it. */
 function manyRoutes(n: number): string {
-  const lines = ['_format_version: "3.0"', 'services:', '  - name: upstream', '    url: __UPSTREAM__', '    routes:'];
-  for (let i = 0; i < n; i++) {
-    if (i === n / 2) lines.push('      - name: bench', '        paths: [/bench]');
-    else lines.push(`      - name: r${i}`, `        paths: [/api/v${i % 7}/r${i}, /svc${i}]`);
-  }
-  return `${lines.join('\n')}\n`;
+  const route = (i: number) => `- name: r${i}\n  paths: [/api/v${i % 7}/r${i}, /svc${i}]`;
+  const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => route(from + k)).join('\n');
+  return routeConfig({ routesBefore: range(0, n / 2), routesAfter: range(n / 2 + 1, n) });
 }
 
 const TARGETS: Target[] = [

@@ -4,6 +4,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { routeConfig } from './config.ts';
 
 export const H2LOAD = ['/usr/bin/h2load', '/usr/local/bin/h2load'].find((p) => existsSync(p)) ?? null;
 
@@ -13,17 +14,11 @@ export async function tlsRoute(): Promise<{ config: string }> {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'),
     '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
   return {
-    config: `_format_version: "3.0"
-certificates:
+    config: routeConfig({
+      extra: `certificates:
   - cert: \${file:${join(dir, 'cert.pem')}}
-    key: \${file:${join(dir, 'key.pem')}}
-services:
-  - name: upstream
-    url: __UPSTREAM__
-    routes:
-      - name: bench
-        paths: [/bench]
-`,
+    key: \${file:${join(dir, 'key.pem')}}`,
+    }),
   };
 }
 
