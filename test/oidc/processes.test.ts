@@ -9,9 +9,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServer, type AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
+import { freePort } from '../support/upstream.ts';
 import { startIdp } from '../support/idp.ts';
 import { Client, decodeHeader, gatewayConfig, login, oidcConfig, rawFetch, registerGateways, type Echo } from './helpers.ts';
 
@@ -20,14 +20,6 @@ const BIN = fileURLToPath(new URL('../../bin/gateway', import.meta.url));
 interface GatewayProcess {
   url: string;
   child: ChildProcess;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
 }
 
 /**

@@ -5,20 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer as createTcpServer, connect, type Server } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../src/index.ts';
 import { startGateway } from '../../src/testing/index.ts';
+import { freePort } from '../support/upstream.ts';
 import { startIdp, DEFAULT_ACCOUNTS } from '../support/idp.ts';
 import { Client, SESSION_SECRET, decodeHeader, gatewayConfig, location, login, oidcConfig, rawFetch, registerGateways, type Echo } from './helpers.ts';
-
-async function freePort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 /** A TCP forwarder 127.0.0.1:port → target port: the IdP "coming up" at an address. */
 async function forward(port: number, target: number): Promise<Server> {

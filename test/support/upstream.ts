@@ -8,7 +8,7 @@
  * await upstream.close();
  */
 import { createServer, type IncomingHttpHeaders, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 /** A listening HTTP server. */
 export interface Listening {
@@ -70,4 +70,13 @@ export async function startRecordingUpstream(respond: (seen: RecordedRequest, re
     req.on('end', () => respond(seen, res));
   });
   return { ...listening, requests };
+}
+
+/** A loopback port free at the time of the call (for a server that must be told its port up front). */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
