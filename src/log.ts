@@ -18,6 +18,8 @@ export interface LineSink {
 }
 
 const accessSinks = new WeakMap<Logger, LineSink>();
+/** One batch for stdout per process, however many loggers write to it. */
+let stdoutLines: BatchedLines | null = null;
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   // Ordinary lines are rare and written at once (so "listening" and errors are never held back);
@@ -34,9 +36,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     destination,
   );
   const sink: LineSink =
-    opts.destination !== undefined
-      ? { write: (line) => destination.write(line), flush: () => undefined }
-      : new BatchedLines(1);
+    opts.destination !== undefined ? { write: (line) => destination.write(line), flush: () => undefined } : (stdoutLines ??= new BatchedLines(1));
   accessSinks.set(logger, sink);
   return logger;
 }
