@@ -268,7 +268,8 @@ function errInfo(err: unknown): { message: string; code?: string; stack?: string
 // ---------------------------------------------------------------------------------------------
 // Upstream
 
-function buildUpstreamHeaders(rc: RequestContext, svc: CompiledService): Record<string, HeaderValue> {
+/** `defaultHost`: the Host sent unless preserve_host or a plugin says otherwise (a balancer target's, or the service's). */
+function buildUpstreamHeaders(rc: RequestContext, defaultHost: string): Record<string, HeaderValue> {
   const src = rc.headers as Record<string, HeaderValue | undefined>;
   const overrides = rc.headerOverrides;
   const out: Record<string, HeaderValue> = {};
@@ -297,7 +298,7 @@ function buildUpstreamHeaders(rc: RequestContext, svc: CompiledService): Record<
   out[settings.request_id_header] = rc.id;
   const hostOverride = overrides?.get('host');
   out.host =
-    typeof hostOverride === 'string' ? hostOverride : route.preserve_host && rc.hostHeader !== '' ? rc.hostHeader : svc.hostHeader;
+    typeof hostOverride === 'string' ? hostOverride : route.preserve_host && rc.hostHeader !== '' ? rc.hostHeader : defaultHost;
   return out;
 }
 
@@ -329,14 +330,6 @@ function edgeHeaders(rc: RequestContext, headers: Record<string, HeaderValue | u
 function dispatch(rc: RequestContext, svc: CompiledService, attempt: number): void {
   if (rc.finished) return;
   const body = (rc.upstreamBody ?? (hasClientBody(rc) ? rc.raw : null)) as Dispatcher.DispatchOptions['body'];
-  const opts: Dispatcher.DispatchOptions = {
-    path: upstreamTarget(rc, svc),
-    method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
-    headers: buildUpstreamHeaders(rc, svc) as Record<string, string | string[]>,
-    body,
-    headersTimeout: svc.readTimeout,
-    bodyTimeout: svc.readTimeout,
-  };
   if (attempt === 0) rc.upstreamStartedAt = performance.now();
   // A replacement body that already failed would leave undici waiting for bytes that never come.
   const failed = body !== null && typeof body === 'object' && 'errored' in body ? (body as { errored: unknown }).errored : null;
@@ -344,17 +337,23 @@ function dispatch(rc: RequestContext, svc: CompiledService, attempt: number): vo
     rc.error = { code: failed instanceof ProxyError ? failed.code : 'BAD_REQUEST', message: String((failed as Error).message ?? failed) };
     return sendError(rc, failed instanceof ProxyError ? failed.code : 'BAD_REQUEST');
   }
-  if (svc.balancer !== null) return dispatchBalanced(rc, svc, attempt, opts, body === null);
-  svc.pool!.dispatch(opts, new UpstreamExchange(rc, svc, attempt, body === null));
-}
-
-// Upstreams with targets (issue 8): the balancer picks a healthy target; its pool carries the request.
-function dispatchBalanced(rc: RequestContext, svc: CompiledService, attempt: number, opts: Dispatcher.DispatchOptions, bodyless: boolean): void {
-  const target = svc.balancer!.pick(rc);
-  if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
-  if (!rc.compiled!.preserve_host) (opts.headers as Record<string, string | string[]>).host = target.hostHeader;
+  // Upstreams with targets (issue 8): the balancer picks a healthy target; its pool carries the request.
+  const target = svc.balancer === null ? null : svc.balancer.pick(rc);
+  if (svc.balancer !== null && target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  const opts: Dispatcher.DispatchOptions = {
+    path: upstreamTarget(rc, svc),
+    method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
+    headers: buildUpstreamHeaders(rc, target?.hostHeader ?? svc.hostHeader) as Record<string, string | string[]>,
+    body,
+    headersTimeout: svc.readTimeout,
+    bodyTimeout: svc.readTimeout,
+  };
+  const ex = new UpstreamExchange(rc, svc, attempt, body === null);
+  if (target === null) {
+    svc.pool!.dispatch(opts, ex);
+    return;
+  }
   target.inflight++;
-  const ex = new UpstreamExchange(rc, svc, attempt, bodyless);
   ex.target = target;
   target.pool.dispatch(opts, ex);
 }
@@ -675,7 +674,7 @@ async function answerEcho(gw: Gateway, rc: RequestContext, svc: CompiledService)
     body = Buffer.concat(chunks);
   }
   rc.upstreamStartedAt = performance.now();
-  const headers = buildUpstreamHeaders(rc, svc);
+  const headers = buildUpstreamHeaders(rc, svc.hostHeader);
   const payload = echoBody({
     method: rc.upstreamMethod ?? rc.method,
     url: upstreamTarget(rc, svc),
@@ -945,7 +944,7 @@ function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket, head: 
 /** Relays a WebSocket handshake to the upstream; after its 101, bytes flow both ways untouched. */
 function proxyWebSocket(rc: RequestContext, svc: CompiledService, head: Buffer): void {
   if (svc.kind === 'echo') return sendError(rc, 'BAD_REQUEST');
-  const headers = buildUpstreamHeaders(rc, svc);
+  const headers = buildUpstreamHeaders(rc, svc.hostHeader);
   headers.connection = 'Upgrade';
   headers.upgrade = 'websocket';
   const m = svc.model;

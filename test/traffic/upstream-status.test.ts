@@ -39,3 +39,37 @@ test('/status and /metrics show each upstream target health as the balancer sees
     live.close();
   }
 });
+
+test('a Host set by a plugin reaches a balanced upstream target (the target host is only the default)', async () => {
+  const seen: string[] = [];
+  const backend = createHttpServer((q, s) => {
+    seen.push(String(q.headers.host));
+    s.end('ok');
+  });
+  await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+  const port = (backend.address() as AddressInfo).port;
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [{ name: 'pool', targets: [{ target: `127.0.0.1:${port}` }] }],
+      services: [
+        {
+          name: 'svc',
+          host: 'pool',
+          routes: [
+            { name: 'plain', paths: ['/plain'] },
+            { name: 'rewritten', paths: ['/rewritten'], plugins: [{ name: 'request-transformer', config: { replace: { headers: ['host:api.internal'] } } }] },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    assert.equal(await (await fetch(`${gw.url}/plain`)).text(), 'ok');
+    assert.equal(await (await fetch(`${gw.url}/rewritten`)).text(), 'ok');
+    assert.deepEqual(seen, [`127.0.0.1:${port}`, 'api.internal']);
+  } finally {
+    await gw.close();
+    backend.close();
+  }
+});
