@@ -1,6 +1,6 @@
 // Bench rows for rate-limiting (issue 8): a limit that is never reached, counted locally or in Redis.
 import { spawn, spawnSync } from 'node:child_process';
-import { createServer, connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { indent, routeConfig } from './config.ts';
 
@@ -16,7 +16,8 @@ policy: local`);
 
 /** `rate-limiting` with the redis policy against a private redis-server started for the run (killed on exit). */
 export async function rateLimitingRedisRoute(): Promise<{ config: string }> {
-  if (spawnSync('redis-server', ['--version']).status !== 0) throw new Error('rate-limiting redis row: redis-server not found (apt-get install redis-server)');
+  if (spawnSync('redis-server', ['--version']).status !== 0)
+    throw new Error('rate-limiting redis row: redis-server not found (apt-get install redis-server)');
   const port = await new Promise<number>((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -25,7 +26,11 @@ export async function rateLimitingRedisRoute(): Promise<{ config: string }> {
       s.close(() => resolve(p));
     });
   });
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   process.once('exit', () => child.kill());
   for (let i = 0; i < 200; i++) {
     const up = await new Promise<boolean>((resolve) => {

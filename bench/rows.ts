@@ -1,8 +1,8 @@
 // Bench rows that need keys, tokens or sessions made at run time.
 import { generateKeyPairSync } from 'node:crypto';
-import { SignJWT, importPKCS8 } from 'jose';
+import { importPKCS8, SignJWT } from 'jose';
+import { type SessionPayload, sessionBinding } from '../src/plugins/oidc/index.ts';
 import { SessionSealer } from '../src/plugins/oidc/session.ts';
-import { sessionBinding, type SessionPayload } from '../src/plugins/oidc/index.ts';
 import { indent, routeConfig } from './config.ts';
 
 /** A route behind `jwt` with an RS256 consumer key; every request carries the same valid token. */

@@ -8,18 +8,18 @@
  * BENCH_ONLY (comma-separated target names, or parts of names, to run a subset),
  * BENCH_JSON (a file to write the results to, as JSON).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, readFileSync, closeSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { createServer, connect, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { routeConfig } from './config.ts';
-import { jwtRoute, oidcRoute } from './rows.ts';
-import { RATE_LIMITING_LOCAL, rateLimitingRedisRoute } from './rate-limiting.ts';
-import { H2LOAD, runH2load, tlsRoute } from './tls.ts';
+import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { routeConfig } from './config.ts';
+import { RATE_LIMITING_LOCAL, rateLimitingRedisRoute } from './rate-limiting.ts';
+import { jwtRoute, oidcRoute } from './rows.ts';
+import { H2LOAD, runH2load, tlsRoute } from './tls.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -164,8 +164,16 @@ async function startTarget(t: Target, upstream: string): Promise<{ child: ChildP
   // A port chosen here, so readiness can be probed even when the startup line sits in a log buffer.
   const port = await freePort();
   const argv = [
-    process.execPath, 'bin/gateway', 'start', '--config', file,
-    '--proxy-listen', `127.0.0.1:${port}${t.tls !== undefined ? ' ssl' : ''}`, '--admin-listen', '127.0.0.1:0', '--no-watch',
+    process.execPath,
+    'bin/gateway',
+    'start',
+    '--config',
+    file,
+    '--proxy-listen',
+    `127.0.0.1:${port}${t.tls !== undefined ? ' ssl' : ''}`,
+    '--admin-listen',
+    '127.0.0.1:0',
+    '--no-watch',
     ...args,
   ];
   const { child, info } = await launch(
@@ -179,7 +187,10 @@ async function startTarget(t: Target, upstream: string): Promise<{ child: ChildP
     async () => ((await accepts(port)) ? `127.0.0.1:${port}` : undefined),
   );
   const hostPort = info as string;
-  return { child, base: `${t.tls !== undefined ? 'https' : 'http'}://127.0.0.1:${hostPort.slice(hostPort.lastIndexOf(':') + 1)}` };
+  return {
+    child,
+    base: `${t.tls !== undefined ? 'https' : 'http'}://127.0.0.1:${hostPort.slice(hostPort.lastIndexOf(':') + 1)}`,
+  };
 }
 
 function freePort(): Promise<number> {
@@ -222,9 +233,30 @@ function runLoad(url: string, seconds: number, headers: Record<string, string>):
   if (TOOL === 'wrk') {
     const script = join(work, 'report.lua');
     if (!existsSync(script)) writeFileSync(script, WRK_SCRIPT);
-    argv = [WRK ?? 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--timeout', '10s', '-s', script, ...h.flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+    argv = [
+      WRK ?? 'wrk',
+      '-t1',
+      `-c${CONNECTIONS}`,
+      `-d${seconds}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      script,
+      ...h.flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+      url,
+    ];
   } else {
-    argv = [process.execPath, join(root, 'node_modules/autocannon/autocannon.js'), '-c', String(CONNECTIONS), '-d', String(seconds), '-j', ...h.flatMap(([k, v]) => ['-H', `${k}=${v}`]), url];
+    argv = [
+      process.execPath,
+      join(root, 'node_modules/autocannon/autocannon.js'),
+      '-c',
+      String(CONNECTIONS),
+      '-d',
+      String(seconds),
+      '-j',
+      ...h.flatMap(([k, v]) => ['-H', `${k}=${v}`]),
+      url,
+    ];
   }
   const cmd = PIN ? [TASKSET!, '-c', LOAD_CORE, ...argv] : argv;
   return new Promise((resolve, reject) => {
@@ -248,9 +280,18 @@ function runLoad(url: string, seconds: number, headers: Record<string, string>):
 }
 
 function parseWrk(out: string): Omit<Result, 'name'> {
-  const line = out.split('\n').reverse().find((l) => l.startsWith('{"requests"'));
+  const line = out
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{"requests"'));
   if (line === undefined) throw new Error('no report line');
-  const r = JSON.parse(line) as { requests: number; duration_us: number; p50_us: number; p99_us: number; errors: number };
+  const r = JSON.parse(line) as {
+    requests: number;
+    duration_us: number;
+    p50_us: number;
+    p99_us: number;
+    errors: number;
+  };
   return { rps: r.requests / (r.duration_us / 1e6), p50: r.p50_us / 1000, p99: r.p99_us / 1000, errors: r.errors };
 }
 
@@ -263,16 +304,25 @@ function parseAutocannon(out: string): Omit<Result, 'name'> {
     errors: number;
     timeouts: number;
   };
-  return { rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, errors: r.non2xx + r.errors + r.timeouts };
+  return {
+    rps: r.requests.total / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    errors: r.non2xx + r.errors + r.timeouts,
+  };
 }
 
 /** One request before the load: a target that answers wrongly must not get a figure. */
 async function check(url: string, headers: Record<string, string>, expected: string): Promise<void> {
   // HTTPS rows use a throwaway self-signed certificate.
-  const res = url.startsWith('https:') ? await undiciFetch(url, { headers, dispatcher: insecure }) : await fetch(url, { headers });
+  const res = url.startsWith('https:')
+    ? await undiciFetch(url, { headers, dispatcher: insecure })
+    : await fetch(url, { headers });
   const body = await res.text();
   if (res.status !== 200 || body !== expected) {
-    throw new Error(`${url} answered ${res.status} ${JSON.stringify(body.slice(0, 200))}, expected 200 ${JSON.stringify(expected)}`);
+    throw new Error(
+      `${url} answered ${res.status} ${JSON.stringify(body.slice(0, 200))}, expected 200 ${JSON.stringify(expected)}`,
+    );
   }
 }
 
@@ -299,27 +349,41 @@ function table(results: Result[]): string {
     one ? `${fmt(r.rps / one.rps, 2)}×` : '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  return [line(head), `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`, ...rows.map(line)].join('\n');
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [
+    line(head),
+    `| ${widths.map((w, i) => (i === 0 ? '-'.repeat(w) : `${'-'.repeat(w - 1)}:`)).join(' | ')} |`,
+    ...rows.map(line),
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
-  const only = (process.env.BENCH_ONLY ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const only = (process.env.BENCH_ONLY ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   let targets = only.length === 0 ? TARGETS : TARGETS.filter((t) => only.some((o) => t.name.includes(o)));
   if (H2LOAD === null && targets.some((t) => t.tls === 'h2')) {
     console.log('skipping the HTTP/2 row: h2load is not installed (apt-get install nghttp2-client)');
     targets = targets.filter((t) => t.tls !== 'h2');
   }
-  if (targets.length === 0) throw new Error(`BENCH_ONLY matches no target; targets: ${TARGETS.map((t) => t.name).join(', ')}`);
+  if (targets.length === 0)
+    throw new Error(`BENCH_ONLY matches no target; targets: ${TARGETS.map((t) => t.name).join(', ')}`);
   if (TOOL === 'wrk' && WRK === null) throw new Error('BENCH_TOOL=wrk but wrk is not installed');
 
   const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).stdout.trim();
-  console.log(`Tollgate benchmark ${git ? `@ ${git} ` : ''}on Node ${process.version}, ${availableParallelism()} cores`);
+  console.log(
+    `Tollgate benchmark ${git ? `@ ${git} ` : ''}on Node ${process.version}, ${availableParallelism()} cores`,
+  );
   console.log(
     `load: ${TOOL === 'wrk' ? 'wrk (1 thread)' : 'autocannon'}, ${CONNECTIONS} connections, GET, ${WARMUP}s warm-up then ${DURATION}s per target${ROUNDS > 1 ? `, ${ROUNDS} rounds (median)` : ''}`,
   );
   const load = loadavg()[0]!;
-  if (load > 0.5) console.log(`warning: the machine is busy (load average ${load.toFixed(2)}): figures will be noisy; BENCH_ROUNDS=3 helps`);
+  if (load > 0.5)
+    console.log(
+      `warning: the machine is busy (load average ${load.toFixed(2)}): figures will be noisy; BENCH_ROUNDS=3 helps`,
+    );
   console.log(
     PIN
       ? `pinning: process under test on core ${PROXY_CORE}; load generator and upstream on core ${LOAD_CORE} (taskset)`
@@ -345,7 +409,11 @@ async function main(): Promise<void> {
         try {
           const url = `${base}${t.path ?? '/bench/hello'}`;
           await check(url, t.headers ?? {}, expected);
-          const loadFn = t.tls === 'h2' ? (u: string, s: number, h: Record<string, string>) => runH2load(PIN ? [TASKSET!, '-c', LOAD_CORE] : [], u, s, CONNECTIONS, h) : runLoad;
+          const loadFn =
+            t.tls === 'h2'
+              ? (u: string, s: number, h: Record<string, string>) =>
+                  runH2load(PIN ? [TASKSET!, '-c', LOAD_CORE] : [], u, s, CONNECTIONS, h)
+              : runLoad;
           if (WARMUP > 0) await loadFn(url, WARMUP, t.headers ?? {});
           runs.get(t.name)!.push({ name: t.name, ...(await loadFn(url, DURATION, t.headers ?? {})) });
         } finally {
@@ -357,11 +425,29 @@ async function main(): Promise<void> {
     await stop(up.child);
   }
   // The round with the median throughput stands for the target, latencies included.
-  const results = [...runs.values()].map((rs) => [...rs].sort((a, b) => a.rps - b.rps)[Math.floor((rs.length - 1) / 2)]!);
+  const results = [...runs.values()].map(
+    (rs) => [...rs].sort((a, b) => a.rps - b.rps)[Math.floor((rs.length - 1) / 2)]!,
+  );
   console.log(`\n${table(results)}\n`);
-  if (results.some((r) => r.errors > 0)) console.log('Rows with errors measured failures too: do not trust their figures.');
+  if (results.some((r) => r.errors > 0))
+    console.log('Rows with errors measured failures too: do not trust their figures.');
   if (process.env.BENCH_JSON) {
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ tool: TOOL, connections: CONNECTIONS, duration: DURATION, rounds: ROUNDS, pinned: PIN, results, runs: Object.fromEntries(runs) }, null, 2));
+    writeFileSync(
+      process.env.BENCH_JSON,
+      JSON.stringify(
+        {
+          tool: TOOL,
+          connections: CONNECTIONS,
+          duration: DURATION,
+          rounds: ROUNDS,
+          pinned: PIN,
+          results,
+          runs: Object.fromEntries(runs),
+        },
+        null,
+        2,
+      ),
+    );
   }
 }
 

@@ -11,8 +11,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const { values: opts } = parseArgs({
   options: {
@@ -39,7 +39,10 @@ const INVALID: [string, string][] = [
   ['syntax error', `${valid('blue')}      - name: [unclosed\n`],
   ['schema error', valid('blue').replace('paths: [/steady]', 'paths: [/steady]\n        strip_path: maybe')],
   ['missing env var', `${valid('blue')}consumers:\n  - username: \${TOLLGATE_SOAK_UNSET}\n`],
-  ['missing file', `${valid('blue')}consumers:\n  - username: x\n    jwt_secrets:\n      - key: x\n        algorithm: RS256\n        rsa_public_key: \${file:missing.pem}\n`],
+  [
+    'missing file',
+    `${valid('blue')}consumers:\n  - username: x\n    jwt_secrets:\n      - key: x\n        algorithm: RS256\n        rsa_public_key: \${file:missing.pem}\n`,
+  ],
 ];
 
 interface Listening {
@@ -51,10 +54,26 @@ async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-soak-'));
   const file = join(dir, 'gateway.yaml');
   await writeFile(file, valid('blue'));
-  const child = spawn(process.execPath, [BIN, 'start', '--config', file, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--no-access-log', '--workers', opts.workers!], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'start',
+      '--config',
+      file,
+      '--proxy-listen',
+      '127.0.0.1:0',
+      '--admin-listen',
+      '127.0.0.1:0',
+      '--no-access-log',
+      '--workers',
+      opts.workers!,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env },
+    },
+  );
   const addr = await new Promise<Listening>((resolve, reject) => {
     let buf = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => {
@@ -73,7 +92,12 @@ async function main(): Promise<number> {
     stop(): void;
     on(ev: 'done', cb: (r: AutocannonResult) => void): void;
   };
-  const load = autocannon({ url: `${addr.proxy}/steady`, connections: Number(opts.connections), duration: 3600, pipelining: 1 });
+  const load = autocannon({
+    url: `${addr.proxy}/steady`,
+    connections: Number(opts.connections),
+    duration: 3600,
+    pipelining: 1,
+  });
   const done = new Promise<AutocannonResult>((r) => load.on('done', r));
 
   const status = async (path: string): Promise<number> => {
@@ -109,7 +133,8 @@ async function main(): Promise<number> {
         await sleep(20);
       }
       rejected.push(performance.now() - started);
-      if ((await status(`/${serving}`)) !== 200) problems.push(`rewrite ${i} (${what}): the old config stopped serving`);
+      if ((await status(`/${serving}`)) !== 200)
+        problems.push(`rewrite ${i} (${what}): the old config stopped serving`);
     } else {
       const next: 'blue' | 'green' = serving === 'blue' ? 'green' : 'blue';
       await writeFile(file, valid(next));
@@ -121,7 +146,8 @@ async function main(): Promise<number> {
         await sleep(10);
       }
       live.push(performance.now() - started);
-      if ((await status(`/${serving}`)) !== 404) problems.push(`rewrite ${i}: ${serving} still answering after ${next} went live`);
+      if ((await status(`/${serving}`)) !== 404)
+        problems.push(`rewrite ${i}: ${serving} still answering after ${next} went live`);
       serving = next;
     }
     await sleep(50);
@@ -129,7 +155,8 @@ async function main(): Promise<number> {
   load.stop();
   const res = await done;
   const metrics = await (await fetch(`${addr.admin}/metrics`)).text();
-  const reloads = (result: string): number => Number(new RegExp(`tollgate_config_reloads_total\\{result="${result}"\\} (\\d+)`).exec(metrics)?.[1] ?? NaN);
+  const reloads = (result: string): number =>
+    Number(new RegExp(`tollgate_config_reloads_total\\{result="${result}"\\} (\\d+)`).exec(metrics)?.[1] ?? NaN);
 
   child.kill('SIGTERM');
   const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -158,7 +185,12 @@ async function main(): Promise<number> {
     problems,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  const ok = res.non2xx === 0 && socketErrors === 0 && problems.length === 0 && report.valid_live_within_1s === live.length && exitCode === 0;
+  const ok =
+    res.non2xx === 0 &&
+    socketErrors === 0 &&
+    problems.length === 0 &&
+    report.valid_live_within_1s === live.length &&
+    exitCode === 0;
   process.stdout.write(ok ? 'soak: PASS\n' : 'soak: FAIL\n');
   return ok ? 0 : 1;
 }

@@ -11,8 +11,29 @@ export const H2LOAD = ['/usr/bin/h2load', '/usr/local/bin/h2load'].find((p) => e
 /** One route behind a throwaway self-signed certificate (made with the openssl CLI). */
 export async function tlsRoute(): Promise<{ config: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-tls-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', join(dir, 'key.pem'),
-    '-out', join(dir, 'cert.pem'), '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
   return {
     config: routeConfig({
       extra: `certificates:
@@ -33,8 +54,20 @@ export function runH2load(
   connections: number,
   headers: Record<string, string>,
 ): Promise<{ rps: number; p50: number; p99: number; errors: number }> {
-  const argv = [...argvPrefix, H2LOAD!, '-c', String(connections), '-m', '1', '-t', '1', '-D', String(seconds),
-    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
+  const argv = [
+    ...argvPrefix,
+    H2LOAD!,
+    '-c',
+    String(connections),
+    '-m',
+    '1',
+    '-t',
+    '1',
+    '-D',
+    String(seconds),
+    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+    url,
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -43,11 +76,20 @@ export function runH2load(
     child.once('error', reject);
     child.once('exit', (code) => {
       const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
-      const req = /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(out);
+      const req =
+        /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
+          out,
+        );
       const status = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(out);
-      if (code !== 0 || rps === null || req === null) return reject(new Error(`h2load exited ${code}: ${out.slice(-1000)}`));
+      if (code !== 0 || rps === null || req === null)
+        return reject(new Error(`h2load exited ${code}: ${out.slice(-1000)}`));
       const non2xx = status === null ? 0 : Number(status[2]) + Number(status[3]) + Number(status[4]);
-      resolve({ rps: Number(rps[1]), p50: Number.NaN, p99: Number.NaN, errors: Number(req[2]) + Number(req[3]) + Number(req[4]) + non2xx });
+      resolve({
+        rps: Number(rps[1]),
+        p50: Number.NaN,
+        p99: Number.NaN,
+        errors: Number(req[2]) + Number(req[3]) + Number(req[4]) + non2xx,
+      });
     });
   });
 }

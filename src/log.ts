@@ -1,6 +1,6 @@
 // The gateway's logger: JSON lines (pino) on stdout, one access-log line per request.
 import { writeSync } from 'node:fs';
-import { pino, type Logger, type DestinationStream } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import type { PluginLogger } from './pipeline/plugin.ts';
 
 export type { Logger };
@@ -36,7 +36,9 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     destination,
   );
   const sink: LineSink =
-    opts.destination !== undefined ? { write: (line) => destination.write(line), flush: () => undefined } : (stdoutLines ??= new BatchedLines(1));
+    opts.destination !== undefined
+      ? { write: (line) => destination.write(line), flush: () => undefined }
+      : (stdoutLines ??= new BatchedLines(1));
   accessSinks.set(logger, sink);
   return logger;
 }

@@ -9,13 +9,14 @@
  * source are folded into one integer key.
  */
 import { performance } from 'node:perf_hooks';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledRoute, CompiledService, Runtime } from '../pipeline/runtime.ts';
 
 /** Kong's prometheus plugin DEFAULT_BUCKETS (milliseconds). */
 export const LATENCY_BUCKETS: readonly number[] = [
-  1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000, 60000,
+  1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000,
+  60000,
 ];
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
@@ -39,7 +40,15 @@ const UPSTREAM_ERROR_KIND: ReadonlyMap<string, number> = new Map([
   ['EHOSTUNREACH', 5],
   ['ENETUNREACH', 5],
 ]);
-const UPSTREAM_ERROR_LABEL = ['connection_refused', 'connect_timeout', 'connection_reset', 'read_timeout', 'dns', 'unreachable', 'other'];
+const UPSTREAM_ERROR_LABEL = [
+  'connection_refused',
+  'connect_timeout',
+  'connection_reset',
+  'read_timeout',
+  'dns',
+  'unreachable',
+  'other',
+];
 const UPSTREAM_ERROR_OTHER = UPSTREAM_ERROR_LABEL.length - 1;
 /** Codes the gateway sets on `rc.error` that are not upstream failures. */
 const NOT_UPSTREAM = new Set(['CLIENT_CLOSED', 'PLUGIN_FAILED', 'PLUGIN_TIMEOUT', 'REQUEST_TIMEOUT']);
@@ -95,7 +104,14 @@ interface MetricJson {
 }
 
 /** A prom-client metric whose values are computed at scrape time. */
-function collector(registry: Registry, name: string, help: string, type: MetricJson['type'], values: () => MetricJson['values'], aggregator: MetricJson['aggregator'] = 'sum'): void {
+function collector(
+  registry: Registry,
+  name: string,
+  help: string,
+  type: MetricJson['type'],
+  values: () => MetricJson['values'],
+  aggregator: MetricJson['aggregator'] = 'sum',
+): void {
   const metric = {
     name,
     help,
@@ -129,7 +145,12 @@ export class GatewayMetrics {
   private loadedAt = 0;
   private readonly workers = { restarts: 0, alive: 0 };
   /** Connection counts of the proxy listeners (set by the instance). */
-  connectionCounts: () => { accepted: number; active: number; in_flight: number; idle: number } = () => ({ accepted: 0, active: 0, in_flight: 0, idle: 0 });
+  connectionCounts: () => { accepted: number; active: number; in_flight: number; idle: number } = () => ({
+    accepted: 0,
+    active: 0,
+    in_flight: 0,
+    idle: 0,
+  });
 
   constructor(opts: GatewayMetricsOptions = {}) {
     const traffic = opts.traffic ?? true;
@@ -143,7 +164,9 @@ export class GatewayMetrics {
 
   /** Binds the counters of a freshly compiled runtime's routes (done before it is swapped in). */
   prepare(rt: Runtime): void {
-    const settings = rt.config.plugins.find((p) => p.name === 'prometheus' && p.enabled && p.route === null && p.service === null && p.consumer === null);
+    const settings = rt.config.plugins.find(
+      (p) => p.name === 'prometheus' && p.enabled && p.route === null && p.service === null && p.consumer === null,
+    );
     this.perConsumer = settings !== undefined && (settings.config as { per_consumer?: unknown }).per_consumer === true;
     for (const route of rt.routes) {
       this.byRoute.set(route, this.seriesFor(route.service?.label ?? '', route.label));
@@ -222,14 +245,20 @@ export class GatewayMetrics {
 
   private registerTraffic(): void {
     const r = this.registry;
-    collector(r, 'tollgate_http_requests_total', 'HTTP requests, by service, route, method, status code, source and consumer (kong_http_requests_total)', 'counter', () => {
-      const out: MetricJson['values'] = [];
-      for (const s of this.series.values()) {
-        pushRequests(out, s, s.all, '');
-        if (s.byConsumer !== null) for (const [name, c] of s.byConsumer) pushRequests(out, s, c, name);
-      }
-      return out;
-    });
+    collector(
+      r,
+      'tollgate_http_requests_total',
+      'HTTP requests, by service, route, method, status code, source and consumer (kong_http_requests_total)',
+      'counter',
+      () => {
+        const out: MetricJson['values'] = [];
+        for (const s of this.series.values()) {
+          pushRequests(out, s, s.all, '');
+          if (s.byConsumer !== null) for (const [name, c] of s.byConsumer) pushRequests(out, s, c, name);
+        }
+        return out;
+      },
+    );
     const histo = (name: string, help: string, pick: (s: Series) => Histo): void =>
       collector(r, name, help, 'histogram', () => {
         const out: MetricJson['values'] = [];
@@ -239,25 +268,51 @@ export class GatewayMetrics {
           let cum = 0;
           for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
             cum += h.counts[i]!;
-            out.push({ metricName: `${name}_bucket`, labels: { service: s.service, route: s.route, le: LATENCY_BUCKETS[i]! }, value: cum });
+            out.push({
+              metricName: `${name}_bucket`,
+              labels: { service: s.service, route: s.route, le: LATENCY_BUCKETS[i]! },
+              value: cum,
+            });
           }
-          out.push({ metricName: `${name}_bucket`, labels: { service: s.service, route: s.route, le: '+Inf' }, value: h.count });
+          out.push({
+            metricName: `${name}_bucket`,
+            labels: { service: s.service, route: s.route, le: '+Inf' },
+            value: h.count,
+          });
           out.push({ metricName: `${name}_sum`, labels: { service: s.service, route: s.route }, value: h.sum });
           out.push({ metricName: `${name}_count`, labels: { service: s.service, route: s.route }, value: h.count });
         }
         return out;
       });
-    histo('tollgate_request_latency_ms', 'Time from the first byte of the request to the end of the response, in ms (kong_request_latency_ms)', (s) => s.request);
-    histo('tollgate_upstream_latency_ms', 'Time the upstream took to answer with headers, in ms (kong_upstream_latency_ms)', (s) => s.upstream);
-    histo('tollgate_gateway_latency_ms', 'Time the gateway added before the upstream was called (routing and plugins), in ms (kong_kong_latency_ms)', (s) => s.gateway);
-    collector(r, 'tollgate_bandwidth_bytes', 'Bytes received from clients (ingress) and body bytes sent to them (egress) (kong_bandwidth_bytes)', 'counter', () => {
-      const out: MetricJson['values'] = [];
-      for (const s of this.series.values()) {
-        pushBandwidth(out, s, s.all, '');
-        if (s.byConsumer !== null) for (const [name, c] of s.byConsumer) pushBandwidth(out, s, c, name);
-      }
-      return out;
-    });
+    histo(
+      'tollgate_request_latency_ms',
+      'Time from the first byte of the request to the end of the response, in ms (kong_request_latency_ms)',
+      (s) => s.request,
+    );
+    histo(
+      'tollgate_upstream_latency_ms',
+      'Time the upstream took to answer with headers, in ms (kong_upstream_latency_ms)',
+      (s) => s.upstream,
+    );
+    histo(
+      'tollgate_gateway_latency_ms',
+      'Time the gateway added before the upstream was called (routing and plugins), in ms (kong_kong_latency_ms)',
+      (s) => s.gateway,
+    );
+    collector(
+      r,
+      'tollgate_bandwidth_bytes',
+      'Bytes received from clients (ingress) and body bytes sent to them (egress) (kong_bandwidth_bytes)',
+      'counter',
+      () => {
+        const out: MetricJson['values'] = [];
+        for (const s of this.series.values()) {
+          pushBandwidth(out, s, s.all, '');
+          if (s.byConsumer !== null) for (const [name, c] of s.byConsumer) pushBandwidth(out, s, c, name);
+        }
+        return out;
+      },
+    );
     collector(
       r,
       'tollgate_upstream_target_health',
@@ -269,7 +324,10 @@ export class GatewayMetrics {
           const h = b.health();
           for (const t of h.targets) {
             for (const state of ['healthy', 'unhealthy'] as const) {
-              out.push({ labels: { upstream: h.name, target: t.target, address: t.target, state }, value: (state === 'healthy') === t.healthy ? 1 : 0 });
+              out.push({
+                labels: { upstream: h.name, target: t.target, address: t.target, state },
+                value: (state === 'healthy') === t.healthy ? 1 : 0,
+              });
             }
           }
         }
@@ -277,40 +335,75 @@ export class GatewayMetrics {
       },
       'max',
     );
-    collector(r, 'tollgate_upstream_connection_errors_total', 'Requests whose upstream could not be reached or failed before answering, by service and kind of error', 'counter', () => {
-      const out: MetricJson['values'] = [];
-      for (const s of this.series.values()) {
-        for (let i = 0; i < s.upstreamErrors.length; i++) {
-          if (s.upstreamErrors[i]! > 0) out.push({ labels: { service: s.service, error: UPSTREAM_ERROR_LABEL[i]! }, value: s.upstreamErrors[i]! });
+    collector(
+      r,
+      'tollgate_upstream_connection_errors_total',
+      'Requests whose upstream could not be reached or failed before answering, by service and kind of error',
+      'counter',
+      () => {
+        const out: MetricJson['values'] = [];
+        for (const s of this.series.values()) {
+          for (let i = 0; i < s.upstreamErrors.length; i++) {
+            if (s.upstreamErrors[i]! > 0)
+              out.push({
+                labels: { service: s.service, error: UPSTREAM_ERROR_LABEL[i]! },
+                value: s.upstreamErrors[i]!,
+              });
+          }
         }
-      }
-      return out;
-    });
-    collector(r, 'tollgate_connections', 'Client connections by state: active (open), writing (a request in flight), waiting (idle keep-alive) (kong_nginx_connections_total)', 'gauge', () => {
-      const c = this.connectionCounts();
-      return [
-        { labels: { state: 'active' }, value: c.active },
-        { labels: { state: 'writing' }, value: c.in_flight },
-        { labels: { state: 'waiting' }, value: c.idle },
-      ];
-    });
-    collector(r, 'tollgate_connections_accepted_total', 'Client connections accepted', 'counter', () => [{ labels: {}, value: this.connectionCounts().accepted }]);
+        return out;
+      },
+    );
+    collector(
+      r,
+      'tollgate_connections',
+      'Client connections by state: active (open), writing (a request in flight), waiting (idle keep-alive) (kong_nginx_connections_total)',
+      'gauge',
+      () => {
+        const c = this.connectionCounts();
+        return [
+          { labels: { state: 'active' }, value: c.active },
+          { labels: { state: 'writing' }, value: c.in_flight },
+          { labels: { state: 'waiting' }, value: c.idle },
+        ];
+      },
+    );
+    collector(r, 'tollgate_connections_accepted_total', 'Client connections accepted', 'counter', () => [
+      { labels: {}, value: this.connectionCounts().accepted },
+    ]);
   }
 
   private registerReloads(): void {
     const r = this.registry;
-    collector(r, 'tollgate_config_reloads_total', 'Config reloads, by result (success: swapped in; failure: rejected, the last good config kept serving)', 'counter', () => [
-      { labels: { result: 'success' }, value: this.reloads.success },
-      { labels: { result: 'failure' }, value: this.reloads.failure },
-    ]);
-    collector(r, 'tollgate_config_loaded_timestamp_seconds', 'Unix time the serving config was loaded', 'gauge', () => [{ labels: {}, value: this.loadedAt }], 'max');
+    collector(
+      r,
+      'tollgate_config_reloads_total',
+      'Config reloads, by result (success: swapped in; failure: rejected, the last good config kept serving)',
+      'counter',
+      () => [
+        { labels: { result: 'success' }, value: this.reloads.success },
+        { labels: { result: 'failure' }, value: this.reloads.failure },
+      ],
+    );
+    collector(
+      r,
+      'tollgate_config_loaded_timestamp_seconds',
+      'Unix time the serving config was loaded',
+      'gauge',
+      () => [{ labels: {}, value: this.loadedAt }],
+      'max',
+    );
   }
 
   /** Worker metrics (cluster primary only). */
   registerWorkers(): void {
     const r = this.registry;
-    collector(r, 'tollgate_workers', 'Worker processes alive', 'gauge', () => [{ labels: {}, value: this.workers.alive }]);
-    collector(r, 'tollgate_worker_restarts_total', 'Workers that died and were replaced', 'counter', () => [{ labels: {}, value: this.workers.restarts }]);
+    collector(r, 'tollgate_workers', 'Worker processes alive', 'gauge', () => [
+      { labels: {}, value: this.workers.alive },
+    ]);
+    collector(r, 'tollgate_worker_restarts_total', 'Workers that died and were replaced', 'counter', () => [
+      { labels: {}, value: this.workers.restarts },
+    ]);
   }
 }
 
@@ -320,7 +413,14 @@ function pushRequests(out: MetricJson['values'], s: Series, c: Counts, consumer:
     const method = (key >> 2) & 15;
     const code = Math.floor(key / 64);
     out.push({
-      labels: { service: s.service, route: s.route, method: METHOD_LABEL[method]!, code, source: SOURCE_LABEL[source]!, consumer },
+      labels: {
+        service: s.service,
+        route: s.route,
+        method: METHOD_LABEL[method]!,
+        code,
+        source: SOURCE_LABEL[source]!,
+        consumer,
+      },
       value,
     });
   }
@@ -331,4 +431,3 @@ function pushBandwidth(out: MetricJson['values'], s: Series, c: Counts, consumer
   out.push({ labels: { service: s.service, route: s.route, direction: 'ingress', consumer }, value: c.ingress });
   out.push({ labels: { service: s.service, route: s.route, direction: 'egress', consumer }, value: c.egress });
 }
-

@@ -36,7 +36,8 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
   try {
     const allowed = ENDPOINTS[path];
     if (allowed === undefined) return send(res, 404, { message: 'Not found' });
-    if (method !== allowed) return send(res, 405, { message: 'Method not allowed' }, { allow: allowed === 'GET' ? 'GET, HEAD' : allowed });
+    if (method !== allowed)
+      return send(res, 405, { message: 'Method not allowed' }, { allow: allowed === 'GET' ? 'GET, HEAD' : allowed });
     switch (path) {
       case '/status':
         return send(res, 200, await status(inst));
@@ -92,7 +93,9 @@ export async function status(inst: TollgateInstance): Promise<Record<string, unk
 }
 
 /** Health of every upstream with targets, as its balancer sees it (one entry per upstream). */
-function upstreamHealth(rt: TollgateInstance['runtime']): ReturnType<NonNullable<CompiledService['balancer']>['health']>[] {
+function upstreamHealth(
+  rt: TollgateInstance['runtime'],
+): ReturnType<NonNullable<CompiledService['balancer']>['health']>[] {
   const seen = new Set<unknown>();
   const out: ReturnType<NonNullable<CompiledService['balancer']>['health']>[] = [];
   for (const s of rt.services.values()) {
@@ -171,7 +174,8 @@ function scrubValue(v: unknown, secrets: ReadonlySet<string>): unknown {
   if (Array.isArray(v)) return v.map((x) => scrubValue(x, secrets));
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (k !== 'yaml_path') out[k] = scrubValue(x, secrets);
+    for (const [k, x] of Object.entries(v as Record<string, unknown>))
+      if (k !== 'yaml_path') out[k] = scrubValue(x, secrets);
     return out;
   }
   return v;
@@ -186,7 +190,17 @@ export function routeTable(rt: Runtime): Record<string, unknown> {
     order: i + 1,
     id: r.id,
     name: r.name,
-    service: r.service === null ? null : { id: r.service.info.id, name: r.service.info.name, protocol: r.service.info.protocol, host: r.service.info.host, port: r.service.info.port, path: r.service.info.path },
+    service:
+      r.service === null
+        ? null
+        : {
+            id: r.service.info.id,
+            name: r.service.info.name,
+            protocol: r.service.info.protocol,
+            host: r.service.info.host,
+            port: r.service.info.port,
+            path: r.service.info.path,
+          },
     protocols: r.model.protocols,
     methods: r.methods,
     hosts: r.hosts,
@@ -200,7 +214,10 @@ export function routeTable(rt: Runtime): Record<string, unknown> {
       name: slot.name,
       priority: slot.priority,
       instance: slot.fallback === null ? null : pluginRef(slot.fallback),
-      per_consumer: slot.byConsumer === null ? [] : [...slot.byConsumer].map(([consumer, inst]) => ({ consumer, ...pluginRef(inst) })),
+      per_consumer:
+        slot.byConsumer === null
+          ? []
+          : [...slot.byConsumer].map(([consumer, inst]) => ({ consumer, ...pluginRef(inst) })),
     })),
   }));
   return { config_hash: rt.config.source.hash, data: routes };

@@ -48,7 +48,9 @@ export async function runPlugin(argv: string[], io: PluginIO = process): Promise
   }
   if (name === undefined) return usage(io, 'give the plugin a name');
   if (!NAME.test(name)) {
-    io.stderr.write(`gateway plugin new: '${name}' is not a valid plugin name: use lower-case letters, digits, '-' or '_', starting with a letter\n`);
+    io.stderr.write(
+      `gateway plugin new: '${name}' is not a valid plugin name: use lower-case letters, digits, '-' or '_', starting with a letter\n`,
+    );
     return 1;
   }
   if (builtinPlugins.has(name)) {
@@ -88,7 +90,12 @@ export function scaffold(name: string): Record<string, string> {
     $comment: `Config of the '${name}' plugin. Defaults are applied before create(); unknown fields are refused.`,
     type: 'object',
     properties: {
-      header: { type: 'string', pattern: '^[A-Za-z0-9-]+$', default: header, description: 'Upstream request header to set.' },
+      header: {
+        type: 'string',
+        pattern: '^[A-Za-z0-9-]+$',
+        default: header,
+        description: 'Upstream request header to set.',
+      },
       value: { type: 'string', minLength: 1, description: 'Value of the header.' },
       require_header: {
         type: ['string', 'null'],

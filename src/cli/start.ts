@@ -107,7 +107,9 @@ export async function runStart(argv: string[]): Promise<number> {
 export function startFailed(err: unknown, file: string): number {
   if (err instanceof ConfigError) {
     for (const i of err.issues) process.stderr.write(`${formatIssue(i)}\n`);
-    process.stderr.write(`gateway start: ${err.issues.filter((i) => i.severity === 'error').length} error(s) in ${file}; not starting\n`);
+    process.stderr.write(
+      `gateway start: ${err.issues.filter((i) => i.severity === 'error').length} error(s) in ${file}; not starting\n`,
+    );
     return 1;
   }
   process.stderr.write(`gateway start: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -118,7 +120,11 @@ export function startFailed(err: unknown, file: string): number {
  * SIGTERM/SIGINT: run `stop` (drain), flush the log, exit 0. A second signal exits at once.
  * Resolves only if the process is still around after the exit (never, in practice).
  */
-export function onStopSignals(log: Logger, stop: (signal: string) => Promise<void>, onSecond?: () => void): Promise<number> {
+export function onStopSignals(
+  log: Logger,
+  stop: (signal: string) => Promise<void>,
+  onSecond?: () => void,
+): Promise<number> {
   return new Promise<number>(() => {
     let stopping = false;
     const handler = (signal: NodeJS.Signals): void => {
@@ -130,7 +136,9 @@ export function onStopSignals(log: Logger, stop: (signal: string) => Promise<voi
       }
       stopping = true;
       stop(signal)
-        .catch((err: unknown) => log.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed'))
+        .catch((err: unknown) =>
+          log.error({ err: err instanceof Error ? err.message : String(err) }, 'shutdown failed'),
+        )
         .finally(() => {
           log.info({}, 'stopped');
           // pino writes asynchronously: exit only once every line is out.

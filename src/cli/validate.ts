@@ -3,7 +3,7 @@
  * Exit 0 valid (one-line summary), 1 invalid (every problem, located), 2 usage error or
  * unreadable file.
  */
-import { loadConfigFileWithPlugins, type LoadedConfig } from '../config/custom-plugins.ts';
+import { type LoadedConfig, loadConfigFileWithPlugins } from '../config/custom-plugins.ts';
 import type { GatewayConfig } from '../config/model.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 
@@ -34,7 +34,8 @@ function parseArgs(argv: string[]): Args | string {
         if (value === undefined) return `${name} needs a value`;
       }
       if (name === '--format') {
-        if (!(FORMATS as readonly string[]).includes(value)) return `unknown format '${value}' (expected text, json or github)`;
+        if (!(FORMATS as readonly string[]).includes(value))
+          return `unknown format '${value}' (expected text, json or github)`;
         format = value as Format;
       } else {
         if (file !== undefined) return 'give one config file';

@@ -10,11 +10,18 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { configIssue, type ConfigIssue } from '../errors.ts';
 import { GatewayMetrics } from '../admin/metrics.ts';
-import { TollgateInstance, toIssues, type ConnectionStats, type Prepared, type ReloadOptions, type ReloadResult } from '../proxy/instance.ts';
+import { type ConfigIssue, configIssue } from '../errors.ts';
+import {
+  type ConnectionStats,
+  type Prepared,
+  type ReloadOptions,
+  type ReloadResult,
+  TollgateInstance,
+  toIssues,
+} from '../proxy/instance.ts';
 import { VERSION } from '../version.ts';
-import { onStopSignals, startFailed, type StartArgs } from './start.ts';
+import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 
 type ToWorker =
   | { t: 'tollgate:init'; text: string }
@@ -64,7 +71,10 @@ export async function runPrimary(args: StartArgs): Promise<number> {
   }
   const log = inst.log;
   const states = new Map<number, WorkerState>();
-  const waiting = new Map<string, { resolve: (m: FromWorker & { t: 'tollgate:reply' }) => void; reject: (e: Error) => void }>();
+  const waiting = new Map<
+    string,
+    { resolve: (m: FromWorker & { t: 'tollgate:reply' }) => void; reject: (e: Error) => void }
+  >();
   let seq = 0;
   let stopping = false;
   let quickDeaths = 0;
@@ -152,9 +162,19 @@ export async function runPrimary(args: StartArgs): Promise<number> {
     const problems: ConfigIssue[] = [];
     for (const { s, r } of replies) {
       if (r === null) continue; // died meanwhile: its replacement starts on the serving text and is brought up to date
-      if (!r.ok) problems.push(...(r.errors ?? []).map((e) => ({ ...e, message: `worker ${s.worker.process.pid}: ${e.message}` })));
+      if (!r.ok)
+        problems.push(
+          ...(r.errors ?? []).map((e) => ({ ...e, message: `worker ${s.worker.process.pid}: ${e.message}` })),
+        );
       else if (r.hash !== hash) {
-        problems.push(configIssue('FILE', `worker ${s.worker.process.pid} read different files (a referenced file changed during the reload); nothing changed`, [], { file: inst.options.configFile, line: 0, col: 0 }));
+        problems.push(
+          configIssue(
+            'FILE',
+            `worker ${s.worker.process.pid} read different files (a referenced file changed during the reload); nothing changed`,
+            [],
+            { file: inst.options.configFile, line: 0, col: 0 },
+          ),
+        );
       }
     }
     if (problems.length > 0) {
@@ -162,7 +182,16 @@ export async function runPrimary(args: StartArgs): Promise<number> {
       await abandon(p);
       return inst.failed(problems, at, opts);
     }
-    await Promise.all(replies.map(({ s, r }) => (r === null ? undefined : ask(s, { t: 'tollgate:commit', id }).then(() => void (s.hash = hash), () => undefined))));
+    await Promise.all(
+      replies.map(({ s, r }) =>
+        r === null
+          ? undefined
+          : ask(s, { t: 'tollgate:commit', id }).then(
+              () => void (s.hash = hash),
+              () => undefined,
+            ),
+      ),
+    );
     inst.commit(p);
     return inst.succeeded(hash, at, opts);
   };
@@ -197,7 +226,7 @@ export async function runPrimary(args: StartArgs): Promise<number> {
         resolve();
       }
     };
-    const onMsg = (w: Worker, m: FromWorker): void => {
+    const onMsg = (_w: Worker, m: FromWorker): void => {
       if (m.t === 'tollgate:failed') {
         cluster.off('message', onMsg);
         reject(Object.assign(new Error('a worker could not start'), { issues: m.errors }));
@@ -214,7 +243,10 @@ export async function runPrimary(args: StartArgs): Promise<number> {
     for (const s of states.values()) s.worker.kill();
     await inst.close(0);
     const issues = (err as { issues?: ConfigIssue[] }).issues;
-    return startFailed(issues !== undefined ? new (await import('../errors.ts')).ConfigError(issues) : err, args.config);
+    return startFailed(
+      issues !== undefined ? new (await import('../errors.ts')).ConfigError(issues) : err,
+      args.config,
+    );
   }
   if (args.watch) await inst.startWatching();
   log.info(
@@ -238,7 +270,9 @@ export async function runPrimary(args: StartArgs): Promise<number> {
       stopping = true;
       log.info({ signal, grace_ms: grace(), workers: states.size }, 'shutting down');
       await inst.watcher?.close();
-      const exits = [...states.values()].map((s) => new Promise<void>((r) => (s.worker.isDead() ? r() : s.worker.once('exit', () => r()))));
+      const exits = [...states.values()].map(
+        (s) => new Promise<void>((r) => (s.worker.isDead() ? r() : s.worker.once('exit', () => r()))),
+      );
       for (const s of states.values()) send(s.worker, { t: 'tollgate:shutdown' });
       // Workers drain for the grace period themselves; past it (and a margin), stop waiting.
       let timer: NodeJS.Timeout | undefined;

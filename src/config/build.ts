@@ -3,13 +3,15 @@
  * nested entities lifted, references resolved to ids, ids derived, and the semantic checks the
  * schema cannot express (uniqueness, dangling references, paths, duplicate routes, keys).
  */
-import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { formatYamlPath } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
+import { entityId } from './ids.ts';
 import type {
-  ConfigEntities,
   AclModel,
   CertificateModel,
+  ConfigEntities,
   ConsumerModel,
   JwtSecretModel,
   KeyAuthCredentialModel,
@@ -18,10 +20,7 @@ import type {
   ServiceModel,
   TargetModel,
   UpstreamModel,
-  YamlPath,
 } from './model.ts';
-import { formatYamlPath } from '../errors.ts';
-import { entityId } from './ids.ts';
 import { checkHost, checkName, checkRoutePath, migrateLegacyPath } from './paths.ts';
 import { suggest, validatePluginConfig } from './schema.ts';
 import type { RawIssue } from './yaml.ts';
@@ -42,7 +41,12 @@ const tags = (v: unknown): string[] => (Array.isArray(v) ? [...(v as string[])] 
 const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 /** Builds the flat entities from a validated document, appending problems to `issues`. */
-export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefinition>, issues: RawIssue[], broken: WeakSet<object> = new WeakSet()): Entities {
+export function buildEntities(
+  doc: Obj,
+  plugins: ReadonlyMap<string, PluginDefinition>,
+  issues: RawIssue[],
+  broken: WeakSet<object> = new WeakSet(),
+): Entities {
   /** Iterates an entity list, skipping items the schema rejected (their errors are already reported). */
   const each = (list: unknown, fn: (item: Obj, i: number) => void): void => {
     if (!Array.isArray(list)) return;
@@ -64,7 +68,11 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
     const k = `${kind}\u0000${field}\u0000${value}`;
     const first = uniq.get(k);
     if (first) {
-      err('UNIQUENESS', `uniqueness violation: '${kind}' entity with ${field} set to ${shown} already declared (at ${formatYamlPath(first)})`, [...path, field]);
+      err(
+        'UNIQUENESS',
+        `uniqueness violation: '${kind}' entity with ${field} set to ${shown} already declared (at ${formatYamlPath(first)})`,
+        [...path, field],
+      );
       return false;
     }
     uniq.set(k, path);
@@ -79,7 +87,8 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
   };
 
   const forbidNested = (raw: Obj, path: Path, field: string, parent: string): void => {
-    if (raw[field] !== undefined) err('SCHEMA', `'${field}' is implied by the enclosing ${parent}; remove it`, [...path, field], true);
+    if (raw[field] !== undefined)
+      err('SCHEMA', `'${field}' is implied by the enclosing ${parent}; remove it`, [...path, field], true);
   };
 
   // ---- services (and their nested routes and plugins) -------------------------------------
@@ -107,12 +116,19 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
 
   each(doc.routes, (r, i) => {
     const rp: Path = ['routes', i];
-    routes.push({ raw: r, path: rp, model: routeModel(r, rp), serviceRef: typeof r.service === 'string' ? r.service : null, servicePath: null });
+    routes.push({
+      raw: r,
+      path: rp,
+      model: routeModel(r, rp),
+      serviceRef: typeof r.service === 'string' ? r.service : null,
+      servicePath: null,
+    });
   });
 
   function routeModel(r: Obj, path: Path): RouteModel {
     const headers: Record<string, string[]> | null = r.headers ? {} : null;
-    if (r.headers) for (const [k, v] of Object.entries(r.headers as Record<string, string[]>)) headers![k.toLowerCase()] = [...v];
+    if (r.headers)
+      for (const [k, v] of Object.entries(r.headers as Record<string, string[]>)) headers![k.toLowerCase()] = [...v];
     const model: RouteModel = {
       id: named('routes', r, path, 'name'),
       name: orNull(r.name),
@@ -177,7 +193,12 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
   });
   // Not Kong's scheme (a UUIDv5 of the key itself): an id must not be a hash of a secret.
   const keyauthModel = (c: Obj, path: Path, consumer: string, n: number): KeyAuthCredentialModel => ({
-    id: typeof c.id === 'string' ? c.id.toLowerCase() : consumer ? entityId('keyauth_credentials', `${consumer}:${n}`) : '',
+    id:
+      typeof c.id === 'string'
+        ? c.id.toLowerCase()
+        : consumer
+          ? entityId('keyauth_credentials', `${consumer}:${n}`)
+          : '',
     consumer,
     key: c.key,
     ttl: orNull(c.ttl),
@@ -205,7 +226,17 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
           : typeof raw.custom_id === 'string'
             ? entityId('consumers', `custom_id:${raw.custom_id}`)
             : entityId('consumers', `@${formatYamlPath(path)}`);
-    consumers.push({ raw, path, model: { id, username: orNull(raw.username), custom_id: orNull(raw.custom_id), tags: tags(raw.tags), yaml_path: path } });
+    consumers.push({
+      raw,
+      path,
+      model: {
+        id,
+        username: orNull(raw.username),
+        custom_id: orNull(raw.custom_id),
+        tags: tags(raw.tags),
+        yaml_path: path,
+      },
+    });
     each(raw.jwt_secrets, (c, j) => {
       const p: Path = [...path, 'jwt_secrets', j];
       forbidNested(c, p, 'consumer', 'consumer');
@@ -227,15 +258,30 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
       pluginsPending.push({ raw: p, path: pp, model: pluginModel(p, pp), refs: {}, nested: { consumer: id } });
     });
   });
-  each(doc.jwt_secrets, (c, i) => jwts.push({ raw: c, path: ['jwt_secrets', i], model: jwtModel(c, ['jwt_secrets', i], ''), ref: c.consumer }));
-  each(doc.keyauth_credentials, (c, i) =>
-    keyauths.push({ raw: c, path: ['keyauth_credentials', i], model: keyauthModel(c, ['keyauth_credentials', i], '', i), ref: c.consumer }),
+  each(doc.jwt_secrets, (c, i) =>
+    jwts.push({ raw: c, path: ['jwt_secrets', i], model: jwtModel(c, ['jwt_secrets', i], ''), ref: c.consumer }),
   );
-  each(doc.acls, (c, i) => acls.push({ raw: c, path: ['acls', i], model: aclModel(c, ['acls', i], ''), ref: c.consumer }));
+  each(doc.keyauth_credentials, (c, i) =>
+    keyauths.push({
+      raw: c,
+      path: ['keyauth_credentials', i],
+      model: keyauthModel(c, ['keyauth_credentials', i], '', i),
+      ref: c.consumer,
+    }),
+  );
+  each(doc.acls, (c, i) =>
+    acls.push({ raw: c, path: ['acls', i], model: aclModel(c, ['acls', i], ''), ref: c.consumer }),
+  );
 
   each(doc.plugins, (p, i) => {
     const pp: Path = ['plugins', i];
-    pluginsPending.push({ raw: p, path: pp, model: pluginModel(p, pp), refs: { service: p.service, route: p.route, consumer: p.consumer }, nested: {} });
+    pluginsPending.push({
+      raw: p,
+      path: pp,
+      model: pluginModel(p, pp),
+      refs: { service: p.service, route: p.route, consumer: p.consumer },
+      nested: {},
+    });
   });
 
   // ---- upstreams and targets --------------------------------------------------------------
@@ -268,10 +314,24 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
     });
     checkUpstream(raw, path);
   });
-  each(doc.targets, (t, i) => targets.push({ raw: t, path: ['targets', i], model: targetModel(t, ['targets', i]), ref: t.upstream, upstream: null }));
+  each(doc.targets, (t, i) =>
+    targets.push({
+      raw: t,
+      path: ['targets', i],
+      model: targetModel(t, ['targets', i]),
+      ref: t.upstream,
+      upstream: null,
+    }),
+  );
 
   function targetModel(t: Obj, path: Path): TargetModel {
-    return { id: typeof t.id === 'string' ? t.id.toLowerCase() : '', target: normalizeTarget(t.target, path), weight: t.weight, tags: tags(t.tags), yaml_path: path };
+    return {
+      id: typeof t.id === 'string' ? t.id.toLowerCase() : '',
+      target: normalizeTarget(t.target, path),
+      weight: t.weight,
+      tags: tags(t.tags),
+      yaml_path: path,
+    };
   }
   function normalizeTarget(target: string, path: Path): string {
     const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(target);
@@ -291,9 +351,11 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
       if (raw[which] === 'header' && !raw[which === 'hash_on' ? 'hash_on_header' : 'hash_fallback_header']) {
         err('SCHEMA', `must set '${which}_header' when '${which}' is set to 'header'`, [...path, which]);
       }
-      if (raw[which] === 'cookie' && !raw.hash_on_cookie) err('SCHEMA', `must set 'hash_on_cookie' when '${which}' is set to 'cookie'`, [...path, which]);
+      if (raw[which] === 'cookie' && !raw.hash_on_cookie)
+        err('SCHEMA', `must set 'hash_on_cookie' when '${which}' is set to 'cookie'`, [...path, which]);
     }
-    if (raw.hash_on === 'none' && raw.hash_fallback !== 'none') err('SCHEMA', "hash_fallback must be 'none' when hash_on is 'none'", [...path, 'hash_fallback']);
+    if (raw.hash_on === 'none' && raw.hash_fallback !== 'none')
+      err('SCHEMA', "hash_fallback must be 'none' when hash_on is 'none'", [...path, 'hash_fallback']);
     if (raw.hash_on !== 'none' && raw.hash_on === raw.hash_fallback && raw.hash_on !== 'header') {
       err('SCHEMA', 'hash_fallback must differ from hash_on', [...path, 'hash_fallback']);
     }
@@ -313,7 +375,16 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
     });
     checkCertificate(raw, path, err, warn);
     const id = typeof raw.id === 'string' ? raw.id.toLowerCase() : entityId('certificates', `cert:${raw.cert}`);
-    certificates.push({ id, cert: raw.cert, key: raw.key, cert_alt: orNull(raw.cert_alt), key_alt: orNull(raw.key_alt), snis, tags: tags(raw.tags), yaml_path: path });
+    certificates.push({
+      id,
+      cert: raw.cert,
+      key: raw.key,
+      cert_alt: orNull(raw.cert_alt),
+      key_alt: orNull(raw.key_alt),
+      snis,
+      tags: tags(raw.tags),
+      yaml_path: path,
+    });
   });
 
   resolveUpstreamTls(doc, services, certificates, each, err);
@@ -332,12 +403,22 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
   const consumersBy = index(consumers, 'username');
   const upstreamsBy = index(upstreams, 'name');
   const routesBy = index(routes, 'name');
-  const resolve = <T extends { id: string }>(by: Map<string, Pending<T>>, ref: string, field: string, kind: string, path: Path): string | null => {
+  const resolve = <T extends { id: string }>(
+    by: Map<string, Pending<T>>,
+    ref: string,
+    field: string,
+    kind: string,
+    path: Path,
+  ): string | null => {
     const hit = by.get(ref) ?? by.get(ref.toLowerCase());
     if (!hit) {
       const names = [...by.keys()].filter((k) => !/^[0-9a-f]{8}-/.test(k));
       const hint = suggest(ref, names);
-      err('REFERENCE', `invalid reference '${field}: ${ref}' (no such entry in '${kind}')${hint ? ` (did you mean '${hint}'?)` : ''}`, [...path, field]);
+      err(
+        'REFERENCE',
+        `invalid reference '${field}: ${ref}' (no such entry in '${kind}')${hint ? ` (did you mean '${hint}'?)` : ''}`,
+        [...path, field],
+      );
       return null;
     }
     return hit.model.id;
@@ -347,11 +428,13 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
     if (r.servicePath) r.model.service = services.find((s) => s.path === r.servicePath)!.model.id;
     else if (r.serviceRef !== null) r.model.service = resolve(servicesBy, r.serviceRef, 'service', 'services', r.path);
   }
-  for (const c of jwts) if (c.ref !== null) c.model.consumer = resolve(consumersBy, c.ref, 'consumer', 'consumers', c.path) ?? '';
+  for (const c of jwts)
+    if (c.ref !== null) c.model.consumer = resolve(consumersBy, c.ref, 'consumer', 'consumers', c.path) ?? '';
   for (const c of keyauths) {
     if (c.ref !== null) {
       c.model.consumer = resolve(consumersBy, c.ref, 'consumer', 'consumers', c.path) ?? '';
-      if (!c.raw.id && c.model.consumer) c.model.id = entityId('keyauth_credentials', `${c.model.consumer}:top:${c.path[1]}`);
+      if (!c.raw.id && c.model.consumer)
+        c.model.id = entityId('keyauth_credentials', `${c.model.consumer}:top:${c.path[1]}`);
     }
   }
   for (const c of acls) {
@@ -368,14 +451,26 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
     }
     if (!upstream) continue;
     if (!t.raw.id) t.model.id = entityId('targets', `${t.model.target}:${upstream.model.id}`);
-    if (unique('targets', 'target', `${upstream.model.id} ${t.model.target}`, t.path, `'${t.model.target}'`)) upstream.model.targets.push(t.model);
+    if (unique('targets', 'target', `${upstream.model.id} ${t.model.target}`, t.path, `'${t.model.target}'`))
+      upstream.model.targets.push(t.model);
   }
   for (const p of pluginsPending) {
     const m = p.model;
-    m.service = p.nested.service ?? (typeof p.refs.service === 'string' ? resolve(servicesBy, p.refs.service, 'service', 'services', p.path) : null);
-    m.route = p.nested.route ?? (typeof p.refs.route === 'string' ? resolve(routesBy, p.refs.route, 'route', 'routes', p.path) : null);
-    m.consumer = p.nested.consumer ?? (typeof p.refs.consumer === 'string' ? resolve(consumersBy, p.refs.consumer, 'consumer', 'consumers', p.path) : null);
-    m.id = typeof p.raw.id === 'string' ? p.raw.id.toLowerCase() : entityId('plugins', `plugins:${m.name}:${m.route ?? ''}:${m.service ?? ''}:${m.consumer ?? ''}`);
+    m.service =
+      p.nested.service ??
+      (typeof p.refs.service === 'string' ? resolve(servicesBy, p.refs.service, 'service', 'services', p.path) : null);
+    m.route =
+      p.nested.route ??
+      (typeof p.refs.route === 'string' ? resolve(routesBy, p.refs.route, 'route', 'routes', p.path) : null);
+    m.consumer =
+      p.nested.consumer ??
+      (typeof p.refs.consumer === 'string'
+        ? resolve(consumersBy, p.refs.consumer, 'consumer', 'consumers', p.path)
+        : null);
+    m.id =
+      typeof p.raw.id === 'string'
+        ? p.raw.id.toLowerCase()
+        : entityId('plugins', `plugins:${m.name}:${m.route ?? ''}:${m.service ?? ''}:${m.consumer ?? ''}`);
   }
 
   // ---- uniqueness ---------------------------------------------------------------------------
@@ -407,21 +502,29 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
   }
   for (const c of acls) {
     if (typeof c.raw.id === 'string') unique('acls', 'id', c.model.id, c.path);
-    if (c.model.consumer) unique('acls', 'group', `${c.model.consumer} ${c.model.group}`, c.path, `'${c.model.group}' for this consumer`);
+    if (c.model.consumer)
+      unique('acls', 'group', `${c.model.consumer} ${c.model.group}`, c.path, `'${c.model.group}' for this consumer`);
   }
   for (const t of targets) if (typeof t.raw.id === 'string') unique('targets', 'id', t.model.id, t.path);
   for (const c of certificates) unique('certificates', 'id', c.id, c.yaml_path as Path);
   for (const p of pluginsPending) {
     if (typeof p.raw.id === 'string') unique('plugins', 'id', p.model.id, p.path);
     const m = p.model;
-    unique('plugins', 'name', `${m.name} ${m.service} ${m.route} ${m.consumer}`, p.path, `'${m.name}' for the same scope`);
+    unique(
+      'plugins',
+      'name',
+      `${m.name} ${m.service} ${m.route} ${m.consumer}`,
+      p.path,
+      `'${m.name}' for the same scope`,
+    );
     if (m.instance_name) unique('plugins', 'instance_name', m.instance_name, p.path);
   }
 
   // ---- names ------------------------------------------------------------------------------
   for (const s of services) if (s.model.name !== null) nameCheck(s.model.name, [...s.path, 'name']);
   for (const r of routes) if (r.model.name !== null) nameCheck(r.model.name, [...r.path, 'name']);
-  for (const p of pluginsPending) if (p.model.instance_name) nameCheck(p.model.instance_name, [...p.path, 'instance_name']);
+  for (const p of pluginsPending)
+    if (p.model.instance_name) nameCheck(p.model.instance_name, [...p.path, 'instance_name']);
   function nameCheck(name: string, path: Path): void {
     const p = checkName(name);
     if (p) err('SCHEMA', p, path);
@@ -433,16 +536,25 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
     const m = r.model;
     const proto = m.protocols.includes('https') ? 'https' : 'http';
     if (!m.methods && !m.hosts && !m.headers && !m.paths && !(m.snis && proto === 'https')) {
-      err('SCHEMA', `must set one of 'methods', 'hosts', 'headers', 'paths'${proto === 'https' ? ", 'snis'" : ''} when 'protocols' is '${proto}'`, r.path);
+      err(
+        'SCHEMA',
+        `must set one of 'methods', 'hosts', 'headers', 'paths'${proto === 'https' ? ", 'snis'" : ''} when 'protocols' is '${proto}'`,
+        r.path,
+      );
     }
-    if (m.snis && !m.protocols.includes('https')) err('SCHEMA', "'snis' can only be set when 'protocols' is 'https'", [...r.path, 'snis']);
+    if (m.snis && !m.protocols.includes('https'))
+      err('SCHEMA', "'snis' can only be set when 'protocols' is 'https'", [...r.path, 'snis']);
     m.paths?.forEach((p, k) => {
       const pp = [...r.path, 'paths', k];
       if (legacy) {
         const migrated = migrateLegacyPath(p);
         if (migrated) {
           m.paths![k] = migrated;
-          warn('FORMAT_VERSION', `_format_version ${doc._format_version}: this path is read as the regex '${migrated}' (Kong 3.x's migration rule); write it with '~' and set _format_version to "3.0"`, pp);
+          warn(
+            'FORMAT_VERSION',
+            `_format_version ${doc._format_version}: this path is read as the regex '${migrated}' (Kong 3.x's migration rule); write it with '~' and set _format_version to "3.0"`,
+            pp,
+          );
           p = migrated;
         }
       }
@@ -460,14 +572,20 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
     if (r.raw.headers) {
       for (const [name, values] of Object.entries(r.raw.headers as Record<string, string[]>)) {
         const hp = [...r.path, 'headers', name];
-        if (name.toLowerCase() === 'host') err('SEMANTIC', "cannot contain 'host' header, which must be specified in the 'hosts' attribute", hp, true);
-        else if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) err('SEMANTIC', `invalid header name '${name}'`, hp, true);
+        if (name.toLowerCase() === 'host')
+          err('SEMANTIC', "cannot contain 'host' header, which must be specified in the 'hosts' attribute", hp, true);
+        else if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name))
+          err('SEMANTIC', `invalid header name '${name}'`, hp, true);
         values.forEach((v, k) => {
           if (v.startsWith('~*')) {
             try {
               new RegExp(v.slice(2), 'iu');
             } catch (e) {
-              err('SEMANTIC', `invalid regex: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '')}`, [...hp, k]);
+              err(
+                'SEMANTIC',
+                `invalid regex: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '')}`,
+                [...hp, k],
+              );
             }
           }
         });
@@ -479,11 +597,20 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
       sorted(m.methods),
       sorted(m.hosts),
       sorted(m.paths),
-      m.headers ? Object.entries(m.headers).map(([k, v]) => [k, [...v].sort()]).sort() : null,
+      m.headers
+        ? Object.entries(m.headers)
+            .map(([k, v]) => [k, [...v].sort()])
+            .sort()
+        : null,
       sorted(m.snis),
     ]);
     const first = matchKeys.get(key);
-    if (first) err('SEMANTIC', `this route matches exactly the same requests as the route at ${formatYamlPath(first)}, so one of them can never match`, r.path);
+    if (first)
+      err(
+        'SEMANTIC',
+        `this route matches exactly the same requests as the route at ${formatYamlPath(first)}, so one of them can never match`,
+        r.path,
+      );
     else matchKeys.set(key, r.path);
   }
 
@@ -504,7 +631,11 @@ export function buildEntities(doc: Obj, plugins: ReadonlyMap<string, PluginDefin
       continue;
     }
     if (p.model.consumer && def.consumerScoped === false) {
-      err('SEMANTIC', `plugin '${def.name}' cannot be applied to a consumer`, p.nested.consumer ? p.path : [...p.path, 'consumer']);
+      err(
+        'SEMANTIC',
+        `plugin '${def.name}' cannot be applied to a consumer`,
+        p.nested.consumer ? p.path : [...p.path, 'consumer'],
+      );
     }
     issues.push(...validatePluginConfig(def, p.model.config, [...p.path, 'config']));
   }
@@ -533,7 +664,13 @@ function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
   let svcPath: string | null = raw.path ?? null;
   if (raw.url !== undefined) {
     const clash = ['protocol', 'host', 'port', 'path'].filter((f) => raw[f] !== undefined);
-    if (clash.length) err('SCHEMA', `'url' cannot be combined with ${clash.map((f) => `'${f}'`).join(', ')}; use one or the other`, [...path, clash[0]!], true);
+    if (clash.length)
+      err(
+        'SCHEMA',
+        `'url' cannot be combined with ${clash.map((f) => `'${f}'`).join(', ')}; use one or the other`,
+        [...path, clash[0]!],
+        true,
+      );
     const parsed = parseServiceUrl(raw.url);
     if (typeof parsed === 'string') err('SCHEMA', parsed, [...path, 'url']);
     else ({ protocol, host, port, path: svcPath } = parsed);
@@ -547,7 +684,7 @@ function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
     if (p && !isIP(host.replace(/^\[|\]$/g, ''))) err('SCHEMA', p, [...path, raw.url !== undefined ? 'url' : 'host']);
   }
   if (svcPath !== null && raw.url === undefined) {
-    const p = svcPath.startsWith('/') ? null : "should start with: /";
+    const p = svcPath.startsWith('/') ? null : 'should start with: /';
     if (p) err('SCHEMA', p, [...path, 'path']);
   }
   return {
@@ -572,7 +709,9 @@ function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
 }
 
 /** Kong's `url` shorthand: `http(s)://host[:port][/path]`, plus `echo://` for the built-in echo upstream. */
-export function parseServiceUrl(url: string): { protocol: ServiceModel['protocol']; host: string; port: number; path: string | null } | string {
+export function parseServiceUrl(
+  url: string,
+): { protocol: ServiceModel['protocol']; host: string; port: number; path: string | null } | string {
   const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/.exec(url);
   if (!m) return `invalid url: expected scheme://host[:port][/path]`;
   const scheme = m[1]!.toLowerCase();
@@ -584,7 +723,7 @@ export function parseServiceUrl(url: string): { protocol: ServiceModel['protocol
   const authority = m[2]!;
   if (authority.includes('@')) return 'the url must not contain credentials';
   const hp = /^(\[[0-9a-fA-F:.]+\]|[^:]*)(?::(\d*))?$/.exec(authority);
-  if (!hp || !hp[1]) return 'the url has no host';
+  if (!hp?.[1]) return 'the url has no host';
   let port = DEFAULT_PORTS[scheme]!;
   if (hp[2] !== undefined) {
     port = Number(hp[2]);
@@ -602,12 +741,27 @@ function keyKind(k: KeyObject): string {
   return `an ${t ?? 'unknown'} key`;
 }
 
-function checkJwtSecret(m: JwtSecretModel, path: Path, err: Err, warn: (c: RawIssue['code'], msg: string, p: Path) => void): void {
+function checkJwtSecret(
+  m: JwtSecretModel,
+  path: Path,
+  err: Err,
+  warn: (c: RawIssue['code'], msg: string, p: Path) => void,
+): void {
   const alg = m.algorithm;
   if (alg.startsWith('HS')) {
-    if (m.jwks_uri) err('SEMANTIC', `jwks_uri needs an asymmetric algorithm (RS*, PS*, ES*, EdDSA), not ${alg}`, [...path, 'jwks_uri']);
-    if (m.secret === null) err('SEMANTIC', `'secret' is required when algorithm is ${alg} (Kong would generate a random one, which no client could know)`, path);
-    if (m.rsa_public_key !== null) warn('SEMANTIC', `rsa_public_key is ignored when algorithm is ${alg}`, [...path, 'rsa_public_key']);
+    if (m.jwks_uri)
+      err('SEMANTIC', `jwks_uri needs an asymmetric algorithm (RS*, PS*, ES*, EdDSA), not ${alg}`, [
+        ...path,
+        'jwks_uri',
+      ]);
+    if (m.secret === null)
+      err(
+        'SEMANTIC',
+        `'secret' is required when algorithm is ${alg} (Kong would generate a random one, which no client could know)`,
+        path,
+      );
+    if (m.rsa_public_key !== null)
+      warn('SEMANTIC', `rsa_public_key is ignored when algorithm is ${alg}`, [...path, 'rsa_public_key']);
     return;
   }
   if (m.rsa_public_key === null) {
@@ -622,15 +776,30 @@ function checkJwtSecret(m: JwtSecretModel, path: Path, err: Err, warn: (c: RawIs
     return;
   }
   const t = key.asymmetricKeyType;
-  const ok =
-    alg.startsWith('RS') ? t === 'rsa' : alg.startsWith('PS') ? t === 'rsa' || t === 'rsa-pss' : alg.startsWith('ES') ? t === 'ec' && key.asymmetricKeyDetails?.namedCurve === CURVES[alg] : t === 'ed25519' || t === 'ed448';
+  const ok = alg.startsWith('RS')
+    ? t === 'rsa'
+    : alg.startsWith('PS')
+      ? t === 'rsa' || t === 'rsa-pss'
+      : alg.startsWith('ES')
+        ? t === 'ec' && key.asymmetricKeyDetails?.namedCurve === CURVES[alg]
+        : t === 'ed25519' || t === 'ed448';
   if (!ok) {
-    const want = alg.startsWith('RS') || alg.startsWith('PS') ? 'an RSA key' : alg.startsWith('ES') ? `an EC key on curve ${CURVES[alg]}` : 'an Ed25519 or Ed448 key';
+    const want =
+      alg.startsWith('RS') || alg.startsWith('PS')
+        ? 'an RSA key'
+        : alg.startsWith('ES')
+          ? `an EC key on curve ${CURVES[alg]}`
+          : 'an Ed25519 or Ed448 key';
     err('SEMANTIC', `rsa_public_key is ${keyKind(key)}, but ${alg} needs ${want}`, [...path, 'rsa_public_key']);
   }
 }
 
-function checkCertificate(raw: Obj, path: Path, err: Err, warn: (c: RawIssue['code'], msg: string, p: Path) => void): void {
+function checkCertificate(
+  raw: Obj,
+  path: Path,
+  err: Err,
+  warn: (c: RawIssue['code'], msg: string, p: Path) => void,
+): void {
   const pair = (certField: string, keyField: string): void => {
     let cert: X509Certificate | null = null;
     try {
@@ -642,25 +811,43 @@ function checkCertificate(raw: Obj, path: Path, err: Err, warn: (c: RawIssue['co
     try {
       key = createPrivateKey(raw[keyField]);
     } catch {
-      err('SEMANTIC', `${keyField} is not a valid PEM private key (encrypted keys are not supported)`, [...path, keyField]);
+      err('SEMANTIC', `${keyField} is not a valid PEM private key (encrypted keys are not supported)`, [
+        ...path,
+        keyField,
+      ]);
     }
-    if (cert && key && !cert.checkPrivateKey(key)) err('SEMANTIC', `${keyField} does not match ${certField}`, [...path, keyField]);
+    if (cert && key && !cert.checkPrivateKey(key))
+      err('SEMANTIC', `${keyField} does not match ${certField}`, [...path, keyField]);
     // TLS (issue 10): an expired certificate still serves (clients decide), but the operator should know.
     if (cert) certificateDates(cert, [...path, certField], warn);
   };
   pair('cert', 'key');
   if ((raw.cert_alt === undefined) !== (raw.key_alt === undefined)) {
-    err('SCHEMA', "'cert_alt' and 'key_alt' must be given together", [...path, raw.cert_alt === undefined ? 'key_alt' : 'cert_alt'], true);
+    err(
+      'SCHEMA',
+      "'cert_alt' and 'key_alt' must be given together",
+      [...path, raw.cert_alt === undefined ? 'key_alt' : 'cert_alt'],
+      true,
+    );
   } else if (raw.cert_alt !== undefined) pair('cert_alt', 'key_alt');
 }
 
 /** Warns about a certificate outside its validity period. */
-function certificateDates(cert: X509Certificate, path: Path, warn: (c: RawIssue['code'], msg: string, p: Path) => void): void {
+function certificateDates(
+  cert: X509Certificate,
+  path: Path,
+  warn: (c: RawIssue['code'], msg: string, p: Path) => void,
+): void {
   const now = Date.now();
   const to = Date.parse(cert.validTo);
   const from = Date.parse(cert.validFrom);
   if (to < now) warn('SEMANTIC', `certificate expired on ${new Date(to).toISOString()}; clients will refuse it`, path);
-  else if (from > now) warn('SEMANTIC', `certificate is not valid before ${new Date(from).toISOString()}; clients will refuse it until then`, path);
+  else if (from > now)
+    warn(
+      'SEMANTIC',
+      `certificate is not valid before ${new Date(from).toISOString()}; clients will refuse it until then`,
+      path,
+    );
 }
 
 // ---- upstream TLS (issue 10): CA certificates and client certificates of services ---------------
@@ -686,9 +873,18 @@ function resolveUpstreamTls(
     } catch {
       err('SEMANTIC', 'cert is not a valid PEM certificate', [...path, 'cert']);
     }
-    if (cert !== null && !cert.ca) err('SEMANTIC', 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', [...path, 'cert']);
-    else if (cert !== null && Date.parse(cert.validTo) < Date.now()) err('SEMANTIC', 'expired certificate', [...path, 'cert']);
-    if (cas.has(id)) err('UNIQUENESS', `uniqueness violation: 'ca_certificates' entity with id set to '${id}' already declared`, [...path, 'id']);
+    if (cert !== null && !cert.ca)
+      err('SEMANTIC', 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', [
+        ...path,
+        'cert',
+      ]);
+    else if (cert !== null && Date.parse(cert.validTo) < Date.now())
+      err('SEMANTIC', 'expired certificate', [...path, 'cert']);
+    if (cas.has(id))
+      err('UNIQUENESS', `uniqueness violation: 'ca_certificates' entity with id set to '${id}' already declared`, [
+        ...path,
+        'id',
+      ]);
     cas.set(id, raw.cert);
   });
   const certIds = new Set(certificates.map((c) => c.id));
@@ -708,7 +904,8 @@ function resolveUpstreamTls(
           return;
         }
         const pem = cas.get(ref.toLowerCase());
-        if (pem === undefined) err('REFERENCE', `invalid reference 'ca_certificates: ${ref}' (no such entry in 'ca_certificates')`, p);
+        if (pem === undefined)
+          err('REFERENCE', `invalid reference 'ca_certificates: ${ref}' (no such entry in 'ca_certificates')`, p);
         else pems.push(pem);
       });
       s.model.ca_certificates = pems;
@@ -716,10 +913,13 @@ function resolveUpstreamTls(
     const cc = s.raw.client_certificate;
     if (cc !== undefined) {
       const ref = String(typeof cc === 'object' && cc !== null ? cc.id : cc).toLowerCase();
-      const p: Path = typeof cc === 'object' ? [...s.path, 'client_certificate', 'id'] : [...s.path, 'client_certificate'];
-      if (!certIds.has(ref)) err('REFERENCE', `invalid reference 'client_certificate: ${ref}' (no such entry in 'certificates')`, p);
+      const p: Path =
+        typeof cc === 'object' ? [...s.path, 'client_certificate', 'id'] : [...s.path, 'client_certificate'];
+      if (!certIds.has(ref))
+        err('REFERENCE', `invalid reference 'client_certificate: ${ref}' (no such entry in 'certificates')`, p);
       else s.model.client_certificate = ref;
-      if (s.model.protocol !== 'https') err('SEMANTIC', `client_certificate needs protocol 'https' (this service speaks '${s.model.protocol}')`, p);
+      if (s.model.protocol !== 'https')
+        err('SEMANTIC', `client_certificate needs protocol 'https' (this service speaks '${s.model.protocol}')`, p);
     }
   }
 }

@@ -19,10 +19,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { register } from 'node:module';
 import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ConfigError, type ConfigIssue, configIssue } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
-import { ConfigError, configIssue, type ConfigIssue } from '../errors.ts';
+import { type LoadOptions, loadConfigText } from './load.ts';
 import type { GatewayConfig } from './model.ts';
-import { loadConfigText, type LoadOptions } from './load.ts';
 import { pluginValidator } from './schema.ts';
 import { parseYaml } from './yaml.ts';
 
@@ -88,7 +88,14 @@ export async function loadCustomPlugins(
   opts: { plugins?: ReadonlyMap<string, PluginDefinition> } = {},
 ): Promise<CustomPluginSet> {
   const base = opts.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
-  const out: CustomPluginSet = { plugins: new Map(base), names: new Set(), files: [], hash: '', issues: [], failed: [] };
+  const out: CustomPluginSet = {
+    plugins: new Map(base),
+    names: new Set(),
+    files: [],
+    hash: '',
+    issues: [],
+    failed: [],
+  };
   const parsed = parseYaml(text, file);
   const list = customPluginList(parsed.data);
   if (list.length === 0) return out;
@@ -124,7 +131,9 @@ export async function loadCustomPlugins(
     const rel = relative(dir, found.entry);
     const shown = rel === '' || rel.startsWith('..') ? found.entry : rel;
     if (def === null) {
-      fail(`custom plugin '${entry}': ${found.entry === target ? 'the module' : shown} has no default export; write \`export default definePlugin({ name, version, priority, schema, create })\``);
+      fail(
+        `custom plugin '${entry}': ${found.entry === target ? 'the module' : shown} has no default export; write \`export default definePlugin({ name, version, priority, schema, create })\``,
+      );
       continue;
     }
     const problem = checkDefinition(def);
@@ -135,7 +144,10 @@ export async function loadCustomPlugins(
     }
     const ok = def as PluginDefinition;
     if (base.has(ok.name)) {
-      fail(`custom plugin '${entry}': the name '${ok.name}' is a built-in plugin's; give the custom plugin another name`, ok.name);
+      fail(
+        `custom plugin '${entry}': the name '${ok.name}' is a built-in plugin's; give the custom plugin another name`,
+        ok.name,
+      );
       continue;
     }
     if (out.names.has(ok.name)) {
@@ -144,7 +156,10 @@ export async function loadCustomPlugins(
     }
     const v = pluginValidator(ok);
     if (v instanceof Error) {
-      fail(`custom plugin '${entry}': its config schema is not a valid JSON Schema: ${v.message.replace(/^plugin '[^']*' has an invalid config schema: /, '')}`, ok.name);
+      fail(
+        `custom plugin '${entry}': its config schema is not a valid JSON Schema: ${v.message.replace(/^plugin '[^']*' has an invalid config schema: /, '')}`,
+        ok.name,
+      );
       continue;
     }
     out.plugins.set(ok.name, ok);
@@ -175,10 +190,15 @@ export async function loadConfigWithPlugins(text: string, file: string, opts: Lo
     if (!(err instanceof ConfigError) || custom.issues.length === 0) throw err;
     throw new ConfigError(sortIssues([...custom.issues, ...withoutNoise(err.issues, custom)]));
   }
-  if (custom.issues.length > 0) throw new ConfigError(sortIssues([...custom.issues, ...(config.source.warnings ?? [])]));
+  if (custom.issues.length > 0)
+    throw new ConfigError(sortIssues([...custom.issues, ...(config.source.warnings ?? [])]));
   if (custom.files.length > 0) {
     config.source.referenced_files = [...new Set([...config.source.referenced_files, ...custom.files])];
-    config.source.hash = createHash('sha256').update(config.source.hash).update('\u0000').update(custom.hash).digest('hex');
+    config.source.hash = createHash('sha256')
+      .update(config.source.hash)
+      .update('\u0000')
+      .update(custom.hash)
+      .digest('hex');
   }
   return { config, plugins: custom.plugins, customPlugins: custom.names };
 }
@@ -238,7 +258,8 @@ async function locateModule(target: string): Promise<{ entry: string; files: str
     }
     if (entry === null) return `${target} has no index.ts, index.mts, index.js or index.mjs`;
     files = await sourceFiles(target);
-    if (files.length > MAX_FILES) return `${target} holds more than ${MAX_FILES} source files; point custom_plugins at the plugin's own folder`;
+    if (files.length > MAX_FILES)
+      return `${target} holds more than ${MAX_FILES} source files; point custom_plugins at the plugin's own folder`;
   } else if (st?.isFile()) {
     entry = target;
     files = [target];
@@ -253,7 +274,11 @@ async function locateModule(target: string): Promise<{ entry: string; files: str
     files = [entry];
   }
   const h = createHash('sha256');
-  for (const f of files) h.update(f).update('\u0000').update(await readFile(f)).update('\u0000');
+  for (const f of files)
+    h.update(f)
+      .update('\u0000')
+      .update(await readFile(f))
+      .update('\u0000');
   return { entry, files, hash: h.digest('hex') };
 }
 
@@ -282,14 +307,21 @@ function definitionOf(mod: Record<string, unknown>): Partial<PluginDefinition> |
 
 /** What is wrong with an exported definition, or null. */
 function checkDefinition(def: Partial<PluginDefinition>): string | null {
-  if (typeof def.name !== 'string' || def.name === '') return "the definition has no 'name' (a string such as 'tenant-header')";
-  if (!NAME.test(def.name)) return `name '${def.name}' must be lower-case letters, digits, '-' or '_', starting with a letter`;
-  if (typeof def.version !== 'string' || def.version === '') return `plugin '${def.name}' has no 'version' (a string such as '1.0.0')`;
-  if (typeof def.priority !== 'number' || !Number.isFinite(def.priority)) return `plugin '${def.name}': 'priority' must be a finite number (higher runs first)`;
-  if (def.schema === null || typeof def.schema !== 'object' || Array.isArray(def.schema)) return `plugin '${def.name}' has no 'schema' (the JSON Schema of its config)`;
+  if (typeof def.name !== 'string' || def.name === '')
+    return "the definition has no 'name' (a string such as 'tenant-header')";
+  if (!NAME.test(def.name))
+    return `name '${def.name}' must be lower-case letters, digits, '-' or '_', starting with a letter`;
+  if (typeof def.version !== 'string' || def.version === '')
+    return `plugin '${def.name}' has no 'version' (a string such as '1.0.0')`;
+  if (typeof def.priority !== 'number' || !Number.isFinite(def.priority))
+    return `plugin '${def.name}': 'priority' must be a finite number (higher runs first)`;
+  if (def.schema === null || typeof def.schema !== 'object' || Array.isArray(def.schema))
+    return `plugin '${def.name}' has no 'schema' (the JSON Schema of its config)`;
   if (def.schema.type !== 'object') return `plugin '${def.name}': its schema must describe a mapping (type: 'object')`;
-  if (typeof def.create !== 'function') return `plugin '${def.name}': 'create' must be a function returning the phase handlers`;
-  if (def.consumerScoped !== undefined && typeof def.consumerScoped !== 'boolean') return `plugin '${def.name}': 'consumerScoped' must be true or false`;
+  if (typeof def.create !== 'function')
+    return `plugin '${def.name}': 'create' must be a function returning the phase handlers`;
+  if (def.consumerScoped !== undefined && typeof def.consumerScoped !== 'boolean')
+    return `plugin '${def.name}': 'consumerScoped' must be true or false`;
   return null;
 }
 
@@ -299,11 +331,13 @@ function importMessage(err: unknown, entry: string): string {
   const strip = (t: string): string => t.replace(new RegExp(`\\?${TOKEN}=[0-9a-f]+`, 'g'), '');
   const lines = strip(e instanceof Error ? e.message : String(err)).split('\n');
   // esbuild (through tsx): "Transform failed with 1 error:\n/path/x.ts:3:0: ERROR: ..."
-  let msg = /^Transform failed/.test(lines[0]!) && lines[1] !== undefined ? lines[1].replace(': ERROR:', ':') : lines[0]!;
+  let msg =
+    /^Transform failed/.test(lines[0]!) && lines[1] !== undefined ? lines[1].replace(': ERROR:', ':') : lines[0]!;
   // V8's SyntaxError names the file and line only in the stack's first line.
   if (e instanceof SyntaxError && typeof e.stack === 'string') {
     const where = /^(file:\/\/\S+?:\d+)$/m.exec(strip(e.stack.split('\n')[0] ?? ''));
-    if (where !== null) msg = `${fileURLToPath(where[1]!.replace(/:\d+$/, ''))}:${/:(\d+)$/.exec(where[1]!)![1]}: ${msg}`;
+    if (where !== null)
+      msg = `${fileURLToPath(where[1]!.replace(/:\d+$/, ''))}:${/:(\d+)$/.exec(where[1]!)![1]}: ${msg}`;
   }
   if (e?.code === 'ERR_MODULE_NOT_FOUND' && /'tollgate(\/testing)?'/.test(msg)) {
     return `${msg}; install tollgate in the project that holds ${entry} (npm install tollgate) so that \`import ... from 'tollgate'\` resolves`;

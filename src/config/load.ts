@@ -7,10 +7,10 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { ConfigError, type ConfigIssue, configIssue, formatYamlPath } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
-import type { GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
-import { ConfigError, configIssue, formatYamlPath, type ConfigIssue } from '../errors.ts';
 import { buildEntities } from './build.ts';
+import type { GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { resolveRefs } from './refs.ts';
 import { validateGateway } from './schema.ts';
 import { parseYaml, type RawIssue, type SourceMap } from './yaml.ts';
@@ -32,14 +32,34 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
     text = await readFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (code ?? 'unreadable');
     throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${why}`, [], { file, line: 1, col: 1 })]);
   }
   return loadConfigText(text, file, opts);
 }
 
 /** Entity lists: an invalid item of one of these is skipped after its schema errors are reported. */
-const ENTITY_LISTS = new Set(['services', 'routes', 'consumers', 'plugins', 'upstreams', 'targets', 'certificates', 'ca_certificates', 'jwt_secrets', 'keyauth_credentials', 'acls', 'snis']);
+const ENTITY_LISTS = new Set([
+  'services',
+  'routes',
+  'consumers',
+  'plugins',
+  'upstreams',
+  'targets',
+  'certificates',
+  'ca_certificates',
+  'jwt_secrets',
+  'keyauth_credentials',
+  'acls',
+  'snis',
+]);
 
 /**
  * Validates config text. `file` is how issues name the file (as the user gave it); relative
@@ -61,7 +81,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
 
   const data = parsed.data;
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
-    raw.push({ code: 'SCHEMA', message: 'the top level must be a mapping with at least `_format_version: "3.0"`', path: [] });
+    raw.push({
+      code: 'SCHEMA',
+      message: 'the top level must be a mapping with at least `_format_version: "3.0"`',
+      path: [],
+    });
     fail(new Set());
   }
   const doc = data as Record<string, any>;
@@ -70,7 +94,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   raw.push(...refs.issues);
 
   if (typeof doc._format_version === 'number') {
-    raw.push({ code: 'FORMAT_VERSION', message: `_format_version must be a string: quote it, _format_version: "${doc._format_version.toFixed(1)}"`, path: ['_format_version'] });
+    raw.push({
+      code: 'FORMAT_VERSION',
+      message: `_format_version must be a string: quote it, _format_version: "${doc._format_version.toFixed(1)}"`,
+      path: ['_format_version'],
+    });
     doc._format_version = doc._format_version.toFixed(1);
   }
 
@@ -84,7 +112,8 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
         i.message = `unsupported _format_version: Tollgate reads Kong's "3.0" (and "1.1"/"2.1", migrated the way Kong 3.x migrates them)`;
       }
     }
-    if (i.path[0] === '_workspace' && i.path.length === 1) i.message = "Tollgate has a single workspace: _workspace must be 'default'";
+    if (i.path[0] === '_workspace' && i.path.length === 1)
+      i.message = "Tollgate has a single workspace: _workspace must be 'default'";
   }
   raw.push(...schemaIssues);
   const broken = new WeakSet<object>();
@@ -103,8 +132,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const failedRefs = new Set(refs.issues.map((i) => formatYamlPath(i.path)));
   const kept = raw.filter(
     (i) =>
-      !(i.code === 'SCHEMA' && !schemaIssues.includes(i) && prunedKeys.some((k) => k.startsWith(formatYamlPath(i.path)))) &&
-      !(i.code !== 'SECRET_REF' && failedRefs.has(formatYamlPath(i.path))),
+      !(
+        i.code === 'SCHEMA' &&
+        !schemaIssues.includes(i) &&
+        prunedKeys.some((k) => k.startsWith(formatYamlPath(i.path)))
+      ) && !(i.code !== 'SECRET_REF' && failedRefs.has(formatYamlPath(i.path))),
   );
   raw.length = 0;
   raw.push(...kept);
@@ -206,18 +238,29 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
   for (const field of ['proxy_listen', 'admin_listen'] as const) {
     s[field]?.forEach((addr, i) => {
       const m = LISTEN.exec(addr);
-      if (!m || Number(m[2]) > 65535) raw.push({ code: 'SCHEMA', message: `invalid listen address: expected HOST:PORT optionally followed by flags (e.g. '0.0.0.0:8443 ssl')`, path: [...base, field, i] });
+      if (!m || Number(m[2]) > 65535)
+        raw.push({
+          code: 'SCHEMA',
+          message: `invalid listen address: expected HOST:PORT optionally followed by flags (e.g. '0.0.0.0:8443 ssl')`,
+          path: [...base, field, i],
+        });
     });
   }
   if (s.hsts?.preload === true && (s.hsts.max_age < 31536000 || !s.hsts.include_subdomains)) {
-    raw.push({ code: 'SCHEMA', message: 'hsts preload needs max_age of at least 31536000 and include_subdomains: true (the preload list refuses anything less)', path: [...base, 'hsts', 'preload'] });
+    raw.push({
+      code: 'SCHEMA',
+      message:
+        'hsts preload needs max_age of at least 31536000 and include_subdomains: true (the preload list refuses anything less)',
+      path: [...base, 'hsts', 'preload'],
+    });
   }
   s.trusted_ips?.forEach((ip, i) => {
     const [addr, bits, extra] = ip.split('/');
     const v = isIP(addr ?? '');
     const max = v === 4 ? 32 : 128;
     const okBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
-    if (!v || !okBits || extra !== undefined) raw.push({ code: 'SCHEMA', message: 'invalid IP address or CIDR', path: [...base, 'trusted_ips', i] });
+    if (!v || !okBits || extra !== undefined)
+      raw.push({ code: 'SCHEMA', message: 'invalid IP address or CIDR', path: [...base, 'trusted_ips', i] });
   });
 }
 

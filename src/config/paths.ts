@@ -46,7 +46,7 @@ export function normalizePath(path: string): string {
     }
     out.push(s);
   });
-  return '/' + out.join('/') + (trailing && out.length > 0 ? '/' : '');
+  return `/${out.join('/')}${trailing && out.length > 0 ? '/' : ''}`;
 }
 
 /** Checks a route path; returns an error message, or null when it is fine. */
@@ -62,7 +62,8 @@ export function checkRoutePath(path: string): string | null {
     return null;
   }
   if (!path.startsWith('/')) return `should start with: / (fixed path) or ~/ (regex path)`;
-  if (!PATH_CHARS.test(path)) return `invalid path: '${path}' (characters outside of the reserved list of RFC 3986 found)`;
+  if (!PATH_CHARS.test(path))
+    return `invalid path: '${path}' (characters outside of the reserved list of RFC 3986 found)`;
   const bad = /%(?![0-9A-Fa-f]{2})/.exec(path);
   if (bad) return `invalid url-encoded value: '${path.slice(bad.index, bad.index + 3)}'`;
   const normal = normalizePath(path);
@@ -96,12 +97,14 @@ export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean 
     const v6 = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/.exec(host);
     if (v6) return null;
   }
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return host.split('.').every((o) => Number(o) <= 255) ? null : 'invalid IPv4 address';
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host))
+    return host.split('.').every((o) => Number(o) <= 255) ? null : 'invalid IPv4 address';
   const stars = host.split('*').length - 1;
   if (stars > 0) {
     if (!opts.wildcard) return 'wildcards are not allowed here';
     if (stars > 1) return 'invalid wildcard: must have at most one wildcard';
-    if (!(host.startsWith('*.') || host.endsWith('.*'))) return 'invalid wildcard: must be placed at leftmost or rightmost label';
+    if (!(host.startsWith('*.') || host.endsWith('.*')))
+      return 'invalid wildcard: must be placed at leftmost or rightmost label';
     host = host.startsWith('*.') ? host.slice(2) : host.slice(0, -2);
   }
   if (host.length === 0 || host.length > 253) return 'invalid hostname';
@@ -111,5 +114,7 @@ export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean 
 
 /** Kong's rule for entity names. */
 export function checkName(name: string): string | null {
-  return /^[\p{L}\p{N}._~-]+$/u.test(name) ? null : `invalid value '${name}': it must only contain alphanumeric and '., -, _, ~' characters`;
+  return /^[\p{L}\p{N}._~-]+$/u.test(name)
+    ? null
+    : `invalid value '${name}': it must only contain alphanumeric and '., -, _, ~' characters`;
 }

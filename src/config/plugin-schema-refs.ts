@@ -39,7 +39,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const have = readFileSync(schemaFile, 'utf8');
   if (process.argv.includes('--check')) {
     if (want !== have) {
-      process.stderr.write('schemas/gateway.schema.json is stale: run node --import tsx src/config/plugin-schema-refs.ts\n');
+      process.stderr.write(
+        'schemas/gateway.schema.json is stale: run node --import tsx src/config/plugin-schema-refs.ts\n',
+      );
       process.exitCode = 1;
     }
   } else if (want !== have) {

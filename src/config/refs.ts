@@ -53,7 +53,7 @@ export function tokenize(s: string): Token[] | string {
       const sep = body.indexOf(':-');
       const name = sep === -1 ? body : body.slice(0, sep);
       if (!NAME.test(name)) {
-        return `invalid reference \`\${${name.length > 40 ? name.slice(0, 40) + '…' : name}}\`: use \${NAME}, \${NAME:-default} or \${file:path} (write \`$\${\` for a literal \`\${\`)`;
+        return `invalid reference \`\${${name.length > 40 ? `${name.slice(0, 40)}…` : name}}\`: use \${NAME}, \${NAME:-default} or \${file:path} (write \`$\${\` for a literal \`\${\`)`;
       }
       out.push({ env: name, fallback: sep === -1 ? null : body.slice(sep + 2) });
     }
@@ -74,7 +74,11 @@ interface Site {
  * Resolves references in place in `data` (the plain tree from the YAML walker).
  * @param dir directory relative file references resolve against
  */
-export async function resolveRefs(data: unknown, dir: string, env: Record<string, string | undefined>): Promise<RefResult> {
+export async function resolveRefs(
+  data: unknown,
+  dir: string,
+  env: Record<string, string | undefined>,
+): Promise<RefResult> {
   const result: RefResult = { secrets: new Set(), files: new Map(), issues: [] };
   const sites: Site[] = [];
 
@@ -85,7 +89,11 @@ export async function resolveRefs(data: unknown, dir: string, env: Record<string
       for (const k of Object.keys(node)) visit(node as Record<string, unknown>, k, [...path, k]);
     }
   };
-  const visit = (container: Record<string, unknown> | unknown[], key: string | number, path: (string | number)[]): void => {
+  const visit = (
+    container: Record<string, unknown> | unknown[],
+    key: string | number,
+    path: (string | number)[],
+  ): void => {
     const v = (container as Record<string | number, unknown>)[key];
     if (typeof v === 'string') {
       if (!v.includes('$')) return;
@@ -108,7 +116,14 @@ export async function resolveRefs(data: unknown, dir: string, env: Record<string
     for (const t of site.tokens) {
       if ('file' in t) {
         const abs = isAbsolute(t.file) ? t.file : resolvePath(dir, t.file);
-        if (!reads.has(abs)) reads.set(abs, readFile(abs, 'utf8').then((s) => s, (e: unknown) => e as Error));
+        if (!reads.has(abs))
+          reads.set(
+            abs,
+            readFile(abs, 'utf8').then(
+              (s) => s,
+              (e: unknown) => e as Error,
+            ),
+          );
       }
     }
   }
@@ -127,15 +142,28 @@ export async function resolveRefs(data: unknown, dir: string, env: Record<string
           out += v;
         } else if (t.fallback !== null) out += t.fallback;
         else {
-          result.issues.push({ code: 'SECRET_REF', message: `environment variable ${t.env} is not set (write \${${t.env}:-default} to give a default)`, path: site.path });
+          result.issues.push({
+            code: 'SECRET_REF',
+            message: `environment variable ${t.env} is not set (write \${${t.env}:-default} to give a default)`,
+            path: site.path,
+          });
           ok = false;
         }
       } else {
         const abs = isAbsolute(t.file) ? t.file : resolvePath(dir, t.file);
         const c = contents.get(abs)!;
         if (c instanceof Error) {
-          const why = (c as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (c as NodeJS.ErrnoException).code === 'EISDIR' ? 'it is a directory' : ((c as NodeJS.ErrnoException).code ?? 'unreadable');
-          result.issues.push({ code: 'SECRET_REF', message: `cannot read \${file:${t.file}} (${abs}): ${why}`, path: site.path });
+          const why =
+            (c as NodeJS.ErrnoException).code === 'ENOENT'
+              ? 'no such file'
+              : (c as NodeJS.ErrnoException).code === 'EISDIR'
+                ? 'it is a directory'
+                : ((c as NodeJS.ErrnoException).code ?? 'unreadable');
+          result.issues.push({
+            code: 'SECRET_REF',
+            message: `cannot read \${file:${t.file}} (${abs}): ${why}`,
+            path: site.path,
+          });
           ok = false;
           continue;
         }

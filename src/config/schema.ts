@@ -12,7 +12,9 @@ import type { YamlPath } from './model.ts';
 import type { RawIssue } from './yaml.ts';
 
 // ajv-formats is CommonJS; its default export arrives either as the function or as its module.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv,
+) => Ajv;
 
 /** Kong 3.x fields and entities Tollgate deliberately does not support, with the reason. */
 export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
@@ -72,7 +74,17 @@ const definitionNames = new Map<object, string>();
 /** Validates the whole file (defaults applied in place) and returns issues. */
 export function validateGateway(data: unknown): RawIssue[] {
   if (!gatewayValidate) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strictSchema: true, strictNumbers: true, strictTypes: true, strictTuples: true, strictRequired: false, allowUnionTypes: true, verbose: true });
+    const ajv = new Ajv({
+      allErrors: true,
+      useDefaults: true,
+      strictSchema: true,
+      strictNumbers: true,
+      strictTypes: true,
+      strictTuples: true,
+      strictRequired: false,
+      allowUnionTypes: true,
+      verbose: true,
+    });
     addFormats(ajv);
     const schema = loadSchema() as { definitions: Record<string, object> };
     definitionNames.set(schema, 'root');
@@ -91,9 +103,18 @@ export function pluginValidator(def: PluginDefinition): ValidateFunction | Error
   if (v) return v;
   try {
     const schema = def.schema as Record<string, unknown>;
-    const opts = { allErrors: true, useDefaults: true, strict: true, strictTypes: false, strictTuples: false, allowUnionTypes: true, verbose: true } as const;
+    const opts = {
+      allErrors: true,
+      useDefaults: true,
+      strict: true,
+      strictTypes: false,
+      strictTuples: false,
+      allowUnionTypes: true,
+      verbose: true,
+    } as const;
     // One Ajv per definition: two plugins (or two versions of a custom one) may share a $id.
-    const ajv = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? new Ajv2020(opts) : new Ajv(opts);
+    const ajv =
+      typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? new Ajv2020(opts) : new Ajv(opts);
     addFormats(ajv as Ajv);
     v = ajv.compile(schema);
   } catch (e) {
@@ -187,7 +208,12 @@ export function suggest(name: string, known: readonly string[]): string | null {
 
 const KONG_PROTOCOLS = new Set(['grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough', 'udp', 'ws', 'wss']);
 
-function translateErrors(errors: ErrorObject[], data: unknown, base: YamlPath, code: RawIssue['code'] = 'SCHEMA'): RawIssue[] {
+function translateErrors(
+  errors: ErrorObject[],
+  data: unknown,
+  base: YamlPath,
+  code: RawIssue['code'] = 'SCHEMA',
+): RawIssue[] {
   const out: RawIssue[] = [];
   const seen = new Set<string>();
   for (const err of errors) {
@@ -208,7 +234,12 @@ function translateErrors(errors: ErrorObject[], data: unknown, base: YamlPath, c
           const hint = suggest(field, Object.keys(parent?.properties ?? {}));
           message = `unknown field '${field}'${hint ? ` (did you mean '${hint}'?)` : ''}`;
         }
-        issue = { code: why || code === 'SCHEMA' ? 'UNKNOWN_FIELD' : code, message, path: [...path, field], atKey: true };
+        issue = {
+          code: why || code === 'SCHEMA' ? 'UNKNOWN_FIELD' : code,
+          message,
+          path: [...path, field],
+          atKey: true,
+        };
         if (code === 'PLUGIN_CONFIG') issue.code = 'PLUGIN_CONFIG';
         break;
       }
@@ -227,12 +258,23 @@ function translateErrors(errors: ErrorObject[], data: unknown, base: YamlPath, c
         const allowed = (err.params as { allowedValues: unknown[] }).allowedValues;
         const list = allowed.map((a) => JSON.stringify(a)).join(', ');
         if (typeof value === 'string' && KONG_PROTOCOLS.has(value)) {
-          issue = { code, message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of ${list})`, path };
+          issue = {
+            code,
+            message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of ${list})`,
+            path,
+          };
         } else issue = { code, message: `must be one of ${list}`, path };
         break;
       }
       case 'minLength':
-        issue = { code, message: (err.params as { limit: number }).limit === 1 ? 'must not be empty' : `must be at least ${(err.params as { limit: number }).limit} characters long`, path };
+        issue = {
+          code,
+          message:
+            (err.params as { limit: number }).limit === 1
+              ? 'must not be empty'
+              : `must be at least ${(err.params as { limit: number }).limit} characters long`,
+          path,
+        };
         break;
       case 'format':
         issue = { code, message: `must be a valid ${(err.params as { format: string }).format}`, path };

@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { lstat, readFile, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve as resolvePath } from 'node:path';
-import { watch, type FSWatcher } from 'chokidar';
+import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../log.ts';
 
 /** What the watcher needs from whoever applies reloads (a single instance, or the cluster primary). */
@@ -83,7 +83,9 @@ export class ConfigWatcher {
       ignored: (path) => this.ignored(path),
     });
     this.fsw.on('all', () => this.schedule());
-    this.fsw.on('error', (err) => this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'config watcher error'));
+    this.fsw.on('error', (err) =>
+      this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'config watcher error'),
+    );
     await new Promise<void>((resolve) => this.fsw!.once('ready', () => resolve()));
     this.log.debug({ dirs: [...this.relevant.keys()], files: this.files }, 'watching config files');
   }
@@ -121,7 +123,9 @@ export class ConfigWatcher {
       return;
     }
     this.running = this.check()
-      .catch((err: unknown) => this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'config watcher failed'))
+      .catch((err: unknown) =>
+        this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'config watcher failed'),
+      )
       .finally(() => {
         this.running = null;
         if (this.again && !this.closed) {
@@ -153,7 +157,11 @@ export class ConfigWatcher {
       this.target.reportFailure(result);
       // A broken config may reference files the serving one does not (a missing PEM, say): watch
       // those too, so that creating them triggers the next reload.
-      await this.retarget([this.configFile, ...this.target.referencedFiles(), ...fileRefsIn(fp.text, dirname(this.configFile))]);
+      await this.retarget([
+        this.configFile,
+        ...this.target.referencedFiles(),
+        ...fileRefsIn(fp.text, dirname(this.configFile)),
+      ]);
       return;
     }
   }
@@ -170,7 +178,8 @@ export class ConfigWatcher {
     if (drop.length > 0) this.fsw.unwatch(drop);
     if (add.length > 0) this.fsw.add(add);
     // The set of files changed: the fingerprint must cover the new set.
-    if (add.length > 0 || drop.length > 0 || unique.length !== files.length) this.handled = (await fingerprint(unique)).hash;
+    if (add.length > 0 || drop.length > 0 || unique.length !== files.length)
+      this.handled = (await fingerprint(unique)).hash;
   }
 }
 

@@ -5,18 +5,18 @@
  * budgeted.
  */
 import {
-  LineCounter,
+  type Document,
   isAlias,
   isMap,
   isPair,
   isScalar,
   isSeq,
+  LineCounter,
   parseDocument,
-  type Document,
   type Node as YamlNode,
 } from 'yaml';
+import { type ConfigErrorCode, formatYamlPath } from '../errors.ts';
 import type { SourceLocation, YamlPath } from './model.ts';
-import { formatYamlPath, type ConfigErrorCode } from '../errors.ts';
 
 /** Keys that would reach Object.prototype semantics if a consumer of the data used them. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -96,7 +96,12 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   const lines = new LineCounter();
   const map = new SourceMap(file, lines);
   const issues: RawIssue[] = [];
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true, keepSourceTokens: false });
+  const doc = parseDocument(text, {
+    lineCounter: lines,
+    prettyErrors: false,
+    uniqueKeys: true,
+    keepSourceTokens: false,
+  });
 
   for (const err of doc.errors) {
     const hazard = err.code === 'DUPLICATE_KEY' || err.code === 'MULTIPLE_DOCS' || err.code === 'TAB_AS_INDENT';
@@ -109,11 +114,22 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   if (issues.length > 0) return { data: undefined, map, issues };
 
   for (const w of doc.warnings) {
-    issues.push({ code: 'YAML_SYNTAX', message: w.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''), path: [], offset: w.pos[0], severity: 'warning' });
+    issues.push({
+      code: 'YAML_SYNTAX',
+      message: w.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''),
+      path: [],
+      offset: w.pos[0],
+      severity: 'warning',
+    });
   }
 
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
-    issues.push({ code: 'YAML_HAZARD', message: 'the file is empty; it needs at least `_format_version: "3.0"`', path: [], offset: 0 });
+    issues.push({
+      code: 'YAML_HAZARD',
+      message: 'the file is empty; it needs at least `_format_version: "3.0"`',
+      path: [],
+      offset: 0,
+    });
     return { data: undefined, map, issues };
   }
 
@@ -141,7 +157,12 @@ class Walker {
     else if (++this.#aliasNodes > MAX_ALIAS_NODES) {
       if (!this.#bombReported) {
         this.#bombReported = true;
-        this.issues.push({ code: 'YAML_HAZARD', message: `aliases expand to more than ${MAX_ALIAS_NODES} nodes (an alias bomb?)`, path, offset });
+        this.issues.push({
+          code: 'YAML_HAZARD',
+          message: `aliases expand to more than ${MAX_ALIAS_NODES} nodes (an alias bomb?)`,
+          path,
+          offset,
+        });
       }
       return null;
     }
@@ -173,7 +194,12 @@ class Walker {
         return v;
       }
       if (typeof v === 'bigint') return Number(v);
-      this.issues.push({ code: 'YAML_HAZARD', message: `unsupported YAML value type${n.tag ? ` ${n.tag}` : ''}; use a string`, path, offset });
+      this.issues.push({
+        code: 'YAML_HAZARD',
+        message: `unsupported YAML value type${n.tag ? ` ${n.tag}` : ''}; use a string`,
+        path,
+        offset,
+      });
       return null;
     }
 
@@ -190,21 +216,32 @@ class Walker {
       for (const pair of n.items) {
         if (!isPair(pair)) continue;
         const k = pair.key as YamlNode | null;
-        const kOffset = (k && k.range?.[0]) ?? offset;
+        const kOffset = k?.range?.[0] ?? offset;
         if (isScalar(k) && k.value === '<<' && k.source === '<<' && (isAlias(pair.value) || isSeq(pair.value))) {
           this.merge(out, pair.value, path, kOffset);
           continue;
         }
         let name: string;
         if (k === null) name = '';
-        else if (isScalar(k) && (k.value === null || ['string', 'number', 'boolean'].includes(typeof k.value))) name = String(k.value ?? '');
+        else if (isScalar(k) && (k.value === null || ['string', 'number', 'boolean'].includes(typeof k.value)))
+          name = String(k.value ?? '');
         else {
-          this.issues.push({ code: 'YAML_HAZARD', message: 'complex mapping keys are not supported; keys must be plain strings', path, offset: kOffset });
+          this.issues.push({
+            code: 'YAML_HAZARD',
+            message: 'complex mapping keys are not supported; keys must be plain strings',
+            path,
+            offset: kOffset,
+          });
           continue;
         }
         const childPath = [...path, name];
         if (FORBIDDEN_KEYS.has(name)) {
-          this.issues.push({ code: 'YAML_HAZARD', message: `the key '${name}' is not allowed (prototype pollution guard)`, path: childPath, offset: kOffset });
+          this.issues.push({
+            code: 'YAML_HAZARD',
+            message: `the key '${name}' is not allowed (prototype pollution guard)`,
+            path: childPath,
+            offset: kOffset,
+          });
           continue;
         }
         if (this.#aliasDepth === 0) this.map.setKey(formatYamlPath(childPath), kOffset);

@@ -2,13 +2,13 @@
 import { BlockList, isIP } from 'node:net';
 import { Pool } from 'undici';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
-import { ConfigError, PluginConfigError, configIssue, type ConfigIssue } from '../errors.ts';
-import { createLogger, pluginLogger, redact, type Logger } from '../log.ts';
-import { RouteCompileError, Router } from '../router/router.ts';
-import { createHttpClient } from '../proxy/http-client.ts';
-import { Balancer, parseTarget } from '../proxy/balancer.ts';
-import { compileCertificates } from '../proxy/tls.ts';
+import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '../errors.ts';
+import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { builtinPlugins } from '../plugins/index.ts';
+import { Balancer, parseTarget } from '../proxy/balancer.ts';
+import { createHttpClient } from '../proxy/http-client.ts';
+import { compileCertificates } from '../proxy/tls.ts';
+import { RouteCompileError, Router } from '../router/router.ts';
 import type {
   Consumer,
   ConsumerCredential,
@@ -76,10 +76,18 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   for (const s of config.services) {
     if (s.client_certificate !== null && config.upstreams.some((u) => u.name === s.host)) {
       const path = [...s.yaml_path, 'client_certificate'];
-      issues.push(configIssue('SEMANTIC', 'client_certificate is not supported yet for a service whose host is an upstream (its targets have their own pools)', path, config.source.locate(path)));
+      issues.push(
+        configIssue(
+          'SEMANTIC',
+          'client_certificate is not supported yet for a service whose host is an upstream (its targets have their own pools)',
+          path,
+          config.source.locate(path),
+        ),
+      );
     }
   }
-  const upstreams = issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
+  const upstreams =
+    issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
   for (const s of config.services) services.set(s.id, compileService(s, config, upstreams, log));
 
   const routeInfo = new Map<string, RouteInfo>();
@@ -98,7 +106,14 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     if (!p.enabled) continue;
     const def = registry.get(p.name);
     if (def === undefined) {
-      issues.push(configIssue('UNKNOWN_PLUGIN', `unknown plugin '${p.name}'`, [...p.yaml_path, 'name'], config.source.locate([...p.yaml_path, 'name'])));
+      issues.push(
+        configIssue(
+          'UNKNOWN_PLUGIN',
+          `unknown plugin '${p.name}'`,
+          [...p.yaml_path, 'name'],
+          config.source.locate([...p.yaml_path, 'name']),
+        ),
+      );
       continue;
     }
     const svc = p.service === null ? null : (services.get(p.service)?.info ?? null);
@@ -112,7 +127,9 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
         scope: { service: svc, route, consumer },
       });
       if (handlers === null || typeof handlers !== 'object') {
-        throw new Error(`create() returned ${handlers === null ? 'null' : typeof handlers}, not an object of phase handlers`);
+        throw new Error(
+          `create() returned ${handlers === null ? 'null' : typeof handlers}, not an object of phase handlers`,
+        );
       }
       for (const phase of ['access', 'response', 'log', 'close'] as const) {
         if (handlers[phase] !== undefined && typeof handlers[phase] !== 'function') {
@@ -131,7 +148,14 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     } catch (err) {
       const path =
         err instanceof PluginConfigError
-          ? [...p.yaml_path, 'config', ...err.path.split('.').filter((x) => x !== '').map((x) => (/^\d+$/.test(x) ? Number(x) : x))]
+          ? [
+              ...p.yaml_path,
+              'config',
+              ...err.path
+                .split('.')
+                .filter((x) => x !== '')
+                .map((x) => (/^\d+$/.test(x) ? Number(x) : x)),
+            ]
           : [...p.yaml_path];
       const message = redact(err instanceof Error ? err.message : String(err), secrets);
       issues.push(
@@ -192,7 +216,13 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     if (!(err instanceof RouteCompileError)) throw err;
     const model = routes.find((r) => r.id === err.routeId)?.model;
     const base = model?.yaml_path ?? [];
-    const path = [...base, ...err.field.split(/[.[\]]/).filter((x) => x !== '').map((x) => (/^\d+$/.test(x) ? Number(x) : x))];
+    const path = [
+      ...base,
+      ...err.field
+        .split(/[.[\]]/)
+        .filter((x) => x !== '')
+        .map((x) => (/^\d+$/.test(x) ? Number(x) : x)),
+    ];
     throw new ConfigError([configIssue('SEMANTIC', err.message, path, config.source.locate(path))]);
   }
   let closed: Promise<void> | null = null;
@@ -213,7 +243,12 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   };
 }
 
-function compileService(s: ServiceModel, config: GatewayConfig, upstreams: ReadonlyMap<string, UpstreamModel>, log: Logger): CompiledService {
+function compileService(
+  s: ServiceModel,
+  config: GatewayConfig,
+  upstreams: ReadonlyMap<string, UpstreamModel>,
+  log: Logger,
+): CompiledService {
   const info: ServiceInfo = Object.freeze({
     id: s.id,
     name: s.name,
@@ -234,7 +269,8 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
     label,
     labelJson: JSON.stringify(label),
   };
-  if (s.protocol === 'echo') return { ...common, kind: 'echo', pool: null, balancer: null, hostHeader: 'echo', scheme: 'http' };
+  if (s.protocol === 'echo')
+    return { ...common, kind: 'echo', pool: null, balancer: null, hostHeader: 'echo', scheme: 'http' };
   const scheme = s.protocol === 'https' || s.protocol === 'grpcs' || s.protocol === 'wss' ? 'https' : 'http';
   const defaultPort = scheme === 'https' ? 443 : 80;
   const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
@@ -254,7 +290,10 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
         ...(s.ca_certificates !== null ? { ca: s.ca_certificates } : {}),
       },
       (target, healthy, reason) =>
-        log[healthy ? 'info' : 'warn']({ upstream: upstream.name, target: target.name, healthy, reason }, healthy ? 'target healthy' : 'target unhealthy'),
+        log[healthy ? 'info' : 'warn'](
+          { upstream: upstream.name, target: target.name, healthy, reason },
+          healthy ? 'target healthy' : 'target unhealthy',
+        ),
     );
     return { ...common, kind: 'http', pool: null, balancer, hostHeader: hostForUrl, scheme };
   }
@@ -272,7 +311,14 @@ function compileService(s: ServiceModel, config: GatewayConfig, upstreams: Reado
       ...upstreamClientCertificate(s, config),
     },
   });
-  return { ...common, kind: 'http', pool, balancer: null, hostHeader: s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`, scheme };
+  return {
+    ...common,
+    kind: 'http',
+    pool,
+    balancer: null,
+    hostHeader: s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`,
+    scheme,
+  };
 }
 
 /** The certificate a service presents to its upstream for mutual TLS (`client_certificate`). */
@@ -377,7 +423,12 @@ class Directory implements ConsumerDirectory {
   constructor(config: GatewayConfig) {
     const byId = new Map<string, Consumer>();
     for (const c of config.consumers) {
-      const consumer: Consumer = Object.freeze({ id: c.id, username: c.username, custom_id: c.custom_id, tags: Object.freeze([...c.tags]) });
+      const consumer: Consumer = Object.freeze({
+        id: c.id,
+        username: c.username,
+        custom_id: c.custom_id,
+        tags: Object.freeze([...c.tags]),
+      });
       byId.set(c.id, consumer);
       // Kong's `anonymous` and scoped references accept an id or a username.
       this.byRef.set(c.id, consumer);

@@ -1,5 +1,5 @@
 // The per-request object plugins see (GatewayRequest). One class, one shape, no per-request closures.
-import type { IncomingMessage, ServerResponse, IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type {
   Consumer,
   Credential,
@@ -116,7 +116,7 @@ export class RequestContext implements GatewayRequest {
   getUpstreamHeader(name: string): HeaderValue | undefined {
     const key = name.toLowerCase();
     const o = this.headerOverrides;
-    if (o !== null && o.has(key)) return o.get(key) ?? undefined;
+    if (o?.has(key)) return o.get(key) ?? undefined;
     return (this.headers as Record<string, HeaderValue | undefined>)[key];
   }
 

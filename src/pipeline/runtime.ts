@@ -1,10 +1,11 @@
 // The compiled runtime: everything a request needs, built once per config and never mutated.
-import type { Dispatcher } from 'undici';
+
 import type { BlockList } from 'node:net';
-import type { GatewayConfig, RouteModel, ServiceModel, PluginModel } from '../config/model.ts';
-import type { RoutableRoute, Router } from '../router/router.ts';
+import type { Dispatcher } from 'undici';
+import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
 import type { Balancer } from '../proxy/balancer.ts';
-import type { PluginHandlers, RouteInfo, ServiceInfo, ConsumerDirectory } from './plugin.ts';
+import type { RoutableRoute, Router } from '../router/router.ts';
+import type { ConsumerDirectory, PluginHandlers, RouteInfo, ServiceInfo } from './plugin.ts';
 
 export interface PluginInstance {
   readonly name: string;

@@ -3,20 +3,20 @@
  * (`src/pipeline/plugin.ts`, re-exported from `tollgate`). Add one import and one list entry per plugin.
  */
 import type { PluginDefinition } from '../pipeline/plugin.ts';
+import acl from './acl/index.ts';
+import correlationId from './correlation-id/index.ts';
+import cors from './cors/index.ts';
+import ipRestriction from './ip-restriction/index.ts';
 import jwt from './jwt/index.ts';
 import jwtClaims from './jwt-claims/index.ts';
 import keyAuth from './key-auth/index.ts';
-import acl from './acl/index.ts';
 import oidc from './oidc/index.ts';
-import correlationId from './correlation-id/index.ts';
-import requestTermination from './request-termination/index.ts';
-import cors from './cors/index.ts';
+import prometheus from './prometheus/index.ts';
 import rateLimiting from './rate-limiting/index.ts';
+import requestSizeLimiting from './request-size-limiting/index.ts';
+import requestTermination from './request-termination/index.ts';
 import requestTransformer from './request-transformer/index.ts';
 import responseTransformer from './response-transformer/index.ts';
-import ipRestriction from './ip-restriction/index.ts';
-import requestSizeLimiting from './request-size-limiting/index.ts';
-import prometheus from './prometheus/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,

@@ -1,7 +1,8 @@
 // Load balancing over an upstream's targets (Kong's upstreams): weighted round-robin,
 // least-connections or consistent hashing; passive and active health checks; one undici Pool per target.
-import { isIP, connect as tcpConnect } from 'node:net';
+
 import type { IncomingHttpHeaders } from 'node:http';
+import { isIP, connect as tcpConnect } from 'node:net';
 import { Pool } from 'undici';
 import type { UpstreamModel } from '../config/model.ts';
 
@@ -185,14 +186,20 @@ export class Balancer {
     const pH = passive.healthy ?? {};
     const pU = passive.unhealthy ?? {};
     this.passive = {
-      healthyStatuses: statuses(pH.http_statuses, [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308]),
+      healthyStatuses: statuses(
+        pH.http_statuses,
+        [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308],
+      ),
       unhealthyStatuses: statuses(pU.http_statuses, [429, 500, 503]),
       successes: num(pH.successes, 0),
       httpFailures: num(pU.http_failures, 0),
       tcpFailures: num(pU.tcp_failures, 0),
       timeouts: num(pU.timeouts, 0),
     };
-    const active = (hc.active ?? {}) as Record<string, unknown> & { healthy?: Record<string, unknown>; unhealthy?: Record<string, unknown> };
+    const active = (hc.active ?? {}) as Record<string, unknown> & {
+      healthy?: Record<string, unknown>;
+      unhealthy?: Record<string, unknown>;
+    };
     const aH = active.healthy ?? {};
     const aU = active.unhealthy ?? {};
     this.activeCheck = {
@@ -238,7 +245,9 @@ export class Balancer {
   /** A healthy target for this request, or null when none is. */
   pick(req: HashSource): Target | null {
     if (this.algorithm === 'consistent-hashing') {
-      const key = this.hashKey(req, this.hashOn, this.hashHeader) ?? this.hashKey(req, this.hashFallback, this.hashFallbackHeader);
+      const key =
+        this.hashKey(req, this.hashOn, this.hashHeader) ??
+        this.hashKey(req, this.hashFallback, this.hashFallbackHeader);
       if (key !== null) return this.fromRing(hash32(key));
     }
     if (this.algorithm === 'least-connections') return this.leastConnections();
@@ -332,18 +341,21 @@ export class Balancer {
       const status = 'status' in outcome ? outcome.status : 0;
       if (status !== 0 && s.unhealthyStatuses.has(status)) {
         c.successes = 0;
-        if (s.httpFailures > 0 && ++c.http_failures >= s.httpFailures) this.setHealth(target, false, `${kind}: ${c.http_failures} http failures (status ${status})`);
+        if (s.httpFailures > 0 && ++c.http_failures >= s.httpFailures)
+          this.setHealth(target, false, `${kind}: ${c.http_failures} http failures (status ${status})`);
       } else if (status === 0 || s.healthyStatuses.has(status)) {
         c.http_failures = 0;
         c.tcp_failures = 0;
         c.timeouts = 0;
-        if (s.successes > 0 && ++c.successes >= s.successes) this.setHealth(target, true, `${kind}: ${c.successes} successes`);
+        if (s.successes > 0 && ++c.successes >= s.successes)
+          this.setHealth(target, true, `${kind}: ${c.successes} successes`);
       }
       return;
     }
     c.successes = 0;
     if (outcome.failure === 'timeout') {
-      if (s.timeouts > 0 && ++c.timeouts >= s.timeouts) this.setHealth(target, false, `${kind}: ${c.timeouts} timeouts`);
+      if (s.timeouts > 0 && ++c.timeouts >= s.timeouts)
+        this.setHealth(target, false, `${kind}: ${c.timeouts} timeouts`);
     } else if (s.tcpFailures > 0 && ++c.tcp_failures >= s.tcpFailures) {
       this.setHealth(target, false, `${kind}: ${c.tcp_failures} tcp failures`);
     }
@@ -392,7 +404,13 @@ export class Balancer {
       try {
         const headers: Record<string, string> = { host: t.hostHeader };
         for (const [k, v] of Object.entries(a.headers)) headers[k.toLowerCase()] = v.join(', ');
-        const res = await t.pool.request({ path: a.path, method: 'GET', headers, headersTimeout: a.timeout, bodyTimeout: a.timeout });
+        const res = await t.pool.request({
+          path: a.path,
+          method: 'GET',
+          headers,
+          headersTimeout: a.timeout,
+          bodyTimeout: a.timeout,
+        });
         await res.body.dump();
         outcome = { status: res.statusCode };
       } catch (err) {
@@ -405,8 +423,18 @@ export class Balancer {
 
   /** Health of every target (for `/status` and metrics). */
   health(): { name: string; algorithm: string; healthy: boolean; targets: TargetHealth[] } {
-    const targets = this.targets.map((t) => ({ target: t.name, weight: t.weight, healthy: t.healthy, in_flight: t.inflight }));
-    return { name: this.name, algorithm: this.algorithm, healthy: targets.some((t) => t.healthy && t.weight > 0), targets };
+    const targets = this.targets.map((t) => ({
+      target: t.name,
+      weight: t.weight,
+      healthy: t.healthy,
+      in_flight: t.inflight,
+    }));
+    return {
+      name: this.name,
+      algorithm: this.algorithm,
+      healthy: targets.some((t) => t.healthy && t.weight > 0),
+      targets,
+    };
   }
 
   async close(): Promise<void> {

@@ -13,7 +13,10 @@ interface Answer {
   body: Buffer;
 }
 
-function send(url: string, opts: { method?: string; headers?: Record<string, string | string[]>; body?: Buffer | string } = {}): Promise<Answer> {
+function send(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string | string[]>; body?: Buffer | string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -27,7 +30,14 @@ function send(url: string, opts: { method?: string; headers?: Record<string, str
 }
 
 describe('echoBody', () => {
-  const base = { method: 'GET', httpVersion: '1.1', headers: {}, body: Buffer.alloc(0), clientAddress: '127.0.0.1', clientPort: 5000 };
+  const base = {
+    method: 'GET',
+    httpVersion: '1.1',
+    headers: {},
+    body: Buffer.alloc(0),
+    clientAddress: '127.0.0.1',
+    clientPort: 5000,
+  };
 
   test('reports path and query with repeated keys as arrays', () => {
     const out = JSON.parse(echoBody({ ...base, url: '/a/b?x=1&y=2&x=3&z' }).toString());
@@ -53,7 +63,9 @@ describe('echoBody', () => {
   });
 
   test('drops undefined header values', () => {
-    const out = JSON.parse(echoBody({ ...base, url: '/', headers: { a: 'b', c: undefined, 'set-cookie': ['1', '2'] } }).toString());
+    const out = JSON.parse(
+      echoBody({ ...base, url: '/', headers: { a: 'b', c: undefined, 'set-cookie': ['1', '2'] } }).toString(),
+    );
     assert.deepEqual(out.headers, { a: 'b', 'set-cookie': ['1', '2'] });
   });
 });
@@ -133,9 +145,13 @@ describe('gateway echo', () => {
     // A real process, so the signal handling is what a user gets from `gateway echo`.
     const script = `import { runEcho } from ${JSON.stringify(new URL('../cli/echo.ts', import.meta.url).href)};
 process.exitCode = await runEcho(process.argv.slice(1));`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--listen', '127.0.0.1:0'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script, '--', '--listen', '127.0.0.1:0'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     try {
       const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
       const log = JSON.parse(line);

@@ -1,21 +1,21 @@
 // The data path: client request → checks → route → access phase → upstream (undici dispatch) → response phase → client.
 import { randomBytes } from 'node:crypto';
-import { ServerResponse, request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage, ServerResponse } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { ProxyError, ProxyErrors, type ProxyErrorCode } from '../errors.ts';
+import { ProxyError, type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import { accessSink, type LineSink, type Logger } from '../log.ts';
-import { normalizePath } from '../router/normalize.ts';
-import { upstreamPath } from '../router/router.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import { normalizePath } from '../router/normalize.ts';
+import { upstreamPath } from '../router/router.ts';
+import type { Target } from './balancer.ts';
 import { isoNow } from './clock.ts';
 import { echoBody } from './echo.ts';
-import type { Target } from './balancer.ts';
-import { HOP_BY_HOP, HeaderScan, connectionTokens, scanRequestHeaders, stripConnectionSpecific } from './headers.ts';
+import { connectionTokens, HeaderScan, HOP_BY_HOP, scanRequestHeaders, stripConnectionSpecific } from './headers.ts';
 import { hstsHeader } from './tls.ts';
 
 const kCtx = Symbol('tollgate.request');
@@ -41,7 +41,12 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT'
 const kPeer = Symbol('tollgate.peer');
 const kLocalPort = Symbol('tollgate.localPort');
 /** Per-connection facts cached on the socket: each getter is a call into libuv. */
-type TrackedSocket = Socket & { [kTrustRuntime]?: Runtime; [kTrusted]?: boolean; [kPeer]?: string; [kLocalPort]?: string };
+type TrackedSocket = Socket & {
+  [kTrustRuntime]?: Runtime;
+  [kTrusted]?: boolean;
+  [kPeer]?: string;
+  [kLocalPort]?: string;
+};
 
 function localPort(socket: TrackedSocket): string {
   return (socket[kLocalPort] ??= String(socket.localPort ?? ''));
@@ -75,7 +80,12 @@ export class Gateway {
     this.onCheckContinue = (req, res) => void handle(this, req, res, true);
     this.onCheckExpectation = (req, res) => {
       // HTTP/2 has no Connection header (node refuses to send one).
-      res.writeHead(417, req.httpVersionMajor === 2 ? { 'content-type': 'application/json; charset=utf-8' } : { 'content-type': 'application/json; charset=utf-8', connection: 'close' });
+      res.writeHead(
+        417,
+        req.httpVersionMajor === 2
+          ? { 'content-type': 'application/json; charset=utf-8' }
+          : { 'content-type': 'application/json; charset=utf-8', connection: 'close' },
+      );
       res.end(JSON.stringify({ message: ProxyErrors.EXPECTATION_FAILED.message }));
     };
     this.onUpgrade = (req, socket, head) => handleUpgrade(this, req, socket, head);
@@ -93,7 +103,13 @@ export class Gateway {
   }
 }
 
-async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, expectContinue: boolean, upgradeHead: Buffer | null = null): Promise<void> {
+async function handle(
+  gw: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectContinue: boolean,
+  upgradeHead: Buffer | null = null,
+): Promise<void> {
   const rt = gw.runtime;
   rt.inflight++;
   const rc = new RequestContext(rt, req, res, performance.now());
@@ -134,13 +150,14 @@ async function handle(gw: Gateway, req: IncomingMessage, res: ServerResponse, ex
 }
 
 /** Request checks, header scan, normalization and routing. Returns an error code, or null to go on. */
-function prepare(gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyErrorCode | null {
+function prepare(_gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyErrorCode | null {
   const rt = rc.runtime;
   const settings = rt.config.settings;
   // HTTP/2 arrives only on TLS listeners (node:http2, issue 10); its pseudo-headers are not counted.
   // A real HTTP/2 request comes through node:http2's compatibility layer (it has a stream); an 'HTTP/2.0' request line on HTTP/1 does not.
   const h2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
-  if (!h2 && (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1))) return 'BAD_VERSION';
+  if (!h2 && (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)))
+    return 'BAD_VERSION';
   const raw = req.rawHeaders;
   if (raw.length > settings.max_request_headers * 2 + (h2 ? 8 : 0)) return 'TOO_MANY_HEADERS';
   const headers: Record<string, HeaderValue> = {};
@@ -172,7 +189,7 @@ function prepare(gw: Gateway, rc: RequestContext, req: IncomingMessage): ProxyEr
     }
     rc.trustedPeer = socket[kTrusted] === true;
   }
-  const peer = socket[kPeer] ??= socket.remoteAddress ?? '';
+  const peer = (socket[kPeer] ??= socket.remoteAddress ?? '');
   rc.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
   rc.clientIp = peer;
   const ridName = settings.request_id_header;
@@ -254,7 +271,10 @@ function withTimeout(p: Promise<void>, ms: number): Promise<void> {
 
 function pluginFailed(gw: Gateway, rc: RequestContext, inst: PluginInstance, err: unknown): void {
   const timedOut = err instanceof ProxyError && err.code === 'PLUGIN_TIMEOUT';
-  gw.log.error({ plugin: inst.name, request_id: rc.id, err: errInfo(err) }, timedOut ? 'plugin timed out' : 'plugin failed');
+  gw.log.error(
+    { plugin: inst.name, request_id: rc.id, err: errInfo(err) },
+    timedOut ? 'plugin timed out' : 'plugin failed',
+  );
   sendError(rc, timedOut ? 'PLUGIN_TIMEOUT' : 'PLUGIN_FAILED');
 }
 
@@ -287,7 +307,8 @@ function buildUpstreamHeaders(rc: RequestContext, defaultHost: string): Record<s
   const settings = rc.runtime.config.settings;
   if (!rc.trustedPeer || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = rc.scheme;
   if (!rc.trustedPeer || out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = rc.host;
-  if (!rc.trustedPeer || out['x-forwarded-port'] === undefined) out['x-forwarded-port'] = localPort(rc.raw.socket as TrackedSocket);
+  if (!rc.trustedPeer || out['x-forwarded-port'] === undefined)
+    out['x-forwarded-port'] = localPort(rc.raw.socket as TrackedSocket);
   if (!rc.trustedPeer || out['x-forwarded-path'] === undefined) out['x-forwarded-path'] = rc.path;
   if (route.strip_path && rc.matchedPath !== '') {
     if (!rc.trustedPeer || out['x-forwarded-prefix'] === undefined) out['x-forwarded-prefix'] = rc.matchedPath;
@@ -298,7 +319,11 @@ function buildUpstreamHeaders(rc: RequestContext, defaultHost: string): Record<s
   out[settings.request_id_header] = rc.id;
   const hostOverride = overrides?.get('host');
   out.host =
-    typeof hostOverride === 'string' ? hostOverride : route.preserve_host && rc.hostHeader !== '' ? rc.hostHeader : defaultHost;
+    typeof hostOverride === 'string'
+      ? hostOverride
+      : route.preserve_host && rc.hostHeader !== ''
+        ? rc.hostHeader
+        : defaultHost;
   return out;
 }
 
@@ -332,9 +357,13 @@ function dispatch(rc: RequestContext, svc: CompiledService, attempt: number): vo
   const body = (rc.upstreamBody ?? (hasClientBody(rc) ? rc.raw : null)) as Dispatcher.DispatchOptions['body'];
   if (attempt === 0) rc.upstreamStartedAt = performance.now();
   // A replacement body that already failed would leave undici waiting for bytes that never come.
-  const failed = body !== null && typeof body === 'object' && 'errored' in body ? (body as { errored: unknown }).errored : null;
+  const failed =
+    body !== null && typeof body === 'object' && 'errored' in body ? (body as { errored: unknown }).errored : null;
   if (failed != null) {
-    rc.error = { code: failed instanceof ProxyError ? failed.code : 'BAD_REQUEST', message: String((failed as Error).message ?? failed) };
+    rc.error = {
+      code: failed instanceof ProxyError ? failed.code : 'BAD_REQUEST',
+      message: String((failed as Error).message ?? failed),
+    };
     return sendError(rc, failed instanceof ProxyError ? failed.code : 'BAD_REQUEST');
   }
   // Upstreams with targets (issue 8): the balancer picks a healthy target; its pool carries the request.
@@ -426,7 +455,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         return false;
       }
       if (pending !== null) {
-        pending.then(() => this.writeHead(true), (err: unknown) => this.responsePhaseFailed(err));
+        pending.then(
+          () => this.writeHead(true),
+          (err: unknown) => this.responsePhaseFailed(err),
+        );
         return false;
       }
     }
@@ -522,7 +554,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const code = (err as { code?: string }).code ?? '';
     if (this.target !== null) {
       // A client that went away says nothing about the target's health.
-      if (!rc.finished && !this.settled && !this.started) this.svc.balancer!.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
+      if (!rc.finished && !this.settled && !this.started)
+        this.svc.balancer!.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
       this.target = releaseTarget(this.target);
     }
     if (rc.finished || this.settled || rc.res.writableEnded) return;
@@ -592,7 +625,9 @@ function onResponseDrain(this: ServerResponse): void {
 }
 
 function isConnectFailure(code: string): boolean {
-  return code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH';
+  return (
+    code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+  );
 }
 
 function upstreamErrorCode(code: string): ProxyErrorCode {
@@ -659,7 +694,8 @@ async function continueResponsePhase(
 async function answerEcho(gw: Gateway, rc: RequestContext, svc: CompiledService): Promise<void> {
   const replaced = rc.upstreamBody;
   let body: Buffer = Buffer.isBuffer(replaced) ? replaced : Buffer.alloc(0);
-  const source = replaced !== null && !Buffer.isBuffer(replaced) ? replaced : replaced === null && hasClientBody(rc) ? rc.raw : null;
+  const source =
+    replaced !== null && !Buffer.isBuffer(replaced) ? replaced : replaced === null && hasClientBody(rc) ? rc.raw : null;
   if (source !== null) {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -697,9 +733,14 @@ async function answerEcho(gw: Gateway, rc: RequestContext, svc: CompiledService)
 // Gateway-made responses
 
 /** Sends a response the gateway produced, after the route's response phase had its say. */
-async function respond(gw: Gateway, rc: RequestContext, res: ResponseContext, body: Buffer | string | null): Promise<void> {
+async function respond(
+  gw: Gateway,
+  rc: RequestContext,
+  res: ResponseContext,
+  body: Buffer | string | null,
+): Promise<void> {
   rc.response = res;
-  if (rc.compiled !== null && rc.compiled.pipeline.hasResponse) {
+  if (rc.compiled?.pipeline.hasResponse) {
     try {
       const pending = runResponsePhase(rc, res);
       if (pending !== null) await pending;
@@ -785,7 +826,8 @@ export function sendError(rc: RequestContext, code: ProxyErrorCode): void {
     'content-length': String(Buffer.byteLength(body)),
   };
   // A request we refuse before reading its body may leave bytes on the connection: close it.
-  if (def.status === 400 || def.status === 431 || def.status === 505 || def.status === 408 || def.status === 413) headers.connection = 'close';
+  if (def.status === 400 || def.status === 431 || def.status === 505 || def.status === 408 || def.status === 413)
+    headers.connection = 'close';
   writeFinal(rc, def.status, headers, body);
 }
 
@@ -797,7 +839,12 @@ function redirectToHttps(gw: Gateway, rc: RequestContext): void {
     writeFinal(
       rc,
       426,
-      { 'content-type': 'application/json; charset=utf-8', connection: 'Upgrade', upgrade: 'TLS/1.2, HTTP/1.1', 'content-length': String(body.length) },
+      {
+        'content-type': 'application/json; charset=utf-8',
+        connection: 'Upgrade',
+        upgrade: 'TLS/1.2, HTTP/1.1',
+        'content-length': String(body.length),
+      },
       body,
     );
     return;
@@ -861,9 +908,12 @@ function finish(rc: RequestContext): void {
   const rt = rc.runtime;
   const latency = performance.now() - rc.startedAt;
   const gw = gatewayOf(rt);
-  rc.bytesReceived = requestLength(rc, Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart));
+  rc.bytesReceived = requestLength(
+    rc,
+    Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart),
+  );
   const route = rc.compiled;
-  if (route !== null && route.pipeline.hasLog) {
+  if (route?.pipeline.hasLog) {
     const entry = new LogEntryImpl(rc.status, rc.bytesSent, rc.bytesReceived, latency, rc.upstreamLatency, rc.error);
     const slots = route.pipeline.slots;
     for (let i = 0; i < slots.length; i++) {
@@ -930,8 +980,12 @@ export function attachRuntime(gw: Gateway, rt: Runtime): void {
 function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket, head: Buffer): void {
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
   if (upgrade !== 'websocket') {
-    const body = JSON.stringify({ message: upgrade.includes('h2c') ? ProxyErrors.H2C_REFUSED.message : ProxyErrors.BAD_REQUEST.message });
-    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+    const body = JSON.stringify({
+      message: upgrade.includes('h2c') ? ProxyErrors.H2C_REFUSED.message : ProxyErrors.BAD_REQUEST.message,
+    });
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+    );
     return;
   }
   // A ServerResponse on the raw socket lets routing, plugins and errors answer exactly as for other requests.
@@ -960,7 +1014,9 @@ function proxyWebSocket(rc: RequestContext, svc: CompiledService, head: Buffer):
     rejectUnauthorized: m.tls_verify ?? true,
     ...(m.ca_certificates !== null ? { ca: m.ca_certificates } : {}),
   });
-  ureq.on('timeout', () => ureq.destroy(Object.assign(new Error('upstream timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })));
+  ureq.on('timeout', () =>
+    ureq.destroy(Object.assign(new Error('upstream timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })),
+  );
   ureq.on('error', (err: Error & { code?: string }) => {
     rc.error = { code: err.code ?? '', message: err.message };
     sendError(rc, upstreamErrorCode(err.code ?? ''));

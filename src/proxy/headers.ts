@@ -28,7 +28,14 @@ const IDENTITY_EXACT: ReadonlySet<string> = new Set([
 ]);
 
 /** Headers HTTP/2 forbids (RFC 9113 8.2.2): node refuses to send them, and they mean nothing there. */
-const CONNECTION_SPECIFIC = ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings'] as const;
+const CONNECTION_SPECIFIC = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+] as const;
 
 /** Removes connection-specific headers from a response head bound for an HTTP/2 client. */
 export function stripConnectionSpecific(headers: Record<string, unknown>): void {

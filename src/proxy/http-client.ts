@@ -2,7 +2,9 @@
 import { Agent } from 'undici';
 import type { HttpClient } from '../pipeline/plugin.ts';
 
-export function createHttpClient(opts: { connections?: number; rejectUnauthorized?: boolean } = {}): HttpClient & { close(): Promise<void> } {
+export function createHttpClient(
+  opts: { connections?: number; rejectUnauthorized?: boolean } = {},
+): HttpClient & { close(): Promise<void> } {
   const agent = new Agent({
     connections: opts.connections ?? 16,
     keepAliveTimeout: 30_000,

@@ -2,20 +2,20 @@
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { GatewayConfig } from '../config/model.ts';
+import { GatewayMetrics } from '../admin/metrics.ts';
+import { createAdminServer } from '../admin/server.ts';
 import { loadConfigWithPlugins } from '../config/custom-plugins.ts';
+import type { GatewayConfig } from '../config/model.ts';
 import { ConfigWatcher } from '../config/watch.ts';
-import { ConfigError, configIssue, type ConfigIssue } from '../errors.ts';
+import { ConfigError, type ConfigIssue, configIssue } from '../errors.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { compileRuntime } from '../pipeline/compile.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import { SharedResources } from '../pipeline/shared.ts';
-import { createHttpClient } from './http-client.ts';
 import { Gateway } from './gateway.ts';
+import { createHttpClient } from './http-client.ts';
 import { createProxyServer, createSecureProxyServer, listen, parseListen } from './server.ts';
-import { createAdminServer } from '../admin/server.ts';
-import { GatewayMetrics } from '../admin/metrics.ts';
 
 export interface InstanceOptions {
   /** Path of gateway.yaml. With `configText`, the path its errors and `${file:...}` references are relative to. */
@@ -144,7 +144,9 @@ export class TollgateInstance {
     for (const text of this.options.proxyListen ?? settings.proxy_listen) {
       const addr = parseListen(text);
       // TLS (issue 10): an ssl listener speaks HTTP/2 and HTTP/1.1; shutdown treats it as an http.Server.
-      const server = addr.ssl ? (createSecureProxyServer(this.gateway, settings) as unknown as Server) : createProxyServer(this.gateway, settings);
+      const server = addr.ssl
+        ? (createSecureProxyServer(this.gateway, settings) as unknown as Server)
+        : createProxyServer(this.gateway, settings);
       server.on('connection', (socket: Socket) => {
         this.accepted++;
         this.sockets.add(socket);
@@ -181,7 +183,8 @@ export class TollgateInstance {
    * time, in the order asked.
    */
   reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
-    const run = (): Promise<ReloadResult> => (this.coordinator !== null ? this.coordinator(opts) : this.reloadLocal(opts));
+    const run = (): Promise<ReloadResult> =>
+      this.coordinator !== null ? this.coordinator(opts) : this.reloadLocal(opts);
     const next = this.chain.then(run, run);
     this.chain = next.catch(() => undefined);
     return next;
@@ -199,7 +202,11 @@ export class TollgateInstance {
   async prepare(text?: string): Promise<Prepared | { errors: ConfigIssue[] }> {
     try {
       const t = text ?? (await readConfigText(this.options.configFile));
-      const { config, plugins, customPlugins } = await loadConfigWithPlugins(t, this.options.configFile, loadOptions(this.options));
+      const { config, plugins, customPlugins } = await loadConfigWithPlugins(
+        t,
+        this.options.configFile,
+        loadOptions(this.options),
+      );
       const runtime = await compileRuntime(config, { plugins, customPlugins, log: this.log, shared: this.shared });
       return { config, runtime, text: t };
     } catch (err) {
@@ -225,7 +232,13 @@ export class TollgateInstance {
 
   /** A failed reload: reported now, or handed back unrecorded when the caller defers it. */
   failed(errors: ConfigIssue[], at: Date, opts: ReloadOptions): ReloadResult {
-    const result: ReloadResult = { ok: false, at, hash: this.runtime.config.source.hash, errors, trigger: opts.trigger };
+    const result: ReloadResult = {
+      ok: false,
+      at,
+      hash: this.runtime.config.source.hash,
+      errors,
+      trigger: opts.trigger,
+    };
     if (opts.deferFailure === true) {
       this.log.debug({ errors: errors.length }, 'config did not load; looking again once the file settles');
       return result;
@@ -238,7 +251,10 @@ export class TollgateInstance {
     this.lastReload = result;
     this.metrics.reloaded(false, null);
     this.log.error(
-      { errors: result.errors.map((e) => `${e.file}:${e.line}:${e.col}  ${e.path}  ${e.message}`), trigger: result.trigger },
+      {
+        errors: result.errors.map((e) => `${e.file}:${e.line}:${e.col}  ${e.path}  ${e.message}`),
+        trigger: result.trigger,
+      },
       'config reload failed; the last good config keeps serving',
     );
   }
@@ -252,7 +268,12 @@ export class TollgateInstance {
 
   localConnections(): ConnectionStats {
     const inflight = this.inflight();
-    return { accepted: this.accepted, active: this.sockets.size, in_flight: inflight, idle: Math.max(0, this.sockets.size - inflight) };
+    return {
+      accepted: this.accepted,
+      active: this.sockets.size,
+      in_flight: inflight,
+      idle: Math.max(0, this.sockets.size - inflight),
+    };
   }
 
   connections(): Promise<ConnectionStats> {
@@ -286,7 +307,8 @@ export class TollgateInstance {
       s.prependListener('request', dontKeepAlive);
     }
     for (const socket of this.sockets) {
-      const res = (socket as Socket & { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } | null })._httpMessage;
+      const res = (socket as Socket & { _httpMessage?: { headersSent: boolean; shouldKeepAlive: boolean } | null })
+        ._httpMessage;
       if (res != null && !res.headersSent) res.shouldKeepAlive = false;
     }
     for (const s of servers) s.closeIdleConnections();
@@ -312,7 +334,10 @@ function dontKeepAlive(_req: unknown, res: { shouldKeepAlive: boolean }): void {
   res.shouldKeepAlive = false;
 }
 
-function loadOptions(opts: InstanceOptions): { env: Record<string, string | undefined>; plugins?: ReadonlyMap<string, PluginDefinition> } {
+function loadOptions(opts: InstanceOptions): {
+  env: Record<string, string | undefined>;
+  plugins?: ReadonlyMap<string, PluginDefinition>;
+} {
   return { env: opts.env ?? process.env, plugins: opts.plugins };
 }
 
@@ -321,7 +346,14 @@ async function readConfigText(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a directory' : code === 'EACCES' ? 'permission denied' : (code ?? 'unreadable');
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EISDIR'
+          ? 'it is a directory'
+          : code === 'EACCES'
+            ? 'permission denied'
+            : (code ?? 'unreadable');
     throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${why}`, [], { file, line: 1, col: 1 })]);
   }
 }

@@ -33,7 +33,8 @@ export function parseListen(text: string): ListenAddress {
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535) throw new Error(`invalid listen address '${text}': expected HOST:PORT`);
   for (const f of flags) {
-    if (f !== 'ssl' && f !== 'http2' && f !== 'reuseport' && f !== 'backlog') throw new Error(`invalid listen flag '${f}' in '${text}'`);
+    if (f !== 'ssl' && f !== 'http2' && f !== 'reuseport' && f !== 'backlog')
+      throw new Error(`invalid listen flag '${f}' in '${text}'`);
   }
   return { host, port, ssl: flags.includes('ssl'), text };
 }
@@ -62,9 +63,9 @@ function onClientError(err: Error & { code?: string }, socket: import('node:stre
     socket.destroy();
     return;
   }
-  const status =
-    err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const reason =
+    status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
   const body = JSON.stringify({ message: status === 400 ? 'Bad request' : reason });
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
@@ -155,7 +156,8 @@ function chooseCertificateBeforeHandshake(server: Http2SecureServer, gateway: Ga
     let buf: Buffer = Buffer.alloc(0);
     const onReadable = (): void => {
       let chunk: Buffer | null;
-      while ((chunk = raw.read() as Buffer | null) !== null) buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      while ((chunk = raw.read() as Buffer | null) !== null)
+        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
       if (buf.length >= clientHelloLength(buf)) start();
     };
     const abandon = (): void => {

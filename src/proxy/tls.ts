@@ -1,7 +1,7 @@
 // TLS at the edge: Kong `certificates` compiled into SecureContexts, picked per connection by SNI.
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
 import type { CertificateModel, GatewayConfig, TollgateSettings } from '../config/model.ts';
-import { configIssue, type ConfigIssue } from '../errors.ts';
+import { type ConfigIssue, configIssue } from '../errors.ts';
 
 /**
  * Protocol floor and cipher list of every TLS listener: TLS 1.2 and 1.3 only, forward-secret AEAD
@@ -37,9 +37,7 @@ export class CertificateStore {
   readonly fallbackOptions: SecureContextOptions | null;
   readonly size: number;
 
-  constructor(
-    entries: readonly { model: CertificateModel; context: SecureContext; options: SecureContextOptions }[],
-  ) {
+  constructor(entries: readonly { model: CertificateModel; context: SecureContext; options: SecureContextOptions }[]) {
     this.size = entries.length;
     // The default: the first certificate without SNIs (a catch-all by intent), else the first one.
     const def = entries.find((e) => e.model.snis.length === 0) ?? entries[0];
@@ -100,10 +98,18 @@ export function compileCertificates(config: GatewayConfig): { store: Certificate
     try {
       entries.push({ model: c, context: createSecureContext(options), options });
     } catch (err) {
-      const field = c.cert_alt !== null && /alt|second|mismatch/i.test(String((err as Error).message)) ? 'key_alt' : 'key';
+      const field =
+        c.cert_alt !== null && /alt|second|mismatch/i.test(String((err as Error).message)) ? 'key_alt' : 'key';
       const path = [...c.yaml_path, field];
       // OpenSSL's message names no key material; still, it never echoes the PEM.
-      issues.push(configIssue('SEMANTIC', `certificate cannot be served: ${(err as Error).message}`, path, config.source.locate(path)));
+      issues.push(
+        configIssue(
+          'SEMANTIC',
+          `certificate cannot be served: ${(err as Error).message}`,
+          path,
+          config.source.locate(path),
+        ),
+      );
     }
   }
   const store = new CertificateStore(entries);
@@ -128,7 +134,10 @@ export function hstsHeader(settings: TollgateSettings): string | null {
   let v = hstsValues.get(settings);
   if (v === undefined) {
     const h = settings.hsts;
-    v = h == null ? null : `max-age=${h.max_age}${h.include_subdomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
+    v =
+      h == null
+        ? null
+        : `max-age=${h.max_age}${h.include_subdomains ? '; includeSubDomains' : ''}${h.preload ? '; preload' : ''}`;
     hstsValues.set(settings, v);
   }
   return v;

@@ -28,7 +28,7 @@ for (const ch of '-._~') UNRESERVED[ch.charCodeAt(0)] = 1;
 
 /** '%XX' (upper-case) for every byte, so re-encoding never formats numbers per request. */
 const PCT_HEX: string[] = [];
-for (let b = 0; b < 256; b++) PCT_HEX.push('%' + b.toString(16).toUpperCase().padStart(2, '0'));
+for (let b = 0; b < 256; b++) PCT_HEX.push(`%${b.toString(16).toUpperCase().padStart(2, '0')}`);
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
@@ -155,5 +155,5 @@ function removeDotSegments(path: string): string {
     }
   }
   if (stack.length === 0) return '/';
-  return '/' + stack.join('/') + (trailingSlash ? '/' : '');
+  return `/${stack.join('/')}${trailingSlash ? '/' : ''}`;
 }

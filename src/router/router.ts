@@ -375,10 +375,15 @@ function isEmpty(v: readonly unknown[] | null | undefined): v is null | undefine
 function compileRoute<R extends RoutableRoute>(route: R, routeIndex: number, out: SubRoute<R>[]): void {
   const methods = isEmpty(route.methods) ? null : Object.freeze(route.methods.map((m) => m.toUpperCase()));
   const hosts = isEmpty(route.hosts) ? null : Object.freeze(route.hosts.map((h, i) => compileHost(route, h, i)));
-  const headerNames = route.headers === null ? [] : Object.keys(route.headers).filter((k) => !isEmpty(route.headers![k]));
-  const headers = headerNames.length === 0 ? null : Object.freeze(headerNames.map((n) => compileHeader(route, n, route.headers![n]!)));
-  const plainHostOnly = hosts !== null && hosts.every((h) => h.kind === HOST_EXACT);
-  const weight = Number(methods !== null) + Number(hosts !== null) + Number(headers !== null) + Number(!isEmpty(route.paths));
+  const headerNames =
+    route.headers === null ? [] : Object.keys(route.headers).filter((k) => !isEmpty(route.headers![k]));
+  const headers =
+    headerNames.length === 0
+      ? null
+      : Object.freeze(headerNames.map((n) => compileHeader(route, n, route.headers![n]!)));
+  const plainHostOnly = hosts?.every((h) => h.kind === HOST_EXACT) === true;
+  const weight =
+    Number(methods !== null) + Number(hosts !== null) + Number(headers !== null) + Number(!isEmpty(route.paths));
   const base = {
     route,
     routeIndex,
@@ -419,7 +424,14 @@ function compileRoute<R extends RoutableRoute>(route: R, routeIndex: number, out
     });
   }
   for (const [length, prefixes] of byLength) {
-    out.push({ ...base, isRegex: false, regexPriority: 0, prefixLength: length, regexes: null, prefixes: Object.freeze(prefixes) });
+    out.push({
+      ...base,
+      isRegex: false,
+      regexPriority: 0,
+      prefixLength: length,
+      regexes: null,
+      prefixes: Object.freeze(prefixes),
+    });
   }
 }
 
@@ -433,7 +445,8 @@ function compileHost(route: RoutableRoute, raw: string, i: number): HostMatcher 
   }
   if (h.startsWith('*') && h.indexOf('*', 1) === -1) return { kind: HOST_SUFFIX, value: h.slice(1), port };
   if (h.endsWith('*') && h.indexOf('*') === h.length - 1) return { kind: HOST_PREFIX, value: h.slice(0, -1), port };
-  if (h.includes('*')) throw new RouteCompileError(route, `hosts[${i}]`, 'a wildcard must be the leftmost or rightmost label');
+  if (h.includes('*'))
+    throw new RouteCompileError(route, `hosts[${i}]`, 'a wildcard must be the leftmost or rightmost label');
   return { kind: HOST_EXACT, value: h, port };
 }
 
@@ -465,7 +478,11 @@ function normalizeRoutePrefix(route: RoutableRoute, raw: string, i: number): str
     const ascii = raw.replace(/[^\x00-\x7f]+/g, (s) => encodeURIComponent(s));
     return normalizePath(ascii, 'allow');
   } catch {
-    throw new RouteCompileError(route, `paths[${i}]`, 'not a valid path (must start with "/", valid percent-escapes, no control characters)');
+    throw new RouteCompileError(
+      route,
+      `paths[${i}]`,
+      'not a valid path (must start with "/", valid percent-escapes, no control characters)',
+    );
   }
 }
 
@@ -479,7 +496,7 @@ function compileRegexPath(route: RoutableRoute, source: string, i: number): RegE
     const v = parseInt(hex, 16);
     const ch = String.fromCharCode(v);
     if (/[A-Za-z0-9_~]/.test(ch)) return ch;
-    if (ch === '.' || ch === '-') return '\\' + ch;
+    if (ch === '.' || ch === '-') return `\\${ch}`;
     return esc.toUpperCase();
   });
   try {
@@ -508,7 +525,12 @@ function sanitizePostfix(postfix: string): string {
  * @param requestPath the normalized request path (no query string).
  * @param matchedPath `RouteMatch.matchedPath`.
  */
-export function upstreamPath(servicePath: string | null, route: RoutableRoute, requestPath: string, matchedPath: string): string {
+export function upstreamPath(
+  servicePath: string | null,
+  route: RoutableRoute,
+  requestPath: string,
+  matchedPath: string,
+): string {
   const base = servicePath === null || servicePath === '' ? '/' : servicePath;
   const strip = route.strip_path;
   const prefixLength = strip && matchedPath !== '' ? matchedPath.length : 1;
@@ -532,9 +554,9 @@ export function upstreamPath(servicePath: string | null, route: RoutableRoute, r
     return base + postfix;
   }
   if (strip) {
-    if (postfix === '') return requestPath.length > 1 && requestPath.endsWith('/') ? base + '/' : base;
+    if (postfix === '') return requestPath.length > 1 && requestPath.endsWith('/') ? `${base}/` : base;
     if (postfix.startsWith('/')) return base + postfix;
-    return base + '/' + postfix;
+    return `${base}/${postfix}`;
   }
   if (requestPath === '/') return base;
   return base + requestPath;

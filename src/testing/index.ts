@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { createLogger } from '../log.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
-import { TollgateInstance } from '../proxy/instance.ts';
 import { builtinPlugins } from '../plugins/index.ts';
+import { TollgateInstance } from '../proxy/instance.ts';
 import { lineSink } from './run-plugin.ts';
 
+export type { PluginRunResult, RunPluginOptions, SyntheticRequest } from './run-plugin.ts';
 export { runPlugin } from './run-plugin.ts';
-export type { SyntheticRequest, RunPluginOptions, PluginRunResult } from './run-plugin.ts';
 
 export interface StartGatewayOptions {
   /** gateway.yaml text, or the same as an object. */

@@ -14,8 +14,8 @@ import { ConfigError } from '../errors.ts';
 import { createLogger } from '../log.ts';
 import { compileRuntime } from '../pipeline/compile.ts';
 import type { Consumer, Credential, HeaderValue, PluginDefinition } from '../pipeline/plugin.ts';
-import type { Runtime } from '../pipeline/runtime.ts';
 import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/request.ts';
+import type { Runtime } from '../pipeline/runtime.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 
 /** The request `runPlugin` hands to the plugin. Everything is optional. */
@@ -136,7 +136,8 @@ export async function runPlugin<C>(
     rc.compiled = route;
     if (request.consumer !== undefined) {
       const c = runtime.consumers.find(request.consumer);
-      if (c === null) throw new Error(`runPlugin: request.consumer '${request.consumer}' is not one of options.consumers`);
+      if (c === null)
+        throw new Error(`runPlugin: request.consumer '${request.consumer}' is not one of options.consumers`);
       rc.consumer = c;
     }
     const timeout = options.timeout ?? 10_000;
@@ -155,7 +156,9 @@ export async function runPlugin<C>(
     await bounded(inst.handlers.response?.(rc, res), timeout, 'response');
     let body: unknown = rc.exited ? rc.exitBody : request.upstream?.body;
     if (res.bodyTransforms !== null) {
-      const raw = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
+      const raw = Buffer.isBuffer(body)
+        ? body
+        : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
       body = res.applyTransforms(raw).toString('utf8');
     }
     inst.handlers.log?.(rc, new LogEntryImpl(res.status, 0, 0, 0, -1, null));
@@ -195,7 +198,8 @@ function upstreamHeaders(rc: RequestContext): Record<string, HeaderValue> {
 function syntheticContext(runtime: Runtime, r: SyntheticRequest): RequestContext {
   const raw = new IncomingMessage(new Socket());
   raw.method = (r.method ?? 'GET').toUpperCase();
-  const rawQuery = typeof r.query === 'string' ? r.query.replace(/^\?/, '') : new URLSearchParams(r.query ?? {}).toString();
+  const rawQuery =
+    typeof r.query === 'string' ? r.query.replace(/^\?/, '') : new URLSearchParams(r.query ?? {}).toString();
   const path = r.path ?? '/';
   raw.url = rawQuery === '' ? path : `${path}?${rawQuery}`;
   raw.httpVersion = '1.1';
@@ -238,7 +242,10 @@ function explained(err: unknown, name: string): unknown {
   if (err instanceof ConfigError) {
     const own = `plugin '${name}': `;
     err.message = err.issues
-      .map((i) => `${i.path.replace(/^plugins\[0\]\.?/, '') || 'config'}: ${i.message.startsWith(own) ? i.message.slice(own.length) : i.message}`)
+      .map(
+        (i) =>
+          `${i.path.replace(/^plugins\[0\]\.?/, '') || 'config'}: ${i.message.startsWith(own) ? i.message.slice(own.length) : i.message}`,
+      )
       .join('; ');
   }
   return err;

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfigText, type LoadOptions } from '../../src/config/load.ts';
+import { type LoadOptions, loadConfigText } from '../../src/config/load.ts';
 import type { GatewayConfig } from '../../src/config/model.ts';
 import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
 import { definePlugin, type PluginDefinition } from '../../src/pipeline/plugin.ts';

@@ -1,15 +1,23 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadConfigFile, loadConfigText } from '../../src/config/load.ts';
 import { entityId } from '../../src/config/ids.ts';
+import { loadConfigFile, loadConfigText } from '../../src/config/load.ts';
 
 const fixture = fileURLToPath(new URL('./fixtures/kong3-dbless.yaml', import.meta.url));
 
 test('a Kong 3.x DB-less file (dump style: ids, every default, nulls) validates unchanged with the built-in plugins', async () => {
   const c = await loadConfigFile(fixture, { env: {} });
   assert.deepEqual(
-    [c.services.length, c.routes.length, c.consumers.length, c.jwt_secrets.length, c.keyauth_credentials.length, c.acls.length, c.plugins.length],
+    [
+      c.services.length,
+      c.routes.length,
+      c.consumers.length,
+      c.jwt_secrets.length,
+      c.keyauth_credentials.length,
+      c.acls.length,
+      c.plugins.length,
+    ],
     [2, 3, 2, 2, 1, 2, 3],
   );
   assert.equal(c.services[0]!.id, '0b4a5f5e-5d1f-4a8a-9c3e-2f6c1d9b7a10');
@@ -26,7 +34,11 @@ test('validating a 2,000-route file works (time it by hand: see the report)', as
     lines.push(`  - name: svc-${s}`, `    url: http://svc-${s}.internal:8080`, '    routes:');
     for (let r = 0; r < 20; r++) {
       const n = s * 20 + r;
-      lines.push(`      - name: route-${n}`, `        paths: [/api/${s}/r${r}, '~/api/${s}/items/(?<id>\\d+)/r${r}$']`, '        methods: [GET, POST]');
+      lines.push(
+        `      - name: route-${n}`,
+        `        paths: [/api/${s}/r${r}, '~/api/${s}/items/(?<id>\\d+)/r${r}$']`,
+        '        methods: [GET, POST]',
+      );
     }
   }
   const text = `${lines.join('\n')}\n`;

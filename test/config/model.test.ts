@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { entityId, uuidv5 } from '../../src/config/ids.ts';
 import { load, V3 } from './helpers.ts';
 
@@ -46,7 +46,10 @@ test('services get Kong defaults and the url shorthand expands to protocol, host
   assert.deepEqual([b!.protocol, b!.host, b!.port, b!.path], ['http', '10.0.0.1', 8080, null]);
   assert.deepEqual([cc!.protocol, cc!.host, cc!.port, cc!.path], ['http', 'c.internal', 80, null]);
   assert.deepEqual([e!.protocol, e!.host, e!.port], ['echo', 'echo', 0]);
-  assert.deepEqual([a!.connect_timeout, a!.write_timeout, a!.read_timeout, a!.retries, a!.enabled], [60000, 60000, 60000, 5, true]);
+  assert.deepEqual(
+    [a!.connect_timeout, a!.write_timeout, a!.read_timeout, a!.retries, a!.enabled],
+    [60000, 60000, 60000, 5, true],
+  );
   assert.deepEqual(a!.yaml_path, ['services', 0]);
 });
 
@@ -69,7 +72,14 @@ routes:
   assert.equal(nested!.service, s.id);
   assert.equal(top!.service, s.id);
   assert.deepEqual(
-    [nested!.strip_path, nested!.preserve_host, nested!.regex_priority, nested!.protocols, nested!.path_handling, nested!.https_redirect_status_code],
+    [
+      nested!.strip_path,
+      nested!.preserve_host,
+      nested!.regex_priority,
+      nested!.protocols,
+      nested!.path_handling,
+      nested!.https_redirect_status_code,
+    ],
     [true, false, 0, ['http', 'https'], 'v0', 426],
   );
   assert.deepEqual(nested!.headers, { 'x-version': ['1', '2'] });
@@ -112,9 +122,24 @@ keyauth_credentials: [{ consumer: bob, key: bob-key-1 }]
 acls: [{ consumer: bob, group: users }]
 `);
   const [alice, bob] = c.consumers;
-  assert.deepEqual(c.jwt_secrets.map((j) => [j.consumer, j.key, j.algorithm]), [[alice!.id, 'alice-iss', 'HS256'], [bob!.id, 'bob-iss', 'HS256']]);
-  assert.deepEqual(c.keyauth_credentials.map((k) => k.consumer), [alice!.id, bob!.id]);
-  assert.deepEqual(c.acls.map((a) => [a.consumer, a.group]), [[alice!.id, 'admins'], [bob!.id, 'users']]);
+  assert.deepEqual(
+    c.jwt_secrets.map((j) => [j.consumer, j.key, j.algorithm]),
+    [
+      [alice!.id, 'alice-iss', 'HS256'],
+      [bob!.id, 'bob-iss', 'HS256'],
+    ],
+  );
+  assert.deepEqual(
+    c.keyauth_credentials.map((k) => k.consumer),
+    [alice!.id, bob!.id],
+  );
+  assert.deepEqual(
+    c.acls.map((a) => [a.consumer, a.group]),
+    [
+      [alice!.id, 'admins'],
+      [bob!.id, 'users'],
+    ],
+  );
   assert.equal(c.plugins[0]!.consumer, alice!.id);
   assert.deepEqual(c.plugins[0]!.config, { minute: 5, header: 'x-limit' });
   assert.deepEqual(c.plugins[0]!.protocols, ['grpc', 'grpcs', 'http', 'https']);
@@ -140,7 +165,8 @@ plugins:
     route: r
     consumer: u
 `);
-  const byMinute = (m: number | undefined) => c.plugins.find((p) => p.config.minute === m && (m !== undefined || p.service === null))!;
+  const byMinute = (m: number | undefined) =>
+    c.plugins.find((p) => p.config.minute === m && (m !== undefined || p.service === null))!;
   const [svc, route, global] = [byMinute(1), byMinute(2), byMinute(undefined)];
   const all = c.plugins.find((p) => p.consumer !== null)!;
   const s = c.services[0]!.id;
@@ -159,8 +185,18 @@ test('upstreams get Kong defaults and targets default to port 8000', async () =>
 targets: [{ upstream: orders.upstream, target: "[::1]" }]
 `);
   const u = c.upstreams[0]!;
-  assert.deepEqual([u.algorithm, u.hash_on, u.hash_fallback, u.slots, u.hash_on_cookie_path], ['round-robin', 'none', 'none', 10000, '/']);
-  assert.deepEqual(u.targets.map((t) => [t.target, t.weight]), [['10.0.0.1:8000', 100], ['orders-1.internal:9000', 50], ['[::1]:8000', 100]]);
+  assert.deepEqual(
+    [u.algorithm, u.hash_on, u.hash_fallback, u.slots, u.hash_on_cookie_path],
+    ['round-robin', 'none', 'none', 10000, '/'],
+  );
+  assert.deepEqual(
+    u.targets.map((t) => [t.target, t.weight]),
+    [
+      ['10.0.0.1:8000', 100],
+      ['orders-1.internal:9000', 50],
+      ['[::1]:8000', 100],
+    ],
+  );
   assert.deepEqual((u.healthchecks as any).active.unhealthy.http_statuses, [429, 404, 500, 501, 502, 503, 504, 505]);
   assert.equal((u.healthchecks as any).passive.type, 'http');
 });
@@ -193,5 +229,11 @@ test('YAML merge keys and aliases are expanded', async () => {
   - <<: *base
     name: b
 `);
-  assert.deepEqual(c.services.map((s) => [s.name, s.retries]), [['a', 1], ['b', 1]]);
+  assert.deepEqual(
+    c.services.map((s) => [s.name, s.retries]),
+    [
+      ['a', 1],
+      ['b', 1],
+    ],
+  );
 });

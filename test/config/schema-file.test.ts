@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
@@ -8,12 +8,17 @@ import { parse } from 'yaml';
 import { currentPluginNames, expectedSchemaText } from '../../src/config/plugin-schema-refs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (ajv: Ajv) => Ajv;
+const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
+  ajv: Ajv,
+) => Ajv;
 
 test('schemas/gateway.schema.json references every registered plugin schema (else run src/config/plugin-schema-refs.ts)', async () => {
   const have = readFileSync(`${root}schemas/gateway.schema.json`, 'utf8');
   const want = expectedSchemaText(await currentPluginNames());
-  assert.ok(have === want, 'schemas/gateway.schema.json is stale: run `node --import tsx src/config/plugin-schema-refs.ts` and commit the result');
+  assert.ok(
+    have === want,
+    'schemas/gateway.schema.json is stale: run `node --import tsx src/config/plugin-schema-refs.ts` and commit the result',
+  );
 });
 
 test('the whole schema, with the plugin schemas it references, compiles in Ajv strict mode and accepts the examples', () => {
@@ -25,10 +30,19 @@ test('the whole schema, with the plugin schemas it references, compiles in Ajv s
     ajv.addSchema(s, `plugins/${f}`);
   }
   const validate = ajv.compile(JSON.parse(readFileSync(`${root}schemas/gateway.schema.json`, 'utf8')) as object);
-  const files = ['gateway.yaml', ...readdirSync(`${root}examples`).filter((f) => /\.ya?ml$/.test(f) && f !== 'broken.yaml').map((f) => `examples/${f}`)];
+  const files = [
+    'gateway.yaml',
+    ...readdirSync(`${root}examples`)
+      .filter((f) => /\.ya?ml$/.test(f) && f !== 'broken.yaml')
+      .map((f) => `examples/${f}`),
+  ];
   for (const f of files) {
     const text = readFileSync(`${root}${f}`, 'utf8');
-    assert.match(text, /^# yaml-language-server: \$schema=(\.\.\/|\.\/)schemas\/gateway\.schema\.json\n/, `${f} starts with the schema modeline`);
+    assert.match(
+      text,
+      /^# yaml-language-server: \$schema=(\.\.\/|\.\/)schemas\/gateway\.schema\.json\n/,
+      `${f} starts with the schema modeline`,
+    );
     assert.ok(validate(parse(text)), `${f}: ${JSON.stringify(validate.errors)}`);
   }
   // The editor schema catches a typo'd plugin config field as the loader does.

@@ -1,6 +1,6 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { test } from 'node:test';
 import { brief, issuesOf, load, V3 } from './helpers.ts';
 
 const svc = (routes: string) => `${V3}services:\n  - name: s\n    url: echo://\n    routes:\n${routes}`;
@@ -16,16 +16,29 @@ test('a Kong field Tollgate does not support says so', async () => {
   assert.deepEqual(brief(issues), [
     "7:9 services[0].routes[0].expression 'expression' is a Kong field that Tollgate does not support: the expressions router is not supported; use paths, hosts, methods and headers",
   ]);
-  assert.match((await issuesOf(`${V3}vaults: []\n`))[0]!.message, /Kong field that Tollgate does not support: use \$\{NAME\}/);
-  assert.match((await issuesOf(svc('      - paths: [/a]\n        protocols: [grpc]\n')))[0]!.message, /Kong protocol that Tollgate does not support/);
+  assert.match(
+    (await issuesOf(`${V3}vaults: []\n`))[0]!.message,
+    /Kong field that Tollgate does not support: use \$\{NAME\}/,
+  );
+  assert.match(
+    (await issuesOf(svc('      - paths: [/a]\n        protocols: [grpc]\n')))[0]!.message,
+    /Kong protocol that Tollgate does not support/,
+  );
 });
 
 test('numeric fields out of range and wrong types are located at the value', async () => {
-  assert.deepEqual(brief(await issuesOf(`${V3}services:\n  - name: s\n    url: echo://\n    retries: 40000\n    connect_timeout: 0\n    enabled: "yes"\n`)), [
-    '5:14 services[0].retries must be <= 32767',
-    '6:22 services[0].connect_timeout must be >= 1',
-    '7:14 services[0].enabled expected a boolean (true or false), got a string',
-  ]);
+  assert.deepEqual(
+    brief(
+      await issuesOf(
+        `${V3}services:\n  - name: s\n    url: echo://\n    retries: 40000\n    connect_timeout: 0\n    enabled: "yes"\n`,
+      ),
+    ),
+    [
+      '5:14 services[0].retries must be <= 32767',
+      '6:22 services[0].connect_timeout must be >= 1',
+      '7:14 services[0].enabled expected a boolean (true or false), got a string',
+    ],
+  );
 });
 
 test('uniqueness violations use Kong wording and point at the second declaration', async () => {
@@ -74,10 +87,17 @@ test('non-normalized paths are errors that show the normalized form', async () =
   ];
   for (const [path, normal] of cases) {
     const [i] = await issuesOf(svc(`      - paths: ['${path}']\n`));
-    assert.match(i!.message, new RegExp(`not normalized.*write '${normal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}'`), path);
+    assert.match(
+      i!.message,
+      new RegExp(`not normalized.*write '${normal.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}'`),
+      path,
+    );
   }
   assert.match((await issuesOf(svc("      - paths: ['/a%zz']\n")))[0]!.message, /invalid url-encoded value: '%zz'/);
-  assert.match((await issuesOf(svc("      - paths: ['api']\n")))[0]!.message, /should start with: \/ \(fixed path\) or ~\/ \(regex path\)/);
+  assert.match(
+    (await issuesOf(svc("      - paths: ['api']\n")))[0]!.message,
+    /should start with: \/ \(fixed path\) or ~\/ \(regex path\)/,
+  );
   await load(svc("      - paths: ['/a%2Fb', '/files/']\n"));
 });
 
@@ -96,15 +116,33 @@ test('two routes that match exactly the same requests are an error on the second
 });
 
 test('route rules from Kong: something to match on, no host header, valid hosts', async () => {
-  assert.match((await issuesOf(svc('      - name: nothing\n')))[0]!.message, /must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'/);
-  assert.match((await issuesOf(svc('      - headers: { Host: [a.com] }\n')))[0]!.message, /cannot contain 'host' header/);
-  assert.match((await issuesOf(svc("      - hosts: ['a.*.com']\n")))[0]!.message, /invalid wildcard: must be placed at leftmost or rightmost label/);
-  assert.match((await issuesOf(svc('      - paths: [/a]\n        service: s\n')))[0]!.message, /'service' is implied by the enclosing service/);
+  assert.match(
+    (await issuesOf(svc('      - name: nothing\n')))[0]!.message,
+    /must set one of 'methods', 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'https'/,
+  );
+  assert.match(
+    (await issuesOf(svc('      - headers: { Host: [a.com] }\n')))[0]!.message,
+    /cannot contain 'host' header/,
+  );
+  assert.match(
+    (await issuesOf(svc("      - hosts: ['a.*.com']\n")))[0]!.message,
+    /invalid wildcard: must be placed at leftmost or rightmost label/,
+  );
+  assert.match(
+    (await issuesOf(svc('      - paths: [/a]\n        service: s\n')))[0]!.message,
+    /'service' is implied by the enclosing service/,
+  );
 });
 
 test('jwt credentials: the PEM must parse and fit the algorithm; HS needs a secret', async () => {
-  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
-  const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+    type: 'spki',
+    format: 'pem',
+  }) as string;
+  const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({
+    type: 'spki',
+    format: 'pem',
+  }) as string;
   const ind = (pem: string) => pem.trim().split('\n').join('\n          ');
   const c = await load(`${V3}consumers:
   - username: a
@@ -162,7 +200,10 @@ plugins:
   ]);
   assert.equal(issues.find((i) => i.path === 'plugins[1].config.minute')!.code, 'PLUGIN_CONFIG');
   const dup = await issuesOf(`${V3}plugins: [{ name: test-limit }, { name: test-limit }]\n`);
-  assert.match(dup[0]!.message, /uniqueness violation: 'plugins' entity with name set to 'test-limit' for the same scope already declared/);
+  assert.match(
+    dup[0]!.message,
+    /uniqueness violation: 'plugins' entity with name set to 'test-limit' for the same scope already declared/,
+  );
 });
 
 test('_tollgate settings are checked: unknown keys, listen addresses, trusted IPs', async () => {

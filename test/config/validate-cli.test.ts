@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runValidate } from '../../src/cli/validate.ts';
 import { tmpDir, writeTmp } from './helpers.ts';
@@ -12,7 +12,10 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runValidate(argv, { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
+  const code = await runValidate(argv, {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+  });
   return { code, out, err };
 }
 
@@ -21,7 +24,12 @@ const BROKEN = 'examples/broken.yaml';
 const EXPECTED: [number, number, string, RegExp][] = [
   [7, 14, 'services[0].retries', /^expected an integer, got a string$/],
   [11, 9, 'services[0].routes[0].strip_paht', /^unknown field 'strip_paht'/],
-  [12, 15, 'services[0].routes[1].name', /^uniqueness violation: 'routes' entity with name set to 'orders' already declared/],
+  [
+    12,
+    15,
+    'services[0].routes[1].name',
+    /^uniqueness violation: 'routes' entity with name set to 'orders' already declared/,
+  ],
   [15, 17, 'services[0].routes[2].paths[0]', /^invalid regex: /],
   [18, 14, 'routes[0].service', /^invalid reference 'service: billing' \(no such entry in 'services'\)$/],
   [24, 17, 'consumers[0].jwt_secrets[0].secret', /^environment variable TOLLGATE_EXAMPLE_UNSET_SECRET is not set/],
@@ -47,7 +55,15 @@ test('the broken example in json format: a machine-readable array of located iss
   process.chdir(root);
   const r = await run(['--config', BROKEN, '--format', 'json']);
   assert.equal(r.code, 1);
-  const issues = JSON.parse(r.out) as { file: string; line: number; col: number; path: string; message: string; severity: string; code: string }[];
+  const issues = JSON.parse(r.out) as {
+    file: string;
+    line: number;
+    col: number;
+    path: string;
+    message: string;
+    severity: string;
+    code: string;
+  }[];
   assert.deepEqual(
     issues.map((i) => [i.line, i.col, i.path]),
     EXPECTED.map(([l, c, p]) => [l, c, p]),
@@ -76,7 +92,12 @@ test('the broken example in github format: one ::error annotation per problem', 
 
 test('every example except the broken one, and the root gateway.yaml, validate with exit 0', async () => {
   process.chdir(root);
-  const files = ['gateway.yaml', ...readdirSync(`${root}examples`).filter((f) => /\.ya?ml$/.test(f) && f !== 'broken.yaml').map((f) => `examples/${f}`)];
+  const files = [
+    'gateway.yaml',
+    ...readdirSync(`${root}examples`)
+      .filter((f) => /\.ya?ml$/.test(f) && f !== 'broken.yaml')
+      .map((f) => `examples/${f}`),
+  ];
   for (const f of files) {
     const r = await run([f]);
     assert.equal(r.code, 0, `${f}: ${r.out}${r.err}`);
@@ -86,7 +107,11 @@ test('every example except the broken one, and the root gateway.yaml, validate w
 
 test('a valid file prints a one-line summary with counts', async () => {
   const dir = tmpDir();
-  const f = writeTmp(dir, 'g.yaml', '_format_version: "3.0"\nservices: [{ name: e, url: "echo://", routes: [{ paths: [/a] }, { paths: [/b] }] }]\n');
+  const f = writeTmp(
+    dir,
+    'g.yaml',
+    '_format_version: "3.0"\nservices: [{ name: e, url: "echo://", routes: [{ paths: [/a] }, { paths: [/b] }] }]\n',
+  );
   const r = await run([f]);
   assert.equal(r.code, 0);
   assert.equal(r.out, `${f}: valid (1 service, 2 routes, 0 consumers, 0 plugins)\n`);
@@ -94,7 +119,11 @@ test('a valid file prints a one-line summary with counts', async () => {
 
 test('warnings are printed but do not fail validation', async () => {
   const dir = tmpDir();
-  const f = writeTmp(dir, 'old.yaml', '_format_version: "1.1"\nservices: [{ name: e, url: "echo://", routes: [{ paths: ["/users/\\\\d+"] }] }]\n');
+  const f = writeTmp(
+    dir,
+    'old.yaml',
+    '_format_version: "1.1"\nservices: [{ name: e, url: "echo://", routes: [{ paths: ["/users/\\\\d+"] }] }]\n',
+  );
   const r = await run([f]);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /:2:\d+ {2}services\[0\]\.routes\[0\]\.paths\[0\] {2}warning: _format_version 1.1/);
@@ -115,7 +144,11 @@ test('usage errors and unreadable files exit 2', async () => {
 test('resolved secrets never appear in validate output', async () => {
   const dir = tmpDir();
   writeTmp(dir, 'key.pem', 'definitely-not-a-pem-but-a-secret\n');
-  const f = writeTmp(dir, 's.yaml', '_format_version: "3.0"\nconsumers: [{ username: a, jwt_secrets: [{ key: k, algorithm: RS256, rsa_public_key: "${file:key.pem}" }] }]\n');
+  const f = writeTmp(
+    dir,
+    's.yaml',
+    '_format_version: "3.0"\nconsumers: [{ username: a, jwt_secrets: [{ key: k, algorithm: RS256, rsa_public_key: "${file:key.pem}" }] }]\n',
+  );
   for (const format of ['text', 'json', 'github']) {
     const r = await run([f, '--format', format]);
     assert.equal(r.code, 1);

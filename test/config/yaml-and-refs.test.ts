@@ -1,8 +1,8 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { brief, issuesOf, load, testPlugins, tmpDir, V3, writeTmp } from './helpers.ts';
@@ -15,8 +15,12 @@ test('YAML syntax errors are located', async () => {
 });
 
 test('YAML hazards are located errors: duplicate keys, several documents, tabs, empty file', async () => {
-  assert.deepEqual(brief(await issuesOf(`${V3}services: []\nservices: []\n`)), ['3:1  duplicate key: a key may appear only once in a mapping']);
-  assert.deepEqual(brief(await issuesOf(`${V3}---\n${V3}`)), ['2:1  several YAML documents in one file; a config file holds exactly one']);
+  assert.deepEqual(brief(await issuesOf(`${V3}services: []\nservices: []\n`)), [
+    '3:1  duplicate key: a key may appear only once in a mapping',
+  ]);
+  assert.deepEqual(brief(await issuesOf(`${V3}---\n${V3}`)), [
+    '2:1  several YAML documents in one file; a config file holds exactly one',
+  ]);
   const tabs = await issuesOf(`${V3}_tollgate:\n\tlog_level: info\n`);
   assert.equal(tabs[0]!.code, 'YAML_HAZARD');
   assert.equal(tabs[0]!.line, 3);
@@ -32,7 +36,9 @@ test('YAML hazards are located errors: duplicate keys, several documents, tabs, 
 test('prototype-polluting keys are rejected where they appear', async () => {
   for (const key of ['__proto__', 'constructor', 'prototype']) {
     const issues = await issuesOf(`${V3}services:\n  - name: s\n    url: echo://\n    ${key}: { admin: true }\n`);
-    assert.deepEqual(brief(issues), [`5:5 services[0].${key} the key '${key}' is not allowed (prototype pollution guard)`]);
+    assert.deepEqual(brief(issues), [
+      `5:5 services[0].${key} the key '${key}' is not allowed (prototype pollution guard)`,
+    ]);
   }
   assert.equal(({} as Record<string, unknown>).admin, undefined);
 });
@@ -111,7 +117,9 @@ test('resolved secret values never appear in error messages', async () => {
   assert.equal(issues.length, 1);
   assert.match(issues[0]!.message, /uniqueness violation/);
   assert.doesNotMatch(JSON.stringify(issues), /top-secret-name/);
-  const dup = await issuesOf(`${V3}consumers:\n  - username: a\n    keyauth_credentials: [{ key: same-key-value }, { key: same-key-value }]\n`);
+  const dup = await issuesOf(
+    `${V3}consumers:\n  - username: a\n    keyauth_credentials: [{ key: same-key-value }, { key: same-key-value }]\n`,
+  );
   assert.doesNotMatch(JSON.stringify(dup), /same-key-value/);
 });
 

@@ -38,7 +38,11 @@ export async function tempProject(): Promise<TempProject> {
 }
 
 /** A gateway config with one echo route at /api and the given plugins section. */
-export function echoConfig(customPlugins: string[], plugins: Record<string, unknown>[] = [], settings: Record<string, unknown> = {}): Record<string, unknown> {
+export function echoConfig(
+  customPlugins: string[],
+  plugins: Record<string, unknown>[] = [],
+  settings: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     _format_version: '3.0',
     _tollgate: { custom_plugins: customPlugins, ...settings },

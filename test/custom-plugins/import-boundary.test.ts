@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import { REPO } from './helpers.ts';
 
 const PLUGINS = join(REPO, 'src/plugins');
-const IMPORT = /\b(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+const IMPORT =
+  /\b(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 async function sources(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -21,7 +22,9 @@ async function sources(dir: string): Promise<string[]> {
 }
 
 test('built-in plugins import nothing from Tollgate internals that a custom plugin could not import', async () => {
-  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
   const deps = new Set(Object.keys(pkg.dependencies));
   const folders = (await readdir(PLUGINS, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
   assert.ok(folders.length >= 5, 'built-in plugin folders found');
@@ -39,7 +42,7 @@ test('built-in plugins import nothing from Tollgate internals that a custom plug
         if (spec.startsWith('.')) {
           const target = normalize(join(file, '..', spec));
           if (target === join(REPO, 'src/index.ts')) continue;
-          if (target.startsWith(own + '/')) continue;
+          if (target.startsWith(`${own}/`)) continue;
           if (target === join(REPO, 'schemas/plugins', `${name}.schema.json`)) continue;
           violations.push(`${where} reaches into Tollgate's internals (use 'tollgate', i.e. ../../index.ts)`);
           continue;

@@ -1,12 +1,21 @@
 // Isolation: a custom plugin that throws, rejects, returns a bad value or never settles answers
 // 500/504 for that request only, is logged with its name, and other requests go on unharmed.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { FIXTURES } from './helpers.ts';
 
-const MODES = ['ok', 'throw', 'reject', 'hang', 'response-throw', 'response-hang', 'bad-exit-body', 'log-throw'] as const;
+const MODES = [
+  'ok',
+  'throw',
+  'reject',
+  'hang',
+  'response-throw',
+  'response-hang',
+  'bad-exit-body',
+  'log-throw',
+] as const;
 
 function config(extraCustom: string[] = [], extraPlugins: Record<string, unknown>[] = []): Record<string, unknown> {
   return {
@@ -31,7 +40,11 @@ after(() => gw.close());
 
 async function get(path: string): Promise<{ status: number; body: Record<string, unknown>; requestId: string | null }> {
   const r = await fetch(gw.url + path);
-  return { status: r.status, body: (await r.json()) as Record<string, unknown>, requestId: r.headers.get('x-kong-request-id') ?? r.headers.get('x-request-id') };
+  return {
+    status: r.status,
+    body: (await r.json()) as Record<string, unknown>,
+    requestId: r.headers.get('x-kong-request-id') ?? r.headers.get('x-request-id'),
+  };
 }
 
 function logFor(requestId: unknown, msg: string): Record<string, unknown> | undefined {
@@ -111,7 +124,11 @@ describe('a custom plugin failing after access', () => {
     await cleanStillServes();
     const r = await hanging;
     assert.ok(r.status >= 500, `status ${r.status}`);
-    assert.equal(r.body.message === 'An unexpected error occurred' || r.body.message === 'The gateway timed out waiting for a plugin', true);
+    assert.equal(
+      r.body.message === 'An unexpected error occurred' ||
+        r.body.message === 'The gateway timed out waiting for a plugin',
+      true,
+    );
   });
 
   test('a throw in the log phase leaves the response alone and is logged with the plugin name', async () => {

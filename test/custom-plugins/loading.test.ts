@@ -1,18 +1,21 @@
 // Loading custom plugins from _tollgate.custom_plugins: relative paths, no build step, located
 // errors (also from `gateway validate`), reload with the config when a plugin file changes.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
 import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { runValidate } from '../../src/cli/validate.ts';
 import { startGateway } from '../../src/testing/index.ts';
-import { echoConfig, FIXTURES, tempProject, type TempProject } from './helpers.ts';
+import { echoConfig, FIXTURES, type TempProject, tempProject } from './helpers.ts';
 
 async function validate(file: string): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runValidate([file], { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) } });
+  const code = await runValidate([file], {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+  });
   return { code, out, err };
 }
 
@@ -39,16 +42,23 @@ describe('a custom plugin listed in _tollgate.custom_plugins', () => {
     try {
       const echo = (await (await fetch(`${gw.url}/api/orders`)).json()) as { headers: Record<string, string> };
       assert.equal(echo.headers['x-tenant'], 'acme');
-      assert.equal(gw.logs.some((l) => l.msg === 'tenant header set'), false, 'debug lines stay quiet without debug: true');
+      assert.equal(
+        gw.logs.some((l) => l.msg === 'tenant header set'),
+        false,
+        'debug lines stay quiet without debug: true',
+      );
     } finally {
       await gw.close();
     }
   });
 
-  test("logs its debug lines with its name only when its config says debug: true", async () => {
+  test('logs its debug lines with its name only when its config says debug: true', async () => {
     const gw = await startGateway({
       dir: project.dir,
-      config: echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 'acme', header: 'x-org', debug: true } }]),
+      config: echoConfig(
+        ['./plugins/tenant-header'],
+        [{ name: 'tenant-header', config: { value: 'acme', header: 'x-org', debug: true } }],
+      ),
     });
     try {
       const echo = (await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> };
@@ -63,25 +73,36 @@ describe('a custom plugin listed in _tollgate.custom_plugins', () => {
   });
 
   test('validates with `gateway validate`, and a wrong config value is located in the file', async () => {
-    const ok = await project.write('ok.yaml', stringify(echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 'acme' } }])));
+    const ok = await project.write(
+      'ok.yaml',
+      stringify(echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 'acme' } }])),
+    );
     const good = await validate(ok);
     assert.equal(good.code, 0, good.out + good.err);
     assert.match(good.out, /valid \(1 service, 1 route, 0 consumers, 1 plugin\)/);
 
     const bad = await project.write(
       'bad.yaml',
-      stringify(echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 5, hedaer: 'x' } }])),
+      stringify(
+        echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 5, hedaer: 'x' } }]),
+      ),
     );
     const r = await validate(bad);
     assert.equal(r.code, 1);
-    assert.match(lineFor(r.out, 'plugins[0].config.value'), /^.*bad\.yaml:\d+:\d+ .*expected a string, got an integer$/);
+    assert.match(
+      lineFor(r.out, 'plugins[0].config.value'),
+      /^.*bad\.yaml:\d+:\d+ .*expected a string, got an integer$/,
+    );
     assert.match(lineFor(r.out, 'plugins[0].config.hedaer'), /unknown field 'hedaer' \(did you mean 'header'\?\)/);
   });
 });
 
 describe('a custom plugin that cannot be used is a located validation error', () => {
   test('name clash with a built-in, missing default export, invalid JSON Schema, missing module, syntax error', async () => {
-    await project.write('plugins/broken-syntax/index.ts', "import { definePlugin } from 'tollgate';\nexport default definePlugin({ name: 'broken-syntax', \n");
+    await project.write(
+      'plugins/broken-syntax/index.ts',
+      "import { definePlugin } from 'tollgate';\nexport default definePlugin({ name: 'broken-syntax', \n",
+    );
     const text = [
       '_format_version: "3.0"',
       '_tollgate:',
@@ -102,11 +123,26 @@ describe('a custom plugin that cannot be used is a located validation error', ()
     const file = await project.write('broken.yaml', text);
     const r = await validate(file);
     assert.equal(r.code, 1);
-    assert.match(lineFor(r.out, '_tollgate.custom_plugins[0]'), /broken\.yaml:4:7 .*the name 'jwt' is a built-in plugin's; give the custom plugin another name/);
-    assert.match(lineFor(r.out, '_tollgate.custom_plugins[1]'), /broken\.yaml:5:7 .*no-default\.ts': the module has no default export/);
-    assert.match(lineFor(r.out, '_tollgate.custom_plugins[2]'), /broken\.yaml:6:7 .*its config schema is not a valid JSON Schema: .*type/);
-    assert.match(lineFor(r.out, '_tollgate.custom_plugins[3]'), /broken\.yaml:7:7 .*no such file or folder: .*plugins\/nowhere/);
-    assert.match(lineFor(r.out, '_tollgate.custom_plugins[4]'), /broken\.yaml:8:7 .*'\.\/plugins\/broken-syntax' failed to load: .*broken-syntax\/index\.ts:3:0: /);
+    assert.match(
+      lineFor(r.out, '_tollgate.custom_plugins[0]'),
+      /broken\.yaml:4:7 .*the name 'jwt' is a built-in plugin's; give the custom plugin another name/,
+    );
+    assert.match(
+      lineFor(r.out, '_tollgate.custom_plugins[1]'),
+      /broken\.yaml:5:7 .*no-default\.ts': the module has no default export/,
+    );
+    assert.match(
+      lineFor(r.out, '_tollgate.custom_plugins[2]'),
+      /broken\.yaml:6:7 .*its config schema is not a valid JSON Schema: .*type/,
+    );
+    assert.match(
+      lineFor(r.out, '_tollgate.custom_plugins[3]'),
+      /broken\.yaml:7:7 .*no such file or folder: .*plugins\/nowhere/,
+    );
+    assert.match(
+      lineFor(r.out, '_tollgate.custom_plugins[4]'),
+      /broken\.yaml:8:7 .*'\.\/plugins\/broken-syntax' failed to load: .*broken-syntax\/index\.ts:3:0: /,
+    );
     // The plugin that failed is not also reported as "not installed" where it is used.
     assert.doesNotMatch(r.out, /not installed/);
     assert.match(r.err, /invalid \(5 errors\)/);
@@ -130,7 +166,10 @@ describe('a custom plugin that cannot be used is a located validation error', ()
     assert.equal(r.code, 1);
     assert.match(lineFor(r.out, 'plugins[0].config.tenants'), /plugin 'create-throws': list at least one tenant/);
     assert.match(lineFor(r.out, 'plugins[1]'), /plugin 'create-throws': the tenant directory is unreachable/);
-    assert.match(lineFor(r.out, 'plugins[2]'), /plugin 'create-bad-value': create\(\) returned number, not an object of phase handlers/);
+    assert.match(
+      lineFor(r.out, 'plugins[2]'),
+      /plugin 'create-bad-value': create\(\) returned number, not an object of phase handlers/,
+    );
   });
 });
 
@@ -143,10 +182,14 @@ describe('custom plugins reload with the config', () => {
       watch: true,
       config: echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 'acme' } }]),
     });
-    const tenant = async (): Promise<string> => ((await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> }).headers['x-tenant']!;
+    const tenant = async (): Promise<string> =>
+      ((await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> }).headers['x-tenant']!;
     try {
       assert.equal(await tenant(), 'acme');
-      await p.write('plugins/tenant-header/value.ts', 'export function decorate(value: string): string {\n  return value.toUpperCase();\n}\n');
+      await p.write(
+        'plugins/tenant-header/value.ts',
+        'export function decorate(value: string): string {\n  return value.toUpperCase();\n}\n',
+      );
       let seen = '';
       for (let i = 0; i < 200 && seen !== 'ACME'; i++) {
         await sleep(50);
@@ -157,7 +200,13 @@ describe('custom plugins reload with the config', () => {
       await p.write('plugins/tenant-header/value.ts', 'export function decorate(value: string: string {\n');
       const r = await gw.reload();
       assert.equal(r.ok, false);
-      assert.ok(r.errors.some((e) => e.code === 'CUSTOM_PLUGIN' && e.path === '_tollgate.custom_plugins[0]' && /failed to load/.test(e.message)), JSON.stringify(r.errors));
+      assert.ok(
+        r.errors.some(
+          (e) =>
+            e.code === 'CUSTOM_PLUGIN' && e.path === '_tollgate.custom_plugins[0]' && /failed to load/.test(e.message),
+        ),
+        JSON.stringify(r.errors),
+      );
       assert.equal(await tenant(), 'ACME', 'the last good config keeps serving');
     } finally {
       await gw.close();

@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, definePlugin } from '../../src/index.ts';
-import { runPlugin } from '../../src/testing/index.ts';
 import keyAuth from '../../src/plugins/key-auth/index.ts';
-import tenantHeader from './fixtures/tenant-header/index.ts';
+import { runPlugin } from '../../src/testing/index.ts';
 import misbehave from './fixtures/misbehave.ts';
+import tenantHeader from './fixtures/tenant-header/index.ts';
 
 test('runPlugin applies schema defaults and reports the upstream headers the plugin set', async () => {
   const r = await runPlugin(tenantHeader, { value: 'acme' }, { headers: { 'X-Client': 'web' } });
@@ -40,7 +40,11 @@ test('runPlugin runs a built-in with consumers and reports exit status, body and
 test('runPlugin runs the response phase on the given upstream response', async () => {
   const r = await runPlugin(misbehave, { mode: 'ok' }, {}, {});
   assert.equal(r.responseHeaders['x-misbehave'], 'ok');
-  const r2 = await runPlugin(misbehave, { mode: 'ok' }, { upstream: { status: 201, headers: { 'Content-Type': 'text/plain' }, body: 'made' } });
+  const r2 = await runPlugin(
+    misbehave,
+    { mode: 'ok' },
+    { upstream: { status: 201, headers: { 'Content-Type': 'text/plain' }, body: 'made' } },
+  );
   assert.equal(r2.status, 201);
   assert.equal(r2.body, 'made');
   assert.equal(r2.responseHeaders['content-type'], 'text/plain');
@@ -48,7 +52,10 @@ test('runPlugin runs the response phase on the given upstream response', async (
 
 test("runPlugin rejects with the plugin's own error, and with a timeout when a phase never settles", async () => {
   await assert.rejects(runPlugin(misbehave, { mode: 'throw' }), /misbehave: thrown in access/);
-  await assert.rejects(runPlugin(misbehave, { mode: 'hang' }, {}, { timeout: 50 }), /the access phase did not settle within 50 ms/);
+  await assert.rejects(
+    runPlugin(misbehave, { mode: 'hang' }, {}, { timeout: 50 }),
+    /the access phase did not settle within 50 ms/,
+  );
 });
 
 test('runPlugin applies the body transforms the response phase asked for', async () => {

@@ -4,15 +4,19 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { after, before, test } from 'node:test';
-import { REPO, tempProject, type TempProject } from './helpers.ts';
+import { REPO, type TempProject, tempProject } from './helpers.ts';
 
 const run = promisify(execFile);
 const GATEWAY = join(REPO, 'bin/gateway');
 
-async function exec(cmd: string, args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function exec(
+  cmd: string,
+  args: string[],
+  cwd: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     // A child `node --test` inside a test run would report to this runner instead of its stdout.
     const env = { ...process.env };
@@ -44,7 +48,17 @@ test('`gateway plugin new demo` writes a plugin whose own test passes as generat
   assert.equal(again.code, 1);
   assert.match(again.stderr, /plugins\/demo already exists; nothing written/);
 
-  const tests = await exec(process.execPath, ['--import', pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href, '--test', '--test-reporter=tap', 'plugins/demo/demo.test.ts'], project.dir);
+  const tests = await exec(
+    process.execPath,
+    [
+      '--import',
+      pathToFileURL(join(REPO, 'node_modules/tsx/dist/loader.mjs')).href,
+      '--test',
+      '--test-reporter=tap',
+      'plugins/demo/demo.test.ts',
+    ],
+    project.dir,
+  );
   assert.equal(tests.code, 0, tests.stdout + tests.stderr);
   assert.match(tests.stdout, /# pass 4\n# fail 0/);
 
@@ -52,10 +66,26 @@ test('`gateway plugin new demo` writes a plugin whose own test passes as generat
     process.execPath,
     [
       join(REPO, 'node_modules/typescript/bin/tsc'),
-      '--noEmit', '--strict', '--target', 'es2023', '--lib', 'es2023', '--module', 'nodenext', '--moduleResolution', 'nodenext',
-      '--allowImportingTsExtensions', '--resolveJsonModule', '--verbatimModuleSyntax', '--skipLibCheck',
-      '--typeRoots', join(REPO, 'node_modules/@types'), '--types', 'node',
-      'plugins/demo/index.ts', 'plugins/demo/demo.test.ts',
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2023',
+      '--lib',
+      'es2023',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--allowImportingTsExtensions',
+      '--resolveJsonModule',
+      '--verbatimModuleSyntax',
+      '--skipLibCheck',
+      '--typeRoots',
+      join(REPO, 'node_modules/@types'),
+      '--types',
+      'node',
+      'plugins/demo/index.ts',
+      'plugins/demo/demo.test.ts',
     ],
     project.dir,
   );
@@ -86,7 +116,10 @@ test('`gateway plugin new demo` writes a plugin whose own test passes as generat
   await project.write('gateway.yaml', config(42));
   const invalid = await exec(process.execPath, [GATEWAY, 'validate', 'gateway.yaml'], project.dir);
   assert.equal(invalid.code, 1);
-  assert.match(invalid.stdout, /^gateway\.yaml:11:14 {2}plugins\[0\]\.config\.value {2}expected a string, got an integer$/m);
+  assert.match(
+    invalid.stdout,
+    /^gateway\.yaml:11:14 {2}plugins\[0\]\.config\.value {2}expected a string, got an integer$/m,
+  );
 });
 
 test('`gateway plugin new` refuses a built-in name and an invalid name', async () => {

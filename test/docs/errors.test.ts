@@ -1,13 +1,16 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
 import { ProxyErrors } from '../../src/errors.ts';
 
 const page = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 
 test('docs/errors.md lists every proxy error code with its status and message', () => {
   for (const [code, { status, message }] of Object.entries(ProxyErrors)) {
-    assert.ok(page.includes(`| \`${code}\` | ${status} | ${message} |`), `${code} missing or out of date in docs/errors.md`);
+    assert.ok(
+      page.includes(`| \`${code}\` | ${status} | ${message} |`),
+      `${code} missing or out of date in docs/errors.md`,
+    );
   }
 });
 

@@ -1,8 +1,9 @@
 // A real Auth0 M2M access token (test/fixtures/auth0-m2m/README.md) gets the outcomes a Kong user
 // gets today, and jwt-claims checks its namespaced claim.
-import { test, describe, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
@@ -74,7 +75,9 @@ describe('the real Auth0 M2M token', () => {
   });
 
   test('jwt-claims: https://foo.com/claim equal to bar passes', async () => {
-    const res = await call(config({ claims: { 'https://foo.com/claim': { equals: 'bar' }, gty: { equals: 'client-credentials' } } }));
+    const res = await call(
+      config({ claims: { 'https://foo.com/claim': { equals: 'bar' }, gty: { equals: 'client-credentials' } } }),
+    );
     assert.equal(res.status, 200);
   });
 
@@ -87,7 +90,9 @@ describe('the real Auth0 M2M token', () => {
   });
 
   test('issuer and audience lists accept the token when they name its iss and aud', async () => {
-    const ok = await call(config({ jwt: { issuers: [TENANT], audiences: ['https://implicitgrant.auth0.voronenko.net'] } }));
+    const ok = await call(
+      config({ jwt: { issuers: [TENANT], audiences: ['https://implicitgrant.auth0.voronenko.net'] } }),
+    );
     assert.equal(ok.status, 200);
     const wrong = await call(config({ jwt: { audiences: ['https://api.example.com'] } }));
     assert.equal(wrong.status, 401);

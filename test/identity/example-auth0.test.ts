@@ -1,9 +1,10 @@
 // examples/auth0-m2m/gateway.yaml as shipped, with the test IdP playing the Auth0 tenant.
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
-import { startIdp, type Idp } from '../support/idp.ts';
+import { type Idp, startIdp } from '../support/idp.ts';
 
 const EXAMPLE = readFileSync(new URL('../../examples/auth0-m2m/gateway.yaml', import.meta.url), 'utf8');
 
@@ -47,7 +48,14 @@ describe('examples/auth0-m2m', () => {
     assert.equal(none.status, 401);
     assert.equal(none.headers.get('www-authenticate'), 'Bearer');
     const now = Math.floor(Date.now() / 1000);
-    const other = await idp.signJwt({ iss: idp.issuer, aud: 'https://another-api.example.com', exp: now + 60, azp: 'm2m-client', gty: 'client-credentials', 'https://foo.com/claim': 'bar' });
+    const other = await idp.signJwt({
+      iss: idp.issuer,
+      aud: 'https://another-api.example.com',
+      exp: now + 60,
+      azp: 'm2m-client',
+      gty: 'client-credentials',
+      'https://foo.com/claim': 'bar',
+    });
     const res = await fetch(`${gw.url}/orders/42`, { headers: { authorization: `Bearer ${other}` } });
     assert.equal(res.status, 401);
     assert.deepEqual(await res.json(), { aud: 'audience not allowed' });
@@ -55,7 +63,14 @@ describe('examples/auth0-m2m', () => {
 
   test('a token of another M2M application of the same tenant is refused by jwt-claims', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: now + 60, azp: 'someone-else', gty: 'client-credentials', 'https://foo.com/claim': 'bar' });
+    const token = await idp.signJwt({
+      iss: idp.issuer,
+      aud: idp.audience,
+      exp: now + 60,
+      azp: 'someone-else',
+      gty: 'client-credentials',
+      'https://foo.com/claim': 'bar',
+    });
     const res = await fetch(`${gw.url}/orders/42`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 403);
     assert.deepEqual(await res.json(), { message: "Claim 'azp' is not accepted" });

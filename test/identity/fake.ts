@@ -2,8 +2,9 @@
  * Small stand-ins for the core's objects, for plugin unit tests that call create() and a phase
  * directly. End-to-end behaviour is tested through startGateway in test/identity/*.test.ts.
  */
-import { Readable } from 'node:stream';
+
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { Ajv } from 'ajv';
 import type {
   Consumer,
@@ -35,7 +36,12 @@ export function directory(consumers: FakeConsumer[]): ConsumerDirectory {
   const keys: ConsumerCredential<KeyAuthCredential>[] = [];
   const groups = new Map<string, string[]>();
   consumers.forEach((c, i) => {
-    const consumer: Consumer = { id: c.id ?? `consumer-${i}`, username: c.username ?? null, custom_id: c.custom_id ?? null, tags: [] };
+    const consumer: Consumer = {
+      id: c.id ?? `consumer-${i}`,
+      username: c.username ?? null,
+      custom_id: c.custom_id ?? null,
+      tags: [],
+    };
     all.push(consumer);
     (c.jwt_secrets ?? []).forEach((s, j) =>
       jwts.push({
@@ -50,7 +56,9 @@ export function directory(consumers: FakeConsumer[]): ConsumerDirectory {
         },
       }),
     );
-    (c.keyauth_credentials ?? []).forEach((k, j) => keys.push({ consumer, credential: { id: k.id ?? `${consumer.id}-key-${j}`, key: k.key } }));
+    (c.keyauth_credentials ?? []).forEach((k, j) =>
+      keys.push({ consumer, credential: { id: k.id ?? `${consumer.id}-key-${j}`, key: k.key } }),
+    );
     groups.set(consumer.id, c.acls ?? []);
   });
   return {
@@ -80,7 +88,11 @@ export function context(consumers: ConsumerDirectory, logs: LogLine[] = []): Plu
           ...(options.body !== undefined ? { body: options.body } : {}),
           signal: AbortSignal.timeout(options.timeout ?? 10000),
         });
-        return { status: res.status, headers: Object.fromEntries(res.headers), body: Buffer.from(await res.arrayBuffer()) };
+        return {
+          status: res.status,
+          headers: Object.fromEntries(res.headers),
+          body: Buffer.from(await res.arrayBuffer()),
+        };
       },
     },
     configDir: process.cwd(),
@@ -90,7 +102,8 @@ export function context(consumers: ConsumerDirectory, logs: LogLine[] = []): Plu
       return shared.get(key) as T;
     },
   };
-  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) => void logs.push({ level, msg, ...(fields ? { fields } : {}) });
+  const log = (level: string) => (msg: string, fields?: Record<string, unknown>) =>
+    void logs.push({ level, msg, ...(fields ? { fields } : {}) });
   return {
     log: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
     services,
@@ -134,7 +147,9 @@ export class FakeRequest implements GatewayRequest {
   exitHeaders: Readonly<Record<string, HeaderValue>> | null = null;
   anonymous = false;
 
-  constructor(opts: { method?: string; url?: string; headers?: Record<string, string | string[]>; body?: string } = {}) {
+  constructor(
+    opts: { method?: string; url?: string; headers?: Record<string, string | string[]>; body?: string } = {},
+  ) {
     this.method = opts.method ?? 'GET';
     const url = opts.url ?? '/';
     const q = url.indexOf('?');
@@ -167,7 +182,8 @@ export class FakeRequest implements GatewayRequest {
   }
   appendUpstreamHeader(name: string, value: string): void {
     const prev = this.upstream[name.toLowerCase()];
-    this.upstream[name.toLowerCase()] = prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev as string]), value];
+    this.upstream[name.toLowerCase()] =
+      prev === undefined ? value : [...(Array.isArray(prev) ? prev : [prev as string]), value];
   }
   removeUpstreamHeader(name: string): void {
     delete this.upstream[name.toLowerCase()];
@@ -180,7 +196,8 @@ export class FakeRequest implements GatewayRequest {
     this.upstreamQuery = query;
   }
   setUpstreamBody(body: string | Buffer | NodeJS.ReadableStream): void {
-    if (typeof body === 'string' || Buffer.isBuffer(body)) this.upstreamBody = typeof body === 'string' ? Buffer.from(body) : body;
+    if (typeof body === 'string' || Buffer.isBuffer(body))
+      this.upstreamBody = typeof body === 'string' ? Buffer.from(body) : body;
   }
   upstreamMethod: string | null = null;
   setUpstreamMethod(method: string): void {

@@ -1,14 +1,15 @@
 // The machine-to-machine flow end to end: a real OpenID Provider (oidc-provider) issues RS256
 // access tokens with client_credentials, the gateway verifies them against the IdP's JWKS.
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import type { TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
-import { startIdp, CUSTOM_CLAIM, type Idp } from '../support/idp.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.ts';
+import { CUSTOM_CLAIM, type Idp, startIdp } from '../support/idp.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
 
 const OTHER_AUDIENCE = 'https://other-api.tollgate.test';
 
@@ -128,7 +129,10 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     assert.equal(JSON.parse(Buffer.from(after.split('.')[0]!, 'base64url').toString()).kid, newKid);
     const res = await call('/api/x', after);
     assert.equal(res.status, 200);
-    assert.equal(((await res.json()) as { headers: Record<string, string> }).headers['x-consumer-username'], 'billing-service');
+    assert.equal(
+      ((await res.json()) as { headers: Record<string, string> }).headers['x-consumer-username'],
+      'billing-service',
+    );
     assert.equal(idp.jwksRequests, fetches + 1, 'one refetch for the new kid');
     assert.equal((await call('/api/x', after)).status, 200);
     assert.equal(idp.jwksRequests, fetches + 1, 'the new key is cached');
@@ -152,13 +156,25 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
 
   test('an expired token is refused with {"exp":"token expired"}', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await idp.signJwt({ iss: idp.issuer, aud: idp.audience, sub: 'm2m-client', iat: now - 7200, exp: now - 3600 });
+    const token = await idp.signJwt({
+      iss: idp.issuer,
+      aud: idp.audience,
+      sub: 'm2m-client',
+      iat: now - 7200,
+      exp: now - 3600,
+    });
     await refused(token, { exp: 'token expired' });
   });
 
   test('a not-yet-valid token is refused with {"nbf":"token not valid yet"}', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await idp.signJwt({ iss: idp.issuer, aud: idp.audience, sub: 'm2m-client', nbf: now + 3600, exp: now + 7200 });
+    const token = await idp.signJwt({
+      iss: idp.issuer,
+      aud: idp.audience,
+      sub: 'm2m-client',
+      nbf: now + 3600,
+      exp: now + 7200,
+    });
     await refused(token, { nbf: 'token not valid yet' });
   });
 
@@ -177,7 +193,10 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     const missing = await call('/api/x', await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: now + 60 }));
     assert.equal(missing.status, 403);
     assert.deepEqual(await missing.json(), { message: `Claim '${CUSTOM_CLAIM}' is missing` });
-    const wrong = await call('/api/x', await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: now + 60, [CUSTOM_CLAIM]: 'baz' }));
+    const wrong = await call(
+      '/api/x',
+      await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: now + 60, [CUSTOM_CLAIM]: 'baz' }),
+    );
     assert.equal(wrong.status, 403);
     const text = await wrong.text();
     assert.deepEqual(JSON.parse(text), { message: `Claim '${CUSTOM_CLAIM}' is not accepted` });
@@ -189,20 +208,28 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     const [h, p, s] = token.split('.');
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
     claims[CUSTOM_CLAIM] = 'admin';
-    await refused(`${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`, { message: 'Invalid signature' });
+    await refused(`${h}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.${s}`, {
+      message: 'Invalid signature',
+    });
   });
 
   test('alg none is refused', async () => {
     const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const now = Math.floor(Date.now() / 1000);
-    await refused(`${enc({ alg: 'none', typ: 'JWT' })}.${enc({ iss: idp.issuer, aud: idp.audience, exp: now + 60 })}.`, {
-      message: 'Bad token; invalid alg',
-    });
+    await refused(
+      `${enc({ alg: 'none', typ: 'JWT' })}.${enc({ iss: idp.issuer, aud: idp.audience, exp: now + 60 })}.`,
+      {
+        message: 'Bad token; invalid alg',
+      },
+    );
   });
 
   test("an HS256 token signed with the IdP's public key as secret is refused", async () => {
     const jwks = (await (await fetch(idp.jwksUri)).json()) as { keys: Record<string, string>[] };
-    const pem = createPublicKey({ key: jwks.keys[0]!, format: 'jwk' }).export({ type: 'spki', format: 'pem' }) as string;
+    const pem = createPublicKey({ key: jwks.keys[0]!, format: 'jwk' }).export({
+      type: 'spki',
+      format: 'pem',
+    }) as string;
     const now = Math.floor(Date.now() / 1000);
     for (const secret of [pem, pem.trim()]) {
       const token = await new SignJWT({ iss: idp.issuer, aud: idp.audience, exp: now + 60 })

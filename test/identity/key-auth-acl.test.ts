@@ -1,7 +1,8 @@
 // key-auth and acl through the gateway, Kong 3's outcomes; and no client-sent identity header
 // ever reaching the upstream.
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import type { TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
@@ -18,9 +19,18 @@ describe('key-auth and acl', () => {
         {
           name: 'hidden',
           paths: ['/hidden'],
-          plugins: [{ name: 'key-auth', config: { hide_credentials: true, key_in_body: true, key_names: ['apikey', 'x-api-key'] } }],
+          plugins: [
+            {
+              name: 'key-auth',
+              config: { hide_credentials: true, key_in_body: true, key_names: ['apikey', 'x-api-key'] },
+            },
+          ],
         },
-        { name: 'realm', paths: ['/realm'], plugins: [{ name: 'key-auth', config: { realm: 'api', key_in_query: false } }] },
+        {
+          name: 'realm',
+          paths: ['/realm'],
+          plugins: [{ name: 'key-auth', config: { realm: 'api', key_in_query: false } }],
+        },
         { name: 'anon', paths: ['/anon'], plugins: [{ name: 'key-auth', config: { anonymous: 'guest' } }] },
         {
           name: 'admins',
@@ -35,7 +45,10 @@ describe('key-auth and acl', () => {
         {
           name: 'admins-or-guest',
           paths: ['/admins-or-guest'],
-          plugins: [{ name: 'key-auth', config: { anonymous: 'guest' } }, { name: 'acl', config: { allow: ['admin'] } }],
+          plugins: [
+            { name: 'key-auth', config: { anonymous: 'guest' } },
+            { name: 'acl', config: { allow: ['admin'] } },
+          ],
         },
         {
           name: 'either',
@@ -51,8 +64,18 @@ describe('key-auth and acl', () => {
       {
         extra: {
           consumers: [
-            { username: 'alice', custom_id: 'alice-1', keyauth_credentials: [{ key: 'alice-key' }], acls: [{ group: 'admin' }, { group: 'ops' }] },
-            { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }], acls: [{ group: 'banned' }], jwt_secrets: [{ key: 'bob-iss', secret: SECRET }] },
+            {
+              username: 'alice',
+              custom_id: 'alice-1',
+              keyauth_credentials: [{ key: 'alice-key' }],
+              acls: [{ group: 'admin' }, { group: 'ops' }],
+            },
+            {
+              username: 'bob',
+              keyauth_credentials: [{ key: 'bob-key' }],
+              acls: [{ group: 'banned' }],
+              jwt_secrets: [{ key: 'bob-iss', secret: SECRET }],
+            },
             { username: 'carol', keyauth_credentials: [{ key: 'carol-key' }] },
             { username: 'guest', acls: [{ group: 'guests' }] },
           ],
@@ -87,7 +110,11 @@ describe('key-auth and acl', () => {
       assert.equal(echo.headers['x-consumer-username'], 'alice');
       assert.equal(echo.headers['x-consumer-custom-id'], 'alice-1');
       assert.ok(echo.headers['x-credential-identifier']);
-      assert.notEqual(echo.headers['x-credential-identifier'], 'alice-key', 'the key itself is never forwarded as identifier');
+      assert.notEqual(
+        echo.headers['x-credential-identifier'],
+        'alice-key',
+        'the key itself is never forwarded as identifier',
+      );
     }
   });
 
@@ -163,7 +190,11 @@ describe('key-auth and acl', () => {
 
   test('acl deny: a denied member gets 403; others pass, and hide_groups_header keeps the groups private', async () => {
     assert.equal((await get('/no-banned', { apikey: 'bob-key' })).status, 403);
-    const ok = await get('/no-banned', { apikey: 'alice-key', 'x-consumer-groups': 'forged', 'x-authenticated-groups': 'forged' });
+    const ok = await get('/no-banned', {
+      apikey: 'alice-key',
+      'x-consumer-groups': 'forged',
+      'x-authenticated-groups': 'forged',
+    });
     assert.equal(ok.status, 200);
     const echo = (await ok.json()) as Echo;
     assert.equal(echo.headers['x-consumer-groups'], undefined);

@@ -2,12 +2,13 @@
  * `bearer_only`: APIs called with an access token, verified against the real IdP's JWKS or by
  * RFC 7662 introspection.
  */
-import { describe, test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
 import { generateKeyPair, SignJWT } from 'jose';
-import { CUSTOM_CLAIM } from '../support/idp.ts';
 import { serviceConfig } from '../support/gateway.ts';
-import { Client, decodeHeader, login, rawFetch, startStack, type Echo, type Stack } from './helpers.ts';
+import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { Client, decodeHeader, type Echo, login, rawFetch, type Stack, startStack } from './helpers.ts';
 
 function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
   return serviceConfig(
@@ -20,12 +21,23 @@ function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
       extra: {
         plugins: [
           { name: 'oidc', route: 'spa', config: plugin },
-          { name: 'oidc', route: 'api', config: { ...plugin, bearer_only: true, bearer_jwt_auth_allowed_auds: ['https://api.tollgate.test'] } },
+          {
+            name: 'oidc',
+            route: 'api',
+            config: { ...plugin, bearer_only: true, bearer_jwt_auth_allowed_auds: ['https://api.tollgate.test'] },
+          },
           {
             name: 'oidc',
             route: 'introspected',
             // kong-oidc's string form of the flag.
-            config: { ...plugin, bearer_only: 'yes', introspection_endpoint: `${plugin.discovery as string}`.replace('/.well-known/openid-configuration', '/token/introspection') },
+            config: {
+              ...plugin,
+              bearer_only: 'yes',
+              introspection_endpoint: `${plugin.discovery as string}`.replace(
+                '/.well-known/openid-configuration',
+                '/token/introspection',
+              ),
+            },
           },
         ],
       },
@@ -34,7 +46,11 @@ function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
 }
 
 const api = (url: string, token?: string, extra: Record<string, string> = {}) =>
-  rawFetch(url, 'GET', { accept: 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...extra });
+  rawFetch(url, 'GET', {
+    accept: 'application/json',
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+    ...extra,
+  });
 
 describe('oidc bearer_only', () => {
   let stack: Stack;
@@ -56,14 +72,23 @@ describe('oidc bearer_only', () => {
   });
 
   test('no token: 401 with a WWW-Authenticate challenge naming the realm, never a redirect', async () => {
-    const res = await rawFetch(`${stack.gw.url}/api/things`, 'GET', { accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+    const res = await rawFetch(`${stack.gw.url}/api/things`, 'GET', {
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+    });
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="kong"');
   });
 
   test('an expired token is refused', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await stack.idp.signJwt({ iss: stack.idp.issuer, aud: stack.idp.audience, sub: 'm2m', iat: now - 600, exp: now - 60 });
+    const token = await stack.idp.signJwt({
+      iss: stack.idp.issuer,
+      aud: stack.idp.audience,
+      sub: 'm2m',
+      iat: now - 600,
+      exp: now - 60,
+    });
     const res = await api(`${stack.gw.url}/api/things`, token);
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="kong", error="invalid_token"');
@@ -84,7 +109,12 @@ describe('oidc bearer_only', () => {
 
   test('a token of the IdP for another audience is refused', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const token = await stack.idp.signJwt({ iss: stack.idp.issuer, aud: 'https://other.example', sub: 'm2m', exp: now + 300 });
+    const token = await stack.idp.signJwt({
+      iss: stack.idp.issuer,
+      aud: 'https://other.example',
+      sub: 'm2m',
+      exp: now + 300,
+    });
     assert.equal((await api(`${stack.gw.url}/api/things`, token)).status, 401);
   });
 

@@ -7,15 +7,19 @@
  * Without /usr/bin/chromium the test is skipped with the reason printed, except in CI (env CI
  * set), where a missing browser is a failure.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { type Chromium, chromiumSkip, launchChromium } from '../support/browser.ts';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
-import { chromiumSkip, launchChromium, type Chromium } from '../support/browser.ts';
-import { decodeHeader, startStack, type Echo } from './helpers.ts';
+import { decodeHeader, type Echo, startStack } from './helpers.ts';
 
 const skip = chromiumSkip('oidc browser test');
 
-test('browser: log in through the IdP, see X-Userinfo, call an XHR endpoint, log out', { skip, timeout: 90_000 }, async () => {
+test('browser: log in through the IdP, see X-Userinfo, call an XHR endpoint, log out', {
+  skip,
+  timeout: 90_000,
+}, async () => {
   const stack = await startStack();
   let browser: Chromium | null = null;
   try {
@@ -39,7 +43,10 @@ test('browser: log in through the IdP, see X-Userinfo, call an XHR endpoint, log
     await Promise.all([page.waitForURL(`${gw}/spa/`), page.click('button[type="submit"]')]);
 
     // 2. The page shows the echo: X-Userinfo decodes to the user's claims, custom claim included.
-    const shown = (await page.locator('pre').count()) > 0 ? await page.locator('pre').first().textContent() : await page.locator('body').innerText();
+    const shown =
+      (await page.locator('pre').count()) > 0
+        ? await page.locator('pre').first().textContent()
+        : await page.locator('body').textContent();
     const echo = JSON.parse(shown ?? '') as Echo;
     const user = decodeHeader(echo.headers['x-userinfo']);
     assert.equal(user.sub, 'alice');
@@ -66,7 +73,9 @@ test('browser: log in through the IdP, see X-Userinfo, call an XHR endpoint, log
     await Promise.all([page.waitForURL(`${gw}/`), page.click('button[value="yes"]')]);
     const after = await context.cookies(gw);
     assert.ok(!after.some((c) => c.name.startsWith('oidc_session')), JSON.stringify(after.map((c) => c.name)));
-    const anonymous = await page.evaluate(async () => (await fetch('/spa/api/data', { headers: { accept: 'application/json' } })).status);
+    const anonymous = await page.evaluate(
+      async () => (await fetch('/spa/api/data', { headers: { accept: 'application/json' } })).status,
+    );
     assert.equal(anonymous, 401);
 
     // 5. The next visit goes to the IdP again (its session ended too: the login form shows).

@@ -2,14 +2,15 @@
  * examples/auth0-spa/gateway.yaml is valid, and its login flow works when pointed at a real IdP
  * (the local oidc-provider standing in for Auth0).
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { startGateway } from '../../src/testing/index.ts';
-import { DEFAULT_WEB_CLIENT, startIdp, CUSTOM_CLAIM } from '../support/idp.ts';
-import { Client, SESSION_SECRET, decodeHeader, login, type Echo } from './helpers.ts';
+import { CUSTOM_CLAIM, DEFAULT_WEB_CLIENT, startIdp } from '../support/idp.ts';
+import { Client, decodeHeader, type Echo, login, SESSION_SECRET } from './helpers.ts';
 
 const EXAMPLE = fileURLToPath(new URL('../../examples/auth0-spa/gateway.yaml', import.meta.url));
 

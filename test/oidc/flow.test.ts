@@ -2,25 +2,26 @@
  * The oidc plugin end to end over plain HTTP: a real oidc-provider, the gateway protecting the
  * echo upstream at /spa/ (and at / on a second route), a cookie-jar client playing the browser.
  */
-import { describe, test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { CUSTOM_CLAIM } from '../support/idp.ts';
-import { serviceConfig } from '../support/gateway.ts';
-import { startGateway } from '../../src/testing/index.ts';
+import { after, before, describe, test } from 'node:test';
+import { type SessionPayload, sessionBinding } from '../../src/plugins/oidc/index.ts';
 import { SessionSealer } from '../../src/plugins/oidc/session.ts';
-import { sessionBinding, type SessionPayload } from '../../src/plugins/oidc/index.ts';
+import { startGateway } from '../../src/testing/index.ts';
+import { serviceConfig } from '../support/gateway.ts';
+import { CUSTOM_CLAIM } from '../support/idp.ts';
 import {
   Client,
-  SESSION_SECRET,
   decodeHeader,
+  type Echo,
   location,
   login,
-  rawFetch,
   loginAtIdp,
+  rawFetch,
   registerGateways,
-  startStack,
-  type Echo,
+  SESSION_SECRET,
   type Stack,
+  startStack,
 } from './helpers.ts';
 
 const COOKIE = 'oidc_session';
@@ -98,8 +99,14 @@ describe('oidc login flow over HTTP', () => {
     assert.equal(back.status, 302);
     assert.equal(back.headers.get('location'), '/spa/page?x=1');
     const set = back.headers.getSetCookie();
-    assert.ok(set.some((c) => /^oidc_session(\.0)?=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=86400$/.test(c)), set.join('\n'));
-    assert.ok(set.some((c) => c.startsWith('oidc_session_login=; ') && c.includes('Max-Age=0')), 'login cookie cleared');
+    assert.ok(
+      set.some((c) => /^oidc_session(\.0)?=[^;]+; Path=\/; HttpOnly; SameSite=Lax; Max-Age=86400$/.test(c)),
+      set.join('\n'),
+    );
+    assert.ok(
+      set.some((c) => c.startsWith('oidc_session_login=; ') && c.includes('Max-Age=0')),
+      'login cookie cleared',
+    );
     assert.ok(!set.some((c) => c.includes('Secure')), 'no Secure flag over plain http');
 
     const echo = await echoOf(await client.fetch(`${stack.gw.url}/spa/page?x=1`));
@@ -136,12 +143,20 @@ describe('oidc login flow over HTTP', () => {
   test('an XHR with a valid session reaches the upstream', async () => {
     const client = new Client();
     await login(client, stack);
-    const echo = await echoOf(await client.fetch(`${stack.gw.url}/spa/api/data`, { headers: { accept: 'application/json', 'x-requested-with': 'XMLHttpRequest' } }));
+    const echo = await echoOf(
+      await client.fetch(`${stack.gw.url}/spa/api/data`, {
+        headers: { accept: 'application/json', 'x-requested-with': 'XMLHttpRequest' },
+      }),
+    );
     assert.equal(decodeHeader(echo.headers['x-userinfo']).sub, 'alice');
   });
 
   test('forged X-Userinfo, X-Access-Token and X-ID-Token never reach the upstream, on protected and filtered paths', async () => {
-    const forged = { 'x-userinfo': Buffer.from('{"sub":"admin"}').toString('base64'), 'x-access-token': 'forged', 'x-id-token': 'forged' };
+    const forged = {
+      'x-userinfo': Buffer.from('{"sub":"admin"}').toString('base64'),
+      'x-access-token': 'forged',
+      'x-id-token': 'forged',
+    };
     const anonymous = new Client();
     const filtered = await echoOf(await anonymous.fetch(`${stack.gw.url}/spa/public/logo.png`, { headers: forged }));
     assert.equal(filtered.headers['x-userinfo'], undefined);
@@ -244,15 +259,20 @@ describe('oidc login flow over HTTP', () => {
     await login(client, stack);
     const sealer = sealerFor(stack);
     const jar = client.jar(stack.gw.url);
-    const opened = await sealer.open<SessionPayload>(jar.get(COOKIE) ?? jar.get(`${COOKIE}.0`)! + (jar.get(`${COOKIE}.1`) ?? ''));
-    assert.ok(opened && opened.payload.rt, 'the session holds a refresh token');
+    const opened = await sealer.open<SessionPayload>(
+      jar.get(COOKIE) ?? jar.get(`${COOKIE}.0`)! + (jar.get(`${COOKIE}.1`) ?? ''),
+    );
+    assert.ok(opened?.payload.rt, 'the session holds a refresh token');
     const expired: SessionPayload = { ...opened.payload, ate: Math.floor(Date.now() / 1000) - 5 };
     jar.clear();
     jar.set(COOKIE, await sealer.seal(expired));
     const res = await client.fetch(`${stack.gw.url}/spa/`, { headers: { accept: 'application/json' } });
     const echo = await echoOf(res);
     assert.notEqual(echo.headers['x-access-token'], opened.payload.at, 'a new access token went upstream');
-    assert.ok(res.headers.getSetCookie().some((c) => /^oidc_session(\.0)?=[^;]/.test(c)), 'the refreshed session is stored');
+    assert.ok(
+      res.headers.getSetCookie().some((c) => /^oidc_session(\.0)?=[^;]/.test(c)),
+      'the refreshed session is stored',
+    );
     const again = await echoOf(await client.fetch(`${stack.gw.url}/spa/`, { headers: { accept: 'application/json' } }));
     assert.equal(again.headers['x-access-token'], echo.headers['x-access-token']);
   });
@@ -262,7 +282,9 @@ describe('oidc login flow over HTTP', () => {
     await login(client, stack);
     const sealer = sealerFor(stack);
     const jar = client.jar(stack.gw.url);
-    const opened = await sealer.open<SessionPayload>(jar.get(COOKIE) ?? jar.get(`${COOKIE}.0`)! + (jar.get(`${COOKIE}.1`) ?? ''));
+    const opened = await sealer.open<SessionPayload>(
+      jar.get(COOKIE) ?? jar.get(`${COOKIE}.0`)! + (jar.get(`${COOKIE}.1`) ?? ''),
+    );
     const { rt: _, ...withoutRefresh } = opened!.payload;
     const past = Math.floor(Date.now() / 1000) - 5;
     for (const payload of [
@@ -315,7 +337,11 @@ describe('oidc sessions across gateway instances', () => {
       const client = new Client();
       await login(client, stack);
       const cookie = [...client.jar(stack.gw.url)].map(([k, v]) => `${k}=${v}`).join('; ');
-      const res = await rawFetch(`${other.url}/spa/`, 'GET', { cookie, accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+      const res = await rawFetch(`${other.url}/spa/`, 'GET', {
+        cookie,
+        accept: 'text/html',
+        'sec-fetch-mode': 'navigate',
+      });
       const echo = await echoOf(res);
       assert.equal(decodeHeader(echo.headers['x-userinfo']).sub, 'alice');
     } finally {
@@ -334,7 +360,11 @@ describe('oidc sessions across gateway instances', () => {
       const client = new Client();
       await login(client, stack);
       const cookie = [...client.jar(stack.gw.url)].map(([k, v]) => `${k}=${v}`).join('; ');
-      const page = await rawFetch(`${other.url}/spa/`, 'GET', { cookie, accept: 'text/html', 'sec-fetch-mode': 'navigate' });
+      const page = await rawFetch(`${other.url}/spa/`, 'GET', {
+        cookie,
+        accept: 'text/html',
+        'sec-fetch-mode': 'navigate',
+      });
       assert.equal(page.status, 302);
       const to = new URL(page.headers.get('location')!);
       assert.equal(to.searchParams.get('client_id'), 'another-client');

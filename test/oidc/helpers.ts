@@ -4,9 +4,9 @@
  * forms, and a stack (IdP + gateway protecting the echo upstream at /spa/).
  */
 import { request } from 'undici';
-import { startIdp, DEFAULT_WEB_CLIENT, type Idp, type StartIdpOptions } from '../support/idp.ts';
-import { serviceConfig } from '../support/gateway.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { serviceConfig } from '../support/gateway.ts';
+import { DEFAULT_WEB_CLIENT, type Idp, type StartIdpOptions, startIdp } from '../support/idp.ts';
 
 export const SESSION_SECRET = 'test-session-secret-0123456789abcdefghijklmnop';
 
@@ -14,7 +14,12 @@ export const SESSION_SECRET = 'test-session-secret-0123456789abcdefghijklmnop';
  * A request without fetch's own headers: Node's fetch always sends `sec-fetch-mode: cors`, which
  * would make every request look like an XHR to the plugin. The answer is wrapped in a Response.
  */
-export async function rawFetch(url: string, method: string, headers: Record<string, string>, body?: string): Promise<Response> {
+export async function rawFetch(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Response> {
   const res = await request(url, { method, headers, body });
   const h = new Headers();
   for (const [k, v] of Object.entries(res.headers)) {
@@ -40,11 +45,16 @@ export class Client {
   }
 
   /** One request, no redirect following; records Set-Cookie. */
-  async fetch(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+  async fetch(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Response> {
     const u = new URL(url);
     const jar = this.jar(u.origin);
     // Without explicit headers, a request is what a browser sends when navigating to a page.
-    const headers: Record<string, string> = { ...(init.headers ?? { accept: 'text/html', 'sec-fetch-mode': 'navigate' }) };
+    const headers: Record<string, string> = {
+      ...(init.headers ?? { accept: 'text/html', 'sec-fetch-mode': 'navigate' }),
+    };
     if (jar.size > 0 && headers.cookie === undefined) {
       headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
     }
@@ -80,14 +90,15 @@ export async function loginAtIdp(client: Client, authorizeUrl: string, idp: Idp,
     res = await client.fetch(url);
     if (res.status >= 300 && res.status < 400) {
       const next = location(res, url);
-      if (!next.startsWith(idp.issuer + '/')) return next;
+      if (!next.startsWith(`${idp.issuer}/`)) return next;
       url = next;
       continue;
     }
     const html = await res.text();
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     const prompt = /name="prompt" value="([^"]+)"/.exec(html)?.[1];
-    if (res.status !== 200 || !action || !prompt) throw new Error(`unexpected IdP page ${res.status}: ${html.slice(0, 300)}`);
+    if (res.status !== 200 || !action || !prompt)
+      throw new Error(`unexpected IdP page ${res.status}: ${html.slice(0, 300)}`);
     const body = new URLSearchParams({ prompt });
     if (prompt === 'login') {
       body.set('login', account);
@@ -99,7 +110,7 @@ export async function loginAtIdp(client: Client, authorizeUrl: string, idp: Idp,
       body: body.toString(),
     });
     url = location(res, url);
-    if (!url.startsWith(idp.issuer + '/')) return url;
+    if (!url.startsWith(`${idp.issuer}/`)) return url;
   }
   throw new Error('login at the IdP did not finish');
 }
@@ -130,7 +141,9 @@ export function oidcConfig(idp: Idp, overrides: Record<string, unknown> = {}): R
 
 /** The gateway config: the echo upstream at /spa/ (and /api/) behind oidc. */
 export function gatewayConfig(plugin: Record<string, unknown>): Record<string, unknown> {
-  return serviceConfig([{ name: 'spa', paths: ['/spa/'] }], { extra: { plugins: [{ name: 'oidc', route: 'spa', config: plugin }] } });
+  return serviceConfig([{ name: 'spa', paths: ['/spa/'] }], {
+    extra: { plugins: [{ name: 'oidc', route: 'spa', config: plugin }] },
+  });
 }
 
 /** Registers the gateways' callback and post-logout URLs with the IdP's web client. */
@@ -144,7 +157,11 @@ export async function registerGateways(idp: Idp, urls: string[]): Promise<void> 
 
 /** Starts the IdP and a gateway protecting /spa/ with oidc. */
 export async function startStack(
-  options: { plugin?: Record<string, unknown>; idp?: StartIdpOptions; config?: (plugin: Record<string, unknown>) => Record<string, unknown> } = {},
+  options: {
+    plugin?: Record<string, unknown>;
+    idp?: StartIdpOptions;
+    config?: (plugin: Record<string, unknown>) => Record<string, unknown>;
+  } = {},
 ): Promise<Stack> {
   const idp = await startIdp(options.idp);
   const plugin = oidcConfig(idp, options.plugin);
@@ -169,9 +186,14 @@ export async function startStack(
 }
 
 /** Logs in through the gateway: /spa/ → IdP → callback; returns the callback response. */
-export async function login(client: Client, stack: Stack, path = '/spa/'): Promise<{ callback: string; res: Response }> {
+export async function login(
+  client: Client,
+  stack: Stack,
+  path = '/spa/',
+): Promise<{ callback: string; res: Response }> {
   const first = await client.fetch(stack.gw.url + path);
-  if (first.status !== 302) throw new Error(`expected a redirect to the IdP, got ${first.status}: ${await first.text()}`);
+  if (first.status !== 302)
+    throw new Error(`expected a redirect to the IdP, got ${first.status}: ${await first.text()}`);
   const callback = await loginAtIdp(client, location(first, stack.gw.url), stack.idp);
   const res = await client.fetch(callback);
   return { callback, res };

@@ -2,18 +2,28 @@
  * Two gateway processes (bin/gateway start) with the same session_secret: a session created
  * through one is accepted by the other, as behind a load balancer.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { freePort } from '../support/upstream.ts';
 import { startIdp } from '../support/idp.ts';
-import { Client, decodeHeader, gatewayConfig, login, oidcConfig, rawFetch, registerGateways, type Echo } from './helpers.ts';
+import { freePort } from '../support/upstream.ts';
+import {
+  Client,
+  decodeHeader,
+  type Echo,
+  gatewayConfig,
+  login,
+  oidcConfig,
+  rawFetch,
+  registerGateways,
+} from './helpers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/gateway', import.meta.url));
 
@@ -30,7 +40,18 @@ async function startProcess(configFile: string): Promise<GatewayProcess> {
   const port = await freePort();
   const child = spawn(
     process.execPath,
-    [BIN, 'start', '--config', configFile, '--proxy-listen', `127.0.0.1:${port}`, '--admin-listen', '127.0.0.1:0', '--no-watch', '--no-access-log'],
+    [
+      BIN,
+      'start',
+      '--config',
+      configFile,
+      '--proxy-listen',
+      `127.0.0.1:${port}`,
+      '--admin-listen',
+      '127.0.0.1:0',
+      '--no-watch',
+      '--no-access-log',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -57,7 +78,9 @@ async function stopProcess(p: GatewayProcess | null): Promise<void> {
   await exited;
 }
 
-test('a session created through one gateway process is accepted by another with the same session_secret', { timeout: 60_000 }, async () => {
+test('a session created through one gateway process is accepted by another with the same session_secret', {
+  timeout: 60_000,
+}, async () => {
   const idp = await startIdp();
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-oidc-'));
   let a: GatewayProcess | null = null;

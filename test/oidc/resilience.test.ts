@@ -2,15 +2,27 @@
  * The oidc plugin when things go wrong around it: the IdP down at start, configs that must be
  * refused, sessions too big for one cookie, secrets kept out of logs.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { createServer as createTcpServer, connect, type Server } from 'node:net';
+import { connect, createServer as createTcpServer, type Server } from 'node:net';
+import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../src/index.ts';
 import { startGateway } from '../../src/testing/index.ts';
+import { DEFAULT_ACCOUNTS, startIdp } from '../support/idp.ts';
 import { freePort } from '../support/upstream.ts';
-import { startIdp, DEFAULT_ACCOUNTS } from '../support/idp.ts';
-import { Client, SESSION_SECRET, decodeHeader, gatewayConfig, location, login, oidcConfig, rawFetch, registerGateways, type Echo } from './helpers.ts';
+import {
+  Client,
+  decodeHeader,
+  type Echo,
+  gatewayConfig,
+  location,
+  login,
+  oidcConfig,
+  rawFetch,
+  registerGateways,
+  SESSION_SECRET,
+} from './helpers.ts';
 
 /** A TCP forwarder 127.0.0.1:port → target port: the IdP "coming up" at an address. */
 async function forward(port: number, target: number): Promise<Server> {
@@ -74,13 +86,22 @@ test('a plain-http discovery URL is refused for a non-loopback host unless allow
   });
   // 0.0.0.0 is not a loopback name, but connecting to it stays on this machine.
   const gw = await startGateway({
-    config: gatewayConfig({ ...base, discovery: 'http://0.0.0.0:9/.well-known/openid-configuration', allow_insecure_http: true }),
+    config: gatewayConfig({
+      ...base,
+      discovery: 'http://0.0.0.0:9/.well-known/openid-configuration',
+      allow_insecure_http: true,
+    }),
   });
   await gw.close();
 });
 
 test('configs the schema cannot judge are refused at load with a located error', async () => {
-  const base = { client_id: 'c', client_secret: 's', session_secret: SESSION_SECRET, discovery: 'http://127.0.0.1:9/.well-known/openid-configuration' };
+  const base = {
+    client_id: 'c',
+    client_secret: 's',
+    session_secret: SESSION_SECRET,
+    discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
+  };
   const cases: [Record<string, unknown>, string][] = [
     [{ scope: 'email profile' }, 'config.scope'],
     [{ filters: ['/ok/.*', '/broken/('] }, 'config.filters[1]'],
@@ -91,7 +112,10 @@ test('configs the schema cannot judge are refused at load with a located error',
   for (const [override, path] of cases) {
     await assert.rejects(startGateway({ config: gatewayConfig({ ...base, ...override }) }), (err: unknown) => {
       assert.ok(err instanceof ConfigError, String(err));
-      assert.ok(err.issues.some((i) => i.path.endsWith(path)), `${path}: ${JSON.stringify(err.issues.map((i) => i.path))}`);
+      assert.ok(
+        err.issues.some((i) => i.path.endsWith(path)),
+        `${path}: ${JSON.stringify(err.issues.map((i) => i.path))}`,
+      );
       return true;
     });
   }
@@ -128,7 +152,10 @@ test('a session larger than one cookie is split into numbered cookies and read b
     const client = new Client();
     const { res } = await login(client, { idp, gw, config: {}, close: async () => {} });
     const set = res.headers.getSetCookie();
-    assert.ok(set.some((c) => c.startsWith('oidc_session.1=')), 'chunked');
+    assert.ok(
+      set.some((c) => c.startsWith('oidc_session.1=')),
+      'chunked',
+    );
     for (const c of set) assert.ok(c.length < 4096, `cookie of ${c.length} bytes`);
     const echo = (await (await client.fetch(`${gw.url}/spa/`)).json()) as Echo;
     assert.deepEqual(decodeHeader(echo.headers['x-userinfo'])['https://foo.com/groups'], groups);
@@ -146,7 +173,12 @@ test('cookies are Secure and the redirect URI https when a trusted proxy says th
   const config = { ...gatewayConfig(oidcConfig(idp)), _tollgate: { trusted_ips: ['127.0.0.1/32'] } };
   const gw = await startGateway({ config });
   try {
-    const viaTls = await rawFetch(`${gw.url}/spa/`, 'GET', { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.7' });
+    const viaTls = await rawFetch(`${gw.url}/spa/`, 'GET', {
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-for': '203.0.113.7',
+    });
     assert.equal(viaTls.status, 302);
     const host = new URL(gw.url).host;
     assert.equal(new URL(viaTls.headers.get('location')!).searchParams.get('redirect_uri'), `https://${host}/spa/cb`);

@@ -1,19 +1,27 @@
 // GET /config: the effective config, with every resolved secret and credential redacted.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { startGateway } from '../../src/testing/index.ts';
 
 test('/config never shows a value from ${NAME} or ${file:...}, nor a credential secret or key', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-cfg-'));
-  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({
+    type: 'spki',
+    format: 'pem',
+  }) as string;
   await writeFile(join(dir, 'partner.pem'), pem);
   const literalHs = 'literal-hs256-secret-in-the-file';
   const literalKey = 'literal-api-key-in-the-file';
-  const env = { API_KEY: 'env-api-key-value-1234', HS_SECRET: 'env-hs-secret-value-5678', UPSTREAM_TAG: 'env-tag-value-91011' };
+  const env = {
+    API_KEY: 'env-api-key-value-1234',
+    HS_SECRET: 'env-hs-secret-value-5678',
+    UPSTREAM_TAG: 'env-tag-value-91011',
+  };
   const gw = await startGateway({
     dir,
     env,
@@ -56,7 +64,10 @@ consumers:
     assert.equal(cfg.services[0].name, 'echo');
     assert.equal(cfg.routes[0].strip_path, true);
     assert.equal(cfg.consumers[0].username, 'alice');
-    assert.deepEqual(cfg.keyauth_credentials.map((k: any) => k.key), ['[redacted]', '[redacted]']);
+    assert.deepEqual(
+      cfg.keyauth_credentials.map((k: any) => k.key),
+      ['[redacted]', '[redacted]'],
+    );
     assert.ok(cfg.jwt_secrets.every((s: any) => s.secret === null || s.secret === '[redacted]'));
     assert.equal(cfg.jwt_secrets.find((s: any) => s.key === 'alice-rs').rsa_public_key, '[redacted]');
     assert.deepEqual(cfg.services[0].tags, ['[redacted]']);
@@ -78,7 +89,9 @@ test('/config redacts secret fields of plugin configs (oidc client_secret, sessi
     keyauth_credentials: [],
     acls: [],
     upstreams: [],
-    certificates: [{ id: 'c', cert: 'CERT', key: 'PRIVATE', cert_alt: null, key_alt: null, snis: [], tags: [], yaml_path: [] }],
+    certificates: [
+      { id: 'c', cert: 'CERT', key: 'PRIVATE', cert_alt: null, key_alt: null, snis: [], tags: [], yaml_path: [] },
+    ],
     settings: { log_level: 'info' },
     plugins: [
       {
@@ -91,10 +104,23 @@ test('/config redacts secret fields of plugin configs (oidc client_secret, sessi
         consumer: null,
         tags: [],
         yaml_path: [],
-        config: { client_id: 'app', client_secret: 'cs-value', session_secret: ['ss-1', 'ss-2'], redis: { host: 'r', password: 'pw' }, scopes: ['openid'] },
+        config: {
+          client_id: 'app',
+          client_secret: 'cs-value',
+          session_secret: ['ss-1', 'ss-2'],
+          redis: { host: 'r', password: 'pw' },
+          scopes: ['openid'],
+        },
       },
     ],
-    source: { file: '/x', dir: '/', hash: 'h', referenced_files: [], secrets: new Set<string>(), locate: () => ({ file: '/x', line: 1, col: 1 }) },
+    source: {
+      file: '/x',
+      dir: '/',
+      hash: 'h',
+      referenced_files: [],
+      secrets: new Set<string>(),
+      locate: () => ({ file: '/x', line: 1, col: 1 }),
+    },
   };
   const out = effectiveConfig(config as never) as any;
   const text = JSON.stringify(out);

@@ -1,11 +1,12 @@
 // Signals, the admin API and metrics of a real `gateway start` process.
-import { test, after, before } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
 
 let dir: string;
@@ -83,7 +84,10 @@ test('SIGTERM during a slow request lets it finish, then the process exits 0', a
     assert.equal(exit.code, 0);
     assert.ok(gw.lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGTERM'));
     assert.ok(gw.lines.some((l) => l.msg === 'stopped'));
-    assert.ok(gw.lines.some((l) => l.type === 'access' && l.path === '/slow' && l.status === 200), 'the access log line was flushed');
+    assert.ok(
+      gw.lines.some((l) => l.type === 'access' && l.path === '/slow' && l.status === 200),
+      'the access log line was flushed',
+    );
   } finally {
     await gw.kill();
   }
@@ -152,7 +156,11 @@ test('with --no-watch a change waits for SIGHUP or POST /reload', async () => {
 });
 
 test('/metrics parses as Prometheus text and shows requests, latencies, bandwidth, reloads and process metrics', async () => {
-  const file = await write('metrics.yaml', config(['a']) + `  - name: down\n    url: http://127.0.0.1:1\n    retries: 0\n    routes:\n      - name: down\n        paths: [/down]\n`);
+  const file = await write(
+    'metrics.yaml',
+    config(['a']) +
+      `  - name: down\n    url: http://127.0.0.1:1\n    retries: 0\n    routes:\n      - name: down\n        paths: [/down]\n`,
+  );
   const gw = await spawnGateway(file, ['--no-watch']);
   try {
     for (let i = 0; i < 3; i++) assert.equal(await statusOf(`${gw.proxy}/a`), 200);
@@ -164,9 +172,25 @@ test('/metrics parses as Prometheus text and shows requests, latencies, bandwidt
     assert.match(res.headers.get('content-type')!, /^text\/plain; version=0.0.4/);
     const m = parsePrometheus(await res.text());
     assert.equal(m.get('tollgate_http_requests_total')?.type, 'counter');
-    assert.equal(sumOf(m, 'tollgate_http_requests_total', { service: 'echo', route: 'a', method: 'GET', code: '200', source: 'service' }), 3);
-    assert.equal(sumOf(m, 'tollgate_http_requests_total', { service: 'echo', route: 'a', method: 'POST', code: '200' }), 1);
-    assert.equal(sumOf(m, 'tollgate_http_requests_total', { service: '', route: '', code: '404', source: 'error' }), 1, 'unmatched requests under an empty route label');
+    assert.equal(
+      sumOf(m, 'tollgate_http_requests_total', {
+        service: 'echo',
+        route: 'a',
+        method: 'GET',
+        code: '200',
+        source: 'service',
+      }),
+      3,
+    );
+    assert.equal(
+      sumOf(m, 'tollgate_http_requests_total', { service: 'echo', route: 'a', method: 'POST', code: '200' }),
+      1,
+    );
+    assert.equal(
+      sumOf(m, 'tollgate_http_requests_total', { service: '', route: '', code: '404', source: 'error' }),
+      1,
+      'unmatched requests under an empty route label',
+    );
     assert.equal(sumOf(m, 'tollgate_http_requests_total', { service: 'down', route: 'down', code: '502' }), 1);
     for (const h of ['tollgate_request_latency_ms', 'tollgate_upstream_latency_ms', 'tollgate_gateway_latency_ms']) {
       assert.equal(m.get(h)?.type, 'histogram', h);
@@ -175,7 +199,10 @@ test('/metrics parses as Prometheus text and shows requests, latencies, bandwidt
     assert.equal(sumOf(m, 'tollgate_upstream_latency_ms_count', { service: 'echo', route: 'a' }), 4);
     assert.ok(sumOf(m, 'tollgate_bandwidth_bytes', { route: 'a', direction: 'ingress' }) >= 1000);
     assert.ok(sumOf(m, 'tollgate_bandwidth_bytes', { route: 'a', direction: 'egress' }) > 0);
-    assert.equal(sumOf(m, 'tollgate_upstream_connection_errors_total', { service: 'down', error: 'connection_refused' }), 1);
+    assert.equal(
+      sumOf(m, 'tollgate_upstream_connection_errors_total', { service: 'down', error: 'connection_refused' }),
+      1,
+    );
     assert.equal(sumOf(m, 'tollgate_config_reloads_total', { result: 'success' }), 1);
     assert.ok(sumOf(m, 'tollgate_config_loaded_timestamp_seconds') > 1.7e9);
     assert.ok(m.has('tollgate_connections'));
@@ -191,7 +218,10 @@ test('/metrics parses as Prometheus text and shows requests, latencies, bandwidt
 test('/status shows version, config hash, last reload and connection counts; /routes lists routes in priority order with plugin chains', async () => {
   const file = await write(
     'status.yaml',
-    config(['a', 'b']).replace('paths: [/b]', 'paths: [/b]\n        regex_priority: 0\n        plugins:\n          - name: key-auth\n          - name: acl\n            config:\n              allow: [ops]') +
+    config(['a', 'b']).replace(
+      'paths: [/b]',
+      'paths: [/b]\n        regex_priority: 0\n        plugins:\n          - name: key-auth\n          - name: acl\n            config:\n              allow: [ops]',
+    ) +
       `  - name: regex\n    url: echo://\n    routes:\n      - name: numbers\n        paths: ['~/n/\\d+$']\n        regex_priority: 5\n`,
   );
   const gw = await spawnGateway(file, ['--no-watch']);
@@ -207,7 +237,10 @@ test('/status shows version, config hash, last reload and connection counts; /ro
     const names = routes.data.map((r: any) => r.name);
     assert.equal(names[0], 'numbers', 'the regex route with the highest regex_priority is tried first');
     const b = routes.data.find((r: any) => r.name === 'b');
-    assert.deepEqual(b.plugins.map((p: any) => p.name), ['key-auth', 'acl']);
+    assert.deepEqual(
+      b.plugins.map((p: any) => p.name),
+      ['key-auth', 'acl'],
+    );
     assert.equal(b.plugins[0].instance.scope, 'route');
     assert.equal(b.service.name, 'echo');
   } finally {

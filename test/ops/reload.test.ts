@@ -1,13 +1,14 @@
 // Hot reload in a real `gateway start` process: the watcher, located errors in /status, ${file:...} refs, streams across a swap.
-import { test, after, before } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, json, spawnGateway, statusOf, type GatewayProcess } from './support.ts';
+import { after, before, test } from 'node:test';
+import { eventually, type GatewayProcess, json, spawnGateway, statusOf } from './support.ts';
 
 const base = (routes: string, extra = ''): string => `_format_version: "3.0"
 services:
@@ -54,10 +55,23 @@ test('a route removed from the file starts answering 404', async () => {
 });
 
 const broken: [string, string, string, string][] = [
-  ['a YAML syntax error', base(route('two') + '      - name: [unclosed\n'), 'YAML_SYNTAX', '[unclosed'],
-  ['a schema error', base(route('two') + '        strip_path: maybe\n'), 'SCHEMA', 'maybe'],
-  ['a missing environment variable', base(route('two'), 'consumers:\n  - username: ${TOLLGATE_TEST_NOT_SET}\n'), 'SECRET_REF', 'TOLLGATE_TEST_NOT_SET'],
-  ['a missing referenced file', base(route('two'), 'consumers:\n  - username: a\n    jwt_secrets:\n      - key: k\n        algorithm: RS256\n        rsa_public_key: ${file:nowhere.pem}\n'), 'SECRET_REF', 'nowhere.pem'],
+  ['a YAML syntax error', base(`${route('two')}      - name: [unclosed\n`), 'YAML_SYNTAX', '[unclosed'],
+  ['a schema error', base(`${route('two')}        strip_path: maybe\n`), 'SCHEMA', 'maybe'],
+  [
+    'a missing environment variable',
+    base(route('two'), 'consumers:\n  - username: ${TOLLGATE_TEST_NOT_SET}\n'),
+    'SECRET_REF',
+    'TOLLGATE_TEST_NOT_SET',
+  ],
+  [
+    'a missing referenced file',
+    base(
+      route('two'),
+      'consumers:\n  - username: a\n    jwt_secrets:\n      - key: k\n        algorithm: RS256\n        rsa_public_key: ${file:nowhere.pem}\n',
+    ),
+    'SECRET_REF',
+    'nowhere.pem',
+  ],
 ];
 for (const [what, text, code, marker] of broken) {
   test(`${what} keeps the old routes answering and shows the located error in /status`, async () => {
@@ -71,20 +85,39 @@ for (const [what, text, code, marker] of broken) {
     }, 'the reload failure shows in /status');
     const e = r.errors[0];
     assert.equal(e.file, file);
-    assert.ok(r.errors.some((x: any) => x.code === code && (code === 'YAML_SYNTAX' ? x.line >= line : x.line === line) && x.col > 0), JSON.stringify(r.errors));
+    assert.ok(
+      r.errors.some(
+        (x: any) => x.code === code && (code === 'YAML_SYNTAX' ? x.line >= line : x.line === line) && x.col > 0,
+      ),
+      JSON.stringify(r.errors),
+    );
     assert.equal(await statusOf(`${gw.proxy}/two`), 200);
-    assert.ok(gw.lines.some((l) => l.msg === 'config reload failed; the last good config keeps serving' && String(l.errors).includes(`${file}:${r.errors[0].line}:`)));
+    assert.ok(
+      gw.lines.some(
+        (l) =>
+          l.msg === 'config reload failed; the last good config keeps serving' &&
+          String(l.errors).includes(`${file}:${r.errors[0].line}:`),
+      ),
+    );
     // and a good file is taken again afterwards
     await writeFile(file, base(route('two') + route('three')));
-    await eventually(async () => ((await statusOf(`${gw.proxy}/three`)) === 200 ? true : undefined), 'fixed file taken');
+    await eventually(
+      async () => ((await statusOf(`${gw.proxy}/three`)) === 200 ? true : undefined),
+      'fixed file taken',
+    );
     await writeFile(file, base(route('two')));
-    await eventually(async () => ((await statusOf(`${gw.proxy}/three`)) === 404 ? true : undefined), 'back to /two only');
+    await eventually(
+      async () => ((await statusOf(`${gw.proxy}/three`)) === 404 ? true : undefined),
+      'back to /two only',
+    );
   });
 }
 
 test('a file saved by rename, or written in two halves, is reloaded once and no failure is reported', async () => {
   const reloadsBefore = gw.lines.filter((l) => l.msg === 'config reloaded').length;
-  const failuresBefore = gw.lines.filter((l) => l.msg === 'config reload failed; the last good config keeps serving').length;
+  const failuresBefore = gw.lines.filter(
+    (l) => l.msg === 'config reload failed; the last good config keeps serving',
+  ).length;
   // editor style: write a temp file, rename it over the original
   await writeFile(join(dir, '.gateway.yaml.tmp'), base(route('two') + route('four')));
   await rename(join(dir, '.gateway.yaml.tmp'), file);
@@ -95,9 +128,15 @@ test('a file saved by rename, or written in two halves, is reloaded once and no 
   await writeFile(file, full.slice(0, cut));
   await new Promise((r) => setTimeout(r, 60));
   await writeFile(file, full);
-  await eventually(async () => ((await statusOf(`${gw.proxy}/five`)) === 200 ? true : undefined), 'completed file taken');
+  await eventually(
+    async () => ((await statusOf(`${gw.proxy}/five`)) === 200 ? true : undefined),
+    'completed file taken',
+  );
   await new Promise((r) => setTimeout(r, 1000));
-  assert.equal(gw.lines.filter((l) => l.msg === 'config reload failed; the last good config keeps serving').length, failuresBefore);
+  assert.equal(
+    gw.lines.filter((l) => l.msg === 'config reload failed; the last good config keeps serving').length,
+    failuresBefore,
+  );
   assert.equal((await lastReload()).ok, true);
   assert.ok(gw.lines.filter((l) => l.msg === 'config reloaded').length - reloadsBefore <= 3);
 });
@@ -114,7 +153,10 @@ test('a changed PEM file referenced by ${file:...} takes effect', async () => {
   };
   await writeFile(
     file,
-    base(route('two') + '        plugins:\n          - name: jwt\n', 'consumers:\n  - username: partner\n    jwt_secrets:\n      - key: partner\n        algorithm: RS256\n        rsa_public_key: ${file:partner.pub.pem}\n'),
+    base(
+      `${route('two')}        plugins:\n          - name: jwt\n`,
+      'consumers:\n  - username: partner\n    jwt_secrets:\n      - key: partner\n        algorithm: RS256\n        rsa_public_key: ${file:partner.pub.pem}\n',
+    ),
   );
   const call = async (key: typeof a.privateKey): Promise<number> => {
     const r = await fetch(`${gw.proxy}/two`, { headers: { authorization: `Bearer ${token(key)}` } });
@@ -125,7 +167,10 @@ test('a changed PEM file referenced by ${file:...} takes effect', async () => {
   assert.equal(await call(a.privateKey), 200);
   assert.equal(await call(b.privateKey), 401);
   await writeFile(pem, b.publicKey.export({ type: 'spki', format: 'pem' }));
-  await eventually(async () => ((await call(b.privateKey)) === 200 ? true : undefined), 'key B accepted after the PEM changed');
+  await eventually(
+    async () => ((await call(b.privateKey)) === 200 ? true : undefined),
+    'key B accepted after the PEM changed',
+  );
   assert.equal(await call(a.privateKey), 401);
   await writeFile(file, base(route('two')));
   await eventually(async () => ((await statusOf(`${gw.proxy}/two`)) === 200 ? true : undefined), 'jwt removed');
@@ -147,8 +192,22 @@ test('a long streaming response started before a reload completes intact after i
   await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
   try {
     const port = (up.address() as AddressInfo).port;
-    await writeFile(file, base(route('two'), `  - name: slow\n    url: http://127.0.0.1:${port}\n    routes:\n      - name: stream\n        paths: [/stream]\n`));
-    await eventually(async () => ((await statusOf(`${gw.proxy}/two`)) === 200 && (await lastReload()).ok ? ((await json(`${gw.admin}/routes`)).data.length === 2 ? true : undefined) : undefined), 'stream route live');
+    await writeFile(
+      file,
+      base(
+        route('two'),
+        `  - name: slow\n    url: http://127.0.0.1:${port}\n    routes:\n      - name: stream\n        paths: [/stream]\n`,
+      ),
+    );
+    await eventually(
+      async () =>
+        (await statusOf(`${gw.proxy}/two`)) === 200 && (await lastReload()).ok
+          ? (await json(`${gw.admin}/routes`)).data.length === 2
+            ? true
+            : undefined
+          : undefined,
+      'stream route live',
+    );
     const body = new Promise<{ status: number; text: string }>((resolve, reject) => {
       request(`${gw.proxy}/stream`, (res) => {
         let text = '';
@@ -163,7 +222,10 @@ test('a long streaming response started before a reload completes intact after i
     await new Promise((r) => setTimeout(r, 200));
     const hashBefore = (await json(`${gw.admin}/status`)).config_hash;
     await writeFile(file, base(route('two')));
-    await eventually(async () => ((await json(`${gw.admin}/status`)).config_hash !== hashBefore ? true : undefined), 'reloaded mid-stream');
+    await eventually(
+      async () => ((await json(`${gw.admin}/status`)).config_hash !== hashBefore ? true : undefined),
+      'reloaded mid-stream',
+    );
     const r = await body;
     assert.equal(r.status, 200);
     const lines = r.text.trimEnd().split('\n');
@@ -191,7 +253,10 @@ test('a Kubernetes ConfigMap update (the ..data symlink swapped) is one reload o
     await symlink('..2026_01_01_00_01_00.2', join(cm, '..data_tmp'));
     await rename(join(cm, '..data_tmp'), join(cm, '..data'));
     await rm(join(cm, '..2026_01_01_00_00_00.1'), { recursive: true });
-    await eventually(async () => ((await statusOf(`${k.proxy}/v2`)) === 200 ? true : undefined), 'new ConfigMap content live');
+    await eventually(
+      async () => ((await statusOf(`${k.proxy}/v2`)) === 200 ? true : undefined),
+      'new ConfigMap content live',
+    );
     assert.equal(await statusOf(`${k.proxy}/v2b`), 200);
     assert.equal(await statusOf(`${k.proxy}/v1`), 404);
     // a second update, to see the watch survived the first
@@ -200,7 +265,10 @@ test('a Kubernetes ConfigMap update (the ..data symlink swapped) is one reload o
     await symlink('..2026_01_01_00_02_00.3', join(cm, '..data_tmp'));
     await rename(join(cm, '..data_tmp'), join(cm, '..data'));
     await rm(join(cm, '..2026_01_01_00_01_00.2'), { recursive: true });
-    await eventually(async () => ((await statusOf(`${k.proxy}/v3`)) === 200 ? true : undefined), 'second ConfigMap update live');
+    await eventually(
+      async () => ((await statusOf(`${k.proxy}/v3`)) === 200 ? true : undefined),
+      'second ConfigMap update live',
+    );
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(k.lines.filter((l) => l.msg === 'config reloaded').length, 2);
     assert.equal(k.lines.filter((l) => String(l.msg).startsWith('config reload failed')).length, 0);

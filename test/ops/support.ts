@@ -1,5 +1,5 @@
 // Real `bin/gateway start` processes for the live-operations tests, and a Prometheus text-format parser.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
@@ -14,19 +14,32 @@ export interface GatewayProcess {
   lines: Record<string, unknown>[];
   stderr: () => string;
   /** Resolves with the first line (already printed or to come) that matches. */
-  waitForLine(pred: (l: Record<string, unknown>) => boolean, what: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForLine(
+    pred: (l: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Kills the process if it is still running. */
   kill(): Promise<void>;
 }
 
-export async function spawnGateway(configFile: string, args: string[] = [], env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const proc = spawn(process.execPath, [BIN, 'start', '--config', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export async function spawnGateway(
+  configFile: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<GatewayProcess> {
+  const proc = spawn(
+    process.execPath,
+    [BIN, 'start', '--config', configFile, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', ...args],
+    {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const lines: Record<string, unknown>[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] =
+    [];
   let buf = '';
   let err = '';
   proc.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -49,14 +62,29 @@ export async function spawnGateway(configFile: string, args: string[] = [], env:
     }
   });
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
-  const exited = once(proc, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
-  const waitForLine = (pred: (l: Record<string, unknown>) => boolean, what: string, timeoutMs = 20_000): Promise<Record<string, unknown>> => {
+  const exited = once(proc, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  const waitForLine = (
+    pred: (l: Record<string, unknown>) => boolean,
+    what: string,
+    timeoutMs = 20_000,
+  ): Promise<Record<string, unknown>> => {
     const found = lines.find(pred);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no log line: ${what}\nstderr: ${err}\nlines: ${lines.map((l) => JSON.stringify(l)).join('\n')}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(`no log line: ${what}\nstderr: ${err}\nlines: ${lines.map((l) => JSON.stringify(l)).join('\n')}`),
+          ),
+        timeoutMs,
+      );
       waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void exited.then(() => setTimeout(() => reject(new Error(`gateway exited before: ${what}\nstderr: ${err}`)), 100));
+      void exited.then(() =>
+        setTimeout(() => reject(new Error(`gateway exited before: ${what}\nstderr: ${err}`)), 100),
+      );
     });
   };
   const listening = await waitForLine((l) => l.msg === 'listening', 'listening');
@@ -90,7 +118,8 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, what: stri
     } catch (e) {
       last = e;
     }
-    if (Date.now() > end) throw new Error(`gave up waiting: ${what}${last !== undefined ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > end)
+      throw new Error(`gave up waiting: ${what}${last !== undefined ? ` (last error: ${String(last)})` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -149,7 +178,8 @@ export function parsePrometheus(text: string): Map<string, Family> {
       let f = families.get(name!);
       if (f === undefined) families.set(name!, (f = { name: name!, type: 'untyped', help: '', samples: [] }));
       if (kind === 'TYPE') {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest!)) throw new Error(`bad type, ${where}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest!))
+          throw new Error(`bad type, ${where}`);
         if (f.samples.length > 0) throw new Error(`TYPE after samples, ${where}`);
         f.type = rest!;
       } else f.help = rest!;
@@ -200,7 +230,8 @@ export function parsePrometheus(text: string): Map<string, Family> {
       }
       const inf = g.find((b) => b.labels.le === '+Inf');
       const count = f.samples.find((s) => s.name === `${f.name}_count` && JSON.stringify(s.labels) === key);
-      if (inf === undefined || count === undefined || inf.value !== count.value) throw new Error(`${f.name}${key}: +Inf bucket and _count disagree`);
+      if (inf === undefined || count === undefined || inf.value !== count.value)
+        throw new Error(`${f.name}${key}: +Inf bucket and _count disagree`);
     }
   }
   return families;

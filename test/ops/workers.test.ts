@@ -1,9 +1,10 @@
 // `gateway start --workers 2`: reloads reach every worker, /metrics sums them, a dead worker is replaced.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
 
 const config = (routes: string[]): string => `_format_version: "3.0"
@@ -30,7 +31,10 @@ test('with --workers 2 a reload reaches both workers, /metrics sums them, and a 
       return s.config_hash !== st.config_hash ? s : undefined;
     }, 'reloaded');
     assert.equal(after.last_reload.ok, true);
-    assert.ok(after.workers.every((w: any) => w.config_hash === after.config_hash), JSON.stringify(after.workers));
+    assert.ok(
+      after.workers.every((w: any) => w.config_hash === after.config_hash),
+      JSON.stringify(after.workers),
+    );
     // every new connection (the primary hands them out in turn) finds the new route
     for (let i = 0; i < 10; i++) assert.equal(await statusOf(`${gw.proxy}/b`), 200);
     for (let i = 0; i < 10; i++) assert.equal(await statusOf(`${gw.proxy}/a`), 200);
@@ -48,7 +52,7 @@ test('with --workers 2 a reload reaches both workers, /metrics sums them, and a 
     assert.equal(m.get('tollgate_http_requests_total')!.type, 'counter');
 
     // a broken file changes no worker
-    await writeFile(file, config(['a', 'b']) + 'oops: [\n');
+    await writeFile(file, `${config(['a', 'b'])}oops: [\n`);
     const failed = await eventually(async () => {
       const s = await json(`${gw.admin}/status`);
       return s.last_reload.ok === false ? s : undefined;

@@ -11,7 +11,7 @@ import { parse } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../support/redis.ts';
-import { composeEnv, envReferences, type Doc } from './helpers.ts';
+import { composeEnv, type Doc, envReferences } from './helpers.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const DIR = join(ROOT, 'examples/compose');
@@ -22,7 +22,9 @@ const nginx = await readFile(join(DIR, 'nginx.conf'), 'utf8');
 const gatewayText = await readFile(GATEWAY_YAML, 'utf8');
 const gateway = parse(gatewayText) as Doc;
 const services = compose.services as Record<string, Doc>;
-const replicas = Object.keys(services).filter((name) => services[name]!.image === 'tollgate:local' && services[name]!.command === undefined);
+const replicas = Object.keys(services).filter(
+  (name) => services[name]!.image === 'tollgate:local' && services[name]!.command === undefined,
+);
 
 function rateLimitingConfigs(doc: Doc): Doc[] {
   const out: Doc[] = [];
@@ -42,7 +44,10 @@ describe('examples/compose files', () => {
     assert.ok(replicas.length >= 2, `gateway replicas: ${replicas.join(', ')}`);
     for (const name of replicas) {
       const s = services[name]!;
-      assert.ok(existsSync(join(resolve(DIR, (s.build as Doc).context as string), 'Dockerfile')), `${name}: build context holds the Dockerfile`);
+      assert.ok(
+        existsSync(join(resolve(DIR, (s.build as Doc).context as string), 'Dockerfile')),
+        `${name}: build context holds the Dockerfile`,
+      );
       // A folder mount (a single-file bind mount would not see edits that replace the file),
       // holding the gateway.yaml these tests validate, where the image's default command reads it.
       const mount = (s.volumes as string[]).map((v) => v.split(':')).find((v) => v[1] === '/etc/tollgate');
@@ -81,7 +86,7 @@ describe('examples/compose files', () => {
 
   test('nginx is trusted for X-Forwarded-For: the compose network is in trusted_ips', () => {
     const subnets = ((compose.networks as Doc).edge as Doc).ipam as Doc;
-    const subnet = ((subnets.config as Doc[])[0]!).subnet;
+    const subnet = (subnets.config as Doc[])[0]!.subnet;
     assert.ok(((gateway._tollgate as Doc).trusted_ips as string[]).includes(subnet as string));
   });
 
@@ -123,7 +128,9 @@ describe('examples/compose gateway.yaml on two gateways sharing one Redis', () =
     await redis?.stop();
   });
 
-  test('the /api limit (5 a minute per consumer) holds across both replicas: requests 6 and 7 get 429', { skip: skip ?? false }, async () => {
+  test('the /api limit (5 a minute per consumer) holds across both replicas: requests 6 and 7 get 429', {
+    skip: skip ?? false,
+  }, async () => {
     // The window is the UTC minute: do not start in its last seconds.
     const sec = new Date().getUTCSeconds();
     if (sec >= 57) await new Promise((r) => setTimeout(r, (61 - sec) * 1000));

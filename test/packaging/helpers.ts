@@ -13,7 +13,10 @@ export function composeEnv(environment: Doc | string[] | undefined): Record<stri
     ? environment.map((e) => [e.split('=')[0]!, e.slice(e.indexOf('=') + 1)])
     : Object.entries(environment ?? {});
   for (const [k, v] of entries) {
-    out[k] = String(v).replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g, (_m, _name: string, def?: string) => def ?? '');
+    out[k] = String(v).replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}/g,
+      (_m, _name: string, def?: string) => def ?? '',
+    );
   }
   return out;
 }
@@ -23,7 +26,8 @@ export function envReferences(gatewayYaml: string): Set<string> {
   const names = new Set<string>();
   for (const line of gatewayYaml.split('\n')) {
     if (/^\s*#/.test(line)) continue;
-    for (const m of line.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)) if (m[2] === undefined) names.add(m[1]!);
+    for (const m of line.matchAll(/(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g))
+      if (m[2] === undefined) names.add(m[1]!);
   }
   return names;
 }

@@ -19,7 +19,7 @@
  *
  * CLI: `npm run image:check [-- --dockerfile FILE] [--context DIR] [--keep]`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, cp, lstat, mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -94,7 +94,10 @@ export function parseDockerignore(text: string): IgnoreRule[] {
     raw = raw.trim();
     if (raw === '' || raw.startsWith('#')) continue;
     const negate = raw.startsWith('!');
-    const pattern = posix.normalize(negate ? raw.slice(1).trim() : raw).replace(/^\/+/, '').replace(/\/+$/, '');
+    const pattern = posix
+      .normalize(negate ? raw.slice(1).trim() : raw)
+      .replace(/^\/+/, '')
+      .replace(/\/+$/, '');
     let re = '';
     const segs = pattern.split('/');
     segs.forEach((seg, i) => {
@@ -116,7 +119,11 @@ export function parseDockerignore(text: string): IgnoreRule[] {
       if (!last) re += '/';
     });
     const literal = /^[^*?[]*/.exec(pattern)![0];
-    rules.push({ negate, re: new RegExp(`^${re}$`), prefix: literal.includes('/') ? literal.slice(0, literal.lastIndexOf('/')) : '' });
+    rules.push({
+      negate,
+      re: new RegExp(`^${re}$`),
+      prefix: literal.includes('/') ? literal.slice(0, literal.lastIndexOf('/')) : '',
+    });
   }
   return rules;
 }
@@ -175,7 +182,10 @@ export interface ImageCheckResult {
 
 /** Failure of the check, with the gateway's output when it got that far. */
 export class ImageCheckError extends Error {
-  constructor(message: string, readonly output = '') {
+  constructor(
+    message: string,
+    readonly output = '',
+  ) {
     super(output ? `${message}\n--- gateway output ---\n${output.trimEnd()}` : message);
   }
 }
@@ -233,7 +243,13 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
           await mkdir(root, { recursive: true, mode: 0o755 });
           if (from) await cp(from.root, root, { recursive: true });
         }
-        stage = { name: m[2] ?? String(stages.length), base: from?.base ?? m[1]!, root, workdir: from?.workdir ?? '/', env: { ...from?.env } };
+        stage = {
+          name: m[2] ?? String(stages.length),
+          base: from?.base ?? m[1]!,
+          root,
+          workdir: from?.workdir ?? '/',
+          env: { ...from?.env },
+        };
         stages.push(stage);
         // A new stage starts with the base image's defaults.
         entrypoint = null;
@@ -280,7 +296,9 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
         case 'CMD': {
           const form = execForm(ins.args);
           if (!form) {
-            throw new ImageCheckError(`${at(ins)} must use the exec form (a JSON array): the shell form puts /bin/sh in front of the gateway, and SIGTERM would not reach it`);
+            throw new ImageCheckError(
+              `${at(ins)} must use the exec form (a JSON array): the shell form puts /bin/sh in front of the gateway, and SIGTERM would not reach it`,
+            );
           }
           if (ins.keyword === 'ENTRYPOINT') {
             entrypoint = form;
@@ -297,7 +315,10 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
           }
           const m = /^CMD\s+(.*)$/i.exec(rest);
           const form = m ? execForm(m[1]!) : null;
-          if (!form) throw new ImageCheckError(`${at(ins)}: the check must be \`CMD [...]\` in exec form (the slim image's shell is not needed)`);
+          if (!form)
+            throw new ImageCheckError(
+              `${at(ins)}: the check must be \`CMD [...]\` in exec form (the slim image's shell is not needed)`,
+            );
           healthcheck = form;
           break;
         }
@@ -307,7 +328,9 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
         case 'VOLUME':
           break;
         default:
-          throw new ImageCheckError(`${at(ins)}: this checker does not replay ${ins.keyword}; teach test/packaging/image-check.ts the new step`);
+          throw new ImageCheckError(
+            `${at(ins)}: this checker does not replay ${ins.keyword}; teach test/packaging/image-check.ts the new step`,
+          );
       }
     }
     if (!stage) throw new ImageCheckError('the Dockerfile has no FROM');
@@ -319,7 +342,9 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     const plan = await walk(true);
     const { user } = plan;
     if (!/^\d+(:\d+)?$/.test(user)) {
-      throw new ImageCheckError(`USER must be numeric (UID[:GID]), not '${user}': Kubernetes' runAsNonRoot cannot verify a user name`);
+      throw new ImageCheckError(
+        `USER must be numeric (UID[:GID]), not '${user}': Kubernetes' runAsNonRoot cannot verify a user name`,
+      );
     }
     const [uid, gid = uid] = user.split(':').map(Number) as [number, number?];
     if (uid === 0) throw new ImageCheckError('the image runs as root: add USER with a non-root UID to the final stage');
@@ -333,8 +358,11 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     const pkgPath = inStage(stage, 'package.json');
     if (existsSync(pkgPath)) {
       const pkg = JSON.parse(await readFile(pkgPath, 'utf8')) as { devDependencies?: Record<string, string> };
-      const dev = Object.keys(pkg.devDependencies ?? {}).filter((n) => existsSync(inStage(stage!, posix.join('node_modules', n))));
-      if (dev.length > 0) throw new ImageCheckError(`devDependencies in the image: ${dev.join(', ')} (install with npm ci --omit=dev)`);
+      const dev = Object.keys(pkg.devDependencies ?? {}).filter((n) =>
+        existsSync(inStage(stage!, posix.join('node_modules', n))),
+      );
+      if (dev.length > 0)
+        throw new ImageCheckError(`devDependencies in the image: ${dev.join(', ')} (install with npm ci --omit=dev)`);
     }
 
     // --- the run
@@ -358,16 +386,23 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
       ...stage.env,
     };
     log(`start (uid ${uid}): ${run.join(' ')}`);
-    child = spawn(argv[0]!, argv.slice(1), { cwd: inStage(stage, stage.workdir), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(argv[0]!, argv.slice(1), {
+      cwd: inStage(stage, stage.workdir),
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const proc = child;
     let output = '';
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
-    const exited = new Promise<{ code: number | null; signal: string | null }>((res) => proc.once('exit', (code, signal) => res({ code, signal })));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((res) =>
+      proc.once('exit', (code, signal) => res({ code, signal })),
+    );
     proc.once('error', (e) => (output += `spawn failed: ${e.message}\n`));
 
     const listening = await waitForListening(() => output, exited, opts.startTimeoutMs ?? 45_000);
-    if ('exit' in listening) throw new ImageCheckError(`the entry command exited (${listening.exit}) before listening`, output);
+    if ('exit' in listening)
+      throw new ImageCheckError(`the entry command exited (${listening.exit}) before listening`, output);
     const proxy = listening.proxy[0];
     const admin = listening.admin[0];
     if (!proxy || !admin) throw new ImageCheckError('the "listening" line lacks a proxy or admin address', output);
@@ -378,7 +413,10 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
 
     const echo = await getJson(`http://${proxy}/echo/image-check?probe=1`);
     if (echo.status !== 200 || echo.body.path !== '/image-check') {
-      throw new ImageCheckError(`GET /echo/image-check answered ${echo.status} ${JSON.stringify(echo.body)}; expected 200 from the echo upstream with path /image-check`, output);
+      throw new ImageCheckError(
+        `GET /echo/image-check answered ${echo.status} ${JSON.stringify(echo.body)}; expected 200 from the echo upstream with path /image-check`,
+        output,
+      );
     }
     const status = await getJson(`http://${admin}/status`);
     if (status.status !== 200 || status.body.status !== 'up') {
@@ -389,11 +427,22 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     let healthcheckExit: number | null = null;
     if (healthcheck) {
       // The HEALTHCHECK targets the admin port inside the container; here it is a free port.
-      const hc = [...asUser, ...healthcheck].map((a) => a.replaceAll('127.0.0.1:8001', admin).replaceAll('localhost:8001', admin));
-      if (!hc.some((a) => a.includes(admin))) throw new ImageCheckError('the HEALTHCHECK does not target 127.0.0.1:8001 (the admin listener inside the container)');
-      const r = spawnSync(hc[0]!, hc.slice(1), { cwd: inStage(stage, stage.workdir), env, encoding: 'utf8', timeout: 10_000 });
+      const hc = [...asUser, ...healthcheck].map((a) =>
+        a.replaceAll('127.0.0.1:8001', admin).replaceAll('localhost:8001', admin),
+      );
+      if (!hc.some((a) => a.includes(admin)))
+        throw new ImageCheckError(
+          'the HEALTHCHECK does not target 127.0.0.1:8001 (the admin listener inside the container)',
+        );
+      const r = spawnSync(hc[0]!, hc.slice(1), {
+        cwd: inStage(stage, stage.workdir),
+        env,
+        encoding: 'utf8',
+        timeout: 10_000,
+      });
       healthcheckExit = r.status;
-      if (r.status !== 0) throw new ImageCheckError(`the HEALTHCHECK command exited ${r.status ?? r.signal}: ${r.stderr}`, output);
+      if (r.status !== 0)
+        throw new ImageCheckError(`the HEALTHCHECK command exited ${r.status ?? r.signal}: ${r.stderr}`, output);
       log('HEALTHCHECK → exit 0');
     }
 
@@ -403,7 +452,11 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     clearTimeout(timer);
     child = null;
     log(`SIGTERM → exit ${exit.code ?? exit.signal}`);
-    if (exit.code !== 0) throw new ImageCheckError(`after SIGTERM the gateway exited with ${exit.code ?? exit.signal}, expected 0`, output);
+    if (exit.code !== 0)
+      throw new ImageCheckError(
+        `after SIGTERM the gateway exited with ${exit.code ?? exit.signal}, expected 0`,
+        output,
+      );
 
     return {
       baseImages: stages.map((s) => s.base),
@@ -445,14 +498,24 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-async function replayCopy(ins: Instruction, stage: Stage, stages: readonly Stage[], context: string, ignore: readonly IgnoreRule[], log: (l: string) => void): Promise<void> {
+async function replayCopy(
+  ins: Instruction,
+  stage: Stage,
+  stages: readonly Stage[],
+  context: string,
+  ignore: readonly IgnoreRule[],
+  log: (l: string) => void,
+): Promise<void> {
   const { flags, rest } = splitFlags(ins.args);
   const parts = execForm(rest) ?? rest.split(/\s+/);
   if (parts.length < 2) throw new ImageCheckError(`Dockerfile:${ins.line} COPY needs a source and a destination`);
   const dest = parts.pop()!;
   const fromName = flags.get('from');
   const from = fromName === undefined ? null : stages.find((s) => s.name === fromName);
-  if (fromName !== undefined && !from) throw new ImageCheckError(`Dockerfile:${ins.line} COPY --from=${fromName}: no such stage (external images are not replayed)`);
+  if (fromName !== undefined && !from)
+    throw new ImageCheckError(
+      `Dockerfile:${ins.line} COPY --from=${fromName}: no such stage (external images are not replayed)`,
+    );
   const destPath = inStage(stage, dest);
   const destIsDir = dest.endsWith('/') || parts.length > 1;
 
@@ -460,7 +523,9 @@ async function replayCopy(ins: Instruction, stage: Stage, stages: readonly Stage
     // Sources: context-relative (never outside it), or a path in the earlier stage.
     const matches = from ? [inStage(from, src)] : await globContext(context, src);
     if (matches.length === 0 || !(await exists(matches[0]!))) {
-      throw new ImageCheckError(`Dockerfile:${ins.line} COPY ${src}: not found in the ${from ? `stage '${fromName}'` : 'build context'}${from ? '' : ' (or excluded by .dockerignore)'}`);
+      throw new ImageCheckError(
+        `Dockerfile:${ins.line} COPY ${src}: not found in the ${from ? `stage '${fromName}'` : 'build context'}${from ? '' : ' (or excluded by .dockerignore)'}`,
+      );
     }
     for (const abs of matches) {
       const rel = from ? '' : relative(context, abs).split('\\').join('/');
@@ -506,16 +571,27 @@ async function globContext(context: string, src: string): Promise<string[]> {
   if (!/[*?[]/.test(norm)) return [join(context, norm === '.' ? '' : norm)];
   const dir = posix.dirname(norm);
   if (/[*?[]/.test(dir)) throw new ImageCheckError(`COPY ${src}: wildcards are replayed in the last path segment only`);
-  const re = new RegExp(`^${posix.basename(norm).replace(/[.+^${}()|\\]/g, '\\$&').replaceAll('*', '[^/]*').replaceAll('?', '[^/]')}$`);
+  const re = new RegExp(
+    `^${posix
+      .basename(norm)
+      .replace(/[.+^${}()|\\]/g, '\\$&')
+      .replaceAll('*', '[^/]*')
+      .replaceAll('?', '[^/]')}$`,
+  );
   const names = await readdir(join(context, dir));
-  return names.filter((n) => re.test(n)).sort().map((n) => join(context, dir, n));
+  return names
+    .filter((n) => re.test(n))
+    .sort()
+    .map((n) => join(context, dir, n));
 }
 
 /** The argv of a RUN step this checker can replay (a plain `npm ci ...`), or an error. */
 function runArgv(ins: Instruction): string[] {
   const argv = execForm(ins.args) ?? (/[;&|<>$`\\"']/.test(ins.args) ? null : ins.args.split(/\s+/));
-  if (!argv || argv[0] !== 'npm' || argv[1] !== 'ci') {
-    throw new ImageCheckError(`Dockerfile:${ins.line} RUN ${ins.args}: only a plain \`npm ci ...\` is replayed; teach test/packaging/image-check.ts the new step`);
+  if (argv?.[0] !== 'npm' || argv[1] !== 'ci') {
+    throw new ImageCheckError(
+      `Dockerfile:${ins.line} RUN ${ins.args}: only a plain \`npm ci ...\` is replayed; teach test/packaging/image-check.ts the new step`,
+    );
   }
   return argv;
 }
@@ -527,7 +603,9 @@ async function replayRun(ins: Instruction, stage: Stage, log: (l: string) => voi
   // The host's cache and registry settings, and nothing else of its environment (under `npm test`
   // npm exports its whole config, prefixes included, which must not steer this install).
   const npmSettings = Object.fromEntries(
-    Object.entries(process.env).filter((e): e is [string, string] => /^npm_config_(cache|registry|userconfig)$/i.test(e[0]) && e[1] !== undefined),
+    Object.entries(process.env).filter(
+      (e): e is [string, string] => /^npm_config_(cache|registry|userconfig)$/i.test(e[0]) && e[1] !== undefined,
+    ),
   );
   const env: Record<string, string> = {
     PATH: hostPath(),
@@ -546,7 +624,8 @@ async function replayRun(ins: Instruction, stage: Stage, log: (l: string) => voi
     p.once('error', (e) => res({ code: -1, out: `${out}${e.message}` }));
     p.once('exit', (code) => res({ code, out }));
   });
-  if (r.code !== 0) throw new ImageCheckError(`Dockerfile:${ins.line} RUN ${argv.join(' ')} failed (exit ${r.code})`, r.out);
+  if (r.code !== 0)
+    throw new ImageCheckError(`Dockerfile:${ins.line} RUN ${argv.join(' ')} failed (exit ${r.code})`, r.out);
 }
 
 /** The host's PATH without the node_modules/.bin folders `npm run` puts in front: the image has none. */
@@ -640,7 +719,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       keep: args.includes('--keep'),
       log: (l) => process.stdout.write(`image-check: ${l}\n`),
     });
-    process.stdout.write(`image-check: OK (${r.baseImages.at(-1)}, user ${r.user}, ran as uid ${r.ranAsUid ?? '?'}${r.userNote ? `; ${r.userNote}` : ''})${args.includes('--keep') ? ` in ${r.tmp}` : ''}\n`);
+    process.stdout.write(
+      `image-check: OK (${r.baseImages.at(-1)}, user ${r.user}, ran as uid ${r.ranAsUid ?? '?'}${r.userNote ? `; ${r.userNote}` : ''})${args.includes('--keep') ? ` in ${r.tmp}` : ''}\n`,
+    );
   } catch (err) {
     process.stderr.write(`image-check: FAILED: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkImage, isIgnored, parseDockerignore, type ImageCheckResult } from './image-check.ts';
+import { checkImage, type ImageCheckResult, isIgnored, parseDockerignore } from './image-check.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const DOCKERFILE = join(ROOT, 'Dockerfile');
@@ -55,9 +55,13 @@ describe('the real Dockerfile', () => {
       const app = join(r.tmp, `stage${r.baseImages.length - 1}`, 'app');
       const src = (await readdir(join(app, 'src'), { recursive: true })).map(String);
       assert.ok(src.includes('index.ts'));
-      assert.deepEqual(src.filter((f) => f.endsWith('.test.ts')), []);
+      assert.deepEqual(
+        src.filter((f) => f.endsWith('.test.ts')),
+        [],
+      );
       const modules = await readdir(join(app, 'node_modules'));
-      for (const dev of ['typescript', 'oidc-provider', 'playwright-core', 'autocannon', '@types']) assert.ok(!modules.includes(dev), dev);
+      for (const dev of ['typescript', 'oidc-provider', 'playwright-core', 'autocannon', '@types'])
+        assert.ok(!modules.includes(dev), dev);
       assert.ok(modules.includes('tsx'), 'tsx runs the sources: it must be installed');
     } finally {
       await rm(r.tmp, { recursive: true, force: true });
@@ -66,10 +70,14 @@ describe('the real Dockerfile', () => {
 });
 
 describe('a broken Dockerfile fails the check', { concurrency: 2 }, () => {
-  const fails = (file: string, why: RegExp): Promise<void> => assert.rejects(checkImage({ dockerfile: file, context: ROOT }), why);
+  const fails = (file: string, why: RegExp): Promise<void> =>
+    assert.rejects(checkImage({ dockerfile: file, context: ROOT }), why);
 
   test('install step without the lockfile (npm ci refuses)', async () => {
-    await fails(await brokenCopy('COPY package.json package-lock.json ./', 'COPY package.json ./'), /RUN npm ci .*failed/);
+    await fails(
+      await brokenCopy('COPY package.json package-lock.json ./', 'COPY package.json ./'),
+      /RUN npm ci .*failed/,
+    );
   });
 
   test('install step with devDependencies', async () => {
@@ -81,7 +89,10 @@ describe('a broken Dockerfile fails the check', { concurrency: 2 }, () => {
   });
 
   test('default command pointing at a config file the image does not hold', async () => {
-    await fails(await brokenCopy('"--config", "/etc/tollgate/gateway.yaml"', '"--config", "/etc/tollgate/missing.yaml"'), /before listening[\s\S]*no such file/);
+    await fails(
+      await brokenCopy('"--config", "/etc/tollgate/gateway.yaml"', '"--config", "/etc/tollgate/missing.yaml"'),
+      /before listening[\s\S]*no such file/,
+    );
   });
 
   test('HEALTHCHECK asking for a path the admin listener does not serve', async () => {
@@ -103,10 +114,27 @@ describe('a broken Dockerfile fails the check', { concurrency: 2 }, () => {
 
 test('.dockerignore keeps the sources and drops tests, local node_modules and secrets (Docker pattern rules)', async () => {
   const rules = parseDockerignore(await readFile(join(ROOT, '.dockerignore'), 'utf8'));
-  for (const kept of ['src/index.ts', 'src/plugins/jwt/index.ts', 'bin/gateway', 'schemas/gateway.schema.json', 'package.json', 'package-lock.json', 'gateway.yaml']) {
+  for (const kept of [
+    'src/index.ts',
+    'src/plugins/jwt/index.ts',
+    'bin/gateway',
+    'schemas/gateway.schema.json',
+    'package.json',
+    'package-lock.json',
+    'gateway.yaml',
+  ]) {
     assert.equal(isIgnored(rules, kept), false, kept);
   }
-  for (const dropped of ['node_modules/tsx/package.json', '.git/HEAD', 'src/plugins/acl/acl.test.ts', 'test/config/helpers.ts', '.env', '.env.production', 'examples/keys/mobile-es256.pub.pem', 'tmp/x']) {
+  for (const dropped of [
+    'node_modules/tsx/package.json',
+    '.git/HEAD',
+    'src/plugins/acl/acl.test.ts',
+    'test/config/helpers.ts',
+    '.env',
+    '.env.production',
+    'examples/keys/mobile-es256.pub.pem',
+    'tmp/x',
+  ]) {
     assert.equal(isIgnored(rules, dropped), true, dropped);
   }
   // `!` re-includes, last match wins: the rule engine itself.

@@ -9,8 +9,8 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
+import { type Doc, envReferences } from './helpers.ts';
 import { parseDockerfile } from './image-check.ts';
-import { envReferences, type Doc } from './helpers.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const DIR = join(ROOT, 'examples/kubernetes');
@@ -36,26 +36,36 @@ const podSpec = get(deployment, 'spec.template.spec') as Doc;
 const podLabels = get(deployment, 'spec.template.metadata.labels') as Record<string, string>;
 const container = (podSpec.containers as Doc[])[0]!;
 const containerPort = (nameOrNumber: string | number): number =>
-  typeof nameOrNumber === 'number' ? nameOrNumber : ((container.ports as Doc[]).find((p) => p.name === nameOrNumber)!.containerPort as number);
+  typeof nameOrNumber === 'number'
+    ? nameOrNumber
+    : ((container.ports as Doc[]).find((p) => p.name === nameOrNumber)!.containerPort as number);
 const configMap = one('ConfigMap');
 const secret = one('Secret');
 const gatewayYaml = (configMap.data as Doc)['gateway.yaml'];
 const settings = (parse(gatewayYaml as string) as Doc)._tollgate as Doc;
-const selects = (selector: Record<string, string>): boolean => Object.entries(selector).every(([k, v]) => podLabels[k] === v);
+const selects = (selector: Record<string, string>): boolean =>
+  Object.entries(selector).every(([k, v]) => podLabels[k] === v);
 
 describe('examples/kubernetes manifests', () => {
   test('every file parses, every document has apiVersion, kind and metadata.name, kustomization lists them all', async () => {
     assert.ok(manifests.length >= 6);
     for (const m of manifests) {
-      assert.ok(typeof m.apiVersion === 'string' && typeof m.kind === 'string' && typeof get(m, 'metadata.name') === 'string', `${m.file}: ${m.kind}`);
+      assert.ok(
+        typeof m.apiVersion === 'string' && typeof m.kind === 'string' && typeof get(m, 'metadata.name') === 'string',
+        `${m.file}: ${m.kind}`,
+      );
     }
     const kustomization = parse(await readFile(join(DIR, 'kustomization.yaml'), 'utf8')) as Doc;
-    assert.deepEqual([...(kustomization.resources as string[])].sort(), files.filter((f) => f !== 'kustomization.yaml'));
+    assert.deepEqual(
+      [...(kustomization.resources as string[])].sort(),
+      files.filter((f) => f !== 'kustomization.yaml'),
+    );
   });
 
   test('Deployment: several replicas, CPU and memory requests and limits, a pinned image', () => {
     assert.ok((get(deployment, 'spec.replicas') as number) >= 2);
-    for (const k of ['requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory']) assert.ok(get(container, `resources.${k}`), k);
+    for (const k of ['requests.cpu', 'requests.memory', 'limits.cpu', 'limits.memory'])
+      assert.ok(get(container, `resources.${k}`), k);
     assert.match(container.image as string, /:[\w.-]+$/);
     assert.doesNotMatch(container.image as string, /:latest$/);
     assert.ok(selects(get(deployment, 'spec.selector.matchLabels')));
@@ -95,13 +105,20 @@ describe('examples/kubernetes manifests', () => {
   });
 
   test('non-root as the image USER, read-only root filesystem with a writable /tmp for the tsx cache', async () => {
-    const user = parseDockerfile(await readFile(join(ROOT, 'Dockerfile'), 'utf8')).filter((i) => i.keyword === 'USER').at(-1)!.args;
+    const user = parseDockerfile(await readFile(join(ROOT, 'Dockerfile'), 'utf8'))
+      .filter((i) => i.keyword === 'USER')
+      .at(-1)!.args;
     assert.equal(get(podSpec, 'securityContext.runAsNonRoot'), true);
     assert.equal(String(get(podSpec, 'securityContext.runAsUser')), user.split(':')[0]);
     assert.equal(get(container, 'securityContext.readOnlyRootFilesystem'), true);
     assert.equal(get(container, 'securityContext.allowPrivilegeEscalation'), false);
     const tmp = (container.volumeMounts as Doc[]).find((m) => m.mountPath === '/tmp')!;
-    assert.ok(get((podSpec.volumes as Doc[]).find((v) => v.name === tmp.name), 'emptyDir'));
+    assert.ok(
+      get(
+        (podSpec.volumes as Doc[]).find((v) => v.name === tmp.name),
+        'emptyDir',
+      ),
+    );
   });
 
   test('every ${...} of gateway.yaml is set by the container env, secrets through secretKeyRef into the Secret', () => {
@@ -117,7 +134,13 @@ describe('examples/kubernetes manifests', () => {
       } else assert.equal(typeof e.value, 'string', name);
     }
     for (const secretName of ['SESSION_SECRET', 'AUTH0_CLIENT_SECRET', 'REDIS_PASSWORD']) {
-      assert.ok(get(env.find((x) => x.name === secretName), 'valueFrom.secretKeyRef'), `${secretName} comes from the Secret, not a literal`);
+      assert.ok(
+        get(
+          env.find((x) => x.name === secretName),
+          'valueFrom.secretKeyRef',
+        ),
+        `${secretName} comes from the Secret, not a literal`,
+      );
     }
   });
 
@@ -142,7 +165,10 @@ describe('examples/kubernetes manifests', () => {
     const svc = one('Service');
     assert.ok(selects(get(svc, 'spec.selector')));
     const ports = get(svc, 'spec.ports') as Doc[];
-    assert.deepEqual(ports.map((p) => containerPort(p.targetPort as string | number)), [8000]);
+    assert.deepEqual(
+      ports.map((p) => containerPort(p.targetPort as string | number)),
+      [8000],
+    );
   });
 
   test('HPA scales the Deployment on CPU from a floor of at least 2, and the PDB lets one pod go at a time', () => {
@@ -162,7 +188,10 @@ describe('examples/kubernetes manifests', () => {
     assert.ok(selects(get(pdb, 'spec.selector.matchLabels')));
     const maxUnavailable = get(pdb, 'spec.maxUnavailable') as number | undefined;
     const minAvailable = get(pdb, 'spec.minAvailable') as number | undefined;
-    assert.ok(maxUnavailable === 1 || (minAvailable !== undefined && minAvailable < min), 'a drain can proceed and leaves pods serving');
+    assert.ok(
+      maxUnavailable === 1 || (minAvailable !== undefined && minAvailable < min),
+      'a drain can proceed and leaves pods serving',
+    );
   });
 
   test('NetworkPolicy opens the proxy port and keeps the admin port for monitoring', () => {
@@ -170,6 +199,9 @@ describe('examples/kubernetes manifests', () => {
     assert.ok(selects(get(np, 'spec.podSelector.matchLabels')));
     const rules = get(np, 'spec.ingress') as Doc[];
     const admin = rules.filter((r) => (r.ports as Doc[]).some((p) => p.port === 8001));
-    assert.ok(admin.length > 0 && admin.every((r) => Array.isArray(r.from) && r.from.length > 0), 'admin port restricted to listed sources');
+    assert.ok(
+      admin.length > 0 && admin.every((r) => Array.isArray(r.from) && r.from.length > 0),
+      'admin port restricted to listed sources',
+    );
   });
 });

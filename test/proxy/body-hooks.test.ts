@@ -1,8 +1,8 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { after, before, test } from 'node:test';
 import { definePlugin } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 
@@ -56,9 +56,7 @@ before(async () => {
         {
           name: 'up',
           url: `http://127.0.0.1:${port}`,
-          routes: [
-            { name: 'up', paths: ['/up'], plugins: [{ name: 'rewriter', config: { limit: 4096 } }] },
-          ],
+          routes: [{ name: 'up', paths: ['/up'], plugins: [{ name: 'rewriter', config: { limit: 4096 } }] }],
         },
         { name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'], plugins: [{ name: 'rewriter' }] }] },
       ],
@@ -92,7 +90,13 @@ test('body transforms apply to the in-process echo upstream too', async () => {
 });
 
 test('a plugin can change the upstream method and stream a replacement body', async () => {
-  const doc = (await (await fetch(`${gw.url}/up/x`, { method: 'POST', body: 'original', headers: { 'x-method': 'PUT', 'x-stream-body': '1' } })).json()) as Record<string, unknown>;
+  const doc = (await (
+    await fetch(`${gw.url}/up/x`, {
+      method: 'POST',
+      body: 'original',
+      headers: { 'x-method': 'PUT', 'x-stream-body': '1' },
+    })
+  ).json()) as Record<string, unknown>;
   assert.equal(doc.method, 'PUT');
   assert.equal(doc.body, 'streamed body');
 });

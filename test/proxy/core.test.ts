@@ -1,12 +1,14 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { rawRequest } from '../support/raw.ts';
 
 /** A real upstream on loopback that answers with what it received, unless the test's handler says otherwise. */
-async function upstream(handler?: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; port: number; server: Server; seen: IncomingMessage[] }> {
+async function upstream(
+  handler?: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ url: string; port: number; server: Server; seen: IncomingMessage[] }> {
   const seen: IncomingMessage[] = [];
   const server = createServer((req, res) => {
     seen.push(req);
@@ -14,7 +16,13 @@ async function upstream(handler?: (req: IncomingMessage, res: ServerResponse) =>
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.concat(chunks).toString() });
+      const body = JSON.stringify({
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks).toString(),
+      });
       res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes' });
       res.end(body);
     });
@@ -58,7 +66,12 @@ after(async () => {
 test('the echo upstream answers with the request the upstream would see, with X-Forwarded-For and the request id', async () => {
   const res = await fetch(`${gw.url}/echo/hello?a=1&a=2`, { headers: { 'x-demo': 'yes' } });
   assert.equal(res.status, 200);
-  const echo = (await res.json()) as { method: string; path: string; query: Record<string, unknown>; headers: Record<string, string> };
+  const echo = (await res.json()) as {
+    method: string;
+    path: string;
+    query: Record<string, unknown>;
+    headers: Record<string, string>;
+  };
   assert.equal(echo.method, 'GET');
   assert.equal(echo.path, '/hello');
   assert.deepEqual(echo.query, { a: ['1', '2'] });
@@ -87,15 +100,25 @@ test('strip_path joins the service path as Kong does; strip_path false keeps the
 });
 
 test('preserve_host sends the client Host upstream; otherwise the service host', async () => {
-  const a = JSON.parse((await rawRequest(gw.url, 'GET /preserve/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n')).body) as { headers: Record<string, string> };
+  const a = JSON.parse(
+    (await rawRequest(gw.url, 'GET /preserve/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n')).body,
+  ) as { headers: Record<string, string> };
   assert.equal(a.headers.host, 'api.example.com');
-  const b = JSON.parse((await rawRequest(gw.url, 'GET /strip/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n')).body) as { headers: Record<string, string> };
+  const b = JSON.parse(
+    (await rawRequest(gw.url, 'GET /strip/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n')).body,
+  ) as { headers: Record<string, string> };
   assert.equal(b.headers.host, `127.0.0.1:${up.port}`);
   assert.equal(b.headers['x-forwarded-host'], 'api.example.com');
 });
 
 test('dot segments and encoded dots cannot reach another route than the normalized path matches', async () => {
-  for (const p of ['/public/../admin/x', '/public/%2e%2e/admin/x', '/public/%2E%2E/admin/x', '//admin/x', '/public/./../admin/x']) {
+  for (const p of [
+    '/public/../admin/x',
+    '/public/%2e%2e/admin/x',
+    '/public/%2E%2E/admin/x',
+    '//admin/x',
+    '/public/./../admin/x',
+  ]) {
     const res = await rawRequest(gw.url, `GET ${p} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
     assert.equal(res.status, 200, p);
     const echo = JSON.parse(res.body) as { url: string };
@@ -141,14 +164,30 @@ test('client-sent identity headers never reach the upstream', async () => {
       },
     })
   ).json()) as { headers: Record<string, string> };
-  for (const h of ['x-consumer-id', 'x-consumer-username', 'x-consumer-groups', 'x-credential-identifier', 'x-anonymous-consumer', 'x-userinfo', 'x-access-token', 'x-id-token']) {
+  for (const h of [
+    'x-consumer-id',
+    'x-consumer-username',
+    'x-consumer-groups',
+    'x-credential-identifier',
+    'x-anonymous-consumer',
+    'x-userinfo',
+    'x-access-token',
+    'x-id-token',
+  ]) {
     assert.equal(echo.headers[h], undefined, h);
   }
 });
 
 test('client X-Forwarded-* values are not believed from an untrusted peer, X-Forwarded-For is appended to', async () => {
   const echo = (await (
-    await fetch(`${gw.url}/strip/xf`, { headers: { 'x-forwarded-for': '203.0.113.9', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example', 'x-request-id': 'client-chosen' } })
+    await fetch(`${gw.url}/strip/xf`, {
+      headers: {
+        'x-forwarded-for': '203.0.113.9',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'evil.example',
+        'x-request-id': 'client-chosen',
+      },
+    })
   ).json()) as { headers: Record<string, string> };
   assert.equal(echo.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
   assert.equal(echo.headers['x-forwarded-proto'], 'http');
@@ -166,7 +205,10 @@ test('a duplicate Host header gets 400 and never reaches the upstream', async ()
 
 test('an absolute-form target that disagrees with Host gets 400', async () => {
   const before = up.seen.length;
-  const res = await rawRequest(gw.url, 'GET http://other.example/strip/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+  const res = await rawRequest(
+    gw.url,
+    'GET http://other.example/strip/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+  );
   assert.equal(res.status, 400);
   assert.equal(up.seen.length, before);
   const ok = await rawRequest(gw.url, 'GET http://t/strip/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
@@ -199,28 +241,41 @@ test('too many request headers get 431', async () => {
 test('header names with underscores are dropped by default', async () => {
   const res = await rawRequest(gw.url, 'GET /strip/x HTTP/1.1\r\nHost: t\r\nX_Api_Key: k\r\nConnection: close\r\n\r\n');
   const echo = JSON.parse(res.body) as { headers: Record<string, string> };
-  assert.equal(echo.headers['x_api_key'], undefined);
+  assert.equal(echo.headers.x_api_key, undefined);
 });
 
 test('an h2c upgrade is refused with 400', async () => {
-  const res = await rawRequest(gw.url, 'GET /strip/x HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n');
+  const res = await rawRequest(
+    gw.url,
+    'GET /strip/x HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+  );
   assert.equal(res.status, 400);
 });
 
 test('Expect: 100-continue gets an interim 100, then the upstream answer', async () => {
-  const res = await rawRequest(gw.url, 'POST /strip/x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello');
+  const res = await rawRequest(
+    gw.url,
+    'POST /strip/x HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+  );
   assert.match(res.raw, /^HTTP\/1\.1 100 Continue/);
   assert.match(res.raw, /HTTP\/1\.1 200 OK/);
   assert.match(res.raw, /"body":"hello"/);
 });
 
 test('an Expect other than 100-continue gets 417', async () => {
-  const res = await rawRequest(gw.url, 'POST /strip/x HTTP/1.1\r\nHost: t\r\nExpect: something\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  const res = await rawRequest(
+    gw.url,
+    'POST /strip/x HTTP/1.1\r\nHost: t\r\nExpect: something\r\nContent-Length: 0\r\nConnection: close\r\n\r\n',
+  );
   assert.equal(res.status, 417);
 });
 
 test('a request body is forwarded and the access log has one JSON line per request', async () => {
-  const res = await fetch(`${gw.url}/strip/post`, { method: 'POST', body: 'payload', headers: { 'content-type': 'text/plain' } });
+  const res = await fetch(`${gw.url}/strip/post`, {
+    method: 'POST',
+    body: 'payload',
+    headers: { 'content-type': 'text/plain' },
+  });
   const echo = (await res.json()) as { body: string; method: string };
   assert.equal(echo.body, 'payload');
   const rid = res.headers.get('x-request-id');
@@ -245,7 +300,12 @@ test('from a trusted proxy, X-Forwarded-* and the request id are believed, and t
   });
   try {
     const res = await fetch(`${trusted.url}/echo/t`, {
-      headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'api.example.com', 'x-request-id': 'lb-123' },
+      headers: {
+        'x-forwarded-for': '203.0.113.7',
+        'x-forwarded-proto': 'https',
+        'x-forwarded-host': 'api.example.com',
+        'x-request-id': 'lb-123',
+      },
     });
     const echo = (await res.json()) as { headers: Record<string, string>; client: { ip: string } };
     assert.equal(res.headers.get('x-request-id'), 'lb-123');
@@ -254,7 +314,9 @@ test('from a trusted proxy, X-Forwarded-* and the request id are believed, and t
     assert.equal(echo.headers['x-real-ip'], '203.0.113.7');
     assert.equal(echo.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
     // X-Forwarded-Proto alone (no X-Forwarded-For) is believed too.
-    const only = (await (await fetch(`${trusted.url}/echo/t`, { headers: { 'x-forwarded-proto': 'https' } })).json()) as { headers: Record<string, string> };
+    const only = (await (
+      await fetch(`${trusted.url}/echo/t`, { headers: { 'x-forwarded-proto': 'https' } })
+    ).json()) as { headers: Record<string, string> };
     assert.equal(only.headers['x-forwarded-proto'], 'https');
   } finally {
     await trusted.close();

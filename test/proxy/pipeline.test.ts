@@ -1,10 +1,14 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { definePlugin, type PluginDefinition } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 
 const order: string[] = [];
-function tracer(name: string, priority: number, extra: Partial<Record<'exit' | 'throws' | 'async', boolean>> = {}): PluginDefinition {
+function tracer(
+  name: string,
+  priority: number,
+  extra: Partial<Record<'exit' | 'throws' | 'async', boolean>> = {},
+): PluginDefinition {
   return definePlugin({
     name,
     version: '1.0.0',
@@ -16,7 +20,8 @@ function tracer(name: string, priority: number, extra: Partial<Record<'exit' | '
           if (extra.async) await new Promise((r) => setTimeout(r, 5));
           order.push(`${config.tag}:access`);
           if (extra.throws && req.headers['x-throw'] === '1') throw new Error(`boom from ${name}`);
-          if (extra.exit && req.headers['x-exit'] === '1') req.exit(418, { message: 'short-circuit' }, { 'x-exited-by': name });
+          if (extra.exit && req.headers['x-exit'] === '1')
+            req.exit(418, { message: 'short-circuit' }, { 'x-exited-by': name });
           req.setUpstreamHeader(`x-seen-${name}`, config.tag);
         },
         response(_req, res) {
@@ -34,7 +39,11 @@ function tracer(name: string, priority: number, extra: Partial<Record<'exit' | '
 let gw: TestGateway;
 before(async () => {
   gw = await startGateway({
-    plugins: [tracer('low', 10), tracer('high', 3000, { exit: true }), tracer('mid', 1000, { throws: true, async: true })],
+    plugins: [
+      tracer('low', 10),
+      tracer('high', 3000, { exit: true }),
+      tracer('mid', 1000, { throws: true, async: true }),
+    ],
     config: {
       _format_version: '3.0',
       consumers: [{ username: 'alice' }],
@@ -48,7 +57,14 @@ before(async () => {
           url: 'echo://',
           plugins: [{ name: 'low', config: { tag: 'service-low' } }],
           routes: [
-            { name: 'a', paths: ['/a'], plugins: [{ name: 'high', config: { tag: 'route-high' } }, { name: 'low', config: { tag: 'route-low' } }] },
+            {
+              name: 'a',
+              paths: ['/a'],
+              plugins: [
+                { name: 'high', config: { tag: 'route-high' } },
+                { name: 'low', config: { tag: 'route-low' } },
+              ],
+            },
             { name: 'b', paths: ['/b'] },
           ],
         },

@@ -1,7 +1,7 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type AddressInfo } from 'node:net';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
+import { test } from 'node:test';
 import { startGateway } from '../../src/testing/index.ts';
 
 async function closedPort(): Promise<number> {
@@ -39,7 +39,8 @@ test('retries: idempotent requests that failed before reaching the upstream are 
       assert.equal(await res.text(), 'live');
     }
     const posts = [];
-    for (let i = 0; i < 4; i++) posts.push((await fetch(`${gw.url}/r/post`, { method: 'POST', body: 'payload' })).status);
+    for (let i = 0; i < 4; i++)
+      posts.push((await fetch(`${gw.url}/r/post`, { method: 'POST', body: 'payload' })).status);
     assert.ok(posts.includes(502), `a POST that hit the dead target is not retried: ${posts.join(',')}`);
     assert.ok(posts.includes(200), posts.join(','));
     const none = [];

@@ -1,6 +1,6 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { parseRaw, type RawResponse } from '../support/raw.ts';
 

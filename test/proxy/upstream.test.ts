@@ -1,10 +1,10 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
-import { createServer, request as httpRequest, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 
 const servers: (Server | TcpServer)[] = [];
@@ -32,7 +32,9 @@ const BIG = 64 * 1024 * 1024;
 before(async () => {
   // A port that refuses: bind, note the port, close.
   const tmp = createTcpServer();
-  closedPort = await new Promise<number>((r) => tmp.listen(0, '127.0.0.1', () => r((tmp.address() as AddressInfo).port)));
+  closedPort = await new Promise<number>((r) =>
+    tmp.listen(0, '127.0.0.1', () => r((tmp.address() as AddressInfo).port)),
+  );
   await new Promise<void>((r) => tmp.close(() => r()));
   servers.splice(servers.indexOf(tmp), 1);
 
@@ -40,7 +42,9 @@ before(async () => {
   const badStatusPort = await rawUpstream('HTTP/1.1 700 Weird\r\nContent-Length: 0\r\n\r\n');
   const garbagePort = await rawUpstream('NOT HTTP AT ALL\r\n\r\n');
   const truncatedPort = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part');
-  const hopPort = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Private\r\nX-Private: p\r\nKeep-Alive: timeout=5\r\nX-Public: q\r\n\r\nok');
+  const hopPort = await rawUpstream(
+    'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Private\r\nX-Private: p\r\nKeep-Alive: timeout=5\r\nX-Public: q\r\n\r\nok',
+  );
   let resolveAbort!: () => void;
   abortSeen = new Promise((r) => (resolveAbort = r));
   const slow = createServer((req, res) => {
@@ -163,14 +167,30 @@ test('a 64 MB upload streams through intact', async () => {
   for (let i = 0; i < 64; i++) expected.update(chunk);
   const { port } = new URL(gw.url);
   const body = await new Promise<string>((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/stream/upload', method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
-      let s = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (s += d));
-      res.on('end', () => resolve(s));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/stream/upload',
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream' },
+      },
+      (res) => {
+        let s = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (s += d));
+        res.on('end', () => resolve(s));
+      },
+    );
     req.on('error', reject);
-    void pipeline(Readable.from((function* () { for (let i = 0; i < 64; i++) yield chunk; })()), req);
+    void pipeline(
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < 64; i++) yield chunk;
+        })(),
+      ),
+      req,
+    );
   });
   assert.deepEqual(JSON.parse(body), { bytes: BIG, sha256: expected.digest('hex') });
 });

@@ -1,8 +1,8 @@
-import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { connect, type AddressInfo, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { type AddressInfo, connect, type Socket } from 'node:net';
+import { after, before, test } from 'node:test';
 import { definePlugin } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 
@@ -17,7 +17,9 @@ before(async () => {
   upstream.on('upgrade', (req, socket: Socket) => {
     upstreamSaw.push(req.headers);
     const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));
     socket.on('end', () => socket.destroy());
   });
@@ -39,7 +41,13 @@ before(async () => {
     ],
     config: {
       _format_version: '3.0',
-      services: [{ name: 'ws', url: `http://127.0.0.1:${port}`, routes: [{ name: 'ws', paths: ['/ws'], plugins: [{ name: 'deny-header' }] }] }],
+      services: [
+        {
+          name: 'ws',
+          url: `http://127.0.0.1:${port}`,
+          routes: [{ name: 'ws', paths: ['/ws'], plugins: [{ name: 'deny-header' }] }],
+        },
+      ],
     },
   });
 });

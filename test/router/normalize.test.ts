@@ -2,11 +2,12 @@
  * Path normalization guards route bypasses: every spelling of a path must route (and reach the
  * upstream) as its canonical form does.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ProxyError } from '../../src/errors.ts';
 import { normalizePath } from '../../src/router/normalize.ts';
 import { Router } from '../../src/router/router.ts';
-import { ProxyError } from '../../src/errors.ts';
 import { route } from './helpers.ts';
 
 function rejects(path: string, policy: 'reject' | 'allow', code: 'BAD_PATH' | 'ENCODED_SLASH'): void {
@@ -17,7 +18,7 @@ function rejects(path: string, policy: 'reject' | 'allow', code: 'BAD_PATH' | 'E
   );
 }
 
-test('Kong\'s documented normalization examples', () => {
+test("Kong's documented normalization examples", () => {
   assert.equal(normalizePath('/foo%3a', 'reject'), '/foo%3A');
   assert.equal(normalizePath('/fo%6F', 'reject'), '/foo');
   assert.equal(normalizePath('/foo/./bar/../baz', 'reject'), '/foo/baz');
@@ -66,7 +67,8 @@ test('a path not starting with a slash is rejected', () => {
 });
 
 test('encoded slashes and backslashes are rejected under the reject policy', () => {
-  for (const p of ['/a%2Fb', '/a%2fb', '/a%5Cb', '/a%5cb', '/a\\b', '/public/%2E%2E%2fadmin']) rejects(p, 'reject', 'ENCODED_SLASH');
+  for (const p of ['/a%2Fb', '/a%2fb', '/a%5Cb', '/a%5cb', '/a\\b', '/public/%2E%2E%2fadmin'])
+    rejects(p, 'reject', 'ENCODED_SLASH');
 });
 
 test('encoded slashes stay encoded under the allow policy and never act as separators', () => {
@@ -94,12 +96,23 @@ test('bypass attempts route where the canonical path routes', () => {
   const pub = route({ name: 'public', paths: ['/public'] });
   const admin = route({ name: 'admin', paths: ['/admin'] });
   const router = new Router([pub, admin]);
-  const attempts = ['/public/../admin', '/public/%2e%2e/admin', '/public/%2E%2E/admin', '//admin', '/public/./../admin', '/%61dmin', '/ADMIN/../admin'];
+  const attempts = [
+    '/public/../admin',
+    '/public/%2e%2e/admin',
+    '/public/%2E%2E/admin',
+    '//admin',
+    '/public/./../admin',
+    '/%61dmin',
+    '/ADMIN/../admin',
+  ];
   for (const raw of attempts) {
     assert.equal(router.match('GET', undefined, normalizePath(raw, 'reject'), {})?.route.name, 'admin', raw);
   }
   // Encoded separators never climb: under 'allow' the path stays inside /public.
-  assert.equal(router.match('GET', undefined, normalizePath('/public/%2E%2E%2fadmin', 'allow'), {})?.route.name, 'public');
+  assert.equal(
+    router.match('GET', undefined, normalizePath('/public/%2E%2E%2fadmin', 'allow'), {})?.route.name,
+    'public',
+  );
   assert.equal(router.match('GET', undefined, normalizePath('/public/..%5Cadmin', 'allow'), {})?.route.name, 'public');
 });
 
@@ -107,5 +120,8 @@ test('route prefixes are normalized like requests', () => {
   const r = route({ name: 'cafe', paths: ['/caf\u00e9/%7euser/./x'] });
   const router = new Router([r]);
   assert.equal(router.match('GET', undefined, normalizePath('/caf%c3%a9/~user/x/1', 'reject'), {})?.route.name, 'cafe');
-  assert.equal(router.match('GET', undefined, normalizePath('/caf\u00c3\u00a9/%7Euser/x', 'reject'), {})?.route.name, 'cafe');
+  assert.equal(
+    router.match('GET', undefined, normalizePath('/caf\u00c3\u00a9/%7Euser/x', 'reject'), {})?.route.name,
+    'cafe',
+  );
 });

@@ -2,13 +2,20 @@
  * Route matching and priority with Kong 3's traditional_compatible semantics; the examples come
  * from Kong's "Traditional router" documentation unless stated otherwise.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import type { IncomingHttpHeaders } from 'node:http';
-import { Router, RouteCompileError } from '../../src/router/router.ts';
+import { test } from 'node:test';
+import { RouteCompileError, Router } from '../../src/router/router.ts';
 import { route, type TestRoute } from './helpers.ts';
 
-function matchName(router: Router<TestRoute>, method: string, host: string | undefined, path: string, headers: IncomingHttpHeaders = {}): string | null {
+function matchName(
+  router: Router<TestRoute>,
+  method: string,
+  host: string | undefined,
+  path: string,
+  headers: IncomingHttpHeaders = {},
+): string | null {
   return router.match(method, host, path, headers)?.route.name ?? null;
 }
 
@@ -34,7 +41,10 @@ test('a prefix matches at any character, as in Kong: /foo matches /foo, /foo/bar
 });
 
 test('the longest prefix wins (docs: /service vs /service/resource)', () => {
-  const router = new Router([route({ name: 'short', paths: ['/service'] }), route({ name: 'long', paths: ['/service/resource'] })]);
+  const router = new Router([
+    route({ name: 'short', paths: ['/service'] }),
+    route({ name: 'long', paths: ['/service/resource'] }),
+  ]);
   assert.equal(matchName(router, 'GET', undefined, '/service/resource/1'), 'long');
   assert.equal(matchName(router, 'GET', undefined, '/service/other'), 'short');
   assert.equal(matchName(router, 'GET', undefined, '/service'), 'short');
@@ -65,19 +75,30 @@ test('a route with more fields is evaluated first (docs: hosts vs hosts+methods)
   ]);
   assert.equal(matchName(router, 'GET', 'example.com', '/'), 'host');
   assert.equal(matchName(router, 'POST', 'example.com', '/'), 'host-post');
-  assert.deepEqual(router.ordered().map((r) => r.name), ['host-post', 'host']);
+  assert.deepEqual(
+    router.ordered().map((r) => r.name),
+    ['host-post', 'host'],
+  );
 });
 
-test('tie-breakers in Kong\'s order: plain host, header count, regex, regex_priority, prefix length', () => {
+test("tie-breakers in Kong's order: plain host, header count, regex, regex_priority, prefix length", () => {
   const plain = route({ name: 'plain', hosts: ['api.example.com'], paths: ['/'] });
   const wildcard = route({ name: 'wildcard', hosts: ['*.example.com'], paths: ['/a/long/prefix'] });
   let router = new Router([wildcard, plain]);
-  assert.equal(matchName(router, 'GET', 'api.example.com', '/a/long/prefix'), 'plain', 'plain host beats a wildcard host, even with a longer path');
+  assert.equal(
+    matchName(router, 'GET', 'api.example.com', '/a/long/prefix'),
+    'plain',
+    'plain host beats a wildcard host, even with a longer path',
+  );
 
   const twoHeaders = route({ name: 'two', headers: { 'x-a': ['1'], 'x-b': ['2'] }, paths: ['/'] });
   const oneHeader = route({ name: 'one', headers: { 'x-a': ['1'] }, paths: ['~/x'] });
   router = new Router([oneHeader, twoHeaders]);
-  assert.equal(matchName(router, 'GET', undefined, '/x', { 'x-a': '1', 'x-b': '2' }), 'two', 'more headers beat a regex path');
+  assert.equal(
+    matchName(router, 'GET', undefined, '/x', { 'x-a': '1', 'x-b': '2' }),
+    'two',
+    'more headers beat a regex path',
+  );
 
   const regex = route({ name: 'regex', paths: ['~/'] });
   const prefix = route({ name: 'prefix', paths: ['/very/long/prefix'] });
@@ -88,7 +109,10 @@ test('tie-breakers in Kong\'s order: plain host, header count, regex, regex_prio
   const high = route({ name: 'high', paths: ['~/a'], regex_priority: 2 });
   const zero = route({ name: 'zero', paths: ['~/a'] });
   router = new Router([low, zero, high]);
-  assert.deepEqual(router.ordered().map((r) => r.name), ['high', 'zero', 'low']);
+  assert.deepEqual(
+    router.ordered().map((r) => r.name),
+    ['high', 'zero', 'low'],
+  );
 
   const first = route({ name: 'first', paths: ['/same'] });
   const second = route({ name: 'second', paths: ['/same'] });
@@ -102,7 +126,10 @@ test('match weight counts methods, hosts, headers and paths', () => {
   const methodPath = route({ name: 'method+path', methods: ['GET'], paths: ['/'] });
   const headerHost = route({ name: 'header+host', hosts: ['*.test'], headers: { 'x-v': ['1'] } });
   const router = new Router([pathOnly, hostOnly, methodPath, headerHost]);
-  assert.deepEqual(router.ordered().map((r) => r.name), ['header+host', 'method+path', 'host', 'path']);
+  assert.deepEqual(
+    router.ordered().map((r) => r.name),
+    ['header+host', 'method+path', 'host', 'path'],
+  );
   assert.equal(matchName(router, 'GET', 'x.test', '/a/b/c/d/e', { 'x-v': '1' }), 'header+host');
   assert.equal(matchName(router, 'GET', 'x.test', '/a/b/c/d/e'), 'method+path');
   assert.equal(matchName(router, 'POST', 'x.test', '/a/b/c/d/e'), 'host');
@@ -118,7 +145,10 @@ test('a route mixing regex and prefixes of several lengths ranks each path on it
   assert.equal(matchName(router, 'GET', undefined, '/ab'), 'mixed');
   assert.equal(router.match('GET', undefined, '/r/12', {})?.matchedPath, '/r/12');
   assert.equal(router.match('GET', undefined, '/abcdefg', {})?.matchedPath, '/abcdef');
-  assert.deepEqual(router.ordered().map((r) => r.name), ['mixed', 'mid']);
+  assert.deepEqual(
+    router.ordered().map((r) => r.name),
+    ['mixed', 'mid'],
+  );
 });
 
 test('wildcard hosts (docs): *.example.com and example.*', () => {
@@ -152,7 +182,10 @@ test('hosts are case-insensitive; a host without port matches any port, with por
 });
 
 test('methods: only listed methods match', () => {
-  const router = new Router([route({ name: 'read', methods: ['GET', 'HEAD'] }), route({ name: 'write', methods: ['post'] })]);
+  const router = new Router([
+    route({ name: 'read', methods: ['GET', 'HEAD'] }),
+    route({ name: 'write', methods: ['post'] }),
+  ]);
   assert.equal(matchName(router, 'GET', undefined, '/'), 'read');
   assert.equal(matchName(router, 'HEAD', undefined, '/resource'), 'read');
   assert.equal(matchName(router, 'POST', undefined, '/'), 'write');
@@ -187,7 +220,10 @@ test('header values starting with ~* are case-insensitive regexes', () => {
 });
 
 test('regex paths are anchored at the start, not the end', () => {
-  const router = new Router([route({ name: 're', paths: ['~/users/\\d+'] }), route({ name: 'alt', paths: ['~/alpha|/beta'] })]);
+  const router = new Router([
+    route({ name: 're', paths: ['~/users/\\d+'] }),
+    route({ name: 'alt', paths: ['~/alpha|/beta'] }),
+  ]);
   assert.equal(matchName(router, 'GET', undefined, '/users/12/profile'), 're');
   assert.equal(matchName(router, 'GET', undefined, '/api/users/12'), null);
   assert.equal(matchName(router, 'GET', undefined, '/beta/x'), 'alt');
@@ -204,7 +240,11 @@ test('regex captures (docs example): numbered and named groups, for plugins', ()
 });
 
 test('routes without captures share one frozen empty captures object', () => {
-  const router = new Router([route({ name: 'p', paths: ['/p'] }), route({ name: 're', paths: ['~/r/\\d+'] }), route({ name: 'h', hosts: ['h.test'] })]);
+  const router = new Router([
+    route({ name: 'p', paths: ['/p'] }),
+    route({ name: 're', paths: ['~/r/\\d+'] }),
+    route({ name: 'h', hosts: ['h.test'] }),
+  ]);
   const a = router.match('GET', undefined, '/p', {})!;
   const b = router.match('GET', undefined, '/r/1', {})!;
   const c = router.match('GET', 'h.test', '/x', {})!;
@@ -223,9 +263,18 @@ test('regex paths with escaped unreserved characters are normalized like request
 });
 
 test('an invalid regex or host is reported with the route and the field', () => {
-  assert.throws(() => new Router([route({ name: 'bad', paths: ['~/a('] })]), (e: unknown) => e instanceof RouteCompileError && e.field === 'paths[0]' && e.message.includes('bad'));
-  assert.throws(() => new Router([route({ name: 'bad', hosts: ['a.*.com'] })]), (e: unknown) => e instanceof RouteCompileError && e.field === 'hosts[0]');
-  assert.throws(() => new Router([route({ name: 'bad', headers: { x: ['~*('] } })]), (e: unknown) => e instanceof RouteCompileError && e.field === 'headers.x[0]');
+  assert.throws(
+    () => new Router([route({ name: 'bad', paths: ['~/a('] })]),
+    (e: unknown) => e instanceof RouteCompileError && e.field === 'paths[0]' && e.message.includes('bad'),
+  );
+  assert.throws(
+    () => new Router([route({ name: 'bad', hosts: ['a.*.com'] })]),
+    (e: unknown) => e instanceof RouteCompileError && e.field === 'hosts[0]',
+  );
+  assert.throws(
+    () => new Router([route({ name: 'bad', headers: { x: ['~*('] } })]),
+    (e: unknown) => e instanceof RouteCompileError && e.field === 'headers.x[0]',
+  );
 });
 
 test('host-partitioned routes still respect priority across hosts and wildcards', () => {

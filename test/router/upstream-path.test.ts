@@ -4,8 +4,9 @@
  * normalizePath → Router.match → upstreamPath. Each row also runs with the route path turned into
  * an equivalent regex (`~/[0]?route`), as Kong's specs do.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { normalizePath } from '../../src/router/normalize.ts';
 import { Router, upstreamPath } from '../../src/router/router.ts';
 import { route } from './helpers.ts';
@@ -138,10 +139,24 @@ interface Case {
 function expand(): Case[] {
   const cases: Case[] = [];
   for (const line of TABLE.trim().split('\n')) {
-    const [servicePath, routePath, strip, handling, request, expected] = line.split('|').map((s) => s.trim()) as [string, string, string, string, string, string];
+    const [servicePath, routePath, strip, handling, request, expected] = line.split('|').map((s) => s.trim()) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     for (const s of strip === '*' ? [false, true] : [strip === 'y']) {
       for (const h of handling === '*' ? (['v0', 'v1'] as const) : [handling as 'v0' | 'v1']) {
-        cases.push({ servicePath, routePath: routePath === '-' ? null : routePath, strip: s, handling: h, request, expected });
+        cases.push({
+          servicePath,
+          routePath: routePath === '-' ? null : routePath,
+          strip: s,
+          handling: h,
+          request,
+          expected,
+        });
       }
     }
   }
@@ -162,7 +177,7 @@ function upstreamFor(c: Case, routePath: string | null): string {
   return upstreamPath(c.servicePath, r, path, m.matchedPath);
 }
 
-test('upstream path for a prefix or host-only route follows Kong\'s v0/v1 table', () => {
+test("upstream path for a prefix or host-only route follows Kong's v0/v1 table", () => {
   const cases = expand();
   assert.ok(cases.length > 200);
   for (const c of cases) {
@@ -174,7 +189,7 @@ test('upstream path for a prefix or host-only route follows Kong\'s v0/v1 table'
 test('upstream path for an equivalent regex route follows the same table', () => {
   for (const c of expand()) {
     if (c.routePath === null) continue;
-    const regex = '~/[0]?' + c.routePath.slice(1);
+    const regex = `~/[0]?${c.routePath.slice(1)}`;
     const label = `service ${c.servicePath}, route ${regex}, strip ${c.strip}, ${c.handling}, request ${c.request}`;
     assert.equal(upstreamFor(c, regex), c.expected, label);
   }

@@ -11,13 +11,14 @@
  *   try { await browser.page.goto(url); } finally { await browser.close(); }
  * });
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { test } from 'node:test';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -67,7 +68,11 @@ export async function launchChromium(): Promise<Chromium> {
     await rm(userDataDir, { recursive: true, force: true });
   };
   try {
-    context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+    });
     context.setDefaultTimeout(20_000);
     const page = context.pages()[0] ?? (await context.newPage());
     return { context, page, close };

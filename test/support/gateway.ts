@@ -21,7 +21,10 @@ export interface ServiceConfigOptions {
 }
 
 /** A `_format_version: "3.0"` config whose first service carries `routes`. */
-export function serviceConfig(routes: Record<string, unknown>[], options: ServiceConfigOptions = {}): Record<string, unknown> {
+export function serviceConfig(
+  routes: Record<string, unknown>[],
+  options: ServiceConfigOptions = {},
+): Record<string, unknown> {
   return {
     _format_version: '3.0',
     ...options.extra,
@@ -30,6 +33,9 @@ export function serviceConfig(routes: Record<string, unknown>[], options: Servic
 }
 
 /** Starts an in-process gateway on `serviceConfig(routes, options)`. */
-export function startServiceGateway(routes: Record<string, unknown>[], options: ServiceConfigOptions = {}): Promise<TestGateway> {
+export function startServiceGateway(
+  routes: Record<string, unknown>[],
+  options: ServiceConfigOptions = {},
+): Promise<TestGateway> {
   return startGateway({ config: serviceConfig(routes, options) });
 }

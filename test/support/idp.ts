@@ -18,10 +18,19 @@
  * await idp.rotateKeys();                                     // new kid from now on
  * await idp.close();
  */
+
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { exportJWK, generateKeyPair, SignJWT, importJWK, type JWK, type JWTPayload, type JWTHeaderParameters } from 'jose';
+import {
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+  type JWK,
+  type JWTHeaderParameters,
+  type JWTPayload,
+  SignJWT,
+} from 'jose';
 
 /** Client metadata as oidc-provider takes it (snake_case, OpenID Connect Dynamic Registration names). */
 export type ClientMetadata = Record<string, unknown> & { client_id: string };
@@ -168,7 +177,10 @@ function filterBenignWarnings(): void {
   }
 }
 
-type ProviderCtor = new (issuer: string, config: Record<string, unknown>) => {
+type ProviderCtor = new (
+  issuer: string,
+  config: Record<string, unknown>,
+) => {
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
   on(event: string, listener: (...args: unknown[]) => void): void;
 };
@@ -214,7 +226,8 @@ function createAdapterClass(store: Map<string, { payload: Record<string, unknown
         store.set(grantKey, { payload: { members }, expiresAt: Infinity });
       }
       if (typeof payload.uid === 'string') store.set(`uid:${payload.uid}`, { payload: { id }, expiresAt });
-      if (typeof payload.userCode === 'string') store.set(`userCode:${payload.userCode}`, { payload: { id }, expiresAt });
+      if (typeof payload.userCode === 'string')
+        store.set(`userCode:${payload.userCode}`, { payload: { id }, expiresAt });
     }
     async find(id: string): Promise<Record<string, unknown> | undefined> {
       return get(this.key(id));
@@ -319,7 +332,11 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
         introspection: { enabled: true },
         resourceIndicators: {
           enabled: true,
-          defaultResource: async (_ctx: unknown, client: { grantTypeAllowed(g: string): boolean }, oneOf?: string[]) => {
+          defaultResource: async (
+            _ctx: unknown,
+            client: { grantTypeAllowed(g: string): boolean },
+            oneOf?: string[],
+          ) => {
             if (oneOf) return oneOf;
             // Auth0's M2M tokens always name the API; the login flow gets an opaque userinfo token
             // unless it asks for a resource.
@@ -344,7 +361,13 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
     };
     const provider = new Provider(issuer, config);
     if (debug) {
-      for (const event of ['grant.error', 'authorization.error', 'server_error', 'end_session.error', 'userinfo.error']) {
+      for (const event of [
+        'grant.error',
+        'authorization.error',
+        'server_error',
+        'end_session.error',
+        'userinfo.error',
+      ]) {
         provider.on(event, (...args: unknown[]) => {
           const err = args.find((a) => a instanceof Error) as (Error & { error_detail?: string }) | undefined;
           console.error(`[idp] ${event}: ${err?.message ?? ''} ${err?.error_detail ?? ''}`);

@@ -7,8 +7,14 @@
  * assert.equal(upstream.requests.length, 0, 'refused requests never reach the upstream');
  * await upstream.close();
  */
-import { createServer, type IncomingHttpHeaders, type RequestListener, type Server, type ServerResponse } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 
 /** A listening HTTP server. */
 export interface Listening {
@@ -60,7 +66,9 @@ function echoHeadersAndUrl(seen: RecordedRequest, res: ServerResponse): void {
  * Starts an upstream that records each request (recorded when it arrives, body filled in once
  * read) and answers with `respond` after the whole body is in.
  */
-export async function startRecordingUpstream(respond: (seen: RecordedRequest, res: ServerResponse) => void = echoHeadersAndUrl): Promise<RecordingUpstream> {
+export async function startRecordingUpstream(
+  respond: (seen: RecordedRequest, res: ServerResponse) => void = echoHeadersAndUrl,
+): Promise<RecordingUpstream> {
   const requests: RecordedRequest[] = [];
   const listening = await listen((req, res) => {
     const seen: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: '' };

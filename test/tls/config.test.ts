@@ -1,18 +1,23 @@
 // A Kong-style gateway.yaml with certificates and snis validates and serves; certificate problems are
 // located errors (key mismatch, duplicate SNI, a non-CA in ca_certificates) or warnings (expired).
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
 import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
-import { TollgateInstance } from '../../src/proxy/instance.ts';
 import { createLogger } from '../../src/log.ts';
+import { TollgateInstance } from '../../src/proxy/instance.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
-import { TestCa, curl, tool } from './support.ts';
+import { curl, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl') || tool('curl');
-const indent = (pem: string, n: number): string => pem.trim().split('\n').join(`\n${' '.repeat(n)}`);
+const indent = (pem: string, n: number): string =>
+  pem
+    .trim()
+    .split('\n')
+    .join(`\n${' '.repeat(n)}`);
 
 async function issues(text: string, dir: string): Promise<ConfigIssue[]> {
   try {
@@ -24,7 +29,9 @@ async function issues(text: string, dir: string): Promise<ConfigIssue[]> {
   }
 }
 
-test('a Kong 3.x declarative file with certificates, snis and https routes validates and serves over HTTP/2', { skip }, async () => {
+test('a Kong 3.x declarative file with certificates, snis and https routes validates and serves over HTTP/2', {
+  skip,
+}, async () => {
   const ca = new TestCa();
   const leaf = ca.issue('example.com', ['example.com', '*.example.com']);
   // As `deck gateway dump` writes it: inline PEMs, ids, snis nested under their certificate.
@@ -67,10 +74,23 @@ services:
   assert.deepEqual(await issues(text, ca.dir), []);
   const file = join(ca.dir, 'gateway.yaml');
   writeFileSync(file, text);
-  const inst = await TollgateInstance.start({ configFile: file, env: {}, proxyListen: ['127.0.0.1:0', '127.0.0.1:0 ssl'], adminListen: [], log: createLogger({ level: 'error', destination: lineSink([]) as never }) });
+  const inst = await TollgateInstance.start({
+    configFile: file,
+    env: {},
+    proxyListen: ['127.0.0.1:0', '127.0.0.1:0 ssl'],
+    adminListen: [],
+    log: createLogger({ level: 'error', destination: lineSink([]) as never }),
+  });
   try {
     const [plain, tls] = inst.proxyAddresses.map((a) => Number(a.split(':').pop()));
-    const r = await curl(['--http2', '--cacert', ca.certFile, '--resolve', `api.example.com:${tls}:127.0.0.1`, `https://api.example.com:${tls}/orders/1`]);
+    const r = await curl([
+      '--http2',
+      '--cacert',
+      ca.certFile,
+      '--resolve',
+      `api.example.com:${tls}:127.0.0.1`,
+      `https://api.example.com:${tls}/orders/1`,
+    ]);
     assert.equal(r.status, 200);
     assert.equal(r.version, '2');
     assert.equal(JSON.parse(r.body).url, '/1');
@@ -99,15 +119,23 @@ certificates:
   );
   const text = found.map((i) => `${i.line}:${i.col} ${i.path} ${i.message}`).join('\n');
   assert.match(text, /^4:10 certificates\[0\]\.key key does not match cert$/m);
-  assert.match(text, /^8:38 certificates\[1\]\.snis\[1\]\.name uniqueness violation: 'snis' entity with name set to 'a\.test' already declared/m);
+  assert.match(
+    text,
+    /^8:38 certificates\[1\]\.snis\[1\]\.name uniqueness violation: 'snis' entity with name set to 'a\.test' already declared/m,
+  );
   assert.ok(!text.includes(a.key.split('\n')[1]!), 'no key material in messages');
 });
 
-test('an expired certificate is a warning, not an error; a non-CA in ca_certificates is an error', { skip }, async () => {
+test('an expired certificate is a warning, not an error; a non-CA in ca_certificates is an error', {
+  skip,
+}, async () => {
   const ca = new TestCa();
   ca.issue('old', ['old.test'], { file: 'old', window: ['200101000000Z', '200201000000Z'] });
   ca.issue('leaf', ['leaf.test'], { file: 'leaf' });
-  const warned = await issues(`_format_version: "3.0"\ncertificates:\n  - { cert: "\${file:old.pem}", key: "\${file:old.key}", snis: [{ name: old.test }] }\n`, ca.dir);
+  const warned = await issues(
+    `_format_version: "3.0"\ncertificates:\n  - { cert: "\${file:old.pem}", key: "\${file:old.key}", snis: [{ name: old.test }] }\n`,
+    ca.dir,
+  );
   assert.equal(warned.length, 1);
   assert.equal(warned[0]!.severity, 'warning');
   assert.match(warned[0]!.message, /certificate expired on 2020-02-01T00:00:00\.000Z/);
@@ -117,15 +145,29 @@ test('an expired certificate is a warning, not an error; a non-CA in ca_certific
 
 test('hsts preload without a year and includeSubDomains is refused', async () => {
   const found = await issues(`_format_version: "3.0"\n_tollgate:\n  hsts: { max_age: 600, preload: true }\n`, '/tmp');
-  assert.match(found.map((i) => `${i.path} ${i.message}`).join('\n'), /_tollgate\.hsts\.preload hsts preload needs max_age of at least 31536000/);
+  assert.match(
+    found.map((i) => `${i.path} ${i.message}`).join('\n'),
+    /_tollgate\.hsts\.preload hsts preload needs max_age of at least 31536000/,
+  );
 });
 
-test('an ssl listener without any certificate is refused at start with a pointer to certificates', { skip }, async () => {
+test('an ssl listener without any certificate is refused at start with a pointer to certificates', {
+  skip,
+}, async () => {
   const dir = new TestCa().dir;
   const file = join(dir, 'gateway.yaml');
-  writeFileSync(file, `_format_version: "3.0"\nservices:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/] }] }\n`);
+  writeFileSync(
+    file,
+    `_format_version: "3.0"\nservices:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/] }] }\n`,
+  );
   await assert.rejects(
-    TollgateInstance.start({ configFile: file, env: {}, proxyListen: ['127.0.0.1:0 ssl'], adminListen: [], log: createLogger({ level: 'error', destination: lineSink([]) as never }) }),
+    TollgateInstance.start({
+      configFile: file,
+      env: {},
+      proxyListen: ['127.0.0.1:0 ssl'],
+      adminListen: [],
+      log: createLogger({ level: 'error', destination: lineSink([]) as never }),
+    }),
     /an ssl listener needs a certificate: declare one under 'certificates'/,
   );
 });

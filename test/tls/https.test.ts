@@ -1,16 +1,17 @@
 // HTTPS listeners with real clients: curl over HTTP/2 and HTTP/1.1, openssl s_client for SNI,
 // Kong's https-only routes (426 and redirects), HSTS, and HTTP/2 request bodies through node:http2.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { connect } from 'node:http2';
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { TollgateInstance } from '../../src/proxy/instance.ts';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
+import { TollgateInstance } from '../../src/proxy/instance.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
-import { TestCa, curl, presented, run, tool, type Issued } from './support.ts';
+import { curl, type Issued, presented, run, TestCa, tool } from './support.ts';
 
 const skip = tool('curl') || tool('openssl');
 let ca: TestCa;
@@ -88,7 +89,9 @@ after(async () => {
 
 const resolve = (name: string): string[] => ['--resolve', `${name}:${httpsPort}:127.0.0.1`, '--cacert', ca.certFile];
 
-test('curl --http2 gets HTTP/2 from the ssl listener, with the route, forwarding headers and HSTS', { skip }, async () => {
+test('curl --http2 gets HTTP/2 from the ssl listener, with the route, forwarding headers and HSTS', {
+  skip,
+}, async () => {
   const r = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/x?q=1`]);
   assert.equal(r.status, 200);
   assert.equal(r.version, '2');
@@ -116,7 +119,9 @@ test('plain http responses carry no Strict-Transport-Security', { skip }, async 
   assert.equal(r.headers['strict-transport-security'], undefined);
 });
 
-test('SNI picks the exact certificate, the *. wildcard one, and the default for unknown names or no SNI', { skip }, async () => {
+test('SNI picks the exact certificate, the *. wildcard one, and the default for unknown names or no SNI', {
+  skip,
+}, async () => {
   assert.equal((await presented(httpsPort, 'a.test')).serial, exact.serial);
   assert.equal((await presented(httpsPort, 'API.wild.test')).serial, wild.serial);
   assert.equal((await presented(httpsPort, 'deep.api.wild.test')).serial, fallback.serial, '*. covers one label only');
@@ -139,7 +144,9 @@ test('an https-only route answers plain http with 426 and Kong’s message, and 
   assert.equal(s.status, 200);
 });
 
-test('https_redirect_status_code 301/308 redirects to https on the same host and the ssl listener’s port', { skip }, async () => {
+test('https_redirect_status_code 301/308 redirects to https on the same host and the ssl listener’s port', {
+  skip,
+}, async () => {
   const r = await curl(['-H', `Host: a.test:${httpPort}`, `http://127.0.0.1:${httpPort}/moved/p?x=1`]);
   assert.equal(r.status, 301);
   assert.equal(r.headers.location, `https://a.test:${httpsPort}/moved/p?x=1`);
@@ -156,11 +163,18 @@ test('an http-only route also serves https requests, as in Kong', { skip }, asyn
   assert.equal(r.status, 200);
 });
 
-test('HTTP/2: a request body without content-length reaches the upstream; hop-by-hop answers are cleaned', { skip }, async () => {
+test('HTTP/2: a request body without content-length reaches the upstream; hop-by-hop answers are cleaned', {
+  skip,
+}, async () => {
   const client = connect(`https://127.0.0.1:${httpsPort}`, { ca: ca.cert, servername: 'a.test' });
   try {
     const res = await new Promise<{ headers: Record<string, unknown>; body: string }>((resolveRes, reject) => {
-      const req = client.request({ ':method': 'POST', ':path': '/real/in', ':authority': 'a.test', 'content-type': 'text/plain' });
+      const req = client.request({
+        ':method': 'POST',
+        ':path': '/real/in',
+        ':authority': 'a.test',
+        'content-type': 'text/plain',
+      });
       req.on('response', (headers) => {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
@@ -184,7 +198,9 @@ test('HTTP/2: a request body without content-length reaches the upstream; hop-by
   }
 });
 
-test('HTTP/2: gateway errors (400, 404) arrive without connection headers and the session stays usable', { skip }, async () => {
+test('HTTP/2: gateway errors (400, 404) arrive without connection headers and the session stays usable', {
+  skip,
+}, async () => {
   const bad = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/a%2Fb`]);
   assert.equal(bad.status, 400);
   assert.equal(bad.version, '2');
@@ -210,10 +226,28 @@ test('HTTP/2: gateway errors (400, 404) arrive without connection headers and th
   }
 });
 
-test('TLS 1.1 is refused even to a client that allows it; TLS 1.2 gets a forward-secret AEAD cipher', { skip }, async () => {
-  const old = await run('openssl', ['s_client', '-connect', `127.0.0.1:${httpsPort}`, '-servername', 'a.test', '-tls1_1', '-cipher', 'DEFAULT@SECLEVEL=0']);
+test('TLS 1.1 is refused even to a client that allows it; TLS 1.2 gets a forward-secret AEAD cipher', {
+  skip,
+}, async () => {
+  const old = await run('openssl', [
+    's_client',
+    '-connect',
+    `127.0.0.1:${httpsPort}`,
+    '-servername',
+    'a.test',
+    '-tls1_1',
+    '-cipher',
+    'DEFAULT@SECLEVEL=0',
+  ]);
   assert.doesNotMatch(old.stdout, /BEGIN CERTIFICATE/);
-  const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${httpsPort}`, '-servername', 'a.test', '-tls1_2']);
+  const r = await run('openssl', [
+    's_client',
+    '-connect',
+    `127.0.0.1:${httpsPort}`,
+    '-servername',
+    'a.test',
+    '-tls1_2',
+  ]);
   assert.match(r.stdout, /Protocol\s*:\s*TLSv1\.2/);
   assert.match(r.stdout, /Cipher\s*:\s*ECDHE-(ECDSA|RSA)-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)/);
 });

@@ -1,15 +1,16 @@
 // Certificate hot reload: a certificate renewed on disk is served to new connections once the
 // watcher reloads; a connection opened before keeps its certificate and keeps working.
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { copyFileSync, writeFileSync } from 'node:fs';
+import { type ClientHttp2Session, connect } from 'node:http2';
 import { join } from 'node:path';
-import { connect, type ClientHttp2Session } from 'node:http2';
+import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import { TollgateInstance } from '../../src/proxy/instance.ts';
 import { createLogger } from '../../src/log.ts';
+import { TollgateInstance } from '../../src/proxy/instance.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
-import { TestCa, presented, tool } from './support.ts';
+import { presented, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 
@@ -35,7 +36,9 @@ async function servedChange(port: number, name: string | null, from: string): Pr
   return from;
 }
 
-test('a renewed certificate file is served to new connections after the reload; open connections keep theirs', { skip }, async () => {
+test('a renewed certificate file is served to new connections after the reload; open connections keep theirs', {
+  skip,
+}, async () => {
   const ca = new TestCa();
   const oldA = ca.issue('a.test', ['a.test'], { file: 'a' });
   const oldDefault = ca.issue('default.test', ['default.test'], { file: 'default' });
@@ -76,7 +79,11 @@ services:
     copyFileSync(newDefault.certFile, join(ca.dir, 'default.pem'));
 
     assert.equal(await servedChange(port, 'a.test', oldA.serial), newA.serial);
-    assert.equal(await servedChange(port, null, oldDefault.serial), newDefault.serial, 'clients without SNI get the renewed default');
+    assert.equal(
+      await servedChange(port, null, oldDefault.serial),
+      newDefault.serial,
+      'clients without SNI get the renewed default',
+    );
     assert.ok(logs.some((l) => l.msg === 'config reloaded'));
 
     // The connection opened before the renewal still works, on its original certificate.
@@ -89,11 +96,16 @@ services:
   }
 });
 
-test('a renewed certificate whose key does not match is refused; the previous certificate keeps serving', { skip }, async () => {
+test('a renewed certificate whose key does not match is refused; the previous certificate keeps serving', {
+  skip,
+}, async () => {
   const ca = new TestCa();
   const a = ca.issue('a.test', ['a.test'], { file: 'a' });
   const file = join(ca.dir, 'gateway.yaml');
-  writeFileSync(file, `_format_version: "3.0"\ncertificates:\n  - { cert: "\${file:a.pem}", key: "\${file:a.key}", snis: [{ name: a.test }] }\nservices:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/] }] }\n`);
+  writeFileSync(
+    file,
+    `_format_version: "3.0"\ncertificates:\n  - { cert: "\${file:a.pem}", key: "\${file:a.key}", snis: [{ name: a.test }] }\nservices:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/] }] }\n`,
+  );
   const inst = await TollgateInstance.start({
     configFile: file,
     env: {},
@@ -107,7 +119,10 @@ test('a renewed certificate whose key does not match is refused; the previous ce
     copyFileSync(other.certFile, join(ca.dir, 'a.pem')); // the key stays the old one
     const r = await inst.reload();
     assert.equal(r.ok, false);
-    assert.match(r.errors.map((e) => `${e.path} ${e.message}`).join('\n'), /certificates\[0\]\.key key does not match cert/);
+    assert.match(
+      r.errors.map((e) => `${e.path} ${e.message}`).join('\n'),
+      /certificates\[0\]\.key key does not match cert/,
+    );
     assert.equal((await presented(port, 'a.test')).serial, a.serial);
   } finally {
     await inst.close(0);

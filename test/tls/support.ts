@@ -35,8 +35,27 @@ export class TestCa {
     this.dir = mkdtempSync(join(tmpdir(), 'tollgate-tls-'));
     this.certFile = join(this.dir, 'ca.pem');
     this.keyFile = join(this.dir, 'ca.key');
-    openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', this.keyFile, '-out', this.certFile,
-      '-days', '2', '-subj', `/CN=${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      this.keyFile,
+      '-out',
+      this.certFile,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name}`,
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
     this.cert = readFileSync(this.certFile, 'utf8');
   }
 
@@ -52,19 +71,60 @@ export class TestCa {
     const ext = `${base}.ext`;
     const san = [...names.map((d) => `DNS:${d}`), 'IP:127.0.0.1'].join(',');
     writeFileSync(ext, `basicConstraints=CA:FALSE\nsubjectAltName=${san}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-    const newkey = opts.rsa === true ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+    const newkey =
+      opts.rsa === true ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
     openssl(['req', ...newkey, '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
     if (opts.window === undefined) {
-      openssl(['x509', '-req', '-in', csr, '-CA', this.certFile, '-CAkey', this.keyFile, '-CAcreateserial', '-out', certFile, '-days', '1', '-extfile', ext]);
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        csr,
+        '-CA',
+        this.certFile,
+        '-CAkey',
+        this.keyFile,
+        '-CAcreateserial',
+        '-out',
+        certFile,
+        '-days',
+        '1',
+        '-extfile',
+        ext,
+      ]);
     } else {
       const db = join(this.dir, `db${this.n}`);
       writeFileSync(`${db}.index`, '');
       writeFileSync(`${db}.serial`, `${(1000 + this.n).toString(16).padStart(4, '0')}\n`);
-      writeFileSync(`${db}.cnf`, `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}.index\nserial=${db}.serial\nnew_certs_dir=${this.dir}\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n`);
-      openssl(['ca', '-batch', '-config', `${db}.cnf`, '-cert', this.certFile, '-keyfile', this.keyFile, '-in', csr, '-out', certFile, '-notext',
-        '-startdate', opts.window[0], '-enddate', opts.window[1], '-extfile', ext]);
+      writeFileSync(
+        `${db}.cnf`,
+        `[ca]\ndefault_ca=d\n[d]\ndatabase=${db}.index\nserial=${db}.serial\nnew_certs_dir=${this.dir}\ndefault_md=sha256\npolicy=p\nunique_subject=no\n[p]\ncommonName=supplied\n`,
+      );
+      openssl([
+        'ca',
+        '-batch',
+        '-config',
+        `${db}.cnf`,
+        '-cert',
+        this.certFile,
+        '-keyfile',
+        this.keyFile,
+        '-in',
+        csr,
+        '-out',
+        certFile,
+        '-notext',
+        '-startdate',
+        opts.window[0],
+        '-enddate',
+        opts.window[1],
+        '-extfile',
+        ext,
+      ]);
     }
-    const serial = openssl(['x509', '-in', certFile, '-noout', '-serial']).trim().replace(/^serial=/, '');
+    const serial = openssl(['x509', '-in', certFile, '-noout', '-serial'])
+      .trim()
+      .replace(/^serial=/, '');
     return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile, keyFile, serial };
   }
 }
@@ -74,18 +134,40 @@ export function openssl(args: string[], input?: string): string {
 }
 
 /** Runs a command without blocking the event loop (the gateway under test runs in this process). */
-export function run(cmd: string, args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+export function run(
+  cmd: string,
+  args: string[],
+  input = '',
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { encoding: 'utf8', timeout: 15_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
-      resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      { encoding: 'utf8', timeout: 15_000, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stdout, stderr });
+      },
+    );
     child.stdin?.end(input);
   });
 }
 
 /** Runs curl; returns status, HTTP version, headers (lower-cased) and body. */
-export async function curl(args: string[]): Promise<{ status: number; version: string; headers: Record<string, string>; body: string }> {
-  const r = await run('curl', ['-sS', '-D', '-', '-o', '-', '-w', '\n%{http_code} %{http_version}', '--max-time', '10', ...args]);
+export async function curl(
+  args: string[],
+): Promise<{ status: number; version: string; headers: Record<string, string>; body: string }> {
+  const r = await run('curl', [
+    '-sS',
+    '-D',
+    '-',
+    '-o',
+    '-',
+    '-w',
+    '\n%{http_code} %{http_version}',
+    '--max-time',
+    '10',
+    ...args,
+  ]);
   if (r.code !== 0) throw new Error(`curl ${args.join(' ')} failed (${r.code}): ${r.stderr}`);
   const out = r.stdout;
   const tail = out.lastIndexOf('\n');
@@ -103,7 +185,12 @@ export async function curl(args: string[]): Promise<{ status: number; version: s
 
 /** The serial and subject of the certificate a TLS server presents (`openssl s_client`), for a server name or none. */
 export async function presented(port: number, servername: string | null): Promise<{ serial: string; subject: string }> {
-  const args = ['s_client', '-connect', `127.0.0.1:${port}`, ...(servername === null ? ['-noservername'] : ['-servername', servername])];
+  const args = [
+    's_client',
+    '-connect',
+    `127.0.0.1:${port}`,
+    ...(servername === null ? ['-noservername'] : ['-servername', servername]),
+  ];
   const r = await run('openssl', args);
   const pem = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.stdout)?.[0];
   if (pem === undefined) throw new Error(`openssl s_client got no certificate: ${r.stderr}`);

@@ -1,10 +1,11 @@
 // Upstream TLS: certificates verified by default (tls_verify), Kong's ca_certificates (entity ids or
 // PEM), and client_certificate for mutual TLS, against a real HTTPS upstream on loopback.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { TestCa, tool } from './support.ts';
@@ -22,11 +23,14 @@ before(async () => {
   const server = upCa.issue('upstream', ['upstream.test'], { file: 'upstream' });
   clientCa.issue('tollgate', [], { file: 'client' });
   // The upstream demands a client certificate from the gateway's client CA.
-  upstream = createServer({ cert: server.cert, key: server.key, ca: clientCa.cert, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const peer = (req.socket as TLSSocket).getPeerCertificate();
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ client: peer.subject?.CN ?? null }));
-  });
+  upstream = createServer(
+    { cert: server.cert, key: server.key, ca: clientCa.cert, requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      const peer = (req.socket as TLSSocket).getPeerCertificate();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ client: peer.subject?.CN ?? null }));
+    },
+  );
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const url = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
   // Everything in the upstream CA's directory: client files are copied there for ${file:...}.
@@ -78,13 +82,17 @@ after(async () => {
   upstream.close();
 });
 
-test('mutual TLS: the service presents its client_certificate and verifies the upstream with its ca_certificates entity', { skip }, async () => {
+test('mutual TLS: the service presents its client_certificate and verifies the upstream with its ca_certificates entity', {
+  skip,
+}, async () => {
   const r = await fetch(`${gw.url}/mtls`);
   assert.equal(r.status, 200);
   assert.deepEqual(await r.json(), { client: 'tollgate' });
 });
 
-test('ca_certificates also takes PEM text (a ${file:} reference), client_certificate a plain id', { skip }, async () => {
+test('ca_certificates also takes PEM text (a ${file:} reference), client_certificate a plain id', {
+  skip,
+}, async () => {
   const r = await fetch(`${gw.url}/pem`);
   assert.equal(r.status, 200);
   assert.deepEqual(await r.json(), { client: 'tollgate' });

@@ -1,7 +1,8 @@
 // ip-restriction, request-size-limiting and cors (server side), end to end through the gateway.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 import { rawRequest } from '../support/raw.ts';
@@ -15,10 +16,31 @@ let gw: TestGateway;
 before(async () => {
   gw = await startServiceGateway(
     [
-      { name: 'deny', paths: ['/deny'], plugins: [{ name: 'ip-restriction', config: { deny: ['10.0.0.0/8', '2001:db8::/32'] } }] },
-      { name: 'allow', paths: ['/allow'], plugins: [{ name: 'ip-restriction', config: { allow: ['192.168.1.1', '127.0.0.1'], status: 401, message: 'Forbidden' } }] },
-      { name: 'small', paths: ['/small'], plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 10, size_unit: 'bytes' } }] },
-      { name: 'needlen', paths: ['/needlen'], plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 1, require_content_length: true } }] },
+      {
+        name: 'deny',
+        paths: ['/deny'],
+        plugins: [{ name: 'ip-restriction', config: { deny: ['10.0.0.0/8', '2001:db8::/32'] } }],
+      },
+      {
+        name: 'allow',
+        paths: ['/allow'],
+        plugins: [
+          {
+            name: 'ip-restriction',
+            config: { allow: ['192.168.1.1', '127.0.0.1'], status: 401, message: 'Forbidden' },
+          },
+        ],
+      },
+      {
+        name: 'small',
+        paths: ['/small'],
+        plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 10, size_unit: 'bytes' } }],
+      },
+      {
+        name: 'needlen',
+        paths: ['/needlen'],
+        plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 1, require_content_length: true } }],
+      },
       { name: 'cors-default', paths: ['/cors-default'], plugins: [{ name: 'cors' }] },
       {
         name: 'cors-list',
@@ -38,9 +60,21 @@ before(async () => {
           },
         ],
       },
-      { name: 'cors-single', paths: ['/cors-single'], plugins: [{ name: 'cors', config: { origins: ['http://example.com'] } }] },
-      { name: 'cors-star-cred', paths: ['/cors-star-cred'], plugins: [{ name: 'cors', config: { credentials: true } }] },
-      { name: 'cors-continue', paths: ['/cors-continue'], plugins: [{ name: 'cors', config: { preflight_continue: true } }] },
+      {
+        name: 'cors-single',
+        paths: ['/cors-single'],
+        plugins: [{ name: 'cors', config: { origins: ['http://example.com'] } }],
+      },
+      {
+        name: 'cors-star-cred',
+        paths: ['/cors-star-cred'],
+        plugins: [{ name: 'cors', config: { credentials: true } }],
+      },
+      {
+        name: 'cors-continue',
+        paths: ['/cors-continue'],
+        plugins: [{ name: 'cors', config: { preflight_continue: true } }],
+      },
     ],
     {
       extra: {
@@ -73,9 +107,12 @@ test('ip-restriction allow list admits only listed clients, with the configured 
 
 test('ip-restriction rejects an invalid CIDR at load, located', async () => {
   await assert.rejects(
-    startGateway({ config: { _format_version: '3.0', plugins: [{ name: 'ip-restriction', config: { allow: ['10.0.0.0/33'] } }] } }),
+    startGateway({
+      config: { _format_version: '3.0', plugins: [{ name: 'ip-restriction', config: { allow: ['10.0.0.0/33'] } }] },
+    }),
     (err: Error & { issues?: { path: string; message: string }[] }) =>
-      err.issues?.some((i) => i.path === 'plugins[0].config.allow[0]' && i.message.includes('invalid ip or cidr')) === true,
+      err.issues?.some((i) => i.path === 'plugins[0].config.allow[0]' && i.message.includes('invalid ip or cidr')) ===
+      true,
   );
 });
 
@@ -90,28 +127,39 @@ test('request-size-limiting answers 413 on a declared Content-Length over the li
 });
 
 test('request-size-limiting answers 417 to a client expecting 100-continue', async () => {
-  const raw = await rawRequest(gw.url, 'POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n');
+  const raw = await rawRequest(
+    gw.url,
+    'POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n',
+  );
   assert.equal(raw.status, 417);
 });
 
 test('request-size-limiting counts a chunked body as it streams and refuses it past the limit', async () => {
   const status = await new Promise<number>((resolve, reject) => {
-    const req = httpRequest(`${gw.url}/small`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = httpRequest(
+      `${gw.url}/small`,
+      { method: 'POST', headers: { 'transfer-encoding': 'chunked' } },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', reject);
     // 12 bytes, then the stream stays open: the answer must come without the end of the body.
     req.write('0123456789ab');
   });
   assert.equal(status, 413);
   const small = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = httpRequest(`${gw.url}/small`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = httpRequest(
+      `${gw.url}/small`,
+      { method: 'POST', headers: { 'transfer-encoding': 'chunked' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.write('01234');
     req.end('56789');
@@ -129,7 +177,11 @@ test('request-size-limiting with require_content_length answers 411 without a Co
 test('cors default config answers a preflight with * and every method', async () => {
   const r = await fetch(`${gw.url}/cors-default`, {
     method: 'OPTIONS',
-    headers: { origin: 'http://a.test', 'access-control-request-method': 'PUT', 'access-control-request-headers': 'x-a, x-b' },
+    headers: {
+      origin: 'http://a.test',
+      'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'x-a, x-b',
+    },
   });
   assert.equal(r.status, 200);
   assert.equal(r.headers.get('access-control-allow-origin'), '*');
@@ -144,7 +196,11 @@ test('cors default config answers a preflight with * and every method', async ()
 test('cors with an origin list: exact and regex matches echo the origin with Vary: Origin, others get none', async () => {
   const pre = await fetch(`${gw.url}/cors-list`, {
     method: 'OPTIONS',
-    headers: { origin: 'http://example.com', 'access-control-request-method': 'POST', 'access-control-request-private-network': 'true' },
+    headers: {
+      origin: 'http://example.com',
+      'access-control-request-method': 'POST',
+      'access-control-request-private-network': 'true',
+    },
   });
   assert.equal(pre.status, 200);
   assert.equal(pre.headers.get('access-control-allow-origin'), 'http://example.com');
@@ -183,13 +239,19 @@ test('cors never combines credentials with a literal *: the request origin is ec
   assert.equal(r.headers.get('access-control-allow-origin'), 'http://a.test');
   assert.equal(r.headers.get('access-control-allow-credentials'), 'true');
   assert.equal(r.headers.get('vary'), 'Origin');
-  const pre = await fetch(`${gw.url}/cors-star-cred`, { method: 'OPTIONS', headers: { origin: 'http://a.test', 'access-control-request-method': 'GET' } });
+  const pre = await fetch(`${gw.url}/cors-star-cred`, {
+    method: 'OPTIONS',
+    headers: { origin: 'http://a.test', 'access-control-request-method': 'GET' },
+  });
   assert.equal(pre.headers.get('access-control-allow-origin'), 'http://a.test');
   assert.equal(pre.headers.get('access-control-allow-credentials'), 'true');
 });
 
 test('cors preflight_continue proxies the preflight to the upstream without adding headers', async () => {
-  const r = await fetch(`${gw.url}/cors-continue`, { method: 'OPTIONS', headers: { origin: 'http://a.test', 'access-control-request-method': 'GET' } });
+  const r = await fetch(`${gw.url}/cors-continue`, {
+    method: 'OPTIONS',
+    headers: { origin: 'http://a.test', 'access-control-request-method': 'GET' },
+  });
   assert.equal(r.status, 200);
   const echo = await json(r);
   assert.equal(echo.method, 'OPTIONS');

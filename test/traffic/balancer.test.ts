@@ -1,14 +1,22 @@
 // Balancer: algorithms, passive and active health checks against real loopback servers, and
 // end to end through the gateway (a target killed under load, then back).
-import { test, after, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Balancer, type HashSource } from '../../src/proxy/balancer.ts';
+import { after, describe, test } from 'node:test';
 import type { UpstreamModel } from '../../src/config/model.ts';
+import { Balancer, type HashSource } from '../../src/proxy/balancer.ts';
 import { startGateway } from '../../src/testing/index.ts';
 
-const POOL = { scheme: 'http' as const, connections: 4, keepAliveTimeout: 1000, connectTimeout: 1000, readTimeout: 2000, rejectUnauthorized: true };
+const POOL = {
+  scheme: 'http' as const,
+  connections: 4,
+  keepAliveTimeout: 1000,
+  connectTimeout: 1000,
+  readTimeout: 2000,
+  rejectUnauthorized: true,
+};
 
 function upstream(targets: [string, number][], extra: Partial<UpstreamModel> = {}): UpstreamModel {
   return {
@@ -41,16 +49,19 @@ function make(u: UpstreamModel): Balancer {
 }
 
 /** A loopback HTTP server answering with its name; `status` can be changed on the fly. */
-async function backend(name: string): Promise<{ server: Server; port: number; status: number; hits: number; close(): Promise<void> }> {
+async function backend(
+  name: string,
+): Promise<{ server: Server; port: number; status: number; hits: number; close(): Promise<void> }> {
   const b = {
     server: null as unknown as Server,
     port: 0,
     status: 200,
     hits: 0,
-    close: () => new Promise<void>((r) => {
-      b.server.close(() => r());
-      b.server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        b.server.close(() => r());
+        b.server.closeAllConnections();
+      }),
   };
   b.server = createServer((rq, rs) => {
     b.hits++;
@@ -68,7 +79,13 @@ after(async () => {
 
 describe('algorithms', () => {
   test('round-robin honours weights and spreads evenly', () => {
-    const b = make(upstream([['a:1', 100], ['b:2', 300], ['c:3', 0]]));
+    const b = make(
+      upstream([
+        ['a:1', 100],
+        ['b:2', 300],
+        ['c:3', 0],
+      ]),
+    );
     const picks = Array.from({ length: 40 }, () => b.pick(req())!.name);
     assert.equal(picks.filter((p) => p === 'a:1').length, 10);
     assert.equal(picks.filter((p) => p === 'b:2').length, 30);
@@ -78,7 +95,15 @@ describe('algorithms', () => {
   });
 
   test('least-connections prefers the target with fewest requests in flight per weight', () => {
-    const b = make(upstream([['a:1', 100], ['b:2', 100]], { algorithm: 'least-connections' }));
+    const b = make(
+      upstream(
+        [
+          ['a:1', 100],
+          ['b:2', 100],
+        ],
+        { algorithm: 'least-connections' },
+      ),
+    );
     const [ta, tb] = b.targets;
     ta!.inflight = 3;
     tb!.inflight = 1;
@@ -88,7 +113,16 @@ describe('algorithms', () => {
   });
 
   test('consistent hashing on a header: a key always lands on the same target; a target going down moves only its keys', () => {
-    const b = make(upstream([['a:1', 100], ['b:2', 100], ['c:3', 100]], { algorithm: 'consistent-hashing', hash_on: 'header', hash_on_header: 'X-User' }));
+    const b = make(
+      upstream(
+        [
+          ['a:1', 100],
+          ['b:2', 100],
+          ['c:3', 100],
+        ],
+        { algorithm: 'consistent-hashing', hash_on: 'header', hash_on_header: 'X-User' },
+      ),
+    );
     const keys = Array.from({ length: 300 }, (_, i) => `user-${i}`);
     const before = new Map(keys.map((k) => [k, b.pick(req({ 'x-user': k }))!.name]));
     for (const k of keys.slice(0, 20)) assert.equal(b.pick(req({ 'x-user': k }))!.name, before.get(k));
@@ -104,12 +138,28 @@ describe('algorithms', () => {
   });
 
   test('consistent hashing on cookie and ip, with round-robin when the key is absent', () => {
-    const c = make(upstream([['a:1', 100], ['b:2', 100]], { algorithm: 'consistent-hashing', hash_on: 'cookie', hash_on_cookie: 'sid' }));
+    const c = make(
+      upstream(
+        [
+          ['a:1', 100],
+          ['b:2', 100],
+        ],
+        { algorithm: 'consistent-hashing', hash_on: 'cookie', hash_on_cookie: 'sid' },
+      ),
+    );
     const first = c.pick(req({ cookie: 'x=1; sid=abc' }))!.name;
     for (let i = 0; i < 5; i++) assert.equal(c.pick(req({ cookie: `sid=abc; y=${i}` }))!.name, first);
     const rr = new Set([c.pick(req())!.name, c.pick(req())!.name]);
     assert.equal(rr.size, 2);
-    const ip = make(upstream([['a:1', 100], ['b:2', 100]], { algorithm: 'consistent-hashing', hash_on: 'ip' }));
+    const ip = make(
+      upstream(
+        [
+          ['a:1', 100],
+          ['b:2', 100],
+        ],
+        { algorithm: 'consistent-hashing', hash_on: 'ip' },
+      ),
+    );
     const t = ip.pick(req({}, '10.0.0.7'))!.name;
     for (let i = 0; i < 5; i++) assert.equal(ip.pick(req({}, '10.0.0.7'))!.name, t);
   });
@@ -125,9 +175,20 @@ describe('algorithms', () => {
 describe('health checks', () => {
   test('passive: consecutive tcp failures, timeouts or bad statuses mark a target down; a success resets the count', () => {
     const b = make(
-      upstream([['a:1', 100], ['b:2', 100]], {
-        healthchecks: { passive: { healthy: { successes: 0 }, unhealthy: { tcp_failures: 2, timeouts: 2, http_failures: 3, http_statuses: [500, 503] } } },
-      }),
+      upstream(
+        [
+          ['a:1', 100],
+          ['b:2', 100],
+        ],
+        {
+          healthchecks: {
+            passive: {
+              healthy: { successes: 0 },
+              unhealthy: { tcp_failures: 2, timeouts: 2, http_failures: 3, http_statuses: [500, 503] },
+            },
+          },
+        },
+      ),
     );
     const [ta, tb] = b.targets;
     b.report(ta!, { failure: 'tcp' });
@@ -146,18 +207,32 @@ describe('health checks', () => {
     const flaky = await backend('flaky');
     try {
       const b = make(
-        upstream([[`127.0.0.1:${good.port}`, 100], [`127.0.0.1:${flaky.port}`, 100]], {
-          healthchecks: {
-            active: { http_path: '/health', timeout: 1, healthy: { interval: 0, successes: 2 }, unhealthy: { interval: 0, http_failures: 2, tcp_failures: 1 } },
+        upstream(
+          [
+            [`127.0.0.1:${good.port}`, 100],
+            [`127.0.0.1:${flaky.port}`, 100],
+          ],
+          {
+            healthchecks: {
+              active: {
+                http_path: '/health',
+                timeout: 1,
+                healthy: { interval: 0, successes: 2 },
+                unhealthy: { interval: 0, http_failures: 2, tcp_failures: 1 },
+              },
+            },
           },
-        }),
+        ),
       );
       flaky.status = 500;
       await b.probeAll(true);
       assert.equal(b.targets[1]!.healthy, true);
       await b.probeAll(true);
       assert.equal(b.targets[1]!.healthy, false);
-      assert.deepEqual(b.health().targets.map((t) => t.healthy), [true, false]);
+      assert.deepEqual(
+        b.health().targets.map((t) => t.healthy),
+        [true, false],
+      );
       flaky.status = 200;
       await b.probeAll(false);
       assert.equal(b.targets[1]!.healthy, false, 'two successes are needed');
@@ -190,16 +265,27 @@ describe('through the gateway', () => {
             ],
             healthchecks: {
               passive: { unhealthy: { tcp_failures: 1, timeouts: 1, http_failures: 3 } },
-              active: { http_path: '/health', timeout: 1, healthy: { interval: 0.2, successes: 1 }, unhealthy: { interval: 0.1, tcp_failures: 1 } },
+              active: {
+                http_path: '/health',
+                timeout: 1,
+                healthy: { interval: 0.2, successes: 1 },
+                unhealthy: { interval: 0.1, tcp_failures: 1 },
+              },
             },
           },
         ],
-        services: [{ name: 'app', host: 'app.upstream', port: 80, protocol: 'http', retries: 5, routes: [{ paths: ['/app'] }] }],
+        services: [
+          { name: 'app', host: 'app.upstream', port: 80, protocol: 'http', retries: 5, routes: [{ paths: ['/app'] }] },
+        ],
       },
     });
     try {
       const round = async (n: number): Promise<{ statuses: number[]; bodies: string[] }> => {
-        const rs = await Promise.all(Array.from({ length: n }, () => fetch(`${gw.url}/app`).then(async (r) => [r.status, await r.text()] as const)));
+        const rs = await Promise.all(
+          Array.from({ length: n }, () =>
+            fetch(`${gw.url}/app`).then(async (r) => [r.status, await r.text()] as const),
+          ),
+        );
         return { statuses: rs.map((r) => r[0]), bodies: rs.map((r) => r[1]) };
       };
       const warm = await round(20);
@@ -217,13 +303,16 @@ describe('through the gateway', () => {
       const hitsBefore = a.hits;
       const afterTrip = await round(30);
       assert.ok(afterTrip.statuses.every((s) => s === 200));
-      assert.ok(afterTrip.bodies.every((b) => b === 'a'), 'no request goes to the dead target');
+      assert.ok(
+        afterTrip.bodies.every((b) => b === 'a'),
+        'no request goes to the dead target',
+      );
       assert.ok(a.hits >= hitsBefore + 30);
       assert.ok(gw.logs.some((l) => l.msg === 'target unhealthy' && l.target === `127.0.0.1:${bPort}`));
 
       // b comes back on the same port; the unhealthy-interval probe brings it back in.
       bSrv = await new Promise((resolve) => {
-        const s = createServer((rq, rs) => {
+        const s = createServer((_rq, rs) => {
           rs.writeHead(200);
           rs.end('b');
         });
@@ -233,14 +322,16 @@ describe('through the gateway', () => {
             port: bPort,
             status: 200,
             hits: 0,
-            close: () => new Promise<void>((r) => {
-              s.close(() => r());
-              s.closeAllConnections();
-            }),
+            close: () =>
+              new Promise<void>((r) => {
+                s.close(() => r());
+                s.closeAllConnections();
+              }),
           }),
         );
       });
-      for (let i = 0; i < 100 && !gw.logs.some((l) => l.msg === 'target healthy'); i++) await new Promise((r) => setTimeout(r, 50));
+      for (let i = 0; i < 100 && !gw.logs.some((l) => l.msg === 'target healthy'); i++)
+        await new Promise((r) => setTimeout(r, 50));
       const back = await round(20);
       assert.ok(back.statuses.every((s) => s === 200));
       assert.ok(back.bodies.includes('b'), 'the target rejoined');
@@ -255,7 +346,13 @@ describe('through the gateway', () => {
     const gw = await startGateway({
       config: {
         _format_version: '3.0',
-        upstreams: [{ name: 'dead.upstream', targets: [{ target: '127.0.0.1:1', weight: 100 }], healthchecks: { passive: { unhealthy: { tcp_failures: 1 } } } }],
+        upstreams: [
+          {
+            name: 'dead.upstream',
+            targets: [{ target: '127.0.0.1:1', weight: 100 }],
+            healthchecks: { passive: { unhealthy: { tcp_failures: 1 } } },
+          },
+        ],
         services: [{ name: 'dead', host: 'dead.upstream', retries: 0, routes: [{ paths: ['/dead'] }] }],
       },
     });
@@ -272,7 +369,9 @@ describe('through the gateway', () => {
 
   test('an invalid target is a located config error', async () => {
     await assert.rejects(
-      startGateway({ config: { _format_version: '3.0', upstreams: [{ name: 'u', targets: [{ target: 'host:99999' }] }] } }),
+      startGateway({
+        config: { _format_version: '3.0', upstreams: [{ name: 'u', targets: [{ target: 'host:99999' }] }] },
+      }),
       (err: Error & { issues?: { path: string; message: string }[] }) =>
         err.issues?.some((i) => i.path === 'upstreams[0].targets[0].target' && /invalid/.test(i.message)) === true ||
         assert.fail(JSON.stringify(err.issues ?? err.message)),

@@ -4,9 +4,10 @@
  * a preflight. Without /usr/bin/chromium the test is skipped with the reason printed, except in CI
  * (env CI set), where it fails.
  */
-import { test } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { chromiumSkip, launchChromium, type Chromium } from '../support/browser.ts';
+import { test } from 'node:test';
+import { type Chromium, chromiumSkip, launchChromium } from '../support/browser.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 import { listen } from '../support/upstream.ts';
 
@@ -22,7 +23,10 @@ interface Outcome {
   error?: string;
 }
 
-test('browser: cross-origin calls pass or fail as the cors config says, with and without credentials', { skip, timeout: 90_000 }, async () => {
+test('browser: cross-origin calls pass or fail as the cors config says, with and without credentials', {
+  skip,
+  timeout: 90_000,
+}, async () => {
   // The page's origin: a plain server on its own loopback port.
   const page = await listen((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -35,7 +39,16 @@ test('browser: cross-origin calls pass or fail as the cors config says, with and
       name: 'allowed',
       paths: ['/allowed'],
       plugins: [
-        { name: 'cors', config: { origins: [pageOrigin], credentials: true, headers: ['content-type', 'x-custom'], exposed_headers: ['x-total'], max_age: 60 } },
+        {
+          name: 'cors',
+          config: {
+            origins: [pageOrigin],
+            credentials: true,
+            headers: ['content-type', 'x-custom'],
+            exposed_headers: ['x-total'],
+            max_age: 60,
+          },
+        },
         { name: 'response-transformer', config: { add: { headers: ['x-total:42', 'x-hidden:1'] } } },
       ],
     },
@@ -77,7 +90,12 @@ test('browser: cross-origin calls pass or fail as the cors config says, with and
 
     // A credentialed, preflighted PUT to an allowed origin: the browser sends the cookie, reads
     // the exposed header and not the others.
-    const put = await call('/allowed', { method: 'PUT', credentials: 'include', headers: { 'content-type': 'application/json', 'x-custom': '1' }, body: '{}' });
+    const put = await call('/allowed', {
+      method: 'PUT',
+      credentials: 'include',
+      headers: { 'content-type': 'application/json', 'x-custom': '1' },
+      body: '{}',
+    });
     assert.equal(put.ok, true, put.error);
     assert.equal(put.status, 200);
     assert.equal(put.method, 'PUT');

@@ -1,8 +1,9 @@
 // rate-limiting: Kong's headers and answers, the local policy, and the redis policy against a real redis-server.
-import { test, before, after, describe } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { after, before, describe, test } from 'node:test';
 import { rateLimitingStats } from '../../src/plugins/rate-limiting/index.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../support/redis.ts';
 
 /** Parsed JSON body; tests read what they assert on. */
@@ -115,7 +116,9 @@ describe('rate-limiting, local policy', () => {
   test('exact within a process: 50 concurrent requests against a limit of 20 let exactly 20 through', async () => {
     const g = await startGateway({ config: config({ burst: { minute: 20, limit_by: 'ip' } }) });
     try {
-      const statuses = await Promise.all(Array.from({ length: 50 }, () => fetch(`${g.url}/burst`).then((r) => r.status)));
+      const statuses = await Promise.all(
+        Array.from({ length: 50 }, () => fetch(`${g.url}/burst`).then((r) => r.status)),
+      );
       assert.equal(statuses.filter((s) => s === 200).length, 20);
       assert.equal(statuses.filter((s) => s === 429).length, 30);
     } finally {
@@ -126,7 +129,11 @@ describe('rate-limiting, local policy', () => {
   test('invalid configs are located errors: no limit, decreasing limits, missing header_name or redis.host', async () => {
     const cases: [Record<string, unknown>, string, RegExp][] = [
       [{}, 'plugins[0].config', /at least one of these fields must be non-empty/],
-      [{ second: 10, minute: 5 }, 'plugins[0].config.minute', /The limit for minute\(5\.0\) cannot be lower than the limit for second\(10\.0\)/],
+      [
+        { second: 10, minute: 5 },
+        'plugins[0].config.minute',
+        /The limit for minute\(5\.0\) cannot be lower than the limit for second\(10\.0\)/,
+      ],
       [{ minute: 5, limit_by: 'header' }, 'plugins[0].config.header_name', /required/],
       [{ minute: 5, policy: 'redis' }, 'plugins[0].config.redis.host', /required/],
     ];
@@ -134,7 +141,8 @@ describe('rate-limiting, local policy', () => {
       await assert.rejects(
         startGateway({ config: { _format_version: '3.0', plugins: [{ name: 'rate-limiting', config: cfg }] } }),
         (err: Error & { issues?: { path: string; message: string }[] }) =>
-          err.issues?.some((i) => i.path === path && message.test(i.message)) === true || assert.fail(JSON.stringify(err.issues ?? err.message)),
+          err.issues?.some((i) => i.path === path && message.test(i.message)) === true ||
+          assert.fail(JSON.stringify(err.issues ?? err.message)),
       );
     }
   });
@@ -192,7 +200,10 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
         assert.equal(r.headers.get('ratelimit-limit'), null);
       }
       assert.equal(rateLimitingStats.storeFailuresPassed - passedBefore, 4);
-      assert.ok(gw.logs.some((l) => l.level === 'warn' || l.level === 40), 'a warning is logged');
+      assert.ok(
+        gw.logs.some((l) => l.level === 'warn' || l.level === 40),
+        'a warning is logged',
+      );
       const strict = await fetch(`${gw.url}/strict`);
       assert.equal(strict.status, 500);
       assert.equal((await json(strict)).message, 'An unexpected error occurred');

@@ -1,15 +1,16 @@
 // request-size-limiting on streamed (chunked) bodies, against a real upstream and the echo upstream:
 // what the client sees and what the upstream receives.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { createServer, request as httpRequest, Agent, type Server, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import { connect } from 'node:http2';
-import { startGateway, type TestGateway } from '../../src/testing/index.ts';
-import { TollgateInstance } from '../../src/proxy/instance.ts';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
 import { createLogger } from '../../src/log.ts';
+import { TollgateInstance } from '../../src/proxy/instance.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
 import { TestCa, tool } from '../tls/support.ts';
 
@@ -45,7 +46,11 @@ before(async () => {
     config: {
       _format_version: '3.0',
       services: [
-        { name: 'real', url: `http://127.0.0.1:${port}`, routes: [{ name: 'real', paths: ['/real'], plugins: [limit] }] },
+        {
+          name: 'real',
+          url: `http://127.0.0.1:${port}`,
+          routes: [{ name: 'real', paths: ['/real'], plugins: [limit] }],
+        },
         { name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'], plugins: [limit] }] },
       ],
     },
@@ -69,7 +74,11 @@ function chunked(path: string, chunks: Buffer[], opts: { agent?: Agent; keepOpen
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       `${gw.url}${path}`,
-      { method: 'POST', agent: opts.agent, headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/octet-stream' } },
+      {
+        method: 'POST',
+        agent: opts.agent,
+        headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/octet-stream' },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -95,7 +104,7 @@ test('a chunked body within the limit reaches a real upstream whole', async () =
   assert.equal(JSON.parse(r.body).bytes, KB);
 });
 
-test('a chunked body past the limit gets 413 with Kong\'s message, and the upstream never gets the whole body', async () => {
+test("a chunked body past the limit gets 413 with Kong's message, and the upstream never gets the whole body", async () => {
   const before = seen.length;
   const upstreamSawIt = new Promise<void>((r) => (upstreamDone = r));
   // Only the first 2 KB are sent and the body stays open: the 413 must not wait for its end.
@@ -122,7 +131,11 @@ test('a keep-alive client can send its next request after a chunked body was ref
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   try {
     // Well past the server's read buffers: a refused body left unread would stall the connection.
-    const refused = await chunked('/real/big2', Array.from({ length: 64 }, () => Buffer.alloc(4 * KB, 'a')), { agent });
+    const refused = await chunked(
+      '/real/big2',
+      Array.from({ length: 64 }, () => Buffer.alloc(4 * KB, 'a')),
+      { agent },
+    );
     assert.equal(refused.status, 413);
     const next = await chunked('/real/after', [Buffer.from('x')], { agent });
     assert.equal(next.status, 200);
@@ -132,7 +145,9 @@ test('a keep-alive client can send its next request after a chunked body was ref
   }
 });
 
-test('an HTTP/2 body without content-length is counted too: 413 past the limit, whole within it', { skip: tool('openssl') }, async () => {
+test('an HTTP/2 body without content-length is counted too: 413 past the limit, whole within it', {
+  skip: tool('openssl'),
+}, async () => {
   const ca = new TestCa();
   ca.issue('a.test', ['a.test'], { file: 'a' });
   const port = (upstream.address() as AddressInfo).port;

@@ -1,10 +1,11 @@
 // request-transformer's http_method and Host replacement, against a real upstream: what it receives.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import { after, before, test } from 'node:test';
 import type { TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
-import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
 
 let upstream: RecordingUpstream;
 let gw: TestGateway;
@@ -40,7 +41,19 @@ before(async () => {
     {
       name: 'real',
       url: upstream.url,
-      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'echo-host', paths: ['/echo-host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] }] }],
+      services: [
+        {
+          name: 'echo',
+          url: 'echo://',
+          routes: [
+            {
+              name: 'echo-host',
+              paths: ['/echo-host'],
+              plugins: [rt({ replace: { headers: ['host:api.example.test'] } })],
+            },
+          ],
+        },
+      ],
     },
   );
 });
@@ -58,7 +71,11 @@ test('http_method changes the method the upstream receives, body kept', async ()
 
 test('http_method GET moves form parameters into the querystring, before the querystring changes', async () => {
   const seen = (await (
-    await fetch(`${gw.url}/get/x?a=0`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1&b=two' })
+    await fetch(`${gw.url}/get/x?a=0`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=1&b=two',
+    })
   ).json()) as Seen;
   assert.equal(seen.method, 'GET');
   const q = new URL(seen.url, 'http://x').searchParams;
@@ -78,12 +95,16 @@ test('replace.headers host: sets the Host the upstream receives', async () => {
 /** A chunked JSON POST (no content-length), so request-size-limiting counts it as it streams. */
 function chunkedJson(path: string, doc: unknown): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    const req = httpRequest(
+      `${gw.url}${path}`,
+      { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(doc));
   });

@@ -1,12 +1,13 @@
 // response-transformer JSON body operations, end to end: Kong's documented examples against a real
 // upstream and the echo upstream, and the responses the plugin must leave alone.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { get } from 'node:http';
-import { gzipSync, gunzipSync } from 'node:zlib';
+import { after, before, test } from 'node:test';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
-import { listen, type Listening } from '../support/upstream.ts';
+import { type Listening, listen } from '../support/upstream.ts';
 
 let upstream: Listening;
 let gw: TestGateway;
@@ -48,8 +49,14 @@ before(async () => {
       route('all-ops', {
         remove: { json: ['secret', 'absent'] },
         rename: { json: ['old:new', 'missing:never'] },
-        replace: { json: ['role:user', 'nullish:set', 'off:on', 'count:7', 'ghost:x'], json_types: ['string', 'string', 'string', 'number'] },
-        add: { json: ['flag:true', 'off:yes', 'nullish:no', 'n:1.5', 'bad:abc', 'empty:'], json_types: ['boolean', 'string', 'string', 'number', 'number'] },
+        replace: {
+          json: ['role:user', 'nullish:set', 'off:on', 'count:7', 'ghost:x'],
+          json_types: ['string', 'string', 'string', 'number'],
+        },
+        add: {
+          json: ['flag:true', 'off:yes', 'nullish:no', 'n:1.5', 'bad:abc', 'empty:'],
+          json_types: ['boolean', 'string', 'string', 'number', 'number'],
+        },
         append: { json: ['tags:b', 'list:c', 'fresh:1', 'num:x'], json_types: ['string', 'string', 'number'] },
       }),
     ],
@@ -83,7 +90,11 @@ function up(path: string, body: unknown, extra = ''): string {
 
 async function bodyOf(r: Response): Promise<{ text: string; doc: any }> {
   const text = await r.text();
-  assert.equal(r.headers.get('content-length'), String(Buffer.byteLength(text)), 'content-length matches the body sent');
+  assert.equal(
+    r.headers.get('content-length'),
+    String(Buffer.byteLength(text)),
+    'content-length matches the body sent',
+  );
   return { text, doc: JSON.parse(text) };
 }
 
@@ -107,7 +118,17 @@ test('Kong example: json_types number adds -1 as a number', async () => {
 });
 
 test('remove, rename, replace, add and append follow Kong rules for presence, false, null and types', async () => {
-  const src = { secret: 's', old: 'o', role: 'admin', nullish: null, off: false, count: 1, tags: 'a', list: ['a', 'b'], num: 5 };
+  const src = {
+    secret: 's',
+    old: 'o',
+    role: 'admin',
+    nullish: null,
+    off: false,
+    count: 1,
+    tags: 'a',
+    list: ['a', 'b'],
+    num: 5,
+  };
   const { doc } = await bodyOf(await fetch(up('/all-ops', src, '&chunked=1')));
   assert.deepEqual(doc, {
     new: 'o', // renamed; `missing` was absent, so no `never`
@@ -150,7 +171,9 @@ test('bodies that are not plain JSON objects pass through byte for byte', async 
     const r = await fetch(up('/remove-example', text, `&type=${encodeURIComponent(type)}`));
     assert.equal(await r.text(), text, `${type} ${text}`);
   }
-  const ok = await fetch(up('/remove-example', { p1: 1, p2: 2 }, `&type=${encodeURIComponent('Application/JSON; charset=utf-8')}`));
+  const ok = await fetch(
+    up('/remove-example', { p1: 1, p2: 2 }, `&type=${encodeURIComponent('Application/JSON; charset=utf-8')}`),
+  );
   assert.deepEqual(await ok.json(), { p2: 2 }, 'the media type is matched without case and parameters');
 });
 

@@ -1,6 +1,7 @@
 // request-transformer and response-transformer, end to end: what the upstream receives and what the client gets.
-import { test, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 
@@ -21,9 +22,18 @@ before(async () => {
           config: {
             remove: { headers: ['x-secret'], querystring: ['drop'], body: ['password'] },
             rename: { headers: ['x-old:x-new'], querystring: ['old:new'], body: ['nick:nickname'] },
-            replace: { headers: ['x-replace:replaced'], querystring: ['mode:$(headers.x_mode or "none")'], body: ['role:user'] },
+            replace: {
+              headers: ['x-replace:replaced'],
+              querystring: ['mode:$(headers.x_mode or "none")'],
+              body: ['role:user'],
+            },
             add: {
-              headers: ['x-user:$(uri_captures.user)', 'x-from-query:$(query_params.q)', 'x-under:$(headers.x_custom_id)', 'x-keep:added'],
+              headers: [
+                'x-user:$(uri_captures.user)',
+                'x-from-query:$(query_params.q)',
+                'x-under:$(headers.x_custom_id)',
+                'x-keep:added',
+              ],
               querystring: ['added:$(uri_captures["user"])'],
               body: ['source:gateway'],
             },
@@ -32,7 +42,11 @@ before(async () => {
         },
       ],
     },
-    { name: 'uri', paths: ['~/v1/(?<rest>.*)'], plugins: [{ name: 'request-transformer', config: { replace: { uri: '/api/v2/$(uri_captures.rest)' } } }] },
+    {
+      name: 'uri',
+      paths: ['~/v1/(?<rest>.*)'],
+      plugins: [{ name: 'request-transformer', config: { replace: { uri: '/api/v2/$(uri_captures.rest)' } } }],
+    },
     {
       name: 'resp',
       paths: ['/resp'],
@@ -54,7 +68,15 @@ after(() => gw?.close());
 
 test('request-transformer applies remove, rename, replace, add, append to headers and querystring, with templates', async () => {
   const r = await fetch(`${gw.url}/users/alice/items?drop=1&old=o&mode=m&q=search&tag=a`, {
-    headers: { 'x-secret': 's', 'x-old': 'moved', 'x-replace': 'orig', 'x-mode': 'fast', 'x-custom-id': 'c7', 'x-keep': 'client', 'x-multi': 'one' },
+    headers: {
+      'x-secret': 's',
+      'x-old': 'moved',
+      'x-replace': 'orig',
+      'x-mode': 'fast',
+      'x-custom-id': 'c7',
+      'x-keep': 'client',
+      'x-multi': 'one',
+    },
   });
   assert.equal(r.status, 200);
   const echo = await json(r);
@@ -68,7 +90,9 @@ test('request-transformer applies remove, rename, replace, add, append to header
   assert.equal(h['x-under'], 'c7', 'headers.x_custom_id reads X-Custom-Id, as in Kong');
   assert.equal(h['x-keep'], 'client', 'add never overwrites');
   assert.deepEqual([h['x-multi']].flat().join(','), 'one,two');
-  const q = new URLSearchParams(echo.query === undefined ? new URL(echo.url, 'http://x').search : new URL(echo.url, 'http://x').search);
+  const q = new URLSearchParams(
+    echo.query === undefined ? new URL(echo.url, 'http://x').search : new URL(echo.url, 'http://x').search,
+  );
   assert.equal(q.get('drop'), null);
   assert.equal(q.get('old'), null);
   assert.equal(q.get('new'), 'o');
@@ -83,24 +107,45 @@ test('request-transformer template fallback applies when the value is absent', a
 });
 
 test('request-transformer changes a JSON body and a form body, and leaves other bodies as sent', async () => {
-  const jsonEcho = await json(await fetch(`${gw.url}/users/alice/items?q=t1`, {
+  const jsonEcho = await json(
+    await fetch(`${gw.url}/users/alice/items?q=t1`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ password: 'p', nick: 'al', role: 'admin', tags: 't0' }),
-    }));
+    }),
+  );
   assert.deepEqual(JSON.parse(jsonEcho.body), { nickname: 'al', role: 'user', source: 'gateway', tags: ['t0', 't1'] });
-  assert.equal(jsonEcho.headers["content-length"], String(Buffer.byteLength(jsonEcho.body)));
+  assert.equal(jsonEcho.headers['content-length'], String(Buffer.byteLength(jsonEcho.body)));
 
-  const form = await json(await fetch(`${gw.url}/users/alice/items?q=t1`, {
+  const form = await json(
+    await fetch(`${gw.url}/users/alice/items?q=t1`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'password=p&nick=al&role=admin',
-    }));
-  assert.deepEqual(Object.fromEntries(new URLSearchParams(form.body)), { nickname: 'al', role: 'user', source: 'gateway', tags: 't1' });
+    }),
+  );
+  assert.deepEqual(Object.fromEntries(new URLSearchParams(form.body)), {
+    nickname: 'al',
+    role: 'user',
+    source: 'gateway',
+    tags: 't1',
+  });
 
-  const text = await json(await fetch(`${gw.url}/users/alice/items`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'password=p' }));
+  const text = await json(
+    await fetch(`${gw.url}/users/alice/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: 'password=p',
+    }),
+  );
   assert.equal(text.body, 'password=p');
-  const bad = await json(await fetch(`${gw.url}/users/alice/items`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' }));
+  const bad = await json(
+    await fetch(`${gw.url}/users/alice/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{not json',
+    }),
+  );
   assert.equal(bad.body, '{not json');
 });
 
@@ -111,9 +156,16 @@ test('request-transformer replace.uri renders the upstream path from captures', 
 
 test('request-transformer refuses templates it cannot evaluate, located', async () => {
   await assert.rejects(
-    startGateway({ config: { _format_version: '3.0', plugins: [{ name: 'request-transformer', config: { add: { headers: ['x-a:$(os.getenv("HOME"))'] } } }] } }),
+    startGateway({
+      config: {
+        _format_version: '3.0',
+        plugins: [{ name: 'request-transformer', config: { add: { headers: ['x-a:$(os.getenv("HOME"))'] } } }],
+      },
+    }),
     (err: Error & { issues?: { path: string; message: string }[] }) =>
-      err.issues?.some((i) => i.path === 'plugins[0].config.add.headers[0]' && /unsupported expression/.test(i.message)) === true,
+      err.issues?.some(
+        (i) => i.path === 'plugins[0].config.add.headers[0]' && /unsupported expression/.test(i.message),
+      ) === true,
   );
 });
 

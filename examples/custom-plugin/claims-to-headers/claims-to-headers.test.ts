@@ -3,10 +3,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { SignJWT } from 'jose';
 import { ConfigError } from 'tollgate';
 import { runPlugin, startGateway, type TestGateway } from 'tollgate/testing';
@@ -41,7 +41,9 @@ describe('claims-to-headers, with runPlugin', () => {
   });
 
   test("a tenant's rule replaces the default rule for the same header", async () => {
-    const r = await runPlugin(plugin, RULES, { claims: { sub: 'auth0|7', org_id: 'globex', roles: ['admin'], employee_id: 1007 } });
+    const r = await runPlugin(plugin, RULES, {
+      claims: { sub: 'auth0|7', org_id: 'globex', roles: ['admin'], employee_id: 1007 },
+    });
     assert.equal(r.upstreamHeaders['x-user-id'], '1007');
     assert.equal(r.upstreamHeaders['x-roles'], 'admin');
     assert.equal(r.upstreamHeaders['x-user-email'], undefined, "acme's rules do not apply to globex");
@@ -51,7 +53,12 @@ describe('claims-to-headers, with runPlugin', () => {
     const none = await runPlugin(plugin, RULES, {});
     assert.equal(none.status, 401);
     assert.deepEqual(none.body, { message: 'Unauthorized' });
-    for (const claims of [{ sub: 'x' }, { sub: 'x', org_id: 'initech' }, { sub: 'x', org_id: ['acme'] }, { sub: 'x', org_id: 'globex' }]) {
+    for (const claims of [
+      { sub: 'x' },
+      { sub: 'x', org_id: 'initech' },
+      { sub: 'x', org_id: ['acme'] },
+      { sub: 'x', org_id: 'globex' },
+    ]) {
       const r = await runPlugin(plugin, RULES, { claims });
       assert.equal(r.status, 403, JSON.stringify(claims));
       assert.deepEqual(r.body, { message: 'You cannot consume this service' });
@@ -59,7 +66,11 @@ describe('claims-to-headers, with runPlugin', () => {
   });
 
   test('unknown_tenant: defaults applies only the default rules to other tenants', async () => {
-    const r = await runPlugin(plugin, { ...RULES, unknown_tenant: 'defaults' }, { claims: { sub: 'u1', org_id: 'initech', email: 'x@initech.test' } });
+    const r = await runPlugin(
+      plugin,
+      { ...RULES, unknown_tenant: 'defaults' },
+      { claims: { sub: 'u1', org_id: 'initech', email: 'x@initech.test' } },
+    );
     assert.equal(r.exited, false);
     assert.equal(r.upstreamHeaders['x-user-id'], 'u1');
     assert.equal(r.upstreamHeaders['x-user-email'], undefined);
@@ -70,14 +81,20 @@ describe('claims-to-headers, with runPlugin', () => {
       headers: { 'x-user-email': 'forged@evil.test', 'x-roles': 'admin', 'x-tenant-id': 'globex', 'x-other': 'kept' },
       claims: { sub: 'auth0|42', org_id: 'acme' },
     });
-    assert.equal(r.upstreamHeaders['x-user-email'], undefined, 'acme token without email: the forged value is removed, not kept');
+    assert.equal(
+      r.upstreamHeaders['x-user-email'],
+      undefined,
+      'acme token without email: the forged value is removed, not kept',
+    );
     assert.equal(r.upstreamHeaders['x-roles'], undefined);
     assert.equal(r.upstreamHeaders['x-tenant-id'], 'acme');
     assert.equal(r.upstreamHeaders['x-other'], 'kept');
   });
 
   test('claim values that cannot be a header value are skipped', async () => {
-    const r = await runPlugin(plugin, RULES, { claims: { sub: 'u1', org_id: 'acme', email: 'a@b.test\r\nX-Injected: 1', permissions: [{ nested: true }] } });
+    const r = await runPlugin(plugin, RULES, {
+      claims: { sub: 'u1', org_id: 'acme', email: 'a@b.test\r\nX-Injected: 1', permissions: [{ nested: true }] },
+    });
     assert.equal(r.upstreamHeaders['x-user-email'], undefined);
     assert.equal(r.upstreamHeaders['x-permissions'], undefined);
     assert.equal(r.upstreamHeaders['x-injected'], undefined);
@@ -85,16 +102,27 @@ describe('claims-to-headers, with runPlugin', () => {
 
   test('a header mapped twice is a config error located at the rule', async () => {
     await assert.rejects(
-      runPlugin(plugin, { default_rules: [{ claim: 'sub', header: 'X-User' }, { claim: 'email', header: 'x-user' }] }),
-      (err: unknown) => err instanceof ConfigError && /^config\.default_rules\[1\]\.header: header 'x-user' is mapped twice$/.test(err.message),
+      runPlugin(plugin, {
+        default_rules: [
+          { claim: 'sub', header: 'X-User' },
+          { claim: 'email', header: 'x-user' },
+        ],
+      }),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /^config\.default_rules\[1\]\.header: header 'x-user' is mapped twice$/.test(err.message),
     );
   });
 });
 
 test('`gateway validate` accepts the example gateway.yaml', async () => {
-  const { stdout } = await promisify(execFile)(process.execPath, [join(HERE, '../../../bin/gateway'), 'validate', join(HERE, '../gateway.yaml')], {
-    env: { ...process.env, ACME_JWT_SECRET: 'example-secret-0123456789abcdef0123' },
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(HERE, '../../../bin/gateway'), 'validate', join(HERE, '../gateway.yaml')],
+    {
+      env: { ...process.env, ACME_JWT_SECRET: 'example-secret-0123456789abcdef0123' },
+    },
+  );
   assert.match(stdout, /gateway\.yaml: valid \(1 service, 1 route, 1 consumer, 2 plugins\)/);
 });
 
@@ -115,14 +143,20 @@ describe('the example gateway.yaml, end to end', () => {
       .setExpirationTime('5m')
       .sign(Buffer.from(secret));
 
-  async function call(headers: Record<string, string>): Promise<{ status: number; body: { headers?: Record<string, string>; message?: string } }> {
+  async function call(
+    headers: Record<string, string>,
+  ): Promise<{ status: number; body: { headers?: Record<string, string>; message?: string } }> {
     const r = await fetch(`${gw.url}/orders/17`, { headers });
     return { status: r.status, body: (await r.json()) as { headers?: Record<string, string>; message?: string } };
   }
 
   test('the upstream receives the mapped claims of a verified token, not the forged headers', async () => {
     const jwt = await token({ sub: 'auth0|42', org_id: 'acme', email: 'ann@acme.test', permissions: ['read:orders'] });
-    const r = await call({ authorization: `Bearer ${jwt}`, 'x-user-email': 'forged@evil.test', 'x-tenant-id': 'globex' });
+    const r = await call({
+      authorization: `Bearer ${jwt}`,
+      'x-user-email': 'forged@evil.test',
+      'x-tenant-id': 'globex',
+    });
     assert.equal(r.status, 200);
     assert.equal(r.body.headers!['x-user-id'], 'auth0|42');
     assert.equal(r.body.headers!['x-user-email'], 'ann@acme.test');

@@ -7,7 +7,7 @@
  * Answers 401 when no verified token was presented, 403 when the token has no usable tenant, a
  * tenant that is not configured (unless `unknown_tenant: defaults`), or lacks a required claim.
  */
-import { definePlugin, PluginConfigError, type GatewayRequest } from 'tollgate';
+import { definePlugin, type GatewayRequest, PluginConfigError } from 'tollgate';
 import schema from './schema.json' with { type: 'json' };
 
 interface Rule {
@@ -51,9 +51,13 @@ export default definePlugin<Config>({
       const seen = new Set<string>();
       return rules.map((r, i) => {
         const header = r.header.toLowerCase();
-        if (seen.has(header)) throw new PluginConfigError(`${path}.${i}.header`, `header '${r.header}' is mapped twice`);
+        if (seen.has(header))
+          throw new PluginConfigError(`${path}.${i}.header`, `header '${r.header}' is mapped twice`);
         if (header === config.tenant_header?.toLowerCase()) {
-          throw new PluginConfigError(`${path}.${i}.header`, `header '${r.header}' already carries the tenant (tenant_header)`);
+          throw new PluginConfigError(
+            `${path}.${i}.header`,
+            `header '${r.header}' already carries the tenant (tenant_header)`,
+          );
         }
         seen.add(header);
         return Object.freeze({ claim: r.claim, header, required: r.required, separator: r.separator });

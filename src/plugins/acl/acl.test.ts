@@ -1,14 +1,19 @@
-import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import plugin, { type AclConfig } from './index.ts';
-import { PluginConfigError } from '../../index.ts';
+import { describe, test } from 'node:test';
 import { configFor, context, directory, FakeRequest } from '../../../test/identity/fake.ts';
+import { PluginConfigError } from '../../index.ts';
+import plugin, { type AclConfig } from './index.ts';
 
 const dir = directory([
   { id: 'c1', username: 'alice', acls: ['admin'] },
   { id: 'c2', username: 'nogroups' },
 ]);
-const cred = (consumer: string) => ({ id: `cred-${consumer}`, type: 'key-auth', identifier: `cred-${consumer}`, consumer_id: consumer });
+const cred = (consumer: string) => ({
+  id: `cred-${consumer}`,
+  type: 'key-auth',
+  identifier: `cred-${consumer}`,
+  consumer_id: consumer,
+});
 
 async function run(config: Record<string, unknown>, setup: (r: FakeRequest) => void) {
   const h = await plugin.create(configFor(plugin, config) as AclConfig, context(dir));
@@ -47,7 +52,13 @@ describe('acl', () => {
   });
 
   test('allow and deny together, or neither, is a config error', async () => {
-    await assert.rejects(run({ allow: ['a'], deny: ['b'] }, () => {}), PluginConfigError);
-    await assert.rejects(run({}, () => {}), PluginConfigError);
+    await assert.rejects(
+      run({ allow: ['a'], deny: ['b'] }, () => {}),
+      PluginConfigError,
+    );
+    await assert.rejects(
+      run({}, () => {}),
+      PluginConfigError,
+    );
   });
 });

@@ -4,9 +4,10 @@
  * `req.ctx.authenticated_groups` (Kong's `kong.ctx.shared.authenticated_groups`).
  * See docs/plugins/acl.md.
  */
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { ConsumerDirectory, GatewayRequest, PluginHandlers } from '../../index.ts';
+
 import schema from '../../../schemas/plugins/acl.schema.json' with { type: 'json' };
+import type { ConsumerDirectory, GatewayRequest, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 
 /** The acl plugin's config, defaults applied. */
 export interface AclConfig {

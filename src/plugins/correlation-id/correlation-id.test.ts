@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { Agent, get as httpGet } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import type { TestGateway } from '../../testing/index.ts';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import type { TestGateway } from '../../testing/index.ts';
 import plugin, { CORRELATION_ID_PRIORITY } from './index.ts';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -110,7 +110,10 @@ describe('correlation-id', () => {
     await assert.rejects(
       startServiceGateway([route('/', { generator: 'random' })], { name: 's' }),
       (err: Error & { issues?: { path: string; message: string }[] }) => {
-        assert.ok(err.issues?.some((i) => i.path.includes('generator')), JSON.stringify(err.issues));
+        assert.ok(
+          err.issues?.some((i) => i.path.includes('generator')),
+          JSON.stringify(err.issues),
+        );
         return true;
       },
     );

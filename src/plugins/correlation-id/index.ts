@@ -13,9 +13,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { definePlugin } from '../../index.ts';
-import type { GatewayRequest, GatewayResponse, PluginHandlers } from '../../index.ts';
 import schema from '../../../schemas/plugins/correlation-id.schema.json' with { type: 'json' };
+import type { GatewayRequest, GatewayResponse, PluginHandlers } from '../../index.ts';
+import { definePlugin } from '../../index.ts';
 
 /** The correlation-id plugin's config, defaults applied. */
 export interface CorrelationIdConfig {

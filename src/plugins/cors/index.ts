@@ -3,9 +3,10 @@
  * `preflight_continue`) and adds Access-Control-* headers to every response of the route, the
  * gateway's own error answers included. See docs/plugins/cors.md.
  */
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
+
 import schema from '../../../schemas/plugins/cors.schema.json' with { type: 'json' };
+import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 
 /** The cors plugin's config, defaults applied. */
 export interface CorsConfig {
@@ -107,7 +108,8 @@ class Cors implements PluginHandlers {
     this.starInList = star;
     this.credentials = config.credentials;
     this.allowHeaders = config.headers != null && config.headers.length > 0 ? config.headers.join(',') : null;
-    this.exposeHeaders = config.exposed_headers != null && config.exposed_headers.length > 0 ? config.exposed_headers.join(',') : null;
+    this.exposeHeaders =
+      config.exposed_headers != null && config.exposed_headers.length > 0 ? config.exposed_headers.join(',') : null;
     this.methods = config.methods != null ? config.methods.join(',') : ALL_METHODS;
     this.maxAge = config.max_age != null ? String(config.max_age) : null;
     this.privateNetwork = config.private_network;

@@ -4,9 +4,9 @@
  * IPs and CIDR ranges, IPv4 and IPv6. See docs/plugins/ip-restriction.md.
  */
 import { BlockList, isIP } from 'node:net';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { GatewayRequest, PluginHandlers, PluginLogger } from '../../index.ts';
 import schema from '../../../schemas/plugins/ip-restriction.schema.json' with { type: 'json' };
+import type { GatewayRequest, PluginHandlers, PluginLogger } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 
 /** The ip-restriction plugin's config, defaults applied. */
 export interface IpRestrictionConfig {

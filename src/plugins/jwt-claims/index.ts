@@ -5,9 +5,9 @@
  * as headers. See docs/plugins/jwt-claims.md.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import schema from '../../../schemas/plugins/jwt-claims.schema.json' with { type: 'json' };
+import type { GatewayRequest, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 
 /** One claim's rule; every condition given must hold. */
 export interface ClaimRule {
@@ -47,8 +47,19 @@ interface CompiledRule {
 
 // Headers whose meaning belongs to the gateway or the connection, not to a claim.
 const RESERVED_HEADERS = new Set([
-  'host', 'connection', 'content-length', 'transfer-encoding', 'te', 'trailer', 'upgrade',
-  'keep-alive', 'proxy-connection', 'expect', 'content-type', 'authorization', 'cookie',
+  'host',
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'keep-alive',
+  'proxy-connection',
+  'expect',
+  'content-type',
+  'authorization',
+  'cookie',
 ]);
 
 const UNAUTHORIZED = { message: 'Unauthorized' };
@@ -111,9 +122,11 @@ function headerValue(value: unknown): string | null {
 
 function compileRule(claim: string, rule: ClaimRule): CompiledRule {
   const path = `claims.${claim}`;
-  if (rule.absent === true && rule.present === true) throw new PluginConfigError(path, 'a claim cannot be both present and absent');
+  if (rule.absent === true && rule.present === true)
+    throw new PluginConfigError(path, 'a claim cannot be both present and absent');
   const mustBeAbsent = rule.absent === true || rule.present === false;
-  const hasValueRule = 'equals' in rule || rule.one_of !== undefined || 'contains' in rule || rule.pattern !== undefined;
+  const hasValueRule =
+    'equals' in rule || rule.one_of !== undefined || 'contains' in rule || rule.pattern !== undefined;
   if (mustBeAbsent && hasValueRule) throw new PluginConfigError(path, 'an absent claim cannot have a value rule');
   let pattern: RegExp | null = null;
   if (rule.pattern !== undefined) {
@@ -150,10 +163,16 @@ export default definePlugin<JwtClaimsConfig>({
     const seen = new Set<string>();
     for (const [claim, header] of Object.entries(config.forward_claims ?? {})) {
       const name = header.toLowerCase();
-      if (RESERVED_HEADERS.has(name) || name.startsWith('x-consumer-') || name === 'x-credential-identifier' || name === 'x-anonymous-consumer') {
+      if (
+        RESERVED_HEADERS.has(name) ||
+        name.startsWith('x-consumer-') ||
+        name === 'x-credential-identifier' ||
+        name === 'x-anonymous-consumer'
+      ) {
         throw new PluginConfigError(`forward_claims.${claim}`, `header ${header} is reserved`);
       }
-      if (seen.has(name)) throw new PluginConfigError(`forward_claims.${claim}`, `header ${header} is used for two claims`);
+      if (seen.has(name))
+        throw new PluginConfigError(`forward_claims.${claim}`, `header ${header} is used for two claims`);
       seen.add(name);
       forward.push([claim, name]);
     }

@@ -1,8 +1,8 @@
-import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import plugin, { type JwtClaimsConfig } from './index.ts';
-import { PluginConfigError } from '../../index.ts';
+import { describe, test } from 'node:test';
 import { configFor, context, directory, FakeRequest } from '../../../test/identity/fake.ts';
+import { PluginConfigError } from '../../index.ts';
+import plugin, { type JwtClaimsConfig } from './index.ts';
 
 const CLAIMS = {
   iss: 'https://tenant.auth0.com/',
@@ -15,7 +15,11 @@ const CLAIMS = {
   name: 'Zoë 日本',
 };
 
-async function run(config: Record<string, unknown>, claims: Record<string, unknown> | null = CLAIMS, headers: Record<string, string> = {}) {
+async function run(
+  config: Record<string, unknown>,
+  claims: Record<string, unknown> | null = CLAIMS,
+  headers: Record<string, string> = {},
+) {
   const h = await plugin.create(configFor(plugin, config) as JwtClaimsConfig, context(directory([])));
   const req = new FakeRequest({ headers });
   req.claims = claims;
@@ -38,11 +42,19 @@ describe('jwt-claims', () => {
     assert.equal((await run({ claims: { 'https://foo.com/claim': { one_of: ['baz'] } } })).exitStatus, 403);
     assert.equal((await run({ claims: { aud: { contains: 'https://api.example.com' } } })).exitStatus, 0);
     assert.equal((await run({ claims: { aud: { contains: 'https://other.example.com' } } })).exitStatus, 403);
-    assert.equal((await run({ claims: { iss: { contains: 'https://tenant.auth0.com/' } } })).exitStatus, 0, 'a string claim is a one-element list');
+    assert.equal(
+      (await run({ claims: { iss: { contains: 'https://tenant.auth0.com/' } } })).exitStatus,
+      0,
+      'a string claim is a one-element list',
+    );
     assert.equal((await run({ claims: { scope: { contains: 'write:things' } } })).exitStatus, 0);
     assert.equal((await run({ claims: { scope: { contains: 'write' } } })).exitStatus, 403);
     assert.equal((await run({ claims: { iss: { pattern: '^https://[a-z]+\\.auth0\\.com/$' } } })).exitStatus, 0);
-    assert.equal((await run({ claims: { 'https://foo.com/level': { pattern: '3' } } })).exitStatus, 403, 'pattern needs a string');
+    assert.equal(
+      (await run({ claims: { 'https://foo.com/level': { pattern: '3' } } })).exitStatus,
+      403,
+      'pattern needs a string',
+    );
   });
 
   test('present and absent', async () => {
@@ -68,7 +80,15 @@ describe('jwt-claims', () => {
 
   test('forward_claims sets headers, replaces client-sent ones, and removes them when the claim is missing', async () => {
     const r = await run(
-      { forward_claims: { 'https://foo.com/claim': 'X-Foo', 'https://foo.com/roles': 'x-roles', 'https://foo.com/level': 'x-level', email: 'x-email', name: 'x-name' } },
+      {
+        forward_claims: {
+          'https://foo.com/claim': 'X-Foo',
+          'https://foo.com/roles': 'x-roles',
+          'https://foo.com/level': 'x-level',
+          email: 'x-email',
+          name: 'x-name',
+        },
+      },
       CLAIMS,
       { 'x-foo': 'forged', 'x-email': 'forged@example.com' },
     );

@@ -5,19 +5,19 @@
  * See docs/plugins/jwt.md.
  */
 import type { KeyObject } from 'node:crypto';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginContext, PluginHandlers } from '../../index.ts';
 import schema from '../../../schemas/plugins/jwt.schema.json' with { type: 'json' };
+import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginContext, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 import {
   audienceMatches,
   importStaticKey,
-  parseJwt,
-  sharedJwksCache,
-  verifySignature,
-  VerifiedTokenCache,
   type JwksCache,
   type ParsedJwt,
+  parseJwt,
+  sharedJwksCache,
   type VerificationKey,
+  VerifiedTokenCache,
+  verifySignature,
 } from './verifier.ts';
 
 /** The jwt plugin's config, defaults applied. */
@@ -85,7 +85,7 @@ class JwtAuthenticator implements PluginHandlers {
   private readonly anonymous: Consumer | null;
   private readonly entries: ReadonlyMap<string, Entry>;
   private readonly cache: VerifiedTokenCache<Verified>;
-  private readonly logger: PluginContext["log"];
+  private readonly logger: PluginContext['log'];
   private readonly wwwBase: Readonly<Record<string, string>>;
   private readonly wwwError: Readonly<Record<string, string>>;
   private readonly fail: Readonly<Record<string, Failure>>;
@@ -113,7 +113,11 @@ class JwtAuthenticator implements PluginHandlers {
     this.wwwBase = { 'WWW-Authenticate': base };
     this.wwwError = { 'WWW-Authenticate': withError };
     const k = this.keyClaim;
-    const msg = (status: number, message: string, headers = this.wwwError): Failure => ({ status, body: { message }, headers });
+    const msg = (status: number, message: string, headers = this.wwwError): Failure => ({
+      status,
+      body: { message },
+      headers,
+    });
     this.fail = {
       none: msg(401, 'Unauthorized', this.wwwBase),
       multiple: msg(401, 'Multiple tokens provided'),
@@ -138,7 +142,8 @@ class JwtAuthenticator implements PluginHandlers {
     if (typeof token !== 'string') return this.finish(req, token === null ? this.fail.none! : this.fail.multiple!);
 
     const hit = this.cache.get(token);
-    if (hit) return this.finish(req, this.checkClaims(hit.claims, hit.entry.strictTime) ?? this.succeed(req, token, hit));
+    if (hit)
+      return this.finish(req, this.checkClaims(hit.claims, hit.entry.strictTime) ?? this.succeed(req, token, hit));
     return this.verify(req, token);
   }
 
@@ -284,7 +289,11 @@ export default definePlugin<JwtConfig>({
     let anonymous: Consumer | null = null;
     if (config.anonymous != null) {
       anonymous = context.services.consumers.find(config.anonymous);
-      if (!anonymous) throw new PluginConfigError('anonymous', `anonymous consumer "${config.anonymous}" is configured but doesn't exist`);
+      if (!anonymous)
+        throw new PluginConfigError(
+          'anonymous',
+          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
+        );
     }
 
     const entries = new Map<string, Entry>();
@@ -294,8 +303,10 @@ export default definePlugin<JwtConfig>({
       let key: KeyObject | null = null;
       let jwks: JwksCache | null = null;
       if (credential.jwks_uri) {
-        if (alg.startsWith('HS')) throw new PluginConfigError('', `jwt ${where}: jwks_uri needs an asymmetric algorithm, not ${alg}`);
-        if (credential.rsa_public_key) throw new PluginConfigError('', `jwt ${where}: give rsa_public_key or jwks_uri, not both`);
+        if (alg.startsWith('HS'))
+          throw new PluginConfigError('', `jwt ${where}: jwks_uri needs an asymmetric algorithm, not ${alg}`);
+        if (credential.rsa_public_key)
+          throw new PluginConfigError('', `jwt ${where}: give rsa_public_key or jwks_uri, not both`);
         jwks = sharedJwksCache(context.services, credential.jwks_uri, {
           cooldownSeconds: config.jwks_refetch_cooldown_seconds,
           maxAgeSeconds: config.jwks_cache_ttl_seconds,
@@ -321,7 +332,9 @@ export default definePlugin<JwtConfig>({
       });
     }
     if (!claims.includes('exp') && [...entries.values()].some((e) => !e.strictTime)) {
-      context.log.warn("claims_to_verify does not include 'exp': expired tokens of static-key credentials are accepted (Kong's default)");
+      context.log.warn(
+        "claims_to_verify does not include 'exp': expired tokens of static-key credentials are accepted (Kong's default)",
+      );
     }
     return new JwtAuthenticator(config, context, entries, anonymous);
   },

@@ -1,12 +1,20 @@
 // Kong's jwt access spec (spec/03-plugins/16-jwt/03-access_spec.lua), case by case, on the plugin
 // itself; test/identity/ runs the same flows through a gateway against a real IdP.
-import { test, describe, before } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import jwtPlugin, { type JwtConfig } from './index.ts';
+import {
+  configFor,
+  context,
+  directory,
+  type FakeConsumer,
+  FakeRequest,
+  type LogLine,
+} from '../../../test/identity/fake.ts';
 import { PluginConfigError } from '../../index.ts';
-import { configFor, context, directory, FakeRequest, type FakeConsumer, type LogLine } from '../../../test/identity/fake.ts';
+import jwtPlugin, { type JwtConfig } from './index.ts';
 
 const SECRET = 'tollgate-test-secret-that-is-long-enough';
 const now = () => Math.floor(Date.now() / 1000);
@@ -30,19 +38,57 @@ const ed = keyPair('ed25519');
 
 const CONSUMERS: FakeConsumer[] = [
   { id: 'c-hs', username: 'jwt_tests_consumer', jwt_secrets: [{ key: 'hs-key', algorithm: 'HS256', secret: SECRET }] },
-  { id: 'c-hs512', username: 'hs512_consumer', jwt_secrets: [{ key: 'hs512-key', algorithm: 'HS512', secret: SECRET }] },
-  { id: 'c-b64', username: 'jwt_tests_base64_consumer', jwt_secrets: [{ key: 'b64-key', algorithm: 'HS256', secret: Buffer.from(SECRET).toString('base64') }] },
-  { id: 'c-rs', username: 'rsa_consumer', custom_id: 'rsa-custom', jwt_secrets: [{ key: 'rs-key', algorithm: 'RS256', rsa_public_key: rsa.pem }] },
-  { id: 'c-rs512', username: 'rs512_consumer', jwt_secrets: [{ key: 'rs512-key', algorithm: 'RS512', rsa_public_key: rsa2.pem }] },
-  { id: 'c-ps', username: 'ps_consumer', jwt_secrets: [{ key: 'ps-key', algorithm: 'PS256', rsa_public_key: rsa.pem }] },
-  { id: 'c-es256', username: 'es256_consumer', jwt_secrets: [{ key: 'es256-key', algorithm: 'ES256', rsa_public_key: ec256.pem }] },
-  { id: 'c-es384', username: 'es384_consumer', jwt_secrets: [{ key: 'es384-key', algorithm: 'ES384', rsa_public_key: ec384.pem }] },
-  { id: 'c-es512', username: 'es512_consumer', jwt_secrets: [{ key: 'es512-key', algorithm: 'ES512', rsa_public_key: ec521.pem }] },
+  {
+    id: 'c-hs512',
+    username: 'hs512_consumer',
+    jwt_secrets: [{ key: 'hs512-key', algorithm: 'HS512', secret: SECRET }],
+  },
+  {
+    id: 'c-b64',
+    username: 'jwt_tests_base64_consumer',
+    jwt_secrets: [{ key: 'b64-key', algorithm: 'HS256', secret: Buffer.from(SECRET).toString('base64') }],
+  },
+  {
+    id: 'c-rs',
+    username: 'rsa_consumer',
+    custom_id: 'rsa-custom',
+    jwt_secrets: [{ key: 'rs-key', algorithm: 'RS256', rsa_public_key: rsa.pem }],
+  },
+  {
+    id: 'c-rs512',
+    username: 'rs512_consumer',
+    jwt_secrets: [{ key: 'rs512-key', algorithm: 'RS512', rsa_public_key: rsa2.pem }],
+  },
+  {
+    id: 'c-ps',
+    username: 'ps_consumer',
+    jwt_secrets: [{ key: 'ps-key', algorithm: 'PS256', rsa_public_key: rsa.pem }],
+  },
+  {
+    id: 'c-es256',
+    username: 'es256_consumer',
+    jwt_secrets: [{ key: 'es256-key', algorithm: 'ES256', rsa_public_key: ec256.pem }],
+  },
+  {
+    id: 'c-es384',
+    username: 'es384_consumer',
+    jwt_secrets: [{ key: 'es384-key', algorithm: 'ES384', rsa_public_key: ec384.pem }],
+  },
+  {
+    id: 'c-es512',
+    username: 'es512_consumer',
+    jwt_secrets: [{ key: 'es512-key', algorithm: 'ES512', rsa_public_key: ec521.pem }],
+  },
   { id: 'c-ed', username: 'ed_consumer', jwt_secrets: [{ key: 'ed-key', algorithm: 'EdDSA', rsa_public_key: ed.pem }] },
   { id: 'c-anon', username: 'no-body' },
 ];
 
-async function sign(claims: Record<string, unknown>, alg = 'HS256', key: KeyObject | Uint8Array = Buffer.from(SECRET), header: Record<string, unknown> = {}) {
+async function sign(
+  claims: Record<string, unknown>,
+  alg = 'HS256',
+  key: KeyObject | Uint8Array = Buffer.from(SECRET),
+  header: Record<string, unknown> = {},
+) {
   return new SignJWT(claims).setProtectedHeader({ alg, typ: 'JWT', ...header }).sign(key);
 }
 
@@ -163,7 +209,10 @@ describe('jwt (Kong 3 behaviour)', () => {
 
   test('key_claim_name kid: the key is found in the JOSE header', async () => {
     const hk = await plugin({ key_claim_name: 'kid' });
-    const r = await run(hk, new FakeRequest({ headers: bearer(await sign({ sub: 'x' }, 'HS256', Buffer.from(SECRET), { kid: 'hs-key' })) }));
+    const r = await run(
+      hk,
+      new FakeRequest({ headers: bearer(await sign({ sub: 'x' }, 'HS256', Buffer.from(SECRET), { kid: 'hs-key' })) }),
+    );
     assert.equal(r.consumer?.username, 'jwt_tests_consumer');
   });
 
@@ -199,12 +248,27 @@ describe('jwt (Kong 3 behaviour)', () => {
   test('tokens in URL parameters, custom parameters, cookies and custom headers', async () => {
     const t = await sign({ iss: 'hs-key' });
     assert.equal((await run(h, new FakeRequest({ url: `/?jwt=${t}` }))).exitStatus, 0);
-    const custom = await plugin({ uri_param_names: ['token'], cookie_names: ['crumble', 'silly'], header_names: ['CustomAuthorization'], realm: 'test-jwt' });
+    const custom = await plugin({
+      uri_param_names: ['token'],
+      cookie_names: ['crumble', 'silly'],
+      header_names: ['CustomAuthorization'],
+      realm: 'test-jwt',
+    });
     assert.equal((await run(custom, new FakeRequest({ url: `/?token=${t}` }))).exitStatus, 0);
-    assert.equal((await run(custom, new FakeRequest({ headers: { cookie: `crumble=${t}; path=/;domain=.example.com` } }))).exitStatus, 0);
+    assert.equal(
+      (await run(custom, new FakeRequest({ headers: { cookie: `crumble=${t}; path=/;domain=.example.com` } })))
+        .exitStatus,
+      0,
+    );
     assert.equal((await run(custom, new FakeRequest({ headers: { cookie: `silly=${t}` } }))).exitStatus, 0);
-    assert.equal((await run(custom, new FakeRequest({ headers: { customauthorization: `Bearer ${t}` } }))).exitStatus, 0);
-    const dup = await run(custom, new FakeRequest({ headers: { customauthorization: [`Bearer ${t}`, 'Bearer other'] } }));
+    assert.equal(
+      (await run(custom, new FakeRequest({ headers: { customauthorization: `Bearer ${t}` } }))).exitStatus,
+      0,
+    );
+    const dup = await run(
+      custom,
+      new FakeRequest({ headers: { customauthorization: [`Bearer ${t}`, 'Bearer other'] } }),
+    );
     assert.equal(dup.exitStatus, 0, 'the first occurrence of a repeated header is used');
     const corrupt = await run(custom, new FakeRequest({ headers: { cookie: `silly=${t}xx.yy` } }));
     assert.equal(corrupt.exitStatus, 401);
@@ -225,10 +289,16 @@ describe('jwt (Kong 3 behaviour)', () => {
 
   test('claims_to_verify: an expired token gets {"exp":"token expired"}, an early one {"nbf":"token not valid yet"}', async () => {
     const hv = await plugin({ claims_to_verify: ['exp', 'nbf'] });
-    const expired = await run(hv, new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', exp: now() - 10, nbf: now() - 100 })) }));
+    const expired = await run(
+      hv,
+      new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', exp: now() - 10, nbf: now() - 100 })) }),
+    );
     assert.deepEqual([expired.exitStatus, expired.exitBody], [401, { exp: 'token expired' }]);
     assert.deepEqual(expired.exitHeaders, { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
-    const early = await run(hv, new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', exp: now() + 100, nbf: now() + 60 })) }));
+    const early = await run(
+      hv,
+      new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', exp: now() + 100, nbf: now() + 60 })) }),
+    );
     assert.deepEqual([early.exitStatus, early.exitBody], [401, { nbf: 'token not valid yet' }]);
   });
 
@@ -242,20 +312,31 @@ describe('jwt (Kong 3 behaviour)', () => {
 
   test('leeway_seconds tolerates clock skew on exp and nbf', async () => {
     const hl = await plugin({ claims_to_verify: ['exp', 'nbf'], leeway_seconds: 60 });
-    const r = await run(hl, new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', exp: now() - 30, nbf: now() + 30 })) }));
+    const r = await run(
+      hl,
+      new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', exp: now() - 30, nbf: now() + 30 })) }),
+    );
     assert.equal(r.exitStatus, 0);
   });
 
   test('issuers and audiences are checked after the signature', async () => {
     const ha = await plugin({ issuers: ['hs-key'], audiences: ['api-1', 'api-2'] });
-    const ok = await run(ha, new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', aud: ['other', 'api-2'] })) }));
+    const ok = await run(
+      ha,
+      new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', aud: ['other', 'api-2'] })) }),
+    );
     assert.equal(ok.exitStatus, 0);
     const wrongAud = await run(ha, new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key', aud: 'other' })) }));
     assert.deepEqual([wrongAud.exitStatus, wrongAud.exitBody], [401, { aud: 'audience not allowed' }]);
     const noAud = await run(ha, new FakeRequest({ headers: bearer(await sign({ iss: 'hs-key' })) }));
     assert.deepEqual(noAud.exitBody, { aud: 'audience not allowed' });
     const hk = await plugin({ key_claim_name: 'kid', issuers: ['https://issuer.test/'] });
-    const wrongIss = await run(hk, new FakeRequest({ headers: bearer(await sign({ iss: 'https://evil.test/' }, 'HS256', Buffer.from(SECRET), { kid: 'hs-key' })) }));
+    const wrongIss = await run(
+      hk,
+      new FakeRequest({
+        headers: bearer(await sign({ iss: 'https://evil.test/' }, 'HS256', Buffer.from(SECRET), { kid: 'hs-key' })),
+      }),
+    );
     assert.deepEqual([wrongIss.exitStatus, wrongIss.exitBody], [401, { iss: 'issuer not allowed' }]);
   });
 
@@ -274,12 +355,18 @@ describe('jwt (Kong 3 behaviour)', () => {
   });
 
   test('an anonymous consumer that does not exist is a config error', async () => {
-    await assert.rejects(plugin({ anonymous: 'ghost' }), (e: unknown) => e instanceof PluginConfigError && e.path === 'anonymous');
+    await assert.rejects(
+      plugin({ anonymous: 'ghost' }),
+      (e: unknown) => e instanceof PluginConfigError && e.path === 'anonymous',
+    );
   });
 
   test('a credential whose key does not fit its algorithm is a config error that does not print the key', async () => {
     const bad = [{ username: 'x', jwt_secrets: [{ key: 'bad', algorithm: 'ES256', rsa_public_key: rsa.pem }] }];
-    await assert.rejects(plugin({}, bad), (e: unknown) => e instanceof PluginConfigError && !e.message.includes('BEGIN') && /ES256/.test(e.message));
+    await assert.rejects(
+      plugin({}, bad),
+      (e: unknown) => e instanceof PluginConfigError && !e.message.includes('BEGIN') && /ES256/.test(e.message),
+    );
   });
 
   test('a verified token is answered from the cache, without another signature check, until its exp', async () => {

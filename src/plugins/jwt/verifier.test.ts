@@ -1,10 +1,11 @@
 // createJwtVerifier, the verifier the OIDC plugin's bearer_only mode reuses, against a real IdP.
-import { test, describe, before, after } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { createJwtVerifier, JwksCache, JwtVerificationError, type JwtErrorCode } from './verifier.ts';
-import { startIdp, CUSTOM_CLAIM, type Idp } from '../../../test/support/idp.ts';
+import { CUSTOM_CLAIM, type Idp, startIdp } from '../../../test/support/idp.ts';
+import { createJwtVerifier, JwksCache, type JwtErrorCode, JwtVerificationError } from './verifier.ts';
 
 const code = (c: JwtErrorCode) => (e: unknown) => e instanceof JwtVerificationError && e.code === c;
 
@@ -18,17 +19,33 @@ describe('createJwtVerifier', () => {
   });
 
   test('verifies an access token against the JWKS, issuer and audience', async () => {
-    const v = await createJwtVerifier({ jwksUri: idp.jwksUri, issuers: [idp.issuer], audiences: [idp.audience], jwks: { cooldownSeconds: 0 } });
+    const v = await createJwtVerifier({
+      jwksUri: idp.jwksUri,
+      issuers: [idp.issuer],
+      audiences: [idp.audience],
+      jwks: { cooldownSeconds: 0 },
+    });
     const { claims, header } = await v.verify(await idp.clientCredentialsToken());
     assert.equal(claims[CUSTOM_CLAIM], 'bar');
     assert.equal(header.kid, idp.currentKid);
-    await assert.rejects(v.verify(await idp.clientCredentialsToken({ audience: 'https://other.test' })), code('audience'));
+    await assert.rejects(
+      v.verify(await idp.clientCredentialsToken({ audience: 'https://other.test' })),
+      code('audience'),
+    );
     const now = Math.floor(Date.now() / 1000);
-    await assert.rejects(v.verify(await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: now - 5 })), code('expired'));
+    await assert.rejects(
+      v.verify(await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: now - 5 })),
+      code('expired'),
+    );
     await assert.rejects(v.verify(await idp.signJwt({ iss: idp.issuer, aud: idp.audience })), code('missing_claim'));
-    await assert.rejects(v.verify(await idp.signJwt({ iss: 'https://evil.test', aud: idp.audience, exp: now + 60 })), code('issuer'));
+    await assert.rejects(
+      v.verify(await idp.signJwt({ iss: 'https://evil.test', aud: idp.audience, exp: now + 60 })),
+      code('issuer'),
+    );
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const rs512 = await new SignJWT({ iss: idp.issuer, aud: idp.audience, exp: now + 60 }).setProtectedHeader({ alg: 'RS512', kid: idp.currentKid }).sign(privateKey);
+    const rs512 = await new SignJWT({ iss: idp.issuer, aud: idp.audience, exp: now + 60 })
+      .setProtectedHeader({ alg: 'RS512', kid: idp.currentKid })
+      .sign(privateKey);
     await assert.rejects(v.verify(rs512), code('algorithm'));
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: idp.issuer, exp: now + 60 })).toString('base64url')}.`;
     await assert.rejects(v.verify(none), code('algorithm'));
@@ -37,7 +54,11 @@ describe('createJwtVerifier', () => {
   });
 
   test('an unreachable JWKS is key_unavailable, not a bad token', async () => {
-    const v = await createJwtVerifier({ jwksUri: 'http://127.0.0.1:9/jwks', audiences: ['x'], jwks: { timeoutMs: 2000 } });
+    const v = await createJwtVerifier({
+      jwksUri: 'http://127.0.0.1:9/jwks',
+      audiences: ['x'],
+      jwks: { timeoutMs: 2000 },
+    });
     await assert.rejects(v.verify(await idp.clientCredentialsToken()), code('key_unavailable'));
   });
 

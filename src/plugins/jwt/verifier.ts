@@ -14,10 +14,18 @@ import type { GatewayServices, HttpClient } from '../../index.ts';
 
 /** Algorithms Kong's jwt plugin supports (and so do we). */
 export const SUPPORTED_ALGORITHMS = [
-  'HS256', 'HS384', 'HS512',
-  'RS256', 'RS384', 'RS512',
-  'ES256', 'ES384', 'ES512',
-  'PS256', 'PS384', 'PS512',
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'PS384',
+  'PS512',
   'EdDSA',
 ] as const;
 export type JwtAlgorithm = (typeof SUPPORTED_ALGORITHMS)[number];
@@ -93,7 +101,9 @@ export function importStaticKey(
 ): KeyObject {
   if (alg.startsWith('HS')) {
     if (material.secret == null || material.secret === '') throw new Error(`a secret is required for ${alg}`);
-    const bytes = material.secretIsBase64 ? Buffer.from(material.secret, 'base64') : Buffer.from(material.secret, 'utf8');
+    const bytes = material.secretIsBase64
+      ? Buffer.from(material.secret, 'base64')
+      : Buffer.from(material.secret, 'utf8');
     return createSecretKey(bytes);
   }
   if (material.publicKey == null || material.publicKey === '') throw new Error(`rsa_public_key is required for ${alg}`);
@@ -202,11 +212,17 @@ export class JwksCache {
       let status: number;
       let text: string;
       if (this.http) {
-        const res = await this.http.request(this.uri, { headers: { accept: 'application/json' }, timeout: this.timeoutMs });
+        const res = await this.http.request(this.uri, {
+          headers: { accept: 'application/json' },
+          timeout: this.timeoutMs,
+        });
         status = res.status;
         text = res.body.toString('utf8');
       } else {
-        const res = await this.fetchImpl(this.uri, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(this.timeoutMs) });
+        const res = await this.fetchImpl(this.uri, {
+          headers: { accept: 'application/json' },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
         status = res.status;
         text = await res.text();
       }
@@ -272,7 +288,11 @@ export class JwksCache {
  * Gets the JWKS cache of `uri` from the gateway's shared resources, so the fetched keys survive a
  * config reload (and two plugins naming the same URI share one cache).
  */
-export function sharedJwksCache(services: Pick<GatewayServices, 'shared' | 'http'>, uri: string, options: JwksCacheOptions = {}): JwksCache {
+export function sharedJwksCache(
+  services: Pick<GatewayServices, 'shared' | 'http'>,
+  uri: string,
+  options: JwksCacheOptions = {},
+): JwksCache {
   const key = `jwks:${uri}:${options.cooldownSeconds ?? 30}:${options.maxAgeSeconds ?? 600}:${options.timeoutMs ?? 5000}`;
   const cache = services.shared(key, () => {
     const created = new JwksCache(uri, services.http, options);
@@ -447,14 +467,18 @@ export async function createJwtVerifier(options: JwtVerifierOptions): Promise<Jw
       }
       const parsed = parseJwt(token);
       if ('error' in parsed) {
-        throw new JwtVerificationError(parsed.error === 'invalid alg' ? 'algorithm' : 'malformed', `Bad token; ${parsed.error}`);
+        throw new JwtVerificationError(
+          parsed.error === 'invalid alg' ? 'algorithm' : 'malformed',
+          `Bad token; ${parsed.error}`,
+        );
       }
       if (!algorithms.includes(parsed.alg)) throw new JwtVerificationError('algorithm', 'Invalid algorithm');
       const kid = typeof parsed.header.kid === 'string' ? parsed.header.kid : undefined;
       let candidates: VerificationKey[];
       if (jwks) {
         candidates = await jwks.keysFor(kid, parsed.alg);
-        if (candidates.length === 0 && !jwks.loaded) throw new JwtVerificationError('key_unavailable', 'Signing keys unavailable');
+        if (candidates.length === 0 && !jwks.loaded)
+          throw new JwtVerificationError('key_unavailable', 'Signing keys unavailable');
       } else {
         candidates = staticKeys
           .filter((k) => k.alg === parsed.alg && (kid === undefined || k.kid === undefined || k.kid === kid))

@@ -5,9 +5,9 @@
  * key matched. See docs/plugins/key-auth.md.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
+import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 
 /** The key-auth plugin's config, defaults applied. */
 export interface KeyAuthConfig {
@@ -175,7 +175,8 @@ async function readBody(req: GatewayRequest): Promise<Buffer> {
 
 function parseBody(req: GatewayRequest, raw: Buffer): ParsedBody | null {
   const ct = contentType(req);
-  if (ct === 'application/x-www-form-urlencoded') return { kind: 'form', params: new URLSearchParams(raw.toString('utf8')) };
+  if (ct === 'application/x-www-form-urlencoded')
+    return { kind: 'form', params: new URLSearchParams(raw.toString('utf8')) };
   try {
     const value = JSON.parse(raw.toString('utf8')) as unknown;
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
@@ -208,7 +209,11 @@ export default definePlugin<KeyAuthConfig>({
     let anonymous: Consumer | null = null;
     if (config.anonymous != null) {
       anonymous = context.services.consumers.find(config.anonymous);
-      if (!anonymous) throw new PluginConfigError('anonymous', `anonymous consumer "${config.anonymous}" is configured but doesn't exist`);
+      if (!anonymous)
+        throw new PluginConfigError(
+          'anonymous',
+          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
+        );
     }
     const byDigest = new Map<string, Entry>();
     for (const { consumer, credential } of context.services.consumers.keyAuthCredentials()) {

@@ -1,8 +1,8 @@
-import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import plugin, { type KeyAuthConfig } from './index.ts';
-import { PluginConfigError } from '../../index.ts';
+import { describe, test } from 'node:test';
 import { configFor, context, directory, FakeRequest } from '../../../test/identity/fake.ts';
+import { PluginConfigError } from '../../index.ts';
+import plugin, { type KeyAuthConfig } from './index.ts';
 
 const consumers = directory([
   { id: 'c1', username: 'alice', keyauth_credentials: [{ id: 'cred-1', key: 'alice-key' }] },

@@ -2,9 +2,10 @@
  * `bearer_only` verification: a JWT access token checked locally against the IdP's JWKS, or any
  * token checked by RFC 7662 introspection with the result cached until the token expires.
  */
-import * as client from 'openid-client';
+
 import { LRUCache } from 'lru-cache';
-import { createJwtVerifier, JwtVerificationError, type GatewayServices } from '../../index.ts';
+import * as client from 'openid-client';
+import { createJwtVerifier, type GatewayServices, JwtVerificationError } from '../../index.ts';
 import type { Discovered } from './provider.ts';
 
 /**
@@ -34,7 +35,9 @@ export function jwtCheck(discovered: Discovered, options: JwtCheckOptions): Toke
     audiences: options.audiences,
     algorithms: options.algorithms,
     // With ssl_verify off the gateway's pooled client (which verifies TLS) cannot be used.
-    ...(discovered.fetch ? { jwks: { timeoutMs: options.timeout, fetch: discovered.fetch } } : { services: options.services, jwks: { timeoutMs: options.timeout } }),
+    ...(discovered.fetch
+      ? { jwks: { timeoutMs: options.timeout, fetch: discovered.fetch } }
+      : { services: options.services, jwks: { timeoutMs: options.timeout } }),
   });
   // Surfaces per request (as a 503) instead of as an unhandled rejection.
   verifier.catch(() => undefined);

@@ -7,10 +7,9 @@
  * X-Userinfo / X-Access-Token / X-ID-Token headers.
  */
 import { createHash } from 'node:crypto';
-import * as client from 'openid-client';
 import { LRUCache } from 'lru-cache';
+import * as client from 'openid-client';
 import schema from '../../../schemas/plugins/oidc.schema.json' with { type: 'json' };
-import { definePlugin, PluginConfigError } from '../../index.ts';
 import type {
   Credential,
   GatewayRequest,
@@ -20,9 +19,10 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { SessionSealer, readCookies, joinChunks, writeChunks, clearChunks, clearCookie } from './session.ts';
-import { Provider, type Discovered, type ProviderOptions } from './provider.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
+import { type Discovered, Provider, type ProviderOptions } from './provider.ts';
+import { clearChunks, clearCookie, joinChunks, readCookies, SessionSealer, writeChunks } from './session.ts';
 
 /** The plugin's config as validated by `schemas/plugins/oidc.schema.json` (defaults applied). */
 export interface OidcConfig {
@@ -229,7 +229,10 @@ class OidcInstance {
         'must use https (plain http is accepted only for a loopback host, or with allow_insecure_http: true)',
       );
     }
-    if (cfg.introspection_endpoint !== undefined && !isAllowedUrl(new URL(cfg.introspection_endpoint), cfg.allow_insecure_http || LOOPBACK.test(discovery.hostname))) {
+    if (
+      cfg.introspection_endpoint !== undefined &&
+      !isAllowedUrl(new URL(cfg.introspection_endpoint), cfg.allow_insecure_http || LOOPBACK.test(discovery.hostname))
+    ) {
       throw new PluginConfigError('introspection_endpoint', 'must use https (or plain http on a loopback host)');
     }
     if (!cfg.scope.split(/\s+/).includes('openid')) throw new PluginConfigError('scope', 'must include openid');
@@ -247,18 +250,28 @@ class OidcInstance {
     let fixedCallback: string | null = cfg.redirect_uri_path ?? null;
     if (cfg.redirect_uri !== undefined) {
       const u = new URL(cfg.redirect_uri);
-      if (u.search !== '' || u.hash !== '') throw new PluginConfigError('redirect_uri', 'must not have a query or fragment');
+      if (u.search !== '' || u.hash !== '')
+        throw new PluginConfigError('redirect_uri', 'must not have a query or fragment');
       fixedCallback = u.pathname;
     }
     this.#fixedRoute = fixedCallback === null ? null : { callback: fixedCallback, home: '/' };
 
-    if (cfg.post_logout_redirect_uri !== undefined && cfg.redirect_after_logout_uri !== undefined && cfg.post_logout_redirect_uri !== cfg.redirect_after_logout_uri) {
-      throw new PluginConfigError('redirect_after_logout_uri', 'conflicts with post_logout_redirect_uri (kong-oidc name of the same setting)');
+    if (
+      cfg.post_logout_redirect_uri !== undefined &&
+      cfg.redirect_after_logout_uri !== undefined &&
+      cfg.post_logout_redirect_uri !== cfg.redirect_after_logout_uri
+    ) {
+      throw new PluginConfigError(
+        'redirect_after_logout_uri',
+        'conflicts with post_logout_redirect_uri (kong-oidc name of the same setting)',
+      );
     }
     this.#postLogout = cfg.post_logout_redirect_uri ?? cfg.redirect_after_logout_uri ?? '/';
-    const postLogoutPath = cfg.post_logout_redirect_uri !== undefined ? 'post_logout_redirect_uri' : 'redirect_after_logout_uri';
+    const postLogoutPath =
+      cfg.post_logout_redirect_uri !== undefined ? 'post_logout_redirect_uri' : 'redirect_after_logout_uri';
     if (this.#postLogout.startsWith('/')) {
-      if (safeReturnPath(this.#postLogout) !== this.#postLogout) throw new PluginConfigError(postLogoutPath, 'must be a path on this gateway or an absolute URL');
+      if (safeReturnPath(this.#postLogout) !== this.#postLogout)
+        throw new PluginConfigError(postLogoutPath, 'must be a path on this gateway or an absolute URL');
     } else {
       let u: URL | null = null;
       try {
@@ -271,16 +284,28 @@ class OidcInstance {
       }
     }
 
-    const filters = typeof cfg.filters === 'string' ? cfg.filters.split(',').map((f) => f.trim()).filter((f) => f !== '') : (cfg.filters ?? []);
+    const filters =
+      typeof cfg.filters === 'string'
+        ? cfg.filters
+            .split(',')
+            .map((f) => f.trim())
+            .filter((f) => f !== '')
+        : (cfg.filters ?? []);
     const alternatives: string[] = [];
     filters.forEach((f, i) => {
       try {
         new RegExp(f);
       } catch (err) {
-        throw new PluginConfigError(typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`, `is not a valid regular expression: ${(err as Error).message}`);
+        throw new PluginConfigError(
+          typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`,
+          `is not a valid regular expression: ${(err as Error).message}`,
+        );
       }
       if (/%[a-zA-Z.%-]/.test(f)) {
-        context.log.warn('oidc filter looks like a Lua pattern; filters are regular expressions matched against the whole path', { filter: f });
+        context.log.warn(
+          'oidc filter looks like a Lua pattern; filters are regular expressions matched against the whole path',
+          { filter: f },
+        );
       }
       alternatives.push(`(?:${f})`);
     });
@@ -290,9 +315,12 @@ class OidcInstance {
     this.#audiences = cfg.bearer_jwt_auth_allowed_auds ?? [cfg.client_id];
     const sslVerify = yes(cfg.ssl_verify);
     if (!sslVerify) {
-      context.log.warn('oidc ssl_verify is off: the IdP\'s TLS certificate is not verified; anyone on the path can impersonate it', {
-        discovery: discovery.origin,
-      });
+      context.log.warn(
+        "oidc ssl_verify is off: the IdP's TLS certificate is not verified; anyone on the path can impersonate it",
+        {
+          discovery: discovery.origin,
+        },
+      );
     }
 
     this.#cookie = cfg.session_cookie_name;
@@ -301,7 +329,8 @@ class OidcInstance {
     // Bound to the client and the cookie: a session issued for another client id (or another
     // instance using another cookie name) derives another key and does not open.
     this.#sealer = new SessionSealer(secrets, sessionBinding(cfg.client_id, discovery.href, cfg.session_cookie_name));
-    this.#reissueAfter = cfg.session_idle_timeout === 0 ? Infinity : Math.max(1, Math.min(60, Math.floor(cfg.session_idle_timeout / 4)));
+    this.#reissueAfter =
+      cfg.session_idle_timeout === 0 ? Infinity : Math.max(1, Math.min(60, Math.floor(cfg.session_idle_timeout / 4)));
 
     const options: ProviderOptions = {
       discovery,
@@ -314,7 +343,7 @@ class OidcInstance {
       introspectionEndpoint: cfg.introspection_endpoint,
       introspectionAuthMethod: cfg.introspection_endpoint_auth_method,
     };
-    const key = 'oidc:provider:' + createHash('sha256').update(JSON.stringify(options)).digest('hex');
+    const key = `oidc:provider:${createHash('sha256').update(JSON.stringify(options)).digest('hex')}`;
     this.#provider = context.services.shared(
       key,
       () => {
@@ -348,13 +377,13 @@ class OidcInstance {
     const path = req.path;
     // bearer_only has no sessions, hence no callback or logout to answer.
     if (this.#bearerOnly) {
-      if (this.#filter !== null && this.#filter.test(path)) return;
+      if (this.#filter?.test(path)) return;
       return this.#bearer(req);
     }
     if (path === this.#cfg.logout_path) return this.#logout(req, ours);
     const paths = this.#pathsFor(req);
     if (path === paths.callback) return this.#callback(req, ours, paths);
-    if (this.#filter !== null && this.#filter.test(path)) return;
+    if (this.#filter?.test(path)) return;
 
     const entry = await this.#readSession(ours);
     if (entry === null) return this.#unauthenticated(req, ours);
@@ -388,7 +417,10 @@ class OidcInstance {
     const add = req.ctx[SET_COOKIE_CTX] as string[] | undefined;
     if (add === undefined) return;
     const prev = res.headers['set-cookie'];
-    res.setHeader('set-cookie', prev === undefined ? add : typeof prev === 'string' ? [prev, ...add] : [...prev, ...add]);
+    res.setHeader(
+      'set-cookie',
+      prev === undefined ? add : typeof prev === 'string' ? [prev, ...add] : [...prev, ...add],
+    );
   }
 
   #inject(req: GatewayRequest, e: SessionEntry): void {
@@ -417,7 +449,7 @@ class OidcInstance {
     if (entry === null) {
       const opened = await this.#sealer.open<SessionPayload>(raw);
       const p = opened?.payload;
-      if (!p || p.v !== 1 || typeof p.sub !== 'string' || typeof p.user !== 'object' || p.user === null) return null;
+      if (p?.v !== 1 || typeof p.sub !== 'string' || typeof p.user !== 'object' || p.user === null) return null;
       entry = this.#entry(p, opened!.stale);
       this.#sessions.set(raw, entry);
     }
@@ -538,7 +570,9 @@ class OidcInstance {
     };
     const sealed = await this.#sealer.seal(login);
     const secure = req.scheme === 'https';
-    setCookies.push(`${this.#loginCookie}=${sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${LOGIN_TTL}${secure ? '; Secure' : ''}`);
+    setCookies.push(
+      `${this.#loginCookie}=${sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${LOGIN_TTL}${secure ? '; Secure' : ''}`,
+    );
     this.#log.debug('oidc login started', { return_to: login.rt });
     return req.exit(302, '', { location: url.href, 'set-cookie': setCookies, 'cache-control': NO_STORE });
   }
@@ -547,7 +581,8 @@ class OidcInstance {
     const secure = req.scheme === 'https';
     const rawLogin = ours.get(this.#loginCookie);
     const opened = rawLogin === undefined || rawLogin === '' ? null : await this.#sealer.open<LoginPayload>(rawLogin);
-    const login = opened !== null && opened.payload.v === 1 && opened.payload.exp > nowSeconds() ? opened.payload : null;
+    const login =
+      opened !== null && opened.payload.v === 1 && opened.payload.exp > nowSeconds() ? opened.payload : null;
     if (login === null) {
       // No login in progress here (bookmarked callback, expired or foreign login cookie): a
       // browser with a valid session goes home, any other starts over; nothing is exchanged.
@@ -607,7 +642,11 @@ class OidcInstance {
     const setCookies = writeChunks(this.#cookie, sealed, { secure, maxAge: this.#cfg.session_lifetime }, ours);
     setCookies.push(clearLogin);
     this.#log.debug('oidc login completed', { sub: claims.sub });
-    return req.exit(302, '', { location: safeReturnPath(login.rt), 'set-cookie': setCookies, 'cache-control': NO_STORE });
+    return req.exit(302, '', {
+      location: safeReturnPath(login.rt),
+      'set-cookie': setCookies,
+      'cache-control': NO_STORE,
+    });
   }
 
   #loginFailed(req: GatewayRequest, clearLogin: string, reason: string, fields: Record<string, unknown> = {}): void {
@@ -643,7 +682,8 @@ class OidcInstance {
         url.searchParams.set('client_id', this.#cfg.client_id);
         url.searchParams.set('returnTo', post);
       } else {
-        if (opened !== null && typeof opened.payload.it === 'string') url.searchParams.set('id_token_hint', opened.payload.it);
+        if (opened !== null && typeof opened.payload.it === 'string')
+          url.searchParams.set('id_token_hint', opened.payload.it);
         url.searchParams.set('client_id', this.#cfg.client_id);
         url.searchParams.set('post_logout_redirect_uri', post);
       }
@@ -682,7 +722,9 @@ class OidcInstance {
       return req.exit(503, unavailableBody(req));
     }
     if (claims === null) {
-      return req.exit(401, unauthorizedBody(req), { 'www-authenticate': `Bearer realm="${realm}", error="invalid_token"` });
+      return req.exit(401, unauthorizedBody(req), {
+        'www-authenticate': `Bearer realm="${realm}", error="invalid_token"`,
+      });
     }
     if (!this.#cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', userinfoHeader(claims));
     if (this.#cfg.introspection_endpoint === undefined) req.claims = claims;

@@ -1,9 +1,9 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SessionSealer, readCookies, joinChunks, writeChunks, clearChunks, CHUNK_SIZE } from './session.ts';
+import { test } from 'node:test';
+import { CHUNK_SIZE, clearChunks, joinChunks, readCookies, SessionSealer, writeChunks } from './session.ts';
 
-const SECRET_A = 'a'.repeat(16) + '-first-secret-0123456789';
-const SECRET_B = 'b'.repeat(16) + '-second-secret-0123456789';
+const SECRET_A = `${'a'.repeat(16)}-first-secret-0123456789`;
+const SECRET_B = `${'b'.repeat(16)}-second-secret-0123456789`;
 
 test('a sealed session opens with the same secret and binding on another sealer (another instance)', async () => {
   const one = new SessionSealer([SECRET_A], 'client-1|issuer|oidc_session');
@@ -43,7 +43,13 @@ test('rotation: an old secret still opens, and the session is reported stale so 
 
 test('cookie parsing keeps only our cookies and rebuilds the rest for the upstream', () => {
   const { ours, rest } = readCookies('a=1; oidc_session=abc; b=2; oidc_session_login=xyz', 'oidc_session');
-  assert.deepEqual([...ours], [['oidc_session', 'abc'], ['oidc_session_login', 'xyz']]);
+  assert.deepEqual(
+    [...ours],
+    [
+      ['oidc_session', 'abc'],
+      ['oidc_session_login', 'xyz'],
+    ],
+  );
   assert.equal(rest, 'a=1; b=2');
   assert.deepEqual(readCookies('a=1', 'oidc_session'), { ours: new Map(), rest: null });
 });
@@ -65,7 +71,11 @@ test('a long value is split into numbered cookies that reassemble, each within t
 });
 
 test('shrinking a session clears the chunks the client no longer needs, and clearing removes all', () => {
-  const present = new Map([['s.0', 'x'], ['s.1', 'y'], ['s_login', 'z']]);
+  const present = new Map([
+    ['s.0', 'x'],
+    ['s.1', 'y'],
+    ['s_login', 'z'],
+  ]);
   const set = writeChunks('s', 'short', { secure: false, maxAge: 60 }, present);
   assert.deepEqual(set, [
     's=short; Path=/; HttpOnly; SameSite=Lax; Max-Age=60',

@@ -8,7 +8,7 @@
  * seals; every secret opens, which lets operators rotate secrets without logging everyone out.
  */
 import { hkdfSync } from 'node:crypto';
-import { CompactEncrypt, compactDecrypt, type CompactJWEHeaderParameters } from 'jose';
+import { CompactEncrypt, type CompactJWEHeaderParameters, compactDecrypt } from 'jose';
 
 interface SessionKey {
   readonly kid: string;

@@ -4,8 +4,9 @@
  * Kong file with a prometheus entry loads unchanged, and its global instance carries `per_consumer`.
  * It does no per-request work.
  */
-import { definePlugin, PluginConfigError } from '../../index.ts';
+
 import schema from '../../../schemas/plugins/prometheus.schema.json' with { type: 'json' };
+import { definePlugin, PluginConfigError } from '../../index.ts';
 
 export interface PrometheusConfig {
   per_consumer: boolean;
@@ -25,7 +26,10 @@ export default definePlugin<PrometheusConfig>({
   create(config, ctx) {
     const scoped = ctx.scope.service !== null || ctx.scope.route !== null;
     if (scoped && config.per_consumer) {
-      throw new PluginConfigError('per_consumer', 'per_consumer is read from the global prometheus plugin only; set it there');
+      throw new PluginConfigError(
+        'per_consumer',
+        'per_consumer is read from the global prometheus plugin only; set it there',
+      );
     }
     return {};
   },

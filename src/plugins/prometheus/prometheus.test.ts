@@ -1,5 +1,5 @@
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { test } from 'node:test';
 import { startGateway } from '../../testing/index.ts';
 
 function config(perConsumer: boolean): Record<string, unknown> {
@@ -7,7 +7,9 @@ function config(perConsumer: boolean): Record<string, unknown> {
     _format_version: '3.0',
     consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }],
     plugins: [{ name: 'prometheus', config: { per_consumer: perConsumer, status_code_metrics: true } }],
-    services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'key-auth' }] }] }],
+    services: [
+      { name: 'echo', url: 'echo://', routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'key-auth' }] }] },
+    ],
   };
 }
 
@@ -26,10 +28,16 @@ async function requestsMetric(perConsumer: boolean): Promise<string[]> {
 
 test('a Kong file with a global prometheus plugin loads, and per_consumer adds the consumer label', async () => {
   const withConsumer = await requestsMetric(true);
-  assert.ok(withConsumer.some((l) => l.includes('consumer="alice"')), withConsumer.join('\n'));
+  assert.ok(
+    withConsumer.some((l) => l.includes('consumer="alice"')),
+    withConsumer.join('\n'),
+  );
   const without = await requestsMetric(false);
   assert.ok(without.length > 0);
-  assert.ok(without.every((l) => !l.includes('consumer="alice"')), without.join('\n'));
+  assert.ok(
+    without.every((l) => !l.includes('consumer="alice"')),
+    without.join('\n'),
+  );
 });
 
 test('per_consumer on a scoped prometheus plugin is a located config error', async () => {
@@ -37,7 +45,14 @@ test('per_consumer on a scoped prometheus plugin is a located config error', asy
     startGateway({
       config: {
         _format_version: '3.0',
-        services: [{ name: 'echo', url: 'echo://', plugins: [{ name: 'prometheus', config: { per_consumer: true } }], routes: [{ paths: ['/api'] }] }],
+        services: [
+          {
+            name: 'echo',
+            url: 'echo://',
+            plugins: [{ name: 'prometheus', config: { per_consumer: true } }],
+            routes: [{ paths: ['/api'] }],
+          },
+        ],
       },
     }),
     (err: Error & { issues?: { message: string; line: number }[] }) => {

@@ -5,11 +5,11 @@
  * See docs/plugins/rate-limiting.md.
  */
 import { createHash } from 'node:crypto';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
 import schema from '../../../schemas/plugins/rate-limiting.schema.json' with { type: 'json' };
-import { LocalCounters, RedisCounters, type CounterStore, type RedisSettings } from './stores.ts';
-import { EXPIRATION, PERIODS, windowEnd, windowStart, type Period } from './windows.ts';
+import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import { type CounterStore, LocalCounters, RedisCounters, type RedisSettings } from './stores.ts';
+import { EXPIRATION, PERIODS, type Period, windowEnd, windowStart } from './windows.ts';
 
 /** The rate-limiting plugin's config, defaults applied. */
 export interface RateLimitingConfig {
@@ -24,7 +24,13 @@ export interface RateLimitingConfig {
   path?: string | null;
   policy: 'local' | 'redis';
   fault_tolerant: boolean;
-  redis: Partial<RedisSettings> & { port: number; timeout: number; database: number; ssl: boolean; ssl_verify: boolean };
+  redis: Partial<RedisSettings> & {
+    port: number;
+    timeout: number;
+    database: number;
+    ssl: boolean;
+    ssl_verify: boolean;
+  };
   hide_client_headers: boolean;
   error_code: number;
   error_message: string;
@@ -151,7 +157,13 @@ class RateLimiting {
   private readonly ends: number[];
   private readonly suffixes: string[];
 
-  constructor(config: RateLimitingConfig, periods: Period[], store: CounterStore, scope: { route: string | null; service: string | null }, log: PluginLogger) {
+  constructor(
+    config: RateLimitingConfig,
+    periods: Period[],
+    store: CounterStore,
+    scope: { route: string | null; service: string | null },
+    log: PluginLogger,
+  ) {
     this.periods = periods;
     this.limits = periods.map((p) => config[p]!);
     this.limitHeaders = periods.map((p) => String(config[p]!));
@@ -322,7 +334,11 @@ export default definePlugin<RateLimitingConfig>({
         (s) => s.close(),
       );
     } else {
-      store = context.services.shared('rate-limiting:local', () => new LocalCounters(), (s) => s.close());
+      store = context.services.shared(
+        'rate-limiting:local',
+        () => new LocalCounters(),
+        (s) => s.close(),
+      );
     }
     const rl = new RateLimiting(
       config,

@@ -119,7 +119,12 @@ export class RedisCounters implements CounterStore {
       ...(settings.username != null && settings.username !== '' ? { username: settings.username } : {}),
       ...(settings.password != null && settings.password !== '' ? { password: settings.password } : {}),
       ...(settings.ssl
-        ? { tls: { rejectUnauthorized: settings.ssl_verify, ...(settings.server_name != null ? { servername: settings.server_name } : {}) } }
+        ? {
+            tls: {
+              rejectUnauthorized: settings.ssl_verify,
+              ...(settings.server_name != null ? { servername: settings.server_name } : {}),
+            },
+          }
         : {}),
     };
     const client = new Redis(options) as ScriptedRedis;

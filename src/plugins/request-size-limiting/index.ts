@@ -6,9 +6,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { definePlugin, ProxyError } from '../../index.ts';
-import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import schema from '../../../schemas/plugins/request-size-limiting.schema.json' with { type: 'json' };
+import type { GatewayRequest, PluginHandlers } from '../../index.ts';
+import { definePlugin, ProxyError } from '../../index.ts';
 
 /** The request-size-limiting plugin's config, defaults applied. */
 export interface RequestSizeLimitingConfig {
@@ -121,7 +121,10 @@ function expectsContinue(req: GatewayRequest): boolean {
 
 /** An HTTP/2 request has a body without Content-Length unless its HEADERS frame ended the stream. */
 function hasH2Body(raw: IncomingMessage): boolean {
-  return raw.httpVersionMajor === 2 && (raw as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
+  return (
+    raw.httpVersionMajor === 2 &&
+    (raw as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false
+  );
 }
 
 class RequestSizeLimiting implements PluginHandlers {

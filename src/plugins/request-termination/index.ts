@@ -9,11 +9,12 @@
  * documented default); the echo reads at most 1 MiB of request body (above that, `body` and
  * `raw_body` are left out, like Kong does for a body nginx buffered to disk).
  */
-import { hostname } from 'node:os';
+
 import { randomUUID } from 'node:crypto';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
+import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {
@@ -153,7 +154,11 @@ class RequestTermination implements PluginHandlers {
   }
 
   access(req: GatewayRequest): void | Promise<void> {
-    if (this.triggerHeader !== null && req.headers[this.triggerHeader] === undefined && !req.query.has(this.triggerQuery!)) {
+    if (
+      this.triggerHeader !== null &&
+      req.headers[this.triggerHeader] === undefined &&
+      !req.query.has(this.triggerQuery!)
+    ) {
       return;
     }
     if (this.echo) return this.answerEcho(req);

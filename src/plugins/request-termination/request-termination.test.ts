@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { TestGateway } from '../../testing/index.ts';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
 function route(name: string, path: string, config: Record<string, unknown>) {
@@ -34,7 +34,11 @@ describe('request-termination', () => {
         route('body-default-type', '/raw', { status_code: 451, body: '{"legal":true}' }),
         route('no-default-message', '/teapot', { status_code: 418 }),
         route('trigger', '/trigger', { trigger: 'X-Debug' }),
-        { name: 'echo-route', paths: ['~/echo/(?<item>\\w+)'], plugins: [{ name: 'request-termination', config: { echo: true, status_code: 404, trigger: 'debug' } }] },
+        {
+          name: 'echo-route',
+          paths: ['~/echo/(?<item>\\w+)'],
+          plugins: [{ name: 'request-termination', config: { echo: true, status_code: 404, trigger: 'debug' } }],
+        },
         { name: 'open', paths: ['/open'] },
       ],
       { extra: { consumers: [{ username: 'blocked' }] } },
@@ -125,19 +129,22 @@ describe('request-termination', () => {
   });
 
   test('a consumer-scoped instance blocks only that consumer', async () => {
-    const scoped = await startServiceGateway([{ paths: ['/'], plugins: [{ name: 'key-auth', config: { key_names: ['apikey'] } }] }], {
-      name: 's',
-      extra: {
-        consumers: [
-          {
-            username: 'blocked',
-            keyauth_credentials: [{ key: 'blocked-key' }],
-            plugins: [{ name: 'request-termination', config: { status_code: 403, message: 'blocked' } }],
-          },
-          { username: 'ok', keyauth_credentials: [{ key: 'ok-key' }] },
-        ],
+    const scoped = await startServiceGateway(
+      [{ paths: ['/'], plugins: [{ name: 'key-auth', config: { key_names: ['apikey'] } }] }],
+      {
+        name: 's',
+        extra: {
+          consumers: [
+            {
+              username: 'blocked',
+              keyauth_credentials: [{ key: 'blocked-key' }],
+              plugins: [{ name: 'request-termination', config: { status_code: 403, message: 'blocked' } }],
+            },
+            { username: 'ok', keyauth_credentials: [{ key: 'ok-key' }] },
+          ],
+        },
       },
-    });
+    );
     try {
       const blocked = await call(scoped, '/x', { headers: { apikey: 'blocked-key' } });
       assert.equal(blocked.res.status, 403);

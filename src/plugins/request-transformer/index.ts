@@ -5,10 +5,10 @@
  * templates compiled at load. See docs/plugins/request-transformer.md.
  */
 import type { Readable } from 'node:stream';
-import { definePlugin, PluginConfigError, ProxyError } from '../../index.ts';
-import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
-import { compileTemplate, render, TemplateError, type Template } from './template.ts';
+import type { GatewayRequest, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError, ProxyError } from '../../index.ts';
+import { compileTemplate, render, type Template, TemplateError } from './template.ts';
 
 interface Lists {
   body: string[];
@@ -61,14 +61,24 @@ function splitPair(pair: string): [string, string] {
   return [pair.slice(0, i), pair.slice(j)];
 }
 
-function compileOps(list: readonly string[], path: string, opts: { headers?: boolean; renameHeaders?: boolean } = {}): Op[] {
+function compileOps(
+  list: readonly string[],
+  path: string,
+  opts: { headers?: boolean; renameHeaders?: boolean } = {},
+): Op[] {
   return list.map((pair, i) => {
     const [name, value] = splitPair(pair);
-    if (opts.headers && !HEADER_NAME.test(name)) throw new PluginConfigError(`${path}.${i}`, `'${name}' is not a valid header`);
-    if (opts.renameHeaders && !HEADER_NAME.test(value)) throw new PluginConfigError(`${path}.${i}`, `'${value}' is not a valid header`);
-    if (value === '' && !path.startsWith('remove')) throw new PluginConfigError(`${path}.${i}`, `key '${name}' has no value`);
+    if (opts.headers && !HEADER_NAME.test(name))
+      throw new PluginConfigError(`${path}.${i}`, `'${name}' is not a valid header`);
+    if (opts.renameHeaders && !HEADER_NAME.test(value))
+      throw new PluginConfigError(`${path}.${i}`, `'${value}' is not a valid header`);
+    if (value === '' && !path.startsWith('remove'))
+      throw new PluginConfigError(`${path}.${i}`, `key '${name}' has no value`);
     try {
-      return { name: opts.headers ? name.toLowerCase() : name, value: opts.renameHeaders ? value.toLowerCase() : compileTemplate(value) };
+      return {
+        name: opts.headers ? name.toLowerCase() : name,
+        value: opts.renameHeaders ? value.toLowerCase() : compileTemplate(value),
+      };
     } catch (err) {
       if (err instanceof TemplateError) throw new PluginConfigError(`${path}.${i}`, err.message);
       throw err;
@@ -131,7 +141,9 @@ function bodySource(req: GatewayRequest): Readable {
 /** Whether the client request carries a body at all (a bodyless request is not read). */
 function hasBody(req: GatewayRequest): boolean {
   const cl = req.headers['content-length'];
-  return req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0') || req.raw.httpVersionMajor === 2;
+  return (
+    req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0') || req.raw.httpVersionMajor === 2
+  );
 }
 
 class RequestTransformer implements PluginHandlers {
@@ -180,13 +192,24 @@ class RequestTransformer implements PluginHandlers {
     this.addQuery = compileOps(c.add.querystring, 'add.querystring');
     this.appendQuery = compileOps(c.append.querystring, 'append.querystring');
     this.hasQuery =
-      this.removeQuery.length + this.renameQuery.length + this.replaceQuery.length + this.addQuery.length + this.appendQuery.length > 0;
+      this.removeQuery.length +
+        this.renameQuery.length +
+        this.replaceQuery.length +
+        this.addQuery.length +
+        this.appendQuery.length >
+      0;
     this.removeBody = c.remove.body;
     this.renameBody = compileOps(c.rename.body, 'rename.body');
     this.replaceBody = compileOps(c.replace.body, 'replace.body');
     this.addBody = compileOps(c.add.body, 'add.body');
     this.appendBody = compileOps(c.append.body, 'append.body');
-    this.hasBody = this.removeBody.length + this.renameBody.length + this.replaceBody.length + this.addBody.length + this.appendBody.length > 0;
+    this.hasBody =
+      this.removeBody.length +
+        this.renameBody.length +
+        this.replaceBody.length +
+        this.addBody.length +
+        this.appendBody.length >
+      0;
   }
 
   access(req: GatewayRequest): void | Promise<void> {
@@ -209,7 +232,8 @@ class RequestTransformer implements PluginHandlers {
       body = await readBody(bodySource(req), BODY_LIMIT);
     } catch (err) {
       // request-size-limiting's counted body fails past its limit: that is its 413, not a plugin failure.
-      if (err instanceof ProxyError && err.code === 'REQUEST_TOO_LARGE') return req.exit(413, TOO_LARGE, { connection: 'close' });
+      if (err instanceof ProxyError && err.code === 'REQUEST_TOO_LARGE')
+        return req.exit(413, TOO_LARGE, { connection: 'close' });
       throw err;
     }
     if (body === null) return req.exit(413, TOO_LARGE, { connection: 'close' });
@@ -234,10 +258,12 @@ class RequestTransformer implements PluginHandlers {
       req.setUpstreamHeader(op.value as string, v);
     }
     for (const op of this.replaceHeaders) {
-      if (req.getUpstreamHeader(op.name) !== undefined || op.name === 'host') req.setUpstreamHeader(op.name, valueOf(op, req));
+      if (req.getUpstreamHeader(op.name) !== undefined || op.name === 'host')
+        req.setUpstreamHeader(op.name, valueOf(op, req));
     }
     for (const op of this.addHeaders) {
-      if (op.name !== 'host' && req.getUpstreamHeader(op.name) === undefined) req.setUpstreamHeader(op.name, valueOf(op, req));
+      if (op.name !== 'host' && req.getUpstreamHeader(op.name) === undefined)
+        req.setUpstreamHeader(op.name, valueOf(op, req));
     }
     for (const op of this.appendHeaders) {
       if (op.name !== 'host') req.appendUpstreamHeader(op.name, valueOf(op, req));

@@ -22,7 +22,11 @@ export type Template = readonly (string | readonly Atom[])[];
 /** Thrown for a template Tollgate cannot evaluate; the caller turns it into a PluginConfigError. */
 export class TemplateError extends Error {}
 
-const SOURCES: Record<string, Source> = { headers: Source.Header, query_params: Source.Query, uri_captures: Source.Capture };
+const SOURCES: Record<string, Source> = {
+  headers: Source.Header,
+  query_params: Source.Query,
+  uri_captures: Source.Capture,
+};
 const ATOM =
   /^\s*(?:(headers|query_params|uri_captures)\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(\d+))\s*\])|"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')\s*$/;
 

@@ -4,9 +4,10 @@
  * `json_types`). The body is rewritten through the gateway's bounded body transform, only for a
  * JSON content-type without content-encoding. See docs/plugins/response-transformer.md.
  */
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import type { GatewayRequest, GatewayResponse, PluginHandlers, PluginLogger } from '../../index.ts';
+
 import schema from '../../../schemas/plugins/response-transformer.schema.json' with { type: 'json' };
+import type { GatewayRequest, GatewayResponse, PluginHandlers, PluginLogger } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 
 interface Lists {
   json: string[];
@@ -40,7 +41,8 @@ function ops(list: readonly string[], path: string, valueIsHeader = false): Op[]
     while (c >= 0 && pair[j] === ':') j++;
     const value = c < 0 ? '' : pair.slice(j);
     if (!HEADER_NAME.test(name)) throw new PluginConfigError(`${path}.${i}`, `'${name}' is not a valid header`);
-    if (valueIsHeader && !HEADER_NAME.test(value)) throw new PluginConfigError(`${path}.${i}`, `'${value}' is not a valid header`);
+    if (valueIsHeader && !HEADER_NAME.test(value))
+      throw new PluginConfigError(`${path}.${i}`, `'${value}' is not a valid header`);
     return { name: name.toLowerCase(), value: valueIsHeader ? value.toLowerCase() : value };
   });
 }
@@ -150,10 +152,15 @@ class ResponseTransformer implements PluginHandlers {
 
   constructor(c: ResponseTransformerConfig, log: PluginLogger) {
     this.logger = log;
-    this.hasJson = c.remove.json.length + c.rename.json.length + c.replace.json.length + c.add.json.length + c.append.json.length > 0;
+    this.hasJson =
+      c.remove.json.length + c.rename.json.length + c.replace.json.length + c.add.json.length + c.append.json.length >
+      0;
     // Kong reads every json entry as `key:value`, a remove entry included (the key is what precedes a colon).
     this.jsonRemove = c.remove.json.map((e) => splitPair(e)[0]);
-    this.jsonRename = c.rename.json.map((e) => splitPair(e)).filter(([, to]) => to !== '').map(([from, to]) => ({ from, to }));
+    this.jsonRename = c.rename.json
+      .map((e) => splitPair(e))
+      .filter(([, to]) => to !== '')
+      .map(([from, to]) => ({ from, to }));
     this.jsonReplace = jsonSets(c.replace.json, c.replace.json_types as JsonType[]);
     this.jsonAdd = jsonSets(c.add.json, c.add.json_types as JsonType[]);
     this.jsonAppend = jsonSets(c.append.json, c.append.json_types as JsonType[]);
@@ -182,7 +189,10 @@ class ResponseTransformer implements PluginHandlers {
     for (const op of this.add) if (h[op.name] === undefined) res.setHeader(op.name, op.value);
     for (const op of this.append) {
       const prev = h[op.name];
-      res.setHeader(op.name, prev === undefined ? op.value : typeof prev === 'string' ? [prev, op.value] : [...prev, op.value]);
+      res.setHeader(
+        op.name,
+        prev === undefined ? op.value : typeof prev === 'string' ? [prev, op.value] : [...prev, op.value],
+      );
     }
     // As in Kong, the content-type is read after the header changes. A compressed body could not
     // be parsed: it is not buffered at all.
