@@ -6,7 +6,12 @@
  * BENCH_CONNECTIONS (default 50), BENCH_TOOL (`wrk` or `autocannon`; default wrk when installed),
  * BENCH_ROUNDS (default 1: more rounds run the targets interleaved and report each one's median),
  * BENCH_ONLY (comma-separated target names, or parts of names, to run a subset),
+ * BENCH_REPEAT (default 1: measure each target this many times in a row, each a row of its own, so the
+ * noise between runs of the same config is visible),
  * BENCH_JSON (a file to write the results to, as JSON).
+ *
+ * Besides req/s and latency, every row has the CPU time the process under test (all its workers)
+ * spent per request over the measured window; the ratio columns are built from it (bench/cpu.ts).
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +22,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { routeConfig } from './config.ts';
+import { CPU_MEASURABLE, treeCpu } from './cpu.ts';
 import { RATE_LIMITING_LOCAL, rateLimitingRedisRoute } from './rate-limiting.ts';
 import { jwtRoute, oidcRoute } from './rows.ts';
 import { H2LOAD, runH2load, tlsRoute } from './tls.ts';
@@ -30,7 +36,7 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 interface Target {
   name: string;
   config: string | null;
-  kind?: 'direct' | 'minimal';
+  kind?: 'direct' | 'minimal' | 'nginx';
   /** Path requested, default `/bench/hello`. */
   path?: string;
   /** Request headers sent with every request (an Authorization header, say). */
@@ -54,6 +60,7 @@ function manyRoutes(n: number): string {
 
 const TARGETS: Target[] = [
   { name: 'upstream direct', config: null, kind: 'direct', path: '/hello' },
+  { name: 'nginx', config: null, kind: 'nginx', path: '/hello' },
   { name: 'minimal proxy', config: null, kind: 'minimal', path: '/hello' },
   { name: 'tollgate 1 route', config: ONE_ROUTE },
   { name: 'tollgate 1,000 routes', config: manyRoutes(1000) },
@@ -72,6 +79,8 @@ const DURATION = positive('BENCH_DURATION', 10);
 const WARMUP = positive('BENCH_WARMUP', 3, true);
 const CONNECTIONS = positive('BENCH_CONNECTIONS', 50);
 const ROUNDS = Math.round(positive('BENCH_ROUNDS', 1));
+const REPEAT = Math.round(positive('BENCH_REPEAT', 1));
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p)) ?? null;
 const WRK = ['/usr/bin/wrk', '/usr/local/bin/wrk'].find((p) => existsSync(p)) ?? null;
 const TOOL = process.env.BENCH_TOOL ?? (WRK !== null ? 'wrk' : 'autocannon');
 const TASKSET = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p)) ?? null;
@@ -94,6 +103,10 @@ function positive(name: string, dflt: number, zeroOk = false): number {
 interface Result {
   name: string;
   rps: number;
+  /** Requests completed in the measured window. */
+  requests: number;
+  /** CPU microseconds the process under test spent per request (NaN where not measured). */
+  cpu: number;
   p50: number;
   p99: number;
   /** Non-2xx responses plus socket errors: a row with errors measured something else. */
@@ -158,6 +171,7 @@ async function startTarget(t: Target, upstream: string): Promise<{ child: ChildP
     const { child, info } = await launch(t.name, PROXY_CORE, [...tsx, 'bench/minimal-proxy.ts', upstream], portLine);
     return { child, base: `http://127.0.0.1:${info as number}` };
   }
+  if (t.config === null && t.kind === 'nginx') return startNginx(upstream);
   const file = join(work, `${t.name.replace(/\W+/g, '_')}.yaml`);
   writeFileSync(file, t.config!.replaceAll('__UPSTREAM__', upstream));
   const args = t.args ?? [];
@@ -191,6 +205,36 @@ async function startTarget(t: Target, upstream: string): Promise<{ child: ChildP
     child,
     base: `${t.tls !== undefined ? 'https' : 'http'}://127.0.0.1:${hostPort.slice(hostPort.lastIndexOf(':') + 1)}`,
   };
+}
+
+/** nginx as a reference proxy: one worker process, upstream keep-alive, no access log. */
+async function startNginx(upstream: string): Promise<{ child: ChildProcess; base: string }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(work, 'nginx-'));
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `daemon off; master_process off; worker_processes 1; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
+  upstream bench { server ${new URL(upstream).host}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://bench; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+  );
+  const { child } = await launch(
+    'nginx',
+    PROXY_CORE,
+    [NGINX!, '-c', conf, '-p', dir],
+    () => undefined,
+    async () => ((await accepts(port)) ? true : undefined),
+  );
+  return { child, base: `http://127.0.0.1:${port}` };
 }
 
 function freePort(): Promise<number> {
@@ -227,7 +271,9 @@ done = function(summary, latency, requests)
 end
 `;
 
-function runLoad(url: string, seconds: number, headers: Record<string, string>): Promise<Omit<Result, 'name'>> {
+type Load = Omit<Result, 'name' | 'requests' | 'cpu'> & { requests?: number };
+
+function runLoad(url: string, seconds: number, headers: Record<string, string>): Promise<Load> {
   const h = Object.entries(headers);
   let argv: string[];
   if (TOOL === 'wrk') {
@@ -292,7 +338,14 @@ function parseWrk(out: string): Omit<Result, 'name'> {
     p99_us: number;
     errors: number;
   };
-  return { rps: r.requests / (r.duration_us / 1e6), p50: r.p50_us / 1000, p99: r.p99_us / 1000, errors: r.errors };
+  return {
+    rps: r.requests / (r.duration_us / 1e6),
+    requests: r.requests,
+    cpu: Number.NaN,
+    p50: r.p50_us / 1000,
+    p99: r.p99_us / 1000,
+    errors: r.errors,
+  };
 }
 
 function parseAutocannon(out: string): Omit<Result, 'name'> {
@@ -306,6 +359,8 @@ function parseAutocannon(out: string): Omit<Result, 'name'> {
   };
   return {
     rps: r.requests.total / r.duration,
+    requests: r.requests.total,
+    cpu: Number.NaN,
     p50: r.latency.p50,
     p99: r.latency.p99,
     errors: r.non2xx + r.errors + r.timeouts,
@@ -336,15 +391,34 @@ function fmt(n: number, digits: number): string {
 }
 
 function table(results: Result[]): string {
-  const floor = results.find((r) => r.name === 'minimal proxy');
-  const one = results.find((r) => r.name === 'tollgate 1 route');
-  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', '× minimal proxy', '× tollgate 1 route'];
+  // With BENCH_REPEAT the references are their first measurement.
+  const ref = (name: string) => results.find((r) => r.name === name || r.name === `${name} #1`);
+  const floor = ref('minimal proxy');
+  const one = ref('tollgate 1 route');
+  // CPU per request: lower is better, so a ratio under 1 means cheaper than the reference.
+  const cpuRatio = (r: Result, ref: Result | undefined) =>
+    ref && Number.isFinite(r.cpu) && Number.isFinite(ref.cpu) ? `${fmt(r.cpu / ref.cpu, 2)}×` : '-';
+  const head = [
+    'target',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'CPU µs/req',
+    'CPU × minimal proxy',
+    'CPU × tollgate 1 route',
+    'req/s × minimal proxy',
+    'req/s × tollgate 1 route',
+  ];
   const rows = results.map((r) => [
     r.name,
     fmt(r.rps, 0),
     fmt(r.p50, 2),
     fmt(r.p99, 2),
     String(r.errors),
+    fmt(r.cpu, 1),
+    cpuRatio(r, floor),
+    cpuRatio(r, one),
     floor ? `${fmt(r.rps / floor.rps, 2)}×` : '-',
     one ? `${fmt(r.rps / one.rps, 2)}×` : '-',
   ]);
@@ -358,12 +432,26 @@ function table(results: Result[]): string {
   ].join('\n');
 }
 
+/** Runs the measured window, with the CPU the process under test spent in it. */
+async function measure(t: Target, child: ChildProcess | null, load: () => Promise<Load>): Promise<Result> {
+  const pid = child?.pid;
+  const before = pid !== undefined && CPU_MEASURABLE ? treeCpu(pid) : Number.NaN;
+  const r = await load();
+  const used = pid !== undefined && CPU_MEASURABLE ? treeCpu(pid) - before : Number.NaN;
+  const requests = r.requests ?? Math.round(r.rps * DURATION);
+  return { name: t.name, ...r, requests, cpu: requests > 0 ? used / requests : Number.NaN };
+}
+
 async function main(): Promise<void> {
   const only = (process.env.BENCH_ONLY ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   let targets = only.length === 0 ? TARGETS : TARGETS.filter((t) => only.some((o) => t.name.includes(o)));
+  if (NGINX === null && targets.some((t) => t.kind === 'nginx')) {
+    console.log('skipping the nginx row: nginx is not installed (apt-get install nginx-light)');
+    targets = targets.filter((t) => t.kind !== 'nginx');
+  }
   if (H2LOAD === null && targets.some((t) => t.tls === 'h2')) {
     console.log('skipping the HTTP/2 row: h2load is not installed (apt-get install nghttp2-client)');
     targets = targets.filter((t) => t.tls !== 'h2');
@@ -377,7 +465,7 @@ async function main(): Promise<void> {
     `Tollgate benchmark ${git ? `@ ${git} ` : ''}on Node ${process.version}, ${availableParallelism()} cores`,
   );
   console.log(
-    `load: ${TOOL === 'wrk' ? 'wrk (1 thread)' : 'autocannon'}, ${CONNECTIONS} connections, GET, ${WARMUP}s warm-up then ${DURATION}s per target${ROUNDS > 1 ? `, ${ROUNDS} rounds (median)` : ''}`,
+    `load: ${TOOL === 'wrk' ? 'wrk (1 thread)' : 'autocannon'}, ${CONNECTIONS} connections, GET, ${WARMUP}s warm-up then ${DURATION}s per target${ROUNDS > 1 ? `, ${ROUNDS} rounds (median)` : ''}${REPEAT > 1 ? `, each target ${REPEAT} times` : ''}; CPU per request of the process under test`,
   );
   const load = loadavg()[0]!;
   if (load > 0.5)
@@ -394,30 +482,37 @@ async function main(): Promise<void> {
   const upstream = `http://127.0.0.1:${up.info as number}`;
   // What every target must answer: the upstream's own body, unchanged.
   const expected = await (await fetch(`${upstream}/hello`)).text();
-  const runs = new Map<string, Result[]>(targets.map((t) => [t.name, []]));
+  const labels = targets.flatMap((t) =>
+    REPEAT > 1 ? Array.from({ length: REPEAT }, (_, k) => `${t.name} #${k + 1}`) : [t.name],
+  );
+  const runs = new Map<string, Result[]>(labels.map((l) => [l, []]));
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const t of targets) {
-        process.stdout.write(`… ${t.name}${ROUNDS > 1 ? ` (round ${round}/${ROUNDS})` : ''}\n`);
-        if (t.prepare !== undefined) {
-          // Fresh keys, tokens and sessions for every round, as a browser or client would hold them now.
-          const prepared = await t.prepare();
-          t.config = prepared.config;
-          t.headers = { ...t.headers, ...prepared.headers };
-        }
-        const { child, base } = await startTarget(t, upstream);
-        try {
-          const url = `${base}${t.path ?? '/bench/hello'}`;
-          await check(url, t.headers ?? {}, expected);
-          const loadFn =
-            t.tls === 'h2'
-              ? (u: string, s: number, h: Record<string, string>) =>
-                  runH2load(PIN ? [TASKSET!, '-c', LOAD_CORE] : [], u, s, CONNECTIONS, h)
-              : runLoad;
-          if (WARMUP > 0) await loadFn(url, WARMUP, t.headers ?? {});
-          runs.get(t.name)!.push({ name: t.name, ...(await loadFn(url, DURATION, t.headers ?? {})) });
-        } finally {
-          if (child !== null) await stop(child);
+        for (let rep = 1; rep <= REPEAT; rep++) {
+          const label = `${t.name}${REPEAT > 1 ? ` #${rep}` : ''}`;
+          process.stdout.write(`… ${label}${ROUNDS > 1 ? ` (round ${round}/${ROUNDS})` : ''}\n`);
+          if (t.prepare !== undefined) {
+            // Fresh keys, tokens and sessions for every round, as a browser or client would hold them now.
+            const prepared = await t.prepare();
+            t.config = prepared.config;
+            t.headers = { ...t.headers, ...prepared.headers };
+          }
+          const { child, base } = await startTarget(t, upstream);
+          try {
+            const url = `${base}${t.path ?? '/bench/hello'}`;
+            await check(url, t.headers ?? {}, expected);
+            const loadFn =
+              t.tls === 'h2'
+                ? (u: string, s: number, h: Record<string, string>) =>
+                    runH2load(PIN ? [TASKSET!, '-c', LOAD_CORE] : [], u, s, CONNECTIONS, h)
+                : runLoad;
+            if (WARMUP > 0) await loadFn(url, WARMUP, t.headers ?? {});
+            const result = await measure(t, child, () => loadFn(url, DURATION, t.headers ?? {}));
+            runs.get(label)!.push({ ...result, name: label });
+          } finally {
+            if (child !== null) await stop(child);
+          }
         }
       }
     }
@@ -440,6 +535,7 @@ async function main(): Promise<void> {
           connections: CONNECTIONS,
           duration: DURATION,
           rounds: ROUNDS,
+          repeat: REPEAT,
           pinned: PIN,
           results,
           runs: Object.fromEntries(runs),
