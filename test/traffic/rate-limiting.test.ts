@@ -34,6 +34,15 @@ async function startOfSecond(ms = 600): Promise<void> {
   if (1000 - into < ms) await new Promise((r) => setTimeout(r, 1000 - into + 5));
 }
 
+/**
+ * Waits until the current minute has at least `ms` left: requests a test counts against one
+ * minute window must not straddle a boundary (windows are aligned to the clock, as Kong's are).
+ */
+async function startOfMinute(ms = 5000): Promise<void> {
+  const into = Date.now() % 60_000;
+  if (60_000 - into < ms) await new Promise((r) => setTimeout(r, 60_000 - into + 5));
+}
+
 describe('rate-limiting, local policy', () => {
   let gw: TestGateway;
   before(async () => {
@@ -50,6 +59,7 @@ describe('rate-limiting, local policy', () => {
   after(() => gw?.close());
 
   test('answers Kong headers, then 429 with Retry-After and Kong message when the minute is used up', async () => {
+    await startOfMinute();
     for (let i = 0; i < 3; i++) {
       const r = await fetch(`${gw.url}/minute`);
       assert.equal(r.status, 200);
@@ -88,6 +98,7 @@ describe('rate-limiting, local policy', () => {
   });
 
   test('limit_by header counts each header value apart, and falls back to the client ip', async () => {
+    await startOfMinute();
     assert.equal((await fetch(`${gw.url}/header`, { headers: { 'x-tenant': 'a' } })).status, 200);
     assert.equal((await fetch(`${gw.url}/header`, { headers: { 'x-tenant': 'a' } })).status, 429);
     assert.equal((await fetch(`${gw.url}/header`, { headers: { 'x-tenant': 'b' } })).status, 200);
@@ -96,6 +107,7 @@ describe('rate-limiting, local policy', () => {
   });
 
   test('hide_client_headers sends no rate headers; error_code and error_message shape the refusal', async () => {
+    await startOfMinute();
     const ok = await fetch(`${gw.url}/hidden`);
     assert.equal(ok.status, 200);
     assert.equal(ok.headers.get('ratelimit-limit'), null);
@@ -107,6 +119,7 @@ describe('rate-limiting, local policy', () => {
   });
 
   test('a reload keeps the counters of the local policy', async () => {
+    await startOfMinute();
     assert.equal((await fetch(`${gw.url}/path`)).status, 200);
     const res = await gw.reload();
     assert.equal(res.ok, true);
@@ -114,6 +127,7 @@ describe('rate-limiting, local policy', () => {
   });
 
   test('exact within a process: 50 concurrent requests against a limit of 20 let exactly 20 through', async () => {
+    await startOfMinute();
     const g = await startGateway({ config: config({ burst: { minute: 20, limit_by: 'ip' } }) });
     try {
       const statuses = await Promise.all(
@@ -165,6 +179,7 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
   });
 
   test('two gateway instances sharing one Redis enforce one limit together, with no overshoot under concurrency', async () => {
+    await startOfMinute();
     const a = await startGateway({ config: config({ shared: redisConfig() }) });
     const b = await startGateway({ config: config({ shared: redisConfig() }) });
     try {
@@ -182,6 +197,7 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
   });
 
   test('Redis stopped mid-test: fault_tolerant true lets requests through and counts it; false answers 500; back when Redis is', async () => {
+    await startOfMinute(15_000);
     const gw = await startGateway({
       config: config({
         tolerant: redisConfig({ minute: 2, fault_tolerant: true }),
