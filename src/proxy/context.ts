@@ -1,0 +1,58 @@
+// The proxy's per-request object: the plugin-facing RequestContext plus the gateway it runs in,
+// given at construction so every module of the data path reaches its logger and settings directly.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { RequestContext } from '../pipeline/request.ts';
+import type { Runtime } from '../pipeline/runtime.ts';
+import type { Gateway } from './gateway.ts';
+
+export class ProxyRequest extends RequestContext {
+  readonly gw: Gateway;
+  constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
+    super(runtime, raw, res, now);
+    this.gw = gw;
+  }
+}
+
+/** Where the request lives on its response (and on a request with a body timer): listeners are shared functions. */
+export const kCtx = Symbol('tollgate.request');
+export type TrackedResponse = ServerResponse & { [kCtx]?: ProxyRequest };
+export type TrackedMessage = IncomingMessage & { [kCtx]?: ProxyRequest };
+
+export const kTrustRuntime = Symbol('tollgate.trustRuntime');
+export const kTrusted = Symbol('tollgate.trusted');
+export const kPeer = Symbol('tollgate.peer');
+export const kLocalPort = Symbol('tollgate.localPort');
+/** Per-connection facts cached on the socket: each getter is a call into libuv. */
+export type TrackedSocket = Socket & {
+  [kTrustRuntime]?: Runtime;
+  [kTrusted]?: boolean;
+  [kPeer]?: string;
+  [kLocalPort]?: string;
+};
+
+export function localPort(socket: TrackedSocket): string {
+  return (socket[kLocalPort] ??= String(socket.localPort ?? ''));
+}
+
+export function peerAddress(socket: TrackedSocket): string {
+  return (socket[kPeer] ??= socket.remoteAddress ?? '');
+}
+
+/** An HTTP/2 request has a body unless its HEADERS frame ended the stream (no Content-Length needed). */
+export function hasH2Body(req: IncomingMessage): boolean {
+  return (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
+}
+
+export function hasClientBody(rc: RequestContext): boolean {
+  const cl = rc.headers['content-length'];
+  if (cl === undefined && rc.raw.httpVersionMajor === 2) return hasH2Body(rc.raw);
+  return rc.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+export function errInfo(err: unknown): { message: string; code?: string; stack?: string } {
+  if (err instanceof Error) {
+    return { message: err.message, code: (err as { code?: string }).code, stack: err.stack };
+  }
+  return { message: String(err) };
+}

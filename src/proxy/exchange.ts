@@ -1,0 +1,302 @@
+// The upstream exchange: one undici dispatch per attempt, its handler streaming the upstream's
+// answer to the client with backpressure, the response phase in between, retries of attempts that
+// never reached an upstream.
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Dispatcher } from 'undici';
+import { ProxyError, type ProxyErrorCode } from '../errors.ts';
+import type { HeaderValue } from '../pipeline/plugin.ts';
+import { ResponseContext } from '../pipeline/request.ts';
+import type { CompiledService } from '../pipeline/runtime.ts';
+import type { Target } from './balancer.ts';
+import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
+import { connectionTokens, HOP_BY_HOP } from './headers.ts';
+import { PhaseError, pluginFailed, runResponsePhase } from './phases.ts';
+import { edgeHeaders, sendError } from './reply.ts';
+import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
+
+const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number): void {
+  if (rc.finished) return;
+  const body = (rc.upstreamBody ?? (hasClientBody(rc) ? rc.raw : null)) as Dispatcher.DispatchOptions['body'];
+  if (attempt === 0) rc.upstreamStartedAt = performance.now();
+  // A replacement body that already failed would leave undici waiting for bytes that never come.
+  const failed =
+    body !== null && typeof body === 'object' && 'errored' in body ? (body as { errored: unknown }).errored : null;
+  if (failed != null) {
+    rc.error = {
+      code: failed instanceof ProxyError ? failed.code : 'BAD_REQUEST',
+      message: String((failed as Error).message ?? failed),
+    };
+    return sendError(rc, failed instanceof ProxyError ? failed.code : 'BAD_REQUEST');
+  }
+  // Upstreams with targets: the balancer picks a healthy target; its pool carries the request.
+  const target = svc.balancer === null ? null : svc.balancer.pick(rc);
+  if (svc.balancer !== null && target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  const opts: Dispatcher.DispatchOptions = {
+    path: upstreamTarget(rc, svc),
+    method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
+    headers: buildUpstreamHeaders(rc, target?.hostHeader ?? svc.hostHeader) as Record<string, string | string[]>,
+    body,
+    headersTimeout: svc.readTimeout,
+    bodyTimeout: svc.readTimeout,
+  };
+  const ex = new UpstreamExchange(rc, svc, attempt, body === null);
+  if (target === null) {
+    svc.pool!.dispatch(opts, ex);
+    return;
+  }
+  target.inflight++;
+  ex.target = target;
+  target.pool.dispatch(opts, ex);
+}
+
+/** undici dispatch handler for one attempt: streams the upstream response to the client with backpressure. */
+class UpstreamExchange implements Dispatcher.DispatchHandler {
+  readonly rc: ProxyRequest;
+  readonly svc: CompiledService;
+  readonly attempt: number;
+  readonly retryable: boolean;
+  started = false;
+  /** The client already got its answer (an error we chose); later upstream events are ignored. */
+  settled = false;
+  /** Body chunks held for a response-phase body transform; null when streaming straight through. */
+  held: Buffer[] | null = null;
+  heldBytes = 0;
+  /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
+  target: Target | null = null;
+
+  constructor(rc: ProxyRequest, svc: CompiledService, attempt: number, bodyless: boolean) {
+    this.rc = rc;
+    this.svc = svc;
+    this.attempt = attempt;
+    this.retryable = bodyless && IDEMPOTENT.has(rc.upstreamMethod ?? rc.method);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.rc.finished) return abort();
+    this.rc.abortUpstream = abort;
+  }
+
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    const rc = this.rc;
+    if (status < 200) return true; // 1xx interim responses are not relayed
+    this.started = true;
+    if (this.target !== null) this.svc.balancer!.report(this.target, { status });
+    rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
+    if (status > 599) {
+      this.settled = true;
+      rc.error = { code: 'UPSTREAM_BAD_STATUS', message: `upstream answered status ${status}` };
+      sendError(rc, 'UPSTREAM_BAD_RESPONSE');
+      const abort = rc.abortUpstream;
+      rc.abortUpstream = null;
+      abort?.(new Error('upstream status out of range'));
+      return false;
+    }
+    rc.resumeUpstream = resume;
+    if (!rc.compiled!.pipeline.hasResponse && rc.scheme === 'http') return writeHeadDirect(rc, status, raw);
+    const headers: Record<string, HeaderValue | undefined> = {};
+    let connection: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      const value = raw[i + 1]!.toString('latin1');
+      if (HOP_BY_HOP.has(name)) {
+        if (name === 'connection') connection = value;
+        continue;
+      }
+      const prev = headers[name];
+      headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+    }
+    if (connection !== undefined) for (const t of connectionTokens(connection)) delete headers[t];
+    const res = new ResponseContext(status, headers, false);
+    rc.response = res;
+    if (rc.compiled!.pipeline.hasResponse) {
+      let pending: Promise<void> | null;
+      try {
+        pending = runResponsePhase(rc, res);
+      } catch (err) {
+        this.responsePhaseFailed(err);
+        return false;
+      }
+      if (pending !== null) {
+        pending.then(
+          () => this.writeHead(true),
+          (err: unknown) => this.responsePhaseFailed(err),
+        );
+        return false;
+      }
+    }
+    return this.writeHead(false);
+  }
+
+  writeHead(paused: boolean): boolean {
+    const rc = this.rc;
+    if (rc.finished || rc.res.headersSent) return false;
+    const r = rc.response!;
+    r.headers[rc.runtime.config.settings.request_id_header] = rc.id;
+    edgeHeaders(rc, r.headers);
+    rc.status = r.status;
+    if (r.bodyTransforms !== null && rc.method !== 'HEAD' && r.status !== 204 && r.status !== 304) {
+      // A plugin rewrites the body: hold the head until the whole body is here.
+      this.held = [];
+      if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
+      return true;
+    }
+    rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
+    if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
+    return true;
+  }
+
+  responsePhaseFailed(err: unknown): void {
+    const rc = this.rc;
+    this.settled = true;
+    const abort = rc.abortUpstream;
+    rc.abortUpstream = null;
+    if (err instanceof PhaseError) pluginFailed(rc, err.inst, err.cause);
+    else {
+      rc.error = { code: 'PLUGIN_FAILED', message: err instanceof Error ? err.message : String(err) };
+      sendError(rc, 'PLUGIN_FAILED');
+    }
+    abort?.(new Error('response phase failed'));
+  }
+
+  onData(chunk: Buffer): boolean {
+    const rc = this.rc;
+    if (this.held !== null) {
+      this.held.push(chunk);
+      this.heldBytes += chunk.length;
+      if (this.heldBytes <= rc.response!.bodyLimit) return true;
+      // Too large to rewrite: send it as the upstream sent it.
+      const held = this.held;
+      this.held = null;
+      rc.response!.bodyTransforms = null;
+      rc.res.writeHead(rc.response!.status, rc.response!.headers as Record<string, string | string[]>);
+      let ok = true;
+      for (const c of held) {
+        rc.bytesSent += c.length;
+        ok = rc.res.write(c);
+      }
+      if (!ok) rc.res.once('drain', onResponseDrain);
+      return ok;
+    }
+    rc.bytesSent += chunk.length;
+    const ok = rc.res.write(chunk);
+    if (!ok) rc.res.once('drain', onResponseDrain);
+    return ok;
+  }
+
+  onComplete(): void {
+    if (this.target !== null) this.target = releaseTarget(this.target);
+    const rc = this.rc;
+    rc.abortUpstream = null;
+    rc.resumeUpstream = null;
+    if (this.held !== null) {
+      const r = rc.response!;
+      let body: Buffer;
+      try {
+        body = r.applyTransforms(Buffer.concat(this.held, this.heldBytes));
+      } catch (err) {
+        this.held = null;
+        rc.error = { code: 'PLUGIN_FAILED', message: err instanceof Error ? err.message : String(err) };
+        return sendError(rc, 'PLUGIN_FAILED');
+      }
+      this.held = null;
+      delete r.headers['transfer-encoding'];
+      r.headers['content-length'] = String(body.length);
+      rc.bytesSent += body.length;
+      rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
+      rc.res.end(body);
+      return;
+    }
+    rc.res.end();
+  }
+
+  onError(err: Error): void {
+    const rc = this.rc;
+    rc.abortUpstream = null;
+    const code = (err as { code?: string }).code ?? '';
+    if (this.target !== null) {
+      // A client that went away says nothing about the target's health.
+      if (!rc.finished && !this.settled && !this.started)
+        this.svc.balancer!.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
+      this.target = releaseTarget(this.target);
+    }
+    if (rc.finished || this.settled || rc.res.writableEnded) return;
+    if (!this.started && !rc.res.headersSent) {
+      // A plugin's replacement body stream may fail with a catalogued error (a size limit, say).
+      if (err instanceof ProxyError) {
+        rc.error = { code: err.code, message: err.message };
+        return sendError(rc, err.code);
+      }
+      if (this.retryable && this.attempt < this.svc.retries && isConnectFailure(code)) {
+        return dispatch(rc, this.svc, this.attempt + 1);
+      }
+      rc.error = { code, message: err.message };
+      return sendError(rc, upstreamErrorCode(code));
+    }
+    // The response already started: a clean end would pass a truncated body off as complete.
+    rc.error = { code, message: err.message };
+    rc.res.destroy(err);
+  }
+}
+
+/** Lengths of the hop-by-hop header names: other names skip the lower-casing and the set lookup. */
+const HOP_LENGTHS: readonly boolean[] = (() => {
+  const out: boolean[] = [];
+  for (const name of HOP_BY_HOP) out[name.length] = true;
+  return out;
+})();
+
+/**
+ * The common case (no response-phase plugin, plain HTTP/1): the upstream head goes to the client as a
+ * flat name/value list, without building a header object.
+ */
+function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boolean {
+  const flat: string[] = [];
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1');
+    if (HOP_LENGTHS[name.length] === true) {
+      const lower = name.toLowerCase();
+      if (HOP_BY_HOP.has(lower)) {
+        if (lower === 'connection') connection = raw[i + 1]!.toString('latin1');
+        continue;
+      }
+    }
+    flat.push(name, raw[i + 1]!.toString('latin1'));
+  }
+  if (connection !== undefined) {
+    const drop = connectionTokens(connection);
+    if (drop.length > 0) {
+      for (let i = flat.length - 2; i >= 0; i -= 2) if (drop.includes(flat[i]!.toLowerCase())) flat.splice(i, 2);
+    }
+  }
+  flat.push(rc.runtime.config.settings.request_id_header, rc.id);
+  rc.status = status;
+  rc.res.writeHead(status, flat);
+  return true;
+}
+
+function releaseTarget(t: Target): null {
+  t.inflight--;
+  return null;
+}
+
+function onResponseDrain(this: ServerResponse): void {
+  const resume = (this as TrackedResponse)[kCtx]?.resumeUpstream;
+  if (resume != null) resume();
+}
+
+function isConnectFailure(code: string): boolean {
+  return (
+    code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+  );
+}
+
+export function upstreamErrorCode(code: string): ProxyErrorCode {
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+    return 'UPSTREAM_TIMEOUT';
+  }
+  return 'UPSTREAM_BAD_RESPONSE';
+}

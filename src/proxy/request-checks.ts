@@ -1,0 +1,163 @@
+// Request checks before routing: protocol version, header scan (counts, duplicates, smuggling shapes),
+// client address and request id, absolute-form targets, path normalization, the route match, and the
+// client body timer. Each refusal is a catalogued error code; the caller answers it.
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProxyErrorCode } from '../errors.ts';
+import type { HeaderValue } from '../pipeline/plugin.ts';
+import type { RequestContext } from '../pipeline/request.ts';
+import { normalizePath } from '../router/normalize.ts';
+import {
+  hasH2Body,
+  kCtx,
+  kTrusted,
+  kTrustRuntime,
+  type ProxyRequest,
+  peerAddress,
+  type TrackedMessage,
+  type TrackedSocket,
+} from './context.ts';
+import { connectionTokens, HeaderScan, scanRequestHeaders } from './headers.ts';
+import { sendError } from './reply.ts';
+
+// Request ids: UUID-shaped, a random per-process part and a counter, so they are unique across
+// processes and instances without drawing entropy for every request.
+const ID_PREFIX = (() => {
+  const h = randomBytes(10).toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16]!, 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-`;
+})();
+let idCounter = 0;
+export function nextRequestId(): string {
+  idCounter = (idCounter + 1) % 0x1000000000000;
+  const c = idCounter.toString(16);
+  return ID_PREFIX + '000000000000'.slice(c.length) + c;
+}
+
+/** Request checks, header scan, normalization and routing. Returns an error code, or null to go on. */
+export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode | null {
+  const rt = rc.runtime;
+  const settings = rt.config.settings;
+  // HTTP/2 arrives only on TLS listeners (node:http2); its pseudo-headers are not counted.
+  // A real HTTP/2 request comes through node:http2's compatibility layer (it has a stream); an 'HTTP/2.0' request line on HTTP/1 does not.
+  const h2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
+  if (!h2 && (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)))
+    return 'BAD_VERSION';
+  const raw = req.rawHeaders;
+  if (raw.length > settings.max_request_headers * 2 + (h2 ? 8 : 0)) return 'TOO_MANY_HEADERS';
+  const headers: Record<string, HeaderValue> = {};
+  const scan = scanRequestHeaders(raw, settings.headers_with_underscores, headers);
+  if (scan.status !== HeaderScan.OK) {
+    return scan.status === HeaderScan.DUPLICATE_HOST
+      ? 'AMBIGUOUS_HOST'
+      : scan.status === HeaderScan.UNDERSCORE
+        ? 'HEADER_UNDERSCORE'
+        : 'BAD_REQUEST';
+  }
+  const te = headers['transfer-encoding'];
+  if (te !== undefined) {
+    // Only plain chunked framing can be re-framed safely; anything else (or TE with CL) is a smuggling shape.
+    if (headers['content-length'] !== undefined || String(te).trim().toLowerCase() !== 'chunked') return 'BAD_REQUEST';
+  }
+  if (scan.connection !== undefined) {
+    for (const token of connectionTokens(scan.connection)) delete headers[token];
+  }
+  if (scan.upgrade !== undefined && /\bh2c\b/i.test(scan.upgrade)) return 'H2C_REFUSED';
+  rc.headers = headers as RequestContext['headers'];
+
+  const socket = req.socket as TrackedSocket;
+  if (rt.trusted !== null) {
+    if (socket[kTrustRuntime] !== rt) {
+      socket[kTrustRuntime] = rt;
+      const addr = socket.remoteAddress ?? '';
+      socket[kTrusted] = rt.trusted.check(addr, addr.includes(':') ? 'ipv6' : 'ipv4');
+    }
+    rc.trustedPeer = socket[kTrusted] === true;
+  }
+  const peer = peerAddress(socket);
+  rc.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  rc.clientIp = peer;
+  const ridName = settings.request_id_header;
+  const clientRid = headers[ridName];
+  rc.id = rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '' ? clientRid : nextRequestId();
+  if (rc.trustedPeer) applyTrustedForwarding(rc, headers);
+
+  let url = req.url ?? '/';
+  let hostHeader = typeof headers.host === 'string' ? headers.host : '';
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    // absolute-form (RFC 9112 3.2.2): its authority must agree with Host
+    const m = /^https?:\/\/([^/?#]*)([^#]*)$/i.exec(url);
+    if (m === null) return 'BAD_REQUEST';
+    if (hostHeader !== '' && m[1]!.toLowerCase() !== hostHeader.toLowerCase()) return 'AMBIGUOUS_HOST';
+    hostHeader = m[1]!;
+    url = m[2] === '' ? '/' : m[2]!;
+    if (url.charCodeAt(0) !== 47) url = `/${url}`;
+  }
+  rc.hostHeader = hostHeader;
+  const colon = hostHeader.lastIndexOf(':');
+  const bareHost = colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(0, colon) : hostHeader;
+  rc.host = bareHost.toLowerCase();
+
+  const q = url.indexOf('?');
+  const rawPath = q < 0 ? url : url.slice(0, q);
+  rc.rawQuery = q < 0 ? '' : url.slice(q + 1);
+  rc.path = normalizePath(rawPath, settings.encoded_slashes);
+
+  const match = rt.router.match(rc.method, hostHeader, rc.path, rc.headers);
+  if (match === null) return 'ROUTE_NOT_FOUND';
+  rc.compiled = match.route;
+  rc.matchedPath = match.matchedPath;
+  rc.captures = match.captures;
+
+  if (headers['content-length'] !== undefined || te !== undefined || (h2 && hasH2Body(req))) startBodyTimer(rc);
+  return null;
+}
+
+/** From a trusted proxy: the client address is the rightmost untrusted X-Forwarded-For entry. */
+function applyTrustedForwarding(rc: RequestContext, headers: Record<string, HeaderValue>): void {
+  const proto = headers['x-forwarded-proto'];
+  if (typeof proto === 'string' && proto.trim().toLowerCase() === 'https') rc.scheme = 'https';
+  const xff = headers['x-forwarded-for'];
+  if (xff === undefined) return;
+  const trusted = rc.runtime.trusted!;
+  const parts = (typeof xff === 'string' ? xff : xff.join(',')).split(',');
+  for (let i = parts.length - 1; i >= 0; i--) {
+    const ip = parts[i]!.trim();
+    if (ip === '') continue;
+    rc.clientIp = ip;
+    if (!trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')) break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client body timer: a body that stalls longer than client_body_timeout is answered 408.
+
+function startBodyTimer(rc: ProxyRequest): void {
+  const ms = rc.runtime.config.settings.client_body_timeout;
+  if (ms > 0) {
+    (rc.raw as TrackedMessage)[kCtx] = rc;
+    rc.raw.setTimeout(ms, onBodyTimeout);
+    rc.raw.once('end', onBodyEnd);
+  }
+}
+
+function onBodyTimeout(this: IncomingMessage): void {
+  const rc = (this as TrackedMessage)[kCtx];
+  if (rc !== undefined && !rc.res.headersSent) {
+    const abort = rc.abortUpstream;
+    rc.abortUpstream = null;
+    rc.error = { code: 'REQUEST_TIMEOUT', message: 'client body timeout' };
+    sendError(rc, 'REQUEST_TIMEOUT');
+    abort?.(new Error('client body timeout'));
+    rc.res.once('finish', destroyClientSocket);
+    return;
+  }
+  this.socket?.destroy();
+}
+
+function destroyClientSocket(this: ServerResponse): void {
+  this.socket?.destroy();
+}
+
+function onBodyEnd(this: IncomingMessage): void {
+  this.setTimeout(0);
+}

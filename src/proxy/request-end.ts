@@ -1,0 +1,57 @@
+// The end of a request, whatever ended it (a full answer, a client gone, a refused upgrade): the
+// log phase, the access line, the observers (metrics), and the runtime's in-flight count.
+import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { writeAccessLine } from './access-log.ts';
+import { kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
+import { runLogPhase } from './phases.ts';
+
+/** The response's 'close' listener (shared, `this` is the response). */
+export function onResponseClose(this: ServerResponse): void {
+  const rc = (this as TrackedResponse)[kCtx];
+  if (rc === undefined || rc.finished) return;
+  rc.finished = true;
+  if (!this.writableFinished) {
+    // The client went away (or we destroyed the response): cancel the upstream exchange.
+    rc.abortUpstream?.(new Error('client closed the connection'));
+    rc.error ??= { code: 'CLIENT_CLOSED', message: 'client closed the connection' };
+    if (rc.status === 0) rc.status = 499;
+  }
+  rc.abortUpstream = null;
+  finish(rc);
+}
+
+export function finish(rc: ProxyRequest): void {
+  const rt = rc.runtime;
+  const gw = rc.gw;
+  const latency = performance.now() - rc.startedAt;
+  rc.bytesReceived = requestLength(
+    rc,
+    Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart),
+  );
+  if (rc.compiled?.pipeline.hasLog) runLogPhase(rc, latency);
+  if (gw.accessLog) writeAccessLine(rc, latency);
+  for (const o of gw.observers) o(rc);
+  rt.inflight--;
+  if (rt.retired && rt.inflight === 0) void rt.close();
+}
+
+/**
+ * Bytes of the request as nginx's `$request_length` counts them (request line, headers, body).
+ * The socket's byte count alone cannot tell: by the time a request is handled, its head and often
+ * its body have already been read. A chunked body without Content-Length counts what the socket read.
+ */
+function requestLength(rc: ProxyRequest, socketBytes: number): number {
+  const req = rc.raw;
+  const raw = req.rawHeaders;
+  let n = rc.method.length + (req.url?.length ?? 0) + 13;
+  for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 4;
+  const cl = rc.headers['content-length'];
+  if (typeof cl === 'string') {
+    const len = Number(cl);
+    if (len > 0) n += len;
+  } else if (rc.headers['transfer-encoding'] !== undefined) {
+    n += socketBytes;
+  }
+  return n;
+}
