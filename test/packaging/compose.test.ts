@@ -1,6 +1,6 @@
 // examples/compose: the files fit together (what compose mounts exists, nginx balances over every
-// replica, the gateway.yaml validates with the environment compose gives it), and that gateway.yaml,
-// run twice against one real Redis, shares its rate limit between the two replicas.
+// replica, the gateway.yaml validates with the environment compose gives it), and the example runs:
+// its own nginx.conf in a real nginx, in front of that gateway.yaml twice, sharing one real Redis.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -10,7 +10,9 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { nginxUnavailable, startNginx, type TestNginx } from '../support/nginx.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../support/redis.ts';
+import { freePort } from '../support/upstream.ts';
 import { composeEnv, type Doc, envReferences } from './helpers.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -108,49 +110,82 @@ describe('examples/compose files', () => {
   });
 });
 
-describe('examples/compose gateway.yaml on two gateways sharing one Redis', () => {
-  const skip = redisUnavailable();
+/**
+ * The example's nginx.conf as it would run on this machine: only addresses change (loopback ports
+ * for compose's service names and port 80) and what Docker provides goes (its DNS resolver, and
+ * `resolve`, which Debian's nginx does not have). Every proxy directive is the example's own.
+ */
+function loopbackNginxConf(listenPort: number, gatewayPorts: Map<string, number>): string {
+  let conf = nginx.replace(/^\s*resolver .*;\n/m, '');
+  for (const [name, port] of gatewayPorts) {
+    conf = conf.replace(new RegExp(`server ${name}:\\d+( resolve)?`), `server 127.0.0.1:${port}`);
+  }
+  assert.doesNotMatch(conf, /server gateway-/, 'every replica of nginx.conf got a loopback address');
+  return conf
+    .replace(/listen 80;/, `listen 127.0.0.1:${listenPort};`)
+    .replace(/http \{/, 'http {\n  client_body_temp_path tmp; proxy_temp_path tmp; access_log off;');
+}
+
+describe('examples/compose: its nginx.conf in front of two gateways sharing one Redis', () => {
+  const skip = redisUnavailable() ?? nginxUnavailable();
   let redis: TestRedis;
+  let lb: TestNginx;
   const gws: TestGateway[] = [];
 
   before(async () => {
     if (skip) return;
     redis = await startRedis();
-    // Only the addresses change: compose's service names become this machine's servers.
+    // Only the addresses change: compose's service names become this machine's servers, and
+    // nginx (on loopback now) is the trusted proxy.
     const doc = parse(gatewayText) as Doc;
     for (const s of doc.services as Doc[]) s.url = 'echo://';
     for (const c of rateLimitingConfigs(doc)) c.redis = { host: redis.host, port: redis.port };
+    (doc._tollgate as Doc).trusted_ips = ['127.0.0.1/32'];
     const env = { DEMO_API_KEY: 'demo-key' };
     gws.push(await startGateway({ config: doc, env }), await startGateway({ config: doc, env }));
+    const ports = new Map(replicas.sort().map((name, i) => [name, Number(new URL(gws[i]!.url).port)]));
+    const port = await freePort();
+    lb = await startNginx(loopbackNginxConf(port, ports), port);
   });
   after(async () => {
+    await lb?.stop();
     await Promise.all(gws.map((g) => g.close()));
     await redis?.stop();
   });
 
-  test('the /api limit (5 a minute per consumer) holds across both replicas: requests 6 and 7 get 429', {
+  const served = (g: TestGateway, path: string) =>
+    g.logs.filter((l) => l.type === 'access' && String((l as { path?: string }).path ?? l.uri ?? '').startsWith(path))
+      .length;
+
+  test('the /api limit (5 a minute per consumer) holds across both replicas behind nginx: requests 6 and 7 get 429', {
     skip: skip ?? false,
   }, async () => {
     // The window is the UTC minute: do not start in its last seconds.
-    const sec = new Date().getUTCSeconds();
-    if (sec >= 57) await new Promise((r) => setTimeout(r, (61 - sec) * 1000));
+    const into = Date.now() % 60_000;
+    if (into > 55_000) await new Promise((r) => setTimeout(r, 60_000 - into + 5));
     const statuses: number[] = [];
     for (let i = 0; i < 7; i++) {
-      // Round robin, as nginx does.
-      const r = await fetch(`${gws[i % 2]!.url}/api/orders`, { headers: { apikey: 'demo-key' } });
+      const r = await fetch(`${lb.url}/api/orders`, { headers: { apikey: 'demo-key' } });
       statuses.push(r.status);
       if (i === 4) assert.equal(r.headers.get('x-ratelimit-remaining-minute'), '0');
       await r.arrayBuffer();
     }
-    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429]);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429], await lb.errors());
+    for (const g of gws) assert.ok(served(g, '/api') > 0, 'nginx balanced requests onto both replicas');
   });
 
-  test('/api without the key gets 401 and /echo is open, on either replica', { skip: skip ?? false }, async () => {
-    const noKey = await fetch(`${gws[1]!.url}/api/orders`);
+  test('through nginx: /api without the key gets 401, /echo is open and sees the client behind nginx', {
+    skip: skip ?? false,
+  }, async () => {
+    const noKey = await fetch(`${lb.url}/api/orders`);
     assert.equal(noKey.status, 401);
     await noKey.arrayBuffer();
-    const echo = await fetch(`${gws[0]!.url}/echo/hello`);
+    const echo = await fetch(`${lb.url}/echo/hello`);
     assert.equal(echo.status, 200);
-    assert.equal(((await echo.json()) as Doc).path, '/hello');
+    const seen = (await echo.json()) as Doc;
+    assert.equal(seen.path, '/hello');
+    // nginx appended the client's address; the gateway trusts nginx and forwards the chain.
+    const xff = String((seen.headers as Doc)['x-forwarded-for']);
+    assert.match(xff, /^127\.0\.0\.1(, 127\.0\.0\.1)?$/);
   });
 });
