@@ -4,6 +4,7 @@
  */
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import acl from './acl/index.ts';
+import botDetection from './bot-detection/index.ts';
 import correlationId from './correlation-id/index.ts';
 import cors from './cors/index.ts';
 import ipRestriction from './ip-restriction/index.ts';
@@ -13,6 +14,7 @@ import keyAuth from './key-auth/index.ts';
 import oidc from './oidc/index.ts';
 import prometheus from './prometheus/index.ts';
 import rateLimiting from './rate-limiting/index.ts';
+import redirect from './redirect/index.ts';
 import requestSizeLimiting from './request-size-limiting/index.ts';
 import requestTermination from './request-termination/index.ts';
 import requestTransformer from './request-transformer/index.ts';
@@ -33,6 +35,8 @@ const builtins: PluginDefinition[] = [
   ipRestriction,
   requestSizeLimiting,
   prometheus,
+  botDetection,
+  redirect,
 ];
 
 /** Built-in plugins by name. */

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import plugin from './index.ts';
+
+function route(name: string, path: string, config: Record<string, unknown>) {
+  return { name, paths: [path], plugins: [{ name: 'redirect', config }] };
+}
+
+/** A raw GET (fetch would follow or normalize the request target). */
+function get(gw: TestGateway, path: string): Promise<{ status: number; location?: string; body: string }> {
+  const u = new URL(gw.url);
+  return new Promise((resolve, reject) => {
+    const r = request({ host: u.hostname, port: u.port, path, method: 'GET', timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location, body }));
+    });
+    r.on('timeout', () => r.destroy(new Error('timeout')));
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+describe('redirect', () => {
+  let gw: TestGateway;
+  let upstream: RecordingUpstream;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    gw = await startServiceGateway(
+      [
+        route('default', '/old', { location: 'https://example.com/new?x=1' }),
+        route('keep', '/keep', { location: 'https://new.example.com:8443/ignored?no=1', keep_incoming_path: true }),
+        route('temp', '/temp', { location: 'http://example.net/', status_code: 302 }),
+      ],
+      { url: upstream.url },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test("Kong's priority (779)", () => assert.equal(plugin.priority, 779));
+
+  test("answers 301 with the location and Kong's body, never reaching the upstream", async () => {
+    const r = await get(gw, '/old/anything?q=2');
+    assert.equal(r.status, 301);
+    assert.equal(r.location, 'https://example.com/new?x=1');
+    assert.equal(r.body, 'redirecting');
+    assert.equal(upstream.requests.length, 0);
+  });
+
+  test('keep_incoming_path keeps the location origin with the request path and query as sent', async () => {
+    const r = await get(gw, '/keep/a%20b/c?x=1&y=%20');
+    assert.equal(r.status, 301);
+    assert.equal(r.location, 'https://new.example.com:8443/keep/a%20b/c?x=1&y=%20');
+  });
+
+  test('answers the configured status', async () => {
+    const r = await get(gw, '/temp');
+    assert.equal(r.status, 302);
+    assert.equal(r.location, 'http://example.net/');
+  });
+
+  test('a location that is not an absolute URL is refused at load', async () => {
+    await assert.rejects(
+      startServiceGateway([route('bad', '/bad', { location: '/relative' })]),
+      (err: { issues?: { path: string; message: string }[] }) => {
+        const issue = err.issues?.find((i) => i.path.endsWith('config.location'));
+        assert.ok(issue, JSON.stringify(err.issues));
+        assert.match(issue.message, /missing host in url/);
+        return true;
+      },
+    );
+  });
+
+  test('location is required', async () => {
+    await assert.rejects(
+      startServiceGateway([route('none', '/none', {})]),
+      (err: { issues?: { message: string }[] }) => {
+        assert.ok(
+          err.issues?.some((i) => /location/.test(i.message)),
+          JSON.stringify(err.issues),
+        );
+        return true;
+      },
+    );
+  });
+});
