@@ -109,10 +109,8 @@ function upstreamHealth(
 // ---------------------------------------------------------------------------------------------
 // GET /config
 
-/** Fields of credentials and certificates that are secret whatever their value. */
-const CREDENTIAL_FIELDS: Record<string, ReadonlySet<string>> = {
-  jwt_secrets: new Set(['secret', 'rsa_public_key']),
-  keyauth_credentials: new Set(['key']),
+/** Fields of core entities that are secret whatever their value (plugin-declared kinds declare theirs). */
+const SECRET_ENTITY_FIELDS: Record<string, ReadonlySet<string>> = {
   certificates: new Set(['key', 'key_alt']),
 };
 
@@ -140,9 +138,13 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
     }
     return v;
   };
-  const entities = (kind: string, list: readonly object[]): unknown[] =>
-    list.map((e) => {
-      const fields = CREDENTIAL_FIELDS[kind];
+  const declared = (kind: string): ReadonlySet<string> | undefined => {
+    const secretFields = config.entity_kinds[kind]?.secrets;
+    return secretFields === undefined ? undefined : new Set(secretFields);
+  };
+  const entities = (kind: string, list: readonly object[]): unknown[] => {
+    const fields = SECRET_ENTITY_FIELDS[kind] ?? declared(kind);
+    return list.map((e) => {
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(e as Record<string, unknown>)) {
         if (k === 'yaml_path') continue;
@@ -152,6 +154,7 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
       }
       return out;
     });
+  };
   return {
     _format_version: config.format_version,
     config_hash: config.source.hash,
@@ -159,9 +162,7 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
     services: entities('services', config.services),
     routes: entities('routes', config.routes),
     consumers: entities('consumers', config.consumers),
-    jwt_secrets: entities('jwt_secrets', config.jwt_secrets),
-    keyauth_credentials: entities('keyauth_credentials', config.keyauth_credentials),
-    acls: entities('acls', config.acls),
+    ...Object.fromEntries(Object.entries(config.plugin_entities).map(([kind, list]) => [kind, entities(kind, list)])),
     plugins: entities('plugins', config.plugins),
     upstreams: entities('upstreams', config.upstreams),
     certificates: entities('certificates', config.certificates),

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { ConfigError, type ConfigIssue, configIssue, formatYamlPath } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
+import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
 import type { GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { resolveRefs } from './refs.ts';
@@ -45,7 +46,7 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
   return loadConfigText(text, file, opts);
 }
 
-/** Entity lists: an invalid item of one of these is skipped after its schema errors are reported. */
+/** Core entity lists (plugin-declared kinds join them): an invalid item is skipped after its schema errors are reported. */
 const ENTITY_LISTS = new Set([
   'services',
   'routes',
@@ -55,9 +56,6 @@ const ENTITY_LISTS = new Set([
   'targets',
   'certificates',
   'ca_certificates',
-  'jwt_secrets',
-  'keyauth_credentials',
-  'acls',
   'snis',
 ]);
 
@@ -104,7 +102,12 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
 
   // Schema: report the first pass; then prune what it rejected and validate again so that
   // defaults are applied and the semantic checks below see well-typed data.
-  const schemaIssues = validateGateway(doc);
+  const kinds = entityKinds(plugins);
+  const entityLists = new Set([...ENTITY_LISTS, ...kinds.keys()]);
+  const schemaIssues = validateGateway(
+    doc,
+    [...kinds.values()].map((k) => k.def),
+  );
   for (const i of schemaIssues) {
     if (i.path[0] === '_format_version' && i.path.length === 1) {
       i.code = 'FORMAT_VERSION';
@@ -120,8 +123,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const pruned: YamlPath[] = [];
   let pass = schemaIssues;
   for (let n = 0; n < 4 && pass.length > 0; n++) {
-    for (const i of pass) prune(doc, i, broken, pruned);
-    pass = validateGateway(doc).filter((i) => !isBrokenPath(doc, i.path, broken));
+    for (const i of pass) prune(doc, i, broken, pruned, entityLists);
+    pass = validateGateway(
+      doc,
+      [...kinds.values()].map((k) => k.def),
+    ).filter((i) => !isBrokenPath(doc, i.path, broken));
   }
   if (typeof doc._format_version !== 'string') doc._format_version = '3.0';
 
@@ -178,7 +184,13 @@ function isBrokenPath(doc: unknown, path: YamlPath, broken: WeakSet<object>): bo
 }
 
 /** Removes (or marks as broken) what a schema issue rejected, so the next pass sees valid data. */
-function prune(doc: Record<string, unknown>, issue: RawIssue, broken: WeakSet<object>, pruned: YamlPath[]): void {
+function prune(
+  doc: Record<string, unknown>,
+  issue: RawIssue,
+  broken: WeakSet<object>,
+  pruned: YamlPath[],
+  lists: ReadonlySet<string>,
+): void {
   const path = issue.path;
   const parents: unknown[] = [doc];
   let node: unknown = doc;
@@ -190,7 +202,7 @@ function prune(doc: Record<string, unknown>, issue: RawIssue, broken: WeakSet<ob
   // Walk up to the innermost entity (an item of an entity list) for `required` problems.
   const entityAt = (): number => {
     for (let k = path.length; k >= 1; k--) {
-      if (typeof path[k - 1] === 'number' && ENTITY_LISTS.has(String(path[k - 2]))) return k;
+      if (typeof path[k - 1] === 'number' && lists.has(String(path[k - 2]))) return k;
     }
     return -1;
   };
@@ -213,7 +225,7 @@ function prune(doc: Record<string, unknown>, issue: RawIssue, broken: WeakSet<ob
   const last = path[path.length - 1]!;
   const parent = parents[path.length - 1];
   if (typeof last === 'number') {
-    if (ENTITY_LISTS.has(String(path[path.length - 2]))) {
+    if (lists.has(String(path[path.length - 2]))) {
       markEntity();
       return;
     }

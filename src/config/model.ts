@@ -62,34 +62,25 @@ export interface RouteModel {
   yaml_path: YamlPath;
 }
 
-export interface JwtSecretModel {
+/**
+ * An entity of a kind a plugin declared (a credential, say): the gateway's
+ * fields plus the kind's own, defaults applied and transformed by the kind's `load` hook.
+ */
+export interface EntityModel {
   id: string;
-  consumer: string;
-  key: string;
-  algorithm: string;
-  secret: string | null;
-  rsa_public_key: string | null;
-  /** Tollgate extensions (issue 5): keys from a JWKS instead of a static key. */
-  jwks_uri?: string | null;
+  /** The owning consumer's id; null for a kind that does not belong to consumers. */
+  consumer: string | null;
   tags: string[];
   yaml_path: YamlPath;
+  [field: string]: unknown;
 }
 
-export interface KeyAuthCredentialModel {
-  id: string;
-  consumer: string;
-  key: string;
-  ttl: number | null;
-  tags: string[];
-  yaml_path: YamlPath;
-}
-
-export interface AclModel {
-  id: string;
-  consumer: string;
-  group: string;
-  tags: string[];
-  yaml_path: YamlPath;
+/** What the gateway knows of a plugin-declared entity kind besides its entities. */
+export interface EntityKindInfo {
+  /** The plugin that declared it. */
+  plugin: string;
+  /** Fields redacted wherever the gateway prints. */
+  secrets: readonly string[];
 }
 
 export interface ConsumerModel {
@@ -203,9 +194,10 @@ export interface ConfigEntities {
   services: ServiceModel[];
   routes: RouteModel[];
   consumers: ConsumerModel[];
-  jwt_secrets: JwtSecretModel[];
-  keyauth_credentials: KeyAuthCredentialModel[];
-  acls: AclModel[];
+  /** Plugin-declared entities by kind (Kong's entity name), each list in file order. */
+  plugin_entities: Record<string, EntityModel[]>;
+  /** The declared kinds, including those without entities in this file. */
+  entity_kinds: Record<string, EntityKindInfo>;
   plugins: PluginModel[];
   upstreams: UpstreamModel[];
   certificates: CertificateModel[];

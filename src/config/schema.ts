@@ -7,7 +7,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import gatewaySchema from '../../schemas/gateway.schema.json' with { type: 'json' };
-import type { PluginDefinition } from '../pipeline/plugin.ts';
+import type { EntityDefinition, PluginDefinition } from '../pipeline/plugin.ts';
+import { withEntities } from './entity-schema.ts';
 import type { YamlPath } from './model.ts';
 import type { RawIssue } from './yaml.ts';
 
@@ -60,19 +61,23 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
 };
 
 /** The gateway schema as Ajv validates it: plugin `config` subschemas are checked separately. */
-function loadSchema(): Record<string, unknown> {
-  const copy = structuredClone(gatewaySchema) as { definitions: Record<string, Record<string, unknown>> };
+function loadSchema(entities: readonly EntityDefinition<any>[]): Record<string, unknown> {
+  const copy = withEntities(gatewaySchema, entities) as { definitions: Record<string, Record<string, unknown>> };
   // The if/then entries exist for editors; at load time each plugin's own (registered) schema decides.
   delete copy.definitions.plugin!.allOf;
   return copy;
 }
 
-let gatewayValidate: ValidateFunction | undefined;
+/** Compiled gateway validators by the entity kinds they include (the built-ins' set, plus any custom plugins' sets). */
+const gatewayValidators = new Map<string, ValidateFunction>();
+const MAX_VALIDATORS = 8;
 /** Schema objects of the gateway schema's definitions → definition name (`top_` prefix dropped). */
-const definitionNames = new Map<object, string>();
+const definitionNames = new WeakMap<object, string>();
 
-/** Validates the whole file (defaults applied in place) and returns issues. */
-export function validateGateway(data: unknown): RawIssue[] {
+/** Validates the whole file (defaults applied in place) against the schema with these entity kinds, and returns issues. */
+export function validateGateway(data: unknown, entities: readonly EntityDefinition<any>[] = []): RawIssue[] {
+  const key = JSON.stringify(entities.map((d) => [d.name, d.description, d.consumer, d.schema]));
+  let gatewayValidate = gatewayValidators.get(key);
   if (!gatewayValidate) {
     const ajv = new Ajv({
       allErrors: true,
@@ -86,10 +91,12 @@ export function validateGateway(data: unknown): RawIssue[] {
       verbose: true,
     });
     addFormats(ajv);
-    const schema = loadSchema() as { definitions: Record<string, object> };
+    const schema = loadSchema(entities) as { definitions: Record<string, object> };
     definitionNames.set(schema, 'root');
     for (const [name, def] of Object.entries(schema.definitions)) definitionNames.set(def, name.replace(/^top_/, ''));
     gatewayValidate = ajv.compile(schema);
+    if (gatewayValidators.size >= MAX_VALIDATORS) gatewayValidators.delete(gatewayValidators.keys().next().value!);
+    gatewayValidators.set(key, gatewayValidate);
   }
   if (gatewayValidate(data)) return [];
   return translateErrors(gatewayValidate.errors ?? [], data, []);

@@ -9,14 +9,10 @@ import { Balancer, parseTarget } from '../proxy/balancer.ts';
 import { createHttpClient } from '../proxy/http-client.ts';
 import { compileCertificates } from '../proxy/tls.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
+import { Directory } from './directory.ts';
 import type {
-  Consumer,
-  ConsumerCredential,
-  ConsumerDirectory,
   GatewayServices,
   HttpClient,
-  JwtSecret,
-  KeyAuthCredential,
   PluginDefinition,
   PluginHandlers,
   RouteInfo,
@@ -411,65 +407,4 @@ function compileTrusted(list: readonly string[]): BlockList | null {
     else bl.addSubnet(addr!, Number(bits), family);
   }
   return bl;
-}
-
-class Directory implements ConsumerDirectory {
-  private readonly byRef = new Map<string, Consumer>();
-  private readonly jwt = new Map<string, ConsumerCredential<JwtSecret>>();
-  private readonly jwtList: ConsumerCredential<JwtSecret>[] = [];
-  private readonly keyList: ConsumerCredential<KeyAuthCredential>[] = [];
-  private readonly groupMap = new Map<string, string[]>();
-
-  constructor(config: GatewayConfig) {
-    const byId = new Map<string, Consumer>();
-    for (const c of config.consumers) {
-      const consumer: Consumer = Object.freeze({
-        id: c.id,
-        username: c.username,
-        custom_id: c.custom_id,
-        tags: Object.freeze([...c.tags]),
-      });
-      byId.set(c.id, consumer);
-      // Kong's `anonymous` and scoped references accept an id or a username.
-      this.byRef.set(c.id, consumer);
-      if (c.username !== null && !this.byRef.has(c.username)) this.byRef.set(c.username, consumer);
-      if (c.custom_id !== null && !this.byRef.has(c.custom_id)) this.byRef.set(c.custom_id, consumer);
-    }
-    for (const s of config.jwt_secrets) {
-      const consumer = byId.get(s.consumer);
-      if (consumer === undefined) continue;
-      const cred: ConsumerCredential<JwtSecret> = Object.freeze({
-        consumer,
-        credential: Object.freeze({ ...s, jwks_uri: s.jwks_uri ?? null }) as JwtSecret,
-      });
-      this.jwt.set(s.key, cred);
-      this.jwtList.push(cred);
-    }
-    for (const k of config.keyauth_credentials) {
-      const consumer = byId.get(k.consumer);
-      if (consumer === undefined) continue;
-      this.keyList.push(Object.freeze({ consumer, credential: Object.freeze({ id: k.id, key: k.key }) }));
-    }
-    for (const a of config.acls) {
-      let g = this.groupMap.get(a.consumer);
-      if (g === undefined) this.groupMap.set(a.consumer, (g = []));
-      g.push(a.group);
-    }
-  }
-
-  find(idOrName: string): Consumer | null {
-    return this.byRef.get(idOrName) ?? null;
-  }
-  jwtSecret(key: string): ConsumerCredential<JwtSecret> | null {
-    return this.jwt.get(key) ?? null;
-  }
-  jwtSecrets(): readonly ConsumerCredential<JwtSecret>[] {
-    return this.jwtList;
-  }
-  keyAuthCredentials(): readonly ConsumerCredential<KeyAuthCredential>[] {
-    return this.keyList;
-  }
-  groups(consumerId: string): readonly string[] {
-    return this.groupMap.get(consumerId) ?? [];
-  }
 }

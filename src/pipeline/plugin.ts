@@ -183,39 +183,104 @@ export interface PluginLogger {
   error(msg: string, fields?: Record<string, unknown>): void;
 }
 
-/** A consumer with its credentials, as lookup functions return it. */
-export interface ConsumerCredential<C> {
-  readonly consumer: Consumer;
-  readonly credential: C;
-}
-
-export interface JwtSecret {
+/** What every plugin-declared entity carries besides its own fields. */
+export interface EntityRecord {
   readonly id: string;
-  readonly key: string;
-  readonly algorithm: string;
-  readonly secret: string | null;
-  readonly rsa_public_key: string | null;
-  readonly jwks_uri: string | null;
-  readonly [extra: string]: unknown;
+  /** The owning consumer's id; null for a kind that does not belong to consumers. */
+  readonly consumer: string | null;
+  readonly tags: readonly string[];
 }
 
-export interface KeyAuthCredential {
-  readonly id: string;
-  readonly key: string;
+/** Where an entity was declared, for its deterministic id. */
+export interface EntityPlace {
+  /** The owning consumer's id (references resolved), or null. */
+  readonly consumer: string | null;
+  /** Declared under `consumers[]` (true) or in the top-level list (false). */
+  readonly nested: boolean;
+  /** Its index in the list it was declared in. */
+  readonly index: number;
 }
 
-/** The consumers of the loaded config and their credentials, indexed for lookups. */
+/** What an entity kind's `load` hook receives besides the entity. */
+export interface EntityLoadContext {
+  /** The owning consumer, or null for a kind that does not belong to consumers. */
+  readonly consumer: Consumer | null;
+  /** Reports a problem with the entity (or one of its fields), located in the file; the config is refused. */
+  error(message: string, field?: string): void;
+  /** Reports something the operator should know; the config still loads. */
+  warn(message: string, field?: string): void;
+}
+
+/**
+ * An entity kind a plugin owns (Kong's `daos.lua`), e.g. a credential type. The loader
+ * accepts it nested under `consumers[]` and at the top level with a `consumer` reference, gives
+ * it a deterministic id, checks the declared uniqueness, validates it with `schema` (defaults
+ * applied), runs `load`, redacts the `secrets` fields in the admin API, and the editor schema
+ * (schemas/gateway.schema.json) is generated from the declaration. Plugins read the entities
+ * with `context.services.consumers.entities(kind)`.
+ *
+ * @example
+ * export const credentials = defineEntity<EntityRecord & { device: string; seed: string }>({
+ *   name: 'otp_credentials',
+ *   schema: { type: 'object', required: ['device', 'seed'], properties: { device: { type: 'string' }, seed: { type: 'string' } } },
+ *   unique: ['device'],
+ *   secrets: ['seed'],
+ * });
+ * export default definePlugin({ name: 'otp-auth', entities: [credentials], ... });
+ */
+export interface EntityDefinition<E extends EntityRecord = EntityRecord> {
+  /** Kong's entity name (a plural, e.g. `otp_credentials`): the key of its list in gateway.yaml. */
+  readonly name: string;
+  /** One line for editors. */
+  readonly description?: string;
+  /**
+   * JSON Schema (draft-07) of the entity's own fields: `type: 'object'`, `properties`, `required`.
+   * `id`, `tags`, `consumer` and Kong's bookkeeping fields are added by the gateway.
+   */
+  readonly schema: JsonSchema;
+  /** Whether entities belong to a consumer (Kong's credentials and acls do). Default true. */
+  readonly consumer?: boolean;
+  /** Fields whose value may appear only once among all entities of this kind. */
+  readonly unique?: readonly string[];
+  /** Fields whose value may appear only once per consumer. */
+  readonly uniquePerConsumer?: readonly string[];
+  /** Secret fields: redacted in the admin API, never quoted in messages. */
+  readonly secrets?: readonly string[];
+  /**
+   * The natural key the deterministic id derives from (a UUIDv5 of the kind and this key, the way
+   * Kong derives declarative ids). Never return a secret. Default: the consumer and the position.
+   */
+  idKey?(entity: Readonly<Record<string, unknown>>, place: EntityPlace): string;
+  /**
+   * Checks and transforms an entity at load (Kong's entity checks and `transformations`, e.g.
+   * hashing a password); returns the entity plugins will see, or nothing to keep it as is.
+   */
+  load?(entity: E, context: EntityLoadContext): E | undefined;
+}
+
+/** Identity helper that gives an entity declaration its types. */
+export function defineEntity<E extends EntityRecord>(definition: EntityDefinition<E>): EntityDefinition<E> {
+  return definition;
+}
+
+/** An entity with the consumer it belongs to. */
+export interface ConsumerEntity<E> {
+  /** Null only for a kind declared with `consumer: false`. */
+  readonly consumer: Consumer | null;
+  readonly entity: E;
+}
+
+/** The consumers of the loaded config and the plugin-declared entities, indexed for lookups. */
 export interface ConsumerDirectory {
   /** By id, username or custom_id (Kong's `anonymous` accepts id or username). */
   find(idOrName: string): Consumer | null;
-  /** jwt credentials by their `key` (what `key_claim_name` names). */
-  jwtSecret(key: string): ConsumerCredential<JwtSecret> | null;
-  /** Every jwt credential, for plugins that precompute (import keys) at create time. */
-  jwtSecrets(): readonly ConsumerCredential<JwtSecret>[];
-  /** Every key-auth credential; plugins index them as they need (e.g. constant-time lookup). */
-  keyAuthCredentials(): readonly ConsumerCredential<KeyAuthCredential>[];
-  /** ACL groups of a consumer. */
-  groups(consumerId: string): readonly string[];
+  /**
+   * Every entity of a kind, in file order, with its consumer. Pass the kind's definition to get
+   * its type; plugins index them at `create()` as they need (by key, by digest, ...).
+   */
+  entities<E extends EntityRecord>(kind: EntityDefinition<E> | string): readonly ConsumerEntity<E>[];
+  /** The entities of a kind that belong to one consumer. */
+  ofConsumer<E extends EntityRecord>(kind: EntityDefinition<E> | string, consumerId: string): readonly E[];
 }
 
 /** A minimal HTTP client on a bounded keep-alive pool (undici), for plugins' outbound calls. */
@@ -292,6 +357,8 @@ export interface PluginDefinition<Config = any> {
   readonly schema: JsonSchema;
   /** Whether the plugin may be scoped to a consumer (Kong: auth plugins may not). Default true. */
   readonly consumerScoped?: boolean;
+  /** The entity kinds this plugin owns (its credentials, say). */
+  readonly entities?: readonly EntityDefinition<any>[];
   create(config: Config, context: PluginContext): PluginHandlers | Promise<PluginHandlers>;
 }
 

@@ -5,6 +5,9 @@ import { type LoadOptions, loadConfigText } from '../../src/config/load.ts';
 import type { GatewayConfig } from '../../src/config/model.ts';
 import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
 import { definePlugin, type PluginDefinition } from '../../src/pipeline/plugin.ts';
+import acl from '../../src/plugins/acl/index.ts';
+import jwt from '../../src/plugins/jwt/index.ts';
+import keyAuth from '../../src/plugins/key-auth/index.ts';
 
 /** A plugin with a small closed schema, so tests do not depend on other engineers' plugins. */
 export const testPlugin = definePlugin({
@@ -29,9 +32,11 @@ export const authPlugin = definePlugin({
   schema: { type: 'object', properties: {}, additionalProperties: false },
   create: () => ({}),
 });
+/** The test plugins, plus the built-in plugins that own the credential and acl entities the tests declare. */
 export const testPlugins: ReadonlyMap<string, PluginDefinition> = new Map([
   [testPlugin.name, testPlugin],
   [authPlugin.name, authPlugin],
+  ...[jwt, keyAuth, acl].map((p) => [p.name, p] as const),
 ]);
 
 export function tmpDir(): string {

@@ -123,18 +123,18 @@ acls: [{ consumer: bob, group: users }]
 `);
   const [alice, bob] = c.consumers;
   assert.deepEqual(
-    c.jwt_secrets.map((j) => [j.consumer, j.key, j.algorithm]),
+    c.plugin_entities.jwt_secrets!.map((j) => [j.consumer, j.key, j.algorithm]),
     [
       [alice!.id, 'alice-iss', 'HS256'],
       [bob!.id, 'bob-iss', 'HS256'],
     ],
   );
   assert.deepEqual(
-    c.keyauth_credentials.map((k) => k.consumer),
+    c.plugin_entities.keyauth_credentials!.map((k) => k.consumer),
     [alice!.id, bob!.id],
   );
   assert.deepEqual(
-    c.acls.map((a) => [a.consumer, a.group]),
+    c.plugin_entities.acls!.map((a) => [a.consumer, a.group]),
     [
       [alice!.id, 'admins'],
       [bob!.id, 'users'],
@@ -145,7 +145,7 @@ acls: [{ consumer: bob, group: users }]
   assert.deepEqual(c.plugins[0]!.protocols, ['grpc', 'grpcs', 'http', 'https']);
   assert.equal(c.plugins[0]!.enabled, true);
   // A key-auth id is never a hash of the key itself.
-  assert.notEqual(c.keyauth_credentials[0]!.id, entityId('keyauth_credentials', 'alice-key-1'));
+  assert.notEqual(c.plugin_entities.keyauth_credentials![0]!.id, entityId('keyauth_credentials', 'alice-key-1'));
 });
 
 test('plugins are scoped by nesting or by name at the top level', async () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
-import { currentPluginNames, expectedSchemaText } from '../../src/config/plugin-schema-refs.ts';
+import { currentPlugins, expectedSchemaText } from '../../src/config/plugin-schema-refs.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
@@ -14,7 +14,7 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 
 test('schemas/gateway.schema.json references every registered plugin schema (else run src/config/plugin-schema-refs.ts)', async () => {
   const have = readFileSync(`${root}schemas/gateway.schema.json`, 'utf8');
-  const want = expectedSchemaText(await currentPluginNames());
+  const want = expectedSchemaText(await currentPlugins());
   assert.ok(
     have === want,
     'schemas/gateway.schema.json is stale: run `node --import tsx src/config/plugin-schema-refs.ts` and commit the result',

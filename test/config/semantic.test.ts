@@ -159,7 +159,7 @@ test('jwt credentials: the PEM must parse and fit the algorithm; HS needs a secr
         algorithm: RS256
         jwks_uri: https://tenant.example.com/.well-known/jwks.json
 `);
-  assert.equal(c.jwt_secrets.length, 3);
+  assert.equal(c.plugin_entities.jwt_secrets!.length, 3);
   const issues = await issuesOf(`${V3}consumers:
   - username: a
     jwt_secrets:
@@ -194,7 +194,7 @@ plugins:
 `);
   assert.deepEqual(brief(issues), [
     "4:15 consumers[0].plugins[0] plugin 'test-auth' cannot be applied to a consumer",
-    "6:11 plugins[0].name plugin 'test-limt' is not installed (did you mean 'test-limit'?); known plugins: test-auth, test-limit",
+    "6:11 plugins[0].name plugin 'test-limt' is not installed (did you mean 'test-limit'?); known plugins: acl, jwt, key-auth, test-auth, test-limit",
     '8:23 plugins[1].config.minute must be >= 1',
     "8:26 plugins[1].config.hedaer unknown field 'hedaer' (did you mean 'header'?)",
   ]);

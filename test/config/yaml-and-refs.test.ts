@@ -72,9 +72,9 @@ test('${NAME} and ${NAME:-default} resolve from the environment and are recorded
     { env: { USER_NAME: 'alice', JWT_SECRET: 'hunter2-very-secret' } },
   );
   assert.equal(c.consumers[0]!.username, 'alice');
-  assert.equal(c.jwt_secrets[0]!.key, 'iss-fallback');
-  assert.equal(c.jwt_secrets[0]!.secret, 'hunter2-very-secret');
-  assert.equal(c.acls[0]!.group, '${literal}');
+  assert.equal(c.plugin_entities.jwt_secrets![0]!.key, 'iss-fallback');
+  assert.equal(c.plugin_entities.jwt_secrets![0]!.secret, 'hunter2-very-secret');
+  assert.equal(c.plugin_entities.acls![0]!.group, '${literal}');
   assert.deepEqual([...c.source.secrets].sort(), ['alice', 'hunter2-very-secret']);
 });
 
@@ -97,7 +97,7 @@ test('${file:...} reads relative to the config file, feeds source.hash and refer
   const text = `${V3}consumers: [{ username: a, jwt_secrets: [{ key: k, secret: "\${file:secret.txt}" }] }]\n`;
   const file = writeTmp(dir, 'gateway.yaml', text);
   const c = await loadConfigFile(file, { env: {}, plugins: testPlugins });
-  assert.equal(c.jwt_secrets[0]!.secret, 'from-a-file-123');
+  assert.equal(c.plugin_entities.jwt_secrets![0]!.secret, 'from-a-file-123');
   assert.deepEqual(c.source.referenced_files, [join(dir, 'secret.txt')]);
   assert.ok(c.source.secrets.has('from-a-file-123'));
   assert.equal(c.source.file, file);

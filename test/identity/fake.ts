@@ -6,68 +6,64 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { Ajv } from 'ajv';
+import type { EntityModel } from '../../src/config/model.ts';
 import type {
   Consumer,
-  ConsumerCredential,
   ConsumerDirectory,
   Credential,
   GatewayRequest,
   GatewayServices,
   HeaderValue,
-  JwtSecret,
-  KeyAuthCredential,
   PluginContext,
   PluginDefinition,
   RouteInfo,
 } from '../../src/index.ts';
+import { Directory } from '../../src/pipeline/directory.ts';
 
 export interface FakeConsumer {
   id?: string;
   username?: string | null;
   custom_id?: string | null;
-  jwt_secrets?: Partial<JwtSecret>[];
+  jwt_secrets?: {
+    id?: string;
+    key: string;
+    algorithm?: string;
+    secret?: string | null;
+    rsa_public_key?: string | null;
+    jwks_uri?: string | null;
+  }[];
   keyauth_credentials?: { id?: string; key: string }[];
   acls?: string[];
 }
 
+/** The gateway's own directory over these consumers and their credentials. */
 export function directory(consumers: FakeConsumer[]): ConsumerDirectory {
-  const all: Consumer[] = [];
-  const jwts: ConsumerCredential<JwtSecret>[] = [];
-  const keys: ConsumerCredential<KeyAuthCredential>[] = [];
-  const groups = new Map<string, string[]>();
-  consumers.forEach((c, i) => {
-    const consumer: Consumer = {
-      id: c.id ?? `consumer-${i}`,
-      username: c.username ?? null,
-      custom_id: c.custom_id ?? null,
+  const entities: Record<string, EntityModel[]> = { jwt_secrets: [], keyauth_credentials: [], acls: [] };
+  const models = consumers.map((c, i) => {
+    const id = c.id ?? `consumer-${i}`;
+    const base = (kind: string, j: number, own?: string) => ({
+      id: own ?? `${id}-${kind}-${j}`,
+      consumer: id,
       tags: [],
-    };
-    all.push(consumer);
+      yaml_path: [],
+    });
     (c.jwt_secrets ?? []).forEach((s, j) =>
-      jwts.push({
-        consumer,
-        credential: {
-          id: s.id ?? `${consumer.id}-jwt-${j}`,
-          key: s.key!,
-          algorithm: s.algorithm ?? 'HS256',
-          secret: s.secret ?? null,
-          rsa_public_key: s.rsa_public_key ?? null,
-          jwks_uri: s.jwks_uri ?? null,
-        },
+      entities.jwt_secrets!.push({
+        ...base('jwt', j, s.id),
+        key: s.key,
+        algorithm: s.algorithm ?? 'HS256',
+        secret: s.secret ?? null,
+        rsa_public_key: s.rsa_public_key ?? null,
+        jwks_uri: s.jwks_uri ?? null,
       }),
     );
     (c.keyauth_credentials ?? []).forEach((k, j) =>
-      keys.push({ consumer, credential: { id: k.id ?? `${consumer.id}-key-${j}`, key: k.key } }),
+      entities.keyauth_credentials!.push({ ...base('key', j, k.id), key: k.key, ttl: null }),
     );
-    groups.set(consumer.id, c.acls ?? []);
+    (c.acls ?? []).forEach((group, j) => entities.acls!.push({ ...base('acl', j), group }));
+    return { id, username: c.username ?? null, custom_id: c.custom_id ?? null, tags: [], yaml_path: [] };
   });
-  return {
-    find: (x) => all.find((c) => c.id === x || c.username === x || c.custom_id === x) ?? null,
-    jwtSecret: (key) => jwts.find((j) => j.credential.key === key) ?? null,
-    jwtSecrets: () => jwts,
-    keyAuthCredentials: () => keys,
-    groups: (id) => groups.get(id) ?? [],
-  };
+  return new Directory({ consumers: models, plugin_entities: entities });
 }
 
 export interface LogLine {

@@ -85,9 +85,8 @@ test('/config redacts secret fields of plugin configs (oidc client_secret, sessi
     services: [],
     routes: [],
     consumers: [],
-    jwt_secrets: [],
-    keyauth_credentials: [],
-    acls: [],
+    plugin_entities: {},
+    entity_kinds: {},
     upstreams: [],
     certificates: [
       { id: 'c', cert: 'CERT', key: 'PRIVATE', cert_alt: null, key_alt: null, snis: [], tags: [], yaml_path: [] },

@@ -8,6 +8,7 @@
 import schema from '../../../schemas/plugins/acl.schema.json' with { type: 'json' };
 import type { ConsumerDirectory, GatewayRequest, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError } from '../../index.ts';
+import { acls } from './entities.ts';
 
 /** The acl plugin's config, defaults applied. */
 export interface AclConfig {
@@ -63,7 +64,7 @@ class Acl implements PluginHandlers {
 
     let decision = this.decisions.get(consumer.id);
     if (decision === undefined) {
-      const groups = this.consumers.groups(consumer.id);
+      const groups = this.consumers.ofConsumer(acls, consumer.id).map((a) => a.group);
       decision = groups.length === 0 && !this.deny ? null : this.decide(groups);
       this.decisions.set(consumer.id, decision);
     }
@@ -95,6 +96,7 @@ export default definePlugin<AclConfig>({
   priority: ACL_PRIORITY,
   schema,
   consumerScoped: false,
+  entities: [acls],
   create(config, context) {
     const allow = config.allow?.length ?? 0;
     const deny = config.deny?.length ?? 0;

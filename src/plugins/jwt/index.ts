@@ -8,6 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import schema from '../../../schemas/plugins/jwt.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginContext, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError } from '../../index.ts';
+import { jwtSecrets } from './entities.ts';
 import {
   audienceMatches,
   importStaticKey,
@@ -281,6 +282,7 @@ export default definePlugin<JwtConfig>({
   priority: JWT_PRIORITY,
   schema,
   consumerScoped: false,
+  entities: [jwtSecrets],
   create(config, context) {
     const claims = config.claims_to_verify ?? [];
     if (config.maximum_expiration > 0 && !claims.includes('exp')) {
@@ -297,7 +299,8 @@ export default definePlugin<JwtConfig>({
     }
 
     const entries = new Map<string, Entry>();
-    for (const { consumer, credential } of context.services.consumers.jwtSecrets()) {
+    for (const { consumer, entity: credential } of context.services.consumers.entities(jwtSecrets)) {
+      if (consumer === null) continue;
       const alg = credential.algorithm || 'HS256';
       const where = `credential "${credential.key}" of consumer "${consumer.username ?? consumer.id}"`;
       let key: KeyObject | null = null;

@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError } from '../../index.ts';
+import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
 export interface KeyAuthConfig {
@@ -205,6 +206,7 @@ export default definePlugin<KeyAuthConfig>({
   priority: KEY_AUTH_PRIORITY,
   schema,
   consumerScoped: false,
+  entities: [keyauthCredentials],
   create(config, context) {
     let anonymous: Consumer | null = null;
     if (config.anonymous != null) {
@@ -216,7 +218,8 @@ export default definePlugin<KeyAuthConfig>({
         );
     }
     const byDigest = new Map<string, Entry>();
-    for (const { consumer, credential } of context.services.consumers.keyAuthCredentials()) {
+    for (const { consumer, entity: credential } of context.services.consumers.entities(keyauthCredentials)) {
+      if (consumer === null) continue;
       const d = digest(credential.key);
       byDigest.set(d.toString('base64'), {
         digest: d,

@@ -1,0 +1,69 @@
+/**
+ * The references pass: what each entity is nested under or names (`service`, `route`,
+ * `consumer`, `upstream`, by name or id) becomes an id; a dangling reference is a located error
+ * with a suggestion.
+ */
+import { suggest } from '../schema.ts';
+import type { Build, Path, Pending } from './state.ts';
+
+/** Id, and name where the kind has one, → entity. */
+function index<T extends { id: string }>(items: Pending<T>[], nameField: keyof T | null): Map<string, Pending<T>> {
+  const m = new Map<string, Pending<T>>();
+  for (const it of items) {
+    m.set(it.model.id, it);
+    const n = nameField ? it.model[nameField] : null;
+    if (typeof n === 'string' && !m.has(n)) m.set(n, it);
+  }
+  return m;
+}
+
+export function references(b: Build): void {
+  const resolve = <T extends { id: string }>(
+    by: Map<string, Pending<T>>,
+    ref: unknown,
+    field: string,
+    kind: string,
+    path: Path,
+  ): Pending<T> | null => {
+    if (typeof ref !== 'string') return null;
+    const hit = by.get(ref) ?? by.get(ref.toLowerCase());
+    if (hit) return hit;
+    const names = [...by.keys()].filter((k) => !/^[0-9a-f]{8}-/.test(k));
+    const hint = suggest(ref, names);
+    b.err(
+      'REFERENCE',
+      `invalid reference '${field}: ${ref}' (no such entry in '${kind}')${hint ? ` (did you mean '${hint}'?)` : ''}`,
+      [...path, field],
+    );
+    return null;
+  };
+  const services = index(b.services, 'name');
+  const consumers = index(b.consumers, 'username');
+  const upstreams = index(b.upstreams, 'name');
+  const routes = index(b.routes, 'name');
+
+  for (const r of b.routes) {
+    const s = r.parent ?? resolve(services, r.serviceRef, 'service', 'services', r.path);
+    r.model.service = s?.model.id ?? null;
+  }
+  for (const e of b.entities) {
+    const c = e.parent ?? resolve(consumers, e.ref, 'consumer', 'consumers', e.path);
+    e.model.consumer = c?.model.id ?? null;
+  }
+  for (const t of b.targets) {
+    t.upstream ??= resolve(upstreams, t.ref, 'upstream', 'upstreams', t.path);
+    t.upstream?.model.targets.push(t.model);
+  }
+  for (const p of b.plugins) {
+    const m = p.model;
+    const nested = p.parent;
+    const scoped = (kind: 'service' | 'route' | 'consumer', found: Pending<{ id: string }> | null): string | null =>
+      nested?.kind === kind ? nested.entity.model.id : (found?.model.id ?? null);
+    m.service = scoped('service', nested ? null : resolve(services, p.refs.service, 'service', 'services', p.path));
+    m.route = scoped('route', nested ? null : resolve(routes, p.refs.route, 'route', 'routes', p.path));
+    m.consumer = scoped(
+      'consumer',
+      nested ? null : resolve(consumers, p.refs.consumer, 'consumer', 'consumers', p.path),
+    );
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Services: Kong's `url` shorthand or protocol/host/port/path, checked and turned into the model.
+ */
+import { isIP } from 'node:net';
+import type { ServiceModel } from '../model.ts';
+import { checkHost } from '../paths.ts';
+import { type Err, type Obj, orNull, type Path, tags } from './state.ts';
+
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, echo: 0 };
+
+export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
+  let protocol: ServiceModel['protocol'] = raw.protocol ?? 'http';
+  let host: string = raw.host ?? '';
+  let port: number | undefined = raw.port;
+  let svcPath: string | null = raw.path ?? null;
+  if (raw.url !== undefined) {
+    const clash = ['protocol', 'host', 'port', 'path'].filter((f) => raw[f] !== undefined);
+    if (clash.length)
+      err(
+        'SCHEMA',
+        `'url' cannot be combined with ${clash.map((f) => `'${f}'`).join(', ')}; use one or the other`,
+        [...path, clash[0]!],
+        true,
+      );
+    const parsed = parseServiceUrl(raw.url);
+    if (typeof parsed === 'string') err('SCHEMA', parsed, [...path, 'url']);
+    else ({ protocol, host, port, path: svcPath } = parsed);
+  } else if (protocol === 'echo') {
+    host = raw.host ?? 'echo';
+  } else if (raw.host === undefined) {
+    err('SCHEMA', "missing required field 'host' (or give 'url')", path);
+  }
+  if (host && protocol !== 'echo') {
+    const p = checkHost(host, { wildcard: false, port: false });
+    if (p && !isIP(host.replace(/^\[|\]$/g, ''))) err('SCHEMA', p, [...path, raw.url !== undefined ? 'url' : 'host']);
+  }
+  if (svcPath !== null && raw.url === undefined) {
+    const p = svcPath.startsWith('/') ? null : 'should start with: /';
+    if (p) err('SCHEMA', p, [...path, 'path']);
+  }
+  return {
+    id: '',
+    name: orNull(raw.name),
+    protocol,
+    host,
+    port: port ?? DEFAULT_PORTS[protocol] ?? 80,
+    path: svcPath,
+    connect_timeout: raw.connect_timeout,
+    write_timeout: raw.write_timeout,
+    read_timeout: raw.read_timeout,
+    retries: raw.retries,
+    enabled: raw.enabled,
+    tags: tags(raw.tags),
+    tls_verify: orNull(raw.tls_verify),
+    tls_verify_depth: orNull(raw.tls_verify_depth),
+    ca_certificates: null,
+    client_certificate: null,
+    yaml_path: path,
+  };
+}
+
+/** Kong's `url` shorthand: `http(s)://host[:port][/path]`, plus `echo://` for the built-in echo upstream. */
+export function parseServiceUrl(
+  url: string,
+): { protocol: ServiceModel['protocol']; host: string; port: number; path: string | null } | string {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/.exec(url);
+  if (!m) return `invalid url: expected scheme://host[:port][/path]`;
+  const scheme = m[1]!.toLowerCase();
+  if (m[4]) return 'the url must not have a query string or fragment';
+  if (scheme === 'echo') return { protocol: 'echo', host: 'echo', port: 0, path: m[3] ? m[3] : null };
+  if (scheme !== 'http' && scheme !== 'https') {
+    return `unsupported url scheme '${scheme}': Tollgate services speak http, https (and echo:// for the built-in echo upstream)`;
+  }
+  const authority = m[2]!;
+  if (authority.includes('@')) return 'the url must not contain credentials';
+  const hp = /^(\[[0-9a-fA-F:.]+\]|[^:]*)(?::(\d*))?$/.exec(authority);
+  if (!hp?.[1]) return 'the url has no host';
+  let port = DEFAULT_PORTS[scheme]!;
+  if (hp[2] !== undefined) {
+    port = Number(hp[2]);
+    if (hp[2] === '' || port > 65535) return 'invalid port in url';
+  }
+  return { protocol: scheme as 'http' | 'https', host: hp[1].toLowerCase(), port, path: m[3] ? m[3] : null };
+}

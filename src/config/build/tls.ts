@@ -1,0 +1,165 @@
+/**
+ * TLS entities: certificates (with their SNIs) and CA certificates, and the services' references
+ * to them (`ca_certificates`, `client_certificate`).
+ */
+import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { entityId } from '../ids.ts';
+import type { CertificateModel } from '../model.ts';
+import { checkHost } from '../paths.ts';
+import {
+  type Build,
+  type Err,
+  type Obj,
+  orNull,
+  type Path,
+  type PendingCertificate,
+  tags,
+  type Warn,
+} from './state.ts';
+
+/** Lifts `certificates` with their nested SNIs, checking each key pair. */
+export function liftCertificates(b: Build): void {
+  b.each(b.doc.certificates, (raw, i) => {
+    const path: Path = ['certificates', i];
+    const snis: string[] = [];
+    const sniPaths: Path[] = [];
+    b.each(raw.snis, (s, j) => {
+      const sp: Path = [...path, 'snis', j];
+      const name = String(s.name).toLowerCase();
+      const p = checkHost(name, { wildcard: true, port: false });
+      if (p) b.err('SCHEMA', p, [...sp, 'name']);
+      else {
+        snis.push(name);
+        sniPaths.push(sp);
+      }
+    });
+    checkCertificate(raw, path, b.err, b.warn);
+    const model: CertificateModel = {
+      id: '',
+      cert: raw.cert,
+      key: raw.key,
+      cert_alt: orNull(raw.cert_alt),
+      key_alt: orNull(raw.key_alt),
+      snis,
+      tags: tags(raw.tags),
+      yaml_path: path,
+    };
+    b.certificates.push({ raw, path, model, sniPaths } satisfies PendingCertificate);
+  });
+}
+
+function checkCertificate(raw: Obj, path: Path, err: Err, warn: Warn): void {
+  const pair = (certField: string, keyField: string): void => {
+    let cert: X509Certificate | null = null;
+    try {
+      cert = new X509Certificate(raw[certField]);
+    } catch {
+      err('SEMANTIC', `${certField} is not a valid PEM certificate`, [...path, certField]);
+    }
+    let key: KeyObject | null = null;
+    try {
+      key = createPrivateKey(raw[keyField]);
+    } catch {
+      err('SEMANTIC', `${keyField} is not a valid PEM private key (encrypted keys are not supported)`, [
+        ...path,
+        keyField,
+      ]);
+    }
+    if (cert && key && !cert.checkPrivateKey(key))
+      err('SEMANTIC', `${keyField} does not match ${certField}`, [...path, keyField]);
+    // An expired certificate still serves (clients decide), but the operator should know.
+    if (cert) certificateDates(cert, [...path, certField], warn);
+  };
+  pair('cert', 'key');
+  if ((raw.cert_alt === undefined) !== (raw.key_alt === undefined)) {
+    err(
+      'SCHEMA',
+      "'cert_alt' and 'key_alt' must be given together",
+      [...path, raw.cert_alt === undefined ? 'key_alt' : 'cert_alt'],
+      true,
+    );
+  } else if (raw.cert_alt !== undefined) pair('cert_alt', 'key_alt');
+}
+
+/** Warns about a certificate outside its validity period. */
+function certificateDates(cert: X509Certificate, path: Path, warn: Warn): void {
+  const now = Date.now();
+  const to = Date.parse(cert.validTo);
+  const from = Date.parse(cert.validFrom);
+  if (to < now) warn('SEMANTIC', `certificate expired on ${new Date(to).toISOString()}; clients will refuse it`, path);
+  else if (from > now)
+    warn(
+      'SEMANTIC',
+      `certificate is not valid before ${new Date(from).toISOString()}; clients will refuse it until then`,
+      path,
+    );
+}
+
+/**
+ * Resolves each service's `ca_certificates` (ids of `ca_certificates` entities, or PEM text) to PEMs,
+ * and `client_certificate` (an id of `certificates`, or `{id}`) to the certificate's id.
+ */
+export function upstreamTls(b: Build): void {
+  const { doc, services, err } = b;
+  const each = b.each.bind(b);
+  const certificates = b.certificates.map((c) => c.model);
+  const cas = new Map<string, string>();
+  each(doc.ca_certificates, (raw, i) => {
+    const path: Path = ['ca_certificates', i];
+    const id = typeof raw.id === 'string' ? raw.id.toLowerCase() : entityId('ca_certificates', `ca:${raw.cert}`);
+    let cert: X509Certificate | null = null;
+    try {
+      cert = new X509Certificate(raw.cert);
+    } catch {
+      err('SEMANTIC', 'cert is not a valid PEM certificate', [...path, 'cert']);
+    }
+    if (cert !== null && !cert.ca)
+      err('SEMANTIC', 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', [
+        ...path,
+        'cert',
+      ]);
+    else if (cert !== null && Date.parse(cert.validTo) < Date.now())
+      err('SEMANTIC', 'expired certificate', [...path, 'cert']);
+    if (cas.has(id))
+      err('UNIQUENESS', `uniqueness violation: 'ca_certificates' entity with id set to '${id}' already declared`, [
+        ...path,
+        'id',
+      ]);
+    cas.set(id, raw.cert);
+  });
+  const certIds = new Set(certificates.map((c) => c.id));
+  for (const s of services) {
+    const list = s.raw.ca_certificates;
+    if (Array.isArray(list)) {
+      const pems: string[] = [];
+      list.forEach((ref: string, k: number) => {
+        const p: Path = [...s.path, 'ca_certificates', k];
+        if (ref.trimStart().startsWith('-----BEGIN')) {
+          try {
+            new X509Certificate(ref);
+            pems.push(ref);
+          } catch {
+            err('SEMANTIC', 'not a valid PEM certificate', p);
+          }
+          return;
+        }
+        const pem = cas.get(ref.toLowerCase());
+        if (pem === undefined)
+          err('REFERENCE', `invalid reference 'ca_certificates: ${ref}' (no such entry in 'ca_certificates')`, p);
+        else pems.push(pem);
+      });
+      s.model.ca_certificates = pems;
+    }
+    const cc = s.raw.client_certificate;
+    if (cc !== undefined) {
+      const ref = String(typeof cc === 'object' && cc !== null ? cc.id : cc).toLowerCase();
+      const p: Path =
+        typeof cc === 'object' ? [...s.path, 'client_certificate', 'id'] : [...s.path, 'client_certificate'];
+      if (!certIds.has(ref))
+        err('REFERENCE', `invalid reference 'client_certificate: ${ref}' (no such entry in 'certificates')`, p);
+      else s.model.client_certificate = ref;
+      if (s.model.protocol !== 'https')
+        err('SEMANTIC', `client_certificate needs protocol 'https' (this service speaks '${s.model.protocol}')`, p);
+    }
+  }
+}

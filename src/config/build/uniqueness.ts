@@ -1,0 +1,101 @@
+/**
+ * The uniqueness pass (Kong's wording, located at the second declaration) and the format of
+ * names. Plugin-declared kinds are checked by their declared `unique` and `uniquePerConsumer`
+ * fields; a secret field's value is never quoted.
+ */
+import { formatYamlPath } from '../../errors.ts';
+import { checkName } from '../paths.ts';
+import type { Build, Path } from './state.ts';
+
+/** Remembers values per kind and field; reports a value declared twice. */
+export class Uniqueness {
+  private readonly seen = new Map<string, Path>();
+  constructor(private readonly b: Build) {}
+
+  check(kind: string, field: string, value: string, path: Path, shown: string = `'${value}'`): boolean {
+    const k = `${kind}\u0000${field}\u0000${value}`;
+    const first = this.seen.get(k);
+    if (first) {
+      this.b.err(
+        'UNIQUENESS',
+        `uniqueness violation: '${kind}' entity with ${field} set to ${shown} already declared (at ${formatYamlPath(first)})`,
+        [...path, field],
+      );
+      return false;
+    }
+    this.seen.set(k, path);
+    return true;
+  }
+}
+
+export function uniqueness(b: Build): void {
+  const u = new Uniqueness(b);
+  const ids = (kind: string, list: { raw: { id?: unknown }; path: Path; model: { id: string } }[]): void => {
+    for (const e of list) if (typeof e.raw.id === 'string') u.check(kind, 'id', e.model.id, e.path);
+  };
+  ids('services', b.services);
+  for (const s of b.services) if (s.model.name !== null) u.check('services', 'name', s.model.name, s.path);
+  ids('routes', b.routes);
+  for (const r of b.routes) if (r.model.name !== null) u.check('routes', 'name', r.model.name, r.path);
+  ids('consumers', b.consumers);
+  for (const c of b.consumers) {
+    if (c.model.username !== null) u.check('consumers', 'username', c.model.username, c.path);
+    if (c.model.custom_id !== null) u.check('consumers', 'custom_id', c.model.custom_id, c.path);
+  }
+  ids('upstreams', b.upstreams);
+  for (const x of b.upstreams) u.check('upstreams', 'name', x.model.name, x.path);
+  ids('targets', b.targets);
+  for (const t of b.targets) {
+    if (t.upstream)
+      u.check('targets', 'target', `${t.upstream.model.id} ${t.model.target}`, t.path, `'${t.model.target}'`);
+  }
+  for (const c of b.certificates) {
+    u.check('certificates', 'id', c.model.id, c.path);
+    c.model.snis.forEach((name, k) => u.check('snis', 'name', name, c.sniPaths[k]!));
+  }
+  entityUniqueness(b, u);
+  ids('plugins', b.plugins);
+  for (const p of b.plugins) {
+    const m = p.model;
+    u.check(
+      'plugins',
+      'name',
+      `${m.name} ${m.service} ${m.route} ${m.consumer}`,
+      p.path,
+      `'${m.name}' for the same scope`,
+    );
+    if (m.instance_name) u.check('plugins', 'instance_name', m.instance_name, p.path);
+  }
+  names(b);
+}
+
+/** Plugin-declared entities: their ids and the fields their kind declares unique. */
+export function entityUniqueness(b: Build, u: Uniqueness): void {
+  for (const e of b.entities) {
+    const { name, unique = [], uniquePerConsumer = [], secrets = [] } = e.kind.def;
+    if (typeof e.raw.id === 'string') u.check(name, 'id', e.model.id, e.path);
+    for (const field of unique) {
+      const v = e.model[field];
+      if (v === null || v === undefined) continue;
+      u.check(name, field, String(v), e.path, secrets.includes(field) ? 'the same value' : undefined);
+    }
+    if (e.model.consumer === null) continue;
+    for (const field of uniquePerConsumer) {
+      const v = e.model[field];
+      if (v === null || v === undefined) continue;
+      const shown = secrets.includes(field) ? 'the same value' : `'${String(v)}'`;
+      u.check(name, field, `${e.model.consumer} ${String(v)}`, e.path, `${shown} for this consumer`);
+    }
+  }
+}
+
+/** Kong's name rule for services, routes and plugin instance names. */
+export function names(b: Build): void {
+  const check = (name: string, path: Path): void => {
+    const p = checkName(name);
+    if (p) b.err('SCHEMA', p, path);
+  };
+  for (const s of b.services) if (s.model.name !== null) check(s.model.name, [...s.path, 'name']);
+  for (const r of b.routes) if (r.model.name !== null) check(r.model.name, [...r.path, 'name']);
+  for (const p of b.plugins) if (p.model.instance_name) check(p.model.instance_name, [...p.path, 'instance_name']);
+}

@@ -1,0 +1,117 @@
+/**
+ * The jwt plugin's entity: `jwt_secrets` (Kong's jwt credentials). `key` matches the token's
+ * `iss` claim (or the plugin's key_claim_name); the HMAC secret and the public key are secret
+ * fields (the admin API redacts them). Checked at load: the key material must fit the algorithm.
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { EntityLoadContext, EntityRecord } from '../../index.ts';
+import { defineEntity } from '../../index.ts';
+
+/** A jwt credential as the plugin sees it. */
+export interface JwtSecret extends EntityRecord {
+  readonly key: string;
+  readonly algorithm: string;
+  readonly secret: string | null;
+  readonly rsa_public_key: string | null;
+  /** Tollgate extension: keys from a JWKS instead of a static key. */
+  readonly jwks_uri: string | null;
+}
+
+const ALGORITHMS = [
+  'HS256',
+  'HS384',
+  'HS512',
+  'RS256',
+  'RS384',
+  'RS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'EdDSA',
+];
+
+export const jwtSecrets = defineEntity<JwtSecret>({
+  name: 'jwt_secrets',
+  description: "A jwt credential: `key` matches the token's `iss` claim (or the plugin's key_claim_name).",
+  schema: {
+    type: 'object',
+    required: ['key'],
+    properties: {
+      key: { type: 'string', minLength: 1 },
+      algorithm: { type: 'string', enum: ALGORITHMS, default: 'HS256' },
+      secret: { type: 'string', minLength: 1, description: 'The HMAC secret (HS* algorithms).' },
+      rsa_public_key: {
+        type: 'string',
+        minLength: 1,
+        description: 'PEM public key (RS*, PS*, ES*, EdDSA); `${file:key.pem}` reads it from a file.',
+      },
+      jwks_uri: {
+        type: 'string',
+        format: 'uri',
+        description: 'Tollgate extension: verify with the keys of this JWKS instead of a static key.',
+      },
+    },
+  },
+  unique: ['key'],
+  secrets: ['secret', 'rsa_public_key'],
+  idKey: (e) => String(e.key),
+  load(secret, context) {
+    checkKeyMaterial(secret, context);
+    return undefined;
+  },
+});
+
+const CURVES: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
+
+function keyKind(k: KeyObject): string {
+  const t = k.asymmetricKeyType;
+  if (t === 'ec') return `an EC (${k.asymmetricKeyDetails?.namedCurve ?? 'unknown curve'}) key`;
+  if (t === 'rsa' || t === 'rsa-pss') return 'an RSA key';
+  return `an ${t ?? 'unknown'} key`;
+}
+
+/** The secret or public key a credential needs for its algorithm, of the right type and curve. */
+function checkKeyMaterial(m: JwtSecret, context: EntityLoadContext): void {
+  const alg = m.algorithm;
+  if (alg.startsWith('HS')) {
+    if (m.jwks_uri)
+      context.error(`jwks_uri needs an asymmetric algorithm (RS*, PS*, ES*, EdDSA), not ${alg}`, 'jwks_uri');
+    if (m.secret === null)
+      context.error(
+        `'secret' is required when algorithm is ${alg} (Kong would generate a random one, which no client could know)`,
+      );
+    if (m.rsa_public_key !== null) context.warn(`rsa_public_key is ignored when algorithm is ${alg}`, 'rsa_public_key');
+    return;
+  }
+  if (m.rsa_public_key === null) {
+    if (!m.jwks_uri) context.error(`'rsa_public_key' (or 'jwks_uri') is required when algorithm is ${alg}`);
+    return;
+  }
+  let key: KeyObject;
+  try {
+    key = createPublicKey({ key: m.rsa_public_key, format: 'pem' });
+  } catch {
+    context.error('rsa_public_key is not a valid PEM public key', 'rsa_public_key');
+    return;
+  }
+  const t = key.asymmetricKeyType;
+  const ok = alg.startsWith('RS')
+    ? t === 'rsa'
+    : alg.startsWith('PS')
+      ? t === 'rsa' || t === 'rsa-pss'
+      : alg.startsWith('ES')
+        ? t === 'ec' && key.asymmetricKeyDetails?.namedCurve === CURVES[alg]
+        : t === 'ed25519' || t === 'ed448';
+  if (!ok) {
+    const want =
+      alg.startsWith('RS') || alg.startsWith('PS')
+        ? 'an RSA key'
+        : alg.startsWith('ES')
+          ? `an EC key on curve ${CURVES[alg]}`
+          : 'an Ed25519 or Ed448 key';
+    context.error(`rsa_public_key is ${keyKind(key)}, but ${alg} needs ${want}`, 'rsa_public_key');
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * The key-auth plugin's entity: `keyauth_credentials`. The key is secret: redacted by the admin
+ * API, never quoted in messages, and never the source of an id (Kong derives the id from the key
+ * itself; here it comes from the consumer and the position).
+ */
+import type { EntityRecord } from '../../index.ts';
+import { defineEntity } from '../../index.ts';
+
+/** A key-auth credential as the plugin sees it. */
+export interface KeyAuthCredential extends EntityRecord {
+  readonly key: string;
+  readonly ttl: number | null;
+}
+
+export const keyauthCredentials = defineEntity<KeyAuthCredential>({
+  name: 'keyauth_credentials',
+  description: 'A key-auth credential: the API key a client presents.',
+  schema: {
+    type: 'object',
+    required: ['key'],
+    properties: {
+      key: { type: 'string', minLength: 1 },
+      ttl: { type: 'integer', minimum: 0, maximum: 100000000 },
+    },
+  },
+  unique: ['key'],
+  secrets: ['key'],
+});
