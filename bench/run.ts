@@ -447,7 +447,9 @@ async function main(): Promise<void> {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  let targets = only.length === 0 ? TARGETS : TARGETS.filter((t) => only.some((o) => t.name.includes(o)));
+  // A whole target name selects that target alone; any other text, every target whose name holds it.
+  const selects = (t: Target, o: string) => t.name === o || (!TARGETS.some((x) => x.name === o) && t.name.includes(o));
+  let targets = only.length === 0 ? TARGETS : TARGETS.filter((t) => only.some((o) => selects(t, o)));
   if (NGINX === null && targets.some((t) => t.kind === 'nginx')) {
     console.log('skipping the nginx row: nginx is not installed (apt-get install nginx-light)');
     targets = targets.filter((t) => t.kind !== 'nginx');

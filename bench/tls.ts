@@ -74,7 +74,17 @@ export function runH2load(
     child.stdout!.on('data', (c: Buffer) => (out += c));
     child.stderr!.on('data', (c: Buffer) => (out += c));
     child.once('error', reject);
+    // h2load waits for every stream in flight after the run: one the gateway never finishes would
+    // hold the bench forever, so that is a failure of the row after a grace period.
+    const stuck = setTimeout(
+      () => {
+        out += '\nh2load still waiting for streams 30 s after the run: killed';
+        child.kill('SIGKILL');
+      },
+      (seconds + 30) * 1000,
+    );
     child.once('exit', (code) => {
+      clearTimeout(stuck);
       const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
       const req =
         /requests: \d+ total, \d+ started, \d+ done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(
