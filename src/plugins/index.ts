@@ -13,6 +13,7 @@ import jwtClaims from './jwt-claims/index.ts';
 import keyAuth from './key-auth/index.ts';
 import oidc from './oidc/index.ts';
 import prometheus from './prometheus/index.ts';
+import proxyCache from './proxy-cache/index.ts';
 import rateLimiting from './rate-limiting/index.ts';
 import redirect from './redirect/index.ts';
 import requestSizeLimiting from './request-size-limiting/index.ts';
@@ -37,6 +38,7 @@ const builtins: PluginDefinition[] = [
   prometheus,
   botDetection,
   redirect,
+  proxyCache,
 ];
 
 /** Built-in plugins by name. */

@@ -1,0 +1,306 @@
+/**
+ * The `proxy-cache` plugin: Kong 3's proxy-cache with the memory strategy. Cacheable responses
+ * are kept in an LRU per `memory.dictionary_name`, bounded in entries and bytes, and served with
+ * `X-Cache-Status: Hit` until `cache_ttl` (or, with `cache_control`, until RFC 9111 freshness as
+ * http-cache-semantics computes it for a shared cache). Responses that say `no-store` or
+ * `private`, set cookies, or vary on `*` are never stored. See docs/plugins/proxy-cache.md.
+ */
+import CachePolicy from 'http-cache-semantics';
+import schema from '../../../schemas/plugins/proxy-cache.schema.json' with { type: 'json' };
+import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import { cacheKey, headersKey, paramsKey } from './key.ts';
+import { type CachedResponse, entrySize, MemoryStore } from './store.ts';
+
+/** The proxy-cache plugin's config, defaults applied. */
+export interface ProxyCacheConfig {
+  strategy: 'memory';
+  response_code: number[];
+  request_method: string[];
+  content_type: string[];
+  cache_ttl: number;
+  cache_control: boolean;
+  ignore_uri_case: boolean;
+  storage_ttl?: number | null;
+  memory: { dictionary_name: string; max_entries: number; max_bytes: number; max_body_bytes: number };
+  vary_query_params?: string[] | null;
+  vary_headers?: string[] | null;
+  response_headers: { age: boolean; Age?: boolean; 'X-Cache-Status': boolean; 'X-Cache-Key': boolean };
+}
+
+/** Kong's priority for proxy-cache: after authentication and rate limiting. */
+export const PROXY_CACHE_PRIORITY = 100;
+
+const CTX = 'proxy-cache';
+
+type Status = 'Miss' | 'Hit' | 'Refresh' | 'Bypass';
+
+interface State {
+  status: Status;
+  key: string | null;
+}
+
+/** Headers never stored with an entry (hop-by-hop per RFC 9110 7.6.1, lengths, our diagnostics). */
+const NOT_STORED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+  'age',
+  'x-cache-status',
+  'x-cache-key',
+]);
+
+interface MediaRange {
+  readonly type: string;
+  readonly subtype: string;
+  readonly params: readonly (readonly [string, string])[];
+}
+
+function parseMedia(value: string): MediaRange | null {
+  const [full, ...rest] = value.split(';');
+  const slash = full!.indexOf('/');
+  if (slash <= 0) return null;
+  const params: [string, string][] = [];
+  for (const p of rest) {
+    const eq = p.indexOf('=');
+    if (eq < 0) continue;
+    params.push([
+      p.slice(0, eq).trim().toLowerCase(),
+      p
+        .slice(eq + 1)
+        .trim()
+        .replace(/^"(.*)"$/, '$1')
+        .toLowerCase(),
+    ]);
+  }
+  return {
+    type: full!.slice(0, slash).trim().toLowerCase(),
+    subtype: full!
+      .slice(slash + 1)
+      .trim()
+      .toLowerCase(),
+    params,
+  };
+}
+
+function mediaMatches(range: MediaRange, ct: MediaRange): boolean {
+  if (range.type !== '*' && range.type !== ct.type) return false;
+  if (range.subtype !== '*' && range.subtype !== ct.subtype) return false;
+  for (const [k, v] of range.params) if (!ct.params.some(([ck, cv]) => ck === k && cv === v)) return false;
+  return true;
+}
+
+/** Cache-Control directive names (lower-case); values are not needed by these checks. */
+function directives(value: HeaderValue | undefined): Set<string> {
+  const out = new Set<string>();
+  if (value === undefined) return out;
+  const s = typeof value === 'string' ? value : value.join(',');
+  for (const part of s.split(',')) {
+    const eq = part.indexOf('=');
+    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+    if (name !== '') out.add(name);
+  }
+  return out;
+}
+
+function headerString(v: HeaderValue | undefined): string {
+  return v === undefined ? '' : typeof v === 'string' ? v : v.join(', ');
+}
+
+class ProxyCache implements PluginHandlers {
+  private readonly methods: ReadonlySet<string>;
+  private readonly codes: ReadonlySet<number>;
+  private readonly types: readonly MediaRange[];
+  private readonly varyParams: readonly string[] | null;
+  private readonly varyHeaders: readonly string[] | null;
+  private readonly showAge: boolean;
+  private readonly showStatus: boolean;
+  private readonly showKey: boolean;
+  private readonly storeTtl: number | null;
+
+  constructor(
+    private readonly config: ProxyCacheConfig,
+    private readonly store: MemoryStore,
+    types: MediaRange[],
+  ) {
+    this.methods = new Set(config.request_method);
+    this.codes = new Set(config.response_code);
+    this.types = types;
+    this.varyParams = config.vary_query_params ?? null;
+    this.varyHeaders = config.vary_headers ?? null;
+    this.showAge = config.response_headers.Age ?? config.response_headers.age;
+    this.showStatus = config.response_headers['X-Cache-Status'];
+    this.showKey = config.response_headers['X-Cache-Key'];
+    this.storeTtl = config.storage_ttl ?? null;
+  }
+
+  access(req: GatewayRequest): void {
+    if (!this.methods.has(req.method)) return this.mark(req, 'Bypass', null);
+    const cc = this.config.cache_control;
+    let reqcc: Set<string> | null = null;
+    if (cc) {
+      reqcc = directives(req.headers['cache-control']);
+      // Kong: a request that forbids stored answers, or carries credentials, bypasses the cache.
+      if (reqcc.has('no-store') || reqcc.has('no-cache') || req.headers.authorization !== undefined)
+        return this.mark(req, 'Bypass', null);
+    }
+    const path = this.config.ignore_uri_case ? req.path.toLowerCase() : req.path;
+    const key = cacheKey(
+      req.consumer?.id ?? null,
+      req.route.id,
+      req.method,
+      path,
+      paramsKey(req.rawQuery, this.varyParams),
+      headersKey(req.headers, this.varyHeaders),
+    );
+    const entry = this.store.get(key);
+    if (entry === undefined) {
+      // RFC 9111 5.2.1.7: only-if-cached and nothing stored answers 504.
+      if (reqcc?.has('only-if-cached')) return req.exit(504);
+      return this.mark(req, 'Miss', key);
+    }
+    const now = Date.now();
+    if (!cc) {
+      if (now - entry.storedAt > this.config.cache_ttl * 1000) return this.mark(req, 'Refresh', key);
+      if (!varyMatches(entry, req)) return this.mark(req, 'Miss', key);
+    } else {
+      const policy = CachePolicy.fromObject(entry.policy as unknown as CachePolicy.CachePolicyObject);
+      if (!policy.satisfiesWithoutRevalidation(requestLike(req))) return this.mark(req, 'Refresh', key);
+    }
+    const headers: Record<string, HeaderValue> = { ...(entry.headers as Record<string, HeaderValue>) };
+    if (this.showAge) headers.age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
+    if (this.showStatus) headers['x-cache-status'] = 'Hit';
+    if (this.showKey) headers['x-cache-key'] = key;
+    req.ctx[CTX] = { status: 'Hit', key } satisfies State;
+    req.exit(entry.status, entry.body, headers);
+  }
+
+  private mark(req: GatewayRequest, status: Status, key: string | null): void {
+    req.ctx[CTX] = { status, key } satisfies State;
+  }
+
+  response(req: GatewayRequest, res: GatewayResponse): void {
+    const st = req.ctx[CTX] as State | undefined;
+    if (st === undefined || st.status === 'Hit') return;
+    if (st.status !== 'Bypass' && !res.fromGateway && st.key !== null) {
+      const policy = this.cacheable(req, res);
+      if (policy === false) st.status = 'Bypass';
+      else this.collect(req, res, st.key, policy);
+    }
+    if (this.showStatus) res.setHeader('x-cache-status', st.status);
+    if (this.showKey && st.key !== null) res.setHeader('x-cache-key', st.key);
+  }
+
+  /** false when the response must not be stored; else its RFC 9111 policy (null without cache_control). */
+  private cacheable(req: GatewayRequest, res: GatewayResponse): CachePolicy | null | false {
+    if (!this.codes.has(res.status)) return false;
+    const ct = res.headers['content-type'];
+    if (typeof ct !== 'string' || ct === '') return false;
+    const media = parseMedia(ct);
+    if (media === null || !this.types.some((t) => mediaMatches(t, media))) return false;
+    const cc = directives(res.headers['cache-control']);
+    // Always, even without cache_control: a shared cache must not keep these (RFC 9111 5.2.2.3,
+    // 5.2.2.7), and a stored Set-Cookie would hand one client's cookie to the next.
+    if (cc.has('no-store') || cc.has('private') || res.headers['set-cookie'] !== undefined) return false;
+    if (headerString(res.headers.vary).includes('*')) return false;
+    if (!this.config.cache_control) return null;
+    if (cc.has('no-cache')) return false;
+    const policy = new CachePolicy(
+      requestLike(req),
+      { status: res.status, headers: plainHeaders(res.headers) },
+      {
+        shared: true,
+      },
+    );
+    if (!policy.storable() || policy.timeToLive() <= 0) return false;
+    return policy;
+  }
+
+  private collect(req: GatewayRequest, res: GatewayResponse, key: string, policy: CachePolicy | null): void {
+    const headers: Record<string, string | string[]> = {};
+    for (const name in res.headers) {
+      const v = res.headers[name];
+      if (v === undefined || NOT_STORED.has(name)) continue;
+      headers[name] = typeof v === 'string' ? v : [...v];
+    }
+    const vary: [string, string][] = [];
+    const varyHeader = headerString(res.headers.vary);
+    if (varyHeader !== '') {
+      for (const n of varyHeader.split(',')) {
+        const name = n.trim().toLowerCase();
+        if (name !== '') vary.push([name, headerString(req.headers[name])]);
+      }
+    }
+    const status = res.status;
+    const ttl =
+      this.storeTtl ?? (policy !== null ? Math.max(1, Math.ceil(policy.timeToLive() / 1000)) : this.config.cache_ttl);
+    const limit = this.config.memory.max_body_bytes;
+    const store = this.store;
+    res.transformBody((body) => {
+      if (body.length > limit) return body;
+      const policyObject = policy === null ? null : (policy.toObject() as unknown as Record<string, unknown>);
+      const policySize = policyObject === null ? 0 : JSON.stringify(policyObject).length;
+      const entry: CachedResponse = {
+        status,
+        headers,
+        body,
+        storedAt: Date.now(),
+        vary,
+        policy: policyObject,
+        size: entrySize(headers, body, policySize),
+      };
+      store.set(key, entry, ttl);
+      return body;
+    });
+  }
+}
+
+function varyMatches(entry: CachedResponse, req: GatewayRequest): boolean {
+  for (const [name, value] of entry.vary) if (headerString(req.headers[name]) !== value) return false;
+  return true;
+}
+
+function requestLike(req: GatewayRequest): CachePolicy.Request {
+  return {
+    url: req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`,
+    method: req.method,
+    headers: req.headers as CachePolicy.Headers,
+  };
+}
+
+function plainHeaders(h: Readonly<Record<string, HeaderValue | undefined>>): CachePolicy.Headers {
+  const out: CachePolicy.Headers = {};
+  for (const k in h) {
+    const v = h[k];
+    if (v !== undefined) out[k] = typeof v === 'string' ? v : [...v];
+  }
+  return out;
+}
+
+export default definePlugin<ProxyCacheConfig>({
+  name: 'proxy-cache',
+  version: '1.0.0',
+  priority: PROXY_CACHE_PRIORITY,
+  schema,
+  create(config, context) {
+    const types = config.content_type.map((t, i) => {
+      const m = parseMedia(t);
+      if (m === null) throw new PluginConfigError(`content_type[${i}]`, `'${t}' is not a media type (type/subtype)`);
+      return m;
+    });
+    const mem = config.memory;
+    const store = context.services.shared(
+      `proxy-cache:memory:${mem.dictionary_name}:${mem.max_entries}:${mem.max_bytes}`,
+      () => new MemoryStore(mem.max_entries, mem.max_bytes),
+      (s) => s.clear(),
+    );
+    return new ProxyCache(config, store, types);
+  },
+});

@@ -1,0 +1,70 @@
+// Kong's proxy-cache key: sha256 of "prefix|method|path|params|headers" (kong/plugins/proxy-cache/cache_key.lua).
+import { createHash } from 'node:crypto';
+
+/** One query parameter's values; `true` for a bare `?flag` (Kong's `get_query()` gives true). */
+type ParamValue = true | string | string[];
+
+/** Parses a raw query as Kong's `kong.request.get_query()` sees it. Linear; `max` parameters at most. */
+export function parseQuery(raw: string, max = 100): Map<string, ParamValue> {
+  const out = new Map<string, ParamValue>();
+  if (raw === '') return out;
+  let n = 0;
+  for (const part of raw.split('&')) {
+    if (part === '') continue;
+    if (++n > max) break;
+    const eq = part.indexOf('=');
+    const k = decode(eq < 0 ? part : part.slice(0, eq));
+    const v: ParamValue = eq < 0 ? true : decode(part.slice(eq + 1));
+    const prev = out.get(k);
+    if (prev === undefined) out.set(k, v);
+    else if (v !== true) out.set(k, Array.isArray(prev) ? [...prev, v] : prev === true ? v : [prev, v]);
+  }
+  return out;
+}
+
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s.replaceAll('+', ' '));
+  } catch {
+    return s;
+  }
+}
+
+/** "field=value(:field=value)*" over `fields` in order; repeated values sorted and joined with ",". */
+function fieldsKey(get: (field: string) => ParamValue | undefined, fields: readonly string[]): string {
+  const parts: string[] = [];
+  for (const field of fields) {
+    const v = get(field);
+    if (v === undefined) continue;
+    if (v === true) parts.push(field);
+    else if (Array.isArray(v)) parts.push(`${field}=${[...v].sort().join(',')}`);
+    else parts.push(`${field}=${v}`);
+  }
+  return parts.join(':');
+}
+
+export function paramsKey(raw: string, varyParams: readonly string[] | null): string {
+  const params = parseQuery(raw);
+  const fields = varyParams !== null && varyParams.length > 0 ? varyParams : [...params.keys()].sort();
+  return fieldsKey((f) => params.get(f), fields);
+}
+
+export function headersKey(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  varyHeaders: readonly string[] | null,
+): string {
+  if (varyHeaders === null || varyHeaders.length === 0) return '';
+  return fieldsKey((f) => headers[f.toLowerCase()], varyHeaders);
+}
+
+export function cacheKey(
+  consumerId: string | null,
+  routeId: string | null,
+  method: string,
+  path: string,
+  params: string,
+  headers: string,
+): string {
+  const prefix = consumerId !== null && routeId !== null ? `${consumerId}:${routeId}` : (routeId ?? 'default');
+  return createHash('sha256').update(`${prefix}|${method}|${path}|${params}|${headers}`).digest('hex');
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import plugin from './index.ts';
+
+/** Upstream answers: the path picks the headers; the body counts requests, so a cached body shows. */
+function respond(count: () => number) {
+  return (seen: { url: string; headers: Record<string, unknown> }, res: import('node:http').ServerResponse) => {
+    const u = new URL(seen.url, 'http://x');
+    const p = u.pathname;
+    const h: Record<string, string> = { 'content-type': 'application/json' };
+    if (p.includes('no-store')) h['cache-control'] = 'no-store';
+    if (p.includes('private')) h['cache-control'] = 'private, max-age=60';
+    if (p.includes('public')) h['cache-control'] = 'public, max-age=60';
+    if (p.includes('stale')) h['cache-control'] = 'max-age=0';
+    if (p.includes('html')) h['content-type'] = 'text/html';
+    if (p.includes('charset')) h['content-type'] = 'application/json; charset=utf-8';
+    if (p.includes('cookie')) h['set-cookie'] = 'sid=secret';
+    if (p.includes('vary')) h.vary = 'Accept-Language';
+    if (p.includes('vary-star')) h.vary = '*';
+    const status = p.includes('teapot') ? 418 : 200;
+    res.writeHead(status, h);
+    res.end(JSON.stringify({ n: count(), lang: seen.headers['accept-language'] ?? null }));
+  };
+}
+
+describe('proxy-cache (memory)', () => {
+  let gw: TestGateway;
+  let upstream: RecordingUpstream;
+  before(async () => {
+    let n = 0;
+    upstream = await startRecordingUpstream(respond(() => ++n));
+    gw = await startServiceGateway(
+      [
+        { name: 'c', paths: ['/c'], plugins: [{ name: 'proxy-cache', config: { strategy: 'memory' } }] },
+        {
+          name: 'cc',
+          paths: ['/cc'],
+          plugins: [{ name: 'proxy-cache', config: { strategy: 'memory', cache_control: true } }],
+        },
+        {
+          name: 'params',
+          paths: ['/params'],
+          plugins: [
+            {
+              name: 'proxy-cache',
+              config: { strategy: 'memory', vary_query_params: ['page'], vary_headers: ['X-Tenant'] },
+            },
+          ],
+        },
+        {
+          name: 'small',
+          paths: ['/small'],
+          plugins: [
+            {
+              name: 'proxy-cache',
+              config: { strategy: 'memory', memory: { dictionary_name: 'small', max_entries: 2 } },
+            },
+          ],
+        },
+      ],
+      { url: upstream.url },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  async function get(path: string, headers: Record<string, string> = {}, method = 'GET') {
+    const res = await fetch(`${gw.url}${path}`, { method, headers, signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    return { res, status: res.headers.get('x-cache-status'), key: res.headers.get('x-cache-key'), text };
+  }
+
+  test("Kong's priority (100)", () => assert.equal(plugin.priority, 100));
+
+  test('Miss, then Hit for the same GET, with the same key and body; the upstream is called once', async () => {
+    const before = upstream.requests.length;
+    const a = await get('/c/item?x=1');
+    const b = await get('/c/item?x=1');
+    assert.equal(a.status, 'Miss');
+    assert.equal(b.status, 'Hit');
+    assert.match(a.key!, /^[0-9a-f]{64}$/);
+    assert.equal(b.key, a.key);
+    assert.equal(b.text, a.text);
+    assert.equal(b.res.headers.get('content-type'), 'application/json');
+    assert.ok(Number(b.res.headers.get('age')) >= 0);
+    assert.equal(upstream.requests.length, before + 1);
+    // query parameters are part of the key by default, in any order
+    assert.equal((await get('/c/item?x=2')).status, 'Miss');
+    const c = await get('/c/item?y=1&x=1');
+    const d = await get('/c/item?x=1&y=1');
+    assert.equal(c.status, 'Miss');
+    assert.equal(d.status, 'Hit');
+  });
+
+  test('never caches a response that says no-store or private, or sets a cookie', async () => {
+    for (const path of ['/c/no-store', '/c/private', '/c/cookie', '/c/vary-star']) {
+      const before = upstream.requests.length;
+      assert.equal((await get(path)).status, 'Bypass', path);
+      assert.equal((await get(path)).status, 'Bypass', path);
+      assert.equal(upstream.requests.length, before + 2, path);
+    }
+  });
+
+  test('content types, statuses and methods outside the config bypass', async () => {
+    assert.equal((await get('/c/html')).status, 'Bypass');
+    // Kong 3: a configured type without parameters matches the type whatever its parameters
+    assert.equal((await get('/c/charset')).status, 'Miss');
+    assert.equal((await get('/c/teapot')).status, 'Bypass');
+    const post = await get('/c/item?x=1', { 'content-type': 'text/plain' }, 'POST');
+    assert.equal(post.status, 'Bypass');
+    assert.equal(post.key, null);
+  });
+
+  test('a response that varies on a request header is served only to requests with the same value', async () => {
+    const a = await get('/c/vary', { 'accept-language': 'en' });
+    const b = await get('/c/vary', { 'accept-language': 'en' });
+    const c = await get('/c/vary', { 'accept-language': 'fr' });
+    assert.equal(a.status, 'Miss');
+    assert.equal(b.status, 'Hit');
+    assert.equal(c.status, 'Miss');
+    assert.equal(JSON.parse(c.text).lang, 'fr');
+  });
+
+  test('vary_query_params and vary_headers choose what the key holds', async () => {
+    const a = await get('/params/p?page=1&utm=a', { 'x-tenant': 't1' });
+    const b = await get('/params/p?utm=b&page=1', { 'x-tenant': 't1' });
+    const c = await get('/params/p?page=1', { 'x-tenant': 't2' });
+    assert.equal(a.status, 'Miss');
+    assert.equal(b.status, 'Hit');
+    assert.equal(c.status, 'Miss');
+  });
+
+  test('cache_control: freshness comes from the response and the request', async () => {
+    assert.equal((await get('/cc/json')).status, 'Bypass', 'no Cache-Control: nothing makes it fresh');
+    assert.equal((await get('/cc/stale')).status, 'Bypass');
+    assert.equal((await get('/cc/public')).status, 'Miss');
+    assert.equal((await get('/cc/public')).status, 'Hit');
+    assert.equal((await get('/cc/public', { 'cache-control': 'no-cache' })).status, 'Bypass');
+    assert.equal((await get('/cc/public', { authorization: 'Bearer x' })).status, 'Bypass');
+    assert.equal((await get('/cc/public', { 'cache-control': 'max-age=0' })).status, 'Refresh');
+    const only = await fetch(`${gw.url}/cc/public-never-stored`, {
+      headers: { 'cache-control': 'only-if-cached' },
+      signal: AbortSignal.timeout(5000),
+    });
+    assert.equal(only.status, 504);
+  });
+
+  test('memory is bounded: the least recently used entry goes first', async () => {
+    assert.equal((await get('/small/1')).status, 'Miss');
+    assert.equal((await get('/small/2')).status, 'Miss');
+    assert.equal((await get('/small/1')).status, 'Hit');
+    assert.equal((await get('/small/3')).status, 'Miss');
+    assert.equal((await get('/small/2')).status, 'Miss', 'evicted');
+    assert.equal((await get('/small/1')).status, 'Miss', 'evicted by 2 coming back');
+  });
+
+  test('an unknown strategy is refused (redis is Kong Enterprise)', async () => {
+    await assert.rejects(
+      startServiceGateway([{ paths: ['/x'], plugins: [{ name: 'proxy-cache', config: { strategy: 'redis' } }] }]),
+    );
+  });
+});
