@@ -7,3 +7,5 @@ export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode } from './errors.ts';
 export { ConfigError, PluginConfigError, ProxyError } from './errors.ts';
 export * from './pipeline/plugin.ts';
 export * from './plugins/jwt/verifier.ts';
+export type { RegexComplexity } from './safe-regex.ts';
+export { assertLinearRegex, checkRegexComplexity } from './safe-regex.ts';

@@ -13,6 +13,7 @@ import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
 import type { GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { resolveRefs } from './refs.ts';
+import { checkRouteRegexes } from './regex-checks.ts';
 import { validateGateway } from './schema.ts';
 import { parseYaml, type RawIssue, type SourceMap } from './yaml.ts';
 
@@ -146,6 +147,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   );
   raw.length = 0;
   raw.push(...kept);
+  await checkRouteRegexes(doc, built.routes, raw);
 
   const settings = (doc._tollgate ?? {}) as TollgateSettings;
   checkSettings(settings, raw);

@@ -487,11 +487,10 @@ function normalizeRoutePrefix(route: RoutableRoute, raw: string, i: number): str
 }
 
 /**
- * Kong normalizes regex paths by upper-casing escapes and decoding unreserved ones, escaping a
- * decoded regex metacharacter. The regex is anchored at the start of the path: wrapped in a
- * group so that an alternation (`~/a|/b`) is anchored as a whole.
+ * The source of the regex a `~` route path (`source` is the text after `~`) compiles to, as the
+ * router runs it (the config loader checks this very source for super-linear matching time).
  */
-function compileRegexPath(route: RoutableRoute, source: string, i: number): RegExp {
+export function regexPathSource(source: string): string {
   const normalized = source.replace(/%([0-9a-fA-F]{2})/g, (esc, hex: string) => {
     const v = parseInt(hex, 16);
     const ch = String.fromCharCode(v);
@@ -499,8 +498,17 @@ function compileRegexPath(route: RoutableRoute, source: string, i: number): RegE
     if (ch === '.' || ch === '-') return `\\${ch}`;
     return esc.toUpperCase();
   });
+  return `^(?:${normalized})`;
+}
+
+/**
+ * Kong normalizes regex paths by upper-casing escapes and decoding unreserved ones, escaping a
+ * decoded regex metacharacter. The regex is anchored at the start of the path: wrapped in a
+ * group so that an alternation (`~/a|/b`) is anchored as a whole.
+ */
+function compileRegexPath(route: RoutableRoute, source: string, i: number): RegExp {
   try {
-    return new RegExp(`^(?:${normalized})`);
+    return new RegExp(regexPathSource(source));
   } catch (err) {
     throw new RouteCompileError(route, `paths[${i}]`, `invalid regex: ${(err as Error).message}`);
   }

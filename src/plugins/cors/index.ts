@@ -5,8 +5,8 @@
  */
 
 import schema from '../../../schemas/plugins/cors.schema.json' with { type: 'json' };
-import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
+import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
 
 /** The cors plugin's config, defaults applied. */
 export interface CorsConfig {
@@ -47,7 +47,7 @@ function normalizeOrigin(origin: string): NormalizedOrigin {
   return { domain: `${scheme}://${host}${port === undefined ? '' : `:${port}`}`, host };
 }
 
-type OriginEntry = { regex: RegExp; byHost: boolean } | { domain: string };
+type OriginEntry = { regex: RegExp; byHost: boolean; at: string } | { domain: string };
 
 /** The origin decision for one request. */
 const enum Mode {
@@ -101,7 +101,7 @@ class Cors implements PluginHandlers {
         } catch {
           throw new PluginConfigError(`origins.${i}`, `'${entry}' is not a valid regex`);
         }
-        entries.push({ regex, byHost: !entry.includes(':') });
+        entries.push({ regex, byHost: !entry.includes(':'), at: `origins.${i}` });
       });
       this.entries = entries;
     }
@@ -115,6 +115,11 @@ class Cors implements PluginHandlers {
     this.privateNetwork = config.private_network;
     this.preflightContinue = config.preflight_continue;
     this.allowOriginAbsent = config.allow_origin_absent;
+  }
+
+  /** Origin regexes run on the client's Origin header: refused when their matching time is super-linear. */
+  async checkRegexes(log: PluginLogger): Promise<void> {
+    for (const e of this.entries) if ('regex' in e) await assertLinearRegex(e.regex, e.at, log);
   }
 
   /** The Access-Control-Allow-Origin value for this request origin: `*`, an origin, or null (none). */
@@ -196,7 +201,9 @@ export default definePlugin<CorsConfig>({
   priority: CORS_PRIORITY,
   schema,
   consumerScoped: false,
-  create(config) {
-    return new Cors(config);
+  async create(config, context) {
+    const cors = new Cors(config);
+    await cors.checkRegexes(context.log);
+    return cors;
   },
 });

@@ -7,7 +7,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import schema from '../../../schemas/plugins/jwt-claims.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
 
 /** One claim's rule; every condition given must hold. */
 export interface ClaimRule {
@@ -157,8 +157,10 @@ export default definePlugin<JwtClaimsConfig>({
   version: '1.0.0',
   priority: JWT_CLAIMS_PRIORITY,
   schema,
-  create(config) {
+  async create(config, context) {
     const rules = Object.entries(config.claims ?? {}).map(([claim, rule]) => compileRule(claim, rule));
+    // Patterns run on claim values: text whoever obtained a token can influence.
+    for (const r of rules) if (r.pattern) await assertLinearRegex(r.pattern, `claims.${r.claim}.pattern`, context.log);
     const forward: [string, string][] = [];
     const seen = new Set<string>();
     for (const [claim, header] of Object.entries(config.forward_claims ?? {})) {

@@ -19,7 +19,7 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
 import { type Discovered, Provider, type ProviderOptions } from './provider.ts';
 import { clearChunks, clearCookie, joinChunks, readCookies, SessionSealer, writeChunks } from './session.ts';
@@ -199,6 +199,8 @@ class OidcInstance {
   readonly #cookie: string;
   readonly #loginCookie: string;
   readonly #filter: RegExp | null;
+  /** Each filter as it is matched, with its config path; the whole alternation is linear when each is. */
+  readonly #filterChecks: [string, string][] = [];
   readonly #bearerOnly: boolean;
   readonly #audiences: readonly string[];
   readonly #postLogout: string;
@@ -308,6 +310,7 @@ class OidcInstance {
         );
       }
       alternatives.push(`(?:${f})`);
+      this.#filterChecks.push([`^(?:${f})$`, typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`]);
     });
     this.#filter = alternatives.length === 0 ? null : new RegExp(`^(?:${alternatives.join('|')})$`);
 
@@ -353,6 +356,11 @@ class OidcInstance {
       },
       (p) => p.close(),
     );
+  }
+
+  /** Filters run on every request path: refused when their matching time is super-linear. */
+  async checkFilters(log: PluginLogger): Promise<void> {
+    for (const [source, at] of this.#filterChecks) await assertLinearRegex(source, at, log);
   }
 
   readonly handlers: PluginHandlers = {
@@ -748,7 +756,9 @@ export default definePlugin<OidcConfig>({
   priority: 1000,
   schema,
   consumerScoped: false,
-  create(config, context) {
-    return new OidcInstance(config, context).handlers;
+  async create(config, context) {
+    const instance = new OidcInstance(config, context);
+    await instance.checkFilters(context.log);
+    return instance.handlers;
   },
 });
