@@ -69,8 +69,6 @@ interface Failure {
   readonly headers: Readonly<Record<string, HeaderValue>>;
 }
 
-const BEARER = /\s*[Bb]earer\s+(.+)/;
-
 class JwtAuthenticator implements PluginHandlers {
   private readonly uriParams: readonly string[];
   private readonly cookieNames: ReadonlySet<string>;
@@ -252,11 +250,36 @@ class JwtAuthenticator implements PluginHandlers {
     for (const name of this.headerNames) {
       const value = firstHeader(req, name);
       if (value === undefined) continue;
-      const m = BEARER.exec(value);
-      if (m) addToken(found, m[1]!);
+      const token = bearerToken(value);
+      if (token !== null) addToken(found, token);
     }
     return found.length === 0 ? null : found.length === 1 ? found[0]! : found;
   }
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;
+}
+
+/**
+ * What Kong's search `\s*[Bb]earer\s+(.+)` captures, found by one scan: the rest of the value after
+ * the first `Bearer`/`bearer` followed by whitespace. (That regex, unanchored, backtracks
+ * quadratically on a long run of whitespace; this is linear.)
+ */
+export function bearerToken(value: string): string | null {
+  const len = value.length;
+  for (let at = value.indexOf('earer', 1); at !== -1; at = value.indexOf('earer', at + 1)) {
+    const b = value.charCodeAt(at - 1);
+    if (b !== 0x42 && b !== 0x62) continue;
+    let end = at + 5;
+    while (end < len && isSpace(value.charCodeAt(end))) end++;
+    const spaces = end - (at + 5);
+    if (spaces === 0) continue;
+    if (end < len) return value.slice(end);
+    // Only whitespace follows: `\s+` gives its last character back to `(.+)`.
+    return spaces >= 2 ? value.slice(len - 1) : null;
+  }
+  return null;
 }
 
 /** Adds a token to the set found in a request (Kong counts distinct non-empty tokens). */

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError, ProxyError } from '../../index.ts';
-import { compileTemplate, render, type Template, TemplateError } from './template.ts';
+import { compileTemplate, isValidHeaderValue, render, renderPath, type Template, TemplateError } from './template.ts';
 
 interface Lists {
   body: string[];
@@ -32,6 +32,8 @@ export const REQUEST_TRANSFORMER_PRIORITY = 801;
 /** Bodies bigger than this are not transformed: 413, as the gateway will not hold them in memory. */
 const BODY_LIMIT = 16 * 1024 * 1024;
 const TOO_LARGE = { message: 'Request size limit exceeded' };
+/** A header template whose result cannot be sent (control characters from the request): the client's fault. */
+const BAD_HEADER_VALUE = { message: 'Bad request: invalid header value' };
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Methods after which Kong also moves form-urlencoded body parameters into the querystring. */
 const QUERY_METHODS = new Set(['GET', 'HEAD', 'TRACE']);
@@ -213,9 +215,9 @@ class RequestTransformer implements PluginHandlers {
   }
 
   access(req: GatewayRequest): void | Promise<void> {
-    if (this.uri !== null) req.setUpstreamPath(render(this.uri, req));
+    if (this.uri !== null) req.setUpstreamPath(renderPath(this.uri, req));
     // Kong's order: headers, method (which may feed the querystring), querystring, body.
-    this.transformHeaders(req);
+    if (!this.transformHeaders(req)) return req.exit(400, BAD_HEADER_VALUE);
     const kind = this.hasBody || this.formToQuery ? bodyKind(req.headers['content-type']) : BodyKind.None;
     if (this.method !== null) {
       if (this.method !== req.method) req.setUpstreamMethod(this.method);
@@ -248,7 +250,8 @@ class RequestTransformer implements PluginHandlers {
     req.setUpstreamBody(out ?? body);
   }
 
-  private transformHeaders(req: GatewayRequest): void {
+  /** False when a templated value cannot be a header value (the request is then refused). */
+  private transformHeaders(req: GatewayRequest): boolean {
     for (const name of this.removeHeaders) req.removeUpstreamHeader(name);
     for (const op of this.renameHeaders) {
       if (op.name === op.value) continue;
@@ -258,16 +261,24 @@ class RequestTransformer implements PluginHandlers {
       req.setUpstreamHeader(op.value as string, v);
     }
     for (const op of this.replaceHeaders) {
-      if (req.getUpstreamHeader(op.name) !== undefined || op.name === 'host')
-        req.setUpstreamHeader(op.name, valueOf(op, req));
+      if (req.getUpstreamHeader(op.name) === undefined && op.name !== 'host') continue;
+      const v = valueOf(op, req);
+      if (!isValidHeaderValue(v)) return false;
+      req.setUpstreamHeader(op.name, v);
     }
     for (const op of this.addHeaders) {
-      if (op.name !== 'host' && req.getUpstreamHeader(op.name) === undefined)
-        req.setUpstreamHeader(op.name, valueOf(op, req));
+      if (op.name === 'host' || req.getUpstreamHeader(op.name) !== undefined) continue;
+      const v = valueOf(op, req);
+      if (!isValidHeaderValue(v)) return false;
+      req.setUpstreamHeader(op.name, v);
     }
     for (const op of this.appendHeaders) {
-      if (op.name !== 'host') req.appendUpstreamHeader(op.name, valueOf(op, req));
+      if (op.name === 'host') continue;
+      const v = valueOf(op, req);
+      if (!isValidHeaderValue(v)) return false;
+      req.appendUpstreamHeader(op.name, v);
     }
+    return true;
   }
 
   private transformQuery(req: GatewayRequest, merged: URLSearchParams | null): void {

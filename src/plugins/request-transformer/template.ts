@@ -128,3 +128,52 @@ export function render(t: Template | string, req: GatewayRequest): string {
   }
   return s;
 }
+
+/** RFC 3986 unreserved bytes stay as they are in a path; every other byte is percent-encoded. */
+const KEEP = new Uint8Array(256);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~') KEEP[ch.charCodeAt(0)] = 1;
+const HEX = '0123456789ABCDEF';
+
+function encodeBytes(bytes: Uint8Array): string {
+  let out = '';
+  for (const b of bytes) out += KEEP[b] === 1 ? String.fromCharCode(b) : `%${HEX[b >> 4]}${HEX[b & 15]}`;
+  // A value that is a whole dot segment would climb out of the template's path.
+  return out === '.' ? '%2E' : out === '..' ? '%2E%2E' : out;
+}
+
+/**
+ * Renders a path template: the template's own text stays as written; header and query values are
+ * percent-encoded (all but unreserved characters), so they cannot add segments, a query or a
+ * fragment, nor be a `.`/`..` segment. A uri capture is already path text (normalized, escaped, no
+ * dot segments, no `?` or `#`) and goes in as it is: it spans segments only where the route's own
+ * regex let it (Kong's `~/v1/(?<rest>.*)` → `/v2/$(uri_captures.rest)` rewrite).
+ */
+export function renderPath(t: Template | string, req: GatewayRequest): string {
+  if (typeof t === 'string') return t;
+  let s = '';
+  for (const part of t) {
+    if (typeof part === 'string') {
+      s += part;
+      continue;
+    }
+    for (const atom of part) {
+      const v = lookup(req, atom);
+      if (v !== undefined) {
+        if (atom.source === Source.Header) s += encodeBytes(Buffer.from(v, 'latin1'));
+        else if (atom.source === Source.Query) s += encodeBytes(Buffer.from(v, 'utf8'));
+        else s += v;
+        break;
+      }
+    }
+  }
+  return s;
+}
+
+/** Whether `v` can be sent as a header value: no control characters but tab, nothing past latin1 (what Node refuses). */
+export function isValidHeaderValue(v: string): boolean {
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f || c > 0xff) return false;
+  }
+  return true;
+}

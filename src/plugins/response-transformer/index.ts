@@ -69,7 +69,7 @@ function splitPair(pair: string): [string, string] {
   return [pair.slice(0, c), pair.slice(j)];
 }
 
-const NUMBER = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?$/i;
+const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
 const HEX = /^[+-]?0x[0-9a-f]+$/i;
 
 /**

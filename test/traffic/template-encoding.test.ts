@@ -1,0 +1,110 @@
+// Request values that request-transformer templates carry onward: percent-encoded into the path
+// (never a new segment, query or fragment), refused with 400 when they cannot be a header value.
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
+import { rawRequest } from '../support/raw.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
+
+let upstream: RecordingUpstream;
+let gw: TestGateway;
+
+before(async () => {
+  upstream = await startRecordingUpstream();
+  const rt = (config: Record<string, unknown>) => [{ name: 'request-transformer', config }];
+  gw = await startServiceGateway(
+    [
+      { name: 'query', paths: ['/q'], plugins: rt({ replace: { uri: '/search/$(query_params.term)/page' } }) },
+      { name: 'header', paths: ['/h'], plugins: rt({ replace: { uri: '/tenants/$(headers.x_tenant)' } }) },
+      {
+        name: 'capture',
+        paths: ['~/users/(?<id>[^/]+)$'],
+        plugins: rt({ replace: { uri: "/profiles/$(uri_captures.id or 'none')/view" } }),
+      },
+      { name: 'rest', paths: ['~/v1/(?<rest>.*)'], plugins: rt({ replace: { uri: '/api/v2/$(uri_captures.rest)' } }) },
+      {
+        name: 'to-header',
+        paths: ['/to-header'],
+        plugins: rt({
+          add: { headers: ['x-term:$(query_params.term)'] },
+          append: { headers: ['x-also:$(query_params.also)'] },
+        }),
+      },
+    ],
+    { name: 'recorded', url: upstream.url },
+  );
+});
+
+after(async () => {
+  await gw?.close();
+  await upstream?.close();
+});
+
+/** The path (without the query, which the client's own querystring still fills) the upstream received. */
+async function upstreamPath(path: string, headers: Record<string, string> = {}): Promise<string> {
+  const before = upstream.requests.length;
+  const res = await fetch(`${gw.url}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+  assert.equal(res.status, 200, await res.clone().text());
+  await res.arrayBuffer();
+  assert.equal(upstream.requests.length, before + 1);
+  return upstream.requests.at(-1)!.url.split('?')[0]!;
+}
+
+test('a query value cannot add segments, a query or a fragment to the upstream path', async () => {
+  const term = encodeURIComponent('../../admin?role=root#frag');
+  assert.equal(await upstreamPath(`/q?term=${term}`), '/search/..%2F..%2Fadmin%3Frole%3Droot%23frag/page');
+  assert.equal(await upstreamPath('/q?term=..'), '/search/%2E%2E/page');
+  assert.equal(await upstreamPath('/q?term=.'), '/search/%2E/page');
+  // Unreserved characters stay readable; UTF-8 text is encoded as its bytes.
+  assert.equal(await upstreamPath('/q?term=report-2024_v1.txt~'), '/search/report-2024_v1.txt~/page');
+  assert.equal(await upstreamPath(`/q?term=${encodeURIComponent('café bar')}`), '/search/caf%C3%A9%20bar/page');
+  // A literal percent sign cannot smuggle an escape through.
+  assert.equal(await upstreamPath(`/q?term=${encodeURIComponent('%2F')}`), '/search/%252F/page');
+});
+
+test('a header value is encoded into the path the same way', async () => {
+  assert.equal(await upstreamPath('/h', { 'x-tenant': 'acme/../../x?y#z' }), '/tenants/acme%2F..%2F..%2Fx%3Fy%23z');
+  assert.equal(await upstreamPath('/h', { 'x-tenant': 'a;b=c' }), '/tenants/a%3Bb%3Dc');
+});
+
+test('a uri capture goes in as the path text it is: escapes kept, segments only where the route regex spans them', async () => {
+  assert.equal(await upstreamPath('/users/42'), '/profiles/42/view');
+  assert.equal(await upstreamPath('/users/caf%C3%A9'), '/profiles/caf%C3%A9/view');
+  assert.equal(await upstreamPath('/users/a%3Fb%23c'), '/profiles/a%3Fb%23c/view');
+  const res = await rawRequest(gw.url, 'GET /users/x%20y HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+  assert.equal(res.status, 200);
+  assert.equal(upstream.requests.at(-1)!.url, '/profiles/x%20y/view');
+  // `[^/]+` cannot span segments, and dot segments were removed before matching.
+  const none = await rawRequest(gw.url, 'GET /users/../users/.. HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+  assert.equal(none.status, 404);
+  // A capture the route lets span segments keeps them (Kong's rewrite idiom).
+  assert.equal(await upstreamPath('/v1/orders/42'), '/api/v2/orders/42');
+});
+
+test('control characters in a header template result answer 400, and nothing reaches the upstream', async () => {
+  for (const bad of ['a\r\nx-injected: 1', 'nul\u0000byte', 'bell\u0007', 'del\u007f', '\u4e2d']) {
+    const before = upstream.requests.length;
+    const res = await fetch(`${gw.url}/to-header?term=${encodeURIComponent(bad)}`, {
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(res.status, 400, JSON.stringify(bad));
+    assert.match(((await res.json()) as { message: string }).message, /invalid header value/);
+    assert.equal(upstream.requests.length, before, 'refused before the upstream');
+  }
+  // append is checked as well as add.
+  const res = await fetch(`${gw.url}/to-header?term=ok&also=${encodeURIComponent('x\ny')}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(res.status, 400);
+  await res.arrayBuffer();
+  // Tabs and latin1 text are valid header values and pass.
+  const ok = await fetch(`${gw.url}/to-header?term=${encodeURIComponent('a\tb é')}&also=2`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(ok.status, 200);
+  const seen = (await ok.json()) as { headers: Record<string, string> };
+  assert.equal(Buffer.from(seen.headers['x-term']!, 'latin1').toString('latin1'), 'a\tb é');
+  assert.equal(seen.headers['x-also'], '2');
+});
