@@ -35,15 +35,216 @@ let recheck: Promise<typeof import('recheck')> | null = null;
  * A pattern with no quantifier at all matches strings of bounded length, so each start position
  * costs a bounded time: linear without asking the checker (and without starting it).
  */
-function obviouslyLinear(source: string): boolean {
+function quantifierFree(source: string): boolean {
   const s = source.replace(/\(\?(?:[:=!]|<[=!]|<[A-Za-z_$][\w$]*>)/g, '(');
   return !/[*+?{]/.test(s);
+}
+
+/** A set of characters: the ASCII ones as bits, the rest as "may contain some". */
+interface CharSet {
+  readonly ascii: Uint8Array;
+  readonly other: boolean;
+}
+
+interface Item {
+  readonly set: CharSet;
+  readonly min: number;
+  readonly max: number;
+}
+
+function charSet(codes: Iterable<number>, other = false): CharSet {
+  const ascii = new Uint8Array(128);
+  for (const c of codes) ascii[c] = 1;
+  return { ascii, other };
+}
+
+function range(from: string, to: string): number[] {
+  const out: number[] = [];
+  for (let c = from.charCodeAt(0); c <= to.charCodeAt(0); c++) out.push(c);
+  return out;
+}
+
+const DIGIT = range('0', '9');
+const WORD = [...DIGIT, ...range('A', 'Z'), ...range('a', 'z'), 0x5f];
+const SPACE = [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20];
+
+function complement(set: CharSet): CharSet {
+  const ascii = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) ascii[c] = set.ascii[c] === 1 ? 0 : 1;
+  return { ascii, other: true };
+}
+
+function disjoint(a: CharSet, b: CharSet): boolean {
+  if (a.other && b.other) return false;
+  for (let c = 0; c < 128; c++) if (a.ascii[c] === 1 && b.ascii[c] === 1) return false;
+  return true;
+}
+
+/** `\d`, `\w`, `\s` and their negations, or null. */
+function classEscape(ch: string): CharSet | null {
+  switch (ch) {
+    case 'd':
+      return charSet(DIGIT);
+    case 'D':
+      return complement(charSet(DIGIT));
+    case 'w':
+      return charSet(WORD);
+    case 'W':
+      return complement(charSet(WORD));
+    case 's':
+      return charSet(SPACE, true);
+    case 'S':
+      return complement(charSet(SPACE, true));
+    default:
+      return null;
+  }
+}
+
+const CONTROL_ESCAPES: Record<string, number> = { n: 0x0a, r: 0x0d, t: 0x09, f: 0x0c, v: 0x0b };
+
+/** A literal character as a set (non-ASCII characters as "some other"). */
+function literal(ch: string): CharSet {
+  const c = ch.charCodeAt(0);
+  return c < 128 ? charSet([c]) : charSet([], true);
+}
+
+/** Parses `[...]` at `i` (just past `[`); returns the set and the index past `]`, or null. */
+function parseClass(s: string, i: number): [CharSet, number] | null {
+  let negate = false;
+  if (s[i] === '^') {
+    negate = true;
+    i++;
+  }
+  const codes: number[] = [];
+  let other = false;
+  let first = true;
+  const one = (): number | CharSet | null => {
+    const ch = s[i];
+    if (ch === undefined) return null;
+    i++;
+    if (ch !== '\\') return ch.charCodeAt(0);
+    const e = s[i++];
+    if (e === undefined) return null;
+    const cls = classEscape(e);
+    if (cls !== null) return cls;
+    if (e in CONTROL_ESCAPES) return CONTROL_ESCAPES[e]!;
+    if (/[A-Za-z0-9]/.test(e)) return null;
+    return e.charCodeAt(0);
+  };
+  for (;;) {
+    if (s[i] === ']' && !first) break;
+    if (s[i] === ']' || s[i] === undefined || s[i] === '[') return null;
+    first = false;
+    const a = one();
+    if (a === null) return null;
+    if (typeof a !== 'number') {
+      for (let c = 0; c < 128; c++) if (a.ascii[c] === 1) codes.push(c);
+      other ||= a.other;
+      continue;
+    }
+    if (s[i] === '-' && s[i + 1] !== ']' && s[i + 1] !== undefined) {
+      i++;
+      const b = one();
+      if (b === null || typeof b !== 'number' || b < a) return null;
+      for (let c = a; c <= b; c++) if (c < 128) codes.push(c);
+      if (b >= 128) other = true;
+    } else if (a < 128) codes.push(a);
+    else other = true;
+  }
+  const set = charSet(codes, other);
+  return [negate ? complement(set) : set, i + 1];
+}
+
+/**
+ * A start-anchored pattern that is a plain sequence of single-character items (literals, classes,
+ * `.`, `\d`...; groups only as transparent brackets: no alternation, no quantified group), each
+ * optionally quantified, ending with `$` or not. When every variable quantifier's characters are
+ * disjoint from the next item's, each item's extent is forced and backtracking is linear
+ * (`^/api/v\d+/items/(?<id>[^/]+)$`). Anything else goes to the checker.
+ */
+export function provablyLinear(source: string, flags: string): boolean {
+  if (!/^u?$/.test(flags) || !source.startsWith('^')) return false;
+  const items: Item[] = [];
+  let ended = false;
+  let depth = 0;
+  let i = 1;
+  while (i < source.length) {
+    const ch = source[i]!;
+    if (ended && ch !== ')') return false;
+    let set: CharSet;
+    if (ch === '(') {
+      const named = /^\((?:\?:|\?<[A-Za-z_$][\w$]*>)?/.exec(source.slice(i, i + 64))![0];
+      if (source[i + named.length - 1] === '?' || (named === '(' && source[i + 1] === '?')) return false;
+      depth++;
+      i += named.length;
+      continue;
+    }
+    if (ch === ')') {
+      if (depth === 0 || /[*+?{]/.test(source[i + 1] ?? '')) return false;
+      depth--;
+      i++;
+      continue;
+    }
+    if (ch === '$') {
+      ended = true;
+      i++;
+      continue;
+    }
+    if (ch === '|' || ch === '^' || ch === '*' || ch === '+' || ch === '?' || ch === '{' || ch === '}' || ch === ']')
+      return false;
+    if (ch === '[') {
+      const parsed = parseClass(source, i + 1);
+      if (parsed === null) return false;
+      [set, i] = parsed;
+    } else if (ch === '.') {
+      set = complement(charSet([0x0a, 0x0d]));
+      i++;
+    } else if (ch === '\\') {
+      const e = source[i + 1];
+      if (e === undefined) return false;
+      const cls = classEscape(e);
+      if (cls !== null) set = cls;
+      else if (e in CONTROL_ESCAPES) set = charSet([CONTROL_ESCAPES[e]!]);
+      else if (/[A-Za-z0-9]/.test(e)) return false;
+      else set = literal(e);
+      i += 2;
+    } else {
+      set = literal(ch);
+      i++;
+    }
+    let min = 1;
+    let max = 1;
+    const q = source[i];
+    if (q === '*' || q === '+' || q === '?') {
+      min = q === '+' ? 1 : 0;
+      max = q === '?' ? 1 : Number.POSITIVE_INFINITY;
+      i++;
+    } else if (q === '{') {
+      const m = /^\{(\d+)(,(\d*))?\}/.exec(source.slice(i, i + 32));
+      if (m === null) return false;
+      min = Number(m[1]);
+      max = m[2] === undefined ? min : m[3] === '' ? Number.POSITIVE_INFINITY : Number(m[3]);
+      if (max < min) return false;
+      i += m[0].length;
+    }
+    if (source[i] === '?' && min !== max) return false; // lazy: another search order
+    items.push({ set, min, max });
+  }
+  if (depth !== 0) return false;
+  for (let k = 0; k < items.length; k++) {
+    const it = items[k]!;
+    if (it.min === it.max) continue;
+    const next = items[k + 1];
+    if (next === undefined) continue;
+    if (next.min === 0 || !disjoint(it.set, next.set)) return false;
+  }
+  return true;
 }
 
 /** Checks how the matching time of `source` with `flags` grows with the input. Never rejects. */
 export function checkRegexComplexity(source: string, flags = ''): Promise<RegexComplexity> {
   const f = flags.replace(/[gyd]/g, '');
-  if (obviouslyLinear(source)) return Promise.resolve(LINEAR);
+  if (quantifierFree(source) || provablyLinear(source, f)) return Promise.resolve(LINEAR);
   const key = `${f}/${source}`;
   let p = cache.get(key);
   if (p === undefined) {

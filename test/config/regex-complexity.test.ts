@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runValidate } from '../../src/cli/validate.ts';
 import { assertLinearRegex, checkRegexComplexity, definePlugin, PluginConfigError } from '../../src/index.ts';
+import { provablyLinear } from '../../src/safe-regex.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { tmpDir, writeTmp } from './helpers.ts';
 
@@ -27,6 +28,14 @@ test('the checker tells linear from super-linear patterns, and caches verdicts',
   assert.equal(poly.verdict, 'super-linear');
   assert.match(poly.detail, /polynomial/);
   assert.strictEqual(checkRegexComplexity('^(a+)+$'), checkRegexComplexity('^(a+)+$'), 'one check per pattern');
+});
+
+test('plain anchored sequences are proved linear without the checker; anything doubtful goes to it', async () => {
+  for (const p of ['^(?:/api/3/items/(?<id>\\d+)/r5$)', '^(?:/files/.*)', '^(?:https://[a-z0-9-]+\\.example\\.com)$'])
+    assert.equal(provablyLinear(p, ''), true, p);
+  for (const p of ['^a*a*$', '^\\d+\\d+$', '^(?:/a/.*/b)', '^(a|b)+$', '^(?:x+)+$', '\\d+x', '^[a-z]+?x', '^a*b?a$'])
+    assert.equal(provablyLinear(p, ''), false, p);
+  assert.equal(provablyLinear('^a+b$', 'i'), false, 'case folding is left to the checker');
 });
 
 test('route regex paths and header regexes: super-linear ones are located errors of gateway validate', async () => {
