@@ -21,9 +21,10 @@ import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath } 
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, type ConfigIssue, configIssue } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
+import { entityDeclarationProblem } from './entity-schema.ts';
 import { type LoadOptions, loadConfigText } from './load.ts';
 import type { GatewayConfig } from './model.ts';
-import { pluginValidator } from './schema.ts';
+import { pluginValidator, validateGateway } from './schema.ts';
 import { parseYaml } from './yaml.ts';
 
 /** What `loadCustomPlugins` found. */
@@ -152,6 +153,11 @@ export async function loadCustomPlugins(
     }
     if (out.names.has(ok.name)) {
       fail(`custom plugin '${entry}': another custom plugin listed above is also named '${ok.name}'`, ok.name);
+      continue;
+    }
+    const entityProblem = checkEntities(ok, out.plugins);
+    if (entityProblem !== null) {
+      fail(`custom plugin '${entry}': ${entityProblem}`, ok.name);
       continue;
     }
     const v = pluginValidator(ok);
@@ -322,6 +328,34 @@ function checkDefinition(def: Partial<PluginDefinition>): string | null {
     return `plugin '${def.name}': 'create' must be a function returning the phase handlers`;
   if (def.consumerScoped !== undefined && typeof def.consumerScoped !== 'boolean')
     return `plugin '${def.name}': 'consumerScoped' must be true or false`;
+  return null;
+}
+
+/**
+ * What is wrong with the entity kinds a plugin declares, or null: each declaration's shape, a
+ * name another installed plugin already declares, and a schema the gateway schema cannot compile.
+ */
+function checkEntities(def: PluginDefinition, installed: ReadonlyMap<string, PluginDefinition>): string | null {
+  if (def.entities === undefined) return null;
+  if (!Array.isArray(def.entities)) return `plugin '${def.name}': 'entities' must be a list of entity declarations`;
+  const taken = new Map<string, string>();
+  for (const p of installed.values()) for (const e of p.entities ?? []) taken.set(e.name, p.name);
+  const mine = new Set<string>();
+  for (const e of def.entities) {
+    const problem = entityDeclarationProblem(e, new Set());
+    if (problem !== null) return `plugin '${def.name}': ${problem}`;
+    const owner = taken.get(e.name);
+    if (owner !== undefined || mine.has(e.name))
+      return `plugin '${def.name}': entity '${e.name}' is already declared by plugin '${owner ?? def.name}'`;
+    mine.add(e.name);
+  }
+  const all = [...[...installed.values()].flatMap((p) => p.entities ?? []), ...def.entities];
+  try {
+    // Compiles (and caches) the gateway schema with these kinds, as the load will.
+    validateGateway({ _format_version: '3.0' }, all);
+  } catch (err) {
+    return `plugin '${def.name}': an entity schema is not a valid JSON Schema: ${(err as Error).message}`;
+  }
   return null;
 }
 

@@ -1,0 +1,137 @@
+// A custom plugin declares its own credential entity: the gateway lifts it from consumers[] and
+// the top level, validates, checks uniqueness, redacts its secret field, and hands it to the plugin.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { stringify } from 'yaml';
+import { runValidate } from '../../src/cli/validate.ts';
+import { startGateway } from '../../src/testing/index.ts';
+import { echoConfig, type TempProject, tempProject } from './helpers.ts';
+
+const ALICE_KEY = 'alice-partner-key-0123456789';
+const BOB_KEY = 'bob-partner-key-9876543210';
+
+let project: TempProject;
+before(async () => {
+  project = await tempProject();
+  await project.copyFixture('partner-key', 'plugins/partner-key');
+});
+after(() => project.remove());
+
+function config(consumers: unknown[], top: unknown[] = []): Record<string, unknown> {
+  return {
+    ...echoConfig(['./plugins/partner-key'], [{ name: 'partner-key' }]),
+    consumers,
+    ...(top.length ? { partnerkey_credentials: top } : {}),
+  };
+}
+
+async function validate(file: string): Promise<{ code: number; out: string }> {
+  let out = '';
+  const sink = { write: (s: string) => (out += s) };
+  const code = await runValidate([file], { stdout: sink, stderr: sink });
+  return { code, out };
+}
+
+test('nested and top-level entities of a custom kind authenticate through the gateway; the admin API redacts the secret field', async () => {
+  const gw = await startGateway({
+    dir: project.dir,
+    config: config(
+      [
+        { username: 'alice', partnerkey_credentials: [{ name: 'alice-prod', key: ALICE_KEY, scope: 'write' }] },
+        { username: 'bob' },
+      ],
+      [{ consumer: 'bob', name: 'bob-prod', key: BOB_KEY }],
+    ),
+  });
+  try {
+    const as = async (key: string | null) => {
+      const res = await fetch(`${gw.url}/api`, { headers: key === null ? {} : { 'x-partner-key': key } });
+      return { status: res.status, body: (await res.json()) as { headers?: Record<string, string> } };
+    };
+    const alice = await as(ALICE_KEY);
+    assert.equal(alice.status, 200);
+    assert.equal(alice.body.headers?.['x-consumer-username'], 'alice');
+    assert.equal(alice.body.headers?.['x-partner-scope'], 'write');
+    assert.equal(alice.body.headers?.['x-credential-identifier'], 'alice-prod');
+    const bob = await as(BOB_KEY);
+    assert.equal(bob.status, 200);
+    assert.equal(bob.body.headers?.['x-consumer-username'], 'bob');
+    assert.equal(bob.body.headers?.['x-partner-scope'], 'read', 'the schema default applies');
+    assert.equal((await as(`${ALICE_KEY}x`)).status, 401);
+    assert.equal((await as(null)).status, 401);
+
+    const text = await (await fetch(`${gw.adminUrl}/config`)).text();
+    const cfg = JSON.parse(text) as { partnerkey_credentials: { name: string; key: string; consumer: string }[] };
+    assert.deepEqual(
+      cfg.partnerkey_credentials.map((c) => [c.name, c.key]),
+      [
+        ['alice-prod', '[redacted]'],
+        ['bob-prod', '[redacted]'],
+      ],
+    );
+    assert.ok(!text.includes(ALICE_KEY) && !text.includes(BOB_KEY));
+  } finally {
+    await gw.close();
+  }
+});
+
+test('the custom kind is validated, uniqueness-checked and load-checked with located errors, secrets unquoted', async () => {
+  const file = await project.write(
+    'bad.yaml',
+    stringify(
+      config(
+        [
+          {
+            username: 'alice',
+            partnerkey_credentials: [
+              { name: 'alice-prod', key: ALICE_KEY, scpe: 'read' },
+              { name: 'alice-test', key: 'short' },
+            ],
+          },
+        ],
+        [
+          { consumer: 'alice', name: 'alice-prod', key: ALICE_KEY },
+          { consumer: 'nobody', name: 'x', key: BOB_KEY },
+        ],
+      ),
+    ),
+  );
+  const { code, out } = await validate(file);
+  assert.equal(code, 1, out);
+  const lines = out.split('\n').filter((l) => l.includes('partnerkey_credentials'));
+  const at = (path: string) => lines.find((l) => l.split(/\s{2,}/)[1] === path) ?? '';
+  assert.match(at('consumers[0].partnerkey_credentials[0].scpe'), /unknown field 'scpe' \(did you mean 'scope'\?\)/);
+  assert.match(at('consumers[0].partnerkey_credentials[1].key'), /a partner key has at least 16 characters/);
+  assert.match(
+    at('partnerkey_credentials[0].name'),
+    /uniqueness violation: 'partnerkey_credentials' entity with name set to 'alice-prod' already declared/,
+  );
+  assert.match(at('partnerkey_credentials[0].key'), /with key set to the same value already declared/);
+  assert.match(at('partnerkey_credentials[1].consumer'), /invalid reference 'consumer: nobody'/);
+  assert.ok(!out.includes(ALICE_KEY), 'the secret value is never quoted');
+});
+
+test('a declaration that takes a built-in kind or a reserved field is a located custom plugin error', async () => {
+  await project.write(
+    'plugins/steal-kind.ts',
+    `import { definePlugin } from 'tollgate';
+export default definePlugin({ name: 'steal-kind', version: '1.0.0', priority: 1, schema: { type: 'object' },
+  entities: [{ name: 'keyauth_credentials', schema: { type: 'object', properties: { key: { type: 'string' } } } }],
+  create: () => ({}) });\n`,
+  );
+  await project.write(
+    'plugins/reserved-field.ts',
+    `import { definePlugin } from 'tollgate';
+export default definePlugin({ name: 'reserved-field', version: '1.0.0', priority: 1, schema: { type: 'object' },
+  entities: [{ name: 'odd_credentials', schema: { type: 'object', properties: { consumer: { type: 'string' } } } }],
+  create: () => ({}) });\n`,
+  );
+  const file = await project.write(
+    'taken.yaml',
+    stringify(echoConfig(['./plugins/steal-kind.ts', './plugins/reserved-field.ts'])),
+  );
+  const { code, out } = await validate(file);
+  assert.equal(code, 1, out);
+  assert.match(out, /custom_plugins\[0\].*entity 'keyauth_credentials' is already declared by plugin 'key-auth'/);
+  assert.match(out, /custom_plugins\[1\].*field 'consumer' is the gateway's; remove it/);
+});
