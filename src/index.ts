@@ -5,6 +5,8 @@
 export type * from './config/model.ts';
 export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode } from './errors.ts';
 export { ConfigError, PluginConfigError, ProxyError } from './errors.ts';
+export * from './lib/counters.ts';
+export * from './lib/windows.ts';
 export * from './pipeline/plugin.ts';
 export * from './plugins/jwt/verifier.ts';
 export type { RegexComplexity } from './safe-regex.ts';

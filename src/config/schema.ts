@@ -131,10 +131,29 @@ export function pluginValidator(def: PluginDefinition): ValidateFunction | Error
   return v;
 }
 
-/** Validates a plugin config (defaults applied in place); issue paths are prefixed with `base`. */
+/**
+ * Kong reads `null` in a plugin's config as "not set", at any depth (decK dumps write every field
+ * of the schema, `null` for the unset ones, e.g. rate-limiting's flat `redis_*` fields): the key
+ * is dropped, so the schema's default applies. Nulls inside lists are values and stay.
+ */
+export function dropNullFields(value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    for (const item of value) dropNullFields(item);
+    return;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    if (obj[k] === null) delete obj[k];
+    else dropNullFields(obj[k]);
+  }
+}
+
+/** Validates a plugin config (nulls dropped, defaults applied in place); issue paths are prefixed with `base`. */
 export function validatePluginConfig(def: PluginDefinition, config: unknown, base: YamlPath): RawIssue[] {
   const v = pluginValidator(def);
   if (v instanceof Error) return [{ code: 'PLUGIN_CONFIG', message: v.message, path: base }];
+  dropNullFields(config);
   if (v(config)) return [];
   return translateErrors(v.errors ?? [], config, base, 'PLUGIN_CONFIG');
 }

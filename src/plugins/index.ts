@@ -19,6 +19,7 @@ import redirect from './redirect/index.ts';
 import requestSizeLimiting from './request-size-limiting/index.ts';
 import requestTermination from './request-termination/index.ts';
 import requestTransformer from './request-transformer/index.ts';
+import responseRateLimiting from './response-ratelimiting/index.ts';
 import responseTransformer from './response-transformer/index.ts';
 
 const builtins: PluginDefinition[] = [
@@ -39,6 +40,7 @@ const builtins: PluginDefinition[] = [
   botDetection,
   redirect,
   proxyCache,
+  responseRateLimiting,
 ];
 
 /** Built-in plugins by name. */

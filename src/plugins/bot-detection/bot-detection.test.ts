@@ -104,6 +104,19 @@ describe('bot-detection', () => {
     assert.equal((await call(gw, '/lists', ['bingbot/2.0'])).status, 403);
   });
 
+  test('a deny pattern that backtracks super-linearly is refused at load', async () => {
+    await assert.rejects(
+      startServiceGateway([{ paths: ['/x'], plugins: [{ name: 'bot-detection', config: { deny: ['^(a+)+$'] } }] }]),
+      (err: { issues?: { path: string; message: string }[] }) => {
+        assert.ok(
+          err.issues?.some((i) => i.path.endsWith('config.deny[0]') && /hostile input/.test(i.message)),
+          JSON.stringify(err.issues),
+        );
+        return true;
+      },
+    );
+  });
+
   test('an invalid allow pattern is refused at load, located', async () => {
     await assert.rejects(
       startServiceGateway([{ paths: ['/x'], plugins: [{ name: 'bot-detection', config: { allow: ['(unclosed'] } }] }]),

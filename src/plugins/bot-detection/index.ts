@@ -8,7 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/bot-detection.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
 import { BOT_RULES, BOT_SEQUENCES } from './rules.ts';
 
 /** The bot-detection plugin's config, defaults applied. */
@@ -95,7 +95,16 @@ export default definePlugin<BotDetectionConfig>({
   priority: BOT_DETECTION_PRIORITY,
   schema,
   consumerScoped: false,
-  create(config) {
-    return new BotDetection(compile(config.allow, 'allow'), compile(config.deny, 'deny'));
+  async create(config, context) {
+    const allow = compile(config.allow, 'allow');
+    const deny = compile(config.deny, 'deny');
+    // The patterns run on the User-Agent: text any client chooses.
+    for (const [list, field] of [
+      [allow, 'allow'],
+      [deny, 'deny'],
+    ] as const) {
+      for (let i = 0; i < list.length; i++) await assertLinearRegex(list[i]!, `${field}[${i}]`, context.log);
+    }
+    return new BotDetection(allow, deny);
   },
 });

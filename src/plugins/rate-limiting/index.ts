@@ -4,12 +4,23 @@
  * the check and the increment in one Lua script (no read-then-write race between gateways).
  * See docs/plugins/rate-limiting.md.
  */
-import { createHash } from 'node:crypto';
 import schema from '../../../schemas/plugins/rate-limiting.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import { type CounterStore, LocalCounters, RedisCounters, type RedisSettings } from './stores.ts';
-import { EXPIRATION, PERIODS, type Period, windowEnd, windowStart } from './windows.ts';
+import {
+  type CounterStore,
+  definePlugin,
+  EXPIRATION,
+  foldRedisShorthands,
+  LocalCounters,
+  PERIODS,
+  type Period,
+  PluginConfigError,
+  RedisCounters,
+  type RedisSettings,
+  redisCountersKey,
+  windowEnd,
+  windowStart,
+} from '../../index.ts';
 
 /** The rate-limiting plugin's config, defaults applied. */
 export interface RateLimitingConfig {
@@ -76,26 +87,6 @@ const REMAINING_HEADER: Record<Period, string> = {
   year: 'X-RateLimit-Remaining-Year',
 };
 
-/** Folds Kong's deprecated `redis_*` shorthand fields into `redis`. */
-function applyShorthands(config: RateLimitingConfig, log: PluginLogger): void {
-  const map: [keyof RateLimitingConfig, keyof RedisSettings][] = [
-    ['redis_host', 'host'],
-    ['redis_port', 'port'],
-    ['redis_password', 'password'],
-    ['redis_username', 'username'],
-    ['redis_ssl', 'ssl'],
-    ['redis_ssl_verify', 'ssl_verify'],
-    ['redis_server_name', 'server_name'],
-    ['redis_timeout', 'timeout'],
-    ['redis_database', 'database'],
-  ];
-  for (const [old, field] of map) {
-    if (config[old] === undefined) continue;
-    log.warn(`config.${old} is deprecated, please use config.redis.${field} instead`);
-    (config.redis as Record<string, unknown>)[field] = config[old];
-  }
-}
-
 function validate(config: RateLimitingConfig): Period[] {
   const periods = PERIODS.filter((p) => config[p] != null);
   if (periods.length === 0) {
@@ -126,12 +117,6 @@ function validate(config: RateLimitingConfig): Period[] {
     throw new PluginConfigError('redis.host', 'required field missing (policy is redis)');
   }
   return periods;
-}
-
-/** Identifies a distinct Redis connection; the password only as a digest. */
-function redisKey(r: RedisSettings): string {
-  const secret = r.password == null ? '' : createHash('sha256').update(r.password).digest('hex').slice(0, 16);
-  return `rate-limiting:redis:${r.host}:${r.port}/${r.database}:${r.username ?? ''}:${secret}:${r.ssl}:${r.ssl_verify}:${r.server_name ?? ''}:${r.timeout}`;
 }
 
 class RateLimiting {
@@ -306,7 +291,7 @@ export default definePlugin<RateLimitingConfig>({
   schema,
   create(config, context): PluginHandlers {
     const log = context.log;
-    applyShorthands(config, log);
+    foldRedisShorthands(config as unknown as { redis: object } & Record<string, unknown>, (m) => log.warn(m));
     const periods = validate(config);
     if (config.sync_rate !== -1) log.warn('sync_rate is ignored: Tollgate counts every request synchronously');
     let store: CounterStore;
@@ -324,7 +309,7 @@ export default definePlugin<RateLimitingConfig>({
       };
       const where = `${settings.host}:${settings.port}`;
       store = context.services.shared(
-        redisKey(settings),
+        redisCountersKey(settings),
         () =>
           new RedisCounters(
             settings,

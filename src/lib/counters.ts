@@ -1,4 +1,6 @@
-// Counter stores of the rate-limiting plugin: exact in-process counters, and Redis through one Lua script.
+// Counter stores for rate limits (rate-limiting, response-ratelimiting, custom plugins): exact
+// in-process counters, and Redis through Lua scripts so every operation is atomic across gateways.
+import { createHash } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -8,6 +10,10 @@ import { Redis, type RedisOptions } from 'ioredis';
  */
 export interface CounterStore {
   hit(keys: readonly string[], limits: readonly number[], expireAt: readonly number[]): number[] | Promise<number[]>;
+  /** The current counts (0 for a missing or expired counter). */
+  usage(keys: readonly string[]): number[] | Promise<number[]>;
+  /** Adds `by` to every counter; a counter created by this call expires at its `expireAt` (ms). */
+  increment(keys: readonly string[], by: number, expireAt: readonly number[]): void | Promise<void>;
 }
 
 interface Slot {
@@ -47,6 +53,24 @@ export class LocalCounters implements CounterStore {
     return out;
   }
 
+  usage(keys: readonly string[]): number[] {
+    const now = Date.now();
+    return keys.map((k) => {
+      const s = this.slots.get(k);
+      return s === undefined || s.expireAt <= now ? 0 : s.count;
+    });
+  }
+
+  increment(keys: readonly string[], by: number, expireAt: readonly number[]): void {
+    const now = Date.now();
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const s = this.slots.get(key);
+      if (s === undefined || s.expireAt <= now) this.slots.set(key, { count: by, expireAt: expireAt[i]! });
+      else s.count += by;
+    }
+  }
+
   /** Number of live counters (tests, diagnostics). */
   get size(): number {
     return this.slots.size;
@@ -82,8 +106,18 @@ out[n + 1] = refused
 return out
 `;
 
+// KEYS: the counters. ARGV: the amount, then the expiry instants (ms) of counters it creates.
+const INCREMENT = `
+local by = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  if redis.call('INCRBY', KEYS[i], by) == by then redis.call('PEXPIREAT', KEYS[i], ARGV[i + 1]) end
+end
+return 0
+`;
+
 type ScriptedRedis = Redis & {
   tollgateRateLimit(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
+  tollgateIncrement(numKeys: number, ...args: (string | number)[]): Promise<number>;
 };
 
 /** Connection settings of the redis policy (Kong's `config.redis`). */
@@ -129,6 +163,7 @@ export class RedisCounters implements CounterStore {
     };
     const client = new Redis(options) as ScriptedRedis;
     client.defineCommand('tollgateRateLimit', { lua: SCRIPT });
+    client.defineCommand('tollgateIncrement', { lua: INCREMENT });
     client.on('error', (err: Error) => {
       if (this.down) return;
       this.down = true;
@@ -143,12 +178,30 @@ export class RedisCounters implements CounterStore {
   }
 
   hit(keys: readonly string[], limits: readonly number[], expireAt: readonly number[]): Promise<number[]> {
-    const status = this.client.status;
-    // While ioredis is reconnecting, Redis is known to be down: fail now rather than after `timeout`.
-    if (status === 'reconnecting' || status === 'end' || status === 'close') {
-      return Promise.reject(new Error(`redis connection is ${status}`));
-    }
+    const down = this.downError();
+    if (down !== null) return Promise.reject(down);
     return this.client.tollgateRateLimit(keys.length, ...keys, ...limits, ...expireAt);
+  }
+
+  async usage(keys: readonly string[]): Promise<number[]> {
+    const down = this.downError();
+    if (down !== null) throw down;
+    const values = await this.client.mget(...keys);
+    return values.map((v) => (v === null ? 0 : Number(v)));
+  }
+
+  async increment(keys: readonly string[], by: number, expireAt: readonly number[]): Promise<void> {
+    const down = this.downError();
+    if (down !== null) throw down;
+    await this.client.tollgateIncrement(keys.length, ...keys, by, ...expireAt);
+  }
+
+  /** While ioredis is reconnecting, Redis is known to be down: fail now rather than after `timeout`. */
+  private downError(): Error | null {
+    const status = this.client.status;
+    if (status === 'reconnecting' || status === 'end' || status === 'close')
+      return new Error(`redis connection is ${status}`);
+    return null;
   }
 
   async close(): Promise<void> {
@@ -157,5 +210,40 @@ export class RedisCounters implements CounterStore {
     } catch {
       this.client.disconnect();
     }
+  }
+}
+
+/** Identifies a distinct Redis connection for `services.shared`; the password only as a digest. */
+export function redisCountersKey(r: RedisSettings): string {
+  const secret = r.password == null ? '' : createHash('sha256').update(r.password).digest('hex').slice(0, 16);
+  return `counters:redis:${r.host}:${r.port}/${r.database}:${r.username ?? ''}:${secret}:${r.ssl}:${r.ssl_verify}:${r.server_name ?? ''}:${r.timeout}`;
+}
+
+/** Kong's deprecated flat `redis_*` fields and the `redis` record field each stands for. */
+const REDIS_SHORTHANDS: readonly (readonly [string, keyof RedisSettings])[] = [
+  ['redis_host', 'host'],
+  ['redis_port', 'port'],
+  ['redis_password', 'password'],
+  ['redis_username', 'username'],
+  ['redis_ssl', 'ssl'],
+  ['redis_ssl_verify', 'ssl_verify'],
+  ['redis_server_name', 'server_name'],
+  ['redis_timeout', 'timeout'],
+  ['redis_database', 'database'],
+];
+
+/**
+ * Folds Kong's deprecated flat `redis_*` fields into `config.redis`, as Kong 3 does, warning for
+ * each one set. A null (decK dumps write every field) means unset.
+ */
+export function foldRedisShorthands(
+  config: { redis: object } & Record<string, unknown>,
+  warn: (message: string) => void,
+): void {
+  for (const [old, field] of REDIS_SHORTHANDS) {
+    const v = config[old];
+    if (v === undefined || v === null) continue;
+    warn(`config.${old} is deprecated, please use config.redis.${field} instead`);
+    (config.redis as Record<string, unknown>)[field] = v;
   }
 }

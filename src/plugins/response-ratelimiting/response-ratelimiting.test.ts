@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import plugin from './index.ts';
+
+/** The upstream reports usage from the `cost` query argument: `?cost=videos=1`. */
+function startCostUpstream(): Promise<RecordingUpstream> {
+  return startRecordingUpstream((seen, res) => {
+    const cost = new URL(seen.url, 'http://x').searchParams.get('cost');
+    res.writeHead(200, { 'content-type': 'application/json', ...(cost ? { 'x-kong-limit': cost } : {}) });
+    res.end(JSON.stringify({ remaining: seen.headers['x-ratelimit-remaining-videos'] ?? null }));
+  });
+}
+
+// Day windows: a test's requests never straddle a window boundary in practice (midnight UTC).
+function routes(policy: Record<string, unknown>) {
+  return [
+    {
+      name: 'videos',
+      paths: ['/videos'],
+      plugins: [
+        {
+          name: 'response-ratelimiting',
+          config: { limits: { videos: { day: 2 }, images: { day: 100, year: 1000 } }, ...policy },
+        },
+      ],
+    },
+    {
+      name: 'strict',
+      paths: ['/strict'],
+      plugins: [
+        {
+          name: 'response-ratelimiting',
+          config: { limits: { videos: { day: 1 } }, block_on_first_violation: true, ...policy },
+        },
+      ],
+    },
+  ];
+}
+
+async function get(gw: TestGateway, path: string) {
+  const res = await fetch(`${gw.url}${path}`, { signal: AbortSignal.timeout(5000) });
+  return { res, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('response-ratelimiting, local policy', () => {
+  let gw: TestGateway;
+  let upstream: RecordingUpstream;
+  before(async () => {
+    upstream = await startCostUpstream();
+    gw = await startServiceGateway(routes({}), { url: upstream.url });
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+  });
+
+  test("Kong's priority (900)", () => assert.equal(plugin.priority, 900));
+
+  test('counts what the upstream reports, tells both sides what is left, then answers 429', async () => {
+    const a = await get(gw, '/videos?cost=videos=1');
+    assert.equal(a.res.status, 200);
+    assert.equal(a.body.remaining, '2', 'the upstream sees what remained before this request');
+    assert.equal(a.res.headers.get('x-ratelimit-limit-videos-day'), '2');
+    assert.equal(a.res.headers.get('x-ratelimit-remaining-videos-day'), '1');
+    assert.equal(a.res.headers.get('x-ratelimit-limit-images-year'), '1000');
+    assert.equal(a.res.headers.get('x-kong-limit'), null, 'the usage header stays between upstream and gateway');
+    // a response that reports no usage costs nothing
+    const free = await get(gw, '/videos');
+    assert.equal(free.res.headers.get('x-ratelimit-remaining-videos-day'), '1');
+    const b = await get(gw, '/videos?cost=videos=1,%20images=5');
+    assert.equal(b.res.status, 200);
+    assert.equal(b.res.headers.get('x-ratelimit-remaining-videos-day'), '0');
+    assert.equal(b.res.headers.get('x-ratelimit-remaining-images-day'), '95');
+    const c = await get(gw, '/videos?cost=videos=1');
+    assert.equal(c.res.status, 429);
+    assert.deepEqual(c.body, { message: "API rate limit exceeded for 'videos'" });
+    // responses that do not use the exhausted limit still pass
+    const d = await get(gw, '/videos?cost=images=1');
+    assert.equal(d.res.status, 200);
+    assert.equal(d.body.remaining, '0');
+  });
+
+  test('block_on_first_violation refuses before the upstream once a limit is used up', async () => {
+    assert.equal((await get(gw, '/strict?cost=videos=1')).res.status, 200);
+    const before = upstream.requests.length;
+    const r = await get(gw, '/strict?cost=videos=1');
+    assert.equal(r.res.status, 429);
+    assert.deepEqual(r.body, { message: "API rate limit exceeded for 'videos'" });
+    assert.equal(upstream.requests.length, before);
+  });
+
+  test('limits must name at least one period, in increasing order', async () => {
+    for (const limits of [{ v: {} }, { v: { minute: 10, second: 20 } }]) {
+      await assert.rejects(
+        startServiceGateway([{ paths: ['/x'], plugins: [{ name: 'response-ratelimiting', config: { limits } }] }]),
+      );
+    }
+  });
+});
+
+const skip = redisUnavailable();
+describe('response-ratelimiting, redis policy', { skip: skip ?? false }, () => {
+  let redis: TestRedis;
+  let gw1: TestGateway;
+  let gw2: TestGateway;
+  let upstream: RecordingUpstream;
+  before(async () => {
+    redis = await startRedis();
+    upstream = await startCostUpstream();
+    // decK dumps write the flat redis_* fields, with nulls for the unset ones
+    const policy = { policy: 'redis', redis_host: redis.host, redis_port: redis.port, redis_password: null };
+    gw1 = await startServiceGateway(routes(policy), { url: upstream.url });
+    gw2 = await startServiceGateway(routes(policy), { url: upstream.url });
+  });
+  after(async () => {
+    await gw1?.close();
+    await gw2?.close();
+    await upstream?.close();
+    await redis?.stop();
+  });
+
+  test('two gateways share the counters', async () => {
+    assert.equal((await get(gw1, '/videos?cost=videos=1')).res.status, 200);
+    const b = await get(gw2, '/videos?cost=videos=1');
+    assert.equal(b.res.status, 200);
+    assert.equal(b.res.headers.get('x-ratelimit-remaining-videos-day'), '0');
+    assert.equal((await get(gw1, '/videos?cost=videos=1')).res.status, 429);
+  });
+});
