@@ -30,6 +30,25 @@ export const ProxyErrors = {
 
 export type ProxyErrorCode = keyof typeof ProxyErrors;
 
+/**
+ * Codes a request can end with besides the ones it was answered with: the `error` field of the
+ * access log line and of a log-phase entry is a ProxyErrorCode or one of these. The raw cause
+ * (ECONNRESET, UND_ERR_BODY_TIMEOUT, HPE_HEADER_OVERFLOW, ...) goes in a separate `cause` field.
+ */
+export const RequestEndErrors = {
+  CLIENT_CLOSED: 'the client closed the connection before the response was complete (status 499 when nothing was sent)',
+  UPSTREAM_ABORTED: 'the upstream failed after its response had started; the client connection was closed',
+} as const;
+
+export type RequestErrorCode = ProxyErrorCode | keyof typeof RequestEndErrors;
+
+/** How a request ended in error: a documented code, a human message, the raw system code if one. */
+export interface RequestError {
+  readonly code: RequestErrorCode;
+  readonly message: string;
+  readonly cause?: string;
+}
+
 /** An error a request ends with: the gateway answers `{"message": ..., "request_id": ...}` with `status`. */
 export class ProxyError extends Error {
   readonly code: ProxyErrorCode;

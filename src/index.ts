@@ -3,7 +3,7 @@
  */
 
 export type * from './config/model.ts';
-export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode } from './errors.ts';
+export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode, RequestError, RequestErrorCode } from './errors.ts';
 export { ConfigError, PluginConfigError, ProxyError } from './errors.ts';
 export * from './lib/counters.ts';
 export * from './lib/windows.ts';

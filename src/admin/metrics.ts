@@ -25,7 +25,7 @@ const METHOD_LABEL = [...METHODS, 'OTHER'];
 const METHOD_INDEX: ReadonlyMap<string, number> = new Map(METHODS.map((m, i) => [m, i]));
 /** Kong's `source` label: who produced the response (kong.response.get_source()). */
 const SOURCE_LABEL = ['service', 'exit', 'error'] as const;
-/** Upstream failures, by kind; the `error` label takes only these values. */
+/** Upstream failures, by kind (from the request error's system `cause`); the `error` label takes only these values. */
 const UPSTREAM_ERROR_KIND: ReadonlyMap<string, number> = new Map([
   ['ECONNREFUSED', 0],
   ['UND_ERR_CONNECT_TIMEOUT', 1],
@@ -232,7 +232,7 @@ export class GatewayMetrics {
     }
     const err = rc.error;
     if (err !== null && rc.upstreamStartedAt > 0 && rc.upstreamLatency < 0 && !NOT_UPSTREAM.has(err.code)) {
-      s.upstreamErrors[UPSTREAM_ERROR_KIND.get(err.code) ?? UPSTREAM_ERROR_OTHER]!++;
+      s.upstreamErrors[UPSTREAM_ERROR_KIND.get(err.cause ?? err.code) ?? UPSTREAM_ERROR_OTHER]!++;
     }
   }
 

@@ -15,6 +15,7 @@
  * registration order.
  */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { RequestError } from '../errors.ts';
 
 /** JSON Schema (draft 2020-12 or draft-07 subset Ajv accepts) for a plugin's `config`. */
 export type JsonSchema = Record<string, unknown>;
@@ -171,8 +172,11 @@ export interface LogEntry {
   readonly latency: number;
   /** Milliseconds spent waiting for the upstream's response head, or -1. */
   readonly upstreamLatency: number;
-  /** An error the request ended with, if any. */
-  readonly error: { code: string; message: string } | null;
+  /**
+   * An error the request ended with, if any: `code` is one of the documented codes (docs/errors.md),
+   * `cause` the underlying system code when there is one (`ECONNRESET`, `UND_ERR_BODY_TIMEOUT`, ...).
+   */
+  readonly error: RequestError | null;
 }
 
 /** A logger carrying the plugin's name; `debug` prints only when the plugin's config has `debug: true`. */

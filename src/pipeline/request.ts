@@ -1,5 +1,6 @@
 // The per-request object plugins see (GatewayRequest). One class, one shape, no per-request closures.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestError } from '../errors.ts';
 import type {
   Consumer,
   Credential,
@@ -56,7 +57,7 @@ export class RequestContext implements GatewayRequest {
   /** Bytes received from the client for this request (set when it finishes). */
   bytesReceived = 0;
   status = 0;
-  error: { code: string; message: string } | null = null;
+  error: RequestError | null = null;
   /** The upstream exchange in flight, so a client abort can cancel it. */
   abortUpstream: ((err?: Error) => void) | null = null;
   /** undici's resume, when the upstream response is paused for client backpressure. */
@@ -169,6 +170,10 @@ export class ResponseContext implements GatewayResponse {
   readonly fromGateway: boolean;
   /** Body rewrites asked for by the response phase, applied in order; null when none. */
   bodyTransforms: ((body: Buffer) => Buffer | string)[] | null = null;
+  /** The plugin that asked for each rewrite, so that a failing one is reported under its name. */
+  private transformOwners: (string | null)[] | null = null;
+  /** The plugin whose response handler is running (set by the phase runner). */
+  runningPlugin: string | null = null;
   bodyLimit = 8 * 1024 * 1024;
   constructor(status: number, headers: Record<string, HeaderValue | undefined>, fromGateway: boolean) {
     this.status = status;
@@ -183,16 +188,33 @@ export class ResponseContext implements GatewayResponse {
   }
   transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void {
     (this.bodyTransforms ??= []).push(transform);
+    (this.transformOwners ??= []).push(this.runningPlugin);
     if (limit !== undefined) this.bodyLimit = Math.min(this.bodyLimit, limit);
   }
-  /** Applies the transforms to a whole body. */
+  /** Applies the transforms to a whole body; a transform that throws is reported as a TransformError. */
   applyTransforms(body: Buffer): Buffer {
     let out = body;
-    for (const t of this.bodyTransforms ?? []) {
-      const r = t(out);
+    const transforms = this.bodyTransforms ?? [];
+    for (let i = 0; i < transforms.length; i++) {
+      let r: Buffer | string;
+      try {
+        r = transforms[i]!(out);
+      } catch (err) {
+        throw new TransformError(this.transformOwners?.[i] ?? null, err);
+      }
       out = typeof r === 'string' ? Buffer.from(r) : r;
     }
     return out;
+  }
+}
+
+/** A response body transform failed: names the plugin that asked for it. */
+export class TransformError extends Error {
+  constructor(
+    readonly plugin: string | null,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
   }
 }
 
@@ -203,6 +225,6 @@ export class LogEntryImpl implements LogEntry {
     readonly bytesReceived: number,
     readonly latency: number,
     readonly upstreamLatency: number,
-    readonly error: { code: string; message: string } | null,
+    readonly error: RequestError | null,
   ) {}
 }

@@ -1,6 +1,7 @@
 // The JSON access log: one line per finished request, serialized by hand (this runs for every
-// request; pino's generic path is slower).
-
+// request; pino's generic path is slower). Every string field is JSON-encoded, whatever its source:
+// request data (path, method, forwarded addresses, a trusted proxy's request id) must never be
+// able to end the line or add a field.
 import { isoNow } from './clock.ts';
 import type { ProxyRequest } from './context.ts';
 
@@ -8,8 +9,14 @@ export function writeAccessLine(rc: ProxyRequest, latency: number): void {
   const route = rc.compiled;
   const consumer = rc.consumer === null ? 'null' : JSON.stringify(rc.consumer.username ?? rc.consumer.id);
   const upstream = rc.upstreamLatency < 0 ? 'null' : String(Math.round(rc.upstreamLatency * 1000) / 1000);
-  const error = rc.error === null ? '' : `,"error":${JSON.stringify(rc.error.code)}`;
+  const err = rc.error;
+  const error =
+    err === null
+      ? ''
+      : err.cause === undefined || err.cause === ''
+        ? `,"error":${JSON.stringify(err.code)}`
+        : `,"error":${JSON.stringify(err.code)},"cause":${JSON.stringify(err.cause)}`;
   rc.gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`},"client_ip":"${rc.clientIp}","method":"${rc.method}","path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${JSON.stringify(rc.id)},"client_ip":${JSON.stringify(rc.clientIp)},"method":${JSON.stringify(rc.method)},"path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
   );
 }

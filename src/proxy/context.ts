@@ -8,6 +8,8 @@ import type { Gateway } from './gateway.ts';
 
 export class ProxyRequest extends RequestContext {
   readonly gw: Gateway;
+  /** The client's X-Forwarded-For as addresses; null when absent or when an entry is not an IP address. */
+  forwardedFor: string[] | null = null;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;

@@ -11,8 +11,8 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Target } from './balancer.ts';
 import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
 import { connectionTokens, HOP_BY_HOP } from './headers.ts';
-import { PhaseError, pluginFailed, runResponsePhase } from './phases.ts';
-import { edgeHeaders, sendError } from './reply.ts';
+import { runPhase } from './phases.ts';
+import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -87,7 +87,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     if (status > 599) {
       this.settled = true;
-      rc.error = { code: 'UPSTREAM_BAD_STATUS', message: `upstream answered status ${status}` };
+      rc.error = { code: 'UPSTREAM_BAD_RESPONSE', message: `upstream answered status ${status}` };
       sendError(rc, 'UPSTREAM_BAD_RESPONSE');
       const abort = rc.abortUpstream;
       rc.abortUpstream = null;
@@ -112,18 +112,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const res = new ResponseContext(status, headers, false);
     rc.response = res;
     if (rc.compiled!.pipeline.hasResponse) {
-      let pending: Promise<void> | null;
-      try {
-        pending = runResponsePhase(rc, res);
-      } catch (err) {
-        this.responsePhaseFailed(err);
+      const r = runPhase(rc, 'response', res);
+      if (r === false) {
+        this.abandon();
         return false;
       }
-      if (pending !== null) {
-        pending.then(
-          () => this.writeHead(true),
-          (err: unknown) => this.responsePhaseFailed(err),
-        );
+      if (r !== true) {
+        r.then((ok) => (ok ? this.writeHead(true) : this.abandon()));
         return false;
       }
     }
@@ -148,16 +143,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  responsePhaseFailed(err: unknown): void {
+  /** The response phase answered the client itself (a plugin failed): the upstream's answer is dropped. */
+  abandon(): void {
     const rc = this.rc;
     this.settled = true;
     const abort = rc.abortUpstream;
     rc.abortUpstream = null;
-    if (err instanceof PhaseError) pluginFailed(rc, err.inst, err.cause);
-    else {
-      rc.error = { code: 'PLUGIN_FAILED', message: err instanceof Error ? err.message : String(err) };
-      sendError(rc, 'PLUGIN_FAILED');
-    }
     abort?.(new Error('response phase failed'));
   }
 
@@ -198,8 +189,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         body = r.applyTransforms(Buffer.concat(this.held, this.heldBytes));
       } catch (err) {
         this.held = null;
-        rc.error = { code: 'PLUGIN_FAILED', message: err instanceof Error ? err.message : String(err) };
-        return sendError(rc, 'PLUGIN_FAILED');
+        return transformFailed(rc, err);
       }
       this.held = null;
       delete r.headers['transfer-encoding'];
@@ -232,11 +222,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       if (this.retryable && this.attempt < this.svc.retries && isConnectFailure(code)) {
         return dispatch(rc, this.svc, this.attempt + 1);
       }
-      rc.error = { code, message: err.message };
-      return sendError(rc, upstreamErrorCode(code));
+      const answer = upstreamErrorCode(code);
+      rc.error = { code: answer, message: err.message, cause: code };
+      return sendError(rc, answer);
     }
     // The response already started: a clean end would pass a truncated body off as complete.
-    rc.error = { code, message: err.message };
+    rc.error = { code: 'UPSTREAM_ABORTED', message: err.message, cause: code };
     rc.res.destroy(err);
   }
 }

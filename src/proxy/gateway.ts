@@ -4,14 +4,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import { ProxyError, ProxyErrors } from '../errors.ts';
 import { accessSink, type LineSink, type Logger } from '../log.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import { errInfo, kCtx, ProxyRequest, type TrackedResponse } from './context.ts';
 import { dispatch } from './exchange.ts';
-import { pick, pluginFailed, withTimeout } from './phases.ts';
-import { answerEcho, redirectToHttps, sendError, sendExit } from './reply.ts';
+import { runPhase } from './phases.ts';
+import { onClientError } from './refused.ts';
+import { answerEcho, redirectToHttps, sendError } from './reply.ts';
 import { prepare } from './request-checks.ts';
 import { onResponseClose } from './request-end.ts';
 import { handleUpgrade, proxyWebSocket } from './websocket.ts';
@@ -33,6 +35,7 @@ export class Gateway {
   readonly onCheckContinue: (req: IncomingMessage, res: ServerResponse) => void;
   readonly onCheckExpectation: (req: IncomingMessage, res: ServerResponse) => void;
   readonly onUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+  readonly onClientError: (err: Error, socket: Duplex) => void;
 
   constructor(runtime: Runtime, log: Logger, opts: { accessLog?: boolean } = {}) {
     this.runtime = runtime;
@@ -52,6 +55,7 @@ export class Gateway {
       res.end(JSON.stringify({ message: ProxyErrors.EXPECTATION_FAILED.message }));
     };
     this.onUpgrade = (req, socket, head) => handleUpgrade(this, req, socket, head);
+    this.onClientError = (err, socket) => onClientError(this, err, socket);
   }
 
   /** Swaps in a new runtime; the old one closes once its in-flight requests are done. */
@@ -82,19 +86,9 @@ export class Gateway {
       // Kong: only an https-only route turns plain http away; an http-only route also serves https.
       if (rc.scheme === 'http' && !route.http) return redirectToHttps(rc);
       if (route.pipeline.hasAccess) {
-        const slots = route.pipeline.slots;
-        for (let i = 0; i < slots.length; i++) {
-          const inst = pick(slots[i]!, rc);
-          if (inst === null || inst.handlers.access === undefined) continue;
-          try {
-            const r = inst.handlers.access(rc);
-            if (r !== undefined) await (inst.timeout > 0 ? withTimeout(r, inst.timeout) : r);
-          } catch (err) {
-            return pluginFailed(rc, inst, err);
-          }
-          if (rc.exitStatus !== 0) return await sendExit(rc, inst);
-          if (rc.finished) return;
-        }
+        let go = runPhase(rc, 'access', null);
+        if (go !== true && go !== false) go = await go;
+        if (!go) return;
       }
       if (route.service === null) return sendError(rc, 'NO_SERVICE');
       if (expectContinue) res.writeContinue();

@@ -1,10 +1,26 @@
-// Running a route's plugins in a phase: which instance runs (consumer-specific or not, protocols),
-// the deadline of an async step, and what a plugin's failure turns into.
-import { ProxyError } from '../errors.ts';
-import { LogEntryImpl, type ResponseContext } from '../pipeline/request.ts';
+// The phase runner: one loop runs a route's plugins for the access, response and log phases.
+// It stays synchronous while every plugin answers synchronously (the common case costs no promise),
+// and continues asynchronously from the first plugin that returns a promise.
+//
+// One rule for a plugin's failure, whatever the phase: a throw, a rejected promise or a step past
+// its deadline is logged with the plugin's name and phase; the phase stops (later plugins of
+// access and response build on the earlier ones; log plugins are independent observers, so the
+// others still run); and if the client can still be answered it gets the catalogued error: the
+// code of a ProxyError the plugin threw, PLUGIN_TIMEOUT for a deadline, PLUGIN_FAILED otherwise.
+import { ProxyError, type ProxyErrorCode } from '../errors.ts';
+import type { LogEntry } from '../pipeline/plugin.ts';
+import type { ResponseContext } from '../pipeline/request.ts';
 import type { PipelineSlot, PluginInstance } from '../pipeline/runtime.ts';
 import { errInfo, type ProxyRequest } from './context.ts';
-import { sendError } from './reply.ts';
+import { sendError, sendExit } from './reply.ts';
+
+export type Phase = 'access' | 'response' | 'log';
+
+/**
+ * true: every plugin of the phase ran, go on. false: the phase stopped and the request is answered
+ * (a plugin failed or called exit()) or gone. A promise of either once a plugin went asynchronous.
+ */
+export type PhaseResult = boolean | Promise<boolean>;
 
 export function pick(slot: PipelineSlot, rc: ProxyRequest): PluginInstance | null {
   const inst =
@@ -13,6 +29,84 @@ export function pick(slot: PipelineSlot, rc: ProxyRequest): PluginInstance | nul
       : slot.fallback;
   if (inst === null) return null;
   return (rc.scheme === 'http' ? inst.http : inst.https) ? inst : null;
+}
+
+/** Runs the phase's handlers from slot `from` on. `arg` is the response (response phase) or the entry (log phase). */
+export function runPhase(
+  rc: ProxyRequest,
+  phase: Phase,
+  arg: ResponseContext | LogEntry | null,
+  from = 0,
+): PhaseResult {
+  const slots = rc.compiled!.pipeline.slots;
+  for (let i = from; i < slots.length; i++) {
+    const inst = pick(slots[i]!, rc);
+    if (inst === null) continue;
+    const h = inst.handlers;
+    let r: void | Promise<void>;
+    try {
+      if (phase === 'access') {
+        if (h.access === undefined) continue;
+        r = h.access(rc);
+      } else if (phase === 'response') {
+        if (h.response === undefined) continue;
+        const res = arg as ResponseContext;
+        res.runningPlugin = inst.name;
+        r = h.response(rc, res);
+        res.runningPlugin = null;
+      } else {
+        if (h.log === undefined) continue;
+        r = h.log(rc, arg as LogEntry) as void | Promise<void>;
+      }
+    } catch (err) {
+      pluginFailed(rc, inst.name, phase, err);
+      if (phase === 'log') continue;
+      return false;
+    }
+    if (r != null && typeof (r as Promise<void>).then === 'function') {
+      if (phase === 'log') {
+        // The log phase never delays anything: its promise is not awaited, only its failure caught.
+        watchLogPromise(rc, inst.name, r);
+        continue;
+      }
+      return settle(rc, phase, arg, i, inst, r);
+    }
+    if (phase === 'access' && (rc.exitStatus !== 0 || rc.finished)) return accessStopped(rc, inst);
+  }
+  return true;
+}
+
+async function settle(
+  rc: ProxyRequest,
+  phase: Phase,
+  arg: ResponseContext | LogEntry | null,
+  index: number,
+  inst: PluginInstance,
+  pending: Promise<void>,
+): Promise<boolean> {
+  try {
+    await (inst.timeout > 0 ? withTimeout(pending, inst.timeout) : pending);
+  } catch (err) {
+    pluginFailed(rc, inst.name, phase, err);
+    return false;
+  }
+  if (phase === 'access' && (rc.exitStatus !== 0 || rc.finished)) return accessStopped(rc, inst);
+  return runPhase(rc, phase, arg, index + 1);
+}
+
+/** An access handler called exit() (answered here) or the request is already over. */
+function accessStopped(rc: ProxyRequest, inst: PluginInstance): PhaseResult {
+  if (rc.finished || rc.exitStatus === 0) return false;
+  const sending = sendExit(rc, inst.name);
+  return sending === undefined ? false : sending.then(returnFalse);
+}
+
+function returnFalse(): false {
+  return false;
+}
+
+function watchLogPromise(rc: ProxyRequest, plugin: string, p: Promise<void>): void {
+  p.then(undefined, (err: unknown) => pluginFailed(rc, plugin, 'log', err));
 }
 
 export function withTimeout(p: Promise<void>, ms: number): Promise<void> {
@@ -31,76 +125,22 @@ export function withTimeout(p: Promise<void>, ms: number): Promise<void> {
   });
 }
 
-export function pluginFailed(rc: ProxyRequest, inst: PluginInstance, err: unknown): void {
-  const timedOut = err instanceof ProxyError && err.code === 'PLUGIN_TIMEOUT';
-  rc.gw.log.error(
-    { plugin: inst.name, request_id: rc.id, err: errInfo(err) },
-    timedOut ? 'plugin timed out' : 'plugin failed',
-  );
-  sendError(rc, timedOut ? 'PLUGIN_TIMEOUT' : 'PLUGIN_FAILED');
-}
-
-/** A plugin's phase failed: carries the plugin so the log line and the status can name it. */
-export class PhaseError extends Error {
-  constructor(
-    readonly inst: PluginInstance,
-    override readonly cause: unknown,
-  ) {
-    super(cause instanceof Error ? cause.message : String(cause));
+/**
+ * The one rule for a plugin's failure (see the top of this file). `plugin` is null when the failing
+ * code cannot be traced to a plugin. A ProxyError is the plugin's deliberate answer: logged at debug.
+ */
+export function pluginFailed(rc: ProxyRequest, plugin: string | null, phase: Phase, err: unknown): void {
+  const code: ProxyErrorCode = err instanceof ProxyError ? err.code : 'PLUGIN_FAILED';
+  const fields = { plugin: plugin ?? undefined, phase, request_id: rc.id, err: errInfo(err) };
+  if (code === 'PLUGIN_TIMEOUT') rc.gw.log.error(fields, 'plugin timed out');
+  else if (code !== 'PLUGIN_FAILED') rc.gw.log.debug(fields, 'plugin answered with a catalogued error');
+  else rc.gw.log.error(fields, phase === 'log' ? 'log phase failed' : 'plugin failed');
+  if (phase === 'log' || rc.finished) return;
+  if (rc.res.headersSent) {
+    // Too late for a status: a clean end would pass a cut response off as complete.
+    rc.error ??= { code, message: err instanceof Error ? err.message : String(err) };
+    rc.res.destroy();
+    return;
   }
-}
-
-export function runResponsePhase(rc: ProxyRequest, res: ResponseContext): Promise<void> | null {
-  const slots = rc.compiled!.pipeline.slots;
-  for (let i = 0; i < slots.length; i++) {
-    const inst = pick(slots[i]!, rc);
-    if (inst === null || inst.handlers.response === undefined) continue;
-    let r: void | Promise<void>;
-    try {
-      r = inst.handlers.response(rc, res);
-    } catch (err) {
-      throw new PhaseError(inst, err);
-    }
-    if (r !== undefined) return continueResponsePhase(rc, res, i, r, inst);
-  }
-  return null;
-}
-
-async function continueResponsePhase(
-  rc: ProxyRequest,
-  res: ResponseContext,
-  index: number,
-  pending: Promise<void>,
-  inst: PluginInstance,
-): Promise<void> {
-  try {
-    await (inst.timeout > 0 ? withTimeout(pending, inst.timeout) : pending);
-  } catch (err) {
-    throw new PhaseError(inst, err);
-  }
-  const slots = rc.compiled!.pipeline.slots;
-  for (let i = index + 1; i < slots.length; i++) {
-    const next = pick(slots[i]!, rc);
-    if (next === null || next.handlers.response === undefined) continue;
-    try {
-      const r = next.handlers.response(rc, res);
-      if (r !== undefined) await (next.timeout > 0 ? withTimeout(r, next.timeout) : r);
-    } catch (err) {
-      throw new PhaseError(next, err);
-    }
-  }
-}
-
-export function runLogPhase(rc: ProxyRequest, latency: number): void {
-  const slots = rc.compiled!.pipeline.slots;
-  const entry = new LogEntryImpl(rc.status, rc.bytesSent, rc.bytesReceived, latency, rc.upstreamLatency, rc.error);
-  for (let i = 0; i < slots.length; i++) {
-    const inst = pick(slots[i]!, rc);
-    if (inst === null || inst.handlers.log === undefined) continue;
-    try {
-      inst.handlers.log(rc, entry);
-    } catch (err) {
-      rc.gw.log.error({ plugin: inst.name, request_id: rc.id, err: errInfo(err) }, 'log phase failed');
-    }
-  }
+  sendError(rc, code);
 }

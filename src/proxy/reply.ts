@@ -3,12 +3,12 @@
 import { performance } from 'node:perf_hooks';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { type RequestContext, ResponseContext } from '../pipeline/request.ts';
-import type { CompiledService, PluginInstance } from '../pipeline/runtime.ts';
-import { errInfo, hasClientBody, type ProxyRequest } from './context.ts';
+import { type RequestContext, ResponseContext, TransformError } from '../pipeline/request.ts';
+import type { CompiledService } from '../pipeline/runtime.ts';
+import { hasClientBody, type ProxyRequest } from './context.ts';
 import { echoBody } from './echo.ts';
 import { stripConnectionSpecific } from './headers.ts';
-import { PhaseError, pluginFailed, runResponsePhase } from './phases.ts';
+import { pluginFailed, runPhase } from './phases.ts';
 import { hstsHeader } from './tls.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
 
@@ -23,28 +23,36 @@ export function edgeHeaders(rc: RequestContext, headers: Record<string, HeaderVa
 }
 
 /** Sends a response the gateway produced, after the route's response phase had its say. */
-async function respond(rc: ProxyRequest, res: ResponseContext, body: Buffer | string | null): Promise<void> {
+function respond(rc: ProxyRequest, res: ResponseContext, body: Buffer | string | null): Promise<void> | undefined {
   rc.response = res;
   if (rc.compiled?.pipeline.hasResponse) {
-    try {
-      const pending = runResponsePhase(rc, res);
-      if (pending !== null) await pending;
-    } catch (err) {
-      if (err instanceof PhaseError) return pluginFailed(rc, err.inst, err.cause);
-      rc.gw.log.error({ request_id: rc.id, err: errInfo(err) }, 'response phase failed');
-      return sendError(rc, 'PLUGIN_FAILED');
+    const r = runPhase(rc, 'response', res);
+    if (r === false) return;
+    if (r !== true) {
+      return r.then((ok) => {
+        if (ok) writeResponse(rc, res, body);
+      });
     }
   }
+  writeResponse(rc, res, body);
+}
+
+function writeResponse(rc: ProxyRequest, res: ResponseContext, body: Buffer | string | null): void {
   if (res.bodyTransforms !== null && body !== null) {
     try {
       body = res.applyTransforms(typeof body === 'string' ? Buffer.from(body) : body);
     } catch (err) {
-      rc.gw.log.error({ request_id: rc.id, err: errInfo(err) }, 'response body transform failed');
-      return sendError(rc, 'PLUGIN_FAILED');
+      return transformFailed(rc, err);
     }
     res.headers['content-length'] = String(body.length);
   }
   writeFinal(rc, res.status, res.headers, body);
+}
+
+/** A response body transform threw: the plugin that asked for it failed in its response phase. */
+export function transformFailed(rc: ProxyRequest, err: unknown): void {
+  if (err instanceof TransformError) pluginFailed(rc, err.plugin, 'response', err.cause);
+  else pluginFailed(rc, null, 'response', err);
 }
 
 function writeFinal(
@@ -65,16 +73,19 @@ function writeFinal(
   } else out.end();
 }
 
-export async function sendExit(rc: ProxyRequest, by: PluginInstance | null = null): Promise<void> {
+/**
+ * Answers with what an access handler passed to exit(), through the response phase. An exit the
+ * gateway cannot send (a status out of range, a body that does not serialize) is that plugin's failure.
+ */
+export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | undefined {
   const headers: Record<string, HeaderValue | undefined> = {};
   if (rc.exitHeaders !== null) for (const k in rc.exitHeaders) headers[k.toLowerCase()] = rc.exitHeaders[k];
   let body: Buffer | string | null = null;
   const b = rc.exitBody;
   const st = rc.exitStatus;
   if (!Number.isInteger(st) || st < 200 || st > 599) {
-    const err = new Error(`exit() status must be an integer from 200 to 599, not ${String(st)}`);
-    if (by !== null) return pluginFailed(rc, by, err);
-    throw err;
+    pluginFailed(rc, by, 'access', new Error(`exit() status must be an integer from 200 to 599, not ${String(st)}`));
+    return;
   }
   if (b !== undefined && b !== null) {
     if (typeof b === 'string' || Buffer.isBuffer(b)) {
@@ -84,16 +95,16 @@ export async function sendExit(rc: ProxyRequest, by: PluginInstance | null = nul
       try {
         body = JSON.stringify(b);
       } catch (err) {
-        if (by !== null) return pluginFailed(rc, by, err);
-        throw err;
+        pluginFailed(rc, by, 'access', err);
+        return;
       }
       headers['content-type'] ??= 'application/json; charset=utf-8';
     }
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  } else if (rc.exitStatus !== 204 && rc.exitStatus !== 304 && (rc.exitStatus >= 200 || rc.exitStatus < 100)) {
+  } else if (st !== 204 && st !== 304) {
     headers['content-length'] = '0';
   }
-  await respond(rc, new ResponseContext(rc.exitStatus, headers, true), body);
+  return respond(rc, new ResponseContext(st, headers, true), body);
 }
 
 /** Answers with a catalogued error: `{"message": ..., "request_id": ...}` and Kong's status. */
@@ -105,7 +116,8 @@ export function sendError(rc: RequestContext, code: ProxyErrorCode): void {
   }
   rc.error ??= { code, message: ProxyErrors[code].message };
   const def = ProxyErrors[code];
-  const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
+  // A trusted proxy's request id is kept as sent: encoded, it cannot break the body.
+  const body = `{"message":${JSON.stringify(def.message)},"request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`}}`;
   const headers: Record<string, HeaderValue | undefined> = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
@@ -155,7 +167,7 @@ export async function answerEcho(rc: ProxyRequest, svc: CompiledService): Promis
       size += chunk.length;
       if (size > ECHO_BODY_LIMIT) {
         rc.exit(413, { message: 'Request size limit exceeded' });
-        return sendExit(rc);
+        return sendExit(rc, null);
       }
       chunks.push(chunk);
     }

@@ -3,6 +3,7 @@
 // client body timer. Each refusal is a catalogued error code; the caller answers it.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type BlockList, isIP } from 'node:net';
 import type { ProxyErrorCode } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
@@ -37,6 +38,11 @@ export function nextRequestId(): string {
 export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode | null {
   const rt = rc.runtime;
   const settings = rt.config.settings;
+  // Every answer carries a request id and every log line the peer, refusals included.
+  const socket = req.socket as TrackedSocket;
+  const peer = peerAddress(socket);
+  rc.clientIp = peer;
+  rc.id = nextRequestId();
   // HTTP/2 arrives only on TLS listeners (node:http2); its pseudo-headers are not counted.
   // A real HTTP/2 request comes through node:http2's compatibility layer (it has a stream); an 'HTTP/2.0' request line on HTTP/1 does not.
   const h2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
@@ -55,6 +61,9 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   }
   const te = headers['transfer-encoding'];
   if (te !== undefined) {
+    // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty
+    // (1.0 has no chunked coding; a 1.0 hop may have passed it on unread). Refused, connection closed.
+    if (!h2 && req.httpVersionMinor === 0) return 'BAD_REQUEST';
     // Only plain chunked framing can be re-framed safely; anything else (or TE with CL) is a smuggling shape.
     if (headers['content-length'] !== undefined || String(te).trim().toLowerCase() !== 'chunked') return 'BAD_REQUEST';
   }
@@ -64,7 +73,6 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   if (scan.upgrade !== undefined && /\bh2c\b/i.test(scan.upgrade)) return 'H2C_REFUSED';
   rc.headers = headers as RequestContext['headers'];
 
-  const socket = req.socket as TrackedSocket;
   if (rt.trusted !== null) {
     if (socket[kTrustRuntime] !== rt) {
       socket[kTrustRuntime] = rt;
@@ -73,12 +81,11 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
     }
     rc.trustedPeer = socket[kTrusted] === true;
   }
-  const peer = peerAddress(socket);
   rc.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
-  rc.clientIp = peer;
-  const ridName = settings.request_id_header;
-  const clientRid = headers[ridName];
-  rc.id = rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '' ? clientRid : nextRequestId();
+  const clientRid = headers[settings.request_id_header];
+  if (rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '') rc.id = clientRid;
+  const xff = headers['x-forwarded-for'];
+  if (xff !== undefined) rc.forwardedFor = forwardedForList(xff);
   if (rc.trustedPeer) applyTrustedForwarding(rc, headers);
 
   let url = req.url ?? '/';
@@ -112,20 +119,102 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   return null;
 }
 
-/** From a trusted proxy: the client address is the rightmost untrusted X-Forwarded-For entry. */
-function applyTrustedForwarding(rc: RequestContext, headers: Record<string, HeaderValue>): void {
+/**
+ * From a trusted proxy: the client address is the rightmost untrusted `X-Forwarded-For` entry; without
+ * that header, the `for=` of `Forwarded` (RFC 7239) the same way; without either, `X-Real-IP`. As with
+ * nginx's realip, an entry that is not an IP address voids the header: the peer's address counts.
+ */
+function applyTrustedForwarding(rc: ProxyRequest, headers: Record<string, HeaderValue>): void {
   const proto = headers['x-forwarded-proto'];
   if (typeof proto === 'string' && proto.trim().toLowerCase() === 'https') rc.scheme = 'https';
-  const xff = headers['x-forwarded-for'];
-  if (xff === undefined) return;
   const trusted = rc.runtime.trusted!;
-  const parts = (typeof xff === 'string' ? xff : xff.join(',')).split(',');
-  for (let i = parts.length - 1; i >= 0; i--) {
-    const ip = parts[i]!.trim();
-    if (ip === '') continue;
-    rc.clientIp = ip;
-    if (!trusted.check(ip, ip.includes(':') ? 'ipv6' : 'ipv4')) break;
+  if (headers['x-forwarded-for'] !== undefined) {
+    const list = rc.forwardedFor;
+    if (list !== null) rc.clientIp = rightmostUntrusted(list, trusted) ?? rc.clientIp;
+    return;
   }
+  const fwd = headers.forwarded;
+  if (fwd !== undefined) {
+    const list = forwardedFor(fwd);
+    if (list !== null) rc.clientIp = rightmostUntrusted(list, trusted) ?? rc.clientIp;
+    return;
+  }
+  const real = headers['x-real-ip'];
+  if (typeof real === 'string') rc.clientIp = parseForwardedIp(real) ?? rc.clientIp;
+}
+
+function rightmostUntrusted(list: readonly string[], trusted: BlockList): string | null {
+  let client: string | null = null;
+  for (let i = list.length - 1; i >= 0; i--) {
+    client = list[i]!;
+    if (!trusted.check(client, client.includes(':') ? 'ipv6' : 'ipv4')) break;
+  }
+  return client;
+}
+
+/** The addresses of an `X-Forwarded-For` value, or null when any entry is not an IP address. */
+export function forwardedForList(value: HeaderValue): string[] | null {
+  const parts = (typeof value === 'string' ? value : value.join(',')).split(',');
+  const out: string[] = [];
+  for (const p of parts) {
+    const ip = parseForwardedIp(p);
+    if (ip === null) return null;
+    out.push(ip);
+  }
+  return out;
+}
+
+/** The `for=` addresses of a `Forwarded` value (RFC 7239 section 4), or null when one is missing or not an IP address. */
+export function forwardedFor(value: HeaderValue): string[] | null {
+  const elements = (typeof value === 'string' ? value : value.join(',')).split(',');
+  const out: string[] = [];
+  for (const el of elements) {
+    let ip: string | null = null;
+    for (const pair of el.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
+      let v = pair.slice(eq + 1).trim();
+      if (v.length >= 2 && v.charCodeAt(0) === 34 && v.charCodeAt(v.length - 1) === 34) v = v.slice(1, -1);
+      ip = parseForwardedIp(v);
+      break;
+    }
+    // "unknown" and obfuscated identifiers (RFC 7239 section 6) are not addresses either.
+    if (ip === null) return null;
+    out.push(ip);
+  }
+  return out;
+}
+
+/**
+ * A forwarded address as a bare IP: `1.2.3.4`, `2001:db8::1`, with a port (`1.2.3.4:80`, `[2001:db8::1]:80`)
+ * or bracketed; null for anything else (names, zone ids, garbage). Linear: one scan and node's isIP.
+ */
+export function parseForwardedIp(text: string): string | null {
+  let s = text.trim();
+  if (s.length === 0 || s.length > 64) return null;
+  if (s.charCodeAt(0) === 91 /* [ */) {
+    const close = s.indexOf(']');
+    if (close < 0 || !isPort(s, close + 1)) return null;
+    s = s.slice(1, close);
+    return isIP(s) === 6 && !s.includes('%') ? s.toLowerCase() : null;
+  }
+  const family = isIP(s);
+  if (family === 4) return s;
+  if (family === 6) return s.includes('%') ? null : s.toLowerCase();
+  const colon = s.indexOf(':');
+  if (colon > 0 && isPort(s, colon) && isIP(s.slice(0, colon)) === 4) return s.slice(0, colon);
+  return null;
+}
+
+/** Whether `s` from `at` is empty or `:` and 1 to 5 digits. */
+function isPort(s: string, at: number): boolean {
+  if (at === s.length) return true;
+  if (s.charCodeAt(at) !== 58 /* : */ || s.length - at < 2 || s.length - at > 6) return false;
+  for (let i = at + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 // log phase, the access line, the observers (metrics), and the runtime's in-flight count.
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { LogEntryImpl } from '../pipeline/request.ts';
 import { writeAccessLine } from './access-log.ts';
 import { kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
-import { runLogPhase } from './phases.ts';
+import { runPhase } from './phases.ts';
 
 /** The response's 'close' listener (shared, `this` is the response). */
 export function onResponseClose(this: ServerResponse): void {
@@ -29,7 +30,11 @@ export function finish(rc: ProxyRequest): void {
     rc,
     Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart),
   );
-  if (rc.compiled?.pipeline.hasLog) runLogPhase(rc, latency);
+  const route = rc.compiled;
+  if (route?.pipeline.hasLog) {
+    const entry = new LogEntryImpl(rc.status, rc.bytesSent, rc.bytesReceived, latency, rc.upstreamLatency, rc.error);
+    runPhase(rc, 'log', entry);
+  }
   if (gw.accessLog) writeAccessLine(rc, latency);
   for (const o of gw.observers) o(rc);
   rt.inflight--;
@@ -54,4 +59,12 @@ function requestLength(rc: ProxyRequest, socketBytes: number): number {
     n += socketBytes;
   }
   return n;
+}
+
+/** A request the HTTP parser refused: no route, no plugins; the access line and the observers only. */
+export function finishRefused(rc: ProxyRequest): void {
+  rc.finished = true;
+  const gw = rc.gw;
+  if (gw.accessLog) writeAccessLine(rc, performance.now() - rc.startedAt);
+  for (const o of gw.observers) o(rc);
 }

@@ -1,5 +1,6 @@
 // Listeners: node:http servers (plain) and node:http2 secure servers (ssl: HTTP/2 and HTTP/1.1 by ALPN),
 // configured with the gateway's client limits and bound to the same Gateway handlers.
+import type { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
@@ -54,22 +55,8 @@ export function createProxyServer(gateway: Gateway, settings: TollgateSettings):
   server.on('checkContinue', gateway.onCheckContinue);
   server.on('checkExpectation', gateway.onCheckExpectation);
   server.on('upgrade', gateway.onUpgrade);
-  server.on('clientError', onClientError);
+  server.on('clientError', gateway.onClientError);
   return server;
-}
-
-function onClientError(err: Error & { code?: string }, socket: import('node:stream').Duplex): void {
-  if (!socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-  const reason =
-    status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
-  const body = JSON.stringify({ message: status === 400 ? 'Bad request' : reason });
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-  );
 }
 
 /**
@@ -135,6 +122,8 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
   server.on('request', onRequest);
   server.on('checkContinue', gateway.onCheckContinue as unknown as (req: unknown, res: unknown) => void);
   server.on('upgrade', gateway.onUpgrade as unknown as (req: IncomingMessage, socket: Socket, head: Buffer) => void);
+  // HTTP/1.1 connections on this listener go through node:http's parser, and its refusals come here too.
+  (server as unknown as EventEmitter).on('clientError', gateway.onClientError);
   return server;
 }
 

@@ -5,12 +5,13 @@ import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { upstreamPath } from '../router/router.ts';
-import { localPort, peerAddress, type TrackedSocket } from './context.ts';
+import { localPort, type ProxyRequest, peerAddress, type TrackedSocket } from './context.ts';
+import { forwardedFor } from './request-checks.ts';
 
 const VIA = '1.1 tollgate';
 
 /** `defaultHost`: the Host sent unless preserve_host or a plugin says otherwise (a balancer target's, or the service's). */
-export function buildUpstreamHeaders(rc: RequestContext, defaultHost: string): Record<string, HeaderValue> {
+export function buildUpstreamHeaders(rc: ProxyRequest, defaultHost: string): Record<string, HeaderValue> {
   const src = rc.headers as Record<string, HeaderValue | undefined>;
   const overrides = rc.headerOverrides;
   const out: Record<string, HeaderValue> = {};
@@ -23,8 +24,13 @@ export function buildUpstreamHeaders(rc: RequestContext, defaultHost: string): R
   }
   const route = rc.compiled!;
   const peer = peerAddress(rc.raw.socket as TrackedSocket);
-  const xff = rc.headers['x-forwarded-for'];
-  out['x-forwarded-for'] = xff === undefined ? peer : `${typeof xff === 'string' ? xff : xff.join(', ')}, ${peer}`;
+  // Only addresses flow onward: a client's X-Forwarded-For with anything else in it is replaced, and
+  // a Forwarded header whose `for=` is not an address is dropped.
+  const xff = rc.forwardedFor;
+  out['x-forwarded-for'] = xff === null ? peer : `${xff.join(', ')}, ${peer}`;
+  const fwd = src.forwarded;
+  if (fwd !== undefined && (overrides === null || !overrides.has('forwarded')) && forwardedFor(fwd) === null)
+    delete out.forwarded;
   const settings = rc.runtime.config.settings;
   if (!rc.trustedPeer || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = rc.scheme;
   if (!rc.trustedPeer || out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = rc.host;

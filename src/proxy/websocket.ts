@@ -55,8 +55,9 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
     ureq.destroy(Object.assign(new Error('upstream timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })),
   );
   ureq.on('error', (err: Error & { code?: string }) => {
-    rc.error = { code: err.code ?? '', message: err.message };
-    sendError(rc, upstreamErrorCode(err.code ?? ''));
+    const answer = upstreamErrorCode(err.code ?? '');
+    rc.error = { code: answer, message: err.message, cause: err.code };
+    sendError(rc, answer);
   });
   ureq.on('response', (ures) => {
     // The upstream declined the upgrade: relay its answer as a normal response.

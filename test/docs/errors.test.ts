@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ProxyErrors } from '../../src/errors.ts';
+import { ProxyErrors, RequestEndErrors } from '../../src/errors.ts';
 
 const page = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
 
@@ -20,5 +20,11 @@ test('docs/errors.md lists every config error code', () => {
   for (const c of codes) {
     const code = c.slice(3, -1);
     assert.ok(page.includes(`\`${code}\``), `${code} missing in docs/errors.md`);
+  }
+});
+
+test('docs/errors.md lists every request-end error code with its meaning', () => {
+  for (const [code, when] of Object.entries(RequestEndErrors)) {
+    assert.ok(page.includes(`| \`${code}\` | ${when} |`), `${code} missing or out of date in docs/errors.md`);
   }
 });

@@ -1,0 +1,86 @@
+// Requests node's HTTP parser refuses before the gateway sees them (bad header bytes, a head over
+// the size limit, a head that never completes): answered with the catalogued error and, like every
+// other request, written to the access log and counted in the metrics.
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
+import { ProxyRequest, peerAddress, type TrackedSocket } from './context.ts';
+import type { Gateway } from './gateway.ts';
+import { nextRequestId } from './request-checks.ts';
+import { finishRefused } from './request-end.ts';
+
+/** Longest path kept from a refused request line, for the log. */
+const PATH_LIMIT = 256;
+
+type ParserError = Error & { code?: string; rawPacket?: Buffer };
+
+export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): void {
+  const code = err.code ?? '';
+  // Not a request of its own, so nothing to answer or count: a connection reset; bytes after a response
+  // that closed the connection; a parse error in the body of a request the gateway is already answering
+  // (a response is under way on the connection, and it is that request's record that counts).
+  const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage != null;
+  if ((!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') || code === 'HPE_CLOSED_CONNECTION' || busy) {
+    socket.destroy();
+    return;
+  }
+  const answer: ProxyErrorCode =
+    code === 'HPE_HEADER_OVERFLOW'
+      ? 'TOO_MANY_HEADERS'
+      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'REQUEST_TIMEOUT'
+        : 'BAD_REQUEST';
+  const def = ProxyErrors[answer];
+  const rc = refusedRequest(gw, socket as Socket, err.rawPacket);
+  rc.error = { code: answer, message: err.message, cause: code };
+  if (socket.writable) {
+    const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
+    rc.status = def.status;
+    rc.bytesSent = body.length;
+    socket.end(
+      `HTTP/1.1 ${def.status} ${reason(def.status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nconnection: close\r\n\r\n${body}`,
+    );
+  } else {
+    rc.status = 499;
+    socket.destroy();
+  }
+  finishRefused(rc);
+}
+
+function reason(status: number): string {
+  return status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+}
+
+/** A request record for what the parser refused: method and path from the request line when they are readable. */
+function refusedRequest(gw: Gateway, socket: Socket, packet: Buffer | undefined): ProxyRequest {
+  const req = new IncomingMessage(socket);
+  const res = new ServerResponse(req);
+  const rc = new ProxyRequest(gw, gw.runtime, req, res, performance.now());
+  rc.id = nextRequestId();
+  rc.clientIp = peerAddress(socket as TrackedSocket);
+  rc.method = '';
+  rc.path = '';
+  rc.bytesReceived = packet?.length ?? 0;
+  if (packet !== undefined) readRequestLine(rc, packet);
+  return rc;
+}
+
+function readRequestLine(rc: ProxyRequest, packet: Buffer): void {
+  const end = Math.min(packet.length, 8 * 1024);
+  const sp1 = packet.indexOf(32, 0);
+  if (sp1 < 1 || sp1 > 20) return;
+  for (let i = 0; i < sp1; i++) {
+    const c = packet[i]!;
+    if (c < 65 || c > 90) return; // methods are upper-case letters
+  }
+  rc.method = packet.toString('latin1', 0, sp1);
+  if (packet[sp1 + 1] !== 47 /* / */) return;
+  let i = sp1 + 1;
+  while (i < end && i - sp1 - 1 < PATH_LIMIT) {
+    const c = packet[i]!;
+    if (c === 32 || c === 63 /* ? */ || c === 13 || c === 10) break;
+    i++;
+  }
+  rc.path = packet.toString('latin1', sp1 + 1, i);
+}

@@ -1,0 +1,215 @@
+// Forwarded client addresses: from a trusted peer, X-Forwarded-For, Forwarded and X-Real-IP count
+// only when they hold IP addresses; anything else is ignored and the peer's address counts, for the
+// access log, ip-restriction, rate limits and the headers the upstream receives. Every access-log
+// field stays valid JSON whatever the request carried.
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
+
+/** Sends a GET with exactly these headers (fetch would refuse some of them). */
+function get(
+  url: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers, agent: false, signal: AbortSignal.timeout(10_000) }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function accessLine(gw: TestGateway, requestId: string): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 300; i++) {
+    const line = gw.logs.find((l) => l.type === 'access' && l.request_id === requestId);
+    if (line !== undefined) return line;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`no access line for ${requestId}`);
+}
+
+const JUNK_XFF = [
+  'not-an-ip',
+  '10.1.2.3, evil.example',
+  'unknown',
+  '1.2.3.4.5',
+  '10.1.2.3 junk',
+  '::1::1',
+  '", "admin": true, "x": "',
+  '10.1.2.3\\"}',
+  '01.2.3.4',
+  'fe80::1%eth0',
+  ' , ',
+  `${'1'.repeat(20000)}`,
+  '10.1.2.3,',
+  '<script>alert(1)</script>',
+];
+
+describe('behind a trusted proxy', () => {
+  let gw: TestGateway;
+  let upstream: RecordingUpstream;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    gw = await startServiceGateway(
+      [
+        { name: 'plain', paths: ['/plain'] },
+        {
+          name: 'deny',
+          paths: ['/deny'],
+          plugins: [{ name: 'ip-restriction', config: { deny: ['10.1.2.3', '2001:db8::/32'] } }],
+        },
+        {
+          name: 'allow',
+          paths: ['/allow'],
+          plugins: [{ name: 'ip-restriction', config: { allow: ['127.0.0.1'] } }],
+        },
+        {
+          name: 'limited',
+          paths: ['/limited'],
+          plugins: [{ name: 'rate-limiting', config: { minute: 2, limit_by: 'ip', policy: 'local' } }],
+        },
+      ],
+      { url: upstream.url, extra: { _tollgate: { trusted_ips: ['127.0.0.1'] } } },
+    );
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  async function seen(
+    headers: Record<string, string>,
+  ): Promise<{ clientIp: unknown; upstream: Record<string, unknown> }> {
+    const r = await get(`${gw.url}/plain`, headers);
+    assert.equal(r.status, 200, r.body);
+    const body = JSON.parse(r.body) as { headers: Record<string, unknown> };
+    const id = String(body.headers['x-kong-request-id'] ?? body.headers['x-request-id']);
+    const line = await accessLine(gw, id);
+    return { clientIp: line.client_ip, upstream: body.headers };
+  }
+
+  test('a valid X-Forwarded-For names the client, in the log and upstream', async () => {
+    const s = await seen({ 'x-forwarded-for': '10.1.2.3' });
+    assert.equal(s.clientIp, '10.1.2.3');
+    assert.equal(s.upstream['x-real-ip'], '10.1.2.3');
+    assert.equal(s.upstream['x-forwarded-for'], '10.1.2.3, 127.0.0.1');
+  });
+
+  test('entries with ports and bracketed IPv6 are addresses too', async () => {
+    assert.equal((await seen({ 'x-forwarded-for': '10.1.2.3:4711' })).clientIp, '10.1.2.3');
+    assert.equal((await seen({ 'x-forwarded-for': '[2001:DB8::1]:4711' })).clientIp, '2001:db8::1');
+    assert.equal((await seen({ 'x-forwarded-for': '2001:db8::7' })).clientIp, '2001:db8::7');
+  });
+
+  for (const junk of JUNK_XFF) {
+    test(`X-Forwarded-For ${JSON.stringify(junk.slice(0, 40))} is ignored: the peer counts everywhere`, async () => {
+      const s = await seen({ 'x-forwarded-for': junk });
+      assert.equal(s.clientIp, '127.0.0.1');
+      assert.equal(s.upstream['x-real-ip'], '127.0.0.1');
+      assert.equal(s.upstream['x-forwarded-for'], '127.0.0.1', 'only addresses flow onward');
+      const denied = await get(`${gw.url}/allow`, { 'x-forwarded-for': junk });
+      assert.equal(denied.status, 200, 'ip-restriction sees the peer, which is allowed');
+    });
+  }
+
+  test('X-Real-IP counts when it is an address, and not otherwise', async () => {
+    assert.equal((await seen({ 'x-real-ip': '10.9.8.7' })).clientIp, '10.9.8.7');
+    for (const junk of ['10.9.8.7x', 'localhost', '"}', '']) {
+      const s = await seen({ 'x-real-ip': junk });
+      assert.equal(s.clientIp, '127.0.0.1', junk);
+      assert.equal(s.upstream['x-real-ip'], '127.0.0.1');
+    }
+  });
+
+  test('Forwarded for= counts when it is an address; unknown, obfuscated or junk values do not', async () => {
+    assert.equal((await seen({ forwarded: 'for=10.4.4.4;proto=https' })).clientIp, '10.4.4.4');
+    assert.equal((await seen({ forwarded: 'For="[2001:db8:cafe::17]:4711"' })).clientIp, '2001:db8:cafe::17');
+    assert.equal((await seen({ forwarded: 'for=10.4.4.4, for=127.0.0.1' })).clientIp, '10.4.4.4');
+    for (const junk of ['for=unknown', 'for=_hidden', 'for="x\\"y"', 'proto=https', 'for=10.4.4.4, for=nope']) {
+      const s = await seen({ forwarded: junk });
+      assert.equal(s.clientIp, '127.0.0.1', junk);
+      assert.equal(s.upstream.forwarded, undefined, `${junk}: not passed on`);
+    }
+    const ok = await seen({ forwarded: 'for=10.4.4.4' });
+    assert.equal(ok.upstream.forwarded, 'for=10.4.4.4', 'a valid Forwarded is passed on');
+  });
+
+  test('ip-restriction acts on the forwarded address only when it parses', async () => {
+    assert.equal((await get(`${gw.url}/deny`, { 'x-forwarded-for': '10.1.2.3' })).status, 403);
+    assert.equal((await get(`${gw.url}/deny`, { 'x-forwarded-for': '[2001:db8::5]:80' })).status, 403);
+    assert.equal((await get(`${gw.url}/allow`, { 'x-forwarded-for': '10.1.2.3' })).status, 403);
+    assert.equal((await get(`${gw.url}/deny`, { 'x-forwarded-for': '10.1.2.3, junk' })).status, 200);
+  });
+
+  test('rate limits by ip count every junk-forwarded request against the peer', async () => {
+    const statuses: number[] = [];
+    for (const junk of ['a', 'b', 'c'])
+      statuses.push((await get(`${gw.url}/limited`, { 'x-forwarded-for': junk })).status);
+    assert.deepEqual(statuses, [200, 200, 429], 'three distinct junk values are one client');
+    assert.equal(
+      (await get(`${gw.url}/limited`, { 'x-forwarded-for': '10.7.7.7' })).status,
+      200,
+      'a real address is its own client',
+    );
+  });
+
+  test('a trusted request id with quotes and backslashes stays valid JSON in the log and the error body', async () => {
+    const rid = 'abc"def\\ghi", "status": 1, "x": "\u00e9';
+    const r = await get(`${gw.url}/nowhere`, { 'x-kong-request-id': rid, 'x-request-id': rid });
+    assert.equal(r.status, 404);
+    const body = JSON.parse(r.body) as { request_id: string };
+    assert.equal(body.request_id, rid);
+    const line = await accessLine(gw, rid);
+    assert.equal(line.status, 404);
+    assert.equal(line.route, null);
+  });
+
+  test('a path with quotes, backslashes and escapes stays one JSON field', async () => {
+    for (const path of ['/plain/a"b', '/plain/%22%7D%2C%22x%22%3A1', '/plain/\u00ff\u0080', '/plain/a\\b']) {
+      const before = gw.logs.length;
+      const r = await get(`${gw.url}${path}`, {});
+      assert.ok(r.status === 200 || r.status === 400, `${path}: ${r.status}`);
+      let line: Record<string, unknown> | undefined;
+      for (let i = 0; i < 300 && line === undefined; i++) {
+        line = gw.logs.slice(before).find((l) => l.type === 'access');
+        if (line === undefined) await new Promise((res) => setTimeout(res, 10));
+      }
+      assert.ok(line, `${path}: logged`);
+      assert.equal(typeof line.path, 'string');
+      assert.equal(line.x, undefined, 'no field injected');
+      assert.equal(line.status, r.status);
+    }
+  });
+});
+
+describe('without trusted proxies', () => {
+  let gw: TestGateway;
+  let upstream: RecordingUpstream;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    gw = await startServiceGateway([{ name: 'plain', paths: ['/plain'] }], { url: upstream.url });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('the peer is the client; a client X-Forwarded-For of addresses is passed on, anything else is not', async () => {
+    const ok = JSON.parse(
+      (await get(`${gw.url}/plain`, { 'x-forwarded-for': '10.1.2.3', 'x-real-ip': '10.1.2.3' })).body,
+    );
+    assert.equal(ok.headers['x-forwarded-for'], '10.1.2.3, 127.0.0.1');
+    assert.equal(ok.headers['x-real-ip'], '127.0.0.1');
+    const junk = JSON.parse((await get(`${gw.url}/plain`, { 'x-forwarded-for': '"><img src=x>' })).body);
+    assert.equal(junk.headers['x-forwarded-for'], '127.0.0.1');
+    const id = junk.headers['x-kong-request-id'] ?? junk.headers['x-request-id'];
+    assert.equal((await accessLine(gw, id)).client_ip, '127.0.0.1');
+  });
+});

@@ -1,0 +1,199 @@
+// Requests refused before routing, and how requests end: what a client, the access log and the
+// metrics see. HTTP/1.0 with Transfer-Encoding is refused (RFC 9112 section 6.1); a request node's
+// parser refuses (bad header bytes, an oversized head) is answered, logged and counted; the access
+// line's `error` is always a documented code, with the raw system code in `cause`.
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { ProxyErrors, RequestEndErrors } from '../../src/errors.ts';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { parsePrometheus, sumOf } from '../ops/support.ts';
+import { startServiceGateway } from '../support/gateway.ts';
+import { rawRequest } from '../support/raw.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
+
+const DOCUMENTED = new Set([...Object.keys(ProxyErrors), ...Object.keys(RequestEndErrors)]);
+
+let gw: TestGateway;
+let upstream: RecordingUpstream;
+let cut: Server;
+let cutUrl: string;
+
+before(async () => {
+  upstream = await startRecordingUpstream();
+  // An upstream that starts a response and then drops the connection mid-body.
+  cut = createServer((_req, res) => {
+    res.writeHead(200, { 'content-length': '1000' });
+    res.write('partial');
+    setImmediate(() => res.socket?.destroy());
+  });
+  await new Promise<void>((r) => cut.listen(0, '127.0.0.1', r));
+  cutUrl = `http://127.0.0.1:${(cut.address() as AddressInfo).port}`;
+  gw = await startServiceGateway([{ name: 'up', paths: ['/up'] }], {
+    url: upstream.url,
+    services: [
+      { name: 'cut', url: cutUrl, routes: [{ name: 'cut', paths: ['/cut'] }] },
+      // Nothing listens on port 1 of loopback: connection refused.
+      { name: 'down', url: 'http://127.0.0.1:1', retries: 0, routes: [{ name: 'down', paths: ['/down'] }] },
+    ],
+  });
+});
+after(async () => {
+  await gw.close();
+  await upstream.close();
+  await new Promise<void>((r) => {
+    cut.close(() => r());
+    cut.closeAllConnections();
+  });
+});
+
+async function newAccessLines(from: number, n = 1): Promise<Record<string, unknown>[]> {
+  for (let i = 0; i < 300; i++) {
+    const lines = gw.logs.slice(from).filter((l) => l.type === 'access');
+    if (lines.length >= n) return lines;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail('access line never came');
+}
+
+async function metric(match: Record<string, string>): Promise<number> {
+  const text = await (await fetch(`${gw.adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+  return sumOf(parsePrometheus(text), 'tollgate_http_requests_total', match);
+}
+
+describe('HTTP/1.0 with Transfer-Encoding', () => {
+  const variants = [
+    'Transfer-Encoding: chunked\r\n',
+    'transfer-encoding: chunked\r\n',
+    'Transfer-Encoding: identity\r\n',
+    'Transfer-Encoding: gzip, chunked\r\n',
+    'Transfer-Encoding: chunked\r\nContent-Length: 5\r\n',
+  ];
+  for (const te of variants) {
+    test(`${JSON.stringify(te.trim())} is refused with 400, the connection closed, nothing sent upstream`, async () => {
+      const seen = upstream.requests.length;
+      const from = gw.logs.length;
+      const r = await rawRequest(
+        gw.url,
+        `POST /up/x HTTP/1.0\r\nHost: a\r\n${te}\r\n5\r\nhello\r\n0\r\n\r\nGET /up/smuggled HTTP/1.1\r\nHost: a\r\n\r\n`,
+      );
+      assert.equal(r.status, 400);
+      assert.equal((r.raw.match(/HTTP\/1\.1 /g) ?? []).length, 1, 'one answer: the smuggled request is never served');
+      assert.equal(upstream.requests.length, seen, 'the upstream saw nothing');
+      const [line] = await newAccessLines(from);
+      assert.equal(line!.status, 400);
+      assert.equal(line!.error, 'BAD_REQUEST');
+    });
+  }
+
+  test('HTTP/1.0 without Transfer-Encoding is served', async () => {
+    const r = await rawRequest(gw.url, 'POST /up/ok HTTP/1.0\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi');
+    assert.equal(r.status, 200);
+  });
+});
+
+describe('requests the HTTP parser refuses', () => {
+  const cases: { name: string; text: string; status: number; code: string }[] = [
+    {
+      name: 'a control byte in a header name',
+      text: 'GET /up/a HTTP/1.1\r\nHost: a\r\nX-B\x01d: v\r\n\r\n',
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      name: 'a header line without a colon',
+      text: 'GET /up/a HTTP/1.1\r\nHost: a\r\nnocolon\r\n\r\n',
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      name: 'a space before the colon',
+      text: 'GET /up/a HTTP/1.1\r\nHost : a\r\n\r\n',
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      name: 'a NUL in a header value',
+      text: 'GET /up/a HTTP/1.1\r\nHost: a\r\nX: a\x00b\r\n\r\n',
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      name: 'a bare LF line end in the head',
+      text: 'GET /up/a HTTP/1.1\r\nHost: a\nX: y\r\n\r\n',
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    { name: 'an unknown method', text: 'BREW /up/a HTTP/1.1\r\nHost: a\r\n\r\n', status: 400, code: 'BAD_REQUEST' },
+    {
+      name: 'a head over 32 KiB',
+      text: `GET /up/a HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(40 * 1024)}\r\n\r\n`,
+      status: 431,
+      code: 'TOO_MANY_HEADERS',
+    },
+  ];
+  for (const c of cases) {
+    test(`${c.name}: ${c.status}, one access line with the parser's code as cause, counted in the metrics`, async () => {
+      const before = await metric({ service: '', route: '', code: String(c.status), source: 'error' });
+      const from = gw.logs.length;
+      const r = await rawRequest(gw.url, c.text);
+      assert.equal(r.status, c.status);
+      assert.equal(JSON.parse(r.body).message, ProxyErrors[c.code as keyof typeof ProxyErrors].message);
+      const [line] = await newAccessLines(from);
+      assert.equal(line!.status, c.status);
+      assert.equal(line!.error, c.code);
+      assert.match(String(line!.cause), /^HPE_/);
+      assert.equal(line!.client_ip, '127.0.0.1');
+      assert.equal(line!.route, null);
+      assert.equal(typeof line!.request_id, 'string');
+      assert.equal(r.headers['x-kong-request-id'] ?? r.headers['x-request-id'], line!.request_id);
+      const after = await metric({ service: '', route: '', code: String(c.status), source: 'error' });
+      assert.equal(after, before + 1);
+    });
+  }
+
+  test('the method and path of a refused request are logged when readable, and encoded', async () => {
+    const from = gw.logs.length;
+    await rawRequest(gw.url, 'GET /up/"quoted"\\x HTTP/1.1\r\nHost: a\r\nX\x01: v\r\n\r\n');
+    const [line] = await newAccessLines(from);
+    assert.equal(line!.method, 'GET');
+    assert.equal(line!.path, '/up/"quoted"\\x');
+  });
+
+  test('the gateway still serves after refusals', async () => {
+    const r = await fetch(`${gw.url}/up/fine`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(r.status, 200);
+  });
+});
+
+describe('how a request ends: a documented code, the system code as cause', () => {
+  test('connection refused: UPSTREAM_BAD_RESPONSE, cause ECONNREFUSED', async () => {
+    const from = gw.logs.length;
+    const r = await fetch(`${gw.url}/down`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(r.status, 502);
+    const [line] = await newAccessLines(from);
+    assert.equal(line!.error, 'UPSTREAM_BAD_RESPONSE');
+    assert.equal(line!.cause, 'ECONNREFUSED');
+  });
+
+  test('an upstream that drops the connection mid-body: UPSTREAM_ABORTED with the socket error as cause', async () => {
+    const from = gw.logs.length;
+    await fetch(`${gw.url}/cut`, { signal: AbortSignal.timeout(10_000) })
+      .then(
+        (r) => r.text(),
+        () => undefined,
+      )
+      .catch(() => undefined);
+    const [line] = await newAccessLines(from);
+    assert.equal(line!.error, 'UPSTREAM_ABORTED');
+    assert.equal(typeof line!.cause, 'string');
+    assert.match(String(line!.cause), /^[A-Z_]+$/);
+  });
+
+  test('every error in the access log so far is a documented code', () => {
+    const errors = gw.logs.filter((l) => l.type === 'access' && l.error !== undefined).map((l) => String(l.error));
+    assert.ok(errors.length >= 10, `errors seen: ${errors.length}`);
+    for (const e of errors) assert.ok(DOCUMENTED.has(e), `${e} is not in the catalogue`);
+  });
+});
