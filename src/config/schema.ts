@@ -22,7 +22,6 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   root: {
     snis: 'declare SNIs nested under their certificate (`certificates[].snis`)',
     vaults: 'use ${NAME} and ${file:path} references instead of vaults',
-    basicauth_credentials: 'the basic-auth plugin is not implemented',
     hmacauth_credentials: 'the hmac-auth plugin is not implemented',
     oauth2_credentials: 'the oauth2 plugin is not implemented',
     mtls_auth_credentials: 'the mtls-auth plugin is not implemented',

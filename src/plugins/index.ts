@@ -4,6 +4,7 @@
  */
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import acl from './acl/index.ts';
+import basicAuth from './basic-auth/index.ts';
 import botDetection from './bot-detection/index.ts';
 import correlationId from './correlation-id/index.ts';
 import cors from './cors/index.ts';
@@ -41,6 +42,7 @@ const builtins: PluginDefinition[] = [
   redirect,
   proxyCache,
   responseRateLimiting,
+  basicAuth,
 ];
 
 /** Built-in plugins by name. */

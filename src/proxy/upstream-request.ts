@@ -17,7 +17,13 @@ export function buildUpstreamHeaders(rc: ProxyRequest, defaultHost: string): Rec
   const out: Record<string, HeaderValue> = {};
   for (const name in src) {
     const v = src[name];
-    if (v !== undefined && name !== 'transfer-encoding' && (overrides === null || !overrides.has(name))) out[name] = v;
+    if (
+      v !== undefined &&
+      name !== 'transfer-encoding' &&
+      name !== 'proxy-authorization' &&
+      (overrides === null || !overrides.has(name))
+    )
+      out[name] = v;
   }
   if (overrides !== null) {
     for (const [name, v] of overrides) if (v !== null) out[name] = v;

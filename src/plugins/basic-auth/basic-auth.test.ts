@@ -1,0 +1,188 @@
+// basic-auth through the gateway: Kong 3's outcomes, the Basic challenge, hide_credentials,
+// anonymous, and passwords given plain or as the hash Kong stores (decK dumps).
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { entityId } from '../../config/ids.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import { kongPasswordHash } from './entities.ts';
+import { parseBasic } from './index.ts';
+
+type Echo = { headers: Record<string, string> };
+const basic = (user: string, password: string, scheme = 'Basic') =>
+  `${scheme} ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+// A decK dump of a database-backed Kong: the consumer's id, the password as Kong stored it.
+const DUMPED_ID = '5d1f3e7a-2c4b-4f6e-9a8b-0c1d2e3f4a5b';
+const DUMPED_HASH = kongPasswordHash('from-the-dump', DUMPED_ID);
+
+describe('basic-auth', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startServiceGateway(
+      [
+        { name: 'basic', paths: ['/basic'], plugins: [{ name: 'basic-auth' }] },
+        {
+          name: 'hidden',
+          paths: ['/hidden'],
+          plugins: [{ name: 'basic-auth', config: { hide_credentials: true, realm: 'orders' } }],
+        },
+        { name: 'anon', paths: ['/anon'], plugins: [{ name: 'basic-auth', config: { anonymous: 'guest' } }] },
+        {
+          name: 'either',
+          paths: ['/either'],
+          plugins: [
+            { name: 'key-auth', config: { anonymous: 'guest' } },
+            { name: 'basic-auth', config: { anonymous: 'guest' } },
+          ],
+        },
+      ],
+      {
+        extra: {
+          consumers: [
+            {
+              username: 'alice',
+              custom_id: 'alice-1',
+              basicauth_credentials: [{ username: 'alice', password: 'open sesame: with colon' }],
+            },
+            {
+              id: DUMPED_ID,
+              username: 'dumped',
+              basicauth_credentials: [{ username: 'dumped', password: DUMPED_HASH }],
+            },
+            { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }] },
+            { username: 'guest' },
+          ],
+          basicauth_credentials: [{ consumer: 'bob', username: 'bob@example.com', password: 'hunter2' }],
+        },
+      },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+  });
+
+  // undici's request, not fetch: fetch drops Proxy-* request headers (forbidden header names in the Fetch standard).
+  const get = async (path: string, headers: Record<string, string> = {}) => {
+    const res = await request(`${gw.url}${path}`, { headers, headersTimeout: 5000, bodyTimeout: 5000 });
+    const body = await res.body.text();
+    return {
+      status: res.statusCode,
+      headers: { get: (name: string) => (res.headers[name] as string | undefined) ?? null },
+      json: async () => JSON.parse(body) as unknown,
+    };
+  };
+  type Res = Awaited<ReturnType<typeof get>>;
+  const refused = async (res: Res, realm = 'service') => {
+    assert.equal(res.status, 401);
+    assert.equal(res.headers.get('www-authenticate'), `Basic realm="${realm}"`);
+    assert.deepEqual(await res.json(), { message: 'Unauthorized' });
+  };
+
+  test('the right password: 200, the consumer and the credential username go upstream', async () => {
+    const res = await get('/basic', { authorization: basic('alice', 'open sesame: with colon') });
+    assert.equal(res.status, 200);
+    const echo = (await res.json()) as Echo;
+    assert.equal(echo.headers['x-consumer-username'], 'alice');
+    assert.equal(echo.headers['x-consumer-custom-id'], 'alice-1');
+    assert.equal(echo.headers['x-credential-identifier'], 'alice');
+    assert.equal(
+      echo.headers.authorization,
+      basic('alice', 'open sesame: with colon'),
+      'kept without hide_credentials',
+    );
+    const top = await get('/basic', { authorization: basic('bob@example.com', 'hunter2', 'basic') });
+    assert.equal(top.status, 200, 'a top-level credential, lower-case scheme');
+    assert.equal(((await top.json()) as Echo).headers['x-consumer-username'], 'bob');
+  });
+
+  test('no credentials, a wrong password, an unknown user, a malformed header: 401 with the Basic challenge', async () => {
+    await refused(await get('/basic'));
+    await refused(await get('/basic', { authorization: basic('alice', 'open sesame: with colo') }));
+    await refused(await get('/basic', { authorization: basic('alice', 'open sesame: with colon ') }));
+    await refused(await get('/basic', { authorization: basic('mallory', 'hunter2') }));
+    await refused(await get('/basic', { authorization: 'Basic !!!not-base64' }));
+    await refused(await get('/basic', { authorization: `Basic ${Buffer.from('no-colon').toString('base64')}` }));
+    await refused(await get('/basic', { authorization: 'Bearer abc' }));
+    await refused(await get('/hidden'), 'orders');
+  });
+
+  test("a password as Kong stores it (sha1 of password and consumer id, from a decK dump) accepts the user's password", async () => {
+    const ok = await get('/basic', { authorization: basic('dumped', 'from-the-dump') });
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as Echo).headers['x-consumer-id'], DUMPED_ID);
+    // The stored hash itself also works as a plain password (a hand-written file may hold any 40 hex digits).
+    assert.equal((await get('/basic', { authorization: basic('dumped', DUMPED_HASH) })).status, 200);
+    await refused(await get('/basic', { authorization: basic('dumped', 'from-the-dum') }));
+  });
+
+  test('Proxy-Authorization is tried first; Authorization is the fallback when it names no known user', async () => {
+    const viaProxy = await get('/basic', { 'proxy-authorization': basic('alice', 'open sesame: with colon') });
+    assert.equal(viaProxy.status, 200);
+    const echo = (await viaProxy.json()) as Echo;
+    assert.equal(echo.headers['x-consumer-username'], 'alice');
+    assert.equal(echo.headers['proxy-authorization'], undefined, 'a proxy credential is never forwarded');
+    const fallback = await get('/basic', {
+      'proxy-authorization': basic('nobody', 'x'),
+      authorization: basic('bob@example.com', 'hunter2'),
+    });
+    assert.equal(fallback.status, 200);
+    // A known user with a wrong password in Proxy-Authorization is a failure, as in Kong.
+    await refused(
+      await get('/basic', {
+        'proxy-authorization': basic('alice', 'wrong'),
+        authorization: basic('bob@example.com', 'hunter2'),
+      }),
+    );
+  });
+
+  test('hide_credentials removes the Authorization header before the upstream', async () => {
+    const res = await get('/hidden', { authorization: basic('alice', 'open sesame: with colon') });
+    assert.equal(res.status, 200);
+    const echo = (await res.json()) as Echo;
+    assert.equal(echo.headers.authorization, undefined);
+    assert.equal(echo.headers['x-consumer-username'], 'alice');
+  });
+
+  test('anonymous: failures continue as the anonymous consumer; an earlier plugin’s success is kept', async () => {
+    const anon = (await (await get('/anon', { authorization: basic('alice', 'nope') })).json()) as Echo;
+    assert.equal(anon.headers['x-consumer-username'], 'guest');
+    assert.equal(anon.headers['x-anonymous-consumer'], 'true');
+    const byKey = (await (await get('/either', { apikey: 'bob-key' })).json()) as Echo;
+    assert.equal(byKey.headers['x-consumer-username'], 'bob');
+    assert.equal(byKey.headers['x-anonymous-consumer'], undefined);
+    const byBasic = (await (
+      await get('/either', { authorization: basic('alice', 'open sesame: with colon') })
+    ).json()) as Echo;
+    assert.equal(byBasic.headers['x-consumer-username'], 'alice');
+  });
+
+  test('the admin API never shows a password or its hash', async () => {
+    const text = await (await fetch(`${gw.adminUrl}/config`)).text();
+    const cfg = JSON.parse(text) as { basicauth_credentials: { username: string; password: string }[] };
+    assert.deepEqual(
+      cfg.basicauth_credentials.map((c) => [c.username, c.password]),
+      [
+        ['alice', '[redacted]'],
+        ['dumped', '[redacted]'],
+        ['bob@example.com', '[redacted]'],
+      ],
+    );
+    for (const secret of [
+      'open sesame',
+      'hunter2',
+      DUMPED_HASH,
+      kongPasswordHash('hunter2', entityId('consumers', 'bob')),
+    ])
+      assert.ok(!text.includes(secret), secret);
+  });
+});
+
+test('parseBasic: the scheme as Kong reads it, split at the first colon, bounded', () => {
+  assert.deepEqual(parseBasic(basic('u', 'p:q')), { username: 'u', password: 'p:q' });
+  assert.deepEqual(parseBasic(`  ${basic('u', '')}`), { username: 'u', password: '' });
+  assert.equal(parseBasic(basic('', 'p')), null);
+  assert.equal(parseBasic('BASIC dTpw'), null);
+  assert.equal(parseBasic(`Basic ${'A'.repeat(10_000)}`), null);
+});

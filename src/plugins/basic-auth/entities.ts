@@ -1,0 +1,53 @@
+/**
+ * The basic-auth plugin's entity: `basicauth_credentials` (Kong's daos). Kong stores
+ * sha1(password .. consumer_id) in hex and never the password; here the password is hashed the
+ * same way when the config loads, and only digests are kept. A decK dump of a database-backed
+ * Kong carries those stored hashes in `password`: a 40-hex-digit password is therefore accepted
+ * both as Kong's hash and as a plain password (whose own hash is kept too), so a dump and a
+ * hand-written file both work.
+ */
+import { createHash } from 'node:crypto';
+import type { EntityRecord } from '../../index.ts';
+import { defineEntity } from '../../index.ts';
+
+/** A basic-auth credential after load: `password` holds the accepted digests (hex, comma-separated). */
+export interface BasicAuthCredential extends EntityRecord {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** Kong's hash of a password: sha1(password .. consumer_id), hex. */
+export function kongPasswordHash(password: string, consumerId: string): string {
+  return createHash('sha1').update(password, 'utf8').update(consumerId, 'utf8').digest('hex');
+}
+
+const KONG_HASH = /^[0-9a-fA-F]{40}$/;
+
+export const basicauthCredentials = defineEntity<BasicAuthCredential>({
+  name: 'basicauth_credentials',
+  description: "A basic-auth credential: a username and a password (plain, or Kong's stored hash from a decK dump).",
+  schema: {
+    type: 'object',
+    required: ['username', 'password'],
+    properties: {
+      username: { type: 'string', minLength: 1 },
+      password: {
+        type: 'string',
+        description: 'The password, or the hash Kong stores (sha1 of password and consumer id, hex), as decK dumps it.',
+      },
+    },
+  },
+  unique: ['username'],
+  secrets: ['password'],
+  load(credential, context) {
+    if (credential.username.includes(':'))
+      context.warn(
+        "this credential can never authenticate: the Authorization header separates username and password at the first ':'",
+        'username',
+      );
+    if (context.consumer === null) return undefined;
+    const digests = [kongPasswordHash(credential.password, context.consumer.id)];
+    if (KONG_HASH.test(credential.password)) digests.push(credential.password.toLowerCase());
+    return { ...credential, password: digests.join(',') };
+  },
+});
