@@ -92,11 +92,12 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   let hostHeader = typeof headers.host === 'string' ? headers.host : '';
   if (url.charCodeAt(0) !== 47 /* / */) {
     // absolute-form (RFC 9112 3.2.2): its authority must agree with Host
-    const m = /^https?:\/\/([^/?#]*)([^#]*)$/i.exec(url);
-    if (m === null) return 'BAD_REQUEST';
-    if (hostHeader !== '' && m[1]!.toLowerCase() !== hostHeader.toLowerCase()) return 'AMBIGUOUS_HOST';
-    hostHeader = m[1]!;
-    url = m[2] === '' ? '/' : m[2]!;
+    const span = absoluteFormAuthority(url);
+    if (span === null) return 'BAD_REQUEST';
+    const authority = url.slice(span[0], span[1]);
+    if (hostHeader !== '' && authority.toLowerCase() !== hostHeader.toLowerCase()) return 'AMBIGUOUS_HOST';
+    hostHeader = authority;
+    url = span[1] === url.length ? '/' : url.slice(span[1]);
     if (url.charCodeAt(0) !== 47) url = `/${url}`;
   }
   rc.hostHeader = hostHeader;
@@ -117,6 +118,24 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
 
   if (headers['content-length'] !== undefined || te !== undefined || (h2 && hasH2Body(req))) startBodyTimer(rc);
   return null;
+}
+
+/**
+ * Start and end of the authority of an `http://` or `https://` absolute-form target (RFC 9112
+ * 3.2.2), or null for anything else (another scheme, a fragment). One scan: the equivalent regex
+ * backtracks quadratically on a long authority that is then refused.
+ */
+function absoluteFormAuthority(url: string): [number, number] | null {
+  const scheme = url.slice(0, 8).toLowerCase();
+  const start = scheme.startsWith('http://') ? 7 : scheme === 'https://' ? 8 : -1;
+  if (start < 0 || url.includes('#')) return null;
+  let end = start;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 0x2f /* / */ || c === 0x3f /* ? */) break;
+    end++;
+  }
+  return [start, end];
 }
 
 /**

@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { definePlugin, PluginConfigError, parseRequestJson } from '../../index.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
@@ -179,7 +179,7 @@ function parseBody(req: GatewayRequest, raw: Buffer): ParsedBody | null {
   if (ct === 'application/x-www-form-urlencoded')
     return { kind: 'form', params: new URLSearchParams(raw.toString('utf8')) };
   try {
-    const value = JSON.parse(raw.toString('utf8')) as unknown;
+    const value = parseRequestJson(raw.toString('utf8'));
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       return { kind: 'json', value: value as Record<string, unknown> };
     }
@@ -196,7 +196,8 @@ function bodyValue(body: ParsedBody, name: string): string | string[] | undefine
   }
   const v = body.value[name];
   if (typeof v === 'string') return v;
-  if (Array.isArray(v)) return v.map(String);
+  // Any array is a duplicate key (Kong): its elements are not converted (they may nest deeply).
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : ''));
   return undefined;
 }
 

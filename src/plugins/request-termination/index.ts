@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
 import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { definePlugin, PluginConfigError, parseRequestJson } from '../../index.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {
@@ -103,7 +103,7 @@ function parsedBody(contentType: string | undefined, raw: Buffer): unknown {
   if (contentType === undefined || raw.length === 0) return undefined;
   const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
   try {
-    if (type === 'application/json' || type.endsWith('+json')) return JSON.parse(raw.toString('utf8'));
+    if (type === 'application/json' || type.endsWith('+json')) return parseRequestJson(raw.toString('utf8'));
     if (type === 'application/x-www-form-urlencoded') return queryObject(new URLSearchParams(raw.toString('utf8')));
   } catch {
     // An unparsable body is left out, as Kong does.

@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError, ProxyError } from '../../index.ts';
+import { definePlugin, PluginConfigError, ProxyError, parseRequestJson } from '../../index.ts';
 import { compileTemplate, isValidHeaderValue, render, renderPath, type Template, TemplateError } from './template.ts';
 
 interface Lists {
@@ -304,7 +304,7 @@ class RequestTransformer implements PluginHandlers {
     else {
       let parsed: unknown;
       try {
-        parsed = JSON.parse(body.toString('utf8'));
+        parsed = parseRequestJson(body.toString('utf8'));
       } catch {
         return null;
       }
