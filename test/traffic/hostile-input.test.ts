@@ -67,6 +67,8 @@ const HEADER_FIELDS: [route: string, header: string][] = [
   ['/rl', 'x-client'],
   ['/ip', 'x-forwarded-for'],
   ['/ip', 'x-forwarded-proto'],
+  ['/ip', 'forwarded'],
+  ['/ip', 'x-real-ip'],
   ['/rt', 'x-tenant'],
   ['/versioned', 'x-version'],
   ['/bots', 'user-agent'],
