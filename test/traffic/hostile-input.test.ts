@@ -57,6 +57,8 @@ function shapes(n: number): Record<string, string> {
 const HEADER_FIELDS: [route: string, header: string][] = [
   ['/jwt', 'authorization'],
   ['/jwt', 'cookie'],
+  ['/basic', 'authorization'],
+  ['/basic', 'proxy-authorization'],
   ['/oidc', 'cookie'],
   ['/oidc', 'authorization'],
   ['/key', 'apikey'],
@@ -129,6 +131,7 @@ before(async () => {
         paths: ['/jwt'],
         plugins: [plugin('jwt', { cookie_names: ['jwt', 'session'], uri_param_names: ['jwt', 'token'] })],
       },
+      { name: 'basic', paths: ['/basic'], plugins: [plugin('basic-auth')] },
       {
         name: 'oidc',
         paths: ['/oidc'],
