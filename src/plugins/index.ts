@@ -12,6 +12,7 @@ import ipRestriction from './ip-restriction/index.ts';
 import jwt from './jwt/index.ts';
 import jwtClaims from './jwt-claims/index.ts';
 import keyAuth from './key-auth/index.ts';
+import ldapAuth from './ldap-auth/index.ts';
 import oidc from './oidc/index.ts';
 import prometheus from './prometheus/index.ts';
 import proxyCache from './proxy-cache/index.ts';
@@ -43,6 +44,7 @@ const builtins: PluginDefinition[] = [
   proxyCache,
   responseRateLimiting,
   basicAuth,
+  ldapAuth,
 ];
 
 /** Built-in plugins by name. */

@@ -1,0 +1,165 @@
+/**
+ * The `ldap-auth` plugin: Kong 3's ldap-auth. A request carries
+ * `Authorization: <header_type> base64(user:password)` (or `Proxy-Authorization`); the gateway binds
+ * to the LDAP server as `<attribute>=<user>,<base_dn>` with the password, and a successful bind
+ * authenticates the request (credential: the user name). Bind results are remembered for
+ * `cache_ttl` seconds in a bounded LRU keyed by a digest of user and password. ldapjs is loaded
+ * the first time a bind is needed. See docs/plugins/ldap-auth.md.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import schema from '../../../schemas/plugins/ldap-auth.schema.json' with { type: 'json' };
+import type { Consumer, GatewayRequest, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import { bind, escapeDnValue } from './bind.ts';
+
+/** The ldap-auth plugin's config, defaults applied. */
+export interface LdapAuthConfig {
+  ldap_host: string;
+  ldap_port: number;
+  ldaps: boolean;
+  start_tls: boolean;
+  verify_ldap_host: boolean;
+  base_dn: string;
+  attribute: string;
+  cache_ttl: number;
+  hide_credentials: boolean;
+  timeout: number;
+  keepalive: number;
+  anonymous?: string | null;
+  header_type: string;
+  realm?: string | null;
+}
+
+/** Kong's priority for ldap-auth. */
+export const LDAP_AUTH_PRIORITY = 1200;
+
+/** Bind results remembered per plugin instance. */
+export const LDAP_CACHE_ENTRIES = 10_000;
+/** Longest credential header looked at; longer ones are not credentials Kong would accept either. */
+const MAX_HEADER = 4096;
+
+const UNAUTHORIZED = { message: 'Unauthorized' };
+const UNEXPECTED = { message: 'An unexpected error occurred' };
+
+interface Given {
+  readonly user: string;
+  readonly password: string;
+}
+
+class LdapAuth implements PluginHandlers {
+  private readonly cache: LRUCache<string, boolean>;
+  /** Binds in flight, so concurrent requests with the same credentials bind once. */
+  private readonly pending = new Map<string, Promise<boolean>>();
+  private readonly scheme: RegExp;
+  private readonly challenge: Readonly<Record<string, HeaderValue>>;
+
+  constructor(
+    private readonly config: LdapAuthConfig,
+    private readonly anonymous: Consumer | null,
+    private readonly logger: PluginLogger,
+  ) {
+    this.cache = new LRUCache<string, boolean>({
+      max: LDAP_CACHE_ENTRIES,
+      ttl: Math.max(1, config.cache_ttl * 1000),
+    });
+    const type = config.header_type.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    this.scheme = new RegExp(`^\\s*${type}\\s+`, 'i');
+    // Kong writes the default scheme capitalized in the challenge.
+    const scheme = config.header_type === 'ldap' ? 'LDAP' : config.header_type;
+    this.challenge = { 'WWW-Authenticate': `${scheme} realm="${config.realm ?? 'kong'}"` };
+  }
+
+  access(req: GatewayRequest): void | Promise<void> {
+    if (this.anonymous !== null && req.credential !== null) return;
+    const proxyAuth = single(req.headers['proxy-authorization']);
+    const auth = single(req.headers.authorization);
+    if (proxyAuth === undefined && auth === undefined) return this.fail(req);
+    const given = this.parse(proxyAuth) ?? this.parse(auth);
+    if (given === null) return this.fail(req);
+    return this.check(given).then(
+      (ok) => (ok ? this.pass(req, given) : this.fail(req)),
+      (err: unknown) => {
+        this.logger.error('LDAP bind failed', { error: err instanceof Error ? err.message : String(err) });
+        req.exit(500, UNEXPECTED);
+      },
+    );
+  }
+
+  /** `user:password` from the header; the user is everything before the last colon, as in Kong. */
+  private parse(value: string | undefined): Given | null {
+    if (value === undefined || value.length > MAX_HEADER) return null;
+    const m = this.scheme.exec(value);
+    if (m === null) return null;
+    const decoded = Buffer.from(value.slice(m[0].length).trim(), 'base64').toString('utf8');
+    const colon = decoded.lastIndexOf(':');
+    if (colon <= 0 || colon === decoded.length - 1) return null;
+    return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+
+  private check(given: Given): Promise<boolean> {
+    const key = createHash('sha256').update(given.user).update('\0').update(given.password).digest('base64');
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return Promise.resolve(cached);
+    let p = this.pending.get(key);
+    if (p === undefined) {
+      const dn = `${this.config.attribute}=${escapeDnValue(given.user)},${this.config.base_dn}`;
+      p = bind(this.config, dn, given.password).then(
+        (ok) => {
+          this.pending.delete(key);
+          this.cache.set(key, ok);
+          return ok;
+        },
+        (err: unknown) => {
+          this.pending.delete(key);
+          throw err;
+        },
+      );
+      this.pending.set(key, p);
+    }
+    return p;
+  }
+
+  private pass(req: GatewayRequest, given: Given): void {
+    if (this.config.hide_credentials) {
+      req.removeUpstreamHeader('authorization');
+      req.removeUpstreamHeader('proxy-authorization');
+    }
+    req.authenticate(null, { id: given.user, type: 'ldap-auth', identifier: given.user, consumer_id: null });
+    req.setUpstreamHeader('x-credential-username', given.user);
+  }
+
+  private fail(req: GatewayRequest): void {
+    if (this.anonymous !== null) {
+      req.authenticate(this.anonymous, null, true);
+      return;
+    }
+    req.exit(401, UNAUTHORIZED, this.challenge);
+  }
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export default definePlugin<LdapAuthConfig>({
+  name: 'ldap-auth',
+  version: '1.0.0',
+  priority: LDAP_AUTH_PRIORITY,
+  schema,
+  consumerScoped: false,
+  create(config, context) {
+    if (config.ldaps && config.start_tls)
+      throw new PluginConfigError('start_tls', "'ldaps' and 'start_tls' cannot be enabled simultaneously");
+    let anonymous: Consumer | null = null;
+    if (config.anonymous != null) {
+      anonymous = context.services.consumers.find(config.anonymous);
+      if (!anonymous)
+        throw new PluginConfigError(
+          'anonymous',
+          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
+        );
+    }
+    return new LdapAuth(config, anonymous, context.log);
+  },
+});

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import ldap from 'ldapjs';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import { escapeDnValue } from './bind.ts';
+import plugin from './index.ts';
+
+const BASE = 'ou=people,dc=example,dc=com';
+const USERS: Record<string, string> = { alice: 'wonderland', 'bob:colon': 'secret' };
+
+/** A real LDAP server (ldapjs) accepting simple binds for USERS under BASE. */
+async function startLdap(): Promise<{ port: number; binds: string[]; close(): Promise<void> }> {
+  const server = ldap.createServer();
+  const binds: string[] = [];
+  server.bind(BASE, (req: any, res: any, next: any) => {
+    const dn: string = req.dn.toString();
+    binds.push(dn);
+    const dnParsed = ldap.parseDN(String(req.dn)) as unknown as {
+      length: number;
+      rdnAt(i: number): { getValue(name: string): string | undefined } | undefined;
+    };
+    const uid = dnParsed.rdnAt(0)?.getValue('uid');
+    if (dnParsed.length !== 4 || uid === undefined || USERS[uid] === undefined || USERS[uid] !== req.credentials)
+      return next(new ldap.InvalidCredentialsError());
+    res.end();
+    return next();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const port = (server as unknown as { address(): AddressInfo }).address().port;
+  return { port, binds, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+function basic(scheme: string, user: string, password: string): string {
+  return `${scheme} ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+}
+
+describe('ldap-auth', () => {
+  let directory: Awaited<ReturnType<typeof startLdap>>;
+  let upstream: RecordingUpstream;
+  let gw: TestGateway;
+  before(async () => {
+    directory = await startLdap();
+    upstream = await startRecordingUpstream();
+    const config = { ldap_host: '127.0.0.1', ldap_port: directory.port, base_dn: BASE, attribute: 'uid' };
+    gw = await startServiceGateway(
+      [
+        { name: 'ldap', paths: ['/ldap'], plugins: [{ name: 'ldap-auth', config }] },
+        {
+          name: 'hidden',
+          paths: ['/hidden'],
+          plugins: [{ name: 'ldap-auth', config: { ...config, hide_credentials: true, header_type: 'basic' } }],
+        },
+        {
+          name: 'anon',
+          paths: ['/anon'],
+          plugins: [{ name: 'ldap-auth', config: { ...config, anonymous: 'guest' } }],
+        },
+        {
+          name: 'down',
+          paths: ['/down'],
+          plugins: [{ name: 'ldap-auth', config: { ...config, ldap_port: 1, timeout: 2000 } }],
+        },
+      ],
+      { url: upstream.url, extra: { consumers: [{ username: 'guest' }] } },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await upstream?.close();
+    await directory?.close();
+  });
+
+  async function call(path: string, headers: Record<string, string> = {}) {
+    const res = await fetch(`${gw.url}${path}`, { headers, signal: AbortSignal.timeout(8000) });
+    const text = await res.text();
+    return { res, text, seen: res.status === 200 ? (JSON.parse(text) as { headers: Record<string, string> }) : null };
+  }
+
+  test("Kong's priority (1200)", () => assert.equal(plugin.priority, 1200));
+
+  test('a user the directory accepts passes, named to the upstream', async () => {
+    const r = await call('/ldap', { authorization: basic('ldap', 'alice', 'wonderland') });
+    assert.equal(r.res.status, 200);
+    assert.equal(r.seen!.headers['x-credential-identifier'], 'alice');
+    assert.equal(r.seen!.headers['x-credential-username'], 'alice');
+    assert.ok(r.seen!.headers.authorization, 'credentials are forwarded unless hide_credentials');
+    assert.ok(directory.binds.includes(`uid=alice,${BASE}`), directory.binds.join(' | '));
+  });
+
+  test('the user name is what comes before the last colon', async () => {
+    const r = await call('/ldap', { authorization: basic('LDAP', 'bob:colon', 'secret') });
+    assert.equal(r.res.status, 200);
+  });
+
+  test('a wrong password or no credentials get 401 with the LDAP challenge', async () => {
+    const before = upstream.requests.length;
+    const cases: Record<string, string>[] = [
+      { authorization: basic('ldap', 'alice', 'wrong') },
+      {},
+      { authorization: 'Basic xyz' },
+    ];
+    for (const headers of cases) {
+      const r = await call('/ldap', headers);
+      assert.equal(r.res.status, 401, JSON.stringify(headers));
+      assert.deepEqual(JSON.parse(r.text).message, 'Unauthorized');
+      assert.equal(r.res.headers.get('www-authenticate'), 'LDAP realm="kong"');
+    }
+    assert.equal(upstream.requests.length, before);
+  });
+
+  test('bind results are cached: the same credentials bind once within cache_ttl', async () => {
+    const auth = { authorization: basic('ldap', 'alice', 'wonderland') };
+    await call('/ldap', auth);
+    const count = directory.binds.length;
+    assert.equal((await call('/ldap', auth)).res.status, 200);
+    assert.equal(directory.binds.length, count);
+  });
+
+  test('a user name cannot change the DN that is bound', async () => {
+    const r = await call('/ldap', { authorization: basic('ldap', 'alice,ou=admins', 'wonderland') });
+    assert.equal(r.res.status, 401);
+    assert.equal(escapeDnValue('alice,ou=admins'), 'alice\\,ou\\=admins');
+  });
+
+  test('hide_credentials and header_type', async () => {
+    const r = await call('/hidden', { authorization: basic('Basic', 'alice', 'wonderland') });
+    assert.equal(r.res.status, 200);
+    assert.equal(r.seen!.headers.authorization, undefined);
+  });
+
+  test('anonymous: a failed authentication goes on as the anonymous consumer', async () => {
+    const r = await call('/anon', { authorization: basic('ldap', 'alice', 'nope') });
+    assert.equal(r.res.status, 200);
+    assert.equal(r.seen!.headers['x-consumer-username'], 'guest');
+    assert.equal(r.seen!.headers['x-anonymous-consumer'], 'true');
+  });
+
+  test('an unreachable directory answers 500, not 401', async () => {
+    const r = await call('/down', { authorization: basic('ldap', 'alice', 'wonderland') });
+    assert.equal(r.res.status, 500);
+    assert.equal(JSON.parse(r.text).message, 'An unexpected error occurred');
+  });
+
+  test('ldaps and start_tls together are refused', async () => {
+    await assert.rejects(
+      startServiceGateway([
+        {
+          paths: ['/x'],
+          plugins: [
+            {
+              name: 'ldap-auth',
+              config: { ldap_host: 'h', base_dn: BASE, attribute: 'uid', ldaps: true, start_tls: true },
+            },
+          ],
+        },
+      ]),
+    );
+  });
+});
