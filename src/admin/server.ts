@@ -1,9 +1,9 @@
 // The admin listener (127.0.0.1:8001 by default): status, metrics, effective config, route table, reload.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/model.ts';
+import type { TollgateInstance } from '../instance.ts';
 import { redact } from '../log.ts';
 import type { CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
-import type { TollgateInstance } from '../proxy/instance.ts';
 import { VERSION } from '../version.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -42,7 +42,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       case '/status':
         return send(res, 200, await status(inst));
       case '/metrics': {
-        const text = inst.metricsText !== null ? await inst.metricsText() : await inst.metrics.registry.metrics();
+        const text = await inst.metricsText();
         res.writeHead(200, { 'content-type': PROM_TYPE, 'content-length': Buffer.byteLength(text) });
         res.end(text);
         return;
@@ -88,7 +88,7 @@ export async function status(inst: TollgateInstance): Promise<Record<string, unk
     services: rt.services.size,
     upstreams: upstreamHealth(rt),
     connections: await inst.connections(),
-    ...(inst.statusExtra?.() ?? {}),
+    ...inst.coordinator.status(inst),
   };
 }
 

@@ -4,8 +4,8 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { TollgateInstance } from '../instance.ts';
 import type { Logger } from '../log.ts';
-import { TollgateInstance } from '../proxy/instance.ts';
 import { VERSION } from '../version.ts';
 
 export function formatIssue(i: ConfigIssue): string {

@@ -14,12 +14,13 @@ import { GatewayMetrics } from '../admin/metrics.ts';
 import { type ConfigIssue, configIssue } from '../errors.ts';
 import {
   type ConnectionStats,
+  type Coordinator,
   type Prepared,
   type ReloadOptions,
   type ReloadResult,
   TollgateInstance,
   toIssues,
-} from '../proxy/instance.ts';
+} from '../instance.ts';
 import { VERSION } from '../version.ts';
 import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 
@@ -55,21 +56,8 @@ export async function runPrimary(args: StartArgs): Promise<number> {
   const aggregator = new AggregatorRegistry();
   const metrics = new GatewayMetrics({ traffic: false, reloads: true, process: false });
   metrics.registerWorkers();
-  let inst: TollgateInstance;
-  try {
-    inst = await TollgateInstance.start({
-      configFile: args.config,
-      proxyListen: [],
-      adminListen: args.adminListen,
-      logLevel: args.logLevel,
-      accessLog: args.accessLog,
-      watch: false,
-      metrics,
-    });
-  } catch (err) {
-    return startFailed(err, args.config);
-  }
-  const log = inst.log;
+  // Set once the instance is up; workers talk to the primary only after that.
+  let inst!: TollgateInstance;
   const states = new Map<number, WorkerState>();
   const waiting = new Map<
     string,
@@ -103,6 +91,99 @@ export async function runPrimary(args: StartArgs): Promise<number> {
       send(s.worker, m);
     });
 
+  // Reloads are two-phase across the workers; counts, metrics and status are gathered from them.
+  const coordinator: Coordinator = {
+    reload: async (inst: TollgateInstance, opts: ReloadOptions): Promise<ReloadResult> => {
+      const at = new Date();
+      const p = await inst.prepare();
+      if ('errors' in p) return inst.failed(p.errors, at, opts);
+      const hash = p.config.source.hash;
+      const id = ++seq;
+      const targets = alive();
+      const replies = await Promise.all(
+        targets.map((s) =>
+          ask(s, { t: 'tollgate:prepare', id, text: p.text }).then(
+            (r) => ({ s, r }),
+            (e: unknown) => ({ s, r: null, e }),
+          ),
+        ),
+      );
+      const problems: ConfigIssue[] = [];
+      for (const { s, r } of replies) {
+        if (r === null) continue; // died meanwhile: its replacement starts on the serving text and is brought up to date
+        if (!r.ok)
+          problems.push(
+            ...(r.errors ?? []).map((e) => ({ ...e, message: `worker ${s.worker.process.pid}: ${e.message}` })),
+          );
+        else if (r.hash !== hash) {
+          problems.push(
+            configIssue(
+              'FILE',
+              `worker ${s.worker.process.pid} read different files (a referenced file changed during the reload); nothing changed`,
+              [],
+              { file: inst.options.configFile, line: 0, col: 0 },
+            ),
+          );
+        }
+      }
+      if (problems.length > 0) {
+        for (const { s } of replies) send(s.worker, { t: 'tollgate:abort', id });
+        await abandon(p);
+        return inst.failed(problems, at, opts);
+      }
+      await Promise.all(
+        replies.map(({ s, r }) =>
+          r === null
+            ? undefined
+            : ask(s, { t: 'tollgate:commit', id }).then(
+                () => void (s.hash = hash),
+                () => undefined,
+              ),
+        ),
+      );
+      inst.commit(p);
+      return inst.succeeded(hash, at, opts);
+    },
+    connections: async (): Promise<ConnectionStats> => {
+      const sum: ConnectionStats = { accepted: 0, active: 0, in_flight: 0, idle: 0 };
+      const replies = await Promise.all(
+        alive().map((s) => ask(s, { t: 'tollgate:stats', id: ++seq }).catch(() => null)),
+      );
+      for (const r of replies) {
+        if (r?.stats === undefined) continue;
+        sum.accepted += r.stats.accepted;
+        sum.active += r.stats.active;
+        sum.in_flight += r.stats.in_flight;
+        sum.idle += r.stats.idle;
+      }
+      return sum;
+    },
+    metricsText: async (): Promise<string> => {
+      const fromWorkers = await aggregator.clusterMetrics();
+      const own = await metrics.registry.metrics();
+      return `${fromWorkers.trimEnd()}\n\n${own}`;
+    },
+    status: () => ({
+      workers: [...states.values()].map((s) => ({ pid: s.worker.process.pid, ready: s.ready, config_hash: s.hash })),
+      worker_restarts: metricsRestarts(metrics),
+    }),
+  };
+
+  try {
+    inst = await TollgateInstance.start({
+      configFile: args.config,
+      proxyListen: [],
+      adminListen: args.adminListen,
+      logLevel: args.logLevel,
+      accessLog: args.accessLog,
+      watch: false,
+      metrics,
+      coordinator,
+    });
+  } catch (err) {
+    return startFailed(err, args.config);
+  }
+  const log = inst.log;
   const fork = (): WorkerState => {
     const worker = cluster.fork();
     const s: WorkerState = { worker, ready: false, hash: null, proxy: [], startedAt: Date.now() };
@@ -143,80 +224,6 @@ export async function runPrimary(args: StartArgs): Promise<number> {
     });
     return s;
   };
-
-  inst.coordinator = async (opts: ReloadOptions): Promise<ReloadResult> => {
-    const at = new Date();
-    const p = await inst.prepare();
-    if ('errors' in p) return inst.failed(p.errors, at, opts);
-    const hash = p.config.source.hash;
-    const id = ++seq;
-    const targets = alive();
-    const replies = await Promise.all(
-      targets.map((s) =>
-        ask(s, { t: 'tollgate:prepare', id, text: p.text }).then(
-          (r) => ({ s, r }),
-          (e: unknown) => ({ s, r: null, e }),
-        ),
-      ),
-    );
-    const problems: ConfigIssue[] = [];
-    for (const { s, r } of replies) {
-      if (r === null) continue; // died meanwhile: its replacement starts on the serving text and is brought up to date
-      if (!r.ok)
-        problems.push(
-          ...(r.errors ?? []).map((e) => ({ ...e, message: `worker ${s.worker.process.pid}: ${e.message}` })),
-        );
-      else if (r.hash !== hash) {
-        problems.push(
-          configIssue(
-            'FILE',
-            `worker ${s.worker.process.pid} read different files (a referenced file changed during the reload); nothing changed`,
-            [],
-            { file: inst.options.configFile, line: 0, col: 0 },
-          ),
-        );
-      }
-    }
-    if (problems.length > 0) {
-      for (const { s } of replies) send(s.worker, { t: 'tollgate:abort', id });
-      await abandon(p);
-      return inst.failed(problems, at, opts);
-    }
-    await Promise.all(
-      replies.map(({ s, r }) =>
-        r === null
-          ? undefined
-          : ask(s, { t: 'tollgate:commit', id }).then(
-              () => void (s.hash = hash),
-              () => undefined,
-            ),
-      ),
-    );
-    inst.commit(p);
-    return inst.succeeded(hash, at, opts);
-  };
-
-  inst.connectionStats = async (): Promise<ConnectionStats> => {
-    const sum: ConnectionStats = { accepted: 0, active: 0, in_flight: 0, idle: 0 };
-    const replies = await Promise.all(alive().map((s) => ask(s, { t: 'tollgate:stats', id: ++seq }).catch(() => null)));
-    for (const r of replies) {
-      if (r?.stats === undefined) continue;
-      sum.accepted += r.stats.accepted;
-      sum.active += r.stats.active;
-      sum.in_flight += r.stats.in_flight;
-      sum.idle += r.stats.idle;
-    }
-    return sum;
-  };
-  inst.metricsText = async (): Promise<string> => {
-    const fromWorkers = await aggregator.clusterMetrics();
-    const own = await metrics.registry.metrics();
-    return `${fromWorkers.trimEnd()}\n\n${own}`;
-  };
-  inst.statusExtra = () => ({
-    workers: [...states.values()].map((s) => ({ pid: s.worker.process.pid, ready: s.ready, config_hash: s.hash })),
-    worker_restarts: metricsRestarts(metrics),
-  });
 
   const n = args.workers;
   const ready = new Promise<void>((resolve, reject) => {

@@ -28,6 +28,8 @@ export class Gateway {
   /** The log destination, written to directly for access lines. */
   readonly accessStream: LineSink | null;
   readonly observers: RequestObserver[] = [];
+  /** The serving runtime and the retired ones still draining requests. */
+  readonly runtimes = new Set<Runtime>();
   /** Port of the first ssl listener, for https redirects; null without one. */
   httpsPort: number | null = null;
   /** Listener callbacks, bound once. */
@@ -39,6 +41,7 @@ export class Gateway {
 
   constructor(runtime: Runtime, log: Logger, opts: { accessLog?: boolean } = {}) {
     this.runtime = runtime;
+    this.runtimes.add(runtime);
     this.log = log;
     this.accessStream = accessSink(log);
     this.accessLog = (opts.accessLog ?? true) && this.accessStream !== null && log.isLevelEnabled('info');
@@ -61,10 +64,25 @@ export class Gateway {
   /** Swaps in a new runtime; the old one closes once its in-flight requests are done. */
   swap(next: Runtime): Runtime {
     const prev = this.runtime;
+    this.runtimes.add(next);
     this.runtime = next;
     prev.retired = true;
-    if (prev.inflight === 0) void prev.close();
+    if (prev.inflight === 0) this.release(prev);
     return prev;
+  }
+
+  /** A retired runtime whose last request ended: its pools and plugin instances close. */
+  release(rt: Runtime): void {
+    if (!this.runtimes.delete(rt)) return;
+    void rt.close();
+  }
+
+  /** Retires and closes every runtime, the serving one included (shutdown). */
+  async closeRuntimes(): Promise<void> {
+    const all = [...this.runtimes];
+    this.runtimes.clear();
+    for (const rt of all) rt.retired = true;
+    await Promise.allSettled(all.map((rt) => rt.close()));
   }
 
   async handle(

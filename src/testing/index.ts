@@ -12,10 +12,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { TollgateInstance } from '../instance.ts';
 import { createLogger } from '../log.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { builtinPlugins } from '../plugins/index.ts';
-import { TollgateInstance } from '../proxy/instance.ts';
 import { lineSink } from './run-plugin.ts';
 
 export type { PluginRunResult, RunPluginOptions, SyntheticRequest } from './run-plugin.ts';
@@ -46,7 +46,7 @@ export interface TestGateway {
   /** Path of the config file the gateway was started from (rewrite it and call `reload()`). */
   configFile: string;
   instance: TollgateInstance;
-  reload(config?: string | Record<string, unknown>): Promise<import('../proxy/instance.ts').ReloadResult>;
+  reload(config?: string | Record<string, unknown>): Promise<import('../instance.ts').ReloadResult>;
   close(): Promise<void>;
 }
 

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
 import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
+import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
-import { TollgateInstance } from '../../src/proxy/instance.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
 import { curl, TestCa, tool } from './support.ts';
 

@@ -8,8 +8,8 @@ import { connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
-import { TollgateInstance } from '../../src/proxy/instance.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
 import { curl, type Issued, presented, run, TestCa, tool } from './support.ts';
 

@@ -7,8 +7,8 @@ import { type ClientHttp2Session, connect } from 'node:http2';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
+import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
-import { TollgateInstance } from '../../src/proxy/instance.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
 import { presented, TestCa, tool } from './support.ts';
 

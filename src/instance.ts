@@ -1,21 +1,23 @@
-// A running Tollgate: config loaded and compiled, proxy and admin listeners bound, reloads swapping the runtime.
+// The composition root: a running Tollgate. Config loaded and compiled, the gateway (data path) built
+// on it, proxy and admin listeners bound, reloads swapping the runtime. Who applies reloads and
+// answers for the whole gateway is a Coordinator: this process alone, or a cluster primary.
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { GatewayMetrics } from '../admin/metrics.ts';
-import { createAdminServer } from '../admin/server.ts';
-import { loadConfigWithPlugins } from '../config/custom-plugins.ts';
-import type { GatewayConfig } from '../config/model.ts';
-import { ConfigWatcher } from '../config/watch.ts';
-import { ConfigError, type ConfigIssue, configIssue } from '../errors.ts';
-import { createLogger, type Logger } from '../log.ts';
-import { compileRuntime } from '../pipeline/compile.ts';
-import type { PluginDefinition } from '../pipeline/plugin.ts';
-import type { Runtime } from '../pipeline/runtime.ts';
-import { SharedResources } from '../pipeline/shared.ts';
-import { Gateway } from './gateway.ts';
-import { createHttpClient } from './http-client.ts';
-import { createProxyServer, createSecureProxyServer, listen, parseListen } from './server.ts';
+import { GatewayMetrics } from './admin/metrics.ts';
+import { createAdminServer } from './admin/server.ts';
+import { loadConfigWithPlugins } from './config/custom-plugins.ts';
+import type { GatewayConfig } from './config/model.ts';
+import { ConfigWatcher } from './config/watch.ts';
+import { ConfigError, type ConfigIssue, configIssue } from './errors.ts';
+import { createLogger, type Logger } from './log.ts';
+import { compileRuntime } from './pipeline/compile.ts';
+import type { PluginDefinition } from './pipeline/plugin.ts';
+import type { Runtime } from './pipeline/runtime.ts';
+import { SharedResources } from './pipeline/shared.ts';
+import { Gateway } from './proxy/gateway.ts';
+import { createHttpClient } from './proxy/http-client.ts';
+import { createProxyServer, createSecureProxyServer, listen, parseListen } from './proxy/server.ts';
 
 export interface InstanceOptions {
   /** Path of gateway.yaml. With `configText`, the path its errors and `${file:...}` references are relative to. */
@@ -34,7 +36,37 @@ export interface InstanceOptions {
   watch?: boolean;
   /** Metrics registry to count into; a fresh one when absent. */
   metrics?: GatewayMetrics;
+  /** Who applies reloads and reports for the whole gateway; this process alone when absent. */
+  coordinator?: Coordinator;
 }
+
+/**
+ * Reloads, connection counts, metrics and status for the whole gateway. The local coordinator
+ * answers for this process; the cluster primary's (src/cli/workers.ts) for all its workers.
+ */
+export interface Coordinator {
+  /** Loads the config and swaps it in (everywhere, or nowhere). Called one reload at a time. */
+  reload(inst: TollgateInstance, opts: ReloadOptions): Promise<ReloadResult>;
+  connections(inst: TollgateInstance): Promise<ConnectionStats>;
+  /** The /metrics text. */
+  metricsText(inst: TollgateInstance): Promise<string>;
+  /** Fields added to /status. */
+  status(inst: TollgateInstance): Record<string, unknown>;
+}
+
+/** This process alone: prepare and swap here; its own counts and metrics. */
+export const localCoordinator: Coordinator = {
+  async reload(inst, opts) {
+    const at = new Date();
+    const p = await inst.prepare();
+    if ('errors' in p) return inst.failed(p.errors, at, opts);
+    inst.commit(p);
+    return inst.succeeded(p.config.source.hash, at, opts);
+  },
+  connections: (inst) => Promise.resolve(inst.localConnections()),
+  metricsText: (inst) => inst.metrics.registry.metrics(),
+  status: () => ({}),
+};
 
 /** What caused a reload. */
 export type ReloadTrigger = 'watch' | 'signal' | 'admin' | 'api';
@@ -85,18 +117,7 @@ export class TollgateInstance {
   configText: string;
   readonly startedAt = new Date();
   watcher: ConfigWatcher | null = null;
-  /**
-   * Replaces the local prepare-and-swap (the cluster primary sets it to reload every worker).
-   * Called one at a time.
-   */
-  coordinator: ((opts: ReloadOptions) => Promise<ReloadResult>) | null = null;
-  /** Replaces the local connection counts (the cluster primary sums its workers'). */
-  connectionStats: (() => Promise<ConnectionStats>) | null = null;
-  /** Replaces the local /metrics text (the cluster primary aggregates its workers'). */
-  metricsText: (() => Promise<string>) | null = null;
-  /** More fields for /status (the cluster primary lists its workers). */
-  statusExtra: (() => Record<string, unknown>) | null = null;
-  private readonly live = new Set<Runtime>();
+  readonly coordinator: Coordinator;
   private readonly sockets = new Set<Socket>();
   private accepted = 0;
   private chain: Promise<unknown> = Promise.resolve();
@@ -104,6 +125,7 @@ export class TollgateInstance {
 
   private constructor(opts: InstanceOptions, prepared: Prepared, log: Logger, shared: SharedResources) {
     this.options = opts;
+    this.coordinator = opts.coordinator ?? localCoordinator;
     this.log = log;
     this.shared = shared;
     this.metrics = opts.metrics ?? new GatewayMetrics();
@@ -112,7 +134,6 @@ export class TollgateInstance {
     this.metrics.configLoaded(prepared.runtime.loadedAt);
     this.gateway = new Gateway(prepared.runtime, log, { accessLog: opts.accessLog });
     this.gateway.observers.push(this.metrics.observe);
-    this.trackRuntime(prepared.runtime);
     this.configText = prepared.text;
     this.lastReload = { ok: true, at: prepared.runtime.loadedAt, hash: prepared.config.source.hash, errors: [] };
   }
@@ -183,19 +204,10 @@ export class TollgateInstance {
    * time, in the order asked.
    */
   reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
-    const run = (): Promise<ReloadResult> =>
-      this.coordinator !== null ? this.coordinator(opts) : this.reloadLocal(opts);
+    const run = (): Promise<ReloadResult> => this.coordinator.reload(this, opts);
     const next = this.chain.then(run, run);
     this.chain = next.catch(() => undefined);
     return next;
-  }
-
-  private async reloadLocal(opts: ReloadOptions): Promise<ReloadResult> {
-    const at = new Date();
-    const p = await this.prepare();
-    if ('errors' in p) return this.failed(p.errors, at, opts);
-    this.commit(p);
-    return this.succeeded(p.config.source.hash, at, opts);
   }
 
   /** Loads and compiles the config file (or `text`, when given) without touching the serving runtime. */
@@ -217,7 +229,6 @@ export class TollgateInstance {
   /** Swaps a prepared runtime in: one reference assignment; the old one closes once idle. */
   commit(p: Prepared): void {
     this.metrics.prepare(p.runtime);
-    this.trackRuntime(p.runtime);
     this.gateway.swap(p.runtime);
     this.configText = p.text;
   }
@@ -262,7 +273,7 @@ export class TollgateInstance {
   /** Requests in flight on every runtime still open (the serving one and retired ones draining). */
   inflight(): number {
     let n = 0;
-    for (const rt of this.live) n += rt.inflight;
+    for (const rt of this.gateway.runtimes) n += rt.inflight;
     return n;
   }
 
@@ -277,17 +288,11 @@ export class TollgateInstance {
   }
 
   connections(): Promise<ConnectionStats> {
-    return this.connectionStats !== null ? this.connectionStats() : Promise.resolve(this.localConnections());
+    return this.coordinator.connections(this);
   }
 
-  /** Runtimes count as live until closed (a retired one closes when its last request ends). */
-  private trackRuntime(rt: Runtime): void {
-    this.live.add(rt);
-    const close = rt.close.bind(rt);
-    rt.close = () => {
-      this.live.delete(rt);
-      return close();
-    };
+  metricsText(): Promise<string> {
+    return this.coordinator.metricsText(this);
   }
 
   /**
@@ -322,9 +327,7 @@ export class TollgateInstance {
     clearInterval(sweep);
     clearTimeout(timer);
     for (const s of servers) s.closeAllConnections();
-    const rts = [...this.live, this.runtime];
-    for (const rt of rts) rt.retired = true;
-    await Promise.allSettled(rts.map((rt) => rt.close()));
+    await this.gateway.closeRuntimes();
     await this.shared.closeAll();
     await this.http.close();
   }
