@@ -23,6 +23,7 @@ export const ProxyErrors = {
   UPSTREAM_BAD_RESPONSE: { status: 502, message: 'An invalid response was received from the upstream server' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'failure to get a peer from the ring-balancer' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream server is timing out' },
+  UPSTREAM_QUEUE_FULL: { status: 503, message: 'The upstream server is at its connection limit' },
   PLUGIN_FAILED: { status: 500, message: 'An unexpected error occurred' },
   PLUGIN_TIMEOUT: { status: 504, message: 'The gateway timed out waiting for a plugin' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service Temporarily Unavailable' },

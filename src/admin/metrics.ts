@@ -172,7 +172,7 @@ export class GatewayMetrics {
       this.byRoute.set(route, this.seriesFor(route.service?.label ?? '', route.label));
     }
     const balancers = new Set<NonNullable<CompiledService['balancer']>>();
-    for (const svc of rt.services.values()) if (svc.balancer !== null) balancers.add(svc.balancer);
+    for (const svc of rt.services.values()) if (svc.balancer?.fromUpstream === true) balancers.add(svc.balancer);
     this.balancers = [...balancers];
   }
 

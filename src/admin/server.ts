@@ -99,7 +99,8 @@ function upstreamHealth(
   const seen = new Set<unknown>();
   const out: ReturnType<NonNullable<CompiledService['balancer']>['health']>[] = [];
   for (const s of rt.services.values()) {
-    if (s.balancer === null || seen.has(s.balancer)) continue;
+    // A plain service is a balancer of one target: only `upstreams:` entries are listed.
+    if (s.balancer === null || !s.balancer.fromUpstream || seen.has(s.balancer)) continue;
     seen.add(s.balancer);
     out.push(s.balancer.health());
   }

@@ -167,10 +167,16 @@ export interface TollgateSettings {
   shutdown_grace_period: number;
   /** Header carrying the request id to the upstream and back to the client. */
   request_id_header: string;
-  /** Upstream keep-alive connections per service (undici Pool `connections`). */
+  /** Idle keep-alive connections kept per upstream target (Kong's); never a limit on requests in flight. */
   upstream_keepalive_pool_size: number;
   /** Milliseconds an idle upstream connection is kept. */
   upstream_keepalive_idle_timeout: number;
+  /** Requests over one upstream connection before it is closed; 0 = unlimited (Kong's, default 1000). */
+  upstream_keepalive_max_requests: number;
+  /** Connections (requests in flight) per upstream target; 0 = unlimited. */
+  upstream_max_connections: number;
+  /** Requests that may wait when `upstream_max_connections` is reached; past it, 503 at once. */
+  upstream_queue_size: number;
   /** Encoded slashes (%2F) and backslashes in request paths: reject with 400 (default) or pass them through undecoded. */
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */

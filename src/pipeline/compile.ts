@@ -1,6 +1,5 @@
 // Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
 import { BlockList, isIP } from 'node:net';
-import { Pool } from 'undici';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
 import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '../errors.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
@@ -8,6 +7,7 @@ import { builtinPlugins } from '../plugins/index.ts';
 import { Balancer, parseTarget } from '../proxy/balancer.ts';
 import { createHttpClient } from '../proxy/http-client.ts';
 import { compileCertificates } from '../proxy/tls.ts';
+import { poolSettings } from '../proxy/upstream-pool.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { Directory } from './directory.ts';
 import type {
@@ -69,19 +69,6 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   }
   // TLS (issue 10): certificates compiled into SecureContexts; what OpenSSL refuses is a located error.
   issues.push(...compileCertificates(config).issues);
-  for (const s of config.services) {
-    if (s.client_certificate !== null && config.upstreams.some((u) => u.name === s.host)) {
-      const path = [...s.yaml_path, 'client_certificate'];
-      issues.push(
-        configIssue(
-          'SEMANTIC',
-          'client_certificate is not supported yet for a service whose host is an upstream (its targets have their own pools)',
-          path,
-          config.source.locate(path),
-        ),
-      );
-    }
-  }
   const upstreams =
     issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
   for (const s of config.services) services.set(s.id, compileService(s, config, upstreams, log));
@@ -167,7 +154,6 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
 
   const closeAll = async (): Promise<void> => {
     await Promise.allSettled(instances.map((i) => i.handlers.close?.()));
-    await Promise.allSettled([...services.values()].map((s) => s.pool?.close()));
     await Promise.allSettled([...services.values()].map((s) => s.balancer?.close()));
     await lease.release();
     if (ownHttp !== null) await (ownHttp as HttpClient & { close(): Promise<void> }).close();
@@ -267,61 +253,30 @@ function compileService(
   };
   if (s.protocol === 'echo')
     return { ...common, kind: 'echo', pool: null, balancer: null, hostHeader: 'echo', scheme: 'http' };
-  const scheme = s.protocol === 'https' || s.protocol === 'grpcs' || s.protocol === 'wss' ? 'https' : 'http';
+  // One factory for every target's pool: the service's timeouts, TLS and client certificate apply to
+  // a plain service (a balancer of one target) and to each target of an upstream alike.
+  const pool = poolSettings(s, config);
+  const scheme = pool.scheme;
   const defaultPort = scheme === 'https' ? 443 : 80;
   const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
-  const origin = `${scheme}://${hostForUrl}:${s.port}`;
-  const settings = config.settings;
   const upstream = upstreams.get(s.host);
   if (upstream !== undefined) {
-    const balancer = new Balancer(
-      upstream,
-      {
-        scheme,
-        connections: settings.upstream_keepalive_pool_size,
-        keepAliveTimeout: settings.upstream_keepalive_idle_timeout,
-        connectTimeout: s.connect_timeout,
-        readTimeout: s.read_timeout,
-        rejectUnauthorized: s.tls_verify ?? true,
-        ...(s.ca_certificates !== null ? { ca: s.ca_certificates } : {}),
-      },
-      (target, healthy, reason) =>
-        log[healthy ? 'info' : 'warn'](
-          { upstream: upstream.name, target: target.name, healthy, reason },
-          healthy ? 'target healthy' : 'target unhealthy',
-        ),
+    const balancer = new Balancer(upstream, pool, (target, healthy, reason) =>
+      log[healthy ? 'info' : 'warn'](
+        { upstream: upstream.name, target: target.name, healthy, reason },
+        healthy ? 'target healthy' : 'target unhealthy',
+      ),
     );
     return { ...common, kind: 'http', pool: null, balancer, hostHeader: hostForUrl, scheme };
   }
-  const pool = new Pool(origin, {
-    connections: settings.upstream_keepalive_pool_size,
-    keepAliveTimeout: settings.upstream_keepalive_idle_timeout,
-    keepAliveMaxTimeout: Math.max(settings.upstream_keepalive_idle_timeout, 1000),
-    headersTimeout: s.read_timeout,
-    bodyTimeout: s.read_timeout,
-    connect: {
-      timeout: s.connect_timeout,
-      rejectUnauthorized: s.tls_verify ?? true,
-      ...(s.ca_certificates !== null ? { ca: s.ca_certificates } : {}),
-      ...(scheme === 'https' && isIP(s.host) === 0 ? { servername: s.host } : {}),
-      ...upstreamClientCertificate(s, config),
-    },
-  });
   return {
     ...common,
     kind: 'http',
-    pool,
-    balancer: null,
+    pool: null,
+    balancer: Balancer.single(s.host, s.port, pool),
     hostHeader: s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`,
     scheme,
   };
-}
-
-/** The certificate a service presents to its upstream for mutual TLS (`client_certificate`). */
-function upstreamClientCertificate(s: ServiceModel, config: GatewayConfig): { cert?: string; key?: string } {
-  if (s.client_certificate === null) return {};
-  const c = config.certificates.find((x) => x.id === s.client_certificate);
-  return c === undefined ? {} : { cert: c.cert, key: c.key };
 }
 
 function toRouteInfo(r: RouteModel): RouteInfo {

@@ -1,10 +1,12 @@
 // Load balancing over an upstream's targets (Kong's upstreams): weighted round-robin,
-// least-connections or consistent hashing; passive and active health checks; one undici Pool per target.
+// least-connections or consistent hashing; passive and active health checks; one pool per target,
+// built by the upstream factory. A plain service is a balancer of one target, so every request
+// (and every WebSocket upgrade) takes the same path to its upstream.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP, connect as tcpConnect } from 'node:net';
-import { Pool } from 'undici';
 import type { UpstreamModel } from '../config/model.ts';
+import { type PoolSettings, type PoolStats, TargetPool } from './upstream-pool.ts';
 
 /** What a request offers to consistent hashing. `RequestContext` has this shape. */
 export interface HashSource {
@@ -17,23 +19,14 @@ export interface HashSource {
 /** How an exchange with a target ended, for passive health checks. */
 export type Outcome = { status: number } | { failure: 'tcp' | 'timeout' } | { connected: true };
 
-/** Pool settings shared by every target of a balancer (the service's). */
-export interface TargetPoolOptions {
-  scheme: 'http' | 'https';
-  connections: number;
-  keepAliveTimeout: number;
-  connectTimeout: number;
-  readTimeout: number;
-  rejectUnauthorized: boolean;
-  ca?: string[];
-}
-
 /** Health of one target, as `/status` and metrics show it. */
 export interface TargetHealth {
   target: string;
   weight: number;
   healthy: boolean;
   in_flight: number;
+  /** Upstream connections: carrying a request, kept idle, requests waiting for one. */
+  connections: PoolStats;
 }
 
 interface Counters {
@@ -58,7 +51,7 @@ export class Target {
   readonly host: string;
   readonly port: number;
   readonly weight: number;
-  readonly pool: Pool;
+  readonly pool: TargetPool;
   /** Host header for requests to this target (`host[:port]`). */
   readonly hostHeader: string;
   healthy = true;
@@ -68,7 +61,7 @@ export class Target {
   readonly passive: Counters = { successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 };
   readonly active: Counters = { successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 };
 
-  constructor(name: string, host: string, port: number, weight: number, pool: Pool, hostHeader: string) {
+  constructor(name: string, host: string, port: number, weight: number, pool: TargetPool, hostHeader: string) {
     this.name = name;
     this.host = host;
     this.port = port;
@@ -146,31 +139,44 @@ export class Balancer {
   private lcCursor = 0;
   private closed = false;
 
+  /** Whether this balances an `upstreams:` entry (false: the single target of a plain service). */
+  readonly fromUpstream: boolean;
+
+  /** The balancer of a plain service: its one target, no health checks. */
+  static single(host: string, port: number, pool: PoolSettings): Balancer {
+    const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
+    const upstream: UpstreamModel = {
+      id: '',
+      name: `${hostForUrl}:${port}`,
+      algorithm: 'round-robin',
+      hash_on: 'none',
+      hash_fallback: 'none',
+      hash_on_header: null,
+      hash_on_cookie: null,
+      hash_on_cookie_path: '/',
+      slots: 1,
+      healthchecks: {},
+      targets: [{ id: '', target: `${hostForUrl}:${port}`, weight: 100, tags: [], yaml_path: [] }],
+      tags: [],
+      yaml_path: [],
+    };
+    return new Balancer(upstream, pool, null, false);
+  }
+
   constructor(
     upstream: UpstreamModel,
-    pool: TargetPoolOptions,
+    pool: PoolSettings,
     onChange: ((target: Target, healthy: boolean, reason: string) => void) | null = null,
+    fromUpstream = true,
   ) {
     this.name = upstream.name;
+    this.fromUpstream = fromUpstream;
     this.algorithm = upstream.algorithm;
     this.onChange = onChange;
     this.targets = upstream.targets.map((t) => {
       const { host, port } = parseTarget(t.target);
       const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
-      const origin = `${pool.scheme}://${hostForUrl}:${port}`;
-      const p = new Pool(origin, {
-        connections: pool.connections,
-        keepAliveTimeout: pool.keepAliveTimeout,
-        keepAliveMaxTimeout: Math.max(pool.keepAliveTimeout, 1000),
-        headersTimeout: pool.readTimeout,
-        bodyTimeout: pool.readTimeout,
-        connect: {
-          timeout: pool.connectTimeout,
-          rejectUnauthorized: pool.rejectUnauthorized,
-          ...(pool.ca !== undefined ? { ca: pool.ca } : {}),
-          ...(pool.scheme === 'https' && isIP(host) === 0 ? { servername: host } : {}),
-        },
-      });
+      const p = new TargetPool(host, port, pool);
       const defaultPort = pool.scheme === 'https' ? 443 : 80;
       return new Target(t.target, host, port, t.weight, p, port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`);
     });
@@ -428,6 +434,7 @@ export class Balancer {
       weight: t.weight,
       healthy: t.healthy,
       in_flight: t.inflight,
+      connections: t.pool.stats(),
     }));
     return {
       name: this.name,

@@ -13,6 +13,7 @@ import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './
 import { connectionTokens, HOP_BY_HOP } from './headers.ts';
 import { runPhase } from './phases.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
+import { POOL_FULL, POOL_QUEUE_TIMEOUT } from './upstream-pool.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -286,8 +287,14 @@ function isConnectFailure(code: string): boolean {
 }
 
 export function upstreamErrorCode(code: string): ProxyErrorCode {
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === POOL_QUEUE_TIMEOUT
+  ) {
     return 'UPSTREAM_TIMEOUT';
   }
+  if (code === POOL_FULL) return 'UPSTREAM_QUEUE_FULL';
   return 'UPSTREAM_BAD_RESPONSE';
 }

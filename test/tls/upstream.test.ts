@@ -32,7 +32,8 @@ before(async () => {
     },
   );
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const url = `https://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  const port = (upstream.address() as AddressInfo).port;
+  const url = `https://127.0.0.1:${port}`;
   // Everything in the upstream CA's directory: client files are copied there for ${file:...}.
   copyFileSync(`${clientCa.dir}/client.pem`, `${upCa.dir}/client.pem`);
   copyFileSync(`${clientCa.dir}/client.key`, `${upCa.dir}/client.key`);
@@ -72,6 +73,21 @@ services:
     tls_verify: false
     client_certificate: ${CLIENT_ID}
     routes: [{ name: verify-off, paths: [/off] }]
+  - name: balanced-mtls
+    protocol: https
+    host: mtls.upstream
+    ca_certificates: [${CA_ID}]
+    client_certificate: ${CLIENT_ID}
+    routes: [{ name: balanced-mtls, paths: [/balanced] }]
+  - name: balanced-nocert
+    protocol: https
+    host: mtls.upstream
+    ca_certificates: [${CA_ID}]
+    retries: 0
+    routes: [{ name: balanced-nocert, paths: [/balanced-nocert] }]
+upstreams:
+  - name: mtls.upstream
+    targets: [{ target: "127.0.0.1:${port}" }]
 `,
   });
 });
@@ -114,4 +130,15 @@ test('tls_verify: false accepts the unknown CA (and still presents the client ce
   const r = await fetch(`${gw.url}/off`);
   assert.equal(r.status, 200);
   assert.deepEqual(await r.json(), { client: 'tollgate' });
+});
+
+test('a balanced service (host is an upstreams: entry) presents its client_certificate to each target', {
+  skip,
+}, async () => {
+  const r = await fetch(`${gw.url}/balanced`);
+  assert.equal(r.status, 200);
+  assert.deepEqual(await r.json(), { client: 'tollgate' });
+  // The same upstream without the certificate is refused by the target: the certificate made the difference.
+  const refused = await fetch(`${gw.url}/balanced-nocert`);
+  assert.equal(refused.status, 502);
 });

@@ -7,15 +7,22 @@ import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { UpstreamModel } from '../../src/config/model.ts';
 import { Balancer, type HashSource } from '../../src/proxy/balancer.ts';
+import type { PoolSettings } from '../../src/proxy/upstream-pool.ts';
 import { startGateway } from '../../src/testing/index.ts';
 
-const POOL = {
-  scheme: 'http' as const,
-  connections: 4,
-  keepAliveTimeout: 1000,
+const POOL: PoolSettings = {
+  scheme: 'http',
   connectTimeout: 1000,
   readTimeout: 2000,
-  rejectUnauthorized: true,
+  tlsVerify: true,
+  ca: null,
+  cert: null,
+  key: null,
+  keepaliveIdle: 4,
+  keepaliveTimeout: 1000,
+  keepaliveMaxRequests: 0,
+  maxConnections: 0,
+  queueSize: 0,
 };
 
 function upstream(targets: [string, number][], extra: Partial<UpstreamModel> = {}): UpstreamModel {

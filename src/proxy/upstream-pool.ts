@@ -1,0 +1,355 @@
+// The one upstream factory: every connection pool to a target (a plain service's host, or a target of
+// an `upstreams:` entry) is built here, from the service, the gateway settings and the certificates.
+//
+// Kong's keep-alive pool (`upstream_keepalive_pool_size`) bounds the connections kept IDLE, never the
+// requests in flight: a slow endpoint that holds many connections must not starve a fast endpoint of
+// the same service. undici's Pool caps connections instead, so the pool is built here from undici
+// Clients (one connection each): a stack of idle, connected clients (most recently used first, whose
+// sockets are the least likely to have been closed by the upstream), capped at the pool size; more
+// idle connections are closed at once. An optional concurrency limit (`upstream_max_connections`,
+// nginx's `max_conns`) queues the excess in a bounded queue whose wait counts against the request's
+// timeouts.
+import { isIP } from 'node:net';
+import { Client, Dispatcher } from 'undici';
+import type { GatewayConfig, ServiceModel } from '../config/model.ts';
+
+/** Everything a target's pool needs, derived once per service by `poolSettings()`. */
+export interface PoolSettings {
+  readonly scheme: 'http' | 'https';
+  readonly connectTimeout: number;
+  readonly readTimeout: number;
+  readonly tlsVerify: boolean;
+  readonly ca: readonly string[] | null;
+  /** The client certificate presented for mutual TLS (`client_certificate`). */
+  readonly cert: string | null;
+  readonly key: string | null;
+  /** Idle keep-alive connections kept per target; 0 closes each connection after its request. */
+  readonly keepaliveIdle: number;
+  /** Milliseconds an idle connection is kept. */
+  readonly keepaliveTimeout: number;
+  /** Requests sent over one connection before it is closed; 0 = unlimited. */
+  readonly keepaliveMaxRequests: number;
+  /** Connections (requests in flight) per target; 0 = unlimited. */
+  readonly maxConnections: number;
+  /** Requests that may wait for a connection when `maxConnections` is reached. */
+  readonly queueSize: number;
+}
+
+/** The pool settings of a service: its timeouts and TLS, the gateway's keep-alive settings, its client certificate. */
+export function poolSettings(s: ServiceModel, config: GatewayConfig): PoolSettings {
+  const st = config.settings;
+  const scheme = s.protocol === 'https' || s.protocol === 'grpcs' || s.protocol === 'wss' ? 'https' : 'http';
+  const cert =
+    s.client_certificate === null ? undefined : config.certificates.find((c) => c.id === s.client_certificate);
+  return {
+    scheme,
+    connectTimeout: s.connect_timeout,
+    readTimeout: s.read_timeout,
+    tlsVerify: s.tls_verify ?? true,
+    ca: s.ca_certificates,
+    cert: cert?.cert ?? null,
+    key: cert?.key ?? null,
+    keepaliveIdle: st.upstream_keepalive_pool_size,
+    keepaliveTimeout: st.upstream_keepalive_idle_timeout,
+    keepaliveMaxRequests: st.upstream_keepalive_max_requests,
+    maxConnections: st.upstream_max_connections,
+    queueSize: st.upstream_queue_size,
+  };
+}
+
+/** Error codes a pool answers with before any connection is used (mapped to catalogued errors by the gateway). */
+export const POOL_FULL = 'UPSTREAM_QUEUE_FULL';
+export const POOL_QUEUE_TIMEOUT = 'UPSTREAM_QUEUE_TIMEOUT';
+
+class PoolError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One upstream connection: an undici Client and whether its socket is up. */
+class Conn {
+  readonly client: Client;
+  connected = false;
+  idle = false;
+  /** The client is no longer reusable (upgraded, failed, or closing). */
+  dead = false;
+  constructor(client: Client) {
+    this.client = client;
+  }
+}
+
+interface Waiting {
+  opts: Dispatcher.DispatchOptions;
+  handler: Dispatcher.DispatchHandler;
+  since: number;
+  timer: NodeJS.Timeout | null;
+  done: boolean;
+}
+
+/** What `/status` and metrics show of a pool. */
+export interface PoolStats {
+  active: number;
+  idle: number;
+  queued: number;
+}
+
+function noop(): void {}
+
+/**
+ * The connection pool of one target. An undici Dispatcher: `dispatch()` for the data path,
+ * `request()` and `upgrade()` (undici's API on top of it) for health probes and tests.
+ * Handlers use undici's classic callbacks (`onConnect`, `onHeaders`, `onData`, `onComplete`, `onError`, `onUpgrade`).
+ */
+export class TargetPool extends Dispatcher {
+  readonly origin: string;
+  readonly settings: PoolSettings;
+  private readonly clientOptions: Client.Options;
+  private readonly idleConns: Conn[] = [];
+  private readonly queue: Waiting[] = [];
+  private queueHead = 0;
+  private active = 0;
+  private closed = false;
+  private readonly onConnect: (origin: URL, targets: readonly Dispatcher[]) => void;
+  private readonly onDisconnect: (origin: URL, targets: readonly Dispatcher[]) => void;
+  private readonly conns = new WeakMap<Dispatcher, Conn>();
+
+  constructor(host: string, port: number, settings: PoolSettings) {
+    super();
+    const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
+    this.origin = `${settings.scheme}://${hostForUrl}:${port}`;
+    this.settings = settings;
+    const idleMs = Math.max(settings.keepaliveTimeout, 1);
+    this.clientOptions = {
+      // One request per connection at a time: a slow response never holds up another request.
+      pipelining: 1,
+      keepAliveTimeout: idleMs,
+      keepAliveMaxTimeout: idleMs,
+      headersTimeout: settings.readTimeout,
+      bodyTimeout: settings.readTimeout,
+      ...(settings.keepaliveMaxRequests > 0 ? { maxRequestsPerClient: settings.keepaliveMaxRequests } : {}),
+      connect: {
+        timeout: settings.connectTimeout,
+        rejectUnauthorized: settings.tlsVerify,
+        ...(settings.ca !== null ? { ca: settings.ca as string[] } : {}),
+        ...(settings.cert !== null && settings.key !== null ? { cert: settings.cert, key: settings.key } : {}),
+        ...(settings.scheme === 'https' && isIP(host) === 0 ? { servername: host } : {}),
+      },
+    };
+    this.onConnect = (_origin, targets) => {
+      const c = this.conns.get(targets[0]!);
+      if (c !== undefined) c.connected = true;
+    };
+    this.onDisconnect = (_origin, targets) => {
+      const c = this.conns.get(targets[0]!);
+      if (c === undefined) return;
+      c.connected = false;
+      // An idle connection the upstream (or the idle timer) closed is dropped from the stack.
+      if (c.idle) {
+        const i = this.idleConns.indexOf(c);
+        if (i >= 0) this.idleConns.splice(i, 1);
+        this.discard(c);
+      }
+    };
+  }
+
+  stats(): PoolStats {
+    return { active: this.active, idle: this.idleConns.length, queued: this.queue.length - this.queueHead };
+  }
+
+  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.closed) {
+      handler.onError?.(new PoolError('UND_ERR_CLOSED', 'the upstream pool is closed'));
+      return false;
+    }
+    const max = this.settings.maxConnections;
+    if (max > 0 && this.active >= max) return this.enqueue(opts, handler);
+    this.active++;
+    this.run(this.takeIdle() ?? this.newConn(), opts, handler);
+    return true;
+  }
+
+  private takeIdle(): Conn | null {
+    const c = this.idleConns.pop();
+    if (c === undefined) return null;
+    c.idle = false;
+    return c;
+  }
+
+  private newConn(): Conn {
+    const client = new Client(this.origin, this.clientOptions);
+    const c = new Conn(client);
+    this.conns.set(client, c);
+    client.on('connect', this.onConnect);
+    client.on('disconnect', this.onDisconnect);
+    // Connection errors reach the request's handler; the event needs a listener only to not be unhandled.
+    client.on('connectionError', noop);
+    return c;
+  }
+
+  private run(c: Conn, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    c.client.dispatch(opts, new Lease(this, c, handler));
+  }
+
+  private enqueue(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.queue.length - this.queueHead >= this.settings.queueSize) {
+      handler.onError?.(new PoolError(POOL_FULL, 'every upstream connection is busy and the queue is full'));
+      return false;
+    }
+    const w: Waiting = { opts, handler, since: performance.now(), timer: null, done: false };
+    // Waiting for a connection is the connect phase: it may take no longer than connect_timeout.
+    w.timer = setTimeout(() => this.expire(w), this.settings.connectTimeout);
+    w.timer.unref();
+    this.queue.push(w);
+    return false;
+  }
+
+  private expire(w: Waiting): void {
+    if (w.done) return;
+    w.done = true;
+    w.handler.onError?.(new PoolError(POOL_QUEUE_TIMEOUT, 'no upstream connection became free within connect_timeout'));
+    this.compactQueue();
+  }
+
+  private nextWaiting(): Waiting | null {
+    while (this.queueHead < this.queue.length) {
+      const w = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as never;
+      if (!w.done) {
+        this.compactQueue();
+        return w;
+      }
+    }
+    this.compactQueue();
+    return null;
+  }
+
+  private compactQueue(): void {
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+  }
+
+  /** A request on `c` ended; `reusable` when its connection may carry another. */
+  release(c: Conn, reusable: boolean): void {
+    this.active--;
+    if (!reusable || c.dead || this.closed) return this.discard(c);
+    const w = this.nextWaiting();
+    if (w !== null) {
+      w.done = true;
+      if (w.timer !== null) clearTimeout(w.timer);
+      this.active++;
+      // The time spent queued comes off the wait for the response head.
+      const waited = performance.now() - w.since;
+      const budget = Math.max(1, (w.opts.headersTimeout ?? this.settings.readTimeout) - waited);
+      this.run(c, { ...w.opts, headersTimeout: budget }, w.handler);
+      return;
+    }
+    if (!c.connected || this.idleConns.length >= this.settings.keepaliveIdle) return this.discard(c);
+    c.idle = true;
+    this.idleConns.push(c);
+  }
+
+  /** A connection slot freed without a reusable connection: a queued request gets a new one. */
+  private discard(c: Conn): void {
+    c.dead = true;
+    c.idle = false;
+    c.client.removeListener('connect', this.onConnect);
+    // Closing inside an undici callback would re-enter the client: close once the callback returned.
+    queueMicrotask(() => void c.client.destroy().catch(noop));
+    if (this.closed) return;
+    const max = this.settings.maxConnections;
+    if (max > 0 && this.active < max) {
+      const w = this.nextWaiting();
+      if (w !== null) {
+        w.done = true;
+        if (w.timer !== null) clearTimeout(w.timer);
+        this.active++;
+        const waited = performance.now() - w.since;
+        const budget = Math.max(1, (w.opts.headersTimeout ?? this.settings.readTimeout) - waited);
+        this.run(this.newConn(), { ...w.opts, headersTimeout: budget }, w.handler);
+      }
+    }
+  }
+
+  override async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    let w = this.nextWaiting();
+    while (w !== null) {
+      w.done = true;
+      if (w.timer !== null) clearTimeout(w.timer);
+      w.handler.onError?.(new PoolError('UND_ERR_CLOSED', 'the upstream pool is closed'));
+      w = this.nextWaiting();
+    }
+    const idle = this.idleConns.splice(0);
+    await Promise.allSettled(idle.map((c) => c.client.close()));
+  }
+
+  override async destroy(): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * Forwards one request's undici callbacks to its handler and gives the connection back to the pool
+ * when the exchange ends (complete, failed, or upgraded into a tunnel the connection now belongs to).
+ */
+class Lease implements Dispatcher.DispatchHandler {
+  private readonly pool: TargetPool;
+  private readonly conn: Conn;
+  private readonly handler: Dispatcher.DispatchHandler;
+  private ended = false;
+
+  constructor(pool: TargetPool, conn: Conn, handler: Dispatcher.DispatchHandler) {
+    this.pool = pool;
+    this.conn = conn;
+    this.handler = handler;
+  }
+
+  private end(reusable: boolean): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.pool.release(this.conn, reusable);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.handler.onConnect?.(abort);
+  }
+
+  onHeaders(status: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    return this.handler.onHeaders?.(status, headers, resume, statusText) ?? true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.handler.onData?.(chunk) ?? true;
+  }
+
+  onComplete(trailers: string[] | null): void {
+    // Release first: the handler may dispatch again (a retry) on a free slot.
+    this.end(true);
+    this.handler.onComplete?.(trailers);
+  }
+
+  onError(err: Error): void {
+    this.end(false);
+    this.handler.onError?.(err);
+  }
+
+  onUpgrade(status: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
+    this.conn.dead = true;
+    this.end(false);
+    this.handler.onUpgrade?.(status, headers, socket);
+  }
+
+  onResponseStarted(): void {
+    (this.handler as { onResponseStarted?: () => void }).onResponseStarted?.();
+  }
+}
