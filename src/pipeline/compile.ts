@@ -251,8 +251,7 @@ function compileService(
     label,
     labelJson: JSON.stringify(label),
   };
-  if (s.protocol === 'echo')
-    return { ...common, kind: 'echo', pool: null, balancer: null, hostHeader: 'echo', scheme: 'http' };
+  if (s.protocol === 'echo') return { ...common, kind: 'echo', balancer: null, hostHeader: 'echo', scheme: 'http' };
   // One factory for every target's pool: the service's timeouts, TLS and client certificate apply to
   // a plain service (a balancer of one target) and to each target of an upstream alike.
   const pool = poolSettings(s, config);
@@ -267,12 +266,11 @@ function compileService(
         healthy ? 'target healthy' : 'target unhealthy',
       ),
     );
-    return { ...common, kind: 'http', pool: null, balancer, hostHeader: hostForUrl, scheme };
+    return { ...common, kind: 'http', balancer, hostHeader: hostForUrl, scheme };
   }
   return {
     ...common,
     kind: 'http',
-    pool: null,
     balancer: Balancer.single(s.host, s.port, pool),
     hostHeader: s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`,
     scheme,

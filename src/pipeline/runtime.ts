@@ -1,7 +1,6 @@
 // The compiled runtime: everything a request needs, built once per config and never mutated.
 
 import type { BlockList } from 'node:net';
-import type { Dispatcher } from 'undici';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
 import type { Balancer } from '../proxy/balancer.ts';
 import type { RoutableRoute, Router } from '../router/router.ts';
@@ -39,11 +38,12 @@ export interface CompiledService {
   readonly model: ServiceModel;
   readonly info: ServiceInfo;
   readonly kind: 'echo' | 'http';
-  /** undici Pool for the service's origin; null for echo and for a service whose host names an upstream. */
-  readonly pool: Dispatcher | null;
-  /** The balancer when the service's host names an upstream (its targets have their own pools); else null. */
+  /**
+   * The balancer over the service's targets: an `upstreams:` entry's, or the one target of a plain
+   * service (each target has its pool, built by the upstream factory). Null for echo.
+   */
   readonly balancer: Balancer | null;
-  /** Host header sent upstream unless preserve_host. */
+  /** Host header sent upstream unless preserve_host (the echo upstream's; a target's own for the others). */
   readonly hostHeader: string;
   readonly scheme: 'http' | 'https';
   readonly connectTimeout: number;

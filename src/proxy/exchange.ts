@@ -32,22 +32,19 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
     };
     return sendError(rc, failed instanceof ProxyError ? failed.code : 'BAD_REQUEST');
   }
-  // Upstreams with targets: the balancer picks a healthy target; its pool carries the request.
+  // Every http service has a balancer (a plain service: of one target); it picks a healthy target,
+  // whose pool carries the request.
   const target = svc.balancer === null ? null : svc.balancer.pick(rc);
-  if (svc.balancer !== null && target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
   const opts: Dispatcher.DispatchOptions = {
     path: upstreamTarget(rc, svc),
     method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
-    headers: buildUpstreamHeaders(rc, target?.hostHeader ?? svc.hostHeader) as Record<string, string | string[]>,
+    headers: buildUpstreamHeaders(rc, target.hostHeader) as Record<string, string | string[]>,
     body,
     headersTimeout: svc.readTimeout,
     bodyTimeout: svc.readTimeout,
   };
   const ex = new UpstreamExchange(rc, svc, attempt, body === null);
-  if (target === null) {
-    svc.pool!.dispatch(opts, ex);
-    return;
-  }
   target.inflight++;
   ex.target = target;
   target.pool.dispatch(opts, ex);

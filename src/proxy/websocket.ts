@@ -1,15 +1,20 @@
-// Upgrades: a WebSocket handshake is routed and checked like any request, then relayed to the
-// upstream; after its 101, bytes flow both ways untouched. h2c and other upgrades are refused.
-import { request as httpRequest, type IncomingMessage, ServerResponse } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+// Upgrades: a WebSocket handshake is routed and checked like any request, then dispatched through
+// the pool of the target the balancer picks (undici's upgrade), so it gets the service's timeouts,
+// TLS verification and client certificate, for a plain service and an `upstreams:` entry alike.
+// After the upstream's 101, bytes flow both ways untouched. h2c and other upgrades are refused.
+import type { IncomingMessage } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { ProxyErrors } from '../errors.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
+import type { Balancer, Target } from './balancer.ts';
 import type { ProxyRequest } from './context.ts';
 import { upstreamErrorCode } from './exchange.ts';
 import type { Gateway } from './gateway.ts';
-import { HOP_BY_HOP } from './headers.ts';
+import { connectionTokens, HOP_BY_HOP } from './headers.ts';
 import { sendError } from './reply.ts';
 import { finish } from './request-end.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
@@ -32,59 +37,144 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket,
   void gw.handle(req, res, false, head);
 }
 
-/** Relays a WebSocket handshake to the upstream; after its 101, bytes flow both ways untouched. */
+/** Relays a WebSocket handshake to the picked target through its pool; after its 101, a tunnel. */
 export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buffer): void {
-  if (svc.kind === 'echo') return sendError(rc, 'BAD_REQUEST');
-  const headers = buildUpstreamHeaders(rc, svc.hostHeader);
-  headers.connection = 'Upgrade';
-  headers.upgrade = 'websocket';
-  const m = svc.model;
-  const request = svc.scheme === 'https' ? httpsRequest : httpRequest;
+  const balancer = svc.balancer;
+  if (svc.kind === 'echo' || balancer === null) return sendError(rc, 'BAD_REQUEST');
+  const target = balancer.pick(rc);
+  if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  const headers = buildUpstreamHeaders(rc, target.hostHeader);
+  // undici writes `connection: upgrade` and `upgrade: websocket` itself from the `upgrade` option.
+  delete headers.connection;
+  delete headers.upgrade;
   rc.upstreamStartedAt = performance.now();
-  const ureq = request({
-    host: m.host,
-    port: m.port,
-    method: 'GET',
-    path: upstreamTarget(rc, svc),
-    headers: headers as Record<string, string | string[]>,
-    timeout: svc.connectTimeout,
-    rejectUnauthorized: m.tls_verify ?? true,
-    ...(m.ca_certificates !== null ? { ca: m.ca_certificates } : {}),
-  });
-  ureq.on('timeout', () =>
-    ureq.destroy(Object.assign(new Error('upstream timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })),
+  target.inflight++;
+  target.pool.dispatch(
+    {
+      path: upstreamTarget(rc, svc),
+      method: 'GET',
+      headers: headers as Record<string, string | string[]>,
+      upgrade: 'websocket',
+      headersTimeout: svc.readTimeout,
+      bodyTimeout: svc.readTimeout,
+    },
+    new Handshake(rc, balancer, target, head),
   );
-  ureq.on('error', (err: Error & { code?: string }) => {
-    const answer = upstreamErrorCode(err.code ?? '');
-    rc.error = { code: answer, message: err.message, cause: err.code };
-    sendError(rc, answer);
-  });
-  ureq.on('response', (ures) => {
-    // The upstream declined the upgrade: relay its answer as a normal response.
+}
+
+/** undici handler of one handshake: a 101 becomes a tunnel; any other answer is relayed as a response. */
+class Handshake implements Dispatcher.DispatchHandler {
+  private readonly rc: ProxyRequest;
+  private readonly balancer: Balancer;
+  private target: Target | null;
+  private readonly head: Buffer;
+  private started = false;
+
+  constructor(rc: ProxyRequest, balancer: Balancer, target: Target, head: Buffer) {
+    this.rc = rc;
+    this.balancer = balancer;
+    this.target = target;
+    this.head = head;
+  }
+
+  private release(): void {
+    if (this.target === null) return;
+    this.target.inflight--;
+    this.target = null;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.rc.finished) return abort();
+    this.rc.abortUpstream = abort;
+  }
+
+  /** The upstream declined the upgrade: its answer goes to the client as a normal response. */
+  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+    const rc = this.rc;
+    if (status < 200) return true;
+    this.started = true;
+    if (this.target !== null) this.balancer.report(this.target, { status });
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     const out: Record<string, string | string[]> = {};
-    for (const [k, v] of Object.entries(ures.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-    rc.status = ures.statusCode ?? 502;
-    rc.res.writeHead(rc.status, out);
-    ures.pipe(rc.res);
-  });
-  ureq.on('upgrade', (ures, usock: Socket, uhead: Buffer) => {
+    let connection: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase();
+      const value = raw[i + 1]!.toString('latin1');
+      if (HOP_BY_HOP.has(name)) {
+        if (name === 'connection') connection = value;
+        continue;
+      }
+      const prev = out[name];
+      out[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+    }
+    if (connection !== undefined) for (const t of connectionTokens(connection)) delete out[t];
+    out[rc.runtime.config.settings.request_id_header] = rc.id;
+    rc.status = status;
+    rc.res.writeHead(status, out);
+    rc.resumeUpstream = resume;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const rc = this.rc;
+    rc.bytesSent += chunk.length;
+    const ok = rc.res.write(chunk);
+    if (!ok && rc.resumeUpstream !== null) rc.res.once('drain', rc.resumeUpstream);
+    return ok;
+  }
+
+  onComplete(): void {
+    this.release();
+    this.rc.abortUpstream = null;
+    this.rc.resumeUpstream = null;
+    this.rc.res.end();
+  }
+
+  onError(err: Error): void {
+    const rc = this.rc;
+    rc.abortUpstream = null;
+    const code = (err as { code?: string }).code ?? '';
+    if (this.target !== null && !this.started && !rc.finished)
+      this.balancer.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
+    this.release();
+    if (rc.finished) return;
+    if (rc.res.headersSent) {
+      // A declined handshake's answer cut short: the client must not take it as complete.
+      rc.error = { code: 'UPSTREAM_ABORTED', message: err.message, cause: code };
+      rc.res.destroy(err);
+      return;
+    }
+    const answer = upstreamErrorCode(code);
+    rc.error = { code: answer, message: err.message, cause: code };
+    sendError(rc, answer);
+  }
+
+  onUpgrade(_status: number, raw: Buffer[] | string[] | null, upstream: Duplex): void {
+    const rc = this.rc;
+    rc.abortUpstream = null;
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
+    if (this.target !== null) this.balancer.report(this.target, { connected: true });
     const client = rc.res.socket;
-    if (client === null || client.destroyed) return usock.destroy();
+    if (client === null || client.destroyed) {
+      this.release();
+      upstream.destroy();
+      return;
+    }
     rc.res.detachSocket(client);
     rc.status = 101;
     let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
-    const raw = ures.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) headText += `${raw[i]}: ${raw[i + 1]}\r\n`;
+    if (raw !== null) {
+      for (let i = 0; i < raw.length; i += 2) headText += `${raw[i]!.toString()}: ${raw[i + 1]!.toString()}\r\n`;
+    }
     headText += `${rc.runtime.config.settings.request_id_header}: ${rc.id}\r\n\r\n`;
-    client.write(headText);
-    if (uhead.length > 0) client.write(uhead);
-    if (head.length > 0) usock.write(head);
-    usock.pipe(client);
-    client.pipe(usock);
+    client.write(headText, 'latin1');
+    if (this.head.length > 0) upstream.write(this.head);
+    upstream.pipe(client);
+    client.pipe(upstream);
+    // The tunnel counts as in flight on its target (least-connections) until it closes.
     const done = (): void => {
-      usock.destroy();
+      this.release();
+      upstream.destroy();
       client.destroy();
       if (!rc.finished) {
         rc.finished = true;
@@ -92,12 +182,11 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
       }
     };
     // Either side ending ends the tunnel (HTTP server sockets are half-open capable, so 'end' alone would linger).
-    usock.once('end', done);
+    upstream.once('end', done);
     client.once('end', done);
-    usock.once('close', done);
+    upstream.once('close', done);
     client.once('close', done);
-    usock.on('error', done);
+    upstream.on('error', done);
     client.on('error', done);
-  });
-  ureq.end();
+  }
 }
