@@ -7,6 +7,7 @@ export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode, RequestError, Reques
 export { ConfigError, PluginConfigError, ProxyError } from './errors.ts';
 export * from './lib/counters.ts';
 export { MAX_JSON_DEPTH, parseRequestJson } from './lib/json.ts';
+export * from './lib/sealer.ts';
 export * from './lib/windows.ts';
 export * from './pipeline/plugin.ts';
 export * from './plugins/jwt/verifier.ts';

@@ -23,6 +23,7 @@ import requestTermination from './request-termination/index.ts';
 import requestTransformer from './request-transformer/index.ts';
 import responseRateLimiting from './response-ratelimiting/index.ts';
 import responseTransformer from './response-transformer/index.ts';
+import session from './session/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,
@@ -45,6 +46,7 @@ const builtins: PluginDefinition[] = [
   responseRateLimiting,
   basicAuth,
   ldapAuth,
+  session,
 ];
 
 /** Built-in plugins by name. */

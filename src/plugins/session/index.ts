@@ -1,0 +1,233 @@
+/**
+ * The `session` plugin: Kong 3's session plugin with cookie storage. When an authentication
+ * plugin on the route identified a consumer, the response carries an encrypted cookie naming that
+ * consumer and credential; later requests with the cookie are authenticated from it (auth plugins
+ * configured with `anonymous` then let them through, as in Kong). The cookie is sealed with
+ * `SessionSealer` (the library module oidc uses), so every instance sharing `secret` reads it.
+ * A request with `logout_query_arg` (or `logout_post_arg`) on one of `logout_methods` ends the
+ * session. See docs/plugins/session.md.
+ */
+import { randomBytes } from 'node:crypto';
+import schema from '../../../schemas/plugins/session.schema.json' with { type: 'json' };
+import type { ConsumerDirectory, GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError, SessionSealer } from '../../index.ts';
+
+/** The session plugin's config, defaults applied. */
+export interface SessionConfig {
+  secret?: string;
+  storage: 'cookie' | 'kong';
+  audience: string;
+  idling_timeout: number;
+  rolling_timeout: number;
+  absolute_timeout: number;
+  cookie_name: string;
+  cookie_path: string;
+  cookie_domain?: string | null;
+  cookie_same_site: 'Strict' | 'Lax' | 'None' | 'Default';
+  cookie_http_only: boolean;
+  cookie_secure: boolean;
+  remember: boolean;
+  remember_rolling_timeout: number;
+  read_body_for_logout: boolean;
+  logout_methods: string[];
+  logout_query_arg: string;
+  logout_post_arg: string;
+  cookie_lifetime?: number;
+  cookie_idletime?: number;
+  cookie_samesite?: 'Strict' | 'Lax' | 'None' | 'off';
+  cookie_httponly?: boolean;
+  cookie_persistent?: boolean;
+}
+
+/** Kong's priority for session: before the authentication plugins. */
+export const SESSION_PRIORITY = 1900;
+
+/** Longest session cookie value read; a sealed session is a few hundred bytes. */
+const MAX_COOKIE = 4096;
+const CTX = 'session';
+
+/** What the cookie holds. Times are seconds since the epoch. */
+interface Payload {
+  /** consumer id */
+  c: string;
+  /** credential id and the plugin that verified it */
+  r: string;
+  t: string;
+  /** audience */
+  a: string;
+  /** created, renewed (rolling), last used (idling) */
+  iat: number;
+  rat: number;
+  uat: number;
+}
+
+interface State {
+  payload: Payload | null;
+  /** The client sent a session cookie (valid or not). */
+  present: boolean;
+}
+
+/** Folds Kong 2's field names into Kong 3's, as Kong 3 does. */
+function shorthands(c: SessionConfig): void {
+  if (c.cookie_lifetime !== undefined) c.rolling_timeout = c.cookie_lifetime;
+  if (c.cookie_idletime !== undefined) c.idling_timeout = c.cookie_idletime;
+  if (c.cookie_samesite !== undefined) c.cookie_same_site = c.cookie_samesite === 'off' ? 'Default' : c.cookie_samesite;
+  if (c.cookie_httponly !== undefined) c.cookie_http_only = c.cookie_httponly;
+  if (c.cookie_persistent !== undefined) c.remember = c.cookie_persistent;
+}
+
+class Session implements PluginHandlers {
+  private readonly attributes: string;
+  private readonly clear: string;
+  private readonly logoutMethods: ReadonlySet<string>;
+  private readonly prefix: string;
+
+  constructor(
+    private readonly config: SessionConfig,
+    private readonly sealer: SessionSealer,
+    private readonly consumers: ConsumerDirectory,
+  ) {
+    let attrs = `; Path=${config.cookie_path}`;
+    if (config.cookie_domain != null) attrs += `; Domain=${config.cookie_domain}`;
+    if (config.cookie_same_site !== 'Default') attrs += `; SameSite=${config.cookie_same_site}`;
+    if (config.cookie_http_only) attrs += '; HttpOnly';
+    if (config.cookie_secure) attrs += '; Secure';
+    this.attributes = attrs;
+    this.clear = `${config.cookie_name}=${attrs}; Max-Age=0`;
+    this.logoutMethods = new Set(config.logout_methods);
+    this.prefix = `${config.cookie_name}=`;
+  }
+
+  async access(req: GatewayRequest): Promise<void> {
+    const value = this.cookie(req);
+    if (value === null) return;
+    const payload = await this.open(value);
+    const state: State = { payload, present: true };
+    req.ctx[CTX] = state;
+    if (payload !== null && (await this.isLogout(req))) {
+      return req.exit(200, undefined, { 'Set-Cookie': this.clear });
+    }
+    if (payload === null) return;
+    const consumer = this.consumers.find(payload.c);
+    // A session naming a consumer that is gone from the config is destroyed (Kong).
+    if (consumer === null || consumer.id !== payload.c) {
+      state.payload = null;
+      return;
+    }
+    req.authenticate(consumer, { id: payload.r, type: payload.t, identifier: payload.r, consumer_id: consumer.id });
+  }
+
+  /** The session cookie's value, removed from the upstream request (the session is the gateway's). */
+  private cookie(req: GatewayRequest): string | null {
+    const header = req.headers.cookie;
+    if (header === undefined || !header.includes(this.prefix)) return null;
+    let found: string | null = null;
+    const kept: string[] = [];
+    for (const part of header.split(';')) {
+      const p = part.trim();
+      if (p.startsWith(this.prefix)) found ??= p.slice(this.prefix.length);
+      else if (p !== '') kept.push(p);
+    }
+    if (kept.length === 0) req.removeUpstreamHeader('cookie');
+    else req.setUpstreamHeader('cookie', kept.join('; '));
+    return found !== null && found.length <= MAX_COOKIE ? found : null;
+  }
+
+  private async open(value: string): Promise<Payload | null> {
+    const opened = await this.sealer.open<Payload>(value);
+    if (opened === null) return null;
+    const p = opened.payload;
+    if (typeof p.c !== 'string' || typeof p.r !== 'string' || p.a !== this.config.audience) return null;
+    const now = Math.floor(Date.now() / 1000);
+    const c = this.config;
+    if (c.absolute_timeout > 0 && now - p.iat > c.absolute_timeout) return null;
+    if (c.rolling_timeout > 0 && now - p.rat > c.rolling_timeout) return null;
+    if (c.idling_timeout > 0 && now - p.uat > c.idling_timeout) return null;
+    return p;
+  }
+
+  private async isLogout(req: GatewayRequest): Promise<boolean> {
+    if (!this.logoutMethods.has(req.method)) return false;
+    if (req.rawQuery !== '' && req.query.has(this.config.logout_query_arg)) return true;
+    if (!this.config.read_body_for_logout) return false;
+    const ct = req.headers['content-type'];
+    const len = Number(req.headers['content-length']);
+    if (typeof ct !== 'string' || !ct.startsWith('application/x-www-form-urlencoded')) return false;
+    if (!Number.isInteger(len) || len <= 0 || len > 64 * 1024) return false;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req.raw as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > len) break;
+      chunks.push(chunk);
+    }
+    const body = Buffer.concat(chunks);
+    req.setUpstreamBody(body);
+    return new URLSearchParams(body.toString('utf8')).has(this.config.logout_post_arg);
+  }
+
+  async response(req: GatewayRequest, res: GatewayResponse): Promise<void> {
+    const state = req.ctx[CTX] as State | undefined;
+    const credential = req.credential;
+    const consumer = req.consumer;
+    if (credential === null || consumer === null) {
+      // An invalid or expired cookie is removed; anonymous requests never open sessions.
+      if (state?.present && state.payload === null) append(res, this.clear);
+      return;
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const p = state?.payload ?? null;
+    if (p !== null && p.c === consumer.id && p.r === credential.id) {
+      // Renew while in use: the idling clock at most once a minute, the rolling one near its end.
+      const idle = this.config.idling_timeout > 0 && now - p.uat >= Math.min(60, this.config.idling_timeout / 2);
+      const rolling = this.config.rolling_timeout > 0 && now - p.rat >= this.config.rolling_timeout / 2;
+      if (!idle && !rolling) return;
+      return this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat });
+    }
+    await this.issue(res, {
+      c: consumer.id,
+      r: credential.id,
+      t: credential.type,
+      a: this.config.audience,
+      iat: now,
+      rat: now,
+      uat: now,
+    });
+  }
+
+  private async issue(res: GatewayResponse, payload: Payload): Promise<void> {
+    const sealed = await this.sealer.seal(payload);
+    const maxAge = this.config.remember ? `; Max-Age=${this.config.remember_rolling_timeout}` : '';
+    append(res, `${this.config.cookie_name}=${sealed}${this.attributes}${maxAge}`);
+  }
+}
+
+function append(res: GatewayResponse, cookie: string): void {
+  const prev: HeaderValue | undefined = res.headers['set-cookie'];
+  res.setHeader('set-cookie', prev === undefined ? cookie : [...(typeof prev === 'string' ? [prev] : prev), cookie]);
+}
+
+export default definePlugin<SessionConfig>({
+  name: 'session',
+  version: '1.0.0',
+  priority: SESSION_PRIORITY,
+  schema,
+  consumerScoped: false,
+  create(config, context) {
+    shorthands(config);
+    if (config.storage === 'kong')
+      throw new PluginConfigError(
+        'storage',
+        "storage 'kong' keeps sessions in Kong's database, which DB-less Kong has not either; use storage: cookie (sessions stay encrypted in the cookie)",
+      );
+    let secret = config.secret;
+    if (secret === undefined) {
+      secret = randomBytes(32).toString('base64url');
+      context.log.warn(
+        'session: no config.secret, a random one is used: sessions will not survive a restart nor be read by other instances',
+      );
+    }
+    const sealer = new SessionSealer([secret], `session|${config.cookie_name}|${config.audience}`);
+    return new Session(config, sealer, context.services.consumers);
+  },
+});

@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { serviceConfig } from '../../../test/support/gateway.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { startGateway, type TestGateway } from '../../testing/index.ts';
+import plugin from './index.ts';
+
+const SECRET = 'a-shared-secret-of-enough-length-0123456789';
+
+function config(upstream: string) {
+  return serviceConfig(
+    [
+      {
+        name: 'app',
+        paths: ['/app'],
+        plugins: [
+          { name: 'session', config: { secret: SECRET } },
+          { name: 'key-auth', config: { anonymous: 'anonymous' } },
+        ],
+      },
+    ],
+    {
+      url: upstream,
+      extra: {
+        consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }, { username: 'anonymous' }],
+      },
+    },
+  );
+}
+
+describe('session', () => {
+  let upstream: RecordingUpstream;
+  let gw1: TestGateway;
+  let gw2: TestGateway;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    gw1 = await startGateway({ config: config(upstream.url) });
+    gw2 = await startGateway({ config: config(upstream.url) });
+  });
+  after(async () => {
+    await gw1?.close();
+    await gw2?.close();
+    await upstream?.close();
+  });
+
+  async function call(gw: TestGateway, path: string, headers: Record<string, string> = {}, method = 'GET') {
+    const res = await fetch(`${gw.url}${path}`, { method, headers, signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const seen =
+      res.status === 200 && text.startsWith('{') ? (JSON.parse(text) as { headers: Record<string, string> }) : null;
+    return { res, seen, cookies: res.headers.getSetCookie() };
+  }
+
+  test("Kong's priority (1900)", () => assert.equal(plugin.priority, 1900));
+
+  test('a session remembers who key-auth authenticated; later requests pass without the key', async () => {
+    const first = await call(gw1, '/app', { apikey: 'alice-key' });
+    assert.equal(first.res.status, 200);
+    assert.equal(first.seen!.headers['x-consumer-username'], 'alice');
+    const set = first.cookies.find((c) => c.startsWith('session='));
+    assert.ok(set, JSON.stringify(first.cookies));
+    assert.match(set, /; Path=\/; SameSite=Strict; HttpOnly; Secure/);
+    const cookie = set.split(';')[0]!;
+    assert.ok(!cookie.includes('alice'), 'the cookie is encrypted');
+
+    const later = await call(gw1, '/app', { cookie });
+    assert.equal(later.res.status, 200);
+    assert.equal(later.seen!.headers['x-consumer-username'], 'alice');
+    assert.equal(later.seen!.headers['x-anonymous-consumer'], undefined);
+    assert.equal(later.seen!.headers.cookie, undefined, 'the session cookie is not forwarded upstream');
+
+    // another instance with the same secret reads it
+    const elsewhere = await call(gw2, '/app', { cookie: `theme=dark; ${cookie}` });
+    assert.equal(elsewhere.seen!.headers['x-consumer-username'], 'alice');
+    assert.equal(elsewhere.seen!.headers.cookie, 'theme=dark');
+
+    // without the cookie: anonymous
+    const none = await call(gw1, '/app');
+    assert.equal(none.seen!.headers['x-consumer-username'], 'anonymous');
+    assert.equal(
+      none.cookies.find((c) => c.startsWith('session=')),
+      undefined,
+      'anonymous requests open no session',
+    );
+  });
+
+  test('a tampered cookie authenticates nobody and is cleared', async () => {
+    const first = await call(gw1, '/app', { apikey: 'alice-key' });
+    const cookie = first.cookies.find((c) => c.startsWith('session='))!.split(';')[0]!;
+    const tampered = `${cookie.slice(0, -4)}AAAA`;
+    const r = await call(gw1, '/app', { cookie: tampered });
+    assert.equal(r.seen!.headers['x-consumer-username'], 'anonymous');
+    assert.ok(r.cookies.some((c) => c.startsWith('session=;') && c.includes('Max-Age=0')));
+  });
+
+  test('logout by method and query argument ends the session', async () => {
+    const first = await call(gw1, '/app', { apikey: 'alice-key' });
+    const cookie = first.cookies.find((c) => c.startsWith('session='))!.split(';')[0]!;
+    const before = upstream.requests.length;
+    // GET is not a logout method by default: the request goes through
+    assert.equal((await call(gw1, '/app?session_logout', { cookie })).seen!.headers['x-consumer-username'], 'alice');
+    const out = await call(gw1, '/app?session_logout=true', { cookie }, 'DELETE');
+    assert.equal(out.res.status, 200);
+    assert.ok(out.cookies.some((c) => c.startsWith('session=;') && c.includes('Max-Age=0')));
+    assert.equal(upstream.requests.length, before + 1);
+  });
+
+  test("storage 'kong' is refused with the way out", async () => {
+    await assert.rejects(
+      startGateway({
+        config: serviceConfig([{ paths: ['/x'], plugins: [{ name: 'session', config: { storage: 'kong' } }] }]),
+      }),
+      (err: { issues?: { message: string }[] }) => {
+        assert.ok(
+          err.issues?.some((i) => /use storage: cookie/.test(i.message)),
+          JSON.stringify(err.issues),
+        );
+        return true;
+      },
+    );
+  });
+});
