@@ -76,6 +76,7 @@ export type ConfigErrorCode =
   | 'UNIQUENESS'
   | 'SEMANTIC'
   | 'SECRET_REF'
+  | 'UNSET_ENV'
   | 'FORMAT_VERSION'
   | 'FILE';
 

@@ -1,61 +1,23 @@
 /**
- * `gateway validate [FILE] [--config FILE] [--format text|json|github]`: the CI check.
- * Exit 0 valid (one-line summary), 1 invalid (every problem, located), 2 usage error or
- * unreadable file.
+ * `gateway validate [FILE|-]... [--config FILE] [--format text|json|github] [--strict]
+ * [--allow-unset-env] [--env-file FILE]`: the CI check. Each file is loaded with its custom plugins
+ * and compiled as `gateway start` would (nothing listens, nothing connects); every error and every
+ * warning start would log is printed, located. Exit 0 valid, 1 invalid (or a warning under
+ * --strict), 2 usage error or unreadable file.
  */
-import { type LoadedConfig, loadConfigFileWithPlugins } from '../config/custom-plugins.ts';
 import type { GatewayConfig } from '../config/model.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { parseArgs, UsageError } from './args.ts';
+import { commandHelp, usageOf } from './commands.ts';
+import { type EnvOptions, envFromArgs, InputError, issueLine, loadForCli } from './config-input.ts';
 
-const USAGE = 'Usage: gateway validate [FILE] [--config FILE] [--format text|json|github]\n';
-const FORMATS = ['text', 'json', 'github'] as const;
-type Format = (typeof FORMATS)[number];
-
-interface Args {
-  file: string;
-  format: Format;
-}
-
-function parseArgs(argv: string[]): Args | string {
-  let file: string | undefined;
-  let format: Format = 'text';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    let name: string | undefined;
-    let value: string | undefined;
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      name = eq === -1 ? a : a.slice(0, eq);
-      value = eq === -1 ? undefined : a.slice(eq + 1);
-      if (name === '--help') return 'help';
-      if (name !== '--config' && name !== '--format') return `unknown option '${name}'`;
-      if (value === undefined) {
-        value = argv[++i];
-        if (value === undefined) return `${name} needs a value`;
-      }
-      if (name === '--format') {
-        if (!(FORMATS as readonly string[]).includes(value))
-          return `unknown format '${value}' (expected text, json or github)`;
-        format = value as Format;
-      } else {
-        if (file !== undefined) return 'give one config file';
-        file = value;
-      }
-    } else if (a === '-h') return 'help';
-    else if (a.startsWith('-') && a !== '-') return `unknown option '${a}'`;
-    else {
-      if (file !== undefined) return 'give one config file';
-      file = a;
-    }
-  }
-  return { file: file ?? 'gateway.yaml', format };
-}
+type Format = 'text' | 'json' | 'github';
 
 /** GitHub workflow command escaping: data and property values. */
-function ghData(s: string): string {
+export function ghData(s: string): string {
   return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }
-function ghProp(s: string): string {
+export function ghProp(s: string): string {
   return ghData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
 }
 
@@ -66,66 +28,112 @@ export interface ValidateIO {
 }
 
 function print(issues: ConfigIssue[], format: Format, io: ValidateIO): void {
-  if (format === 'json') {
-    io.stdout.write(`${JSON.stringify(issues, null, 2)}\n`);
-    return;
-  }
+  if (format === 'json' || issues.length === 0) return;
   const lines = issues.map((i) =>
     format === 'github'
       ? `::${i.severity === 'warning' ? 'warning' : 'error'} file=${ghProp(i.file)},line=${i.line},col=${i.col}::${ghData(i.path ? `${i.path}: ${i.message}` : i.message)}`
-      : `${i.file}:${i.line}:${i.col}  ${i.path || '.'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`,
+      : issueLine(i),
   );
-  if (lines.length) io.stdout.write(`${lines.join('\n')}\n`);
+  io.stdout.write(`${lines.join('\n')}\n`);
 }
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
 
-function summary(file: string, c: GatewayConfig): string {
-  return `${file}: valid (${plural(c.services.length, 'service')}, ${plural(c.routes.length, 'route')}, ${plural(c.consumers.length, 'consumer')}, ${plural(c.plugins.length, 'plugin')})`;
+function summary(file: string, c: GatewayConfig, warnings: number): string {
+  return `${file}: valid (${plural(c.services.length, 'service')}, ${plural(c.routes.length, 'route')}, ${plural(c.consumers.length, 'consumer')}, ${plural(c.plugins.length, 'plugin')}${warnings > 0 ? `; ${plural(warnings, 'warning')}` : ''})`;
+}
+
+/** A warning --strict fails on: all but the notice that --allow-unset-env itself asked for. */
+function strictFailure(i: ConfigIssue): boolean {
+  return i.severity === 'warning' && i.code !== 'UNSET_ENV';
+}
+
+/** Checks one file; returns its exit code and its issues. */
+async function validateOne(
+  file: string,
+  env: EnvOptions,
+  format: Format,
+  strict: boolean,
+  io: ValidateIO,
+): Promise<{ code: number; issues: ConfigIssue[] }> {
+  let loaded: Awaited<ReturnType<typeof loadForCli>>;
+  try {
+    loaded = await loadForCli(file, env);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    if (e.issues.length === 1 && e.issues[0]!.code === 'FILE') {
+      if (format === 'text') io.stderr.write(`gateway validate: ${e.issues[0]!.message}\n`);
+      else print(e.issues, format, io);
+      return { code: 2, issues: e.issues };
+    }
+    print(e.issues, format, io);
+    const name = e.issues[0]?.file ?? file;
+    if (format === 'text')
+      io.stderr.write(`${name}: invalid (${plural(e.issues.filter((i) => i.severity === 'error').length, 'error')})\n`);
+    return { code: 1, issues: e.issues };
+  }
+  const { compileCheck } = await import('../pipeline/compile.ts');
+  const { config, plugins, customPlugins, name } = loaded;
+  // Checks of a value that is only a placeholder (an unset variable) are meaningless: skipped.
+  const unknown = config.source.unresolved ?? [];
+  const compiled = (await compileCheck(config, { plugins, customPlugins })).filter(
+    (i) => !unknown.some((u) => i.path === u || i.path.startsWith(`${u}.`) || i.path.startsWith(`${u}[`)),
+  );
+  const issues = [...(config.source.warnings ?? []), ...compiled].sort((a, b) => a.line - b.line || a.col - b.col);
+  print(issues, format, io);
+  const errors = issues.filter((i) => i.severity === 'error').length;
+  if (errors > 0) {
+    if (format === 'text') io.stderr.write(`${name}: invalid (${plural(errors, 'error')})\n`);
+    return { code: 1, issues };
+  }
+  const warnings = issues.filter((i) => i.severity === 'warning').length;
+  const failing = strict ? issues.filter(strictFailure).length : 0;
+  if (failing > 0) {
+    if (format === 'text') io.stderr.write(`${name}: invalid under --strict (${plural(failing, 'warning')})\n`);
+    return { code: 1, issues };
+  }
+  if (format !== 'json') io.stdout.write(`${summary(name, config, warnings)}\n`);
+  return { code: 0, issues };
 }
 
 /** Runs `gateway validate`; returns the exit code. */
 export async function runValidate(argv: string[], io: ValidateIO = process): Promise<number> {
-  const args = parseArgs(argv);
-  if (args === 'help') {
-    io.stdout.write(USAGE);
-    return 0;
-  }
-  if (typeof args === 'string') {
-    io.stderr.write(`gateway validate: ${args}\n${USAGE}`);
-    return 2;
-  }
-
-  let loaded: LoadedConfig;
+  const help = commandHelp('validate')!;
+  let files: string[];
+  let format: Format;
+  let env: EnvOptions;
+  let strict: boolean;
   try {
-    loaded = await loadConfigFileWithPlugins(args.file);
+    const args = parseArgs(argv, help.options);
+    if (args.help) {
+      io.stdout.write(usageOf(help));
+      return 0;
+    }
+    files = [...(args.values.has('config') ? [args.values.get('config')!] : []), ...args.positionals];
+    if (files.length === 0) files = ['gateway.yaml'];
+    format = (args.values.get('format') ?? 'text') as Format;
+    strict = args.flags.has('strict');
+    env = await envFromArgs(args);
   } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    if (e.issues.length === 1 && e.issues[0]!.code === 'FILE') {
-      if (args.format === 'text') io.stderr.write(`gateway validate: ${e.issues[0]!.message}\n`);
-      else print(e.issues, args.format, io);
+    if (e instanceof UsageError) {
+      io.stderr.write(`gateway validate: ${e.message}\nRun 'gateway help validate' for the options.\n`);
       return 2;
     }
-    print(e.issues, args.format, io);
-    if (args.format === 'text') {
-      const n = e.issues.filter((i) => i.severity === 'error').length;
-      io.stderr.write(`${args.file}: invalid (${plural(n, 'error')})\n`);
+    if (e instanceof InputError) {
+      io.stderr.write(`gateway validate: ${e.message}\n`);
+      return 2;
     }
-    return 1;
+    throw e;
   }
-
-  const { compileCheck } = await import('../pipeline/compile.ts');
-  const { config, plugins, customPlugins } = loaded;
-  const compileIssues = await compileCheck(config, { plugins, customPlugins });
-  const issues = [...(config.source.warnings ?? []), ...compileIssues].sort((a, b) => a.line - b.line || a.col - b.col);
-  const errors = issues.filter((i) => i.severity === 'error').length;
-  print(issues, args.format, io);
-  if (errors > 0) {
-    if (args.format === 'text') io.stderr.write(`${args.file}: invalid (${plural(errors, 'error')})\n`);
-    return 1;
+  let code = 0;
+  const all: ConfigIssue[] = [];
+  for (const file of files) {
+    const r = await validateOne(file, env, format, strict, io);
+    code = Math.max(code, r.code);
+    all.push(...r.issues);
   }
-  if (args.format !== 'json') io.stdout.write(`${summary(args.file, config)}\n`);
-  return 0;
+  if (format === 'json') io.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+  return code;
 }

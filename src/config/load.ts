@@ -22,6 +22,11 @@ export interface LoadOptions {
   env?: Record<string, string | undefined>;
   /** Installed plugins by name; default the built-in registry (read at call time). */
   plugins?: ReadonlyMap<string, PluginDefinition>;
+  /**
+   * Take unset `${NAME}` variables as placeholders (a warning lists them) instead of errors:
+   * `gateway validate --allow-unset-env`, for CI that does not hold the secrets.
+   */
+  allowUnsetEnv?: boolean;
 }
 
 /**
@@ -90,7 +95,15 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const doc = data as Record<string, any>;
 
   const refs = await resolveRefs(doc, dir, env);
-  raw.push(...refs.issues);
+  raw.push(...refs.issues, ...unsetIssues(refs.unset, map, opts.allowUnsetEnv === true));
+  // A value holding a placeholder for an unresolved reference: its own checks are skipped, so that
+  // one unset variable is one problem, not a cascade ("rsa_public_key is required", ...).
+  const unknown = refs.unknown.map((p) => formatYamlPath(p));
+  const isUnknown = (path: YamlPath): boolean => {
+    if (unknown.length === 0) return false;
+    const k = formatYamlPath(path);
+    return unknown.some((u) => k === u || k.startsWith(`${u}.`) || k.startsWith(`${u}[`));
+  };
 
   if (typeof doc._format_version === 'number') {
     raw.push({
@@ -108,7 +121,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const schemaIssues = validateGateway(
     doc,
     [...kinds.values()].map((k) => k.def),
-  );
+  ).filter((i) => !isUnknown(i.path));
   for (const i of schemaIssues) {
     if (i.path[0] === '_format_version' && i.path.length === 1) {
       i.code = 'FORMAT_VERSION';
@@ -128,22 +141,20 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
     pass = validateGateway(
       doc,
       [...kinds.values()].map((k) => k.def),
-    ).filter((i) => !isBrokenPath(doc, i.path, broken));
+    ).filter((i) => !isBrokenPath(doc, i.path, broken) && !isUnknown(i.path));
   }
   if (typeof doc._format_version !== 'string') doc._format_version = '3.0';
 
   const built = buildEntities(doc, plugins, raw, broken);
   // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.
   const prunedKeys = pruned.map((p) => formatYamlPath(p));
-  // A value whose reference failed is still the literal `${...}`: its other problems are noise.
-  const failedRefs = new Set(refs.issues.map((i) => formatYamlPath(i.path)));
   const kept = raw.filter(
     (i) =>
       !(
         i.code === 'SCHEMA' &&
         !schemaIssues.includes(i) &&
         prunedKeys.some((k) => k.startsWith(formatYamlPath(i.path)))
-      ) && !(i.code !== 'SECRET_REF' && failedRefs.has(formatYamlPath(i.path))),
+      ) && !(i.code !== 'SECRET_REF' && i.code !== 'UNSET_ENV' && isUnknown(i.path)),
   );
   raw.length = 0;
   raw.push(...kept);
@@ -169,10 +180,46 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
       hash: hash.digest('hex'),
       referenced_files: [...refs.files.keys()],
       secrets: refs.secrets,
+      unresolved: unknown,
       locate: (path: YamlPath) => map.locate(path),
       warnings: issues,
     },
   };
+}
+
+/**
+ * Unset variables: one error per variable (at its first use, naming the others), or with
+ * `allowUnsetEnv` one warning listing them all with their locations.
+ */
+function unsetIssues(unset: ReadonlyMap<string, YamlPath[]>, map: SourceMap, allow: boolean): RawIssue[] {
+  if (unset.size === 0) return [];
+  const where = (paths: YamlPath[]): string[] => {
+    const seen = new Set<string>();
+    for (const p of paths) {
+      const l = map.locate(p);
+      seen.add(`${l.line}:${l.col}`);
+    }
+    return [...seen];
+  };
+  if (allow) {
+    const list = [...unset].map(([name, paths]) => `${name} (${where(paths).join(', ')})`);
+    return [
+      {
+        code: 'UNSET_ENV',
+        message: `environment ${unset.size === 1 ? 'variable' : 'variables'} not set, validated as placeholders (checks that depend on ${unset.size === 1 ? 'its value' : 'their values'} skipped): ${list.join('; ')}`,
+        path: [...unset.values()][0]![0]!,
+        severity: 'warning',
+      },
+    ];
+  }
+  return [...unset].map(([name, paths]) => {
+    const others = where(paths).slice(1);
+    return {
+      code: 'SECRET_REF' as const,
+      message: `environment variable ${name} is not set (write \${${name}:-default} to give a default)${others.length > 0 ? `; also used at ${others.join(', ')}` : ''}`,
+      path: paths[0]!,
+    };
+  });
 }
 
 function isBrokenPath(doc: unknown, path: YamlPath, broken: WeakSet<object>): boolean {

@@ -226,6 +226,11 @@ export interface ConfigSource {
   referenced_files: string[];
   /** Every value that came from `${NAME}` or `${file:...}`: redacted wherever the gateway prints. */
   secrets: ReadonlySet<string>;
+  /**
+   * Dotted paths of values holding a placeholder for a reference that could not be resolved
+   * (`validate --allow-unset-env`); checks of these values are skipped.
+   */
+  unresolved?: readonly string[];
   /** Maps a YAML path of this document to its source location. */
   locate(path: YamlPath): SourceLocation;
   /** Problems that do not make the config invalid (severity "warning"), located. */

@@ -14,6 +14,23 @@ export interface RefResult {
   /** Absolute path → contents, in first-reference order. */
   files: Map<string, string>;
   issues: RawIssue[];
+  /** Unset variables (no value, no default) → the paths of the values that use them, in document order. */
+  unset: Map<string, (string | number)[][]>;
+  /**
+   * Paths of values that hold a placeholder instead of a reference that could not be resolved
+   * (an unset variable, an unreadable file): checks of those values are meaningless and skipped.
+   */
+  unknown: (string | number)[][];
+}
+
+/**
+ * What an unresolved reference is replaced with, so that the rest of the config is still checked
+ * without a cascade of errors about the literal `${...}`: long enough for length checks on secrets,
+ * and made of characters that are valid in a host name, a URL path and a header value.
+ */
+export function placeholder(name: string): string {
+  const base = `tollgate-unset-${name.toLowerCase().replace(/[^a-z0-9]+/g, '-')}`.slice(0, 60).replace(/-+$/, '');
+  return base.length >= 40 ? base : `${base}-${'x'.repeat(39 - base.length)}`;
 }
 
 type Token = { literal: string } | { env: string; fallback: string | null } | { file: string };
@@ -79,7 +96,7 @@ export async function resolveRefs(
   dir: string,
   env: Record<string, string | undefined>,
 ): Promise<RefResult> {
-  const result: RefResult = { secrets: new Set(), files: new Map(), issues: [] };
+  const result: RefResult = { secrets: new Set(), files: new Map(), issues: [], unset: new Map(), unknown: [] };
   const sites: Site[] = [];
 
   const walk = (node: unknown, path: (string | number)[]): void => {
@@ -133,6 +150,13 @@ export async function resolveRefs(
   for (const site of sites) {
     let out = '';
     let ok = true;
+    const unset = (name: string): void => {
+      let paths = result.unset.get(name);
+      if (paths === undefined) result.unset.set(name, (paths = []));
+      paths.push(site.path);
+      out += placeholder(name);
+      ok = false;
+    };
     for (const t of site.tokens) {
       if ('literal' in t) out += t.literal;
       else if ('env' in t) {
@@ -141,14 +165,7 @@ export async function resolveRefs(
           if (v !== '') result.secrets.add(v);
           out += v;
         } else if (t.fallback !== null) out += t.fallback;
-        else {
-          result.issues.push({
-            code: 'SECRET_REF',
-            message: `environment variable ${t.env} is not set (write \${${t.env}:-default} to give a default)`,
-            path: site.path,
-          });
-          ok = false;
-        }
+        else unset(t.env);
       } else {
         const abs = isAbsolute(t.file) ? t.file : resolvePath(dir, t.file);
         const c = contents.get(abs)!;
@@ -164,6 +181,7 @@ export async function resolveRefs(
             message: `cannot read \${file:${t.file}} (${abs}): ${why}`,
             path: site.path,
           });
+          out += placeholder('file');
           ok = false;
           continue;
         }
@@ -174,7 +192,8 @@ export async function resolveRefs(
         out += value;
       }
     }
-    if (ok) (site.container as Record<string | number, unknown>)[site.key] = out;
+    (site.container as Record<string | number, unknown>)[site.key] = out;
+    if (!ok) result.unknown.push(site.path);
   }
   return result;
 }

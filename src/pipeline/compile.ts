@@ -1,6 +1,7 @@
 // Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
 import { BlockList, isIP } from 'node:net';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
+import { configWarnings } from '../config/warnings.ts';
 import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '../errors.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { builtinPlugins } from '../plugins/index.ts';
@@ -31,13 +32,16 @@ export interface CompileOptions {
   customPlugins?: ReadonlySet<string>;
 }
 
-/** Compiles the config as `gateway start` would, without listening, and returns the problems found. */
+/**
+ * Compiles the config as `gateway start` would, without listening, and returns the problems found:
+ * the errors, or (when it compiles) the warnings start would log (the config's and the plugins').
+ */
 export async function compileCheck(config: GatewayConfig, opts: CompileOptions = {}): Promise<ConfigIssue[]> {
   const log = opts.log ?? createLogger({ level: 'error', destination: { write: () => undefined } as never });
   try {
     const rt = await compileRuntime(config, { ...opts, log });
     await rt.close();
-    return [];
+    return [...rt.warnings];
   } catch (err) {
     if (err instanceof ConfigError) return err.issues;
     throw err;
@@ -53,6 +57,10 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   const http = opts.http ?? ownHttp!;
   const issues: ConfigIssue[] = [];
   const secrets = config.source.secrets;
+  // What start logs as warnings: the loader's, the config's, and what plugins warn while created.
+  const warnings = configWarnings(config);
+  for (const w of [...(config.source.warnings ?? []), ...warnings])
+    log.warn({ file: w.file, line: w.line, col: w.col, path: w.path, code: w.code }, w.message);
 
   const consumers = new Directory(config);
   const services = new Map<string, CompiledService>();
@@ -103,9 +111,27 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     const route = p.route === null ? null : (routeInfo.get(p.route) ?? null);
     const consumer = p.consumer === null ? null : consumers.find(p.consumer);
     const debug = (p.config as { debug?: unknown }).debug === true;
+    const plog = pluginLogger(log, p.name, debug);
+    let creating = true;
+    const where = config.source.locate(p.yaml_path);
     try {
       const handlers: PluginHandlers = await def.create(p.config, {
-        log: pluginLogger(log, p.name, debug),
+        log: {
+          ...plog,
+          warn: (msg, fields) => {
+            plog.warn(msg, fields);
+            if (creating)
+              warnings.push(
+                configIssue(
+                  'PLUGIN_CONFIG',
+                  redact(`plugin '${p.name}': ${msg}`, secrets),
+                  p.yaml_path,
+                  where,
+                  'warning',
+                ),
+              );
+          },
+        },
         services: services_,
         scope: { service: svc, route, consumer },
       });
@@ -128,7 +154,9 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
         https: p.protocols.includes('https'),
         timeout: opts.customPlugins?.has(p.name) === true ? config.settings.plugin_timeout : 0,
       });
+      creating = false;
     } catch (err) {
+      creating = false;
       const path =
         err instanceof PluginConfigError
           ? [
@@ -216,6 +244,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     consumers,
     plugins: instances,
     trusted: compileTrusted(config.settings.trusted_ips),
+    warnings,
     loadedAt: new Date(),
     inflight: 0,
     retired: false,

@@ -2,6 +2,7 @@
 
 import type { BlockList } from 'node:net';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
+import type { ConfigIssue } from '../errors.ts';
 import type { Balancer } from '../proxy/balancer.ts';
 import type { RoutableRoute, Router } from '../router/router.ts';
 import type { ConsumerDirectory, PluginHandlers, RouteInfo, ServiceInfo } from './plugin.ts';
@@ -80,6 +81,8 @@ export interface Runtime {
   readonly consumers: ConsumerDirectory;
   readonly plugins: readonly PluginInstance[];
   readonly trusted: BlockList | null;
+  /** Warnings of this config (loader, config checks, plugins' create()), as start logs them. */
+  readonly warnings: readonly ConfigIssue[];
   readonly loadedAt: Date;
   /** Requests still running on this runtime. */
   inflight: number;

@@ -1,0 +1,109 @@
+/**
+ * How the offline commands (validate, explain, test-routes, diff) get a config: a file or standard
+ * input (`-`), the environment plus `--env-file` files, unset variables as errors or (with
+ * `--allow-unset-env`) placeholders. One place, so every command reads configs the same way.
+ */
+import { readFile } from 'node:fs/promises';
+import { type LoadedConfig, loadConfigWithPlugins } from '../config/custom-plugins.ts';
+import { DotenvError, parseDotenv } from '../config/dotenv.ts';
+import { ConfigError, configIssue } from '../errors.ts';
+import type { ParsedArgs } from './args.ts';
+
+/** A problem that is not in a config: an unreadable file, a bad env file (exit 2). */
+export class InputError extends Error {}
+
+export interface EnvOptions {
+  env: Record<string, string | undefined>;
+  allowUnsetEnv: boolean;
+}
+
+/** Name standard input is reported under. */
+export const STDIN_NAME = '<stdin>';
+
+/** The environment for `${NAME}`: the process's, then each `--env-file` for what it does not set. */
+export async function envFromArgs(args: ParsedArgs): Promise<EnvOptions> {
+  const env: Record<string, string | undefined> = {};
+  for (const file of args.lists.get('env-file') ?? []) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      throw new InputError(`cannot read env file ${file}: ${why(e)}`);
+    }
+    try {
+      for (const [k, v] of parseDotenv(text)) if (!(k in env)) env[k] = v;
+    } catch (e) {
+      if (e instanceof DotenvError) throw new InputError(`${file}:${e.line}: ${e.message}`);
+      throw e;
+    }
+  }
+  // Like docker compose and dotenv: a variable set in the process wins over the file.
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return { env, allowUnsetEnv: args.flags.has('allow-unset-env') };
+}
+
+export function why(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return code === 'ENOENT'
+    ? 'no such file'
+    : code === 'EISDIR'
+      ? 'it is a directory'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : (code ?? String(e));
+}
+
+let stdinText: Promise<string> | null = null;
+/** Standard input, read once (several `-` arguments get the same text). */
+export function readStdin(): Promise<string> {
+  stdinText ??= new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('error', reject);
+  });
+  return stdinText;
+}
+
+/** Reads a config source; `-` is standard input. Throws a ConfigError with one FILE issue when unreadable. */
+export async function readConfigText(file: string): Promise<{ text: string; name: string }> {
+  if (file === '-') return { text: await readStdin(), name: STDIN_NAME };
+  try {
+    return { text: await readFile(file, 'utf8'), name: file };
+  } catch (e) {
+    throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${why(e)}`, [], { file, line: 1, col: 1 })]);
+  }
+}
+
+/** Loads and validates one config (with its custom plugins), as start would. Throws ConfigError. */
+export async function loadForCli(file: string, env: EnvOptions): Promise<LoadedConfig & { name: string }> {
+  const { text, name } = await readConfigText(file);
+  const loaded = await loadConfigWithPlugins(text, name, { env: env.env, allowUnsetEnv: env.allowUnsetEnv });
+  return { ...loaded, name };
+}
+
+/** Loads a config and compiles it (no listener, no connection); the caller closes the runtime. */
+export async function compileForCli(file: string, env: EnvOptions) {
+  const loaded = await loadForCli(file, env);
+  const { compileRuntime } = await import('../pipeline/compile.ts');
+  const { createLogger } = await import('../log.ts');
+  const log = createLogger({ level: 'error', destination: { write: () => undefined } as never });
+  const runtime = await compileRuntime(loaded.config, {
+    plugins: loaded.plugins,
+    customPlugins: loaded.customPlugins,
+    log,
+  });
+  return { ...loaded, runtime };
+}
+
+/** A located issue in one line (the format validate prints). */
+export function issueLine(i: {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  severity: string;
+  message: string;
+}) {
+  return `${i.file}:${i.line}:${i.col}  ${i.path || '.'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
+}
