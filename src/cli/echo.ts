@@ -2,12 +2,8 @@
  * `gateway echo [--listen HOST:PORT]`: a standalone echo upstream for tests and demos.
  */
 import { startEchoServer } from '../proxy/echo.ts';
-
-const USAGE = `Usage: gateway echo [--listen HOST:PORT]
-
-Answers every request with a JSON copy of it (see docs/echo.md).
-  --listen HOST:PORT   address to listen on (default 127.0.0.1:9000; port 0 picks a free port)
-`;
+import { parseArgs, UsageError } from './args.ts';
+import { commandHelp, usageOf } from './commands.ts';
 
 /** Splits `HOST:PORT`, `[v6]:PORT` or `:PORT` (all interfaces). */
 export function parseListen(value: string): { host: string; port: number } | null {
@@ -21,19 +17,19 @@ export function parseListen(value: string): { host: string; port: number } | nul
 
 /** Runs the echo server until SIGTERM or SIGINT; resolves the exit code. */
 export async function runEcho(argv: string[]): Promise<number> {
-  let listen = '127.0.0.1:9000';
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--help' || arg === '-h') {
-      process.stdout.write(USAGE);
+  let listen: string;
+  try {
+    const args = parseArgs(argv, commandHelp('echo')!.options);
+    if (args.help) {
+      process.stdout.write(usageOf(commandHelp('echo')!));
       return 0;
     }
-    if (arg === '--listen' && i + 1 < argv.length) listen = argv[++i]!;
-    else if (arg.startsWith('--listen=')) listen = arg.slice('--listen='.length);
-    else {
-      process.stderr.write(`gateway echo: unexpected argument ${JSON.stringify(arg)}\n${USAGE}`);
-      return 2;
-    }
+    if (args.positionals.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(args.positionals[0])}`);
+    listen = args.values.get('listen') ?? '127.0.0.1:9000';
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`gateway echo: ${err.message}\nRun 'gateway help echo' for the options.\n`);
+    return 2;
   }
   const addr = parseListen(listen);
   if (!addr) {

@@ -2,11 +2,12 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { TollgateInstance } from '../instance.ts';
 import type { Logger } from '../log.ts';
 import { VERSION } from '../version.ts';
+import { type ParsedArgs, parseArgs, UsageError } from './args.ts';
+import { commandHelp } from './commands.ts';
 
 export function formatIssue(i: ConfigIssue): string {
   return `${i.file}:${i.line}:${i.col}  ${i.path || '(root)'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
@@ -24,25 +25,24 @@ export interface StartArgs {
 }
 
 export function parseStartArgs(argv: string[]): StartArgs | string {
-  let args;
+  let args: ParsedArgs;
   try {
-    args = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c', default: 'gateway.yaml' },
-        'proxy-listen': { type: 'string', multiple: true },
-        'admin-listen': { type: 'string', multiple: true },
-        'log-level': { type: 'string' },
-        'no-access-log': { type: 'boolean', default: false },
-        'no-watch': { type: 'boolean', default: false },
-        workers: { type: 'string', default: '1' },
-      },
-      allowPositionals: false,
-    });
+    args = parseArgs(argv, commandHelp('start')!.options);
   } catch (err) {
-    return (err as Error).message;
+    if (err instanceof UsageError) return `${err.message}\nRun 'gateway help start' for the options.`;
+    throw err;
   }
-  const v = args.values;
+  if (args.positionals.length > 0)
+    return `unexpected argument '${args.positionals[0]}' (the config is given with --config FILE)`;
+  const v = {
+    config: args.values.get('config') ?? 'gateway.yaml',
+    'proxy-listen': args.lists.get('proxy-listen'),
+    'admin-listen': args.lists.get('admin-listen'),
+    'log-level': args.values.get('log-level'),
+    'no-access-log': args.flags.has('no-access-log'),
+    'no-watch': args.flags.has('no-watch'),
+    workers: args.values.get('workers') ?? '1',
+  };
   if (v['log-level'] !== undefined && !['debug', 'info', 'warn', 'error'].includes(v['log-level'])) {
     return '--log-level must be one of debug, info, warn, error';
   }

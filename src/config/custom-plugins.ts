@@ -15,6 +15,7 @@
  * Problems are reported as located issues (code CUSTOM_PLUGIN) at `_tollgate.custom_plugins[i]`.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { register } from 'node:module';
 import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
@@ -53,19 +54,51 @@ const TOKEN = 'tollgate-plugin';
 /** Tollgate's own sources: a plugin's `tollgate` import must reach the running gateway's copy. */
 const OWN_SRC = new URL('../', import.meta.url).href;
 
+/**
+ * `tollgate` and its subpaths (`tollgate/testing`, ...), as package.json exports them, resolve to
+ * the running gateway's own files from anywhere: a plugin in a config repository needs no
+ * node_modules, and its `instanceof PluginConfigError` is the gateway's class.
+ */
+const SELF_EXPORTS = selfExports();
+
+function selfExports(): Record<string, string> {
+  const root = new URL('../../', import.meta.url);
+  const out: Record<string, string> = {};
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
+      name?: string;
+      exports?: Record<string, string>;
+    };
+    for (const [sub, target] of Object.entries(pkg.exports ?? {})) {
+      if (typeof target !== 'string') continue;
+      out[sub === '.' ? (pkg.name ?? 'tollgate') : `${pkg.name ?? 'tollgate'}/${sub.replace(/^\.\//, '')}`] = new URL(
+        target,
+        root,
+      ).href;
+    }
+  } catch {
+    // Without package.json (a trimmed image), plugins resolve `tollgate` through node_modules.
+  }
+  return out;
+}
+
+// A plugin's module files load as ES modules wherever they are: a config repository has no
+// package.json with "type": "module", and Node would otherwise read a .ts or .js file there as CommonJS.
 const HOOK = `
 let exclude = [];
-export function initialize(data) { exclude = data.exclude; }
+let self = {};
+export function initialize(data) { exclude = data.exclude; self = data.self; }
 export async function resolve(specifier, context, next) {
+  if (Object.hasOwn(self, specifier)) return { url: self[specifier], shortCircuit: true };
   const result = await next(specifier, context);
+  let url = result.url;
   const parent = context.parentURL;
-  if (parent === undefined) return result;
-  const m = /[?&]${TOKEN}=([0-9a-f]+)/.exec(parent);
-  if (m === null) return result;
-  const url = result.url;
-  if (!url.startsWith('file:') || url.includes('/node_modules/') || url.includes('${TOKEN}=')) return result;
-  for (const p of exclude) if (url.startsWith(p)) return result;
-  return { ...result, url: url + (url.includes('?') ? '&' : '?') + '${TOKEN}=' + m[1] };
+  const m = parent === undefined ? null : /[?&]${TOKEN}=([0-9a-f]+)/.exec(parent);
+  if (m !== null && url.startsWith('file:') && !url.includes('/node_modules/') && !url.includes('${TOKEN}=') &&
+      !exclude.some((p) => url.startsWith(p)))
+    url = url + (url.includes('?') ? '&' : '?') + '${TOKEN}=' + m[1];
+  if (url.includes('${TOKEN}=') && /\\.(?:m?ts|m?js)(?:\\?|$)/.test(url)) return { ...result, url, format: 'module' };
+  return url === result.url ? result : { ...result, url };
 }
 `;
 
@@ -73,7 +106,7 @@ let hookRegistered = false;
 function ensureHook(): void {
   if (hookRegistered) return;
   hookRegistered = true;
-  register(`data:text/javascript,${encodeURIComponent(HOOK)}`, { data: { exclude: [OWN_SRC] } });
+  register(`data:text/javascript,${encodeURIComponent(HOOK)}`, { data: { exclude: [OWN_SRC], self: SELF_EXPORTS } });
 }
 
 /**
@@ -86,7 +119,7 @@ function ensureHook(): void {
 export async function loadCustomPlugins(
   text: string,
   file: string,
-  opts: { plugins?: ReadonlyMap<string, PluginDefinition> } = {},
+  opts: { plugins?: ReadonlyMap<string, PluginDefinition>; baseDir?: string } = {},
 ): Promise<CustomPluginSet> {
   const base = opts.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
   const out: CustomPluginSet = {
@@ -101,7 +134,7 @@ export async function loadCustomPlugins(
   const list = customPluginList(parsed.data);
   if (list.length === 0) return out;
 
-  const dir = dirname(resolvePath(file));
+  const dir = opts.baseDir ?? dirname(resolvePath(file));
   const hash = createHash('sha256');
   for (let i = 0; i < list.length; i++) {
     const entry = list[i];
@@ -188,7 +221,7 @@ export interface LoadedConfig {
  * change) and their content to `source.hash`. Throws one ConfigError with every problem.
  */
 export async function loadConfigWithPlugins(text: string, file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  const custom = await loadCustomPlugins(text, file, { plugins: opts.plugins });
+  const custom = await loadCustomPlugins(text, file, { plugins: opts.plugins, baseDir: opts.baseDir });
   let config: GatewayConfig;
   try {
     config = await loadConfigText(text, file, { ...opts, plugins: custom.plugins });
@@ -373,8 +406,8 @@ function importMessage(err: unknown, entry: string): string {
     if (where !== null)
       msg = `${fileURLToPath(where[1]!.replace(/:\d+$/, ''))}:${/:(\d+)$/.exec(where[1]!)![1]}: ${msg}`;
   }
-  if (e?.code === 'ERR_MODULE_NOT_FOUND' && /'tollgate(\/testing)?'/.test(msg)) {
-    return `${msg}; install tollgate in the project that holds ${entry} (npm install tollgate) so that \`import ... from 'tollgate'\` resolves`;
+  if ((e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'ERR_PACKAGE_PATH_NOT_EXPORTED') && /'tollgate\//.test(msg)) {
+    return `${msg}; the gateway provides ${Object.keys(SELF_EXPORTS).join(', ')} to plugins (imported from ${entry})`;
   }
   return msg;
 }

@@ -27,6 +27,8 @@ export interface LoadOptions {
    * `gateway validate --allow-unset-env`, for CI that does not hold the secrets.
    */
   allowUnsetEnv?: boolean;
+  /** Directory relative references and custom plugins resolve against; default the file's (`gateway diff --git`). */
+  baseDir?: string;
 }
 
 /**
@@ -73,7 +75,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const env = opts.env ?? process.env;
   const plugins = opts.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
   const absFile = resolvePath(file);
-  const dir = dirname(absFile);
+  const dir = opts.baseDir ?? dirname(absFile);
 
   const parsed = parseYaml(text, file);
   const { map } = parsed;

@@ -1,0 +1,365 @@
+/**
+ * A semantic diff of two loaded configs, for pull-request review (`gateway diff`): entities
+ * matched by name (never by position), compared field by field down to plugin config fields,
+ * references shown by name, and a security summary of what a reviewer must not miss. Secret
+ * values (credentials, client and session secrets, anything that came from `${...}`) are shown as
+ * "changed", never by value.
+ */
+import type { GatewayConfig, PluginModel, RouteModel } from './model.ts';
+
+export type ChangeKind = 'added' | 'removed' | 'changed';
+
+export interface FieldChange {
+  /** Dotted path inside the entity, e.g. `config.claims_to_verify`. */
+  field: string;
+  /** Printable old and new values (undefined: absent); a secret is never included. */
+  old?: string;
+  new?: string;
+  secret: boolean;
+}
+
+export interface EntityChange {
+  kind: ChangeKind;
+  /** services, routes, consumers, plugins, upstreams, targets, certificates, credentials, settings. */
+  entity: string;
+  /** Human name, e.g. "route 'orders'" or "plugin 'jwt' on route 'orders'". */
+  name: string;
+  /** Location in the new file (old file for a removal): `FILE:LINE`. */
+  at: { file: string; line: number };
+  fields: FieldChange[];
+}
+
+export interface SecurityFinding {
+  /** auth-removed, auth-added, public, cors-widened, rate-limit-removed, tls-verify-off, access-removed. */
+  type: string;
+  message: string;
+  at: { file: string; line: number };
+}
+
+export interface ConfigDiff {
+  equal: boolean;
+  security: SecurityFinding[];
+  changes: EntityChange[];
+}
+
+/** Authentication plugins: a route without one of them is public. */
+export const AUTH_PLUGINS = new Set(['jwt', 'key-auth', 'oidc', 'basic-auth', 'hmac-auth', 'ldap-auth', 'oauth2']);
+const RATE_LIMITS = new Set(['rate-limiting', 'rate-limiting-advanced', 'response-ratelimiting']);
+const ACCESS = new Set(['acl', 'ip-restriction', 'bot-detection', 'request-termination']);
+/** Field names whose values are secrets wherever they appear (plugin configs, credentials). */
+const SECRET_FIELD = /(secret|password|passwd|token|private|api_?key|^key$|^key_alt$|hmac|salt)/i;
+const PLACEHOLDER = /tollgate-unset-[a-z0-9-]+/g;
+
+interface Keyed {
+  key: string;
+  name: string;
+  value: Record<string, unknown>;
+  path: readonly (string | number)[];
+  /** Top-level fields whose values are secrets for this kind of entity. */
+  secretFields: ReadonlySet<string>;
+}
+
+/** Every entity of a config, keyed by what identifies it to a reader. */
+function entities(c: GatewayConfig): Map<string, Keyed> {
+  const out = new Map<string, Keyed>();
+  const svc = new Map(c.services.map((s) => [s.id, s.name ?? s.id]));
+  const rte = new Map(c.routes.map((r) => [r.id, r.name ?? r.id]));
+  const con = new Map(c.consumers.map((x) => [x.id, x.username ?? x.custom_id ?? x.id]));
+  const put = (
+    kind: string,
+    name: string,
+    value: object,
+    path: readonly (string | number)[],
+    secretFields: string[] = [],
+  ): void => {
+    let key = `${kind}\u0000${name}`;
+    for (let n = 2; out.has(key); n++) key = `${kind}\u0000${name}\u0000${n}`;
+    const v: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+    delete v.id;
+    delete v.yaml_path;
+    out.set(key, { key, name, value: v, path, secretFields: new Set(secretFields) });
+  };
+  for (const s of c.services) put('services', `service '${s.name ?? s.id}'`, s, s.yaml_path);
+  for (const r of c.routes)
+    put('routes', `route '${r.name ?? r.id}'`, { ...r, service: r.service && svc.get(r.service) }, r.yaml_path);
+  for (const x of c.consumers) put('consumers', `consumer '${con.get(x.id)}'`, x, x.yaml_path);
+  for (const p of c.plugins) {
+    const scope = [
+      p.route && `route '${rte.get(p.route)}'`,
+      p.service && `service '${svc.get(p.service)}'`,
+      p.consumer && `consumer '${con.get(p.consumer)}'`,
+    ].filter(Boolean);
+    const label = `plugin '${p.name}'${p.instance_name ? ` (${p.instance_name})` : ''} ${scope.length ? `on ${scope.join(', ')}` : '(global)'}`;
+    put(
+      'plugins',
+      label,
+      {
+        ...p,
+        route: p.route && rte.get(p.route),
+        service: p.service && svc.get(p.service),
+        consumer: p.consumer && con.get(p.consumer),
+      },
+      p.yaml_path,
+    );
+  }
+  for (const u of c.upstreams) {
+    put('upstreams', `upstream '${u.name}'`, { ...u, targets: undefined }, u.yaml_path);
+    for (const t of u.targets) put('targets', `target '${t.target}' of upstream '${u.name}'`, t, t.yaml_path);
+  }
+  for (const cert of c.certificates)
+    put('certificates', `certificate for ${cert.snis.join(', ') || cert.id}`, cert, cert.yaml_path, ['key', 'key_alt']);
+  for (const j of c.jwt_secrets)
+    put(
+      'credentials',
+      `jwt credential '${j.key}' of consumer '${con.get(j.consumer)}'`,
+      { ...j, consumer: con.get(j.consumer) },
+      j.yaml_path,
+      ['secret'],
+    );
+  c.keyauth_credentials.forEach((k, i) => {
+    const n = c.keyauth_credentials.slice(0, i).filter((x) => x.consumer === k.consumer).length + 1;
+    put(
+      'credentials',
+      `key-auth credential #${n} of consumer '${con.get(k.consumer)}'`,
+      { ...k, consumer: con.get(k.consumer) },
+      k.yaml_path,
+      ['key'],
+    );
+  });
+  for (const a of c.acls)
+    put(
+      'credentials',
+      `acl group '${a.group}' of consumer '${con.get(a.consumer)}'`,
+      { ...a, consumer: con.get(a.consumer) },
+      a.yaml_path,
+    );
+  const settings: Record<string, unknown> = { ...c.settings };
+  out.set('settings', {
+    key: 'settings',
+    name: '_tollgate settings',
+    value: settings,
+    path: ['_tollgate'],
+    secretFields: new Set(),
+  });
+  return out;
+}
+
+/** Compares two configs; `display` maps placeholder values back to `${NAME}` for printing. */
+export function diffConfigs(a: GatewayConfig, b: GatewayConfig, display: (s: string) => string = (s) => s): ConfigDiff {
+  const ea = entities(a);
+  const eb = entities(b);
+  const secrets = new Set([...a.source.secrets, ...b.source.secrets]);
+  const loc = (c: GatewayConfig, path: readonly (string | number)[]): { file: string; line: number } => {
+    const l = c.source.locate(path);
+    return { file: l.file, line: l.line };
+  };
+  const changes: EntityChange[] = [];
+  for (const [key, x] of eb) {
+    const old = ea.get(key);
+    if (old === undefined) {
+      changes.push({ kind: 'added', entity: entityKind(key), name: x.name, at: loc(b, x.path), fields: [] });
+      continue;
+    }
+    const fields: FieldChange[] = [];
+    compare(old.value, x.value, '', x.secretFields, secrets, display, fields);
+    if (fields.length > 0)
+      changes.push({ kind: 'changed', entity: entityKind(key), name: x.name, at: loc(b, x.path), fields });
+  }
+  for (const [key, x] of ea)
+    if (!eb.has(key))
+      changes.push({ kind: 'removed', entity: entityKind(key), name: x.name, at: loc(a, x.path), fields: [] });
+  const security = securitySummary(a, b, display);
+  return { equal: changes.length === 0, security, changes };
+}
+
+function entityKind(key: string): string {
+  return key.split('\u0000')[0]!;
+}
+
+function compare(
+  a: unknown,
+  b: unknown,
+  path: string,
+  secretFields: ReadonlySet<string>,
+  secrets: ReadonlySet<string>,
+  display: (s: string) => string,
+  out: FieldChange[],
+): void {
+  const leaf = path.split('.').pop() ?? '';
+  const secretField =
+    (path !== '' && !path.includes('.') && secretFields.has(path)) ||
+    (path.startsWith('config.') && SECRET_FIELD.test(leaf));
+  if (isObj(a) && isObj(b) && !secretField) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
+      compare(a[k], b[k], path === '' ? k : `${path}.${k}`, secretFields, secrets, display, out);
+    return;
+  }
+  if (JSON.stringify(a ?? null) === JSON.stringify(b ?? null)) return;
+  const secret = secretField || holdsSecret(a, secrets) || holdsSecret(b, secrets);
+  out.push({
+    field: path,
+    secret,
+    ...(secret || a === undefined ? {} : { old: show(a, display) }),
+    ...(secret || b === undefined ? {} : { new: show(b, display) }),
+  });
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function holdsSecret(v: unknown, secrets: ReadonlySet<string>): boolean {
+  if (v === undefined || v === null || secrets.size === 0) return false;
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  for (const x of secrets) if (x.length >= 4 && s.includes(x)) return true;
+  return false;
+}
+
+function show(v: unknown, display: (s: string) => string): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const out = display(s.length > 200 ? `${s.slice(0, 200)}…` : s);
+  return out.replace(PLACEHOLDER, '${…}');
+}
+
+// ---- security summary -----------------------------------------------------------------------
+
+/** The enabled plugins that apply to a route for every consumer (Kong's scopes, consumer scope aside). */
+function routePlugins(c: GatewayConfig, r: RouteModel): PluginModel[] {
+  return c.plugins.filter(
+    (p) =>
+      p.enabled &&
+      p.consumer === null &&
+      (p.route === null || p.route === r.id) &&
+      (p.service === null || p.service === r.service),
+  );
+}
+
+function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string) => string): SecurityFinding[] {
+  const out: SecurityFinding[] = [];
+  const at = (c: GatewayConfig, path: readonly (string | number)[]): { file: string; line: number } => {
+    const l = c.source.locate(path);
+    return { file: l.file, line: l.line };
+  };
+  const byName = (c: GatewayConfig): Map<string, RouteModel> => new Map(c.routes.map((r) => [r.name ?? r.id, r]));
+  const ra = byName(a);
+  const rb = byName(b);
+  for (const [name, r] of rb) {
+    const pb = routePlugins(b, r);
+    const authB = new Set(pb.filter((p) => AUTH_PLUGINS.has(p.name)).map((p) => p.name));
+    const old = ra.get(name);
+    const paths = (r.paths ?? ['/']).join(', ');
+    if (old === undefined) {
+      if (authB.size === 0)
+        out.push({
+          type: 'public',
+          message: `new route '${name}' is public (no authentication plugin): ${paths}`,
+          at: at(b, r.yaml_path),
+        });
+      continue;
+    }
+    const pa = routePlugins(a, old);
+    const authA = new Set(pa.filter((p) => AUTH_PLUGINS.has(p.name)).map((p) => p.name));
+    const lost = [...authA].filter((x) => !authB.has(x));
+    const gained = [...authB].filter((x) => !authA.has(x));
+    if (lost.length > 0)
+      out.push({
+        type: 'auth-removed',
+        message: `route '${name}' loses authentication: ${lost.join(', ')} no longer runs${authB.size === 0 ? `; the route is now public: ${paths}` : ''}`,
+        at: at(b, r.yaml_path),
+      });
+    if (gained.length > 0)
+      out.push({
+        type: 'auth-added',
+        message: `route '${name}' gains authentication: ${gained.join(', ')}`,
+        at: at(b, r.yaml_path),
+      });
+    if (authB.size === 0 && authA.size === 0) {
+      const added = (r.paths ?? []).filter((p) => !(old.paths ?? []).includes(p));
+      if (added.length > 0)
+        out.push({
+          type: 'public',
+          message: `public route '${name}' now also serves ${added.join(', ')}`,
+          at: at(b, r.yaml_path),
+        });
+    }
+    for (const kind of [RATE_LIMITS, ACCESS]) {
+      const namesB = new Set(pb.filter((p) => kind.has(p.name)).map((p) => p.name));
+      for (const p of pa) {
+        if (!kind.has(p.name) || namesB.has(p.name)) continue;
+        out.push({
+          type: kind === RATE_LIMITS ? 'rate-limit-removed' : 'access-removed',
+          message: `route '${name}' no longer runs ${p.name}${kind === RATE_LIMITS ? ' (rate limit removed)' : ' (access restriction removed)'}`,
+          at: at(b, r.yaml_path),
+        });
+      }
+    }
+  }
+  // CORS origins that widen: a new origin, or '*'.
+  const cors = (c: GatewayConfig): Map<string, PluginModel> =>
+    new Map(c.plugins.filter((p) => p.name === 'cors').map((p) => [scopeKey(c, p), p]));
+  const ca = cors(a);
+  for (const [k, p] of cors(b)) {
+    const before = new Set(
+      ((ca.get(k)?.config.origins as string[] | undefined) ?? (ca.has(k) ? ['*'] : [])).map(String),
+    );
+    const after = ((p.config.origins as string[] | undefined) ?? ['*']).map(String);
+    const added = after.filter((o) => !before.has(o));
+    if (ca.has(k) && added.length > 0)
+      out.push({
+        type: 'cors-widened',
+        message: `cors on ${k} allows more origins: ${added.map((o) => display(o)).join(', ')}`,
+        at: at(b, p.yaml_path),
+      });
+    if (!ca.has(k) && after.includes('*'))
+      out.push({
+        type: 'cors-widened',
+        message: `cors on ${k} is new and allows any origin ('*')`,
+        at: at(b, p.yaml_path),
+      });
+  }
+  // TLS verification turned off.
+  const sa = new Map(a.services.map((s) => [s.name ?? s.id, s]));
+  for (const s of b.services) {
+    const old = sa.get(s.name ?? s.id);
+    if (s.tls_verify === false && old !== undefined && old.tls_verify !== false)
+      out.push({
+        type: 'tls-verify-off',
+        message: `service '${s.name ?? s.id}': TLS verification of the upstream turned off (tls_verify: false)`,
+        at: at(b, [...s.yaml_path, 'tls_verify']),
+      });
+    if (s.tls_verify === false && old === undefined)
+      out.push({
+        type: 'tls-verify-off',
+        message: `new service '${s.name ?? s.id}' does not verify its upstream's TLS certificate`,
+        at: at(b, [...s.yaml_path, 'tls_verify']),
+      });
+  }
+  const verifyFields = (c: GatewayConfig): Map<string, PluginModel> =>
+    new Map(c.plugins.map((p) => [`${p.name} on ${scopeKey(c, p)}`, p]));
+  const pa = verifyFields(a);
+  for (const [k, p] of verifyFields(b)) {
+    const old = pa.get(k);
+    for (const f of ['ssl_verify', 'verify_ssl', 'tls_verify']) {
+      const now = (p.config as Record<string, unknown>)[f];
+      const before = old === undefined ? undefined : (old.config as Record<string, unknown>)[f];
+      if (now === false && before !== false)
+        out.push({
+          type: 'tls-verify-off',
+          message: `plugin ${k}: ${f} turned off`,
+          at: at(b, [...p.yaml_path, 'config', f]),
+        });
+    }
+  }
+  return out;
+}
+
+function scopeKey(c: GatewayConfig, p: PluginModel): string {
+  const parts: string[] = [];
+  if (p.route) parts.push(`route '${c.routes.find((r) => r.id === p.route)?.name ?? p.route}'`);
+  if (p.service) parts.push(`service '${c.services.find((s) => s.id === p.service)?.name ?? p.service}'`);
+  if (p.consumer) {
+    const x = c.consumers.find((y) => y.id === p.consumer);
+    parts.push(`consumer '${x?.username ?? x?.custom_id ?? p.consumer}'`);
+  }
+  return parts.length === 0 ? 'all routes (global)' : parts.join(', ');
+}

@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { cleanEnv, gateway, ROOT, tmp, write } from './helpers.ts';
+
+const M2M = readFileSync(join(ROOT, 'examples/auth0-m2m/gateway.yaml'), 'utf8');
+/** The Auth0 example without its route's jwt plugin. */
+function withoutJwt(text: string): string {
+  const start = text.indexOf('          - name: jwt\n');
+  const end = text.indexOf('          - name: jwt-claims');
+  assert.ok(start > 0 && end > start);
+  return text.slice(0, start) + text.slice(end);
+}
+
+test("diff of a file and a copy without one route's jwt: exit 1, the security summary names the route and jwt", async () => {
+  const dir = tmp();
+  const a = write(dir, 'old.yaml', M2M);
+  const b = write(dir, 'new.yaml', withoutJwt(M2M));
+  const r = await gateway(['diff', a, b]);
+  assert.equal(r.code, 1, r.err);
+  const summary = r.out.slice(r.out.indexOf('Security summary'), r.out.indexOf('Changes'));
+  assert.match(summary, /route 'orders' loses authentication: jwt no longer runs; the route is now public: \/orders/);
+  assert.match(r.out, /^ {2}- plugin 'jwt' on route 'orders' {2}\(.*old\.yaml:19\)$/m);
+
+  const md = await gateway(['diff', '--format', 'markdown', a, b]);
+  assert.equal(md.code, 1);
+  assert.match(md.out, /^> \[!WARNING\]$/m);
+  assert.match(md.out, /^> - route 'orders' loses authentication: jwt/m);
+  assert.match(md.out, /^\| ➖ \| plugin 'jwt' on route 'orders' \| removed \|$/m);
+
+  const gh = await gateway(['diff', '--format', 'github', a, b]);
+  assert.match(gh.out, /^::warning file=.*new\.yaml,line=16,title=Security::route 'orders' loses authentication/m);
+
+  const js = JSON.parse((await gateway(['diff', '--format', 'json', a, b])).out);
+  assert.equal(js.equal, false);
+  assert.equal(js.security[0].type, 'auth-removed');
+});
+
+test('diff of equal configs exits 0; an unloadable one exits 2', async () => {
+  const dir = tmp();
+  const a = write(dir, 'a.yaml', M2M);
+  const r = await gateway(['diff', a, a]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /no difference/);
+  const bad = write(dir, 'bad.yaml', '_format_version: "3.0"\nservices: 3\n');
+  assert.equal((await gateway(['diff', a, bad])).code, 2);
+  assert.equal((await gateway(['diff', a])).code, 2);
+  assert.equal((await gateway(['diff', a, join(dir, 'missing.yaml')])).code, 2);
+});
+
+const BASE = `_format_version: "3.0"
+services:
+  - name: api
+    url: https://api.internal:8443
+    routes:
+      - name: orders
+        paths: [/orders]
+    plugins:
+      - name: cors
+        config: { origins: [https://app.example.com] }
+      - name: rate-limiting
+        config: { minute: 10 }
+      - name: oidc
+        config:
+          issuer: https://idp.example.com/
+          client_id: gw
+          client_secret: "\${OIDC_CLIENT_SECRET}"
+          session_secret: old-session-secret-0123456789abcdef
+consumers:
+  - username: alice
+    keyauth_credentials: [{ key: "alice-key-0001" }]
+`;
+
+test('diff: field-level changes, secrets shown as changed never by value, and every kind of security finding', async () => {
+  const dir = tmp();
+  const changed = BASE.replace('alice-key-0001', 'alice-key-0002')
+    .replace('[https://app.example.com]', '[https://app.example.com, "*"]')
+    .replace('      - name: rate-limiting\n        config: { minute: 10 }\n', '')
+    .replace('url: https://api.internal:8443\n', 'url: https://api.internal:8443\n    tls_verify: false\n')
+    .replace('old-session-secret-0123456789abcdef', 'new-session-secret-0123456789abcdef')
+    .replace('paths: [/orders]', 'paths: [/orders]\n      - name: health\n        paths: [/health]');
+  const a = write(dir, 'a.yaml', BASE);
+  const b = write(dir, 'b.yaml', changed);
+  const env = write(dir, 'ci.env', 'OIDC_CLIENT_SECRET=from-the-env-file-42\n');
+  const r = await gateway(['diff', '--env-file', env, a, b], {
+    env: cleanEnv({ OIDC_CLIENT_SECRET: 'process-secret-99' }),
+  });
+  assert.equal(r.code, 1, r.err);
+  for (const secret of ['alice-key-000', 'session-secret-0123', 'from-the-env-file-42', 'process-secret-99'])
+    assert.ok(!r.out.includes(secret), `${secret} printed:\n${r.out}`);
+  assert.match(r.out, /key: changed \(secret, value not shown\)/);
+  assert.match(r.out, /config\.session_secret: changed \(secret, value not shown\)/);
+  assert.match(r.out, /config\.origins: \["https:\/\/app\.example\.com"\] → \["https:\/\/app\.example\.com","\*"\]/);
+  assert.match(r.out, /tls_verify: null → false/);
+  assert.match(r.out, /! cors on service 'api' allows more origins: \*/);
+  assert.match(r.out, /! route 'orders' no longer runs rate-limiting \(rate limit removed\)/);
+  assert.match(r.out, /! service 'api': TLS verification of the upstream turned off/);
+  assert.match(r.out, /^ {2}\+ route 'health'/m);
+});
+
+test('diff --git REV [FILE] compares the file with its committed version', async () => {
+  const dir = tmp();
+  const git = (...args: string[]): string =>
+    execFileSync('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+  git('init', '-q');
+  write(dir, 'gateway.yaml', M2M);
+  git('add', 'gateway.yaml');
+  git('commit', '-qm', 'config');
+  write(dir, 'gateway.yaml', withoutJwt(M2M));
+  const r = await gateway(['diff', '--git', 'HEAD'], { cwd: dir });
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.out, /^--- HEAD:gateway\.yaml$/m);
+  assert.match(r.out, /route 'orders' loses authentication: jwt/);
+  const same = await gateway(['diff', '--git', 'HEAD', join(dir, 'gateway.yaml')], { cwd: ROOT });
+  assert.equal(same.code, 1);
+  const bad = await gateway(['diff', '--git', 'no-such-rev'], { cwd: dir });
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /git show no-such-rev/);
+});

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gateway, tmp, write } from './helpers.ts';
+
+test("explain names the route, service and upstream path of the root config's /echo/abc", async () => {
+  const r = await gateway(['explain', 'GET', 'http://localhost/echo/abc']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^route {5}echo {2}\(gateway\.yaml:\d+:\d+\)$/m);
+  assert.match(r.out, /^service {3}echo {2}echo:\/\/$/m);
+  assert.match(r.out, /path: \/abc$/m);
+  const j = await gateway(['explain', '--format', 'json', 'GET', 'http://localhost/echo/abc?x=1']);
+  const ex = JSON.parse(j.out);
+  assert.equal(ex.route.name, 'echo');
+  assert.equal(ex.upstream.path, '/abc');
+  assert.equal(ex.upstream.url, 'echo://echo/abc?x=1');
+});
+
+const CONFIG = [
+  '_format_version: "3.0"',
+  'services:',
+  '  - name: orders',
+  '    url: http://orders.internal:8080/v2',
+  '    routes:',
+  '      - name: orders',
+  '        paths: [/orders]',
+  '        methods: [GET]',
+  '      - name: admin',
+  '        paths: [/admin]',
+  '        preserve_host: true',
+  '        strip_path: false',
+  '        plugins:',
+  '          - name: ip-restriction',
+  '            config: { allow: [10.0.0.0/8] }',
+  '      - name: closed',
+  '        paths: [/closed]',
+  '        plugins:',
+  '          - name: request-termination',
+  '            config: { status_code: 503, message: maintenance }',
+  '      - name: partners',
+  '        paths: [/partners]',
+  '        plugins:',
+  '          - name: key-auth',
+  '          - name: acl',
+  '            config: { allow: [partners] }',
+  'consumers:',
+  '  - username: acme',
+  '    acls: [{ group: partners }]',
+  '  - username: mallory',
+  'plugins:',
+  '  - name: correlation-id',
+  '',
+].join('\n');
+
+test('explain: upstream URL after strip_path and path joining, preserve_host, and the plugin chain in order with decisions', async () => {
+  const dir = tmp();
+  const f = write(dir, 'gateway.yaml', CONFIG);
+  const a = JSON.parse(
+    (await gateway(['explain', '-c', f, '--format', 'json', 'GET', 'https://api.example.com/orders/42'])).out,
+  );
+  assert.equal(a.route.name, 'orders');
+  assert.equal(a.service.name, 'orders');
+  assert.equal(a.upstream.url, 'http://orders.internal:8080/v2/42');
+  assert.equal(a.upstream.host, 'orders.internal:8080');
+  assert.deepEqual(
+    a.plugins.map((p: { name: string; scope: string }) => [p.name, p.scope]),
+    [['correlation-id', 'global']],
+  );
+
+  const b = JSON.parse(
+    (
+      await gateway([
+        'explain',
+        '-c',
+        f,
+        '--format',
+        'json',
+        '--client-ip',
+        '192.0.2.1',
+        'GET',
+        'http://gw.example.com/admin/x',
+      ])
+    ).out,
+  );
+  assert.equal(b.upstream.host, 'gw.example.com');
+  assert.equal(b.upstream.path, '/v2/admin/x');
+  // correlation-id (priority 100001) runs first, then ip-restriction answers: the chain stops there.
+  assert.deepEqual(
+    b.plugins.map((p: { name: string }) => p.name),
+    ['correlation-id', 'ip-restriction'],
+  );
+  assert.match(b.plugins[1].decision, /denies 192\.0\.2\.1: answers 403/);
+  assert.ok(b.plugins[1].terminates);
+
+  const c = await gateway(['explain', '-c', f, 'GET', 'http://x/closed']);
+  assert.match(c.out, /request-termination .*answers 503: maintenance/);
+  assert.match(c.out, /never reaches the upstream/);
+
+  const ok = JSON.parse(
+    (await gateway(['explain', '-c', f, '--format', 'json', '--consumer', 'acme', 'GET', 'http://x/partners'])).out,
+  );
+  assert.deepEqual(
+    ok.plugins.map((p: { name: string }) => p.name),
+    ['correlation-id', 'key-auth', 'acl'],
+  );
+  assert.match(ok.plugins[2].decision, /allows consumer 'acme'/);
+  const no = JSON.parse(
+    (await gateway(['explain', '-c', f, '--format', 'json', '--consumer', 'mallory', 'GET', 'http://x/partners'])).out,
+  );
+  assert.match(no.plugins[2].decision, /denies consumer 'mallory'.*403/);
+});
+
+test('explain: no route matched exits 1 and names the nearest candidates with what they lack', async () => {
+  const dir = tmp();
+  const f = write(dir, 'gateway.yaml', CONFIG);
+  const r = await gateway(['explain', '-c', f, 'POST', 'http://x/orders/1']);
+  assert.equal(r.code, 1);
+  assert.match(r.out, /none matched/);
+  assert.match(r.out, /^ {2}orders {2}\(.*gateway\.yaml:6:\d+\) {2}methods \[GET\] \(got POST\)$/m);
+});
+
+test('explain: usage errors exit 2', async () => {
+  assert.equal((await gateway(['explain', 'GET'])).code, 2);
+  const r = await gateway(['explain', '--consumr', 'x', 'GET', '/']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /did you mean '--consumer'/);
+  assert.equal((await gateway(['explain', '-c', '/nonexistent.yaml', 'GET', '/'])).code, 2);
+});

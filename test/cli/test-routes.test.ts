@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gateway, tmp, write } from './helpers.ts';
+
+const CONFIG = [
+  '_format_version: "3.0"',
+  'services:',
+  '  - name: orders-svc',
+  '    url: http://orders.internal',
+  '    routes:',
+  '      - name: orders',
+  '        paths: [/orders]',
+  '        plugins:',
+  '          - name: jwt',
+  '          - name: jwt-claims',
+  '            config: { claims: { scope: { contains: read } } }',
+  '',
+].join('\n');
+
+const CASES = `- name: orders need a token
+  request: { method: GET, url: "https://api.example.com/orders/42" }
+  expect: { route: orders, upstream_path: /42, plugins: [jwt, jwt-claims] }
+- request: { method: GET, url: "http://localhost/nowhere" }
+  expect: { route: null }
+`;
+
+test('test-routes: the issue example passes (exit 0)', async () => {
+  const dir = tmp();
+  write(dir, 'gateway.yaml', CONFIG);
+  const cases = write(dir, 'routes.test.yaml', CASES);
+  const r = await gateway(['test-routes', cases], { cwd: dir });
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /2 cases: 2 passed, 0 failed/);
+});
+
+test('test-routes: a false case is located at FILE:LINE with the difference (exit 1); github format annotates it', async () => {
+  const dir = tmp();
+  const cfg = write(dir, 'gateway.yaml', CONFIG);
+  const cases = write(
+    dir,
+    'routes.test.yaml',
+    `${CASES}- name: wrong on purpose
+  request:
+    method: GET
+    url: http://localhost/orders/7
+    headers: { X-Test: "1" }
+  expect:
+    route: orders
+    service: billing
+    upstream_path: /orders/7
+    upstream_host: orders.internal
+    no_plugins: [jwt]
+`,
+  );
+  const r = await gateway(['test-routes', '--config', cfg, cases]);
+  assert.equal(r.code, 1);
+  assert.match(r.out, new RegExp(`^${cases}:6: FAIL 'wrong on purpose'$`, 'm'));
+  assert.match(r.out, /service: expected 'billing', got 'orders-svc'/);
+  assert.match(r.out, /upstream_path: expected '\/orders\/7', got '\/7'/);
+  assert.match(r.out, /no_plugins: jwt would run/);
+  assert.doesNotMatch(r.out, /upstream_host/);
+  assert.match(r.out, /3 cases: 2 passed, 1 failed/);
+  const gh = await gateway(['test-routes', '--config', cfg, '--format', 'github', cases]);
+  assert.equal(gh.code, 1);
+  assert.match(gh.out, /^::error file=.*routes\.test\.yaml,line=6::'wrong on purpose': service: expected/m);
+});
+
+test('test-routes: usage and case-file errors exit 2, located', async () => {
+  const dir = tmp();
+  const cfg = write(dir, 'gateway.yaml', CONFIG);
+  assert.equal((await gateway(['test-routes', '--config', cfg])).code, 2);
+  assert.equal((await gateway(['test-routes', '--config', cfg, `${dir}/missing.yaml`])).code, 2);
+  const bad = write(dir, 'bad.yaml', '- request: { url: /x }\n  expect: { rout: a }\n');
+  const r = await gateway(['test-routes', '--config', cfg, bad]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /bad\.yaml:2:13: unknown key 'rout'/);
+  const notList = write(dir, 'map.yaml', 'request: {}\n');
+  assert.equal((await gateway(['test-routes', '--config', cfg, notList])).code, 2);
+});

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { cleanEnv, gateway, tmp, write } from './helpers.ts';
+
+const M2M = 'examples/auth0-m2m/gateway.yaml';
+const SPA = 'examples/auth0-spa/gateway.yaml';
+const AUTH0_VARS = ['AUTH0_AUDIENCE', 'AUTH0_CLIENT_ID', 'AUTH0_ISSUER', 'AUTH0_JWKS_URI'];
+
+test('the Auth0 examples validate without any AUTH0_* variable under --allow-unset-env, with one warning naming them', async () => {
+  const r = await gateway(['validate', '--allow-unset-env', M2M]);
+  assert.equal(r.code, 0, r.out + r.err);
+  const warnings = r.out.split('\n').filter((l) => l.includes('warning:'));
+  assert.equal(warnings.length, 1, r.out);
+  for (const v of AUTH0_VARS) assert.match(warnings[0]!, new RegExp(`${v} \\(\\d+:\\d+`));
+  // AUTH0_CLIENT_ID is used twice: both locations are listed.
+  assert.match(warnings[0]!, /AUTH0_CLIENT_ID \(30:32, 40:16\)/);
+  assert.match(r.out, /valid \(1 service, 1 route, 1 consumer, 2 plugins; 1 warning\)/);
+  assert.doesNotMatch(r.out + r.err, /rsa_public_key|tollgate-unset/);
+
+  const spa = await gateway(['validate', '--allow-unset-env', SPA]);
+  assert.equal(spa.code, 0, spa.out + spa.err);
+  assert.match(spa.out, /AUTH0_DOMAIN.*SESSION_SECRET|SESSION_SECRET.*AUTH0_DOMAIN/);
+});
+
+test('without the flag an unset variable is one error, at its first use, with no cascade', async () => {
+  const r = await gateway(['validate', M2M]);
+  assert.equal(r.code, 1);
+  const lines = r.out.trimEnd().split('\n');
+  assert.equal(lines.length, AUTH0_VARS.length, r.out);
+  for (const v of AUTH0_VARS) assert.equal(lines.filter((l) => l.includes(`variable ${v} is not set`)).length, 1, v);
+  assert.match(r.out, /gateway\.yaml:30:32 .*AUTH0_CLIENT_ID is not set.*also used at 40:16/);
+  assert.doesNotMatch(r.out, /rsa_public_key|jwks_uri' is required/);
+  assert.match(r.err, /invalid \(4 errors\)/);
+});
+
+test('--env-file supplies the values (dotenv format); the process environment wins over the file', async () => {
+  const dir = tmp();
+  const env = write(
+    dir,
+    'ci.env',
+    [
+      '# dummy values for CI',
+      'export AUTH0_ISSUER=https://tenant.example.auth0.com/',
+      'AUTH0_JWKS_URI="https://tenant.example.auth0.com/.well-known/jwks.json"',
+      "AUTH0_AUDIENCE='https://orders.example.com'",
+      'AUTH0_CLIENT_ID=abc123 # trailing comment',
+      '',
+    ].join('\n'),
+  );
+  const r = await gateway(['validate', '--env-file', env, M2M]);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.doesNotMatch(r.out, /warning/);
+  // A jwks_uri that is not a URL, from the process: it wins, and is reported (without its value? it is a secret).
+  const bad = await gateway(['validate', '--env-file', env, M2M], { env: cleanEnv({ AUTH0_JWKS_URI: 'not a url' }) });
+  assert.equal(bad.code, 1, bad.out);
+  assert.match(bad.out, /jwks_uri/);
+
+  const broken = write(dir, 'broken.env', 'AUTH0_ISSUER\n');
+  const b = await gateway(['validate', '--env-file', broken, M2M]);
+  assert.equal(b.code, 2);
+  assert.match(b.err, /broken\.env:1: expected NAME=value/);
+});
+
+test('validate - reads standard input; several files are each reported under their name', async () => {
+  const dir = tmp();
+  const good =
+    '_format_version: "3.0"\nservices:\n  - name: a\n    url: echo://\n    routes: [{ name: a, paths: [/a] }]\n';
+  const s = await gateway(['validate', '-'], { stdin: good });
+  assert.equal(s.code, 0, s.err);
+  assert.match(s.out, /^<stdin>: valid \(1 service, 1 route/m);
+
+  const bad = write(
+    dir,
+    'bad.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: b\n    url: echo://\n    retries: many\n',
+  );
+  const ok = write(dir, 'ok.yaml', good);
+  const two = await gateway(['validate', ok, bad]);
+  assert.equal(two.code, 1);
+  assert.match(two.out, new RegExp(`^${ok}: valid`, 'm'));
+  assert.match(two.out, new RegExp(`^${bad}:5:14 {2}services\\[0\\]\\.retries`, 'm'));
+  assert.match(two.err, new RegExp(`${bad}: invalid \\(1 error\\)`));
+  const both = await gateway(['validate', ok, ok]);
+  assert.equal(both.code, 0);
+  assert.equal(both.out.match(/: valid/g)?.length, 2);
+});
+
+test('a warning start would log is printed by validate; --strict makes it a failure', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'tls-off.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: billing\n    url: https://billing.internal\n    tls_verify: false\n    routes: [{ name: billing, paths: [/billing] }]\n',
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /tls-off\.yaml:5:17 {2}services\[0\]\.tls_verify {2}warning: TLS verification is off/);
+  const strict = await gateway(['validate', '--strict', f]);
+  assert.equal(strict.code, 1);
+  assert.match(strict.err, /invalid under --strict \(1 warning\)/);
+  const gh = await gateway(['validate', '--strict', '--format', 'github', f]);
+  assert.match(
+    gh.out,
+    /^::warning file=.*tls-off\.yaml,line=5,col=17::services\[0\]\.tls_verify: TLS verification is off/m,
+  );
+});
+
+test('a plugin warning at load is a validate warning too', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'dup.yaml',
+    [
+      '_format_version: "3.0"',
+      'services:',
+      '  - name: a',
+      '    url: echo://',
+      '    routes:',
+      '      - { name: one, paths: [/x] }',
+      'consumers:',
+      '  - username: u',
+      '    jwt_secrets: [{ key: k, secret: s3cr3t-value }]',
+      'plugins:',
+      '  - name: jwt',
+      '    config: { claims_to_verify: [] }',
+      '',
+    ].join('\n'),
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(
+    r.out,
+    /dup\.yaml:11:5 {2}plugins\[0\] {2}warning: plugin 'jwt': claims_to_verify does not include 'exp'/,
+  );
+  assert.match(r.out, /; 1 warning\)/);
+});
+
+test('an unknown option names the nearest one; exit 2', async () => {
+  const r = await gateway(['validate', '--allow-unset', M2M]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /unknown option '--allow-unset' \(did you mean '--allow-unset-env'\?\)/);
+});
