@@ -218,7 +218,7 @@ function decide(
     case 'acl': {
       if (consumer === null)
         return { decision: 'needs an authenticated consumer (give --consumer)', terminates: false };
-      const groups = rt.consumers.groups(consumer.id);
+      const groups = rt.consumers.ofConsumer('acls', consumer.id).map((a) => String((a as { group?: unknown }).group));
       const deny: string[] = c.deny ?? [];
       const allow: string[] = c.allow ?? [];
       const blocked = deny.length > 0 ? groups.some((g) => deny.includes(g)) : !groups.some((g) => allow.includes(g));

@@ -108,31 +108,21 @@ function entities(c: GatewayConfig): Map<string, Keyed> {
   }
   for (const cert of c.certificates)
     put('certificates', `certificate for ${cert.snis.join(', ') || cert.id}`, cert, cert.yaml_path, ['key', 'key_alt']);
-  for (const j of c.jwt_secrets)
-    put(
-      'credentials',
-      `jwt credential '${j.key}' of consumer '${con.get(j.consumer)}'`,
-      { ...j, consumer: con.get(j.consumer) },
-      j.yaml_path,
-      ['secret'],
-    );
-  c.keyauth_credentials.forEach((k, i) => {
-    const n = c.keyauth_credentials.slice(0, i).filter((x) => x.consumer === k.consumer).length + 1;
-    put(
-      'credentials',
-      `key-auth credential #${n} of consumer '${con.get(k.consumer)}'`,
-      { ...k, consumer: con.get(k.consumer) },
-      k.yaml_path,
-      ['key'],
-    );
-  });
-  for (const a of c.acls)
-    put(
-      'credentials',
-      `acl group '${a.group}' of consumer '${con.get(a.consumer)}'`,
-      { ...a, consumer: con.get(a.consumer) },
-      a.yaml_path,
-    );
+  // Plugin-declared entities (credentials, acl groups, ...): by consumer and a field that names
+  // them when it is not secret (jwt's key, acl's group), else by their order under the consumer.
+  for (const [kind, list] of Object.entries(c.plugin_entities)) {
+    const secretFields = [...(c.entity_kinds[kind]?.secrets ?? [])];
+    const singular = kind.replace(/s$/, '').replace(/_/g, ' ');
+    list.forEach((e, i) => {
+      const owner = e.consumer === null ? '' : ` of consumer '${con.get(e.consumer)}'`;
+      const field = ['key', 'group', 'name', 'username'].find(
+        (f) => typeof e[f] === 'string' && !secretFields.includes(f),
+      );
+      const n = list.slice(0, i).filter((x) => x.consumer === e.consumer).length + 1;
+      const label = field !== undefined ? `${singular} '${e[field] as string}'${owner}` : `${singular} #${n}${owner}`;
+      put(kind, label, { ...e, consumer: e.consumer && con.get(e.consumer) }, e.yaml_path, secretFields);
+    });
+  }
   const settings: Record<string, unknown> = { ...c.settings };
   out.set('settings', {
     key: 'settings',
