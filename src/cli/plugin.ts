@@ -4,13 +4,18 @@
  * from `tollgate` and `tollgate/testing`, like any plugin outside this repository.
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { builtinPlugins } from '../plugins/index.ts';
 
 const USAGE = `Usage: gateway plugin new NAME [--dir DIR]
+       gateway plugin check [DIR]...
+       gateway plugin test [DIR]...
 
-Writes DIR/NAME/ (DIR defaults to ./plugins): index.ts, schema.json, NAME.test.ts, README.md.
-NAME: lower-case letters, digits, '-' or '_', starting with a letter.
+new    writes DIR/NAME/ (DIR defaults to ./plugins): index.ts, schema.json, NAME.test.ts, README.md.
+       NAME: lower-case letters, digits, '-' or '_', starting with a letter.
+check  type-checks the plugins in DIR (default ./plugins) against the gateway's own types.
+test   runs the plugins' *.test.ts files with node:test.
+\`tollgate\` and \`tollgate/testing\` resolve to this gateway: a plugin folder needs no node_modules.
 `;
 
 const NAME = /^[a-z][a-z0-9_-]*$/;
@@ -27,8 +32,16 @@ export async function runPlugin(argv: string[], io: PluginIO = process): Promise
     io.stdout.write(USAGE);
     return sub === undefined ? 2 : 0;
   }
+  if (sub === 'check' || sub === 'test') {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(USAGE);
+      return 0;
+    }
+    const m = await import('./plugin-check.ts');
+    return sub === 'check' ? m.runPluginCheck(rest, io) : m.runPluginTest(rest, io);
+  }
   if (sub !== 'new') {
-    io.stderr.write(`gateway plugin: unknown subcommand '${sub}'\n${USAGE}`);
+    io.stderr.write(`gateway plugin: unknown subcommand '${sub}' (new, check or test)\n${USAGE}`);
     return 2;
   }
   let name: string | undefined;
@@ -58,20 +71,25 @@ export async function runPlugin(argv: string[], io: PluginIO = process): Promise
     return 1;
   }
   const folder = resolve(dir, name);
+  // Paths as printed: relative to the current folder (where gateway.yaml usually is) when the
+  // plugin is under it, else absolute; both work whether --dir was relative or absolute.
+  const fromHere = relative(process.cwd(), folder).replace(/\\/g, '/');
+  const rel = fromHere === '' || fromHere.startsWith('..') || isAbsolute(fromHere) ? folder : fromHere;
+  const entry = rel === folder ? folder : `./${rel}`;
   if (await stat(folder).catch(() => null)) {
-    io.stderr.write(`gateway plugin new: ${join(dir, name)} already exists; nothing written\n`);
+    io.stderr.write(`gateway plugin new: ${rel} already exists; nothing written\n`);
     return 1;
   }
   await mkdir(folder, { recursive: true });
   const files = scaffold(name);
   for (const [file, text] of Object.entries(files)) await writeFile(join(folder, file), text);
-  const rel = join(dir, name);
   io.stdout.write(
     `Wrote ${rel}/: ${Object.keys(files).join(', ')}\n\n` +
       `Next:\n` +
-      `  node --import tsx --test ${rel}/${name}.test.ts     run its tests\n` +
-      `  list it in gateway.yaml (path relative to the config file):\n` +
-      `    _tollgate:\n      custom_plugins: [./${rel.replace(/\\/g, '/')}]\n` +
+      `  gateway plugin test ${rel}     run its tests (tollgate resolves to this gateway, no npm install needed)\n` +
+      `  gateway plugin check ${rel}    type-check it against the gateway's API\n` +
+      `  list it in gateway.yaml (path relative to the config file; this one is for a gateway.yaml in ${process.cwd()}):\n` +
+      `    _tollgate:\n      custom_plugins: [${entry}]\n` +
       `    plugins:\n      - name: ${name}\n        config: { value: hello }\n` +
       `  gateway validate gateway.yaml\n`,
   );
@@ -146,7 +164,7 @@ export default definePlugin<Config>({
   },
 });
 `;
-  const test = `// Tests of the ${name} plugin, with Tollgate's test kit. Run: node --import tsx --test ${name}.test.ts
+  const test = `// Tests of the ${name} plugin, with Tollgate's test kit. Run: gateway plugin test plugins/${name}
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runPlugin, startGateway } from 'tollgate/testing';
@@ -224,7 +242,8 @@ and reloads it with the config when a file of this folder changes.
 ## Test
 
 \`\`\`sh
-node --import tsx --test plugins/${name}/${name}.test.ts
+gateway plugin test plugins/${name}     # node:test, tollgate resolved to the gateway
+gateway plugin check plugins/${name}    # type-check against the gateway's API
 \`\`\`
 
 The test uses \`tollgate/testing\`: \`runPlugin\` runs the plugin's phases against a synthetic

@@ -103,7 +103,8 @@ export async function resolve(specifier, context, next) {
 `;
 
 let hookRegistered = false;
-function ensureHook(): void {
+/** Registers the module hook (once): plugins get fresh module graphs per content, and `tollgate` resolves to this gateway. */
+export function ensureHook(): void {
   if (hookRegistered) return;
   hookRegistered = true;
   register(`data:text/javascript,${encodeURIComponent(HOOK)}`, { data: { exclude: [OWN_SRC], self: SELF_EXPORTS } });

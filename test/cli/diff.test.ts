@@ -64,7 +64,7 @@ services:
         config: { minute: 10 }
       - name: oidc
         config:
-          issuer: https://idp.example.com/
+          discovery: https://idp.example.com/.well-known/openid-configuration
           client_id: gw
           client_secret: "\${OIDC_CLIENT_SECRET}"
           session_secret: old-session-secret-0123456789abcdef
