@@ -39,8 +39,10 @@ export function gateway(
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`gateway ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 60_000} ms\n${out}\n${err}`));
-    }, opts.timeoutMs ?? 60_000);
+      reject(
+        new Error(`gateway ${args.join(' ')} did not exit within ${opts.timeoutMs ?? 150_000} ms\n${out}\n${err}`),
+      );
+    }, opts.timeoutMs ?? 150_000);
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
