@@ -351,6 +351,7 @@ function buildPipeline(route: RouteModel, instances: readonly PluginInstance[]):
   let hasAccess = false;
   let hasResponse = false;
   let hasLog = false;
+  const secretHeaders = new Set<string>();
   for (const [name, list] of byName) {
     let fallback: PluginInstance | null = null;
     const perConsumer = new Map<string, PluginInstance>();
@@ -372,11 +373,12 @@ function buildPipeline(route: RouteModel, instances: readonly PluginInstance[]):
       hasAccess ||= inst.handlers.access !== undefined;
       hasResponse ||= inst.handlers.response !== undefined;
       hasLog ||= inst.handlers.log !== undefined;
+      for (const h of inst.handlers.secretHeaders ?? []) secretHeaders.add(h.toLowerCase());
     }
     slots.push(Object.freeze({ name, priority: list[0]!.priority, fallback, byConsumer }));
   }
   slots.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return Object.freeze({ slots: Object.freeze(slots), hasAccess, hasResponse, hasLog });
+  return Object.freeze({ slots: Object.freeze(slots), hasAccess, hasResponse, hasLog, secretHeaders });
 }
 
 function compileTrusted(list: readonly string[]): BlockList | null {

@@ -177,6 +177,19 @@ export interface LogEntry {
    * `cause` the underlying system code when there is one (`ECONNRESET`, `UND_ERR_BODY_TIMEOUT`, ...).
    */
   readonly error: RequestError | null;
+  /** When the request arrived, in milliseconds since the epoch (Kong's `started_at`). */
+  readonly startedAt: number;
+  /**
+   * Who answered: `upstream`, `kong` (the gateway itself: no route, an error, a timeout) or the
+   * name of the plugin that ended the request (`key-auth` for its 401). Kong's `source`.
+   */
+  readonly source: string;
+  /** The headers sent to the client (read on first access). */
+  readonly responseHeaders: Readonly<Record<string, string | string[] | number | undefined>>;
+  /** Path and query as sent to the upstream, or null when no upstream was called. */
+  readonly upstreamUri: string | null;
+  /** Request headers loggers must redact on this route (lower-case), besides the usual credentials. */
+  readonly secretHeaders: ReadonlySet<string>;
 }
 
 /** A logger carrying the plugin's name; `debug` prints only when the plugin's config has `debug: true`. */
@@ -333,6 +346,11 @@ export interface PluginHandlers {
   access?(req: GatewayRequest): void | Promise<void>;
   response?(req: GatewayRequest, res: GatewayResponse): void | Promise<void>;
   log?(req: GatewayRequest, entry: LogEntry): void;
+  /**
+   * Request headers that carry this instance's credentials (key-auth's `key_names`, say): every
+   * logger redacts them, besides `authorization`, `proxy-authorization`, `cookie` and `apikey`.
+   */
+  readonly secretHeaders?: readonly string[];
   /** Releases timers and connections when the instance's runtime is retired. */
   close?(): void | Promise<void>;
 }

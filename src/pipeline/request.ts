@@ -1,5 +1,6 @@
 // The per-request object plugins see (GatewayRequest). One class, one shape, no per-request closures.
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import type {
   Consumer,
@@ -58,6 +59,8 @@ export class RequestContext implements GatewayRequest {
   bytesReceived = 0;
   status = 0;
   error: RequestError | null = null;
+  /** Who ended the request: a plugin's name, `kong`, or null while the upstream's answer stands (Kong's `source`). */
+  source: string | null = null;
   /** The upstream exchange in flight, so a client abort can cancel it. */
   abortUpstream: ((err?: Error) => void) | null = null;
   /** undici's resume, when the upstream response is paused for client backpressure. */
@@ -218,13 +221,37 @@ export class TransformError extends Error {
   }
 }
 
+const NO_HEADERS: ReadonlySet<string> = new Set();
+
 export class LogEntryImpl implements LogEntry {
+  readonly status: number;
+  readonly bytesSent: number;
+  readonly bytesReceived: number;
+  readonly upstreamLatency: number;
+  readonly error: RequestError | null;
+  readonly startedAt: number;
+  readonly source: string;
+  readonly secretHeaders: ReadonlySet<string>;
+  private readonly rc: RequestContext;
+  private headersSent: Record<string, string | string[] | number | undefined> | null = null;
+
   constructor(
-    readonly status: number,
-    readonly bytesSent: number,
-    readonly bytesReceived: number,
+    rc: RequestContext,
     readonly latency: number,
-    readonly upstreamLatency: number,
-    readonly error: RequestError | null,
-  ) {}
+    readonly upstreamUri: string | null,
+  ) {
+    this.rc = rc;
+    this.status = rc.status;
+    this.bytesSent = rc.bytesSent;
+    this.bytesReceived = rc.bytesReceived;
+    this.upstreamLatency = rc.upstreamLatency;
+    this.error = rc.error;
+    this.startedAt = Math.round(performance.timeOrigin + rc.startedAt);
+    this.source = rc.source ?? (rc.error === null ? 'upstream' : 'kong');
+    this.secretHeaders = rc.compiled?.pipeline.secretHeaders ?? NO_HEADERS;
+  }
+
+  get responseHeaders(): Readonly<Record<string, string | string[] | number | undefined>> {
+    return (this.headersSent ??= this.rc.res.getHeaders() as Record<string, string | string[] | number | undefined>);
+  }
 }

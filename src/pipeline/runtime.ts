@@ -33,6 +33,8 @@ export interface Pipeline {
   readonly hasAccess: boolean;
   readonly hasResponse: boolean;
   readonly hasLog: boolean;
+  /** Request headers the route's plugins declared secret (credentials): loggers redact them. */
+  readonly secretHeaders: ReadonlySet<string>;
 }
 
 export interface CompiledService {

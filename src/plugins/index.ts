@@ -8,6 +8,8 @@ import basicAuth from './basic-auth/index.ts';
 import botDetection from './bot-detection/index.ts';
 import correlationId from './correlation-id/index.ts';
 import cors from './cors/index.ts';
+import fileLog from './file-log/index.ts';
+import httpLog from './http-log/index.ts';
 import ipRestriction from './ip-restriction/index.ts';
 import jwt from './jwt/index.ts';
 import jwtClaims from './jwt-claims/index.ts';
@@ -24,6 +26,10 @@ import requestTransformer from './request-transformer/index.ts';
 import responseRateLimiting from './response-ratelimiting/index.ts';
 import responseTransformer from './response-transformer/index.ts';
 import session from './session/index.ts';
+import statsd from './statsd/index.ts';
+import syslog from './syslog/index.ts';
+import tcpLog from './tcp-log/index.ts';
+import udpLog from './udp-log/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,
@@ -47,6 +53,12 @@ const builtins: PluginDefinition[] = [
   basicAuth,
   ldapAuth,
   session,
+  httpLog,
+  fileLog,
+  tcpLog,
+  udpLog,
+  syslog,
+  statsd,
 ];
 
 /** Built-in plugins by name. */

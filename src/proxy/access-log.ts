@@ -17,6 +17,13 @@ export function writeAccessLine(rc: ProxyRequest, latency: number): void {
         ? `,"error":${JSON.stringify(err.code)}`
         : `,"error":${JSON.stringify(err.code)},"cause":${JSON.stringify(err.cause)}`;
   rc.gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${JSON.stringify(rc.id)},"client_ip":${JSON.stringify(rc.clientIp)},"method":${JSON.stringify(rc.method)},"path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream}${error},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${JSON.stringify(rc.id)},"client_ip":${JSON.stringify(rc.clientIp)},"method":${JSON.stringify(rc.method)},"path":${JSON.stringify(rc.path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream},"source":${sourceJson(rc)}${error},"msg":"request"}\n`,
   );
+}
+
+/** Who answered (Kong's `source`): `upstream`, `kong`, or the plugin that ended the request. */
+function sourceJson(rc: ProxyRequest): string {
+  const s = rc.source;
+  if (s === null) return rc.error === null ? '"upstream"' : '"kong"';
+  return JSON.stringify(s);
 }

@@ -130,6 +130,8 @@ export function withTimeout(p: Promise<void>, ms: number): Promise<void> {
  * code cannot be traced to a plugin. A ProxyError is the plugin's deliberate answer: logged at debug.
  */
 export function pluginFailed(rc: ProxyRequest, plugin: string | null, phase: Phase, err: unknown): void {
+  // The failing plugin ended the request (Kong's `source`), unless it only observed it.
+  if (phase !== 'log' && plugin !== null && !rc.finished) rc.source = plugin;
   const code: ProxyErrorCode = err instanceof ProxyError ? err.code : 'PLUGIN_FAILED';
   const fields = { plugin: plugin ?? undefined, phase, request_id: rc.id, err: errInfo(err) };
   if (code === 'PLUGIN_TIMEOUT') rc.gw.log.error(fields, 'plugin timed out');

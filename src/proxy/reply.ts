@@ -78,6 +78,7 @@ function writeFinal(
  * gateway cannot send (a status out of range, a body that does not serialize) is that plugin's failure.
  */
 export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | undefined {
+  rc.source = by ?? rc.source ?? 'kong';
   const headers: Record<string, HeaderValue | undefined> = {};
   if (rc.exitHeaders !== null) for (const k in rc.exitHeaders) headers[k.toLowerCase()] = rc.exitHeaders[k];
   let body: Buffer | string | null = null;
@@ -115,6 +116,7 @@ export function sendError(rc: RequestContext, code: ProxyErrorCode): void {
     return;
   }
   rc.error ??= { code, message: ProxyErrors[code].message };
+  rc.source ??= 'kong';
   const def = ProxyErrors[code];
   // A trusted proxy's request id is kept as sent: encoded, it cannot break the body.
   const body = `{"message":${JSON.stringify(def.message)},"request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`}}`;

@@ -6,6 +6,7 @@ import { LogEntryImpl } from '../pipeline/request.ts';
 import { writeAccessLine } from './access-log.ts';
 import { kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
 import { runPhase } from './phases.ts';
+import { upstreamTarget } from './upstream-request.ts';
 
 /** The response's 'close' listener (shared, `this` is the response). */
 export function onResponseClose(this: ServerResponse): void {
@@ -32,7 +33,12 @@ export function finish(rc: ProxyRequest): void {
   );
   const route = rc.compiled;
   if (route?.pipeline.hasLog) {
-    const entry = new LogEntryImpl(rc.status, rc.bytesSent, rc.bytesReceived, latency, rc.upstreamLatency, rc.error);
+    const svc = rc.compiled?.service ?? null;
+    const entry = new LogEntryImpl(
+      rc,
+      latency,
+      svc !== null && rc.upstreamLatency >= 0 ? upstreamTarget(rc, svc) : null,
+    );
     runPhase(rc, 'log', entry);
   }
   if (gw.accessLog) writeAccessLine(rc, latency);

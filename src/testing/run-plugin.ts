@@ -161,7 +161,7 @@ export async function runPlugin<C>(
         : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
       body = res.applyTransforms(raw).toString('utf8');
     }
-    inst.handlers.log?.(rc, new LogEntryImpl(res.status, 0, 0, 0, -1, null));
+    inst.handlers.log?.(rc, new LogEntryImpl(rc, 0, null));
     return {
       exited: rc.exited,
       status: res.status,

@@ -1,5 +1,6 @@
-// The built-in plugins use exactly what a custom plugin can use: `tollgate` (src/index.ts), their
-// own folder, their schema JSON, node: built-ins and npm dependencies of the package.
+// The built-in plugins use exactly what a custom plugin can use: `tollgate` (src/index.ts) and its
+// subpath exports (`tollgate/log`, ...), their own folder, their schema JSON, node: built-ins and
+// npm dependencies of the package.
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
@@ -24,7 +25,9 @@ async function sources(dir: string): Promise<string[]> {
 test('built-in plugins import nothing from Tollgate internals that a custom plugin could not import', async () => {
   const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {
     dependencies: Record<string, string>;
+    exports: Record<string, string>;
   };
+  const exported = new Set(Object.values(pkg.exports).map((p) => join(REPO, p)));
   const deps = new Set(Object.keys(pkg.dependencies));
   const folders = (await readdir(PLUGINS, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
   assert.ok(folders.length >= 5, 'built-in plugin folders found');
@@ -41,10 +44,10 @@ test('built-in plugins import nothing from Tollgate internals that a custom plug
         if (spec.startsWith('node:') || builtinModules.includes(spec)) continue;
         if (spec.startsWith('.')) {
           const target = normalize(join(file, '..', spec));
-          if (target === join(REPO, 'src/index.ts')) continue;
+          if (target === join(REPO, 'src/index.ts') || exported.has(target)) continue;
           if (target.startsWith(`${own}/`)) continue;
           if (target === join(REPO, 'schemas/plugins', `${name}.schema.json`)) continue;
-          violations.push(`${where} reaches into Tollgate's internals (use 'tollgate', i.e. ../../index.ts)`);
+          violations.push(`${where} reaches into Tollgate's internals (use 'tollgate' or one of its subpath exports)`);
           continue;
         }
         const pkgName = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;

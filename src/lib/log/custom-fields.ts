@@ -1,0 +1,120 @@
+/**
+ * Extra fields for Kong-shaped log entries. Kong's `custom_fields_by_lua` runs Lua, which Tollgate
+ * cannot: it is refused with a pointer to `custom_fields`, the declarative equivalent. Each
+ * `custom_fields` value is a string with `$(...)` references, resolved per request (Kong's
+ * request-transformer template syntax: `${...}` would be read as an environment variable at load):
+ *   $(headers.NAME)  $(query_params.NAME)  $(consumer.id|username|custom_id)
+ *   $(route.id|name)  $(service.id|name)  $(client_ip)  $(request_id)
+ * A dotted field name (`app.tenant`) sets a nested field, as Kong's does.
+ */
+import { PluginConfigError } from '../../errors.ts';
+import type { GatewayRequest } from '../../pipeline/plugin.ts';
+
+/** Schema properties every logging plugin accepts. */
+export const CUSTOM_FIELDS_SCHEMA = {
+  custom_fields_by_lua: {
+    type: ['object', 'null'],
+    additionalProperties: { type: 'string' },
+    default: null,
+    description: 'Kong runs Lua here; Tollgate cannot. Only an empty map or null is accepted: use custom_fields.',
+  },
+  custom_fields: {
+    type: ['object', 'null'],
+    additionalProperties: { type: 'string', maxLength: 1024 },
+    maxProperties: 64,
+    default: null,
+    description:
+      'Tollgate: fields added to every entry; values may reference $(headers.NAME), $(query_params.NAME), $(consumer.username), $(route.name), $(service.name), $(client_ip), $(request_id).',
+  },
+} as const;
+
+type Getter = (req: GatewayRequest) => string | null;
+
+const GETTERS: Record<string, (name: string) => Getter | null> = {
+  headers: (n) => (req) => {
+    const v = req.headers[n.toLowerCase()];
+    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+  },
+  query_params: (n) => (req) => req.query.get(n),
+  consumer: (n) => (n === 'id' || n === 'username' || n === 'custom_id' ? (req) => req.consumer?.[n] ?? null : null),
+  route: (n) => (n === 'id' || n === 'name' ? (req) => req.route[n] : null),
+  service: (n) => (n === 'id' || n === 'name' ? (req) => req.service?.[n] ?? null : null),
+};
+
+const SIMPLE: Record<string, Getter> = {
+  client_ip: (req) => req.clientIp,
+  request_id: (req) => req.id,
+};
+
+interface Field {
+  path: readonly string[];
+  parts: readonly (string | Getter)[];
+}
+
+export type CustomFields = readonly Field[];
+
+/** Refuses Lua and compiles `custom_fields`; null when there is nothing to add. */
+export function compileCustomFields(config: {
+  custom_fields_by_lua?: Record<string, string> | null;
+  custom_fields?: Record<string, string> | null;
+}): CustomFields | null {
+  const lua = config.custom_fields_by_lua;
+  if (lua !== null && lua !== undefined && Object.keys(lua).length > 0) {
+    throw new PluginConfigError(
+      'custom_fields_by_lua',
+      'custom_fields_by_lua runs Lua code, which Tollgate cannot run: use custom_fields with $(headers.NAME)-style references instead (docs/logging.md)',
+    );
+  }
+  const fields = config.custom_fields;
+  if (fields === null || fields === undefined) return null;
+  const out: Field[] = [];
+  for (const [key, template] of Object.entries(fields)) {
+    out.push({ path: key.split('.'), parts: compileTemplate(key, template) });
+  }
+  return out.length === 0 ? null : out;
+}
+
+function compileTemplate(key: string, template: string): (string | Getter)[] {
+  const parts: (string | Getter)[] = [];
+  let i = 0;
+  while (i < template.length) {
+    const start = template.indexOf('$(', i);
+    if (start === -1) {
+      parts.push(template.slice(i));
+      break;
+    }
+    if (start > i) parts.push(template.slice(i, start));
+    const end = template.indexOf(')', start);
+    if (end === -1) throw new PluginConfigError(`custom_fields.${key}`, `unclosed $( in ${JSON.stringify(template)}`);
+    const ref = template.slice(start + 2, end).trim();
+    const dot = ref.indexOf('.');
+    const getter = dot === -1 ? (SIMPLE[ref] ?? null) : (GETTERS[ref.slice(0, dot)]?.(ref.slice(dot + 1)) ?? null);
+    if (getter === null) {
+      throw new PluginConfigError(
+        `custom_fields.${key}`,
+        `unknown reference $(${ref}): use headers.NAME, query_params.NAME, consumer.id|username|custom_id, route.id|name, service.id|name, client_ip or request_id`,
+      );
+    }
+    parts.push(getter);
+    i = end + 1;
+  }
+  return parts;
+}
+
+/** A copy of `entry` with the custom fields set (the shared entry itself is never changed). */
+export function withCustomFields<T extends object>(entry: T, req: GatewayRequest, fields: CustomFields | null): T {
+  if (fields === null) return entry;
+  const out = structuredClone(entry) as Record<string, unknown>;
+  for (const f of fields) {
+    let value = '';
+    for (const p of f.parts) value += typeof p === 'string' ? p : (p(req) ?? '');
+    let node = out;
+    for (let i = 0; i < f.path.length - 1; i++) {
+      const k = f.path[i]!;
+      const next = node[k];
+      node = (node[k] = next !== null && typeof next === 'object' ? next : {}) as Record<string, unknown>;
+    }
+    node[f.path[f.path.length - 1]!] = value;
+  }
+  return out as T;
+}

@@ -1,0 +1,8 @@
+/**
+ * `tollgate/log`: what logging plugins share (Kong's log serializer, Kong 3's delivery queue,
+ * custom fields). Custom logging plugins import it as the built-ins do.
+ */
+export { CUSTOM_FIELDS_SCHEMA, type CustomFields, compileCustomFields, withCustomFields } from './custom-fields.ts';
+export { type Deliver, LogQueue, QUEUE_DEFAULTS, QUEUE_SCHEMA, type QueueConfig, type QueueStats } from './queue.ts';
+export { type KongLogEntry, REDACTED, serializeKong } from './serializer.ts';
+export { StreamSender, type StreamTarget } from './stream-sender.ts';

@@ -1,0 +1,197 @@
+/**
+ * Kong 3's plugin queue (`kong.tools.queue`) for log deliveries: entries are batched
+ * (`max_batch_size`, `max_coalescing_delay`), a failed batch is retried with exponential backoff
+ * (`initial_retry_delay` doubling up to `max_retry_delay`) until `max_retry_time` has passed, then
+ * dropped. The queue holds at most `max_entries` entries (and `max_bytes` when set): when full the
+ * oldest entry is dropped, so a slow or dead receiver costs bounded memory and never delays a
+ * response. `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
+ * Every drop is counted (`stats`), and logged at most once a minute.
+ */
+
+/** Kong's `queue` config record (seconds for delays and times). */
+export interface QueueConfig {
+  max_batch_size: number;
+  max_coalescing_delay: number;
+  max_entries: number;
+  max_bytes: number | null;
+  max_retry_time: number;
+  initial_retry_delay: number;
+  max_retry_delay: number;
+  concurrency_limit: number;
+}
+
+export const QUEUE_DEFAULTS: Readonly<QueueConfig> = Object.freeze({
+  max_batch_size: 1,
+  max_coalescing_delay: 1,
+  max_entries: 10_000,
+  max_bytes: null,
+  max_retry_time: 60,
+  initial_retry_delay: 0.01,
+  max_retry_delay: 60,
+  concurrency_limit: 1,
+});
+
+/** JSON Schema of Kong's `queue` record, for plugin schemas. */
+export const QUEUE_SCHEMA = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    max_batch_size: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1 },
+    max_coalescing_delay: { type: 'number', minimum: 0, maximum: 3600, default: 1 },
+    max_entries: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 },
+    max_bytes: { type: ['integer', 'null'], minimum: 1, default: null },
+    max_retry_time: { type: 'number', minimum: 0, default: 60 },
+    initial_retry_delay: { type: 'number', minimum: 0.001, maximum: 1_000_000, default: 0.01 },
+    max_retry_delay: { type: 'number', minimum: 0.001, maximum: 1_000_000, default: 60 },
+    concurrency_limit: { type: 'integer', enum: [-1, 1], default: 1 },
+  },
+} as const;
+
+export interface QueueStats {
+  /** Entries waiting. */
+  depth: number;
+  /** Entries delivered. */
+  sent: number;
+  /** Entries dropped: queue full, or retries exhausted. */
+  dropped: number;
+  /** Batches that failed at least once. */
+  failures: number;
+  lastError: string | null;
+}
+
+/** Delivers one batch; a rejection is retried. */
+export type Deliver<T> = (batch: T[]) => Promise<void>;
+
+interface Item<T> {
+  value: T;
+  bytes: number;
+}
+
+export class LogQueue<T> {
+  readonly stats: QueueStats = { depth: 0, sent: 0, dropped: 0, failures: 0, lastError: null };
+  private readonly items: Item<T>[] = [];
+  private head = 0;
+  private bytes = 0;
+  private inflight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private lastDropLog = 0;
+
+  constructor(
+    private readonly name: string,
+    private readonly config: QueueConfig,
+    private readonly deliver: Deliver<T>,
+    private readonly onDrop: (message: string) => void,
+    /** Size of an entry for `max_bytes` (only called when max_bytes is set). */
+    private readonly sizeOf: (value: T) => number = () => 0,
+  ) {}
+
+  /** Adds an entry; never waits. */
+  add(value: T): void {
+    if (this.closed) return;
+    const bytes = this.config.max_bytes === null ? 0 : this.sizeOf(value);
+    this.items.push({ value, bytes });
+    this.bytes += bytes;
+    while (
+      this.items.length - this.head > this.config.max_entries ||
+      (this.config.max_bytes !== null && this.bytes > this.config.max_bytes && this.items.length - this.head > 1)
+    ) {
+      const dropped = this.items[this.head++]!;
+      this.bytes -= dropped.bytes;
+      this.dropped(1, 'queue full');
+    }
+    this.stats.depth = this.items.length - this.head;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    const waiting = this.items.length - this.head;
+    if (waiting === 0) return;
+    if (waiting >= this.config.max_batch_size) {
+      this.flush();
+      return;
+    }
+    if (this.timer === null) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.flush();
+      }, this.config.max_coalescing_delay * 1000);
+      this.timer.unref();
+    }
+  }
+
+  private flush(): void {
+    while (this.items.length - this.head > 0 && (this.config.concurrency_limit === -1 || this.inflight === 0)) {
+      const batch = this.items.slice(this.head, this.head + this.config.max_batch_size);
+      this.head += batch.length;
+      for (const b of batch) this.bytes -= b.bytes;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items.splice(0, this.head);
+        this.head = 0;
+      }
+      this.stats.depth = this.items.length - this.head;
+      this.inflight++;
+      void this.send(
+        batch.map((b) => b.value),
+        Date.now(),
+      ).finally(() => {
+        this.inflight--;
+        this.schedule();
+      });
+    }
+  }
+
+  private async send(batch: T[], firstTry: number): Promise<void> {
+    let delay = this.config.initial_retry_delay * 1000;
+    for (;;) {
+      try {
+        await this.deliver(batch);
+        this.stats.sent += batch.length;
+        return;
+      } catch (err) {
+        this.stats.failures++;
+        this.stats.lastError = err instanceof Error ? err.message : String(err);
+        if (this.closed || Date.now() + delay - firstTry > this.config.max_retry_time * 1000) {
+          this.dropped(batch.length, `delivery failed: ${this.stats.lastError}`);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, delay).unref());
+        delay = Math.min(delay * 2, this.config.max_retry_delay * 1000);
+      }
+    }
+  }
+
+  private dropped(n: number, why: string): void {
+    this.stats.dropped += n;
+    const now = Date.now();
+    if (now - this.lastDropLog > 60_000) {
+      this.lastDropLog = now;
+      this.onDrop(`${this.name}: dropped ${n} log entr${n === 1 ? 'y' : 'ies'} (${why}); ${this.stats.dropped} so far`);
+    }
+  }
+
+  /** Stops accepting entries; what is waiting is sent once more within `deadlineMs`, then dropped. */
+  async close(deadlineMs = 2000): Promise<void> {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    const pending = this.items.slice(this.head).map((i) => i.value);
+    this.items.length = 0;
+    this.head = 0;
+    this.closed = true;
+    if (pending.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.deliver(pending).then(
+        () => {
+          this.stats.sent += pending.length;
+        },
+        () => this.dropped(pending.length, 'delivery failed at shutdown'),
+      ),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, deadlineMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+}

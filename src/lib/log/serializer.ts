@@ -1,0 +1,141 @@
+/**
+ * Kong's log serializer (`kong.log.serialize()`): one entry per request in Kong's shape, built
+ * once per request and shared by every log plugin of the route (http-log, file-log, tcp-log, ...).
+ * Credentials never leave in it: `authorization`, `proxy-authorization`, `cookie`, `apikey` and any
+ * header a plugin of the route declared secret are replaced by `REDACTED`, and so are the response's
+ * `set-cookie` values.
+ */
+import type { GatewayRequest, HeaderValue, LogEntry } from '../../pipeline/plugin.ts';
+
+export const REDACTED = 'REDACTED';
+
+/** Headers that carry credentials on any route (Kong's plugins read them). */
+const ALWAYS_SECRET: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'apikey']);
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** Kong's serialized log entry. */
+export interface KongLogEntry {
+  request: {
+    method: string;
+    uri: string;
+    url: string;
+    querystring: Record<string, string | string[]>;
+    headers: Record<string, string | string[]>;
+    size: number;
+  };
+  upstream_uri: string;
+  response: { status: number; headers: Record<string, string | string[]>; size: number };
+  route: Record<string, Json> | null;
+  service: Record<string, Json> | null;
+  consumer: { id: string; username: string | null; custom_id: string | null } | null;
+  authenticated_entity: { id: string; consumer_id: string | null } | null;
+  latencies: { request: number; proxy: number; kong: number; receive: number };
+  client_ip: string;
+  started_at: number;
+  tries: { balancer_latency: number }[];
+  source: string;
+  request_id: string;
+  [custom: string]: Json | unknown;
+}
+
+const CACHE_KEY = 'tollgate.kong_log_entry';
+
+/**
+ * The entry for this request. The first log plugin to ask builds it; the others get the same
+ * object, so a plugin must not change it (copy it to add fields; `withCustomFields` does).
+ */
+export function serializeKong(req: GatewayRequest, entry: LogEntry): Readonly<KongLogEntry> {
+  const cached = req.ctx[CACHE_KEY] as KongLogEntry | undefined;
+  if (cached !== undefined) return cached;
+  const built = build(req, entry);
+  req.ctx[CACHE_KEY] = built;
+  return built;
+}
+
+function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
+  const uri = req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`;
+  const port = req.raw.socket?.localPort;
+  const defaultPort = req.scheme === 'https' ? 443 : 80;
+  const url = `${req.scheme}://${req.host}${port !== undefined && port !== defaultPort ? `:${port}` : ''}${uri}`;
+  const proxy = entry.upstreamLatency >= 0 ? Math.round(entry.upstreamLatency) : -1;
+  const total = Math.round(entry.latency);
+  return {
+    request: {
+      method: req.method,
+      uri,
+      url,
+      querystring: queryObject(req.query),
+      headers: redactedHeaders(req.headers as Record<string, HeaderValue | undefined>, entry.secretHeaders),
+      size: entry.bytesReceived,
+    },
+    upstream_uri: entry.upstreamUri ?? '',
+    response: { status: entry.status, headers: responseHeaders(entry.responseHeaders), size: entry.bytesSent },
+    route: routeJson(req),
+    service: req.service === null ? null : serviceJson(req),
+    consumer:
+      req.consumer === null
+        ? null
+        : { id: req.consumer.id, username: req.consumer.username, custom_id: req.consumer.custom_id },
+    authenticated_entity:
+      req.credential === null ? null : { id: req.credential.id, consumer_id: req.credential.consumer_id },
+    latencies: { request: total, proxy, kong: Math.max(0, total - Math.max(0, proxy)), receive: 0 },
+    client_ip: req.clientIp,
+    started_at: entry.startedAt,
+    tries: entry.upstreamLatency >= 0 ? [{ balancer_latency: 0 }] : [],
+    source: entry.source,
+    request_id: req.id,
+  };
+}
+
+function routeJson(req: GatewayRequest): Record<string, Json> {
+  const r = req.route;
+  const list = (v: readonly string[] | null): Json => (v === null ? null : [...v]);
+  return {
+    id: r.id,
+    name: r.name,
+    paths: list(r.paths),
+    hosts: list(r.hosts),
+    methods: list(r.methods),
+    tags: [...r.tags],
+  };
+}
+
+function serviceJson(req: GatewayRequest): Record<string, Json> {
+  const s = req.service!;
+  return { id: s.id, name: s.name, protocol: s.protocol, host: s.host, port: s.port, path: s.path, tags: [...s.tags] };
+}
+
+function queryObject(q: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of q) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+function redactedHeaders(
+  headers: Record<string, HeaderValue | undefined>,
+  secret: ReadonlySet<string>,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    out[name] = ALWAYS_SECRET.has(name) || secret.has(name) ? REDACTED : typeof v === 'string' ? v : [...v];
+  }
+  return out;
+}
+
+function responseHeaders(
+  headers: Readonly<Record<string, string | string[] | number | undefined>>,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    out[name] = name === 'set-cookie' ? REDACTED : typeof v === 'number' ? String(v) : v;
+  }
+  return out;
+}

@@ -1,0 +1,103 @@
+/**
+ * The `file-log` plugin: Kong 3's file-log. Every request's Kong-shaped entry (tollgate/log) is
+ * appended to `path` as one JSON line. Lines are queued in memory (bounded: 10,000 lines, the
+ * oldest dropped and counted when the disk cannot keep up) and written asynchronously in batches,
+ * so a slow disk never delays a response. With `reopen` the file is opened for every batch, so a
+ * file that logrotate moved away is followed (Kong reopens it for every line).
+ */
+import { type FileHandle, open } from 'node:fs/promises';
+import { isAbsolute, resolve } from 'node:path';
+import schema from '../../../schemas/plugins/file-log.schema.json' with { type: 'json' };
+import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import { definePlugin } from '../../index.ts';
+import {
+  type CustomFields,
+  compileCustomFields,
+  LogQueue,
+  serializeKong,
+  withCustomFields,
+} from '../../lib/log/index.ts';
+
+export interface FileLogConfig {
+  path: string;
+  reopen: boolean;
+  custom_fields_by_lua: Record<string, string> | null;
+  custom_fields: Record<string, string> | null;
+}
+
+/** Lines wait at most this long to be written together. */
+const BATCH_DELAY_S = 0.05;
+
+class FileLog implements PluginHandlers {
+  private readonly fields: CustomFields | null;
+  private queue: LogQueue<string> | null = null;
+  private file: FileHandle | null = null;
+
+  constructor(
+    private readonly config: FileLogConfig,
+    private readonly path: string,
+    private readonly warn: (msg: string) => void,
+  ) {
+    this.fields = compileCustomFields(config);
+  }
+
+  log(req: GatewayRequest, entry: LogEntry): void {
+    this.queue ??= new LogQueue<string>(
+      'file-log',
+      {
+        max_batch_size: 1000,
+        max_coalescing_delay: BATCH_DELAY_S,
+        max_entries: 10_000,
+        max_bytes: null,
+        max_retry_time: 5,
+        initial_retry_delay: 0.05,
+        max_retry_delay: 1,
+        concurrency_limit: 1,
+      },
+      (lines) => this.write(lines),
+      this.warn,
+    );
+    this.queue.add(`${JSON.stringify(withCustomFields(serializeKong(req, entry), req, this.fields))}\n`);
+  }
+
+  private async write(lines: string[]): Promise<void> {
+    const text = lines.join('');
+    if (this.config.reopen) {
+      const fh = await open(this.path, 'a', 0o644);
+      try {
+        await fh.appendFile(text);
+      } finally {
+        await fh.close();
+      }
+      return;
+    }
+    this.file ??= await open(this.path, 'a', 0o644);
+    try {
+      await this.file.appendFile(text);
+    } catch (err) {
+      // A broken handle (the disk went away, say) is opened again on the retry.
+      const fh = this.file;
+      this.file = null;
+      await fh.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queue?.close();
+    await this.file?.close().catch(() => {});
+    this.file = null;
+  }
+}
+
+export default definePlugin<FileLogConfig>({
+  name: 'file-log',
+  version: '1.0.0',
+  // Kong's priority for file-log.
+  priority: 9,
+  schema,
+  create(config, context) {
+    const path = isAbsolute(config.path) ? config.path : resolve(context.services.configDir, config.path);
+    return new FileLog(config, path, (msg) => context.log.warn(msg));
+  },
+});

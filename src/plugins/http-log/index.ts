@@ -1,0 +1,105 @@
+/**
+ * The `http-log` plugin: Kong 3's http-log. Every request's Kong-shaped entry (tollgate/log) is
+ * sent to `http_endpoint` as JSON (one object, or an array when `queue.max_batch_size` > 1),
+ * through Kong 3's queue: batched, retried with backoff, bounded, dropped and counted when the
+ * receiver is slow or down. Deliveries happen after the response, never delaying it.
+ * Credentials in `http_endpoint` (`https://user:pass@host/`) become Basic authorization, as in Kong.
+ */
+import { Agent, request } from 'undici';
+import schema from '../../../schemas/plugins/http-log.schema.json' with { type: 'json' };
+import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import { definePlugin } from '../../index.ts';
+import {
+  type CustomFields,
+  compileCustomFields,
+  type KongLogEntry,
+  LogQueue,
+  type QueueConfig,
+  serializeKong,
+  withCustomFields,
+} from '../../lib/log/index.ts';
+
+export interface HttpLogConfig {
+  http_endpoint: string;
+  method: 'POST' | 'PUT' | 'PATCH';
+  content_type: string;
+  timeout: number;
+  keepalive: number;
+  headers: Record<string, string> | null;
+  queue: QueueConfig;
+  custom_fields_by_lua: Record<string, string> | null;
+  custom_fields: Record<string, string> | null;
+}
+
+class HttpLog implements PluginHandlers {
+  private readonly fields: CustomFields | null;
+  private readonly url: URL;
+  private readonly headers: Record<string, string>;
+  private queue: LogQueue<KongLogEntry> | null = null;
+  private agent: Agent | null = null;
+
+  constructor(
+    private readonly config: HttpLogConfig,
+    private readonly warn: (msg: string) => void,
+  ) {
+    this.fields = compileCustomFields(config);
+    const url = new URL(config.http_endpoint);
+    const headers: Record<string, string> = { 'content-type': config.content_type, ...(config.headers ?? {}) };
+    if (url.username !== '' || url.password !== '') {
+      const basic = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`);
+      headers.authorization = `Basic ${basic.toString('base64')}`;
+      url.username = '';
+      url.password = '';
+    }
+    this.url = url;
+    this.headers = headers;
+  }
+
+  log(req: GatewayRequest, entry: LogEntry): void {
+    this.queue ??= new LogQueue<KongLogEntry>(
+      'http-log',
+      this.config.queue,
+      (batch) => this.send(batch),
+      this.warn,
+      (e) => Buffer.byteLength(JSON.stringify(e)),
+    );
+    this.queue.add(withCustomFields(serializeKong(req, entry), req, this.fields) as KongLogEntry);
+  }
+
+  private async send(batch: KongLogEntry[]): Promise<void> {
+    this.agent ??= new Agent({ keepAliveTimeout: Math.max(1, this.config.keepalive), connections: 8 });
+    const body = JSON.stringify(this.config.queue.max_batch_size === 1 && batch.length === 1 ? batch[0] : batch);
+    const res = await request(this.url, {
+      method: this.config.method,
+      headers: this.headers,
+      body,
+      dispatcher: this.agent,
+      headersTimeout: this.config.timeout,
+      bodyTimeout: this.config.timeout,
+      signal: AbortSignal.timeout(this.config.timeout),
+    });
+    await res.body.dump();
+    // Kong retries anything but a 2xx answer.
+    if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`the log receiver answered ${res.statusCode}`);
+  }
+
+  get stats() {
+    return this.queue?.stats ?? null;
+  }
+
+  async close(): Promise<void> {
+    await this.queue?.close();
+    await this.agent?.close();
+  }
+}
+
+export default definePlugin<HttpLogConfig>({
+  name: 'http-log',
+  version: '1.0.0',
+  // Kong's priority for http-log.
+  priority: 12,
+  schema,
+  create(config, context) {
+    return new HttpLog(config, (msg) => context.log.warn(msg));
+  },
+});

@@ -1,0 +1,221 @@
+/**
+ * The `statsd` plugin: Kong 3's statsd. Per request, Kong's metrics under `prefix` (default
+ * `kong`) and the service's scope: `kong.service.orders.request.count:1|c`,
+ * `kong.service.orders.latency:12|ms`, `kong.service.orders.status.200:1|c`,
+ * `kong.service.orders.user.alice.request.count:1|c`, ... (`global.unmatched` without a service),
+ * sent to a StatsD server over UDP (or TCP with `use_tcp`), through a bounded queue that drops and
+ * counts when the server is slow. Tollgate has no workspaces: workspace metrics use `default`;
+ * `shdict_usage` and the `cache_datastore_*` metrics measure nginx internals and are not sent.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import { hostname } from 'node:os';
+import schema from '../../../schemas/plugins/statsd.schema.json' with { type: 'json' };
+import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import { type KongLogEntry, LogQueue, type QueueConfig, StreamSender, serializeKong } from '../../lib/log/index.ts';
+
+type StatType = 'gauge' | 'timer' | 'counter' | 'histogram' | 'meter' | 'set';
+type ConsumerId = 'consumer_id' | 'custom_id' | 'username';
+type ServiceId = 'service_id' | 'service_name' | 'service_host' | 'service_name_or_host';
+
+interface MetricConfig {
+  name: string;
+  stat_type: StatType;
+  sample_rate?: number | null;
+  consumer_identifier?: ConsumerId | null;
+  service_identifier?: ServiceId | null;
+}
+
+export interface StatsdConfig {
+  host: string;
+  port: number;
+  prefix: string;
+  metrics?: MetricConfig[];
+  allow_status_codes: string[] | null;
+  udp_packet_size: number;
+  use_tcp: boolean;
+  hostname_in_prefix: boolean;
+  consumer_identifier_default: ConsumerId;
+  service_identifier_default: ServiceId;
+  workspace_identifier_default: 'workspace_id' | 'workspace_name';
+  queue: QueueConfig;
+}
+
+/** Kong 3's default metric list. */
+const DEFAULT_METRICS: MetricConfig[] = [
+  { name: 'request_count', stat_type: 'counter', sample_rate: 1 },
+  { name: 'latency', stat_type: 'timer' },
+  { name: 'request_size', stat_type: 'counter', sample_rate: 1 },
+  { name: 'status_count', stat_type: 'counter', sample_rate: 1 },
+  { name: 'response_size', stat_type: 'counter', sample_rate: 1 },
+  { name: 'unique_users', stat_type: 'set' },
+  { name: 'request_per_user', stat_type: 'counter', sample_rate: 1 },
+  { name: 'upstream_latency', stat_type: 'timer' },
+  { name: 'kong_latency', stat_type: 'timer' },
+  { name: 'status_count_per_user', stat_type: 'counter', sample_rate: 1 },
+  { name: 'status_count_per_workspace', stat_type: 'counter', sample_rate: 1 },
+  { name: 'status_count_per_user_per_route', stat_type: 'counter', sample_rate: 1 },
+];
+
+const TYPE: Record<StatType, string> = { gauge: 'g', timer: 'ms', counter: 'c', histogram: 'h', meter: 'm', set: 's' };
+
+/** Metrics whose value comes straight from the entry: name suffix and value. */
+const PLAIN: Record<string, [string, (m: KongLogEntry) => number]> = {
+  request_count: ['request.count', () => 1],
+  request_size: ['request.size', (m) => m.request.size],
+  response_size: ['response.size', (m) => m.response.size],
+  latency: ['latency', (m) => m.latencies.request],
+  upstream_latency: ['upstream_latency', (m) => m.latencies.proxy],
+  kong_latency: ['kong_latency', (m) => m.latencies.kong],
+};
+
+const dots = (s: string) => s.replaceAll('.', '_');
+const HOSTNAME = dots(hostname());
+
+function consumerId(m: KongLogEntry, how: ConsumerId): string | null {
+  const c = m.consumer;
+  if (c === null) return null;
+  return how === 'consumer_id' ? c.id : how === 'username' ? c.username : c.custom_id;
+}
+
+function serviceId(m: KongLogEntry, how: ServiceId): string | null {
+  const s = m.service as { id: string; name: string | null; host: string } | null;
+  if (s === null) return null;
+  if (how === 'service_id') return s.id;
+  if (how === 'service_name') return s.name;
+  if (how === 'service_host') return s.host;
+  return s.name ?? s.host;
+}
+
+function parseRanges(list: string[] | null): [number, number][] | null {
+  if (list === null || list.length === 0) return null;
+  return list.map((r, i) => {
+    const [a, b] = r.split('-').map(Number) as [number, number];
+    if (a > b) throw new PluginConfigError(`allow_status_codes[${i}]`, `${r}: the range starts after it ends`);
+    return [a, b];
+  });
+}
+
+class Statsd implements PluginHandlers {
+  private readonly metrics: MetricConfig[];
+  private readonly ranges: [number, number][] | null;
+  private readonly prefix: string;
+  private queue: LogQueue<string[]> | null = null;
+  private udp: Socket | null = null;
+  private tcp: StreamSender | null = null;
+
+  constructor(
+    private readonly config: StatsdConfig,
+    private readonly warn: (msg: string) => void,
+  ) {
+    this.metrics = config.metrics ?? DEFAULT_METRICS;
+    this.ranges = parseRanges(config.allow_status_codes);
+    this.prefix = config.hostname_in_prefix ? `${config.prefix}.node.${HOSTNAME}` : config.prefix;
+  }
+
+  log(req: GatewayRequest, entry: LogEntry): void {
+    const status = entry.status;
+    if (this.ranges !== null && !this.ranges.some(([a, b]) => status >= a && status <= b)) return;
+    const lines = this.lines(serializeKong(req, entry));
+    if (lines.length === 0) return;
+    this.queue ??= new LogQueue<string[]>('statsd', this.config.queue, (batch) => this.send(batch.flat()), this.warn);
+    this.queue.add(lines);
+  }
+
+  /** The StatsD lines for one request. */
+  private lines(m: KongLogEntry): string[] {
+    const c = this.config;
+    const out: string[] = [];
+    const stat = (name: string, value: number | string, metric: MetricConfig) => {
+      const rate = metric.sample_rate ?? 1;
+      if (rate < 1 && Math.random() >= rate) return;
+      out.push(`${this.prefix}.${name}:${value}|${TYPE[metric.stat_type]}${rate < 1 ? `|@${rate}` : ''}`);
+    };
+    for (const metric of this.metrics) {
+      const svc = serviceId(m, metric.service_identifier ?? c.service_identifier_default);
+      const scope = m.service === null ? 'global.unmatched' : `service.${svc === null ? 'unnamed' : dots(svc)}`;
+      const who = consumerId(m, metric.consumer_identifier ?? c.consumer_identifier_default);
+      const plain = PLAIN[metric.name];
+      if (plain !== undefined) {
+        const value = plain[1](m);
+        if (value !== -1) stat(`${scope}.${plain[0]}`, value, metric);
+        continue;
+      }
+      switch (metric.name) {
+        case 'status_count':
+          stat(`${scope}.status.${m.response.status}`, 1, metric);
+          break;
+        case 'unique_users':
+          if (who !== null) stat(`${scope}.user.uniques`, who, metric);
+          break;
+        case 'request_per_user':
+          if (who !== null) stat(`${scope}.user.${dots(who)}.request.count`, 1, metric);
+          break;
+        case 'status_count_per_user':
+          if (who !== null) stat(`${scope}.user.${dots(who)}.status.${m.response.status}`, 1, metric);
+          break;
+        case 'status_count_per_workspace':
+          stat(`${scope}.workspace.default.status.${m.response.status}`, 1, metric);
+          break;
+        case 'status_count_per_user_per_route': {
+          const route = m.route as { id: string } | null;
+          if (who !== null && route !== null)
+            stat(`route.${route.id}.user.${dots(who)}.status.${m.response.status}`, 1, metric);
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  private async send(lines: string[]): Promise<void> {
+    const c = this.config;
+    if (c.use_tcp) {
+      this.tcp ??= new StreamSender({ host: c.host, port: c.port, tls: false, timeoutMs: 10_000, keepaliveMs: 60_000 });
+      await this.tcp.write(`${lines.join('\n')}\n`);
+      return;
+    }
+    if (this.udp === null) {
+      this.udp = createSocket(c.host.includes(':') ? 'udp6' : 'udp4');
+      this.udp.on('error', (err) => this.warn(`statsd: ${err.message}`));
+      this.udp.unref();
+    }
+    const udp = this.udp;
+    const packets: string[] = [];
+    if (c.udp_packet_size <= 0) packets.push(...lines);
+    else {
+      let cur = '';
+      for (const l of lines) {
+        if (cur !== '' && Buffer.byteLength(cur) + 1 + Buffer.byteLength(l) > c.udp_packet_size) {
+          packets.push(cur);
+          cur = l;
+        } else cur = cur === '' ? l : `${cur}\n${l}`;
+      }
+      if (cur !== '') packets.push(cur);
+    }
+    await Promise.all(
+      packets.map(
+        (p) =>
+          new Promise<void>((resolve, reject) => udp.send(p, c.port, c.host, (err) => (err ? reject(err) : resolve()))),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.queue?.close();
+    this.udp?.close();
+    this.udp = null;
+    this.tcp?.close();
+  }
+}
+
+export default definePlugin<StatsdConfig>({
+  name: 'statsd',
+  version: '1.0.0',
+  // Kong's priority for statsd.
+  priority: 11,
+  schema,
+  create(config, context) {
+    return new Statsd(config, (msg) => context.log.warn(msg));
+  },
+});

@@ -1,0 +1,69 @@
+/**
+ * The `udp-log` plugin: Kong 3's udp-log. Every request's Kong-shaped entry (tollgate/log) is sent
+ * as one JSON datagram to `host:port`. Sending never waits: datagrams in flight are bounded (a
+ * socket that cannot keep up drops and counts), and a dead receiver costs nothing but the drop.
+ */
+import { createSocket, type Socket } from 'node:dgram';
+import schema from '../../../schemas/plugins/udp-log.schema.json' with { type: 'json' };
+import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import { definePlugin } from '../../index.ts';
+import { type CustomFields, compileCustomFields, serializeKong, withCustomFields } from '../../lib/log/index.ts';
+
+export interface UdpLogConfig {
+  host: string;
+  port: number;
+  timeout: number;
+  custom_fields_by_lua: Record<string, string> | null;
+  custom_fields: Record<string, string> | null;
+}
+
+/** Datagrams handed to the socket and not yet sent: past this, entries are dropped. */
+const MAX_IN_FLIGHT = 1000;
+
+class UdpLog implements PluginHandlers {
+  private readonly fields: CustomFields | null;
+  private socket: Socket | null = null;
+  private inflight = 0;
+  dropped = 0;
+
+  constructor(
+    private readonly config: UdpLogConfig,
+    private readonly warn: (msg: string) => void,
+  ) {
+    this.fields = compileCustomFields(config);
+  }
+
+  log(req: GatewayRequest, entry: LogEntry): void {
+    if (this.inflight >= MAX_IN_FLIGHT) {
+      this.dropped++;
+      return;
+    }
+    if (this.socket === null) {
+      this.socket = createSocket(this.config.host.includes(':') ? 'udp6' : 'udp4');
+      this.socket.on('error', (err) => this.warn(`udp-log: ${err.message}`));
+      this.socket.unref();
+    }
+    const data = Buffer.from(JSON.stringify(withCustomFields(serializeKong(req, entry), req, this.fields)));
+    this.inflight++;
+    this.socket.send(data, this.config.port, this.config.host, (err) => {
+      this.inflight--;
+      if (err) this.dropped++;
+    });
+  }
+
+  close(): void {
+    this.socket?.close();
+    this.socket = null;
+  }
+}
+
+export default definePlugin<UdpLogConfig>({
+  name: 'udp-log',
+  version: '1.0.0',
+  // Kong's priority for udp-log.
+  priority: 8,
+  schema,
+  create(config, context) {
+    return new UdpLog(config, (msg) => context.log.warn(msg));
+  },
+});
