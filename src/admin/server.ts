@@ -1,5 +1,7 @@
 // The admin listener (127.0.0.1:8001 by default): status, metrics, effective config, route table, reload.
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/model.ts';
 import type { TollgateInstance } from '../instance.ts';
 import { redact } from '../log.ts';
@@ -23,6 +25,7 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 }
 
 const ENDPOINTS: Record<string, string> = {
+  '/': 'GET',
   '/status': 'GET',
   '/metrics': 'GET',
   '/config': 'GET',
@@ -39,6 +42,8 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     if (method !== allowed)
       return send(res, 405, { message: 'Method not allowed' }, { allow: allowed === 'GET' ? 'GET, HEAD' : allowed });
     switch (path) {
+      case '/':
+        return send(res, 200, await nodeInfo(inst));
       case '/status':
         return send(res, 200, await status(inst));
       case '/metrics': {
@@ -60,6 +65,39 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     inst.log.error({ err: err instanceof Error ? err.message : String(err) }, 'admin request failed');
     if (!res.headersSent) send(res, 500, { message: 'An unexpected error occurred' });
   }
+}
+
+/** This process's node id, as Kong's GET / shows it (random per process: Tollgate keeps no state). */
+const NODE_ID = randomUUID();
+
+/** `GET /`: what this node is, in the shape of Kong's admin root (tagline, version, node, plugins, configuration). */
+async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>> {
+  const rt = inst.runtime;
+  const registry = inst.options.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
+  const available: Record<string, { version: string; priority: number }> = {};
+  for (const [name, def] of [...registry].sort(([a], [b]) => (a < b ? -1 : 1)))
+    available[name] = { version: def.version, priority: def.priority };
+  for (const p of rt.plugins) available[p.name] ??= { version: '', priority: p.priority };
+  return {
+    tagline: 'Welcome to tollgate',
+    version: VERSION,
+    hostname: hostname(),
+    node_id: NODE_ID,
+    node_version: process.version,
+    pids: { master: process.pid },
+    plugins: {
+      available_on_server: available,
+      enabled_in_cluster: [...new Set(rt.plugins.map((p) => p.name))].sort(),
+    },
+    configuration: {
+      database: 'off',
+      config_file: inst.options.configFile,
+      config_hash: rt.config.source.hash,
+      proxy_listeners: inst.proxyAddresses,
+      admin_listeners: inst.adminAddresses,
+    },
+    endpoints: Object.keys(ENDPOINTS),
+  };
 }
 
 function reloadJson(r: TollgateInstance['lastReload']): Record<string, unknown> {

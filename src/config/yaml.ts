@@ -85,6 +85,50 @@ export class SourceMap {
   }
 }
 
+/**
+ * The usual YAML mistake is a line indented to no level of the block it belongs to. From the line
+ * the parser stopped at (or the next, which is where it went wrong when the parser blames the
+ * previous value), finds the first line whose indentation matches no enclosing level.
+ */
+function indentationProblem(text: string, errLine: number): { message: string; offset: number } | null {
+  const all = text.split('\n');
+  const indentOf = (l: string): number => {
+    const m = /^( *)(- +)?/.exec(l)!;
+    return m[1]!.length;
+  };
+  const contentOf = (l: string): number => {
+    const m = /^( *)((?:- +)*)/.exec(l)!;
+    return m[1]!.length + m[2]!.length;
+  };
+  const levels: number[] = [];
+  let offset = 0;
+  for (let i = 0; i < all.length && i < errLine + 1; i++) {
+    const line = all[i]!;
+    const lineOffset = offset;
+    offset += line.length + 1;
+    if (line.trim() === '' || line.trimStart().startsWith('#')) continue;
+    const indent = indentOf(line);
+    while (levels.length > 0 && levels[levels.length - 1]! > indent) levels.pop();
+    const top = levels[levels.length - 1];
+    if (
+      i + 1 >= errLine &&
+      top !== undefined &&
+      indent > top &&
+      !/:\s*(#.*)?$|^\s*- /.test(all[i - 1] ?? '') &&
+      indent !== contentOf(all[i - 1] ?? '')
+    ) {
+      return {
+        message: `bad indentation on line ${i + 1}: it is indented ${indent} spaces, but the block it continues is at ${top}; YAML nests by indentation, so align it with the keys it belongs with`,
+        offset: lineOffset + indent,
+      };
+    }
+    if (top === undefined || indent > top) levels.push(indent);
+    const content = contentOf(line);
+    if (content > indent) levels.push(content);
+  }
+  return null;
+}
+
 export interface ParsedYaml {
   data: unknown;
   map: SourceMap;
@@ -103,9 +147,22 @@ export function parseYaml(text: string, file: string): ParsedYaml {
     keepSourceTokens: false,
   });
 
+  // After the first syntax error the parser's further errors are mostly consequences of it: one
+  // located sentence about the first is what helps (hazards are each reported).
+  let syntaxSeen = false;
   for (const err of doc.errors) {
     const hazard = err.code === 'DUPLICATE_KEY' || err.code === 'MULTIPLE_DOCS' || err.code === 'TAB_AS_INDENT';
+    if (!hazard) {
+      if (syntaxSeen) continue;
+      syntaxSeen = true;
+      const bad = indentationProblem(text, lines.linePos(err.pos[0]).line);
+      if (bad !== null) {
+        issues.push({ code: 'YAML_SYNTAX', message: bad.message, path: [], offset: bad.offset });
+        continue;
+      }
+    }
     let message = err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '');
+    if (!hazard) message = `YAML syntax error: ${message.charAt(0).toLowerCase()}${message.slice(1)}`;
     if (err.code === 'MULTIPLE_DOCS') message = 'several YAML documents in one file; a config file holds exactly one';
     else if (err.code === 'DUPLICATE_KEY') message = 'duplicate key: a key may appear only once in a mapping';
     else if (err.code === 'TAB_AS_INDENT') message = 'tab character in indentation; YAML indentation must use spaces';

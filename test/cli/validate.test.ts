@@ -140,3 +140,20 @@ test('an unknown option names the nearest one; exit 2', async () => {
   assert.equal(r.code, 2);
   assert.match(r.err, /unknown option '--allow-unset' \(did you mean '--allow-unset-env'\?\)/);
 });
+
+test('a YAML indentation mistake is one located sentence about the offending line', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'indent.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: a\n    url: echo://\n     routes:\n      - paths: [/a]\n',
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 1);
+  const lines = r.out.trimEnd().split('\n');
+  assert.equal(lines.length, 1, r.out);
+  assert.match(
+    lines[0]!,
+    /indent\.yaml:5:6 .* bad indentation on line 5: it is indented 5 spaces, but the block it continues is at 4/,
+  );
+});
