@@ -3,6 +3,7 @@
 // client body timer. Each refusal is a catalogued error code; the caller answers it.
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { constants as h2 } from 'node:http2';
 import { type BlockList, isIP } from 'node:net';
 import type { ProxyErrorCode } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
@@ -239,10 +240,15 @@ function isPort(s: string, at: number): boolean {
 // ---------------------------------------------------------------------------------------------
 // Client body timer: a body that stalls longer than client_body_timeout is answered 408.
 
+const NGHTTP2_CANCEL = h2.NGHTTP2_CANCEL;
+
 function startBodyTimer(rc: ProxyRequest): void {
   const ms = rc.runtime.config.settings.client_body_timeout;
   if (ms > 0) {
     (rc.raw as TrackedMessage)[kCtx] = rc;
+    // On HTTP/2 the timer is the stream's, and the stream is what the callback gets as `this`.
+    const stream = (rc.raw as { stream?: object }).stream;
+    if (stream !== undefined) (stream as TrackedMessage)[kCtx] = rc;
     rc.raw.setTimeout(ms, onBodyTimeout);
     rc.raw.once('end', onBodyEnd);
   }
@@ -250,7 +256,8 @@ function startBodyTimer(rc: ProxyRequest): void {
 
 function onBodyTimeout(this: IncomingMessage): void {
   const rc = (this as TrackedMessage)[kCtx];
-  if (rc !== undefined && !rc.res.headersSent) {
+  if (rc === undefined) return;
+  if (!rc.res.headersSent) {
     const abort = rc.abortUpstream;
     rc.abortUpstream = null;
     rc.error = { code: 'REQUEST_TIMEOUT', message: 'client body timeout' };
@@ -259,11 +266,24 @@ function onBodyTimeout(this: IncomingMessage): void {
     rc.res.once('finish', destroyClientSocket);
     return;
   }
-  this.socket?.destroy();
+  endClientExchange(rc.raw);
 }
 
 function destroyClientSocket(this: ServerResponse): void {
-  this.socket?.destroy();
+  endClientExchange(this);
+}
+
+/**
+ * Ends the client side of a timed-out exchange: on HTTP/1.1 the connection (its framing is lost
+ * with the body), on HTTP/2 only the stream (RST_STREAM CANCEL): other streams of the session go on.
+ */
+function endClientExchange(m: IncomingMessage | ServerResponse): void {
+  const stream = (m as { stream?: { destroyed: boolean; close(code?: number): void } }).stream;
+  if (stream !== undefined) {
+    if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+    return;
+  }
+  m.socket?.destroy();
 }
 
 function onBodyEnd(this: IncomingMessage): void {
