@@ -21,9 +21,10 @@ const addFormats = ((addFormatsModule as unknown as { default?: unknown }).defau
 export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   root: {
     snis: 'declare SNIs nested under their certificate (`certificates[].snis`)',
-    vaults: 'use ${NAME} and ${file:path} references instead of vaults',
+    vaults: 'vaults are not supported: use ${NAME} (environment) and ${file:path} references instead',
     hmacauth_credentials: 'the hmac-auth plugin is not implemented',
-    oauth2_credentials: 'the oauth2 plugin is not implemented',
+    oauth2_credentials:
+      'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
     mtls_auth_credentials: 'the mtls-auth plugin is not implemented',
     consumer_groups: 'consumer groups (Kong Enterprise) are not supported',
     key_sets: 'key sets are not supported; jwt credentials take a PEM or a jwks_uri',
@@ -56,6 +57,10 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   },
   consumer: {
     username_lower: 'username_lower is a Kong Enterprise field',
+    oauth2_credentials:
+      'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
+    mtls_auth_credentials: 'mtls-auth is a Kong Enterprise plugin; its credentials are not supported',
+    consumer_groups: 'consumer groups (Kong Enterprise) are not supported',
   },
 };
 

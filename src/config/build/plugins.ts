@@ -2,6 +2,7 @@
  * The plugin checks: each plugin instance names an installed plugin, respects its consumer
  * scoping, and has a config its plugin's schema accepts (defaults applied in place).
  */
+import { kongPluginRefusal, renamedFieldIssues } from '../kong-plugins.ts';
 import { suggest, validatePluginConfig } from '../schema.ts';
 import type { Build } from './state.ts';
 
@@ -9,6 +10,11 @@ export function pluginChecks(b: Build): void {
   for (const p of b.plugins) {
     const def = b.installed.get(p.model.name);
     if (!def) {
+      const refusal = kongPluginRefusal(p.model.name);
+      if (refusal !== null) {
+        b.err('UNKNOWN_PLUGIN', refusal, [...p.path, 'name']);
+        continue;
+      }
       const known = [...b.installed.keys()].sort();
       const hint = suggest(p.model.name, known);
       b.err(
@@ -24,6 +30,11 @@ export function pluginChecks(b: Build): void {
         `plugin '${def.name}' cannot be applied to a consumer`,
         p.parent?.kind === 'consumer' ? p.path : [...p.path, 'consumer'],
       );
+    }
+    const renamed = renamedFieldIssues(def.name, p.model.config);
+    if (renamed.length > 0) {
+      for (const [field, message] of renamed) b.err('PLUGIN_CONFIG', message, [...p.path, 'config', field]);
+      continue;
     }
     b.issues.push(...validatePluginConfig(def, p.model.config, [...p.path, 'config']));
   }

@@ -1,0 +1,145 @@
+/**
+ * Kong plugins Tollgate does not ship, each with why and the way out, so a Kong file using one is
+ * refused with something to do instead of "not installed". docs/kong-compatibility.md is the
+ * table a user reads; this is the same knowledge the validator prints.
+ */
+
+const LUA = 'runs Lua code, which Tollgate cannot run; write a custom plugin in TypeScript instead (docs/plugins.md)';
+const PLANNED_LOG =
+  'is a Kong OSS logging/tracing plugin Tollgate does not ship yet (planned); meanwhile use the JSON access log and /metrics (docs/operations.md)';
+const ENTERPRISE = 'is a Kong Enterprise plugin, not part of Kong OSS';
+
+/** Kong OSS plugins Tollgate does not ship. */
+const OSS: Record<string, string> = {
+  oauth2:
+    'is not available in Kong DB-less either (it stores tokens in the database); use `jwt` with your identity provider, or `oidc`',
+  'pre-function': LUA,
+  'post-function': LUA,
+  'aws-lambda':
+    'is not supported: expose the function over HTTP (a Lambda function URL or API Gateway) and proxy to it as a service',
+  'azure-functions': 'is not supported: proxy to the function app over HTTP as a service',
+  'grpc-gateway': 'is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC transcoding',
+  'grpc-web': 'is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC-Web',
+  acme: 'is not supported: get certificates with your ACME client (cert-manager, certbot) and declare them as `certificates`',
+  'http-log': PLANNED_LOG,
+  'file-log': PLANNED_LOG,
+  'tcp-log': PLANNED_LOG,
+  'udp-log': PLANNED_LOG,
+  syslog: PLANNED_LOG,
+  statsd: PLANNED_LOG,
+  opentelemetry: PLANNED_LOG,
+  zipkin: PLANNED_LOG,
+  datadog: 'is not supported: scrape the Prometheus metrics at /metrics with the Datadog agent',
+  loggly: 'is not supported: ship the JSON access log to Loggly with your log collector',
+  'standard-webhooks': 'is not supported: verify webhook signatures in the upstream or with a custom plugin',
+  'mtls-auth': `${ENTERPRISE}; terminate client TLS in front of Tollgate and use key-auth, jwt or oidc`,
+};
+
+/** Kong Enterprise plugins, with Tollgate's nearest equivalent where there is one. */
+const ENTERPRISE_EQUIVALENT: Record<string, string> = {
+  'openid-connect': 'use Tollgate `oidc` (browser login, bearer tokens) or `jwt` with `jwks_uri`',
+  'oauth2-introspection': 'use `jwt` (JWKS) or `oidc` with bearer_only',
+  'rate-limiting-advanced': 'use `rate-limiting` with policy: redis',
+  'proxy-cache-advanced': 'use `proxy-cache` (memory strategy)',
+  'request-transformer-advanced': 'use `request-transformer`',
+  'response-transformer-advanced': 'use `response-transformer`',
+  'ldap-auth-advanced': 'use `ldap-auth`',
+  'key-auth-enc': 'use `key-auth` (keys are compared by digest in constant time)',
+  'jwt-signer': 'use `jwt` to verify tokens',
+  canary: 'use an `upstreams` entry with weighted targets',
+  'request-validator': 'validate bodies in the upstream or with a custom plugin',
+  'route-by-header': 'use route `headers` matching',
+  'upstream-timeout': 'set `connect_timeout`/`read_timeout`/`write_timeout` on the service',
+  'exit-transformer': 'use `response-transformer` or a custom plugin',
+  'forward-proxy': '',
+  'vault-auth': 'use `${...}` references for secrets',
+  'graphql-rate-limiting-advanced': '',
+  'graphql-proxy-cache-advanced': '',
+  degraphql: '',
+  'kafka-log': '',
+  'kafka-upstream': '',
+  opa: '',
+  mocking: 'use `request-termination` with a body',
+  jq: 'use `response-transformer` or a custom plugin',
+  'oas-validation': '',
+  'tls-handshake-modifier': '',
+  'tls-metadata-headers': '',
+  'statsd-advanced': '',
+  saml: 'use `oidc`',
+  'xml-threat-protection': '',
+  'json-threat-protection': '',
+  'websocket-size-limit': '',
+  'websocket-validator': '',
+  'application-registration': '',
+  'header-cert-auth': '',
+  'ai-rate-limiting-advanced': '',
+  'ai-semantic-cache': '',
+  'ai-semantic-prompt-guard': '',
+  'ai-azure-content-safety': '',
+  confluent: '',
+  'app-dynamics': '',
+  datakit: '',
+  'injection-protection': '',
+  'service-protection': 'use `rate-limiting` with limit_by: service',
+  'request-callout': '',
+  'ai-proxy-advanced': '',
+  'oauth2-introspection-advanced': '',
+};
+
+/** Kong OSS AI plugins. */
+const AI = /^ai-/;
+
+/** Why a Kong plugin name is refused and what to do instead; null for a name Kong does not know. */
+export function kongPluginRefusal(name: string): string | null {
+  const oss = OSS[name];
+  if (oss !== undefined) return `plugin '${name}' ${oss}`;
+  const ent = ENTERPRISE_EQUIVALENT[name];
+  if (ent !== undefined) return `plugin '${name}' ${ENTERPRISE}${ent ? `; ${ent}` : ''}`;
+  if (AI.test(name))
+    return `plugin '${name}' is one of Kong's AI gateway plugins, which Tollgate does not ship; proxy to your model provider as a service`;
+  return null;
+}
+
+/**
+ * Plugin config fields Tollgate refuses with a specific way out: fields Kong 3.0 renamed, and
+ * fields of kong-oidc forks that Tollgate's `oidc` names differently. Keyed by plugin name.
+ */
+export const RENAMED_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  'ip-restriction': {
+    whitelist: 'Kong 3.0 renamed `whitelist` to `allow`: rename the field',
+    blacklist: 'Kong 3.0 renamed `blacklist` to `deny`: rename the field',
+  },
+  'bot-detection': {
+    whitelist: 'Kong 3.0 renamed `whitelist` to `allow`: rename the field',
+    blacklist: 'Kong 3.0 renamed `blacklist` to `deny`: rename the field',
+  },
+  oidc: {
+    cookie_name: 'a kong-oidc fork field: Tollgate calls it `session_cookie_name`',
+    encryption_secret: 'a kong-oidc fork field: Tollgate encrypts sessions with `session_secret`',
+    session_secret_key: 'a kong-oidc fork field: Tollgate calls it `session_secret`',
+    redirect_after_logout_with_id_token_hint:
+      'a kong-oidc fork field: Tollgate always sends id_token_hint to the end_session_endpoint; set `redirect_after_logout_uri`',
+    logout_redirect_uri: 'a kong-oidc fork field: Tollgate calls it `redirect_after_logout_uri`',
+    session_lifetime_seconds: 'a kong-oidc fork field: Tollgate calls it `session_lifetime`',
+    validate_scope: 'a kong-oidc fork field: check scopes with the `jwt-claims` plugin',
+    header_names: 'a kong-oidc fork field: map claims to headers with `jwt-claims` forward_claims',
+    header_claims: 'a kong-oidc fork field: map claims to headers with `jwt-claims` forward_claims',
+    use_jwks:
+      "a kong-oidc fork field: bearer tokens are verified against the discovery document's JWKS with `bearer_only`",
+    groups_claim: 'a kong-oidc fork field: check groups with the `jwt-claims` plugin',
+    skip_already_auth_requests: 'a kong-oidc fork field: not supported',
+    ignore_auth_filters: 'a kong-oidc fork field: Tollgate calls it `filters`',
+  },
+};
+
+/** Issues for renamed or fork-only fields in one plugin config: [field, message]. */
+export function renamedFieldIssues(plugin: string, config: unknown): [string, string][] {
+  const map = RENAMED_FIELDS[plugin];
+  if (map === undefined || config === null || typeof config !== 'object') return [];
+  const out: [string, string][] = [];
+  for (const k of Object.keys(config)) {
+    const m = map[k];
+    if (m !== undefined) out.push([k, `${k}: ${m}`]);
+  }
+  return out;
+}

@@ -1,0 +1,86 @@
+// Kong features Tollgate does not support are refused with what they are and what to do instead.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { builtinPlugins } from '../../src/plugins/index.ts';
+import { issuesOf, V3 } from './helpers.ts';
+
+async function messages(yaml: string): Promise<string[]> {
+  return (
+    await issuesOf(V3 + yaml, { plugins: builtinPlugins }).catch((e: Error) =>
+      e.message === 'expected the config to be invalid' ? [] : Promise.reject(e),
+    )
+  )
+    .filter((i) => i.severity === 'error')
+    .map((i) => `${i.path}: ${i.message}`);
+}
+
+test('an unsupported Kong plugin is named, with the way out', async () => {
+  const m = await messages('plugins:\n  - name: oauth2\n    config: {}\n');
+  assert.equal(m.length, 1, m.join('\n'));
+  assert.match(
+    m[0]!,
+    /^plugins\[0\]\.name: plugin 'oauth2' is not available in Kong DB-less either.*use `jwt`.*`oidc`/,
+  );
+  const lua = await messages('plugins:\n  - name: pre-function\n    config: {}\n');
+  assert.match(lua[0]!, /Lua code.*custom plugin in TypeScript/);
+});
+
+test("a Kong Enterprise plugin is called one, with Tollgate's nearest equivalent", async () => {
+  const m = await messages('plugins:\n  - name: openid-connect\n    config: {}\n');
+  assert.match(m[0]!, /plugin 'openid-connect' is a Kong Enterprise plugin.*`oidc`/);
+  const rla = await messages('plugins:\n  - name: rate-limiting-advanced\n    config: {}\n');
+  assert.match(rla[0]!, /Kong Enterprise plugin.*`rate-limiting` with policy: redis/);
+});
+
+test('a name nobody knows still gets the suggestion', async () => {
+  const m = await messages('plugins:\n  - name: rate-limting\n');
+  assert.match(m[0]!, /not installed \(did you mean 'rate-limiting'\?\)/);
+});
+
+test('ip-restriction whitelist/blacklist: renamed by Kong 3.0', async () => {
+  const m = await messages('plugins:\n  - name: ip-restriction\n    config: { whitelist: [10.0.0.0/8] }\n');
+  assert.deepEqual(m, [
+    'plugins[0].config.whitelist: whitelist: Kong 3.0 renamed `whitelist` to `allow`: rename the field',
+  ]);
+});
+
+test("kong-oidc forks' fields name Tollgate's equivalent", async () => {
+  const m = await messages(
+    'plugins:\n  - name: oidc\n    config: { client_id: x, client_secret: y, discovery: "https://idp.example.com/.well-known/openid-configuration", cookie_name: s }\n',
+  );
+  assert.ok(
+    m.some((x) =>
+      /config\.cookie_name: cookie_name: a kong-oidc fork field: Tollgate calls it `session_cookie_name`/.test(x),
+    ),
+    m.join('\n'),
+  );
+});
+
+test('oauth2_credentials and vaults are refused nested or not, with the way out', async () => {
+  const top = await messages(
+    'oauth2_credentials:\n  - consumer: a\n    name: app\n    client_id: x\nconsumers:\n  - username: a\n',
+  );
+  assert.ok(
+    top.some((x) => /oauth2 plugin.*use jwt credentials or the oidc plugin/.test(x)),
+    top.join('\n'),
+  );
+  const nested = await messages(
+    'consumers:\n  - username: a\n    oauth2_credentials:\n      - name: app\n        client_id: x\n',
+  );
+  assert.ok(
+    nested.some((x) => /oauth2 plugin.*use jwt credentials or the oidc plugin/.test(x)),
+    nested.join('\n'),
+  );
+  const vaults = await messages('vaults:\n  - name: env\n    prefix: my-env\n');
+  assert.ok(
+    vaults.some((x) => /vaults are not supported.*\$\{NAME\}/.test(x)),
+    vaults.join('\n'),
+  );
+});
+
+test('null optional plugin fields load, at any depth, and their defaults apply', async () => {
+  const m = await messages(
+    'plugins:\n  - name: rate-limiting\n    config: { minute: 5, second: null, redis_host: null, redis_port: null, redis: { host: null, password: null }, error_message: null }\n  - name: proxy-cache\n    config: { strategy: memory, vary_headers: null, storage_ttl: null, memory: { dictionary_name: null } }\n',
+  );
+  assert.deepEqual(m, []);
+});
