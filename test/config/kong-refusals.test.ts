@@ -73,7 +73,7 @@ test('oauth2_credentials and vaults are refused nested or not, with the way out'
   );
   const vaults = await messages('vaults:\n  - name: env\n    prefix: my-env\n');
   assert.ok(
-    vaults.some((x) => /vaults are not supported.*\$\{NAME\}/.test(x)),
+    vaults.some((x) => /does not support: use \$\{NAME\}.*instead of vaults/.test(x)),
     vaults.join('\n'),
   );
 });
