@@ -1,13 +1,14 @@
 // The composition root: a running Tollgate. Config loaded and compiled, the gateway (data path) built
 // on it, proxy and admin listeners bound, reloads swapping the runtime. Who applies reloads and
 // answers for the whole gateway is a Coordinator: this process alone, or a cluster primary.
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { GatewayMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
 import { loadConfigWithPlugins } from './config/custom-plugins.ts';
+import { readConfigFile } from './config/load.ts';
 import type { GatewayConfig } from './config/model.ts';
+import { rememberSecrets, scrubIssues } from './config/secrets.ts';
 import { ConfigWatcher } from './config/watch.ts';
 import { ConfigError, type ConfigIssue, configIssue } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -17,7 +18,13 @@ import type { Runtime } from './pipeline/runtime.ts';
 import { SharedResources } from './pipeline/shared.ts';
 import { Gateway } from './proxy/gateway.ts';
 import { createHttpClient } from './proxy/http-client.ts';
-import { createProxyServer, createSecureProxyServer, listen, parseListen } from './proxy/server.ts';
+import {
+  createProxyServer,
+  createSecureProxyServer,
+  listen,
+  NO_CERTIFICATE_MESSAGE,
+  parseListen,
+} from './proxy/server.ts';
 
 export interface InstanceOptions {
   /** Path of gateway.yaml. With `configText`, the path its errors and `${file:...}` references are relative to. */
@@ -38,7 +45,11 @@ export interface InstanceOptions {
   metrics?: GatewayMetrics;
   /** Who applies reloads and reports for the whole gateway; this process alone when absent. */
   coordinator?: Coordinator;
+  /** How long one reload may take before it is abandoned (default 60 s). */
+  reloadTimeoutMs?: number;
 }
+
+const RELOAD_TIMEOUT_MS = 60_000;
 
 /**
  * Reloads, connection counts, metrics and status for the whole gateway. The local coordinator
@@ -59,7 +70,17 @@ export const localCoordinator: Coordinator = {
   async reload(inst, opts) {
     const at = new Date();
     const p = await inst.prepare();
+    if (opts.abandoned?.() === true) {
+      // Past its deadline: already reported failed; nothing may change now.
+      if (!('errors' in p)) await abandonPrepared(p);
+      return { ok: false, at, hash: inst.runtime.config.source.hash, errors: [], trigger: opts.trigger };
+    }
     if ('errors' in p) return inst.failed(p.errors, at, opts);
+    const refusal = inst.refusal(p);
+    if (refusal !== null) {
+      await abandonPrepared(p);
+      return inst.failed([refusal], at, opts);
+    }
     inst.commit(p);
     return inst.succeeded(p.config.source.hash, at, opts);
   },
@@ -73,6 +94,8 @@ export type ReloadTrigger = 'watch' | 'signal' | 'admin' | 'api';
 
 export interface ReloadOptions {
   trigger?: ReloadTrigger;
+  /** True once the reload ran past its deadline: it must not swap anything in. */
+  abandoned?: () => boolean;
   /** Return a failure without recording or logging it (the watcher looks again before reporting). */
   deferFailure?: boolean;
 }
@@ -118,6 +141,8 @@ export class TollgateInstance {
   readonly startedAt = new Date();
   watcher: ConfigWatcher | null = null;
   readonly coordinator: Coordinator;
+  /** Whether a proxy listener speaks TLS (a reload must then keep at least one certificate). */
+  sslListening = false;
   private readonly sockets = new Set<Socket>();
   private accepted = 0;
   private chain: Promise<unknown> = Promise.resolve();
@@ -175,6 +200,7 @@ export class TollgateInstance {
       });
       this.proxyServers.push(server);
       this.proxyAddresses.push(await listen(server, addr));
+      if (addr.ssl) this.sslListening = true;
       if (addr.ssl) this.gateway.httpsPort ??= (server.address() as AddressInfo).port;
     }
     for (const text of this.options.adminListen ?? settings.admin_listen) {
@@ -204,14 +230,53 @@ export class TollgateInstance {
    * time, in the order asked.
    */
   reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
-    const run = (): Promise<ReloadResult> => this.coordinator.reload(this, opts);
+    const run = (): Promise<ReloadResult> => this.withDeadline(opts);
     const next = this.chain.then(run, run);
     this.chain = next.catch(() => undefined);
     return next;
   }
 
+  /**
+   * One reload, given up after `reloadTimeoutMs`: a reload stuck on anything (a hung mount, a custom
+   * plugin module that never finishes loading) is reported as failed, the serving config stays, and
+   * the next reload runs. Whatever the stuck one builds later is dropped, never swapped in.
+   */
+  private withDeadline(opts: ReloadOptions): Promise<ReloadResult> {
+    const at = new Date();
+    let expired = false;
+    const own: ReloadOptions = { ...opts, abandoned: () => expired };
+    const work = this.coordinator.reload(this, own);
+    const ms = this.options.reloadTimeoutMs ?? RELOAD_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<ReloadResult>((resolve) => {
+      timer = setTimeout(() => {
+        expired = true;
+        const issue = configIssue(
+          'FILE',
+          `the reload did not finish within ${ms} ms and was abandoned; the serving config is unchanged`,
+          [],
+          { file: this.options.configFile, line: 0, col: 0 },
+        );
+        resolve(this.failed([issue], at, { ...opts, deferFailure: false }));
+      }, ms);
+    });
+    return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /**
+   * What this process cannot swap in although the config is valid: a config without any
+   * certificate while an ssl listener is open (start-up refuses it the same way; serving the old
+   * certificate on would keep a certificate the operator removed).
+   */
+  refusal(p: Prepared): ConfigIssue | null {
+    if (!this.sslListening || p.config.certificates.length > 0) return null;
+    const path = ['certificates'];
+    return configIssue('SEMANTIC', NO_CERTIFICATE_MESSAGE, path, p.config.source.locate(path));
+  }
+
   /** Loads and compiles the config file (or `text`, when given) without touching the serving runtime. */
   async prepare(text?: string): Promise<Prepared | { errors: ConfigIssue[] }> {
+    let secrets: ReadonlySet<string> | undefined;
     try {
       const t = text ?? (await readConfigText(this.options.configFile));
       const { config, plugins, customPlugins } = await loadConfigWithPlugins(
@@ -219,15 +284,18 @@ export class TollgateInstance {
         this.options.configFile,
         loadOptions(this.options),
       );
+      secrets = config.source.secrets;
       const runtime = await compileRuntime(config, { plugins, customPlugins, log: this.log, shared: this.shared });
       return { config, runtime, text: t };
     } catch (err) {
-      return { errors: toIssues(err, this.options.configFile) };
+      return { errors: scrubIssues(toIssues(err, this.options.configFile), secrets) };
     }
   }
 
   /** Swaps a prepared runtime in: one reference assignment; the old one closes once idle. */
   commit(p: Prepared): void {
+    // The serving config's values stay the most recent the process remembers.
+    rememberSecrets(p.config.source.secrets);
     this.metrics.prepare(p.runtime);
     this.gateway.swap(p.runtime);
     this.configText = p.text;
@@ -333,6 +401,12 @@ export class TollgateInstance {
   }
 }
 
+/** Drops a prepared runtime that will never serve. */
+export async function abandonPrepared(p: Prepared): Promise<void> {
+  p.runtime.retired = true;
+  await p.runtime.close();
+}
+
 function dontKeepAlive(_req: unknown, res: { shouldKeepAlive: boolean }): void {
   res.shouldKeepAlive = false;
 }
@@ -344,25 +418,12 @@ function loadOptions(opts: InstanceOptions): {
   return { env: opts.env ?? process.env, plugins: opts.plugins };
 }
 
-async function readConfigText(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (code ?? 'unreadable');
-    throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${why}`, [], { file, line: 1, col: 1 })]);
-  }
-}
+const readConfigText = readConfigFile;
 
 /** Any failure of load or compile, as located issues. */
 export function toIssues(err: unknown, file: string): ConfigIssue[] {
-  if (err instanceof ConfigError) return err.issues;
-  return [configIssue('FILE', err instanceof Error ? err.message : String(err), [], { file, line: 0, col: 0 })];
+  if (err instanceof ConfigError) return scrubIssues(err.issues);
+  return scrubIssues([
+    configIssue('FILE', err instanceof Error ? err.message : String(err), [], { file, line: 0, col: 0 }),
+  ]);
 }

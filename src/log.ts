@@ -1,6 +1,7 @@
 // The gateway's logger: JSON lines (pino) on stdout, one access-log line per request.
 import { writeSync } from 'node:fs';
 import { type DestinationStream, type Logger, pino } from 'pino';
+import { knownSecrets, secretValues } from './config/secrets.ts';
 import type { PluginLogger } from './pipeline/plugin.ts';
 
 export type { Logger };
@@ -32,6 +33,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       messageKey: 'msg',
+      hooks: { logMethod: scrubLogArgs },
     },
     destination,
   );
@@ -108,11 +110,21 @@ export function pluginLogger(base: Logger, plugin: string, debug: boolean): Plug
   };
 }
 
-/** Replaces every secret value in a string (errors, log lines) with `[redacted]`. */
+/** Replaces every secret value, and every form derived from one, in a message with `[redacted]`. */
 export function redact(text: string, secrets: ReadonlySet<string>): string {
-  let out = text;
-  for (const s of secrets) {
-    if (s.length >= 4 && out.includes(s)) out = out.split(s).join('[redacted]');
-  }
-  return out;
+  return secretValues(secrets).scrubMessage(text);
+}
+
+/**
+ * Every log line's fields and message pass through the secrets the process has read, whoever
+ * logs them (core, plugins, custom plugins): an upstream error naming a host that came from
+ * `${...}` prints `[redacted]`.
+ */
+function scrubLogArgs(this: Logger, args: unknown[], method: (...a: unknown[]) => void): void {
+  const known = knownSecrets();
+  if (known.empty) return method.apply(this, args);
+  return method.apply(
+    this,
+    args.map((a) => known.scrubDeep(a, true)),
+  );
 }

@@ -3,23 +3,40 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/model.ts';
+import { knownSecrets, REDACTED, secretValues } from '../config/secrets.ts';
 import type { TollgateInstance } from '../instance.ts';
-import { redact } from '../log.ts';
 import type { CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { VERSION } from '../version.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-export const REDACTED = '[redacted]';
+
+export { REDACTED };
 
 export function createAdminServer(inst: TollgateInstance): Server {
-  const server = createServer((req, res) => void route(inst, req, res));
+  const server = createServer((req, res) => void route(inst, req, withScrub(inst, res)));
   server.keepAliveTimeout = 5_000;
   return server;
 }
 
+/**
+ * Every answer leaves through the secrets of the serving config and of every config the process
+ * read: whatever field a value derived from a secret ended up in, it shows as `[redacted]`.
+ */
+type ScrubbingResponse = ServerResponse & { scrub: (body: unknown) => unknown; scrubText: (t: string) => string };
+
+function withScrub(inst: TollgateInstance, res: ServerResponse): ScrubbingResponse {
+  const r = res as ScrubbingResponse;
+  r.scrub = (body) => {
+    const own = secretValues(inst.runtime.config.source.secrets);
+    return knownSecrets().scrubDeep(own.scrubDeep(body));
+  };
+  r.scrubText = (t) => knownSecrets().scrub(secretValues(inst.runtime.config.source.secrets).scrub(t));
+  return r;
+}
+
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body, null, 2);
+  const text = JSON.stringify((res as ScrubbingResponse).scrub(body), null, 2);
   res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
@@ -47,7 +64,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       case '/status':
         return send(res, 200, await status(inst));
       case '/metrics': {
-        const text = await inst.metricsText();
+        const text = (res as ScrubbingResponse).scrubText(await inst.metricsText());
         res.writeHead(200, { 'content-type': PROM_TYPE, 'content-length': Buffer.byteLength(text) });
         res.end(text);
         return;
@@ -158,14 +175,14 @@ const SECRET_FIELD = /secret|password|passwd|passphrase|private|credential|(^|_)
 
 /** The effective config (defaults applied, references resolved), with every secret redacted. */
 export function effectiveConfig(config: GatewayConfig): Record<string, unknown> {
-  const secrets = config.source.secrets;
+  const secrets = secretValues(config.source.secrets);
   const scrub = (v: unknown, secretField: boolean): unknown => {
     if (v === null || v === undefined) return v;
     if (secretField && (typeof v !== 'object' || Array.isArray(v))) {
       if (typeof v === 'string' || typeof v === 'number') return REDACTED;
       if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? scrub(x, false) : REDACTED));
     }
-    if (typeof v === 'string') return secrets.has(v) ? REDACTED : redact(v, secrets);
+    if (typeof v === 'string' || typeof v === 'number') return secrets.scrubDeep(v);
     if (Array.isArray(v)) return v.map((x) => scrub(x, false));
     if (typeof v === 'object') {
       const out: Record<string, unknown> = {};
@@ -189,7 +206,7 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
         if (k === 'yaml_path') continue;
         if (fields?.has(k) === true && x !== null && x !== undefined) out[k] = REDACTED;
         else if (kind === 'plugins' && k === 'config') out[k] = scrub(x, false);
-        else out[k] = scrubValue(x, secrets);
+        else out[k] = secrets.scrubDeep(stripYamlPaths(x));
       }
       return out;
     });
@@ -208,14 +225,12 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
   };
 }
 
-/** Redacts only values that came from `${...}` references (entity fields that are not secret by name). */
-function scrubValue(v: unknown, secrets: ReadonlySet<string>): unknown {
-  if (typeof v === 'string') return secrets.has(v) ? REDACTED : redact(v, secrets);
-  if (Array.isArray(v)) return v.map((x) => scrubValue(x, secrets));
-  if (v !== null && typeof v === 'object') {
+function stripYamlPaths(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(stripYamlPaths);
+  if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>))
-      if (k !== 'yaml_path') out[k] = scrubValue(x, secrets);
+      if (k !== 'yaml_path') out[k] = stripYamlPaths(x);
     return out;
   }
   return v;

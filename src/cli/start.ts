@@ -2,6 +2,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { scrubIssues } from '../config/secrets.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { TollgateInstance } from '../instance.ts';
 import type { Logger } from '../log.ts';
@@ -106,13 +107,14 @@ export async function runStart(argv: string[]): Promise<number> {
 /** Prints a start failure (located config errors, or the reason) and returns the exit code. */
 export function startFailed(err: unknown, file: string): number {
   if (err instanceof ConfigError) {
-    for (const i of err.issues) process.stderr.write(`${formatIssue(i)}\n`);
+    for (const i of scrubIssues(err.issues)) process.stderr.write(`${formatIssue(i)}\n`);
     process.stderr.write(
       `gateway start: ${err.issues.filter((i) => i.severity === 'error').length} error(s) in ${file}; not starting\n`,
     );
     return 1;
   }
-  process.stderr.write(`gateway start: ${err instanceof Error ? err.message : String(err)}\n`);
+  const [why] = scrubIssues([{ message: err instanceof Error ? err.message : String(err) }]);
+  process.stderr.write(`gateway start: ${why!.message}\n`);
   return 1;
 }
 

@@ -6,6 +6,7 @@
  * --strict), 2 usage error or unreadable file.
  */
 import type { GatewayConfig } from '../config/model.ts';
+import { scrubIssues } from '../config/secrets.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
@@ -27,8 +28,10 @@ export interface ValidateIO {
   stderr: { write(s: string): unknown };
 }
 
-function print(issues: ConfigIssue[], format: Format, io: ValidateIO): void {
-  if (format === 'json' || issues.length === 0) return;
+function print(all: ConfigIssue[], format: Format, io: ValidateIO): void {
+  if (format === 'json' || all.length === 0) return;
+  // Whatever produced an issue, the values the config read never reach the output.
+  const issues = scrubIssues(all);
   const lines = issues.map((i) =>
     format === 'github'
       ? `::${i.severity === 'warning' ? 'warning' : 'error'} file=${ghProp(i.file)},line=${i.line},col=${i.col}::${ghData(i.path ? `${i.path}: ${i.message}` : i.message)}`
@@ -64,7 +67,7 @@ async function validateOne(
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     if (e.issues.length === 1 && e.issues[0]!.code === 'FILE') {
-      if (format === 'text') io.stderr.write(`gateway validate: ${e.issues[0]!.message}\n`);
+      if (format === 'text') io.stderr.write(`gateway validate: ${scrubIssues(e.issues)[0]!.message}\n`);
       else print(e.issues, format, io);
       return { code: 2, issues: e.issues };
     }
@@ -134,6 +137,6 @@ export async function runValidate(argv: string[], io: ValidateIO = process): Pro
     code = Math.max(code, r.code);
     all.push(...r.issues);
   }
-  if (format === 'json') io.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
+  if (format === 'json') io.stdout.write(`${JSON.stringify(scrubIssues(all), null, 2)}\n`);
   return code;
 }

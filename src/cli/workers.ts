@@ -13,6 +13,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { GatewayMetrics } from '../admin/metrics.ts';
 import { type ConfigIssue, configIssue } from '../errors.ts';
 import {
+  abandonPrepared,
   type ConnectionStats,
   type Coordinator,
   type Prepared,
@@ -125,6 +126,12 @@ export async function runPrimary(args: StartArgs): Promise<number> {
             ),
           );
         }
+      }
+      if (opts.abandoned?.() === true) {
+        // Past its deadline: the reload was already reported failed; nothing may change now.
+        for (const { s } of replies) send(s.worker, { t: 'tollgate:abort', id });
+        await abandon(p);
+        return { ok: false, at, hash: inst.runtime.config.source.hash, errors: [], trigger: opts.trigger };
       }
       if (problems.length > 0) {
         for (const { s } of replies) send(s.worker, { t: 'tollgate:abort', id });
@@ -298,10 +305,7 @@ function metricsRestarts(m: GatewayMetrics): number {
   return (m as unknown as { workers: { restarts: number } }).workers.restarts;
 }
 
-async function abandon(p: Prepared): Promise<void> {
-  p.runtime.retired = true;
-  await p.runtime.close();
-}
+const abandon = abandonPrepared;
 
 // ---------------------------------------------------------------------------------------------
 // Worker
@@ -347,8 +351,13 @@ export async function runWorker(args: StartArgs): Promise<number> {
   process.on('message', (m: ToWorker) => {
     switch (m.t) {
       case 'tollgate:prepare':
-        void inst.prepare(m.text).then((p) => {
+        void inst.prepare(m.text).then(async (p) => {
           if ('errors' in p) return reply({ t: 'tollgate:reply', id: m.id, ok: false, errors: p.errors });
+          const refusal = inst.refusal(p);
+          if (refusal !== null) {
+            await abandon(p);
+            return reply({ t: 'tollgate:reply', id: m.id, ok: false, errors: [refusal] });
+          }
           pending.set(m.id, p);
           reply({ t: 'tollgate:reply', id: m.id, ok: true, hash: p.config.source.hash });
         });

@@ -243,18 +243,10 @@ export async function loadConfigWithPlugins(text: string, file: string, opts: Lo
   return { config, plugins: custom.plugins, customPlugins: custom.names };
 }
 
-/** Reads the file, then `loadConfigWithPlugins` (an unreadable file is one FILE issue, as with `loadConfigFile`). */
+/** Reads the file (as `readConfigFile` does: one FILE issue when it cannot), then `loadConfigWithPlugins`. */
 export async function loadConfigFileWithPlugins(file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    // loadConfigFile words the unreadable-file error; let it.
-    const { loadConfigFile } = await import('./load.ts');
-    const config = await loadConfigFile(file, opts);
-    return { config, plugins: opts.plugins ?? new Map(), customPlugins: new Set() };
-  }
-  return loadConfigWithPlugins(text, file, opts);
+  const { readConfigFile } = await import('./load.ts');
+  return loadConfigWithPlugins(await readConfigFile(file), file, opts);
 }
 
 /** A plugin that failed to load makes every use of it "not installed": that is noise. */

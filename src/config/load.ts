@@ -4,7 +4,6 @@
  * (FILE:LINE:COL and YAML path) and thrown together as one ConfigError.
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { ConfigError, type ConfigIssue, configIssue, formatYamlPath } from '../errors.ts';
@@ -12,9 +11,11 @@ import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
 import type { GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
+import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 import { resolveRefs } from './refs.ts';
 import { checkRouteRegexes } from './regex-checks.ts';
 import { validateGateway } from './schema.ts';
+import { rememberSecrets, secretValues } from './secrets.ts';
 import { parseYaml, type RawIssue, type SourceMap } from './yaml.ts';
 
 export interface LoadOptions {
@@ -36,22 +37,17 @@ export interface LoadOptions {
  * @throws ConfigError with every problem located; an unreadable file gives one issue with code FILE
  */
 export async function loadConfigFile(file: string, opts: LoadOptions = {}): Promise<GatewayConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT'
-        ? 'no such file'
-        : code === 'EISDIR'
-          ? 'it is a directory'
-          : code === 'EACCES'
-            ? 'permission denied'
-            : (code ?? 'unreadable');
-    throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${why}`, [], { file, line: 1, col: 1 })]);
-  }
-  return loadConfigText(text, file, opts);
+  return loadConfigText(await readConfigFile(file), file, opts);
+}
+
+/**
+ * Reads gateway.yaml: a regular file of at most MAX_CONFIG_BYTES, within the read deadline.
+ * @throws ConfigError with one issue of code FILE
+ */
+export async function readConfigFile(file: string): Promise<string> {
+  const r = await readRegularFile(file, MAX_CONFIG_BYTES);
+  if (r.ok) return r.text;
+  throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${r.why}`, [], { file, line: 1, col: 1 })]);
 }
 
 /** Core entity lists (plugin-declared kinds join them): an invalid item is skipped after its schema errors are reported. */
@@ -97,6 +93,8 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const doc = data as Record<string, any>;
 
   const refs = await resolveRefs(doc, dir, env);
+  // Known to the process at once: a refused config's values are never printed either.
+  rememberSecrets(refs.secrets);
   raw.push(...refs.issues, ...unsetIssues(refs.unset, map, opts.allowUnsetEnv === true));
   // A value holding a placeholder for an unresolved reference: its own checks are skipped, so that
   // one unset variable is one problem, not a cascade ("rsa_public_key is required", ...).
@@ -329,28 +327,11 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
 
 /** Raw issues → located, redacted, sorted ConfigIssues. */
 function finish(raw: RawIssue[], map: SourceMap, secrets: ReadonlySet<string>): ConfigIssue[] {
-  const redact = redactor(secrets);
+  const redact = (m: string): string => secretValues(secrets).scrubMessage(m);
   const out = raw.map((i) => {
     const loc = i.offset !== undefined && !map.has(i.path) ? map.at(i.offset) : map.locate(i.path, i.atKey);
     return configIssue(i.code, redact(i.message), i.path, loc, i.severity ?? 'error');
   });
   out.sort((a, b) => a.line - b.line || a.col - b.col || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return out;
-}
-
-/**
- * Replaces resolved secret values in a message. Values shorter than 4 characters are replaced
- * only where a message quotes them, so that a secret "1" does not eat every digit.
- */
-export function redactor(secrets: ReadonlySet<string>): (s: string) => string {
-  const list = [...secrets].sort((a, b) => b.length - a.length);
-  if (list.length === 0) return (s) => s;
-  return (s) => {
-    let out = s;
-    for (const v of list) {
-      if (v.length >= 4) out = out.split(v).join('[redacted]');
-      else out = out.split(`'${v}'`).join("'[redacted]'");
-    }
-    return out;
-  };
 }

@@ -3,8 +3,8 @@
  * `$${` writes a literal `${`. Every resolved value is recorded as a secret so that the gateway
  * can redact it wherever it prints.
  */
-import { readFile } from 'node:fs/promises';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
+import { MAX_REFERENCED_BYTES, type ReadOutcome, readRegularFile } from './read.ts';
 import type { RawIssue } from './yaml.ts';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -128,23 +128,17 @@ export async function resolveRefs(
   };
   walk(data, []);
 
-  const reads = new Map<string, Promise<string | Error>>();
+  // Only regular files, capped and with a deadline: a FIFO or a device is an error, never a wait.
+  const reads = new Map<string, Promise<ReadOutcome>>();
   for (const site of sites) {
     for (const t of site.tokens) {
       if ('file' in t) {
         const abs = isAbsolute(t.file) ? t.file : resolvePath(dir, t.file);
-        if (!reads.has(abs))
-          reads.set(
-            abs,
-            readFile(abs, 'utf8').then(
-              (s) => s,
-              (e: unknown) => e as Error,
-            ),
-          );
+        if (!reads.has(abs)) reads.set(abs, readRegularFile(abs, MAX_REFERENCED_BYTES));
       }
     }
   }
-  const contents = new Map<string, string | Error>();
+  const contents = new Map<string, ReadOutcome>();
   for (const [abs, p] of reads) contents.set(abs, await p);
 
   for (const site of sites) {
@@ -168,23 +162,18 @@ export async function resolveRefs(
         else unset(t.env);
       } else {
         const abs = isAbsolute(t.file) ? t.file : resolvePath(dir, t.file);
-        const c = contents.get(abs)!;
-        if (c instanceof Error) {
-          const why =
-            (c as NodeJS.ErrnoException).code === 'ENOENT'
-              ? 'no such file'
-              : (c as NodeJS.ErrnoException).code === 'EISDIR'
-                ? 'it is a directory'
-                : ((c as NodeJS.ErrnoException).code ?? 'unreadable');
+        const read = contents.get(abs)!;
+        if (!read.ok) {
           result.issues.push({
             code: 'SECRET_REF',
-            message: `cannot read \${file:${t.file}} (${abs}): ${why}`,
+            message: `cannot read \${file:${t.file}} (${abs}): ${read.why}`,
             path: site.path,
           });
           out += placeholder('file');
           ok = false;
           continue;
         }
+        const c = read.text;
         if (!result.files.has(abs)) result.files.set(abs, c);
         // One trailing newline is what `echo secret > file` leaves; it is never part of the value.
         const value = c.endsWith('\r\n') ? c.slice(0, -2) : c.endsWith('\n') ? c.slice(0, -1) : c;

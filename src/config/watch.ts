@@ -11,10 +11,11 @@
  * duplicate events, `touch`, and unrelated files in the same directory cost a read, not a reload.
  */
 import { createHash } from 'node:crypto';
-import { lstat, readFile, readlink, realpath } from 'node:fs/promises';
+import { lstat, readlink, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, resolve as resolvePath } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../log.ts';
+import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 
 /** What the watcher needs from whoever applies reloads (a single instance, or the cluster primary). */
 export interface WatchTarget {
@@ -190,13 +191,12 @@ export async function fingerprint(files: readonly string[]): Promise<{ hash: str
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
     h.update(f).update('\u0000');
-    try {
-      const content = await readFile(f);
-      if (i === 0) text = content.toString('utf8');
-      h.update('1').update(content);
-    } catch (err) {
-      h.update('0').update((err as NodeJS.ErrnoException).code ?? 'ERR');
-    }
+    // A FIFO or device put in place of a watched file is a state, never a wait.
+    const r = await readRegularFile(f, MAX_CONFIG_BYTES);
+    if (r.ok) {
+      if (i === 0) text = r.text;
+      h.update('1').update(r.text);
+    } else h.update('0').update(r.code);
     h.update('\u0000');
   }
   return { hash: h.digest('hex'), text };

@@ -1,6 +1,7 @@
 // Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
 import { BlockList, isIP } from 'node:net';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
+import { scrubIssues } from '../config/secrets.ts';
 import { configWarnings } from '../config/warnings.ts';
 import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '../errors.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
@@ -189,7 +190,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
 
   if (issues.length > 0) {
     await closeAll();
-    throw new ConfigError(issues);
+    throw new ConfigError(scrubIssues(issues, secrets));
   }
 
   const routes: CompiledRoute[] = config.routes.map((r) => {
@@ -233,7 +234,9 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
         .filter((x) => x !== '')
         .map((x) => (/^\d+$/.test(x) ? Number(x) : x)),
     ];
-    throw new ConfigError([configIssue('SEMANTIC', err.message, path, config.source.locate(path))]);
+    throw new ConfigError(
+      scrubIssues([configIssue('SEMANTIC', err.message, path, config.source.locate(path))], secrets),
+    );
   }
   let closed: Promise<void> | null = null;
   return {

@@ -70,10 +70,13 @@ export interface SecureProxyServer extends Http2SecureServer {
   closeAllConnections(): void;
 }
 
+export const NO_CERTIFICATE_MESSAGE =
+  "an ssl listener needs a certificate: declare one under 'certificates' (see docs/tls.md)";
+
 export function createSecureProxyServer(gateway: Gateway, settings: TollgateSettings): SecureProxyServer {
   const initial = certificateStore(gateway.runtime.config);
   if (initial.fallbackOptions === null) {
-    throw new Error("an ssl listener needs a certificate: declare one under 'certificates' (see docs/tls.md)");
+    throw new Error(NO_CERTIFICATE_MESSAGE);
   }
   const server = createSecureServer({
     ...initial.fallbackOptions,

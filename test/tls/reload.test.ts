@@ -128,3 +128,54 @@ test('a renewed certificate whose key does not match is refused; the previous ce
     await inst.close(0);
   }
 });
+
+test('a reload that removes every certificate of an ssl listener is refused as start-up refuses it; routes and hash stay', {
+  skip,
+}, async () => {
+  const ca = new TestCa();
+  const a = ca.issue('a.test', ['a.test'], { file: 'a' });
+  const file = join(ca.dir, 'gateway.yaml');
+  const services = `services:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/] }] }\n`;
+  writeFileSync(
+    file,
+    `_format_version: "3.0"\ncertificates:\n  - { cert: "\${file:a.pem}", key: "\${file:a.key}", snis: [{ name: a.test }] }\n${services}`,
+  );
+  const inst = await TollgateInstance.start({
+    configFile: file,
+    env: {},
+    proxyListen: ['127.0.0.1:0 ssl'],
+    adminListen: ['127.0.0.1:0'],
+    log: createLogger({ level: 'error', destination: lineSink([]) as never }),
+  });
+  try {
+    const port = Number(inst.proxyAddresses[0]!.split(':').pop());
+    const admin = `http://${inst.adminAddresses[0]}`;
+    const before = { routes: await (await fetch(`${admin}/routes`)).json(), hash: inst.runtime.config.source.hash };
+    // The same routes plus one more, and no certificate at all (the list emptied, then removed).
+    for (const certificates of ['certificates: []\n', '']) {
+      writeFileSync(
+        file,
+        `_format_version: "3.0"\n${certificates}${services}  - { name: more, url: "echo://", routes: [{ name: more, paths: [/more] }] }\n`,
+      );
+      const res = await fetch(`${admin}/reload`, { method: 'POST' });
+      const body = (await res.json()) as {
+        ok: boolean;
+        config_hash: string;
+        errors: { message: string; line: number }[];
+      };
+      assert.equal(res.status, 400);
+      assert.equal(body.ok, false);
+      assert.match(body.errors.map((e) => e.message).join('\n'), /an ssl listener needs a certificate/);
+      assert.ok(
+        body.errors.every((e) => e.line >= 1),
+        'the error is located in the file',
+      );
+      assert.equal(body.config_hash, before.hash);
+      assert.equal(inst.runtime.config.source.hash, before.hash);
+      assert.deepEqual(await (await fetch(`${admin}/routes`)).json(), before.routes);
+      assert.equal((await presented(port, 'a.test')).serial, a.serial);
+    }
+  } finally {
+    await inst.close(0);
+  }
+});
