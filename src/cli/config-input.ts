@@ -6,7 +6,6 @@
 import { readFile } from 'node:fs/promises';
 import { type LoadedConfig, loadConfigWithPlugins } from '../config/custom-plugins.ts';
 import { DotenvError, parseDotenv } from '../config/dotenv.ts';
-import { ConfigError, configIssue } from '../errors.ts';
 import type { ParsedArgs } from './args.ts';
 
 /** A problem that is not in a config: an unreadable file, a bad env file (exit 2). */
@@ -68,11 +67,9 @@ export function readStdin(): Promise<string> {
 /** Reads a config source; `-` is standard input. Throws a ConfigError with one FILE issue when unreadable. */
 export async function readConfigText(file: string): Promise<{ text: string; name: string }> {
   if (file === '-') return { text: await readStdin(), name: STDIN_NAME };
-  try {
-    return { text: await readFile(file, 'utf8'), name: file };
-  } catch (e) {
-    throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${why(e)}`, [], { file, line: 1, col: 1 })]);
-  }
+  // A regular file, capped, with a deadline (a FIFO or a device is an error, never a wait).
+  const { readConfigFile } = await import('../config/load.ts');
+  return { text: await readConfigFile(file), name: file };
 }
 
 /** Loads and validates one config (with its custom plugins), as start would. Throws ConfigError. */
