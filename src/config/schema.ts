@@ -22,7 +22,6 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   root: {
     snis: 'declare SNIs nested under their certificate (`certificates[].snis`)',
     vaults: 'use ${NAME} (environment variables) and ${file:path} references instead of vaults',
-    hmacauth_credentials: 'the hmac-auth plugin is not implemented',
     oauth2_credentials:
       'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
     mtls_auth_credentials: 'the mtls-auth plugin is not implemented',

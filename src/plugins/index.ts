@@ -9,6 +9,7 @@ import botDetection from './bot-detection/index.ts';
 import correlationId from './correlation-id/index.ts';
 import cors from './cors/index.ts';
 import fileLog from './file-log/index.ts';
+import hmacAuth from './hmac-auth/index.ts';
 import httpLog from './http-log/index.ts';
 import ipRestriction from './ip-restriction/index.ts';
 import jwt from './jwt/index.ts';
@@ -59,6 +60,7 @@ const builtins: PluginDefinition[] = [
   udpLog,
   syslog,
   statsd,
+  hmacAuth,
 ];
 
 /** Built-in plugins by name. */

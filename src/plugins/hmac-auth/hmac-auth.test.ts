@@ -1,0 +1,206 @@
+// hmac-auth through the gateway: Kong's signing string and messages, every algorithm, clock skew,
+// enforce_headers, the body Digest, hide_credentials and anonymous.
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import { parseHmacAuthorization } from './signature.ts';
+
+const SECRET = 'alice-hmac-secret-0123456789';
+type Echo = { headers: Record<string, string>; body: string };
+
+interface Signed {
+  method?: string;
+  path: string;
+  algorithm?: string;
+  headers?: string[];
+  date?: Date;
+  dateHeader?: 'date' | 'x-date';
+  body?: string;
+  digest?: string | null;
+  secret?: string;
+  username?: string;
+  extra?: Record<string, string>;
+}
+
+/** Signs as a Kong hmac-auth client does. */
+function sign(s: Signed): Record<string, string> {
+  const method = s.method ?? 'GET';
+  const algorithm = s.algorithm ?? 'hmac-sha256';
+  const names = s.headers ?? ['date', 'request-line'];
+  const h: Record<string, string> = { ...s.extra };
+  h[s.dateHeader ?? 'date'] = (s.date ?? new Date()).toUTCString();
+  if (s.body !== undefined && s.digest !== null)
+    h.digest = s.digest ?? `SHA-256=${createHash('sha256').update(s.body).digest('base64')}`;
+  const lines = names.map((n) =>
+    n === 'request-line' ? `${method} ${s.path} HTTP/1.1` : h[n] === undefined ? `${n}:` : `${n}: ${h[n]}`,
+  );
+  const hash = algorithm.replace('hmac-', '');
+  const signature = createHmac(hash, s.secret ?? SECRET)
+    .update(lines.join('\n'))
+    .digest('base64');
+  h.authorization = `hmac username="${s.username ?? 'alice'}", algorithm="${algorithm}", headers="${names.join(' ')}", signature="${signature}"`;
+  return h;
+}
+
+describe('hmac-auth', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startServiceGateway(
+      [
+        { name: 'hmac', paths: ['/hmac'], plugins: [{ name: 'hmac-auth' }] },
+        {
+          name: 'strict',
+          paths: ['/strict'],
+          plugins: [
+            {
+              name: 'hmac-auth',
+              config: {
+                enforce_headers: ['date', 'request-line'],
+                algorithms: ['hmac-sha512'],
+                validate_request_body: true,
+                hide_credentials: true,
+                clock_skew: 60,
+              },
+            },
+          ],
+        },
+        { name: 'anon', paths: ['/anon'], plugins: [{ name: 'hmac-auth', config: { anonymous: 'guest' } }] },
+      ],
+      {
+        extra: {
+          consumers: [
+            { username: 'alice', hmacauth_credentials: [{ username: 'alice', secret: SECRET }] },
+            { username: 'guest' },
+          ],
+        },
+      },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+  });
+
+  const send = async (path: string, headers: Record<string, string>, method = 'GET', body?: string) => {
+    const res = await request(`${gw.url}${path}`, { method, headers, body, headersTimeout: 5000, bodyTimeout: 5000 });
+    const text = await res.body.text();
+    return { status: res.statusCode, json: JSON.parse(text) as Echo & { message?: string } };
+  };
+  const refused = async (r: { status: number; json: { message?: string } }, message: string) => {
+    assert.equal(r.status, 401);
+    assert.equal(r.json.message, message);
+  };
+
+  test('a correctly signed request passes with every algorithm; the consumer goes upstream', async () => {
+    for (const algorithm of ['hmac-sha1', 'hmac-sha256', 'hmac-sha384', 'hmac-sha512']) {
+      const r = await send('/hmac/orders?x=1', sign({ path: '/hmac/orders?x=1', algorithm }));
+      assert.equal(r.status, 200, algorithm);
+      assert.equal(r.json.headers['x-consumer-username'], 'alice');
+      assert.equal(r.json.headers['x-credential-identifier'], 'alice');
+    }
+    const xdate = await send(
+      '/hmac',
+      sign({ path: '/hmac', dateHeader: 'x-date', headers: ['x-date', 'request-line'] }),
+    );
+    assert.equal(xdate.status, 200, 'X-Date works as Date');
+  });
+
+  test("Kong's refusals: no credentials, a bad signature, an unknown user, an algorithm not allowed", async () => {
+    await refused(await send('/hmac', { date: new Date().toUTCString() }), 'Unauthorized');
+    await refused(
+      await send('/hmac', sign({ path: '/hmac', secret: 'wrong-secret' })),
+      'HMAC signature does not match',
+    );
+    await refused(await send('/hmac/other', sign({ path: '/hmac' })), 'HMAC signature does not match');
+    await refused(
+      await send('/hmac', sign({ path: '/hmac', username: 'mallory' })),
+      'HMAC signature cannot be verified',
+    );
+    await refused(
+      await send('/hmac', sign({ path: '/hmac', algorithm: 'hmac-md5' })),
+      'HMAC signature cannot be verified',
+    );
+    await refused(
+      await send('/hmac', { ...sign({ path: '/hmac' }), authorization: 'hmac username="alice"' }),
+      'HMAC signature cannot be verified',
+    );
+  });
+
+  test('the date must be within clock_skew (default 300 s), in Date or X-Date', async () => {
+    const message =
+      'HMAC signature cannot be verified, a valid date or x-date header is required for HMAC Authentication';
+    const old = new Date(Date.now() - 301_000);
+    await refused(await send('/hmac', sign({ path: '/hmac', date: old })), message);
+    await refused(await send('/hmac', sign({ path: '/hmac', date: new Date(Date.now() + 301_000) })), message);
+    const { date: _, ...noDate } = sign({ path: '/hmac' });
+    await refused(await send('/hmac', noDate), message);
+    assert.equal((await send('/hmac', sign({ path: '/hmac', date: new Date(Date.now() - 200_000) }))).status, 200);
+    // The strict route allows 60 seconds.
+    const body = '{"a":1}';
+    const late = sign({
+      path: '/strict',
+      method: 'POST',
+      algorithm: 'hmac-sha512',
+      body,
+      date: new Date(Date.now() - 90_000),
+    });
+    await refused(await send('/strict', late, 'POST', body), message);
+  });
+
+  test('validate_request_body: the Digest must match the body; enforce_headers and algorithms apply', async () => {
+    const body = '{"order":42}';
+    const ok = await send(
+      '/strict',
+      sign({ path: '/strict', method: 'POST', algorithm: 'hmac-sha512', body }),
+      'POST',
+      body,
+    );
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.body, body, 'the body still reaches the upstream');
+    assert.equal(ok.json.headers.authorization, undefined, 'hide_credentials');
+    const tampered = sign({ path: '/strict', method: 'POST', algorithm: 'hmac-sha512', body });
+    await refused(await send('/strict', tampered, 'POST', '{"order":43}'), 'HMAC signature does not match');
+    const noDigest = sign({ path: '/strict', method: 'POST', algorithm: 'hmac-sha512', body, digest: null });
+    await refused(await send('/strict', noDigest, 'POST', body), 'HMAC signature does not match');
+    const emptyOk = await send('/strict', sign({ path: '/strict', algorithm: 'hmac-sha512' }));
+    assert.equal(emptyOk.status, 200, 'no body and no Digest is fine');
+    await refused(
+      await send('/strict', sign({ path: '/strict', algorithm: 'hmac-sha512', headers: ['date'] })),
+      'HMAC signature cannot be verified',
+    );
+    await refused(
+      await send('/strict', sign({ path: '/strict', algorithm: 'hmac-sha256' })),
+      'HMAC signature cannot be verified',
+    );
+  });
+
+  test('anonymous: failures continue as the anonymous consumer', async () => {
+    const r = await send('/anon', sign({ path: '/anon', secret: 'nope' }));
+    assert.equal(r.status, 200);
+    assert.equal(r.json.headers['x-consumer-username'], 'guest');
+    assert.equal(r.json.headers['x-anonymous-consumer'], 'true');
+  });
+
+  test('the admin API never shows the secret', async () => {
+    const text = await (await fetch(`${gw.adminUrl}/config`)).text();
+    assert.ok(!text.includes(SECRET));
+    const cfg = JSON.parse(text) as { hmacauth_credentials: { username: string; secret: string }[] };
+    assert.deepEqual(
+      cfg.hmacauth_credentials.map((c) => [c.username, c.secret]),
+      [['alice', '[redacted]']],
+    );
+  });
+});
+
+test('parseHmacAuthorization: linear, bounded, Kong’s scheme spellings', () => {
+  const p = parseHmacAuthorization(
+    'Hmac username="u", algorithm="hmac-sha1", headers="Date request-line", signature="c2ln"',
+  );
+  assert.deepEqual(p, { username: 'u', algorithm: 'hmac-sha1', headers: ['date', 'request-line'], signature: 'c2ln' });
+  assert.equal(parseHmacAuthorization('Basic dTpw'), null);
+  assert.equal(parseHmacAuthorization('hmac username="u"'), null);
+  assert.equal(parseHmacAuthorization(`hmac username="${'a'.repeat(9000)}"`), null);
+  assert.equal(parseHmacAuthorization(`hmac ${'x="",'.repeat(2000)}`), null);
+});

@@ -1,0 +1,186 @@
+/**
+ * The `hmac-auth` plugin: Kong 3's hmac-auth. The client signs a string built from the headers it
+ * names (`request-line` for `METHOD /path?query HTTP/1.1`) with its credential's secret, and sends
+ * `Authorization: hmac username="...", algorithm="hmac-sha256", headers="date request-line",
+ * signature="<base64>"`. The Date (or X-Date) header must be within `clock_skew` seconds;
+ * `validate_request_body` also checks `Digest: SHA-256=<base64>` against the body. Kong's statuses
+ * and messages. See docs/plugins/hmac-auth.md.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import schema from '../../../schemas/plugins/hmac-auth.schema.json' with { type: 'json' };
+import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import { hmacauthCredentials } from './entities.ts';
+import { parseHmacAuthorization, signingString } from './signature.ts';
+
+/** The hmac-auth plugin's config, defaults applied. */
+export interface HmacAuthConfig {
+  hide_credentials: boolean;
+  clock_skew: number;
+  anonymous?: string | null;
+  validate_request_body: boolean;
+  enforce_headers: string[];
+  algorithms: string[];
+  realm?: string | null;
+}
+
+/** Kong's priority for hmac-auth. */
+export const HMAC_AUTH_PRIORITY = 1030;
+
+/** Bodies larger than this cannot be checked against their Digest (the request is refused). */
+export const MAX_DIGEST_BODY_BYTES = 8 * 1024 * 1024;
+
+const HASHES: Record<string, string> = {
+  'hmac-sha1': 'sha1',
+  'hmac-sha256': 'sha256',
+  'hmac-sha384': 'sha384',
+  'hmac-sha512': 'sha512',
+};
+
+interface Entry {
+  readonly consumer: Consumer;
+  readonly credential: Credential;
+  readonly secret: string;
+}
+
+const UNAUTHORIZED = 'Unauthorized';
+const NO_DATE = 'HMAC signature cannot be verified, a valid date or x-date header is required for HMAC Authentication';
+const NOT_VALID = 'HMAC signature cannot be verified';
+const NOT_SAME = 'HMAC signature does not match';
+
+class HmacAuth implements PluginHandlers {
+  private readonly algorithms: ReadonlySet<string>;
+  private readonly challenge: Readonly<Record<string, HeaderValue>> | undefined;
+
+  constructor(
+    private readonly config: HmacAuthConfig,
+    private readonly anonymous: Consumer | null,
+    private readonly byUsername: ReadonlyMap<string, Entry>,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.algorithms = new Set(config.algorithms);
+    this.challenge = config.realm != null ? { 'WWW-Authenticate': `hmac realm="${config.realm}"` } : undefined;
+  }
+
+  access(req: GatewayRequest): void | Promise<void> {
+    // Kong: with `anonymous`, an earlier authentication plugin's success is enough (logical OR).
+    if (this.anonymous && req.credential) return;
+    const checked = this.verify(req);
+    if (typeof checked === 'string') return this.fail(req, checked);
+    if (!this.config.validate_request_body) return this.succeed(req, checked);
+    return this.withBody(req, checked);
+  }
+
+  private async withBody(req: GatewayRequest, entry: Entry): Promise<void> {
+    const body = await readBounded(req);
+    if (body === null) return this.fail(req, NOT_SAME);
+    // The body stream is consumed now: it goes upstream from this buffer.
+    req.setUpstreamBody(body);
+    const digest = header(req, 'digest');
+    const ok =
+      digest === undefined
+        ? body.length === 0
+        : digest === `SHA-256=${createHash('sha256').update(body).digest('base64')}`;
+    if (!ok) return this.fail(req, NOT_SAME);
+    this.succeed(req, entry);
+  }
+
+  /** The credential whose signature matches, or the failure message (Kong's order of checks). */
+  private verify(req: GatewayRequest): Entry | string {
+    const auth = header(req, 'authorization');
+    const proxyAuth = header(req, 'proxy-authorization');
+    if (auth === undefined && proxyAuth === undefined) return UNAUTHORIZED;
+    if (!this.dateWithinSkew(header(req, 'x-date')) && !this.dateWithinSkew(header(req, 'date'))) return NO_DATE;
+    let params = proxyAuth === undefined ? null : parseHmacAuthorization(proxyAuth);
+    if (params === null) {
+      params = auth === undefined ? null : parseHmacAuthorization(auth);
+      if (params !== null && this.config.hide_credentials) req.removeUpstreamHeader('authorization');
+    }
+    if (params === null) return NOT_VALID;
+    for (const h of this.config.enforce_headers) if (!params.headers.includes(h.toLowerCase())) return NOT_VALID;
+    if (!this.algorithms.has(params.algorithm)) return NOT_VALID;
+    const entry = this.byUsername.get(params.username);
+    if (entry === undefined) return NOT_VALID;
+    const given = Buffer.from(params.signature, 'base64');
+    const hash = HASHES[params.algorithm]!;
+    const sign = (target: string) =>
+      createHmac(hash, entry.secret)
+        .update(signingString(req, params.headers, target))
+        .digest();
+    // Kong signs the request line with the path as received; its older form, the normalized path, still verifies.
+    const raw = req.raw.url ?? req.path;
+    if (equal(sign(raw), given) || (req.path !== raw && equal(sign(req.path), given))) return entry;
+    return NOT_SAME;
+  }
+
+  private dateWithinSkew(value: string | undefined): boolean {
+    if (value === undefined) return false;
+    const t = Date.parse(value);
+    if (Number.isNaN(t)) return false;
+    return Math.abs(this.now() - t) / 1000 <= this.config.clock_skew;
+  }
+
+  private succeed(req: GatewayRequest, entry: Entry): void {
+    req.authenticate(entry.consumer, entry.credential);
+  }
+
+  private fail(req: GatewayRequest, message: string): void {
+    if (this.anonymous) return req.authenticate(this.anonymous, null, true);
+    req.exit(401, { message }, this.challenge);
+  }
+}
+
+function equal(a: Buffer, b: Buffer): boolean {
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The first value of a request header (Kong's `kong.request.get_header`). */
+function header(req: GatewayRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The request body, or null when it is larger than MAX_DIGEST_BODY_BYTES. */
+async function readBounded(req: GatewayRequest): Promise<Buffer | null> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > MAX_DIGEST_BODY_BYTES) return null;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req.raw as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_DIGEST_BODY_BYTES) return null;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+export default definePlugin<HmacAuthConfig>({
+  name: 'hmac-auth',
+  version: '1.0.0',
+  priority: HMAC_AUTH_PRIORITY,
+  schema,
+  consumerScoped: false,
+  entities: [hmacauthCredentials],
+  create(config, context) {
+    let anonymous: Consumer | null = null;
+    if (config.anonymous != null) {
+      anonymous = context.services.consumers.find(config.anonymous);
+      if (!anonymous)
+        throw new PluginConfigError(
+          'anonymous',
+          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
+        );
+    }
+    const byUsername = new Map<string, Entry>();
+    for (const { consumer, entity } of context.services.consumers.entities(hmacauthCredentials)) {
+      if (consumer === null || entity.secret === null) continue;
+      byUsername.set(entity.username, {
+        consumer,
+        secret: entity.secret,
+        // Kong sends the credential's username as X-Credential-Identifier.
+        credential: { id: entity.id, type: 'hmac-auth', identifier: entity.username, consumer_id: consumer.id },
+      });
+    }
+    return new HmacAuth(config, anonymous, byUsername);
+  },
+});
