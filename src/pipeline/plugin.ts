@@ -222,6 +222,11 @@ export interface EntityPlace {
 export interface EntityLoadContext {
   /** The owning consumer, or null for a kind that does not belong to consumers. */
   readonly consumer: Consumer | null;
+  /**
+   * Kong's `_transform` (default true): false when the file's entities are already transformed
+   * (a dump whose passwords are already hashed), so the hook must not transform them again.
+   */
+  readonly transform: boolean;
   /** Reports a problem with the entity (or one of its fields), located in the file; the config is refused. */
   error(message: string, field?: string): void;
   /** Reports something the operator should know; the config still loads. */

@@ -19,6 +19,7 @@ export function entityChecks(b: Build): void {
     const at = (field?: string) => (field ? [...e.path, field] : e.path);
     const context: EntityLoadContext = {
       consumer: e.model.consumer === null ? null : (consumers.get(e.model.consumer) ?? null),
+      transform: b.doc._transform !== false,
       error: (message, field) => b.err('SEMANTIC', message, at(field)),
       warn: (message, field) => b.warn('SEMANTIC', message, at(field)),
     };

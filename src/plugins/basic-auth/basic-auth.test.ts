@@ -186,3 +186,21 @@ test('parseBasic: the scheme as Kong reads it, split at the first colon, bounded
   assert.equal(parseBasic('BASIC dTpw'), null);
   assert.equal(parseBasic(`Basic ${'A'.repeat(10_000)}`), null);
 });
+
+test('_transform: false: passwords are Kong hashes only; a plain one is a located error', async () => {
+  const { loadConfigText } = await import('../../config/load.ts');
+  const id = '11111111-2222-4333-8444-555555555555';
+  const doc = (password: string) =>
+    `_format_version: "3.0"\n_transform: false\nconsumers:\n  - id: ${id}\n    username: u\n    basicauth_credentials: [{ username: u, password: "${password}" }]\n`;
+  const ok = await loadConfigText(doc(kongPasswordHash('pw', id)), 'dump.yaml', { env: {} });
+  assert.equal(ok.plugin_entities.basicauth_credentials![0]!.password, kongPasswordHash('pw', id), 'not hashed again');
+  await assert.rejects(
+    loadConfigText(doc('plain-password'), 'dump.yaml', { env: {} }),
+    (err: Error & { issues?: { path: string; message: string }[] }) => {
+      assert.equal(err.issues?.[0]?.path, 'consumers[0].basicauth_credentials[0].password');
+      assert.match(err.issues![0]!.message, /must be Kong's hash/);
+      assert.ok(!err.issues![0]!.message.includes('plain-password'));
+      return true;
+    },
+  );
+});

@@ -46,8 +46,13 @@ export const basicauthCredentials = defineEntity<BasicAuthCredential>({
         'username',
       );
     if (context.consumer === null) return undefined;
-    const digests = [kongPasswordHash(credential.password, context.consumer.id)];
-    if (KONG_HASH.test(credential.password)) digests.push(credential.password.toLowerCase());
+    const hashed = KONG_HASH.test(credential.password);
+    // `_transform: false` says the passwords are Kong's hashes already (a dump); otherwise a
+    // 40-hex-digit password may be either, and both are accepted.
+    if (!context.transform && !hashed)
+      context.error("with _transform: false, a password must be Kong's hash (40 hex digits)", 'password');
+    const digests = context.transform ? [kongPasswordHash(credential.password, context.consumer.id)] : [];
+    if (hashed) digests.push(credential.password.toLowerCase());
     return { ...credential, password: digests.join(',') };
   },
 });
