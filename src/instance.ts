@@ -17,7 +17,6 @@ import type { PluginDefinition } from './pipeline/plugin.ts';
 import type { Runtime } from './pipeline/runtime.ts';
 import { SharedResources } from './pipeline/shared.ts';
 import { Gateway } from './proxy/gateway.ts';
-import { createHttpClient } from './proxy/http-client.ts';
 import {
   createProxyServer,
   createSecureProxyServer,
@@ -25,6 +24,7 @@ import {
   NO_CERTIFICATE_MESSAGE,
   parseListen,
 } from './proxy/server.ts';
+import { createHttpClient } from './upstream/http-client.ts';
 
 export interface InstanceOptions {
   /** Path of gateway.yaml. With `configText`, the path its errors and `${file:...}` references are relative to. */

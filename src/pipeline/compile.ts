@@ -6,11 +6,11 @@ import { configWarnings } from '../config/warnings.ts';
 import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '../errors.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { builtinPlugins } from '../plugins/index.ts';
-import { Balancer, parseTarget } from '../proxy/balancer.ts';
-import { createHttpClient } from '../proxy/http-client.ts';
-import { compileCertificates } from '../proxy/tls.ts';
-import { poolSettings } from '../proxy/upstream-pool.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
+import { compileCertificates } from '../tls.ts';
+import { Balancer, parseTarget } from '../upstream/balancer.ts';
+import { createHttpClient } from '../upstream/http-client.ts';
+import { poolSettings } from '../upstream/pool.ts';
 import { Directory } from './directory.ts';
 import type {
   GatewayServices,

@@ -3,8 +3,8 @@
 import type { BlockList } from 'node:net';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
 import type { ConfigIssue } from '../errors.ts';
-import type { Balancer } from '../proxy/balancer.ts';
 import type { RoutableRoute, Router } from '../router/router.ts';
+import type { Balancer } from '../upstream/balancer.ts';
 import type { ConsumerDirectory, PluginHandlers, RouteInfo, ServiceInfo } from './plugin.ts';
 
 export interface PluginInstance {

@@ -8,12 +8,12 @@ import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
-import type { Target } from './balancer.ts';
+import type { Target } from '../upstream/balancer.ts';
+import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
 import { connectionTokens, HOP_BY_HOP } from './headers.ts';
 import { runPhase } from './phases.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
-import { POOL_FULL, POOL_QUEUE_TIMEOUT } from './upstream-pool.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);

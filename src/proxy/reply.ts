@@ -5,11 +5,11 @@ import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { type RequestContext, ResponseContext, TransformError } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
+import { hstsHeader } from '../tls.ts';
 import { hasClientBody, type ProxyRequest } from './context.ts';
 import { echoBody } from './echo.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
-import { hstsHeader } from './tls.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
 
 const ECHO_BODY_LIMIT = 16 * 1024 * 1024;

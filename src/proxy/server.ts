@@ -6,8 +6,8 @@ import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } f
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { TollgateSettings } from '../config/model.ts';
+import { certificateStore, clientHelloLength, readServerName } from '../tls.ts';
 import type { Gateway } from './gateway.ts';
-import { certificateStore, clientHelloLength, readServerName } from './tls.ts';
 
 export interface ListenAddress {
   host: string;

@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { ProxyErrors } from '../errors.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
-import type { Balancer, Target } from './balancer.ts';
+import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
 import { upstreamErrorCode } from './exchange.ts';
 import type { Gateway } from './gateway.ts';

@@ -104,9 +104,6 @@ describe('a custom plugin failing after access', () => {
     await cleanStillServes();
   });
 
-  // The response phase's failures are handled in src/proxy/gateway.ts `respond()`, which logs
-  // them without the plugin's name and answers a timeout with 500: reported to the proxy core.
-
   test('a throw in the response phase is logged with the plugin name', async () => {
     const r = await get('/response-throw');
     const line = gw.logs.find((l) => l.request_id === r.body.request_id && l.level === 'error');

@@ -6,9 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import type { UpstreamModel } from '../../src/config/model.ts';
-import { Balancer, type HashSource } from '../../src/proxy/balancer.ts';
-import type { PoolSettings } from '../../src/proxy/upstream-pool.ts';
 import { startGateway } from '../../src/testing/index.ts';
+import { Balancer, type HashSource } from '../../src/upstream/balancer.ts';
+import type { PoolSettings } from '../../src/upstream/pool.ts';
 
 const POOL: PoolSettings = {
   scheme: 'http',

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP, connect as tcpConnect } from 'node:net';
 import type { UpstreamModel } from '../config/model.ts';
-import { type PoolSettings, type PoolStats, TargetPool } from './upstream-pool.ts';
+import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 
 /** What a request offers to consistent hashing. `RequestContext` has this shape. */
 export interface HashSource {

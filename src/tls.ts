@@ -1,7 +1,7 @@
 // TLS at the edge: Kong `certificates` compiled into SecureContexts, picked per connection by SNI.
 import { createSecureContext, type SecureContext, type SecureContextOptions } from 'node:tls';
-import type { CertificateModel, GatewayConfig, TollgateSettings } from '../config/model.ts';
-import { type ConfigIssue, configIssue } from '../errors.ts';
+import type { CertificateModel, GatewayConfig, TollgateSettings } from './config/model.ts';
+import { type ConfigIssue, configIssue } from './errors.ts';
 
 /**
  * Protocol floor and cipher list of every TLS listener: TLS 1.2 and 1.3 only, forward-secret AEAD
