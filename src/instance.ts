@@ -13,6 +13,7 @@ import { ConfigWatcher } from './config/watch.ts';
 import { ConfigError, type ConfigIssue, configIssue } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compileRuntime } from './pipeline/compile.ts';
+import { openPlugins } from './pipeline/dependencies.ts';
 import type { PluginDefinition } from './pipeline/plugin.ts';
 import type { Runtime } from './pipeline/runtime.ts';
 import { SharedResources } from './pipeline/shared.ts';
@@ -177,6 +178,7 @@ export class TollgateInstance {
     const inst = new TollgateInstance(opts, { config, runtime, text }, log, shared);
     try {
       await inst.bind();
+      inst.openIfServing(runtime);
       if (opts.watch === true) await inst.startWatching();
     } catch (err) {
       await inst.close(0);
@@ -292,10 +294,19 @@ export class TollgateInstance {
     }
   }
 
+  /**
+   * Runs the plugins' open step (prefetching keys, discovering IdPs) on a runtime about to serve.
+   * A process without proxy listeners (the cluster primary) serves nothing and opens nothing.
+   */
+  private openIfServing(rt: Runtime): void {
+    if (this.proxyServers.length > 0) openPlugins(rt.plugins, this.log);
+  }
+
   /** Swaps a prepared runtime in: one reference assignment; the old one closes once idle. */
   commit(p: Prepared): void {
     // The serving config's values stay the most recent the process remembers.
     rememberSecrets(p.config.source.secrets);
+    this.openIfServing(p.runtime);
     this.metrics.prepare(p.runtime);
     this.gateway.swap(p.runtime);
     this.configText = p.text;

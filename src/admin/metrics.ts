@@ -10,8 +10,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { dependencyHealth } from '../pipeline/dependencies.ts';
+import type { DependencyHealth } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
-import type { CompiledRoute, CompiledService, Runtime } from '../pipeline/runtime.ts';
+import type { CompiledRoute, CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 
 /** Kong's prometheus plugin DEFAULT_BUCKETS (milliseconds). */
 export const LATENCY_BUCKETS: readonly number[] = [
@@ -139,6 +141,8 @@ export class GatewayMetrics {
   private readonly byRoute = new WeakMap<CompiledRoute, Series>();
   /** Balancers of the newest prepared runtime, for the target health gauge. */
   private balancers: NonNullable<CompiledService['balancer']>[] = [];
+  /** Plugin instances of the newest prepared runtime, for the dependency gauges. */
+  private plugins: readonly PluginInstance[] = [];
   private readonly unmatched: Series;
   private perConsumer = false;
   private readonly reloads = { success: 0, failure: 0 };
@@ -174,6 +178,7 @@ export class GatewayMetrics {
     const balancers = new Set<NonNullable<CompiledService['balancer']>>();
     for (const svc of rt.services.values()) if (svc.balancer?.fromUpstream === true) balancers.add(svc.balancer);
     this.balancers = [...balancers];
+    this.plugins = rt.plugins;
   }
 
   reloaded(ok: boolean, loadedAt: Date | null): void {
@@ -368,9 +373,57 @@ export class GatewayMetrics {
         ];
       },
     );
+    this.registerDependencies();
     collector(r, 'tollgate_connections_accepted_total', 'Client connections accepted', 'counter', () => [
       { labels: {}, value: this.connectionCounts().accepted },
     ]);
+  }
+
+  /** The plugins' outside dependencies (JWKS, IdP discovery, Redis), as their `health()` reports them. */
+  private registerDependencies(): void {
+    const r = this.registry;
+    const gauge = (
+      name: string,
+      help: string,
+      value: (h: DependencyHealth) => number | null,
+      aggregator: MetricJson['aggregator'],
+      type: MetricJson['type'] = 'gauge',
+    ): void =>
+      collector(
+        r,
+        name,
+        help,
+        type,
+        () => {
+          const out: MetricJson['values'] = [];
+          for (const { plugin, health } of dependencyHealth(this.plugins)) {
+            const v = value(health);
+            if (v !== null) out.push({ labels: { plugin, kind: health.kind, target: health.target }, value: v });
+          }
+          return out;
+        },
+        aggregator,
+      );
+    gauge(
+      'tollgate_dependency_up',
+      "1 when the dependency's last fetch or connection succeeded, 0 when it failed",
+      (h) => (h.healthy ? 1 : 0),
+      'min',
+    );
+    gauge(
+      'tollgate_dependency_last_success_timestamp_seconds',
+      'Unix time of the last successful fetch from the dependency',
+      (h) => (h.lastSuccess === null ? null : h.lastSuccess.getTime() / 1000),
+      'max',
+    );
+    gauge(
+      'tollgate_dependency_failures_total',
+      'Failed fetches or connections to the dependency',
+      (h) => h.failures,
+      'sum',
+      'counter',
+    );
+    gauge('tollgate_dependency_keys', 'Keys held from the last good JWKS', (h) => h.keys ?? null, 'max');
   }
 
   private registerReloads(): void {

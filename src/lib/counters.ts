@@ -1,7 +1,9 @@
 // Counter stores for rate limits (rate-limiting, response-ratelimiting, custom plugins): exact
 // in-process counters, and Redis through Lua scripts so every operation is atomic across gateways.
 import { createHash } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
+import type { DependencyHealth } from '../pipeline/plugin.ts';
+import { BoundedCache } from './bounded-cache.ts';
 
 /**
  * One check-and-count, atomic across every window of a request: when every window is below its
@@ -21,32 +23,46 @@ interface Slot {
   expireAt: number;
 }
 
+/**
+ * Caps of the local counters (docs/plugins/rate-limiting.md). Their keys come from request data
+ * (client address, a header, a path, ...), so they are bounded like Kong's: its `local` policy
+ * keeps counters in a fixed-size shared dict that evicts the least recently used one when full.
+ * An evicted counter starts again at zero, so past the cap limits are approximate, never memory.
+ */
+export const LOCAL_COUNTER_LIMITS = { maxEntries: 200_000, maxBytes: 64 * 1024 * 1024 };
+
 /** Counters of this process. Shared across reloads (see `services.shared`), so a reload never resets a window. */
 export class LocalCounters implements CounterStore {
-  private readonly slots = new Map<string, Slot>();
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly slots: BoundedCache<Slot>;
 
-  constructor(sweepMs = 10_000) {
-    this.sweeper = setInterval(() => this.sweep(Date.now()), sweepMs);
-    this.sweeper.unref();
+  constructor(limits: { maxEntries: number; maxBytes: number } = LOCAL_COUNTER_LIMITS) {
+    // Each counter expires with its window; no timer sweeps them (expired ones go first when full).
+    this.slots = new BoundedCache<Slot>({ ...limits, sizeOf: () => 48 });
+  }
+
+  private live(key: string, now: number): Slot | undefined {
+    const s = this.slots.get(key);
+    return s === undefined || s.expireAt <= now ? undefined : s;
   }
 
   hit(keys: readonly string[], limits: readonly number[], expireAt: readonly number[]): number[] {
     const now = Date.now();
-    const out = new Array<number>(keys.length + 1);
+    const n = keys.length;
+    const out = new Array<number>(n + 1);
+    const found = new Array<Slot | undefined>(n);
     let refused = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const s = this.slots.get(keys[i]!);
-      const count = s === undefined || s.expireAt <= now ? 0 : s.count;
+    for (let i = 0; i < n; i++) {
+      const s = this.live(keys[i]!, now);
+      found[i] = s;
+      const count = s === undefined ? 0 : s.count;
       out[i] = count;
       if (count >= limits[i]!) refused = 1;
     }
-    out[keys.length] = refused;
+    out[n] = refused;
     if (refused === 0) {
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i]!;
-        const s = this.slots.get(key);
-        if (s === undefined || s.expireAt <= now) this.slots.set(key, { count: 1, expireAt: expireAt[i]! });
+      for (let i = 0; i < n; i++) {
+        const s = found[i];
+        if (s === undefined) this.slots.set(keys[i]!, { count: 1, expireAt: expireAt[i]! }, expireAt[i]! - now);
         else s.count++;
       }
     }
@@ -55,33 +71,29 @@ export class LocalCounters implements CounterStore {
 
   usage(keys: readonly string[]): number[] {
     const now = Date.now();
-    return keys.map((k) => {
-      const s = this.slots.get(k);
-      return s === undefined || s.expireAt <= now ? 0 : s.count;
-    });
+    return keys.map((k) => this.live(k, now)?.count ?? 0);
   }
 
   increment(keys: readonly string[], by: number, expireAt: readonly number[]): void {
     const now = Date.now();
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i]!;
-      const s = this.slots.get(key);
-      if (s === undefined || s.expireAt <= now) this.slots.set(key, { count: by, expireAt: expireAt[i]! });
+      const s = this.live(key, now);
+      if (s === undefined) this.slots.set(key, { count: by, expireAt: expireAt[i]! }, expireAt[i]! - now);
       else s.count += by;
     }
   }
 
-  /** Number of live counters (tests, diagnostics). */
+  /** Number of counters held and their bytes, as counted against the caps (tests, diagnostics). */
   get size(): number {
     return this.slots.size;
   }
 
-  private sweep(now: number): void {
-    for (const [k, s] of this.slots) if (s.expireAt <= now) this.slots.delete(k);
+  get bytes(): number {
+    return this.slots.bytes;
   }
 
   close(): void {
-    clearInterval(this.sweeper);
     this.slots.clear();
   }
 }
@@ -133,13 +145,53 @@ export interface RedisSettings {
   server_name: string | null;
 }
 
-/** A Redis counter store: one ioredis client, commands bounded by `timeout`, failing fast while Redis is down. */
+/**
+ * A Redis counter store: one ioredis client, commands bounded by `timeout`, failing fast while
+ * Redis is down. Nothing connects (and ioredis is not even loaded) until the gateway's open step
+ * or the first request that counts.
+ */
 export class RedisCounters implements CounterStore {
-  readonly client: ScriptedRedis;
+  #client: ScriptedRedis | null = null;
+  #connecting: Promise<ScriptedRedis> | null = null;
+  #closed = false;
+  readonly #settings: RedisSettings;
+  readonly #onDown: (message: string) => void;
+  readonly #onUp: () => void;
   /** Set once the client lost its connection, cleared when it is ready again (for log de-duplication). */
   private down = false;
+  #lastSuccess: Date | null = null;
+  #lastError: string | null = null;
+  #lastErrorAt: Date | null = null;
+  #failures = 0;
 
   constructor(settings: RedisSettings, onDown: (message: string) => void, onUp: () => void) {
+    this.#settings = settings;
+    this.#onDown = onDown;
+    this.#onUp = onUp;
+  }
+
+  /** The client, once created. */
+  get client(): ScriptedRedis | null {
+    return this.#client;
+  }
+
+  /** Connects now (the gateway's open step) rather than at the first request. */
+  open(): Promise<void> {
+    return this.#connect().then(() => undefined);
+  }
+
+  #connect(): Promise<ScriptedRedis> {
+    if (this.#client !== null) return Promise.resolve(this.#client);
+    this.#connecting ??= import('ioredis').then(({ Redis }) => {
+      if (this.#closed) throw new Error('redis store closed');
+      this.#client = this.#create(Redis);
+      return this.#client;
+    });
+    return this.#connecting;
+  }
+
+  #create(RedisClass: typeof Redis): ScriptedRedis {
+    const settings = this.#settings;
     const options: RedisOptions = {
       host: settings.host,
       port: settings.port,
@@ -148,7 +200,7 @@ export class RedisCounters implements CounterStore {
       commandTimeout: settings.timeout,
       // Queued commands fail at the first failed reconnect instead of waiting for 20 of them.
       maxRetriesPerRequest: 0,
-      retryStrategy: (times) => Math.min(times * 100, 1000),
+      retryStrategy: (times: number) => Math.min(times * 100, 1000),
       lazyConnect: false,
       ...(settings.username != null && settings.username !== '' ? { username: settings.username } : {}),
       ...(settings.password != null && settings.password !== '' ? { password: settings.password } : {}),
@@ -161,54 +213,81 @@ export class RedisCounters implements CounterStore {
           }
         : {}),
     };
-    const client = new Redis(options) as ScriptedRedis;
+    const client = new RedisClass(options) as ScriptedRedis;
     client.defineCommand('tollgateRateLimit', { lua: SCRIPT });
     client.defineCommand('tollgateIncrement', { lua: INCREMENT });
     client.on('error', (err: Error) => {
+      this.#lastError = err.message;
+      this.#lastErrorAt = new Date();
+      this.#failures++;
       if (this.down) return;
       this.down = true;
-      onDown(err.message);
+      this.#onDown(err.message);
     });
     client.on('ready', () => {
+      this.#lastSuccess = new Date();
+      this.#lastError = null;
       if (!this.down) return;
       this.down = false;
-      onUp();
+      this.#onUp();
     });
-    this.client = client;
+    return client;
+  }
+
+  /** The client ready for a command, or why not: connecting first, failing fast while Redis is down. */
+  #ready(): ScriptedRedis | Promise<ScriptedRedis> | Error {
+    const client = this.#client;
+    if (client === null) return this.#connect();
+    const status = client.status;
+    // While ioredis is reconnecting, Redis is known to be down: fail now rather than after `timeout`.
+    if (status === 'reconnecting' || status === 'end' || status === 'close')
+      return new Error(`redis connection is ${status}`);
+    return client;
   }
 
   hit(keys: readonly string[], limits: readonly number[], expireAt: readonly number[]): Promise<number[]> {
-    const down = this.downError();
-    if (down !== null) return Promise.reject(down);
-    return this.client.tollgateRateLimit(keys.length, ...keys, ...limits, ...expireAt);
+    const c = this.#ready();
+    if (c instanceof Error) return Promise.reject(c);
+    if (c instanceof Promise) return c.then(() => this.hit(keys, limits, expireAt));
+    return c.tollgateRateLimit(keys.length, ...keys, ...limits, ...expireAt);
   }
 
   async usage(keys: readonly string[]): Promise<number[]> {
-    const down = this.downError();
-    if (down !== null) throw down;
-    const values = await this.client.mget(...keys);
+    const c = this.#ready();
+    if (c instanceof Error) throw c;
+    if (c instanceof Promise) return c.then(() => this.usage(keys));
+    const values = await c.mget(...keys);
     return values.map((v) => (v === null ? 0 : Number(v)));
   }
 
   async increment(keys: readonly string[], by: number, expireAt: readonly number[]): Promise<void> {
-    const down = this.downError();
-    if (down !== null) throw down;
-    await this.client.tollgateIncrement(keys.length, ...keys, by, ...expireAt);
+    const c = this.#ready();
+    if (c instanceof Error) throw c;
+    if (c instanceof Promise) return c.then(() => this.increment(keys, by, expireAt));
+    await c.tollgateIncrement(keys.length, ...keys, by, ...expireAt);
   }
 
-  /** While ioredis is reconnecting, Redis is known to be down: fail now rather than after `timeout`. */
-  private downError(): Error | null {
-    const status = this.client.status;
-    if (status === 'reconnecting' || status === 'end' || status === 'close')
-      return new Error(`redis connection is ${status}`);
-    return null;
+  /** The Redis server's state, for `GET /status` and metrics. */
+  health(): DependencyHealth {
+    return {
+      kind: 'redis',
+      target: `${this.#settings.host}:${this.#settings.port}`,
+      healthy: this.#lastError === null,
+      lastSuccess: this.#lastSuccess,
+      lastError: this.#lastError,
+      lastErrorAt: this.#lastErrorAt,
+      failures: this.#failures,
+    };
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
+    const client = this.#client;
+    if (client === null) return;
     try {
-      await this.client.quit();
+      await client.quit();
     } catch {
-      this.client.disconnect();
+      client.disconnect();
     }
   }
 }

@@ -141,7 +141,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
           `create() returned ${handlers === null ? 'null' : typeof handlers}, not an object of phase handlers`,
         );
       }
-      for (const phase of ['access', 'response', 'log', 'close'] as const) {
+      for (const phase of ['access', 'response', 'log', 'open', 'health', 'close'] as const) {
         if (handlers[phase] !== undefined && typeof handlers[phase] !== 'function') {
           throw new Error(`create() returned a '${phase}' that is not a function`);
         }

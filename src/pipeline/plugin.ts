@@ -96,8 +96,12 @@ export interface GatewayRequest {
   /** Set by authentication plugins through `authenticate()`. */
   readonly consumer: Consumer | null;
   readonly credential: Credential | null;
-  /** Claims of a JWT that an authentication plugin verified (never unverified claims). */
-  claims: Readonly<Record<string, unknown>> | null;
+  /**
+   * Claims of the identity an authentication plugin verified (a JWT's claims, an OIDC session's
+   * ID token claims, an introspection answer), deeply frozen; null when none. Set only by
+   * `authenticate()`, so no plugin can plant claims nobody verified.
+   */
+  readonly claims: Readonly<Record<string, unknown>> | null;
   /** Per-request scratch space shared between plugins: namespace your keys by plugin name. */
   readonly ctx: Record<string, unknown>;
   /** The raw Node request, for plugins that read the body (they must not consume it unless they replace it). */
@@ -134,8 +138,21 @@ export interface GatewayRequest {
   /**
    * Marks the request as authenticated (Kong's `kong.client.authenticate`), and sets Kong's
    * `X-Consumer-*`, `X-Credential-Identifier` and `X-Anonymous-Consumer` upstream headers.
+   * The third argument is `anonymous` (Kong's anonymous consumer) or the options; the claims
+   * given replace `req.claims` (none given: `req.claims` becomes null, they belonged to another identity).
+   *
+   * @example
+   * req.authenticate(null, { id: sub, type: 'my-auth', identifier: sub, consumer_id: null }, { claims: verified });
    */
-  authenticate(consumer: Consumer | null, credential: Credential | null, anonymous?: boolean): void;
+  authenticate(consumer: Consumer | null, credential: Credential | null, options?: boolean | AuthenticateOptions): void;
+}
+
+/** Options of `GatewayRequest.authenticate`. */
+export interface AuthenticateOptions {
+  /** Kong's anonymous consumer: sets `X-Anonymous-Consumer: true`. Default false. */
+  readonly anonymous?: boolean;
+  /** Claims the plugin verified for this identity; `jwt-claims` applies its rules to them. Frozen on the way in. */
+  readonly claims?: Readonly<Record<string, unknown>> | null;
 }
 
 /** The upstream response as the `response` phase sees it; headers are mutable until sent. */
@@ -313,8 +330,10 @@ export interface HttpClient {
       method?: string;
       headers?: Record<string, string>;
       body?: string | Buffer;
-      /** Milliseconds; default 10000. */
+      /** Milliseconds for the whole exchange, head and body; default 10000. */
       timeout?: number;
+      /** Largest response body accepted, in bytes (the call rejects past it); default 8 MiB. */
+      maxBytes?: number;
     },
   ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }>;
 }
@@ -346,6 +365,28 @@ export interface PluginContext {
   };
 }
 
+/**
+ * The state of an outside dependency a plugin instance relies on (an IdP's JWKS, its discovery
+ * document, a Redis server), shown in `GET /status` under `dependencies` and as
+ * `tollgate_dependency_*` metrics. Instances reporting the same `kind` and `target` are shown once.
+ */
+export interface DependencyHealth {
+  /** What it is: `jwks`, `oidc_discovery`, `redis`, ... */
+  readonly kind: string;
+  /** Which one: a URL without query or credentials, or `host:port`. Never a secret. */
+  readonly target: string;
+  /** False when the last attempt failed. */
+  readonly healthy: boolean;
+  readonly lastSuccess: Date | null;
+  /** Why the last attempt failed (null after a success); no secret, no response body. */
+  readonly lastError: string | null;
+  readonly lastErrorAt: Date | null;
+  /** Failed attempts so far. */
+  readonly failures: number;
+  /** Keys held from the last success (a JWKS), when that applies. */
+  readonly keys?: number;
+}
+
 /** The handlers a plugin instance provides. Each may return a promise; sync is cheaper. */
 export interface PluginHandlers {
   access?(req: GatewayRequest): void | Promise<void>;
@@ -356,6 +397,15 @@ export interface PluginHandlers {
    * logger redacts them, besides `authorization`, `proxy-authorization`, `cookie` and `apikey`.
    */
   readonly secretHeaders?: readonly string[];
+  /**
+   * Opens resources early (starts fetching keys, discovering an IdP) once the instance is about
+   * to serve traffic. Optional: resources must still open lazily on first use. Never called by
+   * `gateway validate` nor by the cluster primary, which serve no traffic; failures are the
+   * plugin's to log (a rejection is logged and ignored).
+   */
+  open?(): void | Promise<void>;
+  /** The dependencies this instance relies on and their state; called on every `GET /status` and scrape. */
+  health?(): readonly DependencyHealth[];
   /** Releases timers and connections when the instance's runtime is retired. */
   close?(): void | Promise<void>;
 }

@@ -2,7 +2,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
+import { freezeClaims } from '../lib/jwt.ts';
 import type {
+  AuthenticateOptions,
   Consumer,
   Credential,
   GatewayRequest,
@@ -30,7 +32,7 @@ export class RequestContext implements GatewayRequest {
   captures: Readonly<Record<string, string>> = EMPTY_CAPTURES;
   consumer: Consumer | null = null;
   credential: Credential | null = null;
-  claims: Readonly<Record<string, unknown>> | null = null;
+  #claims: Readonly<Record<string, unknown>> | null = null;
   readonly raw: IncomingMessage;
   readonly res: ServerResponse;
   readonly runtime: Runtime;
@@ -95,6 +97,22 @@ export class RequestContext implements GatewayRequest {
     return (this._ctx ??= {});
   }
 
+  /** Read-only to plugins: set through `authenticate()`. */
+  get claims(): Readonly<Record<string, unknown>> | null {
+    return this.#claims;
+  }
+
+  /** The identity earlier plugins established, without touching upstream headers (the test kit's synthetic requests). */
+  presetIdentity(
+    consumer: Consumer | null,
+    credential: Credential | null,
+    claims: Readonly<Record<string, unknown>> | null,
+  ): void {
+    this.consumer = consumer;
+    this.credential = credential;
+    this.#claims = claims === null ? null : freezeClaims(claims);
+  }
+
   get exited(): boolean {
     return this.exitStatus !== 0;
   }
@@ -154,9 +172,16 @@ export class RequestContext implements GatewayRequest {
     this.exitHeaders = headers ?? null;
   }
 
-  authenticate(consumer: Consumer | null, credential: Credential | null, anonymous = false): void {
+  authenticate(
+    consumer: Consumer | null,
+    credential: Credential | null,
+    options?: boolean | AuthenticateOptions,
+  ): void {
+    const anonymous = typeof options === 'boolean' ? options : options?.anonymous === true;
+    const claims = typeof options === 'object' ? (options.claims ?? null) : null;
     this.consumer = consumer;
     this.credential = credential;
+    this.#claims = claims === null ? null : freezeClaims(claims);
     const o = this.overrides();
     o.set('x-consumer-id', consumer?.id ?? null);
     o.set('x-consumer-custom-id', consumer?.custom_id ?? null);

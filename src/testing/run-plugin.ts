@@ -44,7 +44,7 @@ export interface SyntheticRequest {
    */
   consumer?: string;
   credential?: Credential;
-  /** Verified JWT claims, as the jwt plugin leaves them in `req.claims`. */
+  /** Verified claims, as an authentication plugin leaves them in `req.claims`. */
   claims?: Record<string, unknown>;
   /** What earlier plugins left in `req.ctx`. */
   ctx?: Record<string, unknown>;
@@ -134,12 +134,13 @@ export async function runPlugin<C>(
     const route = runtime.routes[0]!;
     const rc = syntheticContext(runtime, request);
     rc.compiled = route;
+    let consumer: Consumer | null = null;
     if (request.consumer !== undefined) {
-      const c = runtime.consumers.find(request.consumer);
-      if (c === null)
+      consumer = runtime.consumers.find(request.consumer);
+      if (consumer === null)
         throw new Error(`runPlugin: request.consumer '${request.consumer}' is not one of options.consumers`);
-      rc.consumer = c;
     }
+    rc.presetIdentity(consumer, request.credential ?? null, request.claims ? { ...request.claims } : null);
     const timeout = options.timeout ?? 10_000;
     await bounded(inst.handlers.access?.(rc), timeout, 'access');
     let res: ResponseContext;
@@ -222,8 +223,6 @@ function syntheticContext(runtime: Runtime, r: SyntheticRequest): RequestContext
   rc.host = (r.host ?? 'localhost').toLowerCase();
   rc.hostHeader = r.host ?? 'localhost';
   if (r.captures !== undefined) rc.captures = Object.freeze({ ...r.captures });
-  if (r.credential !== undefined) rc.credential = r.credential;
-  if (r.claims !== undefined) rc.claims = Object.freeze({ ...r.claims });
   if (r.ctx !== undefined) Object.assign(rc.ctx, r.ctx);
   return rc;
 }

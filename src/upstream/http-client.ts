@@ -1,6 +1,10 @@
 // The pooled HTTP client plugins get through `services.http` (JWKS, userinfo, introspection calls).
 import { Agent } from 'undici';
+import { DeadlineError, readCapped } from '../lib/bounded-fetch.ts';
 import type { HttpClient } from '../pipeline/plugin.ts';
+
+/** Default cap of a response body read through `services.http`. */
+const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
 
 export function createHttpClient(
   opts: { connections?: number; rejectUnauthorized?: boolean } = {},
@@ -13,17 +17,27 @@ export function createHttpClient(
   return {
     async request(url, options = {}) {
       const timeout = options.timeout ?? 10_000;
-      const res = await agent.request({
-        origin: new URL(url).origin,
-        path: new URL(url).pathname + new URL(url).search,
-        method: (options.method ?? 'GET') as 'GET',
-        headers: options.headers,
-        body: options.body,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      const body = Buffer.from(await res.body.arrayBuffer());
-      return { status: res.statusCode, headers: res.headers, body };
+      // One deadline for the whole exchange: undici's own timeouts only bound idle gaps, so a
+      // peer trickling bytes would otherwise hold the call forever.
+      const signal = AbortSignal.timeout(timeout);
+      const u = new URL(url);
+      try {
+        const res = await agent.request({
+          origin: u.origin,
+          path: u.pathname + u.search,
+          method: (options.method ?? 'GET') as 'GET',
+          headers: options.headers,
+          body: options.body,
+          headersTimeout: timeout,
+          bodyTimeout: timeout,
+          signal,
+        });
+        const body = await readCapped(res.body, options.maxBytes ?? DEFAULT_MAX_BYTES, signal);
+        return { status: res.statusCode, headers: res.headers, body };
+      } catch (err) {
+        if (signal.aborted) throw new DeadlineError(timeout);
+        throw err;
+      }
     },
     close: () => agent.close(),
   };

@@ -204,10 +204,15 @@ export class FakeRequest implements GatewayRequest {
     this.exitBody = body;
     this.exitHeaders = headers ?? null;
   }
-  authenticate(consumer: Consumer | null, credential: Credential | null, anonymous = false): void {
+  authenticate(
+    consumer: Consumer | null,
+    credential: Credential | null,
+    options?: boolean | { anonymous?: boolean; claims?: Readonly<Record<string, unknown>> | null },
+  ): void {
     this.consumer = consumer;
     this.credential = credential;
-    this.anonymous = anonymous;
+    this.anonymous = typeof options === 'boolean' ? options : options?.anonymous === true;
+    this.claims = typeof options === 'object' ? (options.claims ?? null) : null;
     if (consumer?.username) this.upstream['x-consumer-username'] = consumer.username;
     if (credential) this.upstream['x-credential-identifier'] = credential.identifier;
   }

@@ -1,8 +1,10 @@
 /**
- * The `jwt-claims` plugin: checks the claims of the token the `jwt` plugin verified
- * (`req.claims`), never a token read again from the request, so an unverified token can never
- * satisfy it. Runs at priority 1440, right after jwt (1450). Optionally forwards claims upstream
- * as headers. See docs/plugins/jwt-claims.md.
+ * The `jwt-claims` plugin: checks the claims of the identity an authentication plugin verified
+ * (`req.claims`: the jwt plugin's token, the oidc plugin's ID token or bearer token), never a
+ * token read again from the request, so an unverified token can never satisfy it. Runs at
+ * priority 999, after every authentication plugin (jwt 1450 ... oidc 1000), whichever of them
+ * authenticated the request. Optionally forwards claims upstream as headers.
+ * See docs/plugins/jwt-claims.md.
  */
 import { isDeepStrictEqual } from 'node:util';
 import schema from '../../../schemas/plugins/jwt-claims.schema.json' with { type: 'json' };
@@ -26,8 +28,12 @@ export interface JwtClaimsConfig {
   forward_claims: Record<string, string>;
 }
 
-/** Just below jwt (1450): claims are checked before any other plugin spends work on the request. */
-export const JWT_CLAIMS_PRIORITY = 1440;
+/**
+ * Just below the last of Kong's authentication plugins (oidc, 1000): the claims of whichever of
+ * them authenticated the request are set by then; before ip-restriction (990), acl (950) and
+ * rate-limiting (910).
+ */
+export const JWT_CLAIMS_PRIORITY = 999;
 
 interface CompiledRule {
   readonly claim: string;

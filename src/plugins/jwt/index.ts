@@ -5,10 +5,6 @@
  * See docs/plugins/jwt.md.
  */
 import type { KeyObject } from 'node:crypto';
-import schema from '../../../schemas/plugins/jwt.schema.json' with { type: 'json' };
-import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginContext, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import { jwtSecrets } from './entities.ts';
 import {
   audienceMatches,
   importStaticKey,
@@ -19,7 +15,19 @@ import {
   type VerificationKey,
   VerifiedTokenCache,
   verifySignature,
-} from './verifier.ts';
+} from 'tollgate/jwt';
+import schema from '../../../schemas/plugins/jwt.schema.json' with { type: 'json' };
+import type {
+  Consumer,
+  Credential,
+  DependencyHealth,
+  GatewayRequest,
+  HeaderValue,
+  PluginContext,
+  PluginHandlers,
+} from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import { jwtSecrets } from './entities.ts';
 
 /** The jwt plugin's config, defaults applied. */
 export interface JwtConfig {
@@ -38,6 +46,7 @@ export interface JwtConfig {
   leeway_seconds: number;
   jwks_refetch_cooldown_seconds: number;
   jwks_cache_ttl_seconds: number;
+  jwks_timeout_ms: number;
   verified_token_cache_size: number;
 }
 
@@ -88,6 +97,8 @@ class JwtAuthenticator implements PluginHandlers {
   private readonly wwwBase: Readonly<Record<string, string>>;
   private readonly wwwError: Readonly<Record<string, string>>;
   private readonly fail: Readonly<Record<string, Failure>>;
+  /** The distinct JWKS caches of the credentials (several credentials may share one). */
+  private readonly jwksCaches: readonly JwksCache[];
 
   constructor(config: JwtConfig, context: PluginContext, entries: Map<string, Entry>, anonymous: Consumer | null) {
     this.uriParams = config.uri_param_names;
@@ -104,6 +115,7 @@ class JwtAuthenticator implements PluginHandlers {
     this.runOnPreflight = config.run_on_preflight;
     this.anonymous = anonymous;
     this.entries = entries;
+    this.jwksCaches = [...new Set([...entries.values()].flatMap((e) => (e.jwks ? [e.jwks] : [])))];
     this.cache = new VerifiedTokenCache<Verified>(config.verified_token_cache_size);
     this.logger = context.log;
 
@@ -130,6 +142,15 @@ class JwtAuthenticator implements PluginHandlers {
       issuer: { status: 401, body: { iss: 'issuer not allowed' }, headers: this.wwwError },
       audience: { status: 401, body: { aud: 'audience not allowed' }, headers: this.wwwError },
     };
+  }
+
+  /** Fetches every JWKS in the background, so the first tokens find their keys. */
+  open(): void {
+    for (const c of this.jwksCaches) c.prefetch();
+  }
+
+  health(): DependencyHealth[] {
+    return this.jwksCaches.map((c) => c.health());
   }
 
   access(req: GatewayRequest): void | Promise<void> {
@@ -214,8 +235,7 @@ class JwtAuthenticator implements PluginHandlers {
   }
 
   private succeed(req: GatewayRequest, token: string, verified: Verified): null {
-    req.authenticate(verified.entry.consumer, verified.entry.credential);
-    req.claims = verified.claims;
+    req.authenticate(verified.entry.consumer, verified.entry.credential, { claims: verified.claims });
     // Kong's kong.ctx.shared.authenticated_jwt_token, for plugins that forward the token.
     req.ctx.authenticated_jwt_token = token;
     return null;
@@ -336,6 +356,7 @@ export default definePlugin<JwtConfig>({
         jwks = sharedJwksCache(context.services, credential.jwks_uri, {
           cooldownSeconds: config.jwks_refetch_cooldown_seconds,
           maxAgeSeconds: config.jwks_cache_ttl_seconds,
+          timeoutMs: config.jwks_timeout_ms,
         });
       } else {
         try {

@@ -7,11 +7,11 @@
  * X-Userinfo / X-Access-Token / X-ID-Token headers.
  */
 import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
-import * as client from 'openid-client';
+import type * as OpenIdClient from 'openid-client';
 import schema from '../../../schemas/plugins/oidc.schema.json' with { type: 'json' };
 import type {
   Credential,
+  DependencyHealth,
   GatewayRequest,
   GatewayResponse,
   HeaderValue,
@@ -19,10 +19,21 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
+import { assertLinearRegex, BoundedCache, cacheKey, definePlugin, PluginConfigError } from '../../index.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
 import { type Discovered, Provider, type ProviderOptions } from './provider.ts';
 import { clearChunks, clearCookie, joinChunks, readCookies, SessionSealer, writeChunks } from './session.ts';
+import {
+  idTokenClaims,
+  idTokenHeader,
+  isNavigation,
+  originFromHostHeader,
+  originFromHosts,
+  safeReturnPath,
+  userinfoHeader,
+} from './urls.ts';
+
+export { isNavigation, safeReturnPath, userinfoHeader } from './urls.ts';
 
 /** The plugin's config as validated by `schemas/plugins/oidc.schema.json` (defaults applied). */
 export interface OidcConfig {
@@ -104,7 +115,17 @@ interface SessionEntry {
   readonly userHeader: string;
   readonly idHeader: string;
   readonly credential: Credential;
+  /** The ID token's claims, verified at login: what `req.claims` carries for a browser session. */
+  readonly claims: Readonly<Record<string, unknown>> | null;
 }
+
+/**
+ * Caps of the structures keyed by cookies and tokens clients send (documented in
+ * docs/plugins/oidc.md): opened sessions, refreshes in flight, refresh tokens that just failed.
+ */
+const SESSION_CACHE = { maxEntries: 2000, maxBytes: 32 * 1024 * 1024 };
+const REFRESH_FAILED_CACHE = { maxEntries: 1000, maxBytes: 1024 * 1024, ttlMs: 30_000 };
+const MAX_REFRESHING = 1000;
 
 interface RoutePaths {
   readonly callback: string;
@@ -127,8 +148,10 @@ const RESERVED_AUTH_PARAMS = new Set([
   'code_challenge_method',
 ]);
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
-const HOST_HEADER = /^(?:\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::\d{1,5})?$/i;
-const UNSAFE_RETURN = /[\\\x00-\x1f\x7f]/;
+/** The longest return path kept in the pending-login cookie; a longer one falls back to the route's home. */
+const MAX_RETURN_PATH = 1024;
+/** Browsers drop a cookie past 4096 bytes (name, value and attributes): the login cookie stays below. */
+const MAX_LOGIN_COOKIE = 4000;
 
 function yes(v: boolean | 'yes' | 'no'): boolean {
   return v === true || v === 'yes';
@@ -136,39 +159,6 @@ function yes(v: boolean | 'yes' | 'no'): boolean {
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
-}
-
-/** A same-origin relative path, or `/`: never a redirect to another site. */
-export function safeReturnPath(p: unknown): string {
-  if (typeof p !== 'string' || p.charCodeAt(0) !== 47 /* / */) return '/';
-  if (p.charCodeAt(1) === 47 || UNSAFE_RETURN.test(p)) return '/';
-  return p;
-}
-
-/** kong-oidc's X-Userinfo: base64 of the JSON with `id` (sub) and `username` (preferred_username) added. */
-export function userinfoHeader(claims: Record<string, unknown>): string {
-  const user: Record<string, unknown> = { ...claims, id: claims.sub };
-  if (claims.preferred_username !== undefined) user.username = claims.preferred_username;
-  return Buffer.from(JSON.stringify(user)).toString('base64');
-}
-
-/** kong-oidc's X-ID-Token: base64 (standard) of the ID token's claims JSON. */
-function idTokenHeader(idToken: string): string {
-  const first = idToken.indexOf('.');
-  const second = idToken.indexOf('.', first + 1);
-  if (first < 0 || second < 0) return '';
-  return Buffer.from(idToken.slice(first + 1, second), 'base64url').toString('base64');
-}
-
-/** True for requests a browser makes to display a page; anything else gets 401, not a redirect. */
-export function isNavigation(req: GatewayRequest): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const h = req.headers;
-  if (h['x-requested-with'] !== undefined) return false;
-  const mode = h['sec-fetch-mode'];
-  if (mode !== undefined) return mode === 'navigate';
-  const accept = h.accept;
-  return typeof accept === 'string' && accept.includes('text/html');
 }
 
 function unauthorizedBody(req: GatewayRequest): Record<string, string> {
@@ -205,11 +195,17 @@ class OidcInstance {
   readonly #audiences: readonly string[];
   readonly #postLogout: string;
   readonly #fixedRoute: RoutePaths | null;
+  /** The configured `redirect_uri`'s origin: the origin of every absolute URL sent to the IdP. */
+  readonly #redirectOrigin: string | null;
   readonly #routePaths = new Map<string, RoutePaths>();
-  readonly #sessions = new LRUCache<string, SessionEntry>({ max: 2000 });
+  readonly #sessions = new BoundedCache<SessionEntry>({
+    ...SESSION_CACHE,
+    sizeOf: (e) => e.userHeader.length * 2 + e.idHeader.length * 2 + 4096,
+  });
+  /** Refreshes in flight, by (hashed) refresh token. */
   readonly #refreshing = new Map<string, Promise<SessionPayload | null>>();
   /** Refresh tokens that just failed: not retried on every request of the leeway window. */
-  readonly #refreshFailed = new LRUCache<string, true>({ max: 1000, ttl: 30_000 });
+  readonly #refreshFailed = new BoundedCache<true>(REFRESH_FAILED_CACHE);
   readonly #reissueAfter: number;
   #bearerFor: Discovered | null = null;
   #bearerCheck: TokenCheck | null = null;
@@ -257,6 +253,13 @@ class OidcInstance {
       fixedCallback = u.pathname;
     }
     this.#fixedRoute = fixedCallback === null ? null : { callback: fixedCallback, home: '/' };
+    this.#redirectOrigin = cfg.redirect_uri === undefined ? null : new URL(cfg.redirect_uri).origin;
+    if (cfg.redirect_uri === undefined && !yes(cfg.bearer_only) && !(context.scope.route?.hosts?.length ?? 0)) {
+      // Nothing configured says which host the IdP must send the browser back to.
+      context.log.warn(
+        "redirect_uri is not set and the plugin is not on a route with hosts: the redirect_uri and post_logout_redirect_uri sent to the IdP are built from each request's Host header; set redirect_uri to an absolute URL (https://app.example.com/callback) or give the route hosts",
+      );
+    }
 
     if (
       cfg.post_logout_redirect_uri !== undefined &&
@@ -347,13 +350,10 @@ class OidcInstance {
       introspectionAuthMethod: cfg.introspection_endpoint_auth_method,
     };
     const key = `oidc:provider:${createHash('sha256').update(JSON.stringify(options)).digest('hex')}`;
+    // Nothing is contacted here: discovery starts at the gateway's open step or the first request.
     this.#provider = context.services.shared(
       key,
-      () => {
-        const p = new Provider(options, context.log);
-        p.start();
-        return p;
-      },
+      () => new Provider(options, context.log),
       (p) => p.close(),
     );
   }
@@ -366,7 +366,13 @@ class OidcInstance {
   readonly handlers: PluginHandlers = {
     access: (req) => this.#access(req),
     response: (req, res) => this.#response(req, res),
+    open: () => this.#provider.start(),
+    health: () => this.#health(),
   };
+
+  #health(): DependencyHealth[] {
+    return [this.#provider.health(), ...(this.#bearerCheck?.health() ?? [])];
+  }
 
   async #access(req: GatewayRequest): Promise<void> {
     // The core strips these already; an oidc route must never forward a client's copy.
@@ -436,7 +442,7 @@ class OidcInstance {
     if (!cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', e.userHeader);
     if (!cfg.disable_access_token_header) req.setUpstreamHeader('x-access-token', e.payload.at);
     if (!cfg.disable_id_token_header && e.idHeader !== '') req.setUpstreamHeader('x-id-token', e.idHeader);
-    req.authenticate(null, e.credential);
+    req.authenticate(null, e.credential, { claims: e.claims });
   }
 
   #entry(payload: SessionPayload, stale: boolean): SessionEntry {
@@ -446,6 +452,7 @@ class OidcInstance {
       userHeader: userinfoHeader(payload.user),
       idHeader: idTokenHeader(payload.it),
       credential: { id: payload.sub, type: 'oidc', identifier: payload.sub, consumer_id: null },
+      claims: idTokenClaims(payload.it),
     };
   }
 
@@ -473,12 +480,14 @@ class OidcInstance {
   }
 
   #refresh(s: SessionPayload): Promise<SessionPayload | null> {
-    const rt = s.rt!;
+    const rt = cacheKey(s.rt!);
     if (this.#refreshFailed.has(rt)) return Promise.resolve(null);
     // Concurrent requests of one browser share one refresh: IdPs that rotate refresh tokens
     // (Auth0) treat a second use of the old one as token theft.
     let pending = this.#refreshing.get(rt);
     if (pending === undefined) {
+      // Each entry is a request waiting on the IdP; past the cap, refreshes are refused, not queued.
+      if (this.#refreshing.size >= MAX_REFRESHING) return Promise.resolve(null);
       pending = this.#doRefresh(s).then((next) => {
         this.#refreshing.delete(rt);
         if (next === null) this.#refreshFailed.set(rt, true);
@@ -493,7 +502,7 @@ class OidcInstance {
     const d = await this.#provider.ensure();
     if (d === null) return null;
     try {
-      const tokens = await client.refreshTokenGrant(d.config, s.rt!);
+      const tokens = await d.client.refreshTokenGrant(d.config, s.rt!);
       const now = nowSeconds();
       const next: SessionPayload = {
         ...s,
@@ -529,11 +538,17 @@ class OidcInstance {
     return paths;
   }
 
-  /** `scheme://host[:port]` the browser used, or null for a Host header we will not echo. */
+  /**
+   * `scheme://host[:port]` of the absolute URLs sent to the IdP: the configured `redirect_uri`'s
+   * origin, else the route's configured `hosts` (checked against the Host header), else (only
+   * when neither is configured, which `validate` warns about) the Host header itself.
+   */
   #origin(req: GatewayRequest): string | null {
+    if (this.#redirectOrigin !== null) return this.#redirectOrigin;
     const host = req.headers.host;
-    if (typeof host !== 'string' || !HOST_HEADER.test(host)) return null;
-    return `${req.scheme}://${host.toLowerCase()}`;
+    const hosts = req.route.hosts;
+    if (hosts !== null && hosts.length > 0) return originFromHosts(hosts, req.scheme, host);
+    return originFromHostHeader(req.scheme, host);
   }
 
   async #unauthenticated(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
@@ -552,7 +567,9 @@ class OidcInstance {
     if (origin === null && this.#cfg.redirect_uri === undefined) {
       return req.exit(400, { message: 'Bad request', request_id: req.id });
     }
-    const redirectUri = this.#cfg.redirect_uri ?? origin + this.#pathsFor(req).callback;
+    const paths = this.#pathsFor(req);
+    const redirectUri = this.#cfg.redirect_uri ?? origin + paths.callback;
+    const client = d.client;
     const state = client.randomState();
     const nonce = client.randomNonce();
     const verifier = client.randomPKCECodeVerifier();
@@ -567,22 +584,32 @@ class OidcInstance {
       code_challenge: challenge,
       code_challenge_method: 'S256',
     });
+    // The return path is the client's URL: a long one would make the cookie too big for browsers
+    // to keep (and the login would fail at the callback), so past a bound the route's home it is.
+    let rt = safeReturnPath(returnTo);
+    if (rt.length > MAX_RETURN_PATH) rt = paths.home;
     const login: LoginPayload = {
       v: 1,
       state,
       nonce,
       cv: verifier,
       ru: redirectUri,
-      rt: safeReturnPath(returnTo),
+      rt,
       exp: nowSeconds() + LOGIN_TTL,
     };
-    const sealed = await this.#sealer.seal(login);
     const secure = req.scheme === 'https';
-    setCookies.push(
-      `${this.#loginCookie}=${sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${LOGIN_TTL}${secure ? '; Secure' : ''}`,
-    );
+    let cookie = this.#loginCookieValue(await this.#sealer.seal(login), secure);
+    if (cookie.length > MAX_LOGIN_COOKIE && login.rt !== paths.home) {
+      login.rt = paths.home;
+      cookie = this.#loginCookieValue(await this.#sealer.seal(login), secure);
+    }
+    setCookies.push(cookie);
     this.#log.debug('oidc login started', { return_to: login.rt });
     return req.exit(302, '', { location: url.href, 'set-cookie': setCookies, 'cache-control': NO_STORE });
+  }
+
+  #loginCookieValue(sealed: string, secure: boolean): string {
+    return `${this.#loginCookie}=${sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${LOGIN_TTL}${secure ? '; Secure' : ''}`;
   }
 
   async #callback(req: GatewayRequest, ours: ReadonlyMap<string, string>, paths: RoutePaths): Promise<void> {
@@ -612,9 +639,9 @@ class OidcInstance {
 
     const d = await this.#provider.ensure();
     if (d === null) return req.exit(503, unavailableBody(req));
-    let tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers;
+    let tokens: OpenIdClient.TokenEndpointResponse & OpenIdClient.TokenEndpointResponseHelpers;
     try {
-      tokens = await client.authorizationCodeGrant(d.config, new URL(`${login.ru}?${req.rawQuery}`), {
+      tokens = await d.client.authorizationCodeGrant(d.config, new URL(`${login.ru}?${req.rawQuery}`), {
         pkceCodeVerifier: login.cv,
         expectedState: login.state,
         expectedNonce: login.nonce,
@@ -628,7 +655,7 @@ class OidcInstance {
     let user: Record<string, unknown> = { ...claims };
     if (this.#cfg.userinfo && d.config.serverMetadata().userinfo_endpoint !== undefined) {
       try {
-        user = { ...(await client.fetchUserInfo(d.config, tokens.access_token, claims.sub)) };
+        user = { ...(await d.client.fetchUserInfo(d.config, tokens.access_token, claims.sub)) };
       } catch (err) {
         return this.#loginFailed(req, clearLogin, 'userinfo request failed', { error: describe(err) });
       }
@@ -713,7 +740,7 @@ class OidcInstance {
     if (this.#bearerFor !== d || this.#bearerCheck === null) {
       this.#bearerCheck =
         this.#cfg.introspection_endpoint !== undefined && d.introspection !== null
-          ? introspectionCheck(d.introspection, this.#cfg.introspection_cache_ttl)
+          ? introspectionCheck(d.client, d.introspection, this.#cfg.introspection_cache_ttl)
           : jwtCheck(d, {
               audiences: this.#audiences,
               algorithms: this.#cfg.bearer_jwt_auth_signing_algs,
@@ -722,9 +749,9 @@ class OidcInstance {
             });
       this.#bearerFor = d;
     }
-    let claims: Record<string, unknown> | null;
+    let claims: Readonly<Record<string, unknown>> | null;
     try {
-      claims = await this.#bearerCheck(token);
+      claims = await this.#bearerCheck.check(token);
     } catch (err) {
       this.#log.error('oidc bearer token could not be verified: IdP unreachable', { error: describe(err) });
       return req.exit(503, unavailableBody(req));
@@ -735,9 +762,10 @@ class OidcInstance {
       });
     }
     if (!this.#cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', userinfoHeader(claims));
-    if (this.#cfg.introspection_endpoint === undefined) req.claims = claims;
     const sub = typeof claims.sub === 'string' ? claims.sub : '';
-    req.authenticate(null, { id: sub, type: 'oidc', identifier: sub, consumer_id: null });
+    // A JWT's claims, or what the IdP's introspection answer says about the token (RFC 7662):
+    // both come from the IdP, never from the client.
+    req.authenticate(null, { id: sub, type: 'oidc', identifier: sub, consumer_id: null }, { claims });
   }
 }
 

@@ -2,10 +2,19 @@
  * The identity provider as the oidc plugin sees it: discovery done lazily and retried, never at
  * the cost of loading the config. While the IdP cannot be discovered, `ensure()` resolves to null
  * and the plugin answers 503 on routes that need the IdP; sessions already issued keep working.
+ *
+ * openid-client is imported at the first discovery, so a config without oidc never loads it.
+ * Every call to the IdP (discovery, token, userinfo, introspection) goes through one fetch with a
+ * total deadline (`timeout`, head and body) and a 1 MiB cap on the answer.
  */
-import * as client from 'openid-client';
-import { Agent, fetch as undiciFetch } from 'undici';
-import type { PluginLogger } from '../../index.ts';
+import type * as OpenIdClient from 'openid-client';
+import { describeTarget } from 'tollgate/jwt';
+import type { Agent } from 'undici';
+import { boundedFetch, type DependencyHealth, MAX_RESPONSE_BYTES, type PluginLogger } from '../../index.ts';
+
+/** The openid-client module, loaded on first use. */
+export type Client = typeof OpenIdClient;
+type Configuration = OpenIdClient.Configuration;
 
 /** How to reach and authenticate to the IdP. */
 export interface ProviderOptions {
@@ -23,11 +32,12 @@ export interface ProviderOptions {
 
 /** Discovered configurations: one for the login flow, one for introspection (its own auth method and endpoint). */
 export interface Discovered {
-  readonly config: client.Configuration;
-  readonly introspection: client.Configuration | null;
+  readonly client: Client;
+  readonly config: Configuration;
+  readonly introspection: Configuration | null;
   readonly issuer: string;
   readonly jwksUri: string | undefined;
-  /** A fetch honouring `ssl_verify`, for JWKS requests made outside openid-client. */
+  /** A fetch honouring `ssl_verify` (undefined: the global one), for JWKS requests made outside openid-client. */
   readonly fetch: typeof fetch | undefined;
 }
 
@@ -35,7 +45,7 @@ const MAX_BACKOFF_MS = 30_000;
 /** A request never triggers discovery attempts more often than this. */
 const MIN_ATTEMPT_INTERVAL_MS = 1_000;
 
-function clientAuth(method: string, secret: string | undefined): client.ClientAuth {
+function clientAuth(client: Client, method: string, secret: string | undefined): OpenIdClient.ClientAuth {
   switch (method) {
     case 'client_secret_basic':
       return client.ClientSecretBasic(secret);
@@ -50,29 +60,42 @@ function clientAuth(method: string, secret: string | undefined): client.ClientAu
 export class Provider {
   readonly #options: ProviderOptions;
   readonly #log: PluginLogger;
-  readonly #fetch: client.CustomFetch | undefined;
-  readonly #agent: Agent | undefined;
+  /** undici's fetch on a dispatcher that skips TLS verification (`ssl_verify: false`); else null. */
+  #insecureFetch: typeof fetch | null = null;
+  #agent: Agent | undefined;
   #discovered: Discovered | null = null;
+  #lastSuccess: Date | null = null;
+  #lastError: string | null = null;
+  #lastErrorAt: Date | null = null;
   #inflight: Promise<Discovered | null> | null = null;
   #lastAttempt = 0;
   #failures = 0;
+  /** Failures before the last success (`#failures` counts the current streak, for the backoff). */
+  #pastFailures = 0;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: ProviderOptions, log: PluginLogger) {
     this.#options = options;
     this.#log = log;
-    if (!options.sslVerify) {
-      this.#agent = new Agent({ connect: { rejectUnauthorized: false } });
-      const dispatcher = this.#agent;
-      this.#fetch = ((url: string, init: client.CustomFetchOptions) =>
-        undiciFetch(url, { ...init, dispatcher } as never)) as unknown as client.CustomFetch;
-    }
   }
 
-  /** Starts discovering in the background; never throws. */
+  /** Starts discovering in the background (the gateway's open step); never throws. */
   start(): void {
-    void this.#attempt();
+    if (this.#discovered === null && this.#inflight === null && !this.#closed) void this.#attempt();
+  }
+
+  /** The discovery endpoint's state, for `GET /status` and metrics. */
+  health(): DependencyHealth {
+    return {
+      kind: 'oidc_discovery',
+      target: describeTarget(this.#options.discovery.href),
+      healthy: this.#lastError === null,
+      lastSuccess: this.#lastSuccess,
+      lastError: this.#lastError,
+      lastErrorAt: this.#lastErrorAt,
+      failures: this.#failures + this.#pastFailures,
+    };
   }
 
   /** The discovered IdP, or null while it cannot be reached (an attempt is made if none is running). */
@@ -101,14 +124,19 @@ export class Provider {
     this.#inflight = this.#discover().then(
       (d) => {
         this.#inflight = null;
+        this.#pastFailures += this.#failures;
         this.#failures = 0;
         this.#discovered = d;
+        this.#lastSuccess = new Date();
+        this.#lastError = null;
         this.#log.info('oidc discovery succeeded', { issuer: d.issuer });
         return d;
       },
       (err: unknown) => {
         this.#inflight = null;
         this.#failures++;
+        this.#lastErrorAt = new Date();
+        this.#lastError = `discovery failed: ${err instanceof Error ? err.message : String(err)}`;
         const delay = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(this.#failures - 1, 5));
         this.#log.error('oidc discovery failed; retrying', {
           discovery: this.#options.discovery.href,
@@ -127,37 +155,53 @@ export class Provider {
 
   async #discover(): Promise<Discovered> {
     const o = this.#options;
+    const client: Client = await import('openid-client');
+    if (!o.sslVerify && this.#insecureFetch === null) {
+      const undici = await import('undici');
+      const dispatcher = new undici.Agent({ connect: { rejectUnauthorized: false } });
+      this.#agent = dispatcher;
+      this.#insecureFetch = ((url: string, init: RequestInit) =>
+        undici.fetch(url, { ...init, dispatcher } as never)) as unknown as typeof fetch;
+    }
+    const bounded = boundedFetch({
+      timeoutMs: o.timeout,
+      maxBytes: MAX_RESPONSE_BYTES,
+      ...(this.#insecureFetch ? { fetch: this.#insecureFetch } : {}),
+    }) as unknown as OpenIdClient.CustomFetch;
     const execute = o.allowInsecureHttp || o.discovery.protocol === 'http:' ? [client.allowInsecureRequests] : [];
-    const options: client.DiscoveryRequestOptions = { timeout: o.timeout / 1000, execute };
-    if (this.#fetch) options[client.customFetch] = this.#fetch;
+    const options: OpenIdClient.DiscoveryRequestOptions = { timeout: o.timeout / 1000, execute };
+    options[client.customFetch] = bounded;
     const config = await client.discovery(
       o.discovery,
       o.clientId,
       undefined,
-      clientAuth(o.tokenEndpointAuthMethod, o.clientSecret),
+      clientAuth(client, o.tokenEndpointAuthMethod, o.clientSecret),
       options,
     );
+    // Token, userinfo and refresh calls made with this configuration use the bounded fetch too.
+    config[client.customFetch] = bounded;
     const meta = config.serverMetadata();
     this.#checkIssuer(meta.issuer);
-    let introspection: client.Configuration | null = null;
+    let introspection: Configuration | null = null;
     if (o.introspectionEndpoint !== undefined) {
       const { supportsPKCE: _, ...plain } = meta;
       introspection = new client.Configuration(
-        { ...plain, introspection_endpoint: o.introspectionEndpoint } as client.ServerMetadata,
+        { ...plain, introspection_endpoint: o.introspectionEndpoint } as OpenIdClient.ServerMetadata,
         o.clientId,
         undefined,
-        clientAuth(o.introspectionAuthMethod, o.clientSecret),
+        clientAuth(client, o.introspectionAuthMethod, o.clientSecret),
       );
       introspection.timeout = o.timeout / 1000;
-      if (this.#fetch) introspection[client.customFetch] = this.#fetch;
+      introspection[client.customFetch] = bounded;
       for (const ext of execute) ext(introspection);
     }
     return {
+      client,
       config,
       introspection,
       issuer: meta.issuer,
       jwksUri: meta.jwks_uri,
-      fetch: this.#fetch as unknown as typeof fetch | undefined,
+      fetch: this.#insecureFetch ?? undefined,
     };
   }
 

@@ -332,9 +332,11 @@ export default definePlugin<RateLimitingConfig>({
       { route: context.scope.route?.id ?? null, service: context.scope.service?.id ?? null },
       log,
     );
+    const redis = store instanceof RedisCounters ? store : null;
+    const extra = redis === null ? {} : { open: () => redis.open(), health: () => [redis.health()] };
     const handlers: PluginHandlers & { readonly limiter: RateLimiting } = config.hide_client_headers
-      ? { access: rl.access, limiter: rl }
-      : { access: rl.access, response: rl.response, limiter: rl };
+      ? { access: rl.access, limiter: rl, ...extra }
+      : { access: rl.access, response: rl.response, limiter: rl, ...extra };
     return handlers;
   },
 });

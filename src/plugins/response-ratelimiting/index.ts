@@ -301,11 +301,15 @@ export default definePlugin<ResponseRateLimitingConfig>({
         (s) => s.close(),
       );
     }
-    return new ResponseRateLimiting(
+    const limiter = new ResponseRateLimiting(
       config,
       store,
       { route: context.scope.route?.id ?? null, service: context.scope.service?.id ?? null },
       log,
     );
+    if (!(store instanceof RedisCounters)) return limiter;
+    // Redis connects at the open step (or the first request), never in create().
+    const redis = store;
+    return Object.assign(limiter, { open: () => redis.open(), health: () => [redis.health()] });
   },
 });

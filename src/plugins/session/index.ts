@@ -101,7 +101,7 @@ class Session implements PluginHandlers {
   async access(req: GatewayRequest): Promise<void> {
     const value = this.cookie(req);
     if (value === null) return;
-    const payload = await this.open(value);
+    const payload = await this.openCookie(value);
     const state: State = { payload, present: true };
     req.ctx[CTX] = state;
     if (payload !== null && (await this.isLogout(req))) {
@@ -133,7 +133,7 @@ class Session implements PluginHandlers {
     return found !== null && found.length <= MAX_COOKIE ? found : null;
   }
 
-  private async open(value: string): Promise<Payload | null> {
+  private async openCookie(value: string): Promise<Payload | null> {
     const opened = await this.sealer.open<Payload>(value);
     if (opened === null) return null;
     const p = opened.payload;

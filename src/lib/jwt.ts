@@ -1,6 +1,6 @@
 /**
- * JWT verification building blocks shared by the `jwt` plugin and the OIDC plugin's `bearer_only`
- * mode: token parsing with Kong's error messages, key import, a JWKS cache that refetches on an
+ * `tollgate/jwt`: JWT verification building blocks shared by the `jwt` plugin, the OIDC plugin's
+ * bearer tokens and custom plugins: token parsing with Kong's error messages, key import, a JWKS cache that refetches on an
  * unknown `kid` (with a cooldown), a bounded cache of verified tokens, and a ready-made verifier
  * (`createJwtVerifier`) for standard access-token checks.
  *
@@ -9,8 +9,9 @@
  */
 import { createPublicKey, createSecretKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { compactVerify, importJWK, type JWK } from 'jose';
-import { LRUCache } from 'lru-cache';
-import type { GatewayServices, HttpClient } from '../../index.ts';
+import type { DependencyHealth, GatewayServices, HttpClient } from '../pipeline/plugin.ts';
+import { BoundedCache } from './bounded-cache.ts';
+import { boundedFetch, MAX_RESPONSE_BYTES } from './bounded-fetch.ts';
 
 /** Algorithms Kong's jwt plugin supports (and so do we). */
 export const SUPPORTED_ALGORITHMS = [
@@ -152,41 +153,69 @@ export interface JwksCacheOptions {
   cooldownSeconds?: number;
   /** Seconds after which a fetched key set is refreshed in the background. Default 600. */
   maxAgeSeconds?: number;
-  /** Milliseconds for one fetch. Default 5000. */
+  /** Milliseconds for one fetch, head and body. Default 5000. */
   timeoutMs?: number;
+  /** Largest JWKS document accepted, in bytes. Default 1 MiB. */
+  maxBytes?: number;
+  /**
+   * Milliseconds a token may wait for keys it needs and the cache lacks (an unknown kid, or no
+   * keys fetched yet). Default 2000, at most `timeoutMs`. Tokens whose key is known never wait.
+   */
+  waitMs?: number;
   /** A fetch to use instead of the global one when no gateway HTTP client is given (e.g. a loopback-only fetch in tests). */
   fetch?: typeof fetch;
 }
 
+/** A background refresh that failed is retried at most this often. */
+const MIN_RETRY_MS = 1000;
+
 /**
- * The keys of one `jwks_uri`, fetched once and refetched when a token names a kid the set does
- * not have (at most once per cooldown, so unknown kids cannot make the gateway hammer the IdP).
- * Keys are imported once per fetch, per algorithm.
+ * The keys of one `jwks_uri`.
+ *
+ * jose's `createRemoteJWKSet` is not used: once its cache is older than `cacheMaxAge` every
+ * verification waits for the refetch, and a failed refetch fails verifications although the old
+ * keys are still good. Here no verification whose key is known ever waits for a fetch: the set is
+ * refreshed in the background once older than `maxAgeSeconds`, and the last good keys keep serving
+ * whatever the refresh does. A token naming a kid the set does not have triggers one refetch (at
+ * most one in flight, at most one per cooldown), and only such tokens wait for it, for at most
+ * `waitMs`. Every fetch has a total deadline and a size cap. Keys are imported once per fetch, per
+ * algorithm.
  */
 export class JwksCache {
   readonly uri: string;
+  /** The URI without query or credentials, as health reports show it. */
+  readonly target: string;
   private http: HttpClient | null;
   private readonly cooldownMs: number;
   private readonly maxAgeMs: number;
   private readonly timeoutMs: number;
+  private readonly maxBytes: number;
+  private readonly waitMs: number;
   private readonly fetchImpl: typeof fetch;
   private jwks: JWK[] = [];
+  private kids = new Set<string>();
   private imported = new Map<string, Promise<VerificationKey | null>>();
   private fetchedAt = -Infinity;
   private attemptedAt = -Infinity;
   private inflight: Promise<void> | null = null;
   /** The last fetch error, without response bodies (they could echo anything). */
   lastError: string | null = null;
-  /** Number of fetches made (successful or not). */
+  lastErrorAt: Date | null = null;
+  lastSuccess: Date | null = null;
+  /** Number of fetches made (successful or not), and of failed ones. */
   fetches = 0;
+  failures = 0;
 
   constructor(uri: string, http: HttpClient | null, options: JwksCacheOptions = {}) {
     this.uri = uri;
+    this.target = describeTarget(uri);
     this.http = http;
     this.cooldownMs = (options.cooldownSeconds ?? 30) * 1000;
     this.maxAgeMs = (options.maxAgeSeconds ?? 600) * 1000;
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.maxBytes = options.maxBytes ?? MAX_RESPONSE_BYTES;
+    this.waitMs = Math.min(options.waitMs ?? 2000, this.timeoutMs);
+    this.fetchImpl = boundedFetch({ timeoutMs: this.timeoutMs, maxBytes: this.maxBytes, fetch: options.fetch });
   }
 
   /**
@@ -215,14 +244,12 @@ export class JwksCache {
         const res = await this.http.request(this.uri, {
           headers: { accept: 'application/json' },
           timeout: this.timeoutMs,
+          maxBytes: this.maxBytes,
         });
         status = res.status;
         text = res.body.toString('utf8');
       } else {
-        const res = await this.fetchImpl(this.uri, {
-          headers: { accept: 'application/json' },
-          signal: AbortSignal.timeout(this.timeoutMs),
-        });
+        const res = await this.fetchImpl(this.uri, { headers: { accept: 'application/json' } });
         status = res.status;
         text = await res.text();
       }
@@ -230,11 +257,15 @@ export class JwksCache {
       const body = JSON.parse(text) as unknown;
       if (!isObject(body) || !Array.isArray(body.keys)) throw new Error('not a JSON Web Key Set');
       this.jwks = (body.keys as unknown[]).filter(isObject) as JWK[];
+      this.kids = new Set(this.jwks.map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
       this.imported = new Map();
       this.fetchedAt = Date.now();
+      this.lastSuccess = new Date();
       this.lastError = null;
     } catch (err) {
-      this.lastError = `fetching ${this.uri} failed: ${err instanceof Error ? err.message : String(err)}`;
+      this.failures++;
+      this.lastErrorAt = new Date();
+      this.lastError = `fetching ${this.target} failed: ${err instanceof Error ? err.message : String(err)}`;
     }
   }
 
@@ -243,20 +274,45 @@ export class JwksCache {
     return this.fetchedAt > -Infinity;
   }
 
+  /** Number of keys of the last good set. */
+  get size(): number {
+    return this.jwks.length;
+  }
+
+  /** Fetches the first set in the background (the gateway's open step); no-op once loaded or fetching. */
+  prefetch(): void {
+    if (!this.loaded && this.inflight === null) void this.refresh();
+  }
+
   /**
    * The keys that may verify a token with this `kid` (all keys fitting `alg` when the token has no
-   * kid). An unknown kid triggers a refetch unless one happened within the cooldown.
+   * kid). Known keys resolve without waiting for any fetch; an unknown kid may wait up to `waitMs`.
    */
   async keysFor(kid: string | undefined, alg: string): Promise<VerificationKey[]> {
-    if (this.inflight) await this.inflight;
-    if (!this.loaded) {
-      // Retry a failed first fetch sooner than the unknown-kid cooldown, but not on every request.
-      if (Date.now() - this.attemptedAt >= Math.min(this.cooldownMs, 5000)) await this.refresh();
-    } else if (Date.now() - this.fetchedAt > this.maxAgeMs && !this.inflight) void this.refresh();
+    const now = Date.now();
+    if (
+      this.loaded &&
+      now - this.fetchedAt > this.maxAgeMs &&
+      this.inflight === null &&
+      now - this.attemptedAt >= Math.max(this.cooldownMs, MIN_RETRY_MS)
+    ) {
+      void this.refresh();
+    }
     let found = this.select(kid, alg);
-    if (found.length === 0 && kid !== undefined && Date.now() - this.attemptedAt >= this.cooldownMs) {
-      await this.refresh();
-      found = this.select(kid, alg);
+    if (found.length === 0) {
+      let wait: boolean;
+      if (!this.loaded) {
+        // No keys at all yet: retry a failed first fetch sooner than the cooldown, but not on every request.
+        if (this.inflight === null && now - this.attemptedAt >= MIN_RETRY_MS) void this.refresh();
+        wait = true;
+      } else {
+        wait = kid !== undefined && !this.kids.has(kid);
+        if (wait && this.inflight === null && now - this.attemptedAt >= this.cooldownMs) void this.refresh();
+      }
+      if (wait && this.inflight !== null) {
+        await within(this.inflight, this.waitMs);
+        found = this.select(kid, alg);
+      }
     }
     const keys: VerificationKey[] = [];
     for (const jwk of found) {
@@ -264,6 +320,20 @@ export class JwksCache {
       if (key) keys.push(key);
     }
     return keys;
+  }
+
+  /** The state of the JWKS endpoint, for `GET /status` and metrics. */
+  health(): DependencyHealth {
+    return {
+      kind: 'jwks',
+      target: this.target,
+      healthy: this.lastError === null,
+      lastSuccess: this.lastSuccess,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
+      failures: this.failures,
+      keys: this.jwks.length,
+    };
   }
 
   private select(kid: string | undefined, alg: string): JWK[] {
@@ -284,55 +354,114 @@ export class JwksCache {
   }
 }
 
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** A URL as health reports show it: no credentials, no query (either could carry a secret). */
+export function describeTarget(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'invalid URL';
+  }
+}
+
 /**
  * Gets the JWKS cache of `uri` from the gateway's shared resources, so the fetched keys survive a
- * config reload (and two plugins naming the same URI share one cache).
+ * config reload (and two plugins naming the same URI share one cache). Nothing is fetched here:
+ * the first fetch happens at the gateway's open step (`prefetch`) or at the first token.
  */
 export function sharedJwksCache(
   services: Pick<GatewayServices, 'shared' | 'http'>,
   uri: string,
   options: JwksCacheOptions = {},
 ): JwksCache {
-  const key = `jwks:${uri}:${options.cooldownSeconds ?? 30}:${options.maxAgeSeconds ?? 600}:${options.timeoutMs ?? 5000}`;
-  const cache = services.shared(key, () => {
-    const created = new JwksCache(uri, services.http, options);
-    void created.refresh();
-    return created;
-  });
+  const key = `jwks:${uri}:${options.cooldownSeconds ?? 30}:${options.maxAgeSeconds ?? 600}:${options.timeoutMs ?? 5000}:${options.maxBytes ?? MAX_RESPONSE_BYTES}:${options.waitMs ?? 2000}`;
+  const cache = services.shared(key, () => new JwksCache(uri, services.http, options));
   cache.useHttp(services.http);
   return cache;
 }
 
-/** A bounded cache of tokens whose signature was verified, keyed by the whole token. */
-export class VerifiedTokenCache<V extends {}> {
-  private readonly lru: LRUCache<string, V> | null;
+/** Bytes a verified-token cache holds at most, whatever its entry count. */
+export const VERIFIED_TOKEN_CACHE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * A bounded cache of tokens whose signature was verified, keyed by the whole token (hashed: tokens
+ * are long and attacker-chosen). At most `max` entries and `VERIFIED_TOKEN_CACHE_BYTES` bytes.
+ */
+export class VerifiedTokenCache<V extends { readonly claims: Readonly<Record<string, unknown>> }> {
+  private readonly cache: BoundedCache<V> | null;
   private readonly maxTtlMs: number;
 
   /** `max` 0 disables the cache. */
-  constructor(max: number, maxTtlSeconds = 3600) {
-    this.lru = max > 0 ? new LRUCache<string, V>({ max, ttlAutopurge: false }) : null;
+  constructor(max: number, maxTtlSeconds = 3600, maxBytes = VERIFIED_TOKEN_CACHE_BYTES) {
+    this.cache =
+      max > 0 ? new BoundedCache<V>({ maxEntries: max, maxBytes, sizeOf: (v) => approximateSize(v.claims) }) : null;
     this.maxTtlMs = maxTtlSeconds * 1000;
   }
 
   get(token: string): V | undefined {
-    return this.lru?.get(token);
+    return this.cache?.get(token);
   }
 
   /** Stores until the token's `exp` (never past it), at most `maxTtlSeconds`. Expired tokens are not stored. */
   set(token: string, value: V, exp: unknown): void {
-    if (!this.lru) return;
+    if (!this.cache) return;
     let ttl = this.maxTtlMs;
     if (typeof exp === 'number') {
       const left = exp * 1000 - Date.now();
       if (left <= 0) return;
       ttl = Math.min(ttl, left);
     }
-    this.lru.set(token, value, { ttl: Math.max(1, Math.floor(ttl)) });
+    freezeClaims(value.claims);
+    this.cache.set(token, value, ttl);
+  }
+
+  /** Entries and bytes held (tests, diagnostics). */
+  get size(): number {
+    return this.cache?.size ?? 0;
+  }
+
+  get bytes(): number {
+    return this.cache?.bytes ?? 0;
   }
 
   clear(): void {
-    this.lru?.clear();
+    this.cache?.clear();
   }
+}
+
+/** Bytes a decoded claims object takes, roughly: its JSON length, twice (UTF-16) plus objects. */
+function approximateSize(claims: Readonly<Record<string, unknown>>): number {
+  try {
+    return JSON.stringify(claims).length * 2 + 64;
+  } catch {
+    return 4096;
+  }
+}
+
+/**
+ * Freezes a claims object and everything in it, so no plugin can change what a token said once it
+ * is verified (the same object may be served from the cache to many requests).
+ */
+export function freezeClaims<T>(claims: T): T {
+  if (claims !== null && typeof claims === 'object' && !Object.isFrozen(claims)) {
+    Object.freeze(claims);
+    for (const v of Object.values(claims)) freezeClaims(v);
+  }
+  return claims;
 }
 
 /** Why `createJwtVerifier().verify()` refused a token. */
@@ -391,6 +520,10 @@ export interface VerifiedJwt {
 export interface JwtVerifier {
   /** Resolves with the verified token or rejects with a `JwtVerificationError`. */
   verify(token: string): Promise<VerifiedJwt>;
+  /** The JWKS endpoint's state (empty for static keys), for a plugin's `health()`. */
+  health(): DependencyHealth[];
+  /** Fetches the JWKS in the background (for a plugin's `open()`); no-op for static keys. */
+  prefetch(): void;
 }
 
 /**
@@ -459,6 +592,8 @@ export async function createJwtVerifier(options: JwtVerifierOptions): Promise<Jw
   };
 
   return {
+    health: () => (jwks ? [jwks.health()] : []),
+    prefetch: () => jwks?.prefetch(),
     async verify(token) {
       const hit = cache.get(token);
       if (hit) {

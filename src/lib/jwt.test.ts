@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import { CUSTOM_CLAIM, type Idp, startIdp } from '../../../test/support/idp.ts';
-import { createJwtVerifier, JwksCache, type JwtErrorCode, JwtVerificationError } from './verifier.ts';
+import { CUSTOM_CLAIM, type Idp, startIdp } from '../../test/support/idp.ts';
+import { createJwtVerifier, JwksCache, type JwtErrorCode, JwtVerificationError } from './jwt.ts';
 
 const code = (c: JwtErrorCode) => (e: unknown) => e instanceof JwtVerificationError && e.code === c;
 

@@ -1,0 +1,95 @@
+/**
+ * A cache for anything keyed by request data (tokens, cookies, header values, client addresses):
+ * a hard cap in entries and in bytes, least-recently-used eviction past either, optional expiry.
+ *
+ * Keys longer than 256 characters are replaced by their SHA-256 before use. Attackers choose
+ * these keys, and V8 hashes a string longer than about 16 KiB by its length alone, so many
+ * distinct long keys of one length would land in one hash bucket and make every lookup linear.
+ * A digest is short, uniformly spread, and its cost is paid once per lookup.
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+
+/** Keys up to this many characters are used as they are; longer ones are hashed. */
+export const MAX_PLAIN_KEY_LENGTH = 256;
+
+/** Marks a hashed key; a plain key starting with it is hashed too, so the two kinds never meet. */
+const HASHED = '\u0000';
+
+/**
+ * The key a bounded structure stores for `key`: itself when short, else a SHA-256 digest. Two
+ * distinct keys give distinct results (up to SHA-256 collisions).
+ */
+export function cacheKey(key: string): string {
+  if (key.length <= MAX_PLAIN_KEY_LENGTH && key.charCodeAt(0) !== 0) return key;
+  return HASHED + createHash('sha256').update(key, 'utf8').digest('base64');
+}
+
+/** Bytes counted per entry besides its key and value (the cache's own bookkeeping). */
+const ENTRY_OVERHEAD = 64;
+
+export interface BoundedCacheOptions<V> {
+  /** Most entries held. */
+  readonly maxEntries: number;
+  /** Most bytes held: keys (2 bytes a character), values as `sizeOf` counts them, and a fixed overhead per entry. */
+  readonly maxBytes: number;
+  /** Approximate size of a value in bytes. Default 64. */
+  readonly sizeOf?: (value: V) => number;
+  /** Default time to live of an entry, ms; 0 or absent: until evicted. */
+  readonly ttlMs?: number;
+}
+
+/** A bounded LRU cache; see the module comment. */
+export class BoundedCache<V extends {}> {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  readonly #lru: LRUCache<string, V>;
+
+  constructor(options: BoundedCacheOptions<V>) {
+    if (!(options.maxEntries >= 1) || !(options.maxBytes >= 1)) throw new RangeError('caps must be at least 1');
+    this.maxEntries = options.maxEntries;
+    this.maxBytes = options.maxBytes;
+    const sizeOf = options.sizeOf;
+    this.#lru = new LRUCache<string, V>({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      sizeCalculation: (value, key) =>
+        Math.max(1, Math.ceil(key.length * 2 + ENTRY_OVERHEAD + (sizeOf === undefined ? 64 : sizeOf(value)))),
+      ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { ttl: options.ttlMs } : {}),
+      ttlAutopurge: false,
+    });
+  }
+
+  get(key: string): V | undefined {
+    return this.#lru.get(cacheKey(key));
+  }
+
+  has(key: string): boolean {
+    return this.#lru.has(cacheKey(key));
+  }
+
+  /** Stores `value`; `ttlMs` overrides the default time to live. A value larger than `maxBytes` is not stored. */
+  set(key: string, value: V, ttlMs?: number): void {
+    const k = cacheKey(key);
+    if (ttlMs !== undefined) this.#lru.set(k, value, { ttl: Math.max(1, Math.floor(ttlMs)) });
+    else this.#lru.set(k, value);
+  }
+
+  delete(key: string): void {
+    this.#lru.delete(cacheKey(key));
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  /** Entries held (expired ones count until evicted or read). */
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  /** Bytes held, as counted against `maxBytes`. */
+  get bytes(): number {
+    return this.#lru.calculatedSize;
+  }
+}
