@@ -19,10 +19,20 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { assertLinearRegex, BoundedCache, cacheKey, definePlugin, PluginConfigError } from '../../index.ts';
+import { assertLinearRegex, BoundedCache, cacheKey, definePlugin } from '../../index.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
+import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { type Discovered, Provider, type ProviderOptions } from './provider.ts';
-import { clearChunks, clearCookie, joinChunks, readCookies, SessionSealer, writeChunks } from './session.ts';
+import {
+  clearChunks,
+  clearCookie,
+  joinChunks,
+  type LoginPayload,
+  readCookies,
+  type SessionPayload,
+  SessionSealer,
+  writeChunks,
+} from './session.ts';
 import {
   idTokenClaims,
   idTokenHeader,
@@ -33,81 +43,10 @@ import {
   userinfoHeader,
 } from './urls.ts';
 
+export type { OidcConfig } from './config.ts';
+export { sessionBinding } from './config.ts';
+export type { LoginPayload, SessionPayload } from './session.ts';
 export { isNavigation, safeReturnPath, userinfoHeader } from './urls.ts';
-
-/** The plugin's config as validated by `schemas/plugins/oidc.schema.json` (defaults applied). */
-export interface OidcConfig {
-  client_id: string;
-  client_secret?: string;
-  discovery: string;
-  allow_insecure_http: boolean;
-  scope: string;
-  response_type: 'code';
-  token_endpoint_auth_method: 'client_secret_post' | 'client_secret_basic' | 'none';
-  authorization_params: Record<string, string>;
-  redirect_uri_path?: string;
-  redirect_uri?: string;
-  session_secret: string | string[];
-  session_cookie_name: string;
-  session_lifetime: number;
-  session_idle_timeout: number;
-  refresh_leeway: number;
-  bearer_only: boolean | 'yes' | 'no';
-  bearer_jwt_auth_allowed_auds?: string[];
-  bearer_jwt_auth_signing_algs: string[];
-  introspection_endpoint?: string;
-  introspection_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post';
-  introspection_cache_ttl: number;
-  realm: string;
-  unauth_action: 'auth' | 'deny';
-  logout_path: string;
-  post_logout_redirect_uri?: string;
-  redirect_after_logout_uri?: string;
-  end_session_endpoint?: string;
-  recovery_page_path?: string;
-  filters?: string | string[];
-  userinfo: boolean;
-  disable_userinfo_header: boolean;
-  disable_access_token_header: boolean;
-  disable_id_token_header: boolean;
-  ssl_verify: boolean | 'yes' | 'no';
-  timeout: number;
-  debug?: boolean;
-}
-
-/** The session cookie's payload. Short keys: it travels on every request. */
-export interface SessionPayload {
-  v: 1;
-  /** Absolute end of the session, epoch seconds. */
-  exp: number;
-  /** Last activity, epoch seconds (for the idle timeout). */
-  seen: number;
-  sub: string;
-  /** ID token (for X-ID-Token and logout's id_token_hint). */
-  it: string;
-  /** Access token. */
-  at: string;
-  /** Access token expiry, epoch seconds; null when the IdP did not say. */
-  ate: number | null;
-  /** Refresh token. */
-  rt?: string;
-  /** The userinfo (or ID token claims): X-Userinfo is computed from it once per cookie value. */
-  user: Record<string, unknown>;
-}
-
-/** The pending-login cookie's payload: what the callback must find again. */
-export interface LoginPayload {
-  v: 1;
-  state: string;
-  nonce: string;
-  /** PKCE code verifier. */
-  cv: string;
-  /** The redirect_uri sent in the authorization request. */
-  ru: string;
-  /** Where to send the browser after login (same-origin path). */
-  rt: string;
-  exp: number;
-}
 
 interface SessionEntry {
   readonly payload: SessionPayload;
@@ -127,35 +66,14 @@ const SESSION_CACHE = { maxEntries: 2000, maxBytes: 32 * 1024 * 1024 };
 const REFRESH_FAILED_CACHE = { maxEntries: 1000, maxBytes: 1024 * 1024, ttlMs: 30_000 };
 const MAX_REFRESHING = 1000;
 
-interface RoutePaths {
-  readonly callback: string;
-  /** Where a callback without a pending login sends the browser to start over. */
-  readonly home: string;
-}
-
 const SET_COOKIE_CTX = 'oidc.set_cookie';
 const LOGIN_TTL = 600;
 const LOGIN_SUFFIX = '_login';
 const NO_STORE = 'no-store';
-const RESERVED_AUTH_PARAMS = new Set([
-  'client_id',
-  'redirect_uri',
-  'response_type',
-  'scope',
-  'state',
-  'nonce',
-  'code_challenge',
-  'code_challenge_method',
-]);
-const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 /** The longest return path kept in the pending-login cookie; a longer one falls back to the route's home. */
 const MAX_RETURN_PATH = 1024;
 /** Browsers drop a cookie past 4096 bytes (name, value and attributes): the login cookie stays below. */
 const MAX_LOGIN_COOKIE = 4000;
-
-function yes(v: boolean | 'yes' | 'no'): boolean {
-  return v === true || v === 'yes';
-}
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
@@ -169,16 +87,6 @@ function unavailableBody(req: GatewayRequest): Record<string, string> {
   return { message: 'Service Temporarily Unavailable', request_id: req.id };
 }
 
-/** What a session is bound to: a session sealed under another binding does not open. */
-export function sessionBinding(clientId: string, discovery: string, cookieName: string): string {
-  return `${clientId}\n${new URL(discovery).href}\n${cookieName}`;
-}
-
-function isAllowedUrl(url: URL, allowInsecure: boolean): boolean {
-  if (url.protocol === 'https:') return true;
-  return url.protocol === 'http:' && (allowInsecure || LOOPBACK.test(url.hostname));
-}
-
 /** One configured instance of the plugin. */
 class OidcInstance {
   readonly #cfg: OidcConfig;
@@ -190,7 +98,7 @@ class OidcInstance {
   readonly #loginCookie: string;
   readonly #filter: RegExp | null;
   /** Each filter as it is matched, with its config path; the whole alternation is linear when each is. */
-  readonly #filterChecks: [string, string][] = [];
+  readonly #filterChecks: readonly (readonly [string, string])[];
   readonly #bearerOnly: boolean;
   readonly #audiences: readonly string[];
   readonly #postLogout: string;
@@ -215,119 +123,16 @@ class OidcInstance {
     this.#log = context.log;
     this.#services = context.services;
 
-    let discovery: URL;
-    try {
-      discovery = new URL(cfg.discovery);
-    } catch {
-      throw new PluginConfigError('discovery', 'must be an absolute URL');
-    }
-    if (!isAllowedUrl(discovery, cfg.allow_insecure_http)) {
-      throw new PluginConfigError(
-        'discovery',
-        'must use https (plain http is accepted only for a loopback host, or with allow_insecure_http: true)',
-      );
-    }
-    if (
-      cfg.introspection_endpoint !== undefined &&
-      !isAllowedUrl(new URL(cfg.introspection_endpoint), cfg.allow_insecure_http || LOOPBACK.test(discovery.hostname))
-    ) {
-      throw new PluginConfigError('introspection_endpoint', 'must use https (or plain http on a loopback host)');
-    }
-    if (!cfg.scope.split(/\s+/).includes('openid')) throw new PluginConfigError('scope', 'must include openid');
-    if (cfg.client_secret === undefined && cfg.token_endpoint_auth_method !== 'none') {
-      throw new PluginConfigError('client_secret', 'is required unless token_endpoint_auth_method is none');
-    }
-    for (const k of Object.keys(cfg.authorization_params)) {
-      if (RESERVED_AUTH_PARAMS.has(k)) {
-        throw new PluginConfigError(`authorization_params.${k}`, 'is set by the plugin and cannot be configured');
-      }
-    }
-    if (cfg.redirect_uri !== undefined && cfg.redirect_uri_path !== undefined) {
-      throw new PluginConfigError('redirect_uri_path', 'set either redirect_uri or redirect_uri_path, not both');
-    }
-    let fixedCallback: string | null = cfg.redirect_uri_path ?? null;
-    if (cfg.redirect_uri !== undefined) {
-      const u = new URL(cfg.redirect_uri);
-      if (u.search !== '' || u.hash !== '')
-        throw new PluginConfigError('redirect_uri', 'must not have a query or fragment');
-      fixedCallback = u.pathname;
-    }
-    this.#fixedRoute = fixedCallback === null ? null : { callback: fixedCallback, home: '/' };
-    this.#redirectOrigin = cfg.redirect_uri === undefined ? null : new URL(cfg.redirect_uri).origin;
-    if (cfg.redirect_uri === undefined && !yes(cfg.bearer_only) && !(context.scope.route?.hosts?.length ?? 0)) {
-      // Nothing configured says which host the IdP must send the browser back to.
-      context.log.warn(
-        "redirect_uri is not set and the plugin is not on a route with hosts: the redirect_uri and post_logout_redirect_uri sent to the IdP are built from each request's Host header; set redirect_uri to an absolute URL (https://app.example.com/callback) or give the route hosts",
-      );
-    }
-
-    if (
-      cfg.post_logout_redirect_uri !== undefined &&
-      cfg.redirect_after_logout_uri !== undefined &&
-      cfg.post_logout_redirect_uri !== cfg.redirect_after_logout_uri
-    ) {
-      throw new PluginConfigError(
-        'redirect_after_logout_uri',
-        'conflicts with post_logout_redirect_uri (kong-oidc name of the same setting)',
-      );
-    }
-    this.#postLogout = cfg.post_logout_redirect_uri ?? cfg.redirect_after_logout_uri ?? '/';
-    const postLogoutPath =
-      cfg.post_logout_redirect_uri !== undefined ? 'post_logout_redirect_uri' : 'redirect_after_logout_uri';
-    if (this.#postLogout.startsWith('/')) {
-      if (safeReturnPath(this.#postLogout) !== this.#postLogout)
-        throw new PluginConfigError(postLogoutPath, 'must be a path on this gateway or an absolute URL');
-    } else {
-      let u: URL | null = null;
-      try {
-        u = new URL(this.#postLogout);
-      } catch {
-        /* reported below */
-      }
-      if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) {
-        throw new PluginConfigError(postLogoutPath, 'must be a path on this gateway or an absolute http(s) URL');
-      }
-    }
-
-    const filters =
-      typeof cfg.filters === 'string'
-        ? cfg.filters
-            .split(',')
-            .map((f) => f.trim())
-            .filter((f) => f !== '')
-        : (cfg.filters ?? []);
-    const alternatives: string[] = [];
-    filters.forEach((f, i) => {
-      try {
-        new RegExp(f);
-      } catch (err) {
-        throw new PluginConfigError(
-          typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`,
-          `is not a valid regular expression: ${(err as Error).message}`,
-        );
-      }
-      if (/%[a-zA-Z.%-]/.test(f)) {
-        context.log.warn(
-          'oidc filter looks like a Lua pattern; filters are regular expressions matched against the whole path',
-          { filter: f },
-        );
-      }
-      alternatives.push(`(?:${f})`);
-      this.#filterChecks.push([`^(?:${f})$`, typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`]);
-    });
-    this.#filter = alternatives.length === 0 ? null : new RegExp(`^(?:${alternatives.join('|')})$`);
-
-    this.#bearerOnly = yes(cfg.bearer_only);
-    this.#audiences = cfg.bearer_jwt_auth_allowed_auds ?? [cfg.client_id];
-    const sslVerify = yes(cfg.ssl_verify);
-    if (!sslVerify) {
-      context.log.warn(
-        "oidc ssl_verify is off: the IdP's TLS certificate is not verified; anyone on the path can impersonate it",
-        {
-          discovery: discovery.origin,
-        },
-      );
-    }
+    const checked = checkConfig(cfg, context.log, context.scope.route);
+    const discovery = checked.discovery;
+    const sslVerify = checked.sslVerify;
+    this.#fixedRoute = checked.fixedRoute;
+    this.#redirectOrigin = checked.redirectOrigin;
+    this.#postLogout = checked.postLogout;
+    this.#filter = checked.filter;
+    this.#filterChecks = checked.filterChecks;
+    this.#bearerOnly = checked.bearerOnly;
+    this.#audiences = checked.audiences;
 
     this.#cookie = cfg.session_cookie_name;
     this.#loginCookie = cfg.session_cookie_name + LOGIN_SUFFIX;

@@ -7,6 +7,40 @@ import { SessionSealer } from '../../index.ts';
 
 export { SessionSealer };
 
+/** The session cookie's payload. Short keys: it travels on every request. */
+export interface SessionPayload {
+  v: 1;
+  /** Absolute end of the session, epoch seconds. */
+  exp: number;
+  /** Last activity, epoch seconds (for the idle timeout). */
+  seen: number;
+  sub: string;
+  /** ID token (for X-ID-Token and logout's id_token_hint). */
+  it: string;
+  /** Access token. */
+  at: string;
+  /** Access token expiry, epoch seconds; null when the IdP did not say. */
+  ate: number | null;
+  /** Refresh token. */
+  rt?: string;
+  /** The userinfo (or ID token claims): X-Userinfo is computed from it once per cookie value. */
+  user: Record<string, unknown>;
+}
+
+/** The pending-login cookie's payload: what the callback must find again. */
+export interface LoginPayload {
+  v: 1;
+  state: string;
+  nonce: string;
+  /** PKCE code verifier. */
+  cv: string;
+  /** The redirect_uri sent in the authorization request. */
+  ru: string;
+  /** Where to send the browser after login (same-origin path). */
+  rt: string;
+  exp: number;
+}
+
 /** Longest cookie value written in one cookie; browsers cap name + value + attributes near 4096 bytes. */
 export const CHUNK_SIZE = 3800;
 /** Upper bound of chunks read, so a hostile Cookie header cannot make us concatenate forever. */

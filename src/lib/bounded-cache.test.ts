@@ -1,0 +1,81 @@
+// Structures keyed by request data stay within their caps, in entries and in bytes, whatever keys
+// an attacker chooses; long keys are stored as digests.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { LocalCounters } from '../plugins/rate-limiting/stores.ts';
+import { BoundedCache, cacheKey, MAX_PLAIN_KEY_LENGTH } from './bounded-cache.ts';
+import { VerifiedTokenCache } from './jwt.ts';
+
+/** A distinct key of `length` characters (shared prefix, distinct tail: the worst case for string hashing). */
+function longKey(i: number, length: number): string {
+  const tail = `:${i}`;
+  return 'k'.repeat(length - tail.length) + tail;
+}
+
+describe('BoundedCache', () => {
+  test('many distinct long keys: entries and bytes stay within the caps', () => {
+    const cache = new BoundedCache<{ n: number }>({ maxEntries: 1000, maxBytes: 128 * 1024, sizeOf: () => 32 });
+    for (let i = 0; i < 20_000; i++) {
+      cache.set(longKey(i, 4096 + (i % 7) * 1024), { n: i });
+      assert.ok(cache.size <= 1000, `entries ${cache.size}`);
+      assert.ok(cache.bytes <= 128 * 1024, `bytes ${cache.bytes}`);
+    }
+    // Keys are digests: 4 KiB keys cost what short ones do, so the byte cap holds many of them.
+    assert.ok(cache.size > 500, `entries held ${cache.size}`);
+    // The most recent entries are still there, the oldest were evicted.
+    assert.deepEqual(cache.get(longKey(19_999, 4096 + (19_999 % 7) * 1024)), { n: 19_999 });
+    assert.equal(cache.get(longKey(0, 4096)), undefined);
+  });
+
+  test('the byte cap binds when values are large', () => {
+    const cache = new BoundedCache<Buffer>({ maxEntries: 100_000, maxBytes: 64 * 1024, sizeOf: (b) => b.length });
+    for (let i = 0; i < 1000; i++) cache.set(`key-${i}`, randomBytes(1024));
+    assert.ok(cache.bytes <= 64 * 1024);
+    assert.ok(cache.size < 64);
+  });
+
+  test('keys longer than 256 characters are hashed; short ones are kept; the two never collide', () => {
+    assert.equal(cacheKey('short'), 'short');
+    const long = 'x'.repeat(MAX_PLAIN_KEY_LENGTH + 1);
+    const h = cacheKey(long);
+    assert.ok(h.length < 64 && h !== long);
+    assert.equal(cacheKey(long), h, 'stable');
+    assert.notEqual(cacheKey(h), h, 'a short key spelled like a digest is hashed too, so it cannot alias one');
+    const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 10_000 });
+    cache.set(long, 'victim');
+    assert.equal(cache.get(h), undefined);
+  });
+
+  test('entries expire', async () => {
+    const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 10_000 });
+    cache.set('a', 'v', 1);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(cache.get('a'), undefined);
+  });
+});
+
+describe('caches keyed by request data use it', () => {
+  test('local rate-limit counters: distinct long identifiers never grow past the caps', () => {
+    const counters = new LocalCounters({ maxEntries: 500, maxBytes: 64 * 1024 });
+    const end = Date.now() + 60_000;
+    for (let i = 0; i < 10_000; i++) {
+      counters.hit([`ratelimit:r:s:${longKey(i, 2048)}:0:minute`], [10], [end]);
+      assert.ok(counters.size <= 500 && counters.bytes <= 64 * 1024);
+    }
+    // A key still held counts exactly.
+    const key = ['ratelimit:r:s:1.2.3.4:0:minute'];
+    for (let i = 0; i < 10; i++) assert.equal(counters.hit(key, [10], [end])[1], 0);
+    assert.equal(counters.hit(key, [10], [end])[1], 1, 'the 11th request is refused');
+  });
+
+  test('verified-token cache: many distinct tokens stay within its entry and byte caps', () => {
+    const cache = new VerifiedTokenCache<{ claims: Record<string, unknown> }>(10_000, 3600, 256 * 1024);
+    const exp = Date.now() / 1000 + 600;
+    for (let i = 0; i < 5_000; i++) {
+      cache.set(`${longKey(i, 1200)}.sig`, { claims: { sub: `user-${i}`, blob: 'x'.repeat(200) } }, exp);
+      assert.ok(cache.bytes <= 256 * 1024);
+    }
+    assert.ok(cache.size < 5_000);
+  });
+});

@@ -1,0 +1,272 @@
+/**
+ * The JWKS cache of `tollgate/jwt`: the keys of one `jwks_uri`, fetched within a deadline and a
+ * size cap, refreshed in the background, refetched single-flight on an unknown kid.
+ */
+import { importJWK, type JWK } from 'jose';
+import type { DependencyHealth, GatewayServices, HttpClient } from '../pipeline/plugin.ts';
+import { boundedFetch, MAX_RESPONSE_BYTES } from './bounded-fetch.ts';
+import type { VerificationKey } from './jwt.ts';
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Checks `alg` against a JWK's kty/crv/alg, so a JWKS key is never used with another algorithm family. */
+export function jwkFitsAlg(jwk: JWK, alg: string): boolean {
+  if (jwk.use !== undefined && jwk.use !== 'sig') return false;
+  if (jwk.alg !== undefined && jwk.alg !== alg) return false;
+  if (alg.startsWith('RS') || alg.startsWith('PS')) return jwk.kty === 'RSA';
+  if (alg.startsWith('ES')) {
+    const crv = { ES256: 'P-256', ES384: 'P-384', ES512: 'P-521' }[alg];
+    return jwk.kty === 'EC' && jwk.crv === crv;
+  }
+  if (alg === 'EdDSA') return jwk.kty === 'OKP' && (jwk.crv === 'Ed25519' || jwk.crv === 'Ed448');
+  return false;
+}
+
+/** Options of a JWKS cache. */
+export interface JwksCacheOptions {
+  /** Seconds between two fetches triggered by an unknown kid. Default 30. */
+  cooldownSeconds?: number;
+  /** Seconds after which a fetched key set is refreshed in the background. Default 600. */
+  maxAgeSeconds?: number;
+  /** Milliseconds for one fetch, head and body. Default 5000. */
+  timeoutMs?: number;
+  /** Largest JWKS document accepted, in bytes. Default 1 MiB. */
+  maxBytes?: number;
+  /**
+   * Milliseconds a token may wait for keys it needs and the cache lacks (an unknown kid, or no
+   * keys fetched yet). Default 2000, at most `timeoutMs`. Tokens whose key is known never wait.
+   */
+  waitMs?: number;
+  /** A fetch to use instead of the global one when no gateway HTTP client is given (e.g. a loopback-only fetch in tests). */
+  fetch?: typeof fetch;
+}
+
+/** A background refresh that failed is retried at most this often. */
+const MIN_RETRY_MS = 1000;
+
+/**
+ * The keys of one `jwks_uri`.
+ *
+ * jose's `createRemoteJWKSet` is not used: once its cache is older than `cacheMaxAge` every
+ * verification waits for the refetch, and a failed refetch fails verifications although the old
+ * keys are still good. Here no verification whose key is known ever waits for a fetch: the set is
+ * refreshed in the background once older than `maxAgeSeconds`, and the last good keys keep serving
+ * whatever the refresh does. A token naming a kid the set does not have triggers one refetch (at
+ * most one in flight, at most one per cooldown), and only such tokens wait for it, for at most
+ * `waitMs`. Every fetch has a total deadline and a size cap. Keys are imported once per fetch, per
+ * algorithm.
+ */
+export class JwksCache {
+  readonly uri: string;
+  /** The URI without query or credentials, as health reports show it. */
+  readonly target: string;
+  private http: HttpClient | null;
+  private readonly cooldownMs: number;
+  private readonly maxAgeMs: number;
+  private readonly timeoutMs: number;
+  private readonly maxBytes: number;
+  private readonly waitMs: number;
+  private readonly fetchImpl: typeof fetch;
+  private jwks: JWK[] = [];
+  private kids = new Set<string>();
+  private imported = new Map<string, Promise<VerificationKey | null>>();
+  private fetchedAt = -Infinity;
+  private attemptedAt = -Infinity;
+  private inflight: Promise<void> | null = null;
+  /** The last fetch error, without response bodies (they could echo anything). */
+  lastError: string | null = null;
+  lastErrorAt: Date | null = null;
+  lastSuccess: Date | null = null;
+  /** Number of fetches made (successful or not), and of failed ones. */
+  fetches = 0;
+  failures = 0;
+
+  constructor(uri: string, http: HttpClient | null, options: JwksCacheOptions = {}) {
+    this.uri = uri;
+    this.target = describeTarget(uri);
+    this.http = http;
+    this.cooldownMs = (options.cooldownSeconds ?? 30) * 1000;
+    this.maxAgeMs = (options.maxAgeSeconds ?? 600) * 1000;
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.maxBytes = options.maxBytes ?? MAX_RESPONSE_BYTES;
+    this.waitMs = Math.min(options.waitMs ?? 2000, this.timeoutMs);
+    this.fetchImpl = boundedFetch({ timeoutMs: this.timeoutMs, maxBytes: this.maxBytes, fetch: options.fetch });
+  }
+
+  /**
+   * Fetches through this client from now on. The cache outlives the runtime that created it, and
+   * a retired runtime's client may be closed: each runtime that acquires the cache hands over its own.
+   */
+  useHttp(http: HttpClient | null): void {
+    this.http = http;
+  }
+
+  /** Starts a fetch unless one is running; resolves when it ends (never rejects). */
+  refresh(): Promise<void> {
+    this.inflight ??= this.fetchOnce().finally(() => {
+      this.inflight = null;
+    });
+    return this.inflight;
+  }
+
+  private async fetchOnce(): Promise<void> {
+    this.attemptedAt = Date.now();
+    this.fetches++;
+    try {
+      let status: number;
+      let text: string;
+      if (this.http) {
+        const res = await this.http.request(this.uri, {
+          headers: { accept: 'application/json' },
+          timeout: this.timeoutMs,
+          maxBytes: this.maxBytes,
+        });
+        status = res.status;
+        text = res.body.toString('utf8');
+      } else {
+        const res = await this.fetchImpl(this.uri, { headers: { accept: 'application/json' } });
+        status = res.status;
+        text = await res.text();
+      }
+      if (status !== 200) throw new Error(`status ${status}`);
+      const body = JSON.parse(text) as unknown;
+      if (!isObject(body) || !Array.isArray(body.keys)) throw new Error('not a JSON Web Key Set');
+      this.jwks = (body.keys as unknown[]).filter(isObject) as JWK[];
+      this.kids = new Set(this.jwks.map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
+      this.imported = new Map();
+      this.fetchedAt = Date.now();
+      this.lastSuccess = new Date();
+      this.lastError = null;
+    } catch (err) {
+      this.failures++;
+      this.lastErrorAt = new Date();
+      this.lastError = `fetching ${this.target} failed: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  }
+
+  /** Whether a set was fetched successfully at least once. */
+  get loaded(): boolean {
+    return this.fetchedAt > -Infinity;
+  }
+
+  /** Number of keys of the last good set. */
+  get size(): number {
+    return this.jwks.length;
+  }
+
+  /** Fetches the first set in the background (the gateway's open step); no-op once loaded or fetching. */
+  prefetch(): void {
+    if (!this.loaded && this.inflight === null) void this.refresh();
+  }
+
+  /**
+   * The keys that may verify a token with this `kid` (all keys fitting `alg` when the token has no
+   * kid). Known keys resolve without waiting for any fetch; an unknown kid may wait up to `waitMs`.
+   */
+  async keysFor(kid: string | undefined, alg: string): Promise<VerificationKey[]> {
+    const now = Date.now();
+    if (
+      this.loaded &&
+      now - this.fetchedAt > this.maxAgeMs &&
+      this.inflight === null &&
+      now - this.attemptedAt >= Math.max(this.cooldownMs, MIN_RETRY_MS)
+    ) {
+      void this.refresh();
+    }
+    let found = this.select(kid, alg);
+    if (found.length === 0) {
+      let wait: boolean;
+      if (!this.loaded) {
+        // No keys at all yet: retry a failed first fetch sooner than the cooldown, but not on every request.
+        if (this.inflight === null && now - this.attemptedAt >= MIN_RETRY_MS) void this.refresh();
+        wait = true;
+      } else {
+        wait = kid !== undefined && !this.kids.has(kid);
+        if (wait && this.inflight === null && now - this.attemptedAt >= this.cooldownMs) void this.refresh();
+      }
+      if (wait && this.inflight !== null) {
+        await within(this.inflight, this.waitMs);
+        found = this.select(kid, alg);
+      }
+    }
+    const keys: VerificationKey[] = [];
+    for (const jwk of found) {
+      const key = await this.importKey(jwk, alg);
+      if (key) keys.push(key);
+    }
+    return keys;
+  }
+
+  /** The state of the JWKS endpoint, for `GET /status` and metrics. */
+  health(): DependencyHealth {
+    return {
+      kind: 'jwks',
+      target: this.target,
+      healthy: this.lastError === null,
+      lastSuccess: this.lastSuccess,
+      lastError: this.lastError,
+      lastErrorAt: this.lastErrorAt,
+      failures: this.failures,
+      keys: this.jwks.length,
+    };
+  }
+
+  private select(kid: string | undefined, alg: string): JWK[] {
+    return this.jwks.filter((k) => (kid === undefined || k.kid === kid) && jwkFitsAlg(k, alg));
+  }
+
+  private importKey(jwk: JWK, alg: string): Promise<VerificationKey | null> {
+    const id = `${alg}:${this.jwks.indexOf(jwk)}`;
+    let p = this.imported.get(id);
+    if (!p) {
+      p = importJWK(jwk, alg).then(
+        (k) => (k instanceof Uint8Array ? null : k),
+        () => null,
+      );
+      this.imported.set(id, p);
+    }
+    return p;
+  }
+}
+
+/** Resolves when `p` settles or after `ms`, whichever comes first. */
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** A URL as health reports show it: no credentials, no query (either could carry a secret). */
+export function describeTarget(uri: string): string {
+  try {
+    const u = new URL(uri);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return 'invalid URL';
+  }
+}
+
+/**
+ * Gets the JWKS cache of `uri` from the gateway's shared resources, so the fetched keys survive a
+ * config reload (and two plugins naming the same URI share one cache). Nothing is fetched here:
+ * the first fetch happens at the gateway's open step (`prefetch`) or at the first token.
+ */
+export function sharedJwksCache(
+  services: Pick<GatewayServices, 'shared' | 'http'>,
+  uri: string,
+  options: JwksCacheOptions = {},
+): JwksCache {
+  const key = `jwks:${uri}:${options.cooldownSeconds ?? 30}:${options.maxAgeSeconds ?? 600}:${options.timeoutMs ?? 5000}:${options.maxBytes ?? MAX_RESPONSE_BYTES}:${options.waitMs ?? 2000}`;
+  const cache = services.shared(key, () => new JwksCache(uri, services.http, options));
+  cache.useHttp(services.http);
+  return cache;
+}

@@ -1,0 +1,225 @@
+/**
+ * The oidc plugin's config: its shape, and the checks the schema cannot express, done once at
+ * load (no I/O). Warnings go to the plugin's logger, so `gateway validate` shows them located.
+ */
+import type { PluginLogger, RouteInfo } from '../../index.ts';
+import { PluginConfigError } from '../../index.ts';
+import { safeReturnPath } from './urls.ts';
+
+/** The plugin's config as validated by `schemas/plugins/oidc.schema.json` (defaults applied). */
+export interface OidcConfig {
+  client_id: string;
+  client_secret?: string;
+  discovery: string;
+  allow_insecure_http: boolean;
+  scope: string;
+  response_type: 'code';
+  token_endpoint_auth_method: 'client_secret_post' | 'client_secret_basic' | 'none';
+  authorization_params: Record<string, string>;
+  redirect_uri_path?: string;
+  redirect_uri?: string;
+  session_secret: string | string[];
+  session_cookie_name: string;
+  session_lifetime: number;
+  session_idle_timeout: number;
+  refresh_leeway: number;
+  bearer_only: boolean | 'yes' | 'no';
+  bearer_jwt_auth_allowed_auds?: string[];
+  bearer_jwt_auth_signing_algs: string[];
+  introspection_endpoint?: string;
+  introspection_endpoint_auth_method: 'client_secret_basic' | 'client_secret_post';
+  introspection_cache_ttl: number;
+  realm: string;
+  unauth_action: 'auth' | 'deny';
+  logout_path: string;
+  post_logout_redirect_uri?: string;
+  redirect_after_logout_uri?: string;
+  end_session_endpoint?: string;
+  recovery_page_path?: string;
+  filters?: string | string[];
+  userinfo: boolean;
+  disable_userinfo_header: boolean;
+  disable_access_token_header: boolean;
+  disable_id_token_header: boolean;
+  ssl_verify: boolean | 'yes' | 'no';
+  timeout: number;
+  debug?: boolean;
+}
+
+/** The callback path of a route, and where a callback without a pending login sends the browser. */
+export interface RoutePaths {
+  readonly callback: string;
+  /** Where a callback without a pending login sends the browser to start over. */
+  readonly home: string;
+}
+
+/** What `checkConfig` derives from a valid config. */
+export interface CheckedConfig {
+  readonly discovery: URL;
+  readonly fixedRoute: RoutePaths | null;
+  /** The configured `redirect_uri`'s origin: the origin of every absolute URL sent to the IdP. */
+  readonly redirectOrigin: string | null;
+  readonly postLogout: string;
+  readonly filter: RegExp | null;
+  /** Each filter as matched, with its config path, for the load-time linearity check. */
+  readonly filterChecks: readonly (readonly [string, string])[];
+  readonly bearerOnly: boolean;
+  readonly audiences: readonly string[];
+  readonly sslVerify: boolean;
+}
+
+const RESERVED_AUTH_PARAMS = new Set([
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'scope',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+]);
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
+
+/** kong-oidc's flags are booleans or the strings yes/no. */
+export function yes(v: boolean | 'yes' | 'no'): boolean {
+  return v === true || v === 'yes';
+}
+
+/** What a session is bound to: a session sealed under another binding does not open. */
+export function sessionBinding(clientId: string, discovery: string, cookieName: string): string {
+  return `${clientId}\n${new URL(discovery).href}\n${cookieName}`;
+}
+
+function isAllowedUrl(url: URL, allowInsecure: boolean): boolean {
+  if (url.protocol === 'https:') return true;
+  return url.protocol === 'http:' && (allowInsecure || LOOPBACK.test(url.hostname));
+}
+
+/** Checks what the schema cannot; throws `PluginConfigError` at the offending field. */
+export function checkConfig(cfg: OidcConfig, log: PluginLogger, route: RouteInfo | null): CheckedConfig {
+  let discovery: URL;
+  try {
+    discovery = new URL(cfg.discovery);
+  } catch {
+    throw new PluginConfigError('discovery', 'must be an absolute URL');
+  }
+  if (!isAllowedUrl(discovery, cfg.allow_insecure_http)) {
+    throw new PluginConfigError(
+      'discovery',
+      'must use https (plain http is accepted only for a loopback host, or with allow_insecure_http: true)',
+    );
+  }
+  if (
+    cfg.introspection_endpoint !== undefined &&
+    !isAllowedUrl(new URL(cfg.introspection_endpoint), cfg.allow_insecure_http || LOOPBACK.test(discovery.hostname))
+  ) {
+    throw new PluginConfigError('introspection_endpoint', 'must use https (or plain http on a loopback host)');
+  }
+  if (!cfg.scope.split(/\s+/).includes('openid')) throw new PluginConfigError('scope', 'must include openid');
+  if (cfg.client_secret === undefined && cfg.token_endpoint_auth_method !== 'none') {
+    throw new PluginConfigError('client_secret', 'is required unless token_endpoint_auth_method is none');
+  }
+  for (const k of Object.keys(cfg.authorization_params)) {
+    if (RESERVED_AUTH_PARAMS.has(k)) {
+      throw new PluginConfigError(`authorization_params.${k}`, 'is set by the plugin and cannot be configured');
+    }
+  }
+  if (cfg.redirect_uri !== undefined && cfg.redirect_uri_path !== undefined) {
+    throw new PluginConfigError('redirect_uri_path', 'set either redirect_uri or redirect_uri_path, not both');
+  }
+  let fixedCallback: string | null = cfg.redirect_uri_path ?? null;
+  if (cfg.redirect_uri !== undefined) {
+    const u = new URL(cfg.redirect_uri);
+    if (u.search !== '' || u.hash !== '')
+      throw new PluginConfigError('redirect_uri', 'must not have a query or fragment');
+    fixedCallback = u.pathname;
+  }
+  const fixedRoute: RoutePaths | null = fixedCallback === null ? null : { callback: fixedCallback, home: '/' };
+  const redirectOrigin = cfg.redirect_uri === undefined ? null : new URL(cfg.redirect_uri).origin;
+  if (cfg.redirect_uri === undefined && !yes(cfg.bearer_only) && !(route?.hosts?.length ?? 0)) {
+    // Nothing configured says which host the IdP must send the browser back to.
+    log.warn(
+      "redirect_uri is not set and the plugin is not on a route with hosts: the redirect_uri and post_logout_redirect_uri sent to the IdP are built from each request's Host header; set redirect_uri to an absolute URL (https://app.example.com/callback) or give the route hosts",
+    );
+  }
+
+  if (
+    cfg.post_logout_redirect_uri !== undefined &&
+    cfg.redirect_after_logout_uri !== undefined &&
+    cfg.post_logout_redirect_uri !== cfg.redirect_after_logout_uri
+  ) {
+    throw new PluginConfigError(
+      'redirect_after_logout_uri',
+      'conflicts with post_logout_redirect_uri (kong-oidc name of the same setting)',
+    );
+  }
+  const postLogout = cfg.post_logout_redirect_uri ?? cfg.redirect_after_logout_uri ?? '/';
+  const postLogoutPath =
+    cfg.post_logout_redirect_uri !== undefined ? 'post_logout_redirect_uri' : 'redirect_after_logout_uri';
+  if (postLogout.startsWith('/')) {
+    if (safeReturnPath(postLogout) !== postLogout)
+      throw new PluginConfigError(postLogoutPath, 'must be a path on this gateway or an absolute URL');
+  } else {
+    let u: URL | null = null;
+    try {
+      u = new URL(postLogout);
+    } catch {
+      /* reported below */
+    }
+    if (!u || (u.protocol !== 'https:' && u.protocol !== 'http:')) {
+      throw new PluginConfigError(postLogoutPath, 'must be a path on this gateway or an absolute http(s) URL');
+    }
+  }
+
+  const filters =
+    typeof cfg.filters === 'string'
+      ? cfg.filters
+          .split(',')
+          .map((f) => f.trim())
+          .filter((f) => f !== '')
+      : (cfg.filters ?? []);
+  const alternatives: string[] = [];
+  const filterChecks: [string, string][] = [];
+  filters.forEach((f, i) => {
+    try {
+      new RegExp(f);
+    } catch (err) {
+      throw new PluginConfigError(
+        typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`,
+        `is not a valid regular expression: ${(err as Error).message}`,
+      );
+    }
+    if (/%[a-zA-Z.%-]/.test(f)) {
+      log.warn('oidc filter looks like a Lua pattern; filters are regular expressions matched against the whole path', {
+        filter: f,
+      });
+    }
+    alternatives.push(`(?:${f})`);
+    filterChecks.push([`^(?:${f})$`, typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`]);
+  });
+  const filter = alternatives.length === 0 ? null : new RegExp(`^(?:${alternatives.join('|')})$`);
+
+  const bearerOnly = yes(cfg.bearer_only);
+  const audiences = cfg.bearer_jwt_auth_allowed_auds ?? [cfg.client_id];
+  const sslVerify = yes(cfg.ssl_verify);
+  if (!sslVerify) {
+    log.warn(
+      "oidc ssl_verify is off: the IdP's TLS certificate is not verified; anyone on the path can impersonate it",
+      {
+        discovery: discovery.origin,
+      },
+    );
+  }
+
+  return {
+    discovery,
+    fixedRoute,
+    redirectOrigin,
+    postLogout,
+    filter,
+    filterChecks,
+    bearerOnly,
+    audiences,
+    sslVerify,
+  };
+}
