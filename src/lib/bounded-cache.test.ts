@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { LocalCounters } from '../plugins/rate-limiting/stores.ts';
 import { BoundedCache, cacheKey, MAX_PLAIN_KEY_LENGTH } from './bounded-cache.ts';
+import { LocalCounters } from './counters.ts';
 import { VerifiedTokenCache } from './jwt.ts';
 
 /** A distinct key of `length` characters (shared prefix, distinct tail: the worst case for string hashing). */
