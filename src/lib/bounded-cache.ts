@@ -7,7 +7,7 @@
  * distinct long keys of one length would land in one hash bucket and make every lookup linear.
  * A digest is short, uniformly spread, and its cost is paid once per lookup.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
 /** Keys up to this many characters are used as they are; longer ones are hashed. */
@@ -22,7 +22,8 @@ const HASHED = '\u0000';
  */
 export function cacheKey(key: string): string {
   if (key.length <= MAX_PLAIN_KEY_LENGTH && key.charCodeAt(0) !== 0) return key;
-  return HASHED + createHash('sha256').update(key, 'utf8').digest('base64');
+  // One-shot hash: no Hash object per lookup (this runs on the request path).
+  return HASHED + hash('sha256', key, 'base64');
 }
 
 /** Bytes counted per entry besides its key and value (the cache's own bookkeeping). */
