@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Listening, listen } from '../../test/support/upstream.ts';
-import { createHttpClient } from '../proxy/http-client.ts';
+import { createHttpClient } from '../upstream/http-client.ts';
 import { boundedFetch, DeadlineError, ResponseTooLargeError } from './bounded-fetch.ts';
 
 describe('bounded fetches', () => {
