@@ -6,6 +6,7 @@
 export type * from './config/model.ts';
 export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode, RequestError, RequestErrorCode } from './errors.ts';
 export { ConfigError, PluginConfigError, ProxyError } from './errors.ts';
+export * from './lib/anonymous.ts';
 export * from './lib/bounded-cache.ts';
 export * from './lib/bounded-fetch.ts';
 export * from './lib/counters.ts';

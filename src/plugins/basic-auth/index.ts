@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { anonymousConsumer, definePlugin } from '../../index.ts';
 import { basicauthCredentials } from './entities.ts';
 
 /** The basic-auth plugin's config, defaults applied. */
@@ -117,15 +117,7 @@ export default definePlugin<BasicAuthConfig>({
   consumerScoped: false,
   entities: [basicauthCredentials],
   create(config, context) {
-    let anonymous: Consumer | null = null;
-    if (config.anonymous != null) {
-      anonymous = context.services.consumers.find(config.anonymous);
-      if (!anonymous)
-        throw new PluginConfigError(
-          'anonymous',
-          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
-        );
-    }
+    const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     const byUsername = new Map<string, Entry>();
     for (const { consumer, entity } of context.services.consumers.entities(basicauthCredentials)) {
       if (consumer === null) continue;

@@ -9,7 +9,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/hmac-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { anonymousConsumer, definePlugin } from '../../index.ts';
 import { hmacauthCredentials } from './entities.ts';
 import { parseHmacAuthorization, signingString } from './signature.ts';
 
@@ -162,15 +162,7 @@ export default definePlugin<HmacAuthConfig>({
   consumerScoped: false,
   entities: [hmacauthCredentials],
   create(config, context) {
-    let anonymous: Consumer | null = null;
-    if (config.anonymous != null) {
-      anonymous = context.services.consumers.find(config.anonymous);
-      if (!anonymous)
-        throw new PluginConfigError(
-          'anonymous',
-          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
-        );
-    }
+    const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     const byUsername = new Map<string, Entry>();
     for (const { consumer, entity } of context.services.consumers.entities(hmacauthCredentials)) {
       if (consumer === null || entity.secret === null) continue;

@@ -26,7 +26,7 @@ import type {
   PluginContext,
   PluginHandlers,
 } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { anonymousConsumer, definePlugin, PluginConfigError } from '../../index.ts';
 import { jwtSecrets } from './entities.ts';
 
 /** The jwt plugin's config, defaults applied. */
@@ -331,15 +331,7 @@ export default definePlugin<JwtConfig>({
     if (config.maximum_expiration > 0 && !claims.includes('exp')) {
       throw new PluginConfigError('claims_to_verify', "must contain 'exp' when maximum_expiration is set");
     }
-    let anonymous: Consumer | null = null;
-    if (config.anonymous != null) {
-      anonymous = context.services.consumers.find(config.anonymous);
-      if (!anonymous)
-        throw new PluginConfigError(
-          'anonymous',
-          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
-        );
-    }
+    const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
 
     const entries = new Map<string, Entry>();
     for (const { consumer, entity: credential } of context.services.consumers.entities(jwtSecrets)) {

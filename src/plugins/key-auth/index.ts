@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError, parseRequestJson } from '../../index.ts';
+import { anonymousConsumer, definePlugin, parseRequestJson } from '../../index.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
@@ -212,15 +212,7 @@ export default definePlugin<KeyAuthConfig>({
   consumerScoped: false,
   entities: [keyauthCredentials],
   create(config, context) {
-    let anonymous: Consumer | null = null;
-    if (config.anonymous != null) {
-      anonymous = context.services.consumers.find(config.anonymous);
-      if (!anonymous)
-        throw new PluginConfigError(
-          'anonymous',
-          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
-        );
-    }
+    const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     const byDigest = new Map<string, Entry>();
     for (const { consumer, entity: credential } of context.services.consumers.entities(keyauthCredentials)) {
       if (consumer === null) continue;

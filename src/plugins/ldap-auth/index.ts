@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/ldap-auth.schema.json' with { type: 'json' };
 import type { Consumer, GatewayRequest, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { anonymousConsumer, definePlugin, PluginConfigError } from '../../index.ts';
 import { bind, escapeDnValue } from './bind.ts';
 
 /** The ldap-auth plugin's config, defaults applied. */
@@ -151,15 +151,7 @@ export default definePlugin<LdapAuthConfig>({
   create(config, context) {
     if (config.ldaps && config.start_tls)
       throw new PluginConfigError('start_tls', "'ldaps' and 'start_tls' cannot be enabled simultaneously");
-    let anonymous: Consumer | null = null;
-    if (config.anonymous != null) {
-      anonymous = context.services.consumers.find(config.anonymous);
-      if (!anonymous)
-        throw new PluginConfigError(
-          'anonymous',
-          `anonymous consumer "${config.anonymous}" is configured but doesn't exist`,
-        );
-    }
+    const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     return new LdapAuth(config, anonymous, context.log);
   },
 });
