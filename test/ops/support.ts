@@ -203,8 +203,12 @@ export function parsePrometheus(text: string): Map<string, Family> {
       }
     }
     const raw = m[4]!;
-    const value = raw === '+Inf' ? Infinity : raw === '-Inf' ? -Infinity : raw === 'NaN' ? NaN : Number(raw);
-    if (Number.isNaN(value) && raw !== 'NaN') throw new Error(`bad value, ${where}`);
+    // Prometheus reads values with Go's ParseFloat: NaN and Inf in any letter case (prom-client's
+    // event-loop lag mean is `Nan` before its first sample).
+    const lower = raw.toLowerCase();
+    const isNan = lower === 'nan';
+    const value = /^\+?inf$/.test(lower) ? Infinity : lower === '-inf' ? -Infinity : isNan ? NaN : Number(raw);
+    if (Number.isNaN(value) && !isNan) throw new Error(`bad value, ${where}`);
     const f = familyOf(m[1]!);
     if (f === undefined) throw new Error(`sample without TYPE, ${where}`);
     f.samples.push({ name: m[1]!, labels, value });
