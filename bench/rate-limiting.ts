@@ -1,4 +1,4 @@
-// Bench rows for rate-limiting (issue 8): a limit that is never reached, counted locally or in Redis.
+// Bench rows for rate-limiting: a limit that is never reached, counted locally or in Redis.
 import { spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';

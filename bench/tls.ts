@@ -1,4 +1,4 @@
-// Bench rows for TLS at the edge (issue 10): Tollgate behind an ssl listener, loaded over HTTPS
+// Bench rows for TLS at the edge: Tollgate behind an ssl listener, loaded over HTTPS
 // (HTTP/1.1, with wrk or autocannon) and over HTTP/2 (h2load from Debian's nghttp2-client).
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';

@@ -191,7 +191,7 @@ export class TollgateInstance {
     const settings = this.runtime.config.settings;
     for (const text of this.options.proxyListen ?? settings.proxy_listen) {
       const addr = parseListen(text);
-      // TLS (issue 10): an ssl listener speaks HTTP/2 and HTTP/1.1; shutdown treats it as an http.Server.
+      // TLS: an ssl listener speaks HTTP/2 and HTTP/1.1; shutdown treats it as an http.Server.
       const server = addr.ssl
         ? (createSecureProxyServer(this.gateway, settings) as unknown as Server)
         : createProxyServer(this.gateway, settings);

@@ -65,7 +65,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
 
   const consumers = new Directory(config);
   const services = new Map<string, CompiledService>();
-  // Upstreams with targets (issue 8): a bad target is a located error, found before any balancer is built.
+  // Upstreams with targets: a bad target is a located error, found before any balancer is built.
   for (const u of config.upstreams) {
     for (const t of u.targets) {
       try {
@@ -76,7 +76,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       }
     }
   }
-  // TLS (issue 10): certificates compiled into SecureContexts; what OpenSSL refuses is a located error.
+  // TLS: certificates compiled into SecureContexts; what OpenSSL refuses is a located error.
   issues.push(...compileCertificates(config).issues);
   const upstreams =
     issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
