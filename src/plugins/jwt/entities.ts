@@ -6,6 +6,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { EntityLoadContext, EntityRecord } from '../../index.ts';
 import { defineEntity } from '../../index.ts';
+import { SUPPORTED_ALGORITHMS } from '../../lib/jwt.ts';
 
 /** A jwt credential as the plugin sees it. */
 export interface JwtSecret extends EntityRecord {
@@ -17,22 +18,6 @@ export interface JwtSecret extends EntityRecord {
   readonly jwks_uri: string | null;
 }
 
-const ALGORITHMS = [
-  'HS256',
-  'HS384',
-  'HS512',
-  'RS256',
-  'RS384',
-  'RS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'EdDSA',
-];
-
 export const jwtSecrets = defineEntity<JwtSecret>({
   name: 'jwt_secrets',
   description: "A jwt credential: `key` matches the token's `iss` claim (or the plugin's key_claim_name).",
@@ -41,7 +26,7 @@ export const jwtSecrets = defineEntity<JwtSecret>({
     required: ['key'],
     properties: {
       key: { type: 'string', minLength: 1 },
-      algorithm: { type: 'string', enum: ALGORITHMS, default: 'HS256' },
+      algorithm: { type: 'string', enum: [...SUPPORTED_ALGORITHMS], default: 'HS256' },
       secret: { type: 'string', minLength: 1, description: 'The HMAC secret (HS* algorithms).' },
       rsa_public_key: {
         type: 'string',
