@@ -8,6 +8,7 @@ import { type BlockList, isIP } from 'node:net';
 import type { ProxyErrorCode } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
+import type { Runtime } from '../pipeline/runtime.ts';
 import { normalizePath } from '../router/normalize.ts';
 import {
   hasH2Body,
@@ -49,29 +50,10 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   const h2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
   if (!h2 && (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)))
     return 'BAD_VERSION';
-  const raw = req.rawHeaders;
-  if (raw.length > settings.max_request_headers * 2 + (h2 ? 8 : 0)) return 'TOO_MANY_HEADERS';
   const headers: Record<string, HeaderValue> = {};
-  const scan = scanRequestHeaders(raw, settings.headers_with_underscores, headers);
-  if (scan.status !== HeaderScan.OK) {
-    return scan.status === HeaderScan.DUPLICATE_HOST
-      ? 'AMBIGUOUS_HOST'
-      : scan.status === HeaderScan.UNDERSCORE
-        ? 'HEADER_UNDERSCORE'
-        : 'BAD_REQUEST';
-  }
+  const refused = readClientHeaders(req, h2, settings, headers);
+  if (refused !== null) return refused;
   const te = headers['transfer-encoding'];
-  if (te !== undefined) {
-    // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty
-    // (1.0 has no chunked coding; a 1.0 hop may have passed it on unread). Refused, connection closed.
-    if (!h2 && req.httpVersionMinor === 0) return 'BAD_REQUEST';
-    // Only plain chunked framing can be re-framed safely; anything else (or TE with CL) is a smuggling shape.
-    if (headers['content-length'] !== undefined || String(te).trim().toLowerCase() !== 'chunked') return 'BAD_REQUEST';
-  }
-  if (scan.connection !== undefined) {
-    for (const token of connectionTokens(scan.connection)) delete headers[token];
-  }
-  if (scan.upgrade !== undefined && /\bh2c\b/i.test(scan.upgrade)) return 'H2C_REFUSED';
   rc.headers = headers as RequestContext['headers'];
 
   if (rt.trusted !== null) {
@@ -118,6 +100,43 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   rc.captures = match.captures;
 
   if (headers['content-length'] !== undefined || te !== undefined || (h2 && hasH2Body(req))) startBodyTimer(rc);
+  return null;
+}
+
+/**
+ * The client header set plugins see (`req.headers`), built from the raw header list: counts,
+ * smuggling shapes, hop-by-hop and client-sent identity headers, the underscore policy and
+ * Connection-listed headers. Returns an error code, or null with `out` filled. The test kit's
+ * synthetic requests go through it too, so they see exactly what the proxy sees.
+ */
+export function readClientHeaders(
+  req: IncomingMessage,
+  h2: boolean,
+  settings: Runtime['config']['settings'],
+  out: Record<string, HeaderValue>,
+): ProxyErrorCode | null {
+  const raw = req.rawHeaders;
+  if (raw.length > settings.max_request_headers * 2 + (h2 ? 8 : 0)) return 'TOO_MANY_HEADERS';
+  const scan = scanRequestHeaders(raw, settings.headers_with_underscores, out);
+  if (scan.status !== HeaderScan.OK) {
+    return scan.status === HeaderScan.DUPLICATE_HOST
+      ? 'AMBIGUOUS_HOST'
+      : scan.status === HeaderScan.UNDERSCORE
+        ? 'HEADER_UNDERSCORE'
+        : 'BAD_REQUEST';
+  }
+  const te = out['transfer-encoding'];
+  if (te !== undefined) {
+    // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty
+    // (1.0 has no chunked coding; a 1.0 hop may have passed it on unread). Refused, connection closed.
+    if (!h2 && req.httpVersionMinor === 0) return 'BAD_REQUEST';
+    // Only plain chunked framing can be re-framed safely; anything else (or TE with CL) is a smuggling shape.
+    if (out['content-length'] !== undefined || String(te).trim().toLowerCase() !== 'chunked') return 'BAD_REQUEST';
+  }
+  if (scan.connection !== undefined) {
+    for (const token of connectionTokens(scan.connection)) delete out[token];
+  }
+  if (scan.upgrade !== undefined && /\bh2c\b/i.test(scan.upgrade)) return 'H2C_REFUSED';
   return null;
 }
 

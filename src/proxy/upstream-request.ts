@@ -10,8 +10,12 @@ import { forwardedFor } from './request-checks.ts';
 
 const VIA = '1.1 tollgate';
 
-/** `defaultHost`: the Host sent unless preserve_host or a plugin says otherwise (a balancer target's, or the service's). */
-export function buildUpstreamHeaders(rc: ProxyRequest, defaultHost: string): Record<string, HeaderValue> {
+/**
+ * The client's headers as forwarded, with the plugins' changes applied: what the upstream gets
+ * before the gateway adds its own (X-Forwarded-*, X-Real-IP, Via, the request id, Host). The
+ * test kit reports exactly this as `upstreamHeaders`.
+ */
+export function pluginUpstreamHeaders(rc: RequestContext): Record<string, HeaderValue> {
   const src = rc.headers as Record<string, HeaderValue | undefined>;
   const overrides = rc.headerOverrides;
   const out: Record<string, HeaderValue> = {};
@@ -28,6 +32,24 @@ export function buildUpstreamHeaders(rc: ProxyRequest, defaultHost: string): Rec
   if (overrides !== null) {
     for (const [name, v] of overrides) if (v !== null) out[name] = v;
   }
+  return out;
+}
+
+/** The Host sent upstream: a plugin's, else the client's under preserve_host, else `defaultHost`. */
+export function upstreamHost(rc: RequestContext, defaultHost: string): string {
+  const hostOverride = rc.headerOverrides?.get('host');
+  return typeof hostOverride === 'string'
+    ? hostOverride
+    : rc.compiled!.preserve_host && rc.hostHeader !== ''
+      ? rc.hostHeader
+      : defaultHost;
+}
+
+/** `defaultHost`: the Host sent unless preserve_host or a plugin says otherwise (a balancer target's, or the service's). */
+export function buildUpstreamHeaders(rc: ProxyRequest, defaultHost: string): Record<string, HeaderValue> {
+  const src = rc.headers as Record<string, HeaderValue | undefined>;
+  const overrides = rc.headerOverrides;
+  const out = pluginUpstreamHeaders(rc);
   const route = rc.compiled!;
   const peer = peerAddress(rc.raw.socket as TrackedSocket);
   // Only addresses flow onward: a client's X-Forwarded-For with anything else in it is replaced, and
@@ -50,18 +72,17 @@ export function buildUpstreamHeaders(rc: ProxyRequest, defaultHost: string): Rec
   const via = out.via;
   out.via = via === undefined ? VIA : `${typeof via === 'string' ? via : via.join(', ')}, ${VIA}`;
   out[settings.request_id_header] = rc.id;
-  const hostOverride = overrides?.get('host');
-  out.host =
-    typeof hostOverride === 'string'
-      ? hostOverride
-      : route.preserve_host && rc.hostHeader !== ''
-        ? rc.hostHeader
-        : defaultHost;
+  out.host = upstreamHost(rc, defaultHost);
   return out;
 }
 
+/** The path sent upstream: a plugin's, else the request path joined to the service path (strip_path applied). */
+export function upstreamPathOf(rc: RequestContext, svc: CompiledService): string {
+  return rc.upstreamPath ?? upstreamPath(svc.model.path, rc.compiled!, rc.path, rc.matchedPath);
+}
+
 export function upstreamTarget(rc: RequestContext, svc: CompiledService): string {
-  const path = rc.upstreamPath ?? upstreamPath(svc.model.path, rc.compiled!, rc.path, rc.matchedPath);
+  const path = upstreamPathOf(rc, svc);
   const query = rc.upstreamQuery ?? rc.rawQuery;
   return query === '' ? path : `${path}?${query}`;
 }

@@ -18,8 +18,8 @@ import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { lineSink } from './run-plugin.ts';
 
-export type { PluginRunResult, RunPluginOptions, SyntheticRequest } from './run-plugin.ts';
-export { runPlugin } from './run-plugin.ts';
+export type { PluginRunner, PluginRunResult, RunPluginOptions, SyntheticRequest } from './run-plugin.ts';
+export { runPlugin, startPlugin } from './run-plugin.ts';
 
 export interface StartGatewayOptions {
   /** gateway.yaml text, or the same as an object. */

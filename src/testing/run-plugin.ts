@@ -17,16 +17,23 @@ import type { Consumer, Credential, HeaderValue, PluginDefinition } from '../pip
 import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/request.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import { builtinPlugins } from '../plugins/index.ts';
+import { hasClientBody } from '../proxy/context.ts';
+import { readClientHeaders } from '../proxy/request-checks.ts';
+import { pluginUpstreamHeaders, upstreamHost, upstreamPathOf } from '../proxy/upstream-request.ts';
+import { normalizePath } from '../router/normalize.ts';
 
 /** The request `runPlugin` hands to the plugin. Everything is optional. */
 export interface SyntheticRequest {
   /** Default `GET`. */
   method?: string;
-  /** The normalized path; default `/`. */
+  /** The request path (normalized as the gateway does: dot segments, percent-encoding); default `/`. */
   path?: string;
   /** Query string without `?`, or name → value. */
   query?: string | Record<string, string>;
-  /** Client request headers (names are lower-cased). */
+  /**
+   * Client request headers. They are read as the gateway reads them: hop-by-hop, Connection-listed
+   * and client-sent identity headers never reach the plugin or the upstream.
+   */
   headers?: Record<string, string | string[]>;
   /** A body the plugin can read from `req.raw`. */
   body?: string | Buffer;
@@ -77,25 +84,50 @@ export interface PluginRunResult {
   body: unknown;
   /** Response headers after the `response` phase (exit headers when the plugin exited). */
   responseHeaders: Record<string, HeaderValue | undefined>;
-  /** The request headers the upstream would receive, after the plugin's changes (before the gateway's X-Forwarded-*). */
+  /**
+   * The request headers the upstream receives, exactly as the gateway forwards them: the client's
+   * headers without hop-by-hop, Connection-listed and client-sent identity headers (`X-Consumer-*`,
+   * `X-Credential-Identifier`, ...), with the plugin's changes applied. Headers the gateway adds
+   * after the plugins are left out (`X-Forwarded-*`, `X-Real-IP`, `Via`, the request id); `host`
+   * is a plugin's, else the client's (what `preserve_host: true` sends).
+   */
   upstreamHeaders: Record<string, HeaderValue>;
-  /** A path, query or body the plugin set for the upstream; null when unchanged. */
-  upstreamPath: string | null;
-  upstreamQuery: string | null;
-  /** A Buffer, or the stream a plugin passed to `setUpstreamBody`. */
-  upstreamBody: Buffer | NodeJS.ReadableStream | null;
+  /** The method the upstream receives (the request's unless the plugin changed it). */
+  upstreamMethod: string;
+  /** The path the upstream receives (the normalized request path unless the plugin changed it). */
+  upstreamPath: string;
+  /** The query string the upstream receives, without `?` (empty for none). */
+  upstreamQuery: string;
+  /** The body the upstream receives: the plugin's replacement (a stream is read to the end), else what is left of the client's; null without a body. */
+  upstreamBody: Buffer | null;
   consumer: Consumer | null;
   credential: Credential | null;
   claims: Readonly<Record<string, unknown>> | null;
   ctx: Record<string, unknown>;
-  /** JSON log lines the plugin wrote (its logger's lines carry `plugin: NAME`). */
+  /**
+   * Whether `access` and `response` returned a promise. The gateway keeps a request on its
+   * synchronous fast path while no phase does (a cache hit answered without awaiting, say).
+   */
+  async: { access: boolean; response: boolean };
+  /** Every JSON log line so far, `create()`'s included (the plugin's lines carry `plugin: NAME`). */
   logs: Record<string, unknown>[];
+}
+
+/** One configured plugin instance, kept across requests (caches, counters and resources persist). */
+export interface PluginRunner {
+  /** Runs the phases against one synthetic request; requests may overlap. */
+  run(request?: SyntheticRequest): Promise<PluginRunResult>;
+  /** Every JSON log line so far, `create()`'s included. */
+  readonly logs: Record<string, unknown>[];
+  /** Closes the instance's resources (Redis clients, timers), as a reload retiring it does. */
+  close(): Promise<void>;
 }
 
 /**
  * Runs one plugin's `access`, `response` and `log` phases against a synthetic request.
  * Rejects with the plugin's own error when a phase throws, with a ConfigError (its message lists
- * the problems) when the config is invalid, and with a timeout error when a phase never settles.
+ * the problems) when the config is invalid, with an error naming the code when the gateway would
+ * refuse the request before any plugin ran, and with a timeout error when a phase never settles.
  *
  * @example
  * import { runPlugin } from 'tollgate/testing';
@@ -109,12 +141,42 @@ export async function runPlugin<C>(
   request: SyntheticRequest = {},
   options: RunPluginOptions = {},
 ): Promise<PluginRunResult> {
+  const runner = await startPlugin(def, config, options);
+  try {
+    return await runner.run(request);
+  } finally {
+    await runner.close();
+  }
+}
+
+/**
+ * Validates and creates one plugin instance as the gateway does, for several requests against the
+ * same instance (a cache, a counter, a consumer's decision kept between requests).
+ *
+ * @example
+ * const limiter = await startPlugin(plugin, { minute: 2 });
+ * try {
+ *   assert.equal((await limiter.run()).status, 200);
+ *   assert.equal((await limiter.run()).status, 200);
+ *   assert.equal((await limiter.run()).status, 429);
+ * } finally {
+ *   await limiter.close();
+ * }
+ */
+export async function startPlugin<C>(
+  def: PluginDefinition<C>,
+  config: Record<string, unknown>,
+  options: RunPluginOptions = {},
+): Promise<PluginRunner> {
   const plugins = new Map(builtinPlugins);
   plugins.set(def.name, def as PluginDefinition);
+  // preserve_host: the Host a test gives is the Host the upstream gets, as with a plugin that sets it.
   const doc = {
     _format_version: '3.0',
     ...(options.settings === undefined ? {} : { _tollgate: options.settings }),
-    services: [{ name: 'under-test', url: 'echo://', routes: [{ name: 'under-test', paths: ['/'] }] }],
+    services: [
+      { name: 'under-test', url: 'echo://', routes: [{ name: 'under-test', paths: ['/'], preserve_host: true }] },
+    ],
     consumers: options.consumers ?? [],
     plugins: [{ name: def.name, config }],
   };
@@ -129,111 +191,171 @@ export async function runPlugin<C>(
   const runtime = await compileRuntime(loaded, { plugins, log }).catch((err: unknown) => {
     throw explained(err, def.name);
   });
-  try {
-    const inst = runtime.plugins[0]!;
-    const route = runtime.routes[0]!;
-    const rc = syntheticContext(runtime, request);
-    rc.compiled = route;
-    let consumer: Consumer | null = null;
-    if (request.consumer !== undefined) {
-      consumer = runtime.consumers.find(request.consumer);
-      if (consumer === null)
-        throw new Error(`runPlugin: request.consumer '${request.consumer}' is not one of options.consumers`);
-    }
-    rc.presetIdentity(consumer, request.credential ?? null, request.claims ? { ...request.claims } : null);
-    const timeout = options.timeout ?? 10_000;
-    await bounded(inst.handlers.access?.(rc), timeout, 'access');
-    let res: ResponseContext;
-    if (rc.exited) {
-      const headers: Record<string, HeaderValue | undefined> = {};
-      for (const k in rc.exitHeaders ?? {}) headers[k.toLowerCase()] = rc.exitHeaders![k];
-      res = new ResponseContext(rc.exitStatus, headers, true);
-    } else {
-      const headers: Record<string, HeaderValue | undefined> = {};
-      for (const [k, v] of Object.entries(request.upstream?.headers ?? {})) headers[k.toLowerCase()] = v;
-      res = new ResponseContext(request.upstream?.status ?? 200, headers, false);
-    }
-    rc.response = res;
-    await bounded(inst.handlers.response?.(rc, res), timeout, 'response');
-    let body: unknown = rc.exited ? rc.exitBody : request.upstream?.body;
-    if (res.bodyTransforms !== null) {
-      const raw = Buffer.isBuffer(body)
-        ? body
-        : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
-      body = res.applyTransforms(raw).toString('utf8');
-    }
-    inst.handlers.log?.(rc, new LogEntryImpl(rc, 0, null));
-    return {
-      exited: rc.exited,
-      status: res.status,
-      body,
-      responseHeaders: res.headers,
-      upstreamHeaders: upstreamHeaders(rc),
-      upstreamPath: rc.upstreamPath,
-      upstreamQuery: rc.upstreamQuery,
-      upstreamBody: rc.upstreamBody,
-      consumer: rc.consumer,
-      credential: rc.credential,
-      claims: rc.claims,
-      ctx: rc.ctx,
-      logs,
-    };
-  } finally {
-    runtime.retired = true;
-    await runtime.close();
-  }
+  const timeout = options.timeout ?? 10_000;
+  let closed = false;
+  return {
+    logs,
+    run: (request = {}) => {
+      if (closed) return Promise.reject(new Error('runPlugin: run() after close()'));
+      return runOnce(runtime, request, timeout, logs);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      runtime.retired = true;
+      await runtime.close();
+    },
+  };
 }
 
-/** The client headers with the plugin's overrides applied (a null override removes the header). */
-function upstreamHeaders(rc: RequestContext): Record<string, HeaderValue> {
-  const out: Record<string, HeaderValue> = {};
-  for (const [k, v] of Object.entries(rc.headers)) if (v !== undefined) out[k] = v;
-  for (const [k, v] of rc.headerOverrides ?? []) {
-    if (v === null) delete out[k];
-    else out[k] = v;
+async function runOnce(
+  runtime: Runtime,
+  request: SyntheticRequest,
+  timeout: number,
+  logs: Record<string, unknown>[],
+): Promise<PluginRunResult> {
+  const inst = runtime.plugins[0]!;
+  const rc = syntheticContext(runtime, request);
+  let consumer: Consumer | null = null;
+  if (request.consumer !== undefined) {
+    consumer = runtime.consumers.find(request.consumer);
+    if (consumer === null)
+      throw new Error(`runPlugin: request.consumer '${request.consumer}' is not one of options.consumers`);
   }
-  return out;
+  rc.presetIdentity(consumer, request.credential ?? null, request.claims ? { ...request.claims } : null);
+  const accessResult = inst.handlers.access?.(rc);
+  await bounded(accessResult, timeout, 'access');
+  let res: ResponseContext;
+  if (rc.exited) {
+    const headers: Record<string, HeaderValue | undefined> = {};
+    for (const k in rc.exitHeaders ?? {}) headers[k.toLowerCase()] = rc.exitHeaders![k];
+    res = new ResponseContext(rc.exitStatus, headers, true);
+  } else {
+    const headers: Record<string, HeaderValue | undefined> = {};
+    for (const [k, v] of Object.entries(request.upstream?.headers ?? {})) headers[k.toLowerCase()] = v;
+    res = new ResponseContext(request.upstream?.status ?? 200, headers, false);
+  }
+  rc.response = res;
+  const responseResult = inst.handlers.response?.(rc, res);
+  await bounded(responseResult, timeout, 'response');
+  let body: unknown = rc.exited ? rc.exitBody : request.upstream?.body;
+  if (res.bodyTransforms !== null) {
+    const raw = Buffer.isBuffer(body)
+      ? body
+      : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
+    body = res.applyTransforms(raw).toString('utf8');
+  }
+  // What the upstream would read: the replacement, else the rest of the client's body.
+  const replaced = rc.upstreamBody;
+  const source = replaced ?? (!rc.exited && hasClientBody(rc) ? rc.raw : null);
+  const upstreamBody =
+    source === null ? null : Buffer.isBuffer(source) ? source : await bounded(drain(source), timeout, 'body');
+  inst.handlers.log?.(rc, new LogEntryImpl(rc, 0, null));
+  const svc = rc.compiled!.service!;
+  const upstreamHeaders = pluginUpstreamHeaders(rc);
+  upstreamHeaders.host = upstreamHost(rc, svc.hostHeader);
+  return {
+    exited: rc.exited,
+    status: res.status,
+    body,
+    responseHeaders: res.headers,
+    upstreamHeaders,
+    upstreamMethod: rc.upstreamMethod ?? rc.method,
+    upstreamPath: upstreamPathOf(rc, svc),
+    upstreamQuery: rc.upstreamQuery ?? rc.rawQuery,
+    upstreamBody: upstreamBody ?? null,
+    consumer: rc.consumer,
+    credential: rc.credential,
+    claims: rc.claims,
+    ctx: rc.ctx,
+    async: { access: isPromise(accessResult), response: isPromise(responseResult) },
+    logs,
+  };
 }
 
-/** A RequestContext on a real (unconnected) IncomingMessage, filled from the synthetic request. */
+function isPromise(v: unknown): boolean {
+  return v !== null && typeof v === 'object' && typeof (v as { then?: unknown }).then === 'function';
+}
+
+async function drain(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream as AsyncIterable<Buffer | string>) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A RequestContext on a real (unconnected) IncomingMessage, filled from the synthetic request
+ * through the proxy's own header reading, path normalization and route match.
+ */
 function syntheticContext(runtime: Runtime, r: SyntheticRequest): RequestContext {
+  const settings = runtime.config.settings;
   const raw = new IncomingMessage(new Socket());
   raw.method = (r.method ?? 'GET').toUpperCase();
   const rawQuery =
     typeof r.query === 'string' ? r.query.replace(/^\?/, '') : new URLSearchParams(r.query ?? {}).toString();
-  const path = r.path ?? '/';
-  raw.url = rawQuery === '' ? path : `${path}?${rawQuery}`;
+  const rawPath = r.path ?? '/';
+  raw.url = rawQuery === '' ? rawPath : `${rawPath}?${rawQuery}`;
   raw.httpVersion = '1.1';
-  const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(r.headers ?? {})) headers[k.toLowerCase()] = v;
-  headers.host ??= r.host ?? 'localhost';
-  raw.headers = headers;
-  if (r.body !== undefined) {
-    raw.push(typeof r.body === 'string' ? Buffer.from(r.body) : r.body);
-    headers['content-length'] ??= String(Buffer.byteLength(r.body));
+  raw.httpVersionMajor = 1;
+  raw.httpVersionMinor = 1;
+  const rawHeaders: string[] = [];
+  let hasHost = false;
+  let framed = false;
+  for (const [k, v] of Object.entries(r.headers ?? {})) {
+    const name = k.toLowerCase();
+    if (name === 'host') hasHost = true;
+    if (name === 'content-length' || name === 'transfer-encoding') framed = true;
+    for (const value of Array.isArray(v) ? v : [v]) rawHeaders.push(k, value);
   }
+  if (!hasHost) rawHeaders.push('host', r.host ?? 'localhost');
+  if (r.body !== undefined && !framed) rawHeaders.push('content-length', String(Buffer.byteLength(r.body)));
+  raw.rawHeaders = rawHeaders;
+  // Node fills these from its parser's header count; an unparsed message needs them given.
+  const joined: Record<string, string | string[]> = {};
+  const distinct: Record<string, string[]> = {};
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!;
+    (distinct[name] ??= []).push(value);
+    const prev = joined[name];
+    if (name === 'set-cookie') joined[name] = [...((prev as string[] | undefined) ?? []), value];
+    else joined[name] = prev === undefined ? value : `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  raw.headers = joined;
+  Object.defineProperty(raw, 'headersDistinct', { value: distinct });
+  if (r.body !== undefined) raw.push(typeof r.body === 'string' ? Buffer.from(r.body) : r.body);
   raw.push(null);
   const rc = new RequestContext(runtime, raw, new ServerResponse(raw), performance.now());
+  const headers: Record<string, HeaderValue> = {};
+  const refused = readClientHeaders(raw, false, settings, headers);
+  if (refused !== null)
+    throw new Error(`runPlugin: the gateway refuses this request before any plugin runs (${refused})`);
+  rc.headers = headers as RequestContext['headers'];
   rc.id = randomUUID();
-  rc.path = path;
+  rc.path = normalizePath(rawPath, settings.encoded_slashes);
   rc.rawQuery = rawQuery;
-  rc.headers = headers;
   rc.clientIp = r.clientIp ?? '127.0.0.1';
   rc.scheme = r.scheme ?? 'http';
-  rc.host = (r.host ?? 'localhost').toLowerCase();
-  rc.hostHeader = r.host ?? 'localhost';
-  if (r.captures !== undefined) rc.captures = Object.freeze({ ...r.captures });
+  const hostHeader = typeof headers.host === 'string' ? headers.host : (r.host ?? 'localhost');
+  rc.hostHeader = hostHeader;
+  const colon = hostHeader.lastIndexOf(':');
+  rc.host = (colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(0, colon) : hostHeader).toLowerCase();
+  const match = runtime.router.match(rc.method, hostHeader, rc.path, rc.headers);
+  if (match === null) throw new Error('runPlugin: the test route did not match');
+  rc.compiled = match.route;
+  rc.matchedPath = match.matchedPath;
+  rc.captures = r.captures !== undefined ? Object.freeze({ ...r.captures }) : match.captures;
   if (r.ctx !== undefined) Object.assign(rc.ctx, r.ctx);
   return rc;
 }
 
-function bounded(p: void | Promise<void> | undefined, ms: number, phase: string): Promise<void> | undefined {
-  if (p === undefined || typeof (p as Promise<void>).then !== 'function') return undefined;
+function bounded<T>(p: T | Promise<T> | undefined, ms: number, phase: string): Promise<T> | T | undefined {
+  if (!isPromise(p)) return p as T | undefined;
   let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((_, reject) => {
+  const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`runPlugin: the ${phase} phase did not settle within ${ms} ms`)), ms);
   });
-  return Promise.race([p as Promise<void>, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([p as Promise<T>, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** A ConfigError whose message lists its problems, so a failing test says what is wrong. */

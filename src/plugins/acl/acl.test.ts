@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { configFor, context, directory, FakeRequest } from '../../../test/identity/fake.ts';
-import { PluginConfigError } from '../../index.ts';
-import plugin, { type AclConfig } from './index.ts';
+import { ConfigError } from '../../index.ts';
+import { runPlugin, type SyntheticRequest, startPlugin } from '../../testing/index.ts';
+import plugin from './index.ts';
 
-const dir = directory([
-  { id: 'c1', username: 'alice', acls: ['admin'] },
-  { id: 'c2', username: 'nogroups' },
-]);
+const consumers = [
+  { username: 'alice', acls: [{ group: 'admin' }, { group: 'ops' }] },
+  { username: 'mallory', acls: [{ group: 'users' }, { group: 'banned' }] },
+  { username: 'bob', acls: [{ group: 'users' }] },
+  { username: 'nogroups' },
+];
 const cred = (consumer: string) => ({
   id: `cred-${consumer}`,
   type: 'key-auth',
@@ -15,50 +17,112 @@ const cred = (consumer: string) => ({
   consumer_id: consumer,
 });
 
-async function run(config: Record<string, unknown>, setup: (r: FakeRequest) => void) {
-  const h = await plugin.create(configFor(plugin, config) as AclConfig, context(dir));
-  const req = new FakeRequest();
-  setup(req);
-  await h.access!(req);
-  return req;
+const run = (config: Record<string, unknown>, request: SyntheticRequest = {}) =>
+  runPlugin(plugin, config, request, { consumers });
+
+/** The consumer's id, for a credential that belongs to it. */
+async function idOf(username: string): Promise<string> {
+  const r = await run({ deny: ['x'] }, { consumer: username });
+  return r.consumer!.id;
 }
 
 describe('acl', () => {
   test('no authentication plugin ran: 401 Unauthorized', async () => {
-    const r = await run({ allow: ['admin'] }, () => {});
-    assert.deepEqual([r.exitStatus, r.exitBody], [401, { message: 'Unauthorized' }]);
+    const r = await run({ allow: ['admin'] });
+    assert.deepEqual([r.status, r.body], [401, { message: 'Unauthorized' }]);
   });
 
-  test('a consumer without groups: 403 with a credential, 401 as anonymous', async () => {
-    const c = dir.find('nogroups')!;
-    const withCred = await run({ allow: ['admin'] }, (r) => r.authenticate(c, cred('c2')));
-    assert.deepEqual([withCred.exitStatus, withCred.exitBody], [403, { message: 'You cannot consume this service' }]);
-    const anon = await run({ allow: ['admin'] }, (r) => r.authenticate(c, null, true));
-    assert.equal(anon.exitStatus, 401);
-    const denyList = await run({ deny: ['banned'] }, (r) => r.authenticate(c, cred('c2')));
-    assert.equal(denyList.exitStatus, 0);
+  test('a consumer in an allowed group passes, with its groups sent upstream', async () => {
+    const id = await idOf('alice');
+    const r = await run({ allow: ['ops'] }, { consumer: 'alice', credential: cred(id) });
+    assert.equal(r.exited, false);
+    assert.equal(r.upstreamHeaders['x-consumer-groups'], 'admin, ops');
+    const hidden = await run({ allow: ['ops'], hide_groups_header: true }, { consumer: 'alice', credential: cred(id) });
+    assert.equal(hidden.exited, false);
+    assert.equal(hidden.upstreamHeaders['x-consumer-groups'], undefined);
+  });
+
+  test('a consumer in no allowed group: 403 You cannot consume this service', async () => {
+    const id = await idOf('bob');
+    const r = await run({ allow: ['admin'] }, { consumer: 'bob', credential: cred(id) });
+    assert.deepEqual([r.status, r.body], [403, { message: 'You cannot consume this service' }]);
+  });
+
+  test('a member of a deny group is refused, even when it also has groups that are not denied', async () => {
+    const id = await idOf('mallory');
+    const r = await run({ deny: ['banned'] }, { consumer: 'mallory', credential: cred(id) });
+    assert.deepEqual([r.status, r.body], [403, { message: 'You cannot consume this service' }]);
+    assert.equal(r.upstreamHeaders['x-consumer-groups'], undefined);
+    const other = await run(
+      { deny: ['banned', 'admin'] },
+      { consumer: 'alice', credential: cred(await idOf('alice')) },
+    );
+    assert.equal(other.status, 403, 'any one denied group is enough');
+  });
+
+  test('a consumer in no deny group passes, and so does one without groups', async () => {
+    const bob = await run({ deny: ['banned'] }, { consumer: 'bob', credential: cred(await idOf('bob')) });
+    assert.equal(bob.exited, false);
+    assert.equal(bob.upstreamHeaders['x-consumer-groups'], 'users');
+    const none = await run({ deny: ['banned'] }, { consumer: 'nogroups', credential: cred(await idOf('nogroups')) });
+    assert.equal(none.exited, false);
+  });
+
+  test('authenticated groups in the deny list are refused too', async () => {
+    const denied = await run({ deny: ['banned'] }, { ctx: { authenticated_groups: ['users', 'banned'] } });
+    assert.equal(denied.status, 403);
+    const ok = await run({ deny: ['banned'] }, { ctx: { authenticated_groups: ['users'] } });
+    assert.equal(ok.exited, false);
+    assert.equal(ok.upstreamHeaders['x-authenticated-groups'], 'users');
+  });
+
+  test('a consumer without groups: 403 with a credential, 401 without (anonymous)', async () => {
+    const id = await idOf('nogroups');
+    const withCred = await run({ allow: ['admin'] }, { consumer: 'nogroups', credential: cred(id) });
+    assert.deepEqual([withCred.status, withCred.body], [403, { message: 'You cannot consume this service' }]);
+    const anon = await run({ allow: ['admin'] }, { consumer: 'nogroups' });
+    assert.equal(anon.status, 401);
   });
 
   test('authenticated groups from an authentication plugin are used when there is no consumer', async () => {
-    const ok = await run({ allow: ['admin'] }, (r) => {
-      r.ctx.authenticated_groups = ['admin', 'x'];
-    });
-    assert.equal(ok.exitStatus, 0);
-    assert.equal(ok.upstream['x-authenticated-groups'], 'admin, x');
-    const no = await run({ allow: ['admin'] }, (r) => {
-      r.ctx.authenticated_groups = ['x'];
-    });
-    assert.equal(no.exitStatus, 403);
+    const ok = await run({ allow: ['admin'] }, { ctx: { authenticated_groups: ['admin', 'x'] } });
+    assert.equal(ok.exited, false);
+    assert.equal(ok.upstreamHeaders['x-authenticated-groups'], 'admin, x');
+    const no = await run({ allow: ['admin'] }, { ctx: { authenticated_groups: ['x'] } });
+    assert.equal(no.status, 403);
+  });
+
+  test('client-sent group headers never reach the upstream', async () => {
+    const r = await run(
+      { allow: ['users'] },
+      {
+        consumer: 'bob',
+        credential: cred(await idOf('bob')),
+        headers: { 'x-consumer-groups': 'admin', 'x-authenticated-groups': 'admin' },
+      },
+    );
+    assert.equal(r.upstreamHeaders['x-consumer-groups'], 'users');
+    assert.equal(r.upstreamHeaders['x-authenticated-groups'], undefined);
+  });
+
+  test("a consumer's decision is kept for the instance's life and stays right for every consumer", async () => {
+    const acl = await startPlugin(plugin, { deny: ['banned'] }, { consumers });
+    try {
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await acl.run({ consumer: 'mallory', credential: cred('m') })).status, 403);
+        assert.equal((await acl.run({ consumer: 'bob', credential: cred('b') })).exited, false);
+      }
+    } finally {
+      await acl.close();
+    }
   });
 
   test('allow and deny together, or neither, is a config error', async () => {
-    await assert.rejects(
-      run({ allow: ['a'], deny: ['b'] }, () => {}),
-      PluginConfigError,
-    );
-    await assert.rejects(
-      run({}, () => {}),
-      PluginConfigError,
-    );
+    await assert.rejects(run({ allow: ['a'], deny: ['b'] }), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /config\.allow: give allow or deny, not both/);
+      return true;
+    });
+    await assert.rejects(run({}), /config\.allow: one of allow or deny must be given/);
   });
 });

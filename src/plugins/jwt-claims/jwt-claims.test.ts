@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { configFor, context, directory, FakeRequest } from '../../../test/identity/fake.ts';
-import { PluginConfigError } from '../../index.ts';
-import plugin, { type JwtClaimsConfig } from './index.ts';
+import { ConfigError } from '../../index.ts';
+import { runPlugin } from '../../testing/index.ts';
+import plugin from './index.ts';
 
 const CLAIMS = {
   iss: 'https://tenant.auth0.com/',
@@ -15,67 +15,64 @@ const CLAIMS = {
   name: 'Zoë 日本',
 };
 
-async function run(
+/** Runs the plugin after an authentication plugin verified `claims` (null: none did). */
+function run(
   config: Record<string, unknown>,
   claims: Record<string, unknown> | null = CLAIMS,
   headers: Record<string, string> = {},
 ) {
-  const h = await plugin.create(configFor(plugin, config) as JwtClaimsConfig, context(directory([])));
-  const req = new FakeRequest({ headers });
-  req.claims = claims;
-  await h.access!(req);
-  return req;
+  return runPlugin(plugin, config, { headers, ...(claims === null ? {} : { claims }) });
 }
 
 describe('jwt-claims', () => {
   test('equals compares by type: 3 is not "3", false is not "false"', async () => {
-    assert.equal((await run({ claims: { 'https://foo.com/level': { equals: 3 } } })).exitStatus, 0);
-    assert.equal((await run({ claims: { 'https://foo.com/level': { equals: '3' } } })).exitStatus, 403);
-    assert.equal((await run({ claims: { 'https://foo.com/admin': { equals: false } } })).exitStatus, 0);
-    assert.equal((await run({ claims: { 'https://foo.com/admin': { equals: 'false' } } })).exitStatus, 403);
-    assert.equal((await run({ claims: { 'https://foo.com/roles': { equals: ['ops', 'dev'] } } })).exitStatus, 0);
-    assert.equal((await run({ claims: { 'https://foo.com/roles': { equals: ['dev', 'ops'] } } })).exitStatus, 403);
+    assert.equal((await run({ claims: { 'https://foo.com/level': { equals: 3 } } })).status, 200);
+    assert.equal((await run({ claims: { 'https://foo.com/level': { equals: '3' } } })).status, 403);
+    assert.equal((await run({ claims: { 'https://foo.com/admin': { equals: false } } })).status, 200);
+    assert.equal((await run({ claims: { 'https://foo.com/admin': { equals: 'false' } } })).status, 403);
+    assert.equal((await run({ claims: { 'https://foo.com/roles': { equals: ['ops', 'dev'] } } })).status, 200);
+    assert.equal((await run({ claims: { 'https://foo.com/roles': { equals: ['dev', 'ops'] } } })).status, 403);
   });
 
   test('one_of, contains (arrays and space-separated scope), pattern', async () => {
-    assert.equal((await run({ claims: { 'https://foo.com/claim': { one_of: ['baz', 'bar'] } } })).exitStatus, 0);
-    assert.equal((await run({ claims: { 'https://foo.com/claim': { one_of: ['baz'] } } })).exitStatus, 403);
-    assert.equal((await run({ claims: { aud: { contains: 'https://api.example.com' } } })).exitStatus, 0);
-    assert.equal((await run({ claims: { aud: { contains: 'https://other.example.com' } } })).exitStatus, 403);
+    assert.equal((await run({ claims: { 'https://foo.com/claim': { one_of: ['baz', 'bar'] } } })).status, 200);
+    assert.equal((await run({ claims: { 'https://foo.com/claim': { one_of: ['baz'] } } })).status, 403);
+    assert.equal((await run({ claims: { aud: { contains: 'https://api.example.com' } } })).status, 200);
+    assert.equal((await run({ claims: { aud: { contains: 'https://other.example.com' } } })).status, 403);
     assert.equal(
-      (await run({ claims: { iss: { contains: 'https://tenant.auth0.com/' } } })).exitStatus,
-      0,
+      (await run({ claims: { iss: { contains: 'https://tenant.auth0.com/' } } })).status,
+      200,
       'a string claim is a one-element list',
     );
-    assert.equal((await run({ claims: { scope: { contains: 'write:things' } } })).exitStatus, 0);
-    assert.equal((await run({ claims: { scope: { contains: 'write' } } })).exitStatus, 403);
-    assert.equal((await run({ claims: { iss: { pattern: '^https://[a-z]+\\.auth0\\.com/$' } } })).exitStatus, 0);
+    assert.equal((await run({ claims: { scope: { contains: 'write:things' } } })).status, 200);
+    assert.equal((await run({ claims: { scope: { contains: 'write' } } })).status, 403);
+    assert.equal((await run({ claims: { iss: { pattern: '^https://[a-z]+\\.auth0\\.com/$' } } })).status, 200);
     assert.equal(
-      (await run({ claims: { 'https://foo.com/level': { pattern: '3' } } })).exitStatus,
+      (await run({ claims: { 'https://foo.com/level': { pattern: '3' } } })).status,
       403,
       'pattern needs a string',
     );
   });
 
   test('present and absent', async () => {
-    assert.equal((await run({ claims: { name: { present: true } } })).exitStatus, 0);
+    assert.equal((await run({ claims: { name: { present: true } } })).status, 200);
     const missing = await run({ claims: { email: { present: true } } });
-    assert.deepEqual([missing.exitStatus, missing.exitBody], [403, { message: "Claim 'email' is missing" }]);
+    assert.deepEqual([missing.status, missing.body], [403, { message: "Claim 'email' is missing" }]);
     const unexpected = await run({ claims: { 'https://foo.com/admin': { absent: true } } });
-    assert.deepEqual(unexpected.exitBody, { message: "Claim 'https://foo.com/admin' is not allowed" });
-    assert.equal((await run({ claims: { email: { absent: true } } })).exitStatus, 0);
-    assert.equal((await run({ claims: { email: { equals: 'x' } } })).exitStatus, 403, 'a value rule needs the claim');
+    assert.deepEqual(unexpected.body, { message: "Claim 'https://foo.com/admin' is not allowed" });
+    assert.equal((await run({ claims: { email: { absent: true } } })).status, 200);
+    assert.equal((await run({ claims: { email: { equals: 'x' } } })).status, 403, 'a value rule needs the claim');
   });
 
   test('the failure names the claim, not the expected value, with the configured status', async () => {
     const r = await run({ claims: { 'https://foo.com/claim': { equals: 'secret-expected-value' } }, status: 401 });
-    assert.equal(r.exitStatus, 401);
-    assert.deepEqual(r.exitBody, { message: "Claim 'https://foo.com/claim' is not accepted" });
+    assert.equal(r.status, 401);
+    assert.deepEqual(r.body, { message: "Claim 'https://foo.com/claim' is not accepted" });
   });
 
   test('no verified claims (no jwt, or an anonymous consumer): 401 Unauthorized', async () => {
     const r = await run({ claims: { name: { present: true } } }, null, { authorization: 'Bearer x.y.z' });
-    assert.deepEqual([r.exitStatus, r.exitBody], [401, { message: 'Unauthorized' }]);
+    assert.deepEqual([r.status, r.body], [401, { message: 'Unauthorized' }]);
   });
 
   test('forward_claims sets headers, replaces client-sent ones, and removes them when the claim is missing', async () => {
@@ -92,18 +89,18 @@ describe('jwt-claims', () => {
       CLAIMS,
       { 'x-foo': 'forged', 'x-email': 'forged@example.com' },
     );
-    assert.equal(r.exitStatus, 0);
-    assert.equal(r.upstream['x-foo'], 'bar');
-    assert.equal(r.upstream['x-roles'], '["ops","dev"]');
-    assert.equal(r.upstream['x-level'], '3');
-    assert.equal(r.upstream['x-email'], undefined);
-    assert.equal(Buffer.from(r.upstream['x-name'] as string, 'latin1').toString('utf8'), 'Zoë 日本');
+    assert.equal(r.status, 200);
+    assert.equal(r.upstreamHeaders['x-foo'], 'bar');
+    assert.equal(r.upstreamHeaders['x-roles'], '["ops","dev"]');
+    assert.equal(r.upstreamHeaders['x-level'], '3');
+    assert.equal(r.upstreamHeaders['x-email'], undefined);
+    assert.equal(Buffer.from(r.upstreamHeaders['x-name'] as string, 'latin1').toString('utf8'), 'Zoë 日本');
     const nl = await run({ forward_claims: { name: 'x-name' } }, { name: 'a\r\nx-injected: 1' });
-    assert.equal(nl.upstream['x-name'], undefined, 'control characters never reach a header');
+    assert.equal(nl.upstreamHeaders['x-name'], undefined, 'control characters never reach a header');
   });
 
   test('config errors: bad regex, reserved or duplicate header, contradictory rule, nothing to do', async () => {
-    const rejects = (config: Record<string, unknown>) => assert.rejects(run(config), PluginConfigError);
+    const rejects = (config: Record<string, unknown>) => assert.rejects(run(config), ConfigError);
     await rejects({ claims: { a: { pattern: '(' } } });
     await rejects({ forward_claims: { a: 'Host' } });
     await rejects({ forward_claims: { a: 'X-Consumer-Username' } });
@@ -111,6 +108,6 @@ describe('jwt-claims', () => {
     await rejects({ claims: { a: { present: true, absent: true } } });
     await rejects({ claims: { a: { absent: true, equals: 1 } } });
     await rejects({});
-    assert.throws(() => configFor(plugin, { forward_claims: { a: 'bad header' } }));
+    await rejects({ forward_claims: { a: 'bad header' } });
   });
 });
