@@ -2,30 +2,21 @@
  * Route path, host and name rules shared by the config loader and the router, so that what
  * `gateway validate` accepts is exactly what the router compiles.
  */
+import { translatePcre } from '../router/pcre.ts';
+import { REGEX_PATH_FLAGS, regexPathSource } from '../router/router.ts';
 
 /** Characters Kong accepts in a plain (prefix) path: RFC 3986 unreserved, sub-delims, `:@/%`. */
 const PATH_CHARS = /^\/[A-Za-z0-9._~\-/%:@!$&'()*+,;=]*$/;
 const UNRESERVED = /[A-Za-z0-9._~-]/;
 
 /**
- * Compiles a `~` regex route path as the router uses it: the text after `~`, anchored at the
- * start of the normalized request path, with the `u` flag (so PCRE-only escapes such as `\A`
- * are rejected instead of silently meaning a literal letter). Named groups `(?<name>...)` are
- * the captures plugins see.
- * @throws SyntaxError when the regex does not compile
+ * Compiles a `~` regex route path as the router uses it (src/router/router.ts regexPathSource):
+ * PCRE spellings translated, anchored at the start of the normalized request path, `u` flag.
+ * Named groups `(?<name>...)` are the captures plugins see.
+ * @throws SyntaxError when the regex cannot be translated or does not compile
  */
 export function compileRoutePathRegex(path: string): RegExp {
-  return new RegExp(`^(?:${path.slice(1)})`, 'u');
-}
-
-/** Hints for PCRE syntax JavaScript regexes do not have. */
-function pcreHint(body: string): string {
-  if (body.includes('(?P<')) return '; PCRE `(?P<name>...)` is written `(?<name>...)` here';
-  if (body.includes('(?>')) return '; atomic groups `(?>...)` are not supported';
-  if (/\(\?[imsx]+\)/.test(body)) return '; inline flags such as `(?i)` are not supported';
-  if (/\\[AzZ]/.test(body)) return '; use ^ and $ instead of \\A, \\z and \\Z';
-  if (/[*+?}][+]/.test(body)) return '; possessive quantifiers are not supported';
-  return '';
+  return new RegExp(regexPathSource(path.slice(1)), REGEX_PATH_FLAGS);
 }
 
 /** Percent-decodes unreserved characters and removes dot segments and empty segments. */
@@ -53,11 +44,12 @@ export function normalizePath(path: string): string {
 export function checkRoutePath(path: string): string | null {
   if (path.startsWith('~')) {
     if (!path.startsWith('~/')) return `regex path must start with '~/'`;
+    const t = translatePcre(path.slice(1));
+    if ('error' in t) return `regex path uses PCRE syntax that cannot be translated: ${t.error}`;
     try {
       compileRoutePathRegex(path);
     } catch (e) {
-      const msg = (e as Error).message.replace(/^Invalid regular expression: \/.*\/u?: /s, '');
-      return `invalid regex: ${msg}${pcreHint(path.slice(1))}`;
+      return `invalid regex: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/u?: /s, '')}`;
     }
     return null;
   }

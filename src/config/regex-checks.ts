@@ -1,10 +1,10 @@
 /**
  * The regexes a route declares (`~` paths and `~*` header values) run on every request that
  * reaches the router: each is checked for super-linear matching time (see src/safe-regex.ts), on
- * exactly the source the router compiles, and refused with a located error when it is.
+ * exactly the source the router compiles (PCRE spellings translated), and refused with a located error when it is.
  */
 import { formatYamlPath } from '../errors.ts';
-import { regexPathSource } from '../router/router.ts';
+import { REGEX_PATH_FLAGS, regexPathSource } from '../router/router.ts';
 import { checkRegexComplexity, superLinearMessage, unknownComplexityMessage } from '../safe-regex.ts';
 import type { RouteModel, YamlPath } from './model.ts';
 import type { RawIssue } from './yaml.ts';
@@ -33,18 +33,20 @@ export async function checkRouteRegexes(
   // A regex that already has a problem (it does not compile, say) is not checked again.
   const reported = new Set(issues.map((i) => formatYamlPath(i.path)));
   const candidates: Candidate[] = [];
-  const add = (source: string, flags: string, path: YamlPath): void => {
+  const add = (source: () => string, flags: string, path: YamlPath): void => {
     if (reported.has(formatYamlPath(path))) return;
+    let compiled: string;
     try {
-      new RegExp(source, flags);
+      compiled = source();
+      new RegExp(compiled, flags);
     } catch {
       return;
     }
-    candidates.push({ source, flags, path });
+    candidates.push({ source: compiled, flags, path });
   };
   for (const r of routes) {
     r.paths?.forEach((p, k) => {
-      if (p.startsWith('~')) add(regexPathSource(p.slice(1)), '', [...r.yaml_path, 'paths', k]);
+      if (p.startsWith('~')) add(() => regexPathSource(p.slice(1)), REGEX_PATH_FLAGS, [...r.yaml_path, 'paths', k]);
     });
     // Header names as written (the model lower-cases them), for the location.
     const headers = at(doc, [...r.yaml_path, 'headers']);
@@ -52,7 +54,8 @@ export async function checkRouteRegexes(
     for (const [name, values] of Object.entries(headers as Record<string, unknown>)) {
       if (!Array.isArray(values)) continue;
       values.forEach((v, k) => {
-        if (typeof v === 'string' && v.startsWith('~*')) add(v.slice(2), 'i', [...r.yaml_path, 'headers', name, k]);
+        if (typeof v === 'string' && v.startsWith('~*'))
+          add(() => v.slice(2), 'i', [...r.yaml_path, 'headers', name, k]);
       });
     }
   }

@@ -6,6 +6,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { normalizePath } from './normalize.ts';
+import { translatePcre } from './pcre.ts';
 
 /** The fields of a route the router reads (a subset of `RouteModel`). */
 export interface RoutableRoute {
@@ -488,27 +489,24 @@ function normalizeRoutePrefix(route: RoutableRoute, raw: string, i: number): str
 
 /**
  * The source of the regex a `~` route path (`source` is the text after `~`) compiles to, as the
- * router runs it (the config loader checks this very source for super-linear matching time).
+ * router runs it with the `u` flag (the config loader checks this very source for super-linear
+ * matching time): PCRE spellings translated and Kong's normalization applied (src/router/pcre.ts),
+ * anchored at the start of the path and wrapped in a group so that an alternation (`~/a|/b`) is
+ * anchored as a whole.
+ * @throws SyntaxError naming the PCRE construct when the path cannot be translated
  */
 export function regexPathSource(source: string): string {
-  const normalized = source.replace(/%([0-9a-fA-F]{2})/g, (esc, hex: string) => {
-    const v = parseInt(hex, 16);
-    const ch = String.fromCharCode(v);
-    if (/[A-Za-z0-9_~]/.test(ch)) return ch;
-    if (ch === '.' || ch === '-') return `\\${ch}`;
-    return esc.toUpperCase();
-  });
-  return `^(?:${normalized})`;
+  const t = translatePcre(source);
+  if ('error' in t) throw new SyntaxError(t.error);
+  return `^(?:${t.source})`;
 }
 
-/**
- * Kong normalizes regex paths by upper-casing escapes and decoding unreserved ones, escaping a
- * decoded regex metacharacter. The regex is anchored at the start of the path: wrapped in a
- * group so that an alternation (`~/a|/b`) is anchored as a whole.
- */
+/** Flags of a regex route path: `u`, so that PCRE-only escapes are refused instead of read as letters. */
+export const REGEX_PATH_FLAGS = 'u';
+
 function compileRegexPath(route: RoutableRoute, source: string, i: number): RegExp {
   try {
-    return new RegExp(regexPathSource(source));
+    return new RegExp(regexPathSource(source), REGEX_PATH_FLAGS);
   } catch (err) {
     throw new RouteCompileError(route, `paths[${i}]`, `invalid regex: ${(err as Error).message}`);
   }

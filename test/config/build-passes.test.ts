@@ -146,7 +146,10 @@ test('route checks: two routes matching the same requests, in any order of their
   assert.equal(matchKey(b.routes[0]!), matchKey(b.routes[1]!));
   routeChecks(b);
   assert.equal(messages().length, 2);
-  assert.match(messages()[0]!, /^routes\.1: this route matches exactly the same requests as the route at routes\[0\]/);
+  assert.match(
+    messages()[0]!,
+    /^routes\.1: route 'b' \(routes\[1\]\) matches exactly the same requests as route 'a' \(routes\[0\]\): 'a' wins/,
+  );
   assert.match(messages()[1]!, /^routes\.2\.hosts\.0: /);
 });
 

@@ -69,12 +69,13 @@ acls: [{ consumer: ghost, group: g }]
   ]);
 });
 
-test('regex paths compile as JavaScript regexes with the u flag; named groups work, PCRE-only syntax is explained', async () => {
+test('regex paths: PCRE spellings with one meaning are translated, the others are named', async () => {
   await load(svc("      - paths: ['~/users/(?<id>\\d+)/orders/(?<order>[a-z0-9-]+)$']\n"));
-  assert.deepEqual(brief(await issuesOf(svc("      - paths: ['~/users/(?P<id>\\d+)']\n"))), [
-    '6:17 services[0].routes[0].paths[0] invalid regex: Invalid group; PCRE `(?P<name>...)` is written `(?<name>...)` here',
+  await load(svc("      - paths: ['~/users/(?P<id>\\d+)\\z', '~/a/{name}\\/b']\n"));
+  assert.deepEqual(brief(await issuesOf(svc("      - paths: ['~/users/(?>\\d+)']\n"))), [
+    "6:17 services[0].routes[0].paths[0] regex path uses PCRE syntax that cannot be translated: an atomic group '(?>...)' has no JavaScript equivalent; write '(?:...)' if backtracking into it cannot change the match",
   ]);
-  assert.match((await issuesOf(svc("      - paths: ['~/a\\Z']\n")))[0]!.message, /use \^ and \$ instead of \\A/);
+  assert.match((await issuesOf(svc("      - paths: ['~/a\\d++']\n")))[0]!.message, /possessive quantifier/);
   assert.match((await issuesOf(svc("      - paths: ['~/(a']\n")))[0]!.message, /^invalid regex: Unterminated group/);
 });
 
@@ -101,18 +102,30 @@ test('non-normalized paths are errors that show the normalized form', async () =
   await load(svc("      - paths: ['/a%2Fb', '/files/']\n"));
 });
 
-test('two routes that match exactly the same requests are an error on the second', async () => {
-  const issues = await issuesOf(`${V3}services:
+test('two routes that match exactly the same requests load, with a warning on the second naming the winner', async () => {
+  const c = await load(`${V3}services:
   - name: s
     url: echo://
     routes:
-      - { name: a, paths: [/x, /y], methods: [GET], headers: { X-A: ["1"] } }
-      - { name: b, paths: [/y, /x], methods: [GET], headers: { x-a: ["1"] } }
+      - { name: a, paths: [/x, /y], methods: [GET], headers: { X-A: ["V"] } }
+      - { name: b, paths: [/y, /x, /x], methods: [GET], headers: { x-a: ["v"] } }
       - { name: c, paths: [/x, /y], methods: [POST] }
 `);
-  assert.deepEqual(brief(issues), [
-    '7:9 services[0].routes[1] this route matches exactly the same requests as the route at services[0].routes[0], so one of them can never match',
+  assert.equal(c.routes.length, 3);
+  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+    "7:9 services[0].routes[1] route 'b' (services[0].routes[1]) matches exactly the same requests as route 'a' (services[0].routes[0]): 'a' wins (declared first, same priority), so 'b' never matches",
   ]);
+  const regex = await load(`${V3}services:
+  - name: s
+    url: echo://
+    routes:
+      - { paths: ['~/r/\\d+$'] }
+      - { paths: ['~/r/\\d+$'], regex_priority: 2 }
+`);
+  assert.match(
+    regex.source.warnings![0]!.message,
+    /^the route at services\[0\]\.routes\[1\] matches exactly the same requests as the route at services\[0\]\.routes\[0\]: services\[0\]\.routes\[1\] wins for its regex paths \(higher regex_priority\)/,
+  );
 });
 
 test('route rules from Kong: something to match on, no host header, valid hosts', async () => {

@@ -1,26 +1,49 @@
 /**
  * The route checks Kong's schema cannot express: something to match on, valid paths (with the
  * 1.1/2.1 regex migration), hosts, SNIs and header matchers, and two routes that match exactly
- * the same requests.
+ * the same requests (a warning, as Kong loads them).
  */
 import { formatYamlPath } from '../../errors.ts';
 import { checkHost, checkRoutePath, migrateLegacyPath } from '../paths.ts';
 import type { Build, Path, PendingRoute } from './state.ts';
 
 export function routeChecks(b: Build): void {
-  const matchKeys = new Map<string, Path>();
+  const matchKeys = new Map<string, PendingRoute>();
   for (const r of b.routes) {
     checkRoute(b, r);
     const key = matchKey(r);
     const first = matchKeys.get(key);
-    if (first)
-      b.err(
-        'SEMANTIC',
-        `this route matches exactly the same requests as the route at ${formatYamlPath(first)}, so one of them can never match`,
-        r.path,
-      );
-    else matchKeys.set(key, r.path);
+    // Kong loads such routes (one of them simply never matches): a warning, a failure under --strict.
+    if (first) b.warn('SEMANTIC', duplicateMessage(first, r), r.path);
+    else matchKeys.set(key, r);
   }
+}
+
+function routeLabel(r: PendingRoute): string {
+  return r.model.name !== null
+    ? `route '${r.model.name}' (${formatYamlPath(r.path)})`
+    : `the route at ${formatYamlPath(r.path)}`;
+}
+
+/**
+ * Which of two identical routes the router picks: its order is Kong's priority bits, then
+ * regex_priority for regex paths, then declaration order (src/router/router.ts compareSubRoutes).
+ */
+function duplicateMessage(first: PendingRoute, second: PendingRoute): string {
+  const a = first.model;
+  const bm = second.model;
+  const head = `${routeLabel(second)} matches exactly the same requests as ${routeLabel(first)}`;
+  const hasRegex = a.paths?.some((p) => p.startsWith('~')) === true;
+  const hasPrefix = a.paths?.some((p) => !p.startsWith('~')) === true;
+  const name = (r: PendingRoute): string => (r.model.name !== null ? `'${r.model.name}'` : formatYamlPath(r.path));
+  if (hasRegex && a.regex_priority !== bm.regex_priority) {
+    const [win, lose] = a.regex_priority > bm.regex_priority ? [first, second] : [second, first];
+    const regexPart = `${name(win)} wins for its regex paths (higher regex_priority), so ${name(lose)} never matches them`;
+    return hasPrefix
+      ? `${head}: ${regexPart}; ${name(first)} wins for its prefix paths (declared first)`
+      : `${head}: ${regexPart}`;
+  }
+  return `${head}: ${name(first)} wins (declared first, same priority), so ${name(second)} never matches`;
 }
 
 /** One route's own checks (paths are migrated in place for 1.1/2.1 files). */
@@ -38,6 +61,15 @@ export function checkRoute(b: Build, r: PendingRoute): void {
     b.err('SCHEMA', "'snis' can only be set when 'protocols' is 'https'", [...r.path, 'snis']);
   m.paths?.forEach((p, k) => {
     const pp = [...r.path, 'paths', k];
+    if (b.legacy && p.startsWith('~')) {
+      // Kong 3.x's migration would prefix another '~': the file is already written for 3.0.
+      b.err(
+        'FORMAT_VERSION',
+        `this regex path is already written the Kong 3.0 way (starting with '~'), but _format_version ${b.doc._format_version} files have their regex paths migrated, which would break it: set _format_version: "3.0"`,
+        pp,
+      );
+      return;
+    }
     if (b.legacy) {
       const migrated = migrateLegacyPath(p);
       if (migrated) {
@@ -85,20 +117,29 @@ function checkHeaders(b: Build, headers: Record<string, string[]>, path: Path): 
   }
 }
 
-/** What a route matches on, order-insensitive: equal keys match exactly the same requests. */
+/**
+ * What a route matches on, after the router's normalization (methods upper case, hosts, SNIs,
+ * header names and literal header values lower case, no repeated values), order-insensitive:
+ * equal keys match exactly the same requests.
+ */
 export function matchKey(r: PendingRoute): string {
   const m = r.model;
-  const sorted = (a: readonly string[] | null) => (a ? [...a].sort() : null);
+  const norm = (a: readonly string[] | null, f: (s: string) => string = (s) => s): string[] | null =>
+    a && a.length > 0 ? [...new Set(a.map(f))].sort() : null;
+  const lower = (s: string): string => s.toLowerCase();
+  const headerValue = (v: string): string => (v.startsWith('~*') ? v : v.toLowerCase());
+  const headers = m.headers
+    ? Object.entries(m.headers)
+        .filter(([, v]) => v.length > 0)
+        .map(([k, v]) => [k.toLowerCase(), norm(v, headerValue)] as const)
+        .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+    : [];
   return JSON.stringify([
-    sorted(m.protocols),
-    sorted(m.methods),
-    sorted(m.hosts),
-    sorted(m.paths),
-    m.headers
-      ? Object.entries(m.headers)
-          .map(([k, v]) => [k, [...v].sort()])
-          .sort()
-      : null,
-    sorted(m.snis),
+    norm(m.protocols),
+    norm(m.methods, (s) => s.toUpperCase()),
+    norm(m.hosts, lower),
+    norm(m.paths),
+    headers.length > 0 ? headers : null,
+    norm(m.snis, lower),
   ]);
 }

@@ -14,17 +14,12 @@ export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
   let port: number | undefined = raw.port;
   let svcPath: string | null = raw.path ?? null;
   if (raw.url !== undefined) {
-    const clash = ['protocol', 'host', 'port', 'path'].filter((f) => raw[f] !== undefined);
-    if (clash.length)
-      err(
-        'SCHEMA',
-        `'url' cannot be combined with ${clash.map((f) => `'${f}'`).join(', ')}; use one or the other`,
-        [...path, clash[0]!],
-        true,
-      );
     const parsed = parseServiceUrl(raw.url);
     if (typeof parsed === 'string') err('SCHEMA', parsed, [...path, 'url']);
-    else ({ protocol, host, port, path: svcPath } = parsed);
+    else {
+      ({ protocol, host, port, path: svcPath } = parsed);
+      urlAgreement(raw, parsed, path, err);
+    }
   } else if (protocol === 'echo') {
     host = raw.host ?? 'echo';
   } else if (raw.host === undefined) {
@@ -57,6 +52,38 @@ export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
     client_certificate: null,
     yaml_path: path,
   };
+}
+
+/**
+ * Kong expands `url` into protocol/host/port/path, and decK dumps and hand-written files often
+ * carry both: fields that say the same as the url are accepted; one that says otherwise is an
+ * error naming both values, since which one Kong keeps depends on its version.
+ */
+function urlAgreement(
+  raw: Obj,
+  parsed: Exclude<ReturnType<typeof parseServiceUrl>, string>,
+  path: Path,
+  err: Err,
+): void {
+  const given: Record<string, unknown> = { protocol: raw.protocol, host: raw.host, port: raw.port, path: raw.path };
+  const fromUrl: Record<string, unknown> = { ...parsed };
+  for (const field of ['protocol', 'host', 'port', 'path']) {
+    const v = given[field];
+    if (v === undefined || v === null) continue;
+    const u = fromUrl[field];
+    // Schemes and host names are case-insensitive (RFC 3986 6.2.2.1); paths are not.
+    const same =
+      field !== 'path' && typeof v === 'string' && typeof u === 'string'
+        ? v.toLowerCase() === u.toLowerCase()
+        : v === u;
+    if (same) continue;
+    const shown = u === null ? 'no path' : `${field} ${JSON.stringify(u)}`;
+    err(
+      'SCHEMA',
+      `'${field}: ${JSON.stringify(v)}' conflicts with 'url: ${raw.url}' (which gives ${shown}); remove one, or make them agree`,
+      [...path, field],
+    );
+  }
 }
 
 /** Kong's `url` shorthand: `http(s)://host[:port][/path]`, plus `echo://` for the built-in echo upstream. */

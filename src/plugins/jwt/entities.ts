@@ -3,7 +3,7 @@
  * `iss` claim (or the plugin's key_claim_name); the HMAC secret and the public key are secret
  * fields (the admin API redacts them). Checked at load: the key material must fit the algorithm.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import type { EntityLoadContext, EntityRecord } from '../../index.ts';
 import { defineEntity } from '../../index.ts';
 import { SUPPORTED_ALGORITHMS } from '../../lib/jwt.ts';
@@ -23,9 +23,13 @@ export const jwtSecrets = defineEntity<JwtSecret>({
   description: "A jwt credential: `key` matches the token's `iss` claim (or the plugin's key_claim_name).",
   schema: {
     type: 'object',
-    required: ['key'],
     properties: {
-      key: { type: 'string', minLength: 1 },
+      key: {
+        type: 'string',
+        minLength: 1,
+        description:
+          "What the token's `iss` (or key_claim_name) claim must be. Absent: generated from the consumer and credential ids, with a warning.",
+      },
       algorithm: { type: 'string', enum: [...SUPPORTED_ALGORITHMS], default: 'HS256' },
       secret: { type: 'string', minLength: 1, description: 'The HMAC secret (HS* algorithms).' },
       rsa_public_key: {
@@ -42,12 +46,30 @@ export const jwtSecrets = defineEntity<JwtSecret>({
   },
   unique: ['key'],
   secrets: ['secret', 'rsa_public_key'],
-  idKey: (e) => String(e.key),
+  // Without a key, the id comes from the owner and the position (as for kinds without a natural key).
+  idKey: (e, place) =>
+    typeof e.key === 'string' ? e.key : `${place.consumer ?? ''}:${place.nested ? '' : 'top:'}${place.index}`,
   load(secret, context) {
     checkKeyMaterial(secret, context);
-    return undefined;
+    if (typeof secret.key === 'string') return undefined;
+    const key = generatedKey(secret.consumer, secret.id);
+    context.warn(
+      `no 'key': Tollgate uses the generated key '${key}' (Kong generates a random one; this one derives from the consumer and credential ids, so every instance and reload agree). Tokens must carry it in their iss claim (or key_claim_name); write the key in the file to choose it`,
+    );
+    return { ...secret, key };
   },
 });
+
+/**
+ * Kong's generated key is 32 hex characters; ours is as long but derived from the consumer and
+ * credential ids instead of random, so a declarative file gives the same key everywhere.
+ */
+export function generatedKey(consumer: string | null, id: string): string {
+  return createHash('sha256')
+    .update(`jwt_secrets.key\u0000${consumer ?? ''}\u0000${id}`)
+    .digest('hex')
+    .slice(0, 32);
+}
 
 const CURVES: Record<string, string> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
 

@@ -1,0 +1,303 @@
+/**
+ * Kong runs regex route paths with PCRE; Tollgate with JavaScript's engine (`u` flag). Most
+ * patterns mean the same in both, but Kong files use PCRE spellings that JavaScript refuses or,
+ * worse, reads differently (`[[:digit:]]`, a literal `{name}`). This translates, in one linear
+ * pass, every construct that has one meaning in both engines for a request path, and names the
+ * construct when a pattern cannot be translated. It also applies Kong's normalization of regex
+ * paths (percent-escapes of unreserved characters decoded, the others upper-cased), class-aware so
+ * that a decoded `-` or `.` stays literal.
+ *
+ * Request paths are latin1 strings without control characters (a raw CR, LF or NUL never reaches
+ * the router), which is what makes `\Z` the same as `$` here.
+ */
+
+/** The translated source, or why it cannot be translated (the construct named). */
+export type PcreTranslation = { readonly source: string } | { readonly error: string };
+
+/** Characters JavaScript's `u` mode lets be escaped outside a class (identity escapes). */
+const SYNTAX = new Set('^$\\.*+?()[]{}|/');
+/** ... and inside a class, where `-` may be escaped too. */
+const CLASS_SYNTAX = new Set('^$\\.*+?()[]{}|/-');
+
+const HSPACE = '\\t \\xA0';
+const VSPACE = '\\n\\v\\f\\r\\x85';
+
+/** PCRE's POSIX classes (ASCII, PCRE's default without UCP) as JavaScript class contents. */
+const POSIX: Record<string, string> = {
+  alnum: 'A-Za-z0-9',
+  alpha: 'A-Za-z',
+  ascii: '\\x00-\\x7F',
+  blank: ' \\t',
+  cntrl: '\\x00-\\x1F\\x7F',
+  digit: '0-9',
+  graph: '!-~',
+  lower: 'a-z',
+  print: ' -~',
+  punct: '!-\\/:-@\\[-`{-~',
+  space: '\\t\\n\\v\\f\\r ',
+  upper: 'A-Z',
+  word: '\\w',
+  xdigit: '0-9A-Fa-f',
+};
+
+const UNRESERVED = /[A-Za-z0-9_~]/;
+
+class Untranslatable extends Error {}
+
+function fail(what: string): never {
+  throw new Untranslatable(what);
+}
+
+/** A literal character as JavaScript source, escaped as its place (in a class or not) needs. */
+function literal(ch: string, inClass: boolean): string {
+  if ((inClass ? CLASS_SYNTAX : SYNTAX).has(ch)) return `\\${ch}`;
+  return ch;
+}
+
+/**
+ * Translates the text after a route path's `~` into JavaScript regex source for the `u` flag.
+ * Never throws; linear in the length of `body`.
+ */
+export function translatePcre(body: string): PcreTranslation {
+  try {
+    return { source: new Translator(body).run() };
+  } catch (err) {
+    if (err instanceof Untranslatable) return { error: err.message };
+    throw err;
+  }
+}
+
+class Translator {
+  private i = 0;
+  private out = '';
+  /** Whether the last thing emitted can take a quantifier (for a literal `{` after nothing). */
+  private atom = false;
+
+  constructor(private readonly s: string) {}
+
+  run(): string {
+    const s = this.s;
+    while (this.i < s.length) {
+      const ch = s[this.i]!;
+      if (ch === '\\') this.escape(false);
+      else if (ch === '[') this.charClass();
+      else if (ch === '(') this.group();
+      else if (ch === '{') this.brace();
+      else if (ch === '}') this.emit('\\}', true, 1);
+      else if (ch === '%') this.percent(false);
+      else if (ch === '*' || ch === '+' || ch === '?') {
+        this.out += ch;
+        this.i++;
+        this.afterQuantifier();
+      } else this.emit(ch, ch !== '|' && ch !== '^' && ch !== '$', 1);
+    }
+    return this.out;
+  }
+
+  private emit(text: string, atom: boolean, advance: number): void {
+    this.out += text;
+    this.atom = atom;
+    this.i += advance;
+  }
+
+  /** After a quantifier: a lazy `?` is the same in both; a possessive `+` has no JavaScript form. */
+  private afterQuantifier(): void {
+    this.atom = false;
+    const next = this.s[this.i];
+    if (next === '+')
+      fail(
+        "a possessive quantifier ('*+', '++', '?+', '{n,m}+') has no JavaScript equivalent; drop the last '+' if giving characters back cannot change the match (e.g. [^/]++/ is [^/]+/)",
+      );
+    if (next === '?') {
+      this.out += '?';
+      this.i++;
+    }
+  }
+
+  /** `%HH`: Kong decodes unreserved characters and upper-cases the other escapes. */
+  private percent(inClass: boolean): void {
+    const hex = this.s.slice(this.i + 1, this.i + 3);
+    if (!/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      this.emit('%', true, 1);
+      return;
+    }
+    const ch = String.fromCharCode(Number.parseInt(hex, 16));
+    const text = UNRESERVED.test(ch) ? ch : ch === '.' || ch === '-' ? literal(ch, inClass) : `%${hex.toUpperCase()}`;
+    this.emit(text, true, 3);
+  }
+
+  /** `{`: a quantifier when it reads as one in both engines, else a literal (PCRE's rule). */
+  private brace(): void {
+    const rest = this.s.slice(this.i, this.i + 24);
+    const q = /^\{(\d+)(,(\d*))?\}/.exec(rest);
+    if (q !== null && this.atom) {
+      this.out += q[0];
+      this.i += q[0].length;
+      this.afterQuantifier();
+      return;
+    }
+    if (/^\{,\d+\}/.test(rest))
+      fail("'{,n}' is a literal in older PCRE and a quantifier in newer: write '{0,n}' or escape the brace '\\{'");
+    this.emit('\\{', true, 1);
+  }
+
+  private escape(inClass: boolean): void {
+    const s = this.s;
+    const e = s[this.i + 1];
+    if (e === undefined) fail("the pattern ends with a lone '\\'");
+    const two = (text: string, atom = true): void => this.emit(text, atom, 2);
+    switch (e) {
+      case 'Q':
+        return this.quoted(inClass);
+      case 'E':
+        return two(''); // a stray \E is ignored by PCRE
+      case 'h':
+        return two(inClass ? HSPACE : `[${HSPACE}]`);
+      case 'v':
+        return two(inClass ? VSPACE : `[${VSPACE}]`);
+      case 'H':
+      case 'V':
+        if (inClass) fail(`'\\${e}' inside a character class has no JavaScript equivalent; use a negated class`);
+        return two(`[^${e === 'H' ? HSPACE : VSPACE}]`);
+      case 'e':
+        return two('\\x1B');
+      case 'a':
+        return two('\\x07');
+    }
+    if (!inClass) {
+      switch (e) {
+        case 'A':
+          return two('^', false);
+        case 'z':
+        case 'Z':
+          return two('$', false);
+        case 'G':
+          if (this.i === 0) return two('^', false);
+          fail("'\\G' (the end of the previous match) has no JavaScript equivalent");
+          break;
+        case 'K':
+          fail("'\\K' (reset the match start) has no JavaScript equivalent; use a lookbehind (?<=...)");
+          break;
+        case 'R':
+          return two(`(?:\\r\\n|[${VSPACE}])`);
+        case 'X':
+          fail("'\\X' (an extended grapheme cluster) has no JavaScript equivalent");
+          break;
+        case 'g':
+        case 'k':
+          return this.backReference(e);
+      }
+    }
+    if (e === 'x' && s[this.i + 2] === '{') {
+      const m = /^\\x\{([0-9A-Fa-f]{1,6})\}/.exec(s.slice(this.i, this.i + 12));
+      if (m === null) fail("'\\x{...}' needs hexadecimal digits");
+      this.emit(`\\u{${m[1]}}`, true, m[0].length);
+      return;
+    }
+    if ((e === 'p' || e === 'P') && s[this.i + 2] !== '{' && s[this.i + 2] !== undefined) {
+      // PCRE's one-letter form \pL is \p{L}.
+      this.emit(`\\${e}{${s[this.i + 2]}}`, true, 3);
+      return;
+    }
+    if (/[A-Za-z0-9]/.test(e)) {
+      // \d \w \s \b \n \t \1 \p{..}: the same in both (anything else fails to compile, with a hint).
+      two(`\\${e}`, e !== 'b' && e !== 'B');
+      return;
+    }
+    // PCRE: a backslash before any other character makes it literal.
+    two(literal(e, inClass));
+  }
+
+  /** `\Q...\E`: everything in between is literal. */
+  private quoted(inClass: boolean): void {
+    const s = this.s;
+    const end = s.indexOf('\\E', this.i + 2);
+    const text = s.slice(this.i + 2, end === -1 ? s.length : end);
+    let out = '';
+    for (const ch of text) out += literal(ch, inClass);
+    this.emit(out, text.length > 0, (end === -1 ? s.length : end + 2) - this.i);
+  }
+
+  /** `\g1`, `\g{1}`, `\g{name}`, `\k{name}`, `\k'name'`, `\k<name>` (relative `\g{-1}` is not translated). */
+  private backReference(kind: 'g' | 'k'): void {
+    const rest = this.s.slice(this.i, this.i + 40);
+    const m =
+      /^\\[gk]\{([A-Za-z_][A-Za-z0-9_]*|\d+)\}/.exec(rest) ??
+      /^\\k'([A-Za-z_][A-Za-z0-9_]*)'/.exec(rest) ??
+      /^\\k<([A-Za-z_][A-Za-z0-9_]*)>/.exec(rest) ??
+      (kind === 'g' ? /^\\g(\d+)/.exec(rest) : null);
+    if (m === null) fail(`'\\${kind}' in this form (a relative or subroutine reference) has no JavaScript equivalent`);
+    const ref = m[1]!;
+    this.emit(/^\d+$/.test(ref) ? `\\${ref}` : `\\k<${ref}>`, true, m[0].length);
+  }
+
+  private group(): void {
+    const s = this.s;
+    const rest = s.slice(this.i, this.i + 48);
+    if (s[this.i + 1] === '*') fail("backtracking control verbs '(*VERB)' have no JavaScript equivalent");
+    if (s[this.i + 1] !== '?') return this.emit('(', false, 1);
+    const after = s[this.i + 2];
+    let m: RegExpExecArray | null;
+    if (
+      (m = /^\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(rest)) !== null ||
+      (m = /^\(\?'([A-Za-z_][A-Za-z0-9_]*)'/.exec(rest)) !== null
+    )
+      return this.emit(`(?<${m[1]}>`, false, m[0].length);
+    if ((m = /^\(\?P=([A-Za-z_][A-Za-z0-9_]*)\)/.exec(rest)) !== null)
+      return this.emit(`\\k<${m[1]}>`, true, m[0].length);
+    if (after === ':' || after === '=' || after === '!') return this.emit(s.slice(this.i, this.i + 3), false, 3);
+    if (after === '<' && (s[this.i + 3] === '=' || s[this.i + 3] === '!'))
+      return this.emit(s.slice(this.i, this.i + 4), false, 4);
+    if (after === '#') {
+      // A comment: dropped.
+      const end = s.indexOf(')', this.i);
+      if (end === -1) fail("the comment '(?#' is not closed");
+      this.i = end + 1;
+      return;
+    }
+    if (after === '>')
+      fail(
+        "an atomic group '(?>...)' has no JavaScript equivalent; write '(?:...)' if backtracking into it cannot change the match",
+      );
+    if (after === '|') fail("a branch reset group '(?|...)' has no JavaScript equivalent");
+    if (after === 'R' || after === '&' || /\d|[+-]/.test(after ?? '') || rest.startsWith('(?P>'))
+      fail("recursion and subroutine calls ('(?R)', '(?1)', '(?&name)', '(?P>name)') have no JavaScript equivalent");
+    if (after === '(') fail("conditional groups '(?(...)...)' have no JavaScript equivalent");
+    if (/^\(\?[a-zA-Z^-]+[:)]/.test(rest))
+      fail(
+        "inline flags such as '(?i)' have no JavaScript equivalent here; for case-insensitive letters write a class like [Aa]",
+      );
+    fail(`the group '${rest.slice(0, 4)}' is not understood`);
+  }
+
+  /** `[...]`: PCRE's `]` first is literal, POSIX classes expand, escapes as outside. */
+  private charClass(): void {
+    const s = this.s;
+    this.out += '[';
+    this.i++;
+    if (s[this.i] === '^') {
+      this.out += '^';
+      this.i++;
+    }
+    if (s[this.i] === ']') {
+      this.out += '\\]';
+      this.i++;
+    }
+    for (;;) {
+      const ch = s[this.i];
+      if (ch === undefined) fail("a character class '[' is not closed");
+      if (ch === ']') break;
+      if (ch === '\\') this.escape(true);
+      else if (ch === '%') this.percent(true);
+      else if (ch === '[' && s[this.i + 1] === ':') {
+        const m = /^\[:(\^?)([a-z]+):\]/.exec(s.slice(this.i, this.i + 12));
+        if (m === null) this.emit('\\[', true, 1);
+        else if (m[1] === '^' || POSIX[m[2]!] === undefined)
+          fail(`the POSIX class '${m[0]}' has no JavaScript equivalent inside a class; use an explicit range`);
+        else this.emit(POSIX[m[2]!]!, true, m[0].length);
+      } else if (ch === '[') this.emit('\\[', true, 1);
+      else this.emit(ch, true, 1);
+    }
+    this.emit(']', true, 1);
+  }
+}

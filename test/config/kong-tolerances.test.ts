@@ -1,0 +1,211 @@
+// What Kong 3.x accepts and Tollgate accepts the same way (docs/kong-compatibility.md, Tolerances),
+// observed as users observe it: `gateway validate` output and exit code, and requests through a
+// real gateway.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { runValidate } from '../../src/cli/validate.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { listen } from '../support/upstream.ts';
+import { tmpDir, writeTmp } from './helpers.ts';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dir = tmpDir();
+const open: TestGateway[] = [];
+after(async () => {
+  await Promise.all(open.map((g) => g.close()));
+});
+
+async function validate(config: unknown, ...flags: string[]): Promise<{ code: number; out: string; err: string }> {
+  const file = writeTmp(dir, `v${Math.random().toString(36).slice(2)}.yaml`, stringify(config));
+  let out = '';
+  let err = '';
+  const code = await runValidate([file, ...flags], {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+  });
+  return { code, out, err };
+}
+
+async function gateway(config: unknown): Promise<TestGateway> {
+  const gw = await startGateway({ config: config as Record<string, unknown> });
+  open.push(gw);
+  return gw;
+}
+
+const get = (url: string, headers: Record<string, string> = {}) =>
+  fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+
+test('a service with url and protocol/host/port/path that agree loads and proxies; a conflict names both values', async () => {
+  const upstream = await listen((_req, res) => res.end('upstream'));
+  after(() => upstream.close());
+  const port = Number(new URL(upstream.url).port);
+  const config = {
+    _format_version: '3.0',
+    services: [
+      {
+        name: 'agreed',
+        url: `http://127.0.0.1:${port}/base`,
+        protocol: 'http',
+        host: '127.0.0.1',
+        port,
+        path: '/base',
+        routes: [{ paths: ['/agreed'] }],
+      },
+    ],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out);
+  const gw = await gateway(config);
+  const r = await get(`${gw.url}/agreed`);
+  assert.equal(r.status, 200);
+  assert.equal(await r.text(), 'upstream');
+
+  const conflict = await validate({
+    _format_version: '3.0',
+    services: [{ name: 's', url: 'https://api.internal', port: 8443, routes: [{ paths: ['/s'] }] }],
+  });
+  assert.equal(conflict.code, 1);
+  assert.match(
+    conflict.out,
+    /:\d+:\d+ {2}services\[0\]\.port {2}'port: 8443' conflicts with 'url: https:\/\/api\.internal' \(which gives port 443\)/,
+  );
+});
+
+/** An HS256 token, signed as any JWT library would. */
+function hs256(claims: Record<string, unknown>, secret: string): string {
+  const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const unsigned = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  return `${unsigned}.${createHmac('sha256', secret).update(unsigned).digest('base64url')}`;
+}
+
+test('a jwt_secrets entry without key gets a generated key, shown by validate, the same on every load, that tokens can use', async () => {
+  const config = {
+    _format_version: '3.0',
+    consumers: [{ username: 'alice', jwt_secrets: [{ secret: 'alice-hmac-secret-0123456789' }] }],
+    services: [{ name: 'e', url: 'echo://', routes: [{ paths: ['/jwt'], plugins: [{ name: 'jwt' }] }] }],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out);
+  const m =
+    /consumers\[0\]\.jwt_secrets\[0\] {2}warning: no 'key': Tollgate uses the generated key '([0-9a-f]{32})'/.exec(
+      v.out,
+    );
+  assert.ok(m, v.out);
+  const again = await validate(config);
+  assert.ok(again.out.includes(m[1]!), 'the same key on every load');
+  const strict = await validate(config, '--strict');
+  assert.equal(strict.code, 1);
+
+  const gw = await gateway(config);
+  const ok = await get(`${gw.url}/jwt`, {
+    authorization: `Bearer ${hs256({ iss: m[1] }, 'alice-hmac-secret-0123456789')}`,
+  });
+  assert.equal(ok.status, 200);
+  const other = await get(`${gw.url}/jwt`, {
+    authorization: `Bearer ${hs256({ iss: 'something-else' }, 'alice-hmac-secret-0123456789')}`,
+  });
+  assert.equal(other.status, 401);
+});
+
+test('two routes matching the same requests: a warning naming both and the winner, the winner answers, --strict fails', async () => {
+  const term = (status: number) => [{ name: 'request-termination', config: { status_code: status } }];
+  const config = {
+    _format_version: '3.0',
+    services: [
+      {
+        name: 'e',
+        url: 'echo://',
+        routes: [
+          { name: 'first', paths: ['/same'], methods: ['GET'], plugins: term(201) },
+          { name: 'second', paths: ['/same'], methods: ['GET'], plugins: term(202) },
+          { name: 'low', paths: ['~/rx/\\d+$'], plugins: term(203) },
+          { name: 'high', paths: ['~/rx/\\d+$'], regex_priority: 5, plugins: term(204) },
+        ],
+      },
+    ],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out);
+  assert.match(
+    v.out,
+    /services\[0\]\.routes\[1\] {2}warning: route 'second' \(services\[0\]\.routes\[1\]\) matches exactly the same requests as route 'first' \(services\[0\]\.routes\[0\]\): 'first' wins/,
+  );
+  assert.match(v.out, /services\[0\]\.routes\[3\] {2}warning: route 'high' .* 'high' wins for its regex paths/);
+  const strict = await validate(config, '--strict');
+  assert.equal(strict.code, 1);
+  assert.match(strict.err, /invalid under --strict \(2 warnings\)/);
+
+  const gw = await gateway(config);
+  assert.equal((await get(`${gw.url}/same`)).status, 201);
+  assert.equal((await get(`${gw.url}/rx/12`)).status, 204);
+});
+
+test('PCRE regex paths: what has one meaning is translated and routes; what cannot be is named, located', async () => {
+  const term = (status: number) => [{ name: 'request-termination', config: { status_code: status } }];
+  const config = {
+    _format_version: '3.0',
+    services: [
+      {
+        name: 'e',
+        url: 'echo://',
+        routes: [
+          { name: 'posix', paths: ['~/n/[[:digit:]]+\\z'], plugins: term(201) },
+          { name: 'named', paths: ['~/u/(?P<id>[a-z]+)\\/x$'], plugins: term(202) },
+          { name: 'brace', paths: ['~/b/{name}'], plugins: term(203) },
+          { name: 'quoted', paths: ['~/q/\\Qa.b\\E\\Z'], plugins: term(205) },
+        ],
+      },
+    ],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out);
+  const gw = await gateway(config);
+  assert.equal((await get(`${gw.url}/n/123`)).status, 201);
+  // JavaScript would read [[:digit:]] as one of ":digt" followed by "]".
+  assert.equal((await get(`${gw.url}/n/d]`)).status, 404);
+  assert.equal((await get(`${gw.url}/n/123/x`)).status, 404);
+  assert.equal((await get(`${gw.url}/u/abc/x`)).status, 202);
+  assert.equal((await get(`${gw.url}/q/a.b`)).status, 205);
+  assert.equal((await get(`${gw.url}/q/aXb`)).status, 404);
+
+  const bad = await validate({
+    _format_version: '3.0',
+    services: [{ name: 'e', url: 'echo://', routes: [{ paths: ['/ok', '~/a/(?>\\d+)x'] }] }],
+  });
+  assert.equal(bad.code, 1);
+  assert.match(
+    bad.out,
+    /:\d+:\d+ {2}services\[0\]\.routes\[0\]\.paths\[1\] {2}regex path uses PCRE syntax that cannot be translated: an atomic group '\(\?>\.\.\.\)'/,
+  );
+});
+
+test('the ReDoS check runs on the translated regex', async () => {
+  const v = await validate({
+    _format_version: '3.0',
+    services: [{ name: 'e', url: 'echo://', routes: [{ paths: ['~/r/([[:alpha:]]+)+$'] }] }],
+  });
+  assert.equal(v.code, 1);
+  assert.match(v.out, /paths\[0\] {2}regex can take .* time on hostile input/);
+});
+
+test('a 1.1 file whose regex paths already start with ~ is refused, saying to set _format_version "3.0"', async () => {
+  const result = await new Promise<{ code: number; stdout: string }>((resolve) => {
+    const file = writeTmp(
+      dir,
+      'legacy.yaml',
+      '_format_version: "1.1"\nservices:\n  - name: e\n    url: echo://\n    routes:\n      - paths: ["~/users/\\\\d+$"]\n',
+    );
+    execFile(process.execPath, ['bin/gateway', 'validate', file], { cwd: root, timeout: 60_000 }, (error, stdout) =>
+      resolve({ code: error ? (error.code as number) : 0, stdout }),
+    );
+  });
+  assert.equal(result.code, 1);
+  assert.match(
+    result.stdout,
+    /legacy\.yaml:6:17 {2}services\[0\]\.routes\[0\]\.paths\[0\] {2}this regex path is already written the Kong 3\.0 way.*set _format_version: "3\.0"/,
+  );
+});
