@@ -64,6 +64,16 @@ export interface Coordinator {
   metricsText(inst: TollgateInstance): Promise<string>;
   /** Fields added to /status. */
   status(inst: TollgateInstance): Record<string, unknown>;
+  /** Whether every process that serves traffic has its proxy open on the current config. */
+  readiness(inst: TollgateInstance): Readiness;
+  /** Whether the proxy accepts connections anywhere (what `/status` calls "up"). */
+  serving(inst: TollgateInstance): boolean;
+}
+
+/** The answer of `GET /ready`: ready, or why not (Kong's `/status/ready` message). */
+export interface Readiness {
+  ready: boolean;
+  message: string;
 }
 
 /** This process alone: prepare and swap here; its own counts and metrics. */
@@ -88,6 +98,9 @@ export const localCoordinator: Coordinator = {
   connections: (inst) => Promise.resolve(inst.localConnections()),
   metricsText: (inst) => inst.metrics.registry.metrics(),
   status: () => ({}),
+  readiness: (inst) =>
+    inst.localServing() ? { ready: true, message: 'ready' } : { ready: false, message: 'no proxy listener is open' },
+  serving: (inst) => inst.localServing(),
 };
 
 /** What caused a reload. */
@@ -108,6 +121,8 @@ export interface ReloadResult {
   hash: string | null;
   errors: ConfigIssue[];
   trigger?: ReloadTrigger;
+  /** Set when the reload failed because nothing could apply it (shutting down, no worker serving). */
+  unavailable?: boolean;
 }
 
 /** A config loaded and compiled, not yet serving. */
@@ -148,6 +163,7 @@ export class TollgateInstance {
   private accepted = 0;
   private chain: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | null = null;
+  private drainRequested = false;
 
   private constructor(opts: InstanceOptions, prepared: Prepared, log: Logger, shared: SharedResources) {
     this.options = opts;
@@ -232,7 +248,8 @@ export class TollgateInstance {
    * time, in the order asked.
    */
   reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
-    const run = (): Promise<ReloadResult> => this.withDeadline(opts);
+    const run = (): Promise<ReloadResult> =>
+      this.draining ? Promise.resolve(this.unavailable('the gateway is shutting down', opts)) : this.withDeadline(opts);
     const next = this.chain.then(run, run);
     this.chain = next.catch(() => undefined);
     return next;
@@ -337,6 +354,49 @@ export class TollgateInstance {
     return result;
   }
 
+  /** A reload that nothing could apply: reported failed, the serving config unchanged. */
+  unavailable(why: string, opts: ReloadOptions): ReloadResult {
+    const issue = configIssue('FILE', `${why}; nothing changed`, [], {
+      file: this.options.configFile,
+      line: 0,
+      col: 0,
+    });
+    return { ...this.failed([issue], new Date(), { ...opts, deferFailure: false }), unavailable: true };
+  }
+
+  /**
+   * `GET /ready`, modelled on Kong's `/status/ready`: traffic may come only once every process
+   * serving it has its proxy open on the current config; never while draining, and never on an
+   * empty config (Kong's "no configuration available").
+   */
+  readiness(): Readiness {
+    if (this.draining) return { ready: false, message: 'shutting down: draining connections' };
+    if (isEmptyConfig(this.runtime.config))
+      return { ready: false, message: 'no configuration available (the config declares no entities)' };
+    return this.coordinator.readiness(this);
+  }
+
+  /** What `/status` says: `starting` until the proxy accepts connections, `draining` once stopping. */
+  phase(): 'starting' | 'up' | 'draining' {
+    if (this.draining) return 'draining';
+    return this.coordinator.serving(this) ? 'up' : 'starting';
+  }
+
+  /** True from the moment shutdown begins (a signal, or `close()`). */
+  get draining(): boolean {
+    return this.closing !== null || this.drainRequested;
+  }
+
+  /** Marks the gateway as stopping before `close()` (the cluster primary drains its workers first). */
+  beginDrain(): void {
+    this.drainRequested = true;
+  }
+
+  /** Whether this process's proxy listeners are all open (and there is at least one). */
+  localServing(): boolean {
+    return this.proxyServers.length > 0 && this.proxyServers.every((s) => s.listening);
+  }
+
   reportFailure(result: ReloadResult): void {
     this.lastReload = result;
     this.metrics.reloaded(false, null);
@@ -384,9 +444,11 @@ export class TollgateInstance {
 
   private async shutdown(graceMs: number): Promise<void> {
     await this.watcher?.close();
-    const servers = [...this.proxyServers, ...this.adminServers];
-    const closing = servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    for (const s of this.proxyServers) {
+    // The admin listener stays open while the proxy drains, so that `/ready` answers 503 (and
+    // `/status` "draining") to the probes and load balancers taking this node out.
+    const proxies = this.proxyServers;
+    const closing = proxies.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const s of proxies) {
       // Requests that still arrive on open keep-alive connections are answered, then the connection closes.
       s.prependListener('request', dontKeepAlive);
     }
@@ -395,21 +457,38 @@ export class TollgateInstance {
         ._httpMessage;
       if (res != null && !res.headersSent) res.shouldKeepAlive = false;
     }
-    for (const s of servers) s.closeIdleConnections();
+    for (const s of proxies) s.closeIdleConnections();
     // Responses already streaming were promised keep-alive: close their connections once they go idle.
     const sweep = setInterval(() => {
-      for (const s of servers) s.closeIdleConnections();
+      for (const s of proxies) s.closeIdleConnections();
     }, 50);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((r) => (timer = setTimeout(r, graceMs)));
     await Promise.race([Promise.all(closing), deadline]);
     clearInterval(sweep);
     clearTimeout(timer);
-    for (const s of servers) s.closeAllConnections();
+    for (const s of proxies) s.closeAllConnections();
+    for (const s of this.adminServers) {
+      s.close();
+      s.closeAllConnections();
+    }
     await this.gateway.closeRuntimes();
     await this.shared.closeAll();
     await this.http.close();
   }
+}
+
+/** A config without any entity: Kong's DB-less node is not ready on one either. */
+function isEmptyConfig(c: GatewayConfig): boolean {
+  return (
+    c.services.length === 0 &&
+    c.routes.length === 0 &&
+    c.consumers.length === 0 &&
+    c.plugins.length === 0 &&
+    c.upstreams.length === 0 &&
+    c.certificates.length === 0 &&
+    Object.values(c.plugin_entities).every((l) => l.length === 0)
+  );
 }
 
 /** Drops a prepared runtime that will never serve. */

@@ -45,6 +45,8 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 const ENDPOINTS: Record<string, string> = {
   '/': 'GET',
   '/status': 'GET',
+  '/ready': 'GET',
+  '/status/ready': 'GET',
   '/metrics': 'GET',
   '/config': 'GET',
   '/routes': 'GET',
@@ -64,6 +66,12 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         return send(res, 200, await nodeInfo(inst));
       case '/status':
         return send(res, 200, await status(inst));
+      case '/ready':
+      case '/status/ready': {
+        // Kong's readiness answer: 200 {"message":"ready"}, or 503 with the reason.
+        const r = inst.readiness();
+        return send(res, r.ready ? 200 : 503, r, { 'cache-control': 'no-store' });
+      }
       case '/metrics': {
         const text = (res as ScrubbingResponse).scrubText(await inst.metricsText());
         res.writeHead(200, { 'content-type': PROM_TYPE, 'content-length': Buffer.byteLength(text) });
@@ -76,7 +84,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         return send(res, 200, routeTable(inst.runtime));
       case '/reload': {
         const r = await inst.reload({ trigger: 'admin' });
-        return send(res, r.ok ? 200 : 400, reloadJson(r));
+        return send(res, r.ok ? 200 : r.unavailable === true ? 503 : 400, reloadJson(r));
       }
     }
   } catch (err) {
@@ -130,8 +138,11 @@ function reloadJson(r: TollgateInstance['lastReload']): Record<string, unknown> 
 
 export async function status(inst: TollgateInstance): Promise<Record<string, unknown>> {
   const rt = inst.runtime;
+  const ready = inst.readiness();
   return {
-    status: 'up',
+    status: inst.phase(),
+    ready: ready.ready,
+    ready_message: ready.message,
     version: VERSION,
     pid: process.pid,
     started_at: inst.startedAt.toISOString(),

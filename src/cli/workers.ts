@@ -17,6 +17,7 @@ import {
   type ConnectionStats,
   type Coordinator,
   type Prepared,
+  type Readiness,
   type ReloadOptions,
   type ReloadResult,
   TollgateInstance,
@@ -67,6 +68,8 @@ export async function runPrimary(args: StartArgs): Promise<number> {
   let seq = 0;
   let stopping = false;
   let quickDeaths = 0;
+  /** A reload found no worker to apply it: the next worker that comes up triggers it again. */
+  let retryWhenReady = false;
 
   const alive = (): WorkerState[] => [...states.values()].filter((s) => s.ready && s.worker.isConnected());
   const send = (w: Worker, m: ToWorker): void => {
@@ -101,6 +104,12 @@ export async function runPrimary(args: StartArgs): Promise<number> {
       const hash = p.config.source.hash;
       const id = ++seq;
       const targets = alive();
+      if (targets.length === 0) {
+        // Nothing serves to apply it: the next worker to come up brings the gateway up to date.
+        retryWhenReady = true;
+        await abandon(p);
+        return inst.unavailable('no worker is serving to apply the config (all are starting)', opts);
+      }
       const replies = await Promise.all(
         targets.map((s) =>
           ask(s, { t: 'tollgate:prepare', id, text: p.text }).then(
@@ -138,16 +147,28 @@ export async function runPrimary(args: StartArgs): Promise<number> {
         await abandon(p);
         return inst.failed(problems, at, opts);
       }
+      let applied = 0;
       await Promise.all(
         replies.map(({ s, r }) =>
           r === null
             ? undefined
             : ask(s, { t: 'tollgate:commit', id }).then(
-                () => void (s.hash = hash),
+                (c) => {
+                  if (!c.ok) return;
+                  s.hash = hash;
+                  applied++;
+                },
                 () => undefined,
               ),
         ),
       );
+      if (applied === 0) {
+        // Every worker died or failed to swap: the primary keeps the old text, which their
+        // replacements start from, and the next one up brings the gateway up to date.
+        retryWhenReady = true;
+        await abandon(p);
+        return inst.unavailable('no worker applied the config (they exited during the reload)', opts);
+      }
       inst.commit(p);
       return inst.succeeded(hash, at, opts);
     },
@@ -170,6 +191,20 @@ export async function runPrimary(args: StartArgs): Promise<number> {
       const own = await metrics.registry.metrics();
       return `${fromWorkers.trimEnd()}\n\n${own}`;
     },
+    readiness: (inst: TollgateInstance): Readiness => {
+      const ready = alive();
+      if (ready.length < args.workers)
+        return { ready: false, message: `workers starting: ${ready.length} of ${args.workers} ready` };
+      const current = inst.runtime.config.source.hash;
+      const stale = ready.filter((s) => s.hash !== current).length;
+      if (stale > 0)
+        return {
+          ready: false,
+          message: `${stale} of ${args.workers} workers not yet serving the current config`,
+        };
+      return { ready: true, message: 'ready' };
+    },
+    serving: () => alive().length > 0,
     status: () => ({
       workers: [...states.values()].map((s) => ({ pid: s.worker.process.pid, ready: s.ready, config_hash: s.hash })),
       worker_restarts: metricsRestarts(metrics),
@@ -191,6 +226,8 @@ export async function runPrimary(args: StartArgs): Promise<number> {
     return startFailed(err, args.config);
   }
   const log = inst.log;
+  // The admin listener answers from here on: /ready says 503 until every worker serves.
+  log.info({ pid: process.pid, admin: inst.adminAddresses, workers: args.workers }, 'starting workers');
   const fork = (): WorkerState => {
     const worker = cluster.fork();
     const s: WorkerState = { worker, ready: false, hash: null, proxy: [], startedAt: Date.now() };
@@ -209,7 +246,10 @@ export async function runPrimary(args: StartArgs): Promise<number> {
         s.hash = m.hash;
         s.proxy = m.proxy;
         metrics.workerStarted(alive().length);
-        if (m.hash !== inst.runtime.config.source.hash) void inst.reload({ trigger: 'api' }).catch(() => undefined);
+        if (m.hash !== inst.runtime.config.source.hash || retryWhenReady) {
+          retryWhenReady = false;
+          void inst.reload({ trigger: 'api' }).catch(() => undefined);
+        }
       }
     });
     worker.once('exit', (code, signal) => {
@@ -282,6 +322,7 @@ export async function runPrimary(args: StartArgs): Promise<number> {
     log,
     async (signal) => {
       stopping = true;
+      inst.beginDrain();
       log.info({ signal, grace_ms: grace(), workers: states.size }, 'shutting down');
       await inst.watcher?.close();
       const exits = [...states.values()].map(

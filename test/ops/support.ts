@@ -24,10 +24,15 @@ export interface GatewayProcess {
   kill(): Promise<void>;
 }
 
+/**
+ * Starts `gateway start` and resolves at the log line `until` ("listening" by default; the cluster
+ * primary's "starting workers" line names the admin listener only, and `proxy` is then '').
+ */
 export async function spawnGateway(
   configFile: string,
   args: string[] = [],
   env: Record<string, string> = {},
+  until = 'listening',
 ): Promise<GatewayProcess> {
   const proc = spawn(
     process.execPath,
@@ -87,12 +92,12 @@ export async function spawnGateway(
       );
     });
   };
-  const listening = await waitForLine((l) => l.msg === 'listening', 'listening');
-  const proxy = (listening.proxy as string[])[0]!;
+  const listening = await waitForLine((l) => l.msg === until, until);
+  const proxy = (listening.proxy as string[] | undefined)?.[0];
   const admin = (listening.admin as string[])[0]!;
   return {
     proc,
-    proxy: `http://${proxy}`,
+    proxy: proxy === undefined ? '' : `http://${proxy}`,
     admin: `http://${admin}`,
     lines,
     stderr: () => err,

@@ -72,14 +72,15 @@ describe('examples/kubernetes manifests', () => {
     assert.equal(get(deployment, 'spec.strategy.rollingUpdate.maxUnavailable'), 0);
   });
 
-  test('readiness, liveness and startup probes GET /status on the admin port, which the args open beyond loopback', () => {
+  test('readiness and startup probes GET /ready, liveness GET /status, on the admin port the args open beyond loopback', () => {
     const args = container.args as string[];
     const i = args.indexOf('--admin-listen');
     assert.ok(i >= 0, '--admin-listen in args');
     const [host, port] = args[i + 1]!.split(':');
     assert.equal(host, '0.0.0.0');
-    for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
-      assert.equal(get(container, `${probe}.httpGet.path`), '/status', probe);
+    const paths = { readinessProbe: '/ready', startupProbe: '/ready', livenessProbe: '/status' };
+    for (const [probe, path] of Object.entries(paths)) {
+      assert.equal(get(container, `${probe}.httpGet.path`), path, probe);
       assert.equal(containerPort(get(container, `${probe}.httpGet.port`)), Number(port), probe);
     }
     assert.deepEqual(args.slice(0, 3), ['start', '--config', '/etc/tollgate/gateway.yaml']);
