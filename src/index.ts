@@ -1,18 +1,59 @@
 /**
- * Tollgate's public API: what custom plugins and embedding programs import (`tollgate`).
- * JWT helpers are the `tollgate/jwt` subpath (src/lib/jwt.ts); the test kit is `tollgate/testing`.
+ * Tollgate's public API: what custom plugins import (`tollgate`), and nothing else. The built-in
+ * plugins use exactly this (a test holds them to it), and every name here is documented in
+ * docs/plugins.md or used by a built-in. The config model, the runtime and the data path stay
+ * internal: a plugin sees a request, a response, its own config and the consumers, never the
+ * gateway's file model. JWT helpers are the `tollgate/jwt` subpath (src/lib/jwt.ts); the test kit
+ * is `tollgate/testing`; the log receivers' helpers are `tollgate/log`.
  */
 
-export type * from './config/model.ts';
 export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode, RequestError, RequestErrorCode } from './errors.ts';
 export { ConfigError, PluginConfigError, ProxyError } from './errors.ts';
-export * from './lib/anonymous.ts';
-export * from './lib/bounded-cache.ts';
-export * from './lib/bounded-fetch.ts';
-export * from './lib/counters.ts';
-export { MAX_JSON_DEPTH, parseRequestJson } from './lib/json.ts';
-export * from './lib/sealer.ts';
-export * from './lib/windows.ts';
-export * from './pipeline/plugin.ts';
+export { anonymousConsumer } from './lib/anonymous.ts';
+export { BoundedCache, type BoundedCacheOptions, cacheKey } from './lib/bounded-cache.ts';
+export {
+  type BoundedFetchOptions,
+  boundedFetch,
+  DeadlineError,
+  MAX_RESPONSE_BYTES,
+  ResponseTooLargeError,
+} from './lib/bounded-fetch.ts';
+export {
+  type CounterStore,
+  foldRedisShorthands,
+  LocalCounters,
+  RedisCounters,
+  type RedisSettings,
+  redisCountersKey,
+} from './lib/counters.ts';
+export { parseRequestJson } from './lib/json.ts';
+export { type Opened, SessionSealer } from './lib/sealer.ts';
+export { EXPIRATION, PERIODS, type Period, windowEnd, windowStart } from './lib/windows.ts';
+export type {
+  AuthenticateOptions,
+  Consumer,
+  ConsumerDirectory,
+  ConsumerEntity,
+  Credential,
+  DependencyHealth,
+  EntityDefinition,
+  EntityLoadContext,
+  EntityPlace,
+  EntityRecord,
+  GatewayRequest,
+  GatewayResponse,
+  GatewayServices,
+  HeaderValue,
+  HttpClient,
+  JsonSchema,
+  LogEntry,
+  PluginContext,
+  PluginDefinition,
+  PluginHandlers,
+  PluginLogger,
+  RouteInfo,
+  ServiceInfo,
+} from './pipeline/plugin.ts';
+export { defineEntity, definePlugin } from './pipeline/plugin.ts';
 export type { RegexComplexity } from './safe-regex.ts';
 export { assertLinearRegex, checkRegexComplexity } from './safe-regex.ts';

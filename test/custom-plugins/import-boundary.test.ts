@@ -59,3 +59,62 @@ test('built-in plugins import nothing from Tollgate internals that a custom plug
   assert.ok(checked > 20, `imports found (${checked})`);
   assert.deepEqual(violations, []);
 });
+
+/** The names `src/index.ts` exports, from its explicit export lists (a wildcard export fails the test). */
+function exportedNames(text: string): { names: string[]; wildcards: string[] } {
+  const code = text.replace(/\/\*[\s\S]*?\*\/|^\s*\/\/.*$/gm, '');
+  const wildcards = [...code.matchAll(/\bexport\s+(?:type\s+)?\*[^;]*;/g)].map((m) => m[0]);
+  const names: string[] = [];
+  for (const m of code.matchAll(/\bexport\s+(?:type\s+)?\{([^}]*)\}/g)) {
+    for (const part of m[1]!.split(',')) {
+      const name = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .at(-1)!;
+      if (name !== '') names.push(name);
+    }
+  }
+  for (const m of code.matchAll(/\bexport\s+(?:async\s+)?(?:function|class|const|let|interface|type)\s+(\w+)/g))
+    names.push(m[1]!);
+  return { names, wildcards };
+}
+
+test('`tollgate` exports only the plugin API: named exports, each documented or used by a built-in, no config model', async () => {
+  const index = await readFile(join(REPO, 'src/index.ts'), 'utf8');
+  const { names, wildcards } = exportedNames(index);
+  assert.deepEqual(wildcards, [], 'every export is named, so nothing internal slips out with a module');
+  assert.ok(names.includes('definePlugin') && names.includes('GatewayRequest'), `exports found: ${names.join(', ')}`);
+
+  const model = await readFile(join(REPO, 'src/config/model.ts'), 'utf8');
+  const modelNames = [...model.matchAll(/^export\s+(?:interface|type|class|const|function)\s+(\w+)/gm)].map(
+    (m) => m[1]!,
+  );
+  assert.ok(modelNames.includes('GatewayConfig'), 'config model names found');
+  assert.deepEqual(
+    names.filter((n) => modelNames.includes(n)),
+    [],
+    'no type of the internal config model is public',
+  );
+
+  for (const spec of index.matchAll(/\bfrom\s+'([^']+)'/g)) {
+    const target = normalize(join(REPO, 'src', spec[1]!));
+    assert.ok(!target.startsWith(join(REPO, 'src/plugins')), `src/index.ts imports a plugin: ${spec[1]}`);
+    assert.ok(
+      !target.startsWith(join(REPO, 'src/config')) &&
+        !target.startsWith(join(REPO, 'src/proxy')) &&
+        !target.startsWith(join(REPO, 'src/admin')),
+      `src/index.ts re-exports an internal module: ${spec[1]}`,
+    );
+  }
+
+  const docs = await readFile(join(REPO, 'docs/plugins.md'), 'utf8');
+  let pluginCode = '';
+  for (const e of await readdir(PLUGINS, { withFileTypes: true })) {
+    if (e.isDirectory()) for (const f of await sources(join(PLUGINS, e.name))) pluginCode += await readFile(f, 'utf8');
+  }
+  const unexplained = names.filter(
+    (n) => !new RegExp(`\\b${n}\\b`).test(docs) && !new RegExp(`\\b${n}\\b`).test(pluginCode),
+  );
+  assert.deepEqual(unexplained, [], 'every export is documented in docs/plugins.md or used by a built-in plugin');
+});
