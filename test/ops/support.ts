@@ -71,6 +71,8 @@ export async function spawnGateway(
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }));
+  // 'close' comes after stdout ended: every line the process printed has been seen by then.
+  const closed = once(proc, 'close');
   const waitForLine = (
     pred: (l: Record<string, unknown>) => boolean,
     what: string,
@@ -79,20 +81,43 @@ export async function spawnGateway(
     const found = lines.find(pred);
     if (found !== undefined) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
+      const waiter = {
+        pred,
+        resolve: (l: Record<string, unknown>) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
+      const fail = (message: string) => {
+        clearTimeout(timer);
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
+        reject(new Error(message));
+      };
       const timer = setTimeout(
-        () =>
-          reject(
-            new Error(`no log line: ${what}\nstderr: ${err}\nlines: ${lines.map((l) => JSON.stringify(l)).join('\n')}`),
-          ),
+        () => fail(`no log line: ${what}\nstderr: ${err}\nlines: ${lines.map((l) => JSON.stringify(l)).join('\n')}`),
         timeoutMs,
       );
-      waiters.push({ pred, resolve: (l) => (clearTimeout(timer), resolve(l)) });
-      void exited.then(() =>
-        setTimeout(() => reject(new Error(`gateway exited before: ${what}\nstderr: ${err}`)), 100),
-      );
+      waiters.push(waiter);
+      void closed.then(() => {
+        if (waiters.includes(waiter)) fail(`gateway exited before: ${what}\nstderr: ${err}`);
+      });
     });
   };
-  const listening = await waitForLine((l) => l.msg === until, until);
+  const kill = async () => {
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill('SIGKILL');
+      await exited;
+    }
+  };
+  let listening: Record<string, unknown>;
+  try {
+    listening = await waitForLine((l) => l.msg === until, until);
+  } catch (e) {
+    // A gateway that never got there is still a process: never leave it running.
+    await kill();
+    throw e;
+  }
   const proxy = (listening.proxy as string[] | undefined)?.[0];
   const admin = (listening.admin as string[])[0]!;
   return {
@@ -103,12 +128,7 @@ export async function spawnGateway(
     stderr: () => err,
     waitForLine,
     exited,
-    async kill() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGKILL');
-        await exited;
-      }
-    },
+    kill,
   };
 }
 
