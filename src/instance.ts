@@ -9,6 +9,7 @@ import { loadConfigWithPlugins } from './config/custom-plugins.ts';
 import { readConfigFile } from './config/load.ts';
 import type { GatewayConfig } from './config/model.ts';
 import { rememberSecrets, scrubIssues } from './config/secrets.ts';
+import { exposedAdminListen } from './config/warnings.ts';
 import { ConfigWatcher } from './config/watch.ts';
 import { ConfigError, type ConfigIssue, configIssue } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
@@ -222,6 +223,9 @@ export class TollgateInstance {
       if (addr.ssl) this.gateway.httpsPort ??= (server.address() as AddressInfo).port;
     }
     for (const text of this.options.adminListen ?? settings.admin_listen) {
+      // From the config file, compileRuntime already warned (located); a command-line address is warned here.
+      const exposed = this.options.adminListen !== undefined ? exposedAdminListen(text) : null;
+      if (exposed !== null) this.log.warn({ listen: text }, exposed);
       const server = createAdminServer(this);
       this.adminServers.push(server);
       this.adminAddresses.push(await listen(server, parseListen(text)));

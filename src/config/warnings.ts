@@ -3,6 +3,7 @@
  * compileRuntime logs them at every load (so `gateway start` shows them) and `gateway validate`
  * prints them (and fails on them under --strict): one list, so the two never disagree.
  */
+import { isIP } from 'node:net';
 import { type ConfigIssue, configIssue } from '../errors.ts';
 import type { GatewayConfig } from './model.ts';
 
@@ -22,5 +23,41 @@ export function configWarnings(config: GatewayConfig): ConfigIssue[] {
         : `TLS verification is off (tls_verify: false); it has no effect while the protocol is ${s.protocol}, and leaves the upstream unverified if it becomes https`,
     );
   }
+  config.settings.admin_listen?.forEach((addr, i) => {
+    const why = exposedAdminListen(addr);
+    if (why !== null) at(['_tollgate', 'admin_listen', i], why);
+  });
   return out;
+}
+
+/**
+ * The admin API has no access control of its own (as Kong's): whoever reaches it reads the
+ * effective config and the route table and triggers reloads. Bound beyond loopback, it is open to
+ * the network, which is worth a warning (Kong's docs give the same advice for `admin_listen`).
+ * Returns the warning for a listen address that is not loopback, null otherwise.
+ */
+export function exposedAdminListen(addr: string): string | null {
+  const host = listenHost(addr);
+  if (host === null || isLoopback(host)) return null;
+  return `the admin API listens on ${addr.trim()}, which is not a loopback address, and has no access control (no token, no allow list): anyone who can reach it can read the effective config and routes and trigger reloads; bind it to 127.0.0.1 (the default) and reach it through an SSH tunnel or an authenticating proxy, or keep it on a private network restricted by a firewall or a network policy`;
+}
+
+/** The host part of `HOST:PORT[ flags]`, `[v6]:PORT` or `PORT` (all interfaces); null when unparsable. */
+function listenHost(addr: string): string | null {
+  const first = addr.trim().split(/\s+/)[0] ?? '';
+  if (first.startsWith('[')) {
+    const close = first.indexOf(']');
+    return close < 0 ? null : first.slice(1, close);
+  }
+  const colon = first.lastIndexOf(':');
+  // A bare port listens on every interface.
+  return colon < 0 ? '0.0.0.0' : first.slice(0, colon);
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  if (h === 'localhost' || h.endsWith('.localhost')) return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h.startsWith('::ffff:127.') || h === '0:0:0:0:0:0:0:1';
+  return false;
 }

@@ -157,3 +157,40 @@ test('a YAML indentation mistake is one located sentence about the offending lin
     /indent\.yaml:5:6 .* bad indentation on line 5: it is indented 5 spaces, but the block it continues is at 4/,
   );
 });
+
+test('an admin listener beyond loopback is a warning (it has no access control); loopback addresses are not', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'admin.yaml',
+    [
+      '_format_version: "3.0"',
+      '_tollgate:',
+      '  admin_listen:',
+      '    - 127.0.0.1:8001',
+      '    - "[::1]:8002"',
+      '    - localhost:8003',
+      '    - 0.0.0.0:8004',
+      '    - "[::]:8005"',
+      '    - 10.1.2.3:8006',
+      'services: []',
+      '',
+    ].join('\n'),
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 0, r.out + r.err);
+  const warnings = r.out.split('\n').filter((l) => l.includes('warning:'));
+  assert.deepEqual(
+    warnings.map((l) => /admin\.yaml:(\d+):\d+ {2}_tollgate\.admin_listen\[(\d)\]/.exec(l)?.slice(1)),
+    [
+      ['7', '3'],
+      ['8', '4'],
+      ['9', '5'],
+    ],
+    r.out,
+  );
+  assert.match(warnings[0]!, /0\.0\.0\.0:8004, which is not a loopback address, and has no access control/);
+  assert.match(warnings[0]!, /bind it to 127\.0\.0\.1/);
+  const strict = await gateway(['validate', '--strict', f]);
+  assert.equal(strict.code, 1);
+});

@@ -6,7 +6,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { TollgateInstance } from '../../src/instance.ts';
+import { createLogger } from '../../src/log.ts';
 import { startGateway } from '../../src/testing/index.ts';
+import { lineSink } from '../../src/testing/run-plugin.ts';
 
 test('/config never shows a value from ${NAME} or ${file:...}, nor a credential secret or key', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-cfg-'));
@@ -128,4 +131,37 @@ test('/config redacts secret fields of plugin configs (oidc client_secret, sessi
   assert.deepEqual(out.plugins[0].config.scopes, ['openid']);
   assert.equal(out.plugins[0].config.redis.host, 'r');
   assert.equal(out.certificates[0].cert, 'CERT');
+});
+
+test('start warns when the admin listener is bound beyond loopback, from the file or from --admin-listen', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-admin-'));
+  const file = join(dir, 'gateway.yaml');
+  await writeFile(file, '_format_version: "3.0"\n_tollgate:\n  admin_listen: ["0.0.0.0:0"]\nservices: []\n');
+  const lines: Record<string, unknown>[] = [];
+  const log = createLogger({ level: 'info', destination: lineSink(lines) as never });
+  const fromFile = await TollgateInstance.start({ configFile: file, env: {}, proxyListen: ['127.0.0.1:0'], log });
+  await fromFile.close(0);
+  const fileWarnings = lines.length;
+  await writeFile(file, '_format_version: "3.0"\nservices: []\n');
+  const override = await TollgateInstance.start({
+    configFile: file,
+    env: {},
+    proxyListen: ['127.0.0.1:0'],
+    adminListen: ['127.0.0.1:0', '0.0.0.0:0'],
+    log,
+  });
+  await override.close(0);
+  await rm(dir, { recursive: true, force: true });
+  const exposed = (from: Record<string, unknown>[]): string[] =>
+    from
+      .map((l) => JSON.stringify(l))
+      .filter((m) => /admin API listens on 0\.0\.0\.0:0, which is not a loopback address/.test(m));
+  // The file's entry, then the command line's; never the loopback one.
+  assert.equal(exposed(lines.slice(0, fileWarnings)).length, 1, JSON.stringify(lines));
+  assert.equal(exposed(lines.slice(fileWarnings)).length, 1, JSON.stringify(lines));
+  const warned = lines.map((l) => JSON.stringify(l));
+  assert.ok(
+    warned.every((m) => !m.includes('127.0.0.1:0, which')),
+    JSON.stringify(warned),
+  );
 });
