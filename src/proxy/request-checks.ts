@@ -36,6 +36,15 @@ export function nextRequestId(): string {
   return ID_PREFIX + '000000000000'.slice(c.length) + c;
 }
 
+/** Largest request head, in bytes as HTTP/1.1 would carry it (`name: value\r\n` per field). */
+export const MAX_HEAD_BYTES = 32 * 1024;
+
+function headListBytes(raw: string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i++) n += raw[i]!.length + 2;
+  return n;
+}
+
 /** Request checks, header scan, normalization and routing. Returns an error code, or null to go on. */
 export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode | null {
   const rt = rc.runtime;
@@ -117,6 +126,9 @@ export function readClientHeaders(
 ): ProxyErrorCode | null {
   const raw = req.rawHeaders;
   if (raw.length > settings.max_request_headers * 2 + (h2 ? 8 : 0)) return 'TOO_MANY_HEADERS';
+  // node:http's parser caps an HTTP/1.1 head at 32 KiB; nghttp2 applies the SETTINGS cap only once the
+  // client acknowledged it, so streams sent before the ACK get here with larger lists: the same cap, here.
+  if (h2 && headListBytes(raw) > MAX_HEAD_BYTES) return 'TOO_MANY_HEADERS';
   const scan = scanRequestHeaders(raw, settings.headers_with_underscores, out);
   if (scan.status !== HeaderScan.OK) {
     return scan.status === HeaderScan.DUPLICATE_HOST

@@ -8,6 +8,7 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import type { TollgateSettings } from '../config/model.ts';
 import { certificateStore, clientHelloLength, readServerName } from '../tls.ts';
 import type { Gateway } from './gateway.ts';
+import { watchSessions } from './h2-sessions.ts';
 
 export interface ListenAddress {
   host: string;
@@ -70,6 +71,9 @@ export interface SecureProxyServer extends Http2SecureServer {
   closeAllConnections(): void;
 }
 
+/** Streams one HTTP/2 session may have open at once (nginx's http2_max_concurrent_streams is 128 too). */
+export const H2_MAX_CONCURRENT_STREAMS = 128;
+
 export const NO_CERTIFICATE_MESSAGE =
   "an ssl listener needs a certificate: declare one under 'certificates' (see docs/tls.md)";
 
@@ -83,7 +87,14 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
     allowHTTP1: true,
     // Pseudo-headers travel in the header list too: room for them on top of the request limit.
     maxHeaderListPairs: settings.max_request_headers + 8,
-    settings: { maxConcurrentStreams: 128, maxHeaderListSize: 32 * 1024 },
+    settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: 32 * 1024 },
+    // Bounds of one session (documented in docs/tls.md): memory nghttp2 may hold for it (MB),
+    // invalid frames and refused streams before the session is dropped, unanswered PINGs (a flood
+    // of them ends the session; nghttp2 ends a SETTINGS or reset flood itself).
+    maxSessionMemory: 10,
+    maxSessionInvalidFrames: 1000,
+    maxSessionRejectedStreams: 100,
+    maxOutstandingPings: 10,
   }) as SecureProxyServer;
   // HTTP/1.1 connections on this listener follow the same limits as the plain listener.
   Object.assign(server, {
@@ -99,8 +110,10 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
   server.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
-    // An idle session is told to go away (GOAWAY lets streams still open finish).
-    if (settings.keepalive_timeout > 0) session.setTimeout(settings.keepalive_timeout, () => session.close());
+  });
+  watchSessions(server, {
+    headerTimeoutMs: settings.client_header_timeout,
+    idleTimeoutMs: settings.keepalive_timeout,
   });
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') return;

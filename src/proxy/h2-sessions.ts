@@ -1,0 +1,99 @@
+// HTTP/2 sessions get HTTP/1.1's header and idle timeouts. Node's http2 has neither: its session
+// timeout counts any frame as activity (a client sending a SETTINGS or a PING now and then keeps a
+// session without streams forever) and nothing bounds the time a header block takes to complete.
+// One listener-wide interval (as node:http's connectionsCheckingInterval) checks every session:
+//
+// - a header block that has begun (nghttp2 counts its stream as processed, `lastProcStreamID`)
+//   but has not completed (node has not emitted the stream) for `client_header_timeout` closes the
+//   session: HTTP/2 forbids any other frame while a header block is open (RFC 9113 section 6.10),
+//   so nothing else can arrive on it. The close is a GOAWAY at once: streams already open finish.
+// - a session without open streams for `keepalive_timeout` (nginx's keepalive_timeout on HTTP/2)
+//   is closed the same way; a fresh session must open its first stream within the shorter of
+//   `client_header_timeout` and `keepalive_timeout`, as a fresh HTTP/1.1 connection must send its
+//   first request head.
+//
+// Per-stream body stalls are the request's own timer (client_body_timeout, request-checks.ts).
+import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+
+const { NGHTTP2_NO_ERROR } = constants;
+
+interface Watch {
+  /** Highest stream id node emitted (its header block completed). */
+  seen: number;
+  open: number;
+  /** When the session last had no open stream (ms, performance.now()). */
+  idleSince: number;
+  /** A header block in progress: its stream id, and since when it was first seen. */
+  pendingId: number;
+  pendingSince: number;
+}
+
+export interface SessionLimits {
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+/** Watches the sessions of `server`; returns a function that stops watching. */
+export function watchSessions(server: Http2SecureServer, limits: SessionLimits): () => void {
+  const watched = new Map<ServerHttp2Session, Watch>();
+  const header = limits.headerTimeoutMs > 0 ? limits.headerTimeoutMs : Number.POSITIVE_INFINITY;
+  const idle = limits.idleTimeoutMs > 0 ? limits.idleTimeoutMs : Number.POSITIVE_INFINITY;
+  const firstIdle = Math.min(header, idle);
+  if (firstIdle === Number.POSITIVE_INFINITY) return () => undefined;
+
+  server.on('session', (session: ServerHttp2Session) => {
+    const w: Watch = { seen: 0, open: 0, idleSince: performance.now(), pendingId: 0, pendingSince: 0 };
+    watched.set(session, w);
+    session.once('close', () => watched.delete(session));
+    session.on('stream', (stream: ServerHttp2Stream) => {
+      const id = stream.id ?? 0;
+      if (id > w.seen) w.seen = id;
+      w.open++;
+      stream.once('close', () => {
+        w.open--;
+        if (w.open === 0) w.idleSince = performance.now();
+      });
+    });
+  });
+
+  const check = (): void => {
+    const now = performance.now();
+    for (const [session, w] of watched) {
+      if (session.closed || session.destroyed) continue;
+      const begun = session.state.lastProcStreamID ?? 0;
+      if (begun > w.seen) {
+        if (w.pendingId !== begun) {
+          w.pendingId = begun;
+          w.pendingSince = now;
+        } else if (now - w.pendingSince >= header) {
+          endSession(session, w);
+        }
+        continue;
+      }
+      w.pendingId = 0;
+      if (w.open === 0 && now - w.idleSince >= (w.seen === 0 ? firstIdle : idle)) endSession(session, w);
+    }
+  };
+  const timer = setInterval(check, Math.max(50, Math.min(1000, Math.floor(firstIdle / 4))));
+  timer.unref();
+  const stop = (): void => clearInterval(timer);
+  server.once('close', stop);
+  return stop;
+}
+
+/**
+ * GOAWAY; the socket closes once the streams still open are done (each bounded by its own
+ * timeouts). Without open streams, a peer that does not close its side is cut a second later.
+ */
+function endSession(session: ServerHttp2Session, w: Watch): void {
+  // close() alone sends its GOAWAY only once the open streams are done: say it now, naming the
+  // last stream that will be answered (a stream whose header block never completed is not, and
+  // the client may retry it elsewhere).
+  session.goaway(NGHTTP2_NO_ERROR, w.seen);
+  session.close();
+  const force = setTimeout(() => {
+    if (w.open === 0) session.destroy();
+  }, 1000);
+  force.unref();
+  session.once('close', () => clearTimeout(force));
+}
