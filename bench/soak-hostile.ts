@@ -9,9 +9,12 @@
  * attack, what the hostile clients got, and the gateway's RSS. Target: normal p99 during the
  * attack within 3x of before, zero normal-client errors, RSS bounded. Loopback only; every
  * hostile class is bounded in connections and in time. Exit code 1 when a target is missed.
+ *
+ * The hostile clients run in a child process: their own work (signing tokens, building 30 KiB
+ * headers) must not delay the normal clients' event loop, or the script would measure itself.
  */
-import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { fork, spawn } from 'node:child_process';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request, type Server } from 'node:http';
 import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
@@ -27,12 +30,20 @@ const { values: opts } = parseArgs({
     attack: { type: 'string', default: '20' },
     normal: { type: 'string', default: '8' },
     'jwks-delay': { type: 'string', default: '3000' },
+    /** Internal: this process is the hostile clients' child. */
+    'hostile-child': { type: 'boolean', default: false },
+    'body-timeout': { type: 'string', default: '5000' },
+    'read-timeout': { type: 'string', default: '5000' },
   },
 });
 const BASELINE_S = Number(opts.baseline);
 const ATTACK_S = Number(opts.attack);
 const NORMAL_CLIENTS = Number(opts.normal);
 const JWKS_DELAY_MS = Number(opts['jwks-delay']);
+/** The gateway's client_body_timeout; slow uploads send a byte less often than this. */
+const BODY_TIMEOUT_MS = Number(opts['body-timeout']);
+/** The hanging service's read_timeout. */
+const READ_TIMEOUT_MS = Number(opts['read-timeout']);
 const BIN = fileURLToPath(new URL('../bin/gateway', import.meta.url));
 const ISSUER = 'https://idp.soak.test/';
 
@@ -141,6 +152,8 @@ async function main(): Promise<number> {
   await writeFile(
     file,
     `_format_version: "3.0"
+_tollgate:
+  client_body_timeout: ${BODY_TIMEOUT_MS}
 consumers:
   - username: app
     jwt_secrets:
@@ -170,7 +183,7 @@ services:
         paths: [/upload]
   - name: hanging
     url: http://127.0.0.1:${hangingPort}
-    read_timeout: 60000
+    read_timeout: ${READ_TIMEOUT_MS}
     routes:
       - name: hang
         paths: [/hang]
@@ -193,6 +206,8 @@ services:
     ],
     { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } },
   );
+  // Whatever happens to this script, the gateway it started goes with it.
+  process.once('exit', () => child.kill('SIGKILL'));
   const proxyPort = await new Promise<number>((resolve, reject) => {
     let buf = '';
     child.stdout!.setEncoding('utf8').on('data', (c: string) => {
@@ -215,13 +230,37 @@ services:
     .setExpirationTime('2h')
     .sign(privateKey);
 
-  // Warm up: the first token fetches the JWKS (slow), then every normal request is served from memory.
+  // Warm up: the first token starts the (slow) JWKS fetch and may get 401 while it runs; once the
+  // keys are in, every normal request is served from memory.
   const normalAgent = new Agent({ keepAlive: true, maxSockets: NORMAL_CLIENTS });
-  const warm = await exchange(normalAgent, proxyPort, '/auth', {
-    headers: { authorization: `Bearer ${goodToken}`, 'x-version': 'v1' },
-    timeoutMs: 30_000,
+  const warmUntil = performance.now() + 30_000;
+  for (;;) {
+    const warm = await exchange(normalAgent, proxyPort, '/auth', {
+      headers: { authorization: `Bearer ${goodToken}`, 'x-version': 'v1' },
+      timeoutMs: 30_000,
+    });
+    if (warm.ok) break;
+    if (performance.now() > warmUntil) throw new Error(`warm-up request failed with status ${warm.status}`);
+    await sleep(500);
+  }
+
+  // The hostile clients get ready (tokens signed, headers built) before anything is measured.
+  const hostileWorker = fork(fileURLToPath(import.meta.url), ['--hostile-child'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  if (!warm.ok) throw new Error(`warm-up request failed with status ${warm.status}`);
+  // The child says hello once it listens for messages, then gets its orders.
+  await new Promise<void>((resolve) => hostileWorker.once('message', () => resolve()));
+  hostileWorker.send({
+    port: proxyPort,
+    attackMs: ATTACK_S * 1000,
+    bodyTimeoutMs: BODY_TIMEOUT_MS,
+    privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }),
+  });
+  const hostileReady = new Promise<void>((resolve) =>
+    hostileWorker.once('message', (m: { ready?: boolean }) => m.ready === true && resolve()),
+  );
+  await hostileReady;
 
   // Normal clients: steady traffic, half plain, half with a valid token, keep-alive.
   let phase: 'baseline' | 'attack' | 'stop' = 'baseline';
@@ -245,67 +284,18 @@ services:
   await sleep(BASELINE_S * 1000);
   const rssBefore = Math.max(...rss);
 
-  // The attack.
+  // The attack, from the worker; it answers with what each hostile class got.
   phase = 'attack';
-  const attackEnds = performance.now() + ATTACK_S * 1000;
-  const hostileAgent = new Agent({ keepAlive: false, maxSockets: 1024 });
-  const hostile: Record<string, { sent: number; statuses: Record<string, number> }> = {};
-  const count = (cls: string, status: number): void => {
-    const h = (hostile[cls] ??= { sent: 0, statuses: {} });
-    h.sent++;
-    h.statuses[status] = (h.statuses[status] ?? 0) + 1;
-  };
-  const loops = (cls: string, n: number, one: (i: number) => Promise<number>): Promise<void>[] =>
-    Array.from({ length: n }, async (_, k) => {
-      for (let i = k; performance.now() < attackEnds; i += n) count(cls, await one(i));
-    });
-
-  const attacks = [
-    // 8 clients of pathological headers on the authenticated route.
-    ...loops(
-      'pathological headers',
-      8,
-      async (i) => (await exchange(hostileAgent, proxyPort, '/auth/x', { headers: pathological(i) })).status,
-    ),
-    // 4 clients of distinct 2 KiB keys against the local rate limit.
-    ...loops(
-      'distinct long rate-limit keys',
-      4,
-      async () =>
-        (
-          await exchange(hostileAgent, proxyPort, '/limited/x', {
-            headers: { 'x-key': randomBytes(1024).toString('hex') },
-          })
-        ).status,
-    ),
-    // 4 clients of tokens with unknown kids (each forces a look at the slow JWKS).
-    ...loops('unknown kid tokens', 4, async () => {
-      const token = await new SignJWT({ sub: 'x' })
-        .setProtectedHeader({ alg: 'RS256', kid: randomBytes(8).toString('hex') })
-        .setIssuer(ISSUER)
-        .setExpirationTime('1h')
-        .sign(privateKey);
-      return (
-        await exchange(hostileAgent, proxyPort, '/auth/x', {
-          headers: { authorization: `Bearer ${token}`, 'x-version': 'v1' },
-          timeoutMs: 30_000,
-        })
-      ).status;
-    }),
-    // 100 requests at a time to the upstream that never answers.
-    ...loops('hanging endpoint', 100, async () => {
-      const left = attackEnds - performance.now();
-      return (await exchange(hostileAgent, proxyPort, '/hang/x', { timeoutMs: Math.max(1, left) })).status;
-    }),
-    // 50 slow uploads: a 1 MiB body announced, one byte a second.
-    ...loops('slow uploads', 50, (i) => slowUpload(proxyPort, i, attackEnds)),
-  ];
-  await Promise.all(attacks);
+  const hostileDone = new Promise<Record<string, HostileCount>>((resolve) =>
+    hostileWorker.once('message', (m: { hostile: Record<string, HostileCount> }) => resolve(m.hostile)),
+  );
+  hostileWorker.send({ start: true });
+  const hostile = await hostileDone;
   phase = 'stop';
   await Promise.all(normal);
+  hostileWorker.kill();
   clearInterval(sampler);
   const rssDuring = Math.max(...rss);
-  hostileAgent.destroy();
   normalAgent.destroy();
   const rssAfter = await rssMiB(pid);
 
@@ -317,23 +307,16 @@ services:
   jwks.closeAllConnections();
   await rm(dir, { recursive: true, force: true });
 
-  const summary = (list: Sample[]) => ({
-    requests: list.length,
-    errors: list.filter((s) => !s.ok).length,
-    p50_ms: round(
-      pct(
-        list.map((s) => s.ms),
-        50,
-      ),
-    ),
-    p99_ms: round(
-      pct(
-        list.map((s) => s.ms),
-        99,
-      ),
-    ),
-    max_ms: round(Math.max(...list.map((s) => s.ms))),
-  });
+  const summary = (list: Sample[]) => {
+    const ms = list.map((s) => s.ms);
+    return {
+      requests: list.length,
+      errors: list.filter((s) => !s.ok).length,
+      p50_ms: round(pct(ms, 50)),
+      p99_ms: round(pct(ms, 99)),
+      max_ms: round(Math.max(...ms)),
+    };
+  };
   const before = summary(samples.baseline);
   const during = summary(samples.attack);
   const report = {
@@ -341,6 +324,8 @@ services:
     attack_s: ATTACK_S,
     normal_clients: NORMAL_CLIENTS,
     jwks_delay_ms: JWKS_DELAY_MS,
+    client_body_timeout_ms: BODY_TIMEOUT_MS,
+    hanging_read_timeout_ms: READ_TIMEOUT_MS,
     normal_before: before,
     normal_during: during,
     p99_ratio: round(during.p99_ms / before.p99_ms),
@@ -350,34 +335,121 @@ services:
     gateway_exit_code: exitCode,
   };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  const ok = during.errors === 0 && before.errors === 0 && report.p99_ratio <= 3 && exitCode === 0;
+  // Slow uploads and hanging requests must have been answered (408, 504), not left to the client's patience.
+  const answered = (cls: string, status: string): boolean => (hostile[cls]?.statuses[status] ?? 0) > 0;
+  const ok =
+    during.errors === 0 &&
+    before.errors === 0 &&
+    report.p99_ratio <= 3 &&
+    exitCode === 0 &&
+    answered('slow uploads', '408') &&
+    answered('hanging endpoint', '504');
   process.stdout.write(ok ? 'soak:hostile: PASS\n' : 'soak:hostile: FAIL\n');
   return ok ? 0 : 1;
 }
 
-/** A POST announcing 1 MiB and sending one byte a second until the gateway gives up or the attack ends. */
-function slowUpload(port: number, i: number, until: number): Promise<number> {
+interface HostileCount {
+  sent: number;
+  statuses: Record<string, number>;
+  /** Slowest answer in ms. */
+  max_ms: number;
+}
+
+/** The child: every hostile class, from `start` until the attack's time is up. */
+async function hostileClients(): Promise<void> {
+  const data = await new Promise<{ port: number; attackMs: number; bodyTimeoutMs: number; privateKeyPem: string }>(
+    (resolve) => {
+      process.once('message', resolve);
+      process.send!({ hello: true });
+    },
+  );
+  const { port } = data;
+  const privateKey = createPrivateKey(data.privateKeyPem);
+  // Tokens with distinct unknown kids, signed in advance (RSA signing is the client's cost, not the gateway's).
+  const unknownKid: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    unknownKid.push(
+      await new SignJWT({ sub: 'x' })
+        .setProtectedHeader({ alg: 'RS256', kid: randomBytes(8).toString('hex') })
+        .setIssuer(ISSUER)
+        .setExpirationTime('1h')
+        .sign(privateKey),
+    );
+  }
+  const headers = Array.from({ length: 40 }, (_, i) => pathological(i));
+  process.send!({ ready: true });
+  await new Promise<void>((resolve) => process.once('message', () => resolve()));
+
+  const attackEnds = performance.now() + data.attackMs;
+  const hostileAgent = new Agent({ keepAlive: false, maxSockets: 1024 });
+  const hostile: Record<string, HostileCount> = {};
+  const count = (cls: string, r: { status: number; ms: number }): void => {
+    const h = (hostile[cls] ??= { sent: 0, statuses: {}, max_ms: 0 });
+    h.sent++;
+    h.statuses[r.status] = (h.statuses[r.status] ?? 0) + 1;
+    h.max_ms = Math.max(h.max_ms, Math.round(r.ms));
+  };
+  const loops = (cls: string, n: number, one: (i: number) => Promise<{ status: number; ms: number }>) =>
+    Array.from({ length: n }, async (_, k) => {
+      for (let i = k; performance.now() < attackEnds; i += n) count(cls, await one(i));
+    });
+  const left = (): number => Math.max(1, attackEnds - performance.now());
+  await Promise.all([
+    // 8 clients of pathological headers on the authenticated route.
+    ...loops('pathological headers', 8, (i) =>
+      exchange(hostileAgent, port, '/auth/x', { headers: headers[i % headers.length]!, timeoutMs: left() }),
+    ),
+    // 4 clients of distinct 2 KiB keys against the local rate limit.
+    ...loops('distinct long rate-limit keys', 4, () =>
+      exchange(hostileAgent, port, '/limited/x', {
+        headers: { 'x-key': randomBytes(1024).toString('hex') },
+        timeoutMs: left(),
+      }),
+    ),
+    // 4 clients of tokens with unknown kids (each may make the gateway look at the slow JWKS).
+    ...loops('unknown kid tokens', 4, (i) =>
+      exchange(hostileAgent, port, '/auth/x', {
+        headers: { authorization: `Bearer ${unknownKid[i % unknownKid.length]}`, 'x-version': 'v1' },
+        timeoutMs: left(),
+      }),
+    ),
+    // 100 requests at a time to the upstream that never answers.
+    ...loops('hanging endpoint', 100, () => exchange(hostileAgent, port, '/hang/x', { timeoutMs: left() })),
+    // 50 slow uploads: a 1 MiB body announced, a byte less often than client_body_timeout.
+    ...loops('slow uploads', 50, (i) => slowUpload(port, i, attackEnds, data.bodyTimeoutMs + 1000)),
+  ]);
+  hostileAgent.destroy();
+  process.send!({ hostile });
+}
+
+/** A POST announcing 1 MiB and sending a byte every `everyMs` until the gateway answers or the attack ends. */
+function slowUpload(port: number, i: number, until: number, everyMs: number): Promise<{ status: number; ms: number }> {
+  const started = performance.now();
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');
     let answer = '';
     let timer: NodeJS.Timeout | undefined;
+    let stop: NodeJS.Timeout | undefined;
     const finish = (): void => {
       clearInterval(timer);
+      clearTimeout(stop);
       s.destroy();
-      resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0));
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0), ms: performance.now() - started });
     };
     s.on('connect', () => {
-      s.write(`POST /upload/${i} HTTP/1.1\r\nHost: soak\r\nContent-Length: 1048576\r\n\r\n`);
-      timer = setInterval(() => {
-        if (performance.now() > until) finish();
-        else s.write('x');
-      }, 1000);
+      s.write(`POST /upload/${i} HTTP/1.1\r\nHost: soak\r\nContent-Length: 1048576\r\n\r\nx`);
+      timer = setInterval(() => s.write('x'), everyMs);
+      stop = setTimeout(finish, Math.max(1, until - performance.now()));
     });
     s.setEncoding('latin1');
-    s.on('data', (d: string) => (answer += d));
+    s.on('data', (d: string) => {
+      answer += d;
+      if (answer.includes('\r\n\r\n')) finish();
+    });
     s.on('close', finish);
     s.on('error', finish);
   });
 }
 
-process.exitCode = await main();
+if (opts['hostile-child']) await hostileClients();
+else process.exitCode = await main();
