@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { after, before, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { TestGateway } from '../../src/testing/index.ts';
-import { startServiceGateway } from '../support/gateway.ts';
-import { type Listening, listen } from '../support/upstream.ts';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { type Listening, listen } from '../../../test/support/upstream.ts';
+import type { TestGateway } from '../../testing/index.ts';
 
 let upstream: Listening;
 let gw: TestGateway;

@@ -3,10 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import type { TestGateway } from '../../src/testing/index.ts';
-import { startServiceGateway } from '../support/gateway.ts';
-import { rawRequest } from '../support/raw.ts';
-import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { rawRequest } from '../../../test/support/raw.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import type { TestGateway } from '../../testing/index.ts';
 
 let upstream: RecordingUpstream;
 let gw: TestGateway;

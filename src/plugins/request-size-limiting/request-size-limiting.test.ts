@@ -8,11 +8,11 @@ import { connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { TollgateInstance } from '../../src/instance.ts';
-import { createLogger } from '../../src/log.ts';
-import { startGateway, type TestGateway } from '../../src/testing/index.ts';
-import { lineSink } from '../../src/testing/run-plugin.ts';
-import { TestCa, tool } from '../tls/support.ts';
+import { TestCa, tool } from '../../../test/tls/support.ts';
+import { TollgateInstance } from '../../instance.ts';
+import { createLogger } from '../../log.ts';
+import { startGateway, type TestGateway } from '../../testing/index.ts';
+import { lineSink } from '../../testing/run-plugin.ts';
 
 let upstream: Server;
 let gw: TestGateway;

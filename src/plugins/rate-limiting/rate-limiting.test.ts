@@ -2,9 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { rateLimitingStats } from '../../src/plugins/rate-limiting/index.ts';
-import { startGateway, type TestGateway } from '../../src/testing/index.ts';
-import { redisUnavailable, startRedis, type TestRedis } from '../support/redis.ts';
+import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
+import { startGateway, type TestGateway } from '../../testing/index.ts';
+import { rateLimitingStats } from './index.ts';
 
 /** Parsed JSON body; tests read what they assert on. */
 async function json(r: Response): Promise<any> {
