@@ -19,7 +19,7 @@ import type { Runtime } from '../pipeline/runtime.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { hasClientBody } from '../proxy/context.ts';
 import { readClientHeaders } from '../proxy/request-checks.ts';
-import { pluginUpstreamHeaders, upstreamHost, upstreamPathOf } from '../proxy/upstream-request.ts';
+import { pluginUpstreamHeaders, upstreamHost, upstreamPathOf, upstreamTarget } from '../proxy/upstream-request.ts';
 import { normalizePath } from '../router/normalize.ts';
 
 /** The request `runPlugin` hands to the plugin. Everything is optional. */
@@ -250,8 +250,15 @@ async function runOnce(
   const source = replaced ?? (!rc.exited && hasClientBody(rc) ? rc.raw : null);
   const upstreamBody =
     source === null ? null : Buffer.isBuffer(source) ? source : await bounded(drain(source), timeout, 'body');
-  inst.handlers.log?.(rc, new LogEntryImpl(rc, 0, null));
   const svc = rc.compiled!.service!;
+  // The log phase sees the finished exchange as the gateway records it: status, headers sent, who answered.
+  rc.status = res.status;
+  rc.source = rc.exited ? inst.name : null;
+  for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) rc.res.setHeader(k, v as string | string[]);
+  inst.handlers.log?.(
+    rc,
+    new LogEntryImpl(rc, performance.now() - rc.startedAt, rc.exited ? null : upstreamTarget(rc, svc)),
+  );
   const upstreamHeaders = pluginUpstreamHeaders(rc);
   upstreamHeaders.host = upstreamHost(rc, svc.hostHeader);
   return {

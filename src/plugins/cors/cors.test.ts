@@ -1,0 +1,78 @@
+// cors on the plugin itself, through the public test kit: preflights answered at the gateway and
+// the headers added to responses. test/traffic/access-plugins.test.ts runs it through a gateway,
+// test/traffic/cors-browser.test.ts as a browser enforces it.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { runPlugin, type SyntheticRequest } from '../../testing/index.ts';
+import plugin from './index.ts';
+
+const preflight = (origin: string, extra: Record<string, string> = {}): SyntheticRequest => ({
+  method: 'OPTIONS',
+  headers: { origin, 'access-control-request-method': 'POST', ...extra },
+});
+
+describe('cors', () => {
+  test('a preflight is answered 200 at the gateway with the allowed origin, methods, headers and max age', async () => {
+    const r = await runPlugin(
+      plugin,
+      { origins: ['https://app.example'], headers: ['x-a', 'x-b'], max_age: 600, methods: ['GET', 'POST'] },
+      preflight('https://app.example'),
+    );
+    assert.equal(r.exited, true);
+    assert.equal(r.status, 200);
+    assert.equal(r.responseHeaders['access-control-allow-origin'], 'https://app.example');
+    assert.equal(r.responseHeaders['access-control-allow-methods'], 'GET,POST');
+    assert.equal(r.responseHeaders['access-control-allow-headers'], 'x-a,x-b');
+    assert.equal(r.responseHeaders['access-control-max-age'], '600');
+    assert.equal(r.responseHeaders['access-control-allow-credentials'], undefined);
+  });
+
+  test('without configured headers, the preflight echoes the requested ones', async () => {
+    const r = await runPlugin(plugin, {}, preflight('https://x.example', { 'access-control-request-headers': 'x-y' }));
+    assert.equal(r.responseHeaders['access-control-allow-origin'], '*');
+    assert.equal(r.responseHeaders['access-control-allow-headers'], 'x-y');
+  });
+
+  test('an origin not in the list gets no Access-Control-Allow-Origin; a listed one or a regex match does', async () => {
+    const config = { origins: ['https://a.example', 'https://.*\\.b\\.example'] };
+    const other = await runPlugin(plugin, config, { headers: { origin: 'https://evil.example' } });
+    assert.equal(other.responseHeaders['access-control-allow-origin'], undefined);
+    const listed = await runPlugin(plugin, config, { headers: { origin: 'https://a.example' } });
+    assert.equal(listed.responseHeaders['access-control-allow-origin'], 'https://a.example');
+    assert.match(String(listed.responseHeaders.vary), /Origin/);
+    const matched = await runPlugin(plugin, config, { headers: { origin: 'https://x.b.example' } });
+    assert.equal(matched.responseHeaders['access-control-allow-origin'], 'https://x.b.example');
+    const suffix = await runPlugin(plugin, config, { headers: { origin: 'https://x.b.example.evil' } });
+    assert.equal(suffix.responseHeaders['access-control-allow-origin'], undefined, 'the regex is anchored');
+  });
+
+  test('credentials: the origin is echoed (never * with credentials) and Allow-Credentials is sent', async () => {
+    const r = await runPlugin(plugin, { credentials: true }, { headers: { origin: 'https://c.example' } });
+    assert.equal(r.responseHeaders['access-control-allow-origin'], 'https://c.example');
+    assert.equal(r.responseHeaders['access-control-allow-credentials'], 'true');
+  });
+
+  test('exposed headers are added to responses; an upstream Allow-Origin is replaced by the decision', async () => {
+    const r = await runPlugin(
+      plugin,
+      { origins: ['https://a.example', 'https://b.example'], exposed_headers: ['x-total'] },
+      {
+        headers: { origin: 'https://evil.example' },
+        upstream: { headers: { 'access-control-allow-origin': '*' } },
+      },
+    );
+    assert.equal(r.responseHeaders['access-control-allow-origin'], undefined);
+    assert.equal(r.responseHeaders['access-control-expose-headers'], 'x-total');
+  });
+
+  test('preflight_continue passes the preflight to the upstream; a plain OPTIONS is never a preflight', async () => {
+    const cont = await runPlugin(plugin, { preflight_continue: true }, preflight('https://a.example'));
+    assert.equal(cont.exited, false);
+    const plain = await runPlugin(plugin, {}, { method: 'OPTIONS', headers: { origin: 'https://a.example' } });
+    assert.equal(plain.exited, false);
+  });
+
+  test('an invalid origin regex is a located config error', async () => {
+    await assert.rejects(runPlugin(plugin, { origins: ['https://a.example', '(['] }), /config\.origins\[1\]/);
+  });
+});

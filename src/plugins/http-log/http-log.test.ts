@@ -1,0 +1,47 @@
+// http-log on the plugin itself, through the public test kit, against a real HTTP receiver;
+// test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { httpReceiver } from '../../../test/support/receivers.ts';
+import { startPlugin } from '../../testing/index.ts';
+import plugin from './index.ts';
+
+test('http-log posts the Kong log entry as JSON with the configured headers', async () => {
+  const receiver = await httpReceiver();
+  const log = await startPlugin(plugin, {
+    http_endpoint: `http://127.0.0.1:${receiver.port}/logs`,
+    headers: { 'x-log-token': 'abc' },
+  });
+  try {
+    await log.run({ path: '/items', headers: { cookie: 'sid=secret-cookie' }, upstream: { status: 404 } });
+    const m = await receiver.next();
+    assert.equal(m.method, 'POST');
+    assert.equal(m.url, '/logs');
+    assert.equal(m.headers['content-type'], 'application/json');
+    assert.equal(m.headers['x-log-token'], 'abc');
+    const body = JSON.parse(m.body);
+    // A queue may batch entries into an array; one request gives one entry either way.
+    const e = Array.isArray(body) ? body[0] : body;
+    assert.equal(e.request.uri, '/items');
+    assert.equal(e.response.status, 404);
+    assert.equal(e.route.name, 'under-test');
+  } finally {
+    await log.close();
+    await receiver.close();
+  }
+});
+
+test('an upstream error status is logged with the upstream as the source', async () => {
+  const receiver = await httpReceiver();
+  const log = await startPlugin(plugin, { http_endpoint: `http://127.0.0.1:${receiver.port}/` });
+  try {
+    await log.run({ upstream: { status: 503 } });
+    const body = JSON.parse((await receiver.next()).body);
+    const e = Array.isArray(body) ? body[0] : body;
+    assert.equal(e.response.status, 503);
+    assert.equal(e.source, 'upstream');
+  } finally {
+    await log.close();
+    await receiver.close();
+  }
+});

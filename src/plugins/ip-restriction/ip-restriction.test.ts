@@ -1,0 +1,49 @@
+// ip-restriction on the plugin itself, through the public test kit; test/traffic/access-plugins.test.ts
+// runs it through a gateway with trusted proxies.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError } from '../../index.ts';
+import { runPlugin } from '../../testing/index.ts';
+import plugin from './index.ts';
+
+const from = (clientIp: string, config: Record<string, unknown>) => runPlugin(plugin, config, { clientIp });
+
+describe('ip-restriction', () => {
+  test('deny: an address or a range member is refused with 403 naming the address, others pass', async () => {
+    const config = { deny: ['203.0.113.7', '198.51.100.0/24', '2001:db8::/32'] };
+    for (const ip of ['203.0.113.7', '198.51.100.0', '198.51.100.255', '2001:db8::1', '::ffff:198.51.100.9']) {
+      const r = await from(ip, config);
+      assert.equal(r.status, 403, ip);
+      assert.deepEqual(r.body, { message: `IP address not allowed: ${ip}` });
+    }
+    for (const ip of ['203.0.113.8', '198.51.101.0', '2001:db9::1', '127.0.0.1']) {
+      assert.equal((await from(ip, config)).exited, false, ip);
+    }
+  });
+
+  test('allow: only listed addresses and ranges pass', async () => {
+    const config = { allow: ['10.0.0.0/8', '::1'] };
+    assert.equal((await from('10.255.0.1', config)).exited, false);
+    assert.equal((await from('::1', config)).exited, false);
+    assert.equal((await from('11.0.0.1', config)).status, 403);
+    assert.equal((await from('::2', config)).status, 403);
+  });
+
+  test('deny wins over allow for an address in both', async () => {
+    const config = { allow: ['10.0.0.0/8'], deny: ['10.0.0.5'] };
+    assert.equal((await from('10.0.0.5', config)).status, 403);
+    assert.equal((await from('10.0.0.6', config)).exited, false);
+  });
+
+  test('status and message are configurable, and the refusal is logged with the address', async () => {
+    const r = await from('192.0.2.1', { deny: ['192.0.2.0/24'], status: 401, message: 'Go away' });
+    assert.deepEqual([r.status, r.body], [401, { message: 'Go away' }]);
+    assert.ok(r.logs.some((l) => l.level === 'warn' && l.client_ip === '192.0.2.1' && l.plugin === 'ip-restriction'));
+  });
+
+  test('a bad entry or an empty config is a located config error', async () => {
+    await assert.rejects(runPlugin(plugin, { deny: ['10.0.0.0/33'] }), /config\.deny\[0\]: invalid ip or cidr range/);
+    await assert.rejects(runPlugin(plugin, { allow: ['not-an-ip'] }), /config\.allow\[0\]: invalid ip or cidr range/);
+    await assert.rejects(runPlugin(plugin, {}), ConfigError);
+  });
+});
