@@ -58,3 +58,34 @@ export async function oidcRoute(): Promise<{ config: string; headers: Record<str
   });
   return { config, headers: { cookie: `oidc_session=${cookie}`, accept: 'text/html', 'sec-fetch-mode': 'navigate' } };
 }
+
+const KEY = 'bench-key-0123456789abcdef';
+
+/** A route behind `key-auth`; every request carries the same valid key in Kong's default `apikey` header. */
+export const KEY_AUTH = {
+  config: routeConfig({
+    consumers: `- username: bench
+  keyauth_credentials:
+    - key: ${KEY}
+  acls:
+    - group: bench-group`,
+    plugins: '- name: key-auth',
+  }),
+  headers: { apikey: KEY },
+};
+
+/** The same behind `key-auth` and `acl` (the consumer's group is allowed). */
+export const KEY_AUTH_ACL = {
+  config: routeConfig({
+    consumers: `- username: bench
+  keyauth_credentials:
+    - key: ${KEY}
+  acls:
+    - group: bench-group`,
+    plugins: `- name: key-auth
+- name: acl
+  config:
+    allow: [bench-group]`,
+  }),
+  headers: { apikey: KEY },
+};

@@ -8,7 +8,8 @@
  * BENCH_ONLY (comma-separated target names, or parts of names, to run a subset),
  * BENCH_REPEAT (default 1: measure each target this many times in a row, each a row of its own, so the
  * noise between runs of the same config is visible),
- * BENCH_JSON (a file to write the results to, as JSON).
+ * BENCH_JSON (a file to write the results to, as JSON),
+ * BENCH_BASELINE (another checkout: every Tollgate row runs twice, this tree's and that one's, interleaved).
  *
  * Besides req/s and latency, every row has the CPU time the process under test (all its workers)
  * spent per request over the measured window; the ratio columns are built from it (bench/cpu.ts).
@@ -17,14 +18,14 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { routeConfig } from './config.ts';
 import { CPU_MEASURABLE, treeCpu } from './cpu.ts';
 import { RATE_LIMITING_LOCAL, rateLimitingRedisRoute } from './rate-limiting.ts';
-import { jwtRoute, oidcRoute } from './rows.ts';
+import { jwtRoute, KEY_AUTH, KEY_AUTH_ACL, oidcRoute } from './rows.ts';
 import { H2LOAD, runH2load, tlsRoute } from './tls.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
@@ -47,6 +48,8 @@ interface Target {
   prepare?: () => Promise<{ config: string; headers?: Record<string, string> }>;
   /** Served on an ssl listener and loaded over HTTPS: HTTP/1.1 (wrk/autocannon) or HTTP/2 (h2load). */
   tls?: 'h1' | 'h2';
+  /** Run from another checkout's `bin/gateway` (BENCH_BASELINE) instead of this one's. */
+  tree?: string;
 }
 
 const ONE_ROUTE = routeConfig();
@@ -66,6 +69,8 @@ const TARGETS: Target[] = [
   { name: 'tollgate 1,000 routes', config: manyRoutes(1000) },
   { name: 'tollgate 1 route, no access log', config: ONE_ROUTE, args: ['--no-access-log'] },
   { name: 'tollgate jwt RS256', config: null, prepare: jwtRoute },
+  { name: 'tollgate key-auth', config: KEY_AUTH.config, headers: KEY_AUTH.headers },
+  { name: 'tollgate key-auth + acl', config: KEY_AUTH_ACL.config, headers: KEY_AUTH_ACL.headers },
   { name: 'tollgate oidc session', config: null, prepare: oidcRoute },
   { name: 'tollgate rate-limiting local', config: RATE_LIMITING_LOCAL },
   { name: 'tollgate rate-limiting redis', config: null, prepare: rateLimitingRedisRoute },
@@ -179,7 +184,7 @@ async function startTarget(t: Target, upstream: string): Promise<{ child: ChildP
   const port = await freePort();
   const argv = [
     process.execPath,
-    'bin/gateway',
+    join(t.tree ?? root, 'bin/gateway'),
     'start',
     '--config',
     file,
@@ -458,6 +463,13 @@ async function main(): Promise<void> {
     console.log('skipping the HTTP/2 row: h2load is not installed (apt-get install nghttp2-client)');
     targets = targets.filter((t) => t.tls !== 'h2');
   }
+  const baseline = process.env.BENCH_BASELINE;
+  if (baseline !== undefined && baseline !== '') {
+    // Each Tollgate row twice in a row, this checkout's and the baseline's, so both see the same machine.
+    targets = targets.flatMap((t) =>
+      t.kind === undefined ? [t, { ...t, name: `${t.name} @baseline`, tree: resolve(baseline) }] : [t],
+    );
+  }
   if (targets.length === 0)
     throw new Error(`BENCH_ONLY matches no target; targets: ${TARGETS.map((t) => t.name).join(', ')}`);
   if (TOOL === 'wrk' && WRK === null) throw new Error('BENCH_TOOL=wrk but wrk is not installed');
@@ -521,9 +533,10 @@ async function main(): Promise<void> {
   } finally {
     await stop(up.child);
   }
-  // The round with the median throughput stands for the target, latencies included.
+  // The round with the median CPU per request (the steadier figure) stands for the target, latencies included.
+  const key = (r: Result) => (Number.isNaN(r.cpu) ? -r.rps : r.cpu);
   const results = [...runs.values()].map(
-    (rs) => [...rs].sort((a, b) => a.rps - b.rps)[Math.floor((rs.length - 1) / 2)]!,
+    (rs) => [...rs].sort((a, b) => key(a) - key(b))[Math.floor((rs.length - 1) / 2)]!,
   );
   console.log(`\n${table(results)}\n`);
   if (results.some((r) => r.errors > 0))
