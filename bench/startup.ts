@@ -1,10 +1,12 @@
 /**
  * `npm run bench:startup`: how long `gateway start` takes to answer its first proxied request,
- * and the resident memory (RSS, whole process tree) once it idles. See docs/bench.md.
+ * the CPU time the gateway spent until then (steadier than wall time on a busy machine), and the
+ * resident memory (RSS, whole process tree) once it idles. See docs/bench.md.
  *
  * Environment: STARTUP_CONFIG (default the repository's gateway.yaml), STARTUP_PATH (default
  * /echo, the root config's echo route), STARTUP_REPEAT (default 5), STARTUP_ARGS (extra
- * `gateway start` arguments, space-separated), STARTUP_NODE_ARGS (options for node itself).
+ * `gateway start` arguments, space-separated), STARTUP_NODE_ARGS (options for node itself),
+ * STARTUP_NODE (another node binary, e.g. a Node 24 to compare type stripping with tsx).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
+import { treeCpu } from './cpu.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const config = process.env.STARTUP_CONFIG ?? `${root}gateway.yaml`;
@@ -43,14 +46,14 @@ export function treeRss(pid: number): number {
   return total;
 }
 
-async function once(): Promise<{ firstMs: number; rssMb: number }> {
+async function once(): Promise<Run> {
   const [proxy, admin] = [await freePort(), await freePort()];
   const t0 = performance.now();
   const child = spawn(
-    process.execPath,
+    process.env.STARTUP_NODE ?? process.execPath,
     [
       ...nodeArgs,
-      `${root}bin/gateway`,
+      process.env.STARTUP_BIN ?? `${root}bin/gateway`,
       'start',
       '--config',
       config,
@@ -64,6 +67,7 @@ async function once(): Promise<{ firstMs: number; rssMb: number }> {
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   let firstMs = Number.NaN;
+  let cpuMs = Number.NaN;
   const deadline = t0 + 20_000;
   while (performance.now() < deadline) {
     try {
@@ -71,6 +75,7 @@ async function once(): Promise<{ firstMs: number; rssMb: number }> {
       await res.body.dump();
       if (res.statusCode < 500) {
         firstMs = performance.now() - t0;
+        cpuMs = treeCpu(child.pid!) / 1000;
         break;
       }
     } catch {
@@ -83,19 +88,28 @@ async function once(): Promise<{ firstMs: number; rssMb: number }> {
   const rssMb = treeRss(child.pid!) / 1024 / 1024;
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
-  return { firstMs, rssMb };
+  return { firstMs, cpuMs, rssMb };
 }
 
-const results: { firstMs: number; rssMb: number }[] = [];
+interface Run {
+  firstMs: number;
+  cpuMs: number;
+  rssMb: number;
+}
+
+const results: Run[] = [];
 for (let i = 0; i < repeat; i++) {
   const r = await once();
   results.push(r);
-  process.stdout.write(`run ${i + 1}: first response ${r.firstMs.toFixed(0)} ms, idle RSS ${r.rssMb.toFixed(1)} MB\n`);
+  process.stdout.write(
+    `run ${i + 1}: first response ${r.firstMs.toFixed(0)} ms (CPU ${r.cpuMs.toFixed(0)} ms), idle RSS ${r.rssMb.toFixed(1)} MB\n`,
+  );
 }
-const sorted = (k: 'firstMs' | 'rssMb') => results.map((r) => r[k]).sort((a, b) => a - b);
+const sorted = (k: keyof Run) => results.map((r) => r[k]).sort((a, b) => a - b);
 const med = (a: number[]) => a[Math.floor(a.length / 2)]!;
 const f = sorted('firstMs');
 const m = sorted('rssMb');
+const c = sorted('cpuMs');
 process.stdout.write(
-  `first response: median ${med(f).toFixed(0)} ms (range ${f[0]!.toFixed(0)}-${f.at(-1)!.toFixed(0)}); idle RSS: median ${med(m).toFixed(1)} MB (range ${m[0]!.toFixed(1)}-${m.at(-1)!.toFixed(1)})\n`,
+  `first response: median ${med(f).toFixed(0)} ms (range ${f[0]!.toFixed(0)}-${f.at(-1)!.toFixed(0)}), CPU until then ${med(c).toFixed(0)} ms (range ${c[0]!.toFixed(0)}-${c.at(-1)!.toFixed(0)}); idle RSS: median ${med(m).toFixed(1)} MB (range ${m[0]!.toFixed(1)}-${m.at(-1)!.toFixed(1)})\n`,
 );

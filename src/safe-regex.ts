@@ -23,10 +23,11 @@ export interface RegexComplexity {
 
 /** Longest time one pattern may take to check; past it the verdict is `unknown`. */
 export const CHECK_TIMEOUT_MS = 5000;
-/** Verdicts kept (distinct patterns); the oldest go first. */
-const CACHE_MAX = 4096;
+/** Verdicts kept (distinct patterns, a 10,000-route file's included); the oldest go first. */
+const CACHE_MAX = 16_384;
 
 const LINEAR: RegexComplexity = Object.freeze({ verdict: 'linear', detail: '' });
+const LINEAR_VERDICT: Promise<RegexComplexity> = Promise.resolve(LINEAR);
 const cache = new Map<string, Promise<RegexComplexity>>();
 let tail: Promise<unknown> = Promise.resolve();
 let recheck: Promise<typeof import('recheck')> | null = null;
@@ -68,6 +69,10 @@ const DIGIT = range('0', '9');
 const WORD = [...DIGIT, ...range('A', 'Z'), ...range('a', 'z'), 0x5f];
 const SPACE = [0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x20];
 
+/** Sets are never changed once built: the common ones are built once. */
+const LITERAL_SETS: readonly CharSet[] = Array.from({ length: 128 }, (_, c) => charSet([c]));
+const NON_ASCII: CharSet = charSet([], true);
+
 function complement(set: CharSet): CharSet {
   const ascii = new Uint8Array(128);
   for (let c = 0; c < 128; c++) ascii[c] = set.ascii[c] === 1 ? 0 : 1;
@@ -82,30 +87,25 @@ function disjoint(a: CharSet, b: CharSet): boolean {
 
 /** `\d`, `\w`, `\s` and their negations, or null. */
 function classEscape(ch: string): CharSet | null {
-  switch (ch) {
-    case 'd':
-      return charSet(DIGIT);
-    case 'D':
-      return complement(charSet(DIGIT));
-    case 'w':
-      return charSet(WORD);
-    case 'W':
-      return complement(charSet(WORD));
-    case 's':
-      return charSet(SPACE, true);
-    case 'S':
-      return complement(charSet(SPACE, true));
-    default:
-      return null;
-  }
+  return CLASS_ESCAPES.get(ch) ?? null;
 }
+
+const CLASS_ESCAPES: ReadonlyMap<string, CharSet> = new Map([
+  ['d', charSet(DIGIT)],
+  ['D', complement(charSet(DIGIT))],
+  ['w', charSet(WORD)],
+  ['W', complement(charSet(WORD))],
+  ['s', charSet(SPACE, true)],
+  ['S', complement(charSet(SPACE, true))],
+]);
+const DOT: CharSet = complement(charSet([0x0a, 0x0d]));
 
 const CONTROL_ESCAPES: Record<string, number> = { n: 0x0a, r: 0x0d, t: 0x09, f: 0x0c, v: 0x0b };
 
 /** A literal character as a set (non-ASCII characters as "some other"). */
 function literal(ch: string): CharSet {
   const c = ch.charCodeAt(0);
-  return c < 128 ? charSet([c]) : charSet([], true);
+  return c < 128 ? LITERAL_SETS[c]! : NON_ASCII;
 }
 
 /** Parses `[...]` at `i` (just past `[`); returns the set and the index past `]`, or null. */
@@ -197,14 +197,14 @@ export function provablyLinear(source: string, flags: string): boolean {
       if (parsed === null) return false;
       [set, i] = parsed;
     } else if (ch === '.') {
-      set = complement(charSet([0x0a, 0x0d]));
+      set = DOT;
       i++;
     } else if (ch === '\\') {
       const e = source[i + 1];
       if (e === undefined) return false;
       const cls = classEscape(e);
       if (cls !== null) set = cls;
-      else if (e in CONTROL_ESCAPES) set = charSet([CONTROL_ESCAPES[e]!]);
+      else if (e in CONTROL_ESCAPES) set = LITERAL_SETS[CONTROL_ESCAPES[e]!]!;
       else if (/[A-Za-z0-9]/.test(e)) return false;
       else set = literal(e);
       i += 2;
@@ -244,13 +244,15 @@ export function provablyLinear(source: string, flags: string): boolean {
 /** Checks how the matching time of `source` with `flags` grows with the input. Never rejects. */
 export function checkRegexComplexity(source: string, flags = ''): Promise<RegexComplexity> {
   const f = flags.replace(/[gyd]/g, '');
-  if (quantifierFree(source) || provablyLinear(source, f)) return Promise.resolve(LINEAR);
   const key = `${f}/${source}`;
   let p = cache.get(key);
   if (p === undefined) {
-    // One at a time: recheck's agent slows down sharply when given several checks at once.
-    p = tail.then(() => runCheck(source, f));
-    tail = p;
+    if (quantifierFree(source) || provablyLinear(source, f)) p = LINEAR_VERDICT;
+    else {
+      // One at a time: recheck's agent slows down sharply when given several checks at once.
+      p = tail.then(() => runCheck(source, f));
+      tail = p;
+    }
     if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value!);
     cache.set(key, p);
   }

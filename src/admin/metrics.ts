@@ -8,8 +8,10 @@
  * custom collectors. Label strings are built once per route, never per request; status, method and
  * source are folded into one integer key.
  */
+
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import { dependencyHealth } from '../pipeline/dependencies.ts';
 import type { DependencyHealth } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
@@ -133,8 +135,13 @@ export interface GatewayMetricsOptions {
   process?: boolean;
 }
 
+// prom-client (and the @opentelemetry/api it loads, ~120 modules) is CommonJS: required synchronously
+// at the first scrape, so a gateway that is never scraped never loads it.
+const require = createRequire(import.meta.url);
+
 export class GatewayMetrics {
-  readonly registry = new Registry();
+  #registry: Registry | null = null;
+  readonly #opts: GatewayMetricsOptions;
   /** Per-request observer for `Gateway.observers`. */
   readonly observe: (rc: RequestContext) => void;
   private readonly series = new Map<string, Series>();
@@ -157,13 +164,26 @@ export class GatewayMetrics {
   });
 
   constructor(opts: GatewayMetricsOptions = {}) {
-    const traffic = opts.traffic ?? true;
-    const reloads = opts.reloads ?? true;
+    this.#opts = opts;
     this.unmatched = this.seriesFor('', '');
     this.observe = (rc) => this.record(rc);
-    if (traffic) this.registerTraffic();
-    if (reloads) this.registerReloads();
-    if (opts.process ?? true) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * The prom-client registry, built at first use (a scrape, or a cluster worker joining the
+   * aggregator). The counters it reads are kept from the start, so nothing is lost by then;
+   * Node's default process metrics (event-loop lag, GC) observe from that moment on.
+   */
+  get registry(): Registry {
+    if (this.#registry === null) {
+      const prom = require('prom-client') as typeof import('prom-client');
+      this.#registry = new prom.Registry();
+      if (this.#opts.traffic ?? true) this.registerTraffic();
+      if (this.#opts.reloads ?? true) this.registerReloads();
+      if (this.#workers) this.registerWorkerMetrics();
+      if (this.#opts.process ?? true) prom.collectDefaultMetrics({ register: this.#registry });
+    }
+    return this.#registry;
   }
 
   /** Binds the counters of a freshly compiled runtime's routes (done before it is swapped in). */
@@ -448,8 +468,15 @@ export class GatewayMetrics {
     );
   }
 
+  #workers = false;
+
   /** Worker metrics (cluster primary only). */
   registerWorkers(): void {
+    this.#workers = true;
+    if (this.#registry !== null) this.registerWorkerMetrics();
+  }
+
+  private registerWorkerMetrics(): void {
     const r = this.registry;
     collector(r, 'tollgate_workers', 'Worker processes alive', 'gauge', () => [
       { labels: {}, value: this.workers.alive },

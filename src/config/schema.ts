@@ -3,19 +3,23 @@
  * `config` (the plugin definition's own schema), with Ajv errors turned into located issues
  * whose messages a user can act on ("unknown field 'strip_paht' (did you mean 'strip_path'?)").
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import gatewaySchema from '../../schemas/gateway.schema.json' with { type: 'json' };
 import type { EntityDefinition, PluginDefinition } from '../pipeline/plugin.ts';
+import { compiledValidator } from './compiled-validators.ts';
 import { withEntities } from './entity-schema.ts';
 import type { YamlPath } from './model.ts';
 import type { RawIssue } from './yaml.ts';
 
-// ajv-formats is CommonJS; its default export arrives either as the function or as its module.
-const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ?? addFormatsModule) as (
-  ajv: Ajv,
-) => Ajv;
+const require = createRequire(import.meta.url);
+
+/** ajv-formats, loaded only when a schema is compiled (a cached validator needs its formats module only). */
+function addFormats(ajv: unknown): void {
+  // ajv-formats is CommonJS; its default export arrives either as the function or as its module.
+  const m = require('ajv-formats') as { default?: (a: unknown) => void } & ((a: unknown) => void);
+  (m.default ?? m)(ajv);
+}
 
 /** Kong 3.x fields and entities Tollgate deliberately does not support, with the reason. */
 export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
@@ -76,28 +80,44 @@ const gatewayValidators = new Map<string, ValidateFunction>();
 const MAX_VALIDATORS = 8;
 /** Schema objects of the gateway schema's definitions → definition name (`top_` prefix dropped). */
 const definitionNames = new WeakMap<object, string>();
+/**
+ * The same by JSON text: a validator evaluated from cached code reports copies of the schema
+ * objects as `parentSchema`. Bounded: cleared past MAX_DEFINITION_TEXTS (custom plugins' entity
+ * schemas may change on every reload).
+ */
+const definitionTexts = new Map<string, string>();
+const MAX_DEFINITION_TEXTS = 2000;
+
+function rememberDefinition(def: object, name: string): void {
+  definitionNames.set(def, name);
+  if (definitionTexts.size >= MAX_DEFINITION_TEXTS) definitionTexts.clear();
+  definitionTexts.set(JSON.stringify(def), name);
+}
 
 /** Validates the whole file (defaults applied in place) against the schema with these entity kinds, and returns issues. */
 export function validateGateway(data: unknown, entities: readonly EntityDefinition<any>[] = []): RawIssue[] {
   const key = JSON.stringify(entities.map((d) => [d.name, d.description, d.consumer, d.schema]));
   let gatewayValidate = gatewayValidators.get(key);
   if (!gatewayValidate) {
-    const ajv = new Ajv({
-      allErrors: true,
-      useDefaults: true,
-      strictSchema: true,
-      strictNumbers: true,
-      strictTypes: true,
-      strictTuples: true,
-      strictRequired: false,
-      allowUnionTypes: true,
-      verbose: true,
-    });
-    addFormats(ajv);
     const schema = loadSchema(entities) as { definitions: Record<string, object> };
-    definitionNames.set(schema, 'root');
-    for (const [name, def] of Object.entries(schema.definitions)) definitionNames.set(def, name.replace(/^top_/, ''));
-    gatewayValidate = ajv.compile(schema);
+    rememberDefinition(schema, 'root');
+    for (const [name, def] of Object.entries(schema.definitions)) rememberDefinition(def, name.replace(/^top_/, ''));
+    gatewayValidate = compiledValidator(
+      schema,
+      'draft-07',
+      {
+        allErrors: true,
+        useDefaults: true,
+        strictSchema: true,
+        strictNumbers: true,
+        strictTypes: true,
+        strictTuples: true,
+        strictRequired: false,
+        allowUnionTypes: true,
+        verbose: true,
+      },
+      addFormats,
+    );
     if (gatewayValidators.size >= MAX_VALIDATORS) gatewayValidators.delete(gatewayValidators.keys().next().value!);
     gatewayValidators.set(key, gatewayValidate);
   }
@@ -123,10 +143,8 @@ export function pluginValidator(def: PluginDefinition): ValidateFunction | Error
       verbose: true,
     } as const;
     // One Ajv per definition: two plugins (or two versions of a custom one) may share a $id.
-    const ajv =
-      typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? new Ajv2020(opts) : new Ajv(opts);
-    addFormats(ajv as Ajv);
-    v = ajv.compile(schema);
+    const dialect = typeof schema.$schema === 'string' && schema.$schema.includes('2020-12') ? '2020-12' : 'draft-07';
+    v = compiledValidator(schema, dialect, opts, addFormats);
   } catch (e) {
     v = new Error(`plugin '${def.name}' has an invalid config schema: ${(e as Error).message}`);
   }
@@ -201,7 +219,9 @@ const TYPE_WORDS: Record<string, string> = {
 
 /** Which definition of the gateway schema an error came from, e.g. `route`. */
 function definitionOf(err: ErrorObject): string {
-  const byObject = err.parentSchema ? definitionNames.get(err.parentSchema) : undefined;
+  const byObject = err.parentSchema
+    ? (definitionNames.get(err.parentSchema) ?? definitionTexts.get(JSON.stringify(err.parentSchema)))
+    : undefined;
   if (byObject) return byObject;
   const m = /^#\/definitions\/([^/]+)\//.exec(err.schemaPath);
   return m ? m[1]!.replace(/^top_/, '') : '';
