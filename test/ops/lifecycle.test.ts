@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
+import { eventually, type GatewayProcess, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
 
 let dir: string;
 let slow: Server;
@@ -116,11 +116,20 @@ test('a second SIGTERM exits at once, without waiting for the slow request', asy
 test('with --no-watch a change waits for SIGHUP or POST /reload', async () => {
   const file = await write('nowatch.yaml', config(['a']));
   const gw = await spawnGateway(file, ['--no-watch']);
+  // A watching gateway on its own copy of the file, given the same edit at the same time: once it
+  // has reloaded, a watcher in the other would have too (an event to wait for, not a guessed delay).
+  let controlProcess: GatewayProcess | undefined;
   try {
+    const control = await spawnGateway(await write('nowatch-control.yaml', config(['a'])));
+    controlProcess = control;
     assert.equal((await json(`${gw.admin}/status`)).watching, false);
-    await writeFile(file, config(['a', 'b']));
-    // longer than the watcher's debounce and settle time: had it been watching, /b would answer
-    await new Promise((r) => setTimeout(r, 1200));
+    assert.equal((await json(`${control.admin}/status`)).watching, true);
+    await Promise.all([
+      writeFile(file, config(['a', 'b'])),
+      writeFile(join(dir, 'nowatch-control.yaml'), config(['a', 'b'])),
+    ]);
+    await control.waitForLine((l) => l.msg === 'config reloaded', 'the watching control reloaded');
+    assert.equal(await statusOf(`${control.proxy}/b`), 200);
     assert.equal(await statusOf(`${gw.proxy}/b`), 404);
     gw.proc.kill('SIGHUP');
     await eventually(async () => ((await statusOf(`${gw.proxy}/b`)) === 200 ? true : undefined), 'SIGHUP reloaded');
@@ -151,7 +160,7 @@ test('with --no-watch a change waits for SIGHUP or POST /reload', async () => {
     assert.equal(none.status, 404);
     assert.deepEqual(await none.json(), { message: 'Not found' });
   } finally {
-    await gw.kill();
+    await Promise.all([gw.kill(), controlProcess?.kill()]);
   }
 });
 

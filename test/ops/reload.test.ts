@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { within } from '../support/wait.ts';
 import { eventually, type GatewayProcess, json, spawnGateway, statusOf } from './support.ts';
 
 const base = (routes: string, extra = ''): string => `_format_version: "3.0"
@@ -132,7 +133,10 @@ test('a file saved by rename, or written in two halves, is reloaded once and no 
     async () => ((await statusOf(`${gw.proxy}/five`)) === 200 ? true : undefined),
     'completed file taken',
   );
-  await new Promise((r) => setTimeout(r, 1000));
+  // Every line the process printed before the reload that took the completed file is in once
+  // that reload's own line is: a failure reported for the half file would be among them.
+  const served = (await json(`${gw.admin}/status`)).config_hash;
+  await gw.waitForLine((l) => l.msg === 'config reloaded' && l.hash === served, 'the reload of the completed file');
   assert.equal(
     gw.lines.filter((l) => l.msg === 'config reload failed; the last good config keeps serving').length,
     failuresBefore,
@@ -178,16 +182,17 @@ test('a changed PEM file referenced by ${file:...} takes effect', async () => {
 
 test('a long streaming response started before a reload completes intact after it', async () => {
   const chunks = 40;
+  const line = (i: number) => `chunk ${String(i).padStart(3, '0')} ${'x'.repeat(1000)}\n`;
+  // Half the body, then the rest once the reload is done: the swap happens mid-stream by construction.
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
   const up: Server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain' });
-    let i = 0;
-    const t = setInterval(() => {
-      res.write(`chunk ${String(i).padStart(3, '0')} ${'x'.repeat(1000)}\n`);
-      if (++i === chunks) {
-        clearInterval(t);
-        res.end();
-      }
-    }, 25);
+    for (let i = 0; i < chunks / 2; i++) res.write(line(i));
+    void released.then(() => {
+      for (let i = chunks / 2; i < chunks; i++) res.write(line(i));
+      res.end();
+    });
   });
   await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
   try {
@@ -208,10 +213,15 @@ test('a long streaming response started before a reload completes intact after i
           : undefined,
       'stream route live',
     );
+    let started!: () => void;
+    const firstBytes = new Promise<void>((r) => (started = r));
     const body = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      request(`${gw.proxy}/stream`, (res) => {
+      request(`${gw.proxy}/stream`, { signal: AbortSignal.timeout(30_000) }, (res) => {
         let text = '';
-        res.setEncoding('utf8').on('data', (c: string) => (text += c));
+        res.setEncoding('utf8').on('data', (c: string) => {
+          text += c;
+          started();
+        });
         res.on('end', () => resolve({ status: res.statusCode!, text }));
         res.on('error', reject);
       })
@@ -219,13 +229,14 @@ test('a long streaming response started before a reload completes intact after i
         .end();
     });
     // Reload (the stream route removed) while the response is streaming.
-    await new Promise((r) => setTimeout(r, 200));
+    await within(firstBytes, 15_000, 'the first bytes of the stream');
     const hashBefore = (await json(`${gw.admin}/status`)).config_hash;
     await writeFile(file, base(route('two')));
     await eventually(
       async () => ((await json(`${gw.admin}/status`)).config_hash !== hashBefore ? true : undefined),
       'reloaded mid-stream',
     );
+    release();
     const r = await body;
     assert.equal(r.status, 200);
     const lines = r.text.trimEnd().split('\n');
@@ -233,6 +244,7 @@ test('a long streaming response started before a reload completes intact after i
     lines.forEach((l, i) => assert.equal(l, `chunk ${String(i).padStart(3, '0')} ${'x'.repeat(1000)}`));
     assert.equal(await statusOf(`${gw.proxy}/stream`), 404);
   } finally {
+    release();
     up.closeAllConnections();
     await new Promise((r) => up.close(r));
   }
@@ -269,7 +281,10 @@ test('a Kubernetes ConfigMap update (the ..data symlink swapped) is one reload o
       async () => ((await statusOf(`${k.proxy}/v3`)) === 200 ? true : undefined),
       'second ConfigMap update live',
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    // The watcher reloads only contents it has not handled, so nothing can follow the reload of
+    // the final contents; once its line is in, so is every line before it.
+    const served = (await json(`${k.admin}/status`)).config_hash;
+    await k.waitForLine((l) => l.msg === 'config reloaded' && l.hash === served, 'the reload of the final contents');
     assert.equal(k.lines.filter((l) => l.msg === 'config reloaded').length, 2);
     assert.equal(k.lines.filter((l) => String(l.msg).startsWith('config reload failed')).length, 0);
   } finally {

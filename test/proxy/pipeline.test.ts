@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { definePlugin, type PluginDefinition } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { until } from '../support/wait.ts';
 
 const order: string[] = [];
 function tracer(
@@ -76,9 +77,11 @@ after(() => gw.close());
 
 test('plugins run by descending priority, never by declaration order, and the most specific scope wins', async () => {
   order.length = 0;
+  const logged = gw.logs.length;
   const res = await fetch(`${gw.url}/a/x`);
   const echo = (await res.json()) as { headers: Record<string, string> };
-  await new Promise((r) => setTimeout(r, 20));
+  // The log phase runs after the answer is sent, and the access line right after it.
+  await until('the access line', () => gw.logs.slice(logged).some((l) => l.type === 'access'), 10_000, 5);
   assert.deepEqual(order, [
     'route-high:access',
     'global-mid:access',

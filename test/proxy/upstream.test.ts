@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { within } from '../support/wait.ts';
 
 const servers: (Server | TcpServer)[] = [];
 function listen<S extends Server | TcpServer>(s: S): Promise<number> {
@@ -27,6 +28,7 @@ async function rawUpstream(answer: string | null): Promise<number> {
 let gw: TestGateway;
 let closedPort: number;
 let abortSeen: Promise<void>;
+let hangArrived: Promise<void>;
 const BIG = 64 * 1024 * 1024;
 
 before(async () => {
@@ -47,8 +49,11 @@ before(async () => {
   );
   let resolveAbort!: () => void;
   abortSeen = new Promise((r) => (resolveAbort = r));
+  let resolveArrived!: () => void;
+  hangArrived = new Promise((r) => (resolveArrived = r));
   const slow = createServer((req, res) => {
     if (req.url?.startsWith('/hang')) {
+      resolveArrived();
       req.on('close', () => resolveAbort());
       return; // never answers
     }
@@ -155,10 +160,11 @@ test('hop-by-hop and Connection-listed headers of the upstream response are remo
 test('a client abort cancels the upstream request', async () => {
   const ac = new AbortController();
   const pending = fetch(`${gw.url}/stream/hang`, { signal: ac.signal }).catch(() => undefined);
-  await new Promise((r) => setTimeout(r, 200));
+  // The request reached the upstream: now the abort has an exchange to cancel.
+  await within(hangArrived, 10_000, 'the request reaching the upstream');
   ac.abort();
   await pending;
-  await abortSeen; // the upstream saw its request closed
+  await within(abortSeen, 10_000, 'the upstream seeing its request closed');
 });
 
 test('a 64 MB upload streams through intact', async () => {

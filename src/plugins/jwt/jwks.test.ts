@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { exportJWK, SignJWT } from 'jose';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type Listening, listen } from '../../../test/support/upstream.ts';
+import { until, within } from '../../../test/support/wait.ts';
 import type { TestGateway } from '../../testing/index.ts';
 
 const ISSUER = 'https://idp.jwks.test/';
@@ -168,10 +169,16 @@ describe('jwt with a misbehaving JWKS endpoint', () => {
     jwks.mode = 'hang';
     const arrived = jwks.nextRequest();
     // The set is older than its 1 s TTL soon: some request then starts a background refresh, which hangs.
-    while (jwks.open.size === 0) {
-      assert.equal(await call(gw, await token('k1')), 200);
-      await Promise.race([arrived, new Promise((r) => setTimeout(r, 100))]);
-    }
+    await until(
+      'a background refresh to start',
+      async () => {
+        assert.equal(await call(gw, await token('k1')), 200);
+        await Promise.race([arrived, new Promise((r) => setTimeout(r, 100))]);
+        return jwks.open.size > 0;
+      },
+      15_000,
+      0,
+    );
     for (let i = 0; i < 5; i++) {
       assert.equal(await call(gw, await token('k1')), 200);
       assert.equal(jwks.open.size, 1, 'answered while the refresh was still hanging');
@@ -187,13 +194,18 @@ describe('jwt with a misbehaving JWKS endpoint', () => {
     jwks.mode = 'trickle';
     const arrived = jwks.nextRequest();
     // Wait for the hanging fetch of the previous test to end, then trigger one in trickle mode.
-    while (jwks.open.size > 0) await new Promise((r) => setTimeout(r, 100));
+    await until('the hanging fetch to end', () => jwks.open.size === 0, 15_000, 100);
     assert.equal(await call(gw, await token('another-unknown', other.privateKey)), 401);
-    await arrived;
-    while (jwks.open.size > 0) {
-      assert.equal(await call(gw, await token('k1')), 200);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await within(arrived, 10_000, 'the trickled fetch to arrive');
+    await until(
+      'the trickled fetch to end',
+      async () => {
+        assert.equal(await call(gw, await token('k1')), 200);
+        return jwks.open.size === 0;
+      },
+      15_000,
+      100,
+    );
     const [dep] = await dependencies(gw);
     assert.equal(dep?.healthy, false);
     assert.match(dep?.last_error ?? '', /no complete response within 4000 ms/);
@@ -205,7 +217,7 @@ describe('jwt with a misbehaving JWKS endpoint', () => {
     test(`an oversized JWKS (${mode === 'huge' ? 'announced' : 'chunked'}) fails cleanly; the old keys keep serving`, async () => {
       jwks.mode = mode;
       // A background refresh still trickling from the previous test would be the fetch this one joins.
-      while (jwks.open.size > 0) await new Promise((r) => setTimeout(r, 50));
+      await until('the previous fetch to end', () => jwks.open.size === 0, 15_000, 50);
       const before = jwks.requests;
       // An unknown kid makes the gateway refetch (cooldown 0): the 2 MiB answer is refused.
       assert.equal(await call(gw, await token(`unknown-${mode}`, other.privateKey)), 401);

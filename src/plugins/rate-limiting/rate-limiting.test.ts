@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
+import { until } from '../../../test/support/wait.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 import { rateLimitingStats } from './index.ts';
 
@@ -226,14 +227,18 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
 
       await redis.restart();
       // ioredis reconnects on its own; wait for the first counted answer.
-      let r: Response;
-      for (;;) {
-        r = await fetch(`${gw.url}/strict`);
-        if (r.status !== 500) break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      assert.equal(r.status, 200);
-      assert.equal(r.headers.get('x-ratelimit-remaining-minute'), '1');
+      let r: Response | undefined;
+      await until(
+        'the first counted answer after the restart',
+        async () => {
+          r = await fetch(`${gw.url}/strict`);
+          return r.status !== 500;
+        },
+        15_000,
+        100,
+      );
+      assert.equal(r!.status, 200);
+      assert.equal(r!.headers.get('x-ratelimit-remaining-minute'), '1');
       assert.equal((await fetch(`${gw.url}/strict`)).status, 200);
       assert.equal((await fetch(`${gw.url}/strict`)).status, 429);
     } finally {

@@ -1,0 +1,31 @@
+/**
+ * Waiting with a deadline, shorter than the test runner's: an event that never comes fails the
+ * test with what was awaited, instead of holding the run until the runner gives up.
+ *
+ * @example
+ * await within(upstreamSawRequest, 10_000, 'the request reaching the upstream');
+ * await until('the refresh to end', () => jwks.open.size === 0);
+ */
+
+/** Resolves as `promise` does, or rejects after `ms` naming `what`. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Resolves once `check` holds, looking every `everyMs`; rejects after `ms` naming `what`. */
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 15_000,
+  everyMs = 20,
+): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
