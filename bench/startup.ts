@@ -97,19 +97,23 @@ interface Run {
   rssMb: number;
 }
 
-const results: Run[] = [];
-for (let i = 0; i < repeat; i++) {
-  const r = await once();
-  results.push(r);
+if (import.meta.url === `file://${process.argv[1]}`) await report();
+
+async function report(): Promise<void> {
+  const results: Run[] = [];
+  for (let i = 0; i < repeat; i++) {
+    const r = await once();
+    results.push(r);
+    process.stdout.write(
+      `run ${i + 1}: first response ${r.firstMs.toFixed(0)} ms (CPU ${r.cpuMs.toFixed(0)} ms), idle RSS ${r.rssMb.toFixed(1)} MB\n`,
+    );
+  }
+  const sorted = (k: keyof Run) => results.map((r) => r[k]).sort((a, b) => a - b);
+  const med = (a: number[]) => a[Math.floor(a.length / 2)]!;
+  const f = sorted('firstMs');
+  const m = sorted('rssMb');
+  const c = sorted('cpuMs');
   process.stdout.write(
-    `run ${i + 1}: first response ${r.firstMs.toFixed(0)} ms (CPU ${r.cpuMs.toFixed(0)} ms), idle RSS ${r.rssMb.toFixed(1)} MB\n`,
+    `first response: median ${med(f).toFixed(0)} ms (range ${f[0]!.toFixed(0)}-${f.at(-1)!.toFixed(0)}), CPU until then ${med(c).toFixed(0)} ms (range ${c[0]!.toFixed(0)}-${c.at(-1)!.toFixed(0)}); idle RSS: median ${med(m).toFixed(1)} MB (range ${m[0]!.toFixed(1)}-${m.at(-1)!.toFixed(1)})\n`,
   );
 }
-const sorted = (k: keyof Run) => results.map((r) => r[k]).sort((a, b) => a - b);
-const med = (a: number[]) => a[Math.floor(a.length / 2)]!;
-const f = sorted('firstMs');
-const m = sorted('rssMb');
-const c = sorted('cpuMs');
-process.stdout.write(
-  `first response: median ${med(f).toFixed(0)} ms (range ${f[0]!.toFixed(0)}-${f.at(-1)!.toFixed(0)}), CPU until then ${med(c).toFixed(0)} ms (range ${c[0]!.toFixed(0)}-${c.at(-1)!.toFixed(0)}); idle RSS: median ${med(m).toFixed(1)} MB (range ${m[0]!.toFixed(1)}-${m.at(-1)!.toFixed(1)})\n`,
-);

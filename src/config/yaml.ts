@@ -42,10 +42,27 @@ export interface RawIssue {
   severity?: 'error' | 'warning';
 }
 
-/** Positions of every node of a parsed document, by formatted YAML path. */
+/** Offsets of one node of the document (-1: not in the source), and of its children by key or index. */
+class Position {
+  value = -1;
+  key = -1;
+  children: Map<string | number, Position> | null = null;
+
+  child(seg: string | number): Position {
+    this.children ??= new Map();
+    let c = this.children.get(seg);
+    if (c === undefined) this.children.set(seg, (c = new Position()));
+    return c;
+  }
+}
+
+/**
+ * Positions of every node of a parsed document, as a tree that follows the YAML paths: building
+ * it formats no path string (a 10,000-route file has a few hundred thousand nodes), and locating
+ * a path walks as many levels as it has.
+ */
 export class SourceMap {
-  readonly #values = new Map<string, number>();
-  readonly #keys = new Map<string, number>();
+  readonly #root = new Position();
   readonly #lines: LineCounter;
   readonly file: string;
 
@@ -54,12 +71,21 @@ export class SourceMap {
     this.#lines = lines;
   }
 
-  setValue(path: string, offset: number): void {
-    if (!this.#values.has(path)) this.#values.set(path, offset);
+  /** The position node of `path`, created on the way. */
+  node(path: YamlPath): Position {
+    let n = this.#root;
+    for (const seg of path) n = n.child(seg);
+    return n;
   }
 
-  setKey(path: string, offset: number): void {
-    if (!this.#keys.has(path)) this.#keys.set(path, offset);
+  setValue(path: YamlPath, offset: number): void {
+    const n = this.node(path);
+    if (n.value === -1) n.value = offset;
+  }
+
+  setKey(path: YamlPath, offset: number): void {
+    const n = this.node(path);
+    if (n.key === -1) n.key = offset;
   }
 
   at(offset: number): SourceLocation {
@@ -72,16 +98,28 @@ export class SourceMap {
    * default-applied field has no node of its own; its enclosing entity has).
    */
   locate(path: YamlPath, atKey = false): SourceLocation {
-    for (let n = path.length; n >= 0; n--) {
-      const key = formatYamlPath(path.slice(0, n));
-      const off = (atKey && n === path.length ? this.#keys.get(key) : undefined) ?? this.#values.get(key);
-      if (off !== undefined) return this.at(off);
+    const along: Position[] = [this.#root];
+    let n: Position | undefined = this.#root;
+    for (const seg of path) {
+      n = n.children?.get(seg);
+      if (n === undefined) break;
+      along.push(n);
+    }
+    for (let k = along.length - 1; k >= 0; k--) {
+      const p = along[k]!;
+      if (atKey && k === path.length && p.key !== -1) return this.at(p.key);
+      if (p.value !== -1) return this.at(p.value);
     }
     return { file: this.file, line: 1, col: 1 };
   }
 
   has(path: YamlPath): boolean {
-    return this.#values.has(formatYamlPath(path));
+    let n: Position | undefined = this.#root;
+    for (const seg of path) {
+      n = n.children?.get(seg);
+      if (n === undefined) return false;
+    }
+    return n.value !== -1;
   }
 }
 
@@ -191,7 +229,7 @@ export function parseYaml(text: string, file: string): ParsedYaml {
   }
 
   const walker = new Walker(doc, map, issues);
-  const data = walker.node(doc.contents, []);
+  const data = walker.node(doc.contents, [], map.node([]));
   return { data, map, issues };
 }
 
@@ -205,13 +243,14 @@ class Walker {
     readonly issues: RawIssue[],
   ) {}
 
-  node(node: unknown, path: (string | number)[]): unknown {
+  /** `pos` is the position node of `path` (outside aliases; null inside one, where nothing is recorded). */
+  node(node: unknown, path: (string | number)[], pos: Position | null): unknown {
     const n = node as YamlNode | null;
     if (n === null || n === undefined) return null;
     const offset = n.range?.[0] ?? 0;
-    const key = formatYamlPath(path);
-    if (this.#aliasDepth === 0) this.map.setValue(key, offset);
-    else if (++this.#aliasNodes > MAX_ALIAS_NODES) {
+    if (this.#aliasDepth === 0) {
+      if (pos!.value === -1) pos!.value = offset;
+    } else if (++this.#aliasNodes > MAX_ALIAS_NODES) {
       if (!this.#bombReported) {
         this.#bombReported = true;
         this.issues.push({
@@ -231,10 +270,9 @@ class Walker {
         return null;
       }
       // Nodes reached through an alias are located at the alias itself.
-      if (this.#aliasDepth === 0) this.map.setValue(key, offset);
       this.#aliasDepth++;
       try {
-        return this.node(target, path);
+        return this.node(target, path, null);
       } finally {
         this.#aliasDepth--;
       }
@@ -263,7 +301,7 @@ class Walker {
     if (isSeq(n)) {
       const out: unknown[] = [];
       n.items.forEach((item, i) => {
-        out.push(this.node(item, [...path, i]));
+        out.push(this.node(item, [...path, i], this.#aliasDepth === 0 ? pos!.child(i) : null));
       });
       return out;
     }
@@ -275,7 +313,7 @@ class Walker {
         const k = pair.key as YamlNode | null;
         const kOffset = k?.range?.[0] ?? offset;
         if (isScalar(k) && k.value === '<<' && k.source === '<<' && (isAlias(pair.value) || isSeq(pair.value))) {
-          this.merge(out, pair.value, path, kOffset);
+          this.merge(out, pair.value, path, pos, kOffset);
           continue;
         }
         let name: string;
@@ -301,9 +339,10 @@ class Walker {
           });
           continue;
         }
-        if (this.#aliasDepth === 0) this.map.setKey(formatYamlPath(childPath), kOffset);
-        const value = this.node(pair.value, childPath);
-        if (this.#aliasDepth === 0 && pair.value === null) this.map.setValue(formatYamlPath(childPath), kOffset);
+        const childPos = this.#aliasDepth === 0 ? pos!.child(name) : null;
+        if (childPos !== null && childPos.key === -1) childPos.key = kOffset;
+        const value = this.node(pair.value, childPath, childPos);
+        if (childPos !== null && pair.value === null && childPos.value === -1) childPos.value = kOffset;
         out[name] = value;
       }
       return out;
@@ -314,10 +353,16 @@ class Walker {
   }
 
   /** YAML 1.1 merge keys (`<<: *base`), which Kong's YAML parser accepts: earlier keys win. */
-  merge(out: Record<string, unknown>, value: unknown, path: (string | number)[], offset: number): void {
+  merge(
+    out: Record<string, unknown>,
+    value: unknown,
+    path: (string | number)[],
+    pos: Position | null,
+    offset: number,
+  ): void {
     const sources = isSeq(value) ? value.items : [value];
     for (const src of sources) {
-      const merged = this.node(src, path);
+      const merged = this.node(src, path, pos);
       if (merged === null || typeof merged !== 'object' || Array.isArray(merged)) {
         this.issues.push({ code: 'YAML_SYNTAX', message: 'a merge key (<<) must refer to a mapping', path, offset });
         continue;
