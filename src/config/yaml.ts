@@ -15,7 +15,7 @@ import {
   parseDocument,
   type Node as YamlNode,
 } from 'yaml';
-import { type ConfigErrorCode, formatYamlPath } from '../errors.ts';
+import type { ConfigErrorCode } from '../errors.ts';
 import type { SourceLocation, YamlPath } from './model.ts';
 
 /** Keys that would reach Object.prototype semantics if a consumer of the data used them. */
