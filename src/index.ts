@@ -22,9 +22,12 @@ export {
   type CounterStore,
   foldRedisShorthands,
   LocalCounters,
+  type RedisConfig,
   RedisCounters,
   type RedisSettings,
   redisCountersKey,
+  type SharedCounterStore,
+  sharedCounterStore,
 } from './lib/counters.ts';
 export { parseRequestJson } from './lib/json.ts';
 export { type Opened, SessionSealer } from './lib/sealer.ts';

@@ -2,7 +2,7 @@
 // in-process counters, and Redis through Lua scripts so every operation is atomic across gateways.
 import { createHash } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
-import type { DependencyHealth } from '../pipeline/plugin.ts';
+import type { DependencyHealth, PluginContext, PluginHandlers } from '../pipeline/plugin.ts';
 import { BoundedCache } from './bounded-cache.ts';
 
 /**
@@ -325,4 +325,61 @@ export function foldRedisShorthands(
     warn(`config.${old} is deprecated, please use config.redis.${field} instead`);
     (config.redis as Record<string, unknown>)[field] = v;
   }
+}
+
+/** A plugin config's `redis` record (Kong's), schema defaults applied: the host may be missing until checked. */
+export type RedisConfig = Partial<RedisSettings> &
+  Pick<RedisSettings, 'port' | 'timeout' | 'database' | 'ssl' | 'ssl_verify'>;
+
+/** The counter store a rate-limiting plugin counts in, and the open and health hooks its handlers get. */
+export interface SharedCounterStore {
+  store: CounterStore;
+  /** Empty for the local policy; `open` and `health` for Redis (connected at the open step, never in create()). */
+  hooks: Pick<PluginHandlers, 'open' | 'health'>;
+}
+
+/**
+ * The counters of a rate-limiting policy (Kong's `policy` with `local` or `redis`): one Redis
+ * client per distinct server and credentials, or one in-process store per plugin kind (`local`),
+ * both shared through `services.shared` by every instance of the config and closed with it.
+ * `config.redis` has Kong's shorthands already folded (`foldRedisShorthands`) and a host checked.
+ */
+export function sharedCounterStore(
+  policy: string,
+  redis: RedisConfig,
+  context: PluginContext,
+  localKey: string,
+): SharedCounterStore {
+  const log = context.log;
+  if (policy !== 'redis') {
+    const store = context.services.shared(
+      localKey,
+      () => new LocalCounters(),
+      (s) => s.close(),
+    );
+    return { store, hooks: {} };
+  }
+  const settings: RedisSettings = {
+    host: redis.host!,
+    port: redis.port,
+    timeout: redis.timeout,
+    username: redis.username ?? null,
+    password: redis.password ?? null,
+    database: redis.database,
+    ssl: redis.ssl,
+    ssl_verify: redis.ssl_verify,
+    server_name: redis.server_name ?? null,
+  };
+  const where = `${settings.host}:${settings.port}`;
+  const store = context.services.shared(
+    redisCountersKey(settings),
+    () =>
+      new RedisCounters(
+        settings,
+        (message) => log.warn(`redis ${where} unavailable`, { error: message }),
+        () => log.info(`redis ${where} available again`),
+      ),
+    (s) => s.close(),
+  );
+  return { store, hooks: { open: () => store.open(), health: () => [store.health()] } };
 }

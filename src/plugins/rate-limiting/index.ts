@@ -5,19 +5,23 @@
  * See docs/plugins/rate-limiting.md.
  */
 import schema from '../../../schemas/plugins/rate-limiting.schema.json' with { type: 'json' };
-import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
+import type {
+  GatewayRequest,
+  GatewayResponse,
+  HeaderValue,
+  PluginHandlers,
+  PluginLogger,
+  RedisConfig,
+} from '../../index.ts';
 import {
   type CounterStore,
   definePlugin,
   EXPIRATION,
   foldRedisShorthands,
-  LocalCounters,
   PERIODS,
   type Period,
   PluginConfigError,
-  RedisCounters,
-  type RedisSettings,
-  redisCountersKey,
+  sharedCounterStore,
   windowEnd,
   windowStart,
 } from '../../index.ts';
@@ -35,13 +39,7 @@ export interface RateLimitingConfig {
   path?: string | null;
   policy: 'local' | 'redis';
   fault_tolerant: boolean;
-  redis: Partial<RedisSettings> & {
-    port: number;
-    timeout: number;
-    database: number;
-    ssl: boolean;
-    ssl_verify: boolean;
-  };
+  redis: RedisConfig;
   hide_client_headers: boolean;
   error_code: number;
   error_message: string;
@@ -294,37 +292,7 @@ export default definePlugin<RateLimitingConfig>({
     foldRedisShorthands(config as unknown as { redis: object } & Record<string, unknown>, (m) => log.warn(m));
     const periods = validate(config);
     if (config.sync_rate !== -1) log.warn('sync_rate is ignored: Tollgate counts every request synchronously');
-    let store: CounterStore;
-    if (config.policy === 'redis') {
-      const settings: RedisSettings = {
-        host: config.redis.host!,
-        port: config.redis.port,
-        timeout: config.redis.timeout,
-        username: config.redis.username ?? null,
-        password: config.redis.password ?? null,
-        database: config.redis.database,
-        ssl: config.redis.ssl,
-        ssl_verify: config.redis.ssl_verify,
-        server_name: config.redis.server_name ?? null,
-      };
-      const where = `${settings.host}:${settings.port}`;
-      store = context.services.shared(
-        redisCountersKey(settings),
-        () =>
-          new RedisCounters(
-            settings,
-            (message) => log.warn(`redis ${where} unavailable`, { error: message }),
-            () => log.info(`redis ${where} available again`),
-          ),
-        (s) => s.close(),
-      );
-    } else {
-      store = context.services.shared(
-        'rate-limiting:local',
-        () => new LocalCounters(),
-        (s) => s.close(),
-      );
-    }
+    const { store, hooks } = sharedCounterStore(config.policy, config.redis, context, 'rate-limiting:local');
     const rl = new RateLimiting(
       config,
       periods,
@@ -332,11 +300,9 @@ export default definePlugin<RateLimitingConfig>({
       { route: context.scope.route?.id ?? null, service: context.scope.service?.id ?? null },
       log,
     );
-    const redis = store instanceof RedisCounters ? store : null;
-    const extra = redis === null ? {} : { open: () => redis.open(), health: () => [redis.health()] };
     const handlers: PluginHandlers & { readonly limiter: RateLimiting } = config.hide_client_headers
-      ? { access: rl.access, limiter: rl, ...extra }
-      : { access: rl.access, response: rl.response, limiter: rl, ...extra };
+      ? { access: rl.access, limiter: rl, ...hooks }
+      : { access: rl.access, response: rl.response, limiter: rl, ...hooks };
     return handlers;
   },
 });

@@ -15,17 +15,15 @@ import type {
   LogEntry,
   PluginHandlers,
   PluginLogger,
-  RedisSettings,
+  RedisConfig,
 } from '../../index.ts';
 import {
   definePlugin,
   foldRedisShorthands,
-  LocalCounters,
   PERIODS,
   type Period,
   PluginConfigError,
-  RedisCounters,
-  redisCountersKey,
+  sharedCounterStore,
   windowEnd,
   windowStart,
 } from '../../index.ts';
@@ -39,13 +37,7 @@ export interface ResponseRateLimitingConfig {
   limit_by: 'consumer' | 'credential' | 'ip';
   policy: 'local' | 'redis';
   fault_tolerant: boolean;
-  redis: Partial<RedisSettings> & {
-    port: number;
-    timeout: number;
-    database: number;
-    ssl: boolean;
-    ssl_verify: boolean;
-  };
+  redis: RedisConfig;
   block_on_first_violation: boolean;
   hide_client_headers: boolean;
   [shorthand: `redis_${string}`]: unknown;
@@ -270,46 +262,14 @@ export default definePlugin<ResponseRateLimitingConfig>({
     const log = context.log;
     foldRedisShorthands(config as unknown as { redis: object } & Record<string, unknown>, (m) => log.warn(m));
     validate(config);
-    let store: CounterStore;
-    if (config.policy === 'redis') {
-      const settings: RedisSettings = {
-        host: config.redis.host!,
-        port: config.redis.port,
-        timeout: config.redis.timeout,
-        username: config.redis.username ?? null,
-        password: config.redis.password ?? null,
-        database: config.redis.database,
-        ssl: config.redis.ssl,
-        ssl_verify: config.redis.ssl_verify,
-        server_name: config.redis.server_name ?? null,
-      };
-      const where = `${settings.host}:${settings.port}`;
-      store = context.services.shared(
-        redisCountersKey(settings),
-        () =>
-          new RedisCounters(
-            settings,
-            (message) => log.warn(`redis ${where} unavailable`, { error: message }),
-            () => log.info(`redis ${where} available again`),
-          ),
-        (s) => s.close(),
-      );
-    } else {
-      store = context.services.shared(
-        'response-ratelimiting:local',
-        () => new LocalCounters(),
-        (s) => s.close(),
-      );
-    }
+    const { store, hooks } = sharedCounterStore(config.policy, config.redis, context, 'response-ratelimiting:local');
     const limiter = new ResponseRateLimiting(
       config,
       store,
       { route: context.scope.route?.id ?? null, service: context.scope.service?.id ?? null },
       log,
     );
-    if (!(store instanceof RedisCounters)) return limiter;
     // Redis connects at the open step (or the first request), never in create().
-    const redis = store;
-    return Object.assign(limiter, { open: () => redis.open(), health: () => [redis.health()] });
+    return Object.assign(limiter, hooks);
   },
 });
