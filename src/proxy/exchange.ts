@@ -11,7 +11,7 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
-import { connectionTokens, HOP_BY_HOP } from './headers.ts';
+import { connectionTokens, HOP_BY_HOP, upstreamResponseHeaders } from './headers.ts';
 import { runPhase } from './phases.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
@@ -94,19 +94,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     rc.resumeUpstream = resume;
     if (!rc.compiled!.pipeline.hasResponse && rc.scheme === 'http') return writeHeadDirect(rc, status, raw);
-    const headers: Record<string, HeaderValue | undefined> = {};
-    let connection: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1').toLowerCase();
-      const value = raw[i + 1]!.toString('latin1');
-      if (HOP_BY_HOP.has(name)) {
-        if (name === 'connection') connection = value;
-        continue;
-      }
-      const prev = headers[name];
-      headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
-    }
-    if (connection !== undefined) for (const t of connectionTokens(connection)) delete headers[t];
+    const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw);
     const res = new ResponseContext(status, headers, false);
     rc.response = res;
     if (rc.compiled!.pipeline.hasResponse) {

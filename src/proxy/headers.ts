@@ -131,3 +131,24 @@ export function scanRequestHeaders(
   }
   return { status, connection, upgrade, expect };
 }
+
+/**
+ * An upstream response head from undici's raw header list: lower-cased names, repeated headers as
+ * lists, hop-by-hop headers and those the upstream's Connection header names removed (RFC 9110 7.6.1).
+ */
+export function upstreamResponseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = {};
+  let connection: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (HOP_BY_HOP.has(name)) {
+      if (name === 'connection') connection = value;
+      continue;
+    }
+    const prev = headers[name];
+    headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+  }
+  if (connection !== undefined) for (const t of connectionTokens(connection)) delete headers[t];
+  return headers;
+}

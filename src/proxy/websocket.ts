@@ -14,7 +14,7 @@ import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
 import { upstreamErrorCode } from './exchange.ts';
 import type { Gateway } from './gateway.ts';
-import { connectionTokens, HOP_BY_HOP } from './headers.ts';
+import { upstreamResponseHeaders } from './headers.ts';
 import { sendError } from './reply.ts';
 import { finish } from './request-end.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
@@ -95,19 +95,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     this.started = true;
     if (this.target !== null) this.balancer.report(this.target, { status });
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
-    const out: Record<string, string | string[]> = {};
-    let connection: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toString('latin1').toLowerCase();
-      const value = raw[i + 1]!.toString('latin1');
-      if (HOP_BY_HOP.has(name)) {
-        if (name === 'connection') connection = value;
-        continue;
-      }
-      const prev = out[name];
-      out[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
-    }
-    if (connection !== undefined) for (const t of connectionTokens(connection)) delete out[t];
+    const out = upstreamResponseHeaders(raw);
     out[rc.runtime.config.settings.request_id_header] = rc.id;
     rc.status = status;
     rc.res.writeHead(status, out);
