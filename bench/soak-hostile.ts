@@ -13,7 +13,7 @@
  * The hostile clients run in a child process: their own work (signing tokens, building 30 KiB
  * headers) must not delay the normal clients' event loop, or the script would measure itself.
  */
-import { fork, spawn } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, createServer, request, type Server } from 'node:http';
@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { exportJWK, SignJWT } from 'jose';
+import { startGatewayProcess, stopGatewayProcess } from './gateway-process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -44,7 +45,6 @@ const JWKS_DELAY_MS = Number(opts['jwks-delay']);
 const BODY_TIMEOUT_MS = Number(opts['body-timeout']);
 /** The hanging service's read_timeout. */
 const READ_TIMEOUT_MS = Number(opts['read-timeout']);
-const BIN = fileURLToPath(new URL('../bin/gateway', import.meta.url));
 const ISSUER = 'https://idp.soak.test/';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -189,38 +189,9 @@ services:
         paths: [/hang]
 `,
   );
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'start',
-      '--config',
-      file,
-      '--proxy-listen',
-      '127.0.0.1:0',
-      '--admin-listen',
-      '127.0.0.1:0',
-      '--no-access-log',
-      '--workers',
-      '1',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env } },
-  );
-  // Whatever happens to this script, the gateway it started goes with it.
-  process.once('exit', () => child.kill('SIGKILL'));
-  const proxyPort = await new Promise<number>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      buf += c;
-      for (const line of buf.split('\n')) {
-        if (!line.includes('"msg":"listening"')) continue;
-        const l = JSON.parse(line) as { proxy: string[] };
-        resolve(Number(l.proxy[0]!.split(':').pop()));
-      }
-    });
-    child.once('exit', () => reject(new Error('gateway exited before listening')));
-  });
-  child.stdout!.resume();
+  const gateway = await startGatewayProcess(file, 1);
+  const child = gateway.child;
+  const proxyPort = gateway.proxyPort;
   const pid = child.pid!;
 
   const goodToken = await new SignJWT({ sub: 'client' })
@@ -299,8 +270,7 @@ services:
   normalAgent.destroy();
   const rssAfter = await rssMiB(pid);
 
-  child.kill('SIGTERM');
-  const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const exitCode = await stopGatewayProcess(child);
   for (const s of hung) s.destroy();
   hanging.close();
   jwks.close();

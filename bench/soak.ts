@@ -7,12 +7,11 @@
  * Target: zero failed requests, every valid change live within one second, every invalid one
  * rejected. Exit code 1 when a target is missed.
  */
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startGatewayProcess, stopGatewayProcess } from './gateway-process.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -22,7 +21,6 @@ const { values: opts } = parseArgs({
   },
 });
 const REWRITES = Number(opts.rewrites);
-const BIN = fileURLToPath(new URL('../bin/gateway', import.meta.url));
 
 const valid = (name: 'blue' | 'green'): string => `_format_version: "3.0"
 # ${name} ${'#'.repeat(name === 'blue' ? 10 : 40)}
@@ -45,48 +43,13 @@ const INVALID: [string, string][] = [
   ],
 ];
 
-interface Listening {
-  proxy: string;
-  admin: string;
-}
-
 async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-soak-'));
   const file = join(dir, 'gateway.yaml');
   await writeFile(file, valid('blue'));
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'start',
-      '--config',
-      file,
-      '--proxy-listen',
-      '127.0.0.1:0',
-      '--admin-listen',
-      '127.0.0.1:0',
-      '--no-access-log',
-      '--workers',
-      opts.workers!,
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env },
-    },
-  );
-  const addr = await new Promise<Listening>((resolve, reject) => {
-    let buf = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
-      buf += c;
-      for (const line of buf.split('\n')) {
-        if (!line.includes('"msg":"listening"')) continue;
-        const l = JSON.parse(line) as { proxy: string[]; admin: string[] };
-        resolve({ proxy: `http://${l.proxy[0]}`, admin: `http://${l.admin[0]}` });
-      }
-    });
-    child.once('exit', () => reject(new Error('gateway exited before listening')));
-  });
-  child.stdout!.resume();
+  const gateway = await startGatewayProcess(file, opts.workers!);
+  const child = gateway.child;
+  const addr = { proxy: gateway.proxy, admin: gateway.admin };
 
   const autocannon = (await import('autocannon' as string)).default as (o: Record<string, unknown>) => {
     stop(): void;
@@ -158,8 +121,7 @@ async function main(): Promise<number> {
   const reloads = (result: string): number =>
     Number(new RegExp(`tollgate_config_reloads_total\\{result="${result}"\\} (\\d+)`).exec(metrics)?.[1] ?? NaN);
 
-  child.kill('SIGTERM');
-  const exitCode = await new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const exitCode = await stopGatewayProcess(child);
   await rm(dir, { recursive: true, force: true });
 
   const sorted = [...live].sort((a, b) => a - b);
