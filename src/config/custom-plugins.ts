@@ -17,7 +17,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { register } from 'node:module';
+import nodeModule from 'node:module';
 import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, type ConfigIssue, configIssue } from '../errors.ts';
@@ -102,12 +102,53 @@ export async function resolve(specifier, context, next) {
 }
 `;
 
+/** `module.registerHooks` (Node >= 22.15): synchronous hooks, run in the loading thread. */
+type SyncResolve = (
+  specifier: string,
+  context: { parentURL?: string },
+  next: (specifier: string, context: { parentURL?: string }) => { url: string; format?: string | null },
+) => { url: string; format?: string | null; shortCircuit?: boolean };
+const registerHooks = (nodeModule as unknown as { registerHooks?: (hooks: { resolve: SyncResolve }) => unknown })
+  .registerHooks;
+
+const TOKEN_IN_URL = new RegExp(`[?&]${TOKEN}=([0-9a-f]+)`);
+const PLUGIN_MODULE = /\.(?:m?ts|m?js)$/;
+
+/**
+ * The same resolution as HOOK, in-thread. Where Node strips TypeScript itself (22.18+, 24) tsx
+ * registers synchronous hooks too, and reads a `.ts` file outside any `"type": "module"` package
+ * as CommonJS: its `import ... from 'tollgate'` then becomes a `require` that no asynchronous
+ * hook sees. Hooks registered later run first, so this one answers before tsx: `tollgate`
+ * resolves to this gateway, and a plugin's own files resolve (tsx finds them: `./x.js` may be
+ * `x.ts`) to their plain file URL with the content token, as ES modules (tsx's load hook then
+ * strips their types as ES module source).
+ */
+const syncResolve: SyncResolve = (specifier, context, next) => {
+  const self = SELF_EXPORTS[specifier];
+  if (self !== undefined) return { url: self, shortCircuit: true };
+  const token = TOKEN_IN_URL.exec(specifier)?.[1] ?? TOKEN_IN_URL.exec(context.parentURL ?? '')?.[1];
+  if (token === undefined) return next(specifier, context);
+  const plain = (u: string): string => u.replace(/\?.*$/, '');
+  const parentURL = context.parentURL === undefined ? undefined : plain(context.parentURL);
+  const result = next(specifier.startsWith('file:') ? plain(specifier) : specifier, { ...context, parentURL });
+  const file = plain(result.url);
+  if (!file.startsWith('file:') || file.includes('/node_modules/') || file.startsWith(OWN_SRC)) return result;
+  const format = PLUGIN_MODULE.test(file) ? 'module' : result.format;
+  return { url: `${file}?${TOKEN}=${token}`, format, shortCircuit: true };
+};
+
 let hookRegistered = false;
 /** Registers the module hook (once): plugins get fresh module graphs per content, and `tollgate` resolves to this gateway. */
 export function ensureHook(): void {
   if (hookRegistered) return;
   hookRegistered = true;
-  register(`data:text/javascript,${encodeURIComponent(HOOK)}`, { data: { exclude: [OWN_SRC], self: SELF_EXPORTS } });
+  if (registerHooks !== undefined) {
+    registerHooks({ resolve: syncResolve });
+    return;
+  }
+  nodeModule.register(`data:text/javascript,${encodeURIComponent(HOOK)}`, {
+    data: { exclude: [OWN_SRC], self: SELF_EXPORTS },
+  });
 }
 
 /**
