@@ -30,6 +30,7 @@ export {
   sharedCounterStore,
 } from './lib/counters.ts';
 export { parseRequestJson } from './lib/json.ts';
+export { describeRoutes, routesReaching } from './lib/route-paths.ts';
 export { type Opened, SessionSealer } from './lib/sealer.ts';
 export { EXPIRATION, PERIODS, type Period, windowEnd, windowStart } from './lib/windows.ts';
 export type {
@@ -54,6 +55,7 @@ export type {
   PluginDefinition,
   PluginHandlers,
   PluginLogger,
+  PluginPeer,
   RouteInfo,
   ServiceInfo,
 } from './pipeline/plugin.ts';

@@ -257,6 +257,50 @@ export function suggest(name: string, known: readonly string[]): string | null {
 
 const KONG_PROTOCOLS = new Set(['grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough', 'udp', 'ws', 'wss']);
 
+/**
+ * A value that fails a `oneOf`/`anyOf` gets one error, not one per alternative plus the summary:
+ * a too-short `session_secret` string is "must be at least 32 characters long", not also
+ * "expected a list" and "must match exactly one schema". The alternatives whose type the value
+ * has are the ones meant; when it has none of their types, one "expected A or B" says so.
+ */
+function collapseAlternatives(errors: ErrorObject[]): ErrorObject[] {
+  const drop = new Set<ErrorObject>();
+  const replace = new Map<ErrorObject, ErrorObject>();
+  for (const alt of errors) {
+    if (alt.keyword !== 'oneOf' && alt.keyword !== 'anyOf') continue;
+    const prefix = `${alt.schemaPath}/`;
+    const branches = new Map<string, ErrorObject[]>();
+    for (const e of errors) {
+      if (!e.schemaPath.startsWith(prefix)) continue;
+      const branch = e.schemaPath.slice(prefix.length).split('/')[0]!;
+      let list = branches.get(branch);
+      if (list === undefined) branches.set(branch, (list = []));
+      list.push(e);
+    }
+    // Branches without errors here (a $ref'd alternative reports elsewhere): keep Ajv's errors.
+    if (branches.size === 0) continue;
+    const wrongType = (list: ErrorObject[]): boolean =>
+      list.some((e) => e.keyword === 'type' && e.instancePath === alt.instancePath);
+    const meant = [...branches.values()].filter((list) => !wrongType(list));
+    for (const list of branches.values()) for (const e of list) drop.add(e);
+    if (meant.length > 0) {
+      drop.add(alt);
+      for (const e of meant[0]!) drop.delete(e);
+    } else {
+      const types = [...branches.values()].flatMap((list) =>
+        list
+          .filter((e) => e.keyword === 'type' && e.instancePath === alt.instancePath)
+          .flatMap((e) => {
+            const t = (e.params as { type: string | string[] }).type;
+            return Array.isArray(t) ? t : t.split(',');
+          }),
+      );
+      replace.set(alt, { ...alt, keyword: 'type', params: { type: [...new Set(types)] } });
+    }
+  }
+  return errors.filter((e) => !drop.has(e)).map((e) => replace.get(e) ?? e);
+}
+
 function translateErrors(
   errors: ErrorObject[],
   data: unknown,
@@ -265,7 +309,7 @@ function translateErrors(
 ): RawIssue[] {
   const out: RawIssue[] = [];
   const seen = new Set<string>();
-  for (const err of errors) {
+  for (const err of collapseAlternatives(errors)) {
     // `allOf` wrappers repeat nothing useful; `if` failures are reported by their `then`.
     if (err.keyword === 'if' || err.keyword === 'allOf') continue;
     const path = [...base, ...pointerToPath(err.instancePath, data)];

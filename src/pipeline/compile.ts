@@ -17,6 +17,7 @@ import type {
   HttpClient,
   PluginDefinition,
   PluginHandlers,
+  PluginPeer,
   RouteInfo,
   ServiceInfo,
 } from './plugin.ts';
@@ -93,6 +94,23 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     shared: (key, open, close) => lease.get(key, open, close),
   };
 
+  const reachOf = (p: PluginModel): RouteInfo[] => {
+    if (p.route !== null) {
+      const r = routeInfo.get(p.route);
+      return r === undefined ? [] : [r];
+    }
+    if (p.service !== null)
+      return config.routes.filter((r) => r.service === p.service).map((r) => routeInfo.get(r.id)!);
+    return [...routeInfo.values()];
+  };
+  const peers = new Map<string, PluginPeer[]>();
+  for (const p of config.plugins) {
+    if (!p.enabled) continue;
+    let list = peers.get(p.name);
+    if (list === undefined) peers.set(p.name, (list = []));
+    list.push(Object.freeze({ config: p.config, routes: Object.freeze(reachOf(p)) }));
+  }
+
   const instances: PluginInstance[] = [];
   for (const p of config.plugins) {
     if (!p.enabled) continue;
@@ -111,6 +129,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     const svc = p.service === null ? null : (services.get(p.service)?.info ?? null);
     const route = p.route === null ? null : (routeInfo.get(p.route) ?? null);
     const consumer = p.consumer === null ? null : consumers.find(p.consumer);
+    const reach = reachOf(p);
     const debug = (p.config as { debug?: unknown }).debug === true;
     const plog = pluginLogger(log, p.name, debug);
     let creating = true;
@@ -134,7 +153,8 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
           },
         },
         services: services_,
-        scope: { service: svc, route, consumer },
+        scope: { service: svc, route, consumer, routes: reach },
+        instances: peers.get(p.name) ?? [],
       });
       if (handlers === null || typeof handlers !== 'object') {
         throw new Error(

@@ -362,7 +362,24 @@ export interface PluginContext {
     readonly service: ServiceInfo | null;
     readonly route: RouteInfo | null;
     readonly consumer: Consumer | null;
+    /**
+     * The routes this instance can run on: its route; the routes of its service; every route
+     * for a global (or consumer-only) instance. A path none of them matches never reaches it.
+     */
+    readonly routes: readonly RouteInfo[];
   };
+  /**
+   * Every enabled instance of this plugin in the config, this one included: its config (validated,
+   * defaults applied) and the routes it runs on. For checks that span instances (oidc: a callback
+   * may be answered by another instance with the same client and session cookie).
+   */
+  readonly instances: readonly PluginPeer[];
+}
+
+/** One instance of a plugin, as its siblings see it at `create()`. */
+export interface PluginPeer {
+  readonly config: unknown;
+  readonly routes: readonly RouteInfo[];
 }
 
 /**

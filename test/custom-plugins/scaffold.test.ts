@@ -2,8 +2,8 @@
 // and `gateway validate` accepts a config that uses it and locates a wrong value.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rm } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -129,4 +129,29 @@ test('`gateway plugin new` refuses a built-in name and an invalid name', async (
   const bad = await exec(process.execPath, [GATEWAY, 'plugin', 'new', 'My Plugin'], project.dir);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /not a valid plugin name/);
+});
+
+test('`gateway plugin new --dir` prints paths that work from where it ran, for a relative or an absolute DIR', async () => {
+  const outside = `../${basename(project.dir)}-outside`;
+  const cases: [string, string, RegExp][] = [
+    // under the current folder: printed relative to it, whether --dir was relative or absolute
+    ['rel-a', 'custom', /custom_plugins: \[\.\/custom\/rel-a\]/],
+    ['abs-a', join(project.dir, 'custom'), /custom_plugins: \[\.\/custom\/abs-a\]/],
+    // outside it: printed absolute
+    ['rel-b', outside, new RegExp(`custom_plugins: \\[${resolve(project.dir, outside, 'rel-b')}\\]`)],
+  ];
+  try {
+    for (const [name, dir, entry] of cases) {
+      const made = await exec(process.execPath, [GATEWAY, 'plugin', 'new', name, '--dir', dir], project.dir);
+      assert.equal(made.code, 0, made.stderr);
+      assert.match(made.stdout, entry, made.stdout);
+      const printed = /gateway plugin check (\S+)/.exec(made.stdout)![1]!;
+      const entryPath = /custom_plugins: \[(\S+)\]/.exec(made.stdout)![1]!;
+      // the printed folder and config entry both name the folder that was written
+      for (const p of [printed, entryPath])
+        assert.ok((await readFile(join(resolve(project.dir, p), 'index.ts'), 'utf8')).includes(name), p);
+    }
+  } finally {
+    await rm(resolve(project.dir, outside), { recursive: true, force: true });
+  }
 });

@@ -2,8 +2,8 @@
  * The oidc plugin's config: its shape, and the checks the schema cannot express, done once at
  * load (no I/O). Warnings go to the plugin's logger, so `gateway validate` shows them located.
  */
-import type { PluginLogger, RouteInfo } from '../../index.ts';
-import { PluginConfigError } from '../../index.ts';
+import type { PluginLogger, PluginPeer, RouteInfo } from '../../index.ts';
+import { describeRoutes, PluginConfigError, routesReaching } from '../../index.ts';
 import { safeReturnPath } from './urls.ts';
 
 /** The plugin's config as validated by `schemas/plugins/oidc.schema.json` (defaults applied). */
@@ -31,7 +31,7 @@ export interface OidcConfig {
   introspection_cache_ttl: number;
   realm: string;
   unauth_action: 'auth' | 'deny';
-  logout_path: string;
+  logout_path?: string;
   post_logout_redirect_uri?: string;
   redirect_after_logout_uri?: string;
   end_session_endpoint?: string;
@@ -60,6 +60,8 @@ export interface CheckedConfig {
   /** The configured `redirect_uri`'s origin: the origin of every absolute URL sent to the IdP. */
   readonly redirectOrigin: string | null;
   readonly postLogout: string;
+  /** The path that logs out (`logout_path`, default /logout). */
+  readonly logoutPath: string;
   readonly filter: RegExp | null;
   /** Each filter as matched, with its config path, for the load-time linearity check. */
   readonly filterChecks: readonly (readonly [string, string])[];
@@ -80,6 +82,44 @@ const RESERVED_AUTH_PARAMS = new Set([
 ]);
 const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 
+/** kong-oidc's default logout path. */
+const DEFAULT_LOGOUT_PATH = '/logout';
+
+/**
+ * Throws at `field` when `path` is outside every route the plugin runs on (no check without
+ * routes: a plugin on a service or globally with no route yet serves nothing anyway).
+ */
+function unreachable(routes: readonly RouteInfo[], path: string, what: string, field: string): void {
+  if (routes.length === 0 || routesReaching(routes, path).length > 0) return;
+  throw new PluginConfigError(
+    field,
+    `${what} '${path}' is outside every route this plugin (or an oidc instance sharing its client and session cookie) runs on (${describeRoutes(routes)}): the gateway would never pass it to the plugin; use a path under one of them, such as '${under(routes, path.split('/').filter(Boolean).at(-1) ?? 'cb')}'`,
+  );
+}
+
+/**
+ * The routes whose requests can reach a plugin that answers this instance's callback and logout:
+ * its own, and those of every browser (not bearer_only) oidc instance with the same client, IdP
+ * and session cookie, whose sessions are this one's (one registered callback for several routes).
+ */
+function answeringRoutes(cfg: OidcConfig, own: readonly RouteInfo[], peers: readonly PluginPeer[]): RouteInfo[] {
+  const out = new Map(own.map((r) => [r.id, r]));
+  for (const peer of peers) {
+    const c = peer.config as Partial<OidcConfig>;
+    if (c === cfg || yes(c.bearer_only ?? false)) continue;
+    if (c.client_id !== cfg.client_id || c.discovery !== cfg.discovery) continue;
+    if (c.session_cookie_name !== cfg.session_cookie_name) continue;
+    for (const r of peer.routes) out.set(r.id, r);
+  }
+  return [...out.values()];
+}
+
+/** `leaf` under the first prefix path of the routes, for suggestions. */
+function under(routes: readonly RouteInfo[], leaf: string): string {
+  const prefix = routes.flatMap((r) => r.paths ?? []).find((p) => !p.startsWith('~'));
+  return `${(prefix ?? '').replace(/\/+$/, '')}/${leaf}`;
+}
+
 /** kong-oidc's flags are booleans or the strings yes/no. */
 export function yes(v: boolean | 'yes' | 'no'): boolean {
   return v === true || v === 'yes';
@@ -96,7 +136,14 @@ function isAllowedUrl(url: URL, allowInsecure: boolean): boolean {
 }
 
 /** Checks what the schema cannot; throws `PluginConfigError` at the offending field. */
-export function checkConfig(cfg: OidcConfig, log: PluginLogger, route: RouteInfo | null): CheckedConfig {
+export function checkConfig(
+  cfg: OidcConfig,
+  log: PluginLogger,
+  route: RouteInfo | null,
+  own: readonly RouteInfo[],
+  peers: readonly PluginPeer[] = [],
+): CheckedConfig {
+  const routes = answeringRoutes(cfg, own, peers);
   let discovery: URL;
   try {
     discovery = new URL(cfg.discovery);
@@ -133,6 +180,22 @@ export function checkConfig(cfg: OidcConfig, log: PluginLogger, route: RouteInfo
     if (u.search !== '' || u.hash !== '')
       throw new PluginConfigError('redirect_uri', 'must not have a query or fragment');
     fixedCallback = u.pathname;
+  }
+  const logoutPath = cfg.logout_path ?? DEFAULT_LOGOUT_PATH;
+  if (!yes(cfg.bearer_only)) {
+    // The callback and the logout path are answered by the plugin, so only on its routes: a path
+    // no route of the plugin matches is answered by another route, or 404, and the login never
+    // completes (kong-oidc fails the same way, silently).
+    if (fixedCallback !== null) {
+      const field = cfg.redirect_uri !== undefined ? 'redirect_uri' : 'redirect_uri_path';
+      unreachable(routes, fixedCallback, 'the callback path', field);
+    }
+    if (cfg.logout_path !== undefined) unreachable(routes, logoutPath, 'logout_path', 'logout_path');
+    else if (routes.length > 0 && routesReaching(routes, logoutPath).length === 0) {
+      log.warn(
+        `logout is not reachable: the default logout_path '${logoutPath}' is outside every route this plugin (or an oidc instance sharing its client and session cookie) runs on (${describeRoutes(routes)}); set logout_path to a path under one of them, such as '${under(routes, 'logout')}'`,
+      );
+    }
   }
   const fixedRoute: RoutePaths | null = fixedCallback === null ? null : { callback: fixedCallback, home: '/' };
   const redirectOrigin = cfg.redirect_uri === undefined ? null : new URL(cfg.redirect_uri).origin;
@@ -216,6 +279,7 @@ export function checkConfig(cfg: OidcConfig, log: PluginLogger, route: RouteInfo
     fixedRoute,
     redirectOrigin,
     postLogout,
+    logoutPath,
     filter,
     filterChecks,
     bearerOnly,

@@ -102,6 +102,7 @@ class OidcInstance {
   readonly #bearerOnly: boolean;
   readonly #audiences: readonly string[];
   readonly #postLogout: string;
+  readonly #logoutPath: string;
   readonly #fixedRoute: RoutePaths | null;
   /** The configured `redirect_uri`'s origin: the origin of every absolute URL sent to the IdP. */
   readonly #redirectOrigin: string | null;
@@ -123,12 +124,13 @@ class OidcInstance {
     this.#log = context.log;
     this.#services = context.services;
 
-    const checked = checkConfig(cfg, context.log, context.scope.route);
+    const checked = checkConfig(cfg, context.log, context.scope.route, context.scope.routes, context.instances);
     const discovery = checked.discovery;
     const sslVerify = checked.sslVerify;
     this.#fixedRoute = checked.fixedRoute;
     this.#redirectOrigin = checked.redirectOrigin;
     this.#postLogout = checked.postLogout;
+    this.#logoutPath = checked.logoutPath;
     this.#filter = checked.filter;
     this.#filterChecks = checked.filterChecks;
     this.#bearerOnly = checked.bearerOnly;
@@ -199,7 +201,7 @@ class OidcInstance {
       if (this.#filter?.test(path)) return;
       return this.#bearer(req);
     }
-    if (path === this.#cfg.logout_path) return this.#logout(req, ours);
+    if (path === this.#logoutPath) return this.#logout(req, ours);
     const paths = this.#pathsFor(req);
     if (path === paths.callback) return this.#callback(req, ours, paths);
     if (this.#filter?.test(path)) return;
