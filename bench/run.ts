@@ -468,7 +468,9 @@ async function main(): Promise<void> {
     // Each Tollgate row twice in a row, this checkout's and the baseline's, so both see the same machine.
     targets = targets.flatMap((t) =>
       // Not the HTTP/2 row: h2load never finishes against a gateway whose HTTP/2 streams hang.
-      t.kind === undefined && t.tls !== 'h2' ? [t, { ...t, name: `${t.name} @baseline`, tree: resolve(baseline) }] : [t],
+      t.kind === undefined && t.tls !== 'h2'
+        ? [t, { ...t, name: `${t.name} @baseline`, tree: resolve(baseline) }]
+        : [t],
     );
   }
   if (targets.length === 0)
@@ -522,9 +524,14 @@ async function main(): Promise<void> {
                 ? (u: string, s: number, h: Record<string, string>) =>
                     runH2load(PIN ? [TASKSET!, '-c', LOAD_CORE] : [], u, s, CONNECTIONS, h)
                 : runLoad;
-            if (WARMUP > 0) await loadFn(url, WARMUP, t.headers ?? {});
-            const result = await measure(t, child, () => loadFn(url, DURATION, t.headers ?? {}));
-            runs.get(label)!.push({ ...result, name: label });
+            try {
+              if (WARMUP > 0) await loadFn(url, WARMUP, t.headers ?? {});
+              const result = await measure(t, child, () => loadFn(url, DURATION, t.headers ?? {}));
+              runs.get(label)!.push({ ...result, name: label });
+            } catch (e) {
+              // One row's failure (a load generator left waiting on streams, say) loses that row, not the run.
+              process.stdout.write(`  ${label} failed: ${(e as Error).message.slice(0, 300)}\n`);
+            }
           } finally {
             if (child !== null) await stop(child);
           }
@@ -536,9 +543,9 @@ async function main(): Promise<void> {
   }
   // The round with the median CPU per request (the steadier figure) stands for the target, latencies included.
   const key = (r: Result) => (Number.isNaN(r.cpu) ? -r.rps : r.cpu);
-  const results = [...runs.values()].map(
-    (rs) => [...rs].sort((a, b) => key(a) - key(b))[Math.floor((rs.length - 1) / 2)]!,
-  );
+  const results = [...runs.values()]
+    .filter((rs) => rs.length > 0)
+    .map((rs) => [...rs].sort((a, b) => key(a) - key(b))[Math.floor((rs.length - 1) / 2)]!);
   console.log(`\n${table(results)}\n`);
   if (results.some((r) => r.errors > 0))
     console.log('Rows with errors measured failures too: do not trust their figures.');
