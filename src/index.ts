@@ -62,3 +62,4 @@ export type {
 export { defineEntity, definePlugin } from './pipeline/plugin.ts';
 export type { RegexComplexity } from './safe-regex.ts';
 export { assertLinearRegex, checkRegexComplexity } from './safe-regex.ts';
+export { VERSION } from './version.ts';

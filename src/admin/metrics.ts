@@ -444,6 +444,26 @@ export class GatewayMetrics {
       'counter',
     );
     gauge('tollgate_dependency_keys', 'Keys held from the last good JWKS', (h) => h.keys ?? null, 'max');
+    gauge(
+      'tollgate_log_queue_depth',
+      "Entries waiting in a log or trace plugin's delivery queue towards its receiver",
+      (h) => h.queue?.depth ?? null,
+      'sum',
+    );
+    gauge(
+      'tollgate_log_sent_total',
+      'Entries (log entries, spans, metric lines) delivered to the receiver',
+      (h) => h.queue?.sent ?? null,
+      'sum',
+      'counter',
+    );
+    gauge(
+      'tollgate_log_dropped_total',
+      'Entries dropped on the way to the receiver: queue full, or retries exhausted',
+      (h) => h.queue?.dropped ?? null,
+      'sum',
+      'counter',
+    );
   }
 
   private registerReloads(): void {

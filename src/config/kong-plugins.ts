@@ -5,8 +5,6 @@
  */
 
 const LUA = 'runs Lua code, which Tollgate cannot run; write a custom plugin in TypeScript instead (docs/plugins.md)';
-const PLANNED_TRACING =
-  'is a Kong OSS tracing plugin Tollgate does not ship yet (planned); meanwhile the request id header and the logging plugins (docs/logging.md) correlate requests';
 const ENTERPRISE = 'is a Kong Enterprise plugin, not part of Kong OSS';
 
 /** Kong OSS plugins Tollgate does not ship. */
@@ -21,8 +19,6 @@ const OSS: Record<string, string> = {
   'grpc-gateway': 'is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC transcoding',
   'grpc-web': 'is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC-Web',
   acme: 'is not supported: get certificates with your ACME client (cert-manager, certbot) and declare them as `certificates`',
-  opentelemetry: PLANNED_TRACING,
-  zipkin: PLANNED_TRACING,
   datadog: 'is not supported: scrape the Prometheus metrics at /metrics with the Datadog agent',
   loggly: 'is not supported: ship the JSON access log to Loggly with your log collector',
   'standard-webhooks': 'is not supported: verify webhook signatures in the upstream or with a custom plugin',

@@ -181,6 +181,8 @@ export interface TollgateSettings {
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */
   plugin_timeout: number;
+  /** Honour `Kong-Debug: 1` (Kong's `allow_debug_header`): the response names the route, service and plugins. */
+  debug_header: boolean;
   /** Strict-Transport-Security sent on HTTPS responses; absent (no `hsts` section) sends none. */
   hsts?: HstsSettings;
   /** Extra fields the caller set. */

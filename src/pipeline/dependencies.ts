@@ -14,11 +14,18 @@ export interface DependencyReport {
   readonly last_error_at: string | null;
   readonly failures: number;
   readonly keys: number | null;
+  /** A delivery queue towards it (log receivers, trace collectors): entries waiting, delivered, dropped. */
+  readonly queue_depth?: number;
+  readonly sent?: number;
+  readonly dropped?: number;
 }
 
-/** Every dependency the instances report, once per kind and target (instances often share one). */
+/**
+ * Every dependency the instances report, once per kind and target (instances often share one);
+ * the queues of several instances towards one receiver (http-log on two routes) are added up.
+ */
 export function dependencyHealth(plugins: readonly PluginInstance[]): { plugin: string; health: DependencyHealth }[] {
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   const out: { plugin: string; health: DependencyHealth }[] = [];
   for (const inst of plugins) {
     const report = inst.handlers.health;
@@ -31,9 +38,25 @@ export function dependencyHealth(plugins: readonly PluginInstance[]): { plugin: 
     }
     for (const h of list) {
       const key = `${h.kind}\u0000${h.target}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push({ plugin: inst.name, health: h });
+      const at = seen.get(key);
+      if (at === undefined) {
+        seen.set(key, out.length);
+        out.push({ plugin: inst.name, health: h });
+        continue;
+      }
+      const prev = out[at]!.health;
+      if (prev.queue !== undefined && h.queue !== undefined) {
+        out[at]!.health = {
+          ...prev,
+          healthy: prev.healthy && h.healthy,
+          failures: prev.failures + h.failures,
+          queue: {
+            depth: prev.queue.depth + h.queue.depth,
+            sent: prev.queue.sent + h.queue.sent,
+            dropped: prev.queue.dropped + h.queue.dropped,
+          },
+        };
+      }
     }
   }
   return out;
@@ -51,6 +74,7 @@ export function dependencyReport(plugins: readonly PluginInstance[]): Dependency
     last_error_at: h.lastErrorAt?.toISOString() ?? null,
     failures: h.failures,
     keys: h.keys ?? null,
+    ...(h.queue === undefined ? null : { queue_depth: h.queue.depth, sent: h.queue.sent, dropped: h.queue.dropped }),
   }));
 }
 

@@ -130,9 +130,12 @@ export interface GatewayRequest {
   setUpstreamMethod(method: string): void;
   /**
    * Answers the request now; later `access` handlers and the upstream call are skipped.
-   * An object body is sent as JSON, a string as is.
+   * An object body is sent as JSON, a string as is. An error answer (status 400 or more) whose body
+   * is an object with a `message` gets the request's `request_id` added, like the gateway's own
+   * errors. `reason` is a stable code saying why (`INVALID_CREDENTIALS`), written next to `source`
+   * in the access log line and the log entries.
    */
-  exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>>): void;
+  exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>> | null, reason?: string): void;
   /** True once `exit()` was called. */
   readonly exited: boolean;
   /**
@@ -207,6 +210,24 @@ export interface LogEntry {
   readonly upstreamUri: string | null;
   /** Request headers loggers must redact on this route (lower-case), besides the usual credentials. */
   readonly secretHeaders: ReadonlySet<string>;
+  /**
+   * Why the request ended, when something said: the code the ending plugin passed to `exit()`
+   * (`INVALID_CREDENTIALS`), or the catalogued error code (docs/errors.md) when the gateway
+   * answered with an error. Null for an upstream's answer.
+   */
+  readonly reason: string | null;
+  /** When the upstream call started, in milliseconds since the epoch; -1 when none was made. */
+  readonly upstreamStartedAt: number;
+  /** Plugin handlers that waited (for I/O: an IdP, Redis, LDAP), with when they started and ended. */
+  readonly pluginSteps: readonly PluginStep[];
+}
+
+/** A plugin handler that returned a promise: its span of time, in milliseconds since the epoch. */
+export interface PluginStep {
+  readonly plugin: string;
+  readonly phase: 'access' | 'response';
+  readonly start: number;
+  readonly end: number;
 }
 
 /** A logger carrying the plugin's name; `debug` prints only when the plugin's config has `debug: true`. */
@@ -402,6 +423,12 @@ export interface DependencyHealth {
   readonly failures: number;
   /** Keys held from the last success (a JWKS), when that applies. */
   readonly keys?: number;
+  /**
+   * A delivery queue towards the dependency (a log receiver, a trace collector): entries waiting,
+   * delivered and dropped (queue full, or retries exhausted). Shown in `/status` and as
+   * `tollgate_log_queue_depth` and `tollgate_log_dropped_total`.
+   */
+  readonly queue?: { readonly depth: number; readonly sent: number; readonly dropped: number };
 }
 
 /** The handlers a plugin instance provides. Each may return a promise; sync is cheaper. */

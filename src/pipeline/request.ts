@@ -11,6 +11,7 @@ import type {
   GatewayResponse,
   HeaderValue,
   LogEntry,
+  PluginStep,
   RouteInfo,
   ServiceInfo,
 } from './plugin.ts';
@@ -51,6 +52,12 @@ export class RequestContext implements GatewayRequest {
   exitStatus = 0;
   exitBody: unknown = undefined;
   exitHeaders: Readonly<Record<string, HeaderValue>> | null = null;
+  /** The code the exiting plugin gave, until the answer is sent. */
+  exitReason: string | null = null;
+  /** Why the request ended (the exiting plugin's code, or the catalogued error's); see LogEntry.reason. */
+  reason: string | null = null;
+  /** Plugin handlers that returned a promise, timed (performance.now() values); null when none did. */
+  pluginSteps: PluginStep[] | null = null;
 
   readonly startedAt: number;
   upstreamStartedAt = 0;
@@ -166,10 +173,11 @@ export class RequestContext implements GatewayRequest {
     this.upstreamMethod = method.toUpperCase();
   }
 
-  exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>>): void {
+  exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>> | null, reason?: string): void {
     this.exitStatus = status;
     this.exitBody = body;
     this.exitHeaders = headers ?? null;
+    this.exitReason = reason ?? null;
   }
 
   authenticate(
@@ -247,6 +255,7 @@ export class TransformError extends Error {
 }
 
 const NO_HEADERS: ReadonlySet<string> = new Set();
+const NO_STEPS: readonly PluginStep[] = Object.freeze([]);
 
 export class LogEntryImpl implements LogEntry {
   readonly status: number;
@@ -257,6 +266,8 @@ export class LogEntryImpl implements LogEntry {
   readonly startedAt: number;
   readonly source: string;
   readonly secretHeaders: ReadonlySet<string>;
+  readonly reason: string | null;
+  readonly upstreamStartedAt: number;
   private readonly rc: RequestContext;
   private headersSent: Record<string, string | string[] | number | undefined> | null = null;
 
@@ -274,6 +285,16 @@ export class LogEntryImpl implements LogEntry {
     this.startedAt = Math.round(performance.timeOrigin + rc.startedAt);
     this.source = rc.source ?? (rc.error === null ? 'upstream' : 'kong');
     this.secretHeaders = rc.compiled?.pipeline.secretHeaders ?? NO_HEADERS;
+    this.reason = rc.reason ?? rc.error?.code ?? null;
+    this.upstreamStartedAt = rc.upstreamStartedAt > 0 ? performance.timeOrigin + rc.upstreamStartedAt : -1;
+  }
+
+  get pluginSteps(): readonly PluginStep[] {
+    const steps = this.rc.pluginSteps;
+    if (steps === null) return NO_STEPS;
+    const origin = performance.timeOrigin;
+    // Stored as performance.now() values; converted once, for the plugins that ask.
+    return steps.map((s) => ({ plugin: s.plugin, phase: s.phase, start: origin + s.start, end: origin + s.end }));
   }
 
   get responseHeaders(): Readonly<Record<string, string | string[] | number | undefined>> {

@@ -17,6 +17,7 @@ import jwtClaims from './jwt-claims/index.ts';
 import keyAuth from './key-auth/index.ts';
 import ldapAuth from './ldap-auth/index.ts';
 import oidc from './oidc/index.ts';
+import opentelemetry from './opentelemetry/index.ts';
 import prometheus from './prometheus/index.ts';
 import proxyCache from './proxy-cache/index.ts';
 import rateLimiting from './rate-limiting/index.ts';
@@ -31,6 +32,7 @@ import statsd from './statsd/index.ts';
 import syslog from './syslog/index.ts';
 import tcpLog from './tcp-log/index.ts';
 import udpLog from './udp-log/index.ts';
+import zipkin from './zipkin/index.ts';
 
 const builtins: PluginDefinition[] = [
   jwt,
@@ -61,6 +63,8 @@ const builtins: PluginDefinition[] = [
   syslog,
   statsd,
   hmacAuth,
+  opentelemetry,
+  zipkin,
 ];
 
 /** Built-in plugins by name. */

@@ -23,7 +23,7 @@ export function writeAccessLine(rc: ProxyRequest, latency: number): void {
         ? `,"error":${JSON.stringify(err.code)}`
         : `,"error":${JSON.stringify(err.code)},"cause":${JSON.stringify(scrub === null ? err.cause : scrub.scrubMessage(err.cause))}`;
   rc.gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${JSON.stringify(rc.id)},"client_ip":${JSON.stringify(rc.clientIp)},"method":${JSON.stringify(rc.method)},"path":${JSON.stringify(path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream},"source":${sourceJson(rc)}${error},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${JSON.stringify(rc.id)},"client_ip":${JSON.stringify(rc.clientIp)},"method":${JSON.stringify(rc.method)},"path":${JSON.stringify(path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream},"source":${sourceJson(rc)}${reasonJson(rc)}${error},"msg":"request"}\n`,
   );
 }
 
@@ -32,4 +32,10 @@ function sourceJson(rc: ProxyRequest): string {
   const s = rc.source;
   if (s === null) return rc.error === null ? '"upstream"' : '"kong"';
   return JSON.stringify(s);
+}
+
+/** Why the request ended, when known: the exiting plugin's code or the catalogued error's. */
+function reasonJson(rc: ProxyRequest): string {
+  const r = rc.reason ?? rc.error?.code ?? null;
+  return r === null ? '' : `,"reason":${JSON.stringify(r)}`;
 }

@@ -11,6 +11,7 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
+import { debugHeaders, wantsDebug } from './debug.ts';
 import { connectionTokens, HOP_BY_HOP, upstreamResponseHeaders } from './headers.ts';
 import { runPhase } from './phases.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
@@ -250,6 +251,7 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boole
     }
   }
   flat.push(rc.runtime.config.settings.request_id_header, rc.id);
+  if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(k, v);
   rc.status = status;
   rc.res.writeHead(status, flat);
   return true;

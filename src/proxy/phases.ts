@@ -7,6 +7,7 @@
 // access and response build on the earlier ones; log plugins are independent observers, so the
 // others still run); and if the client can still be answered it gets the catalogued error: the
 // code of a ProxyError the plugin threw, PLUGIN_TIMEOUT for a deadline, PLUGIN_FAILED otherwise.
+import { performance } from 'node:perf_hooks';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import type { LogEntry } from '../pipeline/plugin.ts';
 import type { ResponseContext } from '../pipeline/request.ts';
@@ -69,7 +70,7 @@ export function runPhase(
         watchLogPromise(rc, inst.name, r);
         continue;
       }
-      return settle(rc, phase, arg, i, inst, r);
+      return settle(rc, phase, arg, i, inst, r, performance.now());
     }
     if (phase === 'access' && (rc.exitStatus !== 0 || rc.finished)) return accessStopped(rc, inst);
   }
@@ -83,15 +84,24 @@ async function settle(
   index: number,
   inst: PluginInstance,
   pending: Promise<void>,
+  start: number,
 ): Promise<boolean> {
   try {
     await (inst.timeout > 0 ? withTimeout(pending, inst.timeout) : pending);
   } catch (err) {
+    recordStep(rc, inst.name, phase, start);
     pluginFailed(rc, inst.name, phase, err);
     return false;
   }
+  recordStep(rc, inst.name, phase, start);
   if (phase === 'access' && (rc.exitStatus !== 0 || rc.finished)) return accessStopped(rc, inst);
   return runPhase(rc, phase, arg, index + 1);
+}
+
+/** A handler that waited (its I/O, for tracing plugins' child spans); only asynchronous steps are timed. */
+function recordStep(rc: ProxyRequest, plugin: string, phase: Phase, start: number): void {
+  if (phase === 'log') return;
+  (rc.pluginSteps ??= []).push({ plugin, phase, start, end: performance.now() });
 }
 
 /** An access handler called exit() (answered here) or the request is already over. */

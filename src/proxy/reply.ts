@@ -3,10 +3,11 @@
 import { performance } from 'node:perf_hooks';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { type RequestContext, ResponseContext, TransformError } from '../pipeline/request.ts';
+import { ResponseContext, TransformError } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import { hasClientBody, type ProxyRequest } from './context.ts';
+import { addDebugHeaders, wantsDebug } from './debug.ts';
 import { echoBody } from './echo.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
@@ -14,8 +15,12 @@ import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
 
 const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
 
-/** Last touches on every response head: HSTS on https, no connection-specific headers on HTTP/2. */
-export function edgeHeaders(rc: RequestContext, headers: Record<string, HeaderValue | undefined>): void {
+/**
+ * Last touches on every response head: the debug view when asked for, HSTS on https, no
+ * connection-specific headers on HTTP/2.
+ */
+export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValue | undefined>): void {
+  if (wantsDebug(rc)) addDebugHeaders(rc, headers);
   if (rc.scheme !== 'https') return;
   const hsts = hstsHeader(rc.runtime.config.settings);
   if (hsts !== null) headers['strict-transport-security'] = hsts;
@@ -56,7 +61,7 @@ export function transformFailed(rc: ProxyRequest, err: unknown): void {
 }
 
 function writeFinal(
-  rc: RequestContext,
+  rc: ProxyRequest,
   status: number,
   headers: Record<string, HeaderValue | undefined>,
   body: Buffer | string | null,
@@ -79,6 +84,7 @@ function writeFinal(
  */
 export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | undefined {
   rc.source = by ?? rc.source ?? 'kong';
+  rc.reason = rc.exitReason;
   const headers: Record<string, HeaderValue | undefined> = {};
   if (rc.exitHeaders !== null) for (const k in rc.exitHeaders) headers[k.toLowerCase()] = rc.exitHeaders[k];
   let body: Buffer | string | null = null;
@@ -94,7 +100,7 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
       headers['content-type'] ??= 'text/plain; charset=utf-8';
     } else {
       try {
-        body = JSON.stringify(b);
+        body = JSON.stringify(st >= 400 ? withRequestId(rc, b) : b);
       } catch (err) {
         pluginFailed(rc, by, 'access', err);
         return;
@@ -108,8 +114,20 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
   return respond(rc, new ResponseContext(st, headers, true), body);
 }
 
+/**
+ * The one rule for error bodies: a plugin's JSON error answer (an object: Kong's `{"message": ...}`,
+ * jwt's `{"exp": ...}`) carries the request id, as the gateway's own errors do, so a client's report
+ * can be found in the logs. Other bodies (arrays, text a config wrote) are sent as given.
+ */
+function withRequestId(rc: ProxyRequest, b: unknown): unknown {
+  if (typeof b !== 'object' || b === null || Array.isArray(b)) return b;
+  const proto = Object.getPrototypeOf(b);
+  if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(b, 'request_id')) return b;
+  return { ...(b as Record<string, unknown>), request_id: rc.id };
+}
+
 /** Answers with a catalogued error: `{"message": ..., "request_id": ...}` and Kong's status. */
-export function sendError(rc: RequestContext, code: ProxyErrorCode): void {
+export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
   const out = rc.res;
   if (out.headersSent) {
     out.destroy();
@@ -117,6 +135,7 @@ export function sendError(rc: RequestContext, code: ProxyErrorCode): void {
   }
   rc.error ??= { code, message: ProxyErrors[code].message };
   rc.source ??= 'kong';
+  rc.reason ??= code;
   const def = ProxyErrors[code];
   // A trusted proxy's request id is kept as sent: encoded, it cannot break the body.
   const body = `{"message":${JSON.stringify(def.message)},"request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`}}`;

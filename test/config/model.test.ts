@@ -28,6 +28,7 @@ test('a minimal file gets every _tollgate setting with its documented default', 
       upstream_queue_size: 1024,
       encoded_slashes: 'reject',
       plugin_timeout: 10000,
+      debug_header: false,
     },
   );
   assert.deepEqual([c.services, c.routes, c.consumers, c.plugins], [[], [], [], []]);

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { errorBody } from '../support/error-body.ts';
 import { serviceConfig } from '../support/gateway.ts';
 
 const dir = fileURLToPath(new URL('../fixtures/auth0-m2m/', import.meta.url));
@@ -64,14 +65,15 @@ describe('the real Auth0 M2M token', () => {
   test('claims_to_verify [exp]: 401 {"exp":"token expired"}', async () => {
     const res = await call(config({ jwt: { claims_to_verify: ['exp'] } }));
     assert.equal(res.status, 401);
-    assert.equal(await res.text(), '{"exp":"token expired"}');
+    // Kong's body, with the request id every error body carries.
+    assert.equal(await res.text(), `{"exp":"token expired","request_id":"${res.headers.get('x-request-id')}"}`);
     assert.equal(res.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
   });
 
   test("a credential keyed without the trailing slash: 401 No credentials found for given 'iss'", async () => {
     const res = await call(config({ key: 'https://voronenko.auth0.com' }));
     assert.equal(res.status, 401);
-    assert.deepEqual(await res.json(), { message: "No credentials found for given 'iss'" });
+    assert.deepEqual(await errorBody(res), { message: "No credentials found for given 'iss'" });
   });
 
   test('jwt-claims: https://foo.com/claim equal to bar passes', async () => {
@@ -85,7 +87,10 @@ describe('the real Auth0 M2M token', () => {
     const res = await call(config({ claims: { 'https://foo.com/claim': { equals: 'baz' } } }));
     assert.equal(res.status, 403);
     const text = await res.text();
-    assert.deepEqual(JSON.parse(text), { message: "Claim 'https://foo.com/claim' is not accepted" });
+    assert.deepEqual(JSON.parse(text), {
+      message: "Claim 'https://foo.com/claim' is not accepted",
+      request_id: res.headers.get('x-request-id'),
+    });
     assert.ok(!text.includes('baz'));
   });
 
@@ -96,6 +101,6 @@ describe('the real Auth0 M2M token', () => {
     assert.equal(ok.status, 200);
     const wrong = await call(config({ jwt: { audiences: ['https://api.example.com'] } }));
     assert.equal(wrong.status, 401);
-    assert.deepEqual(await wrong.json(), { aud: 'audience not allowed' });
+    assert.deepEqual(await errorBody(wrong), { aud: 'audience not allowed' });
   });
 });

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { errorBody } from '../support/error-body.ts';
 import { type Idp, startIdp } from '../support/idp.ts';
 
 const EXAMPLE = readFileSync(new URL('../../examples/auth0-m2m/gateway.yaml', import.meta.url), 'utf8');
@@ -58,7 +59,7 @@ describe('examples/auth0-m2m', () => {
     });
     const res = await fetch(`${gw.url}/orders/42`, { headers: { authorization: `Bearer ${other}` } });
     assert.equal(res.status, 401);
-    assert.deepEqual(await res.json(), { aud: 'audience not allowed' });
+    assert.deepEqual(await errorBody(res), { aud: 'audience not allowed' });
   });
 
   test('a token of another M2M application of the same tenant is refused by jwt-claims', async () => {
@@ -73,6 +74,6 @@ describe('examples/auth0-m2m', () => {
     });
     const res = await fetch(`${gw.url}/orders/42`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(res.status, 403);
-    assert.deepEqual(await res.json(), { message: "Claim 'azp' is not accepted" });
+    assert.deepEqual(await errorBody(res), { message: "Claim 'azp' is not accepted" });
   });
 });

@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import type { TestGateway } from '../../src/testing/index.ts';
+import { errorBody } from '../support/error-body.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 import { CUSTOM_CLAIM, type Idp, startIdp } from '../support/idp.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
@@ -100,7 +101,7 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     const res = await call(path, token);
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
-    assert.deepEqual(await res.json(), body);
+    assert.deepEqual(await errorBody(res), body);
     assert.equal(upstream.requests.length, before, 'the upstream was not called');
   }
 
@@ -192,14 +193,17 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     const now = Math.floor(Date.now() / 1000);
     const missing = await call('/api/x', await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: now + 60 }));
     assert.equal(missing.status, 403);
-    assert.deepEqual(await missing.json(), { message: `Claim '${CUSTOM_CLAIM}' is missing` });
+    assert.deepEqual(await errorBody(missing), { message: `Claim '${CUSTOM_CLAIM}' is missing` });
     const wrong = await call(
       '/api/x',
       await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: now + 60, [CUSTOM_CLAIM]: 'baz' }),
     );
     assert.equal(wrong.status, 403);
     const text = await wrong.text();
-    assert.deepEqual(JSON.parse(text), { message: `Claim '${CUSTOM_CLAIM}' is not accepted` });
+    assert.deepEqual(JSON.parse(text), {
+      message: `Claim '${CUSTOM_CLAIM}' is not accepted`,
+      request_id: wrong.headers.get('x-request-id'),
+    });
     assert.ok(!text.includes('bar'));
   });
 
@@ -256,7 +260,7 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     const before = upstream.requests.length;
     const res = await fetch(`${gw.url}/guarded/x?jwt=${a}`, { headers: { authorization: `Bearer ${b}` } });
     assert.equal(res.status, 401);
-    assert.deepEqual(await res.json(), { message: 'Multiple tokens provided' });
+    assert.deepEqual(await errorBody(res), { message: 'Multiple tokens provided' });
     assert.equal(res.headers.get('www-authenticate'), 'Bearer error="invalid_token"');
     assert.equal(upstream.requests.length, before);
     const same = await fetch(`${gw.url}/guarded/x?jwt=${a}`, { headers: { authorization: `Bearer ${a}` } });
@@ -267,6 +271,6 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     const res = await call('/guarded/x', null);
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), 'Bearer');
-    assert.deepEqual(await res.json(), { message: 'Unauthorized' });
+    assert.deepEqual(await errorBody(res), { message: 'Unauthorized' });
   });
 });

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import type { TestGateway } from '../../src/testing/index.ts';
+import { errorBody } from '../support/error-body.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 
 const SECRET = 'a-shared-secret-for-hs256-tokens!';
@@ -67,7 +68,7 @@ describe('verified tokens, near-miss keys and route methods, through the gateway
       for (const attempt of [1, 2, 3]) {
         const res = await get('/strict-jwt', bearer(token));
         assert.equal(res.status, 401, `${label}, attempt ${attempt}`);
-        assert.deepEqual(await res.json(), body, `${label}, attempt ${attempt}`);
+        assert.deepEqual(await errorBody(res), body, `${label}, attempt ${attempt}`);
       }
     }
   });
@@ -77,7 +78,7 @@ describe('verified tokens, near-miss keys and route methods, through the gateway
     for (let i = 0; i < 2; i++) assert.equal((await get('/open-jwt', bearer(token))).status, 200);
     const strict = await get('/strict-jwt', bearer(token));
     assert.equal(strict.status, 401);
-    assert.deepEqual(await strict.json(), { aud: 'audience not allowed' });
+    assert.deepEqual(await errorBody(strict), { aud: 'audience not allowed' });
     // And once more on the lenient route: the refusal elsewhere did not poison the cache.
     assert.equal((await get('/open-jwt', bearer(token))).status, 200);
   });
@@ -92,7 +93,7 @@ describe('verified tokens, near-miss keys and route methods, through the gateway
     while (now() <= exp) await new Promise((r) => setTimeout(r, 100));
     const later = await get('/strict-jwt', bearer(token));
     assert.equal(later.status, 401);
-    assert.deepEqual(await later.json(), { exp: 'token expired' });
+    assert.deepEqual(await errorBody(later), { exp: 'token expired' });
   });
 
   test('a key that is a prefix, an extension or a case variant of a real key is refused', async () => {
@@ -109,7 +110,7 @@ describe('verified tokens, near-miss keys and route methods, through the gateway
     ]) {
       const res = await get(`/key?apikey=${encodeURIComponent(near)}`);
       assert.equal(res.status, 401, JSON.stringify(near));
-      assert.deepEqual(await res.json(), { message: 'Unauthorized' }, JSON.stringify(near));
+      assert.deepEqual(await errorBody(res), { message: 'Unauthorized' }, JSON.stringify(near));
     }
   });
 

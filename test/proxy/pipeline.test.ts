@@ -108,7 +108,8 @@ test('exit() short-circuits: later access handlers and the upstream are skipped,
   order.length = 0;
   const res = await fetch(`${gw.url}/a/x`, { headers: { 'x-exit': '1' } });
   assert.equal(res.status, 418);
-  assert.deepEqual(await res.json(), { message: 'short-circuit' });
+  // An error answer carries the request id, like the gateway's own errors.
+  assert.deepEqual(await res.json(), { message: 'short-circuit', request_id: res.headers.get('x-request-id') });
   assert.equal(res.headers.get('x-exited-by'), 'high');
   assert.equal(res.headers.get('x-resp-low'), 'route-low');
   assert.ok(!order.includes('global-mid:access'));

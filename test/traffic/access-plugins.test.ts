@@ -88,7 +88,10 @@ after(() => gw?.close());
 test('ip-restriction denies a client in a denied CIDR with Kong 403 message, IPv4 and IPv6', async () => {
   let r = await fetch(`${gw.url}/deny`, { headers: { 'x-forwarded-for': '10.1.2.3' } });
   assert.equal(r.status, 403);
-  assert.deepEqual(await json(r), { message: 'IP address not allowed: 10.1.2.3' });
+  assert.deepEqual(await json(r), {
+    message: 'IP address not allowed: 10.1.2.3',
+    request_id: r.headers.get('x-request-id'),
+  });
   r = await fetch(`${gw.url}/deny`, { headers: { 'x-forwarded-for': '2001:db8::1' } });
   assert.equal(r.status, 403);
   r = await fetch(`${gw.url}/deny`, { headers: { 'x-forwarded-for': '11.1.2.3' } });
@@ -100,7 +103,7 @@ test('ip-restriction allow list admits only listed clients, with the configured 
   assert.equal(r.status, 200);
   r = await fetch(`${gw.url}/allow`, { headers: { 'x-forwarded-for': '192.168.1.2' } });
   assert.equal(r.status, 401);
-  assert.deepEqual(await json(r), { message: 'Forbidden' });
+  assert.deepEqual(await json(r), { message: 'Forbidden', request_id: r.headers.get('x-request-id') });
   r = await fetch(`${gw.url}/allow`, { headers: { 'x-forwarded-for': '192.168.1.1' } });
   assert.equal(r.status, 200);
 });
@@ -120,7 +123,10 @@ test('request-size-limiting answers 413 on a declared Content-Length over the li
   // Only the head is sent: the gateway must answer without waiting for the 1 MB it announces.
   const raw = await rawRequest(gw.url, 'POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n');
   assert.equal(raw.status, 413);
-  assert.deepEqual(JSON.parse(raw.body), { message: 'Request size limit exceeded' });
+  assert.deepEqual(JSON.parse(raw.body), {
+    message: 'Request size limit exceeded',
+    request_id: raw.headers['x-request-id'],
+  });
   const ok = await fetch(`${gw.url}/small`, { method: 'POST', body: '0123456789' });
   assert.equal(ok.status, 200);
   assert.equal((await json(ok)).body, '0123456789');
@@ -171,7 +177,10 @@ test('request-size-limiting counts a chunked body as it streams and refuses it p
 test('request-size-limiting with require_content_length answers 411 without a Content-Length', async () => {
   const raw = await rawRequest(gw.url, 'GET /needlen HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.equal(raw.status, 411);
-  assert.deepEqual(JSON.parse(raw.body), { message: 'A valid Content-Length header is required' });
+  assert.deepEqual(JSON.parse(raw.body), {
+    message: 'A valid Content-Length header is required',
+    request_id: raw.headers['x-request-id'],
+  });
 });
 
 test('cors default config answers a preflight with * and every method', async () => {

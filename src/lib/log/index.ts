@@ -3,6 +3,14 @@
  * custom fields). Custom logging plugins import it as the built-ins do.
  */
 export { CUSTOM_FIELDS_SCHEMA, type CustomFields, compileCustomFields, withCustomFields } from './custom-fields.ts';
-export { type Deliver, LogQueue, QUEUE_DEFAULTS, QUEUE_SCHEMA, type QueueConfig, type QueueStats } from './queue.ts';
+export {
+  type Deliver,
+  LogQueue,
+  QUEUE_DEFAULTS,
+  QUEUE_SCHEMA,
+  type QueueConfig,
+  type QueueStats,
+  queueHealth,
+} from './queue.ts';
 export { type KongLogEntry, REDACTED, serializeKong } from './serializer.ts';
 export { StreamSender, type StreamTarget } from './stream-sender.ts';

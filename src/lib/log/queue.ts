@@ -7,6 +7,7 @@
  * response. `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
  * Every drop is counted (`stats`), and logged at most once a minute.
  */
+import type { DependencyHealth } from '../../pipeline/plugin.ts';
 
 /** Kong's `queue` config record (seconds for delays and times). */
 export interface QueueConfig {
@@ -58,6 +59,9 @@ export interface QueueStats {
   /** Batches that failed at least once. */
   failures: number;
   lastError: string | null;
+  /** When a batch was last delivered / last failed (ms since the epoch), or null. */
+  lastSuccessAt: number | null;
+  lastErrorAt: number | null;
 }
 
 /** Delivers one batch; a rejection is retried. */
@@ -69,7 +73,15 @@ interface Item<T> {
 }
 
 export class LogQueue<T> {
-  readonly stats: QueueStats = { depth: 0, sent: 0, dropped: 0, failures: 0, lastError: null };
+  readonly stats: QueueStats = {
+    depth: 0,
+    sent: 0,
+    dropped: 0,
+    failures: 0,
+    lastError: null,
+    lastSuccessAt: null,
+    lastErrorAt: null,
+  };
   private readonly items: Item<T>[] = [];
   private head = 0;
   private bytes = 0;
@@ -148,10 +160,12 @@ export class LogQueue<T> {
       try {
         await this.deliver(batch);
         this.stats.sent += batch.length;
+        this.stats.lastSuccessAt = Date.now();
         return;
       } catch (err) {
         this.stats.failures++;
         this.stats.lastError = err instanceof Error ? err.message : String(err);
+        this.stats.lastErrorAt = Date.now();
         if (this.closed || Date.now() + delay - firstTry > this.config.max_retry_time * 1000) {
           this.dropped(batch.length, `delivery failed: ${this.stats.lastError}`);
           return;
@@ -194,4 +208,25 @@ export class LogQueue<T> {
     ]);
     clearTimeout(timer);
   }
+}
+
+/**
+ * A queue's receiver as a dependency (`GET /status`, `tollgate_dependency_*` and
+ * `tollgate_log_queue_*` metrics): healthy unless its last delivery failed; depth and drops counted.
+ * `target` names the receiver without credentials. A queue not opened yet (no request so far) is healthy and empty.
+ */
+export function queueHealth(kind: string, target: string, queue: LogQueue<unknown> | null): DependencyHealth {
+  const s = queue?.stats;
+  const ok =
+    s === undefined || s.lastErrorAt === null || (s.lastSuccessAt !== null && s.lastSuccessAt >= s.lastErrorAt);
+  return {
+    kind,
+    target,
+    healthy: ok,
+    lastSuccess: s?.lastSuccessAt == null ? null : new Date(s.lastSuccessAt),
+    lastError: ok ? null : (s?.lastError ?? null),
+    lastErrorAt: s?.lastErrorAt == null ? null : new Date(s.lastErrorAt),
+    failures: s?.failures ?? 0,
+    queue: { depth: s?.depth ?? 0, sent: s?.sent ?? 0, dropped: s?.dropped ?? 0 },
+  };
 }

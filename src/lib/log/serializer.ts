@@ -35,6 +35,8 @@ export interface KongLogEntry {
   started_at: number;
   tries: { balancer_latency: number }[];
   source: string;
+  /** Why the request ended (the exiting plugin's code, or the gateway's error code); absent for an upstream's answer. */
+  reason?: string;
   request_id: string;
   [custom: string]: Json | unknown;
 }
@@ -84,6 +86,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
     started_at: entry.startedAt,
     tries: entry.upstreamLatency >= 0 ? [{ balancer_latency: 0 }] : [],
     source: entry.source,
+    ...(entry.reason === null ? null : { reason: entry.reason }),
     request_id: req.id,
   };
 }

@@ -77,7 +77,7 @@ describe('basic-auth', () => {
   const refused = async (res: Res, realm = 'service') => {
     assert.equal(res.status, 401);
     assert.equal(res.headers.get('www-authenticate'), `Basic realm="${realm}"`);
-    assert.deepEqual(await res.json(), { message: 'Unauthorized' });
+    assert.deepEqual(await res.json(), { message: 'Unauthorized', request_id: res.headers.get('x-request-id') });
   };
 
   test('the right password: 200, the consumer and the credential username go upstream', async () => {

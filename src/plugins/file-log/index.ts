@@ -8,12 +8,13 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import schema from '../../../schemas/plugins/file-log.schema.json' with { type: 'json' };
-import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin } from '../../index.ts';
 import {
   type CustomFields,
   compileCustomFields,
   LogQueue,
+  queueHealth,
   serializeKong,
   withCustomFields,
 } from '../../lib/log/index.ts';
@@ -81,6 +82,10 @@ class FileLog implements PluginHandlers {
       await fh.close().catch(() => {});
       throw err;
     }
+  }
+
+  health(): DependencyHealth[] {
+    return [queueHealth('file-log', this.path, this.queue as LogQueue<unknown> | null)];
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,7 @@
  */
 import { Agent, request } from 'undici';
 import schema from '../../../schemas/plugins/http-log.schema.json' with { type: 'json' };
-import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin } from '../../index.ts';
 import {
   type CustomFields,
@@ -15,6 +15,7 @@ import {
   type KongLogEntry,
   LogQueue,
   type QueueConfig,
+  queueHealth,
   serializeKong,
   withCustomFields,
 } from '../../lib/log/index.ts';
@@ -85,6 +86,10 @@ class HttpLog implements PluginHandlers {
 
   get stats() {
     return this.queue?.stats ?? null;
+  }
+
+  health(): DependencyHealth[] {
+    return [queueHealth('http-log', `${this.url.origin}${this.url.pathname}`, this.queue as LogQueue<unknown> | null)];
   }
 
   async close(): Promise<void> {

@@ -247,7 +247,12 @@ class JwtAuthenticator implements PluginHandlers {
       req.authenticate(this.anonymous, null, true);
       return;
     }
-    req.exit(failure.status, failure.body, failure.headers);
+    req.exit(
+      failure.status,
+      failure.body,
+      failure.headers,
+      failure === this.fail.none ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS',
+    );
   }
 
   /** The token, null when none, or an array of the distinct tokens when there are several. */

@@ -137,7 +137,12 @@ class KeyAuth implements PluginHandlers {
       req.authenticate(this.anonymous, null, true);
       return;
     }
-    req.exit(failure.status, { message: failure.message }, this.wwwHeaders);
+    req.exit(
+      failure.status,
+      { message: failure.message },
+      this.wwwHeaders,
+      failure === NO_KEY ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS',
+    );
   }
 }
 

@@ -162,7 +162,7 @@ class RequestTermination implements PluginHandlers {
       return;
     }
     if (this.echo) return this.answerEcho(req);
-    req.exit(this.status, this.body, this.headers);
+    req.exit(this.status, this.body, this.headers, 'TERMINATED');
   }
 
   private async answerEcho(req: GatewayRequest): Promise<void> {

@@ -89,7 +89,10 @@ describe('response-ratelimiting, local policy', () => {
     const before = upstream.requests.length;
     const r = await get(gw, '/strict?cost=videos=1');
     assert.equal(r.res.status, 429);
-    assert.deepEqual(r.body, { message: "API rate limit exceeded for 'videos'" });
+    assert.deepEqual(r.body, {
+      message: "API rate limit exceeded for 'videos'",
+      request_id: r.res.headers.get('x-request-id'),
+    });
     assert.equal(upstream.requests.length, before);
   });
 

@@ -157,7 +157,11 @@ test('the echo upstream and gateway-made answers are transformed too', async () 
   assert.equal(echo.method, 'GET');
   const refused = await fetch(`${gw.url}/exit`, { method: 'POST', body: 'too big' });
   assert.equal(refused.status, 413);
-  assert.deepEqual((await bodyOf(refused)).doc, { message: 'Request size limit exceeded', hint: 'smaller please' });
+  assert.deepEqual((await bodyOf(refused)).doc, {
+    message: 'Request size limit exceeded',
+    request_id: refused.headers.get('x-request-id'),
+    hint: 'smaller please',
+  });
 });
 
 test('bodies that are not plain JSON objects pass through byte for byte', async () => {

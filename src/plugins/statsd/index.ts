@@ -10,9 +10,16 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/statsd.schema.json' with { type: 'json' };
-import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError } from '../../index.ts';
-import { type KongLogEntry, LogQueue, type QueueConfig, StreamSender, serializeKong } from '../../lib/log/index.ts';
+import {
+  type KongLogEntry,
+  LogQueue,
+  type QueueConfig,
+  queueHealth,
+  StreamSender,
+  serializeKong,
+} from '../../lib/log/index.ts';
 
 type StatType = 'gauge' | 'timer' | 'counter' | 'histogram' | 'meter' | 'set';
 type ConsumerId = 'consumer_id' | 'custom_id' | 'username';
@@ -199,6 +206,11 @@ class Statsd implements PluginHandlers {
           new Promise<void>((resolve, reject) => udp.send(p, c.port, c.host, (err) => (err ? reject(err) : resolve()))),
       ),
     );
+  }
+
+  health(): DependencyHealth[] {
+    const c = this.config;
+    return [queueHealth('statsd', `${c.host}:${c.port}`, this.queue as LogQueue<unknown> | null)];
   }
 
   async close(): Promise<void> {

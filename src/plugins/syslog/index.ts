@@ -10,13 +10,14 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/syslog.schema.json' with { type: 'json' };
-import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin } from '../../index.ts';
 import {
   type CustomFields,
   compileCustomFields,
   LogQueue,
   QUEUE_DEFAULTS,
+  queueHealth,
   StreamSender,
   serializeKong,
   withCustomFields,
@@ -138,6 +139,11 @@ class Syslog implements PluginHandlers {
           new Promise<void>((resolve, reject) => udp.send(l, c.port, c.host, (err) => (err ? reject(err) : resolve()))),
       ),
     );
+  }
+
+  health(): DependencyHealth[] {
+    const c = this.config;
+    return [queueHealth('syslog', `${c.host}:${c.port}`, this.queue as LogQueue<unknown> | null)];
   }
 
   async close(): Promise<void> {

@@ -5,13 +5,14 @@
  * and are written after the response, never delaying it.
  */
 import schema from '../../../schemas/plugins/tcp-log.schema.json' with { type: 'json' };
-import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin } from '../../index.ts';
 import {
   type CustomFields,
   compileCustomFields,
   LogQueue,
   QUEUE_DEFAULTS,
+  queueHealth,
   StreamSender,
   serializeKong,
   withCustomFields,
@@ -61,6 +62,11 @@ class TcpLog implements PluginHandlers {
       keepaliveMs: c.keepalive,
     });
     return this.sender.write(lines.join(''));
+  }
+
+  health(): DependencyHealth[] {
+    const c = this.config;
+    return [queueHealth('tcp-log', `${c.host}:${c.port}`, this.queue as LogQueue<unknown> | null)];
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { createSocket, type Socket } from 'node:dgram';
 import schema from '../../../schemas/plugins/udp-log.schema.json' with { type: 'json' };
-import type { GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin } from '../../index.ts';
 import { type CustomFields, compileCustomFields, serializeKong, withCustomFields } from '../../lib/log/index.ts';
 
@@ -24,7 +24,11 @@ class UdpLog implements PluginHandlers {
   private readonly fields: CustomFields | null;
   private socket: Socket | null = null;
   private inflight = 0;
+  private sent = 0;
   dropped = 0;
+  private lastError: string | null = null;
+  private lastErrorAt: Date | null = null;
+  private lastSuccess: Date | null = null;
 
   constructor(
     private readonly config: UdpLogConfig,
@@ -47,8 +51,32 @@ class UdpLog implements PluginHandlers {
     this.inflight++;
     this.socket.send(data, this.config.port, this.config.host, (err) => {
       this.inflight--;
-      if (err) this.dropped++;
+      if (err) {
+        this.dropped++;
+        this.lastError = err.message;
+        this.lastErrorAt = new Date();
+      } else {
+        this.sent++;
+        this.lastSuccess = new Date();
+      }
     });
+  }
+
+  /** UDP has no queue: the datagrams handed to the socket and not yet sent are its depth. */
+  health(): DependencyHealth[] {
+    const failing = this.lastErrorAt !== null && (this.lastSuccess === null || this.lastSuccess < this.lastErrorAt);
+    return [
+      {
+        kind: 'udp-log',
+        target: `${this.config.host}:${this.config.port}`,
+        healthy: !failing,
+        lastSuccess: this.lastSuccess,
+        lastError: failing ? this.lastError : null,
+        lastErrorAt: this.lastErrorAt,
+        failures: this.dropped,
+        queue: { depth: this.inflight, sent: this.sent, dropped: this.dropped },
+      },
+    ];
   }
 
   close(): void {

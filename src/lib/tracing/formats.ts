@@ -1,0 +1,204 @@
+/**
+ * Trace-context header formats, read from the client and written upstream: W3C Trace Context
+ * (`traceparent`), B3 (multi-header `X-B3-*` and single `b3`), Jaeger (`uber-trace-id`) and
+ * OpenTracing (`ot-tracer-*`), with Kong's format names. Every value is bounded before it is
+ * parsed (a header over 256 bytes, or sent twice, is ignored) and every pattern is linear.
+ */
+import type { GatewayRequest } from '../../pipeline/plugin.ts';
+import { traceId128 } from './ids.ts';
+
+/** The formats Tollgate reads and writes. */
+export const FORMATS = ['w3c', 'b3', 'b3-single', 'jaeger', 'ot'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** Kong's formats Tollgate does not carry (vendor headers): refused at load with a message. */
+export const UNSUPPORTED_FORMATS = ['aws', 'datadog', 'gcp', 'instana'] as const;
+
+/** What a client's tracing headers said. */
+export interface Extracted {
+  /** The extractor that matched (`b3` for both B3 forms, as in Kong). */
+  readonly format: Format;
+  /** 16 or 32 lower-case hex; null when the header carried only a sampling decision (`b3: 1`). */
+  readonly traceId: string | null;
+  /** The client's span: the parent of the gateway's. */
+  readonly spanId: string | null;
+  /** The client's sampling decision; null when it made none. */
+  readonly sampled: boolean | null;
+  /** B3 came as the single `b3` header (so `preserve` answers in kind). */
+  readonly singleHeader: boolean;
+  /** B3 debug flag (`X-B3-Flags: 1`, `b3: ...-d`). */
+  readonly debug: boolean;
+}
+
+/** What the gateway sends upstream. */
+export interface Injected {
+  /** 16 or 32 hex. */
+  readonly traceId: string;
+  /** The span the upstream's span is a child of (the gateway's upstream-call span). */
+  readonly spanId: string;
+  /** Its parent: the gateway's request span. */
+  readonly parentSpanId: string;
+  readonly sampled: boolean;
+  readonly debug: boolean;
+}
+
+const MAX_VALUE = 256;
+
+/** A header's single value, or null when absent, repeated or too long to be a trace header. */
+function one(req: GatewayRequest, name: string): string | null {
+  const v = req.headers[name];
+  if (typeof v !== 'string' || v.length > MAX_VALUE) return null;
+  return v;
+}
+
+// W3C Trace Context: version-traceid-parentid-flags; a future version may append fields.
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO32 = '0'.repeat(32);
+const ZERO16 = '0'.repeat(16);
+const ALL_ZERO = /^0+$/;
+
+function w3c(req: GatewayRequest): Extracted | null {
+  const v = one(req, 'traceparent');
+  if (v === null) return null;
+  const m = TRACEPARENT.exec(v.trim());
+  if (m === null) return null;
+  const [, version, traceId, spanId, flags, rest] = m;
+  // Version ff is invalid; version 00 has no trailing fields (W3C Trace Context, section 3.2).
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return null;
+  if (traceId === ZERO32 || spanId === ZERO16) return null;
+  return {
+    format: 'w3c',
+    traceId: traceId!,
+    spanId: spanId!,
+    sampled: (Number.parseInt(flags!, 16) & 1) === 1,
+    singleHeader: false,
+    debug: false,
+  };
+}
+
+const HEX_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
+const HEX_SPAN = /^[0-9a-f]{16}$/;
+const B3_SINGLE = /^([0-9a-f]{16}|[0-9a-f]{32})-([0-9a-f]{16})(?:-([01d]))?(?:-([0-9a-f]{16}))?$/;
+
+function b3Sampled(v: string | null): boolean | null {
+  if (v === '1' || v === 'true' || v === 'd') return true;
+  if (v === '0' || v === 'false') return false;
+  return null;
+}
+
+function b3(req: GatewayRequest): Extracted | null {
+  const single = one(req, 'b3');
+  if (single !== null) {
+    const s = single.trim().toLowerCase();
+    // A sampling decision alone: `b3: 0`, `b3: 1`, `b3: d`.
+    if (s.length === 1) {
+      const sampled = b3Sampled(s);
+      if (sampled === null) return null;
+      return { format: 'b3', traceId: null, spanId: null, sampled, singleHeader: true, debug: s === 'd' };
+    }
+    const m = B3_SINGLE.exec(s);
+    if (m !== null && m[1] !== ZERO32 && m[1] !== ZERO16 && m[2] !== ZERO16) {
+      return {
+        format: 'b3',
+        traceId: m[1]!,
+        spanId: m[2]!,
+        sampled: b3Sampled(m[3] ?? null),
+        singleHeader: true,
+        debug: m[3] === 'd',
+      };
+    }
+    return null;
+  }
+  const traceId = one(req, 'x-b3-traceid')?.toLowerCase() ?? null;
+  const spanId = one(req, 'x-b3-spanid')?.toLowerCase() ?? null;
+  const debug = one(req, 'x-b3-flags') === '1';
+  const sampled = debug ? true : b3Sampled(one(req, 'x-b3-sampled')?.toLowerCase() ?? null);
+  if (traceId === null || spanId === null) {
+    if (sampled === null) return null;
+    return { format: 'b3', traceId: null, spanId: null, sampled, singleHeader: false, debug };
+  }
+  if (!HEX_ID.test(traceId) || !HEX_SPAN.test(spanId) || ALL_ZERO.test(traceId) || spanId === ZERO16) return null;
+  return { format: 'b3', traceId, spanId, sampled, singleHeader: false, debug };
+}
+
+// Jaeger: {trace-id}:{span-id}:{parent-span-id}:{flags}, hex without leading zeros; ':' may come as %3A.
+const UBER = /^([0-9a-f]{1,32}):([0-9a-f]{1,16}):([0-9a-f]{1,16}):([0-9a-f]{1,2})$/;
+
+function jaeger(req: GatewayRequest): Extracted | null {
+  const v = one(req, 'uber-trace-id');
+  if (v === null) return null;
+  const m = UBER.exec(v.trim().toLowerCase().replaceAll('%3a', ':'));
+  if (m === null) return null;
+  const raw = m[1]!;
+  const traceId = raw.length <= 16 ? raw.padStart(16, '0') : raw.padStart(32, '0');
+  const spanId = m[2]!.padStart(16, '0');
+  if (ALL_ZERO.test(traceId) || spanId === ZERO16) return null;
+  const flags = Number.parseInt(m[4]!, 16);
+  return {
+    format: 'jaeger',
+    traceId,
+    spanId,
+    sampled: (flags & 1) === 1,
+    singleHeader: false,
+    debug: (flags & 2) === 2,
+  };
+}
+
+function ot(req: GatewayRequest): Extracted | null {
+  const traceId = one(req, 'ot-tracer-traceid')?.toLowerCase() ?? null;
+  const spanId = one(req, 'ot-tracer-spanid')?.toLowerCase() ?? null;
+  if (traceId === null || spanId === null) return null;
+  if (!HEX_ID.test(traceId) || !HEX_SPAN.test(spanId) || ALL_ZERO.test(traceId) || spanId === ZERO16) return null;
+  return {
+    format: 'ot',
+    traceId,
+    spanId,
+    sampled: b3Sampled(one(req, 'ot-tracer-sampled')),
+    singleHeader: false,
+    debug: false,
+  };
+}
+
+/** Extractors by Kong's name (`b3` reads both B3 forms). */
+export const EXTRACTORS: Readonly<Record<Exclude<Format, 'b3-single'>, (req: GatewayRequest) => Extracted | null>> = {
+  w3c,
+  b3,
+  jaeger,
+  ot,
+};
+
+/** Writes the context in one format on the request sent upstream. */
+export function inject(req: GatewayRequest, format: Format, ctx: Injected): void {
+  switch (format) {
+    case 'w3c':
+      req.setUpstreamHeader('traceparent', `00-${traceId128(ctx.traceId)}-${ctx.spanId}-${ctx.sampled ? '01' : '00'}`);
+      return;
+    case 'b3':
+      req.setUpstreamHeader('x-b3-traceid', ctx.traceId);
+      req.setUpstreamHeader('x-b3-spanid', ctx.spanId);
+      req.setUpstreamHeader('x-b3-parentspanid', ctx.parentSpanId);
+      // B3: the debug flag implies sampling, and the two are not sent together.
+      if (ctx.debug) {
+        req.setUpstreamHeader('x-b3-flags', '1');
+        req.removeUpstreamHeader('x-b3-sampled');
+      } else req.setUpstreamHeader('x-b3-sampled', ctx.sampled ? '1' : '0');
+      return;
+    case 'b3-single':
+      req.setUpstreamHeader(
+        'b3',
+        `${ctx.traceId}-${ctx.spanId}-${ctx.debug ? 'd' : ctx.sampled ? '1' : '0'}-${ctx.parentSpanId}`,
+      );
+      return;
+    case 'jaeger':
+      req.setUpstreamHeader(
+        'uber-trace-id',
+        `${ctx.traceId}:${ctx.spanId}:${ctx.parentSpanId}:0${(ctx.sampled ? 1 : 0) | (ctx.debug ? 2 : 0)}`,
+      );
+      return;
+    case 'ot':
+      req.setUpstreamHeader('ot-tracer-traceid', ctx.traceId);
+      req.setUpstreamHeader('ot-tracer-spanid', ctx.spanId);
+      req.setUpstreamHeader('ot-tracer-sampled', ctx.sampled ? '1' : '0');
+      return;
+  }
+}

@@ -1,0 +1,148 @@
+/**
+ * Kong's `propagation` record (`extract`, `inject`, `clear`, `default_format`) and its legacy
+ * spelling (`header_type`, `default_header_type`), compiled once at load; and the per-request trace
+ * the tracing plugins share: the first one to run reads the client's headers and picks the ids, the
+ * others reuse them, so every backend and the upstream see one trace.
+ *
+ * Per request this costs a header lookup per extractor and two random span ids (a trace id too when
+ * the client sent none): no span objects exist until a sampled request's log phase.
+ */
+import { PluginConfigError } from '../../errors.ts';
+import type { GatewayRequest } from '../../pipeline/plugin.ts';
+import { EXTRACTORS, type Extracted, FORMATS, type Format, inject } from './formats.ts';
+import { newSpanId, newTraceId } from './ids.ts';
+
+/** Kong's `propagation` record. */
+export interface PropagationRecord {
+  extract?: string[] | null;
+  inject?: string[] | null;
+  clear?: string[] | null;
+  default_format: string;
+}
+
+/** The propagation-related fields of a tracing plugin's config. */
+export interface PropagationSettings {
+  propagation: PropagationRecord;
+  header_type?: string | null;
+  default_header_type?: string | null;
+}
+
+type Extractor = Exclude<Format, 'b3-single'>;
+
+// Kong's legacy `header_type: preserve` order of extraction (the vendor formats it also tried are not carried).
+const LEGACY_EXTRACT: readonly Extractor[] = ['b3', 'w3c', 'jaeger', 'ot'];
+
+function supported(value: string, path: string): Format {
+  if ((FORMATS as readonly string[]).includes(value)) return value as Format;
+  throw new PluginConfigError(
+    path,
+    `the \`${value}\` trace header format is not supported by Tollgate (supported: ${FORMATS.join(', ')})`,
+  );
+}
+
+export class Propagation {
+  readonly extract: readonly Extractor[];
+  readonly inject: readonly (Format | 'preserve')[];
+  readonly defaultFormat: Format;
+  readonly clear: readonly string[];
+
+  /** Kong's `get_plugin_params`: the new record wins when any of its lists is set, else `header_type` is translated. */
+  constructor(config: PropagationSettings) {
+    const p = config.propagation;
+    this.defaultFormat = supported(p.default_format, 'propagation.default_format');
+    this.clear = (p.clear ?? []).map((h) => h.toLowerCase());
+    if (p.extract != null || p.inject != null || p.clear != null) {
+      this.extract = (p.extract ?? []).map((f, i) => supported(f, `propagation.extract[${i}]`) as Extractor);
+      this.inject = (p.inject ?? []).map((f, i) =>
+        f === 'preserve' ? 'preserve' : supported(f, `propagation.inject[${i}]`),
+      );
+      return;
+    }
+    let defaultFormat = this.defaultFormat;
+    if (config.default_header_type != null) {
+      defaultFormat = supported(config.default_header_type, 'default_header_type');
+      this.defaultFormat = defaultFormat;
+    }
+    const headerType = config.header_type ?? 'preserve';
+    if (headerType === 'preserve') {
+      this.extract = LEGACY_EXTRACT;
+      this.inject = ['preserve'];
+    } else if (headerType === 'ignore') {
+      this.extract = [];
+      this.inject = [defaultFormat];
+    } else {
+      this.extract = LEGACY_EXTRACT;
+      this.inject = ['preserve', supported(headerType, 'header_type')];
+    }
+  }
+}
+
+/** The trace of one request, shared by the tracing plugins of its route. */
+export interface RequestTrace {
+  /** 32 hex, or 16 when the client's 64-bit id (B3, OT, Jaeger) or Zipkin's `traceid_byte_count: 8` says so. */
+  readonly traceId: string;
+  /** The gateway's span for the whole request. */
+  readonly spanId: string;
+  /** The gateway's span for the upstream call: the parent the upstream sees. */
+  readonly upstreamSpanId: string;
+  /** The client's span, when its headers carried one. */
+  readonly parentSpanId: string | null;
+  /** What the client's headers said, or null. */
+  readonly extracted: Extracted | null;
+}
+
+const TRACE_KEY = 'tollgate.trace';
+
+/** The request's trace: read from the client by the first tracing plugin, reused by the others. */
+export function requestTrace(req: GatewayRequest, propagation: Propagation, traceIdBytes: 8 | 16 = 16): RequestTrace {
+  const shared = req.ctx[TRACE_KEY] as RequestTrace | undefined;
+  if (shared !== undefined) return shared;
+  let extracted: Extracted | null = null;
+  for (const name of propagation.extract) {
+    extracted = EXTRACTORS[name](req);
+    if (extracted !== null) break;
+  }
+  const trace: RequestTrace = {
+    traceId: extracted?.traceId ?? newTraceId(traceIdBytes),
+    spanId: newSpanId(),
+    upstreamSpanId: newSpanId(),
+    parentSpanId: extracted?.spanId ?? null,
+    extracted,
+  };
+  req.ctx[TRACE_KEY] = trace;
+  return trace;
+}
+
+/** Kong's parent-based sampler: the client's decision when it made one, else `rate`. */
+export function sampled(trace: RequestTrace, rate: number): boolean {
+  const parent = trace.extracted?.sampled;
+  if (parent !== null && parent !== undefined) return parent;
+  return rate >= 1 || (rate > 0 && Math.random() < rate);
+}
+
+/** Clears the configured headers, then writes the trace in every `inject` format on the upstream request. */
+export function propagate(
+  req: GatewayRequest,
+  propagation: Propagation,
+  trace: RequestTrace,
+  isSampled: boolean,
+): void {
+  for (const h of propagation.clear) req.removeUpstreamHeader(h);
+  if (propagation.inject.length === 0) return;
+  const ctx = {
+    traceId: trace.traceId,
+    spanId: trace.upstreamSpanId,
+    parentSpanId: trace.spanId,
+    sampled: isSampled,
+    debug: trace.extracted?.debug === true,
+  };
+  for (const f of propagation.inject) {
+    let format: Format;
+    if (f === 'preserve') {
+      const from = trace.extracted?.format ?? null;
+      format =
+        from === null ? propagation.defaultFormat : from === 'b3' && trace.extracted!.singleHeader ? 'b3-single' : from;
+    } else format = f;
+    inject(req, format, ctx);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The `opentelemetry` plugin: Kong 3's opentelemetry. In `access` it reads the client's trace
+ * context (W3C `traceparent` by default; B3, Jaeger, OT as configured), decides sampling (the
+ * client's decision, else `sampling_rate`) and writes the context on the upstream request, with the
+ * gateway's upstream-call span as the parent the upstream sees. In `log`, a sampled request's spans
+ * (the request, the upstream call, plugin steps that waited on I/O) go through Kong 3's queue to
+ * `traces_endpoint` as OTLP/HTTP protobuf, after the response, never delaying it.
+ * An unsampled request costs the header lookups and two span ids: no span object is built.
+ * The OTLP encoder (@opentelemetry/otlp-transformer) is loaded on the first export.
+ */
+import { hostname } from 'node:os';
+import schema from '../../../schemas/plugins/opentelemetry.schema.json' with { type: 'json' };
+import type { DependencyHealth, GatewayRequest, GatewayResponse, LogEntry, PluginHandlers } from '../../index.ts';
+import { definePlugin, PluginConfigError, VERSION } from '../../index.ts';
+import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
+import {
+  HttpExporter,
+  Propagation,
+  type PropagationRecord,
+  propagate,
+  type RequestTrace,
+  requestTrace,
+  sampled,
+  traceId128,
+} from '../../lib/tracing/index.ts';
+import { type OtlpSpan, type Resource, requestSpans, type Scope } from './spans.ts';
+
+export interface OpenTelemetryConfig {
+  traces_endpoint: string | null;
+  endpoint?: string | null;
+  logs_endpoint: string | null;
+  headers: Record<string, string> | null;
+  resource_attributes: Record<string, string> | null;
+  queue: QueueConfig;
+  batch_span_count: number | null;
+  batch_flush_delay: number | null;
+  connect_timeout: number;
+  send_timeout: number;
+  read_timeout: number;
+  http_response_header_for_traceid: string | null;
+  header_type: string;
+  sampling_rate: number | null;
+  propagation: PropagationRecord;
+}
+
+/** Per request, in `req.ctx`: the trace when this plugin sampled it, false when it did not. */
+const SAMPLED = 'opentelemetry.sampled';
+
+type Serializer = { serializeRequest(spans: unknown[]): Uint8Array | undefined };
+let encoder: Promise<Serializer> | null = null;
+
+/** The OTLP encoder, imported once, on the first export of any instance. */
+function otlpEncoder(): Promise<Serializer> {
+  encoder ??= import('@opentelemetry/otlp-transformer').then((m) => m.ProtobufTraceSerializer as unknown as Serializer);
+  return encoder;
+}
+
+class OpenTelemetry implements PluginHandlers {
+  private readonly propagation: Propagation;
+  private readonly rate: number;
+  private readonly exporter: HttpExporter;
+  private readonly queueConfig: QueueConfig;
+  private readonly resource: Resource;
+  private readonly scope: Scope = { name: 'tollgate', version: VERSION };
+  private readonly traceHeader: string | null;
+  private queue: LogQueue<OtlpSpan> | null = null;
+  /** Only when `http_response_header_for_traceid` is set: a response handler costs every request. */
+  readonly response?: (req: GatewayRequest, res: GatewayResponse) => void;
+
+  constructor(
+    config: OpenTelemetryConfig,
+    private readonly warn: (msg: string) => void,
+  ) {
+    const endpoint = config.traces_endpoint ?? config.endpoint ?? null;
+    if (endpoint === null) throw new PluginConfigError('traces_endpoint', 'traces_endpoint is required');
+    if (config.logs_endpoint != null) {
+      throw new PluginConfigError(
+        'logs_endpoint',
+        'OTLP log export is not supported by Tollgate: send logs with http-log (docs/logging.md) and leave logs_endpoint unset',
+      );
+    }
+    this.propagation = new Propagation(config);
+    // Kong falls back to kong.conf's tracing_sampling_rate; Tollgate has none, so unset means every request.
+    this.rate = config.sampling_rate ?? 1;
+    this.exporter = new HttpExporter(
+      {
+        url: endpoint,
+        headers: config.headers ?? {},
+        connectTimeout: config.connect_timeout,
+        sendTimeout: config.send_timeout,
+        readTimeout: config.read_timeout,
+      },
+      'application/x-protobuf',
+    );
+    // Kong's deprecated batch settings still win when a file sets them.
+    this.queueConfig = {
+      ...config.queue,
+      ...(config.batch_span_count != null ? { max_batch_size: config.batch_span_count } : null),
+      ...(config.batch_flush_delay != null ? { max_coalescing_delay: config.batch_flush_delay } : null),
+    };
+    this.resource = {
+      attributes: {
+        'service.name': 'kong',
+        'service.version': VERSION,
+        'service.instance.id': hostname(),
+        ...(config.resource_attributes ?? {}),
+      },
+    };
+    this.traceHeader = config.http_response_header_for_traceid?.toLowerCase() ?? null;
+    if (this.traceHeader !== null) this.response = this.answerTraceId;
+  }
+
+  access(req: GatewayRequest): void {
+    const trace = requestTrace(req, this.propagation);
+    const isSampled = sampled(trace, this.rate);
+    req.ctx[SAMPLED] = isSampled ? trace : false;
+    propagate(req, this.propagation, trace, isSampled);
+  }
+
+  private answerTraceId(req: GatewayRequest, res: GatewayResponse): void {
+    const trace = req.ctx[SAMPLED];
+    if (trace) res.setHeader(this.traceHeader!, traceId128((trace as RequestTrace).traceId));
+  }
+
+  log(req: GatewayRequest, entry: LogEntry): void {
+    const decided = req.ctx[SAMPLED] as RequestTrace | false | undefined;
+    if (decided === false) return;
+    let trace = decided;
+    if (trace === undefined) {
+      // An earlier plugin answered before this one's access handler ran (key-auth's 401, say):
+      // the request is still traced, as the client's context or the sampler decide.
+      trace = requestTrace(req, this.propagation);
+      if (!sampled(trace, this.rate)) return;
+    }
+    this.queue ??= new LogQueue<OtlpSpan>('opentelemetry', this.queueConfig, (batch) => this.send(batch), this.warn);
+    for (const span of requestSpans(req, entry, trace, this.resource, this.scope)) this.queue.add(span);
+  }
+
+  private async send(batch: OtlpSpan[]): Promise<void> {
+    const body = (await otlpEncoder()).serializeRequest(batch);
+    if (body === undefined) throw new Error('the OTLP encoder produced nothing');
+    await this.exporter.send(body);
+  }
+
+  health(): DependencyHealth[] {
+    return [queueHealth('otlp_traces', this.exporter.label, this.queue as LogQueue<unknown> | null)];
+  }
+
+  async close(): Promise<void> {
+    await this.queue?.close();
+    await this.exporter.close();
+  }
+}
+
+export default definePlugin<OpenTelemetryConfig>({
+  name: 'opentelemetry',
+  version: '1.0.0',
+  // Kong's priority for opentelemetry.
+  priority: 14,
+  schema,
+  create(config, context) {
+    return new OpenTelemetry(config, (msg) => context.log.warn(msg));
+  },
+});

@@ -1,0 +1,138 @@
+/**
+ * Zipkin v2 spans of one sampled request, with Kong's names and tags: the request span (SERVER,
+ * named by the method, or method and path), and the proxied call (CLIENT, `NAME (proxy)`), whose
+ * id is the parent the upstream received. Timestamps and durations in microseconds.
+ */
+import type { GatewayRequest, LogEntry } from '../../index.ts';
+import type { RequestTrace } from '../../lib/tracing/index.ts';
+import type { ZipkinConfig } from './index.ts';
+
+export interface ZipkinSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name: string;
+  kind: 'SERVER' | 'CLIENT';
+  timestamp: number;
+  duration: number;
+  localEndpoint: { serviceName: string };
+  remoteEndpoint?: { serviceName?: string; ipv4?: string; ipv6?: string; port?: number };
+  tags: Record<string, string>;
+  annotations?: { timestamp: number; value: string }[];
+}
+
+const MAX_TAGS_HEADER = 4096;
+const MAX_TAGS = 32;
+const NO_TAGS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Kong's `tags_header`: `name=value; name=value` pairs (at most 32, from a header of at most 4 KiB). */
+export function requestTags(value: string | string[] | undefined): Readonly<Record<string, string>> {
+  if (value === undefined) return NO_TAGS;
+  const text = typeof value === 'string' ? value : value.join(';');
+  if (text.length > MAX_TAGS_HEADER) return NO_TAGS;
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const pair of text.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) continue;
+    const name = pair.slice(0, eq).trim();
+    if (name === '' || name === '__proto__') continue;
+    out[name] = pair.slice(eq + 1).trim();
+    if (++n >= MAX_TAGS) break;
+  }
+  return out;
+}
+
+const micros = (ms: number): number => Math.round(ms * 1000);
+
+function endpoint(ip: string, port: number | undefined): NonNullable<ZipkinSpan['remoteEndpoint']> {
+  const out: NonNullable<ZipkinSpan['remoteEndpoint']> = ip.includes(':') ? { ipv6: ip } : { ipv4: ip };
+  if (port !== undefined) out.port = port;
+  return out;
+}
+
+export function zipkinSpans(
+  req: GatewayRequest,
+  entry: LogEntry,
+  trace: RequestTrace,
+  config: ZipkinConfig,
+  requestTags: Readonly<Record<string, string>>,
+): ZipkinSpan[] {
+  const local = { serviceName: config.local_service_name };
+  const name = config.http_span_name === 'method_path' ? `${req.method} ${req.path}` : req.method;
+  const tags: Record<string, string> = {
+    lc: 'kong',
+    'http.method': req.method,
+    'http.host': req.host,
+    'http.path': req.path,
+    'http.protocol': req.scheme,
+    'http.status_code': String(entry.status),
+    'kong.route': req.route.id,
+    'kong.source': entry.source,
+  };
+  if (req.route.name !== null) tags['kong.route_name'] = req.route.name;
+  if (req.service !== null) {
+    tags['kong.service'] = req.service.id;
+    if (req.service.name !== null) tags['kong.service_name'] = req.service.name;
+  }
+  if (req.consumer !== null) tags['kong.consumer'] = req.consumer.id;
+  if (config.include_credential && req.credential !== null) tags['kong.credential'] = req.credential.id;
+  if (entry.reason !== null) tags['kong.reason'] = entry.reason;
+  if (entry.status >= 500 || entry.error !== null) tags.error = 'true';
+  for (const t of config.static_tags ?? []) tags[t.name] = t.value;
+  for (const k in requestTags) tags[k] = requestTags[k]!;
+
+  const request: ZipkinSpan = {
+    traceId: trace.traceId,
+    id: trace.spanId,
+    name,
+    kind: 'SERVER',
+    timestamp: micros(entry.startedAt),
+    duration: Math.max(1, micros(entry.latency)),
+    localEndpoint: local,
+    remoteEndpoint: endpoint(req.clientIp, req.raw.socket?.remotePort),
+    tags,
+  };
+  if (trace.parentSpanId !== null) request.parentId = trace.parentSpanId;
+  const steps = entry.pluginSteps;
+  if (steps.length > 0) {
+    if (config.phase_duration_flavor === 'tags') {
+      for (const s of steps)
+        tags[`kong.${s.phase}.plugin.${s.plugin}.duration_ms`] = String(Math.round(s.end - s.start));
+    } else {
+      request.annotations = [];
+      for (const s of steps) {
+        request.annotations.push(
+          { timestamp: micros(s.start), value: `kong.${s.phase}.plugin.${s.plugin}.start` },
+          { timestamp: micros(s.end), value: `kong.${s.phase}.plugin.${s.plugin}.finish` },
+        );
+      }
+    }
+  }
+  const spans = [request];
+  if (entry.upstreamStartedAt >= 0) {
+    const svc = req.service;
+    const proxyTags: Record<string, string> = {};
+    if (svc !== null) proxyTags['peer.hostname'] = svc.host;
+    if (entry.upstreamLatency < 0 && entry.error !== null) proxyTags.error = 'true';
+    const remote: NonNullable<ZipkinSpan['remoteEndpoint']> = {
+      serviceName: svc?.name ?? config.default_service_name ?? 'unknown-service-name',
+    };
+    if (svc !== null) remote.port = svc.port;
+    const end =
+      entry.upstreamLatency >= 0 ? entry.upstreamStartedAt + entry.upstreamLatency : entry.startedAt + entry.latency;
+    spans.push({
+      traceId: trace.traceId,
+      id: trace.upstreamSpanId,
+      parentId: trace.spanId,
+      name: `${name} (proxy)`,
+      kind: 'CLIENT',
+      timestamp: micros(entry.upstreamStartedAt),
+      duration: Math.max(1, micros(end - entry.upstreamStartedAt)),
+      localEndpoint: local,
+      remoteEndpoint: remote,
+      tags: proxyTags,
+    });
+  }
+  return spans;
+}

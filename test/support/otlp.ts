@@ -1,0 +1,121 @@
+/**
+ * A minimal decoder of OTLP/HTTP protobuf trace exports (ExportTraceServiceRequest), written from
+ * the protobuf wire format and the field numbers of opentelemetry-proto's trace.proto, so tests
+ * check what a collector would read without trusting the encoder under test.
+ */
+
+type Field = { wire: number; bytes?: Buffer; num?: bigint };
+
+function varint(buf: Buffer, pos: { i: number }): bigint {
+  let out = 0n;
+  let shift = 0n;
+  for (;;) {
+    if (pos.i >= buf.length) throw new Error('truncated varint');
+    const b = buf[pos.i++]!;
+    out |= BigInt(b & 0x7f) << shift;
+    if ((b & 0x80) === 0) return out;
+    shift += 7n;
+    if (shift > 63n) throw new Error('varint too long');
+  }
+}
+
+/** Fields of one message by number, in order. */
+function fields(buf: Buffer): Map<number, Field[]> {
+  const out = new Map<number, Field[]>();
+  const pos = { i: 0 };
+  while (pos.i < buf.length) {
+    const key = Number(varint(buf, pos));
+    const no = key >>> 3;
+    const wire = key & 7;
+    let f: Field;
+    if (wire === 0) f = { wire, num: varint(buf, pos) };
+    else if (wire === 1) {
+      f = { wire, num: buf.readBigUInt64LE(pos.i), bytes: buf.subarray(pos.i, pos.i + 8) };
+      pos.i += 8;
+    } else if (wire === 2) {
+      const len = Number(varint(buf, pos));
+      f = { wire, bytes: buf.subarray(pos.i, pos.i + len) };
+      pos.i += len;
+    } else if (wire === 5) {
+      f = { wire, num: BigInt(buf.readUInt32LE(pos.i)) };
+      pos.i += 4;
+    } else throw new Error(`unsupported wire type ${wire}`);
+    const list = out.get(no) ?? [];
+    list.push(f);
+    out.set(no, list);
+  }
+  return out;
+}
+
+const str = (f: Field | undefined): string => f?.bytes?.toString('utf8') ?? '';
+const hex = (f: Field | undefined): string => f?.bytes?.toString('hex') ?? '';
+
+export type AttrValue = string | number | boolean | null;
+
+function attributes(list: Field[] | undefined): Record<string, AttrValue> {
+  const out: Record<string, AttrValue> = {};
+  for (const kv of list ?? []) {
+    const m = fields(kv.bytes!);
+    const key = str(m.get(1)?.[0]);
+    const any = m.get(2)?.[0]?.bytes;
+    if (any === undefined) {
+      out[key] = null;
+      continue;
+    }
+    const v = fields(any);
+    if (v.has(1)) out[key] = str(v.get(1)![0]);
+    else if (v.has(2)) out[key] = v.get(2)![0]!.num === 1n;
+    else if (v.has(3)) out[key] = Number(BigInt.asIntN(64, v.get(3)![0]!.num!));
+    else if (v.has(4)) out[key] = v.get(4)![0]!.bytes!.readDoubleLE(0);
+    else out[key] = null;
+  }
+  return out;
+}
+
+export interface DecodedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  /** OTLP numbering: 1 internal, 2 server, 3 client. */
+  kind: number;
+  startNs: bigint;
+  endNs: bigint;
+  attributes: Record<string, AttrValue>;
+  statusCode: number;
+  resource: Record<string, AttrValue>;
+  scope: string;
+}
+
+/** Every span of an ExportTraceServiceRequest body. */
+export function decodeTraceExport(body: Buffer): DecodedSpan[] {
+  const out: DecodedSpan[] = [];
+  for (const rs of fields(body).get(1) ?? []) {
+    const rsf = fields(rs.bytes!);
+    const resourceMsg = rsf.get(1)?.[0]?.bytes;
+    const resource = resourceMsg === undefined ? {} : attributes(fields(resourceMsg).get(1));
+    for (const ss of rsf.get(2) ?? []) {
+      const ssf = fields(ss.bytes!);
+      const scopeMsg = ssf.get(1)?.[0]?.bytes;
+      const scope = scopeMsg === undefined ? '' : str(fields(scopeMsg).get(1)?.[0]);
+      for (const sp of ssf.get(2) ?? []) {
+        const f = fields(sp.bytes!);
+        const status = f.get(15)?.[0]?.bytes;
+        out.push({
+          traceId: hex(f.get(1)?.[0]),
+          spanId: hex(f.get(2)?.[0]),
+          parentSpanId: hex(f.get(4)?.[0]),
+          name: str(f.get(5)?.[0]),
+          kind: Number(f.get(6)?.[0]?.num ?? 0n),
+          startNs: f.get(7)?.[0]?.num ?? 0n,
+          endNs: f.get(8)?.[0]?.num ?? 0n,
+          attributes: attributes(f.get(9)),
+          statusCode: status === undefined ? 0 : Number(fields(status).get(3)?.[0]?.num ?? 0n),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return out;
+}
