@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { ResponseContext, TransformError } from '../pipeline/request.ts';
+import { errorBodyWithRequestId, ResponseContext, TransformError } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import { hasClientBody, type ProxyRequest } from './context.ts';
@@ -100,7 +100,7 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
       headers['content-type'] ??= 'text/plain; charset=utf-8';
     } else {
       try {
-        body = JSON.stringify(st >= 400 ? withRequestId(rc, b) : b);
+        body = JSON.stringify(errorBodyWithRequestId(st, b, rc.id));
       } catch (err) {
         pluginFailed(rc, by, 'access', err);
         return;
@@ -112,18 +112,6 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
     headers['content-length'] = '0';
   }
   return respond(rc, new ResponseContext(st, headers, true), body);
-}
-
-/**
- * The one rule for error bodies: a plugin's JSON error answer (an object: Kong's `{"message": ...}`,
- * jwt's `{"exp": ...}`) carries the request id, as the gateway's own errors do, so a client's report
- * can be found in the logs. Other bodies (arrays, text a config wrote) are sent as given.
- */
-function withRequestId(rc: ProxyRequest, b: unknown): unknown {
-  if (typeof b !== 'object' || b === null || Array.isArray(b)) return b;
-  const proto = Object.getPrototypeOf(b);
-  if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(b, 'request_id')) return b;
-  return { ...(b as Record<string, unknown>), request_id: rc.id };
 }
 
 /** Answers with a catalogued error: `{"message": ..., "request_id": ...}` and Kong's status. */

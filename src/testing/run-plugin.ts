@@ -238,6 +238,7 @@ async function runOnce(
   rc.response = res;
   const responseResult = inst.handlers.response?.(rc, res);
   await bounded(responseResult, timeout, 'response');
+  // The body as the plugin gave it to exit(); the gateway adds `request_id` to a JSON error body on the wire.
   let body: unknown = rc.exited ? rc.exitBody : request.upstream?.body;
   if (res.bodyTransforms !== null) {
     const raw = Buffer.isBuffer(body)
@@ -254,6 +255,7 @@ async function runOnce(
   // The log phase sees the finished exchange as the gateway records it: status, headers sent, who answered.
   rc.status = res.status;
   rc.source = rc.exited ? inst.name : null;
+  rc.reason = rc.exited ? rc.exitReason : null;
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) rc.res.setHeader(k, v as string | string[]);
   inst.handlers.log?.(
     rc,

@@ -42,6 +42,7 @@ describe('trace context propagation', () => {
       },
       { name: 'ignore', paths: ['/ignore'], plugins: zipkin({ header_type: 'ignore', default_header_type: 'w3c' }) },
       { name: 'never', paths: ['/never'], plugins: zipkin({ sample_ratio: 0, default_header_type: 'w3c' }) },
+      { name: 'answered', paths: ['/answered'], plugins: zipkin({ http_response_header_for_traceid: 'X-Trace-Id' }) },
     ]);
   });
 
@@ -123,6 +124,16 @@ describe('trace context propagation', () => {
     assert.equal(W3C.exec(h.traceparent!)![1], TRACE);
     h = await upstreamHeaders(gw, '/ignore/x', { traceparent: `00-${TRACE}-${SPAN}-01` });
     assert.notEqual(W3C.exec(h.traceparent!)![1], TRACE);
+  });
+
+  test('http_response_header_for_traceid gives the client the trace id', async () => {
+    const res = await fetch(`${gw.url}/answered/x`, {
+      headers: { traceparent: `00-${TRACE}-${SPAN}-01` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    assert.equal(res.headers.get('x-trace-id'), TRACE);
   });
 
   test('vendor formats Tollgate does not carry are refused at load, located', async () => {
