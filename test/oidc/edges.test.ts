@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { runValidate } from '../../src/cli/validate.ts';
+import { errorBody } from '../support/error-body.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
 import {
@@ -153,7 +154,7 @@ describe('oidc edges', () => {
     // The same session on a route whose rule wants another user: refused by the rule, not by oidc.
     const strict = await client.fetch(`${stack.gw.url}/strict/page`);
     assert.equal(strict.status, 403);
-    assert.deepEqual(await strict.json(), { message: "Claim 'email' is not accepted" });
+    assert.deepEqual(await errorBody(strict), { message: "Claim 'email' is not accepted" });
   });
 
   test('jwt-claims applies its rules to a verified bearer token; a forged one never reaches them', async () => {
