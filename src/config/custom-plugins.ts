@@ -25,8 +25,9 @@ import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityDeclarationProblem } from './entity-schema.ts';
 import { type LoadOptions, loadConfigText } from './load.ts';
 import type { GatewayConfig } from './model.ts';
+import { parseYamlOffThread } from './parse-off-thread.ts';
 import { pluginValidator, validateGateway } from './schema.ts';
-import { parseYaml } from './yaml.ts';
+import { type ParsedYaml, parseYaml } from './yaml.ts';
 
 /** What `loadCustomPlugins` found. */
 export interface CustomPluginSet {
@@ -161,7 +162,7 @@ export function ensureHook(): void {
 export async function loadCustomPlugins(
   text: string,
   file: string,
-  opts: { plugins?: ReadonlyMap<string, PluginDefinition>; baseDir?: string } = {},
+  opts: { plugins?: ReadonlyMap<string, PluginDefinition>; baseDir?: string; parsed?: ParsedYaml } = {},
 ): Promise<CustomPluginSet> {
   const base = opts.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
   const out: CustomPluginSet = {
@@ -172,7 +173,7 @@ export async function loadCustomPlugins(
     issues: [],
     failed: [],
   };
-  const parsed = parseYaml(text, file);
+  const parsed = opts.parsed ?? parseYaml(text, file);
   const list = customPluginList(parsed.data);
   if (list.length === 0) return out;
 
@@ -263,10 +264,12 @@ export interface LoadedConfig {
  * change) and their content to `source.hash`. Throws one ConfigError with every problem.
  */
 export async function loadConfigWithPlugins(text: string, file: string, opts: LoadOptions = {}): Promise<LoadedConfig> {
-  const custom = await loadCustomPlugins(text, file, { plugins: opts.plugins, baseDir: opts.baseDir });
+  // Parsed once (off the event loop when large), read here for custom_plugins, then loaded.
+  const parsed = opts.parsed ?? (await parseYamlOffThread(text, file));
+  const custom = await loadCustomPlugins(text, file, { plugins: opts.plugins, baseDir: opts.baseDir, parsed });
   let config: GatewayConfig;
   try {
-    config = await loadConfigText(text, file, { ...opts, plugins: custom.plugins });
+    config = await loadConfigText(text, file, { ...opts, plugins: custom.plugins, parsed });
   } catch (err) {
     if (!(err instanceof ConfigError) || custom.issues.length === 0) throw err;
     throw new ConfigError(sortIssues([...custom.issues, ...withoutNoise(err.issues, custom)]));

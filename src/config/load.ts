@@ -6,17 +6,19 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ConfigError, type ConfigIssue, configIssue, formatYamlPath } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
 import type { GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
+import { parseYamlOffThread } from './parse-off-thread.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 import { resolveRefs } from './refs.ts';
 import { checkRouteRegexes } from './regex-checks.ts';
 import { validateGateway } from './schema.ts';
 import { rememberSecrets, secretValues } from './secrets.ts';
-import { parseYaml, type RawIssue, type SourceMap } from './yaml.ts';
+import type { ParsedYaml, RawIssue, SourceMap } from './yaml.ts';
 
 export interface LoadOptions {
   /** Environment for `${NAME}` references; default `process.env`. */
@@ -30,6 +32,8 @@ export interface LoadOptions {
   allowUnsetEnv?: boolean;
   /** Directory relative references and custom plugins resolve against; default the file's (`gateway diff --git`). */
   baseDir?: string;
+  /** `text` already parsed (its data is consumed: resolved and pruned in place). */
+  parsed?: ParsedYaml;
 }
 
 /**
@@ -73,7 +77,9 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const absFile = resolvePath(file);
   const dir = opts.baseDir ?? dirname(absFile);
 
-  const parsed = parseYaml(text, file);
+  // Large files are parsed off the event loop; the phases below yield between them (and compile
+  // between plugins and routes), so a reload of tens of MB never holds the requests being served.
+  const parsed = opts.parsed ?? (await parseYamlOffThread(text, file));
   const { map } = parsed;
   const raw: RawIssue[] = [...parsed.issues];
   const fail = (secrets: ReadonlySet<string>): never => {
@@ -93,6 +99,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const doc = data as Record<string, any>;
 
   const refs = await resolveRefs(doc, dir, env);
+  await yieldToLoop();
   // Known to the process at once: a refused config's values are never printed either.
   rememberSecrets(refs.secrets);
   raw.push(...refs.issues, ...unsetIssues(refs.unset, map, opts.allowUnsetEnv === true));
@@ -133,6 +140,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
       i.message = "Tollgate has a single workspace: _workspace must be 'default'";
   }
   raw.push(...schemaIssues);
+  await yieldToLoop();
   const broken = new WeakSet<object>();
   const pruned: YamlPath[] = [];
   let pass = schemaIssues;
@@ -142,10 +150,12 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
       doc,
       [...kinds.values()].map((k) => k.def),
     ).filter((i) => !isBrokenPath(doc, i.path, broken) && !isUnknown(i.path));
+    await yieldToLoop();
   }
   if (typeof doc._format_version !== 'string') doc._format_version = '3.0';
 
   const built = buildEntities(doc, plugins, raw, broken);
+  await yieldToLoop();
   // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.
   const prunedKeys = pruned.map((p) => formatYamlPath(p));
   const kept = raw.filter(

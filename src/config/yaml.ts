@@ -62,7 +62,7 @@ class Position {
  * a path walks as many levels as it has.
  */
 export class SourceMap {
-  readonly #root = new Position();
+  #root = new Position();
   readonly #lines: LineCounter;
   readonly file: string;
 
@@ -121,6 +121,28 @@ export class SourceMap {
     }
     return n.value !== -1;
   }
+
+  /** Plain data (structured-clonable): a map parsed on a worker thread travels back this way. */
+  dump(): SourceMapDump {
+    return { file: this.file, root: this.#root, lineStarts: this.#lines.lineStarts };
+  }
+
+  static fromDump(d: SourceMapDump): SourceMap {
+    // The cloned tree and line table are adopted as they are: no second pass over a large file's
+    // nodes. The clone's nodes are plain objects with Position's fields, which is all that reading needs.
+    const lines = new LineCounter();
+    lines.lineStarts = d.lineStarts;
+    const map = new SourceMap(d.file, lines);
+    map.#root = d.root as Position;
+    return map;
+  }
+}
+
+export interface SourceMapDump {
+  file: string;
+  /** The root Position, as structured clone leaves it (fields without methods). */
+  root: unknown;
+  lineStarts: number[];
 }
 
 /**

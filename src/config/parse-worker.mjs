@@ -1,0 +1,14 @@
+// Worker thread body of parseYamlOffThread (parse-off-thread.ts): parses one config text and posts
+// back plain data. Plain JavaScript because a worker thread does not inherit the main thread's
+// TypeScript loader on Node 20: it registers tsx itself before importing the parser.
+import { parentPort, workerData } from 'node:worker_threads';
+
+try {
+  const { register } = await import('tsx/esm/api');
+  register();
+} catch {
+  // No tsx: the runtime strips TypeScript itself (Node >= 23.6).
+}
+const { parseYaml } = await import('./yaml.ts');
+const parsed = parseYaml(workerData.text, workerData.file);
+parentPort.postMessage({ data: parsed.data, issues: parsed.issues, map: parsed.map.dump() });
