@@ -7,7 +7,9 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { loadConfigText } from '../../src/config/load.ts';
 import { OFF_THREAD_PARSE_BYTES } from '../../src/config/parse-off-thread.ts';
+import { ConfigError } from '../../src/errors.ts';
 import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
@@ -99,4 +101,18 @@ test('requests on the serving config are answered while a large config reloads',
     await inst.close(0);
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a large file parsed off the event loop reports its problems at their file:line:col', async () => {
+  const text = bigConfig(1500).replace('    url: http://127.0.0.1:2224/base/1200\n', '    url: 12345\n');
+  assert.ok(text.length > OFF_THREAD_PARSE_BYTES);
+  const line = text.split('\n').indexOf('    url: 12345') + 1;
+  const err = await loadConfigText(text, 'big.yaml', { env: {} }).then(
+    () => null,
+    (e: unknown) => e as ConfigError,
+  );
+  assert.ok(err instanceof ConfigError, 'the file is refused');
+  const issue = err.issues.find((i) => i.path === 'services[1201].url');
+  assert.ok(issue !== undefined, JSON.stringify(err.issues.slice(0, 3)));
+  assert.deepEqual([issue.file, issue.line, issue.col], ['big.yaml', line, 10]);
 });
