@@ -191,6 +191,4 @@ test('an admin listener beyond loopback is a warning (it has no access control);
   );
   assert.match(warnings[0]!, /0\.0\.0\.0:8004, which is not a loopback address, and has no access control/);
   assert.match(warnings[0]!, /bind it to 127\.0\.0\.1/);
-  const strict = await gateway(['validate', '--strict', f]);
-  assert.equal(strict.code, 1);
 });
