@@ -23,6 +23,7 @@ import {
   TollgateInstance,
   toIssues,
 } from '../instance.ts';
+import { ensureRunSeed } from '../lib/run-secret.ts';
 import { VERSION } from '../version.ts';
 import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 
@@ -211,6 +212,8 @@ export async function runPrimary(args: StartArgs): Promise<number> {
     }),
   };
 
+  // Before any fork: workers inherit the run's seed, so keys generated for this run agree.
+  ensureRunSeed();
   try {
     inst = await TollgateInstance.start({
       configFile: args.config,

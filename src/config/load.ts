@@ -177,6 +177,8 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const hash = createHash('sha256').update(text);
   for (const [path, content] of refs.files) hash.update('\u0000').update(path).update('\u0000').update(content);
 
+  for (const v of literalSecrets(built)) refs.secrets.add(v);
+  rememberSecrets(refs.secrets);
   const issues = finish(raw, map, refs.secrets);
   if (issues.some((i) => i.severity === 'error')) throw new ConfigError(issues);
 
@@ -195,6 +197,33 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
       warnings: issues,
     },
   };
+}
+
+/** Plugin config fields whose value is a secret even when written literally (session `secret`, oidc `client_secret`, redis `password`). */
+const SECRET_CONFIG_FIELD = /secret|password|passphrase/i;
+/** Shorter literal values are not registered: they would redact ordinary words. */
+const MIN_LITERAL_SECRET = 8;
+
+/**
+ * Secrets written literally in the file (a `${...}` reference is one already): plugin config fields
+ * named like secrets, at any depth, and the fields plugin-declared entities declare secret
+ * (credentials). Registered like referenced values, so they are redacted in every output.
+ */
+function literalSecrets(built: ReturnType<typeof buildEntities>): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown, secret: boolean): void => {
+    if (typeof v === 'string') {
+      if (secret && v.length >= MIN_LITERAL_SECRET) out.push(v);
+    } else if (Array.isArray(v)) for (const x of v) walk(x, secret);
+    else if (v !== null && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) walk(x, secret || SECRET_CONFIG_FIELD.test(k));
+  };
+  for (const p of built.plugins) walk(p.config, false);
+  for (const [kind, list] of Object.entries(built.plugin_entities)) {
+    const fields = built.entity_kinds[kind]?.secrets ?? [];
+    for (const e of list) for (const f of fields) walk(e[f], true);
+  }
+  return out;
 }
 
 /**

@@ -136,7 +136,19 @@ export interface GatewayRequest {
    * in the access log line and the log entries.
    */
   exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>> | null, reason?: string): void;
-  /** True once `exit()` was called. */
+  /**
+   * Answers the request now with an error, like `exit()` (Kong's `kong.response.error`): the body
+   * follows the client's `Accept`, JSON `{"message": ..., "request_id": ...}` by default, Kong's
+   * templates for `text/plain`, `text/html` and `application/xml`. Without a message, Kong's default
+   * for the status. `reason` is the code logged as the request's reason, as with `exit()`.
+   */
+  exitError(
+    status: number,
+    message?: string,
+    headers?: Readonly<Record<string, HeaderValue>> | null,
+    reason?: string,
+  ): void;
+  /** True once `exit()` or `exitError()` was called. */
   readonly exited: boolean;
   /**
    * Marks the request as authenticated (Kong's `kong.client.authenticate`), and sets Kong's

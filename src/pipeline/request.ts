@@ -1,5 +1,5 @@
 // The per-request object plugins see (GatewayRequest). One class, one shape, no per-request closures.
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import { freezeClaims } from '../lib/jwt.ts';
@@ -67,6 +67,8 @@ export class RequestContext implements GatewayRequest {
   exitHeaders: Readonly<Record<string, HeaderValue>> | null = null;
   /** The code the exiting plugin gave, until the answer is sent. */
   exitReason: string | null = null;
+  /** Set by `exitError()`: the exit body is `{ message }`, sent in the format the client accepts. */
+  exitIsError = false;
   /** Why the request ended (the exiting plugin's code, or the catalogued error's); see LogEntry.reason. */
   reason: string | null = null;
   /** Plugin handlers that returned a promise, timed (performance.now() values); null when none did. */
@@ -191,6 +193,20 @@ export class RequestContext implements GatewayRequest {
     this.exitBody = body;
     this.exitHeaders = headers ?? null;
     this.exitReason = reason ?? null;
+    this.exitIsError = false;
+  }
+
+  exitError(
+    status: number,
+    message?: string,
+    headers?: Readonly<Record<string, HeaderValue>> | null,
+    reason?: string,
+  ): void {
+    this.exitStatus = status;
+    this.exitBody = { message: message ?? defaultErrorMessage(status) };
+    this.exitHeaders = headers ?? null;
+    this.exitReason = reason ?? null;
+    this.exitIsError = true;
   }
 
   authenticate(
@@ -313,4 +329,18 @@ export class LogEntryImpl implements LogEntry {
   get responseHeaders(): Readonly<Record<string, string | string[] | number | undefined>> {
     return (this.headersSent ??= this.rc.res.getHeaders() as Record<string, string | string[] | number | undefined>);
   }
+}
+
+/** Kong's default messages (kong.tools.utils get_default_exit_body), then the reason phrase. */
+const DEFAULT_ERROR_MESSAGES: Readonly<Record<number, string>> = {
+  401: 'Unauthorized',
+  404: 'Not found',
+  405: 'Method not allowed',
+  500: 'An unexpected error occurred',
+  502: 'Bad gateway',
+  503: 'Service unavailable',
+};
+
+function defaultErrorMessage(status: number): string {
+  return DEFAULT_ERROR_MESSAGES[status] ?? STATUS_CODES[status] ?? 'Error';
 }

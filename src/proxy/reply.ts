@@ -9,6 +9,7 @@ import { hstsHeader } from '../tls.ts';
 import { hasClientBody, type ProxyRequest } from './context.ts';
 import { addDebugHeaders, wantsDebug } from './debug.ts';
 import { echoBody } from './echo.ts';
+import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
@@ -94,7 +95,12 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
     pluginFailed(rc, by, 'access', new Error(`exit() status must be an integer from 200 to 599, not ${String(st)}`));
     return;
   }
-  if (b !== undefined && b !== null) {
+  const format = rc.exitIsError ? errorFormat(rc.raw.headers.accept) : 'json';
+  if (format !== 'json') {
+    body = errorBodyText(format, (b as { message: string }).message, rc.id);
+    headers['content-type'] ??= ERROR_CONTENT_TYPES[format];
+    headers['content-length'] = String(Buffer.byteLength(body));
+  } else if (b !== undefined && b !== null) {
     if (typeof b === 'string' || Buffer.isBuffer(b)) {
       body = b;
       headers['content-type'] ??= 'text/plain; charset=utf-8';
@@ -114,7 +120,10 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
   return respond(rc, new ResponseContext(st, headers, true), body);
 }
 
-/** Answers with a catalogued error: `{"message": ..., "request_id": ...}` and Kong's status. */
+/**
+ * Answers with a catalogued error and Kong's status: `{"message": ..., "request_id": ...}`, or
+ * Kong's plain, HTML or XML template when the client's Accept asks for one.
+ */
 export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
   const out = rc.res;
   if (out.headersSent) {
@@ -125,10 +134,14 @@ export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
   rc.source ??= 'kong';
   rc.reason ??= code;
   const def = ProxyErrors[code];
-  // A trusted proxy's request id is kept as sent: encoded, it cannot break the body.
-  const body = `{"message":${JSON.stringify(def.message)},"request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`}}`;
+  const format = errorFormat(rc.raw.headers.accept);
+  const body =
+    format === 'json'
+      ? // A trusted proxy's request id is kept as sent: encoded, it cannot break the body.
+        `{"message":${JSON.stringify(def.message)},"request_id":${rc.trustedPeer ? JSON.stringify(rc.id) : `"${rc.id}"`}}`
+      : errorBodyText(format, def.message, rc.id);
   const headers: Record<string, HeaderValue | undefined> = {
-    'content-type': 'application/json; charset=utf-8',
+    'content-type': ERROR_CONTENT_TYPES[format],
     'content-length': String(Buffer.byteLength(body)),
   };
   // A request we refuse before reading its body may leave bytes on the connection: close it.
@@ -175,7 +188,7 @@ export async function answerEcho(rc: ProxyRequest, svc: CompiledService): Promis
     for await (const chunk of source as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > ECHO_BODY_LIMIT) {
-        rc.exit(413, { message: 'Request size limit exceeded' });
+        rc.exitError(413, 'Request size limit exceeded');
         return sendExit(rc, null);
       }
       chunks.push(chunk);

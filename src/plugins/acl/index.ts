@@ -53,11 +53,11 @@ class Acl implements PluginHandlers {
 
     if (consumer === null || ((req.credential === null || this.alwaysAuthenticated) && authenticated !== null)) {
       if (authenticated === null) {
-        if (req.credential) return req.exit(403, FORBIDDEN, null, 'ACL_DENIED');
-        return req.exit(401, UNAUTHORIZED, null, 'NO_CONSUMER');
+        if (req.credential) return req.exitError(403, FORBIDDEN.message, null, 'ACL_DENIED');
+        return req.exitError(401, UNAUTHORIZED.message, null, 'NO_CONSUMER');
       }
       const decision = this.decide(authenticated);
-      if (decision === true) return req.exit(403, FORBIDDEN, null, 'ACL_DENIED');
+      if (decision === true) return req.exitError(403, FORBIDDEN.message, null, 'ACL_DENIED');
       if (!this.hideHeader) req.setUpstreamHeader('x-authenticated-groups', decision);
       return;
     }
@@ -70,10 +70,10 @@ class Acl implements PluginHandlers {
     }
     if (decision === null) {
       // An allow list and a consumer without any group: Kong's 403 with a credential, 401 without.
-      if (req.credential) return req.exit(403, FORBIDDEN, null, 'ACL_DENIED');
-      return req.exit(401, UNAUTHORIZED, null, 'NO_CONSUMER');
+      if (req.credential) return req.exitError(403, FORBIDDEN.message, null, 'ACL_DENIED');
+      return req.exitError(401, UNAUTHORIZED.message, null, 'NO_CONSUMER');
     }
-    if (decision === true) return req.exit(403, FORBIDDEN, null, 'ACL_DENIED');
+    if (decision === true) return req.exitError(403, FORBIDDEN.message, null, 'ACL_DENIED');
     if (!this.hideHeader && decision !== '') req.setUpstreamHeader('x-consumer-groups', decision);
   }
 

@@ -60,7 +60,7 @@ class BasicAuth implements PluginHandlers {
       return;
     }
     if (this.anonymous) return req.authenticate(this.anonymous, null, true);
-    req.exit(401, UNAUTHORIZED, this.challenge, 'INVALID_CREDENTIALS');
+    req.exitError(401, UNAUTHORIZED.message, this.challenge, 'INVALID_CREDENTIALS');
   }
 
   private authenticate(req: GatewayRequest): Entry | null {

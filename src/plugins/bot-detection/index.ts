@@ -69,7 +69,8 @@ class BotDetection implements PluginHandlers {
 
   access(req: GatewayRequest): void {
     const distinct = req.raw.headersDistinct?.['user-agent'];
-    if (distinct !== undefined && distinct.length > 1) return req.exit(400, TWO_AGENTS, null, 'DUPLICATE_USER_AGENT');
+    if (distinct !== undefined && distinct.length > 1)
+      return req.exitError(400, TWO_AGENTS.message, null, 'DUPLICATE_USER_AGENT');
     const header = req.headers['user-agent'];
     if (header === undefined) return;
     // Kong strips surrounding whitespace before matching.
@@ -79,7 +80,7 @@ class BotDetection implements PluginHandlers {
       verdict = this.examine(ua);
       if (ua.length <= MAX_CACHED_UA) this.cache.set(ua, verdict);
     }
-    if (verdict > ALLOW) req.exit(403, FORBIDDEN, null, 'BOT_DENIED');
+    if (verdict > ALLOW) req.exitError(403, FORBIDDEN.message, null, 'BOT_DENIED');
   }
 
   private examine(ua: string): number {

@@ -126,7 +126,7 @@ class HmacAuth implements PluginHandlers {
 
   private fail(req: GatewayRequest, message: string): void {
     if (this.anonymous) return req.authenticate(this.anonymous, null, true);
-    req.exit(401, { message }, this.challenge, message === UNAUTHORIZED ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS');
+    req.exitError(401, message, this.challenge, message === UNAUTHORIZED ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS');
   }
 }
 

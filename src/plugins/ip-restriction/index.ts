@@ -72,7 +72,7 @@ class IpRestriction implements PluginHandlers {
     if ((this.deny !== null && ipListHas(this.deny, ip)) || (this.allow !== null && !ipListHas(this.allow, ip))) {
       const message = this.message ?? `IP address not allowed: ${ip}`;
       this.logger.warn(message, { client_ip: ip });
-      req.exit(this.status, { message }, null, 'IP_DENIED');
+      req.exitError(this.status, message, null, 'IP_DENIED');
     }
   }
 }

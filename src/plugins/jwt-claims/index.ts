@@ -84,10 +84,10 @@ class JwtClaims implements PluginHandlers {
   access(req: GatewayRequest): void {
     const claims = req.claims;
     for (const [, header] of this.forward) req.removeUpstreamHeader(header);
-    if (claims === null) return req.exit(401, UNAUTHORIZED, null, 'NO_CREDENTIALS');
+    if (claims === null) return req.exitError(401, UNAUTHORIZED.message, null, 'NO_CREDENTIALS');
     for (const rule of this.rules) {
       const body = check(rule, claims);
-      if (body !== null) return req.exit(this.status, body, null, 'CLAIMS_DENIED');
+      if (body !== null) return req.exitError(this.status, body.message, null, 'CLAIMS_DENIED');
     }
     for (const [claim, header] of this.forward) {
       const value = headerValue(claims[claim]);

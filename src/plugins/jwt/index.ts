@@ -247,12 +247,12 @@ class JwtAuthenticator implements PluginHandlers {
       req.authenticate(this.anonymous, null, true);
       return;
     }
-    req.exit(
-      failure.status,
-      failure.body,
-      failure.headers,
-      failure === this.fail.none ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS',
-    );
+    const reason = failure === this.fail.none ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS';
+    // Kong's claim errors (`{"exp": "..."}`) are JSON only; a message follows the client's Accept.
+    const body = failure.body as Record<string, unknown>;
+    if (typeof body.message === 'string' && Object.keys(body).length === 1)
+      req.exitError(failure.status, body.message, failure.headers, reason);
+    else req.exit(failure.status, failure.body, failure.headers, reason);
   }
 
   /** The token, null when none, or an array of the distinct tokens when there are several. */

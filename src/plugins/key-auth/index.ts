@@ -137,9 +137,9 @@ class KeyAuth implements PluginHandlers {
       req.authenticate(this.anonymous, null, true);
       return;
     }
-    req.exit(
+    req.exitError(
       failure.status,
-      { message: failure.message },
+      failure.message,
       this.wwwHeaders,
       failure === NO_KEY ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS',
     );

@@ -81,7 +81,7 @@ class LdapAuth implements PluginHandlers {
       (ok) => (ok ? this.pass(req, given) : this.fail(req)),
       (err: unknown) => {
         this.logger.error('LDAP bind failed', { error: err instanceof Error ? err.message : String(err) });
-        req.exit(500, UNEXPECTED, null, 'LDAP_UNAVAILABLE');
+        req.exitError(500, UNEXPECTED.message, null, 'LDAP_UNAVAILABLE');
       },
     );
   }
@@ -134,7 +134,7 @@ class LdapAuth implements PluginHandlers {
       req.authenticate(this.anonymous, null, true);
       return;
     }
-    req.exit(401, UNAUTHORIZED, this.challenge, 'INVALID_CREDENTIALS');
+    req.exitError(401, UNAUTHORIZED.message, this.challenge, 'INVALID_CREDENTIALS');
   }
 }
 

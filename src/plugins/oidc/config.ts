@@ -18,7 +18,8 @@ export interface OidcConfig {
   authorization_params: Record<string, string>;
   redirect_uri_path?: string;
   redirect_uri?: string;
-  session_secret: string | string[];
+  /** Absent (kong-oidc allows it): a random secret for this run, with a warning. */
+  session_secret?: string | string[];
   session_cookie_name: string;
   session_lifetime: number;
   session_idle_timeout: number;

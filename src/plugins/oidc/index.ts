@@ -20,6 +20,7 @@ import type {
   PluginLogger,
 } from '../../index.ts';
 import { assertLinearRegex, BoundedCache, cacheKey, definePlugin } from '../../index.ts';
+import { runSecret } from '../../lib/run-secret.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
 import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { type Discovered, Provider, type ProviderOptions } from './provider.ts';
@@ -138,10 +139,20 @@ class OidcInstance {
 
     this.#cookie = cfg.session_cookie_name;
     this.#loginCookie = cfg.session_cookie_name + LOGIN_SUFFIX;
-    const secrets = typeof cfg.session_secret === 'string' ? [cfg.session_secret] : cfg.session_secret;
+    const binding = sessionBinding(cfg.client_id, discovery.href, cfg.session_cookie_name);
+    let secrets: string[];
+    if (cfg.session_secret === undefined) {
+      // kong-oidc generates one when none is set; ours is the same in every worker of this run and
+      // every reload (src/lib/run-secret.ts), but a restart or another instance cannot read it.
+      secrets = [runSecret(`oidc session_secret\u0000${binding}`)];
+      context.log.warn(
+        'no session_secret: sessions are sealed with a random secret generated at start, so they will not survive a restart and are not shared between instances (users log in again); set session_secret (32+ characters, e.g. ${SESSION_SECRET}) to keep them',
+        { path: 'session_secret' },
+      );
+    } else secrets = typeof cfg.session_secret === 'string' ? [cfg.session_secret] : cfg.session_secret;
     // Bound to the client and the cookie: a session issued for another client id (or another
     // instance using another cookie name) derives another key and does not open.
-    this.#sealer = new SessionSealer(secrets, sessionBinding(cfg.client_id, discovery.href, cfg.session_cookie_name));
+    this.#sealer = new SessionSealer(secrets, binding);
     this.#reissueAfter =
       cfg.session_idle_timeout === 0 ? Infinity : Math.max(1, Math.min(60, Math.floor(cfg.session_idle_timeout / 4)));
 

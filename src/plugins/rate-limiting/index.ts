@@ -238,7 +238,7 @@ class RateLimiting {
     const n = this.periods.length;
     const refused = counts[n] === 1;
     if (this.hideHeaders) {
-      if (refused) req.exit(this.errorCode, this.errorBody, null, 'RATE_LIMITED');
+      if (refused) req.exitError(this.errorCode, this.errorBody.message, null, 'RATE_LIMITED');
       return;
     }
     const headers: Record<string, HeaderValue> = {};
@@ -270,7 +270,7 @@ class RateLimiting {
     headers['RateLimit-Reset'] = String(reset);
     if (refused) {
       headers['Retry-After'] = String(reset);
-      return req.exit(this.errorCode, this.errorBody, headers, 'RATE_LIMITED');
+      return req.exitError(this.errorCode, this.errorBody.message, headers, 'RATE_LIMITED');
     }
     req.ctx[CTX] = headers;
   }

@@ -143,14 +143,14 @@ class RequestSizeLimiting implements PluginHandlers {
       return;
     }
     const streamed = req.headers['transfer-encoding'] !== undefined || hasH2Body(req.raw);
-    if (this.requireLength && !streamed) return req.exit(411, LENGTH_REQUIRED, null, 'LENGTH_REQUIRED');
+    if (this.requireLength && !streamed) return req.exitError(411, LENGTH_REQUIRED.message, null, 'LENGTH_REQUIRED');
     if (streamed) this.count(req);
   }
 
   private refuse(req: GatewayRequest): void {
     // Kong answers 417 to a client that waits for 100 Continue, so it never sends the body.
-    if (expectsContinue(req)) req.exit(417, TOO_LARGE, CLOSE, 'BODY_TOO_LARGE');
-    else req.exit(413, TOO_LARGE, CLOSE, 'BODY_TOO_LARGE');
+    if (expectsContinue(req)) req.exitError(417, TOO_LARGE.message, CLOSE, 'BODY_TOO_LARGE');
+    else req.exitError(413, TOO_LARGE.message, CLOSE, 'BODY_TOO_LARGE');
   }
 
   /** Hands the upstream the client body through a counter (same bytes: headers stay as they are). */

@@ -217,7 +217,7 @@ class RequestTransformer implements PluginHandlers {
   access(req: GatewayRequest): void | Promise<void> {
     if (this.uri !== null) req.setUpstreamPath(renderPath(this.uri, req));
     // Kong's order: headers, method (which may feed the querystring), querystring, body.
-    if (!this.transformHeaders(req)) return req.exit(400, BAD_HEADER_VALUE);
+    if (!this.transformHeaders(req)) return req.exitError(400, BAD_HEADER_VALUE.message);
     const kind = this.hasBody || this.formToQuery ? bodyKind(req.headers['content-type']) : BodyKind.None;
     if (this.method !== null) {
       if (this.method !== req.method) req.setUpstreamMethod(this.method);
@@ -235,10 +235,10 @@ class RequestTransformer implements PluginHandlers {
     } catch (err) {
       // request-size-limiting's counted body fails past its limit: that is its 413, not a plugin failure.
       if (err instanceof ProxyError && err.code === 'REQUEST_TOO_LARGE')
-        return req.exit(413, TOO_LARGE, { connection: 'close' });
+        return req.exitError(413, TOO_LARGE.message, { connection: 'close' });
       throw err;
     }
-    if (body === null) return req.exit(413, TOO_LARGE, { connection: 'close' });
+    if (body === null) return req.exitError(413, TOO_LARGE.message, { connection: 'close' });
     let query: URLSearchParams | null = null;
     if (this.formToQuery && kind === BodyKind.Form && body.length > 0) {
       query = new URLSearchParams(req.rawQuery);

@@ -152,7 +152,7 @@ class ResponseRateLimiting implements PluginHandlers {
 
   private failed(req: GatewayRequest, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    if (!this.config.fault_tolerant) return req.exit(500, INTERNAL, null, 'COUNTER_STORE_FAILED');
+    if (!this.config.fault_tolerant) return req.exitError(500, INTERNAL.message, null, 'COUNTER_STORE_FAILED');
     this.logger.warn('failed to get usage; request let through (fault_tolerant)', { error: message });
   }
 
@@ -164,7 +164,7 @@ class ResponseRateLimiting implements PluginHandlers {
       for (let i = 0; i < this.counters.length; i++) {
         if (this.counters[i]!.name !== name) continue;
         if (this.config.block_on_first_violation && remaining[i]! <= 0) {
-          return req.exit(429, { message: `API rate limit exceeded for '${name}'` }, null, 'RATE_LIMITED');
+          return req.exitError(429, `API rate limit exceeded for '${name}'`, null, 'RATE_LIMITED');
         }
         least = Math.min(least, remaining[i]!);
       }

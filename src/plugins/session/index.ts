@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import schema from '../../../schemas/plugins/session.schema.json' with { type: 'json' };
 import type { ConsumerDirectory, GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError, SessionSealer } from '../../index.ts';
+import { runSecret } from '../../lib/run-secret.ts';
 
 /** The session plugin's config, defaults applied. */
 export interface SessionConfig {
@@ -37,7 +38,30 @@ export interface SessionConfig {
   cookie_samesite?: 'Strict' | 'Lax' | 'None' | 'off';
   cookie_httponly?: boolean;
   cookie_persistent?: boolean;
+  request_headers?: SessionHeader[] | null;
+  response_headers?: SessionHeader[] | null;
 }
+
+/** What Kong 3's `request_headers` / `response_headers` can send (lua-resty-session's set_headers). */
+type SessionHeader =
+  | 'id'
+  | 'audience'
+  | 'subject'
+  | 'timeout'
+  | 'idling-timeout'
+  | 'rolling-timeout'
+  | 'absolute-timeout';
+
+/** lua-resty-session's header names. */
+const HEADER_NAMES: Readonly<Record<SessionHeader, string>> = {
+  id: 'Session-Id',
+  audience: 'Session-Audience',
+  subject: 'Session-Subject',
+  timeout: 'Session-Timeout',
+  'idling-timeout': 'Session-Idling-Timeout',
+  'rolling-timeout': 'Session-Rolling-Timeout',
+  'absolute-timeout': 'Session-Absolute-Timeout',
+};
 
 /** Kong's priority for session: before the authentication plugins. */
 export const SESSION_PRIORITY = 1900;
@@ -48,6 +72,8 @@ const CTX = 'session';
 
 /** What the cookie holds. Times are seconds since the epoch. */
 interface Payload {
+  /** session id (random, kept when the session is renewed); absent in cookies of older versions */
+  i?: string;
   /** consumer id */
   c: string;
   /** credential id and the plugin that verified it */
@@ -81,6 +107,8 @@ class Session implements PluginHandlers {
   private readonly clear: string;
   private readonly logoutMethods: ReadonlySet<string>;
   private readonly prefix: string;
+  private readonly requestHeaders: readonly SessionHeader[];
+  private readonly responseHeaders: readonly SessionHeader[];
 
   constructor(
     private readonly config: SessionConfig,
@@ -96,6 +124,35 @@ class Session implements PluginHandlers {
     this.clear = `${config.cookie_name}=${attrs}; Max-Age=0`;
     this.logoutMethods = new Set(config.logout_methods);
     this.prefix = `${config.cookie_name}=`;
+    // Kong's session plugin sets no subject (that belongs to storage: kong): 'subject' sends nothing.
+    this.requestHeaders = [...new Set(config.request_headers ?? [])].filter((h) => h !== 'subject');
+    this.responseHeaders = [...new Set(config.response_headers ?? [])].filter((h) => h !== 'subject');
+  }
+
+  /** A header's value for a session, or null when it has none (a timeout that is off). */
+  private headerValue(h: SessionHeader, p: Payload, now: number): string | null {
+    const c = this.config;
+    const left = (timeout: number, since: number): number | null =>
+      timeout > 0 ? Math.max(0, timeout - (now - since)) : null;
+    switch (h) {
+      case 'id':
+        return p.i ?? null;
+      case 'audience':
+        return p.a;
+      case 'idling-timeout':
+        return str(left(c.idling_timeout, p.uat));
+      case 'rolling-timeout':
+        return str(left(c.rolling_timeout, p.rat));
+      case 'absolute-timeout':
+        return str(left(c.absolute_timeout, p.iat));
+      case 'timeout': {
+        const all = [left(c.idling_timeout, p.uat), left(c.rolling_timeout, p.rat), left(c.absolute_timeout, p.iat)];
+        const set = all.filter((x): x is number => x !== null);
+        return set.length === 0 ? null : String(Math.min(...set));
+      }
+      default:
+        return null;
+    }
   }
 
   async access(req: GatewayRequest): Promise<void> {
@@ -115,6 +172,13 @@ class Session implements PluginHandlers {
       return;
     }
     req.authenticate(consumer, { id: payload.r, type: payload.t, identifier: payload.r, consumer_id: consumer.id });
+    if (this.requestHeaders.length > 0) {
+      const now = Math.floor(Date.now() / 1000);
+      for (const h of this.requestHeaders) {
+        const v = this.headerValue(h, payload, now);
+        if (v !== null) req.setUpstreamHeader(HEADER_NAMES[h], v);
+      }
+    }
   }
 
   /** The session cookie's value, removed from the upstream request (the session is the gateway's). */
@@ -181,25 +245,43 @@ class Session implements PluginHandlers {
       // Renew while in use: the idling clock at most once a minute, the rolling one near its end.
       const idle = this.config.idling_timeout > 0 && now - p.uat >= Math.min(60, this.config.idling_timeout / 2);
       const rolling = this.config.rolling_timeout > 0 && now - p.rat >= this.config.rolling_timeout / 2;
-      if (!idle && !rolling) return;
-      return this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat });
+      if (!idle && !rolling) return this.describe(res, p, now);
+      return this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat }, now);
     }
-    await this.issue(res, {
-      c: consumer.id,
-      r: credential.id,
-      t: credential.type,
-      a: this.config.audience,
-      iat: now,
-      rat: now,
-      uat: now,
-    });
+    await this.issue(
+      res,
+      {
+        i: randomBytes(32).toString('base64url'),
+        c: consumer.id,
+        r: credential.id,
+        t: credential.type,
+        a: this.config.audience,
+        iat: now,
+        rat: now,
+        uat: now,
+      },
+      now,
+    );
   }
 
-  private async issue(res: GatewayResponse, payload: Payload): Promise<void> {
+  private async issue(res: GatewayResponse, payload: Payload, now: number): Promise<void> {
     const sealed = await this.sealer.seal(payload);
     const maxAge = this.config.remember ? `; Max-Age=${this.config.remember_rolling_timeout}` : '';
     append(res, `${this.config.cookie_name}=${sealed}${this.attributes}${maxAge}`);
+    this.describe(res, payload, now);
   }
+
+  /** Kong 3's `response_headers`: what the client may know of its session. */
+  private describe(res: GatewayResponse, p: Payload, now: number): void {
+    for (const h of this.responseHeaders) {
+      const v = this.headerValue(h, p, now);
+      if (v !== null) res.setHeader(HEADER_NAMES[h], v);
+    }
+  }
+}
+
+function str(n: number | null): string | null {
+  return n === null ? null : String(n);
 }
 
 function append(res: GatewayResponse, cookie: string): void {
@@ -220,14 +302,17 @@ export default definePlugin<SessionConfig>({
         'storage',
         "storage 'kong' keeps sessions in Kong's database, which DB-less Kong has not either; use storage: cookie (sessions stay encrypted in the cookie)",
       );
+    const binding = `session|${config.cookie_name}|${config.audience}`;
     let secret = config.secret;
     if (secret === undefined) {
-      secret = randomBytes(32).toString('base64url');
+      // Kong's default is random too; ours stays the same across reloads and workers of this run.
+      secret = runSecret(`session secret\u0000${binding}`);
       context.log.warn(
-        'session: no config.secret, a random one is used: sessions will not survive a restart nor be read by other instances',
+        'no secret: sessions are sealed with a random secret generated at start, so they will not survive a restart and are not shared between instances; set secret (e.g. ${SESSION_SECRET}) to keep them',
+        { path: 'secret' },
       );
     }
-    const sealer = new SessionSealer([secret], `session|${config.cookie_name}|${config.audience}`);
+    const sealer = new SessionSealer([secret], binding);
     return new Session(config, sealer, context.services.consumers);
   },
 });

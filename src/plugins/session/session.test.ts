@@ -119,4 +119,78 @@ describe('session', () => {
       },
     );
   });
+
+  test("Kong 3's request_headers and response_headers: the session's id, audience and time left", async () => {
+    const gw = await startGateway({
+      config: serviceConfig(
+        [
+          {
+            name: 'app',
+            paths: ['/app'],
+            plugins: [
+              {
+                name: 'session',
+                config: {
+                  secret: SECRET,
+                  audience: 'shop',
+                  absolute_timeout: 7200,
+                  request_headers: ['id', 'audience', 'timeout', 'subject'],
+                  response_headers: ['id', 'absolute-timeout'],
+                },
+              },
+              { name: 'key-auth', config: { anonymous: 'anonymous' } },
+            ],
+          },
+        ],
+        {
+          url: upstream.url,
+          extra: {
+            consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }, { username: 'anonymous' }],
+          },
+        },
+      ),
+    });
+    try {
+      const first = await call(gw, '/app', { apikey: 'alice-key' });
+      const id = first.res.headers.get('session-id');
+      assert.match(id ?? '', /^[A-Za-z0-9_-]{43}$/);
+      const left = Number(first.res.headers.get('session-absolute-timeout'));
+      assert.ok(left > 7100 && left <= 7200, String(left));
+      const cookie = first.cookies.find((c) => c.startsWith('session='))!.split(';')[0]!;
+      const later = await call(gw, '/app', { cookie });
+      assert.equal(later.seen!.headers['session-id'], id, 'the same session id upstream');
+      assert.equal(later.seen!.headers['session-audience'], 'shop');
+      // The smallest time left: idling_timeout's default 900 seconds.
+      const timeout = Number(later.seen!.headers['session-timeout']);
+      assert.ok(timeout > 800 && timeout <= 900, String(timeout));
+      assert.equal(later.seen!.headers['session-subject'], undefined);
+      assert.equal(later.res.headers.get('session-id'), id);
+      // Without a session nothing is sent.
+      const none = await call(gw, '/app');
+      assert.equal(none.seen!.headers['session-id'], undefined);
+      assert.equal(none.res.headers.get('session-id'), null);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('the secret is redacted in the admin API and never printed; without one, a warning', async () => {
+    const config = await fetch(`${gw1.adminUrl}/config`, { signal: AbortSignal.timeout(5000) });
+    const text = await config.text();
+    assert.ok(!text.includes(SECRET), 'the admin API does not show the secret');
+    assert.ok(text.includes('[redacted]'));
+    assert.ok(!JSON.stringify(gw1.logs).includes(SECRET), 'no log line carries it');
+    const gw = await startGateway({
+      config: serviceConfig([{ paths: ['/x'], plugins: [{ name: 'session' }, { name: 'key-auth' }] }]),
+    });
+    try {
+      assert.ok(
+        gw.logs.some((l) =>
+          /no secret: sessions are sealed with a random secret generated at start/.test(JSON.stringify(l)),
+        ),
+      );
+    } finally {
+      await gw.close();
+    }
+  });
 });
