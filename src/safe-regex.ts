@@ -42,7 +42,7 @@ function quantifierFree(source: string): boolean {
 }
 
 /** A set of characters: the ASCII ones as bits, the rest as "may contain some". */
-interface CharSet {
+export interface CharSet {
   readonly ascii: Uint8Array;
   readonly other: boolean;
 }
@@ -79,7 +79,8 @@ function complement(set: CharSet): CharSet {
   return { ascii, other: true };
 }
 
-function disjoint(a: CharSet, b: CharSet): boolean {
+/** Whether no character is in both sets. */
+export function disjoint(a: CharSet, b: CharSet): boolean {
   if (a.other && b.other) return false;
   for (let c = 0; c < 128; c++) if (a.ascii[c] === 1 && b.ascii[c] === 1) return false;
   return true;
@@ -156,6 +157,26 @@ function parseClass(s: string, i: number): [CharSet, number] | null {
 }
 
 /**
+ * The characters matched by the single-character item at `i` of `source` (a literal, an escape
+ * such as `\d` or `\/`, a class, `.`) and the index past it; null for anything else (a group,
+ * an anchor, an escape whose meaning is not plain).
+ */
+export function singleCharItem(source: string, i: number): [CharSet, number] | null {
+  const ch = source[i];
+  if (ch === undefined || '()|^$*+?{}]'.includes(ch)) return null;
+  if (ch === '[') return parseClass(source, i + 1);
+  if (ch === '.') return [DOT, i + 1];
+  if (ch !== '\\') return [literal(ch), i + 1];
+  const e = source[i + 1];
+  if (e === undefined) return null;
+  const cls = classEscape(e);
+  if (cls !== null) return [cls, i + 2];
+  if (e in CONTROL_ESCAPES) return [LITERAL_SETS[CONTROL_ESCAPES[e]!]!, i + 2];
+  if (/[A-Za-z0-9]/.test(e)) return null;
+  return [literal(e), i + 2];
+}
+
+/**
  * A start-anchored pattern that is a plain sequence of single-character items (literals, classes,
  * `.`, `\d`...; groups only as transparent brackets: no alternation, no quantified group), each
  * optionally quantified, ending with `$` or not. When every variable quantifier's characters are
@@ -192,26 +213,9 @@ export function provablyLinear(source: string, flags: string): boolean {
     }
     if (ch === '|' || ch === '^' || ch === '*' || ch === '+' || ch === '?' || ch === '{' || ch === '}' || ch === ']')
       return false;
-    if (ch === '[') {
-      const parsed = parseClass(source, i + 1);
-      if (parsed === null) return false;
-      [set, i] = parsed;
-    } else if (ch === '.') {
-      set = DOT;
-      i++;
-    } else if (ch === '\\') {
-      const e = source[i + 1];
-      if (e === undefined) return false;
-      const cls = classEscape(e);
-      if (cls !== null) set = cls;
-      else if (e in CONTROL_ESCAPES) set = LITERAL_SETS[CONTROL_ESCAPES[e]!]!;
-      else if (/[A-Za-z0-9]/.test(e)) return false;
-      else set = literal(e);
-      i += 2;
-    } else {
-      set = literal(ch);
-      i++;
-    }
+    const item = singleCharItem(source, i);
+    if (item === null) return false;
+    [set, i] = item;
     let min = 1;
     let max = 1;
     const q = source[i];

@@ -10,6 +10,7 @@
  * Request paths are latin1 strings without control characters (a raw CR, LF or NUL never reaches
  * the router), which is what makes `\Z` the same as `$` here.
  */
+import { disjoint, singleCharItem } from '../safe-regex.ts';
 
 /** The translated source, or why it cannot be translated (the construct named). */
 export type PcreTranslation = { readonly source: string } | { readonly error: string };
@@ -72,10 +73,39 @@ class Translator {
   private out = '';
   /** Whether the last thing emitted can take a quantifier (for a literal `{` after nothing). */
   private atom = false;
+  /** Where in `out` the last atom starts. */
+  private atomAt = 0;
+  /** Possessive quantifiers dropped, to be proven harmless once the pattern is complete. */
+  private readonly possessive: { atomAt: number; nextAt: number }[] = [];
 
   constructor(private readonly s: string) {}
 
   run(): string {
+    this.translate();
+    for (const p of this.possessive) this.checkPossessive(p.atomAt, p.nextAt);
+    return this.out;
+  }
+
+  /**
+   * `X*+` matches like `X*` when giving characters back can never help the rest match: X is one
+   * character item and what follows is the end of the pattern (or `$` there), or a mandatory
+   * character item disjoint from X. Anything else has no JavaScript form.
+   */
+  private checkPossessive(atomAt: number, nextAt: number): void {
+    const out = this.out;
+    const atom = singleCharItem(out, atomAt);
+    const rest = out.slice(nextAt);
+    if (atom !== null && (rest === '' || rest === '$')) return;
+    const next = atom === null ? null : singleCharItem(out, nextAt);
+    const after = next === null ? '' : out.slice(next[1], next[1] + 2);
+    const optional = after.startsWith('?') || after.startsWith('*') || /^\{0/.test(after);
+    if (atom !== null && next !== null && !optional && disjoint(atom[0], next[0])) return;
+    fail(
+      "a possessive quantifier ('*+', '++', '?+', '{n,m}+') has no JavaScript equivalent here; it is translated only on a single character item followed by the end or by a character it cannot match (e.g. [^/]++/); write it without the last '+' if giving characters back cannot change the match",
+    );
+  }
+
+  private translate(): void {
     const s = this.s;
     while (this.i < s.length) {
       const ch = s[this.i]!;
@@ -91,10 +121,10 @@ class Translator {
         this.afterQuantifier();
       } else this.emit(ch, ch !== '|' && ch !== '^' && ch !== '$', 1);
     }
-    return this.out;
   }
 
   private emit(text: string, atom: boolean, advance: number): void {
+    if (atom) this.atomAt = this.out.length;
     this.out += text;
     this.atom = atom;
     this.i += advance;
@@ -104,11 +134,10 @@ class Translator {
   private afterQuantifier(): void {
     this.atom = false;
     const next = this.s[this.i];
-    if (next === '+')
-      fail(
-        "a possessive quantifier ('*+', '++', '?+', '{n,m}+') has no JavaScript equivalent; drop the last '+' if giving characters back cannot change the match (e.g. [^/]++/ is [^/]+/)",
-      );
-    if (next === '?') {
+    if (next === '+') {
+      this.i++;
+      this.possessive.push({ atomAt: this.atomAt, nextAt: this.out.length });
+    } else if (next === '?') {
       this.out += '?';
       this.i++;
     }
@@ -213,9 +242,9 @@ class Translator {
     const s = this.s;
     const end = s.indexOf('\\E', this.i + 2);
     const text = s.slice(this.i + 2, end === -1 ? s.length : end);
-    let out = '';
-    for (const ch of text) out += literal(ch, inClass);
-    this.emit(out, text.length > 0, (end === -1 ? s.length : end + 2) - this.i);
+    // One atom per character: a quantifier after \E applies to the last one only.
+    for (const ch of text) this.emit(literal(ch, inClass), true, 0);
+    this.i = end === -1 ? s.length : end + 2;
   }
 
   /** `\g1`, `\g{1}`, `\g{name}`, `\k{name}`, `\k'name'`, `\k<name>` (relative `\g{-1}` is not translated). */
@@ -273,6 +302,7 @@ class Translator {
   /** `[...]`: PCRE's `]` first is literal, POSIX classes expand, escapes as outside. */
   private charClass(): void {
     const s = this.s;
+    const start = this.out.length;
     this.out += '[';
     this.i++;
     if (s[this.i] === '^') {
@@ -299,5 +329,6 @@ class Translator {
       else this.emit(ch, true, 1);
     }
     this.emit(']', true, 1);
+    this.atomAt = start;
   }
 }

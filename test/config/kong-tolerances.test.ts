@@ -157,6 +157,7 @@ test('PCRE regex paths: what has one meaning is translated and routes; what cann
           { name: 'named', paths: ['~/u/(?P<id>[a-z]+)\\/x$'], plugins: term(202) },
           { name: 'brace', paths: ['~/b/{name}'], plugins: term(203) },
           { name: 'quoted', paths: ['~/q/\\Qa.b\\E\\Z'], plugins: term(205) },
+          { name: 'possessive', paths: ['~/p/[^/]++/\\d++$'], plugins: term(206) },
         ],
       },
     ],
@@ -171,6 +172,8 @@ test('PCRE regex paths: what has one meaning is translated and routes; what cann
   assert.equal((await get(`${gw.url}/u/abc/x`)).status, 202);
   assert.equal((await get(`${gw.url}/q/a.b`)).status, 205);
   assert.equal((await get(`${gw.url}/q/aXb`)).status, 404);
+  assert.equal((await get(`${gw.url}/p/abc/12`)).status, 206);
+  assert.equal((await get(`${gw.url}/p/abc/12x`)).status, 404);
 
   const bad = await validate({
     _format_version: '3.0',

@@ -75,7 +75,8 @@ test('regex paths: PCRE spellings with one meaning are translated, the others ar
   assert.deepEqual(brief(await issuesOf(svc("      - paths: ['~/users/(?>\\d+)']\n"))), [
     "6:17 services[0].routes[0].paths[0] regex path uses PCRE syntax that cannot be translated: an atomic group '(?>...)' has no JavaScript equivalent; write '(?:...)' if backtracking into it cannot change the match",
   ]);
-  assert.match((await issuesOf(svc("      - paths: ['~/a\\d++']\n")))[0]!.message, /possessive quantifier/);
+  assert.match((await issuesOf(svc("      - paths: ['~/a\\d++\\d']\n")))[0]!.message, /possessive quantifier/);
+  await load(svc("      - paths: ['~/a/[^/]++/b\\d*+$']\n"));
   assert.match((await issuesOf(svc("      - paths: ['~/(a']\n")))[0]!.message, /^invalid regex: Unterminated group/);
 });
 
