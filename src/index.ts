@@ -31,6 +31,7 @@ export {
 } from './lib/counters.ts';
 export { parseRequestJson } from './lib/json.ts';
 export { describeRoutes, routesReaching } from './lib/route-paths.ts';
+export { runSecret } from './lib/run-secret.ts';
 export { type Opened, SessionSealer } from './lib/sealer.ts';
 export { EXPIRATION, PERIODS, type Period, windowEnd, windowStart } from './lib/windows.ts';
 export type {

@@ -19,8 +19,7 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { assertLinearRegex, BoundedCache, cacheKey, definePlugin } from '../../index.ts';
-import { runSecret } from '../../lib/run-secret.ts';
+import { assertLinearRegex, BoundedCache, cacheKey, definePlugin, runSecret } from '../../index.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
 import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { type Discovered, Provider, type ProviderOptions } from './provider.ts';

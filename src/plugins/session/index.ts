@@ -10,8 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import schema from '../../../schemas/plugins/session.schema.json' with { type: 'json' };
 import type { ConsumerDirectory, GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError, SessionSealer } from '../../index.ts';
-import { runSecret } from '../../lib/run-secret.ts';
+import { definePlugin, PluginConfigError, runSecret, SessionSealer } from '../../index.ts';
 
 /** The session plugin's config, defaults applied. */
 export interface SessionConfig {
