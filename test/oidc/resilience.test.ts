@@ -47,7 +47,9 @@ test('IdP unreachable at start: the gateway starts, login pages answer 503, and 
   try {
     const down = await page(`${gw.url}/spa/`);
     assert.equal(down.status, 503);
-    assert.equal(((await down.json()) as { message: string }).message, 'Service Temporarily Unavailable');
+    // A browser asked for HTML: Kong's error page, as Kong's error handler answers (docs/errors.md).
+    assert.match(down.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(await down.text(), /Service Temporarily Unavailable/);
     // An API call needs no IdP to be refused.
     assert.equal((await rawFetch(`${gw.url}/spa/`, 'GET', { accept: 'application/json' })).status, 401);
     assert.ok(gw.logs.some((l) => l.msg === 'oidc discovery failed; retrying'));

@@ -22,7 +22,7 @@ import type {
 import { assertLinearRegex, BoundedCache, cacheKey, definePlugin, runSecret } from '../../index.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
 import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
-import { type Discovered, Provider, type ProviderOptions } from './provider.ts';
+import { type Discovered, describe, Provider, type ProviderOptions } from './provider.ts';
 import {
   clearChunks,
   clearCookie,
@@ -70,6 +70,7 @@ const SET_COOKIE_CTX = 'oidc.set_cookie';
 const LOGIN_TTL = 600;
 const LOGIN_SUFFIX = '_login';
 const NO_STORE = 'no-store';
+const IDP_UNAVAILABLE = 'Service Temporarily Unavailable';
 /** The longest return path kept in the pending-login cookie; a longer one falls back to the route's home. */
 const MAX_RETURN_PATH = 1024;
 /** Browsers drop a cookie past 4096 bytes (name, value and attributes): the login cookie stays below. */
@@ -77,14 +78,6 @@ const MAX_LOGIN_COOKIE = 4000;
 
 function nowSeconds(): number {
   return Math.floor(Date.now() / 1000);
-}
-
-function unauthorizedBody(req: GatewayRequest): Record<string, string> {
-  return { message: 'Unauthorized', request_id: req.id };
-}
-
-function unavailableBody(req: GatewayRequest): Record<string, string> {
-  return { message: 'Service Temporarily Unavailable', request_id: req.id };
 }
 
 /** One configured instance of the plugin. */
@@ -371,7 +364,7 @@ class OidcInstance {
   async #unauthenticated(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
     const clear = clearChunks(this.#cookie, req.scheme === 'https', ours);
     if (this.#cfg.unauth_action === 'deny' || !isNavigation(req)) {
-      return req.exit(401, unauthorizedBody(req), clear.length > 0 ? { 'set-cookie': clear } : undefined);
+      return req.exitError(401, 'Unauthorized', clear.length > 0 ? { 'set-cookie': clear } : null, 'NO_CREDENTIALS');
     }
     const returnTo = req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`;
     return this.#startLogin(req, returnTo, clear);
@@ -379,10 +372,10 @@ class OidcInstance {
 
   async #startLogin(req: GatewayRequest, returnTo: string, setCookies: string[]): Promise<void> {
     const d = await this.#provider.ensure();
-    if (d === null) return req.exit(503, unavailableBody(req));
+    if (d === null) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     const origin = this.#origin(req);
     if (origin === null && this.#cfg.redirect_uri === undefined) {
-      return req.exit(400, { message: 'Bad request', request_id: req.id });
+      return req.exitError(400, 'Bad request', null, 'BAD_REQUEST');
     }
     const paths = this.#pathsFor(req);
     const redirectUri = this.#cfg.redirect_uri ?? origin + paths.callback;
@@ -445,7 +438,7 @@ class OidcInstance {
         const clear = rawLogin === undefined ? [] : [clearCookie(this.#loginCookie, secure)];
         return this.#startLogin(req, paths.home, clear);
       }
-      return req.exit(401, unauthorizedBody(req));
+      return req.exitError(401, 'Unauthorized', null, 'INVALID_CREDENTIALS');
     }
     const clearLogin = clearCookie(this.#loginCookie, secure);
     const q = req.query;
@@ -455,7 +448,7 @@ class OidcInstance {
     if (q.get('code') === null) return this.#loginFailed(req, clearLogin, 'no code');
 
     const d = await this.#provider.ensure();
-    if (d === null) return req.exit(503, unavailableBody(req));
+    if (d === null) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     let tokens: OpenIdClient.TokenEndpointResponse & OpenIdClient.TokenEndpointResponseHelpers;
     try {
       tokens = await d.client.authorizationCodeGrant(d.config, new URL(`${login.ru}?${req.rawQuery}`), {
@@ -507,7 +500,7 @@ class OidcInstance {
     if (this.#cfg.recovery_page_path !== undefined) {
       return req.exit(302, '', { ...headers, location: this.#cfg.recovery_page_path });
     }
-    return req.exit(401, unauthorizedBody(req), headers);
+    return req.exitError(401, 'Unauthorized', headers, 'INVALID_CREDENTIALS');
   }
 
   async #logout(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
@@ -549,11 +542,11 @@ class OidcInstance {
     const realm = this.#cfg.realm;
     const auth = req.headers.authorization;
     if (typeof auth !== 'string' || auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') {
-      return req.exit(401, unauthorizedBody(req), { 'www-authenticate': `Bearer realm="${realm}"` });
+      return req.exitError(401, 'Unauthorized', { 'www-authenticate': `Bearer realm="${realm}"` }, 'NO_CREDENTIALS');
     }
     const token = auth.slice(7).trim();
     const d = await this.#provider.ensure();
-    if (d === null) return req.exit(503, unavailableBody(req));
+    if (d === null) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     if (this.#bearerFor !== d || this.#bearerCheck === null) {
       this.#bearerCheck =
         this.#cfg.introspection_endpoint !== undefined && d.introspection !== null
@@ -571,12 +564,11 @@ class OidcInstance {
       claims = await this.#bearerCheck.check(token);
     } catch (err) {
       this.#log.error('oidc bearer token could not be verified: IdP unreachable', { error: describe(err) });
-      return req.exit(503, unavailableBody(req));
+      return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     }
     if (claims === null) {
-      return req.exit(401, unauthorizedBody(req), {
-        'www-authenticate': `Bearer realm="${realm}", error="invalid_token"`,
-      });
+      const challenge = `Bearer realm="${realm}", error="invalid_token"`;
+      return req.exitError(401, 'Unauthorized', { 'www-authenticate': challenge }, 'INVALID_CREDENTIALS');
     }
     if (!this.#cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', userinfoHeader(claims));
     const sub = typeof claims.sub === 'string' ? claims.sub : '';
@@ -584,14 +576,6 @@ class OidcInstance {
     // both come from the IdP, never from the client.
     req.authenticate(null, { id: sub, type: 'oidc', identifier: sub, consumer_id: null }, { claims });
   }
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown; error?: unknown }).error ?? (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
 }
 
 export default definePlugin<OidcConfig>({

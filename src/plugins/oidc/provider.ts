@@ -219,3 +219,12 @@ export class Provider {
     }
   }
 }
+
+/** An openid-client or fetch error as one log field: its OAuth error or system code, then its message. */
+export function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown; error?: unknown }).error ?? (err as { code?: unknown }).code;
+    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
