@@ -125,3 +125,21 @@ test('route prefixes are normalized like requests', () => {
     'cafe',
   );
 });
+
+test('hex digits of an escape are read at both ends of each range, in either case', () => {
+  // '0'..'9', 'A'..'F', 'a'..'f': an off-by-one at a range end would refuse or misread an escape.
+  assert.equal(normalizePath('/%30%39%41%46%61%66', 'reject'), '/09AFaf');
+  assert.equal(normalizePath('/%3A%3a%4A%4a%3F%3f', 'reject'), '/%3A%3AJJ%3F%3F');
+  for (const p of ['/%3G', '/%3g', '/%3/', '/%3@', '/%3`', '/%3:']) rejects(p, 'allow', 'BAD_PATH');
+});
+
+test('every latin1 byte of a request path becomes one escape, up to 0xFF', () => {
+  assert.equal(normalizePath('/\u0080\u00ff', 'reject'), '/%80%FF');
+});
+
+test('route paths from the config with characters beyond latin1 are encoded as UTF-8', () => {
+  assert.equal(normalizePath('/\u0100x', 'reject'), '/%C4%80x');
+  assert.equal(normalizePath('/\uffffx', 'reject'), '/%EF%BF%BFx');
+  assert.equal(normalizePath('/\u{1F600}x', 'reject'), '/%F0%9F%98%80x');
+  assert.equal(normalizePath('/a/\u{1F600}/../b', 'reject'), '/a/b');
+});

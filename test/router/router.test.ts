@@ -313,3 +313,50 @@ test('5,000 prefix routes: every route is reachable and the longest prefix still
   assert.equal(matchName(router, 'GET', undefined, '/nothing'), 'root');
   assert.equal(matchName(router, 'GET', 'special.test', '/svc-1/x'), 'host-special');
 });
+
+test('host edge cases: an IPv6 literal without port, an empty port, a host equal to the wildcard tail', () => {
+  const router = new Router([
+    route({ name: 'ipv6', hosts: ['[::1]'] }),
+    route({ name: 'suffix', hosts: ['*.example.com'] }),
+    route({ name: 'prefix', hosts: ['example.*'] }),
+    route({ name: 'port', hosts: ['p.test:8443'] }),
+  ]);
+  assert.equal(matchName(router, 'GET', '[::1]', '/'), 'ipv6');
+  assert.equal(matchName(router, 'GET', '[::1]:8000', '/'), 'ipv6', 'a host without port matches any port');
+  // A wildcard stands for at least one character: the bare tail is not a match.
+  assert.equal(matchName(router, 'GET', '.example.com', '/'), null);
+  assert.equal(matchName(router, 'GET', 'example.', '/'), null);
+  assert.equal(matchName(router, 'GET', 'p.test:', '/'), null, 'an empty port is no port');
+  assert.equal(matchName(router, 'GET', 'p.test:8443', '/'), 'port');
+  assert.equal(matchName(router, 'GET', '', '/'), null);
+});
+
+test('a host with a wildcard at both ends is refused', () => {
+  for (const host of ['*.example.*', 'a*b.test', 'a.*.*']) {
+    assert.throws(
+      () => new Router([route({ name: 'bad', hosts: [host] })]),
+      (e: unknown) => e instanceof RouteCompileError && e.field === 'hosts[0]',
+      host,
+    );
+  }
+});
+
+test('header matching: configured values are case-insensitive, a header given as a list matches on any element', () => {
+  const router = new Router([route({ name: 'v', headers: { Version: ['V1'], 'x-tag': ['~*^blue$'] } })]);
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1', 'x-tag': 'Blue' }), 'v');
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: ['v0', 'v1'], 'x-tag': ['red', 'BLUE'] }), 'v');
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: ['v0', 'v2'], 'x-tag': 'blue' }), null);
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1', 'x-tag': ['red', 'green'] }), null);
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1', 'x-tag': 'red, blue' }), 'v');
+});
+
+test('a regex group that did not take part in the match is absent from the captures', () => {
+  const router = new Router([route({ name: 'opt', paths: ['~/items(/(?<id>\\d+))?(/x)?$'] })]);
+  const all = router.match('GET', undefined, '/items/7', {});
+  assert.ok(all);
+  assert.deepEqual({ ...all.captures }, { '1': '/7', '2': '7', id: '7' });
+  const none = router.match('GET', undefined, '/items', {});
+  assert.ok(none);
+  assert.deepEqual({ ...none.captures }, {});
+  assert.equal(none.matchedPath, '/items');
+});

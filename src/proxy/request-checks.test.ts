@@ -1,0 +1,104 @@
+/**
+ * The address parsing behind the trusted-proxy logic: which forwarded values name a client and
+ * which void the header. Through a gateway behind a trusted proxy: test/proxy/forwarded.test.ts;
+ * these pin every shape down one by one, fast enough for mutation testing.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { forwardedFor, forwardedForList, parseForwardedIp } from './request-checks.ts';
+
+test('a forwarded address is a bare IPv4 or IPv6 address, with or without a port', () => {
+  assert.equal(parseForwardedIp('192.0.2.1'), '192.0.2.1');
+  assert.equal(parseForwardedIp('  192.0.2.1 '), '192.0.2.1');
+  assert.equal(parseForwardedIp('192.0.2.1:8080'), '192.0.2.1');
+  assert.equal(parseForwardedIp('192.0.2.1:1'), '192.0.2.1');
+  assert.equal(parseForwardedIp('192.0.2.1:65535'), '192.0.2.1');
+  assert.equal(parseForwardedIp('2001:DB8::1'), '2001:db8::1');
+  assert.equal(parseForwardedIp('[2001:DB8::1]'), '2001:db8::1');
+  assert.equal(parseForwardedIp('[2001:db8::1]:443'), '2001:db8::1');
+  assert.equal(parseForwardedIp('[2001:db8::1]:0'), '2001:db8::1');
+  assert.equal(parseForwardedIp('::ffff:192.0.2.1'), '::ffff:192.0.2.1');
+});
+
+test('anything else is not an address: names, zone ids, bad ports, brackets around IPv4, garbage', () => {
+  for (const text of [
+    '',
+    '   ',
+    'unknown',
+    '_hidden',
+    'example.com',
+    'example.com:80',
+    '192.0.2.1:',
+    '192.0.2.1:123456',
+    '192.0.2.1:8a',
+    '192.0.2.1:8/',
+    '192.0.2.1::80',
+    ':80',
+    'fe80::1%eth0',
+    '[fe80::1%eth0]',
+    '[fe80::1%eth0]:80',
+    '[192.0.2.1]',
+    '[2001:db8::1',
+    '[2001:db8::1]80',
+    '[2001:db8::1]:',
+    '[2001:db8::1]:1234567',
+    '[2001:db8::1]:8x',
+    '1.2.3',
+    `${'1'.repeat(60)}.2.3.4`,
+  ]) {
+    assert.equal(parseForwardedIp(text), null, JSON.stringify(text));
+  }
+  // 64 characters is the longest accepted text (an IPv6 address with port fits with room to spare).
+  assert.equal(parseForwardedIp(`${' '.repeat(50)}192.0.2.1`), '192.0.2.1');
+  assert.equal(
+    parseForwardedIp(`[0000:0000:0000:0000:0000:0000:0000:0001]:${'1'.repeat(5)}`),
+    '0000:0000:0000:0000:0000:0000:0000:0001',
+  );
+  assert.equal(
+    parseForwardedIp(`[0000:0000:0000:0000:0000:0000:0000:0001]:8080${' '.repeat(20)}`),
+    '0000:0000:0000:0000:0000:0000:0000:0001',
+  );
+  assert.equal(parseForwardedIp(`[0000:0000:0000:0000:0000:0000:00000:0001]:80000`), null);
+});
+
+test('X-Forwarded-For: every entry an address, or the header is void', () => {
+  assert.deepEqual(forwardedForList('198.51.100.7, 10.0.0.1'), ['198.51.100.7', '10.0.0.1']);
+  assert.deepEqual(forwardedForList(['198.51.100.7', '[2001:db8::2]:80, 10.0.0.1']), [
+    '198.51.100.7',
+    '2001:db8::2',
+    '10.0.0.1',
+  ]);
+  assert.equal(forwardedForList('198.51.100.7, unknown'), null);
+  assert.equal(forwardedForList('198.51.100.7,'), null);
+  assert.equal(forwardedForList(''), null);
+});
+
+test('Forwarded (RFC 7239): the for= of every element, quoted or not, any case; void when one is missing', () => {
+  assert.deepEqual(forwardedFor('for=192.0.2.60;proto=http;by=203.0.113.43'), ['192.0.2.60']);
+  assert.deepEqual(forwardedFor('proto=https; For="[2001:db8:cafe::17]:4711", for=198.51.100.17'), [
+    '2001:db8:cafe::17',
+    '198.51.100.17',
+  ]);
+  assert.deepEqual(forwardedFor(['for=192.0.2.1', 'FOR = "192.0.2.2"']), ['192.0.2.1', '192.0.2.2']);
+  assert.deepEqual(
+    forwardedFor('by=10.0.0.1;for=192.0.2.3;for=192.0.2.4'),
+    ['192.0.2.3'],
+    'the first for= of an element',
+  );
+  for (const value of [
+    'for=unknown',
+    'for=_hidden',
+    'proto=http',
+    'for',
+    'for=',
+    'for="',
+    'for=""',
+    'for="192.0.2.1',
+    'for=192.0.2.1, proto=http',
+    'forx=192.0.2.1',
+    'xfor=192.0.2.1',
+    'for=192.0.2.1, for=example.com',
+  ]) {
+    assert.equal(forwardedFor(value), null, value);
+  }
+});
