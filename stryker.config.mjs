@@ -29,6 +29,7 @@ export const groups = {
   jwt: {
     mutate: ['src/plugins/jwt/*.ts', 'src/plugins/jwt-claims/*.ts', 'src/lib/jwt.ts', 'src/lib/jwks.ts', '!**/*.test.ts'],
     tests: [
+      'src/lib/jwt-verify.test.ts',
       'src/plugins/jwt/*.test.ts',
       'src/plugins/jwt-claims/*.test.ts',
       'src/lib/jwt.test.ts',
