@@ -3,9 +3,9 @@
 // every hit). createJwtVerifier against a real IdP and its JWKS: jwt.test.ts.
 
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { test } from 'node:test';
-import { exportJWK, type KeyLike, SignJWT } from 'jose';
+import { exportJWK, SignJWT } from 'jose';
 import {
   audienceMatches,
   createJwtVerifier,
@@ -27,7 +27,7 @@ const rsaPem = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 const ec = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
 const ecPem = ec.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
-function sign(claims: Record<string, unknown>, key: KeyLike = rsa.privateKey, header: Record<string, unknown> = {}) {
+function sign(claims: Record<string, unknown>, key: KeyObject = rsa.privateKey, header: Record<string, unknown> = {}) {
   const alg = (header.alg as string | undefined) ?? 'RS256';
   return new SignJWT(claims).setProtectedHeader({ ...header, alg }).sign(key);
 }
