@@ -117,6 +117,38 @@ describe('acl', () => {
     }
   });
 
+  test("authenticated groups beside a consumer's credential: used only with always_use_authenticated_groups", async () => {
+    const id = await idOf('bob');
+    const request = { consumer: 'bob', credential: cred(id), ctx: { authenticated_groups: ['admin'] } };
+    const consumerGroups = await run({ allow: ['admin'] }, request);
+    assert.equal(consumerGroups.status, 403, "without the flag, the consumer's own groups decide");
+    const always = await run({ allow: ['admin'], always_use_authenticated_groups: true }, request);
+    assert.equal(always.exited, false);
+    assert.equal(always.upstreamHeaders['x-authenticated-groups'], 'admin');
+    assert.equal(always.upstreamHeaders['x-consumer-groups'], undefined);
+    const hidden = await run(
+      { allow: ['admin'], always_use_authenticated_groups: true, hide_groups_header: true },
+      request,
+    );
+    assert.equal(hidden.exited, false);
+    assert.equal(hidden.upstreamHeaders['x-authenticated-groups'], undefined);
+    const anonymous = await run({ allow: ['admin'] }, { consumer: 'bob', ctx: { authenticated_groups: ['admin'] } });
+    assert.equal(anonymous.exited, false, 'an anonymous consumer is decided by the authenticated groups');
+  });
+
+  test('authenticated groups that are empty or not all strings count as none', async () => {
+    for (const groups of [[], ['admin', 7], 'admin', null]) {
+      const r = await run({ allow: ['admin'] }, { ctx: { authenticated_groups: groups } });
+      assert.deepEqual([r.status, r.body], [401, { message: 'Unauthorized' }], JSON.stringify(groups));
+    }
+    const withCred = await run(
+      { allow: ['admin'], always_use_authenticated_groups: true },
+      { consumer: 'alice', credential: cred(await idOf('alice')), ctx: { authenticated_groups: [] } },
+    );
+    assert.equal(withCred.exited, false, "no authenticated groups: the consumer's own groups decide");
+    assert.equal(withCred.upstreamHeaders['x-consumer-groups'], 'admin, ops');
+  });
+
   test('allow and deny together, or neither, is a config error', async () => {
     await assert.rejects(run({ allow: ['a'], deny: ['b'] }), (e: unknown) => {
       assert.ok(e instanceof ConfigError);
