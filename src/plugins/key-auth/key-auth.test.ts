@@ -66,6 +66,92 @@ describe('key-auth', () => {
     assert.equal((await run({}, { method: 'OPTIONS' })).status, 401);
   });
 
+  test('a key in the query string, hidden from the upstream query with hide_credentials', async () => {
+    const r = await run({}, { query: 'apikey=alice-key&x=1' });
+    assert.equal(r.consumer?.username, 'alice');
+    assert.equal(r.upstreamQuery, 'apikey=alice-key&x=1');
+    const hidden = await run({ hide_credentials: true }, { query: 'x=1&apikey=alice-key' });
+    assert.equal(hidden.consumer?.username, 'alice');
+    assert.equal(hidden.upstreamQuery, 'x=1');
+    const dup = await run({}, { query: 'apikey=alice-key&apikey=other' });
+    assert.deepEqual([dup.status, dup.body], [401, { message: 'Duplicate API key found' }]);
+    assert.equal((await run({ key_in_query: false }, { query: 'apikey=alice-key' })).status, 401);
+    const headerFirst = await run({}, { headers: { apikey: 'wrong' }, query: 'apikey=alice-key' });
+    assert.equal(headerFirst.status, 401, 'the header is read before the query');
+  });
+
+  test('key_in_header false ignores the header; key names are tried in order, header names case-insensitively', async () => {
+    assert.equal((await run({ key_in_header: false }, { headers: { apikey: 'alice-key' } })).status, 401);
+    const second = await run({ key_names: ['X-Key', 'apikey'] }, { headers: { apikey: 'alice-key' } });
+    assert.equal(second.consumer?.username, 'alice');
+    const first = await run({ key_names: ['X-Key', 'apikey'] }, { headers: { 'x-key': 'alice-key', apikey: 'bad' } });
+    assert.equal(first.consumer?.username, 'alice');
+    const hidden = await run(
+      { key_names: ['X-Key'], hide_credentials: true },
+      { headers: { 'x-key': 'alice-key', 'x-other': '1' } },
+    );
+    assert.equal(hidden.upstreamHeaders['x-key'], undefined);
+    assert.equal(hidden.upstreamHeaders['x-other'], '1');
+  });
+
+  test('a key in a form or JSON body with key_in_body, removed from the body with hide_credentials', async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const json = { 'content-type': 'application/json; charset=utf-8' };
+    const r = await run({ key_in_body: true }, { method: 'POST', headers: form, body: 'apikey=alice-key&a=1' });
+    assert.equal(r.consumer?.username, 'alice');
+    assert.equal(r.upstreamBody?.toString(), 'apikey=alice-key&a=1');
+    const hiddenForm = await run(
+      { key_in_body: true, hide_credentials: true },
+      { method: 'POST', headers: form, body: 'a=1&apikey=alice-key' },
+    );
+    assert.equal(hiddenForm.consumer?.username, 'alice');
+    assert.equal(hiddenForm.upstreamBody?.toString(), 'a=1');
+    const j = await run({ key_in_body: true }, { method: 'POST', headers: json, body: '{"apikey":"alice-key","a":1}' });
+    assert.equal(j.consumer?.username, 'alice');
+    const hiddenJson = await run(
+      { key_in_body: true, hide_credentials: true },
+      { method: 'POST', headers: json, body: '{"apikey":"alice-key","a":1}' },
+    );
+    assert.equal(hiddenJson.upstreamBody?.toString(), '{"a":1}');
+    const vendor = await run(
+      { key_in_body: true },
+      { method: 'POST', headers: { 'content-type': 'application/vnd.api+json' }, body: '{"apikey":"alice-key"}' },
+    );
+    assert.equal(vendor.consumer?.username, 'alice');
+    const dupJson = await run(
+      { key_in_body: true },
+      { method: 'POST', headers: json, body: '{"apikey":["alice-key",{"x":1}]}' },
+    );
+    assert.deepEqual([dupJson.status, dupJson.body], [401, { message: 'Duplicate API key found' }]);
+    const dupForm = await run({ key_in_body: true }, { method: 'POST', headers: form, body: 'apikey=a&apikey=b' });
+    assert.equal(dupForm.body && (dupForm.body as { message: string }).message, 'Duplicate API key found');
+    for (const [headers, body] of [
+      [json, '{"apikey":5}'],
+      [json, '["alice-key"]'],
+      [json, 'not json'],
+      [{ 'content-type': 'text/plain' }, 'apikey=alice-key'],
+    ] as const) {
+      const no = await run({ key_in_body: true }, { method: 'POST', headers, body });
+      assert.deepEqual([no.status, no.body], [401, { message: 'No API key found in request' }], body);
+    }
+    assert.equal((await run({}, { method: 'POST', headers: form, body: 'apikey=alice-key' })).status, 401);
+  });
+
+  test('realm goes into WWW-Authenticate, on a wrong key as on a missing one', async () => {
+    const r = await run({ realm: 'api' }, { headers: { apikey: 'wrong' } });
+    assert.deepEqual([r.status, r.body], [401, { message: 'Unauthorized' }]);
+    assert.equal(r.responseHeaders['www-authenticate'], 'Key realm="api"');
+  });
+
+  test('with anonymous, a wrong key is the anonymous consumer and a right key its consumer', async () => {
+    const wrong = await run({ anonymous: 'guest' }, { headers: { apikey: 'wrong' } });
+    assert.equal(wrong.exited, false);
+    assert.equal(wrong.consumer?.username, 'guest');
+    const right = await run({ anonymous: 'guest' }, { headers: { apikey: 'alice-key' } });
+    assert.equal(right.consumer?.username, 'alice');
+    assert.equal(right.upstreamHeaders['x-anonymous-consumer'], undefined);
+  });
+
   test('an unknown anonymous consumer is a config error', async () => {
     await assert.rejects(
       run({ anonymous: 'ghost' }),
