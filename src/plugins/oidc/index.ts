@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import type * as OpenIdClient from 'openid-client';
 import schema from '../../../schemas/plugins/oidc.schema.json' with { type: 'json' };
 import type {
-  Credential,
   DependencyHealth,
   GatewayRequest,
   GatewayResponse,
@@ -28,35 +27,22 @@ import {
   clearCookie,
   joinChunks,
   type LoginPayload,
+  nowSeconds,
   readCookies,
+  type SessionEntry,
   type SessionPayload,
   SessionSealer,
+  sessionDue,
+  sessionEntry,
+  sessionLive,
   writeChunks,
 } from './session.ts';
-import {
-  idTokenClaims,
-  idTokenHeader,
-  isNavigation,
-  originFromHostHeader,
-  originFromHosts,
-  safeReturnPath,
-  userinfoHeader,
-} from './urls.ts';
+import { isNavigation, originFromHostHeader, originFromHosts, safeReturnPath, userinfoHeader } from './urls.ts';
 
 export type { OidcConfig } from './config.ts';
 export { sessionBinding } from './config.ts';
 export type { LoginPayload, SessionPayload } from './session.ts';
 export { isNavigation, safeReturnPath, userinfoHeader } from './urls.ts';
-
-interface SessionEntry {
-  readonly payload: SessionPayload;
-  readonly stale: boolean;
-  readonly userHeader: string;
-  readonly idHeader: string;
-  readonly credential: Credential;
-  /** The ID token's claims, verified at login: what `req.claims` carries for a browser session. */
-  readonly claims: Readonly<Record<string, unknown>> | null;
-}
 
 /**
  * Caps of the structures keyed by cookies and tokens clients send (documented in
@@ -75,10 +61,6 @@ const IDP_UNAVAILABLE = 'Service Temporarily Unavailable';
 const MAX_RETURN_PATH = 1024;
 /** Browsers drop a cookie past 4096 bytes (name, value and attributes): the login cookie stays below. */
 const MAX_LOGIN_COOKIE = 4000;
-
-function nowSeconds(): number {
-  return Math.floor(Date.now() / 1000);
-}
 
 /** One configured instance of the plugin. */
 class OidcInstance {
@@ -184,7 +166,7 @@ class OidcInstance {
     return [this.#provider.health(), ...(this.#bearerCheck?.health() ?? [])];
   }
 
-  async #access(req: GatewayRequest): Promise<void> {
+  #access(req: GatewayRequest): void | Promise<void> {
     // The core strips these already; an oidc route must never forward a client's copy.
     req.removeUpstreamHeader('x-userinfo');
     req.removeUpstreamHeader('x-access-token');
@@ -209,6 +191,20 @@ class OidcInstance {
     if (path === paths.callback) return this.#callback(req, ours, paths);
     if (this.#filter?.test(path)) return;
 
+    // A known session due for neither a refresh nor a reissue is answered without a promise.
+    const raw = joinChunks(ours, this.#cookie);
+    const known = raw === null ? undefined : this.#sessions.get(raw);
+    const now = nowSeconds();
+    const cfg = this.#cfg;
+    const p = known?.payload;
+    if (p !== undefined && sessionLive(p, now, cfg.session_idle_timeout)) {
+      if (!sessionDue(p, known!.stale, now, cfg.refresh_leeway, this.#reissueAfter)) return this.#inject(req, known!);
+    }
+    return this.#session(req, ours);
+  }
+
+  /** The session path that may wait: opening a cookie not seen before, a refresh, a reissue. */
+  async #session(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
     const entry = await this.#readSession(ours);
     if (entry === null) return this.#unauthenticated(req, ours);
     const now = nowSeconds();
@@ -230,7 +226,7 @@ class OidcInstance {
     }
     if (reseal) {
       const sealed = await this.#sealer.seal(s);
-      current = this.#entry(s, false);
+      current = sessionEntry(s, false);
       this.#sessions.set(sealed, current);
       req.ctx[SET_COOKIE_CTX] = writeChunks(this.#cookie, sealed, this.#cookieAttrs(req, s), ours);
     }
@@ -255,17 +251,6 @@ class OidcInstance {
     req.authenticate(null, e.credential, { claims: e.claims });
   }
 
-  #entry(payload: SessionPayload, stale: boolean): SessionEntry {
-    return {
-      payload,
-      stale,
-      userHeader: userinfoHeader(payload.user),
-      idHeader: idTokenHeader(payload.it),
-      credential: { id: payload.sub, type: 'oidc', identifier: payload.sub, consumer_id: null },
-      claims: idTokenClaims(payload.it),
-    };
-  }
-
   /** The valid session the cookies carry, or null (absent, tampered, foreign, expired, idle). */
   async #readSession(ours: ReadonlyMap<string, string>): Promise<SessionEntry | null> {
     const raw = joinChunks(ours, this.#cookie);
@@ -275,14 +260,10 @@ class OidcInstance {
       const opened = await this.#sealer.open<SessionPayload>(raw);
       const p = opened?.payload;
       if (p?.v !== 1 || typeof p.sub !== 'string' || typeof p.user !== 'object' || p.user === null) return null;
-      entry = this.#entry(p, opened!.stale);
+      entry = sessionEntry(p, opened!.stale);
       this.#sessions.set(raw, entry);
     }
-    const now = nowSeconds();
-    const p = entry.payload;
-    if (p.exp <= now) return null;
-    if (this.#cfg.session_idle_timeout > 0 && now - p.seen >= this.#cfg.session_idle_timeout) return null;
-    return entry;
+    return sessionLive(entry.payload, nowSeconds(), this.#cfg.session_idle_timeout) ? entry : null;
   }
 
   #cookieAttrs(req: GatewayRequest, s: SessionPayload): { secure: boolean; maxAge: number } {
@@ -483,7 +464,7 @@ class OidcInstance {
     };
     if (tokens.refresh_token !== undefined) session.rt = tokens.refresh_token;
     const sealed = await this.#sealer.seal(session);
-    this.#sessions.set(sealed, this.#entry(session, false));
+    this.#sessions.set(sealed, sessionEntry(session, false));
     const setCookies = writeChunks(this.#cookie, sealed, { secure, maxAge: this.#cfg.session_lifetime }, ours);
     setCookies.push(clearLogin);
     this.#log.debug('oidc login completed', { sub: claims.sub });

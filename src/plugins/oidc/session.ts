@@ -3,7 +3,8 @@
  * shared with the session plugin) in a cookie, split into numbered cookies when it would not fit
  * in one.
  */
-import { SessionSealer } from '../../index.ts';
+import { type Credential, SessionSealer } from '../../index.ts';
+import { idTokenClaims, idTokenHeader, userinfoHeader } from './urls.ts';
 
 export { SessionSealer };
 
@@ -25,6 +26,51 @@ export interface SessionPayload {
   rt?: string;
   /** The userinfo (or ID token claims): X-Userinfo is computed from it once per cookie value. */
   user: Record<string, unknown>;
+}
+
+/** An opened session as the request path uses it: the upstream headers computed once per cookie value. */
+export interface SessionEntry {
+  readonly payload: SessionPayload;
+  readonly stale: boolean;
+  readonly userHeader: string;
+  readonly idHeader: string;
+  readonly credential: Credential;
+  /** The ID token's claims, verified at login: what `req.claims` carries for a browser session. */
+  readonly claims: Readonly<Record<string, unknown>> | null;
+}
+
+export function sessionEntry(payload: SessionPayload, stale: boolean): SessionEntry {
+  return {
+    payload,
+    stale,
+    userHeader: userinfoHeader(payload.user),
+    idHeader: idTokenHeader(payload.it),
+    credential: { id: payload.sub, type: 'oidc', identifier: payload.sub, consumer_id: null },
+    claims: idTokenClaims(payload.it),
+  };
+}
+
+/** Whether a session is within its lifetime and its idle timeout (0: none) at `now`, epoch seconds. */
+export function sessionLive(p: SessionPayload, now: number, idleTimeout: number): boolean {
+  return p.exp > now && !(idleTimeout > 0 && now - p.seen >= idleTimeout);
+}
+
+/**
+ * Whether a session is due for a reissue (opened with an older secret, or `seen` `reissueAfter`
+ * seconds ago) or its access token for a refresh, at `now`.
+ */
+export function sessionDue(
+  p: SessionPayload,
+  stale: boolean,
+  now: number,
+  refreshLeeway: number,
+  reissueAfter: number,
+): boolean {
+  return stale || (p.ate !== null && p.ate - refreshLeeway <= now) || now - p.seen >= reissueAfter;
+}
+
+export function nowSeconds(): number {
+  return Math.floor(Date.now() / 1000);
 }
 
 /** The pending-login cookie's payload: what the callback must find again. */
