@@ -120,7 +120,8 @@ export async function runPluginTest(argv: string[], io: CliIO): Promise<number> 
     io.stderr.write(`gateway plugin test: ${typeof files === 'string' ? files : 'no *.test.ts file found'}\n`);
     return 2;
   }
-  const register = new URL('../testing/register.ts', import.meta.url).href;
+  // The sources' register (tsx runs the tests), from src/cli and from the compiled dist/cli alike.
+  const register = new URL('../../src/testing/register.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx');
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', tsx, '--import', register, '--test', ...files], {

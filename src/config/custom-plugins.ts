@@ -54,6 +54,8 @@ const TOKEN = 'tollgate-plugin';
 
 /** Tollgate's own sources: a plugin's `tollgate` import must reach the running gateway's copy. */
 const OWN_SRC = new URL('../', import.meta.url).href;
+/** Running from the compiled tree (bin/compiled.mjs) rather than the TypeScript sources. */
+const COMPILED = import.meta.url.endsWith('.js');
 
 /**
  * `tollgate` and its subpaths (`tollgate/testing`, ...), as package.json exports them, resolve to
@@ -64,6 +66,11 @@ const SELF_EXPORTS = selfExports();
 
 function selfExports(): Record<string, string> {
   const root = new URL('../../', import.meta.url);
+  // Compiled (dist/, see bin/compiled.mjs), `./src/x.ts` is `dist/x.js`: this very tree.
+  const own = (target: string): string =>
+    COMPILED && target.startsWith('./src/')
+      ? new URL(target.slice(6).replace(/\.ts$/, '.js'), OWN_SRC).href
+      : new URL(target, root).href;
   const out: Record<string, string> = {};
   try {
     const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
@@ -72,10 +79,8 @@ function selfExports(): Record<string, string> {
     };
     for (const [sub, target] of Object.entries(pkg.exports ?? {})) {
       if (typeof target !== 'string') continue;
-      out[sub === '.' ? (pkg.name ?? 'tollgate') : `${pkg.name ?? 'tollgate'}/${sub.replace(/^\.\//, '')}`] = new URL(
-        target,
-        root,
-      ).href;
+      out[sub === '.' ? (pkg.name ?? 'tollgate') : `${pkg.name ?? 'tollgate'}/${sub.replace(/^\.\//, '')}`] =
+        own(target);
     }
   } catch {
     // Without package.json (a trimmed image), plugins resolve `tollgate` through node_modules.
@@ -138,6 +143,18 @@ const syncResolve: SyncResolve = (specifier, context, next) => {
   return { url: `${file}?${TOKEN}=${token}`, format, shortCircuit: true };
 };
 
+let typeScriptRegistered = false;
+/**
+ * The compiled gateway runs without tsx; a plugin written in TypeScript needs it (as the sources
+ * do, through bin/gateway), registered before the resolve hook so that the hook answers first.
+ */
+async function ensureTypeScript(): Promise<void> {
+  if (typeScriptRegistered || !COMPILED) return;
+  typeScriptRegistered = true;
+  const { register } = await import('tsx/esm/api');
+  register();
+}
+
 let hookRegistered = false;
 /** Registers the module hook (once): plugins get fresh module graphs per content, and `tollgate` resolves to this gateway. */
 export function ensureHook(): void {
@@ -198,6 +215,7 @@ export async function loadCustomPlugins(
     hash.update(found.hash);
     let mod: Record<string, unknown>;
     try {
+      await ensureTypeScript();
       ensureHook();
       mod = (await import(`${pathToFileURL(found.entry).href}?${TOKEN}=${token}`)) as Record<string, unknown>;
     } catch (err) {
