@@ -14,7 +14,8 @@ export interface LoggerOptions {
 
 /** Where access lines go: many small writes, so they are batched. */
 export interface LineSink {
-  write(line: string): unknown;
+  /** One whole line, with its newline. */
+  write(line: string): void;
   flush(): void;
 }
 
@@ -39,7 +40,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   );
   const sink: LineSink =
     opts.destination !== undefined
-      ? { write: (line) => destination.write(line), flush: () => undefined }
+      ? { write: (line) => void destination.write(line), flush: () => undefined }
       : (stdoutLines ??= new BatchedLines(1));
   accessSinks.set(logger, sink);
   return logger;
@@ -51,12 +52,13 @@ export function accessSink(logger: Logger): LineSink | null {
 }
 
 /**
- * Lines collected in memory and written with one write(2) per 16 KiB, or within a second. Cheaper
- * than a stream per line: no per-line buffer bookkeeping, one syscall for ~50 lines.
+ * Lines copied into one buffer and written with one write(2) per 16 KiB, or within a second.
+ * Cheaper than a stream per line: no per-line buffer bookkeeping, one syscall for ~50 lines.
+ * A batch holds whole lines only, so workers sharing stdout never split each other's lines.
  */
 export class BatchedLines implements LineSink {
-  private parts: string[] = [];
-  private size = 0;
+  private buf: Buffer;
+  private used = 0;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -64,36 +66,46 @@ export class BatchedLines implements LineSink {
     private readonly limit = 16 * 1024,
     intervalMs = 1000,
   ) {
+    this.buf = Buffer.allocUnsafe(limit * 2);
     this.timer = setInterval(() => this.flush(), intervalMs);
     this.timer.unref();
     process.once('exit', () => this.flush());
   }
 
   write(line: string): void {
-    this.parts.push(line);
-    this.size += line.length;
-    if (this.size >= this.limit) this.flush();
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const most = line.length * 3;
+    if (this.buf.length - this.used < most) {
+      this.flush();
+      if (this.buf.length - this.used < most) this.grow(most);
+    }
+    this.used += this.buf.write(line, this.used);
+    if (this.used >= this.limit) this.flush();
+  }
+
+  private grow(need: number): void {
+    const next = Buffer.allocUnsafe(this.used + need);
+    this.buf.copy(next, 0, 0, this.used);
+    this.buf = next;
   }
 
   flush(): void {
-    if (this.size === 0) return;
-    let text = this.parts.length === 1 ? this.parts[0]! : this.parts.join('');
-    this.parts = [];
-    this.size = 0;
-    let buf = Buffer.from(text);
-    text = '';
-    while (buf.length > 0) {
+    let off = 0;
+    while (off < this.used) {
       try {
-        const n = writeSync(this.fd, buf);
-        buf = buf.subarray(n);
+        off += writeSync(this.fd, this.buf, off, this.used - off);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return; // a closed stdout: nothing to do
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
+          this.used = 0; // a closed stdout: nothing to do
+          return;
+        }
         // A slow reader: keep the rest for the next flush rather than spinning.
-        this.parts.push(buf.toString());
-        this.size = buf.length;
+        this.buf.copy(this.buf, 0, off, this.used);
+        this.used -= off;
         return;
       }
     }
+    this.used = 0;
   }
 }
 

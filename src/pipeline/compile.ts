@@ -248,6 +248,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       httpsRedirectStatus: r.https_redirect_status_code,
       label: r.name ?? r.id,
       labelJson: JSON.stringify(r.name ?? r.id),
+      accessLabelsJson: `,"route":${JSON.stringify(r.name ?? r.id)},"service":${svc === null ? 'null' : svc.labelJson}`,
     };
   }
 

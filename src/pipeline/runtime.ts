@@ -73,6 +73,8 @@ export interface CompiledRoute extends RoutableRoute {
   readonly label: string;
   /** `label` as a JSON string literal, for the access log. */
   readonly labelJson: string;
+  /** The access line's `,"route":...,"service":...` fields, built once. */
+  readonly accessLabelsJson: string;
 }
 
 export interface Runtime {

@@ -1,41 +1,59 @@
 // The JSON access log: one line per finished request, serialized by hand (this runs for every
-// request; pino's generic path is slower). Every string field is JSON-encoded, whatever its source:
-// request data (path, method, forwarded addresses, a trusted proxy's request id) must never be
-// able to end the line or add a field.
+// request; pino's generic path is slower) from pieces fixed per route (the route and service
+// labels) and per second (the timestamp's date part), with numbers printed from integers. Every
+// string field that comes from request data (path, method, client address, a trusted proxy's
+// request id, error causes) is JSON-escaped: request data must never be able to end the line or
+// add a field.
 import { secretValues } from '../config/secrets.ts';
 import { isoNow } from './clock.ts';
 import type { ProxyRequest } from './context.ts';
 
 export function writeAccessLine(rc: ProxyRequest, latency: number): void {
   const route = rc.compiled;
-  const consumer = rc.consumer === null ? 'null' : JSON.stringify(rc.consumer.username ?? rc.consumer.id);
-  const upstream = rc.upstreamLatency < 0 ? 'null' : String(Math.round(rc.upstreamLatency * 1000) / 1000);
   // A path or cause that spells a value from `${...}` (a secret route prefix, a secret upstream
   // host in a connect error) is logged redacted.
   const secrets = rc.runtime.config.source.secrets;
   const scrub = secrets.size === 0 ? null : secretValues(secrets);
-  const path = scrub === null ? rc.path : scrub.scrub(rc.path);
   const err = rc.error;
-  const error =
-    err === null
-      ? ''
-      : err.cause === undefined || err.cause === ''
-        ? `,"error":${JSON.stringify(err.code)}`
-        : `,"error":${JSON.stringify(err.code)},"cause":${JSON.stringify(scrub === null ? err.cause : scrub.scrubMessage(err.cause))}`;
+  const consumer = rc.consumer;
+  // Why the request ended, when known: the exiting plugin's code or the catalogued error's.
+  const reason = rc.reason ?? err?.code ?? null;
   rc.gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${JSON.stringify(rc.id)},"client_ip":${JSON.stringify(rc.clientIp)},"method":${JSON.stringify(rc.method)},"path":${JSON.stringify(path)},"route":${route === null ? 'null' : route.labelJson},"service":${route?.service == null ? 'null' : route.service.labelJson},"consumer":${consumer},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${Math.round(latency * 1000) / 1000},"upstream_latency_ms":${upstream},"source":${sourceJson(rc)}${reasonJson(rc)}${error},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${jsonString(rc.id)},"client_ip":${jsonString(rc.clientIp)},"method":${jsonString(rc.method)},"path":${jsonString(scrub === null ? rc.path : scrub.scrub(rc.path))}${route === null ? ',"route":null,"service":null' : route.accessLabelsJson},"consumer":${consumer === null ? 'null' : jsonString(consumer.username ?? consumer.id)},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${milliseconds(latency)},"upstream_latency_ms":${rc.upstreamLatency < 0 ? 'null' : milliseconds(rc.upstreamLatency)},"source":${rc.source !== null ? jsonString(rc.source) : err === null ? '"upstream"' : '"kong"'}${reason === null ? '' : `,"reason":${jsonString(reason)}`}${err === null ? '' : errorFields(err.code, err.cause, scrub)},"msg":"request"}\n`,
   );
 }
 
-/** Who answered (Kong's `source`): `upstream`, `kong`, or the plugin that ended the request. */
-function sourceJson(rc: ProxyRequest): string {
-  const s = rc.source;
-  if (s === null) return rc.error === null ? '"upstream"' : '"kong"';
-  return JSON.stringify(s);
+function errorFields(code: string, cause: string | undefined, scrub: ReturnType<typeof secretValues> | null): string {
+  if (cause === undefined || cause === '') return `,"error":${jsonString(code)}`;
+  return `,"error":${jsonString(code)},"cause":${jsonString(scrub === null ? cause : scrub.scrubMessage(cause))}`;
 }
 
-/** Why the request ended, when known: the exiting plugin's code or the catalogued error's. */
-function reasonJson(rc: ProxyRequest): string {
-  const r = rc.reason ?? rc.error?.code ?? null;
-  return r === null ? '' : `,"reason":${JSON.stringify(r)}`;
+/**
+ * A string as a JSON literal. Printable ASCII without `"` or `\` (addresses, methods, most paths,
+ * generated request ids) is quoted as it is; anything else goes through JSON.stringify.
+ */
+export function jsonString(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(s);
+  }
+  return `"${s}"`;
+}
+
+/**
+ * Milliseconds rounded to the microsecond, printed as `String(Math.round(ms * 1000) / 1000)` would
+ * (`12`, `0.5`, `1.234`), from integers: no float-to-shortest-string conversion per request.
+ */
+export function milliseconds(ms: number): string {
+  const us = Math.round(ms * 1000);
+  if (!(us >= 0 && us < 0x7fffffff)) return String(us / 1000);
+  const whole = Math.floor(us / 1000);
+  let frac = us - whole * 1000;
+  if (frac === 0) return `${whole}`;
+  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
+  if (frac % 10 === 0) {
+    frac /= 10;
+    return `${whole}.${frac < 10 ? '0' : ''}${frac}`;
+  }
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }

@@ -1,12 +1,21 @@
-// The access log's timestamp: one ISO string per millisecond, however many requests finish in it.
+// The access log's timestamp: the ISO text up to the second is formatted once per second; each
+// line adds its milliseconds (three digits), so no request formats a Date.
 let lastMs = 0;
 let lastIso = '';
+let lastSecond = -1;
+/** `2026-12-02T12:32:09.` for the current second. */
+let secondPrefix = '';
 
 export function isoNow(): string {
   const now = Date.now();
-  if (now !== lastMs) {
-    lastMs = now;
-    lastIso = new Date(now).toISOString();
+  if (now === lastMs) return lastIso;
+  lastMs = now;
+  const second = Math.floor(now / 1000);
+  if (second !== lastSecond) {
+    lastSecond = second;
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, 20);
   }
+  const ms = now - second * 1000;
+  lastIso = `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
   return lastIso;
 }
