@@ -54,7 +54,7 @@ interface Target {
 
 const ONE_ROUTE = routeConfig();
 
-/** 1,000 prefix routes; the measured one sits in the middle, so no ordering luck helps it. */
+/** N prefix routes (1,000, 10,000); the measured one sits in the middle, so no ordering luck helps it. */
 function manyRoutes(n: number): string {
   const route = (i: number) => `- name: r${i}\n  paths: [/api/v${i % 7}/r${i}, /svc${i}]`;
   const range = (from: number, to: number) => Array.from({ length: to - from }, (_, k) => route(from + k)).join('\n');
@@ -67,6 +67,7 @@ const TARGETS: Target[] = [
   { name: 'minimal proxy', config: null, kind: 'minimal', path: '/hello' },
   { name: 'tollgate 1 route', config: ONE_ROUTE },
   { name: 'tollgate 1,000 routes', config: manyRoutes(1000) },
+  { name: 'tollgate 10,000 routes', config: manyRoutes(10000) },
   { name: 'tollgate 1 route, no access log', config: ONE_ROUTE, args: ['--no-access-log'] },
   { name: 'tollgate jwt RS256', config: null, prepare: jwtRoute },
   { name: 'tollgate key-auth', config: KEY_AUTH.config, headers: KEY_AUTH.headers },
