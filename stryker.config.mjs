@@ -54,12 +54,14 @@ export const groups = {
 
 const group = groups[process.env.MUTATION_GROUP ?? 'router'];
 if (group === undefined) throw new Error(`MUTATION_GROUP must be one of ${Object.keys(groups).join(', ')}`);
+// MUTATION_TESTS (comma-separated globs) replaces the group's test files, e.g. one file's own unit test.
+const testFiles = process.env.MUTATION_TESTS?.split(',').filter(Boolean) ?? group.tests;
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'tap',
   tap: {
-    testFiles: group.tests,
+    testFiles,
     nodeArgs: ['--import', 'tsx', '--test-reporter=tap', '-r', '{{hookFile}}', '{{testFile}}'],
   },
   checkers: ['typescript'],

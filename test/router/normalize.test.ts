@@ -143,3 +143,17 @@ test('route paths from the config with characters beyond latin1 are encoded as U
   assert.equal(normalizePath('/\u{1F600}x', 'reject'), '/%F0%9F%98%80x');
   assert.equal(normalizePath('/a/\u{1F600}/../b', 'reject'), '/a/b');
 });
+
+test('escapes of the last letters and of low bytes: Z and z decode, %0A stays two hex digits', () => {
+  assert.equal(normalizePath('/%5A%5a%7A%7a%30', 'reject'), '/ZZzz0');
+  assert.equal(normalizePath('/a%0ab%1F', 'reject'), '/a%0Ab%1F');
+});
+
+test('one-character paths take the full rules: a lone dot, a character needing encoding', () => {
+  assert.equal(normalizePath('/.', 'reject'), '/');
+  assert.equal(normalizePath('/./', 'reject'), '/');
+  assert.equal(normalizePath('/ ', 'reject'), '/%20');
+  assert.equal(normalizePath('/"', 'reject'), '/%22');
+  rejects('/%', 'allow', 'BAD_PATH');
+  rejects('/\\', 'reject', 'ENCODED_SLASH');
+});
