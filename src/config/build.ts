@@ -4,6 +4,7 @@
  * references, give the ids that depend on references, check uniqueness, routes, TLS references,
  * plugin-declared entities and plugins. Each pass appends located problems; none stops the others.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityChecks } from './build/entities.ts';
 import { ownIds, scopedIds } from './build/ids.ts';
@@ -35,15 +36,22 @@ export const PASSES: readonly ((b: Build) => void)[] = [
   pluginChecks,
 ];
 
-/** Builds the flat entities from a validated document, appending problems to `issues`. */
-export function buildEntities(
+/**
+ * Builds the flat entities from a validated document, appending problems to `issues`. Yields to the
+ * event loop between passes: on a reload of a large file, requests on the serving config are
+ * answered between them.
+ */
+export async function buildEntities(
   doc: Obj,
   plugins: ReadonlyMap<string, PluginDefinition>,
   issues: RawIssue[],
   broken: WeakSet<object> = new WeakSet(),
-): Entities {
+): Promise<Entities> {
   const b = new Build(doc, plugins, issues, broken);
-  for (const pass of PASSES) pass(b);
+  for (const pass of PASSES) {
+    pass(b);
+    await yieldToLoop();
+  }
   const plugin_entities: Record<string, EntityModel[]> = {};
   const entity_kinds: Record<string, EntityKindInfo> = {};
   for (const [name, kind] of b.kinds) {

@@ -9,17 +9,24 @@ import { createHash } from 'node:crypto';
 /** Kong's namespace for declarative entity ids. */
 const KONG_NAMESPACE = 'fd02801f-0957-4a15-a55a-c8d9606f30b5';
 
+/** Namespace UUIDs as bytes, converted once: ids are derived for every entity of a large file. */
+const namespaceBytes = new Map<string, Buffer>();
+
 function uuidBytes(uuid: string): Buffer {
-  return Buffer.from(uuid.replace(/-/g, ''), 'hex');
+  let b = namespaceBytes.get(uuid);
+  if (b === undefined) {
+    b = Buffer.from(uuid.replace(/-/g, ''), 'hex');
+    if (namespaceBytes.size < 64) namespaceBytes.set(uuid, b);
+  }
+  return b;
 }
 
 /** RFC 4122 name-based (SHA-1) UUID. */
 export function uuidv5(namespace: string, name: string): string {
-  const hash = createHash('sha1').update(uuidBytes(namespace)).update(name, 'utf8').digest();
-  const b = Buffer.from(hash.subarray(0, 16));
+  const b = createHash('sha1').update(uuidBytes(namespace)).update(name, 'utf8').digest();
   b[6] = (b[6]! & 0x0f) | 0x50;
   b[8] = (b[8]! & 0x3f) | 0x80;
-  const h = b.toString('hex');
+  const h = b.toString('hex', 0, 16);
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 

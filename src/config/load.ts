@@ -154,7 +154,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   }
   if (typeof doc._format_version !== 'string') doc._format_version = '3.0';
 
-  const built = buildEntities(doc, plugins, raw, broken);
+  const built = await buildEntities(doc, plugins, raw, broken);
   await yieldToLoop();
   // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.
   const prunedKeys = pruned.map((p) => formatYamlPath(p));
@@ -209,7 +209,7 @@ const MIN_LITERAL_SECRET = 8;
  * named like secrets, at any depth, and the fields plugin-declared entities declare secret
  * (credentials). Registered like referenced values, so they are redacted in every output.
  */
-function literalSecrets(built: ReturnType<typeof buildEntities>): string[] {
+function literalSecrets(built: Awaited<ReturnType<typeof buildEntities>>): string[] {
   const out: string[] = [];
   const walk = (v: unknown, secret: boolean): void => {
     if (typeof v === 'string') {

@@ -1,22 +1,30 @@
 /**
- * YAML parsing of a large config on a worker thread, so that a reload of a file of tens of MB does
- * not hold the event loop (and every request on the serving config) for the seconds the parse
- * takes. The worker posts back plain data (the value tree, the issues and the source map's tables),
- * which the main thread adopts as they are. Small files are parsed in place: a worker costs more
- * than their parse. Should the worker fail to start or die, the text is parsed in place, so the
- * outcome never depends on the thread.
+ * YAML parsing of a large config without holding the event loop (and every request on the serving
+ * config) for the time the parse takes. A file in the plain subset of YAML (yaml-fast.ts) is parsed
+ * here in slices of at most PARSE_SLICE_MS. Any other large file is parsed by the yaml package on a
+ * worker thread, which posts back plain data (the value tree, the issues and the source map's
+ * tables) that the main thread adopts as they are; cloning them back is itself a pause of about a
+ * second per 10 MB. Small files are parsed in place. Should the worker fail to start or die, the
+ * text is parsed in place, so the outcome never depends on the thread.
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
-import { type ParsedYaml, parseYaml, SourceMap, type SourceMapDump } from './yaml.ts';
+import { type ParsedYaml, parseYaml, parseYamlFully, SourceMap, type SourceMapDump } from './yaml.ts';
+import { parsePlainYamlSliced } from './yaml-fast.ts';
 
-/** Texts from this size on are parsed on a worker thread. */
+/** Texts from this size on are parsed in slices (the plain subset) or on a worker thread (any other YAML). */
 export const OFF_THREAD_PARSE_BYTES = 512 * 1024;
+
+/** The longest stretch a sliced parse runs without yielding to the event loop. */
+const PARSE_SLICE_MS = 20;
 
 const WORKER_URL = new URL('./parse-worker.mjs', import.meta.url);
 
 export async function parseYamlOffThread(text: string, file: string): Promise<ParsedYaml> {
   if (text.length < OFF_THREAD_PARSE_BYTES) return parseYaml(text, file);
+  // The plain subset parses here, in slices, faster than a worker's result could be cloned back.
+  const plain = await parsePlainYamlSliced(text, file, PARSE_SLICE_MS);
+  if (plain !== null) return plain;
   const posted = await new Promise<{ data: unknown; issues: ParsedYaml['issues']; map: SourceMapDump } | null>(
     (resolve) => {
       let worker: Worker;
@@ -36,7 +44,11 @@ export async function parseYamlOffThread(text: string, file: string): Promise<Pa
   );
   if (posted === null) {
     await yieldToLoop();
-    return parseYaml(text, file);
+    return parseYamlFully(text, file);
   }
-  return { data: posted.data, issues: posted.issues, map: SourceMap.fromDump(posted.map) };
+  return {
+    data: posted.data,
+    issues: posted.issues,
+    map: SourceMap.fromDump(posted.map, () => parseYaml(text, file).map),
+  };
 }

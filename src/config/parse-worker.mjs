@@ -9,6 +9,6 @@ try {
 } catch {
   // No tsx: the runtime strips TypeScript itself (Node >= 23.6).
 }
-const { parseYaml } = await import('./yaml.ts');
-const parsed = parseYaml(workerData.text, workerData.file);
+const { parseYamlFully } = await import('./yaml.ts');
+const parsed = parseYamlFully(workerData.text, workerData.file);
 parentPort.postMessage({ data: parsed.data, issues: parsed.issues, map: parsed.map.dump() });

@@ -16,7 +16,11 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import type { ConfigErrorCode } from '../errors.ts';
-import type { SourceLocation, YamlPath } from './model.ts';
+import type { YamlPath } from './model.ts';
+import { type Position, SourceMap } from './source-map.ts';
+import { parsePlainYaml } from './yaml-fast.ts';
+
+export { SourceMap, type SourceMapDump } from './source-map.ts';
 
 /** Keys that would reach Object.prototype semantics if a consumer of the data used them. */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -40,109 +44,6 @@ export interface RawIssue {
   /** Locate the key of `path`'s last segment instead of its value. */
   atKey?: boolean;
   severity?: 'error' | 'warning';
-}
-
-/** Offsets of one node of the document (-1: not in the source), and of its children by key or index. */
-class Position {
-  value = -1;
-  key = -1;
-  children: Map<string | number, Position> | null = null;
-
-  child(seg: string | number): Position {
-    this.children ??= new Map();
-    let c = this.children.get(seg);
-    if (c === undefined) this.children.set(seg, (c = new Position()));
-    return c;
-  }
-}
-
-/**
- * Positions of every node of a parsed document, as a tree that follows the YAML paths: building
- * it formats no path string (a 10,000-route file has a few hundred thousand nodes), and locating
- * a path walks as many levels as it has.
- */
-export class SourceMap {
-  #root = new Position();
-  readonly #lines: LineCounter;
-  readonly file: string;
-
-  constructor(file: string, lines: LineCounter) {
-    this.file = file;
-    this.#lines = lines;
-  }
-
-  /** The position node of `path`, created on the way. */
-  node(path: YamlPath): Position {
-    let n = this.#root;
-    for (const seg of path) n = n.child(seg);
-    return n;
-  }
-
-  setValue(path: YamlPath, offset: number): void {
-    const n = this.node(path);
-    if (n.value === -1) n.value = offset;
-  }
-
-  setKey(path: YamlPath, offset: number): void {
-    const n = this.node(path);
-    if (n.key === -1) n.key = offset;
-  }
-
-  at(offset: number): SourceLocation {
-    const { line, col } = this.#lines.linePos(offset);
-    return { file: this.file, line, col };
-  }
-
-  /**
-   * Location of the node at `path`, or of its nearest ancestor that exists in the source (a
-   * default-applied field has no node of its own; its enclosing entity has).
-   */
-  locate(path: YamlPath, atKey = false): SourceLocation {
-    const along: Position[] = [this.#root];
-    let n: Position | undefined = this.#root;
-    for (const seg of path) {
-      n = n.children?.get(seg);
-      if (n === undefined) break;
-      along.push(n);
-    }
-    for (let k = along.length - 1; k >= 0; k--) {
-      const p = along[k]!;
-      if (atKey && k === path.length && p.key !== -1) return this.at(p.key);
-      if (p.value !== -1) return this.at(p.value);
-    }
-    return { file: this.file, line: 1, col: 1 };
-  }
-
-  has(path: YamlPath): boolean {
-    let n: Position | undefined = this.#root;
-    for (const seg of path) {
-      n = n.children?.get(seg);
-      if (n === undefined) return false;
-    }
-    return n.value !== -1;
-  }
-
-  /** Plain data (structured-clonable): a map parsed on a worker thread travels back this way. */
-  dump(): SourceMapDump {
-    return { file: this.file, root: this.#root, lineStarts: this.#lines.lineStarts };
-  }
-
-  static fromDump(d: SourceMapDump): SourceMap {
-    // The cloned tree and line table are adopted as they are: no second pass over a large file's
-    // nodes. The clone's nodes are plain objects with Position's fields, which is all that reading needs.
-    const lines = new LineCounter();
-    lines.lineStarts = d.lineStarts;
-    const map = new SourceMap(d.file, lines);
-    map.#root = d.root as Position;
-    return map;
-  }
-}
-
-export interface SourceMapDump {
-  file: string;
-  /** The root Position, as structured clone leaves it (fields without methods). */
-  root: unknown;
-  lineStarts: number[];
 }
 
 /**
@@ -195,8 +96,17 @@ export interface ParsedYaml {
   issues: RawIssue[];
 }
 
-/** Parses `text` into plain data and a source map; `issues` lists every hazard found. */
+/**
+ * Parses `text` into plain data and a source map; `issues` lists every hazard found. A file written
+ * in the plain subset of YAML that configs use takes the fast path (yaml-fast.ts); any other, and
+ * any file with a problem, is parsed by the yaml package, whose diagnostics it reports.
+ */
 export function parseYaml(text: string, file: string): ParsedYaml {
+  return parsePlainYaml(text, file) ?? parseYamlFully(text, file);
+}
+
+/** parseYaml through the yaml package's document model. */
+export function parseYamlFully(text: string, file: string): ParsedYaml {
   const lines = new LineCounter();
   const map = new SourceMap(file, lines);
   const issues: RawIssue[] = [];

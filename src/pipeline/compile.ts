@@ -139,7 +139,6 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     const debug = (p.config as { debug?: unknown }).debug === true;
     const plog = pluginLogger(log, p.name, debug);
     let creating = true;
-    const where = config.source.locate(p.yaml_path);
     try {
       const handlers: PluginHandlers = await def.create(p.config, {
         log: {
@@ -152,7 +151,8 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
                   'PLUGIN_CONFIG',
                   redact(`plugin '${p.name}': ${msg}`, secrets),
                   p.yaml_path,
-                  where,
+                  // Located only when a plugin warns: a valid config never builds its source map.
+                  config.source.locate(p.yaml_path),
                   'warning',
                 ),
               );
@@ -254,7 +254,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
 
   let router: Router<CompiledRoute>;
   try {
-    router = new Router(routes);
+    router = await Router.build(routes);
   } catch (err) {
     await closeAll();
     if (!(err instanceof RouteCompileError)) throw err;
