@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
 import { OFF_THREAD_PARSE_BYTES } from '../../src/config/parse-off-thread.ts';
+import { parsePlainYaml } from '../../src/config/yaml-fast.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
@@ -116,15 +117,21 @@ test('requests on the serving config are answered while a large config reloads',
 });
 
 test('a large file parsed off the event loop reports its problems at their file:line:col', async () => {
-  const text = bigConfig(1500).replace('    url: http://127.0.0.1:2224/base/1200\n', '    url: 12345\n');
-  assert.ok(text.length > OFF_THREAD_PARSE_BYTES);
-  const line = text.split('\n').indexOf('    url: 12345') + 1;
-  const err = await loadConfigText(text, 'big.yaml', { env: {} }).then(
-    () => null,
-    (e: unknown) => e as ConfigError,
-  );
-  assert.ok(err instanceof ConfigError, 'the file is refused');
-  const issue = err.issues.find((i) => i.path === 'services[1201].url');
-  assert.ok(issue !== undefined, JSON.stringify(err.issues.slice(0, 3)));
-  assert.deepEqual([issue.file, issue.line, issue.col], ['big.yaml', line, 10]);
+  const plain = bigConfig(1500).replace('    url: http://127.0.0.1:2224/base/1200\n', '    url: 12345\n');
+  // A tag takes the file off the plain-YAML fast path: the yaml package parses it on a worker thread.
+  const tagged = plain.replace('  - name: live\n', '  - name: !!str live\n');
+  assert.notEqual(parsePlainYaml(plain, 'big.yaml'), null);
+  assert.equal(parsePlainYaml(tagged, 'big.yaml'), null);
+  for (const text of [plain, tagged]) {
+    assert.ok(text.length > OFF_THREAD_PARSE_BYTES);
+    const line = text.split('\n').indexOf('    url: 12345') + 1;
+    const err = await loadConfigText(text, 'big.yaml', { env: {} }).then(
+      () => null,
+      (e: unknown) => e as ConfigError,
+    );
+    assert.ok(err instanceof ConfigError, 'the file is refused');
+    const issue = err.issues.find((i) => i.path === 'services[1201].url');
+    assert.ok(issue !== undefined, JSON.stringify(err.issues.slice(0, 3)));
+    assert.deepEqual([issue.file, issue.line, issue.col], ['big.yaml', line, 10]);
+  }
 });
