@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { ProxyError, ProxyErrors } from '../errors.ts';
 import { accessSink, type LineSink, type Logger } from '../log.ts';
 import type { RequestContext } from '../pipeline/request.ts';
-import type { Runtime } from '../pipeline/runtime.ts';
+import type { CompiledService, Runtime } from '../pipeline/runtime.ts';
 import { errInfo, kCtx, ProxyRequest, type TrackedResponse } from './context.ts';
 import { dispatch } from './exchange.ts';
 import { runPhase } from './phases.ts';
@@ -45,8 +45,8 @@ export class Gateway {
     this.log = log;
     this.accessStream = accessSink(log);
     this.accessLog = (opts.accessLog ?? true) && this.accessStream !== null && log.isLevelEnabled('info');
-    this.onRequest = (req, res) => void this.handle(req, res, false);
-    this.onCheckContinue = (req, res) => void this.handle(req, res, true);
+    this.onRequest = (req, res) => this.handle(req, res, false);
+    this.onCheckContinue = (req, res) => this.handle(req, res, true);
     this.onCheckExpectation = (req, res) => {
       // HTTP/2 has no Connection header (node refuses to send one).
       res.writeHead(
@@ -85,12 +85,11 @@ export class Gateway {
     await Promise.allSettled(all.map((rt) => rt.close()));
   }
 
-  async handle(
-    req: IncomingMessage,
-    res: ServerResponse,
-    expectContinue: boolean,
-    upgradeHead: Buffer | null = null,
-  ): Promise<void> {
+  /**
+   * One request, synchronous up to the upstream dispatch while every access-phase plugin answers
+   * synchronously (the common case costs no promise); continues in `afterAccess` otherwise.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean, upgradeHead: Buffer | null = null): void {
     const rt = this.runtime;
     rt.inflight++;
     const rc = new ProxyRequest(this, rt, req, res, performance.now());
@@ -104,19 +103,52 @@ export class Gateway {
       // Kong: only an https-only route turns plain http away; an http-only route also serves https.
       if (rc.scheme === 'http' && !route.http) return redirectToHttps(rc);
       if (route.pipeline.hasAccess) {
-        let go = runPhase(rc, 'access', null);
-        if (go !== true && go !== false) go = await go;
-        if (!go) return;
+        const go = runPhase(rc, 'access', null);
+        if (go === false) return;
+        if (go !== true) return void this.afterAccess(rc, go, expectContinue, upgradeHead);
       }
-      if (route.service === null) return sendError(rc, 'NO_SERVICE');
-      if (expectContinue) res.writeContinue();
-      if (upgradeHead !== null) return proxyWebSocket(rc, route.service, upgradeHead);
-      if (route.service.kind === 'echo') return await answerEcho(rc, route.service);
-      dispatch(rc, route.service, 0);
+      this.proxy(rc, expectContinue, upgradeHead);
     } catch (err) {
-      if (err instanceof ProxyError) return sendError(rc, err.code);
-      this.log.error({ err: errInfo(err), request_id: rc.id }, 'request failed');
-      sendError(rc, 'PLUGIN_FAILED');
+      this.failed(rc, err);
     }
+  }
+
+  /** The rest of a request whose access phase went asynchronous. */
+  private async afterAccess(
+    rc: ProxyRequest,
+    access: Promise<boolean>,
+    expectContinue: boolean,
+    upgradeHead: Buffer | null,
+  ): Promise<void> {
+    try {
+      if (await access) this.proxy(rc, expectContinue, upgradeHead);
+    } catch (err) {
+      this.failed(rc, err);
+    }
+  }
+
+  /** After the access phase let the request through: to the service (upstream, WebSocket or echo). */
+  private proxy(rc: ProxyRequest, expectContinue: boolean, upgradeHead: Buffer | null): void {
+    const svc = rc.compiled!.service;
+    if (svc === null) return sendError(rc, 'NO_SERVICE');
+    if (expectContinue) rc.res.writeContinue();
+    if (upgradeHead !== null) return proxyWebSocket(rc, svc, upgradeHead);
+    if (svc.kind === 'echo') return void this.echo(rc, svc);
+    dispatch(rc, svc, 0);
+  }
+
+  private async echo(rc: ProxyRequest, svc: CompiledService): Promise<void> {
+    try {
+      await answerEcho(rc, svc);
+    } catch (err) {
+      this.failed(rc, err);
+    }
+  }
+
+  /** A throw on the data path: a catalogued error answers with its code, anything else is PLUGIN_FAILED. */
+  private failed(rc: ProxyRequest, err: unknown): void {
+    if (err instanceof ProxyError) return sendError(rc, err.code);
+    this.log.error({ err: errInfo(err), request_id: rc.id }, 'request failed');
+    sendError(rc, 'PLUGIN_FAILED');
   }
 }

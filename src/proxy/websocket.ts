@@ -34,7 +34,7 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket,
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
-  void gw.handle(req, res, false, head);
+  gw.handle(req, res, false, head);
 }
 
 /** Relays a WebSocket handshake to the picked target through its pool; after its 101, a tunnel. */
