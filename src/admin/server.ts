@@ -99,7 +99,7 @@ const NODE_ID = randomUUID();
 /** `GET /`: what this node is, in the shape of Kong's admin root (tagline, version, node, plugins, configuration). */
 async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>> {
   const rt = inst.runtime;
-  const registry = inst.options.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
+  const registry = inst.options.plugins ?? (await (await import('../plugins/registry.ts')).loadBuiltinPlugins());
   const available: Record<string, { version: string; priority: number }> = {};
   for (const [name, def] of [...registry].sort(([a], [b]) => (a < b ? -1 : 1)))
     available[name] = { version: def.version, priority: def.priority };

@@ -181,9 +181,10 @@ export async function loadCustomPlugins(
   file: string,
   opts: { plugins?: ReadonlyMap<string, PluginDefinition>; baseDir?: string; parsed?: ParsedYaml } = {},
 ): Promise<CustomPluginSet> {
-  const base = opts.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
+  const registry = await import('../plugins/registry.ts');
+  const taken = opts.plugins ?? registry.builtinPluginNames;
   const out: CustomPluginSet = {
-    plugins: new Map(base),
+    plugins: new Map(),
     names: new Set(),
     files: [],
     hash: '',
@@ -192,9 +193,49 @@ export async function loadCustomPlugins(
   };
   const parsed = opts.parsed ?? parseYaml(text, file);
   const list = customPluginList(parsed.data);
-  if (list.length === 0) return out;
+  const custom =
+    list.length === 0
+      ? new Map<string, PluginDefinition>()
+      : await importCustomPlugins(
+          list,
+          taken,
+          entityOwners(opts.plugins, registry.builtinEntityOwners),
+          out,
+          parsed,
+          file,
+          opts.baseDir,
+        );
+  // The built-ins the config uses (all of them when it names one that is neither built in nor custom).
+  const base =
+    opts.plugins ??
+    (await registry.loadBuiltinPlugins(registry.builtinPluginsUsedBy(parsed.data, out.names) ?? undefined));
+  out.plugins = new Map([...base, ...custom]);
+  return out;
+}
 
-  const dir = opts.baseDir ?? dirname(resolvePath(file));
+/** Entity kind -> the plugin declaring it, among the given plugins (else the built-ins). */
+function entityOwners(
+  plugins: ReadonlyMap<string, PluginDefinition> | undefined,
+  builtin: Readonly<Record<string, string>>,
+): Map<string, string> {
+  if (plugins === undefined) return new Map(Object.entries(builtin));
+  const out = new Map<string, string>();
+  for (const p of plugins.values()) for (const e of p.entities ?? []) out.set(e.name, p.name);
+  return out;
+}
+
+/** Imports the listed custom plugins; their names and problems go into `out`. */
+async function importCustomPlugins(
+  list: unknown[],
+  taken: { has(name: string): boolean },
+  entityOwners: Map<string, string>,
+  out: CustomPluginSet,
+  parsed: ParsedYaml,
+  file: string,
+  baseDir: string | undefined,
+): Promise<Map<string, PluginDefinition>> {
+  const custom = new Map<string, PluginDefinition>();
+  const dir = baseDir ?? dirname(resolvePath(file));
   const hash = createHash('sha256');
   for (let i = 0; i < list.length; i++) {
     const entry = list[i];
@@ -238,7 +279,7 @@ export async function loadCustomPlugins(
       continue;
     }
     const ok = def as PluginDefinition;
-    if (base.has(ok.name)) {
+    if (taken.has(ok.name)) {
       fail(
         `custom plugin '${entry}': the name '${ok.name}' is a built-in plugin's; give the custom plugin another name`,
         ok.name,
@@ -249,7 +290,7 @@ export async function loadCustomPlugins(
       fail(`custom plugin '${entry}': another custom plugin listed above is also named '${ok.name}'`, ok.name);
       continue;
     }
-    const entityProblem = checkEntities(ok, out.plugins);
+    const entityProblem = checkEntities(ok, entityOwners, custom.values());
     if (entityProblem !== null) {
       fail(`custom plugin '${entry}': ${entityProblem}`, ok.name);
       continue;
@@ -262,11 +303,12 @@ export async function loadCustomPlugins(
       );
       continue;
     }
-    out.plugins.set(ok.name, ok);
+    custom.set(ok.name, ok);
     out.names.add(ok.name);
+    for (const e of ok.entities ?? []) entityOwners.set(e.name, ok.name);
   }
   out.hash = out.files.length > 0 ? hash.digest('hex') : '';
-  return out;
+  return custom;
 }
 
 /** A config loaded with its custom plugins, ready for `compileRuntime(config, { plugins, customPlugins })`. */
@@ -287,7 +329,7 @@ export async function loadConfigWithPlugins(text: string, file: string, opts: Lo
   const custom = await loadCustomPlugins(text, file, { plugins: opts.plugins, baseDir: opts.baseDir, parsed });
   let config: GatewayConfig;
   try {
-    config = await loadConfigText(text, file, { ...opts, plugins: custom.plugins, parsed });
+    config = await loadWithBuiltins(text, file, { ...opts, parsed }, custom);
   } catch (err) {
     if (!(err instanceof ConfigError) || custom.issues.length === 0) throw err;
     throw new ConfigError(sortIssues([...custom.issues, ...withoutNoise(err.issues, custom)]));
@@ -303,6 +345,31 @@ export async function loadConfigWithPlugins(text: string, file: string, opts: Lo
       .digest('hex');
   }
   return { config, plugins: custom.plugins, customPlugins: custom.names };
+}
+
+/**
+ * `loadConfigText` with the built-ins the config uses. A config refused with those is checked
+ * again with every built-in installed, so that its problems read exactly as they would (an entity
+ * kind of a plugin it does not enable, "did you mean" among all plugins).
+ */
+async function loadWithBuiltins(
+  text: string,
+  file: string,
+  opts: LoadOptions,
+  custom: CustomPluginSet,
+): Promise<GatewayConfig> {
+  try {
+    return await loadConfigText(text, file, { ...opts, plugins: custom.plugins });
+  } catch (err) {
+    if (!(err instanceof ConfigError) || opts.plugins !== undefined) throw err;
+    const { loadBuiltinPlugins } = await import('../plugins/registry.ts');
+    const all = await loadBuiltinPlugins();
+    if (all.size === [...custom.plugins.keys()].filter((n) => !custom.names.has(n)).length) throw err;
+    for (const name of custom.names) all.set(name, custom.plugins.get(name)!);
+    custom.plugins = all;
+    // Parsed again: the first pass pruned what it rejected and applied defaults in place.
+    return await loadConfigText(text, file, { ...opts, parsed: undefined, plugins: all });
+  }
 }
 
 /** Reads the file (as `readConfigFile` does: one FILE issue when it cannot), then `loadConfigWithPlugins`. */
@@ -421,13 +488,16 @@ function checkDefinition(def: Partial<PluginDefinition>): string | null {
 
 /**
  * What is wrong with the entity kinds a plugin declares, or null: each declaration's shape, a
- * name another installed plugin already declares, and a schema the gateway schema cannot compile.
+ * name another installed plugin already declares (`taken`: kind -> plugin), and a schema the
+ * gateway schema cannot compile (with the kinds of the custom plugins `accepted` before it).
  */
-function checkEntities(def: PluginDefinition, installed: ReadonlyMap<string, PluginDefinition>): string | null {
+function checkEntities(
+  def: PluginDefinition,
+  taken: ReadonlyMap<string, string>,
+  accepted: Iterable<PluginDefinition>,
+): string | null {
   if (def.entities === undefined) return null;
   if (!Array.isArray(def.entities)) return `plugin '${def.name}': 'entities' must be a list of entity declarations`;
-  const taken = new Map<string, string>();
-  for (const p of installed.values()) for (const e of p.entities ?? []) taken.set(e.name, p.name);
   const mine = new Set<string>();
   for (const e of def.entities) {
     const problem = entityDeclarationProblem(e, new Set());
@@ -437,7 +507,7 @@ function checkEntities(def: PluginDefinition, installed: ReadonlyMap<string, Plu
       return `plugin '${def.name}': entity '${e.name}' is already declared by plugin '${owner ?? def.name}'`;
     mine.add(e.name);
   }
-  const all = [...[...installed.values()].flatMap((p) => p.entities ?? []), ...def.entities];
+  const all = [...[...accepted].flatMap((p) => p.entities ?? []), ...def.entities];
   try {
     // Compiles (and caches) the gateway schema with these kinds, as the load will.
     validateGateway({ _format_version: '3.0' }, all);

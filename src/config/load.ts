@@ -73,7 +73,7 @@ const ENTITY_LISTS = new Set([
  */
 export async function loadConfigText(text: string, file: string, opts: LoadOptions = {}): Promise<GatewayConfig> {
   const env = opts.env ?? process.env;
-  const plugins = opts.plugins ?? (await import('../plugins/index.ts')).builtinPlugins;
+  const plugins = opts.plugins ?? (await (await import('../plugins/registry.ts')).loadBuiltinPlugins());
   const absFile = resolvePath(file);
   const dir = opts.baseDir ?? dirname(absFile);
 

@@ -6,7 +6,6 @@ import { scrubIssues } from '../config/secrets.ts';
 import { configWarnings } from '../config/warnings.ts';
 import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '../errors.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
-import { builtinPlugins } from '../plugins/index.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { compileCertificates } from '../tls.ts';
 import { Balancer, parseTarget } from '../upstream/balancer.ts';
@@ -55,7 +54,7 @@ export async function compileCheck(config: GatewayConfig, opts: CompileOptions =
 
 export async function compileRuntime(config: GatewayConfig, opts: CompileOptions = {}): Promise<Runtime> {
   const log = opts.log ?? createLogger({ level: config.settings.log_level });
-  const registry = opts.plugins ?? builtinPlugins;
+  const registry = opts.plugins ?? (await (await import('../plugins/registry.ts')).loadBuiltinPlugins());
   const sharedOwner = opts.shared ?? new SharedResources();
   const lease = sharedOwner.lease();
   const ownHttp = opts.http === undefined ? createHttpClient() : null;
