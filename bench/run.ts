@@ -468,10 +468,7 @@ async function main(): Promise<void> {
   if (baseline !== undefined && baseline !== '') {
     // Each Tollgate row twice in a row, this checkout's and the baseline's, so both see the same machine.
     targets = targets.flatMap((t) =>
-      // Not the HTTP/2 row: h2load never finishes against a gateway whose HTTP/2 streams hang.
-      t.kind === undefined && t.tls !== 'h2'
-        ? [t, { ...t, name: `${t.name} @baseline`, tree: resolve(baseline) }]
-        : [t],
+      t.kind === undefined ? [t, { ...t, name: `${t.name} @baseline`, tree: resolve(baseline) }] : [t],
     );
   }
   if (targets.length === 0)
