@@ -28,6 +28,27 @@ interface Watch {
   pendingSince: number;
 }
 
+const kWatch = Symbol('tollgate.h2.watch');
+type WatchedSession = ServerHttp2Session & { [kWatch]?: Watch };
+type WatchedStream = ServerHttp2Stream & { [kWatch]?: Watch };
+
+// Shared listeners (`this` is the session or the stream): no closures per stream.
+function onStream(this: ServerHttp2Session, stream: ServerHttp2Stream): void {
+  const w = (this as WatchedSession)[kWatch]!;
+  const id = stream.id ?? 0;
+  if (id > w.seen) w.seen = id;
+  w.open++;
+  // The stream's own reference: node unlinks a stream from its session before 'close'.
+  (stream as WatchedStream)[kWatch] = w;
+  stream.on('close', onStreamClose); // 'close' comes once; `on` spares the once-wrapper
+}
+
+function onStreamClose(this: ServerHttp2Stream): void {
+  const w = (this as WatchedStream)[kWatch]!;
+  w.open--;
+  if (w.open === 0) w.idleSince = performance.now();
+}
+
 export interface SessionLimits {
   headerTimeoutMs: number;
   idleTimeoutMs: number;
@@ -44,16 +65,9 @@ export function watchSessions(server: Http2SecureServer, limits: SessionLimits):
   server.on('session', (session: ServerHttp2Session) => {
     const w: Watch = { seen: 0, open: 0, idleSince: performance.now(), pendingId: 0, pendingSince: 0 };
     watched.set(session, w);
+    (session as WatchedSession)[kWatch] = w;
     session.once('close', () => watched.delete(session));
-    session.on('stream', (stream: ServerHttp2Stream) => {
-      const id = stream.id ?? 0;
-      if (id > w.seen) w.seen = id;
-      w.open++;
-      stream.once('close', () => {
-        w.open--;
-        if (w.open === 0) w.idleSince = performance.now();
-      });
-    });
+    session.on('stream', onStream);
   });
 
   const check = (): void => {
