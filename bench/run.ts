@@ -69,6 +69,9 @@ const TARGETS: Target[] = [
   { name: 'tollgate 1,000 routes', config: manyRoutes(1000) },
   { name: 'tollgate 10,000 routes', config: manyRoutes(10000) },
   { name: 'tollgate 1 route, no access log', config: ONE_ROUTE, args: ['--no-access-log'] },
+  // The cluster primary and both workers share the process-under-test's core: CPU per request
+  // shows what the cluster costs, not how it scales (docs/bench.md).
+  { name: 'tollgate 1 route, 2 workers', config: ONE_ROUTE, args: ['--workers', '2'] },
   { name: 'tollgate jwt RS256', config: null, prepare: jwtRoute },
   { name: 'tollgate key-auth', config: KEY_AUTH.config, headers: KEY_AUTH.headers },
   { name: 'tollgate key-auth + acl', config: KEY_AUTH_ACL.config, headers: KEY_AUTH_ACL.headers },
