@@ -104,7 +104,7 @@ export function compiledEntry() {
   }
 }
 
-/** Builds dist/ with esbuild (a dependency of tsx). */
+/** Builds dist/ with esbuild (a direct dependency; tsx pins the same minor). */
 export async function build() {
   const paths = inputs().filter((p) => existsSync(p));
   const state = { newest: newest(paths), inputs: paths.map((p) => relative(ROOT, p)) };
