@@ -7,14 +7,14 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityChecks } from './build/entities.ts';
-import { ownIds, scopedIds } from './build/ids.ts';
-import { lift } from './build/lift.ts';
-import { pluginChecks } from './build/plugins.ts';
-import { references } from './build/references.ts';
-import { routeChecks } from './build/routes.ts';
-import { Build, type Obj } from './build/state.ts';
+import { ownIds, ownIdsSteps, scopedIds, scopedIdsSteps } from './build/ids.ts';
+import { lift, liftSteps } from './build/lift.ts';
+import { pluginChecks, pluginChecksSteps } from './build/plugins.ts';
+import { references, referencesSteps } from './build/references.ts';
+import { routeChecks, routeChecksSteps } from './build/routes.ts';
+import { Build, type Obj, type Steps } from './build/state.ts';
 import { upstreamTls } from './build/tls.ts';
-import { uniqueness } from './build/uniqueness.ts';
+import { uniqueness, uniquenessSteps } from './build/uniqueness.ts';
 import type { ConfigEntities, EntityKindInfo, EntityModel } from './model.ts';
 import type { RawIssue } from './yaml.ts';
 
@@ -36,10 +36,35 @@ export const PASSES: readonly ((b: Build) => void)[] = [
   pluginChecks,
 ];
 
+/** The passes that go over every entity, as generators that yield after each one. */
+const STEPS = new Map<(b: Build) => void, (b: Build) => Steps>([
+  [lift, liftSteps],
+  [ownIds, ownIdsSteps],
+  [references, referencesSteps],
+  [scopedIds, scopedIdsSteps],
+  [uniqueness, uniquenessSteps],
+  [routeChecks, routeChecksSteps],
+  [pluginChecks, pluginChecksSteps],
+]);
+
+/** The longest a pass runs before it lets the event loop serve requests. */
+const SLICE_MS = 20;
+
+/** Runs a pass's steps, yielding to the event loop every SLICE_MS. */
+async function runSliced(steps: Steps): Promise<void> {
+  let since = performance.now();
+  while (steps.next().done !== true) {
+    if (performance.now() - since >= SLICE_MS) {
+      await yieldToLoop();
+      since = performance.now();
+    }
+  }
+}
+
 /**
- * Builds the flat entities from a validated document, appending problems to `issues`. Yields to the
- * event loop between passes: on a reload of a large file, requests on the serving config are
- * answered between them.
+ * Builds the flat entities from a validated document, appending problems to `issues`. The passes
+ * over every entity run in slices of SLICE_MS, with a yield to the event loop between passes too:
+ * on a reload of a large file, requests on the serving config are answered meanwhile.
  */
 export async function buildEntities(
   doc: Obj,
@@ -49,7 +74,9 @@ export async function buildEntities(
 ): Promise<Entities> {
   const b = new Build(doc, plugins, issues, broken);
   for (const pass of PASSES) {
-    pass(b);
+    const steps = STEPS.get(pass);
+    if (steps === undefined) pass(b);
+    else await runSliced(steps(b));
     await yieldToLoop();
   }
   const plugin_entities: Record<string, EntityModel[]> = {};

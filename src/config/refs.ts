@@ -99,34 +99,37 @@ export async function resolveRefs(
   const result: RefResult = { secrets: new Set(), files: new Map(), issues: [], unset: new Map(), unknown: [] };
   const sites: Site[] = [];
 
-  const walk = (node: unknown, path: (string | number)[]): void => {
+  // One path stack for the whole walk, copied only where a reference is found: a large file has
+  // hundreds of thousands of values, and a copied path per value was most of this pass's time.
+  const path: (string | number)[] = [];
+  const walk = (node: unknown): void => {
     if (Array.isArray(node)) {
-      for (let i = 0; i < node.length; i++) visit(node, i, [...path, i]);
+      for (let i = 0; i < node.length; i++) visit(node, i);
     } else if (node !== null && typeof node === 'object') {
-      for (const k of Object.keys(node)) visit(node as Record<string, unknown>, k, [...path, k]);
+      for (const k of Object.keys(node)) visit(node as Record<string, unknown>, k);
     }
   };
-  const visit = (
-    container: Record<string, unknown> | unknown[],
-    key: string | number,
-    path: (string | number)[],
-  ): void => {
+  const visit = (container: Record<string, unknown> | unknown[], key: string | number): void => {
     const v = (container as Record<string | number, unknown>)[key];
     if (typeof v === 'string') {
       if (!v.includes('$')) return;
       const tokens = tokenize(v);
       if (typeof tokens === 'string') {
-        result.issues.push({ code: 'SECRET_REF', message: tokens, path });
+        result.issues.push({ code: 'SECRET_REF', message: tokens, path: [...path, key] });
         return;
       }
       if (tokens.length === 1 && 'literal' in tokens[0]!) {
         (container as Record<string | number, unknown>)[key] = tokens[0].literal;
         return;
       }
-      sites.push({ container, key, path, tokens });
-    } else walk(v, path);
+      sites.push({ container, key, path: [...path, key], tokens });
+    } else if (v !== null && typeof v === 'object') {
+      path.push(key);
+      walk(v);
+      path.pop();
+    }
   };
-  walk(data, []);
+  walk(data);
 
   // Only regular files, capped and with a deadline: a FIFO or a device is an error, never a wait.
   const reads = new Map<string, Promise<ReadOutcome>>();

@@ -6,7 +6,7 @@
  */
 import { formatYamlPath } from '../../errors.ts';
 import { entityId } from '../ids.ts';
-import type { Build, Obj, Path } from './state.ts';
+import { type Build, drain, type Obj, type Path, type Steps } from './state.ts';
 
 const own = (raw: Obj): string | null => (typeof raw.id === 'string' ? raw.id.toLowerCase() : null);
 
@@ -20,8 +20,18 @@ function named(kind: string, raw: Obj, path: Path, nameField: string): string {
 
 /** Ids of services, routes, consumers, upstreams and certificates. */
 export function ownIds(b: Build): void {
-  for (const s of b.services) s.model.id = named('services', s.raw, s.path, 'name');
-  for (const r of b.routes) r.model.id = named('routes', r.raw, r.path, 'name');
+  drain(ownIdsSteps(b));
+}
+
+export function* ownIdsSteps(b: Build): Steps {
+  for (const s of b.services) {
+    s.model.id = named('services', s.raw, s.path, 'name');
+    yield;
+  }
+  for (const r of b.routes) {
+    r.model.id = named('routes', r.raw, r.path, 'name');
+    yield;
+  }
   for (const u of b.upstreams) u.model.id = named('upstreams', u.raw, u.path, 'name');
   for (const c of b.consumers) {
     const raw = c.raw;
@@ -38,7 +48,12 @@ export function ownIds(b: Build): void {
 
 /** Ids of plugins, targets and plugin-declared entities, once their references are resolved. */
 export function scopedIds(b: Build): void {
+  drain(scopedIdsSteps(b));
+}
+
+export function* scopedIdsSteps(b: Build): Steps {
   for (const p of b.plugins) {
+    yield;
     const m = p.model;
     m.id =
       own(p.raw) ?? entityId('plugins', `plugins:${m.name}:${m.route ?? ''}:${m.service ?? ''}:${m.consumer ?? ''}`);
@@ -47,6 +62,7 @@ export function scopedIds(b: Build): void {
     t.model.id = own(t.raw) ?? (t.upstream ? entityId('targets', `${t.model.target}:${t.upstream.model.id}`) : '');
   }
   for (const e of b.entities) {
+    yield;
     const explicit = own(e.raw);
     if (explicit !== null) {
       e.model.id = explicit;

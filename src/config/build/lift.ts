@@ -5,7 +5,17 @@
  */
 import type { ConsumerModel, EntityModel, PluginModel, RouteModel } from '../model.ts';
 import { buildService } from './service.ts';
-import { type Build, type EntityKind, type Obj, orNull, type Path, type PendingPlugin, tags } from './state.ts';
+import {
+  type Build,
+  drain,
+  type EntityKind,
+  type Obj,
+  orNull,
+  type Path,
+  type PendingPlugin,
+  type Steps,
+  tags,
+} from './state.ts';
 import { liftCertificates } from './tls.ts';
 import { liftUpstreams } from './upstream.ts';
 
@@ -13,9 +23,13 @@ const SCOPES = ['service', 'route', 'consumer'] as const;
 
 /** Runs every lift, in file order within each kind. */
 export function lift(b: Build): void {
-  liftServices(b);
-  liftConsumers(b);
-  b.each(b.doc.plugins, (p, i) => {
+  drain(liftSteps(b));
+}
+
+export function* liftSteps(b: Build): Steps {
+  yield* liftServices(b);
+  yield* liftConsumers(b);
+  for (const [p, i] of b.entries(b.doc.plugins)) {
     const path: Path = ['plugins', i];
     b.plugins.push({
       raw: p,
@@ -24,7 +38,8 @@ export function lift(b: Build): void {
       refs: { service: p.service, route: p.route, consumer: p.consumer },
       parent: null,
     });
-  });
+    yield;
+  }
   liftUpstreams(b);
   liftCertificates(b);
 }
@@ -43,21 +58,24 @@ function nestedPlugins(b: Build, list: unknown, path: Path, parent: NonNullable<
 }
 
 /** `services` with their nested routes and plugins, then top-level `routes`. */
-export function liftServices(b: Build): void {
-  b.each(b.doc.services, (raw, i) => {
+function* liftServices(b: Build): Steps {
+  for (const [raw, i] of b.entries(b.doc.services)) {
     const path: Path = ['services', i];
     const service = { raw, path, model: buildService(raw, path, b.err) };
     b.services.push(service);
-    b.each(raw.routes, (r, j) => {
+    for (const [r, j] of b.entries(raw.routes)) {
       const rp: Path = [...path, 'routes', j];
       forbidNested(b, r, rp, 'service', 'service');
       liftRoute(b, r, rp, null, service);
-    });
+      yield;
+    }
     nestedPlugins(b, raw.plugins, path, { kind: 'service', entity: service });
-  });
-  b.each(b.doc.routes, (r, i) =>
-    liftRoute(b, r, ['routes', i], typeof r.service === 'string' ? r.service : null, null),
-  );
+    yield;
+  }
+  for (const [r, i] of b.entries(b.doc.routes)) {
+    liftRoute(b, r, ['routes', i], typeof r.service === 'string' ? r.service : null, null);
+    yield;
+  }
 }
 
 function liftRoute(b: Build, r: Obj, path: Path, serviceRef: string | null, parent: Build['services'][number] | null) {
@@ -107,8 +125,8 @@ export function pluginModel(p: Obj, path: Path): PluginModel {
 }
 
 /** `consumers` with their nested plugins and plugin-declared entities, then the top-level entity lists. */
-export function liftConsumers(b: Build): void {
-  b.each(b.doc.consumers, (raw, i) => {
+function* liftConsumers(b: Build): Steps {
+  for (const [raw, i] of b.entries(b.doc.consumers)) {
     const path: Path = ['consumers', i];
     if (raw.username === undefined && raw.custom_id === undefined) {
       b.err('SCHEMA', "at least one of these fields must be non-empty: 'custom_id', 'username'", path);
@@ -139,13 +157,15 @@ export function liftConsumers(b: Build): void {
       });
     }
     nestedPlugins(b, raw.plugins, path, { kind: 'consumer', entity: consumer });
-  });
+    yield;
+  }
   for (const kind of b.kinds.values()) {
-    b.each(b.doc[kind.def.name], (e, i) => {
+    for (const [e, i] of b.entries(b.doc[kind.def.name])) {
       const ep: Path = [kind.def.name, i];
       const ref = kind.owned && typeof e.consumer === 'string' ? e.consumer : null;
       b.entities.push({ raw: e, path: ep, model: entityModel(kind, e, ep), kind, ref, parent: null, index: i });
-    });
+      yield;
+    }
   }
 }
 

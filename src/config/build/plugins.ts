@@ -4,10 +4,15 @@
  */
 import { kongPluginRefusal, renamedFieldIssues } from '../kong-plugins.ts';
 import { suggest, validatePluginConfig } from '../schema.ts';
-import type { Build } from './state.ts';
+import { type Build, drain, type Steps } from './state.ts';
 
 export function pluginChecks(b: Build): void {
+  drain(pluginChecksSteps(b));
+}
+
+export function* pluginChecksSteps(b: Build): Steps {
   for (const p of b.plugins) {
+    yield;
     const def = b.installed.get(p.model.name);
     if (!def) {
       const refusal = kongPluginRefusal(p.model.name);

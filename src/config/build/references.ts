@@ -4,7 +4,7 @@
  * with a suggestion.
  */
 import { suggest } from '../schema.ts';
-import type { Build, Path, Pending } from './state.ts';
+import { type Build, drain, type Path, type Pending, type Steps } from './state.ts';
 
 /** Id, and name where the kind has one, → entity. */
 function index<T extends { id: string }>(items: Pending<T>[], nameField: keyof T | null): Map<string, Pending<T>> {
@@ -18,6 +18,10 @@ function index<T extends { id: string }>(items: Pending<T>[], nameField: keyof T
 }
 
 export function references(b: Build): void {
+  drain(referencesSteps(b));
+}
+
+export function* referencesSteps(b: Build): Steps {
   const resolve = <T extends { id: string }>(
     by: Map<string, Pending<T>>,
     ref: unknown,
@@ -43,10 +47,12 @@ export function references(b: Build): void {
   const routes = index(b.routes, 'name');
 
   for (const r of b.routes) {
+    yield;
     const s = r.parent ?? resolve(services, r.serviceRef, 'service', 'services', r.path);
     r.model.service = s?.model.id ?? null;
   }
   for (const e of b.entities) {
+    yield;
     const c = e.parent ?? resolve(consumers, e.ref, 'consumer', 'consumers', e.path);
     e.model.consumer = c?.model.id ?? null;
   }
@@ -55,6 +61,7 @@ export function references(b: Build): void {
     t.upstream?.model.targets.push(t.model);
   }
   for (const p of b.plugins) {
+    yield;
     const m = p.model;
     const nested = p.parent;
     const scoped = (kind: 'service' | 'route' | 'consumer', found: Pending<{ id: string }> | null): string | null =>

@@ -5,11 +5,16 @@
  */
 import { formatYamlPath } from '../../errors.ts';
 import { checkHost, checkRoutePath, migrateLegacyPath } from '../paths.ts';
-import type { Build, Path, PendingRoute } from './state.ts';
+import { type Build, drain, type Path, type PendingRoute, type Steps } from './state.ts';
 
 export function routeChecks(b: Build): void {
+  drain(routeChecksSteps(b));
+}
+
+export function* routeChecksSteps(b: Build): Steps {
   const matchKeys = new Map<string, PendingRoute>();
   for (const r of b.routes) {
+    yield;
     checkRoute(b, r);
     const key = matchKey(r);
     const first = matchKeys.get(key);

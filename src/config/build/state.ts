@@ -16,6 +16,16 @@ import type {
 import type { RawIssue } from '../yaml.ts';
 
 export type Obj = Record<string, any>;
+
+/**
+ * A pass written as a generator yields after each entity, so that a large config can be built in
+ * slices (buildEntities yields to the event loop between them); `drain` runs one in one go.
+ */
+export type Steps = Generator<void, void, void>;
+
+export function drain(steps: Steps): void {
+  while (steps.next().done !== true);
+}
 export type Path = (string | number)[];
 
 /** An entity on its way to the model: its raw node, where it is, and the model being built. */
@@ -112,6 +122,16 @@ export class Build {
     readonly kinds: ReadonlyMap<string, EntityKind> = entityKinds(installed),
   ) {
     this.legacy = doc._format_version === '1.1' || doc._format_version === '2.1';
+  }
+
+  /** The items of an entity list with their indexes, skipping items the schema rejected (as `each`). */
+  *entries(list: unknown): Generator<[Obj, number], void, void> {
+    if (!Array.isArray(list)) return;
+    for (let i = 0; i < list.length; i++) {
+      const item: unknown = list[i];
+      if (item !== null && typeof item === 'object' && !Array.isArray(item) && !this.broken.has(item))
+        yield [item as Obj, i];
+    }
   }
 
   /** Iterates an entity list, skipping items the schema rejected (their errors are already reported). */

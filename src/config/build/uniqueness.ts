@@ -5,7 +5,7 @@
  */
 import { formatYamlPath } from '../../errors.ts';
 import { checkName } from '../paths.ts';
-import type { Build, Path } from './state.ts';
+import { type Build, drain, type Path, type Steps } from './state.ts';
 
 /** Remembers values per kind and field; reports a value declared twice. */
 export class Uniqueness {
@@ -29,22 +29,36 @@ export class Uniqueness {
 }
 
 export function uniqueness(b: Build): void {
+  drain(uniquenessSteps(b));
+}
+
+export function* uniquenessSteps(b: Build): Steps {
   const u = new Uniqueness(b);
-  const ids = (kind: string, list: { raw: { id?: unknown }; path: Path; model: { id: string } }[]): void => {
-    for (const e of list) if (typeof e.raw.id === 'string') u.check(kind, 'id', e.model.id, e.path);
-  };
-  ids('services', b.services);
-  for (const s of b.services) if (s.model.name !== null) u.check('services', 'name', s.model.name, s.path);
-  ids('routes', b.routes);
-  for (const r of b.routes) if (r.model.name !== null) u.check('routes', 'name', r.model.name, r.path);
-  ids('consumers', b.consumers);
+  function* ids(kind: string, list: { raw: { id?: unknown }; path: Path; model: { id: string } }[]): Steps {
+    for (const e of list) {
+      if (typeof e.raw.id === 'string') u.check(kind, 'id', e.model.id, e.path);
+      yield;
+    }
+  }
+  yield* ids('services', b.services);
+  for (const s of b.services) {
+    if (s.model.name !== null) u.check('services', 'name', s.model.name, s.path);
+    yield;
+  }
+  yield* ids('routes', b.routes);
+  for (const r of b.routes) {
+    if (r.model.name !== null) u.check('routes', 'name', r.model.name, r.path);
+    yield;
+  }
+  yield* ids('consumers', b.consumers);
   for (const c of b.consumers) {
+    yield;
     if (c.model.username !== null) u.check('consumers', 'username', c.model.username, c.path);
     if (c.model.custom_id !== null) u.check('consumers', 'custom_id', c.model.custom_id, c.path);
   }
-  ids('upstreams', b.upstreams);
+  yield* ids('upstreams', b.upstreams);
   for (const x of b.upstreams) u.check('upstreams', 'name', x.model.name, x.path);
-  ids('targets', b.targets);
+  yield* ids('targets', b.targets);
   for (const t of b.targets) {
     if (t.upstream)
       u.check('targets', 'target', `${t.upstream.model.id} ${t.model.target}`, t.path, `'${t.model.target}'`);
@@ -54,8 +68,9 @@ export function uniqueness(b: Build): void {
     c.model.snis.forEach((name, k) => u.check('snis', 'name', name, c.sniPaths[k]!));
   }
   entityUniqueness(b, u);
-  ids('plugins', b.plugins);
+  yield* ids('plugins', b.plugins);
   for (const p of b.plugins) {
+    yield;
     const m = p.model;
     u.check(
       'plugins',
