@@ -68,21 +68,23 @@ export const rateLimitingStats = { storeFailuresPassed: 0, storeFailuresRejected
 const EMPTY_UUID = '00000000-0000-0000-0000-000000000000';
 const CTX = 'rate-limiting.headers';
 
+// Lower case, as every response header is once set (and as HTTP/2 requires): no per-request
+// lower-casing of these names.
 const LIMIT_HEADER: Record<Period, string> = {
-  second: 'X-RateLimit-Limit-Second',
-  minute: 'X-RateLimit-Limit-Minute',
-  hour: 'X-RateLimit-Limit-Hour',
-  day: 'X-RateLimit-Limit-Day',
-  month: 'X-RateLimit-Limit-Month',
-  year: 'X-RateLimit-Limit-Year',
+  second: 'x-ratelimit-limit-second',
+  minute: 'x-ratelimit-limit-minute',
+  hour: 'x-ratelimit-limit-hour',
+  day: 'x-ratelimit-limit-day',
+  month: 'x-ratelimit-limit-month',
+  year: 'x-ratelimit-limit-year',
 };
 const REMAINING_HEADER: Record<Period, string> = {
-  second: 'X-RateLimit-Remaining-Second',
-  minute: 'X-RateLimit-Remaining-Minute',
-  hour: 'X-RateLimit-Remaining-Hour',
-  day: 'X-RateLimit-Remaining-Day',
-  month: 'X-RateLimit-Remaining-Month',
-  year: 'X-RateLimit-Remaining-Year',
+  second: 'x-ratelimit-remaining-second',
+  minute: 'x-ratelimit-remaining-minute',
+  hour: 'x-ratelimit-remaining-hour',
+  day: 'x-ratelimit-remaining-day',
+  month: 'x-ratelimit-remaining-month',
+  year: 'x-ratelimit-remaining-year',
 };
 
 function validate(config: RateLimitingConfig): Period[] {
@@ -265,11 +267,11 @@ class RateLimiting {
       headers[LIMIT_HEADER[p]] = this.limitHeaders[i]!;
       headers[REMAINING_HEADER[p]] = String(left);
     }
-    headers['RateLimit-Limit'] = String(limit);
-    headers['RateLimit-Remaining'] = String(remaining);
-    headers['RateLimit-Reset'] = String(reset);
+    headers['ratelimit-limit'] = String(limit);
+    headers['ratelimit-remaining'] = String(remaining);
+    headers['ratelimit-reset'] = String(reset);
     if (refused) {
-      headers['Retry-After'] = String(reset);
+      headers['retry-after'] = String(reset);
       return req.exitError(this.errorCode, this.errorBody.message, headers, 'RATE_LIMITED');
     }
     req.ctx[CTX] = headers;
