@@ -40,16 +40,26 @@ export interface BoundedCacheOptions<V> {
   readonly ttlMs?: number;
 }
 
-/** A bounded LRU cache; see the module comment. */
+/**
+ * A bounded LRU cache; see the module comment. The underlying LRU is created on the first `set`:
+ * lru-cache allocates its index arrays for `max` entries up front (a 200,000-entry cap is several
+ * MB), and a config of hundreds of plugin instances would pay that for caches never used.
+ */
 export class BoundedCache<V extends {}> {
   readonly maxEntries: number;
   readonly maxBytes: number;
-  readonly #lru: LRUCache<string, V>;
+  readonly #options: BoundedCacheOptions<V>;
+  #lru: LRUCache<string, V> | null = null;
 
   constructor(options: BoundedCacheOptions<V>) {
     if (!(options.maxEntries >= 1) || !(options.maxBytes >= 1)) throw new RangeError('caps must be at least 1');
     this.maxEntries = options.maxEntries;
     this.maxBytes = options.maxBytes;
+    this.#options = options;
+  }
+
+  #create(): LRUCache<string, V> {
+    const options = this.#options;
     const sizeOf = options.sizeOf;
     this.#lru = new LRUCache<string, V>({
       max: options.maxEntries,
@@ -59,38 +69,40 @@ export class BoundedCache<V extends {}> {
       ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { ttl: options.ttlMs } : {}),
       ttlAutopurge: false,
     });
+    return this.#lru;
   }
 
   get(key: string): V | undefined {
-    return this.#lru.get(cacheKey(key));
+    return this.#lru === null ? undefined : this.#lru.get(cacheKey(key));
   }
 
   has(key: string): boolean {
-    return this.#lru.has(cacheKey(key));
+    return this.#lru !== null && this.#lru.has(cacheKey(key));
   }
 
   /** Stores `value`; `ttlMs` overrides the default time to live. A value larger than `maxBytes` is not stored. */
   set(key: string, value: V, ttlMs?: number): void {
     const k = cacheKey(key);
-    if (ttlMs !== undefined) this.#lru.set(k, value, { ttl: Math.max(1, Math.floor(ttlMs)) });
-    else this.#lru.set(k, value);
+    const lru = this.#lru ?? this.#create();
+    if (ttlMs !== undefined) lru.set(k, value, { ttl: Math.max(1, Math.floor(ttlMs)) });
+    else lru.set(k, value);
   }
 
   delete(key: string): void {
-    this.#lru.delete(cacheKey(key));
+    this.#lru?.delete(cacheKey(key));
   }
 
   clear(): void {
-    this.#lru.clear();
+    this.#lru?.clear();
   }
 
   /** Entries held (expired ones count until evicted or read). */
   get size(): number {
-    return this.#lru.size;
+    return this.#lru === null ? 0 : this.#lru.size;
   }
 
   /** Bytes held, as counted against `maxBytes`. */
   get bytes(): number {
-    return this.#lru.calculatedSize;
+    return this.#lru === null ? 0 : this.#lru.calculatedSize;
   }
 }
