@@ -360,3 +360,10 @@ test('a regex group that did not take part in the match is absent from the captu
   assert.deepEqual({ ...none.captures }, {});
   assert.equal(none.matchedPath, '/items');
 });
+
+test('a request without a port, or with one that is not a number, matches no route that names a port', () => {
+  const router = new Router([route({ name: 'port-1', hosts: ['h.test:1'] })]);
+  assert.equal(matchName(router, 'GET', 'h.test:1', '/'), 'port-1');
+  assert.equal(matchName(router, 'GET', 'h.test', '/'), null);
+  assert.equal(matchName(router, 'GET', 'h.test:x', '/'), null);
+});
