@@ -132,56 +132,36 @@ export class Router<R extends RoutableRoute> {
   #regexResult: RouteMatch<R> | null = null;
 
   /**
-   * The same router, built with yields to the event loop every 256 routes while their paths, hosts
-   * and headers compile: a reload of tens of thousands of routes does not hold the requests served
-   * on the current config meanwhile.
+   * The same router, built in slices of at most BUILD_SLICE_MS with a yield to the event loop
+   * between them (compiling paths, hosts and headers, then filling the trie and its buckets): a
+   * reload of tens of thousands of routes does not hold the requests served on the current config
+   * meanwhile. Only the sort of the sub-routes runs in one piece.
    */
   static async build<R extends RoutableRoute>(routes: readonly R[]): Promise<Router<R>> {
-    const subs: SubRoute<R>[] = [];
-    for (let index = 0; index < routes.length; index++) {
-      compileRoute(routes[index]!, index, subs);
-      if ((index + 1) % 256 === 0) await yieldToLoop();
+    const steps = tableSteps(routes);
+    let since = performance.now();
+    for (let r = steps.next(); ; r = steps.next()) {
+      if (r.done === true) return new Router(routes, r.value);
+      if (performance.now() - since >= BUILD_SLICE_MS) {
+        await yieldToLoop();
+        since = performance.now();
+      }
     }
-    return new Router(routes, subs);
   }
 
-  /** `compiled`: the routes' sub-routes, when `build` compiled them already. */
-  constructor(routes: readonly R[], compiled?: SubRoute<R>[]) {
-    const subs: SubRoute<R>[] = compiled ?? [];
-    if (compiled === undefined) routes.forEach((route, index) => compileRoute(route, index, subs));
-    subs.sort(compareSubRoutes);
-    subs.forEach((s, rank) => (s.rank = rank));
-
-    const ordered: R[] = [];
-    const seen = new Set<R>();
-    for (const s of subs) {
-      if (!seen.has(s.route)) {
-        seen.add(s.route);
-        ordered.push(s.route);
-      }
+  /** `table`: the routes' table, when `build` made it already. */
+  constructor(routes: readonly R[], table?: Table<R>) {
+    let t = table;
+    if (t === undefined) {
+      const steps = tableSteps(routes);
+      let r = steps.next();
+      while (r.done !== true) r = steps.next();
+      t = r.value;
     }
-    this.#ordered = Object.freeze(ordered);
-    this.#usesHosts = subs.some((s) => s.hosts !== null);
-
-    type Pending = { node: TrieNode<R>; entries: Entry<R>[] };
-    const root: TrieNode<R> = trieNode();
-    const pending = new Map<TrieNode<R>, Pending>();
-    const others: Entry<R>[] = [];
-    for (const s of subs) {
-      if (s.prefixes === null) {
-        others.push({ sub: s, rank: s.rank, result: s.regexes === null ? freezeResult(s.route, '') : null });
-        continue;
-      }
-      for (const prefix of s.prefixes) {
-        const node = trieInsert(root, prefix);
-        let p = pending.get(node);
-        if (p === undefined) pending.set(node, (p = { node, entries: [] }));
-        p.entries.push({ sub: s, rank: s.rank, result: freezeResult(s.route, prefix) });
-      }
-    }
-    for (const { node, entries } of pending.values()) node.bucket = makeBucket(entries);
-    this.#trie = root;
-    this.#others = makeBucket(others);
+    this.#ordered = t.ordered;
+    this.#usesHosts = t.usesHosts;
+    this.#trie = t.trie;
+    this.#others = t.others;
   }
 
   /**
@@ -279,6 +259,66 @@ export class Router<R extends RoutableRoute> {
     }
     return null;
   }
+}
+
+/** Longest run of router building between two yields to the event loop in `Router.build`. */
+const BUILD_SLICE_MS = 10;
+
+/** What a Router holds, made by `tableSteps`. */
+interface Table<R> {
+  readonly ordered: readonly R[];
+  readonly usesHosts: boolean;
+  readonly trie: TrieNode<R>;
+  readonly others: Bucket<R>;
+}
+
+/** Builds a router's table, yielding (a point where the caller may pause) every 64 routes or prefixes. */
+function* tableSteps<R extends RoutableRoute>(routes: readonly R[]): Generator<void, Table<R>> {
+  const subs: SubRoute<R>[] = [];
+  for (let index = 0; index < routes.length; index++) {
+    compileRoute(routes[index]!, index, subs);
+    if ((index & 63) === 63) yield;
+  }
+  yield;
+  subs.sort(compareSubRoutes);
+  yield;
+  const ordered: R[] = [];
+  const seen = new Set<R>();
+  let usesHosts = false;
+  for (let rank = 0; rank < subs.length; rank++) {
+    const s = subs[rank]!;
+    s.rank = rank;
+    if (s.hosts !== null) usesHosts = true;
+    if (!seen.has(s.route)) {
+      seen.add(s.route);
+      ordered.push(s.route);
+    }
+  }
+  yield;
+
+  const root: TrieNode<R> = trieNode();
+  const pending = new Map<TrieNode<R>, Entry<R>[]>();
+  const others: Entry<R>[] = [];
+  for (let i = 0; i < subs.length; i++) {
+    const s = subs[i]!;
+    if ((i & 63) === 63) yield;
+    if (s.prefixes === null) {
+      others.push({ sub: s, rank: s.rank, result: s.regexes === null ? freezeResult(s.route, '') : null });
+      continue;
+    }
+    for (const prefix of s.prefixes) {
+      const node = trieInsert(root, prefix);
+      let entries = pending.get(node);
+      if (entries === undefined) pending.set(node, (entries = []));
+      entries.push({ sub: s, rank: s.rank, result: freezeResult(s.route, prefix) });
+    }
+  }
+  let n = 0;
+  for (const [node, entries] of pending) {
+    node.bucket = makeBucket(entries);
+    if ((++n & 63) === 0) yield;
+  }
+  return { ordered: Object.freeze(ordered), usesHosts, trie: root, others: makeBucket(others) };
 }
 
 function freezeResult<R>(route: R, matchedPath: string): RouteMatch<R> {
@@ -549,58 +589,4 @@ function compileRegexPath(route: RoutableRoute, source: string, i: number): RegE
   }
 }
 
-/**
- * Kong removes a leading './' or '../' (and a lone '.' or '..') from what remains after the
- * stripped prefix, so `/route./x` with route `/route` does not send `./x` upstream.
- */
-function sanitizePostfix(postfix: string): string {
-  if (postfix === '') return postfix;
-  if (postfix === '.' || postfix === '..') return '';
-  if (postfix.startsWith('./')) return postfix.slice(2);
-  if (postfix.startsWith('../')) return postfix.slice(3);
-  return postfix;
-}
-
-/**
- * The path sent upstream, joining service.path and the (stripped) request path exactly as Kong 3
- * does for path_handling v0 and v1 (the table in docs/routing.md).
- *
- * @param requestPath the normalized request path (no query string).
- * @param matchedPath `RouteMatch.matchedPath`.
- */
-export function upstreamPath(
-  servicePath: string | null,
-  route: RoutableRoute,
-  requestPath: string,
-  matchedPath: string,
-): string {
-  const base = servicePath === null || servicePath === '' ? '/' : servicePath;
-  const strip = route.strip_path;
-  const prefixLength = strip && matchedPath !== '' ? matchedPath.length : 1;
-  const postfix = sanitizePostfix(requestPath.slice(prefixLength));
-  const baseEndsWithSlash = base.endsWith('/');
-
-  if (route.path_handling === 'v1') {
-    if (!strip) return base + requestPath.slice(1);
-    if (baseEndsWithSlash && postfix.startsWith('/')) return base.slice(0, -1) + postfix;
-    return base + postfix;
-  }
-
-  if (baseEndsWithSlash) {
-    if (!strip) return base + requestPath.slice(1);
-    if (postfix === '') {
-      if (base === '/') return '/';
-      if (requestPath.endsWith('/')) return base;
-      return base.slice(0, -1);
-    }
-    if (postfix.startsWith('/')) return base.slice(0, -1) + postfix;
-    return base + postfix;
-  }
-  if (strip) {
-    if (postfix === '') return requestPath.length > 1 && requestPath.endsWith('/') ? `${base}/` : base;
-    if (postfix.startsWith('/')) return base + postfix;
-    return `${base}/${postfix}`;
-  }
-  if (requestPath === '/') return base;
-  return base + requestPath;
-}
+export { upstreamPath } from './upstream-path.ts';
