@@ -6,7 +6,7 @@ import { scrubIssues } from '../config/secrets.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { TollgateInstance } from '../instance.ts';
 import type { Logger } from '../log.ts';
-import { VERSION } from '../version.ts';
+import { TREE, VERSION } from '../version.ts';
 import { type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { commandHelp } from './commands.ts';
 
@@ -87,6 +87,7 @@ export async function runStart(argv: string[]): Promise<number> {
   inst.log.info(
     {
       version: VERSION,
+      tree: TREE,
       pid: process.pid,
       proxy: inst.proxyAddresses,
       admin: inst.adminAddresses,

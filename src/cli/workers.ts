@@ -24,7 +24,7 @@ import {
   toIssues,
 } from '../instance.ts';
 import { ensureRunSeed } from '../lib/run-secret.ts';
-import { VERSION } from '../version.ts';
+import { TREE, VERSION } from '../version.ts';
 import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 
 type ToWorker =
@@ -309,6 +309,7 @@ export async function runPrimary(args: StartArgs): Promise<number> {
   log.info(
     {
       version: VERSION,
+      tree: TREE,
       pid: process.pid,
       proxy: alive()[0]?.proxy ?? [],
       admin: inst.adminAddresses,
