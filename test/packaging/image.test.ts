@@ -1,12 +1,14 @@
 // The Dockerfile, replayed without Docker (image-check.ts): the real one builds, starts as a
-// non-root user, serves, passes its HEALTHCHECK and exits 0 on SIGTERM; broken copies fail the check.
+// non-root user, runs the compiled tree with the validators cached by the build, serves, passes its
+// HEALTHCHECK and exits 0 on SIGTERM; broken copies fail the check.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { checkImage, type ImageCheckResult, isIgnored, parseDockerignore } from './image-check.ts';
+import { isIgnored, parseDockerignore } from './dockerfile.ts';
+import { checkImage, type ImageCheckResult } from './image-check.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const DOCKERFILE = join(ROOT, 'Dockerfile');
@@ -38,6 +40,11 @@ describe('the real Dockerfile', () => {
     assert.match(r.output, /"msg":"stopped"/);
   });
 
+  test('runs the compiled tree (dist/), and its first start finds every config validator cached by the build', () => {
+    assert.equal(r.tree, 'dist');
+    assert.deepEqual(r.validatorsWrittenAtStart, []);
+  });
+
   test('runs as a numeric non-root user (setpriv when the check runs as root)', () => {
     assert.match(r.user, /^[1-9]\d*(:\d+)?$/);
     if (process.getuid?.() === 0 && r.userNote === null) assert.equal(r.ranAsUid, Number(r.user.split(':')[0]));
@@ -62,7 +69,14 @@ describe('the real Dockerfile', () => {
       const modules = await readdir(join(app, 'node_modules'));
       for (const dev of ['oidc-provider', 'playwright-core', 'autocannon', '@biomejs'])
         assert.ok(!modules.includes(dev), dev);
-      assert.ok(modules.includes('tsx'), 'tsx runs the sources: it must be installed');
+      // bin/gateway falls back to the sources through tsx, and custom plugins in TypeScript load through it.
+      assert.ok(modules.includes('tsx'), 'tsx');
+      const dist = (await readdir(join(app, 'dist'), { recursive: true })).map(String);
+      assert.ok(dist.includes('cli/main.js') && dist.includes('build.json'), 'dist/ with its stamp');
+      assert.ok(
+        (await readdir(join(app, 'node_modules/.cache/tollgate'))).some((f) => f.startsWith('validator-')),
+        'validators cached at build',
+      );
       // `gateway plugin check` type-checks custom plugins in the image: the compiler and Node's types.
       assert.ok(modules.includes('typescript'), 'typescript');
       assert.ok((await readdir(join(app, 'node_modules', '@types'))).includes('node'), '@types/node');
@@ -112,6 +126,13 @@ describe('a broken Dockerfile fails the check', { concurrency: 2 }, () => {
 
   test('a step the checker cannot replay', async () => {
     await fails(await brokenCopy('RUN npm ci', 'RUN apt-get update && npm ci'), /only a plain `npm ci/);
+  });
+
+  test('no build step (bin/gateway falls back to the sources through tsx)', async () => {
+    await fails(
+      await brokenCopy(/^RUN \["node", "bin\/compiled\.mjs"\]$/m, ''),
+      /runs the tree 'src', not the compiled 'dist'/,
+    );
   });
 });
 

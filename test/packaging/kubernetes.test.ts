@@ -9,8 +9,8 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
+import { parseDockerfile } from './dockerfile.ts';
 import { type Doc, envReferences } from './helpers.ts';
-import { parseDockerfile } from './image-check.ts';
 
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..');
 const DIR = join(ROOT, 'examples/kubernetes');
