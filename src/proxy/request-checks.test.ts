@@ -13,6 +13,8 @@ test('a forwarded address is a bare IPv4 or IPv6 address, with or without a port
   assert.equal(parseForwardedIp('192.0.2.1:8080'), '192.0.2.1');
   assert.equal(parseForwardedIp('192.0.2.1:1'), '192.0.2.1');
   assert.equal(parseForwardedIp('192.0.2.1:65535'), '192.0.2.1');
+  assert.equal(parseForwardedIp('192.0.2.1:9'), '192.0.2.1');
+  assert.equal(parseForwardedIp('[::1]:9999'), '::1');
   assert.equal(parseForwardedIp('2001:DB8::1'), '2001:db8::1');
   assert.equal(parseForwardedIp('[2001:DB8::1]'), '2001:db8::1');
   assert.equal(parseForwardedIp('[2001:db8::1]:443'), '2001:db8::1');
@@ -98,6 +100,9 @@ test('Forwarded (RFC 7239): the for= of every element, quoted or not, any case; 
     'forx=192.0.2.1',
     'xfor=192.0.2.1',
     'for=192.0.2.1, for=example.com',
+    // A quote at one end only is not a quoted string: nothing is stripped.
+    'for=192.0.2.1"',
+    'for="192.0.2.10',
   ]) {
     assert.equal(forwardedFor(value), null, value);
   }
