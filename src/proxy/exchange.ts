@@ -14,6 +14,7 @@ import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './
 import { debugHeaders, wantsDebug } from './debug.ts';
 import { connectionTokens, HOP_BY_HOP, upstreamResponseHeaders } from './headers.ts';
 import { runPhase } from './phases.ts';
+import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
 
@@ -139,6 +140,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     abort?.(new Error('response phase failed'));
   }
 
+  /** A request body chunk written to the upstream: its buffer, too, waits for a scavenge. */
+  onBodySent(sent: number): void {
+    // undici passes the chunk it wrote (its type declarations say a size): count either.
+    noteRelayed(typeof sent === 'number' ? sent : (sent as { length: number }).length);
+  }
+
   onData(chunk: Buffer): boolean {
     const rc = this.rc;
     if (this.held !== null) {
@@ -159,6 +166,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return ok;
     }
     rc.bytesSent += chunk.length;
+    noteRelayed(chunk.length);
     const ok = rc.res.write(chunk);
     if (!ok) rc.res.once('drain', onResponseDrain);
     return ok;

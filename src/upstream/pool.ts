@@ -328,6 +328,10 @@ class Lease implements Dispatcher.DispatchHandler {
     return this.handler.onHeaders?.(status, headers, resume, statusText) ?? true;
   }
 
+  onBodySent(chunkSize: number, totalBytesSent: number): void {
+    this.handler.onBodySent?.(chunkSize, totalBytesSent);
+  }
+
   onData(chunk: Buffer): boolean {
     return this.handler.onData?.(chunk) ?? true;
   }
