@@ -3,11 +3,15 @@
  * reaches the router: each is checked for super-linear matching time (see src/safe-regex.ts), on
  * exactly the source the router compiles (PCRE spellings translated), and refused with a located error when it is.
  */
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { formatYamlPath } from '../errors.ts';
 import { REGEX_PATH_FLAGS, regexPathSource } from '../router/router.ts';
 import { checkRegexComplexity, superLinearMessage, unknownComplexityMessage } from '../safe-regex.ts';
 import type { RouteModel, YamlPath } from './model.ts';
 import type { RawIssue } from './yaml.ts';
+
+/** Longest run of checking between two yields to the event loop (a reload serves meanwhile). */
+const SLICE_MS = 10;
 
 interface Candidate {
   source: string;
@@ -44,7 +48,12 @@ export async function checkRouteRegexes(
     }
     candidates.push({ source: compiled, flags, path });
   };
+  let since = performance.now();
   for (const r of routes) {
+    if (performance.now() - since >= SLICE_MS) {
+      await yieldToLoop();
+      since = performance.now();
+    }
     r.paths?.forEach((p, k) => {
       if (p.startsWith('~')) add(() => regexPathSource(p.slice(1)), REGEX_PATH_FLAGS, [...r.yaml_path, 'paths', k]);
     });
@@ -59,7 +68,16 @@ export async function checkRouteRegexes(
       });
     }
   }
-  const verdicts = await Promise.all(candidates.map((c) => checkRegexComplexity(c.source, c.flags)));
+  // Each check starts (and mostly decides) synchronously: start them in slices.
+  const pending: ReturnType<typeof checkRegexComplexity>[] = [];
+  for (const c of candidates) {
+    pending.push(checkRegexComplexity(c.source, c.flags));
+    if (performance.now() - since >= SLICE_MS) {
+      await yieldToLoop();
+      since = performance.now();
+    }
+  }
+  const verdicts = await Promise.all(pending);
   verdicts.forEach((v, i) => {
     const { path } = candidates[i]!;
     if (v.verdict === 'super-linear') issues.push({ code: 'SEMANTIC', message: superLinearMessage(v), path });
