@@ -8,7 +8,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /** Bytes relayed between two requested scavenges: bounds the uncollected read buffers to about this. */
-const RELAYED_BYTES_PER_SCAVENGE = 8 * 1024 * 1024;
+const RELAYED_BYTES_PER_SCAVENGE = 4 * 1024 * 1024;
 
 type Collect = (options: { type: 'minor'; execution: 'async' }) => void;
 
