@@ -95,7 +95,8 @@ let exclude = [];
 let self = {};
 export function initialize(data) { exclude = data.exclude; self = data.self; }
 export async function resolve(specifier, context, next) {
-  if (Object.hasOwn(self, specifier)) return { url: self[specifier], shortCircuit: true };
+  // Through the rest of the chain, not short-circuited: tsx's resolve must see a .ts URL to load it.
+  if (Object.hasOwn(self, specifier)) return next(self[specifier], context);
   const result = await next(specifier, context);
   let url = result.url;
   const parent = context.parentURL;
