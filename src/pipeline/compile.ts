@@ -83,10 +83,24 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   issues.push(...compileCertificates(config).issues);
   const upstreams =
     issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
-  for (const s of config.services) services.set(s.id, compileService(s, config, upstreams, log));
+  // Thousands of services (each a balancer and its pool) compile in slices too.
+  let compiled = 0;
+  for (const s of config.services) {
+    if (++compiled % COMPILE_SLICE === 0) await yieldToLoop();
+    services.set(s.id, compileService(s, config, upstreams, log));
+  }
 
   const routeInfo = new Map<string, RouteInfo>();
-  for (const r of config.routes) routeInfo.set(r.id, toRouteInfo(r));
+  // A service-scoped plugin reaches its service's routes: indexed once, not searched per plugin.
+  const routesOfService = new Map<string, RouteInfo[]>();
+  for (const r of config.routes) {
+    const info = toRouteInfo(r);
+    routeInfo.set(r.id, info);
+    if (r.service === null) continue;
+    const list = routesOfService.get(r.service);
+    if (list === undefined) routesOfService.set(r.service, [info]);
+    else list.push(info);
+  }
 
   const services_: GatewayServices = {
     consumers,
@@ -101,8 +115,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       const r = routeInfo.get(p.route);
       return r === undefined ? [] : [r];
     }
-    if (p.service !== null)
-      return config.routes.filter((r) => r.service === p.service).map((r) => routeInfo.get(r.id)!);
+    if (p.service !== null) return routesOfService.get(p.service) ?? [];
     return [...routeInfo.values()];
   };
   const peers = new Map<string, PluginPeer[]>();
