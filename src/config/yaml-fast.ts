@@ -356,17 +356,28 @@ class PlainParser {
     return key;
   }
 
-  /** A value that starts on this line and ends on it: a flow collection or a scalar. */
-  #inline(pos: Position | null): unknown {
-    const t = this.#text;
+  /**
+   * The value at #i if it is a flow collection or a quoted scalar; undefined (no parsed value is)
+   * where a plain scalar starts. Throws at an indicator or a `- ` that no plain scalar starts with.
+   */
+  #collectionOrQuoted(pos: Position | null): unknown {
     const i = this.#i;
-    const c = t.charCodeAt(i);
+    const c = this.#text.charCodeAt(i);
     if (pos !== null && pos.value === -1) pos.value = i;
     if (c === LBRACKET) return this.#flowSeq(pos);
     if (c === LBRACE) return this.#flowMap(pos);
     if (c === SQUOTE) return this.#singleQuoted();
     if (c === DQUOTE) return this.#doubleQuoted();
     if (NOT_PLAIN_START.has(c) || (c === DASH && this.#isSeqItem(i))) throw NOT_PLAIN;
+    return undefined;
+  }
+
+  /** A value that starts on this line and ends on it: a flow collection or a scalar. */
+  #inline(pos: Position | null): unknown {
+    const value = this.#collectionOrQuoted(pos);
+    if (value !== undefined) return value;
+    const t = this.#text;
+    const i = this.#i;
     let end = i;
     for (; end < this.#len; end++) {
       const d = t.charCodeAt(end);
@@ -388,16 +399,12 @@ class PlainParser {
     return i < this.#len ? t.charCodeAt(i) : -1;
   }
 
+  /** A value inside a flow collection (a `-` before a newline or the end is refused either way). */
   #flowValue(pos: Position | null): unknown {
+    const value = this.#collectionOrQuoted(pos);
+    if (value !== undefined) return value;
     const t = this.#text;
     const i = this.#i;
-    const c = t.charCodeAt(i);
-    if (pos !== null && pos.value === -1) pos.value = i;
-    if (c === LBRACKET) return this.#flowSeq(pos);
-    if (c === LBRACE) return this.#flowMap(pos);
-    if (c === SQUOTE) return this.#singleQuoted();
-    if (c === DQUOTE) return this.#doubleQuoted();
-    if (NOT_PLAIN_START.has(c) || (c === DASH && t.charCodeAt(i + 1) === SPACE)) throw NOT_PLAIN;
     let j = i;
     for (; j < this.#len; j++) {
       const d = t.charCodeAt(j);
