@@ -2,7 +2,8 @@
  * strip_path / service.path joining: the case table of Kong's router specs
  * (spec/fixtures/router_path_handling_tests.lua), run through the real chain a request takes:
  * normalizePath → Router.match → upstreamPath. Each row also runs with the route path turned into
- * an equivalent regex (`~/[0]?route`), as Kong's specs do.
+ * an equivalent regex (`~/[0]?route`), as Kong's specs do. The last rows add a lone `.` or `..` left
+ * after the stripped prefix, which Kong's sanitize_uri_postfix drops (kong/router/utils.lua).
  */
 
 import assert from 'node:assert/strict';
@@ -125,6 +126,17 @@ const TABLE = `
 /service  | /route   | n | v0 | /route%2e%2E/req | /service/route../req
 /service  | /route   | n | v1 | /route%2e%2E/req | /serviceroute../req
 /service/ | /route   | n | *  | /route%2e%2E/req | /service/route../req
+/         | /route   | y | *  | /route.         | /
+/         | /route   | y | *  | /route..        | /
+/service  | /route   | y | *  | /route.         | /service
+/service  | /route   | y | *  | /route%2E       | /service
+/service  | /route   | y | *  | /route..        | /service
+/service/ | /route   | y | v0 | /route.         | /service
+/service/ | /route   | y | v1 | /route.         | /service/
+/service/ | /route   | y | v0 | /route..        | /service
+/service/ | /route   | y | v1 | /route..        | /service/
+/service  | /route   | n | v0 | /route.         | /service/route.
+/service  | /route   | n | v1 | /route..        | /serviceroute..
 `;
 
 interface Case {
@@ -200,6 +212,13 @@ test('a route without service path sends the request path as is', () => {
   assert.equal(upstreamPath(null, r, '/api/users', '/api'), '/api/users');
   const stripped = route({ name: 's', paths: ['/api'], strip_path: true });
   assert.equal(upstreamPath(null, stripped, '/api/users', '/api'), '/users');
+  // Nothing left after the stripped prefix: the upstream gets '/', never an empty path.
+  assert.equal(upstreamPath(null, stripped, '/api', '/api'), '/');
+  const v1 = route({ name: 'v1', paths: ['/api'], strip_path: true, path_handling: 'v1' });
+  assert.equal(upstreamPath(null, v1, '/api', '/api'), '/');
+  // An empty service path is the root, like none.
+  assert.equal(upstreamPath('', stripped, '/api', '/api'), '/');
+  assert.equal(upstreamPath('', stripped, '/api/users', '/api'), '/users');
 });
 
 test('strip_path with a regex route strips the regex match text, keeping the rest', () => {
