@@ -12,7 +12,7 @@
  */
 export const groups = {
   router: {
-    mutate: ['src/router/router.ts', 'src/router/normalize.ts', 'src/router/upstream-path.ts'],
+    mutate: ['src/router/router.ts', 'src/router/sub-route.ts', 'src/router/normalize.ts', 'src/router/upstream-path.ts'],
     tests: ['test/router/*.test.ts'],
   },
   headers: {
