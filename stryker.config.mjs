@@ -36,6 +36,7 @@ export const groups = {
       'test/identity/jwt-idp.test.ts',
       'test/identity/repeat-and-near-miss.test.ts',
       'test/identity/auth0-fixture.test.ts',
+      'test/identity/refusal-reasons.test.ts',
     ],
   },
   credentials: {
@@ -44,6 +45,7 @@ export const groups = {
       'src/plugins/{key-auth,acl,basic-auth,hmac-auth,session}/*.test.ts',
       'test/identity/key-auth-acl.test.ts',
       'test/identity/repeat-and-near-miss.test.ts',
+      'test/identity/refusal-reasons.test.ts',
     ],
   },
   oidc: {

@@ -85,6 +85,15 @@ test('importStaticKey: secrets for HS*, a public key of the right type and curve
   assert.throws(() => importStaticKey('XS256', { publicKey: rsaPem }), /cannot verify XS256/);
 });
 
+test('importStaticKey: an RSA-PSS key serves PS* but not RS*, an Ed448 key serves EdDSA', () => {
+  const pem = (k: KeyObject) => k.export({ type: 'spki', format: 'pem' }).toString();
+  const pss = pem(generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey);
+  assert.equal(importStaticKey('PS256', { publicKey: pss }).asymmetricKeyType, 'rsa-pss');
+  assert.throws(() => importStaticKey('RS256', { publicKey: pss }), /is a rsa-pss key, which cannot verify RS256/);
+  const ed448 = pem(generateKeyPairSync('ed448').publicKey);
+  assert.equal(importStaticKey('EdDSA', { publicKey: ed448 }).asymmetricKeyType, 'ed448');
+});
+
 test("verifySignature: the caller's algorithm is pinned, whatever the token says", async () => {
   const token = await sign({ sub: 'a' });
   const parsed = parseJwt(token);
@@ -190,6 +199,7 @@ test('signature: the token alg must be allowed, the key must match, a kid select
   // A PEM string and a KeyObject serve as static keys too; a PEM that fits no algorithm is skipped.
   const pems = await createJwtVerifier({ keys: [ecPem, rsa.publicKey], algorithms: ['RS256'] });
   assert.ok(await pems.verify(await sign({ exp })));
+  assert.ok(await pems.verify(await sign({ exp }, rsa.privateKey, { kid: 'any' })), 'a key without kid serves any kid');
 });
 
 test('freezeClaims freezes nested objects and arrays, and returns its argument', () => {
@@ -228,4 +238,21 @@ test('VerifiedTokenCache: never stores an expired token, never keeps one past it
   assert.ok(short.get('t'));
   await new Promise((r) => setTimeout(r, 1050));
   assert.equal(short.get('t'), undefined, 'maxTtlSeconds bounds a long exp');
+});
+
+test('VerifiedTokenCache: the byte cap counts each token by its claims, two bytes a character', () => {
+  const entry = (s: string) => ({ claims: { s } });
+  const x = 'x'.repeat(100);
+  // A key of 2 characters (4 bytes) and claims of 108 JSON characters (216 bytes), 64 bytes of
+  // bookkeeping for each: 348 bytes an entry.
+  const size = 4 + 64 + 2 * JSON.stringify({ s: x }).length + 64;
+  const fits = new VerifiedTokenCache<{ claims: Record<string, unknown> }>(10, 3600, 2 * size);
+  fits.set('t1', entry(x), undefined);
+  fits.set('t2', entry(x), undefined);
+  assert.deepEqual([fits.size, fits.bytes], [2, 2 * size]);
+  const tight = new VerifiedTokenCache<{ claims: Record<string, unknown> }>(10, 3600, 2 * size - 1);
+  tight.set('t1', entry(x), undefined);
+  tight.set('t2', entry(x), undefined);
+  assert.equal(tight.get('t1'), undefined, 'one byte short of two tokens: the older one is evicted');
+  assert.ok(tight.get('t2'));
 });

@@ -66,6 +66,7 @@ describe('acl', () => {
     assert.equal(bob.upstreamHeaders['x-consumer-groups'], 'users');
     const none = await run({ deny: ['banned'] }, { consumer: 'nogroups', credential: cred(await idOf('nogroups')) });
     assert.equal(none.exited, false);
+    assert.equal(none.upstreamHeaders['x-consumer-groups'], undefined, 'no groups: no header, not an empty one');
   });
 
   test('authenticated groups in the deny list are refused too', async () => {
@@ -134,6 +135,11 @@ describe('acl', () => {
     assert.equal(hidden.upstreamHeaders['x-authenticated-groups'], undefined);
     const anonymous = await run({ allow: ['admin'] }, { consumer: 'bob', ctx: { authenticated_groups: ['admin'] } });
     assert.equal(anonymous.exited, false, 'an anonymous consumer is decided by the authenticated groups');
+  });
+
+  test('a credential without a consumer and without authenticated groups: 403', async () => {
+    const r = await run({ allow: ['admin'] }, { credential: cred('none') });
+    assert.deepEqual([r.status, r.body], [403, { message: 'You cannot consume this service' }]);
   });
 
   test('authenticated groups that are empty or not all strings count as none', async () => {

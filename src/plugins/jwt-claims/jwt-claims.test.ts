@@ -46,6 +46,19 @@ describe('jwt-claims', () => {
     );
     assert.equal((await run({ claims: { scope: { contains: 'write:things' } } })).status, 200);
     assert.equal((await run({ claims: { scope: { contains: 'write' } } })).status, 403);
+    assert.equal(
+      (await run({ claims: { name: { contains: 'Zoë 日本' } } })).status,
+      200,
+      'the whole string is one of it',
+    );
+    assert.equal((await run({ claims: { 'https://foo.com/level': { contains: '3' } } })).status, 403, 'not a string');
+    assert.equal((await run({ claims: { 'https://foo.com/level': { contains: 3 } } })).status, 403);
+    assert.equal(
+      (await run({ claims: { scope: { contains: ['write:things'] } } })).status,
+      403,
+      'a string holds strings',
+    );
+    assert.equal((await run({ claims: { name: { pattern: '^\\p{Lu}\\p{Ll}' } } })).status, 200, 'Unicode patterns');
     assert.equal((await run({ claims: { iss: { pattern: '^https://[a-z]+\\.auth0\\.com/$' } } })).status, 200);
     assert.equal(
       (await run({ claims: { 'https://foo.com/level': { pattern: '3' } } })).status,
@@ -61,7 +74,21 @@ describe('jwt-claims', () => {
     const unexpected = await run({ claims: { 'https://foo.com/admin': { absent: true } } });
     assert.deepEqual(unexpected.body, { message: "Claim 'https://foo.com/admin' is not allowed" });
     assert.equal((await run({ claims: { email: { absent: true } } })).status, 200);
-    assert.equal((await run({ claims: { email: { equals: 'x' } } })).status, 403, 'a value rule needs the claim');
+    const notAllowed = await run({ claims: { 'https://foo.com/admin': { present: false } } });
+    assert.deepEqual(
+      [notAllowed.status, notAllowed.body],
+      [403, { message: "Claim 'https://foo.com/admin' is not allowed" }],
+    );
+    assert.equal((await run({ claims: { email: { present: false } } })).status, 200);
+    assert.equal((await run({ claims: { email: { present: false } } }, { email: null })).status, 403, 'null is there');
+    for (const rule of [{ equals: 'x' }, { one_of: ['x'] }, { contains: 'x' }, { pattern: 'x' }]) {
+      const r = await run({ claims: { email: rule } });
+      assert.deepEqual(
+        [r.status, r.body],
+        [403, { message: "Claim 'email' is missing" }],
+        'a value rule needs the claim',
+      );
+    }
   });
 
   test('the failure names the claim, not the expected value, with the configured status', async () => {
@@ -97,17 +124,58 @@ describe('jwt-claims', () => {
     assert.equal(Buffer.from(r.upstreamHeaders['x-name'] as string, 'latin1').toString('utf8'), 'Zoë 日本');
     const nl = await run({ forward_claims: { name: 'x-name' } }, { name: 'a\r\nx-injected: 1' });
     assert.equal(nl.upstreamHeaders['x-name'], undefined, 'control characters never reach a header');
+    for (const bad of ['\u0000', '\u0001', '\u0008', '\u000a', '\u001f', '\u007f']) {
+      const r = await run({ forward_claims: { name: 'x-name' } }, { name: `a${bad}b` });
+      assert.equal(r.upstreamHeaders['x-name'], undefined, JSON.stringify(bad));
+    }
+    const tab = await run({ forward_claims: { name: 'x-name' } }, { name: 'a\tb ~' });
+    assert.equal(tab.upstreamHeaders['x-name'], 'a\tb ~', 'a tab is header text');
+    const latin1 = await run({ forward_claims: { name: 'x-name', flag: 'x-flag' } }, { name: 'Zoë', flag: true });
+    assert.equal(latin1.upstreamHeaders['x-name'], 'Zoë', 'Latin-1 text is sent as it is');
+    assert.equal(latin1.upstreamHeaders['x-flag'], 'true');
+    const nil = await run({ forward_claims: { name: 'x-name' } }, { name: null }, { 'x-name': 'forged' });
+    assert.equal(nil.upstreamHeaders['x-name'], undefined, 'a null claim is not forwarded');
   });
 
   test('config errors: bad regex, reserved or duplicate header, contradictory rule, nothing to do', async () => {
-    const rejects = (config: Record<string, unknown>) => assert.rejects(run(config), ConfigError);
-    await rejects({ claims: { a: { pattern: '(' } } });
-    await rejects({ forward_claims: { a: 'Host' } });
-    await rejects({ forward_claims: { a: 'X-Consumer-Username' } });
-    await rejects({ forward_claims: { a: 'x-a', b: 'X-A' } });
-    await rejects({ claims: { a: { present: true, absent: true } } });
-    await rejects({ claims: { a: { absent: true, equals: 1 } } });
-    await rejects({});
+    const rejects = (config: Record<string, unknown>, message?: RegExp) =>
+      assert.rejects(run(config), (e: unknown) => e instanceof ConfigError && (message?.test(e.message) ?? true));
+    await rejects({ claims: { a: { pattern: '(' } } }, /claims\.a\.pattern: invalid regular expression: /);
+    await rejects({ claims: { a: { pattern: '^(a+)+$' } } }, /claims\.a\.pattern: /);
+    for (const header of [
+      'Host',
+      'connection',
+      'content-length',
+      'transfer-encoding',
+      'te',
+      'trailer',
+      'upgrade',
+      'keep-alive',
+      'proxy-connection',
+      'expect',
+      'content-type',
+      'Authorization',
+      'cookie',
+      'X-Consumer-Username',
+      'x-consumer-custom-id',
+      'X-Credential-Identifier',
+      'x-anonymous-consumer',
+    ]) {
+      await rejects({ forward_claims: { a: header } }, new RegExp(`forward_claims\\.a: header ${header} is reserved`));
+    }
+    await rejects({ forward_claims: { a: 'x-a', b: 'X-A' } }, /forward_claims\.b: header X-A is used for two claims/);
+    await rejects(
+      { claims: { a: { present: true, absent: true } } },
+      /claims\.a: a claim cannot be both present and absent/,
+    );
+    for (const rule of [{ equals: 1 }, { one_of: [1] }, { contains: 1 }, { pattern: 'x' }]) {
+      await rejects(
+        { claims: { a: { present: false, ...rule } } },
+        /claims\.a: an absent claim cannot have a value rule/,
+      );
+    }
+    await rejects({}, /claims: give at least one claim rule or forwarded claim/);
     await rejects({ forward_claims: { a: 'bad header' } });
+    assert.equal((await run({ forward_claims: { a: 'x-consumer' } })).status, 200, 'only the x-consumer- family');
   });
 });

@@ -7,6 +7,7 @@ import plugin from './index.ts';
 const CRED_ID = '6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f';
 const consumers = [
   { username: 'alice', keyauth_credentials: [{ id: CRED_ID, key: 'alice-key' }] },
+  { username: 'carol', keyauth_credentials: [{ key: 'carol,key' }] },
   { username: 'guest' },
 ];
 
@@ -59,6 +60,29 @@ describe('key-auth', () => {
     const r = await run({});
     assert.deepEqual([r.status, r.body], [401, { message: 'No API key found in request' }]);
     assert.equal(r.responseHeaders['www-authenticate'], 'Key');
+    const empty = await run({}, { headers: { apikey: '' } });
+    assert.deepEqual([empty.status, empty.body], [401, { message: 'No API key found in request' }], 'an empty key');
+    const stray = await run({}, { headers: { undefined: 'alice-key' }, query: 'undefined=alice-key' });
+    assert.deepEqual([stray.status, stray.body], [401, { message: 'No API key found in request' }]);
+  });
+
+  test('a key containing a comma is one key, in one header; the same header twice is a duplicate', async () => {
+    const r = await run({}, { headers: { apikey: 'carol,key' } });
+    assert.equal(r.consumer?.username, 'carol');
+    const listed = await run({}, { headers: { apikey: 'alice-key, other' } });
+    assert.deepEqual([listed.status, listed.body], [401, { message: 'Unauthorized' }]);
+    const twice = await run({}, { headers: { apikey: ['carol,key', 'carol,key'] } });
+    assert.deepEqual([twice.status, twice.body], [401, { message: 'Duplicate API key found' }]);
+  });
+
+  test('after another authentication plugin: the key is still required, unless anonymous makes them alternatives', async () => {
+    const id = (await run({}, { headers: { apikey: 'alice-key' } })).consumer!.id;
+    const earlier = { consumer: 'alice', credential: { id: 'c', type: 'jwt', identifier: 'c', consumer_id: id } };
+    const both = await run({}, earlier);
+    assert.deepEqual([both.status, both.body], [401, { message: 'No API key found in request' }]);
+    const either = await run({ anonymous: 'guest' }, earlier);
+    assert.equal(either.exited, false);
+    assert.equal(either.credential?.type, 'jwt', "the earlier plugin's identity stands");
   });
 
   test('run_on_preflight false lets OPTIONS through', async () => {
@@ -135,6 +159,27 @@ describe('key-auth', () => {
       assert.deepEqual([no.status, no.body], [401, { message: 'No API key found in request' }], body);
     }
     assert.equal((await run({}, { method: 'POST', headers: form, body: 'apikey=alice-key' })).status, 401);
+  });
+
+  test('hide_credentials leaves the rest of the query and body byte for byte when the key is elsewhere', async () => {
+    const config = { key_in_body: true, hide_credentials: true };
+    const query = await run(config, { headers: { apikey: 'alice-key' }, query: 'q=~%7e+x' });
+    assert.equal(query.consumer?.username, 'alice');
+    assert.equal(query.upstreamQuery, 'q=~%7e+x');
+    const form = await run(config, {
+      method: 'POST',
+      headers: { apikey: 'alice-key', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'a=~%7e+x',
+    });
+    assert.equal(form.consumer?.username, 'alice');
+    assert.equal(form.upstreamBody?.toString(), 'a=~%7e+x');
+    const json = await run(config, {
+      method: 'POST',
+      headers: { apikey: 'alice-key', 'content-type': 'application/json' },
+      body: '{ "a": 1 }',
+    });
+    assert.equal(json.consumer?.username, 'alice');
+    assert.equal(json.upstreamBody?.toString(), '{ "a": 1 }');
   });
 
   test('realm goes into WWW-Authenticate, on a wrong key as on a missing one', async () => {

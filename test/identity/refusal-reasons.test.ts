@@ -1,0 +1,108 @@
+// Why the authentication and authorization plugins refused a request, as the access log line says
+// it (`source` and `reason`, docs/logging.md "Who answered"): the code an operator filters on, for
+// each refusal of jwt, key-auth, jwt-claims and acl.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { SignJWT } from 'jose';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
+import { until } from '../support/wait.ts';
+
+const SECRET = 'a-shared-secret-for-hs256-tokens!';
+
+const token = (claims: Record<string, unknown>) =>
+  new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(SECRET));
+
+describe('refusal reasons in the access log', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startServiceGateway(
+      [
+        { name: 'key', paths: ['/key'], plugins: [{ name: 'key-auth' }] },
+        { name: 'jwt', paths: ['/jwt'], plugins: [{ name: 'jwt' }] },
+        {
+          name: 'claims',
+          paths: ['/claims'],
+          plugins: [{ name: 'jwt' }, { name: 'jwt-claims', config: { claims: { role: { equals: 'admin' } } } }],
+        },
+        {
+          name: 'claims-after-key',
+          paths: ['/claims-after-key'],
+          plugins: [{ name: 'key-auth' }, { name: 'jwt-claims', config: { claims: { role: { equals: 'admin' } } } }],
+        },
+        {
+          name: 'acl',
+          paths: ['/acl'],
+          plugins: [
+            { name: 'key-auth', config: { anonymous: 'guest' } },
+            { name: 'acl', config: { allow: ['admin'] } },
+          ],
+        },
+      ],
+      {
+        extra: {
+          consumers: [
+            {
+              username: 'alice',
+              keyauth_credentials: [{ key: 'alice-key' }],
+              acls: [{ group: 'admin' }],
+              jwt_secrets: [{ key: 'alice-iss', secret: SECRET }],
+            },
+            { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }], acls: [{ group: 'users' }] },
+            { username: 'guest' },
+          ],
+        },
+      },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+  });
+
+  /** The status a request got, and the source and reason of its access log line. */
+  async function refusal(path: string, headers: Record<string, string> = {}) {
+    const res = await fetch(`${gw.url}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+    await res.arrayBuffer();
+    const id = res.headers.get('x-request-id');
+    await until('the access line', () => gw.logs.some((l) => l.type === 'access' && l.request_id === id), 10_000);
+    const line = gw.logs.find((l) => l.type === 'access' && l.request_id === id)!;
+    return [res.status, line.source, line.reason];
+  }
+
+  test('key-auth: NO_CREDENTIALS without a key, INVALID_CREDENTIALS for a wrong or repeated one', async () => {
+    assert.deepEqual(await refusal('/key'), [401, 'key-auth', 'NO_CREDENTIALS']);
+    assert.deepEqual(await refusal('/key', { apikey: 'alice-kez' }), [401, 'key-auth', 'INVALID_CREDENTIALS']);
+    assert.deepEqual(await refusal('/key?apikey=a&apikey=b'), [401, 'key-auth', 'INVALID_CREDENTIALS']);
+  });
+
+  test('jwt: NO_CREDENTIALS without a token, INVALID_CREDENTIALS for a bad or unknown one', async () => {
+    assert.deepEqual(await refusal('/jwt'), [401, 'jwt', 'NO_CREDENTIALS']);
+    assert.deepEqual(await refusal('/jwt', { authorization: 'Bearer a.b' }), [401, 'jwt', 'INVALID_CREDENTIALS']);
+    const unknown = await token({ iss: 'nobody' });
+    assert.deepEqual(await refusal('/jwt', { authorization: `Bearer ${unknown}` }), [
+      401,
+      'jwt',
+      'INVALID_CREDENTIALS',
+    ]);
+  });
+
+  test('jwt-claims: CLAIMS_DENIED for a failed rule, NO_CREDENTIALS when no token was verified', async () => {
+    const user = await token({ iss: 'alice-iss', role: 'user' });
+    assert.deepEqual(await refusal('/claims', { authorization: `Bearer ${user}` }), [
+      403,
+      'jwt-claims',
+      'CLAIMS_DENIED',
+    ]);
+    assert.deepEqual(await refusal('/claims-after-key', { apikey: 'alice-key' }), [
+      401,
+      'jwt-claims',
+      'NO_CREDENTIALS',
+    ]);
+  });
+
+  test('acl: ACL_DENIED outside the allowed groups, NO_CONSUMER for an anonymous consumer without groups', async () => {
+    assert.deepEqual(await refusal('/acl', { apikey: 'bob-key' }), [403, 'acl', 'ACL_DENIED']);
+    assert.deepEqual(await refusal('/acl'), [401, 'acl', 'NO_CONSUMER']);
+  });
+});
