@@ -306,6 +306,56 @@ describe('oidc login flow over HTTP', () => {
     }
   });
 
+  test('a session idle for session_idle_timeout ends; one seen a while ago is served and re-sealed with a new last-seen time', async () => {
+    // The default session_idle_timeout (900 s) re-seals a session seen 60 s or more ago (a quarter
+    // of it, at most a minute), so an active browser is never cut off by the idle timeout.
+    const client = new Client();
+    await login(client, stack);
+    const sealer = sealerFor(stack);
+    const jar = client.jar(stack.gw.url);
+    const opened = await sealer.open<SessionPayload>(
+      jar.get(COOKIE) ?? jar.get(`${COOKIE}.0`)! + (jar.get(`${COOKIE}.1`) ?? ''),
+    );
+    assert.ok(opened !== null);
+    const now = Math.floor(Date.now() / 1000);
+    const sealed = (seen: number) => sealer.seal({ ...opened.payload, seen, ate: null });
+    const api = (cookie: string) =>
+      rawFetch(`${stack.gw.url}/spa/`, 'GET', { cookie: `${COOKIE}=${cookie}`, accept: 'application/json' });
+
+    const idle = await api(await sealed(now - 900));
+    assert.equal(idle.status, 401);
+    assert.ok(idle.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=;`) && c.includes('Max-Age=0')));
+
+    const recent = await api(`${await sealed(now - 5)}; theirs=1`);
+    assert.equal((await echoOf(recent)).headers.cookie, 'theirs=1', "only the upstream's own cookie goes upstream");
+    assert.deepEqual(recent.headers.getSetCookie(), [], 'seen recently: not re-sealed');
+
+    // Twice: a second request still carrying the old cookie (sent before the first answer came
+    // back) is re-sealed too, whether the gateway has seen that cookie before or not.
+    const aWhileAgo = await sealed(now - 120);
+    for (let i = 0; i < 2; i++) {
+      const res = await api(aWhileAgo);
+      assert.equal(decodeHeader((await echoOf(res)).headers['x-userinfo']).sub, 'alice');
+      const set = res.headers.getSetCookie();
+      const value = /^oidc_session=([^;]+);/.exec(set.find((c) => c.startsWith(`${COOKIE}=`)) ?? '')?.[1];
+      assert.ok(value !== undefined, `request ${i + 1}: ${set.join('\n')}`);
+      const resealed = await sealer.open<SessionPayload>(value);
+      assert.ok((resealed?.payload.seen ?? 0) >= now, 'the new cookie records this visit');
+    }
+  });
+
+  test('of two session cookies of the same name, the first one counts', async () => {
+    const client = new Client();
+    await login(client, stack);
+    const value = client.jar(stack.gw.url).get(COOKIE);
+    assert.ok(value !== undefined, 'a login session fits one cookie');
+    const res = await rawFetch(`${stack.gw.url}/spa/`, 'GET', {
+      accept: 'application/json',
+      cookie: `${COOKIE}=${value}; ${COOKIE}=not-a-session`,
+    });
+    assert.equal(decodeHeader((await echoOf(res)).headers['x-userinfo']).sub, 'alice');
+  });
+
   test('logout clears the session and goes to the IdP end_session with id_token_hint; the next visit logs in again', async () => {
     const client = new Client();
     await login(client, stack);

@@ -1,6 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CHUNK_SIZE, clearChunks, joinChunks, readCookies, SessionSealer, writeChunks } from './session.ts';
+import {
+  CHUNK_SIZE,
+  clearChunks,
+  clearCookie,
+  joinChunks,
+  nowSeconds,
+  readCookies,
+  type SessionPayload,
+  SessionSealer,
+  sessionDue,
+  sessionEntry,
+  sessionLive,
+  writeChunks,
+} from './session.ts';
 
 const SECRET_A = `${'a'.repeat(16)}-first-secret-0123456789`;
 const SECRET_B = `${'b'.repeat(16)}-second-secret-0123456789`;
@@ -86,4 +99,173 @@ test('shrinking a session clears the chunks the client no longer needs, and clea
     's.0=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
     's.1=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0',
   ]);
+});
+
+function payload(overrides: Partial<SessionPayload> = {}): SessionPayload {
+  return { v: 1, exp: 1000, seen: 500, sub: 'alice', it: 'h.e30.s', at: 'at', ate: null, user: {}, ...overrides };
+}
+
+test('a session is live before its end and within its idle timeout; an idle timeout of 0 means none', () => {
+  const p = payload({ exp: 1000, seen: 500 });
+  assert.equal(sessionLive(p, 999, 0), true);
+  assert.equal(sessionLive(p, 1000, 0), false, 'ends at exp');
+  assert.equal(sessionLive(p, 1001, 0), false);
+  assert.equal(sessionLive(p, 999, 0), true, 'no idle timeout: seen long ago does not matter');
+  assert.equal(sessionLive(p, 599, 100), true);
+  assert.equal(sessionLive(p, 600, 100), false, 'idle for exactly the timeout');
+  assert.equal(sessionLive(payload({ exp: 1000, seen: 990 }), 995, 100), true);
+});
+
+test('a session is due when stale, when its access token is within the refresh leeway, or seen reissueAfter ago', () => {
+  const now = 700;
+  assert.equal(sessionDue(payload({ seen: 700 }), false, now, 60, 60), false, 'fresh, no token expiry');
+  assert.equal(sessionDue(payload({ seen: 700 }), true, now, 60, 60), true, 'opened with an older secret');
+  assert.equal(sessionDue(payload({ seen: 700, ate: 761 }), false, now, 60, 60), false);
+  assert.equal(sessionDue(payload({ seen: 700, ate: 760 }), false, now, 60, 60), true, 'leeway reached');
+  assert.equal(sessionDue(payload({ seen: 700, ate: 650 }), false, now, 60, 60), true, 'expired token');
+  assert.equal(sessionDue(payload({ seen: 641 }), false, now, 60, 60), false);
+  assert.equal(sessionDue(payload({ seen: 640 }), false, now, 60, 60), true, 'seen reissueAfter ago');
+  assert.equal(sessionDue(payload({ seen: 0 }), false, now, 60, Infinity), false, 'no reissue without idle timeout');
+});
+
+test("a session's entry carries the upstream headers and the credential of its subject", () => {
+  const claims = { sub: 'alice', iss: 'https://idp.test', aud: 'web' };
+  const idToken = `eyJhbGciOiJSUzI1NiJ9.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.sig`;
+  const e = sessionEntry(payload({ it: idToken, user: { sub: 'alice', preferred_username: 'al' } }), true);
+  assert.equal(e.stale, true);
+  assert.deepEqual(JSON.parse(Buffer.from(e.userHeader, 'base64').toString()), {
+    sub: 'alice',
+    preferred_username: 'al',
+    id: 'alice',
+    username: 'al',
+  });
+  assert.deepEqual(JSON.parse(Buffer.from(e.idHeader, 'base64').toString()), claims);
+  assert.deepEqual(e.credential, { id: 'alice', type: 'oidc', identifier: 'alice', consumer_id: null });
+  assert.deepEqual(e.claims, claims);
+  assert.equal(sessionEntry(payload(), false).stale, false);
+});
+
+test('nowSeconds is the current time in whole epoch seconds', () => {
+  const before = Math.floor(Date.now() / 1000);
+  const now = nowSeconds();
+  const after = Math.floor(Date.now() / 1000);
+  assert.ok(Number.isInteger(now) && now >= before && now <= after, `${before} <= ${now} <= ${after}`);
+});
+
+test('cookie parsing: the first of two same-named cookies wins, names and values are trimmed', () => {
+  const { ours, rest } = readCookies(' s = first ;s=second; s.0 =c0', 's');
+  assert.deepEqual(
+    [...ours],
+    [
+      ['s', 'first'],
+      ['s.0', 'c0'],
+    ],
+  );
+  assert.equal(rest, '');
+  assert.deepEqual(readCookies('s=', 's').ours, new Map([['s', '']]));
+  assert.deepEqual(readCookies('s=a=b', 's').ours, new Map([['s', 'a=b']]), 'only the first = splits');
+});
+
+test("cookie parsing: a bare name of ours is no cookie; the upstream's cookies are kept trimmed, empty parts dropped", () => {
+  assert.deepEqual(readCookies('s; a=1', 's'), { ours: new Map(), rest: null }, 'nothing of ours to remove');
+  assert.deepEqual(readCookies('s; a=1; s=x', 's').rest, 'a=1', 'a bare name of ours does not go upstream either');
+  assert.deepEqual(readCookies(' a=1 ;; flag ; s=x;  ;b = 2', 's'), {
+    ours: new Map([['s', 'x']]),
+    rest: 'a=1; flag; b = 2',
+  });
+  assert.deepEqual(readCookies(undefined, 's'), { ours: new Map(), rest: null });
+  assert.deepEqual(readCookies('', 's'), { ours: new Map(), rest: null });
+});
+
+test('chunks: the unchunked cookie wins unless empty; chunks join in order up to the first gap or empty one', () => {
+  assert.equal(
+    joinChunks(
+      new Map([
+        ['s', 'whole'],
+        ['s.0', 'c0'],
+      ]),
+      's',
+    ),
+    'whole',
+  );
+  assert.equal(
+    joinChunks(
+      new Map([
+        ['s', ''],
+        ['s.0', 'c0'],
+        ['s.1', 'c1'],
+      ]),
+      's',
+    ),
+    'c0c1',
+  );
+  assert.equal(
+    joinChunks(
+      new Map([
+        ['s.1', 'c1'],
+        ['s.0', 'c0'],
+        ['s.3', 'c3'],
+      ]),
+      's',
+    ),
+    'c0c1',
+    'stops at the gap',
+  );
+  assert.equal(
+    joinChunks(
+      new Map([
+        ['s.0', 'c0'],
+        ['s.1', ''],
+        ['s.2', 'c2'],
+      ]),
+      's',
+    ),
+    'c0',
+    'stops at an empty one',
+  );
+  assert.equal(joinChunks(new Map([['s.1', 'c1']]), 's'), null, 'no first chunk');
+  assert.equal(joinChunks(new Map([['s', '']]), 's'), null);
+  assert.equal(joinChunks(new Map(), 's'), null);
+});
+
+test('chunks: at most 16 are read, however many the client sends', () => {
+  const jar = new Map<string, string>();
+  for (let i = 0; i < 20; i++) jar.set(`s.${i}`, `${String.fromCharCode(97 + i)}`);
+  assert.equal(joinChunks(jar, 's'), 'abcdefghijklmnop');
+});
+
+test('a value of exactly the chunk size fits one cookie; one character more makes two chunks', () => {
+  const exact = writeChunks('s', 'v'.repeat(CHUNK_SIZE), { secure: false }, new Map());
+  assert.deepEqual(exact, [`s=${'v'.repeat(CHUNK_SIZE)}; Path=/; HttpOnly; SameSite=Lax`]);
+  const over = writeChunks('s', `${'v'.repeat(CHUNK_SIZE)}w`, { secure: false }, new Map());
+  assert.deepEqual(over, [
+    `s.0=${'v'.repeat(CHUNK_SIZE)}; Path=/; HttpOnly; SameSite=Lax`,
+    's.1=w; Path=/; HttpOnly; SameSite=Lax',
+  ]);
+  const twice = writeChunks('s', 'v'.repeat(CHUNK_SIZE * 2), { secure: false }, new Map());
+  assert.deepEqual(
+    twice.map((c) => c.slice(0, c.indexOf('='))),
+    ['s.0', 's.1'],
+    'no empty chunk after a value of a whole number of chunks',
+  );
+});
+
+test('only the name itself and name.<digits> are chunks of a name: look-alike cookies are left alone', () => {
+  const present = new Map(
+    ['s', 's.0', 's.12', 'sx', 'sx1', 's_1', 's.', 's.x', 's.1x', 's.x1', 'xs.0', 'x.0', 's_login', 's..0'].map((n) => [
+      n,
+      'v',
+    ]),
+  );
+  const cleared = (set: string[]) => set.map((c) => c.slice(0, c.indexOf('=')));
+  assert.deepEqual(cleared(clearChunks('s', true, present)), ['s', 's.0', 's.12']);
+  assert.deepEqual(cleared(writeChunks('s', 'short', { secure: true }, present)), ['s', 's.0', 's.12']);
+  assert.deepEqual(clearChunks('s', true, new Map([['s.0', 'v']])), [
+    's.0=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure',
+  ]);
+});
+
+test('a cleared cookie has Secure exactly when asked', () => {
+  assert.equal(clearCookie('s', true), 's=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure');
+  assert.equal(clearCookie('s', false), 's=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
 });
