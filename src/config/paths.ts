@@ -21,6 +21,8 @@ export function compileRoutePathRegex(path: string): RegExp {
 
 /** Percent-decodes unreserved characters and removes dot segments and empty segments. */
 export function normalizePath(path: string): string {
+  // Most route paths have nothing to normalize (no escape, no empty or dot segment): as they are.
+  if (path.charCodeAt(0) === 47 && !path.includes('%') && !path.includes('//') && !path.includes('/.')) return path;
   const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (m, hex: string) => {
     const ch = String.fromCharCode(parseInt(hex, 16));
     return UNRESERVED.test(ch) ? ch : m;

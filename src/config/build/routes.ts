@@ -122,6 +122,26 @@ function checkHeaders(b: Build, headers: Record<string, string[]>, path: Path): 
   }
 }
 
+const same = (s: string): string => s;
+const lower = (s: string): string => s.toLowerCase();
+const upper = (s: string): string => s.toUpperCase();
+const headerValue = (v: string): string => (v.startsWith('~*') ? v : v.toLowerCase());
+
+/**
+ * `a`'s values through `f`, distinct and sorted; null when there are none. Most lists of a route
+ * hold one or two values: those skip the Set and the sort (matchKey runs for every route).
+ */
+function normalized(a: readonly string[] | null, f: (s: string) => string): string[] | null {
+  if (a === null || a.length === 0) return null;
+  const x = f(a[0]!);
+  if (a.length === 1) return [x];
+  if (a.length === 2) {
+    const y = f(a[1]!);
+    return x === y ? [x] : x < y ? [x, y] : [y, x];
+  }
+  return [...new Set(a.map(f))].sort();
+}
+
 /**
  * What a route matches on, after the router's normalization (methods upper case, hosts, SNIs,
  * header names and literal header values lower case, no repeated values), order-insensitive:
@@ -129,22 +149,18 @@ function checkHeaders(b: Build, headers: Record<string, string[]>, path: Path): 
  */
 export function matchKey(r: PendingRoute): string {
   const m = r.model;
-  const norm = (a: readonly string[] | null, f: (s: string) => string = (s) => s): string[] | null =>
-    a && a.length > 0 ? [...new Set(a.map(f))].sort() : null;
-  const lower = (s: string): string => s.toLowerCase();
-  const headerValue = (v: string): string => (v.startsWith('~*') ? v : v.toLowerCase());
   const headers = m.headers
     ? Object.entries(m.headers)
         .filter(([, v]) => v.length > 0)
-        .map(([k, v]) => [k.toLowerCase(), norm(v, headerValue)] as const)
+        .map(([k, v]) => [k.toLowerCase(), normalized(v, headerValue)] as const)
         .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
     : [];
   return JSON.stringify([
-    norm(m.protocols),
-    norm(m.methods, (s) => s.toUpperCase()),
-    norm(m.hosts, lower),
-    norm(m.paths),
+    normalized(m.protocols, same),
+    normalized(m.methods, upper),
+    normalized(m.hosts, lower),
+    normalized(m.paths, same),
     headers.length > 0 ? headers : null,
-    norm(m.snis, lower),
+    normalized(m.snis, lower),
   ]);
 }

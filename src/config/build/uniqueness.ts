@@ -12,13 +12,14 @@ export class Uniqueness {
   private readonly seen = new Map<string, Path>();
   constructor(private readonly b: Build) {}
 
-  check(kind: string, field: string, value: string, path: Path, shown: string = `'${value}'`): boolean {
+  /** `shown`: how the message quotes the value (the value itself by default). */
+  check(kind: string, field: string, value: string, path: Path, shown?: string): boolean {
     const k = `${kind}\u0000${field}\u0000${value}`;
     const first = this.seen.get(k);
     if (first) {
       this.b.err(
         'UNIQUENESS',
-        `uniqueness violation: '${kind}' entity with ${field} set to ${shown} already declared (at ${formatYamlPath(first)})`,
+        `uniqueness violation: '${kind}' entity with ${field} set to ${shown ?? `'${value}'`} already declared (at ${formatYamlPath(first)})`,
         [...path, field],
       );
       return false;
@@ -106,11 +107,11 @@ export function entityUniqueness(b: Build, u: Uniqueness): void {
 
 /** Kong's name rule for services, routes and plugin instance names. */
 export function names(b: Build): void {
-  const check = (name: string, path: Path): void => {
+  const check = (name: string, path: Path, field: string): void => {
     const p = checkName(name);
-    if (p) b.err('SCHEMA', p, path);
+    if (p) b.err('SCHEMA', p, [...path, field]);
   };
-  for (const s of b.services) if (s.model.name !== null) check(s.model.name, [...s.path, 'name']);
-  for (const r of b.routes) if (r.model.name !== null) check(r.model.name, [...r.path, 'name']);
-  for (const p of b.plugins) if (p.model.instance_name) check(p.model.instance_name, [...p.path, 'instance_name']);
+  for (const s of b.services) if (s.model.name !== null) check(s.model.name, s.path, 'name');
+  for (const r of b.routes) if (r.model.name !== null) check(r.model.name, r.path, 'name');
+  for (const p of b.plugins) if (p.model.instance_name) check(p.model.instance_name, p.path, 'instance_name');
 }
