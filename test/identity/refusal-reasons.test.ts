@@ -21,6 +21,7 @@ describe('refusal reasons in the access log', () => {
       [
         { name: 'key', paths: ['/key'], plugins: [{ name: 'key-auth' }] },
         { name: 'jwt', paths: ['/jwt'], plugins: [{ name: 'jwt' }] },
+        { name: 'jwt-exp', paths: ['/jwt-exp'], plugins: [{ name: 'jwt', config: { claims_to_verify: ['exp'] } }] },
         {
           name: 'claims',
           paths: ['/claims'],
@@ -104,5 +105,19 @@ describe('refusal reasons in the access log', () => {
   test('acl: ACL_DENIED outside the allowed groups, NO_CONSUMER for an anonymous consumer without groups', async () => {
     assert.deepEqual(await refusal('/acl', { apikey: 'bob-key' }), [403, 'acl', 'ACL_DENIED']);
     assert.deepEqual(await refusal('/acl'), [401, 'acl', 'NO_CONSUMER']);
+  });
+
+  test("jwt: a refusal with a message follows the client's Accept; a claim error is JSON whatever it asks", async () => {
+    const plain = { accept: 'text/plain' };
+    const none = await fetch(`${gw.url}/jwt`, { headers: plain, signal: AbortSignal.timeout(10_000) });
+    assert.equal(none.status, 401);
+    assert.match(await none.text(), /^Unauthorized\nrequest_id: /);
+    const expired = await token({ iss: 'alice-iss', exp: Math.floor(Date.now() / 1000) - 60 });
+    const res = await fetch(`${gw.url}/jwt-exp`, {
+      headers: { ...plain, authorization: `Bearer ${expired}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(res.status, 401);
+    assert.equal(((await res.json()) as { exp: string }).exp, 'token expired');
   });
 });

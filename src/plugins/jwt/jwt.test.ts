@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { ConfigError } from '../../index.ts';
 import { type PluginRunner, type SyntheticRequest, startPlugin } from '../../testing/index.ts';
-import jwtPlugin from './index.ts';
+import jwtPlugin, { bearerToken } from './index.ts';
 
 const SECRET = 'tollgate-test-secret-that-is-long-enough';
 const now = () => Math.floor(Date.now() / 1000);
@@ -67,6 +67,7 @@ const CONSUMERS: Record<string, unknown>[] = [
     jwt_secrets: [{ key: 'es512-key', algorithm: 'ES512', rsa_public_key: ec521.pem }],
   },
   { username: 'ed_consumer', jwt_secrets: [{ key: 'ed-key', algorithm: 'EdDSA', rsa_public_key: ed.pem }] },
+  { username: 'numeric_consumer', jwt_secrets: [{ key: '123', algorithm: 'HS256', secret: SECRET }] },
   { id: ANON_ID, username: 'no-body' },
 ];
 
@@ -334,6 +335,113 @@ describe('jwt (Kong 3 behaviour)', () => {
     await assert.rejects(
       plugin({}, bad),
       (e: unknown) => e instanceof ConfigError && !e.message.includes('BEGIN') && /ES256/.test(e.message),
+    );
+  });
+
+  test('a token refused for a claim is refused again when presented again (the verified-token cache checks claims on every hit)', async () => {
+    const hv = await plugin({ claims_to_verify: ['exp', 'nbf'], issuers: ['hs-key'], audiences: ['api'] });
+    for (const [claims, body] of [
+      [{ iss: 'hs-key', aud: 'web', exp: now() + 600, nbf: now() - 100 }, { aud: 'audience not allowed' }],
+      [{ iss: 'hs-key', aud: 'api', exp: now() + 600, nbf: now() + 300 }, { nbf: 'token not valid yet' }],
+      [{ iss: 'hs-key', aud: 'api', exp: now() - 10, nbf: now() - 100 }, { exp: 'token expired' }],
+    ] as const) {
+      const t = await sign(claims);
+      for (let i = 0; i < 2; i++) {
+        const r = await run(hv, { headers: bearer(t) });
+        assert.deepEqual([r.status, r.body, r.consumer], [401, body, null], `presentation ${i + 1}`);
+      }
+    }
+    const hk = await plugin({ key_claim_name: 'kid', issuers: ['https://issuer.test/'] });
+    const wrongIss = await sign({ iss: 'https://evil.test/' }, 'HS256', Buffer.from(SECRET), { kid: 'hs-key' });
+    for (let i = 0; i < 2; i++) {
+      const r = await run(hk, { headers: bearer(wrongIss) });
+      assert.deepEqual([r.status, r.body], [401, { iss: 'issuer not allowed' }], `presentation ${i + 1}`);
+    }
+  });
+
+  test('after another authentication plugin: the token is still required, unless anonymous makes them alternatives', async () => {
+    const earlier = {
+      consumer: 'no-body',
+      credential: { id: 'c', type: 'key-auth', identifier: 'c', consumer_id: ANON_ID },
+    };
+    const both = await run(h, earlier);
+    assert.deepEqual([both.status, both.body], [401, { message: 'Unauthorized' }]);
+    const either = await run(await plugin({ anonymous: 'no-body' }), earlier);
+    assert.equal(either.exited, false);
+    assert.equal(either.credential?.type, 'key-auth', "the earlier plugin's identity stands");
+  });
+
+  test('a key claim that is null or false is looked up in the JOSE header; a number names the key it prints as', async () => {
+    for (const iss of [null, false]) {
+      const r = await run(h, { headers: bearer(await sign({ iss }, 'HS256', Buffer.from(SECRET), { iss: 'hs-key' })) });
+      assert.equal(r.consumer?.username, 'jwt_tests_consumer', String(iss));
+    }
+    const zero = await run(h, {
+      headers: bearer(await sign({ iss: 0 }, 'HS256', Buffer.from(SECRET), { iss: 'hs-key' })),
+    });
+    assert.deepEqual(zero.body, { message: "No credentials found for given 'iss'" }, '0 is a value, not an absence');
+    const numeric = await run(h, { headers: bearer(await sign({ iss: 123 })) });
+    assert.equal(numeric.consumer?.username, 'numeric_consumer');
+  });
+
+  test('cookies: a part without = is no token, spaces around a value are trimmed; an empty parameter is no token', async () => {
+    const t = await sign({ iss: 'hs-key' });
+    const custom = await plugin({ cookie_names: ['crumble'] });
+    const bare = await run(custom, { headers: { cookie: 'crumbleX; other=1' } });
+    assert.deepEqual([bare.status, bare.body], [401, { message: 'Unauthorized' }]);
+    assert.equal((await run(custom, { headers: { cookie: `other=1; crumble= ${t} ;x=2` } })).status, 200);
+    const empty = await run(h, { query: 'jwt=', headers: bearer(t) });
+    assert.equal(empty.status, 200, 'an empty jwt parameter beside a token is not a second token');
+  });
+
+  test("bearerToken: what Kong's \\s*[Bb]earer\\s+(.+) captures", () => {
+    const cases: [string, string | null][] = [
+      ['Bearer abc', 'abc'],
+      ['bearer abc', 'abc'],
+      ['Bearer   abc def', 'abc def'],
+      ['Bearer\tabc', 'abc'],
+      ['Bearer\u000b\u000c\r\nabc', 'abc'],
+      ['Bearer\u00a0abc', 'abc'],
+      ['Bearer\u0008abc', null],
+      ['Bearer\u000eabc', null],
+      ['Bearer\u001fabc', null],
+      ['Bearerabc', null],
+      ['Bearer', null],
+      ['Bearer ', null],
+      ['Bearer  ', ' '],
+      ['Bearer \t\t', '\t'],
+      ['Xearer abc', null],
+      ['earer abc', null],
+      ['Basic x, Bearer abc', 'abc'],
+      ['BearerX Bearer abc', 'abc'],
+      ['Bearer_bearer abc', 'abc'],
+      ['xBearer abc', 'abc'],
+    ];
+    for (const [value, token] of cases) assert.equal(bearerToken(value), token, JSON.stringify(value));
+  });
+
+  test('only static-key credentials without exp verification are warned about', async () => {
+    const jwksOnly = [
+      { username: 'j', jwt_secrets: [{ key: 'j', algorithm: 'RS256', jwks_uri: 'http://127.0.0.1:9/jwks' }] },
+    ];
+    const quiet = await plugin({}, jwksOnly);
+    const warned = (r: PluginRunner) => r.logs.some((l) => l.level === 'warn' && String(l.msg).includes("'exp'"));
+    assert.equal(warned(quiet), false, 'JWKS credentials always verify exp');
+    assert.equal(warned(await plugin({ claims_to_verify: ['exp'] })), false, 'exp verified');
+  });
+
+  test('a credential with both rsa_public_key and jwks_uri is a config error naming it', async () => {
+    const both = [
+      {
+        username: 'twice',
+        jwt_secrets: [{ key: 'k2', algorithm: 'RS256', rsa_public_key: rsa.pem, jwks_uri: 'http://127.0.0.1:9/jwks' }],
+      },
+    ];
+    await assert.rejects(
+      plugin({}, both),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /jwt credential "k2" of consumer "twice": give rsa_public_key or jwks_uri, not both/.test(e.message),
     );
   });
 
