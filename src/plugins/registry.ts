@@ -76,16 +76,19 @@ export async function loadBuiltinPlugins(
 export function builtinPluginsUsedBy(doc: unknown, customNames: ReadonlySet<string> = new Set()): Set<string> | null {
   const used = new Set<string>();
   let foreign = false;
-  const visit = (node: unknown, depth: number): void => {
-    if (node === null || typeof node !== 'object' || depth > 6) return;
+  // Keys and values read in place (no entry pairs) and scalars never visited: a 10,000-route
+  // document has a few hundred thousand nodes.
+  const visit = (node: object, depth: number): void => {
+    if (depth > 6) return;
     if (Array.isArray(node)) {
-      for (const item of node) visit(item, depth + 1);
+      for (const item of node) if (item !== null && typeof item === 'object') visit(item, depth + 1);
       return;
     }
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'config') continue; // a plugin's own settings
-      const owner = builtinEntityOwners[key];
-      if (owner !== undefined) used.add(owner);
+    const obj = node as Record<string, unknown>;
+    for (const key in obj) {
+      if (key === 'config' || !Object.hasOwn(obj, key)) continue; // a plugin's own settings
+      const value = obj[key];
+      if (Object.hasOwn(builtinEntityOwners, key)) used.add(builtinEntityOwners[key]!);
       if (key === 'plugins' && Array.isArray(value)) {
         for (const p of value) {
           const name = (p as { name?: unknown } | null)?.name;
@@ -94,9 +97,9 @@ export function builtinPluginsUsedBy(doc: unknown, customNames: ReadonlySet<stri
           else if (!customNames.has(name)) foreign = true;
         }
       }
-      visit(value, depth + 1);
+      if (value !== null && typeof value === 'object') visit(value, depth + 1);
     }
   };
-  visit(doc, 0);
+  if (doc !== null && typeof doc === 'object') visit(doc, 0);
   return foreign ? null : used;
 }
