@@ -54,10 +54,15 @@ interface TrieNode<R> {
   next: TrieNode<R> | null;
   children: Map<number, TrieNode<R>> | null;
   bucket: Bucket<R> | null;
+  /**
+   * While the table is built, the entries of the prefixes ending here (null after): held on the
+   * node, since a Map keyed by tens of thousands of nodes cost more than the trie itself.
+   */
+  entries: Entry<R>[] | null;
 }
 
 function trieNode<R>(): TrieNode<R> {
-  return { char: -1, next: null, children: null, bucket: null };
+  return { char: -1, next: null, children: null, bucket: null, entries: null };
 }
 
 function trieChild<R>(node: TrieNode<R>, c: number): TrieNode<R> | undefined {
@@ -240,7 +245,7 @@ function* tableSteps<R extends RoutableRoute>(routes: readonly R[]): Generator<v
   yield;
 
   const root: TrieNode<R> = trieNode();
-  const pending = new Map<TrieNode<R>, Entry<R>[]>();
+  const ends: TrieNode<R>[] = [];
   const others: Entry<R>[] = [];
   for (let i = 0; i < subs.length; i++) {
     const s = subs[i]!;
@@ -251,15 +256,18 @@ function* tableSteps<R extends RoutableRoute>(routes: readonly R[]): Generator<v
     }
     for (const prefix of s.prefixes) {
       const node = trieInsert(root, prefix);
-      let entries = pending.get(node);
-      if (entries === undefined) pending.set(node, (entries = []));
-      entries.push({ sub: s, rank: s.rank, result: freezeResult(s.route, prefix) });
+      if (node.entries === null) {
+        node.entries = [];
+        ends.push(node);
+      }
+      node.entries.push({ sub: s, rank: s.rank, result: freezeResult(s.route, prefix) });
     }
   }
-  let n = 0;
-  for (const [node, entries] of pending) {
-    node.bucket = makeBucket(entries);
-    if ((++n & 63) === 0) yield;
+  for (let n = 0; n < ends.length; n++) {
+    const node = ends[n]!;
+    node.bucket = makeBucket(node.entries!);
+    node.entries = null;
+    if ((n & 63) === 63) yield;
   }
   return { ordered: Object.freeze(ordered), usesHosts, trie: root, others: makeBucket(others) };
 }
