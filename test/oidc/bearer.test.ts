@@ -4,17 +4,23 @@
  */
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKeyPair, SignJWT } from 'jose';
+import { startGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
-import { Client, decodeHeader, type Echo, login, rawFetch, type Stack, startStack } from './helpers.ts';
+import { Client, decodeHeader, type Echo, login, oidcConfig, rawFetch, type Stack, startStack } from './helpers.ts';
 
 function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
   return serviceConfig(
     [
       { name: 'api', paths: ['/api/'] },
       { name: 'introspected', paths: ['/introspected/'] },
+      { name: 'uncached', paths: ['/uncached/'] },
       { name: 'spa', paths: ['/spa/'] },
     ],
     {
@@ -33,16 +39,67 @@ function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
             config: {
               ...plugin,
               bearer_only: 'yes',
-              introspection_endpoint: `${plugin.discovery as string}`.replace(
-                '/.well-known/openid-configuration',
-                '/token/introspection',
-              ),
+              introspection_endpoint: introspectionEndpoint(plugin),
+            },
+          },
+          {
+            name: 'oidc',
+            route: 'uncached',
+            config: {
+              ...plugin,
+              bearer_only: true,
+              introspection_endpoint: introspectionEndpoint(plugin),
+              introspection_cache_ttl: 0,
             },
           },
         ],
       },
     },
   );
+}
+
+function introspectionEndpoint(plugin: Record<string, unknown>): string {
+  return `${plugin.discovery as string}`.replace('/.well-known/openid-configuration', '/token/introspection');
+}
+
+type Json = Record<string, unknown>;
+
+/**
+ * An HTTP proxy to the IdP (Host kept, so the IdP names its endpoints after the proxy) whose JWKS
+ * endpoint fails: discovery works, the signing keys can never be fetched. `rewrite` changes the
+ * JSON answers of some paths (an IdP that publishes no JWKS, one whose clock runs behind).
+ */
+async function idpProxy(idpUrl: string, rewrite: Record<string, (body: Json) => Json> = {}) {
+  const target = new URL(idpUrl);
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith('/jwks')) {
+      res.writeHead(503).end();
+      return;
+    }
+    const up = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      async (answer) => {
+        const change = rewrite[req.url ?? ''];
+        if (change === undefined) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        for await (const c of answer) chunks.push(c as Buffer);
+        const body = JSON.stringify(change(JSON.parse(Buffer.concat(chunks).toString()) as Json));
+        res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json' }).end(body);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => server.close(),
+  };
 }
 
 const api = (url: string, token?: string, extra: Record<string, string> = {}) =>
@@ -133,4 +190,139 @@ describe('oidc bearer_only', () => {
     assert.equal((await api(`${stack.gw.url}/introspected/x`, 'not-a-token-the-idp-issued')).status, 401);
     assert.equal((await api(`${stack.gw.url}/introspected/x`, await stack.idp.clientCredentialsToken())).status, 401);
   });
+
+  test('an active introspection result is reused for introspection_cache_ttl: a token revoked since still passes there, and is refused at once with a ttl of 0', async () => {
+    const browser = new Client();
+    await login(browser, stack);
+    const session = (await (await browser.fetch(`${stack.gw.url}/spa/`)).json()) as Echo;
+    const token = session.headers['x-access-token']!;
+    assert.equal((await api(`${stack.gw.url}/introspected/x`, token)).status, 200);
+    const cachedAt = Date.now();
+    assert.equal((await api(`${stack.gw.url}/uncached/x`, token)).status, 200);
+    const { client_id, client_secret } = stack.idp.webClient;
+    const revoked = await rawFetch(
+      `${stack.idp.issuer}/token/revocation`,
+      'POST',
+      {
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(client_id)}:${encodeURIComponent(client_secret)}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
+      new URLSearchParams({ token }).toString(),
+    );
+    assert.equal(revoked.status, 200);
+    assert.equal((await api(`${stack.gw.url}/uncached/x`, token)).status, 401, 'asked again: no longer active');
+    // Well within the 300 s, yet past anything a seconds/milliseconds mix-up would keep.
+    await sleep(Math.max(0, cachedAt + 1500 - Date.now()));
+    assert.equal((await api(`${stack.gw.url}/introspected/x`, token)).status, 200, 'the cached result (300 s)');
+  });
+
+  test('an introspection answer "active" for a token whose exp has passed (the IdP\'s clock behind ours) is refused', async () => {
+    const browser = new Client();
+    await login(browser, stack);
+    const session = (await (await browser.fetch(`${stack.gw.url}/spa/`)).json()) as Echo;
+    const token = session.headers['x-access-token']!;
+    const behind = await idpProxy(stack.idp.issuer, {
+      '/token/introspection': (r) => (r.active === true ? { ...r, exp: Math.floor(Date.now() / 1000) - 30 } : r),
+    });
+    const plugins = (stack.config.plugins as { route: string; config: Json }[]).filter((p) => p.route === 'uncached');
+    const config = {
+      ...stack.config,
+      plugins: [
+        {
+          ...plugins[0],
+          config: { ...plugins[0]!.config, introspection_endpoint: `${behind.url}/token/introspection` },
+        },
+      ],
+    };
+    const gw = await startGateway({ config });
+    try {
+      const res = await api(`${gw.url}/uncached/x`, token);
+      assert.equal(res.status, 401);
+      assert.equal((await api(`${stack.gw.url}/uncached/x`, token)).status, 200, 'the same token, asked directly');
+    } finally {
+      await gw.close();
+      behind.close();
+    }
+  });
+
+  test("signing keys or an introspection endpoint that cannot be reached make a bearer token's answer 503, not a 401 that blames the token", async () => {
+    const proxy = await idpProxy(stack.idp.issuer);
+    const plugin = oidcConfig(stack.idp, {
+      discovery: `${proxy.url}/.well-known/openid-configuration`,
+      bearer_only: true,
+      bearer_jwt_auth_allowed_auds: [stack.idp.audience],
+    });
+    // The proxy's own port once it is closed: nothing listens there.
+    const closed = await idpProxy(stack.idp.issuer);
+    closed.close();
+    const introspected = { ...plugin, introspection_endpoint: `${closed.url}/token/introspection` };
+    const noKeys = await idpProxy(stack.idp.issuer, {
+      '/.well-known/openid-configuration': ({ jwks_uri: _, ...metadata }) => metadata,
+    });
+    const keyless = { ...plugin, discovery: `${noKeys.url}/.well-known/openid-configuration` };
+    const gw = await startGateway({
+      config: serviceConfig(
+        [
+          { name: 'api', paths: ['/api/'] },
+          { name: 'introspected', paths: ['/introspected/'] },
+          { name: 'keyless', paths: ['/keyless/'] },
+        ],
+        {
+          extra: {
+            plugins: [
+              { name: 'oidc', route: 'api', config: plugin },
+              { name: 'oidc', route: 'introspected', config: introspected },
+              { name: 'oidc', route: 'keyless', config: keyless },
+            ],
+          },
+        },
+      ),
+    });
+    try {
+      const res = await api(`${gw.url}/api/things`, await stack.idp.clientCredentialsToken());
+      assert.equal(res.status, 503);
+      assert.ok(gw.logs.some((l) => l.msg === 'oidc bearer token could not be verified: IdP unreachable'));
+      assert.equal((await api(`${gw.url}/api/things`, 'not.a.jwt')).status, 401, 'a malformed token needs no keys');
+      assert.equal((await api(`${gw.url}/introspected/x`, 'opaque-token')).status, 503, 'introspection unreachable');
+      // An IdP that publishes no JWKS: its JWTs cannot be checked, so they are refused (not a 503).
+      const keyless = await api(`${gw.url}/keyless/x`, await stack.idp.clientCredentialsToken());
+      assert.equal(keyless.status, 401);
+      assert.equal(keyless.headers.get('www-authenticate'), 'Bearer realm="kong", error="invalid_token"');
+
+      const status = (await (await fetch(`${gw.adminUrl}/status`, { signal: AbortSignal.timeout(10_000) })).json()) as {
+        dependencies: Record<string, unknown>[];
+      };
+      assert.ok(
+        status.dependencies.every((d) => typeof d.kind === 'string' && typeof d.target === 'string'),
+        JSON.stringify(status.dependencies),
+      );
+      const jwks = status.dependencies.filter((d) => d.kind === 'jwks');
+      assert.equal(jwks.length, 1, JSON.stringify(status.dependencies));
+      assert.ok(String(jwks[0]!.target).startsWith(proxy.url), 'the JWKS the gateway cannot reach is in /status');
+      assert.equal(jwks[0]!.healthy, false);
+    } finally {
+      await gw.close();
+      proxy.close();
+      noKeys.close();
+    }
+  });
+});
+
+test("an introspection result is not reused past the token's exp, even within introspection_cache_ttl", async () => {
+  const stack = await startStack({ config: apiRoutes, idp: { ttl: { AccessToken: 2 } } });
+  try {
+    const browser = new Client();
+    await login(browser, stack);
+    const session = (await (await browser.fetch(`${stack.gw.url}/spa/`)).json()) as Echo;
+    const token = session.headers['x-access-token']!;
+    const first = await api(`${stack.gw.url}/introspected/x`, token);
+    assert.equal(first.status, 200);
+    const exp = decodeHeader(((await first.json()) as Echo).headers['x-userinfo']).exp as number;
+    assert.ok(exp * 1000 - Date.now() < 5000, `a short-lived token (exp ${exp})`);
+    // Waits for the clock to pass the token's exp (an event, not a guess at a duration).
+    while (Date.now() < (exp + 1) * 1000) await sleep(100);
+    assert.equal((await api(`${stack.gw.url}/introspected/x`, token)).status, 401);
+  } finally {
+    await stack.close();
+  }
 });
