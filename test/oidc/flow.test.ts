@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type SessionPayload, sessionBinding } from '../../src/plugins/oidc/index.ts';
+import { type LoginPayload, type SessionPayload, sessionBinding } from '../../src/plugins/oidc/index.ts';
 import { SessionSealer } from '../../src/plugins/oidc/session.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
@@ -191,6 +191,68 @@ describe('oidc login flow over HTTP', () => {
     // The genuine code was not spent: it was never sent to the token endpoint.
     const stack2 = stack.gw.logs.filter((l) => l.msg === 'oidc login failed').at(-1);
     assert.equal(stack2?.reason, 'state mismatch');
+  });
+
+  test('an expired pending login is refused at the callback even with its own state and code: nothing is exchanged', async () => {
+    const client = new Client();
+    const first = await client.fetch(`${stack.gw.url}/spa/page`);
+    const callback = await loginAtIdp(client, location(first, stack.gw.url), stack.idp);
+    const jar = client.jar(stack.gw.url);
+    const sealer = sealerFor(stack);
+    const pending = await sealer.open<LoginPayload>(jar.get(`${COOKIE}_login`)!);
+    assert.ok(pending !== null);
+    const expired = await sealer.seal({ ...pending.payload, exp: Math.floor(Date.now() / 1000) - 1 });
+    jar.set(`${COOKIE}_login`, expired);
+    const page = await client.fetch(callback);
+    assert.equal(page.status, 302);
+    assert.ok(location(page, stack.gw.url).startsWith(`${stack.idp.issuer}/auth?`), 'a new login starts');
+    assert.ok(!page.headers.getSetCookie().some((c) => /^oidc_session(\.0)?=[^;]/.test(c)), 'no session issued');
+    jar.set(`${COOKIE}_login`, expired);
+    const api = await client.fetch(callback, { headers: { accept: 'application/json' } });
+    assert.equal(api.status, 401);
+  });
+
+  test("the IdP's error answer, or a callback without a code, fails the login with its reason logged and the login cookie cleared", async () => {
+    const failure = () => stack.gw.logs.filter((l) => l.msg === 'oidc login failed').at(-1);
+    for (const [query, reason] of [
+      ['error=access_denied&state=STATE', 'the IdP answered an error'],
+      ['state=STATE', 'no code'],
+    ] as const) {
+      const client = new Client();
+      const first = await client.fetch(`${stack.gw.url}/spa/`);
+      const state = new URL(location(first, stack.gw.url)).searchParams.get('state')!;
+      const res = await client.fetch(`${stack.gw.url}/spa/cb?${query.replace('STATE', state)}`);
+      assert.equal(res.status, 401, query);
+      assert.ok(res.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}_login=;`) && c.includes('Max-Age=0')));
+      assert.equal(failure()?.reason, reason, query);
+    }
+    assert.equal(failure()?.reason, 'no code');
+    assert.equal(stack.gw.logs.filter((l) => l.msg === 'oidc login failed').at(-2)?.error, 'access_denied');
+  });
+
+  test('a callback without a pending login: a page with a session goes home, one without starts a login; an API call gets 401', async () => {
+    const bookmarked = `${stack.gw.url}/spa/cb?code=old-code&state=old-state`;
+    const client = new Client();
+    await login(client, stack);
+    const home = await client.fetch(bookmarked);
+    assert.equal(home.status, 302);
+    assert.equal(home.headers.get('location'), '/spa/');
+    assert.deepEqual(home.headers.getSetCookie(), [], 'the session is kept as it is');
+
+    const stranger = new Client();
+    const fresh = await stranger.fetch(bookmarked);
+    assert.equal(fresh.status, 302);
+    assert.ok(location(fresh, stack.gw.url).startsWith(`${stack.idp.issuer}/auth?`));
+    assert.equal(fresh.headers.getSetCookie().length, 1, 'only the new login cookie');
+    stranger.jar(stack.gw.url).set(`${COOKIE}_login`, 'foreign-or-expired');
+    const foreign = await stranger.fetch(bookmarked);
+    assert.equal(foreign.status, 302);
+    const set = foreign.headers.getSetCookie();
+    assert.ok(set[0]?.startsWith(`${COOKIE}_login=;`), set.join('\n'));
+    assert.match(set.at(-1) ?? '', /^oidc_session_login=[^;]+; /, 'then the new login cookie');
+
+    const api = await new Client().fetch(bookmarked, { headers: { accept: 'application/json' } });
+    assert.equal(api.status, 401);
   });
 
   test('a replayed authorization code (callback URL and login cookie captured) is refused', async () => {
