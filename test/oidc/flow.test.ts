@@ -10,6 +10,7 @@ import { SessionSealer } from '../../src/plugins/oidc/session.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { until } from '../support/wait.ts';
 import {
   Client,
   decodeHeader,
@@ -253,6 +254,11 @@ describe('oidc login flow over HTTP', () => {
 
     const api = await new Client().fetch(bookmarked, { headers: { accept: 'application/json' } });
     assert.equal(api.status, 401);
+    assert.equal(((await api.json()) as { message: string }).message, 'Unauthorized');
+    const id = api.headers.get('x-request-id');
+    const access = () => stack.gw.logs.find((l) => l.type === 'access' && l.request_id === id);
+    await until('the access line', () => access() !== undefined, 10_000);
+    assert.equal(access()?.reason, 'INVALID_CREDENTIALS');
   });
 
   test('a replayed authorization code (callback URL and login cookie captured) is refused', async () => {
@@ -282,6 +288,7 @@ describe('oidc login flow over HTTP', () => {
     assert.equal(res.status, 401);
     const failure = stack.gw.logs.filter((l) => l.msg === 'oidc login failed').at(-1);
     assert.equal(failure?.reason, 'code exchange failed');
+    assert.match(String(failure?.error), /invalid_grant/, "the token endpoint's answer is logged");
   });
 
   test('a tampered session cookie starts a fresh login (page) or gets 401 (API), and is cleared', async () => {

@@ -8,9 +8,12 @@ import { connect, createServer as createTcpServer, type Server } from 'node:net'
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../src/index.ts';
+import { type LoginPayload, sessionBinding } from '../../src/plugins/oidc/index.ts';
+import { SessionSealer } from '../../src/plugins/oidc/session.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { DEFAULT_ACCOUNTS, startIdp } from '../support/idp.ts';
 import { freePort } from '../support/upstream.ts';
+import { until } from '../support/wait.ts';
 import {
   Client,
   decodeHeader,
@@ -53,6 +56,32 @@ test('IdP unreachable at start: the gateway starts, login pages answer 503, and 
     // An API call needs no IdP to be refused.
     assert.equal((await rawFetch(`${gw.url}/spa/`, 'GET', { accept: 'application/json' })).status, 401);
     assert.ok(gw.logs.some((l) => l.msg === 'oidc discovery failed; retrying'));
+    // A browser coming back from the IdP (its login started on another instance sharing the
+    // secret) while this one cannot reach the IdP: 503, not a failed login.
+    const discovery = new URL(plugin.discovery as string).href;
+    const sealer = new SessionSealer(
+      [SESSION_SECRET],
+      sessionBinding(idp.webClient.client_id, discovery, 'oidc_session'),
+    );
+    const pending: LoginPayload = {
+      v: 1,
+      state: 'state-0123456789',
+      nonce: 'nonce-0123456789',
+      cv: 'verifier-0123456789',
+      ru: `${gw.url}/spa/cb`,
+      rt: '/spa/',
+      exp: Math.floor(Date.now() / 1000) + 600,
+    };
+    const callback = await rawFetch(`${gw.url}/spa/cb?state=${pending.state}&code=some-code`, 'GET', {
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+      cookie: `oidc_session_login=${await sealer.seal(pending)}`,
+    });
+    assert.equal(callback.status, 503);
+    const id = callback.headers.get('x-request-id');
+    const access = () => gw.logs.find((l) => l.type === 'access' && l.request_id === id);
+    await until('the access line', () => access() !== undefined, 10_000);
+    assert.equal(access()?.reason, 'IDP_UNAVAILABLE');
 
     proxy = await forward(port, Number(new URL(idp.issuer).port));
     let res: Response | null = null;
@@ -187,6 +216,19 @@ test('cookies are Secure and the redirect URI https when a trusted proxy says th
     assert.match(viaTls.headers.getSetCookie()[0]!, /; Secure$/);
     const plain = await page(`${gw.url}/spa/`);
     assert.doesNotMatch(plain.headers.getSetCookie()[0]!, /Secure/);
+    // The callback's cookies too: a login cookie it cannot use is cleared with Secure.
+    const callback = await rawFetch(`${gw.url}/spa/cb?code=c&state=s`, 'GET', {
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-for': '203.0.113.7',
+      cookie: 'oidc_session_login=not-a-login',
+    });
+    assert.equal(callback.status, 302);
+    assert.equal(
+      callback.headers.getSetCookie()[0],
+      'oidc_session_login=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure',
+    );
   } finally {
     await gw.close();
     await idp.close();
