@@ -77,6 +77,34 @@ describe('createJwtVerifier', () => {
     assert.equal(idp.jwksRequests, before + 1);
   });
 
+  test('a kid the JWKS does not have is a bad signature, not unavailable keys; a kid that is not a string names no key', async () => {
+    const v = await createJwtVerifier({ jwksUri: idp.jwksUri, issuers: [idp.issuer], jwks: { cooldownSeconds: 3600 } });
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    assert.ok(await v.verify(await idp.signJwt({ iss: idp.issuer, exp })), 'the set is loaded');
+    await assert.rejects(v.verify(await idp.signJwt({ iss: idp.issuer, exp }, { kid: 'forged' })), code('signature'));
+    const numeric = await idp.signJwt({ iss: idp.issuer, exp, n: 1 }, { kid: 7 as unknown as string });
+    assert.equal((await v.verify(numeric)).claims.n, 1, 'every key of the algorithm is tried');
+  });
+
+  test('verifiers given the same gateway services share one JWKS cache', async () => {
+    const resources = new Map<string, unknown>();
+    const services = {
+      http: null as never,
+      shared: <T>(key: string, open: () => T): T => {
+        if (!resources.has(key)) resources.set(key, open());
+        return resources.get(key) as T;
+      },
+    };
+    const token = await idp.clientCredentialsToken();
+    const a = await createJwtVerifier({ jwksUri: idp.jwksUri, services });
+    await a.verify(token);
+    const fetches = idp.jwksRequests;
+    const b = await createJwtVerifier({ jwksUri: idp.jwksUri, services });
+    assert.equal((await b.verify(token)).claims.sub, 'm2m-client');
+    assert.equal(idp.jwksRequests, fetches, 'the second verifier found the keys already fetched');
+    assert.equal(resources.size, 1);
+  });
+
   test('static keys: a JWK', async () => {
     const jwks = (await (await fetch(idp.jwksUri)).json()) as { keys: Record<string, string>[] };
     const v = await createJwtVerifier({ keys: jwks.keys.map((k) => ({ ...k, kty: k.kty! })), issuers: [idp.issuer] });

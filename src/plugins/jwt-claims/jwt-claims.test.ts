@@ -80,6 +80,7 @@ describe('jwt-claims', () => {
       [403, { message: "Claim 'https://foo.com/admin' is not allowed" }],
     );
     assert.equal((await run({ claims: { email: { present: false } } })).status, 200);
+    assert.equal((await run({ claims: { email: { absent: false } } })).status, 200, 'absent: false asks nothing');
     assert.equal((await run({ claims: { email: { present: false } } }, { email: null })).status, 403, 'null is there');
     for (const rule of [{ equals: 'x' }, { one_of: ['x'] }, { contains: 'x' }, { pattern: 'x' }]) {
       const r = await run({ claims: { email: rule } });
