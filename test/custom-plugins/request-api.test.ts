@@ -1,0 +1,461 @@
+// The request, response and log-entry objects plugins get (src/pipeline/request.ts), method by
+// method through the test kit (the gateway's own objects on a synthetic request; kit-agreement.test.ts
+// proves the kit reports what a real upstream receives), and through one gateway what only a real
+// exchange shows (plugin timings, who answered). Fast enough for mutation testing.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { test } from 'node:test';
+import {
+  type Consumer,
+  definePlugin,
+  type GatewayRequest,
+  type GatewayResponse,
+  type LogEntry,
+} from '../../src/index.ts';
+import { errorBodyWithRequestId } from '../../src/pipeline/request.ts';
+import { runPlugin, startGateway } from '../../src/testing/index.ts';
+
+type Step = (req: GatewayRequest, seen: Record<string, unknown>, find: (name: string) => Consumer | null) => void;
+
+/** A plugin whose access phase runs the test's step and records what it saw in `ctx.seen`. */
+function probe(step: Step, response?: (req: GatewayRequest, res: GatewayResponse) => void) {
+  return definePlugin({
+    name: 'request-probe',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: (_config, context) => ({
+      access(req) {
+        const seen: Record<string, unknown> = {};
+        req.ctx.seen = seen;
+        step(req, seen, (name) => context.services.consumers.find(name));
+      },
+      response,
+    }),
+  });
+}
+
+const CONSUMERS = [{ username: 'alice', custom_id: 'c-alice', keyauth_credentials: [{ key: 'alice-key' }] }];
+
+test('query is parsed from the raw query; ctx is one object for the whole request', async () => {
+  const r = await runPlugin(
+    probe((req, seen) => {
+      const query = req.query;
+      seen.a = query.getAll('a');
+      seen.sameQuery = query === req.query;
+      req.ctx.mark = 1;
+      seen.sameCtx = req.ctx.mark === 1;
+    }),
+    {},
+    { query: 'a=1&a=2&b=x' },
+  );
+  const seen = r.ctx.seen as Record<string, unknown>;
+  assert.deepEqual(seen.a, ['1', '2']);
+  assert.equal(seen.sameQuery, true);
+  assert.equal(seen.sameCtx, true);
+  assert.equal(r.ctx.mark, 1);
+});
+
+test("route and service describe what matched; an earlier plugin's identity is seen as given", async () => {
+  const r = await runPlugin(
+    probe((req, seen) => {
+      seen.route = req.route.name;
+      seen.service = req.service?.name;
+      seen.consumer = req.consumer?.username;
+      seen.credential = req.credential?.identifier;
+      seen.claimsFrozen = Object.isFrozen(req.claims);
+    }),
+    {},
+    {
+      consumer: 'alice',
+      credential: { id: 'c', type: 'earlier', identifier: 'from-earlier', consumer_id: null },
+      claims: { sub: 'alice' },
+    },
+    { consumers: CONSUMERS },
+  );
+  assert.deepEqual(r.ctx.seen, {
+    route: 'under-test',
+    service: 'under-test',
+    consumer: 'alice',
+    credential: 'from-earlier',
+    claimsFrozen: true,
+  });
+  assert.deepEqual(r.claims, { sub: 'alice' });
+  // Preset, not authenticated here: the kit's preset identity sets no upstream identity headers.
+  assert.equal(r.upstreamHeaders['x-consumer-username'], undefined);
+  const none = await runPlugin(
+    probe(() => {}),
+    {},
+  );
+  assert.equal(none.consumer, null);
+  assert.equal(none.claims, null);
+});
+
+test('appendUpstreamHeader adds to what the upstream would get: none, one value, several, after a removal', async () => {
+  const r = await runPlugin(
+    probe((req, seen) => {
+      req.appendUpstreamHeader('X-New', 'n1');
+      req.appendUpstreamHeader('X-One', 'o2');
+      req.appendUpstreamHeader('x-new', 'n2');
+      req.appendUpstreamHeader('X-New', 'n3');
+      req.removeUpstreamHeader('X-Gone');
+      seen.gone = req.getUpstreamHeader('x-gone');
+      seen.goneHas = 'x-gone' in req.headers;
+      req.appendUpstreamHeader('x-gone', 'fresh');
+      seen.client = req.getUpstreamHeader('X-CLIENT');
+      req.setUpstreamHeader('X-Set', ['s1', 's2']);
+      seen.set = req.getUpstreamHeader('x-set');
+    }),
+    {},
+    { headers: { 'x-one': 'o1', 'x-gone': 'client value', 'x-client': 'web' } },
+  );
+  const seen = r.ctx.seen as Record<string, unknown>;
+  assert.equal(seen.gone, undefined, 'a removed header reads as absent, not as the client value');
+  assert.equal(seen.goneHas, true, "the client's headers themselves are left as received");
+  assert.equal(seen.client, 'web', 'a header no plugin touched reads as the client sent it, names case-insensitive');
+  assert.deepEqual(seen.set, ['s1', 's2']);
+  assert.deepEqual(r.upstreamHeaders['x-new'], ['n1', 'n2', 'n3']);
+  assert.deepEqual(r.upstreamHeaders['x-one'], ['o1', 'o2']);
+  assert.equal(r.upstreamHeaders['x-gone'], 'fresh');
+  assert.deepEqual(r.upstreamHeaders['x-set'], ['s1', 's2']);
+});
+
+test('a string or Buffer body replaces the client body with its byte length and no transfer-encoding', async () => {
+  const text = await runPlugin(
+    probe((req) => {
+      // Even a framing header an earlier step set goes: the new body has a length.
+      req.setUpstreamHeader('Transfer-Encoding', 'chunked');
+      req.setUpstreamBody('héllo');
+    }),
+    {},
+    { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body: 'client' },
+  );
+  assert.equal(text.upstreamBody?.toString(), 'héllo');
+  assert.equal(text.upstreamMethod, 'POST', "the client's method");
+  assert.equal(text.upstreamHeaders['content-length'], '6', 'bytes, not characters');
+  assert.equal(text.upstreamHeaders['transfer-encoding'], undefined);
+
+  const bytes = await runPlugin(
+    probe((req, seen) => {
+      req.setUpstreamBody(Buffer.from([1, 2, 3]));
+      seen.isBuffer = Buffer.isBuffer(req.upstreamBody);
+    }),
+    {},
+    { method: 'POST', body: 'client body' },
+  );
+  assert.deepEqual([...(bytes.upstreamBody ?? [])], [1, 2, 3]);
+  assert.equal(bytes.upstreamHeaders['content-length'], '3');
+  assert.equal((bytes.ctx.seen as Record<string, unknown>).isBuffer, true);
+
+  // A stream is sent as is: the framing headers are the plugin's to keep or change.
+  const streamed = await runPlugin(
+    probe((req) => req.setUpstreamBody(Readable.from([Buffer.from('ab'), Buffer.from('cd')]))),
+    {},
+    { method: 'POST', body: 'wxyz' },
+  );
+  assert.equal(streamed.upstreamBody?.toString(), 'abcd');
+  assert.equal(streamed.upstreamHeaders['content-length'], '4');
+});
+
+test('setUpstreamMethod sends the method in upper case; path and query replacements are sent as given', async () => {
+  const r = await runPlugin(
+    probe((req) => {
+      req.setUpstreamMethod('patch');
+      req.setUpstreamPath('/other/Path');
+      req.setUpstreamQuery('x=1');
+    }),
+    {},
+    { path: '/orig', query: 'q=1' },
+  );
+  assert.equal(r.upstreamMethod, 'PATCH');
+  assert.equal(r.upstreamPath, '/other/Path');
+  assert.equal(r.upstreamQuery, 'x=1');
+});
+
+test("exitError without a message answers Kong's default for the status, else the reason phrase", async () => {
+  const expected: [number, string][] = [
+    [401, 'Unauthorized'],
+    [404, 'Not found'],
+    [405, 'Method not allowed'],
+    [500, 'An unexpected error occurred'],
+    [502, 'Bad gateway'],
+    [503, 'Service unavailable'],
+    [403, 'Forbidden'],
+    [429, 'Too Many Requests'],
+    [499, 'Error'],
+  ];
+  for (const [status, message] of expected) {
+    const r = await runPlugin(
+      probe((req) => req.exitError(status)),
+      {},
+    );
+    assert.equal(r.exited, true);
+    assert.equal(r.status, status);
+    assert.deepEqual(r.body, { message }, String(status));
+  }
+  const reasons: (string | null)[] = [];
+  const given = await runPlugin(
+    definePlugin({
+      name: 'error-probe',
+      version: '1.0.0',
+      priority: 1,
+      schema: { type: 'object' },
+      create: () => ({
+        access: (req) => req.exitError(403, 'not yours', { 'X-Why': 'acl' }, 'DENIED'),
+        log: (_req, entry) => void reasons.push(entry.reason),
+      }),
+    }),
+    {},
+  );
+  assert.deepEqual(given.body, { message: 'not yours' });
+  assert.equal(given.responseHeaders['x-why'], 'acl');
+  assert.deepEqual(reasons, ['DENIED']);
+});
+
+test('exit answers with the body and headers given; exited stays false until then', async () => {
+  const r = await runPlugin(
+    probe((req, seen) => {
+      seen.before = req.exited;
+      req.exit(418, 'teapot', { 'Content-Type': 'text/plain' });
+      seen.after = req.exited;
+    }),
+    {},
+  );
+  const seen = r.ctx.seen as Record<string, unknown>;
+  assert.equal(seen.before, false);
+  assert.equal(seen.after, true);
+  assert.equal(r.status, 418);
+  assert.equal(r.body, 'teapot');
+  assert.equal(r.responseHeaders['content-type'], 'text/plain');
+  assert.equal(r.upstreamBody, null);
+});
+
+test('authenticate sets the identity headers and claims; anonymous from a boolean or from the options', async () => {
+  const full = await runPlugin(
+    probe((req, _seen, find) =>
+      req.authenticate(
+        find('alice'),
+        { id: 'cred-1', type: 'probe', identifier: 'ident-1', consumer_id: null },
+        { claims: { sub: 'alice', nested: { role: 'x' } } },
+      ),
+    ),
+    {},
+    { headers: { 'x-anonymous-consumer': 'true' } },
+    { consumers: CONSUMERS },
+  );
+  assert.equal(full.upstreamHeaders['x-consumer-username'], 'alice');
+  assert.equal(full.upstreamHeaders['x-consumer-custom-id'], 'c-alice');
+  assert.equal(typeof full.upstreamHeaders['x-consumer-id'], 'string');
+  assert.equal(full.upstreamHeaders['x-consumer-id'], full.consumer?.id);
+  assert.equal(full.upstreamHeaders['x-credential-identifier'], 'ident-1');
+  assert.equal(full.upstreamHeaders['x-anonymous-consumer'], undefined);
+  assert.deepEqual(full.claims, { sub: 'alice', nested: { role: 'x' } });
+  assert.ok(Object.isFrozen(full.claims) && Object.isFrozen(full.claims?.nested), 'claims are frozen deeply');
+  assert.equal(full.credential?.identifier, 'ident-1');
+
+  for (const options of [true, { anonymous: true }] as const) {
+    const anon = await runPlugin(
+      probe((req, _seen, find) => req.authenticate(find('alice'), null, options)),
+      {},
+      {},
+      { consumers: CONSUMERS },
+    );
+    assert.equal(anon.upstreamHeaders['x-anonymous-consumer'], 'true', JSON.stringify(options));
+    assert.equal(anon.upstreamHeaders['x-credential-identifier'], undefined);
+    assert.equal(anon.claims, null);
+  }
+  for (const options of [false, { anonymous: false }, {}, undefined] as const) {
+    const named = await runPlugin(
+      probe((req, _seen, find) => req.authenticate(find('alice'), null, options)),
+      {},
+      {},
+      { consumers: CONSUMERS },
+    );
+    assert.equal(named.upstreamHeaders['x-anonymous-consumer'], undefined, JSON.stringify(options));
+  }
+
+  // A later authenticate without claims drops the earlier identity's claims; without a consumer its headers go.
+  const replaced = await runPlugin(
+    probe((req, _seen, find) => {
+      req.authenticate(find('alice'), null, { claims: { sub: 'first' } });
+      req.authenticate(null, { id: 'c2', type: 'probe', identifier: 'only-cred', consumer_id: null });
+    }),
+    {},
+    {},
+    { consumers: CONSUMERS },
+  );
+  assert.equal(replaced.claims, null);
+  assert.equal(replaced.consumer, null);
+  assert.equal(replaced.upstreamHeaders['x-consumer-username'], undefined);
+  assert.equal(replaced.upstreamHeaders['x-consumer-id'], undefined);
+  assert.equal(replaced.upstreamHeaders['x-consumer-custom-id'], undefined);
+  assert.equal(replaced.upstreamHeaders['x-credential-identifier'], 'only-cred');
+});
+
+test('the response phase sets and removes headers by any case, and chains body transforms in order', async () => {
+  const r = await runPlugin(
+    probe(
+      () => {},
+      (_req, res) => {
+        res.setHeader('X-Added', 'yes');
+        res.removeHeader('X-Drop');
+        res.transformBody((b) => `${b.toString()}-one`);
+        // A string a transform returns reaches the next one as bytes.
+        res.transformBody((b) => Buffer.concat([b, Buffer.from('-two')]));
+      },
+    ),
+    {},
+    { upstream: { status: 201, headers: { 'x-drop': 'me', 'x-keep': 'k' }, body: 'base' } },
+  );
+  assert.equal(r.status, 201);
+  assert.equal(r.body, 'base-one-two');
+  assert.equal(r.responseHeaders['x-added'], 'yes');
+  assert.equal('x-drop' in r.responseHeaders, false);
+  assert.equal(r.responseHeaders['x-keep'], 'k');
+});
+
+test('a body transform that throws rejects with its own message', async () => {
+  await assert.rejects(
+    runPlugin(
+      probe(
+        () => {},
+        (_req, res) =>
+          res.transformBody(() => {
+            throw new Error('bad body');
+          }),
+      ),
+      {},
+      { upstream: { body: 'x' } },
+    ),
+    /^Error: bad body$|bad body/,
+  );
+});
+
+test('the log entry says who answered, why, and what was sent', async () => {
+  const entries: LogEntry[] = [];
+  const logger = (exit: boolean) =>
+    definePlugin({
+      name: 'log-probe',
+      version: '1.0.0',
+      priority: 1,
+      schema: { type: 'object' },
+      create: () => ({
+        secretHeaders: ['X-Probe-Token'],
+        access(req) {
+          if (exit) req.exit(403, { message: 'no' }, { 'x-from': 'probe' }, 'DENIED');
+        },
+        log(_req, entry) {
+          entries.push(entry);
+        },
+      }),
+    });
+  const before = Date.now();
+  await runPlugin(logger(true), {});
+  await runPlugin(logger(false), {}, { upstream: { status: 204, headers: { 'x-up': '1' } } });
+  const after = Date.now();
+  const [exited, passed] = entries as [LogEntry, LogEntry];
+  assert.equal(exited.status, 403);
+  assert.equal(exited.source, 'log-probe');
+  assert.equal(exited.reason, 'DENIED');
+  assert.equal(exited.upstreamUri, null);
+  assert.equal(exited.responseHeaders['x-from'], 'probe');
+  assert.equal(passed.status, 204);
+  assert.equal(passed.source, 'upstream');
+  assert.equal(passed.reason, null);
+  assert.equal(passed.responseHeaders['x-up'], '1');
+  for (const e of entries) {
+    assert.ok(e.startedAt >= before - 1 && e.startedAt <= after + 1, `startedAt ${e.startedAt} is a wall-clock time`);
+    assert.equal(e.upstreamStartedAt, -1, 'no upstream call was made');
+    assert.deepEqual(e.pluginSteps, []);
+    assert.equal(e.error, null);
+    assert.equal(e.upstreamLatency, -1, 'no upstream answered');
+    assert.deepEqual([...e.secretHeaders], ['x-probe-token'], "the route's plugins' secret headers, lower-case");
+  }
+});
+
+test('error bodies get the request id only when they are plain JSON objects of an error answer', () => {
+  assert.deepEqual(errorBodyWithRequestId(401, { message: 'm' }, 'rid'), { message: 'm', request_id: 'rid' });
+  assert.deepEqual(errorBodyWithRequestId(400, { message: 'm' }, 'rid'), { message: 'm', request_id: 'rid' });
+  const bare = Object.assign(Object.create(null) as Record<string, unknown>, { message: 'm' });
+  assert.deepEqual({ ...(errorBodyWithRequestId(500, bare, 'rid') as object) }, { message: 'm', request_id: 'rid' });
+  const ok = { message: 'fine' };
+  assert.equal(errorBodyWithRequestId(399, ok, 'rid'), ok, 'not an error answer');
+  assert.equal(errorBodyWithRequestId(200, ok, 'rid'), ok);
+  const list = [{ message: 'm' }];
+  assert.equal(errorBodyWithRequestId(400, list, 'rid'), list);
+  assert.equal(errorBodyWithRequestId(400, null, 'rid'), null);
+  assert.equal(errorBodyWithRequestId(400, undefined, 'rid'), undefined);
+  assert.equal(errorBodyWithRequestId(400, 7, 'rid'), 7);
+  assert.equal(errorBodyWithRequestId(400, 'text', 'rid'), 'text');
+  const dated = new Date(0);
+  assert.equal(errorBodyWithRequestId(400, dated, 'rid'), dated, 'not a plain object');
+  const own = { message: 'm', request_id: 'upstream-id' };
+  assert.equal(errorBodyWithRequestId(400, own, 'rid'), own, 'a request_id already there is kept');
+});
+
+test('through a gateway, the log entry times the handlers that waited and names the gateway when it answered an error', async () => {
+  const entries: LogEntry[] = [];
+  const waiter = definePlugin({
+    name: 'waiter',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({
+      async access() {
+        await new Promise((r) => setImmediate(r));
+      },
+      response(req, res) {
+        if (req.path === '/boom')
+          res.transformBody(() => {
+            throw new Error('transform failed');
+          });
+      },
+      log(_req, entry) {
+        entries.push(entry);
+      },
+    }),
+  });
+  // A port nothing listens on: bound, then closed.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const deadPort = (closed.address() as AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+  const gw = await startGateway({
+    plugins: [waiter],
+    config: {
+      _format_version: '3.0',
+      services: [
+        { name: 'echo', url: 'echo://', routes: [{ name: 'ok', paths: ['/ok', '/boom'], strip_path: false }] },
+        { name: 'dead', url: `http://127.0.0.1:${deadPort}`, routes: [{ name: 'dead', paths: ['/dead'] }] },
+      ],
+      plugins: [{ name: 'waiter' }],
+    },
+  });
+  try {
+    const before = Date.now();
+    assert.equal((await fetch(`${gw.url}/ok`, { signal: AbortSignal.timeout(10_000) })).status, 200);
+    assert.equal((await fetch(`${gw.url}/dead`, { signal: AbortSignal.timeout(10_000) })).status, 502);
+    assert.equal((await fetch(`${gw.url}/boom`, { signal: AbortSignal.timeout(10_000) })).status, 500);
+    for (let i = 0; i < 500 && entries.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    const after = Date.now();
+    const [ok, dead, boom] = entries as [LogEntry, LogEntry, LogEntry];
+    assert.equal(boom.source, 'waiter', 'a failing body transform is its plugin’s failure');
+    assert.ok(gw.logs.some((l) => l.msg === 'plugin failed' && l.plugin === 'waiter' && l.phase === 'response'));
+    assert.equal(ok.source, 'upstream');
+    assert.equal(dead.source, 'kong', 'the gateway answered the failed upstream call');
+    assert.equal(dead.reason, dead.error?.code);
+    assert.equal(typeof dead.reason, 'string');
+    for (const e of [ok, dead]) {
+      assert.equal(e.pluginSteps.length, 1);
+      const step = e.pluginSteps[0]!;
+      assert.equal(step.plugin, 'waiter');
+      assert.equal(step.phase, 'access');
+      assert.ok(before - 1 <= step.start && step.start <= step.end && step.end <= after + 1, JSON.stringify(step));
+      assert.ok(step.end <= e.upstreamStartedAt && e.upstreamStartedAt <= after + 1, 'the upstream call came after');
+    }
+  } finally {
+    await gw.close();
+  }
+});
