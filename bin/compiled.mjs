@@ -21,7 +21,7 @@ const SRC = join(ROOT, 'src');
 const DIST = join(ROOT, 'dist');
 const STAMP = join(DIST, 'build.json');
 /** Bumped when the layout of dist/ changes, so an older tree is not used. */
-const LAYOUT = 1;
+const LAYOUT = 2;
 
 /**
  * Packages bundled into dist/vendor/<name>.js for the static imports of the sources (a dynamic
@@ -37,6 +37,7 @@ const VENDOR = {
     import api from ${JSON.stringify(join(dir, 'lib/api/index.js'))};
     import errors from ${JSON.stringify(join(dir, 'lib/core/errors.js'))};
     import globals from ${JSON.stringify(join(dir, 'lib/global.js'))};
+    import constants from ${JSON.stringify(join(dir, 'lib/core/constants.js'))};
     // As undici's index does: request()/stream()/upgrade() on every dispatcher.
     Object.assign(Dispatcher.prototype, api);
     // undici's top-level request(): the same call on the dispatcher in opts, else the global one.
@@ -50,7 +51,9 @@ const VENDOR = {
         method: rest.method || (rest.body ? 'PUT' : 'GET'),
       });
     }
-    export { Agent, Client, Dispatcher, errors, request };`,
+    // The table of well-known header names the gateway adds its own to (src/upstream/header-names.ts).
+    const { headerNameLowerCasedRecord } = constants;
+    export { Agent, Client, Dispatcher, errors, headerNameLowerCasedRecord, request };`,
   yaml: commonJs('yaml'),
   pino: commonJs('pino'),
   jose: () => `export * from 'jose';`,
@@ -165,6 +168,10 @@ export async function build() {
             if (self !== undefined) return { path: relativeJs(a.importer, join(ROOT, self)), external: true };
             if (a.kind === 'import-statement' && Object.hasOwn(VENDOR, a.path)) {
               return { path: relativeJs(a.importer, join(SRC, 'vendor', `${a.path}.js`)), external: true };
+            }
+            // undici's internal header table: the bundled undici's own copy, which its requests read.
+            if (a.path === 'undici/lib/core/constants.js') {
+              return { path: relativeJs(a.importer, join(SRC, 'vendor', 'undici.js')), external: true };
             }
             return { path: a.path, external: true };
           });

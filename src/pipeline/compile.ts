@@ -9,6 +9,7 @@ import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { compileCertificates } from '../tls.ts';
 import { Balancer, parseTarget } from '../upstream/balancer.ts';
+import { registerHeaderNames } from '../upstream/header-names.ts';
 import { createHttpClient } from '../upstream/http-client.ts';
 import { poolSettings } from '../upstream/pool.ts';
 import { Directory } from './directory.ts';
@@ -61,6 +62,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   const http = opts.http ?? ownHttp!;
   const issues: ConfigIssue[] = [];
   const secrets = config.source.secrets;
+  registerHeaderNames([config.settings.request_id_header]);
   // What start logs as warnings: the loader's, the config's, and what plugins warn while created.
   const warnings = configWarnings(config);
   for (const w of [...(config.source.warnings ?? []), ...warnings])

@@ -16,7 +16,7 @@ import { connectionTokens, HOP_BY_HOP, upstreamResponseHeaders } from './headers
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
-import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
+import { upstreamHeaderList, upstreamTarget } from './upstream-request.ts';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
@@ -41,7 +41,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   const opts: Dispatcher.DispatchOptions = {
     path: upstreamTarget(rc, svc),
     method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
-    headers: buildUpstreamHeaders(rc, target.hostHeader) as Record<string, string | string[]>,
+    headers: upstreamHeaderList(rc, target.hostHeader) as string[],
     body,
     headersTimeout: svc.readTimeout,
     bodyTimeout: svc.readTimeout,

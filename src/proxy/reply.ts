@@ -12,7 +12,7 @@ import { echoBody } from './echo.ts';
 import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
-import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
+import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
 const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
 
@@ -196,7 +196,7 @@ export async function answerEcho(rc: ProxyRequest, svc: CompiledService): Promis
     body = Buffer.concat(chunks);
   }
   rc.upstreamStartedAt = performance.now();
-  const headers = buildUpstreamHeaders(rc, svc.hostHeader);
+  const headers = upstreamHeaderObject(rc, svc.hostHeader);
   const payload = echoBody({
     method: rc.upstreamMethod ?? rc.method,
     url: upstreamTarget(rc, svc),

@@ -5,6 +5,7 @@ import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { upstreamPath } from '../router/router.ts';
+import { registerHeaderNames } from '../upstream/header-names.ts';
 import { localPort, type ProxyRequest, peerAddress, type TrackedSocket } from './context.ts';
 import { forwardedFor } from './request-checks.ts';
 
@@ -45,34 +46,104 @@ export function upstreamHost(rc: RequestContext, defaultHost: string): string {
       : defaultHost;
 }
 
-/** `defaultHost`: the Host sent unless preserve_host or a plugin says otherwise (a balancer target's, or the service's). */
-export function buildUpstreamHeaders(rc: ProxyRequest, defaultHost: string): Record<string, HeaderValue> {
+/** X-Forwarded-* headers a trusted peer may set: its copy passes, else the gateway's own. */
+const FORWARDED_BITS: Readonly<Record<string, number>> = Object.assign(Object.create(null), {
+  'x-forwarded-proto': 1,
+  'x-forwarded-host': 2,
+  'x-forwarded-port': 4,
+  'x-forwarded-path': 8,
+  'x-forwarded-prefix': 16,
+});
+const ALL_FORWARDED = 31;
+registerHeaderNames([...Object.keys(FORWARDED_BITS), 'x-forwarded-for', 'x-real-ip']);
+
+/** Headers the gateway always writes itself (or never forwards): a client's or plugin's copy is dropped. */
+const GATEWAY_OWNED: ReadonlySet<string> = new Set([
+  'x-forwarded-for',
+  'x-real-ip',
+  'via',
+  'host',
+  'transfer-encoding',
+  'proxy-authorization',
+]);
+
+/**
+ * The upstream request head as flat name/value pairs, undici's array form (no intermediate object):
+ * the client's headers with the plugins' changes, then X-Forwarded-*, X-Real-IP, Via, the request id
+ * and Host. `defaultHost`: the Host sent unless preserve_host or a plugin says otherwise (a balancer
+ * target's, or the service's). Names are unique and lower-case.
+ */
+export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string): HeaderValue[] {
   const src = rc.headers as Record<string, HeaderValue | undefined>;
   const overrides = rc.headerOverrides;
-  const out = pluginUpstreamHeaders(rc);
-  const route = rc.compiled!;
+  const trusted = rc.trustedPeer;
+  const requestIdHeader = rc.runtime.config.settings.request_id_header;
+  const out: HeaderValue[] = [];
+  let via: HeaderValue | undefined;
+  /** Which trusted X-Forwarded-* headers are already in `out`. */
+  let present = 0;
+  for (const name in src) {
+    const v = src[name];
+    if (v === undefined || (overrides !== null && overrides.has(name))) continue;
+    if (GATEWAY_OWNED.has(name) || name === requestIdHeader) {
+      if (name === 'via') via = v;
+      continue;
+    }
+    const bit = FORWARDED_BITS[name];
+    if (bit !== undefined) {
+      if (!trusted) continue;
+      present |= bit;
+    }
+    // Only addresses flow onward: a Forwarded header whose `for=` is not an address is dropped.
+    if (name === 'forwarded' && forwardedFor(v) === null) continue;
+    out.push(name, v);
+  }
+  if (overrides !== null) {
+    for (const [name, v] of overrides) {
+      if (v === null) continue;
+      if (GATEWAY_OWNED.has(name) || name === requestIdHeader) {
+        if (name === 'via') via = v;
+        continue;
+      }
+      const bit = FORWARDED_BITS[name];
+      if (bit !== undefined) {
+        if (!trusted) continue;
+        present |= bit;
+      }
+      out.push(name, v);
+    }
+  }
+  // A client's X-Forwarded-For with anything but addresses in it is replaced by the peer alone.
   const peer = peerAddress(rc.raw.socket as TrackedSocket);
-  // Only addresses flow onward: a client's X-Forwarded-For with anything else in it is replaced, and
-  // a Forwarded header whose `for=` is not an address is dropped.
   const xff = rc.forwardedFor;
-  out['x-forwarded-for'] = xff === null ? peer : `${xff.join(', ')}, ${peer}`;
-  const fwd = src.forwarded;
-  if (fwd !== undefined && (overrides === null || !overrides.has('forwarded')) && forwardedFor(fwd) === null)
-    delete out.forwarded;
-  const settings = rc.runtime.config.settings;
-  if (!rc.trustedPeer || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = rc.scheme;
-  if (!rc.trustedPeer || out['x-forwarded-host'] === undefined) out['x-forwarded-host'] = rc.host;
-  if (!rc.trustedPeer || out['x-forwarded-port'] === undefined)
-    out['x-forwarded-port'] = localPort(rc.raw.socket as TrackedSocket);
-  if (!rc.trustedPeer || out['x-forwarded-path'] === undefined) out['x-forwarded-path'] = rc.path;
-  if (route.strip_path && rc.matchedPath !== '') {
-    if (!rc.trustedPeer || out['x-forwarded-prefix'] === undefined) out['x-forwarded-prefix'] = rc.matchedPath;
-  } else if (!rc.trustedPeer) delete out['x-forwarded-prefix'];
-  out['x-real-ip'] = rc.clientIp;
-  const via = out.via;
-  out.via = via === undefined ? VIA : `${typeof via === 'string' ? via : via.join(', ')}, ${VIA}`;
-  out[settings.request_id_header] = rc.id;
-  out.host = upstreamHost(rc, defaultHost);
+  out.push('x-forwarded-for', xff === null ? peer : `${xff.join(', ')}, ${peer}`);
+  if (present !== ALL_FORWARDED) {
+    if ((present & 1) === 0) out.push('x-forwarded-proto', rc.scheme);
+    if ((present & 2) === 0) out.push('x-forwarded-host', rc.host);
+    if ((present & 4) === 0) out.push('x-forwarded-port', localPort(rc.raw.socket as TrackedSocket));
+    if ((present & 8) === 0) out.push('x-forwarded-path', rc.path);
+  }
+  // X-Forwarded-Prefix: the stripped prefix; an untrusted client's copy never passes.
+  const route = rc.compiled!;
+  if ((present & 16) === 0 && route.strip_path && rc.matchedPath !== '') out.push('x-forwarded-prefix', rc.matchedPath);
+  out.push(
+    'x-real-ip',
+    rc.clientIp,
+    'via',
+    via === undefined ? VIA : `${typeof via === 'string' ? via : via.join(', ')}, ${VIA}`,
+    requestIdHeader,
+    rc.id,
+    'host',
+    upstreamHost(rc, defaultHost),
+  );
+  return out;
+}
+
+/** The same head as an object (the echo upstream's answer, the WebSocket handshake). */
+export function upstreamHeaderObject(rc: ProxyRequest, defaultHost: string): Record<string, HeaderValue> {
+  const list = upstreamHeaderList(rc, defaultHost);
+  const out: Record<string, HeaderValue> = {};
+  for (let i = 0; i < list.length; i += 2) out[list[i] as string] = list[i + 1]!;
   return out;
 }
 

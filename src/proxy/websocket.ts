@@ -17,7 +17,7 @@ import type { Gateway } from './gateway.ts';
 import { upstreamResponseHeaders } from './headers.ts';
 import { sendError } from './reply.ts';
 import { finish } from './request-end.ts';
-import { buildUpstreamHeaders, upstreamTarget } from './upstream-request.ts';
+import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
 export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket, head: Buffer): void {
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
@@ -43,7 +43,7 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
   if (svc.kind === 'echo' || balancer === null) return sendError(rc, 'BAD_REQUEST');
   const target = balancer.pick(rc);
   if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
-  const headers = buildUpstreamHeaders(rc, target.hostHeader);
+  const headers = upstreamHeaderObject(rc, target.hostHeader);
   // undici writes `connection: upgrade` and `upgrade: websocket` itself from the `upgrade` option.
   delete headers.connection;
   delete headers.upgrade;
