@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
+import { startOfMinute } from '../support/wait.ts';
 
 /** Sends a GET with exactly these headers (fetch would refuse some of them). */
 function get(
@@ -150,6 +151,7 @@ describe('behind a trusted proxy', () => {
 
   test('rate limits by ip count every junk-forwarded request against the peer', async () => {
     const statuses: number[] = [];
+    await startOfMinute();
     for (const junk of ['a', 'b', 'c'])
       statuses.push((await get(`${gw.url}/limited`, { 'x-forwarded-for': junk })).status);
     assert.deepEqual(statuses, [200, 200, 429], 'three distinct junk values are one client');

@@ -29,3 +29,13 @@ export async function until(
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/**
+ * Waits until the current minute has at least `ms` left. Rate-limit windows are aligned to the
+ * clock (as Kong's are), so requests a test counts against one minute window must not straddle
+ * a minute boundary.
+ */
+export async function startOfMinute(ms = 5000): Promise<void> {
+  const into = Date.now() % 60_000;
+  if (60_000 - into < ms) await new Promise((r) => setTimeout(r, 60_000 - into + 5));
+}
