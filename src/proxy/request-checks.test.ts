@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { forwardedFor, forwardedForList, parseForwardedIp } from './request-checks.ts';
+import { forwardedFor, forwardedForList, nextRequestId, parseForwardedIp } from './request-checks.ts';
 
 test('a forwarded address is a bare IPv4 or IPv6 address, with or without a port', () => {
   assert.equal(parseForwardedIp('192.0.2.1'), '192.0.2.1');
@@ -106,4 +106,15 @@ test('Forwarded (RFC 7239): the for= of every element, quoted or not, any case; 
   ]) {
     assert.equal(forwardedFor(value), null, value);
   }
+});
+
+test('request ids are UUID-shaped (version 4, RFC 9562 variant) and never repeat within a process', () => {
+  const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+  const ids = Array.from({ length: 300 }, () => nextRequestId());
+  for (const id of ids) assert.match(id, uuid);
+  assert.equal(new Set(ids).size, ids.length);
+  // One process-wide prefix and a counter in the last group: consecutive ids count up by one.
+  const [a, b] = [nextRequestId(), nextRequestId()];
+  assert.equal(a.slice(0, 24), b.slice(0, 24));
+  assert.equal(Number.parseInt(b.slice(24), 16) - Number.parseInt(a.slice(24), 16), 1);
 });

@@ -322,3 +322,50 @@ test('from a trusted proxy, X-Forwarded-* and the request id are believed, and t
     await trusted.close();
   }
 });
+
+test('absolute-form targets: http or https in any case, authority and Host compared case-insensitively; other schemes and fragments are refused', async () => {
+  const send = (target: string, host = 'Host: t\r\n', version = '1.1') =>
+    rawRequest(gw.url, `GET ${target} HTTP/${version}\r\n${host}Connection: close\r\n\r\n`);
+  const https = await send('HTTPS://T/strip/x?q=1');
+  assert.equal(https.status, 200);
+  assert.equal((JSON.parse(https.body) as { url: string }).url, '/base/x?q=1');
+  assert.equal((await send('Http://t/strip/y')).status, 200);
+  // Nothing after the authority, or only a query: the path is '/', which no route here serves.
+  for (const target of ['http://t', 'http://t?q=1']) {
+    const root = await send(target);
+    assert.equal(root.status, 404, target);
+    assert.match(root.body, /no Route matched/, target);
+  }
+  for (const target of ['ftp://t/strip/x', 'http:/t/strip/x', 'http://t/strip/x#frag']) {
+    assert.equal((await send(target)).status, 400, target);
+  }
+  // HTTP/1.0 may omit Host: the authority names the host.
+  assert.equal((await send('http://t/strip/z', '', '1.0')).status, 200);
+});
+
+test('Transfer-Encoding: chunked in any case is re-framed; other codings and HTTP/1.0 with Transfer-Encoding are refused', async () => {
+  const post = (te: string, version = '1.1') =>
+    rawRequest(
+      gw.url,
+      `POST /strip/te HTTP/${version}\r\nHost: t\r\nTransfer-Encoding: ${te}\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n`,
+    );
+  const ok = await post('Chunked');
+  assert.equal(ok.status, 200);
+  assert.equal((JSON.parse(ok.body) as { body: string }).body, 'hello');
+  const before = up.seen.length;
+  for (const te of ['gzip, chunked', 'identity']) assert.equal((await post(te)).status, 400, te);
+  assert.equal((await post('chunked', '1.0')).status, 400, 'HTTP/1.0 has no chunked coding');
+  assert.equal(up.seen.length, before);
+});
+
+test('max_request_headers counts every header line: that many pass, one more gets 431', async () => {
+  const lines = (n: number) => Array.from({ length: n }, (_, i) => `X-H${i}: v`).join('\r\n');
+  // Host and Connection are two of the 100 (the default).
+  const at = await rawRequest(gw.url, `GET /strip/n HTTP/1.1\r\nHost: t\r\n${lines(98)}\r\nConnection: close\r\n\r\n`);
+  assert.equal(at.status, 200);
+  const over = await rawRequest(
+    gw.url,
+    `GET /strip/n HTTP/1.1\r\nHost: t\r\n${lines(99)}\r\nConnection: close\r\n\r\n`,
+  );
+  assert.equal(over.status, 431);
+});

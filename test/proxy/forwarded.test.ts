@@ -61,6 +61,7 @@ describe('behind a trusted proxy', () => {
     gw = await startServiceGateway(
       [
         { name: 'plain', paths: ['/plain'] },
+        { name: 'secure', paths: ['/secure'], protocols: ['https'] },
         {
           name: 'deny',
           paths: ['/deny'],
@@ -77,7 +78,8 @@ describe('behind a trusted proxy', () => {
           plugins: [{ name: 'rate-limiting', config: { minute: 2, limit_by: 'ip', policy: 'local' } }],
         },
       ],
-      { url: upstream.url, extra: { _tollgate: { trusted_ips: ['127.0.0.1'] } } },
+      // Besides the peer, two more trusted ranges, for chains of proxies (none of the other tests' addresses).
+      { url: upstream.url, extra: { _tollgate: { trusted_ips: ['127.0.0.1', '192.0.2.0/24', '2001:db8:ffff::/48'] } } },
     );
   });
   after(async () => {
@@ -140,6 +142,41 @@ describe('behind a trusted proxy', () => {
     }
     const ok = await seen({ forwarded: 'for=10.4.4.4' });
     assert.equal(ok.upstream.forwarded, 'for=10.4.4.4', 'a valid Forwarded is passed on');
+  });
+
+  test('the client is the rightmost X-Forwarded-For or Forwarded entry that is not a trusted proxy', async () => {
+    assert.equal((await seen({ 'x-forwarded-for': '10.1.2.3, 192.0.2.9' })).clientIp, '10.1.2.3');
+    assert.equal((await seen({ 'x-forwarded-for': '10.1.2.3, 10.1.2.4, 192.0.2.9' })).clientIp, '10.1.2.4');
+    assert.equal((await seen({ 'x-forwarded-for': '10.1.2.3, [2001:db8:ffff::1]:80' })).clientIp, '10.1.2.3');
+    assert.equal((await seen({ 'x-forwarded-for': '10.1.2.3, 2001:db8:ffff::2' })).clientIp, '10.1.2.3');
+    assert.equal((await seen({ forwarded: 'for=10.4.4.4, for="[2001:db8:ffff::3]"' })).clientIp, '10.4.4.4');
+    // Every entry a trusted proxy: the leftmost, the farthest hop anyone vouches for.
+    assert.equal((await seen({ 'x-forwarded-for': '192.0.2.7, 192.0.2.9' })).clientIp, '192.0.2.7');
+    assert.equal((await seen({ 'x-forwarded-for': '2001:db8:ffff::7, 192.0.2.9' })).clientIp, '2001:db8:ffff::7');
+  });
+
+  test('X-Forwarded-For comes first, then Forwarded, then X-Real-IP; a void one does not fall through to the next', async () => {
+    const all = { 'x-forwarded-for': '10.1.1.1', forwarded: 'for=10.2.2.2', 'x-real-ip': '10.3.3.3' };
+    assert.equal((await seen(all)).clientIp, '10.1.1.1');
+    assert.equal((await seen({ forwarded: 'for=10.2.2.2', 'x-real-ip': '10.3.3.3' })).clientIp, '10.2.2.2');
+    assert.equal((await seen({ ...all, 'x-forwarded-for': 'junk' })).clientIp, '127.0.0.1');
+    assert.equal((await seen({ forwarded: 'for=unknown', 'x-real-ip': '10.3.3.3' })).clientIp, '127.0.0.1');
+  });
+
+  test('X-Forwarded-Proto https counts in any case; other values leave the scheme http', async () => {
+    // An https-only route serves a request the trusted proxy received over TLS, and asks the others to upgrade.
+    for (const proto of ['https', 'HTTPS', 'Https'])
+      assert.equal((await get(`${gw.url}/secure`, { 'x-forwarded-proto': proto })).status, 200, proto);
+    for (const proto of ['http', 'https2', 'http, https'])
+      assert.equal((await get(`${gw.url}/secure`, { 'x-forwarded-proto': proto })).status, 426, proto);
+    assert.equal((await get(`${gw.url}/secure`, {})).status, 426);
+  });
+
+  test('a trusted request id is used when it is one non-empty value', async () => {
+    const given = await get(`${gw.url}/plain`, { 'x-request-id': 'lb-77' });
+    assert.equal(given.headers['x-request-id'], 'lb-77');
+    const empty = await get(`${gw.url}/plain`, { 'x-request-id': '' });
+    assert.match(String(empty.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'an empty id is replaced');
   });
 
   test('ip-restriction acts on the forwarded address only when it parses', async () => {
