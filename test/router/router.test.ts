@@ -367,3 +367,43 @@ test('a request without a port, or with one that is not a number, matches no rou
   assert.equal(matchName(router, 'GET', 'h.test', '/'), null);
   assert.equal(matchName(router, 'GET', 'h.test:x', '/'), null);
 });
+
+test('Router.build (the sliced build a reload uses) gives the same table as the constructor', async () => {
+  const routes: TestRoute[] = [route({ name: 'root', paths: ['/'] })];
+  for (let i = 0; i < 300; i++) {
+    routes.push(route({ name: `p-${i}`, paths: [`/p-${i}`], hosts: i % 3 === 0 ? [`h${i}.test`] : null }));
+    if (i % 50 === 0) routes.push(route({ name: `re-${i}`, paths: [`~/re-${i}/\\d+$`], regex_priority: i }));
+  }
+  const built = await Router.build(routes);
+  const made = new Router(routes);
+  assert.deepEqual(
+    built.ordered().map((r) => r.name),
+    made.ordered().map((r) => r.name),
+  );
+  for (const [host, path] of [
+    [undefined, '/p-7/x'],
+    ['h9.test', '/p-9'],
+    ['other.test', '/p-9'],
+    [undefined, '/re-100/12'],
+    [undefined, '/re-100/x'],
+    [undefined, '/none'],
+  ] as const) {
+    assert.equal(matchName(built, 'GET', host, path), matchName(made, 'GET', host, path), `${host} ${path}`);
+  }
+  assert.equal(matchName(built, 'GET', 'h9.test', '/p-9'), 'p-9');
+  assert.equal(matchName(built, 'GET', 'other.test', '/p-9'), 'root');
+  assert.equal(matchName(built, 'GET', undefined, '/re-100/12'), 're-100');
+  assert.equal((await Router.build([])).match('GET', undefined, '/', {}), null);
+});
+
+test('empty lists in a route mean "any", like absent fields; duplicate paths count once', () => {
+  const router = new Router([
+    route({ name: 'empty', methods: [], hosts: [], headers: { 'x-a': [] }, paths: ['/e', '/e'] }),
+    route({ name: 'later', paths: ['/e'] }),
+  ]);
+  assert.equal(matchName(router, 'DELETE', 'any.test', '/e/x'), 'empty');
+  assert.deepEqual(
+    router.ordered().map((r) => r.name),
+    ['empty', 'later'],
+  );
+});
