@@ -187,6 +187,36 @@ test('parseBasic: the scheme as Kong reads it, split at the first colon, bounded
   assert.equal(parseBasic(`Basic ${'A'.repeat(10_000)}`), null);
 });
 
+test('parseBasic: tabs and spaces before the scheme, `basic` in lower case, spaces around the token', () => {
+  const up = { username: 'u', password: 'p' };
+  assert.deepEqual(parseBasic(`\t ${basic('u', 'p')}`), up);
+  assert.deepEqual(parseBasic(basic('u', 'p', 'basic')), up);
+  assert.deepEqual(parseBasic('Basic   dTpw  '), up);
+  assert.deepEqual(parseBasic('Basic dTo='), { username: 'u', password: '' }, 'padding');
+  assert.deepEqual(parseBasic('Basic dTpwcA=='), { username: 'u', password: 'pp' });
+});
+
+test('parseBasic: nothing but base64 after the scheme; one character past 8192 is not decoded', () => {
+  for (const header of [
+    'Basic',
+    'Basic ',
+    'Basic !dTpw',
+    'Basic dTpw!',
+    'Basic dT pw',
+    'Basic dTo===',
+    'Basicx dTpw',
+    'xBasic dTpw',
+  ]) {
+    assert.equal(parseBasic(header), null, header);
+  }
+  const value = basic('u', 'p');
+  const longest = value + ' '.repeat(8192 - value.length);
+  assert.deepEqual(parseBasic(longest), { username: 'u', password: 'p' });
+  assert.equal(parseBasic(`${longest} `), null);
+  assert.deepEqual(parseBasic(basic('u', '')), { username: 'u', password: '' });
+  assert.deepEqual(parseBasic(basic('user', 'pw')), { username: 'user', password: 'pw' });
+});
+
 test('_transform: false: passwords are Kong hashes only; a plain one is a located error', async () => {
   const { loadConfigText } = await import('../../config/load.ts');
   const id = '11111111-2222-4333-8444-555555555555';
