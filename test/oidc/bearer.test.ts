@@ -281,7 +281,10 @@ describe('oidc bearer_only', () => {
     try {
       const res = await api(`${gw.url}/api/things`, await stack.idp.clientCredentialsToken());
       assert.equal(res.status, 503);
-      assert.ok(gw.logs.some((l) => l.msg === 'oidc bearer token could not be verified: IdP unreachable'));
+      assert.ok(
+        gw.logs.some((l) => l.msg === 'oidc bearer token could not be verified: IdP unreachable'),
+        'the unreachable IdP is logged',
+      );
       assert.equal((await api(`${gw.url}/api/things`, 'not.a.jwt')).status, 401, 'a malformed token needs no keys');
       assert.equal((await api(`${gw.url}/introspected/x`, 'opaque-token')).status, 503, 'introspection unreachable');
       // An IdP that publishes no JWKS: its JWTs cannot be checked, so they are refused (not a 503).

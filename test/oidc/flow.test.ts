@@ -201,7 +201,7 @@ describe('oidc login flow over HTTP', () => {
     const jar = client.jar(stack.gw.url);
     const sealer = sealerFor(stack);
     const pending = await sealer.open<LoginPayload>(jar.get(`${COOKIE}_login`)!);
-    assert.ok(pending !== null);
+    assert.ok(pending !== null, 'the login cookie opens');
     const expired = await sealer.seal({ ...pending.payload, exp: Math.floor(Date.now() / 1000) - 1 });
     jar.set(`${COOKIE}_login`, expired);
     const page = await client.fetch(callback);
@@ -224,7 +224,10 @@ describe('oidc login flow over HTTP', () => {
       const state = new URL(location(first, stack.gw.url)).searchParams.get('state')!;
       const res = await client.fetch(`${stack.gw.url}/spa/cb?${query.replace('STATE', state)}`);
       assert.equal(res.status, 401, query);
-      assert.ok(res.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}_login=;`) && c.includes('Max-Age=0')));
+      assert.ok(
+        res.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}_login=;`) && c.includes('Max-Age=0')),
+        'the login cookie is cleared',
+      );
       assert.equal(failure()?.reason, reason, query);
     }
     assert.equal(failure()?.reason, 'no code');
@@ -243,7 +246,7 @@ describe('oidc login flow over HTTP', () => {
     const stranger = new Client();
     const fresh = await stranger.fetch(bookmarked);
     assert.equal(fresh.status, 302);
-    assert.ok(location(fresh, stack.gw.url).startsWith(`${stack.idp.issuer}/auth?`));
+    assert.ok(location(fresh, stack.gw.url).startsWith(`${stack.idp.issuer}/auth?`), 'a login starts');
     assert.equal(fresh.headers.getSetCookie().length, 1, 'only the new login cookie');
     stranger.jar(stack.gw.url).set(`${COOKIE}_login`, 'foreign-or-expired');
     const foreign = await stranger.fetch(bookmarked);
@@ -385,7 +388,7 @@ describe('oidc login flow over HTTP', () => {
     const opened = await sealer.open<SessionPayload>(
       jar.get(COOKIE) ?? jar.get(`${COOKIE}.0`)! + (jar.get(`${COOKIE}.1`) ?? ''),
     );
-    assert.ok(opened !== null);
+    assert.ok(opened !== null, 'the session cookie opens');
     const now = Math.floor(Date.now() / 1000);
     const sealed = (seen: number) => sealer.seal({ ...opened.payload, seen, ate: null });
     const api = (cookie: string) =>
@@ -393,7 +396,10 @@ describe('oidc login flow over HTTP', () => {
 
     const idle = await api(await sealed(now - 900));
     assert.equal(idle.status, 401);
-    assert.ok(idle.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=;`) && c.includes('Max-Age=0')));
+    assert.ok(
+      idle.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=;`) && c.includes('Max-Age=0')),
+      'the idle session is cleared',
+    );
 
     const recent = await api(`${await sealed(now - 5)}; theirs=1`);
     assert.equal((await echoOf(recent)).headers.cookie, 'theirs=1', "only the upstream's own cookie goes upstream");
