@@ -407,3 +407,44 @@ test('empty lists in a route mean "any", like absent fields; duplicate paths cou
     ['empty', 'later'],
   );
 });
+
+test('route compile errors name the problem: an untranslatable PCRE construct, a bad regex, a bad path, a misplaced wildcard', () => {
+  const refused = (fields: Partial<TestRoute>, field: string, message: RegExp) =>
+    assert.throws(
+      () => new Router([route({ ...fields, name: 'bad' })]),
+      (e: unknown) => e instanceof RouteCompileError && e.field === field && message.test(e.message),
+      `${JSON.stringify(fields)}: ${message}`,
+    );
+  refused({ paths: ['~/a('] }, 'paths[0]', /invalid regex: /);
+  refused({ paths: ['~/a{,3}'] }, 'paths[0]', /invalid regex: .*\{,n\}/);
+  refused({ paths: ['/ok', '~/a\\q'] }, 'paths[1]', /invalid regex: /);
+  refused({ headers: { x: ['~*('] } }, 'headers.x[0]', /invalid regex: /);
+  refused({ hosts: ['a.*.com'] }, 'hosts[0]', /a wildcard must be the leftmost or rightmost label/);
+  refused({ paths: ['/a%zz'] }, 'paths[0]', /not a valid path/);
+});
+
+test('route prefixes: non-ASCII (astral characters too) is encoded as UTF-8, an encoded slash is kept', () => {
+  const router = new Router([
+    route({ name: 'emoji', paths: ['/caf\u00e9/\u{1F600}'] }),
+    route({ name: 'slash', paths: ['/a%2Fb'] }),
+  ]);
+  assert.equal(matchName(router, 'GET', undefined, '/caf%C3%A9/%F0%9F%98%80/x'), 'emoji');
+  assert.equal(matchName(router, 'GET', undefined, '/a%2Fb/c'), 'slash');
+  assert.equal(matchName(router, 'GET', undefined, '/a/b/c'), null);
+});
+
+test('a route with paths outranks a path-less one of the same weight; equal routes keep config order', () => {
+  const methodOnly = route({ name: 'method-only', methods: ['GET'] });
+  const pathOnly = route({ name: 'path-only', paths: ['/p'] });
+  const router = new Router([methodOnly, pathOnly]);
+  assert.deepEqual(
+    router.ordered().map((r) => r.name),
+    ['path-only', 'method-only'],
+  );
+  assert.equal(matchName(router, 'GET', undefined, '/p'), 'path-only');
+  const same = Array.from({ length: 12 }, (_, i) => route({ name: `same-${i}`, paths: ['/s'] }));
+  assert.deepEqual(
+    new Router(same).ordered().map((r) => r.name),
+    same.map((r) => r.name),
+  );
+});
