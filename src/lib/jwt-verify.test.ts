@@ -18,7 +18,20 @@ import {
   verifySignature,
 } from './jwt.ts';
 
-const code = (c: JwtErrorCode) => (e: unknown) => e instanceof JwtVerificationError && e.code === c;
+/** The messages a client may be shown, by code (those with one fixed message). */
+const MESSAGES: Partial<Record<JwtErrorCode, string>> = {
+  missing_claim: "Token has no 'exp'",
+  expired: 'Token expired',
+  not_yet_valid: 'Token not valid yet',
+  issuer: 'Issuer not allowed',
+  audience: 'Audience not allowed',
+  signature: 'Invalid signature',
+};
+const code = (c: JwtErrorCode) => (e: unknown) =>
+  e instanceof JwtVerificationError &&
+  e.code === c &&
+  e.name === 'JwtVerificationError' &&
+  (MESSAGES[c] === undefined || e.message === MESSAGES[c]);
 const b64 = (v: unknown) => Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -83,6 +96,14 @@ test('importStaticKey: secrets for HS*, a public key of the right type and curve
   assert.equal(importStaticKey('EdDSA', { publicKey: ed }).asymmetricKeyType, 'ed25519');
   assert.throws(() => importStaticKey('RS256', { publicKey: ed }), /cannot verify RS256/);
   assert.throws(() => importStaticKey('XS256', { publicKey: rsaPem }), /cannot verify XS256/);
+  assert.throws(() => importStaticKey('XS256', { publicKey: ed }), /cannot verify XS256/);
+  for (const [alg, curve] of [
+    ['ES384', 'secp384r1'],
+    ['ES512', 'secp521r1'],
+  ] as const) {
+    const pem = generateKeyPairSync('ec', { namedCurve: curve }).publicKey.export({ type: 'spki', format: 'pem' });
+    assert.equal(importStaticKey(alg, { publicKey: pem.toString() }).asymmetricKeyDetails?.namedCurve, curve);
+  }
 });
 
 test('importStaticKey: an RSA-PSS key serves PS* but not RS*, an Ed448 key serves EdDSA', () => {
@@ -180,7 +201,11 @@ test('signature: the token alg must be allowed, the key must match, a kid select
   assert.ok(await v.verify(await sign({ exp, x: 1 }, ec.privateKey, { alg: 'ES256' })), 'no kid: every key of the alg');
   await assert.rejects(v.verify(await sign({ exp }, rsa.privateKey, { kid: 'e1' })), code('signature'));
   await assert.rejects(v.verify(await sign({ exp }, rsa.privateKey, { kid: 'other' })), code('signature'));
-  await assert.rejects(v.verify(await sign({ exp }, rsa.privateKey, { alg: 'RS384' })), code('algorithm'));
+  await assert.rejects(v.verify(await sign({ exp }, rsa.privateKey, { alg: 'RS384' })), (e: unknown) => {
+    assert.ok(e instanceof JwtVerificationError, 'a JwtVerificationError');
+    assert.deepEqual([e.code, e.message], ['algorithm', 'Invalid algorithm']);
+    return true;
+  });
   const other = generateKeyPairSync('rsa', { modulusLength: 2048 });
   await assert.rejects(v.verify(await sign({ exp }, other.privateKey)), code('signature'));
   await assert.rejects(v.verify('a.b'), code('malformed'));
@@ -233,11 +258,16 @@ test('VerifiedTokenCache: never stores an expired token, never keeps one past it
   assert.equal(off.get('t'), undefined);
   assert.equal(off.size, 0);
   assert.equal(off.bytes, 0);
+  off.clear();
   const short = new VerifiedTokenCache<{ claims: Record<string, unknown> }>(10, 1);
   short.set('t', { claims: {} }, now() + 3600);
-  assert.ok(short.get('t'));
+  short.set('no-exp', { claims: {} }, undefined);
+  short.set('text-exp', { claims: {} }, String(now() + 3600));
+  assert.ok(short.get('t'), 'stored');
   await new Promise((r) => setTimeout(r, 1050));
   assert.equal(short.get('t'), undefined, 'maxTtlSeconds bounds a long exp');
+  assert.equal(short.get('no-exp'), undefined, 'and a token without exp');
+  assert.equal(short.get('text-exp'), undefined, 'and an exp that is not a number');
 });
 
 test('VerifiedTokenCache: the byte cap counts each token by its claims, two bytes a character', () => {

@@ -5,6 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { CUSTOM_CLAIM, type Idp, startIdp } from '../../test/support/idp.ts';
+import { until } from '../../test/support/wait.ts';
 import { createJwtVerifier, JwksCache, type JwtErrorCode, JwtVerificationError } from './jwt.ts';
 
 const code = (c: JwtErrorCode) => (e: unknown) => e instanceof JwtVerificationError && e.code === c;
@@ -59,7 +60,11 @@ describe('createJwtVerifier', () => {
       audiences: ['x'],
       jwks: { timeoutMs: 2000 },
     });
-    await assert.rejects(v.verify(await idp.clientCredentialsToken()), code('key_unavailable'));
+    await assert.rejects(v.verify(await idp.clientCredentialsToken()), (e: unknown) => {
+      assert.ok(e instanceof JwtVerificationError, 'a JwtVerificationError');
+      assert.deepEqual([e.code, e.message], ['key_unavailable', 'Signing keys unavailable']);
+      return true;
+    });
   });
 
   test('unknown kids refetch the JWKS at most once per cooldown', async () => {
@@ -103,6 +108,21 @@ describe('createJwtVerifier', () => {
     assert.equal((await b.verify(token)).claims.sub, 'm2m-client');
     assert.equal(idp.jwksRequests, fetches, 'the second verifier found the keys already fetched');
     assert.equal(resources.size, 1);
+  });
+
+  test('health() reports the JWKS endpoint (nothing for static keys); prefetch() fetches the set before any token', async () => {
+    const v = await createJwtVerifier({ jwksUri: idp.jwksUri });
+    const before = idp.jwksRequests;
+    v.prefetch();
+    await until('the prefetch', () => idp.jwksRequests > before, 10_000);
+    await until('the set', () => v.health()[0]?.keys !== 0, 10_000);
+    const [health] = v.health();
+    assert.equal(health?.kind, 'jwks');
+    assert.equal(health?.healthy, true);
+    const jwk = ((await (await fetch(idp.jwksUri)).json()) as { keys: Record<string, string>[] }).keys[0]!;
+    const fixed = await createJwtVerifier({ keys: [{ ...jwk, kty: jwk.kty! }] });
+    assert.deepEqual(fixed.health(), []);
+    assert.equal(fixed.prefetch(), undefined, 'nothing to fetch');
   });
 
   test('static keys: a JWK', async () => {
