@@ -442,7 +442,10 @@ test('through a gateway, the log entry times the handlers that waited and names 
     const after = Date.now();
     const [ok, dead, boom] = entries as [LogEntry, LogEntry, LogEntry];
     assert.equal(boom.source, 'waiter', 'a failing body transform is its plugin’s failure');
-    assert.ok(gw.logs.some((l) => l.msg === 'plugin failed' && l.plugin === 'waiter' && l.phase === 'response'));
+    assert.ok(
+      gw.logs.some((l) => l.msg === 'plugin failed' && l.plugin === 'waiter' && l.phase === 'response'),
+      'the failure is logged under the plugin and phase',
+    );
     assert.equal(ok.source, 'upstream');
     assert.equal(dead.source, 'kong', 'the gateway answered the failed upstream call');
     assert.equal(dead.reason, dead.error?.code);
