@@ -107,6 +107,15 @@ describe('hmac-auth', () => {
     assert.equal(xdate.status, 200, 'X-Date works as Date');
   });
 
+  test('a listed header the request lacks is signed as "name:", one it has as "name: value"', async () => {
+    const headers = ['date', 'x-absent', 'x-tenant', 'request-line'];
+    const r = await send('/hmac', sign({ path: '/hmac', headers, extra: { 'x-tenant': 'north' } }));
+    assert.equal(r.status, 200);
+    const forged = sign({ path: '/hmac', headers, extra: { 'x-tenant': 'north' } });
+    forged['x-tenant'] = 'south';
+    assert.equal((await send('/hmac', forged)).status, 401, 'a signed header changed on the way');
+  });
+
   test("Kong's refusals: no credentials, a bad signature, an unknown user, an algorithm not allowed", async () => {
     await refused(await send('/hmac', { date: new Date().toUTCString() }), 'Unauthorized');
     await refused(
@@ -203,4 +212,43 @@ test('parseHmacAuthorization: linear, bounded, Kong’s scheme spellings', () =>
   assert.equal(parseHmacAuthorization('hmac username="u"'), null);
   assert.equal(parseHmacAuthorization(`hmac username="${'a'.repeat(9000)}"`), null);
   assert.equal(parseHmacAuthorization(`hmac ${'x="",'.repeat(2000)}`), null);
+});
+
+test('parseHmacAuthorization: spaces and tabs around the scheme and commas, names in any case, quoted values kept whole', () => {
+  const full = { username: 'u', algorithm: 'hmac-sha256', headers: ['date', 'request-line'], signature: 'c2ln=,x' };
+  assert.deepEqual(
+    parseHmacAuthorization(
+      '\t hmac USERNAME="u" ,\talgorithm="hmac-sha256",headers="date  request-line" , signature="c2ln=,x",',
+    ),
+    full,
+  );
+  const value = 'hmac username="u", algorithm="hmac-sha256", headers="date request-line", signature="c2ln=,x"';
+  const longest = value + ' '.repeat(8192 - value.length);
+  assert.deepEqual(parseHmacAuthorization(longest), full, '8192 characters are read');
+  assert.equal(parseHmacAuthorization(`${longest} `), null, 'one more is not');
+});
+
+test('parseHmacAuthorization: a parameter without a quoted value, an unclosed quote, junk between parameters, or one of the four missing or empty is refused', () => {
+  const ok = 'username="u", algorithm="a", headers="date", signature="s"';
+  assert.notEqual(parseHmacAuthorization(`hmac ${ok}`), null);
+  for (const bad of [
+    'hmacusername="u", algorithm="a", headers="date", signature="s"x',
+    'HMAC username="u", algorithm="a", headers="date", signature="s"',
+    `hmac ${ok}, extra`,
+    `hmac ${ok}, extra=x`,
+    `hmac ${ok}, extra="x`,
+    `hmac ${ok} x`,
+    `hmac extra=xy", ${ok}`,
+    'hmac username="u" algorithm="a", headers="date", signature="s"',
+    'hmac username="", algorithm="a", headers="date", signature="s"',
+    'hmac username="u", algorithm="", headers="date", signature="s"',
+    'hmac username="u", algorithm="a", headers="", signature="s"',
+    'hmac username="u", algorithm="a", headers="date", signature=""',
+    'hmac algorithm="a", headers="date", signature="s"',
+    'hmac username="u", headers="date", signature="s"',
+    'hmac username="u", algorithm="a", signature="s"',
+    'hmac username="u", algorithm="a", headers="date"',
+  ]) {
+    assert.equal(parseHmacAuthorization(bad), null, bad);
+  }
 });
