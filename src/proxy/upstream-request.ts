@@ -67,6 +67,21 @@ const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   'proxy-authorization',
 ]);
 
+const DROP = -1;
+const VIA_NAME = -2;
+
+/**
+ * What becomes of a client's or a plugin's header: DROP (the gateway writes its own, or never
+ * forwards it), VIA_NAME (the gateway appends to it), or kept, as its X-Forwarded-* bit (0 for
+ * any other header).
+ */
+function disposition(name: string, trusted: boolean, requestIdHeader: string): number {
+  if (GATEWAY_OWNED.has(name) || name === requestIdHeader) return name === 'via' ? VIA_NAME : DROP;
+  const bit = FORWARDED_BITS[name];
+  if (bit === undefined) return 0;
+  return trusted ? bit : DROP;
+}
+
 /**
  * The upstream request head as flat name/value pairs, undici's array form (no intermediate object):
  * the client's headers with the plugins' changes, then X-Forwarded-*, X-Real-IP, Via, the request id
@@ -85,32 +100,24 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string): Heade
   for (const name in src) {
     const v = src[name];
     if (v === undefined || (overrides !== null && overrides.has(name))) continue;
-    if (GATEWAY_OWNED.has(name) || name === requestIdHeader) {
-      if (name === 'via') via = v;
-      continue;
-    }
-    const bit = FORWARDED_BITS[name];
-    if (bit !== undefined) {
-      if (!trusted) continue;
-      present |= bit;
-    }
     // Only addresses flow onward: a Forwarded header whose `for=` is not an address is dropped.
     if (name === 'forwarded' && forwardedFor(v) === null) continue;
-    out.push(name, v);
+    const d = disposition(name, trusted, requestIdHeader);
+    if (d === VIA_NAME) via = v;
+    else if (d !== DROP) {
+      present |= d;
+      out.push(name, v);
+    }
   }
   if (overrides !== null) {
     for (const [name, v] of overrides) {
       if (v === null) continue;
-      if (GATEWAY_OWNED.has(name) || name === requestIdHeader) {
-        if (name === 'via') via = v;
-        continue;
+      const d = disposition(name, trusted, requestIdHeader);
+      if (d === VIA_NAME) via = v;
+      else if (d !== DROP) {
+        present |= d;
+        out.push(name, v);
       }
-      const bit = FORWARDED_BITS[name];
-      if (bit !== undefined) {
-        if (!trusted) continue;
-        present |= bit;
-      }
-      out.push(name, v);
     }
   }
   // A client's X-Forwarded-For with anything but addresses in it is replaced by the peer alone.
