@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
-import { until } from '../../../test/support/wait.ts';
+import { startOfMinute, until } from '../../../test/support/wait.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 import { rateLimitingStats } from './index.ts';
 
@@ -33,15 +33,6 @@ function config(plugins: Record<string, Record<string, unknown>>): Record<string
 async function startOfSecond(ms = 600): Promise<void> {
   const into = Date.now() % 1000;
   if (1000 - into < ms) await new Promise((r) => setTimeout(r, 1000 - into + 5));
-}
-
-/**
- * Waits until the current minute has at least `ms` left: requests a test counts against one
- * minute window must not straddle a boundary (windows are aligned to the clock, as Kong's are).
- */
-async function startOfMinute(ms = 5000): Promise<void> {
-  const into = Date.now() % 60_000;
-  if (60_000 - into < ms) await new Promise((r) => setTimeout(r, 60_000 - into + 5));
 }
 
 describe('rate-limiting, local policy', () => {
