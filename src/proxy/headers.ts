@@ -42,6 +42,18 @@ export function stripConnectionSpecific(headers: Record<string, unknown>): void 
   for (const name of CONNECTION_SPECIFIC) if (headers[name] !== undefined) delete headers[name];
 }
 
+/**
+ * The identity headers the built-in plugins set on upstream requests (consumer, credential, groups,
+ * tokens): lower-case and valid, so they can go into undici's table of known names.
+ */
+export const IDENTITY_HEADER_NAMES: readonly string[] = [
+  'x-consumer-id',
+  'x-consumer-custom-id',
+  'x-consumer-username',
+  'x-consumer-groups',
+  ...IDENTITY_EXACT,
+];
+
 export function isIdentityHeader(lower: string): boolean {
   return lower.charCodeAt(0) === 120 /* x */ && (lower.startsWith('x-consumer-') || IDENTITY_EXACT.has(lower));
 }

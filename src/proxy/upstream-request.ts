@@ -7,6 +7,7 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import { upstreamPath } from '../router/router.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
 import { localPort, type ProxyRequest, peerAddress, type TrackedSocket } from './context.ts';
+import { IDENTITY_HEADER_NAMES } from './headers.ts';
 import { forwardedFor } from './request-checks.ts';
 
 const VIA = '1.1 tollgate';
@@ -55,7 +56,7 @@ const FORWARDED_BITS: Readonly<Record<string, number>> = Object.assign(Object.cr
   'x-forwarded-prefix': 16,
 });
 const ALL_FORWARDED = 31;
-registerHeaderNames([...Object.keys(FORWARDED_BITS), 'x-forwarded-for', 'x-real-ip']);
+registerHeaderNames([...Object.keys(FORWARDED_BITS), 'x-forwarded-for', 'x-real-ip', ...IDENTITY_HEADER_NAMES]);
 
 /** Headers the gateway always writes itself (or never forwards): a client's or plugin's copy is dropped. */
 const GATEWAY_OWNED: ReadonlySet<string> = new Set([

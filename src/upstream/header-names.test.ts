@@ -14,8 +14,17 @@ test("registered names join undici's table of known header names; anything not a
   assert.equal(headerNameLowerCasedRecord.accept, 'accept');
 });
 
-test('the gateway registers the names it adds to every upstream request', async () => {
+test('the gateway registers the names it adds to upstream requests: forwarding and identity headers', async () => {
   await import('../proxy/upstream-request.ts');
-  for (const name of ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-prefix', 'x-real-ip'])
+  for (const name of [
+    'x-forwarded-for',
+    'x-forwarded-proto',
+    'x-forwarded-prefix',
+    'x-real-ip',
+    'x-consumer-id',
+    'x-consumer-groups',
+    'x-credential-identifier',
+    'x-authenticated-groups',
+  ])
     assert.equal(headerNameLowerCasedRecord[name], name);
 });
