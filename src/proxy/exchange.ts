@@ -8,6 +8,7 @@ import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
+import { hstsHeader } from '../tls.ts';
 import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
@@ -95,7 +96,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return false;
     }
     rc.resumeUpstream = resume;
-    if (!rc.compiled!.pipeline.hasResponse && rc.scheme === 'http') return writeHeadDirect(rc, status, raw);
+    if (!rc.compiled!.pipeline.hasResponse) return writeHeadDirect(rc, status, raw);
     const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw);
     const res = new ResponseContext(status, headers, false);
     rc.response = res;
@@ -234,12 +235,18 @@ const HOP_LENGTHS: readonly boolean[] = (() => {
   return out;
 })();
 
+const STS = 'strict-transport-security';
+
 /**
- * The common case (no response-phase plugin, plain HTTP/1): the upstream head goes to the client as a
- * flat name/value list, without building a header object.
+ * The common case (no response-phase plugin): the upstream head goes to the client as a flat
+ * name/value list, without building a header object. Over HTTP/2 too: node's compatibility layer
+ * takes the list, lower-cases the names and joins repeated ones; the connection-specific headers
+ * HTTP/2 forbids (RFC 9113 8.2.2) are all hop-by-hop, so they are gone already. On https the
+ * gateway's Strict-Transport-Security, when configured, replaces the upstream's.
  */
 function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boolean {
   const flat: string[] = [];
+  const hsts = rc.scheme === 'https' ? hstsHeader(rc.runtime.config.settings) : null;
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
@@ -249,7 +256,7 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boole
         if (lower === 'connection') connection = raw[i + 1]!.toString('latin1');
         continue;
       }
-    }
+    } else if (hsts !== null && name.length === STS.length && name.toLowerCase() === STS) continue;
     flat.push(name, raw[i + 1]!.toString('latin1'));
   }
   if (connection !== undefined) {
@@ -259,6 +266,7 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boole
     }
   }
   flat.push(rc.runtime.config.settings.request_id_header, rc.id);
+  if (hsts !== null) flat.push(STS, hsts);
   if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(k, v);
   rc.status = status;
   rc.res.writeHead(status, flat);

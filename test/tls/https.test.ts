@@ -3,8 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { type ClientRequest, createServer, request as httpRequest, type Server } from 'node:http';
 import { connect } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,7 +36,13 @@ before(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json', connection: 'keep-alive', 'keep-alive': 'timeout=5' });
+      // The gateway's own Strict-Transport-Security replaces the upstream's.
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        connection: 'keep-alive',
+        'keep-alive': 'timeout=5',
+        'Strict-Transport-Security': 'max-age=1',
+      });
       res.end(JSON.stringify({ method: req.method, headers: req.headers, body: Buffer.concat(chunks).toString() }));
     });
   });
@@ -112,12 +119,36 @@ test('curl --http1.1 on the same ssl listener gets HTTP/1.1 with the same answer
   assert.equal(r.headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
 });
 
-test('plain http responses carry no Strict-Transport-Security', { skip }, async () => {
+test("plain http responses carry no Strict-Transport-Security of the gateway's; https ones only the gateway's", {
+  skip,
+}, async () => {
   const r = await curl([`http://127.0.0.1:${httpPort}/echo/x`]);
   assert.equal(r.status, 200);
   assert.equal(JSON.parse(r.body).headers['x-forwarded-proto'], 'http');
   assert.equal(r.headers['strict-transport-security'], undefined);
+  // An upstream's own header passes on plain http, and gives way to the gateway's on https.
+  const sts = (raw: string[]) =>
+    raw.filter((_, i) => i % 2 === 1 && raw[i - 1]!.toLowerCase() === 'strict-transport-security');
+  const plain = await rawHead(httpRequest(`http://127.0.0.1:${httpPort}/real/x`));
+  assert.deepEqual(sts(plain), ['max-age=1']);
+  const secure = await rawHead(
+    httpsRequest({ host: '127.0.0.1', port: httpsPort, path: '/real/x', servername: 'a.test', ca: ca.cert }),
+  );
+  assert.deepEqual(sts(secure), ['max-age=63072000; includeSubDomains']);
 });
+
+/** The raw response head (names and values, in order) of a request sent as is. */
+function rawHead(req: ClientRequest): Promise<string[]> {
+  return new Promise((resolveHead, reject) => {
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer within 10 s')));
+    req.on('response', (res) => {
+      res.resume();
+      resolveHead(res.rawHeaders);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
 
 test('SNI picks the exact certificate, the *. wildcard one, and the default for unknown names or no SNI', {
   skip,
