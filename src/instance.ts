@@ -1,6 +1,7 @@
 // The composition root: a running Tollgate. Config loaded and compiled, the gateway (data path) built
 // on it, proxy and admin listeners bound, reloads swapping the runtime. Who applies reloads and
 // answers for the whole gateway is a Coordinator: this process alone, or a cluster primary.
+import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { GatewayMetrics } from './admin/metrics.ts';
@@ -25,6 +26,7 @@ import {
   listen,
   NO_CERTIFICATE_MESSAGE,
   parseListen,
+  REUSE_PORT_SUPPORTED,
 } from './proxy/server.ts';
 import { createHttpClient } from './upstream/http-client.ts';
 
@@ -218,7 +220,11 @@ export class TollgateInstance {
         socket.once('close', () => this.sockets.delete(socket));
       });
       this.proxyServers.push(server);
-      this.proxyAddresses.push(await listen(server, addr));
+      // A worker on a fixed port takes a socket of its own where SO_REUSEPORT is available: the
+      // kernel spreads new connections, and the primary no longer accepts and passes each one over
+      // IPC (docs/bench.md measures both). Port 0 stays shared: each worker would get another port.
+      const ownSocket = cluster.isWorker && addr.port !== 0 && REUSE_PORT_SUPPORTED;
+      this.proxyAddresses.push(await listen(server, addr, ownSocket));
       if (addr.ssl) this.sslListening = true;
       if (addr.ssl) this.gateway.httpsPort ??= (server.address() as AddressInfo).port;
     }

@@ -18,6 +18,17 @@ export interface ListenAddress {
   text: string;
 }
 
+/**
+ * Whether `listen({ reusePort })` works here: Node 22.12+ and 23.1+ on Linux (SO_REUSEPORT with
+ * the kernel spreading connections). Earlier versions ignore the option, so a second exclusive
+ * bind of the port would fail.
+ */
+export const REUSE_PORT_SUPPORTED = ((): boolean => {
+  if (process.platform !== 'linux') return false;
+  const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+})();
+
 /** Parses Kong-style listen addresses: `HOST:PORT`, `[v6]:PORT`, `PORT`, followed by flags such as `ssl`. */
 export function parseListen(text: string): ListenAddress {
   const [addr = '', ...flags] = text.trim().split(/\s+/);
@@ -191,10 +202,17 @@ function chooseCertificateBeforeHandshake(server: Http2SecureServer, gateway: Ga
   });
 }
 
-export function listen(server: Server | Http2SecureServer, addr: ListenAddress): Promise<string> {
+/**
+ * Binds `server` to `addr`. `ownSocket` (a cluster worker, on a fixed port, where the platform has
+ * SO_REUSEPORT) gives the process a listening socket of its own instead of the cluster primary's.
+ */
+export function listen(server: Server | Http2SecureServer, addr: ListenAddress, ownSocket = false): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(addr.port, addr.host, () => {
+    const options = ownSocket
+      ? { port: addr.port, host: addr.host, reusePort: true, exclusive: true }
+      : { port: addr.port, host: addr.host };
+    server.listen(options, () => {
       server.off('error', reject);
       const a = server.address() as AddressInfo;
       resolve(a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`);

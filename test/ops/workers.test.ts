@@ -1,10 +1,12 @@
 // `gateway start --workers 2`: reloads reach every worker, /metrics sums them, a dead worker is replaced.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { REUSE_PORT_SUPPORTED } from '../../src/proxy/server.ts';
 import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
 
 const config = (routes: string[]): string => `_format_version: "3.0"
@@ -82,3 +84,68 @@ test('with --workers 2 a reload reaches both workers, /metrics sums them, and a 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** Inodes of the listening TCP sockets on 127.0.0.1:`port`, from the kernel's table. */
+async function listeningInodes(port: number): Promise<string[]> {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const rows = (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1);
+  // Columns: local address (1), state (3, 0A is LISTEN), inode (9).
+  return rows
+    .map((r) => r.trim().split(/\s+/))
+    .filter((f) => f[1] === local && f[3] === '0A')
+    .map((f) => f[9]!);
+}
+
+/** Whether process `pid` holds one of the sockets `inodes`. */
+async function holdsSocket(pid: number, inodes: string[]): Promise<boolean> {
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    const target = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    if (inodes.some((i) => target === `socket:[${i}]`)) return true;
+  }
+  return false;
+}
+
+test('with --workers 2 on a fixed port each worker listens on its own socket where SO_REUSEPORT is available', {
+  skip: process.platform !== 'linux' ? 'reads /proc (Linux)' : false,
+}, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  await writeFile(file, config(['a']));
+  const port = await freePort();
+  const gw = await spawnGateway(file, ['--workers', '2', '--proxy-listen', `127.0.0.1:${port}`]);
+  try {
+    const st = await json(`${gw.admin}/status`);
+    const workers = st.workers.map((w: any) => w.pid as number);
+    assert.equal(workers.length, 2);
+    const inodes = await listeningInodes(port);
+    if (REUSE_PORT_SUPPORTED) {
+      // Node 22.12+/23.1+: one socket per worker, none in the primary.
+      assert.equal(inodes.length, 2);
+      for (const pid of workers) assert.equal(await holdsSocket(pid, inodes), true, `worker ${pid} listens`);
+    } else {
+      // Node 20: the cluster primary's one socket; it hands each connection to a worker.
+      assert.equal(inodes.length, 1);
+      assert.equal(await holdsSocket(gw.proc.pid!, inodes), true, 'the primary listens');
+    }
+    assert.equal(
+      await holdsSocket(gw.proc.pid!, inodes),
+      !REUSE_PORT_SUPPORTED,
+      'the primary holds a socket only without SO_REUSEPORT',
+    );
+    for (let i = 0; i < 10; i++) assert.equal(await statusOf(`http://127.0.0.1:${port}/a`), 200);
+  } finally {
+    await gw.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
