@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ConfigError } from '../../index.ts';
 import { runPlugin, type SyntheticRequest } from '../../testing/index.ts';
-import plugin from './index.ts';
+import plugin, { MAX_KEY_BODY_BYTES } from './index.ts';
 
 const CRED_ID = '6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f';
 const consumers = [
@@ -206,5 +206,137 @@ describe('key-auth', () => {
 
   test('key names are validated as Kong does', async () => {
     await assert.rejects(run({ key_names: ['api key'] }), ConfigError);
+  });
+});
+
+describe('key-auth: what it reads and what it leaves', () => {
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+
+  test('run_on_preflight false skips OPTIONS only; the credential is a key-auth one of its consumer', async () => {
+    const get = await run({ run_on_preflight: false });
+    assert.deepEqual([get.status, get.body], [401, { message: 'No API key found in request' }]);
+    const r = await run({}, { headers: { apikey: 'alice-key' } });
+    assert.deepEqual(r.credential, { id: CRED_ID, type: 'key-auth', identifier: CRED_ID, consumer_id: r.consumer?.id });
+  });
+
+  test('key_in_body: the content type is read in any case, with parameters and spaces, and is optional', async () => {
+    const config = { key_in_body: true };
+    const typed = await run(config, {
+      method: 'POST',
+      headers: { 'content-type': 'Application/JSON ; charset=utf-8' },
+      body: '{"apikey":"alice-key"}',
+    });
+    assert.equal(typed.consumer?.username, 'alice');
+    const untyped = await run(config, { headers: { apikey: 'alice-key' } });
+    assert.equal(untyped.consumer?.username, 'alice', 'a request without Content-Type');
+    const other = await run(config, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: '{"apikey":"alice-key"}',
+    });
+    assert.deepEqual([other.status, other.body], [401, { message: 'No API key found in request' }], 'text/plain');
+  });
+
+  test('key_in_body: a body without the key, or JSON that is not an object, holds no key', async () => {
+    const config = { key_in_body: true };
+    const noKey = await run(config, { method: 'POST', headers: form, body: 'a=1' });
+    assert.deepEqual([noKey.status, noKey.body], [401, { message: 'No API key found in request' }], 'a form');
+    const json = { 'content-type': 'application/json' };
+    // With the key name `0`, a JSON string or array would yield its first element if read as an object.
+    for (const body of ['null', '"alice-key"', '["alice-key"]', '5']) {
+      const r = await run({ ...config, key_names: ['0'] }, { method: 'POST', headers: json, body });
+      assert.deepEqual([r.status, r.body], [401, { message: 'No API key found in request' }], body);
+    }
+    const named = await run(
+      { ...config, key_names: ['0'] },
+      { method: 'POST', headers: json, body: '{"0":"alice-key"}' },
+    );
+    assert.equal(named.consumer?.username, 'alice');
+  });
+
+  test('key_in_body: a body of up to 1 MiB is searched, a larger one is passed on unread', async () => {
+    const config = { key_in_body: true };
+    const prefix = 'apikey=alice-key&pad=';
+    const largest = prefix + 'x'.repeat(MAX_KEY_BODY_BYTES - prefix.length);
+    const ok = await run(config, { method: 'POST', headers: form, body: largest });
+    assert.equal(ok.consumer?.username, 'alice', 'exactly 1 MiB');
+    assert.equal(ok.upstreamBody?.length, MAX_KEY_BODY_BYTES);
+    const over = await run(config, { method: 'POST', headers: form, body: `${largest}x` });
+    assert.deepEqual([over.status, over.body], [401, { message: 'No API key found in request' }], 'one byte more');
+    const passed = await run({ ...config, anonymous: 'guest' }, { method: 'POST', headers: form, body: `${largest}x` });
+    assert.equal(passed.consumer?.username, 'guest');
+    assert.equal(passed.async.access, false, 'the body is not read');
+    assert.equal(passed.upstreamBody?.length, MAX_KEY_BODY_BYTES + 1);
+  });
+
+  test('key_in_body: a request without a body, or with an empty one, is not waited for', async () => {
+    const config = { key_in_body: true };
+    for (const request of [
+      { headers: { apikey: 'alice-key' } },
+      { method: 'POST', headers: { apikey: 'alice-key', ...form, 'content-length': '0' } },
+    ]) {
+      const r = await run(config, request);
+      assert.equal(r.consumer?.username, 'alice');
+      assert.equal(r.async.access, false, `${request.method ?? 'GET'}: no body to read, the request stays synchronous`);
+    }
+    const withBody = await run(config, { method: 'POST', headers: { apikey: 'alice-key', ...form }, body: 'a=1' });
+    assert.equal(withBody.async.access, true, 'a body is read before the key is looked for');
+  });
+});
+
+describe('keyauth_credentials and where key-auth may be configured', () => {
+  const rejects = (creds: Record<string, unknown>[], message: RegExp) =>
+    assert.rejects(
+      runPlugin(plugin, {}, {}, { consumers: [{ username: 'a', keyauth_credentials: creds }] }),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+    );
+
+  test('a credential needs a non-empty string key; ttl is a whole number of seconds; nothing else is allowed', async () => {
+    await rejects([{}], /keyauth_credentials\[0\]: missing required field 'key'/);
+    await rejects([{ key: 5 }], /keyauth_credentials\[0\]\.key: expected a string/);
+    await rejects([{ key: '' }], /keyauth_credentials\[0\]\.key: must not be empty/);
+    await rejects([{ key: 'k', ttl: 'x' }], /\.ttl: expected an integer/);
+    await rejects([{ key: 'k', ttl: -1 }], /\.ttl: must be >= 0/);
+    await rejects([{ key: 'k', other: 1 }], /\.other: unknown field 'other'/);
+    const ok = await runPlugin(
+      plugin,
+      {},
+      { headers: { apikey: 'k' } },
+      {
+        consumers: [{ username: 'a', keyauth_credentials: [{ key: 'k', ttl: 60 }] }],
+      },
+    );
+    assert.equal(ok.consumer?.username, 'a');
+  });
+
+  test('a key belongs to one consumer only, and the error does not quote it', async () => {
+    const secret = 'the-shared-secret-key';
+    await assert.rejects(
+      runPlugin(
+        plugin,
+        {},
+        {},
+        {
+          consumers: [
+            { username: 'a', keyauth_credentials: [{ key: secret }] },
+            { username: 'b', keyauth_credentials: [{ key: secret }] },
+          ],
+        },
+      ),
+      (e: unknown) => {
+        assert.ok(e instanceof ConfigError, 'a config error');
+        assert.match(e.message, /consumers\[1\]\.keyauth_credentials\[0\]\.key: uniqueness violation/);
+        assert.match(e.message, /key set to the same value/);
+        assert.ok(!e.message.includes(secret), e.message);
+        return true;
+      },
+    );
+  });
+
+  test('key-auth cannot be applied to a consumer (Kong: no consumer field)', async () => {
+    await assert.rejects(
+      runPlugin(plugin, {}, {}, { consumers: [{ username: 'a', plugins: [{ name: 'key-auth' }] }] }),
+      (e: unknown) => e instanceof ConfigError && /plugin 'key-auth' cannot be applied to a consumer/.test(e.message),
+    );
   });
 });
