@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
-import type { TestGateway } from '../../src/testing/index.ts';
-import { startServiceGateway } from '../support/gateway.ts';
+import { definePlugin } from '../../src/index.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { serviceConfig } from '../support/gateway.ts';
 import { until } from '../support/wait.ts';
 
 const SECRET = 'a-shared-secret-for-hs256-tokens!';
@@ -14,10 +15,30 @@ const SECRET = 'a-shared-secret-for-hs256-tokens!';
 const token = (claims: Record<string, unknown>) =>
   new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(SECRET));
 
+/**
+ * An authentication plugin that identifies no consumer: a credential of its own (`x-test-credential`)
+ * and the groups it asserts (`x-test-groups`, comma-separated), as an LDAP or OIDC plugin would.
+ */
+const groupsAuth = definePlugin({
+  name: 'test-groups',
+  version: '1.0.0',
+  priority: 1000,
+  consumerScoped: false,
+  schema: { type: 'object', properties: {}, additionalProperties: false },
+  create: () => ({
+    access(req) {
+      const groups = req.headers['x-test-groups'];
+      if (typeof groups === 'string') req.ctx.authenticated_groups = groups.split(',');
+      const id = req.headers['x-test-credential'];
+      if (typeof id === 'string') req.authenticate(null, { id, type: 'test', identifier: id, consumer_id: null });
+    },
+  }),
+});
+
 describe('refusal reasons in the access log', () => {
   let gw: TestGateway;
   before(async () => {
-    gw = await startServiceGateway(
+    const config = serviceConfig(
       [
         { name: 'key', paths: ['/key'], plugins: [{ name: 'key-auth' }] },
         { name: 'jwt', paths: ['/jwt'], plugins: [{ name: 'jwt' }] },
@@ -40,6 +61,12 @@ describe('refusal reasons in the access log', () => {
             { name: 'acl', config: { allow: ['admin'] } },
           ],
         },
+        { name: 'acl-alone', paths: ['/acl-alone'], plugins: [{ name: 'acl', config: { allow: ['admin'] } }] },
+        {
+          name: 'acl-groups',
+          paths: ['/acl-groups'],
+          plugins: [{ name: 'test-groups' }, { name: 'acl', config: { allow: ['admin'] } }],
+        },
       ],
       {
         extra: {
@@ -51,11 +78,13 @@ describe('refusal reasons in the access log', () => {
               jwt_secrets: [{ key: 'alice-iss', secret: SECRET }],
             },
             { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }], acls: [{ group: 'users' }] },
+            { username: 'carol', keyauth_credentials: [{ key: 'carol-key' }] },
             { username: 'guest' },
           ],
         },
       },
     );
+    gw = await startGateway({ config, plugins: [groupsAuth] });
   });
   after(async () => {
     await gw?.close();
@@ -105,6 +134,26 @@ describe('refusal reasons in the access log', () => {
   test('acl: ACL_DENIED outside the allowed groups, NO_CONSUMER for an anonymous consumer without groups', async () => {
     assert.deepEqual(await refusal('/acl', { apikey: 'bob-key' }), [403, 'acl', 'ACL_DENIED']);
     assert.deepEqual(await refusal('/acl'), [401, 'acl', 'NO_CONSUMER']);
+    assert.deepEqual(
+      await refusal('/acl', { apikey: 'carol-key' }),
+      [403, 'acl', 'ACL_DENIED'],
+      'a consumer without groups',
+    );
+  });
+
+  test('acl without a consumer: NO_CONSUMER with nobody authenticated, ACL_DENIED for a credential or groups outside the list', async () => {
+    assert.deepEqual(await refusal('/acl-alone'), [401, 'acl', 'NO_CONSUMER']);
+    assert.deepEqual(await refusal('/acl-groups', { 'x-test-groups': 'users' }), [403, 'acl', 'ACL_DENIED']);
+    assert.deepEqual(await refusal('/acl-groups', { 'x-test-credential': 'c' }), [403, 'acl', 'ACL_DENIED']);
+    const allowed = await fetch(`${gw.url}/acl-groups`, {
+      headers: { 'x-test-groups': 'users,admin' },
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(allowed.status, 200);
+    assert.equal(
+      ((await allowed.json()) as { headers: Record<string, string> }).headers['x-authenticated-groups'],
+      'users, admin',
+    );
   });
 
   test("jwt: a refusal with a message follows the client's Accept; a claim error is JSON whatever it asks", async () => {

@@ -157,10 +157,61 @@ describe('acl', () => {
 
   test('allow and deny together, or neither, is a config error', async () => {
     await assert.rejects(run({ allow: ['a'], deny: ['b'] }), (e: unknown) => {
-      assert.ok(e instanceof ConfigError);
+      assert.ok(e instanceof ConfigError, 'a config error');
       assert.match(e.message, /config\.allow: give allow or deny, not both/);
       return true;
     });
     await assert.rejects(run({}), /config\.allow: one of allow or deny must be given/);
+  });
+});
+
+describe('acls and where acl may be configured', () => {
+  const rejects = (consumer: Record<string, unknown>, message: RegExp) =>
+    assert.rejects(
+      runPlugin(plugin, { allow: ['g'] }, {}, { consumers: [consumer] }),
+      (e: unknown) => e instanceof ConfigError && message.test(e.message),
+    );
+
+  test('a group is a non-empty string, once per consumer; nothing else is allowed', async () => {
+    await rejects({ username: 'a', acls: [{}] }, /acls\[0\]: missing required field 'group'/);
+    await rejects({ username: 'a', acls: [{ group: '' }] }, /acls\[0\]\.group: must not be empty/);
+    await rejects({ username: 'a', acls: [{ group: 5 }] }, /acls\[0\]\.group: expected a string/);
+    await rejects({ username: 'a', acls: [{ group: 'g', x: 1 }] }, /acls\[0\]\.x: unknown field 'x'/);
+    await rejects(
+      { username: 'a', acls: [{ group: 'g' }, { group: 'g' }] },
+      /acls\[1\]\.group: uniqueness violation: 'acls' entity with group set to 'g' for this consumer/,
+    );
+    const shared = [
+      { username: 'a', acls: [{ group: 'g' }] },
+      { username: 'b', acls: [{ group: 'g' }] },
+    ];
+    const r = await runPlugin(plugin, { allow: ['g'] }, { consumer: 'b' }, { consumers: shared });
+    assert.equal(r.exited, false, 'two consumers may share a group');
+  });
+
+  test("an acl's id comes from its consumer and group, not its position (stable across edits, as Kong's)", async () => {
+    const { loadConfigText } = await import('../../config/load.ts');
+    const ids = async (a: string[], b: string[]) => {
+      const text = `_format_version: "3.0"\nconsumers:\n  - username: a\n    acls: [${a.map((g) => `{group: ${g}}`).join(', ')}]\n  - username: b\n    acls: [${b.map((g) => `{group: ${g}}`).join(', ')}]\n`;
+      const c = await loadConfigText(text, 'acls.yaml', { env: {} });
+      const byName = new Map(c.consumers.map((x) => [x.id, x.username]));
+      return new Map(c.plugin_entities.acls!.map((e) => [`${byName.get(e.consumer as string)}:${e.group}`, e.id]));
+    };
+    const first = await ids(['g', 'h'], ['h', 'g']);
+    assert.equal(new Set(first.values()).size, 4, 'every acl has its own id');
+    const moved = await ids(['x', 'h', 'g'], ['g']);
+    for (const key of ['a:g', 'a:h', 'b:g']) assert.equal(moved.get(key), first.get(key), key);
+  });
+
+  test('acl cannot be applied to a consumer (Kong: no consumer field)', async () => {
+    await assert.rejects(
+      runPlugin(
+        plugin,
+        { allow: ['g'] },
+        {},
+        { consumers: [{ username: 'a', plugins: [{ name: 'acl', config: { allow: ['g'] } }] }] },
+      ),
+      (e: unknown) => e instanceof ConfigError && /plugin 'acl' cannot be applied to a consumer/.test(e.message),
+    );
   });
 });
