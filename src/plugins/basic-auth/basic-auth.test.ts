@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { until } from '../../../test/support/wait.ts';
 import { entityId } from '../../config/ids.ts';
-import type { TestGateway } from '../../testing/index.ts';
+import { ConfigError } from '../../errors.ts';
+import { runPlugin, type TestGateway } from '../../testing/index.ts';
 import { kongPasswordHash } from './entities.ts';
-import { parseBasic } from './index.ts';
+import plugin, { parseBasic } from './index.ts';
 
 type Echo = { headers: Record<string, string> };
 const basic = (user: string, password: string, scheme = 'Basic') =>
@@ -137,6 +139,17 @@ describe('basic-auth', () => {
     );
   });
 
+  test('a refusal is logged as basic-auth INVALID_CREDENTIALS, with or without a header', async () => {
+    for (const headers of [{}, { authorization: basic('alice', 'nope') }]) {
+      const res = await get('/basic', headers);
+      await res.json();
+      const id = res.headers.get('x-request-id');
+      await until('the access line', () => gw.logs.some((l) => l.type === 'access' && l.request_id === id), 10_000);
+      const line = gw.logs.find((l) => l.type === 'access' && l.request_id === id)!;
+      assert.deepEqual([res.status, line.source, line.reason], [401, 'basic-auth', 'INVALID_CREDENTIALS']);
+    }
+  });
+
   test('hide_credentials removes the Authorization header before the upstream', async () => {
     const res = await get('/hidden', { authorization: basic('alice', 'open sesame: with colon') });
     assert.equal(res.status, 200);
@@ -233,4 +246,55 @@ test('_transform: false: passwords are Kong hashes only; a plain one is a locate
       return true;
     },
   );
+});
+
+describe('basic-auth credentials as the plugin gets them', () => {
+  const ID = '11111111-2222-4333-8444-555555555555';
+  const HASH = kongPasswordHash('pw', ID);
+  const login = (password: string, user: string, given: string) =>
+    runPlugin(
+      plugin,
+      {},
+      { headers: { authorization: basic(user, given) } },
+      { consumers: [{ id: ID, username: 'u', basicauth_credentials: [{ id: ID, username: user, password }] }] },
+    );
+
+  test('the credential is a basic-auth one of its consumer, identified by its username', async () => {
+    const r = await login('pw', 'u@example.com', 'pw');
+    assert.equal(r.consumer?.id, ID);
+    assert.deepEqual(r.credential, { id: ID, type: 'basic-auth', identifier: 'u@example.com', consumer_id: ID });
+  });
+
+  test("Kong's hash in upper case is a hash too; 41 characters of hex and more are a plain password", async () => {
+    assert.equal((await login(HASH.toUpperCase(), 'u', 'pw')).consumer?.id, ID, 'the password behind the hash');
+    assert.equal((await login(HASH.toUpperCase(), 'u', HASH.toUpperCase())).consumer?.id, ID, 'the hash as written');
+    for (const password of [`x${HASH}`, `${HASH}0`]) {
+      assert.equal((await login(password, 'u', password)).consumer?.id, ID, password);
+      assert.equal((await login(password, 'u', 'pw')).status, 401, `${password} is not a hash of pw`);
+    }
+  });
+
+  test('a username with a colon loads with a located warning (it can never authenticate)', async () => {
+    const { loadConfigText } = await import('../../config/load.ts');
+    const text = `_format_version: "3.0"\nconsumers:\n  - username: u\n    basicauth_credentials: [{ username: "a:b", password: pw }]\n`;
+    const c = await loadConfigText(text, 'colon.yaml', { env: {} });
+    assert.deepEqual(
+      c.source.warnings.map((w) => [w.severity, w.path, w.message]),
+      [
+        [
+          'warning',
+          'consumers[0].basicauth_credentials[0].username',
+          "this credential can never authenticate: the Authorization header separates username and password at the first ':'",
+        ],
+      ],
+    );
+    assert.equal((await login('pw', 'a:b', 'pw')).status, 401);
+  });
+
+  test('basic-auth cannot be applied to a consumer (Kong: no consumer field)', async () => {
+    await assert.rejects(
+      runPlugin(plugin, {}, {}, { consumers: [{ username: 'a', plugins: [{ name: 'basic-auth' }] }] }),
+      (e: unknown) => e instanceof ConfigError && /plugin 'basic-auth' cannot be applied to a consumer/.test(e.message),
+    );
+  });
 });
