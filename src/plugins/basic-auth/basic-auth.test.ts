@@ -140,7 +140,7 @@ describe('basic-auth', () => {
   });
 
   test('a refusal is logged as basic-auth INVALID_CREDENTIALS, with or without a header', async () => {
-    for (const headers of [{}, { authorization: basic('alice', 'nope') }]) {
+    for (const headers of [{}, { authorization: basic('alice', 'nope') }] as Record<string, string>[]) {
       const res = await get('/basic', headers);
       await res.json();
       const id = res.headers.get('x-request-id');
@@ -279,7 +279,7 @@ describe('basic-auth credentials as the plugin gets them', () => {
     const text = `_format_version: "3.0"\nconsumers:\n  - username: u\n    basicauth_credentials: [{ username: "a:b", password: pw }]\n`;
     const c = await loadConfigText(text, 'colon.yaml', { env: {} });
     assert.deepEqual(
-      c.source.warnings.map((w) => [w.severity, w.path, w.message]),
+      (c.source.warnings ?? []).map((w) => [w.severity, w.path, w.message]),
       [
         [
           'warning',
