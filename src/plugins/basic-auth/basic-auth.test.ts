@@ -291,6 +291,42 @@ describe('basic-auth credentials as the plugin gets them', () => {
     assert.equal((await login('pw', 'a:b', 'pw')).status, 401);
   });
 
+  test('a username belongs to one credential only', async () => {
+    await assert.rejects(
+      runPlugin(
+        plugin,
+        {},
+        {},
+        {
+          consumers: [
+            { username: 'a', basicauth_credentials: [{ username: 'u', password: 'p1' }] },
+            { username: 'b', basicauth_credentials: [{ username: 'u', password: 'p2' }] },
+          ],
+        },
+      ),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /consumers\[1\]\.basicauth_credentials\[0\]\.username: uniqueness violation: .* username set to 'u'/.test(
+          e.message,
+        ),
+    );
+  });
+
+  test('a credential whose consumer does not exist is that one problem, not a failed hash', async () => {
+    const { loadConfigText } = await import('../../config/load.ts');
+    const text = '_format_version: "3.0"\nbasicauth_credentials: [{ consumer: ghost, username: u, password: pw }]\n';
+    await assert.rejects(
+      loadConfigText(text, 'ghost.yaml', { env: {} }),
+      (err: Error & { issues?: { path: string; message: string }[] }) => {
+        assert.deepEqual(
+          err.issues?.map((i) => [i.path, i.message]),
+          [['basicauth_credentials[0].consumer', "invalid reference 'consumer: ghost' (no such entry in 'consumers')"]],
+        );
+        return true;
+      },
+    );
+  });
+
   test('basic-auth cannot be applied to a consumer (Kong: no consumer field)', async () => {
     await assert.rejects(
       runPlugin(plugin, {}, {}, { consumers: [{ username: 'a', plugins: [{ name: 'basic-auth' }] }] }),
