@@ -5,7 +5,8 @@
 
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,6 +14,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { startGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { TestCa, tool } from '../tls/support.ts';
 import { Client, decodeHeader, type Echo, login, oidcConfig, rawFetch, type Stack, startStack } from './helpers.ts';
 
 function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
@@ -67,12 +69,17 @@ type Json = Record<string, unknown>;
 /**
  * An HTTP proxy to the IdP (Host kept, so the IdP names its endpoints after the proxy) whose JWKS
  * endpoint fails: discovery works, the signing keys can never be fetched. `rewrite` changes the
- * JSON answers of some paths (an IdP that publishes no JWKS, one whose clock runs behind).
+ * JSON answers of some paths (an IdP that publishes no JWKS, one whose clock runs behind). With
+ * `tls` it is an https server with that certificate, and passes the JWKS through.
  */
-async function idpProxy(idpUrl: string, rewrite: Record<string, (body: Json) => Json> = {}) {
+async function idpProxy(
+  idpUrl: string,
+  rewrite: Record<string, (body: Json) => Json> = {},
+  tls?: { key: string; cert: string },
+) {
   const target = new URL(idpUrl);
-  const server = createServer((req, res) => {
-    if (req.url?.startsWith('/jwks')) {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (tls === undefined && req.url?.startsWith('/jwks')) {
       res.writeHead(503).end();
       return;
     }
@@ -93,11 +100,12 @@ async function idpProxy(idpUrl: string, rewrite: Record<string, (body: Json) => 
     );
     up.on('error', () => res.destroy());
     req.pipe(up);
-  });
+  };
+  const server = tls === undefined ? createServer(handler) : createHttpsServer(tls, handler);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`,
     close: () => server.close(),
   };
 }
@@ -307,6 +315,60 @@ describe('oidc bearer_only', () => {
       await gw.close();
       proxy.close();
       noKeys.close();
+    }
+  });
+
+  test('ssl_verify: false reaches an https IdP whose certificate is not trusted (discovery and signing keys); verified, the same IdP is unreachable (503)', async (t) => {
+    const missing = tool('openssl');
+    if (missing !== false) return t.skip(missing);
+    // A certificate from a CA nobody trusts, made for this test.
+    const leaf = new TestCa('Untrusted IdP CA').issue('idp', ['localhost']);
+    let base = '';
+    // The IdP behind the proxy names its endpoints http://; through TLS they are https://.
+    const proxy = await idpProxy(
+      stack.idp.issuer,
+      {
+        '/.well-known/openid-configuration': (doc) =>
+          JSON.parse(JSON.stringify(doc).replaceAll(base.replace('https:', 'http:'), base)) as Json,
+      },
+      leaf,
+    );
+    base = proxy.url;
+    const plugin = oidcConfig(stack.idp, {
+      discovery: `${proxy.url}/.well-known/openid-configuration`,
+      bearer_only: true,
+      bearer_jwt_auth_allowed_auds: [stack.idp.audience],
+    });
+    const gw = await startGateway({
+      config: serviceConfig(
+        [
+          { name: 'insecure', paths: ['/insecure/'] },
+          { name: 'verified', paths: ['/verified/'] },
+        ],
+        {
+          extra: {
+            plugins: [
+              { name: 'oidc', route: 'insecure', config: { ...plugin, ssl_verify: false } },
+              { name: 'oidc', route: 'verified', config: plugin },
+            ],
+          },
+        },
+      ),
+    });
+    try {
+      const token = await stack.idp.clientCredentialsToken();
+      const res = await api(`${gw.url}/insecure/things`, token);
+      assert.equal(res.status, 200, 'the token is verified with keys fetched over the untrusted TLS');
+      const echo = (await res.json()) as Echo;
+      assert.equal(decodeHeader(echo.headers['x-userinfo']).aud, stack.idp.audience);
+      assert.equal(
+        (await api(`${gw.url}/verified/things`, token)).status,
+        503,
+        'ssl_verify on: the IdP is unreachable',
+      );
+    } finally {
+      await gw.close();
+      proxy.close();
     }
   });
 });
