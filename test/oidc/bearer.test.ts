@@ -318,6 +318,35 @@ describe('oidc bearer_only', () => {
     }
   });
 
+  test("bearer_only routes of one IdP share one fetch of its signing keys (the gateway's shared JWKS cache)", async () => {
+    const plugin = oidcConfig(stack.idp, { bearer_only: true, bearer_jwt_auth_allowed_auds: [stack.idp.audience] });
+    const before = stack.idp.jwksRequests;
+    const gw = await startGateway({
+      config: serviceConfig(
+        [
+          { name: 'one', paths: ['/one/'] },
+          { name: 'two', paths: ['/two/'] },
+        ],
+        {
+          extra: {
+            plugins: [
+              { name: 'oidc', route: 'one', config: plugin },
+              { name: 'oidc', route: 'two', config: { ...plugin, realm: 'two' } },
+            ],
+          },
+        },
+      ),
+    });
+    try {
+      const token = await stack.idp.clientCredentialsToken();
+      assert.equal((await api(`${gw.url}/one/x`, token)).status, 200);
+      assert.equal((await api(`${gw.url}/two/x`, token)).status, 200);
+      assert.equal(stack.idp.jwksRequests - before, 1, 'one JWKS fetch for both routes');
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('ssl_verify: false reaches an https IdP whose certificate is not trusted (discovery and signing keys); verified, the same IdP is unreachable (503)', async (t) => {
     const missing = tool('openssl');
     if (missing !== false) return t.skip(missing);
