@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Idp, startIdp } from '../../../test/support/idp.ts';
+import { Client, loginAtIdp } from '../../../test/oidc/helpers.ts';
+import { DEFAULT_WEB_CLIENT, type Idp, startIdp } from '../../../test/support/idp.ts';
 import { type PluginRunner, startPlugin } from '../../testing/index.ts';
 import oidc, { type SessionPayload, sessionBinding } from './index.ts';
 import { SessionSealer } from './session.ts';
@@ -23,6 +24,17 @@ function baseConfig(idp: Idp, extra: Record<string, unknown> = {}): Record<strin
 }
 
 const logLines = (runner: PluginRunner, msg: string) => runner.logs.filter((l) => l.msg === msg);
+/** What a browser sends when it navigates to a page. */
+const NAV = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
+const API = { accept: 'application/json' };
+const nowS = () => Math.floor(Date.now() / 1000);
+const setCookies = (r: { responseHeaders: Record<string, unknown> }) =>
+  [r.responseHeaders['set-cookie'] ?? []].flat() as string[];
+/** The `name=value` pair of the cookie `name` among Set-Cookie values. */
+const pair = (set: string[], name: string) => set.find((c) => c.startsWith(`${name}=`))?.split(';')[0];
+/** An ID token's shape with these claims (the session only decodes it; openid-client checked it at login). */
+const idToken = (claims: Record<string, unknown>) =>
+  `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
 
 describe('oidc bearer_only through the test kit', () => {
   let idp: Idp;
@@ -212,5 +224,215 @@ describe('oidc logout through the test kit', () => {
     } finally {
       await offline.close();
     }
+  });
+});
+
+describe('oidc browser sessions through the test kit', () => {
+  let idp: Idp;
+  let config: Record<string, unknown>;
+  let runner: PluginRunner;
+  let sealer: SessionSealer;
+  const session = (extra: Partial<SessionPayload> = {}): SessionPayload => ({
+    v: 1,
+    exp: nowS() + 3600,
+    seen: nowS(),
+    sub: 'alice',
+    it: idToken({ sub: 'alice', email: 'alice@example.com' }),
+    at: 'access-token-1',
+    ate: null,
+    user: { sub: 'alice', preferred_username: 'alice' },
+    ...extra,
+  });
+  const cookieFor = async (p: unknown) => `oidc_session=${await sealer.seal(p)}`;
+
+  /** Logs in through the plugin and the IdP's forms; returns the session cookie header. */
+  async function kitLogin(
+    plugin: PluginRunner,
+    path = '/',
+    query = '',
+  ): Promise<{ cookie: string; location: unknown }> {
+    const start = await plugin.run({ path, query, headers: NAV });
+    assert.equal(start.status, 302, 'sent to the IdP');
+    const loginCookie = pair(setCookies(start), 'oidc_session_login');
+    assert.ok(loginCookie !== undefined, 'a login cookie is set');
+    const callback = new URL(await loginAtIdp(new Client(), String(start.responseHeaders.location), idp));
+    const done = await plugin.run({
+      path: callback.pathname,
+      query: callback.search.slice(1),
+      headers: { ...NAV, cookie: loginCookie },
+    });
+    assert.equal(done.status, 302, `login completed: ${JSON.stringify(done.body)}`);
+    const cookie = pair(setCookies(done), 'oidc_session');
+    assert.ok(cookie !== undefined, 'a session cookie is set');
+    return { cookie, location: done.responseHeaders.location };
+  }
+
+  before(async () => {
+    idp = await startIdp();
+    await idp.setClient({ ...DEFAULT_WEB_CLIENT, redirect_uris: ['http://localhost/cb', 'https://localhost/cb'] });
+    config = baseConfig(idp, {
+      scope: 'openid email profile offline_access',
+      authorization_params: { prompt: 'consent' },
+    });
+    runner = await startPlugin(oidc, config);
+    sealer = new SessionSealer(
+      [SECRET],
+      sessionBinding(idp.webClient.client_id, config.discovery as string, 'oidc_session'),
+    );
+  });
+  after(async () => {
+    await runner?.close();
+    await idp?.close();
+  });
+
+  test('a session cookie that opens but is not a session of this plugin (version, sub, user) is no session', async () => {
+    const good = session();
+    for (const bad of [
+      { ...good, v: 2 },
+      { ...good, sub: 7 },
+      { ...good, user: null },
+      { ...good, user: 'alice' },
+    ]) {
+      const r = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(bad) } });
+      assert.equal(r.status, 401, JSON.stringify(bad).slice(0, 60));
+      assert.deepEqual(
+        setCookies(r),
+        ['oidc_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0'],
+        'and it is cleared',
+      );
+    }
+    const ok = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(good) } });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.credential?.identifier, 'alice');
+  });
+
+  test('the upstream gets the session headers unless disabled, no X-ID-Token without an ID token, and none of our cookies', async () => {
+    const r = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(session()) } });
+    assert.equal(r.upstreamHeaders['x-access-token'], 'access-token-1');
+    assert.deepEqual(JSON.parse(Buffer.from(String(r.upstreamHeaders['x-id-token']), 'base64').toString()), {
+      sub: 'alice',
+      email: 'alice@example.com',
+    });
+    assert.equal(typeof r.upstreamHeaders['x-userinfo'], 'string');
+    assert.equal(r.upstreamHeaders.cookie, undefined, 'only the session cookie: no Cookie header upstream');
+    assert.equal(r.claims?.email, 'alice@example.com', "the ID token's claims for later plugins");
+
+    const noId = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(session({ it: '' })) } });
+    assert.equal(noId.status, 200);
+    assert.equal(noId.upstreamHeaders['x-id-token'], undefined);
+
+    const quiet = await startPlugin(oidc, {
+      ...config,
+      disable_access_token_header: true,
+      disable_id_token_header: true,
+      disable_userinfo_header: true,
+    });
+    try {
+      const q = await quiet.run({ path: '/page', headers: { ...API, cookie: await cookieFor(session()) } });
+      assert.equal(q.status, 200);
+      for (const h of ['x-access-token', 'x-id-token', 'x-userinfo']) assert.equal(q.upstreamHeaders[h], undefined, h);
+      assert.equal(q.credential?.identifier, 'alice');
+    } finally {
+      await quiet.close();
+    }
+  });
+
+  test("a re-sealed session keeps the session's remaining lifetime as Max-Age (Secure over https), after the upstream's own Set-Cookie", async () => {
+    const exp = nowS() + 1000;
+    const cookie = await cookieFor(session({ exp, seen: nowS() - 120 }));
+    for (const [scheme, upstream] of [
+      ['http', 'up=1'],
+      ['https', ['up=1', 'up2=2']],
+    ] as const) {
+      const r = await runner.run({
+        path: '/page',
+        scheme,
+        headers: { ...API, cookie },
+        upstream: { headers: { 'set-cookie': upstream } },
+      });
+      const set = setCookies(r);
+      assert.deepEqual(set.slice(0, [upstream].flat().length), [upstream].flat(), "the upstream's cookies first");
+      const ours = set.find((c) => c.startsWith('oidc_session='));
+      const maxAge = Number(/Max-Age=(\d+)/.exec(ours ?? '')?.[1]);
+      assert.ok(maxAge <= 1000 && maxAge >= 990, `Max-Age ${maxAge}`);
+      assert.equal(ours?.endsWith('; Secure'), scheme === 'https', ours);
+    }
+  });
+
+  test('a session the gateway has seen is refused once its lifetime is over', async () => {
+    const exp = nowS() + 2;
+    const cookie = await cookieFor(session({ exp }));
+    assert.equal((await runner.run({ path: '/page', headers: { ...API, cookie } })).status, 200);
+    // Waits for the clock to reach the session's end (an event, not a guess at a duration).
+    while (Date.now() < exp * 1000) await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await runner.run({ path: '/page', headers: { ...API, cookie } })).status, 401);
+  });
+
+  test('unauth_action deny answers a page 401 instead of a login; a login keeps the query of the page asked for', async () => {
+    const deny = await startPlugin(oidc, { ...config, unauth_action: 'deny' });
+    try {
+      const r = await deny.run({ path: '/page', headers: NAV });
+      assert.equal(r.status, 401);
+      assert.equal(r.responseHeaders['set-cookie'], undefined, 'nothing to clear');
+    } finally {
+      await deny.close();
+    }
+    const { location } = await kitLogin(runner, '/page', 'x=1&y=2');
+    assert.equal(location, '/page?x=1&y=2');
+  });
+
+  test('a login started over https: the login cookie is Secure, the redirect_uri https; the IdP unreachable is a 503', async () => {
+    const start = await runner.run({ path: '/page', scheme: 'https', headers: NAV });
+    const to = new URL(String(start.responseHeaders.location));
+    assert.equal(to.searchParams.get('redirect_uri'), 'https://localhost/cb');
+    assert.equal(to.searchParams.get('scope'), 'openid email profile offline_access');
+    assert.equal(to.searchParams.get('prompt'), 'consent');
+    assert.equal(start.responseHeaders['cache-control'], 'no-store');
+    const login = setCookies(start).find((c) => c.startsWith('oidc_session_login='));
+    assert.match(login ?? '', /; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600; Secure$/);
+
+    const offline = await startPlugin(oidc, {
+      ...config,
+      discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
+    });
+    try {
+      const r = await offline.run({ path: '/page', headers: NAV });
+      assert.equal(r.status, 503);
+    } finally {
+      await offline.close();
+    }
+  });
+
+  test('refresh: within refresh_leeway the token is refreshed ahead; concurrent requests share one refresh', async () => {
+    const { cookie } = await kitLogin(runner);
+    const opened = await sealer.open<SessionPayload>(cookie.slice('oidc_session='.length));
+    assert.ok(opened?.payload.rt !== undefined, 'the session holds a refresh token');
+    // Still valid for 30 s, inside the default 60 s leeway. The IdP's ID token of this second would
+    // be the same bytes again (RS256 is deterministic): the session's is replaced to tell them apart.
+    const oldIt = idToken({ sub: 'alice', before: 'refresh' });
+    const due = await cookieFor({ ...opened.payload, ate: nowS() + 30, it: oldIt });
+    const [a, b] = await Promise.all([
+      runner.run({ path: '/page', headers: { ...API, cookie: due } }),
+      runner.run({ path: '/page', headers: { ...API, cookie: due } }),
+    ]);
+    assert.notEqual(a.upstreamHeaders['x-access-token'], opened.payload.at, 'a new access token');
+    assert.equal(a.upstreamHeaders['x-access-token'], b.upstreamHeaders['x-access-token'], 'one refresh for both');
+    const refreshed = await sealer.open<SessionPayload>(
+      pair(setCookies(a), 'oidc_session')!.slice('oidc_session='.length),
+    );
+    const ate = refreshed?.payload.ate ?? 0;
+    assert.ok(ate > nowS() + 60, `the new expiry is stored (${ate})`);
+    assert.notEqual(refreshed?.payload.it, oldIt, "the refresh answer's ID token is stored");
+    assert.equal(refreshed?.payload.it.split('.').length, 3);
+  });
+
+  test('a refresh that fails while the access token is still valid keeps the session, and is not retried at once', async () => {
+    const cookie = await cookieFor(session({ ate: nowS() + 30, rt: 'revoked-or-unknown-refresh-token' }));
+    for (let i = 0; i < 2; i++) {
+      const r = await runner.run({ path: '/page', headers: { ...API, cookie } });
+      assert.equal(r.status, 200, `request ${i + 1}`);
+      assert.equal(r.upstreamHeaders['x-access-token'], 'access-token-1');
+    }
+    assert.equal(logLines(runner, 'oidc token refresh failed').length, 1, 'one refresh attempt');
   });
 });
