@@ -76,8 +76,9 @@ describe('oidc bearer_only through the test kit', () => {
   });
 
   test('a filtered path passes without a token and without identity; others still need one', async () => {
-    const open = await runner.run({ path: '/open/page' });
+    const open = await runner.run({ path: '/open/page', headers: { cookie: 'theirs=1' } });
     assert.equal(open.exited, false, 'a filtered path reaches the upstream');
+    assert.equal(open.upstreamHeaders.cookie, 'theirs=1', 'with the Cookie header of a request without our cookies');
     assert.equal(open.credential, null);
     assert.equal((await runner.run({ path: '/opening' })).status, 401, 'filters match the whole path');
   });
@@ -268,9 +269,11 @@ describe('oidc browser sessions through the test kit', () => {
   }
 
   before(async () => {
-    idp = await startIdp();
+    // A new refresh token on every refresh, as Auth0 with rotation does.
+    idp = await startIdp({ providerConfig: { rotateRefreshToken: true } });
     await idp.setClient({ ...DEFAULT_WEB_CLIENT, redirect_uris: ['http://localhost/cb', 'https://localhost/cb'] });
     config = baseConfig(idp, {
+      filters: ['/public/.*'],
       scope: 'openid email profile offline_access',
       authorization_params: { prompt: 'consent' },
     });
@@ -292,8 +295,10 @@ describe('oidc browser sessions through the test kit', () => {
       { ...good, sub: 7 },
       { ...good, user: null },
       { ...good, user: 'alice' },
+      'forged',
     ]) {
-      const r = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(bad) } });
+      const cookie = bad === 'forged' ? 'oidc_session=forged' : await cookieFor(bad);
+      const r = await runner.run({ path: '/page', headers: { ...API, cookie } });
       assert.equal(r.status, 401, JSON.stringify(bad).slice(0, 60));
       assert.deepEqual(
         setCookies(r),
@@ -307,14 +312,22 @@ describe('oidc browser sessions through the test kit', () => {
   });
 
   test('the upstream gets the session headers unless disabled, no X-ID-Token without an ID token, and none of our cookies', async () => {
-    const r = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(session()) } });
+    const cookie = await cookieFor(session());
+    const r = await runner.run({ path: '/page', headers: { ...API, cookie } });
     assert.equal(r.upstreamHeaders['x-access-token'], 'access-token-1');
+    assert.deepEqual(setCookies(r), [], 'a session seen just now is not re-sealed');
     assert.deepEqual(JSON.parse(Buffer.from(String(r.upstreamHeaders['x-id-token']), 'base64').toString()), {
       sub: 'alice',
       email: 'alice@example.com',
     });
     assert.equal(typeof r.upstreamHeaders['x-userinfo'], 'string');
     assert.equal(r.upstreamHeaders.cookie, undefined, 'only the session cookie: no Cookie header upstream');
+    const mixed = await runner.run({ path: '/page', headers: { ...API, cookie: `theirs=1; ${cookie}; other=2` } });
+    assert.equal(mixed.upstreamHeaders.cookie, 'theirs=1; other=2', "the upstream's own cookies go on");
+    // A session the gateway knows, due for nothing, is answered without waiting on a promise.
+    assert.equal(mixed.async.access, false, 'the known session takes the synchronous path');
+    const open = await runner.run({ path: '/public/x', headers: API });
+    assert.equal(open.exited, false, 'a filtered path needs no session');
     assert.equal(r.claims?.email, 'alice@example.com', "the ID token's claims for later plugins");
 
     const noId = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(session({ it: '' })) } });
@@ -356,6 +369,9 @@ describe('oidc browser sessions through the test kit', () => {
       const maxAge = Number(/Max-Age=(\d+)/.exec(ours ?? '')?.[1]);
       assert.ok(maxAge <= 1000 && maxAge >= 990, `Max-Age ${maxAge}`);
       assert.equal(ours?.endsWith('; Secure'), scheme === 'https', ours);
+      const next = await runner.run({ path: '/page', scheme, headers: { ...API, cookie: ours!.split(';')[0]! } });
+      assert.equal(next.status, 200);
+      assert.deepEqual(setCookies(next), [], 'the re-sealed cookie is current: not re-sealed again');
     }
   });
 
@@ -398,6 +414,9 @@ describe('oidc browser sessions through the test kit', () => {
     try {
       const r = await offline.run({ path: '/page', headers: NAV });
       assert.equal(r.status, 503);
+      const due = await cookieFor(session({ ate: nowS() - 5, rt: 'refresh-token' }));
+      const api = await offline.run({ path: '/page', headers: { ...API, cookie: due } });
+      assert.equal(api.status, 401, 'an expired access token that cannot be refreshed ends the session');
     } finally {
       await offline.close();
     }
@@ -407,6 +426,15 @@ describe('oidc browser sessions through the test kit', () => {
     const { cookie } = await kitLogin(runner);
     const opened = await sealer.open<SessionPayload>(cookie.slice('oidc_session='.length));
     assert.ok(opened?.payload.rt !== undefined, 'the session holds a refresh token');
+    const far = await runner.run({
+      path: '/page',
+      headers: { ...API, cookie: await cookieFor({ ...opened.payload, seen: nowS() - 1 }) },
+    });
+    assert.equal(
+      far.upstreamHeaders['x-access-token'],
+      opened.payload.at,
+      'an access token far from expiry is not refreshed',
+    );
     // Still valid for 30 s, inside the default 60 s leeway. The IdP's ID token of this second would
     // be the same bytes again (RS256 is deterministic): the session's is replaced to tell them apart.
     const oldIt = idToken({ sub: 'alice', before: 'refresh' });
@@ -424,15 +452,30 @@ describe('oidc browser sessions through the test kit', () => {
     assert.ok(ate > nowS() + 60, `the new expiry is stored (${ate})`);
     assert.notEqual(refreshed?.payload.it, oldIt, "the refresh answer's ID token is stored");
     assert.equal(refreshed?.payload.it.split('.').length, 3);
+    assert.ok(
+      refreshed?.payload.rt !== undefined && refreshed.payload.rt !== opened.payload.rt,
+      'the rotated refresh token is stored',
+    );
   });
 
   test('a refresh that fails while the access token is still valid keeps the session, and is not retried at once', async () => {
+    const noRefresh = await cookieFor(session({ ate: nowS() + 30 }));
+    assert.equal((await runner.run({ path: '/page', headers: { ...API, cookie: noRefresh } })).status, 200);
     const cookie = await cookieFor(session({ ate: nowS() + 30, rt: 'revoked-or-unknown-refresh-token' }));
     for (let i = 0; i < 2; i++) {
       const r = await runner.run({ path: '/page', headers: { ...API, cookie } });
       assert.equal(r.status, 200, `request ${i + 1}`);
       assert.equal(r.upstreamHeaders['x-access-token'], 'access-token-1');
     }
-    assert.equal(logLines(runner, 'oidc token refresh failed').length, 1, 'one refresh attempt');
+    const failed = logLines(runner, 'oidc token refresh failed');
+    assert.equal(failed.length, 1, 'one refresh attempt, none without a refresh token');
+    assert.equal(failed[0]?.sub, 'alice');
+    assert.match(String(failed[0]?.error), /invalid_grant/);
+    const expired = await cookieFor(session({ ate: nowS() - 5, rt: 'another-revoked-refresh-token' }));
+    assert.equal(
+      (await runner.run({ path: '/page', headers: { ...API, cookie: expired } })).status,
+      401,
+      'expired and not refreshed',
+    );
   });
 });
