@@ -91,15 +91,16 @@ describe('jwt with JWKS credentials', () => {
     assert.equal(past.status, 200, 'an nbf in the past passes');
   });
 
-  test('a key set that cannot be fetched: 401 Invalid key/secret, and the error logged with the credential', async () => {
+  test('a key set that cannot be fetched in jwks_timeout_ms: 401 Invalid key/secret, and the error logged with the credential', async () => {
+    // An endpoint that never answers: the fetch ends at the plugin's deadline.
     const gone = await listen(() => undefined);
-    await gone.close();
+    after(() => gone.close());
     const down = await plugin(`${gone.url}/jwks`, { jwks_timeout_ms: 1000 });
     const r = await down.run(bearer(await sign({ exp: now() + 60 }, a.privateKey, 'a')));
     assert.deepEqual([r.status, r.body], [401, { message: 'Invalid key/secret' }]);
     const line = down.logs.find((l) => l.msg === 'no keys to verify a token: the JWKS could not be fetched');
     assert.equal(line?.level, 'error');
     assert.equal(line?.credential, ISSUER);
-    assert.match(String(line?.error), new RegExp(`^fetching ${gone.url}/jwks failed: `));
+    assert.equal(line?.error, `fetching ${gone.url}/jwks failed: no complete response within 1000 ms`);
   });
 });

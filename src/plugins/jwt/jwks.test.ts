@@ -143,6 +143,8 @@ describe('jwt with a misbehaving JWKS endpoint', () => {
               username: 'client-a',
               jwt_secrets: [{ key: ISSUER, algorithm: 'RS256', jwks_uri: `${jwks.url}/.well-known/jwks.json` }],
             },
+            // A static-key credential beside it has no dependency to report.
+            { username: 'client-b', jwt_secrets: [{ key: 'static', secret: 'a-static-hmac-secret-0123456789' }] },
           ],
         },
       },
@@ -155,8 +157,11 @@ describe('jwt with a misbehaving JWKS endpoint', () => {
   });
 
   test('the JWKS is fetched at the open step, and its health shows in /status', async () => {
+    await until('the open step to fetch the JWKS before any token', () => jwks.requests > 0, 10_000);
     assert.equal(await call(gw, await token('k1')), 200);
-    const [dep] = await dependencies(gw);
+    const deps = await dependencies(gw);
+    assert.equal(deps.length, 1, 'one JWKS, nothing for the static key');
+    const [dep] = deps;
     assert.equal(dep?.plugin, 'jwt');
     assert.equal(dep?.kind, 'jwks');
     assert.equal(dep?.target, `${jwks.url}/.well-known/jwks.json`);

@@ -211,6 +211,7 @@ describe('jwt (Kong 3 behaviour)', () => {
   test('run_on_preflight false lets OPTIONS through; true authenticates it', async () => {
     const off = await plugin({ run_on_preflight: false });
     assert.equal((await run(off, { method: 'OPTIONS' })).status, 200);
+    assert.equal((await run(off, { method: 'GET' })).status, 401, 'only OPTIONS skips authentication');
     const r = await run(h, { method: 'OPTIONS' });
     assert.deepEqual([r.status, r.body], [401, { message: 'Unauthorized' }]);
   });
@@ -284,6 +285,10 @@ describe('jwt (Kong 3 behaviour)', () => {
     const hp = await plugin({});
     const r = await run(hp, { headers: bearer(await sign({ iss: 'hs-key', exp: now() - 10 })) });
     assert.equal(r.status, 200);
+    for (const nbf of [now() + 600, 'later']) {
+      const early = await run(hp, { headers: bearer(await sign({ iss: 'hs-key', nbf })) });
+      assert.equal(early.status, 200, `nbf ${nbf} is not checked either`);
+    }
     assert.ok(hp.logs.some((l) => l.level === 'warn' && String(l.msg).includes("'exp'")));
   });
 
@@ -376,6 +381,10 @@ describe('jwt (Kong 3 behaviour)', () => {
       const r = await run(h, { headers: bearer(await sign({ iss }, 'HS256', Buffer.from(SECRET), { iss: 'hs-key' })) });
       assert.equal(r.consumer?.username, 'jwt_tests_consumer', String(iss));
     }
+    for (const iss of [null, false]) {
+      const r = await run(h, { headers: bearer(await sign({ iss }, 'HS256', Buffer.from(SECRET), { iss })) });
+      assert.deepEqual(r.body, { message: "No mandatory 'iss' in claims" }, `${iss} in the claims and the header`);
+    }
     const zero = await run(h, {
       headers: bearer(await sign({ iss: 0 }, 'HS256', Buffer.from(SECRET), { iss: 'hs-key' })),
     });
@@ -392,6 +401,8 @@ describe('jwt (Kong 3 behaviour)', () => {
     assert.equal((await run(custom, { headers: { cookie: `other=1; crumble= ${t} ;x=2` } })).status, 200);
     const empty = await run(h, { query: 'jwt=', headers: bearer(t) });
     assert.equal(empty.status, 200, 'an empty jwt parameter beside a token is not a second token');
+    const basic = await run(h, { query: `jwt=${t}`, headers: { authorization: 'Basic dXNlcjpwdw==' } });
+    assert.equal(basic.status, 200, 'an Authorization header without a bearer token is not a second token');
   });
 
   test("bearerToken: what Kong's \\s*[Bb]earer\\s+(.+) captures", () => {
@@ -416,6 +427,8 @@ describe('jwt (Kong 3 behaviour)', () => {
       ['BearerX Bearer abc', 'abc'],
       ['Bearer_bearer abc', 'abc'],
       ['xBearer abc', 'abc'],
+      ['Banana abc', null],
+      ['bxxxxx\tabc', null],
     ];
     for (const [value, token] of cases) assert.equal(bearerToken(value), token, JSON.stringify(value));
   });
@@ -428,6 +441,8 @@ describe('jwt (Kong 3 behaviour)', () => {
     const warned = (r: PluginRunner) => r.logs.some((l) => l.level === 'warn' && String(l.msg).includes("'exp'"));
     assert.equal(warned(quiet), false, 'JWKS credentials always verify exp');
     assert.equal(warned(await plugin({ claims_to_verify: ['exp'] })), false, 'exp verified');
+    const mixed = await plugin({}, [...jwksOnly, CONSUMERS[0]!]);
+    assert.equal(warned(mixed), true, 'one static-key credential is enough for the warning');
   });
 
   test('a credential with both rsa_public_key and jwks_uri is a config error naming it', async () => {
@@ -441,7 +456,15 @@ describe('jwt (Kong 3 behaviour)', () => {
       plugin({}, both),
       (e: unknown) =>
         e instanceof ConfigError &&
-        /jwt credential "k2" of consumer "twice": give rsa_public_key or jwks_uri, not both/.test(e.message),
+        e.message === 'config: jwt credential "k2" of consumer "twice": give rsa_public_key or jwks_uri, not both',
+    );
+  });
+
+  test('jwt cannot be applied to a consumer (Kong: no consumer field)', async () => {
+    const scoped = [{ username: 'scoped', plugins: [{ name: 'jwt' }] }];
+    await assert.rejects(
+      plugin({}, scoped),
+      (e: unknown) => e instanceof ConfigError && /plugin 'jwt' cannot be applied to a consumer/.test(e.message),
     );
   });
 
