@@ -126,6 +126,7 @@ describe('JwksCache', { concurrency: true }, () => {
       [{ kty: 'EC', crv: 'Ed25519' }, 'EdDSA', false],
       [{ kty: 'oct' }, 'HS256', false],
       [{ kty: 'RSA' }, 'HS256', false],
+      [{ kty: 'OKP', crv: 'Ed25519' }, 'HS256', false],
     ];
     for (const [key, alg, fits] of cases) assert.equal(jwkFitsAlg(key, alg), fits, `${JSON.stringify(key)} ${alg}`);
   });
@@ -284,7 +285,7 @@ describe('JwksCache', { concurrency: true }, () => {
 
   test('a stale set is refreshed in the background: after maxAgeSeconds, at most once a second or per cooldown', async () => {
     const peer = await newPeer();
-    const eager = new JwksCache(`${peer.url}/jwks`, http, { maxAgeSeconds: 0, cooldownSeconds: 0 });
+    const eager = new JwksCache(`${peer.url}/jwks`, http, { maxAgeSeconds: 0.5, cooldownSeconds: 0 });
     const fresh = new JwksCache(`${peer.url}/jwks`, http, { cooldownSeconds: 0 });
     const slow = new JwksCache(`${peer.url}/jwks`, http, { maxAgeSeconds: 0, cooldownSeconds: 3600 });
     await Promise.all([eager.refresh(), fresh.refresh(), slow.refresh()]);
@@ -341,6 +342,10 @@ describe('JwksCache', { concurrency: true }, () => {
     const [b2] = await cache.keysFor('b2', 'RS256');
     assert.equal(cache.fetches, 2);
     assert.equal(await verifies(b2, tokenB), true, 'the new key, not the one imported from the old set');
+    // A key that fits by its type but does not import is left out, not handed on.
+    peer.body = JSON.stringify({ keys: [jwkA, { kty: 'RSA', kid: 'broken' }] });
+    assert.deepEqual(await cache.keysFor('broken', 'RS256'), []);
+    assert.equal((await cache.keysFor(undefined, 'RS256')).length, 1);
 
     const patient = new JwksCache(`${peer.url}/jwks`, http, { cooldownSeconds: 1 });
     const defaults = new JwksCache(`${peer.url}/jwks`, http);
