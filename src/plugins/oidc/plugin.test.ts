@@ -69,10 +69,29 @@ describe('oidc bearer_only through the test kit', () => {
       const r = await runner.run({ path: '/api/x', headers: { authorization } });
       assert.equal(r.status, 401, authorization);
       assert.equal(r.responseHeaders['www-authenticate'], 'Bearer realm="kong"', authorization);
+      assert.deepEqual(r.body, { message: 'Unauthorized' });
     }
     const r = await runner.run({ path: '/api/x', headers: { authorization: 'Bearer x' } });
     assert.equal(r.status, 401);
     assert.equal(r.responseHeaders['www-authenticate'], 'Bearer realm="kong", error="invalid_token"');
+    assert.deepEqual(r.body, { message: 'Unauthorized' });
+    // Signed by the IdP for another API: the audience check applies.
+    const foreign = await idp.signJwt({ iss: idp.issuer, aud: 'https://other.example', exp: nowS() + 60 });
+    const other = await runner.run({ path: '/api/x', headers: { authorization: `Bearer ${foreign}` } });
+    assert.equal(other.status, 401, 'a token for another audience');
+  });
+
+  test('bearer tokens while the IdP cannot be reached: 503', async () => {
+    const offline = await startPlugin(oidc, {
+      ...baseConfig(idp, BEARER),
+      discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
+    });
+    try {
+      const r = await offline.run({ path: '/api/x', headers: { authorization: `Bearer ${token}` } });
+      assert.equal(r.status, 503);
+    } finally {
+      await offline.close();
+    }
   });
 
   test('a filtered path passes without a token and without identity; others still need one', async () => {
@@ -160,6 +179,7 @@ describe('oidc logout through the test kit', () => {
       );
       assert.equal(cookieValue(set, 'theirs'), undefined, "the upstream's own cookie is left alone");
       assert.equal(r.responseHeaders['cache-control'], 'no-store');
+      assert.equal(r.body, '', 'a redirect without a body');
     }
   });
 
@@ -189,7 +209,11 @@ describe('oidc logout through the test kit', () => {
       end_session_endpoint: 'https://tenant.auth0.example/v2/logout',
       redirect_after_logout_uri: 'https://app.example/bye',
     });
-    const plain = await startPlugin(oidc, { ...offline, end_session_endpoint: 'https://idp.example/logout?x=1' });
+    const plain = await startPlugin(oidc, {
+      ...offline,
+      end_session_endpoint: 'https://idp.example/logout?x=1',
+      post_logout_redirect_uri: '/bye',
+    });
     try {
       const cookie = `oidc_session=${await sealer.seal(session(Math.floor(Date.now() / 1000) + 600))}`;
       const a = new URL(String((await auth0.run({ path: '/logout', headers: { cookie } })).responseHeaders.location));
@@ -202,7 +226,7 @@ describe('oidc logout through the test kit', () => {
       assert.equal(p.origin + p.pathname, 'https://idp.example/logout');
       assert.deepEqual([...p.searchParams].sort(), [
         ['client_id', idp.webClient.client_id],
-        ['post_logout_redirect_uri', 'http://localhost/'],
+        ['post_logout_redirect_uri', 'http://localhost/bye'],
         ['x', '1'],
       ]);
     } finally {
