@@ -6,6 +6,8 @@ import { startGateway, type TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
 const SECRET = 'a-shared-secret-of-enough-length-0123456789';
+const ALICE_KEY = '3f9a1c2e-6b7d-4e8f-9a0b-1c2d3e4f5a61';
+const ALICE_KEY2 = '3f9a1c2e-6b7d-4e8f-9a0b-1c2d3e4f5a62';
 
 function config(upstream: string) {
   return serviceConfig(
@@ -18,11 +20,30 @@ function config(upstream: string) {
           { name: 'key-auth', config: { anonymous: 'anonymous' } },
         ],
       },
+      {
+        // key-auth without anonymous checks the key on every request, the session's included.
+        name: 'keyed',
+        paths: ['/keyed'],
+        plugins: [
+          { name: 'session', config: { secret: SECRET } },
+          { name: 'key-auth', config: {} },
+        ],
+      },
     ],
     {
       url: upstream,
       extra: {
-        consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }, { username: 'anonymous' }],
+        consumers: [
+          {
+            username: 'alice',
+            keyauth_credentials: [
+              { id: ALICE_KEY, key: 'alice-key' },
+              { id: ALICE_KEY2, key: 'alice-key-2' },
+            ],
+          },
+          { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }] },
+          { username: 'anonymous' },
+        ],
       },
     },
   );
@@ -105,6 +126,29 @@ describe('session', () => {
     assert.equal(upstream.requests.length, before + 1);
   });
 
+  test('a session of another consumer or credential than the one authenticated is replaced, not renewed', async () => {
+    const first = await call(gw1, '/keyed', { apikey: 'alice-key' });
+    const alice = first.cookies.find((c) => c.startsWith('session='))!.split(';')[0]!;
+    const asIs = await call(gw1, '/keyed', { apikey: 'alice-key', cookie: alice });
+    assert.equal(
+      asIs.cookies.find((c) => c.startsWith('session=')),
+      undefined,
+      'the same consumer and credential: kept',
+    );
+    // Who a cookie names: the session alone authenticates on /app.
+    const holder = async (set: string[]) => {
+      const cookie = set.find((c) => c.startsWith('session='));
+      assert.ok(cookie, JSON.stringify(set));
+      const r = await call(gw1, '/app', { cookie: cookie.split(';')[0]! });
+      return [r.seen!.headers['x-consumer-username'], r.seen!.headers['x-credential-identifier']];
+    };
+    const bob = await call(gw1, '/keyed', { apikey: 'bob-key', cookie: alice });
+    assert.equal(bob.seen!.headers['x-consumer-username'], 'bob');
+    assert.equal((await holder(bob.cookies))[0], 'bob');
+    const key2 = await call(gw1, '/keyed', { apikey: 'alice-key-2', cookie: alice });
+    assert.deepEqual(await holder(key2.cookies), ['alice', ALICE_KEY2]);
+  });
+
   test("storage 'kong' is refused with the way out", async () => {
     await assert.rejects(
       startGateway({
@@ -172,6 +216,23 @@ describe('session', () => {
     } finally {
       await gw.close();
     }
+  });
+
+  test('the plugin cannot be applied to a consumer (Kong: no_consumer)', async () => {
+    await assert.rejects(
+      startGateway({
+        config: serviceConfig([{ paths: ['/x'] }], {
+          extra: { consumers: [{ username: 'alice', plugins: [{ name: 'session', config: { secret: SECRET } }] }] },
+        }),
+      }),
+      (err: { issues?: { message: string }[] }) => {
+        assert.ok(
+          err.issues?.some((i) => i.message === "plugin 'session' cannot be applied to a consumer"),
+          JSON.stringify(err.issues),
+        );
+        return true;
+      },
+    );
   });
 
   test('the secret is redacted in the admin API and never printed; without one, a warning', async () => {
