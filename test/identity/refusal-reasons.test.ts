@@ -1,6 +1,6 @@
 // Why the authentication and authorization plugins refused a request, as the access log line says
 // it (`source` and `reason`, docs/logging.md "Who answered"): the code an operator filters on, for
-// each refusal of jwt, key-auth, jwt-claims and acl.
+// each refusal of jwt, key-auth, hmac-auth, jwt-claims and acl.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -42,6 +42,7 @@ describe('refusal reasons in the access log', () => {
       [
         { name: 'key', paths: ['/key'], plugins: [{ name: 'key-auth' }] },
         { name: 'jwt', paths: ['/jwt'], plugins: [{ name: 'jwt' }] },
+        { name: 'hmac', paths: ['/hmac'], plugins: [{ name: 'hmac-auth' }] },
         { name: 'jwt-exp', paths: ['/jwt-exp'], plugins: [{ name: 'jwt', config: { claims_to_verify: ['exp'] } }] },
         {
           name: 'claims',
@@ -104,6 +105,18 @@ describe('refusal reasons in the access log', () => {
     assert.deepEqual(await refusal('/key'), [401, 'key-auth', 'NO_CREDENTIALS']);
     assert.deepEqual(await refusal('/key', { apikey: 'alice-kez' }), [401, 'key-auth', 'INVALID_CREDENTIALS']);
     assert.deepEqual(await refusal('/key?apikey=a&apikey=b'), [401, 'key-auth', 'INVALID_CREDENTIALS']);
+  });
+
+  test('hmac-auth: NO_CREDENTIALS without a signature, INVALID_CREDENTIALS for a malformed or undated one', async () => {
+    assert.deepEqual(await refusal('/hmac'), [401, 'hmac-auth', 'NO_CREDENTIALS']);
+    const date = new Date().toUTCString();
+    const malformed = await refusal('/hmac', { date, authorization: 'hmac username="alice"' });
+    assert.deepEqual(malformed, [401, 'hmac-auth', 'INVALID_CREDENTIALS']);
+    assert.deepEqual(await refusal('/hmac', { authorization: 'hmac username="alice"' }), [
+      401,
+      'hmac-auth',
+      'INVALID_CREDENTIALS',
+    ]);
   });
 
   test('jwt: NO_CREDENTIALS without a token, INVALID_CREDENTIALS for a bad or unknown one', async () => {

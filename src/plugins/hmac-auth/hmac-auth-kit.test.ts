@@ -60,6 +60,30 @@ describe('hmac-auth (test kit)', () => {
     });
   });
 
+  test('a body is not read or checked without validate_request_body', async () => {
+    const r = await run({}, { method: 'POST', path: '/a', headers: signed('/a', { method: 'POST' }), body: 'x=1' });
+    assert.equal(r.exited, false, 'no Digest needed');
+    assert.equal(r.upstreamBody?.toString(), 'x=1');
+  });
+
+  test('a Date that is not a date counts as none', async () => {
+    const r = await run({}, { path: '/a', headers: signed('/a', { extra: { date: 'yesterday' } }) });
+    assert.deepEqual(
+      [r.status, message(r)],
+      [401, 'HMAC signature cannot be verified, a valid date or x-date header is required for HMAC Authentication'],
+    );
+  });
+
+  test('the plugin cannot be applied to a consumer (Kong: no_consumer)', async () => {
+    await assert.rejects(
+      runPlugin(plugin, {}, {}, { consumers: [{ username: 'c', plugins: [{ name: 'hmac-auth' }] }] }),
+      (err: Error) => {
+        assert.match(err.message, /plugin 'hmac-auth' cannot be applied to a consumer/);
+        return true;
+      },
+    );
+  });
+
   test('Proxy-Authorization is read first, then Authorization', async () => {
     const viaProxy = await run({}, { path: '/a', headers: signed('/a', { header: 'proxy-authorization' }) });
     assert.equal(viaProxy.consumer?.id, ALICE);
@@ -203,7 +227,7 @@ describe('hmacauth_credentials', () => {
   });
 
   test('a username is required, not empty and unique; a secret is not empty', async () => {
-    const refused = async (creds: Record<string, unknown>[], pattern: RegExp) => {
+    const refused = async (creds: unknown[], pattern: RegExp) => {
       await assert.rejects(
         runPlugin(plugin, {}, {}, { consumers: [{ username: 'c', hmacauth_credentials: creds }] }),
         (err: Error) => {
