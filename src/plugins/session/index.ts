@@ -107,6 +107,8 @@ class Session implements PluginHandlers {
   private readonly logoutMethods: ReadonlySet<string>;
   private readonly prefix: string;
   private readonly requestHeaders: readonly SessionHeader[];
+  /** Lower-case names of the `request_headers` the route sends upstream, removed from what the client sent. */
+  private readonly strippedHeaders: readonly string[];
   private readonly responseHeaders: readonly SessionHeader[];
 
   constructor(
@@ -125,6 +127,7 @@ class Session implements PluginHandlers {
     this.prefix = `${config.cookie_name}=`;
     // Kong's session plugin sets no subject (that belongs to storage: kong): 'subject' sends nothing.
     this.requestHeaders = [...new Set(config.request_headers ?? [])].filter((h) => h !== 'subject');
+    this.strippedHeaders = [...new Set(config.request_headers ?? [])].map((h) => HEADER_NAMES[h].toLowerCase());
     this.responseHeaders = [...new Set(config.response_headers ?? [])].filter((h) => h !== 'subject');
   }
 
@@ -155,6 +158,8 @@ class Session implements PluginHandlers {
   }
 
   async access(req: GatewayRequest): Promise<void> {
+    // The upstream reads these as the gateway's word on the session: a client's copy never reaches it.
+    for (const name of this.strippedHeaders) req.removeUpstreamHeader(name);
     const value = this.cookie(req);
     if (value === null) return;
     const payload = await this.openCookie(value);

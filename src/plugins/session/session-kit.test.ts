@@ -459,6 +459,14 @@ describe('session headers (test kit)', () => {
         });
         const none = await run(asAlice);
         assert.equal(none.upstreamHeaders['session-id'], undefined, 'a request no session authenticated');
+        // A client's own Session-* headers never pass for the gateway's, with a session or without.
+        const forged = { 'session-id': 'forged', 'session-subject': 'admin', 'session-timeout': '99999' };
+        const without = await run({ headers: forged });
+        for (const name of Object.keys(forged)) assert.equal(without.upstreamHeaders[name], undefined, name);
+        const withSession = await run({ headers: { ...forged, cookie } });
+        assert.equal(withSession.upstreamHeaders['session-id'], 'the-session-id');
+        assert.equal(withSession.upstreamHeaders['session-subject'], undefined, 'subject is never sent (Kong)');
+        assert.equal(withSession.upstreamHeaders['session-timeout'], '200');
       }),
     );
   });
