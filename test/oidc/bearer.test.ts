@@ -14,6 +14,7 @@ import { generateKeyPair, SignJWT } from 'jose';
 import { startGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { until } from '../support/wait.ts';
 import { TestCa, tool } from '../tls/support.ts';
 import { Client, decodeHeader, type Echo, login, oidcConfig, rawFetch, type Stack, startStack } from './helpers.ts';
 
@@ -116,6 +117,14 @@ const api = (url: string, token?: string, extra: Record<string, string> = {}) =>
     ...(token ? { authorization: `Bearer ${token}` } : {}),
     ...extra,
   });
+
+/** The `reason` of the access line a gateway wrote for the request that got `res`. */
+async function reasonOf(gw: { logs: Record<string, unknown>[] }, res: Response): Promise<unknown> {
+  const id = res.headers.get('x-request-id');
+  const line = () => gw.logs.find((l) => l.type === 'access' && l.request_id === id);
+  await until('the access line', () => line() !== undefined, 10_000);
+  return line()!.reason;
+}
 
 describe('oidc bearer_only', () => {
   let stack: Stack;
@@ -289,11 +298,16 @@ describe('oidc bearer_only', () => {
     try {
       const res = await api(`${gw.url}/api/things`, await stack.idp.clientCredentialsToken());
       assert.equal(res.status, 503);
-      assert.ok(
-        gw.logs.some((l) => l.msg === 'oidc bearer token could not be verified: IdP unreachable'),
-        'the unreachable IdP is logged',
-      );
-      assert.equal((await api(`${gw.url}/api/things`, 'not.a.jwt')).status, 401, 'a malformed token needs no keys');
+      assert.equal(await reasonOf(gw, res), 'IDP_UNAVAILABLE');
+      const failure = gw.logs.find((l) => l.msg === 'oidc bearer token could not be verified: IdP unreachable');
+      assert.ok(failure !== undefined, 'the unreachable IdP is logged');
+      assert.ok(typeof failure.error === 'string' && failure.error !== '', `the cause is logged: ${failure.error}`);
+      const malformed = await api(`${gw.url}/api/things`, 'not.a.jwt');
+      assert.equal(malformed.status, 401, 'a malformed token needs no keys');
+      assert.equal(await reasonOf(gw, malformed), 'INVALID_CREDENTIALS');
+      const none = await api(`${gw.url}/api/things`);
+      assert.equal(none.status, 401);
+      assert.equal(await reasonOf(gw, none), 'NO_CREDENTIALS');
       assert.equal((await api(`${gw.url}/introspected/x`, 'opaque-token')).status, 503, 'introspection unreachable');
       // An IdP that publishes no JWKS: its JWTs cannot be checked, so they are refused (not a 503).
       const keyless = await api(`${gw.url}/keyless/x`, await stack.idp.clientCredentialsToken());
