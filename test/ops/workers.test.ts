@@ -2,11 +2,11 @@
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { REUSE_PORT_SUPPORTED } from '../../src/proxy/server.ts';
+import { freePort } from '../support/upstream.ts';
 import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
 
 const config = (routes: string[]): string => `_format_version: "3.0"
@@ -138,14 +138,3 @@ test('with --workers 2 on a fixed port each worker listens on its own socket whe
     await rm(dir, { recursive: true, force: true });
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}

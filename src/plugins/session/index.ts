@@ -126,8 +126,9 @@ class Session implements PluginHandlers {
     this.logoutMethods = new Set(config.logout_methods);
     this.prefix = `${config.cookie_name}=`;
     // Kong's session plugin sets no subject (that belongs to storage: kong): 'subject' sends nothing.
-    this.requestHeaders = [...new Set(config.request_headers ?? [])].filter((h) => h !== 'subject');
-    this.strippedHeaders = [...new Set(config.request_headers ?? [])].map((h) => HEADER_NAMES[h].toLowerCase());
+    const requested = [...new Set(config.request_headers ?? [])];
+    this.requestHeaders = requested.filter((h) => h !== 'subject');
+    this.strippedHeaders = requested.map((h) => HEADER_NAMES[h].toLowerCase());
     this.responseHeaders = [...new Set(config.response_headers ?? [])].filter((h) => h !== 'subject');
   }
 
