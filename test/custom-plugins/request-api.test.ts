@@ -462,3 +462,67 @@ test('through a gateway, the log entry times the handlers that waited and names 
     await gw.close();
   }
 });
+
+test('through a gateway: a route without a service shows `service` null to its plugins; an upstream cut off mid-answer is logged as ended by the gateway', async () => {
+  const seen: { path: string; service: unknown }[] = [];
+  const entries: LogEntry[] = [];
+  const watcher = definePlugin({
+    name: 'watcher',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({
+      access(req) {
+        seen.push({ path: req.path, service: req.service });
+      },
+      log(_req, entry) {
+        entries.push(entry);
+      },
+    }),
+  });
+  // An upstream that sends its head and part of the body it announced, then drops the connection.
+  const cut = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '100' });
+    res.write('partial', () => res.destroy());
+  });
+  await new Promise<void>((r) => cut.listen(0, '127.0.0.1', r));
+  const cutPort = (cut.address() as AddressInfo).port;
+  const gw = await startGateway({
+    plugins: [watcher],
+    config: {
+      _format_version: '3.0',
+      services: [{ name: 'cut', url: `http://127.0.0.1:${cutPort}`, routes: [{ name: 'cut', paths: ['/cut'] }] }],
+      // Kong: a route may have no service; its plugins still run, then the gateway answers 503.
+      routes: [{ name: 'orphan', paths: ['/orphan'] }],
+      plugins: [{ name: 'watcher' }],
+    },
+  });
+  try {
+    const orphan = await fetch(`${gw.url}/orphan`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(orphan.status, 503);
+    assert.equal(((await orphan.json()) as { message?: string }).message, 'no Service found with those values');
+    assert.deepEqual(seen, [{ path: '/orphan', service: null }]);
+
+    const res = await fetch(`${gw.url}/cut`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200, "the upstream's head reached the client");
+    const read = await res.text().then(
+      () => 'complete',
+      () => 'cut off',
+    );
+    assert.equal(read, 'cut off', 'the client must not take the truncated body as complete');
+    for (let i = 0; i < 500 && (entries.length < 2 || !gw.logs.some((l) => l.path === '/cut')); i++)
+      await new Promise((r) => setTimeout(r, 10));
+    const entry = entries.find((e) => e.upstreamUri !== null);
+    assert.ok(entry !== undefined, `a log entry for the proxied request: ${entries.length} entries`);
+    assert.equal(entry.error?.code, 'UPSTREAM_ABORTED');
+    assert.equal(entry.status, 200);
+    const line = gw.logs.find((l) => l.type === 'access' && l.path === '/cut');
+    assert.ok(line !== undefined, 'the access log line of the cut request');
+    // docs/logging.md: `kong` when the request ended in the gateway's error; the access log says the same.
+    assert.equal(entry.source, 'kong');
+    assert.equal(line.source, entry.source);
+  } finally {
+    await gw.close();
+    await new Promise((r) => cut.close(r));
+  }
+});
