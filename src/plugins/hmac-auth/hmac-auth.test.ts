@@ -226,6 +226,14 @@ test('parseHmacAuthorization: spaces and tabs around the scheme and commas, name
   const longest = value + ' '.repeat(8192 - value.length);
   assert.deepEqual(parseHmacAuthorization(longest), full, '8192 characters are read');
   assert.equal(parseHmacAuthorization(`${longest} `), null, 'one more is not');
+  // RFC 7235 §2.1 (auth-param = token BWS "=" BWS ...): whitespace between a name and its `=` is
+  // read past, as names in any case are (Kong's regex accepts neither; it reads a superset of Kong's).
+  assert.deepEqual(
+    parseHmacAuthorization(
+      'hmac username ="u", algorithm\t="hmac-sha256", headers  ="date request-line", signature="c2ln=,x"',
+    ),
+    full,
+  );
 });
 
 test('parseHmacAuthorization: a parameter without a quoted value, an unclosed quote, junk between parameters, or one of the four missing or empty is refused', () => {
@@ -240,6 +248,8 @@ test('parseHmacAuthorization: a parameter without a quoted value, an unclosed qu
     `hmac ${ok} x`,
     `hmac extra=xy", ${ok}`,
     'hmac username="u" algorithm="a", headers="date", signature="s"',
+    // Whitespace between `=` and the quote: refused, as Kong's regex refuses it.
+    'hmac username= "u", algorithm="a", headers="date", signature="s"',
     'hmac username="", algorithm="a", headers="date", signature="s"',
     'hmac username="u", algorithm="", headers="date", signature="s"',
     'hmac username="u", algorithm="a", headers="", signature="s"',
