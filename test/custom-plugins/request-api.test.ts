@@ -492,7 +492,8 @@ test('through a gateway: a route without a service shows `service` null to its p
     config: {
       _format_version: '3.0',
       services: [{ name: 'cut', url: `http://127.0.0.1:${cutPort}`, routes: [{ name: 'cut', paths: ['/cut'] }] }],
-      // Kong: a route may have no service; its plugins still run, then the gateway answers 503.
+      // A route may have no service (Kong answers 503 `no Service found with those values`); the
+      // gateway runs the route's plugins first.
       routes: [{ name: 'orphan', paths: ['/orphan'] }],
       plugins: [{ name: 'watcher' }],
     },
