@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdir, mkdtemp, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -143,6 +143,21 @@ test('a file saved by rename, or written in two halves, is reloaded once and no 
   );
   assert.equal((await lastReload()).ok, true);
   assert.ok(gw.lines.filter((l) => l.msg === 'config reloaded').length - reloadsBefore <= 3);
+});
+
+test('a same-size file with an older mtime renamed over the config is reloaded (rsync -t, cp -p)', async () => {
+  const served = base(route('two') + route('seven'));
+  await writeFile(file, served);
+  await eventually(async () => ((await statusOf(`${gw.proxy}/seven`)) === 200 ? true : undefined), '/seven answers');
+  const next = base(route('two') + route('eight'));
+  assert.equal(next.length, served.length, 'the two files have the same size');
+  const tmp = join(dir, '.gateway.yaml.rsync');
+  await writeFile(tmp, next);
+  const old = new Date('2001-01-01T00:00:00Z');
+  await utimes(tmp, old, old);
+  await rename(tmp, file);
+  await eventually(async () => ((await statusOf(`${gw.proxy}/eight`)) === 200 ? true : undefined), '/eight answers');
+  assert.equal(await statusOf(`${gw.proxy}/seven`), 404);
 });
 
 test('a changed PEM file referenced by ${file:...} takes effect', async () => {
