@@ -277,12 +277,14 @@ describe('oidc bearer_only', () => {
       '/.well-known/openid-configuration': ({ jwks_uri: _, ...metadata }) => metadata,
     });
     const keyless = { ...plugin, discovery: `${noKeys.url}/.well-known/openid-configuration` };
+    const undiscovered = { ...plugin, discovery: `${closed.url}/.well-known/openid-configuration` };
     const gw = await startGateway({
       config: serviceConfig(
         [
           { name: 'api', paths: ['/api/'] },
           { name: 'introspected', paths: ['/introspected/'] },
           { name: 'keyless', paths: ['/keyless/'] },
+          { name: 'undiscovered', paths: ['/undiscovered/'] },
         ],
         {
           extra: {
@@ -290,6 +292,7 @@ describe('oidc bearer_only', () => {
               { name: 'oidc', route: 'api', config: plugin },
               { name: 'oidc', route: 'introspected', config: introspected },
               { name: 'oidc', route: 'keyless', config: keyless },
+              { name: 'oidc', route: 'undiscovered', config: undiscovered },
             ],
           },
         },
@@ -309,6 +312,10 @@ describe('oidc bearer_only', () => {
       assert.equal(none.status, 401);
       assert.equal(await reasonOf(gw, none), 'NO_CREDENTIALS');
       assert.equal((await api(`${gw.url}/introspected/x`, 'opaque-token')).status, 503, 'introspection unreachable');
+      // Not even the discovery document can be had: the same answer and reason.
+      const noDiscovery = await api(`${gw.url}/undiscovered/x`, await stack.idp.clientCredentialsToken());
+      assert.equal(noDiscovery.status, 503, 'discovery unreachable');
+      assert.equal(await reasonOf(gw, noDiscovery), 'IDP_UNAVAILABLE');
       // An IdP that publishes no JWKS: its JWTs cannot be checked, so they are refused (not a 503).
       const keyless = await api(`${gw.url}/keyless/x`, await stack.idp.clientCredentialsToken());
       assert.equal(keyless.status, 401);

@@ -76,6 +76,13 @@ export interface StartIdpOptions {
   debug?: boolean;
   /** Raw oidc-provider configuration merged over the fixture's (escape hatch; `features` merged one level deep). */
   providerConfig?: Record<string, unknown>;
+  /**
+   * Answer a refresh_token grant without a `refresh_token`, as Auth0 does when rotation is off (the
+   * client keeps using the one it has; RFC 6749 section 6 makes a new one optional). Pair it with
+   * `providerConfig: { rotateRefreshToken: false }`, or the refresh token that was used is consumed.
+   * Default false.
+   */
+  refreshWithoutRefreshToken?: boolean;
 }
 
 export interface Idp {
@@ -183,7 +190,13 @@ type ProviderCtor = new (
 ) => {
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
   on(event: string, listener: (...args: unknown[]) => void): void;
+  use(middleware: (ctx: KoaContext, next: () => Promise<void>) => Promise<void>): void;
 };
+/** What the fixture's middleware reads of oidc-provider's (Koa) request context. */
+interface KoaContext {
+  body: unknown;
+  oidc?: { route?: string; params?: Record<string, unknown> };
+}
 interface OidcProviderModule {
   default: ProviderCtor;
   errors: { InvalidTarget: new (description?: string) => Error };
@@ -360,6 +373,15 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
       ...extraConfig,
     };
     const provider = new Provider(issuer, config);
+    if (options.refreshWithoutRefreshToken) {
+      // After oidc-provider's token endpoint has built its answer, before it is serialized.
+      provider.use(async (ctx, next) => {
+        await next();
+        const { body } = ctx;
+        if (ctx.oidc?.route !== 'token' || ctx.oidc.params?.grant_type !== 'refresh_token') return;
+        if (typeof body === 'object' && body !== null) delete (body as Record<string, unknown>).refresh_token;
+      });
+    }
     if (debug) {
       for (const event of [
         'grant.error',

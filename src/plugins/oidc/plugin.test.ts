@@ -36,6 +36,29 @@ const pair = (set: string[], name: string) => set.find((c) => c.startsWith(`${na
 const idToken = (claims: Record<string, unknown>) =>
   `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
 
+/** Logs in through the plugin and the IdP's forms; returns the session cookie header. */
+async function kitLogin(
+  plugin: PluginRunner,
+  idp: Idp,
+  path = '/',
+  query = '',
+): Promise<{ cookie: string; location: unknown }> {
+  const start = await plugin.run({ path, query, headers: NAV });
+  assert.equal(start.status, 302, 'sent to the IdP');
+  const loginCookie = pair(setCookies(start), 'oidc_session_login');
+  assert.ok(loginCookie !== undefined, 'a login cookie is set');
+  const callback = new URL(await loginAtIdp(new Client(), String(start.responseHeaders.location), idp));
+  const done = await plugin.run({
+    path: callback.pathname,
+    query: callback.search.slice(1),
+    headers: { ...NAV, cookie: loginCookie },
+  });
+  assert.equal(done.status, 302, `login completed: ${JSON.stringify(done.body)}`);
+  const cookie = pair(setCookies(done), 'oidc_session');
+  assert.ok(cookie !== undefined, 'a session cookie is set');
+  return { cookie, location: done.responseHeaders.location };
+}
+
 describe('oidc bearer_only through the test kit', () => {
   let idp: Idp;
   let BEARER: Record<string, unknown>;
@@ -270,28 +293,6 @@ describe('oidc browser sessions through the test kit', () => {
   });
   const cookieFor = async (p: unknown) => `oidc_session=${await sealer.seal(p)}`;
 
-  /** Logs in through the plugin and the IdP's forms; returns the session cookie header. */
-  async function kitLogin(
-    plugin: PluginRunner,
-    path = '/',
-    query = '',
-  ): Promise<{ cookie: string; location: unknown }> {
-    const start = await plugin.run({ path, query, headers: NAV });
-    assert.equal(start.status, 302, 'sent to the IdP');
-    const loginCookie = pair(setCookies(start), 'oidc_session_login');
-    assert.ok(loginCookie !== undefined, 'a login cookie is set');
-    const callback = new URL(await loginAtIdp(new Client(), String(start.responseHeaders.location), idp));
-    const done = await plugin.run({
-      path: callback.pathname,
-      query: callback.search.slice(1),
-      headers: { ...NAV, cookie: loginCookie },
-    });
-    assert.equal(done.status, 302, `login completed: ${JSON.stringify(done.body)}`);
-    const cookie = pair(setCookies(done), 'oidc_session');
-    assert.ok(cookie !== undefined, 'a session cookie is set');
-    return { cookie, location: done.responseHeaders.location };
-  }
-
   before(async () => {
     // A new refresh token on every refresh, as Auth0 with rotation does.
     idp = await startIdp({ providerConfig: { rotateRefreshToken: true } });
@@ -417,7 +418,7 @@ describe('oidc browser sessions through the test kit', () => {
     } finally {
       await deny.close();
     }
-    const { location } = await kitLogin(runner, '/page', 'x=1&y=2');
+    const { location } = await kitLogin(runner, idp, '/page', 'x=1&y=2');
     assert.equal(location, '/page?x=1&y=2');
   });
 
@@ -447,7 +448,7 @@ describe('oidc browser sessions through the test kit', () => {
   });
 
   test('refresh: within refresh_leeway the token is refreshed ahead; concurrent requests share one refresh', async () => {
-    const { cookie } = await kitLogin(runner);
+    const { cookie } = await kitLogin(runner, idp);
     const opened = await sealer.open<SessionPayload>(cookie.slice('oidc_session='.length));
     assert.ok(opened?.payload.rt !== undefined, 'the session holds a refresh token');
     const far = await runner.run({
@@ -501,5 +502,60 @@ describe('oidc browser sessions through the test kit', () => {
       401,
       'expired and not refreshed',
     );
+  });
+});
+
+describe('oidc refresh against an IdP that does not rotate refresh tokens (Auth0 with rotation off)', () => {
+  let idp: Idp;
+  let runner: PluginRunner;
+  let sealer: SessionSealer;
+  let loggedIn: SessionPayload;
+  const open = async (cookie: string) =>
+    (await sealer.open<SessionPayload>(cookie.slice('oidc_session='.length)))?.payload;
+  /** The logged-in session with its access token expired: only a refresh lets a request through. */
+  const expired = async (p: SessionPayload) => `oidc_session=${await sealer.seal({ ...p, ate: nowS() - 5 })}`;
+  before(async () => {
+    // The same refresh token stays valid, and the refresh answer carries none (Auth0's answer).
+    idp = await startIdp({ providerConfig: { rotateRefreshToken: false }, refreshWithoutRefreshToken: true });
+    await idp.setClient({ ...DEFAULT_WEB_CLIENT, redirect_uris: ['http://localhost/cb'] });
+    const config = baseConfig(idp, {
+      scope: 'openid offline_access',
+      authorization_params: { prompt: 'consent' },
+    });
+    runner = await startPlugin(oidc, config);
+    sealer = new SessionSealer(
+      [SECRET],
+      sessionBinding(idp.webClient.client_id, config.discovery as string, 'oidc_session'),
+    );
+    const payload = await open((await kitLogin(runner, idp)).cookie);
+    assert.ok(payload?.rt !== undefined, 'the session holds a refresh token');
+    loggedIn = payload;
+  });
+  after(async () => {
+    await runner?.close();
+    await idp?.close();
+  });
+
+  test('a refresh answer without a refresh token keeps the one the session has, which refreshes again later', async () => {
+    const first = await runner.run({ path: '/page', headers: { ...API, cookie: await expired(loggedIn) } });
+    assert.equal(first.status, 200, 'refreshed');
+    assert.notEqual(first.upstreamHeaders['x-access-token'], loggedIn.at, 'a new access token');
+    const refreshed = await open(pair(setCookies(first), 'oidc_session') ?? '');
+    assert.equal(refreshed?.rt, loggedIn.rt, 'the session keeps its refresh token');
+    // That access token expires in turn: the kept refresh token is what renews it.
+    const second = await runner.run({ path: '/page', headers: { ...API, cookie: await expired(refreshed!) } });
+    assert.equal(second.status, 200, 'refreshed again');
+    assert.notEqual(second.upstreamHeaders['x-access-token'], first.upstreamHeaders['x-access-token']);
+  });
+
+  test('after a refresh, a request still carrying the cookie from before it (another tab) is refreshed too, not refused', async () => {
+    const before = await expired(loggedIn);
+    const first = await runner.run({ path: '/page', headers: { ...API, cookie: before } });
+    assert.equal(first.status, 200, 'refreshed');
+    // The first refresh is over: the old cookie's refresh token is still good at this IdP.
+    const late = await runner.run({ path: '/page', headers: { ...API, cookie: before } });
+    assert.equal(late.status, 200, 'a refresh that succeeded does not count as failed');
+    assert.notEqual(late.upstreamHeaders['x-access-token'], loggedIn.at, 'with a new access token');
+    assert.equal(logLines(runner, 'oidc token refresh failed').length, 0, 'no refresh failed');
   });
 });
