@@ -252,6 +252,10 @@ describe('oidc logout through the test kit', () => {
         ['post_logout_redirect_uri', 'http://localhost/bye'],
         ['x', '1'],
       ]);
+      // A Host that is no host name (a Docker service name with `_`): no origin, the path as configured.
+      const odd = await plain.run({ path: '/logout', host: 'my_app:8000' });
+      const o = new URL(String(odd.responseHeaders.location));
+      assert.equal(o.searchParams.get('post_logout_redirect_uri'), '/bye');
     } finally {
       await auth0.close();
       await plain.close();
