@@ -1,10 +1,13 @@
 /**
  * The address parsing behind the trusted-proxy logic: which forwarded values name a client and
  * which void the header. Through a gateway behind a trusted proxy: test/proxy/forwarded.test.ts;
- * these pin every shape down one by one, fast enough for mutation testing.
+ * these pin every shape down one by one, fast enough for mutation testing. Also the client header
+ * checks, through the test kit (its synthetic requests go through them as the proxy's do).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { definePlugin } from '../index.ts';
+import { runPlugin, type SyntheticRequest } from '../testing/index.ts';
 import { forwardedFor, forwardedForList, nextRequestId, parseForwardedIp } from './request-checks.ts';
 
 test('a forwarded address is a bare IPv4 or IPv6 address, with or without a port', () => {
@@ -117,4 +120,61 @@ test('request ids are UUID-shaped (version 4, RFC 9562 variant) and never repeat
   const [a, b] = [nextRequestId(), nextRequestId()];
   assert.equal(a.slice(0, 24), b.slice(0, 24));
   assert.equal(Number.parseInt(b.slice(24), 16) - Number.parseInt(a.slice(24), 16), 1);
+});
+
+// A plugin that does nothing: the kit then reports what the upstream would receive.
+const passThrough = definePlugin({
+  name: 'pass-through',
+  version: '1.0.0',
+  priority: 1,
+  schema: { type: 'object' },
+  create: () => ({}),
+});
+
+/** What the upstream receives for `request`, or the refusal's error code. */
+async function upstreamOf(
+  request: SyntheticRequest,
+  settings?: Record<string, unknown>,
+): Promise<Record<string, unknown> | string> {
+  try {
+    return (await runPlugin(passThrough, {}, request, { settings })).upstreamHeaders;
+  } catch (err) {
+    const code = /refuses this request before any plugin runs \(([A-Z_0-9]*)\)/.exec(String(err));
+    if (code === null) throw err;
+    return code[1]!;
+  }
+}
+
+test('each refusal of the header scan has its own code: a repeated Host, an underscore, differing lengths', async () => {
+  assert.equal(await upstreamOf({ headers: { Host: ['a.example', 'b.example'] } }), 'AMBIGUOUS_HOST');
+  assert.equal(await upstreamOf({ headers: { 'Content-Length': ['1', '2'] } }), 'BAD_REQUEST');
+  assert.equal(
+    await upstreamOf({ headers: { X_Api_Key: 'k' } }, { headers_with_underscores: 'reject' }),
+    'HEADER_UNDERSCORE',
+  );
+  const dropped = await upstreamOf({ headers: { X_Api_Key: 'k', 'X-Keep': 'k' } });
+  assert.equal(typeof dropped, 'object', String(dropped));
+  assert.equal((dropped as Record<string, unknown>).x_api_key, undefined, 'dropped by default (nginx, Kong)');
+  assert.equal((dropped as Record<string, unknown>)['x-keep'], 'k');
+});
+
+test('Transfer-Encoding: only plain chunked, trimmed and in any case, and never beside Content-Length', async () => {
+  const body = '5\r\nhello\r\n0\r\n\r\n';
+  const chunked = await upstreamOf({ method: 'POST', headers: { 'Transfer-Encoding': ' Chunked ' }, body });
+  assert.equal(typeof chunked, 'object', String(chunked));
+  for (const te of ['gzip, chunked', 'identity'])
+    assert.equal(await upstreamOf({ method: 'POST', headers: { 'Transfer-Encoding': te }, body }), 'BAD_REQUEST', te);
+  // RFC 9112 6.1: both is a smuggling shape, refused whatever the length says.
+  assert.equal(
+    await upstreamOf({ method: 'POST', headers: { 'Transfer-Encoding': 'chunked', 'Content-Length': '19' }, body }),
+    'BAD_REQUEST',
+  );
+});
+
+test('an h2c upgrade is refused; other upgrades (WebSocket) are not', async () => {
+  assert.equal(await upstreamOf({ headers: { Connection: 'Upgrade', Upgrade: 'h2c' } }), 'H2C_REFUSED');
+  assert.equal(await upstreamOf({ headers: { Connection: 'Upgrade', Upgrade: 'foo, H2C' } }), 'H2C_REFUSED');
+  const ws = await upstreamOf({ headers: { Connection: 'Upgrade', Upgrade: 'websocket' } });
+  assert.equal(typeof ws, 'object', String(ws));
+  assert.equal((ws as Record<string, unknown>).upgrade, undefined, 'hop-by-hop: not forwarded as a header');
 });
