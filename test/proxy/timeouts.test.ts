@@ -1,25 +1,68 @@
 import assert from 'node:assert/strict';
+import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
+import { definePlugin, type LogEntry } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { parseRaw, type RawResponse } from '../support/raw.ts';
+import { type Listening, listen } from '../support/upstream.ts';
+import { within } from '../support/wait.ts';
 
+const BODY_TIMEOUT = 400;
 let gw: TestGateway;
+let slow: Listening;
+/** What the log phase of every request received. */
+const entries: LogEntry[] = [];
+/** Requests that reached the holding upstream, and how each ended there. */
+const held: { req: IncomingMessage; ended: Promise<'aborted' | 'complete'> }[] = [];
+
 before(async () => {
+  // /slow: reads the whole body, then thinks for three times client_body_timeout before answering.
+  // /hold: reads what comes and never answers; records whether the gateway gave up on the request.
+  slow = await listen((req, res) => {
+    if (req.url?.startsWith('/hold') === true) {
+      const ended = new Promise<'aborted' | 'complete'>((resolve) =>
+        req.on('close', () => resolve(req.complete ? 'complete' : 'aborted')),
+      );
+      held.push({ req, ended });
+      req.resume();
+      return;
+    }
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => setTimeout(() => res.end(JSON.stringify({ body })), BODY_TIMEOUT * 3));
+  });
   gw = await startGateway({
+    plugins: [
+      definePlugin({
+        name: 'log-probe',
+        version: '1.0.0',
+        priority: 1,
+        schema: { type: 'object' },
+        create: () => ({ log: (_req, entry) => void entries.push(entry) }),
+      }),
+    ],
     config: {
       _format_version: '3.0',
-      _tollgate: { client_header_timeout: 400, client_body_timeout: 400 },
-      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'] }] }],
+      _tollgate: { client_header_timeout: 400, client_body_timeout: BODY_TIMEOUT },
+      plugins: [{ name: 'log-probe' }],
+      services: [
+        { name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'] }] },
+        { name: 'slow', url: slow.url, routes: [{ name: 'slow', paths: ['/slow', '/hold'], strip_path: false }] },
+      ],
     },
   });
 });
-after(() => gw.close());
+after(async () => {
+  await gw.close();
+  await slow.close();
+});
 
 /** Writes `text`, then stays silent; resolves with what the gateway answered when it closed the connection. */
 function stall(text: string): Promise<RawResponse> {
   const { port } = new URL(gw.url);
-  return new Promise((resolve, reject) => {
+  const answered = new Promise<RawResponse>((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1', () => socket.write(text));
     let data = '';
     socket.setEncoding('latin1');
@@ -27,12 +70,49 @@ function stall(text: string): Promise<RawResponse> {
     socket.on('close', () => resolve(parseRaw(data)));
     socket.on('error', (err) => (data === '' ? reject(err) : undefined));
   });
+  return within(answered, 10_000, 'the gateway to answer and close the connection');
 }
 
 test('a client that stops sending its request body gets 408 after client_body_timeout, and the connection is closed', async () => {
   const res = await stall('POST /echo/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc');
   assert.equal(res.status, 408);
   assert.equal(JSON.parse(res.body).message, 'Request timeout');
+});
+
+test('a chunked body that stalls gets 408 the same way', async () => {
+  const res = await stall('POST /echo/x HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab');
+  assert.equal(res.status, 408);
+  assert.equal(JSON.parse(res.body).message, 'Request timeout');
+});
+
+test('the 408 is logged as the client body timeout, and the upstream exchange it started is cancelled', async () => {
+  const before = held.length;
+  const res = await stall('POST /hold/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc');
+  assert.equal(res.status, 408);
+  assert.equal(held.length, before + 1, 'the request reached the upstream before its body stalled');
+  assert.equal(await within(held[before]!.ended, 10_000, 'the upstream request to end'), 'aborted');
+  const rid = (JSON.parse(res.body) as { request_id: string }).request_id;
+  const line = gw.logs.find((l) => l.type === 'access' && l.request_id === rid);
+  assert.ok(line !== undefined, 'access log line');
+  assert.equal(line.status, 408);
+  assert.equal(line.error, 'REQUEST_TIMEOUT');
+  const entry = entries.find((e) => e.status === 408 && e.error?.message === 'client body timeout');
+  assert.ok(entry !== undefined, `log phase entries: ${JSON.stringify(entries.map((e) => e.error))}`);
+  assert.equal(entry.error?.code, 'REQUEST_TIMEOUT');
+});
+
+test('a body that arrived whole stops the timer: an upstream slower than client_body_timeout still answers', async () => {
+  const post = await fetch(`${gw.url}/slow/post`, {
+    method: 'POST',
+    body: 'whole',
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(post.status, 200);
+  assert.equal(((await post.json()) as { body: string }).body, 'whole');
+  // A request without a body never had the timer.
+  const get = await fetch(`${gw.url}/slow/get`, { signal: AbortSignal.timeout(10_000) });
+  assert.equal(get.status, 200);
+  assert.equal(((await get.json()) as { body: string }).body, '');
 });
 
 test('a client that never finishes its request head is disconnected after client_header_timeout', async () => {
