@@ -90,6 +90,8 @@ test('Forwarded (RFC 7239): the for= of every element, quoted or not, any case; 
     ['192.0.2.3'],
     'the first for= of an element',
   );
+  // A pair without `=` is not a for= (its name would read as its text minus the last character).
+  assert.deepEqual(forwardedFor('forx;for=192.0.2.5'), ['192.0.2.5']);
   for (const value of [
     'for=unknown',
     'for=_hidden',
