@@ -285,6 +285,13 @@ function startBodyTimer(rc: ProxyRequest): void {
   }
 }
 
+/** The HTTP/2 stream under a compatibility-layer request or response. */
+interface ClientStream {
+  destroyed: boolean;
+  close(code?: number): void;
+  once(event: 'finish', listener: (this: ClientStream) => void): unknown;
+}
+
 function onBodyTimeout(this: IncomingMessage): void {
   const rc = (this as TrackedMessage)[kCtx];
   if (rc === undefined) return;
@@ -294,27 +301,32 @@ function onBodyTimeout(this: IncomingMessage): void {
     rc.error = { code: 'REQUEST_TIMEOUT', message: 'client body timeout' };
     sendError(rc, 'REQUEST_TIMEOUT');
     abort?.(new Error('client body timeout'));
-    rc.res.once('finish', destroyClientSocket);
+    // Once the 408 is written. On HTTP/2 that is the stream's own 'finish' (END_STREAM sent): the
+    // response's 'finish' waits for the stream to close, which a client stalling its body never does.
+    const stream = (rc.raw as { stream?: ClientStream }).stream;
+    if (stream !== undefined) stream.once('finish', resetStream);
+    else rc.res.once('finish', destroyClientSocket);
     return;
   }
   endClientExchange(rc.raw);
 }
 
 function destroyClientSocket(this: ServerResponse): void {
-  endClientExchange(this);
+  this.socket?.destroy();
+}
+
+function resetStream(this: ClientStream): void {
+  if (!this.destroyed) this.close(NGHTTP2_CANCEL);
 }
 
 /**
  * Ends the client side of a timed-out exchange: on HTTP/1.1 the connection (its framing is lost
  * with the body), on HTTP/2 only the stream (RST_STREAM CANCEL): other streams of the session go on.
  */
-function endClientExchange(m: IncomingMessage | ServerResponse): void {
-  const stream = (m as { stream?: { destroyed: boolean; close(code?: number): void } }).stream;
-  if (stream !== undefined) {
-    if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
-    return;
-  }
-  m.socket?.destroy();
+function endClientExchange(m: IncomingMessage): void {
+  const stream = (m as { stream?: ClientStream }).stream;
+  if (stream !== undefined) resetStream.call(stream);
+  else m.socket?.destroy();
 }
 
 function onBodyEnd(this: IncomingMessage): void {

@@ -1,31 +1,42 @@
 // HTTP/2 gets HTTP/1.1's limits, per stream: a stream whose body stalls is answered 408 and reset
 // after client_body_timeout while the other streams of its session go on; request-size-limiting
-// holds per stream.
+// and max_request_headers hold per stream.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { type ClientHttp2Session, connect } from 'node:http2';
+import { type ClientHttp2Session, connect, constants } from 'node:http2';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
+import { type Listening, listen } from '../support/upstream.ts';
+import { within } from '../support/wait.ts';
 import { TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
 let inst: TollgateInstance;
+let slow: Listening;
+const BODY_TIMEOUT = 700;
+const MAX_HEADERS = 20;
 
 before(async () => {
   if (skip) return;
   ca = new TestCa();
   ca.issue('a.test', ['a.test'], { file: 'a' });
+  // Reads the whole request, then thinks for three times client_body_timeout before answering.
+  slow = await listen((req, res) => {
+    req.resume();
+    req.on('end', () => setTimeout(() => res.end('slow'), BODY_TIMEOUT * 3));
+  });
   writeFileSync(
     join(ca.dir, 'gateway.yaml'),
     `_format_version: "3.0"
 _tollgate:
-  client_body_timeout: 700
+  client_body_timeout: ${BODY_TIMEOUT}
   client_header_timeout: 700
+  max_request_headers: ${MAX_HEADERS}
 certificates:
   - cert: \${file:a.pem}
     key: \${file:a.key}
@@ -38,6 +49,11 @@ services:
       - name: limited
         paths: [/limited]
         plugins: [{ name: request-size-limiting, config: { allowed_payload_size: 1, size_unit: kilobytes } }]
+  - name: slow
+    url: ${slow.url}
+    routes:
+      - name: slow
+        paths: [/slow]
 `,
   );
   inst = await TollgateInstance.start({
@@ -51,6 +67,7 @@ services:
 
 after(async () => {
   await inst?.close(0);
+  await slow?.close();
 });
 
 function session(): ClientHttp2Session {
@@ -66,13 +83,20 @@ interface H2Answer {
 }
 
 /** A request on `s`; `body` chunks are written, and the stream ended unless `stall`. */
-function h2(s: ClientHttp2Session, path: string, body: Buffer[] = [], stall = false): Promise<H2Answer> {
+function h2(
+  s: ClientHttp2Session,
+  path: string,
+  body: Buffer[] = [],
+  stall = false,
+  headers: Record<string, string> = {},
+): Promise<H2Answer> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no answer on ${path}`)), 15_000);
     const req = s.request({
       ':method': body.length > 0 || stall ? 'POST' : 'GET',
       ':path': path,
       ':authority': 'a.test',
+      ...headers,
     });
     let status: number | null = null;
     let text = '';
@@ -121,6 +145,49 @@ test('request-size-limiting holds on HTTP/2 per stream', { skip }, async () => {
     ]);
     assert.equal(big.status, 413);
     assert.equal(small.status, 200);
+  } finally {
+    s.close();
+  }
+});
+
+test('the stalled stream itself is reset with CANCEL once its 408 is sent', { skip }, async () => {
+  const s = session();
+  try {
+    const req = s.request({ ':method': 'POST', ':path': '/echo/reset', ':authority': 'a.test' });
+    req.on('error', () => undefined);
+    let status = 0;
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.resume();
+    req.write('partial');
+    // The client never ends its side: only the gateway's RST_STREAM closes the stream.
+    await within(new Promise((resolve) => req.on('close', resolve)), 10_000, 'the stalled stream to be reset');
+    assert.equal(status, 408);
+    assert.equal(req.rstCode, constants.NGHTTP2_CANCEL);
+    assert.equal(s.destroyed, false);
+  } finally {
+    s.close();
+  }
+});
+
+test('a stream without a body has no body timer: an upstream slower than client_body_timeout still answers', {
+  skip,
+}, async () => {
+  const s = session();
+  try {
+    const a = await h2(s, '/slow/get');
+    assert.equal(a.status, 200);
+    assert.equal(a.body, 'slow');
+  } finally {
+    s.close();
+  }
+});
+
+test('max_request_headers counts the regular headers of a stream, not its four pseudo-headers', { skip }, async () => {
+  const s = session();
+  const headers = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v']));
+  try {
+    assert.equal((await h2(s, '/echo/at', [], false, headers(MAX_HEADERS))).status, 200);
+    assert.equal((await h2(s, '/echo/over', [], false, headers(MAX_HEADERS + 1))).status, 431);
   } finally {
     s.close();
   }
