@@ -295,10 +295,11 @@ interface ClientStream {
 function onBodyTimeout(this: IncomingMessage): void {
   const rc = (this as TrackedMessage)[kCtx];
   if (rc === undefined) return;
+  // Logged as the timeout also when the answer had started: the gateway, not the client, ends the exchange.
+  rc.error = { code: 'REQUEST_TIMEOUT', message: 'client body timeout' };
   if (!rc.res.headersSent) {
     const abort = rc.abortUpstream;
     rc.abortUpstream = null;
-    rc.error = { code: 'REQUEST_TIMEOUT', message: 'client body timeout' };
     sendError(rc, 'REQUEST_TIMEOUT');
     abort?.(new Error('client body timeout'));
     // Once the 408 is written. On HTTP/2 that is the stream's own 'finish' (END_STREAM sent): the

@@ -6,7 +6,7 @@ import { definePlugin, type LogEntry } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { parseRaw, type RawResponse } from '../support/raw.ts';
 import { type Listening, listen } from '../support/upstream.ts';
-import { within } from '../support/wait.ts';
+import { until, within } from '../support/wait.ts';
 
 const BODY_TIMEOUT = 400;
 let gw: TestGateway;
@@ -19,7 +19,13 @@ const held: { req: IncomingMessage; ended: Promise<'aborted' | 'complete'> }[] =
 before(async () => {
   // /slow: reads the whole body, then thinks for three times client_body_timeout before answering.
   // /hold: reads what comes and never answers; records whether the gateway gave up on the request.
+  // /started: starts its answer at once, before the body is in, and never ends it.
   slow = await listen((req, res) => {
+    if (req.url?.startsWith('/started') === true) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('started');
+      return;
+    }
     if (req.url?.startsWith('/hold') === true) {
       const ended = new Promise<'aborted' | 'complete'>((resolve) =>
         req.on('close', () => resolve(req.complete ? 'complete' : 'aborted')),
@@ -49,7 +55,11 @@ before(async () => {
       plugins: [{ name: 'log-probe' }],
       services: [
         { name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'] }] },
-        { name: 'slow', url: slow.url, routes: [{ name: 'slow', paths: ['/slow', '/hold'], strip_path: false }] },
+        {
+          name: 'slow',
+          url: slow.url,
+          routes: [{ name: 'slow', paths: ['/slow', '/hold', '/started'], strip_path: false }],
+        },
       ],
     },
   });
@@ -99,6 +109,17 @@ test('the 408 is logged as the client body timeout, and the upstream exchange it
   const entry = entries.find((e) => e.status === 408 && e.error?.message === 'client body timeout');
   assert.ok(entry !== undefined, `log phase entries: ${JSON.stringify(entries.map((e) => e.error))}`);
   assert.equal(entry.error?.code, 'REQUEST_TIMEOUT');
+});
+
+test('a body that stalls after the answer started: the connection is closed, and the log names the timeout', async () => {
+  const res = await stall('POST /started/x HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc');
+  assert.equal(res.status, 200);
+  assert.match(res.body, /started/);
+  const logged = () => gw.logs.find((l) => l.type === 'access' && l.path === '/started/x');
+  await until('the access log line', () => logged() !== undefined, 10_000);
+  const line = logged()!;
+  assert.equal(line.status, 200, 'what the client got');
+  assert.equal(line.error, 'REQUEST_TIMEOUT', 'not CLIENT_CLOSED: the gateway ended it');
 });
 
 test('a body that arrived whole stops the timer: an upstream slower than client_body_timeout still answers', async () => {
