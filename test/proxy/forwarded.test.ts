@@ -3,10 +3,18 @@
 // access log, ip-restriction, rate limits and the headers the upstream receives. Every access-log
 // field stays valid JSON whatever the request carried.
 import assert from 'node:assert/strict';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { stringify } from 'yaml';
+import { TollgateInstance } from '../../src/instance.ts';
+import { createLogger } from '../../src/log.ts';
 import type { TestGateway } from '../../src/testing/index.ts';
-import { startServiceGateway } from '../support/gateway.ts';
+import { lineSink } from '../../src/testing/run-plugin.ts';
+import { serviceConfig, startServiceGateway } from '../support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
 import { startOfMinute } from '../support/wait.ts';
 
@@ -250,5 +258,51 @@ describe('without trusted proxies', () => {
     assert.equal(junk.headers['x-forwarded-for'], '127.0.0.1');
     const id = junk.headers['x-kong-request-id'] ?? junk.headers['x-request-id'];
     assert.equal((await accessLine(gw, id)).client_ip, '127.0.0.1');
+  });
+});
+
+/** Why IPv6 tests cannot run here (no ::1), or false; in CI a missing ::1 is a failure, not a skip. */
+async function noIpv6Loopback(): Promise<string | false> {
+  const server = createServer();
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(0, '::1', () => resolve(true));
+  });
+  server.close();
+  if (ok) return false;
+  if (process.env.CI) throw new Error('no IPv6 loopback (::1) to listen on');
+  return 'no IPv6 loopback (::1) to listen on';
+}
+
+describe('behind a trusted IPv6 proxy', async () => {
+  const skip = await noIpv6Loopback();
+  let inst: TollgateInstance | undefined;
+  before(async () => {
+    if (skip !== false) return;
+    const dir = await mkdtemp(join(tmpdir(), 'tollgate-v6-'));
+    const configFile = join(dir, 'gateway.yaml');
+    await writeFile(
+      configFile,
+      stringify(
+        serviceConfig([{ name: 'plain', paths: ['/plain'] }], { extra: { _tollgate: { trusted_ips: ['::1'] } } }),
+      ),
+    );
+    inst = await TollgateInstance.start({
+      configFile,
+      env: {},
+      proxyListen: ['[::1]:0'],
+      adminListen: [],
+      log: createLogger({ level: 'error', destination: lineSink([]) as never }),
+    });
+  });
+  after(() => inst?.close(0));
+
+  test('a peer on ::1 in trusted_ips is believed: its X-Forwarded-For names the client', { skip }, async () => {
+    const port = Number(inst!.proxyAddresses[0]!.split(':').pop());
+    const r = await get(`http://[::1]:${port}/plain`, { 'x-forwarded-for': '203.0.113.5' });
+    assert.equal(r.status, 200, r.body);
+    const echo = JSON.parse(r.body) as { headers: Record<string, string> };
+    assert.equal(echo.headers['x-real-ip'], '203.0.113.5');
+    assert.equal(echo.headers['x-forwarded-for'], '203.0.113.5, ::1');
   });
 });
