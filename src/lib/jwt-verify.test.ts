@@ -270,12 +270,22 @@ test('VerifiedTokenCache: never stores an expired token, never keeps one past it
   assert.equal(short.get('text-exp'), undefined, 'and an exp that is not a number');
 });
 
-test('VerifiedTokenCache: the byte cap counts each token by its claims, two bytes a character', () => {
+test('VerifiedTokenCache: a token that ends like a cached one but differs before is a miss', () => {
+  const cache = new VerifiedTokenCache<{ claims: Record<string, unknown> }>(10);
+  const signature = 'S'.repeat(342);
+  const genuine = `eyJhbGciOiJSUzI1NiJ9.eyJyb2xlIjoidXNlciJ9.${signature}`;
+  const forged = `eyJhbGciOiJSUzI1NiJ9.eyJyb2xlIjoiYWRtaW4ifQ.${signature}`;
+  cache.set(genuine, { claims: { role: 'user' } }, undefined);
+  assert.deepEqual(cache.get(genuine)?.claims, { role: 'user' });
+  assert.equal(cache.get(forged), undefined, 'same signature, other payload: not the cached token');
+});
+
+test('VerifiedTokenCache: the byte cap counts each token whole and its claims, two bytes a character', () => {
   const entry = (s: string) => ({ claims: { s } });
   const x = 'x'.repeat(100);
-  // A key of 2 characters (4 bytes) and claims of 108 JSON characters (216 bytes), 64 bytes of
-  // bookkeeping for each: 348 bytes an entry.
-  const size = 4 + 64 + 2 * JSON.stringify({ s: x }).length + 64;
+  // A key of 2 characters (4 bytes), the token held whole (4 bytes) and claims of 108 JSON
+  // characters (216 bytes), 64 bytes of bookkeeping for each: 352 bytes an entry.
+  const size = 4 + 64 + 4 + 2 * JSON.stringify({ s: x }).length + 64;
   const fits = new VerifiedTokenCache<{ claims: Record<string, unknown> }>(10, 3600, 2 * size);
   fits.set('t1', entry(x), undefined);
   fits.set('t2', entry(x), undefined);

@@ -207,8 +207,12 @@ describe('jwt with a JWKS credential, against a real IdP', () => {
     assert.ok(!text.includes('bar'));
   });
 
-  test('a tampered token is refused with Invalid signature', async () => {
+  test('a tampered token is refused with Invalid signature, even once the genuine one is cached', async () => {
     const token = await idp.clientCredentialsToken();
+    // The genuine token first: verified and cached. The tampered one ends with the same signature.
+    const genuine = await call('/guarded/x', token);
+    await genuine.arrayBuffer();
+    assert.equal(genuine.status, 200, 'the genuine token passes');
     const [h, p, s] = token.split('.');
     const claims = JSON.parse(Buffer.from(p!, 'base64url').toString());
     claims[CUSTOM_CLAIM] = 'admin';
