@@ -11,8 +11,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { runValidate } from '../../src/cli/validate.ts';
+import { type SessionPayload, sessionBinding } from '../../src/plugins/oidc/index.ts';
+import { SessionSealer } from '../../src/plugins/oidc/session.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { until } from '../support/wait.ts';
 import {
   Client,
   type Echo,
@@ -21,6 +24,7 @@ import {
   oidcConfig,
   rawFetch,
   registerGateways,
+  SESSION_SECRET,
   type Stack,
   startStack,
 } from './helpers.ts';
@@ -34,6 +38,10 @@ function routes(plugin: Record<string, unknown>): Record<string, unknown> {
       { name: 'hosted', paths: ['/hosted/'], hosts: ['app.tollgate.test', '*.apps.tollgate.test'] },
       { name: 'api', paths: ['/api/'] },
       { name: 'strict', paths: ['/strict/'] },
+      // Callbacks derived from routes whose first path is no prefix, and an empty hosts list.
+      { name: 'hosts-only', hosts: ['paths.tollgate.test'] },
+      { name: 'regex', paths: ['~/rx/[a-z]+$'] },
+      { name: 'no-hosts', paths: ['/no-hosts/'], hosts: [] },
     ],
     {
       extra: {
@@ -41,6 +49,9 @@ function routes(plugin: Record<string, unknown>): Record<string, unknown> {
           { name: 'oidc', route: 'spa', config: plugin },
           { name: 'oidc', route: 'hosted', config: { ...plugin, logout_path: '/hosted/logout' } },
           { name: 'oidc', route: 'strict', config: plugin },
+          { name: 'oidc', route: 'hosts-only', config: plugin },
+          { name: 'oidc', route: 'regex', config: plugin },
+          { name: 'oidc', route: 'no-hosts', config: plugin },
           {
             name: 'oidc',
             route: 'api',
@@ -63,6 +74,8 @@ function routes(plugin: Record<string, unknown>): Record<string, unknown> {
     },
   );
 }
+
+const NAVIGATE = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
 
 function loginCookieOf(res: Response): string | undefined {
   return res.headers.getSetCookie().find((c) => c.startsWith(`${LOGIN_COOKIE}=`));
@@ -118,6 +131,62 @@ describe('oidc edges', () => {
       new URL(logout.headers.get('location')!).searchParams.get('post_logout_redirect_uri'),
       `http://app.tollgate.test:${port}/`,
     );
+  });
+
+  test("the callback is /cb on a route without paths or with a regex path, else under the route's first path; an empty hosts list is no hosts", async () => {
+    const port = new URL(stack.gw.url).port;
+    const redirectUri = async (path: string, host?: string) => {
+      const res = await rawFetch(
+        `${stack.gw.url}${path}`,
+        'GET',
+        host === undefined ? NAVIGATE : { ...NAVIGATE, host },
+      );
+      assert.equal(res.status, 302, `${host ?? ''}${path}`);
+      return new URL(res.headers.get('location')!).searchParams.get('redirect_uri');
+    };
+    const hosted = `paths.tollgate.test:${port}`;
+    assert.equal(await redirectUri('/any/page', hosted), `http://${hosted}/cb`);
+    assert.equal(await redirectUri('/rx/page'), `${stack.gw.url}/cb`);
+    assert.equal(await redirectUri('/no-hosts/page'), `${stack.gw.url}/no-hosts/cb`);
+    // A browser with a session at a callback it has no pending login for goes to the route's home.
+    const discovery = new URL(`${stack.idp.issuer}/.well-known/openid-configuration`).href;
+    const sealer = new SessionSealer(
+      [SESSION_SECRET],
+      sessionBinding(stack.idp.webClient.client_id, discovery, 'oidc_session'),
+    );
+    const now = Math.floor(Date.now() / 1000);
+    const session: SessionPayload = {
+      v: 1,
+      exp: now + 600,
+      seen: now,
+      sub: 'alice',
+      it: 'e30.e30.c2ln',
+      at: 'access',
+      ate: null,
+      user: { sub: 'alice' },
+    };
+    const home = await rawFetch(`${stack.gw.url}/cb?code=old&state=old`, 'GET', {
+      ...NAVIGATE,
+      host: hosted,
+      cookie: `oidc_session=${await sealer.seal(session)}`,
+    });
+    assert.equal(home.status, 302);
+    assert.equal(home.headers.get('location'), '/');
+  });
+
+  test('the access log names why a login could not start or a request was refused', async () => {
+    const reasonOf = async (res: Response) => {
+      await res.body?.cancel();
+      const id = res.headers.get('x-request-id');
+      const line = () => stack.gw.logs.find((l) => l.type === 'access' && l.request_id === id);
+      await until('the access line', () => line() !== undefined, 10_000);
+      return [res.status, line()?.reason];
+    };
+    const api = await rawFetch(`${stack.gw.url}/spa/data`, 'GET', { accept: 'application/json' });
+    assert.deepEqual(await reasonOf(api), [401, 'NO_CREDENTIALS']);
+    // No host to send the IdP back to: a Host header that is no host, on a route without hosts.
+    const noHost = await rawFetch(`${stack.gw.url}/spa/page`, 'GET', { ...NAVIGATE, host: 'bad_host' });
+    assert.deepEqual(await reasonOf(noHost), [400, 'BAD_REQUEST']);
   });
 
   test('with redirect_uri configured, a hostile Host header changes nothing sent to the IdP', async () => {

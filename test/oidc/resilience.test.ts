@@ -53,6 +53,10 @@ test('IdP unreachable at start: the gateway starts, login pages answer 503, and 
     // A browser asked for HTML: Kong's error page, as Kong's error handler answers (docs/errors.md).
     assert.match(down.headers.get('content-type') ?? '', /^text\/html/);
     assert.match(await down.text(), /Service Temporarily Unavailable/);
+    const downId = down.headers.get('x-request-id');
+    const downLine = () => gw.logs.find((l) => l.type === 'access' && l.request_id === downId);
+    await until('the access line', () => downLine() !== undefined, 10_000);
+    assert.equal(downLine()?.reason, 'IDP_UNAVAILABLE', 'the access log names the unreachable IdP');
     // An API call needs no IdP to be refused.
     assert.equal((await rawFetch(`${gw.url}/spa/`, 'GET', { accept: 'application/json' })).status, 401);
     assert.ok(gw.logs.some((l) => l.msg === 'oidc discovery failed; retrying'));
