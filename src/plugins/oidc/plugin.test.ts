@@ -262,6 +262,30 @@ describe('oidc logout through the test kit', () => {
     }
   });
 
+  test("with debug, a logout is logged with whether the IdP's end_session was used", async () => {
+    const online = await startPlugin(oidc, baseConfig(idp, { debug: true }));
+    const offline = await startPlugin(oidc, {
+      ...baseConfig(idp, { debug: true }),
+      discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
+    });
+    try {
+      assert.equal((await online.run({ path: '/logout' })).status, 302);
+      assert.equal((await offline.run({ path: '/logout' })).status, 302);
+      assert.deepEqual(
+        logLines(online, 'oidc logout').map((l) => l.idp),
+        [true],
+      );
+      assert.deepEqual(
+        logLines(offline, 'oidc logout').map((l) => l.idp),
+        [false],
+        'no end_session without the IdP',
+      );
+    } finally {
+      await online.close();
+      await offline.close();
+    }
+  });
+
   test('logout while the IdP cannot be reached still clears the session and goes to the post-logout page', async () => {
     const offline = await startPlugin(oidc, {
       ...baseConfig(idp),
