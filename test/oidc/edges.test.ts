@@ -32,6 +32,8 @@ import {
 const LOGIN_COOKIE = 'oidc_session_login';
 
 function routes(plugin: Record<string, unknown>): Record<string, unknown> {
+  // The other client keeps its callback under its own route (a redirect_uri is per client).
+  const { redirect_uri: _, ...otherClient } = plugin;
   return serviceConfig(
     [
       { name: 'spa', paths: ['/spa/'] },
@@ -42,6 +44,7 @@ function routes(plugin: Record<string, unknown>): Record<string, unknown> {
       { name: 'hosts-only', hosts: ['paths.tollgate.test'] },
       { name: 'regex', paths: ['~/rx/[a-z]+$'] },
       { name: 'no-hosts', paths: ['/no-hosts/'], hosts: [] },
+      { name: 'other-client', paths: ['/other/'] },
     ],
     {
       extra: {
@@ -52,6 +55,12 @@ function routes(plugin: Record<string, unknown>): Record<string, unknown> {
           { name: 'oidc', route: 'hosts-only', config: plugin },
           { name: 'oidc', route: 'regex', config: plugin },
           { name: 'oidc', route: 'no-hosts', config: plugin },
+          // Another client of the same IdP: its own discovered client, not the one of the routes above.
+          {
+            name: 'oidc',
+            route: 'other-client',
+            config: { ...otherClient, client_id: 'other-web', logout_path: '/other/logout' },
+          },
           {
             name: 'oidc',
             route: 'api',
@@ -148,6 +157,12 @@ describe('oidc edges', () => {
     assert.equal(await redirectUri('/any/page', hosted), `http://${hosted}/cb`);
     assert.equal(await redirectUri('/rx/page'), `${stack.gw.url}/cb`);
     assert.equal(await redirectUri('/no-hosts/page'), `${stack.gw.url}/no-hosts/cb`);
+    const clientOf = async (path: string) => {
+      const res = await rawFetch(`${stack.gw.url}${path}`, 'GET', NAVIGATE);
+      return new URL(res.headers.get('location')!).searchParams.get('client_id');
+    };
+    assert.equal(await clientOf('/other/page'), 'other-web', 'each client id its own IdP client');
+    assert.equal(await clientOf('/spa/page'), stack.idp.webClient.client_id);
     // A browser with a session at a callback it has no pending login for goes to the route's home.
     const discovery = new URL(`${stack.idp.issuer}/.well-known/openid-configuration`).href;
     const sealer = new SessionSealer(
@@ -187,6 +202,12 @@ describe('oidc edges', () => {
     // No host to send the IdP back to: a Host header that is no host, on a route without hosts.
     const noHost = await rawFetch(`${stack.gw.url}/spa/page`, 'GET', { ...NAVIGATE, host: 'bad_host' });
     assert.deepEqual(await reasonOf(noHost), [400, 'BAD_REQUEST']);
+    // A callback whose state is not the pending login's.
+    const start = await rawFetch(`${stack.gw.url}/spa/page`, 'GET', NAVIGATE);
+    const pending = loginCookieOf(start)?.split(';')[0];
+    assert.ok(pending !== undefined, 'a login cookie is set');
+    const failed = await rawFetch(`${stack.gw.url}/spa/cb?state=other&code=x`, 'GET', { ...NAVIGATE, cookie: pending });
+    assert.deepEqual(await reasonOf(failed), [401, 'INVALID_CREDENTIALS']);
   });
 
   test('with redirect_uri configured, a hostile Host header changes nothing sent to the IdP', async () => {
