@@ -10,7 +10,7 @@
 export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode, RequestError, RequestErrorCode } from './errors.ts';
 export { ConfigError, PluginConfigError, ProxyError } from './errors.ts';
 export { anonymousConsumer } from './lib/anonymous.ts';
-export { BoundedCache, type BoundedCacheOptions, cacheKey } from './lib/bounded-cache.ts';
+export { BoundedCache, type BoundedCacheOptions, cacheKey, TailKeyedCache } from './lib/bounded-cache.ts';
 export {
   type BoundedFetchOptions,
   boundedFetch,

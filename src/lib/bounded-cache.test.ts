@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { BoundedCache, cacheKey, MAX_PLAIN_KEY_LENGTH } from './bounded-cache.ts';
+import { BoundedCache, cacheKey, MAX_PLAIN_KEY_LENGTH, TAIL_KEY_LENGTH, TailKeyedCache } from './bounded-cache.ts';
 import { LocalCounters } from './counters.ts';
 import { VerifiedTokenCache } from './jwt.ts';
 
@@ -52,6 +52,39 @@ describe('BoundedCache', () => {
     cache.set('a', 'v', 1);
     await new Promise((r) => setTimeout(r, 5));
     assert.equal(cache.get('a'), undefined);
+  });
+});
+
+describe('TailKeyedCache', () => {
+  const sealed = (body: string, tag: string) => `${body}.${tag.repeat(TAIL_KEY_LENGTH)}`;
+
+  test('a value that shares a stored value\'s tail but differs before it is a miss', () => {
+    const cache = new TailKeyedCache<{ n: number }>({ maxEntries: 10, maxBytes: 64 * 1024 });
+    const genuine = sealed('header.genuine-payload', 'T');
+    cache.set(genuine, { n: 1 });
+    assert.deepEqual(cache.get(genuine), { n: 1 });
+    assert.equal(cache.get(sealed('header.forged-payload', 'T')), undefined, 'same tail, other body: a miss');
+    assert.equal(cache.get(sealed('header.genuine-payload', 'U')), undefined, 'same body, other tail: a miss');
+    // The genuine entry survives the forged lookups.
+    assert.deepEqual(cache.get(genuine), { n: 1 });
+  });
+
+  test('values shorter than the tail are keys as they are; the whole value counts in bytes', () => {
+    const cache = new TailKeyedCache<{ n: number }>({ maxEntries: 10, maxBytes: 64 * 1024, sizeOf: () => 10 });
+    cache.set('short', { n: 2 });
+    assert.deepEqual(cache.get('short'), { n: 2 });
+    assert.equal(cache.get('shorter'), undefined);
+    const before = cache.bytes;
+    cache.set(sealed('x'.repeat(10_000), 'T'), { n: 3 });
+    assert.ok(cache.bytes - before >= 20_000, `a 10,000-character value counts at least 20,000 bytes (${cache.bytes - before})`);
+  });
+
+  test('many values with distinct tails stay within the caps', () => {
+    const cache = new TailKeyedCache<{ n: number }>({ maxEntries: 100, maxBytes: 256 * 1024 });
+    for (let i = 0; i < 5000; i++) {
+      cache.set(`${'p'.repeat(2000)}.${longKey(i, TAIL_KEY_LENGTH)}`, { n: i });
+      assert.ok(cache.size <= 100 && cache.bytes <= 256 * 1024, `entries ${cache.size}, bytes ${cache.bytes}`);
+    }
   });
 });
 

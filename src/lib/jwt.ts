@@ -10,7 +10,7 @@
 import { createPublicKey, createSecretKey, type KeyObject, type webcrypto } from 'node:crypto';
 import { compactVerify, importJWK, type JWK } from 'jose';
 import type { DependencyHealth, GatewayServices } from '../pipeline/plugin.ts';
-import { BoundedCache } from './bounded-cache.ts';
+import { TailKeyedCache } from './bounded-cache.ts';
 import { JwksCache, type JwksCacheOptions, jwkFitsAlg, sharedJwksCache } from './jwks.ts';
 
 export * from './jwks.ts';
@@ -140,45 +140,27 @@ function keyFitsAlg(key: KeyObject, alg: string): boolean {
 export const VERIFIED_TOKEN_CACHE_BYTES = 16 * 1024 * 1024;
 
 /**
- * Characters at the end of a token that key the verified-token cache. A token ends with its
- * signature (at least 43 base64url characters, 342 for RS256): its tail is as unique as the token
- * and as hard to choose. Hashing the whole token instead (SHA-256 over 600 bytes) was a third of
- * a jwt route's cost over a plain one; V8 hashes this short key itself.
- */
-const TOKEN_KEY_TAIL = 64;
-
-/** What the verified-token cache holds: the whole token, compared on every hit, and its value. */
-interface HeldToken<V> {
-  readonly token: string;
-  readonly value: V;
-}
-
-/**
  * A bounded cache of tokens whose signature was verified. At most `max` entries and
  * `VERIFIED_TOKEN_CACHE_BYTES` bytes (each token counted whole, two bytes a character, with its
- * claims). Keyed by the token's tail; a hit counts only when the whole token is the same, so a
- * forged token that copies a cached token's signature is a miss and goes to verification.
+ * claims). Keyed by the token's tail (`TailKeyedCache`); a hit counts only when the whole token is
+ * the same, so a forged token that copies a cached token's signature is a miss and goes to
+ * verification.
  */
 export class VerifiedTokenCache<V extends { readonly claims: Readonly<Record<string, unknown>> }> {
-  private readonly cache: BoundedCache<HeldToken<V>> | null;
+  private readonly cache: TailKeyedCache<V> | null;
   private readonly maxTtlMs: number;
 
   /** `max` 0 disables the cache. */
   constructor(max: number, maxTtlSeconds = 3600, maxBytes = VERIFIED_TOKEN_CACHE_BYTES) {
     this.cache =
       max > 0
-        ? new BoundedCache<HeldToken<V>>({
-            maxEntries: max,
-            maxBytes,
-            sizeOf: (held) => held.token.length * 2 + approximateSize(held.value.claims),
-          })
+        ? new TailKeyedCache<V>({ maxEntries: max, maxBytes, sizeOf: (value) => approximateSize(value.claims) })
         : null;
     this.maxTtlMs = maxTtlSeconds * 1000;
   }
 
   get(token: string): V | undefined {
-    const held = this.cache?.get(tokenKey(token));
-    return held !== undefined && held.token === token ? held.value : undefined;
+    return this.cache?.get(token);
   }
 
   /** Stores until the token's `exp` (never past it), at most `maxTtlSeconds`. Expired tokens are not stored. */
@@ -191,7 +173,7 @@ export class VerifiedTokenCache<V extends { readonly claims: Readonly<Record<str
       ttl = Math.min(ttl, left);
     }
     freezeClaims(value.claims);
-    this.cache.set(tokenKey(token), { token, value }, ttl);
+    this.cache.set(token, value, ttl);
   }
 
   /** Entries and bytes held (tests, diagnostics). */
@@ -206,10 +188,6 @@ export class VerifiedTokenCache<V extends { readonly claims: Readonly<Record<str
   clear(): void {
     this.cache?.clear();
   }
-}
-
-function tokenKey(token: string): string {
-  return token.length <= TOKEN_KEY_TAIL ? token : token.slice(-TOKEN_KEY_TAIL);
 }
 
 /** Bytes a decoded claims object takes, roughly: its JSON length, twice (UTF-16) plus objects. */

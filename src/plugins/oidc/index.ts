@@ -18,7 +18,7 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { assertLinearRegex, BoundedCache, cacheKey, definePlugin, runSecret } from '../../index.ts';
+import { assertLinearRegex, BoundedCache, cacheKey, definePlugin, runSecret, TailKeyedCache } from '../../index.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
 import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { type Discovered, describe, Provider, type ProviderOptions } from './provider.ts';
@@ -82,7 +82,8 @@ class OidcInstance {
   /** The configured `redirect_uri`'s origin: the origin of every absolute URL sent to the IdP. */
   readonly #redirectOrigin: string | null;
   readonly #routePaths = new Map<string, RoutePaths>();
-  readonly #sessions = new BoundedCache<SessionEntry>({
+  /** Opened sessions by sealed cookie: a compact JWE ends with its authentication tag, keying it. */
+  readonly #sessions = new TailKeyedCache<SessionEntry>({
     ...SESSION_CACHE,
     sizeOf: (e) => e.userHeader.length * 2 + e.idHeader.length * 2 + 4096,
   });
