@@ -98,25 +98,70 @@ export class LocalCounters implements CounterStore {
   }
 }
 
-// KEYS: one per window. ARGV: the limits, then the expiry instants (ms). Reads and increments run
-// inside one script, so no other gateway can slip a request between the check and the count.
+// KEYS: one per window. ARGV: the limits, the expiry instants (ms), then how many requests ask.
+// Reads and increments run inside one script, so no other gateway can slip a request between the
+// check and the count. Admitting the first `admit` of m requests and counting them with one
+// INCRBY is what m scripts of one request each would do: each refuses once any window is full.
 const SCRIPT = `
 local n = #KEYS
+local admit = tonumber(ARGV[2 * n + 1])
 local out = {}
-local refused = 0
 for i = 1, n do
   local v = tonumber(redis.call('GET', KEYS[i]) or '0')
   out[i] = v
-  if v >= tonumber(ARGV[i]) then refused = 1 end
+  local room = tonumber(ARGV[i]) - v
+  if room < admit then admit = room end
 end
-if refused == 0 then
+if admit < 0 then admit = 0 end
+if admit > 0 then
   for i = 1, n do
-    if redis.call('INCR', KEYS[i]) == 1 then redis.call('PEXPIREAT', KEYS[i], ARGV[n + i]) end
+    if redis.call('INCRBY', KEYS[i], admit) == admit then redis.call('PEXPIREAT', KEYS[i], ARGV[n + i]) end
   end
 end
-out[n + 1] = refused
+out[n + 1] = admit
 return out
 `;
+
+/**
+ * Requests of one event-loop turn that count the same windows: sent as one script call. Under a
+ * flood from one client (the case a limiter exists for) this is one Redis command per turn
+ * instead of one per request.
+ */
+interface HitBatch {
+  readonly keys: readonly string[];
+  readonly limits: readonly number[];
+  readonly expireAt: readonly number[];
+  size: number;
+  readonly answer: Promise<number[]>;
+  settle: (counts: Promise<number[]>) => void;
+}
+
+/**
+ * Request `index`'s share of a batch's answer, as a script of its own would have answered: the
+ * counts it saw (those before it, up to the admitted ones) and 1 if it is refused.
+ */
+function shareOf(answer: readonly number[], index: number): number[] {
+  const n = answer.length - 1;
+  const admitted = answer[n]!;
+  const before = index < admitted ? index : admitted;
+  const out = new Array<number>(n + 1);
+  for (let i = 0; i < n; i++) out[i] = answer[i]! + before;
+  out[n] = index < admitted ? 0 : 1;
+  return out;
+}
+
+function firstShare(answer: readonly number[]): number[] {
+  return shareOf(answer, 0);
+}
+
+function newBatch(keys: readonly string[], limits: readonly number[], expireAt: readonly number[]): HitBatch {
+  let settle!: (counts: Promise<number[]>) => void;
+  const answer = new Promise<number[]>((resolve) => {
+    settle = resolve;
+  });
+  // The caller's expiry instants move on with its windows; the batch is sent later.
+  return { keys, limits, expireAt: expireAt.slice(), size: 0, answer, settle };
+}
 
 // KEYS: the counters. ARGV: the amount, then the expiry instants (ms) of counters it creates.
 const INCREMENT = `
@@ -163,6 +208,8 @@ export class RedisCounters implements CounterStore {
   #lastError: string | null = null;
   #lastErrorAt: Date | null = null;
   #failures = 0;
+  /** This turn's batches, by their windows' keys. */
+  readonly #batches = new Map<string, HitBatch>();
 
   constructor(settings: RedisSettings, onDown: (message: string) => void, onUp: () => void) {
     this.#settings = settings;
@@ -252,7 +299,40 @@ export class RedisCounters implements CounterStore {
     const c = this.#ready();
     if (c instanceof Error) return Promise.reject(c);
     if (c instanceof Promise) return c.then(() => this.hit(keys, limits, expireAt));
-    return c.tollgateRateLimit(keys.length, ...keys, ...limits, ...expireAt);
+    const id = keys.length === 1 ? keys[0]! : keys.join('\n');
+    let batch = this.#batches.get(id);
+    if (batch === undefined || batch.limits !== limits) {
+      if (batch !== undefined) this.#send(batch);
+      batch = newBatch(keys, limits, expireAt);
+      this.#batches.set(id, batch);
+      if (this.#batches.size === 1) setImmediate(this.#flush);
+    }
+    const index = batch.size++;
+    return index === 0 ? batch.answer.then(firstShare) : batch.answer.then((answer) => shareOf(answer, index));
+  }
+
+  /** Sends every batch of this turn. */
+  readonly #flush = (): void => {
+    const batches = this.#batches;
+    for (const batch of batches.values()) this.#send(batch);
+    batches.clear();
+  };
+
+  #send(batch: HitBatch): void {
+    // The connection may have dropped since the batch's first request: fail fast as `hit` does.
+    const c = this.#ready();
+    if (c instanceof Error) return batch.settle(Promise.reject(c));
+    if (c instanceof Promise) return batch.settle(c.then(() => this.#script(batch)));
+    batch.settle(this.#script(batch));
+  }
+
+  #script(batch: HitBatch): Promise<number[]> {
+    const keys = batch.keys;
+    try {
+      return this.#client!.tollgateRateLimit(keys.length, ...keys, ...batch.limits, ...batch.expireAt, batch.size);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async usage(keys: readonly string[]): Promise<number[]> {

@@ -1,6 +1,7 @@
 // rate-limiting: Kong's headers and answers, the local policy, and the redis policy against a real redis-server.
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
@@ -237,6 +238,26 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 
+  test('requests read in one turn (pipelined) are admitted in order, each answered its own count', async () => {
+    const gw = await startGateway({ config: config({ burst: redisConfig({ second: 5, minute: 100 }) }) });
+    try {
+      await startOfSecond(700);
+      // Twelve requests in one write: node's parser hands them to the gateway in one event-loop turn.
+      const answers = await pipelined(gw.url, '/burst', 12);
+      const seen = answers.map((a) => [
+        a.status,
+        a.headers['x-ratelimit-remaining-second'],
+        a.headers['x-ratelimit-remaining-minute'],
+      ]);
+      const admitted = [4, 3, 2, 1, 0].map((left, i) => [200, String(left), String(99 - i)]);
+      // Kong: a refused request counts in no window; the minute shows the five admitted ones.
+      const refused = Array.from({ length: 7 }, () => [429, '0', '95']);
+      assert.deepEqual(seen, [...admitted, ...refused]);
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('redis windows reset at the boundary', async () => {
     const gw = await startGateway({ config: config({ sec: redisConfig({ minute: null, second: 1 }) }) });
     try {
@@ -250,3 +271,41 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 });
+
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+}
+
+/** Sends `count` GETs of `path` in one write on one connection; the answers in order. */
+async function pipelined(url: string, path: string, count: number): Promise<RawAnswer[]> {
+  const { hostname, port } = new URL(url);
+  const host = `${hostname}:${port}`;
+  const one = (last: boolean) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${last ? 'Connection: close\r\n' : ''}\r\n`;
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no complete answer within 10 s')));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.write(Array.from({ length: count }, (_, i) => one(i === count - 1)).join(''));
+  });
+  const answers: RawAnswer[] = [];
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\r\n\r\n', at);
+    assert.ok(end > 0, `an answer's head ends (${answers.length} read)`);
+    const [statusLine, ...lines] = text.slice(at, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    assert.ok(headers['content-length'] !== undefined, `answer ${answers.length} has a Content-Length`);
+    answers.push({ status: Number(statusLine!.split(' ')[1]), headers });
+    at = end + 4 + Number(headers['content-length']);
+  }
+  assert.equal(answers.length, count, 'one answer per request');
+  return answers;
+}
