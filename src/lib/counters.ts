@@ -143,7 +143,7 @@ interface HitBatch {
 function shareOf(answer: readonly number[], index: number): number[] {
   const n = answer.length - 1;
   const admitted = answer[n]!;
-  const before = index < admitted ? index : admitted;
+  const before = Math.min(index, admitted);
   const out = new Array<number>(n + 1);
   for (let i = 0; i < n; i++) out[i] = answer[i]! + before;
   out[n] = index < admitted ? 0 : 1;
