@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
 import { dependencyHealth } from '../pipeline/dependencies.ts';
 import type { DependencyHealth } from '../pipeline/plugin.ts';
-import type { RequestContext } from '../pipeline/request.ts';
+import { answerSource, type RequestContext } from '../pipeline/request.ts';
 import type { CompiledRoute, CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 
 /** Kong's prometheus plugin DEFAULT_BUCKETS (milliseconds). */
@@ -233,7 +233,7 @@ export class GatewayMetrics {
     const route = rc.compiled;
     const s = route === null ? this.unmatched : (this.byRoute.get(route) ?? this.lateBind(route));
     const method = METHOD_INDEX.get(rc.method) ?? METHOD_OTHER;
-    const source = rc.exitStatus !== 0 ? 1 : rc.response !== null && !rc.response.fromGateway ? 0 : 2;
+    const source = rc.exitStatus !== 0 ? 1 : answerSource(rc) === 'upstream' ? 0 : 2;
     const key = (rc.status * 16 + method) * 4 + source;
     const ingress = rc.bytesReceived;
     const egress = rc.bytesSent;

@@ -85,6 +85,8 @@ export class RequestContext implements GatewayRequest {
   error: RequestError | null = null;
   /** Who ended the request: a plugin's name, `kong`, or null while the upstream's answer stands (Kong's `source`). */
   source: string | null = null;
+  /** The upstream's (or the echo upstream's) status was taken as the answer; a plugin may still replace it. */
+  upstreamAnswered = false;
   /** The upstream exchange in flight, so a client abort can cancel it. */
   abortUpstream: ((err?: Error) => void) | null = null;
   /** undici's resume, when the upstream response is paused for client backpressure. */
@@ -312,7 +314,7 @@ export class LogEntryImpl implements LogEntry {
     this.upstreamLatency = rc.upstreamLatency;
     this.error = rc.error;
     this.startedAt = Math.round(performance.timeOrigin + rc.startedAt);
-    this.source = rc.source ?? (rc.error === null ? 'upstream' : 'kong');
+    this.source = answerSource(rc);
     this.secretHeaders = rc.compiled?.pipeline.secretHeaders ?? NO_HEADERS;
     this.reason = rc.reason ?? rc.error?.code ?? null;
     this.upstreamStartedAt = rc.upstreamStartedAt > 0 ? performance.timeOrigin + rc.upstreamStartedAt : -1;
@@ -343,4 +345,14 @@ const DEFAULT_ERROR_MESSAGES: Readonly<Record<number, string>> = {
 
 function defaultErrorMessage(status: number): string {
   return DEFAULT_ERROR_MESSAGES[status] ?? STATUS_CODES[status] ?? 'Error';
+}
+
+/**
+ * Who answered, as the access log, log entries and metrics report it: the plugin or `kong` that
+ * ended the request, else the upstream when its status went out, even if its body was then cut off
+ * (Kong's `kong.response.get_source()` says `service` once the request was proxied), else `kong`.
+ */
+export function answerSource(rc: RequestContext): string {
+  if (rc.source !== null) return rc.source;
+  return rc.upstreamAnswered || rc.error === null ? 'upstream' : 'kong';
 }

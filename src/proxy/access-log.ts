@@ -5,6 +5,7 @@
 // request id, error causes) is JSON-escaped: request data must never be able to end the line or
 // add a field.
 import { secretValues } from '../config/secrets.ts';
+import { answerSource } from '../pipeline/request.ts';
 import { isoNow } from './clock.ts';
 import type { ProxyRequest } from './context.ts';
 
@@ -19,7 +20,7 @@ export function writeAccessLine(rc: ProxyRequest, latency: number): void {
   // Why the request ended, when known: the exiting plugin's code or the catalogued error's.
   const reason = rc.reason ?? err?.code ?? null;
   rc.gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${jsonString(rc.id)},"client_ip":${jsonString(rc.clientIp)},"method":${jsonString(rc.method)},"path":${jsonString(scrub === null ? rc.path : scrub.scrub(rc.path))}${route === null ? ',"route":null,"service":null' : route.accessLabelsJson},"consumer":${consumer === null ? 'null' : jsonString(consumer.username ?? consumer.id)},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${milliseconds(latency)},"upstream_latency_ms":${rc.upstreamLatency < 0 ? 'null' : milliseconds(rc.upstreamLatency)},"source":${rc.source !== null ? jsonString(rc.source) : err === null ? '"upstream"' : '"kong"'}${reason === null ? '' : `,"reason":${jsonString(reason)}`}${err === null ? '' : errorFields(err.code, err.cause, scrub)},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${jsonString(rc.id)},"client_ip":${jsonString(rc.clientIp)},"method":${jsonString(rc.method)},"path":${jsonString(scrub === null ? rc.path : scrub.scrub(rc.path))}${route === null ? ',"route":null,"service":null' : route.accessLabelsJson},"consumer":${consumer === null ? 'null' : jsonString(consumer.username ?? consumer.id)},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${milliseconds(latency)},"upstream_latency_ms":${rc.upstreamLatency < 0 ? 'null' : milliseconds(rc.upstreamLatency)},"source":${jsonString(answerSource(rc))}${reason === null ? '' : `,"reason":${jsonString(reason)}`}${err === null ? '' : errorFields(err.code, err.cause, scrub)},"msg":"request"}\n`,
   );
 }
 

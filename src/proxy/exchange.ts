@@ -96,6 +96,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return false;
     }
     rc.resumeUpstream = resume;
+    rc.upstreamAnswered = true;
     if (!rc.compiled!.pipeline.hasResponse) return writeHeadDirect(rc, status, raw);
     const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw);
     const res = new ResponseContext(status, headers, false);

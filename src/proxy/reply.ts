@@ -207,6 +207,7 @@ export async function answerEcho(rc: ProxyRequest, svc: CompiledService): Promis
     clientPort: rc.raw.socket.remotePort ?? 0,
   });
   rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
+  rc.upstreamAnswered = true;
   const res = new ResponseContext(
     200,
     { 'content-type': 'application/json; charset=utf-8', 'content-length': String(payload.length) },

@@ -519,8 +519,10 @@ test('through a gateway: a route without a service shows `service` null to its p
     assert.equal(entry.status, 200);
     const line = gw.logs.find((l) => l.type === 'access' && l.path === '/cut');
     assert.ok(line !== undefined, 'the access log line of the cut request');
-    // docs/logging.md: `kong` when the request ended in the gateway's error; the access log says the same.
-    assert.equal(entry.source, 'kong');
+    // docs/logging.md: the upstream's status went out, so it answered (Kong's get_source() says
+    // `service` once proxied); the cut is the reason. The access log says the same.
+    assert.equal(entry.source, 'upstream');
+    assert.equal(entry.reason, 'UPSTREAM_ABORTED');
     assert.equal(line.source, entry.source);
   } finally {
     await gw.close();

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { until } from '../../../test/support/wait.ts';
 import { startGateway } from '../../testing/index.ts';
 
 function config(perConsumer: boolean): Record<string, unknown> {
@@ -61,4 +64,68 @@ test('per_consumer on a scoped prometheus plugin is a located config error', asy
       return true;
     },
   );
+});
+
+test("source follows Kong's get_source: service for an upstream's answer (cut off or not), exit for a plugin's, error for the gateway's", async () => {
+  // A real upstream: its answers take the gateway's direct path (no response-phase plugin here).
+  const upstream = createServer((req, res) => {
+    if (req.url === '/cut') {
+      res.writeHead(200, { 'content-length': '100' });
+      res.write('partial');
+      setTimeout(() => res.socket?.destroy(), 20);
+      return;
+    }
+    res.end('ok');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }],
+      plugins: [{ name: 'prometheus' }],
+      services: [
+        {
+          name: 'real',
+          url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+          routes: [
+            { name: 'open', paths: ['/open'], strip_path: false },
+            { name: 'cut', paths: ['/cut'], strip_path: false },
+            { name: 'locked', paths: ['/locked'], plugins: [{ name: 'key-auth' }] },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    const signal = () => AbortSignal.timeout(10_000);
+    const open = await fetch(`${gw.url}/open`, { signal: signal() });
+    assert.equal(await open.text(), 'ok');
+    const cut = await fetch(`${gw.url}/cut`, { signal: signal() });
+    assert.equal(cut.status, 200);
+    assert.equal(
+      await cut.text().then(
+        () => 'complete',
+        () => 'cut off',
+      ),
+      'cut off',
+    );
+    assert.equal((await fetch(`${gw.url}/locked`, { signal: signal() })).status, 401);
+    assert.equal((await fetch(`${gw.url}/nowhere`, { signal: signal() })).status, 404);
+    await until('the cut request is logged', () => gw.logs.some((l) => l.type === 'access' && l.path === '/cut'), 5000);
+    const text = await (await fetch(`${gw.adminUrl}/metrics`, { signal: signal() })).text();
+    const series = (route: string) =>
+      text.split('\n').filter((l) => l.startsWith('tollgate_http_requests_total{') && l.includes(`route="${route}"`));
+    assert.match(series('open').join('\n'), /code="200",source="service"/);
+    assert.match(series('cut').join('\n'), /code="200",source="service"/);
+    assert.match(series('locked').join('\n'), /code="401",source="exit"/);
+    assert.match(series('').join('\n'), /code="404",source="error"/);
+    const access = (path: string) => gw.logs.find((l) => l.type === 'access' && l.path === path);
+    assert.equal(access('/open')?.source, 'upstream');
+    assert.equal(access('/cut')?.source, 'upstream', "the upstream's status went out");
+    assert.equal(access('/cut')?.reason, 'UPSTREAM_ABORTED', 'the cut is still the reason');
+    assert.equal(access('/nowhere')?.source, 'kong');
+  } finally {
+    await gw.close();
+    await new Promise((r) => upstream.close(r));
+  }
 });
