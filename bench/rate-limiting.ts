@@ -31,6 +31,8 @@ export async function rateLimitingRedisRoute(): Promise<{ config: string }> {
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
     { stdio: 'ignore' },
   );
+  // Unreferenced: a running redis-server must not keep the bench alive once its table is printed.
+  child.unref();
   process.once('exit', () => child.kill());
   for (let i = 0; i < 200; i++) {
     const up = await new Promise<boolean>((resolve) => {
