@@ -150,6 +150,13 @@ function shareOf(answer: readonly number[], index: number): number[] {
   return out;
 }
 
+/** Whether two key lists are the same (the batch id joins them, and a key could hold the separator). */
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 function firstShare(answer: readonly number[]): number[] {
   return shareOf(answer, 0);
 }
@@ -301,7 +308,7 @@ export class RedisCounters implements CounterStore {
     if (c instanceof Promise) return c.then(() => this.hit(keys, limits, expireAt));
     const id = keys.length === 1 ? keys[0]! : keys.join('\n');
     let batch = this.#batches.get(id);
-    if (batch === undefined || batch.limits !== limits) {
+    if (batch === undefined || batch.limits !== limits || !sameKeys(batch.keys, keys)) {
       if (batch !== undefined) this.#send(batch);
       batch = newBatch(keys, limits, expireAt);
       this.#batches.set(id, batch);
