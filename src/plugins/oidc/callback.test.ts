@@ -6,21 +6,25 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { Client, loginAtIdp } from '../../../test/oidc/helpers.ts';
-import { DEFAULT_WEB_CLIENT, type Idp, startIdp } from '../../../test/support/idp.ts';
+import {
+  API,
+  completeLogin,
+  kitConfig,
+  NAV,
+  nowS,
+  pair,
+  SESSION_SECRET,
+  sealerFor,
+  sessionPayload,
+  setCookies,
+  startKitIdp,
+} from '../../../test/oidc/kit.ts';
+import type { Idp } from '../../../test/support/idp.ts';
 import { until } from '../../../test/support/wait.ts';
 import { type PluginRunner, type PluginRunResult, startPlugin } from '../../testing/index.ts';
-import oidc, { type SessionPayload, sessionBinding } from './index.ts';
-import { SessionSealer } from './session.ts';
+import oidc, { type SessionPayload } from './index.ts';
 
-const SECRET = 'callback-test-session-secret-0123456789abcdef';
-const NAV = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
-const API = { accept: 'application/json' };
 const OFFLINE = 'http://127.0.0.1:9/.well-known/openid-configuration';
-const nowS = () => Math.floor(Date.now() / 1000);
-const setCookies = (r: { responseHeaders: Record<string, unknown> }) =>
-  [r.responseHeaders['set-cookie'] ?? []].flat() as string[];
-const pair = (set: string[], name: string) => set.find((c) => c.startsWith(`${name}=`))?.split(';')[0];
 const decoded = (v: unknown) =>
   JSON.parse(Buffer.from(String(v), 'base64').toString('utf8')) as Record<string, unknown>;
 const CLEAR_LOGIN = 'oidc_session_login=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0';
@@ -31,40 +35,21 @@ describe('oidc login completion and instance setup through the test kit', () => 
   let config: Record<string, unknown>;
 
   before(async () => {
-    idp = await startIdp();
+    idp = await startKitIdp({}, ['http://localhost/cb']);
     // An IdP without a userinfo endpoint (its discovery names none).
-    plainIdp = await startIdp({ providerConfig: { features: { userinfo: { enabled: false } } } });
-    for (const i of [idp, plainIdp])
-      await i.setClient({ ...DEFAULT_WEB_CLIENT, redirect_uris: ['http://localhost/cb'] });
-    config = {
-      client_id: idp.webClient.client_id,
-      client_secret: idp.webClient.client_secret,
-      discovery: `${idp.issuer}/.well-known/openid-configuration`,
-      session_secret: SECRET,
-      debug: true,
-    };
+    plainIdp = await startKitIdp({ providerConfig: { features: { userinfo: { enabled: false } } } }, [
+      'http://localhost/cb',
+    ]);
+    config = kitConfig(idp, { debug: true });
   });
   after(async () => {
     await idp?.close();
     await plainIdp?.close();
   });
 
-  const sealerFor = (cfg: Record<string, unknown>, secret = SECRET) =>
-    new SessionSealer([secret], sessionBinding(String(cfg.client_id), String(cfg.discovery), 'oidc_session'));
-
   /** Logs in through the plugin and the IdP's forms; returns the callback's result. */
-  async function kitLogin(runner: PluginRunner, at: Idp = idp): Promise<PluginRunResult> {
-    const start = await runner.run({ path: '/page', headers: NAV });
-    assert.equal(start.status, 302, 'sent to the IdP');
-    const loginCookie = pair(setCookies(start), 'oidc_session_login');
-    assert.ok(loginCookie !== undefined, 'a login cookie is set');
-    const callback = new URL(await loginAtIdp(new Client(), String(start.responseHeaders.location), at));
-    return runner.run({
-      path: callback.pathname,
-      query: callback.search.slice(1),
-      headers: { ...NAV, cookie: loginCookie },
-    });
-  }
+  const kitLogin = (runner: PluginRunner, at: Idp = idp): Promise<PluginRunResult> =>
+    completeLogin(runner, at, '/page');
 
   /** The X-Userinfo the upstream gets with the session a login left. */
   async function userAfterLogin(cfg: Record<string, unknown>, at: Idp = idp): Promise<Record<string, unknown>> {
@@ -184,18 +169,9 @@ describe('oidc login completion and instance setup through the test kit', () => 
 
   test('a list of session secrets: the first seals, an older one still opens and its session is re-sealed', async () => {
     const older = 'an-older-session-secret-0123456789abcdefgh';
-    const runner = await startPlugin(oidc, { ...config, session_secret: [SECRET, older] });
+    const runner = await startPlugin(oidc, { ...config, session_secret: [SESSION_SECRET, older] });
     try {
-      const s: SessionPayload = {
-        v: 1,
-        exp: nowS() + 600,
-        seen: nowS(),
-        sub: 'alice',
-        it: 'e30.e30.c2ln',
-        at: 'access',
-        ate: null,
-        user: { sub: 'alice' },
-      };
+      const s = sessionPayload();
       const cookie = `oidc_session=${await sealerFor(config, older).seal(s)}`;
       const r = await runner.run({ path: '/page', headers: { ...API, cookie } });
       assert.equal(r.status, 200);
@@ -210,16 +186,7 @@ describe('oidc login completion and instance setup through the test kit', () => 
 
   test('a session is re-sealed after a quarter of session_idle_timeout (at most 60 s), never with no idle timeout', async () => {
     const seenAgo = async (runner: PluginRunner, seconds: number) => {
-      const s: SessionPayload = {
-        v: 1,
-        exp: nowS() + 600,
-        seen: nowS() - seconds,
-        sub: 'alice',
-        it: 'e30.e30.c2ln',
-        at: 'access',
-        ate: null,
-        user: { sub: 'alice' },
-      };
+      const s = sessionPayload({ seen: nowS() - seconds });
       const r = await runner.run({
         path: '/page',
         headers: { ...API, cookie: `oidc_session=${await sealerFor(config).seal(s)}` },

@@ -6,87 +6,42 @@
  * (test/oidc/edges.test.ts).
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Client, loginAtIdp } from '../../../test/oidc/helpers.ts';
-import { DEFAULT_WEB_CLIENT, type Idp, startIdp } from '../../../test/support/idp.ts';
-import { type PluginRunner, startPlugin } from '../../testing/index.ts';
-import oidc, { type LoginPayload, type SessionPayload, sessionBinding } from './index.ts';
-import { SessionSealer } from './session.ts';
+import { describe, test } from 'node:test';
+import { API, completeLogin, NAV, pair, sessionPayload, setCookies, useKit } from '../../../test/oidc/kit.ts';
+import { startPlugin } from '../../testing/index.ts';
+import oidc, { type LoginPayload } from './index.ts';
 
-const SECRET = 'login-test-session-secret-0123456789abcdef';
-/** What a browser sends when it navigates to a page. */
-const NAV = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
-const API = { accept: 'application/json' };
-const nowS = () => Math.floor(Date.now() / 1000);
-const setCookies = (r: { responseHeaders: Record<string, unknown> }) =>
-  [r.responseHeaders['set-cookie'] ?? []].flat() as string[];
-/** The `name=value` pair of the cookie `name` among Set-Cookie values. */
-const pair = (set: string[], name: string) => set.find((c) => c.startsWith(`${name}=`))?.split(';')[0];
 /** The IdP URL a login start redirects to. */
 const authorizeUrl = (r: { responseHeaders: Record<string, unknown> }) => new URL(String(r.responseHeaders.location));
 
 describe('oidc login start through the test kit', () => {
-  let idp: Idp;
-  let config: Record<string, unknown>;
-  let runner: PluginRunner;
-  let sealer: SessionSealer;
-
-  before(async () => {
-    idp = await startIdp();
-    await idp.setClient({ ...DEFAULT_WEB_CLIENT, redirect_uris: ['http://localhost/cb'] });
-    config = {
-      client_id: idp.webClient.client_id,
-      client_secret: idp.webClient.client_secret,
-      discovery: `${idp.issuer}/.well-known/openid-configuration`,
-      session_secret: SECRET,
-      scope: 'openid email',
-      // The flow's steps at debug level (kong-oidc's `debug`), for the line an operator reads.
-      debug: true,
-    };
-    runner = await startPlugin(oidc, config);
-    sealer = new SessionSealer(
-      [SECRET],
-      sessionBinding(idp.webClient.client_id, config.discovery as string, 'oidc_session'),
-    );
-  });
-  after(async () => {
-    await runner?.close();
-    await idp?.close();
-  });
+  // `debug`: the flow's steps at debug level (kong-oidc's `debug`), for the line an operator reads.
+  const kit = useKit({ redirectUris: ['http://localhost/cb'], config: { scope: 'openid email', debug: true } });
 
   /** The pending login a login start's cookie holds. */
   async function pendingLogin(r: { responseHeaders: Record<string, unknown> }): Promise<LoginPayload> {
     const cookie = pair(setCookies(r), 'oidc_session_login');
     assert.ok(cookie !== undefined, 'a login cookie is set');
-    const opened = await sealer.open<LoginPayload>(cookie.slice('oidc_session_login='.length));
+    const opened = await kit.sealer.open<LoginPayload>(cookie.slice('oidc_session_login='.length));
     assert.ok(opened !== null, 'the login cookie opens');
     return opened.payload;
   }
 
   /** Logs in through the plugin and the IdP's forms from `path`; returns where the browser goes then. */
   async function loginFrom(path: string): Promise<unknown> {
-    const start = await runner.run({ path, headers: NAV });
-    assert.equal(start.status, 302, 'sent to the IdP');
-    const loginCookie = pair(setCookies(start), 'oidc_session_login');
-    assert.ok(loginCookie !== undefined, 'a login cookie is set');
-    const callback = new URL(await loginAtIdp(new Client(), authorizeUrl(start).href, idp));
-    const done = await runner.run({
-      path: callback.pathname,
-      query: callback.search.slice(1),
-      headers: { ...NAV, cookie: loginCookie },
-    });
+    const done = await completeLogin(kit.runner, kit.idp, path);
     assert.equal(done.status, 302, `login completed: ${JSON.stringify(done.body)}`);
     return done.responseHeaders.location;
   }
 
   test('a page starts the code flow with PKCE S256, state and nonce; the login cookie over http is not Secure; no body', async () => {
-    const r = await runner.run({ path: '/page', headers: NAV });
+    const r = await kit.runner.run({ path: '/page', headers: NAV });
     assert.equal(r.status, 302);
     assert.equal(r.body, '', 'a redirect without a body');
     assert.equal(r.responseHeaders['cache-control'], 'no-store');
     const to = authorizeUrl(r);
     assert.equal(to.searchParams.get('response_type'), 'code');
-    assert.equal(to.searchParams.get('client_id'), idp.webClient.client_id);
+    assert.equal(to.searchParams.get('client_id'), kit.idp.webClient.client_id);
     assert.equal(to.searchParams.get('redirect_uri'), 'http://localhost/cb', "the route's callback on the Host");
     assert.equal(to.searchParams.get('scope'), 'openid email');
     assert.equal(to.searchParams.get('code_challenge_method'), 'S256');
@@ -102,7 +57,7 @@ describe('oidc login start through the test kit', () => {
     );
     // With `debug` the operator sees where the browser will return.
     assert.ok(
-      runner.logs.some((l) => l.msg === 'oidc login started' && l.return_to === '/page'),
+      kit.runner.logs.some((l) => l.msg === 'oidc login started' && l.return_to === '/page'),
       'the debug line names the return path',
     );
   });
@@ -117,41 +72,31 @@ describe('oidc login start through the test kit', () => {
   test('a login cookie too big for a browser gives up the return path, and then fits', async () => {
     // A Host of 2569 characters (allowed here: nothing configured names the host) makes a long redirect_uri.
     const host = `${'h'.repeat(60)}.`.repeat(42).concat('example');
-    const r = await runner.run({ path: `/${'p'.repeat(1000)}`, host, headers: NAV });
+    const r = await kit.runner.run({ path: `/${'p'.repeat(1000)}`, host, headers: NAV });
     assert.equal(r.status, 302);
     const login = await pendingLogin(r);
     assert.equal(login.ru, `http://${host}/cb`);
     assert.equal(login.rt, '/', "the route's home instead of the 1001-character path");
     const cookie = setCookies(r).find((c) => c.startsWith('oidc_session_login=')) ?? '';
     assert.ok(cookie.length <= 4000, `the login cookie is ${cookie.length} characters`);
-    const short = await runner.run({ path: '/short', host, headers: NAV });
+    const short = await kit.runner.run({ path: '/short', host, headers: NAV });
     assert.equal((await pendingLogin(short)).rt, '/short', 'a short path still fits beside that redirect_uri');
   });
 
   test("a callback without a pending login, with a session, goes to the route's home", async () => {
-    const session: SessionPayload = {
-      v: 1,
-      exp: nowS() + 600,
-      seen: nowS(),
-      sub: 'alice',
-      it: 'e30.e30.c2ln',
-      at: 'access',
-      ate: null,
-      user: { sub: 'alice' },
-    };
-    const cookie = `oidc_session=${await sealer.seal(session)}`;
-    const r = await runner.run({ path: '/cb', query: 'code=old&state=old', headers: { ...NAV, cookie } });
+    const cookie = await kit.cookieFor(sessionPayload());
+    const r = await kit.runner.run({ path: '/cb', query: 'code=old&state=old', headers: { ...NAV, cookie } });
     assert.equal(r.status, 302);
     assert.equal(r.responseHeaders.location, '/');
   });
 
   test('without a session an API call gets 401 Unauthorized; a refused session cookie is cleared, Secure over https', async () => {
-    const none = await runner.run({ path: '/page', headers: API });
+    const none = await kit.runner.run({ path: '/page', headers: API });
     assert.equal(none.status, 401);
     assert.deepEqual(none.body, { message: 'Unauthorized' });
     assert.equal(none.responseHeaders['set-cookie'], undefined, 'nothing to clear');
     for (const scheme of ['http', 'https'] as const) {
-      const r = await runner.run({ path: '/page', scheme, headers: { ...API, cookie: 'oidc_session=forged' } });
+      const r = await kit.runner.run({ path: '/page', scheme, headers: { ...API, cookie: 'oidc_session=forged' } });
       assert.equal(r.status, 401, scheme);
       assert.deepEqual(
         setCookies(r),
@@ -162,18 +107,18 @@ describe('oidc login start through the test kit', () => {
   });
 
   test('a Host header that is no host: no login (400) and a relative post-logout URL, never one built on it', async () => {
-    const login = await runner.run({ path: '/page', host: 'bad_host', headers: NAV });
+    const login = await kit.runner.run({ path: '/page', host: 'bad_host', headers: NAV });
     assert.equal(login.status, 400);
     assert.deepEqual(login.body, { message: 'Bad request' });
     assert.equal(setCookies(login).length, 0, 'no login cookie');
-    const logout = await runner.run({ path: '/logout', host: 'bad_host' });
+    const logout = await kit.runner.run({ path: '/logout', host: 'bad_host' });
     assert.equal(logout.status, 302);
     const post = authorizeUrl(logout).searchParams.get('post_logout_redirect_uri');
     assert.equal(post, '/', 'the configured path as it is');
   });
 
   test("a configured redirect_uri is sent whatever the Host, and its origin is the post-logout URL's", async () => {
-    const fixed = await startPlugin(oidc, { ...config, redirect_uri: 'https://app.example/auth/cb' });
+    const fixed = await startPlugin(oidc, { ...kit.config, redirect_uri: 'https://app.example/auth/cb' });
     try {
       for (const host of ['bad_host', 'evil.example']) {
         const r = await fixed.run({ path: '/page', host, headers: NAV });
@@ -192,7 +137,7 @@ describe('oidc login start through the test kit', () => {
   });
 
   test('redirect_uri_path: the callback on the Host at that path, for every route', async () => {
-    const atPath = await startPlugin(oidc, { ...config, redirect_uri_path: '/auth/callback' });
+    const atPath = await startPlugin(oidc, { ...kit.config, redirect_uri_path: '/auth/callback' });
     try {
       const r = await atPath.run({ path: '/page', host: 'app.example', headers: NAV });
       assert.equal(authorizeUrl(r).searchParams.get('redirect_uri'), 'http://app.example/auth/callback');

@@ -4,37 +4,24 @@
  * The login flow end to end over HTTP is in test/oidc/flow.test.ts.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Client, loginAtIdp } from '../../../test/oidc/helpers.ts';
-import { DEFAULT_WEB_CLIENT, type Idp, startIdp } from '../../../test/support/idp.ts';
+import { before, describe, test } from 'node:test';
+import {
+  API,
+  completeLogin,
+  idToken,
+  kitConfig,
+  NAV,
+  nowS,
+  pair,
+  sessionPayload,
+  setCookies,
+  useKit,
+} from '../../../test/oidc/kit.ts';
+import type { Idp } from '../../../test/support/idp.ts';
 import { type PluginRunner, startPlugin } from '../../testing/index.ts';
-import oidc, { type SessionPayload, sessionBinding } from './index.ts';
-import { SessionSealer } from './session.ts';
-
-const SECRET = 'plugin-test-session-secret-0123456789abcdef';
-
-function baseConfig(idp: Idp, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    client_id: idp.webClient.client_id,
-    client_secret: idp.webClient.client_secret,
-    discovery: `${idp.issuer}/.well-known/openid-configuration`,
-    session_secret: SECRET,
-    ...extra,
-  };
-}
+import oidc, { type SessionPayload } from './index.ts';
 
 const logLines = (runner: PluginRunner, msg: string) => runner.logs.filter((l) => l.msg === msg);
-/** What a browser sends when it navigates to a page. */
-const NAV = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
-const API = { accept: 'application/json' };
-const nowS = () => Math.floor(Date.now() / 1000);
-const setCookies = (r: { responseHeaders: Record<string, unknown> }) =>
-  [r.responseHeaders['set-cookie'] ?? []].flat() as string[];
-/** The `name=value` pair of the cookie `name` among Set-Cookie values. */
-const pair = (set: string[], name: string) => set.find((c) => c.startsWith(`${name}=`))?.split(';')[0];
-/** An ID token's shape with these claims (the session only decodes it; openid-client checked it at login). */
-const idToken = (claims: Record<string, unknown>) =>
-  `e30.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.c2ln`;
 
 /** Logs in through the plugin and the IdP's forms; returns the session cookie header. */
 async function kitLogin(
@@ -43,16 +30,7 @@ async function kitLogin(
   path = '/',
   query = '',
 ): Promise<{ cookie: string; location: unknown }> {
-  const start = await plugin.run({ path, query, headers: NAV });
-  assert.equal(start.status, 302, 'sent to the IdP');
-  const loginCookie = pair(setCookies(start), 'oidc_session_login');
-  assert.ok(loginCookie !== undefined, 'a login cookie is set');
-  const callback = new URL(await loginAtIdp(new Client(), String(start.responseHeaders.location), idp));
-  const done = await plugin.run({
-    path: callback.pathname,
-    query: callback.search.slice(1),
-    headers: { ...NAV, cookie: loginCookie },
-  });
+  const done = await completeLogin(plugin, idp, path, query);
   assert.equal(done.status, 302, `login completed: ${JSON.stringify(done.body)}`);
   const cookie = pair(setCookies(done), 'oidc_session');
   assert.ok(cookie !== undefined, 'a session cookie is set');
@@ -60,53 +38,45 @@ async function kitLogin(
 }
 
 describe('oidc bearer_only through the test kit', () => {
-  let idp: Idp;
-  let BEARER: Record<string, unknown>;
-  let runner: PluginRunner;
+  const BEARER = (idp: Idp) => ({ bearer_only: true, bearer_jwt_auth_allowed_auds: [idp.audience] });
+  const kit = useKit({ config: (idp) => ({ ...BEARER(idp), filters: ['/open/.*'] }) });
   let token: string;
   before(async () => {
-    idp = await startIdp();
-    BEARER = { bearer_only: true, bearer_jwt_auth_allowed_auds: [idp.audience] };
-    runner = await startPlugin(oidc, baseConfig(idp, { ...BEARER, filters: ['/open/.*'] }));
-    token = await idp.clientCredentialsToken();
-  });
-  after(async () => {
-    await runner?.close();
-    await idp?.close();
+    token = await kit.idp.clientCredentialsToken();
   });
 
   test('the scheme in any case and spaces before the token (RFC 6750); the token owner is the credential', async () => {
     for (const authorization of [`bearer ${token}`, `BEARER ${token}`, `Bearer   ${token}`]) {
-      const r = await runner.run({ path: '/api/x', headers: { authorization } });
+      const r = await kit.runner.run({ path: '/api/x', headers: { authorization } });
       assert.equal(r.status, 200, authorization.slice(0, 12));
-      assert.equal(r.credential?.identifier, idp.m2mClient.client_id, 'the token sub identifies the credential');
+      assert.equal(r.credential?.identifier, kit.idp.m2mClient.client_id, 'the token sub identifies the credential');
       assert.equal(r.credential?.type, 'oidc');
-      assert.equal(r.upstreamHeaders['x-credential-identifier'], idp.m2mClient.client_id);
-      assert.equal(r.claims?.aud, idp.audience);
+      assert.equal(r.upstreamHeaders['x-credential-identifier'], kit.idp.m2mClient.client_id);
+      assert.equal(r.claims?.aud, kit.idp.audience);
       assert.equal(typeof r.upstreamHeaders['x-userinfo'], 'string', 'X-Userinfo sent');
     }
   });
 
   test('"Bearer" with no token is no credentials; any token, even one character, is checked and refused as invalid', async () => {
     for (const authorization of ['Bearer', 'Bearer ', 'Basic dXNlcjpwdw==', 'Bearerx']) {
-      const r = await runner.run({ path: '/api/x', headers: { authorization } });
+      const r = await kit.runner.run({ path: '/api/x', headers: { authorization } });
       assert.equal(r.status, 401, authorization);
       assert.equal(r.responseHeaders['www-authenticate'], 'Bearer realm="kong"', authorization);
       assert.deepEqual(r.body, { message: 'Unauthorized' });
     }
-    const r = await runner.run({ path: '/api/x', headers: { authorization: 'Bearer x' } });
+    const r = await kit.runner.run({ path: '/api/x', headers: { authorization: 'Bearer x' } });
     assert.equal(r.status, 401);
     assert.equal(r.responseHeaders['www-authenticate'], 'Bearer realm="kong", error="invalid_token"');
     assert.deepEqual(r.body, { message: 'Unauthorized' });
     // Signed by the IdP for another API: the audience check applies.
-    const foreign = await idp.signJwt({ iss: idp.issuer, aud: 'https://other.example', exp: nowS() + 60 });
-    const other = await runner.run({ path: '/api/x', headers: { authorization: `Bearer ${foreign}` } });
+    const foreign = await kit.idp.signJwt({ iss: kit.idp.issuer, aud: 'https://other.example', exp: nowS() + 60 });
+    const other = await kit.runner.run({ path: '/api/x', headers: { authorization: `Bearer ${foreign}` } });
     assert.equal(other.status, 401, 'a token for another audience');
   });
 
   test('bearer tokens while the IdP cannot be reached: 503', async () => {
     const offline = await startPlugin(oidc, {
-      ...baseConfig(idp, BEARER),
+      ...kitConfig(kit.idp, BEARER(kit.idp)),
       discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
     });
     try {
@@ -118,32 +88,36 @@ describe('oidc bearer_only through the test kit', () => {
   });
 
   test('a filtered path passes without a token and without identity; others still need one', async () => {
-    const open = await runner.run({ path: '/open/page', headers: { cookie: 'theirs=1' } });
+    const open = await kit.runner.run({ path: '/open/page', headers: { cookie: 'theirs=1' } });
     assert.equal(open.exited, false, 'a filtered path reaches the upstream');
     assert.equal(open.upstreamHeaders.cookie, 'theirs=1', 'with the Cookie header of a request without our cookies');
     assert.equal(open.credential, null);
-    assert.equal((await runner.run({ path: '/opening' })).status, 401, 'filters match the whole path');
+    assert.equal((await kit.runner.run({ path: '/opening' })).status, 401, 'filters match the whole path');
   });
 
   test('disable_userinfo_header: no X-Userinfo, the request is authenticated the same', async () => {
-    const quiet = await startPlugin(oidc, baseConfig(idp, { ...BEARER, disable_userinfo_header: true }));
+    const quiet = await startPlugin(oidc, kitConfig(kit.idp, { ...BEARER(kit.idp), disable_userinfo_header: true }));
     try {
       const r = await quiet.run({ path: '/api/x', headers: { authorization: `Bearer ${token}` } });
       assert.equal(r.status, 200);
       assert.equal(r.upstreamHeaders['x-userinfo'], undefined);
-      assert.equal(r.credential?.identifier, idp.m2mClient.client_id);
+      assert.equal(r.credential?.identifier, kit.idp.m2mClient.client_id);
     } finally {
       await quiet.close();
     }
   });
 
   test('a token without a string sub is accepted with an empty credential id', async () => {
-    const noSub = await idp.signJwt({ iss: idp.issuer, aud: idp.audience, exp: Math.floor(Date.now() / 1000) + 60 });
-    const r = await runner.run({ path: '/api/x', headers: { authorization: `Bearer ${noSub}` } });
+    const noSub = await kit.idp.signJwt({
+      iss: kit.idp.issuer,
+      aud: kit.idp.audience,
+      exp: Math.floor(Date.now() / 1000) + 60,
+    });
+    const r = await kit.runner.run({ path: '/api/x', headers: { authorization: `Bearer ${noSub}` } });
     assert.equal(
       r.status,
       200,
-      JSON.stringify(logLines(runner, 'oidc bearer token could not be verified: IdP unreachable')),
+      JSON.stringify(logLines(kit.runner, 'oidc bearer token could not be verified: IdP unreachable')),
     );
     assert.equal(r.credential?.identifier, '');
     assert.equal(r.credential?.id, '');
@@ -151,48 +125,20 @@ describe('oidc bearer_only through the test kit', () => {
 });
 
 describe('oidc logout through the test kit', () => {
-  let idp: Idp;
-  let runner: PluginRunner;
-  let sealer: SessionSealer;
+  const kit = useKit();
   const cookieValue = (set: unknown, name: string) => ([set].flat() as string[]).find((c) => c.startsWith(`${name}=`));
-  before(async () => {
-    idp = await startIdp();
-    const config = baseConfig(idp);
-    runner = await startPlugin(oidc, config);
-    sealer = new SessionSealer(
-      [SECRET],
-      sessionBinding(idp.webClient.client_id, config.discovery as string, 'oidc_session'),
-    );
-  });
-  after(async () => {
-    await runner?.close();
-    await idp?.close();
-  });
-
-  const session = (exp: number): SessionPayload => {
-    const now = Math.floor(Date.now() / 1000);
-    return {
-      v: 1,
-      exp,
-      seen: now,
-      sub: 'alice',
-      it: 'id.token.value',
-      at: 'access',
-      ate: null,
-      user: { sub: 'alice' },
-    };
-  };
+  const session = (exp: number) => sessionPayload({ exp, it: 'id.token.value' });
 
   test("with a session, even an expired one, the IdP's end_session gets its ID token as id_token_hint; both cookies are cleared", async () => {
     const now = Math.floor(Date.now() / 1000);
     for (const exp of [now + 600, now - 600]) {
-      const cookie = `oidc_session=${await sealer.seal(session(exp))}; oidc_session_login=pending; theirs=1`;
-      const r = await runner.run({ path: '/logout', host: 'app.example', headers: { cookie } });
+      const cookie = `${await kit.cookieFor(session(exp))}; oidc_session_login=pending; theirs=1`;
+      const r = await kit.runner.run({ path: '/logout', host: 'app.example', headers: { cookie } });
       assert.equal(r.status, 302);
       const to = new URL(String(r.responseHeaders.location));
-      assert.equal(to.origin + to.pathname, `${idp.issuer}/session/end`);
+      assert.equal(to.origin + to.pathname, `${kit.idp.issuer}/session/end`);
       assert.equal(to.searchParams.get('id_token_hint'), 'id.token.value', `exp ${exp - now}`);
-      assert.equal(to.searchParams.get('client_id'), idp.webClient.client_id);
+      assert.equal(to.searchParams.get('client_id'), kit.idp.webClient.client_id);
       assert.equal(to.searchParams.get('post_logout_redirect_uri'), 'http://app.example/');
       const set = r.responseHeaders['set-cookie'];
       assert.equal(cookieValue(set, 'oidc_session'), 'oidc_session=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
@@ -207,12 +153,12 @@ describe('oidc logout through the test kit', () => {
   });
 
   test('without a session no id_token_hint and nothing to clear but what the browser holds; over https the clearing cookies are Secure', async () => {
-    const bare = await runner.run({ path: '/logout', host: 'app.example', scheme: 'https' });
+    const bare = await kit.runner.run({ path: '/logout', host: 'app.example', scheme: 'https' });
     const to = new URL(String(bare.responseHeaders.location));
     assert.equal(to.searchParams.get('id_token_hint'), null);
     assert.equal(to.searchParams.get('post_logout_redirect_uri'), 'https://app.example/');
     assert.deepEqual(bare.responseHeaders['set-cookie'], []);
-    const forged = await runner.run({
+    const forged = await kit.runner.run({
       path: '/logout',
       scheme: 'https',
       headers: { cookie: 'oidc_session=forged; oidc_session_login=x' },
@@ -226,7 +172,7 @@ describe('oidc logout through the test kit', () => {
 
   test("a configured end_session_endpoint is used as is (Auth0's /v2/logout with its own parameter names), without asking the IdP", async () => {
     // Discovery at a port nothing listens on: the configured endpoint needs no IdP.
-    const offline = { ...baseConfig(idp), discovery: 'http://127.0.0.1:9/.well-known/openid-configuration' };
+    const offline = { ...kitConfig(kit.idp), discovery: 'http://127.0.0.1:9/.well-known/openid-configuration' };
     const auth0 = await startPlugin(oidc, {
       ...offline,
       end_session_endpoint: 'https://tenant.auth0.example/v2/logout',
@@ -238,17 +184,17 @@ describe('oidc logout through the test kit', () => {
       post_logout_redirect_uri: '/bye',
     });
     try {
-      const cookie = `oidc_session=${await sealer.seal(session(Math.floor(Date.now() / 1000) + 600))}`;
+      const cookie = await kit.cookieFor(session(Math.floor(Date.now() / 1000) + 600));
       const a = new URL(String((await auth0.run({ path: '/logout', headers: { cookie } })).responseHeaders.location));
       assert.equal(a.origin + a.pathname, 'https://tenant.auth0.example/v2/logout');
       assert.deepEqual([...a.searchParams].sort(), [
-        ['client_id', idp.webClient.client_id],
+        ['client_id', kit.idp.webClient.client_id],
         ['returnTo', 'https://app.example/bye'],
       ]);
       const p = new URL(String((await plain.run({ path: '/logout' })).responseHeaders.location));
       assert.equal(p.origin + p.pathname, 'https://idp.example/logout');
       assert.deepEqual([...p.searchParams].sort(), [
-        ['client_id', idp.webClient.client_id],
+        ['client_id', kit.idp.webClient.client_id],
         ['post_logout_redirect_uri', 'http://localhost/bye'],
         ['x', '1'],
       ]);
@@ -263,9 +209,9 @@ describe('oidc logout through the test kit', () => {
   });
 
   test("with debug, a logout is logged with whether the IdP's end_session was used", async () => {
-    const online = await startPlugin(oidc, baseConfig(idp, { debug: true }));
+    const online = await startPlugin(oidc, kitConfig(kit.idp, { debug: true }));
     const offline = await startPlugin(oidc, {
-      ...baseConfig(idp, { debug: true }),
+      ...kitConfig(kit.idp, { debug: true }),
       discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
     });
     try {
@@ -288,7 +234,7 @@ describe('oidc logout through the test kit', () => {
 
   test('logout while the IdP cannot be reached still clears the session and goes to the post-logout page', async () => {
     const offline = await startPlugin(oidc, {
-      ...baseConfig(idp),
+      ...kitConfig(kit.idp),
       discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
       post_logout_redirect_uri: '/goodbye',
     });
@@ -304,42 +250,25 @@ describe('oidc logout through the test kit', () => {
 });
 
 describe('oidc browser sessions through the test kit', () => {
-  let idp: Idp;
-  let config: Record<string, unknown>;
-  let runner: PluginRunner;
-  let sealer: SessionSealer;
-  const session = (extra: Partial<SessionPayload> = {}): SessionPayload => ({
-    v: 1,
-    exp: nowS() + 3600,
-    seen: nowS(),
-    sub: 'alice',
-    it: idToken({ sub: 'alice', email: 'alice@example.com' }),
-    at: 'access-token-1',
-    ate: null,
-    user: { sub: 'alice', preferred_username: 'alice' },
-    ...extra,
-  });
-  const cookieFor = async (p: unknown) => `oidc_session=${await sealer.seal(p)}`;
-
-  before(async () => {
-    // A new refresh token on every refresh, as Auth0 with rotation does.
-    idp = await startIdp({ providerConfig: { rotateRefreshToken: true } });
-    await idp.setClient({ ...DEFAULT_WEB_CLIENT, redirect_uris: ['http://localhost/cb', 'https://localhost/cb'] });
-    config = baseConfig(idp, {
+  const session = (extra: Partial<SessionPayload> = {}) =>
+    sessionPayload({
+      exp: nowS() + 3600,
+      it: idToken({ sub: 'alice', email: 'alice@example.com' }),
+      at: 'access-token-1',
+      user: { sub: 'alice', preferred_username: 'alice' },
+      ...extra,
+    });
+  // A new refresh token on every refresh, as Auth0 with rotation does.
+  const kit = useKit({
+    idp: { providerConfig: { rotateRefreshToken: true } },
+    redirectUris: ['http://localhost/cb', 'https://localhost/cb'],
+    config: {
       filters: ['/public/.*'],
       scope: 'openid email profile offline_access',
       authorization_params: { prompt: 'consent' },
-    });
-    runner = await startPlugin(oidc, config);
-    sealer = new SessionSealer(
-      [SECRET],
-      sessionBinding(idp.webClient.client_id, config.discovery as string, 'oidc_session'),
-    );
+    },
   });
-  after(async () => {
-    await runner?.close();
-    await idp?.close();
-  });
+  const cookieFor = (p: unknown) => kit.cookieFor(p);
 
   test('a session cookie that opens but is not a session of this plugin (version, sub, user) is no session', async () => {
     const good = session();
@@ -351,7 +280,7 @@ describe('oidc browser sessions through the test kit', () => {
       'forged',
     ]) {
       const cookie = bad === 'forged' ? 'oidc_session=forged' : await cookieFor(bad);
-      const r = await runner.run({ path: '/page', headers: { ...API, cookie } });
+      const r = await kit.runner.run({ path: '/page', headers: { ...API, cookie } });
       assert.equal(r.status, 401, JSON.stringify(bad).slice(0, 60));
       assert.deepEqual(
         setCookies(r),
@@ -359,14 +288,14 @@ describe('oidc browser sessions through the test kit', () => {
         'and it is cleared',
       );
     }
-    const ok = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(good) } });
+    const ok = await kit.runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(good) } });
     assert.equal(ok.status, 200);
     assert.equal(ok.credential?.identifier, 'alice');
   });
 
   test('the upstream gets the session headers unless disabled, no X-ID-Token without an ID token, and none of our cookies', async () => {
     const cookie = await cookieFor(session());
-    const r = await runner.run({ path: '/page', headers: { ...API, cookie } });
+    const r = await kit.runner.run({ path: '/page', headers: { ...API, cookie } });
     assert.equal(r.upstreamHeaders['x-access-token'], 'access-token-1');
     assert.deepEqual(setCookies(r), [], 'a session seen just now is not re-sealed');
     assert.deepEqual(JSON.parse(Buffer.from(String(r.upstreamHeaders['x-id-token']), 'base64').toString()), {
@@ -375,20 +304,23 @@ describe('oidc browser sessions through the test kit', () => {
     });
     assert.equal(typeof r.upstreamHeaders['x-userinfo'], 'string');
     assert.equal(r.upstreamHeaders.cookie, undefined, 'only the session cookie: no Cookie header upstream');
-    const mixed = await runner.run({ path: '/page', headers: { ...API, cookie: `theirs=1; ${cookie}; other=2` } });
+    const mixed = await kit.runner.run({ path: '/page', headers: { ...API, cookie: `theirs=1; ${cookie}; other=2` } });
     assert.equal(mixed.upstreamHeaders.cookie, 'theirs=1; other=2', "the upstream's own cookies go on");
     // A session the gateway knows, due for nothing, is answered without waiting on a promise.
     assert.equal(mixed.async.access, false, 'the known session takes the synchronous path');
-    const open = await runner.run({ path: '/public/x', headers: API });
+    const open = await kit.runner.run({ path: '/public/x', headers: API });
     assert.equal(open.exited, false, 'a filtered path needs no session');
     assert.equal(r.claims?.email, 'alice@example.com', "the ID token's claims for later plugins");
 
-    const noId = await runner.run({ path: '/page', headers: { ...API, cookie: await cookieFor(session({ it: '' })) } });
+    const noId = await kit.runner.run({
+      path: '/page',
+      headers: { ...API, cookie: await cookieFor(session({ it: '' })) },
+    });
     assert.equal(noId.status, 200);
     assert.equal(noId.upstreamHeaders['x-id-token'], undefined);
 
     const quiet = await startPlugin(oidc, {
-      ...config,
+      ...kit.config,
       disable_access_token_header: true,
       disable_id_token_header: true,
       disable_userinfo_header: true,
@@ -410,7 +342,7 @@ describe('oidc browser sessions through the test kit', () => {
       ['http', 'up=1'],
       ['https', ['up=1', 'up2=2']],
     ] as const) {
-      const r = await runner.run({
+      const r = await kit.runner.run({
         path: '/page',
         scheme,
         headers: { ...API, cookie },
@@ -422,7 +354,7 @@ describe('oidc browser sessions through the test kit', () => {
       const maxAge = Number(/Max-Age=(\d+)/.exec(ours ?? '')?.[1]);
       assert.ok(maxAge <= 1000 && maxAge >= 990, `Max-Age ${maxAge}`);
       assert.equal(ours?.endsWith('; Secure'), scheme === 'https', ours);
-      const next = await runner.run({ path: '/page', scheme, headers: { ...API, cookie: ours!.split(';')[0]! } });
+      const next = await kit.runner.run({ path: '/page', scheme, headers: { ...API, cookie: ours!.split(';')[0]! } });
       assert.equal(next.status, 200);
       assert.deepEqual(setCookies(next), [], 'the re-sealed cookie is current: not re-sealed again');
     }
@@ -431,14 +363,14 @@ describe('oidc browser sessions through the test kit', () => {
   test('a session the gateway has seen is refused once its lifetime is over', async () => {
     const exp = nowS() + 2;
     const cookie = await cookieFor(session({ exp }));
-    assert.equal((await runner.run({ path: '/page', headers: { ...API, cookie } })).status, 200);
+    assert.equal((await kit.runner.run({ path: '/page', headers: { ...API, cookie } })).status, 200);
     // Waits for the clock to reach the session's end (an event, not a guess at a duration).
     while (Date.now() < exp * 1000) await new Promise((r) => setTimeout(r, 100));
-    assert.equal((await runner.run({ path: '/page', headers: { ...API, cookie } })).status, 401);
+    assert.equal((await kit.runner.run({ path: '/page', headers: { ...API, cookie } })).status, 401);
   });
 
   test('unauth_action deny answers a page 401 instead of a login; a login keeps the query of the page asked for', async () => {
-    const deny = await startPlugin(oidc, { ...config, unauth_action: 'deny' });
+    const deny = await startPlugin(oidc, { ...kit.config, unauth_action: 'deny' });
     try {
       const r = await deny.run({ path: '/page', headers: NAV });
       assert.equal(r.status, 401);
@@ -446,12 +378,12 @@ describe('oidc browser sessions through the test kit', () => {
     } finally {
       await deny.close();
     }
-    const { location } = await kitLogin(runner, idp, '/page', 'x=1&y=2');
+    const { location } = await kitLogin(kit.runner, kit.idp, '/page', 'x=1&y=2');
     assert.equal(location, '/page?x=1&y=2');
   });
 
   test('a login started over https: the login cookie is Secure, the redirect_uri https; the IdP unreachable is a 503', async () => {
-    const start = await runner.run({ path: '/page', scheme: 'https', headers: NAV });
+    const start = await kit.runner.run({ path: '/page', scheme: 'https', headers: NAV });
     const to = new URL(String(start.responseHeaders.location));
     assert.equal(to.searchParams.get('redirect_uri'), 'https://localhost/cb');
     assert.equal(to.searchParams.get('scope'), 'openid email profile offline_access');
@@ -461,7 +393,7 @@ describe('oidc browser sessions through the test kit', () => {
     assert.match(login ?? '', /; Path=\/; HttpOnly; SameSite=Lax; Max-Age=600; Secure$/);
 
     const offline = await startPlugin(oidc, {
-      ...config,
+      ...kit.config,
       discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
     });
     try {
@@ -476,10 +408,10 @@ describe('oidc browser sessions through the test kit', () => {
   });
 
   test('refresh: within refresh_leeway the token is refreshed ahead; concurrent requests share one refresh', async () => {
-    const { cookie } = await kitLogin(runner, idp);
-    const opened = await sealer.open<SessionPayload>(cookie.slice('oidc_session='.length));
+    const { cookie } = await kitLogin(kit.runner, kit.idp);
+    const opened = await kit.sealer.open<SessionPayload>(cookie.slice('oidc_session='.length));
     assert.ok(opened?.payload.rt !== undefined, 'the session holds a refresh token');
-    const far = await runner.run({
+    const far = await kit.runner.run({
       path: '/page',
       headers: { ...API, cookie: await cookieFor({ ...opened.payload, seen: nowS() - 1 }) },
     });
@@ -493,12 +425,12 @@ describe('oidc browser sessions through the test kit', () => {
     const oldIt = idToken({ sub: 'alice', before: 'refresh' });
     const due = await cookieFor({ ...opened.payload, ate: nowS() + 30, it: oldIt });
     const [a, b] = await Promise.all([
-      runner.run({ path: '/page', headers: { ...API, cookie: due } }),
-      runner.run({ path: '/page', headers: { ...API, cookie: due } }),
+      kit.runner.run({ path: '/page', headers: { ...API, cookie: due } }),
+      kit.runner.run({ path: '/page', headers: { ...API, cookie: due } }),
     ]);
     assert.notEqual(a.upstreamHeaders['x-access-token'], opened.payload.at, 'a new access token');
     assert.equal(a.upstreamHeaders['x-access-token'], b.upstreamHeaders['x-access-token'], 'one refresh for both');
-    const refreshed = await sealer.open<SessionPayload>(
+    const refreshed = await kit.sealer.open<SessionPayload>(
       pair(setCookies(a), 'oidc_session')!.slice('oidc_session='.length),
     );
     const ate = refreshed?.payload.ate ?? 0;
@@ -513,20 +445,20 @@ describe('oidc browser sessions through the test kit', () => {
 
   test('a refresh that fails while the access token is still valid keeps the session, and is not retried at once', async () => {
     const noRefresh = await cookieFor(session({ ate: nowS() + 30 }));
-    assert.equal((await runner.run({ path: '/page', headers: { ...API, cookie: noRefresh } })).status, 200);
+    assert.equal((await kit.runner.run({ path: '/page', headers: { ...API, cookie: noRefresh } })).status, 200);
     const cookie = await cookieFor(session({ ate: nowS() + 30, rt: 'revoked-or-unknown-refresh-token' }));
     for (let i = 0; i < 2; i++) {
-      const r = await runner.run({ path: '/page', headers: { ...API, cookie } });
+      const r = await kit.runner.run({ path: '/page', headers: { ...API, cookie } });
       assert.equal(r.status, 200, `request ${i + 1}`);
       assert.equal(r.upstreamHeaders['x-access-token'], 'access-token-1');
     }
-    const failed = logLines(runner, 'oidc token refresh failed');
+    const failed = logLines(kit.runner, 'oidc token refresh failed');
     assert.equal(failed.length, 1, 'one refresh attempt, none without a refresh token');
     assert.equal(failed[0]?.sub, 'alice');
     assert.match(String(failed[0]?.error), /invalid_grant/);
     const expired = await cookieFor(session({ ate: nowS() - 5, rt: 'another-revoked-refresh-token' }));
     assert.equal(
-      (await runner.run({ path: '/page', headers: { ...API, cookie: expired } })).status,
+      (await kit.runner.run({ path: '/page', headers: { ...API, cookie: expired } })).status,
       401,
       'expired and not refreshed',
     );
@@ -534,56 +466,41 @@ describe('oidc browser sessions through the test kit', () => {
 });
 
 describe('oidc refresh against an IdP that does not rotate refresh tokens (Auth0 with rotation off)', () => {
-  let idp: Idp;
-  let runner: PluginRunner;
-  let sealer: SessionSealer;
+  // The same refresh token stays valid, and the refresh answer carries none (Auth0's answer).
+  const kit = useKit({
+    idp: { providerConfig: { rotateRefreshToken: false }, refreshWithoutRefreshToken: true },
+    redirectUris: ['http://localhost/cb'],
+    config: { scope: 'openid offline_access', authorization_params: { prompt: 'consent' } },
+  });
   let loggedIn: SessionPayload;
-  const open = async (cookie: string) =>
-    (await sealer.open<SessionPayload>(cookie.slice('oidc_session='.length)))?.payload;
   /** The logged-in session with its access token expired: only a refresh lets a request through. */
-  const expired = async (p: SessionPayload) => `oidc_session=${await sealer.seal({ ...p, ate: nowS() - 5 })}`;
+  const expired = (p: SessionPayload) => kit.cookieFor({ ...p, ate: nowS() - 5 });
   before(async () => {
-    // The same refresh token stays valid, and the refresh answer carries none (Auth0's answer).
-    idp = await startIdp({ providerConfig: { rotateRefreshToken: false }, refreshWithoutRefreshToken: true });
-    await idp.setClient({ ...DEFAULT_WEB_CLIENT, redirect_uris: ['http://localhost/cb'] });
-    const config = baseConfig(idp, {
-      scope: 'openid offline_access',
-      authorization_params: { prompt: 'consent' },
-    });
-    runner = await startPlugin(oidc, config);
-    sealer = new SessionSealer(
-      [SECRET],
-      sessionBinding(idp.webClient.client_id, config.discovery as string, 'oidc_session'),
-    );
-    const payload = await open((await kitLogin(runner, idp)).cookie);
+    const payload = await kit.open((await kitLogin(kit.runner, kit.idp)).cookie);
     assert.ok(payload?.rt !== undefined, 'the session holds a refresh token');
     loggedIn = payload;
   });
-  after(async () => {
-    await runner?.close();
-    await idp?.close();
-  });
 
   test('a refresh answer without a refresh token keeps the one the session has, which refreshes again later', async () => {
-    const first = await runner.run({ path: '/page', headers: { ...API, cookie: await expired(loggedIn) } });
+    const first = await kit.runner.run({ path: '/page', headers: { ...API, cookie: await expired(loggedIn) } });
     assert.equal(first.status, 200, 'refreshed');
     assert.notEqual(first.upstreamHeaders['x-access-token'], loggedIn.at, 'a new access token');
-    const refreshed = await open(pair(setCookies(first), 'oidc_session') ?? '');
+    const refreshed = await kit.open(pair(setCookies(first), 'oidc_session') ?? '');
     assert.equal(refreshed?.rt, loggedIn.rt, 'the session keeps its refresh token');
     // That access token expires in turn: the kept refresh token is what renews it.
-    const second = await runner.run({ path: '/page', headers: { ...API, cookie: await expired(refreshed!) } });
+    const second = await kit.runner.run({ path: '/page', headers: { ...API, cookie: await expired(refreshed!) } });
     assert.equal(second.status, 200, 'refreshed again');
     assert.notEqual(second.upstreamHeaders['x-access-token'], first.upstreamHeaders['x-access-token']);
   });
 
   test('after a refresh, a request still carrying the cookie from before it (another tab) is refreshed too, not refused', async () => {
     const before = await expired(loggedIn);
-    const first = await runner.run({ path: '/page', headers: { ...API, cookie: before } });
+    const first = await kit.runner.run({ path: '/page', headers: { ...API, cookie: before } });
     assert.equal(first.status, 200, 'refreshed');
     // The first refresh is over: the old cookie's refresh token is still good at this IdP.
-    const late = await runner.run({ path: '/page', headers: { ...API, cookie: before } });
+    const late = await kit.runner.run({ path: '/page', headers: { ...API, cookie: before } });
     assert.equal(late.status, 200, 'a refresh that succeeded does not count as failed');
     assert.notEqual(late.upstreamHeaders['x-access-token'], loggedIn.at, 'with a new access token');
-    assert.equal(logLines(runner, 'oidc token refresh failed').length, 0, 'no refresh failed');
+    assert.equal(logLines(kit.runner, 'oidc token refresh failed').length, 0, 'no refresh failed');
   });
 });
