@@ -58,7 +58,7 @@ describe('BoundedCache', () => {
 describe('TailKeyedCache', () => {
   const sealed = (body: string, tag: string) => `${body}.${tag.repeat(TAIL_KEY_LENGTH)}`;
 
-  test('a value that shares a stored value\'s tail but differs before it is a miss', () => {
+  test("a value that shares a stored value's tail but differs before it is a miss", () => {
     const cache = new TailKeyedCache<{ n: number }>({ maxEntries: 10, maxBytes: 64 * 1024 });
     const genuine = sealed('header.genuine-payload', 'T');
     cache.set(genuine, { n: 1 });
@@ -69,14 +69,37 @@ describe('TailKeyedCache', () => {
     assert.deepEqual(cache.get(genuine), { n: 1 });
   });
 
-  test('values shorter than the tail are keys as they are; the whole value counts in bytes', () => {
-    const cache = new TailKeyedCache<{ n: number }>({ maxEntries: 10, maxBytes: 64 * 1024, sizeOf: () => 10 });
+  test('values shorter than the tail are keys as they are', () => {
+    const cache = new TailKeyedCache<{ n: number }>({ maxEntries: 10, maxBytes: 64 * 1024 });
     cache.set('short', { n: 2 });
     assert.deepEqual(cache.get('short'), { n: 2 });
     assert.equal(cache.get('shorter'), undefined);
-    const before = cache.bytes;
-    cache.set(sealed('x'.repeat(10_000), 'T'), { n: 3 });
-    assert.ok(cache.bytes - before >= 20_000, `a 10,000-character value counts at least 20,000 bytes (${cache.bytes - before})`);
+  });
+
+  test('a value is counted whole, two bytes a character, with what sizeOf says of its entry', () => {
+    const cache = new TailKeyedCache<{ n: number }>({ maxEntries: 10, maxBytes: 1024 * 1024, sizeOf: (v) => v.n });
+    const added = (text: string, n: number) => {
+      const before = cache.bytes;
+      cache.set(text, { n });
+      return cache.bytes - before;
+    };
+    const small = added(sealed('a'.repeat(1000), 'A'), 10);
+    assert.equal(added(sealed('b'.repeat(1000), 'B'), 1000) - small, 990, "sizeOf's bytes are added");
+    assert.equal(added(sealed('c'.repeat(2000), 'C'), 10) - small, 2000, 'each character counts two bytes');
+  });
+
+  test("a value that shares a held value's tail replaces it: the key is the tail, not the whole value", () => {
+    const cache = new TailKeyedCache<{ n: number }>({ maxEntries: 10, maxBytes: 64 * 1024 });
+    const first = sealed(`${'h'.repeat(100)}1${'p'.repeat(1000)}`, 'T');
+    const second = sealed(`${'h'.repeat(100)}2${'p'.repeat(1000)}`, 'T');
+    cache.set(first, { n: 1 });
+    cache.set(second, { n: 2 });
+    assert.equal(cache.size, 1, 'one entry per tail');
+    assert.equal(cache.get(first), undefined);
+    assert.deepEqual(cache.get(second), { n: 2 });
+    cache.clear();
+    assert.equal(cache.size, 0, 'clear empties it');
+    assert.equal(cache.get(second), undefined);
   });
 
   test('many values with distinct tails stay within the caps', () => {

@@ -129,12 +129,12 @@ interface HeldValue<V> {
 export class TailKeyedCache<V extends {}> {
   readonly #cache: BoundedCache<HeldValue<V>>;
 
-  constructor(options: BoundedCacheOptions<V>) {
+  /** Entries live until evicted or until the `ttlMs` given to `set`. */
+  constructor(options: Omit<BoundedCacheOptions<V>, 'ttlMs'>) {
     const sizeOf = options.sizeOf;
     this.#cache = new BoundedCache<HeldValue<V>>({
       maxEntries: options.maxEntries,
       maxBytes: options.maxBytes,
-      ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}),
       sizeOf: (held) => held.text.length * 2 + (sizeOf === undefined ? 64 : sizeOf(held.value)),
     });
   }

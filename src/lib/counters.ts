@@ -327,14 +327,14 @@ export class RedisCounters implements CounterStore {
 
   #send(batch: HitBatch): void {
     // The connection may have dropped since the batch's first request: fail fast as `hit` does.
+    // (A batch exists only once the client does, so there is no connection to wait for here.)
     const c = this.#ready();
-    if (c instanceof Error) return batch.settle(Promise.reject(c));
-    if (c instanceof Promise) return batch.settle(c.then(() => this.#script(batch)));
-    batch.settle(this.#script(batch));
+    batch.settle(c instanceof Error ? Promise.reject(c) : this.#script(batch));
   }
 
   #script(batch: HitBatch): Promise<number[]> {
     const keys = batch.keys;
+    // This runs from a setImmediate: a synchronous throw would end the process, not one request.
     try {
       return this.#client!.tollgateRateLimit(keys.length, ...keys, ...batch.limits, ...batch.expireAt, batch.size);
     } catch (err) {

@@ -5,7 +5,6 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
-import { RedisCounters } from '../../lib/counters.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 import { rateLimitingStats } from './index.ts';
 
@@ -256,37 +255,6 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
       assert.deepEqual(seen, [...admitted, ...refused]);
     } finally {
       await gw.close();
-    }
-  });
-
-  test('one turn, key lists that join alike but differ: each counted in its own windows', async () => {
-    const store = new RedisCounters(
-      {
-        host: redis.host,
-        port: redis.port,
-        timeout: 2000,
-        username: null,
-        password: null,
-        database: 0,
-        ssl: false,
-        ssl_verify: false,
-        server_name: null,
-      },
-      () => {},
-      () => {},
-    );
-    try {
-      await store.open();
-      const limits = [5, 5];
-      const ends = [Date.now() + 60_000, Date.now() + 60_000];
-      const [a, b] = await Promise.all([
-        store.hit(['t:x\ny', 't:z'], limits, ends),
-        store.hit(['t:x', 'y\nt:z'], limits, ends),
-      ]);
-      assert.deepEqual(a, [0, 0, 0], 'the first list: nothing counted before it');
-      assert.deepEqual(b, [0, 0, 0], 'the second list is not a later request of the first');
-    } finally {
-      await store.close();
     }
   });
 
