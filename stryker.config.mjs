@@ -27,8 +27,16 @@ export const groups = {
     ],
   },
   jwt: {
-    mutate: ['src/plugins/jwt/*.ts', 'src/plugins/jwt-claims/*.ts', 'src/lib/jwt.ts', 'src/lib/jwks.ts', '!**/*.test.ts'],
+    mutate: [
+      'src/plugins/jwt/*.ts',
+      'src/plugins/jwt-claims/*.ts',
+      'src/lib/jwt.ts',
+      'src/lib/jwks.ts',
+      'src/lib/bounded-cache.ts',
+      '!**/*.test.ts',
+    ],
     tests: [
+      'src/lib/bounded-cache.test.ts',
       'src/lib/jwt-verify.test.ts',
       'src/plugins/jwt/*.test.ts',
       'src/plugins/jwt-claims/*.test.ts',
