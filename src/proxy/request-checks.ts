@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as h2 } from 'node:http2';
-import { type BlockList, isIP } from 'node:net';
+import { type BlockList, isIP, type Socket } from 'node:net';
 import type { ProxyErrorCode } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
@@ -292,7 +292,8 @@ interface ClientStream {
   once(event: 'finish', listener: (this: ClientStream) => void): unknown;
 }
 
-function onBodyTimeout(this: IncomingMessage): void {
+/** `socket`: node's HTTP/1 server passes the connection that timed out (HTTP/2 passes nothing). */
+function onBodyTimeout(this: IncomingMessage, socket?: Socket): void {
   const rc = (this as TrackedMessage)[kCtx];
   if (rc === undefined) return;
   // Logged as the timeout also when the answer had started: the gateway, not the client, ends the exchange.
@@ -309,7 +310,7 @@ function onBodyTimeout(this: IncomingMessage): void {
     else rc.res.once('finish', destroyClientSocket);
     return;
   }
-  endClientExchange(rc.raw);
+  endClientExchange(rc.raw, socket);
 }
 
 function destroyClientSocket(this: ServerResponse): void {
@@ -324,10 +325,14 @@ function resetStream(this: ClientStream): void {
  * Ends the client side of a timed-out exchange: on HTTP/1.1 the connection (its framing is lost
  * with the body), on HTTP/2 only the stream (RST_STREAM CANCEL): other streams of the session go on.
  */
-function endClientExchange(m: IncomingMessage): void {
+function endClientExchange(m: IncomingMessage, socket: Socket | undefined): void {
   const stream = (m as { stream?: ClientStream }).stream;
   if (stream !== undefined) resetStream.call(stream);
-  else m.socket?.destroy();
+  // undici detaches a request body it stops reading (an upstream that answered in full before the
+  // body was in) from its socket: the connection the timeout came from is then the one to close.
+  // Left open, a client that never sends the rest would hold it for good, as the listener keeps
+  // node's own keep-alive timeout from closing it.
+  else (m.socket ?? socket)?.destroy();
 }
 
 function onBodyEnd(this: IncomingMessage): void {

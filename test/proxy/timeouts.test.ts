@@ -9,21 +9,26 @@ import { type Listening, listen } from '../support/upstream.ts';
 import { until, within } from '../support/wait.ts';
 
 const BODY_TIMEOUT = 400;
+const KEEPALIVE = 1000;
 let gw: TestGateway;
 let slow: Listening;
 /** What the log phase of every request received. */
 const entries: LogEntry[] = [];
 /** Requests that reached the holding upstream, and how each ended there. */
 const held: { req: IncomingMessage; ended: Promise<'aborted' | 'complete'> }[] = [];
+/** The paths that reached the upstream's /started. */
+const started: string[] = [];
 
 before(async () => {
   // /slow: reads the whole body, then thinks for three times client_body_timeout before answering.
   // /hold: reads what comes and never answers; records whether the gateway gave up on the request.
-  // /started: starts its answer at once, before the body is in, and never ends it.
+  // /started: starts its answer at once, before the body is in, and never ends it (/started/whole: ends it).
   slow = await listen((req, res) => {
     if (req.url?.startsWith('/started') === true) {
+      started.push(req.url);
       res.writeHead(200, { 'content-type': 'text/plain' });
-      res.write('started');
+      if (req.url.startsWith('/started/whole')) res.end('whole');
+      else res.write('started');
       return;
     }
     if (req.url?.startsWith('/hold') === true) {
@@ -51,7 +56,7 @@ before(async () => {
     ],
     config: {
       _format_version: '3.0',
-      _tollgate: { client_header_timeout: 400, client_body_timeout: BODY_TIMEOUT },
+      _tollgate: { client_header_timeout: 400, client_body_timeout: BODY_TIMEOUT, keepalive_timeout: KEEPALIVE },
       plugins: [{ name: 'log-probe' }],
       services: [
         { name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'] }] },
@@ -120,6 +125,29 @@ test('a body that stalls after the answer started: the connection is closed, and
   const line = logged()!;
   assert.equal(line.status, 200, 'what the client got');
   assert.equal(line.error, 'REQUEST_TIMEOUT', 'not CLIENT_CLOSED: the gateway ended it');
+});
+
+test('a chunked body that stalls after the answer started: the answer is relayed the same way', async () => {
+  const res = await stall(
+    'POST /started/chunked HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n',
+  );
+  assert.equal(res.status, 200);
+  assert.match(res.body, /started/);
+});
+
+test('a body that stalls after the upstream answered in full: the connection is closed after keepalive_timeout', async () => {
+  // The answer is complete; what is left of the body is read and dropped, for as long as an idle
+  // keep-alive connection is kept (node adds a second), never for good.
+  const res = await stall('POST /started/whole HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc');
+  assert.equal(res.status, 200);
+  assert.equal(res.body, 'whole');
+});
+
+test('a body that stalls before its first byte never reaches the upstream: 408', async () => {
+  // undici writes the request head together with the first body chunk, so the upstream cannot answer early.
+  const res = await stall('POST /started/nobyte HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n');
+  assert.equal(res.status, 408);
+  assert.ok(!started.includes('/started/nobyte'), `the upstream got ${started.join(', ')}`);
 });
 
 test('a body that arrived whole stops the timer: an upstream slower than client_body_timeout still answers', async () => {

@@ -25,8 +25,14 @@ before(async () => {
   if (skip) return;
   ca = new TestCa();
   ca.issue('a.test', ['a.test'], { file: 'a' });
-  // Reads the whole request, then thinks for three times client_body_timeout before answering.
+  // /started: answers at once, before reading the body, and never ends its answer.
+  // Otherwise: reads the whole request, then thinks for three times client_body_timeout before answering.
   slow = await listen((req, res) => {
+    if (req.url?.startsWith('/started') === true) {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('started');
+      return;
+    }
     req.resume();
     req.on('end', () => setTimeout(() => res.end('slow'), BODY_TIMEOUT * 3));
   });
@@ -53,7 +59,8 @@ services:
     url: ${slow.url}
     routes:
       - name: slow
-        paths: [/slow]
+        paths: [/slow, /started]
+        strip_path: false
 `,
   );
   inst = await TollgateInstance.start({
@@ -164,6 +171,33 @@ test('the stalled stream itself is reset with CANCEL once its 408 is sent', { sk
     assert.equal(status, 408);
     assert.equal(req.rstCode, constants.NGHTTP2_CANCEL);
     assert.equal(s.destroyed, false);
+  } finally {
+    s.close();
+  }
+});
+
+test('a stream whose body stalls after the upstream started its answer gets that answer, then a reset with CANCEL', {
+  skip,
+}, async () => {
+  const s = session();
+  try {
+    // No content-length: the gateway frames the body chunked towards the upstream.
+    const req = s.request({ ':method': 'POST', ':path': '/started/x', ':authority': 'a.test' });
+    req.on('error', () => undefined);
+    let status = 0;
+    let text = '';
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (text += d));
+    req.write('partial');
+    // The client never ends its side: only the gateway's RST_STREAM closes the stream.
+    await within(new Promise((resolve) => req.on('close', resolve)), 10_000, 'the stalled stream to be reset');
+    assert.equal(status, 200, "the upstream's answer, relayed while the body was open (not a 408)");
+    assert.equal(text, 'started');
+    // CANCEL, as nginx's client_body_timeout on HTTP/2: not an end that would pass the answer off as complete.
+    assert.equal(req.rstCode, constants.NGHTTP2_CANCEL);
+    assert.equal(s.destroyed, false);
+    assert.equal((await h2(s, '/echo/after')).status, 200, 'the session goes on');
   } finally {
     s.close();
   }
