@@ -22,10 +22,11 @@ const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
  */
 export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValue | undefined>): void {
   if (wantsDebug(rc)) addDebugHeaders(rc, headers);
+  // Before the scheme test: a stream refused before its scheme was read is still HTTP/2.
+  if (rc.raw.httpVersionMajor === 2) stripConnectionSpecific(headers);
   if (rc.scheme !== 'https') return;
   const hsts = hstsHeader(rc.runtime.config.settings);
   if (hsts !== null) headers['strict-transport-security'] = hsts;
-  if (rc.raw.httpVersionMajor === 2) stripConnectionSpecific(headers);
 }
 
 /** Sends a response the gateway produced, after the route's response phase had its say. */
