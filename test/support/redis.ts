@@ -68,8 +68,13 @@ export async function startRedis(): Promise<TestRedis> {
   let child: ChildProcess | null = null;
   const launch = async (): Promise<void> => {
     const c = spawn(
-      BINARY,
+      'sh',
       [
+        '-c',
+        // The server lives while this process holds the shell's stdin: if the test process is
+        // killed (a runner's timeout, a mutation run), the pipe closes and the server goes too.
+        '"$TEST_REDIS_BINARY" "$@" & r=$!; read _; kill $r; wait $r',
+        'sh',
         '--port',
         String(port),
         '--bind',
@@ -83,7 +88,7 @@ export async function startRedis(): Promise<TestRedis> {
         '--loglevel',
         'warning',
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, TEST_REDIS_BINARY: BINARY } },
     );
     child = c;
     await waitForPort(port, c);
@@ -92,9 +97,10 @@ export async function startRedis(): Promise<TestRedis> {
     const c = child;
     child = null;
     if (c === null || c.exitCode !== null || c.signalCode !== null) return;
+    // Closing stdin ends the shell's `read`: it stops the server (SIGTERM) and exits once it has.
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
-      c.kill('SIGTERM');
+      c.stdin!.end();
     });
   };
   await launch();
