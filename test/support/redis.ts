@@ -73,7 +73,8 @@ export async function startRedis(): Promise<TestRedis> {
         '-c',
         // The server lives while this process holds the shell's stdin: if the test process is
         // killed (a runner's timeout, a mutation run), the pipe closes and the server goes too.
-        '"$TEST_REDIS_BINARY" "$@" & r=$!; read _; kill $r; wait $r',
+        // The shell ends with the server (so a server that fails to start shows as an exit).
+        'exec 3<&0; "$TEST_REDIS_BINARY" "$@" & r=$!; { read _ <&3; kill $r 2>/dev/null; } & wait $r',
         'sh',
         '--port',
         String(port),
@@ -96,7 +97,10 @@ export async function startRedis(): Promise<TestRedis> {
   const stop = async (): Promise<void> => {
     const c = child;
     child = null;
-    if (c === null || c.exitCode !== null || c.signalCode !== null) return;
+    if (c === null || c.exitCode !== null || c.signalCode !== null) {
+      c?.stdin?.end(); // lets the shell's watcher go
+      return;
+    }
     // Closing stdin ends the shell's `read`: it stops the server (SIGTERM) and exits once it has.
     await new Promise<void>((resolve) => {
       c.once('exit', () => resolve());
