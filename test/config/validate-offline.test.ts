@@ -84,7 +84,7 @@ test('gateway validate opens no connection to the discovery, JWKS or Redis addre
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
     assert.equal(code, 0, out);
     assert.match(out, /valid/);
     // Connections are accepted in order: once ours is seen, any the validator made was seen before it.

@@ -160,8 +160,10 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     let output = '';
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+    // 'close', not 'exit': it comes once stdout and stderr have ended, so `output` holds every line
+    // the gateway wrote (its last line, "stopped", can arrive after 'exit').
     const exited = new Promise<{ code: number | null; signal: string | null }>((res) =>
-      proc.once('exit', (code, signal) => res({ code, signal })),
+      proc.once('close', (code, signal) => res({ code, signal })),
     );
     proc.once('error', (e) => (output += `spawn failed: ${e.message}\n`));
 

@@ -317,7 +317,8 @@ async function replayRun(ins: Instruction, stage: Stage, log: (l: string) => voi
     p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     p.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     p.once('error', (e) => res({ code: -1, out: `${out}${e.message}` }));
-    p.once('exit', (code) => res({ code, out }));
+    // 'close' waits for stdout and stderr to end, so `out` is complete.
+    p.once('close', (code) => res({ code, out }));
   });
   if (r.code !== 0)
     throw new ImageCheckError(`Dockerfile:${ins.line} RUN ${argv.join(' ')} failed (exit ${r.code})`, r.out);
