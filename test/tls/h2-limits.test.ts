@@ -90,6 +90,26 @@ interface H2Answer {
 }
 
 /** A request on `s`; `body` chunks are written, and the stream ended unless `stall`. */
+/**
+ * A POST whose body stops after its first chunk and never ends: only the gateway's RST_STREAM
+ * closes the stream. What the client saw by then.
+ */
+async function stalledPost(
+  s: ClientHttp2Session,
+  path: string,
+): Promise<{ status: number; text: string; rstCode: number | undefined }> {
+  const req = s.request({ ':method': 'POST', ':path': path, ':authority': 'a.test' });
+  req.on('error', () => undefined);
+  let status = 0;
+  let text = '';
+  req.on('response', (h) => (status = Number(h[':status'])));
+  req.setEncoding('utf8');
+  req.on('data', (d: string) => (text += d));
+  req.write('partial');
+  await within(new Promise((resolve) => req.on('close', resolve)), 10_000, 'the stalled stream to be reset');
+  return { status, text, rstCode: req.rstCode };
+}
+
 function h2(
   s: ClientHttp2Session,
   path: string,
@@ -160,16 +180,9 @@ test('request-size-limiting holds on HTTP/2 per stream', { skip }, async () => {
 test('the stalled stream itself is reset with CANCEL once its 408 is sent', { skip }, async () => {
   const s = session();
   try {
-    const req = s.request({ ':method': 'POST', ':path': '/echo/reset', ':authority': 'a.test' });
-    req.on('error', () => undefined);
-    let status = 0;
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.resume();
-    req.write('partial');
-    // The client never ends its side: only the gateway's RST_STREAM closes the stream.
-    await within(new Promise((resolve) => req.on('close', resolve)), 10_000, 'the stalled stream to be reset');
+    const { status, rstCode } = await stalledPost(s, '/echo/reset');
     assert.equal(status, 408);
-    assert.equal(req.rstCode, constants.NGHTTP2_CANCEL);
+    assert.equal(rstCode, constants.NGHTTP2_CANCEL);
     assert.equal(s.destroyed, false);
   } finally {
     s.close();
@@ -182,20 +195,11 @@ test('a stream whose body stalls after the upstream started its answer gets that
   const s = session();
   try {
     // No content-length: the gateway frames the body chunked towards the upstream.
-    const req = s.request({ ':method': 'POST', ':path': '/started/x', ':authority': 'a.test' });
-    req.on('error', () => undefined);
-    let status = 0;
-    let text = '';
-    req.on('response', (h) => (status = Number(h[':status'])));
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (text += d));
-    req.write('partial');
-    // The client never ends its side: only the gateway's RST_STREAM closes the stream.
-    await within(new Promise((resolve) => req.on('close', resolve)), 10_000, 'the stalled stream to be reset');
+    const { status, text, rstCode } = await stalledPost(s, '/started/x');
     assert.equal(status, 200, "the upstream's answer, relayed while the body was open (not a 408)");
     assert.equal(text, 'started');
     // CANCEL, as nginx's client_body_timeout on HTTP/2: not an end that would pass the answer off as complete.
-    assert.equal(req.rstCode, constants.NGHTTP2_CANCEL);
+    assert.equal(rstCode, constants.NGHTTP2_CANCEL);
     assert.equal(s.destroyed, false);
     assert.equal((await h2(s, '/echo/after')).status, 200, 'the session goes on');
   } finally {
