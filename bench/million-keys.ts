@@ -111,7 +111,8 @@ services:
       const w = spawn('wrk', ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '-s', script, `http://127.0.0.1:${port}/`]);
       let text = '';
       w.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
-      w.once('exit', () => resolve(text));
+      // 'close': wrk's whole report has been read.
+      w.once('close', () => resolve(text));
     });
     clearInterval(sampler);
     const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? Number.NaN);

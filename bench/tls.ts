@@ -44,12 +44,14 @@ export async function tlsRoute(): Promise<{ config: string }> {
 }
 
 /**
- * Loads `url` over HTTP/2 with h2load: `connections` clients, one stream at a time each (as the
- * HTTP/1.1 rows do). h2load reports no percentiles: p50 and p99 come back NaN. `requests` is the
- * count h2load saw succeed, the divisor of the row's CPU per request.
+ * Loads `url` with h2load: `connections` clients, one stream at a time each (as the HTTP/1.1 rows
+ * do), over HTTP/2, or over HTTP/1.1 with `--h1` (so HTTP/2 can be compared with the same client).
+ * h2load reports no percentiles: p50 and p99 come back NaN. `requests` is the count h2load saw
+ * succeed, the divisor of the row's CPU per request.
  */
 export function runH2load(
   argvPrefix: string[],
+  protocol: 'h1' | 'h2',
   url: string,
   seconds: number,
   connections: number,
@@ -58,6 +60,7 @@ export function runH2load(
   const argv = [
     ...argvPrefix,
     H2LOAD!,
+    ...(protocol === 'h1' ? ['--h1'] : []),
     '-c',
     String(connections),
     '-m',
@@ -89,7 +92,8 @@ export function runH2load(
       },
       (seconds + 30) * 1000,
     );
-    child.once('exit', (code) => {
+    // 'close', not 'exit': the report is read only once h2load's output has ended.
+    child.once('close', (code) => {
       clearTimeout(stuck);
       const rps = /finished in [\d.]+m?s, ([\d.]+) req\/s/.exec(out);
       const req =
