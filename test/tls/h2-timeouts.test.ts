@@ -16,7 +16,7 @@ import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
 import { H2_MAX_CONCURRENT_STREAMS } from '../../src/proxy/server.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
-import { TestCa, tool } from './support.ts';
+import { frame, literal, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
@@ -127,21 +127,6 @@ test('a fresh session that opens no stream is closed like a connection that send
   const s = session();
   await closed(s, 'fresh session');
 });
-
-/** HTTP/2 frame bytes: 3-byte length, type, flags, stream id. */
-function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
-
-/** HPACK: literal header field without indexing, name from the static table (4-bit index, value < 127 bytes). */
-function literal(index: number, value: string): Buffer {
-  return Buffer.concat([Buffer.from([index, value.length]), Buffer.from(value)]);
-}
 
 test('a header block that never completes closes its session after client_header_timeout; a stream already open on it finishes', {
   skip,

@@ -197,3 +197,18 @@ export async function presented(port: number, servername: string | null): Promis
   const info = openssl(['x509', '-noout', '-serial', '-subject'], pem);
   return { serial: /serial=(\S+)/.exec(info)![1]!, subject: /subject=(.*)/.exec(info)![1]!.trim() };
 }
+
+/** HTTP/2 frame bytes: 3-byte length, type, flags, stream id. */
+export function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(9);
+  h.writeUIntBE(payload.length, 0, 3);
+  h[3] = type;
+  h[4] = flags;
+  h.writeUInt32BE(stream, 5);
+  return Buffer.concat([h, payload]);
+}
+
+/** HPACK: literal header field without indexing, name from the static table (4-bit index, value < 127 bytes). */
+export function literal(index: number, value: string): Buffer {
+  return Buffer.concat([Buffer.from([index, value.length]), Buffer.from(value)]);
+}
