@@ -73,6 +73,11 @@ export class RequestContext implements GatewayRequest {
   reason: string | null = null;
   /** Plugin handlers that returned a promise, timed (performance.now() values); null when none did. */
   pluginSteps: PluginStep[] | null = null;
+  /**
+   * The response head as sent on an HTTP/2 stream directly (the upstream's answer without
+   * response-phase plugins); the compatibility response holds no headers then. Null otherwise.
+   */
+  streamResponseHeaders: Record<string, string | string[] | number> | null = null;
 
   readonly startedAt: number;
   upstreamStartedAt = 0;
@@ -329,7 +334,9 @@ export class LogEntryImpl implements LogEntry {
   }
 
   get responseHeaders(): Readonly<Record<string, string | string[] | number | undefined>> {
-    return (this.headersSent ??= this.rc.res.getHeaders() as Record<string, string | string[] | number | undefined>);
+    return (this.headersSent ??=
+      this.rc.streamResponseHeaders ??
+      (this.rc.res.getHeaders() as Record<string, string | string[] | number | undefined>));
   }
 }
 

@@ -2,6 +2,7 @@
 // answer to the client with backpressure, the response phase in between, retries of attempts that
 // never reached an upstream.
 import type { ServerResponse } from 'node:http';
+import type { ServerHttp2Stream } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
@@ -270,8 +271,35 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boole
   if (hsts !== null) flat.push(STS, hsts);
   if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(k, v);
   rc.status = status;
-  rc.res.writeHead(status, flat);
+  const stream =
+    rc.raw.httpVersionMajor === 2 ? (rc.res as unknown as { stream?: ServerHttp2Stream }).stream : undefined;
+  if (stream !== undefined) respondOnStream(rc, stream, status, flat);
+  else rc.res.writeHead(status, flat);
   return true;
+}
+
+/**
+ * HTTP/2: the head goes on the stream itself, not through the compatibility response's
+ * `writeHead`. That one always asks for trailers (`waitForTrailers`), so every answer ends with an
+ * empty DATA frame of its own, sent in a second write after a round trip through JavaScript; here
+ * the last DATA frame carries END_STREAM. The body still goes through the response's `write` and
+ * `end`, which see the head as sent. Names are lower-cased and repeated ones joined into an array,
+ * as the compatibility layer does; node adds `date` when the upstream sent none.
+ */
+function respondOnStream(rc: ProxyRequest, stream: ServerHttp2Stream, status: number, flat: string[]): void {
+  // A stream the client reset is answered no more (the compatibility `writeHead` returns quietly too).
+  if (stream.destroyed || stream.closed) return;
+  const headers: Record<string, string | string[] | number> = { ':status': status };
+  for (let i = 0; i < flat.length; i += 2) {
+    const name = flat[i]!.toLowerCase();
+    const value = flat[i + 1]!;
+    const prev = headers[name];
+    if (prev === undefined) headers[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else headers[name] = [String(prev), value];
+  }
+  rc.streamResponseHeaders = headers;
+  stream.respond(headers, { endStream: false, waitForTrailers: false });
 }
 
 function releaseTarget(t: Target): null {

@@ -137,7 +137,8 @@ function responseHeaders(
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const v = headers[name];
-    if (v === undefined) continue;
+    // HTTP/2's `:status` is no header (RFC 9113 8.3): the entry has the status, as on HTTP/1.1.
+    if (v === undefined || name.charCodeAt(0) === 0x3a) continue;
     out[name] = name === 'set-cookie' ? REDACTED : typeof v === 'number' ? String(v) : v;
   }
   return out;

@@ -1,0 +1,210 @@
+// An upstream's answer relayed to an HTTP/2 client: the head goes on the stream itself, so the last
+// DATA frame ends the stream (no empty frame after it, as the compatibility layer's trailer wait
+// sends), and the head carries what HTTP/1.1 clients get: repeated headers, the upstream's Date,
+// names in any case. Log plugins see the same head.
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { type ClientHttp2Session, connect } from 'node:http2';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
+import { TollgateInstance } from '../../src/instance.ts';
+import { createLogger } from '../../src/log.ts';
+import { lineSink } from '../../src/testing/run-plugin.ts';
+import { type Listening, listen } from '../support/upstream.ts';
+import { until, within } from '../support/wait.ts';
+import { frame, literal, TestCa, tool } from './support.ts';
+
+const skip = tool('openssl');
+const UPSTREAM_DATE = 'Tue, 01 Dec 2026 10:00:00 GMT';
+let ca: TestCa;
+let inst: TollgateInstance;
+let upstream: Listening;
+let logFile: string;
+
+before(async () => {
+  if (skip) return;
+  upstream = await listen((req, res) => {
+    if (req.url === '/head/mixed') {
+      res.setHeader('Set-Cookie', ['a=1', 'b=2']);
+      res.setHeader('X-Mixed-Case', 'yes');
+      res.setHeader('Date', UPSTREAM_DATE);
+      res.end('hello');
+    } else if (req.url === '/head/chunked') {
+      res.write('part1');
+      setTimeout(() => res.end('part2'), 20);
+    } else {
+      res.statusCode = 204;
+      res.end();
+    }
+  });
+  ca = new TestCa();
+  ca.issue('a.test', ['a.test'], { file: 'a' });
+  logFile = join(ca.dir, 'file-log.jsonl');
+  await writeFile(
+    join(ca.dir, 'gateway.yaml'),
+    `_format_version: "3.0"
+certificates:
+  - cert: \${file:a.pem}
+    key: \${file:a.key}
+services:
+  - name: up
+    url: ${upstream.url}
+    routes:
+      - name: head
+        paths: [/head]
+        strip_path: false
+        plugins:
+          - name: file-log
+            config:
+              path: ${logFile}
+`,
+  );
+  inst = await TollgateInstance.start({
+    configFile: join(ca.dir, 'gateway.yaml'),
+    env: {},
+    proxyListen: ['127.0.0.1:0 ssl'],
+    adminListen: [],
+    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
+  });
+});
+
+after(async () => {
+  await inst?.close(0);
+  await upstream?.close();
+});
+
+function session(): ClientHttp2Session {
+  const s = connect(`https://${inst.proxyAddresses[0]}`, { ca: ca.cert, servername: 'a.test' });
+  s.on('error', () => undefined);
+  return s;
+}
+
+interface Answer {
+  headers: Record<string, string | string[] | number | undefined>;
+  body: string;
+}
+
+function get(s: ClientHttp2Session, path: string): Promise<Answer> {
+  const req = s.request({ ':path': path, ':authority': 'a.test' });
+  const answer = new Promise<Answer>((resolve, reject) => {
+    let headers: Answer['headers'] = {};
+    let body = '';
+    req.on('response', (h) => (headers = h));
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => resolve({ headers, body }));
+    req.on('error', reject);
+  });
+  return within(answer, 10_000, `the answer to ${path}`);
+}
+
+interface Frame {
+  type: number;
+  flags: number;
+  length: number;
+}
+
+/** The frames of stream 1 for a GET of `path` on a raw TLS connection, until the stream ends. */
+function framesOfOneGet(path: string): Promise<Frame[]> {
+  const [host, port] = inst.proxyAddresses[0]!.split(':') as [string, string];
+  const frames: Frame[] = [];
+  const done = new Promise<Frame[]>((resolve, reject) => {
+    const sock = tlsConnect({ host, port: Number(port), ca: ca.cert, servername: 'a.test', ALPNProtocols: ['h2'] });
+    sock.on('error', reject);
+    sock.on('secureConnect', () => {
+      sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+      sock.write(frame(4, 0, 0, Buffer.alloc(0)));
+      // :method GET, :scheme https, :path, :authority; END_STREAM | END_HEADERS.
+      const block = Buffer.concat([Buffer.from([0x82, 0x87]), literal(4, path), literal(1, 'a.test')]);
+      sock.write(frame(1, 0x1 | 0x4, 1, block));
+    });
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 9) {
+        const length = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + length) break;
+        const [type, flags] = [buf[3]!, buf[4]!];
+        const id = buf.readUInt32BE(5) & 0x7fffffff;
+        buf = buf.subarray(9 + length);
+        if (type === 4 && (flags & 1) === 0) sock.write(frame(4, 1, 0, Buffer.alloc(0)));
+        if (id !== 1) continue;
+        frames.push({ type, flags, length });
+        if ((flags & 1) === 1 || type === 3) {
+          sock.destroy();
+          resolve(frames);
+        }
+      }
+    });
+  });
+  return within(done, 10_000, `the frames of GET ${path}`);
+}
+
+test("the upstream's answer ends its HTTP/2 stream with its last DATA frame, not an empty frame after it", {
+  skip,
+}, async () => {
+  const frames = await framesOfOneGet('/head/mixed');
+  assert.deepEqual(
+    frames.map((f) => f.type),
+    [1, 0],
+    `HEADERS then one DATA frame: ${JSON.stringify(frames)}`,
+  );
+  const data = frames[1]!;
+  assert.equal(data.length, 'hello'.length);
+  assert.equal(data.flags & 1, 1, 'END_STREAM on the DATA frame that carries the body');
+  // An answer without a body ends with its HEADERS or one empty DATA frame.
+  const empty = await framesOfOneGet('/head/none');
+  assert.ok(empty.length <= 2, JSON.stringify(empty));
+  assert.equal(empty.at(-1)!.flags & 1, 1);
+});
+
+test('repeated, mixed-case and Date headers of the upstream reach an HTTP/2 client as they reach HTTP/1.1 ones', {
+  skip,
+}, async () => {
+  const s = session();
+  try {
+    const a = await get(s, '/head/mixed');
+    assert.equal(a.headers[':status'], 200);
+    assert.equal(a.body, 'hello');
+    assert.deepEqual(a.headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(a.headers['x-mixed-case'], 'yes');
+    assert.equal(a.headers.date, UPSTREAM_DATE, "the upstream's Date, not a second one");
+    assert.match(String(a.headers['x-request-id'] ?? a.headers['x-kong-request-id'] ?? ''), /.+/);
+    // A body in several chunks arrives whole; a 204 has none.
+    assert.equal((await get(s, '/head/chunked')).body, 'part1part2');
+    const none = await get(s, '/head/none');
+    assert.equal(none.headers[':status'], 204);
+    assert.equal(none.body, '');
+  } finally {
+    s.close();
+  }
+});
+
+test('a log plugin sees the head the HTTP/2 client got, without pseudo-headers', { skip }, async () => {
+  const s = session();
+  try {
+    await get(s, '/head/mixed');
+  } finally {
+    s.close();
+  }
+  let entry: { request: { uri: string }; response: { status: number; headers: Record<string, unknown> } } | undefined;
+  await until('the file-log line of /head/mixed', async () => {
+    const text = await readFile(logFile, 'utf8').catch(() => '');
+    entry = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l))
+      .find((e) => e.request.uri === '/head/mixed');
+    return entry !== undefined;
+  });
+  assert.equal(entry!.response.status, 200);
+  const headers = entry!.response.headers;
+  assert.equal(headers['x-mixed-case'], 'yes');
+  assert.equal(headers['content-length'], '5');
+  assert.ok(
+    headers['set-cookie'] !== undefined && !JSON.stringify(headers['set-cookie']).includes('a=1'),
+    'cookies redacted',
+  );
+  assert.equal(headers[':status'], undefined);
+});
