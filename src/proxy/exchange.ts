@@ -2,7 +2,7 @@
 // answer to the client with backpressure, the response phase in between, retries of attempts that
 // never reached an upstream.
 import type { ServerResponse } from 'node:http';
-import type { ServerHttp2Stream } from 'node:http2';
+import { type ServerHttp2Stream, sensitiveHeaders } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
@@ -299,7 +299,19 @@ function respondOnStream(rc: ProxyRequest, stream: ServerHttp2Stream, status: nu
     else headers[name] = [String(prev), value];
   }
   rc.streamResponseHeaders = headers;
+  // The request id is new in every answer: in HPACK's dynamic table it would only push out entries
+  // that do repeat, and indexing it cost nghttp2 about 4 % of the process. It goes as a literal
+  // never indexed (RFC 7541 6.2.3), the one literal form node lets a server choose.
+  (headers as Record<symbol, unknown>)[sensitiveHeaders] = neverIndexed(rc.runtime.config.settings.request_id_header);
   stream.respond(headers, { endStream: false, waitForTrailers: false });
+}
+
+let neverIndexedNames: readonly string[] = [];
+
+/** `[name]`, one array while the request id header stays the same (node only reads it). */
+function neverIndexed(name: string): readonly string[] {
+  if (neverIndexedNames[0] !== name) neverIndexedNames = [name];
+  return neverIndexedNames;
 }
 
 function releaseTarget(t: Target): null {
