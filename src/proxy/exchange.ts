@@ -87,18 +87,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.started = true;
     if (this.target !== null) this.svc.balancer!.report(this.target, { status });
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
-    if (status > 599) {
-      this.settled = true;
-      rc.error = { code: 'UPSTREAM_BAD_RESPONSE', message: `upstream answered status ${status}` };
-      sendError(rc, 'UPSTREAM_BAD_RESPONSE');
-      const abort = rc.abortUpstream;
-      rc.abortUpstream = null;
-      abort?.(new Error('upstream status out of range'));
-      return false;
-    }
+    if (status > 599) return this.refuseAnswer(`upstream answered status ${status}`);
     rc.resumeUpstream = resume;
+    if (!rc.compiled!.pipeline.hasResponse) {
+      const refused = writeHeadDirect(rc, status, raw);
+      if (refused !== null) return this.refuseAnswer(`the upstream's head cannot go out on HTTP/2: ${refused}`);
+      rc.upstreamAnswered = true;
+      return true;
+    }
     rc.upstreamAnswered = true;
-    if (!rc.compiled!.pipeline.hasResponse) return writeHeadDirect(rc, status, raw);
     const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw);
     const res = new ResponseContext(status, headers, false);
     rc.response = res;
@@ -132,6 +129,19 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
     if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
     return true;
+  }
+
+  /** The upstream's answer cannot be relayed: the client gets the gateway's 502, the upstream exchange ends. */
+  refuseAnswer(message: string): false {
+    const rc = this.rc;
+    this.settled = true;
+    rc.resumeUpstream = null;
+    rc.error = { code: 'UPSTREAM_BAD_RESPONSE', message };
+    sendError(rc, 'UPSTREAM_BAD_RESPONSE');
+    const abort = rc.abortUpstream;
+    rc.abortUpstream = null;
+    abort?.(new Error(message));
+    return false;
   }
 
   /** The response phase answered the client itself (a plugin failed): the upstream's answer is dropped. */
@@ -246,7 +256,7 @@ const STS = 'strict-transport-security';
  * HTTP/2 forbids (RFC 9113 8.2.2) are all hop-by-hop, so they are gone already. On https the
  * gateway's Strict-Transport-Security, when configured, replaces the upstream's.
  */
-function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boolean {
+function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): string | null {
   const flat: string[] = [];
   const hsts = rc.scheme === 'https' ? hstsHeader(rc.runtime.config.settings) : null;
   let connection: string | undefined;
@@ -270,12 +280,14 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boole
   flat.push(rc.runtime.config.settings.request_id_header, rc.id);
   if (hsts !== null) flat.push(STS, hsts);
   if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(k, v);
-  rc.status = status;
   const stream =
     rc.raw.httpVersionMajor === 2 ? (rc.res as unknown as { stream?: ServerHttp2Stream }).stream : undefined;
-  if (stream !== undefined) respondOnStream(rc, stream, status, flat);
-  else rc.res.writeHead(status, flat);
-  return true;
+  if (stream !== undefined) {
+    const refused = respondOnStream(rc, stream, status, flat);
+    if (refused !== null) return refused;
+  } else rc.res.writeHead(status, flat);
+  rc.status = status;
+  return null;
 }
 
 /**
@@ -286,9 +298,9 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): boole
  * `end`, which see the head as sent. Names are lower-cased and repeated ones joined into an array,
  * as the compatibility layer does; node adds `date` when the upstream sent none.
  */
-function respondOnStream(rc: ProxyRequest, stream: ServerHttp2Stream, status: number, flat: string[]): void {
+function respondOnStream(rc: ProxyRequest, stream: ServerHttp2Stream, status: number, flat: string[]): string | null {
   // A stream the client reset is answered no more (the compatibility `writeHead` returns quietly too).
-  if (stream.destroyed || stream.closed) return;
+  if (stream.destroyed || stream.closed) return null;
   const headers: Record<string, string | string[] | number> = { ':status': status };
   for (let i = 0; i < flat.length; i += 2) {
     const name = flat[i]!.toLowerCase();
@@ -303,7 +315,14 @@ function respondOnStream(rc: ProxyRequest, stream: ServerHttp2Stream, status: nu
   // that do repeat, and indexing it cost nghttp2 about 4 % of the process. It goes as a literal
   // never indexed (RFC 7541 6.2.3), the one literal form node lets a server choose.
   (headers as Record<symbol, unknown>)[sensitiveHeaders] = neverIndexed(rc.runtime.config.settings.request_id_header);
-  stream.respond(headers, { endStream: false, waitForTrailers: false });
+  try {
+    stream.respond(headers, { endStream: false, waitForTrailers: false });
+  } catch (err) {
+    // Node refuses a head HTTP/2 cannot carry before anything is sent: a repeated Content-Type,
+    // say, which HTTP/1.1 clients get as it came.
+    return (err as Error).message;
+  }
+  return null;
 }
 
 let neverIndexedNames: readonly string[] = [];

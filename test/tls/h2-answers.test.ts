@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { type ClientHttp2Session, connect, sensitiveHeaders } from 'node:http2';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
@@ -30,6 +31,9 @@ before(async () => {
       res.setHeader('X-Mixed-Case', 'yes');
       res.setHeader('Date', UPSTREAM_DATE);
       res.end('hello');
+    } else if (req.url === '/head/twice') {
+      res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Type', 'text/html']);
+      res.end('twice');
     } else if (req.url === '/head/chunked') {
       res.write('part1');
       setTimeout(() => res.end('part2'), 20);
@@ -209,4 +213,45 @@ test('a log plugin sees the head the HTTP/2 client got, without pseudo-headers',
     'cookies redacted',
   );
   assert.equal(headers[':status'], undefined);
+});
+
+test('a head HTTP/2 cannot carry (a repeated Content-Type) gets the gateway 502 on HTTP/2; HTTP/1.1 clients get it as sent', {
+  skip,
+}, async () => {
+  const s = session();
+  try {
+    const a = await get(s, '/head/twice');
+    assert.equal(a.headers[':status'], 502);
+    assert.match(a.body, /invalid response was received from the upstream server/);
+    assert.equal((await get(s, '/head/mixed')).body, 'hello', 'the session goes on');
+  } finally {
+    s.close();
+  }
+  const [host, port] = inst.proxyAddresses[0]!.split(':') as [string, string];
+  const h1 = await within(
+    new Promise<{ status: number; types: string[] }>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host,
+          port: Number(port),
+          path: '/head/twice',
+          ca: ca.cert,
+          servername: 'a.test',
+        },
+        (res) => {
+          const types: string[] = [];
+          for (let i = 0; i < res.rawHeaders.length; i += 2)
+            if (res.rawHeaders[i]!.toLowerCase() === 'content-type') types.push(res.rawHeaders[i + 1]!);
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode!, types }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    }),
+    10_000,
+    'the HTTP/1.1 answer',
+  );
+  assert.equal(h1.status, 200);
+  assert.deepEqual(h1.types, ['text/plain', 'text/html']);
 });
