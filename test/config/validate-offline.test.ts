@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { ended } from '../support/wait.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/gateway', import.meta.url));
 
@@ -84,7 +85,7 @@ test('gateway validate opens no connection to the discovery, JWKS or Redis addre
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    const { code } = await ended(child);
     assert.equal(code, 0, out);
     assert.match(out, /valid/);
     // Connections are accepted in order: once ours is seen, any the validator made was seen before it.

@@ -28,6 +28,7 @@ import { chmod, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ended } from '../support/wait.ts';
 import { parseDockerfile, parseDockerignore } from './dockerfile.ts';
 import {
   containerPathsInStage,
@@ -160,11 +161,9 @@ export async function checkImage(opts: ImageCheckOptions): Promise<ImageCheckRes
     let output = '';
     proc.stdout!.setEncoding('utf8').on('data', (d: string) => (output += d));
     proc.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
-    // 'close', not 'exit': it comes once stdout and stderr have ended, so `output` holds every line
-    // the gateway wrote (its last line, "stopped", can arrive after 'exit').
-    const exited = new Promise<{ code: number | null; signal: string | null }>((res) =>
-      proc.once('close', (code, signal) => res({ code, signal })),
-    );
+    // Once stdout and stderr have ended, so `output` holds every line the gateway wrote (its last
+    // line, "stopped", can arrive after 'exit').
+    const exited = ended(proc);
     proc.once('error', (e) => (output += `spawn failed: ${e.message}\n`));
 
     const listening = await waitForListening(() => output, exited, opts.startTimeoutMs ?? 45_000);

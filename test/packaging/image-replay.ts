@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { cp, lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative } from 'node:path';
+import { ended } from '../support/wait.ts';
 import { execForm, type IgnoreRule, type Instruction, isIgnored, mayReinclude, splitFlags } from './dockerfile.ts';
 
 /** Failure of the check, with the output of the process that failed when it got that far. */
@@ -317,8 +318,8 @@ async function replayRun(ins: Instruction, stage: Stage, log: (l: string) => voi
     p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
     p.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
     p.once('error', (e) => res({ code: -1, out: `${out}${e.message}` }));
-    // 'close' waits for stdout and stderr to end, so `out` is complete.
-    p.once('close', (code) => res({ code, out }));
+    // Once stdout and stderr have ended, so `out` is complete.
+    void ended(p).then(({ code }) => res({ code, out }));
   });
   if (r.code !== 0)
     throw new ImageCheckError(`Dockerfile:${ins.line} RUN ${argv.join(' ')} failed (exit ${r.code})`, r.out);

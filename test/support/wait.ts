@@ -6,6 +6,28 @@
  * await within(upstreamSawRequest, 10_000, 'the request reaching the upstream');
  * await until('the refresh to end', () => jwks.open.size === 0);
  */
+import type { ChildProcess } from 'node:child_process';
+
+/**
+ * A child process's end, once its output is read: its 'close' (stdout and stderr ended after it
+ * exited), or `graceMs` after its 'exit' when something it started still holds those pipes (a
+ * process left behind by a build step, say), so that a test never waits on a grandchild.
+ */
+export function ended(
+  child: ChildProcess,
+  graceMs = 2000,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => {
+    let grace: NodeJS.Timeout | undefined;
+    child.once('exit', (code, signal) => {
+      grace = setTimeout(() => resolve({ code, signal }), graceMs);
+    });
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      clearTimeout(grace);
+      resolve({ code, signal });
+    });
+  });
+}
 
 /** Resolves as `promise` does, or rejects after `ms` naming `what`. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
