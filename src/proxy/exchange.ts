@@ -2,7 +2,6 @@
 // answer to the client with backpressure, the response phase in between, retries of attempts that
 // never reached an upstream.
 import type { ServerResponse } from 'node:http';
-import { type ServerHttp2Stream, sensitiveHeaders } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
@@ -18,6 +17,7 @@ import { connectionTokens, HOP_BY_HOP, upstreamResponseHeaders } from './headers
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
+import { writeResponseHead } from './response-head.ts';
 import { upstreamHeaderList, upstreamTarget } from './upstream-request.ts';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -91,7 +91,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.resumeUpstream = resume;
     if (!rc.compiled!.pipeline.hasResponse) {
       const refused = writeHeadDirect(rc, status, raw);
-      if (refused !== null) return this.refuseAnswer(`the upstream's head cannot go out on HTTP/2: ${refused}`);
+      if (refused !== null) return this.refuseHead(refused);
       rc.upstreamAnswered = true;
       return true;
     }
@@ -126,9 +126,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
       return true;
     }
-    rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
+    const refused = writeResponseHead(rc, r.status, r.headers);
+    if (refused !== null) return this.refuseHead(refused);
     if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
     return true;
+  }
+
+  /** Node refused the head (HTTP/2: a header repeated that must have one value). */
+  refuseHead(why: string): false {
+    return this.refuseAnswer(`the response head cannot go out on HTTP/2: ${why}`);
   }
 
   /** The upstream's answer cannot be relayed: the client gets the gateway's 502, the upstream exchange ends. */
@@ -136,6 +142,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const rc = this.rc;
     this.settled = true;
     rc.resumeUpstream = null;
+    rc.upstreamAnswered = false;
     rc.error = { code: 'UPSTREAM_BAD_RESPONSE', message };
     sendError(rc, 'UPSTREAM_BAD_RESPONSE');
     const abort = rc.abortUpstream;
@@ -169,7 +176,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       const held = this.held;
       this.held = null;
       rc.response!.bodyTransforms = null;
-      rc.res.writeHead(rc.response!.status, rc.response!.headers as Record<string, string | string[]>);
+      const refused = writeResponseHead(rc, rc.response!.status, rc.response!.headers);
+      if (refused !== null) return this.refuseHead(refused);
       let ok = true;
       for (const c of held) {
         rc.bytesSent += c.length;
@@ -202,8 +210,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.held = null;
       delete r.headers['transfer-encoding'];
       r.headers['content-length'] = String(body.length);
+      const refused = writeResponseHead(rc, r.status, r.headers);
+      if (refused !== null) {
+        this.refuseHead(refused);
+        return;
+      }
       rc.bytesSent += body.length;
-      rc.res.writeHead(r.status, r.headers as Record<string, string | string[]>);
       rc.res.end(body);
       return;
     }
@@ -280,57 +292,9 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
   flat.push(rc.runtime.config.settings.request_id_header, rc.id);
   if (hsts !== null) flat.push(STS, hsts);
   if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(k, v);
-  const stream =
-    rc.raw.httpVersionMajor === 2 ? (rc.res as unknown as { stream?: ServerHttp2Stream }).stream : undefined;
-  if (stream !== undefined) {
-    const refused = respondOnStream(rc, stream, status, flat);
-    if (refused !== null) return refused;
-  } else rc.res.writeHead(status, flat);
-  rc.status = status;
-  return null;
-}
-
-/**
- * HTTP/2: the head goes on the stream itself, not through the compatibility response's
- * `writeHead`. That one always asks for trailers (`waitForTrailers`), so every answer ends with an
- * empty DATA frame of its own, sent in a second write after a round trip through JavaScript; here
- * the last DATA frame carries END_STREAM. The body still goes through the response's `write` and
- * `end`, which see the head as sent. Names are lower-cased and repeated ones joined into an array,
- * as the compatibility layer does; node adds `date` when the upstream sent none.
- */
-function respondOnStream(rc: ProxyRequest, stream: ServerHttp2Stream, status: number, flat: string[]): string | null {
-  // A stream the client reset is answered no more (the compatibility `writeHead` returns quietly too).
-  if (stream.destroyed || stream.closed) return null;
-  const headers: Record<string, string | string[] | number> = { ':status': status };
-  for (let i = 0; i < flat.length; i += 2) {
-    const name = flat[i]!.toLowerCase();
-    const value = flat[i + 1]!;
-    const prev = headers[name];
-    if (prev === undefined) headers[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else headers[name] = [String(prev), value];
-  }
-  rc.streamResponseHeaders = headers;
-  // The request id is new in every answer: in HPACK's dynamic table it would only push out entries
-  // that do repeat, and indexing it cost nghttp2 about 4 % of the process. It goes as a literal
-  // never indexed (RFC 7541 6.2.3), the one literal form node lets a server choose.
-  (headers as Record<symbol, unknown>)[sensitiveHeaders] = neverIndexed(rc.runtime.config.settings.request_id_header);
-  try {
-    stream.respond(headers, { endStream: false, waitForTrailers: false });
-  } catch (err) {
-    // Node refuses a head HTTP/2 cannot carry before anything is sent: a repeated Content-Type,
-    // say, which HTTP/1.1 clients get as it came.
-    return (err as Error).message;
-  }
-  return null;
-}
-
-let neverIndexedNames: readonly string[] = [];
-
-/** `[name]`, one array while the request id header stays the same (node only reads it). */
-function neverIndexed(name: string): readonly string[] {
-  if (neverIndexedNames[0] !== name) neverIndexedNames = [name];
-  return neverIndexedNames;
+  const refused = writeResponseHead(rc, status, flat);
+  if (refused === null) rc.status = status;
+  return refused;
 }
 
 function releaseTarget(t: Target): null {

@@ -12,6 +12,7 @@ import { echoBody } from './echo.ts';
 import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
+import { writeResponseHead } from './response-head.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
 const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
@@ -73,7 +74,10 @@ function writeFinal(
   headers[rc.runtime.config.settings.request_id_header] = rc.id;
   edgeHeaders(rc, headers);
   rc.status = status;
-  out.writeHead(status, headers as Record<string, string | string[]>);
+  // A head HTTP/2 refuses (a plugin's repeated Content-Type) goes the compatibility layer's way, as
+  // it always did: the stream is reset.
+  if (writeResponseHead(rc, status, headers) !== null)
+    out.writeHead(status, headers as Record<string, string | string[]>);
   if (body !== null && rc.method !== 'HEAD') {
     rc.bytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     out.end(body);

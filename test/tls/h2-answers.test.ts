@@ -34,6 +34,9 @@ before(async () => {
     } else if (req.url === '/head/twice') {
       res.writeHead(200, ['Content-Type', 'text/plain', 'Content-Type', 'text/html']);
       res.end('twice');
+    } else if (req.url === '/phase/json') {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"a":1}');
     } else if (req.url === '/head/chunked') {
       res.write('part1');
       setTimeout(() => res.end('part2'), 20);
@@ -62,6 +65,15 @@ services:
           - name: file-log
             config:
               path: ${logFile}
+      - name: phase
+        paths: [/phase]
+        strip_path: false
+        plugins:
+          - name: response-transformer
+            config:
+              add:
+                headers: ['x-added:yes']
+                json: ['b:2']
 `,
   );
   inst = await TollgateInstance.start({
@@ -157,6 +169,16 @@ test("the upstream's answer ends its HTTP/2 stream with its last DATA frame, not
   const data = frames[1]!;
   assert.equal(data.length, 'hello'.length);
   assert.equal(data.flags & 1, 1, 'END_STREAM on the DATA frame that carries the body');
+  // The same for an answer a response-phase plugin changed, and for the gateway's own answers.
+  for (const path of ['/phase/json', '/nowhere']) {
+    const f = await framesOfOneGet(path);
+    assert.deepEqual(
+      f.map((x) => x.type),
+      [1, 0],
+      `${path}: ${JSON.stringify(f)}`,
+    );
+    assert.ok(f[1]!.length > 0 && (f[1]!.flags & 1) === 1, `${path}: ${JSON.stringify(f)}`);
+  }
   // An answer without a body ends with its HEADERS or one empty DATA frame.
   const empty = await framesOfOneGet('/head/none');
   assert.ok(empty.length <= 2, JSON.stringify(empty));
@@ -179,6 +201,14 @@ test('repeated, mixed-case and Date headers of the upstream reach an HTTP/2 clie
     assert.deepEqual((a.headers as Record<symbol, unknown>)[sensitiveHeaders], ['x-request-id']);
     // A body in several chunks arrives whole; a 204 has none.
     assert.equal((await get(s, '/head/chunked')).body, 'part1part2');
+    // A response-phase plugin's changes: a header, and a body rewritten once it is all in.
+    const phase = await get(s, '/phase/json');
+    assert.equal(phase.headers['x-added'], 'yes');
+    assert.deepEqual(JSON.parse(phase.body), { a: 1, b: '2' });
+    assert.equal(phase.headers['content-length'], String(phase.body.length));
+    const lost = await get(s, '/nowhere');
+    assert.equal(lost.headers[':status'], 404);
+    assert.match(lost.body, /no Route matched/);
     const none = await get(s, '/head/none');
     assert.equal(none.headers[':status'], 204);
     assert.equal(none.body, '');
