@@ -3,18 +3,16 @@
 // sends), and the head carries what HTTP/1.1 clients get: repeated headers, the upstream's Date,
 // names in any case. Log plugins see the same head.
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
-import { type ClientHttp2Session, connect, sensitiveHeaders } from 'node:http2';
+import { readFile } from 'node:fs/promises';
+import { type ClientHttp2Session, sensitiveHeaders } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
-import { TollgateInstance } from '../../src/instance.ts';
-import { createLogger } from '../../src/log.ts';
-import { lineSink } from '../../src/testing/run-plugin.ts';
+import type { TollgateInstance } from '../../src/instance.ts';
 import { type Listening, listen } from '../support/upstream.ts';
 import { until, within } from '../support/wait.ts';
-import { frame, literal, TestCa, tool } from './support.ts';
+import { frame, getHeaderBlock, h2Session, readFrames, startTlsGateway, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 const UPSTREAM_DATE = 'Tue, 01 Dec 2026 10:00:00 GMT';
@@ -46,10 +44,9 @@ before(async () => {
     }
   });
   ca = new TestCa();
-  ca.issue('a.test', ['a.test'], { file: 'a' });
   logFile = join(ca.dir, 'file-log.jsonl');
-  await writeFile(
-    join(ca.dir, 'gateway.yaml'),
+  inst = await startTlsGateway(
+    ca,
     `_format_version: "3.0"
 certificates:
   - cert: \${file:a.pem}
@@ -76,13 +73,6 @@ services:
                 json: ['b:2']
 `,
   );
-  inst = await TollgateInstance.start({
-    configFile: join(ca.dir, 'gateway.yaml'),
-    env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
-    adminListen: [],
-    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
-  });
 });
 
 after(async () => {
@@ -90,11 +80,7 @@ after(async () => {
   await upstream?.close();
 });
 
-function session(): ClientHttp2Session {
-  const s = connect(`https://${inst.proxyAddresses[0]}`, { ca: ca.cert, servername: 'a.test' });
-  s.on('error', () => undefined);
-  return s;
-}
+const session = (): ClientHttp2Session => h2Session(inst, ca);
 
 interface Answer {
   headers: Record<string, string | string[] | number | undefined>;
@@ -131,26 +117,15 @@ function framesOfOneGet(path: string): Promise<Frame[]> {
     sock.on('secureConnect', () => {
       sock.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
       sock.write(frame(4, 0, 0, Buffer.alloc(0)));
-      // :method GET, :scheme https, :path, :authority; END_STREAM | END_HEADERS.
-      const block = Buffer.concat([Buffer.from([0x82, 0x87]), literal(4, path), literal(1, 'a.test')]);
-      sock.write(frame(1, 0x1 | 0x4, 1, block));
+      // END_STREAM | END_HEADERS.
+      sock.write(frame(1, 0x1 | 0x4, 1, getHeaderBlock(path)));
     });
-    let buf = Buffer.alloc(0);
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 9) {
-        const length = buf.readUIntBE(0, 3);
-        if (buf.length < 9 + length) break;
-        const [type, flags] = [buf[3]!, buf[4]!];
-        const id = buf.readUInt32BE(5) & 0x7fffffff;
-        buf = buf.subarray(9 + length);
-        if (type === 4 && (flags & 1) === 0) sock.write(frame(4, 1, 0, Buffer.alloc(0)));
-        if (id !== 1) continue;
-        frames.push({ type, flags, length });
-        if ((flags & 1) === 1 || type === 3) {
-          sock.destroy();
-          resolve(frames);
-        }
+    readFrames(sock, (type, flags, id, payload) => {
+      if (id !== 1) return;
+      frames.push({ type, flags, length: payload.length });
+      if ((flags & 1) === 1 || type === 3) {
+        sock.destroy();
+        resolve(frames);
       }
     });
   });

@@ -3,16 +3,12 @@
 // and max_request_headers hold per stream.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { type ClientHttp2Session, connect, constants } from 'node:http2';
-import { join } from 'node:path';
+import { type ClientHttp2Session, constants } from 'node:http2';
 import { after, before, test } from 'node:test';
-import { TollgateInstance } from '../../src/instance.ts';
-import { createLogger } from '../../src/log.ts';
-import { lineSink } from '../../src/testing/run-plugin.ts';
+import type { TollgateInstance } from '../../src/instance.ts';
 import { type Listening, listen } from '../support/upstream.ts';
 import { within } from '../support/wait.ts';
-import { TestCa, tool } from './support.ts';
+import { h2Session, startTlsGateway, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
@@ -24,7 +20,6 @@ const MAX_HEADERS = 20;
 before(async () => {
   if (skip) return;
   ca = new TestCa();
-  ca.issue('a.test', ['a.test'], { file: 'a' });
   // /started: answers at once, before reading the body, and never ends its answer.
   // Otherwise: reads the whole request, then thinks for three times client_body_timeout before answering.
   slow = await listen((req, res) => {
@@ -36,8 +31,8 @@ before(async () => {
     req.resume();
     req.on('end', () => setTimeout(() => res.end('slow'), BODY_TIMEOUT * 3));
   });
-  writeFileSync(
-    join(ca.dir, 'gateway.yaml'),
+  inst = await startTlsGateway(
+    ca,
     `_format_version: "3.0"
 _tollgate:
   client_body_timeout: ${BODY_TIMEOUT}
@@ -63,13 +58,6 @@ services:
         strip_path: false
 `,
   );
-  inst = await TollgateInstance.start({
-    configFile: join(ca.dir, 'gateway.yaml'),
-    env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
-    adminListen: [],
-    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
-  });
 });
 
 after(async () => {
@@ -77,11 +65,7 @@ after(async () => {
   await slow?.close();
 });
 
-function session(): ClientHttp2Session {
-  const s = connect(`https://${inst.proxyAddresses[0]}`, { ca: ca.cert, servername: 'a.test' });
-  s.on('error', () => undefined);
-  return s;
-}
+const session = (): ClientHttp2Session => h2Session(inst, ca);
 
 interface H2Answer {
   status: number | null;
@@ -89,7 +73,6 @@ interface H2Answer {
   reset: number | null;
 }
 
-/** A request on `s`; `body` chunks are written, and the stream ended unless `stall`. */
 /**
  * A POST whose body stops after its first chunk and never ends: only the gateway's RST_STREAM
  * closes the stream. What the client saw by then.
@@ -110,6 +93,7 @@ async function stalledPost(
   return { status, text, rstCode: req.rstCode };
 }
 
+/** A request on `s`; `body` chunks are written, and the stream ended unless `stall`. */
 function h2(
   s: ClientHttp2Session,
   path: string,

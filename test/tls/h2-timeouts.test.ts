@@ -5,18 +5,14 @@
 // (concurrent streams, header list size) hold per stream.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { type ClientHttp2Session, connect, constants } from 'node:http2';
+import { type ClientHttp2Session, constants } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
-import { TollgateInstance } from '../../src/instance.ts';
-import { createLogger } from '../../src/log.ts';
+import type { TollgateInstance } from '../../src/instance.ts';
 import { H2_MAX_CONCURRENT_STREAMS } from '../../src/proxy/server.ts';
-import { lineSink } from '../../src/testing/run-plugin.ts';
-import { frame, literal, TestCa, tool } from './support.ts';
+import { frame, getHeaderBlock, h2Session, readFrames, startTlsGateway, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
@@ -30,9 +26,8 @@ before(async () => {
   if (skip) return;
   await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
   ca = new TestCa();
-  ca.issue('a.test', ['a.test'], { file: 'a' });
-  writeFileSync(
-    join(ca.dir, 'gateway.yaml'),
+  inst = await startTlsGateway(
+    ca,
     `_format_version: "3.0"
 _tollgate:
   client_header_timeout: 700
@@ -53,13 +48,6 @@ services:
         paths: [/slow]
 `,
   );
-  inst = await TollgateInstance.start({
-    configFile: join(ca.dir, 'gateway.yaml'),
-    env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
-    adminListen: [],
-    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
-  });
 });
 
 after(async () => {
@@ -68,11 +56,7 @@ after(async () => {
   slow.closeAllConnections();
 });
 
-function session(): ClientHttp2Session {
-  const s = connect(`https://${inst.proxyAddresses[0]}`, { ca: ca.cert, servername: 'a.test' });
-  s.on('error', () => undefined);
-  return s;
-}
+const session = (): ClientHttp2Session => h2Session(inst, ca);
 
 function closed(s: ClientHttp2Session, what: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -144,35 +128,17 @@ test('a header block that never completes closes its session after client_header
     // Once the server's SETTINGS are acknowledged (no frame may follow an open header block, that ACK included):
     const send = (): void => {
       // Stream 1: a complete GET whose answer takes longer than client_header_timeout.
-      const whole = Buffer.concat([
-        Buffer.from([0x82, 0x87]), // :method GET, :scheme https
-        literal(4, '/slow/x'),
-        literal(1, 'a.test'),
-      ]);
-      sock.write(frame(1, 0x1 | 0x4, 1, whole));
+      sock.write(frame(1, 0x1 | 0x4, 1, getHeaderBlock('/slow/x')));
       // Stream 3: a header block begun (no END_HEADERS) and never continued.
       sock.write(frame(1, 0x1, 3, Buffer.from([0x82, 0x87])));
     };
-    let buf = Buffer.alloc(0);
-    sock.on('data', (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      while (buf.length >= 9) {
-        const len = buf.readUIntBE(0, 3);
-        if (buf.length < 9 + len) break;
-        const [type, flags] = [buf[3]!, buf[4]!];
-        const id = buf.readUInt32BE(5) & 0x7fffffff;
-        const payload = buf.subarray(9, 9 + len);
-        buf = buf.subarray(9 + len);
-        if (type === 4 && (flags & 1) === 0) {
-          sock.write(frame(4, 1, 0, Buffer.alloc(0)));
-          send();
-        }
-        // :status 200 is the static table's index 8 (0x88) in the response's header block.
-        if (type === 1 && id === 1) events.push(payload[0] === 0x88 ? 'stream 1: 200' : 'stream 1: other status');
-        if (type === 0 && id === 1 && (flags & 1) === 1) events.push('stream 1: end');
-        if (type === 3) events.push(`reset ${id}`);
-        if (type === 7) events.push(`goaway ${payload.readUInt32BE(4)}`);
-      }
+    readFrames(sock, (type, flags, id, payload) => {
+      if (type === 4 && (flags & 1) === 0) send();
+      // :status 200 is the static table's index 8 (0x88) in the response's header block.
+      if (type === 1 && id === 1) events.push(payload[0] === 0x88 ? 'stream 1: 200' : 'stream 1: other status');
+      if (type === 0 && id === 1 && (flags & 1) === 1) events.push('stream 1: end');
+      if (type === 3) events.push(`reset ${id}`);
+      if (type === 7) events.push(`goaway ${payload.readUInt32BE(4)}`);
     });
     sock.on('close', () => {
       clearTimeout(t);

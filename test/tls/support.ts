@@ -1,8 +1,13 @@
 // Test PKI and real TLS clients (openssl, curl) for the TLS tests. Everything stays on loopback.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type ClientHttp2Session, connect as h2Connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { TollgateInstance } from '../../src/instance.ts';
+import { createLogger } from '../../src/log.ts';
+import { lineSink } from '../../src/testing/run-plugin.ts';
 
 /** Whether a CLI tool is present; without it a test skips, unless env CI is set (then it fails). */
 export function tool(name: 'curl' | 'openssl'): string | false {
@@ -211,4 +216,57 @@ export function frame(type: number, flags: number, stream: number, payload: Buff
 /** HPACK: literal header field without indexing, name from the static table (4-bit index, value < 127 bytes). */
 export function literal(index: number, value: string): Buffer {
   return Buffer.concat([Buffer.from([index, value.length]), Buffer.from(value)]);
+}
+
+/**
+ * A gateway on one ssl listener (HTTP/2, and HTTP/1.1 by ALPN) with a certificate of `ca` for
+ * `a.test` (files `a.pem` and `a.key` in the CA's folder, for the config's `${file:...}`), loading
+ * `config` (whole gateway.yaml text) from that folder. Its log is dropped.
+ */
+export async function startTlsGateway(ca: TestCa, config: string): Promise<TollgateInstance> {
+  ca.issue('a.test', ['a.test'], { file: 'a' });
+  writeFileSync(join(ca.dir, 'gateway.yaml'), config);
+  return TollgateInstance.start({
+    configFile: join(ca.dir, 'gateway.yaml'),
+    env: {},
+    proxyListen: ['127.0.0.1:0 ssl'],
+    adminListen: [],
+    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
+  });
+}
+
+/** An HTTP/2 session to the gateway as `a.test`; session errors are left to the streams to show. */
+export function h2Session(inst: TollgateInstance, ca: TestCa): ClientHttp2Session {
+  const s = h2Connect(`https://${inst.proxyAddresses[0]}`, { ca: ca.cert, servername: 'a.test' });
+  s.on('error', () => undefined);
+  return s;
+}
+
+/** HPACK header block of a GET of `path` for `a.test` over https: :method GET, :scheme https, :path, :authority. */
+export function getHeaderBlock(path: string): Buffer {
+  return Buffer.concat([Buffer.from([0x82, 0x87]), literal(4, path), literal(1, 'a.test')]);
+}
+
+/**
+ * Reads HTTP/2 frames off a raw connection: `onFrame` gets each whole frame (one split over reads
+ * waits for its rest). The server's SETTINGS are acknowledged first, then `onFrame` sees them too.
+ */
+export function readFrames(
+  sock: Duplex,
+  onFrame: (type: number, flags: number, stream: number, payload: Buffer) => void,
+): void {
+  let buf = Buffer.alloc(0);
+  sock.on('data', (d: Buffer) => {
+    buf = Buffer.concat([buf, d]);
+    while (buf.length >= 9) {
+      const length = buf.readUIntBE(0, 3);
+      if (buf.length < 9 + length) break;
+      const [type, flags] = [buf[3]!, buf[4]!];
+      const stream = buf.readUInt32BE(5) & 0x7fffffff;
+      const payload = buf.subarray(9, 9 + length);
+      buf = buf.subarray(9 + length);
+      if (type === 4 && (flags & 1) === 0) sock.write(frame(4, 1, 0, Buffer.alloc(0)));
+      onFrame(type, flags, stream, payload);
+    }
+  });
 }

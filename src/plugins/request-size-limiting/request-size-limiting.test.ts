@@ -2,17 +2,11 @@
 // what the client sees and what the upstream receives.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
-import { connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { TestCa, tool } from '../../../test/tls/support.ts';
-import { TollgateInstance } from '../../instance.ts';
-import { createLogger } from '../../log.ts';
+import { h2Session, startTlsGateway, TestCa, tool } from '../../../test/tls/support.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
-import { lineSink } from '../../testing/run-plugin.ts';
 
 let upstream: Server;
 let gw: TestGateway;
@@ -149,10 +143,9 @@ test('an HTTP/2 body without content-length is counted too: 413 past the limit, 
   skip: tool('openssl'),
 }, async () => {
   const ca = new TestCa();
-  ca.issue('a.test', ['a.test'], { file: 'a' });
   const port = (upstream.address() as AddressInfo).port;
-  writeFileSync(
-    join(ca.dir, 'gateway.yaml'),
+  const inst = await startTlsGateway(
+    ca,
     `_format_version: "3.0"
 certificates:
   - cert: \${file:a.pem}
@@ -166,14 +159,7 @@ services:
         plugins: [{ name: request-size-limiting, config: { allowed_payload_size: 1, size_unit: kilobytes } }]
 `,
   );
-  const inst = await TollgateInstance.start({
-    configFile: join(ca.dir, 'gateway.yaml'),
-    env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
-    adminListen: [],
-    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
-  });
-  const client = connect(`https://${inst.proxyAddresses[0]}`, { ca: ca.cert, servername: 'a.test' });
+  const client = h2Session(inst, ca);
   const post = (chunks: Buffer[]): Promise<{ status: unknown; body: string }> =>
     new Promise((resolve, reject) => {
       const req = client.request({ ':method': 'POST', ':path': '/real/h2', ':authority': 'a.test' });
