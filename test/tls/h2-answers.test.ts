@@ -47,11 +47,7 @@ before(async () => {
   logFile = join(ca.dir, 'file-log.jsonl');
   inst = await startTlsGateway(
     ca,
-    `_format_version: "3.0"
-certificates:
-  - cert: \${file:a.pem}
-    key: \${file:a.key}
-services:
+    `services:
   - name: up
     url: ${upstream.url}
     routes:

@@ -33,14 +33,10 @@ before(async () => {
   });
   inst = await startTlsGateway(
     ca,
-    `_format_version: "3.0"
-_tollgate:
+    `_tollgate:
   client_body_timeout: ${BODY_TIMEOUT}
   client_header_timeout: 700
   max_request_headers: ${MAX_HEADERS}
-certificates:
-  - cert: \${file:a.pem}
-    key: \${file:a.key}
 services:
   - name: echo
     url: echo://

@@ -28,13 +28,9 @@ before(async () => {
   ca = new TestCa();
   inst = await startTlsGateway(
     ca,
-    `_format_version: "3.0"
-_tollgate:
+    `_tollgate:
   client_header_timeout: 700
   keepalive_timeout: 900
-certificates:
-  - cert: \${file:a.pem}
-    key: \${file:a.key}
 services:
   - name: echo
     url: echo://

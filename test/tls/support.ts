@@ -220,12 +220,13 @@ export function literal(index: number, value: string): Buffer {
 
 /**
  * A gateway on one ssl listener (HTTP/2, and HTTP/1.1 by ALPN) with a certificate of `ca` for
- * `a.test` (files `a.pem` and `a.key` in the CA's folder, for the config's `${file:...}`), loading
- * `config` (whole gateway.yaml text) from that folder. Its log is dropped.
+ * `a.test`, loading `config` (gateway.yaml text without `_format_version` and `certificates`,
+ * which this adds) from the CA's folder. Its log is dropped.
  */
 export async function startTlsGateway(ca: TestCa, config: string): Promise<TollgateInstance> {
   ca.issue('a.test', ['a.test'], { file: 'a' });
-  writeFileSync(join(ca.dir, 'gateway.yaml'), config);
+  const head = '_format_version: "3.0"\ncertificates:\n  - cert: ${file:a.pem}\n    key: ${file:a.key}\n';
+  writeFileSync(join(ca.dir, 'gateway.yaml'), head + config);
   return TollgateInstance.start({
     configFile: join(ca.dir, 'gateway.yaml'),
     env: {},

@@ -146,11 +146,7 @@ test('an HTTP/2 body without content-length is counted too: 413 past the limit, 
   const port = (upstream.address() as AddressInfo).port;
   const inst = await startTlsGateway(
     ca,
-    `_format_version: "3.0"
-certificates:
-  - cert: \${file:a.pem}
-    key: \${file:a.key}
-services:
+    `services:
   - name: real
     url: http://127.0.0.1:${port}
     routes:
