@@ -74,8 +74,8 @@ export class RequestContext implements GatewayRequest {
   /** Plugin handlers that returned a promise, timed (performance.now() values); null when none did. */
   pluginSteps: PluginStep[] | null = null;
   /**
-   * The response head as sent on an HTTP/2 stream directly (the upstream's answer without
-   * response-phase plugins); the compatibility response holds no headers then. Null otherwise.
+   * The response head as sent on an HTTP/2 stream (with its `:status`): the compatibility
+   * response, which the head bypasses, holds no headers then. Null on HTTP/1.1.
    */
   streamResponseHeaders: Record<string, string | string[] | number> | null = null;
 

@@ -263,10 +263,10 @@ const STS = 'strict-transport-security';
 
 /**
  * The common case (no response-phase plugin): the upstream head goes to the client as a flat
- * name/value list, without building a header object. Over HTTP/2 too: node's compatibility layer
- * takes the list, lower-cases the names and joins repeated ones; the connection-specific headers
- * HTTP/2 forbids (RFC 9113 8.2.2) are all hop-by-hop, so they are gone already. On https the
- * gateway's Strict-Transport-Security, when configured, replaces the upstream's.
+ * name/value list, without building a header object (on HTTP/2, `writeResponseHead` makes the
+ * stream's head from it; the connection-specific headers HTTP/2 forbids, RFC 9113 8.2.2, are all
+ * hop-by-hop, so they are gone already). On https the gateway's Strict-Transport-Security, when
+ * configured, replaces the upstream's. Null once sent, else why node refused the head.
  */
 function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): string | null {
   const flat: string[] = [];
