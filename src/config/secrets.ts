@@ -32,6 +32,8 @@ export class SecretValues {
   /** Numbers that are secret forms (a port split out of a secret url, an all-digit value). */
   readonly numbers: ReadonlySet<number>;
   private readonly fragments: ReadonlySet<string>;
+  /** Length of the shortest form in `forms`: a shorter text holds none of them. */
+  private readonly shortest: number;
   readonly key: string;
 
   constructor(values: Iterable<string>) {
@@ -49,6 +51,7 @@ export class SecretValues {
     this.exact = exact;
     this.numbers = numbers;
     this.forms = [...exact].filter((f) => f.length >= MIN_SUBSTRING).sort((a, b) => b.length - a.length);
+    this.shortest = this.forms.length === 0 ? Number.POSITIVE_INFINITY : this.forms[this.forms.length - 1]!.length;
     // Fragments come from the values as written (and as JSON escapes them), not from their
     // case-folded forms: those would match ordinary words ("-----BEGIN PUBLIC KEY-----" vs "PEM public key").
     const fragments = new Set<string>();
@@ -73,10 +76,10 @@ export class SecretValues {
 
   /** Replaces every whole form inside `text` (admin answers, metrics). */
   scrub(text: string): string {
-    if (this.forms.length === 0) return text;
-    let out = text;
     // Every access line's path passes here: a form longer than the text (a PEM against a short
     // path) cannot be in it, and skipping it is cheaper than a substring search.
+    if (text.length < this.shortest) return text;
+    let out = text;
     for (const f of this.forms) if (f.length <= out.length && out.includes(f)) out = out.split(f).join(REDACTED);
     return out;
   }

@@ -2,7 +2,7 @@
 import { BlockList, isIP } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
-import { scrubIssues } from '../config/secrets.ts';
+import { scrubIssues, secretValues } from '../config/secrets.ts';
 import { configWarnings } from '../config/warnings.ts';
 import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '../errors.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
@@ -295,6 +295,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     plugins: instances,
     trusted: compileTrusted(config.settings.trusted_ips),
     warnings,
+    logSecrets: secrets.size === 0 ? null : secretValues(secrets),
     loadedAt: new Date(),
     inflight: 0,
     retired: false,

@@ -2,6 +2,7 @@
 
 import type { BlockList } from 'node:net';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
+import type { SecretValues } from '../config/secrets.ts';
 import type { ConfigIssue } from '../errors.ts';
 import type { RoutableRoute, Router } from '../router/router.ts';
 import type { Balancer } from '../upstream/balancer.ts';
@@ -87,6 +88,8 @@ export interface Runtime {
   readonly trusted: BlockList | null;
   /** Warnings of this config (loader, config checks, plugins' create()), as start logs them. */
   readonly warnings: readonly ConfigIssue[];
+  /** The matcher that redacts this config's secret values in log fields; null without secrets. */
+  readonly logSecrets: SecretValues | null;
   readonly loadedAt: Date;
   /** Requests still running on this runtime. */
   inflight: number;

@@ -4,7 +4,7 @@
 // string field that comes from request data (path, method, client address, a trusted proxy's
 // request id, error causes) is JSON-escaped: request data must never be able to end the line or
 // add a field.
-import { secretValues } from '../config/secrets.ts';
+import type { SecretValues } from '../config/secrets.ts';
 import { answerSource } from '../pipeline/request.ts';
 import { isoNow } from './clock.ts';
 import type { ProxyRequest } from './context.ts';
@@ -13,8 +13,7 @@ export function writeAccessLine(rc: ProxyRequest, latency: number): void {
   const route = rc.compiled;
   // A path or cause that spells a value from `${...}` (a secret route prefix, a secret upstream
   // host in a connect error) is logged redacted.
-  const secrets = rc.runtime.config.source.secrets;
-  const scrub = secrets.size === 0 ? null : secretValues(secrets);
+  const scrub = rc.runtime.logSecrets;
   const err = rc.error;
   const consumer = rc.consumer;
   // Why the request ended, when known: the exiting plugin's code or the catalogued error's.
@@ -24,7 +23,7 @@ export function writeAccessLine(rc: ProxyRequest, latency: number): void {
   );
 }
 
-function errorFields(code: string, cause: string | undefined, scrub: ReturnType<typeof secretValues> | null): string {
+function errorFields(code: string, cause: string | undefined, scrub: SecretValues | null): string {
   if (cause === undefined || cause === '') return `,"error":${jsonString(code)}`;
   return `,"error":${jsonString(code)},"cause":${jsonString(scrub === null ? cause : scrub.scrubMessage(cause))}`;
 }

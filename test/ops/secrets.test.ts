@@ -165,3 +165,11 @@ test('messages lose every form of a secret, including a quoted cut of it, and ke
     s: '[redacted]',
   });
 });
+
+test('scrub finds a form in a text exactly as long as it, and skips texts shorter than every form', () => {
+  const s = new SecretValues(['Tok-5A5A', 'a-much-longer-secret-value-5B5B']);
+  assert.equal(s.scrub('Tok-5A5A'), '[redacted]', 'a text that is the shortest form');
+  assert.equal(s.scrub('/x/tok-5a5a'), '/x/[redacted]', 'a lower-cased form inside a path');
+  assert.equal(s.scrub('Tok-5A5'), 'Tok-5A5', 'shorter than every form');
+  assert.equal(s.scrub('/a-much-longer-secret-value-5B5B/Tok-5A5A'), '/[redacted]/[redacted]');
+});
