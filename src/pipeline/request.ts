@@ -20,6 +20,18 @@ import type { CompiledRoute, Runtime } from './runtime.ts';
 const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
 
 /**
+ * The headers `authenticate()` sets on the upstream request (Kong's `set_consumer`): consumer id,
+ * custom id and username, the credential's identifier, and X-Anonymous-Consumer.
+ */
+export const AUTHENTICATION_HEADERS = [
+  'x-consumer-id',
+  'x-consumer-custom-id',
+  'x-consumer-username',
+  'x-credential-identifier',
+  'x-anonymous-consumer',
+] as const;
+
+/**
  * The one rule for plugins' error bodies: an error answer (status 400 or more) whose body is a JSON
  * object (Kong's `{"message": ...}`, jwt's `{"exp": ...}`) carries the request id, as the gateway's
  * own errors do, so a client's report can be found in the logs. Other bodies (arrays, text a config
@@ -57,6 +69,14 @@ export class RequestContext implements GatewayRequest {
 
   /** Upstream header changes made by plugins (null value = removed); null until the first change. */
   headerOverrides: Map<string, HeaderValue | null> | null = null;
+  /**
+   * Set by `authenticate()`: the AUTHENTICATION_HEADERS are derived from `consumer`, `credential`
+   * and `anonymousConsumer` (see `authenticationHeader`), except those a plugin set or removed
+   * since, which `headerOverrides` holds. Every authenticated request has them, so they are kept
+   * out of the override map.
+   */
+  authenticated = false;
+  anonymousConsumer = false;
   upstreamPath: string | null = null;
   upstreamQuery: string | null = null;
   upstreamBody: Buffer | NodeJS.ReadableStream | null = null;
@@ -168,7 +188,27 @@ export class RequestContext implements GatewayRequest {
     const key = name.toLowerCase();
     const o = this.headerOverrides;
     if (o?.has(key)) return o.get(key) ?? undefined;
+    if (this.authenticated) {
+      const i = (AUTHENTICATION_HEADERS as readonly string[]).indexOf(key);
+      if (i !== -1) return this.authenticationHeader(i) ?? undefined;
+    }
     return (this.headers as Record<string, HeaderValue | undefined>)[key];
+  }
+
+  /** The value `authenticate()` gives AUTHENTICATION_HEADERS[i]; null: the header is not sent. */
+  authenticationHeader(i: number): string | null {
+    switch (i) {
+      case 0:
+        return this.consumer?.id ?? null;
+      case 1:
+        return this.consumer?.custom_id ?? null;
+      case 2:
+        return this.consumer?.username ?? null;
+      case 3:
+        return this.credential?.identifier ?? null;
+      default:
+        return this.anonymousConsumer ? 'true' : null;
+    }
   }
 
   setUpstreamPath(path: string): void {
@@ -226,12 +266,11 @@ export class RequestContext implements GatewayRequest {
     this.consumer = consumer;
     this.credential = credential;
     this.#claims = claims === null ? null : freezeClaims(claims);
-    const o = this.overrides();
-    o.set('x-consumer-id', consumer?.id ?? null);
-    o.set('x-consumer-custom-id', consumer?.custom_id ?? null);
-    o.set('x-consumer-username', consumer?.username ?? null);
-    o.set('x-credential-identifier', credential?.identifier ?? null);
-    o.set('x-anonymous-consumer', anonymous ? 'true' : null);
+    this.authenticated = true;
+    this.anonymousConsumer = anonymous;
+    // The latest call wins, as Kong's set_header calls would: over an earlier plugin's own values.
+    const o = this.headerOverrides;
+    if (o !== null) for (const name of AUTHENTICATION_HEADERS) o.delete(name);
   }
 }
 

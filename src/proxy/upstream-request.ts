@@ -2,7 +2,7 @@
 // plus plugins' changes and the X-Forwarded-* family). Shared by the undici exchange, the echo
 // upstream and WebSocket.
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import type { RequestContext } from '../pipeline/request.ts';
+import { AUTHENTICATION_HEADERS, type RequestContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { upstreamPath } from '../router/router.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
@@ -33,6 +33,13 @@ export function pluginUpstreamHeaders(rc: RequestContext): Record<string, Header
   }
   if (overrides !== null) {
     for (const [name, v] of overrides) if (v !== null) out[name] = v;
+  }
+  if (rc.authenticated) {
+    for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
+      const name = AUTHENTICATION_HEADERS[i]!;
+      const v = overrides?.has(name) === true ? null : rc.authenticationHeader(i);
+      if (v !== null) out[name] = v;
+    }
   }
   return out;
 }
@@ -119,6 +126,13 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string): Heade
         present |= d;
         out.push(name, v);
       }
+    }
+  }
+  if (rc.authenticated) {
+    for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
+      const name = AUTHENTICATION_HEADERS[i]!;
+      const v = overrides?.has(name) === true ? null : rc.authenticationHeader(i);
+      if (v !== null) out.push(name, v);
     }
   }
   // A client's X-Forwarded-For with anything but addresses in it is replaced by the peer alone.

@@ -39,6 +39,13 @@ const probe = definePlugin<{ mode: string }>({
         req.authenticate(alice, { id: 'cred-a', type: 'kit-probe', identifier: 'cred-a', consumer_id: alice!.id });
       }
       if (mode === 'anonymous') req.authenticate(context.services.consumers.find('alice'), null, true);
+      if (mode === 'identity-overridden') {
+        req.setUpstreamHeader('x-consumer-id', 'before-authenticate');
+        req.authenticate(context.services.consumers.find('alice'), null, true);
+        req.setUpstreamHeader('X-Consumer-Username', 'after-authenticate');
+        req.removeUpstreamHeader('x-anonymous-consumer');
+        req.appendUpstreamHeader('x-consumer-custom-id', 'appended');
+      }
       if (mode === 'rewrite') {
         req.setUpstreamHeader('X-Set', 'one');
         req.appendUpstreamHeader('x-multi', 'second');
@@ -92,6 +99,13 @@ const CASES: Case[] = [
     name: 'anonymous identity',
     plugin: probe,
     config: { mode: 'anonymous' },
+    path: '/',
+    headers: FORGED,
+  },
+  {
+    name: 'identity headers a plugin changes after authenticate (and one it set before, which authenticate replaces)',
+    plugin: probe,
+    config: { mode: 'identity-overridden' },
     path: '/',
     headers: FORGED,
   },

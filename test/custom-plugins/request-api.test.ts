@@ -294,6 +294,41 @@ test('authenticate sets the identity headers and claims; anonymous from a boolea
   assert.equal(replaced.upstreamHeaders['x-credential-identifier'], 'only-cred');
 });
 
+test("authenticate and a plugin's own identity headers: the later change wins, and reads see it", async () => {
+  const r = await runPlugin(
+    probe((req, seen, find) => {
+      req.setUpstreamHeader('X-Consumer-Id', 'set-before');
+      req.setUpstreamHeader('X-Consumer-Custom-Id', 'set-before');
+      req.authenticate(find('alice'), { id: 'cred-1', type: 'probe', identifier: 'ident-1', consumer_id: null });
+      seen.username = req.getUpstreamHeader('X-Consumer-Username');
+      seen.customId = req.getUpstreamHeader('x-consumer-custom-id');
+      req.setUpstreamHeader('x-consumer-username', 'set-after');
+      req.removeUpstreamHeader('X-Credential-Identifier');
+      req.appendUpstreamHeader('x-consumer-custom-id', 'appended');
+      seen.after = req.getUpstreamHeader('x-consumer-username');
+      seen.removed = req.getUpstreamHeader('x-credential-identifier');
+      seen.anonymous = req.getUpstreamHeader('x-anonymous-consumer');
+    }),
+    {},
+    {},
+    { consumers: CONSUMERS },
+  );
+  const seen = r.ctx.seen as Record<string, unknown>;
+  assert.deepEqual(seen, {
+    username: 'alice',
+    customId: 'c-alice',
+    after: 'set-after',
+    removed: undefined,
+    anonymous: undefined,
+  });
+  assert.equal(r.upstreamHeaders['x-consumer-id'], r.consumer?.id);
+  assert.notEqual(r.upstreamHeaders['x-consumer-id'], 'set-before');
+  assert.equal(r.upstreamHeaders['x-consumer-username'], 'set-after');
+  assert.deepEqual(r.upstreamHeaders['x-consumer-custom-id'], ['c-alice', 'appended']);
+  assert.equal(r.upstreamHeaders['x-credential-identifier'], undefined);
+  assert.equal(r.upstreamHeaders['x-anonymous-consumer'], undefined);
+});
+
 test('the response phase sets and removes headers by any case, and chains body transforms in order', async () => {
   const r = await runPlugin(
     probe(
