@@ -26,6 +26,9 @@ export function cacheKey(key: string): string {
   return HASHED + hash('sha256', key, 'base64');
 }
 
+/** How stale lru-cache's cached clock may be: entries expire up to this many ms early or late. */
+const TTL_RESOLUTION_MS = 10;
+
 /** Bytes counted per entry besides its key and value (the cache's own bookkeeping). */
 const ENTRY_OVERHEAD = 64;
 
@@ -68,6 +71,9 @@ export class BoundedCache<V extends {}> {
         Math.max(1, Math.ceil(key.length * 2 + ENTRY_OVERHEAD + (sizeOf === undefined ? 64 : sizeOf(value)))),
       ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { ttl: options.ttlMs } : {}),
       ttlAutopurge: false,
+      // lru-cache reads the clock once per resolution and arms a timer to forget it: at the default
+      // 1 ms that is a timer per millisecond under load. Expiry is exact to within this many ms.
+      ttlResolution: TTL_RESOLUTION_MS,
     });
     return this.#lru;
   }
