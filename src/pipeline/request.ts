@@ -46,6 +46,8 @@ export function errorBodyWithRequestId(status: number, body: unknown, requestId:
 
 export class RequestContext implements GatewayRequest {
   id = '';
+  /** The id came from a trusted peer's request id header (else the gateway made it: safe in JSON as it is). */
+  idFromClient = false;
   method: string;
   path = '/';
   rawQuery = '';

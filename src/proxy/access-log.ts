@@ -9,6 +9,10 @@ import { answerSource } from '../pipeline/request.ts';
 import { isoNow } from './clock.ts';
 import type { ProxyRequest } from './context.ts';
 
+/**
+ * Fields the gateway makes itself (a generated request id, the source `upstream` or `kong`) are
+ * quoted as they are: they hold only characters JSON takes verbatim.
+ */
 export function writeAccessLine(rc: ProxyRequest, latency: number): void {
   const route = rc.compiled;
   // A path or cause that spells a value from `${...}` (a secret route prefix, a secret upstream
@@ -19,7 +23,7 @@ export function writeAccessLine(rc: ProxyRequest, latency: number): void {
   // Why the request ended, when known: the exiting plugin's code or the catalogued error's.
   const reason = rc.reason ?? err?.code ?? null;
   rc.gw.accessStream!.write(
-    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${jsonString(rc.id)},"client_ip":${jsonString(rc.clientIp)},"method":${jsonString(rc.method)},"path":${jsonString(scrub === null ? rc.path : scrub.scrub(rc.path))}${route === null ? ',"route":null,"service":null' : route.accessLabelsJson},"consumer":${consumer === null ? 'null' : jsonString(consumer.username ?? consumer.id)},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${milliseconds(latency)},"upstream_latency_ms":${rc.upstreamLatency < 0 ? 'null' : milliseconds(rc.upstreamLatency)},"source":${jsonString(answerSource(rc))}${reason === null ? '' : `,"reason":${jsonString(reason)}`}${err === null ? '' : errorFields(err.code, err.cause, scrub)},"msg":"request"}\n`,
+    `{"level":"info","time":"${isoNow()}","type":"access","request_id":${rc.idFromClient ? jsonString(rc.id) : `"${rc.id}"`},"client_ip":${jsonString(rc.clientIp)},"method":${jsonString(rc.method)},"path":${jsonString(scrub === null ? rc.path : scrub.scrub(rc.path))}${route === null ? ',"route":null,"service":null' : route.accessLabelsJson},"consumer":${consumer === null ? 'null' : jsonString(consumer.username ?? consumer.id)},"status":${rc.status},"bytes_sent":${rc.bytesSent},"bytes_received":${rc.bytesReceived},"latency_ms":${milliseconds(latency)},"upstream_latency_ms":${rc.upstreamLatency < 0 ? 'null' : milliseconds(rc.upstreamLatency)},"source":${rc.source === null ? `"${answerSource(rc)}"` : jsonString(rc.source)}${reason === null ? '' : `,"reason":${jsonString(reason)}`}${err === null ? '' : errorFields(err.code, err.cause, scrub)},"msg":"request"}\n`,
   );
 }
 

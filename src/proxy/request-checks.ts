@@ -75,7 +75,10 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   }
   rc.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
   const clientRid = headers[settings.request_id_header];
-  if (rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '') rc.id = clientRid;
+  if (rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '') {
+    rc.id = clientRid;
+    rc.idFromClient = true;
+  }
   const xff = headers['x-forwarded-for'];
   if (xff !== undefined) rc.forwardedFor = forwardedForList(xff);
   if (rc.trustedPeer) applyTrustedForwarding(rc, headers);
