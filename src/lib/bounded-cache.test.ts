@@ -47,11 +47,23 @@ describe('BoundedCache', () => {
     assert.equal(cache.get(h), undefined);
   });
 
-  test('entries expire', async () => {
+  test('entries expire, never before their time to live (a rate-limiting window must not end early)', async () => {
     const cache = new BoundedCache<string>({ maxEntries: 10, maxBytes: 10_000 });
-    cache.set('a', 'v', 1);
-    await new Promise((r) => setTimeout(r, 5));
+    const ttl = 40;
+    const start = performance.now();
+    cache.set('a', 'v', ttl);
+    cache.set('b', 'v', 1);
+    for (;;) {
+      const at = performance.now() - start;
+      const v = cache.get('a');
+      if (at >= ttl) break;
+      assert.equal(v, 'v', `present ${at.toFixed(1)} ms after set`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    // Past the time to live and the cached clock's resolution (10 ms): gone.
+    await new Promise((r) => setTimeout(r, 25));
     assert.equal(cache.get('a'), undefined);
+    assert.equal(cache.get('b'), undefined);
   });
 });
 

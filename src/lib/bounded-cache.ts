@@ -26,7 +26,7 @@ export function cacheKey(key: string): string {
   return HASHED + hash('sha256', key, 'base64');
 }
 
-/** How stale lru-cache's cached clock may be: entries expire up to this many ms early or late. */
+/** How stale lru-cache's cached clock may be: entries expire up to this many ms late. */
 const TTL_RESOLUTION_MS = 10;
 
 /** Bytes counted per entry besides its key and value (the cache's own bookkeeping). */
@@ -72,7 +72,9 @@ export class BoundedCache<V extends {}> {
       ...(options.ttlMs !== undefined && options.ttlMs > 0 ? { ttl: options.ttlMs } : {}),
       ttlAutopurge: false,
       // lru-cache reads the clock once per resolution and arms a timer to forget it: at the default
-      // 1 ms that is a timer per millisecond under load. Expiry is exact to within this many ms.
+      // 1 ms that is a timer per millisecond under load. It stamps entries with the exact time and
+      // checks them against the cached one, so an entry may outlive its ttl by the resolution,
+      // never expire early (a rate-limiting window does not end early).
       ttlResolution: TTL_RESOLUTION_MS,
     });
     return this.#lru;
