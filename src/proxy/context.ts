@@ -8,11 +8,17 @@ import type { Gateway } from './gateway.ts';
 
 export class ProxyRequest extends RequestContext {
   readonly gw: Gateway;
+  /** Where per-connection facts are cached (see `connectionOf`). */
+  readonly conn: TrackedSocket;
+  /** An HTTP/2 stream: `conn` is its session, and the socket's byte counts are the whole session's. */
+  readonly onSession: boolean;
   /** The client's X-Forwarded-For as addresses; null when absent or when an entry is not an IP address. */
   forwardedFor: string[] | null = null;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;
+    this.conn = connectionOf(raw);
+    this.onSession = this.conn !== raw.socket;
   }
 }
 
@@ -25,13 +31,31 @@ export const kTrustRuntime = Symbol('tollgate.trustRuntime');
 export const kTrusted = Symbol('tollgate.trusted');
 export const kPeer = Symbol('tollgate.peer');
 export const kLocalPort = Symbol('tollgate.localPort');
-/** Per-connection facts cached on the socket: each getter is a call into libuv. */
+/** Per-connection facts cached on the socket (or HTTP/2 session): each socket getter is a call into libuv. */
 export type TrackedSocket = Socket & {
   [kTrustRuntime]?: Runtime;
   [kTrusted]?: boolean;
   [kPeer]?: string;
   [kLocalPort]?: string;
 };
+
+/**
+ * The object a request's per-connection facts are cached on: its socket on HTTP/1.1, its session
+ * on HTTP/2. There `req.socket` is a Proxy that node makes for every stream, and each read through
+ * it is a trap into the session's socket; the session is one plain object per connection, given
+ * its peer address and local port when first seen.
+ */
+export function connectionOf(req: IncomingMessage): TrackedSocket {
+  const session = (req as { stream?: { session?: { socket: Socket } } }).stream?.session;
+  if (session === undefined) return req.socket as TrackedSocket;
+  const conn = session as unknown as TrackedSocket;
+  if (conn[kPeer] === undefined) {
+    const socket = session.socket;
+    conn[kPeer] = socket.remoteAddress ?? '';
+    conn[kLocalPort] = String(socket.localPort ?? '');
+  }
+  return conn;
+}
 
 export function localPort(socket: TrackedSocket): string {
   return (socket[kLocalPort] ??= String(socket.localPort ?? ''));

@@ -95,7 +95,7 @@ export class Gateway {
     const rc = new ProxyRequest(this, rt, req, res, performance.now());
     (res as TrackedResponse)[kCtx] = rc;
     res.on('close', onResponseClose); // 'close' comes once; `on` spares the once-wrapper
-    rc.bytesReceivedAtStart = req.socket.bytesRead;
+    if (!rc.onSession) rc.bytesReceivedAtStart = (rc.conn as Socket).bytesRead;
     try {
       const failure = prepare(rc, req);
       if (failure !== null) return sendError(rc, failure);

@@ -18,7 +18,6 @@ import {
   type ProxyRequest,
   peerAddress,
   type TrackedMessage,
-  type TrackedSocket,
 } from './context.ts';
 import { connectionTokens, HeaderScan, scanRequestHeaders } from './headers.ts';
 import { sendError } from './reply.ts';
@@ -50,7 +49,7 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   const rt = rc.runtime;
   const settings = rt.config.settings;
   // Every answer carries a request id and every log line the peer, refusals included.
-  const socket = req.socket as TrackedSocket;
+  const socket = rc.conn;
   const peer = peerAddress(socket);
   rc.clientIp = peer;
   rc.id = nextRequestId();
@@ -68,12 +67,12 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   if (rt.trusted !== null) {
     if (socket[kTrustRuntime] !== rt) {
       socket[kTrustRuntime] = rt;
-      const addr = socket.remoteAddress ?? '';
-      socket[kTrusted] = rt.trusted.check(addr, addr.includes(':') ? 'ipv6' : 'ipv4');
+      socket[kTrusted] = rt.trusted.check(peer, peer.includes(':') ? 'ipv6' : 'ipv4');
     }
     rc.trustedPeer = socket[kTrusted] === true;
   }
-  rc.scheme = (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  // HTTP/2 is served on TLS listeners only.
+  rc.scheme = h2 || (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
   const clientRid = headers[settings.request_id_header];
   if (rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '') {
     rc.id = clientRid;

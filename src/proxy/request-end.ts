@@ -27,10 +27,9 @@ export function finish(rc: ProxyRequest): void {
   const rt = rc.runtime;
   const gw = rc.gw;
   const latency = performance.now() - rc.startedAt;
-  rc.bytesReceived = requestLength(
-    rc,
-    Math.max(0, (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart) - rc.bytesReceivedAtStart),
-  );
+  // On HTTP/2 the socket's count is the whole session's; a stream's body has a length or an end.
+  const socketBytes = rc.onSession ? 0 : (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart);
+  rc.bytesReceived = requestLength(rc, Math.max(0, socketBytes - rc.bytesReceivedAtStart));
   const route = rc.compiled;
   if (route?.pipeline.hasLog) {
     const svc = rc.compiled?.service ?? null;

@@ -6,7 +6,7 @@ import { AUTHENTICATION_HEADERS, type RequestContext } from '../pipeline/request
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { upstreamPath } from '../router/router.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
-import { localPort, type ProxyRequest, peerAddress, type TrackedSocket } from './context.ts';
+import { localPort, type ProxyRequest, peerAddress } from './context.ts';
 import { IDENTITY_HEADER_NAMES } from './headers.ts';
 import { forwardedFor } from './request-checks.ts';
 
@@ -136,13 +136,13 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string): Heade
     }
   }
   // A client's X-Forwarded-For with anything but addresses in it is replaced by the peer alone.
-  const peer = peerAddress(rc.raw.socket as TrackedSocket);
+  const peer = peerAddress(rc.conn);
   const xff = rc.forwardedFor;
   out.push('x-forwarded-for', xff === null ? peer : `${xff.join(', ')}, ${peer}`);
   if (present !== ALL_FORWARDED) {
     if ((present & 1) === 0) out.push('x-forwarded-proto', rc.scheme);
     if ((present & 2) === 0) out.push('x-forwarded-host', rc.host);
-    if ((present & 4) === 0) out.push('x-forwarded-port', localPort(rc.raw.socket as TrackedSocket));
+    if ((present & 4) === 0) out.push('x-forwarded-port', localPort(rc.conn));
     if ((present & 8) === 0) out.push('x-forwarded-path', rc.path);
   }
   // X-Forwarded-Prefix: the stripped prefix; an untrusted client's copy never passes.

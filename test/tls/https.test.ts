@@ -107,6 +107,9 @@ test('curl --http2 gets HTTP/2 from the ssl listener, with the route, forwarding
   assert.equal(echo.headers['x-forwarded-proto'], 'https');
   assert.equal(echo.headers['x-forwarded-host'], 'a.test');
   assert.equal(echo.headers['x-forwarded-port'], String(httpsPort));
+  // The peer address and local port come from the session (req.socket is a per-stream proxy there).
+  assert.equal(echo.headers['x-forwarded-for'], '127.0.0.1');
+  assert.equal(echo.headers['x-real-ip'], '127.0.0.1');
   assert.ok(!Object.keys(echo.headers).some((h) => h.startsWith(':')), 'no pseudo-header reaches the upstream');
   assert.equal(r.headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
 });
