@@ -32,6 +32,8 @@ export class SecretValues {
   /** Numbers that are secret forms (a port split out of a secret url, an all-digit value). */
   readonly numbers: ReadonlySet<number>;
   private readonly fragments: ReadonlySet<string>;
+  /** `forms[i].length`, read without touching the strings (they come in several representations). */
+  private readonly lengths: Int32Array;
   /** Length of the shortest form in `forms`: a shorter text holds none of them. */
   private readonly shortest: number;
   readonly key: string;
@@ -51,7 +53,8 @@ export class SecretValues {
     this.exact = exact;
     this.numbers = numbers;
     this.forms = [...exact].filter((f) => f.length >= MIN_SUBSTRING).sort((a, b) => b.length - a.length);
-    this.shortest = this.forms.length === 0 ? Number.POSITIVE_INFINITY : this.forms[this.forms.length - 1]!.length;
+    this.lengths = Int32Array.from(this.forms, (f) => f.length);
+    this.shortest = this.forms.length === 0 ? Number.POSITIVE_INFINITY : this.lengths[this.forms.length - 1]!;
     // Fragments come from the values as written (and as JSON escapes them), not from their
     // case-folded forms: those would match ordinary words ("-----BEGIN PUBLIC KEY-----" vs "PEM public key").
     const fragments = new Set<string>();
@@ -80,7 +83,12 @@ export class SecretValues {
     // path) cannot be in it, and skipping it is cheaper than a substring search.
     if (text.length < this.shortest) return text;
     let out = text;
-    for (const f of this.forms) if (f.length <= out.length && out.includes(f)) out = out.split(f).join(REDACTED);
+    const forms = this.forms;
+    const lengths = this.lengths;
+    for (let i = 0; i < forms.length; i++) {
+      if (lengths[i]! > out.length || !out.includes(forms[i]!)) continue;
+      out = out.split(forms[i]!).join(REDACTED);
+    }
     return out;
   }
 
