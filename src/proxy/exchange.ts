@@ -13,7 +13,7 @@ import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
-import { connectionTokens, HOP_BY_HOP, upstreamResponseHeaders } from './headers.ts';
+import { connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
@@ -252,13 +252,6 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 }
 
-/** Lengths of the hop-by-hop header names: other names skip the lower-casing and the set lookup. */
-const HOP_LENGTHS: readonly boolean[] = (() => {
-  const out: boolean[] = [];
-  for (const name of HOP_BY_HOP) out[name.length] = true;
-  return out;
-})();
-
 const STS = 'strict-transport-security';
 
 /**
@@ -274,13 +267,12 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
   let connection: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1');
-    if (HOP_LENGTHS[name.length] === true) {
-      const lower = name.toLowerCase();
-      if (HOP_BY_HOP.has(lower)) {
-        if (lower === 'connection') connection = raw[i + 1]!.toString('latin1');
-        continue;
-      }
-    } else if (hsts !== null && name.length === STS.length && name.toLowerCase() === STS) continue;
+    const hop = hopByHopName(name);
+    if (hop !== null) {
+      if (hop === 'connection') connection = raw[i + 1]!.toString('latin1');
+      continue;
+    }
+    if (hsts !== null && name.length === STS.length && name.toLowerCase() === STS) continue;
     flat.push(name, raw[i + 1]!.toString('latin1'));
   }
   if (connection !== undefined) {

@@ -11,6 +11,7 @@ import {
   connectionTokens,
   HeaderScan,
   HOP_BY_HOP,
+  hopByHopName,
   isIdentityHeader,
   scanRequestHeaders,
   stripConnectionSpecific,
@@ -234,4 +235,24 @@ test('connection-specific headers are removed from a response head bound for an 
   };
   stripConnectionSpecific(headers);
   assert.deepEqual(headers, { 'content-type': 'text/plain', 'x-kept': undefined });
+});
+
+test('hopByHopName agrees with lower-casing and the set for every token character at every position', () => {
+  const TOKEN = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  const expected = (name: string) => (HOP_BY_HOP.has(name.toLowerCase()) ? name.toLowerCase() : null);
+  let checked = 0;
+  for (const hop of HOP_BY_HOP) {
+    assert.equal(hopByHopName(hop), hop);
+    assert.equal(hopByHopName(hop.toUpperCase()), hop);
+    for (let i = 0; i < hop.length; i++) {
+      for (const c of TOKEN) {
+        const name = hop.slice(0, i) + c + hop.slice(i + 1);
+        assert.equal(hopByHopName(name), expected(name), name);
+        checked++;
+      }
+    }
+  }
+  assert.ok(checked > 1000);
+  for (const name of ['Content-Type', 'Date', 'X-Connection', '', 'Keep-Alive2', 'Connectio'])
+    assert.equal(hopByHopName(name), null, name);
 });

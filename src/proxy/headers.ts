@@ -15,6 +15,29 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'http2-settings',
 ]);
 
+/** HOP_BY_HOP grouped by name length, for `hopByHopName`. */
+const HOP_BY_LENGTH: readonly (readonly string[] | undefined)[] = (() => {
+  const out: string[][] = [];
+  for (const name of HOP_BY_HOP) (out[name.length] ??= []).push(name);
+  return out;
+})();
+
+/**
+ * The lower-case hop-by-hop name `name` spells in any case, else null: without lower-casing it or
+ * hashing it (an upstream's response head arrives in its own case). Header names are tokens
+ * (RFC 9110 5.6.2): setting the 0x20 bit maps only the upper-case letters onto the lower-case
+ * letters and `-` of these names.
+ */
+export function hopByHopName(name: string): string | null {
+  const candidates = HOP_BY_LENGTH[name.length];
+  if (candidates === undefined) return null;
+  next: for (const c of candidates) {
+    for (let i = 0; i < c.length; i++) if ((name.charCodeAt(i) | 0x20) !== c.charCodeAt(i)) continue next;
+    return c;
+  }
+  return null;
+}
+
 /** Headers only a gateway plugin may set: a client's copy never reaches the upstream. */
 const IDENTITY_EXACT: ReadonlySet<string> = new Set([
   'x-credential-identifier',
