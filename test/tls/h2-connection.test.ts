@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
-import { h2Session, startTlsGateway, TestCa, tool } from './support.ts';
+import { ECHO_SERVICE, h2Session, startTlsGateway, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
@@ -18,12 +18,7 @@ before(async () => {
     `_tollgate:
   trusted_ips: [127.0.0.1]
 services:
-  - name: echo
-    url: echo://
-    routes:
-      - name: echo
-        paths: [/echo]
-`,
+${ECHO_SERVICE}`,
   );
 });
 

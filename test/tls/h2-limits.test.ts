@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
 import { type Listening, listen } from '../support/upstream.ts';
 import { within } from '../support/wait.ts';
-import { h2Session, startTlsGateway, TestCa, tool } from './support.ts';
+import { ECHO_SERVICE, h2Session, startTlsGateway, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
@@ -38,12 +38,7 @@ before(async () => {
   client_header_timeout: 700
   max_request_headers: ${MAX_HEADERS}
 services:
-  - name: echo
-    url: echo://
-    routes:
-      - name: echo
-        paths: [/echo]
-      - name: limited
+${ECHO_SERVICE}      - name: limited
         paths: [/limited]
         plugins: [{ name: request-size-limiting, config: { allowed_payload_size: 1, size_unit: kilobytes } }]
   - name: slow

@@ -12,7 +12,16 @@ import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import type { TollgateInstance } from '../../src/instance.ts';
 import { H2_MAX_CONCURRENT_STREAMS } from '../../src/proxy/server.ts';
-import { frame, getHeaderBlock, h2Session, readFrames, startTlsGateway, TestCa, tool } from './support.ts';
+import {
+  ECHO_SERVICE,
+  frame,
+  getHeaderBlock,
+  h2Session,
+  readFrames,
+  startTlsGateway,
+  TestCa,
+  tool,
+} from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
@@ -32,12 +41,7 @@ before(async () => {
   client_header_timeout: 700
   keepalive_timeout: 900
 services:
-  - name: echo
-    url: echo://
-    routes:
-      - name: echo
-        paths: [/echo]
-  - name: slow
+${ECHO_SERVICE}  - name: slow
     url: http://127.0.0.1:${(slow.address() as AddressInfo).port}
     routes:
       - name: slow

@@ -236,6 +236,14 @@ export async function startTlsGateway(ca: TestCa, config: string): Promise<Tollg
   });
 }
 
+/** The `echo` service (the built-in echo upstream) with its route `echo` on /echo: YAML items for `services:`. */
+export const ECHO_SERVICE = `  - name: echo
+    url: echo://
+    routes:
+      - name: echo
+        paths: [/echo]
+`;
+
 /** An HTTP/2 session to the gateway as `a.test`; session errors are left to the streams to show. */
 export function h2Session(inst: TollgateInstance, ca: TestCa): ClientHttp2Session {
   const s = h2Connect(`https://${inst.proxyAddresses[0]}`, { ca: ca.cert, servername: 'a.test' });
