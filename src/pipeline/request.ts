@@ -197,8 +197,12 @@ export class RequestContext implements GatewayRequest {
     return (this.headers as Record<string, HeaderValue | undefined>)[key];
   }
 
-  /** The value `authenticate()` gives AUTHENTICATION_HEADERS[i]; null: the header is not sent. */
+  /**
+   * What `authenticate()` sends as AUTHENTICATION_HEADERS[i]; null when it sends nothing there:
+   * no authentication, no value, or a plugin's later change in `headerOverrides` stands instead.
+   */
   authenticationHeader(i: number): string | null {
+    if (!this.authenticated || this.headerOverrides?.has(AUTHENTICATION_HEADERS[i]!) === true) return null;
     switch (i) {
       case 0:
         return this.consumer?.id ?? null;

@@ -8,7 +8,7 @@ import type { Gateway } from './gateway.ts';
 
 export class ProxyRequest extends RequestContext {
   readonly gw: Gateway;
-  /** Where per-connection facts are cached (see `connectionOf`). */
+  /** Where per-connection facts are cached: the socket, or on HTTP/2 the session (see `sessionConnection`). */
   readonly conn: TrackedSocket;
   /** An HTTP/2 stream: `conn` is its session, and the socket's byte counts are the whole session's. */
   readonly onSession: boolean;
@@ -17,8 +17,9 @@ export class ProxyRequest extends RequestContext {
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;
-    this.conn = connectionOf(raw);
-    this.onSession = this.conn !== raw.socket;
+    const session = sessionOf(raw);
+    this.onSession = session !== undefined;
+    this.conn = session === undefined ? (raw.socket as TrackedSocket) : sessionConnection(session);
   }
 }
 
@@ -39,15 +40,20 @@ export type TrackedSocket = Socket & {
   [kLocalPort]?: string;
 };
 
+type Session = { socket: Socket };
+
+/** The HTTP/2 session of a request's stream; undefined on HTTP/1.1 (or once the stream left its session). */
+function sessionOf(req: IncomingMessage): Session | undefined {
+  return (req as { stream?: { session?: Session } }).stream?.session;
+}
+
 /**
- * The object a request's per-connection facts are cached on: its socket on HTTP/1.1, its session
- * on HTTP/2. There `req.socket` is a Proxy that node makes for every stream, and each read through
- * it is a trap into the session's socket; the session is one plain object per connection, given
- * its peer address and local port when first seen.
+ * Per-connection facts of an HTTP/2 request are cached on its session, not its socket: there
+ * `req.socket` is a Proxy that node makes for every stream, and each read through it is a trap
+ * into the session's socket. The session is one plain object per connection, given its peer
+ * address and local port when first seen.
  */
-export function connectionOf(req: IncomingMessage): TrackedSocket {
-  const session = (req as { stream?: { session?: { socket: Socket } } }).stream?.session;
-  if (session === undefined) return req.socket as TrackedSocket;
+function sessionConnection(session: Session): TrackedSocket {
   const conn = session as unknown as TrackedSocket;
   if (conn[kPeer] === undefined) {
     const socket = session.socket;

@@ -36,9 +36,8 @@ export function pluginUpstreamHeaders(rc: RequestContext): Record<string, Header
   }
   if (rc.authenticated) {
     for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
-      const name = AUTHENTICATION_HEADERS[i]!;
-      const v = overrides?.has(name) === true ? null : rc.authenticationHeader(i);
-      if (v !== null) out[name] = v;
+      const v = rc.authenticationHeader(i);
+      if (v !== null) out[AUTHENTICATION_HEADERS[i]!] = v;
     }
   }
   return out;
@@ -130,9 +129,8 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string): Heade
   }
   if (rc.authenticated) {
     for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
-      const name = AUTHENTICATION_HEADERS[i]!;
-      const v = overrides?.has(name) === true ? null : rc.authenticationHeader(i);
-      if (v !== null) out.push(name, v);
+      const v = rc.authenticationHeader(i);
+      if (v !== null) out.push(AUTHENTICATION_HEADERS[i]!, v);
     }
   }
   // A client's X-Forwarded-For with anything but addresses in it is replaced by the peer alone.
