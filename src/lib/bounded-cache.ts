@@ -85,7 +85,7 @@ export class BoundedCache<V extends {}> {
   }
 
   has(key: string): boolean {
-    return this.#lru !== null && this.#lru.has(cacheKey(key));
+    return this.#lru?.has(cacheKey(key)) === true;
   }
 
   /** Stores `value`; `ttlMs` overrides the default time to live. A value larger than `maxBytes` is not stored. */

@@ -106,7 +106,7 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string): Heade
   let present = 0;
   for (const name in src) {
     const v = src[name];
-    if (v === undefined || (overrides !== null && overrides.has(name))) continue;
+    if (v === undefined || overrides?.has(name) === true) continue;
     // Only addresses flow onward: a Forwarded header whose `for=` is not an address is dropped.
     if (name === 'forwarded' && forwardedFor(v) === null) continue;
     const d = disposition(name, trusted, requestIdHeader);
