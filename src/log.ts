@@ -1,7 +1,7 @@
 // The gateway's logger: JSON lines (pino) on stdout, one access-log line per request.
-import { writeSync } from 'node:fs';
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { knownSecrets, secretValues } from './config/secrets.ts';
+import { LineWriter } from './line-writer.ts';
 import type { PluginLogger } from './pipeline/plugin.ts';
 
 export type { Logger };
@@ -20,13 +20,23 @@ export interface LineSink {
 }
 
 const accessSinks = new WeakMap<Logger, LineSink>();
-/** One batch for stdout per process, however many loggers write to it. */
-let stdoutLines: BatchedLines | null = null;
+/** One writer for stdout per process, however many loggers write to it. */
+let stdoutLines: LineWriter | null = null;
+
+function stdout(): LineWriter {
+  stdoutLines ??= new LineWriter(1);
+  return stdoutLines;
+}
+
+/** Lines this process could not write to stdout (it was not being read and its buffer was full). */
+export function stdoutLinesDropped(): number {
+  return stdoutLines?.dropped ?? 0;
+}
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   // Ordinary lines are rare and written at once (so "listening" and errors are never held back);
-  // access lines go through a batching sink of their own (see accessSink).
-  const destination = opts.destination ?? pino.destination({ dest: 1, sync: true });
+  // access lines are batched. Both go through one writer that never blocks on a stuck stdout.
+  const destination: DestinationStream = opts.destination ?? { write: (line: string) => stdout().writeNow(line) };
   const logger = pino(
     {
       level: opts.level ?? 'info',
@@ -41,7 +51,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   const sink: LineSink =
     opts.destination !== undefined
       ? { write: (line) => void destination.write(line), flush: () => undefined }
-      : (stdoutLines ??= new BatchedLines(1));
+      : stdout();
   accessSinks.set(logger, sink);
   return logger;
 }
@@ -49,64 +59,6 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 /** The access-line sink of a logger made by createLogger (null for a foreign logger). */
 export function accessSink(logger: Logger): LineSink | null {
   return accessSinks.get(logger) ?? null;
-}
-
-/**
- * Lines copied into one buffer and written with one write(2) per 16 KiB, or within a second.
- * Cheaper than a stream per line: no per-line buffer bookkeeping, one syscall for ~50 lines.
- * A batch holds whole lines only, so workers sharing stdout never split each other's lines.
- */
-export class BatchedLines implements LineSink {
-  private buf: Buffer;
-  private used = 0;
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(
-    private readonly fd: number,
-    private readonly limit = 16 * 1024,
-    intervalMs = 1000,
-  ) {
-    this.buf = Buffer.allocUnsafe(limit * 2);
-    this.timer = setInterval(() => this.flush(), intervalMs);
-    this.timer.unref();
-    process.once('exit', () => this.flush());
-  }
-
-  write(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    const most = line.length * 3;
-    if (this.buf.length - this.used < most) {
-      this.flush();
-      if (this.buf.length - this.used < most) this.grow(most);
-    }
-    this.used += this.buf.write(line, this.used);
-    if (this.used >= this.limit) this.flush();
-  }
-
-  private grow(need: number): void {
-    const next = Buffer.allocUnsafe(this.used + need);
-    this.buf.copy(next, 0, 0, this.used);
-    this.buf = next;
-  }
-
-  flush(): void {
-    let off = 0;
-    while (off < this.used) {
-      try {
-        off += writeSync(this.fd, this.buf, off, this.used - off);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') {
-          this.used = 0; // a closed stdout: nothing to do
-          return;
-        }
-        // A slow reader: keep the rest for the next flush rather than spinning.
-        this.buf.copy(this.buf, 0, off, this.used);
-        this.used -= off;
-        return;
-      }
-    }
-    this.used = 0;
-  }
 }
 
 /** A logger for one plugin instance: every line carries the plugin name; debug only when `config.debug` is true. */

@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import { stdoutLinesDropped } from '../log.ts';
 import { dependencyHealth } from '../pipeline/dependencies.ts';
 import type { DependencyHealth } from '../pipeline/plugin.ts';
 import { answerSource, type RequestContext } from '../pipeline/request.ts';
@@ -399,6 +400,13 @@ export class GatewayMetrics {
     collector(r, 'tollgate_connections_accepted_total', 'Client connections accepted', 'counter', () => [
       { labels: {}, value: this.connectionCounts().accepted },
     ]);
+    collector(
+      r,
+      'tollgate_stdout_lines_dropped_total',
+      'Log lines (access and others) dropped because stdout was not being read and its buffer was full',
+      'counter',
+      () => [{ labels: {}, value: stdoutLinesDropped() }],
+    );
   }
 
   /** The plugins' outside dependencies (JWKS, IdP discovery, Redis), as their `health()` reports them. */
