@@ -17,14 +17,7 @@ before(async () => {
   file = join(dir, 'gateway.yaml');
   await writeFile(
     file,
-    `_format_version: "3.0"
-services:
-  - name: echo
-    url: echo://
-    routes:
-      - name: echo
-        paths: [/echo]
-`,
+    '_format_version: "3.0"\nservices:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/echo] }] }\n',
   );
 });
 after(() => rm(dir, { recursive: true, force: true }));
