@@ -8,11 +8,21 @@
 // `prepare` script); bin/gateway uses it only while it is as new as src/ (else it runs the sources
 // through tsx, so an edited checkout never runs stale code).
 //
-// `node bin/compiled.mjs` builds; `prepare` also validates gateway.yaml once, which fills the
-// validator cache; bin/gateway imports `compiledEntry()`.
+// `node bin/compiled.mjs` (and `prepare`) builds, then fills the validator cache (see
+// warmValidatorCache); bin/gateway imports `compiledEntry()`.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -191,18 +201,50 @@ export async function buildOrExplain() {
     rmSync(DIST, { recursive: true, force: true });
     process.stderr.write(`tollgate: no compiled tree (${err.message}); bin/gateway will run the sources through tsx\n`);
   }
-  warmValidatorCache();
+  await warmValidatorCache();
 }
 
 /**
- * Validates the root gateway.yaml once, so that the Ajv validators it needs are in the standalone
- * cache (node_modules/.cache/tollgate) before the first `npm start`: compiling them costs that
- * start about 0.5 s of CPU. A failure changes nothing (the first start compiles them instead).
+ * Fills the Ajv standalone cache (node_modules/.cache/tollgate) before the first start or
+ * validate: compiling a validator costs that process 50-350 ms of CPU. Validated once, together:
+ * the root gateway.yaml; a file naming every built-in plugin (each plugin's config validator);
+ * and, since the file's validator depends on which credential kinds the config's plugins declare,
+ * one file per credential plugin alone and with acl (the common sets: a config using key-auth and
+ * rate-limiting needs the key-auth one). The sample files are invalid on purpose (no plugin
+ * config): compiling is what counts. A failure changes nothing (the first start compiles instead).
  */
-function warmValidatorCache() {
+async function warmValidatorCache() {
+  const files = [];
   const config = join(ROOT, 'gateway.yaml');
-  if (!existsSync(config)) return;
-  spawnSync(process.execPath, [join(ROOT, 'bin/gateway'), 'validate', config], { stdio: 'ignore', timeout: 60_000 });
+  if (existsSync(config)) files.push(config);
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-warm-'));
+  try {
+    if (existsSync(join(DIST, 'plugins/registry.js'))) {
+      const registry = await import(pathToFileURL(join(DIST, 'plugins/registry.js')).href);
+      const sample = (name, plugins) => {
+        const file = join(dir, `${name}.yaml`);
+        const list = plugins.map((p) => `  - name: ${p}`).join('\n');
+        writeFileSync(file, `_format_version: "3.0"\nplugins:\n${list}\n`);
+        files.push(file);
+      };
+      sample('all', [...registry.builtinPluginNames]);
+      for (const owner of new Set(Object.values(registry.builtinEntityOwners))) {
+        sample(owner, [owner]);
+        if (owner !== 'acl') sample(`${owner}-acl`, [owner, 'acl']);
+      }
+    }
+    if (files.length > 0) {
+      spawnSync(process.execPath, [join(ROOT, 'bin/gateway'), 'validate', ...files], {
+        stdio: 'ignore',
+        timeout: 120_000,
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) await build();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await build();
+  await warmValidatorCache();
+}
