@@ -22,6 +22,7 @@ export const ProxyErrors = {
   REQUEST_TOO_LARGE: { status: 413, message: 'Request size limit exceeded' },
   UPSTREAM_BAD_RESPONSE: { status: 502, message: 'An invalid response was received from the upstream server' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'failure to get a peer from the ring-balancer' },
+  UPSTREAM_NAME_RESOLUTION: { status: 503, message: 'name resolution failed' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream server is timing out' },
   UPSTREAM_QUEUE_FULL: { status: 503, message: 'The upstream server is at its connection limit' },
   PLUGIN_FAILED: { status: 500, message: 'An unexpected error occurred' },

@@ -354,6 +354,14 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
       path: [...base, 'hsts', 'preload'],
     });
   }
+  s.dns_resolver?.forEach((server, i) => {
+    if (!isNameserver(server))
+      raw.push({
+        code: 'SCHEMA',
+        message: "invalid nameserver: expected an IP address, IP:PORT or [IPv6]:PORT (e.g. '10.0.0.2:53')",
+        path: [...base, 'dns_resolver', i],
+      });
+  });
   s.trusted_ips?.forEach((ip, i) => {
     const [addr, bits, extra] = ip.split('/');
     const v = isIP(addr ?? '');
@@ -362,6 +370,14 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
     if (!v || !okBits || extra !== undefined)
       raw.push({ code: 'SCHEMA', message: 'invalid IP address or CIDR', path: [...base, 'trusted_ips', i] });
   });
+}
+
+/** `ip`, `ipv4:port` or `[ipv6]:port`, as Kong's dns_resolver entries (and c-ares) take them. */
+function isNameserver(server: string): boolean {
+  if (isIP(server) !== 0) return true;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([0-9.]+)):(\d{1,5})$/.exec(server);
+  if (m === null || Number(m[3]) < 1 || Number(m[3]) > 65535) return false;
+  return m[1] !== undefined ? isIP(m[1]) === 6 : isIP(m[2]!) === 4;
 }
 
 /** Raw issues → located, redacted, sorted ConfigIssues. */

@@ -177,6 +177,14 @@ export interface TollgateSettings {
   upstream_max_connections: number;
   /** Requests that may wait when `upstream_max_connections` is reached; past it, 503 at once. */
   upstream_queue_size: number;
+  /** Nameservers for upstream names (Kong's dns_resolver); empty: the system resolver. */
+  dns_resolver: string[];
+  /** Seconds an answer is kept whatever its TTL; null: the record's TTL. */
+  dns_valid_ttl: number | null;
+  /** Seconds an expired answer still serves while refreshed, or when the refresh fails. */
+  dns_stale_ttl: number;
+  /** Seconds a failed lookup without a fallback is remembered. */
+  dns_error_ttl: number;
   /** Encoded slashes (%2F) and backslashes in request paths: reject with 400 (default) or pass them through undecoded. */
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */

@@ -315,5 +315,7 @@ export function upstreamErrorCode(code: string): ProxyErrorCode {
     return 'UPSTREAM_TIMEOUT';
   }
   if (code === POOL_FULL) return 'UPSTREAM_QUEUE_FULL';
+  // The upstream's name did not resolve (the lookup reports ENOTFOUND or EAI_AGAIN): Kong's 503.
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'UPSTREAM_NAME_RESOLUTION';
   return 'UPSTREAM_BAD_RESPONSE';
 }

@@ -12,6 +12,7 @@
 import { isIP } from 'node:net';
 import { Client, Dispatcher } from 'undici';
 import type { GatewayConfig, ServiceModel } from '../config/model.ts';
+import { type HostResolver, hostResolver } from './dns.ts';
 
 /** Everything a target's pool needs, derived once per service by `poolSettings()`. */
 export interface PoolSettings {
@@ -33,6 +34,8 @@ export interface PoolSettings {
   readonly maxConnections: number;
   /** Requests that may wait for a connection when `maxConnections` is reached. */
   readonly queueSize: number;
+  /** Resolves upstream names for new connections (net.connect's `lookup`). */
+  readonly lookup: HostResolver['lookup'];
 }
 
 /** The pool settings of a service: its timeouts and TLS, the gateway's keep-alive settings, its client certificate. */
@@ -54,6 +57,7 @@ export function poolSettings(s: ServiceModel, config: GatewayConfig): PoolSettin
     keepaliveMaxRequests: st.upstream_keepalive_max_requests,
     maxConnections: st.upstream_max_connections,
     queueSize: st.upstream_queue_size,
+    lookup: hostResolver(st).lookup,
   };
 }
 
@@ -133,6 +137,7 @@ export class TargetPool extends Dispatcher {
       ...(settings.keepaliveMaxRequests > 0 ? { maxRequestsPerClient: settings.keepaliveMaxRequests } : {}),
       connect: {
         timeout: settings.connectTimeout,
+        lookup: settings.lookup,
         rejectUnauthorized: settings.tlsVerify,
         ...(settings.ca !== null ? { ca: settings.ca as string[] } : {}),
         ...(settings.cert !== null && settings.key !== null ? { cert: settings.cert, key: settings.key } : {}),

@@ -220,17 +220,22 @@ plugins:
   );
 });
 
-test('_tollgate settings are checked: unknown keys, listen addresses, trusted IPs', async () => {
+test('_tollgate settings are checked: unknown keys, listen addresses, trusted IPs, nameservers', async () => {
   const issues = await issuesOf(`${V3}_tollgate:
   proxy_listen: ["0.0.0.0:8000", "nope"]
   trusted_ips: [10.0.0.0/8, "::1", 10.0.0.0/33, example.com]
   log_levle: debug
+  dns_resolver: [10.0.0.2, "10.0.0.3:53", "[fd00::53]:5353", "fd00::54", "999.0.0.1", "10.0.0.4:0", "dns.example:53", "fd00::55:53"]  # the last is a bare IPv6 address
 `);
+  const nameserver = "invalid nameserver: expected an IP address, IP:PORT or [IPv6]:PORT (e.g. '10.0.0.2:53')";
   assert.deepEqual(brief(issues), [
     "3:34 _tollgate.proxy_listen[1] invalid listen address: expected HOST:PORT optionally followed by flags (e.g. '0.0.0.0:8443 ssl')",
     '4:36 _tollgate.trusted_ips[2] invalid IP address or CIDR',
     '4:49 _tollgate.trusted_ips[3] invalid IP address or CIDR',
     "5:3 _tollgate.log_levle unknown field 'log_levle' (did you mean 'log_level'?)",
+    `6:74 _tollgate.dns_resolver[4] ${nameserver}`,
+    `6:87 _tollgate.dns_resolver[5] ${nameserver}`,
+    `6:101 _tollgate.dns_resolver[6] ${nameserver}`,
   ]);
 });
 

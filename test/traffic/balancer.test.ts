@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import type { UpstreamModel } from '../../src/config/model.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { Balancer, type HashSource } from '../../src/upstream/balancer.ts';
+import { DEFAULT_DNS_SETTINGS, hostResolver } from '../../src/upstream/dns.ts';
 import type { PoolSettings } from '../../src/upstream/pool.ts';
 
 const POOL: PoolSettings = {
@@ -23,6 +24,7 @@ const POOL: PoolSettings = {
   keepaliveMaxRequests: 0,
   maxConnections: 0,
   queueSize: 0,
+  lookup: hostResolver(DEFAULT_DNS_SETTINGS).lookup,
 };
 
 function upstream(targets: [string, number][], extra: Partial<UpstreamModel> = {}): UpstreamModel {

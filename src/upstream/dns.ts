@@ -1,0 +1,235 @@
+// Upstream name resolution for new upstream connections, after Kong's DNS client: answers are kept
+// for their TTL, a stale answer keeps serving while a refresh runs (or fails) for up to
+// `dns_stale_ttl`, one lookup per name is in flight at a time, and a failure is remembered for
+// `dns_error_ttl` so a burst of connections does not hammer a dead server.
+//
+// Two resolvers. By default the system's (getaddrinfo: /etc/hosts, resolv.conf's search list, so
+// Kubernetes short names work); it reports no TTL, so an answer is kept only under `dns_valid_ttl`,
+// and otherwise each new connection asks again, falling back on the last answer when that fails.
+// getaddrinfo blocks a libuv thread, the pool WebCrypto (token signatures) and file writes also run
+// on, so at most two system lookups run at once. With `dns_resolver` set, the gateway asks those
+// servers itself (c-ares: no thread, record TTLs, names queried as written, no search list).
+import { ADDRCONFIG, type LookupOptions, lookup as systemLookup } from 'node:dns';
+import { Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
+
+export interface DnsSettings {
+  /** Nameservers (`ip`, `ip:port`, `[ipv6]:port`); empty: the system resolver. */
+  readonly dns_resolver: readonly string[];
+  /** Seconds an answer is kept, whatever its TTL; null: the record's TTL (none for the system resolver). */
+  readonly dns_valid_ttl: number | null;
+  /** Seconds an expired answer is still used while it is refreshed, or when the refresh fails. */
+  readonly dns_stale_ttl: number;
+  /** Seconds a failed lookup (no stale answer to use) is remembered before the name is asked again. */
+  readonly dns_error_ttl: number;
+}
+
+/** The defaults of `_tollgate`'s dns_* settings: the system resolver, Kong's stale and error TTLs. */
+export const DEFAULT_DNS_SETTINGS: DnsSettings = Object.freeze({
+  dns_resolver: [],
+  dns_valid_ttl: null,
+  dns_stale_ttl: 3600,
+  dns_error_ttl: 1,
+});
+
+export interface Address {
+  readonly address: string;
+  readonly family: number;
+}
+
+/** Names kept: upstream hosts come from the config, so this bound is never reached in practice. */
+const MAX_NAMES = 10_000;
+/** getaddrinfo calls at once: two of libuv's four threads stay free for crypto and files. */
+const SYSTEM_LOOKUPS_AT_ONCE = 2;
+/** c-ares: ms per try and tries per server, so a silent server fails a lookup within about 4 s. */
+const QUERY_TIMEOUT_MS = 2000;
+const QUERY_TRIES = 2;
+
+interface Entry {
+  addresses: readonly Address[] | null;
+  /** performance.now() past which `addresses` must be refreshed. */
+  freshUntil: number;
+  /** performance.now() past which `addresses` are not used at all. */
+  staleUntil: number;
+  /**
+   * The answer had a lifetime (a TTL or dns_valid_ttl): once expired it serves at once while the
+   * refresh runs. Without one (the system resolver) each new connection waits for its own lookup
+   * and falls back on the last answer only when that lookup fails.
+   */
+  hadLifetime: boolean;
+  /** The last failure, while it is remembered (no usable answer). */
+  error: NodeJS.ErrnoException | null;
+  errorUntil: number;
+  /** The lookup in flight: its addresses, or null when it failed. */
+  pending: Promise<readonly Address[] | null> | null;
+}
+
+type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Address[], family?: number) => void;
+
+/** net.connect's `lookup` over a cache; one per distinct set of settings (see `hostResolver`). */
+export class HostResolver {
+  readonly #settings: DnsSettings;
+  readonly #resolver: Resolver | null;
+  readonly #entries = new Map<string, Entry>();
+  #systemRunning = 0;
+  readonly #systemQueue: (() => void)[] = [];
+
+  constructor(settings: DnsSettings) {
+    this.#settings = settings;
+    if (settings.dns_resolver.length > 0) {
+      this.#resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: QUERY_TRIES });
+      this.#resolver.setServers([...settings.dns_resolver]);
+    } else {
+      this.#resolver = null;
+    }
+  }
+
+  /** The `lookup` option of net.connect / tls.connect (both of its callback forms). */
+  readonly lookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+    this.resolve(hostname).then(
+      (addresses) => {
+        const f = options.family;
+        const wanted = f === 4 || f === 'IPv4' ? 4 : f === 6 || f === 'IPv6' ? 6 : 0;
+        const usable = wanted === 0 ? addresses : addresses.filter((a) => a.family === wanted);
+        if (usable.length === 0) return callback(notFound(hostname), options.all ? [] : '', 0);
+        if (options.all) callback(null, [...usable]);
+        else callback(null, usable[0]!.address, usable[0]!.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, options.all ? [] : '', 0),
+    );
+  };
+
+  /** The addresses of `hostname`: a fresh answer, a stale one (refreshed behind), or a new lookup. */
+  async resolve(hostname: string): Promise<readonly Address[]> {
+    const name = hostname.toLowerCase();
+    const family = isIP(name);
+    if (family !== 0) return [{ address: name, family }];
+    const now = performance.now();
+    let e = this.#entries.get(name);
+    if (e === undefined) {
+      if (this.#entries.size >= MAX_NAMES) this.#entries.delete(this.#entries.keys().next().value!);
+      e = {
+        addresses: null,
+        freshUntil: 0,
+        staleUntil: 0,
+        hadLifetime: false,
+        error: null,
+        errorUntil: 0,
+        pending: null,
+      };
+      this.#entries.set(name, e);
+    }
+    if (e.addresses !== null && now < e.freshUntil) return e.addresses;
+    if (e.error !== null && now < e.errorUntil) throw e.error;
+    const refresh = (e.pending ??= this.#refresh(name, e));
+    // Kong's stale-while-revalidate: an expired answer within dns_stale_ttl serves at once.
+    if (e.addresses !== null && e.hadLifetime && now < e.staleUntil) return e.addresses;
+    const answer = await refresh;
+    if (answer !== null) return answer;
+    if (e.addresses !== null && performance.now() < e.staleUntil) return e.addresses;
+    throw e.error ?? notFound(name);
+  }
+
+  async #refresh(name: string, e: Entry): Promise<readonly Address[] | null> {
+    try {
+      const { addresses, ttlSeconds } = await (this.#resolver === null ? this.#system(name) : this.#query(name));
+      const now = performance.now();
+      const lifetime = (this.#settings.dns_valid_ttl ?? ttlSeconds) * 1000;
+      e.addresses = addresses;
+      e.hadLifetime = lifetime > 0;
+      e.freshUntil = now + lifetime;
+      e.staleUntil = e.freshUntil + this.#settings.dns_stale_ttl * 1000;
+      e.error = null;
+      return addresses;
+    } catch (err) {
+      // Within dns_stale_ttl the last answer goes on serving; past it the failure is remembered.
+      if (e.addresses === null || performance.now() >= e.staleUntil) {
+        e.error = err as NodeJS.ErrnoException;
+        e.errorUntil = performance.now() + this.#settings.dns_error_ttl * 1000;
+      }
+      return null;
+    } finally {
+      e.pending = null;
+    }
+  }
+
+  /** getaddrinfo as net.connect calls it (ADDRCONFIG), at most SYSTEM_LOOKUPS_AT_ONCE at a time. No TTL is known. */
+  async #system(name: string): Promise<{ addresses: Address[]; ttlSeconds: number }> {
+    // A lookup that ends hands its slot to the next in line (the count does not change).
+    if (this.#systemRunning < SYSTEM_LOOKUPS_AT_ONCE) this.#systemRunning++;
+    else await new Promise<void>((resolve) => this.#systemQueue.push(resolve));
+    try {
+      const addresses = await new Promise<Address[]>((resolve, reject) =>
+        systemLookup(name, { all: true, hints: ADDRCONFIG }, (err, list) => (err ? reject(err) : resolve(list))),
+      );
+      return { addresses, ttlSeconds: 0 };
+    } finally {
+      const next = this.#systemQueue.shift();
+      if (next !== undefined) next();
+      else this.#systemRunning--;
+    }
+  }
+
+  /** A and AAAA from the configured servers; the answer lives as long as its shortest record. */
+  async #query(name: string): Promise<{ addresses: Address[]; ttlSeconds: number }> {
+    const resolver = this.#resolver!;
+    const [v4, v6] = await Promise.allSettled([
+      resolver.resolve4(name, { ttl: true }),
+      resolver.resolve6(name, { ttl: true }),
+    ]);
+    const addresses: Address[] = [];
+    let ttl = Number.POSITIVE_INFINITY;
+    for (const [result, family] of [
+      [v4, 4],
+      [v6, 6],
+    ] as const) {
+      if (result.status !== 'fulfilled') continue;
+      for (const r of result.value) {
+        addresses.push({ address: r.address, family });
+        ttl = Math.min(ttl, r.ttl);
+      }
+    }
+    if (addresses.length === 0) {
+      const failed = (v4.status === 'rejected' ? v4.reason : null) as NodeJS.ErrnoException | null;
+      throw failed === null || failed.code === 'ENOTFOUND' || failed.code === 'ENODATA'
+        ? notFound(name)
+        : serverFailure(name, failed);
+    }
+    return { addresses, ttlSeconds: ttl };
+  }
+}
+
+/**
+ * The server did not answer, or failed (c-ares' ETIMEOUT, ESERVFAIL, EREFUSED, ...), reported as
+ * getaddrinfo reports a temporary failure, so every lookup failure is ENOTFOUND or EAI_AGAIN.
+ */
+function serverFailure(name: string, cause: NodeJS.ErrnoException): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`getaddrinfo EAI_AGAIN ${name} (${cause.code})`, { cause });
+  err.code = 'EAI_AGAIN';
+  err.syscall = 'getaddrinfo';
+  return err;
+}
+
+function notFound(name: string): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`getaddrinfo ENOTFOUND ${name}`);
+  err.code = 'ENOTFOUND';
+  err.syscall = 'getaddrinfo';
+  return err;
+}
+
+let current: { key: string; resolver: HostResolver } | null = null;
+
+/**
+ * The resolver for these settings. A reload with the same settings keeps the same one, and so its
+ * answers (a stale answer must survive a reload while the DNS server is down).
+ */
+export function hostResolver(settings: DnsSettings): HostResolver {
+  const key = JSON.stringify([
+    settings.dns_resolver,
+    settings.dns_valid_ttl,
+    settings.dns_stale_ttl,
+    settings.dns_error_ttl,
+  ]);
+  if (current === null || current.key !== key) current = { key, resolver: new HostResolver(settings) };
+  return current.resolver;
+}

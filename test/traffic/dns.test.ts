@@ -1,0 +1,157 @@
+// Upstream names through `_tollgate.dns_resolver`: a real DNS server on loopback, two upstreams on
+// 127.0.0.1 and 127.0.0.2 at the same port (each says which it is), and a gateway that opens a new
+// upstream connection for every request (upstream_keepalive_pool_size: 0), so every request
+// resolves the name: answers kept for their TTL, one query for a burst, a changed address followed,
+// a stale answer serving while the server is silent, and a failure that stays on its own route.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { startDns, type TestDns } from '../support/dns.ts';
+import { type Listening, listen } from '../support/upstream.ts';
+import { until } from '../support/wait.ts';
+
+let dns: TestDns;
+let one: Listening;
+let two: { close(): Promise<void> };
+let port: number;
+
+before(async () => {
+  dns = await startDns();
+  one = await listen((_req, res) => res.end('one'));
+  port = one.port;
+  // The same port on 127.0.0.2 (all of 127/8 is loopback on Linux).
+  const { createServer } = await import('node:http');
+  const server = createServer((_req, res) => res.end('two'));
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.2', resolve));
+  two = {
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+});
+after(async () => {
+  await Promise.all([dns.close(), one.close(), two.close()]);
+});
+
+async function gateway(name: string, dnsSettings: Record<string, unknown>): Promise<TestGateway> {
+  return startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server], upstream_keepalive_pool_size: 0, ...dnsSettings },
+      services: [
+        { name: 'named', url: `http://${name}:${port}`, routes: [{ name: 'named', paths: ['/named'] }] },
+        { name: 'address', url: `http://127.0.0.1:${port}`, routes: [{ name: 'address', paths: ['/address'] }] },
+      ],
+    },
+  });
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
+}
+
+test('a name the server does not know is a 503 (ENOTFOUND)', async () => {
+  const gw = await gateway('unknown.test', {});
+  try {
+    const res = await fetch(`${gw.url}/named`);
+    assert.equal(res.status, 503);
+    assert.equal(((await res.json()) as { message: string }).message, 'name resolution failed');
+    assert.equal(gw.logs.findLast((l) => l.type === 'access')!.cause, 'ENOTFOUND');
+  } finally {
+    await gw.close();
+  }
+});
+
+test('an answer is kept for its TTL: a burst and the requests after it send one query', async () => {
+  dns.records.set('kept.test', { addresses: ['127.0.0.1'], ttl: 300 });
+  const gw = await gateway('kept.test', {});
+  try {
+    const burst = await Promise.all(Array.from({ length: 20 }, () => get(`${gw.url}/named`)));
+    assert.deepEqual(new Set(burst.map((r) => `${r.status} ${r.body}`)), new Set(['200 one']));
+    for (let i = 0; i < 10; i++) assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+    assert.equal(dns.aQueries('kept.test'), 1);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('past its TTL the name is asked again, and a new address is followed', async () => {
+  dns.records.set('moved.test', { addresses: ['127.0.0.1'], ttl: 1 });
+  const gw = await gateway('moved.test', {});
+  try {
+    assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+    dns.records.set('moved.test', { addresses: ['127.0.0.2'], ttl: 1 });
+    await until('the new address in use', async () => (await get(`${gw.url}/named`)).body === 'two');
+    assert.ok(dns.aQueries('moved.test') >= 2);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('an expired answer serves at once while its refresh is under way, then the new one does', async () => {
+  dns.records.set('swr.test', { addresses: ['127.0.0.1'], ttl: 1 });
+  const gw = await gateway('swr.test', { dns_stale_ttl: 3600 });
+  try {
+    assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+    dns.mode = 'hold';
+    dns.records.set('swr.test', { addresses: ['127.0.0.2'], ttl: 300 });
+    await new Promise((r) => setTimeout(r, 1100)); // past the TTL
+    const during = get(`${gw.url}/named`);
+    await until('the refresh query', () => dns.held > 0);
+    dns.release();
+    // Answered from the expired answer, not from the refresh it started.
+    assert.deepEqual(await during, { status: 200, body: 'one' });
+    await until('the refreshed answer in use', async () => (await get(`${gw.url}/named`)).body === 'two');
+  } finally {
+    dns.mode = 'answer';
+    dns.release();
+    await gw.close();
+  }
+});
+
+test('while the server is silent an expired answer goes on serving (dns_stale_ttl)', async () => {
+  dns.records.set('stale.test', { addresses: ['127.0.0.1'], ttl: 1 });
+  const gw = await gateway('stale.test', { dns_stale_ttl: 3600 });
+  try {
+    assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+    dns.mode = 'silent';
+    const asked = dns.aQueries('stale.test');
+    // Past the TTL: each request still gets through, on the stale answer, while a refresh is tried.
+    await until('a refresh query', async () => {
+      assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+      return dns.aQueries('stale.test') > asked;
+    });
+    for (let i = 0; i < 5; i++) assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+  } finally {
+    dns.mode = 'answer';
+    await gw.close();
+  }
+});
+
+test("without a stale answer a failed lookup is Kong's 503 on its route only, remembered for dns_error_ttl", async () => {
+  dns.records.set('gone.test', { addresses: ['127.0.0.1'], ttl: 1 });
+  const gw = await gateway('gone.test', { dns_stale_ttl: 0, dns_error_ttl: 600 });
+  try {
+    assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+    dns.mode = 'servfail';
+    await until('the expired answer refused', async () => (await get(`${gw.url}/named`)).status === 503);
+    const refused = await fetch(`${gw.url}/named`);
+    assert.equal(refused.status, 503);
+    assert.equal(((await refused.json()) as { message: string }).message, 'name resolution failed');
+    const line = gw.logs.findLast((l) => l.type === 'access' && l.path === '/named')!;
+    assert.equal(line.error, 'UPSTREAM_NAME_RESOLUTION');
+    assert.equal(line.cause, 'EAI_AGAIN');
+    // The other route, to an address, is not held up.
+    assert.deepEqual(await get(`${gw.url}/address`), { status: 200, body: 'one' });
+    // The failure is remembered: no new query for the next requests.
+    const asked = dns.aQueries('gone.test');
+    for (let i = 0; i < 5; i++) assert.equal((await get(`${gw.url}/named`)).status, 503);
+    assert.equal(dns.aQueries('gone.test'), asked);
+  } finally {
+    dns.mode = 'answer';
+    await gw.close();
+  }
+});
