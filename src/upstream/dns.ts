@@ -233,3 +233,10 @@ export function hostResolver(settings: DnsSettings): HostResolver {
   if (current === null || current.key !== key) current = { key, resolver: new HostResolver(settings) };
   return current.resolver;
 }
+
+/**
+ * net.connect's `lookup` for clients that outlive one config (the plugins' HTTP client: JWKS,
+ * discovery, introspection): the resolver of the config compiled last.
+ */
+export const latestLookup: HostResolver['lookup'] = (hostname, options, callback) =>
+  (current?.resolver ?? hostResolver(DEFAULT_DNS_SETTINGS)).lookup(hostname, options, callback);

@@ -2,6 +2,7 @@
 import { Agent } from 'undici';
 import { DeadlineError, readCapped } from '../lib/bounded-fetch.ts';
 import type { HttpClient } from '../pipeline/plugin.ts';
+import { latestLookup } from './dns.ts';
 
 /** Default cap of a response body read through `services.http`. */
 const DEFAULT_MAX_BYTES = 8 * 1024 * 1024;
@@ -12,7 +13,8 @@ export function createHttpClient(
   const agent = new Agent({
     connections: opts.connections ?? 16,
     keepAliveTimeout: 30_000,
-    connect: { timeout: 5_000, rejectUnauthorized: opts.rejectUnauthorized ?? true },
+    // Names resolve as the upstreams' do (the dns_* settings): an IdP's name survives a DNS outage.
+    connect: { timeout: 5_000, rejectUnauthorized: opts.rejectUnauthorized ?? true, lookup: latestLookup },
   });
   return {
     async request(url, options = {}) {

@@ -4,7 +4,9 @@
 // resolves the name: answers kept for their TTL, one query for a burst, a changed address followed,
 // a stale answer serving while the server is silent, and a failure that stays on its own route.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { exportJWK, SignJWT } from 'jose';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startDns, type TestDns } from '../support/dns.ts';
 import { type Listening, listen } from '../support/upstream.ts';
@@ -153,5 +155,46 @@ test("without a stale answer a failed lookup is Kong's 503 on its route only, re
   } finally {
     dns.mode = 'answer';
     await gw.close();
+  }
+});
+
+test("the plugins' HTTP client resolves names the same way: a JWKS at a name only dns_resolver knows", async () => {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  const keys = await listen((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  dns.records.set('keys.test', { addresses: ['127.0.0.1'], ttl: 300 });
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server] },
+      services: [
+        {
+          name: 'api',
+          url: `http://127.0.0.1:${port}`,
+          routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'jwt' }] }],
+        },
+      ],
+      consumers: [
+        {
+          username: 'svc',
+          jwt_secrets: [{ key: 'https://issuer.test', algorithm: 'RS256', jwks_uri: `http://keys.test:${keys.port}/` }],
+        },
+      ],
+    },
+  });
+  try {
+    const token = await new SignJWT({ iss: 'https://issuer.test' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .setExpirationTime('5m')
+      .sign(privateKey);
+    const res = await fetch(`${gw.url}/api`, { headers: { authorization: `Bearer ${token}` } });
+    assert.deepEqual({ status: res.status, body: await res.text() }, { status: 200, body: 'one' });
+    assert.ok(dns.aQueries('keys.test') >= 1, 'keys.test was asked of the configured server');
+  } finally {
+    await gw.close();
+    await keys.close();
   }
 });
