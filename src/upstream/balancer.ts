@@ -391,7 +391,7 @@ export class Balancer {
     let outcome: Outcome;
     if (a.type === 'tcp') {
       outcome = await new Promise<Outcome>((resolve) => {
-        const sock = tcpConnect(t.port, t.host);
+        const sock = tcpConnect({ port: t.port, host: t.host, lookup: t.pool.settings.lookup });
         const timer = setTimeout(() => {
           sock.destroy();
           resolve({ failure: 'timeout' });
