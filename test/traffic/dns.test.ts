@@ -37,8 +37,19 @@ after(async () => {
   await Promise.all([dns.close(), one.close(), two.close()]);
 });
 
-async function gateway(name: string, dnsSettings: Record<string, unknown>): Promise<TestGateway> {
-  return startGateway({
+/**
+ * Runs `body` against a gateway whose `/named` route's upstream is `name` (answered with
+ * 127.0.0.1 for `ttl` seconds, and requested once, unless `ttl` is null: a name the server does
+ * not know), and whose `/address` route's is 127.0.0.1 itself. The DNS server answers again afterwards.
+ */
+async function withGateway(
+  name: string,
+  ttl: number | null,
+  dnsSettings: Record<string, unknown>,
+  body: (gw: TestGateway) => Promise<void>,
+): Promise<void> {
+  if (ttl !== null) dns.records.set(name, { addresses: ['127.0.0.1'], ttl });
+  const gw = await startGateway({
     config: {
       _format_version: '3.0',
       _tollgate: { dns_resolver: [dns.server], upstream_keepalive_pool_size: 0, ...dnsSettings },
@@ -48,6 +59,14 @@ async function gateway(name: string, dnsSettings: Record<string, unknown>): Prom
       ],
     },
   });
+  try {
+    if (ttl !== null) assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' }, 'the name resolves');
+    await body(gw);
+  } finally {
+    dns.mode = 'answer';
+    dns.release();
+    await gw.close();
+  }
 }
 
 async function get(url: string): Promise<{ status: number; body: string }> {
@@ -56,48 +75,33 @@ async function get(url: string): Promise<{ status: number; body: string }> {
 }
 
 test('a name the server does not know is a 503 (ENOTFOUND)', async () => {
-  const gw = await gateway('unknown.test', {});
-  try {
+  await withGateway('unknown.test', null, {}, async (gw) => {
     const res = await fetch(`${gw.url}/named`);
     assert.equal(res.status, 503);
     assert.equal(((await res.json()) as { message: string }).message, 'name resolution failed');
     assert.equal(gw.logs.findLast((l) => l.type === 'access')!.cause, 'ENOTFOUND');
-  } finally {
-    await gw.close();
-  }
+  });
 });
 
 test('an answer is kept for its TTL: a burst and the requests after it send one query', async () => {
-  dns.records.set('kept.test', { addresses: ['127.0.0.1'], ttl: 300 });
-  const gw = await gateway('kept.test', {});
-  try {
+  await withGateway('kept.test', 300, {}, async (gw) => {
     const burst = await Promise.all(Array.from({ length: 20 }, () => get(`${gw.url}/named`)));
     assert.deepEqual(new Set(burst.map((r) => `${r.status} ${r.body}`)), new Set(['200 one']));
     for (let i = 0; i < 10; i++) assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
     assert.equal(dns.aQueries('kept.test'), 1);
-  } finally {
-    await gw.close();
-  }
+  });
 });
 
 test('past its TTL the name is asked again, and a new address is followed', async () => {
-  dns.records.set('moved.test', { addresses: ['127.0.0.1'], ttl: 1 });
-  const gw = await gateway('moved.test', {});
-  try {
-    assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+  await withGateway('moved.test', 1, {}, async (gw) => {
     dns.records.set('moved.test', { addresses: ['127.0.0.2'], ttl: 1 });
     await until('the new address in use', async () => (await get(`${gw.url}/named`)).body === 'two');
     assert.ok(dns.aQueries('moved.test') >= 2);
-  } finally {
-    await gw.close();
-  }
+  });
 });
 
 test('an expired answer serves at once while its refresh is under way, then the new one does', async () => {
-  dns.records.set('swr.test', { addresses: ['127.0.0.1'], ttl: 1 });
-  const gw = await gateway('swr.test', { dns_stale_ttl: 3600 });
-  try {
-    assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+  await withGateway('swr.test', 1, { dns_stale_ttl: 3600 }, async (gw) => {
     dns.mode = 'hold';
     dns.records.set('swr.test', { addresses: ['127.0.0.2'], ttl: 300 });
     await new Promise((r) => setTimeout(r, 1100)); // past the TTL
@@ -107,18 +111,11 @@ test('an expired answer serves at once while its refresh is under way, then the 
     // Answered from the expired answer, not from the refresh it started.
     assert.deepEqual(await during, { status: 200, body: 'one' });
     await until('the refreshed answer in use', async () => (await get(`${gw.url}/named`)).body === 'two');
-  } finally {
-    dns.mode = 'answer';
-    dns.release();
-    await gw.close();
-  }
+  });
 });
 
 test('while the server is silent an expired answer goes on serving (dns_stale_ttl)', async () => {
-  dns.records.set('stale.test', { addresses: ['127.0.0.1'], ttl: 1 });
-  const gw = await gateway('stale.test', { dns_stale_ttl: 3600 });
-  try {
-    assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+  await withGateway('stale.test', 1, { dns_stale_ttl: 3600 }, async (gw) => {
     dns.mode = 'silent';
     const asked = dns.aQueries('stale.test');
     // Past the TTL: each request still gets through, on the stale answer, while a refresh is tried.
@@ -127,17 +124,11 @@ test('while the server is silent an expired answer goes on serving (dns_stale_tt
       return dns.aQueries('stale.test') > asked;
     });
     for (let i = 0; i < 5; i++) assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
-  } finally {
-    dns.mode = 'answer';
-    await gw.close();
-  }
+  });
 });
 
 test("without a stale answer a failed lookup is Kong's 503 on its route only, remembered for dns_error_ttl", async () => {
-  dns.records.set('gone.test', { addresses: ['127.0.0.1'], ttl: 1 });
-  const gw = await gateway('gone.test', { dns_stale_ttl: 0, dns_error_ttl: 600 });
-  try {
-    assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'one' });
+  await withGateway('gone.test', 1, { dns_stale_ttl: 0, dns_error_ttl: 600 }, async (gw) => {
     dns.mode = 'servfail';
     await until('the expired answer refused', async () => (await get(`${gw.url}/named`)).status === 503);
     const refused = await fetch(`${gw.url}/named`);
@@ -152,10 +143,7 @@ test("without a stale answer a failed lookup is Kong's 503 on its route only, re
     const asked = dns.aQueries('gone.test');
     for (let i = 0; i < 5; i++) assert.equal((await get(`${gw.url}/named`)).status, 503);
     assert.equal(dns.aQueries('gone.test'), asked);
-  } finally {
-    dns.mode = 'answer';
-    await gw.close();
-  }
+  });
 });
 
 test("the plugins' HTTP client resolves names the same way: a JWKS at a name only dns_resolver knows", async () => {
