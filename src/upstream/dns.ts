@@ -235,8 +235,8 @@ export function hostResolver(settings: DnsSettings): HostResolver {
 }
 
 /**
- * net.connect's `lookup` for clients that outlive one config (the plugins' HTTP client: JWKS,
- * discovery, introspection): the resolver of the config compiled last.
+ * net.connect's `lookup` for clients that outlive one config (the plugins' HTTP client,
+ * `services.http`: a JWKS, custom plugins' calls): the resolver of the config compiled last.
  */
 export const latestLookup: HostResolver['lookup'] = (hostname, options, callback) =>
   (current?.resolver ?? hostResolver(DEFAULT_DNS_SETTINGS)).lookup(hostname, options, callback);

@@ -13,7 +13,7 @@ export function createHttpClient(
   const agent = new Agent({
     connections: opts.connections ?? 16,
     keepAliveTimeout: 30_000,
-    // Names resolve as the upstreams' do (the dns_* settings): an IdP's name survives a DNS outage.
+    // Names resolve as the upstreams' do (the dns_* settings): a JWKS host's survives a DNS outage.
     connect: { timeout: 5_000, rejectUnauthorized: opts.rejectUnauthorized ?? true, lookup: latestLookup },
   });
   return {
