@@ -183,6 +183,8 @@ export interface TollgateSettings {
   dns_valid_ttl: number | null;
   /** Seconds an expired answer still serves while refreshed, or when the refresh fails. */
   dns_stale_ttl: number;
+  /** Seconds a name that does not exist (no fallback) is remembered. */
+  dns_not_found_ttl: number;
   /** Seconds a failed lookup without a fallback is remembered. */
   dns_error_ttl: number;
   /** Encoded slashes (%2F) and backslashes in request paths: reject with 400 (default) or pass them through undecoded. */

@@ -1,7 +1,8 @@
 // Upstream name resolution for new upstream connections, after Kong's DNS client: answers are kept
 // for their TTL, a stale answer keeps serving while a refresh runs (or fails) for up to
 // `dns_stale_ttl`, one lookup per name is in flight at a time, and a failure is remembered for
-// `dns_error_ttl` so a burst of connections does not hammer a dead server.
+// `dns_not_found_ttl` (no such name) or `dns_error_ttl` so a burst of connections does not hammer
+// a dead server.
 //
 // Two resolvers. By default the system's (getaddrinfo: /etc/hosts, resolv.conf's search list, so
 // Kubernetes short names work); it reports no TTL, so an answer is kept only under `dns_valid_ttl`,
@@ -20,7 +21,9 @@ export interface DnsSettings {
   readonly dns_valid_ttl: number | null;
   /** Seconds an expired answer is still used while it is refreshed, or when the refresh fails. */
   readonly dns_stale_ttl: number;
-  /** Seconds a failed lookup (no stale answer to use) is remembered before the name is asked again. */
+  /** Seconds a name the server says does not exist (no stale answer to use) is remembered. */
+  readonly dns_not_found_ttl: number;
+  /** Seconds any other failed lookup (no stale answer to use) is remembered before the name is asked again. */
   readonly dns_error_ttl: number;
 }
 
@@ -29,6 +32,7 @@ export const DEFAULT_DNS_SETTINGS: DnsSettings = Object.freeze({
   dns_resolver: [],
   dns_valid_ttl: null,
   dns_stale_ttl: 3600,
+  dns_not_found_ttl: 30,
   dns_error_ttl: 1,
 });
 
@@ -145,7 +149,8 @@ export class HostResolver {
       // Within dns_stale_ttl the last answer goes on serving; past it the failure is remembered.
       if (e.addresses === null || performance.now() >= e.staleUntil) {
         e.error = err as NodeJS.ErrnoException;
-        e.errorUntil = performance.now() + this.#settings.dns_error_ttl * 1000;
+        const remember = e.error.code === 'ENOTFOUND' ? this.#settings.dns_not_found_ttl : this.#settings.dns_error_ttl;
+        e.errorUntil = performance.now() + remember * 1000;
       }
       return null;
     } finally {
@@ -228,6 +233,7 @@ export function hostResolver(settings: DnsSettings): HostResolver {
     settings.dns_resolver,
     settings.dns_valid_ttl,
     settings.dns_stale_ttl,
+    settings.dns_not_found_ttl,
     settings.dns_error_ttl,
   ]);
   if (current === null || current.key !== key) current = { key, resolver: new HostResolver(settings) };

@@ -74,12 +74,16 @@ async function get(url: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
-test('a name the server does not know is a 503 (ENOTFOUND)', async () => {
-  await withGateway('unknown.test', null, {}, async (gw) => {
+test('a name the server does not know is a 503 (ENOTFOUND), remembered for dns_not_found_ttl', async () => {
+  // dns_error_ttl 0: only dns_not_found_ttl (default 30 s) can spare the server the next queries.
+  await withGateway('unknown.test', null, { dns_error_ttl: 0 }, async (gw) => {
     const res = await fetch(`${gw.url}/named`);
     assert.equal(res.status, 503);
     assert.equal(((await res.json()) as { message: string }).message, 'name resolution failed');
     assert.equal(gw.logs.findLast((l) => l.type === 'access')!.cause, 'ENOTFOUND');
+    const asked = dns.aQueries('unknown.test');
+    for (let i = 0; i < 3; i++) assert.equal((await get(`${gw.url}/named`)).status, 503);
+    assert.equal(dns.aQueries('unknown.test'), asked);
   });
 });
 
