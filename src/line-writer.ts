@@ -6,6 +6,7 @@
 // line says how many were lost.
 import cluster from 'node:cluster';
 import { fstatSync, writeSync } from 'node:fs';
+import { isoNow } from './proxy/clock.ts';
 
 /** Bytes of lines kept while the reader is not reading; beyond them lines are dropped. */
 export const PENDING_LIMIT_BYTES = 4 * 1024 * 1024;
@@ -176,7 +177,7 @@ export class LineWriter {
     const n = this.#unreported;
     this.#unreported = 0;
     this.writeNow(
-      `{"level":"warn","time":"${new Date().toISOString()}","dropped":${n},"msg":"log lines dropped: stdout was not being read and ${this.#pendingLimit} bytes were waiting"}\n`,
+      `{"level":"warn","time":"${isoNow()}","dropped":${n},"msg":"log lines dropped: stdout was not being read and ${this.#pendingLimit} bytes were waiting"}\n`,
     );
   }
 }

@@ -13,19 +13,12 @@
 import { ADDRCONFIG, type LookupOptions, lookup as systemLookup } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import type { TollgateSettings } from '../config/model.ts';
 
-export interface DnsSettings {
-  /** Nameservers (`ip`, `ip:port`, `[ipv6]:port`); empty: the system resolver. */
-  readonly dns_resolver: readonly string[];
-  /** Seconds an answer is kept, whatever its TTL; null: the record's TTL (none for the system resolver). */
-  readonly dns_valid_ttl: number | null;
-  /** Seconds an expired answer is still used while it is refreshed, or when the refresh fails. */
-  readonly dns_stale_ttl: number;
-  /** Seconds a name the server says does not exist (no stale answer to use) is remembered. */
-  readonly dns_not_found_ttl: number;
-  /** Seconds any other failed lookup (no stale answer to use) is remembered before the name is asked again. */
-  readonly dns_error_ttl: number;
-}
+/** The `_tollgate` settings resolution reads (docs/upstreams.md#name-resolution). */
+export type DnsSettings = Readonly<
+  Pick<TollgateSettings, 'dns_resolver' | 'dns_valid_ttl' | 'dns_stale_ttl' | 'dns_not_found_ttl' | 'dns_error_ttl'>
+>;
 
 /** The defaults of `_tollgate`'s dns_* settings: the system resolver, Kong's stale and error TTLs. */
 export const DEFAULT_DNS_SETTINGS: DnsSettings = Object.freeze({
