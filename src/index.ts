@@ -63,4 +63,5 @@ export type {
 export { defineEntity, definePlugin } from './pipeline/plugin.ts';
 export type { RegexComplexity } from './safe-regex.ts';
 export { assertLinearRegex, checkRegexComplexity } from './safe-regex.ts';
+export { latestLookup as dnsLookup } from './upstream/dns.ts';
 export { VERSION } from './version.ts';

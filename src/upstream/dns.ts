@@ -235,7 +235,8 @@ export function hostResolver(settings: DnsSettings): HostResolver {
 
 /**
  * net.connect's `lookup` for clients that outlive one config (the plugins' HTTP client,
- * `services.http`: a JWKS, custom plugins' calls): the resolver of the config compiled last.
+ * `services.http`: a JWKS, custom plugins' calls; the oidc plugin's IdP pool): the resolver of
+ * the config compiled last. Public as `dnsLookup` for plugins that open connections of their own.
  */
 export const latestLookup: HostResolver['lookup'] = (hostname, options, callback) =>
   (current?.resolver ?? hostResolver(DEFAULT_DNS_SETTINGS)).lookup(hostname, options, callback);

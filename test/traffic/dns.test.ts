@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { exportJWK, SignJWT } from 'jose';
+import { request } from 'undici';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startDns, type TestDns } from '../support/dns.ts';
 import { type Listening, listen } from '../support/upstream.ts';
@@ -188,5 +189,71 @@ test("the plugins' HTTP client resolves names the same way: a JWKS at a name onl
   } finally {
     await gw.close();
     await keys.close();
+  }
+});
+
+test("the oidc plugin's calls to its IdP resolve the same way: discovery at a name only dns_resolver knows", async () => {
+  // A discovery document at idp.test; the login redirect shows discovery succeeded (a 503 otherwise).
+  let base = '';
+  const idp = await listen((req, res) => {
+    if (req.url !== '/.well-known/openid-configuration') return void res.writeHead(404).end();
+    res.setHeader('content-type', 'application/json');
+    res.end(
+      JSON.stringify({
+        issuer: base,
+        authorization_endpoint: `${base}/authorize`,
+        token_endpoint: `${base}/token`,
+        jwks_uri: `${base}/jwks`,
+        response_types_supported: ['code'],
+        code_challenge_methods_supported: ['S256'],
+      }),
+    );
+  });
+  base = `http://idp.test:${idp.port}`;
+  dns.records.set('idp.test', { addresses: ['127.0.0.1'], ttl: 300 });
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server] },
+      services: [
+        {
+          name: 'app',
+          url: `http://127.0.0.1:${port}`,
+          routes: [
+            {
+              name: 'app',
+              paths: ['/app'],
+              plugins: [
+                {
+                  name: 'oidc',
+                  config: {
+                    discovery: `${base}/.well-known/openid-configuration`,
+                    allow_insecure_http: true,
+                    client_id: 'web',
+                    client_secret: 'web-secret',
+                    session_secret: 'a-session-secret-of-at-least-32-chars!',
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    let location = '';
+    await until('a login redirect (discovery done)', async () => {
+      // undici's request, not fetch: fetch sends Sec-Fetch-Mode: cors, which no login redirect answers.
+      const r = await request(`${gw.url}/app/`, { headers: { accept: 'text/html' } });
+      await r.body.dump();
+      location = String(r.headers.location ?? '');
+      return r.statusCode === 302;
+    });
+    assert.ok(location.startsWith(`${base}/authorize?`), location);
+    assert.ok(dns.aQueries('idp.test') >= 1, 'idp.test was asked of the configured server');
+  } finally {
+    await gw.close();
+    await idp.close();
   }
 });

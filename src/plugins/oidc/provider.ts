@@ -5,12 +5,14 @@
  *
  * openid-client is imported at the first discovery, so a config without oidc never loads it.
  * Every call to the IdP (discovery, token, userinfo, introspection) goes through one fetch with a
- * total deadline (`timeout`, head and body) and a 1 MiB cap on the answer.
+ * total deadline (`timeout`, head and body) and a 1 MiB cap on the answer, on a pool of its own
+ * whose names resolve through the gateway's resolver (`dnsLookup`, the dns_* settings), as the
+ * upstreams' do: a cached answer outlives a DNS outage, and a dead DNS server holds no thread.
  */
 import type * as OpenIdClient from 'openid-client';
 import { describeTarget } from 'tollgate/jwt';
 import type { Agent } from 'undici';
-import { boundedFetch, type DependencyHealth, MAX_RESPONSE_BYTES, type PluginLogger } from '../../index.ts';
+import { boundedFetch, type DependencyHealth, dnsLookup, MAX_RESPONSE_BYTES, type PluginLogger } from '../../index.ts';
 
 /** The openid-client module, loaded on first use. */
 export type Client = typeof OpenIdClient;
@@ -37,11 +39,13 @@ export interface Discovered {
   readonly introspection: Configuration | null;
   readonly issuer: string;
   readonly jwksUri: string | undefined;
-  /** A fetch honouring `ssl_verify` (undefined: the global one), for JWKS requests made outside openid-client. */
+  /** With `ssl_verify` off, the fetch that skips TLS verification, for JWKS requests made outside openid-client; else undefined (the gateway's verifying client serves them). */
   readonly fetch: typeof fetch | undefined;
 }
 
 const MAX_BACKOFF_MS = 30_000;
+/** Connections open to the IdP at once; more calls wait for one, within their deadline. */
+const IDP_CONNECTIONS = 16;
 /** A request never triggers discovery attempts more often than this. */
 const MIN_ATTEMPT_INTERVAL_MS = 1_000;
 
@@ -60,8 +64,8 @@ function clientAuth(client: Client, method: string, secret: string | undefined):
 export class Provider {
   readonly #options: ProviderOptions;
   readonly #log: PluginLogger;
-  /** undici's fetch on a dispatcher that skips TLS verification (`ssl_verify: false`); else null. */
-  #insecureFetch: typeof fetch | null = null;
+  /** undici's fetch on the IdP's own pool (TLS verification as `ssl_verify` says), made at the first discovery. */
+  #fetch: typeof fetch | null = null;
   #agent: Agent | undefined;
   #discovered: Discovered | null = null;
   #lastSuccess: Date | null = null;
@@ -156,17 +160,20 @@ export class Provider {
   async #discover(): Promise<Discovered> {
     const o = this.#options;
     const client: Client = await import('openid-client');
-    if (!o.sslVerify && this.#insecureFetch === null) {
+    if (this.#fetch === null) {
       const undici = await import('undici');
-      const dispatcher = new undici.Agent({ connect: { rejectUnauthorized: false } });
+      const dispatcher = new undici.Agent({
+        connections: IDP_CONNECTIONS,
+        connect: { rejectUnauthorized: o.sslVerify, lookup: dnsLookup },
+      });
       this.#agent = dispatcher;
-      this.#insecureFetch = ((url: string, init: RequestInit) =>
+      this.#fetch = ((url: string, init: RequestInit) =>
         undici.fetch(url, { ...init, dispatcher } as never)) as unknown as typeof fetch;
     }
     const bounded = boundedFetch({
       timeoutMs: o.timeout,
       maxBytes: MAX_RESPONSE_BYTES,
-      ...(this.#insecureFetch ? { fetch: this.#insecureFetch } : {}),
+      fetch: this.#fetch,
     }) as unknown as OpenIdClient.CustomFetch;
     const execute = o.allowInsecureHttp || o.discovery.protocol === 'http:' ? [client.allowInsecureRequests] : [];
     const options: OpenIdClient.DiscoveryRequestOptions = { timeout: o.timeout / 1000, execute };
@@ -201,7 +208,7 @@ export class Provider {
       introspection,
       issuer: meta.issuer,
       jwksUri: meta.jwks_uri,
-      fetch: this.#insecureFetch ?? undefined,
+      fetch: o.sslVerify ? undefined : this.#fetch,
     };
   }
 
