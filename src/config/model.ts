@@ -179,6 +179,8 @@ export interface TollgateSettings {
   upstream_queue_size: number;
   /** Nameservers for upstream names (Kong's dns_resolver); empty: the system resolver. */
   dns_resolver: string[];
+  /** The hosts file read before dns_resolver's servers (Kong's dns_hostsfile); null: none. */
+  dns_hostsfile: string | null;
   /** Seconds an answer is kept whatever its TTL; null: the record's TTL. */
   dns_valid_ttl: number | null;
   /** Seconds an expired answer still serves while refreshed, or when the refresh fails. */

@@ -1,10 +1,13 @@
 // HostResolver as net.connect calls it: both callback forms, the family filter, addresses passed
-// through, the system resolver on /etc/hosts. Caching, staleness and failures through a real
-// gateway and DNS server: test/traffic/dns.test.ts.
+// through, the system resolver on /etc/hosts, the hosts file read for dns_resolver. Caching,
+// staleness and failures through a real gateway and DNS server: test/traffic/dns.test.ts.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDns, type TestDns } from '../../test/support/dns.ts';
-import { type Address, DEFAULT_DNS_SETTINGS, HostResolver } from './dns.ts';
+import { type Address, DEFAULT_DNS_SETTINGS, HostResolver, parseHosts, readHostsFile } from './dns.ts';
 
 let dns: TestDns;
 before(async () => {
@@ -52,4 +55,38 @@ test('the system resolver reads /etc/hosts', async () => {
     all.some((a) => a.address === '127.0.0.1' || a.address === '::1'),
     JSON.stringify(all),
   );
+});
+
+test('a hosts file: comments, tabs and CRLF, names in any case, every address of a name with IPv4 first', () => {
+  const hosts = parseHosts(
+    '# a comment line\r\n' +
+      '::1\tdual.test\r\n' +
+      '10.0.0.1  Dual.Test alias.test # trailing comment\r\n' +
+      '10.0.0.1 dual.test\n' +
+      'not-an-address bad.test\n' +
+      'fe80::1%eth0 zoned.test\n' +
+      '10.0.0.2\n' +
+      '   \n',
+  );
+  assert.deepEqual(Object.fromEntries(hosts), {
+    'dual.test': [
+      { address: '10.0.0.1', family: 4 },
+      { address: '::1', family: 6 },
+    ],
+    'alias.test': [{ address: '10.0.0.1', family: 4 }],
+    'zoned.test': [{ address: 'fe80::1%eth0', family: 6 }],
+  });
+});
+
+test('a hosts file that cannot be read has no names; a larger one than 1 MiB is read up to 1 MiB', async () => {
+  assert.equal((await readHostsFile('/nonexistent/hosts')).size, 0);
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-hosts-'));
+  try {
+    const path = join(dir, 'hosts');
+    await writeFile(path, `10.0.0.1 first.test\n${'#'.repeat(1024 * 1024)}\n10.0.0.2 past-the-cap.test\n`);
+    const hosts = await readHostsFile(path);
+    assert.deepEqual([...hosts.keys()], ['first.test']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -9,20 +9,26 @@
 // and otherwise each new connection asks again, falling back on the last answer when that fails.
 // getaddrinfo blocks a libuv thread, the pool WebCrypto (token signatures) and file writes also run
 // on, so at most two system lookups run at once. With `dns_resolver` set, the gateway asks those
-// servers itself (c-ares: no thread, record TTLs, names queried as written, no search list).
+// servers itself (c-ares: no thread, record TTLs, names queried as written, no search list), after
+// the names of the hosts file (`dns_hostsfile`, /etc/hosts), as Kong's client does.
 import { ADDRCONFIG, type LookupOptions, lookup as systemLookup } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
+import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { TollgateSettings } from '../config/model.ts';
 
 /** The `_tollgate` settings resolution reads (docs/upstreams.md#name-resolution). */
 export type DnsSettings = Readonly<
-  Pick<TollgateSettings, 'dns_resolver' | 'dns_valid_ttl' | 'dns_stale_ttl' | 'dns_not_found_ttl' | 'dns_error_ttl'>
+  Pick<
+    TollgateSettings,
+    'dns_resolver' | 'dns_hostsfile' | 'dns_valid_ttl' | 'dns_stale_ttl' | 'dns_not_found_ttl' | 'dns_error_ttl'
+  >
 >;
 
 /** The defaults of `_tollgate`'s dns_* settings: the system resolver, Kong's stale and error TTLs. */
 export const DEFAULT_DNS_SETTINGS: DnsSettings = Object.freeze({
   dns_resolver: [],
+  dns_hostsfile: '/etc/hosts',
   dns_valid_ttl: null,
   dns_stale_ttl: 3600,
   dns_not_found_ttl: 30,
@@ -41,6 +47,10 @@ const SYSTEM_LOOKUPS_AT_ONCE = 2;
 /** c-ares: ms per try and tries per server, so a silent server fails a lookup within about 4 s. */
 const QUERY_TIMEOUT_MS = 2000;
 const QUERY_TRIES = 2;
+/** Bytes of the hosts file read; a larger file is read up to here (its last line may be cut). */
+const MAX_HOSTS_FILE_BYTES = 1024 * 1024;
+/** The lifetime of a hosts-file answer: the file is read once per resolver, as Kong reads it (10 years). */
+const HOSTS_TTL_SECONDS = 10 * 365 * 24 * 3600;
 
 interface Entry {
   addresses: readonly Address[] | null;
@@ -70,6 +80,8 @@ export class HostResolver {
   readonly #entries = new Map<string, Entry>();
   #systemRunning = 0;
   readonly #systemQueue: (() => void)[] = [];
+  /** The hosts file's names, read at the first query (dns_resolver only). */
+  #hosts: Promise<ReadonlyMap<string, readonly Address[]>> | null = null;
 
   constructor(settings: DnsSettings) {
     this.#settings = settings;
@@ -168,8 +180,13 @@ export class HostResolver {
     }
   }
 
-  /** A and AAAA from the configured servers; the answer lives as long as its shortest record. */
-  async #query(name: string): Promise<{ addresses: Address[]; ttlSeconds: number }> {
+  /** The hosts file's addresses of a name, else A and AAAA from the configured servers (the answer lives as long as its shortest record). */
+  async #query(name: string): Promise<{ addresses: readonly Address[]; ttlSeconds: number }> {
+    const path = this.#settings.dns_hostsfile;
+    if (path !== null) {
+      const listed = (await (this.#hosts ??= readHostsFile(path))).get(name);
+      if (listed !== undefined) return { addresses: listed, ttlSeconds: HOSTS_TTL_SECONDS };
+    }
     const resolver = this.#resolver!;
     const [v4, v6] = await Promise.allSettled([
       resolver.resolve4(name, { ttl: true }),
@@ -195,6 +212,48 @@ export class HostResolver {
     }
     return { addresses, ttlSeconds: ttl };
   }
+}
+
+/**
+ * The names of a hosts file (hosts(5): an address, then names, `#` to the end of a line), every
+ * address a name is listed with, in file order, IPv4 before IPv6. An unreadable file has no names
+ * (Kong's client goes on without it too); at most MAX_HOSTS_FILE_BYTES are read.
+ */
+export async function readHostsFile(path: string): Promise<ReadonlyMap<string, readonly Address[]>> {
+  let text: string;
+  try {
+    const file = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(MAX_HOSTS_FILE_BYTES);
+      const { bytesRead } = await file.read(buf, 0, buf.length, 0);
+      text = buf.toString('latin1', 0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return new Map();
+  }
+  return parseHosts(text);
+}
+
+/** hosts(5) text to names and their addresses (see readHostsFile). */
+export function parseHosts(text: string): ReadonlyMap<string, readonly Address[]> {
+  const names = new Map<string, Address[]>();
+  for (const line of text.split('\n')) {
+    const hash = line.indexOf('#');
+    const fields = (hash < 0 ? line : line.slice(0, hash)).split(/[ \t\r]+/).filter((f) => f !== '');
+    const family = fields.length >= 2 ? isIP(fields[0]!) : 0;
+    if (family === 0) continue;
+    const address: Address = { address: fields[0]!, family };
+    for (let i = 1; i < fields.length; i++) {
+      const name = fields[i]!.toLowerCase();
+      const list = names.get(name);
+      if (list === undefined) names.set(name, [address]);
+      else if (!list.some((a) => a.address === address.address)) list.push(address);
+    }
+  }
+  for (const list of names.values()) list.sort((a, b) => a.family - b.family);
+  return names;
 }
 
 /**
@@ -224,6 +283,7 @@ let current: { key: string; resolver: HostResolver } | null = null;
 export function hostResolver(settings: DnsSettings): HostResolver {
   const key = JSON.stringify([
     settings.dns_resolver,
+    settings.dns_hostsfile,
     settings.dns_valid_ttl,
     settings.dns_stale_ttl,
     settings.dns_not_found_ttl,

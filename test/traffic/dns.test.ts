@@ -5,6 +5,9 @@
 // a stale answer serving while the server is silent, and a failure that stays on its own route.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { exportJWK, SignJWT } from 'jose';
 import { request } from 'undici';
@@ -86,6 +89,22 @@ test('a name the server does not know is a 503 (ENOTFOUND), remembered for dns_n
     for (let i = 0; i < 3; i++) assert.equal((await get(`${gw.url}/named`)).status, 503);
     assert.equal(dns.aQueries('unknown.test'), asked);
   });
+});
+
+test("a name in dns_hostsfile is answered from it before the servers are asked (Kong's hosts file)", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-hosts-'));
+  const hosts = join(dir, 'hosts');
+  // The server says 127.0.0.1; the hosts file, read first, says 127.0.0.2 (the upstream that answers "two").
+  dns.records.set('listed.test', { addresses: ['127.0.0.1'], ttl: 300 });
+  await writeFile(hosts, '# comment\n127.0.0.1 localhost\n127.0.0.2\tother.test LISTED.test # alias\n');
+  try {
+    await withGateway('listed.test', null, { dns_hostsfile: hosts }, async (gw) => {
+      assert.deepEqual(await get(`${gw.url}/named`), { status: 200, body: 'two' });
+      assert.equal(dns.aQueries('listed.test'), 0, 'the server was not asked');
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('an answer is kept for its TTL: a burst and the requests after it send one query', async () => {
