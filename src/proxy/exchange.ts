@@ -43,7 +43,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   const opts: Dispatcher.DispatchOptions = {
     path: upstreamTarget(rc, svc),
     method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
-    headers: upstreamHeaderList(rc, target.hostHeader) as string[],
+    headers: upstreamHeaderList(rc, target.hostHeader, target.poolSendsHostHeader) as string[],
     body,
     headersTimeout: svc.readTimeout,
     bodyTimeout: svc.readTimeout,

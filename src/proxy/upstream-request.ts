@@ -93,9 +93,10 @@ function disposition(name: string, trusted: boolean, requestIdHeader: string): n
  * The upstream request head as flat name/value pairs, undici's array form (no intermediate object):
  * the client's headers with the plugins' changes, then X-Forwarded-*, X-Real-IP, Via, the request id
  * and Host. `defaultHost`: the Host sent unless preserve_host or a plugin says otherwise (a balancer
- * target's, or the service's). Names are unique and lower-case.
+ * target's, or the service's); left out when it is and `defaultIsImplicit` (the dispatcher sends
+ * it for a request without one). Names are unique and lower-case.
  */
-export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string): HeaderValue[] {
+export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaultIsImplicit = false): HeaderValue[] {
   const src = rc.headers as Record<string, HeaderValue | undefined>;
   const overrides = rc.headerOverrides;
   const trusted = rc.trustedPeer;
@@ -153,9 +154,9 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string): Heade
     via === undefined ? VIA : `${typeof via === 'string' ? via : via.join(', ')}, ${VIA}`,
     requestIdHeader,
     rc.id,
-    'host',
-    upstreamHost(rc, defaultHost),
   );
+  const host = upstreamHost(rc, defaultHost);
+  if (host !== defaultHost || !defaultIsImplicit) out.push('host', host);
   return out;
 }
 

@@ -54,6 +54,14 @@ export class Target {
   readonly pool: TargetPool;
   /** Host header for requests to this target (`host[:port]`). */
   readonly hostHeader: string;
+  /**
+   * undici sends that same Host for its pool's origin when a request names none, from a string it
+   * builds once per client, so a request with the default Host leaves it out (no header for undici
+   * to validate and copy per request). Plain http only: over https undici takes the TLS server name
+   * from the request's Host, and a pool whose requests alternate between naming one and not would
+   * reconnect at each change.
+   */
+  readonly poolSendsHostHeader: boolean;
   healthy = true;
   inflight = 0;
   /** Smooth weighted round-robin state. */
@@ -68,6 +76,8 @@ export class Target {
     this.weight = weight;
     this.pool = pool;
     this.hostHeader = hostHeader;
+    const origin = new URL(pool.origin);
+    this.poolSendsHostHeader = origin.protocol === 'http:' && origin.host === hostHeader;
   }
 }
 
