@@ -73,6 +73,24 @@ async function withGateway(
   }
 }
 
+/** A gateway asking the test DNS server, with one route at `path` to the "one" upstream, behind `plugin`. */
+function pluginGateway(path: string, plugin: Record<string, unknown>, consumers: unknown[] = []): Promise<TestGateway> {
+  return startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server] },
+      services: [
+        {
+          name: 'api',
+          url: `http://127.0.0.1:${port}`,
+          routes: [{ name: 'api', paths: [path], plugins: [plugin] }],
+        },
+      ],
+      consumers,
+    },
+  });
+}
+
 async function get(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
   return { status: res.status, body: await res.text() };
@@ -178,25 +196,12 @@ test("the plugins' HTTP client resolves names the same way: a JWKS at a name onl
     res.end(JSON.stringify({ keys: [jwk] }));
   });
   dns.records.set('keys.test', { addresses: ['127.0.0.1'], ttl: 300 });
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      _tollgate: { dns_resolver: [dns.server] },
-      services: [
-        {
-          name: 'api',
-          url: `http://127.0.0.1:${port}`,
-          routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'jwt' }] }],
-        },
-      ],
-      consumers: [
-        {
-          username: 'svc',
-          jwt_secrets: [{ key: 'https://issuer.test', algorithm: 'RS256', jwks_uri: `http://keys.test:${keys.port}/` }],
-        },
-      ],
+  const gw = await pluginGateway('/api', { name: 'jwt' }, [
+    {
+      username: 'svc',
+      jwt_secrets: [{ key: 'https://issuer.test', algorithm: 'RS256', jwks_uri: `http://keys.test:${keys.port}/` }],
     },
-  });
+  ]);
   try {
     const token = await new SignJWT({ iss: 'https://issuer.test' })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
@@ -230,34 +235,14 @@ test("the oidc plugin's calls to its IdP resolve the same way: discovery at a na
   });
   base = `http://idp.test:${idp.port}`;
   dns.records.set('idp.test', { addresses: ['127.0.0.1'], ttl: 300 });
-  const gw = await startGateway({
+  const gw = await pluginGateway('/app', {
+    name: 'oidc',
     config: {
-      _format_version: '3.0',
-      _tollgate: { dns_resolver: [dns.server] },
-      services: [
-        {
-          name: 'app',
-          url: `http://127.0.0.1:${port}`,
-          routes: [
-            {
-              name: 'app',
-              paths: ['/app'],
-              plugins: [
-                {
-                  name: 'oidc',
-                  config: {
-                    discovery: `${base}/.well-known/openid-configuration`,
-                    allow_insecure_http: true,
-                    client_id: 'web',
-                    client_secret: 'web-secret',
-                    session_secret: 'a-session-secret-of-at-least-32-chars!',
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
+      discovery: `${base}/.well-known/openid-configuration`,
+      allow_insecure_http: true,
+      client_id: 'web',
+      client_secret: 'web-secret',
+      session_secret: 'a-session-secret-of-at-least-32-chars!',
     },
   });
   try {
