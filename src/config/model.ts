@@ -189,6 +189,8 @@ export interface TollgateSettings {
   dns_not_found_ttl: number;
   /** Seconds a failed lookup without a fallback is remembered. */
   dns_error_ttl: number;
+  /** Names whose answers are kept, least recently used evicted first (Kong's dns_cache_size). */
+  dns_cache_size: number;
   /** Encoded slashes (%2F) and backslashes in request paths: reject with 400 (default) or pass them through undecoded. */
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */

@@ -90,3 +90,16 @@ test('a hosts file that cannot be read has no names; a larger one than 1 MiB is 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('past dns_cache_size names the least recently used one is forgotten (asked again), the others kept', async () => {
+  for (const n of ['a.lru.test', 'b.lru.test', 'c.lru.test'])
+    dns.records.set(n, { addresses: ['127.0.0.1'], ttl: 300 });
+  const r = new HostResolver({ ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server], dns_cache_size: 2 });
+  for (const n of ['a.lru.test', 'b.lru.test', 'a.lru.test', 'c.lru.test', 'a.lru.test', 'c.lru.test', 'b.lru.test'])
+    await r.resolve(n);
+  // b was the least recently used when c came: only b was asked twice.
+  assert.deepEqual(
+    ['a.lru.test', 'b.lru.test', 'c.lru.test'].map((n) => dns.aQueries(n)),
+    [1, 2, 1],
+  );
+});

@@ -21,7 +21,13 @@ import type { TollgateSettings } from '../config/model.ts';
 export type DnsSettings = Readonly<
   Pick<
     TollgateSettings,
-    'dns_resolver' | 'dns_hostsfile' | 'dns_valid_ttl' | 'dns_stale_ttl' | 'dns_not_found_ttl' | 'dns_error_ttl'
+    | 'dns_resolver'
+    | 'dns_hostsfile'
+    | 'dns_valid_ttl'
+    | 'dns_stale_ttl'
+    | 'dns_not_found_ttl'
+    | 'dns_error_ttl'
+    | 'dns_cache_size'
   >
 >;
 
@@ -33,6 +39,7 @@ export const DEFAULT_DNS_SETTINGS: DnsSettings = Object.freeze({
   dns_stale_ttl: 3600,
   dns_not_found_ttl: 30,
   dns_error_ttl: 1,
+  dns_cache_size: 10_000,
 });
 
 export interface Address {
@@ -40,8 +47,6 @@ export interface Address {
   readonly family: number;
 }
 
-/** Names kept: upstream hosts come from the config, so this bound is never reached in practice. */
-const MAX_NAMES = 10_000;
 /** getaddrinfo calls at once: two of libuv's four threads stay free for crypto and files. */
 const SYSTEM_LOOKUPS_AT_ONCE = 2;
 /** c-ares: ms per try and tries per server, so a silent server fails a lookup within about 4 s. */
@@ -115,8 +120,12 @@ export class HostResolver {
     if (family !== 0) return [{ address: name, family }];
     const now = performance.now();
     let e = this.#entries.get(name);
-    if (e === undefined) {
-      if (this.#entries.size >= MAX_NAMES) this.#entries.delete(this.#entries.keys().next().value!);
+    if (e !== undefined) {
+      // The most recently used last: past dns_cache_size names, the map's first one is evicted (LRU, as Kong's).
+      this.#entries.delete(name);
+      this.#entries.set(name, e);
+    } else {
+      if (this.#entries.size >= this.#settings.dns_cache_size) this.#entries.delete(this.#entries.keys().next().value!);
       e = {
         addresses: null,
         freshUntil: 0,
@@ -288,6 +297,7 @@ export function hostResolver(settings: DnsSettings): HostResolver {
     settings.dns_stale_ttl,
     settings.dns_not_found_ttl,
     settings.dns_error_ttl,
+    settings.dns_cache_size,
   ]);
   if (current === null || current.key !== key) current = { key, resolver: new HostResolver(settings) };
   return current.resolver;
