@@ -109,6 +109,14 @@ export interface UpstreamModel {
   hash_fallback_header?: string | null;
   hash_on_cookie: string | null;
   hash_on_cookie_path: string;
+  hash_on_query_arg?: string | null;
+  hash_fallback_query_arg?: string | null;
+  hash_on_uri_capture?: string | null;
+  hash_fallback_uri_capture?: string | null;
+  /** The Host sent to the targets instead of their own host (Kong's host_header); null: theirs. */
+  host_header?: string | null;
+  /** The certificate (an id of `certificates`) presented to the targets when the service has none. */
+  client_certificate?: string | null;
   slots: number;
   healthchecks: Record<string, unknown>;
   targets: TargetModel[];

@@ -50,13 +50,7 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     consumer_group: 'consumer groups (Kong Enterprise) are not supported',
   },
   upstream: {
-    host_header: 'host_header is not supported',
-    client_certificate: 'client certificates towards upstreams are not supported',
     use_srv_name: 'DNS SRV resolution is not supported',
-    hash_on_query_arg: 'hashing on a query argument is not supported',
-    hash_fallback_query_arg: 'hashing on a query argument is not supported',
-    hash_on_uri_capture: 'hashing on a URI capture is not supported',
-    hash_fallback_uri_capture: 'hashing on a URI capture is not supported',
   },
   consumer: {
     username_lower: 'username_lower is a Kong Enterprise field',

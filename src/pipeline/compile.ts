@@ -334,11 +334,13 @@ function compileService(
   if (s.protocol === 'echo') return { ...common, kind: 'echo', balancer: null, hostHeader: 'echo', scheme: 'http' };
   // One factory for every target's pool: the service's timeouts, TLS and client certificate apply to
   // a plain service (a balancer of one target) and to each target of an upstream alike.
-  const pool = poolSettings(s, config);
+  const upstream = upstreams.get(s.host);
+  // Kong: the upstream's client_certificate when the service names none.
+  const inherited = s.client_certificate ?? upstream?.client_certificate ?? null;
+  const pool = poolSettings(inherited === s.client_certificate ? s : { ...s, client_certificate: inherited }, config);
   const scheme = pool.scheme;
   const defaultPort = scheme === 'https' ? 443 : 80;
   const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
-  const upstream = upstreams.get(s.host);
   if (upstream !== undefined) {
     const balancer = new Balancer(upstream, pool, (target, healthy, reason) =>
       log[healthy ? 'info' : 'warn'](

@@ -13,7 +13,12 @@ export interface HashSource {
   readonly headers: IncomingHttpHeaders;
   readonly clientIp: string;
   readonly path: string;
+  /** The query string, without `?`. */
+  readonly rawQuery: string;
+  /** Named and numbered captures of the route's regex path. */
+  readonly captures: Readonly<Record<string, string>>;
   readonly consumer: { readonly id: string } | null;
+  readonly credential: { readonly id: string } | null;
 }
 
 /** How an exchange with a target ended, for passive health checks. */
@@ -109,6 +114,40 @@ function hash32(s: string): number {
   return h >>> 0;
 }
 
+/** Query arguments read for a hash key: Kong reads the first 100 (lua_max_uri_args). */
+const MAX_QUERY_ARGS = 100;
+
+/**
+ * The value of query argument `name` as Kong hashes it: one value as it is, several sorted and
+ * joined with commas, an argument without `=` as `true`; null when absent.
+ */
+function queryArgKey(rawQuery: string, name: string): string | null {
+  if (rawQuery === '') return null;
+  let values: string[] | null = null;
+  let start = 0;
+  for (let n = 0; n < MAX_QUERY_ARGS && start <= rawQuery.length; n++) {
+    let end = rawQuery.indexOf('&', start);
+    if (end < 0) end = rawQuery.length;
+    const eq = rawQuery.indexOf('=', start);
+    const hasValue = eq >= 0 && eq < end;
+    if (decodeArg(rawQuery.slice(start, hasValue ? eq : end)) === name)
+      (values ??= []).push(hasValue ? decodeArg(rawQuery.slice(eq + 1, end)) : 'true');
+    start = end + 1;
+  }
+  if (values === null) return null;
+  return values.length === 1 ? values[0]! : values.sort().join(',');
+}
+
+/** A query component decoded (`+` as a space); a malformed escape is kept as it is. */
+function decodeArg(s: string): string {
+  if (s.indexOf('%') < 0 && s.indexOf('+') < 0) return s;
+  try {
+    return decodeURIComponent(s.replaceAll('+', ' '));
+  } catch {
+    return s;
+  }
+}
+
 function num(v: unknown, d: number): number {
   return typeof v === 'number' ? v : d;
 }
@@ -116,7 +155,19 @@ function statuses(v: unknown, d: number[]): ReadonlySet<number> {
   return new Set(Array.isArray(v) ? (v as number[]) : d);
 }
 
-type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path';
+type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path' | 'query_arg' | 'uri_capture';
+
+/**
+ * The Host sent to a target unless preserve_host or a plugin says otherwise (Kong's): the
+ * upstream's `host_header`, else the target's host, with the target's port unless it is the
+ * scheme's default. A `host_header` with a port of its own is sent as it is (Kong would append the
+ * target's port to it as well).
+ */
+function targetHostHeader(host: string, port: number, scheme: string, hostHeader: string | null | undefined): string {
+  if (hostHeader != null && /:\d+$/.test(hostHeader) && !hostHeader.endsWith(']')) return hostHeader;
+  const name = hostHeader ?? (isIP(host) === 6 ? `[${host}]` : host);
+  return port === (scheme === 'https' ? 443 : 80) ? name : `${name}:${port}`;
+}
 
 /**
  * Balances requests of one service over the targets of its upstream.
@@ -132,6 +183,10 @@ export class Balancer {
   private readonly hashHeader: string;
   private readonly hashFallbackHeader: string;
   private readonly hashCookie: string;
+  private readonly hashQueryArg: string;
+  private readonly hashFallbackQueryArg: string;
+  private readonly hashCapture: string;
+  private readonly hashFallbackCapture: string;
   /** Consistent-hashing ring: sorted points and the target index of each. */
   private readonly ringPoints: Uint32Array;
   private readonly ringTargets: Uint16Array;
@@ -185,16 +240,25 @@ export class Balancer {
     this.onChange = onChange;
     this.targets = upstream.targets.map((t) => {
       const { host, port } = parseTarget(t.target);
-      const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
       const p = new TargetPool(host, port, pool);
-      const defaultPort = pool.scheme === 'https' ? 443 : 80;
-      return new Target(t.target, host, port, t.weight, p, port === defaultPort ? hostForUrl : `${hostForUrl}:${port}`);
+      return new Target(
+        t.target,
+        host,
+        port,
+        t.weight,
+        p,
+        targetHostHeader(host, port, pool.scheme, upstream.host_header),
+      );
     });
     this.hashOn = upstream.hash_on as HashOn;
     this.hashFallback = upstream.hash_fallback as HashOn;
     this.hashHeader = (upstream.hash_on_header ?? '').toLowerCase();
     this.hashFallbackHeader = (upstream.hash_fallback_header ?? '').toLowerCase();
     this.hashCookie = upstream.hash_on_cookie ?? '';
+    this.hashQueryArg = upstream.hash_on_query_arg ?? '';
+    this.hashFallbackQueryArg = upstream.hash_fallback_query_arg ?? '';
+    this.hashCapture = upstream.hash_on_uri_capture ?? '';
+    this.hashFallbackCapture = upstream.hash_fallback_uri_capture ?? '';
     [this.ringPoints, this.ringTargets] = this.buildRing(upstream.slots);
 
     const hc = upstream.healthchecks as Record<string, Record<string, unknown>>;
@@ -262,22 +326,33 @@ export class Balancer {
   pick(req: HashSource): Target | null {
     if (this.algorithm === 'consistent-hashing') {
       const key =
-        this.hashKey(req, this.hashOn, this.hashHeader) ??
-        this.hashKey(req, this.hashFallback, this.hashFallbackHeader);
+        this.hashKey(req, this.hashOn, this.hashHeader, this.hashQueryArg, this.hashCapture) ??
+        this.hashKey(
+          req,
+          this.hashFallback,
+          this.hashFallbackHeader,
+          this.hashFallbackQueryArg,
+          this.hashFallbackCapture,
+        );
       if (key !== null) return this.fromRing(hash32(key));
     }
     if (this.algorithm === 'least-connections') return this.leastConnections();
     return this.roundRobin();
   }
 
-  private hashKey(req: HashSource, on: HashOn, header: string): string | null {
+  private hashKey(req: HashSource, on: HashOn, header: string, queryArg: string, capture: string): string | null {
     switch (on) {
       case 'ip':
         return req.clientIp;
       case 'consumer':
-        return req.consumer?.id ?? null;
+        // Kong: the consumer, else the credential (an authentication without a consumer).
+        return req.consumer?.id ?? req.credential?.id ?? null;
       case 'path':
         return req.path;
+      case 'query_arg':
+        return queryArgKey(req.rawQuery, queryArg);
+      case 'uri_capture':
+        return req.captures[capture] ?? null;
       case 'header': {
         const v = req.headers[header];
         return v === undefined ? null : typeof v === 'string' ? v : v.join(',');

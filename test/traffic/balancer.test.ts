@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
+import { request } from 'undici';
 import type { UpstreamModel } from '../../src/config/model.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { Balancer, type HashSource } from '../../src/upstream/balancer.ts';
@@ -46,8 +47,8 @@ function upstream(targets: [string, number][], extra: Partial<UpstreamModel> = {
   };
 }
 
-function req(headers: Record<string, string> = {}, clientIp = '127.0.0.1'): HashSource {
-  return { headers, clientIp, path: '/', consumer: null };
+function req(headers: Record<string, string> = {}, clientIp = '127.0.0.1', more: Partial<HashSource> = {}): HashSource {
+  return { headers, clientIp, path: '/', rawQuery: '', captures: {}, consumer: null, credential: null, ...more };
 }
 
 const balancers: Balancer[] = [];
@@ -171,6 +172,57 @@ describe('algorithms', () => {
     );
     const t = ip.pick(req({}, '10.0.0.7'))!.name;
     for (let i = 0; i < 5; i++) assert.equal(ip.pick(req({}, '10.0.0.7'))!.name, t);
+  });
+
+  test("consistent hashing on a query argument (Kong's normalization) and on a URI capture, each with its fallback", () => {
+    const targets: [string, number][] = [
+      ['a:1', 100],
+      ['b:2', 100],
+      ['c:3', 100],
+    ];
+    const q = make(
+      upstream(targets, {
+        algorithm: 'consistent-hashing',
+        hash_on: 'query_arg',
+        hash_on_query_arg: 'tenant',
+        hash_fallback: 'query_arg',
+        hash_fallback_query_arg: 'region',
+      }),
+    );
+    const pick = (rawQuery: string): string => q.pick(req({}, '127.0.0.1', { rawQuery }))!.name;
+    const spread = new Set(Array.from({ length: 30 }, (_, i) => pick(`tenant=t${i}`)));
+    assert.equal(spread.size, 3, 'keys spread over every target');
+    for (let i = 0; i < 30; i++) {
+      // Several values hash as one sorted, comma-joined key; `+` and escapes are decoded; `?x` is `x=true`.
+      assert.equal(pick(`tenant=t${i}&tenant=z`), pick(`tenant=z&x=1&tenant=t${i}`));
+      assert.equal(pick(`tenant=t${i}%20x`), pick(`tenant=t${i}+x`));
+      assert.equal(
+        pick(`other=1&region=r${i}`),
+        pick(`tenant=r${i}`),
+        'the fallback argument when the first is absent',
+      );
+    }
+    assert.equal(pick('tenant'), pick('tenant=true'));
+    const c = make(
+      upstream(targets, {
+        algorithm: 'consistent-hashing',
+        hash_on: 'uri_capture',
+        hash_on_uri_capture: 'user',
+        hash_fallback: 'uri_capture',
+        hash_fallback_uri_capture: '1',
+      }),
+    );
+    for (let i = 0; i < 30; i++) {
+      const byName = c.pick(req({}, '127.0.0.1', { captures: { user: `u${i}` } }))!.name;
+      assert.equal(c.pick(req({}, '127.0.0.1', { captures: { user: `u${i}`, 1: 'other' } }))!.name, byName);
+      assert.equal(c.pick(req({}, '127.0.0.1', { captures: { 1: `u${i}` } }))!.name, byName, 'the fallback capture');
+    }
+    // hash_on consumer falls back to the credential's id when there is no consumer (Kong's).
+    const k = make(upstream(targets, { algorithm: 'consistent-hashing', hash_on: 'consumer' }));
+    for (let i = 0; i < 30; i++) {
+      const byConsumer = k.pick(req({}, '127.0.0.1', { consumer: { id: `id${i}` } }))!.name;
+      assert.equal(k.pick(req({}, '127.0.0.1', { credential: { id: `id${i}` } }))!.name, byConsumer);
+    }
   });
 
   test('no healthy target: pick answers null', () => {
@@ -376,6 +428,68 @@ describe('through the gateway', () => {
     }
   });
 
+  test("host_header is the Host the targets get (with their port), preserve_host still wins; hashing on a route's capture", async () => {
+    const seen: string[] = [];
+    const servers = await Promise.all(
+      ['a', 'b'].map(async (name) => {
+        const s = createServer((rq, rs) => {
+          seen.push(String(rq.headers.host));
+          rs.end(name);
+        });
+        await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+        return s;
+      }),
+    );
+    const ports = servers.map((s) => (s.address() as AddressInfo).port);
+    const gw = await startGateway({
+      config: {
+        _format_version: '3.0',
+        upstreams: [
+          {
+            name: 'users.upstream',
+            host_header: 'api.internal',
+            algorithm: 'consistent-hashing',
+            hash_on: 'uri_capture',
+            hash_on_uri_capture: 'user',
+            targets: ports.map((p) => ({ target: `127.0.0.1:${p}` })),
+          },
+        ],
+        services: [
+          {
+            name: 'users',
+            host: 'users.upstream',
+            routes: [
+              { name: 'users', paths: ['~/users/(?<user>[^/]+)$'] },
+              { name: 'kept', paths: ['/kept'], preserve_host: true },
+            ],
+          },
+        ],
+      },
+    });
+    try {
+      const owner = new Map<string, string>();
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 20; i++) {
+          const body = await (await fetch(`${gw.url}/users/u${i}`)).text();
+          if (round === 0) owner.set(`u${i}`, body);
+          else assert.equal(body, owner.get(`u${i}`), `u${i} stays on its target`);
+        }
+      }
+      assert.deepEqual(new Set(owner.values()), new Set(['a', 'b']), 'users spread over both targets');
+      assert.ok(
+        seen.every((h) => h === `api.internal:${ports[0]}` || h === `api.internal:${ports[1]}`),
+        [...new Set(seen)].join(' '),
+      );
+      seen.length = 0;
+      // undici's request: fetch does not let a caller set Host.
+      await (await request(`${gw.url}/kept`, { headers: { host: 'client.example' } })).body.dump();
+      assert.deepEqual(seen, ['client.example']);
+    } finally {
+      await gw.close();
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+  });
+
   test('an invalid target is a located config error', async () => {
     await assert.rejects(
       startGateway({
@@ -384,6 +498,41 @@ describe('through the gateway', () => {
       (err: Error & { issues?: { path: string; message: string }[] }) =>
         err.issues?.some((i) => i.path === 'upstreams[0].targets[0].target' && /invalid/.test(i.message)) === true ||
         assert.fail(JSON.stringify(err.issues ?? err.message)),
+    );
+  });
+
+  test("Kong's hashing rules: the argument or capture named, distinct names for hash_on and hash_fallback, a valid host_header", async () => {
+    const issues = async (upstream: Record<string, unknown>): Promise<string[]> => {
+      try {
+        await (
+          await startGateway({ config: { _format_version: '3.0', upstreams: [{ name: 'u', ...upstream }] } })
+        ).close();
+      } catch (err) {
+        return ((err as { issues?: { path: string; message: string }[] }).issues ?? []).map(
+          (i) => `${i.path}: ${i.message}`,
+        );
+      }
+      return [];
+    };
+    assert.deepEqual(await issues({ hash_on: 'query_arg' }), [
+      "upstreams[0].hash_on: must set 'hash_on_query_arg' when 'hash_on' is set to 'query_arg'",
+    ]);
+    assert.deepEqual(await issues({ hash_on: 'ip', hash_fallback: 'uri_capture' }), [
+      "upstreams[0].hash_fallback: must set 'hash_fallback_uri_capture' when 'hash_fallback' is set to 'uri_capture'",
+    ]);
+    assert.deepEqual(
+      await issues({
+        hash_on: 'query_arg',
+        hash_on_query_arg: 'a',
+        hash_fallback: 'query_arg',
+        hash_fallback_query_arg: 'a',
+      }),
+      ['upstreams[0].hash_fallback_query_arg: hash_on_query_arg and hash_fallback_query_arg must be different'],
+    );
+    assert.equal((await issues({ host_header: 'not a host' })).length, 1);
+    assert.deepEqual(
+      await issues({ host_header: 'api.internal:8443', hash_on: 'uri_capture', hash_on_uri_capture: 'id' }),
+      [],
     );
   });
 });

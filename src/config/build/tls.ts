@@ -150,16 +150,29 @@ export function upstreamTls(b: Build): void {
       });
       s.model.ca_certificates = pems;
     }
-    const cc = s.raw.client_certificate;
-    if (cc !== undefined) {
-      const ref = String(typeof cc === 'object' && cc !== null ? cc.id : cc).toLowerCase();
-      const p: Path =
-        typeof cc === 'object' ? [...s.path, 'client_certificate', 'id'] : [...s.path, 'client_certificate'];
-      if (!certIds.has(ref))
-        err('REFERENCE', `invalid reference 'client_certificate: ${ref}' (no such entry in 'certificates')`, p);
-      else s.model.client_certificate = ref;
+    const ref = clientCertificate(s.raw.client_certificate, s.path, certIds, err);
+    if (ref !== null) {
+      s.model.client_certificate = ref;
       if (s.model.protocol !== 'https')
-        err('SEMANTIC', `client_certificate needs protocol 'https' (this service speaks '${s.model.protocol}')`, p);
+        err('SEMANTIC', `client_certificate needs protocol 'https' (this service speaks '${s.model.protocol}')`, [
+          ...s.path,
+          'client_certificate',
+        ]);
     }
   }
+  // An upstream's certificate serves its targets when the service names none (Kong's fallback).
+  for (const u of b.upstreams) {
+    const ref = clientCertificate(u.raw.client_certificate, u.path, certIds, err);
+    if (ref !== null) u.model.client_certificate = ref;
+  }
+}
+
+/** A `client_certificate` reference (an id, or `{id}`) resolved to a certificate's id; null when absent or unknown (reported). */
+function clientCertificate(cc: unknown, path: Path, certIds: ReadonlySet<string>, err: Build['err']): string | null {
+  if (cc === undefined || cc === null) return null;
+  const ref = String(typeof cc === 'object' ? (cc as { id: unknown }).id : cc).toLowerCase();
+  const p: Path = typeof cc === 'object' ? [...path, 'client_certificate', 'id'] : [...path, 'client_certificate'];
+  if (certIds.has(ref)) return ref;
+  err('REFERENCE', `invalid reference 'client_certificate: ${ref}' (no such entry in 'certificates')`, p);
+  return null;
 }

@@ -25,7 +25,15 @@ export function liftUpstreams(b: Build): void {
       tags: tags(raw.tags),
       yaml_path: path,
     };
-    if (raw.hash_fallback_header !== undefined) model.hash_fallback_header = raw.hash_fallback_header;
+    for (const field of [
+      'hash_fallback_header',
+      'hash_on_query_arg',
+      'hash_fallback_query_arg',
+      'hash_on_uri_capture',
+      'hash_fallback_uri_capture',
+      'host_header',
+    ] as const)
+      if (raw[field] !== undefined) model[field] = raw[field];
     const u = { raw, path, model };
     b.upstreams.push(u);
     b.each(raw.targets, (t, j) => {
@@ -68,16 +76,30 @@ export function normalizeTarget(target: string, path: Path, err: Err): string {
 function checkUpstream(raw: Obj, path: Path, err: Err): void {
   const hostProblem = checkHost(raw.name, { wildcard: false, port: false });
   if (hostProblem) err('SCHEMA', `Invalid name ('${raw.name}'); must be a valid hostname`, [...path, 'name']);
+  if (raw.host_header !== undefined) {
+    const problem = checkHost(raw.host_header, { wildcard: false, port: true });
+    if (problem) err('SCHEMA', `invalid host_header '${raw.host_header}': ${problem}`, [...path, 'host_header']);
+  }
   for (const which of ['hash_on', 'hash_fallback'] as const) {
-    if (raw[which] === 'header' && !raw[which === 'hash_on' ? 'hash_on_header' : 'hash_fallback_header']) {
-      err('SCHEMA', `must set '${which}_header' when '${which}' is set to 'header'`, [...path, which]);
+    // Kong's field names: hash_on_header / hash_fallback_header, and so on for the other kinds.
+    for (const kind of ['header', 'query_arg', 'uri_capture'] as const) {
+      if (raw[which] === kind && !raw[`${which}_${kind}`])
+        err('SCHEMA', `must set '${which}_${kind}' when '${which}' is set to '${kind}'`, [...path, which]);
     }
     if (raw[which] === 'cookie' && !raw.hash_on_cookie)
       err('SCHEMA', `must set 'hash_on_cookie' when '${which}' is set to 'cookie'`, [...path, which]);
   }
   if (raw.hash_on === 'none' && raw.hash_fallback !== 'none')
     err('SCHEMA', "hash_fallback must be 'none' when hash_on is 'none'", [...path, 'hash_fallback']);
-  if (raw.hash_on !== 'none' && raw.hash_on === raw.hash_fallback && raw.hash_on !== 'header') {
+  // Kong allows the same kind twice for headers, query arguments and captures, with distinct names.
+  const named = raw.hash_on === 'header' || raw.hash_on === 'query_arg' || raw.hash_on === 'uri_capture';
+  if (raw.hash_on !== 'none' && raw.hash_on === raw.hash_fallback && !named) {
     err('SCHEMA', 'hash_fallback must differ from hash_on', [...path, 'hash_fallback']);
+  }
+  for (const kind of ['header', 'query_arg', 'uri_capture'] as const) {
+    const on = raw[`hash_on_${kind}`];
+    const fallback = raw[`hash_fallback_${kind}`];
+    if (on !== undefined && fallback !== undefined && String(on).toLowerCase() === String(fallback).toLowerCase())
+      err('SCHEMA', `hash_on_${kind} and hash_fallback_${kind} must be different`, [...path, `hash_fallback_${kind}`]);
   }
 }
