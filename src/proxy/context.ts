@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { RequestContext } from '../pipeline/request.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
+import type { HashCookie } from '../upstream/balancer.ts';
 import type { Gateway } from './gateway.ts';
 
 export class ProxyRequest extends RequestContext {
@@ -14,6 +15,8 @@ export class ProxyRequest extends RequestContext {
   readonly onSession: boolean;
   /** The client's X-Forwarded-For as addresses; null when absent or when an entry is not an IP address. */
   forwardedFor: string[] | null = null;
+  /** The balancer's hashing cookie made for this request (hash_on cookie, none sent): its answer sets it. */
+  hashCookie: HashCookie | null = null;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;

@@ -119,6 +119,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const r = rc.response!;
     r.headers[rc.runtime.config.settings.request_id_header] = rc.id;
     edgeHeaders(rc, r.headers);
+    if (rc.hashCookie !== null) appendSetCookie(r.headers, rc.hashCookie.setCookie);
     rc.status = r.status;
     if (r.bodyTransforms !== null && rc.method !== 'HEAD' && r.status !== 204 && r.status !== 304) {
       // A plugin rewrites the body: hold the head until the whole body is here.
@@ -283,10 +284,16 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
   }
   flat.push(rc.runtime.config.settings.request_id_header, rc.id);
   if (hsts !== null) flat.push(STS, hsts);
+  if (rc.hashCookie !== null) flat.push('set-cookie', rc.hashCookie.setCookie);
   if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(k, v);
   const refused = writeResponseHead(rc, status, flat);
   if (refused === null) rc.status = status;
   return refused;
+}
+
+function appendSetCookie(headers: Record<string, HeaderValue | undefined>, cookie: string): void {
+  const v = headers['set-cookie'];
+  headers['set-cookie'] = v === undefined ? [cookie] : typeof v === 'string' ? [v, cookie] : [...v, cookie];
 }
 
 function releaseTarget(t: Target): null {

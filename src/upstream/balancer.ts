@@ -3,6 +3,7 @@
 // built by the upstream factory. A plain service is a balancer of one target, so every request
 // (and every WebSocket upgrade) takes the same path to its upstream.
 
+import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP, connect as tcpConnect } from 'node:net';
 import type { UpstreamModel } from '../config/model.ts';
@@ -19,6 +20,14 @@ export interface HashSource {
   readonly captures: Readonly<Record<string, string>>;
   readonly consumer: { readonly id: string } | null;
   readonly credential: { readonly id: string } | null;
+  /** The hashing cookie made for a request that came without it (Kong's); its answer sets it. */
+  hashCookie: HashCookie | null;
+}
+
+/** A hashing cookie the gateway made: the key it hashes, and the Set-Cookie value that gives it to the client. */
+export interface HashCookie {
+  readonly value: string;
+  readonly setCookie: string;
 }
 
 /** How an exchange with a target ended, for passive health checks. */
@@ -183,6 +192,8 @@ export class Balancer {
   private readonly hashHeader: string;
   private readonly hashFallbackHeader: string;
   private readonly hashCookie: string;
+  /** `; Path=...; SameSite=Lax; HttpOnly`, the attributes of a cookie this balancer makes. */
+  private readonly hashCookieAttributes: string;
   private readonly hashQueryArg: string;
   private readonly hashFallbackQueryArg: string;
   private readonly hashCapture: string;
@@ -255,6 +266,7 @@ export class Balancer {
     this.hashHeader = (upstream.hash_on_header ?? '').toLowerCase();
     this.hashFallbackHeader = (upstream.hash_fallback_header ?? '').toLowerCase();
     this.hashCookie = upstream.hash_on_cookie ?? '';
+    this.hashCookieAttributes = `; Path=${upstream.hash_on_cookie_path}; SameSite=Lax; HttpOnly`;
     this.hashQueryArg = upstream.hash_on_query_arg ?? '';
     this.hashFallbackQueryArg = upstream.hash_fallback_query_arg ?? '';
     this.hashCapture = upstream.hash_on_uri_capture ?? '';
@@ -359,13 +371,20 @@ export class Balancer {
       }
       case 'cookie': {
         const c = req.headers.cookie;
-        if (c === undefined) return null;
         const name = `${this.hashCookie}=`;
-        for (const part of c.split(';')) {
-          const p = part.trim();
-          if (p.startsWith(name)) return p.slice(name.length);
+        if (c !== undefined) {
+          for (const part of c.split(';')) {
+            const p = part.trim();
+            if (p.startsWith(name)) return p.slice(name.length);
+          }
         }
-        return null;
+        // Kong: a client without the cookie gets one (a UUID) with the answer, and its later
+        // requests land where this one did. A retry of the same request hashes the same value.
+        if (req.hashCookie === null) {
+          const value = randomUUID();
+          req.hashCookie = { value, setCookie: `${name}${value}${this.hashCookieAttributes}` };
+        }
+        return req.hashCookie.value;
       }
       default:
         return null;
