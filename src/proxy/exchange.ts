@@ -13,7 +13,7 @@ import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
-import { connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
+import { appendHeader, connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
@@ -119,7 +119,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const r = rc.response!;
     r.headers[rc.runtime.config.settings.request_id_header] = rc.id;
     edgeHeaders(rc, r.headers);
-    if (rc.hashCookie !== null) appendSetCookie(r.headers, rc.hashCookie.setCookie);
+    if (rc.hashCookie !== null)
+      appendHeader(r.headers as Record<string, HeaderValue>, 'set-cookie', rc.hashCookie.setCookie);
     rc.status = r.status;
     if (r.bodyTransforms !== null && rc.method !== 'HEAD' && r.status !== 204 && r.status !== 304) {
       // A plugin rewrites the body: hold the head until the whole body is here.
@@ -289,11 +290,6 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
   const refused = writeResponseHead(rc, status, flat);
   if (refused === null) rc.status = status;
   return refused;
-}
-
-function appendSetCookie(headers: Record<string, HeaderValue | undefined>, cookie: string): void {
-  const v = headers['set-cookie'];
-  headers['set-cookie'] = v === undefined ? [cookie] : typeof v === 'string' ? [v, cookie] : [...v, cookie];
 }
 
 function releaseTarget(t: Target): null {

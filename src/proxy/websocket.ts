@@ -14,7 +14,7 @@ import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
 import { upstreamErrorCode } from './exchange.ts';
 import type { Gateway } from './gateway.ts';
-import { upstreamResponseHeaders } from './headers.ts';
+import { appendHeader, upstreamResponseHeaders } from './headers.ts';
 import { sendError } from './reply.ts';
 import { finish } from './request-end.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
@@ -97,6 +97,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     const out = upstreamResponseHeaders(raw);
     out[rc.runtime.config.settings.request_id_header] = rc.id;
+    if (rc.hashCookie !== null) appendHeader(out, 'set-cookie', rc.hashCookie.setCookie);
     rc.status = status;
     rc.res.writeHead(status, out);
     rc.resumeUpstream = resume;
@@ -154,6 +155,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     if (raw !== null) {
       for (let i = 0; i < raw.length; i += 2) headText += `${raw[i]!.toString()}: ${raw[i + 1]!.toString()}\r\n`;
     }
+    if (rc.hashCookie !== null) headText += `set-cookie: ${rc.hashCookie.setCookie}\r\n`;
     headText += `${rc.runtime.config.settings.request_id_header}: ${rc.id}\r\n\r\n`;
     client.write(headText, 'latin1');
     if (this.head.length > 0) upstream.write(this.head);

@@ -63,6 +63,10 @@ services:
     host: ws.upstream
     port: 80
     routes: [{ name: ws-balanced, paths: [/balanced] }]
+  - name: ws-sticky
+    host: ws-sticky.upstream
+    port: 80
+    routes: [{ name: ws-sticky, paths: [/sticky] }]
   - name: wss-direct
     url: https://127.0.0.1:${tlsPort}
     ca_certificates: [${CA_ID}]
@@ -88,6 +92,11 @@ services:
     routes: [{ name: wss-unverified, paths: [/tls-unverified] }]
 upstreams:
   - name: ws.upstream
+    targets: [{ target: "127.0.0.1:${plainPort}" }]
+  - name: ws-sticky.upstream
+    algorithm: consistent-hashing
+    hash_on: cookie
+    hash_on_cookie: lb
     targets: [{ target: "127.0.0.1:${plainPort}" }]
   - name: wss.upstream
     targets: [{ target: "127.0.0.1:${tlsPort}" }]
@@ -201,4 +210,19 @@ test('the handshake takes the target pool TLS settings: no client certificate or
     assert.equal(r.status, 502, path);
   }
   assert.equal(tlsWs.handshakes.length, before, 'no handshake reached the upstream');
+});
+
+test('a handshake hashed on a cookie the client lacks gets the cookie with its 101 (Kong sets it on any answer)', {
+  skip,
+}, async () => {
+  const r = await within(
+    rawRequest(
+      gw.url,
+      `GET /sticky HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      300,
+    ),
+    'sticky handshake',
+  );
+  assert.equal(r.status, 101);
+  assert.match(r.headers['set-cookie'] ?? '', /^lb=[0-9a-f-]{36}; Path=\/; SameSite=Lax; HttpOnly$/);
 });
