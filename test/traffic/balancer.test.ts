@@ -553,4 +553,32 @@ describe('through the gateway', () => {
       [],
     );
   });
+
+  test("hash_on without algorithm balances by consistent hashing, as Kong's shorthand makes it", async () => {
+    const [a, bk] = await Promise.all([backend('a'), backend('b')]);
+    const gw = await startGateway({
+      config: {
+        _format_version: '3.0',
+        upstreams: [
+          {
+            name: 'hashed',
+            hash_on: 'header',
+            hash_on_header: 'x-user',
+            targets: [{ target: `127.0.0.1:${a.port}` }, { target: `127.0.0.1:${bk.port}` }],
+          },
+        ],
+        services: [{ name: 'hashed', host: 'hashed', routes: [{ paths: ['/hashed'] }] }],
+      },
+    });
+    try {
+      // Round-robin would alternate between the two targets.
+      const seen = new Set<string>();
+      for (let i = 0; i < 6; i++)
+        seen.add(await (await fetch(`${gw.url}/hashed`, { headers: { 'x-user': 'alice' } })).text());
+      assert.equal(seen.size, 1, [...seen].join(' '));
+    } finally {
+      await gw.close();
+      await Promise.all([a.close(), bk.close()]);
+    }
+  });
 });

@@ -13,7 +13,9 @@ export function liftUpstreams(b: Build): void {
     const model: UpstreamModel = {
       id: '',
       name: raw.name,
-      algorithm: raw.algorithm,
+      // Kong's shorthand: an upstream that hashes on something balances by consistent hashing,
+      // whatever `algorithm` says (kong/db/schema/entities/upstreams.lua, `hash_on`).
+      algorithm: raw.hash_on !== undefined && raw.hash_on !== 'none' ? 'consistent-hashing' : raw.algorithm,
       hash_on: raw.hash_on,
       hash_fallback: raw.hash_fallback,
       hash_on_header: orNull(raw.hash_on_header),
