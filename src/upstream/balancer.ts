@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP, connect as tcpConnect } from 'node:net';
-import type { UpstreamModel } from '../config/model.ts';
+import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 
 /** What a request offers to consistent hashing. `RequestContext` has this shape. */
@@ -123,6 +123,26 @@ function hash32(s: string): number {
   return h >>> 0;
 }
 
+/** An upstream entity with Kong's defaults (round-robin, no hashing, no health checks) and `extra` on top. */
+export function upstreamModel(name: string, targets: TargetModel[], extra: Partial<UpstreamModel> = {}): UpstreamModel {
+  return {
+    id: '',
+    name,
+    algorithm: 'round-robin',
+    hash_on: 'none',
+    hash_fallback: 'none',
+    hash_on_header: null,
+    hash_on_cookie: null,
+    hash_on_cookie_path: '/',
+    slots: 10000,
+    healthchecks: {},
+    targets,
+    tags: [],
+    yaml_path: [],
+    ...extra,
+  };
+}
+
 /** Query arguments read for a hash key: Kong reads the first 100 (lua_max_uri_args). */
 const MAX_QUERY_ARGS = 100;
 
@@ -209,7 +229,13 @@ export class Balancer {
     headers: Record<string, string[]>;
     healthyInterval: number;
     unhealthyInterval: number;
+    /** Probes of one round in flight at once (Kong's `concurrency`). */
+    concurrency: number;
   };
+  /** Kong's `healthchecks.threshold`: the healthy share of the weight, in %, below which no target is picked. */
+  private readonly threshold: number;
+  /** The healthy targets' weight is under `threshold`: the whole upstream counts as down. */
+  private belowThreshold = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly onChange: ((target: Target, healthy: boolean, reason: string) => void) | null;
   private lcCursor = 0;
@@ -221,21 +247,8 @@ export class Balancer {
   /** The balancer of a plain service: its one target, no health checks. */
   static single(host: string, port: number, pool: PoolSettings): Balancer {
     const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
-    const upstream: UpstreamModel = {
-      id: '',
-      name: `${hostForUrl}:${port}`,
-      algorithm: 'round-robin',
-      hash_on: 'none',
-      hash_fallback: 'none',
-      hash_on_header: null,
-      hash_on_cookie: null,
-      hash_on_cookie_path: '/',
-      slots: 1,
-      healthchecks: {},
-      targets: [{ id: '', target: `${hostForUrl}:${port}`, weight: 100, tags: [], yaml_path: [] }],
-      tags: [],
-      yaml_path: [],
-    };
+    const target = `${hostForUrl}:${port}`;
+    const upstream = upstreamModel(target, [{ id: '', target, weight: 100, tags: [], yaml_path: [] }], { slots: 1 });
     return new Balancer(upstream, pool, null, false);
   }
 
@@ -274,6 +287,7 @@ export class Balancer {
     [this.ringPoints, this.ringTargets] = this.buildRing(upstream.slots);
 
     const hc = upstream.healthchecks as Record<string, Record<string, unknown>>;
+    this.threshold = num(hc.threshold, 0);
     const passive = (hc.passive ?? {}) as Record<string, Record<string, unknown>>;
     const pH = passive.healthy ?? {};
     const pU = passive.unhealthy ?? {};
@@ -298,6 +312,7 @@ export class Balancer {
       type: (active.type as 'http' | 'https' | 'tcp' | undefined) ?? 'http',
       timeout: num(active.timeout, 1) * 1000,
       path: typeof active.http_path === 'string' ? active.http_path : '/',
+      concurrency: Math.max(1, num(active.concurrency, 10)),
       headers: (active.headers as Record<string, string[]> | undefined) ?? {},
       healthyInterval: num(aH.interval, 0) * 1000,
       unhealthyInterval: num(aU.interval, 0) * 1000,
@@ -336,6 +351,7 @@ export class Balancer {
 
   /** A healthy target for this request, or null when none is. */
   pick(req: HashSource): Target | null {
+    if (this.belowThreshold) return null;
     if (this.algorithm === 'consistent-hashing') {
       const key =
         this.hashKey(req, this.hashOn, this.hashHeader, this.hashQueryArg, this.hashCapture) ??
@@ -480,13 +496,26 @@ export class Balancer {
     }
     if (target.healthy === healthy) return;
     target.healthy = healthy;
+    if (this.threshold > 0) {
+      let up = 0;
+      let total = 0;
+      for (const t of this.targets) {
+        total += t.weight;
+        if (t.healthy) up += t.weight;
+      }
+      this.belowThreshold = total > 0 && up * 100 < this.threshold * total;
+    }
     this.onChange?.(target, healthy, reason);
   }
 
   /** One round of active probes, on the targets currently healthy (or unhealthy). */
-  probeAll(healthy: boolean): Promise<void> {
+  async probeAll(healthy: boolean): Promise<void> {
     const list = this.targets.filter((t) => t.healthy === healthy);
-    return Promise.all(list.map((t) => this.probe(t))).then(() => undefined);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < list.length) await this.probe(list[next++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.activeCheck.concurrency, list.length) }, worker));
   }
 
   private async probe(t: Target): Promise<void> {
@@ -543,7 +572,7 @@ export class Balancer {
     return {
       name: this.name,
       algorithm: this.algorithm,
-      healthy: targets.some((t) => t.healthy && t.weight > 0),
+      healthy: !this.belowThreshold && targets.some((t) => t.healthy && t.weight > 0),
       targets,
     };
   }

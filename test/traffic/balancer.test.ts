@@ -2,100 +2,14 @@
 // end to end through the gateway (a target killed under load, then back).
 
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
-import type { UpstreamModel } from '../../src/config/model.ts';
 import { startGateway } from '../../src/testing/index.ts';
-import { Balancer, type HashSource } from '../../src/upstream/balancer.ts';
-import { DEFAULT_DNS_SETTINGS, hostResolver } from '../../src/upstream/dns.ts';
-import type { PoolSettings } from '../../src/upstream/pool.ts';
+import { backend, closeBalancers, make, req, upstream } from '../support/balancer.ts';
 
-const POOL: PoolSettings = {
-  scheme: 'http',
-  connectTimeout: 1000,
-  readTimeout: 2000,
-  tlsVerify: true,
-  ca: null,
-  cert: null,
-  key: null,
-  keepaliveIdle: 4,
-  keepaliveTimeout: 1000,
-  keepaliveMaxRequests: 0,
-  maxConnections: 0,
-  queueSize: 0,
-  lookup: hostResolver(DEFAULT_DNS_SETTINGS).lookup,
-};
-
-function upstream(targets: [string, number][], extra: Partial<UpstreamModel> = {}): UpstreamModel {
-  return {
-    id: 'u',
-    name: 'u',
-    algorithm: 'round-robin',
-    hash_on: 'none',
-    hash_fallback: 'none',
-    hash_on_header: null,
-    hash_on_cookie: null,
-    hash_on_cookie_path: '/',
-    slots: 1000,
-    healthchecks: {},
-    targets: targets.map(([target, weight], i) => ({ id: String(i), target, weight, tags: [], yaml_path: [] })),
-    tags: [],
-    yaml_path: [],
-    ...extra,
-  };
-}
-
-function req(headers: Record<string, string> = {}, clientIp = '127.0.0.1', more: Partial<HashSource> = {}): HashSource {
-  return {
-    headers,
-    clientIp,
-    path: '/',
-    rawQuery: '',
-    captures: {},
-    consumer: null,
-    credential: null,
-    hashCookie: null,
-    ...more,
-  };
-}
-
-const balancers: Balancer[] = [];
-function make(u: UpstreamModel): Balancer {
-  const b = new Balancer(u, POOL);
-  balancers.push(b);
-  return b;
-}
-
-/** A loopback HTTP server answering with its name; `status` can be changed on the fly. */
-async function backend(
-  name: string,
-): Promise<{ server: Server; port: number; status: number; hits: number; close(): Promise<void> }> {
-  const b = {
-    server: null as unknown as Server,
-    port: 0,
-    status: 200,
-    hits: 0,
-    close: () =>
-      new Promise<void>((r) => {
-        b.server.close(() => r());
-        b.server.closeAllConnections();
-      }),
-  };
-  b.server = createServer((rq, rs) => {
-    b.hits++;
-    rs.writeHead(rq.url === '/health' ? b.status : 200, { 'content-type': 'text/plain' });
-    rs.end(name);
-  });
-  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', () => r()));
-  b.port = (b.server.address() as AddressInfo).port;
-  return b;
-}
-
-after(async () => {
-  await Promise.all(balancers.map((b) => b.close()));
-});
+after(closeBalancers);
 
 describe('algorithms', () => {
   test('round-robin honours weights and spreads evenly', () => {
@@ -279,6 +193,63 @@ describe('health checks', () => {
     for (let i = 0; i < 3; i++) b.report(tb!, { status: 503 });
     assert.equal(tb!.healthy, false);
     assert.equal(b.pick(req()), null);
+  });
+
+  test("healthchecks.threshold: below that healthy share of the weight no target is picked (Kong's)", () => {
+    const b = make(
+      upstream(
+        [
+          ['a:1', 100],
+          ['b:2', 100],
+          ['c:3', 100],
+          ['d:4', 100],
+        ],
+        {
+          healthchecks: {
+            threshold: 60,
+            passive: { healthy: { successes: 1 }, unhealthy: { tcp_failures: 1 } },
+          },
+        },
+      ),
+    );
+    const [ta, tb] = b.targets;
+    b.report(ta!, { failure: 'tcp' });
+    assert.ok(b.pick(req()), '75 % healthy: still picks');
+    b.report(tb!, { failure: 'tcp' });
+    assert.equal(b.pick(req()), null, '50 % < 60 %: the upstream is down');
+    assert.equal(b.health().healthy, false);
+    b.report(tb!, { status: 200 });
+    assert.ok(b.pick(req()), 'back to 75 %');
+    assert.equal(b.health().healthy, true);
+  });
+
+  test('active probes of one round run at most `concurrency` at a time', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const servers = await Promise.all(
+      Array.from({ length: 5 }, async () => {
+        const s = createServer((_rq, rs) => {
+          most = Math.max(most, ++inFlight);
+          setTimeout(() => {
+            inFlight--;
+            rs.end('ok');
+          }, 150);
+        });
+        await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+        return s;
+      }),
+    );
+    try {
+      const targets = servers.map((s): [string, number] => [`127.0.0.1:${(s.address() as AddressInfo).port}`, 100]);
+      for (const concurrency of [2, 5]) {
+        most = 0;
+        const b = make(upstream(targets, { healthchecks: { active: { concurrency, timeout: 2 } } }));
+        await b.probeAll(true);
+        assert.equal(most, concurrency);
+      }
+    } finally {
+      await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
   });
 
   test('active probes mark a failing target down and bring it back when it answers healthy again', async () => {
