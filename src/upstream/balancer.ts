@@ -186,6 +186,19 @@ function statuses(v: unknown, d: number[]): ReadonlySet<number> {
 
 type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path' | 'query_arg' | 'uri_capture';
 
+/** The name a kind of hash key is read by: the header (lower-case), the query argument or the capture. */
+function hashName(
+  on: HashOn,
+  header: string | null | undefined,
+  queryArg: string | null | undefined,
+  capture: string | null | undefined,
+): string {
+  if (on === 'header') return (header ?? '').toLowerCase();
+  if (on === 'query_arg') return queryArg ?? '';
+  if (on === 'uri_capture') return capture ?? '';
+  return '';
+}
+
 /**
  * The Host sent to a target unless preserve_host or a plugin says otherwise (Kong's): the
  * upstream's `host_header`, else the target's host, with the target's port unless it is the
@@ -209,15 +222,13 @@ export class Balancer {
   readonly targets: readonly Target[];
   private readonly hashOn: HashOn;
   private readonly hashFallback: HashOn;
-  private readonly hashHeader: string;
-  private readonly hashFallbackHeader: string;
-  private readonly hashCookie: string;
+  /** What `hashOn` / `hashFallback` reads: a header name (lower-case), query argument or capture. */
+  private readonly hashOnName: string;
+  private readonly hashFallbackName: string;
+  /** `<hash_on_cookie>=`, how the hashing cookie starts in a Cookie header and in the one made. */
+  private readonly hashCookiePrefix: string;
   /** `; Path=...; SameSite=Lax; HttpOnly`, the attributes of a cookie this balancer makes. */
   private readonly hashCookieAttributes: string;
-  private readonly hashQueryArg: string;
-  private readonly hashFallbackQueryArg: string;
-  private readonly hashCapture: string;
-  private readonly hashFallbackCapture: string;
   /** Consistent-hashing ring: sorted points and the target index of each. */
   private readonly ringPoints: Uint32Array;
   private readonly ringTargets: Uint16Array;
@@ -276,14 +287,20 @@ export class Balancer {
     });
     this.hashOn = upstream.hash_on as HashOn;
     this.hashFallback = upstream.hash_fallback as HashOn;
-    this.hashHeader = (upstream.hash_on_header ?? '').toLowerCase();
-    this.hashFallbackHeader = (upstream.hash_fallback_header ?? '').toLowerCase();
-    this.hashCookie = upstream.hash_on_cookie ?? '';
+    this.hashOnName = hashName(
+      this.hashOn,
+      upstream.hash_on_header,
+      upstream.hash_on_query_arg,
+      upstream.hash_on_uri_capture,
+    );
+    this.hashFallbackName = hashName(
+      this.hashFallback,
+      upstream.hash_fallback_header,
+      upstream.hash_fallback_query_arg,
+      upstream.hash_fallback_uri_capture,
+    );
+    this.hashCookiePrefix = `${upstream.hash_on_cookie ?? ''}=`;
     this.hashCookieAttributes = `; Path=${upstream.hash_on_cookie_path}; SameSite=Lax; HttpOnly`;
-    this.hashQueryArg = upstream.hash_on_query_arg ?? '';
-    this.hashFallbackQueryArg = upstream.hash_fallback_query_arg ?? '';
-    this.hashCapture = upstream.hash_on_uri_capture ?? '';
-    this.hashFallbackCapture = upstream.hash_fallback_uri_capture ?? '';
     [this.ringPoints, this.ringTargets] = this.buildRing(upstream.slots);
 
     const hc = upstream.healthchecks as Record<string, Record<string, unknown>>;
@@ -354,21 +371,14 @@ export class Balancer {
     if (this.belowThreshold) return null;
     if (this.algorithm === 'consistent-hashing') {
       const key =
-        this.hashKey(req, this.hashOn, this.hashHeader, this.hashQueryArg, this.hashCapture) ??
-        this.hashKey(
-          req,
-          this.hashFallback,
-          this.hashFallbackHeader,
-          this.hashFallbackQueryArg,
-          this.hashFallbackCapture,
-        );
+        this.hashKey(req, this.hashOn, this.hashOnName) ?? this.hashKey(req, this.hashFallback, this.hashFallbackName);
       if (key !== null) return this.fromRing(hash32(key));
     }
     if (this.algorithm === 'least-connections') return this.leastConnections();
     return this.roundRobin();
   }
 
-  private hashKey(req: HashSource, on: HashOn, header: string, queryArg: string, capture: string): string | null {
+  private hashKey(req: HashSource, on: HashOn, name: string): string | null {
     switch (on) {
       case 'ip':
         return req.clientIp;
@@ -378,27 +388,27 @@ export class Balancer {
       case 'path':
         return req.path;
       case 'query_arg':
-        return queryArgKey(req.rawQuery, queryArg);
+        return queryArgKey(req.rawQuery, name);
       case 'uri_capture':
-        return req.captures[capture] ?? null;
+        return req.captures[name] ?? null;
       case 'header': {
-        const v = req.headers[header];
+        const v = req.headers[name];
         return v === undefined ? null : typeof v === 'string' ? v : v.join(',');
       }
       case 'cookie': {
         const c = req.headers.cookie;
-        const name = `${this.hashCookie}=`;
+        const prefix = this.hashCookiePrefix;
         if (c !== undefined) {
           for (const part of c.split(';')) {
             const p = part.trim();
-            if (p.startsWith(name)) return p.slice(name.length);
+            if (p.startsWith(prefix)) return p.slice(prefix.length);
           }
         }
         // Kong: a client without the cookie gets one (a UUID) with the answer, and its later
         // requests land where this one did. A retry of the same request hashes the same value.
         if (req.hashCookie === null) {
           const value = randomUUID();
-          req.hashCookie = { value, setCookie: `${name}${value}${this.hashCookieAttributes}` };
+          req.hashCookie = { value, setCookie: `${prefix}${value}${this.hashCookieAttributes}` };
         }
         return req.hashCookie.value;
       }

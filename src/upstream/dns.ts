@@ -15,32 +15,28 @@ import { ADDRCONFIG, type LookupOptions, lookup as systemLookup } from 'node:dns
 import { Resolver } from 'node:dns/promises';
 import { open } from 'node:fs/promises';
 import { isIP } from 'node:net';
+import gatewaySchema from '../../schemas/gateway.schema.json' with { type: 'json' };
 import type { TollgateSettings } from '../config/model.ts';
 
 /** The `_tollgate` settings resolution reads (docs/upstreams.md#name-resolution). */
-export type DnsSettings = Readonly<
-  Pick<
-    TollgateSettings,
-    | 'dns_resolver'
-    | 'dns_hostsfile'
-    | 'dns_valid_ttl'
-    | 'dns_stale_ttl'
-    | 'dns_not_found_ttl'
-    | 'dns_error_ttl'
-    | 'dns_cache_size'
-  >
->;
+const DNS_SETTING_NAMES = [
+  'dns_resolver',
+  'dns_hostsfile',
+  'dns_valid_ttl',
+  'dns_stale_ttl',
+  'dns_not_found_ttl',
+  'dns_error_ttl',
+  'dns_cache_size',
+] as const;
+export type DnsSettings = Readonly<Pick<TollgateSettings, (typeof DNS_SETTING_NAMES)[number]>>;
 
-/** The defaults of `_tollgate`'s dns_* settings: the system resolver, Kong's stale and error TTLs. */
-export const DEFAULT_DNS_SETTINGS: DnsSettings = Object.freeze({
-  dns_resolver: [],
-  dns_hostsfile: '/etc/hosts',
-  dns_valid_ttl: null,
-  dns_stale_ttl: 3600,
-  dns_not_found_ttl: 30,
-  dns_error_ttl: 1,
-  dns_cache_size: 10_000,
-});
+/** The defaults of `_tollgate`'s dns_* settings, as the gateway schema gives them (a config that sets none). */
+export const DEFAULT_DNS_SETTINGS: DnsSettings = (() => {
+  const props = gatewaySchema.definitions.settings.properties;
+  const defaults: Record<string, unknown> = {};
+  for (const name of DNS_SETTING_NAMES) defaults[name] = props[name].default;
+  return Object.freeze(defaults) as unknown as DnsSettings;
+})();
 
 export interface Address {
   readonly address: string;
@@ -290,15 +286,7 @@ let current: { key: string; resolver: HostResolver } | null = null;
  * answers (a stale answer must survive a reload while the DNS server is down).
  */
 export function hostResolver(settings: DnsSettings): HostResolver {
-  const key = JSON.stringify([
-    settings.dns_resolver,
-    settings.dns_hostsfile,
-    settings.dns_valid_ttl,
-    settings.dns_stale_ttl,
-    settings.dns_not_found_ttl,
-    settings.dns_error_ttl,
-    settings.dns_cache_size,
-  ]);
+  const key = JSON.stringify(DNS_SETTING_NAMES.map((name) => settings[name]));
   if (current === null || current.key !== key) current = { key, resolver: new HostResolver(settings) };
   return current.resolver;
 }
