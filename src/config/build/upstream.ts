@@ -83,7 +83,7 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
     if (problem) err('SCHEMA', `invalid host_header '${raw.host_header}': ${problem}`, [...path, 'host_header']);
   }
   for (const which of ['hash_on', 'hash_fallback'] as const) {
-    // Kong's field names: hash_on_header / hash_fallback_header, and so on for the other kinds.
+    // The name each kind reads: hash_on_header, hash_fallback_query_arg, ...
     for (const kind of ['header', 'query_arg', 'uri_capture'] as const) {
       if (raw[which] === kind && !raw[`${which}_${kind}`])
         err('SCHEMA', `must set '${which}_${kind}' when '${which}' is set to '${kind}'`, [...path, which]);
@@ -101,7 +101,9 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
   for (const kind of ['header', 'query_arg', 'uri_capture'] as const) {
     const on = raw[`hash_on_${kind}`];
     const fallback = raw[`hash_fallback_${kind}`];
-    if (on !== undefined && fallback !== undefined && String(on).toLowerCase() === String(fallback).toLowerCase())
+    // Header names are case-insensitive; query arguments and captures are not.
+    const same = kind === 'header' ? String(on).toLowerCase() === String(fallback).toLowerCase() : on === fallback;
+    if (on !== undefined && fallback !== undefined && same)
       err('SCHEMA', `hash_on_${kind} and hash_fallback_${kind} must be different`, [...path, `hash_fallback_${kind}`]);
   }
 }
