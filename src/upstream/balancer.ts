@@ -5,9 +5,10 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import { isIP, connect as tcpConnect } from 'node:net';
+import { isIP } from 'node:net';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
+import { type ProbeOutcome, Prober, probeSettings } from './probe.ts';
 
 /** What a request offers to consistent hashing. `RequestContext` has this shape. */
 export interface HashSource {
@@ -30,8 +31,8 @@ export interface HashCookie {
   readonly setCookie: string;
 }
 
-/** How an exchange with a target ended, for passive health checks. */
-export type Outcome = { status: number } | { failure: 'tcp' | 'timeout' } | { connected: true };
+/** How an exchange with a target (a request or a probe) ended, for health checks. */
+export type Outcome = ProbeOutcome;
 
 /** Health of one target, as `/status` and metrics show it. */
 export interface TargetHealth {
@@ -233,11 +234,8 @@ export class Balancer {
   private readonly ringPoints: Uint32Array;
   private readonly ringTargets: Uint16Array;
   private readonly passive: CheckSettings;
+  private readonly prober: Prober;
   private readonly activeCheck: CheckSettings & {
-    type: 'http' | 'https' | 'tcp';
-    timeout: number;
-    path: string;
-    headers: Record<string, string[]>;
     healthyInterval: number;
     unhealthyInterval: number;
     /** Probes of one round in flight at once (Kong's `concurrency`). */
@@ -325,12 +323,9 @@ export class Balancer {
     };
     const aH = active.healthy ?? {};
     const aU = active.unhealthy ?? {};
+    this.prober = new Prober(probeSettings(active));
     this.activeCheck = {
-      type: (active.type as 'http' | 'https' | 'tcp' | undefined) ?? 'http',
-      timeout: num(active.timeout, 1) * 1000,
-      path: typeof active.http_path === 'string' ? active.http_path : '/',
       concurrency: Math.max(1, num(active.concurrency, 10)),
-      headers: (active.headers as Record<string, string[]> | undefined) ?? {},
       healthyInterval: num(aH.interval, 0) * 1000,
       unhealthyInterval: num(aU.interval, 0) * 1000,
       healthyStatuses: statuses(aH.http_statuses, [200, 302]),
@@ -530,43 +525,7 @@ export class Balancer {
 
   private async probe(t: Target): Promise<void> {
     if (this.closed) return;
-    const a = this.activeCheck;
-    let outcome: Outcome;
-    if (a.type === 'tcp') {
-      outcome = await new Promise<Outcome>((resolve) => {
-        const sock = tcpConnect({ port: t.port, host: t.host, lookup: t.pool.settings.lookup });
-        const timer = setTimeout(() => {
-          sock.destroy();
-          resolve({ failure: 'timeout' });
-        }, a.timeout);
-        sock.once('connect', () => {
-          clearTimeout(timer);
-          sock.destroy();
-          resolve({ connected: true });
-        });
-        sock.once('error', () => {
-          clearTimeout(timer);
-          resolve({ failure: 'tcp' });
-        });
-      });
-    } else {
-      try {
-        const headers: Record<string, string> = { host: t.hostHeader };
-        for (const [k, v] of Object.entries(a.headers)) headers[k.toLowerCase()] = v.join(', ');
-        const res = await t.pool.request({
-          path: a.path,
-          method: 'GET',
-          headers,
-          headersTimeout: a.timeout,
-          bodyTimeout: a.timeout,
-        });
-        await res.body.dump();
-        outcome = { status: res.statusCode };
-      } catch (err) {
-        const code = (err as { code?: string }).code ?? '';
-        outcome = { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' };
-      }
-    }
+    const outcome = await this.prober.probe(t);
     if (!this.closed) this.record(t, t.active, this.activeCheck, outcome, 'active');
   }
 
@@ -590,6 +549,6 @@ export class Balancer {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
-    await Promise.allSettled(this.targets.map((t) => t.pool.close()));
+    await Promise.allSettled([this.prober.close(), ...this.targets.map((t) => t.pool.close())]);
   }
 }

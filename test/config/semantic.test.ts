@@ -256,3 +256,23 @@ test('certificates: cert and key must parse and match; SNIs are unique', async (
     "5:45 certificates[0].snis[1].name uniqueness violation: 'snis' entity with name set to 'a.example.com' already declared (at certificates[0].snis[0])",
   ]);
 });
+
+test("an https service whose upstream probes in plain http (Kong's default type) loads with a warning at the probe settings", async () => {
+  const config = (type: string, interval: number): string => `${V3}upstreams:
+  - name: pool.internal
+    healthchecks:
+      active:
+        ${type}healthy: { interval: ${interval} }
+    targets: [{ target: 127.0.0.1:8443 }]
+services:
+  - { name: tls, protocol: https, host: pool.internal, port: 443 }
+  - { name: tls-again, protocol: https, host: pool.internal, port: 443 }
+`;
+  const c = await load(config('', 5));
+  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+    "6:9 upstreams[0].healthchecks.active service 'tls' speaks https but this upstream's active probes use plain http (Kong's default type); set 'type: https'",
+  ]);
+  // Probing over TLS, or not probing at all, is what the operator meant.
+  assert.deepEqual((await load(config('type: https\n        ', 5))).source.warnings ?? [], []);
+  assert.deepEqual((await load(config('', 0))).source.warnings ?? [], []);
+});

@@ -47,8 +47,9 @@ export function req(
 }
 
 const balancers: Balancer[] = [];
-export function make(u: UpstreamModel): Balancer {
-  const b = new Balancer(u, POOL);
+/** A balancer closed after the file, with the test pool settings changed by `pool`. */
+export function make(u: UpstreamModel, pool: Partial<PoolSettings> = {}): Balancer {
+  const b = new Balancer(u, { ...POOL, ...pool });
   balancers.push(b);
   return b;
 }

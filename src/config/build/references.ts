@@ -4,7 +4,7 @@
  * with a suggestion.
  */
 import { suggest } from '../schema.ts';
-import { type Build, drain, type Path, type Pending, type Steps } from './state.ts';
+import { type Build, drain, type Obj, type Path, type Pending, type Steps } from './state.ts';
 
 /** Id, and name where the kind has one, → entity. */
 function index<T extends { id: string }>(items: Pending<T>[], nameField: keyof T | null): Map<string, Pending<T>> {
@@ -60,6 +60,7 @@ export function* referencesSteps(b: Build): Steps {
     t.upstream ??= resolve(upstreams, t.ref, 'upstream', 'upstreams', t.path);
     t.upstream?.model.targets.push(t.model);
   }
+  warnPlainProbesOfTls(b);
   for (const p of b.plugins) {
     yield;
     const m = p.model;
@@ -71,6 +72,30 @@ export function* referencesSteps(b: Build): Steps {
     m.consumer = scoped(
       'consumer',
       nested ? null : resolve(consumers, p.refs.consumer, 'consumer', 'consumers', p.path),
+    );
+  }
+}
+
+const TLS_PROTOCOLS = new Set(['https', 'grpcs', 'wss']);
+
+/**
+ * Kong probes in the protocol `healthchecks.active.type` names (`http` by default), whatever the
+ * service speaks: a TLS service whose upstream probes in plain HTTP sees its targets marked down.
+ */
+function warnPlainProbesOfTls(b: Build): void {
+  const warned = new Set<string>();
+  for (const s of b.services) {
+    const u = b.upstreams.find((x) => x.model.name === s.model.host);
+    if (u === undefined || warned.has(u.model.name) || !TLS_PROTOCOLS.has(s.model.protocol)) continue;
+    const active =
+      (u.model.healthchecks as { active?: { type?: string; healthy?: Obj; unhealthy?: Obj } }).active ?? {};
+    const probing = Number(active.healthy?.interval ?? 0) > 0 || Number(active.unhealthy?.interval ?? 0) > 0;
+    if (!probing || (active.type ?? 'http') !== 'http') continue;
+    warned.add(u.model.name);
+    b.warn(
+      'SEMANTIC',
+      `service '${s.model.name ?? s.model.id}' speaks ${s.model.protocol} but this upstream's active probes use plain http (Kong's default type); set 'type: https'`,
+      [...u.path, 'healthchecks', 'active'],
     );
   }
 }

@@ -1,0 +1,127 @@
+// Active health probes (Kong's `healthchecks.active`): a TCP connect, or a GET of `http_path` over
+// plain HTTP or TLS as `type` says, whatever protocol the service speaks. As Kong's healthchecker
+// does, each probe opens a connection of its own, and `timeout` bounds each step of it: the connect
+// and TLS handshake, the answer's head, its body.
+import { isIP, connect as tcpConnect } from 'node:net';
+import type { Dispatcher } from 'undici';
+import { TargetPool } from './pool.ts';
+
+/** How a probe ended; the balancer's health counters read it. */
+export type ProbeOutcome = { status: number } | { failure: 'tcp' | 'timeout' } | { connected: true };
+
+/** What a probe needs of its target. `Target` has this shape. */
+export interface ProbeTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly pool: TargetPool;
+  /** The Host header the target's requests carry. */
+  readonly hostHeader: string;
+}
+
+/** `healthchecks.active` as a probe reads it. */
+export interface ProbeSettings {
+  readonly type: 'http' | 'https' | 'tcp';
+  /** Milliseconds for each step of a probe. */
+  readonly timeout: number;
+  readonly path: string;
+  /** Kong's `headers` (a list of values per name), names lower-cased and values joined. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** `https_sni`; without it the TLS server name is the Host's name (Kong: the host header, else the target's host). */
+  readonly sni: string | null;
+  /** `https_verify_certificate`. */
+  readonly verify: boolean;
+}
+
+export function probeSettings(active: Record<string, unknown>): ProbeSettings {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries((active.headers as Record<string, string[]> | undefined) ?? {}))
+    headers[k.toLowerCase()] = v.join(', ');
+  return {
+    type: (active.type as ProbeSettings['type'] | undefined) ?? 'http',
+    timeout: (typeof active.timeout === 'number' ? active.timeout : 1) * 1000,
+    path: typeof active.http_path === 'string' ? active.http_path : '/',
+    headers,
+    sni: typeof active.https_sni === 'string' ? active.https_sni : null,
+    verify: active.https_verify_certificate !== false,
+  };
+}
+
+/** Probes an upstream's targets, each over a pool of the probe's own beside the target's. */
+export class Prober {
+  private readonly own = new Map<ProbeTarget, TargetPool>();
+  private closed = false;
+
+  constructor(readonly settings: ProbeSettings) {}
+
+  probe(t: ProbeTarget): Promise<ProbeOutcome> {
+    if (this.closed) return Promise.resolve({ failure: 'tcp' });
+    return this.settings.type === 'tcp' ? this.connectOnly(t) : this.get(t);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.own.values()].map((p) => p.close()));
+  }
+
+  private connectOnly(t: ProbeTarget): Promise<ProbeOutcome> {
+    return new Promise<ProbeOutcome>((resolve) => {
+      const sock = tcpConnect({ port: t.port, host: t.host, lookup: t.pool.settings.lookup });
+      const timer = setTimeout(() => {
+        sock.destroy();
+        resolve({ failure: 'timeout' });
+      }, this.settings.timeout);
+      sock.once('connect', () => {
+        clearTimeout(timer);
+        sock.destroy();
+        resolve({ connected: true });
+      });
+      sock.once('error', () => {
+        clearTimeout(timer);
+        resolve({ failure: 'tcp' });
+      });
+    });
+  }
+
+  private async get(t: ProbeTarget): Promise<ProbeOutcome> {
+    const s = this.settings;
+    const opts: Dispatcher.RequestOptions & { servername?: string } = {
+      path: s.path,
+      method: 'GET',
+      headers: { host: t.hostHeader, ...s.headers },
+      headersTimeout: s.timeout,
+      bodyTimeout: s.timeout,
+    };
+    // undici takes the TLS server name from the request (else from its Host); an IP is never one (RFC 6066).
+    if (s.type === 'https' && s.sni !== null && isIP(s.sni) === 0) opts.servername = s.sni;
+    try {
+      const res = await this.dispatcher(t).request(opts);
+      await res.body.dump();
+      return { status: res.statusCode };
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      return { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' };
+    }
+  }
+
+  /**
+   * The target's probe pool: the service's CA and client certificate, the probe's protocol,
+   * verification and timeout, and no connection kept between probes.
+   */
+  private dispatcher(t: ProbeTarget): TargetPool {
+    let own = this.own.get(t);
+    if (own === undefined) {
+      const s = this.settings;
+      own = new TargetPool(t.host, t.port, {
+        ...t.pool.settings,
+        scheme: s.type === 'https' ? 'https' : 'http',
+        tlsVerify: s.verify,
+        connectTimeout: s.timeout,
+        readTimeout: s.timeout,
+        keepaliveIdle: 0,
+        maxConnections: 0,
+      });
+      this.own.set(t, own);
+    }
+    return own;
+  }
+}
