@@ -362,6 +362,13 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
         path: [...base, 'dns_resolver', i],
       });
   });
+  if (s.dns_order !== undefined && !s.dns_order.includes('A') && !s.dns_order.includes('AAAA'))
+    raw.push({
+      code: 'SCHEMA',
+      message:
+        "dns_order must list 'A' or 'AAAA': Tollgate resolves no SRV records, and a CNAME's target needs one of them",
+      path: [...base, 'dns_order'],
+    });
   s.trusted_ips?.forEach((ip, i) => {
     const [addr, bits, extra] = ip.split('/');
     const v = isIP(addr ?? '');

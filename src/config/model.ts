@@ -199,6 +199,8 @@ export interface TollgateSettings {
   dns_error_ttl: number;
   /** Names whose answers are kept, least recently used evicted first (Kong's dns_cache_size). */
   dns_cache_size: number;
+  /** Record types asked, in order, with dns_resolver (Kong's dns_order). */
+  dns_order: readonly ('LAST' | 'SRV' | 'A' | 'AAAA' | 'CNAME')[];
   /** Encoded slashes (%2F) and backslashes in request paths: reject with 400 (default) or pass them through undecoded. */
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */

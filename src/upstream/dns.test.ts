@@ -103,3 +103,53 @@ test('past dns_cache_size names the least recently used one is forgotten (asked 
     [1, 2, 1],
   );
 });
+
+/** The types asked for `name`, in order, since the count `from`. */
+function asked(name: string, from = 0): (string | number)[] {
+  return dns.queries.slice(from).flatMap((q) => (q.name === name ? [q.type] : []));
+}
+
+test("dns_order, Kong's default (LAST, SRV, A, CNAME): A only, AAAA never asked", async () => {
+  dns.records.set('both.order.test', { addresses: ['127.0.0.3'], v6: ['::1'], ttl: 60 });
+  const r = new HostResolver({ ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server] });
+  assert.deepEqual(await r.resolve('both.order.test'), [{ address: '127.0.0.3', family: 4 }]);
+  assert.deepEqual(asked('both.order.test'), ['A']);
+});
+
+test('dns_order: the first type with records answers; AAAA when listed', async () => {
+  dns.records.set('dual.order.test', { addresses: ['127.0.0.4'], v6: ['2001:db8::4'], ttl: 60 });
+  dns.records.set('v4.order.test', { addresses: ['127.0.0.5'], ttl: 60 });
+  const r = new HostResolver({ ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server], dns_order: ['AAAA', 'A'] });
+  assert.deepEqual(await r.resolve('dual.order.test'), [{ address: '2001:db8::4', family: 6 }]);
+  assert.deepEqual(await r.resolve('v4.order.test'), [{ address: '127.0.0.5', family: 4 }]);
+  assert.deepEqual(asked('v4.order.test'), ['AAAA', 'A']);
+});
+
+test('dns_order CNAME: an alias without addresses of its own is resolved through its target; a loop is not found', async () => {
+  dns.records.set('alias.order.test', { addresses: [], cname: 'real.order.test', ttl: 60 });
+  dns.records.set('real.order.test', { addresses: ['127.0.0.6'], ttl: 60 });
+  const r = new HostResolver({ ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server] });
+  assert.deepEqual(await r.resolve('alias.order.test'), [{ address: '127.0.0.6', family: 4 }]);
+  assert.deepEqual(asked('alias.order.test'), ['A', 'CNAME']);
+  dns.records.set('loop-a.order.test', { addresses: [], cname: 'loop-b.order.test', ttl: 60 });
+  dns.records.set('loop-b.order.test', { addresses: [], cname: 'loop-a.order.test', ttl: 60 });
+  await assert.rejects(r.resolve('loop-a.order.test'), { code: 'ENOTFOUND' });
+  const withoutCname = new HostResolver({ ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server], dns_order: ['A'] });
+  await assert.rejects(withoutCname.resolve('alias.order.test'), { code: 'ENOTFOUND' });
+});
+
+test('dns_order LAST: the type that answered a name last time is asked first', async () => {
+  // A TTL of 0: each resolve asks again.
+  dns.records.set('last.order.test', { addresses: ['127.0.0.7'], ttl: 0 });
+  const settings = { ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server] };
+  const last = new HostResolver({ ...settings, dns_order: ['LAST', 'AAAA', 'A'] });
+  const from = dns.queries.length;
+  await last.resolve('last.order.test');
+  await last.resolve('last.order.test');
+  assert.deepEqual(asked('last.order.test', from), ['AAAA', 'A', 'A']);
+  const fixed = new HostResolver({ ...settings, dns_order: ['AAAA', 'A'] });
+  const from2 = dns.queries.length;
+  await fixed.resolve('last.order.test');
+  await fixed.resolve('last.order.test');
+  assert.deepEqual(asked('last.order.test', from2), ['AAAA', 'A', 'AAAA', 'A']);
+});

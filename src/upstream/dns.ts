@@ -10,7 +10,8 @@
 // getaddrinfo blocks a libuv thread, the pool WebCrypto (token signatures) and file writes also run
 // on, so at most two system lookups run at once. With `dns_resolver` set, the gateway asks those
 // servers itself (c-ares: no thread, record TTLs, names queried as written, no search list), after
-// the names of the hosts file (`dns_hostsfile`, /etc/hosts), as Kong's client does.
+// the names of the hosts file (`dns_hostsfile`, /etc/hosts), one record type after another in
+// `dns_order`, as Kong's client does.
 import { ADDRCONFIG, type LookupOptions, lookup as systemLookup } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { open } from 'node:fs/promises';
@@ -27,6 +28,7 @@ const DNS_SETTING_NAMES = [
   'dns_not_found_ttl',
   'dns_error_ttl',
   'dns_cache_size',
+  'dns_order',
 ] as const;
 export type DnsSettings = Readonly<Pick<TollgateSettings, (typeof DNS_SETTING_NAMES)[number]>>;
 
@@ -52,6 +54,11 @@ const QUERY_TRIES = 2;
 const MAX_HOSTS_FILE_BYTES = 1024 * 1024;
 /** The lifetime of a hosts-file answer: the file is read once per resolver, as Kong reads it (10 years). */
 const HOSTS_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/** Aliases followed from one name (a CNAME chain longer than this, or a loop, is not found). */
+const MAX_CNAME_DEPTH = 8;
+
+/** The record types `dns_order` can ask for (Tollgate resolves no SRV). */
+type RecordType = 'A' | 'AAAA' | 'CNAME';
 
 interface Entry {
   addresses: readonly Address[] | null;
@@ -70,6 +77,8 @@ interface Entry {
   errorUntil: number;
   /** The lookup in flight: its addresses, or null when it failed. */
   pending: Promise<readonly Address[] | null> | null;
+  /** The record type that answered last (`LAST` in dns_order). */
+  lastType: RecordType | null;
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Address[], family?: number) => void;
@@ -83,9 +92,15 @@ export class HostResolver {
   readonly #systemQueue: (() => void)[] = [];
   /** The hosts file's names, read at the first query (dns_resolver only). */
   #hosts: Promise<ReadonlyMap<string, readonly Address[]>> | null = null;
+  /** dns_order's record types, without LAST and SRV. */
+  readonly #order: readonly RecordType[];
+  /** dns_order starts with LAST: the type that answered a name last is asked first. */
+  readonly #lastFirst: boolean;
 
   constructor(settings: DnsSettings) {
     this.#settings = settings;
+    this.#order = settings.dns_order.filter((t): t is RecordType => t !== 'LAST' && t !== 'SRV');
+    this.#lastFirst = settings.dns_order[0] === 'LAST';
     if (settings.dns_resolver.length > 0) {
       this.#resolver = new Resolver({ timeout: QUERY_TIMEOUT_MS, tries: QUERY_TRIES });
       this.#resolver.setServers([...settings.dns_resolver]);
@@ -130,6 +145,7 @@ export class HostResolver {
         error: null,
         errorUntil: 0,
         pending: null,
+        lastType: null,
       };
       this.#entries.set(name, e);
     }
@@ -146,7 +162,7 @@ export class HostResolver {
 
   async #refresh(name: string, e: Entry): Promise<readonly Address[] | null> {
     try {
-      const { addresses, ttlSeconds } = await (this.#resolver === null ? this.#system(name) : this.#query(name));
+      const { addresses, ttlSeconds } = await (this.#resolver === null ? this.#system(name) : this.#query(name, e));
       const now = performance.now();
       const lifetime = (this.#settings.dns_valid_ttl ?? ttlSeconds) * 1000;
       e.addresses = addresses;
@@ -185,37 +201,53 @@ export class HostResolver {
     }
   }
 
-  /** The hosts file's addresses of a name, else A and AAAA from the configured servers (the answer lives as long as its shortest record). */
-  async #query(name: string): Promise<{ addresses: readonly Address[]; ttlSeconds: number }> {
+  /** The hosts file's addresses of a name, else the first record type of dns_order the servers answer. */
+  async #query(name: string, e: Entry): Promise<{ addresses: readonly Address[]; ttlSeconds: number }> {
     const path = this.#settings.dns_hostsfile;
     if (path !== null) {
       const listed = (await (this.#hosts ??= readHostsFile(path))).get(name);
       if (listed !== undefined) return { addresses: listed, ttlSeconds: HOSTS_TTL_SECONDS };
     }
+    const last = this.#lastFirst ? e.lastType : null;
+    const order = last === null ? this.#order : [last, ...this.#order.filter((t) => t !== last)];
+    const answer = await this.#ask(name, order, 0);
+    e.lastType = answer.type;
+    return answer;
+  }
+
+  /**
+   * Kong's order: each type in turn until one has records; an alias (CNAME) is resolved in the same
+   * order. Not found when every type was; a server failure otherwise.
+   */
+  async #ask(
+    name: string,
+    order: readonly RecordType[],
+    depth: number,
+  ): Promise<{ addresses: readonly Address[]; ttlSeconds: number; type: RecordType }> {
     const resolver = this.#resolver!;
-    const [v4, v6] = await Promise.allSettled([
-      resolver.resolve4(name, { ttl: true }),
-      resolver.resolve6(name, { ttl: true }),
-    ]);
-    const addresses: Address[] = [];
-    let ttl = Number.POSITIVE_INFINITY;
-    for (const [result, family] of [
-      [v4, 4],
-      [v6, 6],
-    ] as const) {
-      if (result.status !== 'fulfilled') continue;
-      for (const r of result.value) {
-        addresses.push({ address: r.address, family });
-        ttl = Math.min(ttl, r.ttl);
+    let failure: NodeJS.ErrnoException | null = null;
+    for (const type of order) {
+      try {
+        if (type === 'CNAME') {
+          if (depth >= MAX_CNAME_DEPTH) continue;
+          const [alias] = await resolver.resolveCname(name);
+          if (alias === undefined) continue;
+          const target = await this.#ask(alias.toLowerCase(), this.#order, depth + 1);
+          return { ...target, type };
+        }
+        const family = type === 'A' ? 4 : 6;
+        const records = await (type === 'A'
+          ? resolver.resolve4(name, { ttl: true })
+          : resolver.resolve6(name, { ttl: true }));
+        if (records.length === 0) continue;
+        const addresses = records.map((r) => ({ address: r.address, family }));
+        return { addresses, ttlSeconds: Math.min(...records.map((r) => r.ttl)), type };
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTFOUND' && code !== 'ENODATA') failure ??= err as NodeJS.ErrnoException;
       }
     }
-    if (addresses.length === 0) {
-      const failed = (v4.status === 'rejected' ? v4.reason : null) as NodeJS.ErrnoException | null;
-      throw failed === null || failed.code === 'ENOTFOUND' || failed.code === 'ENODATA'
-        ? notFound(name)
-        : serverFailure(name, failed);
-    }
-    return { addresses, ttlSeconds: ttl };
+    throw failure === null ? notFound(name) : serverFailure(name, failure);
   }
 }
 

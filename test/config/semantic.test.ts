@@ -237,6 +237,10 @@ test('_tollgate settings are checked: unknown keys, listen addresses, trusted IP
     `6:87 _tollgate.dns_resolver[5] ${nameserver}`,
     `6:101 _tollgate.dns_resolver[6] ${nameserver}`,
   ]);
+  assert.deepEqual(brief(await issuesOf(`${V3}_tollgate:\n  dns_order: [LAST, SRV, CNAME]\n`)), [
+    "3:14 _tollgate.dns_order dns_order must list 'A' or 'AAAA': Tollgate resolves no SRV records, and a CNAME's target needs one of them",
+  ]);
+  assert.match(brief(await issuesOf(`${V3}_tollgate:\n  dns_order: [A, A]\n`))[0]!, /duplicate/);
 });
 
 test('_workspace and _transform are accepted as Kong defines them; other workspaces are explained', async () => {
