@@ -4,8 +4,10 @@
  * `kong.service.orders.latency:12|ms`, `kong.service.orders.status.200:1|c`,
  * `kong.service.orders.user.alice.request.count:1|c`, ... (`global.unmatched` without a service),
  * sent to a StatsD server over UDP (or TCP with `use_tcp`), through a bounded queue that drops and
- * counts when the server is slow. Tollgate has no workspaces: workspace metrics use `default`;
- * `shdict_usage` and the `cache_datastore_*` metrics measure nginx internals and are not sent.
+ * counts when the server is slow. With `tag_style`, Kong's tagged formats: the request's
+ * service, route, consumer, ... as tags instead of in the name (`kong.request.count:1|c|#service:orders,...`).
+ * Tollgate has no workspaces: workspace metrics and tags use `default`; `shdict_usage` and the
+ * `cache_datastore_*` metrics measure nginx internals and are not sent.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { hostname } from 'node:os';
@@ -24,6 +26,7 @@ import {
 type StatType = 'gauge' | 'timer' | 'counter' | 'histogram' | 'meter' | 'set';
 type ConsumerId = 'consumer_id' | 'custom_id' | 'username';
 type ServiceId = 'service_id' | 'service_name' | 'service_host' | 'service_name_or_host';
+type TagStyle = 'dogstatsd' | 'influxdb' | 'librato' | 'signalfx';
 
 interface MetricConfig {
   name: string;
@@ -45,6 +48,7 @@ export interface StatsdConfig {
   consumer_identifier_default: ConsumerId;
   service_identifier_default: ServiceId;
   workspace_identifier_default: 'workspace_id' | 'workspace_name';
+  tag_style: TagStyle | null;
   queue: QueueConfig;
 }
 
@@ -78,6 +82,20 @@ const PLAIN: Record<string, [string, (m: KongLogEntry) => number]> = {
 
 const dots = (s: string) => s.replaceAll('.', '_');
 const HOSTNAME = dots(hostname());
+/** What would end a tag or a line in any of the tagged formats; Kong sends values as they are. */
+const TAG_BREAKERS = /[\s,:|#=[\]]/g;
+
+/**
+ * One line in a tagged format (Kong's statsd_logger): `tags` is `k=v,...` for influxdb, librato
+ * and signalfx, `k:v,...` for dogstatsd.
+ */
+function taggedLine(style: TagStyle, name: string, value: number, kind: string, tags: [string, string][]): string {
+  if (style === 'dogstatsd') return `${name}:${value}|${kind}|#${tags.map(([k, v]) => `${k}:${v}`).join(',')}`;
+  const list = tags.map(([k, v]) => `${k}=${v}`).join(',');
+  if (style === 'influxdb') return `${name},${list}:${value}|${kind}`;
+  if (style === 'librato') return `${name}#${list}:${value}|${kind}`;
+  return `${name}[${list}]:${value}|${kind}`;
+}
 
 function consumerId(m: KongLogEntry, how: ConsumerId): string | null {
   const c = m.consumer;
@@ -117,13 +135,16 @@ class Statsd implements PluginHandlers {
   ) {
     this.metrics = config.metrics ?? DEFAULT_METRICS;
     this.ranges = parseRanges(config.allow_status_codes);
-    this.prefix = config.hostname_in_prefix ? `${config.prefix}.node.${HOSTNAME}` : config.prefix;
+    // Kong: the node is a tag in the tagged styles, never in the prefix.
+    this.prefix =
+      config.hostname_in_prefix && config.tag_style === null ? `${config.prefix}.node.${HOSTNAME}` : config.prefix;
   }
 
   log(req: GatewayRequest, entry: LogEntry): void {
     const status = entry.status;
     if (this.ranges !== null && !this.ranges.some(([a, b]) => status >= a && status <= b)) return;
-    const lines = this.lines(serializeKong(req, entry));
+    const m = serializeKong(req, entry);
+    const lines = this.config.tag_style === null ? this.lines(m) : this.taggedLines(m, this.config.tag_style);
     if (lines.length === 0) return;
     this.queue ??= new LogQueue<string[]>('statsd', this.config.queue, (batch) => this.send(batch.flat()), this.warn);
     this.queue.add(lines);
@@ -173,6 +194,43 @@ class Statsd implements PluginHandlers {
       }
     }
     return out;
+  }
+
+  /**
+   * Kong's tagged mode: the metrics with a value of their own (request_count, the sizes and
+   * latencies) named without scope, tagged; the per-status and per-user ones are not sent.
+   */
+  private taggedLines(m: KongLogEntry, style: TagStyle): string[] {
+    const out: string[] = [];
+    for (const metric of this.metrics) {
+      const plain = PLAIN[metric.name];
+      if (plain === undefined) continue;
+      const value = plain[1](m);
+      if (value === -1) continue;
+      const rate = metric.sample_rate ?? 1;
+      if (rate < 1 && Math.random() >= rate) continue;
+      const kind = `${TYPE[metric.stat_type]}${rate < 1 ? `|@${rate}` : ''}`;
+      const name = `${this.prefix}.${plain[0]}`;
+      const tags = this.tags(m, metric);
+      // Kong: without a service the line goes untagged.
+      out.push(tags === null ? `${name}:${value}|${kind}` : taggedLine(style, name, value, kind, tags));
+    }
+    return out;
+  }
+
+  /** Kong's tags of one metric: service, route, workspace, consumer (if any), node, status. */
+  private tags(m: KongLogEntry, metric: MetricConfig): [string, string][] | null {
+    const c = this.config;
+    const svc = serviceId(m, metric.service_identifier ?? c.service_identifier_default);
+    if (svc === null) return null;
+    const tags: [string, string][] = [['service', svc.replace(TAG_BREAKERS, '_')]];
+    const route = m.route as { id: string; name: string | null } | null;
+    if (route !== null) tags.push(['route', (route.name ?? route.id).replace(TAG_BREAKERS, '_')]);
+    tags.push(['workspace', 'default']);
+    const who = consumerId(m, metric.consumer_identifier ?? c.consumer_identifier_default);
+    if (who !== null) tags.push(['consumer', who.replace(TAG_BREAKERS, '_')]);
+    tags.push(['node', HOSTNAME], ['status', String(m.response.status)]);
+    return tags;
   }
 
   private async send(lines: string[]): Promise<void> {

@@ -1,6 +1,7 @@
 // statsd on the plugin itself, through the public test kit, against a real UDP receiver;
 // test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { test } from 'node:test';
 import { udpReceiver } from '../../../test/support/receivers.ts';
 import { startPlugin } from '../../testing/index.ts';
@@ -30,6 +31,52 @@ test("statsd sends Kong's default metrics per service, status and consumer", asy
     );
   } finally {
     await log.close();
+    await udp.close();
+  }
+});
+
+test("tag_style: Kong's tagged formats carry service, route, workspace, consumer, node and status; per-status and per-user metrics are not sent", async () => {
+  const udp = await udpReceiver();
+  const node = hostname().replaceAll('.', '_');
+  const tags = {
+    service: 'under-test',
+    route: 'under-test',
+    workspace: 'default',
+    consumer: 'alice-1',
+    node,
+    status: '201',
+  };
+  const pairs = (sep: string) =>
+    Object.entries(tags)
+      .map(([k, v]) => `${k}${sep}${v}`)
+      .join(',');
+  const want: Record<string, string> = {
+    dogstatsd: `kong.request.count:1|c|#${pairs(':')}`,
+    influxdb: `kong.request.count,${pairs('=')}:1|c`,
+    librato: `kong.request.count#${pairs('=')}:1|c`,
+    signalfx: `kong.request.count[${pairs('=')}]:1|c`,
+  };
+  try {
+    for (const [style, line] of Object.entries(want)) {
+      const log = await startPlugin(
+        plugin,
+        // One datagram per batch: every line of the request arrives together.
+        { host: '127.0.0.1', port: udp.port, tag_style: style, hostname_in_prefix: true, udp_packet_size: 65000 },
+        { consumers: [{ username: 'alice', custom_id: 'alice-1' }] },
+      );
+      try {
+        await log.run({ consumer: 'alice', upstream: { status: 201 } });
+        const lines = (await udp.next()).split('\n');
+        assert.ok(lines.includes(line), `${style}:\n${lines.join('\n')}`);
+        // Kong's metrics with a value of their own, named without the service scope (the echo
+        // service has no upstream latency to send).
+        const names = lines.map((l) => /^kong\.([a-z_.]+)/.exec(l)?.[1]).sort();
+        assert.deepEqual(names, ['kong_latency', 'latency', 'request.count', 'request.size', 'response.size']);
+      } finally {
+        await log.close();
+      }
+    }
+  } finally {
     await udp.close();
   }
 });
