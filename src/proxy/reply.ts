@@ -119,7 +119,8 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
       headers['content-type'] ??= 'application/json; charset=utf-8';
     }
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  } else if (st !== 204 && st !== 304) {
+  } else if (st !== 204 && st !== 304 && !(rc.method === 'HEAD' && headers['content-length'] !== undefined)) {
+    // A HEAD answer may announce the length its GET would have (RFC 9110 9.3.2): a plugin's stays.
     headers['content-length'] = '0';
   }
   return respond(rc, new ResponseContext(st, headers, true), body);

@@ -40,6 +40,8 @@ interface State {
   key: string | null;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Headers never stored with an entry (hop-by-hop per RFC 9110 7.6.1, lengths, our diagnostics). */
 const NOT_STORED = new Set([
   'connection',
@@ -179,7 +181,9 @@ class ProxyCache implements PluginHandlers {
     if (this.showStatus) headers['x-cache-status'] = 'Hit';
     if (this.showKey) headers['x-cache-key'] = key;
     req.ctx[CTX] = { status: 'Hit', key } satisfies State;
-    req.exit(entry.status, entry.body, headers);
+    // A HEAD entry has no body; its Content-Length is the upstream's (RFC 9110 9.3.2).
+    if (req.method === 'HEAD') req.exit(entry.status, null, headers);
+    else req.exit(entry.status, entry.body, headers);
   }
 
   private mark(req: GatewayRequest, status: Status, key: string | null): void {
@@ -241,10 +245,7 @@ class ProxyCache implements PluginHandlers {
     const status = res.status;
     const ttl =
       this.storeTtl ?? (policy !== null ? Math.max(1, Math.ceil(policy.timeToLive() / 1000)) : this.config.cache_ttl);
-    const limit = this.config.memory.max_body_bytes;
-    const store = this.store;
-    res.transformBody((body) => {
-      if (body.length > limit) return body;
+    const store = (body: Buffer): void => {
       const policyObject = policy === null ? null : (policy.toObject() as unknown as Record<string, unknown>);
       const policySize = policyObject === null ? 0 : JSON.stringify(policyObject).length;
       const entry: CachedResponse = {
@@ -256,7 +257,18 @@ class ProxyCache implements PluginHandlers {
         policy: policyObject,
         size: entrySize(headers, body, policySize),
       };
-      store.set(key, entry, ttl);
+      this.store.set(key, entry, ttl);
+    };
+    // Kong stores HEAD answers as their own entries (the method is in the key): no body comes,
+    // so the entry is made now, keeping the Content-Length the upstream announced.
+    if (req.method === 'HEAD') {
+      const length = res.headers['content-length'];
+      if (typeof length === 'string') headers['content-length'] = length;
+      return store(EMPTY);
+    }
+    const limit = this.config.memory.max_body_bytes;
+    res.transformBody((body) => {
+      if (body.length <= limit) store(body);
       return body;
     });
   }

@@ -21,8 +21,11 @@ function respond(count: () => number) {
     if (p.includes('vary')) h.vary = 'Accept-Language';
     if (p.includes('vary-star')) h.vary = '*';
     const status = p.includes('teapot') ? 418 : 200;
+    const body = JSON.stringify({ n: count(), lang: seen.headers['accept-language'] ?? null });
+    // Announced for HEAD too, as a server answering HEAD like GET does.
+    h['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(status, h);
-    res.end(JSON.stringify({ n: count(), lang: seen.headers['accept-language'] ?? null }));
+    res.end(body);
   };
 }
 
@@ -95,6 +98,25 @@ describe('proxy-cache (memory)', () => {
     const d = await get('/c/item?x=1&y=1');
     assert.equal(c.status, 'Miss');
     assert.equal(d.status, 'Hit');
+  });
+
+  test("HEAD answers are entries of their own (Kong's key holds the method), with the upstream's Content-Length", async () => {
+    const before = upstream.requests.length;
+    const a = await get('/c/head-item', {}, 'HEAD');
+    const b = await get('/c/head-item', {}, 'HEAD');
+    assert.equal(a.status, 'Miss');
+    assert.equal(b.status, 'Hit');
+    assert.equal(upstream.requests.length, before + 1);
+    const length = a.res.headers.get('content-length');
+    assert.ok(Number(length) > 0, String(length));
+    assert.equal(b.res.headers.get('content-length'), length);
+    assert.equal(b.res.headers.get('content-type'), 'application/json');
+    assert.equal(b.text, '');
+    // The GET of the same resource is another entry.
+    const get1 = await get('/c/head-item');
+    assert.equal(get1.status, 'Miss');
+    assert.equal(get1.res.headers.get('content-length'), String(Buffer.byteLength(get1.text)));
+    assert.notEqual(get1.key, b.key);
   });
 
   test('never caches a response that says no-store or private, or sets a cookie', async () => {
