@@ -34,10 +34,43 @@ test('both forms of the lookup callback: every address, or the first one with it
     ],
     family: undefined,
   });
-  assert.deepEqual(await lookup(r, 'TWO.test', {}), { err: null, address: '127.0.0.1', family: 4 });
+  // The next lookup starts one address further (see the round-robin test).
+  assert.deepEqual(await lookup(r, 'TWO.test', {}), { err: null, address: '127.0.0.2', family: 4 });
   const v6 = await lookup(r, 'two.test', { family: 6 });
   assert.equal(v6.err?.code, 'ENOTFOUND', 'no IPv6 address');
   assert.equal(dns.aQueries('two.test'), 1, 'one query for the three lookups');
+});
+
+test("a name's addresses are given in turn, each lookup starting one further (Kong's round-robin over A records)", async () => {
+  dns.records.set('three.test', { addresses: ['127.0.0.1', '127.0.0.2', '127.0.0.3'], ttl: 60 });
+  const r = new HostResolver({ ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server] });
+  const firsts: unknown[] = [];
+  for (let i = 0; i < 4; i++) firsts.push((await lookup(r, 'three.test', {})).address);
+  assert.deepEqual(firsts, ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.1']);
+  const all = (await lookup(r, 'three.test', { all: true })).address as Address[];
+  assert.deepEqual(
+    all.map((a) => a.address),
+    ['127.0.0.2', '127.0.0.3', '127.0.0.1'],
+  );
+});
+
+test('with both families, each turns among its own places: the family tried first stays first', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-hosts-'));
+  try {
+    const hosts = join(dir, 'hosts');
+    await writeFile(hosts, '127.0.0.1 mixed.test\n::1 mixed.test\n127.0.0.2 mixed.test\n::2 mixed.test\n');
+    const r = new HostResolver({ ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server], dns_hostsfile: hosts });
+    const orders: string[][] = [];
+    for (let i = 0; i < 3; i++)
+      orders.push(((await lookup(r, 'mixed.test', { all: true })).address as Address[]).map((a) => a.address));
+    assert.deepEqual(orders, [
+      ['127.0.0.1', '127.0.0.2', '::1', '::2'],
+      ['127.0.0.2', '127.0.0.1', '::2', '::1'],
+      ['127.0.0.1', '127.0.0.2', '::1', '::2'],
+    ]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('an address is passed through without a query', async () => {

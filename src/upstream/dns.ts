@@ -79,6 +79,8 @@ interface Entry {
   pending: Promise<readonly Address[] | null> | null;
   /** The record type that answered last (`LAST` in dns_order). */
   lastType: RecordType | null;
+  /** Lookups served from this entry: which address comes first in the next one. */
+  turn: number;
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | Address[], family?: number) => void;
@@ -109,10 +111,15 @@ export class HostResolver {
     }
   }
 
-  /** The `lookup` option of net.connect / tls.connect (both of its callback forms). */
+  /**
+   * The `lookup` option of net.connect / tls.connect (both of its callback forms). A name with
+   * several addresses gives them in turn, each lookup starting one further (Kong's round-robin
+   * over a name's A records), so new connections spread over all of them.
+   */
   readonly lookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
     this.resolve(hostname).then(
-      (addresses) => {
+      (answer) => {
+        const addresses = answer.length > 1 ? this.#inTurn(hostname, answer) : answer;
         const f = options.family;
         const wanted = f === 4 || f === 'IPv4' ? 4 : f === 6 || f === 'IPv6' ? 6 : 0;
         const usable = wanted === 0 ? addresses : addresses.filter((a) => a.family === wanted);
@@ -123,6 +130,25 @@ export class HostResolver {
       (err: NodeJS.ErrnoException) => callback(err, options.all ? [] : '', 0),
     );
   };
+
+  /**
+   * `addresses` at the name's next turn: each family's addresses rotated among the places that
+   * family holds, so the order of families (the resolver's preference, and what happy eyeballs
+   * tries first) stays as it was.
+   */
+  #inTurn(hostname: string, addresses: readonly Address[]): readonly Address[] {
+    const e = this.#entries.get(hostname.toLowerCase());
+    if (e === undefined) return addresses;
+    const turn = e.turn++;
+    const out = addresses.slice();
+    for (const family of [4, 6]) {
+      const places: number[] = [];
+      for (let i = 0; i < addresses.length; i++) if (addresses[i]!.family === family) places.push(i);
+      const start = turn % Math.max(places.length, 1);
+      for (let k = 0; k < places.length; k++) out[places[k]!] = addresses[places[(k + start) % places.length]!]!;
+    }
+    return out;
+  }
 
   /** The addresses of `hostname`: a fresh answer, a stale one (refreshed behind), or a new lookup. */
   async resolve(hostname: string): Promise<readonly Address[]> {
@@ -146,6 +172,7 @@ export class HostResolver {
         errorUntil: 0,
         pending: null,
         lastType: null,
+        turn: 0,
       };
       this.#entries.set(name, e);
     }

@@ -96,6 +96,25 @@ async function get(url: string): Promise<{ status: number; body: string }> {
   return { status: res.status, body: await res.text() };
 }
 
+test("a name with two A records: new connections go to each in turn (Kong's round-robin over a name's addresses)", async () => {
+  dns.records.set('pair.test', { addresses: ['127.0.0.1', '127.0.0.2'], ttl: 300 });
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      // No idle connection is kept: every request connects anew.
+      _tollgate: { dns_resolver: [dns.server], upstream_keepalive_pool_size: 0 },
+      services: [{ name: 'pair', url: `http://pair.test:${port}`, routes: [{ name: 'pair', paths: ['/pair'] }] }],
+    },
+  });
+  try {
+    const bodies: string[] = [];
+    for (let i = 0; i < 4; i++) bodies.push((await get(`${gw.url}/pair`)).body);
+    assert.deepEqual(bodies, ['one', 'two', 'one', 'two']);
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a name the server does not know is a 503 (ENOTFOUND), remembered for dns_not_found_ttl', async () => {
   // dns_error_ttl 0: only dns_not_found_ttl (default 30 s) can spare the server the next queries.
   await withGateway('unknown.test', null, { dns_error_ttl: 0 }, async (gw) => {
