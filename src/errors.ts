@@ -28,6 +28,10 @@ export const ProxyErrors = {
   PLUGIN_FAILED: { status: 500, message: 'An unexpected error occurred' },
   PLUGIN_TIMEOUT: { status: 504, message: 'The gateway timed out waiting for a plugin' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service Temporarily Unavailable' },
+  GRPC_REQUIRED: { status: 415, message: 'Non-gRPC request matched gRPC route' },
+  HTTP2_REQUIRED: { status: 426, message: 'Please use HTTP2 protocol' },
+  // Kong answers 200 with gRPC status 1 (CANCELLED) here.
+  GRPC_TLS_REQUIRED: { status: 200, message: 'gRPC request matched gRPCs route' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ProxyErrorCode = keyof typeof ProxyErrors;

@@ -20,6 +20,7 @@ import type { PluginDefinition } from './pipeline/plugin.ts';
 import type { Runtime } from './pipeline/runtime.ts';
 import { SharedResources } from './pipeline/shared.ts';
 import { Gateway } from './proxy/gateway.ts';
+import { createCleartextH2ProxyServer } from './proxy/h2c.ts';
 import {
   createProxyServer,
   createSecureProxyServer,
@@ -213,7 +214,9 @@ export class TollgateInstance {
       // TLS: an ssl listener speaks HTTP/2 and HTTP/1.1; shutdown treats it as an http.Server.
       const server = addr.ssl
         ? (createSecureProxyServer(this.gateway, settings) as unknown as Server)
-        : createProxyServer(this.gateway, settings);
+        : addr.http2
+          ? createCleartextH2ProxyServer(this.gateway, settings)
+          : createProxyServer(this.gateway, settings);
       server.on('connection', (socket: Socket) => {
         this.accepted++;
         this.sockets.add(socket);

@@ -182,7 +182,14 @@ export function knownSecrets(): SecretValues {
 
 const URL_PARTS = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/;
 const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):(\d{1,5})(\/.*)?$/;
-const DEFAULT_PORTS: Record<string, string> = { http: '80', https: '443', ws: '80', wss: '443' };
+const DEFAULT_PORTS: Record<string, string> = {
+  http: '80',
+  https: '443',
+  ws: '80',
+  wss: '443',
+  grpc: '80',
+  grpcs: '443',
+};
 
 /** Every spelling of `v` an output could carry, each marked when it is a port number. */
 export function derivedForms(v: string): { form: string; numeric: boolean }[] {

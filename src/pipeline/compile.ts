@@ -193,6 +193,8 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
         handlers,
         http: p.protocols.includes('http'),
         https: p.protocols.includes('https'),
+        grpc: p.protocols.includes('grpc'),
+        grpcs: p.protocols.includes('grpcs'),
         timeout: opts.customPlugins?.has(p.name) === true ? config.settings.plugin_timeout : 0,
       });
       creating = false;
@@ -257,8 +259,9 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       info,
       service: svc,
       pipeline: pipelines.for(r),
-      http: r.protocols.includes('http'),
-      https: r.protocols.includes('https'),
+      http: r.protocols.includes('http') || r.protocols.includes('grpc'),
+      https: r.protocols.includes('https') || r.protocols.includes('grpcs'),
+      grpc: r.protocols.includes('grpc') || r.protocols.includes('grpcs'),
       httpsRedirectStatus: r.https_redirect_status_code,
       label: r.name ?? r.id,
       labelJson: JSON.stringify(r.name ?? r.id),

@@ -13,8 +13,11 @@ export interface PluginInstance {
   readonly priority: number;
   readonly model: PluginModel;
   readonly handlers: PluginHandlers;
+  /** Which requests it runs on (its `protocols`): http, https, and gRPC over cleartext or TLS. */
   readonly http: boolean;
   readonly https: boolean;
+  readonly grpc: boolean;
+  readonly grpcs: boolean;
   /** Milliseconds an async phase may take (custom plugins); 0 = unbounded (built-ins). */
   readonly timeout: number;
 }
@@ -66,9 +69,11 @@ export interface CompiledRoute extends RoutableRoute {
   readonly info: RouteInfo;
   readonly service: CompiledService | null;
   readonly pipeline: Pipeline;
-  /** Whether the route accepts plain http / https requests (Kong's `protocols`). */
+  /** Whether the route accepts plain / TLS requests (Kong's `protocols`: http or grpc, https or grpcs). */
   readonly http: boolean;
   readonly https: boolean;
+  /** A gRPC route (`grpc`/`grpcs`): it takes gRPC requests over HTTP/2 only. */
+  readonly grpc: boolean;
   readonly httpsRedirectStatus: number;
   /** Label value for metrics and logs. */
   readonly label: string;

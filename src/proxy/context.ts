@@ -17,6 +17,8 @@ export class ProxyRequest extends RequestContext {
   forwardedFor: string[] | null = null;
   /** The balancer's hashing cookie made for this request (hash_on cookie, none sent): its answer sets it. */
   hashCookie: HashCookie | null = null;
+  /** A gRPC request on a gRPC route: plugins for grpc/grpcs run, the upstream's trailers are relayed. */
+  grpc = false;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;
@@ -35,12 +37,15 @@ export const kTrustRuntime = Symbol('tollgate.trustRuntime');
 export const kTrusted = Symbol('tollgate.trusted');
 export const kPeer = Symbol('tollgate.peer');
 export const kLocalPort = Symbol('tollgate.localPort');
+/** An HTTP/2 session's connection is TLS (h2 by ALPN), not h2c. */
+export const kTls = Symbol('tollgate.tls');
 /** Per-connection facts cached on the socket (or HTTP/2 session): each socket getter is a call into libuv. */
 export type TrackedSocket = Socket & {
   [kTrustRuntime]?: Runtime;
   [kTrusted]?: boolean;
   [kPeer]?: string;
   [kLocalPort]?: string;
+  [kTls]?: boolean;
 };
 
 type Session = { socket: Socket };
@@ -62,6 +67,7 @@ function sessionConnection(session: Session): TrackedSocket {
     const socket = session.socket;
     conn[kPeer] = socket.remoteAddress ?? '';
     conn[kLocalPort] = String(socket.localPort ?? '');
+    conn[kTls] = (socket as { encrypted?: boolean }).encrypted === true;
   }
   return conn;
 }

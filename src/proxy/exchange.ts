@@ -13,6 +13,7 @@ import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
+import { trailerObject } from './grpc.ts';
 import { appendHeader, connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
@@ -40,10 +41,14 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   // whose pool carries the request.
   const target = svc.balancer === null ? null : svc.balancer.pick(rc);
   if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  const headers = upstreamHeaderList(rc, target.hostHeader, target.poolSendsHostHeader) as string[];
+  // gRPC servers ask for `te: trailers`, the one hop-by-hop header HTTP/2 keeps (RFC 9113 8.2.2).
+  if (rc.grpc) headers.push('te', 'trailers');
   const opts: Dispatcher.DispatchOptions = {
-    path: upstreamTarget(rc, svc),
+    // Kong's grpc_pass sends the request's own path: strip_path and the service's path do not apply.
+    path: rc.grpc ? (rc.raw.url ?? '/') : upstreamTarget(rc, svc),
     method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
-    headers: upstreamHeaderList(rc, target.hostHeader, target.poolSendsHostHeader) as string[],
+    headers,
     body,
     headersTimeout: svc.readTimeout,
     bodyTimeout: svc.readTimeout,
@@ -195,8 +200,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     return ok;
   }
 
-  onComplete(): void {
+  onComplete(trailers?: unknown): void {
     if (this.target !== null) this.target = releaseTarget(this.target);
+    if (this.rc.grpc) relayTrailers(this.rc, trailers);
     const rc = this.rc;
     rc.abortUpstream = null;
     rc.resumeUpstream = null;
@@ -290,6 +296,12 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
   const refused = writeResponseHead(rc, status, flat);
   if (refused === null) rc.status = status;
   return refused;
+}
+
+/** gRPC: the upstream's trailers (grpc-status, grpc-message) go out after the body. */
+function relayTrailers(rc: ProxyRequest, trailers: unknown): void {
+  const t = trailerObject(trailers);
+  if (t !== null && !rc.res.writableEnded) rc.res.addTrailers(t);
 }
 
 function releaseTarget(t: Target): null {

@@ -11,6 +11,7 @@ import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledService, Runtime } from '../pipeline/runtime.ts';
 import { errInfo, kCtx, ProxyRequest, type TrackedResponse } from './context.ts';
 import { dispatch } from './exchange.ts';
+import { grpcRefusal } from './grpc.ts';
 import { runPhase } from './phases.ts';
 import { onClientError } from './refused.ts';
 import { answerEcho, redirectToHttps, sendError } from './reply.ts';
@@ -100,8 +101,12 @@ export class Gateway {
       const failure = prepare(rc, req);
       if (failure !== null) return sendError(rc, failure);
       const route = rc.compiled!;
-      // Kong: only an https-only route turns plain http away; an http-only route also serves https.
-      if (rc.scheme === 'http' && !route.http) return redirectToHttps(rc);
+      if (route.grpc) {
+        const refusal = grpcRefusal(rc, route.http);
+        if (refusal !== null) return sendError(rc, refusal);
+        rc.grpc = true;
+        // Kong: only an https-only route turns plain http away; an http-only route also serves https.
+      } else if (rc.scheme === 'http' && !route.http) return redirectToHttps(rc);
       if (route.pipeline.hasAccess) {
         const go = runPhase(rc, 'access', null);
         if (go === false) return;

@@ -13,7 +13,13 @@
 //   first request head.
 //
 // Per-stream body stalls are the request's own timer (client_body_timeout, request-checks.ts).
-import { constants, type Http2SecureServer, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  constants,
+  type Http2SecureServer,
+  type Http2Server,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 
 const { NGHTTP2_NO_ERROR } = constants;
 
@@ -55,7 +61,7 @@ export interface SessionLimits {
 }
 
 /** Watches the sessions of `server`; returns a function that stops watching. */
-export function watchSessions(server: Http2SecureServer, limits: SessionLimits): () => void {
+export function watchSessions(server: Http2SecureServer | Http2Server, limits: SessionLimits): () => void {
   const watched = new Map<ServerHttp2Session, Watch>();
   const header = limits.headerTimeoutMs > 0 ? limits.headerTimeoutMs : Number.POSITIVE_INFINITY;
   const idle = limits.idleTimeoutMs > 0 ? limits.idleTimeoutMs : Number.POSITIVE_INFINITY;

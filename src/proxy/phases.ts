@@ -29,6 +29,7 @@ export function pick(slot: PipelineSlot, rc: ProxyRequest): PluginInstance | nul
       ? (slot.byConsumer.get(rc.consumer.id) ?? slot.fallback)
       : slot.fallback;
   if (inst === null) return null;
+  if (rc.grpc) return (rc.scheme === 'http' ? inst.grpc : inst.grpcs) ? inst : null;
   return (rc.scheme === 'http' ? inst.http : inst.https) ? inst : null;
 }
 

@@ -10,6 +10,7 @@ import { hasClientBody, type ProxyRequest } from './context.ts';
 import { addDebugHeaders, wantsDebug } from './debug.ts';
 import { echoBody } from './echo.ts';
 import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
+import { asGrpcAnswer, isGrpcType } from './grpc.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
 import { writeResponseHead } from './response-head.ts';
@@ -71,6 +72,11 @@ function writeFinal(
 ): void {
   const out = rc.res;
   if (rc.finished || out.headersSent || out.destroyed) return;
+  // Kong's kong.response.exit for a gRPC request: the status and message as gRPC's, no body.
+  if (isGrpcType(rc.raw.headers['content-type']) && !isGrpcType(headers['content-type'])) {
+    asGrpcAnswer(status, headers, body);
+    body = null;
+  }
   headers[rc.runtime.config.settings.request_id_header] = rc.id;
   edgeHeaders(rc, headers);
   rc.status = status;
@@ -153,6 +159,10 @@ export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
   // A request we refuse before reading its body may leave bytes on the connection: close it.
   if (def.status === 400 || def.status === 431 || def.status === 505 || def.status === 408 || def.status === 413)
     headers.connection = 'close';
+  else if (code === 'HTTP2_REQUIRED') {
+    headers.connection = 'Upgrade';
+    headers.upgrade = 'HTTP/2';
+  } else if (code === 'GRPC_TLS_REQUIRED') headers['grpc-status'] = '1';
   writeFinal(rc, def.status, headers, body);
 }
 

@@ -13,6 +13,7 @@ import { normalizePath } from '../router/normalize.ts';
 import {
   hasH2Body,
   kCtx,
+  kTls,
   kTrusted,
   kTrustRuntime,
   type ProxyRequest,
@@ -53,7 +54,7 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   const peer = peerAddress(socket);
   rc.clientIp = peer;
   rc.id = nextRequestId();
-  // HTTP/2 arrives only on TLS listeners (node:http2); its pseudo-headers are not counted.
+  // HTTP/2 arrives through node:http2; its pseudo-headers are not counted.
   // A real HTTP/2 request comes through node:http2's compatibility layer (it has a stream); an 'HTTP/2.0' request line on HTTP/1 does not.
   const h2 = req.httpVersionMajor === 2 && (req as { stream?: unknown }).stream !== undefined;
   if (!h2 && (req.httpVersionMajor !== 1 || (req.httpVersionMinor !== 0 && req.httpVersionMinor !== 1)))
@@ -71,8 +72,8 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
     }
     rc.trustedPeer = socket[kTrusted] === true;
   }
-  // HTTP/2 is served on TLS listeners only.
-  rc.scheme = h2 || (socket as { encrypted?: boolean }).encrypted === true ? 'https' : 'http';
+  // HTTP/2 is TLS (h2), or cleartext (h2c) on a plain listener with the http2 flag.
+  rc.scheme = (h2 ? socket[kTls] === true : (socket as { encrypted?: boolean }).encrypted === true) ? 'https' : 'http';
   const clientRid = headers[settings.request_id_header];
   if (rc.trustedPeer && typeof clientRid === 'string' && clientRid !== '') {
     rc.id = clientRid;

@@ -7,6 +7,7 @@
 import { type ServerHttp2Stream, sensitiveHeaders } from 'node:http2';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { ProxyRequest } from './context.ts';
+import { isGrpcType } from './grpc.ts';
 
 type StreamHead = Record<string, string | string[] | number>;
 
@@ -44,8 +45,11 @@ export function writeResponseHead(
   // that do repeat, and indexing it cost nghttp2 about 4 % of the process. It goes as a literal
   // never indexed (RFC 7541 6.2.3), the one literal form node lets a server choose.
   (head as Record<symbol, unknown>)[sensitiveHeaders] = neverIndexed(rc.runtime.config.settings.request_id_header);
+  // gRPC: the status comes in trailers, sent after the body (the response's addTrailers); an
+  // answer whose head already holds it is gRPC's Trailers-Only form, the head ending the stream.
+  const trailersOnly = head['grpc-status'] !== undefined && (rc.grpc || isGrpcType(rc.raw.headers['content-type']));
   try {
-    stream.respond(head, { endStream: false, waitForTrailers: false });
+    stream.respond(head, { endStream: trailersOnly, waitForTrailers: rc.grpc && !trailersOnly });
   } catch (err) {
     rc.streamResponseHeaders = null;
     return (err as Error).message;

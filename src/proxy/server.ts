@@ -14,6 +14,8 @@ export interface ListenAddress {
   host: string;
   port: number;
   ssl: boolean;
+  /** Kong's `http2` flag: on a plain listener, HTTP/2 without TLS (h2c) beside HTTP/1.1; TLS listeners always offer h2. */
+  http2: boolean;
   /** The text as configured, for messages. */
   text: string;
 }
@@ -49,7 +51,7 @@ export function parseListen(text: string): ListenAddress {
     if (f !== 'ssl' && f !== 'http2' && f !== 'reuseport' && f !== 'backlog')
       throw new Error(`invalid listen flag '${f}' in '${text}'`);
   }
-  return { host, port, ssl: flags.includes('ssl'), text };
+  return { host, port, ssl: flags.includes('ssl'), http2: flags.includes('http2'), text };
 }
 
 export function createProxyServer(gateway: Gateway, settings: TollgateSettings): Server {
@@ -88,6 +90,22 @@ export const H2_MAX_CONCURRENT_STREAMS = 128;
 export const NO_CERTIFICATE_MESSAGE =
   "an ssl listener needs a certificate: declare one under 'certificates' (see docs/tls.md)";
 
+/** What every HTTP/2 listener (TLS or h2c) bounds, documented in docs/tls.md. */
+export function h2ServerOptions(settings: TollgateSettings) {
+  return {
+    // Pseudo-headers travel in the header list too: room for them on top of the request limit.
+    maxHeaderListPairs: settings.max_request_headers + 8,
+    settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: 32 * 1024 },
+    // Bounds of one session: memory nghttp2 may hold for it (MB), invalid frames and refused
+    // streams before the session is dropped, unanswered PINGs (a flood of them ends the session;
+    // nghttp2 ends a SETTINGS or reset flood itself).
+    maxSessionMemory: 10,
+    maxSessionInvalidFrames: 1000,
+    maxSessionRejectedStreams: 100,
+    maxOutstandingPings: 10,
+  };
+}
+
 export function createSecureProxyServer(gateway: Gateway, settings: TollgateSettings): SecureProxyServer {
   const initial = certificateStore(gateway.runtime.config);
   if (initial.fallbackOptions === null) {
@@ -96,16 +114,7 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
   const server = createSecureServer({
     ...initial.fallbackOptions,
     allowHTTP1: true,
-    // Pseudo-headers travel in the header list too: room for them on top of the request limit.
-    maxHeaderListPairs: settings.max_request_headers + 8,
-    settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: 32 * 1024 },
-    // Bounds of one session (documented in docs/tls.md): memory nghttp2 may hold for it (MB),
-    // invalid frames and refused streams before the session is dropped, unanswered PINGs (a flood
-    // of them ends the session; nghttp2 ends a SETTINGS or reset flood itself).
-    maxSessionMemory: 10,
-    maxSessionInvalidFrames: 1000,
-    maxSessionRejectedStreams: 100,
-    maxOutstandingPings: 10,
+    ...h2ServerOptions(settings),
   }) as SecureProxyServer;
   // HTTP/1.1 connections on this listener follow the same limits as the plain listener.
   Object.assign(server, {

@@ -17,6 +17,8 @@ import { type HostResolver, hostResolver } from './dns.ts';
 /** Everything a target's pool needs, derived once per service by `poolSettings()`. */
 export interface PoolSettings {
   readonly scheme: 'http' | 'https';
+  /** HTTP/2 to the targets (a grpc or grpcs service): by ALPN over TLS, prior knowledge (h2c) without. */
+  readonly h2: boolean;
   readonly connectTimeout: number;
   readonly readTimeout: number;
   readonly tlsVerify: boolean;
@@ -46,6 +48,7 @@ export function poolSettings(s: ServiceModel, config: GatewayConfig): PoolSettin
     s.client_certificate === null ? undefined : config.certificates.find((c) => c.id === s.client_certificate);
   return {
     scheme,
+    h2: s.protocol === 'grpc' || s.protocol === 'grpcs',
     connectTimeout: s.connect_timeout,
     readTimeout: s.read_timeout,
     tlsVerify: s.tls_verify ?? true,
@@ -135,6 +138,8 @@ export class TargetPool extends Dispatcher {
       headersTimeout: settings.readTimeout,
       bodyTimeout: settings.readTimeout,
       ...(settings.keepaliveMaxRequests > 0 ? { maxRequestsPerClient: settings.keepaliveMaxRequests } : {}),
+      // gRPC needs HTTP/2: offered by ALPN over TLS, spoken from the first byte (h2c) without it.
+      ...(settings.h2 ? { allowH2: true, useH2c: settings.scheme === 'http' } : {}),
       connect: {
         timeout: settings.connectTimeout,
         lookup: settings.lookup,

@@ -21,9 +21,36 @@ test('a Kong field Tollgate does not support says so', async () => {
     /Kong field that Tollgate does not support: use \$\{NAME\}/,
   );
   assert.match(
-    (await issuesOf(svc('      - paths: [/a]\n        protocols: [grpc]\n')))[0]!.message,
+    (await issuesOf(svc('      - paths: [/a]\n        protocols: [tcp]\n')))[0]!.message,
     /Kong protocol that Tollgate does not support/,
   );
+});
+
+test("gRPC routes and services load; Kong's rules on them are located errors and warnings", async () => {
+  const grpc = `${V3}services:
+  - name: g
+    url: grpcs://grpc.internal:9001
+    routes:
+      - { name: a, protocols: [grpc, grpcs], paths: [/pkg.Svc/] }
+  - name: h
+    url: http://h.internal
+    routes:
+      - { name: b, protocols: [grpcs], paths: [/other.Svc/] }
+`;
+  const c = await load(grpc);
+  assert.deepEqual(
+    c.services.map((s) => [s.protocol, s.port]),
+    [
+      ['grpcs', 9001],
+      ['http', 80],
+    ],
+  );
+  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+    "10:9 services[1].routes[0] route 'b' takes gRPC, but its service 'h' speaks http: gRPC needs HTTP/2 to the upstream, a grpc or grpcs service",
+  ]);
+  assert.deepEqual(brief(await issuesOf(svc('      - paths: [/a]\n        protocols: [http, grpc]\n'))), [
+    "7:20 services[0].routes[0].protocols these sets are mutually exclusive: ('http', 'https'), ('grpc', 'grpcs')",
+  ]);
 });
 
 test('numeric fields out of range and wrong types are located at the value', async () => {

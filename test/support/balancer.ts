@@ -9,6 +9,7 @@ import type { PoolSettings } from '../../src/upstream/pool.ts';
 
 const POOL: PoolSettings = {
   scheme: 'http',
+  h2: false,
   connectTimeout: 1000,
   readTimeout: 2000,
   tlsVerify: true,

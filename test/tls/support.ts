@@ -219,18 +219,22 @@ export function literal(index: number, value: string): Buffer {
 }
 
 /**
- * A gateway on one ssl listener (HTTP/2, and HTTP/1.1 by ALPN) with a certificate of `ca` for
+ * A gateway on one ssl listener (HTTP/2, and HTTP/1.1 by ALPN; or on `proxyListen`) with a certificate of `ca` for
  * `a.test`, loading `config` (gateway.yaml text without `_format_version` and `certificates`,
  * which this adds) from the CA's folder. Its log is dropped.
  */
-export async function startTlsGateway(ca: TestCa, config: string): Promise<TollgateInstance> {
+export async function startTlsGateway(
+  ca: TestCa,
+  config: string,
+  proxyListen = ['127.0.0.1:0 ssl'],
+): Promise<TollgateInstance> {
   ca.issue('a.test', ['a.test'], { file: 'a' });
   const head = '_format_version: "3.0"\ncertificates:\n  - cert: ${file:a.pem}\n    key: ${file:a.key}\n';
   writeFileSync(join(ca.dir, 'gateway.yaml'), head + config);
   return TollgateInstance.start({
     configFile: join(ca.dir, 'gateway.yaml'),
     env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
+    proxyListen,
     adminListen: [],
     log: createLogger({ level: 'info', destination: lineSink([]) as never }),
   });

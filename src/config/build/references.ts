@@ -3,6 +3,7 @@
  * `consumer`, `upstream`, by name or id) becomes an id; a dangling reference is a located error
  * with a suggestion.
  */
+import type { ServiceModel } from '../model.ts';
 import { suggest } from '../schema.ts';
 import { type Build, drain, type Obj, type Path, type Pending, type Steps } from './state.ts';
 
@@ -61,6 +62,7 @@ export function* referencesSteps(b: Build): Steps {
     t.upstream?.model.targets.push(t.model);
   }
   warnPlainProbesOfTls(b);
+  warnGrpcOverHttp1(b, services);
   for (const p of b.plugins) {
     yield;
     const m = p.model;
@@ -96,6 +98,20 @@ function warnPlainProbesOfTls(b: Build): void {
       'SEMANTIC',
       `service '${s.model.name ?? s.model.id}' speaks ${s.model.protocol} but this upstream's active probes use plain http (Kong's default type); set 'type: https'`,
       [...u.path, 'healthchecks', 'active'],
+    );
+  }
+}
+
+/** A gRPC route needs HTTP/2 to its upstream: Kong proxies it with grpc_pass, which a http service does not get. */
+function warnGrpcOverHttp1(b: Build, services: Map<string, Pending<{ id: string }>>): void {
+  for (const r of b.routes) {
+    if (!r.model.protocols.some((p) => p === 'grpc' || p === 'grpcs') || r.model.service === null) continue;
+    const s = (services.get(r.model.service) as Pending<ServiceModel> | undefined)?.model;
+    if (s === undefined || s.protocol === 'grpc' || s.protocol === 'grpcs' || s.protocol === 'echo') continue;
+    b.warn(
+      'SEMANTIC',
+      `route '${r.model.name ?? r.model.id}' takes gRPC, but its service '${s.name ?? s.id}' speaks ${s.protocol}: gRPC needs HTTP/2 to the upstream, a grpc or grpcs service`,
+      r.path,
     );
   }
 }

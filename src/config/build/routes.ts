@@ -54,16 +54,24 @@ function duplicateMessage(first: PendingRoute, second: PendingRoute): string {
 /** One route's own checks (paths are migrated in place for 1.1/2.1 files). */
 export function checkRoute(b: Build, r: PendingRoute): void {
   const m = r.model;
-  const proto = m.protocols.includes('https') ? 'https' : 'http';
-  if (!m.methods && !m.hosts && !m.headers && !m.paths && !(m.snis && proto === 'https')) {
+  const tls = m.protocols.includes('https') || m.protocols.includes('grpcs');
+  const proto = m.protocols.includes('https') ? 'https' : m.protocols.includes('grpcs') ? 'grpcs' : m.protocols[0];
+  if (!m.methods && !m.hosts && !m.headers && !m.paths && !(m.snis && tls)) {
     b.err(
       'SCHEMA',
-      `must set one of 'methods', 'hosts', 'headers', 'paths'${proto === 'https' ? ", 'snis'" : ''} when 'protocols' is '${proto}'`,
+      `must set one of 'methods', 'hosts', 'headers', 'paths'${tls ? ", 'snis'" : ''} when 'protocols' is '${proto}'`,
       r.path,
     );
   }
-  if (m.snis && !m.protocols.includes('https'))
-    b.err('SCHEMA', "'snis' can only be set when 'protocols' is 'https'", [...r.path, 'snis']);
+  if (m.snis && !tls)
+    b.err('SCHEMA', "'snis' can only be set when 'protocols' is 'grpcs' or 'https'", [...r.path, 'snis']);
+  // Kong's mutually exclusive subsets of `protocols`.
+  const grpc = m.protocols.some((p) => p === 'grpc' || p === 'grpcs');
+  if (grpc && m.protocols.some((p) => p === 'http' || p === 'https'))
+    b.err('SCHEMA', "these sets are mutually exclusive: ('http', 'https'), ('grpc', 'grpcs')", [
+      ...r.path,
+      'protocols',
+    ]);
   m.paths?.forEach((p, k) => {
     const pp = [...r.path, 'paths', k];
     if (b.legacy && p.startsWith('~')) {

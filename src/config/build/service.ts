@@ -6,7 +6,7 @@ import type { ServiceModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
 import { type Err, type Obj, orNull, type Path, tags } from './state.ts';
 
-const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, echo: 0 };
+const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, grpc: 80, grpcs: 443, echo: 0 };
 
 export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
   let protocol: ServiceModel['protocol'] = raw.protocol ?? 'http';
@@ -86,7 +86,7 @@ function urlAgreement(
   }
 }
 
-/** Kong's `url` shorthand: `http(s)://host[:port][/path]`, plus `echo://` for the built-in echo upstream. */
+/** Kong's `url` shorthand: `http(s)://` or `grpc(s)://host[:port][/path]`, plus `echo://` for the built-in echo upstream. */
 export function parseServiceUrl(
   url: string,
 ): { protocol: ServiceModel['protocol']; host: string; port: number; path: string | null } | string {
@@ -95,8 +95,8 @@ export function parseServiceUrl(
   const scheme = m[1]!.toLowerCase();
   if (m[4]) return 'the url must not have a query string or fragment';
   if (scheme === 'echo') return { protocol: 'echo', host: 'echo', port: 0, path: m[3] ? m[3] : null };
-  if (scheme !== 'http' && scheme !== 'https') {
-    return `unsupported url scheme '${scheme}': Tollgate services speak http, https (and echo:// for the built-in echo upstream)`;
+  if (scheme !== 'http' && scheme !== 'https' && scheme !== 'grpc' && scheme !== 'grpcs') {
+    return `unsupported url scheme '${scheme}': Tollgate services speak http, https, grpc, grpcs (and echo:// for the built-in echo upstream)`;
   }
   const authority = m[2]!;
   if (authority.includes('@')) return 'the url must not contain credentials';
@@ -107,5 +107,10 @@ export function parseServiceUrl(
     port = Number(hp[2]);
     if (hp[2] === '' || port > 65535) return 'invalid port in url';
   }
-  return { protocol: scheme as 'http' | 'https', host: hp[1].toLowerCase(), port, path: m[3] ? m[3] : null };
+  return {
+    protocol: scheme as 'http' | 'https' | 'grpc' | 'grpcs',
+    host: hp[1].toLowerCase(),
+    port,
+    path: m[3] ? m[3] : null,
+  };
 }

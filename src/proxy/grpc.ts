@@ -1,0 +1,115 @@
+// gRPC through the gateway, as Kong proxies it: a route whose protocols are `grpc`/`grpcs` admits
+// only gRPC requests over HTTP/2 (Kong's runloop checks, same statuses and messages), the
+// upstream's trailers (grpc-status, grpc-message) reach the client, and an answer the gateway
+// makes itself for a gRPC request carries its gRPC status (Kong's `kong.response.exit`).
+import type { HeaderValue } from '../pipeline/plugin.ts';
+import type { ProxyRequest } from './context.ts';
+import { hopByHopName } from './headers.ts';
+
+const GRPC_TYPE = 'application/grpc';
+
+/** Kong's HTTP_TO_GRPC_STATUS (kong/pdk/response.lua). */
+const HTTP_TO_GRPC: Readonly<Record<number, number>> = {
+  200: 0,
+  400: 3,
+  401: 16,
+  403: 7,
+  404: 5,
+  409: 6,
+  429: 8,
+  499: 1,
+  500: 13,
+  501: 12,
+  503: 14,
+  504: 4,
+};
+
+/** Whether a Content-Type is gRPC's (`application/grpc`, `application/grpc+proto`, ...). */
+export function isGrpcType(contentType: HeaderValue | undefined): boolean {
+  return typeof contentType === 'string' && contentType.startsWith(GRPC_TYPE);
+}
+
+/**
+ * Kong's checks on a request that matched a gRPC route, in Kong's order: a gRPC content type
+ * (else 415), HTTP/2 (else 426), TLS when the route is `grpcs` only (else gRPC status 1). Null
+ * when the route takes it.
+ */
+export function grpcRefusal(
+  rc: ProxyRequest,
+  acceptsPlain: boolean,
+): 'GRPC_REQUIRED' | 'HTTP2_REQUIRED' | 'GRPC_TLS_REQUIRED' | null {
+  if (!isGrpcType(rc.raw.headers['content-type'])) return 'GRPC_REQUIRED';
+  if (rc.raw.httpVersionMajor !== 2) return 'HTTP2_REQUIRED';
+  if (rc.scheme === 'http' && !acceptsPlain) return 'GRPC_TLS_REQUIRED';
+  return null;
+}
+
+/**
+ * An answer the gateway makes for a gRPC request, in Kong's form: the HTTP status stays, the gRPC
+ * status it maps to and the message go in `grpc-status` and `grpc-message`, and no body follows.
+ * A message is taken from a JSON body's `message`, else the body's text; it is percent-encoded
+ * as gRPC's wire format asks.
+ */
+export function asGrpcAnswer(
+  status: number,
+  headers: Record<string, HeaderValue | undefined>,
+  body: Buffer | string | null,
+): void {
+  if (headers['grpc-status'] === undefined) {
+    const mapped = HTTP_TO_GRPC[status];
+    headers['grpc-status'] = String(
+      mapped ?? (status >= 500 && status <= 599 ? 13 : status >= 400 && status <= 499 ? 3 : status < 300 ? 0 : 2),
+    );
+  }
+  if (headers['grpc-message'] === undefined && body !== null) {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    let message = text;
+    try {
+      const parsed = JSON.parse(text) as { message?: unknown };
+      if (typeof parsed.message === 'string') message = parsed.message;
+    } catch {
+      // Not JSON: the text is the message.
+    }
+    if (message !== '') headers['grpc-message'] = percentEncode(message);
+  }
+  headers['content-type'] = GRPC_TYPE;
+  headers['content-length'] = '0';
+}
+
+/** gRPC's Percent-Encoded form: bytes outside printable ASCII, and `%`, as %XX. */
+function percentEncode(text: string): string {
+  let out = '';
+  for (const byte of Buffer.from(text, 'utf8')) {
+    out +=
+      byte >= 0x20 && byte <= 0x7e && byte !== 0x25
+        ? String.fromCharCode(byte)
+        : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out;
+}
+
+/**
+ * The upstream's trailers as an object for the client's answer: undici gives an HTTP/1.1
+ * upstream's as a flat list of names and values, an HTTP/2 upstream's as an object. Hop-by-hop
+ * names and pseudo-headers are left out.
+ */
+export function trailerObject(trailers: unknown): Record<string, string> | null {
+  if (trailers === null || typeof trailers !== 'object') return null;
+  const out: Record<string, string> = {};
+  let any = false;
+  const add = (name: string, value: string): void => {
+    const lower = name.toLowerCase();
+    if (lower.startsWith(':') || hopByHopName(lower)) return;
+    out[lower] = out[lower] === undefined ? value : `${out[lower]}, ${value}`;
+    any = true;
+  };
+  if (Array.isArray(trailers)) {
+    for (let i = 0; i + 1 < trailers.length; i += 2) add(String(trailers[i]), String(trailers[i + 1]));
+  } else {
+    for (const [name, value] of Object.entries(trailers as Record<string, unknown>)) {
+      if (Array.isArray(value)) add(name, value.join(', '));
+      else if (value !== undefined) add(name, String(value));
+    }
+  }
+  return any ? out : null;
+}

@@ -1,0 +1,206 @@
+// gRPC through the gateway against real gRPC peers (@grpc/grpc-js): a grpc-js client over TLS
+// (HTTP/2 by ALPN) to a `grpcs` route, a grpc-js server behind it over cleartext HTTP/2 (a `grpc`
+// service). Unary and streaming calls, the upstream's status in trailers or Trailers-Only, the
+// gateway's own answers as gRPC statuses, and Kong's checks on what a gRPC route admits.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { request } from 'undici';
+import type { TollgateInstance } from '../../src/instance.ts';
+import { startTlsGateway, TestCa, tool } from '../tls/support.ts';
+
+const skip = tool('openssl');
+const bytes = (b: Buffer): Buffer => b;
+const method = (path: string, responseStream = false): grpc.MethodDefinition<Buffer, Buffer> => ({
+  path,
+  requestStream: false,
+  responseStream,
+  requestSerialize: bytes,
+  requestDeserialize: bytes,
+  responseSerialize: bytes,
+  responseDeserialize: bytes,
+});
+const SERVICE = {
+  say: method('/test.Echo/Say'),
+  keyed: method('/keyed.Echo/Say'),
+  fail: method('/test.Echo/Fail'),
+  count: method('/test.Echo/Count', true),
+};
+
+let ca: TestCa;
+let server: grpc.Server;
+let gw: TollgateInstance;
+let client: grpc.Client;
+/** A client in cleartext (h2c) to the plain http2 listener. */
+let plain: grpc.Client;
+/** What the upstream saw of the last call's metadata. */
+let seen: grpc.Metadata | null = null;
+
+before(async () => {
+  if (skip) return;
+  server = new grpc.Server();
+  server.addService(SERVICE, {
+    say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
+      seen = call.metadata;
+      done(null, Buffer.concat([Buffer.from('echo:'), call.request]));
+    },
+    keyed: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
+      seen = call.metadata;
+      done(null, Buffer.concat([Buffer.from('echo:'), call.request]));
+    },
+    fail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
+      done({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
+    count: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      for (let i = 1; i <= 3; i++) call.write(Buffer.from(String(i)));
+      call.end();
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+      err ? reject(err) : resolve(p),
+    ),
+  );
+  ca = new TestCa('gRPC CA');
+  gw = await startTlsGateway(
+    ca,
+    `consumers:
+  - username: alice
+    keyauth_credentials: [{ key: alice-key }]
+services:
+  - name: echo-grpc
+    url: grpc://127.0.0.1:${port}
+    routes:
+      - name: open
+        protocols: [grpcs]
+        paths: [/test.Echo/]
+      - name: keyed
+        protocols: [grpc, grpcs]
+        paths: [/keyed.Echo/]
+        plugins: [{ name: key-auth }]
+  - name: echo
+    url: echo://
+    routes: [{ name: echo, paths: [/echo] }]
+`,
+    // The TLS listener, and a plain one with Kong's http2 flag (h2c and HTTP/1.1).
+    ['127.0.0.1:0 ssl', '127.0.0.1:0 http2'],
+  );
+  client = new grpc.Client(gw.proxyAddresses[0]!, grpc.credentials.createSsl(Buffer.from(ca.cert)), {
+    'grpc.ssl_target_name_override': 'a.test',
+    'grpc.default_authority': 'a.test',
+  });
+  plain = new grpc.Client(gw.proxyAddresses[1]!, grpc.credentials.createInsecure());
+});
+
+after(async () => {
+  if (skip) return;
+  client?.close();
+  plain?.close();
+  await gw?.close();
+  server?.forceShutdown();
+});
+
+function unary(
+  path: string,
+  body: string,
+  metadata = new grpc.Metadata(),
+  via = client,
+): Promise<{ err: grpc.ServiceError | null; value: string | null }> {
+  return new Promise((resolve) =>
+    via.makeUnaryRequest(
+      path,
+      bytes,
+      bytes,
+      Buffer.from(body),
+      metadata,
+      { deadline: Date.now() + 5000 },
+      (err, value) => resolve({ err: err ?? null, value: value === undefined ? null : value.toString() }),
+    ),
+  );
+}
+
+describe('gRPC', { skip }, () => {
+  test('a unary call goes through to a cleartext HTTP/2 (grpc) upstream and back, with the forwarded headers', async () => {
+    const r = await unary('/test.Echo/Say', 'hi');
+    assert.equal(r.err, null);
+    assert.equal(r.value, 'echo:hi');
+    assert.deepEqual(seen?.get('x-forwarded-proto'), ['https']);
+  });
+
+  test("the upstream's error status reaches the client (Trailers-Only)", async () => {
+    const r = await unary('/test.Echo/Fail', 'x');
+    assert.equal(r.err?.code, grpc.status.NOT_FOUND);
+    assert.equal(r.err?.details, 'no such thing');
+  });
+
+  test('a server stream: every message, then the status from the trailers', async () => {
+    const call = client.makeServerStreamRequest(
+      '/test.Echo/Count',
+      bytes,
+      bytes,
+      Buffer.from(''),
+      new grpc.Metadata(),
+      {
+        deadline: Date.now() + 5000,
+      },
+    );
+    const messages: string[] = [];
+    call.on('data', (m: Buffer) => messages.push(m.toString()));
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('error', () => undefined);
+    assert.equal(status.code, grpc.status.OK);
+    assert.deepEqual(messages, ['1', '2', '3']);
+  });
+
+  test("the gateway's own answers are gRPC statuses (Kong's mapping): key-auth's 401 is UNAUTHENTICATED", async () => {
+    const denied = await unary('/keyed.Echo/Say', 'x');
+    assert.equal(denied.err?.code, grpc.status.UNAUTHENTICATED);
+    assert.equal(denied.err?.details, 'No API key found in request');
+    const metadata = new grpc.Metadata();
+    metadata.set('apikey', 'alice-key');
+    const allowed = await unary('/keyed.Echo/Say', 'k', metadata);
+    assert.equal(allowed.value, 'echo:k');
+    assert.deepEqual(seen?.get('x-consumer-username'), ['alice']);
+    const unknown = await unary('/nothing.Here/Call', 'x');
+    assert.equal(unknown.err?.code, grpc.status.NOT_FOUND);
+    assert.equal(unknown.err?.details, 'no Route matched with those values');
+  });
+
+  test("Kong's checks: a non-gRPC request on a gRPC route is 415, a gRPC one over HTTP/1.1 is 426", async () => {
+    const url = `https://${gw.proxyAddresses[0]}/test.Echo/Say`;
+    const { Agent } = await import('undici');
+    const dispatcher = new Agent({ connect: { ca: ca.cert, servername: 'a.test' } });
+    try {
+      const plain = await request(url, { method: 'POST', body: 'x', dispatcher, headers: { host: 'a.test' } });
+      assert.equal(plain.statusCode, 415);
+      assert.equal(((await plain.body.json()) as { message: string }).message, 'Non-gRPC request matched gRPC route');
+      const h1 = await request(url, {
+        method: 'POST',
+        body: 'x',
+        dispatcher,
+        headers: { host: 'a.test', 'content-type': 'application/grpc' },
+      });
+      await h1.body.dump();
+      assert.equal(h1.statusCode, 426);
+      assert.equal(h1.headers.upgrade, 'HTTP/2');
+      assert.equal(h1.headers['grpc-message'], 'Please use HTTP2 protocol');
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
+  test("cleartext gRPC (h2c) on a plain listener with Kong's http2 flag; HTTP/1.1 still served there", async () => {
+    const metadata = new grpc.Metadata();
+    metadata.set('apikey', 'alice-key');
+    const r = await unary('/keyed.Echo/Say', 'plain', metadata, plain);
+    assert.equal(r.err, null);
+    assert.equal(r.value, 'echo:plain');
+    assert.deepEqual(seen?.get('x-forwarded-proto'), ['http']);
+    // A grpcs-only route turns cleartext gRPC away, as Kong does: status 1 (CANCELLED).
+    const tlsOnly = await unary('/test.Echo/Say', 'x', new grpc.Metadata(), plain);
+    assert.equal(tlsOnly.err?.code, grpc.status.CANCELLED);
+    assert.equal(tlsOnly.err?.details, 'gRPC request matched gRPCs route');
+    const h1 = await request(`http://${gw.proxyAddresses[1]}/echo`);
+    assert.equal(h1.statusCode, 200);
+    await h1.body.dump();
+  });
+});
