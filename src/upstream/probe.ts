@@ -37,13 +37,20 @@ export function probeSettings(active: Record<string, unknown>): ProbeSettings {
   for (const [k, v] of Object.entries((active.headers as Record<string, string[]> | undefined) ?? {}))
     headers[k.toLowerCase()] = v.join(', ');
   return {
-    type: (active.type as ProbeSettings['type'] | undefined) ?? 'http',
+    type: probeType(active.type),
     timeout: (typeof active.timeout === 'number' ? active.timeout : 1) * 1000,
     path: typeof active.http_path === 'string' ? active.http_path : '/',
     headers,
     sni: typeof active.https_sni === 'string' ? active.https_sni : null,
     verify: active.https_verify_certificate !== false,
   };
+}
+
+/** Kong's healthchecker probes `grpc` and `grpcs` targets as `http` and `https` (a GET of `http_path`). */
+function probeType(type: unknown): ProbeSettings['type'] {
+  if (type === 'grpc' || type === undefined) return 'http';
+  if (type === 'grpcs') return 'https';
+  return type as ProbeSettings['type'];
 }
 
 /** Probes an upstream's targets, each over a pool of the probe's own beside the target's. */

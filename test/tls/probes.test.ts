@@ -71,6 +71,17 @@ describe('active probes over TLS', { skip }, () => {
     assert.deepEqual(servernames, ['probe.test']);
   });
 
+  test("types grpc and grpcs probe as http and https (Kong's healthchecker sends them a GET of http_path)", async () => {
+    servernames.length = 0;
+    const u = checked(tlsPort, { type: 'grpcs', https_sni: 'probe.test' });
+    assert.equal(await healthyAfterProbe(u, { scheme: 'http', ca: [ca.cert] }), true);
+    assert.deepEqual(servernames, ['probe.test']);
+    assert.equal(
+      await healthyAfterProbe(checked(tlsPort, { type: 'grpc' }), { scheme: 'https', ca: [ca.cert] }),
+      false,
+    );
+  });
+
   test('type http (the default) probes in plain HTTP when the service speaks https, as Kong does', async () => {
     servernames.length = 0;
     const u = checked(tlsPort, {});
