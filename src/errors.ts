@@ -44,6 +44,7 @@ export type ProxyErrorCode = keyof typeof ProxyErrors;
 export const RequestEndErrors = {
   CLIENT_CLOSED: 'the client closed the connection before the response was complete (status 499 when nothing was sent)',
   UPSTREAM_ABORTED: 'the upstream failed after its response had started; the client connection was closed',
+  CLIENT_SEND_TIMEOUT: 'the client took nothing more of the response for send_timeout; its connection was closed',
 } as const;
 
 export type RequestErrorCode = ProxyErrorCode | keyof typeof RequestEndErrors;

@@ -169,6 +169,8 @@ export interface TollgateSettings {
   client_header_timeout: number;
   /** Milliseconds of silence allowed while receiving a request body. */
   client_body_timeout: number;
+  /** ms a response may wait for the client to read more (nginx's send_timeout). */
+  send_timeout: number;
   /** Milliseconds an idle keep-alive client connection is kept. */
   keepalive_timeout: number;
   /** Milliseconds in-flight requests get to finish on shutdown. */

@@ -19,6 +19,8 @@ export class ProxyRequest extends RequestContext {
   hashCookie: HashCookie | null = null;
   /** A gRPC request on a gRPC route: plugins for grpc/grpcs run, the upstream's trailers are relayed. */
   grpc = false;
+  /** While the client's connection is full: the send_timeout that disconnects a client that stopped reading. */
+  sendTimer: NodeJS.Timeout | null = null;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;
@@ -89,6 +91,25 @@ export function hasClientBody(rc: RequestContext): boolean {
   const cl = rc.headers['content-length'];
   if (cl === undefined && rc.raw.httpVersionMajor === 2) return hasH2Body(rc.raw);
   return rc.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
+}
+
+/**
+ * The error is the client going away (a reset, a body cut short) and the client is gone: worth an
+ * info line, not an error with a stack, since any client can cause it at will.
+ */
+export function clientWentAway(rc: ProxyRequest, err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code;
+  const abort =
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    (err instanceof Error && err.message === 'aborted');
+  return (
+    abort &&
+    (rc.finished ||
+      rc.res.destroyed ||
+      rc.raw.socket?.destroyed === true ||
+      (rc.raw as { aborted?: boolean }).aborted === true)
+  );
 }
 
 export function errInfo(err: unknown): { message: string; code?: string; stack?: string } {

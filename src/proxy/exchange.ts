@@ -4,7 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { ProxyError, type ProxyErrorCode } from '../errors.ts';
+import { ProxyError, type ProxyErrorCode, RequestEndErrors } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
@@ -190,13 +190,13 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         rc.bytesSent += c.length;
         ok = rc.res.write(c);
       }
-      if (!ok) rc.res.once('drain', onResponseDrain);
+      if (!ok) waitForDrain(rc);
       return ok;
     }
     rc.bytesSent += chunk.length;
     noteRelayed(chunk.length);
     const ok = rc.res.write(chunk);
-    if (!ok) rc.res.once('drain', onResponseDrain);
+    if (!ok) waitForDrain(rc);
     return ok;
   }
 
@@ -309,9 +309,31 @@ function releaseTarget(t: Target): null {
   return null;
 }
 
+/**
+ * The client's connection is full: the upstream is paused until it drains, for at most
+ * send_timeout (nginx's, between two successful writes); a client that takes nothing more for
+ * that long is disconnected, and the upstream exchange ends with it.
+ */
+function waitForDrain(rc: ProxyRequest): void {
+  rc.res.once('drain', onResponseDrain);
+  rc.sendTimer ??= setTimeout(onSendTimeout, rc.runtime.config.settings.send_timeout, rc);
+}
+
 function onResponseDrain(this: ServerResponse): void {
-  const resume = (this as TrackedResponse)[kCtx]?.resumeUpstream;
-  if (resume != null) resume();
+  const rc = (this as TrackedResponse)[kCtx];
+  if (rc === undefined) return;
+  if (rc.sendTimer !== null) {
+    clearTimeout(rc.sendTimer);
+    rc.sendTimer = null;
+  }
+  rc.resumeUpstream?.();
+}
+
+function onSendTimeout(rc: ProxyRequest): void {
+  rc.sendTimer = null;
+  if (rc.finished) return;
+  rc.error ??= { code: 'CLIENT_SEND_TIMEOUT', message: RequestEndErrors.CLIENT_SEND_TIMEOUT };
+  rc.res.destroy();
 }
 
 function isConnectFailure(code: string): boolean {

@@ -9,10 +9,11 @@ import { ProxyError, ProxyErrors } from '../errors.ts';
 import { accessSink, type LineSink, type Logger } from '../log.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledService, Runtime } from '../pipeline/runtime.ts';
-import { errInfo, kCtx, ProxyRequest, type TrackedResponse } from './context.ts';
+import { clientWentAway, errInfo, kCtx, ProxyRequest, type TrackedResponse } from './context.ts';
 import { dispatch } from './exchange.ts';
 import { grpcRefusal } from './grpc.ts';
 import { runPhase } from './phases.ts';
+import { waitForTurn } from './pipelining.ts';
 import { onClientError } from './refused.ts';
 import { answerEcho, redirectToHttps, sendError } from './reply.ts';
 import { prepare } from './request-checks.ts';
@@ -91,6 +92,11 @@ export class Gateway {
    * synchronously (the common case costs no promise); continues in `afterAccess` otherwise.
    */
   handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean, upgradeHead: Buffer | null = null): void {
+    // A pipelined request whose response waits behind another's: handled at its turn.
+    if (res.socket === null && req.httpVersionMajor !== 2) {
+      waitForTurn(req, res, () => this.handle(req, res, expectContinue, upgradeHead));
+      return;
+    }
     const rt = this.runtime;
     rt.inflight++;
     const rc = new ProxyRequest(this, rt, req, res, performance.now());
@@ -153,7 +159,8 @@ export class Gateway {
   /** A throw on the data path: a catalogued error answers with its code, anything else is PLUGIN_FAILED. */
   private failed(rc: ProxyRequest, err: unknown): void {
     if (err instanceof ProxyError) return sendError(rc, err.code);
-    this.log.error({ err: errInfo(err), request_id: rc.id }, 'request failed');
+    if (clientWentAway(rc, err)) this.log.info({ err: errInfo(err), request_id: rc.id }, 'the client went away');
+    else this.log.error({ err: errInfo(err), request_id: rc.id }, 'request failed');
     sendError(rc, 'PLUGIN_FAILED');
   }
 }

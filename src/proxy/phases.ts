@@ -12,7 +12,7 @@ import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import type { LogEntry } from '../pipeline/plugin.ts';
 import type { ResponseContext } from '../pipeline/request.ts';
 import type { PipelineSlot, PluginInstance } from '../pipeline/runtime.ts';
-import { errInfo, type ProxyRequest } from './context.ts';
+import { clientWentAway, errInfo, type ProxyRequest } from './context.ts';
 import { sendError, sendExit } from './reply.ts';
 
 export type Phase = 'access' | 'response' | 'log';
@@ -147,6 +147,7 @@ export function pluginFailed(rc: ProxyRequest, plugin: string | null, phase: Pha
   const fields = { plugin: plugin ?? undefined, phase, request_id: rc.id, err: errInfo(err) };
   if (code === 'PLUGIN_TIMEOUT') rc.gw.log.error(fields, 'plugin timed out');
   else if (code !== 'PLUGIN_FAILED') rc.gw.log.debug(fields, 'plugin answered with a catalogued error');
+  else if (clientWentAway(rc, err)) rc.gw.log.info(fields, 'the client went away while a plugin read its request');
   else rc.gw.log.error(fields, phase === 'log' ? 'log phase failed' : 'plugin failed');
   if (phase === 'log' || rc.finished) return;
   if (rc.res.headersSent) {

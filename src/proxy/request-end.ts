@@ -13,6 +13,10 @@ export function onResponseClose(this: ServerResponse): void {
   const rc = (this as TrackedResponse)[kCtx];
   if (rc === undefined || rc.finished) return;
   rc.finished = true;
+  if (rc.sendTimer !== null) {
+    clearTimeout(rc.sendTimer);
+    rc.sendTimer = null;
+  }
   if (!this.writableFinished) {
     // The client went away (or we destroyed the response): cancel the upstream exchange.
     rc.abortUpstream?.(new Error('client closed the connection'));

@@ -19,7 +19,16 @@ import { sendError } from './reply.ts';
 import { finish } from './request-end.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
+/**
+ * node:http hands an upgrade's socket over without its error listener: a client that resets it
+ * (a closed tab, a dropped mobile link) would otherwise be an uncaught error that ends the process.
+ */
+function dropOnError(this: Socket): void {
+  this.destroy();
+}
+
 export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  socket.on('error', dropOnError);
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
   if (upgrade !== 'websocket') {
     const body = JSON.stringify({

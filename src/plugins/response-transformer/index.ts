@@ -222,7 +222,14 @@ class ResponseTransformer implements PluginHandlers {
     for (const op of this.jsonReplace) if (hasOwn(d, op.name) && d[op.name] !== false) put(d, op.name, op.value);
     for (const op of this.jsonAdd) if (!hasOwn(d, op.name) || d[op.name] === false) put(d, op.name, op.value);
     for (const op of this.jsonAppend) put(d, op.name, appended(hasOwn(d, op.name) ? d[op.name] : undefined, op.value));
-    return JSON.stringify(d);
+    try {
+      return JSON.stringify(d);
+    } catch {
+      // Nesting deeper than V8's stack (JSON.parse takes more than JSON.stringify gives back): the
+      // body goes on as received, as for a body that does not parse.
+      this.logger.warn('body transform failed: the json body is nested too deeply to re-encode');
+      return body;
+    }
   }
 }
 

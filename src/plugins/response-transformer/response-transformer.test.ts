@@ -12,11 +12,12 @@ import type { TestGateway } from '../../testing/index.ts';
 let upstream: Listening;
 let gw: TestGateway;
 
-/** The real upstream answers `?body=<json text>` with that text, under `?type=` (default JSON) and `?enc=gzip`. */
+/** The real upstream answers `?body=<json text>` with that text (`?deep=N`: an object holding N nested arrays), under `?type=` (default JSON) and `?enc=gzip`. */
 before(async () => {
   upstream = await listen((req, res) => {
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
-    const text = q.get('body') ?? '{}';
+    const deep = Number(q.get('deep') ?? 0);
+    const text = deep > 0 ? `{"a":${'['.repeat(deep)}${']'.repeat(deep)}}` : (q.get('body') ?? '{}');
     const headers: Record<string, string> = { 'content-type': q.get('type') ?? 'application/json', 'x-up': 'yes' };
     let body: Buffer = Buffer.from(text);
     if (q.get('enc') === 'gzip') {
@@ -203,4 +204,12 @@ test('a JSON body that does not parse is logged as Kong logs it', async () => {
     gw.logs.some((l) => typeof l.msg === 'string' && l.msg.includes('body transform failed: failed parsing json body')),
     'a warning names the failure',
   );
+});
+
+test('a JSON body nested too deeply to re-encode goes on as received, not as a 500', async () => {
+  const r = await fetch(`${gw.url}/remove-example?deep=200000`);
+  assert.equal(r.status, 200);
+  const text = await r.text();
+  assert.equal(text.length, 200000 * 2 + 6);
+  assert.ok(text.startsWith('{"a":[[['));
 });
