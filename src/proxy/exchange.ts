@@ -247,7 +247,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         rc.error = { code: err.code, message: err.message };
         return sendError(rc, err.code);
       }
-      if (this.retryable && this.attempt < this.svc.retries && isConnectFailure(code)) {
+      if (this.retryable && this.attempt < this.svc.retries && isRetryableFailure(code)) {
         return dispatch(rc, this.svc, this.attempt + 1);
       }
       const answer = upstreamErrorCode(code);
@@ -336,9 +336,21 @@ function onSendTimeout(rc: ProxyRequest): void {
   rc.res.destroy();
 }
 
-function isConnectFailure(code: string): boolean {
+/**
+ * Failures nginx's `proxy_next_upstream error` (Kong's retries) tries the next attempt on, before
+ * any of the response came: the connect failed, or the connection failed while the request went
+ * out or its head was awaited (typically a kept-alive connection the upstream closed just then).
+ * Timeouts are not retried: a slow upstream would get the same request `retries` more times.
+ */
+function isRetryableFailure(code: string): boolean {
   return (
-    code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+    code === 'ECONNREFUSED' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'UND_ERR_SOCKET'
   );
 }
 

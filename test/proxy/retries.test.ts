@@ -51,3 +51,43 @@ test('retries: idempotent requests that failed before reaching the upstream are 
     live.close();
   }
 });
+
+test('a connection the upstream drops before answering (a kept-alive one it closed just then) is retried for idempotent requests, as nginx does', async () => {
+  // Every other connection is closed as soon as its request head is in, without an answer.
+  let connections = 0;
+  let requests = 0;
+  const flaky = createServer((socket) => {
+    const drop = connections++ % 2 === 0;
+    socket.once('data', () => {
+      requests++;
+      if (drop) return void socket.destroy();
+      socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok');
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+  const port = (flaky.address() as AddressInfo).port;
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { upstream_keepalive_pool_size: 0 },
+      services: [
+        { name: 'flaky', url: `http://127.0.0.1:${port}`, retries: 1, routes: [{ name: 'f', paths: ['/f'] }] },
+      ],
+    },
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${gw.url}/f/get`);
+      assert.equal(res.status, 200, `GET ${i}`);
+      assert.equal(await res.text(), 'ok');
+    }
+    assert.equal(requests, 6, 'each GET: one dropped attempt, one answered');
+    const post = await fetch(`${gw.url}/f/post`, { method: 'POST', body: 'payload' });
+    await post.text();
+    assert.equal(post.status, 502, 'a request with a body is not sent twice');
+  } finally {
+    await gw.close();
+    flaky.close();
+  }
+});
