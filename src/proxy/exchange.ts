@@ -254,6 +254,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       rc.error = { code: answer, message: err.message, cause: code };
       return sendError(rc, answer);
     }
+    // A 204 or 304 has no body whatever the upstream sent after its head (nginx relays it so): the
+    // answer is complete, the upstream's extra bytes are its own fault.
+    if ((rc.status === 204 || rc.status === 304) && this.held === null) {
+      rc.res.end();
+      return;
+    }
     // The response already started: a clean end would pass a truncated body off as complete.
     rc.error = { code: 'UPSTREAM_ABORTED', message: err.message, cause: code };
     rc.res.destroy(err);

@@ -44,6 +44,7 @@ before(async () => {
   const badStatusPort = await rawUpstream('HTTP/1.1 700 Weird\r\nContent-Length: 0\r\n\r\n');
   const garbagePort = await rawUpstream('NOT HTTP AT ALL\r\n\r\n');
   const truncatedPort = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly-part');
+  const noContentPort = await rawUpstream('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello');
   const hopPort = await rawUpstream(
     'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Private\r\nX-Private: p\r\nKeep-Alive: timeout=5\r\nX-Public: q\r\n\r\nok',
   );
@@ -99,6 +100,7 @@ before(async () => {
         svc('badstatus', badStatusPort),
         svc('garbage', garbagePort),
         svc('truncated', truncatedPort),
+        svc('nocontent', noContentPort),
         svc('hop', hopPort),
         svc('slow', slowPort, { read_timeout: 300 }),
         svc('stream', slowPort),
@@ -147,6 +149,15 @@ test('an upstream body cut short destroys the client connection instead of endin
   const res = await fetch(`${gw.url}/truncated`);
   assert.equal(res.status, 200);
   await assert.rejects(res.text());
+});
+
+test('a 204 whose upstream sends a body anyway reaches the client as a 204 without it (as nginx relays it)', async () => {
+  const res = await fetch(`${gw.url}/nocontent`);
+  assert.equal(res.status, 204);
+  assert.equal(await res.text(), '');
+  const line = gw.logs.findLast((l) => l.type === 'access')!;
+  assert.equal(line.status, 204);
+  assert.equal(line.error, undefined);
 });
 
 test('hop-by-hop and Connection-listed headers of the upstream response are removed', async () => {
