@@ -202,8 +202,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onComplete(trailers?: unknown): void {
     if (this.target !== null) this.target = releaseTarget(this.target);
-    if (this.rc.grpc) relayTrailers(this.rc, trailers);
     const rc = this.rc;
+    if (rc.grpc && !relayTrailers(rc, trailers)) return;
     rc.abortUpstream = null;
     rc.resumeUpstream = null;
     if (this.held !== null) {
@@ -304,10 +304,22 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
   return refused;
 }
 
-/** gRPC: the upstream's trailers (grpc-status, grpc-message) go out after the body. */
-function relayTrailers(rc: ProxyRequest, trailers: unknown): void {
+/** gRPC: the upstream's trailers (grpc-status, grpc-message) go out after the body. False when the answer was cut instead. */
+function relayTrailers(rc: ProxyRequest, trailers: unknown): boolean {
   const t = trailerObject(trailers);
-  if (t !== null && !rc.res.writableEnded) rc.res.addTrailers(t);
+  if (t === null || rc.res.writableEnded) return true;
+  try {
+    rc.res.addTrailers(t);
+    return true;
+  } catch (err) {
+    // A trailer node refuses to send (an invalid name or value): the answer cannot end as the
+    // upstream ended it, so it does not end cleanly.
+    rc.error = { code: 'UPSTREAM_ABORTED', message: (err as Error).message };
+    rc.abortUpstream = null;
+    rc.resumeUpstream = null;
+    rc.res.destroy();
+    return false;
+  }
 }
 
 function releaseTarget(t: Target): null {
