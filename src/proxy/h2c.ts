@@ -6,6 +6,7 @@ import type { Server } from 'node:http';
 import { createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TollgateSettings } from '../config/model.ts';
+import { onFirstBytes } from './first-bytes.ts';
 import type { Gateway } from './gateway.ts';
 import { watchSessions } from './h2-sessions.ts';
 import { createProxyServer, h2ServerOptions } from './server.ts';
@@ -39,37 +40,13 @@ export function createCleartextH2ProxyServer(gateway: Gateway, settings: Tollgat
   const [h1Listener] = server.listeners('connection') as ((this: Server, raw: Socket) => void)[];
   if (h1Listener === undefined) throw new Error('node:http changed: no connection listener to wrap');
   server.removeListener('connection', h1Listener);
-  server.on('connection', (raw: Socket) => {
-    let buf: Buffer = Buffer.alloc(0);
-    const onReadable = (): void => {
-      let chunk: Buffer | null;
-      while ((chunk = raw.read() as Buffer | null) !== null)
-        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      const kind = sniffPreface(buf);
-      if (kind !== null) start(kind);
-    };
-    // A client that says nothing is closed after client_header_timeout, as an HTTP/1.1 one would be.
-    const abandon = (): void => {
-      cleanup();
-      raw.destroy();
-    };
-    const timer = setTimeout(abandon, settings.client_header_timeout);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      raw.off('readable', onReadable);
-      raw.off('end', abandon);
-      raw.off('error', abandon);
-    };
-    const start = (kind: 'h1' | 'h2'): void => {
-      cleanup();
-      raw.unshift(buf);
+  // A client that says nothing is closed after client_header_timeout, as an HTTP/1.1 one would be.
+  server.on('connection', (raw: Socket) =>
+    onFirstBytes(raw, settings.client_header_timeout, sniffPreface, (_buf, kind) => {
       if (kind === 'h2') h2.emit('connection', raw);
       else h1Listener.call(server, raw);
-    };
-    raw.on('readable', onReadable);
-    raw.once('end', abandon);
-    raw.once('error', abandon);
-  });
+    }),
+  );
 
   // Shutdown closes the HTTP/2 sessions with the HTTP/1.1 connections.
   const closeIdle = server.closeIdleConnections.bind(server);

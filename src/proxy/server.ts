@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { TollgateSettings } from '../config/model.ts';
 import { certificateStore, clientHelloLength, readServerName } from '../tls.ts';
+import { onFirstBytes } from './first-bytes.ts';
 import type { Gateway } from './gateway.ts';
 import { watchSessions } from './h2-sessions.ts';
 
@@ -177,38 +178,20 @@ function chooseCertificateBeforeHandshake(server: Http2SecureServer, gateway: Ga
   const [tlsListener] = server.listeners('connection') as ((this: Http2SecureServer, raw: Socket) => void)[];
   if (tlsListener === undefined) throw new Error('node:tls changed: no connection listener to wrap');
   server.removeListener('connection', tlsListener);
-  server.on('connection', (raw: Socket) => {
-    let buf: Buffer = Buffer.alloc(0);
-    const onReadable = (): void => {
-      let chunk: Buffer | null;
-      while ((chunk = raw.read() as Buffer | null) !== null)
-        buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      if (buf.length >= clientHelloLength(buf)) start();
-    };
-    const abandon = (): void => {
-      cleanup();
-      raw.destroy();
-    };
-    const timer = setTimeout(abandon, timeoutMs);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      raw.off('readable', onReadable);
-      raw.off('end', abandon);
-      raw.off('error', abandon);
-    };
-    const start = (): void => {
-      cleanup();
-      const store = certificateStore(gateway.runtime.config);
-      const ctx = store.select(readServerName(buf));
-      if (ctx !== null) (server as unknown as TlsServerInternals)._sharedCreds = ctx;
-      if (buf.length > 0) raw.unshift(buf);
-      // Node's listener reads the context synchronously and feeds the buffered hello to OpenSSL.
-      tlsListener.call(server, raw);
-    };
-    raw.on('readable', onReadable);
-    raw.once('end', abandon);
-    raw.once('error', abandon);
-  });
+  server.on('connection', (raw: Socket) =>
+    onFirstBytes(
+      raw,
+      timeoutMs,
+      (buf) => (buf.length >= clientHelloLength(buf) ? true : null),
+      (buf) => {
+        const store = certificateStore(gateway.runtime.config);
+        const ctx = store.select(readServerName(buf));
+        if (ctx !== null) (server as unknown as TlsServerInternals)._sharedCreds = ctx;
+        // Node's listener reads the context synchronously and feeds the buffered hello to OpenSSL.
+        tlsListener.call(server, raw);
+      },
+    ),
+  );
 }
 
 /**
