@@ -21,6 +21,8 @@ export class ProxyRequest extends RequestContext {
   grpc = false;
   /** While the client's connection is full: the send_timeout that disconnects a client that stopped reading. */
   sendTimer: NodeJS.Timeout | null = null;
+  /** Bytes of the answer queued when the send timer was armed: less at its end means the client took some. */
+  sendQueued = 0;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;

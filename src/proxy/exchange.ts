@@ -1,17 +1,16 @@
 // The upstream exchange: one undici dispatch per attempt, its handler streaming the upstream's
 // answer to the client with backpressure, the response phase in between, retries of attempts that
 // never reached an upstream.
-import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { ProxyError, type ProxyErrorCode, RequestEndErrors } from '../errors.ts';
+import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
-import { hasClientBody, kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
+import { hasClientBody, type ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
 import { trailerObject } from './grpc.ts';
 import { appendHeader, connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
@@ -19,6 +18,7 @@ import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { writeResponseHead } from './response-head.ts';
+import { waitForDrain, watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderList, upstreamTarget } from './upstream-request.ts';
 
 const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
@@ -225,9 +225,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
       rc.bytesSent += body.length;
       rc.res.end(body);
+      watchUnsent(rc);
       return;
     }
     rc.res.end();
+    watchUnsent(rc);
   }
 
   onError(err: Error): void {
@@ -325,33 +327,6 @@ function relayTrailers(rc: ProxyRequest, trailers: unknown): boolean {
 function releaseTarget(t: Target): null {
   t.inflight--;
   return null;
-}
-
-/**
- * The client's connection is full: the upstream is paused until it drains, for at most
- * send_timeout (nginx's, between two successful writes); a client that takes nothing more for
- * that long is disconnected, and the upstream exchange ends with it.
- */
-function waitForDrain(rc: ProxyRequest): void {
-  rc.res.once('drain', onResponseDrain);
-  rc.sendTimer ??= setTimeout(onSendTimeout, rc.runtime.config.settings.send_timeout, rc);
-}
-
-function onResponseDrain(this: ServerResponse): void {
-  const rc = (this as TrackedResponse)[kCtx];
-  if (rc === undefined) return;
-  if (rc.sendTimer !== null) {
-    clearTimeout(rc.sendTimer);
-    rc.sendTimer = null;
-  }
-  rc.resumeUpstream?.();
-}
-
-function onSendTimeout(rc: ProxyRequest): void {
-  rc.sendTimer = null;
-  if (rc.finished) return;
-  rc.error ??= { code: 'CLIENT_SEND_TIMEOUT', message: RequestEndErrors.CLIENT_SEND_TIMEOUT };
-  rc.res.destroy();
 }
 
 /**

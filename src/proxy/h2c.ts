@@ -43,8 +43,11 @@ export function createCleartextH2ProxyServer(gateway: Gateway, settings: Tollgat
   // A client that says nothing is closed after client_header_timeout, as an HTTP/1.1 one would be.
   server.on('connection', (raw: Socket) =>
     onFirstBytes(raw, settings.client_header_timeout, sniffPreface, (_buf, kind) => {
-      if (kind === 'h2') h2.emit('connection', raw);
-      else h1Listener.call(server, raw);
+      if (kind === 'h2') {
+        // node:http accepted it half-open; an HTTP/2 session ends with its peer's FIN, as on TLS.
+        raw.allowHalfOpen = false;
+        h2.emit('connection', raw);
+      } else h1Listener.call(server, raw);
     }),
   );
 

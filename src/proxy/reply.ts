@@ -14,6 +14,7 @@ import { asGrpcAnswer, isGrpcType } from './grpc.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
 import { writeResponseHead } from './response-head.ts';
+import { watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
 const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
@@ -88,6 +89,7 @@ function writeFinal(
     rc.bytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
     out.end(body);
   } else out.end();
+  watchUnsent(rc);
 }
 
 /**

@@ -39,6 +39,13 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket,
     );
     return;
   }
+  // An upgrade pipelined behind a request still being answered: the connection cannot be both
+  // (node would throw on a second response for the socket). It is closed, as a client that
+  // pipelines an upgrade breaks HTTP/1.1's rules (RFC 9110 7.8: the upgrade applies after this response).
+  if ((socket as Socket & { _httpMessage?: unknown })._httpMessage != null) {
+    socket.destroy();
+    return;
+  }
   // A ServerResponse on the raw socket lets routing, plugins and errors answer exactly as for other requests.
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;

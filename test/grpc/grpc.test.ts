@@ -3,13 +3,16 @@
 // service). Unary and streaming calls, the upstream's status in trailers or Trailers-Only, the
 // gateway's own answers as gRPC statuses, and Kong's checks on what a gRPC route admits.
 import assert from 'node:assert/strict';
+import { connect as h2Connect } from 'node:http2';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
 import type { TollgateInstance } from '../../src/instance.ts';
-import { startTlsGateway, TestCa, tool } from '../tls/support.ts';
+import { until } from '../support/wait.ts';
+import { curl, startTlsGateway, TestCa, tool } from '../tls/support.ts';
 
 const skip = tool('openssl');
+const noCurl = tool('curl');
 const bytes = (b: Buffer): Buffer => b;
 const method = (path: string, responseStream = false): grpc.MethodDefinition<Buffer, Buffer> => ({
   path,
@@ -63,7 +66,9 @@ before(async () => {
   ca = new TestCa('gRPC CA');
   gw = await startTlsGateway(
     ca,
-    `consumers:
+    `_tollgate:
+  send_timeout: 500
+consumers:
   - username: alice
     keyauth_credentials: [{ key: alice-key }]
 services:
@@ -202,5 +207,36 @@ describe('gRPC', { skip }, () => {
     const h1 = await request(`http://${gw.proxyAddresses[1]}/echo`);
     assert.equal(h1.statusCode, 200);
     await h1.body.dump();
+  });
+
+  test('cleartext HTTP/2 sessions whose client closed are closed at once, not left half-open', {
+    skip: noCurl,
+  }, async () => {
+    const open = (): number => (gw as unknown as { sockets: Set<unknown> }).sockets.size;
+    const before = open();
+    // curl leaves with its connection's FIN and no GOAWAY.
+    for (let i = 0; i < 5; i++) {
+      const r = await curl(['--http2-prior-knowledge', `http://${gw.proxyAddresses[1]}/echo/x`]);
+      assert.equal(r.status, 200);
+      assert.equal(r.version, '2');
+    }
+    await until('every closed session gone from the gateway', () => open() === before);
+  });
+
+  test("send_timeout also bounds the gateway's own answers: a client that never opens its window is reset", async () => {
+    const session = h2Connect(`http://${gw.proxyAddresses[1]}`, { settings: { initialWindowSize: 0 } });
+    session.on('error', () => undefined);
+    try {
+      const stream = session.request({ ':path': '/nothing/here' });
+      stream.on('error', () => undefined);
+      const closed = new Promise<number>((r) => stream.on('close', () => r(stream.rstCode ?? 0)));
+      // The head comes (HEADERS are not flow-controlled); the body never can.
+      const status = await new Promise((r) => stream.on('response', (h) => r(h[':status'])));
+      assert.equal(status, 404);
+      assert.notEqual(await closed, 0, 'reset after send_timeout');
+      await until('no request left in flight', () => gw.gateway.runtime.inflight === 0);
+    } finally {
+      session.destroy();
+    }
   });
 });

@@ -95,6 +95,20 @@ test('a connection reset right after an upgrade request (answered or refused) do
   assert.equal(await res.text(), 'slow');
 });
 
+test('an upgrade pipelined behind a request still being answered closes the connection, not the process', async () => {
+  const s = await open();
+  s.on('error', () => undefined);
+  const closed = new Promise<void>((r) => s.once('close', () => r()));
+  s.resume();
+  s.write(
+    'GET /up/first?ms=200 HTTP/1.1\r\nHost: x\r\n\r\nGET /up/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+  );
+  await closed;
+  const res = await fetch(`${gw.url}/up/after?ms=0`);
+  assert.equal(res.status, 200);
+  await res.text();
+});
+
 test('pipelined requests are handled one at a time (as nginx does); those a client abandons end and free the upstream', async () => {
   const before = accessLines().length;
   const seen = upstreamRequests;
