@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { DependencyHealth, PluginContext, PluginHandlers } from '../pipeline/plugin.ts';
 import { BoundedCache } from './bounded-cache.ts';
+import { Breaker } from './breaker.ts';
 
 /**
  * One check-and-count, atomic across every window of a request: when every window is below its
@@ -161,6 +162,15 @@ function firstShare(answer: readonly number[]): number[] {
   return shareOf(answer, 0);
 }
 
+function sendBatch(client: ScriptedRedis, batch: HitBatch): Promise<number[]> {
+  const keys = batch.keys;
+  return client.tollgateRateLimit(keys.length, ...keys, ...batch.limits, ...batch.expireAt, batch.size);
+}
+
+function getCounts(client: ScriptedRedis, keys: readonly string[]): Promise<(string | null)[]> {
+  return client.mget(...keys);
+}
+
 function newBatch(keys: readonly string[], limits: readonly number[], expireAt: readonly number[]): HitBatch {
   let settle!: (counts: Promise<number[]>) => void;
   const answer = new Promise<number[]>((resolve) => {
@@ -197,10 +207,17 @@ export interface RedisSettings {
   server_name: string | null;
 }
 
+/** Failed commands in a row after which the Redis store stops waiting on Redis for a while. */
+const TRIP_AFTER = 3;
+/** How long a tripped Redis store fails fast before one command tries Redis again. */
+const COOL_DOWN_MS = 1000;
+
 /**
  * A Redis counter store: one ioredis client, commands bounded by `timeout`, failing fast while
- * Redis is down. Nothing connects (and ioredis is not even loaded) until the gateway's open step
- * or the first request that counts.
+ * Redis is down. A Redis that hangs with its connection open (stopped, swapping, blocked by a slow
+ * script) is down too: after a few commands in a row fail, the store fails fast for a second, then
+ * lets one command try again. Nothing connects (and ioredis is not even loaded) until the
+ * gateway's open step or the first request that counts.
  */
 export class RedisCounters implements CounterStore {
   #client: ScriptedRedis | null = null;
@@ -211,12 +228,13 @@ export class RedisCounters implements CounterStore {
   readonly #onUp: () => void;
   /** Set once the client lost its connection, cleared when it is ready again (for log de-duplication). */
   private down = false;
-  #lastSuccess: Date | null = null;
+  #lastSuccessAt = 0;
   #lastError: string | null = null;
   #lastErrorAt: Date | null = null;
   #failures = 0;
   /** This turn's batches, by their windows' keys. */
   readonly #batches = new Map<string, HitBatch>();
+  readonly #breaker = new Breaker('redis', TRIP_AFTER, COOL_DOWN_MS);
 
   constructor(settings: RedisSettings, onDown: (message: string) => void, onUp: () => void) {
     this.#settings = settings;
@@ -282,13 +300,61 @@ export class RedisCounters implements CounterStore {
       this.#onDown(err.message);
     });
     client.on('ready', () => {
-      this.#lastSuccess = new Date();
-      this.#lastError = null;
-      if (!this.down) return;
-      this.down = false;
-      this.#onUp();
+      // A new connection: whatever hung the last one is gone with it.
+      this.#breaker.reset();
+      this.#upAgain();
     });
     return client;
+  }
+
+  #upAgain(): void {
+    this.#lastSuccessAt = Date.now();
+    this.#lastError = null;
+    if (!this.down) return;
+    this.down = false;
+    this.#onUp();
+  }
+
+  /** A command's outcome: success closes the breaker, failures count towards opening it. */
+  readonly #answered = <T>(value: T): T => {
+    if (this.#lastError === null) this.#lastSuccessAt = Date.now();
+    else this.#upAgain();
+    this.#breaker.succeeded();
+    return value;
+  };
+
+  readonly #failedCommand = (err: unknown): never => {
+    this.#commandFailed(err, false);
+    throw err;
+  };
+
+  readonly #failedTrial = (err: unknown): never => {
+    this.#commandFailed(err, true);
+    throw err;
+  };
+
+  #commandFailed(err: unknown, trial: boolean): void {
+    const message = err instanceof Error ? err.message : String(err);
+    this.#lastError = message;
+    this.#lastErrorAt = new Date();
+    this.#failures++;
+    if (!this.#breaker.failed(message, trial) || this.down) return;
+    this.down = true;
+    this.#onDown(message);
+  }
+
+  /** Sends a command through the breaker: refused at once while it is open, its outcome counted. */
+  #command<A, T>(send: (client: ScriptedRedis, arg: A) => Promise<T>, arg: A, client: ScriptedRedis): Promise<T> {
+    const admitted = this.#breaker.admit();
+    if (admitted instanceof Error) return Promise.reject(admitted);
+    let sent: Promise<T>;
+    // Called from a setImmediate too: a synchronous throw would end the process, not one request.
+    try {
+      sent = send(client, arg);
+    } catch (err) {
+      sent = Promise.reject(err);
+    }
+    return sent.then(this.#answered, admitted.trial ? this.#failedTrial : this.#failedCommand);
   }
 
   /** The client ready for a command, or why not: connecting first, failing fast while Redis is down. */
@@ -329,24 +395,14 @@ export class RedisCounters implements CounterStore {
     // The connection may have dropped since the batch's first request: fail fast as `hit` does.
     // (A batch exists only once the client does, so there is no connection to wait for here.)
     const c = this.#ready();
-    batch.settle(c instanceof Error ? Promise.reject(c) : this.#script(batch));
-  }
-
-  #script(batch: HitBatch): Promise<number[]> {
-    const keys = batch.keys;
-    // This runs from a setImmediate: a synchronous throw would end the process, not one request.
-    try {
-      return this.#client!.tollgateRateLimit(keys.length, ...keys, ...batch.limits, ...batch.expireAt, batch.size);
-    } catch (err) {
-      return Promise.reject(err);
-    }
+    batch.settle(c instanceof Error ? Promise.reject(c) : this.#command(sendBatch, batch, c as ScriptedRedis));
   }
 
   async usage(keys: readonly string[]): Promise<number[]> {
     const c = this.#ready();
     if (c instanceof Error) throw c;
     if (c instanceof Promise) return c.then(() => this.usage(keys));
-    const values = await c.mget(...keys);
+    const values = await this.#command(getCounts, keys, c);
     return values.map((v) => (v === null ? 0 : Number(v)));
   }
 
@@ -354,7 +410,7 @@ export class RedisCounters implements CounterStore {
     const c = this.#ready();
     if (c instanceof Error) throw c;
     if (c instanceof Promise) return c.then(() => this.increment(keys, by, expireAt));
-    await c.tollgateIncrement(keys.length, ...keys, by, ...expireAt);
+    await this.#command((r) => r.tollgateIncrement(keys.length, ...keys, by, ...expireAt), null, c);
   }
 
   /** The Redis server's state, for `GET /status` and metrics. */
@@ -362,8 +418,8 @@ export class RedisCounters implements CounterStore {
     return {
       kind: 'redis',
       target: `${this.#settings.host}:${this.#settings.port}`,
-      healthy: this.#lastError === null,
-      lastSuccess: this.#lastSuccess,
+      healthy: this.#lastError === null && !this.#breaker.isOpen,
+      lastSuccess: this.#lastSuccessAt === 0 ? null : new Date(this.#lastSuccessAt),
       lastError: this.#lastError,
       lastErrorAt: this.#lastErrorAt,
       failures: this.#failures,

@@ -1,6 +1,7 @@
 // A private redis-server on a free loopback port for tests: no persistence, killed on stop().
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
+import type { Readable } from 'node:stream';
 
 export interface TestRedis {
   host: '127.0.0.1';
@@ -9,6 +10,12 @@ export interface TestRedis {
   stop(): Promise<void>;
   /** Starts it again on the same port, with empty data (after `stop()`). */
   restart(): Promise<void>;
+  /**
+   * Makes the server hang with every connection open, as a stopped, swapping or blocked Redis
+   * does: it takes commands and answers none (SIGSTOP), until `resume()` (SIGCONT).
+   */
+  hang(): void;
+  resume(): void;
 }
 
 const BINARY = process.env.REDIS_SERVER ?? 'redis-server';
@@ -66,6 +73,7 @@ function waitForPort(port: number, child: ChildProcess): Promise<void> {
 export async function startRedis(): Promise<TestRedis> {
   const port = await freePort();
   let child: ChildProcess | null = null;
+  let pid = 0;
   const launch = async (): Promise<void> => {
     const c = spawn(
       'sh',
@@ -73,8 +81,10 @@ export async function startRedis(): Promise<TestRedis> {
         '-c',
         // The server lives while this process holds the shell's stdin: if the test process is
         // killed (a runner's timeout, a mutation run), the pipe closes and the server goes too.
-        // The shell ends with the server (so a server that fails to start shows as an exit).
-        'exec 3<&0; "$TEST_REDIS_BINARY" "$@" & r=$!; { read _ <&3; kill $r 2>/dev/null; } & wait $r',
+        // The shell ends with the server (so a server that fails to start shows as an exit). It
+        // tells the server's pid on fd 3, for hang() and resume(); a hung server is resumed to stop.
+        'exec 4<&0; "$TEST_REDIS_BINARY" "$@" 3>&- & r=$!; echo $r >&3; exec 3>&-; ' +
+          '{ read _ <&4; kill -CONT $r 2>/dev/null; kill $r 2>/dev/null; } & wait $r',
         'sh',
         '--port',
         String(port),
@@ -89,9 +99,17 @@ export async function startRedis(): Promise<TestRedis> {
         '--loglevel',
         'warning',
       ],
-      { stdio: ['pipe', 'ignore', 'pipe'], env: { ...process.env, TEST_REDIS_BINARY: BINARY } },
+      { stdio: ['pipe', 'ignore', 'pipe', 'pipe'], env: { ...process.env, TEST_REDIS_BINARY: BINARY } },
     );
     child = c;
+    const told = c.stdio[3] as Readable;
+    pid = Number(
+      await new Promise<string>((resolve) => {
+        let text = '';
+        told.on('data', (d: Buffer) => (text += d.toString()));
+        told.once('close', () => resolve(text.trim()));
+      }),
+    );
     await waitForPort(port, c);
   };
   const stop = async (): Promise<void> => {
@@ -108,5 +126,16 @@ export async function startRedis(): Promise<TestRedis> {
     });
   };
   await launch();
-  return { host: '127.0.0.1', port, stop, restart: launch };
+  const signal = (name: NodeJS.Signals) => {
+    if (child === null || pid === 0) throw new Error('redis-server is not running');
+    process.kill(pid, name);
+  };
+  return {
+    host: '127.0.0.1',
+    port,
+    stop,
+    restart: launch,
+    hang: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
+  };
 }

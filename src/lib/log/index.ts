@@ -12,5 +12,6 @@ export {
   type QueueStats,
   queueHealth,
 } from './queue.ts';
+export { RepeatedWarning } from './repeated-warning.ts';
 export { type KongLogEntry, REDACTED, serializeKong } from './serializer.ts';
 export { StreamSender, type StreamTarget } from './stream-sender.ts';

@@ -25,6 +25,7 @@ import {
   windowEnd,
   windowStart,
 } from '../../index.ts';
+import { RepeatedWarning } from '../../lib/log/index.ts';
 
 /** The rate-limiting plugin's config, defaults applied. */
 export interface RateLimitingConfig {
@@ -133,7 +134,7 @@ class RateLimiting {
   private readonly hideHeaders: boolean;
   private readonly errorCode: number;
   private readonly errorBody: { message: string };
-  private readonly log: PluginLogger;
+  private readonly storeDown: RepeatedWarning;
   /** Failures of the store this instance let through (fault_tolerant) or answered 500 for. */
   storeFailures = 0;
   /** Window starts and ends of the current second: they change at most once a second. */
@@ -161,7 +162,7 @@ class RateLimiting {
     this.hideHeaders = config.hide_client_headers;
     this.errorCode = config.error_code;
     this.errorBody = { message: config.error_message };
-    this.log = log;
+    this.storeDown = new RepeatedWarning(log, 'failed to get usage; request let through (fault_tolerant)');
     this.starts = periods.map(() => 0);
     this.ends = periods.map(() => 0);
     this.suffixes = periods.map(() => '');
@@ -233,7 +234,7 @@ class RateLimiting {
       throw new Error(`rate-limiting: failed to get usage: ${message}`);
     }
     rateLimitingStats.storeFailuresPassed++;
-    this.log.warn('failed to get usage; request let through (fault_tolerant)', { error: message });
+    this.storeDown.warn({ error: message });
   }
 
   private decide(req: GatewayRequest, counts: number[], now: number, starts: number[], ends: number[]): void {

@@ -238,6 +238,80 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 
+  test('Redis hanging with its connection open: a few requests wait its timeout, then the rest pass at once, one warning a second, /status unhealthy; counted again when it answers', async () => {
+    const timeout = 1500;
+    const gw = await startGateway({
+      config: config({ hung: redisConfig({ minute: 100, redis: { host: redis.host, port: redis.port, timeout } }) }),
+    });
+    const redisHealth = async () => {
+      const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as {
+        dependencies: Record<string, unknown>[];
+      };
+      return status.dependencies.find((d) => d.kind === 'redis');
+    };
+    const timed = async () => {
+      const started = Date.now();
+      const r = await fetch(`${gw.url}/hung`);
+      await r.arrayBuffer();
+      return {
+        status: r.status,
+        counted: r.headers.get('x-ratelimit-remaining-minute') !== null,
+        ms: Date.now() - started,
+      };
+    };
+    try {
+      assert.deepEqual((await timed()).counted, true);
+      assert.equal((await redisHealth())?.healthy, true);
+      redis.hang();
+      // Nothing says Redis is gone (its connection is up): the first requests wait for its timeout.
+      for (let i = 0; i < 3; i++) {
+        const r = await timed();
+        assert.equal(r.status, 200, 'fault_tolerant lets the request through');
+        assert.equal(r.counted, false);
+        assert.ok(r.ms >= timeout - 50, `request ${i} waited for the timeout (${r.ms} ms)`);
+      }
+      const health = await redisHealth();
+      assert.equal(health?.healthy, false, 'the timeouts show in /status');
+      assert.match(String(health?.last_error), /timed out/i);
+      // Three timeouts in a row: the store stops waiting on Redis, so twenty requests at once take
+      // no time at all rather than a timeout each.
+      const started = Date.now();
+      const burst = await Promise.all(Array.from({ length: 20 }, () => timed()));
+      const took = Date.now() - started;
+      assert.ok(
+        burst.every((r) => r.status === 200 && !r.counted),
+        JSON.stringify(burst),
+      );
+      assert.ok(took < timeout / 2, `twenty requests passed without waiting for Redis (${took} ms)`);
+      const warnings = gw.logs.filter((l) => l.msg === 'failed to get usage; request let through (fault_tolerant)');
+      assert.ok(
+        warnings.length >= 1 && warnings.length <= 3,
+        `a warning a second, not one per request (${warnings.length})`,
+      );
+      assert.ok(
+        gw.logs.some((l) => l.msg === `redis ${redis.host}:${redis.port} unavailable`),
+        'the store says once that Redis is unavailable',
+      );
+
+      redis.resume();
+      let r: Awaited<ReturnType<typeof timed>> | undefined;
+      await until(
+        'a counted answer once Redis answers again',
+        async () => {
+          r = await timed();
+          return r.counted;
+        },
+        10_000,
+        100,
+      );
+      assert.equal((await redisHealth())?.healthy, true);
+      assert.ok(gw.logs.some((l) => l.msg === `redis ${redis.host}:${redis.port} available again`));
+    } finally {
+      redis.resume();
+      await gw.close();
+    }
+  });
+
   test('requests read in one turn (pipelined) are admitted in order, each answered its own count', async () => {
     const gw = await startGateway({ config: config({ burst: redisConfig({ second: 5, minute: 100 }) }) });
     try {

@@ -27,6 +27,7 @@ import {
   windowEnd,
   windowStart,
 } from '../../index.ts';
+import { RepeatedWarning } from '../../lib/log/index.ts';
 
 type Limits = Partial<Record<Period, number | null>>;
 
@@ -90,13 +91,18 @@ class ResponseRateLimiting implements PluginHandlers {
   private readonly remainingRequestHeaders: readonly string[];
   private readonly header: string;
   private readonly prefix: string;
+  private readonly usageFailed: RepeatedWarning;
+  private readonly incrementFailed: RepeatedWarning;
+  readonly #incrementFailure = (err: unknown): void => this.incrementFailed.warn({ error: String(err) });
 
   constructor(
     private readonly config: ResponseRateLimitingConfig,
     private readonly store: CounterStore,
     scope: { route: string | null; service: string | null },
-    private readonly logger: PluginLogger,
+    logger: PluginLogger,
   ) {
+    this.usageFailed = new RepeatedWarning(logger, 'failed to get usage; request let through (fault_tolerant)');
+    this.incrementFailed = new RepeatedWarning(logger, 'failed to increment usage');
     const counters: Counter[] = [];
     for (const name of Object.keys(config.limits)) {
       for (const period of PERIODS) {
@@ -153,7 +159,7 @@ class ResponseRateLimiting implements PluginHandlers {
   private failed(req: GatewayRequest, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     if (!this.config.fault_tolerant) return req.exitError(500, INTERNAL.message, null, 'COUNTER_STORE_FAILED');
-    this.logger.warn('failed to get usage; request let through (fault_tolerant)', { error: message });
+    this.usageFailed.warn({ error: message });
   }
 
   private decide(req: GatewayRequest, identifier: string, keys: string[], ends: number[], usage: number[]): void {
@@ -220,10 +226,9 @@ class ResponseRateLimiting implements PluginHandlers {
       }
       try {
         const r = this.store.increment(keys, by, ends);
-        if (r !== undefined)
-          r.catch((err: unknown) => this.logger.warn('failed to increment usage', { error: String(err) }));
+        if (r !== undefined) r.catch(this.#incrementFailure);
       } catch (err) {
-        this.logger.warn('failed to increment usage', { error: String(err) });
+        this.#incrementFailure(err);
       }
     }
   }
