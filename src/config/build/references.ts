@@ -3,7 +3,7 @@
  * `consumer`, `upstream`, by name or id) becomes an id; a dangling reference is a located error
  * with a suggestion.
  */
-import type { ServiceModel } from '../model.ts';
+import type { ServiceModel, UpstreamModel } from '../model.ts';
 import { suggest } from '../schema.ts';
 import { type Build, drain, type Obj, type Path, type Pending, type Steps } from './state.ts';
 
@@ -61,7 +61,7 @@ export function* referencesSteps(b: Build): Steps {
     t.upstream ??= resolve(upstreams, t.ref, 'upstream', 'upstreams', t.path);
     t.upstream?.model.targets.push(t.model);
   }
-  warnPlainProbesOfTls(b);
+  warnPlainProbesOfTls(b, upstreams);
   warnGrpcOverHttp1(b, services);
   for (const p of b.plugins) {
     yield;
@@ -84,11 +84,12 @@ const TLS_PROTOCOLS = new Set(['https', 'grpcs', 'wss']);
  * Kong probes in the protocol `healthchecks.active.type` names (`http` by default), whatever the
  * service speaks: a TLS service whose upstream probes in plain HTTP sees its targets marked down.
  */
-function warnPlainProbesOfTls(b: Build): void {
+function warnPlainProbesOfTls(b: Build, upstreams: Map<string, Pending<UpstreamModel>>): void {
   const warned = new Set<string>();
   for (const s of b.services) {
-    const u = b.upstreams.find((x) => x.model.name === s.model.host);
-    if (u === undefined || warned.has(u.model.name) || !TLS_PROTOCOLS.has(s.model.protocol)) continue;
+    // The index holds ids too; a service's host names its upstream by name only.
+    const u = upstreams.get(s.model.host);
+    if (u === undefined || u.model.name !== s.model.host || warned.has(u.model.name) || !TLS_PROTOCOLS.has(s.model.protocol)) continue;
     const active =
       (u.model.healthchecks as { active?: { type?: string; healthy?: Obj; unhealthy?: Obj } }).active ?? {};
     const probing = Number(active.healthy?.interval ?? 0) > 0 || Number(active.unhealthy?.interval ?? 0) > 0;
