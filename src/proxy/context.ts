@@ -23,6 +23,9 @@ export class ProxyRequest extends RequestContext {
   sendTimer: NodeJS.Timeout | null = null;
   /** Bytes of the answer queued when the send timer was armed: less at its end means the client took some. */
   sendQueued = 0;
+  /** Ended with bytes still queued: watched by the send-timeout sweep since `sendSince` (ms). */
+  unsentWatched = false;
+  sendSince = 0;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;

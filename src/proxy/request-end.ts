@@ -6,6 +6,7 @@ import { LogEntryImpl } from '../pipeline/request.ts';
 import { writeAccessLine } from './access-log.ts';
 import { kCtx, type ProxyRequest, type TrackedResponse } from './context.ts';
 import { runPhase } from './phases.ts';
+import { stopSendTimeout } from './send-timeout.ts';
 import { upstreamTarget } from './upstream-request.ts';
 
 /** The response's 'close' listener (shared, `this` is the response). */
@@ -13,10 +14,7 @@ export function onResponseClose(this: ServerResponse): void {
   const rc = (this as TrackedResponse)[kCtx];
   if (rc === undefined || rc.finished) return;
   rc.finished = true;
-  if (rc.sendTimer !== null) {
-    clearTimeout(rc.sendTimer);
-    rc.sendTimer = null;
-  }
+  stopSendTimeout(rc);
   if (!this.writableFinished) {
     // The client went away (or we destroyed the response): cancel the upstream exchange.
     rc.abortUpstream?.(new Error('client closed the connection'));
