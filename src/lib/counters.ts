@@ -5,6 +5,7 @@ import type { Redis, RedisOptions } from 'ioredis';
 import type { DependencyHealth, PluginContext, PluginHandlers } from '../pipeline/plugin.ts';
 import { BoundedCache } from './bounded-cache.ts';
 import { Breaker } from './breaker.ts';
+import { Deadlines } from './deadlines.ts';
 
 /**
  * One check-and-count, atomic across every window of a request: when every window is below its
@@ -235,11 +236,18 @@ export class RedisCounters implements CounterStore {
   /** This turn's batches, by their windows' keys. */
   readonly #batches = new Map<string, HitBatch>();
   readonly #breaker = new Breaker('redis', TRIP_AFTER, COOL_DOWN_MS);
+  /**
+   * `timeout` for each command from the moment it is asked, not only once it is written: ioredis
+   * writes one auto-pipeline at a time, so behind one that hangs, the next waits its full
+   * commandTimeout before its own begins.
+   */
+  readonly #deadlines: Deadlines;
 
   constructor(settings: RedisSettings, onDown: (message: string) => void, onUp: () => void) {
     this.#settings = settings;
     this.#onDown = onDown;
     this.#onUp = onUp;
+    this.#deadlines = new Deadlines(settings.timeout, new Error(`Command timed out (${settings.timeout} ms)`));
   }
 
   /** The client, once created. */
@@ -315,24 +323,14 @@ export class RedisCounters implements CounterStore {
     this.#onUp();
   }
 
-  /** A command's outcome: success closes the breaker, failures count towards opening it. */
-  readonly #answered = <T>(value: T): T => {
+  /** A command answered in time: Redis is up, and the breaker closes. */
+  #commandAnswered(): void {
     if (this.#lastError === null) this.#lastSuccessAt = Date.now();
     else this.#upAgain();
     this.#breaker.succeeded();
-    return value;
-  };
+  }
 
-  readonly #failedCommand = (err: unknown): never => {
-    this.#commandFailed(err, false);
-    throw err;
-  };
-
-  readonly #failedTrial = (err: unknown): never => {
-    this.#commandFailed(err, true);
-    throw err;
-  };
-
+  /** A command failed or ran out of time: counted towards opening the breaker. */
   #commandFailed(err: unknown, trial: boolean): void {
     const message = err instanceof Error ? err.message : String(err);
     this.#lastError = message;
@@ -343,10 +341,14 @@ export class RedisCounters implements CounterStore {
     this.#onDown(message);
   }
 
-  /** Sends a command through the breaker: refused at once while it is open, its outcome counted. */
+  /**
+   * Sends a command through the breaker: refused at once while it is open. Its outcome is the
+   * first of its answer and its deadline, and that one is counted (a late answer is ignored).
+   */
   #command<A, T>(send: (client: ScriptedRedis, arg: A) => Promise<T>, arg: A, client: ScriptedRedis): Promise<T> {
     const admitted = this.#breaker.admit();
     if (admitted instanceof Error) return Promise.reject(admitted);
+    const trial = admitted.trial;
     let sent: Promise<T>;
     // Called from a setImmediate too: a synchronous throw would end the process, not one request.
     try {
@@ -354,7 +356,22 @@ export class RedisCounters implements CounterStore {
     } catch (err) {
       sent = Promise.reject(err);
     }
-    return sent.then(this.#answered, admitted.trial ? this.#failedTrial : this.#failedCommand);
+    return new Promise<T>((resolve, reject) => {
+      let over = false;
+      const fail = (err: unknown): void => {
+        if (over) return;
+        over = true;
+        this.#commandFailed(err, trial);
+        reject(err);
+      };
+      this.#deadlines.add(fail);
+      sent.then((value) => {
+        if (over) return;
+        over = true;
+        this.#commandAnswered();
+        resolve(value);
+      }, fail);
+    });
   }
 
   /** The client ready for a command, or why not: connecting first, failing fast while Redis is down. */

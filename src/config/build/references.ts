@@ -89,7 +89,13 @@ function warnPlainProbesOfTls(b: Build, upstreams: Map<string, Pending<UpstreamM
   for (const s of b.services) {
     // The index holds ids too; a service's host names its upstream by name only.
     const u = upstreams.get(s.model.host);
-    if (u === undefined || u.model.name !== s.model.host || warned.has(u.model.name) || !TLS_PROTOCOLS.has(s.model.protocol)) continue;
+    if (
+      u === undefined ||
+      u.model.name !== s.model.host ||
+      warned.has(u.model.name) ||
+      !TLS_PROTOCOLS.has(s.model.protocol)
+    )
+      continue;
     const active =
       (u.model.healthchecks as { active?: { type?: string; healthy?: Obj; unhealthy?: Obj } }).active ?? {};
     const probing = Number(active.healthy?.interval ?? 0) > 0 || Number(active.unhealthy?.interval ?? 0) > 0;
