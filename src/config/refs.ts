@@ -1,10 +1,12 @@
 /**
  * `${NAME}`, `${NAME:-default}` and `${file:path}` references in string values, resolved at load.
- * `$${` writes a literal `${`. Every resolved value is recorded as a secret so that the gateway
- * can redact it wherever it prints.
+ * `$${` writes a literal `${`. Kong's env vault references, a whole value `{vault://env/name}`,
+ * are resolved too (vault-refs.ts). Every resolved value is recorded as a secret so that the
+ * gateway can redact it wherever it prints.
  */
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { MAX_REFERENCED_BYTES, type ReadOutcome, readRegularFile } from './read.ts';
+import { isVaultReference, parseVaultReference, type VaultToken, vaultValue } from './vault-refs.ts';
 import type { RawIssue } from './yaml.ts';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -33,7 +35,7 @@ export function placeholder(name: string): string {
   return base.length >= 40 ? base : `${base}-${'x'.repeat(39 - base.length)}`;
 }
 
-type Token = { literal: string } | { env: string; fallback: string | null } | { file: string };
+type Token = { literal: string } | { env: string; fallback: string | null } | { file: string } | VaultToken;
 
 /** Splits a string into literal parts and references; returns an error message for a malformed one. */
 export function tokenize(s: string): Token[] | string {
@@ -112,6 +114,12 @@ export async function resolveRefs(
   const visit = (container: Record<string, unknown> | unknown[], key: string | number): void => {
     const v = (container as Record<string | number, unknown>)[key];
     if (typeof v === 'string') {
+      if (isVaultReference(v)) {
+        const vault = parseVaultReference(v);
+        if (typeof vault === 'string') result.issues.push({ code: 'SECRET_REF', message: vault, path: [...path, key] });
+        else sites.push({ container, key, path: [...path, key], tokens: [vault] });
+        return;
+      }
       if (!v.includes('$')) return;
       const tokens = tokenize(v);
       if (typeof tokens === 'string') {
@@ -156,7 +164,23 @@ export async function resolveRefs(
     };
     for (const t of site.tokens) {
       if ('literal' in t) out += t.literal;
-      else if ('env' in t) {
+      else if ('vault' in t) {
+        const raw = env[t.env];
+        if (raw === undefined) {
+          unset(t.env);
+          continue;
+        }
+        const value = vaultValue(t, raw);
+        if (typeof value !== 'string') {
+          result.issues.push({ code: 'SECRET_REF', message: value.error, path: site.path });
+          out += placeholder(t.env);
+          ok = false;
+          continue;
+        }
+        if (raw !== '') result.secrets.add(raw);
+        if (value !== '') result.secrets.add(value);
+        out += value;
+      } else if ('env' in t) {
         const v = env[t.env];
         if (v !== undefined && (v !== '' || t.fallback === null)) {
           if (v !== '') result.secrets.add(v);

@@ -109,6 +109,69 @@ test('${file:...} reads relative to the config file, feeds source.hash and refer
   assert.notEqual(c2.source.hash, before);
 });
 
+test("Kong's env vault references resolve as Kong resolves them, and are recorded as secrets", async () => {
+  const c = await load(
+    `${V3}consumers:
+  - username: alice
+    keyauth_credentials:
+      - key: "{vault://env/alice-api-key}"
+      - key: "{vault://env/alice-api-key#2}"
+      - key: "{vault://env/app-creds/token}"
+      - key: "{vault://env/key?prefix=team-b-}"
+    acls: [{ group: "{vault://env/group} is not a reference" }]
+`,
+    {
+      env: {
+        ALICE_API_KEY: 'current-key-0123456789',
+        ALICE_API_KEY_PREVIOUS: 'previous-key-0123456789',
+        APP_CREDS: '{"token":"json-member-0123456789","other":"x"}',
+        TEAM_B_KEY: 'prefixed-key-0123456789',
+      },
+    },
+  );
+  assert.deepEqual(
+    c.plugin_entities.keyauth_credentials!.map((k) => k.key),
+    ['current-key-0123456789', 'previous-key-0123456789', 'json-member-0123456789', 'prefixed-key-0123456789'],
+  );
+  assert.equal(
+    c.plugin_entities.acls![0]!.group,
+    '{vault://env/group} is not a reference',
+    'only a whole value is a reference',
+  );
+  for (const v of [
+    'current-key-0123456789',
+    'json-member-0123456789',
+    '{"token":"json-member-0123456789","other":"x"}',
+  ])
+    assert.ok(c.source.secrets.has(v), v);
+});
+
+test('vault references that cannot be resolved are located errors that never print the value', async () => {
+  const issues = await issuesOf(
+    `${V3}consumers:
+  - username: a
+    custom_id: "{vault://env/nope}"
+  - username: b
+    custom_id: "{vault://aws/prod/db}"
+  - username: c
+    custom_id: "{vault://env/not-json/field}"
+  - username: d
+    custom_id: "{vault://env/creds/missing}"
+  - username: e
+    custom_id: "{vault://env/x?region=eu}"
+`,
+    { env: { NOT_JSON: 'plain-secret-value-123', CREDS: '{"token":"json-secret-value-123"}' } },
+  );
+  assert.deepEqual(brief(issues), [
+    '4:16 consumers[0].custom_id environment variable NOPE is not set (write ${NOPE:-default} to give a default)',
+    "6:16 consumers[1].custom_id vault 'aws' is not available ({vault://aws/prod/db}): Tollgate resolves Kong's env vault only ({vault://env/<name>}); use ${NAME} or ${file:path} for other secrets",
+    '8:16 consumers[2].custom_id {vault://env/not-json/field}: environment variable NOT_JSON is not a JSON object',
+    "10:16 consumers[3].custom_id {vault://env/creds/missing}: environment variable CREDS has no 'missing' member",
+    "12:16 consumers[4].custom_id vault reference {vault://env/x?region=eu}: the env vault takes only 'prefix', not 'region'",
+  ]);
+  assert.doesNotMatch(JSON.stringify(issues), /secret-value-123/);
+});
+
 test('resolved secret values never appear in error messages', async () => {
   const issues = await issuesOf(
     `${V3}services:\n  - name: "\${SVC}"\n    url: echo://\n  - name: "\${SVC}"\n    url: echo://\n`,

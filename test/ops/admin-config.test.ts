@@ -81,6 +81,39 @@ consumers:
   }
 });
 
+test("Kong's {vault://env/...} references: a key-auth key from one lets its client in, and neither it nor a tag from one shows in /config", async () => {
+  const env = { PARTNER_API_KEY: 'vault-api-key-value-1234', DEPLOY: '{"tag":"vault-tag-value-5678"}' };
+  const gw = await startGateway({
+    env,
+    config: `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    tags: ["{vault://env/deploy/tag}"]
+    routes:
+      - name: a
+        paths: [/a]
+        plugins:
+          - name: key-auth
+consumers:
+  - username: partner
+    keyauth_credentials:
+      - key: "{vault://env/partner-api-key}"
+`,
+  });
+  try {
+    const allowed = await fetch(`${gw.url}/a`, { headers: { apikey: env.PARTNER_API_KEY } });
+    assert.equal(allowed.status, 200);
+    const literal = await fetch(`${gw.url}/a`, { headers: { apikey: '{vault://env/partner-api-key}' } });
+    assert.equal(literal.status, 401, 'the reference itself is not the key');
+    const text = await (await fetch(`${gw.adminUrl}/config`)).text();
+    for (const secret of [env.PARTNER_API_KEY, 'vault-tag-value-5678']) assert.ok(!text.includes(secret), secret);
+    assert.deepEqual(JSON.parse(text).services[0].tags, ['[redacted]']);
+  } finally {
+    await gw.close();
+  }
+});
+
 test('/config redacts secret fields of plugin configs (oidc client_secret, session_secret, redis password) and keeps the rest', async () => {
   const { effectiveConfig } = await import('../../src/admin/server.ts');
   const config = {
