@@ -25,6 +25,7 @@ const CORE_ROOT = new Set([
   'upstreams',
   'targets',
   'certificates',
+  'snis',
   'ca_certificates',
 ]);
 

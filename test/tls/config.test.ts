@@ -101,6 +101,80 @@ services:
   }
 });
 
+test("top-level snis naming their certificate by id (kong config db_export's shape) select it; an unknown certificate is a located error", {
+  skip,
+}, async () => {
+  const ca = new TestCa();
+  ca.issue('a', ['a.test'], { file: 'a' });
+  ca.issue('b', ['b.test'], { file: 'b' });
+  const text = `_format_version: "3.0"
+certificates:
+- id: 0a1b2c3d-0000-4000-8000-00000000000a
+  cert: \${file:a.pem}
+  key: \${file:a.key}
+- id: 0a1b2c3d-0000-4000-8000-00000000000b
+  cert: \${file:b.pem}
+  key: \${file:b.key}
+snis:
+- name: a.test
+  certificate: 0a1b2c3d-0000-4000-8000-00000000000a
+- name: b.test
+  certificate: { id: 0A1B2C3D-0000-4000-8000-00000000000B }
+services:
+- name: echo
+  url: echo://
+  routes: [{ name: r, paths: [/], protocols: [https] }]
+`;
+  assert.deepEqual(await issues(text, ca.dir), []);
+  const file = join(ca.dir, 'gateway.yaml');
+  writeFileSync(file, text);
+  const inst = await TollgateInstance.start({
+    configFile: file,
+    env: {},
+    proxyListen: ['127.0.0.1:0 ssl'],
+    adminListen: [],
+    log: createLogger({ level: 'error', destination: lineSink([]) as never }),
+  });
+  try {
+    const port = Number(inst.proxyAddresses[0]!.split(':').pop());
+    // curl checks the served certificate against the name it asked for: each name gets its own.
+    for (const host of ['a.test', 'b.test']) {
+      const r = await curl([
+        '--cacert',
+        ca.certFile,
+        '--resolve',
+        `${host}:${port}:127.0.0.1`,
+        `https://${host}:${port}/`,
+      ]);
+      assert.equal(r.status, 200, `${host} is served with its certificate`);
+    }
+  } finally {
+    await inst.close(0);
+  }
+  const found = await issues(
+    `_format_version: "3.0"
+certificates:
+- id: 0a1b2c3d-0000-4000-8000-00000000000a
+  cert: \${file:a.pem}
+  key: \${file:a.key}
+  snis: [{ name: a.test }]
+snis:
+- { name: other.test, certificate: 0a1b2c3d-0000-4000-8000-0000000000ff }
+- { name: a.test, certificate: { id: 0a1b2c3d-0000-4000-8000-00000000000a } }
+- { name: nothing.test }
+`,
+    ca.dir,
+  );
+  assert.deepEqual(
+    found.map((i) => `${i.line}:${i.col} ${i.path} ${i.message}`),
+    [
+      "8:36 snis[0].certificate invalid reference 'certificate: 0a1b2c3d-0000-4000-8000-0000000000ff' (no such entry in 'certificates')",
+      "9:11 snis[1].name uniqueness violation: 'snis' entity with name set to 'a.test' already declared (at certificates[0].snis[0])",
+      "10:3 snis[2] missing required field 'certificate'",
+    ],
+  );
+});
+
 test('a key that does not match its certificate and a duplicate SNI are located errors', { skip }, async () => {
   const ca = new TestCa();
   const a = ca.issue('a', ['a.test'], { file: 'a' });

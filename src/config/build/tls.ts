@@ -17,22 +17,16 @@ import {
   type Warn,
 } from './state.ts';
 
-/** Lifts `certificates` with their nested SNIs, checking each key pair. */
+/**
+ * Lifts `certificates` with their SNIs, checking each key pair. SNIs are nested under their
+ * certificate (decK's shape) or top-level `snis` naming it (`kong config db_export`'s shape).
+ */
 export function liftCertificates(b: Build): void {
   b.each(b.doc.certificates, (raw, i) => {
     const path: Path = ['certificates', i];
     const snis: string[] = [];
     const sniPaths: Path[] = [];
-    b.each(raw.snis, (s, j) => {
-      const sp: Path = [...path, 'snis', j];
-      const name = String(s.name).toLowerCase();
-      const p = checkHost(name, { wildcard: true, port: false });
-      if (p) b.err('SCHEMA', p, [...sp, 'name']);
-      else {
-        snis.push(name);
-        sniPaths.push(sp);
-      }
-    });
+    b.each(raw.snis, (s, j) => addSni(b, s, [...path, 'snis', j], snis, sniPaths));
     checkCertificate(raw, path, b.err, b.warn);
     const model: CertificateModel = {
       id: '',
@@ -45,6 +39,31 @@ export function liftCertificates(b: Build): void {
       yaml_path: path,
     };
     b.certificates.push({ raw, path, model, sniPaths } satisfies PendingCertificate);
+  });
+  liftTopLevelSnis(b);
+}
+
+function addSni(b: Build, raw: Obj, path: Path, snis: string[], sniPaths: Path[]): void {
+  const name = String(raw.name).toLowerCase();
+  const p = checkHost(name, { wildcard: true, port: false });
+  if (p) return b.err('SCHEMA', p, [...path, 'name']);
+  snis.push(name);
+  sniPaths.push(path);
+}
+
+/** Top-level `snis`, each naming its certificate by id (a string, or `{ id }`), as Kong's do. */
+function liftTopLevelSnis(b: Build): void {
+  if (!Array.isArray(b.doc.snis)) return;
+  const byId = new Map<string, PendingCertificate>();
+  for (const c of b.certificates) if (typeof c.raw.id === 'string') byId.set(c.raw.id.toLowerCase(), c);
+  b.each(b.doc.snis, (raw, i) => {
+    const ref = raw.certificate;
+    const id = typeof ref === 'object' && ref !== null ? (ref as Obj).id : ref;
+    const refPath: Path = typeof ref === 'object' ? ['snis', i, 'certificate', 'id'] : ['snis', i, 'certificate'];
+    const cert = byId.get(String(id).toLowerCase());
+    if (cert === undefined)
+      return b.err('REFERENCE', `invalid reference 'certificate: ${id}' (no such entry in 'certificates')`, refPath);
+    addSni(b, raw, ['snis', i], cert.model.snis, cert.sniPaths);
   });
 }
 
