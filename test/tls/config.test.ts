@@ -7,10 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
 import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
-import { TollgateInstance } from '../../src/instance.ts';
-import { createLogger } from '../../src/log.ts';
-import { lineSink } from '../../src/testing/run-plugin.ts';
-import { curl, TestCa, tool } from './support.ts';
+import { curl, startFromFile, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl') || tool('curl');
 const indent = (pem: string, n: number): string =>
@@ -74,13 +71,7 @@ services:
   assert.deepEqual(await issues(text, ca.dir), []);
   const file = join(ca.dir, 'gateway.yaml');
   writeFileSync(file, text);
-  const inst = await TollgateInstance.start({
-    configFile: file,
-    env: {},
-    proxyListen: ['127.0.0.1:0', '127.0.0.1:0 ssl'],
-    adminListen: [],
-    log: createLogger({ level: 'error', destination: lineSink([]) as never }),
-  });
+  const inst = await startFromFile(file, { proxyListen: ['127.0.0.1:0', '127.0.0.1:0 ssl'] });
   try {
     const [plain, tls] = inst.proxyAddresses.map((a) => Number(a.split(':').pop()));
     const r = await curl([
@@ -128,13 +119,7 @@ services:
   assert.deepEqual(await issues(text, ca.dir), []);
   const file = join(ca.dir, 'gateway.yaml');
   writeFileSync(file, text);
-  const inst = await TollgateInstance.start({
-    configFile: file,
-    env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
-    adminListen: [],
-    log: createLogger({ level: 'error', destination: lineSink([]) as never }),
-  });
+  const inst = await startFromFile(file);
   try {
     const port = Number(inst.proxyAddresses[0]!.split(':').pop());
     // curl checks the served certificate against the name it asked for: each name gets its own.
@@ -234,14 +219,5 @@ test('an ssl listener without any certificate is refused at start with a pointer
     file,
     `_format_version: "3.0"\nservices:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/] }] }\n`,
   );
-  await assert.rejects(
-    TollgateInstance.start({
-      configFile: file,
-      env: {},
-      proxyListen: ['127.0.0.1:0 ssl'],
-      adminListen: [],
-      log: createLogger({ level: 'error', destination: lineSink([]) as never }),
-    }),
-    /an ssl listener needs a certificate: declare one under 'certificates'/,
-  );
+  await assert.rejects(startFromFile(file), /an ssl listener needs a certificate: declare one under 'certificates'/);
 });

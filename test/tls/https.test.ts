@@ -9,10 +9,8 @@ import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { TollgateInstance } from '../../src/instance.ts';
-import { createLogger } from '../../src/log.ts';
-import { lineSink } from '../../src/testing/run-plugin.ts';
-import { curl, type Issued, presented, run, TestCa, tool } from './support.ts';
+import type { TollgateInstance } from '../../src/instance.ts';
+import { curl, type Issued, presented, run, startFromFile, TestCa, tool } from './support.ts';
 
 const skip = tool('curl') || tool('openssl');
 let ca: TestCa;
@@ -77,13 +75,7 @@ services:
       - { name: real, paths: [/real] }
 `,
   );
-  inst = await TollgateInstance.start({
-    configFile: join(ca.dir, 'gateway.yaml'),
-    env: {},
-    proxyListen: ['127.0.0.1:0', '127.0.0.1:0 ssl'],
-    adminListen: [],
-    log: createLogger({ level: 'info', destination: lineSink(logs) as never }),
-  });
+  inst = await startFromFile(join(ca.dir, 'gateway.yaml'), { proxyListen: ['127.0.0.1:0', '127.0.0.1:0 ssl'], logs });
   httpPort = Number(inst.proxyAddresses[0]!.split(':').pop());
   httpsPort = Number(inst.proxyAddresses[1]!.split(':').pop());
 });

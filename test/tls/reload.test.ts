@@ -7,10 +7,7 @@ import { type ClientHttp2Session, connect } from 'node:http2';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
-import { TollgateInstance } from '../../src/instance.ts';
-import { createLogger } from '../../src/log.ts';
-import { lineSink } from '../../src/testing/run-plugin.ts';
-import { presented, TestCa, tool } from './support.ts';
+import { presented, startFromFile, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 
@@ -56,14 +53,7 @@ services:
 `,
   );
   const logs: Record<string, unknown>[] = [];
-  const inst = await TollgateInstance.start({
-    configFile: file,
-    env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
-    adminListen: [],
-    watch: true,
-    log: createLogger({ level: 'info', destination: lineSink(logs) as never }),
-  });
+  const inst = await startFromFile(file, { watch: true, logs });
   const port = Number(inst.proxyAddresses[0]!.split(':').pop());
   const session = connect(`https://127.0.0.1:${port}`, { ca: ca.cert, servername: 'a.test' });
   try {
@@ -106,13 +96,7 @@ test('a renewed certificate whose key does not match is refused; the previous ce
     file,
     `_format_version: "3.0"\ncertificates:\n  - { cert: "\${file:a.pem}", key: "\${file:a.key}", snis: [{ name: a.test }] }\nservices:\n  - { name: echo, url: "echo://", routes: [{ name: echo, paths: [/] }] }\n`,
   );
-  const inst = await TollgateInstance.start({
-    configFile: file,
-    env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
-    adminListen: [],
-    log: createLogger({ level: 'error', destination: lineSink([]) as never }),
-  });
+  const inst = await startFromFile(file);
   try {
     const port = Number(inst.proxyAddresses[0]!.split(':').pop());
     const other = ca.issue('a.test', ['a.test'], { file: 'other' });
@@ -140,13 +124,7 @@ test('a reload that removes every certificate of an ssl listener is refused as s
     file,
     `_format_version: "3.0"\ncertificates:\n  - { cert: "\${file:a.pem}", key: "\${file:a.key}", snis: [{ name: a.test }] }\n${services}`,
   );
-  const inst = await TollgateInstance.start({
-    configFile: file,
-    env: {},
-    proxyListen: ['127.0.0.1:0 ssl'],
-    adminListen: ['127.0.0.1:0'],
-    log: createLogger({ level: 'error', destination: lineSink([]) as never }),
-  });
+  const inst = await startFromFile(file, { adminListen: ['127.0.0.1:0'] });
   try {
     const port = Number(inst.proxyAddresses[0]!.split(':').pop());
     const admin = `http://${inst.adminAddresses[0]}`;

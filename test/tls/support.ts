@@ -231,12 +231,21 @@ export async function startTlsGateway(
   ca.issue('a.test', ['a.test'], { file: 'a' });
   const head = '_format_version: "3.0"\ncertificates:\n  - cert: ${file:a.pem}\n    key: ${file:a.key}\n';
   writeFileSync(join(ca.dir, 'gateway.yaml'), head + config);
+  return startFromFile(join(ca.dir, 'gateway.yaml'), { proxyListen });
+}
+
+/** A gateway loading `configFile`, on `proxyListen` (one ssl listener by default), its log dropped unless `logs` is given. */
+export function startFromFile(
+  configFile: string,
+  opts: { proxyListen?: string[]; adminListen?: string[]; logs?: Record<string, unknown>[]; watch?: boolean } = {},
+): Promise<TollgateInstance> {
   return TollgateInstance.start({
-    configFile: join(ca.dir, 'gateway.yaml'),
+    configFile,
     env: {},
-    proxyListen,
-    adminListen: [],
-    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
+    proxyListen: opts.proxyListen ?? ['127.0.0.1:0 ssl'],
+    adminListen: opts.adminListen ?? [],
+    ...(opts.watch ? { watch: true } : {}),
+    log: createLogger({ level: 'info', destination: lineSink(opts.logs ?? []) as never }),
   });
 }
 
