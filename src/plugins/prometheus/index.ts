@@ -15,6 +15,7 @@ export interface PrometheusConfig {
   bandwidth_metrics: boolean;
   upstream_health_metrics: boolean;
   ai_metrics: boolean;
+  wasm_metrics: boolean;
 }
 
 export default definePlugin<PrometheusConfig>({

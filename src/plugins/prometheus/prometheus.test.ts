@@ -9,7 +9,12 @@ function config(perConsumer: boolean): Record<string, unknown> {
   return {
     _format_version: '3.0',
     consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }],
-    plugins: [{ name: 'prometheus', config: { per_consumer: perConsumer, status_code_metrics: true } }],
+    plugins: [
+      {
+        name: 'prometheus',
+        config: { per_consumer: perConsumer, status_code_metrics: true, ai_metrics: false, wasm_metrics: false },
+      },
+    ],
     services: [
       { name: 'echo', url: 'echo://', routes: [{ name: 'api', paths: ['/api'], plugins: [{ name: 'key-auth' }] }] },
     ],
