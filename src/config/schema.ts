@@ -48,9 +48,6 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     ordering: 'dynamic plugin ordering (Kong Enterprise) is not supported',
     consumer_group: 'consumer groups (Kong Enterprise) are not supported',
   },
-  upstream: {
-    use_srv_name: 'DNS SRV resolution is not supported',
-  },
   consumer: {
     username_lower: 'username_lower is a Kong Enterprise field',
     oauth2_credentials:

@@ -28,6 +28,37 @@ test('a Kong 3.x DB-less file (dump style: ids, every default, nulls) validates 
   assert.equal(jwt.config.key_claim_name, 'iss');
 });
 
+test('every field of every Kong 3.10 entity and supported plugin, at its default (a full decK dump), loads; so does the same file with unset fields written as null', async () => {
+  for (const name of ['kong-3.10-full-dump.yaml', 'kong-3.10-entity-nulls.yaml']) {
+    const c = await loadConfigFile(fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url)), { env: {} });
+    assert.equal(c.plugins.length, 28, name);
+    const service = c.services[0]!;
+    assert.equal(service.retries, 5, `${name}: a null or absent field gets its default`);
+    assert.equal(
+      (c.upstreams[0]!.healthchecks as { active: { healthy: { interval: number } } }).active.healthy.interval,
+      0,
+    );
+  }
+});
+
+test("use_srv_name is accepted at Kong's default, false, and refused when asked for", async () => {
+  const text = (v: boolean) =>
+    `_format_version: "3.0"\nupstreams:\n  - name: up\n    use_srv_name: ${v}\n    targets: [{ target: "127.0.0.1:80" }]\n`;
+  await loadConfigText(text(false), 'gateway.yaml', { env: {} });
+  await assert.rejects(
+    loadConfigText(text(true), 'gateway.yaml', { env: {} }),
+    (err: Error & { issues?: { path: string; message: string }[] }) => {
+      assert.deepEqual(
+        err.issues?.map((i) => `${i.path} ${i.message}`),
+        [
+          "upstreams[0].use_srv_name 'use_srv_name: true' is a Kong setting that Tollgate does not support: DNS SRV resolution is not supported; list the targets' host:port instead",
+        ],
+      );
+      return true;
+    },
+  );
+});
+
 test('validating a 2,000-route file works (time it by hand: see the report)', async () => {
   const lines = ['_format_version: "3.0"', 'services:'];
   for (let s = 0; s < 100; s++) {

@@ -36,6 +36,13 @@ export function liftUpstreams(b: Build): void {
       'host_header',
     ] as const)
       if (raw[field] !== undefined) model[field] = raw[field];
+    // decK writes Kong's default, false, in every dump: only asking for SRV is refused.
+    if (raw.use_srv_name === true)
+      b.err(
+        'UNKNOWN_FIELD',
+        "'use_srv_name: true' is a Kong setting that Tollgate does not support: DNS SRV resolution is not supported; list the targets' host:port instead",
+        [...path, 'use_srv_name'],
+      );
     const u = { raw, path, model };
     b.upstreams.push(u);
     b.each(raw.targets, (t, j) => {
