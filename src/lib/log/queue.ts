@@ -4,7 +4,7 @@
  * (`initial_retry_delay` doubling up to `max_retry_delay`) until `max_retry_time` has passed, then
  * dropped. The queue holds at most `max_entries` entries (and `max_bytes` when set): when full the
  * oldest entry is dropped, so a slow or dead receiver costs bounded memory and never delays a
- * response. `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
+ * response. Entries of batches being delivered count against `max_entries` until delivered. `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
  * Every drop is counted (`stats`), and logged at most once a minute.
  */
 import type { DependencyHealth } from '../../pipeline/plugin.ts';
@@ -86,6 +86,8 @@ export class LogQueue<T> {
   private head = 0;
   private bytes = 0;
   private inflight = 0;
+  /** Entries of the batches being delivered: they count against `max_entries` until done. */
+  private inflightEntries = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private lastDropLog = 0;
@@ -105,14 +107,19 @@ export class LogQueue<T> {
     const bytes = this.config.max_bytes === null ? 0 : this.sizeOf(value);
     this.items.push({ value, bytes });
     this.bytes += bytes;
+    // Entries in flight count too: while a delivery hangs (a receiver that accepts and never
+    // answers), with concurrency_limit -1 every batch is in flight at once. When only the new
+    // entry is waiting, it is the one dropped.
     while (
-      this.items.length - this.head > this.config.max_entries ||
-      (this.config.max_bytes !== null && this.bytes > this.config.max_bytes && this.items.length - this.head > 1)
+      this.items.length > this.head &&
+      (this.items.length - this.head + this.inflightEntries > this.config.max_entries ||
+        (this.config.max_bytes !== null && this.bytes > this.config.max_bytes && this.items.length - this.head > 1))
     ) {
       const dropped = this.items[this.head++]!;
       this.bytes -= dropped.bytes;
       this.dropped(1, 'queue full');
     }
+    this.compact();
     this.stats.depth = this.items.length - this.head;
     this.schedule();
   }
@@ -138,19 +145,29 @@ export class LogQueue<T> {
       const batch = this.items.slice(this.head, this.head + this.config.max_batch_size);
       this.head += batch.length;
       for (const b of batch) this.bytes -= b.bytes;
-      if (this.head > 1024 && this.head * 2 > this.items.length) {
-        this.items.splice(0, this.head);
-        this.head = 0;
-      }
+      this.compact();
       this.stats.depth = this.items.length - this.head;
       this.inflight++;
+      this.inflightEntries += batch.length;
       void this.send(
         batch.map((b) => b.value),
         Date.now(),
       ).finally(() => {
         this.inflight--;
+        this.inflightEntries -= batch.length;
         this.schedule();
       });
+    }
+  }
+
+  /**
+   * Forgets the entries before `head` (sent or dropped) once they are most of the array. Dropping
+   * only moves `head`: without this a queue whose delivery hangs would keep every entry it dropped.
+   */
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.head = 0;
     }
   }
 
