@@ -9,6 +9,7 @@ import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { compileCertificates } from '../tls.ts';
 import { Balancer, parseTarget } from '../upstream/balancer.ts';
+import { hostResolver } from '../upstream/dns.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
 import { createHttpClient } from '../upstream/http-client.ts';
 import { poolSettings } from '../upstream/pool.ts';
@@ -63,6 +64,9 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   const issues: ConfigIssue[] = [];
   const secrets = config.source.secrets;
   registerHeaderNames([config.settings.request_id_header]);
+  // This config's resolver is the one connections outside the proxy path use (`dnsLookup`: log
+  // receivers, the plugins' HTTP client), whether or not any service resolves a name.
+  hostResolver(config.settings);
   // What start logs as warnings: the loader's, the config's, and what plugins warn while created.
   const warnings = configWarnings(config);
   for (const w of [...(config.source.warnings ?? []), ...warnings])

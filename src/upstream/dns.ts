@@ -116,7 +116,9 @@ export class HostResolver {
    * several addresses gives them in turn, each lookup starting one further (Kong's round-robin
    * over a name's A records), so new connections spread over all of them.
    */
-  readonly lookup = (hostname: string, options: LookupOptions, callback: LookupCallback): void => {
+  readonly lookup = (hostname: string, family: LookupOptions | number, callback: LookupCallback): void => {
+    // dgram sockets pass the family as a number, net and tls an options object.
+    const options: LookupOptions = typeof family === 'number' ? { family } : family;
     this.resolve(hostname).then(
       (answer) => {
         const addresses = answer.length > 1 ? this.#inTurn(hostname, answer) : answer;

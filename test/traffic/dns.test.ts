@@ -13,6 +13,7 @@ import { exportJWK, SignJWT } from 'jose';
 import { request } from 'undici';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startDns, type TestDns } from '../support/dns.ts';
+import { udpReceiver } from '../support/receivers.ts';
 import { type Listening, listen } from '../support/upstream.ts';
 import { until } from '../support/wait.ts';
 
@@ -278,5 +279,38 @@ test("the oidc plugin's calls to its IdP resolve the same way: discovery at a na
   } finally {
     await gw.close();
     await idp.close();
+  }
+});
+
+test("UDP log receivers are named through the gateway's resolver too: cached, never one system lookup per datagram", async () => {
+  dns.records.set('logs.test', { addresses: ['127.0.0.1'], ttl: 60 });
+  const udp = await udpReceiver();
+  const statsd = await udpReceiver();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server] },
+      services: [
+        {
+          name: 'echo',
+          url: 'echo://',
+          routes: [{ name: 'logged', paths: ['/logged'] }],
+          plugins: [
+            { name: 'udp-log', config: { host: 'logs.test', port: udp.port } },
+            { name: 'statsd', config: { host: 'logs.test', port: statsd.port, queue: { max_coalescing_delay: 0 } } },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    for (let i = 0; i < 20; i++) assert.equal((await fetch(`${gw.url}/logged`)).status, 200);
+    await until('twenty datagrams at the udp-log receiver', () => udp.received.length === 20);
+    await until('statsd metrics at its receiver', () => statsd.received.length > 0);
+    assert.equal(JSON.parse(udp.received[0]!).request.uri, '/logged');
+    assert.ok(dns.aQueries('logs.test') <= 2, `the name was asked once, not per datagram (${dns.aQueries('logs.test')})`);
+  } finally {
+    await gw.close();
+    await Promise.all([udp.close(), statsd.close()]);
   }
 });

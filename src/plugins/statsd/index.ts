@@ -9,11 +9,11 @@
  * Tollgate has no workspaces: workspace metrics and tags use `default`; `shdict_usage` and the
  * `cache_datastore_*` metrics measure nginx internals and are not sent.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/statsd.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
 import {
   type KongLogEntry,
   LogQueue,
@@ -241,7 +241,7 @@ class Statsd implements PluginHandlers {
       return;
     }
     if (this.udp === null) {
-      this.udp = createSocket(c.host.includes(':') ? 'udp6' : 'udp4');
+      this.udp = createSocket({ type: c.host.includes(':') ? 'udp6' : 'udp4', lookup: dnsLookup as SocketOptions['lookup'] });
       this.udp.on('error', (err) => this.warn(`statsd: ${err.message}`));
       this.udp.unref();
     }

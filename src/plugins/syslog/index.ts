@@ -7,11 +7,11 @@
  * with RFC 6587 octet counting), 127.0.0.1:514 over UDP by default. Deliveries are queued
  * (bounded, dropped and counted when the server is slow or down) and never delay a response.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/syslog.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin } from '../../index.ts';
+import { definePlugin, dnsLookup } from '../../index.ts';
 import {
   type CustomFields,
   compileCustomFields,
@@ -128,7 +128,7 @@ class Syslog implements PluginHandlers {
       return;
     }
     if (this.udp === null) {
-      this.udp = createSocket(c.host.includes(':') ? 'udp6' : 'udp4');
+      this.udp = createSocket({ type: c.host.includes(':') ? 'udp6' : 'udp4', lookup: dnsLookup as SocketOptions['lookup'] });
       this.udp.on('error', (err) => this.warn(`syslog: ${err.message}`));
       this.udp.unref();
     }

@@ -3,10 +3,10 @@
  * as one JSON datagram to `host:port`. Sending never waits: datagrams in flight are bounded (a
  * socket that cannot keep up drops and counts), and a dead receiver costs nothing but the drop.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import schema from '../../../schemas/plugins/udp-log.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin } from '../../index.ts';
+import { definePlugin, dnsLookup } from '../../index.ts';
 import { type CustomFields, compileCustomFields, serializeKong, withCustomFields } from '../../lib/log/index.ts';
 
 export interface UdpLogConfig {
@@ -43,7 +43,9 @@ class UdpLog implements PluginHandlers {
       return;
     }
     if (this.socket === null) {
-      this.socket = createSocket(this.config.host.includes(':') ? 'udp6' : 'udp4');
+      // The gateway's resolver: cached answers, and at most two system lookups at once, so a
+      // hung DNS server cannot fill libuv's threads with one lookup per datagram.
+      this.socket = createSocket({ type: this.config.host.includes(':') ? 'udp6' : 'udp4', lookup: dnsLookup as SocketOptions['lookup'] });
       this.socket.on('error', (err) => this.warn(`udp-log: ${err.message}`));
       this.socket.unref();
     }
