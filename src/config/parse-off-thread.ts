@@ -10,6 +10,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { Worker } from 'node:worker_threads';
 import { type ParsedYaml, parseYaml, parseYamlFully, SourceMap, type SourceMapDump } from './yaml.ts';
+import { refuseDeepNesting } from './yaml-depth.ts';
 import { parsePlainYamlSliced } from './yaml-fast.ts';
 
 /** Texts from this size on are parsed in slices (the plain subset) or on a worker thread (any other YAML). */
@@ -22,6 +23,8 @@ const WORKER_URL = new URL('./parse-worker.mjs', import.meta.url);
 
 export async function parseYamlOffThread(text: string, file: string): Promise<ParsedYaml> {
   if (text.length < OFF_THREAD_PARSE_BYTES) return parseYaml(text, file);
+  const tooDeep = refuseDeepNesting(text, file);
+  if (tooDeep !== null) return tooDeep;
   // The plain subset parses here, in slices, faster than a worker's result could be cloned back.
   const plain = await parsePlainYamlSliced(text, file, PARSE_SLICE_MS);
   if (plain !== null) return plain;

@@ -18,6 +18,7 @@ import {
 import type { ConfigErrorCode } from '../errors.ts';
 import type { YamlPath } from './model.ts';
 import { type Position, SourceMap } from './source-map.ts';
+import { refuseDeepNesting } from './yaml-depth.ts';
 import { parsePlainYaml } from './yaml-fast.ts';
 
 export { SourceMap, type SourceMapDump } from './source-map.ts';
@@ -102,7 +103,7 @@ export interface ParsedYaml {
  * any file with a problem, is parsed by the yaml package, whose diagnostics it reports.
  */
 export function parseYaml(text: string, file: string): ParsedYaml {
-  return parsePlainYaml(text, file) ?? parseYamlFully(text, file);
+  return refuseDeepNesting(text, file) ?? parsePlainYaml(text, file) ?? parseYamlFully(text, file);
 }
 
 /** parseYaml through the yaml package's document model. */

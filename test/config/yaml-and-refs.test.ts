@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/errors.ts';
+import { startGateway } from '../../src/testing/index.ts';
 import { brief, issuesOf, load, testPlugins, tmpDir, V3, writeTmp } from './helpers.ts';
 
 test('YAML syntax errors are located', async () => {
@@ -53,6 +54,33 @@ test('an alias bomb is a located error, not a hang', async () => {
   const issues = await issuesOf(`${V3}_ignore:\n  - ${levels.join('\n  - ')}\n`);
   assert.equal(issues[0]!.code, 'YAML_HAZARD');
   assert.match(issues[0]!.message, /alias bomb/);
+});
+
+test('flow collections nested past 256 levels are a located error, in JSON or YAML, and a running gateway keeps its config', async () => {
+  // Either parser recursing this deep overflows the stack; the yaml package can do it inside V8's
+  // regular expression compiler, which aborts the process.
+  const json = `{"_format_version":"3.0","services":${'['.repeat(1000)}${']'.repeat(1000)}}`;
+  const yaml = `${V3}services: ${'['.repeat(3000)}${']'.repeat(3000)}\n`;
+  assert.deepEqual(brief(await issuesOf(json)), [
+    '1:292  flow collections ([ ] or { }) nested more than 256 levels deep; a config nests a few',
+  ]);
+  assert.deepEqual(brief(await issuesOf(yaml)), [
+    '2:267  flow collections ([ ] or { }) nested more than 256 levels deep; a config nests a few',
+  ]);
+  // Quoted brackets and comments do not count; real nesting a few levels deep loads.
+  await load(
+    `${V3}_comment: "${'['.repeat(400)}" # ${'{'.repeat(400)}\nservices: [{ name: a, url: "echo://", tags: [x] }]\n`,
+  );
+  const gw = await startGateway({
+    config: `${V3}services: [{ name: a, url: "echo://", routes: [{ name: r, paths: [/a] }] }]\n`,
+  });
+  try {
+    const result = await gw.reload(json);
+    assert.equal(result.ok, false);
+    assert.equal((await fetch(`${gw.url}/a`)).status, 200, 'the last good config still serves');
+  } finally {
+    await gw.close();
+  }
 });
 
 test('a non-mapping top level and a missing _format_version are errors', async () => {
