@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { type LoadedConfig, loadConfigWithPlugins } from '../config/custom-plugins.ts';
 import { DotenvError, parseDotenv } from '../config/dotenv.ts';
+import { knownSecrets } from '../config/secrets.ts';
 import type { ParsedArgs } from './args.ts';
 
 /** A problem that is not in a config: an unreadable file, a bad env file (exit 2). */
@@ -103,4 +104,18 @@ export function issueLine(i: {
   message: string;
 }) {
   return `${i.file}:${i.line}:${i.col}  ${i.path || '.'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
+}
+
+interface Writer {
+  write(s: string): unknown;
+}
+
+/**
+ * `io` with every line it writes scrubbed of the secrets of the configs read so far: what a
+ * command prints about a config (an upstream URL, a Host header, a plugin's field) may hold a
+ * value from `${...}` or a form derived from it.
+ */
+export function scrubbingIO<T extends { stdout: Writer; stderr: Writer }>(io: T): T {
+  const scrubbed = (w: Writer): Writer => ({ write: (s: string) => w.write(knownSecrets().scrub(s)) });
+  return { ...io, stdout: scrubbed(io.stdout), stderr: scrubbed(io.stderr) };
 }

@@ -6,7 +6,7 @@
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { compileForCli, envFromArgs, InputError, issueLine } from './config-input.ts';
+import { compileForCli, envFromArgs, InputError, issueLine, scrubbingIO } from './config-input.ts';
 import { type Explanation, explainRequest } from './route-query.ts';
 
 export interface CliIO {
@@ -25,7 +25,8 @@ export function parseHeaders(list: readonly string[]): Record<string, string> {
   return out;
 }
 
-export async function runExplain(argv: string[], io: CliIO = process): Promise<number> {
+export async function runExplain(argv: string[], out: CliIO = process): Promise<number> {
+  const io = scrubbingIO(out);
   const help = commandHelp('explain')!;
   const fail = (message: string): number => {
     io.stderr.write(`gateway explain: ${message}\n`);

@@ -9,7 +9,7 @@ import { parseYaml } from '../config/yaml.ts';
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { compileForCli, envFromArgs, InputError, issueLine, why } from './config-input.ts';
+import { compileForCli, envFromArgs, InputError, issueLine, scrubbingIO, why } from './config-input.ts';
 import type { CliIO } from './explain.ts';
 import { explainRequest } from './route-query.ts';
 import { ghData, ghProp } from './validate.ts';
@@ -173,7 +173,8 @@ export function runCases(rt: Parameters<typeof explainRequest>[0], cases: readon
   });
 }
 
-export async function runTestRoutes(argv: string[], io: CliIO = process): Promise<number> {
+export async function runTestRoutes(argv: string[], out: CliIO = process): Promise<number> {
+  const io = scrubbingIO(out);
   const help = commandHelp('test-routes')!;
   const fail = (message: string): number => {
     io.stderr.write(`gateway test-routes: ${message}\n`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { gateway, tmp, write } from './helpers.ts';
+import { cleanEnv, gateway, tmp, write } from './helpers.ts';
 
 test("explain names the route, service and upstream path of the root config's /echo/abc", async () => {
   const r = await gateway(['explain', 'GET', 'http://localhost/echo/abc']);
@@ -124,4 +124,27 @@ test('explain: usage errors exit 2', async () => {
   assert.equal(r.code, 2);
   assert.match(r.err, /did you mean '--consumer'/);
   assert.equal((await gateway(['explain', '-c', '/nonexistent.yaml', 'GET', '/'])).code, 2);
+});
+
+test('explain and test-routes never print a value from ${...}: the upstream URL, its host and path are redacted', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'gateway.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: up\n    url: ${UP_URL}\n    routes: [{ name: r1, paths: [/v1] }]\n',
+  );
+  const cases = write(
+    dir,
+    'cases.yaml',
+    '- request: { method: GET, url: "http://x/v1/a" }\n  expect: { route: r1, upstream_host: nowhere.example }\n',
+  );
+  const env = cleanEnv({ UP_URL: 'http://internal-a.example:8443/Secret/Base' });
+  const explained = await gateway(['explain', '-c', f, 'GET', 'http://x/v1/a'], { env });
+  assert.equal(explained.code, 0, explained.err);
+  const routes = await gateway(['test-routes', '-c', f, cases], { env });
+  for (const out of [explained.out, explained.err, routes.out, routes.err]) {
+    assert.doesNotMatch(out, /internal-a|8443|Secret\/Base/);
+  }
+  assert.match(explained.out, /^service {3}up {2}\[redacted\]$/m);
+  assert.match(routes.out, /FAIL/, 'the case fails on the host, which it names as redacted');
 });

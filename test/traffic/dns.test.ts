@@ -308,7 +308,10 @@ test("UDP log receivers are named through the gateway's resolver too: cached, ne
     await until('twenty datagrams at the udp-log receiver', () => udp.received.length === 20);
     await until('statsd metrics at its receiver', () => statsd.received.length > 0);
     assert.equal(JSON.parse(udp.received[0]!).request.uri, '/logged');
-    assert.ok(dns.aQueries('logs.test') <= 2, `the name was asked once, not per datagram (${dns.aQueries('logs.test')})`);
+    assert.ok(
+      dns.aQueries('logs.test') <= 2,
+      `the name was asked once, not per datagram (${dns.aQueries('logs.test')})`,
+    );
   } finally {
     await gw.close();
     await Promise.all([udp.close(), statsd.close()]);

@@ -241,7 +241,10 @@ class Statsd implements PluginHandlers {
       return;
     }
     if (this.udp === null) {
-      this.udp = createSocket({ type: c.host.includes(':') ? 'udp6' : 'udp4', lookup: dnsLookup as SocketOptions['lookup'] });
+      this.udp = createSocket({
+        type: c.host.includes(':') ? 'udp6' : 'udp4',
+        lookup: dnsLookup as SocketOptions['lookup'],
+      });
       this.udp.on('error', (err) => this.warn(`statsd: ${err.message}`));
       this.udp.unref();
     }

@@ -128,7 +128,10 @@ class Syslog implements PluginHandlers {
       return;
     }
     if (this.udp === null) {
-      this.udp = createSocket({ type: c.host.includes(':') ? 'udp6' : 'udp4', lookup: dnsLookup as SocketOptions['lookup'] });
+      this.udp = createSocket({
+        type: c.host.includes(':') ? 'udp6' : 'udp4',
+        lookup: dnsLookup as SocketOptions['lookup'],
+      });
       this.udp.on('error', (err) => this.warn(`syslog: ${err.message}`));
       this.udp.unref();
     }

@@ -45,7 +45,10 @@ class UdpLog implements PluginHandlers {
     if (this.socket === null) {
       // The gateway's resolver: cached answers, and at most two system lookups at once, so a
       // hung DNS server cannot fill libuv's threads with one lookup per datagram.
-      this.socket = createSocket({ type: this.config.host.includes(':') ? 'udp6' : 'udp4', lookup: dnsLookup as SocketOptions['lookup'] });
+      this.socket = createSocket({
+        type: this.config.host.includes(':') ? 'udp6' : 'udp4',
+        lookup: dnsLookup as SocketOptions['lookup'],
+      });
       this.socket.on('error', (err) => this.warn(`udp-log: ${err.message}`));
       this.socket.unref();
     }
