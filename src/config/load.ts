@@ -105,12 +105,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   raw.push(...refs.issues, ...unsetIssues(refs.unset, map, opts.allowUnsetEnv === true));
   // A value holding a placeholder for an unresolved reference: its own checks are skipped, so that
   // one unset variable is one problem, not a cascade ("rsa_public_key is required", ...).
-  const unknown = refs.unknown.map((p) => formatYamlPath(p));
-  const isUnknown = (path: YamlPath): boolean => {
-    if (unknown.length === 0) return false;
-    const k = formatYamlPath(path);
-    return unknown.some((u) => k === u || k.startsWith(`${u}.`) || k.startsWith(`${u}[`));
-  };
+  // Looked up by each prefix of an issue's path: issues × unresolved values would be quadratic
+  // (thousands of unset variables and a few errors each took minutes).
+  const unknown = new Set(refs.unknown.map((p) => formatYamlPath(p)));
+  const isUnknown = (path: YamlPath): boolean =>
+    unknown.size > 0 && pathPrefixes(path).some((prefix) => unknown.has(prefix));
 
   if (typeof doc._format_version === 'number') {
     raw.push({
@@ -162,14 +161,12 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const built = await buildEntities(doc, plugins, raw, broken);
   await yieldToLoop();
   // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.
-  const prunedKeys = pruned.map((p) => formatYamlPath(p));
+  const aboveTheirPruned = new Set(pruned.flatMap((p) => pathPrefixes(p)));
+  const firstPass = new Set(schemaIssues);
   const kept = raw.filter(
     (i) =>
-      !(
-        i.code === 'SCHEMA' &&
-        !schemaIssues.includes(i) &&
-        prunedKeys.some((k) => k.startsWith(formatYamlPath(i.path)))
-      ) && !(i.code !== 'SECRET_REF' && i.code !== 'UNSET_ENV' && isUnknown(i.path)),
+      !(i.code === 'SCHEMA' && !firstPass.has(i) && aboveTheirPruned.has(formatYamlPath(i.path))) &&
+      !(i.code !== 'SECRET_REF' && i.code !== 'UNSET_ENV' && isUnknown(i.path)),
   );
   raw.length = 0;
   raw.push(...kept);
@@ -197,7 +194,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
       hash: hash.digest('hex'),
       referenced_files: [...refs.files.keys()],
       secrets: refs.secrets,
-      unresolved: unknown,
+      unresolved: [...unknown],
       locate: (path: YamlPath) => map.locate(path),
       warnings: issues,
     },
@@ -400,5 +397,12 @@ function finish(raw: RawIssue[], map: SourceMap, secrets: ReadonlySet<string>): 
     return configIssue(i.code, redact(i.message), i.path, loc, i.severity ?? 'error');
   });
   out.sort((a, b) => a.line - b.line || a.col - b.col || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return out;
+}
+
+/** The formatted paths of `path` and of each of its ancestors (`a`, `a.b`, `a.b[0]`, ...). */
+function pathPrefixes(path: YamlPath): string[] {
+  const out: string[] = [];
+  for (let k = 1; k <= path.length; k++) out.push(formatYamlPath(path.slice(0, k)));
   return out;
 }
