@@ -83,6 +83,20 @@ test('flow collections nested past 256 levels are a located error, in JSON or YA
   }
 });
 
+test('an alias names the last node anchored with its name before it, and thousands of aliases load (each resolved once)', {
+  timeout: 20_000,
+}, async () => {
+  const c = await load(
+    `${V3}consumers:\n  - { username: first, tags: &t [one] }\n  - { username: second, tags: *t }\n  - { username: third, tags: &t [two] }\n  - { username: fourth, tags: *t }\n`,
+  );
+  assert.deepEqual(
+    c.consumers.map((x) => x.tags),
+    [['one'], ['one'], ['two'], ['two']],
+  );
+  const many = `${V3}_ignore:\n  - &t [a]\n${'  - *t\n'.repeat(10_000)}`;
+  await load(many);
+});
+
 test('a non-mapping top level and a missing _format_version are errors', async () => {
   assert.match((await issuesOf('- a\n'))[0]!.message, /top level must be a mapping/);
   assert.deepEqual(brief(await issuesOf('services: []\n')), ["1:1  missing required field '_format_version'"]);
