@@ -1,11 +1,14 @@
 // file-log on the plugin itself, through the public test kit, writing a real file;
 // test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { startPlugin } from '../../testing/index.ts';
+import { listen } from '../../../test/support/upstream.ts';
+import { until } from '../../../test/support/wait.ts';
+import { startGateway, startPlugin } from '../../testing/index.ts';
 import plugin from './index.ts';
 
 test('file-log appends one JSON line per request, written by the time the instance closes', async () => {
@@ -31,6 +34,60 @@ test('file-log appends one JSON line per request, written by the time the instan
       ],
     );
   } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a FIFO nobody reads is a failing receiver, not four stuck threads: other files, name lookups and shutdown go on', { timeout: 30_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-file-log-'));
+  const fifo = join(dir, 'nobody-reads.fifo');
+  const made = spawnSync('mkfifo', [fifo]);
+  if (made.error !== undefined || made.status !== 0) {
+    if (process.env.CI) throw new Error('mkfifo is missing');
+    t.skip('mkfifo is not installed');
+    return;
+  }
+  const file = join(dir, 'access.log');
+  const upstream = await listen((_req, res) => res.end('named'));
+  // libuv has four threads: one blocking open per instance would take them all.
+  const stuck = [1, 2, 3, 4].map((i) => ({
+    name: `fifo-${i}`,
+    paths: [`/fifo-${i}`],
+    plugins: [{ name: 'file-log', config: { path: fifo } }],
+  }));
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'echo',
+          url: 'echo://',
+          routes: [
+            ...stuck,
+            { name: 'file', paths: ['/file'], plugins: [{ name: 'file-log', config: { path: file } }] },
+          ],
+        },
+        // A name the system resolver answers (getaddrinfo runs on those threads too).
+        { name: 'named', url: `http://localhost:${upstream.port}`, routes: [{ name: 'named', paths: ['/named'] }] },
+      ],
+    },
+  });
+  try {
+    for (let round = 0; round < 3; round++)
+      for (const r of stuck) assert.equal((await fetch(`${gw.url}${r.paths[0]}`)).status, 200);
+    await new Promise((r) => setTimeout(r, 300));
+    const named = await fetch(`${gw.url}/named`, { signal: AbortSignal.timeout(5_000) });
+    assert.equal(await named.text(), 'named');
+    assert.equal((await fetch(`${gw.url}/file`)).status, 200);
+    await until('the regular file gets its line', async () =>
+      (await readFile(file, 'utf8').catch(() => '')).includes('"/file"'),
+    );
+    const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as { dependencies: Record<string, unknown>[] };
+    const fifoHealth = status.dependencies.find((d) => d.kind === 'file-log' && d.target === fifo);
+    assert.equal(fifoHealth?.healthy, false, JSON.stringify(status.dependencies));
+  } finally {
+    await gw.close();
+    await upstream.close();
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -5,6 +5,7 @@
  * so a slow disk never delays a response. With `reopen` the file is opened for every batch, so a
  * file that logrotate moved away is followed (Kong reopens it for every line).
  */
+import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import schema from '../../../schemas/plugins/file-log.schema.json' with { type: 'json' };
@@ -25,6 +26,14 @@ export interface FileLogConfig {
   custom_fields_by_lua: Record<string, string> | null;
   custom_fields: Record<string, string> | null;
 }
+
+/**
+ * Append, create, and never wait: a FIFO nobody reads fails to open (ENXIO) and a pipe whose reader
+ * stalled (a container's stdout) fails a write (EAGAIN), both retried by the queue. Opened in
+ * blocking mode, each would hold one of libuv's four threads for good, and with them DNS lookups,
+ * file reads and crypto for the whole gateway. Regular files ignore the flag.
+ */
+const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK;
 
 /** Lines wait at most this long to be written together. */
 const BATCH_DELAY_S = 0.05;
@@ -64,7 +73,7 @@ class FileLog implements PluginHandlers {
   private async write(lines: string[]): Promise<void> {
     const text = lines.join('');
     if (this.config.reopen) {
-      const fh = await open(this.path, 'a', 0o644);
+      const fh = await open(this.path, OPEN_FLAGS, 0o644);
       try {
         await fh.appendFile(text);
       } finally {
@@ -72,7 +81,7 @@ class FileLog implements PluginHandlers {
       }
       return;
     }
-    this.file ??= await open(this.path, 'a', 0o644);
+    this.file ??= await open(this.path, OPEN_FLAGS, 0o644);
     try {
       await this.file.appendFile(text);
     } catch (err) {
