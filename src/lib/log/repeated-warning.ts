@@ -11,13 +11,15 @@ export class RepeatedWarning {
   readonly #log: PluginLogger;
   readonly #message: string;
   readonly #intervalMs: number;
+  readonly #level: 'warn' | 'error';
   #quietUntil = 0;
   #held = 0;
 
-  constructor(log: PluginLogger, message: string, intervalMs = 1000) {
+  constructor(log: PluginLogger, message: string, intervalMs = 1000, level: 'warn' | 'error' = 'warn') {
     this.#log = log;
     this.#message = message;
     this.#intervalMs = intervalMs;
+    this.#level = level;
   }
 
   warn(fields: Record<string, unknown>): void {
@@ -29,6 +31,6 @@ export class RepeatedWarning {
     this.#quietUntil = now + this.#intervalMs;
     const held = this.#held;
     this.#held = 0;
-    this.#log.warn(this.#message, held === 0 ? fields : { ...fields, repeated: held });
+    this.#log[this.#level](this.#message, held === 0 ? fields : { ...fields, repeated: held });
   }
 }

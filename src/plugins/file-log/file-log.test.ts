@@ -38,7 +38,9 @@ test('file-log appends one JSON line per request, written by the time the instan
   }
 });
 
-test('a FIFO nobody reads is a failing receiver, not four stuck threads: other files, name lookups and shutdown go on', { timeout: 30_000 }, async (t) => {
+test('a FIFO nobody reads is a failing receiver, not four stuck threads: other files, name lookups and shutdown go on', {
+  timeout: 30_000,
+}, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-file-log-'));
   const fifo = join(dir, 'nobody-reads.fifo');
   const made = spawnSync('mkfifo', [fifo]);

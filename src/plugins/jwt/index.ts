@@ -27,6 +27,7 @@ import type {
   PluginHandlers,
 } from '../../index.ts';
 import { anonymousConsumer, definePlugin, PluginConfigError } from '../../index.ts';
+import { RepeatedWarning } from '../../lib/log/index.ts';
 import { jwtSecrets } from './entities.ts';
 
 /** The jwt plugin's config, defaults applied. */
@@ -93,7 +94,8 @@ class JwtAuthenticator implements PluginHandlers {
   private readonly anonymous: Consumer | null;
   private readonly entries: ReadonlyMap<string, Entry>;
   private readonly cache: VerifiedTokenCache<Verified>;
-  private readonly logger: PluginContext['log'];
+  /** Logged at most once a second while a JWKS cannot be had (every request would log it). */
+  private readonly noKeys: RepeatedWarning;
   private readonly wwwBase: Readonly<Record<string, string>>;
   private readonly wwwError: Readonly<Record<string, string>>;
   private readonly fail: Readonly<Record<string, Failure>>;
@@ -117,7 +119,12 @@ class JwtAuthenticator implements PluginHandlers {
     this.entries = entries;
     this.jwksCaches = [...new Set([...entries.values()].flatMap((e) => (e.jwks ? [e.jwks] : [])))];
     this.cache = new VerifiedTokenCache<Verified>(config.verified_token_cache_size);
-    this.logger = context.log;
+    this.noKeys = new RepeatedWarning(
+      context.log,
+      'no keys to verify a token: the JWKS could not be fetched',
+      1000,
+      'error',
+    );
 
     const base = config.realm != null ? `Bearer realm="${config.realm}"` : 'Bearer';
     const withError = config.realm != null ? `${base}, error="invalid_token"` : 'Bearer error="invalid_token"';
@@ -198,7 +205,7 @@ class JwtAuthenticator implements PluginHandlers {
     const kid = typeof parsed.header.kid === 'string' ? parsed.header.kid : undefined;
     const keys: VerificationKey[] = await jwks.keysFor(kid, entry.alg);
     if (keys.length === 0 && !jwks.loaded) {
-      this.logger.error('no keys to verify a token: the JWKS could not be fetched', {
+      this.noKeys.warn({
         credential: entry.credential.identifier,
         error: jwks.lastError,
       });

@@ -102,5 +102,14 @@ describe('jwt with JWKS credentials', () => {
     assert.equal(line?.level, 'error');
     assert.equal(line?.credential, ISSUER);
     assert.equal(line?.error, `fetching ${gone.url}/jwks failed: no complete response within 1000 ms`);
+    // Every request while the key set is missing would log the same line: one a second is kept.
+    const token = await sign({ exp: now() + 60 }, a.privateKey, 'a');
+    const before = down.logs.filter((l) => l.msg === line?.msg).length;
+    const started = Date.now();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => down.run(bearer(token))));
+    assert.ok(answers.every((x) => x.status === 401));
+    const seconds = Math.ceil((Date.now() - started) / 1000);
+    const lines = down.logs.filter((l) => l.msg === line?.msg).length - before;
+    assert.ok(lines <= seconds + 1, `${lines} lines for 20 requests over ${seconds} s`);
   });
 });
