@@ -1,7 +1,7 @@
 // Active health probes (Kong's `healthchecks.active`): a TCP connect, or a GET of `http_path` over
 // plain HTTP or TLS as `type` says, whatever protocol the service speaks. As Kong's healthchecker
 // does, each probe opens a connection of its own, and `timeout` bounds each step of it: the connect
-// and TLS handshake, the answer's head, its body.
+// and TLS handshake, the answer's head. The body is not read: the connection is closed at the head.
 import { isIP, connect as tcpConnect } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { TargetPool } from './pool.ts';
@@ -102,7 +102,9 @@ export class Prober {
     if (s.type === 'https' && s.sni !== null && isIP(s.sni) === 0) opts.servername = s.sni;
     try {
       const res = await this.dispatcher(t).request(opts);
-      await res.body.dump();
+      // The status is the answer, as Kong's healthchecker reads only the status line: the body is
+      // not waited for (a target that trickles it would hold a probe connection per interval).
+      res.body.on('error', ignore).destroy();
       return { status: res.statusCode };
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
@@ -132,3 +134,5 @@ export class Prober {
     return own;
   }
 }
+
+function ignore(): void {}

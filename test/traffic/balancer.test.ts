@@ -3,11 +3,12 @@
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { request } from 'undici';
 import { startGateway } from '../../src/testing/index.ts';
 import { backend, closeBalancers, make, req, upstream } from '../support/balancer.ts';
+import { until } from '../support/wait.ts';
 
 after(closeBalancers);
 
@@ -249,6 +250,36 @@ describe('health checks', () => {
       }
     } finally {
       await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+    }
+  });
+
+  test("active probes go by the answer's head: a target that trickles its body forever neither stalls the round nor keeps a connection", {
+    timeout: 20_000,
+  }, async () => {
+    const open = new Set<Socket>();
+    const trickle = createServer((_rq, rs) => {
+      rs.writeHead(200, { 'content-type': 'text/plain' });
+      const t = setInterval(() => rs.write('.'), 100);
+      rs.on('close', () => clearInterval(t));
+    });
+    trickle.on('connection', (c) => {
+      open.add(c);
+      c.on('close', () => open.delete(c));
+    });
+    await new Promise<void>((r) => trickle.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (trickle.address() as AddressInfo).port;
+      const b = make(
+        upstream([[`127.0.0.1:${port}`, 100]], {
+          healthchecks: { active: { timeout: 1, unhealthy: { interval: 0, http_failures: 1, timeouts: 1 } } },
+        }),
+      );
+      for (let round = 0; round < 3; round++) await b.probeAll(true);
+      assert.equal(b.targets[0]!.healthy, true, 'a 200 head is a success');
+      await until('the probe connections closed', () => open.size === 0);
+    } finally {
+      trickle.closeAllConnections();
+      await new Promise((r) => trickle.close(r));
     }
   });
 
