@@ -105,6 +105,38 @@ test('IdP unreachable at start: the gateway starts, login pages answer 503, and 
   }
 });
 
+test('a discovery endpoint that hangs: the first request waits its timeout, the next are answered 503 at once', async () => {
+  const idp = await startIdp();
+  // Accepts connections and never answers.
+  const hung = createTcpServer(() => undefined);
+  await new Promise<void>((r) => hung.listen(0, '127.0.0.1', () => r()));
+  const port = (hung.address() as { port: number }).port;
+  const timeout = 1500;
+  const plugin = oidcConfig(idp, { discovery: `http://127.0.0.1:${port}/.well-known/openid-configuration`, timeout });
+  const gw = await startGateway({ config: gatewayConfig(plugin) });
+  const timed = async () => {
+    const started = Date.now();
+    const res = await page(`${gw.url}/spa/`);
+    await res.body?.cancel();
+    return { status: res.status, ms: Date.now() - started };
+  };
+  try {
+    const first = await timed();
+    assert.equal(first.status, 503);
+    // Discovery is retried (on its backoff, and by requests at most once a second) while requests
+    // are answered without waiting for those attempts.
+    const next = await Promise.all(Array.from({ length: 10 }, () => timed()));
+    assert.ok(
+      next.every((r) => r.status === 503 && r.ms < timeout / 2),
+      JSON.stringify(next),
+    );
+  } finally {
+    await gw.close();
+    hung.close();
+    await idp.close();
+  }
+});
+
 test('a plain-http discovery URL is refused for a non-loopback host unless allow_insecure_http is set', async () => {
   const base = {
     client_id: 'c',

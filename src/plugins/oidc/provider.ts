@@ -105,6 +105,13 @@ export class Provider {
   /** The discovered IdP, or null while it cannot be reached (an attempt is made if none is running). */
   async ensure(): Promise<Discovered | null> {
     if (this.#discovered) return this.#discovered;
+    // Once discovery has failed, requests no longer wait for an attempt (each would wait up to
+    // `timeout` on a hung IdP, and one is nearly always running): they are answered at once, and
+    // start an attempt in the background at most once a second besides the backoff's retries.
+    if (this.#failures > 0) {
+      if (this.#inflight === null && Date.now() - this.#lastAttempt >= MIN_ATTEMPT_INTERVAL_MS) void this.#attempt();
+      return null;
+    }
     if (this.#inflight) return this.#inflight;
     if (Date.now() - this.#lastAttempt < MIN_ATTEMPT_INTERVAL_MS) return null;
     return this.#attempt();
