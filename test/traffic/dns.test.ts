@@ -189,6 +189,16 @@ test('while the server is silent an expired answer goes on serving (dns_stale_tt
   });
 });
 
+test('a server that does not answer one record type is not asked the next: one timeout, then 503', async () => {
+  await withGateway('silent.test', null, { dns_stale_ttl: 0 }, async (gw) => {
+    dns.mode = 'silent';
+    const res = await fetch(`${gw.url}/named`);
+    assert.equal(res.status, 503);
+    const asked = dns.queries.filter((q) => q.name === 'silent.test');
+    assert.ok(asked.length > 0 && asked.every((q) => q.type === 'A'), JSON.stringify(asked));
+  });
+});
+
 test("without a stale answer a failed lookup is Kong's 503 on its route only, remembered for dns_error_ttl", async () => {
   await withGateway('gone.test', 1, { dns_stale_ttl: 0, dns_error_ttl: 600 }, async (gw) => {
     dns.mode = 'servfail';
