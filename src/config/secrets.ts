@@ -12,6 +12,8 @@
  * so that a value stays hidden after it was rotated out, and a refused reload cannot print the
  * values it read either.
  */
+import { normalizePath } from './paths.ts';
+
 export const REDACTED = '[redacted]';
 
 /** Forms this long or longer are replaced wherever they occur; shorter ones only as a whole value. */
@@ -223,6 +225,11 @@ export function derivedForms(v: string): { form: string; numeric: boolean }[] {
     } catch {
       // not a path
     }
+    // The router's normalization (validate's suggestions) and the request normalizer's spelling of
+    // it (the access log's path): other escapes kept, then upper-cased.
+    const normalized = normalizePath(p);
+    addText(normalized);
+    addText(normalized.replace(/%[0-9a-f]{2}/gi, (e) => e.toUpperCase()));
   };
   const t = v.trim();
   addText(v);

@@ -173,3 +173,9 @@ test('scrub finds a form in a text exactly as long as it, and skips texts shorte
   assert.equal(s.scrub('Tok-5A5'), 'Tok-5A5', 'shorter than every form');
   assert.equal(s.scrub('/a-much-longer-secret-value-5B5B/Tok-5A5A'), '/[redacted]/[redacted]');
 });
+
+test("a secret path's normalized spellings are forms too: the router's (validate's suggestion) and the request normalizer's (the access log's)", () => {
+  const s = new SecretValues(['/x/../s%65cr%65t%3at%6fk%65n%3av%61lu%65']);
+  assert.equal(s.scrub("write '/secret%3atoken%3avalue'"), "write '[redacted]'");
+  assert.equal(s.scrub('"path":"/secret%3Atoken%3Avalue"'), '"path":"[redacted]"');
+});
