@@ -70,6 +70,8 @@ export class ConfigWatcher {
   private running: Promise<void> | null = null;
   private again = false;
   private closed = false;
+  /** A config failed since the last good one: the next good one gets a fresh watcher. */
+  private failedSince = false;
 
   constructor(opts: ConfigWatcherOptions) {
     this.configFile = resolvePath(opts.configFile);
@@ -84,6 +86,12 @@ export class ConfigWatcher {
     this.files = [this.configFile, ...this.target.referencedFiles()];
     this.handled = (await fingerprint(this.files)).hash;
     this.relevant = await relevantNames(this.files);
+    await this.open();
+    this.log.debug({ dirs: [...this.relevant.keys()], files: this.files }, 'watching config files');
+  }
+
+  /** A chokidar watcher on the relevant directories, ready. */
+  private async open(): Promise<void> {
     this.fsw = watch([...this.relevant.keys()], {
       ignoreInitial: true,
       depth: 0,
@@ -105,7 +113,6 @@ export class ConfigWatcher {
       this.log.warn({ err: err instanceof Error ? err.message : String(err) }, 'config watcher error'),
     );
     await new Promise<void>((resolve) => this.fsw!.once('ready', () => resolve()));
-    this.log.debug({ dirs: [...this.relevant.keys()], files: this.files }, 'watching config files');
   }
 
   async close(): Promise<void> {
@@ -163,6 +170,7 @@ export class ConfigWatcher {
       if (result.ok) {
         this.handled = fp.hash;
         await this.retarget([this.configFile, ...this.target.referencedFiles()]);
+        if (this.failedSince) await this.reopen();
         return;
       }
       // Maybe the file was caught half-written (or empty, between truncate and write): look again
@@ -172,6 +180,7 @@ export class ConfigWatcher {
       const later = await fingerprint(this.files);
       if (later.hash !== fp.hash) continue;
       this.handled = fp.hash;
+      this.failedSince = true;
       this.target.reportFailure(result);
       // A broken config may reference files the serving one does not (a missing PEM, say): watch
       // those too, so that creating them triggers the next reload.
@@ -182,6 +191,23 @@ export class ConfigWatcher {
       ]);
       return;
     }
+  }
+
+  /**
+   * A new chokidar watcher once a good config follows a failed one. The file may have been a
+   * symlink loop, a device or a directory meanwhile, after which chokidar stops polling it even
+   * when it is a regular file again: in-place edits were then never seen (only `POST /reload`
+   * loaded them).
+   */
+  private async reopen(): Promise<void> {
+    this.failedSince = false;
+    const old = this.fsw;
+    this.fsw = null;
+    await old?.close();
+    if (this.closed) return;
+    await this.open();
+    // A change made while no watcher was open is found by the content check.
+    this.schedule();
   }
 
   private async retarget(files: string[]): Promise<void> {

@@ -265,6 +265,28 @@ test('a long streaming response started before a reload completes intact after i
   }
 });
 
+test('after the file was a symlink loop, then a link to a device, in-place edits of the regular file it is again are seen', async () => {
+  const failures = () =>
+    gw.lines.filter((l) => l.msg === 'config reload failed; the last good config keeps serving').length;
+  const failed = failures();
+  await rm(file);
+  await symlink('gateway.yaml', file);
+  await eventually(async () => (failures() > failed ? true : undefined), 'the symlink loop reported');
+  const link = join(dir, 'device-link');
+  await symlink('/dev/zero', link);
+  await rename(link, file);
+  await eventually(async () => (failures() > failed + 1 ? true : undefined), 'the device reported');
+  await rm(file);
+  await writeFile(file, base(route('two') + route('six')));
+  await eventually(
+    async () => ((await statusOf(`${gw.proxy}/six`)) === 200 ? true : undefined),
+    'the regular file again',
+  );
+  // Written in place (same inode): only the file's own poll can see it.
+  await writeFile(file, base(route('two') + route('seven')));
+  await eventually(async () => ((await statusOf(`${gw.proxy}/seven`)) === 200 ? true : undefined), 'the in-place edit');
+});
+
 test('a Kubernetes ConfigMap update (the ..data symlink swapped) is one reload of the complete new file', async () => {
   const cm = await mkdtemp(join(tmpdir(), 'tollgate-cm-'));
   await mkdir(join(cm, '..2026_01_01_00_00_00.1'));
