@@ -228,6 +228,15 @@ test('resolved secret values never appear in error messages', async () => {
   assert.doesNotMatch(JSON.stringify(dup), /same-key-value/);
 });
 
+test('a plugin name from a secret gets no "did you mean": it would hint at the value', async () => {
+  const issues = await issuesOf(`${V3}plugins:\n  - name: "\${PLUGIN}"\n`, { env: { PLUGIN: 'key-authx' } });
+  assert.equal(issues.length, 1);
+  assert.doesNotMatch(issues[0]!.message, /did you mean/);
+  assert.doesNotMatch(JSON.stringify(issues), /key-authx/);
+  const literal = await issuesOf(`${V3}plugins:\n  - name: key-auht\n`);
+  assert.match(literal[0]!.message, /did you mean 'key-auth'/);
+});
+
 test('an unreadable file is a ConfigError with code FILE', async () => {
   await assert.rejects(loadConfigFile('/nonexistent/gateway.yaml'), (e: unknown) => {
     assert.ok(e instanceof ConfigError);

@@ -4,6 +4,7 @@
  */
 import { kongPluginRefusal, renamedFieldIssues } from '../kong-plugins.ts';
 import { suggest, validatePluginConfig } from '../schema.ts';
+import { knownSecrets } from '../secrets.ts';
 import { type Build, drain, type Steps } from './state.ts';
 
 export function pluginChecks(b: Build): void {
@@ -21,7 +22,9 @@ export function* pluginChecksSteps(b: Build): Steps {
         continue;
       }
       const known = [...b.installed.keys()].sort();
-      const hint = suggest(p.model.name, known);
+      // A name from a secret gets no "did you mean": the suggestion would tell what it is close to.
+      const secret = knownSecrets().scrub(p.model.name) !== p.model.name;
+      const hint = secret ? null : suggest(p.model.name, known);
       b.err(
         'UNKNOWN_PLUGIN',
         `plugin '${p.model.name}' is not installed${hint ? ` (did you mean '${hint}'?)` : ''}; ${known.length ? `known plugins: ${known.join(', ')}` : 'no plugins are installed'}`,
