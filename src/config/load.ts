@@ -51,7 +51,9 @@ export async function loadConfigFile(file: string, opts: LoadOptions = {}): Prom
 export async function readConfigFile(file: string): Promise<string> {
   const r = await readRegularFile(file, MAX_CONFIG_BYTES);
   if (r.ok) return r.text;
-  throw new ConfigError([configIssue('FILE', `cannot read ${file}: ${r.why}`, [], { file, line: 1, col: 1 })]);
+  throw new ConfigError([
+    configIssue('FILE', `cannot read ${file}: ${r.why}`, [], { file, line: r.line ?? 1, col: r.col ?? 1 }),
+  ]);
 }
 
 /** Core entity lists (plugin-declared kinds join them): an invalid item is skipped after its schema errors are reported. */

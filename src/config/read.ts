@@ -10,6 +10,7 @@
  */
 import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
+import { decodeText } from './encoding.ts';
 
 /** Largest gateway.yaml read (see docs/operations.md, "Config size"). */
 export const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
@@ -18,7 +19,9 @@ export const MAX_REFERENCED_BYTES = 1024 * 1024;
 /** How long one file may take to read (a hung network mount fails, it does not hold the reload). */
 export const READ_DEADLINE_MS = 5_000;
 
-export type ReadOutcome = { ok: true; text: string } | { ok: false; why: string; code: string };
+export type ReadOutcome =
+  | { ok: true; text: string }
+  | { ok: false; why: string; code: string; line?: number; col?: number };
 
 function kind(st: {
   isFIFO(): boolean;
@@ -49,7 +52,7 @@ function errnoWhy(e: unknown): { why: string; code: string } {
   return { why, code };
 }
 
-/** Reads a regular file of at most `maxBytes` as UTF-8, within `deadlineMs`. Never throws. */
+/** Reads a regular file of at most `maxBytes` as UTF-8 (or UTF-16 with a BOM), within `deadlineMs`. Never throws. */
 export async function readRegularFile(
   path: string,
   maxBytes: number,
@@ -86,7 +89,9 @@ export async function readRegularFile(
         n += bytesRead;
       }
       if (n > maxBytes) return tooLarge(maxBytes);
-      return { ok: true, text: buf.subarray(0, n).toString('utf8') };
+      const decoded = decodeText(buf.subarray(0, n));
+      if (!decoded.ok) return { ok: false, why: decoded.why, code: 'EILSEQ', line: decoded.line, col: decoded.col };
+      return decoded;
     } catch (e) {
       return { ok: false, ...errnoWhy(e) };
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { realpathSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigFile } from '../../src/config/load.ts';
@@ -235,6 +235,28 @@ test('a plugin name from a secret gets no "did you mean": it would hint at the v
   assert.doesNotMatch(JSON.stringify(issues), /key-authx/);
   const literal = await issuesOf(`${V3}plugins:\n  - name: key-auht\n`);
   assert.match(literal[0]!.message, /did you mean 'key-auth'/);
+});
+
+test('a file in UTF-16 with a byte-order mark loads; bytes that are not UTF-8 are a located error, not U+FFFD in a value', async () => {
+  const dir = realpathSync(tmpDir());
+  const text = `${V3}consumers: [{ username: "jos\u00e9" }]\n`;
+  const le = join(dir, 'le.yaml');
+  writeFileSync(le, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+  const be = join(dir, 'be.yaml');
+  writeFileSync(be, Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]));
+  for (const f of [le, be])
+    assert.equal((await loadConfigFile(f, { env: {}, plugins: testPlugins })).consumers[0]!.username, 'jos\u00e9');
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(
+    bad,
+    Buffer.concat([Buffer.from(`${V3}consumers: [{ username: "caf`), Buffer.from([0xe9]), Buffer.from('" }]\n')]),
+  );
+  await assert.rejects(loadConfigFile(bad, { env: {}, plugins: testPlugins }), (err: ConfigError) => {
+    assert.equal(err.issues[0]!.code, 'FILE');
+    assert.equal(`${err.issues[0]!.line}:${err.issues[0]!.col}`, '2:29');
+    assert.match(err.issues[0]!.message, /it is not UTF-8: byte 0xe9 at line 2, column 29$/);
+    return true;
+  });
 });
 
 test('an unreadable file is a ConfigError with code FILE', async () => {
