@@ -168,6 +168,13 @@ function sendBatch(client: ScriptedRedis, batch: HitBatch): Promise<number[]> {
   return client.tollgateRateLimit(keys.length, ...keys, ...batch.limits, ...batch.expireAt, batch.size);
 }
 
+function sendIncrement(
+  client: ScriptedRedis,
+  a: { keys: readonly string[]; by: number; expireAt: readonly number[] },
+): Promise<number> {
+  return client.tollgateIncrement(a.keys.length, ...a.keys, a.by, ...a.expireAt);
+}
+
 function getCounts(client: ScriptedRedis, keys: readonly string[]): Promise<(string | null)[]> {
   return client.mget(...keys);
 }
@@ -325,8 +332,7 @@ export class RedisCounters implements CounterStore {
 
   /** A command answered in time: Redis is up, and the breaker closes. */
   #commandAnswered(): void {
-    if (this.#lastError === null) this.#lastSuccessAt = Date.now();
-    else this.#upAgain();
+    this.#upAgain();
     this.#breaker.succeeded();
   }
 
@@ -427,7 +433,7 @@ export class RedisCounters implements CounterStore {
     const c = this.#ready();
     if (c instanceof Error) throw c;
     if (c instanceof Promise) return c.then(() => this.increment(keys, by, expireAt));
-    await this.#command((r) => r.tollgateIncrement(keys.length, ...keys, by, ...expireAt), null, c);
+    await this.#command(sendIncrement, { keys, by, expireAt }, c);
   }
 
   /** The Redis server's state, for `GET /status` and metrics. */
@@ -435,7 +441,8 @@ export class RedisCounters implements CounterStore {
     return {
       kind: 'redis',
       target: `${this.#settings.host}:${this.#settings.port}`,
-      healthy: this.#lastError === null && !this.#breaker.isOpen,
+      // An open breaker always has its failure here (only a success or a new connection clears both).
+      healthy: this.#lastError === null,
       lastSuccess: this.#lastSuccessAt === 0 ? null : new Date(this.#lastSuccessAt),
       lastError: this.#lastError,
       lastErrorAt: this.#lastErrorAt,

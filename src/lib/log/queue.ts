@@ -4,7 +4,8 @@
  * (`initial_retry_delay` doubling up to `max_retry_delay`) until `max_retry_time` has passed, then
  * dropped. The queue holds at most `max_entries` entries (and `max_bytes` when set): when full the
  * oldest entry is dropped, so a slow or dead receiver costs bounded memory and never delays a
- * response. Entries of batches being delivered count against `max_entries` until delivered. `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
+ * response. Entries of batches being delivered count against `max_entries` until delivered.
+ * `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
  * Every drop is counted (`stats`), and logged at most once a minute.
  */
 import type { DependencyHealth } from '../../pipeline/plugin.ts';

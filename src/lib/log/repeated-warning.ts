@@ -22,7 +22,7 @@ export class RepeatedWarning {
     this.#level = level;
   }
 
-  warn(fields: Record<string, unknown>): void {
+  report(fields: Record<string, unknown>): void {
     const now = Date.now();
     if (now < this.#quietUntil) {
       this.#held++;

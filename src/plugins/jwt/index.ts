@@ -205,7 +205,7 @@ class JwtAuthenticator implements PluginHandlers {
     const kid = typeof parsed.header.kid === 'string' ? parsed.header.kid : undefined;
     const keys: VerificationKey[] = await jwks.keysFor(kid, entry.alg);
     if (keys.length === 0 && !jwks.loaded) {
-      this.noKeys.warn({
+      this.noKeys.report({
         credential: entry.credential.identifier,
         error: jwks.lastError,
       });

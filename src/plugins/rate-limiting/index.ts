@@ -234,7 +234,7 @@ class RateLimiting {
       throw new Error(`rate-limiting: failed to get usage: ${message}`);
     }
     rateLimitingStats.storeFailuresPassed++;
-    this.storeDown.warn({ error: message });
+    this.storeDown.report({ error: message });
   }
 
   private decide(req: GatewayRequest, counts: number[], now: number, starts: number[], ends: number[]): void {

@@ -93,7 +93,7 @@ class ResponseRateLimiting implements PluginHandlers {
   private readonly prefix: string;
   private readonly usageFailed: RepeatedWarning;
   private readonly incrementFailed: RepeatedWarning;
-  readonly #incrementFailure = (err: unknown): void => this.incrementFailed.warn({ error: String(err) });
+  readonly #incrementFailure = (err: unknown): void => this.incrementFailed.report({ error: String(err) });
 
   constructor(
     private readonly config: ResponseRateLimitingConfig,
@@ -159,7 +159,7 @@ class ResponseRateLimiting implements PluginHandlers {
   private failed(req: GatewayRequest, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
     if (!this.config.fault_tolerant) return req.exitError(500, INTERNAL.message, null, 'COUNTER_STORE_FAILED');
-    this.usageFailed.warn({ error: message });
+    this.usageFailed.report({ error: message });
   }
 
   private decide(req: GatewayRequest, identifier: string, keys: string[], ends: number[], usage: number[]): void {
