@@ -169,7 +169,7 @@ export class ConfigWatcher {
       const result = await this.target.reload({ trigger: 'watch', deferFailure: true });
       if (result.ok) {
         this.handled = fp.hash;
-        await this.retarget([this.configFile, ...this.target.referencedFiles()]);
+        await this.retarget([this.configFile, ...this.target.referencedFiles()], fp);
         if (this.failedSince) await this.reopen();
         return;
       }
@@ -184,11 +184,10 @@ export class ConfigWatcher {
       this.target.reportFailure(result);
       // A broken config may reference files the serving one does not (a missing PEM, say): watch
       // those too, so that creating them triggers the next reload.
-      await this.retarget([
-        this.configFile,
-        ...this.target.referencedFiles(),
-        ...fileRefsIn(fp.text, dirname(this.configFile)),
-      ]);
+      await this.retarget(
+        [this.configFile, ...this.target.referencedFiles(), ...fileRefsIn(fp.text, dirname(this.configFile))],
+        fp,
+      );
       return;
     }
   }
@@ -210,12 +209,19 @@ export class ConfigWatcher {
     this.schedule();
   }
 
-  private async retarget(files: string[]): Promise<void> {
+  /**
+   * Watches the files a config now references. `seen` is the fingerprint the last decision was
+   * made on: the files it covered count as handled in that state, so a change made while the
+   * reload ran is not taken for the handled state.
+   */
+  private async retarget(files: string[], seen: Fingerprint): Promise<void> {
     const unique = [...new Set(files)];
     const next = await relevantNames(unique);
     const before = this.relevant;
     this.relevant = next;
     this.files = unique;
+    // The fingerprint covers the new set; only files new to it are read.
+    this.handled = (await fingerprint(unique, seen)).hash;
     if (this.fsw === null) return;
     const add = [...next.keys()].filter((d) => !before.has(d));
     const drop = [...before.keys()].filter((d) => !next.has(d));
@@ -225,9 +231,6 @@ export class ConfigWatcher {
     // that starts to matter there (a new `${file:...}`) is polled from now on.
     const newNames = namesOnlyIn(next, before);
     if (newNames.length > 0) this.fsw.add(newNames);
-    // The set of files changed: the fingerprint must cover the new set.
-    if (add.length > 0 || drop.length > 0 || unique.length !== files.length)
-      this.handled = (await fingerprint(unique)).hash;
   }
 }
 
@@ -242,22 +245,40 @@ function namesOnlyIn(a: Map<string, Set<string>>, b: Map<string, Set<string>>): 
   return out;
 }
 
-/** sha256 over every file's path and content (a missing file counts as its own state). */
-export async function fingerprint(files: readonly string[]): Promise<{ hash: string; text: string }> {
-  const h = createHash('sha256');
+/** What a fingerprint saw: the combined hash, the config text, and each file's own digest. */
+export interface Fingerprint {
+  hash: string;
+  text: string;
+  files: Map<string, string>;
+}
+
+/**
+ * sha256 over every file's path and content (a missing file counts as its own state). Files in
+ * `seen` are taken as they were when that earlier fingerprint read them, not read again: the
+ * state a decision was made on is the state recorded as handled, and a change made since is
+ * still a change.
+ */
+export async function fingerprint(files: readonly string[], seen?: Fingerprint): Promise<Fingerprint> {
+  const all = createHash('sha256');
+  const digests = new Map<string, string>();
   let text = '';
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
-    h.update(f).update('\u0000');
-    // A FIFO or device put in place of a watched file is a state, never a wait.
-    const r = await readRegularFile(f, MAX_CONFIG_BYTES);
-    if (r.ok) {
-      if (i === 0) text = r.text;
-      h.update('1').update(r.text);
-    } else h.update('0').update(r.code);
-    h.update('\u0000');
+    let digest = seen?.files.get(f);
+    if (digest === undefined) {
+      const h = createHash('sha256');
+      // A FIFO or device put in place of a watched file is a state, never a wait.
+      const r = await readRegularFile(f, MAX_CONFIG_BYTES);
+      if (r.ok) {
+        if (i === 0) text = r.text;
+        h.update('1').update(r.text);
+      } else h.update('0').update(r.code);
+      digest = h.digest('hex');
+    } else if (i === 0) text = seen!.text;
+    digests.set(f, digest);
+    all.update(f).update('\u0000').update(digest).update('\u0000');
   }
-  return { hash: h.digest('hex'), text };
+  return { hash: all.digest('hex'), text, files: digests };
 }
 
 /** `${file:...}` references in config text, as absolute paths (best effort, for a config that did not load). */
