@@ -1,6 +1,7 @@
 // The end of a request, whatever ended it (a full answer, a client gone, a refused upgrade): the
 // log phase, the access line, the observers (metrics), and the runtime's in-flight count.
 import type { ServerResponse } from 'node:http';
+import { constants, type Http2ServerResponse } from 'node:http2';
 import { performance } from 'node:perf_hooks';
 import { LogEntryImpl } from '../pipeline/request.ts';
 import { writeAccessLine } from './access-log.ts';
@@ -9,13 +10,15 @@ import { runPhase } from './phases.ts';
 import { stopSendTimeout } from './send-timeout.ts';
 import { upstreamTarget } from './upstream-request.ts';
 
+const { NGHTTP2_NO_ERROR } = constants;
+
 /** The response's 'close' listener (shared, `this` is the response). */
 export function onResponseClose(this: ServerResponse): void {
   const rc = (this as TrackedResponse)[kCtx];
   if (rc === undefined || rc.finished) return;
   rc.finished = true;
   stopSendTimeout(rc);
-  if (!this.writableFinished) {
+  if (!this.writableFinished || (rc.onSession && streamAborted(this))) {
     // The client went away (or we destroyed the response): cancel the upstream exchange.
     rc.abortUpstream?.(new Error('client closed the connection'));
     rc.error ??= { code: 'CLIENT_CLOSED', message: 'client closed the connection' };
@@ -23,6 +26,17 @@ export function onResponseClose(this: ServerResponse): void {
   }
   rc.abortUpstream = null;
   finish(rc);
+}
+
+/**
+ * Whether an HTTP/2 response ended without a complete answer. Node ends an Http2Stream's writable
+ * side when it destroys the stream, so `writableFinished` is true after a RST_STREAM or a closed
+ * connection too; the stream's reset code (NO_ERROR only after a clean close) and whether we ended
+ * the response tell. nginx finalizes every stream of a closed connection the same way.
+ */
+function streamAborted(res: ServerResponse): boolean {
+  const h2 = res as unknown as Http2ServerResponse;
+  return !h2.writableEnded || (h2.stream.rstCode ?? 0) !== NGHTTP2_NO_ERROR;
 }
 
 export function finish(rc: ProxyRequest): void {

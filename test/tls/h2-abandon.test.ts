@@ -1,0 +1,128 @@
+// An HTTP/2 client that goes away ends what the gateway does for it upstream, as an HTTP/1.1 client
+// that closes its connection does: nginx finalizes every stream of a closed connection and, with
+// proxy_ignore_client_abort off (its default, and Kong's), closes the upstream connection at once.
+// The access line says 499 CLIENT_CLOSED, as for HTTP/1.1.
+
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import { constants } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { TollgateInstance } from '../../src/instance.ts';
+import { within } from '../support/wait.ts';
+import { h2Session, startFromFile, TestCa, tool } from './support.ts';
+
+const skip = tool('openssl');
+let ca: TestCa;
+let inst: TollgateInstance;
+const logs: Record<string, unknown>[] = [];
+// An upstream that never answers /hold: each request it holds is open until the gateway lets go.
+const held = new Set<IncomingMessage>();
+let arrived: () => void = () => undefined;
+const upstream = createServer((req) => {
+  held.add(req);
+  req.socket.once('close', () => held.delete(req));
+  arrived();
+});
+
+before(async () => {
+  if (skip) return;
+  await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+  ca = new TestCa();
+  ca.issue('a.test', ['a.test'], { file: 'a' });
+  const file = join(ca.dir, 'gateway.yaml');
+  writeFileSync(
+    file,
+    `_format_version: "3.0"
+certificates:
+  - cert: \${file:a.pem}
+    key: \${file:a.key}
+services:
+  - name: hold
+    url: http://127.0.0.1:${(upstream.address() as AddressInfo).port}
+    routes:
+      - name: hold
+        paths: [/hold]
+`,
+  );
+  inst = await startFromFile(file, { logs });
+});
+
+after(async () => {
+  await inst?.close(0);
+  upstream.closeAllConnections();
+  upstream.close();
+});
+
+/** Resolves once the upstream holds `n` requests. */
+function holding(n: number): Promise<void> {
+  return within(
+    new Promise<void>((resolve) => {
+      arrived = () => {
+        if (held.size >= n) resolve();
+      };
+      arrived();
+    }),
+    10_000,
+    `${n} requests at the upstream`,
+  );
+}
+
+/** Resolves once the upstream holds no request (its sockets closed by the gateway). */
+async function released(what: string): Promise<void> {
+  const end = Date.now() + 5_000;
+  while (held.size > 0) {
+    if (Date.now() > end) throw new Error(`${what}: ${held.size} upstream requests still held`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function accessLines(path: string): Record<string, any>[] {
+  return logs.filter((l) => l.type === 'access' && l.path === path) as Record<string, any>[];
+}
+
+test('HTTP/2: a closed connection ends every exchange it had upstream at once, logged 499 CLIENT_CLOSED', {
+  skip,
+}, async () => {
+  const s = h2Session(inst, ca);
+  for (let i = 0; i < 3; i++) s.request({ ':path': '/hold/c', ':authority': 'a.test' }).on('error', () => undefined);
+  await holding(3);
+  s.destroy();
+  await released('after the connection closed');
+  await within(
+    (async () => {
+      while (accessLines('/hold/c').length < 3) await new Promise((r) => setTimeout(r, 20));
+    })(),
+    5_000,
+    'three access lines',
+  );
+  for (const line of accessLines('/hold/c')) {
+    assert.equal(line.status, 499, JSON.stringify(line));
+    assert.equal(line.error, 'CLIENT_CLOSED', JSON.stringify(line));
+  }
+});
+
+test('HTTP/2: a stream the client resets ends its exchange upstream; the other streams go on', { skip }, async () => {
+  const s = h2Session(inst, ca);
+  try {
+    const kept = s.request({ ':path': '/hold/kept', ':authority': 'a.test' });
+    kept.on('error', () => undefined);
+    await holding(1);
+    const cancelled = s.request({ ':path': '/hold/reset', ':authority': 'a.test' });
+    cancelled.on('error', () => undefined);
+    await holding(2);
+    cancelled.close(constants.NGHTTP2_CANCEL);
+    const end = Date.now() + 5_000;
+    while (held.size > 1) {
+      if (Date.now() > end) throw new Error('the reset stream is still held upstream');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal([...held][0]?.url, '/kept', 'the upstream path (strip_path) of the stream left open');
+    assert.equal(kept.closed, false);
+  } finally {
+    s.destroy();
+    await released('after the session closed');
+  }
+});
