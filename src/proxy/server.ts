@@ -115,6 +115,9 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
   const server = createSecureServer({
     ...initial.fallbackOptions,
     allowHTTP1: true,
+    // The handshake after the ClientHello gets client_header_timeout too (node's default is 120 s):
+    // a client that stops mid-handshake holds its memory and socket no longer than one that says nothing.
+    handshakeTimeout: settings.client_header_timeout,
     ...h2ServerOptions(settings),
   }) as SecureProxyServer;
   // HTTP/1.1 connections on this listener follow the same limits as the plain listener.

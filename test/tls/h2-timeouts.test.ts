@@ -5,13 +5,16 @@
 // (concurrent streams, header list size) hold per stream.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { type ClientHttp2Session, constants } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect as netConnect } from 'node:net';
+import { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import type { TollgateInstance } from '../../src/instance.ts';
 import { H2_MAX_CONCURRENT_STREAMS } from '../../src/proxy/server.ts';
+import { within } from '../support/wait.ts';
 import {
   ECHO_SERVICE,
   frame,
@@ -110,6 +113,26 @@ test('a fresh session that opens no stream is closed like a connection that send
 }, async () => {
   const s = session();
   await closed(s, 'fresh session');
+});
+
+test("a TLS handshake that stalls after the ClientHello is closed after client_header_timeout, not node's 120 s", {
+  skip,
+}, async () => {
+  const [host, port] = inst.proxyAddresses[0]!.split(':') as [string, string];
+  const raw = netConnect(Number(port), host);
+  await once(raw, 'connect');
+  // The client's TLS stack writes through to the gateway but never hears its answer: it sends a
+  // complete ClientHello and then waits forever, as a stalled client would.
+  const oneWay = new Duplex({ read() {}, write: (chunk, _enc, cb) => raw.write(chunk, cb) });
+  const client = tlsConnect({ socket: oneWay, servername: 'a.test', ca: ca.cert });
+  client.on('error', () => undefined);
+  raw.resume();
+  try {
+    await within(once(raw, 'close'), 8_000, 'the gateway closing a handshake stalled after the ClientHello');
+  } finally {
+    client.destroy();
+    raw.destroy();
+  }
 });
 
 test('a header block that never completes closes its session after client_header_timeout; a stream already open on it finishes', {
