@@ -73,6 +73,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   heldBytes = 0;
   /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
   target: Target | null = null;
+  readonly interim = new InterimCount();
 
   constructor(rc: ProxyRequest, svc: CompiledService, attempt: number, bodyless: boolean) {
     this.rc = rc;
@@ -88,11 +89,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     const rc = this.rc;
-    if (status < 200) return true; // 1xx interim responses are not relayed
+    if (status < 200) {
+      // 1xx interim responses are not relayed; an endless run of them is not waited on.
+      const refused = this.interim.next(this.svc);
+      return refused === null ? true : this.refuseAnswer(INTERIM_MESSAGES[refused], refused);
+    }
     this.started = true;
     if (this.target !== null) this.svc.balancer!.report(this.target, { status });
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
-    if (status > 599) return this.refuseAnswer(`upstream answered status ${status}`);
+    if (status > 599) return this.refuseAnswer(`upstream answered status ${status}`, 'UPSTREAM_BAD_RESPONSE');
     rc.resumeUpstream = resume;
     if (!rc.compiled!.pipeline.hasResponse) {
       const refused = writeHeadDirect(rc, status, raw);
@@ -141,17 +146,17 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /** Node refused the head (HTTP/2: a header repeated that must have one value). */
   refuseHead(why: string): false {
-    return this.refuseAnswer(`the response head cannot go out on HTTP/2: ${why}`);
+    return this.refuseAnswer(`the response head cannot go out on HTTP/2: ${why}`, 'UPSTREAM_BAD_RESPONSE');
   }
 
-  /** The upstream's answer cannot be relayed: the client gets the gateway's 502, the upstream exchange ends. */
-  refuseAnswer(message: string): false {
+  /** The upstream's answer cannot be relayed: the client gets the gateway's 502 (or 504), the upstream exchange ends. */
+  refuseAnswer(message: string, code: 'UPSTREAM_BAD_RESPONSE' | 'UPSTREAM_TIMEOUT'): false {
     const rc = this.rc;
     this.settled = true;
     rc.resumeUpstream = null;
     rc.upstreamAnswered = false;
-    rc.error = { code: 'UPSTREAM_BAD_RESPONSE', message };
-    sendError(rc, 'UPSTREAM_BAD_RESPONSE');
+    rc.error = { code, message };
+    sendError(rc, code);
     const abort = rc.abortUpstream;
     rc.abortUpstream = null;
     abort?.(new Error(message));
@@ -267,6 +272,35 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.res.destroy(err);
   }
 }
+
+/**
+ * Interim (1xx) responses before an answer. undici restarts its head timer on each, so an upstream
+ * sending them without end (a 103 flood, or one every few seconds) would hold the request, and with
+ * a fast flood a core, for as long as it likes. The final head must follow the first interim
+ * response within read_timeout (checked as each arrives; undici's timer bounds the wait for the
+ * next), and at most MAX_INTERIM_RESPONSES may come.
+ */
+export class InterimCount {
+  private count = 0;
+  private firstAt = 0;
+
+  /** Null when one more is accepted, else the error the exchange ends with (502 or 504). */
+  next(svc: CompiledService): 'UPSTREAM_BAD_RESPONSE' | 'UPSTREAM_TIMEOUT' | null {
+    const now = performance.now();
+    if (this.count++ === 0) this.firstAt = now;
+    if (this.count > MAX_INTERIM_RESPONSES) return 'UPSTREAM_BAD_RESPONSE';
+    if (now - this.firstAt > svc.readTimeout) return 'UPSTREAM_TIMEOUT';
+    return null;
+  }
+}
+
+/** Real servers send one or two (a 100 Continue, an Early Hints); a few dozen leaves room. */
+export const MAX_INTERIM_RESPONSES = 32;
+
+export const INTERIM_MESSAGES = {
+  UPSTREAM_BAD_RESPONSE: `upstream sent more than ${MAX_INTERIM_RESPONSES} interim (1xx) responses`,
+  UPSTREAM_TIMEOUT: 'no final response within read_timeout of the first interim (1xx) response',
+} as const;
 
 const STS = 'strict-transport-security';
 

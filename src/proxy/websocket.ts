@@ -12,7 +12,7 @@ import { ProxyErrors } from '../errors.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
-import { upstreamErrorCode } from './exchange.ts';
+import { INTERIM_MESSAGES, InterimCount, upstreamErrorCode } from './exchange.ts';
 import type { Gateway } from './gateway.ts';
 import { appendHeader, upstreamResponseHeaders } from './headers.ts';
 import { sendError } from './reply.ts';
@@ -25,6 +25,15 @@ import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
  */
 function dropOnError(this: Socket): void {
   this.destroy();
+}
+
+/**
+ * A handshake answered with anything but a tunnel (a plugin's 401, the upstream's 404, the gateway's
+ * 502) ends its connection once the answer is out, as node's server does for a response marked
+ * `Connection: close`; this response was made by hand, so node's own listener is not on it.
+ */
+function endAfterAnswer(this: ServerResponse): void {
+  this.socket?.destroySoon();
 }
 
 export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -50,6 +59,7 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket,
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
+  res.once('finish', endAfterAnswer);
   gw.handle(req, res, false, head);
 }
 
@@ -74,7 +84,7 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
       headersTimeout: svc.readTimeout,
       bodyTimeout: svc.readTimeout,
     },
-    new Handshake(rc, balancer, target, head),
+    new Handshake(rc, svc, balancer, target, head),
   );
 }
 
@@ -85,9 +95,14 @@ class Handshake implements Dispatcher.DispatchHandler {
   private target: Target | null;
   private readonly head: Buffer;
   private started = false;
+  /** The client already got the gateway's own answer: later upstream events change nothing. */
+  private settled = false;
+  private readonly interim = new InterimCount();
+  private readonly svc: CompiledService;
 
-  constructor(rc: ProxyRequest, balancer: Balancer, target: Target, head: Buffer) {
+  constructor(rc: ProxyRequest, svc: CompiledService, balancer: Balancer, target: Target, head: Buffer) {
     this.rc = rc;
+    this.svc = svc;
     this.balancer = balancer;
     this.target = target;
     this.head = head;
@@ -107,7 +122,17 @@ class Handshake implements Dispatcher.DispatchHandler {
   /** The upstream declined the upgrade: its answer goes to the client as a normal response. */
   onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
     const rc = this.rc;
-    if (status < 200) return true;
+    if (status < 200) {
+      const refused = this.interim.next(this.svc);
+      if (refused === null) return true;
+      this.settled = true;
+      rc.error = { code: refused, message: INTERIM_MESSAGES[refused] };
+      sendError(rc, refused);
+      const abort = rc.abortUpstream;
+      rc.abortUpstream = null;
+      abort?.(new Error(INTERIM_MESSAGES[refused]));
+      return false;
+    }
     this.started = true;
     if (this.target !== null) this.balancer.report(this.target, { status });
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
@@ -142,7 +167,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     if (this.target !== null && !this.started && !rc.finished)
       this.balancer.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
     this.release();
-    if (rc.finished) return;
+    if (rc.finished || this.settled) return;
     if (rc.res.headersSent) {
       // A declined handshake's answer cut short: the client must not take it as complete.
       rc.error = { code: 'UPSTREAM_ABORTED', message: err.message, cause: code };
@@ -177,6 +202,9 @@ class Handshake implements Dispatcher.DispatchHandler {
     if (this.head.length > 0) upstream.write(this.head);
     upstream.pipe(client);
     client.pipe(upstream);
+    // nginx re-arms proxy_read_timeout on every event of an upgraded connection, either way: a tunnel
+    // silent in both directions for read_timeout is closed. Bytes either way pass the upstream socket.
+    (upstream as Socket).setTimeout(this.svc.readTimeout);
     // The tunnel counts as in flight on its target (least-connections) until it closes.
     const done = (): void => {
       this.release();
@@ -194,5 +222,9 @@ class Handshake implements Dispatcher.DispatchHandler {
     client.once('close', done);
     upstream.on('error', done);
     client.on('error', done);
+    upstream.once('timeout', () => {
+      rc.error ??= { code: 'UPSTREAM_TIMEOUT', message: 'the tunnel was idle for read_timeout' };
+      done();
+    });
   }
 }

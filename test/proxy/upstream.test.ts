@@ -25,6 +25,24 @@ async function rawUpstream(answer: string | null): Promise<number> {
   return listen(s);
 }
 
+/** A TCP server that answers each request with interim (1xx) responses only: a flood, or one every `everyMs`. */
+async function interimUpstream(everyMs: number): Promise<number> {
+  const hint = 'HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n';
+  const s = createTcpServer((sock) => {
+    sock.on('error', () => undefined);
+    sock.once('data', () => {
+      const flood = (): void => {
+        while (!sock.destroyed && sock.write(hint));
+        if (!sock.destroyed) sock.once('drain', flood);
+      };
+      if (everyMs === 0) return flood();
+      const t = setInterval(() => sock.write(hint), everyMs);
+      sock.once('close', () => clearInterval(t));
+    });
+  });
+  return listen(s);
+}
+
 let gw: TestGateway;
 let closedPort: number;
 let abortSeen: Promise<void>;
@@ -48,6 +66,11 @@ before(async () => {
   const hopPort = await rawUpstream(
     'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive, X-Private\r\nX-Private: p\r\nKeep-Alive: timeout=5\r\nX-Public: q\r\n\r\nok',
   );
+  const bigHeadPort = await rawUpstream(
+    `HTTP/1.1 200 OK\r\nX-Big: ${'b'.repeat(20 * 1024)}\r\nContent-Length: 0\r\n\r\n`,
+  );
+  const floodPort = await interimUpstream(0);
+  const trickle1xxPort = await interimUpstream(100);
   let resolveAbort!: () => void;
   abortSeen = new Promise((r) => (resolveAbort = r));
   let resolveArrived!: () => void;
@@ -102,6 +125,9 @@ before(async () => {
         svc('truncated', truncatedPort),
         svc('nocontent', noContentPort),
         svc('hop', hopPort),
+        svc('bighead', bigHeadPort),
+        svc('flood1xx', floodPort),
+        svc('trickle1xx', trickle1xxPort, { read_timeout: 500 }),
         svc('slow', slowPort, { read_timeout: 300 }),
         svc('stream', slowPort),
       ],
@@ -137,6 +163,27 @@ test('an upstream status outside 100-599 gets 502', async () => {
 test('an upstream that does not speak HTTP gets 502', async () => {
   const res = await fetch(`${gw.url}/garbage`);
   assert.equal(res.status, 502);
+});
+
+test('an upstream response head over 16 KiB gets 502 (nginx: "upstream sent too big header")', async () => {
+  const res = await fetch(`${gw.url}/bighead`);
+  assert.equal(res.status, 502);
+});
+
+test('an upstream that sends interim (1xx) responses without end gets 502, however fast', async () => {
+  const res = await within(fetch(`${gw.url}/flood1xx`), 10_000, 'an answer to a request the upstream floods with 103s');
+  assert.equal(res.status, 502);
+  const line = gw.logs.findLast((l) => l.type === 'access' && l.path === '/flood1xx')!;
+  assert.equal(line.error, 'UPSTREAM_BAD_RESPONSE');
+});
+
+test('an upstream that trickles interim (1xx) responses gets 504 once read_timeout has passed since the first', async () => {
+  const res = await within(
+    fetch(`${gw.url}/trickle1xx`),
+    10_000,
+    'an answer to a request the upstream trickles 103s on',
+  );
+  assert.equal(res.status, 504);
 });
 
 test('an upstream timing out gets 504 with Kong message', async () => {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { definePlugin } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { within } from '../support/wait.ts';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 let upstream: Server;
@@ -16,6 +18,20 @@ before(async () => {
   upstream = createServer((_req, res) => res.end('plain'));
   upstream.on('upgrade', (req, socket: Socket) => {
     upstreamSaw.push(req.headers);
+    socket.on('error', () => undefined);
+    if (req.url === '/decline') {
+      // Declines the upgrade and keeps its connection open.
+      socket.write('HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno');
+      return;
+    }
+    if (req.url === '/flood') {
+      const hint = 'HTTP/1.1 103 Early Hints\r\nLink: </a.js>; rel=preload\r\n\r\n';
+      const flood = (): void => {
+        while (!socket.destroyed && socket.write(hint));
+        if (!socket.destroyed) socket.once('drain', flood);
+      };
+      return flood();
+    }
     const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
     socket.write(
       `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
@@ -47,6 +63,12 @@ before(async () => {
           url: `http://127.0.0.1:${port}`,
           routes: [{ name: 'ws', paths: ['/ws'], plugins: [{ name: 'deny-header' }] }],
         },
+        {
+          name: 'ws-idle',
+          url: `http://127.0.0.1:${port}`,
+          read_timeout: 400,
+          routes: [{ name: 'ws-idle', paths: ['/idle'] }],
+        },
       ],
     },
   });
@@ -57,12 +79,12 @@ after(async () => {
   upstream.close();
 });
 
-function handshake(extra = ''): Promise<{ head: string; socket: Socket }> {
+function handshake(extra = '', path = '/ws/chat'): Promise<{ head: string; socket: Socket }> {
   const { port } = new URL(gw.url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1', () => {
       socket.write(
-        `GET /ws/chat HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
+        `GET ${path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
       );
     });
     let buf = '';
@@ -98,4 +120,48 @@ test('plugins run on upgrade requests: a denied handshake never reaches the upst
   socket.destroy();
   assert.match(head, /^HTTP\/1\.1 401/);
   assert.equal(upstreamSaw.length, before);
+});
+
+/** Resolves once the gateway has closed `socket` (its data read and dropped meanwhile). */
+function closedByGateway(socket: Socket, what: string): Promise<unknown> {
+  socket.resume();
+  return within(once(socket, 'close'), 5_000, what);
+}
+
+test('a handshake answered with anything but 101 ends its connection once the answer is out', async () => {
+  const declined = await handshake('', '/ws/decline');
+  assert.match(declined.head, /^HTTP\/1\.1 404/);
+  await closedByGateway(declined.socket, 'the connection of a handshake the upstream declined');
+  const denied = await handshake('X-Deny: 1\r\n');
+  assert.match(denied.head, /^HTTP\/1\.1 401/);
+  await closedByGateway(denied.socket, 'the connection of a handshake a plugin denied');
+});
+
+test('a handshake the upstream answers with interim (1xx) responses only gets 502 and is closed', async () => {
+  const { head, socket } = await within(handshake('', '/ws/flood'), 10_000, 'an answer to the handshake');
+  assert.match(head, /^HTTP\/1\.1 502/);
+  await closedByGateway(socket, 'the connection after the 502');
+});
+
+test('a tunnel silent both ways for read_timeout is closed; one in use stays open', async () => {
+  const busy = await handshake('', '/idle');
+  const idle = await handshake('', '/idle');
+  assert.match(busy.head, /^HTTP\/1\.1 101/);
+  assert.match(idle.head, /^HTTP\/1\.1 101/);
+  let echoed = '';
+  busy.socket.on('data', (d: Buffer) => (echoed += d.toString()));
+  const ping = setInterval(() => busy.socket.write('ping'), 100);
+  try {
+    await closedByGateway(idle.socket, 'the idle tunnel');
+    // The busy one outlived the idle one and more than twice read_timeout.
+    await new Promise((r) => setTimeout(r, 900));
+    assert.equal(busy.socket.destroyed, false);
+    assert.match(echoed, /PING/);
+  } finally {
+    clearInterval(ping);
+    busy.socket.destroy();
+  }
+  const line = gw.logs.findLast((l) => l.type === 'access' && l.path === '/idle' && l.error !== undefined)!;
+  assert.equal(line.status, 101);
+  assert.equal(line.error, 'UPSTREAM_TIMEOUT');
 });
