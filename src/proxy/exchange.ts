@@ -14,6 +14,7 @@ import { hasClientBody, type ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
 import { trailerObject } from './grpc.ts';
 import { appendHeader, connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
+import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
@@ -53,7 +54,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
     headersTimeout: svc.readTimeout,
     bodyTimeout: svc.readTimeout,
   };
-  const ex = new UpstreamExchange(rc, svc, attempt, body === null);
+  const ex = new UpstreamExchange(rc, svc, attempt, body);
   target.inflight++;
   ex.target = target;
   target.pool.dispatch(opts, ex);
@@ -65,6 +66,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   readonly svc: CompiledService;
   readonly attempt: number;
   readonly retryable: boolean;
+  /** The client's body streams to the upstream: if the answer ends first, the rest is never read. */
+  readonly sendsClientBody: boolean;
   started = false;
   /** The client already got its answer (an error we chose); later upstream events are ignored. */
   settled = false;
@@ -75,11 +78,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   target: Target | null = null;
   readonly interim = new InterimCount();
 
-  constructor(rc: ProxyRequest, svc: CompiledService, attempt: number, bodyless: boolean) {
+  constructor(rc: ProxyRequest, svc: CompiledService, attempt: number, body: unknown) {
     this.rc = rc;
     this.svc = svc;
     this.attempt = attempt;
-    this.retryable = bodyless && IDEMPOTENT.has(rc.upstreamMethod ?? rc.method);
+    this.retryable = body === null && IDEMPOTENT.has(rc.upstreamMethod ?? rc.method);
+    this.sendsClientBody = body === rc.raw;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -230,11 +234,17 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
       rc.bytesSent += body.length;
       rc.res.end(body);
-      watchUnsent(rc);
+      this.ended();
       return;
     }
     rc.res.end();
-    watchUnsent(rc);
+    this.ended();
+  }
+
+  /** The answer is out: watched until the client has it, its connection ended if its body is still coming. */
+  ended(): void {
+    watchUnsent(this.rc);
+    if (this.sendsClientBody) endIfBodyUnread(this.rc);
   }
 
   onError(err: Error): void {
@@ -259,7 +269,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
       const answer = upstreamErrorCode(code);
       rc.error = { code: answer, message: err.message, cause: code };
-      return sendError(rc, answer);
+      sendError(rc, answer);
+      if (this.sendsClientBody) endIfBodyUnread(rc);
+      return;
     }
     // A 204 or 304 has no body whatever the upstream sent after its head (nginx relays it so): the
     // answer is complete, the upstream's extra bytes are its own fault.

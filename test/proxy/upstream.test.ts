@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  connect as netConnect,
+  type Server as TcpServer,
+} from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { parseRaw, type RawResponse } from '../support/raw.ts';
 import { within } from '../support/wait.ts';
 
 const servers: (Server | TcpServer)[] = [];
@@ -69,6 +75,13 @@ before(async () => {
   const bigHeadPort = await rawUpstream(
     `HTTP/1.1 200 OK\r\nX-Big: ${'b'.repeat(20 * 1024)}\r\nContent-Length: 0\r\n\r\n`,
   );
+  const earlyPort = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  // Takes a request and never reads it, nor answers.
+  const neverReads = createTcpServer((sock) => {
+    sock.on('error', () => undefined);
+    sock.pause();
+  });
+  const neverReadsPort = await listen(neverReads);
   const floodPort = await interimUpstream(0);
   const trickle1xxPort = await interimUpstream(100);
   let resolveAbort!: () => void;
@@ -126,6 +139,8 @@ before(async () => {
         svc('nocontent', noContentPort),
         svc('hop', hopPort),
         svc('bighead', bigHeadPort),
+        svc('early', earlyPort),
+        svc('neverreads', neverReadsPort, { read_timeout: 500 }),
         svc('flood1xx', floodPort),
         svc('trickle1xx', trickle1xxPort, { read_timeout: 500 }),
         svc('slow', slowPort, { read_timeout: 300 }),
@@ -163,6 +178,50 @@ test('an upstream status outside 100-599 gets 502', async () => {
 test('an upstream that does not speak HTTP gets 502', async () => {
   const res = await fetch(`${gw.url}/garbage`);
   assert.equal(res.status, 502);
+});
+
+/**
+ * A POST announcing 64 MiB of body, sent as fast as the gateway takes it: the answer, once the
+ * gateway ends the connection. `stopAfter` bytes of body, then the client waits instead.
+ */
+function upload(path: string, stopAfter = Number.POSITIVE_INFINITY): Promise<RawResponse> {
+  const { port } = new URL(gw.url);
+  const answered = new Promise<RawResponse>((resolve, reject) => {
+    const sock = netConnect(Number(port), '127.0.0.1');
+    let data = '';
+    let sent = 0;
+    const chunk = Buffer.alloc(64 * 1024, 120);
+    const pump = (): void => {
+      while (!sock.destroyed && sent < stopAfter && sent < BIG) {
+        sent += chunk.length;
+        if (!sock.write(chunk)) return void sock.once('drain', pump);
+      }
+    };
+    sock.setEncoding('latin1');
+    sock.on('data', (d: string) => (data += d));
+    sock.on('end', () => {
+      sock.destroy();
+      resolve(parseRaw(data));
+    });
+    sock.on('error', (err) => (data === '' ? reject(err) : resolve(parseRaw(data))));
+    sock.write(`POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Length: ${BIG}\r\n\r\n`);
+    pump();
+  });
+  return within(answered, 10_000, `the gateway ending the connection after answering ${path}`);
+}
+
+test('an upstream that answers before the request body is in: the client gets the answer, then the connection ends', async () => {
+  // Whether the client goes on sending or waits, it is not left waiting for client_body_timeout.
+  for (const stopAfter of [Number.POSITIVE_INFINITY, 1024]) {
+    const r = await upload('/early', stopAfter);
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'ok');
+  }
+});
+
+test('a gateway error while the request body is still coming (504) ends the connection after the answer', async () => {
+  const r = await upload('/neverreads');
+  assert.equal(r.status, 504);
 });
 
 test('an upstream response head over 16 KiB gets 502 (nginx: "upstream sent too big header")', async () => {

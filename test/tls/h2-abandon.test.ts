@@ -4,6 +4,7 @@
 // The access line says 499 CLIENT_CLOSED, as for HTTP/1.1.
 
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import { constants } from 'node:http2';
@@ -21,7 +22,9 @@ const logs: Record<string, unknown>[] = [];
 // An upstream that never answers /hold: each request it holds is open until the gateway lets go.
 const held = new Set<IncomingMessage>();
 let arrived: () => void = () => undefined;
-const upstream = createServer((req) => {
+const upstream = createServer((req, res) => {
+  // Answers at once, without reading the body.
+  if (req.url === '/early') return void res.end('early');
   held.add(req);
   req.socket.once('close', () => held.delete(req));
   arrived();
@@ -45,6 +48,9 @@ services:
     routes:
       - name: hold
         paths: [/hold]
+      - name: early
+        paths: [/early]
+        strip_path: false
 `,
   );
   inst = await startFromFile(file, { logs });
@@ -124,5 +130,31 @@ test('HTTP/2: a stream the client resets ends its exchange upstream; the other s
   } finally {
     s.destroy();
     await released('after the session closed');
+  }
+});
+
+test('HTTP/2: an answer that comes before the request body is in ends the stream, and the session goes on', {
+  skip,
+}, async () => {
+  const s = h2Session(inst, ca);
+  try {
+    const req = s.request({ ':path': '/early', ':authority': 'a.test', ':method': 'POST' });
+    req.on('error', () => undefined);
+    // Far more than the stream's flow-control window: the client cannot send it all unless read.
+    req.write(Buffer.alloc(1024 * 1024, 120));
+    let status = 0;
+    let body = '';
+    req.on('response', (h) => (status = Number(h[':status'])));
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    await within(once(req, 'close'), 5_000, 'the stream closed after the early answer');
+    assert.equal(status, 200);
+    assert.equal(body, 'early');
+    assert.equal(req.rstCode, constants.NGHTTP2_NO_ERROR);
+    const again = s.request({ ':path': '/early', ':authority': 'a.test' });
+    again.resume();
+    await within(once(again, 'close'), 5_000, 'a second stream on the same session');
+  } finally {
+    s.destroy();
   }
 });

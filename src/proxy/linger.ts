@@ -1,0 +1,42 @@
+// The end of a connection whose request body was still coming when its answer ended: the upstream
+// answered before reading it all (an early 401, 413 or 200), or the gateway answered with an
+// error. The body was handed to the upstream exchange, which dropped it; node's server then neither
+// reads the rest nor lets the connection carry another request, so a keep-alive answer left the
+// client waiting for client_body_timeout. nginx discards the rest or closes with a "lingering
+// close". Here the answer is followed by our FIN at once (HTTP/1.1 lets a server close a kept-alive
+// connection after any response), and the connection is destroyed once the client closes too or
+// LINGER_MS later. Closing outright with the client's bytes unread would make the kernel send a
+// reset, which may discard the answer before the client reads it.
+// On HTTP/2 the stream is reset with NO_ERROR after the answer (RFC 9113 8.1: a server may ask a
+// client to stop sending a request it no longer needs); the session goes on.
+import { constants as h2 } from 'node:http2';
+import type { Socket } from 'node:net';
+import { hasClientBody, type ProxyRequest } from './context.ts';
+
+/** nginx's lingering_timeout: how long the client gets to close after our FIN. */
+export const LINGER_MS = 5000;
+
+const { NGHTTP2_NO_ERROR } = h2;
+
+interface ClientStream {
+  destroyed: boolean;
+  close(code?: number): void;
+}
+
+/** After `rc.res.end()`: ends the connection (or stream) when the client's body is still unread. */
+export function endIfBodyUnread(rc: ProxyRequest): void {
+  if (rc.raw.complete || !hasClientBody(rc)) return;
+  const stream = (rc.res as { stream?: ClientStream }).stream;
+  if (stream !== undefined) {
+    if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+    return;
+  }
+  const socket = rc.res.socket;
+  if (socket === null || socket.destroyed) return;
+  socket.end();
+  setTimeout(destroyLingering, LINGER_MS, socket).unref();
+}
+
+function destroyLingering(socket: Socket): void {
+  socket.destroy();
+}
