@@ -273,9 +273,24 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       if (this.sendsClientBody) endIfBodyUnread(rc);
       return;
     }
+    if (this.held !== null) {
+      // The body was held for a rewrite and nothing has gone out: the client can still get a clean
+      // error instead of a reset with no status (a read timeout mid-body is the 504 it would be
+      // before the head, any other failure the 502).
+      this.held = null;
+      const answer = upstreamErrorCode(code);
+      rc.error = {
+        code: answer,
+        message: `the upstream failed in a body held for rewriting: ${err.message}`,
+        cause: code,
+      };
+      sendError(rc, answer);
+      if (this.sendsClientBody) endIfBodyUnread(rc);
+      return;
+    }
     // A 204 or 304 has no body whatever the upstream sent after its head (nginx relays it so): the
     // answer is complete, the upstream's extra bytes are its own fault.
-    if ((rc.status === 204 || rc.status === 304) && this.held === null) {
+    if (rc.status === 204 || rc.status === 304) {
       rc.res.end();
       return;
     }

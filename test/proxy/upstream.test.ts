@@ -75,6 +75,9 @@ before(async () => {
   const bigHeadPort = await rawUpstream(
     `HTTP/1.1 200 OK\r\nX-Big: ${'b'.repeat(20 * 1024)}\r\nContent-Length: 0\r\n\r\n`,
   );
+  const truncatedJsonPort = await rawUpstream(
+    `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":"${'x'.repeat(300)}`,
+  );
   const earlyPort = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
   // Takes a request and never reads it, nor answers.
   const neverReads = createTcpServer((sock) => {
@@ -140,6 +143,10 @@ before(async () => {
         svc('hop', hopPort),
         svc('bighead', bigHeadPort),
         svc('early', earlyPort),
+        {
+          ...svc('truncatedjson', truncatedJsonPort),
+          plugins: [{ name: 'response-transformer', config: { add: { json: ['x:1'] } } }],
+        },
         svc('neverreads', neverReadsPort, { read_timeout: 500 }),
         svc('flood1xx', floodPort),
         svc('trickle1xx', trickle1xxPort, { read_timeout: 500 }),
@@ -255,6 +262,15 @@ test('an upstream body cut short destroys the client connection instead of endin
   const res = await fetch(`${gw.url}/truncated`);
   assert.equal(res.status, 200);
   await assert.rejects(res.text());
+});
+
+test('an upstream body cut short while a plugin holds it for rewriting gets a clean 502 (nothing had gone out)', async () => {
+  const res = await fetch(`${gw.url}/truncatedjson`);
+  assert.equal(res.status, 502);
+  assert.equal((await json(res)).message, 'An invalid response was received from the upstream server');
+  const line = gw.logs.findLast((l) => l.type === 'access' && l.path === '/truncatedjson')!;
+  assert.equal(line.status, 502);
+  assert.equal(line.error, 'UPSTREAM_BAD_RESPONSE');
 });
 
 test('a 204 whose upstream sends a body anyway reaches the client as a 204 without it (as nginx relays it)', async () => {
