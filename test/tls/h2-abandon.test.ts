@@ -11,9 +11,10 @@ import { constants } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import type { TollgateInstance } from '../../src/instance.ts';
 import { within } from '../support/wait.ts';
-import { h2Session, startFromFile, TestCa, tool } from './support.ts';
+import { frame, getHeaderBlock, h2Session, readFrames, startFromFile, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
@@ -22,6 +23,7 @@ const logs: Record<string, unknown>[] = [];
 // An upstream that never answers /hold: each request it holds is open until the gateway lets go.
 const held = new Set<IncomingMessage>();
 let arrived: () => void = () => undefined;
+let upstreamConnections = 0;
 const upstream = createServer((req, res) => {
   // Answers at once, without reading the body.
   if (req.url === '/early') return void res.end('early');
@@ -32,6 +34,7 @@ const upstream = createServer((req, res) => {
 
 before(async () => {
   if (skip) return;
+  upstream.on('connection', () => upstreamConnections++);
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   ca = new TestCa();
   ca.issue('a.test', ['a.test'], { file: 'a' });
@@ -156,5 +159,39 @@ test('HTTP/2: an answer that comes before the request body is in ends the stream
     await within(once(again, 'close'), 5_000, 'a second stream on the same session');
   } finally {
     s.destroy();
+  }
+});
+
+test('HTTP/2 rapid reset: streams reset in the packet that opened them cost no upstream connection', {
+  skip,
+}, async () => {
+  const [host, port] = inst.proxyAddresses[0]!.split(':') as [string, string];
+  const before = upstreamConnections;
+  const sock = tlsConnect({ host, port: Number(port), ca: ca.cert, servername: 'a.test', ALPNProtocols: ['h2'] });
+  sock.on('error', () => undefined);
+  const frames: number[] = [];
+  readFrames(sock, (type) => frames.push(type));
+  try {
+    await once(sock, 'secureConnect');
+    // 50 streams, each a complete GET followed by its RST_STREAM CANCEL, all in one write.
+    const burst: Buffer[] = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))];
+    const cancel = Buffer.alloc(4);
+    cancel.writeUInt32BE(constants.NGHTTP2_CANCEL);
+    for (let id = 1; id < 100; id += 2)
+      burst.push(frame(1, 0x1 | 0x4, id, getHeaderBlock('/hold/rr')), frame(3, 0, id, cancel));
+    sock.write(Buffer.concat(burst));
+    // A stream opened afterwards on the same connection is served: the burst has been read by then.
+    sock.write(frame(1, 0x1 | 0x4, 101, getHeaderBlock('/early')));
+    await within(
+      (async () => {
+        while (!frames.includes(1)) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      5_000,
+      'the answer to the stream after the burst',
+    );
+    // At most the later stream's own (it may reuse a kept-alive one); 51 before streams waited a turn.
+    assert.ok(upstreamConnections - before <= 1, `${upstreamConnections - before} upstream connections`);
+  } finally {
+    sock.destroy();
   }
 });
