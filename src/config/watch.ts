@@ -72,6 +72,8 @@ export class ConfigWatcher {
   private closed = false;
   /** A config failed since the last good one: the next good one gets a fresh watcher. */
   private failedSince = false;
+  /** While the files on disk fail to load, their contents are checked every poll as well. */
+  private recheck: NodeJS.Timeout | null = null;
 
   constructor(opts: ConfigWatcherOptions) {
     this.configFile = resolvePath(opts.configFile);
@@ -119,6 +121,7 @@ export class ConfigWatcher {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.stopRecheck();
     await this.fsw?.close();
     await this.running;
   }
@@ -181,6 +184,7 @@ export class ConfigWatcher {
       if (later.hash !== fp.hash) continue;
       this.handled = fp.hash;
       this.failedSince = true;
+      this.startRecheck();
       this.target.reportFailure(result);
       // A broken config may reference files the serving one does not (a missing PEM, say): watch
       // those too, so that creating them triggers the next reload.
@@ -200,6 +204,7 @@ export class ConfigWatcher {
    */
   private async reopen(): Promise<void> {
     this.failedSince = false;
+    this.stopRecheck();
     const old = this.fsw;
     this.fsw = null;
     await old?.close();
@@ -214,6 +219,22 @@ export class ConfigWatcher {
    * made on: the files it covered count as handled in that state, so a change made while the
    * reload ran is not taken for the handled state.
    */
+  /**
+   * A file that failed may be a symlink loop, a device or a directory, whose replacement chokidar's
+   * stat polling does not always report: until a config loads again, the content check also runs
+   * every poll interval (a read of the files, a reload only when they changed).
+   */
+  private startRecheck(): void {
+    if (this.recheck !== null || this.closed) return;
+    this.recheck = setInterval(() => this.schedule(), POLL_INTERVAL_MS);
+    this.recheck.unref();
+  }
+
+  private stopRecheck(): void {
+    if (this.recheck !== null) clearInterval(this.recheck);
+    this.recheck = null;
+  }
+
   private async retarget(files: string[], seen: Fingerprint): Promise<void> {
     const unique = [...new Set(files)];
     const next = await relevantNames(unique);
