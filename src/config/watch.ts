@@ -215,11 +215,6 @@ export class ConfigWatcher {
   }
 
   /**
-   * Watches the files a config now references. `seen` is the fingerprint the last decision was
-   * made on: the files it covered count as handled in that state, so a change made while the
-   * reload ran is not taken for the handled state.
-   */
-  /**
    * A file that failed may be a symlink loop, a device or a directory, whose replacement chokidar's
    * stat polling does not always report: until a config loads again, the content check also runs
    * every poll interval (a read of the files, a reload only when they changed).
@@ -235,6 +230,11 @@ export class ConfigWatcher {
     this.recheck = null;
   }
 
+  /**
+   * Watches the files a config now references. `seen` is the fingerprint the last decision was
+   * made on: the files it covered count as handled in that state, so a change made while the
+   * reload ran is not taken for the handled state.
+   */
   private async retarget(files: string[], seen: Fingerprint): Promise<void> {
     const unique = [...new Set(files)];
     const next = await relevantNames(unique);
