@@ -1,0 +1,130 @@
+/**
+ * Instructions per request, counted by valgrind's callgrind: unlike CPU time, the count does not
+ * move with what else the machine is doing, so changes of a few percent can be seen on a shared
+ * machine. Usage: `npm run bench:instructions [minimal] [one] [no-log] [jwt]` (default: all four).
+ *
+ * Method: the process runs under callgrind with instrumentation off and with TurboFan compiling on
+ * the main thread (`--no-concurrent-recompilation`; under valgrind's serialized threads a
+ * background compile would leave the hot code in the interpreter). Warm-up is two h2load runs on
+ * one connection each: the second connection's socket is a new object shape, and the wave of
+ * deoptimization it brings is over before counting starts. Then instrumentation goes on, the
+ * measured requests run on a third connection, and the main thread's count is divided by them.
+ * The access log goes to a pipe read at once, as a log shipper would: a pipe left full makes
+ * each refused write cost a stack trace (EAGAIN), which the count would then include.
+ * Needs valgrind and h2load (Debian: valgrind, nghttp2-client).
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { routeConfig } from './config.ts';
+import { jwtRoute } from './rows.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const WARMUP = Number(process.env.INSTR_WARMUP ?? 40_000);
+const MEASURED = Number(process.env.INSTR_REQUESTS ?? 10_000);
+const ROWS = ['minimal', 'one', 'no-log', 'jwt'] as const;
+type Row = (typeof ROWS)[number];
+
+/** The first line of `child`'s stdout that `pick` recognises; the rest of its output is drained. */
+function firstLine<T>(child: ChildProcess, pick: (text: string) => T | null): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer): void => {
+      text += chunk;
+      const found = pick(text);
+      if (found === null) return;
+      child.stdout!.off('data', onData);
+      child.stdout!.resume();
+      resolve(found);
+    };
+    child.stdout!.on('data', onData);
+    child.once('exit', () => reject(new Error(`process exited before it was ready: ${text.slice(-500)}`)));
+  });
+}
+
+function h2load(url: string, n: number, headers: Record<string, string>): void {
+  const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const out = execFileSync('h2load', ['--h1', '-n', String(n), '-c', '1', ...h, url], { encoding: 'utf8' });
+  if (!out.includes(`${n} succeeded, 0 failed`)) throw new Error(`h2load: not every request succeeded\n${out}`);
+}
+
+async function count(row: Row, upstream: string, dir: string): Promise<number> {
+  let command: string[];
+  let headers: Record<string, string> = {};
+  let path = '/bench/hello';
+  if (row === 'minimal') {
+    command = ['--import', 'tsx', join(ROOT, 'bench/minimal-proxy.ts'), upstream];
+    path = '/hello';
+  } else {
+    let config = routeConfig();
+    if (row === 'jwt') ({ config, headers } = await jwtRoute());
+    const file = join(dir, `${row}.yaml`);
+    writeFileSync(file, config.replace('__UPSTREAM__', upstream));
+    command = [join(ROOT, 'bin/gateway'), 'start', '--config', file, '--proxy-listen', '127.0.0.1:0'];
+    command.push('--admin-listen', '127.0.0.1:0', ...(row === 'no-log' ? ['--no-access-log'] : []));
+  }
+  const out = join(dir, `${row}.callgrind`);
+  const child = spawn(
+    'valgrind',
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      '--separate-threads=yes',
+      `--callgrind-out-file=${out}`,
+      process.execPath,
+      '--no-concurrent-recompilation',
+      ...command,
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  try {
+    const address = await firstLine(child, (text) => {
+      const port = /\{"port":(\d+)\}/.exec(text);
+      if (port) return `127.0.0.1:${port[1]}`;
+      const listening = /"proxy":\["([^"]+)"[^\n]*"msg":"listening"/.exec(text);
+      return listening ? listening[1]! : null;
+    });
+    const url = `http://${address}${path}`;
+    h2load(url, WARMUP / 2, headers);
+    h2load(url, WARMUP / 2, headers);
+    execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
+    h2load(url, MEASURED, headers);
+    execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
+  } finally {
+    child.kill('SIGKILL');
+  }
+  // With --separate-threads, thread 1 (the main thread) of the dump is `<out>.1-01`.
+  const main = readdirSync(dir).find((f) => f.startsWith(`${row}.callgrind`) && f.endsWith('-01'));
+  if (main === undefined) throw new Error(`no callgrind dump of the main thread for ${row}`);
+  const summary = /^summary: (\d+)$/m.exec(readFileSync(join(dir, main), 'utf8'));
+  if (summary === null) throw new Error(`no summary line in ${main}`);
+  return Number(summary[1]) / MEASURED;
+}
+
+const asked = process.argv.slice(2) as Row[];
+for (const r of asked) if (!ROWS.includes(r)) throw new Error(`unknown row ${r}; rows: ${ROWS.join(', ')}`);
+const rows = asked.length > 0 ? asked : [...ROWS];
+const dir = mkdtempSync(join(tmpdir(), 'tollgate-instructions-'));
+const upstream = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/upstream.ts')], {
+  cwd: ROOT,
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+try {
+  const port = await firstLine(upstream, (text) => /\{"port":(\d+)\}/.exec(text)?.[1] ?? null);
+  const results = new Map<Row, number>();
+  for (const row of rows) {
+    results.set(row, await count(row, `http://127.0.0.1:${port}`, dir));
+    const ratio = (of: Row): string => {
+      const base = results.get(of);
+      return base === undefined ? '' : `  ${(results.get(row)! / base).toFixed(3)}× ${of}`;
+    };
+    console.log(
+      `${row.padEnd(8)} ${Math.round(results.get(row)!).toLocaleString('en')} instructions/request${ratio('minimal')}${ratio('one')}`,
+    );
+  }
+} finally {
+  upstream.kill();
+  if (!process.env.INSTR_KEEP) rmSync(dir, { recursive: true, force: true });
+}
