@@ -9,7 +9,7 @@
  * one connection each: the second connection's socket is a new object shape, and the wave of
  * deoptimization it brings is over before counting starts. Then instrumentation goes on, the
  * measured requests run on a third connection, and the main thread's count is divided by them.
- * The access log goes to a pipe read at once, as a log shipper would: a pipe left full makes
+ * The access log goes to a pipe this script drains, as a log shipper would: a pipe left full makes
  * each refused write cost a stack trace (EAGAIN), which the count would then include.
  * Needs valgrind and h2load (Debian: valgrind, nghttp2-client).
  */
@@ -44,9 +44,15 @@ function firstLine<T>(child: ChildProcess, pick: (text: string) => T | null): Pr
   });
 }
 
-function h2load(url: string, n: number, headers: Record<string, string>): void {
+/** h2load over one connection; asynchronous, so this process keeps draining the gateway's log pipe meanwhile. */
+async function h2load(url: string, n: number, headers: Record<string, string>): Promise<void> {
   const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-  const out = execFileSync('h2load', ['--h1', '-n', String(n), '-c', '1', ...h, url], { encoding: 'utf8' });
+  const child = spawn('h2load', ['--h1', '-n', String(n), '-c', '1', ...h, url], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  await new Promise((resolve) => child.once('close', resolve));
   if (!out.includes(`${n} succeeded, 0 failed`)) throw new Error(`h2load: not every request succeeded\n${out}`);
 }
 
@@ -75,6 +81,8 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
       `--callgrind-out-file=${out}`,
       process.execPath,
       '--no-concurrent-recompilation',
+      // Names the JIT code (regular expressions included) in /tmp/perf-<pid>.map for callgrind_annotate.
+      ...(process.env.INSTR_KEEP ? ['--perf-basic-prof'] : []),
       ...command,
     ],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] },
@@ -87,10 +95,10 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
       return listening ? listening[1]! : null;
     });
     const url = `http://${address}${path}`;
-    h2load(url, WARMUP / 2, headers);
-    h2load(url, WARMUP / 2, headers);
+    await h2load(url, WARMUP / 2, headers);
+    await h2load(url, WARMUP / 2, headers);
     execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
-    h2load(url, MEASURED, headers);
+    await h2load(url, MEASURED, headers);
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
   } finally {
     child.kill('SIGKILL');
