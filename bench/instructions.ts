@@ -22,7 +22,8 @@ import { routeConfig } from './config.ts';
 import { jwtRoute } from './rows.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WARMUP = Number(process.env.INSTR_WARMUP ?? 40_000);
+/** Split over two connections (see above). */
+const WARMUP_EACH = Math.ceil(Number(process.env.INSTR_WARMUP ?? 40_000) / 2);
 const MEASURED = Number(process.env.INSTR_REQUESTS ?? 10_000);
 const ROWS = ['minimal', 'one', 'no-log', 'jwt'] as const;
 type Row = (typeof ROWS)[number];
@@ -67,7 +68,7 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
     let config = routeConfig();
     if (row === 'jwt') ({ config, headers } = await jwtRoute());
     const file = join(dir, `${row}.yaml`);
-    writeFileSync(file, config.replace('__UPSTREAM__', upstream));
+    writeFileSync(file, config.replaceAll('__UPSTREAM__', upstream));
     command = [join(ROOT, 'bin/gateway'), 'start', '--config', file, '--proxy-listen', '127.0.0.1:0'];
     command.push('--admin-listen', '127.0.0.1:0', ...(row === 'no-log' ? ['--no-access-log'] : []));
   }
@@ -95,8 +96,8 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
       return listening ? listening[1]! : null;
     });
     const url = `http://${address}${path}`;
-    await h2load(url, WARMUP / 2, headers);
-    await h2load(url, WARMUP / 2, headers);
+    await h2load(url, WARMUP_EACH, headers);
+    await h2load(url, WARMUP_EACH, headers);
     execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
     await h2load(url, MEASURED, headers);
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
