@@ -19,6 +19,8 @@ export interface QueryRequest {
   /** Consumer assumed authenticated (username, custom_id or id). */
   consumer?: string;
   clientIp?: string;
+  /** TLS server name of an https request; default: the URL's host name (none for an IP address), as a client sends it. */
+  sni?: string;
 }
 
 export interface PluginStep {
@@ -59,7 +61,7 @@ const AUTH_PLUGINS = new Set(['jwt', 'key-auth', 'oidc', 'basic-auth', 'hmac-aut
 const MAX_CANDIDATES = 3;
 
 /** Splits the request URL; throws an Error with a usage message for a malformed one. */
-function parseUrl(req: QueryRequest): Explanation['request'] & { hostHeader: string } {
+function parseUrl(req: QueryRequest): Explanation['request'] & { hostHeader: string; sni: string | null } {
   const m = /^(?:(https?):\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#.*)?$/i.exec(req.url);
   if (m === null || (m[1] === undefined && !req.url.startsWith('/')))
     throw new Error(`'${req.url}' is not a URL: write http://host/path or /path`);
@@ -67,7 +69,24 @@ function parseUrl(req: QueryRequest): Explanation['request'] & { hostHeader: str
   const scheme = (m[1]?.toLowerCase() ?? 'http') as 'http' | 'https';
   const colon = hostHeader.lastIndexOf(':');
   const host = (colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(0, colon) : hostHeader).toLowerCase();
-  return { method: req.method.toUpperCase(), scheme, host, hostHeader, path: m[3] || '/', query: m[4] ?? '' };
+  return {
+    method: req.method.toUpperCase(),
+    scheme,
+    host,
+    hostHeader,
+    path: m[3] || '/',
+    query: m[4] ?? '',
+    sni: scheme === 'https' ? (req.sni ?? urlServerName(m[2] ?? '')).toLowerCase() : null,
+  };
+}
+
+/** The server name a TLS client sends for an authority: its host name, or none for an IP address (RFC 6066 3). */
+function urlServerName(authority: string): string {
+  const at = authority.lastIndexOf('@');
+  const hostPort = authority.slice(at + 1);
+  const colon = hostPort.lastIndexOf(':');
+  const host = colon > hostPort.lastIndexOf(']') ? hostPort.slice(0, colon) : hostPort;
+  return host.startsWith('[') || isIP(host) !== 0 ? '' : host;
 }
 
 function headerValue(headers: Record<string, string>, name: string): string | undefined {
@@ -98,9 +117,9 @@ export function explainRequest(rt: Runtime, req: QueryRequest): Explanation {
     return out;
   }
   out.request.path = path;
-  const match = rt.router.match(r.method, r.hostHeader, path, headers);
+  const match = rt.router.match(r.method, r.hostHeader, path, headers, r.sni);
   if (match === null) {
-    out.candidates = nearestRoutes(rt, r.method, r.hostHeader, path, headers);
+    out.candidates = nearestRoutes(rt, r.method, r.hostHeader, path, headers, r.sni);
     out.outcome = '404 no Route matched with those values';
     return out;
   }
@@ -250,12 +269,13 @@ function nearestRoutes(
   host: string,
   path: string,
   headers: IncomingHttpHeaders,
+  sni: string | null,
 ): Candidate[] {
   const scored: { c: Candidate; score: number; shared: number }[] = [];
   for (const route of rt.routes.slice(0, 2000)) {
     const m = route.model;
     const mismatches: string[] = [];
-    const only = (keep: 'paths' | 'methods' | 'hosts' | 'headers'): boolean => {
+    const only = (keep: 'paths' | 'methods' | 'hosts' | 'headers' | 'snis'): boolean => {
       if (m[keep] === null) return true;
       const probe: CompiledRoute = {
         ...route,
@@ -263,9 +283,10 @@ function nearestRoutes(
         methods: keep === 'methods' ? route.methods : null,
         hosts: keep === 'hosts' ? route.hosts : null,
         headers: keep === 'headers' ? route.headers : null,
+        snis: keep === 'snis' ? route.snis : null,
       };
       try {
-        return new Router([probe]).match(method, host, path, headers) !== null;
+        return new Router([probe]).match(method, host, path, headers, sni) !== null;
       } catch {
         return false;
       }
@@ -279,6 +300,9 @@ function nearestRoutes(
           .map(([k, v]) => `${k}: ${v.join(',')}`)
           .join('; ')}`,
       );
+    if (!only('snis')) mismatches.push(`snis ${list(m.snis)} (got ${sni === '' ? 'no SNI' : sni})`);
+    if (route.service !== null && !route.service.model.enabled)
+      mismatches.push(`its service ${route.service.label} is disabled (enabled: false)`);
     if (mismatches.length === 0) mismatches.push('a route of higher priority shadows it');
     const shared = Math.max(0, ...(m.paths ?? []).map((p) => sharedPrefix(p, path)));
     scored.push({ c: { route: label(m), at: where(rt, m.yaml_path), mismatches }, score: mismatches.length, shared });

@@ -255,6 +255,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       paths: r.paths,
       methods: r.methods,
       headers: r.headers,
+      snis: r.snis,
       regex_priority: r.regex_priority,
       strip_path: r.strip_path,
       path_handling: r.path_handling,
@@ -275,7 +276,9 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
 
   let router: Router<CompiledRoute>;
   try {
-    router = await Router.build(routes);
+    // Kong leaves routes whose service is disabled out of the router (kong/runloop/handler.lua):
+    // their requests get its 404.
+    router = await Router.build(routes.filter((r) => r.service === null || r.service.model.enabled));
   } catch (err) {
     await closeAll();
     if (!(err instanceof RouteCompileError)) throw err;

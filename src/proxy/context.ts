@@ -46,6 +46,8 @@ export const kPeer = Symbol('tollgate.peer');
 export const kLocalPort = Symbol('tollgate.localPort');
 /** An HTTP/2 session's connection is TLS (h2 by ALPN), not h2c. */
 export const kTls = Symbol('tollgate.tls');
+/** The TLS server name the client sent, lower-case; '' when it sent none; null on cleartext. */
+export const kSni = Symbol('tollgate.sni');
 /** Per-connection facts cached on the socket (or HTTP/2 session): each socket getter is a call into libuv. */
 export type TrackedSocket = Socket & {
   [kTrustRuntime]?: Runtime;
@@ -53,6 +55,7 @@ export type TrackedSocket = Socket & {
   [kPeer]?: string;
   [kLocalPort]?: string;
   [kTls]?: boolean;
+  [kSni]?: string | null;
 };
 
 type Session = { socket: Socket };
@@ -77,6 +80,22 @@ function sessionConnection(session: Session): TrackedSocket {
     conn[kTls] = (socket as { encrypted?: boolean }).encrypted === true;
   }
   return conn;
+}
+
+/** The TLS server name (SNI) of the request's connection, for routes with `snis`; see kSni. */
+export function serverName(rc: ProxyRequest): string | null {
+  const conn = rc.conn;
+  let sni = conn[kSni];
+  if (sni === undefined) {
+    const socket = (rc.onSession ? (conn as unknown as Session).socket : conn) as {
+      encrypted?: boolean;
+      servername?: unknown;
+    };
+    sni =
+      socket.encrypted !== true ? null : typeof socket.servername === 'string' ? socket.servername.toLowerCase() : '';
+    conn[kSni] = sni;
+  }
+  return sni;
 }
 
 export function localPort(socket: TrackedSocket): string {

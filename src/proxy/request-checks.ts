@@ -18,6 +18,7 @@ import {
   kTrustRuntime,
   type ProxyRequest,
   peerAddress,
+  serverName,
   type TrackedMessage,
 } from './context.ts';
 import { connectionTokens, HeaderScan, scanRequestHeaders } from './headers.ts';
@@ -105,7 +106,8 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   rc.rawQuery = q < 0 ? '' : url.slice(q + 1);
   rc.path = normalizePath(rawPath, settings.encoded_slashes);
 
-  const match = rt.router.match(rc.method, hostHeader, rc.path, rc.headers);
+  const router = rt.router;
+  const match = router.match(rc.method, hostHeader, rc.path, rc.headers, router.usesSnis ? serverName(rc) : null);
   if (match === null) return 'ROUTE_NOT_FOUND';
   rc.compiled = match.route;
   rc.matchedPath = match.matchedPath;

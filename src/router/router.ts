@@ -76,6 +76,10 @@ export class Router<R extends RoutableRoute> {
   readonly #trie: TrieNode<R>;
   readonly #others: Bucket<R>;
   readonly #usesHosts: boolean;
+  /** Whether any route sets `snis`: only then does a request's TLS server name need reading. */
+  readonly usesSnis: boolean;
+  /** The request's TLS server name inside one `match()` call; null on a cleartext connection. */
+  #sni: string | null = null;
   /** Result of the last successful regex test inside one `match()` call (match() is synchronous). */
   #regexResult: RouteMatch<R> | null = null;
 
@@ -108,6 +112,7 @@ export class Router<R extends RoutableRoute> {
     }
     this.#ordered = t.ordered;
     this.#usesHosts = t.usesHosts;
+    this.usesSnis = t.usesSnis;
     this.#trie = t.trie;
     this.#others = t.others;
   }
@@ -118,8 +123,17 @@ export class Router<R extends RoutableRoute> {
    * @param host the Host header as received (may include ':port'; case-insensitive).
    * @param path the normalized path (`normalizePath`).
    * @param headers Node's lower-cased IncomingHttpHeaders.
+   * @param sni the TLS server name, lower-case ('' when the client sent none); null on a cleartext
+   *   connection, where Kong does not consider a route's `snis` (kong/router/transform.lua).
    */
-  match(method: string, host: string | undefined, path: string, headers: IncomingHttpHeaders): RouteMatch<R> | null {
+  match(
+    method: string,
+    host: string | undefined,
+    path: string,
+    headers: IncomingHttpHeaders,
+    sni: string | null = null,
+  ): RouteMatch<R> | null {
+    this.#sni = sni;
     let hostname: string | undefined;
     let port = -1;
     if (this.#usesHosts && host !== undefined && host !== '') {
@@ -198,6 +212,7 @@ export class Router<R extends RoutableRoute> {
       if (s.methods !== null && !s.methods.includes(method)) continue;
       if (s.hosts !== null && (hostname === undefined || !hostsMatch(s.hosts, hostname, port))) continue;
       if (s.headers !== null && !headersMatch(s.headers, headers)) continue;
+      if (s.snis !== null && this.#sni !== null && !hostsMatch(s.snis, this.#sni, -1)) continue;
       if (s.regexes !== null) {
         const r = regexMatch(s, path);
         if (r === null) continue;
@@ -216,6 +231,7 @@ const BUILD_SLICE_MS = 10;
 interface Table<R> {
   readonly ordered: readonly R[];
   readonly usesHosts: boolean;
+  readonly usesSnis: boolean;
   readonly trie: TrieNode<R>;
   readonly others: Bucket<R>;
 }
@@ -233,10 +249,12 @@ function* tableSteps<R extends RoutableRoute>(routes: readonly R[]): Generator<v
   const ordered: R[] = [];
   const seen = new Set<R>();
   let usesHosts = false;
+  let usesSnis = false;
   for (let rank = 0; rank < subs.length; rank++) {
     const s = subs[rank]!;
     s.rank = rank;
     if (s.hosts !== null) usesHosts = true;
+    if (s.snis !== null) usesSnis = true;
     if (!seen.has(s.route)) {
       seen.add(s.route);
       ordered.push(s.route);
@@ -269,7 +287,7 @@ function* tableSteps<R extends RoutableRoute>(routes: readonly R[]): Generator<v
     node.entries = null;
     if ((n & 63) === 63) yield;
   }
-  return { ordered: Object.freeze(ordered), usesHosts, trie: root, others: makeBucket(others) };
+  return { ordered: Object.freeze(ordered), usesHosts, usesSnis, trie: root, others: makeBucket(others) };
 }
 
 function freezeResult<R>(route: R, matchedPath: string): RouteMatch<R> {

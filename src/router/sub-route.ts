@@ -14,6 +14,8 @@ export interface RoutableRoute {
   readonly methods: readonly string[] | null;
   /** Header name → accepted values; a value starting with `~*` is a case-insensitive regex. */
   readonly headers: Readonly<Record<string, readonly string[]>> | null;
+  /** TLS server names (`*.example.com` and `example.*` wildcards); matched on TLS connections only. */
+  readonly snis: readonly string[] | null;
   readonly regex_priority: number;
   readonly strip_path: boolean;
   readonly path_handling: 'v0' | 'v1';
@@ -67,6 +69,7 @@ export interface SubRoute<R> {
   readonly methods: readonly string[] | null;
   readonly hosts: readonly HostMatcher[] | null;
   readonly headers: readonly HeaderMatcher[] | null;
+  readonly snis: readonly HostMatcher[] | null;
   readonly regexes: readonly RegExp[] | null;
   readonly prefixes: readonly string[] | null;
   rank: number;
@@ -79,7 +82,7 @@ function isEmpty(v: readonly unknown[] | null | undefined): v is null | undefine
 /** What the sub-routes of one route share. */
 type RouteTraits<R> = Pick<
   SubRoute<R>,
-  'route' | 'routeIndex' | 'plainHostOnly' | 'headerCount' | 'methods' | 'hosts' | 'headers' | 'weight'
+  'route' | 'routeIndex' | 'plainHostOnly' | 'headerCount' | 'methods' | 'hosts' | 'headers' | 'snis' | 'weight'
 >;
 
 /**
@@ -107,6 +110,7 @@ function subRoute<R>(
     methods: t.methods,
     hosts: t.hosts,
     headers: t.headers,
+    snis: t.snis,
     regexes,
     prefixes,
     rank: 0,
@@ -122,9 +126,15 @@ export function compileRoute<R extends RoutableRoute>(route: R, routeIndex: numb
     headerNames.length === 0
       ? null
       : Object.freeze(headerNames.map((n) => compileHeader(route, n, route.headers![n]!)));
+  const snis = isEmpty(route.snis) ? null : Object.freeze(route.snis.map(compileSni));
   const plainHostOnly = hosts?.every((h) => h.kind === HOST_EXACT) === true;
+  // Kong's match weight: one for each kind of criterion the route sets (kong/router/transform.lua).
   const weight =
-    Number(methods !== null) + Number(hosts !== null) + Number(headers !== null) + Number(!isEmpty(route.paths));
+    Number(methods !== null) +
+    Number(hosts !== null) +
+    Number(headers !== null) +
+    Number(snis !== null) +
+    Number(!isEmpty(route.paths));
   const base: RouteTraits<R> = {
     route,
     routeIndex,
@@ -133,6 +143,7 @@ export function compileRoute<R extends RoutableRoute>(route: R, routeIndex: numb
     methods,
     hosts,
     headers,
+    snis,
     weight,
   };
 
@@ -174,6 +185,18 @@ function compileHost(route: RoutableRoute, raw: string, i: number): HostMatcher 
   if (h.includes('*'))
     throw new RouteCompileError(route, `hosts[${i}]`, 'a wildcard must be the leftmost or rightmost label');
   return { kind: HOST_EXACT, value: h, port };
+}
+
+/**
+ * A route's SNI as Kong matches it: `*.example.com` by suffix, `example.*` by prefix, otherwise
+ * exactly, case-insensitively, a trailing dot dropped (the config checks forbid ports).
+ */
+function compileSni(raw: string): HostMatcher {
+  const sni = raw.toLowerCase();
+  if (sni.endsWith('*')) return { kind: HOST_PREFIX, value: sni.slice(0, -1), port: -1 };
+  const name = sni.length > 1 && sni.endsWith('.') ? sni.slice(0, -1) : sni;
+  if (name.startsWith('*')) return { kind: HOST_SUFFIX, value: name.slice(1), port: -1 };
+  return { kind: HOST_EXACT, value: name, port: -1 };
 }
 
 function compileHeader(route: RoutableRoute, rawName: string, values: readonly string[]): HeaderMatcher {

@@ -16,6 +16,7 @@ export function route(fields: Partial<TestRoute> & { name: string }): TestRoute 
     paths: null,
     methods: null,
     headers: null,
+    snis: null,
     regex_priority: 0,
     strip_path: true,
     path_handling: 'v0',

@@ -448,3 +448,29 @@ test('a route with paths outranks a path-less one of the same weight; equal rout
     same.map((r) => r.name),
   );
 });
+
+test('snis: on TLS only the routes naming the server name match; cleartext requests ignore snis (Kong)', () => {
+  const a = route({ name: 'a', paths: ['/'], snis: ['a.test'] });
+  const b = route({ name: 'b', paths: ['/'], snis: ['B.test.'] });
+  const wild = route({ name: 'wild', paths: ['/'], snis: ['*.wild.test', 'pre.*'] });
+  const router = new Router([a, b, wild]);
+  const sni = (s: string | null): string | null => router.match('GET', undefined, '/x', {}, s)?.route.name ?? null;
+  assert.equal(router.usesSnis, true);
+  assert.equal(sni('a.test'), 'a');
+  assert.equal(sni('b.test'), 'b', 'a trailing dot in the config is not part of the name; case does not matter');
+  assert.equal(sni('x.wild.test'), 'wild');
+  assert.equal(sni('wild.test'), null, '*.wild.test needs a label before it');
+  assert.equal(sni('pre.example'), 'wild');
+  assert.equal(sni('c.test'), null, 'no route names that SNI: 404');
+  assert.equal(sni(''), null, 'a TLS client that sent no SNI matches no route with snis');
+  assert.equal(sni(null), 'a', 'on cleartext snis are not considered: the first route wins');
+  assert.equal(new Router([route({ name: 'p', paths: ['/'] })]).usesSnis, false);
+});
+
+test('snis count in the match weight: a route with paths and snis beats one with paths alone', () => {
+  const plain = route({ name: 'plain', paths: ['/api'] });
+  const named = route({ name: 'named', paths: ['/api'], snis: ['a.test'] });
+  const router = new Router([plain, named]);
+  assert.equal(router.match('GET', undefined, '/api', {}, 'a.test')?.route.name, 'named');
+  assert.equal(router.match('GET', undefined, '/api', {}, 'b.test')?.route.name, 'plain');
+});
