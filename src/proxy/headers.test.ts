@@ -47,6 +47,7 @@ test('client-sent identity headers are recognised: x-consumer-* and the exact na
     'x-consumer-groups',
     'x-consumer-',
     'x-credential-identifier',
+    'x-credential-username',
     'x-anonymous-consumer',
     'x-userinfo',
     'x-access-token',

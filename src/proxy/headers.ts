@@ -41,6 +41,8 @@ export function hopByHopName(name: string): string | null {
 /** Headers only a gateway plugin may set: a client's copy never reaches the upstream. */
 const IDENTITY_EXACT: ReadonlySet<string> = new Set([
   'x-credential-identifier',
+  // ldap-auth's (as Kong 2.x's ldap-auth set it).
+  'x-credential-username',
   'x-anonymous-consumer',
   'x-userinfo',
   'x-access-token',
