@@ -454,6 +454,7 @@ function buildPipeline(instances: readonly PluginInstance[]): Pipeline {
   let hasResponse = false;
   let hasLog = false;
   const secretHeaders = new Set<string>();
+  const secretQueryParams = new Set<string>();
   for (const [name, list] of byName) {
     let fallback: PluginInstance | null = null;
     const perConsumer = new Map<string, PluginInstance>();
@@ -476,11 +477,19 @@ function buildPipeline(instances: readonly PluginInstance[]): Pipeline {
       hasResponse ||= inst.handlers.response !== undefined;
       hasLog ||= inst.handlers.log !== undefined;
       for (const h of inst.handlers.secretHeaders ?? []) secretHeaders.add(h.toLowerCase());
+      for (const q of inst.handlers.secretQueryParams ?? []) secretQueryParams.add(q);
     }
     slots.push(Object.freeze({ name, priority: list[0]!.priority, fallback, byConsumer }));
   }
   slots.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return Object.freeze({ slots: Object.freeze(slots), hasAccess, hasResponse, hasLog, secretHeaders });
+  return Object.freeze({
+    slots: Object.freeze(slots),
+    hasAccess,
+    hasResponse,
+    hasLog,
+    secretHeaders,
+    secretQueryParams,
+  });
 }
 
 function compileTrusted(list: readonly string[]): BlockList | null {

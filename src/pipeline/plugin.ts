@@ -222,6 +222,8 @@ export interface LogEntry {
   readonly upstreamUri: string | null;
   /** Request headers loggers must redact on this route (lower-case), besides the usual credentials. */
   readonly secretHeaders: ReadonlySet<string>;
+  /** Query parameters loggers must redact on this route (`secretQueryParams` of its plugins). */
+  readonly secretQueryParams: ReadonlySet<string>;
   /**
    * Why the request ended, when something said: the code the ending plugin passed to `exit()`
    * (`INVALID_CREDENTIALS`), or the catalogued error code (docs/errors.md) when the gateway
@@ -453,6 +455,12 @@ export interface PluginHandlers {
    * logger redacts them, besides `authorization`, `proxy-authorization`, `cookie` and `apikey`.
    */
   readonly secretHeaders?: readonly string[];
+  /**
+   * Query parameters that carry this instance's credentials (key-auth's `key_names`, jwt's
+   * `uri_param_names`): every logger shows their values as `REDACTED`, in the query string and
+   * in every URI it logs. Names as they appear in the query (case-sensitive).
+   */
+  readonly secretQueryParams?: readonly string[];
   /**
    * Opens resources early (starts fetching keys, discovering an IdP) once the instance is about
    * to serve traffic. Optional: resources must still open lazily on first use. Never called by

@@ -347,6 +347,7 @@ export class LogEntryImpl implements LogEntry {
   readonly startedAt: number;
   readonly source: string;
   readonly secretHeaders: ReadonlySet<string>;
+  readonly secretQueryParams: ReadonlySet<string>;
   readonly reason: string | null;
   readonly upstreamStartedAt: number;
   private readonly rc: RequestContext;
@@ -366,6 +367,7 @@ export class LogEntryImpl implements LogEntry {
     this.startedAt = Math.round(performance.timeOrigin + rc.startedAt);
     this.source = answerSource(rc);
     this.secretHeaders = rc.compiled?.pipeline.secretHeaders ?? NO_HEADERS;
+    this.secretQueryParams = rc.compiled?.pipeline.secretQueryParams ?? NO_HEADERS;
     this.reason = rc.reason ?? rc.error?.code ?? null;
     this.upstreamStartedAt = rc.upstreamStartedAt > 0 ? performance.timeOrigin + rc.upstreamStartedAt : -1;
   }

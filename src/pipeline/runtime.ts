@@ -39,6 +39,8 @@ export interface Pipeline {
   readonly hasLog: boolean;
   /** Request headers the route's plugins declared secret (credentials): loggers redact them. */
   readonly secretHeaders: ReadonlySet<string>;
+  /** Query parameters the route's plugins declared secret: loggers redact their values. */
+  readonly secretQueryParams: ReadonlySet<string>;
 }
 
 export interface CompiledService {

@@ -193,6 +193,25 @@ describe('logging plugins against real receivers', () => {
     assert.ok(statsd.includes('kong.service.orders.user.uniques:alice-1|s'));
   });
 
+  test('a key sent in the query string reads REDACTED in every URI and query of the entry', async () => {
+    const before = http.length;
+    const res = await fetch(`${gw.url}/api/orders/7?page=2&apikey=alice-secret-key&a+pikey=x`);
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    await until('the http-log entry', () => http.length > before);
+    const raw = http[before]!.body;
+    assert.doesNotMatch(raw, /alice-secret-key/);
+    const e = JSON.parse(raw) as Entry & { request: Entry['request'] & { url: string } };
+    assert.equal(e.request.uri, '/api/orders/7?page=2&apikey=REDACTED&a+pikey=x');
+    assert.match(e.request.url, /\/api\/orders\/7\?page=2&apikey=REDACTED&a\+pikey=x$/);
+    assert.deepEqual(e.request.querystring, { page: '2', apikey: 'REDACTED', 'a pikey': 'x' });
+    assert.equal(
+      e.upstream_uri,
+      '/orders/7?page=2&apikey=REDACTED&a+pikey=x',
+      'the key went upstream (no hide_credentials)',
+    );
+  });
+
   test('a request key-auth refuses: its access line and every entry name key-auth as the source', async () => {
     const before = http.length;
     const res = await fetch(`${gw.url}/api/orders`);

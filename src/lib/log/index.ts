@@ -13,5 +13,5 @@ export {
   queueHealth,
 } from './queue.ts';
 export { RepeatedWarning } from './repeated-warning.ts';
-export { type KongLogEntry, REDACTED, serializeKong } from './serializer.ts';
+export { type KongLogEntry, loggedUri, REDACTED, redactQuery, serializeKong } from './serializer.ts';
 export { StreamSender, type StreamTarget } from './stream-sender.ts';

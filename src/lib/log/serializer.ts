@@ -3,7 +3,7 @@
  * once per request and shared by every log plugin of the route (http-log, file-log, tcp-log, ...).
  * Credentials never leave in it: `authorization`, `proxy-authorization`, `cookie`, `apikey` and any
  * header a plugin of the route declared secret are replaced by `REDACTED`, and so are the response's
- * `set-cookie` values.
+ * `set-cookie` values and the values of query parameters the route's plugins declared secret.
  */
 import type { GatewayRequest, HeaderValue, LogEntry } from '../../pipeline/plugin.ts';
 
@@ -55,8 +55,46 @@ export function serializeKong(req: GatewayRequest, entry: LogEntry): Readonly<Ko
   return built;
 }
 
+/**
+ * The request's path and query as loggers show it: the values of the query parameters the route's
+ * plugins declared secret (`secretQueryParams`: a key-auth key, a jwt sent as `?jwt=`) read
+ * `REDACTED`. Kong logs the query as sent; Tollgate keeps credentials out of every entry.
+ */
+export function loggedUri(req: GatewayRequest, entry: LogEntry): string {
+  const query = redactQuery(req.rawQuery, entry.secretQueryParams);
+  return query === '' ? req.path : `${req.path}?${query}`;
+}
+
+/** `raw` (a query string without `?`) with the value of every parameter named in `secret` replaced. */
+export function redactQuery(raw: string, secret: ReadonlySet<string>): string {
+  if (secret.size === 0 || raw === '') return raw;
+  const parts = raw.split('&');
+  let changed = false;
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    const name = part.slice(0, eq);
+    if (secret.has(decodeQueryName(name))) {
+      parts[i] = `${name}=${REDACTED}`;
+      changed = true;
+    }
+  }
+  return changed ? parts.join('&') : raw;
+}
+
+/** A query parameter name as URLSearchParams reads it (`+` is a space); undecodable ones as written. */
+function decodeQueryName(name: string): string {
+  if (name.indexOf('%') < 0 && name.indexOf('+') < 0) return name;
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' '));
+  } catch {
+    return name;
+  }
+}
+
 function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
-  const uri = req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`;
+  const uri = loggedUri(req, entry);
   const port = req.raw.socket?.localPort;
   const defaultPort = req.scheme === 'https' ? 443 : 80;
   const url = `${req.scheme}://${req.host}${port !== undefined && port !== defaultPort ? `:${port}` : ''}${uri}`;
@@ -67,11 +105,11 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
       method: req.method,
       uri,
       url,
-      querystring: queryObject(req.query),
+      querystring: queryObject(req.query, entry.secretQueryParams),
       headers: redactedHeaders(req.headers as Record<string, HeaderValue | undefined>, entry.secretHeaders),
       size: entry.bytesReceived,
     },
-    upstream_uri: entry.upstreamUri ?? '',
+    upstream_uri: entry.upstreamUri === null ? '' : redactUri(entry.upstreamUri, entry.secretQueryParams),
     response: { status: entry.status, headers: responseHeaders(entry.responseHeaders), size: entry.bytesSent },
     route: routeJson(req),
     service: req.service === null ? null : serviceJson(req),
@@ -109,9 +147,15 @@ function serviceJson(req: GatewayRequest): Record<string, Json> {
   return { id: s.id, name: s.name, protocol: s.protocol, host: s.host, port: s.port, path: s.path, tags: [...s.tags] };
 }
 
-function queryObject(q: URLSearchParams): Record<string, string | string[]> {
+function redactUri(uri: string, secret: ReadonlySet<string>): string {
+  const q = uri.indexOf('?');
+  return q < 0 || secret.size === 0 ? uri : `${uri.slice(0, q)}?${redactQuery(uri.slice(q + 1), secret)}`;
+}
+
+function queryObject(q: URLSearchParams, secret: ReadonlySet<string>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of q) {
+  for (const [k, value] of q) {
+    const v = secret.has(k) ? REDACTED : value;
     const prev = out[k];
     out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
   }

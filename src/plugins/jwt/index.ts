@@ -101,11 +101,16 @@ class JwtAuthenticator implements PluginHandlers {
   private readonly fail: Readonly<Record<string, Failure>>;
   /** The distinct JWKS caches of the credentials (several credentials may share one). */
   private readonly jwksCaches: readonly JwksCache[];
+  /** Where tokens come from besides the always-redacted Authorization and Cookie: loggers redact them. */
+  readonly secretHeaders: readonly string[];
+  readonly secretQueryParams: readonly string[];
 
   constructor(config: JwtConfig, context: PluginContext, entries: Map<string, Entry>, anonymous: Consumer | null) {
     this.uriParams = config.uri_param_names;
     this.cookieNames = new Set(config.cookie_names);
     this.headerNames = config.header_names.map((h) => h.toLowerCase());
+    this.secretHeaders = this.headerNames;
+    this.secretQueryParams = config.uri_param_names;
     this.keyClaim = config.key_claim_name;
     const claims = config.claims_to_verify ?? [];
     this.verifyExp = claims.includes('exp');

@@ -59,12 +59,15 @@ class KeyAuth implements PluginHandlers {
   private readonly wwwHeaders: Readonly<Record<string, HeaderValue>>;
   /** The key headers: loggers redact them. */
   readonly secretHeaders: readonly string[];
+  /** The key's query parameters: loggers redact them. */
+  readonly secretQueryParams: readonly string[];
 
   constructor(config: KeyAuthConfig, anonymous: Consumer | null, byDigest: Map<string, Entry>) {
     this.config = config;
     this.keyNames = config.key_names;
     this.headerNames = config.key_names.map((n) => n.toLowerCase());
     this.secretHeaders = this.headerNames;
+    this.secretQueryParams = config.key_names;
     this.anonymous = anonymous;
     this.byDigest = byDigest;
     this.wwwHeaders = { 'WWW-Authenticate': config.realm != null ? `Key realm="${config.realm}"` : 'Key' };

@@ -5,6 +5,7 @@
  * `kong.access.plugin.NAME` for a plugin step that waited on I/O).
  */
 import type { GatewayRequest, LogEntry } from '../../index.ts';
+import { loggedUri } from '../../lib/log/index.ts';
 import { newSpanId, type RequestTrace, traceId128 } from '../../lib/tracing/index.ts';
 
 type Attributes = Record<string, string | number | boolean>;
@@ -78,7 +79,7 @@ export function requestSpans(
   const traceId = traceId128(trace.traceId);
   const start = entry.startedAt;
   const end = start + entry.latency;
-  const url = `${req.scheme}://${req.host}${req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`}`;
+  const url = `${req.scheme}://${req.host}${loggedUri(req, entry)}`;
   const attrs: Attributes = {
     'http.method': req.method,
     'http.url': url,
