@@ -11,7 +11,7 @@ import { ConfigError, type ConfigIssue, configIssue, formatYamlPath } from '../e
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
-import type { GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
+import type { EntityModel, GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { parseYamlOffThread } from './parse-off-thread.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 import { resolveRefs } from './refs.ts';
@@ -162,6 +162,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
 
   const built = await buildEntities(doc, plugins, raw, broken);
   await yieldToLoop();
+  await checkRouteRegexes(doc, built.routes, raw);
+  const settings = (doc._tollgate ?? {}) as TollgateSettings;
+  checkSettings(settings, raw);
+  if (unknown.size > 0) dropPlaceholderEntries(settings, unknown);
+  settings.request_id_header = settings.request_id_header.toLowerCase();
   // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.
   const aboveTheirPruned = new Set(pruned.flatMap((p) => pathPrefixes(p)));
   const firstPass = new Set(schemaIssues);
@@ -170,13 +175,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
       !(i.code === 'SCHEMA' && !firstPass.has(i) && aboveTheirPruned.has(formatYamlPath(i.path))) &&
       !(i.code !== 'SECRET_REF' && i.code !== 'UNSET_ENV' && isUnknown(i.path)),
   );
+  // A plugin-declared entity whose own checks failed only on a placeholder (a credential's key
+  // from an unset variable) is left out of what the plugins compile: it cannot be checked.
+  if (unknown.size > 0) dropUncheckedEntities(built.plugin_entities, raw, isUnknown);
   raw.length = 0;
   raw.push(...kept);
-  await checkRouteRegexes(doc, built.routes, raw);
-
-  const settings = (doc._tollgate ?? {}) as TollgateSettings;
-  checkSettings(settings, raw);
-  settings.request_id_header = settings.request_id_header.toLowerCase();
 
   const hash = createHash('sha256').update(text);
   for (const [path, content] of refs.files) hash.update('\u0000').update(path).update('\u0000').update(content);
@@ -407,4 +410,33 @@ function pathPrefixes(path: YamlPath): string[] {
   const out: string[] = [];
   for (let k = 1; k <= path.length; k++) out.push(formatYamlPath(path.slice(0, k)));
   return out;
+}
+
+/**
+ * Listen addresses, trusted networks, resolvers, ... that are placeholders for unset variables
+ * (validate --allow-unset-env) are left out of the settings the config is compiled with: their
+ * checks are skipped, and a placeholder is no address to compile.
+ */
+function dropPlaceholderEntries(settings: TollgateSettings, unknown: ReadonlySet<string>): void {
+  const record = settings as unknown as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const list = record[key];
+    if (!Array.isArray(list)) continue;
+    const kept = list.filter((_, i) => !unknown.has(`_tollgate.${key}[${i}]`));
+    if (kept.length !== list.length) record[key] = kept;
+  }
+}
+
+function dropUncheckedEntities(
+  byKind: Record<string, EntityModel[]>,
+  raw: readonly RawIssue[],
+  isUnknown: (path: YamlPath) => boolean,
+): void {
+  const failed = new Set(
+    raw.filter((i) => i.severity !== 'warning' && isUnknown(i.path)).flatMap((i) => pathPrefixes(i.path)),
+  );
+  if (failed.size === 0) return;
+  for (const kind of Object.keys(byKind)) {
+    byKind[kind] = byKind[kind]!.filter((e) => !failed.has(formatYamlPath(e.yaml_path)));
+  }
 }

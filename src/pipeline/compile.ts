@@ -50,7 +50,12 @@ export async function compileCheck(config: GatewayConfig, opts: CompileOptions =
     return [...rt.warnings];
   } catch (err) {
     if (err instanceof ConfigError) return err.issues;
-    throw err;
+    // A check that should have caught this did not: still a located answer, never a stack trace.
+    const message = redact(
+      `the config could not be compiled: ${(err as Error)?.message ?? String(err)}`,
+      config.source.secrets,
+    );
+    return [configIssue('SEMANTIC', message, [], config.source.locate([]))];
   }
 }
 

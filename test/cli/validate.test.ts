@@ -22,6 +22,41 @@ test('the Auth0 examples validate without any AUTH0_* variable under --allow-uns
   assert.match(spa.out, /AUTH0_DOMAIN.*SESSION_SECRET|SESSION_SECRET.*AUTH0_DOMAIN/);
 });
 
+test('--allow-unset-env: placeholders in service urls, listen addresses, resolvers and credential keys are one warning, not a crash', async () => {
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    `_format_version: "3.0"
+_tollgate:
+  trusted_ips: ["\${TRUSTED}"]
+  proxy_listen: ["\${LISTEN}"]
+  dns_resolver: ["\${DNS}"]
+consumers:
+  - username: alice
+    jwt_secrets:
+      - { key: iss, algorithm: RS256, rsa_public_key: "\${PK}" }
+services:
+  - name: a
+    url: \${A_URL}
+    routes: [{ name: a, paths: [/a], plugins: [{ name: jwt }] }]
+  - name: b
+    url: http://h:\${B_PORT}
+    routes: [{ name: b, paths: [/b] }]
+  - name: c
+    url: \${C_SCHEME}://h
+    routes: [{ name: c, paths: [/c] }]
+  - name: d
+    url: \${D_BASE}/x
+    routes: [{ name: d, paths: [/d] }]
+`,
+  );
+  const r = await gateway(['validate', '--allow-unset-env', file], { env: cleanEnv() });
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /valid \(4 services, 4 routes, 1 consumer, 1 plugin; 1 warning\)/);
+  assert.doesNotMatch(r.out + r.err, /tollgate-unset|\n\s+at |Error:/);
+});
+
 test('without the flag an unset variable is one error, at its first use, with no cascade', async () => {
   const r = await gateway(['validate', M2M]);
   assert.equal(r.code, 1);

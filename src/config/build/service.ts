@@ -6,6 +6,9 @@ import type { ServiceModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
 import { type Err, type Obj, orNull, type Path, tags } from './state.ts';
 
+/** A host that never resolves (RFC 6761 `.invalid`), for a service whose url could not be read. */
+const UNRESOLVED_HOST = 'unresolved.invalid';
+
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, grpc: 80, grpcs: 443, echo: 0 };
 
 export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
@@ -15,8 +18,12 @@ export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
   let svcPath: string | null = raw.path ?? null;
   if (raw.url !== undefined) {
     const parsed = parseServiceUrl(raw.url);
-    if (typeof parsed === 'string') err('SCHEMA', parsed, [...path, 'url']);
-    else {
+    if (typeof parsed === 'string') {
+      err('SCHEMA', parsed, [...path, 'url']);
+      // The error stands, unless the url is a placeholder for an unset variable (validate
+      // --allow-unset-env skips its checks): the rest of the config is still compiled and checked.
+      host = UNRESOLVED_HOST;
+    } else {
       ({ protocol, host, port, path: svcPath } = parsed);
       urlAgreement(raw, parsed, path, err);
     }
