@@ -6,6 +6,7 @@
  * "changed", never by value.
  */
 import type { GatewayConfig, PluginModel, RouteModel } from './model.ts';
+import { type SecretValues, secretValues } from './secrets.ts';
 
 export type ChangeKind = 'added' | 'removed' | 'changed';
 
@@ -138,7 +139,7 @@ function entities(c: GatewayConfig): Map<string, Keyed> {
 export function diffConfigs(a: GatewayConfig, b: GatewayConfig, display: (s: string) => string = (s) => s): ConfigDiff {
   const ea = entities(a);
   const eb = entities(b);
-  const secrets = new Set([...a.source.secrets, ...b.source.secrets]);
+  const secrets = secretValues(new Set([...a.source.secrets, ...b.source.secrets]));
   const loc = (c: GatewayConfig, path: readonly (string | number)[]): { file: string; line: number } => {
     const l = c.source.locate(path);
     return { file: l.file, line: l.line };
@@ -171,7 +172,7 @@ function compare(
   b: unknown,
   path: string,
   secretFields: ReadonlySet<string>,
-  secrets: ReadonlySet<string>,
+  secrets: SecretValues,
   display: (s: string) => string,
   out: FieldChange[],
 ): void {
@@ -198,11 +199,12 @@ function isObj(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function holdsSecret(v: unknown, secrets: ReadonlySet<string>): boolean {
-  if (v === undefined || v === null || secrets.size === 0) return false;
+/** Whether `v` is or holds a secret or a form derived from one (a url's host, port or path, ...). */
+function holdsSecret(v: unknown, secrets: SecretValues): boolean {
+  if (v === undefined || v === null || secrets.empty) return false;
+  if ((typeof v === 'string' || typeof v === 'number') && secrets.is(v)) return true;
   const s = typeof v === 'string' ? v : JSON.stringify(v);
-  for (const x of secrets) if (x.length >= 4 && s.includes(x)) return true;
-  return false;
+  return secrets.scrubMessage(s) !== s;
 }
 
 function show(v: unknown, display: (s: string) => string): string {

@@ -100,6 +100,28 @@ test('diff: field-level changes, secrets shown as changed never by value, and ev
   assert.match(r.out, /^ {2}\+ route 'health'/m);
 });
 
+test('diff: a service url from a variable shows as a secret change by its parts, and as ${NAME} when unset', async () => {
+  const dir = tmp();
+  const svc = (url: string): string => `_format_version: "3.0"\nservices:\n  - name: b\n    url: ${url}\n`;
+  const a = write(dir, 'a.yaml', svc('${U1}'));
+  const b = write(dir, 'b.yaml', svc('${U2}'));
+  const env = write(
+    dir,
+    'ci.env',
+    'U1=http://secret-host-one.internal:8081/secretpath1\nU2=http://secret-host-two.internal:8082/secretpath2\n',
+  );
+  for (const format of ['text', 'json', 'markdown', 'github']) {
+    const r = await gateway(['diff', '--env-file', env, '--format', format, a, b]);
+    assert.equal(r.code, 1, r.err);
+    assert.doesNotMatch(r.out, /secret-host|secretpath|808[12]/, `${format} printed a part of a secret url:\n${r.out}`);
+  }
+  const text = await gateway(['diff', '--env-file', env, a, b]);
+  assert.match(text.out, /host: changed \(secret, value not shown\)/);
+  const unset = await gateway(['diff', a, b]);
+  assert.equal(unset.code, 1, 're-pointing a service at another variable is a change');
+  assert.match(unset.out, /host: \$\{U1\} → \$\{U2\}/);
+});
+
 test('diff --git REV [FILE] compares the file with its committed version', async () => {
   const dir = tmp();
   const git = (...args: string[]): string =>

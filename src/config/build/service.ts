@@ -21,8 +21,10 @@ export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
     if (typeof parsed === 'string') {
       err('SCHEMA', parsed, [...path, 'url']);
       // The error stands, unless the url is a placeholder for an unset variable (validate
-      // --allow-unset-env skips its checks): the rest of the config is still compiled and checked.
-      host = UNRESOLVED_HOST;
+      // --allow-unset-env skips its checks): the rest of the config is still compiled and
+      // checked. A url that is one whole placeholder (a valid host name) stays in the host, so
+      // `gateway diff` tells `url: ${A}` from `url: ${B}`.
+      host = /^[a-z0-9-]+$/.test(raw.url) ? raw.url : UNRESOLVED_HOST;
     } else {
       ({ protocol, host, port, path: svcPath } = parsed);
       urlAgreement(raw, parsed, path, err);
