@@ -33,7 +33,17 @@ export function endIfBodyUnread(rc: ProxyRequest): void {
   }
   const socket = rc.res.socket;
   if (socket === null || socket.destroyed) return;
-  socket.end();
+  endLingering(socket);
+}
+
+/**
+ * Sends `last` (if any) and our FIN, and destroys the socket LINGER_MS later unless the client
+ * closed first: a client that never closes its side (a slowloris after its 408) holds no
+ * descriptor beyond that.
+ */
+export function endLingering(socket: Socket, last?: string): void {
+  if (last === undefined) socket.end();
+  else socket.end(last);
   setTimeout(destroyLingering, LINGER_MS, socket).unref();
 }
 

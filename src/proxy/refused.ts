@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import { ProxyRequest, peerAddress, type TrackedSocket } from './context.ts';
 import type { Gateway } from './gateway.ts';
+import { endLingering } from './linger.ts';
 import { nextRequestId } from './request-checks.ts';
 import { finishRefused } from './request-end.ts';
 
@@ -38,7 +39,8 @@ export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): vo
     const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
     rc.status = def.status;
     rc.bytesSent = body.length;
-    socket.end(
+    endLingering(
+      socket as Socket,
       `HTTP/1.1 ${def.status} ${reason(def.status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nconnection: close\r\n\r\n${body}`,
     );
   } else {

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { definePlugin, type LogEntry } from '../../src/index.ts';
+import { LINGER_MS } from '../../src/proxy/linger.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { parseRaw, type RawResponse } from '../support/raw.ts';
 import { type Listening, listen } from '../support/upstream.ts';
@@ -167,4 +168,28 @@ test('a body that arrived whole stops the timer: an upstream slower than client_
 test('a client that never finishes its request head is disconnected after client_header_timeout', async () => {
   const res = await stall('GET /echo/x HTTP/1.1\r\nHost: t\r\n');
   assert.ok(res.status === 408 || res.raw === '', `answered ${res.raw.slice(0, 40)}`);
+});
+
+test('a client that keeps its side open after its 408 head timeout holds the connection no longer than the linger time', async () => {
+  const { port } = new URL(gw.url);
+  const socket = connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true }, () =>
+    socket.write('GET /echo/x HTTP/1.1\r\nHost: t\r\n'),
+  );
+  socket.on('error', () => undefined);
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  let data = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (d: string) => (data += d));
+  await within(new Promise((resolve) => socket.once('end', resolve)), 10_000, 'the 408 and the gateway FIN');
+  assert.match(data, /^HTTP\/1\.1 408 /);
+  // The client never closes. Once the gateway has let go of the connection, writes to it are
+  // reset (the first draws the reset, a later one reports it: the client no longer reads).
+  await new Promise((resolve) => setTimeout(resolve, LINGER_MS + 500));
+  const writes = setInterval(() => socket.write('x'), 100);
+  try {
+    await within(closed, 5_000, 'the reset of a write to a connection the gateway closed');
+  } finally {
+    clearInterval(writes);
+    socket.destroy();
+  }
 });
