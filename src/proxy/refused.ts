@@ -5,10 +5,10 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
-import { ProxyRequest, peerAddress, type TrackedSocket } from './context.ts';
+import { kCtx, ProxyRequest, peerAddress, type TrackedResponse, type TrackedSocket } from './context.ts';
 import type { Gateway } from './gateway.ts';
 import { endLingering } from './linger.ts';
-import { nextRequestId } from './request-checks.ts';
+import { nextRequestId, refuseClientBody } from './request-checks.ts';
 import { finishRefused } from './request-end.ts';
 
 /** Longest path kept from a refused request line, for the log. */
@@ -18,14 +18,34 @@ type ParserError = Error & { code?: string; rawPacket?: Buffer };
 
 export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): void {
   const code = err.code ?? '';
-  // Not a request of its own, so nothing to answer or count: a connection reset; bytes after a response
-  // that closed the connection; a parse error in the body of a request the gateway is already answering
-  // (a response is under way on the connection, and it is that request's record that counts).
-  const busy = (socket as Socket & { _httpMessage?: unknown })._httpMessage != null;
-  if ((!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') || code === 'HPE_CLOSED_CONNECTION' || busy) {
+  // Not a request of its own, so nothing to answer or count: a connection reset, or bytes after a
+  // response that closed the connection.
+  if ((!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') || code === 'HPE_CLOSED_CONNECTION') {
     socket.destroy();
     return;
   }
+  const current = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
+  if (current == null) return refuseHead(gw, err, socket as Socket);
+  const rc = current[kCtx];
+  // A request being answered whose body the parser refused (a malformed chunk): that request's
+  // answer is a 400 if it has not started (nginx: "client sent invalid chunked body").
+  if (rc !== undefined && !rc.raw.complete) return refuseClientBody(rc, err.message, code, socket as Socket);
+  // A later pipelined request the parser refused: answered, as nginx does, once the answers
+  // before it have gone.
+  answerWhenIdle(gw, err, socket as Socket);
+}
+
+function answerWhenIdle(gw: Gateway, err: ParserError, socket: Socket): void {
+  if (socket.destroyed) return;
+  const current = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
+  if (current == null) return refuseHead(gw, err, socket);
+  // node hands the socket to the next queued answer in its own 'finish' listener, before this one.
+  current.once('finish', () => setImmediate(answerWhenIdle, gw, err, socket));
+}
+
+/** Answers a request head the parser refused, on a connection with no answer under way. */
+function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
+  const code = err.code ?? '';
   const answer: ProxyErrorCode =
     code === 'HPE_HEADER_OVERFLOW'
       ? 'TOO_MANY_HEADERS'
@@ -33,14 +53,14 @@ export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): vo
         ? 'REQUEST_TIMEOUT'
         : 'BAD_REQUEST';
   const def = ProxyErrors[answer];
-  const rc = refusedRequest(gw, socket as Socket, err.rawPacket);
+  const rc = refusedRequest(gw, socket, err.rawPacket);
   rc.error = { code: answer, message: err.message, cause: code };
   if (socket.writable) {
     const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
     rc.status = def.status;
     rc.bytesSent = body.length;
     endLingering(
-      socket as Socket,
+      socket,
       `HTTP/1.1 ${def.status} ${reason(def.status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nconnection: close\r\n\r\n${body}`,
     );
   } else {

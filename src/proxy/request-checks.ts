@@ -318,6 +318,24 @@ function onBodyTimeout(this: IncomingMessage, socket?: Socket): void {
   endClientExchange(rc.raw, socket);
 }
 
+/**
+ * The parser refused the body of the request being answered (a malformed chunk): a 400 with
+ * Connection: close if its answer has not started, else the connection ends (its framing is
+ * lost). The log names the parser's error either way, not a client that closed.
+ */
+export function refuseClientBody(rc: ProxyRequest, message: string, cause: string, socket: Socket): void {
+  rc.error = { code: 'BAD_REQUEST', message, cause };
+  if (rc.finished || rc.res.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const abort = rc.abortUpstream;
+  rc.abortUpstream = null;
+  sendError(rc, 'BAD_REQUEST');
+  abort?.(new Error(message));
+  rc.res.once('finish', destroyClientSocket);
+}
+
 function destroyClientSocket(this: ServerResponse): void {
   this.socket?.destroy();
 }

@@ -161,6 +161,40 @@ describe('requests the HTTP parser refuses', () => {
     assert.equal(line!.path, '/up/"quoted"\\x');
   });
 
+  for (const [name, chunked] of [
+    ['a chunk size that is not hex', 'zz\r\nabcd\r\n0\r\n\r\n'],
+    ['more data than the chunk size', '2\r\nabcd\r\n0\r\n\r\n'],
+    ['a bare LF after a chunk size', '4\nabcd\r\n0\r\n\r\n'],
+  ] as const) {
+    test(`a chunked body with ${name}: 400 with Connection: close, logged as BAD_REQUEST (not a client that closed)`, async () => {
+      const from = gw.logs.length;
+      const r = await rawRequest(
+        gw.url,
+        `POST /up/body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`,
+      );
+      assert.equal(r.status, 400);
+      assert.equal(r.headers.connection, 'close');
+      const lines = await newAccessLines(from);
+      const line = lines.find((l) => l.path === '/up/body');
+      assert.equal(line?.status, 400);
+      assert.equal(line?.error, 'BAD_REQUEST');
+      assert.match(String(line?.cause), /^HPE_/);
+    });
+  }
+
+  test('a valid request pipelined before a malformed one is answered first; the malformed one then gets 400', async () => {
+    const from = gw.logs.length;
+    const r = await rawRequest(
+      gw.url,
+      'GET /up/first HTTP/1.1\r\nHost: a\r\n\r\nGET /up/second HTTP/1.1\r\nnocolon\r\n\r\n',
+    );
+    const statuses = [...r.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+    assert.deepEqual(statuses, [200, 400], r.raw.slice(0, 300));
+    const lines = await newAccessLines(from, 2);
+    assert.equal(lines.find((l) => l.path === '/up/first')?.status, 200);
+    assert.equal(lines.find((l) => l.status === 400)?.error, 'BAD_REQUEST');
+  });
+
   test('the gateway still serves after refusals', async () => {
     const r = await fetch(`${gw.url}/up/fine`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(r.status, 200);
