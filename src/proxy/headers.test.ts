@@ -76,6 +76,7 @@ test('connection tokens: lower-cased and trimmed, keep-alive, close and empty en
   assert.deepEqual(connectionTokens('close'), []);
   assert.deepEqual(connectionTokens(' Keep-Alive , X-Secret,,close, Upgrade '), ['x-secret', 'upgrade']);
   assert.deepEqual(connectionTokens(['x-a', 'X-B, keep-alive']), ['x-a', 'x-b']);
+  assert.deepEqual(connectionTokens('Content-Length, transfer-encoding, Host, x-c'), ['x-c'], 'framing headers stay');
 });
 
 test('repeated headers are joined as Node joins them: cookies with "; ", set-cookie as a list, others with ", "', () => {

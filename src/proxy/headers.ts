@@ -90,10 +90,17 @@ export function connectionTokens(value: HeaderValue | undefined): string[] {
   const out: string[] = [];
   for (const part of joined.split(',')) {
     const t = part.trim().toLowerCase();
-    if (t !== '' && t !== 'keep-alive' && t !== 'close') out.push(t);
+    if (t !== '' && t !== 'keep-alive' && t !== 'close' && !NEVER_CONNECTION_OPTION.has(t)) out.push(t);
   }
   return out;
 }
+
+/**
+ * Headers a Connection option never removes: they frame or address the message (node has read
+ * the body by them already), so `Connection: content-length` must not make the body vanish
+ * upstream. nginx does not remove Connection-listed request headers at all.
+ */
+const NEVER_CONNECTION_OPTION: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host']);
 
 /** Joins a repeated request header as Node does: cookies with '; ', others with ', '. */
 export function appendHeader(headers: Record<string, HeaderValue>, name: string, value: string): void {

@@ -12,6 +12,7 @@ import { parsePrometheus, sumOf } from '../ops/support.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 import { rawRequest } from '../support/raw.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
+import { until } from '../support/wait.ts';
 
 const DOCUMENTED = new Set([...Object.keys(ProxyErrors), ...Object.keys(RequestEndErrors)]);
 
@@ -193,6 +194,19 @@ describe('requests the HTTP parser refuses', () => {
     const lines = await newAccessLines(from, 2);
     assert.equal(lines.find((l) => l.path === '/up/first')?.status, 200);
     assert.equal(lines.find((l) => l.status === 400)?.error, 'BAD_REQUEST');
+  });
+
+  test('Connection: content-length does not take the body away from the upstream', async () => {
+    const seen = upstream.requests.length;
+    const r = await rawRequest(
+      gw.url,
+      'POST /up/framed HTTP/1.1\r\nHost: a\r\nConnection: content-length, x-gone\r\nX-Gone: 1\r\nContent-Length: 4\r\n\r\nabcd',
+    );
+    assert.equal(r.status, 200);
+    const got = upstream.requests[seen]!;
+    assert.equal(got.headers['content-length'], '4');
+    assert.equal(got.headers['x-gone'], undefined, 'other Connection options are still removed');
+    await until('the body upstream', () => got.body === 'abcd');
   });
 
   test('the gateway still serves after refusals', async () => {
