@@ -143,8 +143,9 @@ export function scanRequestHeaders(
     if (HOP_BY_HOP.has(name)) {
       if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       else if (name === 'upgrade') upgrade = value;
-      else if (name === 'transfer-encoding')
-        out[name] = value; // kept for framing checks; removed before forwarding
+      // Kept for the framing checks, every line of it (two lines `gzip` and `chunked` are the
+      // codings `gzip, chunked`); removed before forwarding.
+      else if (name === 'transfer-encoding') appendHeader(out, name, value);
       // Kept for authentication plugins (Kong's basic-auth reads it first); never forwarded (RFC 9110 11.7.2).
       else if (name === 'proxy-authorization') appendHeader(out, name, value);
       continue;

@@ -196,6 +196,16 @@ describe('requests the HTTP parser refuses', () => {
     assert.equal(lines.find((l) => l.status === 400)?.error, 'BAD_REQUEST');
   });
 
+  test('Transfer-Encoding over two lines, gzip then chunked, is the coding list gzip, chunked: 400', async () => {
+    const seen = upstream.requests.length;
+    const r = await rawRequest(
+      gw.url,
+      'POST /up/te HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n',
+    );
+    assert.equal(r.status, 400);
+    assert.equal(upstream.requests.length, seen);
+  });
+
   test('Connection: content-length does not take the body away from the upstream', async () => {
     const seen = upstream.requests.length;
     const r = await rawRequest(
