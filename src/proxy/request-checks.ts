@@ -96,6 +96,9 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
     url = span[1] === url.length ? '/' : url.slice(span[1]);
     if (url.charCodeAt(0) !== 47) url = `/${url}`;
   }
+  // RFC 9112 3.2: a Host that is no valid authority is answered 400, as nginx does ("client sent
+  // invalid host header"); it would otherwise reach the upstream as X-Forwarded-Host.
+  if (!validHost(hostHeader)) return 'BAD_REQUEST';
   rc.hostHeader = hostHeader;
   const colon = hostHeader.lastIndexOf(':');
   const bareHost = colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(0, colon) : hostHeader;
@@ -162,6 +165,39 @@ export function readClientHeaders(
  * 3.2.2), or null for anything else (another scheme, a fragment). One scan: the equivalent regex
  * backtracks quadratically on a long authority that is then refused.
  */
+/** reg-name characters (RFC 3986 3.2.2: unreserved, sub-delims, `%`), by code point below 128. */
+const REG_NAME = new Uint8Array(128);
+for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%")
+  REG_NAME[c.charCodeAt(0)] = 1;
+
+/** `host[:port]` as RFC 3986 spells an authority without user info: reg-name or IP literal, digits after ':'. */
+function validHost(h: string): boolean {
+  let i = 0;
+  if (h.charCodeAt(0) === 0x5b /* [ */) {
+    const close = h.indexOf(']');
+    if (close < 0) return false;
+    for (i = 1; i < close; i++) {
+      const c = h.charCodeAt(i);
+      if (!(c === 0x3a || c === 0x2e || (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66)))
+        return false;
+    }
+    i = close + 1;
+  } else {
+    for (; i < h.length; i++) {
+      const c = h.charCodeAt(i);
+      if (c === 0x3a /* : */) break;
+      if (c >= 128 || REG_NAME[c] === 0) return false;
+    }
+  }
+  if (i === h.length) return true;
+  if (h.charCodeAt(i) !== 0x3a) return false;
+  for (i++; i < h.length; i++) {
+    const c = h.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 function absoluteFormAuthority(url: string): [number, number] | null {
   const scheme = url.slice(0, 8).toLowerCase();
   const start = scheme.startsWith('http://') ? 7 : scheme === 'https://' ? 8 : -1;
