@@ -1,9 +1,11 @@
 /**
- * A bound on flow nesting (`[` and `{`), checked in one linear pass before any parser sees the
- * text. Both parsers descend recursively: a few kilobytes of `[[[[...` overflow the stack, and the
- * yaml package can then overflow it inside V8's regular expression compiler, which aborts the
- * process rather than throwing (a hot reload of such a file would end the gateway). Real configs
- * nest a handful of levels; block nesting (indentation) is bounded by the parsers themselves.
+ * A bound on nesting, checked in one linear pass before any parser sees the text: flow nesting
+ * (`[` and `{`) and block nesting (deeper indentation, and compact `- - -` sequences). Both
+ * parsers, and the walks over the parsed document, descend recursively: a few kilobytes of
+ * `[[[[...`, or a few thousand ever more indented keys, overflow the stack, and the yaml package
+ * can then overflow it inside V8's regular expression compiler, which aborts the process rather
+ * than throwing (a hot reload of such a file would end the gateway). Real configs nest a handful
+ * of levels.
  */
 import { LineCounter } from 'yaml';
 import { SourceMap } from './source-map.ts';
@@ -11,6 +13,47 @@ import type { ParsedYaml } from './yaml.ts';
 
 /** Flow collections nested deeper than this are refused. */
 export const MAX_FLOW_DEPTH = 256;
+/**
+ * Block collections nested deeper than this are refused. Counted by distinct indentations, so a
+ * block scalar's own indented lines count too (a pretty-printed JSON document in a `|` block): the
+ * bound leaves room for them.
+ */
+export const MAX_BLOCK_DEPTH = 512;
+
+/**
+ * The offset of the first line whose block nesting passes MAX_BLOCK_DEPTH, or -1. Each line's
+ * indentation closes the levels at or past it and opens one; each `- ` that starts its content
+ * opens one more (a compact nested sequence). Blank and comment-only lines are skipped.
+ */
+export function excessiveBlockDepth(text: string): number {
+  const stack = new Int32Array(MAX_BLOCK_DEPTH + 2);
+  let depth = 0;
+  const n = text.length;
+  for (let start = 0; start < n; ) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = n;
+    let col = start;
+    while (col < end && text.charCodeAt(col) === 0x20) col++;
+    const first = col < end ? text.charCodeAt(col) : -1;
+    if (first !== -1 && first !== 0x23 /* # */ && first !== 0x0d) {
+      let indent = col - start;
+      while (depth > 0 && stack[depth - 1]! >= indent) depth--;
+      stack[depth++] = indent;
+      // `- - x`: a sequence in a sequence on one line, each entry one level deeper.
+      while (col + 1 < end && text.charCodeAt(col) === 0x2d /* - */ && text.charCodeAt(col + 1) === 0x20) {
+        col += 2;
+        while (col < end && text.charCodeAt(col) === 0x20) col++;
+        indent = col - start;
+        if (depth > 0 && stack[depth - 1]! >= indent) continue;
+        stack[depth++] = indent;
+        if (depth > MAX_BLOCK_DEPTH) return start;
+      }
+      if (depth > MAX_BLOCK_DEPTH) return start;
+    }
+    start = end + 1;
+  }
+  return -1;
+}
 
 /**
  * The offset where flow nesting passes MAX_FLOW_DEPTH, or -1. Quoted scalars and comments are
@@ -49,8 +92,10 @@ export function excessiveFlowDepth(text: string): number {
 
 /** The located refusal of a text nested too deeply, or null. */
 export function refuseDeepNesting(text: string, file: string): ParsedYaml | null {
-  const at = excessiveFlowDepth(text);
-  if (at === -1) return null;
+  const flowAt = excessiveFlowDepth(text);
+  const blockAt = flowAt === -1 ? excessiveBlockDepth(text) : -1;
+  if (flowAt === -1 && blockAt === -1) return null;
+  const at = flowAt === -1 ? blockAt : flowAt;
   const lines = new LineCounter();
   lines.addNewLine(0);
   for (let i = text.indexOf('\n'); i !== -1 && i < at; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
@@ -60,7 +105,10 @@ export function refuseDeepNesting(text: string, file: string): ParsedYaml | null
     issues: [
       {
         code: 'YAML_SYNTAX',
-        message: `flow collections ([ ] or { }) nested more than ${MAX_FLOW_DEPTH} levels deep; a config nests a few`,
+        message:
+          flowAt === -1
+            ? `block collections (indentation) nested more than ${MAX_BLOCK_DEPTH} levels deep; a config nests a few`
+            : `flow collections ([ ] or { }) nested more than ${MAX_FLOW_DEPTH} levels deep; a config nests a few`,
         path: [],
         offset: at,
       },

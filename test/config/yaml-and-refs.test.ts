@@ -83,6 +83,20 @@ test('flow collections nested past 256 levels are a located error, in JSON or YA
   }
 });
 
+test('block collections nested past 512 levels (indentation, or compact `- - -` sequences) are a located error, not a stack overflow', async () => {
+  let deep = `${V3}_ignore:\n`;
+  for (let i = 1; i <= 4000; i++) deep += `${' '.repeat(i)}k:\n`;
+  assert.deepEqual(brief(await issuesOf(deep)), [
+    '514:1  block collections (indentation) nested more than 512 levels deep; a config nests a few',
+  ]);
+  const compact = `${V3}_ignore:\n  ${'- '.repeat(5000)}x\n`;
+  assert.deepEqual(brief(await issuesOf(compact)), [
+    '3:1  block collections (indentation) nested more than 512 levels deep; a config nests a few',
+  ]);
+  // A block scalar's indented lines and ordinary nesting load.
+  await load(`${V3}_comment: |\n${Array.from({ length: 100 }, (_, i) => `  ${' '.repeat(i)}{`).join('\n')}\n`);
+});
+
 test('an alias names the last node anchored with its name before it, and thousands of aliases load (each resolved once)', {
   timeout: 20_000,
 }, async () => {
