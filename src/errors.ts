@@ -145,3 +145,7 @@ export function configIssue(
 ): ConfigIssue {
   return { code, message, path: formatYamlPath(path), file: loc.file, line: loc.line, col: loc.col, severity };
 }
+
+/** An ssl listener (in `_tollgate.proxy_listen` or on the command line) with no certificate in the config. */
+export const NO_CERTIFICATE_MESSAGE =
+  "an ssl listener needs a certificate: declare one under 'certificates' (see docs/tls.md)";

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { ConfigError, type ConfigIssue, configIssue, formatYamlPath } from '../errors.ts';
+import { ConfigError, type ConfigIssue, configIssue, formatYamlPath, NO_CERTIFICATE_MESSAGE } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
@@ -166,6 +166,13 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const settings = (doc._tollgate ?? {}) as TollgateSettings;
   checkSettings(settings, raw);
   if (unknown.size > 0) dropPlaceholderEntries(settings, unknown);
+  // What start would refuse: validate says so too (the command line's listeners are start's own).
+  if (built.certificates.length === 0) {
+    settings.proxy_listen?.forEach((addr, i) => {
+      if (/\sssl\b/.test(addr))
+        raw.push({ code: 'SEMANTIC', message: NO_CERTIFICATE_MESSAGE, path: ['_tollgate', 'proxy_listen', i] });
+    });
+  }
   settings.request_id_header = settings.request_id_header.toLowerCase();
   // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.
   const aboveTheirPruned = new Set(pruned.flatMap((p) => pathPrefixes(p)));

@@ -6,6 +6,7 @@ import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } f
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { TollgateSettings } from '../config/model.ts';
+import { NO_CERTIFICATE_MESSAGE } from '../errors.ts';
 import { certificateStore, clientHelloLength, readServerName } from '../tls.ts';
 import { onFirstBytes } from './first-bytes.ts';
 import type { Gateway } from './gateway.ts';
@@ -88,8 +89,7 @@ export interface SecureProxyServer extends Http2SecureServer {
 /** Streams one HTTP/2 session may have open at once (nginx's http2_max_concurrent_streams is 128 too). */
 export const H2_MAX_CONCURRENT_STREAMS = 128;
 
-export const NO_CERTIFICATE_MESSAGE =
-  "an ssl listener needs a certificate: declare one under 'certificates' (see docs/tls.md)";
+export { NO_CERTIFICATE_MESSAGE };
 
 /** What every HTTP/2 listener (TLS or h2c) bounds, documented in docs/tls.md. */
 export function h2ServerOptions(settings: TollgateSettings) {

@@ -227,3 +227,15 @@ test('an admin listener beyond loopback is a warning (it has no access control);
   assert.match(warnings[0]!, /0\.0\.0\.0:8004, which is not a loopback address, and has no access control/);
   assert.match(warnings[0]!, /bind it to 127\.0\.0\.1/);
 });
+
+test('an ssl listener in _tollgate.proxy_listen without any certificate is an error validate reports, as start refuses it', async () => {
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    '_format_version: "3.0"\n_tollgate:\n  proxy_listen: ["127.0.0.1:8000", "127.0.0.1:8443 ssl"]\n',
+  );
+  const r = await gateway(['validate', file]);
+  assert.equal(r.code, 1, r.out + r.err);
+  assert.match(r.out, /gateway\.yaml:3:36 +_tollgate\.proxy_listen\[1\] +an ssl listener needs a certificate/);
+});
