@@ -111,7 +111,9 @@ export function explainRequest(rt: Runtime, req: QueryRequest): Explanation {
   };
   let path: string;
   try {
-    path = normalizePath(r.path, rt.config.settings.encoded_slashes);
+    // A request target carries bytes: a path typed with non-ASCII characters is sent as UTF-8.
+    const bytes = r.path.replace(/[^\x00-\x7f]+/g, (c) => encodeURIComponent(c));
+    path = normalizePath(bytes, rt.config.settings.encoded_slashes);
   } catch (err) {
     out.error = `the gateway answers 400: ${(err as Error).message}`;
     return out;

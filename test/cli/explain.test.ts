@@ -148,3 +148,17 @@ test('explain and test-routes never print a value from ${...}: the upstream URL,
   assert.match(explained.out, /^service {3}up {2}\[redacted\]$/m);
   assert.match(routes.out, /FAIL/, 'the case fails on the host, which it names as redacted');
 });
+
+test('explain: a path typed with non-ASCII characters is the UTF-8 request target a client sends', async () => {
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: s\n    url: echo://\n    routes:\n      - { name: cafe, paths: ["/caf%C3%A9"] }\n',
+  );
+  for (const url of ['http://x/café/x', 'http://x/caf%C3%A9/x', 'http://x/caf%c3%a9/x']) {
+    const r = await gateway(['explain', '--config', file, 'GET', url]);
+    assert.equal(r.code, 0, `${url}: ${r.out}${r.err}`);
+    assert.match(r.out, /^route {5}cafe /m);
+  }
+});
