@@ -212,3 +212,54 @@ test('a 1.1 file whose regex paths already start with ~ is refused, saying to se
     /legacy\.yaml:6:17 {2}services\[0\]\.routes\[0\]\.paths\[0\] {2}this regex path is already written the Kong 3\.0 way.*set _format_version: "3\.0"/,
   );
 });
+
+test('prefix paths with characters outside RFC 3986 load as in Kong 3 and match the percent-encoded requests', async () => {
+  const config = {
+    _format_version: '3.0',
+    _tollgate: { debug_header: true },
+    services: [
+      {
+        name: 'e',
+        url: 'echo://',
+        routes: [
+          { name: 'utf8', paths: ['/café'] },
+          { name: 'space', paths: ['/a b'] },
+          { name: 'brace', paths: ['/api/{id}'] },
+        ],
+      },
+    ],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out + v.err);
+  const gw = await gateway(config);
+  for (const [path, route] of [
+    ['/caf%C3%A9/x', 'utf8'],
+    ['/caf%c3%a9', 'utf8'],
+    ['/a%20b/c', 'space'],
+    ['/api/%7Bid%7D/1', 'brace'],
+  ]) {
+    const res = await get(`${gw.url}${path}`, { 'kong-debug': '1' });
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get('kong-route-name'), route, path);
+  }
+  const bad = await validate({
+    ...config,
+    services: [{ name: 'e', url: 'echo://', routes: [{ paths: ['/a\u0001b'] }] }],
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.out, /invalid path: '\/a\\u0001b' \(control characters\)/);
+});
+
+test('a 2.1 file: plain paths are normalized as Kong 3 migrates them, with a warning', async () => {
+  const config = {
+    _format_version: '2.1',
+    services: [{ name: 'e', url: 'echo://', routes: [{ name: 'r', paths: ['/foo//bar', '/a%7Eb', '/api/./v1'] }] }],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out + v.err);
+  assert.match(v.out, /this path is read as '\/foo\/bar' \(Kong 3\.x's migration normalizes it\)/);
+  assert.match(v.out, /read as '\/a~b'/);
+  assert.match(v.out, /read as '\/api\/v1'/);
+  const gw = await gateway(config);
+  assert.equal((await get(`${gw.url}/api/v1/x`)).status, 200);
+});

@@ -4,7 +4,7 @@
  * the same requests (a warning, as Kong loads them).
  */
 import { formatYamlPath } from '../../errors.ts';
-import { checkHost, checkRoutePath, migrateLegacyPath } from '../paths.ts';
+import { checkHost, checkRoutePath, migrateLegacyPath, normalizePath } from '../paths.ts';
 import { type Build, drain, type Path, type PendingRoute, type Steps } from './state.ts';
 
 export function routeChecks(b: Build): void {
@@ -85,6 +85,17 @@ export function checkRoute(b: Build, r: PendingRoute): void {
     }
     if (b.legacy) {
       const migrated = migrateLegacyPath(p);
+      // Kong's migration normalizes the plain paths it keeps (migrate_path_280_300.lua).
+      const normal = migrated === null && !p.startsWith('~') ? normalizePath(p) : p;
+      if (normal !== p) {
+        m.paths![k] = normal;
+        b.warn(
+          'FORMAT_VERSION',
+          `_format_version ${b.doc._format_version}: this path is read as '${normal}' (Kong 3.x's migration normalizes it); write it so and set _format_version to "3.0"`,
+          pp,
+        );
+        p = normal;
+      }
       if (migrated) {
         m.paths![k] = migrated;
         b.warn(
