@@ -18,6 +18,7 @@ const CORE_ROOT = new Set([
   '_comment',
   '_ignore',
   '_tollgate',
+  'parameters',
   'services',
   'routes',
   'consumers',

@@ -16,7 +16,7 @@ import { parseYamlOffThread } from './parse-off-thread.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 import { resolveRefs } from './refs.ts';
 import { checkRouteRegexes } from './regex-checks.ts';
-import { dropNullFields, validateGateway } from './schema.ts';
+import { dropNullFields, flattenForeignKeys, validateGateway } from './schema.ts';
 import { rememberSecrets, secretValues } from './secrets.ts';
 import type { ParsedYaml, RawIssue, SourceMap } from './yaml.ts';
 
@@ -126,6 +126,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   // hand-written files and some exports write it for every optional field. Dropped here, so the
   // schema sees the field absent and applies its default, as in a plugin's config.
   dropNullFields(doc);
+  flattenForeignKeys(doc);
 
   // Schema: report the first pass; then prune what it rejected and validate again so that
   // defaults are applied and the semantic checks below see well-typed data.

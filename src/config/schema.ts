@@ -33,7 +33,6 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     keys: 'key entities are not supported; jwt credentials take a PEM or a jwks_uri',
     filter_chains: 'WebAssembly filter chains are not supported',
     workspaces: 'Tollgate has a single workspace',
-    parameters: 'the parameters entity is internal to Kong',
   },
   service: {
     tls_sans: 'tls_sans is not supported',
@@ -157,6 +156,40 @@ export function dropNullFields(value: unknown): void {
   for (const k of Object.keys(obj)) {
     if (obj[k] === null) delete obj[k];
     else dropNullFields(obj[k]);
+  }
+}
+
+/** Foreign-key fields of Kong's entities. */
+const FOREIGN_KEYS = ['service', 'route', 'consumer', 'upstream'] as const;
+
+/**
+ * Kong takes a foreign key written as the Admin API's `{id: ...}` (declarative_config.lua reads
+ * `key.id or key`): such a reference in an entity list, top-level or nested one level, becomes
+ * its id before the schema sees it.
+ */
+export function flattenForeignKeys(doc: Record<string, unknown>): void {
+  for (const list of Object.values(doc)) {
+    if (!Array.isArray(list)) continue;
+    for (const entity of list) {
+      if (entity === null || typeof entity !== 'object' || Array.isArray(entity)) continue;
+      flattenEntityKeys(entity as Record<string, unknown>);
+      for (const nested of Object.values(entity as Record<string, unknown>)) {
+        if (!Array.isArray(nested)) continue;
+        for (const child of nested)
+          if (child !== null && typeof child === 'object' && !Array.isArray(child))
+            flattenEntityKeys(child as Record<string, unknown>);
+      }
+    }
+  }
+}
+
+function flattenEntityKeys(entity: Record<string, unknown>): void {
+  for (const field of FOREIGN_KEYS) {
+    const ref = entity[field];
+    if (ref === null || typeof ref !== 'object' || Array.isArray(ref)) continue;
+    const keys = Object.keys(ref);
+    const id = (ref as { id?: unknown }).id;
+    if (keys.length === 1 && typeof id === 'string') entity[field] = id;
   }
 }
 

@@ -263,3 +263,33 @@ test('a 2.1 file: plain paths are normalized as Kong 3 migrates them, with a war
   const gw = await gateway(config);
   assert.equal((await get(`${gw.url}/api/v1/x`)).status, 200);
 });
+
+test('a kong config db_export file loads: its parameters entity and fractional target timestamps are accepted and ignored', async () => {
+  const v = await validate({
+    _format_version: '3.0',
+    parameters: [{ key: 'cluster_id', value: 'e1a2b3c4-0000-4000-8000-000000000001', created_at: 1729852918 }],
+    upstreams: [
+      {
+        name: 'up',
+        created_at: 1729852918,
+        targets: [{ target: '127.0.0.1:9000', weight: 100, created_at: 1729852918.487, updated_at: 1729852918.487 }],
+      },
+    ],
+    services: [{ name: 's', host: 'up', routes: [{ name: 'r', paths: ['/r'] }] }],
+  });
+  assert.equal(v.code, 0, v.out + v.err);
+});
+
+test("a foreign key written as the Admin API's {id: ...} is read as that id, as Kong reads it", async () => {
+  const id = '769bdf51-16df-5476-9830-ef26800b5448';
+  const config = {
+    _format_version: '3.0',
+    services: [{ name: 's1', id, url: 'echo://' }],
+    routes: [{ name: 'r1', service: { id }, paths: ['/status'] }],
+    plugins: [{ name: 'request-termination', route: { id: 'r1' }, config: { status_code: 418 } }],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out + v.err);
+  const gw = await gateway(config);
+  assert.equal((await get(`${gw.url}/status`)).status, 418);
+});
