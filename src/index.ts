@@ -30,6 +30,7 @@ export {
   sharedCounterStore,
 } from './lib/counters.ts';
 export { parseRequestJson } from './lib/json.ts';
+export { queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
 export { describeRoutes, routesReaching } from './lib/route-paths.ts';
 export { runSecret } from './lib/run-secret.ts';
 export { type Opened, SessionSealer } from './lib/sealer.ts';

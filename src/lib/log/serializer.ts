@@ -6,6 +6,7 @@
  * `set-cookie` values and the values of query parameters the route's plugins declared secret.
  */
 import type { GatewayRequest, HeaderValue, LogEntry } from '../../pipeline/plugin.ts';
+import { replaceQueryValues } from '../query.ts';
 
 export const REDACTED = 'REDACTED';
 
@@ -67,30 +68,7 @@ export function loggedUri(req: GatewayRequest, entry: LogEntry): string {
 
 /** `raw` (a query string without `?`) with the value of every parameter named in `secret` replaced. */
 export function redactQuery(raw: string, secret: ReadonlySet<string>): string {
-  if (secret.size === 0 || raw === '') return raw;
-  const parts = raw.split('&');
-  let changed = false;
-  for (let i = 0; i < parts.length; i++) {
-    const part = parts[i]!;
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq);
-    if (secret.has(decodeQueryName(name))) {
-      parts[i] = `${name}=${REDACTED}`;
-      changed = true;
-    }
-  }
-  return changed ? parts.join('&') : raw;
-}
-
-/** A query parameter name as URLSearchParams reads it (`+` is a space); undecodable ones as written. */
-function decodeQueryName(name: string): string {
-  if (name.indexOf('%') < 0 && name.indexOf('+') < 0) return name;
-  try {
-    return decodeURIComponent(name.replaceAll('+', ' '));
-  } catch {
-    return name;
-  }
+  return replaceQueryValues(raw, secret, REDACTED);
 }
 
 function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {

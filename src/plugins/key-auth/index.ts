@@ -7,7 +7,7 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { anonymousConsumer, definePlugin, parseRequestJson } from '../../index.ts';
+import { anonymousConsumer, definePlugin, parseRequestJson, withoutQueryParam } from '../../index.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
@@ -118,11 +118,9 @@ class KeyAuth implements PluginHandlers {
   private hide(req: GatewayRequest, name: string, body: { raw: Buffer; parsed: ParsedBody | null } | null): void {
     req.removeUpstreamHeader(name);
     if (req.rawQuery !== '') {
-      const q = new URLSearchParams(req.rawQuery);
-      if (q.has(name)) {
-        q.delete(name);
-        req.setUpstreamQuery(q.toString());
-      }
+      // The other parameters go on as the client wrote them (Kong's clear_query_arg).
+      const query = withoutQueryParam(req.rawQuery, name);
+      if (query !== req.rawQuery) req.setUpstreamQuery(query);
     }
     if (body?.parsed) {
       if (body.parsed.kind === 'form' && body.parsed.params.has(name)) {

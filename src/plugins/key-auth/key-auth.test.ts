@@ -97,6 +97,12 @@ describe('key-auth', () => {
     const hidden = await run({ hide_credentials: true }, { query: 'x=1&apikey=alice-key' });
     assert.equal(hidden.consumer?.username, 'alice');
     assert.equal(hidden.upstreamQuery, 'x=1');
+    // The other parameters go on as written (Kong's clear_query_arg), not re-encoded.
+    const raw = await run(
+      { hide_credentials: true },
+      { query: 'path=/a/b&q=hello%20world&flag&apikey=alice-key&t=~x' },
+    );
+    assert.equal(raw.upstreamQuery, 'path=/a/b&q=hello%20world&flag&t=~x');
     const dup = await run({}, { query: 'apikey=alice-key&apikey=other' });
     assert.deepEqual([dup.status, dup.body], [401, { message: 'Duplicate API key found' }]);
     assert.equal((await run({ key_in_query: false }, { query: 'apikey=alice-key' })).status, 401);
