@@ -35,7 +35,11 @@ function signed(
   const h: Record<string, string> = { date: new Date().toUTCString(), ...opts.extra };
   const names = opts.headers ?? ['date', 'request-line'];
   const lines = names.map((n) =>
-    n === 'request-line' ? `${opts.method ?? 'GET'} ${target} HTTP/1.1` : `${n}: ${h[n]}`,
+    n === 'request-line'
+      ? `${opts.method ?? 'GET'} ${target} HTTP/1.1`
+      : n === '@request-target'
+        ? `@request-target: ${(opts.method ?? 'GET').toLowerCase()} ${target}`
+        : `${n}: ${h[n.toLowerCase()]}`,
   );
   const signature = opts.signature ?? createHmac('sha256', SECRET).update(lines.join('\n')).digest('base64');
   h[opts.header ?? 'authorization'] =
@@ -106,7 +110,7 @@ describe('hmac-auth (test kit)', () => {
     assert.equal(message(onlyProxy), 'HMAC signature cannot be verified', 'either header counts as credentials');
   });
 
-  test('realm: refusals carry WWW-Authenticate: hmac realm="..."; none without it', async () => {
+  test('realm: refusals carry WWW-Authenticate: hmac realm="..."; plain hmac without it, as Kong', async () => {
     const r = await run({ realm: 'billing' }, { path: '/a' });
     assert.deepEqual([r.status, message(r)], [401, 'Unauthorized']);
     assert.equal(r.responseHeaders['www-authenticate'], 'hmac realm="billing"');
@@ -114,7 +118,7 @@ describe('hmac-auth (test kit)', () => {
     assert.deepEqual([bad.status, message(bad)], [401, 'HMAC signature does not match']);
     assert.equal(bad.responseHeaders['www-authenticate'], 'hmac realm="billing"');
     const none = await run({}, { path: '/a' });
-    assert.equal(none.responseHeaders['www-authenticate'], undefined);
+    assert.equal(none.responseHeaders['www-authenticate'], 'hmac');
   });
 
   test('anonymous: a request an earlier plugin authenticated passes untouched; without anonymous it is checked', async () => {
@@ -161,17 +165,44 @@ describe('hmac-auth (test kit)', () => {
     assert.deepEqual([short.status, message(short)], [401, 'HMAC signature does not match']);
   });
 
-  test('enforce_headers are compared in lower case', async () => {
+  test('enforce_headers are compared as written, as Kong compares them', async () => {
     const r = await run(
-      { enforce_headers: ['Date', 'X-Tenant'] },
+      { enforce_headers: ['date', 'x-tenant'] },
       {
         path: '/a',
         headers: signed('/a', { headers: ['date', 'x-tenant', 'request-line'], extra: { 'x-tenant': 'n' } }),
       },
     );
     assert.equal(r.exited, false);
+    const otherCase = await run(
+      { enforce_headers: ['X-Tenant'] },
+      { path: '/a', headers: signed('/a', { headers: ['date', 'x-tenant'], extra: { 'x-tenant': 'n' } }) },
+    );
+    assert.equal(message(otherCase), 'HMAC signature cannot be verified');
     const missing = await run({ enforce_headers: ['X-Tenant'] }, { path: '/a', headers: signed('/a') });
     assert.equal(message(missing), 'HMAC signature cannot be verified');
+  });
+
+  test('header names go into the signing string as the client wrote them; @request-target is signed as Kong signs it', async () => {
+    const capitalized = await run({}, { path: '/a', headers: signed('/a', { headers: ['Date', 'request-line'] }) });
+    assert.equal(capitalized.exited, false, 'Date: ... in the signing string, looked up case-insensitively');
+    const target = await run(
+      {},
+      {
+        path: '/a',
+        query: 'x=1',
+        method: 'POST',
+        headers: signed('/a?x=1', { method: 'POST', headers: ['date', '@request-target'] }),
+      },
+    );
+    assert.equal(target.exited, false, '@request-target: post /a?x=1');
+  });
+
+  test('a date that is no HTTP-date (ISO 8601) does not count, as in Kong', async () => {
+    const iso = signed('/a', { extra: { date: new Date().toISOString() } });
+    const r = await run({}, { path: '/a', headers: iso });
+    assert.equal(r.status, 401);
+    assert.match(String(message(r)), /a valid date or x-date header is required/);
   });
 
   test('validate_request_body: bodies of up to 8 MiB are hashed and sent upstream; a larger one is refused', async () => {

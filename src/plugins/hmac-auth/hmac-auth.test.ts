@@ -207,7 +207,7 @@ test('parseHmacAuthorization: linear, bounded, Kong’s scheme spellings', () =>
   const p = parseHmacAuthorization(
     'Hmac username="u", algorithm="hmac-sha1", headers="Date request-line", signature="c2ln"',
   );
-  assert.deepEqual(p, { username: 'u', algorithm: 'hmac-sha1', headers: ['date', 'request-line'], signature: 'c2ln' });
+  assert.deepEqual(p, { username: 'u', algorithm: 'hmac-sha1', headers: ['Date', 'request-line'], signature: 'c2ln' });
   assert.equal(parseHmacAuthorization('Basic dTpw'), null);
   assert.equal(parseHmacAuthorization('hmac username="u"'), null);
   assert.equal(parseHmacAuthorization(`hmac username="${'a'.repeat(9000)}"`), null);

@@ -59,7 +59,8 @@ class HmacAuth implements PluginHandlers {
     private readonly now: () => number = Date.now,
   ) {
     this.algorithms = new Set(config.algorithms);
-    this.challenge = config.realm != null ? { 'WWW-Authenticate': `hmac realm="${config.realm}"` } : undefined;
+    // Kong sends the challenge on every 401, `hmac` without a realm (RFC 9110 11.6.1 requires one).
+    this.challenge = { 'WWW-Authenticate': config.realm != null ? `hmac realm="${config.realm}"` : 'hmac' };
   }
 
   access(req: GatewayRequest): void | Promise<void> {
@@ -97,7 +98,8 @@ class HmacAuth implements PluginHandlers {
       if (params !== null && this.config.hide_credentials) req.removeUpstreamHeader('authorization');
     }
     if (params === null) return NOT_VALID;
-    for (const h of this.config.enforce_headers) if (!params.headers.includes(h.toLowerCase())) return NOT_VALID;
+    // As Kong compares them: exactly as written in the config and by the client.
+    for (const h of this.config.enforce_headers) if (!params.headers.includes(h)) return NOT_VALID;
     if (!this.algorithms.has(params.algorithm)) return NOT_VALID;
     const entry = this.byUsername.get(params.username);
     if (entry === undefined) return NOT_VALID;
@@ -114,7 +116,7 @@ class HmacAuth implements PluginHandlers {
   }
 
   private dateWithinSkew(value: string | undefined): boolean {
-    if (value === undefined) return false;
+    if (value === undefined || !HTTP_DATE.test(value)) return false;
     const t = Date.parse(value);
     if (Number.isNaN(t)) return false;
     return Math.abs(this.now() - t) / 1000 <= this.config.clock_skew;
@@ -129,6 +131,13 @@ class HmacAuth implements PluginHandlers {
     req.exitError(401, message, this.challenge, message === UNAUTHORIZED ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS');
   }
 }
+
+/**
+ * The three HTTP-date forms (RFC 9110 5.6.7: IMF-fixdate, RFC 850, asctime) that Kong's
+ * ngx.parse_http_time reads; an ISO 8601 date is not one.
+ */
+const HTTP_DATE =
+  /^(?:[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]{5,8}, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/;
 
 function equal(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);

@@ -11,7 +11,7 @@ const MAX_HEADER = 8192;
 export interface HmacParams {
   readonly username: string;
   readonly algorithm: string;
-  /** Lower-cased header names, in the client's order. */
+  /** Header names as the client wrote them (they go into the signing string so), in its order. */
   readonly headers: readonly string[];
   readonly signature: string;
 }
@@ -53,25 +53,25 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
   return {
     username,
     algorithm,
-    headers: headers
-      .split(' ')
-      .filter((h) => h !== '')
-      .map((h) => h.toLowerCase()),
+    headers: headers.split(' ').filter((h) => h !== ''),
     signature,
   };
 }
 
 /**
- * Kong's signing string: for each listed header `name: value` (the first value), `request-line` as
- * `METHOD target HTTP/x.y` when no header of that name exists, `name:` for an absent header;
- * joined with newlines.
+ * Kong's signing string (kong/plugins/hmac-auth/access.lua, create_hash): for each listed header
+ * `name: value` with the name as the client wrote it and the header's first value (looked up
+ * case-insensitively); when no such header exists, `@request-target` as `@request-target: method
+ * target` (the method lower-cased), `request-line` as `METHOD target HTTP/x.y`, any other name as
+ * `name:`; joined with newlines.
  */
 export function signingString(req: GatewayRequest, headers: readonly string[], target: string): string {
   const lines: string[] = [];
   for (const name of headers) {
-    const v = req.headers[name];
+    const v = req.headers[name.toLowerCase()];
     const value = Array.isArray(v) ? v[0] : v;
     if (value !== undefined) lines.push(`${name}: ${value}`);
+    else if (name === '@request-target') lines.push(`@request-target: ${req.method.toLowerCase()} ${target}`);
     else if (name === 'request-line') lines.push(`${req.method} ${target} HTTP/${req.raw.httpVersion ?? '1.1'}`);
     else lines.push(`${name}:`);
   }
