@@ -107,7 +107,7 @@ class JwtAuthenticator implements PluginHandlers {
 
   constructor(config: JwtConfig, context: PluginContext, entries: Map<string, Entry>, anonymous: Consumer | null) {
     this.uriParams = config.uri_param_names;
-    this.cookieNames = new Set(config.cookie_names);
+    this.cookieNames = new Set(config.cookie_names.map((n) => n.toLowerCase()));
     this.headerNames = config.header_names.map((h) => h.toLowerCase());
     this.secretHeaders = this.headerNames;
     this.secretQueryParams = config.uri_param_names;
@@ -277,10 +277,16 @@ class JwtAuthenticator implements PluginHandlers {
     if (this.cookieNames.size > 0) {
       const cookie = req.headers.cookie;
       if (cookie) {
+        // nginx's $cookie_NAME, which Kong reads: the name in any case, its first occurrence only.
+        const seen: string[] = [];
         for (const part of cookie.split(';')) {
           const eq = part.indexOf('=');
           if (eq < 0) continue;
-          if (this.cookieNames.has(part.slice(0, eq).trim())) addToken(found, part.slice(eq + 1).trim());
+          const name = part.slice(0, eq).trim().toLowerCase();
+          if (!this.cookieNames.has(name) || seen.includes(name)) continue;
+          seen.push(name);
+          const value = part.slice(eq + 1).trim();
+          if (value !== '') addToken(found, value);
         }
       }
     }

@@ -400,6 +400,9 @@ describe('jwt (Kong 3 behaviour)', () => {
     const bare = await run(custom, { headers: { cookie: 'crumbleX; other=1' } });
     assert.deepEqual([bare.status, bare.body], [401, { message: 'Unauthorized' }]);
     assert.equal((await run(custom, { headers: { cookie: `other=1; crumble= ${t} ;x=2` } })).status, 200);
+    // nginx's $cookie_crumble (what Kong reads): the name in any case, the first occurrence only.
+    assert.equal((await run(custom, { headers: { cookie: `Crumble=${t}` } })).status, 200);
+    assert.equal((await run(custom, { headers: { cookie: `crumble=${t}; crumble=other.token.x` } })).status, 200);
     const empty = await run(h, { query: 'jwt=', headers: bearer(t) });
     assert.equal(empty.status, 200, 'an empty jwt parameter beside a token is not a second token');
     const basic = await run(h, { query: `jwt=${t}`, headers: { authorization: 'Basic dXNlcjpwdw==' } });
