@@ -216,13 +216,19 @@ function show(v: unknown, display: (s: string) => string): string {
 // ---- security summary -----------------------------------------------------------------------
 
 /** The enabled plugins that apply to a route for every consumer (Kong's scopes, consumer scope aside). */
+/**
+ * The plugins that run on every request of the route: enabled, not consumer-scoped, and listing
+ * each of the route's protocols (a plugin narrowed to `protocols: [grpcs]` does not guard the
+ * route's http requests).
+ */
 function routePlugins(c: GatewayConfig, r: RouteModel): PluginModel[] {
   return c.plugins.filter(
     (p) =>
       p.enabled &&
       p.consumer === null &&
       (p.route === null || p.route === r.id) &&
-      (p.service === null || p.service === r.service),
+      (p.service === null || p.service === r.service) &&
+      r.protocols.every((proto) => p.protocols.includes(proto)),
   );
 }
 

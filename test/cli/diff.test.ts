@@ -144,3 +144,31 @@ test('diff --git REV [FILE] compares the file with its committed version', async
   assert.equal(bad.code, 2);
   assert.match(bad.err, /git show no-such-rev/);
 });
+
+test('diff: a plugin narrowed to protocols the route does not serve counts as removed in the security summary', async () => {
+  const dir = tmp();
+  const base = `_format_version: "3.0"
+services:
+  - name: s
+    url: http://api.internal
+    routes:
+      - name: ra
+        paths: [/a]
+        plugins:
+          - name: jwt
+          - name: rate-limiting
+            config: { minute: 10 }
+`;
+  const a = write(dir, 'a.yaml', base);
+  const b = write(
+    dir,
+    'b.yaml',
+    base
+      .replace('- name: jwt\n', '- name: jwt\n            protocols: [grpcs]\n')
+      .replace('config: { minute: 10 }', 'config: { minute: 10 }\n            protocols: [https]'),
+  );
+  const r = await gateway(['diff', a, b]);
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.out, /! route 'ra' loses authentication: jwt no longer runs; the route is now public: \/a/);
+  assert.match(r.out, /! route 'ra' no longer runs rate-limiting \(rate limit removed\)/);
+});
