@@ -186,6 +186,8 @@ function compare(
     return;
   }
   if (JSON.stringify(a ?? null) === JSON.stringify(b ?? null)) return;
+  // Lists Kong treats as sets (a route matches any of its paths, in any order): reordering is no change.
+  if (UNORDERED.has(path) && sameMembers(a, b)) return;
   const secret = secretField || holdsSecret(a, secrets) || holdsSecret(b, secrets);
   out.push({
     field: path,
@@ -193,6 +195,15 @@ function compare(
     ...(secret || a === undefined ? {} : { old: show(a, display) }),
     ...(secret || b === undefined ? {} : { new: show(b, display) }),
   });
+}
+
+/** Entity fields whose lists are sets: their order changes nothing the gateway does. */
+const UNORDERED: ReadonlySet<string> = new Set(['hosts', 'methods', 'paths', 'protocols', 'snis', 'tags']);
+
+function sameMembers(a: unknown, b: unknown): boolean {
+  if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+  const key = (l: unknown[]): string => JSON.stringify(l.map((x) => JSON.stringify(x)).sort());
+  return key(a) === key(b);
 }
 
 function isObj(v: unknown): v is Record<string, unknown> {

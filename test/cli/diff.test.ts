@@ -172,3 +172,17 @@ services:
   assert.match(r.out, /! route 'ra' loses authentication: jwt no longer runs; the route is now public: \/a/);
   assert.match(r.out, /! route 'ra' no longer runs rate-limiting \(rate limit removed\)/);
 });
+
+test('diff: reordering a route’s hosts, methods or paths is no change', async () => {
+  const dir = tmp();
+  const route = (hosts: string, methods: string, paths: string): string =>
+    `_format_version: "3.0"\nservices:\n  - name: s\n    url: http://api.internal\n    routes:\n      - { name: r, hosts: [${hosts}], methods: [${methods}], paths: [${paths}] }\n`;
+  const a = write(dir, 'a.yaml', route('a.example, b.example', 'GET, POST', '/x, /y'));
+  const b = write(dir, 'b.yaml', route('b.example, a.example', 'POST, GET', '/y, /x'));
+  const same = await gateway(['diff', a, b]);
+  assert.equal(same.code, 0, same.out);
+  const c = write(dir, 'c.yaml', route('b.example, c.example', 'POST, GET', '/y, /x'));
+  const changed = await gateway(['diff', a, c]);
+  assert.equal(changed.code, 1);
+  assert.match(changed.out, /hosts: \["a\.example","b\.example"\] → \["b\.example","c\.example"\]/);
+});
