@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { ProxyError, ProxyErrors } from '../errors.ts';
+import { ProxyError, type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import { accessSink, type LineSink, type Logger } from '../log.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledService, Runtime } from '../pipeline/runtime.ts';
@@ -18,7 +18,7 @@ import { onClientError } from './refused.ts';
 import { answerEcho, redirectToHttps, sendError } from './reply.ts';
 import { prepare } from './request-checks.ts';
 import { onResponseClose } from './request-end.ts';
-import { handleUpgrade, proxyWebSocket } from './websocket.ts';
+import { handleConnect, handleUpgrade, proxyWebSocket } from './websocket.ts';
 
 /** Called once per finished request (metrics, tests). */
 export type RequestObserver = (rc: RequestContext) => void;
@@ -39,6 +39,7 @@ export class Gateway {
   readonly onCheckContinue: (req: IncomingMessage, res: ServerResponse) => void;
   readonly onCheckExpectation: (req: IncomingMessage, res: ServerResponse) => void;
   readonly onUpgrade: (req: IncomingMessage, socket: Socket, head: Buffer) => void;
+  readonly onConnect: (req: IncomingMessage, socket: Socket) => void;
   readonly onClientError: (err: Error, socket: Duplex) => void;
 
   constructor(runtime: Runtime, log: Logger, opts: { accessLog?: boolean } = {}) {
@@ -60,6 +61,7 @@ export class Gateway {
       res.end(JSON.stringify({ message: ProxyErrors.EXPECTATION_FAILED.message }));
     };
     this.onUpgrade = (req, socket, head) => handleUpgrade(this, req, socket, head);
+    this.onConnect = (req, socket) => handleConnect(this, req, socket);
     this.onClientError = (err, socket) => onClientError(this, err, socket);
   }
 
@@ -97,12 +99,7 @@ export class Gateway {
       waitForTurn(req, res, () => this.handle(req, res, expectContinue, upgradeHead));
       return;
     }
-    const rt = this.runtime;
-    rt.inflight++;
-    const rc = new ProxyRequest(this, rt, req, res, performance.now());
-    (res as TrackedResponse)[kCtx] = rc;
-    res.on('close', onResponseClose); // 'close' comes once; `on` spares the once-wrapper
-    if (!rc.onSession) rc.bytesReceivedAtStart = (rc.conn as Socket).bytesRead;
+    const rc = this.begin(req, res);
     try {
       const failure = prepare(rc, req);
       if (failure !== null) return sendError(rc, failure);
@@ -119,6 +116,30 @@ export class Gateway {
         if (go !== true) return void this.afterAccess(rc, go, expectContinue, upgradeHead);
       }
       this.proxy(rc, expectContinue, upgradeHead);
+    } catch (err) {
+      this.failed(rc, err);
+    }
+  }
+
+  /** The request's record, counted in flight on the serving runtime until its response closes. */
+  private begin(req: IncomingMessage, res: ServerResponse): ProxyRequest {
+    const rt = this.runtime;
+    rt.inflight++;
+    const rc = new ProxyRequest(this, rt, req, res, performance.now());
+    (res as TrackedResponse)[kCtx] = rc;
+    res.on('close', onResponseClose); // 'close' comes once; `on` spares the once-wrapper
+    if (!rc.onSession) rc.bytesReceivedAtStart = (rc.conn as Socket).bytesRead;
+    return rc;
+  }
+
+  /**
+   * Answers a request the gateway does not serve (a CONNECT, an upgrade other than WebSocket) with
+   * `code`, or with what the request checks refuse first, read, answered and logged as any other.
+   */
+  refuse(req: IncomingMessage, res: ServerResponse, code: ProxyErrorCode): void {
+    const rc = this.begin(req, res);
+    try {
+      sendError(rc, prepare(rc, req) ?? code);
     } catch (err) {
       this.failed(rc, err);
     }

@@ -71,6 +71,7 @@ export function createProxyServer(gateway: Gateway, settings: TollgateSettings):
   server.on('checkContinue', gateway.onCheckContinue);
   server.on('checkExpectation', gateway.onCheckExpectation);
   server.on('upgrade', gateway.onUpgrade);
+  server.on('connect', gateway.onConnect);
   server.on('clientError', gateway.onClientError);
   return server;
 }
@@ -162,6 +163,7 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
   server.on('request', onRequest);
   server.on('checkContinue', gateway.onCheckContinue as unknown as (req: unknown, res: unknown) => void);
   server.on('upgrade', gateway.onUpgrade as unknown as (req: IncomingMessage, socket: Socket, head: Buffer) => void);
+  server.on('connect', gateway.onConnect as unknown as (req: IncomingMessage, socket: Socket) => void);
   // HTTP/1.1 connections on this listener go through node:http's parser, and its refusals come here too.
   (server as unknown as EventEmitter).on('clientError', gateway.onClientError);
   return server;

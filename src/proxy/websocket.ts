@@ -8,7 +8,6 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { ProxyErrors } from '../errors.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
@@ -37,30 +36,37 @@ function endAfterAnswer(this: ServerResponse): void {
 }
 
 export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket, head: Buffer): void {
-  socket.on('error', dropOnError);
+  const res = rawSocketResponse(req, socket);
+  if (res === null) return;
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
-  if (upgrade !== 'websocket') {
-    const body = JSON.stringify({
-      message: upgrade.includes('h2c') ? ProxyErrors.H2C_REFUSED.message : ProxyErrors.BAD_REQUEST.message,
-    });
-    socket.end(
-      `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
-    );
-    return;
-  }
-  // An upgrade pipelined behind a request still being answered: the connection cannot be both
-  // (node would throw on a second response for the socket). It is closed, as a client that
-  // pipelines an upgrade breaks HTTP/1.1's rules (RFC 9110 7.8: the upgrade applies after this response).
+  if (upgrade !== 'websocket') return gw.refuse(req, res, upgrade.includes('h2c') ? 'H2C_REFUSED' : 'BAD_REQUEST');
+  gw.handle(req, res, false, head);
+}
+
+/** CONNECT: the gateway is no forward proxy; answered 400 as an unknown method is, and logged. */
+export function handleConnect(gw: Gateway, req: IncomingMessage, socket: Socket): void {
+  const res = rawSocketResponse(req, socket);
+  if (res !== null) gw.refuse(req, res, 'BAD_REQUEST');
+}
+
+/**
+ * A ServerResponse on a socket node handed over (an upgrade, a CONNECT), so that routing, plugins
+ * and errors answer exactly as for other requests; the connection ends after the answer. Null
+ * when the request was pipelined behind one still being answered: the connection cannot be both
+ * (node would throw on a second response for the socket), and it is closed, as a client that
+ * pipelines an upgrade breaks HTTP/1.1's rules (RFC 9110 7.8: the upgrade applies after this response).
+ */
+function rawSocketResponse(req: IncomingMessage, socket: Socket): ServerResponse | null {
+  socket.on('error', dropOnError);
   if ((socket as Socket & { _httpMessage?: unknown })._httpMessage != null) {
     socket.destroy();
-    return;
+    return null;
   }
-  // A ServerResponse on the raw socket lets routing, plugins and errors answer exactly as for other requests.
   const res = new ServerResponse(req);
   res.shouldKeepAlive = false;
   res.assignSocket(socket);
   res.once('finish', endAfterAnswer);
-  gw.handle(req, res, false, head);
+  return res;
 }
 
 /** Relays a WebSocket handshake to the picked target through its pool; after its 101, a tunnel. */

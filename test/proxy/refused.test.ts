@@ -232,6 +232,32 @@ describe('requests the HTTP parser refuses', () => {
     await until('the body upstream', () => got.body === 'abcd');
   });
 
+  for (const [name, text, message] of [
+    ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 'Bad request'],
+    [
+      'an upgrade other than WebSocket',
+      'GET /up/u HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n',
+      'Bad request',
+    ],
+    [
+      'an h2c upgrade',
+      'GET /up/u HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+      'Bad request: h2c upgrade is not supported',
+    ],
+  ] as const) {
+    test(`${name}: 400 with the request id, and an access line like any refusal`, async () => {
+      const from = gw.logs.length;
+      const r = await rawRequest(gw.url, text);
+      assert.equal(r.status, 400);
+      const body = JSON.parse(r.body) as { message: string; request_id: string };
+      assert.equal(body.message, message);
+      const [line] = await newAccessLines(from);
+      assert.equal(line!.status, 400);
+      assert.equal(line!.request_id, body.request_id);
+      assert.equal(r.headers['x-kong-request-id'] ?? r.headers['x-request-id'], body.request_id);
+    });
+  }
+
   test('the gateway still serves after refusals', async () => {
     const r = await fetch(`${gw.url}/up/fine`, { signal: AbortSignal.timeout(10_000) });
     assert.equal(r.status, 200);
