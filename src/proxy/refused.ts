@@ -51,7 +51,9 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
       ? 'TOO_MANY_HEADERS'
       : code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 'REQUEST_TIMEOUT'
-        : 'BAD_REQUEST';
+        : code === 'HPE_INVALID_VERSION'
+          ? 'BAD_VERSION'
+          : 'BAD_REQUEST';
   const def = ProxyErrors[answer];
   const rc = refusedRequest(gw, socket, err.rawPacket);
   rc.error = { code: answer, message: err.message, cause: code };
@@ -71,7 +73,13 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
 }
 
 function reason(status: number): string {
-  return status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+  return status === 431
+    ? 'Request Header Fields Too Large'
+    : status === 408
+      ? 'Request Timeout'
+      : status === 505
+        ? 'HTTP Version Not Supported'
+        : 'Bad Request';
 }
 
 /** A request record for what the parser refused: method and path from the request line when they are readable. */

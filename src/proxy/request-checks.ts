@@ -89,7 +89,8 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   if (url.charCodeAt(0) !== 47 /* / */) {
     // absolute-form (RFC 9112 3.2.2): its authority must agree with Host
     const span = absoluteFormAuthority(url);
-    if (span === null) return 'BAD_REQUEST';
+    // `*` (OPTIONS *) or another target that is neither a path nor a URL: no path to route.
+    if (span === null) return url.includes('://') ? 'BAD_REQUEST' : 'BAD_PATH';
     const authority = url.slice(span[0], span[1]);
     if (hostHeader !== '' && authority.toLowerCase() !== hostHeader.toLowerCase()) return 'AMBIGUOUS_HOST';
     hostHeader = authority;

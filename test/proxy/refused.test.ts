@@ -233,7 +233,8 @@ describe('requests the HTTP parser refuses', () => {
   });
 
   for (const [name, text, message] of [
-    ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 'Bad request'],
+    // Its authority-form target is no path to route.
+    ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 'Bad request: invalid path'],
     [
       'an upgrade other than WebSocket',
       'GET /up/u HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n',
@@ -257,6 +258,15 @@ describe('requests the HTTP parser refuses', () => {
       assert.equal(r.headers['x-kong-request-id'] ?? r.headers['x-request-id'], body.request_id);
     });
   }
+
+  test('HTTP/1.2 is answered 505 BAD_VERSION, as HTTP/2.0 and 0.9 request lines are; OPTIONS * is BAD_PATH', async () => {
+    const v = await rawRequest(gw.url, 'GET /up/v HTTP/1.2\r\nHost: a\r\n\r\n');
+    assert.equal(v.status, 505);
+    assert.equal(JSON.parse(v.body).message, ProxyErrors.BAD_VERSION.message);
+    const star = await rawRequest(gw.url, 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.equal(star.status, 400);
+    assert.equal(JSON.parse(star.body).message, ProxyErrors.BAD_PATH.message);
+  });
 
   test('the gateway still serves after refusals', async () => {
     const r = await fetch(`${gw.url}/up/fine`, { signal: AbortSignal.timeout(10_000) });
