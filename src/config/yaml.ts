@@ -138,7 +138,9 @@ export function parseYamlFully(text: string, file: string): ParsedYaml {
     if (err.code === 'MULTIPLE_DOCS') message = 'several YAML documents in one file; a config file holds exactly one';
     else if (err.code === 'DUPLICATE_KEY') message = 'duplicate key: a key may appear only once in a mapping';
     else if (err.code === 'TAB_AS_INDENT') message = 'tab character in indentation; YAML indentation must use spaces';
-    issues.push({ code: hazard ? 'YAML_HAZARD' : 'YAML_SYNTAX', message, path: [], offset: err.pos[0] });
+    // A duplicate key is named by where it is (`services[0].url`), not just by line and column.
+    const path = err.code === 'DUPLICATE_KEY' ? pathAtOffset(doc.contents, err.pos[0]) : [];
+    issues.push({ code: hazard ? 'YAML_HAZARD' : 'YAML_SYNTAX', message, path, offset: err.pos[0] });
   }
   if (issues.length > 0) return { data: undefined, map, issues };
 
@@ -165,6 +167,36 @@ export function parseYamlFully(text: string, file: string): ParsedYaml {
   const walker = new Walker(doc, map, issues);
   const data = walker.node(doc.contents, [], map.node([]));
   return { data, map, issues };
+}
+
+/** The path of the mapping key or item at `offset` in a parsed document (iterative: bounded by the document's depth). */
+function pathAtOffset(root: unknown, offset: number): YamlPath {
+  const path: (string | number)[] = [];
+  let node = root;
+  for (;;) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => {
+        const k = p.key as { range?: [number, number, number] } | null;
+        const v = p.value as { range?: [number, number, number] } | null;
+        const start = k?.range?.[0] ?? v?.range?.[0] ?? -1;
+        const end = v?.range?.[2] ?? k?.range?.[2] ?? -1;
+        return start <= offset && offset <= end;
+      });
+      if (pair === undefined) return path;
+      path.push(String(isScalar(pair.key) ? pair.key.value : pair.key));
+      const k = pair.key as { range?: [number, number, number] } | null;
+      if (k?.range !== undefined && offset <= k.range[1]) return path;
+      node = pair.value;
+    } else if (isSeq(node)) {
+      const i = node.items.findIndex((item) => {
+        const r = (item as { range?: [number, number, number] } | null)?.range;
+        return r !== undefined && r[0] <= offset && offset <= r[2];
+      });
+      if (i < 0) return path;
+      path.push(i);
+      node = node.items[i];
+    } else return path;
+  }
 }
 
 class Walker {

@@ -17,8 +17,14 @@ test('YAML syntax errors are located', async () => {
 
 test('YAML hazards are located errors: duplicate keys, several documents, tabs, empty file', async () => {
   assert.deepEqual(brief(await issuesOf(`${V3}services: []\nservices: []\n`)), [
-    '3:1  duplicate key: a key may appear only once in a mapping',
+    '3:1 services duplicate key: a key may appear only once in a mapping',
   ]);
+  const nested = await issuesOf(`${V3}services:\n  - name: s1\n    url: http://a\n    url: http://b\n`);
+  assert.deepEqual(
+    nested.map((i) => `${i.line}:${i.col} ${i.path}`),
+    ['5:5 services[0].url'],
+    'a duplicate key is named by its path',
+  );
   assert.deepEqual(brief(await issuesOf(`${V3}---\n${V3}`)), [
     '2:1  several YAML documents in one file; a config file holds exactly one',
   ]);
