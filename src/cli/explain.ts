@@ -7,7 +7,7 @@ import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
 import { compileForCli, envFromArgs, InputError, issueLine, scrubbingIO } from './config-input.ts';
-import { type Explanation, explainRequest } from './route-query.ts';
+import { type Explanation, explainRequest, REQUIRES_CREDENTIAL } from './route-query.ts';
 
 export interface CliIO {
   stdout: { write(s: string): unknown };
@@ -113,7 +113,12 @@ export function formatText(ex: Explanation): string {
       );
     });
     const last = ex.plugins[ex.plugins.length - 1]!;
-    if (last.terminates) lines.push(`  the request is answered by ${last.name}; it never reaches the upstream`);
+    const guard = ex.plugins.find((p) => p.decision === REQUIRES_CREDENTIAL);
+    if (last.terminates && guard !== undefined && guard !== last)
+      lines.push(
+        `  without a valid credential ${guard.name} answers 401 first; with one, the request is answered by ${last.name} and never reaches the upstream`,
+      );
+    else if (last.terminates) lines.push(`  the request is answered by ${last.name}; it never reaches the upstream`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -57,6 +57,9 @@ export interface Explanation {
   plugins: PluginStep[];
 }
 
+/** An authentication step's decision when no consumer is assumed and no anonymous one is configured. */
+export const REQUIRES_CREDENTIAL = 'requires a credential (answers 401 without a valid one)';
+
 const AUTH_PLUGINS = new Set(['jwt', 'key-auth', 'oidc', 'basic-auth', 'hmac-auth', 'ldap-auth', 'oauth2']);
 const MAX_CANDIDATES = 3;
 
@@ -258,7 +261,13 @@ function decide(
             decision: `authenticates; consumer '${consumer.username ?? consumer.id}' assumed`,
             terminates: false,
           };
-        return { decision: 'requires a credential (answers 401 without a valid one)', terminates: false };
+        // With `anonymous`, a request without a valid credential goes on as that consumer (Kong).
+        if (typeof c.anonymous === 'string' && c.anonymous !== '')
+          return {
+            decision: `authenticates a valid credential; without one, goes on as the anonymous consumer '${c.anonymous}' (never 401)`,
+            terminates: false,
+          };
+        return { decision: REQUIRES_CREDENTIAL, terminates: false };
       }
       return { decision: null, terminates: false };
   }

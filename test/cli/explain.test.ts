@@ -162,3 +162,37 @@ test('explain: a path typed with non-ASCII characters is the UTF-8 request targe
     assert.match(r.out, /^route {5}cafe /m);
   }
 });
+
+test('explain: an authentication plugin before a terminating one answers 401 first without a credential; with anonymous it never does', async () => {
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    `_format_version: "3.0"
+consumers: [{ username: guest }]
+services:
+  - name: s
+    url: echo://
+    routes:
+      - name: r
+        paths: [/r]
+        plugins:
+          - name: key-auth
+          - name: request-termination
+            config: { status_code: 418 }
+      - name: anon
+        paths: [/anon]
+        plugins:
+          - name: key-auth
+            config: { anonymous: guest }
+`,
+  );
+  const r = await gateway(['explain', '--config', file, 'GET', 'http://x/r']);
+  assert.match(
+    r.out,
+    /without a valid credential key-auth answers 401 first; with one, the request is answered by request-termination/,
+  );
+  const anon = await gateway(['explain', '--config', file, 'GET', 'http://x/anon']);
+  assert.match(anon.out, /goes on as the anonymous consumer 'guest' \(never 401\)/);
+  assert.doesNotMatch(anon.out, /answers 401/);
+});
