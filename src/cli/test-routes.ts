@@ -5,6 +5,7 @@
  * Exit 0 all pass, 1 a case fails, 2 usage error, unreadable or malformed case file, bad config.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { parseYaml } from '../config/yaml.ts';
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
@@ -43,6 +44,8 @@ export interface CaseResult {
 }
 
 const CASE_KEYS = new Set(['name', 'request', 'expect']);
+/** What `gateway explain` reads as a request URL: absolute http(s), or origin-form. */
+const URL_SHAPE = /^(?:https?:\/\/[^\s/?#]*(?:[/?#]\S*)?|\/\S*)$/i;
 const REQUEST_KEYS = new Set(['method', 'url', 'headers', 'consumer', 'client_ip']);
 const EXPECT_KEYS = ['route', 'service', 'upstream_path', 'upstream_host', 'plugins', 'no_plugins'];
 /** A case file is a hand-written list: more cases than this is a mistake. */
@@ -62,6 +65,8 @@ export async function readCases(file: string): Promise<RouteCase[]> {
     return new InputError(`${file}:${l.line}:${l.col}: ${message}`);
   };
   const bad = parsed.issues.find((i) => i.severity !== 'warning');
+  if (bad?.message.startsWith('the file is empty') === true)
+    throw err([], 'the case file is empty: write a YAML list of cases, each with a request and an expect');
   if (bad !== undefined) throw err(bad.path as (string | number)[], bad.message, bad.offset);
   if (!Array.isArray(parsed.data))
     throw err([], 'a case file is a YAML list of cases, each with a request and an expect');
@@ -77,6 +82,8 @@ export async function readCases(file: string): Promise<RouteCase[]> {
         throw err([i, 'request', k], `unknown key '${k}' (a request has method, url, headers, consumer, client_ip)`);
     const url = req.url;
     if (typeof url !== 'string' || url === '') throw err([i, 'request'], "the request has no 'url'");
+    if (!URL_SHAPE.test(url))
+      throw err([i, 'request', 'url'], `'${url}' is not a URL: write http://host/path or /path`);
     const method = req.method ?? 'GET';
     if (typeof method !== 'string' || !/^[A-Za-z]+$/.test(method))
       throw err([i, 'request', 'method'], 'method must be an HTTP method such as GET');
@@ -91,6 +98,9 @@ export async function readCases(file: string): Promise<RouteCase[]> {
     }
     const expect = item.expect;
     if (!isMap(expect)) throw err([i], `the case has no 'expect' mapping (${EXPECT_KEYS.join(', ')})`);
+    // An empty expectation would pass whatever the request got.
+    if (Object.keys(expect).length === 0)
+      throw err([i, 'expect'], `expect names nothing to check: give at least one of ${EXPECT_KEYS.join(', ')}`);
     for (const k of Object.keys(expect))
       if (!EXPECT_KEYS.includes(k))
         throw err([i, 'expect', k], `unknown key '${k}' (expect has ${EXPECT_KEYS.join(', ')})`);
@@ -104,6 +114,8 @@ export async function readCases(file: string): Promise<RouteCase[]> {
         throw err([i, 'expect', k], `${k} is a list of plugin names`);
     for (const k of ['consumer', 'client_ip'] as const)
       if (req[k] !== undefined && typeof req[k] !== 'string') throw err([i, 'request', k], `${k} is a string`);
+    if (req.client_ip !== undefined && isIP(req.client_ip as string) === 0)
+      throw err([i, 'request', 'client_ip'], `client_ip '${req.client_ip}' is not an IP address`);
     return {
       name: typeof item.name === 'string' ? item.name : item.name === undefined ? null : String(item.name),
       file,
@@ -183,6 +195,7 @@ export async function runTestRoutes(argv: string[], out: CliIO = process): Promi
   let format: string;
   let cases: RouteCase[] = [];
   let compiled: Awaited<ReturnType<typeof compileForCli>>;
+  let configFile = 'gateway.yaml';
   try {
     const args = parseArgs(argv, help.options);
     if (args.help) {
@@ -195,6 +208,7 @@ export async function runTestRoutes(argv: string[], out: CliIO = process): Promi
     for (const f of args.positionals) cases = cases.concat(await readCases(f));
     const env = await envFromArgs(args);
     const file = args.values.get('config') ?? 'gateway.yaml';
+    configFile = file;
     try {
       compiled = await compileForCli(file, env);
     } catch (e) {
@@ -206,6 +220,12 @@ export async function runTestRoutes(argv: string[], out: CliIO = process): Promi
     if (e instanceof UsageError) return fail(`${e.message}\nRun 'gateway help test-routes' for the options.`);
     if (e instanceof InputError) return fail(e.message);
     throw e;
+  }
+  // A case assuming a consumer the config does not have is a mistake in the case file (exit 2), as in explain.
+  const ghost = cases.find((c) => c.consumer !== undefined && compiled.runtime.consumers.find(c.consumer) === null);
+  if (ghost !== undefined) {
+    await compiled.runtime.close();
+    return fail(`${ghost.file}:${ghost.line}: consumer '${ghost.consumer}' is not in ${configFile}`);
   }
   let results: CaseResult[];
   try {

@@ -76,4 +76,29 @@ test('test-routes: usage and case-file errors exit 2, located', async () => {
   assert.match(r.err, /bad\.yaml:2:13: unknown key 'rout'/);
   const notList = write(dir, 'map.yaml', 'request: {}\n');
   assert.equal((await gateway(['test-routes', '--config', cfg, notList])).code, 2);
+  // Mistakes in a case are the case file's (exit 2), not failing routes (exit 1).
+  for (const [name, text, message] of [
+    [
+      'url.yaml',
+      '- request: { url: "not a url" }\n  expect: { route: a }\n',
+      /url\.yaml:1:19: 'not a url' is not a URL/,
+    ],
+    [
+      'ip.yaml',
+      '- request: { url: /x, client_ip: nope }\n  expect: { route: a }\n',
+      /client_ip 'nope' is not an IP address/,
+    ],
+    ['expect.yaml', '- request: { url: /x }\n  expect: {}\n', /expect names nothing to check/],
+    ['empty.yaml', '', /the case file is empty: write a YAML list of cases/],
+    [
+      'ghost.yaml',
+      '- request: { url: /x, consumer: ghost }\n  expect: { route: a }\n',
+      /ghost\.yaml:1: consumer 'ghost' is not in/,
+    ],
+  ] as const) {
+    const file = write(dir, name, text);
+    const res = await gateway(['test-routes', '--config', cfg, file]);
+    assert.equal(res.code, 2, `${name}: ${res.out}${res.err}`);
+    assert.match(res.err, message);
+  }
 });
