@@ -72,6 +72,10 @@ export function tokenize(s: string): Token[] | string {
       const sep = body.indexOf(':-');
       const name = sep === -1 ? body : body.slice(0, sep);
       if (!NAME.test(name)) {
+        // decK's own placeholder, which neither Kong nor Tollgate expands.
+        const deck = /^\{\s*env\s+"([A-Za-z_][A-Za-z0-9_]*)"\s*$/.exec(body);
+        if (deck !== null)
+          return `decK's \`\${{ env "${deck[1]}" }}\` is expanded by decK, not by Kong or Tollgate: write \`\${${deck[1]}}\` to read the environment variable`;
         return `invalid reference \`\${${name.length > 40 ? `${name.slice(0, 40)}…` : name}}\`: use \${NAME}, \${NAME:-default} or \${file:path} (write \`$\${\` for a literal \`\${\`)`;
       }
       out.push({ env: name, fallback: sep === -1 ? null : body.slice(sep + 2) });
@@ -116,14 +120,18 @@ export async function resolveRefs(
     if (typeof v === 'string') {
       if (isVaultReference(v)) {
         const vault = parseVaultReference(v);
-        if (typeof vault === 'string') result.issues.push({ code: 'SECRET_REF', message: vault, path: [...path, key] });
-        else sites.push({ container, key, path: [...path, key], tokens: [vault] });
+        if (typeof vault === 'string') {
+          result.issues.push({ code: 'SECRET_REF', message: vault, path: [...path, key] });
+          result.unknown.push([...path, key]);
+        } else sites.push({ container, key, path: [...path, key], tokens: [vault] });
         return;
       }
       if (!v.includes('$')) return;
       const tokens = tokenize(v);
       if (typeof tokens === 'string') {
         result.issues.push({ code: 'SECRET_REF', message: tokens, path: [...path, key] });
+        // The value's own checks would only repeat the problem ("invalid url" of a `${...}`).
+        result.unknown.push([...path, key]);
         return;
       }
       if (tokens.length === 1 && 'literal' in tokens[0]!) {

@@ -234,6 +234,20 @@ test('vault references that cannot be resolved are located errors that never pri
   assert.doesNotMatch(JSON.stringify(issues), /secret-value-123/);
 });
 
+test("a reference that cannot be read is one error, without a cascade: decK's ${{ env }} and an unavailable vault in a url", async () => {
+  const issues = await issuesOf(
+    `${V3}services:\n  - name: a\n    url: \${{ env "DECK_SERVICE_URL" }}\n  - name: b\n    url: "{vault://aws/x/endpoint}"\n`,
+  );
+  assert.deepEqual(
+    issues.map((i) => `${i.line} ${i.path}`),
+    ['4 services[0].url', '6 services[1].url'],
+  );
+  assert.match(
+    issues[0]!.message,
+    /decK's `\$\{\{ env "DECK_SERVICE_URL" \}\}` is expanded by decK.*write `\$\{DECK_SERVICE_URL\}`/,
+  );
+});
+
 test('resolved secret values never appear in error messages', async () => {
   const issues = await issuesOf(
     `${V3}services:\n  - name: "\${SVC}"\n    url: echo://\n  - name: "\${SVC}"\n    url: echo://\n`,
