@@ -138,7 +138,12 @@ export function upstreamTls(b: Build): void {
         'cert',
       ]);
     else if (cert !== null && Date.parse(cert.validTo) < Date.now())
-      err('SEMANTIC', 'expired certificate', [...path, 'cert']);
+      // Kong's message (ca_certificates.lua), with the date and the way out.
+      err(
+        'SEMANTIC',
+        `certificate expired, "Not After" time is in the past (${new Date(cert.validTo).toISOString()}): replace this CA certificate with a current one, or remove it`,
+        [...path, 'cert'],
+      );
     if (cas.has(id))
       err('UNIQUENESS', `uniqueness violation: 'ca_certificates' entity with id set to '${id}' already declared`, [
         ...path,
