@@ -188,7 +188,9 @@ class JwtAuthenticator implements PluginHandlers {
     if (keyValue === undefined || keyValue === null || keyValue === false) keyValue = parsed.header[this.keyClaim];
     if (keyValue === undefined || keyValue === null || keyValue === false) return this.finish(req, this.fail.noKey!);
     if (keyValue === '') return this.finish(req, this.fail.emptyKey!);
-    const entry = this.entries.get(String(keyValue));
+    // Credential keys are strings: an array or object names none (Kong fails its cache lookup on
+    // them); a number is looked up as its digits, as Kong's select_by_key does.
+    const entry = typeof keyValue === 'object' ? undefined : this.entries.get(String(keyValue));
     if (!entry) return this.finish(req, this.fail.noCredential!);
     // The credential pins the algorithm: `none`, HS256-signed-with-the-public-key and any other
     // alg than the configured one stop here.

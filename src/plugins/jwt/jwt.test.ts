@@ -124,6 +124,9 @@ describe('jwt (Kong 3 behaviour)', () => {
   test("unknown iss: 401 No credentials found for given 'iss'", async () => {
     const r = await run(h, { headers: bearer(await sign({ iss: 'nobody' })) });
     assert.deepEqual([r.status, r.body], [401, { message: "No credentials found for given 'iss'" }]);
+    // An iss that is a list holding the key names no credential (String() would join it into one).
+    const listed = await run(h, { headers: bearer(await sign({ iss: ['hs-key'] })) });
+    assert.deepEqual([listed.status, listed.body], [401, { message: "No credentials found for given 'iss'" }]);
   });
 
   test('wrong signature: 401 Invalid signature', async () => {
