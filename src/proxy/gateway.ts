@@ -61,7 +61,12 @@ export class Gateway {
       res.end(JSON.stringify({ message: ProxyErrors.EXPECTATION_FAILED.message }));
     };
     this.onUpgrade = (req, socket, head) => handleUpgrade(this, req, socket, head);
-    this.onConnect = (req, socket) => handleConnect(this, req, socket);
+    // node:http passes CONNECT the raw socket; the HTTP/2 compatibility layer (on a TLS listener,
+    // which serves HTTP/1.1 through node:http too) passes a response on the stream.
+    this.onConnect = (req, socketOrResponse) => {
+      if (req.httpVersionMajor === 2) this.refuse(req, socketOrResponse as unknown as ServerResponse, 'BAD_REQUEST');
+      else handleConnect(this, req, socketOrResponse as Socket);
+    };
     this.onClientError = (err, socket) => onClientError(this, err, socket);
   }
 
@@ -139,7 +144,9 @@ export class Gateway {
   refuse(req: IncomingMessage, res: ServerResponse, code: ProxyErrorCode): void {
     const rc = this.begin(req, res);
     try {
-      sendError(rc, prepare(rc, req) ?? code);
+      // The checks read the request for the log; their refusal wins, but no route is no reason here.
+      const failure = prepare(rc, req);
+      sendError(rc, failure === null || failure === 'ROUTE_NOT_FOUND' ? code : failure);
     } catch (err) {
       this.failed(rc, err);
     }
