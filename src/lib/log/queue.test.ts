@@ -2,7 +2,7 @@
 // accepts and never answers) must not let entries pile up past max_entries.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LogQueue, QUEUE_DEFAULTS } from './queue.ts';
+import { approxBytes, DEFAULT_MAX_BYTES, LogQueue, QUEUE_DEFAULTS } from './queue.ts';
 
 function hungQueue(concurrency_limit: number) {
   let deliveries = 0;
@@ -34,4 +34,24 @@ test('with concurrency_limit -1, entries in flight count against max_entries: no
   assert.equal(deliveries(), 100);
   assert.equal(queue.stats.depth, 0);
   assert.equal(queue.stats.dropped, 50_000 - 100);
+});
+
+test('without max_bytes a queue is still bounded in bytes (DEFAULT_MAX_BYTES), entries in flight included', () => {
+  for (const concurrency_limit of [1, -1]) {
+    const queue = new LogQueue<{ request: { uri: string } }>(
+      'test',
+      { ...QUEUE_DEFAULTS, concurrency_limit },
+      () => new Promise<void>(() => {}),
+      () => {},
+    );
+    const uri = `/${'p'.repeat(30_000)}`;
+    for (let i = 0; i < 10_000; i++) queue.add({ request: { uri } });
+    const held = (queue.stats.depth + (concurrency_limit === 1 ? 1 : 0)) * uri.length;
+    assert.ok(
+      queue.stats.depth * uri.length <= DEFAULT_MAX_BYTES,
+      `${queue.stats.depth} entries of 30 KB wait (${held} bytes); the bound is ${DEFAULT_MAX_BYTES}`,
+    );
+    assert.ok(queue.stats.dropped > 9_000, `entries past the byte bound are dropped (${queue.stats.dropped})`);
+  }
+  assert.ok(approxBytes({ a: 'xyz', b: [1, 'ab'] }) >= 5, 'the estimate counts the strings');
 });

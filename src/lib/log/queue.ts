@@ -2,9 +2,11 @@
  * Kong 3's plugin queue (`kong.tools.queue`) for log deliveries: entries are batched
  * (`max_batch_size`, `max_coalescing_delay`), a failed batch is retried with exponential backoff
  * (`initial_retry_delay` doubling up to `max_retry_delay`) until `max_retry_time` has passed, then
- * dropped. The queue holds at most `max_entries` entries (and `max_bytes` when set): when full the
+ * dropped. The queue holds at most `max_entries` entries and `max_bytes` bytes: when full the
  * oldest entry is dropped, so a slow or dead receiver costs bounded memory and never delays a
- * response. Entries of batches being delivered count against `max_entries` until delivered.
+ * response. Kong leaves `max_bytes` unset (no byte bound); here an unset `max_bytes` is
+ * DEFAULT_MAX_BYTES, measured by an estimate of the entry's size: 10,000 entries of requests with
+ * 30 KiB heads would otherwise hold 300 MB or more per queue. Entries of batches being delivered count against `max_entries` until delivered.
  * `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
  * Every drop is counted (`stats`), and logged at most once a minute.
  */
@@ -20,6 +22,26 @@ export interface QueueConfig {
   initial_retry_delay: number;
   max_retry_delay: number;
   concurrency_limit: number;
+}
+
+/** The byte bound of a queue whose `max_bytes` is unset (null). */
+export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
+
+/**
+ * About the bytes an entry holds: the lengths of its strings (keys included) and 8 per other
+ * value, to a depth of 6. Linear in the entry, no serialization.
+ */
+export function approxBytes(value: unknown, depth = 0): number {
+  if (typeof value === 'string') return value.length;
+  if (value === null || typeof value !== 'object' || depth > 6) return 8;
+  let n = 16;
+  if (Array.isArray(value)) {
+    for (const v of value) n += approxBytes(v, depth + 1);
+    return n;
+  }
+  for (const k in value as Record<string, unknown>)
+    n += k.length + approxBytes((value as Record<string, unknown>)[k], depth + 1);
+  return n;
 }
 
 export const QUEUE_DEFAULTS: Readonly<QueueConfig> = Object.freeze({
@@ -87,8 +109,9 @@ export class LogQueue<T> {
   private head = 0;
   private bytes = 0;
   private inflight = 0;
-  /** Entries of the batches being delivered: they count against `max_entries` until done. */
+  /** Entries (and their bytes) of the batches being delivered: they count against the bounds until done. */
   private inflightEntries = 0;
+  private inflightBytes = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private lastDropLog = 0;
@@ -98,14 +121,20 @@ export class LogQueue<T> {
     private readonly config: QueueConfig,
     private readonly deliver: Deliver<T>,
     private readonly onDrop: (message: string) => void,
-    /** Size of an entry for `max_bytes` (only called when max_bytes is set). */
-    private readonly sizeOf: (value: T) => number = () => 0,
-  ) {}
+    /** Size of an entry for an explicit `max_bytes` (the default bound uses approxBytes). */
+    sizeOf: (value: T) => number = approxBytes,
+  ) {
+    this.maxBytes = config.max_bytes ?? DEFAULT_MAX_BYTES;
+    this.measure = config.max_bytes === null ? approxBytes : sizeOf;
+  }
+
+  private readonly maxBytes: number;
+  private readonly measure: (value: T) => number;
 
   /** Adds an entry; never waits. */
   add(value: T): void {
     if (this.closed) return;
-    const bytes = this.config.max_bytes === null ? 0 : this.sizeOf(value);
+    const bytes = this.measure(value);
     this.items.push({ value, bytes });
     this.bytes += bytes;
     // Entries in flight count too: while a delivery hangs (a receiver that accepts and never
@@ -114,7 +143,7 @@ export class LogQueue<T> {
     while (
       this.items.length > this.head &&
       (this.items.length - this.head + this.inflightEntries > this.config.max_entries ||
-        (this.config.max_bytes !== null && this.bytes > this.config.max_bytes && this.items.length - this.head > 1))
+        (this.bytes + this.inflightBytes > this.maxBytes && this.items.length - this.head > 1))
     ) {
       const dropped = this.items[this.head++]!;
       this.bytes -= dropped.bytes;
@@ -142,10 +171,17 @@ export class LogQueue<T> {
   }
 
   private flush(): void {
-    while (this.items.length - this.head > 0 && (this.config.concurrency_limit === -1 || this.inflight === 0)) {
+    // With concurrency_limit -1 batches go out at once, but no more than the byte bound is in flight.
+    while (
+      this.items.length - this.head > 0 &&
+      (this.config.concurrency_limit === -1 ? this.inflightBytes < this.maxBytes : this.inflight === 0)
+    ) {
       const batch = this.items.slice(this.head, this.head + this.config.max_batch_size);
       this.head += batch.length;
-      for (const b of batch) this.bytes -= b.bytes;
+      let batchBytes = 0;
+      for (const b of batch) batchBytes += b.bytes;
+      this.bytes -= batchBytes;
+      this.inflightBytes += batchBytes;
       this.compact();
       this.stats.depth = this.items.length - this.head;
       this.inflight++;
@@ -156,6 +192,7 @@ export class LogQueue<T> {
       ).finally(() => {
         this.inflight--;
         this.inflightEntries -= batch.length;
+        this.inflightBytes -= batchBytes;
         this.schedule();
       });
     }

@@ -1,6 +1,8 @@
 // http-log on the plugin itself, through the public test kit, against a real HTTP receiver;
 // test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { httpReceiver } from '../../../test/support/receivers.ts';
 import { startPlugin } from '../../testing/index.ts';
@@ -43,5 +45,24 @@ test('an upstream error status is logged with the upstream as the source', async
   } finally {
     await log.close();
     await receiver.close();
+  }
+});
+
+test('closing does not wait for a receiver that never answers beyond the 2 s deadline, whatever `timeout` says', async () => {
+  const hanging = createServer(() => undefined);
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+  const port = (hanging.address() as AddressInfo).port;
+  const log = await startPlugin(plugin, { http_endpoint: `http://127.0.0.1:${port}/logs`, timeout: 30_000 });
+  try {
+    await log.run({ path: '/items' });
+    // The delivery is in flight (the receiver took the request and says nothing).
+    await new Promise((r) => setTimeout(r, 200));
+    const started = performance.now();
+    await log.close();
+    const took = performance.now() - started;
+    assert.ok(took < 6_000, `closing took ${Math.round(took)} ms`);
+  } finally {
+    hanging.closeAllConnections();
+    await new Promise((r) => hanging.close(r));
   }
 });

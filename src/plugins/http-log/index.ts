@@ -6,6 +6,7 @@
  * Credentials in `http_endpoint` (`https://user:pass@host/`) become Basic authorization, as in Kong.
  */
 import { Agent, request } from 'undici';
+
 import schema from '../../../schemas/plugins/http-log.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin } from '../../index.ts';
@@ -19,6 +20,9 @@ import {
   serializeKong,
   withCustomFields,
 } from '../../lib/log/index.ts';
+
+/** How long closing waits for the last flush and for deliveries in flight. */
+const CLOSE_DEADLINE_MS = 2000;
 
 export interface HttpLogConfig {
   http_endpoint: string;
@@ -93,8 +97,15 @@ class HttpLog implements PluginHandlers {
   }
 
   async close(): Promise<void> {
-    await this.queue?.close();
-    await this.agent?.close();
+    await this.queue?.close(CLOSE_DEADLINE_MS);
+    const agent = this.agent;
+    if (agent === undefined || agent === null) return;
+    // A delivery in flight gets the same deadline as the last flush: a receiver that never
+    // answers must not hold shutdown (or a retired config) for the plugin's `timeout`.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([agent.close(), new Promise((r) => (timer = setTimeout(r, CLOSE_DEADLINE_MS)))]);
+    clearTimeout(timer);
+    await agent.destroy().catch(() => undefined);
   }
 }
 
