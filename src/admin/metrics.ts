@@ -18,6 +18,9 @@ import type { DependencyHealth } from '../pipeline/plugin.ts';
 import { answerSource, type RequestContext } from '../pipeline/request.ts';
 import type { CompiledRoute, CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 
+/** Label sets whose counters are carried across reloads (a bound against configs that rename targets on every reload). */
+const MAX_CARRIED_COUNTERS = 10_000;
+
 /** Kong's prometheus plugin DEFAULT_BUCKETS (milliseconds). */
 export const LATENCY_BUCKETS: readonly number[] = [
   1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000,
@@ -409,6 +412,27 @@ export class GatewayMetrics {
     );
   }
 
+  /** Per counter and label set: the last value a plugin reported, and what earlier instances had counted. */
+  private readonly counterCarry = new Map<string, { last: number; base: number }>();
+
+  /**
+   * A plugin's counters start at 0 in the instance a reload makes: a value lower than the last
+   * one seen carries the last one over, so the exported counter never goes backwards (Prometheus
+   * would read a reset). Keyed by the config's plugins and targets: bounded by the configs served.
+   */
+  private monotonic(name: string, labels: Record<string, string>, value: number): number {
+    const key = `${name}\u0000${labels.plugin}\u0000${labels.kind}\u0000${labels.target}`;
+    let c = this.counterCarry.get(key);
+    if (c === undefined) {
+      if (this.counterCarry.size >= MAX_CARRIED_COUNTERS) this.counterCarry.clear();
+      c = { last: 0, base: 0 };
+      this.counterCarry.set(key, c);
+    }
+    if (value < c.last) c.base += c.last;
+    c.last = value;
+    return c.base + value;
+  }
+
   /** The plugins' outside dependencies (JWKS, IdP discovery, Redis), as their `health()` reports them. */
   private registerDependencies(): void {
     const r = this.registry;
@@ -428,7 +452,9 @@ export class GatewayMetrics {
           const out: MetricJson['values'] = [];
           for (const { plugin, health } of dependencyHealth(this.plugins)) {
             const v = value(health);
-            if (v !== null) out.push({ labels: { plugin, kind: health.kind, target: health.target }, value: v });
+            if (v === null) continue;
+            const labels = { plugin, kind: health.kind, target: health.target };
+            out.push({ labels, value: type === 'counter' ? this.monotonic(name, labels, v) : v });
           }
           return out;
         },
