@@ -12,7 +12,7 @@ import type { GatewayConfig } from './config/model.ts';
 import { rememberSecrets, scrubIssues } from './config/secrets.ts';
 import { exposedAdminListen } from './config/warnings.ts';
 import { ConfigWatcher } from './config/watch.ts';
-import { ConfigError, type ConfigIssue, configIssue } from './errors.ts';
+import { ConfigError, type ConfigIssue, configIssue, NO_CERTIFICATE_MESSAGE } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compileRuntime } from './pipeline/compile.ts';
 import { openPlugins } from './pipeline/dependencies.ts';
@@ -25,7 +25,6 @@ import {
   createProxyServer,
   createSecureProxyServer,
   listen,
-  NO_CERTIFICATE_MESSAGE,
   parseListen,
   REUSE_PORT_SUPPORTED,
 } from './proxy/server.ts';

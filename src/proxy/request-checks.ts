@@ -161,11 +161,6 @@ export function readClientHeaders(
   return null;
 }
 
-/**
- * Start and end of the authority of an `http://` or `https://` absolute-form target (RFC 9112
- * 3.2.2), or null for anything else (another scheme, a fragment). One scan: the equivalent regex
- * backtracks quadratically on a long authority that is then refused.
- */
 /** reg-name characters (RFC 3986 3.2.2: unreserved, sub-delims, `%`), by code point below 128. */
 const REG_NAME = new Uint8Array(128);
 for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=%")
@@ -199,6 +194,11 @@ function validHost(h: string): boolean {
   return true;
 }
 
+/**
+ * Start and end of the authority of an `http://` or `https://` absolute-form target (RFC 9112
+ * 3.2.2), or null for anything else (another scheme, a fragment). One scan: the equivalent regex
+ * backtracks quadratically on a long authority that is then refused.
+ */
 function absoluteFormAuthority(url: string): [number, number] | null {
   const scheme = url.slice(0, 8).toLowerCase();
   const start = scheme.startsWith('http://') ? 7 : scheme === 'https://' ? 8 : -1;
@@ -340,19 +340,24 @@ function onBodyTimeout(this: IncomingMessage, socket?: Socket): void {
   if (rc === undefined) return;
   // Logged as the timeout also when the answer had started: the gateway, not the client, ends the exchange.
   rc.error = { code: 'REQUEST_TIMEOUT', message: 'client body timeout' };
-  if (!rc.res.headersSent) {
-    const abort = rc.abortUpstream;
-    rc.abortUpstream = null;
-    sendError(rc, 'REQUEST_TIMEOUT');
-    abort?.(new Error('client body timeout'));
-    // Once the 408 is written. On HTTP/2 that is the stream's own 'finish' (END_STREAM sent): the
-    // response's 'finish' waits for the stream to close, which a client stalling its body never does.
-    const stream = (rc.raw as { stream?: ClientStream }).stream;
-    if (stream !== undefined) stream.once('finish', resetStream);
-    else rc.res.once('finish', destroyClientSocket);
-    return;
-  }
+  if (!rc.res.headersSent) return answerUnreadBody(rc, 'REQUEST_TIMEOUT', 'client body timeout');
   endClientExchange(rc.raw, socket);
+}
+
+/**
+ * Answers a request whose body will not be read to its end (`code`), cancels its upstream
+ * exchange, and ends the client side once the answer is written. On HTTP/2 that is the stream's
+ * own 'finish' (END_STREAM sent): the response's 'finish' waits for the stream to close, which a
+ * client stalling its body never does.
+ */
+function answerUnreadBody(rc: ProxyRequest, code: ProxyErrorCode, why: string): void {
+  const abort = rc.abortUpstream;
+  rc.abortUpstream = null;
+  sendError(rc, code);
+  abort?.(new Error(why));
+  const stream = (rc.raw as { stream?: ClientStream }).stream;
+  if (stream !== undefined) stream.once('finish', resetStream);
+  else rc.res.once('finish', destroyClientSocket);
 }
 
 /**
@@ -366,11 +371,7 @@ export function refuseClientBody(rc: ProxyRequest, message: string, cause: strin
     socket.destroy();
     return;
   }
-  const abort = rc.abortUpstream;
-  rc.abortUpstream = null;
-  sendError(rc, 'BAD_REQUEST');
-  abort?.(new Error(message));
-  rc.res.once('finish', destroyClientSocket);
+  answerUnreadBody(rc, 'BAD_REQUEST', message);
 }
 
 function destroyClientSocket(this: ServerResponse): void {

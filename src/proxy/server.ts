@@ -90,8 +90,6 @@ export interface SecureProxyServer extends Http2SecureServer {
 /** Streams one HTTP/2 session may have open at once (nginx's http2_max_concurrent_streams is 128 too). */
 export const H2_MAX_CONCURRENT_STREAMS = 128;
 
-export { NO_CERTIFICATE_MESSAGE };
-
 /** What every HTTP/2 listener (TLS or h2c) bounds, documented in docs/tls.md. */
 export function h2ServerOptions(settings: TollgateSettings) {
   return {
