@@ -8,7 +8,15 @@ import type { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError, ProxyError, parseRequestJson } from '../../index.ts';
-import { compileTemplate, isValidHeaderValue, render, renderPath, type Template, TemplateError } from './template.ts';
+import {
+  compileTemplate,
+  isValidHeaderValue,
+  render,
+  renderPath,
+  Target,
+  type Template,
+  TemplateError,
+} from './template.ts';
 
 interface Lists {
   body: string[];
@@ -88,8 +96,14 @@ function compileOps(
   });
 }
 
+/** The value for the querystring or the body. */
 function valueOf(op: Op, req: GatewayRequest): string {
-  return render(op.value, req);
+  return render(op.value, req, Target.Text);
+}
+
+/** The value for a header: its bytes as a latin1 string. */
+function headerValueOf(op: Op, req: GatewayRequest): string {
+  return render(op.value, req, Target.Header);
 }
 
 /** Kong's append_value: a string becomes a list, a list grows, anything else is replaced by a one-item list. */
@@ -262,19 +276,19 @@ class RequestTransformer implements PluginHandlers {
     }
     for (const op of this.replaceHeaders) {
       if (req.getUpstreamHeader(op.name) === undefined && op.name !== 'host') continue;
-      const v = valueOf(op, req);
+      const v = headerValueOf(op, req);
       if (!isValidHeaderValue(v)) return false;
       req.setUpstreamHeader(op.name, v);
     }
     for (const op of this.addHeaders) {
       if (op.name === 'host' || req.getUpstreamHeader(op.name) !== undefined) continue;
-      const v = valueOf(op, req);
+      const v = headerValueOf(op, req);
       if (!isValidHeaderValue(v)) return false;
       req.setUpstreamHeader(op.name, v);
     }
     for (const op of this.appendHeaders) {
       if (op.name === 'host') continue;
-      const v = valueOf(op, req);
+      const v = headerValueOf(op, req);
       if (!isValidHeaderValue(v)) return false;
       req.appendUpstreamHeader(op.name, v);
     }

@@ -32,6 +32,17 @@ before(async () => {
           append: { headers: ['x-also:$(query_params.also)'] },
         }),
       },
+      {
+        name: 'to-text',
+        paths: ['/to-text'],
+        plugins: rt({
+          add: {
+            headers: ['x-label:café ☕'],
+            querystring: ['from-header:$(headers.x_name)'],
+            body: ['from-header:$(headers.x_name)'],
+          },
+        }),
+      },
     ],
     { name: 'recorded', url: upstream.url },
   );
@@ -84,7 +95,7 @@ test('a uri capture goes in as the path text it is: escapes kept, segments only 
 });
 
 test('control characters in a header template result answer 400, and nothing reaches the upstream', async () => {
-  for (const bad of ['a\r\nx-injected: 1', 'nul\u0000byte', 'bell\u0007', 'del\u007f', '\u4e2d']) {
+  for (const bad of ['a\r\nx-injected: 1', 'nul\u0000byte', 'bell\u0007', 'del\u007f']) {
     const before = upstream.requests.length;
     const res = await fetch(`${gw.url}/to-header?term=${encodeURIComponent(bad)}`, {
       signal: AbortSignal.timeout(10_000),
@@ -99,12 +110,45 @@ test('control characters in a header template result answer 400, and nothing rea
   });
   assert.equal(res.status, 400);
   await res.arrayBuffer();
-  // Tabs and latin1 text are valid header values and pass.
-  const ok = await fetch(`${gw.url}/to-header?term=${encodeURIComponent('a\tb é')}&also=2`, {
+  // Tabs are valid header values and pass.
+  const ok = await fetch(`${gw.url}/to-header?term=${encodeURIComponent('a\tb')}&also=2`, {
     signal: AbortSignal.timeout(10_000),
   });
   assert.equal(ok.status, 200);
   const seen = (await ok.json()) as { headers: Record<string, string> };
-  assert.equal(Buffer.from(seen.headers['x-term']!, 'latin1').toString('latin1'), 'a\tb é');
+  assert.equal(seen.headers['x-term'], 'a\tb');
   assert.equal(seen.headers['x-also'], '2');
+});
+
+/** Node hands header values over as latin1 (one char per byte): their bytes read as UTF-8. */
+function utf8(headerValue: string | string[] | undefined): string {
+  return Buffer.from(String(headerValue), 'latin1').toString('utf8');
+}
+
+test('non-ASCII text reaches a header as its UTF-8 bytes, as Kong copies them', async () => {
+  // A query value past latin1 (and one inside it) is sent as the UTF-8 the client encoded.
+  const res = await fetch(`${gw.url}/to-header?term=${encodeURIComponent('€ é 中')}&also=x`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(res.status, 200);
+  const seen = (await res.json()) as { headers: Record<string, string> };
+  assert.equal(utf8(seen.headers['x-term']), '€ é 中');
+  // Config text too: a literal value is not refused on every request.
+  const lit = await fetch(`${gw.url}/to-text`, { signal: AbortSignal.timeout(10_000) });
+  assert.equal(lit.status, 200);
+  assert.equal(utf8(((await lit.json()) as { headers: Record<string, string> }).headers['x-label']), 'café ☕');
+});
+
+test("a header's UTF-8 bytes reach the querystring and a JSON body as the same text, not re-encoded", async () => {
+  const res = await fetch(`${gw.url}/to-text`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-name': Buffer.from('Zoë', 'utf8').toString('latin1') },
+    body: '{}',
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(res.status, 200);
+  await res.arrayBuffer();
+  const seen = upstream.requests.at(-1)!;
+  assert.equal(new URL(seen.url, 'http://x').searchParams.get('from-header'), 'Zoë');
+  assert.deepEqual(JSON.parse(seen.body), { 'from-header': 'Zoë' });
 });

@@ -109,19 +109,46 @@ function lookup(req: GatewayRequest, atom: Atom): string | undefined {
   }
 }
 
+/**
+ * Where a rendered value goes. Node keeps header values as latin1 strings (one char per byte),
+ * everything else (query values, captures, config text) as Unicode text. Kong copies bytes: a
+ * UTF-8 `é` from a query parameter reaches a header as the two bytes C3 A9, and a header's bytes
+ * reach a JSON body or the querystring as they are. Converting at the boundary keeps that.
+ */
+export const enum Target {
+  /** A header value: a latin1 string whose chars are the bytes to send. */
+  Header,
+  /** The querystring or the body: Unicode text, UTF-8 encoded when serialized. */
+  Text,
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+/** Text as the latin1 string of its UTF-8 bytes (what a header value carries). */
+function utf8Bytes(s: string): string {
+  return ASCII.test(s) ? s : Buffer.from(s, 'utf8').toString('latin1');
+}
+
+/** A header value's bytes read as UTF-8 text (invalid sequences become U+FFFD). */
+function headerText(s: string): string {
+  return ASCII.test(s) ? s : Buffer.from(s, 'latin1').toString('utf8');
+}
+
 /** Renders a compiled template against the client request (headers, query and captures as received). */
-export function render(t: Template | string, req: GatewayRequest): string {
-  if (typeof t === 'string') return t;
+export function render(t: Template | string, req: GatewayRequest, target: Target): string {
+  const header = target === Target.Header;
+  if (typeof t === 'string') return header ? utf8Bytes(t) : t;
   let s = '';
   for (const part of t) {
     if (typeof part === 'string') {
-      s += part;
+      s += header ? utf8Bytes(part) : part;
       continue;
     }
     for (const atom of part) {
       const v = lookup(req, atom);
       if (v !== undefined) {
-        s += v;
+        if (atom.source === Source.Header) s += header ? v : headerText(v);
+        else s += header ? utf8Bytes(v) : v;
         break;
       }
     }
@@ -169,7 +196,7 @@ export function renderPath(t: Template | string, req: GatewayRequest): string {
   return s;
 }
 
-/** Whether `v` can be sent as a header value: no control characters but tab, nothing past latin1 (what Node refuses). */
+/** Whether `v` (rendered for `Target.Header`) can be sent as a header value: no control characters but tab. */
 export function isValidHeaderValue(v: string): boolean {
   for (let i = 0; i < v.length; i++) {
     const c = v.charCodeAt(i);
