@@ -106,6 +106,11 @@ function headerValueOf(op: Op, req: GatewayRequest): string {
   return render(op.value, req, Target.Header);
 }
 
+/** Sets an own key, even `__proto__` (plain assignment would change the object's prototype). */
+function put(doc: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(doc, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
 /** Kong's append_value: a string becomes a list, a list grows, anything else is replaced by a one-item list. */
 function appendValue(current: unknown, value: string): unknown[] {
   if (typeof current === 'string') return [current, value];
@@ -325,6 +330,10 @@ class RequestTransformer implements PluginHandlers {
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
       params = parsed as Record<string, unknown>;
     }
+    // Keys are the document's own: an inherited name (`constructor`, `toString`) is absent, and
+    // `__proto__` is an ordinary key.
+    const has = (name: string): boolean => Object.hasOwn(params, name);
+    const get = (name: string): unknown => (has(name) ? params[name] : undefined);
     let changed = false;
     if (body.length > 0) {
       for (const name of this.removeBody) {
@@ -333,29 +342,28 @@ class RequestTransformer implements PluginHandlers {
       }
       for (const op of this.renameBody) {
         const to = valueOf(op, req);
-        if (to !== op.name && params[op.name] !== undefined) {
-          params[to] = params[op.name];
+        if (to !== op.name && has(op.name)) {
+          put(params, to, params[op.name]);
           delete params[op.name];
           changed = true;
         }
       }
+      // Kong's Lua truthiness: a JSON null is present (cjson.null is truthy), only false is not.
       for (const op of this.replaceBody) {
-        const cur = params[op.name];
-        if (cur !== undefined && cur !== null && cur !== false) {
-          params[op.name] = valueOf(op, req);
+        if (has(op.name) && params[op.name] !== false) {
+          put(params, op.name, valueOf(op, req));
           changed = true;
         }
       }
     }
     for (const op of this.addBody) {
-      const cur = params[op.name];
-      if (cur === undefined || cur === null || cur === false) {
-        params[op.name] = valueOf(op, req);
+      if (!has(op.name) || params[op.name] === false) {
+        put(params, op.name, valueOf(op, req));
         changed = true;
       }
     }
     for (const op of this.appendBody) {
-      params[op.name] = appendValue(params[op.name], valueOf(op, req));
+      put(params, op.name, appendValue(get(op.name), valueOf(op, req)));
       changed = true;
     }
     return changed ? JSON.stringify(params) : null;

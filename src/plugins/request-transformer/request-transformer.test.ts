@@ -30,6 +30,16 @@ before(async () => {
       { name: 'get', paths: ['/get'], plugins: [rt({ http_method: 'GET', add: { querystring: ['added:1'] } })] },
       { name: 'host', paths: ['/host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] },
       {
+        name: 'json',
+        paths: ['/json'],
+        plugins: [
+          rt({
+            replace: { body: ['n:R', 'f:R', 'constructor:R'] },
+            add: { body: ['an:A', 'af:A', 'toString:A', '__proto__:A'] },
+          }),
+        ],
+      },
+      {
         name: 'limited',
         paths: ['/limited'],
         plugins: [
@@ -117,4 +127,23 @@ test('a body transformation reads the body request-size-limiting counts: its lim
   const big = await chunkedJson('/limited', { a: 'x'.repeat(100) });
   assert.equal(big.status, 413);
   assert.equal(JSON.parse(big.body).message, 'Request size limit exceeded');
+});
+
+test("JSON body: Kong's truthiness (null is present, false is not) and only the document's own keys", async () => {
+  const res = await fetch(`${gw.url}/json/x`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ n: null, f: false, an: null, af: false }),
+  });
+  const seen = (await res.json()) as Seen;
+  // replace sets a null key, not a false one; add fills a false key, not a null one (cjson.null is truthy in Lua).
+  // Inherited names are absent: `constructor` is not replaced; `toString` and `__proto__` are added as keys.
+  assert.deepEqual(Object.entries(JSON.parse(seen.body)), [
+    ['n', 'R'],
+    ['f', false],
+    ['an', null],
+    ['af', 'A'],
+    ['toString', 'A'],
+    ['__proto__', 'A'],
+  ]);
 });
