@@ -86,8 +86,11 @@ function writeFinal(
   if (writeResponseHead(rc, status, headers) !== null)
     out.writeHead(status, headers as Record<string, string | string[]>);
   if (body !== null && rc.method !== 'HEAD') {
-    rc.bytesSent += typeof body === 'string' ? Buffer.byteLength(body) : body.length;
-    out.end(body);
+    // A string body is written as bytes: Node sends a string first chunk in one write with the
+    // head, in the chunk's encoding (UTF-8), which would re-encode a header's latin1 bytes.
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    rc.bytesSent += bytes.length;
+    out.end(bytes);
   } else out.end();
   watchUnsent(rc);
 }

@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { anonymousConsumer, definePlugin } from '../../index.ts';
+import { anonymousConsumer, configHeaderValue, definePlugin } from '../../index.ts';
 import { basicauthCredentials } from './entities.ts';
 
 /** The basic-auth plugin's config, defaults applied. */
@@ -46,7 +46,7 @@ class BasicAuth implements PluginHandlers {
     private readonly anonymous: Consumer | null,
     private readonly byUsername: ReadonlyMap<string, Entry>,
   ) {
-    this.challenge = { 'WWW-Authenticate': `Basic realm="${config.realm}"` };
+    this.challenge = { 'WWW-Authenticate': `Basic realm="${configHeaderValue(config.realm, 'realm')}"` };
   }
 
   access(req: GatewayRequest): void {

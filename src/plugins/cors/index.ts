@@ -6,7 +6,7 @@
 
 import schema from '../../../schemas/plugins/cors.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
-import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
+import { assertLinearRegex, configHeaderValue, definePlugin, PluginConfigError } from '../../index.ts';
 
 /** The cors plugin's config, defaults applied. */
 export interface CorsConfig {
@@ -107,9 +107,8 @@ class Cors implements PluginHandlers {
     }
     this.starInList = star;
     this.credentials = config.credentials;
-    this.allowHeaders = config.headers != null && config.headers.length > 0 ? config.headers.join(',') : null;
-    this.exposeHeaders =
-      config.exposed_headers != null && config.exposed_headers.length > 0 ? config.exposed_headers.join(',') : null;
+    this.allowHeaders = headerList(config.headers, 'headers');
+    this.exposeHeaders = headerList(config.exposed_headers, 'exposed_headers');
     this.methods = config.methods != null ? config.methods.join(',') : ALL_METHODS;
     this.maxAge = config.max_age != null ? String(config.max_age) : null;
     this.privateNetwork = config.private_network;
@@ -186,6 +185,12 @@ class Cors implements PluginHandlers {
     }
     if (this.exposeHeaders !== null) res.setHeader('access-control-expose-headers', this.exposeHeaders);
   }
+}
+
+/** A configured list as one header value (null when empty), each entry checked where it is written. */
+function headerList(list: readonly string[] | null | undefined, field: string): string | null {
+  if (list == null || list.length === 0) return null;
+  return list.map((h, i) => configHeaderValue(h, `${field}.${i}`)).join(',');
 }
 
 /** Adds `Origin` to the upstream's Vary (Kong's add_header), keeping what it listed. */

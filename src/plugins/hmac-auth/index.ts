@@ -9,7 +9,7 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/hmac-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { anonymousConsumer, definePlugin } from '../../index.ts';
+import { anonymousConsumer, configHeaderValue, definePlugin } from '../../index.ts';
 import { hmacauthCredentials } from './entities.ts';
 import { parseHmacAuthorization, signingString } from './signature.ts';
 
@@ -60,7 +60,9 @@ class HmacAuth implements PluginHandlers {
   ) {
     this.algorithms = new Set(config.algorithms);
     // Kong sends the challenge on every 401, `hmac` without a realm (RFC 9110 11.6.1 requires one).
-    this.challenge = { 'WWW-Authenticate': config.realm != null ? `hmac realm="${config.realm}"` : 'hmac' };
+    this.challenge = {
+      'WWW-Authenticate': config.realm != null ? `hmac realm="${configHeaderValue(config.realm, 'realm')}"` : 'hmac',
+    };
   }
 
   access(req: GatewayRequest): void | Promise<void> {

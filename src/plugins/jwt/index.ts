@@ -26,7 +26,7 @@ import type {
   PluginContext,
   PluginHandlers,
 } from '../../index.ts';
-import { anonymousConsumer, definePlugin, PluginConfigError } from '../../index.ts';
+import { anonymousConsumer, configHeaderValue, definePlugin, PluginConfigError } from '../../index.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { jwtSecrets } from './entities.ts';
 
@@ -131,7 +131,7 @@ class JwtAuthenticator implements PluginHandlers {
       'error',
     );
 
-    const base = config.realm != null ? `Bearer realm="${config.realm}"` : 'Bearer';
+    const base = config.realm != null ? `Bearer realm="${configHeaderValue(config.realm, 'realm')}"` : 'Bearer';
     const withError = config.realm != null ? `${base}, error="invalid_token"` : 'Bearer error="invalid_token"';
     this.wwwBase = { 'WWW-Authenticate': base };
     this.wwwError = { 'WWW-Authenticate': withError };

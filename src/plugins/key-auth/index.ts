@@ -7,7 +7,13 @@
 import { hash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { anonymousConsumer, definePlugin, parseRequestJson, withoutQueryParam } from '../../index.ts';
+import {
+  anonymousConsumer,
+  configHeaderValue,
+  definePlugin,
+  parseRequestJson,
+  withoutQueryParam,
+} from '../../index.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
@@ -70,7 +76,9 @@ class KeyAuth implements PluginHandlers {
     this.secretQueryParams = config.key_names;
     this.anonymous = anonymous;
     this.byDigest = byDigest;
-    this.wwwHeaders = { 'WWW-Authenticate': config.realm != null ? `Key realm="${config.realm}"` : 'Key' };
+    this.wwwHeaders = {
+      'WWW-Authenticate': config.realm != null ? `Key realm="${configHeaderValue(config.realm, 'realm')}"` : 'Key',
+    };
   }
 
   access(req: GatewayRequest): void | Promise<void> {

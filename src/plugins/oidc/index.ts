@@ -18,7 +18,15 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { assertLinearRegex, BoundedCache, cacheKey, definePlugin, runSecret, TailKeyedCache } from '../../index.ts';
+import {
+  assertLinearRegex,
+  BoundedCache,
+  cacheKey,
+  configHeaderValue,
+  definePlugin,
+  runSecret,
+  TailKeyedCache,
+} from '../../index.ts';
 import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
 import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { type Discovered, describe, Provider, type ProviderOptions } from './provider.ts';
@@ -96,7 +104,8 @@ class OidcInstance {
   #bearerCheck: TokenCheck | null = null;
 
   constructor(cfg: OidcConfig, context: PluginContext) {
-    this.#cfg = cfg;
+    // The realm is sent in WWW-Authenticate: checked and encoded once.
+    this.#cfg = { ...cfg, realm: configHeaderValue(cfg.realm, 'realm') };
     this.#log = context.log;
     this.#services = context.services;
 

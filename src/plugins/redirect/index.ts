@@ -6,7 +6,7 @@
  */
 import schema from '../../../schemas/plugins/redirect.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { configHeaderValue, definePlugin, PluginConfigError } from '../../index.ts';
 
 /** The redirect plugin's config, defaults applied. */
 export interface RedirectConfig {
@@ -29,7 +29,7 @@ class Redirect implements PluginHandlers {
     origin: string,
   ) {
     this.origin = origin;
-    this.fixed = { Location: config.location };
+    this.fixed = { Location: configHeaderValue(config.location, 'location') };
   }
 
   access(req: GatewayRequest): void {

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
 import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError, parseRequestJson } from '../../index.ts';
+import { configHeaderValue, definePlugin, PluginConfigError, parseRequestJson } from '../../index.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {
@@ -142,7 +142,11 @@ class RequestTermination implements PluginHandlers {
     this.echoMessage = message;
     if (present(config.body)) {
       this.body = config.body;
-      this.headers = Object.freeze({ 'content-type': present(config.content_type) ? config.content_type : JSON_TYPE });
+      this.headers = Object.freeze({
+        'content-type': present(config.content_type)
+          ? configHeaderValue(config.content_type, 'content_type')
+          : JSON_TYPE,
+      });
     } else if (message !== undefined) {
       // Serialized once: the answer is the same for every request.
       this.body = JSON.stringify({ message });

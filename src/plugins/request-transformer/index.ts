@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError, ProxyError, parseRequestJson } from '../../index.ts';
+import { definePlugin, hasHeaderControlChar, PluginConfigError, ProxyError, parseRequestJson } from '../../index.ts';
 import {
   compileTemplate,
   isValidHeaderValue,
@@ -82,6 +82,9 @@ function compileOps(
       throw new PluginConfigError(`${path}.${i}`, `'${name}' is not a valid header`);
     if (opts.renameHeaders && !HEADER_NAME.test(value))
       throw new PluginConfigError(`${path}.${i}`, `'${value}' is not a valid header`);
+    // A header value's own text with a control character would answer 400 to every request.
+    if (opts.headers && !opts.renameHeaders && hasHeaderControlChar(value))
+      throw new PluginConfigError(`${path}.${i}`, 'a header value cannot contain control characters (tab aside)');
     if (value === '' && !path.startsWith('remove'))
       throw new PluginConfigError(`${path}.${i}`, `key '${name}' has no value`);
     try {

@@ -7,7 +7,7 @@
 
 import schema from '../../../schemas/plugins/response-transformer.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, PluginHandlers, PluginLogger } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { configHeaderValue, definePlugin, PluginConfigError } from '../../index.ts';
 
 interface Lists {
   json: string[];
@@ -43,7 +43,10 @@ function ops(list: readonly string[], path: string, valueIsHeader = false): Op[]
     if (!HEADER_NAME.test(name)) throw new PluginConfigError(`${path}.${i}`, `'${name}' is not a valid header`);
     if (valueIsHeader && !HEADER_NAME.test(value))
       throw new PluginConfigError(`${path}.${i}`, `'${value}' is not a valid header`);
-    return { name: name.toLowerCase(), value: valueIsHeader ? value.toLowerCase() : value };
+    return {
+      name: name.toLowerCase(),
+      value: valueIsHeader ? value.toLowerCase() : configHeaderValue(value, `${path}.${i}`),
+    };
   });
 }
 

@@ -1,0 +1,27 @@
+/**
+ * Config text sent in a header (a response header value, a content type, a redirect location).
+ * Node holds header values as latin1 strings, one char per byte, and throws when it sends one with
+ * a control character or a char past U+00FF: that would fail every request of the route, and the
+ * failure surfaced as an aborted upstream or a 500. Kong sends the config's UTF-8 bytes. So such
+ * text is checked and converted once, at load.
+ */
+import { PluginConfigError } from '../errors.ts';
+
+/** Control characters that cannot be in a header value (tab can). */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+const ASCII = /^[\u0000-\u007f]*$/;
+
+/** Whether `text` holds a character no header value may carry. */
+export function hasHeaderControlChar(text: string): boolean {
+  return CONTROL.test(text);
+}
+
+/**
+ * `text` as a header value (the latin1 string of its UTF-8 bytes); throws a PluginConfigError at
+ * `at` for a control character.
+ */
+export function configHeaderValue(text: string, at: string): string {
+  if (CONTROL.test(text))
+    throw new PluginConfigError(at, 'a header value cannot contain control characters (tab aside)');
+  return ASCII.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
+}
