@@ -9,6 +9,14 @@ import schema from '../../../schemas/plugins/request-transformer.schema.json' wi
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import { definePlugin, hasHeaderControlChar, PluginConfigError, ProxyError, parseRequestJson } from '../../index.ts';
 import {
+  multipartBoundary,
+  type Part,
+  parseMultipart,
+  renamedPart,
+  serializeMultipart,
+  simplePart,
+} from './multipart.ts';
+import {
   compileTemplate,
   isValidHeaderValue,
   render,
@@ -60,6 +68,7 @@ const enum BodyKind {
   None,
   Json,
   Form,
+  Multipart,
 }
 
 /** Kong's `name:value` split: the name ends at the first colon, further colons are skipped. */
@@ -267,7 +276,13 @@ class RequestTransformer implements PluginHandlers {
       for (const [k, v] of new URLSearchParams(body.toString('utf8'))) query.append(k, v);
     }
     if (this.hasQuery || query !== null) this.transformQuery(req, query);
-    const out = !this.hasBody ? null : kind === BodyKind.Json ? this.jsonBody(req, body) : this.formBody(req, body);
+    const out = !this.hasBody
+      ? null
+      : kind === BodyKind.Json
+        ? this.jsonBody(req, body)
+        : kind === BodyKind.Form
+          ? this.formBody(req, body)
+          : this.multipartBody(req, body);
     // The client body was consumed: the upstream gets the new one, or the same bytes.
     req.setUpstreamBody(out ?? body);
   }
@@ -372,6 +387,47 @@ class RequestTransformer implements PluginHandlers {
     return changed ? JSON.stringify(params) : null;
   }
 
+  /**
+   * Kong's multipart transform (lua-multipart): rename, remove, replace, add, in that order, by
+   * part name; `append` does not apply (as in Kong). Renamed parts keep their other header lines
+   * (a file stays a file); replaced and added ones are plain fields.
+   */
+  private multipartBody(req: GatewayRequest, body: Buffer): Buffer | null {
+    const boundary = multipartBoundary(String(req.headers['content-type']));
+    let parts: Part[] | null = boundary === null ? null : body.length === 0 ? [] : parseMultipart(body, boundary);
+    if (parts === null) return null;
+    const has = (name: string): boolean => parts!.some((p) => p.name === name);
+    let changed = false;
+    if (body.length > 0) {
+      for (const op of this.renameBody) {
+        const to = valueOf(op, req);
+        if (to === op.name || !has(op.name)) continue;
+        parts = parts.filter((p) => p.name !== to).map((p) => (p.name === op.name ? renamedPart(p, to) : p));
+        changed = true;
+      }
+      for (const name of this.removeBody) {
+        parts = parts.filter((p) => p.name !== name);
+        changed = true;
+      }
+      for (const op of this.replaceBody) {
+        if (!has(op.name)) continue;
+        const value = valueOf(op, req);
+        parts = parts.filter((p) => p.name !== op.name);
+        parts.push(simplePart(op.name, value));
+        changed = true;
+      }
+    }
+    for (const op of this.addBody) {
+      if (has(op.name)) continue;
+      parts.push(simplePart(op.name, valueOf(op, req)));
+      changed = true;
+    }
+    if (!changed) return null;
+    const out = serializeMultipart(parts);
+    req.setUpstreamHeader('content-type', `multipart/form-data; boundary=${out.boundary}`);
+    return out.body;
+  }
+
   private formBody(req: GatewayRequest, body: Buffer): string | null {
     const params = new URLSearchParams(body.toString('utf8'));
     let changed = false;
@@ -415,8 +471,9 @@ function bodyKind(contentType: string | undefined): BodyKind {
   if (contentType === undefined) return BodyKind.None;
   const ct = contentType.toLowerCase();
   if (ct.includes('application/json')) return BodyKind.Json;
+  // Kong's order of tests: a content type naming several is taken as the first of these.
+  if (ct.includes('multipart/form-data')) return BodyKind.Multipart;
   if (ct.includes('application/x-www-form-urlencoded')) return BodyKind.Form;
-  // multipart/form-data is passed through unchanged (see docs).
   return BodyKind.None;
 }
 

@@ -1,0 +1,112 @@
+// multipart/form-data bodies for request-transformer, as Kong's lua-multipart handles them: parts
+// are addressed by the `name` of their Content-Disposition; untouched parts keep their bytes.
+import { randomBytes } from 'node:crypto';
+
+/** One part: its head (header lines, without the blank line) and its content. */
+interface Part {
+  name: string | null;
+  head: Buffer;
+  content: Buffer;
+}
+
+const CRLF = Buffer.from('\r\n');
+const HEAD_END = Buffer.from('\r\n\r\n');
+const BOUNDARY = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i;
+const NAME = /;\s*name="((?:[^"\\]|\\.)*)"|;\s*name=([^\s;"]+)/i;
+const DISPOSITION = /^content-disposition:(.*)$/im;
+
+/** The boundary of a multipart Content-Type, or null. */
+export function multipartBoundary(contentType: string): string | null {
+  const m = BOUNDARY.exec(contentType);
+  return m === null ? null : (m[1] ?? m[2]!);
+}
+
+/** Splits a body into parts; null when it is not well-formed multipart (it is then passed on as is). */
+export function parseMultipart(body: Buffer, boundary: string): Part[] | null {
+  const delimiter = Buffer.from(`--${boundary}`);
+  let at = body.indexOf(delimiter);
+  if (at < 0) return null;
+  const parts: Part[] = [];
+  for (;;) {
+    at += delimiter.length;
+    // `--boundary--` closes the body (an epilogue after it is dropped, as parsers do).
+    if (body[at] === 0x2d && body[at + 1] === 0x2d) return parts;
+    if (body[at] !== 0x0d || body[at + 1] !== 0x0a) return null;
+    const start = at + 2;
+    const next = body.indexOf(Buffer.concat([CRLF, delimiter]), start);
+    if (next < 0) return null;
+    const headEnd = body.indexOf(HEAD_END, start);
+    let head: Buffer;
+    let content: Buffer;
+    if (body.subarray(start, start + 2).equals(CRLF)) {
+      // A part without header lines.
+      head = Buffer.alloc(0);
+      content = body.subarray(start + 2, next);
+    } else {
+      if (headEnd < 0 || headEnd > next) return null;
+      head = body.subarray(start, headEnd);
+      content = body.subarray(headEnd + 4, next);
+    }
+    parts.push({ name: partName(head.toString('latin1')), head, content });
+    at = next + 2;
+  }
+}
+
+function partName(head: string): string | null {
+  const d = DISPOSITION.exec(head);
+  if (d === null) return null;
+  const m = NAME.exec(d[1]!);
+  if (m === null) return null;
+  // Header bytes are UTF-8 text in practice (browsers send names so).
+  const raw = m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!;
+  return Buffer.from(raw, 'latin1').toString('utf8');
+}
+
+/** A name as a quoted-string in Content-Disposition: `"`, CR and LF percent-encoded (HTML's form encoding). */
+function quotedName(name: string): string {
+  return name.replace(/["\r\n]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+/** A plain field, as lua-multipart's set_simple writes one. */
+export function simplePart(name: string, value: string): Part {
+  return {
+    name,
+    head: Buffer.from(`Content-Disposition: form-data; name="${quotedName(name)}"`, 'utf8'),
+    content: Buffer.from(value, 'utf8'),
+  };
+}
+
+/** The same part under another name (other header lines and the content kept). */
+export function renamedPart(part: Part, name: string): Part {
+  const head = part.head.toString('latin1');
+  const named = `name="${Buffer.from(quotedName(name), 'utf8').toString('latin1')}"`;
+  return {
+    name,
+    head: Buffer.from(
+      head.replace(DISPOSITION, (line) => line.replace(NAME, `; ${named}`)),
+      'latin1',
+    ),
+    content: part.content,
+  };
+}
+
+/**
+ * Serializes parts under a fresh random boundary (which the content-type must then announce): a
+ * value taken from the request cannot close a part and open another with a boundary it cannot know.
+ */
+export function serializeMultipart(parts: readonly Part[]): { body: Buffer; boundary: string } {
+  for (;;) {
+    const boundary = `tollgate-${randomBytes(16).toString('hex')}`;
+    const delimiter = Buffer.from(`--${boundary}`);
+    if (parts.some((p) => p.content.includes(delimiter) || p.head.includes(delimiter))) continue;
+    const chunks: Buffer[] = [];
+    for (const p of parts) {
+      if (p.head.length === 0) chunks.push(delimiter, CRLF, CRLF, p.content, CRLF);
+      else chunks.push(delimiter, CRLF, p.head, HEAD_END, p.content, CRLF);
+    }
+    chunks.push(delimiter, Buffer.from('--\r\n'));
+    return { body: Buffer.concat(chunks), boundary };
+  }
+}
+
+export type { Part };
