@@ -25,7 +25,14 @@ export function writeResponseHead(
   const stream =
     rc.raw.httpVersionMajor === 2 ? (rc.res as unknown as { stream?: ServerHttp2Stream }).stream : undefined;
   if (stream === undefined) {
-    rc.res.writeHead(status, headers as Record<string, string | string[]>);
+    try {
+      rc.res.writeHead(status, headers as Record<string, string | string[]>);
+    } catch (err) {
+      // node sets the reason phrase before it checks the headers, and keeps it for the next
+      // writeHead: the 500 sent instead would go out as "500 Moved Permanently".
+      rc.res.statusMessage = '';
+      throw err;
+    }
     return null;
   }
   if (stream.destroyed || stream.closed) return null;
