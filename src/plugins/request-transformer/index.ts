@@ -12,6 +12,7 @@ import {
   multipartBoundary,
   type Part,
   parseMultipart,
+  partIs,
   renamedPart,
   serializeMultipart,
   simplePart,
@@ -396,23 +397,23 @@ class RequestTransformer implements PluginHandlers {
     const boundary = multipartBoundary(String(req.headers['content-type']));
     let parts: Part[] | null = boundary === null ? null : body.length === 0 ? [] : parseMultipart(body, boundary);
     if (parts === null) return null;
-    const has = (name: string): boolean => parts!.some((p) => p.name === name);
+    const has = (name: string): boolean => parts!.some((p) => partIs(p, name));
     let changed = false;
     if (body.length > 0) {
       for (const op of this.renameBody) {
         const to = valueOf(op, req);
         if (to === op.name || !has(op.name)) continue;
-        parts = parts.filter((p) => p.name !== to).map((p) => (p.name === op.name ? renamedPart(p, to) : p));
+        parts = parts.filter((p) => !partIs(p, to)).map((p) => (partIs(p, op.name) ? renamedPart(p, to) : p));
         changed = true;
       }
       for (const name of this.removeBody) {
-        parts = parts.filter((p) => p.name !== name);
+        parts = parts.filter((p) => !partIs(p, name));
         changed = true;
       }
       for (const op of this.replaceBody) {
         if (!has(op.name)) continue;
         const value = valueOf(op, req);
-        parts = parts.filter((p) => p.name !== op.name);
+        parts = parts.filter((p) => !partIs(p, op.name));
         parts.push(simplePart(op.name, value));
         changed = true;
       }

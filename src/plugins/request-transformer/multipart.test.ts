@@ -97,3 +97,28 @@ test('a body that is not well-formed multipart is passed on unchanged', async ()
   await res.arrayBuffer();
   assert.equal(upstream.requests.at(-1)!.body, body);
 });
+
+test('a part named through name*= or a repeated name parameter is matched by every name it gives', async () => {
+  const b = 'xyz';
+  const body = [
+    `--${b}\r\nContent-Disposition: form-data; name*=UTF-8''is_%61dmin\r\n\r\nstar\r\n`,
+    `--${b}\r\nContent-Disposition: form-data; name="harmless"; name="is_admin"\r\n\r\ntwice\r\n`,
+    `--${b}\r\nContent-Disposition: form-data; name*=UTF-8''nick\r\n\r\nzoe\r\n`,
+    `--${b}\r\nContent-Disposition: form-data; name="keep"\r\n\r\nkept\r\n--${b}--\r\n`,
+  ].join('');
+  const res = await fetch(`${gw.url}/mp`, {
+    method: 'POST',
+    headers: { 'content-type': `multipart/form-data; boundary=${b}` },
+    body,
+    signal: AbortSignal.timeout(10_000),
+  });
+  assert.equal(res.status, 200);
+  await res.arrayBuffer();
+  const seen = upstream.requests.at(-1)!;
+  assert.doesNotMatch(seen.body, /star|twice|is_admin/);
+  // The renamed part has one name, the new one.
+  assert.match(seen.body, /Content-Disposition: form-data; name="nickname"\r\n\r\nzoe\r\n/);
+  const got = await new Response(seen.body, { headers: { 'content-type': seen.headers['content-type']! } }).formData();
+  assert.equal(got.get('keep'), 'kept');
+  assert.equal(got.get('nickname'), 'zoe');
+});

@@ -2,9 +2,13 @@
 // are addressed by the `name` of their Content-Disposition; untouched parts keep their bytes.
 import { randomBytes } from 'node:crypto';
 
-/** One part: its head (header lines, without the blank line) and its content. */
+/**
+ * One part: its head (header lines, without the blank line) and its content. `names` are all the
+ * names the head gives it (`name=`, RFC 5987 `name*=`, repeated ones): parsers upstream differ in
+ * which they read, so an operation on any of them applies to the part.
+ */
 interface Part {
-  name: string | null;
+  names: readonly string[];
   head: Buffer;
   content: Buffer;
 }
@@ -12,8 +16,8 @@ interface Part {
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const BOUNDARY = /;\s*boundary=(?:"([^"]{1,70})"|([^\s;"]{1,70}))/i;
-const NAME = /;\s*name="((?:[^"\\]|\\.)*)"|;\s*name=([^\s;"]+)/i;
-const DISPOSITION = /^content-disposition:(.*)$/im;
+const NAMES = /;\s*name(\*?)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s;"]+))/gi;
+const DISPOSITIONS = /^content-disposition:(.*)$/gim;
 
 /** The boundary of a multipart Content-Type, or null. */
 export function multipartBoundary(contentType: string): string | null {
@@ -47,19 +51,35 @@ export function parseMultipart(body: Buffer, boundary: string): Part[] | null {
       head = body.subarray(start, headEnd);
       content = body.subarray(headEnd + 4, next);
     }
-    parts.push({ name: partName(head.toString('latin1')), head, content });
+    parts.push({ names: partNames(head.toString('latin1')), head, content });
     at = next + 2;
   }
 }
 
-function partName(head: string): string | null {
-  const d = DISPOSITION.exec(head);
-  if (d === null) return null;
-  const m = NAME.exec(d[1]!);
-  if (m === null) return null;
-  // Header bytes are UTF-8 text in practice (browsers send names so).
-  const raw = m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!;
-  return Buffer.from(raw, 'latin1').toString('utf8');
+function partNames(head: string): string[] {
+  const names: string[] = [];
+  for (const d of head.matchAll(DISPOSITIONS)) {
+    for (const m of d[1]!.matchAll(NAMES)) {
+      const raw = m[2] !== undefined ? m[2].replace(/\\(.)/g, '$1') : m[3]!;
+      names.push(m[1] === '*' ? extValue(raw) : Buffer.from(raw, 'latin1').toString('utf8'));
+    }
+  }
+  return names;
+}
+
+/** An RFC 5987 ext-value (`UTF-8'lang'percent-encoded`), decoded; the raw text when it is not one. */
+function extValue(raw: string): string {
+  const m = /^[^']*'[^']*'(.*)$/.exec(raw);
+  try {
+    return decodeURIComponent(m === null ? raw : m[1]!);
+  } catch {
+    return raw;
+  }
+}
+
+/** Whether the part goes by `name`. */
+export function partIs(part: Part, name: string): boolean {
+  return part.names.includes(name);
 }
 
 /** A name as a quoted-string in Content-Disposition: `"`, CR and LF percent-encoded (HTML's form encoding). */
@@ -70,24 +90,25 @@ function quotedName(name: string): string {
 /** A plain field, as lua-multipart's set_simple writes one. */
 export function simplePart(name: string, value: string): Part {
   return {
-    name,
+    names: [name],
     head: Buffer.from(`Content-Disposition: form-data; name="${quotedName(name)}"`, 'utf8'),
     content: Buffer.from(value, 'utf8'),
   };
 }
 
-/** The same part under another name (other header lines and the content kept). */
+/** The same part under another name, its only one (other header lines and the content kept). */
 export function renamedPart(part: Part, name: string): Part {
   const head = part.head.toString('latin1');
-  const named = `name="${Buffer.from(quotedName(name), 'utf8').toString('latin1')}"`;
-  return {
-    name,
-    head: Buffer.from(
-      head.replace(DISPOSITION, (line) => line.replace(NAME, `; ${named}`)),
-      'latin1',
-    ),
-    content: part.content,
-  };
+  const named = `; name="${Buffer.from(quotedName(name), 'utf8').toString('latin1')}"`;
+  let first = true;
+  const renamed = head.replace(DISPOSITIONS, (line) =>
+    line.replace(NAMES, () => {
+      if (!first) return '';
+      first = false;
+      return named;
+    }),
+  );
+  return { names: [name], head: Buffer.from(renamed, 'latin1'), content: part.content };
 }
 
 /**
