@@ -17,7 +17,7 @@ import { appendHeader, connectionTokens, hopByHopName, upstreamResponseHeaders }
 import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
-import { edgeHeaders, sendError, transformFailed } from './reply.ts';
+import { edgeHeaders, sendError, sendUpstreamError, transformFailed } from './reply.ts';
 import { writeResponseHead } from './response-head.ts';
 import { waitForDrain, watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderList, upstreamTarget } from './upstream-request.ts';
@@ -41,7 +41,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   // Every http service has a balancer (a plain service: of one target); it picks a healthy target,
   // whose pool carries the request.
   const target = svc.balancer === null ? null : svc.balancer.pick(rc);
-  if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  if (target === null) return sendUpstreamError(rc, 'UPSTREAM_UNAVAILABLE');
   const headers = upstreamHeaderList(rc, target.hostHeader, target.poolSendsHostHeader) as string[];
   // gRPC servers ask for `te: trailers`, the one hop-by-hop header HTTP/2 keeps (RFC 9113 8.2.2).
   if (rc.grpc) headers.push('te', 'trailers');
@@ -269,7 +269,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
       const answer = upstreamErrorCode(code);
       rc.error = { code: answer, message: err.message, cause: code };
-      sendError(rc, answer);
+      sendUpstreamError(rc, answer);
       if (this.sendsClientBody) endIfBodyUnread(rc);
       return;
     }

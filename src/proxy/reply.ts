@@ -147,6 +147,26 @@ export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
     out.destroy();
     return;
   }
+  const { status, headers, body } = errorAnswer(rc, code);
+  writeFinal(rc, status, headers, body);
+}
+
+/**
+ * A catalogued error for a request whose route's plugins ran and whose upstream then failed
+ * (refused, timed out, no healthy target): the answer goes through the response phase, as Kong
+ * runs header_filter on its error pages, so cors, correlation-id and response-transformer headers
+ * are on a 502 or 504 as on any other answer of the route.
+ */
+export function sendUpstreamError(rc: ProxyRequest, code: ProxyErrorCode): void {
+  if (rc.res.headersSent || rc.response !== null) return sendError(rc, code);
+  const { status, headers, body } = errorAnswer(rc, code);
+  void respond(rc, new ResponseContext(status, headers, true), body);
+}
+
+function errorAnswer(
+  rc: ProxyRequest,
+  code: ProxyErrorCode,
+): { status: number; headers: Record<string, HeaderValue | undefined>; body: string } {
   rc.error ??= { code, message: ProxyErrors[code].message };
   rc.source ??= 'kong';
   rc.reason ??= code;
@@ -168,7 +188,7 @@ export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
     headers.connection = 'Upgrade';
     headers.upgrade = 'HTTP/2';
   } else if (code === 'GRPC_TLS_REQUIRED') headers['grpc-status'] = '1';
-  writeFinal(rc, def.status, headers, body);
+  return { status: def.status, headers, body };
 }
 
 export function redirectToHttps(rc: ProxyRequest): void {
