@@ -142,9 +142,26 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
       return true;
     }
-    const refused = writeResponseHead(rc, r.status, r.headers);
-    if (refused !== null) return this.refuseHead(refused);
+    if (!this.head(r.status, r.headers)) return false;
     if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
+    return true;
+  }
+
+  /**
+   * Writes the upstream answer's head; false when it could not go out and the client got an
+   * error instead. A header value node refuses can only come from a response plugin (the
+   * upstream's were parsed already): that is the plugin's failure, a 500, not an aborted upstream.
+   */
+  private head(status: number, headers: Record<string, HeaderValue | undefined>): boolean {
+    let refused: string | null;
+    try {
+      refused = writeResponseHead(this.rc, status, headers);
+    } catch (err) {
+      const message = `a response header cannot be sent: ${(err as Error).message}`;
+      this.rc.gw.log.error({ phase: 'response', request_id: this.rc.id, err: { message } }, 'plugin failed');
+      return this.refuseAnswer(message, 'PLUGIN_FAILED');
+    }
+    if (refused !== null) return this.refuseHead(refused);
     return true;
   }
 
@@ -154,7 +171,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   /** The upstream's answer cannot be relayed: the client gets the gateway's 502 (or 504), the upstream exchange ends. */
-  refuseAnswer(message: string, code: 'UPSTREAM_BAD_RESPONSE' | 'UPSTREAM_TIMEOUT'): false {
+  refuseAnswer(message: string, code: 'UPSTREAM_BAD_RESPONSE' | 'UPSTREAM_TIMEOUT' | 'PLUGIN_FAILED'): false {
     const rc = this.rc;
     this.settled = true;
     rc.resumeUpstream = null;
@@ -192,8 +209,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       const held = this.held;
       this.held = null;
       rc.response!.bodyTransforms = null;
-      const refused = writeResponseHead(rc, rc.response!.status, rc.response!.headers);
-      if (refused !== null) return this.refuseHead(refused);
+      if (!this.head(rc.response!.status, rc.response!.headers)) return false;
       let ok = true;
       for (const c of held) {
         rc.bytesSent += c.length;
@@ -227,11 +243,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.held = null;
       delete r.headers['transfer-encoding'];
       r.headers['content-length'] = String(body.length);
-      const refused = writeResponseHead(rc, r.status, r.headers);
-      if (refused !== null) {
-        this.refuseHead(refused);
-        return;
-      }
+      if (!this.head(r.status, r.headers)) return;
       rc.bytesSent += body.length;
       rc.res.end(body);
       this.ended();
