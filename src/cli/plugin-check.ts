@@ -6,8 +6,9 @@
  */
 import { spawn } from 'node:child_process';
 import { readdir, stat } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TEST_ROOTS_ENV } from '../testing/register-env.ts';
 import type { CliIO } from './explain.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -115,7 +116,8 @@ export async function runPluginCheck(argv: string[], io: CliIO): Promise<number>
 }
 
 export async function runPluginTest(argv: string[], io: CliIO): Promise<number> {
-  const files = await sources(await defaultDirs(argv.filter((a) => !a.startsWith('-'))), true);
+  const dirs = await defaultDirs(argv.filter((a) => !a.startsWith('-')));
+  const files = await sources(dirs, true);
   if (typeof files === 'string' || files.length === 0) {
     io.stderr.write(`gateway plugin test: ${typeof files === 'string' ? files : 'no *.test.ts file found'}\n`);
     return 2;
@@ -123,9 +125,14 @@ export async function runPluginTest(argv: string[], io: CliIO): Promise<number> 
   // The sources' register (tsx runs the tests), from src/cli and from the compiled dist/cli alike.
   const register = new URL('../../src/testing/register.ts', import.meta.url).href;
   const tsx = import.meta.resolve('tsx');
+  // The folders' files are ES modules even without a package.json saying "type": "module", as
+  // the gateway loads the plugins themselves (register.ts reads the list).
+  const roots = await Promise.all(dirs.map(async (d) => ((await stat(d)).isFile() ? dirname(resolve(d)) : resolve(d))));
+  const env = { ...process.env, [TEST_ROOTS_ENV]: JSON.stringify(roots) };
   return new Promise((done) => {
     const child = spawn(process.execPath, ['--import', tsx, '--import', register, '--test', ...files], {
       stdio: 'inherit',
+      env,
     });
     child.on('close', (code) => done(code === 0 ? 0 : 1));
     child.on('error', () => done(2));

@@ -93,7 +93,8 @@ function selfExports(): Record<string, string> {
 const HOOK = `
 let exclude = [];
 let self = {};
-export function initialize(data) { exclude = data.exclude; self = data.self; }
+let roots = [];
+export function initialize(data) { exclude = data.exclude; self = data.self; roots = data.roots; }
 export async function resolve(specifier, context, next) {
   // Through the rest of the chain, not short-circuited: tsx's resolve must see a .ts URL to load it.
   if (Object.hasOwn(self, specifier)) return next(self[specifier], context);
@@ -104,7 +105,9 @@ export async function resolve(specifier, context, next) {
   if (m !== null && url.startsWith('file:') && !url.includes('/node_modules/') && !url.includes('${TOKEN}=') &&
       !exclude.some((p) => url.startsWith(p)))
     url = url + (url.includes('?') ? '&' : '?') + '${TOKEN}=' + m[1];
-  if (url.includes('${TOKEN}=') && /\\.(?:m?ts|m?js)(?:\\?|$)/.test(url)) return { ...result, url, format: 'module' };
+  const own = url.includes('${TOKEN}=') ||
+    (roots.some((r) => url.startsWith(r)) && !url.includes('/node_modules/'));
+  if (own && /\\.(?:m?ts|m?js)(?:\\?|$)/.test(url)) return { ...result, url, format: 'module' };
   return url === result.url ? result : { ...result, url };
 }
 `;
@@ -134,7 +137,12 @@ const syncResolve: SyncResolve = (specifier, context, next) => {
   const self = SELF_EXPORTS[specifier];
   if (self !== undefined) return { url: self, shortCircuit: true };
   const token = TOKEN_IN_URL.exec(specifier)?.[1] ?? TOKEN_IN_URL.exec(context.parentURL ?? '')?.[1];
-  if (token === undefined) return next(specifier, context);
+  if (token === undefined) {
+    const result = next(specifier, context);
+    return underRoot(result.url) && PLUGIN_MODULE.test(result.url)
+      ? { ...result, format: 'module', shortCircuit: true }
+      : result;
+  }
   const plain = (u: string): string => u.replace(/\?.*$/, '');
   const parentURL = context.parentURL === undefined ? undefined : plain(context.parentURL);
   const result = next(specifier.startsWith('file:') ? plain(specifier) : specifier, { ...context, parentURL });
@@ -156,17 +164,29 @@ async function ensureTypeScript(): Promise<void> {
   register();
 }
 
+/**
+ * Folders (file URLs ending in '/') whose module files load as ES modules without a content
+ * token: `gateway plugin test` passes the plugin folders, whose test files node loads directly.
+ */
+let moduleRoots: string[] = [];
+const underRoot = (url: string): boolean =>
+  !url.includes('/node_modules/') && moduleRoots.some((r) => url.startsWith(r));
+
 let hookRegistered = false;
-/** Registers the module hook (once): plugins get fresh module graphs per content, and `tollgate` resolves to this gateway. */
-export function ensureHook(): void {
+/**
+ * Registers the module hook (once): plugins get fresh module graphs per content, and `tollgate`
+ * resolves to this gateway. `roots`: folders whose module files are ES modules wherever they are.
+ */
+export function ensureHook(roots: readonly string[] = []): void {
   if (hookRegistered) return;
   hookRegistered = true;
+  moduleRoots = roots.map((r) => pathToFileURL(r.endsWith('/') ? r : `${r}/`).href);
   if (registerHooks !== undefined) {
     registerHooks({ resolve: syncResolve });
     return;
   }
   nodeModule.register(`data:text/javascript,${encodeURIComponent(HOOK)}`, {
-    data: { exclude: [OWN_SRC], self: SELF_EXPORTS },
+    data: { exclude: [OWN_SRC], self: SELF_EXPORTS, roots: moduleRoots },
   });
 }
 

@@ -2,7 +2,8 @@
 // and `gateway validate` accepts a config that uses it and locates a wrong value.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -120,6 +121,21 @@ test('`gateway plugin new demo` writes a plugin whose own test passes as generat
     invalid.stdout,
     /^gateway\.yaml:11:14 {2}plugins\[0\]\.config\.value {2}expected a string, got an integer$/m,
   );
+});
+
+test('`gateway plugin test` works on a folder outside any package (no package.json, no node_modules)', async () => {
+  const bare = await mkdtemp(join(tmpdir(), 'tollgate-bare-'));
+  try {
+    const made = await exec(process.execPath, [GATEWAY, 'plugin', 'new', 'demo'], bare);
+    assert.equal(made.code, 0, made.stderr);
+    // Node reads a .ts file outside a "type": "module" package as CommonJS unless told otherwise.
+    const tests = await exec(process.execPath, [GATEWAY, 'plugin', 'test', 'plugins/demo'], bare);
+    assert.equal(tests.code, 0, tests.stdout + tests.stderr);
+    assert.match(tests.stdout, /pass 4/);
+
+  } finally {
+    await rm(bare, { recursive: true, force: true });
+  }
 });
 
 test('`gateway plugin new` refuses a built-in name and an invalid name', async () => {
