@@ -5,7 +5,7 @@
  * node:test, `tollgate` and `tollgate/testing` resolved to this gateway the same way.
  */
 import { spawn } from 'node:child_process';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_ROOTS_ENV } from '../testing/register-env.ts';
@@ -35,6 +35,24 @@ async function sources(dirs: readonly string[], test: boolean): Promise<string[]
     else await walk(resolve(d));
   }
   return out.sort();
+}
+
+/**
+ * `tollgate` and every subpath package.json exports (`tollgate/jwt`, `tollgate/log`, ...) mapped
+ * to the sources, as the gateway's module hook resolves them when it loads a plugin.
+ */
+async function exportPaths(): Promise<Record<string, string[]>> {
+  const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8').catch(() => '{}')) as {
+    name?: string;
+    exports?: Record<string, unknown>;
+  };
+  const name = pkg.name ?? 'tollgate';
+  const out: Record<string, string[]> = {};
+  for (const [sub, target] of Object.entries(pkg.exports ?? {})) {
+    if (typeof target !== 'string' || !target.endsWith('.ts')) continue;
+    out[sub === '.' ? name : `${name}/${sub.replace(/^\.\//, '')}`] = [join(ROOT, target)];
+  }
+  return out;
 }
 
 /** Default folders: ./plugins when it exists, else the current folder. */
@@ -81,10 +99,7 @@ export async function runPluginCheck(argv: string[], io: CliIO): Promise<number>
     types: ['node'],
     typeRoots: [join(ROOT, 'node_modules/@types')],
     baseUrl: ROOT,
-    paths: {
-      tollgate: [join(ROOT, 'src/index.ts')],
-      'tollgate/testing': [join(ROOT, 'src/testing/index.ts')],
-    },
+    paths: await exportPaths(),
   };
   const program = ts.createProgram(files, options);
   // Only the plugins' own files are checked (the gateway's sources are checked by its own CI):

@@ -2,7 +2,7 @@
 // and `gateway validate` accepts a config that uses it and locates a wrong value.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -123,7 +123,7 @@ test('`gateway plugin new demo` writes a plugin whose own test passes as generat
   );
 });
 
-test('`gateway plugin test` works on a folder outside any package (no package.json, no node_modules)', async () => {
+test('`gateway plugin test` and `check` work on a folder outside any package (no package.json, no node_modules), subpath imports included', async () => {
   const bare = await mkdtemp(join(tmpdir(), 'tollgate-bare-'));
   try {
     const made = await exec(process.execPath, [GATEWAY, 'plugin', 'new', 'demo'], bare);
@@ -133,6 +133,21 @@ test('`gateway plugin test` works on a folder outside any package (no package.js
     assert.equal(tests.code, 0, tests.stdout + tests.stderr);
     assert.match(tests.stdout, /pass 4/);
 
+    // Every subpath package.json exports resolves for the type-check, as it does at load.
+    await writeFile(
+      join(bare, 'plugins/demo/subpaths.ts'),
+      [
+        "import { parseJwt } from 'tollgate/jwt';",
+        "import { serializeKong } from 'tollgate/log';",
+        "import { requestTrace } from 'tollgate/tracing';",
+        "import { runPlugin } from 'tollgate/testing';",
+        'export const kinds = [parseJwt, serializeKong, requestTrace, runPlugin].map((f) => typeof f);',
+        '',
+      ].join('\n'),
+    );
+    const check = await exec(process.execPath, [GATEWAY, 'plugin', 'check', 'plugins/demo'], bare);
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.match(check.stdout, /3 file\(s\) type-check against tollgate/);
   } finally {
     await rm(bare, { recursive: true, force: true });
   }
