@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import nodeModule from 'node:module';
-import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath } from 'node:path';
+import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, type ConfigIssue, configIssue } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
@@ -26,6 +26,7 @@ import { entityDeclarationProblem } from './entity-schema.ts';
 import { type LoadOptions, loadConfigText } from './load.ts';
 import type { GatewayConfig } from './model.ts';
 import { parseYamlOffThread } from './parse-off-thread.ts';
+import { WATCHED_EXTS } from './plugin-folders.ts';
 import { pluginValidator, validateGateway } from './schema.ts';
 import { type ParsedYaml, parseYaml } from './yaml.ts';
 
@@ -35,7 +36,7 @@ export interface CustomPluginSet {
   plugins: Map<string, PluginDefinition>;
   /** Names of the custom plugins (their async phases are bounded by `plugin_timeout`). */
   names: Set<string>;
-  /** Absolute paths of the plugins' files, for the config watcher. */
+  /** Absolute paths of the plugins' files and (ending in '/') folders, for the config watcher. */
   files: string[];
   /** sha256 over the plugins' files, '' when there are none. */
   hash: string;
@@ -46,7 +47,6 @@ export interface CustomPluginSet {
 }
 
 const MODULE_EXTS = ['.ts', '.mts', '.js', '.mjs'];
-const WATCHED_EXTS = new Set(['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.json']);
 /** More files than this in one plugin folder is a mistake (a node_modules copied in, say). */
 const MAX_FILES = 500;
 const NAME = /^[a-z][a-z0-9_-]*$/;
@@ -430,6 +430,7 @@ async function locateModule(target: string): Promise<{ entry: string; files: str
   const st = await stat(target).catch(() => null);
   let entry: string | null = null;
   let files: string[];
+  const folders: string[] = [];
   if (st?.isDirectory()) {
     for (const ext of MODULE_EXTS) {
       const f = join(target, `index${ext}`);
@@ -439,7 +440,7 @@ async function locateModule(target: string): Promise<{ entry: string; files: str
       }
     }
     if (entry === null) return `${target} has no index.ts, index.mts, index.js or index.mjs`;
-    files = await sourceFiles(target);
+    files = await sourceFiles(target, folders);
     if (files.length > MAX_FILES)
       return `${target} holds more than ${MAX_FILES} source files; point custom_plugins at the plugin's own folder`;
   } else if (st?.isFile()) {
@@ -461,13 +462,18 @@ async function locateModule(target: string): Promise<{ entry: string; files: str
       .update('\u0000')
       .update(await readFile(f))
       .update('\u0000');
-  return { entry, files, hash: h.digest('hex') };
+  // A folder is listed with a trailing '/': the watcher reloads when a source file appears in it.
+  return { entry, files: [...files, ...folders.map((d) => `${d}${sep}`)], hash: h.digest('hex') };
 }
 
-/** Source files of a plugin folder, sorted, skipping node_modules and dot entries. */
-async function sourceFiles(root: string): Promise<string[]> {
+/**
+ * Source files of a plugin folder, sorted, skipping node_modules and dot entries; `folders` gets
+ * the folder and its subfolders walked.
+ */
+async function sourceFiles(root: string, folders: string[]): Promise<string[]> {
   const out: string[] = [];
   const walk = async (d: string): Promise<void> => {
+    folders.push(d);
     const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
     for (const e of entries) {
       if (e.name.startsWith('.') || e.name === 'node_modules' || out.length > MAX_FILES) continue;

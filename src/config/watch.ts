@@ -20,9 +20,10 @@
  */
 import { createHash } from 'node:crypto';
 import { lstat, readlink, realpath } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve as resolvePath, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import type { Logger } from '../log.ts';
+import { pluginFolderEntries } from './plugin-folders.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 
 /** What the watcher needs from whoever applies reloads (a single instance, or the cluster primary). */
@@ -34,7 +35,7 @@ export interface WatchTarget {
   reload(opts: { trigger: 'watch'; deferFailure: boolean }): Promise<{ ok: boolean }>;
   /** Records and logs a failure that `reload({ deferFailure: true })` returned. */
   reportFailure(result: { ok: boolean }): void;
-  /** Absolute paths of the files the serving config references. */
+  /** Absolute paths of the files the serving config references; a folder's ends with '/' (a plugin folder). */
   referencedFiles(): readonly string[];
 }
 
@@ -286,7 +287,14 @@ export async function fingerprint(files: readonly string[], seen?: Fingerprint):
   for (let i = 0; i < files.length; i++) {
     const f = files[i]!;
     let digest = seen?.files.get(f);
-    if (digest === undefined) {
+    if (digest === undefined && f.endsWith(sep)) {
+      // A plugin folder: its state is the list of its source files and subfolders, so that a
+      // file created there (the helper an edited import now needs) reloads.
+      const entries = await pluginFolderEntries(f);
+      digest = createHash('sha256')
+        .update(entries === null ? '0' : `1${entries.join('\u0000')}`)
+        .digest('hex');
+    } else if (digest === undefined) {
       const h = createHash('sha256');
       // A FIFO or device put in place of a watched file is a state, never a wait.
       const r = await readRegularFile(f, MAX_CONFIG_BYTES);
@@ -325,6 +333,12 @@ async function relevantNames(files: readonly string[]): Promise<Map<string, Set<
     s.add(basename(p));
   };
   for (const f of files) {
+    if (f.endsWith(sep)) {
+      // A folder is watched itself: an entry added to it moves its mtime.
+      const d = f.slice(0, -1);
+      if (!out.has(d)) out.set(d, new Set());
+      continue;
+    }
     add(f);
     let p = f;
     for (let hop = 0; hop < 8; hop++) {

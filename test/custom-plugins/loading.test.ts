@@ -213,4 +213,33 @@ describe('custom plugins reload with the config', () => {
       await p.remove();
     }
   });
+
+  test('a helper module created after the import that needs it reloads the plugin (the folder is watched, not only its files)', async () => {
+    const p = await tempProject();
+    await p.copyFixture('tenant-header', 'plugins/tenant-header');
+    const gw = await startGateway({
+      dir: p.dir,
+      watch: true,
+      config: echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 'acme' } }]),
+    });
+    const tenant = async (): Promise<string> =>
+      ((await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> }).headers['x-tenant']!;
+    const waitFor = async (want: (l: Record<string, unknown>) => boolean): Promise<void> => {
+      for (let i = 0; i < 200 && !gw.logs.some(want); i++) await sleep(50);
+      assert.ok(gw.logs.some(want), JSON.stringify(gw.logs.slice(-3)));
+    };
+    try {
+      assert.equal(await tenant(), 'acme');
+      // The import is written first (the reload fails: no such module), the module next.
+      await p.write('plugins/tenant-header/value.ts', "export { decorate } from './suffix.ts';\n");
+      await waitFor((l) => l.msg === 'config reload failed; the last good config keeps serving');
+      assert.equal(await tenant(), 'acme', 'the last good plugin keeps serving');
+      await p.write('plugins/tenant-header/suffix.ts', 'export const decorate = (v: string): string => `${v}-2`;\n');
+      await waitFor((l) => l.msg === 'config reloaded' && l.trigger === 'watch');
+      assert.equal(await tenant(), 'acme-2');
+    } finally {
+      await gw.close();
+      await p.remove();
+    }
+  });
 });
