@@ -16,6 +16,7 @@ import type {
   ServiceInfo,
 } from './plugin.ts';
 import type { CompiledRoute, Runtime } from './runtime.ts';
+import { checkHeader, checkMethod, checkPath, checkQuery } from './upstream-checks.ts';
 
 const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -173,10 +174,12 @@ export class RequestContext implements GatewayRequest {
   }
 
   setUpstreamHeader(name: string, value: HeaderValue): void {
+    checkHeader('setUpstreamHeader', name, value);
     this.overrides().set(name.toLowerCase(), value);
   }
 
   appendUpstreamHeader(name: string, value: string): void {
+    checkHeader('appendUpstreamHeader', name, value);
     const key = name.toLowerCase();
     const prev = this.getUpstreamHeader(key);
     this.overrides().set(key, prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value]);
@@ -218,10 +221,12 @@ export class RequestContext implements GatewayRequest {
   }
 
   setUpstreamPath(path: string): void {
+    checkPath(path);
     this.upstreamPath = path;
   }
 
   setUpstreamQuery(query: string): void {
+    checkQuery(query);
     this.upstreamQuery = query;
   }
 
@@ -238,6 +243,7 @@ export class RequestContext implements GatewayRequest {
   }
 
   setUpstreamMethod(method: string): void {
+    checkMethod(method);
     this.upstreamMethod = method.toUpperCase();
   }
 

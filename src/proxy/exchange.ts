@@ -264,8 +264,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.abortUpstream = null;
     const code = (err as { code?: string }).code ?? '';
     if (this.target !== null) {
-      // A client that went away says nothing about the target's health.
-      if (!rc.finished && !this.settled && !this.started)
+      // A client that went away says nothing about the target's health, nor does a request head
+      // the HTTP client refused to send (UND_ERR_INVALID_ARG: nothing reached the target).
+      if (!rc.finished && !this.settled && !this.started && code !== 'UND_ERR_INVALID_ARG')
         this.svc.balancer!.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
       this.target = releaseTarget(this.target);
     }

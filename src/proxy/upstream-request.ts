@@ -7,7 +7,7 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import { upstreamPath } from '../router/router.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
 import { localPort, type ProxyRequest, peerAddress } from './context.ts';
-import { IDENTITY_HEADER_NAMES } from './headers.ts';
+import { HOP_BY_HOP, IDENTITY_HEADER_NAMES } from './headers.ts';
 import { forwardedFor } from './request-checks.ts';
 
 const VIA = '1.1 tollgate';
@@ -32,7 +32,7 @@ export function pluginUpstreamHeaders(rc: RequestContext): Record<string, Header
       out[name] = v;
   }
   if (overrides !== null) {
-    for (const [name, v] of overrides) if (v !== null) out[name] = v;
+    for (const [name, v] of overrides) if (v !== null && !neverForwarded(name)) out[name] = v;
   }
   if (rc.authenticated) {
     for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
@@ -74,6 +74,16 @@ const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   'proxy-authorization',
 ]);
 
+/**
+ * Hop-by-hop headers and Expect: a client's are never forwarded (src/proxy/headers.ts), and a
+ * plugin's are not either. The HTTP client frames the request itself and refuses Upgrade,
+ * Keep-Alive and Expect outright: sent on, a plugin's copy failed the request as a 502 counted
+ * against the target's health.
+ */
+function neverForwarded(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name === 'expect';
+}
+
 const DROP = -1;
 const VIA_NAME = -2;
 
@@ -84,6 +94,7 @@ const VIA_NAME = -2;
  */
 function disposition(name: string, trusted: boolean, requestIdHeader: string): number {
   if (GATEWAY_OWNED.has(name) || name === requestIdHeader) return name === 'via' ? VIA_NAME : DROP;
+  if (neverForwarded(name)) return DROP;
   const bit = FORWARDED_BITS[name];
   if (bit === undefined) return 0;
   return trusted ? bit : DROP;

@@ -1,0 +1,49 @@
+/**
+ * What a plugin may put in the upstream request, checked where it puts it. The HTTP client refuses
+ * a head with a header, path or method HTTP does not allow (CR, LF, a space in a path, a name that
+ * is no token) before anything is sent; caught only then, the refusal looked like the upstream's
+ * failure (502, and a tcp failure against the target's passive health). Thrown from the setter,
+ * it is the plugin's failure: a 500 logged under the plugin's name, as any exception in a phase.
+ */
+import type { HeaderValue } from './plugin.ts';
+
+/** RFC 9110 5.1: a field name is a token. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** RFC 9110 5.5: visible characters, obs-text, space and tab; never CR, LF or NUL (undici's rule too). */
+const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+/** undici's rule for a request target: no control characters, no space, nothing above U+00FF. */
+const BAD_TARGET_CHAR = /[^\u0021-\u00ff]/;
+
+export function checkHeader(fn: string, name: string, value: HeaderValue): void {
+  if (typeof name !== 'string' || !TOKEN.test(name))
+    throw new TypeError(`${fn}: ${JSON.stringify(name)} is not a valid header name`);
+  if (typeof value === 'string') {
+    if (BAD_VALUE_CHAR.test(value)) throw badValue(fn, name);
+  } else if (Array.isArray(value)) {
+    for (const v of value) if (typeof v !== 'string' || BAD_VALUE_CHAR.test(v)) throw badValue(fn, name);
+  } else throw new TypeError(`${fn}: the value of '${name}' must be a string or a list of strings`);
+}
+
+function badValue(fn: string, name: string): TypeError {
+  // The value itself is left out: it may be a credential.
+  return new TypeError(`${fn}: the value of '${name}' has a character a header cannot carry (CR, LF, NUL, ...)`);
+}
+
+export function checkPath(path: string): void {
+  if (typeof path !== 'string' || path.charCodeAt(0) !== 47 /* / */ || BAD_TARGET_CHAR.test(path))
+    throw new TypeError(
+      'setUpstreamPath: the path must start with / and be percent-encoded (no space or control character)',
+    );
+}
+
+export function checkQuery(query: string): void {
+  if (typeof query !== 'string' || BAD_TARGET_CHAR.test(query))
+    throw new TypeError('setUpstreamQuery: the query must be percent-encoded (no space or control character)');
+}
+
+export function checkMethod(method: string): void {
+  if (typeof method !== 'string' || !TOKEN.test(method))
+    throw new TypeError(`setUpstreamMethod: ${JSON.stringify(method)} is not a method`);
+  // A tunnel is not a request the HTTP client can proxy (it refuses it).
+  if (method.toUpperCase() === 'CONNECT') throw new TypeError('setUpstreamMethod: CONNECT cannot be sent upstream');
+}

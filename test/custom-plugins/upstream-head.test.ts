@@ -1,0 +1,104 @@
+// What a plugin puts in the upstream request is checked where it puts it: a header, path, query or
+// method HTTP cannot carry is the plugin's failure (500, logged under its name), not a 502 blamed
+// on the upstream and counted against its target's health; hop-by-hop headers and Expect a plugin
+// sets are dropped, as a client's are.
+import assert from 'node:assert/strict';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { definePlugin, type GatewayRequest } from '../../src/index.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+
+const MODES: Record<string, (req: GatewayRequest) => void> = {
+  'header-crlf': (req) => req.setUpstreamHeader('x-up', 'a\r\nx-injected: 1'),
+  'header-name': (req) => req.setUpstreamHeader('bad name', 'a'),
+  'append-lf': (req) => req.appendUpstreamHeader('x-up', 'a\nb'),
+  'path-space': (req) => req.setUpstreamPath('/a b'),
+  'path-relative': (req) => req.setUpstreamPath('a'),
+  'query-space': (req) => req.setUpstreamQuery('a=b c'),
+  'method-space': (req) => req.setUpstreamMethod('GE T'),
+  'method-connect': (req) => req.setUpstreamMethod('CONNECT'),
+};
+
+const plugin = definePlugin<Record<string, never>>({
+  name: 'head-writer',
+  version: '1.0.0',
+  priority: 500,
+  schema: { type: 'object', properties: {}, additionalProperties: false },
+  create() {
+    return {
+      access(req) {
+        const mode = String(req.headers['x-mode'] ?? '');
+        if (mode === 'hop-by-hop') {
+          for (const [n, v] of [
+            ['upgrade', 'websocket'],
+            ['keep-alive', 'timeout=5'],
+            ['expect', '100-continue'],
+            ['te', 'gzip'],
+          ] as const)
+            req.setUpstreamHeader(n, v);
+          req.setUpstreamHeader('x-kept', 'yes');
+        } else MODES[mode]?.(req);
+      },
+    };
+  },
+});
+
+let upstream: Server;
+let seen: IncomingHttpHeaders[] = [];
+let gw: TestGateway;
+before(async () => {
+  upstream = createServer((req, res) => {
+    seen.push(req.headers);
+    res.end('ok');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as AddressInfo).port;
+  gw = await startGateway({
+    plugins: [plugin],
+    config: {
+      _format_version: '3.0',
+      // One tcp failure marks the only target down: a request the plugin spoiled must not count.
+      upstreams: [
+        {
+          name: 'app.upstream',
+          targets: [{ target: `127.0.0.1:${port}` }],
+          healthchecks: { passive: { unhealthy: { tcp_failures: 1 } } },
+        },
+      ],
+      services: [{ name: 'app', host: 'app.upstream', routes: [{ name: 'api', paths: ['/api'] }] }],
+      plugins: [{ name: 'head-writer' }],
+    },
+  });
+});
+after(async () => {
+  await gw.close();
+  await new Promise((r) => upstream.close(r));
+});
+
+test('an upstream head the plugin spoiled is its failure: 500, logged with its name, the target stays healthy', async () => {
+  for (const mode of Object.keys(MODES)) {
+    seen = [];
+    const r = await fetch(`${gw.url}/api/x`, { headers: { 'x-mode': mode } });
+    const body = (await r.json()) as { message: string; request_id: string };
+    assert.equal(r.status, 500, mode);
+    assert.equal(body.message, 'An unexpected error occurred', mode);
+    const line = gw.logs.find((l) => l.request_id === body.request_id && l.msg === 'plugin failed');
+    assert.equal(line?.plugin, 'head-writer', mode);
+    assert.equal(line?.phase, 'access', mode);
+    assert.deepEqual(seen, [], `${mode}: nothing reached the upstream`);
+    const ok = await fetch(`${gw.url}/api/x`);
+    assert.equal(ok.status, 200, `${mode}: the target is still healthy`);
+    assert.equal(await ok.text(), 'ok');
+  }
+});
+
+test("hop-by-hop headers and Expect a plugin sets are not sent upstream, as a client's are not", async () => {
+  seen = [];
+  const r = await fetch(`${gw.url}/api/x`, { headers: { 'x-mode': 'hop-by-hop' } });
+  assert.equal(r.status, 200, await r.text());
+  assert.equal(seen.length, 1);
+  const h = seen[0]!;
+  assert.equal(h['x-kept'], 'yes');
+  for (const name of ['upgrade', 'keep-alive', 'expect', 'te']) assert.equal(h[name], undefined, name);
+});
