@@ -16,7 +16,7 @@ import type {
   ServiceInfo,
 } from './plugin.ts';
 import type { CompiledRoute, Runtime } from './runtime.ts';
-import { checkHeader, checkMethod, checkPath, checkQuery } from './upstream-checks.ts';
+import { checkHeader, checkMethod, checkPath, checkQuery, checkStatus } from './upstream-checks.ts';
 
 const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -248,6 +248,7 @@ export class RequestContext implements GatewayRequest {
   }
 
   exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>> | null, reason?: string): void {
+    if (headers) for (const k in headers) if (headers[k] !== undefined) checkHeader('exit', k, headers[k]);
     this.exitStatus = status;
     this.exitBody = body;
     this.exitHeaders = headers ?? null;
@@ -261,6 +262,7 @@ export class RequestContext implements GatewayRequest {
     headers?: Readonly<Record<string, HeaderValue>> | null,
     reason?: string,
   ): void {
+    if (headers) for (const k in headers) if (headers[k] !== undefined) checkHeader('exitError', k, headers[k]);
     this.exitStatus = status;
     this.exitBody = { message: message ?? defaultErrorMessage(status) };
     this.exitHeaders = headers ?? null;
@@ -288,7 +290,7 @@ export class RequestContext implements GatewayRequest {
 
 /** The upstream (or gateway-made) response as the `response` phase sees it. */
 export class ResponseContext implements GatewayResponse {
-  status: number;
+  #status: number;
   readonly headers: Record<string, HeaderValue | undefined>;
   readonly fromGateway: boolean;
   /** Body rewrites asked for by the response phase, applied in order; null when none. */
@@ -299,11 +301,21 @@ export class ResponseContext implements GatewayResponse {
   runningPlugin: string | null = null;
   bodyLimit = 8 * 1024 * 1024;
   constructor(status: number, headers: Record<string, HeaderValue | undefined>, fromGateway: boolean) {
-    this.status = status;
+    this.#status = status;
     this.headers = headers;
     this.fromGateway = fromGateway;
   }
+  get status(): number {
+    return this.#status;
+  }
+  /** Checked here, so that a status Node cannot send is the plugin's failure, under its name. */
+  set status(status: number) {
+    checkStatus('res.status', status);
+    this.#status = status;
+  }
   setHeader(name: string, value: HeaderValue): void {
+    // undefined leaves the header out, as a value of `headers` may be.
+    if (value !== undefined) checkHeader('res.setHeader', name, value);
     this.headers[name.toLowerCase()] = value;
   }
   removeHeader(name: string): void {

@@ -1,5 +1,5 @@
 /**
- * What a plugin may put in the upstream request, checked where it puts it. The HTTP client refuses
+ * What a plugin may put in the upstream request or its response, checked where it puts it. The HTTP client refuses
  * a head with a header, path or method HTTP does not allow (CR, LF, a space in a path, a name that
  * is no token) before anything is sent; caught only then, the refusal looked like the upstream's
  * failure (502, and a tcp failure against the target's passive health). Thrown from the setter,
@@ -46,4 +46,10 @@ export function checkMethod(method: string): void {
     throw new TypeError(`setUpstreamMethod: ${JSON.stringify(method)} is not a method`);
   // A tunnel is not a request the HTTP client can proxy (it refuses it).
   if (method.toUpperCase() === 'CONNECT') throw new TypeError('setUpstreamMethod: CONNECT cannot be sent upstream');
+}
+
+/** A response status a plugin sets: Node refuses one outside 100-999, and 1xx is no final answer. */
+export function checkStatus(fn: string, status: number): void {
+  if (!Number.isInteger(status) || status < 200 || status > 599)
+    throw new TypeError(`${fn}: the status must be an integer from 200 to 599, not ${String(status)}`);
 }

@@ -1,12 +1,13 @@
-// What a plugin puts in the upstream request is checked where it puts it: a header, path, query or
-// method HTTP cannot carry is the plugin's failure (500, logged under its name), not a 502 blamed
-// on the upstream and counted against its target's health; hop-by-hop headers and Expect a plugin
-// sets are dropped, as a client's are.
+// What a plugin puts in the upstream request or in the response is checked where it puts it: a
+// header, path, query, method or status HTTP cannot carry is the plugin's failure (500, logged
+// under its name and phase), not a 502 blamed on the upstream and counted against its target's
+// health, nor an anonymous `request failed`; hop-by-hop headers and Expect a plugin sets are
+// dropped, as a client's are.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
-import { definePlugin, type GatewayRequest } from '../../src/index.ts';
+import { definePlugin, type GatewayRequest, type GatewayResponse } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 
 const MODES: Record<string, (req: GatewayRequest) => void> = {
@@ -18,6 +19,15 @@ const MODES: Record<string, (req: GatewayRequest) => void> = {
   'query-space': (req) => req.setUpstreamQuery('a=b c'),
   'method-space': (req) => req.setUpstreamMethod('GE T'),
   'method-connect': (req) => req.setUpstreamMethod('CONNECT'),
+  'exit-header': (req) => req.exit(401, { message: 'no' }, { 'www-authenticate': 'Bearer\r\nx: y' }),
+  'exit-header-name': (req) => req.exitError(401, 'no', { 'bad name': 'a' }),
+};
+
+const RESPONSE_MODES: Record<string, (res: GatewayResponse) => void> = {
+  'res-header': (res) => res.setHeader('x-down', 'a\nb'),
+  'res-status': (res) => {
+    res.status = 99;
+  },
 };
 
 const plugin = definePlugin<Record<string, never>>({
@@ -39,6 +49,9 @@ const plugin = definePlugin<Record<string, never>>({
             req.setUpstreamHeader(n, v);
           req.setUpstreamHeader('x-kept', 'yes');
         } else MODES[mode]?.(req);
+      },
+      response(req, res) {
+        RESPONSE_MODES[String(req.headers['x-mode'] ?? '')]?.(res);
       },
     };
   },
@@ -76,8 +89,9 @@ after(async () => {
   await new Promise((r) => upstream.close(r));
 });
 
-test('an upstream head the plugin spoiled is its failure: 500, logged with its name, the target stays healthy', async () => {
-  for (const mode of Object.keys(MODES)) {
+test('a head the plugin spoiled is its failure: 500, logged with its name and phase, the target stays healthy', async () => {
+  for (const mode of [...Object.keys(MODES), ...Object.keys(RESPONSE_MODES)]) {
+    const phase = mode in MODES ? 'access' : 'response';
     seen = [];
     const r = await fetch(`${gw.url}/api/x`, { headers: { 'x-mode': mode } });
     const body = (await r.json()) as { message: string; request_id: string };
@@ -85,8 +99,8 @@ test('an upstream head the plugin spoiled is its failure: 500, logged with its n
     assert.equal(body.message, 'An unexpected error occurred', mode);
     const line = gw.logs.find((l) => l.request_id === body.request_id && l.msg === 'plugin failed');
     assert.equal(line?.plugin, 'head-writer', mode);
-    assert.equal(line?.phase, 'access', mode);
-    assert.deepEqual(seen, [], `${mode}: nothing reached the upstream`);
+    assert.equal(line?.phase, phase, mode);
+    if (phase === 'access') assert.deepEqual(seen, [], `${mode}: nothing reached the upstream`);
     const ok = await fetch(`${gw.url}/api/x`);
     assert.equal(ok.status, 200, `${mode}: the target is still healthy`);
     assert.equal(await ok.text(), 'ok');
