@@ -147,14 +147,15 @@ export const COMMANDS: readonly CommandHelp[] = [
   },
   {
     name: 'plugin',
-    summary: 'custom plugins: new (scaffold), check (type-check against the gateway API)',
-    synopsis: ['gateway plugin new NAME [--dir DIR]', 'gateway plugin check [DIR]...'],
+    summary: 'custom plugins: new (scaffold), check (type-check against the gateway API), test (their tests)',
+    synopsis: ['gateway plugin new NAME [--dir DIR]', 'gateway plugin check [DIR]...', 'gateway plugin test [DIR]...'],
     description:
       'new writes DIR/NAME/ (DIR defaults to ./plugins): index.ts, schema.json, NAME.test.ts, README.md.\n' +
       "check type-checks each plugin folder (default: the folders of ./plugins) against the gateway's\n" +
-      'own types: `tollgate` and `tollgate/testing` resolve to this gateway, no node_modules needed.',
+      'own types; test runs their *.test.ts with node:test. `tollgate` and its subpaths\n' +
+      '(`tollgate/testing`, `tollgate/jwt`, ...) resolve to this gateway, no node_modules needed.',
     options: [{ name: 'dir', kind: 'value', arg: 'DIR', help: 'where new writes the plugin (default plugins)' }],
-    exits: '0 written / type-checks, 1 refused / type errors, 2 usage error',
+    exits: '0 written / type-checks / tests pass, 1 refused / type errors / a test failed, 2 usage error',
   },
   {
     name: 'echo',

@@ -42,3 +42,18 @@ test('the exit codes are one table, in `gateway help` and in docs/cli.md', async
     assert.ok(doc.includes(`| ${code} | ${text} |`), `docs/cli.md lacks exit code ${code}: ${text}`);
   }
 });
+
+test('`gateway help plugin`, `gateway plugin --help` and the README name every plugin subcommand', async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const help = (await gateway(['help', 'plugin'])).out;
+  const own = (await gateway(['plugin', '--help'])).out;
+  for (const sub of ['new', 'check', 'test']) {
+    assert.match(help, new RegExp(`gateway plugin ${sub}`), `help plugin: ${sub}`);
+    assert.match(own, new RegExp(`gateway plugin ${sub}`), `plugin --help: ${sub}`);
+    assert.match(
+      readme,
+      new RegExp(`gateway plugin new NAME.*\\| ${sub === 'new' ? 'check' : sub} `),
+      `README: ${sub}`,
+    );
+  }
+});
