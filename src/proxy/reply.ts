@@ -3,13 +3,14 @@
 import { performance } from 'node:perf_hooks';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { errorBodyWithRequestId, ResponseContext, TransformError } from '../pipeline/request.ts';
+import { ResponseContext, TransformError } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import { hasClientBody, type ProxyRequest } from './context.ts';
 import { addDebugHeaders, wantsDebug } from './debug.ts';
 import { echoBody } from './echo.ts';
 import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
+import { exitAnswer } from './exit-answer.ts';
 import { asGrpcAnswer, isGrpcType } from './grpc.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
@@ -102,39 +103,12 @@ function writeFinal(
 export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | undefined {
   rc.source = by ?? rc.source ?? 'kong';
   rc.reason = rc.exitReason;
-  const headers: Record<string, HeaderValue | undefined> = {};
-  if (rc.exitHeaders !== null) for (const k in rc.exitHeaders) headers[k.toLowerCase()] = rc.exitHeaders[k];
-  let body: Buffer | string | null = null;
-  const b = rc.exitBody;
-  const st = rc.exitStatus;
-  if (!Number.isInteger(st) || st < 200 || st > 599) {
-    pluginFailed(rc, by, 'access', new Error(`exit() status must be an integer from 200 to 599, not ${String(st)}`));
+  const answer = exitAnswer(rc);
+  if (answer instanceof Error) {
+    pluginFailed(rc, by, 'access', answer);
     return;
   }
-  const format = rc.exitIsError ? errorFormat(rc.raw.headers.accept) : 'json';
-  if (format !== 'json') {
-    body = errorBodyText(format, (b as { message: string }).message, rc.id);
-    headers['content-type'] ??= ERROR_CONTENT_TYPES[format];
-    headers['content-length'] = String(Buffer.byteLength(body));
-  } else if (b !== undefined && b !== null) {
-    if (typeof b === 'string' || Buffer.isBuffer(b)) {
-      body = b;
-      headers['content-type'] ??= 'text/plain; charset=utf-8';
-    } else {
-      try {
-        body = JSON.stringify(errorBodyWithRequestId(st, b, rc.id));
-      } catch (err) {
-        pluginFailed(rc, by, 'access', err);
-        return;
-      }
-      headers['content-type'] ??= 'application/json; charset=utf-8';
-    }
-    headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  } else if (st !== 204 && st !== 304 && !(rc.method === 'HEAD' && headers['content-length'] !== undefined)) {
-    // A HEAD answer may announce the length its GET would have (RFC 9110 9.3.2): a plugin's stays.
-    headers['content-length'] = '0';
-  }
-  return respond(rc, new ResponseContext(st, headers, true), body);
+  return respond(rc, new ResponseContext(answer.status, answer.headers, true), answer.body);
 }
 
 /**

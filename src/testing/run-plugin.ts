@@ -18,6 +18,7 @@ import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/reque
 import type { Runtime } from '../pipeline/runtime.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { hasClientBody } from '../proxy/context.ts';
+import { exitAnswer } from '../proxy/exit-answer.ts';
 import { readClientHeaders } from '../proxy/request-checks.ts';
 import { pluginUpstreamHeaders, upstreamHost, upstreamPathOf, upstreamTarget } from '../proxy/upstream-request.ts';
 import { normalizePath } from '../router/normalize.ts';
@@ -227,9 +228,11 @@ async function runOnce(
   await bounded(accessResult, timeout, 'access');
   let res: ResponseContext;
   if (rc.exited) {
-    const headers: Record<string, HeaderValue | undefined> = {};
-    for (const k in rc.exitHeaders ?? {}) headers[k.toLowerCase()] = rc.exitHeaders![k];
-    res = new ResponseContext(rc.exitStatus, headers, true);
+    // The head the gateway sends for the exit (content-type, content-length), as its response phase
+    // sees it; an exit it cannot send is the plugin's failure there, and a rejection here.
+    const answer = exitAnswer(rc);
+    if (answer instanceof Error) throw answer;
+    res = new ResponseContext(answer.status, answer.headers, true);
   } else {
     const headers: Record<string, HeaderValue | undefined> = {};
     for (const [k, v] of Object.entries(request.upstream?.headers ?? {})) headers[k.toLowerCase()] = v;

@@ -1,0 +1,46 @@
+// What a plugin's exit() answers: the status, head and body the gateway sends for it. One function
+// for the gateway (reply.ts) and the test kit (runPlugin), so that a response phase sees the same
+// head in both (content-type, content-length) and an exit that cannot be sent fails in both.
+import type { HeaderValue } from '../pipeline/plugin.ts';
+import { errorBodyWithRequestId, type RequestContext } from '../pipeline/request.ts';
+import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
+
+export interface ExitAnswer {
+  status: number;
+  headers: Record<string, HeaderValue | undefined>;
+  body: Buffer | string | null;
+}
+
+/** The answer to the exit() of `rc`, or the error that makes it the plugin's failure (a bad status, a body that does not serialize). */
+export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
+  const headers: Record<string, HeaderValue | undefined> = {};
+  if (rc.exitHeaders !== null) for (const k in rc.exitHeaders) headers[k.toLowerCase()] = rc.exitHeaders[k];
+  let body: Buffer | string | null = null;
+  const b = rc.exitBody;
+  const st = rc.exitStatus;
+  if (!Number.isInteger(st) || st < 200 || st > 599)
+    return new Error(`exit() status must be an integer from 200 to 599, not ${String(st)}`);
+  const format = rc.exitIsError ? errorFormat(rc.raw.headers.accept) : 'json';
+  if (format !== 'json') {
+    body = errorBodyText(format, (b as { message: string }).message, rc.id);
+    headers['content-type'] ??= ERROR_CONTENT_TYPES[format];
+    headers['content-length'] = String(Buffer.byteLength(body));
+  } else if (b !== undefined && b !== null) {
+    if (typeof b === 'string' || Buffer.isBuffer(b)) {
+      body = b;
+      headers['content-type'] ??= 'text/plain; charset=utf-8';
+    } else {
+      try {
+        body = JSON.stringify(errorBodyWithRequestId(st, b, rc.id));
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+      headers['content-type'] ??= 'application/json; charset=utf-8';
+    }
+    headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
+  } else if (st !== 204 && st !== 304 && !(rc.method === 'HEAD' && headers['content-length'] !== undefined)) {
+    // A HEAD answer may announce the length its GET would have (RFC 9110 9.3.2): a plugin's stays.
+    headers['content-length'] = '0';
+  }
+  return { status: st, headers, body };
+}

@@ -1,0 +1,71 @@
+// runPlugin and the gateway agree on an exit(): the response phase sees the head the gateway sends
+// for it (content-type and content-length, Kong's error template by Accept), and an exit the
+// gateway cannot send (a status outside 200-599) fails in the kit as it fails in the gateway.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { definePlugin } from '../../src/index.ts';
+import { runPlugin, startGateway, type TestGateway } from '../../src/testing/index.ts';
+
+/** Exits as `x-exit` says; its response phase reports the head it saw. */
+const plugin = definePlugin<Record<string, never>>({
+  name: 'exit-head',
+  version: '1.0.0',
+  priority: 800,
+  schema: { type: 'object' },
+  create: () => ({
+    access(req) {
+      const how = String(req.headers['x-exit'] ?? '');
+      if (how === 'error') return req.exitError(404);
+      if (how === 'text') return req.exit(200, 'plain');
+      if (how === 'empty') return req.exit(204);
+      if (how !== '') return req.exit(Number(how), { message: 'no' });
+    },
+    response(_req, res) {
+      res.setHeader('x-seen-type', String(res.headers['content-type']));
+      res.setHeader('x-seen-length', String(res.headers['content-length']));
+    },
+  }),
+});
+
+let gw: TestGateway;
+before(async () => {
+  gw = await startGateway({
+    plugins: [plugin],
+    config: {
+      _format_version: '3.0',
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'api', paths: ['/api'] }] }],
+      plugins: [{ name: 'exit-head' }],
+    },
+  });
+});
+after(() => gw.close());
+
+test('the response phase sees the same exit head in runPlugin as in the gateway', async () => {
+  for (const [how, accept] of [
+    ['403', 'application/json'],
+    ['error', 'text/html'],
+    ['error', 'application/json'],
+    ['text', '*/*'],
+    ['empty', '*/*'],
+  ] as const) {
+    const kit = await runPlugin(plugin, {}, { headers: { 'x-exit': how, accept } });
+    const wire = await fetch(`${gw.url}/api/x`, { headers: { 'x-exit': how, accept } });
+    await wire.arrayBuffer();
+    const label = `${how} (${accept})`;
+    assert.equal(kit.status, wire.status, label);
+    assert.equal(kit.responseHeaders['x-seen-type'], wire.headers.get('x-seen-type'), label);
+    // Same length: the JSON error body carries a request id of the same (UUID) format in both.
+    assert.equal(kit.responseHeaders['x-seen-length'], wire.headers.get('x-seen-length'), label);
+    assert.equal(kit.responseHeaders['content-type'], wire.headers.get('content-type') ?? undefined, label);
+  }
+});
+
+test('an exit status outside 200-599 rejects in runPlugin, as the gateway answers it 500', async () => {
+  const wire = await fetch(`${gw.url}/api/x`, { headers: { 'x-exit': '700' } });
+  assert.equal(wire.status, 500);
+  await wire.arrayBuffer();
+  await assert.rejects(
+    runPlugin(plugin, {}, { headers: { 'x-exit': '700' } }),
+    /exit\(\) status must be an integer from 200 to 599, not 700/,
+  );
+});
