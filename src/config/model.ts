@@ -207,6 +207,8 @@ export interface TollgateSettings {
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */
   plugin_timeout: number;
+  /** Milliseconds a custom plugin's create() may take before the load fails (a start, reload or validate). */
+  plugin_create_timeout: number;
   /** Honour `Kong-Debug: 1` (Kong's `allow_debug_header`): the response names the route, service and plugins. */
   debug_header: boolean;
   /** Strict-Transport-Security sent on HTTPS responses; absent (no `hsts` section) sends none. */

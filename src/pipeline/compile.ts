@@ -163,7 +163,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     const plog = pluginLogger(log, p.name, debug);
     let creating = true;
     try {
-      const handlers: PluginHandlers = await def.create(p.config, {
+      const created = def.create(p.config, {
         log: {
           ...plog,
           warn: (msg, fields) => {
@@ -185,6 +185,11 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
         scope: { service: svc, route, consumer, routes: reach },
         instances: peers.get(p.name) ?? [],
       });
+      // A custom create() that never settles would hold this load forever, and every reload queued
+      // behind it (a fixed plugin included): it is bounded, and the load fails at the plugin.
+      const handlers: PluginHandlers = opts.customPlugins?.has(p.name)
+        ? await settleWithin(created, config.settings.plugin_create_timeout)
+        : await created;
       if (handlers === null || typeof handlers !== 'object') {
         throw new Error(
           `create() returned ${handlers === null ? 'null' : typeof handlers}, not an object of phase handlers`,
@@ -507,4 +512,19 @@ function compileTrusted(list: readonly string[]): BlockList | null {
     else bl.addSubnet(addr!, Number(bits), family);
   }
   return bl;
+}
+
+/** `value`, or a rejection once `ms` have passed without it settling (the late result is ignored). */
+function settleWithin<T>(result: T | PromiseLike<T>, ms: number): Promise<T> {
+  if (typeof (result as { then?: unknown } | null)?.then !== 'function') return Promise.resolve(result);
+  const value = Promise.resolve(result);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`create() did not settle within ${ms} ms (_tollgate.plugin_create_timeout)`)),
+      ms,
+    );
+  });
+  value.catch(() => {}); // a rejection after the deadline is not an unhandled one
+  return Promise.race([value, deadline]).finally(() => clearTimeout(timer));
 }

@@ -37,6 +37,7 @@ test('a minimal file gets every _tollgate setting with its documented default', 
       dns_cache_size: 10000,
       encoded_slashes: 'reject',
       plugin_timeout: 10000,
+      plugin_create_timeout: 30000,
       debug_header: false,
     },
   );

@@ -242,4 +242,50 @@ describe('custom plugins reload with the config', () => {
       await p.remove();
     }
   });
+
+  test('a create() that never settles fails the reload at the plugin after plugin_create_timeout; the next reload is not held behind it', async () => {
+    const p = await tempProject();
+    const plugin = (body: string): string =>
+      [
+        "import { definePlugin } from 'tollgate';",
+        'export default definePlugin({',
+        "  name: 'slow-create', version: '1.0.0', priority: 10, schema: { type: 'object' },",
+        `  async create() { ${body} },`,
+        '});',
+        '',
+      ].join('\n');
+    await p.write(
+      'plugins/slow-create/index.ts',
+      plugin("return { access(req) { req.setUpstreamHeader('x-v', '1'); } };"),
+    );
+    const config = echoConfig(['./plugins/slow-create'], [{ name: 'slow-create' }], { plugin_create_timeout: 300 });
+    const gw = await startGateway({ dir: p.dir, config });
+    const version = async (): Promise<string> =>
+      ((await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> }).headers['x-v']!;
+    try {
+      assert.equal(await version(), '1');
+      await p.write('plugins/slow-create/index.ts', plugin('await new Promise(() => {}); return {};'));
+      const hung = await gw.reload();
+      assert.equal(hung.ok, false);
+      assert.ok(
+        hung.errors.some(
+          (e) =>
+            e.code === 'PLUGIN_CREATE' &&
+            e.path === 'plugins[0]' &&
+            /create\(\) did not settle within 300 ms \(_tollgate\.plugin_create_timeout\)/.test(e.message),
+        ),
+        JSON.stringify(hung.errors),
+      );
+      assert.equal(await version(), '1', 'the last good config keeps serving');
+      await p.write(
+        'plugins/slow-create/index.ts',
+        plugin("return { access(req) { req.setUpstreamHeader('x-v', '2'); } };"),
+      );
+      assert.equal((await gw.reload()).ok, true);
+      assert.equal(await version(), '2');
+    } finally {
+      await gw.close();
+      await p.remove();
+    }
+  });
 });
