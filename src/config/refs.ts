@@ -4,6 +4,7 @@
  * are resolved too (vault-refs.ts). Every resolved value is recorded as a secret so that the
  * gateway can redact it wherever it prints.
  */
+import { createHash } from 'node:crypto';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { MAX_REFERENCED_BYTES, type ReadOutcome, readRegularFile } from './read.ts';
 import { isVaultReference, parseVaultReference, type VaultToken, vaultValue } from './vault-refs.ts';
@@ -204,7 +205,9 @@ export async function resolveRefs(
             message: `cannot read \${file:${t.file}} (${abs}): ${read.why}`,
             path: site.path,
           });
-          out += placeholder('file');
+          // One placeholder per file: two unreadable files (two certificates' PEMs, say) must not
+          // become equal values, whose derived ids then clash in a second, misleading error.
+          out += placeholder(`file-${createHash('sha256').update(abs).digest('hex').slice(0, 12)}`);
           ok = false;
           continue;
         }

@@ -171,6 +171,23 @@ test('${file:...} reads relative to the config file, feeds source.hash and refer
   assert.notEqual(c2.source.hash, before);
 });
 
+test('two certificates whose ${file:...} PEMs cannot be read are two problems each, not also an id clash', async () => {
+  const text = `${V3}certificates:
+  - { cert: "\${file:a/cert.pem}", key: "\${file:a/key.pem}" }
+  - { cert: "\${file:b/cert.pem}", key: "\${file:b/key.pem}" }
+`;
+  const issues = await issuesOf(text);
+  assert.deepEqual(
+    issues.map((i) => `${i.path} ${i.code}`),
+    [
+      'certificates[0].cert SECRET_REF',
+      'certificates[0].key SECRET_REF',
+      'certificates[1].cert SECRET_REF',
+      'certificates[1].key SECRET_REF',
+    ],
+  );
+});
+
 test("Kong's env vault references resolve as Kong resolves them, and are recorded as secrets", async () => {
   const c = await load(
     `${V3}consumers:
