@@ -2,7 +2,7 @@
 // and `gateway validate` accepts a config that uses it and locates a wrong value.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -148,6 +148,18 @@ test('`gateway plugin test` and `check` work on a folder outside any package (no
     const check = await exec(process.execPath, [GATEWAY, 'plugin', 'check', 'plugins/demo'], bare);
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /3 file\(s\) type-check against tollgate/);
+  } finally {
+    await rm(bare, { recursive: true, force: true });
+  }
+});
+
+test("examples/custom-plugin's tests pass with `gateway plugin test` from a copy outside the repository", async () => {
+  const bare = await mkdtemp(join(tmpdir(), 'tollgate-example-copy-'));
+  try {
+    await cp(join(REPO, 'examples/custom-plugin'), join(bare, 'custom-plugin'), { recursive: true });
+    const tests = await exec(process.execPath, [GATEWAY, 'plugin', 'test', 'custom-plugin/claims-to-headers'], bare);
+    assert.equal(tests.code, 0, tests.stdout + tests.stderr);
+    assert.match(tests.stdout, /fail 0/);
   } finally {
     await rm(bare, { recursive: true, force: true });
   }
