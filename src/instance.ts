@@ -454,6 +454,27 @@ export class TollgateInstance {
     return (this.closing ??= this.shutdown(graceMs));
   }
 
+  /** Destroys every proxy connection still open and resolves once all have closed, or after `ms`. */
+  private cutConnections(ms: number): Promise<void> {
+    // A socket leaves the set in its 'close' event; `closed` turns true already at destroy().
+    const open = [...this.sockets];
+    if (open.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let left = open.length;
+      const timer = setTimeout(resolve, ms);
+      const one = (): void => {
+        if (--left > 0) return;
+        clearTimeout(timer);
+        // The request-end listeners ran in the same 'close' events; one more turn for HTTP/2 streams.
+        setImmediate(resolve);
+      };
+      for (const s of open) {
+        s.once('close', one);
+        s.destroy();
+      }
+    });
+  }
+
   private async shutdown(graceMs: number): Promise<void> {
     await this.watcher?.close();
     // The admin listener stays open while the proxy drains, so that `/ready` answers 503 (and
@@ -480,6 +501,11 @@ export class TollgateInstance {
     clearInterval(sweep);
     clearTimeout(timer);
     for (const s of proxies) s.closeAllConnections();
+    // What the grace period cut (a download still streaming, a slow upload, an upgraded WebSocket,
+    // a handshake in progress) ends its request in the sockets' 'close' events, a turn of the event
+    // loop later: wait for them (bounded), so that those requests get their access line and log
+    // phase before the runtimes, their log plugins and the log are closed.
+    await this.cutConnections(CUT_CONNECTIONS_WAIT_MS);
     for (const s of this.adminServers) {
       s.close();
       s.closeAllConnections();
@@ -489,6 +515,9 @@ export class TollgateInstance {
     await this.http.close();
   }
 }
+
+/** How long shutdown waits for the connections it cut to close (their 'close' events end their requests). */
+const CUT_CONNECTIONS_WAIT_MS = 1000;
 
 /** A config without any entity: Kong's DB-less node is not ready on one either. */
 function isEmptyConfig(c: GatewayConfig): boolean {

@@ -93,6 +93,29 @@ test('SIGTERM during a slow request lets it finish, then the process exits 0', a
   }
 });
 
+test('a request the grace period cuts still gets its access line before the process exits', async () => {
+  const gw = await spawnGateway(
+    await write('cut.yaml', config(['a']).replace('shutdown_grace_period: 5000', 'shutdown_grace_period: 300')),
+  );
+  try {
+    const seen = slowSeen;
+    const pending = get(`${gw.proxy}/slow?ms=3000`).then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await eventually(async () => (slowSeen > seen ? true : undefined), 'request reached the upstream');
+    gw.proc.kill('SIGTERM');
+    assert.equal(await pending, 'failed');
+    assert.equal((await gw.exited).code, 0);
+    const line = gw.lines.find((l) => l.type === 'access' && l.path === '/slow');
+    assert.ok(line, 'the cut request was logged');
+    assert.equal(line.status, 499);
+    assert.equal(line.error, 'CLIENT_CLOSED');
+  } finally {
+    await gw.kill();
+  }
+});
+
 test('a second SIGTERM exits at once, without waiting for the slow request', async () => {
   const gw = await spawnGateway(await write('term2.yaml', config(['a'])));
   try {
