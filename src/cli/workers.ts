@@ -386,8 +386,15 @@ export async function runWorker(args: StartArgs): Promise<number> {
       metrics,
     });
   } catch (err) {
-    reply({ t: 'tollgate:failed', errors: toIssues(err, args.config) });
-    return startFailed(err, args.config);
+    const errors = toIssues(err, args.config);
+    const code = startFailed(err, args.config);
+    // The IPC channel alone keeps a worker alive: a replacement that cannot start (a referenced
+    // file gone since) would otherwise stay, never serving and never replaced, and keep /ready at
+    // 503. Exit once the primary has the reason; it restarts the worker with its growing delay.
+    // (Disconnecting instead would exit 0: node's cluster child takes that for a lost primary.)
+    if (process.connected)
+      await new Promise<void>((r) => process.send!({ t: 'tollgate:failed', errors } satisfies FromWorker, () => r()));
+    process.exit(code);
   }
   AggregatorRegistry.setRegistries([metrics.registry]);
   const pending = new Map<number, Prepared>();

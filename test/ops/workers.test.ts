@@ -138,3 +138,38 @@ test('with --workers 2 on a fixed port each worker listens on its own socket whe
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('with --workers 2 a replacement that cannot start exits and is retried, and serves once it can', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  const secret = join(dir, 'token');
+  await writeFile(secret, 'abc');
+  // A referenced file: each worker reads it when it starts.
+  await writeFile(file, `${config(['a', 'b'])}        headers: { x-token: ["\${file:${secret}}"] }\n`);
+  const gw = await spawnGateway(file, ['--workers', '2', '--no-watch']);
+  try {
+    const st = await json(`${gw.admin}/status`);
+    await rm(secret);
+    const victim = st.workers[0].pid as number;
+    process.kill(victim, 'SIGKILL');
+    // The replacement cannot read the file: it exits (code 1) and the primary tries again.
+    await gw.waitForLine((l) => l.msg === 'worker died; starting a new one' && l.code === 1, 'a failed replacement');
+    await gw.waitForLine(
+      (l) => l.msg === 'worker died; starting a new one' && l.code === 1 && l.pid !== victim,
+      'a second attempt',
+    );
+    const trying = await json(`${gw.admin}/status`);
+    assert.ok(trying.workers.length <= 2, JSON.stringify(trying.workers));
+    assert.equal(await statusOf(`${gw.proxy}/a`), 200, 'the other worker serves meanwhile');
+    await writeFile(secret, 'abc');
+    const back = await eventually(async () => {
+      const s = await json(`${gw.admin}/status`);
+      return s.workers.length === 2 && s.workers.every((w: any) => w.ready) ? s : undefined;
+    }, 'a replacement serves once the file is back');
+    assert.ok(back.worker_restarts >= 2);
+    assert.equal((await fetch(`${gw.admin}/ready`)).status, 200);
+  } finally {
+    await gw.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
