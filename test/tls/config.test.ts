@@ -185,6 +185,37 @@ certificates:
   assert.ok(!text.includes(a.key.split('\n')[1]!), 'no key material in messages');
 });
 
+test("cert_alt of the same key type as cert is refused with Kong's message, located at cert_alt", {
+  skip,
+}, async () => {
+  const ca = new TestCa();
+  ca.issue('a', ['a.test'], { file: 'a' });
+  ca.issue('b', ['a.test'], { file: 'b' });
+  ca.issue('c', ['c.test'], { file: 'c' });
+  ca.issue('r', ['c.test'], { file: 'r', rsa: true });
+  const found = await issues(
+    `_format_version: "3.0"
+certificates:
+  - cert: \${file:a.pem}
+    key: \${file:a.key}
+    cert_alt: \${file:b.pem}
+    key_alt: \${file:b.key}
+    snis: [{ name: a.test }]
+  - cert: \${file:c.pem}
+    key: \${file:c.key}
+    cert_alt: \${file:r.pem}
+    key_alt: \${file:r.key}
+`,
+    ca.dir,
+  );
+  assert.deepEqual(
+    found.map((i) => `${i.line}:${i.col} ${i.path} ${i.message}`),
+    [
+      '5:15 certificates[0].cert_alt certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type',
+    ],
+  );
+});
+
 test('an expired certificate is a warning, not an error; a non-CA in ca_certificates is an error', {
   skip,
 }, async () => {

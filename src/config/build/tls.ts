@@ -68,7 +68,7 @@ function liftTopLevelSnis(b: Build): void {
 }
 
 function checkCertificate(raw: Obj, path: Path, err: Err, warn: Warn): void {
-  const pair = (certField: string, keyField: string): void => {
+  const pair = (certField: string, keyField: string): X509Certificate | null => {
     let cert: X509Certificate | null = null;
     try {
       cert = new X509Certificate(raw[certField]);
@@ -88,8 +88,9 @@ function checkCertificate(raw: Obj, path: Path, err: Err, warn: Warn): void {
       err('SEMANTIC', `${keyField} does not match ${certField}`, [...path, keyField]);
     // An expired certificate still serves (clients decide), but the operator should know.
     if (cert) certificateDates(cert, [...path, certField], warn);
+    return cert;
   };
-  pair('cert', 'key');
+  const main = pair('cert', 'key');
   if ((raw.cert_alt === undefined) !== (raw.key_alt === undefined)) {
     err(
       'SCHEMA',
@@ -97,7 +98,18 @@ function checkCertificate(raw: Obj, path: Path, err: Err, warn: Warn): void {
       [...path, raw.cert_alt === undefined ? 'key_alt' : 'cert_alt'],
       true,
     );
-  } else if (raw.cert_alt !== undefined) pair('cert_alt', 'key_alt');
+  } else if (raw.cert_alt !== undefined) {
+    const alt = pair('cert_alt', 'key_alt');
+    // One context holds one pair per key type: a second pair of the same type replaces the first
+    // (or OpenSSL refuses it with "key values mismatch"). Kong's certificates schema refuses it.
+    const type = main?.publicKey.asymmetricKeyType;
+    if (type !== undefined && type === alt?.publicKey.asymmetricKeyType)
+      err(
+        'SEMANTIC',
+        'certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type',
+        [...path, 'cert_alt'],
+      );
+  }
 }
 
 /** Warns about a certificate outside its validity period. */
