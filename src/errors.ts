@@ -17,6 +17,8 @@ export const ProxyErrors = {
   TOO_MANY_HEADERS: { status: 431, message: 'Request Header Fields Too Large' },
   BAD_VERSION: { status: 505, message: 'HTTP Version Not Supported' },
   H2C_REFUSED: { status: 400, message: 'Bad request: h2c upgrade is not supported' },
+  // nginx's 497, which Kong leaves to nginx: a 400 with this text.
+  PLAIN_HTTP_ON_TLS: { status: 400, message: 'The plain HTTP request was sent to HTTPS port' },
   EXPECTATION_FAILED: { status: 417, message: 'Expectation Failed' },
   REQUEST_TIMEOUT: { status: 408, message: 'Request timeout' },
   REQUEST_TOO_LARGE: { status: 413, message: 'Request size limit exceeded' },

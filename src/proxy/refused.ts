@@ -72,6 +72,29 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
   finishRefused(rc);
 }
 
+/**
+ * A connection to a TLS listener whose first bytes are an HTTP request line (a client or load
+ * balancer health check configured with http:// for the https port): answered 400 in cleartext,
+ * as nginx does, rather than closed without a word by the TLS layer.
+ */
+export function refusePlainHttp(gw: Gateway, socket: Socket, first: Buffer): void {
+  const def = ProxyErrors.PLAIN_HTTP_ON_TLS;
+  const rc = refusedRequest(gw, socket, first);
+  rc.error = { code: 'PLAIN_HTTP_ON_TLS', message: def.message };
+  const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
+  rc.status = def.status;
+  rc.bytesSent = body.length;
+  // No parser reads this socket: discard what the client still sends, and let an error (a reset)
+  // end the connection rather than the process.
+  socket.on('error', () => socket.destroy());
+  socket.resume();
+  endLingering(
+    socket,
+    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nconnection: close\r\n\r\n${body}`,
+  );
+  finishRefused(rc);
+}
+
 function reason(status: number): string {
   return status === 431
     ? 'Request Header Fields Too Large'

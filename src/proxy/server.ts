@@ -11,6 +11,7 @@ import { certificateStore, clientHelloLength, readServerName } from '../tls.ts';
 import { onFirstBytes } from './first-bytes.ts';
 import type { Gateway } from './gateway.ts';
 import { watchSessions } from './h2-sessions.ts';
+import { refusePlainHttp } from './refused.ts';
 
 export interface ListenAddress {
   host: string;
@@ -187,6 +188,9 @@ function chooseCertificateBeforeHandshake(server: Http2SecureServer, gateway: Ga
       timeoutMs,
       (buf) => (buf.length >= clientHelloLength(buf) ? true : null),
       (buf) => {
+        // An HTTP request line (methods are upper-case letters) where a ClientHello belongs.
+        const first = buf[0] ?? 0;
+        if (first >= 0x41 && first <= 0x5a) return refusePlainHttp(gateway, raw, buf);
         const store = certificateStore(gateway.runtime.config);
         const ctx = store.select(readServerName(buf));
         if (ctx !== null) (server as unknown as TlsServerInternals)._sharedCreds = ctx;

@@ -170,6 +170,22 @@ test('an https-only route answers plain http with 426 and Kong’s message, and 
   assert.equal(s.status, 200);
 });
 
+test('plain http sent to the ssl port gets 400 with nginx’s message, logged; the listener goes on', {
+  skip,
+}, async () => {
+  const r = await curl([`http://127.0.0.1:${httpsPort}/echo/x`]);
+  assert.equal(r.status, 400);
+  assert.equal(JSON.parse(r.body).message, 'The plain HTTP request was sent to HTTPS port');
+  assert.equal(r.headers.connection, 'close');
+  assert.ok(
+    logs.some(
+      (l) => l.type === 'access' && l.path === '/echo/x' && l.status === 400 && l.error === 'PLAIN_HTTP_ON_TLS',
+    ),
+  );
+  const s = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/x`]);
+  assert.equal(s.status, 200);
+});
+
 test('https_redirect_status_code 301/308 redirects to https on the same host and the ssl listener’s port', {
   skip,
 }, async () => {
