@@ -8,7 +8,8 @@ import { GatewayMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
 import { loadConfigWithPlugins } from './config/custom-plugins.ts';
 import { readConfigFile } from './config/load.ts';
-import type { GatewayConfig } from './config/model.ts';
+import type { GatewayConfig, TollgateSettings } from './config/model.ts';
+import { changedSettings, type RestartSetting, restartOnlySettings } from './config/restart-settings.ts';
 import { rememberSecrets, scrubIssues } from './config/secrets.ts';
 import { exposedAdminListen } from './config/warnings.ts';
 import { ConfigWatcher } from './config/watch.ts';
@@ -51,6 +52,11 @@ export interface InstanceOptions {
   coordinator?: Coordinator;
   /** How long one reload may take before it is abandoned (default 60 s). */
   reloadTimeoutMs?: number;
+  /**
+   * Settings of the file this process bound at start and a reload cannot change (see
+   * `restartOnlySettings`); a reload that changes one says so. Default: from this process's options.
+   */
+  restartSettings?: readonly RestartSetting[];
 }
 
 const RELOAD_TIMEOUT_MS = 60_000;
@@ -126,6 +132,8 @@ export interface ReloadResult {
   trigger?: ReloadTrigger;
   /** Set when the reload failed because nothing could apply it (shutting down, no worker serving). */
   unavailable?: boolean;
+  /** Restart-only settings the loaded file changes: they keep their values from the start. */
+  restartRequired?: RestartSetting[];
 }
 
 /** A config loaded and compiled, not yet serving. */
@@ -167,9 +175,12 @@ export class TollgateInstance {
   private chain: Promise<unknown> = Promise.resolve();
   private closing: Promise<void> | null = null;
   private drainRequested = false;
+  /** The settings the listeners and the logger were made with. */
+  private readonly startSettings: TollgateSettings;
 
   private constructor(opts: InstanceOptions, prepared: Prepared, log: Logger, shared: SharedResources) {
     this.options = opts;
+    this.startSettings = prepared.config.settings;
     this.coordinator = opts.coordinator ?? localCoordinator;
     this.log = log;
     this.shared = shared;
@@ -346,7 +357,22 @@ export class TollgateInstance {
     this.lastReload = { ok: true, at, hash, errors: [], trigger: opts.trigger };
     this.metrics.reloaded(true, this.runtime.loadedAt);
     this.log.info({ hash, routes: this.runtime.routes.length, trigger: opts.trigger }, 'config reloaded');
+    const changed = this.restartSettingsChanged();
+    if (changed.length > 0) {
+      this.lastReload.restartRequired = changed;
+      // "config reloaded" alone would say every change is live: these are not, until a restart.
+      this.log.warn(
+        { settings: changed },
+        'these settings changed in the file and take effect only after a restart; their running values stay',
+      );
+    }
     return this.lastReload;
+  }
+
+  /** Restart-only settings whose value in the serving config differs from the one bound at start. */
+  private restartSettingsChanged(): RestartSetting[] {
+    const keys = this.options.restartSettings ?? restartOnlySettings(this.options);
+    return changedSettings(keys, this.startSettings, this.runtime.config.settings);
   }
 
   /** A failed reload: reported now, or handed back unrecorded when the caller defers it. */

@@ -133,6 +133,7 @@ function reloadJson(r: TollgateInstance['lastReload']): Record<string, unknown> 
     trigger: r.trigger ?? null,
     config_hash: r.hash,
     errors: r.errors,
+    ...(r.restartRequired !== undefined ? { restart_required: r.restartRequired } : {}),
   };
 }
 

@@ -11,6 +11,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import { GatewayMetrics } from '../admin/metrics.ts';
+import { restartOnlySettings } from '../config/restart-settings.ts';
 import { type ConfigIssue, configIssue } from '../errors.ts';
 import {
   abandonPrepared,
@@ -224,6 +225,8 @@ export async function runPrimary(args: StartArgs): Promise<number> {
       watch: false,
       metrics,
       coordinator,
+      // The primary opens no proxy listener; the workers open the file's unless the flag says otherwise.
+      restartSettings: restartOnlySettings(args),
     });
   } catch (err) {
     return startFailed(err, args.config);
@@ -384,6 +387,8 @@ export async function runWorker(args: StartArgs): Promise<number> {
       accessLog: args.accessLog,
       watch: false,
       metrics,
+      // The primary reports restart-only changes once for all workers.
+      restartSettings: [],
     });
   } catch (err) {
     const errors = toIssues(err, args.config);

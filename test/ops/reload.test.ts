@@ -329,3 +329,35 @@ test('a Kubernetes ConfigMap update (the ..data symlink swapped) is one reload o
     await rm(cm, { recursive: true, force: true });
   }
 });
+
+test('a reload that changes a restart-only setting says so: in the answer, /status and the log', async () => {
+  const f = join(dir, 'restart-only.yaml');
+  await writeFile(f, base(route('one')));
+  const own = await spawnGateway(f, ['--no-watch']);
+  try {
+    // --proxy-listen is given on the command line: the file's proxy_listen decides nothing.
+    await writeFile(
+      f,
+      `_tollgate:\n  keepalive_timeout: 5000\n  log_level: warn\n  proxy_listen: ["127.0.0.1:1"]\n${base(route('one') + route('two'))}`,
+    );
+    const r = await json(`${own.admin}/reload`, { method: 'POST' });
+    assert.equal(r.ok, true);
+    assert.deepEqual(r.restart_required, ['log_level', 'keepalive_timeout']);
+    assert.equal(await statusOf(`${own.proxy}/two`), 200, 'the rest of the change is live');
+    assert.deepEqual((await json(`${own.admin}/status`)).last_reload.restart_required, [
+      'log_level',
+      'keepalive_timeout',
+    ]);
+    await own.waitForLine(
+      (l) => l.level === 'warn' && Array.isArray(l.settings) && l.settings.includes('keepalive_timeout'),
+      'the warning',
+    );
+    // Back to the start values: nothing to restart for.
+    await writeFile(f, base(route('one')));
+    const back = await json(`${own.admin}/reload`, { method: 'POST' });
+    assert.equal(back.ok, true);
+    assert.equal(back.restart_required, undefined);
+  } finally {
+    await own.kill();
+  }
+});
