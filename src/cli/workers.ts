@@ -446,6 +446,9 @@ export async function runWorker(args: StartArgs): Promise<number> {
   // The primary owns the config: a hangup of the terminal must not reload one worker alone.
   process.on('SIGHUP', () => undefined);
   // Losing the primary means nobody coordinates reloads or replaces workers: drain and leave.
+  // node's cluster child calls process.exit() on a disconnect it did not ask for, before this
+  // listener runs, which cut every request in flight: marking the exit as expected stops that.
+  cluster.worker!.exitedAfterDisconnect = true;
   process.on('disconnect', () => void shutdown().then(() => inst.log.flush(() => process.exit(0))));
   reply({ t: 'tollgate:ready', proxy: inst.proxyAddresses, hash: inst.runtime.config.source.hash });
   return onStopSignals(inst.log, () => shutdown());

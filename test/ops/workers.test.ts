@@ -2,6 +2,8 @@
 
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -170,6 +172,45 @@ test('with --workers 2 a replacement that cannot start exits and is retried, and
     assert.equal((await fetch(`${gw.admin}/ready`)).status, 200);
   } finally {
     await gw.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with --workers 2 a primary killed outright leaves the workers to finish the requests they hold, then exit', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  // An upstream of its own (the built-in echo answers from inside the worker).
+  const slow = createServer((_req, res) => setTimeout(() => res.end('late'), 1500));
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  await writeFile(
+    file,
+    `_format_version: "3.0"\nservices:\n  - name: slow\n    url: http://127.0.0.1:${(slow.address() as AddressInfo).port}\n    routes: [{ name: a, paths: [/a] }]\n`,
+  );
+  const gw = await spawnGateway(file, ['--workers', '2', '--no-watch']);
+  try {
+    const workers = (await json(`${gw.admin}/status`)).workers.map((w: any) => w.pid as number);
+    const pending = fetch(`${gw.proxy}/a`).then(
+      (r) => r.status,
+      () => 0,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(gw.proc.pid!, 'SIGKILL');
+    assert.equal(await pending, 200, 'the request in flight was answered');
+    await eventually(async () => {
+      const alive = workers.filter((pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      return alive.length === 0 ? true : undefined;
+    }, 'the workers exited');
+  } finally {
+    await gw.kill();
+    slow.closeAllConnections();
+    slow.close();
     await rm(dir, { recursive: true, force: true });
   }
 });
