@@ -67,9 +67,10 @@ export async function runStart(argv: string[]): Promise<number> {
     process.stderr.write(`gateway start: ${args}\n`);
     return 2;
   }
+  const onHangup = catchEarlyHangup();
   if (args.workers > 1 || cluster.isWorker) {
     const { runPrimary, runWorker } = await import('./workers.ts');
-    return cluster.isPrimary ? runPrimary(args) : runWorker(args);
+    return cluster.isPrimary ? runPrimary(args, onHangup) : runWorker(args);
   }
   let inst: TollgateInstance;
   try {
@@ -98,11 +99,30 @@ export async function runStart(argv: string[]): Promise<number> {
     },
     'listening',
   );
-  process.on('SIGHUP', () => void inst.reload({ trigger: 'signal' }));
+  onHangup(() => void inst.reload({ trigger: 'signal' }));
   return onStopSignals(inst.log, (signal) => {
     inst.log.info({ signal, grace_ms: inst.runtime.config.settings.shutdown_grace_period }, 'shutting down');
     return inst.close();
   });
+}
+
+/**
+ * Catches SIGHUP from the first moment of `gateway start`: its default action ends the process, so
+ * a hangup sent while the config loads (a deploy script that writes the file and signals at once)
+ * killed the gateway before it served. One that arrives then is replayed as a reload once started;
+ * the function returned installs the reload handler.
+ */
+export function catchEarlyHangup(): (reload: () => void) => void {
+  let missed = false;
+  const early = (): void => {
+    missed = true;
+  };
+  process.on('SIGHUP', early);
+  return (reload) => {
+    process.off('SIGHUP', early);
+    process.on('SIGHUP', reload);
+    if (missed) reload();
+  };
 }
 
 /** Prints a start failure (located config errors, or the reason) and returns the exit code. */

@@ -56,7 +56,7 @@ interface WorkerState {
 // ---------------------------------------------------------------------------------------------
 // Primary
 
-export async function runPrimary(args: StartArgs): Promise<number> {
+export async function runPrimary(args: StartArgs, onHangup: (reload: () => void) => void): Promise<number> {
   const aggregator = new AggregatorRegistry();
   const metrics = new GatewayMetrics({ traffic: false, reloads: true, process: false });
   metrics.registerWorkers();
@@ -323,7 +323,7 @@ export async function runPrimary(args: StartArgs): Promise<number> {
     },
     'listening',
   );
-  process.on('SIGHUP', () => void inst.reload({ trigger: 'signal' }));
+  onHangup(() => void inst.reload({ trigger: 'signal' }));
   const grace = (): number => inst.runtime.config.settings.shutdown_grace_period;
   return onStopSignals(
     log,

@@ -1,12 +1,13 @@
 // Signals, the admin API and metrics of a real `gateway start` process.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { eventually, type GatewayProcess, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
 
 let dir: string;
@@ -113,6 +114,29 @@ test('a request the grace period cuts still gets its access line before the proc
     assert.equal(line.error, 'CLIENT_CLOSED');
   } finally {
     await gw.kill();
+  }
+});
+
+test('a SIGHUP while the gateway starts does not end it: it reloads once started', async () => {
+  const gate = join(dir, 'hup-gate');
+  const plugin = fileURLToPath(new URL('./fixtures/hangup-gate.mjs', import.meta.url));
+  const file = await write(
+    'hup.yaml',
+    config(['a']).replace('_tollgate:\n', `_tollgate:\n  custom_plugins: [${JSON.stringify(plugin)}]\n`),
+  );
+  const gw = spawnGateway(file, [], { TOLLGATE_TEST_HUP_GATE: gate });
+  try {
+    // The config is loading (the plugin module holds it): the hangup arrives now.
+    const pid = await eventually(async () => Number(await readFile(`${gate}.loading`, 'utf8')) || undefined, 'loading');
+    process.kill(pid, 'SIGHUP');
+    await writeFile(gate, '');
+    const up = await gw;
+    await up.waitForLine((l) => l.msg === 'config reloaded' && l.trigger === 'signal', 'the replayed reload');
+    assert.equal(up.proc.exitCode, null, 'still running');
+    assert.equal(await statusOf(`${up.proxy}/a`), 200);
+    await up.kill();
+  } finally {
+    await (await gw.catch(() => null))?.kill();
   }
 });
 
