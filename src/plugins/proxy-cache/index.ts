@@ -229,9 +229,12 @@ class ProxyCache implements PluginHandlers {
 
   private collect(req: GatewayRequest, res: GatewayResponse, key: string, policy: CachePolicy | null): void {
     const headers: Record<string, string | string[]> = {};
+    // What is left of a quota belongs to the client that used it: a Hit for another client would
+    // tell it someone else's remaining count (response-ratelimiting sets none on a Hit). Kong drops
+    // every header naming `ratelimit-remaining` from a cached answer for this reason.
     for (const name in res.headers) {
       const v = res.headers[name];
-      if (v === undefined || NOT_STORED.has(name)) continue;
+      if (v === undefined || NOT_STORED.has(name) || name.includes('ratelimit-remaining')) continue;
       headers[name] = typeof v === 'string' ? v : [...v];
     }
     const vary: [string, string][] = [];

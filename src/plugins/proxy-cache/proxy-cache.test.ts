@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
@@ -20,6 +21,7 @@ function respond(count: () => number) {
     if (p.includes('cookie')) h['set-cookie'] = 'sid=secret';
     if (p.includes('vary')) h.vary = 'Accept-Language';
     if (p.includes('vary-star')) h.vary = '*';
+    if (p.includes('quota')) h['x-kong-limit'] = 'videos=4';
     const status = p.includes('teapot') ? 418 : 200;
     const body = JSON.stringify({ n: count(), lang: seen.headers['accept-language'] ?? null });
     // Announced for HEAD too, as a server answering HEAD like GET does.
@@ -51,6 +53,14 @@ describe('proxy-cache (memory)', () => {
               name: 'proxy-cache',
               config: { strategy: 'memory', vary_query_params: ['page'], vary_headers: ['X-Tenant'] },
             },
+          ],
+        },
+        {
+          name: 'quota',
+          paths: ['/quota'],
+          plugins: [
+            { name: 'proxy-cache', config: { strategy: 'memory' } },
+            { name: 'response-ratelimiting', config: { limits: { videos: { minute: 10 } }, limit_by: 'ip' } },
           ],
         },
         {
@@ -117,6 +127,22 @@ describe('proxy-cache (memory)', () => {
     assert.equal(get1.status, 'Miss');
     assert.equal(get1.res.headers.get('content-length'), String(Buffer.byteLength(get1.text)));
     assert.notEqual(get1.key, b.key);
+  });
+
+  test("a Hit does not tell one client another's remaining quota (Kong drops ratelimit-remaining headers)", async () => {
+    const a = await get('/quota/quota-item');
+    assert.equal(a.status, 'Miss');
+    assert.equal(a.res.headers.get('x-ratelimit-remaining-videos-minute'), '6');
+    // Another client address: its own quota is untouched.
+    const b = await new Promise<import('node:http').IncomingMessage>((resolve, reject) => {
+      const r = request(`${gw.url}/quota/quota-item`, { localAddress: '127.0.0.2' }, resolve);
+      r.on('error', reject);
+      r.end();
+    });
+    b.resume();
+    assert.equal(b.headers['x-cache-status'], 'Hit');
+    assert.equal(b.headers['x-ratelimit-remaining-videos-minute'], undefined);
+    assert.equal(b.headers['x-ratelimit-limit-videos-minute'], '10');
   });
 
   test('never caches a response that says no-store or private, or sets a cookie', async () => {
