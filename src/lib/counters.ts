@@ -501,6 +501,13 @@ export function foldRedisShorthands(
 export type RedisConfig = Partial<RedisSettings> &
   Pick<RedisSettings, 'port' | 'timeout' | 'database' | 'ssl' | 'ssl_verify'>;
 
+/**
+ * What Kong waits on Redis when `redis.timeout` is 0: it hands the value to the cosocket's
+ * settimeout, and OpenResty reads 0 as "use lua_socket_*_timeout", 60 s by default. Taken as
+ * written, 0 would be a deadline already past and every command would fail.
+ */
+const KONG_SOCKET_TIMEOUT_MS = 60_000;
+
 /** The counter store a rate-limiting plugin counts in, and the open and health hooks its handlers get. */
 export interface SharedCounterStore {
   store: CounterStore;
@@ -532,7 +539,7 @@ export function sharedCounterStore(
   const settings: RedisSettings = {
     host: redis.host!,
     port: redis.port,
-    timeout: redis.timeout,
+    timeout: redis.timeout === 0 ? KONG_SOCKET_TIMEOUT_MS : redis.timeout,
     username: redis.username ?? null,
     password: redis.password ?? null,
     database: redis.database,

@@ -336,6 +336,23 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 
+  test("redis.timeout 0 is Kong's socket default (60 s), not a deadline already past", async () => {
+    const gw = await startGateway({
+      config: config({
+        zero: redisConfig({ fault_tolerant: false, redis: { host: redis.host, port: redis.port, timeout: 0 } }),
+      }),
+    });
+    try {
+      for (const left of ['9', '8']) {
+        const r = await fetch(`${gw.url}/zero`);
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('x-ratelimit-remaining-minute'), left);
+      }
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('redis windows reset at the boundary', async () => {
     const gw = await startGateway({ config: config({ sec: redisConfig({ minute: null, second: 1 }) }) });
     try {
