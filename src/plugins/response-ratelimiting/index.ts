@@ -141,7 +141,8 @@ class ResponseRateLimiting implements PluginHandlers {
       const c = this.counters[i]!;
       const start = windowStart(c.period, now);
       ends[i] = windowEnd(c.period, start);
-      keys[i] = `${this.prefix}${identifier}:${start}:${c.period}:${c.name}`;
+      // Kong's key (policies/init.lua get_local_key): the limit name before the period.
+      keys[i] = `${this.prefix}${identifier}:${start}:${c.name}:${c.period}`;
     }
     let usage: number[] | Promise<number[]>;
     try {

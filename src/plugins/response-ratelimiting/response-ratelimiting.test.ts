@@ -133,4 +133,26 @@ describe('response-ratelimiting, redis policy', { skip: skip ?? false }, () => {
     assert.equal(b.res.headers.get('x-ratelimit-remaining-videos-day'), '0');
     assert.equal((await get(gw1, '/videos?cost=videos=1')).res.status, 429);
   });
+
+  test("counters have Kong's key shape (…:<window start>:<limit name>:<period>), so Kong nodes on the same Redis share them", async () => {
+    assert.equal((await get(gw1, '/videos?cost=images=1')).res.status, 200);
+    const { Redis } = await import('ioredis');
+    const client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+    try {
+      await client.connect();
+      const keys = (await client.keys('response-ratelimit:*')).filter((k) => k.includes('images'));
+      const now = Date.now();
+      const day = now - (now % 86_400_000);
+      const route = '[0-9a-f-]{36}';
+      const shape = new RegExp(
+        `^response-ratelimit:${route}:0{8}-0{4}-0{4}-0{4}-0{12}:127\\.0\\.0\\.1:${day}:images:day$`,
+      );
+      assert.ok(
+        keys.some((k) => shape.test(k)),
+        keys.join(' '),
+      );
+    } finally {
+      client.disconnect();
+    }
+  });
 });
