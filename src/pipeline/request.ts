@@ -288,6 +288,9 @@ export class RequestContext implements GatewayRequest {
   }
 }
 
+/** Most bytes of a response body held for a rewrite (`transformBody`'s default limit). */
+const MAX_TRANSFORM_BODY = 8 * 1024 * 1024;
+
 /** The upstream (or gateway-made) response as the `response` phase sees it. */
 export class ResponseContext implements GatewayResponse {
   #status: number;
@@ -297,9 +300,12 @@ export class ResponseContext implements GatewayResponse {
   bodyTransforms: ((body: Buffer) => Buffer | string)[] | null = null;
   /** The plugin that asked for each rewrite, so that a failing one is reported under its name. */
   private transformOwners: (string | null)[] | null = null;
+  /** Each rewrite's own limit: a body larger than it skips that rewrite only. */
+  private transformLimits: number[] | null = null;
   /** The plugin whose response handler is running (set by the phase runner). */
   runningPlugin: string | null = null;
-  bodyLimit = 8 * 1024 * 1024;
+  /** Bytes held for the rewrites: the largest of their limits (past it none could run). */
+  bodyLimit = 0;
   constructor(status: number, headers: Record<string, HeaderValue | undefined>, fromGateway: boolean) {
     this.#status = status;
     this.headers = headers;
@@ -324,13 +330,16 @@ export class ResponseContext implements GatewayResponse {
   transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void {
     (this.bodyTransforms ??= []).push(transform);
     (this.transformOwners ??= []).push(this.runningPlugin);
-    if (limit !== undefined) this.bodyLimit = Math.min(this.bodyLimit, limit);
+    const own = limit === undefined ? MAX_TRANSFORM_BODY : Math.min(limit, MAX_TRANSFORM_BODY);
+    (this.transformLimits ??= []).push(own);
+    this.bodyLimit = Math.max(this.bodyLimit, own);
   }
   /** Applies the transforms to a whole body; a transform that throws is reported as a TransformError. */
   applyTransforms(body: Buffer): Buffer {
     let out = body;
     const transforms = this.bodyTransforms ?? [];
     for (let i = 0; i < transforms.length; i++) {
+      if (out.length > this.transformLimits![i]!) continue;
       let r: Buffer | string;
       try {
         r = transforms[i]!(out);

@@ -269,11 +269,13 @@ class ProxyCache implements PluginHandlers {
       if (typeof length === 'string') headers['content-length'] = length;
       return store(EMPTY);
     }
+    // The limit makes the gateway hold no more than max_body_bytes for this entry: past it the
+    // body streams on, uncached (other plugins' rewrites keep their own limits).
     const limit = this.config.memory.max_body_bytes;
     res.transformBody((body) => {
       if (body.length <= limit) store(body);
       return body;
-    });
+    }, limit);
   }
 }
 

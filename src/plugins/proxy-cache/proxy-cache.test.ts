@@ -6,6 +6,12 @@ import { type RecordingUpstream, startRecordingUpstream } from '../../../test/su
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
+/** Resolved by the test that streams: the upstream then ends its slow body. */
+let releaseStream!: () => void;
+const release = new Promise<void>((resolve) => {
+  releaseStream = resolve;
+});
+
 /** Upstream answers: the path picks the headers; the body counts requests, so a cached body shows. */
 function respond(count: () => number) {
   return (seen: { url: string; headers: Record<string, unknown> }, res: import('node:http').ServerResponse) => {
@@ -22,6 +28,18 @@ function respond(count: () => number) {
     if (p.includes('vary')) h.vary = 'Accept-Language';
     if (p.includes('vary-star')) h.vary = '*';
     if (p.includes('quota')) h['x-kong-limit'] = 'videos=4';
+    if (p.includes('streaming')) {
+      // More than the route's max_body_bytes at once, then the rest only when the test says so.
+      res.writeHead(200, h);
+      res.write('x'.repeat(4096));
+      release.then(() => res.end('end'));
+      return;
+    }
+    if (p.includes('bigjson')) {
+      res.writeHead(200, h);
+      res.end(JSON.stringify({ n: count(), pad: 'x'.repeat(4096) }));
+      return;
+    }
     const status = p.includes('teapot') ? 418 : 200;
     const body = JSON.stringify({ n: count(), lang: seen.headers['accept-language'] ?? null });
     // Announced for HEAD too, as a server answering HEAD like GET does.
@@ -61,6 +79,19 @@ describe('proxy-cache (memory)', () => {
           plugins: [
             { name: 'proxy-cache', config: { strategy: 'memory' } },
             { name: 'response-ratelimiting', config: { limits: { videos: { minute: 10 } }, limit_by: 'ip' } },
+          ],
+        },
+        {
+          name: 'capped',
+          paths: ['/capped'],
+          plugins: [{ name: 'proxy-cache', config: { strategy: 'memory', memory: { max_body_bytes: 1024 } } }],
+        },
+        {
+          name: 'stamped',
+          paths: ['/stamped'],
+          plugins: [
+            { name: 'proxy-cache', config: { strategy: 'memory', memory: { max_body_bytes: 1024 } } },
+            { name: 'response-transformer', config: { add: { json: ['stamped:yes'] } } },
           ],
         },
         {
@@ -143,6 +174,27 @@ describe('proxy-cache (memory)', () => {
     assert.equal(b.headers['x-cache-status'], 'Hit');
     assert.equal(b.headers['x-ratelimit-remaining-videos-minute'], undefined);
     assert.equal(b.headers['x-ratelimit-limit-videos-minute'], '10');
+  });
+
+  test('a body past memory.max_body_bytes streams on without waiting for its end, and is not stored', async () => {
+    // Headers and the first bytes arrive while the upstream is still sending.
+    const res = await fetch(`${gw.url}/capped/streaming`, { signal: AbortSignal.timeout(3000) });
+    assert.equal(res.headers.get('x-cache-status'), 'Miss');
+    const reader = res.body!.getReader();
+    let got = 0;
+    while (got < 4096) got += (await reader.read()).value!.length;
+    releaseStream();
+    while (!(await reader.read()).done);
+    assert.equal((await get('/capped/streaming')).status, 'Miss');
+  });
+
+  test("another plugin's body rewrite keeps its own limit: applied to a body too large to cache", async () => {
+    const a = await get('/stamped/bigjson');
+    const b = await get('/stamped/bigjson');
+    assert.equal(a.status, 'Miss');
+    assert.equal(b.status, 'Miss');
+    assert.equal(JSON.parse(b.text).stamped, 'yes');
+    assert.notEqual(JSON.parse(b.text).n, JSON.parse(a.text).n);
   });
 
   test('never caches a response that says no-store or private, or sets a cookie', async () => {
