@@ -1,4 +1,5 @@
-// Kong's proxy-cache key: sha256 of "prefix|method|path|params|headers" (kong/plugins/proxy-cache/cache_key.lua).
+// Kong's proxy-cache key: sha256 of "prefix|method|path|params|headers" (kong/plugins/proxy-cache/cache_key.lua),
+// with the params and headers parts percent-encoded (see fieldsKey).
 import { createHash } from 'node:crypto';
 
 /** One query parameter's values; `true` for a bare `?flag` (Kong's `get_query()` gives true). */
@@ -30,15 +31,22 @@ function decode(s: string): string {
   }
 }
 
-/** "field=value(:field=value)*" over `fields` in order; repeated values sorted and joined with ",". */
+/**
+ * "field=value(:field=value)*" over `fields` in order; repeated values sorted and joined with ",".
+ * Names and values are percent-encoded (`:`, `=`, `,`, `|`, `%` among others), unlike Kong's: raw,
+ * `?a=1%3Ab%3D2` (one parameter) and `?a=1&b=2` (two) both gave `a=1:b=2`, and `?a=1,2` gave what
+ * `?a=1&a=2` does, so a client could fill the entry another URL is served from (cache poisoning).
+ * Plain names and values (letters, digits, `-_.!~*'()`) read as in Kong.
+ */
 function fieldsKey(get: (field: string) => ParamValue | undefined, fields: readonly string[]): string {
   const parts: string[] = [];
   for (const field of fields) {
     const v = get(field);
     if (v === undefined) continue;
-    if (v === true) parts.push(field);
-    else if (Array.isArray(v)) parts.push(`${field}=${[...v].sort().join(',')}`);
-    else parts.push(`${field}=${v}`);
+    const name = encodeURIComponent(field);
+    if (v === true) parts.push(name);
+    else if (Array.isArray(v)) parts.push(`${name}=${[...v].sort().map(encodeURIComponent).join(',')}`);
+    else parts.push(`${name}=${encodeURIComponent(v)}`);
   }
   return parts.join(':');
 }

@@ -141,6 +141,14 @@ describe('proxy-cache (memory)', () => {
     assert.equal(d.status, 'Hit');
   });
 
+  test('query strings that only join alike are different entries (no poisoning through : , = in values)', async () => {
+    assert.equal((await get('/c/poison?a=1%3Ab%3D2')).status, 'Miss');
+    assert.equal((await get('/c/poison?a=1&b=2')).status, 'Miss');
+    assert.equal((await get('/c/poison?a=1,2')).status, 'Miss');
+    assert.equal((await get('/c/poison?a=1&a=2')).status, 'Miss');
+    assert.equal((await get('/c/poison?a=2&a=1')).status, 'Hit');
+  });
+
   test("HEAD answers are entries of their own (Kong's key holds the method), with the upstream's Content-Length", async () => {
     const before = upstream.requests.length;
     const a = await get('/c/head-item', {}, 'HEAD');
