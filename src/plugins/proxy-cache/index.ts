@@ -263,10 +263,13 @@ class ProxyCache implements PluginHandlers {
       this.store.set(key, entry, ttl);
     };
     // Kong stores HEAD answers as their own entries (the method is in the key): no body comes,
-    // so the entry is made now, keeping the Content-Length the upstream announced.
+    // so the entry is made now, keeping the Content-Length the upstream announced. One that
+    // announced none is not stored: a Hit without a body is sent with a length, and 0 would
+    // tell the client the resource is empty.
     if (req.method === 'HEAD') {
       const length = res.headers['content-length'];
-      if (typeof length === 'string') headers['content-length'] = length;
+      if (typeof length !== 'string') return;
+      headers['content-length'] = length;
       return store(EMPTY);
     }
     // The limit makes the gateway hold no more than max_body_bytes for this entry: past it the

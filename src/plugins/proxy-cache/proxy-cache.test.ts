@@ -42,8 +42,8 @@ function respond(count: () => number) {
     }
     const status = p.includes('teapot') ? 418 : 200;
     const body = JSON.stringify({ n: count(), lang: seen.headers['accept-language'] ?? null });
-    // Announced for HEAD too, as a server answering HEAD like GET does.
-    h['content-length'] = String(Buffer.byteLength(body));
+    // Announced for HEAD too, as a server answering HEAD like GET does (unless the path says not).
+    if (!p.includes('unsized')) h['content-length'] = String(Buffer.byteLength(body));
     res.writeHead(status, h);
     res.end(body);
   };
@@ -203,6 +203,16 @@ describe('proxy-cache (memory)', () => {
     assert.equal(b.status, 'Miss');
     assert.equal(JSON.parse(b.text).stamped, 'yes');
     assert.notEqual(JSON.parse(b.text).n, JSON.parse(a.text).n);
+  });
+
+  test('a HEAD answer without Content-Length is not stored: a Hit would announce a length of 0', async () => {
+    const before = upstream.requests.length;
+    for (let i = 0; i < 2; i++) {
+      const r = await get('/c/unsized', {}, 'HEAD');
+      assert.equal(r.res.headers.get('content-length'), null);
+      assert.notEqual(r.status, 'Hit');
+    }
+    assert.equal(upstream.requests.length, before + 2);
   });
 
   test('never caches a response that says no-store or private, or sets a cookie', async () => {
