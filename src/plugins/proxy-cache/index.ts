@@ -173,6 +173,8 @@ class ProxyCache implements PluginHandlers {
       if (now - entry.storedAt > this.config.cache_ttl * 1000) return this.mark(req, 'Refresh', key);
       if (!varyMatches(entry, req)) return this.mark(req, 'Miss', key);
     } else {
+      // Another variant (Vary) is a Miss, as without cache_control; only staleness is a Refresh.
+      if (!varyMatches(entry, req)) return this.mark(req, 'Miss', key);
       const policy = CachePolicy.fromObject(entry.policy as unknown as CachePolicy.CachePolicyObject);
       if (!policy.satisfiesWithoutRevalidation(requestLike(req))) return this.mark(req, 'Refresh', key);
     }

@@ -242,6 +242,10 @@ describe('proxy-cache (memory)', () => {
     assert.equal(b.status, 'Hit');
     assert.equal(c.status, 'Miss');
     assert.equal(JSON.parse(c.text).lang, 'fr');
+    // The same with cache_control: another variant is a Miss, not a Refresh of a stale entry.
+    assert.equal((await get('/cc/public-vary', { 'accept-language': 'en' })).status, 'Miss');
+    assert.equal((await get('/cc/public-vary', { 'accept-language': 'en' })).status, 'Hit');
+    assert.equal((await get('/cc/public-vary', { 'accept-language': 'fr' })).status, 'Miss');
   });
 
   test('vary_query_params and vary_headers choose what the key holds', async () => {
