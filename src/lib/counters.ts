@@ -230,6 +230,8 @@ const COOL_DOWN_MS = 1000;
 export class RedisCounters implements CounterStore {
   #client: ScriptedRedis | null = null;
   #connecting: Promise<ScriptedRedis> | null = null;
+  /** The SELECT of `database` on the current connection: pending, failed, or null once done. */
+  #selecting: Promise<void> | Error | null = null;
   #closed = false;
   readonly #settings: RedisSettings;
   readonly #onDown: (message: string) => void;
@@ -317,7 +319,22 @@ export class RedisCounters implements CounterStore {
     client.on('ready', () => {
       // A new connection: whatever hung the last one is gone with it.
       this.#breaker.reset();
-      this.#upAgain();
+      if (settings.database === 0) return this.#upAgain();
+      // ioredis SELECTs `db` on connecting, but its failure (a database out of range, an ACL
+      // refusing SELECT) is only an error event, and commands then run in database 0. So SELECT
+      // again and wait for the answer: until it comes, commands wait; once it failed, they fail
+      // (Kong: "failed to change Redis database"). Those queued while connecting have gone first.
+      const selecting = client.select(settings.database).then(
+        () => {
+          if (this.#selecting === selecting) this.#selecting = null;
+          this.#upAgain();
+        },
+        (err: Error) => {
+          if (this.#selecting === selecting) this.#selecting = err;
+          this.#commandFailed(err, false);
+        },
+      );
+      this.#selecting = selecting;
     });
     return client;
   }
@@ -388,7 +405,14 @@ export class RedisCounters implements CounterStore {
     // While ioredis is reconnecting, Redis is known to be down: fail now rather than after `timeout`.
     if (status === 'reconnecting' || status === 'end' || status === 'close')
       return new Error(`redis connection is ${status}`);
-    return client;
+    const selecting = this.#selecting;
+    if (selecting === null) return client;
+    if (selecting instanceof Error) return selecting;
+    return selecting.then(() => {
+      const c = this.#ready();
+      if (c instanceof Error) throw c;
+      return c;
+    });
   }
 
   hit(keys: readonly string[], limits: readonly number[], expireAt: readonly number[]): Promise<number[]> {
@@ -416,9 +440,11 @@ export class RedisCounters implements CounterStore {
 
   #send(batch: HitBatch): void {
     // The connection may have dropped since the batch's first request: fail fast as `hit` does.
-    // (A batch exists only once the client does, so there is no connection to wait for here.)
+    // (A batch exists only once the client does; a new connection may still be selecting.)
     const c = this.#ready();
-    batch.settle(c instanceof Error ? Promise.reject(c) : this.#command(sendBatch, batch, c as ScriptedRedis));
+    if (c instanceof Error) batch.settle(Promise.reject(c));
+    else if (c instanceof Promise) batch.settle(c.then((client) => this.#command(sendBatch, batch, client)));
+    else batch.settle(this.#command(sendBatch, batch, c));
   }
 
   async usage(keys: readonly string[]): Promise<number[]> {

@@ -353,6 +353,38 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 
+  test("redis.database is where counters go; a database Redis refuses fails the request, as Kong's failed SELECT does", async () => {
+    const gw = await startGateway({
+      config: config({
+        db5: redisConfig({ redis: { host: redis.host, port: redis.port, timeout: 500, database: 5 } }),
+        // Redis has 16 databases: SELECT 99 fails.
+        db99: redisConfig({
+          fault_tolerant: false,
+          redis: { host: redis.host, port: redis.port, timeout: 500, database: 99 },
+        }),
+      }),
+    });
+    const { Redis } = await import('ioredis');
+    const client = new Redis({ host: redis.host, port: redis.port, db: 5, lazyConnect: true });
+    try {
+      assert.equal((await fetch(`${gw.url}/db5`)).headers.get('x-ratelimit-remaining-minute'), '9');
+      await client.connect();
+      assert.equal((await client.keys('ratelimit:*')).length, 1);
+      await client.select(0);
+      const before = new Set(await client.keys('ratelimit:*'));
+      for (let i = 0; i < 2; i++) {
+        const r = await fetch(`${gw.url}/db99`);
+        assert.equal(r.status, 500);
+        assert.equal(((await r.json()) as { message: string }).message, 'An unexpected error occurred');
+      }
+      const added = (await client.keys('ratelimit:*')).filter((k) => !before.has(k));
+      assert.deepEqual(added, [], 'nothing counted in database 0');
+    } finally {
+      client.disconnect();
+      await gw.close();
+    }
+  });
+
   test('redis windows reset at the boundary', async () => {
     const gw = await startGateway({ config: config({ sec: redisConfig({ minute: null, second: 1 }) }) });
     try {
