@@ -21,8 +21,9 @@ export interface DependencyReport {
 }
 
 /**
- * Every dependency the instances report, once per kind and target (instances often share one);
- * the queues of several instances towards one receiver (http-log on two routes) are added up.
+ * Every dependency the instances report, once per kind and target (instances often share one),
+ * an unhealthy report over a healthy one; the queues of several instances towards one receiver
+ * (http-log on two routes) are added up.
  */
 export function dependencyHealth(plugins: readonly PluginInstance[]): { plugin: string; health: DependencyHealth }[] {
   const seen = new Map<string, number>();
@@ -45,6 +46,12 @@ export function dependencyHealth(plugins: readonly PluginInstance[]): { plugin: 
         continue;
       }
       const prev = out[at]!.health;
+      // Two clients of one target can differ (another Redis password or database): a failing one
+      // must not hide behind a healthy one, so the unhealthy report is the one shown.
+      if (prev.healthy && !h.healthy && (prev.queue === undefined || h.queue === undefined)) {
+        out[at] = { plugin: inst.name, health: h };
+        continue;
+      }
       if (prev.queue !== undefined && h.queue !== undefined) {
         out[at]!.health = {
           ...prev,

@@ -385,6 +385,28 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 
+  test('/status shows a failing Redis client even when another client of the same server is healthy', async () => {
+    const gw = await startGateway({
+      config: config({
+        good: redisConfig(),
+        bad: redisConfig({ redis: { host: redis.host, port: redis.port, timeout: 500, database: 99 } }),
+      }),
+    });
+    try {
+      assert.equal((await fetch(`${gw.url}/good`)).headers.get('x-ratelimit-remaining-minute'), '9');
+      assert.equal((await fetch(`${gw.url}/bad`)).headers.get('x-ratelimit-remaining-minute'), null);
+      const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as {
+        dependencies: { kind: string; healthy: boolean; last_error: string | null }[];
+      };
+      const redisDeps = status.dependencies.filter((d) => d.kind === 'redis');
+      assert.equal(redisDeps.length, 1, JSON.stringify(redisDeps));
+      assert.equal(redisDeps[0]!.healthy, false);
+      assert.match(String(redisDeps[0]!.last_error), /DB index/i);
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('redis windows reset at the boundary', async () => {
     const gw = await startGateway({ config: config({ sec: redisConfig({ minute: null, second: 1 }) }) });
     try {
