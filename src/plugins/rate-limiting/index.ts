@@ -4,6 +4,7 @@
  * the check and the increment in one Lua script (no read-then-write race between gateways).
  * See docs/plugins/rate-limiting.md.
  */
+import { hash } from 'node:crypto';
 import schema from '../../../schemas/plugins/rate-limiting.schema.json' with { type: 'json' };
 import type {
   GatewayRequest,
@@ -120,6 +121,20 @@ function validate(config: RateLimitingConfig): Period[] {
   return periods;
 }
 
+/** Identifiers up to this many characters are keys as they are (Kong's shape); longer ones are hashed. */
+const MAX_PLAIN_IDENTIFIER = 256;
+const HASHED = 'sha256:';
+
+/**
+ * A header value chosen by the client can be many kilobytes; as part of a Redis key it would cost
+ * that much Redis memory for each distinct value and window, until the window ends (a day, a
+ * year). A long one (or one that looks like a digest) is counted under its SHA-256 instead.
+ */
+function boundedIdentifier(id: string): string {
+  if (id.length <= MAX_PLAIN_IDENTIFIER && !id.startsWith(HASHED)) return id;
+  return HASHED + hash('sha256', id, 'hex');
+}
+
 class RateLimiting {
   private readonly periods: readonly Period[];
   private readonly limits: readonly number[];
@@ -203,7 +218,7 @@ class RateLimiting {
 
   readonly access = (req: GatewayRequest): void | Promise<void> => {
     const now = Date.now();
-    const id = this.identifier(req);
+    const id = boundedIdentifier(this.identifier(req));
     const n = this.periods.length;
     this.refreshWindows(now);
     const keys = new Array<string>(n);

@@ -407,6 +407,32 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 
+  test('a long header value is counted under its digest: Redis keys stay short whatever clients send', async () => {
+    const gw = await startGateway({
+      config: config({ tenant: redisConfig({ minute: 2, limit_by: 'header', header_name: 'x-tenant' }) }),
+    });
+    const { Redis } = await import('ioredis');
+    const client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+    try {
+      const a = 'a'.repeat(8000);
+      const b = 'b'.repeat(8000);
+      const left = async (tenant: string) =>
+        (await fetch(`${gw.url}/tenant`, { headers: { 'x-tenant': tenant } })).headers.get(
+          'x-ratelimit-remaining-minute',
+        );
+      assert.equal(await left(a), '1');
+      assert.equal(await left(a), '0');
+      assert.equal(await left(b), '1', 'another long value is another counter');
+      await client.connect();
+      const keys = await client.keys('ratelimit:*:minute');
+      assert.ok(keys.length >= 2);
+      for (const k of keys) assert.ok(k.length < 400, `a ${k.length}-character key`);
+    } finally {
+      client.disconnect();
+      await gw.close();
+    }
+  });
+
   test('redis windows reset at the boundary', async () => {
     const gw = await startGateway({ config: config({ sec: redisConfig({ minute: null, second: 1 }) }) });
     try {
