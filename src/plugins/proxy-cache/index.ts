@@ -169,6 +169,10 @@ class ProxyCache implements PluginHandlers {
       return this.mark(req, 'Miss', key);
     }
     const now = Date.now();
+    // Seconds since stored (Kong's Age), or with cache_control RFC 9111's current age, which
+    // counts the upstream's own Age too: a response that came 50 s old is not 0 s old here, or a
+    // cache after us would keep it 50 s past its freshness.
+    let age = (now - entry.storedAt) / 1000;
     if (!cc) {
       if (now - entry.storedAt > this.config.cache_ttl * 1000) return this.mark(req, 'Refresh', key);
       if (!varyMatches(entry, req)) return this.mark(req, 'Miss', key);
@@ -177,9 +181,10 @@ class ProxyCache implements PluginHandlers {
       if (!varyMatches(entry, req)) return this.mark(req, 'Miss', key);
       const policy = CachePolicy.fromObject(entry.policy as unknown as CachePolicy.CachePolicyObject);
       if (!policy.satisfiesWithoutRevalidation(requestLike(req))) return this.mark(req, 'Refresh', key);
+      age = policy.age();
     }
     const headers: Record<string, HeaderValue> = { ...(entry.headers as Record<string, HeaderValue>) };
-    if (this.showAge) headers.age = String(Math.max(0, Math.floor((now - entry.storedAt) / 1000)));
+    if (this.showAge) headers.age = String(Math.max(0, Math.floor(age)));
     if (this.showStatus) headers['x-cache-status'] = 'Hit';
     if (this.showKey) headers['x-cache-key'] = key;
     req.ctx[CTX] = { status: 'Hit', key } satisfies State;

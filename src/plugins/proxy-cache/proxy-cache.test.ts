@@ -22,6 +22,10 @@ function respond(count: () => number) {
     if (p.includes('private')) h['cache-control'] = 'private, max-age=60';
     if (p.includes('public')) h['cache-control'] = 'public, max-age=60';
     if (p.includes('stale')) h['cache-control'] = 'max-age=0';
+    if (p.includes('aged')) {
+      h['cache-control'] = 'max-age=60';
+      h.age = '50';
+    }
     if (p.includes('html')) h['content-type'] = 'text/html';
     if (p.includes('charset')) h['content-type'] = 'application/json; charset=utf-8';
     if (p.includes('cookie')) h['set-cookie'] = 'sid=secret';
@@ -270,6 +274,14 @@ describe('proxy-cache (memory)', () => {
       signal: AbortSignal.timeout(5000),
     });
     assert.equal(only.status, 504);
+  });
+
+  test("cache_control: a Hit's Age counts the Age the upstream's response came with (RFC 9111 4.2.3)", async () => {
+    assert.equal((await get('/cc/aged')).status, 'Miss');
+    const hit = await get('/cc/aged');
+    assert.equal(hit.status, 'Hit');
+    const age = Number(hit.res.headers.get('age'));
+    assert.ok(age >= 50 && age < 55, `Age: ${age}`);
   });
 
   test('memory is bounded: the least recently used entry goes first', async () => {
