@@ -235,8 +235,18 @@ class ResponseRateLimiting implements PluginHandlers {
   }
 }
 
+/** An HTTP token (RFC 9110 5.6.2): what a header name may hold. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
 function validate(config: ResponseRateLimitingConfig): void {
   for (const [name, limits] of Object.entries(config.limits)) {
+    // The name becomes part of header names (X-RateLimit-Remaining-<name>, to the upstream and the
+    // client): one with a space or a non-ASCII letter would make every request of the route fail.
+    if (!TOKEN.test(name))
+      throw new PluginConfigError(
+        `limits.${name}`,
+        "a limit name goes into header names (X-RateLimit-Remaining-<name>): letters, digits and !#$%&'*+-.^_`|~ only",
+      );
     const set = PERIODS.filter((p) => limits[p] != null);
     if (set.length === 0)
       throw new PluginConfigError(

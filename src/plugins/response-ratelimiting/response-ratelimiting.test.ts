@@ -103,6 +103,27 @@ describe('response-ratelimiting, local policy', () => {
       );
     }
   });
+
+  test('a limit name that cannot be in a header name is a config error, not a broken route', async () => {
+    for (const name of ['video clips', 'é', 'a:b']) {
+      const routes = [
+        { paths: ['/x'], plugins: [{ name: 'response-ratelimiting', config: { limits: { [name]: { minute: 5 } } } }] },
+      ];
+      // A gateway that starts anyway is closed, so that the failure is an assertion, not a hang.
+      const err = await startServiceGateway(routes).then(
+        async (gw) => {
+          await gw.close();
+          return null;
+        },
+        (e: Error & { issues?: { path: string; message: string }[] }) => e,
+      );
+      assert.ok(
+        err?.issues?.some((i) => i.path.includes(name) && /header names/.test(i.message)) === true ||
+          /header names/.test(String(err?.message)),
+        `${name}: ${String(err?.message)}`,
+      );
+    }
+  });
 });
 
 const skip = redisUnavailable();
