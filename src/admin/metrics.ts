@@ -201,9 +201,13 @@ export class GatewayMetrics {
       (p) => p.name === 'prometheus' && p.enabled && p.route === null && p.service === null && p.consumer === null,
     );
     this.perConsumer = settings !== undefined && (settings.config as { per_consumer?: unknown }).per_consumer === true;
-    const balancers = new Set<NonNullable<CompiledService['balancer']>>();
-    for (const svc of rt.services.values()) if (svc.balancer?.fromUpstream === true) balancers.add(svc.balancer);
-    this.balancers = [...balancers];
+    // One balancer per upstream: services naming the same upstream share its health (one series each).
+    const balancers = new Map<unknown, NonNullable<CompiledService['balancer']>>();
+    for (const svc of rt.services.values()) {
+      const b = svc.balancer;
+      if (b?.fromUpstream === true && !balancers.has(b.shared)) balancers.set(b.shared, b);
+    }
+    this.balancers = [...balancers.values()];
     this.plugins = rt.plugins;
   }
 

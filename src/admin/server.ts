@@ -169,8 +169,9 @@ function upstreamHealth(
   const out: ReturnType<NonNullable<CompiledService['balancer']>['health']>[] = [];
   for (const s of rt.services.values()) {
     // A plain service is a balancer of one target: only `upstreams:` entries are listed.
-    if (s.balancer === null || !s.balancer.fromUpstream || seen.has(s.balancer)) continue;
-    seen.add(s.balancer);
+    // Services naming the same upstream share its health: listed once.
+    if (s.balancer === null || !s.balancer.fromUpstream || seen.has(s.balancer.shared)) continue;
+    seen.add(s.balancer.shared);
     out.push(s.balancer.health());
   }
   return out;

@@ -8,7 +8,7 @@ import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '.
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { compileCertificates } from '../tls.ts';
-import { Balancer, parseTarget } from '../upstream/balancer.ts';
+import { Balancer, parseTarget, UpstreamHealth } from '../upstream/balancer.ts';
 import { hostResolver } from '../upstream/dns.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
 import { createHttpClient } from '../upstream/http-client.ts';
@@ -96,9 +96,11 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
   // Thousands of services (each a balancer and its pool) compile in slices too.
   let compiled = 0;
+  // One health state per upstream, whichever services name it (Kong's one healthchecker per upstream).
+  const health = new Map<string, UpstreamHealth>();
   for (const s of config.services) {
     if (++compiled % COMPILE_SLICE === 0) await yieldToLoop();
-    services.set(s.id, compileService(s, config, upstreams, log));
+    services.set(s.id, compileService(s, config, upstreams, health, log));
   }
 
   const routeInfo = new Map<string, RouteInfo>();
@@ -329,6 +331,7 @@ function compileService(
   s: ServiceModel,
   config: GatewayConfig,
   upstreams: ReadonlyMap<string, UpstreamModel>,
+  health: Map<string, UpstreamHealth>,
   log: Logger,
 ): CompiledService {
   const info: ServiceInfo = Object.freeze({
@@ -364,11 +367,18 @@ function compileService(
   const defaultPort = scheme === 'https' ? 443 : 80;
   const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
   if (upstream !== undefined) {
-    const balancer = new Balancer(upstream, pool, (target, healthy, reason) =>
-      log[healthy ? 'info' : 'warn'](
-        { upstream: upstream.name, target: target.name, healthy, reason },
-        healthy ? 'target healthy' : 'target unhealthy',
-      ),
+    let shared = health.get(upstream.name);
+    if (shared === undefined) health.set(upstream.name, (shared = new UpstreamHealth()));
+    const balancer = new Balancer(
+      upstream,
+      pool,
+      (target, healthy, reason) =>
+        log[healthy ? 'info' : 'warn'](
+          { upstream: upstream.name, target: target.name, healthy, reason },
+          healthy ? 'target healthy' : 'target unhealthy',
+        ),
+      true,
+      shared,
     );
     return { ...common, kind: 'http', balancer, hostHeader: hostForUrl, scheme };
   }

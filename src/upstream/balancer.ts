@@ -9,6 +9,9 @@ import { isIP } from 'node:net';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 import { type ProbeOutcome, Prober, probeSettings } from './probe.ts';
+import { type Counters, Target, UpstreamHealth } from './target.ts';
+
+export { Target, UpstreamHealth } from './target.ts';
 
 /** What a request offers to consistent hashing. `RequestContext` has this shape. */
 export interface HashSource {
@@ -44,13 +47,6 @@ export interface TargetHealth {
   connections: PoolStats;
 }
 
-interface Counters {
-  successes: number;
-  http_failures: number;
-  tcp_failures: number;
-  timeouts: number;
-}
-
 interface CheckSettings {
   healthyStatuses: ReadonlySet<number>;
   unhealthyStatuses: ReadonlySet<number>;
@@ -58,42 +54,6 @@ interface CheckSettings {
   httpFailures: number;
   tcpFailures: number;
   timeouts: number;
-}
-
-/** One target: its address, pool, and health state. */
-export class Target {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-  readonly weight: number;
-  readonly pool: TargetPool;
-  /** Host header for requests to this target (`host[:port]`). */
-  readonly hostHeader: string;
-  /**
-   * undici sends that same Host for its pool's origin when a request names none, from a string it
-   * builds once per client, so a request with the default Host leaves it out (no header for undici
-   * to validate and copy per request). Plain http only: over https undici takes the TLS server name
-   * from the request's Host, and a pool whose requests alternate between naming one and not would
-   * reconnect at each change.
-   */
-  readonly poolSendsHostHeader: boolean;
-  healthy = true;
-  inflight = 0;
-  /** Smooth weighted round-robin state. */
-  current = 0;
-  readonly passive: Counters = { successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 };
-  readonly active: Counters = { successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 };
-
-  constructor(name: string, host: string, port: number, weight: number, pool: TargetPool, hostHeader: string) {
-    this.name = name;
-    this.host = host;
-    this.port = port;
-    this.weight = weight;
-    this.pool = pool;
-    this.hostHeader = hostHeader;
-    const origin = new URL(pool.origin);
-    this.poolSendsHostHeader = origin.protocol === 'http:' && origin.host === hostHeader;
-  }
 }
 
 /** Parses Kong's `host[:port]` target (port defaults to 8000; IPv6 in brackets). */
@@ -243,8 +203,8 @@ export class Balancer {
   };
   /** Kong's `healthchecks.threshold`: the healthy share of the weight, in %, below which no target is picked. */
   private readonly threshold: number;
-  /** The healthy targets' weight is under `threshold`: the whole upstream counts as down. */
-  private belowThreshold = false;
+  /** The health of the upstream's targets, shared with the other services' balancers of the same upstream. */
+  readonly shared: UpstreamHealth;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly onChange: ((target: Target, healthy: boolean, reason: string) => void) | null;
   private lcCursor = 0;
@@ -266,8 +226,11 @@ export class Balancer {
     pool: PoolSettings,
     onChange: ((target: Target, healthy: boolean, reason: string) => void) | null = null,
     fromUpstream = true,
+    shared: UpstreamHealth = new UpstreamHealth(),
   ) {
     this.name = upstream.name;
+    this.shared = shared;
+    shared.balancers.push(this);
     this.fromUpstream = fromUpstream;
     this.algorithm = upstream.algorithm;
     this.onChange = onChange;
@@ -281,6 +244,7 @@ export class Balancer {
         t.weight,
         p,
         targetHostHeader(host, port, pool.scheme, upstream.host_header),
+        shared.state(t.target),
       );
     });
     this.hashOn = upstream.hash_on as HashOn;
@@ -335,12 +299,14 @@ export class Balancer {
       tcpFailures: num(aU.tcp_failures, 0),
       timeouts: num(aU.timeouts, 0),
     };
-    if (this.activeCheck.healthyInterval > 0) {
+    // One set of probes per upstream, however many services name it.
+    const prober = shared.balancers[0] === this;
+    if (prober && this.activeCheck.healthyInterval > 0) {
       const t = setInterval(() => this.probeAll(true), this.activeCheck.healthyInterval);
       t.unref();
       this.timers.push(t);
     }
-    if (this.activeCheck.unhealthyInterval > 0) {
+    if (prober && this.activeCheck.unhealthyInterval > 0) {
       const t = setInterval(() => this.probeAll(false), this.activeCheck.unhealthyInterval);
       t.unref();
       this.timers.push(t);
@@ -363,7 +329,7 @@ export class Balancer {
 
   /** A healthy target for this request, or null when none is. */
   pick(req: HashSource): Target | null {
-    if (this.belowThreshold) return null;
+    if (this.shared.belowThreshold) return null;
     if (this.algorithm === 'consistent-hashing') {
       const key =
         this.hashKey(req, this.hashOn, this.hashOnName) ?? this.hashKey(req, this.hashFallback, this.hashFallbackName);
@@ -508,7 +474,7 @@ export class Balancer {
         total += t.weight;
         if (t.healthy) up += t.weight;
       }
-      this.belowThreshold = total > 0 && up * 100 < this.threshold * total;
+      this.shared.belowThreshold = total > 0 && up * 100 < this.threshold * total;
     }
     this.onChange?.(target, healthy, reason);
   }
@@ -529,19 +495,23 @@ export class Balancer {
     if (!this.closed) this.record(t, t.active, this.activeCheck, outcome, 'active');
   }
 
-  /** Health of every target (for `/status` and metrics). */
+  /** Health of every target (for `/status` and metrics); connections add up every service's pool to it. */
   health(): { name: string; algorithm: string; healthy: boolean; targets: TargetHealth[] } {
-    const targets = this.targets.map((t) => ({
-      target: t.name,
-      weight: t.weight,
-      healthy: t.healthy,
-      in_flight: t.inflight,
-      connections: t.pool.stats(),
-    }));
+    const targets = this.targets.map((t, i) => {
+      const connections = { active: 0, idle: 0, queued: 0 };
+      for (const b of this.shared.balancers) {
+        const st = b.targets[i]?.pool.stats();
+        if (st === undefined) continue;
+        connections.active += st.active;
+        connections.idle += st.idle;
+        connections.queued += st.queued;
+      }
+      return { target: t.name, weight: t.weight, healthy: t.healthy, in_flight: t.inflight, connections };
+    });
     return {
       name: this.name,
       algorithm: this.algorithm,
-      healthy: !this.belowThreshold && targets.some((t) => t.healthy && t.weight > 0),
+      healthy: !this.shared.belowThreshold && targets.some((t) => t.healthy && t.weight > 0),
       targets,
     };
   }

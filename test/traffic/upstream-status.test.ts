@@ -91,3 +91,61 @@ test('a Host set by a plugin reaches a balanced upstream target (the target host
     backend.close();
   }
 });
+
+test("services naming the same upstream share its targets' health, as Kong's one healthchecker per upstream does", async () => {
+  // `good` answers 200; `bad` answers 500 to requests and counts the active probes it gets.
+  let probes = 0;
+  const good = createHttpServer((_q, s) => s.end('good'));
+  const bad = createHttpServer((q, s) => {
+    if (q.url === '/health') probes++;
+    s.statusCode = 500;
+    s.end('bad');
+  });
+  for (const s of [good, bad]) await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const badTarget = `127.0.0.1:${(bad.address() as AddressInfo).port}`;
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [
+        {
+          name: 'pool',
+          healthchecks: {
+            passive: { unhealthy: { http_failures: 1 } },
+            // Probes every second, which mark nothing down (http_failures 0): counted only.
+            active: { http_path: '/health', healthy: { interval: 1 }, unhealthy: { interval: 1 } },
+          },
+          targets: [{ target: `127.0.0.1:${(good.address() as AddressInfo).port}` }, { target: badTarget }],
+        },
+      ],
+      services: [
+        { name: 'one', host: 'pool', routes: [{ name: 'one', paths: ['/one'] }] },
+        { name: 'two', host: 'pool', routes: [{ name: 'two', paths: ['/two'] }] },
+      ],
+    },
+  });
+  try {
+    // Service one meets the bad target once: it is out of the upstream.
+    const first = [];
+    for (let i = 0; i < 2; i++) first.push((await fetch(`${gw.url}/one`)).status);
+    assert.deepEqual(first.sort(), [200, 500]);
+    // Service two never sends to it.
+    for (let i = 0; i < 4; i++) assert.equal(await (await fetch(`${gw.url}/two`)).text(), 'good', `request ${i}`);
+    const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as {
+      upstreams: { name: string; targets: { target: string; healthy: boolean }[] }[];
+    };
+    assert.equal(status.upstreams.filter((u) => u.name === 'pool').length, 1, 'listed once');
+    assert.equal(status.upstreams[0]!.targets.find((t) => t.target === badTarget)?.healthy, false);
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    const series = metrics.split('\n').filter((l) => l.startsWith(`tollgate_upstream_target_health{upstream="pool"`));
+    assert.equal(series.length, 4, `one series per target and state:\n${series.join('\n')}`);
+    // One round of probes per interval, not one per service.
+    const deadline = Date.now() + 3000;
+    while (probes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(probes, 1);
+  } finally {
+    await gw.close();
+    good.close();
+    bad.close();
+  }
+});
