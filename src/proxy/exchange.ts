@@ -69,6 +69,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** The client's body streams to the upstream: if the answer ends first, the rest is never read. */
   readonly sendsClientBody: boolean;
   started = false;
+  /** undici took the request onto a connection (it writes the request next): a failure after this may have reached the upstream. */
+  connected = false;
   /** The client already got its answer (an error we chose); later upstream events are ignored. */
   settled = false;
   /** Body chunks held for a response-phase body transform; null when streaming straight through. */
@@ -87,6 +89,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    this.connected = true;
     if (this.rc.finished) return abort();
     this.rc.abortUpstream = abort;
   }
@@ -277,7 +280,14 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         rc.error = { code: err.code, message: err.message };
         return sendError(rc, err.code);
       }
-      if (this.retryable && this.attempt < this.svc.retries && isRetryableFailure(code)) {
+      // nginx's proxy_next_upstream: a request that never went out (its connection could not be
+      // made) is retried whatever its method or body, its body still unread; one that went out
+      // only when idempotent and bodiless.
+      if (
+        this.attempt < this.svc.retries &&
+        isRetryableFailure(code) &&
+        (this.retryable || (!this.connected && isConnectFailure(code)))
+      ) {
         return dispatch(rc, this.svc, this.attempt + 1);
       }
       const answer = upstreamErrorCode(code);
@@ -418,6 +428,13 @@ function isRetryableFailure(code: string): boolean {
     code === 'ECONNRESET' ||
     code === 'EPIPE' ||
     code === 'UND_ERR_SOCKET'
+  );
+}
+
+/** Failures to make the connection: the request was not written, so no upstream saw any of it. */
+function isConnectFailure(code: string): boolean {
+  return (
+    code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
   );
 }
 
