@@ -48,6 +48,7 @@ const VENDOR = {
     import errors from ${JSON.stringify(join(dir, 'lib/core/errors.js'))};
     import globals from ${JSON.stringify(join(dir, 'lib/global.js'))};
     import constants from ${JSON.stringify(join(dir, 'lib/core/constants.js'))};
+    import buildConnector from ${JSON.stringify(join(dir, 'lib/core/connect.js'))};
     // As undici's index does: request()/stream()/upgrade() on every dispatcher.
     Object.assign(Dispatcher.prototype, api);
     // undici's top-level request(): the same call on the dispatcher in opts, else the global one.
@@ -63,7 +64,7 @@ const VENDOR = {
     }
     // The table of well-known header names the gateway adds its own to (src/upstream/header-names.ts).
     const { headerNameLowerCasedRecord } = constants;
-    export { Agent, Client, Dispatcher, errors, headerNameLowerCasedRecord, request };`,
+    export { Agent, buildConnector, Client, Dispatcher, errors, headerNameLowerCasedRecord, request };`,
   yaml: commonJs('yaml'),
   pino: commonJs('pino'),
   jose: () => `export * from 'jose';`,

@@ -9,8 +9,8 @@
 // idle connections are closed at once. An optional concurrency limit (`upstream_max_connections`,
 // nginx's `max_conns`) queues the excess in a bounded queue whose wait counts against the request's
 // timeouts.
-import { isIP } from 'node:net';
-import { Client, Dispatcher } from 'undici';
+import { isIP, type Socket } from 'node:net';
+import { buildConnector, Client, Dispatcher, errors } from 'undici';
 import type { GatewayConfig, ServiceModel } from '../config/model.ts';
 import { type HostResolver, hostResolver } from './dns.ts';
 
@@ -61,6 +61,42 @@ export function poolSettings(s: ServiceModel, config: GatewayConfig): PoolSettin
     maxConnections: st.upstream_max_connections,
     queueSize: st.upstream_queue_size,
     lookup: hostResolver(st).lookup,
+  };
+}
+
+/**
+ * `connect` with a deadline of `ms` on the lookup, TCP connect and TLS handshake, kept by a native
+ * timer. undici's own connect timeout runs on its coarse timers (a tick every 499 ms), which fire
+ * up to a second late: a connect_timeout of 100 ms gave up after a second.
+ */
+function timedConnector(connect: buildConnector.connector, ms: number): buildConnector.connector {
+  // 0 (an active probe's `timeout: 0`): no deadline, as undici reads it.
+  if (!(ms > 0)) return connect;
+  return (opts, callback) => {
+    let done = false;
+    // undici's connector returns the socket it makes (its type says void).
+    const socket = connect(opts, (err, sock) => {
+      if (done) {
+        // Connected after the deadline: nobody waits for it.
+        sock?.destroy();
+        return;
+      }
+      done = true;
+      clearTimeout(timer);
+      if (err !== null) callback(err, null);
+      else callback(null, sock!);
+    }) as unknown as Socket | undefined;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      socket?.destroy();
+      const where = `${opts.hostname}:${opts.port || (opts.protocol === 'https:' ? 443 : 80)}`;
+      callback(
+        new errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${where}, timeout: ${ms}ms)`),
+        null,
+      );
+    }, ms);
+    timer.unref();
   };
 }
 
@@ -140,14 +176,19 @@ export class TargetPool extends Dispatcher {
       ...(settings.keepaliveMaxRequests > 0 ? { maxRequestsPerClient: settings.keepaliveMaxRequests } : {}),
       // gRPC needs HTTP/2: offered by ALPN over TLS, spoken from the first byte (h2c) without it.
       ...(settings.h2 ? { allowH2: true, useH2c: settings.scheme === 'http' } : {}),
-      connect: {
-        timeout: settings.connectTimeout,
-        lookup: settings.lookup,
-        rejectUnauthorized: settings.tlsVerify,
-        ...(settings.ca !== null ? { ca: settings.ca as string[] } : {}),
-        ...(settings.cert !== null && settings.key !== null ? { cert: settings.cert, key: settings.key } : {}),
-        ...(settings.scheme === 'https' && isIP(host) === 0 ? { servername: host } : {}),
-      },
+      connect: timedConnector(
+        buildConnector({
+          // The deadline is timedConnector's.
+          timeout: 0,
+          ...(settings.h2 ? { allowH2: true, useH2c: settings.scheme === 'http' } : {}),
+          lookup: settings.lookup,
+          rejectUnauthorized: settings.tlsVerify,
+          ...(settings.ca !== null ? { ca: settings.ca as string[] } : {}),
+          ...(settings.cert !== null && settings.key !== null ? { cert: settings.cert, key: settings.key } : {}),
+          ...(settings.scheme === 'https' && isIP(host) === 0 ? { servername: host } : {}),
+        } as buildConnector.BuildOptions),
+        settings.connectTimeout,
+      ),
     };
     this.onConnect = (_origin, targets) => {
       const c = this.conns.get(targets[0]!);

@@ -123,6 +123,8 @@ before(async () => {
     res.end('ok');
   });
   const slowPort = await listen(slow);
+  // Accepts connections and never says a word: a TLS handshake with it never ends.
+  const silentPort = await listen(createTcpServer((sock) => sock.on('error', () => undefined)));
   const svc = (name: string, port: number, extra: Record<string, unknown> = {}) => ({
     name,
     url: `http://127.0.0.1:${port}`,
@@ -152,6 +154,7 @@ before(async () => {
         svc('trickle1xx', trickle1xxPort, { read_timeout: 500 }),
         svc('slow', slowPort, { read_timeout: 300 }),
         svc('stream', slowPort),
+        { ...svc('handshake', silentPort, { connect_timeout: 200 }), url: `https://127.0.0.1:${silentPort}` },
       ],
     },
   });
@@ -256,6 +259,16 @@ test('an upstream timing out gets 504 with Kong message', async () => {
   const res = await fetch(`${gw.url}/slow/hang`);
   assert.equal(res.status, 504);
   assert.equal((await json(res)).message, 'The upstream server is timing out');
+});
+
+test('connect_timeout bounds the connect and TLS handshake to the millisecond, not to a coarse timer tick', async () => {
+  // undici's own connect timer ticks every 499 ms: 200 ms took 500 to 1,000.
+  const t0 = performance.now();
+  const res = await fetch(`${gw.url}/handshake`);
+  const took = performance.now() - t0;
+  assert.equal(res.status, 504);
+  assert.equal((await json(res)).message, 'The upstream server is timing out');
+  assert.ok(took >= 190 && took < 450, `took ${Math.round(took)} ms`);
 });
 
 test('an upstream body cut short destroys the client connection instead of ending it cleanly', async () => {
