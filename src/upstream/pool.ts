@@ -242,7 +242,10 @@ export class TargetPool extends Dispatcher {
   }
 
   private run(c: Conn, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
-    c.client.dispatch(opts, new Lease(this, c, handler));
+    const lease = new Lease(this, c, handler, opts);
+    // The lease keeps the head deadline of a bodiless request; undici's timer, which may fire
+    // hundreds of milliseconds early or late, is off for it.
+    c.client.dispatch(lease.keepsHeadDeadline ? { ...opts, headersTimeout: 0 } : opts, lease);
   }
 
   private enqueue(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
@@ -358,11 +361,31 @@ class Lease implements Dispatcher.DispatchHandler {
   private readonly conn: Conn;
   private readonly handler: Dispatcher.DispatchHandler;
   private ended = false;
+  /**
+   * The deadline for the response head of a request without a body, kept by a native timer:
+   * undici's own runs on its coarse timers, which tick every 499 ms (a 150 ms timeout fired after
+   * 500 to 1,000 ms, a 1,200 ms one sometimes before 1,200). A request with a body keeps undici's,
+   * which waits for its last byte to be sent (nginx's read timeout starts once the request is sent).
+   */
+  private readonly headMs: number;
+  private headTimer: NodeJS.Timeout | null = null;
+  private interim = false;
 
-  constructor(pool: TargetPool, conn: Conn, handler: Dispatcher.DispatchHandler) {
+  constructor(pool: TargetPool, conn: Conn, handler: Dispatcher.DispatchHandler, opts: Dispatcher.DispatchOptions) {
     this.pool = pool;
     this.conn = conn;
     this.handler = handler;
+    this.headMs = opts.body == null ? (opts.headersTimeout ?? pool.settings.readTimeout) : 0;
+  }
+
+  get keepsHeadDeadline(): boolean {
+    return this.headMs > 0;
+  }
+
+  private clearHead(): void {
+    if (this.headTimer === null) return;
+    clearTimeout(this.headTimer);
+    this.headTimer = null;
   }
 
   private end(reusable: boolean): void {
@@ -372,10 +395,24 @@ class Lease implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
+    // The request is written now: the wait for its answer starts.
+    if (this.headMs > 0) {
+      this.headTimer = setTimeout(() => {
+        this.headTimer = null;
+        abort(new errors.HeadersTimeoutError());
+      }, this.headMs);
+      this.headTimer.unref();
+    }
     this.handler.onConnect?.(abort);
   }
 
   onHeaders(status: number, headers: Buffer[], resume: () => void, statusText: string): boolean {
+    if (status >= 200) this.clearHead();
+    else if (!this.interim) {
+      // The final head must follow the first interim (1xx) response within the timeout.
+      this.interim = true;
+      this.headTimer?.refresh();
+    }
     return this.handler.onHeaders?.(status, headers, resume, statusText) ?? true;
   }
 
@@ -388,17 +425,20 @@ class Lease implements Dispatcher.DispatchHandler {
   }
 
   onComplete(trailers: string[] | null): void {
+    this.clearHead();
     // Release first: the handler may dispatch again (a retry) on a free slot.
     this.end(true);
     this.handler.onComplete?.(trailers);
   }
 
   onError(err: Error): void {
+    this.clearHead();
     this.end(false);
     this.handler.onError?.(err);
   }
 
   onUpgrade(status: number, headers: Buffer[] | string[] | null, socket: import('node:stream').Duplex): void {
+    this.clearHead();
     this.conn.dead = true;
     this.end(false);
     this.handler.onUpgrade?.(status, headers, socket);

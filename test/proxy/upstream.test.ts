@@ -153,6 +153,7 @@ before(async () => {
         svc('flood1xx', floodPort),
         svc('trickle1xx', trickle1xxPort, { read_timeout: 500 }),
         svc('slow', slowPort, { read_timeout: 300 }),
+        svc('quick', slowPort, { read_timeout: 150 }),
         svc('stream', slowPort),
         { ...svc('handshake', silentPort, { connect_timeout: 200 }), url: `https://127.0.0.1:${silentPort}` },
       ],
@@ -269,6 +270,16 @@ test('connect_timeout bounds the connect and TLS handshake to the millisecond, n
   assert.equal(res.status, 504);
   assert.equal((await json(res)).message, 'The upstream server is timing out');
   assert.ok(took >= 190 && took < 450, `took ${Math.round(took)} ms`);
+});
+
+test('read_timeout bounds the wait for the response head to the millisecond, not to a coarse timer tick', async () => {
+  // undici's own head timer ticks every 499 ms: 150 ms took 500 to 1,000.
+  const t0 = performance.now();
+  const res = await fetch(`${gw.url}/quick/hang`);
+  const took = performance.now() - t0;
+  assert.equal(res.status, 504);
+  assert.equal((await json(res)).message, 'The upstream server is timing out');
+  assert.ok(took >= 140 && took < 400, `took ${Math.round(took)} ms`);
 });
 
 test('an upstream body cut short destroys the client connection instead of ending it cleanly', async () => {
