@@ -278,6 +278,10 @@ export function suggest(name: string, known: readonly string[]): string | null {
   return best !== null && bestD <= (best.length <= 4 ? 1 : best.length < 12 ? 2 : 3) ? best : null;
 }
 
+/** Kong Enterprise's WebSocket protocols: what to write instead. */
+export const WEBSOCKET_HINT =
+  '; WebSocket upgrades are proxied by http and https services and routes (http for ws, https for wss)';
+
 const KONG_PROTOCOLS = new Set(['grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough', 'udp', 'ws', 'wss']);
 
 /**
@@ -376,7 +380,7 @@ function translateErrors(
         if (typeof value === 'string' && KONG_PROTOCOLS.has(value)) {
           issue = {
             code,
-            message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of ${list})`,
+            message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of ${list})${value === 'ws' || value === 'wss' ? WEBSOCKET_HINT : ''}`,
             path,
           };
         } else issue = { code, message: `must be one of ${list}`, path };

@@ -26,6 +26,16 @@ test('a Kong field Tollgate does not support says so', async () => {
   );
 });
 
+test("Kong Enterprise's ws and wss protocols are refused with the way to proxy WebSockets", async () => {
+  const hint = /WebSocket upgrades are proxied by http and https services and routes \(http for ws, https for wss\)$/;
+  const url = await issuesOf(`${V3}services:\n  - name: s\n    url: wss://ws.internal\n`);
+  assert.match(url[0]!.message, /^unsupported url scheme 'wss'/);
+  assert.match(url[0]!.message, hint);
+  const route = await issuesOf(svc('      - paths: [/a]\n        protocols: [ws]\n'));
+  assert.match(route[0]!.message, /^protocol 'ws' is a Kong protocol that Tollgate does not support/);
+  assert.match(route[0]!.message, hint);
+});
+
 test("gRPC routes and services load; Kong's rules on them are located errors and warnings", async () => {
   const grpc = `${V3}services:
   - name: g

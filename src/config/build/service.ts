@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import type { ServiceModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
+import { WEBSOCKET_HINT } from '../schema.ts';
 import { type Err, type Obj, orNull, type Path, tags } from './state.ts';
 
 /** A host that never resolves (RFC 6761 `.invalid`), for a service whose url could not be read. */
@@ -105,7 +106,8 @@ export function parseServiceUrl(
   if (m[4]) return 'the url must not have a query string or fragment';
   if (scheme === 'echo') return { protocol: 'echo', host: 'echo', port: 0, path: m[3] ? m[3] : null };
   if (scheme !== 'http' && scheme !== 'https' && scheme !== 'grpc' && scheme !== 'grpcs') {
-    return `unsupported url scheme '${scheme}': Tollgate services speak http, https, grpc, grpcs (and echo:// for the built-in echo upstream)`;
+    const hint = scheme === 'ws' || scheme === 'wss' ? WEBSOCKET_HINT : '';
+    return `unsupported url scheme '${scheme}': Tollgate services speak http, https, grpc, grpcs (and echo:// for the built-in echo upstream)${hint}`;
   }
   const authority = m[2]!;
   if (authority.includes('@')) return 'the url must not contain credentials';
