@@ -208,6 +208,8 @@ export class Balancer {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly onChange: ((target: Target, healthy: boolean, reason: string) => void) | null;
   private lcCursor = 0;
+  /** The round of probes of healthy (0) and unhealthy (1) targets in progress. */
+  private readonly rounds: [Promise<void> | null, Promise<void> | null] = [null, null];
   private closed = false;
 
   /** Whether this balances an `upstreams:` entry (false: the single target of a plain service). */
@@ -479,8 +481,24 @@ export class Balancer {
     this.onChange?.(target, healthy, reason);
   }
 
-  /** One round of active probes, on the targets currently healthy (or unhealthy). */
-  async probeAll(healthy: boolean): Promise<void> {
+  /**
+   * One round of active probes, on the targets currently healthy (or unhealthy). A round still
+   * running when the next is due is not doubled: its promise is returned. Rounds longer than the
+   * interval (many targets, slow probes) would otherwise pile up, each with `concurrency` probes
+   * open, and probe a target several times at once.
+   */
+  probeAll(healthy: boolean): Promise<void> {
+    const i = healthy ? 0 : 1;
+    const running = this.rounds[i];
+    if (running !== null) return running;
+    const round = this.probeRound(healthy).finally(() => {
+      this.rounds[i] = null;
+    });
+    this.rounds[i] = round;
+    return round;
+  }
+
+  private async probeRound(healthy: boolean): Promise<void> {
     const list = this.targets.filter((t) => t.healthy === healthy);
     let next = 0;
     const worker = async (): Promise<void> => {
