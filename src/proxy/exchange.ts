@@ -419,7 +419,7 @@ function releaseTarget(t: Target): null {
  * out or its head was awaited (typically a kept-alive connection the upstream closed just then).
  * Timeouts are not retried: a slow upstream would get the same request `retries` more times.
  */
-function isRetryableFailure(code: string): boolean {
+export function isRetryableFailure(code: string): boolean {
   return (
     code === 'ECONNREFUSED' ||
     code === 'UND_ERR_CONNECT_TIMEOUT' ||

@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
-import { INTERIM_MESSAGES, InterimCount, upstreamErrorCode } from './exchange.ts';
+import { INTERIM_MESSAGES, InterimCount, isRetryableFailure, upstreamErrorCode } from './exchange.ts';
 import type { Gateway } from './gateway.ts';
 import { appendHeader, upstreamResponseHeaders } from './headers.ts';
 import { sendError } from './reply.ts';
@@ -70,7 +70,7 @@ function rawSocketResponse(req: IncomingMessage, socket: Socket): ServerResponse
 }
 
 /** Relays a WebSocket handshake to the picked target through its pool; after its 101, a tunnel. */
-export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buffer): void {
+export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buffer, attempt = 0): void {
   const balancer = svc.balancer;
   if (svc.kind === 'echo' || balancer === null) return sendError(rc, 'BAD_REQUEST');
   const target = balancer.pick(rc);
@@ -79,7 +79,7 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
   // undici writes `connection: upgrade` and `upgrade: websocket` itself from the `upgrade` option.
   delete headers.connection;
   delete headers.upgrade;
-  rc.upstreamStartedAt = performance.now();
+  if (attempt === 0) rc.upstreamStartedAt = performance.now();
   target.inflight++;
   target.pool.dispatch(
     {
@@ -90,7 +90,7 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
       headersTimeout: svc.readTimeout,
       bodyTimeout: svc.readTimeout,
     },
-    new Handshake(rc, svc, balancer, target, head),
+    new Handshake(rc, svc, balancer, target, head, attempt),
   );
 }
 
@@ -105,9 +105,18 @@ class Handshake implements Dispatcher.DispatchHandler {
   private settled = false;
   private readonly interim = new InterimCount();
   private readonly svc: CompiledService;
+  private readonly attempt: number;
 
-  constructor(rc: ProxyRequest, svc: CompiledService, balancer: Balancer, target: Target, head: Buffer) {
+  constructor(
+    rc: ProxyRequest,
+    svc: CompiledService,
+    balancer: Balancer,
+    target: Target,
+    head: Buffer,
+    attempt: number,
+  ) {
     this.rc = rc;
+    this.attempt = attempt;
     this.svc = svc;
     this.balancer = balancer;
     this.target = target;
@@ -180,6 +189,10 @@ class Handshake implements Dispatcher.DispatchHandler {
       rc.res.destroy(err);
       return;
     }
+    // A handshake is a bodiless GET: a connection that failed before any answer is retried on the
+    // balancer's next pick, as a request is (nginx's proxy_next_upstream error, Kong's retries).
+    if (this.attempt < this.svc.retries && isRetryableFailure(code))
+      return proxyWebSocket(rc, this.svc, this.head, this.attempt + 1);
     const answer = upstreamErrorCode(code);
     rc.error = { code: answer, message: err.message, cause: code };
     sendError(rc, answer);

@@ -45,6 +45,10 @@ before(async () => {
   tlsWs = echoWebSocket(tls);
   const plainPort = await listen(plain);
   const tlsPort = await listen(tls);
+  // A port nothing listens on: a target that refuses connections.
+  const gone = createHttpServer();
+  const deadPort = await listen(gone);
+  await new Promise((r) => gone.close(r));
   gw = await startGateway({
     dir: ca.dir,
     config: `_format_version: "3.0"
@@ -63,6 +67,10 @@ services:
     host: ws.upstream
     port: 80
     routes: [{ name: ws-balanced, paths: [/balanced] }]
+  - name: ws-failover
+    host: ws-failover.upstream
+    port: 80
+    routes: [{ name: ws-failover, paths: [/failover] }]
   - name: ws-sticky
     host: ws-sticky.upstream
     port: 80
@@ -93,6 +101,8 @@ services:
 upstreams:
   - name: ws.upstream
     targets: [{ target: "127.0.0.1:${plainPort}" }]
+  - name: ws-failover.upstream
+    targets: [{ target: "127.0.0.1:${deadPort}" }, { target: "127.0.0.1:${plainPort}" }]
   - name: ws-sticky.upstream
     algorithm: consistent-hashing
     hash_on: cookie
@@ -210,6 +220,18 @@ test('the handshake takes the target pool TLS settings: no client certificate or
     assert.equal(r.status, 502, path);
   }
   assert.equal(tlsWs.handshakes.length, before, 'no handshake reached the upstream');
+});
+
+test('a handshake whose target refuses the connection is retried on the next target, as a request is', {
+  skip,
+}, async () => {
+  // Round-robin over a dead and a live target, no health checks: every other pick is the dead one.
+  for (let i = 0; i < 4; i++) {
+    const ws = await open('/failover');
+    const done = closed(ws);
+    ws.close(1000);
+    assert.equal(await done, 1000);
+  }
 });
 
 test('a handshake hashed on a cookie the client lacks gets the cookie with its 101 (Kong sets it on any answer)', {
