@@ -75,6 +75,14 @@ before(async () => {
   const bigHeadPort = await rawUpstream(
     `HTTP/1.1 200 OK\r\nX-Big: ${'b'.repeat(20 * 1024)}\r\nContent-Length: 0\r\n\r\n`,
   );
+  // Long names, one-byte values: 1,000 headers whose names add up to 20 KB, whose values to 1 KB.
+  const longNamesPort = await rawUpstream(
+    `HTTP/1.1 200 OK\r\n${Array.from({ length: 1000 }, (_, i) => `X-${String(i).padStart(4, '0')}-long-header-name: v\r\n`).join('')}Content-Length: 0\r\n\r\n`,
+  );
+  // Short headers: 2,000 of them, 12 KB of names and values, 22 KB on the wire.
+  const shortHeadersPort = await rawUpstream(
+    `HTTP/1.1 200 OK\r\n${Array.from({ length: 2000 }, (_, i) => `X-${i}: v\r\n`).join('')}Content-Length: 2\r\n\r\nok`,
+  );
   const truncatedJsonPort = await rawUpstream(
     `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":"${'x'.repeat(300)}`,
   );
@@ -144,6 +152,8 @@ before(async () => {
         svc('nocontent', noContentPort),
         svc('hop', hopPort),
         svc('bighead', bigHeadPort),
+        svc('longnames', longNamesPort),
+        svc('shortheaders', shortHeadersPort),
         svc('early', earlyPort),
         {
           ...svc('truncatedjson', truncatedJsonPort),
@@ -238,6 +248,14 @@ test('a gateway error while the request body is still coming (504) ends the conn
 test('an upstream response head over 16 KiB gets 502 (nginx: "upstream sent too big header")', async () => {
   const res = await fetch(`${gw.url}/bighead`);
   assert.equal(res.status, 502);
+});
+
+test("undici's 16 KiB head limit counts header names as well as values, not the separators", async () => {
+  const long = await fetch(`${gw.url}/longnames`);
+  assert.equal(long.status, 502);
+  const short = await fetch(`${gw.url}/shortheaders`);
+  assert.equal(short.status, 200);
+  assert.equal(short.headers.get('x-1999'), 'v');
 });
 
 test('an upstream that sends interim (1xx) responses without end gets 502, however fast', async () => {
