@@ -285,8 +285,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       // only when idempotent and bodiless.
       if (
         this.attempt < this.svc.retries &&
-        isRetryableFailure(code) &&
-        (this.retryable || (!this.connected && isConnectFailure(code)))
+        ((this.retryable && isRetryableFailure(code)) || (!this.connected && isConnectFailure(code, this.svc)))
       ) {
         return dispatch(rc, this.svc, this.attempt + 1);
       }
@@ -431,10 +430,19 @@ export function isRetryableFailure(code: string): boolean {
   );
 }
 
-/** Failures to make the connection: the request was not written, so no upstream saw any of it. */
-function isConnectFailure(code: string): boolean {
+/**
+ * Failures to make the connection: the request was not written, so no upstream saw any of it. A
+ * target of an upstream whose name does not resolve is one too: Kong's balancer leaves a target
+ * without addresses out of the ring, so its share goes to the others. (A plain service's name has
+ * nowhere else to go: its 503 comes at once.)
+ */
+export function isConnectFailure(code: string, svc: CompiledService): boolean {
   return (
-    code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH'
+    code === 'ECONNREFUSED' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
+    ((code === 'ENOTFOUND' || code === 'EAI_AGAIN') && svc.balancer?.fromUpstream === true)
   );
 }
 

@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
-import { INTERIM_MESSAGES, InterimCount, isRetryableFailure, upstreamErrorCode } from './exchange.ts';
+import { INTERIM_MESSAGES, InterimCount, isConnectFailure, isRetryableFailure, upstreamErrorCode } from './exchange.ts';
 import type { Gateway } from './gateway.ts';
 import { appendHeader, upstreamResponseHeaders } from './headers.ts';
 import { sendError } from './reply.ts';
@@ -191,7 +191,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     }
     // A handshake is a bodiless GET: a connection that failed before any answer is retried on the
     // balancer's next pick, as a request is (nginx's proxy_next_upstream error, Kong's retries).
-    if (this.attempt < this.svc.retries && isRetryableFailure(code))
+    if (this.attempt < this.svc.retries && (isRetryableFailure(code) || isConnectFailure(code, this.svc)))
       return proxyWebSocket(rc, this.svc, this.head, this.attempt + 1);
     const answer = upstreamErrorCode(code);
     rc.error = { code: answer, message: err.message, cause: code };

@@ -129,6 +129,27 @@ test('a name the server does not know is a 503 (ENOTFOUND), remembered for dns_n
   });
 });
 
+test("an upstream target whose name does not resolve gets none of the traffic: the request goes to the next target (Kong's ring leaves it out)", async () => {
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server] },
+      upstreams: [{ name: 'mixed', targets: [{ target: `nowhere.test:${port}` }, { target: `127.0.0.1:${port}` }] }],
+      services: [{ name: 'mixed', host: 'mixed', routes: [{ name: 'mixed', paths: ['/mixed'] }] }],
+    },
+  });
+  try {
+    // Round-robin picks the unresolvable target every other time; no request fails.
+    for (let i = 0; i < 4; i++)
+      assert.deepEqual(await get(`${gw.url}/mixed`), { status: 200, body: 'one' }, `GET ${i}`);
+    const post = await fetch(`${gw.url}/mixed`, { method: 'POST', body: 'x' });
+    assert.equal(post.status, 200);
+    await post.text();
+  } finally {
+    await gw.close();
+  }
+});
+
 test("a name in dns_hostsfile is answered from it before the servers are asked (Kong's hosts file)", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-hosts-'));
   const hosts = join(dir, 'hosts');
