@@ -549,6 +549,9 @@ describe('through the gateway', () => {
       }),
       ['upstreams[0].hash_fallback_query_arg: hash_on_query_arg and hash_fallback_query_arg must be different'],
     );
+    assert.deepEqual(await issues({ hash_on: 'cookie', hash_on_cookie: 'lb', hash_fallback: 'ip' }), [
+      "upstreams[0].hash_fallback: hash_fallback must be 'none' when hash_on is 'cookie' (a request without the cookie is given one)",
+    ]);
     assert.equal((await issues({ host_header: 'not a host' })).length, 1);
     assert.deepEqual(
       await issues({ host_header: 'api.internal:8443', hash_on: 'uri_capture', hash_on_uri_capture: 'id' }),

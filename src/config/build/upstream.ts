@@ -100,6 +100,12 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
   }
   if (raw.hash_on === 'none' && raw.hash_fallback !== 'none')
     err('SCHEMA', "hash_fallback must be 'none' when hash_on is 'none'", [...path, 'hash_fallback']);
+  // Kong's schema: a request without the cookie gets one, so a fallback would never be used.
+  if (raw.hash_on === 'cookie' && raw.hash_fallback !== 'none')
+    err('SCHEMA', "hash_fallback must be 'none' when hash_on is 'cookie' (a request without the cookie is given one)", [
+      ...path,
+      'hash_fallback',
+    ]);
   // Kong allows the same kind twice for headers, query arguments and captures, with distinct names.
   const named = raw.hash_on === 'header' || raw.hash_on === 'query_arg' || raw.hash_on === 'uri_capture';
   if (raw.hash_on !== 'none' && raw.hash_on === raw.hash_fallback && !named) {
