@@ -26,6 +26,13 @@ test('a Kong field Tollgate does not support says so', async () => {
   );
 });
 
+test("an upstream with Kong's latency algorithm loads with a warning that it balances by round-robin", async () => {
+  const c = await load(`${V3}upstreams:\n  - name: u\n    algorithm: latency\n`);
+  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+    "4:16 upstreams[0].algorithm algorithm 'latency' is not implemented: this upstream balances by weighted round-robin; choose 'round-robin' or 'least-connections'",
+  ]);
+});
+
 test("Kong Enterprise's ws and wss protocols are refused with the way to proxy WebSockets", async () => {
   const hint = /WebSocket upgrades are proxied by http and https services and routes \(http for ws, https for wss\)$/;
   const url = await issuesOf(`${V3}services:\n  - name: s\n    url: wss://ws.internal\n`);
