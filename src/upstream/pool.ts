@@ -353,6 +353,18 @@ export class TargetPool extends Dispatcher {
 }
 
 /**
+ * Head deadlines up to this long are kept by a native timer per request; longer ones (the default
+ * read_timeout is 60 s) by undici's coarse timers, whose half-second tick is then under 5 % of the
+ * wait and which cost no timer of their own per request.
+ */
+const NATIVE_HEAD_TIMER_MAX_MS = 10_000;
+
+function headTimedOut(lease: Lease): void {
+  lease.headTimer = null;
+  lease.abort?.(new errors.HeadersTimeoutError());
+}
+
+/**
  * Forwards one request's undici callbacks to its handler and gives the connection back to the pool
  * when the exchange ends (complete, failed, or upgraded into a tunnel the connection now belongs to).
  */
@@ -368,14 +380,16 @@ class Lease implements Dispatcher.DispatchHandler {
    * which waits for its last byte to be sent (nginx's read timeout starts once the request is sent).
    */
   private readonly headMs: number;
-  private headTimer: NodeJS.Timeout | null = null;
+  headTimer: NodeJS.Timeout | null = null;
+  abort: ((err?: Error) => void) | null = null;
   private interim = false;
 
   constructor(pool: TargetPool, conn: Conn, handler: Dispatcher.DispatchHandler, opts: Dispatcher.DispatchOptions) {
     this.pool = pool;
     this.conn = conn;
     this.handler = handler;
-    this.headMs = opts.body == null ? (opts.headersTimeout ?? pool.settings.readTimeout) : 0;
+    const ms = opts.headersTimeout ?? pool.settings.readTimeout;
+    this.headMs = opts.body == null && ms <= NATIVE_HEAD_TIMER_MAX_MS ? ms : 0;
   }
 
   get keepsHeadDeadline(): boolean {
@@ -397,10 +411,8 @@ class Lease implements Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void {
     // The request is written now: the wait for its answer starts.
     if (this.headMs > 0) {
-      this.headTimer = setTimeout(() => {
-        this.headTimer = null;
-        abort(new errors.HeadersTimeoutError());
-      }, this.headMs);
+      this.abort = abort;
+      this.headTimer = setTimeout(headTimedOut, this.headMs, this);
       this.headTimer.unref();
     }
     this.handler.onConnect?.(abort);
