@@ -58,6 +58,13 @@ export { isNavigation, safeReturnPath, userinfoHeader } from './urls.ts';
  */
 const SESSION_CACHE = { maxEntries: 2000, maxBytes: 32 * 1024 * 1024 };
 const REFRESH_FAILED_CACHE = { maxEntries: 1000, maxBytes: 1024 * 1024, ttlMs: 30_000 };
+/**
+ * Refreshes that just succeeded, by the session's tokens they replaced: a request that still carries the
+ * old cookie (sent before the browser stored the new one, or whose response never delivered it)
+ * gets the same tokens instead of using a rotated refresh token again, which IdPs that rotate
+ * (Auth0, oidc-provider) treat as theft and answer by revoking the whole grant.
+ */
+const REFRESHED_CACHE = { maxEntries: 1000, maxBytes: 16 * 1024 * 1024, ttlMs: 60_000 };
 const MAX_REFRESHING = 1000;
 
 const SET_COOKIE_CTX = 'oidc.set_cookie';
@@ -99,6 +106,11 @@ class OidcInstance {
   readonly #refreshing = new Map<string, Promise<SessionPayload | null>>();
   /** Refresh tokens that just failed: not retried on every request of the leeway window. */
   readonly #refreshFailed = new BoundedCache<true>(REFRESH_FAILED_CACHE);
+  /** Sessions a refresh just produced, by (hashed) refresh and access token of the session refreshed. */
+  readonly #refreshed = new BoundedCache<SessionPayload>({
+    ...REFRESHED_CACHE,
+    sizeOf: (s) => JSON.stringify(s).length * 2,
+  });
   readonly #reissueAfter: number;
   #bearerFor: Discovered | null = null;
   #bearerCheck: TokenCheck | null = null;
@@ -282,6 +294,11 @@ class OidcInstance {
 
   #refresh(s: SessionPayload): Promise<SessionPayload | null> {
     const rt = cacheKey(s.rt!);
+    // Keyed by the access token too: where refresh tokens are not rotated, the refreshed session
+    // holds the same refresh token, and its own refresh later must reach the IdP.
+    const state = cacheKey(`${s.rt}\n${s.at}`);
+    const done = this.#refreshed.get(state);
+    if (done !== undefined && (done.ate === null || done.ate > nowSeconds())) return Promise.resolve(done);
     if (this.#refreshFailed.has(rt)) return Promise.resolve(null);
     // Concurrent requests of one browser share one refresh: IdPs that rotate refresh tokens
     // (Auth0) treat a second use of the old one as token theft.
@@ -292,6 +309,7 @@ class OidcInstance {
       pending = this.#doRefresh(s).then((next) => {
         this.#refreshing.delete(rt);
         if (next === null) this.#refreshFailed.set(rt, true);
+        else this.#refreshed.set(state, next);
         return next;
       });
       this.#refreshing.set(rt, pending);

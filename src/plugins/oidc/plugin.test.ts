@@ -443,6 +443,24 @@ describe('oidc browser sessions through the test kit', () => {
     );
   });
 
+  test('a request still carrying the cookie from before a refresh gets the refreshed tokens; the rotated refresh token is not used again', async () => {
+    const { cookie } = await kitLogin(kit.runner, kit.idp);
+    const opened = await kit.sealer.open<SessionPayload>(cookie.slice('oidc_session='.length));
+    const due = await cookieFor({ ...opened!.payload, ate: nowS() + 30 });
+    const first = await kit.runner.run({ path: '/page', headers: { ...API, cookie: due } });
+    assert.notEqual(first.upstreamHeaders['x-access-token'], opened!.payload.at, 'refreshed');
+    // Sent before the browser stored the new cookie (or its response was lost): the old cookie again.
+    const late = await kit.runner.run({ path: '/page', headers: { ...API, cookie: due } });
+    assert.equal(late.status, 200);
+    assert.equal(late.upstreamHeaders['x-access-token'], first.upstreamHeaders['x-access-token'], 'the same tokens');
+    const again = await kit.open(pair(setCookies(late), 'oidc_session') ?? '');
+    assert.equal(again?.rt, (await kit.open(pair(setCookies(first), 'oidc_session')!))?.rt, 'the new session is set');
+    // The IdP revokes the grant when a rotated refresh token comes back: the new one must still work.
+    const expired = await cookieFor({ ...again!, ate: nowS() - 5 });
+    const later = await kit.runner.run({ path: '/page', headers: { ...API, cookie: expired } });
+    assert.equal(later.status, 200, 'the grant was not revoked');
+  });
+
   test('a refresh that fails while the access token is still valid keeps the session, and is not retried at once', async () => {
     const noRefresh = await cookieFor(session({ ate: nowS() + 30 }));
     assert.equal((await kit.runner.run({ path: '/page', headers: { ...API, cookie: noRefresh } })).status, 200);
