@@ -132,6 +132,35 @@ describe('oidc login completion and instance setup through the test kit', () => 
     }
   });
 
+  test('a session too big for the cookies fails the login (401, logged) instead of locking the browser out with 431', async () => {
+    // 1,200 groups in the ID token and the userinfo: some 70 KB sealed, more than the gateway reads.
+    const groups = Array.from({ length: 1200 }, (_, i) => `group-${i}-abcdef`);
+    const big = await startKitIdp(
+      {
+        accounts: { alice: { groups } },
+        claims: { openid: ['sub'], profile: ['groups'] },
+      },
+      ['http://localhost/cb'],
+    );
+    const runner = await startPlugin(oidc, { ...kitConfig(big), scope: 'openid profile' });
+    try {
+      const done = await kitLogin(runner, big);
+      assert.equal(done.status, 401);
+      assert.deepEqual(
+        done.responseHeaders['set-cookie'],
+        [CLEAR_LOGIN],
+        'no session cookie, the login cookie cleared',
+      );
+      const failed = runner.logs.find((l) => l.msg === 'oidc login failed');
+      assert.equal(failed?.reason, 'session too large');
+      assert.ok(Number(failed?.bytes) > Number(failed?.limit), 'with the size and the limit');
+      assert.match(String(failed?.hint), /fewer claims/);
+    } finally {
+      await runner.close();
+      await big.close();
+    }
+  });
+
   test('recovery_page_path: a failed login goes there, without a body, the login cookie cleared', async () => {
     const runner = await startPlugin(oidc, { ...config, recovery_page_path: '/oops' });
     try {

@@ -36,6 +36,7 @@ import {
   joinChunks,
   type LoginPayload,
   nowSeconds,
+  oversized,
   readCookies,
   type SessionEntry,
   type SessionPayload,
@@ -59,10 +60,8 @@ export { isNavigation, safeReturnPath, userinfoHeader } from './urls.ts';
 const SESSION_CACHE = { maxEntries: 2000, maxBytes: 32 * 1024 * 1024 };
 const REFRESH_FAILED_CACHE = { maxEntries: 1000, maxBytes: 1024 * 1024, ttlMs: 30_000 };
 /**
- * Refreshes that just succeeded, by the session's tokens they replaced: a request that still carries the
- * old cookie (sent before the browser stored the new one, or whose response never delivered it)
- * gets the same tokens instead of using a rotated refresh token again, which IdPs that rotate
- * (Auth0, oidc-provider) treat as theft and answer by revoking the whole grant.
+ * Refreshes that just succeeded, by the tokens they replaced: a request still carrying the old cookie
+ * gets their tokens, not a second use of a rotated refresh token (IdPs revoke the grant for it).
  */
 const REFRESHED_CACHE = { maxEntries: 1000, maxBytes: 16 * 1024 * 1024, ttlMs: 60_000 };
 const MAX_REFRESHING = 1000;
@@ -248,6 +247,11 @@ class OidcInstance {
     }
     if (reseal) {
       const sealed = await this.#sealer.seal(s);
+      const big = oversized(sealed, s.sub);
+      if (big !== null) {
+        this.#log.warn('oidc session too large to store; the session ends', big);
+        return this.#unauthenticated(req, ours);
+      }
       current = sessionEntry(s, false);
       this.#sessions.set(sealed, current);
       req.ctx[SET_COOKIE_CTX] = writeChunks(this.#cookie, sealed, this.#cookieAttrs(req, s), ours);
@@ -492,6 +496,8 @@ class OidcInstance {
     };
     if (tokens.refresh_token !== undefined) session.rt = tokens.refresh_token;
     const sealed = await this.#sealer.seal(session);
+    const big = oversized(sealed, claims.sub);
+    if (big !== null) return this.#loginFailed(req, clearLogin, 'session too large', big);
     this.#sessions.set(sealed, sessionEntry(session, false));
     const setCookies = writeChunks(this.#cookie, sealed, { secure, maxAge: this.#cfg.session_lifetime }, ours);
     setCookies.push(clearLogin);

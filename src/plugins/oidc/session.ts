@@ -91,6 +91,19 @@ export interface LoginPayload {
 export const CHUNK_SIZE = 3800;
 /** Upper bound of chunks read, so a hostile Cookie header cannot make us concatenate forever. */
 const MAX_CHUNKS = 16;
+/**
+ * The largest sealed session written (6 chunks). The gateway reads at most 32 KiB of request
+ * headers: a bigger set of cookies, which the browser would send on every request (logout
+ * included), would be refused with 431 until it expired, locking the user out.
+ */
+export const MAX_SESSION_BYTES = 6 * CHUNK_SIZE;
+
+/** Log fields when a sealed session is too big to store (the IdP's claims or tokens are to blame), else null. */
+export function oversized(sealed: string, sub: string): Record<string, unknown> | null {
+  if (sealed.length <= MAX_SESSION_BYTES) return null;
+  const hint = 'ask the IdP for fewer claims (scopes, custom claims such as groups), or set userinfo: false';
+  return { sub, bytes: sealed.length, limit: MAX_SESSION_BYTES, hint };
+}
 
 /**
  * Parses a Cookie header, keeping only cookies whose name starts with `prefix`. Also returns the
