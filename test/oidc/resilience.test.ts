@@ -173,6 +173,9 @@ test('configs the schema cannot judge are refused at load with a located error',
     [{ scope: 'email profile' }, 'config.scope'],
     [{ filters: ['/ok/.*', '/broken/('] }, 'config.filters[1]'],
     [{ authorization_params: { state: 'fixed' } }, 'config.authorization_params.state'],
+    // Every login would fail at the callback: the answer comes in a POST body or a URL fragment.
+    [{ authorization_params: { response_mode: 'form_post' } }, 'config.authorization_params.response_mode'],
+    [{ authorization_params: { response_mode: 'fragment' } }, 'config.authorization_params.response_mode'],
     [{ client_secret: undefined }, 'config.client_secret'],
     [{ post_logout_redirect_uri: '//evil.example/' }, 'config.post_logout_redirect_uri'],
   ];

@@ -172,6 +172,15 @@ export function checkConfig(
       throw new PluginConfigError(`authorization_params.${k}`, 'is set by the plugin and cannot be configured');
     }
   }
+  const mode = cfg.authorization_params.response_mode;
+  if (mode !== undefined && mode !== 'query') {
+    // The callback reads the code and state from its query string: a form_post answer is a
+    // cross-site POST (without the SameSite=Lax login cookie), a fragment never reaches the server.
+    throw new PluginConfigError(
+      'authorization_params.response_mode',
+      `'${mode}' is not supported: the callback reads the IdP's answer from the query string; remove response_mode (or set it to query)`,
+    );
+  }
   if (cfg.redirect_uri !== undefined && cfg.redirect_uri_path !== undefined) {
     throw new PluginConfigError('redirect_uri_path', 'set either redirect_uri or redirect_uri_path, not both');
   }
