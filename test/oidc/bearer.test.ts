@@ -25,11 +25,18 @@ function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
       { name: 'introspected', paths: ['/introspected/'] },
       { name: 'uncached', paths: ['/uncached/'] },
       { name: 'spa', paths: ['/spa/'] },
+      { name: 'mixed', paths: ['/mixed/'] },
     ],
     {
       extra: {
         plugins: [
           { name: 'oidc', route: 'spa', config: plugin },
+          // kong-oidc's mixed mode: browser sessions, and bearer tokens checked by introspection.
+          {
+            name: 'oidc',
+            route: 'mixed',
+            config: { ...plugin, logout_path: '/mixed/logout', introspection_endpoint: introspectionEndpoint(plugin) },
+          },
           {
             name: 'oidc',
             route: 'api',
@@ -206,6 +213,29 @@ describe('oidc bearer_only', () => {
     assert.equal(user.id, 'alice');
     assert.equal((await api(`${stack.gw.url}/introspected/x`, 'not-a-token-the-idp-issued')).status, 401);
     assert.equal((await api(`${stack.gw.url}/introspected/x`, await stack.idp.clientCredentialsToken())).status, 401);
+  });
+
+  test('without bearer_only, introspection_endpoint admits an active bearer token (kong-oidc); any other falls through to the session', async () => {
+    const browser = new Client();
+    await login(browser, stack);
+    const session = (await (await browser.fetch(`${stack.gw.url}/spa/`)).json()) as Echo;
+    const token = session.headers['x-access-token']!;
+    const res = await api(`${stack.gw.url}/mixed/x`, token);
+    assert.equal(res.status, 200);
+    const user = decodeHeader(((await res.json()) as Echo).headers['x-userinfo']);
+    assert.equal(user.active, true);
+    assert.equal(user.sub, 'alice');
+    // Not active: as without a token, 401 for an API call and the login for a page.
+    assert.equal((await api(`${stack.gw.url}/mixed/x`, 'not-a-token-the-idp-issued')).status, 401);
+    const page = await rawFetch(`${stack.gw.url}/mixed/x`, 'GET', {
+      accept: 'text/html',
+      'sec-fetch-mode': 'navigate',
+      authorization: 'Bearer not-a-token-the-idp-issued',
+    });
+    assert.equal(page.status, 302);
+    assert.ok(page.headers.get('location')?.startsWith(`${stack.idp.issuer}/auth?`));
+    // Without introspection_endpoint a bearer token is no credential on a browser route.
+    assert.equal((await api(`${stack.gw.url}/spa/x`, token)).status, 401);
   });
 
   test('an active introspection result is reused for introspection_cache_ttl: a token revoked since still passes there, and is refused at once with a ttl of 0', async () => {

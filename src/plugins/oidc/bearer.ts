@@ -5,8 +5,23 @@
 
 import type * as OpenIdClient from 'openid-client';
 import { createJwtVerifier, JwtVerificationError, type JwtVerifier } from 'tollgate/jwt';
-import { BoundedCache, type DependencyHealth, type GatewayServices } from '../../index.ts';
-import type { Client, Discovered } from './provider.ts';
+import {
+  BoundedCache,
+  type DependencyHealth,
+  type GatewayRequest,
+  type GatewayServices,
+  type PluginLogger,
+} from '../../index.ts';
+import { type Client, type Discovered, describe } from './provider.ts';
+import { userinfoHeader } from './urls.ts';
+
+/** The token of an `Authorization: Bearer` header (scheme case-insensitive), or null. */
+export function bearerToken(req: GatewayRequest): string | null {
+  const auth = req.headers.authorization;
+  if (typeof auth !== 'string' || auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') return null;
+  const token = auth.slice(7).trim();
+  return token === '' ? null : token;
+}
 
 /**
  * Verifies one token. `check` resolves with the claims of an accepted token, or null for a token
@@ -97,4 +112,67 @@ export function introspectionCheck(client: Client, config: OpenIdClient.Configur
       return claims;
     },
   };
+}
+
+/** What `BearerTokens` checks tokens with. */
+export interface BearerOptions extends JwtCheckOptions {
+  /** Tokens are introspected (introspection_endpoint) instead of verified against the JWKS. */
+  readonly introspection: boolean;
+  /** Seconds an active introspection result is reused at most. */
+  readonly introspectionCacheTtl: number;
+  /** The discovered IdP, or null while it cannot be reached. */
+  readonly ensure: () => Promise<Discovered | null>;
+  readonly log: PluginLogger;
+}
+
+/** The token check of a plugin instance, made again when the discovered IdP changes. */
+export class BearerTokens {
+  readonly #options: BearerOptions;
+  #for: Discovered | null = null;
+  #current: TokenCheck | null = null;
+
+  constructor(options: BearerOptions) {
+    this.#options = options;
+  }
+
+  /** A token's verified claims; null for a refused token, undefined when the IdP cannot be asked. */
+  async verify(token: string): Promise<Readonly<Record<string, unknown>> | null | undefined> {
+    const d = await this.#options.ensure();
+    if (d === null) return undefined;
+    try {
+      return await this.#check(d).check(token);
+    } catch (err) {
+      this.#options.log.error('oidc bearer token could not be verified: IdP unreachable', { error: describe(err) });
+      return undefined;
+    }
+  }
+
+  #check(d: Discovered): TokenCheck {
+    if (this.#for !== d || this.#current === null) {
+      const o = this.#options;
+      this.#current =
+        o.introspection && d.introspection !== null
+          ? introspectionCheck(d.client, d.introspection, o.introspectionCacheTtl)
+          : jwtCheck(d, o);
+      this.#for = d;
+    }
+    return this.#current;
+  }
+
+  health(): DependencyHealth[] {
+    return this.#current?.health() ?? [];
+  }
+}
+
+/** Passes a verified token's identity on: X-Userinfo (unless disabled) and the gateway's credential. */
+export function authenticateBearer(
+  req: GatewayRequest,
+  claims: Readonly<Record<string, unknown>>,
+  userinfo: boolean,
+): void {
+  if (userinfo) req.setUpstreamHeader('x-userinfo', userinfoHeader(claims));
+  const sub = typeof claims.sub === 'string' ? claims.sub : '';
+  // A JWT's claims, or what the IdP's introspection answer says about the token (RFC 7662):
+  // both come from the IdP, never from the client.
+  req.authenticate(null, { id: sub, type: 'oidc', identifier: sub, consumer_id: null }, { claims });
 }

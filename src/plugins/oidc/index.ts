@@ -27,9 +27,9 @@ import {
   runSecret,
   TailKeyedCache,
 } from '../../index.ts';
-import { introspectionCheck, jwtCheck, type TokenCheck } from './bearer.ts';
+import { authenticateBearer, BearerTokens, bearerToken } from './bearer.ts';
 import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
-import { type Discovered, describe, Provider, type ProviderOptions } from './provider.ts';
+import { describe, Provider, type ProviderOptions } from './provider.ts';
 import {
   clearChunks,
   clearCookie,
@@ -46,7 +46,7 @@ import {
   sessionLive,
   writeChunks,
 } from './session.ts';
-import { isNavigation, originFromHostHeader, originFromHosts, safeReturnPath, userinfoHeader } from './urls.ts';
+import { isNavigation, originFromHostHeader, originFromHosts, safeReturnPath } from './urls.ts';
 
 export type { OidcConfig } from './config.ts';
 export { sessionBinding } from './config.ts';
@@ -80,7 +80,6 @@ const MAX_LOGIN_COOKIE = 4000;
 class OidcInstance {
   readonly #cfg: OidcConfig;
   readonly #log: PluginLogger;
-  readonly #services: PluginContext['services'];
   readonly #provider: Provider;
   readonly #sealer: SessionSealer;
   readonly #cookie: string;
@@ -89,7 +88,6 @@ class OidcInstance {
   /** Each filter as it is matched, with its config path; the whole alternation is linear when each is. */
   readonly #filterChecks: readonly (readonly [string, string])[];
   readonly #bearerOnly: boolean;
-  readonly #audiences: readonly string[];
   readonly #postLogout: string;
   readonly #logoutPath: string;
   readonly #fixedRoute: RoutePaths | null;
@@ -111,14 +109,12 @@ class OidcInstance {
     sizeOf: (s) => JSON.stringify(s).length * 2,
   });
   readonly #reissueAfter: number;
-  #bearerFor: Discovered | null = null;
-  #bearerCheck: TokenCheck | null = null;
+  readonly #tokens: BearerTokens;
 
   constructor(cfg: OidcConfig, context: PluginContext) {
     // The realm is sent in WWW-Authenticate: checked and encoded once.
     this.#cfg = { ...cfg, realm: configHeaderValue(cfg.realm, 'realm') };
     this.#log = context.log;
-    this.#services = context.services;
 
     const checked = checkConfig(cfg, context.log, context.scope.route, context.scope.routes, context.instances);
     const discovery = checked.discovery;
@@ -130,7 +126,16 @@ class OidcInstance {
     this.#filter = checked.filter;
     this.#filterChecks = checked.filterChecks;
     this.#bearerOnly = checked.bearerOnly;
-    this.#audiences = checked.audiences;
+    this.#tokens = new BearerTokens({
+      introspection: cfg.introspection_endpoint !== undefined,
+      introspectionCacheTtl: cfg.introspection_cache_ttl,
+      audiences: checked.audiences,
+      algorithms: cfg.bearer_jwt_auth_signing_algs,
+      timeout: cfg.timeout,
+      services: context.services,
+      ensure: () => this.#provider.ensure(),
+      log: context.log,
+    });
 
     this.#cookie = cfg.session_cookie_name;
     this.#loginCookie = cfg.session_cookie_name + LOGIN_SUFFIX;
@@ -184,7 +189,7 @@ class OidcInstance {
   };
 
   #health(): DependencyHealth[] {
-    return [this.#provider.health(), ...(this.#bearerCheck?.health() ?? [])];
+    return [this.#provider.health(), ...this.#tokens.health()];
   }
 
   #access(req: GatewayRequest): void | Promise<void> {
@@ -211,6 +216,8 @@ class OidcInstance {
     const paths = this.#pathsFor(req);
     if (path === paths.callback) return this.#callback(req, ours, paths);
     if (this.#filter?.test(path)) return;
+    const bearer = this.#cfg.introspection_endpoint === undefined ? null : bearerToken(req);
+    if (bearer !== null) return this.#bearerOrSession(req, ours, bearer);
 
     // A known session due for neither a refresh nor a reissue is answered without a promise.
     const raw = joinChunks(ours, this.#cookie);
@@ -553,43 +560,30 @@ class OidcInstance {
     return req.exit(302, '', { location, 'set-cookie': setCookies, 'cache-control': NO_STORE });
   }
 
+  /** bearer_only: the token's identity, or the answer that refuses it (never a redirect). */
   async #bearer(req: GatewayRequest): Promise<void> {
     const realm = this.#cfg.realm;
-    const auth = req.headers.authorization;
-    if (typeof auth !== 'string' || auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') {
+    const token = bearerToken(req);
+    if (token === null) {
       return req.exitError(401, 'Unauthorized', { 'www-authenticate': `Bearer realm="${realm}"` }, 'NO_CREDENTIALS');
     }
-    const token = auth.slice(7).trim();
-    const d = await this.#provider.ensure();
-    if (d === null) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
-    if (this.#bearerFor !== d || this.#bearerCheck === null) {
-      this.#bearerCheck =
-        this.#cfg.introspection_endpoint !== undefined && d.introspection !== null
-          ? introspectionCheck(d.client, d.introspection, this.#cfg.introspection_cache_ttl)
-          : jwtCheck(d, {
-              audiences: this.#audiences,
-              algorithms: this.#cfg.bearer_jwt_auth_signing_algs,
-              timeout: this.#cfg.timeout,
-              services: this.#services,
-            });
-      this.#bearerFor = d;
-    }
-    let claims: Readonly<Record<string, unknown>> | null;
-    try {
-      claims = await this.#bearerCheck.check(token);
-    } catch (err) {
-      this.#log.error('oidc bearer token could not be verified: IdP unreachable', { error: describe(err) });
-      return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
-    }
+    const claims = await this.#tokens.verify(token);
+    if (claims === undefined) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     if (claims === null) {
       const challenge = `Bearer realm="${realm}", error="invalid_token"`;
       return req.exitError(401, 'Unauthorized', { 'www-authenticate': challenge }, 'INVALID_CREDENTIALS');
     }
-    if (!this.#cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', userinfoHeader(claims));
-    const sub = typeof claims.sub === 'string' ? claims.sub : '';
-    // A JWT's claims, or what the IdP's introspection answer says about the token (RFC 7662):
-    // both come from the IdP, never from the client.
-    req.authenticate(null, { id: sub, type: 'oidc', identifier: sub, consumer_id: null }, { claims });
+    authenticateBearer(req, claims, !this.#cfg.disable_userinfo_header);
+  }
+
+  /**
+   * kong-oidc: with an introspection_endpoint and no bearer_only, a bearer token is introspected
+   * first; a token that is not active (or cannot be checked) falls through to the session.
+   */
+  async #bearerOrSession(req: GatewayRequest, ours: ReadonlyMap<string, string>, token: string): Promise<void> {
+    const claims = await this.#tokens.verify(token);
+    if (claims === null || claims === undefined) return this.#session(req, ours);
+    authenticateBearer(req, claims, !this.#cfg.disable_userinfo_header);
   }
 }
 
