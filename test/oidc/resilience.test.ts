@@ -176,6 +176,10 @@ test('configs the schema cannot judge are refused at load with a located error',
     // Every login would fail at the callback: the answer comes in a POST body or a URL fragment.
     [{ authorization_params: { response_mode: 'form_post' } }, 'config.authorization_params.response_mode'],
     [{ authorization_params: { response_mode: 'fragment' } }, 'config.authorization_params.response_mode'],
+    // The schema checks only their scheme: each would fail at its first use.
+    [{ end_session_endpoint: 'https://' }, 'config.end_session_endpoint'],
+    [{ redirect_uri: 'https://a b/spa/cb' }, 'config.redirect_uri'],
+    [{ introspection_endpoint: 'https://' }, 'config.introspection_endpoint'],
     [{ client_secret: undefined }, 'config.client_secret'],
     [{ post_logout_redirect_uri: '//evil.example/' }, 'config.post_logout_redirect_uri'],
   ];

@@ -131,6 +131,15 @@ export function sessionBinding(clientId: string, discovery: string, cookieName: 
   return `${clientId}\n${new URL(discovery).href}\n${cookieName}`;
 }
 
+/** An absolute URL of the config, or a config error located at `field` (the schema only checks its scheme). */
+function absoluteUrl(value: string, field: string): URL {
+  try {
+    return new URL(value);
+  } catch {
+    throw new PluginConfigError(field, 'must be an absolute URL');
+  }
+}
+
 function isAllowedUrl(url: URL, allowInsecure: boolean): boolean {
   if (url.protocol === 'https:') return true;
   return url.protocol === 'http:' && (allowInsecure || LOOPBACK.test(url.hostname));
@@ -145,12 +154,9 @@ export function checkConfig(
   peers: readonly PluginPeer[] = [],
 ): CheckedConfig {
   const routes = answeringRoutes(cfg, own, peers);
-  let discovery: URL;
-  try {
-    discovery = new URL(cfg.discovery);
-  } catch {
-    throw new PluginConfigError('discovery', 'must be an absolute URL');
-  }
+  const discovery = absoluteUrl(cfg.discovery, 'discovery');
+  // Parsed at every logout: an unparsable one would fail each of them.
+  if (cfg.end_session_endpoint !== undefined) absoluteUrl(cfg.end_session_endpoint, 'end_session_endpoint');
   if (!isAllowedUrl(discovery, cfg.allow_insecure_http)) {
     throw new PluginConfigError(
       'discovery',
@@ -159,7 +165,10 @@ export function checkConfig(
   }
   if (
     cfg.introspection_endpoint !== undefined &&
-    !isAllowedUrl(new URL(cfg.introspection_endpoint), cfg.allow_insecure_http || LOOPBACK.test(discovery.hostname))
+    !isAllowedUrl(
+      absoluteUrl(cfg.introspection_endpoint, 'introspection_endpoint'),
+      cfg.allow_insecure_http || LOOPBACK.test(discovery.hostname),
+    )
   ) {
     throw new PluginConfigError('introspection_endpoint', 'must use https (or plain http on a loopback host)');
   }
@@ -186,7 +195,7 @@ export function checkConfig(
   }
   let fixedCallback: string | null = cfg.redirect_uri_path ?? null;
   if (cfg.redirect_uri !== undefined) {
-    const u = new URL(cfg.redirect_uri);
+    const u = absoluteUrl(cfg.redirect_uri, 'redirect_uri');
     if (u.search !== '' || u.hash !== '')
       throw new PluginConfigError('redirect_uri', 'must not have a query or fragment');
     fixedCallback = u.pathname;

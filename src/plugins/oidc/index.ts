@@ -542,8 +542,9 @@ class OidcInstance {
       endpoint = d?.config.serverMetadata().end_session_endpoint;
     }
     let location = this.#postLogout;
-    if (endpoint !== undefined) {
-      const url = new URL(endpoint);
+    // The IdP's metadata is not checked by discovery: an endpoint that is not a URL is none.
+    const url = endpoint === undefined || !URL.canParse(endpoint) ? null : new URL(endpoint);
+    if (url !== null) {
       if (url.pathname.endsWith('/v2/logout')) {
         // Auth0's legacy logout endpoint speaks its own parameter names.
         url.searchParams.set('client_id', this.#cfg.client_id);
@@ -556,7 +557,7 @@ class OidcInstance {
       }
       location = url.href;
     }
-    this.#log.debug('oidc logout', { idp: endpoint !== undefined });
+    this.#log.debug('oidc logout', { idp: url !== null });
     return req.exit(302, '', { location, 'set-cookie': setCookies, 'cache-control': NO_STORE });
   }
 

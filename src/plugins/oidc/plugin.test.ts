@@ -4,6 +4,9 @@
  * The login flow end to end over HTTP is in test/oidc/flow.test.ts.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { before, describe, test } from 'node:test';
 import {
   API,
@@ -229,6 +232,31 @@ describe('oidc logout through the test kit', () => {
     } finally {
       await online.close();
       await offline.close();
+    }
+  });
+
+  test('an end_session_endpoint in the discovery document that is not a URL is ignored: logout still goes to the post-logout page', async () => {
+    // An IdP whose metadata names a broken logout endpoint (discovery checks only the issuer).
+    const server = createServer((_req, res) => {
+      const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const meta = { issuer, authorization_endpoint: `${issuer}/auth`, end_session_endpoint: 'https://' };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(meta));
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const runner = await startPlugin(oidc, {
+      ...kitConfig(kit.idp),
+      discovery: `${issuer}/.well-known/openid-configuration`,
+      post_logout_redirect_uri: '/goodbye',
+    });
+    try {
+      const r = await runner.run({ path: '/logout', headers: { cookie: 'oidc_session=x' } });
+      assert.equal(r.status, 302);
+      assert.equal(r.responseHeaders.location, '/goodbye');
+    } finally {
+      await runner.close();
+      server.close();
     }
   });
 
