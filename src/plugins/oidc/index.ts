@@ -34,6 +34,7 @@ import {
   clearChunks,
   clearCookie,
   joinChunks,
+  LOGIN_SUFFIX,
   type LoginPayload,
   nowSeconds,
   oversized,
@@ -68,7 +69,6 @@ const MAX_REFRESHING = 1000;
 
 const SET_COOKIE_CTX = 'oidc.set_cookie';
 const LOGIN_TTL = 600;
-const LOGIN_SUFFIX = '_login';
 const NO_STORE = 'no-store';
 const IDP_UNAVAILABLE = 'Service Temporarily Unavailable';
 /** The longest return path kept in the pending-login cookie; a longer one falls back to the route's home. */

@@ -67,6 +67,23 @@ test('cookie parsing keeps only our cookies and rebuilds the rest for the upstre
   assert.deepEqual(readCookies('a=1', 'oidc_session'), { ours: new Map(), rest: null });
 });
 
+test("cookie parsing: the app's cookies that merely start with the session cookie's name are the app's", () => {
+  const { ours, rest } = readCookies(
+    'oidc_sessionid=app; oidc_session=abc; oidc_session_prefs=dark; oidc_session.1=c1; oidc_session.x=y; oidc_session_login=l',
+    'oidc_session',
+  );
+  assert.deepEqual(
+    [...ours],
+    [
+      ['oidc_session', 'abc'],
+      ['oidc_session.1', 'c1'],
+      ['oidc_session_login', 'l'],
+    ],
+  );
+  assert.equal(rest, 'oidc_sessionid=app; oidc_session_prefs=dark; oidc_session.x=y', 'they go upstream');
+  assert.deepEqual(readCookies('oidc_sessionid=app', 'oidc_session'), { ours: new Map(), rest: null });
+});
+
 test('a long value is split into numbered cookies that reassemble, each within the browser limit', () => {
   const value = 'v'.repeat(CHUNK_SIZE * 2 + 10);
   const set = writeChunks('s', value, { secure: true }, new Map([['s', 'old']]));

@@ -105,22 +105,28 @@ export function oversized(sealed: string, sub: string): Record<string, unknown> 
   return { sub, bytes: sealed.length, limit: MAX_SESSION_BYTES, hint };
 }
 
+/** The pending-login cookie's name is the session cookie's with this suffix. */
+export const LOGIN_SUFFIX = '_login';
+
 /**
- * Parses a Cookie header, keeping only cookies whose name starts with `prefix`. Also returns the
- * header without those cookies (null when none of ours were present), for the upstream request.
+ * Parses a Cookie header, keeping only the cookies of session `name`: `name`, its chunks
+ * `name.<digits>` and its login cookie `name_login`. Also returns the header without those
+ * cookies (null when none of ours were present), for the upstream request: the app's own cookies,
+ * `name…` look-alikes such as `oidc_sessionid` included, pass unchanged.
  */
 export function readCookies(
   header: string | undefined,
-  prefix: string,
+  name: string,
 ): { ours: Map<string, string>; rest: string | null } {
   const ours = new Map<string, string>();
-  if (header === undefined || !header.includes(prefix)) return { ours, rest: null };
+  if (header === undefined || !header.includes(name)) return { ours, rest: null };
   const kept: string[] = [];
+  const login = name + LOGIN_SUFFIX;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    const name = (eq < 0 ? part : part.slice(0, eq)).trim();
-    if (name.startsWith(prefix)) {
-      if (eq >= 0 && !ours.has(name)) ours.set(name, part.slice(eq + 1).trim());
+    const cookie = (eq < 0 ? part : part.slice(0, eq)).trim();
+    if (cookie === login || isPartOf(cookie, name)) {
+      if (eq >= 0 && !ours.has(cookie)) ours.set(cookie, part.slice(eq + 1).trim());
     } else if (part.trim() !== '') {
       kept.push(part.trim());
     }
