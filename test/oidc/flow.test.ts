@@ -216,7 +216,8 @@ describe('oidc login flow over HTTP', () => {
   test("the IdP's error answer, or a callback without a code, fails the login with its reason logged and the login cookie cleared", async () => {
     const failure = () => stack.gw.logs.filter((l) => l.msg === 'oidc login failed').at(-1);
     for (const [query, reason] of [
-      ['error=access_denied&state=STATE', 'the IdP answered an error'],
+      [`error=${'x'.repeat(5000)}&error_description=${'y'.repeat(5000)}&state=STATE`, 'the IdP answered an error'],
+      ['error=access_denied&error_description=User%20did%20not%20authorize&state=STATE', 'the IdP answered an error'],
       ['state=STATE', 'no code'],
     ] as const) {
       const client = new Client();
@@ -231,7 +232,12 @@ describe('oidc login flow over HTTP', () => {
       assert.equal(failure()?.reason, reason, query);
     }
     assert.equal(failure()?.reason, 'no code');
-    assert.equal(stack.gw.logs.filter((l) => l.msg === 'oidc login failed').at(-2)?.error, 'access_denied');
+    const [long, denied] = stack.gw.logs.filter((l) => l.msg === 'oidc login failed').slice(-3);
+    assert.equal(denied?.error, 'access_denied');
+    assert.equal(denied?.error_description, 'User did not authorize', "the IdP's explanation is logged");
+    // Anyone can send a callback URL: what it says is logged bounded.
+    assert.equal(String(long?.error).length, 64);
+    assert.equal(String(long?.error_description).length, 256);
   });
 
   test('a callback without a pending login: a page with a session goes home, one without starts a login; an API call gets 401', async () => {

@@ -47,7 +47,7 @@ import {
   sessionLive,
   writeChunks,
 } from './session.ts';
-import { isNavigation, originFromHostHeader, originFromHosts, safeReturnPath } from './urls.ts';
+import { idpError, isNavigation, originFromHostHeader, originFromHosts, safeReturnPath } from './urls.ts';
 
 export type { OidcConfig } from './config.ts';
 export { sessionBinding } from './config.ts';
@@ -462,8 +462,8 @@ class OidcInstance {
     }
     const clearLogin = clearCookie(this.#loginCookie, secure);
     const q = req.query;
-    const error = q.get('error');
-    if (error !== null) return this.#loginFailed(req, clearLogin, 'the IdP answered an error', { error });
+    const error = idpError(q);
+    if (error !== null) return this.#loginFailed(req, clearLogin, 'the IdP answered an error', error);
     if (q.get('state') !== login.state) return this.#loginFailed(req, clearLogin, 'state mismatch');
     if (q.get('code') === null) return this.#loginFailed(req, clearLogin, 'no code');
 

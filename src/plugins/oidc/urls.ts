@@ -57,6 +57,20 @@ export function originFromHostHeader(scheme: 'http' | 'https', hostHeader: strin
   return `${scheme}://${hostHeader.toLowerCase()}`;
 }
 
+/**
+ * The IdP's error answer at the callback as logged: `error` and `error_description` (where Auth0
+ * explains), bounded, since anyone can send that URL. Null when the callback carries no error.
+ */
+export function idpError(q: URLSearchParams): Record<string, string> | null {
+  const error = q.get('error');
+  if (error === null) return null;
+  const description = q.get('error_description');
+  return {
+    error: error.slice(0, 64),
+    ...(description === null ? {} : { error_description: description.slice(0, 256) }),
+  };
+}
+
 /** True for requests a browser makes to display a page; anything else gets 401, not a redirect. */
 export function isNavigation(req: GatewayRequest): boolean {
   if (req.method !== 'GET' && req.method !== 'HEAD') return false;
