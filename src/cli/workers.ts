@@ -44,6 +44,19 @@ type FromWorker =
 
 const ASK_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 60_000;
+/** `/status` waits this long for a worker's connection counts; one that has not answered is left out. */
+const STATS_TIMEOUT_MS = 2_000;
+/**
+ * The primary pings every serving worker this often. A worker stopped (SIGSTOP, a debugger) or
+ * spinning in a loop still holds its share of the listening socket: connections handed to it hang,
+ * and nothing else would notice. After UNRESPONSIVE_AFTER pings in a row without an answer `/ready`
+ * says 503 (the balancer in front sends new connections elsewhere); after KILL_AFTER the worker is
+ * killed and replaced. A worker busy for seconds (a reload compiling a large file) misses a ping or
+ * two, not ten.
+ */
+const HEARTBEAT_MS = 2_000;
+const UNRESPONSIVE_AFTER = 3;
+const KILL_AFTER = 10;
 
 interface WorkerState {
   worker: Worker;
@@ -51,6 +64,9 @@ interface WorkerState {
   hash: string | null;
   proxy: string[];
   startedAt: number;
+  /** Heartbeats in a row the worker has not answered (see HEARTBEAT_MS). */
+  missed: number;
+  pinging: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -77,13 +93,17 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
   const send = (w: Worker, m: ToWorker): void => {
     if (w.isConnected()) w.send(m);
   };
-  const ask = (s: WorkerState, m: ToWorker & { id: number }): Promise<FromWorker & { t: 'tollgate:reply' }> =>
+  const ask = (
+    s: WorkerState,
+    m: ToWorker & { id: number },
+    timeoutMs = ASK_TIMEOUT_MS,
+  ): Promise<FromWorker & { t: 'tollgate:reply' }> =>
     new Promise((resolve, reject) => {
       const key = `${s.worker.id}:${m.id}`;
       const timer = setTimeout(() => {
         waiting.delete(key);
         reject(new Error(`worker ${s.worker.process.pid} did not answer`));
-      }, ASK_TIMEOUT_MS);
+      }, timeoutMs);
       waiting.set(key, {
         resolve: (r) => {
           clearTimeout(timer);
@@ -177,7 +197,7 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
     connections: async (): Promise<ConnectionStats> => {
       const sum: ConnectionStats = { accepted: 0, active: 0, in_flight: 0, idle: 0 };
       const replies = await Promise.all(
-        alive().map((s) => ask(s, { t: 'tollgate:stats', id: ++seq }).catch(() => null)),
+        alive().map((s) => ask(s, { t: 'tollgate:stats', id: ++seq }, STATS_TIMEOUT_MS).catch(() => null)),
       );
       for (const r of replies) {
         if (r?.stats === undefined) continue;
@@ -197,6 +217,12 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       const ready = alive();
       if (ready.length < args.workers)
         return { ready: false, message: `workers starting: ${ready.length} of ${args.workers} ready` };
+      const stuck = ready.filter((s) => s.missed >= UNRESPONSIVE_AFTER);
+      if (stuck.length > 0)
+        return {
+          ready: false,
+          message: `worker ${stuck.map((s) => s.worker.process.pid).join(', ')} not responding`,
+        };
       const current = inst.runtime.config.source.hash;
       const stale = ready.filter((s) => s.hash !== current).length;
       if (stale > 0)
@@ -208,7 +234,12 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
     },
     serving: () => alive().length > 0,
     status: () => ({
-      workers: [...states.values()].map((s) => ({ pid: s.worker.process.pid, ready: s.ready, config_hash: s.hash })),
+      workers: [...states.values()].map((s) => ({
+        pid: s.worker.process.pid,
+        ready: s.ready,
+        responding: s.missed < UNRESPONSIVE_AFTER,
+        config_hash: s.hash,
+      })),
       worker_restarts: metricsRestarts(metrics),
     }),
   };
@@ -236,7 +267,15 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
   log.info({ pid: process.pid, admin: inst.adminAddresses, workers: args.workers }, 'starting workers');
   const fork = (): WorkerState => {
     const worker = cluster.fork();
-    const s: WorkerState = { worker, ready: false, hash: null, proxy: [], startedAt: Date.now() };
+    const s: WorkerState = {
+      worker,
+      ready: false,
+      hash: null,
+      proxy: [],
+      startedAt: Date.now(),
+      missed: 0,
+      pinging: false,
+    };
     states.set(worker.id, s);
     worker.on('message', (m: FromWorker) => {
       if (m.t === 'tollgate:reply') {
@@ -309,6 +348,30 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
     );
   }
   if (args.watch) await inst.startWatching();
+  const heartbeat = (s: WorkerState): void => {
+    s.pinging = true;
+    ask(s, { t: 'tollgate:stats', id: ++seq }, HEARTBEAT_MS).then(
+      () => {
+        if (s.missed >= UNRESPONSIVE_AFTER) log.info({ pid: s.worker.process.pid }, 'worker responding again');
+        s.missed = 0;
+        s.pinging = false;
+      },
+      () => {
+        s.pinging = false;
+        if (stopping || s.worker.isDead()) return;
+        s.missed++;
+        const pid = s.worker.process.pid;
+        if (s.missed === UNRESPONSIVE_AFTER) log.warn({ pid, missed: s.missed }, 'worker not responding');
+        if (s.missed >= KILL_AFTER) {
+          log.error({ pid, missed: s.missed }, 'worker not responding; killing it');
+          s.worker.process.kill('SIGKILL');
+        }
+      },
+    );
+  };
+  setInterval(() => {
+    for (const s of alive()) if (!s.pinging) heartbeat(s);
+  }, HEARTBEAT_MS).unref();
   log.info(
     {
       version: VERSION,

@@ -214,3 +214,53 @@ test('with --workers 2 a primary killed outright leaves the workers to finish th
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('with --workers 2 a stopped worker leaves /status answering, turns /ready 503, and is killed and replaced', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  await writeFile(file, config(['a']));
+  const gw = await spawnGateway(file, ['--workers', '2', '--no-watch']);
+  const victim = (await json(`${gw.admin}/status`)).workers[0].pid as number;
+  try {
+    process.kill(victim, 'SIGSTOP');
+    // /status no longer waits on the stopped worker's counts (it waited up to 60 s).
+    const started = Date.now();
+    const st = await json(`${gw.admin}/status`);
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    assert.equal(st.workers.length, 2);
+    // A few missed heartbeats: the balancer in front is told to send new connections elsewhere.
+    const notReady = await eventually(
+      async () => {
+        const r = await fetch(`${gw.admin}/ready`);
+        const body = (await r.json()) as { message?: string };
+        return r.status === 503 ? body : undefined;
+      },
+      '/ready 503',
+      20_000,
+    );
+    assert.match(JSON.stringify(notReady), new RegExp(`worker ${victim} not responding`));
+    const marked = await json(`${gw.admin}/status`);
+    assert.equal(marked.workers.find((w: any) => w.pid === victim).responding, false);
+    // More: it is killed and a new worker takes its place.
+    const replaced = await eventually(
+      async () => {
+        const s = await json(`${gw.admin}/status`);
+        return s.workers.length === 2 && s.workers.every((w: any) => w.ready && w.pid !== victim) ? s : undefined;
+      },
+      'worker replaced',
+      40_000,
+    );
+    assert.equal(replaced.worker_restarts, 1);
+    assert.ok(replaced.workers.every((w: any) => w.responding));
+    assert.equal((await fetch(`${gw.admin}/ready`)).status, 200);
+    for (let i = 0; i < 6; i++) assert.equal(await statusOf(`${gw.proxy}/a`), 200);
+  } finally {
+    try {
+      process.kill(victim, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+    await gw.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
