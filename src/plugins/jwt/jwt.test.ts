@@ -81,6 +81,12 @@ async function sign(
 }
 
 /** Instances started by a test, closed after the file's tests. */
+/** An answer's headers less the body's content-type and content-length, which every exit carries. */
+function ownHeaders(r: { responseHeaders: Record<string, unknown> }): Record<string, unknown> {
+  const { 'content-type': _type, 'content-length': _length, ...rest } = r.responseHeaders;
+  return rest;
+}
+
 const started: PluginRunner[] = [];
 after(() => Promise.all(started.map((r) => r.close())));
 
@@ -106,14 +112,14 @@ describe('jwt (Kong 3 behaviour)', () => {
     const r = await run(h, {});
     assert.equal(r.status, 401);
     assert.deepEqual(r.body, { message: 'Unauthorized' });
-    assert.deepEqual(r.responseHeaders, { 'www-authenticate': 'Bearer' });
+    assert.deepEqual(ownHeaders(r), { 'www-authenticate': 'Bearer' });
   });
 
   test("claims without the key claim: 401 No mandatory 'iss' in claims", async () => {
     const r = await run(h, { headers: bearer(await sign({ sub: 'x' })) });
     assert.equal(r.status, 401);
     assert.deepEqual(r.body, { message: "No mandatory 'iss' in claims" });
-    assert.deepEqual(r.responseHeaders, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    assert.deepEqual(ownHeaders(r), { 'www-authenticate': 'Bearer error="invalid_token"' });
   });
 
   test("empty key claim: 401 Invalid 'iss' in claims", async () => {
@@ -133,7 +139,7 @@ describe('jwt (Kong 3 behaviour)', () => {
     const t = await sign({ iss: 'hs-key' }, 'HS256', Buffer.from('another-secret-another-secret-00'));
     const r = await run(h, { headers: bearer(t) });
     assert.deepEqual([r.status, r.body], [401, { message: 'Invalid signature' }]);
-    assert.deepEqual(r.responseHeaders, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    assert.deepEqual(ownHeaders(r), { 'www-authenticate': 'Bearer error="invalid_token"' });
   });
 
   test('tampered payload: 401 Invalid signature, even once the genuine token is cached', async () => {
@@ -237,7 +243,7 @@ describe('jwt (Kong 3 behaviour)', () => {
     const b = await sign({ iss: 'hs-key', n: 2 });
     const r = await run(h, { query: `jwt=${a}`, headers: bearer(b) });
     assert.deepEqual([r.status, r.body], [401, { message: 'Multiple tokens provided' }]);
-    assert.deepEqual(r.responseHeaders, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    assert.deepEqual(ownHeaders(r), { 'www-authenticate': 'Bearer error="invalid_token"' });
     const same = await run(h, { query: `jwt=${a}`, headers: bearer(a) });
     assert.equal(same.status, 200);
   });
@@ -260,10 +266,10 @@ describe('jwt (Kong 3 behaviour)', () => {
     const corrupt = await run(custom, { headers: { cookie: `silly=${t}xx.yy` } });
     assert.equal(corrupt.status, 401);
     const none = await run(custom, { headers: bearer(t) });
-    assert.deepEqual(none.responseHeaders, { 'www-authenticate': 'Bearer realm="test-jwt"' });
+    assert.deepEqual(ownHeaders(none), { 'www-authenticate': 'Bearer realm="test-jwt"' });
     const unknown = await run(custom, { headers: { cookie: `crumble=${await sign({ iss: 'x' })}` } });
     assert.deepEqual(unknown.body, { message: "No credentials found for given 'iss'" });
-    assert.deepEqual(unknown.responseHeaders, { 'www-authenticate': 'Bearer realm="test-jwt", error="invalid_token"' });
+    assert.deepEqual(ownHeaders(unknown), { 'www-authenticate': 'Bearer realm="test-jwt", error="invalid_token"' });
     const bad = await run(custom, { headers: { cookie: 'crumble=not.a.jwt' } });
     assert.deepEqual(bad.body, { message: 'Bad token; invalid JSON' });
   });
@@ -280,7 +286,7 @@ describe('jwt (Kong 3 behaviour)', () => {
       headers: bearer(await sign({ iss: 'hs-key', exp: now() - 10, nbf: now() - 100 })),
     });
     assert.deepEqual([expired.status, expired.body], [401, { exp: 'token expired' }]);
-    assert.deepEqual(expired.responseHeaders, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    assert.deepEqual(ownHeaders(expired), { 'www-authenticate': 'Bearer error="invalid_token"' });
     const early = await run(hv, { headers: bearer(await sign({ iss: 'hs-key', exp: now() + 100, nbf: now() + 60 })) });
     assert.deepEqual([early.status, early.body], [401, { nbf: 'token not valid yet' }]);
   });
