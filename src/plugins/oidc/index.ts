@@ -563,17 +563,13 @@ class OidcInstance {
 
   /** bearer_only: the token's identity, or the answer that refuses it (never a redirect). */
   async #bearer(req: GatewayRequest): Promise<void> {
-    const realm = this.#cfg.realm;
+    const challenge = `Bearer realm="${this.#cfg.realm}"`;
     const token = bearerToken(req);
-    if (token === null) {
-      return req.exitError(401, 'Unauthorized', { 'www-authenticate': `Bearer realm="${realm}"` }, 'NO_CREDENTIALS');
-    }
+    if (token === null) return req.exitError(401, 'Unauthorized', { 'www-authenticate': challenge }, 'NO_CREDENTIALS');
     const claims = await this.#tokens.verify(token);
     if (claims === undefined) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
-    if (claims === null) {
-      const challenge = `Bearer realm="${realm}", error="invalid_token"`;
-      return req.exitError(401, 'Unauthorized', { 'www-authenticate': challenge }, 'INVALID_CREDENTIALS');
-    }
+    const invalid = { 'www-authenticate': `${challenge}, error="invalid_token"` };
+    if (claims === null) return req.exitError(401, 'Unauthorized', invalid, 'INVALID_CREDENTIALS');
     authenticateBearer(req, claims, !this.#cfg.disable_userinfo_header);
   }
 
