@@ -248,6 +248,9 @@ export class RequestContext implements GatewayRequest {
   }
 
   exit(status: number, body?: unknown, headers?: Readonly<Record<string, HeaderValue>> | null, reason?: string): void {
+    // The first answer stands, as Kong's kong.response.exit yields out of the handler at once: a
+    // ported plugin that calls it again without returning first must not replace it.
+    if (this.exitStatus !== 0) return;
     if (headers) for (const k in headers) if (headers[k] !== undefined) checkHeader('exit', k, headers[k]);
     this.exitStatus = status;
     this.exitBody = body;
@@ -262,6 +265,7 @@ export class RequestContext implements GatewayRequest {
     headers?: Readonly<Record<string, HeaderValue>> | null,
     reason?: string,
   ): void {
+    if (this.exitStatus !== 0) return;
     if (headers) for (const k in headers) if (headers[k] !== undefined) checkHeader('exitError', k, headers[k]);
     this.exitStatus = status;
     this.exitBody = { message: message ?? defaultErrorMessage(status) };

@@ -18,6 +18,12 @@ const plugin = definePlugin<Record<string, never>>({
       if (how === 'error') return req.exitError(404);
       if (how === 'text') return req.exit(200, 'plain');
       if (how === 'empty') return req.exit(204);
+      if (how === 'twice') {
+        // A port from Lua that forgets to return after exiting: Kong's first exit ends the handler.
+        req.exit(418, { message: 'first' });
+        req.exitError(419, 'second');
+        return;
+      }
       if (how !== '') return req.exit(Number(how), { message: 'no' });
     },
     response(_req, res) {
@@ -68,4 +74,13 @@ test('an exit status outside 200-599 rejects in runPlugin, as the gateway answer
     runPlugin(plugin, {}, { headers: { 'x-exit': '700' } }),
     /exit\(\) status must be an integer from 200 to 599, not 700/,
   );
+});
+
+test('the first exit() stands: a second exit() or exitError() in the same request changes nothing', async () => {
+  const viaGateway = await fetch(`${gw.url}/api`, { headers: { 'x-exit': 'twice' } });
+  assert.equal(viaGateway.status, 418);
+  assert.equal(((await viaGateway.json()) as { message: string }).message, 'first');
+  const viaKit = await runPlugin(plugin, {}, { headers: { 'x-exit': 'twice' } });
+  assert.equal(viaKit.status, 418);
+  assert.deepEqual((viaKit.body as { message: string }).message, 'first');
 });
