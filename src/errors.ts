@@ -27,6 +27,7 @@ export const ProxyErrors = {
   UPSTREAM_NAME_RESOLUTION: { status: 503, message: 'name resolution failed' },
   UPSTREAM_TIMEOUT: { status: 504, message: 'The upstream server is timing out' },
   UPSTREAM_QUEUE_FULL: { status: 503, message: 'The upstream server is at its connection limit' },
+  BODY_MEMORY_FULL: { status: 503, message: 'The gateway holds too many bodies in memory; try again later' },
   PLUGIN_FAILED: { status: 500, message: 'An unexpected error occurred' },
   PLUGIN_TIMEOUT: { status: 504, message: 'The gateway timed out waiting for a plugin' },
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service Temporarily Unavailable' },

@@ -106,6 +106,13 @@ export interface GatewayRequest {
   readonly ctx: Record<string, unknown>;
   /** The raw Node request, for plugins that read the body (they must not consume it unless they replace it). */
   readonly raw: IncomingMessage;
+  /**
+   * Counts `bytes` of a body this request holds in memory (a plugin reading the body whole counts
+   * each chunk as it arrives) against the process's budget for held bodies, given back when the
+   * request ends. Throws the catalogued BODY_MEMORY_FULL error (a 503) when the budget is spent:
+   * let it propagate.
+   */
+  holdBody(bytes: number): void;
   /** Sets a header on the request sent upstream (replaces any value). */
   setUpstreamHeader(name: string, value: HeaderValue): void;
   /** Appends a value to a header on the request sent upstream. */

@@ -1,7 +1,9 @@
 // The per-request object plugins see (GatewayRequest). One class, one shape, no per-request closures.
+
 import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
+import { holdBodyBytes } from '../lib/body-budget.ts';
 import { freezeClaims } from '../lib/jwt.ts';
 import type {
   AuthenticateOptions,
@@ -240,6 +242,10 @@ export class RequestContext implements GatewayRequest {
     const o = this.overrides();
     o.set('transfer-encoding', null);
     o.set('content-length', String(buf.length));
+  }
+
+  holdBody(bytes: number): void {
+    holdBodyBytes(this.res, bytes);
   }
 
   setUpstreamMethod(method: string): void {

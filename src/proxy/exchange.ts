@@ -168,13 +168,28 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
+  /** Counts held bytes against the process's budget; false when it is spent and the client got the 503. */
+  private holds(bytes: number): boolean {
+    try {
+      this.rc.holdBody(bytes);
+      return true;
+    } catch {
+      this.held = null;
+      this.refuseAnswer('the budget for bodies held in memory is spent', 'BODY_MEMORY_FULL');
+      return false;
+    }
+  }
+
   /** Node refused the head (HTTP/2: a header repeated that must have one value). */
   refuseHead(why: string): false {
     return this.refuseAnswer(`the response head cannot go out on HTTP/2: ${why}`, 'UPSTREAM_BAD_RESPONSE');
   }
 
   /** The upstream's answer cannot be relayed: the client gets the gateway's 502 (or 504), the upstream exchange ends. */
-  refuseAnswer(message: string, code: 'UPSTREAM_BAD_RESPONSE' | 'UPSTREAM_TIMEOUT' | 'PLUGIN_FAILED'): false {
+  refuseAnswer(
+    message: string,
+    code: 'UPSTREAM_BAD_RESPONSE' | 'UPSTREAM_TIMEOUT' | 'PLUGIN_FAILED' | 'BODY_MEMORY_FULL',
+  ): false {
     const rc = this.rc;
     this.settled = true;
     rc.resumeUpstream = null;
@@ -205,9 +220,15 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     const rc = this.rc;
     if (this.held !== null) {
-      this.held.push(chunk);
       this.heldBytes += chunk.length;
-      if (this.heldBytes <= rc.response!.bodyLimit) return true;
+      if (this.heldBytes <= rc.response!.bodyLimit) {
+        // A body held for a rewrite cannot go out unrewritten (remove.json may hide a field): with
+        // the process's budget for held bodies spent, the answer is the 503 instead.
+        if (!this.holds(chunk.length)) return false;
+        this.held.push(chunk);
+        return true;
+      }
+      this.held.push(chunk);
       // Too large to rewrite: send it as the upstream sent it.
       const held = this.held;
       this.held = null;

@@ -206,6 +206,7 @@ export async function answerEcho(rc: ProxyRequest, svc: CompiledService): Promis
         rc.exitError(413, 'Request size limit exceeded');
         return sendExit(rc, null);
       }
+      rc.holdBody(chunk.length);
       chunks.push(chunk);
     }
     body = Buffer.concat(chunks);

@@ -160,6 +160,7 @@ async function readBounded(req: GatewayRequest): Promise<Buffer | null> {
   for await (const chunk of req.raw as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_DIGEST_BODY_BYTES) return null;
+    req.holdBody(chunk.length);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);

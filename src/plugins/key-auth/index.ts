@@ -187,6 +187,7 @@ async function readBody(req: GatewayRequest): Promise<Buffer> {
   for await (const chunk of req.raw as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > MAX_KEY_BODY_BYTES) throw new Error('request body larger than its content-length');
+    req.holdBody(chunk.length);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks, size);

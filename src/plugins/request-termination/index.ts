@@ -79,7 +79,15 @@ function readBody(req: GatewayRequest): Promise<Buffer | null> {
     // connection before the answer is written.
     raw.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= ECHO_BODY_LIMIT) chunks.push(chunk);
+      if (size > ECHO_BODY_LIMIT) return;
+      try {
+        req.holdBody(chunk.length);
+      } catch (err) {
+        raw.pause();
+        reject(err);
+        return;
+      }
+      chunks.push(chunk);
     });
     raw.once('end', () => resolve(size <= ECHO_BODY_LIMIT ? Buffer.concat(chunks, size) : null));
     raw.once('error', reject);

@@ -134,7 +134,7 @@ function appendValue(current: unknown, value: string): unknown[] {
   return [value];
 }
 
-function readBody(raw: Readable, limit: number): Promise<Buffer | null> {
+function readBody(req: GatewayRequest, raw: Readable, limit: number): Promise<Buffer | null> {
   // Events rather than `for await`: leaving an async iterator early destroys the socket.
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -150,7 +150,17 @@ function readBody(raw: Readable, limit: number): Promise<Buffer | null> {
         done();
         raw.pause();
         resolve(null);
-      } else chunks.push(c);
+        return;
+      }
+      try {
+        req.holdBody(c.length);
+      } catch (err) {
+        done();
+        raw.pause();
+        reject(err);
+        return;
+      }
+      chunks.push(c);
     };
     const onEnd = (): void => {
       done();
@@ -263,7 +273,7 @@ class RequestTransformer implements PluginHandlers {
   private async withBody(req: GatewayRequest, kind: BodyKind): Promise<void> {
     let body: Buffer | null;
     try {
-      body = await readBody(bodySource(req), BODY_LIMIT);
+      body = await readBody(req, bodySource(req), BODY_LIMIT);
     } catch (err) {
       // request-size-limiting's counted body fails past its limit: that is its 413, not a plugin failure.
       if (err instanceof ProxyError && err.code === 'REQUEST_TOO_LARGE')
