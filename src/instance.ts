@@ -173,6 +173,8 @@ export class TollgateInstance {
   private readonly sockets = new Set<Socket>();
   private accepted = 0;
   private chain: Promise<unknown> = Promise.resolve();
+  /** The reload waiting behind the running one, not started yet (see `reload`). */
+  private queued: { key: string; result: Promise<ReloadResult> } | null = null;
   private closing: Promise<void> | null = null;
   private drainRequested = false;
   /** The settings the listeners and the logger were made with. */
@@ -268,12 +270,22 @@ export class TollgateInstance {
 
   /**
    * Re-reads the config; swaps it in only when it loads and compiles in full. Reloads run one at a
-   * time, in the order asked.
+   * time, in the order asked; asks that come while one waits are answered by it.
    */
   reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
-    const run = (): Promise<ReloadResult> =>
-      this.draining ? Promise.resolve(this.unavailable('the gateway is shutting down', opts)) : this.withDeadline(opts);
+    // Asked again before the queued one started: that one reads the file after this ask, so it
+    // answers it too. 200 POST /reload at once are two reloads, not 200 in a row.
+    const key = `${opts.trigger ?? ''}:${opts.deferFailure === true}`;
+    if (this.queued !== null && this.queued.key === key) return this.queued.result;
+    const run = (): Promise<ReloadResult> => {
+      if (this.queued === entry) this.queued = null;
+      return this.draining
+        ? Promise.resolve(this.unavailable('the gateway is shutting down', opts))
+        : this.withDeadline(opts);
+    };
     const next = this.chain.then(run, run);
+    const entry = { key, result: next };
+    this.queued = entry;
     this.chain = next.catch(() => undefined);
     return next;
   }
