@@ -173,17 +173,23 @@ describe('a custom plugin that cannot be used is a located validation error', ()
   });
 });
 
+/** A watched gateway on a copy of the tenant-header plugin, and what its X-Tenant header is now. */
+async function watchedTenantHeader() {
+  const p = await tempProject();
+  await p.copyFixture('tenant-header', 'plugins/tenant-header');
+  const gw = await startGateway({
+    dir: p.dir,
+    watch: true,
+    config: echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 'acme' } }]),
+  });
+  const tenant = async (): Promise<string> =>
+    ((await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> }).headers['x-tenant']!;
+  return { p, gw, tenant };
+}
+
 describe('custom plugins reload with the config', () => {
   test("editing a file of the plugin's folder reloads it (watcher), and a broken edit keeps the last good plugin serving", async () => {
-    const p = await tempProject();
-    await p.copyFixture('tenant-header', 'plugins/tenant-header');
-    const gw = await startGateway({
-      dir: p.dir,
-      watch: true,
-      config: echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 'acme' } }]),
-    });
-    const tenant = async (): Promise<string> =>
-      ((await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> }).headers['x-tenant']!;
+    const { p, gw, tenant } = await watchedTenantHeader();
     try {
       assert.equal(await tenant(), 'acme');
       await p.write(
@@ -215,15 +221,7 @@ describe('custom plugins reload with the config', () => {
   });
 
   test('a helper module created after the import that needs it reloads the plugin (the folder is watched, not only its files)', async () => {
-    const p = await tempProject();
-    await p.copyFixture('tenant-header', 'plugins/tenant-header');
-    const gw = await startGateway({
-      dir: p.dir,
-      watch: true,
-      config: echoConfig(['./plugins/tenant-header'], [{ name: 'tenant-header', config: { value: 'acme' } }]),
-    });
-    const tenant = async (): Promise<string> =>
-      ((await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> }).headers['x-tenant']!;
+    const { p, gw, tenant } = await watchedTenantHeader();
     const waitFor = async (want: (l: Record<string, unknown>) => boolean): Promise<void> => {
       for (let i = 0; i < 200 && !gw.logs.some(want); i++) await sleep(50);
       assert.ok(gw.logs.some(want), JSON.stringify(gw.logs.slice(-3)));
