@@ -215,6 +215,16 @@ describe('oidc bearer_only', () => {
     assert.equal((await api(`${stack.gw.url}/introspected/x`, await stack.idp.clientCredentialsToken())).status, 401);
   });
 
+  test('an inactive introspection result is reused too: a token replayed again and again costs one IdP call (none cached with a ttl of 0)', async () => {
+    const bad = `replayed-${Date.now()}`;
+    const before = stack.idp.introspectionRequests;
+    for (let i = 0; i < 4; i++) assert.equal((await api(`${stack.gw.url}/introspected/x`, bad)).status, 401);
+    assert.equal(stack.idp.introspectionRequests - before, 1);
+    const uncached = stack.idp.introspectionRequests;
+    for (let i = 0; i < 3; i++) assert.equal((await api(`${stack.gw.url}/uncached/x`, bad)).status, 401);
+    assert.equal(stack.idp.introspectionRequests - uncached, 3);
+  });
+
   test('without bearer_only, introspection_endpoint admits an active bearer token (kong-oidc); any other falls through to the session', async () => {
     const browser = new Client();
     await login(browser, stack);

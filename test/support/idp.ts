@@ -102,6 +102,8 @@ export interface Idp {
   readonly currentKid: string;
   /** Number of requests the JWKS endpoint answered (to observe a relying party's refetches). */
   readonly jwksRequests: number;
+  /** Number of requests the introspection endpoint answered. */
+  readonly introspectionRequests: number;
   /**
    * Starts signing with a new RS256 key: tokens issued afterwards carry its kid, and the JWKS
    * serves it first. Old keys stay in the JWKS unless `keepOld` is false. Returns the new kid.
@@ -296,6 +298,7 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
   const debug = options.debug ?? Boolean(process.env.IDP_DEBUG);
   const cookieKeys = [randomBytes(32).toString('base64url')];
   let jwksRequests = 0;
+  let introspectionRequests = 0;
 
   const server: Server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -402,6 +405,7 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
   let handler = build();
   server.on('request', (req, res) => {
     if (req.url?.startsWith('/jwks')) jwksRequests++;
+    if (req.url?.startsWith('/token/introspection')) introspectionRequests++;
     handler(req, res);
   });
 
@@ -420,6 +424,9 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
     },
     get jwksRequests() {
       return jwksRequests;
+    },
+    get introspectionRequests() {
+      return introspectionRequests;
     },
     async rotateKeys({ keepOld = true } = {}) {
       const key = await newSigningKey();

@@ -83,8 +83,17 @@ export function jwtCheck(discovered: Discovered, options: JwtCheckOptions): Toke
 /** Introspection results kept at most (entries and bytes): tokens are attacker-chosen keys. */
 const INTROSPECTION_CACHE = { maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 };
 
+/**
+ * An inactive result, or the IdP's refusal to introspect the token, is kept this long at most: such
+ * a token never becomes active (RFC 7662 2.2: expired, revoked or never issued), and a client
+ * retrying it, or one replaying a bad token on purpose, would otherwise cost an IdP call each time.
+ */
+const INACTIVE_TTL_SECONDS = 60;
+const INACTIVE: Readonly<Record<string, unknown>> = Object.freeze({});
+
 /** RFC 7662 introspection, an active result cached until the token's `exp` (at most `maxTtl` seconds). */
 export function introspectionCheck(client: Client, config: OpenIdClient.Configuration, maxTtl: number): TokenCheck {
+  const inactiveMs = Math.min(maxTtl, INACTIVE_TTL_SECONDS) * 1000;
   const cache = new BoundedCache<Readonly<Record<string, unknown>>>({
     ...INTROSPECTION_CACHE,
     sizeOf: (claims) => JSON.stringify(claims).length,
@@ -93,17 +102,17 @@ export function introspectionCheck(client: Client, config: OpenIdClient.Configur
     health: () => [],
     async check(token) {
       const hit = cache.get(token);
-      if (hit) return hit;
+      if (hit !== undefined) return hit === INACTIVE ? null : hit;
       let result: OpenIdClient.IntrospectionResponse;
       try {
         result = await client.tokenIntrospection(config, token);
       } catch (err) {
         // The IdP answered with an OAuth error about this token (oidc-provider refuses to introspect
         // JWTs, say): a refusal. Transport failures propagate as "IdP unreachable".
-        if (err instanceof client.ResponseBodyError) return null;
+        if (err instanceof client.ResponseBodyError) return inactive(token);
         throw err;
       }
-      if (result.active !== true) return null;
+      if (result.active !== true) return inactive(token);
       const now = Math.floor(Date.now() / 1000);
       if (typeof result.exp === 'number' && result.exp <= now) return null;
       const claims = { ...result } as Record<string, unknown>;
@@ -112,6 +121,11 @@ export function introspectionCheck(client: Client, config: OpenIdClient.Configur
       return claims;
     },
   };
+
+  function inactive(token: string): null {
+    if (inactiveMs > 0) cache.set(token, INACTIVE, inactiveMs);
+    return null;
+  }
 }
 
 /** What `BearerTokens` checks tokens with. */
