@@ -310,6 +310,11 @@ export default definePlugin<RateLimitingConfig>({
     foldRedisShorthands(config as unknown as { redis: object } & Record<string, unknown>, (m) => log.warn(m));
     const periods = validate(config);
     if (config.sync_rate !== -1) log.warn('sync_rate is ignored: Tollgate counts every request synchronously');
+    // Kong's schema takes any positive number and fails each refusal at run time; so does this
+    // gateway (a 500), but a file can say so before it serves.
+    const code = config.error_code;
+    if (!Number.isInteger(code) || code < 200 || code > 599)
+      log.warn(`error_code ${code} is not an HTTP status: every refused request will be answered 500 instead`);
     const { store, hooks } = sharedCounterStore(config.policy, config.redis, context, 'rate-limiting:local');
     const rl = new RateLimiting(
       config,

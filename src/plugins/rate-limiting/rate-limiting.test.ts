@@ -134,6 +134,20 @@ describe('rate-limiting, local policy', () => {
     }
   });
 
+  test('an error_code that is no HTTP status loads (as in Kong) with a warning that refusals will be 500s', async () => {
+    const odd = await startGateway({
+      config: { _format_version: '3.0', plugins: [{ name: 'rate-limiting', config: { minute: 5, error_code: 1000 } }] },
+    });
+    try {
+      assert.ok(
+        odd.logs.some((l) => l.level === 'warn' && /error_code 1000 is not an HTTP status/.test(String(l.msg))),
+        JSON.stringify(odd.logs.filter((l) => l.level === 'warn')),
+      );
+    } finally {
+      await odd.close();
+    }
+  });
+
   test('invalid configs are located errors: no limit, decreasing limits, missing header_name or redis.host', async () => {
     const cases: [Record<string, unknown>, string, RegExp][] = [
       [{}, 'plugins[0].config', /at least one of these fields must be non-empty/],
