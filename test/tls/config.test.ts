@@ -252,3 +252,42 @@ test('an ssl listener without any certificate is refused at start with a pointer
   );
   await assert.rejects(startFromFile(file), /an ssl listener needs a certificate: declare one under 'certificates'/);
 });
+
+test('the same certificate listed twice, each with its own snis, loads (Kong has no uniqueness on a PEM) and serves both names', {
+  skip,
+}, async () => {
+  const ca = new TestCa();
+  ca.issue('both', ['a.test', 'b.test'], { file: 'both' });
+  const text = `_format_version: "3.0"
+certificates:
+- cert: \${file:both.pem}
+  key: \${file:both.key}
+  snis: [{ name: a.test }]
+- cert: \${file:both.pem}
+  key: \${file:both.key}
+  snis: [{ name: b.test }]
+services:
+- name: echo
+  url: echo://
+  routes: [{ name: r, paths: [/], protocols: [https] }]
+`;
+  assert.deepEqual(await issues(text, ca.dir), []);
+  const file = join(ca.dir, 'gateway.yaml');
+  writeFileSync(file, text);
+  const inst = await startFromFile(file);
+  try {
+    const port = Number(inst.proxyAddresses[0]!.split(':').pop());
+    for (const host of ['a.test', 'b.test']) {
+      const r = await curl([
+        '--cacert',
+        ca.certFile,
+        '--resolve',
+        `${host}:${port}:127.0.0.1`,
+        `https://${host}:${port}/`,
+      ]);
+      assert.equal(r.status, 200, `${host} is served`);
+    }
+  } finally {
+    await inst.close(0);
+  }
+});

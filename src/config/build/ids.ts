@@ -43,7 +43,14 @@ export function* ownIdsSteps(b: Build): Steps {
           ? entityId('consumers', `custom_id:${raw.custom_id}`)
           : entityId('consumers', `@${formatYamlPath(c.path)}`));
   }
-  for (const c of b.certificates) c.model.id = own(c.raw) ?? entityId('certificates', `cert:${c.raw.cert}`);
+  // Kong puts no uniqueness on a certificate's PEM: the same one may be listed twice (for two sets
+  // of snis). A repeat without an id of its own gets the id of its text and its occurrence.
+  const seen = new Map<unknown, number>();
+  for (const c of b.certificates) {
+    const n = seen.get(c.raw.cert) ?? 0;
+    seen.set(c.raw.cert, n + 1);
+    c.model.id = own(c.raw) ?? entityId('certificates', n === 0 ? `cert:${c.raw.cert}` : `cert:${c.raw.cert}#${n}`);
+  }
 }
 
 /** Ids of plugins, targets and plugin-declared entities, once their references are resolved. */
