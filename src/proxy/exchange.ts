@@ -18,7 +18,7 @@ import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, sendUpstreamError, transformFailed } from './reply.ts';
-import { writeResponseHead } from './response-head.ts';
+import { takeBackHead, writeResponseHead } from './response-head.ts';
 import { waitForDrain, watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderList, upstreamTarget } from './upstream-request.ts';
 
@@ -335,6 +335,14 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     // answer is complete, the upstream's extra bytes are its own fault.
     if (rc.status === 204 || rc.status === 304) {
       rc.res.end();
+      return;
+    }
+    if (takeBackHead(rc)) {
+      const answer = upstreamErrorCode(code);
+      rc.error = { code: answer, message: `the upstream failed before any of its body: ${err.message}`, cause: code };
+      rc.upstreamAnswered = false;
+      sendError(rc, answer);
+      if (this.sendsClientBody) endIfBodyUnread(rc);
       return;
     }
     // The response already started: a clean end would pass a truncated body off as complete.

@@ -82,3 +82,26 @@ function neverIndexed(name: string): readonly string[] {
   if (neverIndexedNames[0] !== name) neverIndexedNames = [name];
   return neverIndexedNames;
 }
+
+/**
+ * Takes back an HTTP/1.x head that has not gone out: node's writeHead only stores it, and writes it
+ * with the first body bytes. An upstream that fails before any of its body was relayed (a reset
+ * right after its head, a malformed first chunk) can then be answered with the gateway's error
+ * instead of a connection closed with nothing. False once the head is out, and on HTTP/2, where
+ * respond() sent it at once. (`_header` and `_headerSent` are node's own fields, stable since its
+ * first releases.)
+ */
+export function takeBackHead(rc: ProxyRequest): boolean {
+  if (rc.raw.httpVersionMajor === 2 || rc.bytesSent !== 0) return false;
+  const res = rc.res as ProxyRequest['res'] & {
+    _header?: string | null;
+    _headerSent?: boolean;
+    chunkedEncoding?: boolean;
+  };
+  if (res._headerSent !== false || typeof res._header !== 'string' || res.destroyed) return false;
+  res._header = null;
+  res.statusMessage = '';
+  // Set from the upstream head's Transfer-Encoding; the error's head has a Content-Length.
+  res.chunkedEncoding = false;
+  return true;
+}
