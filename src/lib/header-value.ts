@@ -25,3 +25,12 @@ export function configHeaderValue(text: string, at: string): string {
     throw new PluginConfigError(at, 'a header value cannot contain control characters (tab aside)');
   return ASCII.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
 }
+
+/**
+ * Text from the config or a credential (a consumer's username, an ACL group, an LDAP user name) as
+ * a header value: the latin1 string of its UTF-8 bytes, which is what Kong sends. Node and undici
+ * refuse a char past U+00FF in a header, so a consumer named `日本` failed every request.
+ */
+export function utf8HeaderText(text: string): string {
+  return ASCII.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
+}

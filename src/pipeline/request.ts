@@ -4,6 +4,7 @@ import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, ST
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
+import { utf8HeaderText } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
 import type {
   AuthenticateOptions,
@@ -208,18 +209,24 @@ export class RequestContext implements GatewayRequest {
    */
   authenticationHeader(i: number): string | null {
     if (!this.authenticated || this.headerOverrides?.has(AUTHENTICATION_HEADERS[i]!) === true) return null;
+    let text: string | null | undefined;
     switch (i) {
       case 0:
         return this.consumer?.id ?? null;
       case 1:
-        return this.consumer?.custom_id ?? null;
+        text = this.consumer?.custom_id;
+        break;
       case 2:
-        return this.consumer?.username ?? null;
+        text = this.consumer?.username;
+        break;
       case 3:
-        return this.credential?.identifier ?? null;
+        text = this.credential?.identifier;
+        break;
       default:
         return this.anonymousConsumer ? 'true' : null;
     }
+    // Names may be any UTF-8 text (`日本`): sent as their bytes, as Kong does.
+    return text == null ? null : utf8HeaderText(text);
   }
 
   setUpstreamPath(path: string): void {
