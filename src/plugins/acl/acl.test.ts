@@ -9,6 +9,7 @@ const consumers = [
   { username: 'mallory', acls: [{ group: 'users' }, { group: 'banned' }] },
   { username: 'bob', acls: [{ group: 'users' }] },
   { username: 'nogroups' },
+  { username: 'intl', acls: [{ group: '日本' }, { group: 'café' }] },
 ];
 const cred = (consumer: string) => ({
   id: `cred-${consumer}`,
@@ -67,6 +68,16 @@ describe('acl', () => {
     const none = await run({ deny: ['banned'] }, { consumer: 'nogroups', credential: cred(await idOf('nogroups')) });
     assert.equal(none.exited, false);
     assert.equal(none.upstreamHeaders['x-consumer-groups'], undefined, 'no groups: no header, not an empty one');
+  });
+
+  test('non-ASCII groups are sent upstream as their UTF-8 bytes, as Kong sends them', async () => {
+    const utf8 = (v: unknown) => Buffer.from(String(v), 'latin1').toString('utf8');
+    const r = await run({ allow: ['日本'] }, { consumer: 'intl', credential: cred(await idOf('intl')) });
+    assert.equal(r.exited, false);
+    assert.equal(utf8(r.upstreamHeaders['x-consumer-groups']), '日本, café');
+    const g = await run({ allow: ['日本'] }, { ctx: { authenticated_groups: ['日本'] } });
+    assert.equal(g.exited, false);
+    assert.equal(utf8(g.upstreamHeaders['x-authenticated-groups']), '日本');
   });
 
   test('authenticated groups in the deny list are refused too', async () => {

@@ -8,6 +8,7 @@
 import schema from '../../../schemas/plugins/acl.schema.json' with { type: 'json' };
 import type { ConsumerDirectory, GatewayRequest, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError } from '../../index.ts';
+import { utf8HeaderText } from '../../lib/header-value.ts';
 import { acls } from './entities.ts';
 
 /** The acl plugin's config, defaults applied. */
@@ -80,7 +81,9 @@ class Acl implements PluginHandlers {
   private decide(groups: readonly string[]): Decision {
     const inGroup = groups.some((g) => this.groups.has(g));
     const blocked = this.deny ? inGroup : !inGroup;
-    return blocked ? true : groups.join(', ');
+    // A group may be any UTF-8 text (`日本`): sent as its bytes, as Kong does; as a JS string past
+    // U+00FF the header could not be set and every request of the consumer was a 500.
+    return blocked ? true : utf8HeaderText(groups.join(', '));
   }
 }
 
