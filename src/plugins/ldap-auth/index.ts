@@ -11,6 +11,7 @@ import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/ldap-auth.schema.json' with { type: 'json' };
 import type { Consumer, GatewayRequest, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
 import { anonymousConsumer, definePlugin, PluginConfigError } from '../../index.ts';
+import { hasHeaderControlChar, utf8HeaderText } from '../../lib/header-value.ts';
 import { bind, escapeDnValue } from './bind.ts';
 
 /** The ldap-auth plugin's config, defaults applied. */
@@ -94,6 +95,9 @@ class LdapAuth implements PluginHandlers {
     const decoded = Buffer.from(value.slice(m[0].length).trim(), 'base64').toString('utf8');
     const colon = decoded.lastIndexOf(':');
     if (colon <= 0 || colon === decoded.length - 1) return null;
+    // The user name is sent upstream in a header, which cannot carry CR, LF or NUL: such a name is
+    // no credential (it is not bound either).
+    if (hasHeaderControlChar(decoded.slice(0, colon))) return null;
     return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
   }
 
@@ -126,7 +130,8 @@ class LdapAuth implements PluginHandlers {
       req.removeUpstreamHeader('proxy-authorization');
     }
     req.authenticate(null, { id: given.user, type: 'ldap-auth', identifier: given.user, consumer_id: null });
-    req.setUpstreamHeader('x-credential-username', given.user);
+    // Any UTF-8 text (`日本`), sent as its bytes as Kong does; past U+00FF the header threw (500).
+    req.setUpstreamHeader('x-credential-username', utf8HeaderText(given.user));
   }
 
   private fail(req: GatewayRequest): void {

@@ -9,7 +9,7 @@ import { escapeDnValue } from './bind.ts';
 import plugin from './index.ts';
 
 const BASE = 'ou=people,dc=example,dc=com';
-const USERS: Record<string, string> = { alice: 'wonderland', 'bob:colon': 'secret' };
+const USERS: Record<string, string> = { alice: 'wonderland', 'bob:colon': 'secret', 日本: 'secret', José: 'secret' };
 
 /** A real LDAP server (ldapjs) accepting simple binds for USERS under BASE. */
 async function startLdap(): Promise<{ port: number; binds: string[]; close(): Promise<void> }> {
@@ -88,6 +88,23 @@ describe('ldap-auth', () => {
     assert.equal(r.seen!.headers['x-credential-username'], 'alice');
     assert.ok(r.seen!.headers.authorization, 'credentials are forwarded unless hide_credentials');
     assert.ok(directory.binds.includes(`uid=alice,${BASE}`), directory.binds.join(' | '));
+  });
+
+  test('a non-ASCII user name reaches the upstream as its UTF-8 bytes', async () => {
+    const utf8 = (v: unknown) => Buffer.from(String(v), 'latin1').toString('utf8');
+    for (const user of ['日本', 'José']) {
+      const r = await call('/ldap', { authorization: basic('ldap', user, 'secret') });
+      assert.equal(r.res.status, 200, user);
+      assert.equal(utf8(r.seen!.headers['x-credential-username']), user);
+      assert.equal(utf8(r.seen!.headers['x-credential-identifier']), user);
+    }
+  });
+
+  test('a user name with a control character is no credential: 401, never bound', async () => {
+    const before = directory.binds.length;
+    const r = await call('/ldap', { authorization: basic('ldap', 'alice\r\nX-Evil: 1', 'wonderland') });
+    assert.equal(r.res.status, 401);
+    assert.equal(directory.binds.length, before);
   });
 
   test('the user name is what comes before the last colon', async () => {
