@@ -76,15 +76,23 @@ class LdapAuth implements PluginHandlers {
     const proxyAuth = single(req.headers['proxy-authorization']);
     const auth = single(req.headers.authorization);
     if (proxyAuth === undefined && auth === undefined) return this.fail(req);
-    const given = this.parse(proxyAuth) ?? this.parse(auth);
-    if (given === null) return this.fail(req);
-    return this.check(given).then(
-      (ok) => (ok ? this.pass(req, given) : this.fail(req)),
+    // Kong tries Proxy-Authorization, then Authorization when that one does not authenticate
+    // (malformed, or refused by the directory).
+    const candidates = [this.parse(proxyAuth), this.parse(auth)].filter((g): g is Given => g !== null);
+    if (candidates.length === 0) return this.fail(req);
+    return this.first(candidates).then(
+      (given) => (given !== null ? this.pass(req, given) : this.fail(req)),
       (err: unknown) => {
         this.logger.error('LDAP bind failed', { error: err instanceof Error ? err.message : String(err) });
         req.exitError(500, UNEXPECTED.message, null, 'LDAP_UNAVAILABLE');
       },
     );
+  }
+
+  /** The first of `candidates` the directory accepts, or null. */
+  private async first(candidates: readonly Given[]): Promise<Given | null> {
+    for (const given of candidates) if (await this.check(given)) return given;
+    return null;
   }
 
   /** `user:password` from the header; the user is everything before the last colon, as in Kong. */

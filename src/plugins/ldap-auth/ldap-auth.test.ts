@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import ldap from 'ldapjs';
+import { request } from 'undici';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import type { TestGateway } from '../../testing/index.ts';
@@ -105,6 +106,19 @@ describe('ldap-auth', () => {
     const r = await call('/ldap', { authorization: basic('ldap', 'alice\r\nX-Evil: 1', 'wonderland') });
     assert.equal(r.res.status, 401);
     assert.equal(directory.binds.length, before);
+  });
+
+  test('Authorization is tried when Proxy-Authorization is refused by the directory (Kong)', async () => {
+    // undici's request, not fetch: fetch drops Proxy-* request headers.
+    const res = await request(`${gw.url}/ldap`, {
+      headers: {
+        'proxy-authorization': basic('ldap', 'alice', 'wrong'),
+        authorization: basic('ldap', 'alice', 'wonderland'),
+      },
+      headersTimeout: 8000,
+    });
+    await res.body.dump();
+    assert.equal(res.statusCode, 200);
   });
 
   test('the user name is what comes before the last colon', async () => {
