@@ -24,11 +24,15 @@ export class Directory implements ConsumerDirectory {
         tags: Object.freeze([...c.tags]),
       });
       byId.set(c.id, consumer);
-      // Kong's `anonymous` and scoped references accept an id or a username.
       this.byRef.set(c.id, consumer);
-      if (c.username !== null && !this.byRef.has(c.username)) this.byRef.set(c.username, consumer);
-      if (c.custom_id !== null && !this.byRef.has(c.custom_id)) this.byRef.set(c.custom_id, consumer);
     }
+    // Kong's `anonymous` and scoped references accept an id or a username: a username therefore
+    // wins over another consumer's custom_id whatever the file order (`anonymous: guest` is the
+    // consumer named guest, never one whose custom_id is guest).
+    for (const c of byId.values())
+      if (c.username !== null && !this.byRef.has(c.username)) this.byRef.set(c.username, c);
+    for (const c of byId.values())
+      if (c.custom_id !== null && !this.byRef.has(c.custom_id)) this.byRef.set(c.custom_id, c);
     for (const [kind, list] of Object.entries(config.plugin_entities)) {
       const out: ConsumerEntity<EntityRecord>[] = [];
       for (const e of list) {

@@ -353,7 +353,7 @@ export interface ConsumerEntity<E> {
 
 /** The consumers of the loaded config and the plugin-declared entities, indexed for lookups. */
 export interface ConsumerDirectory {
-  /** By id, username or custom_id (Kong's `anonymous` accepts id or username). */
+  /** By id, else username, else custom_id, in that precedence (Kong's `anonymous` accepts id or username). */
   find(idOrName: string): Consumer | null;
   /**
    * Every entity of a kind, in file order, with its consumer. Pass the kind's definition to get
