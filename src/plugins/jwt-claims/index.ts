@@ -10,6 +10,7 @@ import { isDeepStrictEqual } from 'node:util';
 import schema from '../../../schemas/plugins/jwt-claims.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
+import { utf8HeaderText } from '../../lib/header-value.ts';
 
 /** One claim's rule; every condition given must hold. */
 export interface ClaimRule {
@@ -122,8 +123,9 @@ function headerValue(value: unknown): string | null {
   const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
   // A signed claim is still client-chosen text: no control characters may reach a header.
   if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(text)) return null;
-  // Non-Latin-1 text is sent as its UTF-8 bytes, as other proxies do.
-  return /[^\u0000-\u00ff]/.test(text) ? Buffer.from(text, 'utf8').toString('latin1') : text;
+  // Text past ASCII is sent as its UTF-8 bytes, as Kong sends the claim's bytes: always, so that
+  // `Zoë` is not one byte 0xEB while `Zoë 日本` is UTF-8 (an upstream could not tell which).
+  return utf8HeaderText(text);
 }
 
 function compileRule(claim: string, rule: ClaimRule): CompiledRule {
