@@ -26,7 +26,10 @@ async function load(): Promise<Ldapjs> {
 export function escapeDnValue(value: string): string {
   let out = value.replace(/[\\,+"<>;=]/g, '\\$&').replace(/\0/g, '\\00');
   if (out.startsWith(' ') || out.startsWith('#')) out = `\\${out}`;
-  if (out.endsWith(' ') && !out.endsWith('\\ ')) out = `${out.slice(0, -1)}\\ `;
+  // Tested on the value, not on `out`: a name ending in `\ ` must end `\\\ ` (an escaped backslash,
+  // then an escaped space), else the server drops the space and binds another name. A lone space
+  // is escaped as the leading one already.
+  if (value.length > 1 && value.endsWith(' ')) out = `${out.slice(0, -1)}\\ `;
   return out;
 }
 

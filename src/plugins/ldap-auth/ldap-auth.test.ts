@@ -154,6 +154,12 @@ describe('ldap-auth', () => {
     const r = await call('/ldap', { authorization: basic('ldap', 'alice,ou=admins', 'wonderland') });
     assert.equal(r.res.status, 401);
     assert.equal(escapeDnValue('alice,ou=admins'), 'alice\\,ou\\=admins');
+    // RFC 4514 2.4: a trailing space is escaped even after an escaped backslash, else a server
+    // drops it and binds the name without it.
+    assert.equal(escapeDnValue('tail\\ '), 'tail\\\\\\ ');
+    assert.equal(escapeDnValue('a  '), 'a \\ ');
+    assert.equal(escapeDnValue(' '), '\\ ');
+    assert.equal(escapeDnValue('  '), '\\ \\ ');
   });
 
   test('hide_credentials and header_type', async () => {
