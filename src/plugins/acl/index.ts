@@ -7,8 +7,7 @@
 
 import schema from '../../../schemas/plugins/acl.schema.json' with { type: 'json' };
 import type { ConsumerDirectory, GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import { utf8HeaderText } from '../../lib/header-value.ts';
+import { definePlugin, PluginConfigError, utf8HeaderText } from '../../index.ts';
 import { acls } from './entities.ts';
 
 /** The acl plugin's config, defaults applied. */

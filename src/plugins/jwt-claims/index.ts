@@ -9,8 +9,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import schema from '../../../schemas/plugins/jwt-claims.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
-import { utf8HeaderText } from '../../lib/header-value.ts';
+import { assertLinearRegex, definePlugin, PluginConfigError, utf8HeaderText } from '../../index.ts';
 
 /** One claim's rule; every condition given must hold. */
 export interface ClaimRule {

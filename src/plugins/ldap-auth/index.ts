@@ -10,8 +10,13 @@ import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/ldap-auth.schema.json' with { type: 'json' };
 import type { Consumer, GatewayRequest, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
-import { anonymousConsumer, definePlugin, PluginConfigError } from '../../index.ts';
-import { hasHeaderControlChar, utf8HeaderText } from '../../lib/header-value.ts';
+import {
+  anonymousConsumer,
+  definePlugin,
+  hasHeaderControlChar,
+  PluginConfigError,
+  utf8HeaderText,
+} from '../../index.ts';
 import { bind, escapeDnValue } from './bind.ts';
 
 /** The ldap-auth plugin's config, defaults applied. */
