@@ -104,6 +104,12 @@ export class RequestContext implements GatewayRequest {
    * response, which the head bypasses, holds no headers then. Null on HTTP/1.1.
    */
   streamResponseHeaders: Record<string, string | string[] | number> | null = null;
+  /**
+   * The head given to HTTP/1.1's `writeHead` (a flat name/value list or an object): node keeps
+   * no copy of it (`getHeaders()` is empty after `writeHead(status, headers)`), and the log entry's
+   * `response.headers` is read from it. Kept as given; converted only when a logger asks.
+   */
+  sentResponseHead: readonly string[] | Readonly<Record<string, HeaderValue | undefined>> | null = null;
 
   readonly startedAt: number;
   upstreamStartedAt = 0;
@@ -427,8 +433,40 @@ export class LogEntryImpl implements LogEntry {
   get responseHeaders(): Readonly<Record<string, string | string[] | number | undefined>> {
     return (this.headersSent ??=
       this.rc.streamResponseHeaders ??
-      (this.rc.res.getHeaders() as Record<string, string | string[] | number | undefined>));
+      headObject(
+        this.rc.sentResponseHead,
+        this.rc.res.getHeaders() as Record<string, string | string[] | number | undefined>,
+      ));
   }
+}
+
+/**
+ * The head `writeHead` was given, names lower-cased and repeated ones in an array, plus any header
+ * set on the response before (`setHeader`), which node merged into what it sent.
+ */
+function headObject(
+  sent: readonly string[] | Readonly<Record<string, HeaderValue | undefined>> | null,
+  set: Record<string, string | string[] | number | undefined>,
+): Record<string, string | string[] | number | undefined> {
+  if (sent === null) return set;
+  const out: Record<string, string | string[] | number | undefined> = {};
+  const add = (rawName: string, value: HeaderValue | number | undefined) => {
+    if (value === undefined) return;
+    const name = rawName.toLowerCase();
+    const v = typeof value === 'number' ? String(value) : value;
+    const prev = out[name];
+    if (prev === undefined) out[name] = typeof v === 'string' ? v : [...v];
+    else out[name] = [...(Array.isArray(prev) ? prev : [String(prev)]), ...(typeof v === 'string' ? [v] : v)];
+  };
+  if (Array.isArray(sent)) {
+    const flat = sent as readonly string[];
+    for (let i = 0; i < flat.length; i += 2) add(flat[i]!, flat[i + 1]);
+  } else {
+    const object = sent as Readonly<Record<string, HeaderValue | undefined>>;
+    for (const name in object) add(name, object[name]);
+  }
+  for (const name in set) if (out[name] === undefined) out[name] = set[name];
+  return out;
 }
 
 /** Kong's default messages (kong.tools.utils get_default_exit_body), then the reason phrase. */

@@ -27,6 +27,7 @@ export function writeResponseHead(
   if (stream === undefined) {
     try {
       rc.res.writeHead(status, headers as Record<string, string | string[]>);
+      rc.sentResponseHead = headers;
     } catch (err) {
       // node sets the reason phrase before it checks the headers, and keeps it for the next
       // writeHead: the 500 sent instead would go out as "500 Moved Permanently".

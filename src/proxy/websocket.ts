@@ -156,6 +156,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     if (rc.hashCookie !== null) appendHeader(out, 'set-cookie', rc.hashCookie.setCookie);
     rc.status = status;
     rc.res.writeHead(status, out);
+    rc.sentResponseHead = out;
     rc.resumeUpstream = resume;
     return true;
   }

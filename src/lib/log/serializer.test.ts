@@ -1,0 +1,49 @@
+// The Kong log entry as a receiver gets it, through a gateway in front of a real upstream: what the
+// client was sent is what `response.headers` says (Kong logs `ngx.resp.get_headers()`).
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { httpReceiver } from '../../../test/support/receivers.ts';
+
+test('response.headers holds the headers sent to the client, set-cookie redacted', async () => {
+  const upstream = createServer((_req, res) => {
+    res.writeHead(201, { 'content-type': 'text/plain', 'x-upstream': 'yes', 'set-cookie': ['a=secret', 'b=2'] });
+    res.end('made');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const receiver = await httpReceiver();
+  const log = { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } };
+  const gw = await startServiceGateway(
+    [
+      { name: 'up', paths: ['/up'], plugins: [log] },
+      { name: 'guarded', paths: ['/guarded'], plugins: [log, { name: 'key-auth' }] },
+    ],
+    { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
+  );
+  try {
+    const res = await fetch(`${gw.url}/up`);
+    assert.equal(res.status, 201);
+    await res.text();
+    const proxied = JSON.parse((await receiver.next()).body);
+    assert.equal(proxied.response.status, 201);
+    assert.equal(proxied.response.headers['content-type'], 'text/plain');
+    assert.equal(proxied.response.headers['x-upstream'], 'yes');
+    assert.equal(proxied.response.headers['x-request-id'], res.headers.get('x-request-id'));
+    assert.equal(proxied.response.headers['set-cookie'], 'REDACTED');
+
+    // An answer of the gateway's own (key-auth's 401) too.
+    const refused = await fetch(`${gw.url}/guarded`);
+    assert.equal(refused.status, 401);
+    await refused.text();
+    const own = JSON.parse((await receiver.next()).body);
+    assert.equal(own.response.status, 401);
+    assert.equal(own.response.headers['www-authenticate'], refused.headers.get('www-authenticate'));
+    assert.match(String(own.response.headers['content-type']), /^application\/json/);
+  } finally {
+    await gw.close();
+    await receiver.close();
+    await new Promise((r) => upstream.close(r));
+  }
+});
