@@ -5,7 +5,9 @@
  * request-transformer template syntax: `${...}` would be read as an environment variable at load):
  *   $(headers.NAME)  $(query_params.NAME)  $(consumer.id|username|custom_id)
  *   $(route.id|name)  $(service.id|name)  $(client_ip)  $(request_id)
- * A dotted field name (`app.tenant`) sets a nested field, as Kong's does.
+ * A dotted field name (`app.tenant`) sets a nested field, as Kong's does. Headers and query
+ * parameters are read from the entry's `request.headers` / `request.querystring`, already redacted:
+ * `$(headers.authorization)` or `$(query_params.apikey)` gives `REDACTED`, never the credential.
  */
 import { PluginConfigError } from '../../errors.ts';
 import type { GatewayRequest } from '../../pipeline/plugin.ts';
@@ -28,14 +30,26 @@ export const CUSTOM_FIELDS_SCHEMA = {
   },
 } as const;
 
-type Getter = (req: GatewayRequest) => string | null;
+/** The part of a serialized entry the references read: its request's (redacted) headers and query. */
+interface LoggedRequest {
+  request?: { headers?: Record<string, string | string[]>; querystring?: Record<string, string | string[]> };
+}
+
+type Getter = (req: GatewayRequest, entry: LoggedRequest) => string | null;
+
+/**
+ * A header or query value as the entry logs it (credentials already REDACTED by the serializer);
+ * an entry without `request` gets nothing rather than the raw, unredacted request's value.
+ */
+function logged(map: Record<string, string | string[]> | undefined, name: string, join: boolean): string | null {
+  const v = map?.[name];
+  if (v === undefined) return null;
+  return typeof v === 'string' ? v : join ? v.join(', ') : (v[0] ?? null);
+}
 
 const GETTERS: Record<string, (name: string) => Getter | null> = {
-  headers: (n) => (req) => {
-    const v = req.headers[n.toLowerCase()];
-    return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
-  },
-  query_params: (n) => (req) => req.query.get(n),
+  headers: (n) => (_req, e) => logged(e.request?.headers, n.toLowerCase(), true),
+  query_params: (n) => (_req, e) => logged(e.request?.querystring, n, false),
   consumer: (n) => (n === 'id' || n === 'username' || n === 'custom_id' ? (req) => req.consumer?.[n] ?? null : null),
   route: (n) => (n === 'id' || n === 'name' ? (req) => req.route[n] : null),
   service: (n) => (n === 'id' || n === 'name' ? (req) => req.service?.[n] ?? null : null),
@@ -105,9 +119,10 @@ function compileTemplate(key: string, template: string): (string | Getter)[] {
 export function withCustomFields<T extends object>(entry: T, req: GatewayRequest, fields: CustomFields | null): T {
   if (fields === null) return entry;
   const out = structuredClone(entry) as Record<string, unknown>;
+  const source = entry as LoggedRequest;
   for (const f of fields) {
     let value = '';
-    for (const p of f.parts) value += typeof p === 'string' ? p : (p(req) ?? '');
+    for (const p of f.parts) value += typeof p === 'string' ? p : (p(req, source) ?? '');
     let node = out;
     for (let i = 0; i < f.path.length - 1; i++) {
       const k = f.path[i]!;
