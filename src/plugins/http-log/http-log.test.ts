@@ -66,3 +66,25 @@ test('closing does not wait for a receiver that never answers beyond the 2 s dea
     await new Promise((r) => hanging.close(r));
   }
 });
+
+test('headers that could never be sent are refused at load, as Kong refuses them', async () => {
+  const endpoint = 'http://127.0.0.1:9/logs';
+  const refused: [Record<string, unknown>, RegExp][] = [
+    [{ http_endpoint: endpoint, headers: { Host: 'other.example' } }, /cannot contain 'Host' header/],
+    [{ http_endpoint: endpoint, headers: { 'content-length': '5' } }, /cannot contain 'Content-Length' header/],
+    [{ http_endpoint: endpoint, headers: { 'Content-Type': 'text/plain' } }, /cannot contain 'Content-Type' header/],
+    [{ http_endpoint: endpoint, headers: { 'x-bad name': '1' } }, /pattern/],
+    [{ http_endpoint: endpoint, headers: { 'x-split': 'a\r\nx-injected: 1' } }, /pattern/],
+    [
+      { http_endpoint: 'http://user:pass@127.0.0.1:9/logs', headers: { Authorization: 'Bearer t' } },
+      /both an 'Authorization' header and user info/,
+    ],
+  ];
+  for (const [config, message] of refused) {
+    await assert.rejects(
+      async () => (await startPlugin(plugin, config)).close(),
+      (err: Error) => message.test(err.message),
+      JSON.stringify(config),
+    );
+  }
+});

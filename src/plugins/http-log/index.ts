@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 
 import schema from '../../../schemas/plugins/http-log.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 import {
   type CustomFields,
   compileCustomFields,
@@ -23,6 +23,13 @@ import {
 
 /** How long closing waits for the last flush and for deliveries in flight. */
 const CLOSE_DEADLINE_MS = 2000;
+
+/** Headers `headers` may not set (Kong's words for them). */
+const FIXED_HEADERS: Readonly<Record<string, string>> = {
+  host: 'Host',
+  'content-length': 'Content-Length',
+  'content-type': 'Content-Type',
+};
 
 export interface HttpLogConfig {
   http_endpoint: string;
@@ -48,9 +55,21 @@ class HttpLog implements PluginHandlers {
     private readonly warn: (msg: string) => void,
   ) {
     this.fields = compileCustomFields(config);
+    for (const name of Object.keys(config.headers ?? {})) {
+      // Kong's schema refuses them: the delivery sets these itself.
+      const fixed = FIXED_HEADERS[name.toLowerCase()];
+      if (fixed !== undefined) throw new PluginConfigError(`headers.${name}`, `cannot contain '${fixed}' header`);
+    }
     const url = new URL(config.http_endpoint);
     const headers: Record<string, string> = { 'content-type': config.content_type, ...(config.headers ?? {}) };
     if (url.username !== '' || url.password !== '') {
+      // Kong's schema: one or the other, never both (which would win is not obvious).
+      if (Object.keys(config.headers ?? {}).some((h) => h.toLowerCase() === 'authorization')) {
+        throw new PluginConfigError(
+          'headers',
+          "specifying both an 'Authorization' header and user info in 'http_endpoint' is not allowed",
+        );
+      }
       const basic = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`);
       headers.authorization = `Basic ${basic.toString('base64')}`;
       url.username = '';
