@@ -88,3 +88,20 @@ test('headers that could never be sent are refused at load, as Kong refuses them
     );
   }
 });
+
+test('timeout 0 delivers with the default deadline instead of aborting every delivery', async () => {
+  const receiver = await httpReceiver();
+  const log = await startPlugin(plugin, {
+    http_endpoint: `http://127.0.0.1:${receiver.port}/zero`,
+    timeout: 0,
+    queue: { max_retry_time: 0 },
+  });
+  try {
+    await log.run({ path: '/items' });
+    const m = await receiver.next();
+    assert.equal(m.url, '/zero');
+  } finally {
+    await log.close();
+    await receiver.close();
+  }
+});

@@ -24,6 +24,9 @@ import {
 /** How long closing waits for the last flush and for deliveries in flight. */
 const CLOSE_DEADLINE_MS = 2000;
 
+/** A delivery's deadline when `timeout` is 0 (the schema's default). */
+const DEFAULT_TIMEOUT_MS = 10_000;
+
 /** Headers `headers` may not set (Kong's words for them). */
 const FIXED_HEADERS: Readonly<Record<string, string>> = {
   host: 'Host',
@@ -92,15 +95,17 @@ class HttpLog implements PluginHandlers {
 
   private async send(batch: KongLogEntry[]): Promise<void> {
     this.agent ??= new Agent({ keepAliveTimeout: Math.max(1, this.config.keepalive), connections: 8 });
+    // 0 is Kong's "no timeout of the plugin's own" (the socket's default); never an instant abort.
+    const timeout = this.config.timeout > 0 ? this.config.timeout : DEFAULT_TIMEOUT_MS;
     const body = JSON.stringify(this.config.queue.max_batch_size === 1 && batch.length === 1 ? batch[0] : batch);
     const res = await request(this.url, {
       method: this.config.method,
       headers: this.headers,
       body,
       dispatcher: this.agent,
-      headersTimeout: this.config.timeout,
-      bodyTimeout: this.config.timeout,
-      signal: AbortSignal.timeout(this.config.timeout),
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      signal: AbortSignal.timeout(timeout),
     });
     await res.body.dump();
     // Kong retries anything but a 2xx answer.
