@@ -237,6 +237,8 @@ export interface LogEntry {
    * answered with an error. Null for an upstream's answer.
    */
   readonly reason: string | null;
+  /** The status the upstream answered with, before response plugins; 0 when no upstream answered. */
+  readonly upstreamStatus: number;
   /** When the upstream call started, in milliseconds since the epoch; -1 when none was made. */
   readonly upstreamStartedAt: number;
   /** Plugin handlers that waited (for I/O: an IdP, Redis, LDAP), with when they started and ended. */

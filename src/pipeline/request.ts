@@ -124,6 +124,8 @@ export class RequestContext implements GatewayRequest {
   source: string | null = null;
   /** The upstream's (or the echo upstream's) status was taken as the answer; a plugin may still replace it. */
   upstreamAnswered = false;
+  /** The status the upstream answered with (before response plugins), 0 until one did. Kong's `upstream_status`. */
+  upstreamStatus = 0;
   /** The upstream exchange in flight, so a client abort can cancel it. */
   abortUpstream: ((err?: Error) => void) | null = null;
   /** undici's resume, when the upstream response is paused for client backpressure. */
@@ -400,6 +402,7 @@ export class LogEntryImpl implements LogEntry {
   readonly secretQueryParams: ReadonlySet<string>;
   readonly reason: string | null;
   readonly upstreamStartedAt: number;
+  readonly upstreamStatus: number;
   private readonly rc: RequestContext;
   private headersSent: Record<string, string | string[] | number | undefined> | null = null;
 
@@ -419,6 +422,7 @@ export class LogEntryImpl implements LogEntry {
     this.secretHeaders = rc.compiled?.pipeline.secretHeaders ?? NO_HEADERS;
     this.secretQueryParams = rc.compiled?.pipeline.secretQueryParams ?? NO_HEADERS;
     this.reason = rc.reason ?? rc.error?.code ?? null;
+    this.upstreamStatus = rc.upstreamStatus;
     this.upstreamStartedAt = rc.upstreamStartedAt > 0 ? performance.timeOrigin + rc.upstreamStartedAt : -1;
   }
 

@@ -102,6 +102,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return refused === null ? true : this.refuseAnswer(INTERIM_MESSAGES[refused], refused);
     }
     this.started = true;
+    rc.upstreamStatus = status;
     if (this.target !== null) this.svc.balancer!.report(this.target, { status });
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     if (status > 599) return this.refuseAnswer(`upstream answered status ${status}`, 'UPSTREAM_BAD_RESPONSE');

@@ -224,6 +224,7 @@ export async function answerEcho(rc: ProxyRequest, svc: CompiledService): Promis
   });
   rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
   rc.upstreamAnswered = true;
+  rc.upstreamStatus = 200;
   const res = new ResponseContext(
     200,
     { 'content-type': 'application/json; charset=utf-8', 'content-length': String(payload.length) },

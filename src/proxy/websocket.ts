@@ -155,6 +155,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     out[rc.runtime.config.settings.request_id_header] = rc.id;
     if (rc.hashCookie !== null) appendHeader(out, 'set-cookie', rc.hashCookie.setCookie);
     rc.status = status;
+    rc.upstreamStatus = status;
     rc.res.writeHead(status, out);
     rc.sentResponseHead = out;
     rc.resumeUpstream = resume;
@@ -203,6 +204,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     const rc = this.rc;
     rc.abortUpstream = null;
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
+    rc.upstreamStatus = 101;
     if (this.target !== null) this.balancer.report(this.target, { connected: true });
     const client = rc.res.socket;
     if (client === null || client.destroyed) {

@@ -257,6 +257,7 @@ async function runOnce(
   const svc = rc.compiled!.service!;
   // The log phase sees the finished exchange as the gateway records it: status, headers sent, who answered.
   rc.status = res.status;
+  if (!rc.exited) rc.upstreamStatus = request.upstream?.status ?? 200;
   rc.source = rc.exited ? inst.name : null;
   rc.reason = rc.exited ? rc.exitReason : null;
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) rc.res.setHeader(k, v as string | string[]);

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { httpReceiver } from '../../../test/support/receivers.ts';
 
-test('response.headers holds the headers sent to the client, set-cookie redacted', async () => {
+test('response.headers holds the headers sent to the client, set-cookie redacted; upstream_status and request.id', async () => {
   const upstream = createServer((_req, res) => {
     res.writeHead(201, { 'content-type': 'text/plain', 'x-upstream': 'yes', 'set-cookie': ['a=secret', 'b=2'] });
     res.end('made');
@@ -32,6 +32,9 @@ test('response.headers holds the headers sent to the client, set-cookie redacted
     assert.equal(proxied.response.headers['x-upstream'], 'yes');
     assert.equal(proxied.response.headers['x-request-id'], res.headers.get('x-request-id'));
     assert.equal(proxied.response.headers['set-cookie'], 'REDACTED');
+    // Kong 3's upstream_status (a string, as nginx's variable) and request.id.
+    assert.equal(proxied.upstream_status, '201');
+    assert.equal(proxied.request.id, res.headers.get('x-request-id'));
 
     // An answer of the gateway's own (key-auth's 401) too.
     const refused = await fetch(`${gw.url}/guarded`);
@@ -39,6 +42,8 @@ test('response.headers holds the headers sent to the client, set-cookie redacted
     await refused.text();
     const own = JSON.parse((await receiver.next()).body);
     assert.equal(own.response.status, 401);
+    assert.equal(own.upstream_status, '');
+    assert.equal(own.request.id, refused.headers.get('x-request-id'));
     assert.equal(own.response.headers['www-authenticate'], refused.headers.get('www-authenticate'));
     assert.match(String(own.response.headers['content-type']), /^application\/json/);
   } finally {

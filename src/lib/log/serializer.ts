@@ -18,6 +18,8 @@ type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 /** Kong's serialized log entry. */
 export interface KongLogEntry {
   request: {
+    /** The request's id (Kong 3.5's `request.id`; also top-level `request_id`). */
+    id: string;
     method: string;
     uri: string;
     url: string;
@@ -26,6 +28,8 @@ export interface KongLogEntry {
     size: number;
   };
   upstream_uri: string;
+  /** The upstream's status as a string, `""` when none answered (Kong's `upstream_status`, nginx's variable). */
+  upstream_status: string;
   response: { status: number; headers: Record<string, string | string[]>; size: number };
   route: Record<string, Json> | null;
   service: Record<string, Json> | null;
@@ -80,6 +84,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
   const total = Math.round(entry.latency);
   return {
     request: {
+      id: req.id,
       method: req.method,
       uri,
       url,
@@ -88,6 +93,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
       size: entry.bytesReceived,
     },
     upstream_uri: entry.upstreamUri === null ? '' : redactUri(entry.upstreamUri, entry.secretQueryParams),
+    upstream_status: entry.upstreamStatus > 0 ? String(entry.upstreamStatus) : '',
     response: { status: entry.status, headers: responseHeaders(entry.responseHeaders), size: entry.bytesSent },
     route: routeJson(req),
     service: req.service === null ? null : serviceJson(req),
