@@ -459,8 +459,11 @@ function headObject(
     const name = rawName.toLowerCase();
     const v = typeof value === 'number' ? String(value) : value;
     const prev = out[name];
-    if (prev === undefined) out[name] = typeof v === 'string' ? v : [...v];
-    else out[name] = [...(Array.isArray(prev) ? prev : [String(prev)]), ...(typeof v === 'string' ? [v] : v)];
+    // Appended in place (the arrays are this function's own): copying on each repeat is quadratic.
+    const list = prev === undefined ? null : Array.isArray(prev) ? prev : (out[name] = [String(prev)]);
+    if (list === null) out[name] = typeof v === 'string' ? v : [...v];
+    else if (typeof v === 'string') list.push(v);
+    else list.push(...v);
   };
   if (Array.isArray(sent)) {
     const flat = sent as readonly string[];
