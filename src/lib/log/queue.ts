@@ -249,19 +249,32 @@ export class LogQueue<T> {
     this.head = 0;
     this.closed = true;
     if (pending.length === 0) return;
+    // In batches of max_batch_size, as during operation: a receiver taking one entry per request
+    // (http-log's default) must not get them all as one array, nor one body of up to max_bytes.
+    let next = 0;
+    let expired = false;
+    const drain = async () => {
+      while (next < pending.length && !expired) {
+        const batch = pending.slice(next, next + this.config.max_batch_size);
+        next += batch.length;
+        try {
+          await this.deliver(batch);
+          this.stats.sent += batch.length;
+        } catch {
+          this.dropped(batch.length, 'delivery failed at shutdown');
+        }
+      }
+    };
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      this.deliver(pending).then(
-        () => {
-          this.stats.sent += pending.length;
-        },
-        () => this.dropped(pending.length, 'delivery failed at shutdown'),
-      ),
+      drain(),
       new Promise<void>((r) => {
         timer = setTimeout(r, deadlineMs);
       }),
     ]);
     clearTimeout(timer);
+    expired = true;
+    if (next < pending.length) this.dropped(pending.length - next, 'not delivered by the shutdown deadline');
   }
 }
 

@@ -105,3 +105,31 @@ test('timeout 0 delivers with the default deadline instead of aborting every del
     await receiver.close();
   }
 });
+
+test('entries still waiting at close go out one per request when max_batch_size is 1', async () => {
+  const bodies: string[] = [];
+  // A receiver slow enough that entries wait in the queue while the first delivery is in flight.
+  const slow = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      bodies.push(body);
+      setTimeout(() => res.writeHead(200).end(), 100);
+    });
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+  const log = await startPlugin(plugin, { http_endpoint: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/` });
+  try {
+    for (let i = 0; i < 4; i++) await log.run({ path: `/items/${i}` });
+  } finally {
+    await log.close();
+    slow.closeAllConnections();
+    await new Promise((r) => slow.close(r));
+  }
+  assert.equal(bodies.length, 4);
+  for (const body of bodies) assert.equal(Array.isArray(JSON.parse(body)), false, body.slice(0, 80));
+  assert.deepEqual(
+    bodies.map((b) => JSON.parse(b).request.uri),
+    ['/items/0', '/items/1', '/items/2', '/items/3'],
+  );
+});
