@@ -60,3 +60,22 @@ test('custom_fields never copy a credential the entry redacts', async () => {
     await receiver.close();
   }
 });
+
+test('a custom field named through __proto__ is refused at load, never set on Object.prototype', async () => {
+  for (const name of ['__proto__.polluted', 'app.__proto__.polluted', 'app..x']) {
+    await assert.rejects(
+      startServiceGateway([
+        {
+          name: 'r',
+          paths: ['/r'],
+          plugins: [
+            { name: 'udp-log', config: { host: '127.0.0.1', port: 9, custom_fields: { [name]: '$(headers.x-evil)' } } },
+          ],
+        },
+      ]),
+      /no empty part and no __proto__ part/,
+      name,
+    );
+  }
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});

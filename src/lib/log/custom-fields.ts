@@ -83,7 +83,13 @@ export function compileCustomFields(config: {
   if (fields === null || fields === undefined) return null;
   const out: Field[] = [];
   for (const [key, template] of Object.entries(fields)) {
-    out.push({ path: key.split('.'), parts: compileTemplate(key, template) });
+    const path = key.split('.');
+    // `__proto__.x` would walk into Object.prototype and set `x` on every object of the process,
+    // with a value the client may choose ($(headers.NAME)).
+    if (path.some((p) => p === '' || p === '__proto__')) {
+      throw new PluginConfigError(`custom_fields.${key}`, 'a field name has no empty part and no __proto__ part');
+    }
+    out.push({ path, parts: compileTemplate(key, template) });
   }
   return out.length === 0 ? null : out;
 }
