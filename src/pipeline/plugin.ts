@@ -89,6 +89,8 @@ export interface GatewayRequest {
   readonly scheme: 'http' | 'https';
   /** The Host the client asked for, lower-case, without port. */
   readonly host: string;
+  /** The gateway's port the request came in on (Kong's `kong.request.get_port()`); 0 when unknown. */
+  readonly port: number;
   readonly route: RouteInfo;
   readonly service: ServiceInfo | null;
   /** Named captures of a regex route path (`~/users/(?<id>\d+)`), else empty. */

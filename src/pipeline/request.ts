@@ -144,6 +144,10 @@ export class RequestContext implements GatewayRequest {
     this.startedAt = now;
   }
 
+  get port(): number {
+    return this.raw.socket?.localPort ?? 0;
+  }
+
   get route(): RouteInfo {
     return this.compiled!.info;
   }

@@ -33,6 +33,11 @@ export class ProxyRequest extends RequestContext {
     this.onSession = session !== undefined;
     this.conn = session === undefined ? (raw.socket as TrackedSocket) : sessionConnection(session);
   }
+
+  /** From the connection's cached facts: on HTTP/2 the stream's socket is gone by the log phase. */
+  override get port(): number {
+    return Number(localPort(this.conn)) || 0;
+  }
 }
 
 /** Where the request lives on its response (and on a request with a body timer): listeners are shared functions. */

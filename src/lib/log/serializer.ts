@@ -77,9 +77,9 @@ export function redactQuery(raw: string, secret: ReadonlySet<string>): string {
 
 function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
   const uri = loggedUri(req, entry);
-  const port = req.raw.socket?.localPort;
+  const port = req.port;
   const defaultPort = req.scheme === 'https' ? 443 : 80;
-  const url = `${req.scheme}://${req.host}${port !== undefined && port !== defaultPort ? `:${port}` : ''}${uri}`;
+  const url = `${req.scheme}://${req.host}${port !== 0 && port !== defaultPort ? `:${port}` : ''}${uri}`;
   const proxy = entry.upstreamLatency >= 0 ? Math.round(entry.upstreamLatency) : -1;
   const total = Math.round(entry.latency);
   return {

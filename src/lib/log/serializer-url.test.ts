@@ -1,0 +1,50 @@
+// The entry's request.url names the port the request came in on, on HTTP/2 as on HTTP/1.1: Kong
+// writes scheme://host:port/uri. On HTTP/2 the stream's socket is gone by the log phase, so the
+// port comes from the connection.
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:http2';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { httpReceiver } from '../../../test/support/receivers.ts';
+import { startFromFile } from '../../../test/tls/support.ts';
+
+test('request.url carries the listener port for HTTP/1.1 and h2c requests', async () => {
+  const receiver = await httpReceiver();
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-log-url-'));
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(
+    file,
+    `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    routes: [{ name: echo, paths: [/echo] }]
+plugins:
+  - name: http-log
+    config: { http_endpoint: "http://127.0.0.1:${receiver.port}/" }
+`,
+  );
+  const gw = await startFromFile(file, { proxyListen: ['127.0.0.1:0 http2'] });
+  try {
+    const address = gw.proxyAddresses[0]!;
+    const port = address.split(':').pop();
+    await (await fetch(`http://${address}/echo/one`)).text();
+    assert.equal(JSON.parse((await receiver.next()).body).request.url, `http://127.0.0.1:${port}/echo/one`);
+
+    const session = connect(`http://${address}`);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const stream = session.request({ ':path': '/echo/two' });
+        stream.on('error', reject).resume().once('end', resolve);
+      });
+    } finally {
+      session.close();
+    }
+    assert.equal(JSON.parse((await receiver.next()).body).request.url, `http://127.0.0.1:${port}/echo/two`);
+  } finally {
+    await gw.close(0);
+    await receiver.close();
+  }
+});
