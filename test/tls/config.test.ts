@@ -26,6 +26,32 @@ async function issues(text: string, dir: string): Promise<ConfigIssue[]> {
   }
 }
 
+/**
+ * `text` loads without an issue and, started, serves each of `hosts` over https: curl checks the
+ * certificate served against the name it asked for, so each name got a certificate for it.
+ */
+async function servesEachName(ca: TestCa, text: string, hosts: string[]): Promise<void> {
+  assert.deepEqual(await issues(text, ca.dir), []);
+  const file = join(ca.dir, 'gateway.yaml');
+  writeFileSync(file, text);
+  const inst = await startFromFile(file);
+  try {
+    const port = Number(inst.proxyAddresses[0]!.split(':').pop());
+    for (const host of hosts) {
+      const r = await curl([
+        '--cacert',
+        ca.certFile,
+        '--resolve',
+        `${host}:${port}:127.0.0.1`,
+        `https://${host}:${port}/`,
+      ]);
+      assert.equal(r.status, 200, `${host} is served with a certificate for it`);
+    }
+  } finally {
+    await inst.close(0);
+  }
+}
+
 test('a Kong 3.x declarative file with certificates, snis and https routes validates and serves over HTTP/2', {
   skip,
 }, async () => {
@@ -116,26 +142,7 @@ services:
   url: echo://
   routes: [{ name: r, paths: [/], protocols: [https] }]
 `;
-  assert.deepEqual(await issues(text, ca.dir), []);
-  const file = join(ca.dir, 'gateway.yaml');
-  writeFileSync(file, text);
-  const inst = await startFromFile(file);
-  try {
-    const port = Number(inst.proxyAddresses[0]!.split(':').pop());
-    // curl checks the served certificate against the name it asked for: each name gets its own.
-    for (const host of ['a.test', 'b.test']) {
-      const r = await curl([
-        '--cacert',
-        ca.certFile,
-        '--resolve',
-        `${host}:${port}:127.0.0.1`,
-        `https://${host}:${port}/`,
-      ]);
-      assert.equal(r.status, 200, `${host} is served with its certificate`);
-    }
-  } finally {
-    await inst.close(0);
-  }
+  await servesEachName(ca, text, ['a.test', 'b.test']);
   const found = await issues(
     `_format_version: "3.0"
 certificates:
@@ -271,23 +278,5 @@ services:
   url: echo://
   routes: [{ name: r, paths: [/], protocols: [https] }]
 `;
-  assert.deepEqual(await issues(text, ca.dir), []);
-  const file = join(ca.dir, 'gateway.yaml');
-  writeFileSync(file, text);
-  const inst = await startFromFile(file);
-  try {
-    const port = Number(inst.proxyAddresses[0]!.split(':').pop());
-    for (const host of ['a.test', 'b.test']) {
-      const r = await curl([
-        '--cacert',
-        ca.certFile,
-        '--resolve',
-        `${host}:${port}:127.0.0.1`,
-        `https://${host}:${port}/`,
-      ]);
-      assert.equal(r.status, 200, `${host} is served`);
-    }
-  } finally {
-    await inst.close(0);
-  }
+  await servesEachName(ca, text, ['a.test', 'b.test']);
 });
