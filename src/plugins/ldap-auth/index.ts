@@ -53,6 +53,18 @@ interface Given {
   readonly password: string;
 }
 
+/**
+ * Binds waiting on the directory at once, per plugin instance. Each distinct pair of credentials
+ * not cached opens a connection held up to `timeout`: without a cap, a client sending new
+ * credentials faster than a slow directory answers would open sockets without end. Past it a
+ * request that needs a bind gets 503 at once (a bind already under way for the same credentials
+ * is shared, and cached results need none).
+ */
+export const MAX_CONCURRENT_BINDS = 64;
+
+/** The bind was not attempted: MAX_CONCURRENT_BINDS are waiting on the directory. */
+class DirectoryBusy extends Error {}
+
 class LdapAuth implements PluginHandlers {
   private readonly cache: LRUCache<string, boolean>;
   /** Binds in flight, so concurrent requests with the same credentials bind once. */
@@ -88,6 +100,8 @@ class LdapAuth implements PluginHandlers {
     return this.first(candidates).then(
       (given) => (given !== null ? this.pass(req, given) : this.fail(req)),
       (err: unknown) => {
+        if (err instanceof DirectoryBusy)
+          return req.exitError(503, 'Service Temporarily Unavailable', null, 'LDAP_BUSY');
         this.logger.error('LDAP bind failed', { error: err instanceof Error ? err.message : String(err) });
         req.exitError(500, UNEXPECTED.message, null, 'LDAP_UNAVAILABLE');
       },
@@ -120,6 +134,7 @@ class LdapAuth implements PluginHandlers {
     if (cached !== undefined) return Promise.resolve(cached);
     let p = this.pending.get(key);
     if (p === undefined) {
+      if (this.pending.size >= MAX_CONCURRENT_BINDS) return Promise.reject(new DirectoryBusy());
       const dn = `${this.config.attribute}=${escapeDnValue(given.user)},${this.config.base_dn}`;
       p = bind(this.config, dn, given.password).then(
         (ok) => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import ldap from 'ldapjs';
 import { request } from 'undici';
@@ -7,7 +7,7 @@ import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import { escapeDnValue } from './bind.ts';
-import plugin from './index.ts';
+import plugin, { MAX_CONCURRENT_BINDS } from './index.ts';
 
 const BASE = 'ou=people,dc=example,dc=com';
 const USERS: Record<string, string> = { alice: 'wonderland', 'bob:colon': 'secret', 日本: 'secret', José: 'secret' };
@@ -196,4 +196,47 @@ describe('ldap-auth', () => {
       ]),
     );
   });
+});
+
+test('a directory that never answers: at most MAX_CONCURRENT_BINDS binds wait on it, further new credentials get 503 at once', async () => {
+  let connections = 0;
+  const silent = createTcpServer((sock) => {
+    connections++;
+    sock.resume();
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+  const port = (silent.address() as AddressInfo).port;
+  const gw = await startServiceGateway([
+    {
+      name: 'slow',
+      paths: ['/slow'],
+      plugins: [
+        {
+          name: 'ldap-auth',
+          config: { ldap_host: '127.0.0.1', ldap_port: port, base_dn: BASE, attribute: 'uid', timeout: 3000 },
+        },
+      ],
+    },
+  ]);
+  try {
+    const started = Date.now();
+    const answers = await Promise.all(
+      Array.from({ length: MAX_CONCURRENT_BINDS + 16 }, async (_, i) => {
+        const r = await request(`${gw.url}/slow`, { headers: { authorization: basic('ldap', `user${i}`, 'pw') } });
+        await r.body.text();
+        return { status: r.statusCode, after: Date.now() - started };
+      }),
+    );
+    const busy = answers.filter((a) => a.status === 503);
+    assert.equal(busy.length, 16, JSON.stringify(answers.map((a) => a.status)));
+    assert.ok(
+      busy.every((a) => a.after < 2500),
+      'refused at once, not after the timeout',
+    );
+    assert.ok(answers.filter((a) => a.status === 500).length === MAX_CONCURRENT_BINDS);
+    assert.ok(connections <= MAX_CONCURRENT_BINDS, `${connections} connections to the directory`);
+  } finally {
+    await gw.close();
+    silent.close();
+  }
 });
