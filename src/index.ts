@@ -32,6 +32,7 @@ export {
 export { configHeaderValue, hasHeaderControlChar, utf8HeaderText } from './lib/header-value.ts';
 export { parseRequestJson } from './lib/json.ts';
 export { queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
+export { hasRequestBody } from './lib/request-body.ts';
 export { describeRoutes, routesReaching } from './lib/route-paths.ts';
 export { runSecret } from './lib/run-secret.ts';
 export { type Opened, SessionSealer } from './lib/sealer.ts';

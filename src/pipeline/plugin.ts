@@ -109,12 +109,21 @@ export interface GatewayRequest {
   /** The raw Node request, for plugins that read the body (they must not consume it unless they replace it). */
   readonly raw: IncomingMessage;
   /**
-   * Counts `bytes` of a body this request holds in memory (a plugin reading the body whole counts
-   * each chunk as it arrives) against the process's budget for held bodies, given back when the
+   * Counts `bytes` of a body this request holds in memory (`readBody` does it for the request
+   * body; a plugin holding other bytes per request counts them as they arrive) against the process's budget for held bodies, given back when the
    * request ends. Throws the catalogued BODY_MEMORY_FULL error (a 503) when the budget is spent:
    * let it propagate.
    */
   holdBody(bytes: number): void;
+  /**
+   * The request body, read whole (Kong's `kong.request.get_raw_body()`): the bytes the upstream
+   * would get now, the client's or those an earlier plugin set, an empty buffer when there is no
+   * body. It becomes the upstream body, so a second call, later plugins and the upstream all see
+   * the same bytes. Counted against the body budget (rejects with BODY_MEMORY_FULL, a 503: let it
+   * propagate). Resolves null when the body is longer than `limit` bytes: the rest is read and
+   * dropped, and the request must be answered (413, as Kong does).
+   */
+  readBody(limit: number): Promise<Buffer | null>;
   /** Sets a header on the request sent upstream (replaces any value). */
   setUpstreamHeader(name: string, value: HeaderValue): void;
   /** Appends a value to a header on the request sent upstream. */

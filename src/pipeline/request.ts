@@ -6,6 +6,7 @@ import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
 import { utf8HeaderText } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
+import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
 import type {
   AuthenticateOptions,
   Consumer,
@@ -22,6 +23,8 @@ import type { CompiledRoute, Runtime } from './runtime.ts';
 import { checkHeader, checkMethod, checkPath, checkQuery, checkStatus } from './upstream-checks.ts';
 
 const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
+/** The body of a request without one (zero bytes: nothing to mutate). */
+const EMPTY_BODY = Buffer.alloc(0);
 
 /**
  * The headers `authenticate()` sets on the upstream request (Kong's `set_consumer`): consumer id,
@@ -265,6 +268,17 @@ export class RequestContext implements GatewayRequest {
 
   holdBody(bytes: number): void {
     holdBodyBytes(this.res, bytes);
+  }
+
+  async readBody(limit: number): Promise<Buffer | null> {
+    const current = this.upstreamBody;
+    if (Buffer.isBuffer(current)) return current.length <= limit ? current : null;
+    const source = current ?? (hasRequestBody(this) ? this.raw : null);
+    if (source === null) return EMPTY_BODY;
+    const body = await readBodyWithin(source, limit, this.res);
+    // The stream is consumed: later plugins and the upstream get the bytes from this buffer.
+    if (body !== null) this.setUpstreamBody(body);
+    return body;
   }
 
   setUpstreamMethod(method: string): void {

@@ -111,17 +111,6 @@ export function peerAddress(socket: TrackedSocket): string {
   return (socket[kPeer] ??= socket.remoteAddress ?? '');
 }
 
-/** An HTTP/2 request has a body unless its HEADERS frame ended the stream (no Content-Length needed). */
-export function hasH2Body(req: IncomingMessage): boolean {
-  return (req as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false;
-}
-
-export function hasClientBody(rc: RequestContext): boolean {
-  const cl = rc.headers['content-length'];
-  if (cl === undefined && rc.raw.httpVersionMajor === 2) return hasH2Body(rc.raw);
-  return rc.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0');
-}
-
 /**
  * The error is the client going away (a reset, a body cut short) and the client is gone: worth an
  * info line, not an error with a stack, since any client can cause it at will.

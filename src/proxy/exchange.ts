@@ -4,13 +4,14 @@
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
+import { hasRequestBody } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
-import { hasClientBody, type ProxyRequest } from './context.ts';
+import type { ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
 import { trailerObject } from './grpc.ts';
 import { appendHeader, connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
@@ -26,7 +27,7 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT'
 
 export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number): void {
   if (rc.finished) return;
-  const body = (rc.upstreamBody ?? (hasClientBody(rc) ? rc.raw : null)) as Dispatcher.DispatchOptions['body'];
+  const body = (rc.upstreamBody ?? (hasRequestBody(rc) ? rc.raw : null)) as Dispatcher.DispatchOptions['body'];
   if (attempt === 0) rc.upstreamStartedAt = performance.now();
   // A replacement body that already failed would leave undici waiting for bytes that never come.
   const failed =

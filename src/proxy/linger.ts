@@ -11,7 +11,8 @@
 // client to stop sending a request it no longer needs); the session goes on.
 import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
-import { hasClientBody, type ProxyRequest } from './context.ts';
+import { hasRequestBody } from '../lib/request-body.ts';
+import type { ProxyRequest } from './context.ts';
 
 /** nginx's lingering_timeout: how long the client gets to close after our FIN. */
 export const LINGER_MS = 5000;
@@ -25,7 +26,7 @@ interface ClientStream {
 
 /** After `rc.res.end()`: ends the connection (or stream) when the client's body is still unread. */
 export function endIfBodyUnread(rc: ProxyRequest): void {
-  if (rc.raw.complete || !hasClientBody(rc)) return;
+  if (rc.raw.complete || !hasRequestBody(rc)) return;
   const stream = (rc.res as { stream?: ClientStream }).stream;
   if (stream !== undefined) {
     if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR);

@@ -2,11 +2,12 @@
 // the in-process echo upstream. Each passes through the route's response phase where one exists.
 import { performance } from 'node:perf_hooks';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
+import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext, TransformError } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
-import { hasClientBody, type ProxyRequest } from './context.ts';
+import type { ProxyRequest } from './context.ts';
 import { addDebugHeaders, wantsDebug } from './debug.ts';
 import { echoBody } from './echo.ts';
 import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
@@ -19,6 +20,7 @@ import { watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
 const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Last touches on every response head: the debug view when asked for, HSTS on https, no
@@ -194,22 +196,14 @@ export function redirectToHttps(rc: ProxyRequest): void {
 /** The built-in echo upstream, answered in-process: the request as an upstream would have received it. */
 export async function answerEcho(rc: ProxyRequest, svc: CompiledService): Promise<void> {
   const replaced = rc.upstreamBody;
-  let body: Buffer = Buffer.isBuffer(replaced) ? replaced : Buffer.alloc(0);
-  const source =
-    replaced !== null && !Buffer.isBuffer(replaced) ? replaced : replaced === null && hasClientBody(rc) ? rc.raw : null;
-  if (source !== null) {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of source as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > ECHO_BODY_LIMIT) {
-        rc.exitError(413, 'Request size limit exceeded');
-        return sendExit(rc, null);
-      }
-      rc.holdBody(chunk.length);
-      chunks.push(chunk);
-    }
-    body = Buffer.concat(chunks);
+  let body: Buffer | null = Buffer.isBuffer(replaced) ? replaced : EMPTY;
+  const source = replaced !== null ? (Buffer.isBuffer(replaced) ? null : replaced) : hasRequestBody(rc) ? rc.raw : null;
+  // Read here rather than with rc.readBody(), which would make it the upstream body: the echo shows
+  // the framing (chunked or not) an upstream would get.
+  if (source !== null) body = await readBodyWithin(source, ECHO_BODY_LIMIT, rc.res);
+  if (body === null) {
+    rc.exitError(413, 'Request size limit exceeded');
+    return sendExit(rc, null);
   }
   rc.upstreamStartedAt = performance.now();
   const headers = upstreamHeaderObject(rc, svc.hostHeader);

@@ -6,12 +6,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as h2 } from 'node:http2';
 import { type BlockList, isIP, type Socket } from 'node:net';
 import type { ProxyErrorCode } from '../errors.ts';
+import { hasH2Body } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import { normalizePath } from '../router/normalize.ts';
 import {
-  hasH2Body,
   kCtx,
   kTls,
   kTrusted,

@@ -11,13 +11,13 @@ import { Writable } from 'node:stream';
 import { stringify } from 'yaml';
 import { loadConfigText } from '../config/load.ts';
 import { ConfigError } from '../errors.ts';
+import { hasRequestBody } from '../lib/request-body.ts';
 import { createLogger } from '../log.ts';
 import { compileRuntime } from '../pipeline/compile.ts';
 import type { Consumer, Credential, HeaderValue, PluginDefinition } from '../pipeline/plugin.ts';
 import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/request.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import { builtinPlugins } from '../plugins/index.ts';
-import { hasClientBody } from '../proxy/context.ts';
 import { exitAnswer } from '../proxy/exit-answer.ts';
 import { readClientHeaders } from '../proxy/request-checks.ts';
 import { pluginUpstreamHeaders, upstreamHost, upstreamPathOf, upstreamTarget } from '../proxy/upstream-request.ts';
@@ -251,7 +251,7 @@ async function runOnce(
   }
   // What the upstream would read: the replacement, else the rest of the client's body.
   const replaced = rc.upstreamBody;
-  const source = replaced ?? (!rc.exited && hasClientBody(rc) ? rc.raw : null);
+  const source = replaced ?? (!rc.exited && hasRequestBody(rc) ? rc.raw : null);
   const upstreamBody =
     source === null ? null : Buffer.isBuffer(source) ? source : await bounded(drain(source), timeout, 'body');
   const svc = rc.compiled!.service!;

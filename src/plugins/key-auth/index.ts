@@ -89,9 +89,9 @@ class KeyAuth implements PluginHandlers {
   }
 
   private async withBody(req: GatewayRequest): Promise<void> {
-    const raw = await readBody(req);
-    // The body stream is consumed now: it goes upstream from this buffer.
-    req.setUpstreamBody(raw);
+    const raw = await req.readBody(MAX_KEY_BODY_BYTES);
+    // Only bodies declaring at most that many bytes are read: more is a lying HTTP/2 client.
+    if (raw === null) return req.exitError(413, undefined, null, 'BODY_TOO_LARGE');
     this.finish(req, this.authenticate(req, { raw, parsed: parseBody(req, raw) }));
   }
 
@@ -179,18 +179,6 @@ function wantsBody(req: GatewayRequest): boolean {
   if (ct !== 'application/x-www-form-urlencoded' && ct !== 'application/json' && !ct.endsWith('+json')) return false;
   const len = Number(req.headers['content-length']);
   return Number.isInteger(len) && len > 0 && len <= MAX_KEY_BODY_BYTES;
-}
-
-async function readBody(req: GatewayRequest): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req.raw as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_KEY_BODY_BYTES) throw new Error('request body larger than its content-length');
-    req.holdBody(chunk.length);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
 }
 
 function parseBody(req: GatewayRequest, raw: Buffer): ParsedBody | null {

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-size-limiting.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, ProxyError } from '../../index.ts';
+import { definePlugin, hasRequestBody, ProxyError } from '../../index.ts';
 
 /** The request-size-limiting plugin's config, defaults applied. */
 export interface RequestSizeLimitingConfig {
@@ -26,8 +26,6 @@ const LENGTH_REQUIRED = { message: 'A valid Content-Length header is required' }
 // The rest of a refused body is never read: the connection cannot be reused.
 const CLOSE = { connection: 'close' } as const;
 const DIGITS = /^\d+$/;
-/** `req.ctx` key of the counted body, for plugins that read the body after this one. */
-export const COUNTED_BODY = 'request-size-limiting.body';
 
 /**
  * The client body as the upstream gets it, counted on the way. It starts reading the client only
@@ -119,14 +117,6 @@ function expectsContinue(req: GatewayRequest): boolean {
   return typeof e === 'string' && e.trim().toLowerCase() === '100-continue';
 }
 
-/** An HTTP/2 request has a body without Content-Length unless its HEADERS frame ended the stream. */
-function hasH2Body(raw: IncomingMessage): boolean {
-  return (
-    raw.httpVersionMajor === 2 &&
-    (raw as IncomingMessage & { stream?: { endAfterHeaders?: boolean } }).stream?.endAfterHeaders === false
-  );
-}
-
 class RequestSizeLimiting implements PluginHandlers {
   private readonly limit: number;
   private readonly requireLength: boolean;
@@ -137,12 +127,18 @@ class RequestSizeLimiting implements PluginHandlers {
   }
 
   access(req: GatewayRequest): void {
+    // An earlier plugin read the body (key-auth's body keys, hmac-auth's digest): it is in memory.
+    const held = req.upstreamBody;
+    if (Buffer.isBuffer(held)) {
+      if (held.length > this.limit) this.refuse(req);
+      return;
+    }
     const cl = req.headers['content-length'];
     if (cl !== undefined && DIGITS.test(cl)) {
       if (Number(cl) > this.limit) this.refuse(req);
       return;
     }
-    const streamed = req.headers['transfer-encoding'] !== undefined || hasH2Body(req.raw);
+    const streamed = hasRequestBody(req);
     if (this.requireLength && !streamed) return req.exitError(411, LENGTH_REQUIRED.message, null, 'LENGTH_REQUIRED');
     if (streamed) this.count(req);
   }
@@ -157,7 +153,6 @@ class RequestSizeLimiting implements PluginHandlers {
   private count(req: GatewayRequest): void {
     const body = new CountedBody(req.raw, this.limit);
     // Plugins that read the body after this one (request-transformer) read the counted one.
-    req.ctx[COUNTED_BODY] = body;
     req.setUpstreamBody(body);
   }
 }

@@ -66,34 +66,6 @@ function check(config: RequestTerminationConfig): void {
   }
 }
 
-function readBody(req: GatewayRequest): Promise<Buffer | null> {
-  const raw = req.raw;
-  const h = req.headers;
-  if (raw.readableEnded || (h['content-length'] === undefined && h['transfer-encoding'] === undefined)) {
-    return Promise.resolve(Buffer.alloc(0));
-  }
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    // Drains past the limit instead of destroying the stream: destroying it would close the
-    // connection before the answer is written.
-    raw.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > ECHO_BODY_LIMIT) return;
-      try {
-        req.holdBody(chunk.length);
-      } catch (err) {
-        raw.pause();
-        reject(err);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    raw.once('end', () => resolve(size <= ECHO_BODY_LIMIT ? Buffer.concat(chunks, size) : null));
-    raw.once('error', reject);
-  });
-}
-
 /** Kong's `kong.request.get_query()`: repeated arguments become arrays. */
 function queryObject(params: URLSearchParams): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = Object.create(null);
@@ -178,7 +150,7 @@ class RequestTermination implements PluginHandlers {
   }
 
   private async answerEcho(req: GatewayRequest): Promise<void> {
-    const raw = await readBody(req);
+    const raw = await req.readBody(ECHO_BODY_LIMIT);
     const request: Record<string, unknown> = {
       scheme: req.scheme,
       host: req.host,

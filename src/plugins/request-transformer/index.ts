@@ -4,10 +4,16 @@
  * replace, add, append), with `$(headers.x)`, `$(query_params.x)` and `$(uri_captures.x)` value
  * templates compiled at load. See docs/plugins/request-transformer.md.
  */
-import type { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, hasHeaderControlChar, PluginConfigError, ProxyError, parseRequestJson } from '../../index.ts';
+import {
+  definePlugin,
+  hasHeaderControlChar,
+  hasRequestBody,
+  PluginConfigError,
+  ProxyError,
+  parseRequestJson,
+} from '../../index.ts';
 import {
   multipartBoundary,
   type Part,
@@ -54,11 +60,6 @@ const BAD_HEADER_VALUE = { message: 'Bad request: invalid header value' };
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Methods after which Kong also moves form-urlencoded body parameters into the querystring. */
 const QUERY_METHODS = new Set(['GET', 'HEAD', 'TRACE']);
-/**
- * Where request-size-limiting (which runs first) leaves the client body it counts: reading that
- * stream rather than the raw request keeps the limit enforced while this plugin reads.
- */
-const COUNTED_BODY = 'request-size-limiting.body';
 
 interface Op {
   readonly name: string;
@@ -134,62 +135,7 @@ function appendValue(current: unknown, value: string): unknown[] {
   return [value];
 }
 
-function readBody(req: GatewayRequest, raw: Readable, limit: number): Promise<Buffer | null> {
-  // Events rather than `for await`: leaving an async iterator early destroys the socket.
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = (): void => {
-      raw.off('data', onData);
-      raw.off('end', onEnd);
-      raw.off('error', onError);
-    };
-    const onData = (c: Buffer): void => {
-      size += c.length;
-      if (size > limit) {
-        done();
-        raw.pause();
-        resolve(null);
-        return;
-      }
-      try {
-        req.holdBody(c.length);
-      } catch (err) {
-        done();
-        raw.pause();
-        reject(err);
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = (): void => {
-      done();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error): void => {
-      done();
-      reject(err);
-    };
-    raw.on('data', onData);
-    raw.once('end', onEnd);
-    raw.once('error', onError);
-  });
-}
-
 /** The client body as plugins before this one left it (counted by request-size-limiting, or raw). */
-function bodySource(req: GatewayRequest): Readable {
-  const counted = req.ctx[COUNTED_BODY];
-  return counted !== undefined ? (counted as Readable) : req.raw;
-}
-
-/** Whether the client request carries a body at all (a bodyless request is not read). */
-function hasBody(req: GatewayRequest): boolean {
-  const cl = req.headers['content-length'];
-  return (
-    req.headers['transfer-encoding'] !== undefined || (cl !== undefined && cl !== '0') || req.raw.httpVersionMajor === 2
-  );
-}
-
 class RequestTransformer implements PluginHandlers {
   private readonly method: string | null;
   /** http_method is GET, HEAD or TRACE: form parameters move into the querystring. */
@@ -263,7 +209,7 @@ class RequestTransformer implements PluginHandlers {
     const kind = this.hasBody || this.formToQuery ? bodyKind(req.headers['content-type']) : BodyKind.None;
     if (this.method !== null) {
       if (this.method !== req.method) req.setUpstreamMethod(this.method);
-      if (this.formToQuery && kind === BodyKind.Form && hasBody(req)) return this.withBody(req, kind);
+      if (this.formToQuery && kind === BodyKind.Form && hasRequestBody(req)) return this.withBody(req, kind);
     }
     if (this.hasQuery) this.transformQuery(req, null);
     if (this.hasBody && kind !== BodyKind.None) return this.withBody(req, kind);
@@ -273,7 +219,7 @@ class RequestTransformer implements PluginHandlers {
   private async withBody(req: GatewayRequest, kind: BodyKind): Promise<void> {
     let body: Buffer | null;
     try {
-      body = await readBody(req, bodySource(req), BODY_LIMIT);
+      body = await req.readBody(BODY_LIMIT);
     } catch (err) {
       // request-size-limiting's counted body fails past its limit: that is its 413, not a plugin failure.
       if (err instanceof ProxyError && err.code === 'REQUEST_TOO_LARGE')

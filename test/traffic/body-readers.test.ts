@@ -1,0 +1,159 @@
+// Plugins that read the request body whole share one read (GatewayRequest.readBody): a later
+// plugin, and the upstream, get the bytes an earlier one read, whatever mix of key-auth's body
+// keys, request-size-limiting, request-transformer and request-termination's echo a route has.
+
+import assert from 'node:assert/strict';
+import { Agent, request } from 'node:http';
+import { after, before, test } from 'node:test';
+import { definePlugin } from '../../src/index.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { serviceConfig } from '../support/gateway.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
+import { within } from '../support/wait.ts';
+
+/** Reads the body twice (limit from x-read-limit) and says what it saw in upstream headers. */
+const reader = definePlugin({
+  name: 'body-reader',
+  version: '1.0.0',
+  priority: 1100,
+  schema: { type: 'object', properties: {}, additionalProperties: false },
+  create() {
+    return {
+      async access(req) {
+        const limit = Number(req.headers['x-read-limit'] ?? 1024);
+        const first = await req.readBody(limit);
+        if (first === null) return req.exitError(413, 'too big for the reader');
+        const second = await req.readBody(limit);
+        req.setUpstreamHeader('x-read-bytes', String(first.length));
+        req.setUpstreamHeader('x-read-same', String(second !== null && first.equals(second)));
+      },
+    };
+  },
+});
+
+let upstream: RecordingUpstream;
+let gw: TestGateway;
+// One kept-alive connection for every request: an answered body must leave it usable.
+const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+
+before(async () => {
+  upstream = await startRecordingUpstream();
+  const keyAuth = { name: 'key-auth', config: { key_in_body: true } };
+  const config = serviceConfig(
+    [
+      { name: 'termination', paths: ['/term'], plugins: [keyAuth, echoTermination()] },
+      {
+        name: 'read-limit',
+        paths: ['/limited'],
+        plugins: [{ name: 'body-reader' }, { name: 'request-size-limiting', config: sizeLimit(10) }],
+      },
+    ],
+    {
+      extra: { consumers: [{ username: 'u', keyauth_credentials: [{ key: 'k-1' }] }] },
+      services: [
+        {
+          name: 'recorded',
+          url: upstream.url,
+          routes: [
+            {
+              name: 'key-then-transform',
+              paths: ['/transform'],
+              plugins: [keyAuth, { name: 'request-transformer', config: { add: { body: ['added:yes'] } } }],
+            },
+            { name: 'read', paths: ['/read'], plugins: [{ name: 'body-reader' }] },
+          ],
+        },
+      ],
+    },
+  );
+  gw = await startGateway({ config, plugins: [reader] });
+});
+
+after(async () => {
+  agent.destroy();
+  await gw?.close();
+  await upstream?.close();
+});
+
+function echoTermination() {
+  return { name: 'request-termination', config: { echo: true, status_code: 200 } };
+}
+
+function sizeLimit(bytes: number) {
+  return { allowed_payload_size: bytes, size_unit: 'bytes' };
+}
+
+interface Answer {
+  status: number;
+  text: string;
+}
+
+/** POSTs `body`, with content-length or chunked; fails the test if no answer comes within 5 s. */
+function post(path: string, body: string, headers: Record<string, string>, chunked = false): Promise<Answer> {
+  const answer = new Promise<Answer>((resolve, reject) => {
+    const req = request(`${gw.url}${path}`, {
+      method: 'POST',
+      agent,
+      headers: chunked ? headers : { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+    });
+    req.once('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (c: string) => (text += c));
+      res.once('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.once('error', reject);
+    // Two writes: a chunked request stays chunked.
+    req.write(body.slice(0, 1));
+    req.end(body.slice(1));
+  });
+  return within(answer, 5000, `the answer to POST ${path}`);
+}
+
+const JSON_TYPE = { 'content-type': 'application/json' };
+
+test('key-auth reads a body key, then request-transformer changes the same body', async () => {
+  const before = upstream.requests.length;
+  const res = await post('/transform', JSON.stringify({ apikey: 'k-1', a: 1 }), JSON_TYPE);
+  assert.equal(res.status, 200);
+  const seen = upstream.requests[before];
+  assert.deepEqual(JSON.parse(seen.body), { apikey: 'k-1', a: 1, added: 'yes' });
+  assert.equal(seen.headers['content-length'], String(Buffer.byteLength(seen.body)));
+});
+
+test("request-termination's echo shows the body key-auth read", async () => {
+  const sent = JSON.stringify({ apikey: 'k-1', note: 'hello' });
+  const res = await post('/term', sent, JSON_TYPE);
+  assert.equal(res.status, 200);
+  const echoed = JSON.parse(res.text) as { request: { raw_body: string; body: unknown } };
+  assert.equal(echoed.request.raw_body, sent);
+  assert.deepEqual(echoed.request.body, { apikey: 'k-1', note: 'hello' });
+});
+
+test('a body read twice is the same bytes, and goes upstream as read', async () => {
+  const before = upstream.requests.length;
+  const res = await post('/read', 'chunked body', {}, true);
+  assert.equal(res.status, 200);
+  const seen = upstream.requests[before];
+  assert.equal(seen.body, 'chunked body');
+  assert.equal(seen.headers['x-read-bytes'], '12');
+  assert.equal(seen.headers['x-read-same'], 'true');
+  assert.equal(seen.headers['content-length'], '12');
+  assert.equal(seen.headers['transfer-encoding'], undefined);
+});
+
+test('a body longer than the read limit is answered, and its connection carries the next request', async () => {
+  const res = await post('/read', 'x'.repeat(200_000), { 'x-read-limit': '100' }, true);
+  assert.equal(res.status, 413);
+  assert.match(res.text, /too big for the reader/);
+  const next = await post('/read', 'next', {});
+  assert.equal(next.status, 200);
+});
+
+test('request-size-limiting counts a chunked body an earlier plugin already read', async () => {
+  const refused = await post('/limited', 'x'.repeat(100), {}, true);
+  assert.equal(refused.status, 413);
+  assert.match(refused.text, /Request size limit exceeded/);
+  const passed = await post('/limited', 'small', {}, true);
+  assert.equal(passed.status, 200);
+  assert.equal((JSON.parse(passed.text) as { body: string }).body, 'small');
+});
