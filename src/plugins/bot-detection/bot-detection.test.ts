@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { checkRegexComplexity } from '../../safe-regex.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 import { BOT_RULES, BOT_SEQUENCES } from './rules.ts';
@@ -87,6 +88,11 @@ describe('bot-detection', () => {
     assert.equal(upstream.requests.length, before);
   });
 
+  test('a long crafted crawler agent is still refused', async () => {
+    const r = await call(gw, '/plain', [`M${'crawl'.repeat(2800)}`]);
+    assert.equal(r.status, 403);
+  });
+
   test('a request without User-Agent passes; two User-Agent headers get 400', async () => {
     assert.equal((await call(gw, '/plain', [])).status, 200);
     const r = await call(gw, '/plain', [CHROME, 'Googlebot/2.1']);
@@ -132,6 +138,14 @@ describe('bot-detection', () => {
 });
 
 describe('bot rules', () => {
+  test('no built-in rule backtracks super-linearly on a hostile User-Agent (the load-time check)', async () => {
+    // uap-core's `[Cc]rawl[a-z]*/\d` took ~30 ms per rule on `crawlcrawl...` (16 KiB), per request.
+    for (const rule of BOT_RULES) {
+      const c = await checkRegexComplexity(rule);
+      assert.notEqual(c.verdict, 'super-linear', `${rule}: ${c.detail}`);
+    }
+  });
+
   test('the linear forms match what the uap-core forms match', () => {
     // uap-core's original forms of the rewritten rules, which backtrack on crafted input.
     const originals = [
@@ -152,6 +166,9 @@ describe('bot rules', () => {
       'CUBOT phone',
       'my-spider 1.0',
       'Some Crawler/2',
+      'somecrawler/2',
+      'Crawlerx 3',
+      'xcrawl/1',
       'archive.org_bot',
       'Mozilla (archive foo.org_bot)',
       'Microsoft  Bot',
