@@ -46,4 +46,10 @@ describe('ip-restriction', () => {
     await assert.rejects(runPlugin(plugin, { allow: ['not-an-ip'] }), /config\.allow\[0\]: invalid ip or cidr range/);
     await assert.rejects(runPlugin(plugin, {}), ConfigError);
   });
+
+  test('a status that cannot be answered is refused at load, not a 500 on every refused request', async () => {
+    for (const status of [1000, 101, 403.5]) {
+      await assert.rejects(runPlugin(plugin, { deny: ['192.0.2.0/24'], status }), /config\.status/, String(status));
+    }
+  });
 });
