@@ -27,6 +27,10 @@ export interface ResponseTransformerConfig {
 export const RESPONSE_TRANSFORMER_PRIORITY = 800;
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// The response's framing is the gateway's to write from the body it actually sends: a configured
+// Content-Length that differs from it makes the client wait for bytes that never come, or read the
+// next response as this one's body (Kong sends such a value as configured).
+const FRAMING: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding']);
 
 interface Op {
   readonly name: string;
@@ -43,6 +47,9 @@ function ops(list: readonly string[], path: string, valueIsHeader = false): Op[]
     if (!HEADER_NAME.test(name)) throw new PluginConfigError(`${path}.${i}`, `'${name}' is not a valid header`);
     if (valueIsHeader && !HEADER_NAME.test(value))
       throw new PluginConfigError(`${path}.${i}`, `'${value}' is not a valid header`);
+    const written = (valueIsHeader ? value : name).toLowerCase();
+    if (FRAMING.has(written))
+      throw new PluginConfigError(`${path}.${i}`, `'${written}' is set by the gateway from the body it sends`);
     return {
       name: name.toLowerCase(),
       value: valueIsHeader ? value.toLowerCase() : configHeaderValue(value, `${path}.${i}`),

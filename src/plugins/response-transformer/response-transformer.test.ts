@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type Listening, listen } from '../../../test/support/upstream.ts';
-import type { TestGateway } from '../../testing/index.ts';
+import { runPlugin, type TestGateway } from '../../testing/index.ts';
+import plugin from './index.ts';
 
 let upstream: Listening;
 let gw: TestGateway;
@@ -212,4 +213,21 @@ test('a JSON body nested too deeply to re-encode goes on as received, not as a 5
   const text = await r.text();
   assert.equal(text.length, 200000 * 2 + 6);
   assert.ok(text.startsWith('{"a":[[['));
+});
+
+test('a configured Content-Length or Transfer-Encoding is refused at load: the gateway frames the body it sends', async () => {
+  // append content-length:99 on a 35-byte body left the client waiting for 64 more bytes, or
+  // reading the next response on the connection as this one's body.
+  const bad: [Record<string, unknown>, RegExp][] = [
+    [
+      { append: { headers: ['Content-Length:99'] } },
+      /config\.append\.headers\[0\]: 'content-length' is set by the gateway/,
+    ],
+    [{ replace: { headers: ['x-a:1', 'content-length:3'] } }, /config\.replace\.headers\[1\]/],
+    [{ add: { headers: ['transfer-encoding:chunked'] } }, /config\.add\.headers\[0\]: 'transfer-encoding'/],
+    [{ rename: { headers: ['x-len:content-length'] } }, /config\.rename\.headers\[0\]: 'content-length'/],
+  ];
+  for (const [config, message] of bad) await assert.rejects(runPlugin(plugin, config), message);
+  // removing them is fine: the gateway then frames the body itself
+  await runPlugin(plugin, { remove: { headers: ['content-length'] }, rename: { headers: ['content-length:x-len'] } });
 });
