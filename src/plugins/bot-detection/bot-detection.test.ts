@@ -3,6 +3,7 @@ import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { curl, ECHO_SERVICE, startTlsGateway, TestCa, tool } from '../../../test/tls/support.ts';
 import { checkRegexComplexity } from '../../safe-regex.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
@@ -134,6 +135,33 @@ describe('bot-detection', () => {
         return true;
       },
     );
+  });
+});
+
+describe('bot-detection over HTTP/2', { skip: tool('curl') || tool('openssl') }, () => {
+  test('two User-Agent fields get 400 there too (an allowed first agent cannot carry a second)', async () => {
+    const ca = new TestCa();
+    const gw = await startTlsGateway(
+      ca,
+      `services:\n${ECHO_SERVICE}        plugins:\n          - name: bot-detection\n            config: {allow: ['^Mozilla/']}\n`,
+    );
+    try {
+      const port = gw.proxyAddresses[0]!.split(':').pop();
+      const h2 = (agents: string[]) =>
+        curl([
+          '--http2',
+          ...['--resolve', `a.test:${port}:127.0.0.1`, '--cacert', ca.certFile],
+          ...agents.flatMap((a) => ['-H', `User-Agent: ${a}`]),
+          `https://a.test:${port}/echo`,
+        ]);
+      const two = await h2([CHROME, 'Googlebot/2.1']);
+      assert.equal(two.version, '2');
+      assert.equal(two.status, 400);
+      assert.equal(JSON.parse(two.body).message, 'Only one User-Agent header allowed');
+      assert.equal((await h2([CHROME])).status, 200);
+    } finally {
+      await gw.close(0);
+    }
   });
 });
 

@@ -56,6 +56,20 @@ function isBot(ua: string): boolean {
   return false;
 }
 
+/**
+ * How many User-Agent fields the client sent. Read from the raw header list: an HTTP/2 request has
+ * no `headersDistinct` and its `headers` keeps only the first value, so two agents there would
+ * otherwise pass as one (an allowed first agent carrying a bot second).
+ */
+function userAgentFields(raw: readonly string[]): number {
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 10 && name.toLowerCase() === 'user-agent') n++;
+  }
+  return n;
+}
+
 class BotDetection implements PluginHandlers {
   private readonly cache = new LRUCache<string, number>({
     max: UA_CACHE_ENTRIES,
@@ -68,8 +82,7 @@ class BotDetection implements PluginHandlers {
   ) {}
 
   access(req: GatewayRequest): void {
-    const distinct = req.raw.headersDistinct?.['user-agent'];
-    if (distinct !== undefined && distinct.length > 1)
+    if (userAgentFields(req.raw.rawHeaders) > 1)
       return req.exitError(400, TWO_AGENTS.message, null, 'DUPLICATE_USER_AGENT');
     const header = req.headers['user-agent'];
     if (header === undefined) return;
