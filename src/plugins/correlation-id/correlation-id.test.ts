@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Agent, get as httpGet } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { ECHO_SERVICE, h2Session, startTlsGateway, TestCa, tool } from '../../../test/tls/support.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin, { CORRELATION_ID_PRIORITY } from './index.ts';
 
@@ -117,5 +118,43 @@ describe('correlation-id', () => {
         return true;
       },
     );
+  });
+});
+
+describe('correlation-id over HTTP/2', { skip: tool('openssl') }, () => {
+  test('tracker: the requests of one HTTP/2 connection share its serial and are counted on it', async () => {
+    const ca = new TestCa();
+    const gw = await startTlsGateway(
+      ca,
+      `services:\n${ECHO_SERVICE}        plugins:\n          - name: correlation-id\n            config: {generator: tracker, echo_downstream: true}\n`,
+    );
+    const session = h2Session(gw, ca);
+    try {
+      const one = () =>
+        new Promise<string>((resolve, reject) => {
+          const s = session.request({ ':path': '/echo' });
+          s.on('response', (h) => resolve(String(h['kong-request-id'])));
+          s.on('error', reject);
+          s.resume();
+        });
+      const ids = [await one(), await one(), await one()];
+      const parts = ids.map((id) => /-(\d+)-(\d+)-\d{10}\.\d{3}$/.exec(id));
+      assert.ok(
+        parts.every((p) => p !== null),
+        ids.join(' '),
+      );
+      assert.deepEqual(
+        parts.map((p) => p![1]),
+        [parts[0]![1], parts[0]![1], parts[0]![1]],
+        `one connection serial: ${ids.join(' ')}`,
+      );
+      assert.deepEqual(
+        parts.map((p) => Number(p![2])),
+        [1, 2, 3],
+      );
+    } finally {
+      session.close();
+      await gw.close(0);
+    }
   });
 });

@@ -8,7 +8,7 @@
  * - `uuid`: a random UUID per request.
  * - `uuid#counter` (default): one UUID per process, then `#1`, `#2`, ... (cheapest; low cardinality).
  * - `tracker`: `server_addr-server_port-pid-connection-connection_requests-timestamp`, where
- *   `connection` is the serial number of the client connection in this process and
+ *   `connection` is the serial number of the client connection (an HTTP/2 session for its streams) in this process and
  *   `connection_requests` counts the ids this generator made on that connection.
  */
 import { randomUUID } from 'node:crypto';
@@ -44,15 +44,25 @@ interface ConnectionSerial {
   requests: number;
 }
 let connections = 0;
-// Weak, so that a closed connection's entry goes with its socket.
-const serials = new WeakMap<Socket, ConnectionSerial>();
+// Weak, so that a closed connection's entry goes with it.
+const serials = new WeakMap<object, ConnectionSerial>();
+
+/**
+ * The client connection, as one object for all of its requests: on HTTP/2 that is the session
+ * (each stream's `socket` is a fresh proxy, which made every request a new connection #1).
+ */
+function connectionOf(req: GatewayRequest): object {
+  const session = (req.raw as { stream?: { session?: object } }).stream?.session;
+  return session ?? req.raw.socket;
+}
 
 function tracker(req: GatewayRequest): string {
-  const socket = req.raw.socket;
-  let s = serials.get(socket);
+  const socket: Socket = req.raw.socket;
+  const connection = connectionOf(req);
+  let s = serials.get(connection);
   if (s === undefined) {
     s = { serial: ++connections, requests: 0 };
-    serials.set(socket, s);
+    serials.set(connection, s);
   }
   s.requests += 1;
   return `${socket.localAddress ?? ''}-${socket.localPort ?? 0}-${process.pid}-${s.serial}-${s.requests}-${(Date.now() / 1000).toFixed(3)}`;
