@@ -20,6 +20,9 @@ export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
   const st = rc.exitStatus;
   if (!Number.isInteger(st) || st < 200 || st > 599)
     return new Error(`exit() status must be an integer from 200 to 599, not ${String(st)}`);
+  // RFC 9110 15.3.5 and 15.4.5: no content in a 204 or 304, and no Content-Length on a 204
+  // (8.6); nginx's header filter also drops a 204's type. A body given with either is not sent.
+  if (st === 204 || st === 304) return { status: st, headers: bodilessHead(headers, st), body: null };
   const format = rc.exitIsError ? errorFormat(rc.raw.headers.accept) : 'json';
   if (format !== 'json') {
     body = errorBodyText(format, (b as { message: string }).message, rc.id);
@@ -38,9 +41,15 @@ export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
       headers['content-type'] ??= 'application/json; charset=utf-8';
     }
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
-  } else if (st !== 204 && st !== 304 && !(rc.method === 'HEAD' && headers['content-length'] !== undefined)) {
+  } else if (!(rc.method === 'HEAD' && headers['content-length'] !== undefined)) {
     // A HEAD answer may announce the length its GET would have (RFC 9110 9.3.2): a plugin's stays.
     headers['content-length'] = '0';
   }
   return { status: st, headers, body };
+}
+
+function bodilessHead(headers: Record<string, HeaderValue | undefined>, status: number): typeof headers {
+  const head: typeof headers = {};
+  for (const k in headers) if (k !== 'content-length' && (status !== 204 || k !== 'content-type')) head[k] = headers[k];
+  return head;
 }

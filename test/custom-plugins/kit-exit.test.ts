@@ -18,6 +18,8 @@ const plugin = definePlugin<Record<string, never>>({
       if (how === 'error') return req.exitError(404);
       if (how === 'text') return req.exit(200, 'plain');
       if (how === 'empty') return req.exit(204);
+      if (how === '204-with-body') return req.exit(204, { message: 'dropped' });
+      if (how === '304-with-body') return req.exit(304, 'dropped', { 'content-length': '7' });
       if (how === 'twice') {
         // A port from Lua that forgets to return after exiting: Kong's first exit ends the handler.
         req.exit(418, { message: 'first' });
@@ -64,6 +66,20 @@ test('the response phase sees the same exit head in runPlugin as in the gateway'
     assert.equal(kit.responseHeaders['x-seen-length'], wire.headers.get('x-seen-length'), label);
     assert.equal(kit.responseHeaders['content-type'], wire.headers.get('content-type') ?? undefined, label);
   }
+});
+
+test('a 204 or 304 exit sends no body and no Content-Length, whatever body the plugin gave', async () => {
+  for (const how of ['204-with-body', '304-with-body']) {
+    const wire = await fetch(`${gw.url}/api/x`, { headers: { 'x-exit': how } });
+    assert.equal(wire.status, Number(how.slice(0, 3)), how);
+    assert.equal(wire.headers.get('content-length'), null, how);
+    assert.equal(await wire.text(), '', how);
+    assert.equal(wire.headers.get('x-seen-length'), 'undefined', how);
+    const kit = await runPlugin(plugin, {}, { headers: { 'x-exit': how } });
+    assert.equal(kit.responseHeaders['content-length'], undefined, how);
+  }
+  const noContent = await fetch(`${gw.url}/api/x`, { headers: { 'x-exit': '204-with-body' } });
+  assert.equal(noContent.headers.get('content-type'), null);
 });
 
 test('an exit status outside 200-599 rejects in runPlugin, as the gateway answers it 500', async () => {
