@@ -58,7 +58,8 @@ function digest(key: string): Buffer {
 
 class KeyAuth implements PluginHandlers {
   private readonly keyNames: readonly string[];
-  private readonly headerNames: readonly string[];
+  /** Per key name, the header names it is looked up as (see `headerCandidates`). */
+  private readonly headerNames: readonly (readonly string[])[];
   private readonly config: KeyAuthConfig;
   private readonly anonymous: Consumer | null;
   private readonly byDigest: ReadonlyMap<string, Entry>;
@@ -71,8 +72,8 @@ class KeyAuth implements PluginHandlers {
   constructor(config: KeyAuthConfig, anonymous: Consumer | null, byDigest: Map<string, Entry>) {
     this.config = config;
     this.keyNames = config.key_names;
-    this.headerNames = config.key_names.map((n) => n.toLowerCase());
-    this.secretHeaders = this.headerNames;
+    this.headerNames = config.key_names.map(headerCandidates);
+    this.secretHeaders = this.headerNames.flat();
     this.secretQueryParams = config.key_names;
     this.anonymous = anonymous;
     this.byDigest = byDigest;
@@ -100,7 +101,12 @@ class KeyAuth implements PluginHandlers {
     for (let i = 0; i < this.keyNames.length; i++) {
       const name = this.keyNames[i]!;
       let value: string | string[] | undefined;
-      if (this.config.key_in_header) value = headerValues(req, this.headerNames[i]!);
+      if (this.config.key_in_header) {
+        for (const h of this.headerNames[i]!) {
+          value = headerValues(req, h);
+          if (value !== undefined) break;
+        }
+      }
       if (value === undefined && this.config.key_in_query && req.rawQuery !== '') {
         const all = req.query.getAll(name);
         value = all.length === 0 ? undefined : all.length === 1 ? all[0] : all;
@@ -108,7 +114,7 @@ class KeyAuth implements PluginHandlers {
       if (value === undefined && body?.parsed) value = bodyValue(body.parsed, name);
       if (typeof value === 'string') {
         key = value;
-        if (this.config.hide_credentials) this.hide(req, name, body);
+        if (this.config.hide_credentials) this.hide(req, i, body);
         break;
       }
       if (Array.isArray(value)) return DUPLICATE;
@@ -123,8 +129,9 @@ class KeyAuth implements PluginHandlers {
     return null;
   }
 
-  private hide(req: GatewayRequest, name: string, body: { raw: Buffer; parsed: ParsedBody | null } | null): void {
-    req.removeUpstreamHeader(name);
+  private hide(req: GatewayRequest, i: number, body: { raw: Buffer; parsed: ParsedBody | null } | null): void {
+    const name = this.keyNames[i]!;
+    for (const h of this.headerNames[i]!) req.removeUpstreamHeader(h);
     if (req.rawQuery !== '') {
       // The other parameters go on as the client wrote them (Kong's clear_query_arg).
       const query = withoutQueryParam(req.rawQuery, name);
@@ -154,6 +161,18 @@ class KeyAuth implements PluginHandlers {
       failure === NO_KEY ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS',
     );
   }
+}
+
+/**
+ * The header names a key name is looked up as: itself, then with `_` written `-`. Kong reads
+ * `kong.request.get_headers()[name]`, whose lookup falls back to that spelling, so
+ * `key_names: [x_api_key]` finds `X-Api-Key` (and a header spelled with `_` is dropped at the edge
+ * by default, so the hyphenated one is the only way such a key can arrive).
+ */
+function headerCandidates(name: string): string[] {
+  const lower = name.toLowerCase();
+  const dashed = lower.replaceAll('_', '-');
+  return dashed === lower ? [lower] : [lower, dashed];
 }
 
 /** A header's value, or every value when the client repeated it (Kong: duplicate key). */

@@ -1,0 +1,68 @@
+// key_names written with `_` through a real gateway: Kong's header lookup (kong.request.get_headers)
+// falls back to the `-` spelling, so `x_api_key` names the `X-Api-Key` header. The key is hidden
+// from the upstream and redacted from logs under that spelling too.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import type { TestGateway } from '../../testing/index.ts';
+
+const KEY = 'alice-underscored-key-0123';
+
+describe('key-auth key_names with underscores', () => {
+  let gw: TestGateway;
+  let dir: string;
+  let logFile: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'key-names-'));
+    logFile = join(dir, 'access.log');
+    const plugins = (config: Record<string, unknown>) => [
+      { name: 'key-auth', config: { key_names: ['x_api_key'], ...config } },
+      { name: 'file-log', config: { path: logFile } },
+    ];
+    gw = await startServiceGateway(
+      [
+        { name: 'plain', paths: ['/plain'], plugins: plugins({}) },
+        { name: 'hidden', paths: ['/hidden'], plugins: plugins({ hide_credentials: true }) },
+      ],
+      { extra: { consumers: [{ username: 'alice', keyauth_credentials: [{ key: KEY }] }] } },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const get = async (path: string, headers: Record<string, string>) => {
+    const res = await fetch(`${gw.url}${path}`, { headers });
+    return { status: res.status, json: (await res.json()) as { headers?: Record<string, string>; message?: string } };
+  };
+
+  test('the hyphenated header carries the key, as in Kong', async () => {
+    const r = await get('/plain', { 'X-Api-Key': KEY });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.headers?.['x-consumer-username'], 'alice');
+    const wrong = await get('/plain', { 'X-Api-Key': 'nope' });
+    assert.deepEqual([wrong.status, wrong.json.message], [401, 'Unauthorized']);
+  });
+
+  test('hide_credentials removes that header from the upstream request', async () => {
+    const r = await get('/hidden', { 'X-Api-Key': KEY, 'X-Other': '1' });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    assert.equal(r.json.headers?.['x-api-key'], undefined);
+    assert.equal(r.json.headers?.['x-other'], '1');
+  });
+
+  test('the key is redacted from the log under that spelling', async () => {
+    assert.equal((await get('/plain', { 'X-Api-Key': KEY })).status, 200);
+    let text = '';
+    for (let i = 0; i < 50 && !text.includes('"/plain"'); i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      text = await readFile(logFile, 'utf8').catch(() => '');
+    }
+    assert.ok(text.includes('"x-api-key":"REDACTED"'), text);
+    assert.ok(!text.includes(KEY), 'the key never reaches the log');
+  });
+});
