@@ -82,7 +82,8 @@ interface Failure {
 class JwtAuthenticator implements PluginHandlers {
   private readonly uriParams: readonly string[];
   private readonly cookieNames: ReadonlySet<string>;
-  private readonly headerNames: readonly string[];
+  /** Per `header_names` entry, the header names it is looked up as (see `headerCandidates`). */
+  private readonly headerNames: readonly (readonly string[])[];
   private readonly keyClaim: string;
   private readonly verifyExp: boolean;
   private readonly verifyNbf: boolean;
@@ -108,8 +109,8 @@ class JwtAuthenticator implements PluginHandlers {
   constructor(config: JwtConfig, context: PluginContext, entries: Map<string, Entry>, anonymous: Consumer | null) {
     this.uriParams = config.uri_param_names;
     this.cookieNames = new Set(config.cookie_names.map((n) => n.toLowerCase()));
-    this.headerNames = config.header_names.map((h) => h.toLowerCase());
-    this.secretHeaders = this.headerNames;
+    this.headerNames = config.header_names.map(headerCandidates);
+    this.secretHeaders = this.headerNames.flat();
     this.secretQueryParams = config.uri_param_names;
     this.keyClaim = config.key_claim_name;
     const claims = config.claims_to_verify ?? [];
@@ -292,8 +293,9 @@ class JwtAuthenticator implements PluginHandlers {
         }
       }
     }
-    for (const name of this.headerNames) {
-      const value = firstHeader(req, name);
+    for (const names of this.headerNames) {
+      let value: string | undefined;
+      for (const name of names) if ((value = firstHeader(req, name)) !== undefined) break;
       if (value === undefined) continue;
       const token = bearerToken(value);
       if (token !== null) addToken(found, token);
@@ -325,6 +327,17 @@ export function bearerToken(value: string): string | null {
     return spaces >= 2 ? value.slice(len - 1) : null;
   }
   return null;
+}
+
+/**
+ * The header names a `header_names` entry is looked up as: itself, then with `_` written `-`.
+ * Kong reads `kong.request.get_headers()[name]`, whose lookup falls back to that spelling, so
+ * `x_auth_token` names `X-Auth-Token` (a header spelled with `_` is dropped at the edge by default).
+ */
+function headerCandidates(name: string): string[] {
+  const lower = name.toLowerCase();
+  const dashed = lower.replaceAll('_', '-');
+  return dashed === lower ? [lower] : [lower, dashed];
 }
 
 /** Adds a token to the set found in a request (Kong counts distinct non-empty tokens). */
