@@ -116,6 +116,24 @@ describe('hmac-auth', () => {
     assert.equal((await send('/hmac', forged)).status, 401, 'a signed header changed on the way');
   });
 
+  test('a repeated header counts by its first line, as kong.request.get_header returns it', async () => {
+    const signed = sign({
+      path: '/hmac',
+      headers: ['date', 'x-tenant', 'request-line'],
+      extra: { 'x-tenant': 'north' },
+    });
+    // Flat name/value lists keep the repeated lines apart on the wire.
+    const lines = (extra: string[]) => ['date', signed.date!, ...extra, 'authorization', signed.authorization!];
+    const send2 = async (headers: string[]) => {
+      const res = await request(`${gw.url}/hmac`, { headers, headersTimeout: 5000, bodyTimeout: 5000 });
+      return { status: res.statusCode, json: (await res.body.json()) as Echo & { message?: string } };
+    };
+    const tenant = await send2(lines(['x-tenant', 'north', 'x-tenant', 'south']));
+    assert.equal(tenant.status, 200, JSON.stringify(tenant.json));
+    const date = await send2(lines(['x-tenant', 'north', 'date', 'Thu, 01 Jan 1970 00:00:00 GMT']));
+    assert.equal(date.status, 200, JSON.stringify(date.json));
+  });
+
   test("Kong's refusals: no credentials, a bad signature, an unknown user, an algorithm not allowed", async () => {
     await refused(await send('/hmac', { date: new Date().toUTCString() }), 'Unauthorized');
     await refused(

@@ -11,7 +11,7 @@ import schema from '../../../schemas/plugins/hmac-auth.schema.json' with { type:
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { anonymousConsumer, configHeaderValue, definePlugin } from '../../index.ts';
 import { hmacauthCredentials } from './entities.ts';
-import { parseHmacAuthorization, signingString } from './signature.ts';
+import { firstHeader, parseHmacAuthorization, signingString } from './signature.ts';
 
 /** The hmac-auth plugin's config, defaults applied. */
 export interface HmacAuthConfig {
@@ -147,10 +147,7 @@ function equal(a: Buffer, b: Buffer): boolean {
 }
 
 /** The first value of a request header (Kong's `kong.request.get_header`). */
-function header(req: GatewayRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
+const header = firstHeader;
 
 export default definePlugin<HmacAuthConfig>({
   name: 'hmac-auth',

@@ -68,12 +68,27 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
 export function signingString(req: GatewayRequest, headers: readonly string[], target: string): string {
   const lines: string[] = [];
   for (const name of headers) {
-    const v = req.headers[name.toLowerCase()];
-    const value = Array.isArray(v) ? v[0] : v;
+    const value = firstHeader(req, name.toLowerCase());
     if (value !== undefined) lines.push(`${name}: ${value}`);
     else if (name === '@request-target') lines.push(`@request-target: ${req.method.toLowerCase()} ${target}`);
     else if (name === 'request-line') lines.push(`${req.method} ${target} HTTP/${req.raw.httpVersion ?? '1.1'}`);
     else lines.push(`${name}:`);
   }
   return lines.join('\n');
+}
+
+/**
+ * The first value of a request header, as Kong's `kong.request.get_header` returns it. Node joins
+ * a repeated header's lines with ", " (`Date` and most others), which would make a repeated
+ * signed header sign differently from Kong, and a repeated `Date` no date at all.
+ */
+export function firstHeader(req: GatewayRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) return v[0];
+  if (v.includes(',')) {
+    const distinct = req.raw?.headersDistinct?.[name];
+    if (distinct && distinct.length > 0) return distinct[0];
+  }
+  return v;
 }
