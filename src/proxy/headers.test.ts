@@ -162,8 +162,11 @@ test('underscores in names: dropped, refused or allowed as configured', () => {
   const allowed = scan(raw, 'allow');
   assert.equal(allowed.status, HeaderScan.OK);
   assert.deepEqual(allowed.out, { x_api_key: 'k', 'x-ok': '1' });
-  // An identity header is dropped even when spelled with underscores allowed.
+  // An identity header is dropped even when spelled with underscores allowed: CGI-style
+  // upstreams read X_Consumer_ID as X-Consumer-ID.
   assert.deepEqual(scan(['x-consumer-id', 'c'], 'allow').out, {});
+  for (const name of ['X_Consumer_ID', 'x_consumer-username', 'X_Credential_Identifier', 'x_anonymous_consumer'])
+    assert.deepEqual(scan([name, 'forged', 'x_other', '1'], 'allow').out, { x_other: '1' }, name);
 });
 
 test('a repeated Host is ambiguous; a repeated Content-Length must repeat the same value', () => {

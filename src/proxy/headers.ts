@@ -157,7 +157,9 @@ export function scanRequestHeaders(
     if (isIdentityHeader(name)) continue;
     if (name.includes('_')) {
       if (underscores === 'reject') status = HeaderScan.UNDERSCORE;
-      if (underscores !== 'allow') continue;
+      // CGI-style upstreams (PHP, WSGI, Rack, nginx's $http_) read X_Consumer_ID as X-Consumer-ID:
+      // a client's copy of an identity header spelled with `_` must not pass either.
+      if (underscores !== 'allow' || isIdentityHeader(name.replaceAll('_', '-'))) continue;
     }
     if (name === 'host' && out.host !== undefined) {
       status = HeaderScan.DUPLICATE_HOST;
