@@ -176,6 +176,25 @@ describe('hmac-auth', () => {
     await refused(await send('/strict', late, 'POST', body), message);
   });
 
+  test('an asctime date means GMT whatever the local time zone (RFC 9110 5.6.7)', async () => {
+    const asctime = (d: Date) => {
+      const [wd, , mon, , time] = d.toUTCString().split(' ');
+      return `${wd!.slice(0, 3)} ${mon} ${String(d.getUTCDate()).padStart(2, ' ')} ${time} ${d.getUTCFullYear()}`;
+    };
+    const previous = process.env.TZ;
+    process.env.TZ = 'Etc/GMT+9'; // UTC-9, no daylight saving
+    try {
+      const fresh = { ...sign({ path: '/hmac', headers: ['request-line'] }), date: asctime(new Date()) };
+      assert.equal((await send('/hmac', fresh)).status, 200, fresh.date);
+      // Nine hours old: read as local time at UTC-9 it would look current, and be replayable.
+      const stale = { ...fresh, date: asctime(new Date(Date.now() - 9 * 3600_000)) };
+      assert.equal((await send('/hmac', stale)).status, 401, stale.date);
+    } finally {
+      if (previous === undefined) delete process.env.TZ;
+      else process.env.TZ = previous;
+    }
+  });
+
   test('validate_request_body: the Digest must match the body; enforce_headers and algorithms apply', async () => {
     const body = '{"order":42}';
     const ok = await send(

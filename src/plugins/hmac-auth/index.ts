@@ -120,7 +120,9 @@ class HmacAuth implements PluginHandlers {
 
   private dateWithinSkew(value: string | undefined): boolean {
     if (value === undefined || !HTTP_DATE.test(value)) return false;
-    const t = Date.parse(value);
+    // asctime carries no zone and means GMT (RFC 9110 5.6.7, as ngx.parse_http_time reads it);
+    // Date.parse would read it in the gateway's local time zone.
+    const t = Date.parse(value.endsWith(' GMT') ? value : `${value} GMT`);
     if (Number.isNaN(t)) return false;
     return Math.abs(this.now() - t) / 1000 <= this.config.clock_skew;
   }
