@@ -5,6 +5,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { rawRequest } from '../../../test/support/raw.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import { parseHmacAuthorization } from './signature.ts';
 
@@ -174,6 +175,19 @@ describe('hmac-auth', () => {
       date: new Date(Date.now() - 90_000),
     });
     await refused(await send('/strict', late, 'POST', body), message);
+  });
+
+  test('a header value in UTF-8 is signed as the bytes sent, as Kong signs it', async () => {
+    const date = new Date().toUTCString();
+    const lines = `date: ${date}\nx-name: José Müller`;
+    const signature = createHmac('sha256', SECRET).update(Buffer.from(lines, 'utf8')).digest('base64');
+    const res = await rawRequest(
+      gw.url,
+      `GET /hmac HTTP/1.1\r\nHost: t\r\nDate: ${date}\r\nX-Name: José Müller\r\n` +
+        `Authorization: hmac username="alice", algorithm="hmac-sha256", headers="date x-name", signature="${signature}"\r\n` +
+        'Connection: close\r\n\r\n',
+    );
+    assert.equal(res.status, 200, res.body);
   });
 
   test('an asctime date means GMT whatever the local time zone (RFC 9110 5.6.7)', async () => {

@@ -110,7 +110,7 @@ class HmacAuth implements PluginHandlers {
     const hash = HASHES[params.algorithm]!;
     const sign = (target: string) =>
       createHmac(hash, entry.secret)
-        .update(signingString(req, params.headers, target))
+        .update(wireBytes(signingString(req, params.headers, target)))
         .digest();
     // Kong signs the request line with the path as received; its older form, the normalized path, still verifies.
     const raw = req.raw.url ?? req.path;
@@ -143,6 +143,17 @@ class HmacAuth implements PluginHandlers {
  */
 const HTTP_DATE =
   /^(?:[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]{5,8}, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/;
+
+/**
+ * The bytes a client signed. Node decodes header values and the request target as latin1, one
+ * character a byte, so latin1 gives back the bytes on the wire (Kong signs those): a UTF-8 header
+ * value would otherwise be encoded twice. Only text with a character past U+00FF (the normalized
+ * path, decoded from percent-escapes) did not come from the wire so; it is signed as UTF-8.
+ */
+function wireBytes(text: string): Buffer {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0xff) return Buffer.from(text, 'utf8');
+  return Buffer.from(text, 'latin1');
+}
 
 function equal(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
