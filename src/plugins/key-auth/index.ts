@@ -51,7 +51,7 @@ const DUPLICATE: Failure = { status: 401, message: 'Duplicate API key found' };
 
 type ParsedBody = { kind: 'form'; params: URLSearchParams } | { kind: 'json'; value: Record<string, unknown> };
 
-function digest(key: string): Buffer {
+function digest(key: string | Buffer): Buffer {
   // One-shot: no Hash object per request.
   return hash('sha256', key, 'buffer');
 }
@@ -98,13 +98,15 @@ class KeyAuth implements PluginHandlers {
 
   private authenticate(req: GatewayRequest, body: { raw: Buffer; parsed: ParsedBody | null } | null): Failure | null {
     let key: string | undefined;
+    let fromHeader = false;
     for (let i = 0; i < this.keyNames.length; i++) {
       const name = this.keyNames[i]!;
       let value: string | string[] | undefined;
       if (this.config.key_in_header) {
         for (const h of this.headerNames[i]!) {
           value = headerValues(req, h);
-          if (value !== undefined) break;
+          fromHeader = value !== undefined;
+          if (fromHeader) break;
         }
       }
       if (value === undefined && this.config.key_in_query && req.rawQuery !== '') {
@@ -121,7 +123,7 @@ class KeyAuth implements PluginHandlers {
     }
     if (key === undefined || key === '') return NO_KEY;
 
-    const d = digest(key);
+    const d = digest(fromHeader ? headerBytes(key) : key);
     const entry = this.byDigest.get(d.toString('base64'));
     // The map lookup is by digest, not by key; the final comparison is constant-time too.
     if (!entry || !timingSafeEqual(entry.digest, d)) return INVALID;
@@ -173,6 +175,16 @@ function headerCandidates(name: string): string[] {
   const lower = name.toLowerCase();
   const dashed = lower.replaceAll('_', '-');
   return dashed === lower ? [lower] : [lower, dashed];
+}
+
+/**
+ * The bytes of a header value as sent. Node decodes header values as latin1, one character a
+ * byte, so latin1 gives the bytes back; Kong compares those with the credential's, so a key in
+ * UTF-8 matches. (Query and body values are decoded as UTF-8 already.)
+ */
+function headerBytes(value: string): Buffer | string {
+  for (let i = 0; i < value.length; i++) if (value.charCodeAt(i) > 0xff) return value;
+  return Buffer.from(value, 'latin1');
 }
 
 /** A header's value, or every value when the client repeated it (Kong: duplicate key). */

@@ -1,12 +1,14 @@
 // key_names written with `_` through a real gateway: Kong's header lookup (kong.request.get_headers)
 // falls back to the `-` spelling, so `x_api_key` names the `X-Api-Key` header. The key is hidden
-// from the upstream and redacted from logs under that spelling too.
+// from the upstream and redacted from logs under that spelling too. And keys beyond ASCII: a header
+// carries the key's bytes, compared as Kong compares them.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { rawRequest } from '../../../test/support/raw.ts';
 import type { TestGateway } from '../../testing/index.ts';
 
 const KEY = 'alice-underscored-key-0123';
@@ -64,5 +66,32 @@ describe('key-auth key_names with underscores', () => {
     }
     assert.ok(text.includes('"x-api-key":"REDACTED"'), text);
     assert.ok(!text.includes(KEY), 'the key never reaches the log');
+  });
+});
+
+describe('key-auth keys beyond ASCII', () => {
+  test('a UTF-8 key matches in a header (its bytes, as Kong compares them) and in the query', async () => {
+    const key = 'clé-secrète-ünïcode';
+    const gw = await startServiceGateway([{ name: 'k', paths: ['/k'], plugins: [{ name: 'key-auth' }] }], {
+      extra: { consumers: [{ username: 'zoé', keyauth_credentials: [{ key }] }] },
+    });
+    try {
+      // rawRequest writes the text as UTF-8, as a client sending the key's bytes does.
+      const header = await rawRequest(
+        gw.url,
+        `GET /k HTTP/1.1\r\nHost: t\r\napikey: ${key}\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(header.status, 200, header.body);
+      const query = await fetch(`${gw.url}/k?apikey=${encodeURIComponent(key)}`);
+      assert.equal(query.status, 200);
+      await query.body?.cancel();
+      const wrong = await rawRequest(
+        gw.url,
+        `GET /k HTTP/1.1\r\nHost: t\r\napikey: clé-secrète\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(wrong.status, 401);
+    } finally {
+      await gw.close();
+    }
   });
 });
