@@ -74,6 +74,7 @@ describe('hmac-auth', () => {
         extra: {
           consumers: [
             { username: 'alice', hmacauth_credentials: [{ username: 'alice', secret: SECRET }] },
+            { username: 'zoe', hmacauth_credentials: [{ username: 'zoé', secret: SECRET }] },
             { username: 'guest' },
           ],
         },
@@ -190,6 +191,22 @@ describe('hmac-auth', () => {
     assert.equal(res.status, 200, res.body);
   });
 
+  test('a UTF-8 username is matched by its bytes, as Kong matches it', async () => {
+    const date = new Date().toUTCString();
+    const signature = createHmac('sha256', SECRET).update(`date: ${date}`).digest('base64');
+    const send1 = (username: string) =>
+      rawRequest(
+        gw.url,
+        `GET /hmac HTTP/1.1\r\nHost: t\r\nDate: ${date}\r\n` +
+          `Authorization: hmac username="${username}", algorithm="hmac-sha256", headers="date", signature="${signature}"\r\n` +
+          'Connection: close\r\n\r\n',
+      );
+    const ok = await send1('zoé');
+    assert.equal(ok.status, 200, ok.body);
+    assert.equal((JSON.parse(ok.body) as Echo).headers['x-consumer-username'], 'zoe');
+    assert.equal((await send1('zoe')).status, 401);
+  });
+
   test('an asctime date means GMT whatever the local time zone (RFC 9110 5.6.7)', async () => {
     const asctime = (d: Date) => {
       const [wd, , mon, , time] = d.toUTCString().split(' ');
@@ -249,7 +266,10 @@ describe('hmac-auth', () => {
     const cfg = JSON.parse(text) as { hmacauth_credentials: { username: string; secret: string }[] };
     assert.deepEqual(
       cfg.hmacauth_credentials.map((c) => [c.username, c.secret]),
-      [['alice', '[redacted]']],
+      [
+        ['alice', '[redacted]'],
+        ['zoé', '[redacted]'],
+      ],
     );
   });
 });

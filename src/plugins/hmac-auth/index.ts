@@ -174,7 +174,9 @@ export default definePlugin<HmacAuthConfig>({
     const byUsername = new Map<string, Entry>();
     for (const { consumer, entity } of context.services.consumers.entities(hmacauthCredentials)) {
       if (consumer === null || entity.secret === null) continue;
-      byUsername.set(entity.username, {
+      // Keyed as the username arrives: Node decodes the Authorization header's bytes as latin1, so
+      // a UTF-8 username is looked up by its bytes, as Kong compares it.
+      byUsername.set(Buffer.from(entity.username, 'utf8').toString('latin1'), {
         consumer,
         secret: entity.secret,
         // Kong sends the credential's username as X-Credential-Identifier.
