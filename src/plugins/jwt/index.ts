@@ -26,7 +26,7 @@ import type {
   PluginContext,
   PluginHandlers,
 } from '../../index.ts';
-import { anonymousConsumer, configHeaderValue, definePlugin, PluginConfigError } from '../../index.ts';
+import { anonymousConsumer, configHeaderValue, definePlugin, PluginConfigError, queryParamName } from '../../index.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { jwtSecrets } from './entities.ts';
 
@@ -145,6 +145,7 @@ class JwtAuthenticator implements PluginHandlers {
     this.fail = {
       none: msg(401, 'Unauthorized', this.wwwBase),
       multiple: msg(401, 'Multiple tokens provided'),
+      unrecognizable: msg(401, 'Unrecognizable token'),
       noKey: msg(401, `No mandatory '${k}' in claims`),
       emptyKey: msg(401, `Invalid '${k}' in claims`),
       noCredential: msg(401, `No credentials found for given '${k}'`),
@@ -172,7 +173,11 @@ class JwtAuthenticator implements PluginHandlers {
     if (this.anonymous && req.credential) return;
 
     const token = this.retrieveToken(req);
-    if (typeof token !== 'string') return this.finish(req, token === null ? this.fail.none! : this.fail.multiple!);
+    if (typeof token !== 'string') {
+      const failure =
+        token === null ? this.fail.none! : token === true ? this.fail.unrecognizable! : this.fail.multiple!;
+      return this.finish(req, failure);
+    }
 
     const hit = this.cache.get(token);
     if (hit)
@@ -270,12 +275,21 @@ class JwtAuthenticator implements PluginHandlers {
     else req.exit(failure.status, failure.body, failure.headers, reason);
   }
 
-  /** The token, null when none, or an array of the distinct tokens when there are several. */
-  private retrieveToken(req: GatewayRequest): string | string[] | null {
+  /**
+   * The token, null when none, or an array of the distinct tokens when there are several; true
+   * when the only "token" is a parameter without `=` (`?jwt`), which Kong's get_query reads as
+   * the boolean true: it counts as one token, and alone it is `Unrecognizable token`.
+   */
+  private retrieveToken(req: GatewayRequest): string | string[] | true | null {
     const found: string[] = [];
+    let valueless = false;
     if (this.uriParams.length > 0 && req.rawQuery !== '') {
       const q = req.query;
-      for (const name of this.uriParams) for (const v of q.getAll(name)) addToken(found, v);
+      for (const name of this.uriParams)
+        for (const v of q.getAll(name)) {
+          if (v !== '') addToken(found, v);
+          else valueless ||= hasValuelessParam(req.rawQuery, name);
+        }
     }
     if (this.cookieNames.size > 0) {
       const cookie = req.headers.cookie;
@@ -300,8 +314,15 @@ class JwtAuthenticator implements PluginHandlers {
       const token = bearerToken(value);
       if (token !== null) addToken(found, token);
     }
+    if (valueless) return found.length === 0 ? true : [...found, ''];
     return found.length === 0 ? null : found.length === 1 ? found[0]! : found;
   }
+}
+
+/** Whether `query` has `name` without `=` (`?jwt`), which ngx.req.get_uri_args reads as true. */
+function hasValuelessParam(query: string, name: string): boolean {
+  for (const part of query.split('&')) if (!part.includes('=') && queryParamName(part) === name) return true;
+  return false;
 }
 
 function isSpace(c: number): boolean {

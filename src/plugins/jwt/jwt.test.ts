@@ -234,6 +234,20 @@ describe('jwt (Kong 3 behaviour)', () => {
     assert.equal(short.status, 200);
   });
 
+  test("a parameter without '=' (?jwt) is Kong's boolean: alone Unrecognizable token, with a token Multiple", async () => {
+    const t = await sign({ iss: 'hs-key' });
+    const alone = await run(h, { query: 'a=1&jwt' });
+    assert.deepEqual([alone.status, alone.body], [401, { message: 'Unrecognizable token' }]);
+    assert.deepEqual(ownHeaders(alone), { 'www-authenticate': 'Bearer error="invalid_token"' });
+    const both = await run(h, { query: `jwt&jwt=${t}` });
+    assert.deepEqual([both.status, both.body], [401, { message: 'Multiple tokens provided' }]);
+    const withHeader = await run(h, { query: 'jwt', headers: bearer(t) });
+    assert.deepEqual([withHeader.status, withHeader.body], [401, { message: 'Multiple tokens provided' }]);
+    const empty = await run(h, { query: 'jwt=' });
+    assert.deepEqual([empty.status, empty.body], [401, { message: 'Unauthorized' }], 'an empty value is no token');
+    assert.equal((await run(h, { query: `jwt=&jwt=${t}` })).status, 200);
+  });
+
   test('maximum_expiration without exp in claims_to_verify is a config error', async () => {
     await assert.rejects(plugin({ maximum_expiration: 300 }), /config\.claims_to_verify: must contain 'exp'/);
   });
