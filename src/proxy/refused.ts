@@ -5,7 +5,14 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
-import { kCtx, ProxyRequest, peerAddress, type TrackedResponse, type TrackedSocket } from './context.ts';
+import {
+  kCtx,
+  ProxyRequest,
+  peerAddress,
+  type TrackedMessage,
+  type TrackedResponse,
+  type TrackedSocket,
+} from './context.ts';
 import type { Gateway } from './gateway.ts';
 import { endLingering } from './linger.ts';
 import { nextRequestId, refuseClientBody } from './request-checks.ts';
@@ -25,7 +32,12 @@ export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): vo
     return;
   }
   const current = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
-  if (current == null) return refuseHead(gw, err, socket as Socket);
+  if (current == null) {
+    // The client closed during the body of a request already answered (an early 401, a 413):
+    // that request was logged; the parser's complaint about the cut body is not another one.
+    if (code === 'HPE_INVALID_EOF_STATE' && parsingAnsweredRequest(socket)) return void socket.destroy();
+    return refuseHead(gw, err, socket as Socket);
+  }
   const rc = current[kCtx];
   // A request being answered whose body the parser refused (a malformed chunk): that request's
   // answer is a 400 if it has not started (nginx: "client sent invalid chunked body").
@@ -33,6 +45,12 @@ export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): vo
   // A later pipelined request the parser refused: answered, as nginx does, once the answers
   // before it have gone.
   answerWhenIdle(gw, err, socket as Socket);
+}
+
+/** Whether the message node's parser was reading on `socket` is a request the gateway handled. */
+function parsingAnsweredRequest(socket: Duplex): boolean {
+  const incoming = (socket as Duplex & { parser?: { incoming?: TrackedMessage | null } | null }).parser?.incoming;
+  return incoming != null && incoming[kCtx] !== undefined;
 }
 
 function answerWhenIdle(gw: Gateway, err: ParserError, socket: Socket): void {

@@ -4,7 +4,7 @@
 // line's `error` is always a documented code, with the raw system code in `cause`.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { ProxyErrors, RequestEndErrors } from '../../src/errors.ts';
 import type { TestGateway } from '../../src/testing/index.ts';
@@ -31,14 +31,20 @@ before(async () => {
   });
   await new Promise<void>((r) => cut.listen(0, '127.0.0.1', r));
   cutUrl = `http://127.0.0.1:${(cut.address() as AddressInfo).port}`;
-  gw = await startServiceGateway([{ name: 'up', paths: ['/up'] }], {
-    url: upstream.url,
-    services: [
-      { name: 'cut', url: cutUrl, routes: [{ name: 'cut', paths: ['/cut'] }] },
-      // Nothing listens on port 1 of loopback: connection refused.
-      { name: 'down', url: 'http://127.0.0.1:1', retries: 0, routes: [{ name: 'down', paths: ['/down'] }] },
+  gw = await startServiceGateway(
+    [
+      { name: 'up', paths: ['/up'] },
+      { name: 'early', paths: ['/early'], plugins: [{ name: 'request-termination', config: { status_code: 403 } }] },
     ],
-  });
+    {
+      url: upstream.url,
+      services: [
+        { name: 'cut', url: cutUrl, routes: [{ name: 'cut', paths: ['/cut'] }] },
+        // Nothing listens on port 1 of loopback: connection refused.
+        { name: 'down', url: 'http://127.0.0.1:1', retries: 0, routes: [{ name: 'down', paths: ['/down'] }] },
+      ],
+    },
+  );
 });
 after(async () => {
   await gw.close();
@@ -266,6 +272,24 @@ describe('requests the HTTP parser refuses', () => {
     const star = await rawRequest(gw.url, 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n');
     assert.equal(star.status, 400);
     assert.equal(JSON.parse(star.body).message, ProxyErrors.BAD_PATH.message);
+  });
+
+  test('a client closing during the body of a request already answered adds no access line', async () => {
+    const from = gw.logs.length;
+    const socket = connect(Number(new URL(gw.url).port), '127.0.0.1');
+    socket.write('POST /early HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n0123456789');
+    let answer = '';
+    socket.setEncoding('latin1').on('data', (c: string) => (answer += c));
+    await until('the answer head', () => answer.includes('\r\n\r\n'));
+    assert.match(answer, /^HTTP\/1\.1 403/);
+    socket.end();
+    await new Promise((r) => socket.once('close', r));
+    await new Promise((r) => setTimeout(r, 200));
+    const lines = gw.logs.slice(from).filter((l) => l.type === 'access');
+    assert.deepEqual(
+      lines.map((l) => l.status),
+      [403],
+    );
   });
 
   test('the gateway still serves after refusals', async () => {
