@@ -72,6 +72,9 @@ const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   'host',
   'transfer-encoding',
   'proxy-authorization',
+  // httpoxy (CVE-2016-5385): a CGI-style upstream turns `Proxy` into HTTP_PROXY and sends its own
+  // outbound calls through the client's host. Kong clears it before proxying (runloop/handler.lua).
+  'proxy',
 ]);
 
 /**

@@ -149,6 +149,16 @@ test('hop-by-hop headers and headers named in Connection are removed; a client c
   assert.equal(echo.headers.via, '1.1 tollgate');
 });
 
+test('a client Proxy header never reaches the upstream (httpoxy), as Kong clears it', async () => {
+  const res = await rawRequest(
+    gw.url,
+    'GET /strip/p HTTP/1.1\r\nHost: t\r\nProxy: http://attacker.example:8080\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal(res.status, 200);
+  const echo = JSON.parse(res.body) as { headers: Record<string, string> };
+  assert.equal(echo.headers.proxy, undefined);
+});
+
 test('client-sent identity headers never reach the upstream', async () => {
   const echo = (await (
     await fetch(`${gw.url}/strip/id`, {
