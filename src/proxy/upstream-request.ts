@@ -158,9 +158,12 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
     if ((present & 4) === 0) out.push('x-forwarded-port', localPort(rc.conn));
     if ((present & 8) === 0) out.push('x-forwarded-path', rc.path);
   }
-  // X-Forwarded-Prefix: the stripped prefix; an untrusted client's copy never passes.
+  // X-Forwarded-Prefix: the stripped prefix; an untrusted client's copy never passes. As in Kong,
+  // none when the stripped prefix is `/` (runloop/handler.lua: `match_t.prefix ~= "/"`).
   const route = rc.compiled!;
-  if ((present & 16) === 0 && route.strip_path && rc.matchedPath !== '') out.push('x-forwarded-prefix', rc.matchedPath);
+  const prefix = rc.matchedPath;
+  if ((present & 16) === 0 && route.strip_path && prefix !== '' && prefix !== '/')
+    out.push('x-forwarded-prefix', prefix);
   out.push(
     'x-real-ip',
     rc.clientIp,

@@ -51,6 +51,7 @@ before(async () => {
             { name: 'preserve', paths: ['/preserve'], preserve_host: true },
             { name: 'public', paths: ['/public'] },
             { name: 'admin', paths: ['/admin'] },
+            { name: 'root', hosts: ['root.test'], paths: ['/'] },
           ],
         },
       ],
@@ -97,6 +98,13 @@ test('strip_path joins the service path as Kong does; strip_path false keeps the
   assert.equal(a.headers['x-forwarded-path'], '/strip/x');
   const b = (await (await fetch(`${gw.url}/nostrip/x`)).json()) as { url: string };
   assert.equal(b.url, '/base/nostrip/x');
+});
+
+test('a stripped prefix of `/` sends no X-Forwarded-Prefix, as Kong', async () => {
+  const res = await rawRequest(gw.url, 'GET /x HTTP/1.1\r\nHost: root.test\r\nConnection: close\r\n\r\n');
+  const echo = JSON.parse(res.body) as { url: string; headers: Record<string, string> };
+  assert.equal(echo.url, '/base/x');
+  assert.equal(echo.headers['x-forwarded-prefix'], undefined);
 });
 
 test('preserve_host sends the client Host upstream; otherwise the service host', async () => {
