@@ -10,7 +10,18 @@ import { localPort, type ProxyRequest, peerAddress } from './context.ts';
 import { HOP_BY_HOP, IDENTITY_HEADER_NAMES } from './headers.ts';
 import { forwardedFor } from './request-checks.ts';
 
-const VIA = '1.1 tollgate';
+/**
+ * Via's received-protocol is the version of the request the gateway received (RFC 9110 7.6.3:
+ * `1.0`, `1.1`, `2`), as Kong writes `<http_version> kong/<version>`.
+ */
+const VIA_1_0 = '1.0 tollgate';
+const VIA_1_1 = '1.1 tollgate';
+const VIA_2 = '2 tollgate';
+
+function viaEntry(rc: ProxyRequest): string {
+  const m = rc.raw;
+  return m.httpVersionMajor === 2 ? VIA_2 : m.httpVersionMinor === 0 ? VIA_1_0 : VIA_1_1;
+}
 
 /**
  * The client's headers as forwarded, with the plugins' changes applied: what the upstream gets
@@ -164,11 +175,12 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
   const prefix = rc.matchedPath;
   if ((present & 16) === 0 && route.strip_path && prefix !== '' && prefix !== '/')
     out.push('x-forwarded-prefix', prefix);
+  const ownVia = viaEntry(rc);
   out.push(
     'x-real-ip',
     rc.clientIp,
     'via',
-    via === undefined ? VIA : `${typeof via === 'string' ? via : via.join(', ')}, ${VIA}`,
+    via === undefined ? ownVia : `${typeof via === 'string' ? via : via.join(', ')}, ${ownVia}`,
     requestIdHeader,
     rc.id,
   );

@@ -200,6 +200,8 @@ describe('gRPC', { skip }, () => {
     assert.equal(r.err, null);
     assert.equal(r.value, 'echo:plain');
     assert.deepEqual(seen?.get('x-forwarded-proto'), ['http']);
+    // Via names the version received (RFC 9110 7.6.3): HTTP/2 is `2`.
+    assert.deepEqual(seen?.get('via'), ['2 tollgate']);
     // A grpcs-only route turns cleartext gRPC away, as Kong does: status 1 (CANCELLED).
     const tlsOnly = await unary('/test.Echo/Say', 'x', new grpc.Metadata(), plain);
     assert.equal(tlsOnly.err?.code, grpc.status.CANCELLED);

@@ -107,6 +107,22 @@ test('a stripped prefix of `/` sends no X-Forwarded-Prefix, as Kong', async () =
   assert.equal(echo.headers['x-forwarded-prefix'], undefined);
 });
 
+test('Via names the version of the request received: 1.0, 1.1 (RFC 9110 7.6.3)', async () => {
+  for (const [version, via] of [
+    ['1.0', '1.0 tollgate'],
+    ['1.1', '1.1 tollgate'],
+  ]) {
+    const res = await rawRequest(gw.url, `GET /strip/v HTTP/${version}\r\nHost: t\r\nConnection: close\r\n\r\n`);
+    const echo = JSON.parse(res.body) as { headers: Record<string, string> };
+    assert.equal(echo.headers.via, via, version);
+  }
+  const res = await rawRequest(
+    gw.url,
+    'GET /strip/v HTTP/1.0\r\nHost: t\r\nVia: 1.1 edge\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal((JSON.parse(res.body) as { headers: Record<string, string> }).headers.via, '1.1 edge, 1.0 tollgate');
+});
+
 test('preserve_host sends the client Host upstream; otherwise the service host', async () => {
   const a = JSON.parse(
     (await rawRequest(gw.url, 'GET /preserve/x HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n')).body,
