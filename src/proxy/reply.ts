@@ -15,6 +15,7 @@ import { exitAnswer } from './exit-answer.ts';
 import { asGrpcAnswer, isGrpcType } from './grpc.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
+import { absoluteFormAuthority, validHost } from './request-checks.ts';
 import { writeResponseHead } from './response-head.ts';
 import { watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
@@ -188,9 +189,29 @@ export function redirectToHttps(rc: ProxyRequest): void {
   // The https listener's port, unless 443 or the request came through a trusted proxy (whose public port we do not know).
   const httpsPort = rc.gw.httpsPort;
   const port = httpsPort !== null && httpsPort !== 443 && !rc.trustedPeer ? `:${httpsPort}` : '';
-  const host = rc.hostHeader.replace(/:\d+$/, '');
-  const location = `https://${host}${port}${rc.raw.url ?? '/'}`;
+  // As Kong: a trusted proxy's X-Forwarded-Host names the public host (the Host it sent may be an
+  // internal name), and the target is the origin-form one (`$request_uri`), also for an
+  // absolute-form request line, whose scheme and authority would otherwise land in the path.
+  const forwarded = rc.trustedPeer ? forwardedHost(rc.headers['x-forwarded-host']) : null;
+  const host = forwarded ?? rc.hostHeader.replace(/:\d+$/, '');
+  const location = `https://${host}${forwarded === null ? port : ''}${originForm(rc.raw.url ?? '/')}`;
   writeFinal(rc, status, { location, 'content-length': '0' }, null);
+}
+
+/** The first X-Forwarded-Host value when it is a valid authority, else null. */
+function forwardedHost(value: HeaderValue | undefined): string | null {
+  if (value === undefined) return null;
+  const first = (typeof value === 'string' ? value : value[0]!).split(',')[0]!.trim();
+  return first !== '' && validHost(first) ? first : null;
+}
+
+/** The request target in origin form: an absolute-form one (RFC 9112 3.2.2) without its scheme and authority. */
+function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  const span = absoluteFormAuthority(url);
+  if (span === null) return '/';
+  const rest = url.slice(span[1]);
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
 }
 
 /** The built-in echo upstream, answered in-process: the request as an upstream would have received it. */

@@ -167,7 +167,7 @@ for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-
   REG_NAME[c.charCodeAt(0)] = 1;
 
 /** `host[:port]` as RFC 3986 spells an authority without user info: reg-name or IP literal, digits after ':'. */
-function validHost(h: string): boolean {
+export function validHost(h: string): boolean {
   let i = 0;
   if (h.charCodeAt(0) === 0x5b /* [ */) {
     const close = h.indexOf(']');
@@ -199,7 +199,7 @@ function validHost(h: string): boolean {
  * 3.2.2), or null for anything else (another scheme, a fragment). One scan: the equivalent regex
  * backtracks quadratically on a long authority that is then refused.
  */
-function absoluteFormAuthority(url: string): [number, number] | null {
+export function absoluteFormAuthority(url: string): [number, number] | null {
   const scheme = url.slice(0, 8).toLowerCase();
   const start = scheme.startsWith('http://') ? 7 : scheme === 'https://' ? 8 : -1;
   if (start < 0 || url.includes('#')) return null;

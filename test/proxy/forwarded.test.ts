@@ -70,6 +70,7 @@ describe('behind a trusted proxy', () => {
       [
         { name: 'plain', paths: ['/plain'] },
         { name: 'secure', paths: ['/secure'], protocols: ['https'] },
+        { name: 'moved', paths: ['/moved'], protocols: ['https'], https_redirect_status_code: 301 },
         {
           name: 'deny',
           paths: ['/deny'],
@@ -178,6 +179,15 @@ describe('behind a trusted proxy', () => {
     for (const proto of ['http', 'https2', 'http, https'])
       assert.equal((await get(`${gw.url}/secure`, { 'x-forwarded-proto': proto })).status, 426, proto);
     assert.equal((await get(`${gw.url}/secure`, {})).status, 426);
+  });
+
+  test("an https redirect goes to the trusted proxy's X-Forwarded-Host, as Kong's does", async () => {
+    const r = await get(`${gw.url}/moved/a?b=1`, { host: 'internal:8080', 'x-forwarded-host': 'api.example.com' });
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, 'https://api.example.com/moved/a?b=1');
+    // One that is no host name is not believed: the Host the proxy sent counts.
+    const bad = await get(`${gw.url}/moved/a`, { host: 'internal:8080', 'x-forwarded-host': 'evil.example/x' });
+    assert.equal(bad.headers.location, 'https://internal/moved/a');
   });
 
   test('a trusted request id is used when it is one non-empty value', async () => {

@@ -200,6 +200,23 @@ test('https_redirect_status_code 301/308 redirects to https on the same host and
   assert.equal(f.status, 200);
 });
 
+test('an absolute-form request line is redirected to its path, not to its whole URL', { skip }, async () => {
+  const r = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
+    // `path` as an absolute URL: node sends it as the request target (absolute-form, RFC 9112 3.2.2).
+    const req = httpRequest(
+      { host: '127.0.0.1', port: httpPort, path: 'http://a.test/moved/p?x=1', headers: { host: 'a.test' } },
+      (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, location: res.headers.location });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(r.status, 301);
+  assert.equal(r.location, `https://a.test:${httpsPort}/moved/p?x=1`);
+});
+
 test('an http-only route also serves https requests, as in Kong', { skip }, async () => {
   const r = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/plain`]);
   assert.equal(r.status, 200);
