@@ -190,6 +190,8 @@ test('HTTP/2 pseudo-headers: :authority becomes the host, and a different Host i
   assert.deepEqual(same.out, { host: 'a.test' });
   const differ = scan([':authority', 'a.test', 'host', 'b.test']);
   assert.equal(differ.status, HeaderScan.DUPLICATE_HOST);
+  // Host names are case-insensitive: the same host in another case is not ambiguous.
+  assert.equal(scan([':authority', 'a.test:8443', 'host', 'A.Test:8443']).status, HeaderScan.OK);
   assert.deepEqual(scan([':path', '/x', 'accept', 'a']).out, { accept: 'a' });
 });
 

@@ -172,9 +172,11 @@ export function scanRequestHeaders(
     appendHeader(out, name, value);
   }
   if (authority !== undefined) {
-    // RFC 9113 8.3.1: a Host header next to :authority must say the same.
+    // RFC 9113 8.3.1: a Host header next to :authority must name the same host, a name compared
+    // case-insensitively (RFC 3986 3.2.2), as an absolute-form target's authority is.
     if (out.host === undefined) out.host = authority;
-    else if (out.host !== authority) status = HeaderScan.DUPLICATE_HOST;
+    else if (typeof out.host !== 'string' || out.host.toLowerCase() !== authority.toLowerCase())
+      status = HeaderScan.DUPLICATE_HOST;
   }
   return { status, connection, upgrade, expect };
 }
