@@ -33,6 +33,7 @@ export const ProxyErrors = {
   SERVICE_UNAVAILABLE: { status: 503, message: 'Service Temporarily Unavailable' },
   GRPC_REQUIRED: { status: 415, message: 'Non-gRPC request matched gRPC route' },
   HTTP2_REQUIRED: { status: 426, message: 'Please use HTTP2 protocol' },
+  HTTPS_REQUIRED: { status: 426, message: 'Please use HTTPS protocol' },
   // Kong answers 200 with gRPC status 1 (CANCELLED) here.
   GRPC_TLS_REQUIRED: { status: 200, message: 'gRPC request matched gRPCs route' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -164,6 +164,9 @@ function errorAnswer(
   else if (code === 'HTTP2_REQUIRED') {
     headers.connection = 'Upgrade';
     headers.upgrade = 'HTTP/2';
+  } else if (code === 'HTTPS_REQUIRED') {
+    headers.connection = 'Upgrade';
+    headers.upgrade = 'TLS/1.2, HTTP/1.1';
   } else if (code === 'GRPC_TLS_REQUIRED') headers['grpc-status'] = '1';
   return { status: def.status, headers, body };
 }
@@ -171,21 +174,8 @@ function errorAnswer(
 export function redirectToHttps(rc: ProxyRequest): void {
   const route = rc.compiled!;
   const status = route.httpsRedirectStatus;
-  if (status === 426) {
-    const body = '{"message":"Please use HTTPS protocol"}';
-    writeFinal(
-      rc,
-      426,
-      {
-        'content-type': 'application/json; charset=utf-8',
-        connection: 'Upgrade',
-        upgrade: 'TLS/1.2, HTTP/1.1',
-        'content-length': String(body.length),
-      },
-      body,
-    );
-    return;
-  }
+  // Kong answers it with kong.response.error: the request id in the body, the format by Accept.
+  if (status === 426) return sendError(rc, 'HTTPS_REQUIRED');
   // The https listener's port, unless 443 or the request came through a trusted proxy (whose public port we do not know).
   const httpsPort = rc.gw.httpsPort;
   const port = httpsPort !== null && httpsPort !== 443 && !rc.trustedPeer ? `:${httpsPort}` : '';

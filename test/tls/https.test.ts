@@ -164,8 +164,13 @@ test('curl verifies the wildcard certificate for a name under it (h2 over an RSA
 test('an https-only route answers plain http with 426 and Kong’s message, and serves https', { skip }, async () => {
   const r = await curl([`http://127.0.0.1:${httpPort}/secure`]);
   assert.equal(r.status, 426);
-  assert.equal(JSON.parse(r.body).message, 'Please use HTTPS protocol');
+  // kong.response.error's body: the message and the request id, as every gateway error.
+  assert.deepEqual(JSON.parse(r.body), { message: 'Please use HTTPS protocol', request_id: r.headers['x-request-id'] });
   assert.equal(r.headers.upgrade, 'TLS/1.2, HTTP/1.1');
+  const html = await curl(['-H', 'Accept: text/html', `http://127.0.0.1:${httpPort}/secure`]);
+  assert.equal(html.status, 426);
+  assert.match(html.headers['content-type'] ?? '', /^text\/html/);
+  assert.match(html.body, /Please use HTTPS protocol/);
   const s = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/secure`]);
   assert.equal(s.status, 200);
 });
