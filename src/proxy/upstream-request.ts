@@ -205,5 +205,11 @@ export function upstreamPathOf(rc: RequestContext, svc: CompiledService): string
 export function upstreamTarget(rc: RequestContext, svc: CompiledService): string {
   const path = upstreamPathOf(rc, svc);
   const query = rc.upstreamQuery ?? rc.rawQuery;
-  return query === '' ? path : `${path}?${query}`;
+  if (query !== '') return `${path}?${query}`;
+  // An empty query the client sent (`/a?`) is kept, as Kong keeps it: `/a?` and `/a` are two URIs
+  // (RFC 3986 6.2.3), and a signed request covers the one the client signed.
+  const url = rc.raw.url;
+  return rc.upstreamQuery === null && url !== undefined && url.charCodeAt(url.length - 1) === 63 /* ? */
+    ? `${path}?`
+    : path;
 }

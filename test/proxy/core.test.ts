@@ -100,6 +100,13 @@ test('strip_path joins the service path as Kong does; strip_path false keeps the
   assert.equal(b.url, '/base/nostrip/x');
 });
 
+test('an empty query is kept upstream, as Kong keeps it', async () => {
+  const res = await rawRequest(gw.url, 'GET /strip/x? HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+  assert.equal((JSON.parse(res.body) as { url: string }).url, '/base/x?');
+  const b = (await (await fetch(`${gw.url}/strip/x`)).json()) as { url: string };
+  assert.equal(b.url, '/base/x');
+});
+
 test('a stripped prefix of `/` sends no X-Forwarded-Prefix, as Kong', async () => {
   const res = await rawRequest(gw.url, 'GET /x HTTP/1.1\r\nHost: root.test\r\nConnection: close\r\n\r\n');
   const echo = JSON.parse(res.body) as { url: string; headers: Record<string, string> };
