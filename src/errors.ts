@@ -14,6 +14,7 @@ export const ProxyErrors = {
   ENCODED_SLASH: { status: 400, message: 'Bad request: encoded slash or backslash in path' },
   HEADER_UNDERSCORE: { status: 400, message: 'Bad request: header name with underscore' },
   AMBIGUOUS_HOST: { status: 400, message: 'Bad request: ambiguous Host' },
+  MISSING_HOST: { status: 400, message: 'Bad request: missing Host' },
   TOO_MANY_HEADERS: { status: 431, message: 'Request Header Fields Too Large' },
   BAD_VERSION: { status: 505, message: 'HTTP Version Not Supported' },
   H2C_REFUSED: { status: 400, message: 'Bad request: h2c upgrade is not supported' },

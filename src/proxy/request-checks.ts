@@ -63,6 +63,8 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   const headers: Record<string, HeaderValue> = {};
   const refused = readClientHeaders(req, h2, settings, headers);
   if (refused !== null) return refused;
+  // RFC 9112 3.2: an HTTP/1.1 request without Host is answered 400 (HTTP/2 has :authority).
+  if (!h2 && req.httpVersionMinor === 1 && headers.host === undefined) return 'MISSING_HOST';
   const te = headers['transfer-encoding'];
   rc.headers = headers as RequestContext['headers'];
 

@@ -66,6 +66,9 @@ export function createProxyServer(gateway: Gateway, settings: TollgateSettings):
     keepAliveTimeout: settings.keepalive_timeout,
     connectionsCheckingInterval: Math.min(1000, settings.client_header_timeout),
     joinDuplicateHeaders: false,
+    // The missing Host of an HTTP/1.1 request is refused by `prepare` (MISSING_HOST): node's own
+    // refusal had no body, no request id and no access line, and the TLS listener had none at all.
+    requireHostHeader: false,
   });
   server.maxHeadersCount = settings.max_request_headers + 1;
   server.on('request', gateway.onRequest);

@@ -239,6 +239,8 @@ describe('requests the HTTP parser refuses', () => {
   });
 
   for (const [name, text, message] of [
+    // RFC 9112 3.2; on the TLS listener too (node refused it on the plain one only, with no body).
+    ['an HTTP/1.1 request without Host', 'GET /up/nohost HTTP/1.1\r\n\r\n', 'Bad request: missing Host'],
     // Its authority-form target is no path to route.
     ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 'Bad request: invalid path'],
     [

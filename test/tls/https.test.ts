@@ -222,6 +222,13 @@ test('an absolute-form request line is redirected to its path, not to its whole 
   assert.equal(r.location, `https://a.test:${httpsPort}/moved/p?x=1`);
 });
 
+test('HTTP/1.1 without Host is refused on the ssl listener too (RFC 9112 3.2)', { skip }, async () => {
+  // `-H Host:` makes curl leave the header out.
+  const r = await curl(['--http1.1', '-H', 'Host:', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/x`]);
+  assert.equal(r.status, 400);
+  assert.equal(JSON.parse(r.body).message, 'Bad request: missing Host');
+});
+
 test('an http-only route also serves https requests, as in Kong', { skip }, async () => {
   const r = await curl(['--http2', ...resolve('a.test'), `https://a.test:${httpsPort}/plain`]);
   assert.equal(r.status, 200);
