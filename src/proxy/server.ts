@@ -125,6 +125,9 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
   }) as SecureProxyServer;
   // HTTP/1.1 connections on this listener follow the same limits as the plain listener.
   Object.assign(server, {
+    // node:http reads the parser's limit from here (its default is 16 KiB): the 32 KiB head of the
+    // plain listener and of HTTP/2 (MAX_HEAD_BYTES), not a 431 for TLS HTTP/1.1 alone.
+    maxHeaderSize: 32 * 1024,
     headersTimeout: settings.client_header_timeout,
     requestTimeout: 0,
     keepAliveTimeout: settings.keepalive_timeout,

@@ -222,6 +222,17 @@ test('an absolute-form request line is redirected to its path, not to its whole 
   assert.equal(r.location, `https://a.test:${httpsPort}/moved/p?x=1`);
 });
 
+test('a 20 KiB request head passes on the ssl listener over HTTP/1.1 as over HTTP/2 and plain http', {
+  skip,
+}, async () => {
+  const big = ['-H', `x-big: ${'a'.repeat(20 * 1024)}`];
+  for (const version of ['--http1.1', '--http2']) {
+    const r = await curl([version, ...big, ...resolve('a.test'), `https://a.test:${httpsPort}/echo/x`]);
+    assert.equal(r.status, 200, version);
+  }
+  assert.equal((await curl([...big, `http://127.0.0.1:${httpPort}/echo/x`])).status, 200);
+});
+
 test('HTTP/1.1 without Host is refused on the ssl listener too (RFC 9112 3.2)', { skip }, async () => {
   // `-H Host:` makes curl leave the header out.
   const r = await curl(['--http1.1', '-H', 'Host:', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/x`]);
