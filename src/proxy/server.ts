@@ -129,6 +129,9 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
     // plain listener and of HTTP/2 (MAX_HEAD_BYTES), not a 431 for TLS HTTP/1.1 alone.
     maxHeaderSize: 32 * 1024,
     headersTimeout: settings.client_header_timeout,
+    // How often node looks for heads past headersTimeout: its HTTP/1.1 fallback checks every 30 s,
+    // which let a dripping head hold the connection up to 30 s whatever client_header_timeout says.
+    connectionsCheckingInterval: Math.min(1000, settings.client_header_timeout),
     requestTimeout: 0,
     keepAliveTimeout: settings.keepalive_timeout,
     maxHeadersCount: settings.max_request_headers + 1,

@@ -135,6 +135,33 @@ test("a TLS handshake that stalls after the ClientHello is closed after client_h
   }
 });
 
+test("HTTP/1.1 on the ssl listener: a head still arriving after client_header_timeout gets 408 then, not at node's 30 s check", {
+  skip,
+}, async () => {
+  const [host, port] = inst.proxyAddresses[0]!.split(':') as [string, string];
+  const socket = tlsConnect({
+    host,
+    port: Number(port),
+    servername: 'a.test',
+    ca: ca.cert,
+    ALPNProtocols: ['http/1.1'],
+  });
+  socket.on('error', () => undefined);
+  await once(socket, 'secureConnect');
+  socket.write('GET /echo/x HTTP/1.1\r\nHost: a.test\r\n');
+  // A header line every 200 ms: the connection is never silent, its head never complete.
+  const drip = setInterval(() => socket.write('x-drip: 1\r\n'), 200);
+  let answer = '';
+  socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+  try {
+    await within(once(socket, 'close'), 5_000, 'the gateway answering a head that never completes');
+  } finally {
+    clearInterval(drip);
+    socket.destroy();
+  }
+  assert.match(answer, /^HTTP\/1\.1 408 /);
+});
+
 test('a header block that never completes closes its session after client_header_timeout; a stream already open on it finishes', {
   skip,
 }, async () => {
