@@ -39,6 +39,7 @@ function hexValue(c: number): number {
 
 const SLASH = 0x2f;
 const DOT = 0x2e;
+const SEMICOLON = 0x3b;
 
 /**
  * Normalizes a request path (the part before '?'): percent-decodes unreserved characters
@@ -74,6 +75,8 @@ export function normalizePath(rawPath: string, encodedSlashes: 'reject' | 'allow
       segStart = i + 1;
     } else if (c >= 0x80 || RAW_CLASS[c] !== OK) {
       break;
+    } else if (c === SEMICOLON && isDotSegment(rawPath, segStart, i)) {
+      break; // '.;' or '..;': refused by removeDotSegments
     }
   }
   if (i === len && !isDotSegment(rawPath, segStart, len)) return rawPath;
@@ -144,6 +147,14 @@ function removeDotSegments(path: string): string {
   // parts[0] is the empty string before the leading '/'.
   for (let j = 1; j < parts.length; j++) {
     const p = parts[j]!;
+    // A dot segment with path parameters (`..;x`, `.;`): Tomcat, Jetty and Spring drop the `;...`
+    // and then resolve the dots, so `/public/..;/admin` routed here as under /public would reach
+    // the upstream's /admin. No resource is named so: refused rather than forwarded.
+    if (
+      p.charCodeAt(0) === DOT &&
+      (p.charCodeAt(1) === SEMICOLON || (p.charCodeAt(1) === DOT && p.charCodeAt(2) === SEMICOLON))
+    )
+      throw new ProxyError('BAD_PATH');
     const isLast = j === parts.length - 1;
     if (p === '' || p === '.') {
       if (isLast) trailingSlash = true;

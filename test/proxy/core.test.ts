@@ -164,6 +164,17 @@ test('an encoded slash is refused with 400 and never reaches the upstream', asyn
   assert.equal(up.seen.length, before);
 });
 
+test('a dot segment with path parameters is refused with 400 and never reaches the upstream', async () => {
+  const before = up.seen.length;
+  // A servlet upstream reads /public/..;/admin as /admin: routed as /public, it would skip /admin's plugins.
+  for (const p of ['/public/..;/admin', '/public/%2e%2e;/admin', '/public/.;/../admin']) {
+    const res = await rawRequest(gw.url, `GET ${p} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n`);
+    assert.equal(res.status, 400, p);
+    assert.equal((JSON.parse(res.body) as { message: string }).message, 'Bad request: invalid path', p);
+  }
+  assert.equal(up.seen.length, before);
+});
+
 test('hop-by-hop headers and headers named in Connection are removed; a client cannot delete the headers the gateway adds', async () => {
   const res = await rawRequest(
     gw.url,

@@ -41,6 +41,25 @@ test('dot segments cannot climb out of a prefix, raw or encoded', () => {
   }
 });
 
+test('a dot segment with path parameters (..;, .;) is rejected: servlet upstreams resolve it as ..', () => {
+  for (const policy of ['reject', 'allow'] as const) {
+    for (const p of [
+      '/public/..;/admin',
+      '/public/..;x=1/admin',
+      '/public/.;/../admin',
+      '/a/%2e%2e;/b',
+      '/a/.%2E;',
+      '/..;',
+    ])
+      rejects(p, policy, 'BAD_PATH');
+    // Parameters on other segments, and dots that only start a name, are ordinary paths.
+    assert.equal(normalizePath('/a;jsessionid=1/b', policy), '/a;jsessionid=1/b');
+    assert.equal(normalizePath('/a/...;/b', policy), '/a/...;/b');
+    assert.equal(normalizePath('/a/.x;y', policy), '/a/.x;y');
+    assert.equal(normalizePath('/a/..%3B/b', policy), '/a/..%3B/b');
+  }
+});
+
 test('duplicate slashes are merged, including a leading double slash', () => {
   assert.equal(normalizePath('//admin', 'reject'), '/admin');
   assert.equal(normalizePath('///a////b//', 'reject'), '/a/b/');
