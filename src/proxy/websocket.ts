@@ -84,7 +84,9 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
   target.pool.dispatch(
     {
       path: upstreamTarget(rc, svc),
-      method: 'GET',
+      // The method the route and the plugins saw (GET for any RFC 6455 client): a fixed GET would let
+      // a POST handshake pass a POST-only route's policy and reach the upstream as the GET of another.
+      method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
       headers: headers as Record<string, string | string[]>,
       upgrade: 'websocket',
       headersTimeout: svc.readTimeout,
@@ -191,7 +193,7 @@ class Handshake implements Dispatcher.DispatchHandler {
       rc.res.destroy(err);
       return;
     }
-    // A handshake is a bodiless GET: a connection that failed before any answer is retried on the
+    // A handshake carries no body: a connection that failed before any answer is retried on the
     // balancer's next pick, as a request is (nginx's proxy_next_upstream error, Kong's retries).
     if (this.attempt < this.svc.retries && (isRetryableFailure(code) || isConnectFailure(code, this.svc)))
       return proxyWebSocket(rc, this.svc, this.head, this.attempt + 1);

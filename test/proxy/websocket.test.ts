@@ -12,12 +12,14 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 let upstream: Server;
 let gw: TestGateway;
 const upstreamSaw: Record<string, string | string[] | undefined>[] = [];
+const upstreamMethods: (string | undefined)[] = [];
 
 before(async () => {
   // A WebSocket upstream: completes the handshake, then echoes every byte back in upper case.
   upstream = createServer((_req, res) => res.end('plain'));
   upstream.on('upgrade', (req, socket: Socket) => {
     upstreamSaw.push(req.headers);
+    upstreamMethods.push(req.method);
     socket.on('error', () => undefined);
     if (req.url === '/decline') {
       // Declines the upgrade and keeps its connection open.
@@ -61,7 +63,11 @@ before(async () => {
         {
           name: 'ws',
           url: `http://127.0.0.1:${port}`,
-          routes: [{ name: 'ws', paths: ['/ws'], plugins: [{ name: 'deny-header' }] }],
+          routes: [
+            { name: 'ws', paths: ['/ws'], methods: ['GET'], plugins: [{ name: 'deny-header' }] },
+            // Another route on the same path for POST only, without the plugin.
+            { name: 'ws-post', paths: ['/ws'], methods: ['POST'] },
+          ],
         },
         {
           name: 'ws-idle',
@@ -79,12 +85,12 @@ after(async () => {
   upstream.close();
 });
 
-function handshake(extra = '', path = '/ws/chat'): Promise<{ head: string; socket: Socket }> {
+function handshake(extra = '', path = '/ws/chat', method = 'GET'): Promise<{ head: string; socket: Socket }> {
   const { port } = new URL(gw.url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1', () => {
       socket.write(
-        `GET ${path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
+        `${method} ${path} HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
       );
     });
     let buf = '';
@@ -120,6 +126,18 @@ test('plugins run on upgrade requests: a denied handshake never reaches the upst
   socket.destroy();
   assert.match(head, /^HTTP\/1\.1 401/);
   assert.equal(upstreamSaw.length, before);
+});
+
+test('a handshake reaches the upstream with the method the route matched, not always GET', async () => {
+  // A POST handshake matches the POST-only route, which has no deny-header plugin: the upstream must
+  // see the POST its route allowed, not a GET the GET route would have denied.
+  const { head, socket } = await handshake('X-Deny: 1\r\n', '/ws/chat', 'POST');
+  socket.destroy();
+  assert.match(head, /^HTTP\/1\.1 101/);
+  assert.equal(upstreamMethods.at(-1), 'POST');
+  const get = await handshake();
+  get.socket.destroy();
+  assert.equal(upstreamMethods.at(-1), 'GET');
 });
 
 /** Resolves once the gateway has closed `socket` (its data read and dropped meanwhile). */
