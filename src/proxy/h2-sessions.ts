@@ -64,8 +64,10 @@ export interface SessionLimits {
 export function watchSessions(server: Http2SecureServer | Http2Server, limits: SessionLimits): () => void {
   const watched = new Map<ServerHttp2Session, Watch>();
   const header = limits.headerTimeoutMs > 0 ? limits.headerTimeoutMs : Number.POSITIVE_INFINITY;
-  const idle = limits.idleTimeoutMs > 0 ? limits.idleTimeoutMs : Number.POSITIVE_INFINITY;
-  const firstIdle = Math.min(header, idle);
+  // keepalive_timeout 0 (nginx: no keep-alive) closes a session at the first check after its last
+  // stream ends; a fresh session still gets the header timeout to open its first one.
+  const idle = limits.idleTimeoutMs;
+  const firstIdle = idle > 0 ? Math.min(header, idle) : header;
   if (firstIdle === Number.POSITIVE_INFINITY) return () => undefined;
 
   server.on('session', (session: ServerHttp2Session) => {

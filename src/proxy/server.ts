@@ -71,6 +71,7 @@ export function createProxyServer(gateway: Gateway, settings: TollgateSettings):
     requireHostHeader: false,
   });
   server.maxHeadersCount = settings.max_request_headers + 1;
+  if (settings.keepalive_timeout === 0) closeAfterEachResponse(server);
   server.on('request', gateway.onRequest);
   server.on('checkContinue', gateway.onCheckContinue);
   server.on('checkExpectation', gateway.onCheckExpectation);
@@ -78,6 +79,18 @@ export function createProxyServer(gateway: Gateway, settings: TollgateSettings):
   server.on('connect', gateway.onConnect);
   server.on('clientError', gateway.onClientError);
   return server;
+}
+
+/**
+ * `keepalive_timeout: 0` is nginx's `keepalive_timeout 0`: no keep-alive, each HTTP/1.1 answer ends
+ * its connection. (node's `keepAliveTimeout: 0` means the opposite: idle connections kept forever.)
+ * HTTP/2 sessions are closed once idle by watchSessions.
+ */
+function closeAfterEachResponse(server: EventEmitter): void {
+  const noKeepAlive = (req: IncomingMessage, res: { shouldKeepAlive?: boolean }): void => {
+    if (req.httpVersionMajor !== 2) res.shouldKeepAlive = false;
+  };
+  for (const event of ['request', 'checkContinue', 'checkExpectation']) server.on(event, noKeepAlive);
 }
 
 /**
@@ -136,6 +149,7 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
     keepAliveTimeout: settings.keepalive_timeout,
     maxHeadersCount: settings.max_request_headers + 1,
   });
+  if (settings.keepalive_timeout === 0) closeAfterEachResponse(server);
   chooseCertificateBeforeHandshake(server, gateway, settings.client_header_timeout);
 
   const sessions = new Set<ServerHttp2Session>();
