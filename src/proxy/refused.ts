@@ -23,6 +23,8 @@ const PATH_LIMIT = 256;
 
 type ParserError = Error & { code?: string; rawPacket?: Buffer };
 
+const kRefused = Symbol('tollgate.parserRefused');
+
 export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): void {
   const code = err.code ?? '';
   // Not a request of its own, so nothing to answer or count: a connection reset, or bytes after a
@@ -31,6 +33,11 @@ export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): vo
     socket.destroy();
     return;
   }
+  // node's parser stays failed and reports its error again for every later read of the connection:
+  // only the first is a request (answered and logged once); the connection is already ending.
+  const marked = socket as Duplex & { [kRefused]?: true };
+  if (marked[kRefused] === true) return;
+  marked[kRefused] = true;
   const current = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
   if (current == null) {
     // The client closed during the body of a request already answered (an early 401, a 413):

@@ -160,6 +160,22 @@ describe('requests the HTTP parser refuses', () => {
     });
   }
 
+  test('a refused request whose client keeps sending is one access line and one count, not one per read', async () => {
+    const before = await metric({ service: '', route: '', source: 'error' });
+    const from = gw.logs.length;
+    // node's parser reports its error again for each later read: the tail arrives as more reads.
+    const r = await rawRequest(gw.url, `GET /up/a HTTP/1.1\r\nHost: a\r\nBad Header: y\r\n\r\n${'j'.repeat(200_000)}`);
+    assert.equal(r.status, 400);
+    await newAccessLines(from);
+    await new Promise((res) => setTimeout(res, 300));
+    const lines = gw.logs.slice(from).filter((l) => l.type === 'access');
+    assert.deepEqual(
+      lines.map((l) => l.status),
+      [400],
+    );
+    assert.equal(await metric({ service: '', route: '', source: 'error' }), before + 1);
+  });
+
   test('the method and path of a refused request are logged when readable, and encoded', async () => {
     const from = gw.logs.length;
     await rawRequest(gw.url, 'GET /up/"quoted"\\x HTTP/1.1\r\nHost: a\r\nX\x01: v\r\n\r\n');
