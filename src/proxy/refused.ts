@@ -21,7 +21,7 @@ import { finishRefused } from './request-end.ts';
 /** Longest path kept from a refused request line, for the log. */
 const PATH_LIMIT = 256;
 
-type ParserError = Error & { code?: string; rawPacket?: Buffer };
+type ParserError = Error & { code?: string; reason?: string; rawPacket?: Buffer };
 
 const kRefused = Symbol('tollgate.parserRefused');
 
@@ -76,7 +76,9 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
       ? 'TOO_MANY_HEADERS'
       : code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 'REQUEST_TIMEOUT'
-        : code === 'HPE_INVALID_VERSION'
+        : // llhttp files a request line whose version is read but not followed by CRLF (a bare LF,
+          // a trailing space or byte) under HPE_INVALID_VERSION too: a malformed line, not a version.
+          code === 'HPE_INVALID_VERSION' && !(err.reason ?? err.message).includes('CRLF after version')
           ? 'BAD_VERSION'
           : 'BAD_REQUEST';
   const def = ProxyErrors[answer];

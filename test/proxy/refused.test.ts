@@ -127,6 +127,18 @@ describe('requests the HTTP parser refuses', () => {
       code: 'BAD_REQUEST',
     },
     {
+      name: 'bare LF line ends throughout (the request line too)',
+      text: 'GET /up/a HTTP/1.1\nHost: a\n\n',
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
+      name: 'a space after the version',
+      text: 'GET /up/a HTTP/1.1 \r\nHost: a\r\n\r\n',
+      status: 400,
+      code: 'BAD_REQUEST',
+    },
+    {
       name: 'a bare LF line end in the head',
       text: 'GET /up/a HTTP/1.1\r\nHost: a\nX: y\r\n\r\n',
       status: 400,
