@@ -5,7 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
-import { ProxyError, type ProxyErrorCode, ProxyErrors } from '../errors.ts';
+import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import { accessSink, type LineSink, type Logger } from '../log.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledService, Runtime } from '../pipeline/runtime.ts';
@@ -50,16 +50,8 @@ export class Gateway {
     this.accessLog = (opts.accessLog ?? true) && this.accessStream !== null && log.isLevelEnabled('info');
     this.onRequest = (req, res) => this.handle(req, res, false);
     this.onCheckContinue = (req, res) => this.handle(req, res, true);
-    this.onCheckExpectation = (req, res) => {
-      // HTTP/2 has no Connection header (node refuses to send one).
-      res.writeHead(
-        417,
-        req.httpVersionMajor === 2
-          ? { 'content-type': 'application/json; charset=utf-8' }
-          : { 'content-type': 'application/json; charset=utf-8', connection: 'close' },
-      );
-      res.end(JSON.stringify({ message: ProxyErrors.EXPECTATION_FAILED.message }));
-    };
+    // An Expect other than 100-continue (RFC 9110 10.1.1): 417, answered, logged and counted as any refusal.
+    this.onCheckExpectation = (req, res) => this.refuse(req, res, 'EXPECTATION_FAILED');
     this.onUpgrade = (req, socket, head) => handleUpgrade(this, req, socket, head);
     // node:http passes CONNECT the raw socket; the HTTP/2 compatibility layer (on a TLS listener,
     // which serves HTTP/1.1 through node:http too) passes a response on the stream.

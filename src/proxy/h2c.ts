@@ -36,6 +36,7 @@ export function createCleartextH2ProxyServer(gateway: Gateway, settings: Tollgat
   h2.on('sessionError', () => undefined);
   h2.on('request', gateway.onRequest as unknown as (req: unknown, res: unknown) => void);
   h2.on('checkContinue', gateway.onCheckContinue as unknown as (req: unknown, res: unknown) => void);
+  h2.on('checkExpectation', gateway.onCheckExpectation as unknown as (req: unknown, res: unknown) => void);
 
   const [h1Listener] = server.listeners('connection') as ((this: Server, raw: Socket) => void)[];
   if (h1Listener === undefined) throw new Error('node:http changed: no connection listener to wrap');

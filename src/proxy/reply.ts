@@ -159,7 +159,14 @@ function errorAnswer(
     'content-length': String(Buffer.byteLength(body)),
   };
   // A request we refuse before reading its body may leave bytes on the connection: close it.
-  if (def.status === 400 || def.status === 431 || def.status === 505 || def.status === 408 || def.status === 413)
+  if (
+    def.status === 400 ||
+    def.status === 431 ||
+    def.status === 505 ||
+    def.status === 408 ||
+    def.status === 413 ||
+    def.status === 417
+  )
     headers.connection = 'close';
   else if (code === 'HTTP2_REQUIRED') {
     headers.connection = 'Upgrade';

@@ -184,6 +184,7 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
   const onRequest = gateway.onRequest as unknown as (req: unknown, res: unknown) => void;
   server.on('request', onRequest);
   server.on('checkContinue', gateway.onCheckContinue as unknown as (req: unknown, res: unknown) => void);
+  server.on('checkExpectation', gateway.onCheckExpectation as unknown as (req: unknown, res: unknown) => void);
   server.on('upgrade', gateway.onUpgrade as unknown as (req: IncomingMessage, socket: Socket, head: Buffer) => void);
   server.on('connect', gateway.onConnect as unknown as (req: IncomingMessage, socket: Socket) => void);
   // HTTP/1.1 connections on this listener go through node:http's parser, and its refusals come here too.
