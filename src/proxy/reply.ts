@@ -77,8 +77,13 @@ function writeFinal(
 ): void {
   const out = rc.res;
   if (rc.finished || out.headersSent || out.destroyed) return;
-  // Kong's kong.response.exit for a gRPC request: the status and message as gRPC's, no body.
-  if (isGrpcType(rc.raw.headers['content-type']) && !isGrpcType(headers['content-type'])) {
+  // Kong's kong.response.exit for a gRPC request (a gRPC Content-Type over HTTP/2, Kong's
+  // is_grpc_request): the status and message as gRPC's, no body. Over HTTP/1.1 the JSON answer.
+  if (
+    rc.raw.httpVersionMajor === 2 &&
+    isGrpcType(rc.raw.headers['content-type']) &&
+    !isGrpcType(headers['content-type'])
+  ) {
     asGrpcAnswer(status, headers, body);
     body = null;
   }

@@ -184,10 +184,20 @@ describe('gRPC', { skip }, () => {
         dispatcher,
         headers: { host: 'a.test', 'content-type': 'application/grpc' },
       });
-      await h1.body.dump();
       assert.equal(h1.statusCode, 426);
       assert.equal(h1.headers.upgrade, 'HTTP/2');
-      assert.equal(h1.headers['grpc-message'], 'Please use HTTP2 protocol');
+      // Kong answers in gRPC form only over HTTP/2 (is_grpc_request): here the JSON body.
+      assert.equal(h1.headers['grpc-status'], undefined);
+      assert.equal(((await h1.body.json()) as { message: string }).message, 'Please use HTTP2 protocol');
+      const unknown = await request(url.replace('/test.Echo/Say', '/nowhere'), {
+        method: 'POST',
+        body: 'x',
+        dispatcher,
+        headers: { host: 'a.test', 'content-type': 'application/grpc' },
+      });
+      assert.equal(unknown.statusCode, 404);
+      assert.equal(unknown.headers['content-type'], 'application/json; charset=utf-8');
+      assert.equal(((await unknown.body.json()) as { message: string }).message, 'no Route matched with those values');
     } finally {
       await dispatcher.close();
     }
