@@ -13,7 +13,7 @@ import type { Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import type { ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
-import { trailerObject } from './grpc.ts';
+import { isGrpcType, trailerObject } from './grpc.ts';
 import { appendHeader, connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
 import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
@@ -423,19 +423,35 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
 /** gRPC: the upstream's trailers (grpc-status, grpc-message) go out after the body. False when the answer was cut instead. */
 function relayTrailers(rc: ProxyRequest, trailers: unknown): boolean {
   const t = trailerObject(trailers);
-  if (t === null || rc.res.writableEnded) return true;
+  if (rc.res.writableEnded) return true;
+  if (t === null) {
+    // A gRPC answer ends with its status, in the trailers or (Trailers-Only) in the head. undici
+    // reports an upstream RST_STREAM after the head as a clean end without trailers: relayed as
+    // such, the client would take a cut stream for a complete one. It is reset, as nginx does.
+    const head = rc.streamResponseHeaders;
+    const type = head?.['content-type'];
+    if (head === null || typeof type !== 'string' || !isGrpcType(type) || head['grpc-status'] !== undefined)
+      return true;
+    cutAnswer(rc, 'the upstream ended its gRPC answer without a grpc-status (its stream was reset)');
+    return false;
+  }
   try {
     rc.res.addTrailers(t);
     return true;
   } catch (err) {
     // A trailer node refuses to send (an invalid name or value): the answer cannot end as the
     // upstream ended it, so it does not end cleanly.
-    rc.error = { code: 'UPSTREAM_ABORTED', message: (err as Error).message };
-    rc.abortUpstream = null;
-    rc.resumeUpstream = null;
-    rc.res.destroy();
+    cutAnswer(rc, (err as Error).message);
     return false;
   }
+}
+
+/** Ends an answer that cannot end cleanly: the client's stream is reset (INTERNAL_ERROR). */
+function cutAnswer(rc: ProxyRequest, message: string): void {
+  rc.error = { code: 'UPSTREAM_ABORTED', message };
+  rc.abortUpstream = null;
+  rc.resumeUpstream = null;
+  rc.res.destroy(new Error(message));
 }
 
 function releaseTarget(t: Target): null {
