@@ -69,12 +69,60 @@ function rawSocketResponse(req: IncomingMessage, socket: Socket): ServerResponse
   return res;
 }
 
+/** What a client may send before its handshake's 101 is kept up to this; past it, reading pauses. */
+export const EARLY_BYTES_LIMIT = 64 * 1024;
+
+/**
+ * The client's side while its handshake waits on the upstream. node hands an upgrade's socket over
+ * paused, so a client that left would go unseen until read_timeout, its upstream handshake held
+ * meanwhile. It is read instead: its end closes it, which cancels the upstream exchange and logs
+ * 499, as for any request (nginx, proxy_ignore_client_abort off). What it sends meanwhile is kept
+ * (up to EARLY_BYTES_LIMIT, then reading pauses) and goes upstream after the 101.
+ */
+class EarlyBytes {
+  private readonly socket: Socket | null;
+  private chunks: Buffer[];
+  private size: number;
+
+  constructor(socket: Socket | null, head: Buffer) {
+    this.socket = socket;
+    this.chunks = head.length > 0 ? [head] : [];
+    this.size = head.length;
+    if (socket === null) return;
+    socket.on('data', this.onData);
+    socket.once('end', this.onEnd);
+    if (this.size < EARLY_BYTES_LIMIT) socket.resume();
+  }
+
+  private readonly onData = (chunk: Buffer): void => {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= EARLY_BYTES_LIMIT) this.socket?.pause();
+  };
+
+  private readonly onEnd = (): void => {
+    this.socket?.destroy();
+  };
+
+  /** Stops reading for the handshake; the bytes the client sent before the tunnel. */
+  take(): Buffer {
+    this.socket?.off('data', this.onData);
+    this.socket?.off('end', this.onEnd);
+    this.socket?.pause();
+    const all = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+    this.chunks = [];
+    this.size = 0;
+    return all;
+  }
+}
+
 /** Relays a WebSocket handshake to the picked target through its pool; after its 101, a tunnel. */
-export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buffer, attempt = 0): void {
+export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buffer | EarlyBytes, attempt = 0): void {
   const balancer = svc.balancer;
   if (svc.kind === 'echo' || balancer === null) return sendError(rc, 'BAD_REQUEST');
   const target = balancer.pick(rc);
   if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  const early = head instanceof EarlyBytes ? head : new EarlyBytes(rc.res.socket, head);
   const headers = upstreamHeaderObject(rc, target.hostHeader);
   // undici writes `connection: upgrade` and `upgrade: websocket` itself from the `upgrade` option.
   delete headers.connection;
@@ -92,7 +140,7 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
       headersTimeout: svc.readTimeout,
       bodyTimeout: svc.readTimeout,
     },
-    new Handshake(rc, svc, balancer, target, head, attempt),
+    new Handshake(rc, svc, balancer, target, early, attempt),
   );
 }
 
@@ -101,7 +149,7 @@ class Handshake implements Dispatcher.DispatchHandler {
   private readonly rc: ProxyRequest;
   private readonly balancer: Balancer;
   private target: Target | null;
-  private readonly head: Buffer;
+  private readonly early: EarlyBytes;
   private started = false;
   /** The client already got the gateway's own answer: later upstream events change nothing. */
   private settled = false;
@@ -114,7 +162,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     svc: CompiledService,
     balancer: Balancer,
     target: Target,
-    head: Buffer,
+    early: EarlyBytes,
     attempt: number,
   ) {
     this.rc = rc;
@@ -122,7 +170,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     this.svc = svc;
     this.balancer = balancer;
     this.target = target;
-    this.head = head;
+    this.early = early;
   }
 
   private release(): void {
@@ -196,7 +244,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     // A handshake carries no body: a connection that failed before any answer is retried on the
     // balancer's next pick, as a request is (nginx's proxy_next_upstream error, Kong's retries).
     if (this.attempt < this.svc.retries && (isRetryableFailure(code) || isConnectFailure(code, this.svc)))
-      return proxyWebSocket(rc, this.svc, this.head, this.attempt + 1);
+      return proxyWebSocket(rc, this.svc, this.early, this.attempt + 1);
     const answer = upstreamErrorCode(code);
     rc.error = { code: answer, message: err.message, cause: code };
     sendError(rc, answer);
@@ -223,7 +271,8 @@ class Handshake implements Dispatcher.DispatchHandler {
     if (rc.hashCookie !== null) headText += `set-cookie: ${rc.hashCookie.setCookie}\r\n`;
     headText += `${rc.runtime.config.settings.request_id_header}: ${rc.id}\r\n\r\n`;
     client.write(headText, 'latin1');
-    if (this.head.length > 0) upstream.write(this.head);
+    const early = this.early.take();
+    if (early.length > 0) upstream.write(early);
     upstream.pipe(client);
     client.pipe(upstream);
     // nginx re-arms proxy_read_timeout on every event of an upgraded connection, either way: a tunnel

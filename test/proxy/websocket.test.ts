@@ -13,6 +13,8 @@ let upstream: Server;
 let gw: TestGateway;
 const upstreamSaw: Record<string, string | string[] | undefined>[] = [];
 const upstreamMethods: (string | undefined)[] = [];
+/** Upstream sockets of handshakes left unanswered (/hang), to see when the gateway closes them. */
+const hanging: Socket[] = [];
 
 before(async () => {
   // A WebSocket upstream: completes the handshake, then echoes every byte back in upper case.
@@ -26,6 +28,16 @@ before(async () => {
       socket.write('HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nno');
       return;
     }
+    if (req.url === '/hang') {
+      hanging.push(socket);
+      socket.resume(); // read, so that the gateway's closing is seen
+      return;
+    }
+    if (req.url === '/late') {
+      // Answers after a while: the client's early bytes must wait for the 101, then go through.
+      setTimeout(() => upgradeAndEcho(req.headers, socket), 300);
+      return;
+    }
     if (req.url === '/flood') {
       const hint = 'HTTP/1.1 103 Early Hints\r\nLink: </a.js>; rel=preload\r\n\r\n';
       const flood = (): void => {
@@ -34,12 +46,7 @@ before(async () => {
       };
       return flood();
     }
-    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}${GUID}`).digest('base64');
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-    );
-    socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));
-    socket.on('end', () => socket.destroy());
+    upgradeAndEcho(req.headers, socket);
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
@@ -138,6 +145,58 @@ test('a handshake reaches the upstream with the method the route matched, not al
   const get = await handshake();
   get.socket.destroy();
   assert.equal(upstreamMethods.at(-1), 'GET');
+});
+
+function upgradeAndEcho(headers: Record<string, string | string[] | undefined>, socket: Socket): void {
+  const accept = createHash('sha1').update(`${headers['sec-websocket-key']}${GUID}`).digest('base64');
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+  );
+  socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));
+  socket.on('end', () => socket.destroy());
+}
+
+test('a client that leaves while its handshake waits on the upstream ends the upstream side at once, logged 499', async () => {
+  const { port } = new URL(gw.url);
+  const client = connect(Number(port), '127.0.0.1');
+  client.on('error', () => undefined);
+  const from = gw.logs.length;
+  client.write(
+    'GET /ws/hang HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  for (let i = 0; i < 200 && hanging.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const upstreamSide = hanging.at(-1)!;
+  client.end();
+  // The service's read_timeout is 60 s: the upstream side must close long before it.
+  // 'end': the upstream server's sockets are half-open capable, so the gateway's FIN alone is no 'close'.
+  await within(once(upstreamSide, 'end'), 3_000, 'the upstream side of the abandoned handshake closing');
+  let line: Record<string, unknown> | undefined;
+  for (let i = 0; i < 200 && line === undefined; i++) {
+    line = gw.logs.slice(from).find((l) => l.type === 'access' && l.path === '/ws/hang');
+    if (line === undefined) await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(line?.status, 499);
+  assert.equal(line?.error, 'CLIENT_CLOSED');
+});
+
+test('bytes a client sends before its 101 arrives reach the upstream after it, in order', async () => {
+  const { port } = new URL(gw.url);
+  const client = connect(Number(port), '127.0.0.1');
+  client.on('error', () => undefined);
+  let text = '';
+  client.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  client.write(
+    'GET /ws/late HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\nfirst-',
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  client.write('second');
+  try {
+    for (let i = 0; i < 300 && !text.includes('SECOND'); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(text, /^HTTP\/1\.1 101/);
+    assert.match(text, /\r\n\r\nFIRST-SECOND$/);
+  } finally {
+    client.destroy();
+  }
 });
 
 /** Resolves once the gateway has closed `socket` (its data read and dropped meanwhile). */
