@@ -150,6 +150,7 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
     maxHeadersCount: settings.max_request_headers + 1,
   });
   if (settings.keepalive_timeout === 0) closeAfterEachResponse(server);
+  acceptHttp10Alpn(server);
   chooseCertificateBeforeHandshake(server, gateway, settings.client_header_timeout);
 
   const sessions = new Set<ServerHttp2Session>();
@@ -193,6 +194,29 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
 }
 
 type TlsServerInternals = { _sharedCreds: SecureContext };
+
+/**
+ * nginx's ALPN list holds http/1.0 too, and `curl --http1.0` offers only that: node's HTTP/2 server
+ * offers h2 and http/1.1 and ends such a handshake with a no_application_protocol alert. The
+ * listener offers http/1.0 as well (after the others: a client offering h2 or http/1.1 gets it) and
+ * hands such a connection to node's HTTP/1.x server, as it hands http/1.1 ones.
+ */
+function acceptHttp10Alpn(server: Http2SecureServer): void {
+  // What node's TLS server gives each new TLS socket as its ALPN list (wire format).
+  (server as unknown as { ALPNProtocols: Buffer }).ALPNProtocols = Buffer.from(
+    '\x02h2\x08http/1.1\x08http/1.0',
+    'latin1',
+  );
+  const [h2Listener] = server.listeners('secureConnection') as ((this: Http2SecureServer, s: TLSSocket) => void)[];
+  if (h2Listener === undefined) throw new Error('node:http2 changed: no secureConnection listener to wrap');
+  server.removeListener('secureConnection', h2Listener);
+  server.prependListener('secureConnection', function (this: Http2SecureServer, socket: TLSSocket) {
+    // node's listener serves HTTP/1.x for 'http/1.1' (or no ALPN) and HTTP/2 for anything else.
+    if (socket.alpnProtocol === 'http/1.0')
+      (socket as { alpnProtocol: string | false | null }).alpnProtocol = 'http/1.1';
+    h2Listener.call(this, socket);
+  });
+}
 
 /**
  * Picks the certificate from the ClientHello's server name before node's TLS layer sees the

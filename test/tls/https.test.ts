@@ -114,6 +114,14 @@ test('curl --http1.1 on the same ssl listener gets HTTP/1.1 with the same answer
   assert.equal(r.headers['strict-transport-security'], 'max-age=63072000; includeSubDomains');
 });
 
+test('curl --http1.0 (ALPN http/1.0 only, which nginx accepts) gets its answer, not a TLS alert', {
+  skip,
+}, async () => {
+  const r = await curl(['--http1.0', ...resolve('a.test'), `https://a.test:${httpsPort}/echo/x`]);
+  assert.equal(r.status, 200);
+  assert.equal(JSON.parse(r.body).headers['x-forwarded-proto'], 'https');
+});
+
 test("plain http responses carry no Strict-Transport-Security of the gateway's; https ones only the gateway's", {
   skip,
 }, async () => {
