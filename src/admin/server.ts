@@ -188,6 +188,35 @@ const SECRET_ENTITY_FIELDS: Record<string, ReadonlySet<string>> = {
 /** Plugin config fields that hold secrets (oidc client_secret/session_secret, redis password, ...). */
 const SECRET_FIELD = /secret|password|passwd|passphrase|private|credential|(^|_)key$|^keys$|api_?key|token$/i;
 
+/**
+ * Request headers that carry credentials: the logging redaction's list (docs/logging.md), and any
+ * name that says secret once its dashes read as underscores (`X-Api-Key`, `X-Auth-Token`).
+ */
+const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|apikey)$/i;
+function credentialHeader(name: string): boolean {
+  const n = name.trim();
+  return CREDENTIAL_HEADER.test(n) || SECRET_FIELD.test(n.replaceAll('-', '_'));
+}
+
+/** `scheme://user:pass@host...`: the user info of a URL is a credential (Kong's http-log sends it as Basic auth). */
+const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/i;
+
+/** A plugin's `headers`: a map (http-log, opentelemetry) or `name:value` strings (request-transformer). */
+function scrubHeaders(v: unknown, scrub: (x: unknown) => unknown): unknown {
+  if (Array.isArray(v)) {
+    return v.map((x) => {
+      if (typeof x !== 'string') return scrub(x);
+      const colon = x.indexOf(':');
+      return colon > 0 && credentialHeader(x.slice(0, colon)) ? `${x.slice(0, colon)}:${REDACTED}` : scrub(x);
+    });
+  }
+  if (v === null || typeof v !== 'object') return scrub(v);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>))
+    out[k] = credentialHeader(k) && x !== null && x !== undefined ? REDACTED : scrub(x);
+  return out;
+}
+
 /** The effective config (defaults applied, references resolved), with every secret redacted. */
 export function effectiveConfig(config: GatewayConfig): Record<string, unknown> {
   const secrets = secretValues(config.source.secrets);
@@ -197,13 +226,14 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
       if (typeof v === 'string' || typeof v === 'number') return REDACTED;
       if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? scrub(x, false) : REDACTED));
     }
-    if (typeof v === 'string' || typeof v === 'number') return secrets.scrubDeep(v);
+    if (typeof v === 'string') return secrets.scrubDeep(v.replace(URL_USERINFO, `$1${REDACTED}@`));
+    if (typeof v === 'number') return secrets.scrubDeep(v);
     if (Array.isArray(v)) return v.map((x) => scrub(x, false));
     if (typeof v === 'object') {
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
         if (k === 'yaml_path') continue;
-        out[k] = scrub(x, SECRET_FIELD.test(k));
+        out[k] = k === 'headers' ? scrubHeaders(x, (y) => scrub(y, false)) : scrub(x, SECRET_FIELD.test(k));
       }
       return out;
     }

@@ -198,3 +198,58 @@ test('start warns when the admin listener is bound beyond loopback, from the fil
     JSON.stringify(warned),
   );
 });
+
+test('/config redacts credentials written literally: the user info of a URL and credential headers of a plugin', async () => {
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    routes:
+      - name: a
+        paths: [/a]
+        plugins:
+          - name: request-transformer
+            config:
+              add: { headers: ["Authorization:Bearer upstream-token-in-the-file", "X-Team:payments"] }
+plugins:
+  - name: http-log
+    config:
+      http_endpoint: http://127.0.0.1:9/log
+      headers: { Authorization: "Bearer http-log-token-in-the-file", X-Api-Key: api-key-in-the-file, X-Env: prod }
+  - name: zipkin
+    config:
+      http_endpoint: http://zipkin-user:zipkin-password-in-the-file@127.0.0.1:9/api/v2/spans
+  - name: opentelemetry
+    config:
+      traces_endpoint: http://127.0.0.1:9/v1/traces
+      headers: { x-auth-token: otel-token-in-the-file }
+`,
+  });
+  try {
+    const res = await fetch(`${gw.adminUrl}/config`);
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    for (const secret of [
+      'upstream-token-in-the-file',
+      'http-log-token-in-the-file',
+      'api-key-in-the-file',
+      'zipkin-password-in-the-file',
+      'zipkin-user',
+      'otel-token-in-the-file',
+    ])
+      assert.ok(!text.includes(secret), secret);
+    const config = JSON.parse(text);
+    const plugin = (name: string) => config.plugins.find((p: { name: string }) => p.name === name).config;
+    // What is not a credential stays readable: the other headers, the receiver's address.
+    assert.deepEqual(plugin('http-log').headers, {
+      Authorization: '[redacted]',
+      'X-Api-Key': '[redacted]',
+      'X-Env': 'prod',
+    });
+    assert.equal(plugin('zipkin').http_endpoint, 'http://[redacted]@127.0.0.1:9/api/v2/spans');
+    assert.deepEqual(plugin('request-transformer').add.headers, ['Authorization:[redacted]', 'X-Team:payments']);
+  } finally {
+    await gw.close();
+  }
+});
