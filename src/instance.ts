@@ -16,7 +16,7 @@ import { ConfigWatcher } from './config/watch.ts';
 import { ConfigError, type ConfigIssue, configIssue, NO_CERTIFICATE_MESSAGE } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compileRuntime } from './pipeline/compile.ts';
-import { openPlugins } from './pipeline/dependencies.ts';
+import { type DependencyReport, dependencyReport, openPlugins } from './pipeline/dependencies.ts';
 import type { PluginDefinition } from './pipeline/plugin.ts';
 import type { Runtime } from './pipeline/runtime.ts';
 import { SharedResources } from './pipeline/shared.ts';
@@ -69,6 +69,8 @@ export interface Coordinator {
   /** Loads the config and swaps it in (everywhere, or nowhere). Called one reload at a time. */
   reload(inst: TollgateInstance, opts: ReloadOptions): Promise<ReloadResult>;
   connections(inst: TollgateInstance): Promise<ConnectionStats>;
+  /** The plugins' outside dependencies as the processes that serve traffic see them (`/status`). */
+  dependencies(inst: TollgateInstance): Promise<DependencyReport[]>;
   /** The /metrics text. */
   metricsText(inst: TollgateInstance): Promise<string>;
   /** Fields added to /status. */
@@ -105,6 +107,7 @@ export const localCoordinator: Coordinator = {
     return inst.succeeded(p.config.source.hash, at, opts);
   },
   connections: (inst) => Promise.resolve(inst.localConnections()),
+  dependencies: (inst) => Promise.resolve(dependencyReport(inst.runtime.plugins)),
   metricsText: (inst) => inst.metrics.registry.metrics(),
   status: () => ({}),
   readiness: (inst) =>
@@ -478,6 +481,10 @@ export class TollgateInstance {
 
   connections(): Promise<ConnectionStats> {
     return this.coordinator.connections(this);
+  }
+
+  dependencies(): Promise<DependencyReport[]> {
+    return this.coordinator.dependencies(this);
   }
 
   metricsText(): Promise<string> {

@@ -5,7 +5,6 @@ import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/model.ts';
 import { knownSecrets, REDACTED, secretValues } from '../config/secrets.ts';
 import type { TollgateInstance } from '../instance.ts';
-import { dependencyReport } from '../pipeline/dependencies.ts';
 import type { CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { VERSION } from '../version.ts';
 
@@ -155,7 +154,7 @@ export async function status(inst: TollgateInstance): Promise<Record<string, unk
     routes: rt.routes.length,
     services: rt.services.size,
     upstreams: upstreamHealth(rt),
-    dependencies: dependencyReport(rt.plugins),
+    dependencies: await inst.dependencies(),
     connections: await inst.connections(),
     ...inst.coordinator.status(inst),
   };

@@ -25,6 +25,7 @@ import {
   toIssues,
 } from '../instance.ts';
 import { ensureRunSeed } from '../lib/run-secret.ts';
+import { type DependencyReport, dependencyReport, mergeDependencyReports } from '../pipeline/dependencies.ts';
 import { TREE, VERSION } from '../version.ts';
 import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 
@@ -34,13 +35,22 @@ type ToWorker =
   | { t: 'tollgate:commit'; id: number }
   | { t: 'tollgate:abort'; id: number }
   | { t: 'tollgate:stats'; id: number }
+  | { t: 'tollgate:dependencies'; id: number }
   | { t: 'tollgate:shutdown' };
 
 type FromWorker =
   | { t: 'tollgate:hello' }
   | { t: 'tollgate:ready'; proxy: string[]; hash: string }
   | { t: 'tollgate:failed'; errors: ConfigIssue[] }
-  | { t: 'tollgate:reply'; id: number; ok: boolean; hash?: string; errors?: ConfigIssue[]; stats?: ConnectionStats };
+  | {
+      t: 'tollgate:reply';
+      id: number;
+      ok: boolean;
+      hash?: string;
+      errors?: ConfigIssue[];
+      stats?: ConnectionStats;
+      dependencies?: DependencyReport[];
+    };
 
 const ASK_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 60_000;
@@ -207,6 +217,14 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
         sum.idle += r.stats.idle;
       }
       return sum;
+    },
+    // The primary opens no plugin (it serves nothing): the workers' instances are the ones that
+    // reach the dependencies. A worker that has not answered in time is left out.
+    dependencies: async (): Promise<DependencyReport[]> => {
+      const replies = await Promise.all(
+        alive().map((s) => ask(s, { t: 'tollgate:dependencies', id: ++seq }, STATS_TIMEOUT_MS).catch(() => null)),
+      );
+      return mergeDependencyReports(replies.flatMap((r) => (r?.dependencies === undefined ? [] : [r.dependencies])));
     },
     metricsText: async (): Promise<string> => {
       const fromWorkers = await aggregator.clusterMetrics();
@@ -500,6 +518,9 @@ export async function runWorker(args: StartArgs): Promise<number> {
       }
       case 'tollgate:stats':
         reply({ t: 'tollgate:reply', id: m.id, ok: true, stats: inst.localConnections() });
+        return;
+      case 'tollgate:dependencies':
+        reply({ t: 'tollgate:reply', id: m.id, ok: true, dependencies: dependencyReport(inst.runtime.plugins) });
         return;
       case 'tollgate:shutdown':
         void shutdown().then(() => inst.log.flush(() => process.exit(0)));

@@ -85,6 +85,46 @@ export function dependencyReport(plugins: readonly PluginInstance[]): Dependency
   }));
 }
 
+/**
+ * The reports of several processes (the workers of `--workers`) as one: per kind and target,
+ * healthy only when every process's last attempt succeeded, counts and queues added up, the most
+ * recent success and error.
+ */
+export function mergeDependencyReports(lists: readonly (readonly DependencyReport[])[]): DependencyReport[] {
+  const byKey = new Map<string, DependencyReport>();
+  const later = (a: string | null, b: string | null): string | null => (a === null ? b : b === null || a > b ? a : b);
+  for (const list of lists) {
+    for (const d of list) {
+      const key = `${d.kind}\u0000${d.target}`;
+      const prev = byKey.get(key);
+      if (prev === undefined) {
+        byKey.set(key, d);
+        continue;
+      }
+      const newerError = d.last_error_at !== null && later(d.last_error_at, prev.last_error_at) === d.last_error_at;
+      byKey.set(key, {
+        plugin: prev.plugin,
+        kind: prev.kind,
+        target: prev.target,
+        healthy: prev.healthy && d.healthy,
+        last_success: later(prev.last_success, d.last_success),
+        last_error: newerError ? d.last_error : prev.last_error,
+        last_error_at: later(prev.last_error_at, d.last_error_at),
+        failures: prev.failures + d.failures,
+        keys: prev.keys === null ? d.keys : d.keys === null ? prev.keys : Math.min(prev.keys, d.keys),
+        ...(prev.queue_depth === undefined && d.queue_depth === undefined
+          ? null
+          : {
+              queue_depth: (prev.queue_depth ?? 0) + (d.queue_depth ?? 0),
+              sent: (prev.sent ?? 0) + (d.sent ?? 0),
+              dropped: (prev.dropped ?? 0) + (d.dropped ?? 0),
+            }),
+      });
+    }
+  }
+  return [...byKey.values()];
+}
+
 /** Runs every instance's `open()`; a failure is logged and never stops the others or the runtime. */
 export function openPlugins(plugins: readonly PluginInstance[], log: Logger): void {
   for (const inst of plugins) {

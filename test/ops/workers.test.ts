@@ -264,3 +264,33 @@ test('with --workers 2 a stopped worker leaves /status answering, turns /ready 5
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("with --workers 2 /status shows the dependencies as the workers reach them, not the primary's idle instances", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  const refused = await freePort();
+  await writeFile(
+    file,
+    `${config(['a'])}plugins:
+  - name: http-log
+    config: { http_endpoint: "http://127.0.0.1:${refused}/log" }
+`,
+  );
+  const gw = await spawnGateway(file, ['--workers', '2']);
+  try {
+    // Enough new connections that both workers serve some (the primary hands them out in turn).
+    for (let i = 0; i < 6; i++) assert.equal(await statusOf(`${gw.proxy}/a`), 200);
+    const dep = await eventually(async () => {
+      const st = await json(`${gw.admin}/status`);
+      const d = st.dependencies.find((x: any) => x.kind === 'http-log');
+      return d !== undefined && d.failures > 0 ? d : undefined;
+    }, 'the http-log receiver reported failing');
+    assert.equal(dep.healthy, false);
+    assert.equal(dep.target, `http://127.0.0.1:${refused}/log`);
+    assert.match(String(dep.last_error), /ECONNREFUSED|connect/i);
+    assert.equal(dep.sent, 0);
+  } finally {
+    await gw.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
