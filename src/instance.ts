@@ -16,7 +16,7 @@ import { ConfigWatcher } from './config/watch.ts';
 import { ConfigError, type ConfigIssue, configIssue, NO_CERTIFICATE_MESSAGE } from './errors.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compileRuntime } from './pipeline/compile.ts';
-import { type DependencyReport, dependencyReport, openPlugins } from './pipeline/dependencies.ts';
+import { openPlugins } from './pipeline/dependencies.ts';
 import type { PluginDefinition } from './pipeline/plugin.ts';
 import type { Runtime } from './pipeline/runtime.ts';
 import { SharedResources } from './pipeline/shared.ts';
@@ -29,6 +29,7 @@ import {
   parseListen,
   REUSE_PORT_SUPPORTED,
 } from './proxy/server.ts';
+import { localHealth } from './upstream/health-report.ts';
 import { createHttpClient } from './upstream/http-client.ts';
 
 export interface InstanceOptions {
@@ -69,12 +70,10 @@ export interface Coordinator {
   /** Loads the config and swaps it in (everywhere, or nowhere). Called one reload at a time. */
   reload(inst: TollgateInstance, opts: ReloadOptions): Promise<ReloadResult>;
   connections(inst: TollgateInstance): Promise<ConnectionStats>;
-  /** The plugins' outside dependencies as the processes that serve traffic see them (`/status`). */
-  dependencies(inst: TollgateInstance): Promise<DependencyReport[]>;
   /** The /metrics text. */
   metricsText(inst: TollgateInstance): Promise<string>;
-  /** Fields added to /status. */
-  status(inst: TollgateInstance): Record<string, unknown>;
+  /** Fields added to /status: upstream health and dependencies as the processes serving traffic see them. */
+  status(inst: TollgateInstance): Promise<Record<string, unknown>>;
   /** Whether every process that serves traffic has its proxy open on the current config. */
   readiness(inst: TollgateInstance): Readiness;
   /** Whether the proxy accepts connections anywhere (what `/status` calls "up"). */
@@ -107,9 +106,8 @@ export const localCoordinator: Coordinator = {
     return inst.succeeded(p.config.source.hash, at, opts);
   },
   connections: (inst) => Promise.resolve(inst.localConnections()),
-  dependencies: (inst) => Promise.resolve(dependencyReport(inst.runtime.plugins)),
   metricsText: (inst) => inst.metrics.registry.metrics(),
-  status: () => ({}),
+  status: async (inst) => ({ ...localHealth(inst.runtime) }),
   readiness: (inst) =>
     inst.localServing() ? { ready: true, message: 'ready' } : { ready: false, message: 'no proxy listener is open' },
   serving: (inst) => inst.localServing(),
@@ -481,10 +479,6 @@ export class TollgateInstance {
 
   connections(): Promise<ConnectionStats> {
     return this.coordinator.connections(this);
-  }
-
-  dependencies(): Promise<DependencyReport[]> {
-    return this.coordinator.dependencies(this);
   }
 
   metricsText(): Promise<string> {

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/model.ts';
 import { knownSecrets, REDACTED, secretValues } from '../config/secrets.ts';
 import type { TollgateInstance } from '../instance.ts';
-import type { CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { VERSION } from '../version.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -153,27 +153,9 @@ export async function status(inst: TollgateInstance): Promise<Record<string, unk
     last_reload: reloadJson(inst.lastReload),
     routes: rt.routes.length,
     services: rt.services.size,
-    upstreams: upstreamHealth(rt),
-    dependencies: await inst.dependencies(),
     connections: await inst.connections(),
-    ...inst.coordinator.status(inst),
+    ...(await inst.coordinator.status(inst)),
   };
-}
-
-/** Health of every upstream with targets, as its balancer sees it (one entry per upstream). */
-function upstreamHealth(
-  rt: TollgateInstance['runtime'],
-): ReturnType<NonNullable<CompiledService['balancer']>['health']>[] {
-  const seen = new Set<unknown>();
-  const out: ReturnType<NonNullable<CompiledService['balancer']>['health']>[] = [];
-  for (const s of rt.services.values()) {
-    // A plain service is a balancer of one target: only `upstreams:` entries are listed.
-    // Services naming the same upstream share its health: listed once.
-    if (s.balancer === null || !s.balancer.fromUpstream || seen.has(s.balancer.shared)) continue;
-    seen.add(s.balancer.shared);
-    out.push(s.balancer.health());
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

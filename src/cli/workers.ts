@@ -25,7 +25,8 @@ import {
   toIssues,
 } from '../instance.ts';
 import { ensureRunSeed } from '../lib/run-secret.ts';
-import { type DependencyReport, dependencyReport, mergeDependencyReports } from '../pipeline/dependencies.ts';
+import { mergeDependencyReports } from '../pipeline/dependencies.ts';
+import { type HealthReport, localHealth, mergeUpstreamHealth } from '../upstream/health-report.ts';
 import { TREE, VERSION } from '../version.ts';
 import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 
@@ -35,7 +36,7 @@ type ToWorker =
   | { t: 'tollgate:commit'; id: number }
   | { t: 'tollgate:abort'; id: number }
   | { t: 'tollgate:stats'; id: number }
-  | { t: 'tollgate:dependencies'; id: number }
+  | { t: 'tollgate:health'; id: number }
   | { t: 'tollgate:shutdown' };
 
 type FromWorker =
@@ -49,7 +50,7 @@ type FromWorker =
       hash?: string;
       errors?: ConfigIssue[];
       stats?: ConnectionStats;
-      dependencies?: DependencyReport[];
+      health?: HealthReport;
     };
 
 const ASK_TIMEOUT_MS = 60_000;
@@ -128,6 +129,20 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
     });
 
   // Reloads are two-phase across the workers; counts, metrics and status are gathered from them.
+  // The primary opens no plugin and sends no request (it serves nothing): the workers' plugin
+  // instances reach the dependencies and their balancers keep the passive health counts.
+  // A worker that has not answered in time is left out.
+  const health = async (): Promise<HealthReport> => {
+    const replies = await Promise.all(
+      alive().map((s) => ask(s, { t: 'tollgate:health', id: ++seq }, STATS_TIMEOUT_MS).catch(() => null)),
+    );
+    const reports = replies.flatMap((r) => (r?.health === undefined ? [] : [r.health]));
+    return {
+      upstreams: mergeUpstreamHealth(reports.map((r) => r.upstreams)),
+      dependencies: mergeDependencyReports(reports.map((r) => r.dependencies)),
+    };
+  };
+
   const coordinator: Coordinator = {
     reload: async (inst: TollgateInstance, opts: ReloadOptions): Promise<ReloadResult> => {
       const at = new Date();
@@ -218,14 +233,6 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       }
       return sum;
     },
-    // The primary opens no plugin (it serves nothing): the workers' instances are the ones that
-    // reach the dependencies. A worker that has not answered in time is left out.
-    dependencies: async (): Promise<DependencyReport[]> => {
-      const replies = await Promise.all(
-        alive().map((s) => ask(s, { t: 'tollgate:dependencies', id: ++seq }, STATS_TIMEOUT_MS).catch(() => null)),
-      );
-      return mergeDependencyReports(replies.flatMap((r) => (r?.dependencies === undefined ? [] : [r.dependencies])));
-    },
     metricsText: async (): Promise<string> => {
       const fromWorkers = await aggregator.clusterMetrics();
       const own = await metrics.registry.metrics();
@@ -251,7 +258,8 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       return { ready: true, message: 'ready' };
     },
     serving: () => alive().length > 0,
-    status: () => ({
+    status: async () => ({
+      ...(await health()),
       workers: [...states.values()].map((s) => ({
         pid: s.worker.process.pid,
         ready: s.ready,
@@ -519,8 +527,8 @@ export async function runWorker(args: StartArgs): Promise<number> {
       case 'tollgate:stats':
         reply({ t: 'tollgate:reply', id: m.id, ok: true, stats: inst.localConnections() });
         return;
-      case 'tollgate:dependencies':
-        reply({ t: 'tollgate:reply', id: m.id, ok: true, dependencies: dependencyReport(inst.runtime.plugins) });
+      case 'tollgate:health':
+        reply({ t: 'tollgate:reply', id: m.id, ok: true, health: localHealth(inst.runtime) });
         return;
       case 'tollgate:shutdown':
         void shutdown().then(() => inst.log.flush(() => process.exit(0)));

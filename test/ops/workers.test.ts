@@ -294,3 +294,41 @@ test("with --workers 2 /status shows the dependencies as the workers reach them,
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("with --workers 2 /status shows the upstream targets' health as the workers' passive checks found it", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  const live = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
+  const livePort = (live.address() as AddressInfo).port;
+  const dead = await freePort();
+  await writeFile(
+    file,
+    `_format_version: "3.0"
+upstreams:
+  - name: pool
+    targets: [{ target: "127.0.0.1:${livePort}" }, { target: "127.0.0.1:${dead}" }]
+    healthchecks: { passive: { unhealthy: { tcp_failures: 1 } } }
+services:
+  - name: s
+    host: pool
+    retries: 0
+    routes: [{ name: r, paths: [/r] }]
+`,
+  );
+  const gw = await spawnGateway(file, ['--workers', '2']);
+  try {
+    // Round-robin over both targets, on new connections spread over both workers.
+    for (let i = 0; i < 8; i++) await statusOf(`${gw.proxy}/r`);
+    const st = await json(`${gw.admin}/status`);
+    const pool = st.upstreams.find((u: any) => u.name === 'pool');
+    const target = (port: number) => pool.targets.find((t: any) => t.target === `127.0.0.1:${port}`);
+    assert.equal(target(dead).healthy, false, JSON.stringify(pool));
+    assert.equal(target(livePort).healthy, true, JSON.stringify(pool));
+    assert.equal(pool.healthy, true);
+  } finally {
+    await gw.kill();
+    live.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
