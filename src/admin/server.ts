@@ -182,7 +182,10 @@ function credentialHeader(name: string): boolean {
 /** `scheme://user:pass@host...`: the user info of a URL is a credential (Kong's http-log sends it as Basic auth). */
 const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/i;
 
-/** A plugin's `headers`: a map (http-log, opentelemetry) or `name:value` strings (request-transformer). */
+/**
+ * A `headers` field: a map (http-log's, opentelemetry's; of value lists in an upstream's active
+ * health check and a route's match) or `name:value` strings (request-transformer's).
+ */
 function scrubHeaders(v: unknown, scrub: (x: unknown) => unknown): unknown {
   if (Array.isArray(v)) {
     return v.map((x) => {
@@ -194,7 +197,12 @@ function scrubHeaders(v: unknown, scrub: (x: unknown) => unknown): unknown {
   if (v === null || typeof v !== 'object') return scrub(v);
   const out: Record<string, unknown> = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>))
-    out[k] = credentialHeader(k) && x !== null && x !== undefined ? REDACTED : scrub(x);
+    out[k] =
+      !credentialHeader(k) || x === null || x === undefined
+        ? scrub(x)
+        : Array.isArray(x)
+          ? x.map(() => REDACTED)
+          : REDACTED;
   return out;
 }
 
@@ -232,7 +240,7 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
         if (k === 'yaml_path') continue;
         if (fields?.has(k) === true && x !== null && x !== undefined) out[k] = REDACTED;
         else if (kind === 'plugins' && k === 'config') out[k] = scrub(x, false);
-        else out[k] = secrets.scrubDeep(stripYamlPaths(x));
+        else out[k] = secrets.scrubDeep(k === 'headers' ? scrubHeaders(x, stripYamlPaths) : stripYamlPaths(x));
       }
       return out;
     });
@@ -251,12 +259,13 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
   };
 }
 
+/** An entity's value without source positions, credential headers redacted (an upstream's health check). */
 function stripYamlPaths(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(stripYamlPaths);
   if (v !== null && typeof v === 'object' && !(v instanceof Date)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>))
-      if (k !== 'yaml_path') out[k] = stripYamlPaths(x);
+      if (k !== 'yaml_path') out[k] = k === 'headers' ? scrubHeaders(x, stripYamlPaths) : stripYamlPaths(x);
     return out;
   }
   return v;
@@ -286,7 +295,7 @@ export function routeTable(rt: Runtime): Record<string, unknown> {
     methods: r.methods,
     hosts: r.hosts,
     paths: r.paths,
-    headers: r.headers,
+    headers: scrubHeaders(r.headers, (x) => x),
     regex_priority: r.regex_priority,
     strip_path: r.strip_path,
     preserve_host: r.preserve_host,

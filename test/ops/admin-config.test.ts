@@ -253,3 +253,39 @@ plugins:
     await gw.close();
   }
 });
+
+test("/config and /routes redact credential headers of entities too: an upstream's active health check, a route's header match", async () => {
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+upstreams:
+  - name: pool
+    targets: [{ target: "127.0.0.1:9" }]
+    healthchecks:
+      active:
+        http_path: /health
+        headers: { Authorization: ["Bearer probe-token-in-the-file"], X-Probe: ["yes"] }
+services:
+  - name: s
+    host: pool
+    routes:
+      - name: internal
+        paths: [/internal]
+        headers: { x-internal-key: [route-key-in-the-file] }
+`,
+  });
+  try {
+    const text = await (await fetch(`${gw.adminUrl}/config`)).text();
+    for (const secret of ['probe-token-in-the-file', 'route-key-in-the-file'])
+      assert.ok(!text.includes(secret), secret);
+    const config = JSON.parse(text);
+    assert.deepEqual(config.upstreams[0].healthchecks.active.headers, {
+      Authorization: ['[redacted]'],
+      'X-Probe': ['yes'],
+    });
+    assert.deepEqual(config.routes[0].headers, { 'x-internal-key': ['[redacted]'] });
+    const routes = (await (await fetch(`${gw.adminUrl}/routes`)).json()) as any;
+    assert.deepEqual(routes.data[0].headers, { 'x-internal-key': ['[redacted]'] });
+  } finally {
+    await gw.close();
+  }
+});
