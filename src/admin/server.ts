@@ -139,6 +139,8 @@ function reloadJson(r: TollgateInstance['lastReload']): Record<string, unknown> 
 export async function status(inst: TollgateInstance): Promise<Record<string, unknown>> {
   const rt = inst.runtime;
   const ready = inst.readiness();
+  // Both may wait on the workers (2 s at most each): asked together.
+  const [connections, more] = await Promise.all([inst.connections(), inst.coordinator.status(inst)]);
   return {
     status: inst.phase(),
     ready: ready.ready,
@@ -153,8 +155,8 @@ export async function status(inst: TollgateInstance): Promise<Record<string, unk
     last_reload: reloadJson(inst.lastReload),
     routes: rt.routes.length,
     services: rt.services.size,
-    connections: await inst.connections(),
-    ...(await inst.coordinator.status(inst)),
+    connections,
+    ...more,
   };
 }
 

@@ -37,6 +37,7 @@ type ToWorker =
   | { t: 'tollgate:abort'; id: number }
   | { t: 'tollgate:stats'; id: number }
   | { t: 'tollgate:health'; id: number }
+  | { t: 'tollgate:metrics'; id: number }
   | { t: 'tollgate:shutdown' };
 
 type FromWorker =
@@ -51,6 +52,7 @@ type FromWorker =
       errors?: ConfigIssue[];
       stats?: ConnectionStats;
       health?: HealthReport;
+      metrics?: object[];
     };
 
 const ASK_TIMEOUT_MS = 60_000;
@@ -84,7 +86,6 @@ interface WorkerState {
 // Primary
 
 export async function runPrimary(args: StartArgs, onHangup: (reload: () => void) => void): Promise<number> {
-  const aggregator = new AggregatorRegistry();
   const metrics = new GatewayMetrics({ traffic: false, reloads: true, process: false });
   metrics.registerWorkers();
   // Set once the instance is up; workers talk to the primary only after that.
@@ -234,7 +235,15 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       return sum;
     },
     metricsText: async (): Promise<string> => {
-      const fromWorkers = await aggregator.clusterMetrics();
+      // Asked as the connection counts are (2 s at most): a stopped or stuck worker is left out of
+      // the sums. prom-client's clusterMetrics() waits for every worker and fails the whole scrape
+      // after 5 s, which lost every metric of the node exactly when one worker hung.
+      const replies = await Promise.all(
+        alive().map((s) => ask(s, { t: 'tollgate:metrics', id: ++seq }, STATS_TIMEOUT_MS).catch(() => null)),
+      );
+      const fromWorkers = await AggregatorRegistry.aggregate(
+        replies.flatMap((r) => (r?.metrics === undefined ? [] : [r.metrics])),
+      ).metrics();
       const own = await metrics.registry.metrics();
       return `${fromWorkers.trimEnd()}\n\n${own}`;
     },
@@ -448,9 +457,6 @@ const abandon = abandonPrepared;
 // Worker
 
 export async function runWorker(args: StartArgs): Promise<number> {
-  // Answer the primary's metric requests from the start, so a scrape never waits on a starting worker.
-  new AggregatorRegistry();
-  AggregatorRegistry.setRegistries([]);
   const reply = (m: FromWorker): void => {
     if (process.connected) process.send!(m);
   };
@@ -490,7 +496,9 @@ export async function runWorker(args: StartArgs): Promise<number> {
       await new Promise<void>((r) => process.send!({ t: 'tollgate:failed', errors } satisfies FromWorker, () => r()));
     process.exit(code);
   }
-  AggregatorRegistry.setRegistries([metrics.registry]);
+  // Built now, so Node's process metrics (event-loop lag, GC) observe from the start; the primary
+  // asks for them with `tollgate:metrics` only once this worker serves.
+  void metrics.registry;
   const pending = new Map<number, Prepared>();
   let closing: Promise<void> | null = null;
   const shutdown = (): Promise<void> => (closing ??= inst.close());
@@ -526,6 +534,11 @@ export async function runWorker(args: StartArgs): Promise<number> {
       }
       case 'tollgate:stats':
         reply({ t: 'tollgate:reply', id: m.id, ok: true, stats: inst.localConnections() });
+        return;
+      case 'tollgate:metrics':
+        void metrics.registry
+          .getMetricsAsJSON()
+          .then((json) => reply({ t: 'tollgate:reply', id: m.id, ok: true, metrics: json }));
         return;
       case 'tollgate:health':
         reply({ t: 'tollgate:reply', id: m.id, ok: true, health: localHealth(inst.runtime) });

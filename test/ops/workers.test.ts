@@ -228,6 +228,12 @@ test('with --workers 2 a stopped worker leaves /status answering, turns /ready 5
     const st = await json(`${gw.admin}/status`);
     assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
     assert.equal(st.workers.length, 2);
+    // Nor does /metrics: the stopped worker is left out of the sums (the scrape failed with 500).
+    const scrape = await fetch(`${gw.admin}/metrics`);
+    assert.equal(scrape.status, 200);
+    const m = parsePrometheus(await scrape.text());
+    assert.equal(sumOf(m, 'tollgate_workers'), 2);
+    assert.equal(m.get('tollgate_http_requests_total')?.type, 'counter');
     // A few missed heartbeats: the balancer in front is told to send new connections elsewhere.
     const notReady = await eventually(
       async () => {
