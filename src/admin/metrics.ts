@@ -571,3 +571,21 @@ function pushBandwidth(out: MetricJson['values'], s: Series, c: Counts, consumer
   out.push({ labels: { service: s.service, route: s.route, direction: 'ingress', consumer }, value: c.ingress });
   out.push({ labels: { service: s.service, route: s.route, direction: 'egress', consumer }, value: c.egress });
 }
+
+/**
+ * Workers' `tollgate_upstream_target_health` samples made to agree before they are aggregated
+ * (the gauge's aggregator is `max`): each worker keeps its own passive health counts, and a target
+ * one worker marked down but another not would read 1 for both `healthy` and `unhealthy`. As in
+ * `/status`, a target is healthy only when every worker finds it so.
+ */
+export function agreeOnTargetHealth(workers: readonly object[][]): void {
+  const gauges = workers.flatMap((list) =>
+    (list as MetricJson[]).filter((m) => m.name === 'tollgate_upstream_target_health'),
+  );
+  const key = (l: Record<string, string | number>): string => `${l.upstream}\u0000${l.target}`;
+  const down = new Set<string>();
+  for (const g of gauges)
+    for (const v of g.values) if (v.labels.state === 'unhealthy' && v.value === 1) down.add(key(v.labels));
+  for (const g of gauges)
+    for (const v of g.values) v.value = (v.labels.state === 'unhealthy') === down.has(key(v.labels)) ? 1 : 0;
+}

@@ -10,7 +10,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
-import { GatewayMetrics } from '../admin/metrics.ts';
+import { agreeOnTargetHealth, GatewayMetrics } from '../admin/metrics.ts';
 import { restartOnlySettings } from '../config/restart-settings.ts';
 import { type ConfigIssue, configIssue } from '../errors.ts';
 import {
@@ -241,9 +241,9 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       const replies = await Promise.all(
         alive().map((s) => ask(s, { t: 'tollgate:metrics', id: ++seq }, STATS_TIMEOUT_MS).catch(() => null)),
       );
-      const fromWorkers = await AggregatorRegistry.aggregate(
-        replies.flatMap((r) => (r?.metrics === undefined ? [] : [r.metrics])),
-      ).metrics();
+      const lists = replies.flatMap((r) => (r?.metrics === undefined ? [] : [r.metrics]));
+      agreeOnTargetHealth(lists);
+      const fromWorkers = await AggregatorRegistry.aggregate(lists).metrics();
       const own = await metrics.registry.metrics();
       return `${fromWorkers.trimEnd()}\n\n${own}`;
     },

@@ -301,7 +301,7 @@ test("with --workers 2 /status shows the dependencies as the workers reach them,
   }
 });
 
-test("with --workers 2 /status shows the upstream targets' health as the workers' passive checks found it", async () => {
+test("with --workers 2 /status and /metrics show the upstream targets' health as the workers' passive checks found it", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
   const file = join(dir, 'gateway.yaml');
   const live = createServer((_req, res) => res.end('ok'));
@@ -324,14 +324,22 @@ services:
   );
   const gw = await spawnGateway(file, ['--workers', '2']);
   try {
-    // Round-robin over both targets, on new connections spread over both workers.
-    for (let i = 0; i < 8; i++) await statusOf(`${gw.proxy}/r`);
+    // New connections go to the workers in turn, and each worker's balancer takes the targets in
+    // turn: the third request is the first to reach the dead target, so one worker marks it down
+    // and the other still finds it healthy.
+    for (let i = 0; i < 3; i++) await statusOf(`${gw.proxy}/r`);
     const st = await json(`${gw.admin}/status`);
     const pool = st.upstreams.find((u: any) => u.name === 'pool');
     const target = (port: number) => pool.targets.find((t: any) => t.target === `127.0.0.1:${port}`);
     assert.equal(target(dead).healthy, false, JSON.stringify(pool));
     assert.equal(target(livePort).healthy, true, JSON.stringify(pool));
     assert.equal(pool.healthy, true);
+    // The gauge agrees: one state per target reads 1 (the workers' views summed by max read 1 for both).
+    const m = parsePrometheus(await (await fetch(`${gw.admin}/metrics`)).text());
+    const state = (port: number, s: string) =>
+      sumOf(m, 'tollgate_upstream_target_health', { target: `127.0.0.1:${port}`, state: s });
+    assert.deepEqual([state(dead, 'healthy'), state(dead, 'unhealthy')], [0, 1]);
+    assert.deepEqual([state(livePort, 'healthy'), state(livePort, 'unhealthy')], [1, 0]);
   } finally {
     await gw.kill();
     live.close();
