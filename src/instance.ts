@@ -144,12 +144,13 @@ export interface Prepared {
   text: string;
 }
 
-/** Connection counts of the proxy listeners. */
+/** Connection counts of the proxy listeners, and the requests they finished since start. */
 export interface ConnectionStats {
   accepted: number;
   active: number;
   in_flight: number;
   idle: number;
+  requests: number;
 }
 
 export class TollgateInstance {
@@ -274,8 +275,7 @@ export class TollgateInstance {
    * time, in the order asked; asks that come while one waits are answered by it.
    */
   reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
-    // Asked again before the queued one started: that one reads the file after this ask, so it
-    // answers it too. 200 POST /reload at once are two reloads, not 200 in a row.
+    // Asked again before the queued one started: that one reads the file after this ask, so it answers it too.
     const key = `${opts.trigger ?? ''}:${opts.deferFailure === true}`;
     if (this.queued !== null && this.queued.key === key) return this.queued.result;
     const run = (): Promise<ReloadResult> => {
@@ -474,6 +474,7 @@ export class TollgateInstance {
       active: this.sockets.size,
       in_flight: inflight,
       idle: Math.max(0, this.sockets.size - inflight),
+      requests: this.gateway.requestsFinished,
     };
   }
 
@@ -540,10 +541,9 @@ export class TollgateInstance {
     clearInterval(sweep);
     clearTimeout(timer);
     for (const s of proxies) s.closeAllConnections();
-    // What the grace period cut (a download still streaming, a slow upload, an upgraded WebSocket,
-    // a handshake in progress) ends its request in the sockets' 'close' events, a turn of the event
-    // loop later: wait for them (bounded), so that those requests get their access line and log
-    // phase before the runtimes, their log plugins and the log are closed.
+    // What the grace period cut (a download, a slow upload, a WebSocket, a handshake) ends its request
+    // in the sockets' 'close' events a turn later: wait for them (bounded), so that they get their
+    // access line and log phase before the runtimes, their log plugins and the log are closed.
     await this.cutConnections(CUT_CONNECTIONS_WAIT_MS);
     for (const s of this.adminServers) {
       s.close();

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/model.ts';
 import { knownSecrets, REDACTED, secretValues } from '../config/secrets.ts';
-import type { TollgateInstance } from '../instance.ts';
+import type { ConnectionStats, TollgateInstance } from '../instance.ts';
 import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { VERSION } from '../version.ts';
 
@@ -157,6 +157,28 @@ export async function status(inst: TollgateInstance): Promise<Record<string, unk
     services: rt.services.size,
     connections,
     ...more,
+    ...kongStatus(connections, rt.config.source.hash),
+  };
+}
+
+/**
+ * Kong's own `/status` fields, for monitoring built on them (Datadog's Kong check, Kong's
+ * dashboards): nginx's stub_status counters and the DB-less configuration hash. nginx's
+ * `reading` (connections receiving a request head) has no counterpart here: 0.
+ */
+function kongStatus(c: ConnectionStats, hash: string): Record<string, unknown> {
+  return {
+    server: {
+      connections_accepted: c.accepted,
+      connections_handled: c.accepted,
+      connections_active: c.active,
+      connections_reading: 0,
+      connections_writing: c.in_flight,
+      connections_waiting: c.idle,
+      total_requests: c.requests,
+    },
+    database: { reachable: true },
+    configuration_hash: hash,
   };
 }
 

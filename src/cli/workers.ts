@@ -221,7 +221,7 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       return inst.succeeded(hash, at, opts);
     },
     connections: async (): Promise<ConnectionStats> => {
-      const sum: ConnectionStats = { accepted: 0, active: 0, in_flight: 0, idle: 0 };
+      const sum: ConnectionStats = { accepted: 0, active: 0, in_flight: 0, idle: 0, requests: 0 };
       const replies = await Promise.all(
         alive().map((s) => ask(s, { t: 'tollgate:stats', id: ++seq }, STATS_TIMEOUT_MS).catch(() => null)),
       );
@@ -231,6 +231,7 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
         sum.active += r.stats.active;
         sum.in_flight += r.stats.in_flight;
         sum.idle += r.stats.idle;
+        sum.requests += r.stats.requests ?? 0;
       }
       return sum;
     },

@@ -30,6 +30,8 @@ export class Gateway {
   /** The log destination, written to directly for access lines. */
   readonly accessStream: LineSink | null;
   readonly observers: RequestObserver[] = [];
+  /** Requests finished (answered and logged) since start, across reloads: Kong's `total_requests`. */
+  requestsFinished = 0;
   /** The serving runtime and the retired ones still draining requests. */
   readonly runtimes = new Set<Runtime>();
   /** Port of the first ssl listener, for https redirects; null without one. */

@@ -58,6 +58,7 @@ export function finish(rc: ProxyRequest): void {
   }
   if (gw.accessLog) writeAccessLine(rc, latency);
   for (const o of gw.observers) o(rc);
+  gw.requestsFinished++;
   rt.inflight--;
   if (rt.retired && rt.inflight === 0) gw.release(rt);
 }

@@ -289,6 +289,16 @@ test('/status shows version, config hash, last reload and connection counts; /ro
     assert.equal(st.last_reload.ok, true);
     assert.equal(typeof st.connections.active, 'number');
     assert.equal(typeof st.connections.in_flight, 'number');
+    // Kong's /status fields, which monitoring built for Kong reads.
+    assert.equal(st.configuration_hash, st.config_hash);
+    assert.deepEqual(st.database, { reachable: true });
+    const before = st.server.total_requests as number;
+    for (let i = 0; i < 3; i++) await (await fetch(`${gw.proxy}/a`)).arrayBuffer();
+    const after = await json(`${gw.admin}/status`);
+    assert.equal(after.server.total_requests, before + 3);
+    assert.equal(after.server.connections_accepted, after.connections.accepted);
+    assert.equal(after.server.connections_handled, after.connections.accepted);
+    assert.equal(after.server.connections_active, after.connections.active);
     const routes = await json(`${gw.admin}/routes`);
     const names = routes.data.map((r: any) => r.name);
     assert.equal(names[0], 'numbers', 'the regex route with the highest regex_priority is tried first');

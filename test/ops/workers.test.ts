@@ -54,6 +54,9 @@ test('with --workers 2 a reload reaches both workers, /metrics sums them, and a 
     assert.equal(new Set(keys).size, keys.length);
     // the worker processes both counted (each one's process metrics are in the sum)
     assert.equal(m.get('tollgate_http_requests_total')!.type, 'counter');
+    // Kong's total_requests in /status sums the workers' requests as the metrics do
+    const counted = (await json(`${gw.admin}/status`)).server.total_requests;
+    assert.equal(counted, sumOf(m, 'tollgate_http_requests_total'));
 
     // a broken file changes no worker
     await writeFile(file, `${config(['a', 'b'])}oops: [\n`);
