@@ -406,7 +406,10 @@ function isNameserver(server: string): boolean {
 function finish(raw: RawIssue[], map: SourceMap, secrets: ReadonlySet<string>): ConfigIssue[] {
   const redact = (m: string): string => secretValues(secrets).scrubMessage(m);
   const out = raw.map((i) => {
-    const loc = i.offset !== undefined && !map.has(i.path) ? map.at(i.offset) : map.locate(i.path, i.atKey);
+    const loc =
+      i.offset !== undefined && (i.atOffset === true || !map.has(i.path))
+        ? map.at(i.offset)
+        : map.locate(i.path, i.atKey);
     return configIssue(i.code, redact(i.message), i.path, loc, i.severity ?? 'error');
   });
   out.sort((a, b) => a.line - b.line || a.col - b.col || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

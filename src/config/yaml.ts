@@ -45,6 +45,8 @@ export interface RawIssue {
   offset?: number;
   /** Locate the key of `path`'s last segment instead of its value. */
   atKey?: boolean;
+  /** Locate at `offset` even where `path` is known (`path` names the node, `offset` the spot in it). */
+  atOffset?: boolean;
   severity?: 'error' | 'warning';
 }
 
@@ -144,12 +146,14 @@ export function parseYamlFully(text: string, file: string): ParsedYaml {
   }
   if (issues.length > 0) return { data: undefined, map, issues };
 
+  // A warning (an unknown tag, ...) is about one node: it is located there, not at the top.
   for (const w of doc.warnings) {
     issues.push({
       code: 'YAML_SYNTAX',
       message: w.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, ''),
-      path: [],
+      path: pathAtOffset(doc.contents, w.pos[0]),
       offset: w.pos[0],
+      atOffset: true,
       severity: 'warning',
     });
   }

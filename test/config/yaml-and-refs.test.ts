@@ -40,6 +40,14 @@ test('YAML hazards are located errors: duplicate keys, several documents, tabs, 
   }
 });
 
+test("the YAML parser's warnings are located at their node, not at the top of the file", async () => {
+  const c = await load(`${V3}services:\n  - name: !foo bar\n    url: echo://\n`);
+  assert.deepEqual(
+    c.source.warnings!.map((w) => `${w.line}:${w.col} ${w.path} ${w.message}`),
+    ['3:11 services[0].name Unresolved tag: !foo'],
+  );
+});
+
 test('prototype-polluting keys are rejected where they appear', async () => {
   for (const key of ['__proto__', 'constructor', 'prototype']) {
     const issues = await issuesOf(`${V3}services:\n  - name: s\n    url: echo://\n    ${key}: { admin: true }\n`);
