@@ -45,7 +45,10 @@ export interface RawIssue {
   offset?: number;
   /** Locate the key of `path`'s last segment instead of its value. */
   atKey?: boolean;
-  /** Locate at `offset` even where `path` is known (`path` names the node, `offset` the spot in it). */
+  /**
+   * Locate at `offset` even where `path` is known: `path` names the node, `offset` the spot in it
+   * (a duplicate key, whose `path` would locate the first one).
+   */
   atOffset?: boolean;
   severity?: 'error' | 'warning';
 }
@@ -117,7 +120,10 @@ export function parseYamlFully(text: string, file: string): ParsedYaml {
   const doc = parseDocument(text, {
     lineCounter: lines,
     prettyErrors: false,
-    uniqueKeys: true,
+    // Duplicate keys are found by the walk below, in constant time per key: the yaml package
+    // compares each key with every earlier key of its mapping, and one mapping of 50,000 keys
+    // (a 700 KB file) held a core for a minute at every reload.
+    uniqueKeys: false,
     keepSourceTokens: false,
   });
 
@@ -125,7 +131,7 @@ export function parseYamlFully(text: string, file: string): ParsedYaml {
   // located sentence about the first is what helps (hazards are each reported).
   let syntaxSeen = false;
   for (const err of doc.errors) {
-    const hazard = err.code === 'DUPLICATE_KEY' || err.code === 'MULTIPLE_DOCS' || err.code === 'TAB_AS_INDENT';
+    const hazard = err.code === 'MULTIPLE_DOCS' || err.code === 'TAB_AS_INDENT';
     if (!hazard) {
       if (syntaxSeen) continue;
       syntaxSeen = true;
@@ -138,11 +144,8 @@ export function parseYamlFully(text: string, file: string): ParsedYaml {
     let message = err.message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '');
     if (!hazard) message = `YAML syntax error: ${message.charAt(0).toLowerCase()}${message.slice(1)}`;
     if (err.code === 'MULTIPLE_DOCS') message = 'several YAML documents in one file; a config file holds exactly one';
-    else if (err.code === 'DUPLICATE_KEY') message = 'duplicate key: a key may appear only once in a mapping';
     else if (err.code === 'TAB_AS_INDENT') message = 'tab character in indentation; YAML indentation must use spaces';
-    // A duplicate key is named by where it is (`services[0].url`), not just by line and column.
-    const path = err.code === 'DUPLICATE_KEY' ? pathAtOffset(doc.contents, err.pos[0]) : [];
-    issues.push({ code: hazard ? 'YAML_HAZARD' : 'YAML_SYNTAX', message, path, offset: err.pos[0] });
+    issues.push({ code: hazard ? 'YAML_HAZARD' : 'YAML_SYNTAX', message, path: [], offset: err.pos[0] });
   }
   if (issues.length > 0) return { data: undefined, map, issues };
 
@@ -280,11 +283,29 @@ class Walker {
 
     if (isMap(n)) {
       const out: Record<string, unknown> = {};
+      // Keys written in this mapping (not merged into it), by the name they get in `out`: `1` and
+      // "1" are one key there. A node reached through an alias was checked where it is anchored.
+      const written = this.#aliasDepth === 0 ? new Set<string>() : null;
       for (const pair of n.items) {
         if (!isPair(pair)) continue;
         const k = pair.key as YamlNode | null;
         const kOffset = k?.range?.[0] ?? offset;
-        if (isScalar(k) && k.value === '<<' && k.source === '<<' && (isAlias(pair.value) || isSeq(pair.value))) {
+        const isMerge = isScalar(k) && k.value === '<<' && k.source === '<<';
+        if (written !== null && (isMerge || isScalar(k) || k === null)) {
+          const name = k === null ? '' : String(k.value ?? '');
+          if (written.has(name)) {
+            this.issues.push({
+              code: 'YAML_HAZARD',
+              message: 'duplicate key: a key may appear only once in a mapping',
+              path: [...path, name],
+              offset: kOffset,
+              atOffset: true,
+            });
+            continue;
+          }
+          written.add(name);
+        }
+        if (isMerge && (isAlias(pair.value) || isSeq(pair.value))) {
           this.merge(out, pair.value, path, pos, kOffset);
           continue;
         }

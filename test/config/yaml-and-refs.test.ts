@@ -125,6 +125,23 @@ test('an alias names the last node anchored with its name before it, and thousan
   await load(many);
 });
 
+test('duplicate keys are found in time linear in the keys: one mapping of 60,000 keys with a duplicate, and `1` beside "1"', {
+  timeout: 30_000,
+}, async () => {
+  // The anchor keeps the file off the fast path, so the yaml package's document model reads it:
+  // its own check compared each key with every earlier one (70 s here).
+  const keys = Array.from({ length: 60_000 }, (_, i) => `    k${i}: v\n`).join('');
+  assert.deepEqual(brief(await issuesOf(`${V3}_ignore:\n  - &m\n${keys}    k7: w\n`)), [
+    '60004:5 _ignore[0].k7 duplicate key: a key may appear only once in a mapping',
+  ]);
+  // Both name the same field once loaded: the second would silently replace the first.
+  assert.deepEqual(brief(await issuesOf(`${V3}_ignore:\n  1: a\n  "1": b\n`)), [
+    '4:3 _ignore.1 duplicate key: a key may appear only once in a mapping',
+  ]);
+  // A merged key is no duplicate: the mapping's own key wins over it, as YAML's merge says.
+  await load(`${V3}_ignore:\n  - &a { k: 1 }\n  - { <<: *a, k: 2 }\n`);
+});
+
 test('a non-mapping top level and a missing _format_version are errors', async () => {
   assert.match((await issuesOf('- a\n'))[0]!.message, /top level must be a mapping/);
   assert.deepEqual(brief(await issuesOf('services: []\n')), ["1:1  missing required field '_format_version'"]);
