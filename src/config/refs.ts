@@ -79,7 +79,13 @@ export function tokenize(s: string): Token[] | string {
           return `decK's \`\${{ env "${deck[1]}" }}\` is expanded by decK, not by Kong or Tollgate: write \`\${${deck[1]}}\` to read the environment variable`;
         return `invalid reference \`\${${name.length > 40 ? `${name.slice(0, 40)}…` : name}}\`: use \${NAME}, \${NAME:-default} or \${file:path} (write \`$\${\` for a literal \`\${\`)`;
       }
-      out.push({ env: name, fallback: sep === -1 ? null : body.slice(sep + 2) });
+      const fallback = sep === -1 ? null : body.slice(sep + 2);
+      // `${A:-${B}}` ends at the first `}`: its default would be the text `${B`, and the value the
+      // literal `${B}` (shells and docker compose expand it). Refused, as any other `${...}` that
+      // would be sent as written.
+      if (fallback?.includes('${'))
+        return `a default cannot hold a reference: \`\${${name}:-\${...}}\` is not expanded; give the default as text, or set ${name}`;
+      out.push({ env: name, fallback });
     }
     i = end + 1;
   }

@@ -170,11 +170,13 @@ test('a missing variable, a malformed reference and a missing file are located e
   - username: \${NOPE}
     custom_id: \${bad name}
     jwt_secrets: [{ key: k, algorithm: RS256, rsa_public_key: "\${file:missing.pem}" }]
+    tags: ["\${TAG:-\${OTHER}}"]
 `);
   assert.deepEqual(brief(issues), [
     '3:15 consumers[0].username environment variable NOPE is not set (write ${NOPE:-default} to give a default)',
     '4:16 consumers[0].custom_id invalid reference `${bad name}`: use ${NAME}, ${NAME:-default} or ${file:path} (write `$${` for a literal `${`)',
     `5:63 consumers[0].jwt_secrets[0].rsa_public_key cannot read \${file:missing.pem} (${join(process.cwd(), 'missing.pem')}): no such file`,
+    '6:12 consumers[0].tags[0] a default cannot hold a reference: `${TAG:-${...}}` is not expanded; give the default as text, or set TAG',
   ]);
 });
 
