@@ -3,6 +3,7 @@
  * offline, what this request would get (route-query.ts). Exit 0 when a route matches, 1 when none
  * does, 2 on a usage error or a config that does not load.
  */
+import { isIP } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
@@ -43,6 +44,10 @@ export async function runExplain(argv: string[], out: CliIO = process): Promise<
     const [method, url] = args.positionals as [string, string];
     if (!/^[A-Za-z]+$/.test(method)) throw new UsageError(`'${method}' is not an HTTP method`);
     const headers = parseHeaders(args.lists.get('header') ?? []);
+    // ip-restriction compares an address: anything else was "allowed" whatever the lists said.
+    const clientIp = args.values.get('client-ip');
+    if (clientIp !== undefined && isIP(clientIp) === 0)
+      throw new UsageError(`--client-ip '${clientIp}' is not an IP address`);
     const env = await envFromArgs(args);
     const file = args.values.get('config') ?? 'gateway.yaml';
     let compiled: Awaited<ReturnType<typeof compileForCli>>;
@@ -65,7 +70,7 @@ export async function runExplain(argv: string[], out: CliIO = process): Promise<
           url,
           headers,
           consumer,
-          clientIp: args.values.get('client-ip'),
+          clientIp,
         });
       } catch (e) {
         return fail((e as Error).message);

@@ -124,6 +124,13 @@ test('explain: usage errors exit 2', async () => {
   assert.equal(r.code, 2);
   assert.match(r.err, /did you mean '--consumer'/);
   assert.equal((await gateway(['explain', '-c', '/nonexistent.yaml', 'GET', '/'])).code, 2);
+  // Not an address ip-restriction could judge: it would be "allowed" by a deny list that covers it.
+  const f = write(tmp(), 'gateway.yaml', CONFIG);
+  for (const ip of ['10.0.0.1:80', 'garbage']) {
+    const bad = await gateway(['explain', '-c', f, '--client-ip', ip, 'GET', 'http://x/admin']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, new RegExp(`--client-ip '${ip}' is not an IP address`));
+  }
 });
 
 test('explain and test-routes never print a value from ${...}: the upstream URL, its host and path are redacted', async () => {
