@@ -226,21 +226,46 @@ function show(v: unknown, display: (s: string) => string): string {
 
 // ---- security summary -----------------------------------------------------------------------
 
-/** The enabled plugins that apply to a route for every consumer (Kong's scopes, consumer scope aside). */
 /**
  * The plugins that run on every request of the route: enabled, not consumer-scoped, and listing
  * each of the route's protocols (a plugin narrowed to `protocols: [grpcs]` does not guard the
- * route's http requests).
+ * route's http requests). Of several instances of one plugin only the most specific runs, as in
+ * Kong: a route's over its service's, either over a global one.
  */
 function routePlugins(c: GatewayConfig, r: RouteModel): PluginModel[] {
-  return c.plugins.filter(
-    (p) =>
-      p.enabled &&
-      p.consumer === null &&
-      (p.route === null || p.route === r.id) &&
-      (p.service === null || p.service === r.service) &&
-      r.protocols.every((proto) => p.protocols.includes(proto)),
-  );
+  const specificity = (p: PluginModel): number => (p.route !== null ? 2 : 0) + (p.service !== null ? 1 : 0);
+  const byName = new Map<string, PluginModel>();
+  for (const p of c.plugins) {
+    if (
+      !p.enabled ||
+      p.consumer !== null ||
+      (p.route !== null && p.route !== r.id) ||
+      (p.service !== null && p.service !== r.service) ||
+      !r.protocols.every((proto) => p.protocols.includes(proto))
+    )
+      continue;
+    const seen = byName.get(p.name);
+    if (seen === undefined || specificity(p) > specificity(seen)) byName.set(p.name, p);
+  }
+  return [...byName.values()];
+}
+
+/**
+ * An authentication plugin with Kong's `anonymous` set lets a request without a credential through
+ * as that consumer: it authenticates nobody, and a route with no other one is public.
+ */
+function admitsAnonymous(p: PluginModel): boolean {
+  const anonymous = (p.config as Record<string, unknown>).anonymous;
+  return typeof anonymous === 'string' && anonymous !== '';
+}
+
+/** The authentication plugins of a route that require a credential, and those that admit anonymous requests. */
+function routeAuth(plugins: readonly PluginModel[]): { required: Set<string>; anonymous: Set<string> } {
+  const auth = plugins.filter((p) => AUTH_PLUGINS.has(p.name));
+  return {
+    required: new Set(auth.filter((p) => !admitsAnonymous(p)).map((p) => p.name)),
+    anonymous: new Set(auth.filter(admitsAnonymous).map((p) => p.name)),
+  };
 }
 
 function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string) => string): SecurityFinding[] {
@@ -254,28 +279,37 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
   const rb = byName(b);
   for (const [name, r] of rb) {
     const pb = routePlugins(b, r);
-    const authB = new Set(pb.filter((p) => AUTH_PLUGINS.has(p.name)).map((p) => p.name));
+    const { required: authB, anonymous: anonymousB } = routeAuth(pb);
     const old = ra.get(name);
     const paths = (r.paths ?? ['/']).join(', ');
     if (old === undefined) {
       if (authB.size === 0)
         out.push({
           type: 'public',
-          message: `new route '${name}' is public (no authentication plugin): ${paths}`,
+          message: `new route '${name}' is public (${anonymousB.size === 0 ? 'no authentication plugin' : `${[...anonymousB].join(', ')} admits requests without a credential (anonymous)`}): ${paths}`,
           at: at(b, r.yaml_path),
         });
       continue;
     }
     const pa = routePlugins(a, old);
-    const authA = new Set(pa.filter((p) => AUTH_PLUGINS.has(p.name)).map((p) => p.name));
+    const authA = routeAuth(pa).required;
     const lost = [...authA].filter((x) => !authB.has(x));
     const gained = [...authB].filter((x) => !authA.has(x));
-    if (lost.length > 0)
+    if (lost.length > 0) {
+      const gone = lost.filter((x) => !anonymousB.has(x));
+      const anonymous = lost.filter((x) => anonymousB.has(x));
+      const what = [
+        ...(gone.length > 0 ? [`${gone.join(', ')} no longer runs`] : []),
+        ...(anonymous.length > 0
+          ? [`${anonymous.join(', ')} now admits requests without a credential (anonymous)`]
+          : []),
+      ].join('; ');
       out.push({
         type: 'auth-removed',
-        message: `route '${name}' loses authentication: ${lost.join(', ')} no longer runs${authB.size === 0 ? `; the route is now public: ${paths}` : ''}`,
+        message: `route '${name}' loses authentication: ${what}${authB.size === 0 ? `; the route is now public: ${paths}` : ''}`,
         at: at(b, r.yaml_path),
       });
+    }
     if (gained.length > 0)
       out.push({
         type: 'auth-added',

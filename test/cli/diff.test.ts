@@ -186,3 +186,48 @@ test('diff: reordering a route’s hosts, methods or paths is no change', async 
   assert.equal(changed.code, 1);
   assert.match(changed.out, /hosts: \["a\.example","b\.example"\] → \["b\.example","c\.example"\]/);
 });
+
+test("diff: an authentication plugin given Kong's anonymous consumer authenticates nobody; a route's instance wins over its service's", async () => {
+  const dir = tmp();
+  const base = `_format_version: "3.0"
+services:
+  - name: s
+    url: http://api.internal
+    plugins:
+      - name: key-auth
+    routes:
+      - name: ra
+        paths: [/a]
+consumers:
+  - username: anon
+`;
+  const a = write(dir, 'a.yaml', base);
+  // The service's key-auth still requires a key; the route's own instance, which Kong runs instead, does not.
+  const b = write(
+    dir,
+    'b.yaml',
+    base.replace(
+      'paths: [/a]\n',
+      'paths: [/a]\n        plugins:\n          - name: key-auth\n            config: { anonymous: anon }\n',
+    ),
+  );
+  const r = await gateway(['diff', a, b]);
+  assert.equal(r.code, 1, r.err);
+  assert.match(
+    r.out,
+    /! route 'ra' loses authentication: key-auth now admits requests without a credential \(anonymous\); the route is now public: \/a/,
+  );
+  const c = write(
+    dir,
+    'c.yaml',
+    base
+      .replace('- name: key-auth\n', '- name: key-auth\n        config: { anonymous: anon }\n')
+      .replace('routes:\n', 'routes:\n      - name: rb\n        paths: [/b]\n'),
+  );
+  const n = await gateway(['diff', a, c]);
+  assert.match(n.out, /! route 'ra' loses authentication: key-auth now admits requests without a credential/);
+  assert.match(
+    n.out,
+    /! new route 'rb' is public \(key-auth admits requests without a credential \(anonymous\)\): \/b/,
+  );
+});
