@@ -82,7 +82,8 @@ const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
 export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean }): string | null {
   let host = raw.toLowerCase();
   if (opts.port) {
-    const m = /^(.*?)(?::(\d{1,5}))?$/.exec(host)!;
+    // `[\s\S]`, not `.`: a host with a line break in it must reach the label check, not fail to match.
+    const m = /^([\s\S]*?)(?::(\d{1,5}))?$/.exec(host)!;
     if (m[2] !== undefined && !host.startsWith('[')) {
       if (Number(m[2]) > 65535) return `invalid port number`;
       host = m[1]!;

@@ -186,6 +186,14 @@ test('route rules from Kong: something to match on, no host header, valid hosts'
     (await issuesOf(svc("      - hosts: ['a.*.com']\n")))[0]!.message,
     /invalid wildcard: must be placed at leftmost or rightmost label/,
   );
+  // A line break in a route host (and its port part) was a TypeError: an unlocated reload failure, a crashed validate.
+  assert.deepEqual(
+    (await issuesOf(svc('      - hosts: ["a\\n.com", "b.com\\n:80"]\n'))).map((i) => `${i.path} ${i.message}`),
+    [
+      "services[0].routes[0].hosts[0] invalid hostname: 'a\n.com'",
+      "services[0].routes[0].hosts[1] invalid hostname: 'b.com\n:80'",
+    ],
+  );
   assert.match(
     (await issuesOf(svc('      - paths: [/a]\n        service: s\n')))[0]!.message,
     /'service' is implied by the enclosing service/,
