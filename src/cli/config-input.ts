@@ -94,6 +94,20 @@ export async function compileForCli(file: string, env: EnvOptions) {
   return { ...loaded, runtime };
 }
 
+/** C0 and C1 controls, DEL and the Unicode line separators. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Text from a config (a name, a value, a message quoting one) as it is printed in one line of text
+ * output: control characters escaped as JSON escapes them. A line break in a consumer's username
+ * or a plugin's field otherwise started a line of its own: a CI runner reads `::error ...` or
+ * `::stop-commands::` at the start of any line of a step's output as a workflow command, and a
+ * terminal obeys escape sequences.
+ */
+export function printable(s: string): string {
+  return s.replace(CONTROL, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** A located issue in one line (the format validate prints). */
 export function issueLine(i: {
   file: string;
@@ -103,7 +117,9 @@ export function issueLine(i: {
   severity: string;
   message: string;
 }) {
-  return `${i.file}:${i.line}:${i.col}  ${i.path || '.'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
+  return printable(
+    `${i.file}:${i.line}:${i.col}  ${i.path || '.'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`,
+  );
 }
 
 interface Writer {

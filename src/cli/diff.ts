@@ -14,7 +14,7 @@ import { type ConfigDiff, diffConfigs, type EntityChange } from '../config/seman
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { envFromArgs, InputError, issueLine, readConfigText } from './config-input.ts';
+import { envFromArgs, InputError, issueLine, printable, readConfigText } from './config-input.ts';
 import type { CliIO } from './explain.ts';
 import { ghData, ghProp } from './validate.ts';
 
@@ -141,11 +141,11 @@ function text(d: ConfigDiff, [a, b]: [string, string]): string {
     out.push(`  ${SIGN[c.kind]} ${c.name}  (${c.at.file}:${c.at.line})`);
     for (const f of fieldLines(c)) out.push(`      ${f}`);
   }
-  return `${out.join('\n')}\n`;
+  return `${out.map(printable).join('\n')}\n`;
 }
 
 function code(s: string): string {
-  return `\`${s.replace(/`/g, "'").replace(/\|/g, '\\|').replace(/\n/g, ' ')}\``;
+  return `\`${printable(s.replace(/`/g, "'").replace(/\|/g, '\\|'))}\``;
 }
 
 function markdown(d: ConfigDiff, [a, b]: [string, string]): string {
@@ -154,7 +154,7 @@ function markdown(d: ConfigDiff, [a, b]: [string, string]): string {
   if (d.security.length > 0) {
     out.push('> [!WARNING]', `> **Security summary** (${d.security.length})`, '>');
     for (const s of d.security)
-      out.push(`> - ${s.message.replace(/\n/g, ' ')} (${code(`${basename(s.at.file)}:${s.at.line}`)})`);
+      out.push(`> - ${printable(s.message)} (${code(`${basename(s.at.file)}:${s.at.line}`)})`);
   } else out.push('**Security summary:** nothing that changes authentication, exposure, CORS, rate limits or TLS.');
   out.push('', `#### Changes (${d.changes.length})`, '', '| | entity | what changed |', '|---|---|---|');
   for (const c of d.changes) {
@@ -169,7 +169,7 @@ function markdown(d: ConfigDiff, [a, b]: [string, string]): string {
             .join('<br>')
         : c.kind;
     out.push(
-      `| ${c.kind === 'added' ? '➕' : c.kind === 'removed' ? '➖' : '✏️'} | ${c.name.replace(/\|/g, '\\|')} | ${what} |`,
+      `| ${c.kind === 'added' ? '➕' : c.kind === 'removed' ? '➖' : '✏️'} | ${printable(c.name.replace(/\|/g, '\\|'))} | ${what} |`,
     );
   }
   return `${out.join('\n')}\n`;

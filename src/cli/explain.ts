@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { compileForCli, envFromArgs, InputError, issueLine, scrubbingIO } from './config-input.ts';
+import { compileForCli, envFromArgs, InputError, issueLine, printable, scrubbingIO } from './config-input.ts';
 import { type Explanation, explainRequest, REQUIRES_CREDENTIAL } from './route-query.ts';
 
 export interface CliIO {
@@ -93,14 +93,14 @@ export function formatText(ex: Explanation): string {
   const lines = [
     `request   ${r.method} ${r.scheme}://${r.host || '(no Host)'}${r.path}${r.query ? `?${r.query}` : ''}`,
   ];
-  if (ex.error !== null) return `${lines[0]}\n${ex.error}\n`;
+  if (ex.error !== null) return `${printable(lines[0]!)}\n${printable(ex.error)}\n`;
   if (ex.route === null) {
     lines.push('route     none matched: the gateway answers 404 (no Route matched with those values)');
     if (ex.candidates.length > 0) {
       lines.push('nearest:');
       for (const c of ex.candidates) lines.push(`  ${c.route}  (${c.at})  ${c.mismatches.join('; ')}`);
     }
-    return `${lines.join('\n')}\n`;
+    return `${lines.map(printable).join('\n')}\n`;
   }
   lines.push(`route     ${ex.route.name ?? ex.route.id}  (${ex.route.at})`);
   if (ex.service !== null) lines.push(`service   ${ex.service.name ?? ex.service.id}  ${ex.service.url}`);
@@ -125,5 +125,5 @@ export function formatText(ex: Explanation): string {
       );
     else if (last.terminates) lines.push(`  the request is answered by ${last.name}; it never reaches the upstream`);
   }
-  return `${lines.join('\n')}\n`;
+  return `${lines.map(printable).join('\n')}\n`;
 }

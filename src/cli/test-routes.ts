@@ -10,7 +10,7 @@ import { parseYaml } from '../config/yaml.ts';
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { compileForCli, envFromArgs, InputError, issueLine, scrubbingIO, why } from './config-input.ts';
+import { compileForCli, envFromArgs, InputError, issueLine, printable, scrubbingIO, why } from './config-input.ts';
 import type { CliIO } from './explain.ts';
 import { explainRequest } from './route-query.ts';
 import { ghData, ghProp } from './validate.ts';
@@ -245,7 +245,10 @@ export async function runTestRoutes(argv: string[], out: CliIO = process): Promi
         io.stdout.write(
           `::error file=${ghProp(r.file)},line=${r.line}::${ghData(`${title(r)}: ${r.differences.join('; ')}`)}\n`,
         );
-      else io.stdout.write(`${r.file}:${r.line}: FAIL ${title(r)}\n${r.differences.map((x) => `    ${x}\n`).join('')}`);
+      else
+        io.stdout.write(
+          `${printable(`${r.file}:${r.line}: FAIL ${title(r)}`)}\n${r.differences.map((x) => `    ${printable(x)}\n`).join('')}`,
+        );
     }
     io.stdout.write(
       `${results.length} ${results.length === 1 ? 'case' : 'cases'}: ${results.length - failed.length} passed, ${failed.length} failed (config ${compiled.name})\n`,

@@ -231,3 +231,27 @@ consumers:
     /! new route 'rb' is public \(key-auth admits requests without a credential \(anonymous\)\): \/b/,
   );
 });
+
+test('text output escapes control characters from the config: a line break in a value never starts a line a CI runner reads as a command', async () => {
+  const dir = tmp();
+  const consumer = (name: string): string =>
+    `_format_version: "3.0"\nconsumers:\n  - username: "${name}\\n::warning::spoofed"\n    custom_id: "\\u001b[31mred"\n`;
+  const a = write(dir, 'a.yaml', consumer('bob'));
+  const b = write(dir, 'b.yaml', consumer('bobby'));
+  for (const format of ['text', 'github', 'markdown']) {
+    const r = await gateway(['diff', '--format', format, a, b]);
+    assert.equal(r.code, 1, r.err);
+    assert.doesNotMatch(r.out, /^::warning::spoofed/m, format);
+    assert.doesNotMatch(r.out, /\u001b/, format);
+  }
+  assert.match((await gateway(['diff', a, b])).out, /^ {2}\+ consumer 'bobby\\n::warning::spoofed' {2}\(/m);
+  const bad = write(
+    dir,
+    'bad.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: "s\\n::error::spoofed"\n    url: echo://\n',
+  );
+  const v = await gateway(['validate', bad]);
+  assert.equal(v.code, 1);
+  assert.doesNotMatch(v.out, /^::error::spoofed/m);
+  assert.match(v.out, /services\[0\]\.name {2}invalid value 's\\n::error::spoofed'/);
+});
