@@ -71,6 +71,8 @@ export async function runDiff(argv: string[], io: CliIO = process): Promise<numb
     let b: Side;
     if (rev !== undefined) {
       if (args.positionals.length > 1) throw new UsageError('with --git REV give at most one FILE');
+      // git would take it as one of its options (`--output=FILE` writes FILE), not as a revision.
+      if (rev.startsWith('-')) throw new UsageError(`--git '${rev}' is an option, not a revision`);
       const file = args.positionals[0] ?? 'gateway.yaml';
       b = await side(file);
       a = { name: `${rev}:${file}`, text: await gitShow(rev, file), dir: b.dir };

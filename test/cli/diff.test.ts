@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cleanEnv, gateway, ROOT, tmp, write } from './helpers.ts';
@@ -143,6 +143,12 @@ test('diff --git REV [FILE] compares the file with its committed version', async
   const bad = await gateway(['diff', '--git', 'no-such-rev'], { cwd: dir });
   assert.equal(bad.code, 2);
   assert.match(bad.err, /git show no-such-rev/);
+  // A REV that is an option would reach git as one: `--output=FILE` made git show write FILE.
+  mkdirSync(join(dir, 'out:.'));
+  const option = await gateway(['diff', '--git=--output=out', 'gateway.yaml'], { cwd: dir });
+  assert.equal(option.code, 2);
+  assert.match(option.err, /--git '--output=out' is an option, not a revision/);
+  assert.ok(!existsSync(join(dir, 'out:.', 'gateway.yaml')), 'git wrote no file');
 });
 
 test('diff: a plugin narrowed to protocols the route does not serve counts as removed in the security summary', async () => {
