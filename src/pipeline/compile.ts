@@ -315,6 +315,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     services,
     consumers,
     plugins: instances,
+    unmatchedPipeline: pipelines.unmatched,
     trusted: compileTrusted(config.settings.trusted_ips),
     warnings,
     logSecrets: secrets.size === 0 ? null : secretValues(secrets),
@@ -431,7 +432,7 @@ function applies(p: PluginModel, r: RouteModel): boolean {
  * Routes to which the same instances apply share one (frozen) pipeline: in a large config most
  * routes have only the global plugins, and 10,000 copies of the same pipeline cost build time.
  */
-function pipelineIndex(instances: readonly PluginInstance[]): { for(r: RouteModel): Pipeline } {
+function pipelineIndex(instances: readonly PluginInstance[]): { for(r: RouteModel): Pipeline; unmatched: Pipeline } {
   const global: number[] = [];
   const byRoute = new Map<string, number[]>();
   const byService = new Map<string, number[]>();
@@ -446,6 +447,8 @@ function pipelineIndex(instances: readonly PluginInstance[]): { for(r: RouteMode
   });
   const built = new Map<string, Pipeline>();
   return {
+    // A request no route matched: the global plugins that name no consumer (none was identified).
+    unmatched: buildPipeline(global.map((i) => instances[i]!).filter((inst) => inst.model.consumer === null)),
     for(r) {
       const ids = [
         ...global,

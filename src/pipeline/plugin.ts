@@ -91,7 +91,11 @@ export interface GatewayRequest {
   readonly host: string;
   /** The gateway's port the request came in on (Kong's `kong.request.get_port()`); 0 when unknown. */
   readonly port: number;
-  readonly route: RouteInfo;
+  /**
+   * The matched route; null only in the log phase of a global plugin for a request no route
+   * matched (Kong's `kong.router.get_route()` is nil there too).
+   */
+  readonly route: RouteInfo | null;
   readonly service: ServiceInfo | null;
   /** Named captures of a regex route path (`~/users/(?<id>\d+)`), else empty. */
   readonly captures: Readonly<Record<string, string>>;

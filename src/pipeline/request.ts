@@ -151,8 +151,8 @@ export class RequestContext implements GatewayRequest {
     return this.raw.socket?.localPort ?? 0;
   }
 
-  get route(): RouteInfo {
-    return this.compiled!.info;
+  get route(): RouteInfo | null {
+    return this.compiled?.info ?? null;
   }
 
   get service(): ServiceInfo | null {
@@ -405,7 +405,6 @@ export class TransformError extends Error {
   }
 }
 
-const NO_HEADERS: ReadonlySet<string> = new Set();
 const NO_STEPS: readonly PluginStep[] = Object.freeze([]);
 
 export class LogEntryImpl implements LogEntry {
@@ -437,8 +436,9 @@ export class LogEntryImpl implements LogEntry {
     this.error = rc.error;
     this.startedAt = Math.round(performance.timeOrigin + rc.startedAt);
     this.source = answerSource(rc);
-    this.secretHeaders = rc.compiled?.pipeline.secretHeaders ?? NO_HEADERS;
-    this.secretQueryParams = rc.compiled?.pipeline.secretQueryParams ?? NO_HEADERS;
+    const pipeline = rc.compiled?.pipeline ?? rc.runtime.unmatchedPipeline;
+    this.secretHeaders = pipeline.secretHeaders;
+    this.secretQueryParams = pipeline.secretQueryParams;
     this.reason = rc.reason ?? rc.error?.code ?? null;
     this.upstreamStatus = rc.upstreamStatus;
     this.upstreamStartedAt = rc.upstreamStartedAt > 0 ? performance.timeOrigin + rc.upstreamStartedAt : -1;

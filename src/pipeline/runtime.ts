@@ -92,6 +92,11 @@ export interface Runtime {
   readonly services: ReadonlyMap<string, CompiledService>;
   readonly consumers: ConsumerDirectory;
   readonly plugins: readonly PluginInstance[];
+  /**
+   * The global plugins, whose log phase runs for a request no route matched (Kong runs its global
+   * plugins' log phase for the router's 404: statsd's `global.unmatched`, a global http-log).
+   */
+  readonly unmatchedPipeline: Pipeline;
   readonly trusted: BlockList | null;
   /** Warnings of this config (loader, config checks, plugins' create()), as start logs them. */
   readonly warnings: readonly ConfigIssue[];

@@ -40,7 +40,8 @@ export function runPhase(
   arg: ResponseContext | LogEntry | null,
   from = 0,
 ): PhaseResult {
-  const slots = rc.compiled!.pipeline.slots;
+  // Only the log phase runs without a route: the global plugins'.
+  const slots = (rc.compiled?.pipeline ?? rc.runtime.unmatchedPipeline).slots;
   for (let i = from; i < slots.length; i++) {
     const inst = pick(slots[i]!, rc);
     if (inst === null) continue;

@@ -47,8 +47,8 @@ export function finish(rc: ProxyRequest): void {
   const socketBytes = rc.onSession ? 0 : (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart);
   rc.bytesReceived = requestLength(rc, Math.max(0, socketBytes - rc.bytesReceivedAtStart));
   const route = rc.compiled;
-  if (route?.pipeline.hasLog) {
-    const svc = rc.compiled?.service ?? null;
+  if ((route?.pipeline ?? rt.unmatchedPipeline).hasLog) {
+    const svc = route?.service ?? null;
     const entry = new LogEntryImpl(
       rc,
       latency,

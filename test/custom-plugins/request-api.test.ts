@@ -61,7 +61,7 @@ test('query is parsed from the raw query; ctx is one object for the whole reques
 test("route and service describe what matched; an earlier plugin's identity is seen as given", async () => {
   const r = await runPlugin(
     probe((req, seen) => {
-      seen.route = req.route.name;
+      seen.route = req.route?.name;
       seen.service = req.service?.name;
       seen.consumer = req.consumer?.username;
       seen.credential = req.credential?.identifier;

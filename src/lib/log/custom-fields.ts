@@ -51,7 +51,7 @@ const GETTERS: Record<string, (name: string) => Getter | null> = {
   headers: (n) => (_req, e) => logged(e.request?.headers, n.toLowerCase(), true),
   query_params: (n) => (_req, e) => logged(e.request?.querystring, n, false),
   consumer: (n) => (n === 'id' || n === 'username' || n === 'custom_id' ? (req) => req.consumer?.[n] ?? null : null),
-  route: (n) => (n === 'id' || n === 'name' ? (req) => req.route[n] : null),
+  route: (n) => (n === 'id' || n === 'name' ? (req) => req.route?.[n] ?? null : null),
   service: (n) => (n === 'id' || n === 'name' ? (req) => req.service?.[n] ?? null : null),
 };
 

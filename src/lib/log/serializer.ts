@@ -113,8 +113,9 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
   };
 }
 
-function routeJson(req: GatewayRequest): Record<string, Json> {
+function routeJson(req: GatewayRequest): Record<string, Json> | null {
   const r = req.route;
+  if (r === null) return null;
   const list = (v: readonly string[] | null): Json => (v === null ? null : [...v]);
   return {
     id: r.id,

@@ -352,7 +352,8 @@ class OidcInstance {
 
   #pathsFor(req: GatewayRequest): RoutePaths {
     if (this.#fixedRoute !== null) return this.#fixedRoute;
-    const route = req.route;
+    // Access phase: a route matched.
+    const route = req.route!;
     let paths = this.#routePaths.get(route.id);
     if (paths === undefined) {
       // kong-oidc derives the callback from each request's URI; a fixed `<route path>/cb` is
@@ -376,7 +377,7 @@ class OidcInstance {
   #origin(req: GatewayRequest): string | null {
     if (this.#redirectOrigin !== null) return this.#redirectOrigin;
     const host = req.headers.host;
-    const hosts = req.route.hosts;
+    const hosts = req.route!.hosts;
     if (hosts !== null && hosts.length > 0) return originFromHosts(hosts, req.scheme, host);
     return originFromHostHeader(req.scheme, host);
   }

@@ -90,10 +90,13 @@ export function requestSpans(
     'http.status_code': entry.status,
     'kong.request.id': req.id,
     'kong.source': entry.source,
-    'kong.route.id': req.route.id,
   };
-  if (req.route.name !== null) attrs['kong.route.name'] = req.route.name;
-  if (req.route.paths !== null && req.route.paths.length > 0) attrs['http.route'] = req.route.paths[0]!;
+  const route = req.route;
+  if (route !== null) {
+    attrs['kong.route.id'] = route.id;
+    if (route.name !== null) attrs['kong.route.name'] = route.name;
+    if (route.paths !== null && route.paths.length > 0) attrs['http.route'] = route.paths[0]!;
+  }
   if (req.service !== null) {
     attrs['kong.service.id'] = req.service.id;
     if (req.service.name !== null) attrs['kong.service.name'] = req.service.name;

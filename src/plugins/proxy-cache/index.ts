@@ -156,7 +156,7 @@ class ProxyCache implements PluginHandlers {
     const path = this.config.ignore_uri_case ? req.path.toLowerCase() : req.path;
     const key = cacheKey(
       req.consumer?.id ?? null,
-      req.route.id,
+      req.route!.id, // access phase: a route matched
       req.method,
       path,
       paramsKey(req.rawQuery, this.varyParams),

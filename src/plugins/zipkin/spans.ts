@@ -67,10 +67,10 @@ export function zipkinSpans(
     'http.path': req.path,
     'http.protocol': req.scheme,
     'http.status_code': String(entry.status),
-    'kong.route': req.route.id,
     'kong.source': entry.source,
   };
-  if (req.route.name !== null) tags['kong.route_name'] = req.route.name;
+  if (req.route !== null) tags['kong.route'] = req.route.id;
+  if (req.route?.name != null) tags['kong.route_name'] = req.route.name;
   if (req.service !== null) {
     tags['kong.service'] = req.service.id;
     if (req.service.name !== null) tags['kong.service_name'] = req.service.name;
