@@ -33,6 +33,9 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     keys: 'key entities are not supported; jwt credentials take a PEM or a jwks_uri',
     filter_chains: 'WebAssembly filter chains are not supported',
     workspaces: 'Tollgate has a single workspace',
+    _info:
+      "it is decK's section (select_tags, defaults), which decK applies when it syncs and Kong refuses in a declarative file too; remove it, or write the file with `deck file render`",
+    _konnect: "it is decK's section for Konnect, which Kong refuses in a declarative file too; remove it",
   },
   service: {
     tls_sans: 'tls_sans is not supported',
@@ -54,6 +57,32 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     mtls_auth_credentials: 'mtls-auth is a Kong Enterprise plugin; its credentials are not supported',
     consumer_groups: 'consumer groups (Kong Enterprise) are not supported',
   },
+};
+
+/**
+ * kong.conf settings a Kong user may carry into `_tollgate`, with what does their job here (the
+ * settings Tollgate shares with kong.conf keep Kong's names and need no entry).
+ */
+const KONG_CONF_SETTINGS: Record<string, string> = {
+  allow_debug_header: 'here it is `debug_header`',
+  real_ip_header:
+    'the client address is taken from X-Forwarded-For when the peer is in `trusted_ips` (Kong with real_ip_header: X-Forwarded-For and real_ip_recursive: on)',
+  real_ip_recursive:
+    'the client address is the last X-Forwarded-For entry not in `trusted_ips`, as with real_ip_recursive: on',
+  lua_max_req_headers: 'here it is `max_request_headers`',
+  plugins: 'the bundled plugins are always available; list custom plugins in `custom_plugins`',
+  nginx_worker_processes: 'start with `gateway start --workers N`',
+  declarative_config: 'name the file with `gateway start --config FILE`',
+  database: 'Tollgate is DB-less: there is no database setting',
+  status_listen: 'the admin listener (`admin_listen`) serves /status, /ready and /metrics',
+  ssl_cert: 'certificates are `certificates` entities in the file, matched by their `snis`',
+  ssl_cert_key: 'certificates are `certificates` entities in the file, matched by their `snis`',
+  lua_ssl_trusted_certificate:
+    "trusted CAs for upstreams are `ca_certificates`, named by a service's `ca_certificates`",
+  headers:
+    'no Server, Via or X-Kong-*-Latency headers are added to answers; `Kong-Debug: 1` answers need `debug_header: true`',
+  proxy_access_log: 'the access log goes to stdout as JSON lines; `gateway start --no-access-log` turns it off',
+  proxy_error_log: 'logs go to stdout as JSON lines, at `log_level`',
 };
 
 /** The gateway schema as Ajv validates it: plugin `config` subschemas are checked separately. */
@@ -347,9 +376,12 @@ function translateErrors(
         const field = (err.params as { additionalProperty: string }).additionalProperty;
         const kind = code === 'SCHEMA' ? definitionOf(err) : '';
         const why = KONG_UNSUPPORTED[kind]?.[field];
+        const conf = kind === 'settings' ? KONG_CONF_SETTINGS[field] : undefined;
         const parent = err.parentSchema as { properties?: Record<string, unknown> } | undefined;
         let message: string;
         if (why) message = `'${field}' is a Kong field that Tollgate does not support: ${why}`;
+        else if (conf !== undefined && Object.hasOwn(KONG_CONF_SETTINGS, field))
+          message = `'${field}' is a kong.conf setting: ${conf}`;
         else {
           const hint = suggest(field, Object.keys(parent?.properties ?? {}));
           message = `unknown field '${field}'${hint ? ` (did you mean '${hint}'?)` : ''}`;

@@ -84,3 +84,17 @@ test('null optional plugin fields load, at any depth, and their defaults apply',
   );
   assert.deepEqual(m, []);
 });
+
+test("kong.conf settings carried into _tollgate say what does their job here; decK's sections are named", async () => {
+  const m = await messages('_tollgate:\n  allow_debug_header: true\n  real_ip_header: X-Forwarded-For\n');
+  assert.equal(m.length, 2, m.join('\n'));
+  assert.match(
+    m[0]!,
+    /^_tollgate\.allow_debug_header: 'allow_debug_header' is a kong\.conf setting: here it is `debug_header`/,
+  );
+  assert.match(m[1]!, /^_tollgate\.real_ip_header: .*kong\.conf setting.*`trusted_ips`/);
+  const deck = await messages('_info:\n  select_tags: [team-a]\n');
+  assert.match(deck[0]!, /^_info: '_info' is a Kong field that Tollgate does not support: it is decK's section/);
+  const typo = await messages('_tollgate:\n  log_levle: info\n');
+  assert.match(typo[0]!, /unknown field 'log_levle' \(did you mean 'log_level'\?\)/);
+});
