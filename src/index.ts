@@ -29,7 +29,7 @@ export {
   type SharedCounterStore,
   sharedCounterStore,
 } from './lib/counters.ts';
-export { configHeaderValue, hasHeaderControlChar, utf8HeaderText } from './lib/header-value.ts';
+export { configHeaderValue, firstHeader, hasHeaderControlChar, utf8HeaderText } from './lib/header-value.ts';
 export { parseRequestJson } from './lib/json.ts';
 export { queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
 export { hasRequestBody } from './lib/request-body.ts';

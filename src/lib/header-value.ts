@@ -6,6 +6,7 @@
  * text is checked and converted once, at load.
  */
 import { PluginConfigError } from '../errors.ts';
+import type { GatewayRequest } from '../pipeline/plugin.ts';
 
 /** Control characters that cannot be in a header value (tab can). */
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
@@ -33,4 +34,20 @@ export function configHeaderValue(text: string, at: string): string {
  */
 export function utf8HeaderText(text: string): string {
   return ASCII.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
+}
+
+/**
+ * The first value of a request header, as Kong's `kong.request.get_header` returns it. Node joins
+ * a repeated header's lines with ", " (`Date` and most others), which would make a repeated
+ * signed header sign differently from Kong, and a repeated `Date` no date at all.
+ */
+export function firstHeader(req: Pick<GatewayRequest, 'headers' | 'raw'>, name: string): string | undefined {
+  const v = req.headers[name];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) return v[0];
+  if (v.includes(',')) {
+    const distinct = req.raw?.headersDistinct?.[name];
+    if (distinct && distinct.length > 0) return distinct[0];
+  }
+  return v;
 }

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
+import { accessLineOf } from '../support/logs.ts';
 import { startFromFile } from '../tls/support.ts';
 
 const MESSAGE = Buffer.from([0, 0, 0, 0, 1, 65]);
@@ -74,25 +75,16 @@ async function call(path: string): Promise<{ rstCode: number; trailers: Record<s
   }
 }
 
-async function accessLine(id: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i++) {
-    const line = logs.find((l) => l.type === 'access' && l.request_id === id);
-    if (line !== undefined) return line;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`no access line for ${id}`);
-}
-
 test('an upstream stream reset mid-answer resets the client stream and is logged UPSTREAM_ABORTED', async () => {
   const r = await call('/pkg.Svc/Reset');
   assert.equal(r.trailers, null);
   assert.equal(r.rstCode, constants.NGHTTP2_INTERNAL_ERROR);
-  assert.equal((await accessLine(r.id)).error, 'UPSTREAM_ABORTED');
+  assert.equal((await accessLineOf(logs, r.id)).error, 'UPSTREAM_ABORTED');
 });
 
 test('an answer that ends with its status in the trailers ends cleanly', async () => {
   const r = await call('/pkg.Svc/Ok');
   assert.equal(r.rstCode, constants.NGHTTP2_NO_ERROR);
   assert.equal(r.trailers?.['grpc-status'], '0');
-  assert.equal((await accessLine(r.id)).error, undefined);
+  assert.equal((await accessLineOf(logs, r.id)).error, undefined);
 });

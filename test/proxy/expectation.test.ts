@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
+import { accessLineOf } from '../support/logs.ts';
 import { rawRequest } from '../support/raw.ts';
 import { startFromFile } from '../tls/support.ts';
 
@@ -34,15 +35,6 @@ after(async () => {
   await inst?.close(0);
 });
 
-async function accessLine(id: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i++) {
-    const line = logs.find((l) => l.type === 'access' && l.request_id === id);
-    if (line !== undefined) return line;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`no access line for ${id}`);
-}
-
 test('HTTP/1.1: Expect other than 100-continue gets the catalogued 417, logged, and the connection closes', async () => {
   const r = await rawRequest(
     `http://${inst.proxyAddresses[0]}`,
@@ -53,7 +45,7 @@ test('HTTP/1.1: Expect other than 100-continue gets the catalogued 417, logged, 
   const body = JSON.parse(r.body) as { message: string; request_id: string };
   assert.equal(body.message, 'Expectation Failed');
   assert.equal(r.headers['x-kong-request-id'] ?? r.headers['x-request-id'], body.request_id);
-  const line = await accessLine(body.request_id);
+  const line = await accessLineOf(logs, body.request_id);
   assert.equal(line.status, 417);
   assert.equal(line.error, 'EXPECTATION_FAILED');
 });
@@ -72,7 +64,7 @@ test('HTTP/2: the same 417 on its stream, logged; the session goes on', async ()
     assert.equal(Number(headers[':status']), 417);
     const body = JSON.parse(text) as { message: string; request_id: string };
     assert.equal(body.message, 'Expectation Failed');
-    assert.equal((await accessLine(body.request_id)).status, 417);
+    assert.equal((await accessLineOf(logs, body.request_id)).status, 417);
     const ok = session.request({ ':path': '/echo/b' });
     const [h2] = (await once(ok, 'response')) as [Record<string, string>];
     ok.resume();

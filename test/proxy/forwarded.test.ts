@@ -15,6 +15,7 @@ import { createLogger } from '../../src/log.ts';
 import type { TestGateway } from '../../src/testing/index.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
 import { serviceConfig, startServiceGateway } from '../support/gateway.ts';
+import { accessLineOf } from '../support/logs.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
 import { startOfMinute } from '../support/wait.ts';
 
@@ -33,15 +34,6 @@ function get(
     req.on('error', reject);
     req.end();
   });
-}
-
-async function accessLine(gw: TestGateway, requestId: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 300; i++) {
-    const line = gw.logs.find((l) => l.type === 'access' && l.request_id === requestId);
-    if (line !== undefined) return line;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`no access line for ${requestId}`);
 }
 
 const JUNK_XFF = [
@@ -103,7 +95,7 @@ describe('behind a trusted proxy', () => {
     assert.equal(r.status, 200, r.body);
     const body = JSON.parse(r.body) as { headers: Record<string, unknown> };
     const id = String(body.headers['x-kong-request-id'] ?? body.headers['x-request-id']);
-    const line = await accessLine(gw, id);
+    const line = await accessLineOf(gw.logs, id);
     return { clientIp: line.client_ip, upstream: body.headers };
   }
 
@@ -223,7 +215,7 @@ describe('behind a trusted proxy', () => {
     assert.equal(r.status, 404);
     const body = JSON.parse(r.body) as { request_id: string };
     assert.equal(body.request_id, rid);
-    const line = await accessLine(gw, rid);
+    const line = await accessLineOf(gw.logs, rid);
     assert.equal(line.status, 404);
     assert.equal(line.route, null);
   });
@@ -267,7 +259,7 @@ describe('without trusted proxies', () => {
     const junk = JSON.parse((await get(`${gw.url}/plain`, { 'x-forwarded-for': '"><img src=x>' })).body);
     assert.equal(junk.headers['x-forwarded-for'], '127.0.0.1');
     const id = junk.headers['x-kong-request-id'] ?? junk.headers['x-request-id'];
-    assert.equal((await accessLine(gw, id)).client_ip, '127.0.0.1');
+    assert.equal((await accessLineOf(gw.logs, id)).client_ip, '127.0.0.1');
   });
 });
 

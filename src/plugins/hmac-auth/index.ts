@@ -9,9 +9,9 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/hmac-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { anonymousConsumer, configHeaderValue, definePlugin } from '../../index.ts';
+import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader } from '../../index.ts';
 import { hmacauthCredentials } from './entities.ts';
-import { firstHeader, parseHmacAuthorization, signingString } from './signature.ts';
+import { parseHmacAuthorization, signingString } from './signature.ts';
 
 /** The hmac-auth plugin's config, defaults applied. */
 export interface HmacAuthConfig {
@@ -80,7 +80,7 @@ class HmacAuth implements PluginHandlers {
     if (declared > MAX_DIGEST_BODY_BYTES) return this.fail(req, NOT_SAME);
     const body = await req.readBody(MAX_DIGEST_BODY_BYTES);
     if (body === null) return this.fail(req, NOT_SAME);
-    const digest = header(req, 'digest');
+    const digest = firstHeader(req, 'digest');
     const ok =
       digest === undefined
         ? body.length === 0
@@ -91,10 +91,11 @@ class HmacAuth implements PluginHandlers {
 
   /** The credential whose signature matches, or the failure message (Kong's order of checks). */
   private verify(req: GatewayRequest): Entry | string {
-    const auth = header(req, 'authorization');
-    const proxyAuth = header(req, 'proxy-authorization');
+    const auth = firstHeader(req, 'authorization');
+    const proxyAuth = firstHeader(req, 'proxy-authorization');
     if (auth === undefined && proxyAuth === undefined) return UNAUTHORIZED;
-    if (!this.dateWithinSkew(header(req, 'x-date')) && !this.dateWithinSkew(header(req, 'date'))) return NO_DATE;
+    if (!this.dateWithinSkew(firstHeader(req, 'x-date')) && !this.dateWithinSkew(firstHeader(req, 'date')))
+      return NO_DATE;
     let params = proxyAuth === undefined ? null : parseHmacAuthorization(proxyAuth);
     if (params === null) {
       params = auth === undefined ? null : parseHmacAuthorization(auth);
@@ -158,9 +159,6 @@ function wireBytes(text: string): Buffer {
 function equal(a: Buffer, b: Buffer): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
-
-/** The first value of a request header (Kong's `kong.request.get_header`). */
-const header = firstHeader;
 
 export default definePlugin<HmacAuthConfig>({
   name: 'hmac-auth',

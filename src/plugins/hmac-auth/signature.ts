@@ -4,6 +4,7 @@
  * client-controlled header).
  */
 import type { GatewayRequest } from '../../index.ts';
+import { firstHeader } from '../../index.ts';
 
 /** Longer Authorization values are not parsed. */
 const MAX_HEADER = 8192;
@@ -75,20 +76,4 @@ export function signingString(req: GatewayRequest, headers: readonly string[], t
     else lines.push(`${name}:`);
   }
   return lines.join('\n');
-}
-
-/**
- * The first value of a request header, as Kong's `kong.request.get_header` returns it. Node joins
- * a repeated header's lines with ", " (`Date` and most others), which would make a repeated
- * signed header sign differently from Kong, and a repeated `Date` no date at all.
- */
-export function firstHeader(req: GatewayRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) return v[0];
-  if (v.includes(',')) {
-    const distinct = req.raw?.headersDistinct?.[name];
-    if (distinct && distinct.length > 0) return distinct[0];
-  }
-  return v;
 }

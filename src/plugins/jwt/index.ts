@@ -26,7 +26,14 @@ import type {
   PluginContext,
   PluginHandlers,
 } from '../../index.ts';
-import { anonymousConsumer, configHeaderValue, definePlugin, PluginConfigError, queryParamName } from '../../index.ts';
+import {
+  anonymousConsumer,
+  configHeaderValue,
+  definePlugin,
+  firstHeader,
+  PluginConfigError,
+  queryParamName,
+} from '../../index.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { jwtSecrets } from './entities.ts';
 
@@ -364,18 +371,6 @@ function headerCandidates(name: string): string[] {
 /** Adds a token to the set found in a request (Kong counts distinct non-empty tokens). */
 function addToken(found: string[], token: string): void {
   if (token !== '' && !found.includes(token)) found.push(token);
-}
-
-/** The first occurrence of a header (Node joins repeated custom headers with ", "). */
-function firstHeader(req: GatewayRequest, name: string): string | undefined {
-  const v = req.headers[name];
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) return v[0];
-  if (v.includes(',')) {
-    const distinct = req.raw?.headersDistinct?.[name];
-    if (distinct && distinct.length > 0) return distinct[0];
-  }
-  return v as string;
 }
 
 export default definePlugin<JwtConfig>({
