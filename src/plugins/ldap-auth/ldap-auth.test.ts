@@ -229,11 +229,13 @@ test('a directory that never answers: at most MAX_CONCURRENT_BINDS binds wait on
     );
     const busy = answers.filter((a) => a.status === 503);
     assert.equal(busy.length, 16, JSON.stringify(answers.map((a) => a.status)));
+    const waited = answers.filter((a) => a.status === 500);
+    assert.equal(waited.length, MAX_CONCURRENT_BINDS);
+    // Ordered, not timed (the machine may be slow): every refusal came before any bind's timeout.
     assert.ok(
-      busy.every((a) => a.after < 2500),
+      Math.max(...busy.map((a) => a.after)) < Math.min(...waited.map((a) => a.after)),
       'refused at once, not after the timeout',
     );
-    assert.ok(answers.filter((a) => a.status === 500).length === MAX_CONCURRENT_BINDS);
     assert.ok(connections <= MAX_CONCURRENT_BINDS, `${connections} connections to the directory`);
   } finally {
     await gw.close();
