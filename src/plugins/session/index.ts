@@ -120,7 +120,9 @@ class Session implements PluginHandlers {
     if (config.cookie_domain != null) attrs += `; Domain=${config.cookie_domain}`;
     if (config.cookie_same_site !== 'Default') attrs += `; SameSite=${config.cookie_same_site}`;
     if (config.cookie_http_only) attrs += '; HttpOnly';
-    if (config.cookie_secure) attrs += '; Secure';
+    // Browsers drop a SameSite=None cookie without Secure, so the session would never come back:
+    // lua-resty-session 4 (Kong 3) sets Secure whenever SameSite is None, whatever cookie_secure says.
+    if (config.cookie_secure || config.cookie_same_site === 'None') attrs += '; Secure';
     this.attributes = attrs;
     this.clear = `${config.cookie_name}=${attrs}; Max-Age=0`;
     this.logoutMethods = new Set(config.logout_methods);

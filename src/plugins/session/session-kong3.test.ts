@@ -1,0 +1,77 @@
+// The session plugin against Kong 3 (lua-resty-session 4) behaviours a Kong user relies on: the
+// cookie's attributes, Kong 2's field names, and the Session-* headers. Real gateway, real upstream.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { serviceConfig } from '../../../test/support/gateway.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { startGateway, type TestGateway } from '../../testing/index.ts';
+
+const SECRET = 'a-shared-secret-of-enough-length-0123456789';
+
+describe('session (Kong 3 parity)', () => {
+  let upstream: RecordingUpstream;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+  });
+  after(async () => {
+    await upstream?.close();
+  });
+
+  /** A gateway whose /app route has the session plugin (`config` added) before key-auth with anonymous. */
+  async function gateway(config: Record<string, unknown>): Promise<TestGateway> {
+    return startGateway({
+      config: serviceConfig(
+        [
+          {
+            name: 'app',
+            paths: ['/app'],
+            plugins: [
+              { name: 'session', config: { secret: SECRET, ...config } },
+              { name: 'key-auth', config: { anonymous: 'anonymous' } },
+            ],
+          },
+        ],
+        {
+          url: upstream.url,
+          extra: {
+            consumers: [
+              { username: 'alice', custom_id: 'alice-42', keyauth_credentials: [{ key: 'alice-key' }] },
+              { custom_id: 'no-name', keyauth_credentials: [{ key: 'custom-key' }] },
+              { username: 'anonymous' },
+            ],
+          },
+        },
+      ),
+    });
+  }
+
+  async function call(gw: TestGateway, headers: Record<string, string> = {}, path = '/app') {
+    const res = await fetch(`${gw.url}${path}`, { headers, signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const seen = text.startsWith('{') ? (JSON.parse(text) as { headers: Record<string, string> }) : null;
+    return { res, seen, cookies: res.headers.getSetCookie() };
+  }
+
+  const named = (cookies: string[], name: string) => cookies.find((c) => c.startsWith(`${name}=`));
+  const attributes = (c: string | undefined) => (c === undefined ? undefined : c.slice(c.indexOf(';')));
+
+  test('SameSite=None always comes with Secure, as lua-resty-session 4 sets it (browsers drop it otherwise)', async () => {
+    const gw = await gateway({ cookie_same_site: 'None', cookie_secure: false });
+    try {
+      const first = await call(gw, { apikey: 'alice-key' });
+      assert.equal(attributes(named(first.cookies, 'session')), '; Path=/; SameSite=None; HttpOnly; Secure');
+      // The cleared cookie of a bad session carries the same attributes, or the browser would not replace it.
+      const bad = await call(gw, { cookie: 'session=not-a-session' });
+      assert.equal(attributes(named(bad.cookies, 'session')), '; Path=/; SameSite=None; HttpOnly; Secure; Max-Age=0');
+    } finally {
+      await gw.close();
+    }
+    const lax = await gateway({ cookie_same_site: 'Lax', cookie_secure: false });
+    try {
+      const first = await call(lax, { apikey: 'alice-key' });
+      assert.equal(attributes(named(first.cookies, 'session')), '; Path=/; SameSite=Lax; HttpOnly');
+    } finally {
+      await lax.close();
+    }
+  });
+});
