@@ -96,7 +96,8 @@ interface State {
 function shorthands(c: SessionConfig): void {
   if (c.cookie_lifetime !== undefined) c.rolling_timeout = c.cookie_lifetime;
   if (c.cookie_idletime !== undefined) c.idling_timeout = c.cookie_idletime;
-  if (c.cookie_samesite !== undefined) c.cookie_same_site = c.cookie_samesite === 'off' ? 'Default' : c.cookie_samesite;
+  // Kong 3's shorthand turns Kong 2's 'off' into Lax (what browsers assumed of Kong 2's missing attribute).
+  if (c.cookie_samesite !== undefined) c.cookie_same_site = c.cookie_samesite === 'off' ? 'Lax' : c.cookie_samesite;
   if (c.cookie_httponly !== undefined) c.cookie_http_only = c.cookie_httponly;
   if (c.cookie_persistent !== undefined) c.remember = c.cookie_persistent;
 }
