@@ -9,7 +9,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import schema from '../../../schemas/plugins/session.schema.json' with { type: 'json' };
-import type { ConsumerDirectory, GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
+import type {
+  Consumer,
+  ConsumerDirectory,
+  GatewayRequest,
+  GatewayResponse,
+  HeaderValue,
+  PluginHandlers,
+} from '../../index.ts';
 import { definePlugin, PluginConfigError, runSecret, SessionSealer } from '../../index.ts';
 
 /** The session plugin's config, defaults applied. */
@@ -128,15 +135,14 @@ class Session implements PluginHandlers {
     this.clear = `${config.cookie_name}=${attrs}; Max-Age=0`;
     this.logoutMethods = new Set(config.logout_methods);
     this.prefix = `${config.cookie_name}=`;
-    // Kong's session plugin sets no subject (that belongs to storage: kong): 'subject' sends nothing.
     const requested = [...new Set(config.request_headers ?? [])];
-    this.requestHeaders = requested.filter((h) => h !== 'subject');
+    this.requestHeaders = requested;
     this.strippedHeaders = requested.map((h) => HEADER_NAMES[h].toLowerCase());
-    this.responseHeaders = [...new Set(config.response_headers ?? [])].filter((h) => h !== 'subject');
+    this.responseHeaders = [...new Set(config.response_headers ?? [])];
   }
 
   /** A header's value for a session, or null when it has none (a timeout that is off). */
-  private headerValue(h: SessionHeader, p: Payload, now: number): string | null {
+  private headerValue(h: SessionHeader, p: Payload, consumer: Consumer, now: number): string | null {
     const c = this.config;
     const left = (timeout: number, since: number): number | null =>
       timeout > 0 ? Math.max(0, timeout - (now - since)) : null;
@@ -145,6 +151,9 @@ class Session implements PluginHandlers {
         return p.i ?? null;
       case 'audience':
         return p.a;
+      case 'subject':
+        // Kong 3 (since 3.2) names the session's subject after its consumer: username, else custom_id, else id.
+        return consumer.username ?? consumer.custom_id ?? consumer.id;
       case 'idling-timeout':
         return str(left(c.idling_timeout, p.uat));
       case 'rolling-timeout':
@@ -183,7 +192,7 @@ class Session implements PluginHandlers {
     if (this.requestHeaders.length > 0) {
       const now = Math.floor(Date.now() / 1000);
       for (const h of this.requestHeaders) {
-        const v = this.headerValue(h, payload, now);
+        const v = this.headerValue(h, payload, consumer, now);
         if (v !== null) req.setUpstreamHeader(HEADER_NAMES[h], v);
       }
     }
@@ -253,8 +262,8 @@ class Session implements PluginHandlers {
       // Renew while in use: the idling clock at most once a minute, the rolling one near its end.
       const idle = this.config.idling_timeout > 0 && now - p.uat >= Math.min(60, this.config.idling_timeout / 2);
       const rolling = this.config.rolling_timeout > 0 && now - p.rat >= this.config.rolling_timeout / 2;
-      if (!idle && !rolling) return this.describe(res, p, now);
-      return this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat }, now);
+      if (!idle && !rolling) return this.describe(res, p, consumer, now);
+      return this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat }, consumer, now);
     }
     await this.issue(
       res,
@@ -268,21 +277,22 @@ class Session implements PluginHandlers {
         rat: now,
         uat: now,
       },
+      consumer,
       now,
     );
   }
 
-  private async issue(res: GatewayResponse, payload: Payload, now: number): Promise<void> {
+  private async issue(res: GatewayResponse, payload: Payload, consumer: Consumer, now: number): Promise<void> {
     const sealed = await this.sealer.seal(payload);
     const maxAge = this.config.remember ? `; Max-Age=${this.config.remember_rolling_timeout}` : '';
     append(res, `${this.config.cookie_name}=${sealed}${this.attributes}${maxAge}`);
-    this.describe(res, payload, now);
+    this.describe(res, payload, consumer, now);
   }
 
   /** Kong 3's `response_headers`: what the client may know of its session. */
-  private describe(res: GatewayResponse, p: Payload, now: number): void {
+  private describe(res: GatewayResponse, p: Payload, consumer: Consumer, now: number): void {
     for (const h of this.responseHeaders) {
-      const v = this.headerValue(h, p, now);
+      const v = this.headerValue(h, p, consumer, now);
       if (v !== null) res.setHeader(HEADER_NAMES[h], v);
     }
   }

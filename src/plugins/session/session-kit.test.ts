@@ -453,6 +453,7 @@ describe('session headers (test kit)', () => {
         assert.deepEqual(sent, {
           'session-id': 'the-session-id',
           'session-audience': 'default',
+          'session-subject': 'alice',
           'session-timeout': '200',
           'session-idling-timeout': '850',
           'session-rolling-timeout': '600',
@@ -466,7 +467,7 @@ describe('session headers (test kit)', () => {
         for (const name of Object.keys(forged)) assert.equal(without.upstreamHeaders[name], undefined, name);
         const withSession = await run({ headers: { ...forged, cookie } });
         assert.equal(withSession.upstreamHeaders['session-id'], 'the-session-id');
-        assert.equal(withSession.upstreamHeaders['session-subject'], undefined, 'subject is never sent (Kong)');
+        assert.equal(withSession.upstreamHeaders['session-subject'], 'alice', "the consumer's, not the client's");
         assert.equal(withSession.upstreamHeaders['session-timeout'], '200');
       }),
     );

@@ -74,4 +74,23 @@ describe('session (Kong 3 parity)', () => {
       await lax.close();
     }
   });
+
+  test("subject: the consumer's username, else its custom_id, else its id (Kong 3.2+), to the client and upstream", async () => {
+    const gw = await gateway({ request_headers: ['subject'], response_headers: ['subject'] });
+    try {
+      const first = await call(gw, { apikey: 'alice-key', 'session-subject': 'admin' });
+      assert.equal(first.res.headers.get('session-subject'), 'alice', 'on the new session');
+      assert.equal(first.seen!.headers['session-subject'], undefined, "the client's own copy is removed");
+      const cookie = named(first.cookies, 'session')!.split(';')[0]!;
+      const later = await call(gw, { cookie, 'session-subject': 'admin' });
+      assert.equal(later.seen!.headers['session-subject'], 'alice');
+      assert.equal(later.res.headers.get('session-subject'), 'alice');
+      const custom = await call(gw, { apikey: 'custom-key' });
+      assert.equal(custom.res.headers.get('session-subject'), 'no-name');
+      const anonymous = await call(gw);
+      assert.equal(anonymous.res.headers.get('session-subject'), null, 'no session, no subject');
+    } finally {
+      await gw.close();
+    }
+  });
 });

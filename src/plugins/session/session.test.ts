@@ -207,7 +207,7 @@ describe('session', () => {
       // The smallest time left: idling_timeout's default 900 seconds.
       const timeout = Number(later.seen!.headers['session-timeout']);
       assert.ok(timeout > 800 && timeout <= 900, String(timeout));
-      assert.equal(later.seen!.headers['session-subject'], undefined);
+      assert.equal(later.seen!.headers['session-subject'], 'alice', "Kong 3: the consumer's username");
       assert.equal(later.res.headers.get('session-id'), id);
       // Without a session nothing is sent.
       const none = await call(gw, '/app');
