@@ -34,7 +34,9 @@ export interface SessionConfig {
   cookie_http_only: boolean;
   cookie_secure: boolean;
   remember: boolean;
+  remember_cookie_name: string;
   remember_rolling_timeout: number;
+  remember_absolute_timeout: number;
   read_body_for_logout: boolean;
   logout_methods: string[];
   logout_query_arg: string;
@@ -97,7 +99,15 @@ interface State {
   payload: Payload | null;
   /** The client sent a session cookie (valid or not). */
   present: boolean;
+  /** The client sent a remember cookie (valid or not), and the valid one's content. */
+  rememberPresent: boolean;
+  remembered: Payload | null;
+  /** `payload` was restored from the remember cookie: a new session cookie is due. */
+  restored: boolean;
 }
+
+/** The longest Max-Age browsers keep (400 days); lua-resty-session's cap, and what 0 means. */
+const MAX_TTL = 34_560_000;
 
 /** Folds Kong 2's field names into Kong 3's, as Kong 3 does. */
 function shorthands(c: SessionConfig): void {
@@ -114,6 +124,9 @@ class Session implements PluginHandlers {
   private readonly clear: string;
   private readonly logoutMethods: ReadonlySet<string>;
   private readonly prefix: string;
+  private readonly rememberPrefix: string | null;
+  private readonly clearRemember: string;
+  private readonly rememberMaxAge: number;
   private readonly requestHeaders: readonly SessionHeader[];
   /** Lower-case names of the `request_headers` the route sends upstream, removed from what the client sent. */
   private readonly strippedHeaders: readonly string[];
@@ -122,6 +135,8 @@ class Session implements PluginHandlers {
   constructor(
     private readonly config: SessionConfig,
     private readonly sealer: SessionSealer,
+    /** Seals the remember cookie: another key, so neither cookie passes for the other. */
+    private readonly rememberSealer: SessionSealer,
     private readonly consumers: ConsumerDirectory,
   ) {
     let attrs = `; Path=${config.cookie_path}`;
@@ -135,6 +150,10 @@ class Session implements PluginHandlers {
     this.clear = `${config.cookie_name}=${attrs}; Max-Age=0`;
     this.logoutMethods = new Set(config.logout_methods);
     this.prefix = `${config.cookie_name}=`;
+    this.rememberPrefix = config.remember ? `${config.remember_cookie_name}=` : null;
+    this.clearRemember = `${config.remember_cookie_name}=${attrs}; Max-Age=0`;
+    const ttl = config.remember_rolling_timeout;
+    this.rememberMaxAge = ttl === 0 || ttl > MAX_TTL ? MAX_TTL : Math.floor(ttl);
     const requested = [...new Set(config.request_headers ?? [])];
     this.requestHeaders = requested;
     this.strippedHeaders = requested.map((h) => HEADER_NAMES[h].toLowerCase());
@@ -173,19 +192,35 @@ class Session implements PluginHandlers {
   async access(req: GatewayRequest): Promise<void> {
     // The upstream reads these as the gateway's word on the session: a client's copy never reaches it.
     for (const name of this.strippedHeaders) req.removeUpstreamHeader(name);
-    const value = this.cookie(req);
-    if (value === null) return;
-    const payload = await this.openCookie(value);
-    const state: State = { payload, present: true };
+    const [value, rememberValue] = this.cookies(req);
+    if (value === null && rememberValue === null) return;
+    let payload = value === null ? null : await this.openCookie(value);
+    const remembered = rememberValue === null ? null : await this.openRemember(rememberValue);
+    let restored = false;
+    if (payload === null && remembered !== null) {
+      // lua-resty-session 4: without a valid session, a valid remember cookie starts a new one.
+      const now = Math.floor(Date.now() / 1000);
+      payload = { ...remembered, i: randomBytes(32).toString('base64url'), iat: now, rat: now, uat: now };
+      restored = true;
+    }
+    const state: State = {
+      payload,
+      present: value !== null,
+      rememberPresent: rememberValue !== null,
+      remembered,
+      restored,
+    };
     req.ctx[CTX] = state;
     if (payload !== null && (await this.isLogout(req))) {
-      return req.exit(200, undefined, { 'Set-Cookie': this.clear });
+      const cleared = this.rememberPrefix === null ? this.clear : [this.clear, this.clearRemember];
+      return req.exit(200, undefined, { 'Set-Cookie': cleared });
     }
     if (payload === null) return;
     const consumer = this.consumers.find(payload.c);
     // A session naming a consumer that is gone from the config is destroyed (Kong).
     if (consumer === null || consumer.id !== payload.c) {
       state.payload = null;
+      state.remembered = null;
       return;
     }
     req.authenticate(consumer, { id: payload.r, type: payload.t, identifier: payload.r, consumer_id: consumer.id });
@@ -198,20 +233,28 @@ class Session implements PluginHandlers {
     }
   }
 
-  /** The session cookie's value, removed from the upstream request (the session is the gateway's). */
-  private cookie(req: GatewayRequest): string | null {
+  /**
+   * The session cookie's and the remember cookie's values (the first of each name), both removed
+   * from the upstream request (the session is the gateway's).
+   */
+  private cookies(req: GatewayRequest): [string | null, string | null] {
     const header = req.headers.cookie;
-    if (header === undefined || !header.includes(this.prefix)) return null;
+    const remember = this.rememberPrefix;
+    if (header === undefined || !(header.includes(this.prefix) || (remember !== null && header.includes(remember))))
+      return [null, null];
     let found: string | null = null;
+    let foundRemember: string | null = null;
     const kept: string[] = [];
     for (const part of header.split(';')) {
       const p = part.trim();
       if (p.startsWith(this.prefix)) found ??= p.slice(this.prefix.length);
+      else if (remember !== null && p.startsWith(remember)) foundRemember ??= p.slice(remember.length);
       else if (p !== '') kept.push(p);
     }
     if (kept.length === 0) req.removeUpstreamHeader('cookie');
     else req.setUpstreamHeader('cookie', kept.join('; '));
-    return found !== null && found.length <= MAX_COOKIE ? found : null;
+    const bounded = (v: string | null) => (v !== null && v.length <= MAX_COOKIE ? v : null);
+    return [bounded(found), bounded(foundRemember)];
   }
 
   private async openCookie(value: string): Promise<Payload | null> {
@@ -224,6 +267,19 @@ class Session implements PluginHandlers {
     if (c.absolute_timeout > 0 && now - p.iat > c.absolute_timeout) return null;
     if (c.rolling_timeout > 0 && now - p.rat > c.rolling_timeout) return null;
     if (c.idling_timeout > 0 && now - p.uat > c.idling_timeout) return null;
+    return p;
+  }
+
+  /** A remember cookie's content while `remember_rolling_timeout` and `remember_absolute_timeout` allow. */
+  private async openRemember(value: string): Promise<Payload | null> {
+    const opened = await this.rememberSealer.open<Payload>(value);
+    if (opened === null) return null;
+    const p = opened.payload;
+    if (typeof p.c !== 'string' || typeof p.r !== 'string' || p.a !== this.config.audience) return null;
+    const now = Math.floor(Date.now() / 1000);
+    const c = this.config;
+    if (c.remember_absolute_timeout > 0 && now - p.iat > c.remember_absolute_timeout) return null;
+    if (c.remember_rolling_timeout > 0 && now - p.rat > c.remember_rolling_timeout) return null;
     return p;
   }
 
@@ -253,40 +309,57 @@ class Session implements PluginHandlers {
     const consumer = req.consumer;
     if (credential === null || consumer === null) {
       // An invalid or expired cookie is removed; anonymous requests never open sessions.
-      if (state?.present && state.payload === null) append(res, this.clear);
+      if (state?.present && (state.payload === null || state.restored)) append(res, this.clear);
+      if (this.rememberPrefix !== null && state?.rememberPresent && state.remembered === null)
+        append(res, this.clearRemember);
       return;
     }
     const now = Math.floor(Date.now() / 1000);
     const p = state?.payload ?? null;
-    if (p !== null && p.c === consumer.id && p.r === credential.id) {
+    const same = p !== null && p.c === consumer.id && p.r === credential.id;
+    if (same && state?.restored) {
+      // A session restored from the remember cookie: a new session cookie, the remember one renewed.
+      await this.issue(res, p, consumer, now);
+      return this.remember(res, { ...state.remembered!, rat: now });
+    }
+    if (same) {
       // Renew while in use: the idling clock at most once a minute, the rolling one near its end.
       const idle = this.config.idling_timeout > 0 && now - p.uat >= Math.min(60, this.config.idling_timeout / 2);
       const rolling = this.config.rolling_timeout > 0 && now - p.rat >= this.config.rolling_timeout / 2;
       if (!idle && !rolling) return this.describe(res, p, consumer, now);
-      return this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat }, consumer, now);
+      await this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat }, consumer, now);
+      // A valid remember cookie's rolling window follows the session's renewals; its absolute one
+      // stays (a new remember cookie is only minted at sign-in, or remember_absolute_timeout would not bound it).
+      if (rolling && state?.remembered) await this.remember(res, { ...state.remembered, rat: now });
+      return;
     }
-    await this.issue(
-      res,
-      {
-        i: randomBytes(32).toString('base64url'),
-        c: consumer.id,
-        r: credential.id,
-        t: credential.type,
-        a: this.config.audience,
-        iat: now,
-        rat: now,
-        uat: now,
-      },
-      consumer,
-      now,
-    );
+    const fresh: Payload = {
+      i: randomBytes(32).toString('base64url'),
+      c: consumer.id,
+      r: credential.id,
+      t: credential.type,
+      a: this.config.audience,
+      iat: now,
+      rat: now,
+      uat: now,
+    };
+    await this.issue(res, fresh, consumer, now);
+    await this.remember(res, fresh);
   }
 
+  /** The session cookie: a browser-session cookie, as lua-resty-session 4 sets it (remember or not). */
   private async issue(res: GatewayResponse, payload: Payload, consumer: Consumer, now: number): Promise<void> {
     const sealed = await this.sealer.seal(payload);
-    const maxAge = this.config.remember ? `; Max-Age=${this.config.remember_rolling_timeout}` : '';
-    append(res, `${this.config.cookie_name}=${sealed}${this.attributes}${maxAge}`);
+    append(res, `${this.config.cookie_name}=${sealed}${this.attributes}`);
     this.describe(res, payload, consumer, now);
+  }
+
+  /** With `remember`, the persistent cookie that starts a new session once the session cookie is gone or expired. */
+  private async remember(res: GatewayResponse, payload: Payload): Promise<void> {
+    if (this.rememberPrefix === null) return;
+    const { i: _, ...kept } = payload;
+    const sealed = await this.rememberSealer.seal(kept);
+    append(res, `${this.config.remember_cookie_name}=${sealed}${this.attributes}; Max-Age=${this.rememberMaxAge}`);
   }
 
   /** Kong 3's `response_headers`: what the client may know of its session. */
@@ -330,7 +403,14 @@ export default definePlugin<SessionConfig>({
         { path: 'secret' },
       );
     }
+    if (config.remember && config.remember_cookie_name === config.cookie_name)
+      throw new PluginConfigError('remember_cookie_name', 'must differ from cookie_name: they are two cookies');
     const sealer = new SessionSealer([secret], binding);
-    return new Session(config, sealer, context.services.consumers);
+    // NUL cannot be in a cookie name or an audience, so this binding is never a session cookie's.
+    const rememberSealer = new SessionSealer(
+      [secret],
+      `session remember\u0000${config.remember_cookie_name}\u0000${config.audience}`,
+    );
+    return new Session(config, sealer, rememberSealer, context.services.consumers);
   },
 });

@@ -106,11 +106,11 @@ async function opened(setCookie: string | undefined, seal = sealer()): Promise<P
 const CLEAR = 'session=; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=0';
 
 describe('session (test kit)', () => {
-  test("a new session's cookie: Path, Domain, SameSite, HttpOnly and Secure as configured, Max-Age only with remember", async () => {
-    const attrs = async (config: Record<string, unknown>) =>
+  test("a new session's cookie: Path, Domain, SameSite, HttpOnly and Secure as configured; with remember, a persistent remember cookie beside it", async () => {
+    const attrs = async (config: Record<string, unknown>, name = 'session') =>
       withPlugin(config, async (run) => {
-        const c = sessionCookie(await run(asAlice));
-        assert.ok(c !== undefined, 'a session was issued');
+        const c = sessionCookie(await run(asAlice), name);
+        assert.ok(c !== undefined, `a ${name} cookie was issued`);
         return c.slice(c.indexOf(';'));
       });
     assert.equal(await attrs({}), '; Path=/; SameSite=Strict; HttpOnly; Secure');
@@ -125,9 +125,14 @@ describe('session (test kit)', () => {
       '; Path=/shop; Domain=example.com; SameSite=Lax',
     );
     assert.equal(await attrs({ cookie_same_site: 'Default', cookie_domain: null }), '; Path=/; HttpOnly; Secure');
-    assert.equal(await attrs({ remember: true }), '; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=604800');
+    // lua-resty-session 4: the session cookie stays a browser-session one; the remember cookie persists.
+    assert.equal(await attrs({ remember: true }), '; Path=/; SameSite=Strict; HttpOnly; Secure');
     assert.equal(
-      await attrs({ remember: true, remember_rolling_timeout: 60 }),
+      await attrs({ remember: true }, 'remember'),
+      '; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=604800',
+    );
+    assert.equal(
+      await attrs({ remember: true, remember_rolling_timeout: 60, remember_cookie_name: 'keep' }, 'keep'),
       '; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=60',
     );
   });
@@ -146,7 +151,8 @@ describe('session (test kit)', () => {
         const r = await run(asAlice);
         const c = sessionCookie(r)!;
         // Kong 3 reads Kong 2's cookie_samesite 'off' as Lax.
-        assert.equal(c.slice(c.indexOf(';')), '; Path=/; SameSite=Lax; Secure; Max-Age=604800');
+        assert.equal(c.slice(c.indexOf(';')), '; Path=/; SameSite=Lax; Secure');
+        assert.match(sessionCookie(r, 'remember')!, /; Max-Age=604800$/, 'cookie_persistent is remember');
         assert.equal(r.responseHeaders['session-rolling-timeout'], '100');
         assert.equal(r.responseHeaders['session-idling-timeout'], '50');
       },

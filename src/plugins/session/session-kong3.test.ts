@@ -93,4 +93,51 @@ describe('session (Kong 3 parity)', () => {
       await gw.close();
     }
   });
+
+  test('remember: a persistent remember cookie starts a new session once the session cookie expired or is gone (lua-resty-session 4)', async () => {
+    const gw = await gateway({ remember: true, idling_timeout: 1, remember_rolling_timeout: 60 });
+    const short = await gateway({ remember: true, idling_timeout: 1, remember_absolute_timeout: 1 });
+    try {
+      const first = await call(gw, { apikey: 'alice-key' });
+      const session = named(first.cookies, 'session')!;
+      const remember = named(first.cookies, 'remember')!;
+      assert.equal(attributes(session), '; Path=/; SameSite=Strict; HttpOnly; Secure', 'a browser-session cookie');
+      assert.equal(attributes(remember), '; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=60');
+      const both = `${session.split(';')[0]}; ${remember.split(';')[0]}`;
+      const shortFirst = await call(short, { apikey: 'alice-key' });
+      const shortRemember = named(shortFirst.cookies, 'remember')!.split(';')[0]!;
+      await new Promise((r) => setTimeout(r, 2200));
+
+      // The session idled out; the remember cookie brings alice back, with a new session cookie.
+      const back = await call(gw, { cookie: both });
+      assert.equal(back.seen!.headers['x-consumer-username'], 'alice');
+      assert.equal(back.seen!.headers.cookie, undefined, 'neither cookie goes upstream');
+      assert.ok(named(back.cookies, 'session')?.startsWith('session=ey'), 'a new session cookie');
+      assert.match(named(back.cookies, 'remember') ?? '', /; Max-Age=60$/, 'the remember cookie renewed');
+      // A browser that was closed sends the remember cookie alone.
+      const reopened = await call(gw, { cookie: remember.split(';')[0]! });
+      assert.equal(reopened.seen!.headers['x-consumer-username'], 'alice');
+      // A session cookie's value is no remember cookie.
+      const swapped = await call(gw, { cookie: `remember=${session.split(';')[0]!.slice('session='.length)}` });
+      assert.equal(swapped.seen!.headers['x-consumer-username'], 'anonymous');
+      assert.match(named(swapped.cookies, 'remember') ?? '', /^remember=; .*Max-Age=0$/, 'and is cleared');
+      // Past remember_absolute_timeout the remember cookie is refused too.
+      const expired = await call(short, { cookie: shortRemember });
+      assert.equal(expired.seen!.headers['x-consumer-username'], 'anonymous');
+      // Logout ends both.
+      const out = await fetch(`${gw.url}/app?session_logout`, {
+        method: 'POST',
+        headers: { cookie: remember.split(';')[0]! },
+        signal: AbortSignal.timeout(5000),
+      });
+      assert.equal(out.status, 200);
+      assert.deepEqual(
+        out.headers.getSetCookie().map((c) => c.split(';')[0]),
+        ['session=', 'remember='],
+      );
+    } finally {
+      await gw.close();
+      await short.close();
+    }
+  });
 });
