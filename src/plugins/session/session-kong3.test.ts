@@ -140,4 +140,38 @@ describe('session (Kong 3 parity)', () => {
       await short.close();
     }
   });
+
+  test('a cookie_domain or cookie_path a Set-Cookie cannot carry is refused at load, not a 500 on every sign-in', async () => {
+    for (const bad of [
+      { cookie_domain: 'example.com\r\nX-Injected: 1' },
+      { cookie_domain: 'example.com; SameSite=None' },
+      { cookie_path: '/a;Domain=evil.example' },
+      { cookie_path: '/\u00e9' },
+    ]) {
+      // A gateway that started anyway is closed, so that the failure does not hold the test open.
+      const started = gateway(bad).then(async (gw) => {
+        await gw.close();
+        return gw;
+      });
+      await assert.rejects(started, (err: { issues?: { path?: unknown; message: string }[] }) => {
+        const field = Object.keys(bad)[0]!;
+        assert.ok(
+          err.issues?.some((i) => JSON.stringify(i).includes(field)),
+          `${JSON.stringify(bad)}: ${JSON.stringify(err.issues)}`,
+        );
+        return true;
+      });
+    }
+    const gw = await gateway({ cookie_domain: '.example.com', cookie_path: '/app' });
+    try {
+      const first = await call(gw, { apikey: 'alice-key' });
+      assert.equal(first.res.status, 200);
+      assert.equal(
+        attributes(named(first.cookies, 'session')),
+        '; Path=/app; Domain=.example.com; SameSite=Strict; HttpOnly; Secure',
+      );
+    } finally {
+      await gw.close();
+    }
+  });
 });
