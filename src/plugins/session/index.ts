@@ -286,10 +286,15 @@ class Session implements PluginHandlers {
   private async isLogout(req: GatewayRequest): Promise<boolean> {
     if (!this.logoutMethods.has(req.method)) return false;
     if (req.rawQuery !== '' && req.query.has(this.config.logout_query_arg)) return true;
-    if (!this.config.read_body_for_logout) return false;
+    // Kong reads a body for logout on POST and DELETE only (of the logout methods), as a form or as
+    // JSON (kong.request.get_body); a media type is case-insensitive.
+    if (!this.config.read_body_for_logout || req.method === 'GET') return false;
     const ct = req.headers['content-type'];
     const len = Number(req.headers['content-length']);
-    if (typeof ct !== 'string' || !ct.startsWith('application/x-www-form-urlencoded')) return false;
+    if (typeof ct !== 'string') return false;
+    const type = ct.split(';')[0]!.trim().toLowerCase();
+    const form = type === 'application/x-www-form-urlencoded';
+    if (!form && type !== 'application/json' && !type.endsWith('+json')) return false;
     if (!Number.isInteger(len) || len <= 0 || len > 64 * 1024) return false;
     const chunks: Buffer[] = [];
     let size = 0;
@@ -300,7 +305,18 @@ class Session implements PluginHandlers {
     }
     const body = Buffer.concat(chunks);
     req.setUpstreamBody(body);
-    return new URLSearchParams(body.toString('utf8')).has(this.config.logout_post_arg);
+    const arg = this.config.logout_post_arg;
+    if (form) return new URLSearchParams(body.toString('utf8')).has(arg);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return false;
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.hasOwn(parsed, arg))
+      return false;
+    // Lua's truth: any value but false (JSON null decodes to cjson.null, which is true).
+    return (parsed as Record<string, unknown>)[arg] !== false;
   }
 
   async response(req: GatewayRequest, res: GatewayResponse): Promise<void> {

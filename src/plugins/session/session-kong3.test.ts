@@ -1,6 +1,7 @@
 // The session plugin against Kong 3 (lua-resty-session 4) behaviours a Kong user relies on: the
 // cookie's attributes, Kong 2's field names, and the Session-* headers. Real gateway, real upstream.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { serviceConfig } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
@@ -170,6 +171,65 @@ describe('session (Kong 3 parity)', () => {
         attributes(named(first.cookies, 'session')),
         '; Path=/app; Domain=.example.com; SameSite=Strict; HttpOnly; Secure',
       );
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('read_body_for_logout: logout_post_arg in a JSON body too, on POST and DELETE but not GET (kong.request.get_body)', async () => {
+    const gw = await gateway({ read_body_for_logout: true, logout_methods: ['GET', 'POST', 'DELETE'] });
+    try {
+      const first = await call(gw, { apikey: 'alice-key' });
+      const cookie = named(first.cookies, 'session')!.split(';')[0]!;
+      const send = (method: string, type: string, body: string) =>
+        fetch(`${gw.url}/app`, {
+          method,
+          headers: { cookie, 'content-type': type },
+          body,
+          signal: AbortSignal.timeout(5000),
+        }).then(async (res) => ({ res, text: await res.text() }));
+      const loggedOut = (r: { res: Response }) => r.res.headers.getSetCookie().some((c) => c.startsWith('session=;'));
+      for (const [method, type, body] of [
+        ['POST', 'application/json', '{"session_logout":true}'],
+        ['DELETE', 'Application/JSON; charset=utf-8', '{"session_logout":"yes","other":1}'],
+        ['POST', 'application/merge-patch+json', '{"session_logout":null}'],
+        ['POST', 'Application/X-WWW-Form-Urlencoded', 'session_logout=1'],
+      ] as const) {
+        const r = await send(method, type, body);
+        assert.equal(r.res.status, 200, `${method} ${type} ${body}`);
+        assert.ok(loggedOut(r), `${method} ${type} ${body}: logged out`);
+      }
+      for (const [why, method, type, body] of [
+        ['false', 'POST', 'application/json', '{"session_logout":false}'],
+        ['absent', 'POST', 'application/json', '{"other":1}'],
+        ['an array', 'POST', 'application/json', '["session_logout"]'],
+        ['not JSON', 'POST', 'application/json', '{session_logout'],
+      ] as const) {
+        const r = await send(method, type, body);
+        assert.ok(!loggedOut(r), why);
+        assert.equal(
+          (JSON.parse(r.text) as { headers: Record<string, string> }).headers['x-consumer-username'],
+          'alice',
+        );
+      }
+      // Kong reads no body of a GET; undici sends none, so a raw request carries it.
+      const raw = await new Promise<string>((resolve, reject) => {
+        const body = 'session_logout=1';
+        const sock = connect(Number(new URL(gw.url).port), '127.0.0.1', () =>
+          sock.write(
+            `GET /app HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n` +
+              `Content-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+          ),
+        );
+        let got = '';
+        sock.on('data', (d) => {
+          got += d.toString();
+        });
+        sock.on('end', () => resolve(got));
+        sock.on('error', reject);
+        sock.setTimeout(5000, () => reject(new Error('no answer')));
+      });
+      assert.match(raw, /"x-consumer-username":"alice"/, 'a GET body is not read for logout');
     } finally {
       await gw.close();
     }
