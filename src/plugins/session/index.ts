@@ -75,6 +75,8 @@ const HEADER_NAMES: Readonly<Record<SessionHeader, string>> = {
 export const SESSION_PRIORITY = 1900;
 
 /** Longest session cookie value read; a sealed session is a few hundred bytes. */
+/** The largest body read for a logout argument (Kong reads the body the client sent). */
+const LOGOUT_BODY_LIMIT = 64 * 1024;
 const MAX_COOKIE = 4096;
 const CTX = 'session';
 
@@ -295,16 +297,10 @@ class Session implements PluginHandlers {
     const type = ct.split(';')[0]!.trim().toLowerCase();
     const form = type === 'application/x-www-form-urlencoded';
     if (!form && type !== 'application/json' && !type.endsWith('+json')) return false;
-    if (!Number.isInteger(len) || len <= 0 || len > 64 * 1024) return false;
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req.raw as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > len) break;
-      chunks.push(chunk);
-    }
-    const body = Buffer.concat(chunks);
-    req.setUpstreamBody(body);
+    if (!Number.isInteger(len) || len <= 0 || len > LOGOUT_BODY_LIMIT) return false;
+    // Read once, and kept as the body the upstream gets.
+    const body = await req.readBody(LOGOUT_BODY_LIMIT);
+    if (body === null) return false;
     const arg = this.config.logout_post_arg;
     if (form) return new URLSearchParams(body.toString('utf8')).has(arg);
     let parsed: unknown;
