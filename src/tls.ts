@@ -86,6 +86,16 @@ export function contextOptions(c: CertificateModel): SecureContextOptions {
 
 const stores = new WeakMap<GatewayConfig, CertificateStore>();
 
+/** Whether OpenSSL takes the certificate's main pair (`cert`, `key`) without its alternative. */
+function servesAlone(c: CertificateModel): boolean {
+  try {
+    createSecureContext({ ...SERVER_TLS, cert: c.cert, key: c.key });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Compiles the config's certificates. Problems OpenSSL finds that the loader did not (it already
  * checks PEM syntax, key/cert match and duplicate SNIs) come back as located issues.
@@ -98,8 +108,9 @@ export function compileCertificates(config: GatewayConfig): { store: Certificate
     try {
       entries.push({ model: c, context: createSecureContext(options), options });
     } catch (err) {
-      const field =
-        c.cert_alt !== null && /alt|second|mismatch/i.test(String((err as Error).message)) ? 'key_alt' : 'key';
+      // OpenSSL's message does not say which pair it refused: when the main pair serves on its
+      // own, the alternative pair is the one at fault.
+      const field = c.cert_alt !== null && c.key_alt !== null && servesAlone(c) ? 'key_alt' : 'key';
       const path = [...c.yaml_path, field];
       // OpenSSL's message names no key material; still, it never echoes the PEM.
       issues.push(

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
 import { ConfigError, type ConfigIssue } from '../../src/errors.ts';
-import { curl, startFromFile, TestCa, tool } from './support.ts';
+import { compileCertificates } from '../../src/tls.ts';
+import { curl, openssl, startFromFile, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl') || tool('curl');
 const indent = (pem: string, n: number): string =>
@@ -219,6 +220,50 @@ certificates:
     found.map((i) => `${i.line}:${i.col} ${i.path} ${i.message}`),
     [
       '5:15 certificates[0].cert_alt certificate and alternative certificate need to have different type (e.g. RSA and ECDSA), the provided certificates were both of the same type',
+    ],
+  );
+});
+
+test('a cert_alt pair OpenSSL refuses to serve is located at key_alt, not at the good main pair', {
+  skip,
+}, async () => {
+  const ca = new TestCa();
+  ca.issue('c', ['c.test'], { file: 'c' });
+  // A 512-bit RSA key: it parses and matches its certificate, but OpenSSL will not serve it.
+  const [key, pem] = [join(ca.dir, 'small.key'), join(ca.dir, 'small.pem')];
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:512',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    pem,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=c',
+  ]);
+  const config = await loadConfigText(
+    `_format_version: "3.0"
+certificates:
+  - cert: \${file:c.pem}
+    key: \${file:c.key}
+    cert_alt: \${file:small.pem}
+    key_alt: \${file:small.key}
+  - cert: \${file:small.pem}
+    key: \${file:small.key}
+`,
+    join(ca.dir, 'gateway.yaml'),
+    { env: {} },
+  );
+  assert.deepEqual(
+    compileCertificates(config).issues.map((i) => `${i.line}:${i.col} ${i.path} ${i.message.split(':')[0]}`),
+    [
+      '6:14 certificates[0].key_alt certificate cannot be served',
+      '8:10 certificates[1].key certificate cannot be served',
     ],
   );
 });
