@@ -86,14 +86,26 @@ export function contextOptions(c: CertificateModel): SecureContextOptions {
 
 const stores = new WeakMap<GatewayConfig, CertificateStore>();
 
-/** Whether OpenSSL takes the certificate's main pair (`cert`, `key`) without its alternative. */
-function servesAlone(c: CertificateModel): boolean {
+/** Whether OpenSSL takes these context options. */
+function loads(options: SecureContextOptions): boolean {
   try {
-    createSecureContext({ ...SERVER_TLS, cert: c.cert, key: c.key });
+    createSecureContext({ ...SERVER_TLS, ...options });
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * The field at fault when OpenSSL refuses a certificate entity, whose message never says which:
+ * a chain it cannot read (a broken or truncated second certificate) is the `cert`'s fault, a pair
+ * it will not serve (a key too small) the `key`'s; the main pair is tried on its own first, so an
+ * alternative pair is blamed only when the main one serves.
+ */
+function faultyField(c: CertificateModel): 'cert' | 'key' | 'cert_alt' | 'key_alt' {
+  if (!loads({ cert: c.cert })) return 'cert';
+  if (c.cert_alt === null || c.key_alt === null || !loads({ cert: c.cert, key: c.key })) return 'key';
+  return loads({ cert: c.cert_alt }) ? 'key_alt' : 'cert_alt';
 }
 
 /**
@@ -108,10 +120,7 @@ export function compileCertificates(config: GatewayConfig): { store: Certificate
     try {
       entries.push({ model: c, context: createSecureContext(options), options });
     } catch (err) {
-      // OpenSSL's message does not say which pair it refused: when the main pair serves on its
-      // own, the alternative pair is the one at fault.
-      const field = c.cert_alt !== null && c.key_alt !== null && servesAlone(c) ? 'key_alt' : 'key';
-      const path = [...c.yaml_path, field];
+      const path = [...c.yaml_path, faultyField(c)];
       // OpenSSL's message names no key material; still, it never echoes the PEM.
       issues.push(
         configIssue(

@@ -224,11 +224,11 @@ certificates:
   );
 });
 
-test('a cert_alt pair OpenSSL refuses to serve is located at key_alt, not at the good main pair', {
+test('a certificate OpenSSL refuses to serve is located at the field at fault: the chain, or the alternative pair', {
   skip,
 }, async () => {
   const ca = new TestCa();
-  ca.issue('c', ['c.test'], { file: 'c' });
+  const c = ca.issue('c', ['c.test'], { file: 'c' });
   // A 512-bit RSA key: it parses and matches its certificate, but OpenSSL will not serve it.
   const [key, pem] = [join(ca.dir, 'small.key'), join(ca.dir, 'small.pem')];
   openssl([
@@ -246,6 +246,8 @@ test('a cert_alt pair OpenSSL refuses to serve is located at key_alt, not at the
     '-subj',
     '/CN=c',
   ]);
+  // A chain whose second certificate was cut short: the leaf parses, the chain does not.
+  writeFileSync(join(ca.dir, 'cut.pem'), c.cert + ca.cert.slice(0, 200));
   const config = await loadConfigText(
     `_format_version: "3.0"
 certificates:
@@ -253,8 +255,8 @@ certificates:
     key: \${file:c.key}
     cert_alt: \${file:small.pem}
     key_alt: \${file:small.key}
-  - cert: \${file:small.pem}
-    key: \${file:small.key}
+  - cert: \${file:cut.pem}
+    key: \${file:c.key}
 `,
     join(ca.dir, 'gateway.yaml'),
     { env: {} },
@@ -262,8 +264,8 @@ certificates:
   assert.deepEqual(
     compileCertificates(config).issues.map((i) => `${i.line}:${i.col} ${i.path} ${i.message.split(':')[0]}`),
     [
-      '6:14 certificates[0].key_alt certificate cannot be served',
-      '8:10 certificates[1].key certificate cannot be served',
+      '5:15 certificates[0].cert_alt certificate cannot be served',
+      '7:11 certificates[1].cert certificate cannot be served',
     ],
   );
 });
