@@ -5,7 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { type ConfigIssue, configIssue } from '../errors.ts';
-import type { GatewayConfig } from './model.ts';
+import type { GatewayConfig, ServiceModel } from './model.ts';
 
 const TLS_PROTOCOLS = new Set(['https', 'grpcs', 'wss', 'tls']);
 
@@ -15,6 +15,7 @@ export function configWarnings(config: GatewayConfig): ConfigIssue[] {
     out.push(configIssue('SEMANTIC', message, path, config.source.locate(path), 'warning'));
   };
   for (const s of config.services) {
+    cleartextTlsSettings(config, s, at);
     if (s.tls_verify !== false) continue;
     at(
       [...s.yaml_path, 'tls_verify'],
@@ -28,6 +29,33 @@ export function configWarnings(config: GatewayConfig): ConfigIssue[] {
     if (why !== null) at(['_tollgate', 'admin_listen', i], why);
   });
   return out;
+}
+
+/**
+ * `tls_verify: true`, `tls_verify_depth` or `ca_certificates` on a service that speaks cleartext to
+ * its upstream: the operator asked for a verified TLS upstream and gets plain text. Kong refuses
+ * these fields unless the protocol is https ("value must be null"); here they load, as
+ * `tls_verify: false` does, with a warning. A service naming an `upstreams` entry is left alone:
+ * its `type: https` active probes use the service's CAs.
+ */
+function cleartextTlsSettings(
+  config: GatewayConfig,
+  s: ServiceModel,
+  at: (path: readonly (string | number)[], message: string) => void,
+): void {
+  if (TLS_PROTOCOLS.has(s.protocol) || config.upstreams.some((u) => u.name === s.host)) return;
+  const fields = [
+    s.tls_verify === true ? 'tls_verify' : null,
+    s.tls_verify_depth !== null ? 'tls_verify_depth' : null,
+    s.ca_certificates !== null ? 'ca_certificates' : null,
+  ];
+  for (const f of fields) {
+    if (f === null) continue;
+    at(
+      [...s.yaml_path, f],
+      `${f} has no effect while the protocol is ${s.protocol}: the upstream is reached in cleartext, its certificate is never checked (use protocol ${s.protocol === 'grpc' ? 'grpcs' : 'https'})`,
+    );
+  }
 }
 
 /**

@@ -140,6 +140,41 @@ test('a warning start would log is printed by validate; --strict makes it a fail
   );
 });
 
+test('tls_verify, tls_verify_depth or ca_certificates on a cleartext service is a warning: Kong refuses them outside https', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'cleartext.yaml',
+    [
+      '_format_version: "3.0"',
+      'services:',
+      '  - name: billing',
+      '    url: http://billing.internal',
+      '    tls_verify: true',
+      '    tls_verify_depth: 2',
+      '  - name: orders',
+      '    url: grpc://orders.internal',
+      '    tls_verify: true',
+      '  - name: verified',
+      '    url: https://verified.internal',
+      '    tls_verify: true',
+      '    tls_verify_depth: 2',
+      '',
+    ].join('\n'),
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 0, r.out + r.err);
+  const lines = r.out.split('\n').filter((l) => l.includes('warning:'));
+  assert.deepEqual(
+    lines.map((l) => l.replace(/^.*cleartext\.yaml:/, '')),
+    [
+      '5:17  services[0].tls_verify  warning: tls_verify has no effect while the protocol is http: the upstream is reached in cleartext, its certificate is never checked (use protocol https)',
+      '6:23  services[0].tls_verify_depth  warning: tls_verify_depth has no effect while the protocol is http: the upstream is reached in cleartext, its certificate is never checked (use protocol https)',
+      '9:17  services[1].tls_verify  warning: tls_verify has no effect while the protocol is grpc: the upstream is reached in cleartext, its certificate is never checked (use protocol grpcs)',
+    ],
+  );
+});
+
 test('a plugin warning at load is a validate warning too', async () => {
   const dir = tmp();
   const f = write(
