@@ -293,7 +293,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       // A client that went away says nothing about the target's health, nor does a request head
       // the HTTP client refused to send (UND_ERR_INVALID_ARG: nothing reached the target).
       if (!rc.finished && !this.settled && !this.started && code !== 'UND_ERR_INVALID_ARG')
-        this.svc.balancer!.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
+        this.svc.balancer!.report(
+          this.target,
+          code.includes('TIMEOUT') ? { failure: 'timeout' } : { failure: 'tcp', cause: code },
+        );
       this.target = releaseTarget(this.target);
     }
     if (rc.finished || this.settled || rc.res.writableEnded) return;

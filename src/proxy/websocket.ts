@@ -232,7 +232,10 @@ class Handshake implements Dispatcher.DispatchHandler {
     rc.abortUpstream = null;
     const code = (err as { code?: string }).code ?? '';
     if (this.target !== null && !this.started && !rc.finished)
-      this.balancer.report(this.target, { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' });
+      this.balancer.report(
+        this.target,
+        code.includes('TIMEOUT') ? { failure: 'timeout' } : { failure: 'tcp', cause: code },
+      );
     this.release();
     if (rc.finished || this.settled) return;
     if (rc.res.headersSent) {

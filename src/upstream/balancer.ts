@@ -456,7 +456,8 @@ export class Balancer {
       if (s.timeouts > 0 && ++c.timeouts >= s.timeouts)
         this.setHealth(target, false, `${kind}: ${c.timeouts} timeouts`);
     } else if (s.tcpFailures > 0 && ++c.tcp_failures >= s.tcpFailures) {
-      this.setHealth(target, false, `${kind}: ${c.tcp_failures} tcp failures`);
+      const cause = outcome.cause ? ` (${outcome.cause})` : '';
+      this.setHealth(target, false, `${kind}: ${c.tcp_failures} tcp failures${cause}`);
     }
   }
 

@@ -6,8 +6,12 @@ import { isIP, connect as tcpConnect } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { TargetPool } from './pool.ts';
 
-/** How a probe ended; the balancer's health counters read it. */
-export type ProbeOutcome = { status: number } | { failure: 'tcp' | 'timeout' } | { connected: true };
+/**
+ * How a probe ended; the balancer's health counters read it. `cause` is the error code of a failed
+ * one (`CERT_HAS_EXPIRED`, `ECONNREFUSED`, ...): a TLS failure counts as a tcp failure, as in Kong's
+ * healthchecker, and the code is what tells the operator it was the certificate.
+ */
+export type ProbeOutcome = { status: number } | { failure: 'tcp' | 'timeout'; cause?: string } | { connected: true };
 
 /** What a probe needs of its target. `Target` has this shape. */
 export interface ProbeTarget {
@@ -82,9 +86,9 @@ export class Prober {
         sock.destroy();
         resolve({ connected: true });
       });
-      sock.once('error', () => {
+      sock.once('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        resolve({ failure: 'tcp' });
+        resolve(err.code === undefined ? { failure: 'tcp' } : { failure: 'tcp', cause: err.code });
       });
     });
   }
@@ -108,7 +112,8 @@ export class Prober {
       return { status: res.statusCode };
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
-      return { failure: code.includes('TIMEOUT') ? 'timeout' : 'tcp' };
+      if (code.includes('TIMEOUT')) return { failure: 'timeout' };
+      return code === '' ? { failure: 'tcp' } : { failure: 'tcp', cause: code };
     }
   }
 

@@ -7,7 +7,7 @@ import { Balancer, type HashSource, upstreamModel } from '../../src/upstream/bal
 import { DEFAULT_DNS_SETTINGS, hostResolver } from '../../src/upstream/dns.ts';
 import type { PoolSettings } from '../../src/upstream/pool.ts';
 
-const POOL: PoolSettings = {
+export const POOL: PoolSettings = {
   scheme: 'http',
   h2: false,
   connectTimeout: 1000,

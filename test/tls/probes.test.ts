@@ -7,7 +7,8 @@ import { type AddressInfo, createServer as createTcpServer, type Socket, type Se
 import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import type { UpstreamModel } from '../../src/config/model.ts';
-import { closeBalancers, make, upstream } from '../support/balancer.ts';
+import { Balancer } from '../../src/upstream/balancer.ts';
+import { closeBalancers, make, POOL, upstream } from '../support/balancer.ts';
 import { TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
@@ -94,6 +95,18 @@ describe('active probes over TLS', { skip }, () => {
     assert.equal(await healthyAfterProbe(u, { scheme: 'https', ca: null }), false);
     const off = checked(tlsPort, { type: 'https', https_sni: 'probe.test', https_verify_certificate: false });
     assert.equal(await healthyAfterProbe(off, { scheme: 'https', ca: null }), true);
+  });
+
+  test('a probe refused for its certificate says so in the reason the unhealthy line logs', async () => {
+    const reasons: string[] = [];
+    const u = checked(tlsPort, { type: 'https', https_sni: 'probe.test' });
+    const b = new Balancer(u, { ...POOL, scheme: 'https', ca: null }, (_t, _h, reason) => reasons.push(reason));
+    try {
+      await b.probeAll(true);
+    } finally {
+      await b.close();
+    }
+    assert.deepEqual(reasons, ['active: 1 tcp failures (UNABLE_TO_VERIFY_LEAF_SIGNATURE)']);
   });
 
   test('https_verify_certificate: true verifies even where the service does not (tls_verify: false)', async () => {
