@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import type { UpstreamModel } from '../../src/config/model.ts';
 import { Balancer } from '../../src/upstream/balancer.ts';
+import { brief, issuesOf, load, V3 } from '../config/helpers.ts';
 import { closeBalancers, make, POOL, upstream } from '../support/balancer.ts';
 import { TestCa, tool } from './support.ts';
 
@@ -130,4 +131,17 @@ describe('active probes over TLS', { skip }, () => {
     const u = checked(silentPort, { type: 'https', timeout: 0.3 });
     assert.equal(await healthyAfterProbe(u, { scheme: 'http', connectTimeout: 60_000 }), false);
   });
+});
+
+test("https_sni is a host name, as Kong's typedefs.sni says: an IP address, a port or a wildcard is a located error", async () => {
+  const upstream = (sni: string): string =>
+    `  - name: u${sni.length}\n    healthchecks:\n      active: { type: https, https_sni: "${sni}" }\n`;
+  const text = `${V3}upstreams:\n${['10.0.0.1', '[::1]', 'probe.test:443', '*.probe.test'].map(upstream).join('')}`;
+  assert.deepEqual(brief(await issuesOf(text)), [
+    '5:41 upstreams[0].healthchecks.active.https_sni must not be an IP',
+    '8:41 upstreams[1].healthchecks.active.https_sni must not be an IP',
+    '11:41 upstreams[2].healthchecks.active.https_sni must not have a port',
+    '14:41 upstreams[3].healthchecks.active.https_sni invalid value: *.probe.test',
+  ]);
+  await load(`${V3}upstreams:\n${upstream('probe.test')}`);
 });

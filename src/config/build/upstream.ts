@@ -2,6 +2,7 @@
  * Upstreams (Kong's load balancers) and their targets: models and the checks Kong's schema makes
  * on hashing fields.
  */
+import { isIP } from 'node:net';
 import type { TargetModel, UpstreamModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
 import { type Build, type Err, type Obj, orNull, type Path, tags } from './state.ts';
@@ -90,12 +91,29 @@ export function normalizeTarget(target: string, path: Path, err: Err): string {
   return `${m![1]!.toLowerCase()}:${m![2] ?? '8000'}`;
 }
 
+/**
+ * Kong's `typedefs.sni` (`https_sni`): a host name, not an IP address (a server name is never one,
+ * RFC 6066) nor with a port; with Kong's messages. Such a value was otherwise dropped or sent as
+ * is, and every probe failed its certificate check.
+ */
+function sniProblem(sni: string): string | null {
+  if (isIP(sni) !== 0 || isIP(sni.replace(/^\[(.*)\]$/, '$1')) !== 0) return 'must not be an IP';
+  const port = /^(.*):\d+$/.exec(sni);
+  if (port !== null && checkHost(port[1]!, { wildcard: false, port: false }) === null) return 'must not have a port';
+  return checkHost(sni, { wildcard: false, port: false }) === null ? null : `invalid value: ${sni}`;
+}
+
 function checkUpstream(raw: Obj, path: Path, err: Err): void {
   const hostProblem = checkHost(raw.name, { wildcard: false, port: false });
   if (hostProblem) err('SCHEMA', `Invalid name ('${raw.name}'); must be a valid hostname`, [...path, 'name']);
   if (raw.host_header !== undefined) {
     const problem = checkHost(raw.host_header, { wildcard: false, port: true });
     if (problem) err('SCHEMA', `invalid host_header '${raw.host_header}': ${problem}`, [...path, 'host_header']);
+  }
+  const sni = (raw.healthchecks as Obj | undefined)?.active?.https_sni;
+  if (typeof sni === 'string') {
+    const problem = sniProblem(sni);
+    if (problem) err('SCHEMA', problem, [...path, 'healthchecks', 'active', 'https_sni']);
   }
   for (const which of ['hash_on', 'hash_fallback'] as const) {
     // The name each kind reads: hash_on_header, hash_fallback_query_arg, ...
