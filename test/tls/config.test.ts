@@ -193,6 +193,26 @@ certificates:
   assert.ok(!text.includes(a.key.split('\n')[1]!), 'no key material in messages');
 });
 
+test("an IP address as an SNI is refused with Kong's message: no client sends one, so it would never select its certificate", {
+  skip,
+}, async () => {
+  const ca = new TestCa();
+  ca.issue('a', ['a.test'], { file: 'a' });
+  const found = await issues(
+    `_format_version: "3.0"
+certificates:
+  - cert: \${file:a.pem}
+    key: \${file:a.key}
+    snis: [{ name: 10.0.0.1 }, { name: "[::1]" }, { name: a.test }]
+`,
+    ca.dir,
+  );
+  assert.deepEqual(
+    found.map((i) => `${i.line}:${i.col} ${i.path} ${i.message}`),
+    ['5:20 certificates[0].snis[0].name must not be an IP', '5:40 certificates[0].snis[1].name must not be an IP'],
+  );
+});
+
 test("cert_alt of the same key type as cert is refused with Kong's message, located at cert_alt", {
   skip,
 }, async () => {

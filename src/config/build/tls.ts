@@ -3,6 +3,7 @@
  * to them (`ca_certificates`, `client_certificate`).
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { entityId } from '../ids.ts';
 import type { CertificateModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
@@ -45,7 +46,12 @@ export function liftCertificates(b: Build): void {
 
 function addSni(b: Build, raw: Obj, path: Path, snis: string[], sniPaths: Path[]): void {
   const name = String(raw.name).toLowerCase();
-  const p = checkHost(name, { wildcard: true, port: false });
+  // A client never sends an IP address as its server name (RFC 6066), so such an SNI would never
+  // select its certificate; Kong's schema (typedefs.wildcard_host) refuses it with this message.
+  const p =
+    isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0
+      ? 'must not be an IP'
+      : checkHost(name, { wildcard: true, port: false });
   if (p) return b.err('SCHEMA', p, [...path, 'name']);
   snis.push(name);
   sniPaths.push(path);
