@@ -295,6 +295,31 @@ test('_tollgate settings are checked: unknown keys, listen addresses, trusted IP
   assert.match(brief(await issuesOf(`${V3}_tollgate:\n  dns_order: [A, A]\n`))[0]!, /duplicate/);
 });
 
+test('a PEM whose line breaks a YAML folded block turned into spaces, or an encrypted key, is named as such', async () => {
+  const pem = (label: string, body: string): string => `-----BEGIN ${label}----- ${body} -----END ${label}-----`;
+  const issues = await issuesOf(`${V3}certificates:
+  - cert: >
+      ${pem('CERTIFICATE', 'MIIBszCCAVmgAwIBAgIUJq')}
+    key: "${pem('PRIVATE KEY', 'MIGHAgEAMBMGByqGSM49AgEG')}"
+  - cert: not a cert
+    key: |
+      -----BEGIN ENCRYPTED PRIVATE KEY-----
+      MIHsMFcGCSqGSIb3DQEFDTBK
+      -----END ENCRYPTED PRIVATE KEY-----
+ca_certificates:
+  - cert: "${pem('CERTIFICATE', 'MIIBszCCAVmgAwIBAgIUJq')}"
+`);
+  const lost =
+    "its line breaks are lost (a YAML folded '>' block or a one-line string): write it as a literal block, '|'";
+  assert.deepEqual(brief(issues), [
+    `3:11 certificates[0].cert cert is not a valid PEM certificate: ${lost}`,
+    `5:10 certificates[0].key key is not a valid PEM private key: ${lost}`,
+    '6:11 certificates[1].cert cert is not a valid PEM certificate',
+    '7:10 certificates[1].key key is not a valid PEM private key: it is encrypted (encrypted keys are not supported: decrypt it with `openssl pkey`)',
+    `12:11 ca_certificates[0].cert cert is not a valid PEM certificate: ${lost}`,
+  ]);
+});
+
 test('_workspace and _transform are accepted as Kong defines them; other workspaces are explained', async () => {
   await load(`${V3}_transform: false\n_workspace: default\n_comment: hello\n`);
   assert.match((await issuesOf(`${V3}_workspace: team-a\n`))[0]!.message, /single workspace/);

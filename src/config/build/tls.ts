@@ -79,16 +79,16 @@ function checkCertificate(raw: Obj, path: Path, err: Err, warn: Warn): void {
     try {
       cert = new X509Certificate(raw[certField]);
     } catch {
-      err('SEMANTIC', `${certField} is not a valid PEM certificate`, [...path, certField]);
+      err('SEMANTIC', `${certField} is not a valid PEM certificate${pemHint(raw[certField], false)}`, [
+        ...path,
+        certField,
+      ]);
     }
     let key: KeyObject | null = null;
     try {
       key = createPrivateKey(raw[keyField]);
     } catch {
-      err('SEMANTIC', `${keyField} is not a valid PEM private key (encrypted keys are not supported)`, [
-        ...path,
-        keyField,
-      ]);
+      err('SEMANTIC', `${keyField} is not a valid PEM private key${pemHint(raw[keyField], true)}`, [...path, keyField]);
     }
     if (cert && key && !cert.checkPrivateKey(key))
       err('SEMANTIC', `${keyField} does not match ${certField}`, [...path, keyField]);
@@ -116,6 +116,20 @@ function checkCertificate(raw: Obj, path: Path, err: Err, warn: Warn): void {
         [...path, 'cert_alt'],
       );
   }
+}
+
+/**
+ * Why a PEM did not load, when the text says (never quoting it: it may be a key). A YAML folded
+ * block (`key: >`) or a one-line string turns the PEM's line breaks into spaces, which OpenSSL
+ * refuses; an encrypted key needs a passphrase nobody gives.
+ */
+function pemHint(text: unknown, key: boolean): string {
+  const pem = typeof text === 'string' ? text.trim() : '';
+  if (key && /^-----BEGIN ENCRYPTED PRIVATE KEY-----|^Proc-Type: 4,ENCRYPTED/m.test(pem))
+    return ': it is encrypted (encrypted keys are not supported: decrypt it with `openssl pkey`)';
+  if (/^-----BEGIN [A-Z0-9 ]+----- .*-----END /.test(pem) && !pem.includes('\n'))
+    return ": its line breaks are lost (a YAML folded '>' block or a one-line string): write it as a literal block, '|'";
+  return key ? ' (encrypted keys are not supported)' : '';
 }
 
 /** Warns about a certificate outside its validity period. */
@@ -148,7 +162,7 @@ export function upstreamTls(b: Build): void {
     try {
       cert = new X509Certificate(raw.cert);
     } catch {
-      err('SEMANTIC', 'cert is not a valid PEM certificate', [...path, 'cert']);
+      err('SEMANTIC', `cert is not a valid PEM certificate${pemHint(raw.cert, false)}`, [...path, 'cert']);
     }
     if (cert !== null && !cert.ca)
       err('SEMANTIC', 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', [
@@ -181,7 +195,7 @@ export function upstreamTls(b: Build): void {
             new X509Certificate(ref);
             pems.push(ref);
           } catch {
-            err('SEMANTIC', 'not a valid PEM certificate', p);
+            err('SEMANTIC', `not a valid PEM certificate${pemHint(ref, false)}`, p);
           }
           return;
         }
