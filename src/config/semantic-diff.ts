@@ -30,6 +30,9 @@ export interface EntityChange {
   fields: FieldChange[];
 }
 
+/** Service protocols that speak TLS to the upstream. */
+const TLS_SCHEMES = new Set(['https', 'grpcs']);
+
 export interface SecurityFinding {
   /** auth-removed, auth-added, public, cors-widened, rate-limit-removed, tls-verify-off, access-removed. */
   type: string;
@@ -369,6 +372,14 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
         type: 'tls-verify-off',
         message: `service '${s.name ?? s.id}': TLS verification of the upstream turned off (tls_verify: false)`,
         at: at(b, [...s.yaml_path, 'tls_verify']),
+      });
+    // https → http (grpcs → grpc): the upstream leg loses TLS altogether, which is more than
+    // turning verification off.
+    if (old !== undefined && TLS_SCHEMES.has(old.protocol) && !TLS_SCHEMES.has(s.protocol))
+      out.push({
+        type: 'tls-verify-off',
+        message: `service '${s.name ?? s.id}': the upstream is now reached in cleartext (protocol ${old.protocol} → ${s.protocol})`,
+        at: at(b, [...s.yaml_path, 'protocol']),
       });
     if (s.tls_verify === false && old === undefined)
       out.push({

@@ -100,6 +100,18 @@ test('diff: field-level changes, secrets shown as changed never by value, and ev
   assert.match(r.out, /^ {2}\+ route 'health'/m);
 });
 
+test('diff: a service moved from https to http is a security finding: its upstream is reached in cleartext', async () => {
+  const dir = tmp();
+  const svc = (url: string): string => `_format_version: "3.0"\nservices:\n  - name: billing\n    url: ${url}\n`;
+  const a = write(dir, 'a.yaml', svc('https://billing.internal'));
+  const b = write(dir, 'b.yaml', svc('http://billing.internal'));
+  const r = await gateway(['diff', a, b]);
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.out, /! service 'billing': the upstream is now reached in cleartext \(protocol https → http\)/);
+  const back = await gateway(['diff', b, a]);
+  assert.match(back.out, /Security summary: nothing that changes/);
+});
+
 test('diff: a service url from a variable shows as a secret change by its parts, and as ${NAME} when unset', async () => {
   const dir = tmp();
   const svc = (url: string): string => `_format_version: "3.0"\nservices:\n  - name: b\n    url: ${url}\n`;
