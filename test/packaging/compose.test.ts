@@ -4,12 +4,14 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { type Idp, startIdp } from '../support/idp.ts';
 import { nginxUnavailable, startNginx, type TestNginx } from '../support/nginx.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../support/redis.ts';
 import { freePort } from '../support/upstream.ts';
@@ -129,18 +131,37 @@ function loopbackNginxConf(listenPort: number, gatewayPorts: Map<string, number>
 describe('examples/compose: its nginx.conf in front of two gateways sharing one Redis', () => {
   const skip = redisUnavailable() ?? nginxUnavailable();
   let redis: TestRedis;
+  let idp: Idp;
   let lb: TestNginx;
   const gws: TestGateway[] = [];
 
   before(async () => {
     if (skip) return;
     redis = await startRedis();
+    idp = await startIdp();
     // Only the addresses change: compose's service names become this machine's servers, and
     // nginx (on loopback now) is the trusted proxy.
     const doc = parse(gatewayText) as Doc;
     for (const s of doc.services as Doc[]) s.url = 'echo://';
     for (const c of rateLimitingConfigs(doc)) c.redis = { host: redis.host, port: redis.port };
     (doc._tollgate as Doc).trusted_ips = ['127.0.0.1/32'];
+    // The browser login the README adds ("Pointing the jwt and oidc plugins at an Auth0 tenant"),
+    // configured as it says: no redirect_uri, so the gateway builds it from the Host nginx sends.
+    (doc.services as Doc[]).push({
+      name: 'app',
+      url: 'echo://',
+      routes: [{ name: 'app', paths: ['/app'] }],
+      plugins: [
+        {
+          name: 'oidc',
+          config: {
+            discovery: `${idp.issuer}/.well-known/openid-configuration`,
+            ...idp.webClient,
+            session_secret: 'compose-test-session-secret-0123456789',
+          },
+        },
+      ],
+    });
     const env = { DEMO_API_KEY: 'demo-key' };
     gws.push(await startGateway({ config: doc, env }), await startGateway({ config: doc, env }));
     const ports = new Map(replicas.sort().map((name, i) => [name, Number(new URL(gws[i]!.url).port)]));
@@ -151,6 +172,7 @@ describe('examples/compose: its nginx.conf in front of two gateways sharing one 
     await lb?.stop();
     await Promise.all(gws.map((g) => g.close()));
     await redis?.stop();
+    await idp?.close();
   });
 
   const served = (g: TestGateway, path: string) =>
@@ -187,5 +209,21 @@ describe('examples/compose: its nginx.conf in front of two gateways sharing one 
     // nginx appended the client's address; the gateway trusts nginx and forwards the chain.
     const xff = String((seen.headers as Doc)['x-forwarded-for']);
     assert.match(xff, /^127\.0\.0\.1(, 127\.0\.0\.1)?$/);
+  });
+
+  test("through nginx, the oidc login's redirect_uri keeps the port the browser used (the README's callback URL)", {
+    skip: skip ?? false,
+  }, async () => {
+    // node:http, not fetch: fetch sends its own `Sec-Fetch-Mode: cors`, and the plugin answers
+    // such requests 401 instead of starting a login.
+    const r = await new Promise<IncomingMessage>((done, fail) =>
+      httpGet(`${lb.url}/app/`, { headers: { accept: 'text/html' } }, done).on('error', fail),
+    );
+    r.resume();
+    assert.equal(r.statusCode, 302);
+    const login = new URL(r.headers.location ?? '');
+    assert.equal(login.origin, idp.issuer);
+    // nginx's $host drops the port: the IdP would then send the browser to port 80.
+    assert.equal(login.searchParams.get('redirect_uri'), `${lb.url}/app/cb`);
   });
 });
