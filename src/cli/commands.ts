@@ -77,9 +77,14 @@ export const COMMANDS: readonly CommandHelp[] = [
         name: 'proxy-listen',
         kind: 'list',
         arg: 'HOST:PORT[ ssl]',
-        help: 'proxy listener, replaces _tollgate.proxy_listen',
+        help: 'proxy listener, replaces _tollgate.proxy_listen (off: none)',
       },
-      { name: 'admin-listen', kind: 'list', arg: 'HOST:PORT', help: 'admin listener, replaces _tollgate.admin_listen' },
+      {
+        name: 'admin-listen',
+        kind: 'list',
+        arg: 'HOST:PORT',
+        help: 'admin listener, replaces _tollgate.admin_listen (off: none)',
+      },
       { name: 'workers', kind: 'value', arg: 'N|auto', help: 'worker processes (default 1)' },
       { name: 'no-watch', kind: 'flag', help: 'do not watch the config files' },
       {

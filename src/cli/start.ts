@@ -47,13 +47,25 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
   if (v['log-level'] !== undefined && !['debug', 'info', 'warn', 'error'].includes(v['log-level'])) {
     return '--log-level must be one of debug, info, warn, error';
   }
+  // Kong's `proxy_listen = off` / `admin_listen = off`: the only way to give a flag "no address",
+  // which replaces the file's list with none (an admin-only or a proxy-only process).
+  const listens: Record<'proxy-listen' | 'admin-listen', string[] | undefined> = {
+    'proxy-listen': v['proxy-listen'],
+    'admin-listen': v['admin-listen'],
+  };
+  for (const name of ['proxy-listen', 'admin-listen'] as const) {
+    const list = listens[name];
+    if (list === undefined || !list.includes('off')) continue;
+    if (list.length > 1) return `--${name} off turns the listener off; it cannot be combined with addresses`;
+    listens[name] = [];
+  }
   const w = v.workers!;
   const workers = w === 'auto' ? availableParallelism() : /^[1-9]\d{0,3}$/.test(w) ? Number(w) : NaN;
   if (Number.isNaN(workers)) return `--workers must be a number from 1 or 'auto', not '${w}'`;
   return {
     config: resolve(v.config!),
-    proxyListen: v['proxy-listen'],
-    adminListen: v['admin-listen'],
+    proxyListen: listens['proxy-listen'],
+    adminListen: listens['admin-listen'],
     logLevel: v['log-level'],
     accessLog: !v['no-access-log'],
     watch: !v['no-watch'],

@@ -2,6 +2,7 @@
 // current config; 503 with the reason while starting, draining, or on an empty config.
 
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -181,4 +182,55 @@ test('with --workers 2: 503 and "starting" until both workers serve, a reload no
     await writeFile(gate, '');
     await gw.kill();
   }
+});
+
+test("--proxy-listen off (Kong's proxy_listen = off): no proxy listener, /ready says so; --admin-listen off: no admin", async () => {
+  const file = await write('off.yaml', config());
+  const bin = fileURLToPath(new URL('../../bin/gateway', import.meta.url));
+  const start = async (listen: string[]) => {
+    const proc = spawn(process.execPath, [bin, 'start', '--config', file, '--no-watch', ...listen], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    proc.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+    const line = await new Promise<Record<string, any>>((resolve, reject) => {
+      proc.stdout.setEncoding('utf8').on('data', (c: string) => {
+        out += c;
+        const l = out.split('\n').find((t) => t.includes('"msg":"listening"'));
+        if (l !== undefined) resolve(JSON.parse(l));
+      });
+      proc.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
+    });
+    return { proc, line };
+  };
+
+  const adminOnly = await start(['--proxy-listen', 'off', '--admin-listen', '127.0.0.1:0']);
+  try {
+    assert.deepEqual(adminOnly.line.proxy, []);
+    const ready = await get(`http://${adminOnly.line.admin[0]}/ready`);
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.message, 'no proxy listener is open');
+  } finally {
+    adminOnly.proc.kill('SIGKILL');
+  }
+
+  const proxyOnly = await start(['--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off']);
+  try {
+    assert.deepEqual(proxyOnly.line.admin, []);
+    assert.equal(await statusOf(`http://${proxyOnly.line.proxy[0]}/echo`), 200);
+  } finally {
+    proxyOnly.proc.kill('SIGKILL');
+  }
+
+  const mixed = spawnSync(
+    process.execPath,
+    [bin, 'start', '--config', file, '--proxy-listen', 'off', '--proxy-listen', '127.0.0.1:0'],
+    {
+      encoding: 'utf8',
+      timeout: 30_000,
+    },
+  );
+  assert.equal(mixed.status, 2);
+  assert.match(mixed.stderr, /--proxy-listen off turns the listener off; it cannot be combined with addresses/);
 });
