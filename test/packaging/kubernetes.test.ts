@@ -9,6 +9,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfigFile } from '../../src/config/load.ts';
+import { cleanEnv, gateway } from '../cli/helpers.ts';
 import { parseDockerfile } from './dockerfile.ts';
 import { type Doc, envReferences } from './helpers.ts';
 
@@ -157,6 +158,11 @@ describe('examples/kubernetes manifests', () => {
       await writeFile(join(dir, 'gateway.yaml'), gatewayYaml as string);
       const cfg = await loadConfigFile(join(dir, 'gateway.yaml'), { env });
       assert.equal(cfg.services.length, 2);
+      // Without a warning too: each one is a misconfiguration `start` logs at every load (an
+      // unreachable logout, redirect URLs taken from the Host header), and config-repo.md's CI
+      // validates with --strict.
+      const strict = await gateway(['validate', '--strict', 'gateway.yaml'], { cwd: dir, env: cleanEnv(env) });
+      assert.equal(strict.code, 0, strict.out + strict.err);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
