@@ -48,7 +48,7 @@ const selects = (selector: Record<string, string>): boolean =>
   Object.entries(selector).every(([k, v]) => podLabels[k] === v);
 
 describe('examples/kubernetes manifests', () => {
-  test('every file parses, every document has apiVersion, kind and metadata.name, kustomization lists them all', async () => {
+  test('every file parses, every document has apiVersion, kind and metadata.name, kustomization lists them all but the Secret', async () => {
     assert.ok(manifests.length >= 6);
     for (const m of manifests) {
       assert.ok(
@@ -56,10 +56,12 @@ describe('examples/kubernetes manifests', () => {
         `${m.file}: ${m.kind}`,
       );
     }
+    // Every manifest but the Secret: it is created outside git, and `kubectl apply -k` would put
+    // the placeholders back over the real values at every apply.
     const kustomization = parse(await readFile(join(DIR, 'kustomization.yaml'), 'utf8')) as Doc;
     assert.deepEqual(
       [...(kustomization.resources as string[])].sort(),
-      files.filter((f) => f !== 'kustomization.yaml'),
+      files.filter((f) => f !== 'kustomization.yaml' && f !== 'secret.yaml'),
     );
   });
 
