@@ -252,6 +252,9 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       const ready = alive();
       if (ready.length < args.workers)
         return { ready: false, message: `workers starting: ${ready.length} of ${args.workers} ready` };
+      // Workers started with the proxy listeners off (`--proxy-listen off`, `proxy_listen: []`)
+      // serve nothing: the same answer as one process without a proxy listener.
+      if (ready.every((s) => s.proxy.length === 0)) return { ready: false, message: 'no proxy listener is open' };
       const stuck = ready.filter((s) => s.missed >= UNRESPONSIVE_AFTER);
       if (stuck.length > 0)
         return {
@@ -267,7 +270,7 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
         };
       return { ready: true, message: 'ready' };
     },
-    serving: () => alive().length > 0,
+    serving: () => alive().some((s) => s.proxy.length > 0),
     status: async () => ({
       ...(await health()),
       workers: [...states.values()].map((s) => ({

@@ -215,6 +215,18 @@ test("--proxy-listen off (Kong's proxy_listen = off): no proxy listener, /ready 
     adminOnly.proc.kill('SIGKILL');
   }
 
+  // With workers too: the primary's /ready speaks for workers that opened no proxy listener.
+  const workersAdminOnly = await start(['--workers', '2', '--proxy-listen', 'off', '--admin-listen', '127.0.0.1:0']);
+  try {
+    const admin = `http://${workersAdminOnly.line.admin[0]}`;
+    const ready = await get(`${admin}/ready`);
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.message, 'no proxy listener is open');
+    assert.equal((await json(`${admin}/status`)).status, 'starting');
+  } finally {
+    workersAdminOnly.proc.kill('SIGKILL');
+  }
+
   const proxyOnly = await start(['--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off']);
   try {
     assert.deepEqual(proxyOnly.line.admin, []);
