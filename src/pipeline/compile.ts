@@ -527,17 +527,34 @@ function compileTrusted(list: readonly string[]): BlockList | null {
   return bl;
 }
 
-/** `value`, or a rejection once `ms` have passed without it settling (the late result is ignored). */
-function settleWithin<T>(result: T | PromiseLike<T>, ms: number): Promise<T> {
+/**
+ * `value`, or a rejection once `ms` have passed without it settling. Handlers that arrive after the
+ * deadline belong to no runtime, so nothing else would ever close them: their `close()` runs at
+ * once (a create() that opened a connection or a timer before its slow step would otherwise keep
+ * it for the life of the process, one more with every reload that timed out).
+ */
+function settleWithin(result: PluginHandlers | PromiseLike<PluginHandlers>, ms: number): Promise<PluginHandlers> {
   if (typeof (result as { then?: unknown } | null)?.then !== 'function') return Promise.resolve(result);
   const value = Promise.resolve(result);
+  let late = false;
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`create() did not settle within ${ms} ms (_tollgate.plugin_create_timeout)`)),
-      ms,
-    );
+    timer = setTimeout(() => {
+      late = true;
+      reject(new Error(`create() did not settle within ${ms} ms (_tollgate.plugin_create_timeout)`));
+    }, ms);
   });
-  value.catch(() => {}); // a rejection after the deadline is not an unhandled one
+  value.then(
+    (handlers) => {
+      if (!late) return;
+      const close = (handlers as Partial<PluginHandlers> | null)?.close;
+      if (typeof close !== 'function') return;
+      // A close() that throws or rejects has nowhere to report to: the reload was already refused.
+      Promise.resolve()
+        .then(() => close.call(handlers))
+        .catch(() => {});
+    },
+    () => {}, // a rejection after the deadline is not an unhandled one
+  );
   return Promise.race([value, deadline]).finally(() => clearTimeout(timer));
 }

@@ -1,6 +1,7 @@
 // Loading custom plugins from _tollgate.custom_plugins: relative paths, no build step, located
 // errors (also from `gateway validate`), reload with the config when a plugin file changes.
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -284,6 +285,57 @@ describe('custom plugins reload with the config', () => {
     } finally {
       await gw.close();
       await p.remove();
+    }
+  });
+
+  test('a create() that settles after plugin_create_timeout has its handlers closed: what it opened does not stay open', async () => {
+    // A receiver the plugin connects to in create(): each connection it still holds is one it leaked.
+    const open = new Set<Socket>();
+    const receiver = createServer((s) => {
+      open.add(s);
+      s.on('close', () => open.delete(s));
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const port = (receiver.address() as AddressInfo).port;
+    const p = await tempProject();
+    await p.write(
+      'plugins/late-create/index.ts',
+      [
+        "import { connect } from 'node:net';",
+        "import { definePlugin } from 'tollgate';",
+        'export default definePlugin({',
+        "  name: 'late-create', version: '1.0.0', priority: 10, schema: { type: 'object' },",
+        '  async create() {',
+        `    const socket = connect(${port}, '127.0.0.1');`,
+        "    socket.on('error', () => {});",
+        '    await new Promise((r) => setTimeout(r, 400));',
+        '    return { close() { socket.destroy(); } };',
+        '  },',
+        '});',
+        '',
+      ].join('\n'),
+    );
+    const config = echoConfig([], [], { plugin_create_timeout: 150 });
+    const gw = await startGateway({ dir: p.dir, config });
+    try {
+      const late = echoConfig(['./plugins/late-create'], [{ name: 'late-create' }], { plugin_create_timeout: 150 });
+      for (let i = 0; i < 3; i++) {
+        const r = await gw.reload(late);
+        assert.equal(r.ok, false);
+        assert.ok(
+          r.errors.some((e) => e.code === 'PLUGIN_CREATE'),
+          JSON.stringify(r.errors),
+        );
+      }
+      // Each create() resolves 400 ms in, after its reload was refused; its close() must run then.
+      for (let i = 0; i < 40 && open.size > 0; i++) await sleep(50);
+      assert.equal(open.size, 0, 'connections opened by the timed-out create() calls are closed');
+    } finally {
+      await gw.close();
+      await p.remove();
+      for (const s of open) s.destroy();
+      await new Promise((r) => receiver.close(r));
     }
   });
 });
