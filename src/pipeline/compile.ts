@@ -69,8 +69,8 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   const issues: ConfigIssue[] = [];
   const secrets = config.source.secrets;
   registerHeaderNames([config.settings.request_id_header]);
-  // This config's resolver is the one connections outside the proxy path use (`dnsLookup`: log
-  // receivers, the plugins' HTTP client), whether or not any service resolves a name.
+  // This config's resolver, which connections outside the proxy path (`dnsLookup`: log receivers,
+  // the plugins' HTTP client) use once the config serves, whether or not any service resolves a name.
   hostResolver(config.settings);
   // What start logs as warnings: the loader's, the config's, and what plugins warn while created.
   const warnings = configWarnings(config);

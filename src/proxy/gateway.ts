@@ -9,6 +9,7 @@ import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import { accessSink, type LineSink, type Logger } from '../log.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledService, Runtime } from '../pipeline/runtime.ts';
+import { useResolver } from '../upstream/dns.ts';
 import { clientWentAway, errInfo, kCtx, ProxyRequest, type TrackedResponse } from './context.ts';
 import { dispatch } from './exchange.ts';
 import { grpcRefusal } from './grpc.ts';
@@ -47,6 +48,7 @@ export class Gateway {
   constructor(runtime: Runtime, log: Logger, opts: { accessLog?: boolean } = {}) {
     this.runtime = runtime;
     this.runtimes.add(runtime);
+    useResolver(runtime.config.settings);
     this.log = log;
     this.accessStream = accessSink(log);
     this.accessLog = (opts.accessLog ?? true) && this.accessStream !== null && log.isLevelEnabled('info');
@@ -69,6 +71,9 @@ export class Gateway {
     const prev = this.runtime;
     this.runtimes.add(next);
     this.runtime = next;
+    // The plugins' own connections resolve names with the serving config's dns_* settings: a
+    // config that failed to load after compiling (or never got here) does not change them.
+    useResolver(next.config.settings);
     prev.retired = true;
     if (prev.inflight === 0) this.release(prev);
     return prev;

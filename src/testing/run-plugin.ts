@@ -22,6 +22,7 @@ import { exitAnswer } from '../proxy/exit-answer.ts';
 import { readClientHeaders } from '../proxy/request-checks.ts';
 import { pluginUpstreamHeaders, upstreamHost, upstreamPathOf, upstreamTarget } from '../proxy/upstream-request.ts';
 import { normalizePath } from '../router/normalize.ts';
+import { useResolver } from '../upstream/dns.ts';
 
 /** The request `runPlugin` hands to the plugin. Everything is optional. */
 export interface SyntheticRequest {
@@ -192,6 +193,8 @@ export async function startPlugin<C>(
   const runtime = await compileRuntime(loaded, { plugins, log }).catch((err: unknown) => {
     throw explained(err, def.name);
   });
+  // The plugin's own connections (`dnsLookup`) resolve with this config's dns_* settings, as served.
+  useResolver(loaded.settings);
   const timeout = options.timeout ?? 10_000;
   let closed = false;
   return {

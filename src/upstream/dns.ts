@@ -346,22 +346,48 @@ function notFound(name: string): NodeJS.ErrnoException {
   return err;
 }
 
+/** The resolver of the serving config's settings. */
 let current: { key: string; resolver: HostResolver } | null = null;
+/** The resolver of the config compiled last, when its settings differ from the serving ones. */
+let candidate: { key: string; resolver: HostResolver } | null = null;
 
 /**
  * The resolver for these settings. A reload with the same settings keeps the same one, and so its
- * answers (a stale answer must survive a reload while the DNS server is down).
+ * answers (a stale answer must survive a reload while the DNS server is down). A config compiled
+ * with other settings gets a resolver of its own, which `latestLookup` uses only once that config
+ * serves (`useResolver`): a reload that fails never changes how the serving config's plugins resolve.
  */
 export function hostResolver(settings: DnsSettings): HostResolver {
-  const key = JSON.stringify(DNS_SETTING_NAMES.map((name) => settings[name]));
-  if (current === null || current.key !== key) current = { key, resolver: new HostResolver(settings) };
-  return current.resolver;
+  const key = resolverKey(settings);
+  if (current !== null && current.key === key) return current.resolver;
+  if (candidate === null || candidate.key !== key) candidate = { key, resolver: new HostResolver(settings) };
+  return candidate.resolver;
 }
+
+/** Makes the resolver of these settings the one `latestLookup` uses: called when a config starts serving. */
+export function useResolver(settings: DnsSettings): void {
+  const resolver = hostResolver(settings);
+  if (current !== null && current.resolver === resolver) return;
+  current = candidate;
+  candidate = null;
+}
+
+function resolverKey(settings: DnsSettings): string {
+  return JSON.stringify(DNS_SETTING_NAMES.map((name) => settings[name]));
+}
+
+/** What `latestLookup` uses when no config was compiled yet. */
+let fallback: HostResolver | null = null;
 
 /**
  * net.connect's `lookup` for clients that outlive one config (the plugins' HTTP client,
  * `services.http`: a JWKS, custom plugins' calls; the oidc plugin's IdP pool): the resolver of
- * the config compiled last. Public as `dnsLookup` for plugins that open connections of their own.
+ * the serving config, or before the first one serves, of the config being loaded. Public as
+ * `dnsLookup` for plugins that open connections of their own.
  */
 export const latestLookup: HostResolver['lookup'] = (hostname, options, callback) =>
-  (current?.resolver ?? hostResolver(DEFAULT_DNS_SETTINGS)).lookup(hostname, options, callback);
+  (current?.resolver ?? candidate?.resolver ?? (fallback ??= new HostResolver(DEFAULT_DNS_SETTINGS))).lookup(
+    hostname,
+    options,
+    callback,
+  );

@@ -348,3 +348,38 @@ test("UDP log receivers are named through the gateway's resolver too: cached, ne
     await Promise.all([udp.close(), statsd.close()]);
   }
 });
+
+test("a reload that fails leaves the serving config's plugins resolving as before, even when it changed the dns_* settings", async () => {
+  dns.records.set('logs-kept.test', { addresses: ['127.0.0.1'], ttl: 60 });
+  const udp = await udpReceiver();
+  const config = (dnsResolver: string, plugins: Record<string, unknown>[]): Record<string, unknown> => ({
+    _format_version: '3.0',
+    _tollgate: { dns_resolver: [dnsResolver] },
+    services: [
+      {
+        name: 'echo',
+        url: 'echo://',
+        routes: [{ name: 'logged', paths: ['/logged'] }],
+        plugins: [{ name: 'udp-log', config: { host: 'logs-kept.test', port: udp.port } }, ...plugins],
+      },
+    ],
+  });
+  const gw = await startGateway({ config: config(dns.server, []) });
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${gw.url}/logged`)).status, 200);
+    await until('three datagrams at the receiver', () => udp.received.length === 3);
+    // A DNS server that is not there, in a file that fails when its plugins are created.
+    const broken = config('127.0.0.1:9', [{ name: 'acl', config: { allow: ['a'], deny: ['b'] } }]);
+    const r = await gw.reload(broken);
+    assert.equal(r.ok, false);
+    assert.ok(
+      r.errors.some((e) => e.code === 'PLUGIN_CONFIG'),
+      JSON.stringify(r.errors),
+    );
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${gw.url}/logged`)).status, 200);
+    await until('three more datagrams: the name still resolves', () => udp.received.length === 6);
+  } finally {
+    await gw.close();
+    await udp.close();
+  }
+});
