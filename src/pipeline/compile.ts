@@ -28,6 +28,8 @@ import { SharedResources } from './shared.ts';
 
 /** Plugins or routes compiled between two turns of the event loop. */
 const COMPILE_SLICE = 256;
+/** `SharedResources` key of the plugins' HTTP client (`services.http`). */
+const HTTP_CLIENT_KEY = 'tollgate:http-client';
 export interface CompileOptions {
   plugins?: ReadonlyMap<string, PluginDefinition>;
   log?: Logger;
@@ -64,8 +66,15 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   const registry = opts.plugins ?? (await (await import('../plugins/registry.ts')).loadBuiltinPlugins());
   const sharedOwner = opts.shared ?? new SharedResources();
   const lease = sharedOwner.lease();
-  const ownHttp = opts.http === undefined ? createHttpClient() : null;
-  const http = opts.http ?? ownHttp!;
+  // The plugins' HTTP client is itself a shared resource: caches kept across reloads (a JWKS) hold
+  // it, so it closes only when no runtime uses it any more, never with a config that was refused.
+  const http =
+    opts.http ??
+    lease.get(
+      HTTP_CLIENT_KEY,
+      () => createHttpClient(),
+      (client) => client.close(),
+    );
   const issues: ConfigIssue[] = [];
   const secrets = config.source.secrets;
   registerHeaderNames([config.settings.request_id_header]);
@@ -243,7 +252,6 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     await Promise.allSettled(instances.map((i) => i.handlers.close?.()));
     await Promise.allSettled([...services.values()].map((s) => s.balancer?.close()));
     await lease.release();
-    if (ownHttp !== null) await (ownHttp as HttpClient & { close(): Promise<void> }).close();
   };
 
   if (issues.length > 0) {
