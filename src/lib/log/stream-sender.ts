@@ -5,6 +5,7 @@
  */
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import { latestLookup } from '../../upstream/dns.ts';
 
 export interface StreamTarget {
   host: string;
@@ -43,9 +44,11 @@ export class StreamSender {
   private connect(): Promise<Socket> {
     const t = this.target;
     return new Promise((resolve, reject) => {
+      // Names resolve as the gateway's own do (dns_resolver, dns_hostsfile).
+      const lookup = latestLookup;
       const socket = t.tls
-        ? tlsConnect({ host: t.host, port: t.port, servername: t.servername ?? t.host })
-        : netConnect({ host: t.host, port: t.port });
+        ? tlsConnect({ host: t.host, port: t.port, servername: t.servername ?? t.host, lookup })
+        : netConnect({ host: t.host, port: t.port, lookup });
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new Error('connecting to the log receiver timed out'));

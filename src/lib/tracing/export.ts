@@ -5,6 +5,7 @@
  * authorization, as in Kong's http-log.
  */
 import { Agent, request } from 'undici';
+import { latestLookup } from '../../upstream/dns.ts';
 
 export interface ExportTarget {
   readonly url: string;
@@ -47,7 +48,9 @@ export class HttpExporter {
 
   async send(body: Uint8Array | string): Promise<void> {
     const t = this.target;
-    this.agent ??= new Agent({ connect: { timeout: t.connectTimeout || 10_000 }, connections: 4 });
+    // Names resolve as the gateway's own do (dns_resolver, dns_hostsfile).
+    const connect = { timeout: t.connectTimeout || 10_000, lookup: latestLookup };
+    this.agent ??= new Agent({ connect, connections: 4 });
     const res = await request(this.url, {
       method: 'POST',
       headers: this.headers,

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 
 import schema from '../../../schemas/plugins/http-log.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
 import {
   type CustomFields,
   compileCustomFields,
@@ -94,7 +94,12 @@ class HttpLog implements PluginHandlers {
   }
 
   private async send(batch: KongLogEntry[]): Promise<void> {
-    this.agent ??= new Agent({ keepAliveTimeout: Math.max(1, this.config.keepalive), connections: 8 });
+    // Names resolve as the gateway's own do (dns_resolver, dns_hostsfile), as Kong's cosockets do.
+    this.agent ??= new Agent({
+      keepAliveTimeout: Math.max(1, this.config.keepalive),
+      connections: 8,
+      connect: { lookup: dnsLookup },
+    });
     // 0 is Kong's "no timeout of the plugin's own" (the socket's default); never an instant abort.
     const timeout = this.config.timeout > 0 ? this.config.timeout : DEFAULT_TIMEOUT_MS;
     const body = JSON.stringify(this.config.queue.max_batch_size === 1 && batch.length === 1 ? batch[0] : batch);
