@@ -26,6 +26,8 @@ export class ProxyRequest extends RequestContext {
   /** Ended with bytes still queued: watched by the send-timeout sweep since `sendSince` (ms). */
   unsentWatched = false;
   sendSince = 0;
+  /** The service's write_timeout while the client's body streams to the upstream (0: not streaming). */
+  upstreamWriteTimeout = 0;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;

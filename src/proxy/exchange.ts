@@ -19,6 +19,7 @@ import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, sendUpstreamError, transformFailed } from './reply.ts';
+import { watchUpstreamWrite } from './request-checks.ts';
 import { takeBackHead, writeResponseHead } from './response-head.ts';
 import { waitForDrain, watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderList, upstreamTarget } from './upstream-request.ts';
@@ -55,6 +56,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
     headersTimeout: svc.readTimeout,
     bodyTimeout: svc.readTimeout,
   };
+  if (body === rc.raw) watchUpstreamWrite(rc, svc.writeTimeout);
   const ex = new UpstreamExchange(rc, svc, attempt, body);
   target.inflight++;
   ex.target = target;

@@ -22,6 +22,7 @@ import {
   type TrackedMessage,
 } from './context.ts';
 import { connectionTokens, HeaderScan, scanRequestHeaders } from './headers.ts';
+import { endIfBodyUnread } from './linger.ts';
 import { sendError } from './reply.ts';
 
 // Request ids: UUID-shaped, a random per-process part and a counter, so they are unique across
@@ -336,10 +337,56 @@ interface ClientStream {
   once(event: 'finish', listener: (this: ClientStream) => void): unknown;
 }
 
+/**
+ * The client's body streams to the upstream: while the upstream takes none of it (its HTTP client
+ * paused the body, the upstream's connection being full), the silence is the upstream's, bounded
+ * by the service's write_timeout (nginx's proxy_send_timeout, Kong's 504) instead of the
+ * client's client_body_timeout; the client's own timer is back once the upstream takes more.
+ */
+export function watchUpstreamWrite(rc: ProxyRequest, writeTimeout: number): void {
+  if (rc.upstreamWriteTimeout !== 0 || writeTimeout <= 0 || rc.raw.readableEnded) return;
+  rc.upstreamWriteTimeout = writeTimeout;
+  const m = rc.raw as TrackedMessage;
+  if (m[kCtx] === undefined) {
+    // No client body timer (client_body_timeout 0): the listener only, no timer yet.
+    m[kCtx] = rc;
+    const stream = (rc.raw as { stream?: object }).stream;
+    if (stream !== undefined) (stream as TrackedMessage)[kCtx] = rc;
+    rc.raw.setTimeout(0, onBodyTimeout);
+  }
+  rc.raw.on('pause', onBodyHeldBack);
+  rc.raw.on('resume', onBodyTaken);
+}
+
+function onBodyHeldBack(this: TrackedMessage): void {
+  const rc = this[kCtx];
+  if (rc !== undefined && !this.readableEnded) this.setTimeout(rc.upstreamWriteTimeout);
+}
+
+function onBodyTaken(this: TrackedMessage): void {
+  const rc = this[kCtx];
+  if (rc !== undefined && !this.readableEnded) this.setTimeout(rc.runtime.config.settings.client_body_timeout);
+}
+
 /** `socket`: node's HTTP/1 server passes the connection that timed out (HTTP/2 passes nothing). */
 function onBodyTimeout(this: IncomingMessage, socket?: Socket): void {
   const rc = (this as TrackedMessage)[kCtx];
   if (rc === undefined) return;
+  if (rc.upstreamWriteTimeout !== 0 && rc.abortUpstream !== null && rc.raw.isPaused()) {
+    // The upstream stopped taking the body, not the client sending it: Kong's 504.
+    const why = 'upstream write timeout: the upstream took none of the request body for write_timeout';
+    rc.error = { code: 'UPSTREAM_TIMEOUT', message: why };
+    const abort = rc.abortUpstream;
+    rc.abortUpstream = null;
+    if (rc.res.headersSent) {
+      abort(new Error(why));
+      return endClientExchange(rc.raw, socket);
+    }
+    // As any upstream failure with the client's body unread: the answer, then the connection ends.
+    sendError(rc, 'UPSTREAM_TIMEOUT');
+    abort(new Error(why));
+    return endIfBodyUnread(rc);
+  }
   // Logged as the timeout also when the answer had started: the gateway, not the client, ends the exchange.
   rc.error = { code: 'REQUEST_TIMEOUT', message: 'client body timeout' };
   if (!rc.res.headersSent) return answerUnreadBody(rc, 'REQUEST_TIMEOUT', 'client body timeout');
