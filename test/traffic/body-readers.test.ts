@@ -61,6 +61,7 @@ before(async () => {
               plugins: [keyAuth, { name: 'request-transformer', config: { add: { body: ['added:yes'] } } }],
             },
             { name: 'read', paths: ['/read'], plugins: [{ name: 'body-reader' }] },
+            { name: 'keyed', paths: ['/keyed'], plugins: [keyAuth] },
           ],
         },
       ],
@@ -156,4 +157,29 @@ test('request-size-limiting counts a chunked body an earlier plugin already read
   const passed = await post('/limited', 'small', {}, true);
   assert.equal(passed.status, 200);
   assert.equal((JSON.parse(passed.text) as { body: string }).body, 'small');
+});
+
+test('key-auth finds a body key in a chunked body, as Kong reads one', async () => {
+  const res = await post('/term', JSON.stringify({ apikey: 'k-1', note: 'chunked' }), JSON_TYPE, true);
+  assert.equal(res.status, 200);
+  assert.deepEqual((JSON.parse(res.text) as { request: { body: unknown } }).request.body, {
+    apikey: 'k-1',
+    note: 'chunked',
+  });
+});
+
+test('a chunked body past 1 MiB with no key elsewhere is 413, and its connection carries the next request', async () => {
+  const big = JSON.stringify({ apikey: 'k-1', pad: 'x'.repeat(1024 * 1024) });
+  const res = await post('/term', big, JSON_TYPE, true);
+  assert.equal(res.status, 413);
+  const next = await post('/term', JSON.stringify({ apikey: 'k-1' }), JSON_TYPE);
+  assert.equal(next.status, 200);
+});
+
+test('a chunked body past 1 MiB with its key in a header goes upstream whole', async () => {
+  const before = upstream.requests.length;
+  const big = JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) });
+  const res = await post('/keyed', big, { ...JSON_TYPE, apikey: 'k-1' }, true);
+  assert.equal(res.status, 200);
+  assert.equal(upstream.requests[before]!.body.length, big.length);
 });

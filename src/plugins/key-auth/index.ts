@@ -11,6 +11,7 @@ import {
   anonymousConsumer,
   configHeaderValue,
   definePlugin,
+  hasRequestBody,
   parseRequestJson,
   withoutQueryParam,
 } from '../../index.ts';
@@ -85,13 +86,22 @@ class KeyAuth implements PluginHandlers {
   access(req: GatewayRequest): void | Promise<void> {
     if (!this.config.run_on_preflight && req.method === 'OPTIONS') return;
     if (this.anonymous && req.credential) return;
-    if (this.config.key_in_body && wantsBody(req)) return this.withBody(req);
+    if (this.config.key_in_body && wantsBody(req)) {
+      // An unsized body is read only when no header or query key decides: one past the limit could
+      // not be sent on, and a large chunked upload with its key in a header must still stream.
+      if (req.headers['content-length'] === undefined) {
+        const failure = this.authenticate(req, null);
+        if (failure !== NO_KEY) return this.finish(req, failure);
+      }
+      return this.withBody(req);
+    }
     this.finish(req, this.authenticate(req, null));
   }
 
   private async withBody(req: GatewayRequest): Promise<void> {
     const raw = await req.readBody(MAX_KEY_BODY_BYTES);
-    // Only bodies declaring at most that many bytes are read: more is a lying HTTP/2 client.
+    // More than the limit: a declared length past it is not read, so this is a lying HTTP/2 client
+    // or an unsized body too long to search, whose start is consumed and cannot go upstream.
     if (raw === null) return req.exitError(413, undefined, null, 'BODY_TOO_LARGE');
     this.finish(req, this.authenticate(req, { raw, parsed: parseBody(req, raw) }));
   }
@@ -208,7 +218,10 @@ function contentType(req: GatewayRequest): string {
 function wantsBody(req: GatewayRequest): boolean {
   const ct = contentType(req);
   if (ct !== 'application/x-www-form-urlencoded' && ct !== 'application/json' && !ct.endsWith('+json')) return false;
-  const len = Number(req.headers['content-length']);
+  const declared = req.headers['content-length'];
+  // A chunked (or HTTP/2, unsized) body is read too, as Kong's get_body does, up to the same limit.
+  if (declared === undefined) return hasRequestBody(req);
+  const len = Number(declared);
   return Number.isInteger(len) && len > 0 && len <= MAX_KEY_BODY_BYTES;
 }
 
