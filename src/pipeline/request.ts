@@ -89,6 +89,8 @@ export class RequestContext implements GatewayRequest {
   upstreamPath: string | null = null;
   upstreamQuery: string | null = null;
   upstreamBody: Buffer | NodeJS.ReadableStream | null = null;
+  /** The client sent `Expect: 100-continue` and has not been told to send its body yet. */
+  continuePending = false;
   upstreamMethod: string | null = null;
 
   exitStatus = 0;
@@ -275,10 +277,22 @@ export class RequestContext implements GatewayRequest {
     if (Buffer.isBuffer(current)) return current.length <= limit ? current : null;
     const source = current ?? (hasRequestBody(this) ? this.raw : null);
     if (source === null) return EMPTY_BODY;
+    if (source === this.raw) this.sendContinue();
     const body = await readBodyWithin(source, limit, this.res);
     // The stream is consumed: later plugins and the upstream get the bytes from this buffer.
     if (body !== null) this.setUpstreamBody(body);
     return body;
+  }
+
+  /**
+   * Answers `Expect: 100-continue` once, when the body is first wanted: by a plugin reading it in
+   * the access phase (nginx sends it when the body is read), else when the request is proxied. A
+   * client that waits for it would otherwise hold its body back until client_body_timeout.
+   */
+  sendContinue(): void {
+    if (!this.continuePending) return;
+    this.continuePending = false;
+    this.res.writeContinue();
   }
 
   setUpstreamMethod(method: string): void {

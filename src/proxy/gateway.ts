@@ -104,6 +104,7 @@ export class Gateway {
       return;
     }
     const rc = this.begin(req, res);
+    rc.continuePending = expectContinue;
     try {
       const failure = prepare(rc, req);
       if (failure !== null) return sendError(rc, failure);
@@ -169,7 +170,7 @@ export class Gateway {
   private proxy(rc: ProxyRequest, expectContinue: boolean, upgradeHead: Buffer | null): void {
     const svc = rc.compiled!.service;
     if (svc === null) return sendError(rc, 'NO_SERVICE');
-    if (expectContinue) rc.res.writeContinue();
+    if (expectContinue) rc.sendContinue();
     if (upgradeHead !== null) return proxyWebSocket(rc, svc, upgradeHead);
     if (svc.kind === 'echo') return void this.echo(rc, svc);
     // HTTP/2: nghttp2 hands frames over one at a time, so a RST_STREAM read in the same packet as its

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { definePlugin } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
@@ -182,4 +183,33 @@ test('a chunked body past 1 MiB with its key in a header goes upstream whole', a
   const res = await post('/keyed', big, { ...JSON_TYPE, apikey: 'k-1' }, true);
   assert.equal(res.status, 200);
   assert.equal(upstream.requests[before]!.body.length, big.length);
+});
+
+test('a client that waits for 100 Continue gets it when a plugin reads its body, as nginx sends it then', async () => {
+  const body = JSON.stringify({ apikey: 'k-1', note: 'expect' });
+  const { port } = new URL(gw.url);
+  const text = await within(
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write(
+          `POST /term HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`,
+        ),
+      );
+      let data = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => {
+        // The body goes only after the interim answer: a strict client never sends it otherwise.
+        if (data === '' && d.startsWith('HTTP/1.1 100')) socket.write(body);
+        data += d;
+        if (data.includes('"note":"expect"')) {
+          socket.destroy();
+          resolve(data);
+        }
+      });
+      socket.on('error', reject);
+    }),
+    3000,
+    'the answer to a request that waits for 100 Continue',
+  );
+  assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
 });
