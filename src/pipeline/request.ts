@@ -277,7 +277,8 @@ export class RequestContext implements GatewayRequest {
     if (Buffer.isBuffer(current)) return current.length <= limit ? current : null;
     const source = current ?? (hasRequestBody(this) ? this.raw : null);
     if (source === null) return EMPTY_BODY;
-    if (source === this.raw) this.sendContinue();
+    // The client's body, or a stream over it (request-size-limiting's count): the client may wait for 100 Continue.
+    this.sendContinue();
     const body = await readBodyWithin(source, limit, this.res);
     // The stream is consumed: later plugins and the upstream get the bytes from this buffer.
     if (body !== null) this.setUpstreamBody(body);

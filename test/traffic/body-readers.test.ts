@@ -10,7 +10,7 @@ import { definePlugin } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
-import { within } from '../support/wait.ts';
+import { until, within } from '../support/wait.ts';
 
 /** Reads the body twice (limit from x-read-limit) and says what it saw in upstream headers. */
 const reader = definePlugin({
@@ -62,6 +62,14 @@ before(async () => {
               plugins: [keyAuth, { name: 'request-transformer', config: { add: { body: ['added:yes'] } } }],
             },
             { name: 'read', paths: ['/read'], plugins: [{ name: 'body-reader' }] },
+            {
+              name: 'counted-then-transformed',
+              paths: ['/counted'],
+              plugins: [
+                { name: 'request-size-limiting', config: sizeLimit(4096) },
+                { name: 'request-transformer', config: { add: { body: ['added:yes'] } } },
+              ],
+            },
             { name: 'keyed', paths: ['/keyed'], plugins: [keyAuth] },
           ],
         },
@@ -185,31 +193,45 @@ test('a chunked body past 1 MiB with its key in a header goes upstream whole', a
   assert.equal(upstream.requests[before]!.body.length, big.length);
 });
 
+/** Sends `head`, then `body` only once the gateway answered 100 Continue; resolves with all it read once `until` shows. */
+function afterContinue(head: string, body: string, until: string): Promise<string> {
+  const { port } = new URL(gw.url);
+  const answer = new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(head));
+    let data = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => {
+      // The body goes only after the interim answer: a strict client never sends it otherwise.
+      if (data === '' && d.startsWith('HTTP/1.1 100')) socket.write(body);
+      data += d;
+      if (data.includes(until)) {
+        socket.destroy();
+        resolve(data);
+      }
+    });
+    socket.on('error', reject);
+  });
+  return within(answer, 3000, 'the answer to a request that waits for 100 Continue');
+}
+
 test('a client that waits for 100 Continue gets it when a plugin reads its body, as nginx sends it then', async () => {
   const body = JSON.stringify({ apikey: 'k-1', note: 'expect' });
-  const { port } = new URL(gw.url);
-  const text = await within(
-    new Promise<string>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () =>
-        socket.write(
-          `POST /term HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`,
-        ),
-      );
-      let data = '';
-      socket.setEncoding('latin1');
-      socket.on('data', (d: string) => {
-        // The body goes only after the interim answer: a strict client never sends it otherwise.
-        if (data === '' && d.startsWith('HTTP/1.1 100')) socket.write(body);
-        data += d;
-        if (data.includes('"note":"expect"')) {
-          socket.destroy();
-          resolve(data);
-        }
-      });
-      socket.on('error', reject);
-    }),
-    3000,
-    'the answer to a request that waits for 100 Continue',
-  );
+  const head = `POST /term HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\n\r\n`;
+  const text = await afterContinue(head, body, '"note":"expect"');
   assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+});
+
+test("100 Continue also comes when the body is read through request-size-limiting's count", async () => {
+  const before = upstream.requests.length;
+  const json = JSON.stringify({ note: 'counted' });
+  const head =
+    'POST /counted HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n';
+  const chunked = `${json.length.toString(16)}\r\n${json}\r\n0\r\n\r\n`;
+  const text = await afterContinue(head, chunked, '\r\n\r\n{');
+  assert.match(text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+  await until(
+    'the upstream got the body',
+    () => upstream.requests[before]?.body !== undefined && upstream.requests[before].body !== '',
+  );
+  assert.deepEqual(JSON.parse(upstream.requests[before]!.body), { note: 'counted', added: 'yes' });
 });
