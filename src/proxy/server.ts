@@ -148,6 +148,9 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
     requestTimeout: 0,
     keepAliveTimeout: settings.keepalive_timeout,
     maxHeadersCount: settings.max_request_headers + 1,
+    // As on the plain listener, `prepare` refuses a missing Host (MISSING_HOST); Node 24's fallback
+    // otherwise answers it with a bare 400 of its own first.
+    requireHostHeader: false,
   });
   if (settings.keepalive_timeout === 0) closeAfterEachResponse(server);
   acceptHttp10Alpn(server);
