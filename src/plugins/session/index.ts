@@ -259,29 +259,33 @@ class Session implements PluginHandlers {
     return [bounded(found), bounded(foundRemember)];
   }
 
-  private async openCookie(value: string): Promise<Payload | null> {
-    const opened = await this.sealer.open<Payload>(value);
-    if (opened === null) return null;
-    const p = opened.payload;
-    if (typeof p.c !== 'string' || typeof p.r !== 'string' || p.a !== this.config.audience) return null;
-    const now = Math.floor(Date.now() / 1000);
+  private openCookie(value: string): Promise<Payload | null> {
     const c = this.config;
-    if (c.absolute_timeout > 0 && now - p.iat > c.absolute_timeout) return null;
-    if (c.rolling_timeout > 0 && now - p.rat > c.rolling_timeout) return null;
-    if (c.idling_timeout > 0 && now - p.uat > c.idling_timeout) return null;
-    return p;
+    return this.openSealed(this.sealer, value, c.absolute_timeout, c.rolling_timeout, c.idling_timeout);
   }
 
   /** A remember cookie's content while `remember_rolling_timeout` and `remember_absolute_timeout` allow. */
-  private async openRemember(value: string): Promise<Payload | null> {
-    const opened = await this.rememberSealer.open<Payload>(value);
+  private openRemember(value: string): Promise<Payload | null> {
+    const c = this.config;
+    return this.openSealed(this.rememberSealer, value, c.remember_absolute_timeout, c.remember_rolling_timeout, 0);
+  }
+
+  /** A cookie's payload, if it opens with `sealer`, names this audience and is within the timeouts given (0: none). */
+  private async openSealed(
+    sealer: SessionSealer,
+    value: string,
+    absolute: number,
+    rolling: number,
+    idling: number,
+  ): Promise<Payload | null> {
+    const opened = await sealer.open<Payload>(value);
     if (opened === null) return null;
     const p = opened.payload;
     if (typeof p.c !== 'string' || typeof p.r !== 'string' || p.a !== this.config.audience) return null;
     const now = Math.floor(Date.now() / 1000);
-    const c = this.config;
-    if (c.remember_absolute_timeout > 0 && now - p.iat > c.remember_absolute_timeout) return null;
-    if (c.remember_rolling_timeout > 0 && now - p.rat > c.remember_rolling_timeout) return null;
+    if (absolute > 0 && now - p.iat > absolute) return null;
+    if (rolling > 0 && now - p.rat > rolling) return null;
+    if (idling > 0 && now - p.uat > idling) return null;
     return p;
   }
 
