@@ -26,7 +26,6 @@ export function hasRequestBody(req: { readonly headers: IncomingHttpHeaders; rea
 }
 
 interface Reading {
-  readonly source: NodeJS.ReadableStream;
   readonly limit: number;
   readonly response: EventEmitter;
   readonly chunks: Buffer[];
@@ -52,7 +51,7 @@ export function readBodyWithin(
   if ((source as { readableEnded?: boolean }).readableEnded === true) return Promise.resolve(Buffer.alloc(0));
   return new Promise((resolve, reject) => {
     const s = source as Source;
-    s[kReading] = { source, limit, response, chunks: [], size: 0, resolve, reject };
+    s[kReading] = { limit, response, chunks: [], size: 0, resolve, reject };
     // Events rather than `for await`: leaving an async iterator early destroys the request.
     s.on('data', onData);
     s.once('end', onEnd);

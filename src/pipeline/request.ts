@@ -19,7 +19,7 @@ import type {
   RouteInfo,
   ServiceInfo,
 } from './plugin.ts';
-import type { CompiledRoute, Runtime } from './runtime.ts';
+import type { CompiledRoute, Pipeline, Runtime } from './runtime.ts';
 import { checkHeader, checkMethod, checkPath, checkQuery, checkStatus } from './upstream-checks.ts';
 
 const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
@@ -155,6 +155,11 @@ export class RequestContext implements GatewayRequest {
 
   get route(): RouteInfo | null {
     return this.compiled?.info ?? null;
+  }
+
+  /** The plugins that run for this request: its route's, or the global ones when no route matched. */
+  get pipeline(): Pipeline {
+    return this.compiled?.pipeline ?? this.runtime.unmatchedPipeline;
   }
 
   get service(): ServiceInfo | null {
@@ -451,7 +456,7 @@ export class LogEntryImpl implements LogEntry {
     this.error = rc.error;
     this.startedAt = Math.round(performance.timeOrigin + rc.startedAt);
     this.source = answerSource(rc);
-    const pipeline = rc.compiled?.pipeline ?? rc.runtime.unmatchedPipeline;
+    const pipeline = rc.pipeline;
     this.secretHeaders = pipeline.secretHeaders;
     this.secretQueryParams = pipeline.secretQueryParams;
     this.reason = rc.reason ?? rc.error?.code ?? null;

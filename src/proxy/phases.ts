@@ -41,7 +41,7 @@ export function runPhase(
   from = 0,
 ): PhaseResult {
   // Only the log phase runs without a route: the global plugins'.
-  const slots = (rc.compiled?.pipeline ?? rc.runtime.unmatchedPipeline).slots;
+  const slots = rc.pipeline.slots;
   for (let i = from; i < slots.length; i++) {
     const inst = pick(slots[i]!, rc);
     if (inst === null) continue;

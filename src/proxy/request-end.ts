@@ -46,9 +46,8 @@ export function finish(rc: ProxyRequest): void {
   // On HTTP/2 the socket's count is the whole session's; a stream's body has a length or an end.
   const socketBytes = rc.onSession ? 0 : (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart);
   rc.bytesReceived = requestLength(rc, Math.max(0, socketBytes - rc.bytesReceivedAtStart));
-  const route = rc.compiled;
-  if ((route?.pipeline ?? rt.unmatchedPipeline).hasLog) {
-    const svc = route?.service ?? null;
+  if (rc.pipeline.hasLog) {
+    const svc = rc.compiled?.service ?? null;
     const entry = new LogEntryImpl(
       rc,
       latency,
