@@ -14,7 +14,7 @@ import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import type { ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
 import { isGrpcType, trailerObject } from './grpc.ts';
-import { appendHeader, connectionTokens, hopByHopName, upstreamResponseHeaders } from './headers.ts';
+import { appendHeader, connectionTokens, hopByHopName, rawHeaderStrings, upstreamResponseHeaders } from './headers.ts';
 import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
@@ -400,15 +400,16 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
   const flat: string[] = [];
   const hsts = rc.scheme === 'https' ? hstsHeader(rc.runtime.config.settings) : null;
   let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
+  const text = rawHeaderStrings(raw);
+  for (let i = 0; i < text.length; i += 2) {
+    const name = text[i]!;
     const hop = hopByHopName(name);
     if (hop !== null) {
-      if (hop === 'connection') connection = raw[i + 1]!.toString('latin1');
+      if (hop === 'connection') connection = text[i + 1]!;
       continue;
     }
     if (hsts !== null && name.length === STS.length && name.toLowerCase() === STS) continue;
-    flat.push(name, raw[i + 1]!.toString('latin1'));
+    flat.push(name, text[i + 1]!);
   }
   if (connection !== undefined) {
     const drop = connectionTokens(connection);

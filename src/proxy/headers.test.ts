@@ -13,6 +13,7 @@ import {
   HOP_BY_HOP,
   hopByHopName,
   isIdentityHeader,
+  rawHeaderStrings,
   scanRequestHeaders,
   stripConnectionSpecific,
   upstreamResponseHeaders,
@@ -262,4 +263,34 @@ test('hopByHopName agrees with lower-casing and the set for every token characte
   assert.ok(checked > 1000);
   for (const name of ['Content-Type', 'Date', 'X-Connection', '', 'Keep-Alive2', 'Connectio'])
     assert.equal(hopByHopName(name), null, name);
+});
+
+test('raw response heads decode to the same strings, whether their views share one chunk or not', () => {
+  // One chunk, as undici's parser hands it over: views into the socket's bytes, with bytes between.
+  const chunk = Buffer.from(
+    'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Caf\xe9: d\xe9j\xe0\r\n\r\nbody',
+    'latin1',
+  );
+  const view = (text: string): Buffer => {
+    const at = chunk.indexOf(text, 0, 'latin1');
+    return chunk.subarray(at, at + Buffer.byteLength(text, 'latin1'));
+  };
+  const shared = [view('Content-Type'), view('text/plain'), view('X-Caf\xe9'), view('d\xe9j\xe0')];
+  assert.deepEqual(rawHeaderStrings(shared), ['Content-Type', 'text/plain', 'X-Caf\xe9', 'd\xe9j\xe0']);
+  // A header joined across two chunks is a copy: mixed views decode one by one, each to its own bytes.
+  const mixed = [
+    view('Content-Type'),
+    Buffer.concat([Buffer.from('te'), Buffer.from('xt/plain')]),
+    view('X-Caf\xe9'),
+    Buffer.from(''),
+  ];
+  assert.deepEqual(rawHeaderStrings(mixed), ['Content-Type', 'text/plain', 'X-Caf\xe9', '']);
+  // Views out of order within one chunk (an empty value, a repeated name) still cut at their own offsets.
+  assert.deepEqual(rawHeaderStrings([view('X-Caf\xe9'), chunk.subarray(5, 5), view('Content-Type'), view('200 OK')]), [
+    'X-Caf\xe9',
+    '',
+    'Content-Type',
+    '200 OK',
+  ]);
+  assert.deepEqual(rawHeaderStrings([]), []);
 });

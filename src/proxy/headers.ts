@@ -187,10 +187,11 @@ export function scanRequestHeaders(
  */
 export function upstreamResponseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
+  const text = rawHeaderStrings(raw);
   let connection: string | undefined;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1').toLowerCase();
-    const value = raw[i + 1]!.toString('latin1');
+  for (let i = 0; i < text.length; i += 2) {
+    const name = text[i]!.toLowerCase();
+    const value = text[i + 1]!;
     if (HOP_BY_HOP.has(name)) {
       if (name === 'connection') connection = value;
       continue;
@@ -200,4 +201,46 @@ export function upstreamResponseHeaders(raw: readonly Buffer[]): Record<string, 
   }
   if (connection !== undefined) for (const t of connectionTokens(connection)) delete headers[t];
   return headers;
+}
+
+/** Beyond this span a head's views are decoded one by one (it cannot be one head's bytes). */
+const MAX_SHARED_SPAN = 256 * 1024;
+
+/**
+ * undici's raw header list as latin1 strings, names and values alternating. Each Buffer is a view
+ * into the socket chunk the head arrived in, and decoding one is a call into C++ (about 900
+ * instructions, ten of them for a five-header answer). When the views share one ArrayBuffer its
+ * span is decoded once and cut with `String#slice`, each string from its view's own offset, so the
+ * bytes between them never show. A header undici joined across chunks is a copy elsewhere: then
+ * each view is decoded alone.
+ */
+export function rawHeaderStrings(raw: readonly Buffer[]): string[] {
+  const n = raw.length;
+  const out = new Array<string>(n);
+  if (n === 0) return out;
+  const first = raw[0]!;
+  const memory = first.buffer;
+  let lo = first.byteOffset;
+  let hi = lo + first.length;
+  for (let i = 1; i < n; i++) {
+    const b = raw[i]!;
+    if (b.buffer !== memory) return decodeEach(raw, out);
+    const start = b.byteOffset;
+    const end = start + b.length;
+    if (start < lo) lo = start;
+    if (end > hi) hi = end;
+  }
+  if (hi - lo > MAX_SHARED_SPAN) return decodeEach(raw, out);
+  const text = Buffer.from(memory, lo, hi - lo).toString('latin1');
+  for (let i = 0; i < n; i++) {
+    const b = raw[i]!;
+    const start = b.byteOffset - lo;
+    out[i] = text.slice(start, start + b.length);
+  }
+  return out;
+}
+
+function decodeEach(raw: readonly Buffer[], out: string[]): string[] {
+  for (let i = 0; i < raw.length; i++) out[i] = raw[i]!.toString('latin1');
+  return out;
 }
