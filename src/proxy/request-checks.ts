@@ -102,11 +102,10 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   }
   // RFC 9112 3.2: a Host that is no valid authority is answered 400, as nginx does ("client sent
   // invalid host header"); it would otherwise reach the upstream as X-Forwarded-Host.
-  if (!validHost(hostHeader)) return 'BAD_REQUEST';
+  const portStart = hostPortStart(hostHeader);
+  if (portStart === -1) return 'BAD_REQUEST';
   rc.hostHeader = hostHeader;
-  const colon = hostHeader.lastIndexOf(':');
-  const bareHost = colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(0, colon) : hostHeader;
-  rc.host = bareHost.toLowerCase();
+  rc.host = (portStart === hostHeader.length ? hostHeader : hostHeader.slice(0, portStart)).toLowerCase();
 
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -171,30 +170,38 @@ for (const c of "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-
 
 /** `host[:port]` as RFC 3986 spells an authority without user info: reg-name or IP literal, digits after ':'. */
 export function validHost(h: string): boolean {
+  return hostPortStart(h) !== -1;
+}
+
+/**
+ * Where the port part of a Host value starts (its `:`), `h.length` when it has none, or -1 when
+ * `h` is no valid authority. One scan serves both the check and the split.
+ */
+export function hostPortStart(h: string): number {
   let i = 0;
   if (h.charCodeAt(0) === 0x5b /* [ */) {
     const close = h.indexOf(']');
-    if (close < 0) return false;
+    if (close < 0) return -1;
     for (i = 1; i < close; i++) {
       const c = h.charCodeAt(i);
       if (!(c === 0x3a || c === 0x2e || (c >= 0x30 && c <= 0x39) || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x66)))
-        return false;
+        return -1;
     }
     i = close + 1;
   } else {
     for (; i < h.length; i++) {
       const c = h.charCodeAt(i);
       if (c === 0x3a /* : */) break;
-      if (c >= 128 || REG_NAME[c] === 0) return false;
+      if (c >= 128 || REG_NAME[c] === 0) return -1;
     }
   }
-  if (i === h.length) return true;
-  if (h.charCodeAt(i) !== 0x3a) return false;
-  for (i++; i < h.length; i++) {
-    const c = h.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return false;
+  if (i === h.length) return i;
+  if (h.charCodeAt(i) !== 0x3a) return -1;
+  for (let j = i + 1; j < h.length; j++) {
+    const c = h.charCodeAt(j);
+    if (c < 0x30 || c > 0x39) return -1;
   }
-  return true;
+  return i;
 }
 
 /**
