@@ -33,7 +33,10 @@ export function configHeaderValue(text: string, at: string): string {
  * refuse a char past U+00FF in a header, so a consumer named `日本` failed every request.
  */
 export function utf8HeaderText(text: string): string {
-  return ASCII.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
+  // Called per authenticated request on short names: a loop costs less than a regex call here.
+  for (let i = 0; i < text.length; i++)
+    if (text.charCodeAt(i) > 0x7f) return Buffer.from(text, 'utf8').toString('latin1');
+  return text;
 }
 
 /**
