@@ -82,6 +82,7 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
       `--callgrind-out-file=${out}`,
       process.execPath,
       '--no-concurrent-recompilation',
+      ...(process.env.INSTR_NODE_FLAGS ?? '').split(' ').filter(Boolean),
       // Names the JIT code (regular expressions included) in /tmp/perf-<pid>.map for callgrind_annotate.
       ...(process.env.INSTR_KEEP ? ['--perf-basic-prof'] : []),
       ...command,
