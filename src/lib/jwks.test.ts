@@ -10,7 +10,7 @@ import { type Listening, listen } from '../../test/support/upstream.ts';
 import { until, within } from '../../test/support/wait.ts';
 import type { GatewayServices } from '../pipeline/plugin.ts';
 import { createHttpClient } from '../upstream/http-client.ts';
-import { describeTarget, JwksCache, jwkFitsAlg, sharedJwksCache } from './jwks.ts';
+import { describeTarget, JwksCache, jwkFitsAlg, MAX_KEYS_WITHOUT_KID, sharedJwksCache } from './jwks.ts';
 import type { VerificationKey } from './jwt.ts';
 
 const rsaA = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -177,6 +177,21 @@ describe('JwksCache', { concurrency: true }, () => {
     assert.deepEqual(await cache.keysFor('a', 'ES256'), [], 'an RSA key never serves ES256');
     assert.equal((await cache.keysFor('a', 'RS256'))[0], a, 'a key is imported once per fetch');
     assert.equal(cache.fetches, 1, 'known kids never refetch');
+  });
+
+  test('a token without kid is checked against a bounded number of keys; a kid finds its key in any set', async () => {
+    // A large set: forged kid-less tokens must not cost a signature check per key of it.
+    const others = Array.from({ length: MAX_KEYS_WITHOUT_KID + 5 }, (_, i) => ({ ...jwkB, kid: `other-${i}` }));
+    const peer = await newPeer(JSON.stringify({ keys: [...others, jwkA] }));
+    const cache = new JwksCache(`${peer.url}/jwks`, http);
+    await cache.refresh();
+    const kidless = await cache.keysFor(undefined, 'RS256');
+    assert.equal(kidless.length, MAX_KEYS_WITHOUT_KID, 'at most MAX_KEYS_WITHOUT_KID keys for a token without kid');
+    assert.equal((await Promise.all(kidless.map((k) => verifies(k, tokenA)))).includes(true), false);
+    const [a, more] = await cache.keysFor('a', 'RS256');
+    assert.equal(more, undefined, 'a kid names its own key only');
+    assert.equal(await verifies(a, tokenA), true, 'the last key of the set, found by its kid');
+    assert.equal((await cache.keysFor('other-3', 'RS256')).length, 1);
   });
 
   test('a failed fetch keeps the last good keys and reports the error without the body or query', async () => {

@@ -7,6 +7,13 @@ import type { DependencyHealth, GatewayServices, HttpClient } from '../pipeline/
 import { boundedFetch, MAX_RESPONSE_BYTES } from './bounded-fetch.ts';
 import type { VerificationKey } from './jwt.ts';
 
+/**
+ * A token without `kid` is checked against at most this many keys fitting its algorithm, in the
+ * set's order. IdPs that publish more keys name them by kid in their tokens (Auth0, Okta, Entra ID,
+ * Google and Keycloak all do).
+ */
+export const MAX_KEYS_WITHOUT_KID = 10;
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -70,8 +77,10 @@ export class JwksCache {
   private readonly waitMs: number;
   private readonly fetchImpl: typeof fetch;
   private jwks: JWK[] = [];
-  private kids = new Set<string>();
-  private imported = new Map<string, Promise<VerificationKey | null>>();
+  /** The set's keys by kid (a kid may name several keys, one per algorithm family). */
+  private byKid = new Map<string, JWK[]>();
+  /** Imported keys of the current set, by JWK and algorithm. */
+  private imported = new Map<JWK, Map<string, Promise<VerificationKey | null>>>();
   private fetchedAt = -Infinity;
   private attemptedAt = -Infinity;
   private inflight: Promise<void> | null = null;
@@ -134,7 +143,13 @@ export class JwksCache {
       const body = JSON.parse(text) as unknown;
       if (!isObject(body) || !Array.isArray(body.keys)) throw new Error('not a JSON Web Key Set');
       this.jwks = (body.keys as unknown[]).filter(isObject) as JWK[];
-      this.kids = new Set(this.jwks.map((k) => k.kid).filter((k): k is string => typeof k === 'string'));
+      this.byKid = new Map();
+      for (const k of this.jwks) {
+        if (typeof k.kid !== 'string') continue;
+        const same = this.byKid.get(k.kid);
+        if (same === undefined) this.byKid.set(k.kid, [k]);
+        else same.push(k);
+      }
       this.imported = new Map();
       this.fetchedAt = Date.now();
       this.lastSuccess = new Date();
@@ -183,7 +198,7 @@ export class JwksCache {
         if (this.inflight === null && now - this.attemptedAt >= MIN_RETRY_MS) void this.refresh();
         wait = true;
       } else {
-        wait = kid !== undefined && !this.kids.has(kid);
+        wait = kid !== undefined && !this.byKid.has(kid);
         if (wait && this.inflight === null && now - this.attemptedAt >= this.cooldownMs) void this.refresh();
       }
       if (wait && this.inflight !== null) {
@@ -213,19 +228,36 @@ export class JwksCache {
     };
   }
 
+  /**
+   * The keys a token may be checked with: its kid's, or without a kid the first
+   * MAX_KEYS_WITHOUT_KID fitting its algorithm. A token costs one signature check per key tried,
+   * and a forged kid-less token fails them all: against a large set (1 MiB holds about 2,000 RSA
+   * keys) every such request would cost a third of a second of CPU.
+   */
   private select(kid: string | undefined, alg: string): JWK[] {
-    return this.jwks.filter((k) => (kid === undefined || k.kid === kid) && jwkFitsAlg(k, alg));
+    if (kid !== undefined) return this.byKid.get(kid)?.filter((k) => jwkFitsAlg(k, alg)) ?? [];
+    const out: JWK[] = [];
+    for (const k of this.jwks) {
+      if (!jwkFitsAlg(k, alg)) continue;
+      out.push(k);
+      if (out.length === MAX_KEYS_WITHOUT_KID) break;
+    }
+    return out;
   }
 
   private importKey(jwk: JWK, alg: string): Promise<VerificationKey | null> {
-    const id = `${alg}:${this.jwks.indexOf(jwk)}`;
-    let p = this.imported.get(id);
+    let byAlg = this.imported.get(jwk);
+    if (byAlg === undefined) {
+      byAlg = new Map();
+      this.imported.set(jwk, byAlg);
+    }
+    let p = byAlg.get(alg);
     if (!p) {
       p = importJWK(jwk, alg).then(
         (k) => (k instanceof Uint8Array ? null : k),
         () => null,
       );
-      this.imported.set(id, p);
+      byAlg.set(alg, p);
     }
     return p;
   }
