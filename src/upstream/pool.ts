@@ -70,7 +70,7 @@ export function poolSettings(s: ServiceModel, config: GatewayConfig): PoolSettin
  * up to a second late: a connect_timeout of 100 ms gave up after a second.
  */
 function timedConnector(connect: buildConnector.connector, ms: number): buildConnector.connector {
-  // 0 (an active probe's `timeout: 0`): no deadline, as undici reads it.
+  // 0: no deadline, as undici reads it (no setting leads here: a probe's `timeout: 0` is 60 s).
   if (!(ms > 0)) return connect;
   return (opts, callback) => {
     let done = false;

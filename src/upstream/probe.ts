@@ -42,13 +42,25 @@ export function probeSettings(active: Record<string, unknown>): ProbeSettings {
     headers[k.toLowerCase()] = v.join(', ');
   return {
     type: probeType(active.type),
-    timeout: (typeof active.timeout === 'number' ? active.timeout : 1) * 1000,
+    timeout: probeTimeout(active.timeout),
     path: typeof active.http_path === 'string' ? active.http_path : '/',
     headers,
     sni: typeof active.https_sni === 'string' ? active.https_sni : null,
     verify: active.https_verify_certificate !== false,
   };
 }
+
+/**
+ * `timeout` in milliseconds. Kong's healthchecker hands it to OpenResty's `sock:settimeout()`, where
+ * 0 means the `lua_socket_*_timeout` defaults, 60 s: `timeout: 0` is not "no deadline". Without one a
+ * probe of a target that accepts and never answers never ended, its round never finished, and no
+ * target of that health was probed again.
+ */
+function probeTimeout(seconds: unknown): number {
+  if (typeof seconds !== 'number') return 1000;
+  return seconds > 0 ? seconds * 1000 : OPENRESTY_SOCKET_TIMEOUT;
+}
+const OPENRESTY_SOCKET_TIMEOUT = 60_000;
 
 /** Kong's healthchecker probes `grpc` and `grpcs` targets as `http` and `https` (a GET of `http_path`). */
 function probeType(type: unknown): ProbeSettings['type'] {
