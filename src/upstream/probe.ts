@@ -4,6 +4,7 @@
 // and TLS handshake, the answer's head. The body is not read: the connection is closed at the head.
 import { isIP, connect as tcpConnect } from 'node:net';
 import type { Dispatcher } from 'undici';
+import { utf8HeaderText } from '../lib/header-value.ts';
 import { TargetPool } from './pool.ts';
 
 /**
@@ -39,7 +40,7 @@ export interface ProbeSettings {
 export function probeSettings(active: Record<string, unknown>): ProbeSettings {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries((active.headers as Record<string, string[]> | undefined) ?? {}))
-    headers[k.toLowerCase()] = v.join(', ');
+    headers[k.toLowerCase()] = utf8HeaderText(v.join(', '));
   return {
     type: probeType(active.type),
     timeout: probeTimeout(active.timeout),

@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { probeSettings } from '../../src/upstream/probe.ts';
+import { brief, issuesOf, V3 } from '../config/helpers.ts';
 import { closeBalancers, make, upstream } from '../support/balancer.ts';
 
 after(closeBalancers);
@@ -40,6 +41,37 @@ test("`timeout: 0` is OpenResty's default socket timeout (60 s), not a probe wit
       await b.probeAll(true);
       assert.equal(b.health().targets[0]!.healthy, true, `${type}: a target that answers stays healthy`);
     }
+  } finally {
+    await s.close();
+  }
+});
+
+test("probe headers: a name or value that cannot be sent is a located error (Kong's typedefs.headers), UTF-8 is sent as its bytes", async () => {
+  const text = `${V3}upstreams:
+  - name: a.test
+    healthchecks:
+      active: { headers: { "Bad Name": [x], X-Ok: [y] } }
+  - name: b.test
+    healthchecks:
+      active: { headers: { X-Line: ["a\\r\\nInjected: 1"] } }
+`;
+  assert.deepEqual(brief(await issuesOf(text)), [
+    "5:40 upstreams[0].healthchecks.active.headers.Bad Name invalid header name 'Bad Name'",
+    '8:36 upstreams[1].healthchecks.active.headers.X-Line a header value cannot contain control characters (tab aside)',
+  ]);
+  const s = await prober();
+  try {
+    const b = make(
+      upstream([[`127.0.0.1:${s.port}`, 100]], {
+        healthchecks: {
+          active: { headers: { 'X-Team': ['Zürich', 'Genève'] }, unhealthy: { tcp_failures: 1, http_failures: 1 } },
+        },
+      }),
+    );
+    await b.probeAll(true);
+    assert.equal(b.health().targets[0]!.healthy, true);
+    // Node reads header bytes as latin1: the UTF-8 bytes of the config's text, as Kong sends them.
+    assert.equal(Buffer.from(s.heads[0]!['x-team'] as string, 'latin1').toString('utf8'), 'Zürich, Genève');
   } finally {
     await s.close();
   }

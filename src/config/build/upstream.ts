@@ -3,6 +3,7 @@
  * on hashing fields.
  */
 import { isIP } from 'node:net';
+import { hasHeaderControlChar } from '../../lib/header-value.ts';
 import type { TargetModel, UpstreamModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
 import { type Build, type Err, type Obj, orNull, type Path, tags } from './state.ts';
@@ -103,6 +104,21 @@ function sniProblem(sni: string): string | null {
   return checkHost(sni, { wildcard: false, port: false }) === null ? null : `invalid value: ${sni}`;
 }
 
+/**
+ * The active probes' `headers`: Kong's `typedefs.headers` refuses a name that is not a header name.
+ * A name or a value that cannot be sent (a space in the name, a line break in the value) failed
+ * every probe, so every target was marked down, read as a tcp failure.
+ */
+function checkProbeHeaders(headers: unknown, path: Path, err: Err): void {
+  if (headers === null || typeof headers !== 'object') return;
+  for (const [name, values] of Object.entries(headers as Record<string, unknown>)) {
+    const hp = [...path, 'headers', name];
+    if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) err('SCHEMA', `invalid header name '${name}'`, hp);
+    else if (Array.isArray(values) && values.some((v) => typeof v === 'string' && hasHeaderControlChar(v)))
+      err('SCHEMA', 'a header value cannot contain control characters (tab aside)', hp);
+  }
+}
+
 function checkUpstream(raw: Obj, path: Path, err: Err): void {
   const hostProblem = checkHost(raw.name, { wildcard: false, port: false });
   if (hostProblem) err('SCHEMA', `Invalid name ('${raw.name}'); must be a valid hostname`, [...path, 'name']);
@@ -110,6 +126,7 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
     const problem = checkHost(raw.host_header, { wildcard: false, port: true });
     if (problem) err('SCHEMA', `invalid host_header '${raw.host_header}': ${problem}`, [...path, 'host_header']);
   }
+  checkProbeHeaders((raw.healthchecks as Obj | undefined)?.active?.headers, [...path, 'healthchecks', 'active'], err);
   const sni = (raw.healthchecks as Obj | undefined)?.active?.https_sni;
   if (typeof sni === 'string') {
     const problem = sniProblem(sni);
