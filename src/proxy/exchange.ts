@@ -9,7 +9,7 @@ import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
-import type { Target } from '../upstream/balancer.ts';
+import type { Outcome, Target } from '../upstream/balancer.ts';
 import { POOL_FULL, POOL_QUEUE_TIMEOUT } from '../upstream/pool.ts';
 import type { ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
@@ -292,13 +292,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.abortUpstream = null;
     const code = (err as { code?: string }).code ?? '';
     if (this.target !== null) {
-      // A client that went away says nothing about the target's health, nor does a request head
-      // the HTTP client refused to send (UND_ERR_INVALID_ARG: nothing reached the target).
-      if (!rc.finished && !this.settled && !this.started && code !== 'UND_ERR_INVALID_ARG')
-        this.svc.balancer!.report(
-          this.target,
-          code.includes('TIMEOUT') ? { failure: 'timeout' } : { failure: 'tcp', cause: code },
-        );
+      // A client that went away says nothing about the target's health.
+      const outcome = passiveFailure(code);
+      if (!rc.finished && !this.settled && !this.started && outcome !== null)
+        this.svc.balancer!.report(this.target, outcome);
       this.target = releaseTarget(this.target);
     }
     if (rc.finished || this.settled || rc.res.writableEnded) return;
@@ -463,6 +460,19 @@ function cutAnswer(rc: ProxyRequest, message: string): void {
 function releaseTarget(t: Target): null {
   t.inflight--;
   return null;
+}
+
+/**
+ * What a failed attempt tells the passive health checks of its target: a timeout, a tcp failure, or
+ * nothing (null) when the failure was the gateway's own. A request head the HTTP client refused to
+ * send (UND_ERR_INVALID_ARG) never reached the target; a request that found the target's
+ * `upstream_max_connections` queue full, or waited its connect_timeout in that queue, met the
+ * gateway's limit, not the target (nginx does not count `max_conns` against a server either).
+ * Counted, a burst past the limit marked a healthy target down, for good with passive checks only.
+ */
+export function passiveFailure(code: string): Outcome | null {
+  if (code === 'UND_ERR_INVALID_ARG' || code === POOL_FULL || code === POOL_QUEUE_TIMEOUT) return null;
+  return code.includes('TIMEOUT') ? { failure: 'timeout' } : { failure: 'tcp', cause: code };
 }
 
 /**

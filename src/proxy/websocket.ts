@@ -11,7 +11,14 @@ import type { Dispatcher } from 'undici';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
-import { INTERIM_MESSAGES, InterimCount, isConnectFailure, isRetryableFailure, upstreamErrorCode } from './exchange.ts';
+import {
+  INTERIM_MESSAGES,
+  InterimCount,
+  isConnectFailure,
+  isRetryableFailure,
+  passiveFailure,
+  upstreamErrorCode,
+} from './exchange.ts';
 import type { Gateway } from './gateway.ts';
 import { appendHeader, upstreamResponseHeaders } from './headers.ts';
 import { sendError } from './reply.ts';
@@ -231,11 +238,9 @@ class Handshake implements Dispatcher.DispatchHandler {
     const rc = this.rc;
     rc.abortUpstream = null;
     const code = (err as { code?: string }).code ?? '';
-    if (this.target !== null && !this.started && !rc.finished)
-      this.balancer.report(
-        this.target,
-        code.includes('TIMEOUT') ? { failure: 'timeout' } : { failure: 'tcp', cause: code },
-      );
+    const outcome = passiveFailure(code);
+    if (this.target !== null && !this.started && !rc.finished && outcome !== null)
+      this.balancer.report(this.target, outcome);
     this.release();
     if (rc.finished || this.settled) return;
     if (rc.res.headersSent) {

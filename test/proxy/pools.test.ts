@@ -178,3 +178,51 @@ test('upstream_max_connections: past the limit requests queue; a full queue gets
   for (const r of await Promise.all(busy2)) assert.equal(r.status, 200);
   aborts.abort();
 });
+
+test("a full or timed-out connection queue is the gateway's limit, not a failure of the target: passive checks leave it healthy", async () => {
+  const target = await slowFastUpstream();
+  const g = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { upstream_max_connections: 1, upstream_queue_size: 1 },
+      upstreams: [
+        {
+          name: 'limited.upstream',
+          targets: [{ target: `127.0.0.1:${target.port}` }],
+          // The first tcp failure or timeout marks the target down, and no active check brings it back.
+          healthchecks: { passive: { unhealthy: { tcp_failures: 1, timeouts: 1 } } },
+        },
+      ],
+      services: [
+        {
+          name: 'limited',
+          host: 'limited.upstream',
+          retries: 0,
+          connect_timeout: 1000,
+          routes: [{ name: 'limited', paths: ['/'] }],
+        },
+      ],
+    },
+  });
+  const aborts = new AbortController();
+  try {
+    const busy = get(`${g.url}/slow`, aborts.signal);
+    await within(target.holding(1), 10_000, 'one request in flight');
+    // One waits in the queue until connect_timeout (504); one finds the queue full (503).
+    const [queued, full] = await Promise.all([get(`${g.url}/fast`), get(`${g.url}/fast`)]);
+    assert.deepEqual([queued.status, full.status].sort(), [503, 504]);
+    target.releaseAll();
+    assert.equal((await busy).status, 200);
+    const r = await get(`${g.url}/fast`);
+    assert.equal(r.status, 200, 'the target is still picked');
+    assert.equal(
+      g.logs.some((l) => l.msg === 'target unhealthy'),
+      false,
+    );
+  } finally {
+    aborts.abort();
+    target.releaseAll();
+    await g.close();
+    await target.close();
+  }
+});
