@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { RequestContext } from '../pipeline/request.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
-import type { HashCookie } from '../upstream/balancer.ts';
+import type { HashCookie, Target } from '../upstream/balancer.ts';
 import type { Gateway } from './gateway.ts';
 
 export class ProxyRequest extends RequestContext {
@@ -17,6 +17,8 @@ export class ProxyRequest extends RequestContext {
   forwardedFor: string[] | null = null;
   /** The balancer's hashing cookie made for this request (hash_on cookie, none sent): its answer sets it. */
   hashCookie: HashCookie | null = null;
+  /** Targets earlier attempts of this request failed on: least-connections retries go elsewhere. */
+  failedTargets: Target[] | null = null;
   /** A gRPC request on a gRPC route: plugins for grpc/grpcs run, the upstream's trailers are relayed. */
   grpc = false;
   /** While the client's connection is full: the send_timeout that disconnects a client that stopped reading. */

@@ -291,6 +291,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const rc = this.rc;
     rc.abortUpstream = null;
     const code = (err as { code?: string }).code ?? '';
+    const failed = this.target;
     if (this.target !== null) {
       // A client that went away says nothing about the target's health.
       const outcome = passiveFailure(code);
@@ -312,6 +313,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         this.attempt < this.svc.retries &&
         ((this.retryable && isRetryableFailure(code)) || (!this.connected && isConnectFailure(code, this.svc)))
       ) {
+        if (failed !== null) (rc.failedTargets ??= []).push(failed);
         return dispatch(rc, this.svc, this.attempt + 1);
       }
       const answer = upstreamErrorCode(code);

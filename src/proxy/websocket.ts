@@ -156,6 +156,8 @@ class Handshake implements Dispatcher.DispatchHandler {
   private readonly rc: ProxyRequest;
   private readonly balancer: Balancer;
   private target: Target | null;
+  /** The target this handshake went to, kept after its release: a retry avoids it (least-connections). */
+  private readonly picked: Target;
   private readonly early: EarlyBytes;
   private started = false;
   /** The client already got the gateway's own answer: later upstream events change nothing. */
@@ -177,6 +179,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     this.svc = svc;
     this.balancer = balancer;
     this.target = target;
+    this.picked = target;
     this.early = early;
   }
 
@@ -251,8 +254,10 @@ class Handshake implements Dispatcher.DispatchHandler {
     }
     // A handshake carries no body: a connection that failed before any answer is retried on the
     // balancer's next pick, as a request is (nginx's proxy_next_upstream error, Kong's retries).
-    if (this.attempt < this.svc.retries && (isRetryableFailure(code) || isConnectFailure(code, this.svc)))
+    if (this.attempt < this.svc.retries && (isRetryableFailure(code) || isConnectFailure(code, this.svc))) {
+      (rc.failedTargets ??= []).push(this.picked);
       return proxyWebSocket(rc, this.svc, this.early, this.attempt + 1);
+    }
     const answer = upstreamErrorCode(code);
     rc.error = { code: answer, message: err.message, cause: code };
     sendError(rc, answer);

@@ -26,6 +26,8 @@ export interface HashSource {
   readonly credential: { readonly id: string } | null;
   /** The hashing cookie made for a request that came without it (Kong's); its answer sets it. */
   hashCookie: HashCookie | null;
+  /** Targets an earlier attempt of this request failed on (least-connections retries avoid them). */
+  failedTargets?: Target[] | null;
 }
 
 /** A hashing cookie the gateway made: the key it hashes, and the Set-Cookie value that gives it to the client. */
@@ -337,7 +339,7 @@ export class Balancer {
         this.hashKey(req, this.hashOn, this.hashOnName) ?? this.hashKey(req, this.hashFallback, this.hashFallbackName);
       if (key !== null) return this.fromRing(hash32(key));
     }
-    if (this.algorithm === 'least-connections') return this.leastConnections();
+    if (this.algorithm === 'least-connections') return this.leastConnections(req);
     return this.roundRobin();
   }
 
@@ -412,7 +414,21 @@ export class Balancer {
     return best;
   }
 
-  private leastConnections(): Target | null {
+  /**
+   * The target with the fewest requests in flight per weight. A retry skips the targets this request
+   * already failed on, as Kong's least-connections does (its handle's `failedAddresses`): the one
+   * that just refused the connection has one request less in flight and would otherwise be picked
+   * again, for every retry. When every target failed, the list starts over.
+   */
+  private leastConnections(req: HashSource): Target | null {
+    const failed = req.failedTargets;
+    const best = this.leastLoaded(failed ?? null);
+    if (best !== null || failed == null || failed.length === 0) return best;
+    failed.length = 0;
+    return this.leastLoaded(null);
+  }
+
+  private leastLoaded(skip: readonly Target[] | null): Target | null {
     let best: Target | null = null;
     let bestScore = Infinity;
     const n = this.targets.length;
@@ -420,7 +436,7 @@ export class Balancer {
     const start = this.lcCursor++ % Math.max(1, n);
     for (let k = 0; k < n; k++) {
       const t = this.targets[(start + k) % n]!;
-      if (!t.healthy || t.weight === 0) continue;
+      if (!t.healthy || t.weight === 0 || skip?.includes(t)) continue;
       const score = (t.inflight + 1) / t.weight;
       if (score < bestScore) {
         best = t;

@@ -101,3 +101,43 @@ test('a connection the upstream drops before answering (a kept-alive one it clos
     flaky.close();
   }
 });
+
+test("least-connections: a retry goes to a target this request has not failed on, as Kong's failedAddresses does", async () => {
+  let hits = 0;
+  const live = createHttpServer((_req, res) => {
+    hits++;
+    res.end('live');
+  });
+  await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
+  const livePort = (live.address() as AddressInfo).port;
+  const dead = await closedPort();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      // The dead target's weight makes it the least loaded whenever nothing is in flight: without
+      // its failure remembered, every retry went back to it.
+      upstreams: [
+        {
+          name: 'lc',
+          algorithm: 'least-connections',
+          targets: [
+            { target: `127.0.0.1:${dead}`, weight: 100 },
+            { target: `127.0.0.1:${livePort}`, weight: 10 },
+          ],
+        },
+      ],
+      services: [{ name: 'lc', host: 'lc', retries: 3, routes: [{ name: 'lc', paths: ['/lc'] }] }],
+    },
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${gw.url}/lc`);
+      assert.equal(res.status, 200, `request ${i}`);
+      assert.equal(await res.text(), 'live');
+    }
+    assert.equal(hits, 3);
+  } finally {
+    await gw.close();
+    await new Promise<void>((r) => live.close(() => r()));
+  }
+});
