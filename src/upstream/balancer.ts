@@ -516,7 +516,9 @@ export class Balancer {
   }
 
   private async probeRound(healthy: boolean): Promise<void> {
-    const list = this.targets.filter((t) => t.healthy === healthy);
+    // A target of weight 0 gets no traffic and is not probed: Kong's healthchecker is given only the
+    // addresses of weight above 0, so a target drained that way (and then shut down) is left alone.
+    const list = this.targets.filter((t) => t.healthy === healthy && t.weight > 0);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < list.length) await this.probe(list[next++]!);

@@ -76,3 +76,26 @@ test("probe headers: a name or value that cannot be sent is a located error (Kon
     await s.close();
   }
 });
+
+test("a target of weight 0 is not probed, as Kong's healthchecker is given only targets of weight above 0", async () => {
+  const drained = await prober();
+  const live = await prober();
+  try {
+    const b = make(
+      upstream(
+        [
+          [`127.0.0.1:${drained.port}`, 0],
+          [`127.0.0.1:${live.port}`, 100],
+        ],
+        { healthchecks: { active: { unhealthy: { tcp_failures: 1, http_failures: 1 } } } },
+      ),
+    );
+    await b.probeAll(true);
+    await b.probeAll(false);
+    assert.equal(live.heads.length, 1);
+    assert.equal(drained.heads.length, 0, 'the drained target got no probe');
+  } finally {
+    await drained.close();
+    await live.close();
+  }
+});
