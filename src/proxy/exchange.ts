@@ -106,7 +106,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     this.started = true;
     rc.upstreamStatus = status;
-    if (this.target !== null) this.svc.balancer!.report(this.target, { status });
+    if (this.target !== null) this.svc.balancer!.report(this.target, passiveAnswer(status));
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     if (status > 599) return this.refuseAnswer(`upstream answered status ${status}`, 'UPSTREAM_BAD_RESPONSE');
     rc.resumeUpstream = resume;
@@ -462,6 +462,15 @@ function cutAnswer(rc: ProxyRequest, message: string): void {
 function releaseTarget(t: Target): null {
   t.inflight--;
   return null;
+}
+
+/**
+ * What an upstream's answer tells the passive health checks of its target. Kong reports a 504 as a
+ * timeout (`report_timeout`, whether nginx or the upstream said it), every other status as itself:
+ * an upstream that answers 504 counts against `unhealthy.timeouts`, not `http_failures`.
+ */
+export function passiveAnswer(status: number): Outcome {
+  return status === 504 ? { failure: 'timeout' } : { status };
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   InterimCount,
   isConnectFailure,
   isRetryableFailure,
+  passiveAnswer,
   passiveFailure,
   upstreamErrorCode,
 } from './exchange.ts';
@@ -209,7 +210,7 @@ class Handshake implements Dispatcher.DispatchHandler {
       return false;
     }
     this.started = true;
-    if (this.target !== null) this.balancer.report(this.target, { status });
+    if (this.target !== null) this.balancer.report(this.target, passiveAnswer(status));
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     const out = upstreamResponseHeaders(raw);
     out[rc.runtime.config.settings.request_id_header] = rc.id;

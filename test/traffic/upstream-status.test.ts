@@ -149,3 +149,38 @@ test("services naming the same upstream share its targets' health, as Kong's one
     bad.close();
   }
 });
+
+test("an upstream's own 504 counts as a timeout for passive checks, as Kong reports a 504 (report_timeout)", async () => {
+  const gatewayTimeout = createHttpServer((_q, s) => {
+    s.writeHead(504, { 'content-type': 'text/plain' });
+    s.end('upstream of the upstream timed out');
+  });
+  await new Promise<void>((r) => gatewayTimeout.listen(0, '127.0.0.1', r));
+  const port = (gatewayTimeout.address() as AddressInfo).port;
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [
+        {
+          name: 'pool',
+          targets: [{ target: `127.0.0.1:${port}` }],
+          healthchecks: { passive: { unhealthy: { timeouts: 2 } } },
+        },
+      ],
+      services: [{ name: 's', host: 'pool', routes: [{ name: 'r', paths: ['/'] }] }],
+    },
+  });
+  try {
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(gw.url);
+      assert.equal(res.status, 504, 'the upstream answer is relayed');
+      assert.equal(await res.text(), 'upstream of the upstream timed out');
+    }
+    const res = await fetch(gw.url);
+    assert.equal(res.status, 503, 'two timeouts: the target is down');
+    assert.equal(((await res.json()) as { message: string }).message, 'failure to get a peer from the ring-balancer');
+  } finally {
+    await gw.close();
+    gatewayTimeout.close();
+  }
+});
