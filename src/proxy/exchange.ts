@@ -480,9 +480,13 @@ export function passiveAnswer(status: number): Outcome {
  * `upstream_max_connections` queue full, or waited its connect_timeout in that queue, met the
  * gateway's limit, not the target (nginx does not count `max_conns` against a server either).
  * Counted, a burst past the limit marked a healthy target down, for good with passive checks only.
+ * A target name that did not resolve (ENOTFOUND, EAI_AGAIN) is not a failure of the target either:
+ * Kong's ring leaves a target without addresses out until DNS answers again, without marking its
+ * health; counted, a DNS outage kept a target down after DNS recovered.
  */
 export function passiveFailure(code: string): Outcome | null {
   if (code === 'UND_ERR_INVALID_ARG' || code === POOL_FULL || code === POOL_QUEUE_TIMEOUT) return null;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return null;
   return code.includes('TIMEOUT') ? { failure: 'timeout' } : { failure: 'tcp', cause: code };
 }
 

@@ -150,6 +150,48 @@ test("an upstream target whose name does not resolve gets none of the traffic: t
   }
 });
 
+test("a DNS outage does not mark a target down (Kong's ring only leaves it out): once its name resolves again it gets traffic", async () => {
+  let named = 0;
+  const target = await listen((_req, res) => {
+    named++;
+    res.end('named');
+  });
+  dns.mode = 'servfail';
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server], dns_error_ttl: 0 },
+      upstreams: [
+        {
+          name: 'outage',
+          targets: [{ target: `flaky.test:${target.port}` }, { target: `127.0.0.1:${port}` }],
+          // Passive checks only: a target marked down would stay down until a reload.
+          healthchecks: { passive: { unhealthy: { tcp_failures: 1 } } },
+        },
+      ],
+      services: [{ name: 'outage', host: 'outage', routes: [{ name: 'outage', paths: ['/outage'] }] }],
+    },
+  });
+  try {
+    for (let i = 0; i < 4; i++)
+      assert.deepEqual(await get(`${gw.url}/outage`), { status: 200, body: 'one' }, `during the outage ${i}`);
+    dns.records.set('flaky.test', { addresses: ['127.0.0.1'], ttl: 300 });
+    dns.mode = 'answer';
+    await until('a request reaching the target whose name resolves again', async () => {
+      await get(`${gw.url}/outage`);
+      return named > 0;
+    });
+    assert.equal(
+      gw.logs.some((l) => l.msg === 'target unhealthy'),
+      false,
+    );
+  } finally {
+    dns.mode = 'answer';
+    await gw.close();
+    await target.close();
+  }
+});
+
 test("a name in dns_hostsfile is answered from it before the servers are asked (Kong's hosts file)", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-hosts-'));
   const hosts = join(dir, 'hosts');
