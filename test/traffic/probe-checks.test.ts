@@ -99,3 +99,14 @@ test("a target of weight 0 is not probed, as Kong's healthchecker is given only 
     await live.close();
   }
 });
+
+test("http_path is checked as Kong's typedefs.path: characters outside RFC 3986 or a broken escape are located errors", async () => {
+  const upstreams = ['/health check', '/santé', '/100%', '/ok/%7Euser?full=1']
+    .map((p, i) => `  - name: u${i}.test\n    healthchecks:\n      active: { http_path: "${p}" }\n`)
+    .join('');
+  assert.deepEqual(brief(await issuesOf(`${V3}upstreams:\n${upstreams}`)), [
+    "5:28 upstreams[0].healthchecks.active.http_path invalid path: '/health check' (characters outside of the reserved list of RFC 3986 found)",
+    "8:28 upstreams[1].healthchecks.active.http_path invalid path: '/santé' (characters outside of the reserved list of RFC 3986 found)",
+    "11:28 upstreams[2].healthchecks.active.http_path invalid url-encoded value: '%'",
+  ]);
+});

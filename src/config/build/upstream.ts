@@ -119,6 +119,20 @@ function checkProbeHeaders(headers: unknown, path: Path, err: Err): void {
   }
 }
 
+/**
+ * `http_path` as Kong's `typedefs.path` checks it, with its messages: RFC 3986 path characters,
+ * escapes well formed. A space or a non-ASCII character could not be sent, so every probe failed
+ * and every target was marked down. A query (`?`), which Kong refuses, is allowed.
+ */
+function probePathProblem(p: string): string | null {
+  // Without its leading '/', the schema's own pattern says so.
+  if (!p.startsWith('/')) return null;
+  if (!/^\/[A-Za-z0-9._~/%:@!$&'()*+,;=?-]*$/.test(p))
+    return `invalid path: '${JSON.stringify(p).slice(1, -1)}' (characters outside of the reserved list of RFC 3986 found)`;
+  const bad = /%(?![0-9A-Fa-f]{2})/.exec(p);
+  return bad ? `invalid url-encoded value: '${p.slice(bad.index, bad.index + 3)}'` : null;
+}
+
 function checkUpstream(raw: Obj, path: Path, err: Err): void {
   const hostProblem = checkHost(raw.name, { wildcard: false, port: false });
   if (hostProblem) err('SCHEMA', `Invalid name ('${raw.name}'); must be a valid hostname`, [...path, 'name']);
@@ -126,7 +140,12 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
     const problem = checkHost(raw.host_header, { wildcard: false, port: true });
     if (problem) err('SCHEMA', `invalid host_header '${raw.host_header}': ${problem}`, [...path, 'host_header']);
   }
-  checkProbeHeaders((raw.healthchecks as Obj | undefined)?.active?.headers, [...path, 'healthchecks', 'active'], err);
+  const active = (raw.healthchecks as Obj | undefined)?.active;
+  checkProbeHeaders(active?.headers, [...path, 'healthchecks', 'active'], err);
+  if (typeof active?.http_path === 'string') {
+    const problem = probePathProblem(active.http_path);
+    if (problem) err('SCHEMA', problem, [...path, 'healthchecks', 'active', 'http_path']);
+  }
   const sni = (raw.healthchecks as Obj | undefined)?.active?.https_sni;
   if (typeof sni === 'string') {
     const problem = sniProblem(sni);
