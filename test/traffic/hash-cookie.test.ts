@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { brief, issuesOf, V3 } from '../config/helpers.ts';
 
 let servers: Server[];
 let gw: TestGateway;
@@ -85,4 +86,20 @@ test('with a response-phase plugin on the route the cookie is given all the same
   const cookies = res.headers.getSetCookie();
   assert.equal(cookies.length, 2, cookies.join(' | '));
   assert.match(cookies[1]!, /^lb=[0-9a-f-]{36}; Path=\/app; SameSite=Lax; HttpOnly$/);
+});
+
+test("hash_on_cookie is an HTTP token and hash_on_cookie_path a path (Kong's typedefs): else a located error, not answers that fail", async () => {
+  const text = `${V3}upstreams:
+  - name: a.test
+    hash_on: cookie
+    hash_on_cookie: "my sid"
+  - name: b.test
+    hash_on: cookie
+    hash_on_cookie: sid
+    hash_on_cookie_path: "/a\\r\\nX-Injected: 1"
+`;
+  assert.deepEqual(brief(await issuesOf(text)), [
+    "5:21 upstreams[0].hash_on_cookie bad cookie name 'my sid', a cookie name is an HTTP token",
+    "9:26 upstreams[1].hash_on_cookie_path invalid path: '/a\\r\\nX-Injected: 1' (characters outside of the reserved list of RFC 3986 found)",
+  ]);
 });

@@ -120,11 +120,12 @@ function checkProbeHeaders(headers: unknown, path: Path, err: Err): void {
 }
 
 /**
- * `http_path` as Kong's `typedefs.path` checks it, with its messages: RFC 3986 path characters,
- * escapes well formed. A space or a non-ASCII character could not be sent, so every probe failed
- * and every target was marked down. A query (`?`), which Kong refuses, is allowed.
+ * A path as Kong's `typedefs.path` checks it, with its messages: RFC 3986 path characters, escapes
+ * well formed. In `http_path` a space or a non-ASCII character could not be sent, so every probe
+ * failed and every target was marked down; in `hash_on_cookie_path` a line break made every answer
+ * that sets the hashing cookie fail. A query (`?`), which Kong refuses, is allowed.
  */
-function probePathProblem(p: string): string | null {
+function pathProblem(p: string): string | null {
   // Without its leading '/', the schema's own pattern says so.
   if (!p.startsWith('/')) return null;
   if (!/^\/[A-Za-z0-9._~/%:@!$&'()*+,;=?-]*$/.test(p))
@@ -143,9 +144,21 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
   const active = (raw.healthchecks as Obj | undefined)?.active;
   checkProbeHeaders(active?.headers, [...path, 'healthchecks', 'active'], err);
   if (typeof active?.http_path === 'string') {
-    const problem = probePathProblem(active.http_path);
+    const problem = pathProblem(active.http_path);
     if (problem) err('SCHEMA', problem, [...path, 'healthchecks', 'active', 'http_path']);
   }
+  if (typeof raw.hash_on_cookie_path === 'string') {
+    const problem = pathProblem(raw.hash_on_cookie_path);
+    if (problem) err('SCHEMA', problem, [...path, 'hash_on_cookie_path']);
+  }
+  // Kong's typedefs.cookie_name: an HTTP token. Another name is set on answers but never comes
+  // back as the same cookie, so no client would stay on its target.
+  if (typeof raw.hash_on_cookie === 'string' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(raw.hash_on_cookie))
+    err(
+      'SCHEMA',
+      `bad cookie name '${JSON.stringify(raw.hash_on_cookie).slice(1, -1)}', a cookie name is an HTTP token`,
+      [...path, 'hash_on_cookie'],
+    );
   const sni = (raw.healthchecks as Obj | undefined)?.active?.https_sni;
   if (typeof sni === 'string') {
     const problem = sniProblem(sni);
