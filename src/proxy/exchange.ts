@@ -19,7 +19,7 @@ import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, sendUpstreamError, transformFailed } from './reply.ts';
-import { watchUpstreamWrite } from './request-checks.ts';
+import { UPSTREAM_WRITE_TIMEOUT, watchUpstreamWrite } from './request-checks.ts';
 import { takeBackHead, writeResponseHead } from './response-head.ts';
 import { waitForDrain, watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderList, upstreamTarget } from './upstream-request.ts';
@@ -293,9 +293,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const code = (err as { code?: string }).code ?? '';
     const failed = this.target;
     if (this.target !== null) {
-      // A client that went away says nothing about the target's health.
+      // A client that went away says nothing about the target's health. A write timeout ends the
+      // request itself (its 504 is out first), but the silence was the target's: Kong counts a
+      // timeout while sending the request, as nginx's 504 it is.
       const outcome = passiveFailure(code);
-      if (!rc.finished && !this.settled && !this.started && outcome !== null)
+      if ((!rc.finished || code === UPSTREAM_WRITE_TIMEOUT) && !this.settled && !this.started && outcome !== null)
         this.svc.balancer!.report(this.target, outcome);
       this.target = releaseTarget(this.target);
     }

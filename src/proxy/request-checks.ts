@@ -344,6 +344,9 @@ interface ClientStream {
   once(event: 'finish', listener: (this: ClientStream) => void): unknown;
 }
 
+/** The code of the error a write timeout cancels the upstream exchange with: a timeout for passive checks. */
+export const UPSTREAM_WRITE_TIMEOUT = 'UPSTREAM_WRITE_TIMEOUT';
+
 /**
  * The client's body streams to the upstream: while the upstream takes none of it (its HTTP client
  * paused the body, the upstream's connection being full), the silence is the upstream's, bounded
@@ -385,13 +388,14 @@ function onBodyTimeout(this: IncomingMessage, socket?: Socket): void {
     rc.error = { code: 'UPSTREAM_TIMEOUT', message: why };
     const abort = rc.abortUpstream;
     rc.abortUpstream = null;
+    const err = Object.assign(new Error(why), { code: UPSTREAM_WRITE_TIMEOUT });
     if (rc.res.headersSent) {
-      abort(new Error(why));
+      abort(err);
       return endClientExchange(rc.raw, socket);
     }
     // As any upstream failure with the client's body unread: the answer, then the connection ends.
     sendError(rc, 'UPSTREAM_TIMEOUT');
-    abort(new Error(why));
+    abort(err);
     return endIfBodyUnread(rc);
   }
   // Logged as the timeout also when the answer had started: the gateway, not the client, ends the exchange.

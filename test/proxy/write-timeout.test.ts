@@ -59,8 +59,8 @@ async function slowRead(req: IncomingMessage): Promise<number> {
 }
 
 /** Sends a request with a body of `mb` MiB as fast as the gateway takes it; resolves with the answer once the gateway ends the connection. */
-function upload(path: string, mb: number): Promise<RawResponse> {
-  const { port } = new URL(gw.url);
+function upload(path: string, mb: number, to: TestGateway = gw): Promise<RawResponse> {
+  const { port } = new URL(to.url);
   const answered = new Promise<RawResponse>((resolve, reject) => {
     const socket = connect(Number(port), '127.0.0.1');
     let data = '';
@@ -115,4 +115,40 @@ test('an upstream that reads slowly, never pausing as long as write_timeout, get
   const res = await upload('/slow', 32);
   assert.equal(res.status, 200);
   assert.equal(res.body, String(32 * 1024 * 1024));
+});
+
+test("a write timeout counts as a timeout for the target's passive checks, as Kong's 504 does", async () => {
+  const balanced = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { client_body_timeout: LONG },
+      upstreams: [
+        {
+          name: 'writes.upstream',
+          targets: [{ target: `127.0.0.1:${up.port}` }],
+          healthchecks: { passive: { unhealthy: { timeouts: 1 } } },
+        },
+      ],
+      services: [
+        {
+          name: 'balanced',
+          host: 'writes.upstream',
+          read_timeout: LONG,
+          write_timeout: WRITE_TIMEOUT,
+          routes: [{ name: 'balanced', paths: ['/'], strip_path: false }],
+        },
+      ],
+    },
+  });
+  try {
+    const res = await upload('/stop', 256, balanced);
+    assert.equal(res.status, 504);
+    // One timeout marks the only target down: the next request finds no peer.
+    const next = await fetch(`${balanced.url}/slow`, { method: 'POST', body: 'x' });
+    assert.equal(next.status, 503);
+    assert.equal(((await next.json()) as { message: string }).message, 'failure to get a peer from the ring-balancer');
+  } finally {
+    for (const req of stopped) req.on('error', () => {}).resume();
+    await balanced.close();
+  }
 });
