@@ -454,16 +454,17 @@ export class Balancer {
   private record(target: Target, c: Counters, s: CheckSettings, outcome: Outcome, kind: string): void {
     if ('status' in outcome || 'connected' in outcome) {
       const status = 'status' in outcome ? outcome.status : 0;
-      if (status !== 0 && s.unhealthyStatuses.has(status)) {
-        c.successes = 0;
-        if (s.httpFailures > 0 && ++c.http_failures >= s.httpFailures)
-          this.setHealth(target, false, `${kind}: ${c.http_failures} http failures (status ${status})`);
-      } else if (status === 0 || s.healthyStatuses.has(status)) {
+      // A status in both lists is a success: Kong's healthchecker looks at the healthy list first.
+      if (status === 0 || s.healthyStatuses.has(status)) {
         c.http_failures = 0;
         c.tcp_failures = 0;
         c.timeouts = 0;
         if (s.successes > 0 && ++c.successes >= s.successes)
           this.setHealth(target, true, `${kind}: ${c.successes} successes`);
+      } else if (s.unhealthyStatuses.has(status)) {
+        c.successes = 0;
+        if (s.httpFailures > 0 && ++c.http_failures >= s.httpFailures)
+          this.setHealth(target, false, `${kind}: ${c.http_failures} http failures (status ${status})`);
       }
       return;
     }
