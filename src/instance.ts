@@ -348,11 +348,14 @@ export class TollgateInstance {
   }
 
   /**
-   * Runs the plugins' open step (prefetching keys, discovering IdPs) on a runtime about to serve.
-   * A process without proxy listeners (the cluster primary) serves nothing and opens nothing.
+   * Runs the plugins' open step (prefetching keys, discovering IdPs) and starts the upstreams'
+   * active health probes on a runtime about to serve. A process without proxy listeners (the
+   * cluster primary) serves nothing and opens nothing: its probes would only add to the workers'.
    */
   private openIfServing(rt: Runtime): void {
-    if (this.proxyServers.length > 0) openPlugins(rt.plugins, this.log);
+    if (this.proxyServers.length === 0) return;
+    openPlugins(rt.plugins, this.log);
+    for (const s of rt.services.values()) s.balancer?.startActiveChecks();
   }
 
   /** Swaps a prepared runtime in: one reference assignment; the old one closes once idle. */

@@ -388,6 +388,8 @@ function compileService(
         ),
       true,
       shared,
+      // Probes start when the runtime serves (TollgateInstance), not when it is compiled.
+      false,
     );
     return { ...common, kind: 'http', balancer, hostHeader: hostForUrl, scheme };
   }

@@ -231,6 +231,8 @@ export class Balancer {
     onChange: ((target: Target, healthy: boolean, reason: string) => void) | null = null,
     fromUpstream = true,
     shared: UpstreamHealth = new UpstreamHealth(),
+    /** false: the probes wait for `startActiveChecks()`. */
+    startChecks = true,
   ) {
     this.name = upstream.name;
     this.shared = shared;
@@ -303,14 +305,22 @@ export class Balancer {
       tcpFailures: num(aU.tcp_failures, 0),
       timeouts: num(aU.timeouts, 0),
     };
+    if (startChecks) this.startActiveChecks();
+  }
+
+  /**
+   * Starts the active probes' timers (once). A runtime compiled to serve calls it when it starts
+   * serving: a process that serves nothing (the cluster primary, `gateway explain`) sends no probe.
+   */
+  startActiveChecks(): void {
     // One set of probes per upstream, however many services name it.
-    const prober = shared.balancers[0] === this;
-    if (prober && this.activeCheck.healthyInterval > 0) {
+    if (this.closed || this.timers.length > 0 || this.shared.balancers[0] !== this) return;
+    if (this.activeCheck.healthyInterval > 0) {
       const t = setInterval(() => this.probeAll(true), this.activeCheck.healthyInterval);
       t.unref();
       this.timers.push(t);
     }
-    if (prober && this.activeCheck.unhealthyInterval > 0) {
+    if (this.activeCheck.unhealthyInterval > 0) {
       const t = setInterval(() => this.probeAll(false), this.activeCheck.unhealthyInterval);
       t.unref();
       this.timers.push(t);

@@ -4,9 +4,12 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
+import { TollgateInstance } from '../../src/instance.ts';
+import { createLogger } from '../../src/log.ts';
 import { probeSettings } from '../../src/upstream/probe.ts';
 import { brief, issuesOf, V3 } from '../config/helpers.ts';
 import { closeBalancers, make, upstream } from '../support/balancer.ts';
+import { until } from '../support/wait.ts';
 
 after(closeBalancers);
 
@@ -109,4 +112,35 @@ test("http_path is checked as Kong's typedefs.path: characters outside RFC 3986 
     "8:28 upstreams[1].healthchecks.active.http_path invalid path: '/santé' (characters outside of the reserved list of RFC 3986 found)",
     "11:28 upstreams[2].healthchecks.active.http_path invalid url-encoded value: '%'",
   ]);
+});
+
+test('a process that serves nothing (the cluster primary: no proxy listener) sends no probe; a serving one does', async () => {
+  const idle = await prober();
+  const serving = await prober();
+  const config = (port: number): string =>
+    `${V3}upstreams:\n  - name: probed.test\n    targets: [{ target: "127.0.0.1:${port}" }]\n` +
+    '    healthchecks: { active: { healthy: { interval: 0.05 } } }\n' +
+    'services:\n  - { name: s, host: probed.test, routes: [{ paths: [/] }] }\n';
+  const quiet = createLogger({ level: 'error', destination: { write: () => undefined } as never });
+  const start = (port: number, proxyListen: string[]) =>
+    TollgateInstance.start({
+      configFile: 'probes.yaml',
+      configText: config(port),
+      env: {},
+      proxyListen,
+      adminListen: [],
+      log: quiet,
+    });
+  // As workers.ts starts the primary: no proxy listener.
+  const primary = await start(idle.port, []);
+  const worker = await start(serving.port, ['127.0.0.1:0']);
+  try {
+    await until('three probes from the serving process', () => serving.heads.length >= 3);
+    assert.equal(idle.heads.length, 0, 'the process without a proxy listener probed');
+  } finally {
+    await primary.close(0);
+    await worker.close(0);
+    await idle.close();
+    await serving.close();
+  }
 });
