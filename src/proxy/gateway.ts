@@ -75,6 +75,9 @@ export class Gateway {
     // config that failed to load after compiling (or never got here) does not change them.
     useResolver(next.config.settings);
     prev.retired = true;
+    // Its requests in flight may last (a WebSocket tunnel, a long download): its probes stop now,
+    // not at its close, so they do not run beside the new config's or on targets it removed.
+    for (const s of prev.services.values()) s.balancer?.stopActiveChecks();
     if (prev.inflight === 0) this.release(prev);
     return prev;
   }

@@ -510,6 +510,14 @@ export class Balancer {
   }
 
   /**
+   * Stops the active probes (a retired runtime's balancer: its requests in flight still finish on it,
+   * but the serving config's balancer probes now, and a target the new config removed is left alone).
+   */
+  stopActiveChecks(): void {
+    for (const t of this.timers) clearInterval(t);
+  }
+
+  /**
    * One round of active probes, on the targets currently healthy (or unhealthy). A round still
    * running when the next is due is not doubled: its promise is returned. Rounds longer than the
    * interval (many targets, slow probes) would otherwise pile up, each with `concurrency` probes

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { after, test } from 'node:test';
 import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
+import { startGateway } from '../../src/testing/index.ts';
 import { probeSettings } from '../../src/upstream/probe.ts';
 import { brief, issuesOf, V3 } from '../config/helpers.ts';
 import { closeBalancers, make, upstream } from '../support/balancer.ts';
@@ -142,5 +143,54 @@ test('a process that serves nothing (the cluster primary: no proxy listener) sen
     await worker.close(0);
     await idle.close();
     await serving.close();
+  }
+});
+
+test("a reload stops the retired config's probes at once, even while one of its requests is still in flight", async () => {
+  const removed = await prober();
+  const kept = await prober();
+  // Holds /hold until the end of the test: the retired runtime stays alive with it.
+  let holding: (() => void) | null = null;
+  const held = new Promise<void>((r) => (holding = r));
+  let holdArrived = false;
+  const slow = createServer((_req, res) => {
+    holdArrived = true;
+    held.then(() => res.end('late'));
+  });
+  await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+  const slowPort = (slow.address() as AddressInfo).port;
+  const config = (probed: number) => ({
+    _format_version: '3.0',
+    upstreams: [
+      {
+        name: 'probed.test',
+        targets: [{ target: `127.0.0.1:${probed}` }],
+        healthchecks: { active: { healthy: { interval: 0.05 } } },
+      },
+    ],
+    services: [
+      { name: 'probed', host: 'probed.test', routes: [{ name: 'probed', paths: ['/probed'] }] },
+      { name: 'slow', url: `http://127.0.0.1:${slowPort}`, routes: [{ name: 'slow', paths: ['/'] }] },
+    ],
+  });
+  const gw = await startGateway({ config: config(removed.port) });
+  try {
+    await until('probes of the first config', () => removed.heads.length >= 2);
+    const inFlight = fetch(`${gw.url}/hold`);
+    // Once it reached the upstream, the first runtime has a request in flight.
+    await until('the held request to reach its upstream', () => holdArrived);
+    await gw.reload(config(kept.port));
+    const before = removed.heads.length;
+    await until('three probes of the new config', () => kept.heads.length >= 3);
+    // At most a probe that was already under way when the config changed.
+    assert.ok(removed.heads.length <= before + 1, `${removed.heads.length - before} probes after the reload`);
+    holding!();
+    assert.equal(await (await inFlight).text(), 'late');
+  } finally {
+    holding!();
+    await gw.close();
+    await removed.close();
+    await kept.close();
+    await new Promise<void>((r) => slow.close(() => r()));
   }
 });
