@@ -548,6 +548,10 @@ export class Balancer {
   private async probe(t: Target): Promise<void> {
     if (this.closed) return;
     const outcome = await this.prober.probe(t);
+    // A name that did not resolve says nothing of the target, as for passive checks: Kong probes a
+    // target's addresses, and one without addresses is out of the ring until DNS answers again,
+    // its health untouched (marked down here, it stayed down after DNS recovered).
+    if ('cause' in outcome && (outcome.cause === 'ENOTFOUND' || outcome.cause === 'EAI_AGAIN')) return;
     if (!this.closed) this.record(t, t.active, this.activeCheck, outcome, 'active');
   }
 

@@ -192,6 +192,35 @@ test("a DNS outage does not mark a target down (Kong's ring only leaves it out):
   }
 });
 
+test('an active probe of a target whose name does not resolve does not mark it down either', async () => {
+  dns.mode = 'servfail';
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server], dns_error_ttl: 0 },
+      upstreams: [
+        {
+          name: 'probed-outage',
+          targets: [{ target: `unresolved.test:${port}` }, { target: `127.0.0.1:${port}` }],
+          // Unhealthy targets are never probed: one marked down would stay down.
+          healthchecks: { active: { healthy: { interval: 0.05 }, unhealthy: { tcp_failures: 1 } } },
+        },
+      ],
+      services: [{ name: 'po', host: 'probed-outage', routes: [{ name: 'po', paths: ['/po'] }] }],
+    },
+  });
+  try {
+    await until('probes asking for the name', () => dns.aQueries('unresolved.test') >= 3);
+    assert.equal(
+      gw.logs.some((l) => l.msg === 'target unhealthy'),
+      false,
+    );
+  } finally {
+    dns.mode = 'answer';
+    await gw.close();
+  }
+});
+
 test("a name in dns_hostsfile is answered from it before the servers are asked (Kong's hosts file)", async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-hosts-'));
   const hosts = join(dir, 'hosts');
