@@ -103,3 +103,17 @@ test("hash_on_cookie is an HTTP token and hash_on_cookie_path a path (Kong's typ
     "9:26 upstreams[1].hash_on_cookie_path invalid path: '/a\\r\\nX-Injected: 1' (characters outside of the reserved list of RFC 3986 found)",
   ]);
 });
+
+test("hash_on_header and hash_fallback_header are header names (Kong's typedefs.header_name): one no request can carry is a located error", async () => {
+  const text = `${V3}upstreams:
+  - name: a.test
+    hash_on: header
+    hash_on_header: "X User"
+    hash_fallback: header
+    hash_fallback_header: "X:Region"
+`;
+  assert.deepEqual(brief(await issuesOf(text)), [
+    "5:21 upstreams[0].hash_on_header invalid header name 'X User'",
+    "7:27 upstreams[0].hash_fallback_header invalid header name 'X:Region'",
+  ]);
+});

@@ -151,6 +151,13 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
     const problem = pathProblem(raw.hash_on_cookie_path);
     if (problem) err('SCHEMA', problem, [...path, 'hash_on_cookie_path']);
   }
+  // Kong's typedefs.header_name: a header name that is not a token is in no request, so every
+  // request would silently go without a key (round-robin) instead of sticking to a target.
+  for (const field of ['hash_on_header', 'hash_fallback_header'] as const) {
+    const name = raw[field];
+    if (typeof name === 'string' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name))
+      err('SCHEMA', `invalid header name '${JSON.stringify(name).slice(1, -1)}'`, [...path, field]);
+  }
   // Kong's typedefs.cookie_name: an HTTP token. Another name is set on answers but never comes
   // back as the same cookie, so no client would stay on its target.
   if (typeof raw.hash_on_cookie === 'string' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(raw.hash_on_cookie))
