@@ -150,6 +150,8 @@ class RateLimiting {
   private readonly errorCode: number;
   private readonly errorBody: { message: string };
   private readonly storeDown: RepeatedWarning;
+  /** The 500s of `fault_tolerant: false`: one error line a second, not one per request with a stack. */
+  private readonly storeFailed: RepeatedWarning;
   /** Failures of the store this instance let through (fault_tolerant) or answered 500 for. */
   storeFailures = 0;
   /** Window starts and ends of the current second: they change at most once a second. */
@@ -178,6 +180,7 @@ class RateLimiting {
     this.errorCode = config.error_code;
     this.errorBody = { message: config.error_message };
     this.storeDown = new RepeatedWarning(log, 'failed to get usage; request let through (fault_tolerant)');
+    this.storeFailed = new RepeatedWarning(log, 'failed to get usage', 1000, 'error');
     this.starts = periods.map(() => 0);
     this.ends = periods.map(() => 0);
     this.suffixes = periods.map(() => '');
@@ -228,7 +231,7 @@ class RateLimiting {
     try {
       result = this.store.hit(keys, this.limits, this.ends);
     } catch (err) {
-      return this.failed(err);
+      return this.failed(req, err);
     }
     if (Array.isArray(result)) return this.decide(req, result, now, this.starts, this.ends);
     // Copies: by the time Redis answers, later requests may have moved the cached windows on.
@@ -236,17 +239,20 @@ class RateLimiting {
     const expireAt = this.ends.slice();
     return result.then(
       (r) => this.decide(req, r, now, starts, expireAt),
-      (err: unknown) => this.failed(err),
+      (err: unknown) => this.failed(req, err),
     );
   };
 
-  private failed(err: unknown): void {
+  private failed(req: GatewayRequest, err: unknown): void {
     this.storeFailures++;
     const message = err instanceof Error ? err.message : String(err);
     if (!this.faultTolerant) {
       rateLimitingStats.storeFailuresRejected++;
-      // Kong raises the error: the client gets 500 "An unexpected error occurred".
-      throw new Error(`rate-limiting: failed to get usage: ${message}`);
+      // Kong raises the error: the client gets 500 "An unexpected error occurred". Answered here
+      // rather than thrown: a thrown error is logged with its stack for every request, which under
+      // load while Redis is down buries every other line.
+      this.storeFailed.report({ error: message });
+      return req.exitError(500, 'An unexpected error occurred', null, 'COUNTER_STORE_FAILED');
     }
     rateLimitingStats.storeFailuresPassed++;
     this.storeDown.report({ error: message });

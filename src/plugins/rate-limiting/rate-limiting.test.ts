@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
+import { freePort } from '../../../test/support/upstream.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 import { rateLimitingStats } from './index.ts';
@@ -168,6 +169,40 @@ describe('rate-limiting, local policy', () => {
       );
     }
   });
+});
+
+test("fault_tolerant false with Redis unreachable: 500 with Kong's message, reason COUNTER_STORE_FAILED, an error line a second rather than a stack per request", async () => {
+  // Nothing listens on this port: every command fails at once, no redis-server needed.
+  const port = await freePort();
+  const gw = await startGateway({
+    config: config({
+      strict: { minute: 10, policy: 'redis', fault_tolerant: false, redis: { host: '127.0.0.1', port, timeout: 500 } },
+    }),
+  });
+  try {
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const r = await fetch(`${gw.url}/strict`);
+        return { status: r.status, message: ((await r.json()) as { message: string }).message };
+      }),
+    );
+    for (const a of answers) assert.deepEqual(a, { status: 500, message: 'An unexpected error occurred' });
+    const access = gw.logs.filter((l) => l.type === 'access');
+    assert.equal(access.length, 20);
+    assert.ok(
+      access.every((l) => l.reason === 'COUNTER_STORE_FAILED' && l.source === 'rate-limiting'),
+      JSON.stringify(access.map((l) => l.reason)),
+    );
+    const failures = gw.logs.filter((l) => l.msg === 'failed to get usage');
+    assert.ok(
+      failures.length >= 1 && failures.length <= 3,
+      `a line a second, not one per request (${failures.length})`,
+    );
+    assert.match(String(failures[0]!.error), /ECONNREFUSED|reconnecting|max retries/i);
+    assert.ok(!gw.logs.some((l) => JSON.stringify(l).includes('stack')), 'no stack trace is logged');
+  } finally {
+    await gw.close();
+  }
 });
 
 const skip = redisUnavailable();

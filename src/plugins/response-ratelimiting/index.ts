@@ -92,6 +92,8 @@ class ResponseRateLimiting implements PluginHandlers {
   private readonly header: string;
   private readonly prefix: string;
   private readonly usageFailed: RepeatedWarning;
+  /** The 500s of `fault_tolerant: false`, logged as Kong does ("failed to get usage"), once a second. */
+  private readonly usageRefused: RepeatedWarning;
   private readonly incrementFailed: RepeatedWarning;
   readonly #incrementFailure = (err: unknown): void => this.incrementFailed.report({ error: String(err) });
 
@@ -102,6 +104,7 @@ class ResponseRateLimiting implements PluginHandlers {
     logger: PluginLogger,
   ) {
     this.usageFailed = new RepeatedWarning(logger, 'failed to get usage; request let through (fault_tolerant)');
+    this.usageRefused = new RepeatedWarning(logger, 'failed to get usage', 1000, 'error');
     this.incrementFailed = new RepeatedWarning(logger, 'failed to increment usage');
     const counters: Counter[] = [];
     for (const name of Object.keys(config.limits)) {
@@ -159,7 +162,10 @@ class ResponseRateLimiting implements PluginHandlers {
 
   private failed(req: GatewayRequest, err: unknown): void {
     const message = err instanceof Error ? err.message : String(err);
-    if (!this.config.fault_tolerant) return req.exitError(500, INTERNAL.message, null, 'COUNTER_STORE_FAILED');
+    if (!this.config.fault_tolerant) {
+      this.usageRefused.report({ error: message });
+      return req.exitError(500, INTERNAL.message, null, 'COUNTER_STORE_FAILED');
+    }
     this.usageFailed.report({ error: message });
   }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
-import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { freePort, type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -124,6 +124,32 @@ describe('response-ratelimiting, local policy', () => {
       );
     }
   });
+});
+
+test('fault_tolerant false with Redis unreachable: 500, and the failure logged as Kong does, once a second', async () => {
+  // Nothing listens on this port: every command fails at once, no redis-server needed.
+  const port = await freePort();
+  const gw = await startServiceGateway(
+    routes({ policy: 'redis', fault_tolerant: false, redis: { host: '127.0.0.1', port, timeout: 500 } }),
+  );
+  try {
+    const answers = await Promise.all(Array.from({ length: 10 }, () => get(gw, '/videos')));
+    for (const { res, body } of answers) {
+      assert.equal(res.status, 500);
+      assert.equal(body.message, 'An unexpected error occurred');
+    }
+    const access = gw.logs.filter((l) => l.type === 'access');
+    assert.ok(access.length === 10 && access.every((l) => l.reason === 'COUNTER_STORE_FAILED'));
+    // Kong logs "failed to get usage: <err>" (error level); before, an operator saw the 500s and no cause.
+    const failures = gw.logs.filter((l) => l.msg === 'failed to get usage');
+    assert.ok(
+      failures.length >= 1 && failures.length <= 3,
+      `a line a second, not one per request (${failures.length})`,
+    );
+    assert.match(String(failures[0]!.error), /ECONNREFUSED|reconnecting|max retries/i);
+  } finally {
+    await gw.close();
+  }
 });
 
 const skip = redisUnavailable();
