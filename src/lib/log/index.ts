@@ -6,6 +6,7 @@ export { CUSTOM_FIELDS_SCHEMA, type CustomFields, compileCustomFields, withCusto
 export {
   type Deliver,
   LogQueue,
+  PartlyDelivered,
   QUEUE_DEFAULTS,
   QUEUE_SCHEMA,
   type QueueConfig,

@@ -87,8 +87,24 @@ export interface QueueStats {
   lastErrorAt: number | null;
 }
 
-/** Delivers one batch; a rejection is retried. */
+/** Delivers one batch; a rejection is retried (only `left` for a PartlyDelivered one). */
 export type Deliver<T> = (batch: T[]) => Promise<void>;
+
+/**
+ * A delivery that sent part of its batch (datagrams go one by one): only `left` is retried, so
+ * what went out is not sent again with every retry, and `undeliverable` entries (a message larger
+ * than a datagram) are dropped at once instead of being retried for `max_retry_time`.
+ */
+export class PartlyDelivered<T> extends Error {
+  constructor(
+    readonly left: T[],
+    readonly undeliverable: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'PartlyDelivered';
+  }
+}
 
 interface Item<T> {
   value: T;
@@ -221,6 +237,15 @@ export class LogQueue<T> {
         this.stats.failures++;
         this.stats.lastError = err instanceof Error ? err.message : String(err);
         this.stats.lastErrorAt = Date.now();
+        if (err instanceof PartlyDelivered) {
+          const left = err.left as T[];
+          const sent = batch.length - left.length - err.undeliverable;
+          this.stats.sent += sent;
+          if (sent > 0) this.stats.lastSuccessAt = Date.now();
+          if (err.undeliverable > 0) this.dropped(err.undeliverable, `undeliverable: ${err.message}`);
+          if (left.length === 0) return;
+          batch = left;
+        }
         if (this.closed || Date.now() + delay - firstTry > this.config.max_retry_time * 1000) {
           this.dropped(batch.length, `delivery failed: ${this.stats.lastError}`);
           return;
@@ -260,8 +285,10 @@ export class LogQueue<T> {
         try {
           await this.deliver(batch);
           this.stats.sent += batch.length;
-        } catch {
-          this.dropped(batch.length, 'delivery failed at shutdown');
+        } catch (err) {
+          const lost = err instanceof PartlyDelivered ? err.left.length + err.undeliverable : batch.length;
+          this.stats.sent += batch.length - lost;
+          this.dropped(lost, 'delivery failed at shutdown');
         }
       }
     };

@@ -16,6 +16,7 @@ import {
   type CustomFields,
   compileCustomFields,
   LogQueue,
+  PartlyDelivered,
   QUEUE_DEFAULTS,
   queueHealth,
   StreamSender,
@@ -136,12 +137,24 @@ class Syslog implements PluginHandlers {
       this.udp.unref();
     }
     const udp = this.udp;
-    await Promise.all(
-      lines.map(
-        (l) =>
-          new Promise<void>((resolve, reject) => udp.send(l, c.port, c.host, (err) => (err ? reject(err) : resolve()))),
-      ),
+    const failed = await Promise.all(
+      lines.map((l) => new Promise<Error | null>((resolve) => udp.send(l, c.port, c.host, (err) => resolve(err)))),
     );
+    // Each message is a datagram of its own: only those that failed may be sent again, and one
+    // larger than a datagram can hold (a request with a huge head) never will be.
+    const left: string[] = [];
+    let undeliverable = 0;
+    let first: Error | null = null;
+    for (let i = 0; i < lines.length; i++) {
+      const err = failed[i];
+      if (err == null) continue;
+      first ??= err;
+      if ((err as NodeJS.ErrnoException).code === 'EMSGSIZE') undeliverable++;
+      else left.push(lines[i]!);
+    }
+    if (first === null) return;
+    if (left.length === lines.length) throw first;
+    throw new PartlyDelivered(left, undeliverable, first.message);
   }
 
   health(): DependencyHealth[] {
