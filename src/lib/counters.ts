@@ -6,6 +6,7 @@ import type { DependencyHealth, PluginContext, PluginHandlers } from '../pipelin
 import { BoundedCache } from './bounded-cache.ts';
 import { Breaker } from './breaker.ts';
 import { Deadlines } from './deadlines.ts';
+import { resolvingConnector } from './redis-connector.ts';
 
 /**
  * One check-and-count, atomic across every window of a request: when every window is below its
@@ -271,17 +272,19 @@ export class RedisCounters implements CounterStore {
 
   #connect(): Promise<ScriptedRedis> {
     if (this.#client !== null) return Promise.resolve(this.#client);
-    this.#connecting ??= import('ioredis').then(({ Redis }) => {
+    this.#connecting ??= Promise.all([import('ioredis'), resolvingConnector()]).then(([{ Redis }, Connector]) => {
       if (this.#closed) throw new Error('redis store closed');
-      this.#client = this.#create(Redis);
+      this.#client = this.#create(Redis, Connector);
       return this.#client;
     });
     return this.#connecting;
   }
 
-  #create(RedisClass: typeof Redis): ScriptedRedis {
+  #create(RedisClass: typeof Redis, Connector: RedisOptions['Connector']): ScriptedRedis {
     const settings = this.#settings;
     const options: RedisOptions = {
+      // The server's name resolves through the gateway's resolver (dns_resolver), as Kong's does.
+      Connector,
       host: settings.host,
       port: settings.port,
       db: settings.database,

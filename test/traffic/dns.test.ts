@@ -14,6 +14,7 @@ import { request } from 'undici';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startDns, type TestDns } from '../support/dns.ts';
 import { udpReceiver } from '../support/receivers.ts';
+import { redisUnavailable, startRedis } from '../support/redis.ts';
 import { type Listening, listen } from '../support/upstream.ts';
 import { until } from '../support/wait.ts';
 
@@ -417,6 +418,27 @@ test("UDP log receivers are named through the gateway's resolver too: cached, ne
   } finally {
     await gw.close();
     await Promise.all([udp.close(), statsd.close()]);
+  }
+});
+
+test("rate-limiting's Redis is named through the gateway's resolver too: a server only dns_resolver knows counts", {
+  skip: redisUnavailable() ?? false,
+}, async () => {
+  const redis = await startRedis();
+  dns.records.set('redis.test', { addresses: ['127.0.0.1'], ttl: 60 });
+  const gw = await pluginGateway('/limited', {
+    name: 'rate-limiting',
+    config: { minute: 5, limit_by: 'ip', policy: 'redis', redis: { host: 'redis.test', port: redis.port } },
+  });
+  try {
+    // Counted, not let through by fault_tolerant as it is while Redis cannot be reached.
+    const res = await fetch(`${gw.url}/limited`);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-ratelimit-remaining-minute'), '4');
+    assert.ok(dns.aQueries('redis.test') >= 1, 'redis.test was asked of the configured server');
+  } finally {
+    await gw.close();
+    await redis.stop();
   }
 });
 
