@@ -442,6 +442,33 @@ test("rate-limiting's Redis is named through the gateway's resolver too: a serve
   }
 });
 
+test("ldap-auth's directory is named through the gateway's resolver too: a server only dns_resolver knows binds", async () => {
+  const { default: ldap } = await import('ldapjs');
+  const server = ldap.createServer();
+  server.bind('dc=test', (req: { credentials: string }, res: { end(): void }, next: (err?: unknown) => void) => {
+    if (req.credentials !== 'wonderland') return next(new ldap.InvalidCredentialsError());
+    res.end();
+    return next();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const ldapPort = (server as unknown as { address(): { port: number } }).address().port;
+  dns.records.set('ldap.test', { addresses: ['127.0.0.1'], ttl: 60 });
+  const gw = await pluginGateway('/directory', {
+    name: 'ldap-auth',
+    config: { ldap_host: 'ldap.test', ldap_port: ldapPort, base_dn: 'dc=test', attribute: 'uid', timeout: 5000 },
+  });
+  try {
+    const res = await fetch(`${gw.url}/directory`, {
+      headers: { authorization: `ldap ${Buffer.from('alice:wonderland').toString('base64')}` },
+    });
+    assert.deepEqual({ status: res.status, body: await res.text() }, { status: 200, body: 'one' });
+    assert.ok(dns.aQueries('ldap.test') >= 1, 'ldap.test was asked of the configured server');
+  } finally {
+    await gw.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
 test("a reload that fails leaves the serving config's plugins resolving as before, even when it changed the dns_* settings", async () => {
   dns.records.set('logs-kept.test', { addresses: ['127.0.0.1'], ttl: 60 });
   const udp = await udpReceiver();

@@ -1,5 +1,7 @@
 // One LDAP simple bind on a fresh connection, through ldapjs (imported on first use).
+import { isIP } from 'node:net';
 import type { Client } from 'ldapjs';
+import { dnsLookup } from '../../index.ts';
 
 export interface BindSettings {
   readonly ldap_host: string;
@@ -42,11 +44,39 @@ const REFUSED = new Set([
   'UnwillingToPerformError',
 ]);
 
+/**
+ * The server's address through the gateway's resolver (dns_resolver, dns_hostsfile, cached
+ * answers, at most two system lookups at once), within `timeoutMs`. ldapjs takes no lookup and
+ * would ask getaddrinfo for every bind: a name only the configured DNS server knows (Kong resolves
+ * it through its DNS client) failed, and a hung system DNS held one of libuv's threads per bind.
+ */
+function address(host: string, timeoutMs: number): Promise<string> {
+  if (isIP(host) !== 0) return Promise.resolve(host);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`resolving ${host} timed out`)), timeoutMs);
+    // ldapjs connects to one address: an IPv4 one when there is one (Kong's dns_order asks A
+    // records first), so a `localhost` that also lists ::1 reaches a server bound to 127.0.0.1.
+    dnsLookup(host, { all: true }, (err, found) => {
+      clearTimeout(timer);
+      const list = (err ? [] : found) as { address: string; family: number }[];
+      const pick = list.find((a) => a.family === 4) ?? list[0];
+      if (pick !== undefined) resolve(pick.address);
+      else reject(err ?? new Error(`${host} has no address`));
+    });
+  });
+}
+
 /** Resolves true when the bind succeeds, false when the server refuses the credentials; rejects when it cannot be asked. */
 export async function bind(s: BindSettings, dn: string, password: string): Promise<boolean> {
-  const { createClient } = await (ldapjs ??= load());
-  const url = `${s.ldaps ? 'ldaps' : 'ldap'}://${s.ldap_host.includes(':') ? `[${s.ldap_host}]` : s.ldap_host}:${s.ldap_port}`;
-  const tlsOptions = { rejectUnauthorized: s.verify_ldap_host, servername: s.ldap_host };
+  const [{ createClient }, ip] = await Promise.all([(ldapjs ??= load()), address(s.ldap_host, s.timeout)]);
+  const url = `${s.ldaps ? 'ldaps' : 'ldap'}://${ip.includes(':') ? `[${ip}]` : ip}:${s.ldap_port}`;
+  // The certificate is checked against the configured name, not the address it resolved to. An
+  // address is no server name (RFC 6066: SNI carries host names only; node warns): it is given as
+  // the host the certificate is checked against (STARTTLS's connect has no host of its own).
+  const tlsOptions = {
+    rejectUnauthorized: s.verify_ldap_host,
+    ...(isIP(s.ldap_host) === 0 ? { servername: s.ldap_host } : { host: s.ldap_host }),
+  };
   const client: Client = createClient({
     url: [url],
     timeout: s.timeout,
