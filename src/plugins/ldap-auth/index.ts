@@ -17,6 +17,7 @@ import {
   PluginConfigError,
   utf8HeaderText,
 } from '../../index.ts';
+import { RepeatedWarning } from '../../lib/log/index.ts';
 import { bind, escapeDnValue } from './bind.ts';
 
 /** The ldap-auth plugin's config, defaults applied. */
@@ -71,12 +72,18 @@ class LdapAuth implements PluginHandlers {
   private readonly pending = new Map<string, Promise<boolean>>();
   private readonly scheme: RegExp;
   private readonly challenge: Readonly<Record<string, HeaderValue>>;
+  /**
+   * A directory that is down fails every bind (nothing is cached for it): one error line a second,
+   * with the count since the last one, not a line per request.
+   */
+  private readonly bindFailed: RepeatedWarning;
 
   constructor(
     private readonly config: LdapAuthConfig,
     private readonly anonymous: Consumer | null,
-    private readonly logger: PluginLogger,
+    logger: PluginLogger,
   ) {
+    this.bindFailed = new RepeatedWarning(logger, 'LDAP bind failed', 1000, 'error');
     this.cache = new LRUCache<string, boolean>({
       max: LDAP_CACHE_ENTRIES,
       ttl: Math.max(1, config.cache_ttl * 1000),
@@ -102,7 +109,7 @@ class LdapAuth implements PluginHandlers {
       (err: unknown) => {
         if (err instanceof DirectoryBusy)
           return req.exitError(503, 'Service Temporarily Unavailable', null, 'LDAP_BUSY');
-        this.logger.error('LDAP bind failed', { error: err instanceof Error ? err.message : String(err) });
+        this.bindFailed.report({ error: err instanceof Error ? err.message : String(err) });
         req.exitError(500, UNEXPECTED.message, null, 'LDAP_UNAVAILABLE');
       },
     );

@@ -64,6 +64,12 @@ describe('ldap-auth', () => {
           paths: ['/down'],
           plugins: [{ name: 'ldap-auth', config: { ...config, ldap_port: 1, timeout: 2000 } }],
         },
+        {
+          // Its own instance, so its log lines are not held back by /down's.
+          name: 'dead',
+          paths: ['/dead'],
+          plugins: [{ name: 'ldap-auth', config: { ...config, ldap_port: 1, timeout: 2000 } }],
+        },
       ],
       { url: upstream.url, extra: { consumers: [{ username: 'guest' }] } },
     );
@@ -179,6 +185,20 @@ describe('ldap-auth', () => {
     const r = await call('/down', { authorization: basic('ldap', 'alice', 'wonderland') });
     assert.equal(r.res.status, 500);
     assert.equal(JSON.parse(r.text).message, 'An unexpected error occurred');
+  });
+
+  test('a directory that is down: every new credential gets 500, logged once a second with a count, not once per request', async () => {
+    const before = gw.logs.length;
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => call('/dead', { authorization: basic('ldap', `user${i}`, 'pw') })),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.res.status),
+      Array.from({ length: 12 }, () => 500),
+    );
+    const lines = gw.logs.slice(before).filter((l) => l.msg === 'LDAP bind failed');
+    assert.ok(lines.length >= 1 && lines.length <= 3, `a line a second, not one per request (${lines.length})`);
+    assert.match(String(lines[0]!.error), /ECONNREFUSED/);
   });
 
   test('ldaps and start_tls together are refused', async () => {
