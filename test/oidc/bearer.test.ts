@@ -352,6 +352,17 @@ describe('oidc bearer_only', () => {
       assert.equal(none.status, 401);
       assert.equal(await reasonOf(gw, none), 'NO_CREDENTIALS');
       assert.equal((await api(`${gw.url}/introspected/x`, 'opaque-token')).status, 503, 'introspection unreachable');
+      // Every request fails its check while the endpoint is down: logged once a second with a
+      // count, not a line per request (a burst of distinct tokens, none cached).
+      const burst = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => api(`${gw.url}/introspected/x`, `opaque-${i}`).then((r) => r.status)),
+      );
+      assert.deepEqual(
+        burst,
+        Array.from({ length: 12 }, () => 503),
+      );
+      const lines = gw.logs.filter((l) => l.msg === 'oidc bearer token could not be verified: IdP unreachable');
+      assert.ok(lines.length <= 5, `a line a second per plugin, not one per request (${lines.length})`);
       // Not even the discovery document can be had: the same answer and reason.
       const noDiscovery = await api(`${gw.url}/undiscovered/x`, await stack.idp.clientCredentialsToken());
       assert.equal(noDiscovery.status, 503, 'discovery unreachable');

@@ -12,6 +12,7 @@ import {
   type GatewayServices,
   type PluginLogger,
 } from '../../index.ts';
+import { RepeatedWarning } from '../../lib/log/index.ts';
 import { type Client, type Discovered, describe } from './provider.ts';
 import { userinfoHeader } from './urls.ts';
 
@@ -144,9 +145,20 @@ export class BearerTokens {
   readonly #options: BearerOptions;
   #for: Discovered | null = null;
   #current: TokenCheck | null = null;
+  /**
+   * While the JWKS or introspection endpoint cannot be reached every bearer request fails its
+   * check: one error line a second, with the count held back, not a line per request.
+   */
+  readonly #unreachable: RepeatedWarning;
 
   constructor(options: BearerOptions) {
     this.#options = options;
+    this.#unreachable = new RepeatedWarning(
+      options.log,
+      'oidc bearer token could not be verified: IdP unreachable',
+      1000,
+      'error',
+    );
   }
 
   /** A token's verified claims; null for a refused token, undefined when the IdP cannot be asked. */
@@ -156,7 +168,7 @@ export class BearerTokens {
     try {
       return await this.#check(d).check(token);
     } catch (err) {
-      this.#options.log.error('oidc bearer token could not be verified: IdP unreachable', { error: describe(err) });
+      this.#unreachable.report({ error: describe(err) });
       return undefined;
     }
   }
