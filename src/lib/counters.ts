@@ -1,6 +1,7 @@
 // Counter stores for rate limits (rate-limiting, response-ratelimiting, custom plugins): exact
 // in-process counters, and Redis through Lua scripts so every operation is atomic across gateways.
 import { createHash } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { DependencyHealth, PluginContext, PluginHandlers } from '../pipeline/plugin.ts';
 import { BoundedCache } from './bounded-cache.ts';
@@ -218,8 +219,9 @@ export interface RedisSettings {
 
 /** Failed commands in a row after which the Redis store stops waiting on Redis for a while. */
 const TRIP_AFTER = 3;
-/** How long a tripped Redis store fails fast before one command tries Redis again. */
+/** How long a tripped Redis store fails fast before one command tries Redis again; and closing waits for QUIT. */
 const COOL_DOWN_MS = 1000;
+const CLOSE_WAIT_MS = 1000;
 
 /**
  * A Redis counter store: one ioredis client, commands bounded by `timeout`, failing fast while
@@ -479,15 +481,16 @@ export class RedisCounters implements CounterStore {
     };
   }
 
+  /**
+   * QUIT, then the connection dropped (pending commands fail at once): a hung Redis answers QUIT
+   * only after the commands before it, each given `timeout` (60 s for 0), so shutdown waited that.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     const client = this.#client;
     if (client === null) return;
-    try {
-      await client.quit();
-    } catch {
-      client.disconnect();
-    }
+    await Promise.race([client.quit().catch(() => undefined), delay(CLOSE_WAIT_MS, undefined, { ref: false })]);
+    client.disconnect();
   }
 }
 

@@ -211,6 +211,29 @@ describe('RedisCounters', { skip: skip ?? false }, () => {
     assert.deepEqual(b, [0, 0, 0], 'the second list is not a later request of the first');
   });
 
+  test('closing while Redis hangs does not wait for the pending commands: they fail at once', async () => {
+    // A long timeout, as Kong's 0 (60 s) is: closing used to wait for it before QUIT was answered.
+    const hanging = new RedisCounters(
+      { ...SETTINGS, port: redis.port, timeout: 30_000 },
+      () => {},
+      () => {},
+    );
+    await hanging.open();
+    const keys = windows(1);
+    assert.deepEqual(await hanging.hit(keys, [5], inAMinute(1)), [0, 0]);
+    redis.hang();
+    try {
+      const pending = hanging.hit(keys, [5], inAMinute(1)).catch((err: Error) => err);
+      await hanging.close();
+      const outcome = await pending;
+      assert.ok(outcome instanceof Error);
+      // Ended by the closed connection, not by its 30 s deadline.
+      assert.match(outcome.message, /Connection is closed/);
+    } finally {
+      redis.resume();
+    }
+  });
+
   test('Redis gone: every request of the batch is refused with the error, none hangs', async () => {
     const keys = windows(1);
     await redis.stop();
