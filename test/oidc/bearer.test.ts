@@ -225,6 +225,19 @@ describe('oidc bearer_only', () => {
     assert.equal(stack.idp.introspectionRequests - uncached, 3);
   });
 
+  test('one token sent many times at once is introspected once: the requests share the IdP call', async () => {
+    const bad = `burst-${Date.now()}`;
+    const before = stack.idp.introspectionRequests;
+    const statuses = await Promise.all(
+      Array.from({ length: 8 }, () => api(`${stack.gw.url}/introspected/x`, bad).then((r) => r.status)),
+    );
+    assert.deepEqual(
+      statuses,
+      Array.from({ length: 8 }, () => 401),
+    );
+    assert.equal(stack.idp.introspectionRequests - before, 1);
+  });
+
   test('without bearer_only, introspection_endpoint admits an active bearer token (kong-oidc); any other falls through to the session', async () => {
     const browser = new Client();
     await login(browser, stack);

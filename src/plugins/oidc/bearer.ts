@@ -99,29 +99,44 @@ export function introspectionCheck(client: Client, config: OpenIdClient.Configur
     ...INTROSPECTION_CACHE,
     sizeOf: (claims) => JSON.stringify(claims).length,
   });
+  /**
+   * Introspections under way, by token: requests with a token being introspected share the call.
+   * Without this a client sending one token many times at once (or replaying it while a slow IdP
+   * has not answered yet) cost an IdP call per request, each holding one of the 16 connections.
+   */
+  const pending = new Map<string, Promise<Readonly<Record<string, unknown>> | null>>();
   return {
     health: () => [],
-    async check(token) {
+    check(token) {
       const hit = cache.get(token);
-      if (hit !== undefined) return hit === INACTIVE ? null : hit;
-      let result: OpenIdClient.IntrospectionResponse;
-      try {
-        result = await client.tokenIntrospection(config, token);
-      } catch (err) {
-        // The IdP answered with an OAuth error about this token (oidc-provider refuses to introspect
-        // JWTs, say): a refusal. Transport failures propagate as "IdP unreachable".
-        if (err instanceof client.ResponseBodyError) return inactive(token);
-        throw err;
+      if (hit !== undefined) return Promise.resolve(hit === INACTIVE ? null : hit);
+      let p = pending.get(token);
+      if (p === undefined) {
+        p = introspect(token).finally(() => pending.delete(token));
+        pending.set(token, p);
       }
-      if (result.active !== true) return inactive(token);
-      const now = Math.floor(Date.now() / 1000);
-      if (typeof result.exp === 'number' && result.exp <= now) return null;
-      const claims = { ...result } as Record<string, unknown>;
-      const ttl = Math.min(maxTtl, typeof result.exp === 'number' ? result.exp - now : maxTtl);
-      if (ttl > 0) cache.set(token, claims, ttl * 1000);
-      return claims;
+      return p;
     },
   };
+
+  async function introspect(token: string): Promise<Readonly<Record<string, unknown>> | null> {
+    let result: OpenIdClient.IntrospectionResponse;
+    try {
+      result = await client.tokenIntrospection(config, token);
+    } catch (err) {
+      // The IdP answered with an OAuth error about this token (oidc-provider refuses to introspect
+      // JWTs, say): a refusal. Transport failures propagate as "IdP unreachable".
+      if (err instanceof client.ResponseBodyError) return inactive(token);
+      throw err;
+    }
+    if (result.active !== true) return inactive(token);
+    const now = Math.floor(Date.now() / 1000);
+    if (typeof result.exp === 'number' && result.exp <= now) return null;
+    const claims = { ...result } as Record<string, unknown>;
+    const ttl = Math.min(maxTtl, typeof result.exp === 'number' ? result.exp - now : maxTtl);
+    if (ttl > 0) cache.set(token, claims, ttl * 1000);
+    return claims;
+  }
 
   function inactive(token: string): null {
     if (inactiveMs > 0) cache.set(token, INACTIVE, inactiveMs);
