@@ -7,6 +7,7 @@ import { createHmac } from 'node:crypto';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { runExplain } from '../../src/cli/explain.ts';
 import { runValidate } from '../../src/cli/validate.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { listen } from '../support/upstream.ts';
@@ -292,4 +293,30 @@ test("a foreign key written as the Admin API's {id: ...} is read as that id, as 
   assert.equal(v.code, 0, v.out + v.err);
   const gw = await gateway(config);
   assert.equal((await get(`${gw.url}/status`)).status, 418);
+});
+
+test('a bare IPv6 target loads as Kong reads it, with port 8000; a malformed one is named', async () => {
+  const file = writeTmp(
+    dir,
+    'v6-targets.yaml',
+    stringify({
+      _format_version: '3.0',
+      services: [{ name: 's', host: 'u', routes: [{ paths: ['/'] }] }],
+      upstreams: [{ name: 'u', targets: [{ target: '::1' }, { target: 'FE80::A' }, { target: '[::2]:8080' }] }],
+    }),
+  );
+  let out = '';
+  const io = { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (out += s) } };
+  assert.equal(await runValidate([file], io), 0, out);
+  out = '';
+  assert.equal(await runExplain(['GET', 'http://x/', '--config', file], io), 0, out);
+  assert.match(out, /Host: \[::1\]:8000 \| \[fe80::a\]:8000 \| \[::2\]:8080/);
+
+  const bad = await validate({
+    _format_version: '3.0',
+    upstreams: [{ name: 'u', targets: [{ target: '1:2:3:4:5:6:7:8:9' }, { target: '[::1]:70000' }] }],
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.out, /targets\[0\]\.target {2}invalid target '1:2:3:4:5:6:7:8:9': invalid ipv6 address/);
+  assert.match(bad.out, /targets\[1\]\.target {2}invalid target '\[::1\]:70000': invalid port/);
 });

@@ -79,10 +79,22 @@ function targetModel(t: Obj, path: Path, err: Err): TargetModel {
   };
 }
 
-/** `host[:port]` or `[v6][:port]`, lower-cased, with Kong's default port 8000. */
+/**
+ * `host[:port]`, `[v6][:port]` or a bare IPv6 address (Kong's `hostname_type`: more than one
+ * colon is IPv6, with no port unless in brackets), lower-cased, with Kong's default port 8000.
+ */
 export function normalizeTarget(target: string, path: Path, err: Err): string {
-  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(target);
-  if (v6) return `[${v6[1]!.toLowerCase()}]:${v6[2] ?? '8000'}`;
+  const v6 = /^\[([^\]]*)\](?::(\d+))?$/.exec(target) ?? (/:.*:/.test(target) ? [target, target] : null);
+  if (v6) {
+    if (isIP(v6[1]!) !== 6 || Number(v6[2] ?? 0) > 65535) {
+      err('SCHEMA', `invalid target '${target}': ${isIP(v6[1]!) !== 6 ? 'invalid ipv6 address' : 'invalid port'}`, [
+        ...path,
+        'target',
+      ]);
+      return target;
+    }
+    return `[${v6[1]!.toLowerCase()}]:${v6[2] ?? '8000'}`;
+  }
   const m = /^([^:]+)(?::(\d+))?$/.exec(target);
   const problem = m ? checkHost(m[1]!, { wildcard: false, port: false }) : 'invalid target; expected host:port';
   if (problem || (m?.[2] !== undefined && Number(m[2]) > 65535)) {
