@@ -23,9 +23,9 @@ export default definePlugin<PrometheusConfig>({
   version: '1.0.0',
   priority: 13,
   schema,
-  consumerScoped: false,
+  // Kong's prometheus schema has no no_consumer: a file may scope it to a consumer (decK dumps do).
   create(config, ctx) {
-    const scoped = ctx.scope.service !== null || ctx.scope.route !== null;
+    const scoped = ctx.scope.service !== null || ctx.scope.route !== null || ctx.scope.consumer !== null;
     if (scoped && config.per_consumer) {
       throw new PluginConfigError(
         'per_consumer',

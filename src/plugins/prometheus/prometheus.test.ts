@@ -71,6 +71,32 @@ test('per_consumer on a scoped prometheus plugin is a located config error', asy
   );
 });
 
+test('a prometheus plugin under a consumer loads, as Kong allows; per_consumer there is the same located error', async () => {
+  const config = (perConsumer: boolean) => ({
+    _format_version: '3.0',
+    consumers: [
+      {
+        username: 'alice',
+        keyauth_credentials: [{ key: 'alice-key' }],
+        plugins: [{ name: 'prometheus', config: { per_consumer: perConsumer } }],
+      },
+    ],
+    services: [{ name: 'echo', url: 'echo://', routes: [{ paths: ['/api'], plugins: [{ name: 'key-auth' }] }] }],
+  });
+  const gw = await startGateway({ config: config(false) });
+  try {
+    const res = await fetch(`${gw.url}/api`, { headers: { apikey: 'alice-key' }, signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+  } finally {
+    await gw.close();
+  }
+  await assert.rejects(startGateway({ config: config(true) }), (err: Error & { issues?: { message: string }[] }) => {
+    assert.match(err.issues?.[0]?.message ?? '', /global prometheus plugin only/);
+    return true;
+  });
+});
+
 test("source follows Kong's get_source: service for an upstream's answer (cut off or not), exit for a plugin's, error for the gateway's", async () => {
   // A real upstream: its answers take the gateway's direct path (no response-phase plugin here).
   const upstream = createServer((req, res) => {
