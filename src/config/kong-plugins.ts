@@ -133,3 +133,33 @@ export function renamedFieldIssues(plugin: string, config: unknown): [string, st
   }
   return out;
 }
+
+/**
+ * Kong's `typedefs.protocols_http`: the protocols a plugin that works on HTTP requests accepts.
+ * Kong Enterprise adds `ws` and `wss` (its decK dumps list them), which the gateway schema takes.
+ */
+export const HTTP_PROTOCOLS: readonly string[] = ['grpc', 'grpcs', 'http', 'https', 'ws', 'wss'];
+
+/**
+ * Bundled plugins whose Kong schema takes `typedefs.protocols_http`: Kong refuses them with
+ * `tcp`, `tls`, `tls_passthrough` or `udp` in `protocols`. Tollgate loaded such an instance and
+ * never ran it, so `key-auth` with `protocols: [tcp]` left its routes open.
+ */
+export const HTTP_ONLY_PLUGINS: ReadonlySet<string> = new Set([
+  'acl',
+  'basic-auth',
+  'bot-detection',
+  'correlation-id',
+  'cors',
+  'hmac-auth',
+  'jwt',
+  'key-auth',
+  'ldap-auth',
+  'opentelemetry',
+  'rate-limiting',
+  'redirect',
+  'request-size-limiting',
+  'request-termination',
+  'response-ratelimiting',
+  'response-transformer',
+]);

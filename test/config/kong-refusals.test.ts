@@ -98,3 +98,20 @@ test("kong.conf settings carried into _tollgate say what does their job here; de
   const typo = await messages('_tollgate:\n  log_levle: info\n');
   assert.match(typo[0]!, /unknown field 'log_levle' \(did you mean 'log_level'\?\)/);
 });
+
+test('an HTTP-only Kong plugin with a stream protocol is refused as Kong refuses it, instead of loading and never running', async () => {
+  const m = await messages(
+    'plugins:\n  - name: key-auth\n    protocols: [tcp]\n  - name: cors\n    protocols: [http, udp]\n',
+  );
+  assert.deepEqual(m, [
+    "plugins[0].protocols[0]: plugin 'key-auth' works on HTTP requests only: expected one of: grpc, grpcs, http, https, ws, wss",
+    "plugins[1].protocols[1]: plugin 'cors' works on HTTP requests only: expected one of: grpc, grpcs, http, https, ws, wss",
+  ]);
+  // Kong Enterprise's dumps list ws and wss; plugins on every protocol (file-log) take stream ones.
+  assert.deepEqual(
+    await messages(
+      'plugins:\n  - name: key-auth\n    protocols: [grpc, grpcs, http, https, ws, wss]\n  - name: file-log\n    config: { path: /tmp/tollgate-unused.log }\n    protocols: [grpc, grpcs, http, https, tcp, tls, tls_passthrough, udp]\n',
+    ),
+    [],
+  );
+});

@@ -2,7 +2,7 @@
  * The plugin checks: each plugin instance names an installed plugin, respects its consumer
  * scoping, and has a config its plugin's schema accepts (defaults applied in place).
  */
-import { kongPluginRefusal, renamedFieldIssues } from '../kong-plugins.ts';
+import { HTTP_ONLY_PLUGINS, HTTP_PROTOCOLS, kongPluginRefusal, renamedFieldIssues } from '../kong-plugins.ts';
 import { suggest, validatePluginConfig } from '../schema.ts';
 import { knownSecrets } from '../secrets.ts';
 import { type Build, drain, type Steps } from './state.ts';
@@ -38,6 +38,16 @@ export function* pluginChecksSteps(b: Build): Steps {
         `plugin '${def.name}' cannot be applied to a consumer`,
         p.parent?.kind === 'consumer' ? p.path : [...p.path, 'consumer'],
       );
+    }
+    if (HTTP_ONLY_PLUGINS.has(def.name)) {
+      p.model.protocols.forEach((proto, i) => {
+        if (!HTTP_PROTOCOLS.includes(proto))
+          b.err(
+            'SCHEMA',
+            `plugin '${def.name}' works on HTTP requests only: expected one of: ${HTTP_PROTOCOLS.join(', ')}`,
+            [...p.path, 'protocols', i],
+          );
+      });
     }
     const renamed = renamedFieldIssues(def.name, p.model.config);
     if (renamed.length > 0) {
