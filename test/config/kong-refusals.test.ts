@@ -1,8 +1,9 @@
 // Kong features Tollgate does not support are refused with what they are and what to do instead.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { runValidate } from '../../src/cli/validate.ts';
 import { builtinPlugins } from '../../src/plugins/index.ts';
-import { issuesOf, V3 } from './helpers.ts';
+import { issuesOf, tmpDir, V3, writeTmp } from './helpers.ts';
 
 async function messages(yaml: string): Promise<string[]> {
   return (
@@ -114,4 +115,20 @@ test('an HTTP-only Kong plugin with a stream protocol is refused as Kong refuses
     ),
     [],
   );
+});
+
+test('an opentelemetry instance with logs_endpoint alone (Kong takes it) is told that log export is not supported', async () => {
+  const file = writeTmp(
+    tmpDir(),
+    'otel-logs.yaml',
+    `${V3}plugins:\n  - name: opentelemetry\n    config: { logs_endpoint: "http://collector:4318/v1/logs" }\n`,
+  );
+  let out = '';
+  const code = await runValidate([file], {
+    stdout: { write: (t: string) => (out += t) },
+    stderr: { write: (t: string) => (out += t) },
+  });
+  assert.equal(code, 1);
+  assert.match(out, /plugins\[0\]\.config\.logs_endpoint {2}.*OTLP log export is not supported.*http-log/);
+  assert.doesNotMatch(out, /traces_endpoint is required/);
 });

@@ -71,14 +71,16 @@ class OpenTelemetry implements PluginHandlers {
     config: OpenTelemetryConfig,
     private readonly warn: (msg: string) => void,
   ) {
-    const endpoint = config.traces_endpoint ?? config.endpoint ?? null;
-    if (endpoint === null) throw new PluginConfigError('traces_endpoint', 'traces_endpoint is required');
+    // logs_endpoint first: Kong takes it alone (a logs-only instance), and "traces_endpoint is
+    // required" would not say what to do with it.
     if (config.logs_endpoint != null) {
       throw new PluginConfigError(
         'logs_endpoint',
         'OTLP log export is not supported by Tollgate: send logs with http-log (docs/logging.md) and leave logs_endpoint unset',
       );
     }
+    const endpoint = config.traces_endpoint ?? config.endpoint ?? null;
+    if (endpoint === null) throw new PluginConfigError('traces_endpoint', 'traces_endpoint is required');
     this.propagation = new Propagation(config);
     // Kong falls back to kong.conf's tracing_sampling_rate; Tollgate has none, so unset means every request.
     this.rate = config.sampling_rate ?? 1;
