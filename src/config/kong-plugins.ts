@@ -81,9 +81,9 @@ const AI = /^ai-/;
 
 /** Why a Kong plugin name is refused and what to do instead; null for a name Kong does not know. */
 export function kongPluginRefusal(name: string): string | null {
-  const oss = OSS[name];
-  if (oss !== undefined) return `plugin '${name}' ${oss}`;
-  const ent = ENTERPRISE_EQUIVALENT[name];
+  // Own keys only: a plugin named toString is unknown, not Object.prototype's function.
+  if (Object.hasOwn(OSS, name)) return `plugin '${name}' ${OSS[name]}`;
+  const ent = Object.hasOwn(ENTERPRISE_EQUIVALENT, name) ? ENTERPRISE_EQUIVALENT[name] : undefined;
   if (ent !== undefined) return `plugin '${name}' ${ENTERPRISE}${ent ? `; ${ent}` : ''}`;
   if (AI.test(name))
     return `plugin '${name}' is one of Kong's AI gateway plugins, which Tollgate does not ship; proxy to your model provider as a service`;
@@ -124,12 +124,11 @@ export const RENAMED_FIELDS: Readonly<Record<string, Readonly<Record<string, str
 
 /** Issues for renamed or fork-only fields in one plugin config: [field, message]. */
 export function renamedFieldIssues(plugin: string, config: unknown): [string, string][] {
-  const map = RENAMED_FIELDS[plugin];
+  const map = Object.hasOwn(RENAMED_FIELDS, plugin) ? RENAMED_FIELDS[plugin] : undefined;
   if (map === undefined || config === null || typeof config !== 'object') return [];
   const out: [string, string][] = [];
   for (const k of Object.keys(config)) {
-    const m = map[k];
-    if (m !== undefined) out.push([k, `${k}: ${m}`]);
+    if (Object.hasOwn(map, k)) out.push([k, `${k}: ${map[k]}`]);
   }
   return out;
 }

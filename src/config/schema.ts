@@ -375,7 +375,9 @@ function translateErrors(
       case 'additionalProperties': {
         const field = (err.params as { additionalProperty: string }).additionalProperty;
         const kind = code === 'SCHEMA' ? definitionOf(err) : '';
-        const why = KONG_UNSUPPORTED[kind]?.[field];
+        // Own keys only: a field named toString or hasOwnProperty is just unknown.
+        const table = KONG_UNSUPPORTED[kind];
+        const why = table !== undefined && Object.hasOwn(table, field) ? table[field] : undefined;
         const conf = kind === 'settings' ? KONG_CONF_SETTINGS[field] : undefined;
         const parent = err.parentSchema as { properties?: Record<string, unknown> } | undefined;
         let message: string;

@@ -132,3 +132,21 @@ test('an opentelemetry instance with logs_endpoint alone (Kong takes it) is told
   assert.match(out, /plugins\[0\]\.config\.logs_endpoint {2}.*OTLP log export is not supported.*http-log/);
   assert.doesNotMatch(out, /traces_endpoint is required/);
 });
+
+test('a field or plugin named after an Object.prototype member is unknown, not described by that function', async () => {
+  const m = await messages(
+    'services:\n  - name: s\n    url: http://a\n    toString: 1\nplugins:\n  - name: ip-restriction\n    config: { allow: [10.0.0.1], hasOwnProperty: 1 }\n  - name: valueOf\n',
+  );
+  assert.deepEqual(
+    m.map((l) => l.replace(/; known plugins: .*/, '')),
+    [
+      "services[0].toString: unknown field 'toString'",
+      "plugins[0].config.hasOwnProperty: unknown field 'hasOwnProperty'",
+      "plugins[1].name: plugin 'valueOf' is not installed",
+    ],
+  );
+  assert.ok(
+    m.every((l) => !l.includes('native code')),
+    m.join('\n'),
+  );
+});
