@@ -259,6 +259,11 @@ function typeName(v: unknown): string {
   return `a ${typeof v}`;
 }
 
+/** YAML 1.1's other spellings of true and false, which Kong's lyaml resolves and YAML 1.2 does not. */
+const YAML11_BOOLEANS: ReadonlyMap<string, boolean> = new Map(
+  ['yes', 'Yes', 'YES', 'on', 'On', 'ON', 'no', 'No', 'NO', 'off', 'Off', 'OFF'].map((w) => [w, /^(yes|on)$/i.test(w)]),
+);
+
 const TYPE_WORDS: Record<string, string> = {
   string: 'a string',
   integer: 'an integer',
@@ -404,8 +409,18 @@ function translateErrors(
       }
       case 'type': {
         const t = (err.params as { type: string | string[] }).type;
-        const want = (Array.isArray(t) ? t : t.split(',')).map((x) => TYPE_WORDS[x] ?? x).join(' or ');
-        issue = { code, message: `expected ${want}, got ${typeName(value)}`, path };
+        const types = Array.isArray(t) ? t : t.split(',');
+        const want = types.map((x) => TYPE_WORDS[x] ?? x).join(' or ');
+        // Kong's YAML 1.1 parser (lyaml) reads yes/no/on/off as booleans; here they are strings.
+        const yaml11 = typeof value === 'string' && types.includes('boolean') ? YAML11_BOOLEANS.get(value) : undefined;
+        issue = {
+          code,
+          message:
+            yaml11 === undefined
+              ? `expected ${want}, got ${typeName(value)}`
+              : `expected ${want}, got the string '${value}': write ${yaml11} (Kong's YAML 1.1 parser reads an unquoted ${value} as ${yaml11}, YAML 1.2 as a string)`,
+          path,
+        };
         break;
       }
       case 'enum': {

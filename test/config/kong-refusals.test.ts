@@ -150,3 +150,41 @@ test('a field or plugin named after an Object.prototype member is unknown, not d
     m.join('\n'),
   );
 });
+
+test("decK dumps' filter_chains under services and routes, consumers' groups, partials and sticky-session fields are named", async () => {
+  const m = await messages(
+    [
+      'partials:\n  - name: p\n    type: redis-ee\n',
+      'services:\n  - name: s\n    url: http://a\n    filter_chains: []\n    routes:\n      - paths: [/a]\n        filter_chains: []\n',
+      'consumers:\n  - username: u\n    groups:\n      - name: gold\n',
+      'plugins:\n  - name: cors\n    partials: [{ name: p }]\n',
+      'upstreams:\n  - name: up\n    sticky_sessions_cookie: s\n',
+    ].join(''),
+  );
+  assert.deepEqual(
+    m.map((l) => l.replace(/ is a Kong field that Tollgate does not support: (.*?)(;.*)?$/, ': $1')),
+    [
+      "partials: 'partials': partials (Kong Enterprise) are not supported",
+      "services[0].filter_chains: 'filter_chains': WebAssembly filter chains are not supported",
+      "services[0].routes[0].filter_chains: 'filter_chains': WebAssembly filter chains are not supported",
+      "consumers[0].groups: 'groups': consumer groups (Kong Enterprise) are not supported",
+      "plugins[0].partials: 'partials': partials (Kong Enterprise) are not supported",
+      "upstreams[0].sticky_sessions_cookie: 'sticky_sessions_cookie': the sticky-sessions algorithm (Kong Enterprise) is not supported",
+    ],
+  );
+});
+
+test("YAML 1.1's yes/no/on/off in a boolean field: the error says what Kong's parser read and what to write", async () => {
+  const m = await messages(
+    'services:\n  - name: s\n    url: http://a\n    enabled: yes\n    routes:\n      - paths: [/a]\n        strip_path: Off\nplugins:\n  - name: cors\n    config: { credentials: ON }\n',
+  );
+  assert.deepEqual(m, [
+    "services[0].enabled: expected a boolean (true or false), got the string 'yes': write true (Kong's YAML 1.1 parser reads an unquoted yes as true, YAML 1.2 as a string)",
+    "services[0].routes[0].strip_path: expected a boolean (true or false), got the string 'Off': write false (Kong's YAML 1.1 parser reads an unquoted Off as false, YAML 1.2 as a string)",
+    "plugins[0].config.credentials: expected a boolean (true or false), got the string 'ON': write true (Kong's YAML 1.1 parser reads an unquoted ON as true, YAML 1.2 as a string)",
+  ]);
+  // Other strings keep the plain message.
+  assert.deepEqual(await messages('services:\n  - name: s\n    url: http://a\n    enabled: "y"\n'), [
+    'services[0].enabled: expected a boolean (true or false), got a string',
+  ]);
+});

@@ -80,7 +80,7 @@ test('numeric fields out of range and wrong types are located at the value', asy
     [
       '5:14 services[0].retries must be <= 32767',
       '6:22 services[0].connect_timeout must be >= 1',
-      '7:14 services[0].enabled expected a boolean (true or false), got a string',
+      "7:14 services[0].enabled expected a boolean (true or false), got the string 'yes': write true (Kong's YAML 1.1 parser reads an unquoted yes as true, YAML 1.2 as a string)",
     ],
   );
 });
