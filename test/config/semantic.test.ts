@@ -111,6 +111,18 @@ acls: [{ consumer: ghost, group: g }]
     "3:54 plugins[0].consumer invalid reference 'consumer: nobody' (no such entry in 'consumers')",
     "4:20 acls[0].consumer invalid reference 'consumer: ghost' (no such entry in 'consumers')",
   ]);
+  // Two instances for two missing consumers: each reference is the error, not a same-scope clash.
+  assert.deepEqual(
+    brief(
+      await issuesOf(
+        `${V3}plugins:\n  - { name: test-limit, consumer: jsmith }\n  - { name: test-limit, consumer: tsmith }\n`,
+      ),
+    ),
+    [
+      "3:35 plugins[0].consumer invalid reference 'consumer: jsmith' (no such entry in 'consumers')",
+      "4:35 plugins[1].consumer invalid reference 'consumer: tsmith' (no such entry in 'consumers')",
+    ],
+  );
 });
 
 test('regex paths: PCRE spellings with one meaning are translated, the others are named', async () => {

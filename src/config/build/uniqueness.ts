@@ -73,13 +73,17 @@ export function* uniquenessSteps(b: Build): Steps {
   for (const p of b.plugins) {
     yield;
     const m = p.model;
-    u.check(
-      'plugins',
-      'name',
-      `${m.name} ${m.service} ${m.route} ${m.consumer}`,
-      p.path,
-      `'${m.name}' for the same scope`,
-    );
+    // A reference that named nothing (already an error) leaves that part of the scope empty: the
+    // instance would clash with a wider one it does not repeat.
+    const dangling = (['service', 'route', 'consumer'] as const).some((k) => p.refs[k] != null && m[k] === null);
+    if (!dangling)
+      u.check(
+        'plugins',
+        'name',
+        `${m.name} ${m.service} ${m.route} ${m.consumer}`,
+        p.path,
+        `'${m.name}' for the same scope`,
+      );
     if (m.instance_name) u.check('plugins', 'instance_name', m.instance_name, p.path);
   }
   names(b);
