@@ -369,3 +369,18 @@ services:
   assert.deepEqual((await load(config('type: https\n        ', 5))).source.warnings ?? [], []);
   assert.deepEqual((await load(config('', 0))).source.warnings ?? [], []);
 });
+
+test("a grpc or grpcs service with a path is Kong's 'value must be null', located; grpc://host:port/ loads", async () => {
+  assert.deepEqual(
+    brief(
+      await issuesOf(
+        `${V3}services:\n  - { name: a, protocol: grpc, host: h, port: 50051, path: /v1 }\n  - { name: b, url: "grpcs://h:443/api" }\n`,
+      ),
+    ),
+    [
+      "3:60 services[0].path value must be null: a grpc service has no path (a gRPC call's path is its /package.Service/Method), as in Kong",
+      "4:21 services[1].url value must be null: a grpcs service has no path (a gRPC call's path is its /package.Service/Method), as in Kong",
+    ],
+  );
+  await load(`${V3}services:\n  - { name: a, url: "grpc://h:50051/" }\n  - { name: b, url: "grpc://h:50051" }\n`);
+});

@@ -43,6 +43,15 @@ export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
     const p = svcPath.startsWith('/') ? null : 'should start with: /';
     if (p) err('SCHEMA', p, [...path, 'path']);
   }
+  // Kong's entity check: a gRPC call's path is its method (/package.Service/Method), which a
+  // service path would prefix into one the upstream does not serve. A bare `/` (grpc://host:port/)
+  // changes no call and is let through.
+  if (svcPath !== null && svcPath !== '/' && (protocol === 'grpc' || protocol === 'grpcs'))
+    err(
+      'SCHEMA',
+      `value must be null: a ${protocol} service has no path (a gRPC call's path is its /package.Service/Method), as in Kong`,
+      [...path, raw.path !== undefined && raw.path !== null ? 'path' : 'url'],
+    );
   return {
     id: '',
     name: orNull(raw.name),
