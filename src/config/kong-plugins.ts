@@ -95,6 +95,10 @@ export function kongPluginRefusal(name: string): string | null {
  * fields of kong-oidc forks that Tollgate's `oidc` names differently. Keyed by plugin name.
  */
 export const RENAMED_FIELDS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  acl: {
+    whitelist: 'Kong 3.0 renamed `whitelist` to `allow`: rename the field',
+    blacklist: 'Kong 3.0 renamed `blacklist` to `deny`: rename the field',
+  },
   'ip-restriction': {
     whitelist: 'Kong 3.0 renamed `whitelist` to `allow`: rename the field',
     blacklist: 'Kong 3.0 renamed `blacklist` to `deny`: rename the field',

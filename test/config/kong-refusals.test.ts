@@ -45,6 +45,16 @@ test('ip-restriction whitelist/blacklist: renamed by Kong 3.0', async () => {
   ]);
 });
 
+test('acl whitelist/blacklist (a Kong 2 file): renamed by Kong 3.0, said so instead of unknown field', async () => {
+  const m = await messages(
+    'plugins:\n  - name: acl\n    config: { whitelist: [gold] }\n  - name: acl\n    service: s\n    config: { blacklist: [bad] }\nservices:\n  - { name: s, url: http://a }\n',
+  );
+  assert.deepEqual(m, [
+    'plugins[0].config.whitelist: whitelist: Kong 3.0 renamed `whitelist` to `allow`: rename the field',
+    'plugins[1].config.blacklist: blacklist: Kong 3.0 renamed `blacklist` to `deny`: rename the field',
+  ]);
+});
+
 test("kong-oidc forks' fields name Tollgate's equivalent", async () => {
   const m = await messages(
     'plugins:\n  - name: oidc\n    config: { client_id: x, client_secret: y, discovery: "https://idp.example.com/.well-known/openid-configuration", cookie_name: s }\n',
