@@ -85,10 +85,16 @@ function splitPair(pair: string): [string, string] {
 function compileOps(
   list: readonly string[],
   path: string,
-  opts: { headers?: boolean; renameHeaders?: boolean } = {},
+  opts: { headers?: boolean; renameHeaders?: boolean; warn?: (msg: string) => void } = {},
 ): Op[] {
-  return list.map((pair, i) => {
+  return list.flatMap((pair, i) => {
     const [name, value] = splitPair(pair);
+    // Kong's schema takes `name:` in add, append and replace headers (only querystring and body
+    // values are checked for one) and its access phase skips the entry: load it, skip it, say so.
+    if (opts.headers && !opts.renameHeaders && value === '' && pair.includes(':') && HEADER_NAME.test(name)) {
+      opts.warn?.(`${path}[${i}] '${pair}' has no value: the entry is skipped, as Kong skips it`);
+      return [];
+    }
     if (opts.headers && !HEADER_NAME.test(name))
       throw new PluginConfigError(`${path}.${i}`, `'${name}' is not a valid header`);
     if (opts.renameHeaders && !HEADER_NAME.test(value))
@@ -159,7 +165,7 @@ class RequestTransformer implements PluginHandlers {
   private readonly addBody: readonly Op[];
   private readonly appendBody: readonly Op[];
 
-  constructor(c: RequestTransformerConfig) {
+  constructor(c: RequestTransformerConfig, warn: (msg: string) => void) {
     this.method = c.http_method != null ? c.http_method.toUpperCase() : null;
     this.formToQuery = this.method !== null && QUERY_METHODS.has(this.method);
     try {
@@ -173,9 +179,9 @@ class RequestTransformer implements PluginHandlers {
     });
     this.removeHeaders = c.remove.headers.map((h) => h.toLowerCase());
     this.renameHeaders = compileOps(c.rename.headers, 'rename.headers', { headers: true, renameHeaders: true });
-    this.replaceHeaders = compileOps(c.replace.headers, 'replace.headers', { headers: true });
-    this.addHeaders = compileOps(c.add.headers, 'add.headers', { headers: true });
-    this.appendHeaders = compileOps(c.append.headers, 'append.headers', { headers: true });
+    this.replaceHeaders = compileOps(c.replace.headers, 'replace.headers', { headers: true, warn });
+    this.addHeaders = compileOps(c.add.headers, 'add.headers', { headers: true, warn });
+    this.appendHeaders = compileOps(c.append.headers, 'append.headers', { headers: true, warn });
     this.removeQuery = c.remove.querystring;
     this.renameQuery = compileOps(c.rename.querystring, 'rename.querystring');
     this.replaceQuery = compileOps(c.replace.querystring, 'replace.querystring');
@@ -439,7 +445,7 @@ export default definePlugin<RequestTransformerConfig>({
   version: '1.0.0',
   priority: REQUEST_TRANSFORMER_PRIORITY,
   schema,
-  create(config) {
-    return new RequestTransformer(config);
+  create(config, context) {
+    return new RequestTransformer(config, (msg) => context.log.warn(msg));
   },
 });

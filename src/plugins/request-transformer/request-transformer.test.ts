@@ -61,6 +61,11 @@ before(async () => {
               paths: ['/echo-host'],
               plugins: [rt({ replace: { headers: ['host:api.example.test'] } })],
             },
+            {
+              name: 'echo-empty',
+              paths: ['/echo-empty'],
+              plugins: [rt({ add: { headers: ['x-empty:', 'x-real:1'] }, replace: { headers: ['x-keep:'] } })],
+            },
           ],
         },
       ],
@@ -146,4 +151,25 @@ test("JSON body: Kong's truthiness (null is present, false is not) and only the 
     ['toString', 'A'],
     ['__proto__', 'A'],
   ]);
+});
+
+test("a header entry with no value ('x-empty:') loads as in Kong, is skipped as Kong skips it, with a warning", async () => {
+  const echo = (await (await fetch(`${gw.url}/echo-empty/x`, { headers: { 'x-keep': 'original' } })).json()) as {
+    headers: Record<string, string>;
+  };
+  assert.equal(echo.headers['x-real'], '1');
+  assert.equal(echo.headers['x-keep'], 'original');
+  assert.equal('x-empty' in echo.headers, false);
+  const warned = gw.logs
+    .filter((l) => l.level === 'warn')
+    .map((l) => String(l.msg))
+    .filter((m) => m.includes('has no value'));
+  assert.ok(
+    warned.some((m) => m.includes("add.headers[0] 'x-empty:'")),
+    warned.join('\n'),
+  );
+  assert.ok(
+    warned.some((m) => m.includes("replace.headers[0] 'x-keep:'")),
+    warned.join('\n'),
+  );
 });
