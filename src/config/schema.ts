@@ -371,9 +371,24 @@ function translateErrors(
   const out: RawIssue[] = [];
   const seen = new Set<string>();
   for (const err of collapseAlternatives(errors)) {
-    // `allOf` wrappers repeat nothing useful; `if` failures are reported by their `then`.
-    if (err.keyword === 'if' || err.keyword === 'allOf') continue;
+    // `allOf` wrappers repeat nothing useful; `if` failures are reported by their `then`;
+    // `propertyNames` only sums up the error its name rule reported (below, at the key).
+    if (err.keyword === 'if' || err.keyword === 'allOf' || err.keyword === 'propertyNames') continue;
     const path = [...base, ...pointerToPath(err.instancePath, data)];
+    const badKey = (err as ErrorObject & { propertyName?: string }).propertyName;
+    if (badKey !== undefined) {
+      const rule =
+        err.keyword === 'pattern'
+          ? `must match the pattern ${(err.params as { pattern: string }).pattern}`
+          : err.message;
+      out.push({
+        code,
+        message: `invalid name '${badKey}': ${rule}`,
+        path: [...path, badKey],
+        atKey: true,
+      });
+      continue;
+    }
     const value = err.data;
     let issue: RawIssue;
     switch (err.keyword) {

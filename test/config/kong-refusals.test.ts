@@ -198,3 +198,14 @@ test("YAML 1.1's yes/no/on/off in a boolean field: the error says what Kong's pa
     'services[0].enabled: expected a boolean (true or false), got a string',
   ]);
 });
+
+test("header names Kong's header_name refuses are refused at load, at the key: opentelemetry headers, rate-limiting header_name", async () => {
+  const m = await messages(
+    'plugins:\n  - name: opentelemetry\n    config: { traces_endpoint: "http://c:4318/v1/traces", headers: { "bad header": v, ok: "a\\nb" } }\n  - name: rate-limiting\n    config: { minute: 1, limit_by: header, header_name: "x y" }\n',
+  );
+  assert.deepEqual(m, [
+    "plugins[0].config.headers.bad header: invalid name 'bad header': must match the pattern ^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+    'plugins[0].config.headers.ok: must match the pattern ^[^\\r\\n\\u0000]*$',
+    'plugins[1].config.header_name: must match the pattern ^[A-Za-z0-9_-]+$',
+  ]);
+});
