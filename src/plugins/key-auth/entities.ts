@@ -8,7 +8,8 @@ import { defineEntity } from '../../index.ts';
 
 /** A key-auth credential as the plugin sees it. */
 export interface KeyAuthCredential extends EntityRecord {
-  readonly key: string;
+  /** Null when the file gives none: Kong generates a random key, which no client could know. */
+  readonly key: string | null;
   readonly ttl: number | null;
 }
 
@@ -17,7 +18,6 @@ export const keyauthCredentials = defineEntity<KeyAuthCredential>({
   description: 'A key-auth credential: the API key a client presents.',
   schema: {
     type: 'object',
-    required: ['key'],
     properties: {
       key: { type: 'string', minLength: 1 },
       ttl: { type: 'integer', minimum: 0, maximum: 100000000 },
@@ -25,4 +25,13 @@ export const keyauthCredentials = defineEntity<KeyAuthCredential>({
   },
   unique: ['key'],
   secrets: ['key'],
+  // Kong's `key` is `auto`: left out, Kong makes a random one. Such a credential loads, as in Kong,
+  // and never authenticates (its key is not printed: no client has it, and it would be a secret).
+  load(credential, context) {
+    if (credential.key === null)
+      context.warn(
+        "no 'key': Kong would generate a random one, which no client could know; this credential never authenticates",
+      );
+    return undefined;
+  },
 });

@@ -263,7 +263,8 @@ export default definePlugin<KeyAuthConfig>({
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     const byDigest = new Map<string, Entry>();
     for (const { consumer, entity: credential } of context.services.consumers.entities(keyauthCredentials)) {
-      if (consumer === null) continue;
+      // No key (Kong would generate one nobody has): nothing can present it.
+      if (consumer === null || credential.key === null) continue;
       const d = digest(credential.key);
       byDigest.set(d.toString('base64'), {
         digest: d,

@@ -297,8 +297,7 @@ describe('keyauth_credentials and where key-auth may be configured', () => {
       (e: unknown) => e instanceof ConfigError && message.test(e.message),
     );
 
-  test('a credential needs a non-empty string key; ttl is a whole number of seconds; nothing else is allowed', async () => {
-    await rejects([{}], /keyauth_credentials\[0\]: missing required field 'key'/);
+  test('a given key is a non-empty string; ttl is a whole number of seconds; nothing else is allowed', async () => {
     await rejects([{ key: 5 }], /keyauth_credentials\[0\]\.key: expected a string/);
     await rejects([{ key: '' }], /keyauth_credentials\[0\]\.key: must not be empty/);
     await rejects([{ key: 'k', ttl: 'x' }], /\.ttl: expected an integer/);
@@ -343,6 +342,22 @@ describe('keyauth_credentials and where key-auth may be configured', () => {
     await assert.rejects(
       runPlugin(plugin, {}, {}, { consumers: [{ username: 'a', plugins: [{ name: 'key-auth' }] }] }),
       (e: unknown) => e instanceof ConfigError && /plugin 'key-auth' cannot be applied to a consumer/.test(e.message),
+    );
+  });
+});
+
+describe('keyauth_credentials', () => {
+  test('a credential without a key loads with a warning, as Kong loads it (with a random key), and never authenticates', async () => {
+    const keyless = [{ username: 'dave', keyauth_credentials: [{ tags: ['no-key'] }] }, ...consumers];
+    for (const key of ['', 'null', 'undefined']) {
+      const r = await runPlugin(plugin, {}, { headers: { apikey: key } }, { consumers: keyless });
+      assert.equal(r.status, 401, JSON.stringify(key));
+    }
+    const r = await runPlugin(plugin, {}, { headers: { apikey: 'alice-key' } }, { consumers: keyless });
+    assert.equal(r.consumer?.username, 'alice');
+    assert.ok(
+      r.logs.some((l) => /no 'key': Kong would generate a random one/.test(String(l.msg))),
+      JSON.stringify(r.logs),
     );
   });
 });
