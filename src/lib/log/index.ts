@@ -5,6 +5,7 @@
 export { CUSTOM_FIELDS_SCHEMA, type CustomFields, compileCustomFields, withCustomFields } from './custom-fields.ts';
 export {
   type Deliver,
+  type LegacyQueueFields,
   LogQueue,
   PartlyDelivered,
   QUEUE_DEFAULTS,
@@ -12,6 +13,7 @@ export {
   type QueueConfig,
   type QueueStats,
   queueHealth,
+  withLegacyQueueFields,
 } from './queue.ts';
 export { RepeatedWarning } from './repeated-warning.ts';
 export { type KongLogEntry, loggedUri, REDACTED, redactQuery, serializeKong } from './serializer.ts';

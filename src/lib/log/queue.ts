@@ -55,6 +55,45 @@ export const QUEUE_DEFAULTS: Readonly<QueueConfig> = Object.freeze({
   concurrency_limit: 1,
 });
 
+/** Kong 3's deprecated flat queue fields of http-log and statsd (and datadog). */
+export interface LegacyQueueFields {
+  retry_count?: number | null;
+  queue_size?: number | null;
+  flush_timeout?: number | null;
+}
+
+/**
+ * Kong's `Queue.get_plugin_params`: until Kong 4 removes them, a deprecated `queue_size` or
+ * `flush_timeout` other than its old default (1, 2) still sets `max_batch_size` or
+ * `max_coalescing_delay`, with Kong's deprecation warning; `retry_count` only warns. A Kong 2
+ * file with `queue_size: 10` gets its batches (JSON arrays), as in Kong. Values are held to the
+ * queue fields' own bounds.
+ */
+export function withLegacyQueueFields(
+  queue: QueueConfig,
+  fields: LegacyQueueFields,
+  warn: (msg: string) => void,
+): QueueConfig {
+  const q = { ...queue };
+  if (fields.retry_count != null && fields.retry_count !== 10)
+    warn(
+      'the retry_count parameter no longer works, please update your configuration to use initial_retry_delay and max_retry_time instead',
+    );
+  if (fields.queue_size != null && fields.queue_size !== 1) {
+    q.max_batch_size = Math.min(Math.max(Math.trunc(fields.queue_size), 1), 1_000_000);
+    warn(
+      'the queue_size parameter is deprecated, please update your configuration to use queue.max_batch_size instead',
+    );
+  }
+  if (fields.flush_timeout != null && fields.flush_timeout !== 2) {
+    q.max_coalescing_delay = Math.min(Math.max(fields.flush_timeout, 0), 3600);
+    warn(
+      'the flush_timeout parameter is deprecated, please update your configuration to use queue.max_coalescing_delay instead',
+    );
+  }
+  return q;
+}
+
 /** JSON Schema of Kong's `queue` record, for plugin schemas. */
 export const QUEUE_SCHEMA = {
   type: 'object',

@@ -133,3 +133,25 @@ test('entries still waiting at close go out one per request when max_batch_size 
     ['/items/0', '/items/1', '/items/2', '/items/3'],
   );
 });
+
+test("Kong 2's queue_size still batches (JSON arrays), as Kong's Queue.get_plugin_params applies it, with the deprecation warning", async () => {
+  const receiver = await httpReceiver();
+  const log = await startPlugin(plugin, {
+    http_endpoint: `http://127.0.0.1:${receiver.port}/logs`,
+    queue_size: 5,
+    flush_timeout: 0.05,
+  });
+  try {
+    await log.run({ path: '/one' });
+    const body = JSON.parse((await receiver.next()).body);
+    assert.ok(Array.isArray(body), 'a batch of max_batch_size 5 is a JSON array');
+    assert.equal(body[0].request.uri, '/one');
+    assert.ok(
+      log.logs.some((l) => /queue_size parameter is deprecated/.test(String(l.msg))),
+      JSON.stringify(log.logs),
+    );
+  } finally {
+    await log.close();
+    await receiver.close();
+  }
+});

@@ -14,11 +14,13 @@ import {
   type CustomFields,
   compileCustomFields,
   type KongLogEntry,
+  type LegacyQueueFields,
   LogQueue,
   type QueueConfig,
   queueHealth,
   serializeKong,
   withCustomFields,
+  withLegacyQueueFields,
 } from '../../lib/log/index.ts';
 
 /** How long closing waits for the last flush and for deliveries in flight. */
@@ -34,7 +36,7 @@ const FIXED_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'Content-Type',
 };
 
-export interface HttpLogConfig {
+export interface HttpLogConfig extends LegacyQueueFields {
   http_endpoint: string;
   method: 'POST' | 'PUT' | 'PATCH';
   content_type: string;
@@ -145,6 +147,7 @@ export default definePlugin<HttpLogConfig>({
   priority: 12,
   schema,
   create(config, context) {
-    return new HttpLog(config, (msg) => context.log.warn(msg));
+    const warn = (msg: string) => context.log.warn(msg);
+    return new HttpLog({ ...config, queue: withLegacyQueueFields(config.queue, config, warn) }, warn);
   },
 });

@@ -16,11 +16,13 @@ import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from 
 import { definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
 import {
   type KongLogEntry,
+  type LegacyQueueFields,
   LogQueue,
   type QueueConfig,
   queueHealth,
   StreamSender,
   serializeKong,
+  withLegacyQueueFields,
 } from '../../lib/log/index.ts';
 
 type StatType = 'gauge' | 'timer' | 'counter' | 'histogram' | 'meter' | 'set';
@@ -36,7 +38,7 @@ interface MetricConfig {
   service_identifier?: ServiceId | null;
 }
 
-export interface StatsdConfig {
+export interface StatsdConfig extends LegacyQueueFields {
   host: string;
   port: number;
   prefix: string;
@@ -289,6 +291,7 @@ export default definePlugin<StatsdConfig>({
   priority: 11,
   schema,
   create(config, context) {
-    return new Statsd(config, (msg) => context.log.warn(msg));
+    const warn = (msg: string) => context.log.warn(msg);
+    return new Statsd({ ...config, queue: withLegacyQueueFields(config.queue, config, warn) }, warn);
   },
 });
