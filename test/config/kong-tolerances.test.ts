@@ -320,3 +320,17 @@ test('a bare IPv6 target loads as Kong reads it, with port 8000; a malformed one
   assert.match(bad.out, /targets\[0\]\.target {2}invalid target '1:2:3:4:5:6:7:8:9': invalid ipv6 address/);
   assert.match(bad.out, /targets\[1\]\.target {2}invalid target '\[::1\]:70000': invalid port/);
 });
+
+test("opentelemetry's deprecated batch settings: Kong's old defaults leave the queue alone, other values set it with Kong's warning", async () => {
+  const otel = (config: Record<string, unknown>) => ({
+    _format_version: '3.0',
+    plugins: [{ name: 'opentelemetry', config: { traces_endpoint: 'http://127.0.0.1:9/v1/traces', ...config } }],
+  });
+  const defaults = await validate(otel({ batch_span_count: 200, batch_flush_delay: 3 }));
+  assert.equal(defaults.code, 0, defaults.out);
+  assert.doesNotMatch(defaults.out, /deprecated/);
+  const set = await validate(otel({ batch_span_count: 50, batch_flush_delay: 1 }));
+  assert.equal(set.code, 0, set.out);
+  assert.match(set.out, /warning: plugin 'opentelemetry': the batch_span_count parameter is deprecated/);
+  assert.match(set.out, /warning: plugin 'opentelemetry': the batch_flush_delay parameter is deprecated/);
+});

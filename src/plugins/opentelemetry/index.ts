@@ -94,12 +94,21 @@ class OpenTelemetry implements PluginHandlers {
       },
       'application/x-protobuf',
     );
-    // Kong's deprecated batch settings still win when a file sets them.
-    this.queueConfig = {
-      ...config.queue,
-      ...(config.batch_span_count != null ? { max_batch_size: config.batch_span_count } : null),
-      ...(config.batch_flush_delay != null ? { max_coalescing_delay: config.batch_flush_delay } : null),
-    };
+    // Kong's Queue.get_plugin_params: a deprecated batch setting other than its old default (200
+    // spans, 3 s) still sets the queue, with Kong's warning; the old default leaves the queue's.
+    this.queueConfig = { ...config.queue };
+    if (config.batch_span_count != null && config.batch_span_count !== 200) {
+      this.queueConfig.max_batch_size = config.batch_span_count;
+      warn(
+        'the batch_span_count parameter is deprecated, please update your configuration to use queue.max_batch_size instead',
+      );
+    }
+    if (config.batch_flush_delay != null && config.batch_flush_delay !== 3) {
+      this.queueConfig.max_coalescing_delay = config.batch_flush_delay;
+      warn(
+        'the batch_flush_delay parameter is deprecated, please update your configuration to use queue.max_coalescing_delay instead',
+      );
+    }
     this.resource = {
       attributes: {
         'service.name': 'kong',
