@@ -2,7 +2,7 @@
 // located errors (key mismatch, duplicate SNI, a non-CA in ca_certificates) or warnings (expired).
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigText } from '../../src/config/load.ts';
@@ -305,6 +305,16 @@ test('an expired certificate is a warning, not an error; a non-CA in ca_certific
   assert.match(warned[0]!.message, /certificate expired on 2020-02-01T00:00:00\.000Z/);
   const bad = await issues(`_format_version: "3.0"\nca_certificates:\n  - { cert: "\${file:leaf.pem}" }\n`, ca.dir);
   assert.match(bad.map((i) => i.message).join('\n'), /does not appear to be a CA/);
+  // A bundle was checked for its first certificate only (here the CA) and the leaf trusted unchecked.
+  writeFileSync(join(ca.dir, 'bundle.pem'), `${ca.cert.trim()}\n${readFileSync(join(ca.dir, 'leaf.pem'), 'utf8')}`);
+  const bundle = await issues(
+    `_format_version: "3.0"\nca_certificates:\n  - { cert: "\${file:bundle.pem}" }\n`,
+    ca.dir,
+  );
+  assert.deepEqual(
+    bundle.map((i) => `${i.path} ${i.message.replace(/:.*/, '')}`),
+    ['ca_certificates[0].cert please submit only one certificate at a time (this one holds 2)'],
+  );
 });
 
 test('hsts preload without a year and includeSubDomains is refused', async () => {

@@ -159,11 +159,21 @@ export function upstreamTls(b: Build): void {
     const path: Path = ['ca_certificates', i];
     const id = typeof raw.id === 'string' ? raw.id.toLowerCase() : entityId('ca_certificates', `ca:${raw.cert}`);
     let cert: X509Certificate | null = null;
-    try {
-      cert = new X509Certificate(raw.cert);
-    } catch {
-      err('SEMANTIC', `cert is not a valid PEM certificate${pemHint(raw.cert, false)}`, [...path, 'cert']);
-    }
+    // Kong's check: one certificate per entity. A bundle would be parsed for its first
+    // certificate only, and the others trusted unchecked (not a CA, expired, ...).
+    const begins = typeof raw.cert === 'string' ? raw.cert.split('-----BEGIN CERTIFICATE-----').length - 1 : 0;
+    if (begins > 1)
+      err(
+        'SEMANTIC',
+        `please submit only one certificate at a time (this one holds ${begins}): give each CA certificate its own ca_certificates entry, or put the bundle's PEM in the service's ca_certificates`,
+        [...path, 'cert'],
+      );
+    else
+      try {
+        cert = new X509Certificate(raw.cert);
+      } catch {
+        err('SEMANTIC', `cert is not a valid PEM certificate${pemHint(raw.cert, false)}`, [...path, 'cert']);
+      }
     if (cert !== null && !cert.ca)
       err('SEMANTIC', 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', [
         ...path,
