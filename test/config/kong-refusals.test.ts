@@ -209,3 +209,14 @@ test("header names Kong's header_name refuses are refused at load, at the key: o
     'plugins[1].config.header_name: must match the pattern ^[A-Za-z0-9_-]+$',
   ]);
 });
+
+test("a nested plugin naming a second scope is Kong's 'value must be null', with the top-level way out, not 'implied by the enclosing'", async () => {
+  const m = await messages(
+    'consumers:\n  - username: alice\nservices:\n  - name: s\n    url: http://a\n    routes:\n      - name: r\n        paths: [/r]\n        plugins:\n          - { name: cors, consumer: alice }\n    plugins:\n      - { name: cors, route: r }\n      - { name: key-auth, service: s }\n',
+  );
+  assert.deepEqual(m, [
+    "services[0].routes[0].plugins[0].consumer: value must be null: a plugin nested under a route cannot also name a consumer (Kong refuses it too); declare it under the top-level plugins with 'route' and 'consumer'",
+    "services[0].plugins[0].route: value must be null: a plugin nested under a service cannot also name a route (Kong refuses it too); declare it under the top-level plugins with 'service' and 'route'",
+    "services[0].plugins[1].service: 'service' is implied by the enclosing service; remove it",
+  ]);
+});
