@@ -32,6 +32,7 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     key_sets: 'key sets are not supported; jwt credentials take a PEM or a jwks_uri',
     keys: 'key entities are not supported; jwt credentials take a PEM or a jwks_uri',
     filter_chains: 'WebAssembly filter chains are not supported',
+    partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
     workspaces: 'Tollgate has a single workspace',
     _info:
       "it is decK's section (select_tags, defaults), which decK applies when it syncs and Kong refuses in a declarative file too; remove it, or write the file with `deck file render`",
@@ -39,16 +40,19 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   },
   service: {
     tls_sans: 'tls_sans is not supported',
+    filter_chains: 'WebAssembly filter chains are not supported',
   },
   route: {
     sources: 'stream (TCP/TLS/UDP) routes are not supported',
     destinations: 'stream (TCP/TLS/UDP) routes are not supported',
     expression: 'the expressions router is not supported; use paths, hosts, methods and headers',
     priority: 'the expressions router is not supported; use regex_priority',
+    filter_chains: 'WebAssembly filter chains are not supported',
   },
   plugin: {
     ordering: 'dynamic plugin ordering (Kong Enterprise) is not supported',
     consumer_group: 'consumer groups (Kong Enterprise) are not supported',
+    partials: "partials (Kong Enterprise) are not supported; write the shared settings in the plugin's config",
   },
   consumer: {
     username_lower: 'username_lower is a Kong Enterprise field',
@@ -56,6 +60,14 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
       'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
     mtls_auth_credentials: 'mtls-auth is a Kong Enterprise plugin; its credentials are not supported',
     consumer_groups: 'consumer groups (Kong Enterprise) are not supported',
+    // decK's way of listing a consumer's groups.
+    groups: 'consumer groups (Kong Enterprise) are not supported',
+  },
+  upstream: {
+    sticky_sessions_cookie:
+      'the sticky-sessions algorithm (Kong Enterprise) is not supported; hash_on: cookie with hash_on_cookie keeps a client on one target',
+    sticky_sessions_cookie_path:
+      'the sticky-sessions algorithm (Kong Enterprise) is not supported; hash_on: cookie with hash_on_cookie_path keeps a client on one target',
   },
 };
 
