@@ -29,10 +29,14 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
       'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
     mtls_auth_credentials: 'the mtls-auth plugin is not implemented',
     consumer_groups: 'consumer groups (Kong Enterprise) are not supported',
+    // How Kong Enterprise's `kong config db_export` writes consumer groups' members and plugins.
+    consumer_group_consumers: 'consumer groups (Kong Enterprise) are not supported',
+    consumer_group_plugins: 'consumer groups (Kong Enterprise) are not supported',
     key_sets: 'key sets are not supported; jwt credentials take a PEM or a jwks_uri',
     keys: 'key entities are not supported; jwt credentials take a PEM or a jwks_uri',
     filter_chains: 'WebAssembly filter chains are not supported',
     partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
+    plugins_partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
     workspaces: 'Tollgate has a single workspace',
     _info:
       "it is decK's section (select_tags, defaults), which decK applies when it syncs and Kong refuses in a declarative file too; remove it, or write the file with `deck file render`",

@@ -165,6 +165,8 @@ test("decK dumps' filter_chains under services and routes, consumers' groups, pa
   const m = await messages(
     [
       'partials:\n  - name: p\n    type: redis-ee\n',
+      'plugins_partials:\n  - { plugin: x, partial: p, path: config.redis }\n',
+      'consumer_group_consumers:\n  - { consumer: u, consumer_group: g }\n',
       'services:\n  - name: s\n    url: http://a\n    filter_chains: []\n    routes:\n      - paths: [/a]\n        filter_chains: []\n',
       'consumers:\n  - username: u\n    groups:\n      - name: gold\n',
       'plugins:\n  - name: cors\n    partials: [{ name: p }]\n',
@@ -175,6 +177,8 @@ test("decK dumps' filter_chains under services and routes, consumers' groups, pa
     m.map((l) => l.replace(/ is a Kong field that Tollgate does not support: (.*?)(;.*)?$/, ': $1')),
     [
       "partials: 'partials': partials (Kong Enterprise) are not supported",
+      "plugins_partials: 'plugins_partials': partials (Kong Enterprise) are not supported",
+      "consumer_group_consumers: 'consumer_group_consumers': consumer groups (Kong Enterprise) are not supported",
       "services[0].filter_chains: 'filter_chains': WebAssembly filter chains are not supported",
       "services[0].routes[0].filter_chains: 'filter_chains': WebAssembly filter chains are not supported",
       "consumers[0].groups: 'groups': consumer groups (Kong Enterprise) are not supported",
