@@ -444,12 +444,27 @@ function translateErrors(
         const want = types.map((x) => TYPE_WORDS[x] ?? x).join(' or ');
         // Kong's YAML 1.1 parser (lyaml) reads yes/no/on/off as booleans; here they are strings.
         const yaml11 = typeof value === 'string' && types.includes('boolean') ? YAML11_BOOLEANS.get(value) : undefined;
+        // decK's `service: {name: svc1}`: decK resolves it when it syncs; Kong's loader reads a
+        // name or id (or `{id: ...}`), so the file says the name.
+        const field = path[path.length - 1];
+        const byName =
+          typeof field === 'string' &&
+          (FOREIGN_KEYS as readonly string[]).includes(field) &&
+          value !== null &&
+          typeof value === 'object' &&
+          !Array.isArray(value) &&
+          Object.keys(value).length === 1 &&
+          typeof (value as { name?: unknown }).name === 'string'
+            ? (value as { name: string }).name
+            : undefined;
         issue = {
           code,
           message:
-            yaml11 === undefined
-              ? `expected ${want}, got ${typeName(value)}`
-              : `expected ${want}, got the string '${value}': write ${yaml11} (Kong's YAML 1.1 parser reads an unquoted ${value} as ${yaml11}, YAML 1.2 as a string)`,
+            byName !== undefined
+              ? `expected ${want}, got a mapping: write '${field}: ${byName}' (decK resolves {name: ...} when it syncs; Kong's declarative loader, like Tollgate, reads a name or an id)`
+              : yaml11 === undefined
+                ? `expected ${want}, got ${typeName(value)}`
+                : `expected ${want}, got the string '${value}': write ${yaml11} (Kong's YAML 1.1 parser reads an unquoted ${value} as ${yaml11}, YAML 1.2 as a string)`,
           path,
         };
         break;

@@ -224,3 +224,12 @@ test("a nested plugin naming a second scope is Kong's 'value must be null', with
     "services[0].plugins[1].service: 'service' is implied by the enclosing service; remove it",
   ]);
 });
+
+test("decK's service: {name: ...} reference says to write the name, as Kong's loader reads it", async () => {
+  const m = await messages(
+    'services:\n  - { name: svc1, url: http://a }\nroutes:\n  - name: r1\n    paths: [/r1]\n    service:\n      name: svc1\n',
+  );
+  assert.deepEqual(m, [
+    "routes[0].service: expected a string, got a mapping: write 'service: svc1' (decK resolves {name: ...} when it syncs; Kong's declarative loader, like Tollgate, reads a name or an id)",
+  ]);
+});
