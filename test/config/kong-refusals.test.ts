@@ -223,6 +223,14 @@ test("a nested plugin naming a second scope is Kong's 'value must be null', with
     "services[0].plugins[0].route: value must be null: a plugin nested under a service cannot also name a route (Kong refuses it too); declare it under the top-level plugins with 'service' and 'route'",
     "services[0].plugins[1].service: 'service' is implied by the enclosing service; remove it",
   ]);
+  // Two such plugins under one service, one per route: the refused fields, not a same-scope clash.
+  const two = await messages(
+    'services:\n  - name: s\n    url: http://a\n    routes: [{ name: a, paths: [/a] }, { name: b, paths: [/b] }]\n    plugins:\n      - { name: cors, route: a }\n      - { name: cors, route: b }\n',
+  );
+  assert.deepEqual(
+    two.map((l) => l.replace(/: value must be null.*/, '')),
+    ['services[0].plugins[0].route', 'services[0].plugins[1].route'],
+  );
 });
 
 test("decK's service: {name: ...} reference says to write the name, as Kong's loader reads it", async () => {

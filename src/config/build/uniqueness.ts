@@ -76,7 +76,10 @@ export function* uniquenessSteps(b: Build): Steps {
     // A reference that named nothing (already an error) leaves that part of the scope empty: the
     // instance would clash with a wider one it does not repeat.
     const dangling = (['service', 'route', 'consumer'] as const).some((k) => p.refs[k] != null && m[k] === null);
-    if (!dangling)
+    // So does a nested plugin's refused scope field (lift): two such plugins under one service,
+    // each naming its route, are not the same instance twice.
+    const refusedScope = p.parent !== null && (['service', 'route', 'consumer'] as const).some((k) => p.raw[k] != null);
+    if (!dangling && !refusedScope)
       u.check(
         'plugins',
         'name',
