@@ -478,6 +478,12 @@ function translateErrors(
             message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of ${list})${value === 'ws' || value === 'wss' ? WEBSOCKET_HINT : ''}`,
             path,
           };
+        } else if (value === 'sticky-sessions' && path[path.length - 1] === 'algorithm') {
+          issue = {
+            code,
+            message: `algorithm 'sticky-sessions' is Kong Enterprise's, which Tollgate does not support (expected one of ${list}); hash_on: cookie with hash_on_cookie keeps a client on one target`,
+            path,
+          };
         } else issue = { code, message: `must be one of ${list}`, path };
         break;
       }
