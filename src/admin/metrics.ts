@@ -16,7 +16,7 @@ import { stdoutLinesDropped } from '../log.ts';
 import { dependencyHealth } from '../pipeline/dependencies.ts';
 import type { DependencyHealth } from '../pipeline/plugin.ts';
 import { answerSource, type RequestContext } from '../pipeline/request.ts';
-import type { CompiledRoute, CompiledService, PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import type { CompiledRoute, CompiledService, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 
 /** Label sets whose counters are carried across reloads (a bound against configs that rename targets on every reload). */
 const MAX_CARRIED_COUNTERS = 10_000;
@@ -155,7 +155,8 @@ export class GatewayMetrics {
   /** Plugin instances of the newest prepared runtime, for the dependency gauges. */
   private plugins: readonly PluginInstance[] = [];
   private readonly unmatched: Series;
-  private perConsumer = false;
+  /** A pipeline's prometheus slot (null: none), found once per pipeline. */
+  private readonly prometheusSlots = new WeakMap<RequestContext['pipeline'], PipelineSlot | null>();
   private readonly reloads = { success: 0, failure: 0 };
   private loadedAt = 0;
   private readonly workers = { restarts: 0, alive: 0 };
@@ -197,10 +198,6 @@ export class GatewayMetrics {
    * loop for a quarter second at the swap.
    */
   prepare(rt: Runtime): void {
-    const settings = rt.config.plugins.find(
-      (p) => p.name === 'prometheus' && p.enabled && p.route === null && p.service === null && p.consumer === null,
-    );
-    this.perConsumer = settings !== undefined && (settings.config as { per_consumer?: unknown }).per_consumer === true;
     // One balancer per upstream: services naming the same upstream share its health (one series each).
     const balancers = new Map<unknown, NonNullable<CompiledService['balancer']>>();
     for (const svc of rt.services.values()) {
@@ -237,6 +234,16 @@ export class GatewayMetrics {
     return s;
   }
 
+  /** Kong reads `per_consumer` from the prometheus instance that applies to the request. */
+  private perConsumer(rc: RequestContext): boolean {
+    let slot = this.prometheusSlots.get(rc.pipeline);
+    if (slot === undefined)
+      this.prometheusSlots.set(rc.pipeline, (slot = rc.pipeline.slots.find((x) => x.name === 'prometheus') ?? null));
+    if (slot === null) return false;
+    const inst = (rc.consumer !== null ? slot.byConsumer?.get(rc.consumer.id) : undefined) ?? slot.fallback;
+    return inst !== null && (inst.model.config as { per_consumer?: unknown }).per_consumer === true;
+  }
+
   private record(rc: RequestContext): void {
     const route = rc.compiled;
     const s = route === null ? this.unmatched : (this.byRoute.get(route) ?? this.lateBind(route));
@@ -246,7 +253,7 @@ export class GatewayMetrics {
     const ingress = rc.bytesReceived;
     const egress = rc.bytesSent;
     let c = s.all;
-    if (this.perConsumer && rc.consumer !== null) {
+    if (rc.consumer !== null && this.perConsumer(rc)) {
       const name = rc.consumer.username ?? rc.consumer.id;
       let m = s.byConsumer;
       if (m === null) s.byConsumer = m = new Map();

@@ -1,12 +1,13 @@
 /**
  * prometheus (Kong priority 13). Tollgate collects metrics for every request whether or not this
  * plugin is configured, and serves them on the admin listener's `/metrics`; the plugin exists so a
- * Kong file with a prometheus entry loads unchanged, and its global instance carries `per_consumer`.
+ * Kong file with a prometheus entry loads unchanged; the metrics read `per_consumer` from the instance
+ * that applies to each request.
  * It does no per-request work.
  */
 
 import schema from '../../../schemas/plugins/prometheus.schema.json' with { type: 'json' };
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { definePlugin } from '../../index.ts';
 
 export interface PrometheusConfig {
   per_consumer: boolean;
@@ -24,14 +25,8 @@ export default definePlugin<PrometheusConfig>({
   priority: 13,
   schema,
   // Kong's prometheus schema has no no_consumer: a file may scope it to a consumer (decK dumps do).
-  create(config, ctx) {
-    const scoped = ctx.scope.service !== null || ctx.scope.route !== null || ctx.scope.consumer !== null;
-    if (scoped && config.per_consumer) {
-      throw new PluginConfigError(
-        'per_consumer',
-        'per_consumer is read from the global prometheus plugin only; set it there',
-      );
-    }
+  // Its config is read by the metrics, from the instance that applies to each request.
+  create() {
     return {};
   },
 });
