@@ -7,6 +7,7 @@ import { knownSecrets, REDACTED, secretValues } from '../config/secrets.ts';
 import type { ConnectionStats, TollgateInstance } from '../instance.ts';
 import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { VERSION } from '../version.ts';
+import { entityEndpoint, isEntityPath } from './entities.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -48,14 +49,56 @@ const ENDPOINTS: Record<string, string> = {
   '/status/ready': 'GET',
   '/metrics': 'GET',
   '/config': 'GET',
-  '/routes': 'GET',
   '/reload': 'POST',
 };
 
+/** Kong's read-only entity collections (src/admin/entities.ts), listed by `GET /`. */
+const ENTITY_ENDPOINTS = [
+  '/services',
+  '/routes',
+  '/consumers',
+  '/plugins',
+  '/upstreams',
+  '/upstreams/{upstream}/targets',
+  '/upstreams/{upstream}/health',
+  '/certificates',
+  '/snis',
+  '/key-auths',
+  '/jwts',
+  '/basic-auths',
+  '/hmac-auths',
+  '/acls',
+];
+
 async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0]!;
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   try {
+    if (isEntityPath(path)) {
+      const rt = inst.runtime;
+      const r = await entityEndpoint({
+        method: method ?? 'GET',
+        // Kong answers `/services/` as `/services`.
+        path: path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path,
+        query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
+        config: rt.config,
+        loadedAt: rt.loadedAt,
+        effective: () => effectiveConfig(rt.config),
+        routes: () => routeTable(rt).data as Record<string, unknown>[],
+        upstreamHealth: async () => ((await inst.coordinator.status(inst)).upstreams ?? []) as never,
+      });
+      if (r.status === 204) {
+        res.writeHead(204);
+        res.end();
+        return;
+      }
+      // The route table has always carried the hash of the config it was compiled from.
+      const body =
+        path === '/routes' && r.status === 200 ? { config_hash: rt.config.source.hash, ...(r.body as object) } : r.body;
+      return send(res, r.status, body, r.headers);
+    }
     const allowed = ENDPOINTS[path];
     if (allowed === undefined) return send(res, 404, { message: 'Not found' });
     if (method !== allowed)
@@ -79,8 +122,6 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       }
       case '/config':
         return send(res, 200, effectiveConfig(inst.runtime.config));
-      case '/routes':
-        return send(res, 200, routeTable(inst.runtime));
       case '/reload': {
         const r = await inst.reload({ trigger: 'admin' });
         return send(res, r.ok ? 200 : r.unavailable === true ? 503 : 400, reloadJson(r));
@@ -121,7 +162,7 @@ async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>
       proxy_listeners: inst.proxyAddresses,
       admin_listeners: inst.adminAddresses,
     },
-    endpoints: Object.keys(ENDPOINTS),
+    endpoints: [...Object.keys(ENDPOINTS), ...ENTITY_ENDPOINTS],
   };
 }
 
@@ -299,7 +340,7 @@ function stripYamlPaths(v: unknown): unknown {
 // GET /routes
 
 /** The compiled route table in the order the router tries routes, each with its plugin chain. */
-export function routeTable(rt: Runtime): Record<string, unknown> {
+export function routeTable(rt: Runtime): { config_hash: string; data: Record<string, unknown>[] } {
   const routes = rt.router.ordered().map((r, i) => ({
     order: i + 1,
     id: r.id,

@@ -1,0 +1,180 @@
+// Kong's read-only (DB-less) entity endpoints on the admin listener, as Kong tools read them.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { startGateway } from '../testing/index.ts';
+
+const CONFIG = `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    routes:
+      - name: a
+        paths: [/a]
+        plugins:
+          - name: key-auth
+      - name: b
+        paths: [/b]
+  - name: balanced
+    host: pool
+    routes:
+      - name: c
+        paths: [/c]
+upstreams:
+  - name: pool
+    targets:
+      - target: 127.0.0.1:9
+      - target: 127.0.0.1:10
+consumers:
+  - username: alice
+    keyauth_credentials:
+      - key: \${ALICE_KEY}
+    basicauth_credentials:
+      - username: alice
+        password: literal-basic-password
+    jwt_secrets:
+      - key: alice-iss
+        secret: literal-jwt-secret
+plugins:
+  - name: correlation-id
+`;
+const SECRETS = ['alice-env-key-1234', 'literal-basic-password', 'literal-jwt-secret'];
+
+async function withGateway(fn: (get: (p: string, init?: RequestInit) => Promise<Response>) => Promise<void>) {
+  const gw = await startGateway({ config: CONFIG, env: { ALICE_KEY: SECRETS[0]! } });
+  try {
+    await fn((p, init) => fetch(`${gw.adminUrl}${p}`, init));
+  } finally {
+    await gw.close();
+  }
+}
+
+test("GET /services, /services/{name}, nested routes and plugins: Kong's page and object shapes", async () => {
+  await withGateway(async (get) => {
+    const list = (await (await get('/services')).json()) as any;
+    assert.deepEqual(
+      list.data.map((s: any) => s.name),
+      ['echo', 'balanced'],
+    );
+    assert.equal(list.next, null);
+    const echo = (await (await get('/services/echo')).json()) as any;
+    assert.equal(echo.id, list.data[0].id);
+    assert.equal(echo.retries, 5);
+    assert.equal(((await (await get(`/services/${echo.id}`)).json()) as any).name, 'echo');
+
+    const routes = (await (await get('/services/echo/routes')).json()) as any;
+    assert.deepEqual(routes.data.map((r: any) => r.name).sort(), ['a', 'b']);
+    const a = (await (await get('/routes/a')).json()) as any;
+    assert.equal(a.service.id, echo.id);
+    assert.equal(a.https_redirect_status_code, 426);
+    assert.equal(((await (await get('/routes/a/service')).json()) as any).name, 'echo');
+    const plugins = (await (await get('/routes/a/plugins')).json()) as any;
+    assert.deepEqual(
+      plugins.data.map((p: any) => [p.name, p.route.id]),
+      [['key-auth', a.id]],
+    );
+    const all = (await (await get('/plugins')).json()) as any;
+    assert.deepEqual(all.data.map((p: any) => p.name).sort(), ['correlation-id', 'key-auth']);
+    assert.equal(all.data.find((p: any) => p.name === 'correlation-id').route, null);
+
+    assert.equal((await get('/services/nope')).status, 404);
+    assert.deepEqual(await (await get('/services/nope/routes')).json(), { message: 'Not found' });
+    assert.equal((await get('/services/')).status, 200, "Kong answers '/services/' as '/services'");
+  });
+});
+
+test('pages: size and offset, next names the following page, bad values answer 400 as Kong', async () => {
+  await withGateway(async (get) => {
+    const first = (await (await get('/routes?size=2')).json()) as any;
+    assert.equal(first.data.length, 2);
+    assert.equal(typeof first.offset, 'string');
+    assert.match(first.next, /^\/routes\?offset=[^&]+&size=2$/);
+    const second = (await (await get(first.next)).json()) as any;
+    assert.equal(second.data.length, 1);
+    assert.equal(second.next, null);
+    assert.ok(!('offset' in second));
+    const names = [...first.data, ...second.data].map((r: any) => r.name);
+    assert.deepEqual(names.sort(), ['a', 'b', 'c']);
+
+    const bad = await get('/services?size=1001');
+    assert.equal(bad.status, 400);
+    assert.equal(((await bad.json()) as any).name, 'invalid size');
+    const off = await get('/services?offset=x');
+    assert.equal(off.status, 400);
+    assert.equal(((await off.json()) as any).message, "'x' is not a valid offset: bad base64 encoding");
+  });
+});
+
+test('consumers and credentials: by username, nested under the consumer, secrets redacted', async () => {
+  await withGateway(async (get) => {
+    const alice = (await (await get('/consumers/alice')).json()) as any;
+    assert.equal(alice.username, 'alice');
+    for (const path of ['/consumers/alice/key-auth', '/key-auths', '/consumers/alice/basic-auth', '/jwts']) {
+      const res = await get(path);
+      assert.equal(res.status, 200, path);
+      const text = await res.text();
+      for (const s of SECRETS) assert.ok(!text.includes(s), `${path} shows a secret`);
+      const page = JSON.parse(text) as any;
+      assert.equal(page.data.length, 1, path);
+      assert.equal(page.data[0].consumer.id, alice.id, path);
+    }
+    const jwt = (await (await get('/jwts/alice-iss')).json()) as any;
+    assert.equal(jwt.secret, '[redacted]');
+    // by id only: a key looked up by its value would make the admin listener a key oracle
+    assert.equal((await get(`/key-auths/${SECRETS[0]}`)).status, 404);
+  });
+});
+
+test('upstreams: targets and health', async () => {
+  await withGateway(async (get) => {
+    const up = (await (await get('/upstreams/pool')).json()) as any;
+    assert.ok(!('targets' in up));
+    const targets = (await (await get('/upstreams/pool/targets')).json()) as any;
+    assert.deepEqual(
+      targets.data.map((t: any) => [t.target, t.weight, t.upstream.id]),
+      [
+        ['127.0.0.1:9', 100, up.id],
+        ['127.0.0.1:10', 100, up.id],
+      ],
+    );
+    assert.equal(((await (await get('/upstreams/pool/targets/127.0.0.1:10')).json()) as any).weight, 100);
+    const health = (await (await get('/upstreams/pool/health')).json()) as any;
+    assert.deepEqual(
+      health.data.map((t: any) => [t.target, t.health]),
+      [
+        ['127.0.0.1:9', 'HEALTHCHECKS_OFF'],
+        ['127.0.0.1:10', 'HEALTHCHECKS_OFF'],
+      ],
+    );
+  });
+});
+
+test("writes answer 405 with Kong's DB-less message; a delete of nothing is 204", async () => {
+  await withGateway(async (get) => {
+    const post = await get('/services', {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    assert.deepEqual(await post.json(), {
+      code: 12,
+      name: 'operation unsupported',
+      message: "cannot create 'services' entities when not using a database",
+    });
+    const patch = await get('/routes/a', { method: 'PATCH', body: '{}' });
+    assert.equal(patch.status, 405);
+    assert.equal(
+      ((await patch.json()) as any).message,
+      "cannot update 'routes' entities by 'name' when not using a database",
+    );
+    const put = await get('/consumers/alice/key-auth', { method: 'POST', body: '{}' });
+    assert.equal(
+      ((await put.json()) as any).message,
+      "cannot create 'keyauth_credentials' entities when not using a database",
+    );
+    assert.equal((await get('/services/echo', { method: 'DELETE' })).status, 405);
+    assert.equal((await get('/services/nope', { method: 'DELETE' })).status, 204);
+    assert.deepEqual(await (await get('/routes', { method: 'DELETE' })).json(), { message: 'Method not allowed' });
+  });
+});

@@ -1,0 +1,360 @@
+/**
+ * Kong's Admin API entity endpoints, read-only as in Kong's DB-less mode: `GET /services`,
+ * `/services/{id or name}`, `/services/{...}/routes`, `/consumers/{...}/key-auth`,
+ * `/upstreams/{...}/targets`, `/upstreams/{...}/health`, ... with Kong's page shape
+ * (`data`, `offset`, `next`; `size` 1-1000, 100 by default) and object shape (foreign keys as
+ * `{"id": ...}`), so tools written for Kong (decK dumps, dashboards, scripts) read them. Writes
+ * answer 405 with the message Kong's DB-less strategy gives. Objects come from the redacted
+ * effective config (`GET /config`): no secret reaches these answers.
+ */
+import { entityId } from '../config/ids.ts';
+import type { GatewayConfig } from '../config/model.ts';
+
+type Obj = Record<string, unknown>;
+
+/** A collection: its Kong schema name (in messages), its top-level path and its endpoint key. */
+interface Kind {
+  schema: string;
+  /** Field a non-uuid path segment is looked up by (Kong's `endpoint_key`). */
+  key: string | null;
+  /** Path segment under `/consumers/{consumer}/` (credentials). */
+  nested?: string;
+}
+
+/** Kong's admin path of each collection. */
+const KINDS: Record<string, Kind> = {
+  services: { schema: 'services', key: 'name' },
+  routes: { schema: 'routes', key: 'name' },
+  consumers: { schema: 'consumers', key: 'username' },
+  plugins: { schema: 'plugins', key: null },
+  upstreams: { schema: 'upstreams', key: 'name' },
+  targets: { schema: 'targets', key: 'target' },
+  certificates: { schema: 'certificates', key: null },
+  snis: { schema: 'snis', key: 'name' },
+  // Looking a key-auth credential up by its key would make the unauthenticated admin listener an
+  // oracle for guessed keys: by id only (Kong also accepts the key).
+  'key-auths': { schema: 'keyauth_credentials', key: null, nested: 'key-auth' },
+  jwts: { schema: 'jwt_secrets', key: 'key', nested: 'jwt' },
+  'basic-auths': { schema: 'basicauth_credentials', key: 'username', nested: 'basic-auth' },
+  'hmac-auths': { schema: 'hmacauth_credentials', key: 'username', nested: 'hmac-auth' },
+  acls: { schema: 'acls', key: null, nested: 'acls' },
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const PAGE_SIZE = 100;
+const MAX_PAGE_SIZE = 1000;
+
+export interface EntityAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Kong's entities in Kong's shape, built once per config (the redacted effective config is the source). */
+interface Store {
+  lists: Map<string, Obj[]>;
+}
+
+const stores = new WeakMap<GatewayConfig, Store>();
+
+const ref = (id: unknown): unknown => (typeof id === 'string' ? { id } : null);
+
+function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Obj[], loadedAt: number): Store {
+  const at = { created_at: loadedAt, updated_at: loadedAt };
+  const list = (k: string): Obj[] => (Array.isArray(effective[k]) ? (effective[k] as Obj[]) : []);
+  const lists = new Map<string, Obj[]>();
+  lists.set(
+    'services',
+    list('services').map((s) => ({ ...s, ...at })),
+  );
+  // Kong's route objects in the order the router tries them, each with what `GET /routes` has
+  // always shown of the compiled route (its order, its service, its plugin chain).
+  const kongRoutes = new Map(
+    list('routes').map((r) => [r.id, { ...r, service: ref(r.service), sources: null, destinations: null, ...at }]),
+  );
+  const routes: Obj[] = [];
+  for (const c of compiled) {
+    const k = kongRoutes.get(c.id);
+    if (k === undefined) continue;
+    kongRoutes.delete(c.id);
+    routes.push({ ...k, ...c });
+  }
+  lists.set('routes', [...routes, ...kongRoutes.values()]);
+  lists.set(
+    'consumers',
+    list('consumers').map((c) => ({ ...c, ...at })),
+  );
+  lists.set(
+    'plugins',
+    list('plugins').map((p) => ({
+      ...p,
+      service: ref(p.service),
+      route: ref(p.route),
+      consumer: ref(p.consumer),
+      ...at,
+    })),
+  );
+  const targets: Obj[] = [];
+  lists.set(
+    'upstreams',
+    list('upstreams').map((u) => {
+      const { targets: ts, ...rest } = u;
+      for (const t of Array.isArray(ts) ? (ts as Obj[]) : []) targets.push({ ...t, upstream: { id: u.id }, ...at });
+      return { ...rest, ...at };
+    }),
+  );
+  lists.set('targets', targets);
+  const snis: Obj[] = [];
+  lists.set(
+    'certificates',
+    list('certificates').map((c, i) => {
+      // The names from the model: the effective config's may be scrubbed, the ids must not change.
+      const names = config.certificates[i]?.snis ?? [];
+      (Array.isArray(c.snis) ? (c.snis as unknown[]) : []).forEach((name, j) =>
+        snis.push({
+          id: sniId(names[j] ?? String(name)),
+          name,
+          certificate: { id: c.id },
+          tags: [],
+          ...at,
+        }),
+      );
+      return { ...c, created_at: loadedAt };
+    }),
+  );
+  lists.set('snis', snis);
+  for (const kind of Object.keys(config.plugin_entities))
+    lists.set(
+      kind,
+      list(kind).map((e) => ({ ...e, consumer: ref(e.consumer), created_at: loadedAt })),
+    );
+  return { lists };
+}
+
+/** An SNI's id: the model keeps SNIs as names, so their ids are made as the config's ids are (stable across reloads). */
+const sniId = (name: string): string => entityId('snis', name);
+
+function store(req: EntityRequest): Store {
+  let s = stores.get(req.config);
+  if (s === undefined) {
+    s = buildStore(req.config, req.effective(), req.routes(), Math.floor(req.loadedAt.getTime() / 1000));
+    stores.set(req.config, s);
+  }
+  return s;
+}
+
+const notFound = (): EntityAnswer => ({ status: 404, body: { message: 'Not found' } });
+/** DB-less: every entity endpoint reads only (RFC 9110: a 405 names what is allowed). */
+const ALLOW = { allow: 'GET, HEAD' };
+const methodNotAllowed = (): EntityAnswer => ({ status: 405, body: { message: 'Method not allowed' }, headers: ALLOW });
+/** Kong's DB-less strategy refusing a write (kong/db/strategies/off: OPERATION_UNSUPPORTED, code 12). */
+function unsupported(op: string, schema: string, by: string | null): EntityAnswer {
+  const how = by === null ? '' : ` by '${by}'`;
+  return {
+    status: 405,
+    headers: ALLOW,
+    body: {
+      code: 12,
+      name: 'operation unsupported',
+      message: `cannot ${op} '${schema}' entities${how} when not using a database`,
+    },
+  };
+}
+
+/** The entity `seg` names in `list`: its id, or the value of the kind's endpoint key. */
+function find(list: readonly Obj[], kind: Kind | undefined, seg: string): Obj | undefined {
+  if (UUID.test(seg)) return list.find((e) => e.id === seg.toLowerCase());
+  if (kind === undefined) return undefined;
+  if (kind.schema === 'certificates')
+    return list.find((e) => Array.isArray(e.snis) && (e.snis as unknown[]).includes(seg.toLowerCase()));
+  if (kind.key === null) return undefined;
+  return list.find((e) => e[kind.key!] === seg);
+}
+
+/** A page of `all` (Kong's `size` and opaque `offset`), with `next` pointing at the following one. */
+function page(all: readonly Obj[], query: URLSearchParams, base: string): EntityAnswer {
+  let size = PAGE_SIZE;
+  const rawSize = query.get('size');
+  if (rawSize !== null) {
+    const n = Number(rawSize);
+    if (rawSize.trim() === '' || Number.isNaN(n))
+      return { status: 400, body: { code: 9, name: 'invalid size', message: 'size must be a number' } };
+    if (!Number.isInteger(n) || n < 1 || n > MAX_PAGE_SIZE)
+      return {
+        status: 400,
+        body: { code: 9, name: 'invalid size', message: `size must be an integer between 1 and ${MAX_PAGE_SIZE}` },
+      };
+    size = n;
+  }
+  let start = 0;
+  const rawOffset = query.get('offset');
+  if (rawOffset !== null) {
+    const decoded = /^[A-Za-z0-9+/]+={0,2}$/.test(rawOffset) ? Buffer.from(rawOffset, 'base64').toString('latin1') : '';
+    if (!/^[0-9]{1,9}$/.test(decoded))
+      return {
+        status: 400,
+        body: {
+          code: 7,
+          name: 'invalid offset',
+          message: `'${rawOffset.slice(0, 100)}' is not a valid offset: bad base64 encoding`,
+        },
+      };
+    start = Number(decoded);
+  }
+  const data = all.slice(start, start + size);
+  const body: Obj = { data, next: null };
+  if (start + size < all.length) {
+    const offset = Buffer.from(String(start + size)).toString('base64');
+    body.offset = offset;
+    body.next = `${base}?offset=${encodeURIComponent(offset)}${rawSize !== null ? `&size=${size}` : ''}`;
+  }
+  return { status: 200, body };
+}
+
+/** Whether `path` is one of Kong's entity endpoints (the router tries the others first). */
+export function isEntityPath(path: string): boolean {
+  const first = path.split('/')[1] ?? '';
+  return Object.hasOwn(KINDS, first);
+}
+
+export interface EntityRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  config: GatewayConfig;
+  loadedAt: Date;
+  /** The redacted effective config (computed only when this config's store is first built). */
+  effective: () => Obj;
+  /** The compiled route table (`routeTable`'s entries), in the router's order. */
+  routes: () => readonly Obj[];
+  /** Health of the `upstreams:` entries (for `/upstreams/{...}/health`). */
+  upstreamHealth: () => Promise<readonly { name: string; targets: { target: string; healthy: boolean }[] }[]>;
+}
+
+/** Answers a request under one of Kong's collection paths. */
+export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> {
+  const segs = req.path.split('/').slice(1).map(decodeSegment);
+  if (segs.some((s) => s === null || s === '')) return notFound();
+  const [top, id, sub, subId] = segs as string[];
+  const kind = KINDS[top!]!;
+  const s = store(req);
+  const all = s.lists.get(kind.schema) ?? [];
+  const reading = req.method === 'GET';
+
+  if (id === undefined) {
+    if (reading) return page(all, req.query, `/${top}`);
+    if (req.method === 'POST') return unsupported('create', kind.schema, null);
+    return methodNotAllowed();
+  }
+  const entity = find(all, kind, id);
+  if (sub === undefined) {
+    if (reading) return entity === undefined ? notFound() : { status: 200, body: entity };
+    const by = UUID.test(id) || kind.key === null ? null : kind.key;
+    if (req.method === 'PATCH') return entity === undefined ? notFound() : unsupported('update', kind.schema, by);
+    if (req.method === 'PUT') return unsupported('create or update', kind.schema, by);
+    // Kong deletes nothing and answers 204 for an entity that does not exist.
+    if (req.method === 'DELETE')
+      return entity === undefined ? { status: 204, body: null } : unsupported('remove', kind.schema, by);
+    return methodNotAllowed();
+  }
+  if (entity === undefined) return notFound();
+  const children = nested(s, top!, entity, sub);
+  if (children === null) {
+    if (top === 'upstreams' && sub === 'health' && subId === undefined) {
+      if (!reading) return methodNotAllowed();
+      return upstreamHealth(entity, s.lists.get('targets') ?? [], req);
+    }
+    return notFound();
+  }
+  if (subId !== undefined) {
+    if (segs.length > 4) return notFound();
+    const child = find(children.list, KINDS[children.path], subId);
+    if (!reading) return methodNotAllowed();
+    return child === undefined ? notFound() : { status: 200, body: child };
+  }
+  if (children.single) {
+    if (!reading) return methodNotAllowed();
+    return children.list[0] === undefined ? notFound() : { status: 200, body: children.list[0] };
+  }
+  if (reading) return page(children.list, req.query, `/${top}/${encodeURIComponent(id)}/${sub}`);
+  if (req.method === 'POST') return unsupported('create', KINDS[children.path]?.schema ?? children.path, null);
+  return methodNotAllowed();
+}
+
+/** `%2F` and friends decoded; a segment that does not decode is no entity. */
+function decodeSegment(s: string): string | null {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return null;
+  }
+}
+
+/** The entities under `/{top}/{entity}/{sub}`, or null when Kong has no such endpoint. */
+function nested(
+  s: Store,
+  top: string,
+  entity: Obj,
+  sub: string,
+): { list: readonly Obj[]; path: string; single: boolean } | null {
+  const id = entity.id;
+  const of = (schema: string, field: string): Obj[] =>
+    (s.lists.get(schema) ?? []).filter((e) => (e[field] as { id?: unknown } | null)?.id === id);
+  const byId = (schema: string, want: unknown): Obj[] =>
+    (s.lists.get(schema) ?? []).filter((e) => e.id === (want as { id?: unknown } | null)?.id);
+  switch (`${top}/${sub}`) {
+    case 'services/routes':
+      return { list: of('routes', 'service'), path: 'routes', single: false };
+    case 'services/plugins':
+      return { list: of('plugins', 'service'), path: 'plugins', single: false };
+    case 'routes/plugins':
+      return { list: of('plugins', 'route'), path: 'plugins', single: false };
+    case 'consumers/plugins':
+      return { list: of('plugins', 'consumer'), path: 'plugins', single: false };
+    case 'routes/service':
+      return { list: byId('services', entity.service), path: 'services', single: true };
+    case 'upstreams/targets':
+      return { list: of('targets', 'upstream'), path: 'targets', single: false };
+    case 'certificates/snis':
+      return { list: of('snis', 'certificate'), path: 'snis', single: false };
+  }
+  if (top === 'consumers') {
+    const path = Object.keys(KINDS).find((k) => KINDS[k]!.nested === sub);
+    if (path !== undefined) return { list: of(KINDS[path]!.schema, 'consumer'), path, single: false };
+  }
+  return null;
+}
+
+/**
+ * Kong's `GET /upstreams/{upstream}/health`: each target with `health` `HEALTHY` or `UNHEALTHY`
+ * as the balancer sees it (`/status` shows the same), `HEALTHCHECKS_OFF` when the upstream has
+ * neither active nor passive checks (every target then takes traffic).
+ */
+async function upstreamHealth(upstream: Obj, targets: readonly Obj[], req: EntityRequest): Promise<EntityAnswer> {
+  const seen = (await req.upstreamHealth()).find((u) => u.name === upstream.name);
+  const off = checksOff(upstream.healthchecks);
+  const data = targets
+    .filter((t) => (t.upstream as { id: unknown }).id === upstream.id)
+    .map((t) => {
+      const h = seen?.targets.find((x) => x.target === t.target);
+      const health = off ? 'HEALTHCHECKS_OFF' : h === undefined || h.healthy ? 'HEALTHY' : 'UNHEALTHY';
+      return { ...t, health };
+    });
+  return { status: 200, body: { data, next: null } };
+}
+
+/** Kong's test for an upstream without health checks: every active interval and passive threshold 0. */
+function checksOff(hc: unknown): boolean {
+  const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
+  const o = (v: unknown): Obj => (v !== null && typeof v === 'object' ? (v as Obj) : {});
+  const active = o(o(hc).active);
+  const passive = o(o(hc).passive);
+  return (
+    n(o(active.healthy).interval) === 0 &&
+    n(o(active.unhealthy).interval) === 0 &&
+    n(o(passive.healthy).successes) === 0 &&
+    n(o(passive.unhealthy).http_failures) === 0 &&
+    n(o(passive.unhealthy).tcp_failures) === 0 &&
+    n(o(passive.unhealthy).timeouts) === 0
+  );
+}
