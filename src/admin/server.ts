@@ -271,6 +271,26 @@ function scrubHeaders(v: unknown, scrub: (x: unknown) => unknown): unknown {
   return out;
 }
 
+/**
+ * request-transformer's `add`, `append` and `replace` sections: their `querystring` and `body`
+ * entries are `name:value`, and a value sent upstream under a name that says secret (`api_key`,
+ * `client_secret`, `access_token`) is one: the upstream's credential written in the file.
+ */
+const NAME_VALUE_SECTIONS = new Set(['add', 'append', 'replace']);
+function scrubNameValues(section: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(section))
+    out[k] =
+      (k === 'querystring' || k === 'body') && Array.isArray(v)
+        ? v.map((x) => {
+            if (typeof x !== 'string') return x;
+            const colon = x.indexOf(':');
+            return colon > 0 && SECRET_FIELD.test(x.slice(0, colon).trim()) ? `${x.slice(0, colon)}:${REDACTED}` : x;
+          })
+        : v;
+  return out;
+}
+
 /** The effective config (defaults applied, references resolved), with every secret redacted. */
 export function effectiveConfig(config: GatewayConfig): Record<string, unknown> {
   const secrets = secretValues(config.source.secrets);
@@ -287,7 +307,10 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
         if (k === 'yaml_path') continue;
-        out[k] = k === 'headers' ? scrubHeaders(x, (y) => scrub(y, false)) : scrub(x, SECRET_FIELD.test(k));
+        if (k === 'headers') out[k] = scrubHeaders(x, (y) => scrub(y, false));
+        else if (NAME_VALUE_SECTIONS.has(k) && x !== null && typeof x === 'object' && !Array.isArray(x))
+          out[k] = scrub(scrubNameValues(x as Record<string, unknown>), false);
+        else out[k] = scrub(x, SECRET_FIELD.test(k));
       }
       return out;
     }

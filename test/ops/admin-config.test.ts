@@ -211,7 +211,12 @@ services:
         plugins:
           - name: request-transformer
             config:
-              add: { headers: ["Authorization:Bearer upstream-token-in-the-file", "X-Team:payments"] }
+              add:
+                headers: ["Authorization:Bearer upstream-token-in-the-file", "X-Team:payments"]
+                querystring: ["api_key:upstream-qs-key-in-the-file", "team:payments"]
+                body: ["client_secret:upstream-body-secret-in-the-file"]
+              replace: { querystring: ["access_token:upstream-qs-token-in-the-file"] }
+              rename: { querystring: ["api_key:key"] }
 plugins:
   - name: http-log
     config:
@@ -237,6 +242,9 @@ plugins:
       'zipkin-password-in-the-file',
       'zipkin-user',
       'otel-token-in-the-file',
+      'upstream-qs-key-in-the-file',
+      'upstream-body-secret-in-the-file',
+      'upstream-qs-token-in-the-file',
     ])
       assert.ok(!text.includes(secret), secret);
     const config = JSON.parse(text);
@@ -249,6 +257,12 @@ plugins:
     });
     assert.equal(plugin('zipkin').http_endpoint, 'http://[redacted]@127.0.0.1:9/api/v2/spans');
     assert.deepEqual(plugin('request-transformer').add.headers, ['Authorization:[redacted]', 'X-Team:payments']);
+    // a query argument or body field sent upstream under a secret's name is the upstream's credential
+    assert.deepEqual(plugin('request-transformer').add.querystring, ['api_key:[redacted]', 'team:payments']);
+    assert.deepEqual(plugin('request-transformer').add.body, ['client_secret:[redacted]']);
+    assert.deepEqual(plugin('request-transformer').replace.querystring, ['access_token:[redacted]']);
+    // a rename names two arguments: nothing to hide
+    assert.deepEqual(plugin('request-transformer').rename.querystring, ['api_key:key']);
   } finally {
     await gw.close();
   }
