@@ -7,6 +7,7 @@ const CONFIG = `_format_version: "3.0"
 services:
   - name: echo
     url: echo://
+    tags: [team-a, public]
     routes:
       - name: a
         paths: [/a]
@@ -16,6 +17,7 @@ services:
         paths: [/b]
   - name: balanced
     host: pool
+    tags: [team-b]
     routes:
       - name: c
         paths: [/c]
@@ -101,6 +103,28 @@ test('pages: size and offset, next names the following page, bad values answer 4
     const off = await get('/services?offset=x');
     assert.equal(off.status, 400);
     assert.equal(((await off.json()) as any).message, "'x' is not a valid offset: bad base64 encoding");
+  });
+});
+
+test("?tags= filters as Kong's: a,b has both, a/b has one of them; the next page keeps the filter", async () => {
+  await withGateway(async (get) => {
+    const names = async (q: string) =>
+      (((await (await get(`/services?${q}`)).json()) as any).data as any[]).map((x) => x.name);
+    assert.deepEqual(await names('tags=team-a'), ['echo']);
+    assert.deepEqual(await names('tags=team-a,public'), ['echo']);
+    assert.deepEqual(await names('tags=team-a,team-b'), []);
+    assert.deepEqual(await names('tags=team-a/team-b'), ['echo', 'balanced']);
+    const first = (await (await get('/services?tags=team-a/team-b&size=1')).json()) as any;
+    assert.match(first.next, /&tags=team-a%2Fteam-b&size=1$/);
+    assert.deepEqual(
+      (((await (await get(first.next)).json()) as any).data as any[]).map((x) => x.name),
+      ['balanced'],
+    );
+    for (const bad of ['a,b/c', 'a,b,c,d,e,f']) {
+      const res = await get(`/services?tags=${encodeURIComponent(bad)}`);
+      assert.equal(res.status, 400, bad);
+      assert.equal(((await res.json()) as any).name, 'invalid options');
+    }
   });
 });
 

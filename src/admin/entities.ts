@@ -172,7 +172,41 @@ function find(list: readonly Obj[], kind: Kind | undefined, seg: string): Obj | 
 }
 
 /** A page of `all` (Kong's `size` and opaque `offset`), with `next` pointing at the following one. */
-function page(all: readonly Obj[], query: URLSearchParams, base: string): EntityAnswer {
+/**
+ * Kong's `?tags=` filter: `a,b` for entities with every tag, `a/b` for entities with one of them
+ * (at most 5; a tag is printable ASCII or UTF-8 without `,` and `/`), as decK's `--select-tag` asks.
+ */
+const TAG = '[\\x20-\\x2B\\x2D\\x2E\\x30-\\x7E\\u0080-\\u{10FFFF}]+';
+const TAGS_AND = new RegExp(`^${TAG}(?:,${TAG})*$`, 'u');
+const TAGS_OR = new RegExp(`^${TAG}(?:/${TAG})+$`, 'u');
+function tagFilter(raw: string): ((e: Obj) => boolean) | EntityAnswer {
+  const and = TAGS_AND.test(raw);
+  const tags = and ? raw.split(',') : TAGS_OR.test(raw) ? raw.split('/') : null;
+  const problem = tags === null ? 'invalid filter syntax' : tags.length > 5 ? 'cannot query more than 5 tags' : null;
+  if (problem !== null || tags === null)
+    return {
+      status: 400,
+      body: {
+        code: 11,
+        name: 'invalid options',
+        message: `invalid option (tags: ${problem})`,
+        fields: { tags: problem },
+      },
+    };
+  return (e) => {
+    const has = Array.isArray(e.tags) ? (e.tags as unknown[]) : [];
+    return and ? tags.every((t) => has.includes(t)) : tags.some((t) => has.includes(t));
+  };
+}
+
+function page(everything: readonly Obj[], query: URLSearchParams, base: string): EntityAnswer {
+  let all = everything;
+  const rawTags = query.get('tags');
+  if (rawTags !== null) {
+    const keep = tagFilter(rawTags);
+    if (typeof keep !== 'function') return keep;
+    all = all.filter(keep);
+  }
   let size = PAGE_SIZE;
   const rawSize = query.get('size');
   if (rawSize !== null) {
@@ -206,7 +240,8 @@ function page(all: readonly Obj[], query: URLSearchParams, base: string): Entity
   if (start + size < all.length) {
     const offset = Buffer.from(String(start + size)).toString('base64');
     body.offset = offset;
-    body.next = `${base}?offset=${encodeURIComponent(offset)}${rawSize !== null ? `&size=${size}` : ''}`;
+    const tags = rawTags !== null ? `&tags=${encodeURIComponent(rawTags)}` : '';
+    body.next = `${base}?offset=${encodeURIComponent(offset)}${tags}${rawSize !== null ? `&size=${size}` : ''}`;
   }
   return { status: 200, body };
 }
