@@ -148,6 +148,16 @@ test('consumers and credentials: by username, nested under the consumer, secrets
   });
 });
 
+test("GET /plugins/enabled lists the plugins the node can run, as Kong's", async () => {
+  await withGateway(async (get) => {
+    const res = await get('/plugins/enabled');
+    assert.equal(res.status, 200);
+    const { enabled_plugins } = (await res.json()) as { enabled_plugins: string[] };
+    for (const name of ['key-auth', 'jwt', 'rate-limiting', 'correlation-id'])
+      assert.ok(enabled_plugins.includes(name), name);
+  });
+});
+
 test('upstreams: targets and health', async () => {
   await withGateway(async (get) => {
     const up = (await (await get('/upstreams/pool')).json()) as any;

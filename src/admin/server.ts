@@ -76,6 +76,9 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
   const path = q < 0 ? url : url.slice(0, q);
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   try {
+    // Kong's list of the plugins the node can run (admin UIs read it); before `/plugins/{id}`.
+    if (path === '/plugins/enabled' && method === 'GET')
+      return send(res, 200, { enabled_plugins: Object.keys(await availablePlugins(inst)) });
     if (isEntityPath(path)) {
       const rt = inst.runtime;
       const r = await entityEndpoint({
@@ -136,14 +139,22 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
 /** This process's node id, as Kong's GET / shows it (random per process: Tollgate keeps no state). */
 const NODE_ID = randomUUID();
 
-/** `GET /`: what this node is, in the shape of Kong's admin root (tagline, version, node, plugins, configuration). */
-async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>> {
-  const rt = inst.runtime;
+/** The plugins this node can run (Kong's `plugins` setting: bundled and custom), by name. */
+async function availablePlugins(
+  inst: TollgateInstance,
+): Promise<Record<string, { version: string; priority: number }>> {
   const registry = inst.options.plugins ?? (await (await import('../plugins/registry.ts')).loadBuiltinPlugins());
   const available: Record<string, { version: string; priority: number }> = {};
   for (const [name, def] of [...registry].sort(([a], [b]) => (a < b ? -1 : 1)))
     available[name] = { version: def.version, priority: def.priority };
-  for (const p of rt.plugins) available[p.name] ??= { version: '', priority: p.priority };
+  for (const p of inst.runtime.plugins) available[p.name] ??= { version: '', priority: p.priority };
+  return available;
+}
+
+/** `GET /`: what this node is, in the shape of Kong's admin root (tagline, version, node, plugins, configuration). */
+async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>> {
+  const rt = inst.runtime;
+  const available = await availablePlugins(inst);
   return {
     tagline: 'Welcome to tollgate',
     version: VERSION,
