@@ -1,6 +1,7 @@
 // The admin listener (127.0.0.1:8001 by default): status, metrics, effective config, route table, reload.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/model.ts';
 import { knownSecrets, REDACTED, secretValues } from '../config/secrets.ts';
@@ -15,8 +16,24 @@ const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export { REDACTED };
 
 export function createAdminServer(inst: TollgateInstance): Server {
-  const server = createServer((req, res) => void route(inst, req, withScrub(inst, res)));
-  server.keepAliveTimeout = 5_000;
+  // The proxy's head deadline (nginx's client_header_timeout) holds here too: the admin listener
+  // shares the process, its memory and its file descriptors with the proxy.
+  const headTimeout = inst.runtime.config.settings.client_header_timeout;
+  const server = createServer(
+    {
+      headersTimeout: headTimeout,
+      connectionsCheckingInterval: Math.min(1000, headTimeout),
+      keepAliveTimeout: 5_000,
+    },
+    (req, res) => void route(inst, req, withScrub(inst, res)),
+  );
+  // node's headersTimeout counts from a request's first byte: a connection that never sends one
+  // would be held for ever, and enough of them exhaust the process's descriptors. nginx closes it
+  // after client_header_timeout; so does this. Once a request arrives, node's own deadlines apply.
+  server.on('connection', (socket: Socket) => {
+    socket.setTimeout(headTimeout, () => socket.destroy());
+  });
+  server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
   return server;
 }
 
