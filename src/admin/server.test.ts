@@ -46,3 +46,35 @@ services:
     await gw.close();
   }
 });
+
+test('/metrics stays valid exposition when a secret is as short as a port that also shows in a sample value', async () => {
+  // The first four digits of the Unix time: the port of a secret URL, and part of every timestamp sample.
+  const port = String(Math.floor(Date.now() / 1000)).slice(0, 4);
+  const gw = await startGateway({
+    env: { LOG_URL: `http://127.0.0.1:${port}/log` },
+    config: `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    routes: [{ paths: [/] }]
+plugins:
+  - name: http-log
+    config: { http_endpoint: "\${LOG_URL}" }
+`,
+  });
+  try {
+    const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    const sample =
+      /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.e+-]+|NaN|Nan|[+-]Inf)$/;
+    for (const line of text.split('\n')) {
+      if (line === '' || line.startsWith('#')) continue;
+      assert.match(line, sample);
+    }
+    assert.match(text, /tollgate_config_loaded_timestamp_seconds \d/);
+    // the secret itself stays hidden where it was: the receiver's label
+    assert.ok(!text.includes(`:${port}/log`));
+    assert.match(text, /tollgate_log_sent_total\{plugin="http-log",kind="http-log",target="\[redacted\]"\}/);
+  } finally {
+    await gw.close();
+  }
+});

@@ -135,7 +135,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         return send(res, r.ready ? 200 : 503, r, { 'cache-control': 'no-store' });
       }
       case '/metrics': {
-        const text = (res as ScrubbingResponse).scrubText(await inst.metricsText());
+        const text = scrubExposition(await inst.metricsText(), (res as ScrubbingResponse).scrubText);
         res.writeHead(200, { 'content-type': PROM_TYPE, 'content-length': Buffer.byteLength(text) });
         res.end(text);
         return;
@@ -151,6 +151,35 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     inst.log.error({ err: err instanceof Error ? err.message : String(err) }, 'admin request failed');
     if (!res.headersSent) send(res, 500, { message: 'An unexpected error occurred' });
   }
+}
+
+/** A sample line: its name, its `{...}` label set (quoted values may hold `}`), the rest (value, timestamp). */
+const SAMPLE = /^([^{\s]+)(\{(?:[^"}]|"(?:\\.|[^"\\])*")*\})?(.*)$/s;
+const LABEL_VALUE = /="((?:\\.|[^"\\])*)"/g;
+const unescapeLabel = (v: string): string => v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+const escapeLabel = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+/**
+ * The Prometheus text with secrets scrubbed from label values and help texts only. A secret's form
+ * can be as short as a port (`9411` of a secret URL): scrubbed from the whole text it turned a
+ * sample value such as a timestamp into `[redacted]425104`, a line Prometheus refuses, failing
+ * the whole scrape. Metric names and values are numbers and names the gateway made: never secret.
+ */
+export function scrubExposition(text: string, scrub: (t: string) => string): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith('# HELP ')) {
+        const name = line.indexOf(' ', 7);
+        return name < 0 ? line : line.slice(0, name + 1) + scrub(line.slice(name + 1));
+      }
+      if (line === '' || line.startsWith('#')) return line;
+      const m = SAMPLE.exec(line);
+      if (m === null || m[2] === undefined) return line;
+      const labels = m[2].replace(LABEL_VALUE, (_, v: string) => `="${escapeLabel(scrub(unescapeLabel(v)))}"`);
+      return m[1]! + labels + m[3]!;
+    })
+    .join('\n');
 }
 
 /** This process's node id, as Kong's GET / shows it (random per process: Tollgate keeps no state). */
