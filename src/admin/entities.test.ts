@@ -182,6 +182,17 @@ test('upstreams: targets and health', async () => {
   });
 });
 
+test('collections of kinds a declarative file here cannot hold are empty, as in Kong without them', async () => {
+  await withGateway(async (get) => {
+    for (const path of ['/oauth2', '/vaults', '/keys', '/key-sets', '/filter-chains', '/consumers/alice/oauth2']) {
+      const res = await get(path);
+      assert.equal(res.status, 200, path);
+      assert.deepEqual(await res.json(), { data: [], next: null }, path);
+    }
+    assert.equal((await get('/vaults/env')).status, 404);
+  });
+});
+
 test("writes answer 405 with Kong's DB-less message; a delete of nothing is 204", async () => {
   await withGateway(async (get) => {
     const post = await get('/services', {

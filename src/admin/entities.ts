@@ -38,6 +38,14 @@ const KINDS: Record<string, Kind> = {
   'basic-auths': { schema: 'basicauth_credentials', key: 'username', nested: 'basic-auth' },
   'hmac-auths': { schema: 'hmacauth_credentials', key: 'username', nested: 'hmac-auth' },
   acls: { schema: 'acls', key: null, nested: 'acls' },
+  // Kong OSS serves these in DB-less mode too; a declarative file here cannot hold any (each is
+  // refused at load, docs/kong-compatibility.md), so they are empty, as Kong's are without them.
+  // A tool that reads every collection (a decK dump) finds them instead of a 404 that stops it.
+  oauth2: { schema: 'oauth2_credentials', key: 'client_id', nested: 'oauth2' },
+  vaults: { schema: 'vaults', key: 'prefix' },
+  keys: { schema: 'keys', key: 'name' },
+  'key-sets': { schema: 'key_sets', key: 'name' },
+  'filter-chains': { schema: 'filter_chains', key: 'name' },
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
