@@ -28,6 +28,7 @@ upstreams:
       - target: 127.0.0.1:10
 consumers:
   - username: alice
+    custom_id: auth0|alice
     keyauth_credentials:
       - key: \${ALICE_KEY}
     basicauth_credentials:
@@ -141,6 +142,14 @@ test('consumers and credentials: by username, nested under the consumer, secrets
       assert.equal(page.data.length, 1, path);
       assert.equal(page.data[0].consumer.id, alice.id, path);
     }
+    // Kong's lookup by custom_id (an IdP subject), a page of one or none
+    const byCustom = (await (await get(`/consumers?custom_id=${encodeURIComponent('auth0|alice')}`)).json()) as any;
+    assert.deepEqual(
+      byCustom.data.map((c: any) => c.id),
+      [alice.id],
+    );
+    assert.deepEqual(await (await get('/consumers?custom_id=nobody')).json(), { data: [], next: null });
+    assert.equal((await get('/consumers?custom_id=')).status, 400);
     const jwt = (await (await get('/jwts/alice-iss')).json()) as any;
     assert.equal(jwt.secret, '[redacted]');
     // by id only: a key looked up by its value would make the admin listener a key oracle

@@ -285,6 +285,7 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
   const reading = req.method === 'GET';
 
   if (id === undefined) {
+    if (reading && top === 'consumers' && req.query.has('custom_id')) return byCustomId(all, req.query);
     if (reading) return page(all, req.query, `/${top}`);
     if (req.method === 'POST') return unsupported('create', kind.schema, null);
     return methodNotAllowed();
@@ -322,6 +323,13 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
   if (reading) return page(children.list, req.query, `/${top}/${encodeURIComponent(id)}/${sub}`);
   if (req.method === 'POST') return unsupported('create', KINDS[children.path]?.schema ?? children.path, null);
   return methodNotAllowed();
+}
+
+/** Kong's `GET /consumers?custom_id=`: the consumer with that custom id (an IdP's subject), as a page of one or none. */
+function byCustomId(all: readonly Obj[], query: URLSearchParams): EntityAnswer {
+  const want = query.get('custom_id');
+  if (want === null || want === '') return { status: 400, body: { message: 'custom_id must be an unempty string' } };
+  return { status: 200, body: { data: all.filter((c) => c.custom_id === want), next: null } };
 }
 
 /** `%2F` and friends decoded; a segment that does not decode is no entity. */
