@@ -78,3 +78,22 @@ plugins:
     await gw.close();
   }
 });
+
+test("one trailing slash is dropped, as Kong's admin router does: /status/ is /status", async () => {
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    routes: [{ paths: [/] }]
+`,
+  });
+  try {
+    assert.equal((await fetch(`${gw.adminUrl}/status/`)).status, 200);
+    assert.equal((await fetch(`${gw.adminUrl}/status/ready/`)).status, 200);
+    assert.equal((await fetch(`${gw.adminUrl}/services/`)).status, 200);
+    assert.equal((await fetch(`${gw.adminUrl}/status//`)).status, 404);
+  } finally {
+    await gw.close();
+  }
+});

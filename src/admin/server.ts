@@ -90,7 +90,9 @@ const ENTITY_ENDPOINTS = [
 async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
+  const raw = q < 0 ? url : url.slice(0, q);
+  // Kong's admin router answers `/status/` as `/status` (lapis default_route): one slash is dropped.
+  const path = raw.length > 1 && raw.endsWith('/') ? raw.slice(0, -1) : raw;
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   try {
     // Kong's list of the plugins the node can run (admin UIs read it); before `/plugins/{id}`.
@@ -100,8 +102,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       const rt = inst.runtime;
       const r = await entityEndpoint({
         method: method ?? 'GET',
-        // Kong answers `/services/` as `/services`.
-        path: path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path,
+        path,
         query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
         config: rt.config,
         loadedAt: rt.loadedAt,
