@@ -97,3 +97,55 @@ services:
     await gw.close();
   }
 });
+
+test('a client that stops reading a large answer is disconnected after send_timeout', async () => {
+  // request-termination's body makes /config 8 MB: more than the kernel's socket buffers hold.
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+_tollgate:
+  send_timeout: 300
+services:
+  - name: echo
+    url: echo://
+    routes:
+      - paths: [/]
+        plugins:
+          - name: request-termination
+            config: { status_code: 200, body: "${'x'.repeat(8_000_000)}" }
+`,
+  });
+  try {
+    const { hostname, port } = new URL(gw.adminUrl);
+    const admin = gw.instance.adminServers[0]!;
+    const connections = () => new Promise<number>((r) => admin.getConnections((_e, n) => r(n)));
+    let received = 0;
+    const socket = connect(Number(port), hostname, () => socket.write('GET /config HTTP/1.1\r\nHost: x\r\n\r\n'));
+    socket.on('error', () => {});
+    const closed = new Promise<void>((r) => socket.on('close', () => r()));
+    // the answer has started: the client stops reading
+    await new Promise<void>((r) =>
+      socket.once('data', (d: Buffer) => {
+        received += d.length;
+        socket.pause();
+        r();
+      }),
+    );
+    socket.on('data', (d: Buffer) => (received += d.length));
+    // the listener lets go of the connection (polled; a deadline on the test, not a measurement)
+    const deadline = Date.now() + 15_000;
+    while ((await connections()) > 0) {
+      if (Date.now() > deadline) {
+        socket.destroy();
+        assert.fail('the admin listener still holds the connection');
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // the client, reading again, gets what the kernel held and the end: not the whole answer
+    socket.resume();
+    await closed;
+    assert.ok(received < 8_000_000, `received ${received} bytes`);
+    assert.equal((await fetch(`${gw.adminUrl}/status`)).status, 200);
+  } finally {
+    await gw.close();
+  }
+});

@@ -18,22 +18,31 @@ export { REDACTED };
 export function createAdminServer(inst: TollgateInstance): Server {
   // The proxy's head deadline (nginx's client_header_timeout) holds here too: the admin listener
   // shares the process, its memory and its file descriptors with the proxy.
-  const headTimeout = inst.runtime.config.settings.client_header_timeout;
+  const { client_header_timeout: headTimeout, send_timeout: sendTimeout } = inst.runtime.config.settings;
   const server = createServer(
     {
       headersTimeout: headTimeout,
       connectionsCheckingInterval: Math.min(1000, headTimeout),
       keepAliveTimeout: 5_000,
     },
-    (req, res) => void route(inst, req, withScrub(inst, res)),
+    (req, res) => {
+      // The answer may take a while to make (a reload): no deadline while it is made.
+      req.socket.setTimeout(0);
+      void route(inst, req, withScrub(inst, res)).finally(() => {
+        if (res.writableFinished) return;
+        // nginx's send_timeout: a client that stops reading an answer (a /config of megabytes)
+        // held it in memory for as long as it kept the connection, and a hundred such clients
+        // held a gigabyte. The connection is reset, which also frees what the kernel still holds.
+        res.setTimeout(sendTimeout, () => res.socket?.resetAndDestroy());
+      });
+    },
   );
   // node's headersTimeout counts from a request's first byte: a connection that never sends one
   // would be held for ever, and enough of them exhaust the process's descriptors. nginx closes it
-  // after client_header_timeout; so does this. Once a request arrives, node's own deadlines apply.
+  // after client_header_timeout; so does this.
   server.on('connection', (socket: Socket) => {
     socket.setTimeout(headTimeout, () => socket.destroy());
   });
-  server.on('request', (req: IncomingMessage) => req.socket.setTimeout(0));
   return server;
 }
 
