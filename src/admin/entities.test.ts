@@ -181,6 +181,7 @@ test('upstreams: targets and health', async () => {
     );
     assert.equal(((await (await get('/upstreams/pool/targets/127.0.0.1:10')).json()) as any).weight, 100);
     const health = (await (await get('/upstreams/pool/health')).json()) as any;
+    assert.equal(health.node_id, ((await (await get('/')).json()) as any).node_id);
     assert.deepEqual(
       health.data.map((t: any) => [t.target, t.health]),
       [

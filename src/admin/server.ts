@@ -124,9 +124,12 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         res.end();
         return;
       }
-      // The route table has always carried the hash of the config it was compiled from.
-      const body =
-        path === '/routes' && r.status === 200 ? { config_hash: rt.config.source.hash, ...(r.body as object) } : r.body;
+      // The route table has always carried the hash of the config it was compiled from; Kong's
+      // upstream health answer names the node whose balancer it describes.
+      let body = r.body;
+      if (r.status === 200 && path === '/routes') body = { config_hash: rt.config.source.hash, ...(r.body as object) };
+      else if (r.status === 200 && /^\/upstreams\/[^/]+\/health$/.test(path))
+        body = { ...(r.body as object), node_id: NODE_ID };
       return send(res, r.status, body, r.headers);
     }
     const allowed = ENDPOINTS[path];
