@@ -72,6 +72,7 @@ export function createProxyServer(gateway: Gateway, settings: TollgateSettings):
   });
   server.maxHeadersCount = settings.max_request_headers + 1;
   if (settings.keepalive_timeout === 0) closeAfterEachResponse(server);
+  closeSilentConnections(server, settings.client_header_timeout);
   server.on('request', gateway.onRequest);
   server.on('checkContinue', gateway.onCheckContinue);
   server.on('checkExpectation', gateway.onCheckExpectation);
@@ -79,6 +80,26 @@ export function createProxyServer(gateway: Gateway, settings: TollgateSettings):
   server.on('connect', gateway.onConnect);
   server.on('clientError', gateway.onClientError);
   return server;
+}
+
+/**
+ * nginx's client_header_timeout runs from the connection's accept; node's headersTimeout only from
+ * a request's first byte, so a connection to the plain listener that never sent one was held for
+ * ever, and enough of them exhaust the process's descriptors. One that has sent nothing is closed
+ * after client_header_timeout; once bytes come, node's head deadline (the 408) applies, and after
+ * a response its keep-alive timeout. (The ssl listener bounds the ClientHello and the handshake
+ * the same way, and node's HTTP/2 server closes a TLS connection that then stays silent.)
+ */
+function closeSilentConnections(server: EventEmitter, ms: number): void {
+  server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(closeIfSilent, ms, socket);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
+}
+
+function closeIfSilent(socket: Socket): void {
+  if (socket.bytesRead === 0 && !socket.destroyed) socket.destroy();
 }
 
 /**

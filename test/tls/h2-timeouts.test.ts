@@ -135,6 +135,27 @@ test("a TLS handshake that stalls after the ClientHello is closed after client_h
   }
 });
 
+test('HTTP/1.1 on the ssl listener: a connection that sends nothing after the handshake is closed after client_header_timeout', {
+  skip,
+}, async () => {
+  const [host, port] = inst.proxyAddresses[0]!.split(':') as [string, string];
+  const socket = tlsConnect({
+    host,
+    port: Number(port),
+    servername: 'a.test',
+    ca: ca.cert,
+    ALPNProtocols: ['http/1.1'],
+  });
+  socket.on('error', () => undefined);
+  await once(socket, 'secureConnect');
+  socket.resume();
+  try {
+    await within(once(socket, 'close'), 8_000, 'the gateway closing a silent HTTP/1.1 connection');
+  } finally {
+    socket.destroy();
+  }
+});
+
 test("HTTP/1.1 on the ssl listener: a head still arriving after client_header_timeout gets 408 then, not at node's 30 s check", {
   skip,
 }, async () => {
