@@ -249,7 +249,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   }
 
   const closeAll = async (): Promise<void> => {
-    await Promise.allSettled(instances.map((i) => i.handlers.close?.()));
+    await Promise.allSettled(instances.map((i) => closeInstance(i, log)));
     await Promise.allSettled([...services.values()].map((s) => s.balancer?.close()));
     await lease.release();
   };
@@ -543,6 +543,37 @@ function compileTrusted(list: readonly string[]): BlockList | null {
  * once (a create() that opened a connection or a timer before its slow step would otherwise keep
  * it for the life of the process, one more with every reload that timed out).
  */
+/**
+ * Runs an instance's `close()`. A throw or a rejection is logged under the plugin's name: thrown
+ * out of the retiring runtime's close, nobody awaited it, and the unhandled rejection ended the
+ * process at the next reload. A custom plugin's close is bounded by its `plugin_timeout`: one that
+ * never settled held the runtime's upstream pools and shared resources forever, and a shutdown.
+ */
+function closeInstance(inst: PluginInstance, log: Logger): Promise<void> | undefined {
+  const close = inst.handlers.close;
+  if (close === undefined) return;
+  const failed = (err: unknown): void =>
+    log.error({ plugin: inst.name, err: err instanceof Error ? err.message : String(err) }, 'plugin close failed');
+  let result: unknown;
+  try {
+    result = close.call(inst.handlers);
+  } catch (err) {
+    failed(err);
+    return;
+  }
+  if (typeof (result as { then?: unknown } | null)?.then !== 'function') return;
+  const closing = Promise.resolve(result as PromiseLike<void>).then(() => undefined, failed);
+  if (inst.timeout === 0) return closing;
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      log.error({ plugin: inst.name, timeout_ms: inst.timeout }, 'plugin close timed out');
+      resolve();
+    }, inst.timeout);
+  });
+  return Promise.race([closing, deadline]).finally(() => clearTimeout(timer));
+}
+
 function settleWithin(result: PluginHandlers | PromiseLike<PluginHandlers>, ms: number): Promise<PluginHandlers> {
   if (typeof (result as { then?: unknown } | null)?.then !== 'function') return Promise.resolve(result);
   const value = Promise.resolve(result);

@@ -1,0 +1,63 @@
+// A custom plugin's close() and health() hooks that throw, reject, hang or return the wrong shape
+// are the plugin's failure: logged under its name, never the process's end, a shutdown held
+// forever, or the gateway's /status and /metrics.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { echoConfig, FIXTURES } from './helpers.ts';
+
+const HOOKS = join(FIXTURES, 'hooks.ts');
+
+function config(hooks: Record<string, string>): Record<string, unknown> {
+  return echoConfig([HOOKS], [{ name: 'hooks', config: hooks }], { plugin_timeout: 300 });
+}
+
+/** The first log line `match` accepts, waited for up to 30 s (well inside the runner's timeout). */
+async function logLine(
+  gw: TestGateway,
+  match: (l: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 1500; i++) {
+    const line = gw.logs.find(match);
+    if (line !== undefined) return line;
+    await sleep(20);
+  }
+  assert.fail('the log line never came');
+}
+
+async function serves(gw: TestGateway): Promise<void> {
+  const r = await fetch(`${gw.url}/api/x`);
+  assert.equal(r.status, 200);
+  assert.equal(((await r.json()) as { method: string }).method, 'GET', 'answered by the echo upstream');
+}
+
+for (const mode of ['throw', 'reject'] as const) {
+  test(`a close() that ${mode === 'throw' ? 'throws' : 'rejects'} is logged under the plugin's name when a reload retires it`, async () => {
+    const gw = await startGateway({ config: config({ close: mode }) });
+    try {
+      const r = await gw.reload(config({ close: 'ok' }));
+      assert.equal(r.ok, true, JSON.stringify(r.errors));
+      const line = await logLine(gw, (l) => l.msg === 'plugin close failed');
+      assert.equal(line.plugin, 'hooks');
+      assert.match(String(line.err), new RegExp(`hooks: ${mode === 'throw' ? 'thrown' : 'rejected'} in close`));
+      await serves(gw);
+    } finally {
+      await gw.close();
+    }
+  });
+}
+
+test('a close() that never settles is given up after plugin_timeout: the shutdown completes', async () => {
+  const gw = await startGateway({ config: config({ close: 'hang' }) });
+  const r = await gw.reload(config({ close: 'ok' }));
+  assert.equal(r.ok, true, JSON.stringify(r.errors));
+  const line = await logLine(gw, (l) => l.msg === 'plugin close timed out');
+  assert.equal(line.plugin, 'hooks');
+  await serves(gw);
+  // The serving instance's close hangs too: the shutdown still ends.
+  await gw.reload(config({ close: 'hang' }));
+  await gw.close();
+  assert.equal(gw.logs.filter((l) => l.msg === 'plugin close timed out').length >= 2, true);
+});
