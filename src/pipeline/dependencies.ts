@@ -31,13 +31,18 @@ export function dependencyHealth(plugins: readonly PluginInstance[]): { plugin: 
   for (const inst of plugins) {
     const report = inst.handlers.health;
     if (report === undefined) continue;
-    let list: readonly DependencyHealth[];
+    let list: unknown;
     try {
       list = report.call(inst.handlers);
     } catch {
       continue;
     }
-    for (const h of list) {
+    // A custom plugin's report is checked: a wrong shape (no list, a null entry, a date that is
+    // no Date) failed GET /status and /metrics for the whole gateway, probes and scrapes included.
+    if (!Array.isArray(list)) continue;
+    for (const reported of list) {
+      const h = wellFormed(reported);
+      if (h === null) continue;
       const key = `${h.kind}\u0000${h.target}`;
       const at = seen.get(key);
       if (at === undefined) {
@@ -67,6 +72,32 @@ export function dependencyHealth(plugins: readonly PluginInstance[]): { plugin: 
     }
   }
   return out;
+}
+
+/** A report as `DependencyHealth` says, optional parts dropped when malformed; null without kind, target or state. */
+function wellFormed(r: unknown): DependencyHealth | null {
+  if (r === null || typeof r !== 'object') return null;
+  const h = r as Record<string, unknown>;
+  if (typeof h.kind !== 'string' || typeof h.target !== 'string' || typeof h.healthy !== 'boolean') return null;
+  const count = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : null);
+  const date = (v: unknown): Date | null => (v instanceof Date && !Number.isNaN(v.getTime()) ? v : null);
+  const q = h.queue as Record<string, unknown> | null | undefined;
+  const queue =
+    q != null && typeof q === 'object' && count(q.depth) !== null && count(q.sent) !== null && count(q.dropped) !== null
+      ? { depth: count(q.depth)!, sent: count(q.sent)!, dropped: count(q.dropped)! }
+      : undefined;
+  const keys = count(h.keys);
+  return {
+    kind: h.kind,
+    target: h.target,
+    healthy: h.healthy,
+    lastSuccess: date(h.lastSuccess),
+    lastError: typeof h.lastError === 'string' ? h.lastError : null,
+    lastErrorAt: date(h.lastErrorAt),
+    failures: count(h.failures) ?? 0,
+    ...(keys === null ? null : { keys }),
+    ...(queue === undefined ? null : { queue }),
+  };
 }
 
 /** The dependencies as JSON for `GET /status`. */

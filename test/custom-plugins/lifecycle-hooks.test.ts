@@ -61,3 +61,37 @@ test('a close() that never settles is given up after plugin_timeout: the shutdow
   await gw.close();
   assert.equal(gw.logs.filter((l) => l.msg === 'plugin close timed out').length >= 2, true);
 });
+
+test('a health() report of the wrong shape leaves /status and /metrics answering, with the well-formed entries', async () => {
+  const gw = await startGateway({ config: config({ health: 'ok' }) });
+  try {
+    for (const health of ['throw', 'undefined', 'object', 'null-entry', 'bad-date'] as const) {
+      const r = await gw.reload(config({ health }));
+      assert.equal(r.ok, true, JSON.stringify(r.errors));
+      const status = await fetch(`${gw.adminUrl}/status`);
+      assert.equal(status.status, 200, `/status with health() '${health}'`);
+      const deps = ((await status.json()) as { dependencies: Record<string, unknown>[] }).dependencies;
+      const metrics = await fetch(`${gw.adminUrl}/metrics`);
+      assert.equal(metrics.status, 200, `/metrics with health() '${health}'`);
+      const text = await metrics.text();
+      if (health === 'null-entry') {
+        assert.deepEqual(
+          deps.map((d) => [d.plugin, d.kind, d.healthy, d.last_success]),
+          [['hooks', 'directory', true, '1970-01-01T00:00:00.000Z']],
+        );
+        assert.match(
+          text,
+          /tollgate_dependency_up\{plugin="hooks",kind="directory",target="http:\/\/127.0.0.1:1\/dir"\} 1/,
+        );
+      } else if (health === 'bad-date') {
+        assert.deepEqual(
+          deps.map((d) => [d.kind, d.last_success]),
+          [['directory', null]],
+          'the date that is no Date left out',
+        );
+      } else assert.deepEqual(deps, []);
+    }
+  } finally {
+    await gw.close();
+  }
+});
