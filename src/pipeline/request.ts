@@ -391,6 +391,10 @@ export class ResponseContext implements GatewayResponse {
     delete this.headers[name.toLowerCase()];
   }
   transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void {
+    // Checked here, so that a wrong call is the calling plugin's failure, under its name.
+    if (typeof transform !== 'function') throw new TypeError('transformBody: the transform must be a function');
+    if (limit !== undefined && !(typeof limit === 'number' && limit >= 0))
+      throw new TypeError(`transformBody: the limit must be a number of bytes, not ${String(limit)}`);
     (this.bodyTransforms ??= []).push(transform);
     (this.transformOwners ??= []).push(this.runningPlugin);
     const own = limit === undefined ? MAX_TRANSFORM_BODY : Math.min(limit, MAX_TRANSFORM_BODY);
@@ -403,13 +407,29 @@ export class ResponseContext implements GatewayResponse {
     const transforms = this.bodyTransforms ?? [];
     for (let i = 0; i < transforms.length; i++) {
       if (out.length > this.transformLimits![i]!) continue;
-      let r: Buffer | string;
+      let r: unknown;
       try {
         r = transforms[i]!(out);
       } catch (err) {
         throw new TransformError(this.transformOwners?.[i] ?? null, err);
       }
-      out = typeof r === 'string' ? Buffer.from(r) : r;
+      if (typeof r === 'string') out = Buffer.from(r);
+      else if (r instanceof Uint8Array)
+        out = Buffer.isBuffer(r) ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+      else {
+        // Sent as it was, anything else (undefined, a number, the promise of an async transform)
+        // made node throw after the head: no answer at all, and the failure under no plugin's name.
+        const what =
+          r === null
+            ? 'null'
+            : typeof (r as { then?: unknown } | undefined)?.then === 'function'
+              ? 'a promise'
+              : typeof r;
+        throw new TransformError(
+          this.transformOwners?.[i] ?? null,
+          new TypeError(`transformBody: the transform returned ${what}, not a string or a Buffer`),
+        );
+      }
     }
     return out;
   }

@@ -82,14 +82,14 @@ for (const prefix of ['echo', 'real']) {
       }
     }
 
-    for (const how of ['throw', 'proxy-error'] as const) {
-      test(`a body transform that throws (${how}) answers ${EXPECTED[how].status} and names its plugin`, async () => {
+    for (const how of ['throw', 'reject', 'proxy-error'] as const) {
+      test(`a body transform that fails (${how}) answers ${EXPECTED[how].status} and names its plugin`, async () => {
         const r = await fetch(`${gw.url}/${prefix}/transform/${how}`, { signal: AbortSignal.timeout(10_000) });
         const body = (await r.json()) as { message: string; request_id: string };
         assert.equal(r.status, EXPECTED[how].status);
         const access = await waitForLine((l) => l.type === 'access' && l.request_id === body.request_id);
         assert.equal(access.error, EXPECTED[how].code);
-        if (how === 'throw') {
+        if (how !== 'proxy-error') {
           const line = await waitForLine((l) => l.request_id === body.request_id && l.level === 'error');
           assert.equal(line.plugin, 'fail-with');
           assert.equal(line.phase, 'response');
