@@ -25,9 +25,12 @@ const EMPTY = Buffer.alloc(0);
 
 /**
  * Last touches on every response head: the debug view when asked for, HSTS on https, no
- * connection-specific headers on HTTP/2.
+ * connection-specific headers on HTTP/2, and no Transfer-Encoding a plugin set (`exit()` headers,
+ * `res.setHeader`): the framing is node's to choose, and one set beside the Content-Length the
+ * gateway computes sent both (RFC 9112 6.2 forbids it). Kong's set_header and exit ignore it too.
  */
 export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValue | undefined>): void {
+  if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
   if (wantsDebug(rc)) addDebugHeaders(rc, headers);
   // Before the scheme test: a stream refused before its scheme was read is still HTTP/2.
   if (rc.raw.httpVersionMajor === 2) stripConnectionSpecific(headers);

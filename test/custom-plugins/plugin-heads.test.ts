@@ -5,7 +5,7 @@
 // dropped, as a client's are.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { definePlugin, type GatewayRequest, type GatewayResponse } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
@@ -48,10 +48,12 @@ const plugin = definePlugin<Record<string, never>>({
           ] as const)
             req.setUpstreamHeader(n, v);
           req.setUpstreamHeader('x-kept', 'yes');
-        } else MODES[mode]?.(req);
+        } else if (mode === 'exit-framing') req.exit(200, 'from exit', { 'Transfer-Encoding': 'chunked' });
+        else MODES[mode]?.(req);
       },
       response(req, res) {
-        RESPONSE_MODES[String(req.headers['x-mode'] ?? '')]?.(res);
+        if (req.headers['x-mode'] === 'res-framing') res.setHeader('transfer-encoding', 'chunked');
+        else RESPONSE_MODES[String(req.headers['x-mode'] ?? '')]?.(res);
       },
     };
   },
@@ -115,4 +117,34 @@ test("hop-by-hop headers and Expect a plugin sets are not sent upstream, as a cl
   const h = seen[0]!;
   assert.equal(h['x-kept'], 'yes');
   for (const name of ['upgrade', 'keep-alive', 'expect', 'te']) assert.equal(h[name], undefined, name);
+});
+
+/** The raw answer to one GET with `x-mode`, read until the gateway closes the connection. */
+function rawGet(mode: string): Promise<string> {
+  const { hostname, port } = new URL(gw.url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () =>
+      socket.write(`GET /api/x HTTP/1.1\r\nHost: a\r\nx-mode: ${mode}\r\nConnection: close\r\n\r\n`),
+    );
+    let text = '';
+    socket.on('data', (d: Buffer) => {
+      text += d.toString('latin1');
+    });
+    socket.on('end', () => resolve(text));
+    socket.on('error', reject);
+  });
+}
+
+test("a Transfer-Encoding a plugin sets is ignored, as Kong's set_header and exit ignore it: one framing, Content-Length", async () => {
+  for (const [mode, body] of [
+    ['exit-framing', 'from exit'],
+    ['res-framing', 'ok'],
+  ] as const) {
+    const text = await rawGet(mode);
+    const [head, rest] = text.split('\r\n\r\n', 2) as [string, string];
+    assert.match(head, /^HTTP\/1\.1 200 /, mode);
+    assert.doesNotMatch(head, /transfer-encoding/i, `${mode}: ${head}`);
+    assert.match(head, new RegExp(`\r\ncontent-length: ${body.length}\r\n`, 'i'), mode);
+    assert.equal(rest, body, mode);
+  }
 });
