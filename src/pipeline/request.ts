@@ -274,6 +274,11 @@ export class RequestContext implements GatewayRequest {
   }
 
   holdBody(bytes: number): void {
+    // Counted into the process's one budget: a NaN (a plugin's undefined length) would turn its
+    // sum into NaN and switch the budget off for every request until restart, a negative count
+    // would lend the others room the memory does not have.
+    if (typeof bytes !== 'number' || !Number.isFinite(bytes) || bytes < 0)
+      throw new TypeError(`holdBody: the count must be a number of bytes, not ${String(bytes)}`);
     holdBodyBytes(this.res, bytes);
   }
 

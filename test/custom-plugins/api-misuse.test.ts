@@ -1,0 +1,70 @@
+// The plugin API refuses values it cannot use where a plugin passes them, so that the mistake is
+// that plugin's failure (a rejection in the test kit, a 500 under its name in the gateway) and
+// nothing else is harmed: a body transform's result, a count of held body bytes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { definePlugin, type GatewayRequest, type GatewayResponse } from '../../src/index.ts';
+import { bufferedBodyBytes } from '../../src/lib/body-budget.ts';
+import { runPlugin } from '../../src/testing/index.ts';
+
+function probe(access: (req: GatewayRequest) => void, response?: (req: GatewayRequest, res: GatewayResponse) => void) {
+  return definePlugin({
+    name: 'misuse-probe',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({ access, response }),
+  });
+}
+
+test('a body transform that returns no string or Buffer rejects with what it returned', async () => {
+  for (const [returned, what] of [
+    [undefined, 'undefined'],
+    [42, 'number'],
+    [Promise.resolve('x'), 'a promise'],
+  ] as const) {
+    const plugin = probe(
+      () => {},
+      (_req, res) => res.transformBody(() => returned as unknown as string),
+    );
+    await assert.rejects(runPlugin(plugin, {}, { upstream: { body: 'x' } }), {
+      message: `transformBody: the transform returned ${what}, not a string or a Buffer`,
+    });
+  }
+});
+
+test('holdBody refuses a count that is not a number of bytes, leaving the budget as it was', async () => {
+  const held = bufferedBodyBytes();
+  for (const bytes of [Number.NaN, undefined, -1_000_000, Number.POSITIVE_INFINITY]) {
+    const plugin = probe((req) => req.holdBody(bytes as number));
+    await assert.rejects(runPlugin(plugin, {}), {
+      name: 'TypeError',
+      message: /^holdBody: the count must be a number of bytes/,
+    });
+  }
+  // The process's sum (no observable short of filling 256 MiB): a NaN in it disabled the budget.
+  assert.equal(bufferedBodyBytes(), held);
+  assert.equal(
+    (
+      await runPlugin(
+        probe((req) => req.holdBody(16)),
+        {},
+      )
+    ).exited,
+    false,
+  );
+});
+
+test('transformBody refuses a transform that is not a function and a limit that is not a number of bytes', async () => {
+  for (const [args, message] of [
+    [['not a function'], /the transform must be a function/],
+    [[(b: Buffer) => b, Number.NaN], /the limit must be a number of bytes, not NaN/],
+    [[(b: Buffer) => b, -1], /the limit must be a number of bytes, not -1/],
+  ] as const) {
+    const plugin = probe(
+      () => {},
+      (_req, res) => (res.transformBody as (...a: unknown[]) => void)(...args),
+    );
+    await assert.rejects(runPlugin(plugin, {}, { upstream: { body: 'x' } }), { name: 'TypeError', message });
+  }
+});
