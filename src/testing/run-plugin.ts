@@ -264,10 +264,13 @@ async function runOnce(
   rc.source = rc.exited ? inst.name : null;
   rc.reason = rc.exited ? rc.exitReason : null;
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) rc.res.setHeader(k, v as string | string[]);
-  inst.handlers.log?.(
+  const logResult: unknown = inst.handlers.log?.(
     rc,
     new LogEntryImpl(rc, performance.now() - rc.startedAt, rc.exited ? null : upstreamTarget(rc, svc)),
   );
+  // The gateway catches a log handler's rejection and logs it; here it rejects the run, as a throw
+  // does, instead of ending the test process as an unhandled rejection.
+  await bounded(logResult, timeout, 'log');
   const upstreamHeaders = pluginUpstreamHeaders(rc);
   upstreamHeaders.host = upstreamHost(rc, svc.hostHeader);
   return {

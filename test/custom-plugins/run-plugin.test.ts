@@ -58,6 +58,20 @@ test("runPlugin rejects with the plugin's own error, and with a timeout when a p
   );
 });
 
+test('runPlugin rejects with the rejection of a log handler that returns a promise, as with its throw', async () => {
+  const logger = definePlugin({
+    name: 'async-logger',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({
+      // A log handler is typed synchronous; an async one (an unawaited send) is a common port.
+      log: (() => Promise.reject(new Error('log receiver down'))) as () => void,
+    }),
+  });
+  await assert.rejects(runPlugin(logger, {}), /log receiver down/);
+});
+
 test('runPlugin applies the body transforms the response phase asked for', async () => {
   const stamp = definePlugin({
     name: 'stamp',
