@@ -204,9 +204,10 @@ async function availablePlugins(
 ): Promise<Record<string, { version: string; priority: number }>> {
   const registry = inst.options.plugins ?? (await (await import('../plugins/registry.ts')).loadBuiltinPlugins());
   const available: Record<string, { version: string; priority: number }> = {};
-  for (const [name, def] of [...registry].sort(([a], [b]) => (a < b ? -1 : 1)))
-    available[name] = { version: def.version, priority: def.priority };
-  for (const p of inst.runtime.plugins) available[p.name] ??= { version: '', priority: p.priority };
+  // The custom plugins with the version they declare, configured or not, as Kong lists its installed ones.
+  const all = [...registry.values(), ...inst.runtime.customDefinitions];
+  for (const def of all.sort((a, b) => (a.name < b.name ? -1 : 1)))
+    available[def.name] = { version: def.version, priority: def.priority };
   return available;
 }
 

@@ -323,6 +323,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     services,
     consumers,
     plugins: instances,
+    customDefinitions: [...(opts.customPlugins ?? [])].flatMap((name) => registry.get(name) ?? []),
     unmatchedPipeline: pipelines.unmatched,
     trusted: compileTrusted(config.settings.trusted_ips),
     warnings,
@@ -544,10 +545,9 @@ function compileTrusted(list: readonly string[]): BlockList | null {
  * it for the life of the process, one more with every reload that timed out).
  */
 /**
- * Runs an instance's `close()`. A throw or a rejection is logged under the plugin's name: thrown
- * out of the retiring runtime's close, nobody awaited it, and the unhandled rejection ended the
- * process at the next reload. A custom plugin's close is bounded by its `plugin_timeout`: one that
- * never settled held the runtime's upstream pools and shared resources forever, and a shutdown.
+ * Runs an instance's `close()`: a throw or rejection is logged under the plugin's name (unawaited,
+ * it ended the process at the next reload); a custom plugin's is bounded by `plugin_timeout` (one
+ * that never settled held the runtime's pools and shared resources, and a shutdown, forever).
  */
 function closeInstance(inst: PluginInstance, log: Logger): Promise<void> | undefined {
   const close = inst.handlers.close;

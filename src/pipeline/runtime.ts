@@ -6,7 +6,7 @@ import type { SecretValues } from '../config/secrets.ts';
 import type { ConfigIssue } from '../errors.ts';
 import type { RoutableRoute, Router } from '../router/router.ts';
 import type { Balancer } from '../upstream/balancer.ts';
-import type { ConsumerDirectory, PluginHandlers, RouteInfo, ServiceInfo } from './plugin.ts';
+import type { ConsumerDirectory, PluginDefinition, PluginHandlers, RouteInfo, ServiceInfo } from './plugin.ts';
 
 export interface PluginInstance {
   readonly name: string;
@@ -92,6 +92,8 @@ export interface Runtime {
   readonly services: ReadonlyMap<string, CompiledService>;
   readonly consumers: ConsumerDirectory;
   readonly plugins: readonly PluginInstance[];
+  /** The custom plugins `_tollgate.custom_plugins` loaded, configured or not (Kong's installed plugins, GET /). */
+  readonly customDefinitions: readonly PluginDefinition[];
   /**
    * The global plugins, whose log phase runs for a request no route matched (Kong runs its global
    * plugins' log phase for the router's 404: statsd's `global.unmatched`, a global http-log).

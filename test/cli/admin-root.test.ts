@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { startGateway } from '../../src/testing/index.ts';
 import { spawnGateway } from '../ops/support.ts';
 import { ROOT } from './helpers.ts';
 
@@ -20,5 +21,24 @@ test('GET / on the admin listener shows node info like Kong (tagline, version, n
     assert.deepEqual(info.configuration.proxy_listeners, [gw.proxy.replace('http://', '')]);
   } finally {
     await gw.kill();
+  }
+});
+
+test('GET / lists the custom plugins with the version and priority they declare, configured or not', async () => {
+  const fixtures = join(ROOT, 'test/custom-plugins/fixtures');
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { custom_plugins: [join(fixtures, 'hooks.ts'), join(fixtures, 'tenant-header')] },
+      plugins: [{ name: 'hooks' }],
+    },
+  });
+  try {
+    const info = (await (await fetch(`${gw.adminUrl}/`)).json()) as Record<string, any>;
+    assert.deepEqual(info.plugins.available_on_server.hooks, { version: '1.2.3', priority: 900 });
+    assert.deepEqual(info.plugins.available_on_server['tenant-header'], { version: '1.0.0', priority: 800 });
+    assert.deepEqual(info.plugins.enabled_in_cluster, ['hooks']);
+  } finally {
+    await gw.close();
   }
 });
