@@ -403,7 +403,7 @@ export interface GatewayServices {
   readonly http: HttpClient;
   /** The directory of the config file: resolve relative paths in plugin configs against it. */
   readonly configDir: string;
-  /** Whether TLS verification towards third parties is on by default (always true unless a test says otherwise). */
+  /** `_tollgate.trusted_ips`: the proxies whose forwarded client addresses the gateway believes. */
   readonly trustedIps: readonly string[];
   /**
    * A shared resource that outlives a reload when its key is the same (a JWKS cache, a Redis
