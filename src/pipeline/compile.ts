@@ -14,6 +14,7 @@ import { registerHeaderNames } from '../upstream/header-names.ts';
 import { createHttpClient } from '../upstream/http-client.ts';
 import { poolSettings } from '../upstream/pool.ts';
 import { Directory } from './directory.ts';
+import { handlersProblem } from './handlers-check.ts';
 import type {
   GatewayServices,
   HttpClient,
@@ -201,16 +202,8 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       const handlers: PluginHandlers = opts.customPlugins?.has(p.name)
         ? await settleWithin(created, config.settings.plugin_create_timeout)
         : await created;
-      if (handlers === null || typeof handlers !== 'object') {
-        throw new Error(
-          `create() returned ${handlers === null ? 'null' : typeof handlers}, not an object of phase handlers`,
-        );
-      }
-      for (const phase of ['access', 'response', 'log', 'open', 'health', 'close'] as const) {
-        if (handlers[phase] !== undefined && typeof handlers[phase] !== 'function') {
-          throw new Error(`create() returned a '${phase}' that is not a function`);
-        }
-      }
+      const problem = handlersProblem(handlers);
+      if (problem !== null) throw new Error(problem);
       instances.push({
         name: p.name,
         priority: def.priority,

@@ -68,3 +68,21 @@ test('transformBody refuses a transform that is not a function and a limit that 
     await assert.rejects(runPlugin(plugin, {}, { upstream: { body: 'x' } }), { name: 'TypeError', message });
   }
 });
+
+test('a secretHeaders or secretQueryParams that is not a list of names fails create(), not the redaction', async () => {
+  for (const [field, value] of [
+    ['secretHeaders', 'x-partner-key'],
+    ['secretQueryParams', [42]],
+  ] as const) {
+    const plugin = definePlugin({
+      name: 'misuse-secrets',
+      version: '1.0.0',
+      priority: 1,
+      schema: { type: 'object' },
+      create: () => ({ [field]: value }) as never,
+    });
+    await assert.rejects(runPlugin(plugin, {}), {
+      message: `config: create() returned a '${field}' that is not a list of names`,
+    });
+  }
+});
