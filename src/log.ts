@@ -66,12 +66,33 @@ export function pluginLogger(base: Logger, plugin: string, debug: boolean): Plug
   const child = base.child({ plugin });
   return {
     debug: (msg, fields) => {
-      if (debug) child.info(fields ?? {}, msg);
+      if (debug) child.info(ownFields(fields), msg);
     },
-    info: (msg, fields) => child.info(fields ?? {}, msg),
-    warn: (msg, fields) => child.warn(fields ?? {}, msg),
-    error: (msg, fields) => child.error(fields ?? {}, msg),
+    info: (msg, fields) => child.info(ownFields(fields), msg),
+    warn: (msg, fields) => child.warn(ownFields(fields), msg),
+    error: (msg, fields) => child.error(ownFields(fields), msg),
   };
+}
+
+/** The keys the logger writes on every plugin line. */
+const LINE_KEYS: ReadonlySet<string> = new Set(['level', 'time', 'msg', 'plugin']);
+
+/**
+ * A plugin's fields with the line's own keys renamed `field_<key>`: pino writes them after its
+ * own, so `{ time: 12 }` or `{ plugin: 'jwt' }` gave the line two `time` or `plugin` keys, which
+ * a JSON reader takes as the plugin's (a line claiming another plugin's name or level) or refuses
+ * (Elasticsearch's duplicate-field error).
+ */
+function ownFields(fields: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (fields === undefined || fields === null) return {};
+  let out: Record<string, unknown> | null = null;
+  for (const k of Object.keys(fields)) {
+    if (!LINE_KEYS.has(k)) continue;
+    out ??= { ...fields };
+    out[`field_${k}`] = out[k];
+    delete out[k];
+  }
+  return out ?? fields;
 }
 
 /** Replaces every secret value, and every form derived from one, in a message with `[redacted]`. */

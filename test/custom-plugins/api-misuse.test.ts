@@ -86,3 +86,28 @@ test('a secretHeaders or secretQueryParams that is not a list of names fails cre
     });
   }
 });
+
+test("a plugin's log fields named like the line's own keys are renamed, never replacing level, time, msg or plugin", async () => {
+  const plugin = definePlugin({
+    name: 'misuse-logger',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: (_config, { log }) => ({
+      access() {
+        log.info('tier chosen', { plugin: 'jwt', level: 'gold', time: 12, msg: 'other', tenant: 'acme' });
+      },
+    }),
+  });
+  const r = await runPlugin(plugin, {});
+  const line = r.logs.find((l) => l.tenant === 'acme');
+  assert.ok(line, 'the line was written');
+  assert.equal(line.plugin, 'misuse-logger');
+  assert.equal(line.level, 'info');
+  assert.equal(line.msg, 'tier chosen');
+  assert.match(String(line.time), /^\d{4}-\d\d-\d\dT/);
+  assert.deepEqual(
+    [line.field_plugin, line.field_level, line.field_time, line.field_msg],
+    ['jwt', 'gold', 12, 'other'],
+  );
+});
