@@ -135,3 +135,38 @@ export default definePlugin({ name: 'reserved-field', version: '1.0.0', priority
   assert.match(out, /custom_plugins\[0\].*entity 'keyauth_credentials' is already declared by plugin 'key-auth'/);
   assert.match(out, /custom_plugins\[1\].*field 'consumer' is the gateway's; remove it/);
 });
+
+test("a kind's idKey() that throws or returns no string, and a load() that returns no entity, are located errors", async () => {
+  await project.write(
+    'plugins/odd-hooks.ts',
+    `import { definePlugin } from 'tollgate';
+export default definePlugin({ name: 'odd-hooks', version: '1.0.0', priority: 1, schema: { type: 'object' },
+  entities: [{ name: 'odd_credentials', schema: { type: 'object', properties: { token: { type: 'string' }, mode: { type: 'string' } } },
+    secrets: ['token'],
+    idKey(e) { if (e.mode === 'throw') throw new Error('no key for ' + e.token); return e.mode === 'number' ? 7 : String(e.mode); },
+    load(e) { return e.mode === 'null' ? null : e.mode === 'text' ? 'x' : undefined; } }],
+  create: () => ({}) });\n`,
+  );
+  const file = await project.write(
+    'odd.yaml',
+    stringify({
+      ...echoConfig(['./plugins/odd-hooks.ts']),
+      consumers: [
+        {
+          username: 'alice',
+          odd_credentials: ['throw', 'number', 'null', 'text', 'fine'].map((mode) => ({ token: ALICE_KEY, mode })),
+        },
+      ],
+    }),
+  );
+  const { code, out } = await validate(file);
+  assert.equal(code, 1, out);
+  const at = (i: number) =>
+    out.split('\n').find((l) => l.split(/\s{2,}/)[1] === `consumers[0].odd_credentials[${i}]`) ?? '';
+  assert.match(at(0), /odd-hooks: idKey\(\) failed: no key for \[redacted\]/);
+  assert.match(at(1), /odd-hooks: idKey\(\) returned number, not a string/);
+  assert.match(at(2), /odd-hooks: load\(\) returned null, not the entity/);
+  assert.match(at(3), /odd-hooks: load\(\) returned string, not the entity/);
+  assert.equal(at(4), '', 'a well-behaved entity is fine');
+  assert.ok(!out.includes(ALICE_KEY), 'the secret value is never quoted');
+});

@@ -30,6 +30,17 @@ export function entityChecks(b: Build): void {
       b.err('SEMANTIC', `${e.kind.plugin}: ${(err as Error).message}`, e.path);
       continue;
     }
+    // Anything but an entity (null, a string) would reach the plugins as one: their create() or
+    // their requests failed on it instead of the load.
+    if (out !== undefined && (out === null || typeof out !== 'object' || Array.isArray(out))) {
+      const what = out === null ? 'null' : Array.isArray(out) ? 'a list' : typeof out;
+      b.err(
+        'SEMANTIC',
+        `${e.kind.plugin}: load() returned ${what}, not the entity (return nothing to keep it)`,
+        e.path,
+      );
+      continue;
+    }
     if (out !== undefined && out !== (e.model as unknown)) {
       // The gateway's fields stay the gateway's.
       const { id, consumer, tags, yaml_path } = e.model;

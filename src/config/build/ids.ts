@@ -5,8 +5,9 @@
  * whose natural key includes what they reference (plugins, targets, plugin-declared entities).
  */
 import { formatYamlPath } from '../../errors.ts';
+import type { EntityPlace } from '../../pipeline/plugin.ts';
 import { entityId } from '../ids.ts';
-import { type Build, drain, type Obj, type Path, type Steps } from './state.ts';
+import { type Build, drain, type Obj, type Path, type PendingEntity, type Steps } from './state.ts';
 
 const own = (raw: Obj): string | null => (typeof raw.id === 'string' ? raw.id.toLowerCase() : null);
 
@@ -83,8 +84,25 @@ export function* scopedIdsSteps(b: Build): Steps {
       continue;
     }
     const place = { consumer, nested: e.parent !== null, index: e.index };
-    e.model.id = entityId(def.name, def.idKey ? def.idKey(e.model, place) : defaultKey(place));
+    e.model.id = entityId(def.name, def.idKey ? pluginKey(b, e, place) : defaultKey(place));
   }
+}
+
+/**
+ * A plugin's `idKey()`: one that throws (uncaught, it ended `gateway validate` with a stack trace
+ * and the unredacted message) or returns no string is a located error at the entity, which then
+ * gets the position's key.
+ */
+function pluginKey(b: Build, e: PendingEntity, place: EntityPlace): string {
+  const { def, plugin } = e.kind;
+  try {
+    const key: unknown = def.idKey!(e.model, place);
+    if (typeof key === 'string') return key;
+    b.err('SEMANTIC', `${plugin}: idKey() returned ${key === null ? 'null' : typeof key}, not a string`, e.path);
+  } catch (err) {
+    b.err('SEMANTIC', `${plugin}: idKey() failed: ${err instanceof Error ? err.message : String(err)}`, e.path);
+  }
+  return defaultKey(place);
 }
 
 /** The owner and the position: never derived from a field that may be secret. */
