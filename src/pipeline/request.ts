@@ -91,6 +91,8 @@ export class RequestContext implements GatewayRequest {
   upstreamBody: Buffer | NodeJS.ReadableStream | null = null;
   /** The client sent `Expect: 100-continue` and has not been told to send its body yet. */
   continuePending = false;
+  /** readBody() calls waiting for the client's body now (a custom plugin's deadline waits for them). */
+  bodyReads = 0;
   upstreamMethod: string | null = null;
 
   exitStatus = 0;
@@ -289,7 +291,14 @@ export class RequestContext implements GatewayRequest {
     if (source === null) return EMPTY_BODY;
     // The client's body, or a stream over it (request-size-limiting's count): the client may wait for 100 Continue.
     this.sendContinue();
-    const body = await readBodyWithin(source, limit, this.res);
+    // The client's pace is not the plugin's: its phase deadline (plugin_timeout) waits while this read does.
+    this.bodyReads++;
+    let body: Buffer | null;
+    try {
+      body = await readBodyWithin(source, limit, this.res);
+    } finally {
+      this.bodyReads--;
+    }
     // The stream is consumed: later plugins and the upstream get the bytes from this buffer.
     if (body !== null) this.setUpstreamBody(body);
     return body;

@@ -89,7 +89,7 @@ async function settle(
   start: number,
 ): Promise<boolean> {
   try {
-    await (inst.timeout > 0 ? withTimeout(pending, inst.timeout) : pending);
+    await (inst.timeout > 0 ? withTimeout(pending, inst.timeout, rc) : pending);
   } catch (err) {
     recordStep(rc, inst.name, phase, start);
     pluginFailed(rc, inst.name, phase, err);
@@ -121,9 +121,23 @@ function watchLogPromise(rc: ProxyRequest, plugin: string, p: Promise<void>): vo
   p.then(undefined, (err: unknown) => pluginFailed(rc, plugin, 'log', err));
 }
 
-export function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+/**
+ * `p`, or PLUGIN_TIMEOUT after `ms`. While the plugin waits for the client's body (`readBody`),
+ * the deadline is put off by another `ms`: an upload slower than plugin_timeout is the client's
+ * pace, bounded by client_body_timeout (408), not a plugin that hangs (504).
+ */
+export function withTimeout(
+  p: Promise<void>,
+  ms: number,
+  rc: { readonly bodyReads: number; readonly finished: boolean },
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new ProxyError('PLUGIN_TIMEOUT')), ms);
+    let t: NodeJS.Timeout;
+    const expire = (): void => {
+      if (rc.bodyReads > 0 && !rc.finished) t = setTimeout(expire, ms);
+      else reject(new ProxyError('PLUGIN_TIMEOUT'));
+    };
+    t = setTimeout(expire, ms);
     p.then(
       () => {
         clearTimeout(t);
