@@ -127,7 +127,9 @@ export class PluginConfigError extends Error {
   constructor(path: string, message: string) {
     super(message);
     this.name = 'PluginConfigError';
-    this.path = path;
+    // A JavaScript plugin may pass no path or a number: the error stays the plugin's, located at
+    // its config (or that index), instead of 'the config could not be compiled: ...split...'.
+    this.path = typeof path === 'string' ? path : path == null ? '' : String(path);
   }
 }
 

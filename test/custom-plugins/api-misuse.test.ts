@@ -3,7 +3,13 @@
 // nothing else is harmed: a body transform's result, a count of held body bytes.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { definePlugin, type GatewayRequest, type GatewayResponse } from '../../src/index.ts';
+import {
+  ConfigError,
+  definePlugin,
+  type GatewayRequest,
+  type GatewayResponse,
+  PluginConfigError,
+} from '../../src/index.ts';
 import { bufferedBodyBytes } from '../../src/lib/body-budget.ts';
 import { runPlugin } from '../../src/testing/index.ts';
 
@@ -110,4 +116,26 @@ test("a plugin's log fields named like the line's own keys are renamed, never re
     [line.field_plugin, line.field_level, line.field_time, line.field_msg],
     ['jwt', 'gold', 12, 'other'],
   );
+});
+
+test('a PluginConfigError without a string path is still the plugin config error, at its config', async () => {
+  for (const [path, where] of [
+    [undefined, 'config'],
+    [2, 'config[2]'],
+  ] as const) {
+    const plugin = definePlugin({
+      name: 'misuse-config',
+      version: '1.0.0',
+      priority: 1,
+      schema: { type: 'object' },
+      create: () => {
+        throw new PluginConfigError(path as unknown as string, 'needs a tenant');
+      },
+    });
+    await assert.rejects(runPlugin(plugin, {}), (err: unknown) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.message, `${where}: needs a tenant`);
+      return true;
+    });
+  }
 });
