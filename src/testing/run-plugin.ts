@@ -229,8 +229,10 @@ async function runOnce(
   rc.presetIdentity(consumer, request.credential ?? null, request.claims ? { ...request.claims } : null);
   const accessResult = inst.handlers.access?.(rc);
   await bounded(accessResult, timeout, 'access');
+  // Only an access phase's exit() answers: the gateway ignores one a response handler makes.
+  const exited = rc.exited;
   let res: ResponseContext;
-  if (rc.exited) {
+  if (exited) {
     // The head the gateway sends for the exit (content-type, content-length), as its response phase
     // sees it; an exit it cannot send is the plugin's failure there, and a rejection here.
     const answer = exitAnswer(rc);
@@ -245,7 +247,7 @@ async function runOnce(
   const responseResult = inst.handlers.response?.(rc, res);
   await bounded(responseResult, timeout, 'response');
   // The body as the plugin gave it to exit(); the gateway adds `request_id` to a JSON error body on the wire.
-  let body: unknown = rc.exited ? rc.exitBody : request.upstream?.body;
+  let body: unknown = exited ? rc.exitBody : request.upstream?.body;
   if (res.bodyTransforms !== null) {
     const raw = Buffer.isBuffer(body)
       ? body
@@ -254,19 +256,19 @@ async function runOnce(
   }
   // What the upstream would read: the replacement, else the rest of the client's body.
   const replaced = rc.upstreamBody;
-  const source = replaced ?? (!rc.exited && hasRequestBody(rc) ? rc.raw : null);
+  const source = replaced ?? (!exited && hasRequestBody(rc) ? rc.raw : null);
   const upstreamBody =
     source === null ? null : Buffer.isBuffer(source) ? source : await bounded(drain(source), timeout, 'body');
   const svc = rc.compiled!.service!;
   // The log phase sees the finished exchange as the gateway records it: status, headers sent, who answered.
   rc.status = res.status;
-  if (!rc.exited) rc.upstreamStatus = request.upstream?.status ?? 200;
-  rc.source = rc.exited ? inst.name : null;
-  rc.reason = rc.exited ? rc.exitReason : null;
+  if (!exited) rc.upstreamStatus = request.upstream?.status ?? 200;
+  rc.source = exited ? inst.name : null;
+  rc.reason = exited ? rc.exitReason : null;
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) rc.res.setHeader(k, v as string | string[]);
   const logResult: unknown = inst.handlers.log?.(
     rc,
-    new LogEntryImpl(rc, performance.now() - rc.startedAt, rc.exited ? null : upstreamTarget(rc, svc)),
+    new LogEntryImpl(rc, performance.now() - rc.startedAt, exited ? null : upstreamTarget(rc, svc)),
   );
   // The gateway catches a log handler's rejection and logs it; here it rejects the run, as a throw
   // does, instead of ending the test process as an unhandled rejection.
@@ -274,7 +276,7 @@ async function runOnce(
   const upstreamHeaders = pluginUpstreamHeaders(rc);
   upstreamHeaders.host = upstreamHost(rc, svc.hostHeader);
   return {
-    exited: rc.exited,
+    exited,
     status: res.status,
     body,
     responseHeaders: res.headers,

@@ -26,9 +26,11 @@ const plugin = definePlugin<Record<string, never>>({
         req.exitError(419, 'second');
         return;
       }
-      if (how !== '') return req.exit(Number(how), { message: 'no' });
+      if (how !== '' && how !== 'in-response') return req.exit(Number(how), { message: 'no' });
     },
-    response(_req, res) {
+    response(req, res) {
+      // A port of a Kong header_filter that exits: the gateway does not answer with it.
+      if (req.headers['x-exit'] === 'in-response') req.exit(403, { message: 'late' });
       res.setHeader('x-seen-type', String(res.headers['content-type']));
       res.setHeader('x-seen-length', String(res.headers['content-length']));
     },
@@ -99,4 +101,14 @@ test('the first exit() stands: a second exit() or exitError() in the same reques
   const viaKit = await runPlugin(plugin, {}, { headers: { 'x-exit': 'twice' } });
   assert.equal(viaKit.status, 418);
   assert.deepEqual((viaKit.body as { message: string }).message, 'first');
+});
+
+test('an exit() in the response phase is ignored in runPlugin as in the gateway: the upstream answer stands', async () => {
+  const wire = await fetch(`${gw.url}/api/x`, { headers: { 'x-exit': 'in-response' } });
+  assert.equal(wire.status, 200);
+  assert.equal(((await wire.json()) as { method: string }).method, 'GET', 'the echo upstream answered');
+  const kit = await runPlugin(plugin, {}, { headers: { 'x-exit': 'in-response' }, upstream: { body: 'upstream' } });
+  assert.equal(kit.exited, false);
+  assert.equal(kit.status, 200);
+  assert.equal(kit.body, 'upstream');
 });
