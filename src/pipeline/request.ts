@@ -4,7 +4,7 @@ import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, ST
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
-import { utf8HeaderText } from '../lib/header-value.ts';
+import { hasHeaderControlChar, utf8HeaderText } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
 import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
 import type {
@@ -236,7 +236,8 @@ export class RequestContext implements GatewayRequest {
     let text: string | null | undefined;
     switch (i) {
       case 0:
-        return this.consumer?.id ?? null;
+        text = this.consumer?.id;
+        break;
       case 1:
         text = this.consumer?.custom_id;
         break;
@@ -352,6 +353,11 @@ export class RequestContext implements GatewayRequest {
     credential: Credential | null,
     options?: boolean | AuthenticateOptions,
   ): void {
+    // What becomes an identity header is checked here, as setUpstreamHeader's values are: a
+    // control character sent on was refused by the HTTP client, a 502 blamed on the upstream.
+    for (const v of [consumer?.id, consumer?.username, consumer?.custom_id, credential?.identifier])
+      if (typeof v === 'string' && hasHeaderControlChar(v))
+        throw new TypeError('authenticate: the identity has a character a header cannot carry (CR, LF, NUL, ...)');
     const anonymous = typeof options === 'boolean' ? options : options?.anonymous === true;
     const claims = typeof options === 'object' ? (options.claims ?? null) : null;
     this.consumer = consumer;

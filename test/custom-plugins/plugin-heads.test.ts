@@ -21,6 +21,7 @@ const MODES: Record<string, (req: GatewayRequest) => void> = {
   'method-connect': (req) => req.setUpstreamMethod('CONNECT'),
   'exit-header': (req) => req.exit(401, { message: 'no' }, { 'www-authenticate': 'Bearer\r\nx: y' }),
   'exit-header-name': (req) => req.exitError(401, 'no', { 'bad name': 'a' }),
+  'identity-control': (req) => req.authenticate({ id: 'a\u0001b', username: null, custom_id: null, tags: [] }, null),
 };
 
 const RESPONSE_MODES: Record<string, (res: GatewayResponse) => void> = {
@@ -48,6 +49,9 @@ const plugin = definePlugin<Record<string, never>>({
           ] as const)
             req.setUpstreamHeader(n, v);
           req.setUpstreamHeader('x-kept', 'yes');
+        } else if (mode === 'identity-utf8') {
+          const id = '\u65e5\u672c-7';
+          req.authenticate({ id, username: 'caf\u00e9', custom_id: null, tags: [] }, null);
         } else if (mode === 'exit-framing') req.exit(200, 'from exit', { 'Transfer-Encoding': 'chunked' });
         else MODES[mode]?.(req);
       },
@@ -107,6 +111,15 @@ test('a head the plugin spoiled is its failure: 500, logged with its name and ph
     assert.equal(ok.status, 200, `${mode}: the target is still healthy`);
     assert.equal(await ok.text(), 'ok');
   }
+});
+
+test("a consumer id past ASCII goes upstream as its UTF-8 bytes, as the username does (Kong's set_header)", async () => {
+  seen = [];
+  const r = await fetch(`${gw.url}/api/x`, { headers: { 'x-mode': 'identity-utf8' } });
+  assert.equal(r.status, 200, await r.text());
+  const latin1 = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+  assert.equal(seen[0]?.['x-consumer-id'], latin1('\u65e5\u672c-7'));
+  assert.equal(seen[0]?.['x-consumer-username'], latin1('caf\u00e9'));
 });
 
 test("hop-by-hop headers and Expect a plugin sets are not sent upstream, as a client's are not", async () => {
