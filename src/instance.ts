@@ -207,7 +207,7 @@ export class TollgateInstance {
     const text = opts.configText ?? (await readConfigText(opts.configFile));
     const { config, plugins, customPlugins } = await loadConfigWithPlugins(text, opts.configFile, loadOptions(opts));
     const log = opts.log ?? createLogger({ level: opts.logLevel ?? config.settings.log_level });
-    const shared = new SharedResources();
+    const shared = new SharedResources(log);
     const runtime = await compileRuntime(config, { plugins, customPlugins, log, shared });
     const inst = new TollgateInstance(opts, { config, runtime, text }, log, shared);
     try {

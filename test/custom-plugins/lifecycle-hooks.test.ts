@@ -2,9 +2,11 @@
 // are the plugin's failure: logged under its name, never the process's end, a shutdown held
 // forever, or the gateway's /status and /metrics.
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { definePlugin } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { echoConfig, FIXTURES } from './helpers.ts';
 
@@ -94,4 +96,47 @@ test('a health() report of the wrong shape leaves /status and /metrics answering
   } finally {
     await gw.close();
   }
+});
+
+test('a services.shared close that throws or never settles is logged, and the shutdown completes', async () => {
+  const servers: Server[] = [];
+  const holder = definePlugin<{ close: 'throw' | 'hang' }>({
+    name: 'holder',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object', properties: { close: { enum: ['throw', 'hang'] } } },
+    create(config, { services }) {
+      // A handle that keeps the process alive, as a client's socket does.
+      services.shared(
+        `holder:${config.close}:redis://user:pw@redis`,
+        () => servers[servers.push(createServer().listen(0, '127.0.0.1')) - 1],
+        () => {
+          if (config.close === 'throw') throw new Error('quit failed');
+          return new Promise<void>(() => undefined);
+        },
+      );
+      return {};
+    },
+  });
+  const gw = await startGateway({
+    plugins: [holder],
+    config: {
+      _format_version: '3.0',
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'api', paths: ['/api'] }] }],
+      plugins: [
+        { name: 'holder', route: 'api', config: { close: 'throw' } },
+        { name: 'holder', config: { close: 'hang' } },
+      ],
+    },
+  });
+  // Bounded well inside the runner's timeout: a shutdown held by the close fails here.
+  const closed = await Promise.race([gw.close().then(() => true), sleep(30_000).then(() => false)]);
+  for (const s of servers) s.close();
+  assert.equal(closed, true, 'the shutdown completed');
+  const lines = gw.logs.filter((l) => l.msg === 'shared resource close failed');
+  assert.deepEqual(lines.map((l) => [l.resource, l.err]).sort(), [
+    ['holder', 'did not close within 10000 ms'],
+    ['holder', 'quit failed'],
+  ]);
+  assert.ok(!JSON.stringify(lines).includes('pw@'), 'the key past its first part is not logged');
 });
