@@ -347,11 +347,7 @@ export class TollgateInstance {
     }
   }
 
-  /**
-   * Runs the plugins' open step (prefetching keys, discovering IdPs) and starts the upstreams'
-   * active health probes on a runtime about to serve. A process without proxy listeners (the
-   * cluster primary) serves nothing and opens nothing: its probes would only add to the workers'.
-   */
+  /** The plugins' open step and the upstreams' active probes, in a process that serves (not the cluster primary). */
   private openIfServing(rt: Runtime): void {
     if (this.proxyServers.length === 0) return;
     openPlugins(rt.plugins, this.log);

@@ -18,6 +18,19 @@ export function hasHeaderControlChar(text: string): boolean {
 }
 
 /**
+ * Whether `text` (a string, or nothing) holds a control character no header value may carry. A
+ * loop, not `hasHeaderControlChar`'s regex: it runs on every authenticated request's identity.
+ */
+export function headerUnsafe(text: string | null | undefined): boolean {
+  if (typeof text !== 'string') return false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+  }
+  return false;
+}
+
+/**
  * `text` as a header value (the latin1 string of its UTF-8 bytes); throws a PluginConfigError at
  * `at` for a control character.
  */

@@ -4,7 +4,7 @@ import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, ST
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
-import { hasHeaderControlChar, utf8HeaderText } from '../lib/header-value.ts';
+import { headerUnsafe, utf8HeaderText } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
 import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
 import type {
@@ -355,9 +355,13 @@ export class RequestContext implements GatewayRequest {
   ): void {
     // What becomes an identity header is checked here, as setUpstreamHeader's values are: a
     // control character sent on was refused by the HTTP client, a 502 blamed on the upstream.
-    for (const v of [consumer?.id, consumer?.username, consumer?.custom_id, credential?.identifier])
-      if (typeof v === 'string' && hasHeaderControlChar(v))
-        throw new TypeError('authenticate: the identity has a character a header cannot carry (CR, LF, NUL, ...)');
+    if (
+      headerUnsafe(consumer?.id) ||
+      headerUnsafe(consumer?.username) ||
+      headerUnsafe(consumer?.custom_id) ||
+      headerUnsafe(credential?.identifier)
+    )
+      throw new TypeError('authenticate: the identity has a character a header cannot carry (CR, LF, NUL, ...)');
     const anonymous = typeof options === 'boolean' ? options : options?.anonymous === true;
     const claims = typeof options === 'object' ? (options.claims ?? null) : null;
     this.consumer = consumer;
