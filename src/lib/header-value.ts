@@ -18,16 +18,20 @@ export function hasHeaderControlChar(text: string): boolean {
 }
 
 /**
- * Whether `text` (a string, or nothing) holds a control character no header value may carry. A
- * loop, not `hasHeaderControlChar`'s regex: it runs on every authenticated request's identity.
+ * An identity value (a consumer's id, username or custom id, a credential's identifier) as its
+ * header: the latin1 string of its UTF-8 bytes, as utf8HeaderText; null for no value; undefined
+ * when it holds a control character no header may carry. One scan: this runs on every
+ * authenticated request.
  */
-export function headerUnsafe(text: string | null | undefined): boolean {
-  if (typeof text !== 'string') return false;
+export function identityHeaderText(text: string | null | undefined): string | null | undefined {
+  if (typeof text !== 'string') return null;
+  let ascii = true;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return undefined;
+    if (c > 0x7f) ascii = false;
   }
-  return false;
+  return ascii ? text : Buffer.from(text, 'utf8').toString('latin1');
 }
 
 /**

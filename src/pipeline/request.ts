@@ -4,7 +4,7 @@ import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, ST
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
-import { headerUnsafe, utf8HeaderText } from '../lib/header-value.ts';
+import { identityHeaderText } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
 import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
 import type {
@@ -68,6 +68,8 @@ export class RequestContext implements GatewayRequest {
   consumer: Consumer | null = null;
   credential: Credential | null = null;
   #claims: Readonly<Record<string, unknown>> | null = null;
+  /** What authenticate() sends as the first four AUTHENTICATION_HEADERS (id, custom id, username, credential). */
+  #identityHeaders: readonly (string | null)[] = NO_IDENTITY;
   readonly raw: IncomingMessage;
   readonly res: ServerResponse;
   readonly runtime: Runtime;
@@ -233,25 +235,9 @@ export class RequestContext implements GatewayRequest {
    */
   authenticationHeader(i: number): string | null {
     if (!this.authenticated || this.headerOverrides?.has(AUTHENTICATION_HEADERS[i]!) === true) return null;
-    let text: string | null | undefined;
-    switch (i) {
-      case 0:
-        text = this.consumer?.id;
-        break;
-      case 1:
-        text = this.consumer?.custom_id;
-        break;
-      case 2:
-        text = this.consumer?.username;
-        break;
-      case 3:
-        text = this.credential?.identifier;
-        break;
-      default:
-        return this.anonymousConsumer ? 'true' : null;
-    }
-    // Names may be any UTF-8 text (`日本`): sent as their bytes, as Kong does.
-    return text == null ? null : utf8HeaderText(text);
+    // Names may be any UTF-8 text (`日本`): sent as their bytes, as Kong does (made by authenticate()).
+    if (i < 4) return this.#identityHeaders[i] ?? null;
+    return this.anonymousConsumer ? 'true' : null;
   }
 
   setUpstreamPath(path: string): void {
@@ -355,13 +341,13 @@ export class RequestContext implements GatewayRequest {
   ): void {
     // What becomes an identity header is checked here, as setUpstreamHeader's values are: a
     // control character sent on was refused by the HTTP client, a 502 blamed on the upstream.
-    if (
-      headerUnsafe(consumer?.id) ||
-      headerUnsafe(consumer?.username) ||
-      headerUnsafe(consumer?.custom_id) ||
-      headerUnsafe(credential?.identifier)
-    )
+    const id = identityHeaderText(consumer?.id);
+    const customId = identityHeaderText(consumer?.custom_id);
+    const username = identityHeaderText(consumer?.username);
+    const identifier = identityHeaderText(credential?.identifier);
+    if (id === undefined || customId === undefined || username === undefined || identifier === undefined)
       throw new TypeError('authenticate: the identity has a character a header cannot carry (CR, LF, NUL, ...)');
+    this.#identityHeaders = [id, customId, username, identifier];
     const anonymous = typeof options === 'boolean' ? options : options?.anonymous === true;
     const claims = typeof options === 'object' ? (options.claims ?? null) : null;
     this.consumer = consumer;
@@ -374,6 +360,8 @@ export class RequestContext implements GatewayRequest {
     if (o !== null) for (const name of AUTHENTICATION_HEADERS) o.delete(name);
   }
 }
+
+const NO_IDENTITY: readonly null[] = [null, null, null, null];
 
 /** Most bytes of a response body held for a rewrite (`transformBody`'s default limit). */
 const MAX_TRANSFORM_BODY = 8 * 1024 * 1024;
