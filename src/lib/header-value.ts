@@ -6,7 +6,7 @@
  * text is checked and converted once, at load.
  */
 import { PluginConfigError } from '../errors.ts';
-import type { GatewayRequest } from '../pipeline/plugin.ts';
+import type { Consumer, Credential, GatewayRequest } from '../pipeline/plugin.ts';
 
 /** Control characters that cannot be in a header value (tab can). */
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
@@ -23,7 +23,7 @@ export function hasHeaderControlChar(text: string): boolean {
  * when it holds a control character no header may carry. One scan: this runs on every
  * authenticated request.
  */
-export function identityHeaderText(text: string | null | undefined): string | null | undefined {
+function identityHeaderText(text: string | null | undefined): string | null | undefined {
   if (typeof text !== 'string') return null;
   let ascii = true;
   for (let i = 0; i < text.length; i++) {
@@ -70,4 +70,44 @@ export function firstHeader(req: Pick<GatewayRequest, 'headers' | 'raw'>, name: 
     if (distinct && distinct.length > 0) return distinct[0];
   }
   return v;
+}
+
+/** No identity: what an unauthenticated request sends as its identity headers. */
+export const NO_IDENTITY: readonly null[] = [null, null, null, null];
+
+/**
+ * The identity headers of a consumer and credential, made once per pair of objects: consumers and
+ * credentials are config entities, the same objects on every request, and the scan that checks and
+ * converts their text cost about 1,200 instructions per authenticated request. Null when a value
+ * holds a control character.
+ */
+const identityCache = new WeakMap<
+  Consumer | typeof NO_IDENTITY,
+  WeakMap<Credential | typeof NO_IDENTITY, readonly (string | null)[] | null>
+>();
+
+export function identityHeaders(
+  consumer: Consumer | null,
+  credential: Credential | null,
+): readonly (string | null)[] | null {
+  const byConsumer = consumer ?? NO_IDENTITY;
+  const byCredential = credential ?? NO_IDENTITY;
+  let inner = identityCache.get(byConsumer);
+  if (inner === undefined) {
+    inner = new WeakMap();
+    identityCache.set(byConsumer, inner);
+  }
+  let headers = inner.get(byCredential);
+  if (headers === undefined) {
+    const id = identityHeaderText(consumer?.id);
+    const customId = identityHeaderText(consumer?.custom_id);
+    const username = identityHeaderText(consumer?.username);
+    const identifier = identityHeaderText(credential?.identifier);
+    headers =
+      id === undefined || customId === undefined || username === undefined || identifier === undefined
+        ? null
+        : [id, customId, username, identifier];
+    inner.set(byCredential, headers);
+  }
+  return headers;
 }

@@ -4,7 +4,7 @@ import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, ST
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
-import { identityHeaderText } from '../lib/header-value.ts';
+import { identityHeaders, NO_IDENTITY } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
 import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
 import type {
@@ -341,13 +341,10 @@ export class RequestContext implements GatewayRequest {
   ): void {
     // What becomes an identity header is checked here, as setUpstreamHeader's values are: a
     // control character sent on was refused by the HTTP client, a 502 blamed on the upstream.
-    const id = identityHeaderText(consumer?.id);
-    const customId = identityHeaderText(consumer?.custom_id);
-    const username = identityHeaderText(consumer?.username);
-    const identifier = identityHeaderText(credential?.identifier);
-    if (id === undefined || customId === undefined || username === undefined || identifier === undefined)
+    const headers = identityHeaders(consumer, credential);
+    if (headers === null)
       throw new TypeError('authenticate: the identity has a character a header cannot carry (CR, LF, NUL, ...)');
-    this.#identityHeaders = [id, customId, username, identifier];
+    this.#identityHeaders = headers;
     const anonymous = typeof options === 'boolean' ? options : options?.anonymous === true;
     const claims = typeof options === 'object' ? (options.claims ?? null) : null;
     this.consumer = consumer;
@@ -360,8 +357,6 @@ export class RequestContext implements GatewayRequest {
     if (o !== null) for (const name of AUTHENTICATION_HEADERS) o.delete(name);
   }
 }
-
-const NO_IDENTITY: readonly null[] = [null, null, null, null];
 
 /** Most bytes of a response body held for a rewrite (`transformBody`'s default limit). */
 const MAX_TRANSFORM_BODY = 8 * 1024 * 1024;
