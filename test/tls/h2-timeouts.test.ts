@@ -11,7 +11,7 @@ import { type ClientHttp2Session, constants } from 'node:http2';
 import { type AddressInfo, connect as netConnect } from 'node:net';
 import { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { connect as tlsConnect } from 'node:tls';
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { TollgateInstance } from '../../src/instance.ts';
 import { H2_MAX_CONCURRENT_STREAMS } from '../../src/proxy/server.ts';
 import { within } from '../support/wait.ts';
@@ -135,9 +135,8 @@ test("a TLS handshake that stalls after the ClientHello is closed after client_h
   }
 });
 
-test('HTTP/1.1 on the ssl listener: a connection that sends nothing after the handshake is closed after client_header_timeout', {
-  skip,
-}, async () => {
+/** An HTTP/1.1 connection to the ssl listener, its handshake done. */
+async function http1Socket(): Promise<TLSSocket> {
   const [host, port] = inst.proxyAddresses[0]!.split(':') as [string, string];
   const socket = tlsConnect({
     host,
@@ -148,6 +147,13 @@ test('HTTP/1.1 on the ssl listener: a connection that sends nothing after the ha
   });
   socket.on('error', () => undefined);
   await once(socket, 'secureConnect');
+  return socket;
+}
+
+test('HTTP/1.1 on the ssl listener: a connection that sends nothing after the handshake is closed after client_header_timeout', {
+  skip,
+}, async () => {
+  const socket = await http1Socket();
   socket.resume();
   try {
     await within(once(socket, 'close'), 8_000, 'the gateway closing a silent HTTP/1.1 connection');
@@ -159,16 +165,7 @@ test('HTTP/1.1 on the ssl listener: a connection that sends nothing after the ha
 test("HTTP/1.1 on the ssl listener: a head still arriving after client_header_timeout gets 408 then, not at node's 30 s check", {
   skip,
 }, async () => {
-  const [host, port] = inst.proxyAddresses[0]!.split(':') as [string, string];
-  const socket = tlsConnect({
-    host,
-    port: Number(port),
-    servername: 'a.test',
-    ca: ca.cert,
-    ALPNProtocols: ['http/1.1'],
-  });
-  socket.on('error', () => undefined);
-  await once(socket, 'secureConnect');
+  const socket = await http1Socket();
   socket.write('GET /echo/x HTTP/1.1\r\nHost: a.test\r\n');
   // A header line every 200 ms: the connection is never silent, its head never complete.
   const drip = setInterval(() => socket.write('x-drip: 1\r\n'), 200);
