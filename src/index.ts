@@ -44,6 +44,7 @@ export type {
   ConsumerEntity,
   Credential,
   DependencyHealth,
+  EntityAdminApi,
   EntityDefinition,
   EntityLoadContext,
   EntityPlace,

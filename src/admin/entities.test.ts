@@ -233,3 +233,48 @@ test("writes answer 405 with Kong's DB-less message; a delete of nothing is 204"
     assert.deepEqual(await (await get('/routes', { method: 'DELETE' })).json(), { message: 'Method not allowed' });
   });
 });
+
+test("a custom plugin's entity kind gets the endpoints its adminApi names; without adminApi, none", async () => {
+  const { defineEntity, definePlugin } = await import('../index.ts');
+  const devices = defineEntity({
+    name: 'device_credentials',
+    schema: { type: 'object', required: ['device'], properties: { device: { type: 'string' } } },
+    adminApi: { name: 'device-auths', nestedName: 'device-auth', endpointKey: 'device' },
+  });
+  const hidden = defineEntity({ name: 'hidden_things', schema: { type: 'object', properties: {} } });
+  const plugin = definePlugin({
+    name: 'device-auth',
+    version: '1.0.0',
+    priority: 1000,
+    schema: { type: 'object', properties: {} },
+    entities: [devices, hidden],
+    create: () => ({}),
+  });
+  const gw = await startGateway({
+    plugins: [plugin],
+    config: `_format_version: "3.0"
+consumers:
+  - username: bob
+    device_credentials:
+      - device: phone-1
+    hidden_things:
+      - {}
+`,
+  });
+  try {
+    const get = async (p: string) => {
+      const r = await fetch(`${gw.adminUrl}${p}`);
+      return { status: r.status, body: (await r.json()) as any };
+    };
+    const all = await get('/device-auths');
+    assert.deepEqual(
+      all.body.data.map((d: any) => d.device),
+      ['phone-1'],
+    );
+    assert.equal((await get('/device-auths/phone-1')).body.id, all.body.data[0].id, 'looked up by its endpoint key');
+    assert.equal((await get('/consumers/bob/device-auth')).body.data[0].device, 'phone-1');
+    assert.equal((await get('/hidden_things')).status, 404, 'a kind without adminApi has no endpoint');
+  } finally {
+    await gw.close();
+  }
+});

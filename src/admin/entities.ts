@@ -21,8 +21,11 @@ interface Kind {
   nested?: string;
 }
 
-/** Kong's admin path of each collection. */
-const KINDS: Record<string, Kind> = {
+/**
+ * Kong's admin path of each core collection. The kinds plugins own (credentials, acls) come from
+ * their declarations (`adminApi`), per config: see `kindsOf`.
+ */
+const CORE_KINDS: Readonly<Record<string, Kind>> = {
   services: { schema: 'services', key: 'name' },
   routes: { schema: 'routes', key: 'name' },
   consumers: { schema: 'consumers', key: 'username' },
@@ -31,13 +34,6 @@ const KINDS: Record<string, Kind> = {
   targets: { schema: 'targets', key: 'target' },
   certificates: { schema: 'certificates', key: null },
   snis: { schema: 'snis', key: 'name' },
-  // Looking a key-auth credential up by its key would make the unauthenticated admin listener an
-  // oracle for guessed keys: by id only (Kong also accepts the key).
-  'key-auths': { schema: 'keyauth_credentials', key: null, nested: 'key-auth' },
-  jwts: { schema: 'jwt_secrets', key: 'key', nested: 'jwt' },
-  'basic-auths': { schema: 'basicauth_credentials', key: 'username', nested: 'basic-auth' },
-  'hmac-auths': { schema: 'hmacauth_credentials', key: 'username', nested: 'hmac-auth' },
-  acls: { schema: 'acls', key: null, nested: 'acls' },
   // Kong OSS serves these in DB-less mode too; a declarative file here cannot hold any (each is
   // refused at load, docs/kong-compatibility.md), so they are empty, as Kong's are without them.
   // A tool that reads every collection (a decK dump) finds them instead of a 404 that stops it.
@@ -47,6 +43,24 @@ const KINDS: Record<string, Kind> = {
   'key-sets': { schema: 'key_sets', key: 'name' },
   'filter-chains': { schema: 'filter_chains', key: 'name' },
 };
+
+const kindsByConfig = new WeakMap<GatewayConfig, Readonly<Record<string, Kind>>>();
+
+/** The core collections and those of the entity kinds this config's plugins declare with `adminApi`. */
+function kindsOf(config: GatewayConfig): Readonly<Record<string, Kind>> {
+  let kinds = kindsByConfig.get(config);
+  if (kinds === undefined) {
+    const all: Record<string, Kind> = Object.assign(Object.create(null), CORE_KINDS);
+    for (const [schema, info] of Object.entries(config.entity_kinds)) {
+      const api = info.adminApi;
+      if (api === null || Object.hasOwn(CORE_KINDS, api.name)) continue;
+      all[api.name] = { schema, key: api.endpointKey ?? null, ...(api.nestedName ? { nested: api.nestedName } : {}) };
+    }
+    kinds = all;
+    kindsByConfig.set(config, kinds);
+  }
+  return kinds;
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const PAGE_SIZE = 100;
@@ -255,9 +269,9 @@ function page(everything: readonly Obj[], query: URLSearchParams, base: string):
 }
 
 /** Whether `path` is one of Kong's entity endpoints (the router tries the others first). */
-export function isEntityPath(path: string): boolean {
+export function isEntityPath(path: string, config: GatewayConfig): boolean {
   const first = path.split('/')[1] ?? '';
-  return Object.hasOwn(KINDS, first);
+  return Object.hasOwn(kindsOf(config), first);
 }
 
 export interface EntityRequest {
@@ -279,7 +293,8 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
   const segs = req.path.split('/').slice(1).map(decodeSegment);
   if (segs.some((s) => s === null || s === '')) return notFound();
   const [top, id, sub, subId] = segs as string[];
-  const kind = KINDS[top!]!;
+  const kinds = kindsOf(req.config);
+  const kind = kinds[top!]!;
   const s = store(req);
   const all = s.lists.get(kind.schema) ?? [];
   const reading = req.method === 'GET';
@@ -302,7 +317,7 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
     return methodNotAllowed();
   }
   if (entity === undefined) return notFound();
-  const children = nested(s, top!, entity, sub);
+  const children = nested(s, kinds, top!, entity, sub);
   if (children === null) {
     if (top === 'upstreams' && sub === 'health' && subId === undefined) {
       if (!reading) return methodNotAllowed();
@@ -312,7 +327,7 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
   }
   if (subId !== undefined) {
     if (segs.length > 4) return notFound();
-    const child = find(children.list, KINDS[children.path], subId);
+    const child = find(children.list, kinds[children.path], subId);
     if (!reading) return methodNotAllowed();
     return child === undefined ? notFound() : { status: 200, body: child };
   }
@@ -321,7 +336,7 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
     return children.list[0] === undefined ? notFound() : { status: 200, body: children.list[0] };
   }
   if (reading) return page(children.list, req.query, `/${top}/${encodeURIComponent(id)}/${sub}`);
-  if (req.method === 'POST') return unsupported('create', KINDS[children.path]?.schema ?? children.path, null);
+  if (req.method === 'POST') return unsupported('create', kinds[children.path]?.schema ?? children.path, null);
   return methodNotAllowed();
 }
 
@@ -344,6 +359,7 @@ function decodeSegment(s: string): string | null {
 /** The entities under `/{top}/{entity}/{sub}`, or null when Kong has no such endpoint. */
 function nested(
   s: Store,
+  kinds: Readonly<Record<string, Kind>>,
   top: string,
   entity: Obj,
   sub: string,
@@ -370,8 +386,8 @@ function nested(
       return { list: of('snis', 'certificate'), path: 'snis', single: false };
   }
   if (top === 'consumers') {
-    const path = Object.keys(KINDS).find((k) => KINDS[k]!.nested === sub);
-    if (path !== undefined) return { list: of(KINDS[path]!.schema, 'consumer'), path, single: false };
+    const path = Object.keys(kinds).find((k) => kinds[k]!.nested === sub);
+    if (path !== undefined) return { list: of(kinds[path]!.schema, 'consumer'), path, single: false };
   }
   return null;
 }

@@ -107,7 +107,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     // Kong's list of the plugins the node can run (admin UIs read it); before `/plugins/{id}`.
     if (path === '/plugins/enabled' && method === 'GET')
       return send(res, 200, { enabled_plugins: Object.keys(await availablePlugins(inst)) });
-    if (isEntityPath(path)) {
+    if (isEntityPath(path, inst.runtime.config)) {
       const rt = inst.runtime;
       const r = await entityEndpoint({
         method: method ?? 'GET',

@@ -83,7 +83,11 @@ export async function buildEntities(
   const entity_kinds: Record<string, EntityKindInfo> = {};
   for (const [name, kind] of b.kinds) {
     plugin_entities[name] = [];
-    entity_kinds[name] = { plugin: kind.plugin, secrets: [...(kind.def.secrets ?? [])] };
+    entity_kinds[name] = {
+      plugin: kind.plugin,
+      secrets: [...(kind.def.secrets ?? [])],
+      adminApi: kind.def.adminApi ?? null,
+    };
   }
   for (const e of b.entities) plugin_entities[e.kind.def.name]!.push(e.model);
   return {

@@ -9,6 +9,7 @@
  */
 
 import type { ConfigIssue } from '../errors.ts';
+import type { EntityAdminApi } from '../pipeline/plugin.ts';
 
 /** A path into the YAML document, e.g. `['services', 0, 'routes', 1, 'paths', 0]`. */
 export type YamlPath = readonly (string | number)[];
@@ -81,6 +82,8 @@ export interface EntityKindInfo {
   plugin: string;
   /** Fields redacted wherever the gateway prints. */
   secrets: readonly string[];
+  /** Its read-only Admin API endpoints, when the plugin names them. */
+  adminApi: EntityAdminApi | null;
 }
 
 export interface ConsumerModel {

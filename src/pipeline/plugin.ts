@@ -345,6 +345,13 @@ export interface EntityDefinition<E extends EntityRecord = EntityRecord> {
   /** Secret fields: redacted in the admin API, never quoted in messages. */
   readonly secrets?: readonly string[];
   /**
+   * The kind's read-only Admin API endpoints, named as Kong's daos.lua names them: `name`
+   * (`admin_api_name`) is the collection `GET /<name>`, `nestedName` (`admin_api_nested_name`)
+   * the list under `/consumers/{consumer}/<nestedName>`, `endpointKey` the field a path segment
+   * that is no uuid is looked up by (null or left out: by id only). Without it, no endpoint.
+   */
+  readonly adminApi?: EntityAdminApi;
+  /**
    * The natural key the deterministic id derives from (a UUIDv5 of the kind and this key, the way
    * Kong derives declarative ids). Never return a secret. Default: the consumer and the position.
    */
@@ -354,6 +361,13 @@ export interface EntityDefinition<E extends EntityRecord = EntityRecord> {
    * hashing a password); returns the entity plugins will see, or nothing to keep it as is.
    */
   load?(entity: E, context: EntityLoadContext): E | undefined;
+}
+
+/** An entity kind's Admin API names (Kong's `admin_api_name`, `admin_api_nested_name`, `endpoint_key`). */
+export interface EntityAdminApi {
+  readonly name: string;
+  readonly nestedName?: string;
+  readonly endpointKey?: string | null;
 }
 
 /** Identity helper that gives an entity declaration its types. */

@@ -25,6 +25,7 @@ const KONG_HASH = /^[0-9a-fA-F]{40}$/;
 
 export const basicauthCredentials = defineEntity<BasicAuthCredential>({
   name: 'basicauth_credentials',
+  adminApi: { name: 'basic-auths', nestedName: 'basic-auth', endpointKey: 'username' },
   description: "A basic-auth credential: a username and a password (plain, or Kong's stored hash from a decK dump).",
   schema: {
     type: 'object',

@@ -14,6 +14,7 @@ export interface HmacAuthCredential extends EntityRecord {
 
 export const hmacauthCredentials = defineEntity<HmacAuthCredential>({
   name: 'hmacauth_credentials',
+  adminApi: { name: 'hmac-auths', nestedName: 'hmac-auth', endpointKey: 'username' },
   description: 'An hmac-auth credential: the username a client signs as and the shared secret.',
   schema: {
     type: 'object',

@@ -20,6 +20,7 @@ export interface JwtSecret extends EntityRecord {
 
 export const jwtSecrets = defineEntity<JwtSecret>({
   name: 'jwt_secrets',
+  adminApi: { name: 'jwts', nestedName: 'jwt', endpointKey: 'key' },
   description: "A jwt credential: `key` matches the token's `iss` claim (or the plugin's key_claim_name).",
   schema: {
     type: 'object',

@@ -15,6 +15,9 @@ export interface KeyAuthCredential extends EntityRecord {
 
 export const keyauthCredentials = defineEntity<KeyAuthCredential>({
   name: 'keyauth_credentials',
+  // Looked up by id only: Kong also takes the key, which would make the unauthenticated admin
+  // listener an oracle for guessed keys.
+  adminApi: { name: 'key-auths', nestedName: 'key-auth' },
   description: 'A key-auth credential: the API key a client presents.',
   schema: {
     type: 'object',
