@@ -5,6 +5,7 @@
  */
 import { isIP } from 'node:net';
 import { type ConfigIssue, configIssue } from '../errors.ts';
+import { hasHeaderControlChar } from '../lib/header-value.ts';
 import type { GatewayConfig, ServiceModel } from './model.ts';
 
 const TLS_PROTOCOLS = new Set(['https', 'grpcs', 'wss', 'tls']);
@@ -29,6 +30,19 @@ export function configWarnings(config: GatewayConfig): ConfigIssue[] {
         ? "TLS verification is off (tls_verify: false): the upstream's certificate is not checked, so anyone on the path can impersonate it"
         : `TLS verification is off (tls_verify: false); it has no effect while the protocol is ${s.protocol}, and leaves the upstream unverified if it becomes https`,
     );
+  }
+  // Kong loads any string as a username or custom_id; its identity headers (X-Consumer-Username,
+  // X-Consumer-Custom-ID) cannot carry a control character, so every request this consumer
+  // authenticates would fail. Said at load, where the operator can fix the name.
+  for (const c of config.consumers) {
+    for (const field of ['username', 'custom_id'] as const) {
+      const value = c[field];
+      if (value !== null && hasHeaderControlChar(value))
+        at(
+          [...c.yaml_path, field],
+          `the consumer's ${field} holds a control character (such as a line break), which no HTTP header can carry: every request this consumer authenticates will fail with a 500 (X-Consumer-${field === 'username' ? 'Username' : 'Custom-ID'} cannot be sent); remove the character`,
+        );
+    }
   }
   config.settings.admin_listen?.forEach((addr, i) => {
     const why = exposedAdminListen(addr);

@@ -177,6 +177,34 @@ test('tls_verify, tls_verify_depth or ca_certificates on a cleartext service is 
   );
 });
 
+test('a consumer whose username or custom_id holds a line break is a warning at the field: no identity header can carry it', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'consumers.yaml',
+    [
+      '_format_version: "3.0"',
+      'consumers:',
+      '  - username: "ann\\r\\nX-Admin: 1"',
+      '  - username: bob',
+      '    custom_id: "b\\nb"',
+      '  - username: "tab\\tis fine"',
+      '',
+    ].join('\n'),
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 0, r.out + r.err);
+  const lines = r.out.split('\n').filter((l) => l.includes('warning:'));
+  assert.deepEqual(
+    lines.map((l) => l.replace(/^.*consumers\.yaml:/, '').replace(/ holds .*$/, '')),
+    [
+      "3:15  consumers[0].username  warning: the consumer's username",
+      "5:16  consumers[1].custom_id  warning: the consumer's custom_id",
+    ],
+  );
+  assert.match(lines[0]!, /every request this consumer authenticates will fail with a 500/);
+});
+
 test('a plugin warning at load is a validate warning too', async () => {
   const dir = tmp();
   const f = write(
