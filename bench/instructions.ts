@@ -1,7 +1,7 @@
 /**
  * Instructions per request, counted by valgrind's callgrind: unlike CPU time, the count does not
  * move with what else the machine is doing, so changes of a few percent can be seen on a shared
- * machine. Usage: `npm run bench:instructions [minimal] [one] [no-log] [jwt]` (default: all four).
+ * machine. Usage: `npm run bench:instructions [minimal] [one] [no-log] [jwt] [tls-h1] [h2]` (default: all six; the last two are one route behind an ssl listener, loaded over HTTPS with HTTP/1.1 and with HTTP/2).
  *
  * Method: the process runs under callgrind with instrumentation off and with TurboFan compiling on
  * the main thread (`--no-concurrent-recompilation`; under valgrind's serialized threads a
@@ -20,12 +20,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { routeConfig } from './config.ts';
 import { jwtRoute } from './rows.ts';
+import { tlsRoute } from './tls.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Split over two connections (see above). */
 const WARMUP_EACH = Math.ceil(Number(process.env.INSTR_WARMUP ?? 40_000) / 2);
 const MEASURED = Number(process.env.INSTR_REQUESTS ?? 10_000);
-const ROWS = ['minimal', 'one', 'no-log', 'jwt'] as const;
+const ROWS = ['minimal', 'one', 'no-log', 'jwt', 'tls-h1', 'h2'] as const;
 type Row = (typeof ROWS)[number];
 
 /** The first line of `child`'s stdout that `pick` recognises; the rest of its output is drained. */
@@ -46,9 +47,9 @@ function firstLine<T>(child: ChildProcess, pick: (text: string) => T | null): Pr
 }
 
 /** h2load over one connection; asynchronous, so this process keeps draining the gateway's log pipe meanwhile. */
-async function h2load(url: string, n: number, headers: Record<string, string>): Promise<void> {
+async function h2load(url: string, n: number, headers: Record<string, string>, h2 = false): Promise<void> {
   const h = Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
-  const child = spawn('h2load', ['--h1', '-n', String(n), '-c', '1', ...h, url], {
+  const child = spawn('h2load', [...(h2 ? [] : ['--h1']), '-n', String(n), '-c', '1', ...h, url], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
@@ -67,9 +68,11 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
   } else {
     let config = routeConfig();
     if (row === 'jwt') ({ config, headers } = await jwtRoute());
+    if (row === 'tls-h1' || row === 'h2') ({ config } = await tlsRoute());
     const file = join(dir, `${row}.yaml`);
     writeFileSync(file, config.replaceAll('__UPSTREAM__', upstream));
-    command = [join(ROOT, 'bin/gateway'), 'start', '--config', file, '--proxy-listen', '127.0.0.1:0'];
+    const tls = row === 'tls-h1' || row === 'h2' ? ' ssl' : '';
+    command = [join(ROOT, 'bin/gateway'), 'start', '--config', file, '--proxy-listen', `127.0.0.1:0${tls}`];
     command.push('--admin-listen', '127.0.0.1:0', ...(row === 'no-log' ? ['--no-access-log'] : []));
   }
   const out = join(dir, `${row}.callgrind`);
@@ -96,11 +99,12 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
       const listening = /"proxy":\["([^"]+)"[^\n]*"msg":"listening"/.exec(text);
       return listening ? listening[1]! : null;
     });
-    const url = `http://${address}${path}`;
-    await h2load(url, WARMUP_EACH, headers);
-    await h2load(url, WARMUP_EACH, headers);
+    const url = `${row === 'tls-h1' || row === 'h2' ? 'https' : 'http'}://${address}${path}`;
+    const h2 = row === 'h2';
+    await h2load(url, WARMUP_EACH, headers, h2);
+    await h2load(url, WARMUP_EACH, headers, h2);
     execFileSync('callgrind_control', ['-i', 'on', String(child.pid)], { stdio: 'ignore' });
-    await h2load(url, MEASURED, headers);
+    await h2load(url, MEASURED, headers, h2);
     execFileSync('callgrind_control', ['-d', String(child.pid)], { stdio: 'ignore' });
   } finally {
     child.kill('SIGKILL');
@@ -131,7 +135,7 @@ try {
       return base === undefined ? '' : `  ${(results.get(row)! / base).toFixed(3)}× ${of}`;
     };
     console.log(
-      `${row.padEnd(8)} ${Math.round(results.get(row)!).toLocaleString('en')} instructions/request${ratio('minimal')}${ratio('one')}`,
+      `${row.padEnd(8)} ${Math.round(results.get(row)!).toLocaleString('en')} instructions/request${ratio('minimal')}${ratio('one')}${row === 'h2' ? ratio('tls-h1') : ''}`,
     );
   }
 } finally {
