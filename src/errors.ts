@@ -133,6 +133,20 @@ export class PluginConfigError extends Error {
   }
 }
 
+/**
+ * Where a plugin's problem is in the file: `field` is a dot path inside the plugin's `config` as a
+ * plugin names it (`redis.host`, `claims_to_verify.0`; `''` is the config itself); no field (or
+ * not a string) is the plugin entry.
+ */
+export function pluginFieldPath(plugin: YamlPath, field: unknown): YamlPath {
+  if (typeof field !== 'string') return [...plugin];
+  const segments = field
+    .split('.')
+    .filter((x) => x !== '')
+    .map((x) => (/^\d+$/.test(x) ? Number(x) : x));
+  return [...plugin, 'config', ...segments];
+}
+
 /** Formats a YAML path as `services[0].routes[1].name`. */
 export function formatYamlPath(path: YamlPath): string {
   let out = '';

@@ -4,7 +4,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
 import { scrubIssues, secretValues } from '../config/secrets.ts';
 import { configWarnings } from '../config/warnings.ts';
-import { ConfigError, type ConfigIssue, configIssue, PluginConfigError } from '../errors.ts';
+import { ConfigError, type ConfigIssue, configIssue, PluginConfigError, pluginFieldPath } from '../errors.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { compileCertificates } from '../tls.ts';
@@ -193,6 +193,20 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
               );
           },
         },
+        warn: (message, field) => {
+          plog.warn(message, typeof field === 'string' ? { field } : undefined);
+          if (!creating) return;
+          const path = pluginFieldPath(p.yaml_path, field);
+          warnings.push(
+            configIssue(
+              'PLUGIN_CONFIG',
+              redact(`plugin '${p.name}': ${message}`, secrets),
+              path,
+              config.source.locate(path),
+              'warning',
+            ),
+          );
+        },
         services: services_,
         scope: { service: svc, route, consumer, routes: reach },
         instances: peers.get(p.name) ?? [],
@@ -218,17 +232,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       creating = false;
     } catch (err) {
       creating = false;
-      const path =
-        err instanceof PluginConfigError
-          ? [
-              ...p.yaml_path,
-              'config',
-              ...err.path
-                .split('.')
-                .filter((x) => x !== '')
-                .map((x) => (/^\d+$/.test(x) ? Number(x) : x)),
-            ]
-          : [...p.yaml_path];
+      const path = err instanceof PluginConfigError ? pluginFieldPath(p.yaml_path, err.path) : [...p.yaml_path];
       const message = redact(err instanceof Error ? err.message : String(err), secrets);
       issues.push(
         configIssue(

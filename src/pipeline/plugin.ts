@@ -429,6 +429,13 @@ export interface GatewayServices {
 /** What `create()` receives besides the config. */
 export interface PluginContext {
   readonly log: PluginLogger;
+  /**
+   * Reports, during `create()`, something about the config the operator should know; the config
+   * still loads. `gateway validate` prints it located at `field` (a dot path in the plugin's
+   * config, as PluginConfigError takes it: `redis.host`, `claims_to_verify.0`), or at the plugin
+   * without one, and `start` logs it. Called after `create()` has returned, it only logs.
+   */
+  warn(message: string, field?: string): void;
   readonly services: GatewayServices;
   /** Where this instance is configured. All null for a global plugin. */
   readonly scope: {

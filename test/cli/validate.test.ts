@@ -205,7 +205,7 @@ test('a consumer whose username or custom_id holds a line break is a warning at 
   assert.match(lines[0]!, /every request this consumer authenticates will fail with a 500/);
 });
 
-test('a plugin warning at load is a validate warning too', async () => {
+test('a plugin warning at load is a validate warning too, located at the field it names', async () => {
   const dir = tmp();
   const f = write(
     dir,
@@ -230,7 +230,7 @@ test('a plugin warning at load is a validate warning too', async () => {
   assert.equal(r.code, 0, r.out + r.err);
   assert.match(
     r.out,
-    /dup\.yaml:11:5 {2}plugins\[0\] {2}warning: plugin 'jwt': claims_to_verify does not include 'exp'/,
+    /dup\.yaml:12:33 {2}plugins\[0\]\.config\.claims_to_verify {2}warning: plugin 'jwt': claims_to_verify does not include 'exp'/,
   );
   assert.match(r.out, /; 1 warning\)/);
 });

@@ -425,8 +425,9 @@ export default definePlugin<JwtConfig>({
       });
     }
     if (!claims.includes('exp') && [...entries.values()].some((e) => !e.strictTime)) {
-      context.log.warn(
+      context.warn(
         "claims_to_verify does not include 'exp': expired tokens of static-key credentials are accepted (Kong's default)",
+        'claims_to_verify',
       );
     }
     return new JwtAuthenticator(config, context, entries, anonymous);
