@@ -296,16 +296,7 @@ export class TargetPool extends Dispatcher {
     this.active--;
     if (!reusable || c.dead || this.closed) return this.discard(c);
     const w = this.nextWaiting();
-    if (w !== null) {
-      w.done = true;
-      if (w.timer !== null) clearTimeout(w.timer);
-      this.active++;
-      // The time spent queued comes off the wait for the response head.
-      const waited = performance.now() - w.since;
-      const budget = Math.max(1, (w.opts.headersTimeout ?? this.settings.readTimeout) - waited);
-      this.run(c, { ...w.opts, headersTimeout: budget }, w.handler);
-      return;
-    }
+    if (w !== null) return this.serveWaiting(w, c);
     if (!c.connected || this.idleConns.length >= this.settings.keepaliveIdle) return this.discard(c);
     c.idle = true;
     this.idleConns.push(c);
@@ -322,15 +313,18 @@ export class TargetPool extends Dispatcher {
     const max = this.settings.maxConnections;
     if (max > 0 && this.active < max) {
       const w = this.nextWaiting();
-      if (w !== null) {
-        w.done = true;
-        if (w.timer !== null) clearTimeout(w.timer);
-        this.active++;
-        const waited = performance.now() - w.since;
-        const budget = Math.max(1, (w.opts.headersTimeout ?? this.settings.readTimeout) - waited);
-        this.run(this.newConn(), { ...w.opts, headersTimeout: budget }, w.handler);
-      }
+      if (w !== null) this.serveWaiting(w, this.newConn());
     }
+  }
+
+  /** A queued request runs on `c`; the time it spent queued comes off its wait for the response head. */
+  private serveWaiting(w: Waiting, c: Conn): void {
+    w.done = true;
+    if (w.timer !== null) clearTimeout(w.timer);
+    this.active++;
+    const waited = performance.now() - w.since;
+    const budget = Math.max(1, (w.opts.headersTimeout ?? this.settings.readTimeout) - waited);
+    this.run(c, { ...w.opts, headersTimeout: budget }, w.handler);
   }
 
   override async close(): Promise<void> {
