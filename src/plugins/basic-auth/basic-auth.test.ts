@@ -158,6 +158,27 @@ describe('basic-auth', () => {
     assert.equal(echo.headers['x-consumer-username'], 'alice');
   });
 
+  test('hide_credentials leaves Authorization to the upstream when Proxy-Authorization named the user, as Kong', async () => {
+    const viaProxy = await get('/hidden', {
+      'proxy-authorization': basic('alice', 'open sesame: with colon'),
+      authorization: 'Bearer for-the-application',
+    });
+    assert.equal(viaProxy.status, 200);
+    const echo = (await viaProxy.json()) as Echo;
+    assert.equal(echo.headers['x-consumer-username'], 'alice');
+    assert.equal(echo.headers.authorization, 'Bearer for-the-application', 'not read, so not hidden');
+    assert.equal(echo.headers['proxy-authorization'], undefined);
+    // Proxy-Authorization names nobody: Authorization is read, so it is the one hidden.
+    const fallback = await get('/hidden', {
+      'proxy-authorization': basic('nobody', 'x'),
+      authorization: basic('bob@example.com', 'hunter2'),
+    });
+    assert.equal(fallback.status, 200);
+    const fell = (await fallback.json()) as Echo;
+    assert.equal(fell.headers['x-consumer-username'], 'bob');
+    assert.equal(fell.headers.authorization, undefined);
+  });
+
   test('anonymous: failures continue as the anonymous consumer; an earlier plugin’s success is kept', async () => {
     const anon = (await (await get('/anon', { authorization: basic('alice', 'nope') })).json()) as Echo;
     assert.equal(anon.headers['x-consumer-username'], 'guest');

@@ -65,12 +65,15 @@ class BasicAuth implements PluginHandlers {
     const proxyAuth = req.headers['proxy-authorization'];
     const auth = req.headers.authorization;
     if (proxyAuth === undefined && auth === undefined) return null;
+    // Proxy-Authorization is never forwarded (RFC 9110 11.7.2), hidden or not.
     let found = this.check(proxyAuth);
-    // Kong tries Proxy-Authorization first and falls back to Authorization when it names no known user.
-    if (found === undefined) found = this.check(auth);
-    if (this.config.hide_credentials) {
-      req.removeUpstreamHeader('proxy-authorization');
-      req.removeUpstreamHeader('authorization');
+    // Kong tries Proxy-Authorization first and falls back to Authorization when it names no known
+    // user. Like Kong, hide_credentials removes Authorization only when it was read: when
+    // Proxy-Authorization named the user, Authorization is the upstream's own (a client
+    // authenticating to the gateway there keeps Authorization for the application).
+    if (found === undefined) {
+      found = this.check(auth);
+      if (this.config.hide_credentials) req.removeUpstreamHeader('authorization');
     }
     return found ?? null;
   }
