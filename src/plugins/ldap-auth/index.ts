@@ -121,13 +121,17 @@ class LdapAuth implements PluginHandlers {
     return null;
   }
 
-  /** `user:password` from the header; the user is everything before the last colon, as in Kong. */
+  /**
+   * `user:password` from the header. The user is everything before the first colon and the
+   * password may hold colons: RFC 7617 keeps `:` out of user-ids, and Kong splits so since 2.7
+   * (`(.-):(.+)`, then `^(.*?):(.+)$`), when it stopped binding `user:pass` with `word`.
+   */
   private parse(value: string | undefined): Given | null {
     if (value === undefined || value.length > MAX_HEADER) return null;
     const m = this.scheme.exec(value);
     if (m === null) return null;
     const decoded = Buffer.from(value.slice(m[0].length).trim(), 'base64').toString('utf8');
-    const colon = decoded.lastIndexOf(':');
+    const colon = decoded.indexOf(':');
     if (colon <= 0 || colon === decoded.length - 1) return null;
     // The user name is sent upstream in a header, which cannot carry CR, LF or NUL: such a name is
     // no credential (it is not bound either).

@@ -10,7 +10,13 @@ import { escapeDnValue } from './bind.ts';
 import plugin, { MAX_CONCURRENT_BINDS } from './index.ts';
 
 const BASE = 'ou=people,dc=example,dc=com';
-const USERS: Record<string, string> = { alice: 'wonderland', 'bob:colon': 'secret', 日本: 'secret', José: 'secret' };
+const USERS: Record<string, string> = {
+  alice: 'wonderland',
+  carol: 'pass:word',
+  'bob:colon': 'secret',
+  日本: 'secret',
+  José: 'secret',
+};
 
 /** A real LDAP server (ldapjs) accepting simple binds for USERS under BASE. */
 async function startLdap(): Promise<{ port: number; binds: string[]; close(): Promise<void> }> {
@@ -127,9 +133,12 @@ describe('ldap-auth', () => {
     assert.equal(res.statusCode, 200);
   });
 
-  test('the user name is what comes before the last colon', async () => {
-    const r = await call('/ldap', { authorization: basic('LDAP', 'bob:colon', 'secret') });
+  test('the user name is what comes before the first colon: a password may hold colons, as in Kong', async () => {
+    const r = await call('/ldap', { authorization: basic('LDAP', 'carol', 'pass:word') });
     assert.equal(r.res.status, 200);
+    assert.equal(r.seen!.headers['x-credential-identifier'], 'carol');
+    // A user name cannot hold one (RFC 7617): `bob:colon` is the user `bob`, whom the directory refuses.
+    assert.equal((await call('/ldap', { authorization: basic('LDAP', 'bob:colon', 'secret') })).res.status, 401);
   });
 
   test('a wrong password or no credentials get 401 with the LDAP challenge', async () => {
