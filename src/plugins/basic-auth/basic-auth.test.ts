@@ -139,6 +139,19 @@ describe('basic-auth', () => {
     );
   });
 
+  test('a repeated Authorization header counts by its first line, as Kong reads it', async () => {
+    const send = async (lines: string[]) => {
+      const headers = lines.flatMap((value) => ['authorization', value]);
+      const res = await request(`${gw.url}/basic`, { headers, headersTimeout: 5000, bodyTimeout: 5000 });
+      const body = JSON.parse(await res.body.text()) as Echo & { message?: string };
+      return { status: res.statusCode, username: body.headers?.['x-consumer-username'] };
+    };
+    const alice = basic('alice', 'open sesame: with colon');
+    assert.deepEqual(await send([alice, 'Bearer for-the-application']), { status: 200, username: 'alice' });
+    assert.deepEqual(await send([alice, basic('alice', 'wrong')]), { status: 200, username: 'alice' });
+    assert.deepEqual(await send(['Bearer for-the-application', alice]), { status: 401, username: undefined });
+  });
+
   test('a refusal is logged as basic-auth INVALID_CREDENTIALS, with or without a header', async () => {
     for (const headers of [{}, { authorization: basic('alice', 'nope') }] as Record<string, string>[]) {
       const res = await get('/basic', headers);

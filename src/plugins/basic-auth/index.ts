@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { anonymousConsumer, configHeaderValue, definePlugin } from '../../index.ts';
+import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader } from '../../index.ts';
 import { basicauthCredentials } from './entities.ts';
 
 /** The basic-auth plugin's config, defaults applied. */
@@ -62,8 +62,10 @@ class BasicAuth implements PluginHandlers {
   }
 
   private authenticate(req: GatewayRequest): Entry | null {
-    const proxyAuth = req.headers['proxy-authorization'];
-    const auth = req.headers.authorization;
+    // The first line of a repeated header, as Kong's kong.request.get_header reads it (the joined
+    // lines are no Basic credentials at all).
+    const proxyAuth = firstHeader(req, 'proxy-authorization');
+    const auth = firstHeader(req, 'authorization');
     if (proxyAuth === undefined && auth === undefined) return null;
     // Proxy-Authorization is never forwarded (RFC 9110 11.7.2), hidden or not.
     let found = this.check(proxyAuth);

@@ -13,6 +13,7 @@ import type { Consumer, GatewayRequest, HeaderValue, PluginHandlers, PluginLogge
 import {
   anonymousConsumer,
   definePlugin,
+  firstHeader,
   hasHeaderControlChar,
   PluginConfigError,
   utf8HeaderText,
@@ -97,8 +98,9 @@ class LdapAuth implements PluginHandlers {
 
   access(req: GatewayRequest): void | Promise<void> {
     if (this.anonymous !== null && req.credential !== null) return;
-    const proxyAuth = single(req.headers['proxy-authorization']);
-    const auth = single(req.headers.authorization);
+    // The first line of a repeated header, as Kong's kong.request.get_header reads it.
+    const proxyAuth = firstHeader(req, 'proxy-authorization');
+    const auth = firstHeader(req, 'authorization');
     if (proxyAuth === undefined && auth === undefined) return this.fail(req);
     // Kong tries Proxy-Authorization, then Authorization when that one does not authenticate
     // (malformed, or refused by the directory).
@@ -180,10 +182,6 @@ class LdapAuth implements PluginHandlers {
     }
     req.exitError(401, UNAUTHORIZED.message, this.challenge, 'INVALID_CREDENTIALS');
   }
-}
-
-function single(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 export default definePlugin<LdapAuthConfig>({

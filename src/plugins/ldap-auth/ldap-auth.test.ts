@@ -141,6 +141,20 @@ describe('ldap-auth', () => {
     assert.equal((await call('/ldap', { authorization: basic('LDAP', 'bob:colon', 'secret') })).res.status, 401);
   });
 
+  test('a repeated Authorization header counts by its first line, as Kong reads it', async () => {
+    const send = async (lines: string[]) => {
+      const headers = lines.flatMap((value) => ['authorization', value]);
+      const res = await request(`${gw.url}/ldap`, { headers, headersTimeout: 8000, bodyTimeout: 8000 });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    // Unpadded base64 (which Kong decodes too): joined to the next line, it would decode into a
+    // password with that line's bytes appended, which the directory refuses.
+    const alice = basic('ldap', 'alice', 'wonderland').replace(/=+$/, '');
+    assert.equal(await send([alice, 'ldap Zm9v']), 200);
+    assert.equal(await send([basic('ldap', 'alice', 'wrong'), alice]), 401);
+  });
+
   test('a wrong password or no credentials get 401 with the LDAP challenge', async () => {
     const before = upstream.requests.length;
     const cases: Record<string, string>[] = [
