@@ -94,7 +94,11 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
     },
     upstream_uri: entry.upstreamUri === null ? '' : redactUri(entry.upstreamUri, entry.secretQueryParams),
     upstream_status: entry.upstreamStatus > 0 ? String(entry.upstreamStatus) : '',
-    response: { status: entry.status, headers: responseHeaders(entry.responseHeaders), size: entry.bytesSent },
+    response: {
+      status: entry.status,
+      headers: responseHeaders(entry.responseHeaders, entry.secretQueryParams),
+      size: entry.bytesSent,
+    },
     route: routeJson(req),
     service: req.service === null ? null : serviceJson(req),
     consumer:
@@ -166,13 +170,27 @@ function redactedHeaders(
 
 function responseHeaders(
   headers: Readonly<Record<string, string | string[] | number | undefined>>,
+  secret: ReadonlySet<string>,
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const name in headers) {
     const v = headers[name];
     // HTTP/2's `:status` is no header (RFC 9113 8.3): the entry has the status, as on HTTP/1.1.
     if (v === undefined || name.charCodeAt(0) === 0x3a) continue;
-    out[name] = name === 'set-cookie' ? REDACTED : typeof v === 'number' ? String(v) : v;
+    if (name === 'set-cookie') out[name] = REDACTED;
+    // A redirect may carry a credential onward (the oidc plugin's logout sends the ID token to the
+    // IdP as id_token_hint): the parameters declared secret are redacted there too.
+    else if (name === 'location' && typeof v === 'string') out[name] = redactLocation(v, secret);
+    else out[name] = typeof v === 'number' ? String(v) : v;
   }
   return out;
+}
+
+/** A Location URL with the values of the `secret` query parameters redacted (its fragment kept). */
+function redactLocation(url: string, secret: ReadonlySet<string>): string {
+  const q = url.indexOf('?');
+  if (q < 0 || secret.size === 0) return url;
+  const hash = url.indexOf('#', q);
+  const end = hash < 0 ? url.length : hash;
+  return `${url.slice(0, q)}?${redactQuery(url.slice(q + 1, end), secret)}${url.slice(end)}`;
 }

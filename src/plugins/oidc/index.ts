@@ -186,6 +186,8 @@ class OidcInstance {
     response: (req, res) => this.#response(req, res),
     open: () => this.#provider.start(),
     health: () => this.#health(),
+    // Never logged: the callback's code (RFC 6749 1.3: a grant is a credential), logout's ID token.
+    secretQueryParams: ['code', 'id_token_hint'],
   };
 
   #health(): DependencyHealth[] {
@@ -198,8 +200,7 @@ class OidcInstance {
     req.removeUpstreamHeader('x-access-token');
     req.removeUpstreamHeader('x-id-token');
 
-    const cookieHeader = req.headers.cookie;
-    const { ours, rest } = readCookies(cookieHeader, this.#cookie);
+    const { ours, rest } = readCookies(req.headers.cookie, this.#cookie);
     if (rest !== null) {
       // The upstream has no use for the encrypted session; keep its own cookies only.
       if (rest === '') req.removeUpstreamHeader('cookie');
@@ -356,8 +357,7 @@ class OidcInstance {
     const route = req.route!;
     let paths = this.#routePaths.get(route.id);
     if (paths === undefined) {
-      // kong-oidc derives the callback from each request's URI; a fixed `<route path>/cb` is
-      // something the IdP's allow-list can name.
+      // kong-oidc derives the callback from each request's URI; an IdP can allow-list `<route path>/cb`.
       const first = route.paths?.[0];
       if (first === undefined || first.startsWith('~')) paths = { callback: '/cb', home: '/' };
       else {
