@@ -12,6 +12,7 @@ import schema from '../../../schemas/plugins/ldap-auth.schema.json' with { type:
 import type { Consumer, GatewayRequest, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
 import {
   anonymousConsumer,
+  configHeaderValue,
   definePlugin,
   firstHeader,
   hasHeaderControlChar,
@@ -91,9 +92,11 @@ class LdapAuth implements PluginHandlers {
     });
     const type = config.header_type.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     this.scheme = new RegExp(`^\\s*${type}\\s+`, 'i');
-    // Kong writes the default scheme capitalized in the challenge.
-    const scheme = config.header_type === 'ldap' ? 'LDAP' : config.header_type;
-    this.challenge = { 'WWW-Authenticate': `${scheme} realm="${config.realm ?? 'kong'}"` };
+    // Kong writes the default scheme capitalized in the challenge. Both go into a header: checked
+    // at load, as the other plugins' realms are (a line break made every refusal a 500).
+    const scheme = configHeaderValue(config.header_type === 'ldap' ? 'LDAP' : config.header_type, 'header_type');
+    const realm = configHeaderValue(config.realm ?? 'kong', 'realm');
+    this.challenge = { 'WWW-Authenticate': `${scheme} realm="${realm}"` };
   }
 
   access(req: GatewayRequest): void | Promise<void> {

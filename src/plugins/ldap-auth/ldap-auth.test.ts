@@ -5,7 +5,8 @@ import ldap from 'ldapjs';
 import { request } from 'undici';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
-import type { TestGateway } from '../../testing/index.ts';
+import { ConfigError } from '../../errors.ts';
+import { runPlugin, type TestGateway } from '../../testing/index.ts';
 import { escapeDnValue } from './bind.ts';
 import plugin, { MAX_CONCURRENT_BINDS } from './index.ts';
 
@@ -283,5 +284,19 @@ test('a directory that never answers: at most MAX_CONCURRENT_BINDS binds wait on
   } finally {
     await gw.close();
     silent.close();
+  }
+});
+
+test('a realm or header_type no header can carry is a config error at load, not a 500 per refusal', async () => {
+  const config = { ldap_host: '127.0.0.1', ldap_port: 1, base_dn: BASE, attribute: 'uid' };
+  for (const [field, value] of [
+    ['realm', 'api\r\nX-Injected: 1'],
+    ['header_type', 'ldap\nX'],
+  ] as const) {
+    await assert.rejects(
+      runPlugin(plugin, { ...config, [field]: value }, {}),
+      (e: unknown) => e instanceof ConfigError && e.message.includes(field) && /control characters/.test(e.message),
+      field,
+    );
   }
 });
