@@ -92,11 +92,12 @@ class LdapAuth implements PluginHandlers {
     });
     const type = config.header_type.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     this.scheme = new RegExp(`^\\s*${type}\\s+`, 'i');
-    // Kong writes the default scheme capitalized in the challenge. Both go into a header: checked
-    // at load, as the other plugins' realms are (a line break made every refusal a 500).
+    // Kong writes the default scheme capitalized in the challenge, with a realm only when one is
+    // set (3.8, which added the field). Both go into a header: checked at load, as the other
+    // plugins' realms are (a line break made every refusal a 500).
     const scheme = configHeaderValue(config.header_type === 'ldap' ? 'LDAP' : config.header_type, 'header_type');
-    const realm = configHeaderValue(config.realm ?? 'kong', 'realm');
-    this.challenge = { 'WWW-Authenticate': `${scheme} realm="${realm}"` };
+    const realm = config.realm == null ? null : configHeaderValue(config.realm, 'realm');
+    this.challenge = { 'WWW-Authenticate': realm === null ? scheme : `${scheme} realm="${realm}"` };
   }
 
   access(req: GatewayRequest): void | Promise<void> {

@@ -59,7 +59,9 @@ describe('ldap-auth', () => {
         {
           name: 'hidden',
           paths: ['/hidden'],
-          plugins: [{ name: 'ldap-auth', config: { ...config, hide_credentials: true, header_type: 'basic' } }],
+          plugins: [
+            { name: 'ldap-auth', config: { ...config, hide_credentials: true, header_type: 'basic', realm: 'corp' } },
+          ],
         },
         {
           name: 'anon',
@@ -167,9 +169,12 @@ describe('ldap-auth', () => {
       const r = await call('/ldap', headers);
       assert.equal(r.res.status, 401, JSON.stringify(headers));
       assert.deepEqual(JSON.parse(r.text).message, 'Unauthorized');
-      assert.equal(r.res.headers.get('www-authenticate'), 'LDAP realm="kong"');
+      assert.equal(r.res.headers.get('www-authenticate'), 'LDAP', 'no realm unless one is set, as Kong 3.8');
     }
     assert.equal(upstream.requests.length, before);
+    const hidden = await call('/hidden', { authorization: basic('basic', 'alice', 'wrong') });
+    assert.equal(hidden.res.status, 401);
+    assert.equal(hidden.res.headers.get('www-authenticate'), 'basic realm="corp"', 'the realm set, after the scheme');
   });
 
   test('bind results are cached: the same credentials bind once within cache_ttl', async () => {
