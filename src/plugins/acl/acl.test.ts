@@ -226,3 +226,17 @@ describe('acls and where acl may be configured', () => {
     );
   });
 });
+
+describe('acls', () => {
+  test('a group with a line break loads with a warning: X-Consumer-Groups could never carry it', async () => {
+    const withBreak = [{ username: 'eve', acls: [{ group: 'ops\r\nX-Injected: 1' }] }, ...consumers];
+    const r = await runPlugin(plugin, { allow: ['admin'] }, { consumer: 'alice' }, { consumers: withBreak });
+    assert.equal(r.status, 200);
+    assert.ok(
+      r.logs.some((l) => /the group holds a control character/.test(String(l.msg))),
+      JSON.stringify(r.logs),
+    );
+    const clean = await runPlugin(plugin, { allow: ['admin'] }, { consumer: 'alice' }, { consumers });
+    assert.ok(!clean.logs.some((l) => /control character/.test(String(l.msg))));
+  });
+});
