@@ -53,5 +53,9 @@ test('gateway validate shows the warning and opens no connection to the IdP for 
   });
   assert.equal(plugins[0]!.config.session_secret, undefined);
   assert.equal(code, 0, out);
-  assert.match(out, /plugins\[0\] {2}warning: plugin 'oidc': no session_secret: sessions are sealed/);
+  // Located at the plugin's config, naming the field to set.
+  assert.match(
+    out,
+    /plugins\[0\]\.config\.session_secret {2}warning: plugin 'oidc': no session_secret: sessions are sealed/,
+  );
 });

@@ -185,7 +185,7 @@ describe('oidc login completion and instance setup through the test kit', () => 
     const { session_secret: _, ...cfg } = config;
     const runner = await startPlugin(oidc, cfg);
     try {
-      const warned = runner.logs.find((l) => l.level === 'warn' && l.path === 'session_secret');
+      const warned = runner.logs.find((l) => l.level === 'warn' && l.field === 'session_secret');
       assert.match(String(warned?.msg), /^no session_secret: sessions are sealed with a random secret/);
       const done = await kitLogin(runner);
       const cookie = pair(setCookies(done), 'oidc_session');

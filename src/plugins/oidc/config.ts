@@ -2,7 +2,7 @@
  * The oidc plugin's config: its shape, and the checks the schema cannot express, done once at
  * load (no I/O). Warnings go to the plugin's logger, so `gateway validate` shows them located.
  */
-import type { PluginLogger, PluginPeer, RouteInfo } from '../../index.ts';
+import type { PluginContext, PluginPeer, RouteInfo } from '../../index.ts';
 import { describeRoutes, PluginConfigError, routesReaching } from '../../index.ts';
 import { safeReturnPath } from './urls.ts';
 
@@ -148,7 +148,7 @@ function isAllowedUrl(url: URL, allowInsecure: boolean): boolean {
 /** Checks what the schema cannot; throws `PluginConfigError` at the offending field. */
 export function checkConfig(
   cfg: OidcConfig,
-  log: PluginLogger,
+  warn: PluginContext['warn'],
   route: RouteInfo | null,
   own: readonly RouteInfo[],
   peers: readonly PluginPeer[] = [],
@@ -211,7 +211,7 @@ export function checkConfig(
     }
     if (cfg.logout_path !== undefined) unreachable(routes, logoutPath, 'logout_path', 'logout_path');
     else if (routes.length > 0 && routesReaching(routes, logoutPath).length === 0) {
-      log.warn(
+      warn(
         `logout is not reachable: the default logout_path '${logoutPath}' is outside every route this plugin (or an oidc instance sharing its client and session cookie) runs on (${describeRoutes(routes)}); set logout_path to a path under one of them, such as '${under(routes, 'logout')}'`,
       );
     }
@@ -220,7 +220,7 @@ export function checkConfig(
   const redirectOrigin = cfg.redirect_uri === undefined ? null : new URL(cfg.redirect_uri).origin;
   if (cfg.redirect_uri === undefined && !yes(cfg.bearer_only) && !(route?.hosts?.length ?? 0)) {
     // Nothing configured says which host the IdP must send the browser back to.
-    log.warn(
+    warn(
       "redirect_uri is not set and the plugin is not on a route with hosts: the redirect_uri and post_logout_redirect_uri sent to the IdP are built from each request's Host header; set redirect_uri to an absolute URL (https://app.example.com/callback) or give the route hosts",
     );
   }
@@ -272,9 +272,10 @@ export function checkConfig(
       );
     }
     if (/%[a-zA-Z.%-]/.test(f)) {
-      log.warn('oidc filter looks like a Lua pattern; filters are regular expressions matched against the whole path', {
-        filter: f,
-      });
+      warn(
+        `oidc filter '${f}' looks like a Lua pattern; filters are regular expressions matched against the whole path`,
+        typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`,
+      );
     }
     alternatives.push(`(?:${f})`);
     filterChecks.push([`^(?:${f})$`, typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`]);
@@ -285,11 +286,9 @@ export function checkConfig(
   const audiences = cfg.bearer_jwt_auth_allowed_auds ?? [cfg.client_id];
   const sslVerify = yes(cfg.ssl_verify);
   if (!sslVerify) {
-    log.warn(
-      "oidc ssl_verify is off: the IdP's TLS certificate is not verified; anyone on the path can impersonate it",
-      {
-        discovery: discovery.origin,
-      },
+    warn(
+      `oidc ssl_verify is off: the IdP's TLS certificate (${discovery.origin}) is not verified; anyone on the path can impersonate it`,
+      'ssl_verify',
     );
   }
 

@@ -116,7 +116,7 @@ class OidcInstance {
     this.#cfg = { ...cfg, realm: configHeaderValue(cfg.realm, 'realm') };
     this.#log = context.log;
 
-    const checked = checkConfig(cfg, context.log, context.scope.route, context.scope.routes, context.instances);
+    const checked = checkConfig(cfg, context.warn, context.scope.route, context.scope.routes, context.instances);
     const discovery = checked.discovery;
     const sslVerify = checked.sslVerify;
     this.#fixedRoute = checked.fixedRoute;
@@ -145,9 +145,9 @@ class OidcInstance {
       // kong-oidc generates one when none is set; ours is the same in every worker of this run and
       // every reload (src/lib/run-secret.ts), but a restart or another instance cannot read it.
       secrets = [runSecret(`oidc session_secret\u0000${binding}`)];
-      context.log.warn(
+      context.warn(
         'no session_secret: sessions are sealed with a random secret generated at start, so they will not survive a restart and are not shared between instances (users log in again); set session_secret (32+ characters, e.g. ${SESSION_SECRET}) to keep them',
-        { path: 'session_secret' },
+        'session_secret',
       );
     } else secrets = typeof cfg.session_secret === 'string' ? [cfg.session_secret] : cfg.session_secret;
     // Bound to the client and the cookie: a session issued for another client id (or another

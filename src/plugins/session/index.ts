@@ -414,9 +414,9 @@ export default definePlugin<SessionConfig>({
     if (secret === undefined) {
       // Kong's default is random too; ours stays the same across reloads and workers of this run.
       secret = runSecret(`session secret\u0000${binding}`);
-      context.log.warn(
+      context.warn(
         'no secret: sessions are sealed with a random secret generated at start, so they will not survive a restart and are not shared between instances; set secret (e.g. ${SESSION_SECRET}) to keep them',
-        { path: 'secret' },
+        'secret',
       );
     }
     if (config.remember && config.remember_cookie_name === config.cookie_name)

@@ -549,7 +549,8 @@ describe('session headers (test kit)', () => {
     try {
       assert.ok(
         a.logs.some(
-          (l) => String(l.msg).startsWith('no secret: sessions are sealed with a random secret') && l.path === 'secret',
+          (l) =>
+            String(l.msg).startsWith('no secret: sessions are sealed with a random secret') && l.field === 'secret',
         ),
         JSON.stringify(a.logs),
       );
