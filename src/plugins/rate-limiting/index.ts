@@ -140,6 +140,8 @@ class RateLimiting {
   private readonly limits: readonly number[];
   private readonly limitHeaders: readonly string[];
   private readonly limitByHeader: string;
+  /** `header_name` with `_` written `-`, or null when it has no `_`. */
+  private readonly limitByDashed: string | null;
   private readonly limitBy: RateLimitingConfig['limit_by'];
   private readonly limitPath: string;
   /** `ratelimit:<route id>:<service id>:`, Kong's key prefix for the plugin's scope. */
@@ -172,6 +174,11 @@ class RateLimiting {
     this.limitHeaders = periods.map((p) => String(config[p]!));
     this.limitBy = config.limit_by;
     this.limitByHeader = (config.header_name ?? '').toLowerCase();
+    // Kong reads the header with kong.request.get_header, whose lookup takes `_` for `-`: a
+    // header_name of x_tenant counts by X-Tenant (and a header spelled with `_` is dropped at the
+    // edge by default, so without this such a name would count every client by its address).
+    const dashed = this.limitByHeader.replaceAll('_', '-');
+    this.limitByDashed = dashed === this.limitByHeader ? null : dashed;
     this.limitPath = config.path ?? '';
     this.prefix = `ratelimit:${scope.route ?? EMPTY_UUID}:${scope.service ?? EMPTY_UUID}:`;
     this.store = store;
@@ -208,7 +215,8 @@ class RateLimiting {
       case 'credential':
         return req.credential?.id ?? req.clientIp;
       case 'header': {
-        const v = req.headers[this.limitByHeader];
+        let v = req.headers[this.limitByHeader];
+        if (v === undefined && this.limitByDashed !== null) v = req.headers[this.limitByDashed];
         const s = typeof v === 'string' ? v : v?.[0];
         return s === undefined || s === '' ? req.clientIp : s;
       }

@@ -46,6 +46,7 @@ describe('rate-limiting, local policy', () => {
         minute: { minute: 3, policy: 'local' },
         second: { second: 2, hour: 100 },
         header: { minute: 1, limit_by: 'header', header_name: 'x-tenant' },
+        underscore: { minute: 1, limit_by: 'header', header_name: 'X_Tenant' },
         hidden: { minute: 1, hide_client_headers: true, error_code: 503, error_message: 'slow down' },
         path: { minute: 1, limit_by: 'path', path: '/path' },
       }),
@@ -99,6 +100,15 @@ describe('rate-limiting, local policy', () => {
     assert.equal((await fetch(`${gw.url}/header`, { headers: { 'x-tenant': 'b' } })).status, 200);
     assert.equal((await fetch(`${gw.url}/header`)).status, 200);
     assert.equal((await fetch(`${gw.url}/header`)).status, 429);
+  });
+
+  test('limit_by header: a header_name written with _ counts by the header written with -, as Kong reads it', async () => {
+    await startOfMinute();
+    const as = (tenant: string) => fetch(`${gw.url}/underscore`, { headers: { 'x-tenant': tenant } });
+    assert.equal((await as('a')).status, 200);
+    assert.equal((await as('a')).status, 429);
+    // Another value is another counter, not the client address the first two shared.
+    assert.equal((await as('b')).status, 200);
   });
 
   test('hide_client_headers sends no rate headers; error_code and error_message shape the refusal', async () => {
