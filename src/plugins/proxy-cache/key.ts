@@ -62,7 +62,13 @@ export function headersKey(
   varyHeaders: readonly string[] | null,
 ): string {
   if (varyHeaders === null || varyHeaders.length === 0) return '';
-  return fieldsKey((f) => headers[f.toLowerCase()], varyHeaders);
+  // Kong reads kong.request.get_headers()[name], whose lookup takes any case and `_` for `-`:
+  // `vary_headers: [accept_language]` keys on Accept-Language. Read literally, such a name never
+  // matched (a header spelled with `_` is dropped at the edge), and every variant shared one entry.
+  return fieldsKey((f) => {
+    const lower = f.toLowerCase();
+    return headers[lower] ?? headers[lower.replaceAll('_', '-')];
+  }, varyHeaders);
 }
 
 export function cacheKey(

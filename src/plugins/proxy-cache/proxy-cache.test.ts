@@ -78,6 +78,11 @@ describe('proxy-cache (memory)', () => {
           ],
         },
         {
+          name: 'underscored',
+          paths: ['/underscored'],
+          plugins: [{ name: 'proxy-cache', config: { strategy: 'memory', vary_headers: ['X_Tenant'] } }],
+        },
+        {
           name: 'quota',
           paths: ['/quota'],
           plugins: [
@@ -259,6 +264,14 @@ describe('proxy-cache (memory)', () => {
     assert.equal(a.status, 'Miss');
     assert.equal(b.status, 'Hit');
     assert.equal(c.status, 'Miss');
+  });
+
+  test('a vary_headers name written with _ keys on the header written with - (Kong reads X_Tenant as X-Tenant)', async () => {
+    assert.equal((await get('/underscored/p', { 'x-tenant': 't1' })).status, 'Miss');
+    assert.equal((await get('/underscored/p', { 'x-tenant': 't1' })).status, 'Hit');
+    // Another tenant's request is another entry, never served the first tenant's answer.
+    const other = await get('/underscored/p', { 'x-tenant': 't2' });
+    assert.equal(other.status, 'Miss');
   });
 
   test('cache_control: freshness comes from the response and the request', async () => {
