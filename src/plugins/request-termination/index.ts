@@ -108,6 +108,8 @@ class RequestTermination implements PluginHandlers {
   private readonly headers: Readonly<Record<string, HeaderValue>> | undefined;
   /** Lower-case header name and query argument name of the trigger, or null. */
   private readonly triggerHeader: string | null;
+  /** The trigger's header name with `_` written `-` (Kong's header lookup), or null when the same. */
+  private readonly triggerDashed: string | null;
   private readonly triggerQuery: string | null;
   private readonly echo: boolean;
   private readonly echoMessage: string | undefined;
@@ -118,6 +120,10 @@ class RequestTermination implements PluginHandlers {
     this.echo = config.echo;
     this.triggerQuery = present(config.trigger) ? config.trigger : null;
     this.triggerHeader = this.triggerQuery?.toLowerCase() ?? null;
+    // Kong reads kong.request.get_headers()[trigger], whose lookup takes `_` for `-`: a trigger
+    // of x_debug fires on X-Debug (a header spelled with `_` is dropped at the edge by default).
+    const dashed = this.triggerHeader?.replaceAll('_', '-') ?? null;
+    this.triggerDashed = dashed === this.triggerHeader ? null : dashed;
     const message = present(config.message) ? config.message : DEFAULT_MESSAGES[this.status];
     this.echoMessage = message;
     if (present(config.body)) {
@@ -141,6 +147,7 @@ class RequestTermination implements PluginHandlers {
     if (
       this.triggerHeader !== null &&
       req.headers[this.triggerHeader] === undefined &&
+      (this.triggerDashed === null || req.headers[this.triggerDashed] === undefined) &&
       !req.query.has(this.triggerQuery!)
     ) {
       return;

@@ -34,6 +34,7 @@ describe('request-termination', () => {
         route('body-default-type', '/raw', { status_code: 451, body: '{"legal":true}' }),
         route('no-default-message', '/teapot', { status_code: 418 }),
         route('trigger', '/trigger', { trigger: 'X-Debug' }),
+        route('trigger-underscore', '/underscore', { trigger: 'X_Debug' }),
         {
           name: 'echo-route',
           paths: ['~/echo/(?<item>\\w+)'],
@@ -94,6 +95,13 @@ describe('request-termination', () => {
     assert.equal(byQuery.res.status, 503);
     const otherCase = await call(gw, '/trigger/x?x-debug=1');
     assert.equal(otherCase.res.status, 200, 'query argument names are case-sensitive, as in Kong');
+  });
+
+  test('a trigger written with _ fires on the header written with -, as Kong reads it; the query name stays literal', async () => {
+    assert.equal((await call(gw, '/underscore/x')).res.status, 200);
+    assert.equal((await call(gw, '/underscore/x', { headers: { 'x-debug': '1' } })).res.status, 503);
+    assert.equal((await call(gw, '/underscore/x?X_Debug')).res.status, 503);
+    assert.equal((await call(gw, '/underscore/x?X-Debug')).res.status, 200);
   });
 
   test('echo answers a JSON copy of the request in Kong shape', async () => {
