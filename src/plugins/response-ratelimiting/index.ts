@@ -90,6 +90,8 @@ class ResponseRateLimiting implements PluginHandlers {
   private readonly nameSet: ReadonlySet<string>;
   private readonly remainingRequestHeaders: readonly string[];
   private readonly header: string;
+  /** `header_name` with `_` written `-`, or null when it has none. */
+  private readonly dashedHeader: string | null;
   private readonly prefix: string;
   private readonly usageFailed: RepeatedWarning;
   /** The 500s of `fault_tolerant: false`, logged as Kong does ("failed to get usage"), once a second. */
@@ -125,6 +127,10 @@ class ResponseRateLimiting implements PluginHandlers {
     this.nameSet = new Set(this.names);
     this.remainingRequestHeaders = this.names.map((n) => `X-RateLimit-Remaining-${n}`);
     this.header = config.header_name.toLowerCase();
+    // Kong reads kong.service.response.get_header(header_name), whose lookup takes `_` for `-`,
+    // and clears it through ngx.header, which writes `_` as `-`: x_kong_limit is X-Kong-Limit.
+    const dashed = this.header.replaceAll('_', '-');
+    this.dashedHeader = dashed === this.header ? null : dashed;
     this.prefix = `response-ratelimit:${scope.route ?? EMPTY_UUID}:${scope.service ?? EMPTY_UUID}:`;
   }
 
@@ -188,8 +194,12 @@ class ResponseRateLimiting implements PluginHandlers {
 
   response(req: GatewayRequest, res: GatewayResponse): void {
     const st = req.ctx[CTX] as State | undefined;
-    const reported = res.headers[this.header];
+    let reported = res.headers[this.header];
     res.removeHeader(this.header);
+    if (this.dashedHeader !== null) {
+      reported ??= res.headers[this.dashedHeader];
+      res.removeHeader(this.dashedHeader);
+    }
     if (st === undefined || res.fromGateway) return;
     const increments = parseIncrements(
       reported === undefined ? '' : typeof reported === 'string' ? reported : reported.join(','),

@@ -51,7 +51,14 @@ describe('response-ratelimiting, local policy', () => {
   let upstream: RecordingUpstream;
   before(async () => {
     upstream = await startCostUpstream();
-    gw = await startServiceGateway(routes({}), { url: upstream.url });
+    const underscored = {
+      name: 'underscored',
+      paths: ['/underscored'],
+      plugins: [
+        { name: 'response-ratelimiting', config: { limits: { videos: { day: 1 } }, header_name: 'X_Kong_Limit' } },
+      ],
+    };
+    gw = await startServiceGateway([...routes({}), underscored], { url: upstream.url });
   });
   after(async () => {
     await gw?.close();
@@ -82,6 +89,14 @@ describe('response-ratelimiting, local policy', () => {
     const d = await get(gw, '/videos?cost=images=1');
     assert.equal(d.res.status, 200);
     assert.equal(d.body.remaining, '0');
+  });
+
+  test('a header_name written with _ reads and removes the header written with -, as Kong does', async () => {
+    const a = await get(gw, '/underscored?cost=videos=1');
+    assert.equal(a.res.status, 200);
+    assert.equal(a.res.headers.get('x-ratelimit-remaining-videos-day'), '0');
+    assert.equal(a.res.headers.get('x-kong-limit'), null, 'the usage header stays between upstream and gateway');
+    assert.equal((await get(gw, '/underscored?cost=videos=1')).res.status, 429);
   });
 
   test('block_on_first_violation refuses before the upstream once a limit is used up', async () => {
