@@ -215,6 +215,19 @@ test('a JSON body nested too deeply to re-encode goes on as received, not as a 5
   assert.ok(text.startsWith('{"a":[[['));
 });
 
+test("a JSON body nested past 1000 levels is not parsed (Kong's cjson decode_max_depth): sent as received, logged", async () => {
+  const at = await fetch(`${gw.url}/add-example?deep=999`);
+  assert.deepEqual(
+    Object.keys((await at.json()) as object),
+    ['a', 'p1', 'p2'],
+    '1000 levels, the object included, parse',
+  );
+  const warned = gw.logs.filter((l) => String(l.msg).includes('failed parsing json body')).length;
+  const past = await fetch(`${gw.url}/add-example?deep=1000`);
+  assert.equal(await past.text(), `{"a":${'['.repeat(1000)}${']'.repeat(1000)}}`);
+  assert.equal(gw.logs.filter((l) => String(l.msg).includes('failed parsing json body')).length, warned + 1);
+});
+
 test('a configured Content-Length or Transfer-Encoding is refused at load: the gateway frames the body it sends', async () => {
   // append content-length:99 on a 35-byte body left the client waiting for 64 more bytes, or
   // reading the next response on the connection as this one's body.
