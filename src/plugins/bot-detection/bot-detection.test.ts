@@ -27,6 +27,23 @@ const BOTS = [
   'Mozilla/4.0 (compatible; MSIE 7.0; Windows NT 5.1; MSIECrawler)',
   'ia_archiver (+http://www.alexa.com/site/help/webmasters)',
 ];
+/** On the list since Kong 2.3 (uap-core of 2020): HTTP libraries, S3 clients, previews, feed readers. */
+const KONG3_BOTS = [
+  'Go-http-client/1.1',
+  'okhttp/4.9.3',
+  'axios/1.6.0',
+  'reqwest/0.11',
+  'aws-sdk-go/1.44.0 (go1.20; linux; amd64)',
+  'Boto3/1.26.0 Python/3.11',
+  'WhatsApp/2.23.20.0 A',
+  'Catchpoint',
+  'BUbiNG (+http://law.di.unimi.it/BUbiNG.html)',
+  'Feedbin feed-id:1 - 1 subscribers',
+  'Mozilla/5.0 (compatible; SiteCat Webbot)',
+  'Mozilla/5.0 (Windows NT 10.0) PTST/230101.1200',
+];
+/** Bot-named agents without a version that no rule names: Kong 2.3 dropped uap-core's "any word ending in bot". */
+const KONG3_PASSES = ['Mozilla/5.0 (compatible; MyMonitorBot)', 'robot', 'DuckDuckBot-Https'];
 
 function call(gw: TestGateway, path: string, agents: string[]): Promise<{ status: number; body: string }> {
   const u = new URL(gw.url);
@@ -87,6 +104,11 @@ describe('bot-detection', () => {
       assert.equal(JSON.parse(r.body).message, 'Forbidden');
     }
     assert.equal(upstream.requests.length, before);
+  });
+
+  test("Kong 3's list: the libraries and clients it added are refused, an unnamed bot without a version passes", async () => {
+    for (const ua of KONG3_BOTS) assert.equal((await call(gw, '/plain', [ua])).status, 403, ua);
+    for (const ua of KONG3_PASSES) assert.equal((await call(gw, '/plain', [ua])).status, 200, ua);
   });
 
   test('a long crafted crawler agent is still refused', async () => {
@@ -174,12 +196,12 @@ describe('bot rules', () => {
     }
   });
 
-  test('the linear forms match what the uap-core forms match', () => {
-    // uap-core's original forms of the rewritten rules, which backtrack on crafted input.
+  test("the linear forms match what Kong's uap-core forms match", () => {
+    // Kong's forms (kong/plugins/bot-detection/rules.lua) of the rewritten rules, which backtrack on crafted input.
     const originals = [
-      String.raw`(?:\/[A-Za-z0-9\.]+)? *([A-Za-z0-9 \-_\!\[\]:]*(?:[Aa]rchiver|[Ii]ndexer|[Ss]craper|[Bb]ot|[Ss]pider|[Cc]rawl[a-z]*))/(\d+)(?:\.(\d+)(?:\.(\d+))?)?`,
-      String.raw`(?:\/[A-Za-z0-9\.]+)? *([A-Za-z0-9 _\!\[\]:]*(?:[Aa]rchiver|[Ii]ndexer|[Ss]craper|[Bb]ot|[Ss]pider|[Cc]rawl[a-z]*)) (\d+)(?:\.(\d+)(?:\.(\d+))?)?`,
-      String.raw`((?:[A-z0-9]+|[A-z\-]+ ?)?(?: the )?(?:[Ss][Pp][Ii][Dd][Ee][Rr]|[Ss]crape|[A-Za-z0-9-]*(?:[^C][^Uu])[Bb]ot|[Cc][Rr][Aa][Ww][Ll])[A-z0-9]*)(?:(?:[ /]| v)(\d+)(?:\.(\d+)(?:\.(\d+))?)?)?`,
+      String.raw`(?:\/[A-Za-z0-9\.]+|) {0,5}([A-Za-z0-9 \-_\!\[\]:]{0,50}(?:[Aa]rchiver|[Ii]ndexer|[Ss]craper|[Bb]ot|[Ss]pider|[Cc]rawl[a-z]{0,50}))[/ ](\d+)(?:\.(\d+)(?:\.(\d+)|)|)`,
+      String.raw`(?:\/[A-Za-z0-9\.]+|) {0,5}([A-Za-z0-9 \-_\!\[\]:]{0,50}(?:[Aa]rchiver|[Ii]ndexer|[Ss]craper|[Bb]ot|[Ss]pider|[Cc]rawl[a-z]{0,50})) (\d+)(?:\.(\d+)(?:\.(\d+)|)|)`,
+      String.raw`((?:[A-z0-9]{1,50}|[A-z\-]{1,50} ?|)(?: the |)(?:[Ss][Pp][Ii][Dd][Ee][Rr]|[Ss]crape|[Cc][Rr][Aa][Ww][Ll])[A-z0-9]{0,50})(?:(?:[ /]| v)(\d+)(?:\.(\d+)|)(?:\.(\d+)|)|)`,
       String.raw`(MSIE) (\d+)\.(\d+)([a-z]\d?)?;.* MSIECrawler`,
       String.raw`Google.*/\+/web/snippet`,
       String.raw`archive.*?\.org_bot`,
@@ -209,12 +231,19 @@ describe('bot rules', () => {
       'xbotx',
       'Bot',
       'okhttp/4.9',
+      'DuckDuckBot-Https/1.1',
+      'Mozilla/5.0 (compatible; MyMonitorBot)',
     ];
     const seq = (ua: string) =>
       BOT_SEQUENCES.some(([first, then]) => {
         const m = first.exec(ua);
         return m !== null && ua.indexOf(then, m.index + m[0].length) >= 0;
       });
+    // WebPageTest's rule, rewritten on its own: the same agents at each edge of its language.
+    const ptst = / PTST\/\d+(?:\.)?\d+$/;
+    const ptstLinear = new RegExp(BOT_RULES.find((r) => r.startsWith(' PTST'))!);
+    for (const tail of ['1', '12', '1.2', '1..2', '.12', '12.', '1.2.3', '123 x', '12a', '9.99'])
+      assert.equal(ptstLinear.test(` PTST/${tail}`), ptst.test(` PTST/${tail}`), tail);
     for (const ua of samples) {
       const before = originals.some((r) => r.test(ua));
       const after = linear.slice(-3).some((r) => r.test(ua)) || seq(ua);
