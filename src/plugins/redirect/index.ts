@@ -1,8 +1,8 @@
 /**
  * The `redirect` plugin: Kong 3.9's redirect. Every request on its scope is answered with
  * `status_code` and `Location: location` (body `redirecting`, as Kong sends); with
- * `keep_incoming_path`, the location's path and query are replaced by the request's, as the
- * client sent them. See docs/plugins/redirect.md.
+ * `keep_incoming_path`, the location's path and query are replaced by the request's normalized
+ * path and raw query, as Kong's. See docs/plugins/redirect.md.
  */
 import schema from '../../../schemas/plugins/redirect.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
@@ -21,33 +21,29 @@ export const REDIRECT_PRIORITY = 779;
 const BODY = 'redirecting';
 
 class Redirect implements PluginHandlers {
-  /** `scheme://host[:port]` of the location, for keep_incoming_path. */
+  /** `scheme://[userinfo@]host[:port]` of the location, for keep_incoming_path. */
   private readonly origin: string;
+  /** The location's `#fragment` (or ''), kept after the request's path and query, as Kong's ada URL keeps it. */
+  private readonly hash: string;
   private readonly fixed: Readonly<Record<string, string>>;
   constructor(
     private readonly config: RedirectConfig,
-    origin: string,
+    url: URL,
   ) {
-    this.origin = origin;
+    const userinfo = url.username === '' ? '' : `${url.username}${url.password === '' ? '' : `:${url.password}`}@`;
+    this.origin = `${url.protocol}//${userinfo}${url.host}`;
+    this.hash = url.hash;
     this.fixed = { Location: configHeaderValue(config.location, 'location') };
   }
 
   access(req: GatewayRequest): void {
     if (!this.config.keep_incoming_path) return req.exit(this.config.status_code, BODY, this.fixed);
-    req.exit(this.config.status_code, BODY, { Location: this.origin + incomingPathWithQuery(req) });
-  }
-}
-
-/** The path and query as the client sent them (Kong's `kong.request.get_path_with_query()`). */
-function incomingPathWithQuery(req: GatewayRequest): string {
-  const raw = req.raw.url ?? '';
-  if (raw.startsWith('/')) return raw;
-  // absolute-form request target (a client talking to a proxy): keep its path and query only.
-  try {
-    const u = new URL(raw);
-    return u.pathname + u.search;
-  } catch {
-    return req.path + (req.rawQuery === '' ? '' : `?${req.rawQuery}`);
+    // Kong: set_pathname(kong.request.get_path()):set_search(kong.request.get_raw_query()). The
+    // path is the normalized one (no dot segments, no empty segments, unreserved characters
+    // decoded), which req.path is, already percent-encoded as ada writes a pathname; the query
+    // is the raw one.
+    const query = req.rawQuery === '' ? '' : `?${req.rawQuery}`;
+    req.exit(this.config.status_code, BODY, { Location: this.origin + req.path + query + this.hash });
   }
 }
 
@@ -65,6 +61,6 @@ export default definePlugin<RedirectConfig>({
     }
     if (url.host === '')
       throw new PluginConfigError('location', `missing host in url: '${config.location}' is not an absolute URL`);
-    return new Redirect(config, `${url.protocol}//${url.host}`);
+    return new Redirect(config, url);
   },
 });

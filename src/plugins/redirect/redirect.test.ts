@@ -36,6 +36,7 @@ describe('redirect', () => {
         route('default', '/old', { location: 'https://example.com/new?x=1' }),
         route('keep', '/keep', { location: 'https://new.example.com:8443/ignored?no=1', keep_incoming_path: true }),
         route('temp', '/temp', { location: 'http://example.net/', status_code: 302 }),
+        route('frag', '/frag', { location: 'https://x.example.com/base?drop=1#top', keep_incoming_path: true }),
       ],
       { url: upstream.url },
     );
@@ -59,6 +60,16 @@ describe('redirect', () => {
     const r = await get(gw, '/keep/a%20b/c?x=1&y=%20');
     assert.equal(r.status, 301);
     assert.equal(r.location, 'https://new.example.com:8443/keep/a%20b/c?x=1&y=%20');
+  });
+
+  test("keep_incoming_path sends the normalized path, as Kong's get_path() gives it, with the raw query", async () => {
+    const r = await get(gw, '/keep//docs/./a/../guide/%7Euser?x=1&y=%20');
+    assert.equal(r.location, 'https://new.example.com:8443/keep/docs/guide/~user?x=1&y=%20');
+    assert.equal((await get(gw, '/keep/a')).location, 'https://new.example.com:8443/keep/a', 'no query, no ?');
+  });
+
+  test("keep_incoming_path keeps the location's fragment after the request's path and query, as Kong's URL does", async () => {
+    assert.equal((await get(gw, '/frag/a?b=1')).location, 'https://x.example.com/frag/a?b=1#top');
   });
 
   test('answers the configured status', async () => {
