@@ -519,12 +519,12 @@ const REDIS_SHORTHANDS: readonly (readonly [string, keyof RedisSettings])[] = [
  */
 export function foldRedisShorthands(
   config: { redis: object } & Record<string, unknown>,
-  warn: (message: string) => void,
+  warn: (message: string, field: string) => void,
 ): void {
   for (const [old, field] of REDIS_SHORTHANDS) {
     const v = config[old];
     if (v === undefined || v === null) continue;
-    warn(`config.${old} is deprecated, please use config.redis.${field} instead`);
+    warn(`config.${old} is deprecated, please use config.redis.${field} instead`, old);
     (config.redis as Record<string, unknown>)[field] = v;
   }
 }

@@ -223,6 +223,11 @@ test('a plugin warning at load is a validate warning too, located at the field i
       'plugins:',
       '  - name: jwt',
       '    config: { claims_to_verify: [] }',
+      '  - name: rate-limiting',
+      '    config:',
+      '      minute: 5',
+      '      sync_rate: 10',
+      '      redis_host: redis.internal',
       '',
     ].join('\n'),
   );
@@ -232,7 +237,15 @@ test('a plugin warning at load is a validate warning too, located at the field i
     r.out,
     /dup\.yaml:12:33 {2}plugins\[0\]\.config\.claims_to_verify {2}warning: plugin 'jwt': claims_to_verify does not include 'exp'/,
   );
-  assert.match(r.out, /; 1 warning\)/);
+  assert.match(
+    r.out,
+    /dup\.yaml:16:18 {2}plugins\[1\]\.config\.sync_rate {2}warning: plugin 'rate-limiting': sync_rate is ignored/,
+  );
+  assert.match(
+    r.out,
+    /dup\.yaml:17:19 {2}plugins\[1\]\.config\.redis_host {2}warning: plugin 'rate-limiting': config\.redis_host is deprecated/,
+  );
+  assert.match(r.out, /; 3 warnings\)/);
 });
 
 test('an unknown option names the nearest one; exit 2', async () => {

@@ -321,14 +321,18 @@ export default definePlugin<RateLimitingConfig>({
   schema,
   create(config, context): PluginHandlers {
     const log = context.log;
-    foldRedisShorthands(config as unknown as { redis: object } & Record<string, unknown>, (m) => log.warn(m));
+    foldRedisShorthands(config as unknown as { redis: object } & Record<string, unknown>, context.warn);
     const periods = validate(config);
-    if (config.sync_rate !== -1) log.warn('sync_rate is ignored: Tollgate counts every request synchronously');
+    if (config.sync_rate !== -1)
+      context.warn('sync_rate is ignored: Tollgate counts every request synchronously', 'sync_rate');
     // Kong's schema takes any positive number and fails each refusal at run time; so does this
     // gateway (a 500), but a file can say so before it serves.
     const code = config.error_code;
     if (!Number.isInteger(code) || code < 200 || code > 599)
-      log.warn(`error_code ${code} is not an HTTP status: every refused request will be answered 500 instead`);
+      context.warn(
+        `error_code ${code} is not an HTTP status: every refused request will be answered 500 instead`,
+        'error_code',
+      );
     const { store, hooks } = sharedCounterStore(config.policy, config.redis, context, 'rate-limiting:local');
     const rl = new RateLimiting(
       config,
