@@ -85,14 +85,14 @@ function splitPair(pair: string): [string, string] {
 function compileOps(
   list: readonly string[],
   path: string,
-  opts: { headers?: boolean; renameHeaders?: boolean; warn?: (msg: string) => void } = {},
+  opts: { headers?: boolean; renameHeaders?: boolean; warn?: (msg: string, field: string) => void } = {},
 ): Op[] {
   return list.flatMap((pair, i) => {
     const [name, value] = splitPair(pair);
     // Kong's schema takes `name:` in add, append and replace headers (only querystring and body
     // values are checked for one) and its access phase skips the entry: load it, skip it, say so.
     if (opts.headers && !opts.renameHeaders && value === '' && pair.includes(':') && HEADER_NAME.test(name)) {
-      opts.warn?.(`${path}[${i}] '${pair}' has no value: the entry is skipped, as Kong skips it`);
+      opts.warn?.(`${path}[${i}] '${pair}' has no value: the entry is skipped, as Kong skips it`, `${path}.${i}`);
       return [];
     }
     if (opts.headers && !HEADER_NAME.test(name))
@@ -165,7 +165,7 @@ class RequestTransformer implements PluginHandlers {
   private readonly addBody: readonly Op[];
   private readonly appendBody: readonly Op[];
 
-  constructor(c: RequestTransformerConfig, warn: (msg: string) => void) {
+  constructor(c: RequestTransformerConfig, warn: (msg: string, field: string) => void) {
     this.method = c.http_method != null ? c.http_method.toUpperCase() : null;
     this.formToQuery = this.method !== null && QUERY_METHODS.has(this.method);
     try {
@@ -446,6 +446,6 @@ export default definePlugin<RequestTransformerConfig>({
   priority: REQUEST_TRANSFORMER_PRIORITY,
   schema,
   create(config, context) {
-    return new RequestTransformer(config, (msg) => context.log.warn(msg));
+    return new RequestTransformer(config, context.warn);
   },
 });

@@ -172,4 +172,7 @@ test("a header entry with no value ('x-empty:') loads as in Kong, is skipped as 
     warned.some((m) => m.includes("replace.headers[0] 'x-keep:'")),
     warned.join('\n'),
   );
+  // Each names its entry, so validate locates it there.
+  const fields = gw.logs.filter((l) => String(l.msg).includes('has no value')).map((l) => l.field);
+  assert.ok(fields.includes('add.headers.0') && fields.includes('replace.headers.0'), JSON.stringify(fields));
 });
