@@ -406,7 +406,8 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
     const name = text[i]!;
     const hop = hopByHopName(name);
     if (hop !== null) {
-      if (hop === 'connection') connection = text[i + 1]!;
+      // Every line counts: two Connection lines are one list (RFC 9110 5.3).
+      if (hop === 'connection') connection = connection === undefined ? text[i + 1]! : `${connection}, ${text[i + 1]!}`;
       continue;
     }
     if (hsts !== null && name.length === STS.length && name.toLowerCase() === STS) continue;

@@ -193,7 +193,8 @@ export function upstreamResponseHeaders(raw: readonly Buffer[]): Record<string, 
     const name = text[i]!.toLowerCase();
     const value = text[i + 1]!;
     if (HOP_BY_HOP.has(name)) {
-      if (name === 'connection') connection = value;
+      // Every line counts: two Connection lines are one list (RFC 9110 5.3).
+      if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
     const prev = headers[name];

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
+import { test } from 'node:test';
+import { startGateway } from '../../src/testing/index.ts';
+
+test('headers named by any of an upstream answer’s Connection lines are removed, with or without a response plugin (RFC 9110 5.3, 7.6.1)', async () => {
+  // Two Connection lines are one list: the headers both name are connection-specific.
+  const up = createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', () =>
+      socket.end(
+        'HTTP/1.1 200 OK\r\nConnection: X-First, keep-alive\r\nConnection: X-Second\r\nX-First: 1\r\nX-Second: 2\r\nX-Kept: k\r\nContent-Length: 2\r\n\r\nok',
+      ),
+    );
+  });
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(up.address() as AddressInfo).port}`;
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 's',
+          url,
+          routes: [
+            { name: 'plain', paths: ['/plain'] },
+            {
+              name: 'transformed',
+              paths: ['/transformed'],
+              plugins: [{ name: 'response-transformer', config: { add: { headers: ['x-added:a'] } } }],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    for (const path of ['/plain', '/transformed']) {
+      const res = await fetch(`${gw.url}${path}`);
+      assert.equal(res.status, 200, path);
+      assert.equal(await res.text(), 'ok', path);
+      assert.equal(res.headers.get('x-first'), null, `${path}: named by the first Connection line`);
+      assert.equal(res.headers.get('x-second'), null, `${path}: named by the second Connection line`);
+      assert.equal(res.headers.get('x-kept'), 'k', path);
+    }
+  } finally {
+    await gw.close();
+    up.close();
+  }
+});
