@@ -22,6 +22,7 @@ export function writeResponseHead(
   status: number,
   headers: readonly string[] | Readonly<Record<string, HeaderValue | undefined>>,
 ): string | null {
+  if (status === 204) headers = withoutContentLength(headers);
   const stream =
     rc.raw.httpVersionMajor === 2 ? (rc.res as unknown as { stream?: ServerHttp2Stream }).stream : undefined;
   if (stream === undefined) {
@@ -63,6 +64,37 @@ export function writeResponseHead(
     return (err as Error).message;
   }
   return null;
+}
+
+/**
+ * A 204 never has a Content-Length (RFC 9110 8.6), and nginx drops an upstream's (its HTTP/1 and
+ * HTTP/2 header filters clear it for 204). Relayed on HTTP/2, `content-length: 5` on a HEADERS
+ * frame that ends the stream makes the answer malformed (RFC 9113 8.1.1): curl and browsers reset
+ * the stream, and the client never sees the 204.
+ */
+function withoutContentLength(
+  headers: readonly string[] | Readonly<Record<string, HeaderValue | undefined>>,
+): readonly string[] | Readonly<Record<string, HeaderValue | undefined>> {
+  if (Array.isArray(headers)) {
+    const flat = headers as readonly string[];
+    let i = 0;
+    while (i < flat.length && !isContentLength(flat[i]!)) i += 2;
+    if (i >= flat.length) return flat;
+    const out: string[] = [];
+    for (let j = 0; j < flat.length; j += 2) if (!isContentLength(flat[j]!)) out.push(flat[j]!, flat[j + 1]!);
+    return out;
+  }
+  const object = headers as Readonly<Record<string, HeaderValue | undefined>>;
+  let found = false;
+  for (const name in object) if (isContentLength(name)) found = true;
+  if (!found) return object;
+  const out: Record<string, HeaderValue | undefined> = {};
+  for (const name in object) if (!isContentLength(name)) out[name] = object[name];
+  return out;
+}
+
+function isContentLength(name: string): boolean {
+  return name.length === 14 && name.toLowerCase() === 'content-length';
 }
 
 /** Names lower-cased and repeated ones joined into an array, as the compatibility layer does. */
