@@ -313,7 +313,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       // only when idempotent and bodiless.
       if (
         this.attempt < this.svc.retries &&
-        ((this.retryable && isRetryableFailure(code)) || (!this.connected && isConnectFailure(code, this.svc)))
+        ((this.retryable && isRetryableFailure(code, err)) || (!this.connected && isConnectFailure(code, this.svc)))
       ) {
         if (failed !== null) (rc.failedTargets ??= []).push(failed);
         return dispatch(rc, this.svc, this.attempt + 1);
@@ -499,7 +499,8 @@ export function passiveFailure(code: string): Outcome | null {
  * out or its head was awaited (typically a kept-alive connection the upstream closed just then).
  * Timeouts are not retried: a slow upstream would get the same request `retries` more times.
  */
-export function isRetryableFailure(code: string): boolean {
+export function isRetryableFailure(code: string, err: Error): boolean {
+  if (answeredUnreadably(err)) return false;
   return (
     code === 'ECONNREFUSED' ||
     code === 'UND_ERR_CONNECT_TIMEOUT' ||
@@ -508,6 +509,21 @@ export function isRetryableFailure(code: string): boolean {
     code === 'ECONNRESET' ||
     code === 'EPIPE' ||
     code === 'UND_ERR_SOCKET'
+  );
+}
+
+/**
+ * undici ends the connection with a plain socket error (UND_ERR_SOCKET, as for a connection the
+ * upstream closed) when the upstream answered with a head it does not take: a `100 Continue` (the
+ * gateway never sends `Expect` upstream, and undici's HTTP/1.1 client refuses an unasked one) or a
+ * `101` to a request that asked for no upgrade. The upstream got the request and answered it: that
+ * is nginx's `invalid_header`, which Kong's default `proxy_next_upstream error timeout` does not
+ * retry. Retried, each attempt ran the request again on the upstream.
+ */
+function answeredUnreadably(err: Error): boolean {
+  return (
+    (err as { code?: string }).code === 'UND_ERR_SOCKET' &&
+    (err.message === 'bad response' || err.message === 'bad upgrade')
   );
 }
 

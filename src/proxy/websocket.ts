@@ -255,7 +255,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     }
     // A handshake carries no body: a connection that failed before any answer is retried on the
     // balancer's next pick, as a request is (nginx's proxy_next_upstream error, Kong's retries).
-    if (this.attempt < this.svc.retries && (isRetryableFailure(code) || isConnectFailure(code, this.svc))) {
+    if (this.attempt < this.svc.retries && (isRetryableFailure(code, err) || isConnectFailure(code, this.svc))) {
       (rc.failedTargets ??= []).push(this.picked);
       return proxyWebSocket(rc, this.svc, this.early, this.attempt + 1);
     }

@@ -141,3 +141,46 @@ test("least-connections: a retry goes to a target this request has not failed on
     await new Promise<void>((r) => live.close(() => r()));
   }
 });
+
+test('an upstream that answered with a head the HTTP client refuses (an unasked 100 Continue, a 101 to a plain GET) gets one 502, not a retry per attempt', async () => {
+  // The upstream got each request and answered it: nginx calls that an invalid header, which
+  // Kong's default proxy_next_upstream (error timeout) does not retry.
+  const paths: string[] = [];
+  const answers: Record<string, string> = {
+    '/u/continue': 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+    '/u/switch': 'HTTP/1.1 101 Switching Protocols\r\nupgrade: other\r\nconnection: upgrade\r\n\r\n',
+  };
+  const up = createServer((socket) => {
+    socket.on('error', () => undefined);
+    socket.once('data', (d: Buffer) => {
+      const path = d.toString('latin1').split(' ')[1]!;
+      paths.push(path);
+      socket.write(answers[path] ?? 'HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
+    });
+  });
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'u',
+          url: `http://127.0.0.1:${(up.address() as AddressInfo).port}`,
+          retries: 3,
+          routes: [{ name: 'u', paths: ['/u'], strip_path: false }],
+        },
+      ],
+    },
+  });
+  try {
+    for (const path of Object.keys(answers)) {
+      const res = await fetch(`${gw.url}${path}`);
+      await res.text();
+      assert.equal(res.status, 502, path);
+    }
+    assert.deepEqual(paths, Object.keys(answers), 'each request reached the upstream once');
+  } finally {
+    await gw.close();
+    up.close();
+  }
+});
