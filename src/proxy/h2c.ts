@@ -1,7 +1,8 @@
 // HTTP/2 without TLS (Kong's `http2` flag on a plain listener: how plaintext gRPC clients reach
 // it). A connection that opens with the HTTP/2 connection preface speaks HTTP/2 from its first
 // byte (prior knowledge, RFC 9113 section 3.3); any other is HTTP/1.1 on the same port, as nginx
-// serves both there. The `Upgrade: h2c` dance of HTTP/1.1 stays refused (H2C_REFUSED).
+// serves both there. An HTTP/1.1 request offering `Upgrade: h2c` is served over HTTP/1.1, the
+// offer ignored, as nginx ignores it.
 import type { Server } from 'node:http';
 import { createServer as createH2Server, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';

@@ -159,7 +159,6 @@ export function readClientHeaders(
   if (scan.connection !== undefined) {
     for (const token of connectionTokens(scan.connection)) delete out[token];
   }
-  if (scan.upgrade !== undefined && /\bh2c\b/i.test(scan.upgrade)) return 'H2C_REFUSED';
   return null;
 }
 

@@ -1,7 +1,7 @@
 // Upgrades: a WebSocket handshake is routed and checked like any request, then dispatched through
 // the pool of the target the balancer picks (undici's upgrade), so it gets the service's timeouts,
 // TLS verification and client certificate, for a plain service and an `upstreams:` entry alike.
-// After the upstream's 101, bytes flow both ways untouched. h2c and other upgrades are refused.
+// After the upstream's 101, bytes flow both ways untouched. Other upgrade offers (h2c) are ignored.
 import type { IncomingMessage } from 'node:http';
 import { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -47,7 +47,24 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket,
   const res = rawSocketResponse(req, socket);
   if (res === null) return;
   const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
-  if (upgrade !== 'websocket') return gw.refuse(req, res, upgrade.includes('h2c') ? 'H2C_REFUSED' : 'BAD_REQUEST');
+  // Only a WebSocket handshake is tunnelled, as Kong passes only `Upgrade: websocket` on
+  // (runloop/handler.lua). Any other offer is declined by ignoring it (RFC 9110 7.8), as nginx
+  // ignores an h2c upgrade: the request is served over HTTP/1.1 (its Upgrade, hop-by-hop, is not
+  // forwarded, so no h2c tunnel to the upstream can form). Refused, the requests of clients that
+  // offer h2c on cleartext connections (Java's HttpClient, `curl --http2`) all failed. node's
+  // parser stops at an upgrade's head, so a body that comes with one is not read as a body: such a
+  // request is still refused rather than sent upstream without it.
+  if (upgrade !== 'websocket') {
+    if (req.headers['transfer-encoding'] === undefined && Number(req.headers['content-length'] ?? 0) === 0) {
+      // node hands the socket over paused, and without its end listener: read (and drop) what
+      // follows, and close on the client's FIN, so that a client that leaves is seen (its 499, the
+      // upstream exchange cancelled) as on any connection, and as EarlyBytes does for a handshake.
+      socket.once('end', dropOnError);
+      socket.resume();
+      return gw.handle(req, res, false);
+    }
+    return gw.refuse(req, res, upgrade.includes('h2c') ? 'H2C_REFUSED' : 'BAD_REQUEST');
+  }
   gw.handle(req, res, false, head);
 }
 

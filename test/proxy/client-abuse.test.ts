@@ -18,6 +18,8 @@ before(async () => {
   upstream = createServer((req, res) => {
     upstreamRequests++;
     const url = new URL(req.url ?? '/', 'http://x');
+    // Never answered: the request ends only when the gateway gives it up.
+    if (url.pathname.endsWith('/never')) return;
     if (url.pathname.endsWith('/big')) {
       // 64 MiB, written as fast as the gateway takes it.
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(64 * 1024 * 1024) });
@@ -93,6 +95,23 @@ test('a connection reset right after an upgrade request (answered or refused) do
   const res = await fetch(`${gw.url}/up/after?ms=0`);
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'slow');
+});
+
+test('a client that closes its side after an h2c upgrade offer (served over HTTP/1.1) is a 499, and the upstream exchange ends', async () => {
+  const before = accessLines().length;
+  const seen = upstreamRequests;
+  const s = await open();
+  s.on('error', () => undefined);
+  s.resume();
+  s.write(
+    'GET /up/never HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+  );
+  await until('the request upstream', () => upstreamRequests > seen);
+  s.end();
+  await until('the access line', () => accessLines().length > before);
+  assert.equal(accessLines().at(-1)!.status, 499);
+  await until('no upstream connection left', () => upstreamSockets.size === 0);
+  s.destroy();
 });
 
 test('an upgrade pipelined behind a request still being answered closes the connection, not the process', async () => {

@@ -302,12 +302,33 @@ test('header names with underscores are dropped by default', async () => {
   assert.equal(echo.headers.x_api_key, undefined);
 });
 
-test('an h2c upgrade is refused with 400', async () => {
-  const res = await rawRequest(
+test('an h2c upgrade offer is ignored, as nginx ignores it: the request is served over HTTP/1.1, the offer not forwarded', async () => {
+  // What `curl --http2 http://...` and Java's HttpClient send on a new cleartext connection.
+  const offer = 'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n';
+  for (const extra of ['', 'Content-Length: 0\r\n']) {
+    const res = await rawRequest(gw.url, `GET /strip/x HTTP/1.1\r\nHost: t\r\n${offer}${extra}\r\n`);
+    assert.equal(res.status, 200, extra);
+    assert.match(res.raw, /^HTTP\/1\.1 200 /);
+    const echo = JSON.parse(res.body) as { url: string; headers: Record<string, string> };
+    assert.equal(echo.url, '/base/x');
+    assert.equal(echo.headers.upgrade, undefined);
+    assert.equal(echo.headers['http2-settings'], undefined);
+    assert.equal(echo.headers.connection, 'keep-alive');
+  }
+  // node's parser leaves the body of an upgrade request unread: refused, never sent upstream without it.
+  const withBody = await rawRequest(
     gw.url,
-    'GET /strip/x HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+    `POST /strip/x HTTP/1.1\r\nHost: t\r\n${offer}Content-Length: 5\r\n\r\nhello`,
   );
-  assert.equal(res.status, 400);
+  assert.equal(withBody.status, 400);
+  assert.match(withBody.body, /h2c upgrade is not supported/);
+  // Without `Connection: Upgrade` it is an ordinary request: served with its body.
+  const plain = await rawRequest(
+    gw.url,
+    'POST /strip/x HTTP/1.1\r\nHost: t\r\nUpgrade: h2c\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello',
+  );
+  assert.equal(plain.status, 200);
+  assert.equal((JSON.parse(plain.body) as { body: string }).body, 'hello');
 });
 
 test('Expect: 100-continue gets an interim 100, then the upstream answer', async () => {

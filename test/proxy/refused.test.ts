@@ -271,14 +271,16 @@ describe('requests the HTTP parser refuses', () => {
     ['an HTTP/1.1 request without Host', 'GET /up/nohost HTTP/1.1\r\n\r\n', 'Bad request: missing Host'],
     // Its authority-form target is no path to route.
     ['CONNECT', 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 'Bad request: invalid path'],
+    // Bodiless, an upgrade offer other than WebSocket is ignored and the request served; with a
+    // body, which node's parser leaves unread after an upgrade's head, it is refused.
     [
-      'an upgrade other than WebSocket',
-      'GET /up/u HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n',
+      'an upgrade other than WebSocket with a body',
+      'POST /up/u HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\nContent-Length: 2\r\n\r\nab',
       'Bad request',
     ],
     [
-      'an h2c upgrade',
-      'GET /up/u HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n',
+      'an h2c upgrade with a body',
+      'POST /up/u HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nContent-Length: 2\r\n\r\nab',
       'Bad request: h2c upgrade is not supported',
     ],
   ] as const) {
