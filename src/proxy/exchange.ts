@@ -143,7 +143,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (rc.hashCookie !== null)
       appendHeader(r.headers as Record<string, HeaderValue>, 'set-cookie', rc.hashCookie.setCookie);
     rc.status = r.status;
-    if (r.bodyTransforms !== null && rc.method !== 'HEAD' && r.status !== 204 && r.status !== 304) {
+    if (r.bodyTransforms !== null && rc.method !== 'HEAD' && r.status !== 204 && r.status !== 205 && r.status !== 304) {
       // A plugin rewrites the body: hold the head until the whole body is here.
       this.held = [];
       if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
@@ -223,6 +223,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     const rc = this.rc;
+    // A 205 has no content (RFC 9110 15.3.6: a server must not send any); what an upstream sends
+    // after its head is dropped. node ends an HTTP/2 stream at a 205's head: a write after it
+    // reset the stream, and the client never saw the 205.
+    if (rc.status === 205) return true;
     if (this.held !== null) {
       this.heldBytes += chunk.length;
       if (this.heldBytes <= rc.response!.bodyLimit) {
@@ -339,9 +343,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       if (this.sendsClientBody) endIfBodyUnread(rc);
       return;
     }
-    // A 204 or 304 has no body whatever the upstream sent after its head (nginx relays it so): the
-    // answer is complete, the upstream's extra bytes are its own fault.
-    if (rc.status === 204 || rc.status === 304) {
+    // A 204, 205 or 304 has no body whatever the upstream sent after its head (nginx relays it so):
+    // the answer is complete, the upstream's extra bytes are its own fault.
+    if (rc.status === 204 || rc.status === 205 || rc.status === 304) {
       rc.res.end();
       return;
     }

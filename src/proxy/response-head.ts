@@ -22,7 +22,7 @@ export function writeResponseHead(
   status: number,
   headers: readonly string[] | Readonly<Record<string, HeaderValue | undefined>>,
 ): string | null {
-  if (status === 204) headers = withoutContentLength(headers);
+  if (status === 204 || status === 205) headers = withoutContentLength(headers);
   const stream =
     rc.raw.httpVersionMajor === 2 ? (rc.res as unknown as { stream?: ServerHttp2Stream }).stream : undefined;
   if (stream === undefined) {
@@ -70,7 +70,9 @@ export function writeResponseHead(
  * A 204 never has a Content-Length (RFC 9110 8.6), and nginx drops an upstream's (its HTTP/1 and
  * HTTP/2 header filters clear it for 204). Relayed on HTTP/2, `content-length: 5` on a HEADERS
  * frame that ends the stream makes the answer malformed (RFC 9113 8.1.1): curl and browsers reset
- * the stream, and the client never sees the 204.
+ * the stream, and the client never sees the 204. A 205 has no content either (RFC 9110 15.3.6,
+ * its body is dropped by the exchange), and node ends its HTTP/2 stream at the head just the same;
+ * on HTTP/1.1 it then goes out with an empty chunked body, one of the forms RFC 9110 allows.
  */
 function withoutContentLength(
   headers: readonly string[] | Readonly<Record<string, HeaderValue | undefined>>,

@@ -16,11 +16,16 @@ let upstream: ReturnType<typeof createServer>;
 let inst: TollgateInstance;
 
 before(async () => {
-  // Answers every request on its connection with a 204 carrying `Content-Length: 5` (and no body).
+  // Answers every request on its connection with a 204 carrying `Content-Length: 5` (and no body),
+  // or, under /reset, a 205 that carries a body it must not have (RFC 9110 15.3.6).
   upstream = createServer((socket) => {
     socket.on('error', () => undefined);
-    socket.on('data', () =>
-      socket.write('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nETag: "v1"\r\nX-Kept: yes\r\n\r\n'),
+    socket.on('data', (d: Buffer) =>
+      socket.write(
+        d.toString('latin1').includes(' /reset')
+          ? 'HTTP/1.1 205 Reset Content\r\nContent-Length: 2\r\nX-Kept: yes\r\n\r\nok'
+          : 'HTTP/1.1 204 No Content\r\nContent-Length: 5\r\nETag: "v1"\r\nX-Kept: yes\r\n\r\n',
+      ),
     );
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
@@ -32,7 +37,7 @@ services:
   - name: s
     url: http://127.0.0.1:${(upstream.address() as AddressInfo).port}
     routes:
-      - { name: plain, paths: [/plain] }
+      - { name: plain, paths: [/plain, /reset], strip_path: false }
       - name: transformed
         paths: [/transformed]
         plugins: [{ name: response-transformer, config: { add: { headers: ["x-added:a"] } } }]
@@ -46,18 +51,22 @@ after(async () => {
   upstream?.close();
 });
 
-async function h2Get(path: string): Promise<{ headers: Record<string, unknown> | null; rstCode: number }> {
+async function h2Get(
+  path: string,
+): Promise<{ headers: Record<string, unknown> | null; rstCode: number; body: string }> {
   const session = h2Connect(`http://${inst.proxyAddresses[0]}`);
   session.on('error', () => undefined);
   try {
     const req = session.request({ ':path': path });
     req.on('error', () => undefined);
     let headers: Record<string, unknown> | null = null;
+    let body = '';
     req.on('response', (h) => (headers = h));
-    req.resume();
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
     req.end();
     await new Promise((r) => req.once('close', r));
-    return { headers, rstCode: req.rstCode ?? 0 };
+    return { headers, rstCode: req.rstCode ?? 0, body };
   } finally {
     session.close();
   }
@@ -85,4 +94,22 @@ test('an upstream 204 with a Content-Length reaches an HTTP/1.1 client without t
     assert.equal(res.headers['content-length'], undefined, path);
     assert.equal(res.headers['x-kept'], 'yes', path);
   }
+});
+
+test('an upstream 205 that carries a body reaches the client without it, on HTTP/2 and HTTP/1.1 (RFC 9110 15.3.6)', async () => {
+  const h2 = await h2Get('/reset');
+  assert.equal(h2.rstCode, 0, 'the stream ends cleanly');
+  assert.ok(h2.headers !== null, 'the client got the head');
+  assert.equal(h2.headers[':status'], 205);
+  assert.equal(h2.headers['content-length'], undefined);
+  assert.equal(h2.headers['x-kept'], 'yes');
+  assert.equal(h2.body, '');
+  const h1 = await rawRequest(
+    `http://${inst.proxyAddresses[0]}`,
+    'GET /reset HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n',
+  );
+  assert.equal(h1.status, 205);
+  assert.equal(h1.body, '');
+  assert.notEqual(h1.headers['content-length'], '2');
+  assert.equal(h1.headers['x-kept'], 'yes');
 });
