@@ -21,10 +21,17 @@ import type { CompiledRoute, CompiledService, PipelineSlot, PluginInstance, Runt
 /** Label sets whose counters are carried across reloads (a bound against configs that rename targets on every reload). */
 const MAX_CARRIED_COUNTERS = 10_000;
 
-/** Kong's prometheus plugin DEFAULT_BUCKETS (milliseconds). */
-export const LATENCY_BUCKETS: readonly number[] = [
-  1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000, 30000,
-  60000,
+/**
+ * Kong 3's prometheus buckets (milliseconds): KONG_LATENCY_BUCKETS for `kong_kong_latency_ms`,
+ * UPSTREAM_LATENCY_BUCKETS for `kong_upstream_latency_ms` and `kong_request_latency_ms`. Kong 2's
+ * single DEFAULT_BUCKETS list is gone since 3.0: alerts and recording rules written against Kong's
+ * `le` values find no series with other boundaries.
+ */
+export const GATEWAY_LATENCY_BUCKETS: readonly number[] = [
+  1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000,
+];
+export const UPSTREAM_LATENCY_BUCKETS: readonly number[] = [
+  25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000,
 ];
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
@@ -62,15 +69,21 @@ const UPSTREAM_ERROR_OTHER = UPSTREAM_ERROR_LABEL.length - 1;
 const NOT_UPSTREAM = new Set(['CLIENT_CLOSED', 'PLUGIN_FAILED', 'PLUGIN_TIMEOUT', 'REQUEST_TIMEOUT']);
 
 class Histo {
-  readonly counts = new Float64Array(LATENCY_BUCKETS.length + 1);
+  readonly buckets: readonly number[];
+  readonly counts: Float64Array;
   sum = 0;
   count = 0;
+  constructor(buckets: readonly number[]) {
+    this.buckets = buckets;
+    this.counts = new Float64Array(buckets.length + 1);
+  }
   observe(v: number): void {
+    const buckets = this.buckets;
     let lo = 0;
-    let hi = LATENCY_BUCKETS.length;
+    let hi = buckets.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (v <= LATENCY_BUCKETS[mid]!) hi = mid;
+      if (v <= buckets[mid]!) hi = mid;
       else lo = mid + 1;
     }
     this.counts[lo]!++;
@@ -93,9 +106,9 @@ class Series {
   readonly route: string;
   readonly all = new Counts();
   byConsumer: Map<string, Counts> | null = null;
-  readonly request = new Histo();
-  readonly upstream = new Histo();
-  readonly gateway = new Histo();
+  readonly request = new Histo(UPSTREAM_LATENCY_BUCKETS);
+  readonly upstream = new Histo(UPSTREAM_LATENCY_BUCKETS);
+  readonly gateway = new Histo(GATEWAY_LATENCY_BUCKETS);
   readonly upstreamErrors = new Float64Array(UPSTREAM_ERROR_LABEL.length);
   constructor(service: string, route: string) {
     this.service = service;
@@ -308,11 +321,11 @@ export class GatewayMetrics {
           const h = pick(s);
           if (h.count === 0) continue;
           let cum = 0;
-          for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+          for (let i = 0; i < h.buckets.length; i++) {
             cum += h.counts[i]!;
             out.push({
               metricName: `${name}_bucket`,
-              labels: { service: s.service, route: s.route, le: LATENCY_BUCKETS[i]! },
+              labels: { service: s.service, route: s.route, le: h.buckets[i]! },
               value: cum,
             });
           }

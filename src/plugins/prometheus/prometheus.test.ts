@@ -160,3 +160,33 @@ test("source follows Kong's get_source: service for an upstream's answer (cut of
     await new Promise((r) => upstream.close(r));
   }
 });
+
+test("the latency histograms have Kong 3's buckets: kong_latency_ms its own, upstream and request the upstream ones", async () => {
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      plugins: [{ name: 'prometheus', config: { latency_metrics: true } }],
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'api', paths: ['/api'] }] }],
+    },
+  });
+  try {
+    const res = await fetch(`${gw.url}/api`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    const text = await (await fetch(`${gw.adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const les = (name: string) =>
+      text
+        .split('\n')
+        .filter((l) => l.startsWith(`${name}_bucket{`) && l.includes('route="api"'))
+        .map((l) => /le="([^"]+)"/.exec(l)?.[1]);
+    const upstream = ['25', '50', '80', '100', '250', '400', '700', '1000', '2000', '5000', '10000', '30000', '60000'];
+    assert.deepEqual(les('tollgate_request_latency_ms'), [...upstream, '+Inf']);
+    assert.deepEqual(les('tollgate_upstream_latency_ms'), [...upstream, '+Inf']);
+    assert.deepEqual(les('tollgate_gateway_latency_ms'), [
+      ...['1', '2', '5', '7', '10', '15', '20', '30', '50', '75', '100', '200', '500', '750', '1000', '3000', '6000'],
+      '+Inf',
+    ]);
+  } finally {
+    await gw.close();
+  }
+});
