@@ -38,8 +38,12 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', '
 const METHOD_OTHER = METHODS.length;
 const METHOD_LABEL = [...METHODS, 'OTHER'];
 const METHOD_INDEX: ReadonlyMap<string, number> = new Map(METHODS.map((m, i) => [m, i]));
-/** Kong's `source` label: who produced the response (kong.response.get_source()). */
-const SOURCE_LABEL = ['service', 'exit', 'error'] as const;
+/**
+ * Kong's `source` label: `service` when kong.response.get_source() says the upstream answered,
+ * `kong` for everything else (a plugin's exit and the gateway's errors alike), as Kong's exporter
+ * folds them; dashboards and alerts filter on `source="kong"`.
+ */
+const SOURCE_LABEL = ['service', 'kong'] as const;
 /** Upstream failures, by kind (from the request error's system `cause`); the `error` label takes only these values. */
 const UPSTREAM_ERROR_KIND: ReadonlyMap<string, number> = new Map([
   ['ECONNREFUSED', 0],
@@ -261,7 +265,7 @@ export class GatewayMetrics {
     const route = rc.compiled;
     const s = route === null ? this.unmatched : (this.byRoute.get(route) ?? this.lateBind(route));
     const method = METHOD_INDEX.get(rc.method) ?? METHOD_OTHER;
-    const source = rc.exitStatus !== 0 ? 1 : answerSource(rc) === 'upstream' ? 0 : 2;
+    const source = rc.exitStatus === 0 && answerSource(rc) === 'upstream' ? 0 : 1;
     const key = (rc.status * 16 + method) * 4 + source;
     const ingress = rc.bytesReceived;
     const egress = rc.bytesSent;

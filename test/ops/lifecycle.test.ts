@@ -243,7 +243,7 @@ test('/metrics parses as Prometheus text and shows requests, latencies, bandwidt
       1,
     );
     assert.equal(
-      sumOf(m, 'tollgate_http_requests_total', { service: '', route: '', code: '404', source: 'error' }),
+      sumOf(m, 'tollgate_http_requests_total', { service: '', route: '', code: '404', source: 'kong' }),
       1,
       'unmatched requests under an empty route label',
     );

@@ -154,7 +154,7 @@ describe('requests the HTTP parser refuses', () => {
   ];
   for (const c of cases) {
     test(`${c.name}: ${c.status}, one access line with the parser's code as cause, counted in the metrics`, async () => {
-      const before = await metric({ service: '', route: '', code: String(c.status), source: 'error' });
+      const before = await metric({ service: '', route: '', code: String(c.status), source: 'kong' });
       const from = gw.logs.length;
       const r = await rawRequest(gw.url, c.text);
       assert.equal(r.status, c.status);
@@ -167,13 +167,13 @@ describe('requests the HTTP parser refuses', () => {
       assert.equal(line!.route, null);
       assert.equal(typeof line!.request_id, 'string');
       assert.equal(r.headers['x-kong-request-id'] ?? r.headers['x-request-id'], line!.request_id);
-      const after = await metric({ service: '', route: '', code: String(c.status), source: 'error' });
+      const after = await metric({ service: '', route: '', code: String(c.status), source: 'kong' });
       assert.equal(after, before + 1);
     });
   }
 
   test('a refused request whose client keeps sending is one access line and one count, not one per read', async () => {
-    const before = await metric({ service: '', route: '', source: 'error' });
+    const before = await metric({ service: '', route: '', source: 'kong' });
     const from = gw.logs.length;
     // node's parser reports its error again for each later read: the tail arrives as more reads.
     const r = await rawRequest(gw.url, `GET /up/a HTTP/1.1\r\nHost: a\r\nBad Header: y\r\n\r\n${'j'.repeat(200_000)}`);
@@ -185,7 +185,7 @@ describe('requests the HTTP parser refuses', () => {
       lines.map((l) => l.status),
       [400],
     );
-    assert.equal(await metric({ service: '', route: '', source: 'error' }), before + 1);
+    assert.equal(await metric({ service: '', route: '', source: 'kong' }), before + 1);
   });
 
   test('the method and path of a refused request are logged when readable, and encoded', async () => {

@@ -97,7 +97,7 @@ test("per_consumer is read from the instance that applies to the request, as Kon
   }
 });
 
-test("source follows Kong's get_source: service for an upstream's answer (cut off or not), exit for a plugin's, error for the gateway's", async () => {
+test("source is Kong's: service for an upstream's answer (cut off or not), kong for a plugin's and for the gateway's", async () => {
   // A real upstream: its answers take the gateway's direct path (no response-phase plugin here).
   const upstream = createServer((req, res) => {
     if (req.url === '/cut') {
@@ -148,8 +148,8 @@ test("source follows Kong's get_source: service for an upstream's answer (cut of
       text.split('\n').filter((l) => l.startsWith('tollgate_http_requests_total{') && l.includes(`route="${route}"`));
     assert.match(series('open').join('\n'), /code="200",source="service"/);
     assert.match(series('cut').join('\n'), /code="200",source="service"/);
-    assert.match(series('locked').join('\n'), /code="401",source="exit"/);
-    assert.match(series('').join('\n'), /code="404",source="error"/);
+    assert.match(series('locked').join('\n'), /code="401",source="kong"/);
+    assert.match(series('').join('\n'), /code="404",source="kong"/);
     const access = (path: string) => gw.logs.find((l) => l.type === 'access' && l.path === path);
     assert.equal(access('/open')?.source, 'upstream');
     assert.equal(access('/cut')?.source, 'upstream', "the upstream's status went out");
