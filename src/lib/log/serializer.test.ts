@@ -77,3 +77,43 @@ test('a query repeating one key thousands of times is logged in linear time', as
     await receiver.close();
   }
 });
+
+test("trace_id and correlation_id are in the entry when a tracing plugin and correlation-id ran, as Kong's set_serialize_value adds them", async () => {
+  const receiver = await httpReceiver();
+  const log = { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } };
+  // Zipkin (first to run) adds b3 to what the client sent; opentelemetry answers in the client's w3c.
+  // Nothing is exported: the client's traceparent says "not sampled".
+  const gw = await startServiceGateway([
+    {
+      name: 'traced',
+      paths: ['/traced'],
+      plugins: [
+        log,
+        { name: 'correlation-id' },
+        { name: 'zipkin', config: { propagation: { extract: ['w3c'], inject: ['b3'] } } },
+        { name: 'opentelemetry', config: { traces_endpoint: 'http://127.0.0.1:9/v1/traces' } },
+      ],
+    },
+    { name: 'plain', paths: ['/plain'], plugins: [log] },
+  ]);
+  try {
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const res = await fetch(`${gw.url}/traced`, {
+      headers: { traceparent: `00-${traceId}-b7ad6b7169203331-00`, 'kong-request-id': 'client-chosen-id' },
+    });
+    assert.equal(res.status, 200);
+    await res.text();
+    const traced = JSON.parse((await receiver.next()).body);
+    assert.deepEqual(traced.trace_id, { b3: traceId, w3c: traceId });
+    assert.equal(traced.correlation_id, 'client-chosen-id');
+
+    const plain = await fetch(`${gw.url}/plain`);
+    await plain.text();
+    const untraced = JSON.parse((await receiver.next()).body);
+    assert.equal('trace_id' in untraced, false);
+    assert.equal('correlation_id' in untraced, false);
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});

@@ -7,6 +7,7 @@
  */
 import type { GatewayRequest, HeaderValue, LogEntry } from '../../pipeline/plugin.ts';
 import { replaceQueryValues } from '../query.ts';
+import { TRACE_ID_FORMATS_KEY } from '../tracing/propagation.ts';
 
 export const REDACTED = 'REDACTED';
 
@@ -43,6 +44,10 @@ export interface KongLogEntry {
   /** Why the request ended (the exiting plugin's code, or the gateway's error code); absent for an upstream's answer. */
   reason?: string;
   request_id: string;
+  /** The trace id in each format a tracing plugin sent upstream (Kong 3.6+), when one ran. */
+  trace_id?: Record<string, string>;
+  /** The correlation-id plugin's id (Kong's `correlation_id`), when it ran. */
+  correlation_id?: string;
   [custom: string]: Json | unknown;
 }
 
@@ -75,7 +80,12 @@ export function redactQuery(raw: string, secret: ReadonlySet<string>): string {
   return replaceQueryValues(raw, secret, REDACTED);
 }
 
+/** Where the correlation-id plugin leaves its id (its documented `req.ctx['correlation-id']`). */
+const CORRELATION_ID_KEY = 'correlation-id';
+
 function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
+  const traceIds = req.ctx[TRACE_ID_FORMATS_KEY] as Record<string, string> | undefined;
+  const correlationId = req.ctx[CORRELATION_ID_KEY];
   const uri = loggedUri(req, entry);
   const port = req.port;
   const defaultPort = req.scheme === 'https' ? 443 : 80;
@@ -114,6 +124,9 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
     source: entry.source,
     ...(entry.reason === null ? null : { reason: entry.reason }),
     request_id: req.id,
+    // Present only when the plugin ran, as Kong's set_serialize_value adds them.
+    ...(traceIds === undefined ? null : { trace_id: { ...traceIds } }),
+    ...(typeof correlationId === 'string' ? { correlation_id: correlationId } : null),
   };
 }
 

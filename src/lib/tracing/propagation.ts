@@ -10,7 +10,7 @@
 import { PluginConfigError } from '../../errors.ts';
 import type { GatewayRequest } from '../../pipeline/plugin.ts';
 import { EXTRACTORS, type Extracted, FORMATS, type Format, inject } from './formats.ts';
-import { newSpanId, newTraceId } from './ids.ts';
+import { newSpanId, newTraceId, traceId128 } from './ids.ts';
 
 /** Kong's `propagation` record. */
 export interface PropagationRecord {
@@ -120,6 +120,13 @@ export function sampled(trace: RequestTrace, rate: number): boolean {
   return rate >= 1 || (rate > 0 && Math.random() < rate);
 }
 
+/**
+ * Where `propagate` leaves the trace id in each format it wrote upstream (`{ w3c: '4bf9...' }`):
+ * the log entry's `trace_id`, as Kong 3.6+ adds it with `kong.log.set_serialize_value`, so a log
+ * line leads to its trace.
+ */
+export const TRACE_ID_FORMATS_KEY = 'tollgate.trace_id_formats';
+
 /** Clears the configured headers, then writes the trace in every `inject` format on the upstream request. */
 export function propagate(
   req: GatewayRequest,
@@ -144,5 +151,11 @@ export function propagate(
         from === null ? propagation.defaultFormat : from === 'b3' && trace.extracted!.singleHeader ? 'b3-single' : from;
     } else format = f;
     inject(req, format, ctx);
+    // Kong's injectors name the id after their format (`b3` for both B3 forms); a second tracing
+    // plugin adds its formats to the same object, as Kong's add_trace_id_formats merges them.
+    let ids = req.ctx[TRACE_ID_FORMATS_KEY] as Record<string, string> | undefined;
+    if (ids === undefined) req.ctx[TRACE_ID_FORMATS_KEY] = ids = {};
+    if (format === 'w3c') ids.w3c = traceId128(trace.traceId);
+    else ids[format === 'b3-single' ? 'b3' : format] = trace.traceId;
   }
 }
