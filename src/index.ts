@@ -63,6 +63,7 @@ export type {
   PluginPeer,
   RouteInfo,
   ServiceInfo,
+  UpstreamTry,
 } from './pipeline/plugin.ts';
 export { defineEntity, definePlugin } from './pipeline/plugin.ts';
 export type { RegexComplexity } from './safe-regex.ts';

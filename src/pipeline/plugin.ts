@@ -258,6 +258,21 @@ export interface LogEntry {
   readonly upstreamStartedAt: number;
   /** Plugin handlers that waited (for I/O: an IdP, Redis, LDAP), with when they started and ended. */
   readonly pluginSteps: readonly PluginStep[];
+  /** Each attempt at the upstream, retries included, in order (Kong's `balancer_data.tries`); empty when none was made. */
+  readonly tries: readonly UpstreamTry[];
+}
+
+/** One attempt at an upstream target. */
+export interface UpstreamTry {
+  /** When the target was picked, in milliseconds since the epoch (Kong's `balancer_start`). */
+  readonly start: number;
+  /** The target's host as configured (an address, or the name of a target that is one). */
+  readonly ip: string;
+  readonly port: number;
+  /** `failed` for an attempt whose connection or exchange failed and was retried; null for the last one. */
+  readonly state: 'failed' | null;
+  /** The status the failed attempt would have given (502), as nginx's get_last_failure reports it. */
+  readonly code: number | null;
 }
 
 /** A plugin handler that returned a promise: its span of time, in milliseconds since the epoch. */

@@ -18,6 +18,7 @@ import type {
   PluginStep,
   RouteInfo,
   ServiceInfo,
+  UpstreamTry,
 } from './plugin.ts';
 import type { CompiledRoute, Pipeline, Runtime } from './runtime.ts';
 import { checkHeader, checkMethod, checkPath, checkQuery, checkStatus } from './upstream-checks.ts';
@@ -108,6 +109,8 @@ export class RequestContext implements GatewayRequest {
   reason: string | null = null;
   /** Plugin handlers that returned a promise, timed (performance.now() values); null when none did. */
   pluginSteps: PluginStep[] | null = null;
+  /** Attempts at upstream targets (`start` a performance.now() value); null when none was made. */
+  tries: AttemptRecord[] | null = null;
   /**
    * The response head as sent on an HTTP/2 stream (with its `:status`): the compatibility
    * response, which the head bypasses, holds no headers then. Null on HTTP/1.1.
@@ -453,6 +456,24 @@ export class TransformError extends Error {
 }
 
 const NO_STEPS: readonly PluginStep[] = Object.freeze([]);
+const NO_TRIES: readonly UpstreamTry[] = Object.freeze([]);
+
+/** An attempt as the proxy records it: the last one's state is set when it fails and is retried. */
+export type AttemptRecord = { -readonly [K in keyof UpstreamTry]: UpstreamTry[K] };
+
+/** The proxy picked `host:port` for the request's next attempt (Kong's `tries[n]`). */
+export function recordAttempt(rc: RequestContext, host: string, port: number): void {
+  (rc.tries ??= []).push({ start: performance.now(), ip: host, port, state: null, code: null });
+}
+
+/** The last attempt failed and the request goes on to another: nginx reports it as `failed`, 502. */
+export function attemptFailed(rc: RequestContext): void {
+  const last = rc.tries?.at(-1);
+  if (last !== undefined) {
+    last.state = 'failed';
+    last.code = 502;
+  }
+}
 
 export class LogEntryImpl implements LogEntry {
   readonly status: number;
@@ -497,6 +518,13 @@ export class LogEntryImpl implements LogEntry {
     const origin = performance.timeOrigin;
     // Stored as performance.now() values; converted once, for the plugins that ask.
     return steps.map((s) => ({ plugin: s.plugin, phase: s.phase, start: origin + s.start, end: origin + s.end }));
+  }
+
+  get tries(): readonly UpstreamTry[] {
+    const tries = this.rc.tries;
+    if (tries === null) return NO_TRIES;
+    const origin = performance.timeOrigin;
+    return tries.map((t) => ({ ...t, start: Math.round(origin + t.start) }));
   }
 
   get responseHeaders(): Readonly<Record<string, string | string[] | number | undefined>> {

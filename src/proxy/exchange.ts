@@ -6,7 +6,7 @@ import type { Dispatcher } from 'undici';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import { hasRequestBody } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { ResponseContext } from '../pipeline/request.ts';
+import { attemptFailed, ResponseContext, recordAttempt } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { Outcome, Target } from '../upstream/balancer.ts';
@@ -44,6 +44,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   // whose pool carries the request.
   const target = svc.balancer === null ? null : svc.balancer.pick(rc);
   if (target === null) return sendUpstreamError(rc, 'UPSTREAM_UNAVAILABLE');
+  recordAttempt(rc, target.host, target.port);
   const headers = upstreamHeaderList(rc, target.hostHeader, target.poolSendsHostHeader) as string[];
   // gRPC servers ask for `te: trailers`, the one hop-by-hop header HTTP/2 keeps (RFC 9113 8.2.2).
   if (rc.grpc) headers.push('te', 'trailers');
@@ -320,6 +321,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         ((this.retryable && isRetryableFailure(code, err)) || (!this.connected && isConnectFailure(code, this.svc)))
       ) {
         if (failed !== null) (rc.failedTargets ??= []).push(failed);
+        attemptFailed(rc);
         return dispatch(rc, this.svc, this.attempt + 1);
       }
       const answer = upstreamErrorCode(code);

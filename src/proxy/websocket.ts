@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { attemptFailed, recordAttempt } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import type { ProxyRequest } from './context.ts';
@@ -147,6 +148,7 @@ export function proxyWebSocket(rc: ProxyRequest, svc: CompiledService, head: Buf
   if (svc.kind === 'echo' || balancer === null) return sendError(rc, 'BAD_REQUEST');
   const target = balancer.pick(rc);
   if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
+  recordAttempt(rc, target.host, target.port);
   const early = head instanceof EarlyBytes ? head : new EarlyBytes(rc.res.socket, head);
   const headers = upstreamHeaderObject(rc, target.hostHeader);
   // undici writes `connection: upgrade` and `upgrade: websocket` itself from the `upgrade` option.
@@ -274,6 +276,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     // balancer's next pick, as a request is (nginx's proxy_next_upstream error, Kong's retries).
     if (this.attempt < this.svc.retries && (isRetryableFailure(code, err) || isConnectFailure(code, this.svc))) {
       (rc.failedTargets ??= []).push(this.picked);
+      attemptFailed(rc);
       return proxyWebSocket(rc, this.svc, this.early, this.attempt + 1);
     }
     const answer = upstreamErrorCode(code);

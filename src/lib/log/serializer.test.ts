@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { httpReceiver } from '../../../test/support/receivers.ts';
+import { startGateway } from '../../testing/index.ts';
 
 test('response.headers holds the headers sent to the client, set-cookie redacted; upstream_status and request.id', async () => {
   const upstream = createServer((_req, res) => {
@@ -115,5 +116,48 @@ test("trace_id and correlation_id are in the entry when a tracing plugin and cor
   } finally {
     await gw.close();
     await receiver.close();
+  }
+});
+
+test("tries lists every attempt with the target's address and port, a retried one failed with 502, as Kong's balancer tries", async () => {
+  const upstream = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const live = (upstream.address() as AddressInfo).port;
+  // A port that refuses: a server opened and closed.
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+  const dead = (closed.address() as AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+  const receiver = await httpReceiver();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [{ name: 'pair', targets: [{ target: `127.0.0.1:${dead}` }, { target: `127.0.0.1:${live}` }] }],
+      services: [{ name: 'svc', host: 'pair', retries: 3, routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } }],
+    },
+  });
+  try {
+    const before = Date.now();
+    const res = await fetch(`${gw.url}/r`);
+    assert.equal(await res.text(), 'ok');
+    const e = JSON.parse((await receiver.next()).body);
+    assert.equal(e.tries.length, 2, JSON.stringify(e.tries));
+    const [first, second] = e.tries;
+    assert.deepEqual(
+      { ip: first.ip, port: first.port, state: first.state, code: first.code },
+      { ip: '127.0.0.1', port: dead, state: 'failed', code: 502 },
+    );
+    assert.deepEqual({ ip: second.ip, port: second.port }, { ip: '127.0.0.1', port: live });
+    assert.equal('state' in second, false);
+    assert.ok(first.balancer_start >= before - 1000 && second.balancer_start >= first.balancer_start);
+
+    // No upstream called (no route): no tries.
+    await (await fetch(`${gw.url}/nowhere`)).text();
+    assert.deepEqual(JSON.parse((await receiver.next()).body).tries, []);
+  } finally {
+    await gw.close();
+    await receiver.close();
+    await new Promise((r) => upstream.close(r));
   }
 });

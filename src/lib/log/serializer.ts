@@ -39,7 +39,15 @@ export interface KongLogEntry {
   latencies: { request: number; proxy: number; kong: number; receive: number };
   client_ip: string;
   started_at: number;
-  tries: { balancer_latency: number }[];
+  /** Kong's `tries`: one per attempt at a target, a retried one with `state` and `code`. */
+  tries: {
+    balancer_start: number;
+    ip: string;
+    port: number;
+    balancer_latency: number;
+    state?: string;
+    code?: number;
+  }[];
   source: string;
   /** Why the request ended (the exiting plugin's code, or the gateway's error code); absent for an upstream's answer. */
   reason?: string;
@@ -120,7 +128,14 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
     latencies: { request: total, proxy, kong: Math.max(0, total - Math.max(0, proxy)), receive: 0 },
     client_ip: req.clientIp,
     started_at: entry.startedAt,
-    tries: entry.upstreamLatency >= 0 ? [{ balancer_latency: 0 }] : [],
+    tries: entry.tries.map((t) => ({
+      balancer_start: t.start,
+      ip: t.ip,
+      port: t.port,
+      // Kong's time in its balancer phase: picking a target here is synchronous, well under 1 ms.
+      balancer_latency: 0,
+      ...(t.state === null ? null : { state: t.state, code: t.code ?? 502 }),
+    })),
     source: entry.source,
     ...(entry.reason === null ? null : { reason: entry.reason }),
     request_id: req.id,
