@@ -122,30 +122,62 @@ export function requestSpans(
     ),
   ];
   if (entry.upstreamStartedAt >= 0) {
-    const up: Attributes = { try_count: 1 };
-    if (req.service !== null) {
-      up['net.peer.name'] = req.service.host;
-      up['net.peer.port'] = req.service.port;
+    // Kong's balancer instrumentation: one `kong.balancer` span per try, with the target's address
+    // and port and the try's number; a try that failed and was retried is an error with its code.
+    // The last one is the span the upstream was given as its parent.
+    const tries = entry.tries;
+    const count = Math.max(1, tries.length);
+    for (let i = 0; i < count; i++) {
+      const t = tries[i];
+      const last = i === count - 1;
+      const up: Attributes = { try_count: i + 1 };
+      if (t !== undefined) {
+        up['net.peer.ip'] = t.ip;
+        up['net.peer.port'] = t.port;
+      }
+      if (req.service !== null) up['net.peer.name'] = req.service.host;
+      const start = t?.start ?? entry.upstreamStartedAt;
+      if (!last) {
+        up['http.status_code'] = t!.code ?? 502;
+        spans.push(
+          new OtlpSpan(
+            traceId,
+            newSpanId(),
+            trace.spanId,
+            false,
+            'kong.balancer',
+            CLIENT,
+            start,
+            tries[i + 1]!.start,
+            up,
+            true,
+            1,
+            resource,
+            scope,
+          ),
+        );
+        continue;
+      }
+      const answered = entry.upstreamLatency >= 0;
+      if (answered && entry.source === 'upstream') up['http.status_code'] = entry.status;
+      spans.push(
+        new OtlpSpan(
+          traceId,
+          trace.upstreamSpanId,
+          trace.spanId,
+          false,
+          'kong.balancer',
+          CLIENT,
+          start,
+          answered ? entry.upstreamStartedAt + entry.upstreamLatency : end,
+          up,
+          !answered && entry.error !== null,
+          1,
+          resource,
+          scope,
+        ),
+      );
     }
-    const answered = entry.upstreamLatency >= 0;
-    if (answered && entry.source === 'upstream') up['http.status_code'] = entry.status;
-    spans.push(
-      new OtlpSpan(
-        traceId,
-        trace.upstreamSpanId,
-        trace.spanId,
-        false,
-        'kong.balancer',
-        CLIENT,
-        entry.upstreamStartedAt,
-        answered ? entry.upstreamStartedAt + entry.upstreamLatency : end,
-        up,
-        !answered && entry.error !== null,
-        1,
-        resource,
-        scope,
-      ),
-    );
   }
   for (const step of entry.pluginSteps) {
     spans.push(
