@@ -161,3 +161,34 @@ test("tries lists every attempt with the target's address and port, a retried on
     await new Promise((r) => upstream.close(r));
   }
 });
+
+test("latencies: a slow upstream body counts in receive, not in kong, as Kong's KONG_PROXY_LATENCY and KONG_RECEIVE_TIME", async () => {
+  // The head at once, the body 400 ms later.
+  const upstream = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('start ');
+    setTimeout(() => res.end('end'), 400);
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const receiver = await httpReceiver();
+  const gw = await startServiceGateway(
+    [
+      {
+        name: 'slow',
+        paths: ['/slow'],
+        plugins: [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } }],
+      },
+    ],
+    { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
+  );
+  try {
+    assert.equal(await (await fetch(`${gw.url}/slow`)).text(), 'start end');
+    const { latencies } = JSON.parse((await receiver.next()).body);
+    assert.ok(latencies.receive >= 350, JSON.stringify(latencies));
+    assert.ok(Math.abs(latencies.kong + latencies.proxy + latencies.receive - latencies.request) <= 1);
+  } finally {
+    await gw.close();
+    await receiver.close();
+    await new Promise((r) => upstream.close(r));
+  }
+});

@@ -100,6 +100,15 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
   const url = `${req.scheme}://${req.host}${port !== 0 && port !== defaultPort ? `:${port}` : ''}${uri}`;
   const proxy = entry.upstreamLatency >= 0 ? Math.round(entry.upstreamLatency) : -1;
   const total = Math.round(entry.latency);
+  // Kong's KONG_PROXY_LATENCY: the time before the upstream was called (routing, access plugins),
+  // the whole request when none was (its KONG_RESPONSE_LATENCY); KONG_RECEIVE_TIME is what came
+  // after the upstream's head (its body, the response plugins). `kong` is not request minus proxy:
+  // a slow download is not the gateway's latency.
+  const kong =
+    entry.upstreamStartedAt >= 0
+      ? Math.min(total, Math.max(0, Math.round(entry.upstreamStartedAt - entry.startedAt)))
+      : total;
+  const receive = proxy >= 0 ? Math.max(0, total - kong - proxy) : 0;
   return {
     request: {
       id: req.id,
@@ -125,7 +134,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
         : { id: req.consumer.id, username: req.consumer.username, custom_id: req.consumer.custom_id },
     authenticated_entity:
       req.credential === null ? null : { id: req.credential.id, consumer_id: req.credential.consumer_id },
-    latencies: { request: total, proxy, kong: Math.max(0, total - Math.max(0, proxy)), receive: 0 },
+    latencies: { request: total, proxy, kong, receive },
     client_ip: req.clientIp,
     started_at: entry.startedAt,
     tries: entry.tries.map((t) => ({
