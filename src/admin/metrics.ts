@@ -297,7 +297,9 @@ export class GatewayMetrics {
 
   /** A route's first request: bind its counters (kept by label, so they survive reloads). */
   private lateBind(route: CompiledRoute): Series {
-    const s = this.seriesFor(route.service?.label ?? '', route.label);
+    // Kong's exporter labels a service by its name, else its host (not its id, as the access log does).
+    const svc = route.service;
+    const s = this.seriesFor(svc === null ? '' : (svc.info.name ?? svc.info.host), route.label);
     this.byRoute.set(route, s);
     return s;
   }

@@ -190,3 +190,30 @@ test("the latency histograms have Kong 3's buckets: kong_latency_ms its own, ups
     await gw.close();
   }
 });
+
+test("an unnamed service's label is its host, an unnamed route's its id, as Kong's exporter names them", async () => {
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      plugins: [{ name: 'prometheus' }],
+      services: [{ url: 'echo://', routes: [{ paths: ['/anon'] }] }],
+    },
+  });
+  try {
+    const res = await fetch(`${gw.url}/anon`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 200);
+    await res.arrayBuffer();
+    const routeId = (
+      (await (await fetch(`${gw.adminUrl}/routes`, { signal: AbortSignal.timeout(10_000) })).json()) as {
+        data: { id: string }[];
+      }
+    ).data[0]!.id;
+    const text = await (await fetch(`${gw.adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const line = text
+      .split('\n')
+      .find((l) => l.startsWith('tollgate_http_requests_total{') && l.includes('code="200"'));
+    assert.match(line ?? '', new RegExp(`service="echo",route="${routeId}"`));
+  } finally {
+    await gw.close();
+  }
+});
