@@ -1,10 +1,12 @@
 /**
  * Zipkin v2 spans of one sampled request, with Kong's names and tags: the request span (SERVER,
- * named by the method, or method and path), and the proxied call (CLIENT, `NAME (proxy)`), whose
- * id is the parent the upstream received. Timestamps and durations in microseconds.
+ * named by the method, or method and path), one per balancer try (CLIENT, `NAME (balancer try N)`)
+ * and the proxied call (CLIENT, `NAME (proxy)`), whose id is the parent the upstream received.
+ * Timestamps and durations in microseconds.
  */
+import { isIP } from 'node:net';
 import type { GatewayRequest, LogEntry } from '../../index.ts';
-import type { RequestTrace } from '../../lib/tracing/index.ts';
+import { newSpanId, type RequestTrace } from '../../lib/tracing/index.ts';
 import type { ZipkinConfig } from './index.ts';
 
 export interface ZipkinSpan {
@@ -110,6 +112,38 @@ export function zipkinSpans(
     }
   }
   const spans = [request];
+  const tries = entry.tries;
+  for (let i = 0; i < tries.length; i++) {
+    // Kong's balancer try spans: picking the target (and connecting); a try that failed and was
+    // retried is an error with its state and code, and lasts until the next try.
+    const t = tries[i]!;
+    const tryTags: Record<string, string> = { 'kong.balancer.try': String(i + 1) };
+    if (t.state !== null) {
+      tryTags.error = 'true';
+      tryTags['kong.balancer.state'] = t.state;
+      tryTags['http.status_code'] = String(t.code ?? 502);
+    }
+    if (req.route !== null) tryTags['kong.route'] = req.route.id;
+    if (req.route?.name != null) tryTags['kong.route_name'] = req.route.name;
+    if (req.service !== null) {
+      tryTags['kong.service'] = req.service.id;
+      if (req.service.name !== null) tryTags['kong.service_name'] = req.service.name;
+    }
+    const span: ZipkinSpan = {
+      traceId: trace.traceId,
+      id: newSpanId(),
+      parentId: trace.spanId,
+      name: `${name} (balancer try ${i + 1})`,
+      kind: 'CLIENT',
+      timestamp: micros(t.start),
+      duration: i + 1 < tries.length ? Math.max(1, micros(tries[i + 1]!.start - t.start)) : 1,
+      localEndpoint: local,
+      tags: tryTags,
+    };
+    // Zipkin refuses a span whose ipv4/ipv6 is not an address (a target named by a host name).
+    if (isIP(t.ip) !== 0) span.remoteEndpoint = endpoint(t.ip, t.port);
+    spans.push(span);
+  }
   if (entry.upstreamStartedAt >= 0) {
     const svc = req.service;
     const proxyTags: Record<string, string> = {};
@@ -118,7 +152,10 @@ export function zipkinSpans(
     const remote: NonNullable<ZipkinSpan['remoteEndpoint']> = {
       serviceName: svc?.name ?? config.default_service_name ?? 'unknown-service-name',
     };
-    if (svc !== null) remote.port = svc.port;
+    // Kong's proxy span names the address and port of the target that served (the last try).
+    const served = tries.at(-1);
+    if (served !== undefined && isIP(served.ip) !== 0) Object.assign(remote, endpoint(served.ip, served.port));
+    else if (svc !== null) remote.port = served?.port ?? svc.port;
     const end =
       entry.upstreamLatency >= 0 ? entry.upstreamStartedAt + entry.upstreamLatency : entry.startedAt + entry.latency;
     spans.push({

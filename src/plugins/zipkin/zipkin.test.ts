@@ -1,0 +1,59 @@
+// The zipkin plugin's spans of a retried request, as a Zipkin receiver on loopback gets them:
+// Kong's one `NAME (balancer try N)` span per try, and the proxy span naming the target that served.
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import { httpReceiver } from '../../../test/support/receivers.ts';
+import { startGateway } from '../../testing/index.ts';
+
+test('a retried request has a balancer try span per try, the failed one an error, and the proxy span names the target that served', async () => {
+  const upstream = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const live = (upstream.address() as AddressInfo).port;
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
+  const dead = (closed.address() as AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+  const receiver = await httpReceiver();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [{ name: 'pair', targets: [{ target: `127.0.0.1:${dead}` }, { target: `127.0.0.1:${live}` }] }],
+      services: [{ name: 'svc', host: 'pair', retries: 3, routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [
+        {
+          name: 'zipkin',
+          config: {
+            http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
+            sample_ratio: 1,
+            queue: { max_coalescing_delay: 0.01 },
+          },
+        },
+      ],
+    },
+  });
+  try {
+    assert.equal(await (await fetch(`${gw.url}/r`)).text(), 'ok');
+    // Kong's queue posts one span per batch by default: the request span, two tries, the proxy span.
+    const spans: Record<string, any>[] = [];
+    while (spans.length < 4) spans.push(...(JSON.parse((await receiver.next()).body) as Record<string, any>[]));
+    const server = spans.find((s) => s.kind === 'SERVER')!;
+    const tries = spans.filter((s) => / \(balancer try \d\)$/.test(s.name));
+    assert.deepEqual(
+      tries.map((s) => [s.name, s.kind, s.parentId, s.remoteEndpoint?.port, s.tags.error, s.tags['http.status_code']]),
+      [
+        ['GET (balancer try 1)', 'CLIENT', server.id, dead, 'true', '502'],
+        ['GET (balancer try 2)', 'CLIENT', server.id, live, undefined, undefined],
+      ],
+    );
+    assert.equal(tries[0]!.tags['kong.balancer.state'], 'failed');
+    assert.equal(tries[1]!.tags['kong.balancer.try'], '2');
+    const proxy = spans.find((s) => s.name === 'GET (proxy)')!;
+    assert.deepEqual(proxy.remoteEndpoint, { serviceName: 'svc', ipv4: '127.0.0.1', port: live });
+  } finally {
+    await gw.close();
+    await receiver.close();
+    await new Promise((r) => upstream.close(r));
+  }
+});
