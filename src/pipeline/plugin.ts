@@ -91,6 +91,8 @@ export interface GatewayRequest {
   readonly host: string;
   /** The gateway's port the request came in on (Kong's `kong.request.get_port()`); 0 when unknown. */
   readonly port: number;
+  /** The client connection's TLS protocol (`TLSv1.3`) and OpenSSL cipher name; null on cleartext. */
+  readonly tls: { readonly version: string; readonly cipher: string } | null;
   /**
    * The matched route; null only in the log phase of a global plugin for a request no route
    * matched (Kong's `kong.router.get_route()` is nil there too).

@@ -160,6 +160,10 @@ export class RequestContext implements GatewayRequest {
     return this.raw.socket?.localPort ?? 0;
   }
 
+  get tls(): { version: string; cipher: string } | null {
+    return null;
+  }
+
   get route(): RouteInfo | null {
     return this.compiled?.info ?? null;
   }

@@ -42,6 +42,11 @@ export class ProxyRequest extends RequestContext {
   override get port(): number {
     return Number(localPort(this.conn)) || 0;
   }
+
+  /** Read once per connection (on HTTP/2 when the session is first seen: its socket is gone by the log phase). */
+  override get tls(): TlsFacts | null {
+    return tlsFacts(this.conn, this.raw.socket);
+  }
 }
 
 /** Where the request lives on its response (and on a request with a body timer): listeners are shared functions. */
@@ -58,7 +63,25 @@ export const kTls = Symbol('tollgate.tls');
 /** The TLS server name the client sent, lower-case; '' when it sent none; null on cleartext. */
 export const kSni = Symbol('tollgate.sni');
 /** Per-connection facts cached on the socket (or HTTP/2 session): each socket getter is a call into libuv. */
+/** The connection's TLS version and cipher, null on cleartext (undefined: not read yet). */
+export const kTlsFacts = Symbol('tollgate.tlsFacts');
+export type TlsFacts = { readonly version: string; readonly cipher: string };
+
+function tlsFacts(conn: TrackedSocket, socket: Socket | null | undefined): TlsFacts | null {
+  let facts = conn[kTlsFacts];
+  if (facts === undefined) {
+    const s = socket as { encrypted?: boolean; getProtocol?(): string | null; getCipher?(): { name?: string } } | null;
+    const version = s?.encrypted === true ? s.getProtocol?.() : null;
+    const cipher = s?.encrypted === true ? s.getCipher?.()?.name : undefined;
+    // A socket already closed answers nothing: not cached, as a later read cannot do better.
+    if (version == null || cipher === undefined) return null;
+    conn[kTlsFacts] = facts = { version, cipher };
+  }
+  return facts;
+}
+
 export type TrackedSocket = Socket & {
+  [kTlsFacts]?: TlsFacts | null;
   [kTrustRuntime]?: Runtime;
   [kTrusted]?: boolean;
   [kPeer]?: string;
@@ -87,6 +110,7 @@ function sessionConnection(session: Session): TrackedSocket {
     conn[kPeer] = socket.remoteAddress ?? '';
     conn[kLocalPort] = String(socket.localPort ?? '');
     conn[kTls] = (socket as { encrypted?: boolean }).encrypted === true;
+    conn[kTlsFacts] = conn[kTls] ? tlsFacts(conn, socket) : null;
   }
   return conn;
 }

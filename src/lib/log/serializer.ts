@@ -27,6 +27,8 @@ export interface KongLogEntry {
     querystring: Record<string, string | string[]>;
     headers: Record<string, string | string[]>;
     size: number;
+    /** Kong's `request.tls`, on a TLS connection only. */
+    tls?: { version: string; cipher: string; client_verify: string };
   };
   upstream_uri: string;
   /** The upstream's status as a string, `""` when none answered (Kong's `upstream_status`, nginx's variable). */
@@ -118,6 +120,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
       querystring: queryObject(req.query, entry.secretQueryParams),
       headers: redactedHeaders(req.headers as Record<string, HeaderValue | undefined>, entry.secretHeaders),
       size: entry.bytesReceived,
+      ...tlsField(req),
     },
     upstream_uri: entry.upstreamUri === null ? '' : redactUri(entry.upstreamUri, entry.secretQueryParams),
     upstream_status: entry.upstreamStatus > 0 ? String(entry.upstreamStatus) : '',
@@ -152,6 +155,16 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
     ...(traceIds === undefined ? null : { trace_id: { ...traceIds } }),
     ...(typeof correlationId === 'string' ? { correlation_id: correlationId } : null),
   };
+}
+
+/**
+ * Kong's `request.tls` (build_tls_info): the protocol version and OpenSSL cipher name of the
+ * client's connection, and nginx's $ssl_client_verify, `NONE`: the gateway asks no client
+ * certificate. Absent on cleartext, as in Kong.
+ */
+function tlsField(req: GatewayRequest): { tls: NonNullable<KongLogEntry['request']['tls']> } | null {
+  const tls = req.tls;
+  return tls === null ? null : { tls: { version: tls.version, cipher: tls.cipher, client_verify: 'NONE' } };
 }
 
 function routeJson(req: GatewayRequest): Record<string, Json> | null {
