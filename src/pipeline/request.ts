@@ -465,20 +465,6 @@ const NO_TRIES: readonly UpstreamTry[] = Object.freeze([]);
 /** An attempt as the proxy records it: the last one's state is set when it fails and is retried. */
 export type AttemptRecord = { -readonly [K in keyof UpstreamTry]: UpstreamTry[K] };
 
-/** The proxy picked `host:port` for the request's next attempt (Kong's `tries[n]`). */
-export function recordAttempt(rc: RequestContext, host: string, port: number): void {
-  (rc.tries ??= []).push({ start: performance.now(), ip: host, port, state: null, code: null });
-}
-
-/** The last attempt failed and the request goes on to another: nginx reports it as `failed`, 502. */
-export function attemptFailed(rc: RequestContext): void {
-  const last = rc.tries?.at(-1);
-  if (last !== undefined) {
-    last.state = 'failed';
-    last.code = 502;
-  }
-}
-
 export class LogEntryImpl implements LogEntry {
   readonly status: number;
   readonly bytesSent: number;

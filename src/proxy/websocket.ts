@@ -8,9 +8,9 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { attemptFailed, recordAttempt } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
+import { attemptFailed, recordAttempt } from './attempts.ts';
 import type { ProxyRequest } from './context.ts';
 import {
   INTERIM_MESSAGES,

@@ -1,0 +1,17 @@
+// The attempts of a request at upstream targets, for the log entry's `tries` (Kong's balancer tries).
+import { performance } from 'node:perf_hooks';
+import type { RequestContext } from '../pipeline/request.ts';
+
+/** The proxy picked `host:port` for the request's next attempt (Kong's `tries[n]`). */
+export function recordAttempt(rc: RequestContext, host: string, port: number): void {
+  (rc.tries ??= []).push({ start: performance.now(), ip: host, port, state: null, code: null });
+}
+
+/** The last attempt failed and the request goes on to another: nginx reports it as `failed`, 502. */
+export function attemptFailed(rc: RequestContext): void {
+  const last = rc.tries?.at(-1);
+  if (last !== undefined) {
+    last.state = 'failed';
+    last.code = 502;
+  }
+}
