@@ -16,6 +16,7 @@ import { stdoutLinesDropped } from '../log.ts';
 import { dependencyHealth } from '../pipeline/dependencies.ts';
 import type { DependencyHealth } from '../pipeline/plugin.ts';
 import { answerSource, type RequestContext } from '../pipeline/request.ts';
+import { responseHeadBytes } from '../pipeline/response-size.ts';
 import type { CompiledRoute, CompiledService, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 
 /** Label sets whose counters are carried across reloads (a bound against configs that rename targets on every reload). */
@@ -268,7 +269,8 @@ export class GatewayMetrics {
     const source = rc.exitStatus === 0 && answerSource(rc) === 'upstream' ? 0 : 1;
     const key = (rc.status * 16 + method) * 4 + source;
     const ingress = rc.bytesReceived;
-    const egress = rc.bytesSent;
+    // Kong's egress is the log entry's response.size, nginx's $bytes_sent: head and body.
+    const egress = rc.bytesSent + responseHeadBytes(rc);
     let c = s.all;
     if (rc.consumer !== null && this.perConsumer(rc)) {
       const name = rc.consumer.username ?? rc.consumer.id;

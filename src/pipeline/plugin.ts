@@ -222,6 +222,8 @@ export interface LogEntry {
   readonly status: number;
   /** Bytes of response body sent to the client. */
   readonly bytesSent: number;
+  /** Bytes of the response, head included (nginx's `$bytes_sent`, Kong's `response.size`). */
+  readonly responseSize: number;
   /** Bytes of request body received from the client. */
   readonly bytesReceived: number;
   /** Milliseconds from the request's arrival to the response's end. */

@@ -20,6 +20,7 @@ import type {
   ServiceInfo,
   UpstreamTry,
 } from './plugin.ts';
+import { responseHeadBytes } from './response-size.ts';
 import type { CompiledRoute, Pipeline, Runtime } from './runtime.ts';
 import { checkHeader, checkMethod, checkPath, checkQuery, checkStatus } from './upstream-checks.ts';
 
@@ -468,6 +469,7 @@ export type AttemptRecord = { -readonly [K in keyof UpstreamTry]: UpstreamTry[K]
 export class LogEntryImpl implements LogEntry {
   readonly status: number;
   readonly bytesSent: number;
+  readonly responseSize: number;
   readonly bytesReceived: number;
   readonly upstreamLatency: number;
   readonly error: RequestError | null;
@@ -489,6 +491,7 @@ export class LogEntryImpl implements LogEntry {
     this.rc = rc;
     this.status = rc.status;
     this.bytesSent = rc.bytesSent;
+    this.responseSize = rc.bytesSent + responseHeadBytes(rc);
     this.bytesReceived = rc.bytesReceived;
     this.upstreamLatency = rc.upstreamLatency;
     this.error = rc.error;

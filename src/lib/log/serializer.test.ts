@@ -2,7 +2,7 @@
 // client was sent is what `response.headers` says (Kong logs `ngx.resp.get_headers()`).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { httpReceiver } from '../../../test/support/receivers.ts';
@@ -186,6 +186,48 @@ test("latencies: a slow upstream body counts in receive, not in kong, as Kong's 
     const { latencies } = JSON.parse((await receiver.next()).body);
     assert.ok(latencies.receive >= 350, JSON.stringify(latencies));
     assert.ok(Math.abs(latencies.kong + latencies.proxy + latencies.receive - latencies.request) <= 1);
+  } finally {
+    await gw.close();
+    await receiver.close();
+    await new Promise((r) => upstream.close(r));
+  }
+});
+
+test("response.size and the egress metric count the head and the body, as nginx's $bytes_sent", async () => {
+  const upstream = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '4' });
+    res.end('made');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const receiver = await httpReceiver();
+  const gw = await startServiceGateway(
+    [
+      {
+        name: 'sized',
+        paths: ['/sized'],
+        plugins: [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } }],
+      },
+    ],
+    { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
+  );
+  try {
+    // Every byte the client got, read off the connection.
+    const { hostname, port } = new URL(gw.url);
+    const received = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(`GET /sized HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`),
+      );
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.on('end', () => resolve(Buffer.concat(chunks)));
+      socket.on('error', reject);
+    });
+    assert.match(received.toString(), /\r\n\r\nmade$/);
+    const e = JSON.parse((await receiver.next()).body);
+    assert.equal(e.response.size, received.length);
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    const egress = metrics.split('\n').find((l) => l.includes('route="sized"') && l.includes('direction="egress"'));
+    assert.equal(Number(egress?.split(' ').pop()), received.length);
   } finally {
     await gw.close();
     await receiver.close();

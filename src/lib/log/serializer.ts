@@ -127,7 +127,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
     response: {
       status: entry.status,
       headers: responseHeaders(entry.responseHeaders, entry.secretQueryParams),
-      size: entry.bytesSent,
+      size: entry.responseSize,
     },
     route: routeJson(req),
     service: req.service === null ? null : serviceJson(req),
