@@ -275,7 +275,7 @@ export interface UpstreamTry {
   readonly port: number;
   /** `failed` for an attempt whose connection or exchange failed and was retried; null for the last one. */
   readonly state: 'failed' | null;
-  /** The status the failed attempt would have given (502), as nginx's get_last_failure reports it. */
+  /** The status nginx's get_last_failure reports for the failed attempt: 504 when it timed out, else 502. */
   readonly code: number | null;
 }
 

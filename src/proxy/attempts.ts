@@ -7,11 +7,14 @@ export function recordAttempt(rc: RequestContext, host: string, port: number): v
   (rc.tries ??= []).push({ start: performance.now(), ip: host, port, state: null, code: null });
 }
 
-/** The last attempt failed and the request goes on to another: nginx reports it as `failed`, 502. */
-export function attemptFailed(rc: RequestContext): void {
+/**
+ * The last attempt failed and the request goes on to another: nginx's get_last_failure() reports
+ * it as `failed`, with 504 for a timeout and 502 for any other failure.
+ */
+export function attemptFailed(rc: RequestContext, timedOut: boolean): void {
   const last = rc.tries?.at(-1);
   if (last !== undefined) {
     last.state = 'failed';
-    last.code = 502;
+    last.code = timedOut ? 504 : 502;
   }
 }

@@ -322,7 +322,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         ((this.retryable && isRetryableFailure(code, err)) || (!this.connected && isConnectFailure(code, this.svc)))
       ) {
         if (failed !== null) (rc.failedTargets ??= []).push(failed);
-        attemptFailed(rc);
+        attemptFailed(rc, upstreamErrorCode(code) === 'UPSTREAM_TIMEOUT');
         return dispatch(rc, this.svc, this.attempt + 1);
       }
       const answer = upstreamErrorCode(code);

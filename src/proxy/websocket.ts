@@ -276,7 +276,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     // balancer's next pick, as a request is (nginx's proxy_next_upstream error, Kong's retries).
     if (this.attempt < this.svc.retries && (isRetryableFailure(code, err) || isConnectFailure(code, this.svc))) {
       (rc.failedTargets ??= []).push(this.picked);
-      attemptFailed(rc);
+      attemptFailed(rc, upstreamErrorCode(code) === 'UPSTREAM_TIMEOUT');
       return proxyWebSocket(rc, this.svc, this.early, this.attempt + 1);
     }
     const answer = upstreamErrorCode(code);
