@@ -4,7 +4,9 @@ import type { RequestContext } from '../pipeline/request.ts';
 
 /** The proxy picked `host:port` for the request's next attempt (Kong's `tries[n]`). */
 export function recordAttempt(rc: RequestContext, host: string, port: number): void {
-  (rc.tries ??= []).push({ start: performance.now(), ip: host, port, state: null, code: null });
+  // The first attempt starts when the upstream phase did (taken already); a retry reads the clock.
+  const start = rc.tries === null && rc.upstreamStartedAt > 0 ? rc.upstreamStartedAt : performance.now();
+  (rc.tries ??= []).push({ start, ip: host, port, state: null, code: null });
 }
 
 /**
