@@ -331,6 +331,13 @@ test("opentelemetry's deprecated batch settings: Kong's old defaults leave the q
   assert.doesNotMatch(defaults.out, /deprecated/);
   const set = await validate(otel({ batch_span_count: 50, batch_flush_delay: 1 }));
   assert.equal(set.code, 0, set.out);
-  assert.match(set.out, /warning: plugin 'opentelemetry': the batch_span_count parameter is deprecated/);
-  assert.match(set.out, /warning: plugin 'opentelemetry': the batch_flush_delay parameter is deprecated/);
+  // Each located at the deprecated field itself.
+  assert.match(
+    set.out,
+    /plugins\[0\]\.config\.batch_span_count {2}warning: plugin 'opentelemetry': the batch_span_count parameter is deprecated/,
+  );
+  assert.match(
+    set.out,
+    /plugins\[0\]\.config\.batch_flush_delay {2}warning: plugin 'opentelemetry': the batch_flush_delay parameter is deprecated/,
+  );
 });

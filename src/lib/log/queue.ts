@@ -72,23 +72,26 @@ export interface LegacyQueueFields {
 export function withLegacyQueueFields(
   queue: QueueConfig,
   fields: LegacyQueueFields,
-  warn: (msg: string) => void,
+  warn: (msg: string, field: string) => void,
 ): QueueConfig {
   const q = { ...queue };
   if (fields.retry_count != null && fields.retry_count !== 10)
     warn(
       'the retry_count parameter no longer works, please update your configuration to use initial_retry_delay and max_retry_time instead',
+      'retry_count',
     );
   if (fields.queue_size != null && fields.queue_size !== 1) {
     q.max_batch_size = Math.min(Math.max(Math.trunc(fields.queue_size), 1), 1_000_000);
     warn(
       'the queue_size parameter is deprecated, please update your configuration to use queue.max_batch_size instead',
+      'queue_size',
     );
   }
   if (fields.flush_timeout != null && fields.flush_timeout !== 2) {
     q.max_coalescing_delay = Math.min(Math.max(fields.flush_timeout, 0), 3600);
     warn(
       'the flush_timeout parameter is deprecated, please update your configuration to use queue.max_coalescing_delay instead',
+      'flush_timeout',
     );
   }
   return q;

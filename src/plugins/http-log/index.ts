@@ -148,6 +148,6 @@ export default definePlugin<HttpLogConfig>({
   schema,
   create(config, context) {
     const warn = (msg: string) => context.log.warn(msg);
-    return new HttpLog({ ...config, queue: withLegacyQueueFields(config.queue, config, warn) }, warn);
+    return new HttpLog({ ...config, queue: withLegacyQueueFields(config.queue, config, context.warn) }, warn);
   },
 });

@@ -69,7 +69,7 @@ class OpenTelemetry implements PluginHandlers {
 
   constructor(
     config: OpenTelemetryConfig,
-    private readonly warn: (msg: string) => void,
+    private readonly warn: (msg: string, field?: string) => void,
   ) {
     // logs_endpoint first: Kong takes it alone (a logs-only instance), and "traces_endpoint is
     // required" would not say what to do with it.
@@ -101,12 +101,14 @@ class OpenTelemetry implements PluginHandlers {
       this.queueConfig.max_batch_size = config.batch_span_count;
       warn(
         'the batch_span_count parameter is deprecated, please update your configuration to use queue.max_batch_size instead',
+        'batch_span_count',
       );
     }
     if (config.batch_flush_delay != null && config.batch_flush_delay !== 3) {
       this.queueConfig.max_coalescing_delay = config.batch_flush_delay;
       warn(
         'the batch_flush_delay parameter is deprecated, please update your configuration to use queue.max_coalescing_delay instead',
+        'batch_flush_delay',
       );
     }
     this.resource = {
@@ -170,6 +172,7 @@ export default definePlugin<OpenTelemetryConfig>({
   priority: 14,
   schema,
   create(config, context) {
-    return new OpenTelemetry(config, (msg) => context.log.warn(msg));
+    // context.warn locates a warning given while created at its field, and only logs afterwards.
+    return new OpenTelemetry(config, context.warn);
   },
 });

@@ -292,6 +292,6 @@ export default definePlugin<StatsdConfig>({
   schema,
   create(config, context) {
     const warn = (msg: string) => context.log.warn(msg);
-    return new Statsd({ ...config, queue: withLegacyQueueFields(config.queue, config, warn) }, warn);
+    return new Statsd({ ...config, queue: withLegacyQueueFields(config.queue, config, context.warn) }, warn);
   },
 });
