@@ -163,41 +163,87 @@ export function hstsHeader(settings: TollgateSettings): string | null {
   return v;
 }
 
-/** Bytes to wait for before choosing a certificate: the first TLS record (a ClientHello fits one). */
-export function clientHelloLength(buf: Buffer): number {
-  // Not a TLS handshake record: hand it to TLS as is (which refuses it).
-  if (buf.length >= 1 && buf[0] !== 0x16) return 0;
-  if (buf.length < 5) return 5;
-  return 5 + Math.min(buf.readUInt16BE(3), 16384);
+/**
+ * Most ClientHello bytes read before choosing a certificate (a ClientHello is a few hundred bytes to
+ * a few KiB; past this the name is read from what came, and OpenSSL gets the whole hello as usual).
+ */
+const HELLO_LIMIT = 16 * 1024;
+/**
+ * Most records a ClientHello is read from: clients that split one use a handful, and the records
+ * are parsed again at every read, so a hello of thousands of tiny records is not followed further.
+ */
+const HELLO_RECORDS = 256;
+
+/**
+ * The ClientHello at the start of `buf`, joined from the handshake records it came in: a client may
+ * split it over several records (RFC 8446 section 5.1; stacks that cap their record size, middle
+ * boxes), and the server name may be in any of them. `done` once it is complete, once a record that
+ * is not a handshake record follows, or once HELLO_LIMIT bytes or HELLO_RECORDS records have come
+ * (a hello that claims more, or a stream of tiny records, is read no further).
+ */
+function helloRecords(buf: Buffer): { parts: Buffer[]; size: number; done: boolean } {
+  const parts: Buffer[] = [];
+  let size = 0;
+  // The handshake message's length, once its 4-byte header has come (it may itself be split).
+  let need = Number.POSITIVE_INFINITY;
+  // Joined only by readServerName, once: this runs at every read of a hello that trickles in.
+  const result = (done: boolean) => ({ parts, size, done });
+  for (let p = 0; ; ) {
+    if (p >= buf.length) return result(false);
+    // Not a TLS handshake record: hand it to TLS as is (which refuses it, or reads a non-hello).
+    if (buf[p] !== 0x16 || p >= HELLO_LIMIT) return result(true);
+    if (buf.length < p + 5) return result(false);
+    const len = buf.readUInt16BE(p + 3);
+    const avail = Math.min(len, buf.length - p - 5);
+    parts.push(buf.subarray(p + 5, p + 5 + avail));
+    size += avail;
+    if (need === Number.POSITIVE_INFINITY && size >= 4) {
+      const head = parts[0]!.length >= 4 ? parts[0]! : Buffer.concat(parts, size);
+      need = 4 + head.readUIntBE(1, 3);
+    }
+    if (size >= need) return result(true);
+    // A record still arriving: wait for it, unless the limit is reached (a first record may claim
+    // up to 64 KiB).
+    if (avail < len) return result(p + 5 + avail >= HELLO_LIMIT);
+    if (parts.length >= HELLO_RECORDS) return result(true);
+    p += 5 + len;
+  }
+}
+
+/** Whether `buf` holds enough of the ClientHello to choose a certificate from (or is no ClientHello). */
+export function clientHelloRead(buf: Buffer): boolean {
+  return buf.length > 0 && helloRecords(buf).done;
 }
 
 /**
- * The server name (SNI) of a ClientHello, lower-cased, or undefined when absent or unreadable. Reads
- * only the first record; a malformed one gets the default certificate and fails in OpenSSL as usual.
+ * The server name (SNI) of a ClientHello, lower-cased, or undefined when absent or unreadable. A
+ * malformed hello gets the default certificate and fails in OpenSSL as usual.
  */
 export function readServerName(buf: Buffer): string | undefined {
+  const { parts, size } = helloRecords(buf);
+  const hello = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
   try {
-    const end = Math.min(buf.length, clientHelloLength(buf));
-    let p = 5;
-    if (buf[p] !== 0x01) return undefined; // handshake type client_hello
+    let p = 0;
+    if (hello[p] !== 0x01) return undefined; // handshake type client_hello
+    const end = Math.min(hello.length, 4 + hello.readUIntBE(1, 3));
     p += 4 + 2 + 32; // handshake header, client_version, random
-    p += 1 + buf[p]!; // session id
-    p += 2 + buf.readUInt16BE(p); // cipher suites
-    p += 1 + buf[p]!; // compression methods
-    const extEnd = Math.min(end, p + 2 + buf.readUInt16BE(p));
+    p += 1 + hello[p]!; // session id
+    p += 2 + hello.readUInt16BE(p); // cipher suites
+    p += 1 + hello[p]!; // compression methods
+    const extEnd = Math.min(end, p + 2 + hello.readUInt16BE(p));
     p += 2;
     while (p + 4 <= extEnd) {
-      const type = buf.readUInt16BE(p);
-      const len = buf.readUInt16BE(p + 2);
+      const type = hello.readUInt16BE(p);
+      const len = hello.readUInt16BE(p + 2);
       p += 4;
       if (type === 0 /* server_name */) {
         let q = p + 2;
         const listEnd = Math.min(p + len, extEnd);
         while (q + 3 <= listEnd) {
-          const nameType = buf[q]!;
-          const nameLen = buf.readUInt16BE(q + 1);
+          const nameType = hello[q]!;
+          const nameLen = hello.readUInt16BE(q + 1);
           q += 3;
-          if (nameType === 0 && q + nameLen <= listEnd) return buf.toString('latin1', q, q + nameLen).toLowerCase();
+          if (nameType === 0 && q + nameLen <= listEnd) return hello.toString('latin1', q, q + nameLen).toLowerCase();
           q += nameLen;
         }
         return undefined;

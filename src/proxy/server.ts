@@ -7,7 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import type { TollgateSettings } from '../config/model.ts';
 import { NO_CERTIFICATE_MESSAGE } from '../errors.ts';
-import { certificateStore, clientHelloLength, readServerName } from '../tls.ts';
+import { certificateStore, clientHelloRead, readServerName } from '../tls.ts';
 import { onFirstBytes } from './first-bytes.ts';
 import type { Gateway } from './gateway.ts';
 import { watchSessions } from './h2-sessions.ts';
@@ -258,7 +258,7 @@ function chooseCertificateBeforeHandshake(server: Http2SecureServer, gateway: Ga
     onFirstBytes(
       raw,
       timeoutMs,
-      (buf) => (buf.length >= clientHelloLength(buf) ? true : null),
+      (buf) => (clientHelloRead(buf) ? true : null),
       (buf) => {
         // An HTTP request line (methods are upper-case letters) where a ClientHello belongs.
         const first = buf[0] ?? 0;
