@@ -31,20 +31,26 @@ export class CertificateStore {
   private readonly leading = new Map<string, SecureContext>();
   /** `example.*` → context, keyed by `example`. */
   private readonly trailing = new Map<string, SecureContext>();
-  /** Served to clients without SNI or with a name no certificate lists; null without certificates. */
+  /** Served to clients without SNI, and with a name no SNI matches when there is no `*`; null without certificates. */
   readonly fallback: SecureContext | null;
+  /** The certificate of Kong's catch-all SNI `*`: served to a name no other SNI matches. */
+  private readonly catchAll: SecureContext | null;
   /** Options the fallback context was built from (a listener's base context is built from options). */
   readonly fallbackOptions: SecureContextOptions | null;
   readonly size: number;
 
   constructor(entries: readonly { model: CertificateModel; context: SecureContext; options: SecureContextOptions }[]) {
     this.size = entries.length;
-    // The default: the first certificate without SNIs (a catch-all by intent), else the first one.
-    const def = entries.find((e) => e.model.snis.length === 0) ?? entries[0];
+    // The default: the first certificate without SNIs (Kong's default certificate, from kong.conf,
+    // by intent), else the one with the catch-all SNI `*`, else the first one.
+    const star = entries.find((e) => e.model.snis.includes('*'));
+    const def = entries.find((e) => e.model.snis.length === 0) ?? star ?? entries[0];
     this.fallback = def?.context ?? null;
     this.fallbackOptions = def?.options ?? null;
+    this.catchAll = star?.context ?? null;
     for (const e of entries) {
       for (const name of e.model.snis) {
+        if (name === '*') continue;
         if (name.startsWith('*.')) this.leading.set(name.slice(2), e.context);
         else if (name.endsWith('.*')) this.trailing.set(name.slice(0, -2), e.context);
         else this.exact.set(name, e.context);
@@ -53,8 +59,9 @@ export class CertificateStore {
   }
 
   /**
-   * The context for a client's server name: an exact SNI, then `*.rest` (one label, as certificate
-   * name matching does), then `first.*`, then the default.
+   * The context for a client's server name, in Kong's order: an exact SNI, then `*.rest` (one label,
+   * as certificate name matching does), then `first.*`, then the SNI `*`, then the default. A client
+   * without a server name gets the default (Kong's is the one of kong.conf, never an SNI's).
    */
   select(servername: string | undefined): SecureContext | null {
     if (servername === undefined || servername === '') return this.fallback;
@@ -69,7 +76,7 @@ export class CertificateStore {
       const trail = this.trailing.get(name.slice(0, last));
       if (trail !== undefined) return trail;
     }
-    return this.fallback;
+    return this.catchAll ?? this.fallback;
   }
 }
 

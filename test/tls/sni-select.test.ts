@@ -21,6 +21,7 @@ before(async () => {
   ca = new TestCa();
   ca.issue('default.test', ['default.test'], { file: 'default' });
   ca.issue('a.test', ['a.test'], { file: 'a' });
+  ca.issue('star.test', ['other.test', 'unknown.example'], { file: 'star' });
   writeFileSync(
     join(ca.dir, 'gateway.yaml'),
     `_format_version: "3.0"
@@ -30,6 +31,9 @@ certificates:
   - cert: \${file:a.pem}
     key: \${file:a.key}
     snis: [{ name: a.test }]
+  - cert: \${file:star.pem}
+    key: \${file:star.key}
+    snis: [{ name: "*" }]
 services:
   - name: echo
     url: echo://
@@ -79,7 +83,10 @@ function splittingSocket(size: number): Duplex {
   return socket;
 }
 
-/** The subject CN of the certificate the listener sends for `servername`, verified against the test CA. */
+/**
+ * The subject CN of the certificate the listener sends for `servername` (none when empty), verified
+ * against the test CA.
+ */
 function certificateFor(servername: string, socket?: Duplex): Promise<string> {
   return new Promise((resolve, reject) => {
     const tls = tlsConnect({ ...(socket ? { socket } : { host: '127.0.0.1', port }), servername, ca: ca.cert }, () => {
@@ -100,5 +107,15 @@ test('a ClientHello split over several TLS records still selects the certificate
   for (const size of [3, 64, 200]) {
     assert.equal(await certificateFor('a.test', splittingSocket(size)), 'a.test', `records of ${size} bytes`);
   }
-  assert.equal(await certificateFor('default.test', splittingSocket(64)), 'default.test');
+  assert.equal(await certificateFor('other.test', splittingSocket(64)), 'star.test');
+});
+
+test("Kong's SNI `*` is the certificate for names no other SNI matches; a client without SNI gets the default", {
+  skip,
+}, async () => {
+  assert.equal(await certificateFor('a.test'), 'a.test');
+  assert.equal(await certificateFor('other.test'), 'star.test');
+  assert.equal(await certificateFor('unknown.example'), 'star.test');
+  // Kong serves its default certificate (kong.conf's) without SNI; here the one without snis.
+  assert.equal(await certificateFor(''), 'default.test');
 });

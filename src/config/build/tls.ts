@@ -48,10 +48,13 @@ function addSni(b: Build, raw: Obj, path: Path, snis: string[], sniPaths: Path[]
   const name = String(raw.name).toLowerCase();
   // A client never sends an IP address as its server name (RFC 6066), so such an SNI would never
   // select its certificate; Kong's schema (typedefs.wildcard_host) refuses it with this message.
+  // `*` alone is Kong's catch-all: the certificate for a name no other SNI matches.
   const p =
-    isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0
-      ? 'must not be an IP'
-      : checkHost(name, { wildcard: true, port: false });
+    name === '*'
+      ? null
+      : isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0
+        ? 'must not be an IP'
+        : checkHost(name, { wildcard: true, port: false });
   if (p) return b.err('SCHEMA', p, [...path, 'name']);
   snis.push(name);
   sniPaths.push(path);
