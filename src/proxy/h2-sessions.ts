@@ -13,6 +13,16 @@
 //   first request head.
 //
 // Per-stream body stalls are the request's own timer (client_body_timeout, request-checks.ts).
+//
+// A closing session (ended here, or closed by node: the client's GOAWAY, an error, shutdown)
+// without streams is cut, socket included, a second after node ended its side of the connection
+// (the peer does not close its own), or `send_timeout` after its last stream when node is still
+// waiting to write: node's close and destroy both wait for the socket's pending writes before they
+// close it, and a peer that reads nothing (a zero window on the TCP side) never lets them finish,
+// so such a connection, with the kernel's send buffer full of what it never read, was held for as
+// long as the peer kept it. A peer that reads has had send_timeout to take the last of its answers
+// (nginx's bound on a write without progress): cutting sooner could reset one still reading them.
+
 import {
   constants,
   type Http2SecureServer,
@@ -20,6 +30,7 @@ import {
   type ServerHttp2Session,
   type ServerHttp2Stream,
 } from 'node:http2';
+import type { Socket } from 'node:net';
 
 const { NGHTTP2_NO_ERROR } = constants;
 
@@ -32,7 +43,16 @@ interface Watch {
   /** A header block in progress: its stream id, and since when it was first seen. */
   pendingId: number;
   pendingSince: number;
+  /** When the session was seen closing (ms), 0 before. */
+  closingSince: number;
+  /** The session's own socket (`session.socket` is a Proxy that refuses destroy()). */
+  socket: Socket;
 }
+
+/** The least time a closing session without streams is given to finish its writes. */
+const CUT_MS = 1000;
+
+const noop = (): void => undefined;
 
 const kWatch = Symbol('tollgate.h2.watch');
 type WatchedSession = ServerHttp2Session & { [kWatch]?: Watch };
@@ -58,6 +78,8 @@ function onStreamClose(this: ServerHttp2Stream): void {
 export interface SessionLimits {
   headerTimeoutMs: number;
   idleTimeoutMs: number;
+  /** The serving config's send_timeout (it may change with a reload). */
+  sendTimeoutMs: () => number;
 }
 
 /** Watches the sessions of `server`; returns a function that stops watching. */
@@ -71,7 +93,17 @@ export function watchSessions(server: Http2SecureServer | Http2Server, limits: S
   if (firstIdle === Number.POSITIVE_INFINITY) return () => undefined;
 
   server.on('session', (session: ServerHttp2Session) => {
-    const w: Watch = { seen: 0, open: 0, idleSince: performance.now(), pendingId: 0, pendingSince: 0 };
+    // node routes the proxy's EventEmitter methods to the socket, and they return it.
+    const socket = session.socket.removeListener('close', noop) as Socket;
+    const w: Watch = {
+      seen: 0,
+      open: 0,
+      idleSince: performance.now(),
+      pendingId: 0,
+      pendingSince: 0,
+      closingSince: 0,
+      socket,
+    };
     watched.set(session, w);
     (session as WatchedSession)[kWatch] = w;
     session.once('close', () => watched.delete(session));
@@ -81,7 +113,14 @@ export function watchSessions(server: Http2SecureServer | Http2Server, limits: S
   const check = (): void => {
     const now = performance.now();
     for (const [session, w] of watched) {
-      if (session.closed || session.destroyed) continue;
+      if (session.closed || session.destroyed) {
+        if (w.closingSince === 0) w.closingSince = now;
+        // Once node has ended its side, everything has been written and only the peer's close is
+        // missing; until then, what is left is an answer the peer may still be reading.
+        const grace = w.socket.writableEnded ? CUT_MS : Math.max(CUT_MS, limits.sendTimeoutMs());
+        if (w.open === 0 && now - Math.max(w.closingSince, w.idleSince) >= grace) cut(session, w);
+        continue;
+      }
       const begun = session.state.lastProcStreamID ?? 0;
       if (begun > w.seen) {
         if (w.pendingId !== begun) {
@@ -105,7 +144,7 @@ export function watchSessions(server: Http2SecureServer | Http2Server, limits: S
 
 /**
  * GOAWAY; the socket closes once the streams still open are done (each bounded by its own
- * timeouts). Without open streams, a peer that does not close its side is cut a second later.
+ * timeouts) and what they sent has left; the check cuts it when that does not happen.
  */
 function endSession(session: ServerHttp2Session, w: Watch): void {
   // close() alone sends its GOAWAY only once the open streams are done: say it now, naming the
@@ -113,9 +152,11 @@ function endSession(session: ServerHttp2Session, w: Watch): void {
   // the client may retry it elsewhere).
   session.goaway(NGHTTP2_NO_ERROR, w.seen);
   session.close();
-  const force = setTimeout(() => {
-    if (w.open === 0) session.destroy();
-  }, 1000);
-  force.unref();
-  session.once('close', () => clearTimeout(force));
+  w.closingSince = performance.now();
+}
+
+/** Ends a closing session that has not finished: its socket too, whatever it still has to write. */
+function cut(session: ServerHttp2Session, w: Watch): void {
+  if (!session.destroyed) session.destroy();
+  w.socket.destroy();
 }

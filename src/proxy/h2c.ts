@@ -33,6 +33,7 @@ export function createCleartextH2ProxyServer(gateway: Gateway, settings: Tollgat
   const stopWatching = watchSessions(h2, {
     headerTimeoutMs: settings.client_header_timeout,
     idleTimeoutMs: settings.keepalive_timeout,
+    sendTimeoutMs: () => gateway.runtime.config.settings.send_timeout,
   });
   h2.on('sessionError', () => undefined);
   h2.on('request', gateway.onRequest as unknown as (req: unknown, res: unknown) => void);

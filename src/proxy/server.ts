@@ -186,6 +186,7 @@ export function createSecureProxyServer(gateway: Gateway, settings: TollgateSett
   watchSessions(server, {
     headerTimeoutMs: settings.client_header_timeout,
     idleTimeoutMs: settings.keepalive_timeout,
+    sendTimeoutMs: () => gateway.runtime.config.settings.send_timeout,
   });
   server.on('secureConnection', (socket: TLSSocket) => {
     if (socket.alpnProtocol === 'h2') return;
