@@ -135,12 +135,13 @@ export function h2ServerOptions(settings: TollgateSettings) {
     maxHeaderListPairs: settings.max_request_headers + 8,
     settings: { maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: 32 * 1024 },
     // Bounds of one session: memory nghttp2 may hold for it (MB), invalid frames and refused
-    // streams before the session is dropped, unanswered PINGs (a flood of them ends the session;
-    // nghttp2 ends a SETTINGS or reset flood itself).
+    // streams before the session is dropped (nghttp2 ends a reset flood itself; a client flooding
+    // PINGs or SETTINGS without reading the answers stops being read, and its idle session is cut,
+    // h2-sessions.ts). node's maxOutstandingPings is no such bound: it counts the PINGs this side
+    // sends, and the gateway sends none.
     maxSessionMemory: 10,
     maxSessionInvalidFrames: 1000,
     maxSessionRejectedStreams: 100,
-    maxOutstandingPings: 10,
   };
 }
 

@@ -116,3 +116,26 @@ test('one that sends GOAWAY itself and reads nothing is let go of too', { skip }
   await until('the gateway to let go of the connection', async () => (await active()) === 0);
   client.destroy();
 });
+
+test('a client that floods PINGs and reads none of the answers is let go of once its session is idle', {
+  skip,
+}, async () => {
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port: Number(inst.proxyAddresses[0]!.split(':').pop()),
+    servername: 'a.test',
+    ca: ca.cert,
+    ALPNProtocols: ['h2'],
+  });
+  socket.on('error', () => undefined);
+  await within(new Promise((resolve) => socket.once('secureConnect', resolve)), 10_000, 'the TLS handshake');
+  socket.pause();
+  socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), frame(4, 0, 0, Buffer.alloc(0))]));
+  // 16 MiB of PINGs, written until the gateway stops taking them (its answers fill the buffers).
+  const pings = Buffer.concat(Array.from({ length: 4096 }, () => frame(6, 0, 0, Buffer.alloc(8))));
+  for (let i = 0; i < 240 && !socket.destroyed; i++) {
+    if (!socket.write(pings)) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await until('the gateway to let go of the connection', async () => (await active()) === 0);
+  socket.destroy();
+});
