@@ -193,6 +193,22 @@ test('HTTP/2 pseudo-headers: :authority becomes the host, and a different Host i
   assert.equal(differ.status, HeaderScan.DUPLICATE_HOST);
   // Host names are case-insensitive: the same host in another case is not ambiguous.
   assert.equal(scan([':authority', 'a.test:8443', 'host', 'A.Test:8443']).status, HeaderScan.OK);
+  // The scheme's default port may be left out of either (RFC 3986 6.2.3), not another port.
+  assert.equal(scan([':scheme', 'https', ':authority', 'a.test:443', 'host', 'a.test']).status, HeaderScan.OK);
+  assert.equal(scan([':scheme', 'https', ':authority', 'a.test', 'host', 'a.test:443']).status, HeaderScan.OK);
+  assert.equal(scan([':scheme', 'http', ':authority', 'a.test:80', 'host', 'a.test']).status, HeaderScan.OK);
+  assert.equal(
+    scan([':scheme', 'http', ':authority', 'a.test:443', 'host', 'a.test']).status,
+    HeaderScan.DUPLICATE_HOST,
+  );
+  assert.equal(
+    scan([':scheme', 'https', ':authority', 'a.test:8443', 'host', 'a.test']).status,
+    HeaderScan.DUPLICATE_HOST,
+  );
+  assert.equal(
+    scan([':scheme', 'https', ':authority', 'a.test:443', 'host', 'b.test']).status,
+    HeaderScan.DUPLICATE_HOST,
+  );
   assert.deepEqual(scan([':path', '/x', 'accept', 'a']).out, { accept: 'a' });
 });
 

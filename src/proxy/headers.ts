@@ -132,12 +132,14 @@ export function scanRequestHeaders(
   let expect: string | undefined;
   let status = HeaderScan.OK;
   let authority: string | undefined;
+  let scheme: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     if (name.charCodeAt(0) === 58 /* : */) {
       // HTTP/2 pseudo-headers: method, path and scheme reach us through the request; :authority is the host.
       if (name === ':authority') authority = value;
+      else if (name === ':scheme') scheme = value;
       continue;
     }
     if (HOP_BY_HOP.has(name)) {
@@ -172,13 +174,25 @@ export function scanRequestHeaders(
     appendHeader(out, name, value);
   }
   if (authority !== undefined) {
-    // RFC 9113 8.3.1: a Host header next to :authority must name the same host, a name compared
-    // case-insensitively (RFC 3986 3.2.2), as an absolute-form target's authority is.
+    // RFC 9113 8.3.1: a Host header next to :authority must name the same host, compared once both
+    // are normalized (RFC 3986 section 6.2): the name case-insensitively (3.2.2), and without the
+    // scheme's default port (6.2.3: `a.test:443` is `a.test` in an https request).
     if (out.host === undefined) out.host = authority;
-    else if (typeof out.host !== 'string' || out.host.toLowerCase() !== authority.toLowerCase())
+    else if (typeof out.host !== 'string' || !sameAuthority(out.host, authority, scheme))
       status = HeaderScan.DUPLICATE_HOST;
   }
   return { status, connection, upgrade, expect };
+}
+
+/** Whether two authorities name the same host and port for `scheme` (its default port may be left out). */
+function sameAuthority(a: string, b: string, scheme: string | undefined): boolean {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (x === y) return true;
+  const port = scheme === 'https' ? ':443' : scheme === 'http' ? ':80' : null;
+  if (port === null) return false;
+  const bare = (h: string): string => (h.endsWith(port) ? h.slice(0, -port.length) : h);
+  return bare(x) === bare(y);
 }
 
 /**
