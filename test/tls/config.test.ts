@@ -213,6 +213,31 @@ certificates:
   );
 });
 
+test("SNI names are checked as Kong's typedefs.wildcard_host checks them, with its messages", { skip }, async () => {
+  const ca = new TestCa();
+  ca.issue('a', ['a.test'], { file: 'a' });
+  const names = ['a.*.test', '*.*', 'a.test:8443', 'a b.test', '*.ok.test', 'ok.*', '*', 'x*'];
+  const found = await issues(
+    `_format_version: "3.0"
+certificates:
+  - cert: \${file:a.pem}
+    key: \${file:a.key}
+    snis:
+${names.map((n) => `      - name: "${n}"`).join('\n')}
+`,
+    ca.dir,
+  );
+  assert.deepEqual(
+    found.map((i) => `${i.path} ${i.message}`),
+    [
+      'certificates[0].snis[0].name wildcard must be leftmost or rightmost character',
+      'certificates[0].snis[1].name only one wildcard must be specified',
+      'certificates[0].snis[2].name must not have a port',
+      'certificates[0].snis[3].name invalid value: a b.test',
+    ],
+  );
+});
+
 test("cert_alt of the same key type as cert is refused with Kong's message, located at cert_alt", {
   skip,
 }, async () => {

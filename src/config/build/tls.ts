@@ -46,18 +46,32 @@ export function liftCertificates(b: Build): void {
 
 function addSni(b: Build, raw: Obj, path: Path, snis: string[], sniPaths: Path[]): void {
   const name = String(raw.name).toLowerCase();
-  // A client never sends an IP address as its server name (RFC 6066), so such an SNI would never
-  // select its certificate; Kong's schema (typedefs.wildcard_host) refuses it with this message.
-  // `*` alone is Kong's catch-all: the certificate for a name no other SNI matches.
-  const p =
-    name === '*'
-      ? null
-      : isIP(name.replace(/^\[(.*)\]$/, '$1')) !== 0
-        ? 'must not be an IP'
-        : checkHost(name, { wildcard: true, port: false });
+  const p = sniProblem(name);
   if (p) return b.err('SCHEMA', p, [...path, 'name']);
   snis.push(name);
   sniPaths.push(path);
+}
+
+/**
+ * Kong's check of an SNI name (typedefs.wildcard_host), with its messages: at most one `*`, as the
+ * first or last character (`*` alone is Kong's catch-all, the certificate for names no other SNI
+ * matches), and otherwise a host name. A client never sends an IP address as its server name
+ * (RFC 6066), so such an SNI would never select its certificate.
+ */
+function sniProblem(name: string): string | null {
+  let host = name;
+  const star = name.indexOf('*');
+  if (star !== -1) {
+    if (star !== 0 && star !== name.length - 1) return 'wildcard must be leftmost or rightmost character';
+    if (name.includes('*', star + 1)) return 'only one wildcard must be specified';
+    // As Kong does: the rest must be a host name once the wildcard stands for a label.
+    host = name.replace('*', 'wildcard');
+  }
+  const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(host);
+  const bare = m?.[1] ?? host;
+  if (isIP(host) !== 0 || isIP(bare.replace(/^\[(.*)\]$/, '$1')) !== 0) return 'must not be an IP';
+  if (m?.[2] !== undefined) return 'must not have a port';
+  return checkHost(host, { wildcard: false, port: false }) === null ? null : `invalid value: ${host}`;
 }
 
 /** Top-level `snis`, each naming its certificate by id (a string, or `{ id }`), as Kong's do. */
