@@ -10,7 +10,7 @@ import type { TollgateSettings } from '../config/model.ts';
 import { onFirstBytes } from './first-bytes.ts';
 import type { Gateway } from './gateway.ts';
 import { watchSessions } from './h2-sessions.ts';
-import { createProxyServer, h2ServerOptions } from './server.ts';
+import { createProxyServer, h2ServerOptions, openSessionWindow } from './server.ts';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -25,6 +25,7 @@ export function sniffPreface(buf: Buffer): 'h2' | 'h1' | null {
 export function createCleartextH2ProxyServer(gateway: Gateway, settings: TollgateSettings): Server {
   const server = createProxyServer(gateway, settings);
   const h2 = createH2Server(h2ServerOptions(settings));
+  openSessionWindow(h2);
   const sessions = new Set<ServerHttp2Session>();
   h2.on('session', (session: ServerHttp2Session) => {
     sessions.add(session);
