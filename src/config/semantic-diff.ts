@@ -162,7 +162,12 @@ export function diffConfigs(a: GatewayConfig, b: GatewayConfig, display: (s: str
   for (const [key, x] of ea)
     if (!eb.has(key))
       changes.push({ kind: 'removed', entity: entityKind(key), name: x.name, at: loc(a, x.path), fields: [] });
-  const security = securitySummary(a, b, display);
+  // The summary quotes values (a route's paths, CORS origins) and every change is named by a
+  // value (a route's name, a jwt credential's key): a value from `${...}` or --env-file is
+  // shown as `[redacted]` there too, as in the field changes; an unset one as `${NAME}`.
+  const shown = (s: string): string => secrets.scrubMessage(display(s).replace(PLACEHOLDER, '${…}'));
+  const security = securitySummary(a, b, display).map((f) => ({ ...f, message: shown(f.message) }));
+  for (const c of changes) c.name = shown(c.name);
   return { equal: changes.length === 0, security, changes };
 }
 

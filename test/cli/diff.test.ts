@@ -134,6 +134,42 @@ test('diff: a service url from a variable shows as a secret change by its parts,
   assert.match(unset.out, /host: \$\{U1\} → \$\{U2\}/);
 });
 
+test('diff: the security summary and the entity names show a value from --env-file as [redacted], an unset one as ${NAME}', async () => {
+  const dir = tmp();
+  const cfg = (paths: string, origins: string, extra = ''): string =>
+    `_format_version: "3.0"\nservices:\n  - name: s\n    url: http://x\n    routes:\n      - name: r\n        paths: ${paths}\n${extra}plugins:\n  - name: cors\n    config: { origins: ${origins} }\n`;
+  const a = write(dir, 'a.yaml', cfg('[/a]', '[https://a.example]'));
+  const b = write(
+    dir,
+    'b.yaml',
+    cfg(
+      '[/a, "${HIDDEN_PATH}"]',
+      '[https://a.example, "${CORS_ORIGIN}"]',
+      '      - name: "${ROUTE_NAME}"\n        paths: [/b]\n',
+    ),
+  );
+  const env = write(
+    dir,
+    'ci.env',
+    'HIDDEN_PATH=/hidden-path-s3cr3t\nCORS_ORIGIN=https://hidden-origin.example\nROUTE_NAME=hidden-route-name\n',
+  );
+  for (const format of ['text', 'json', 'markdown', 'github']) {
+    const r = await gateway(['diff', '--env-file', env, '--format', format, a, b]);
+    assert.equal(r.code, 1, r.err);
+    assert.doesNotMatch(
+      r.out,
+      /s3cr3t|hidden-origin|hidden-route/,
+      `${format} printed a value from --env-file:\n${r.out}`,
+    );
+  }
+  const text = await gateway(['diff', '--env-file', env, a, b]);
+  assert.match(text.out, /! public route 'r' now also serves \[redacted\]/);
+  assert.match(text.out, /! cors on all routes \(global\) allows more origins: \[redacted\]/);
+  const unset = await gateway(['diff', a, b]);
+  assert.match(unset.out, /! public route 'r' now also serves \$\{HIDDEN_PATH\}/);
+  assert.match(unset.out, /! new route '\$\{ROUTE_NAME\}' is public/);
+});
+
 test('diff --git REV [FILE] compares the file with its committed version', async () => {
   const dir = tmp();
   const git = (...args: string[]): string =>
