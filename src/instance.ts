@@ -251,7 +251,7 @@ export class TollgateInstance {
       if (exposed !== null) this.log.warn({ listen: text }, exposed);
       const server = createAdminServer(this);
       this.adminServers.push(server);
-      this.adminAddresses.push(await listen(server, parseListen(text)));
+      this.adminAddresses.push(await listen(server, parseListen(text, 'admin')));
     }
   }
 

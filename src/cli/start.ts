@@ -2,6 +2,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { ListenError, parseListen } from '../config/listen.ts';
 import { scrubIssues } from '../config/secrets.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { TollgateInstance } from '../instance.ts';
@@ -55,9 +56,21 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
   };
   for (const name of ['proxy-listen', 'admin-listen'] as const) {
     const list = listens[name];
-    if (list === undefined || !list.includes('off')) continue;
-    if (list.length > 1) return `--${name} off turns the listener off; it cannot be combined with addresses`;
-    listens[name] = [];
+    if (list === undefined) continue;
+    if (list.includes('off')) {
+      if (list.length > 1) return `--${name} off turns the listener off; it cannot be combined with addresses`;
+      listens[name] = [];
+      continue;
+    }
+    // A value the listener cannot take is a usage error (exit 2), found before anything loads.
+    for (const text of list) {
+      try {
+        parseListen(text, name === 'admin-listen' ? 'admin' : 'proxy');
+      } catch (e) {
+        if (!(e instanceof ListenError)) throw e;
+        return `--${name}: ${e.message}`;
+      }
+    }
   }
   const w = v.workers!;
   const workers = w === 'auto' ? availableParallelism() : /^[1-9]\d{0,3}$/.test(w) ? Number(w) : NaN;

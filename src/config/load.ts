@@ -11,6 +11,7 @@ import { ConfigError, type ConfigIssue, configIssue, formatYamlPath, NO_CERTIFIC
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
+import { ListenError, parseListen } from './listen.ts';
 import type { EntityModel, GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { parseYamlOffThread } from './parse-off-thread.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
@@ -346,19 +347,29 @@ function prune(
   }
 }
 
-const LISTEN = /^(\[[0-9a-fA-F:.]+\]|[^\s:]+):(\d{1,5})(\s+[a-z_]+(=\S+)?)*$/;
+/** The address part the file requires: a host and a port (the command line also takes a bare port). */
+const LISTEN_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:]+):(\d{1,5})(\s|$)/;
 
 function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
   const base = ['_tollgate'];
   for (const field of ['proxy_listen', 'admin_listen'] as const) {
     s[field]?.forEach((addr, i) => {
-      const m = LISTEN.exec(addr);
-      if (!m || Number(m[2]) > 65535)
+      const path = [...base, field, i];
+      if (!LISTEN_ADDRESS.test(addr.trim())) {
         raw.push({
           code: 'SCHEMA',
           message: `invalid listen address: expected HOST:PORT optionally followed by flags (e.g. '0.0.0.0:8443 ssl')`,
-          path: [...base, field, i],
+          path,
         });
+        return;
+      }
+      // The flags as the listener reads them: what validates is what start can bind.
+      try {
+        parseListen(addr, field === 'admin_listen' ? 'admin' : 'proxy');
+      } catch (e) {
+        if (!(e instanceof ListenError)) throw e;
+        raw.push({ code: 'SCHEMA', message: e.message, path });
+      }
     });
   }
   if (s.hsts?.preload === true && (s.hsts.max_age < 31536000 || !s.hsts.include_subdomains)) {

@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createSecureServer, type Http2SecureServer, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
+import type { ListenAddress } from '../config/listen.ts';
 import type { TollgateSettings } from '../config/model.ts';
 import { NO_CERTIFICATE_MESSAGE } from '../errors.ts';
 import { certificateStore, clientHelloRead, readServerName } from '../tls.ts';
@@ -13,15 +14,7 @@ import type { Gateway } from './gateway.ts';
 import { watchSessions } from './h2-sessions.ts';
 import { refusePlainHttp } from './refused.ts';
 
-export interface ListenAddress {
-  host: string;
-  port: number;
-  ssl: boolean;
-  /** Kong's `http2` flag: on a plain listener, HTTP/2 without TLS (h2c) beside HTTP/1.1; TLS listeners always offer h2. */
-  http2: boolean;
-  /** The text as configured, for messages. */
-  text: string;
-}
+export { type ListenAddress, parseListen } from '../config/listen.ts';
 
 /**
  * Whether `listen({ reusePort })` works here: Node 22.12+ and 23.1+ on Linux (SO_REUSEPORT with
@@ -33,29 +26,6 @@ export const REUSE_PORT_SUPPORTED = ((): boolean => {
   const [major, minor] = process.versions.node.split('.').map(Number) as [number, number];
   return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 })();
-
-/** Parses Kong-style listen addresses: `HOST:PORT`, `[v6]:PORT`, `PORT`, followed by flags such as `ssl`. */
-export function parseListen(text: string): ListenAddress {
-  const [addr = '', ...flags] = text.trim().split(/\s+/);
-  let host = '0.0.0.0';
-  let portText = addr;
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(addr);
-  if (v6 !== null) {
-    host = v6[1]!;
-    portText = v6[2]!;
-  } else if (addr.includes(':')) {
-    const i = addr.lastIndexOf(':');
-    host = addr.slice(0, i);
-    portText = addr.slice(i + 1);
-  }
-  const port = Number(portText);
-  if (!/^\d+$/.test(portText) || port > 65535) throw new Error(`invalid listen address '${text}': expected HOST:PORT`);
-  for (const f of flags) {
-    if (f !== 'ssl' && f !== 'http2' && f !== 'reuseport' && f !== 'backlog')
-      throw new Error(`invalid listen flag '${f}' in '${text}'`);
-  }
-  return { host, port, ssl: flags.includes('ssl'), http2: flags.includes('http2'), text };
-}
 
 export function createProxyServer(gateway: Gateway, settings: TollgateSettings): Server {
   const server = createServer({
@@ -304,8 +274,8 @@ export function listen(server: Server | Http2SecureServer, addr: ListenAddress, 
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     const options = ownSocket
-      ? { port: addr.port, host: addr.host, reusePort: true, exclusive: true }
-      : { port: addr.port, host: addr.host };
+      ? { port: addr.port, host: addr.host, backlog: addr.backlog, reusePort: true, exclusive: true }
+      : { port: addr.port, host: addr.host, backlog: addr.backlog };
     server.listen(options, () => {
       server.off('error', reject);
       const a = server.address() as AddressInfo;

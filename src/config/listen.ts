@@ -1,0 +1,75 @@
+/**
+ * Kong's listen addresses (`proxy_listen`, `admin_listen`, and the `--proxy-listen` /
+ * `--admin-listen` flags): `HOST:PORT`, `[v6]:PORT` or `PORT`, followed by flags. One parser for
+ * the file's check, the command line and the listeners, so that `gateway validate` accepts exactly
+ * what `gateway start` can bind: Kong's own default (`0.0.0.0:8000 reuseport backlog=16384`) loads,
+ * and a flag Tollgate cannot honour (`proxy_protocol`, or `ssl` on the admin listener, which would
+ * then speak cleartext on the port meant for TLS) is refused with its reason instead of ignored.
+ */
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+  ssl: boolean;
+  /** Kong's `http2` flag: on a plain listener, HTTP/2 without TLS (h2c) beside HTTP/1.1; TLS listeners always offer h2. */
+  http2: boolean;
+  /** Kong's `backlog=N`: the listen queue length (the kernel caps it at somaxconn); undefined: node's default. */
+  backlog?: number;
+  /** The text as configured, for messages. */
+  text: string;
+}
+
+/** Which listener an address is for: the admin API speaks plain HTTP/1.1 only. */
+export type ListenRole = 'proxy' | 'admin';
+
+export class ListenError extends Error {}
+
+/** Kong's listen flags that Tollgate does not implement, with what to do instead. */
+const KONG_ONLY: Record<string, string> = {
+  proxy_protocol:
+    'Tollgate does not read the PROXY protocol; have the load balancer send X-Forwarded-For and list it in trusted_ips',
+  deferred: 'an nginx socket option Tollgate does not set; remove it',
+  bind: 'an nginx socket option Tollgate does not need (every address is bound on its own); remove it',
+  ipv6only: 'an nginx socket option Tollgate does not set; remove it',
+  so_keepalive: 'an nginx socket option Tollgate does not set; remove it',
+};
+
+/** Parses one listen address; throws ListenError saying what is wrong. */
+export function parseListen(text: string, role: ListenRole = 'proxy'): ListenAddress {
+  const [addr = '', ...flags] = text.trim().split(/\s+/);
+  let host = '0.0.0.0';
+  let portText = addr;
+  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(addr);
+  if (v6 !== null) {
+    host = v6[1]!;
+    portText = v6[2]!;
+  } else if (addr.includes(':')) {
+    const i = addr.lastIndexOf(':');
+    host = addr.slice(0, i);
+    portText = addr.slice(i + 1);
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535)
+    throw new ListenError(`invalid listen address '${text}': expected HOST:PORT`);
+  const out: ListenAddress = { host, port, ssl: false, http2: false, text };
+  for (const f of flags) {
+    const [name = '', value] = f.split('=', 2) as [string, string | undefined];
+    if (role === 'admin' && (name === 'ssl' || name === 'http2'))
+      throw new ListenError(
+        `the admin listener speaks plain HTTP/1.1 only: '${name}' in '${text}' is not supported (keep it on loopback, or put a TLS-terminating proxy in front of it)`,
+      );
+    if (name === 'ssl' && value === undefined) out.ssl = true;
+    else if (name === 'http2' && value === undefined) out.http2 = true;
+    // SO_REUSEPORT is used wherever node offers it (docs/operations.md, Workers): nothing to do.
+    else if (name === 'reuseport' && value === undefined) continue;
+    else if (name === 'backlog' && (value === undefined || /^[1-9]\d{0,9}$/.test(value)))
+      out.backlog = value === undefined ? undefined : Math.min(Number(value), 2 ** 31 - 1);
+    else if (Object.hasOwn(KONG_ONLY, name))
+      throw new ListenError(`Kong's listen flag '${f}' in '${text}' is not supported: ${KONG_ONLY[name]}`);
+    else
+      throw new ListenError(
+        `invalid listen flag '${f}' in '${text}' (flags: ssl, http2, reuseport, backlog=N${role === 'admin' ? '; the admin listener takes reuseport and backlog=N only' : ''})`,
+      );
+  }
+  return out;
+}
