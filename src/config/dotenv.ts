@@ -31,18 +31,22 @@ export function parseDotenv(text: string): Map<string, string> {
     const q = rest[0];
     if (q === "'" || q === '"') {
       // A quoted value may continue on the following lines until its closing quote.
-      let body = rest.slice(1);
-      let end = closing(body, q);
+      // Each line is scanned once, on its own: rescanning (or indexing) the value joined so far
+      // for every further line was quadratic in a quote left open over the rest of a large file.
+      const parts = [rest.slice(1)];
+      let end = closing(parts[0]!, q);
       while (end === -1 && n + 1 < lines.length) {
-        body += `\n${lines[++n]!}`;
-        end = closing(body, q);
+        parts.push(lines[++n]!);
+        end = closing(parts[parts.length - 1]!, q);
       }
       if (end === -1) throw new DotenvError(lineNo, `unterminated ${q === '"' ? 'double' : 'single'}-quoted value`);
-      const after = body.slice(end + 1).trim();
+      const last = parts.pop()!;
+      const after = last.slice(end + 1).trim();
       if (after !== '' && !after.startsWith('#'))
         throw new DotenvError(lineNo, 'unexpected text after the closing quote');
-      const raw = body.slice(0, end);
-      out.set(name, q === '"' ? unescape(raw) : raw);
+      parts.push(last.slice(0, end));
+      const body = parts.join('\n');
+      out.set(name, q === '"' ? unescape(body) : body);
       continue;
     }
     const hash = rest.search(/\s#/);
@@ -52,6 +56,10 @@ export function parseDotenv(text: string): Map<string, string> {
   return out;
 }
 
+/**
+ * The index of the closing quote in one line of a value, or -1. A backslash at the end of a line
+ * escapes the line break (the next line is scanned from its start either way).
+ */
 function closing(s: string, q: string): number {
   for (let i = 0; i < s.length; i++) {
     if (q === '"' && s[i] === '\\') i++;

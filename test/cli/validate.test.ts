@@ -96,6 +96,29 @@ test('--env-file supplies the values (dotenv format); the process environment wi
   assert.match(b.err, /broken\.env:1: expected NAME=value/);
 });
 
+test('--env-file: a quote left open over a large file is one located error, found in one pass; multi-line values still read', async () => {
+  const dir = tmp();
+  // 4 MiB after an unclosed quote: each further line rescanned the value so far, so this took
+  // hours; read once, it is the error at the quote's line.
+  const open = write(
+    dir,
+    'open.env',
+    `AUTH0_ISSUER="https://tenant.example/\n${'x'.repeat(40).concat('\n').repeat(100_000)}`,
+  );
+  const r = await gateway(['validate', '--env-file', open, M2M]);
+  assert.equal(r.code, 2, r.out + r.err);
+  assert.match(r.err, /open\.env:1: unterminated double-quoted value/);
+
+  const multi = write(
+    dir,
+    'multi.env',
+    'AUTH0_ISSUER="https://tenant.example.auth0.com/"\nNOTE="a \\" quote, and a value\nover two lines"\nAUTH0_JWKS_URI=\'https://tenant.example.auth0.com/.well-known/jwks.json\'\n',
+  );
+  const ok = await gateway(['validate', '--env-file', multi, '--allow-unset-env', M2M]);
+  assert.equal(ok.code, 0, ok.out + ok.err);
+  assert.doesNotMatch(ok.out, /AUTH0_ISSUER|AUTH0_JWKS_URI/, 'both values were read');
+});
+
 test('validate - reads standard input; several files are each reported under their name', async () => {
   const dir = tmp();
   const good =
