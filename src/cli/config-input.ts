@@ -6,7 +6,10 @@
 import { readFile } from 'node:fs/promises';
 import { type LoadedConfig, loadConfigWithPlugins } from '../config/custom-plugins.ts';
 import { DotenvError, parseDotenv } from '../config/dotenv.ts';
+import { decodeText } from '../config/encoding.ts';
+import { formatBytes, MAX_CONFIG_BYTES, type ReadOutcome } from '../config/read.ts';
 import { knownSecrets } from '../config/secrets.ts';
+import { ConfigError, configIssue } from '../errors.ts';
 import type { ParsedArgs } from './args.ts';
 
 /** A problem that is not in a config: an unreadable file, a bad env file (exit 2). */
@@ -53,21 +56,49 @@ export function why(e: unknown): string {
         : (code ?? String(e));
 }
 
-let stdinText: Promise<string> | null = null;
-/** Standard input, read once (several `-` arguments get the same text). */
-export function readStdin(): Promise<string> {
-  stdinText ??= new Promise<string>((resolve, reject) => {
+let stdinText: Promise<ReadOutcome> | null = null;
+/**
+ * Standard input, read once (several `-` arguments get the same text), as a config file is read:
+ * at most MAX_CONFIG_BYTES (a larger input stops being read, and is an error rather than a
+ * process that fills its memory), and decoded the same way (UTF-16 with a byte-order mark, and
+ * invalid UTF-8 refused with its place rather than loaded as U+FFFD characters).
+ */
+export function readStdin(): Promise<ReadOutcome> {
+  stdinText ??= new Promise<ReadOutcome>((resolve) => {
     const chunks: Buffer[] = [];
-    process.stdin.on('data', (c: Buffer) => chunks.push(c));
-    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    process.stdin.on('error', reject);
+    let size = 0;
+    const onData = (c: Buffer): void => {
+      chunks.push(c);
+      size += c.length;
+      if (size <= MAX_CONFIG_BYTES) return;
+      process.stdin.off('data', onData);
+      process.stdin.pause();
+      process.stdin.destroy();
+      resolve({ ok: false, why: `it is larger than the ${formatBytes(MAX_CONFIG_BYTES)} limit`, code: 'EFBIG' });
+    };
+    process.stdin.on('data', onData);
+    process.stdin.on('end', () => {
+      const d = decodeText(Buffer.concat(chunks));
+      resolve(d.ok ? d : { ...d, code: 'EILSEQ' });
+    });
+    process.stdin.on('error', (e) => resolve({ ok: false, why: e.message, code: 'EIO' }));
   });
   return stdinText;
 }
 
 /** Reads a config source; `-` is standard input. Throws a ConfigError with one FILE issue when unreadable. */
 export async function readConfigText(file: string): Promise<{ text: string; name: string }> {
-  if (file === '-') return { text: await readStdin(), name: STDIN_NAME };
+  if (file === '-') {
+    const r = await readStdin();
+    if (r.ok) return { text: r.text, name: STDIN_NAME };
+    throw new ConfigError([
+      configIssue('FILE', `cannot read ${STDIN_NAME}: ${r.why}`, [], {
+        file: STDIN_NAME,
+        line: r.line ?? 1,
+        col: r.col ?? 1,
+      }),
+    ]);
+  }
   // A regular file, capped, with a deadline (a FIFO or a device is an error, never a wait).
   const { readConfigFile } = await import('../config/load.ts');
   return { text: await readConfigFile(file), name: file };

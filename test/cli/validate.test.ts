@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { cleanEnv, gateway, tmp, write } from './helpers.ts';
+import { BIN, cleanEnv, gateway, tmp, write } from './helpers.ts';
 
 const M2M = 'examples/auth0-m2m/gateway.yaml';
 const SPA = 'examples/auth0-spa/gateway.yaml';
@@ -99,7 +101,7 @@ test('--env-file supplies the values (dotenv format); the process environment wi
 test('--env-file: a quote left open over a large file is one located error, found in one pass; multi-line values still read', async () => {
   const dir = tmp();
   // 4 MiB after an unclosed quote: each further line rescanned the value so far, so this took
-  // hours; read once, it is the error at the quote's line.
+  // many minutes; read once, it is the error at the quote's line.
   const open = write(
     dir,
     'open.env',
@@ -117,6 +119,41 @@ test('--env-file: a quote left open over a large file is one located error, foun
   const ok = await gateway(['validate', '--env-file', multi, '--allow-unset-env', M2M]);
   assert.equal(ok.code, 0, ok.out + ok.err);
   assert.doesNotMatch(ok.out, /AUTH0_ISSUER|AUTH0_JWKS_URI/, 'both values were read');
+});
+
+/** Runs `gateway validate -` with a file's bytes as standard input. */
+function validateStdin(file: string): Promise<{ code: number | null; out: string; err: string }> {
+  const fd = openSync(file, 'r');
+  const child = spawn(process.execPath, [BIN, 'validate', '-'], { stdio: [fd, 'pipe', 'pipe'], env: cleanEnv() });
+  closeSync(fd);
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+}
+
+test('validate - reads standard input as it reads a file: decoded the same way, and at most 64 MiB', async () => {
+  const dir = tmp();
+  const yaml = '_format_version: "3.0"\nservices:\n  - name: s\n    url: echo://\n';
+  // UTF-16 with a byte-order mark, as libyaml reads it.
+  const utf16 = write(dir, 'utf16.yaml', '');
+  writeFileSync(utf16, Buffer.from(`\ufeff${yaml}`, 'utf16le'));
+  const u = await validateStdin(utf16);
+  assert.equal(u.code, 0, u.out + u.err);
+  assert.match(u.out, /^<stdin>: valid \(1 service/);
+  // Invalid UTF-8 is refused with its place, not loaded as U+FFFD.
+  const bad = write(dir, 'bad.yaml', '');
+  writeFileSync(bad, Buffer.from(yaml.replace('name: s\n', 'name: s\xff\n'), 'latin1'));
+  const b = await validateStdin(bad);
+  assert.equal(b.code, 2, b.out + b.err);
+  assert.match(b.err, /cannot read <stdin>: it is not UTF-8: byte 0xff at line 3, column 12/);
+  // Larger than a config file may be: an error, not a process that reads on.
+  const big = write(dir, 'big.yaml', '');
+  writeFileSync(big, Buffer.alloc(64 * 1024 * 1024 + 1, 0x20));
+  const l = await validateStdin(big);
+  assert.equal(l.code, 2, l.out + l.err);
+  assert.match(l.err, /cannot read <stdin>: it is larger than the 64 MiB limit/);
 });
 
 test('validate - reads standard input; several files are each reported under their name', async () => {
