@@ -132,6 +132,9 @@ export function parseYamlFully(text: string, file: string): ParsedYaml {
   let syntaxSeen = false;
   for (const err of doc.errors) {
     const hazard = err.code === 'MULTIPLE_DOCS' || err.code === 'TAB_AS_INDENT';
+    // The lines after a tab-indented one are misread by the parser: its next syntax error is about
+    // them, and blamed a correctly indented line ('bad indentation on line N') after the tab.
+    if (err.code === 'TAB_AS_INDENT') syntaxSeen = true;
     if (!hazard) {
       if (syntaxSeen) continue;
       syntaxSeen = true;

@@ -331,6 +331,20 @@ test('a YAML indentation mistake is one located sentence about the offending lin
   );
 });
 
+test('a tab in the indentation is the one error: the correctly indented lines after it are not blamed', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'tab.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: a\n    url: echo://\n\t\tretries: 3\n  - name: b\n    url: echo://\n',
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 1);
+  assert.deepEqual(r.out.trimEnd().split('\n'), [
+    `${f}:5:1  .  tab character in indentation; YAML indentation must use spaces`,
+  ]);
+});
+
 test('an admin listener beyond loopback is a warning (it has no access control); loopback addresses are not', async () => {
   const dir = tmp();
   const f = write(
