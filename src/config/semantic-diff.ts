@@ -63,11 +63,53 @@ interface Keyed {
   secretFields: ReadonlySet<string>;
 }
 
+/**
+ * How the diff names each route: `'name'`, or for an unnamed route what it matches and its
+ * service, `(unnamed: GET /health on service 'api')`. An unnamed route's id comes from its
+ * position in the file, so pairing routes by id paired a route inserted above others with the
+ * one that used to be there: the diff then said a public route lost the authentication its
+ * neighbour kept. Criteria are sorted (their order matches nothing); identical ones are numbered.
+ */
+function routeLabels(c: GatewayConfig): Map<string, string> {
+  // Asked once per plugin while the summary is built: made once per config.
+  const known = labelsOf.get(c);
+  if (known !== undefined) return known;
+  const svc = new Map(c.services.map((s) => [s.id, s.name ?? s.id]));
+  const list = (l: readonly string[] | null): string => (l === null ? '' : [...l].sort().join(','));
+  const out = new Map<string, string>();
+  const seen = new Map<string, number>();
+  for (const r of c.routes) {
+    if (r.name !== null) {
+      out.set(r.id, `'${r.name}'`);
+      continue;
+    }
+    const headers =
+      r.headers === null
+        ? ''
+        : Object.entries(r.headers)
+            .map(([k, v]) => `${k}:${list(v)}`)
+            .sort()
+            .join(' ');
+    // Kong's default protocols (http, https) say nothing; grpc or https only do.
+    const protocols = list(r.protocols) === 'http,https' ? '' : list(r.protocols);
+    const criteria = [list(r.methods), list(r.hosts), list(r.paths), headers, list(r.snis), protocols]
+      .filter((x) => x !== '')
+      .join(' ');
+    const base = `(unnamed: ${criteria}${r.service === null ? '' : ` on service '${svc.get(r.service)}'`})`;
+    const n = (seen.get(base) ?? 0) + 1;
+    seen.set(base, n);
+    out.set(r.id, n === 1 ? base : `${base} #${n}`);
+  }
+  labelsOf.set(c, out);
+  return out;
+}
+const labelsOf = new WeakMap<GatewayConfig, Map<string, string>>();
+
 /** Every entity of a config, keyed by what identifies it to a reader. */
 function entities(c: GatewayConfig): Map<string, Keyed> {
   const out = new Map<string, Keyed>();
   const svc = new Map(c.services.map((s) => [s.id, s.name ?? s.id]));
-  const rte = new Map(c.routes.map((r) => [r.id, r.name ?? r.id]));
+  const rte = routeLabels(c);
   const con = new Map(c.consumers.map((x) => [x.id, x.username ?? x.custom_id ?? x.id]));
   const put = (
     kind: string,
@@ -85,11 +127,11 @@ function entities(c: GatewayConfig): Map<string, Keyed> {
   };
   for (const s of c.services) put('services', `service '${s.name ?? s.id}'`, s, s.yaml_path);
   for (const r of c.routes)
-    put('routes', `route '${r.name ?? r.id}'`, { ...r, service: r.service && svc.get(r.service) }, r.yaml_path);
+    put('routes', `route ${rte.get(r.id)}`, { ...r, service: r.service && svc.get(r.service) }, r.yaml_path);
   for (const x of c.consumers) put('consumers', `consumer '${con.get(x.id)}'`, x, x.yaml_path);
   for (const p of c.plugins) {
     const scope = [
-      p.route && `route '${rte.get(p.route)}'`,
+      p.route && `route ${rte.get(p.route)}`,
       p.service && `service '${svc.get(p.service)}'`,
       p.consumer && `consumer '${con.get(p.consumer)}'`,
     ].filter(Boolean);
@@ -282,7 +324,10 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
     const l = c.source.locate(path);
     return { file: l.file, line: l.line };
   };
-  const byName = (c: GatewayConfig): Map<string, RouteModel> => new Map(c.routes.map((r) => [r.name ?? r.id, r]));
+  const byName = (c: GatewayConfig): Map<string, RouteModel> => {
+    const labels = routeLabels(c);
+    return new Map(c.routes.map((r) => [labels.get(r.id)!, r]));
+  };
   const ra = byName(a);
   const rb = byName(b);
   for (const [name, r] of rb) {
@@ -294,7 +339,7 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
       if (authB.size === 0)
         out.push({
           type: 'public',
-          message: `new route '${name}' is public (${anonymousB.size === 0 ? 'no authentication plugin' : `${[...anonymousB].join(', ')} admits requests without a credential (anonymous)`}): ${paths}`,
+          message: `new route ${name} is public (${anonymousB.size === 0 ? 'no authentication plugin' : `${[...anonymousB].join(', ')} admits requests without a credential (anonymous)`}): ${paths}`,
           at: at(b, r.yaml_path),
         });
       continue;
@@ -314,14 +359,14 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
       ].join('; ');
       out.push({
         type: 'auth-removed',
-        message: `route '${name}' loses authentication: ${what}${authB.size === 0 ? `; the route is now public: ${paths}` : ''}`,
+        message: `route ${name} loses authentication: ${what}${authB.size === 0 ? `; the route is now public: ${paths}` : ''}`,
         at: at(b, r.yaml_path),
       });
     }
     if (gained.length > 0)
       out.push({
         type: 'auth-added',
-        message: `route '${name}' gains authentication: ${gained.join(', ')}`,
+        message: `route ${name} gains authentication: ${gained.join(', ')}`,
         at: at(b, r.yaml_path),
       });
     if (authB.size === 0 && authA.size === 0) {
@@ -329,7 +374,7 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
       if (added.length > 0)
         out.push({
           type: 'public',
-          message: `public route '${name}' now also serves ${added.join(', ')}`,
+          message: `public route ${name} now also serves ${added.join(', ')}`,
           at: at(b, r.yaml_path),
         });
     }
@@ -339,7 +384,7 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
         if (!kind.has(p.name) || namesB.has(p.name)) continue;
         out.push({
           type: kind === RATE_LIMITS ? 'rate-limit-removed' : 'access-removed',
-          message: `route '${name}' no longer runs ${p.name}${kind === RATE_LIMITS ? ' (rate limit removed)' : ' (access restriction removed)'}`,
+          message: `route ${name} no longer runs ${p.name}${kind === RATE_LIMITS ? ' (rate limit removed)' : ' (access restriction removed)'}`,
           at: at(b, r.yaml_path),
         });
       }
@@ -414,7 +459,7 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
 
 function scopeKey(c: GatewayConfig, p: PluginModel): string {
   const parts: string[] = [];
-  if (p.route) parts.push(`route '${c.routes.find((r) => r.id === p.route)?.name ?? p.route}'`);
+  if (p.route) parts.push(`route ${routeLabels(c).get(p.route) ?? `'${p.route}'`}`);
   if (p.service) parts.push(`service '${c.services.find((s) => s.id === p.service)?.name ?? p.service}'`);
   if (p.consumer) {
     const x = c.consumers.find((y) => y.id === p.consumer);

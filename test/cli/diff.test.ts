@@ -170,6 +170,30 @@ test('diff: the security summary and the entity names show a value from --env-fi
   assert.match(unset.out, /! new route '\$\{ROUTE_NAME\}' is public/);
 });
 
+test('diff: unnamed routes are paired by what they match, not by position: a route inserted above them is the one change', async () => {
+  const dir = tmp();
+  const routes = (list: string): string =>
+    `_format_version: "3.0"\nservices:\n  - name: s\n    url: http://x\n    routes:\n${list}`;
+  const health = '      - paths: [/health]\n';
+  const admin = '      - paths: [/admin]\n        plugins: [{ name: key-auth }]\n';
+  const a = write(dir, 'a.yaml', routes(health + admin));
+  const b = write(dir, 'b.yaml', routes(`      - paths: [/metrics]\n${health}${admin}`));
+  const r = await gateway(['diff', a, b]);
+  assert.equal(r.code, 1, r.err);
+  const summary = r.out.slice(r.out.indexOf('Security summary'), r.out.indexOf('Changes'));
+  assert.doesNotMatch(summary, /loses authentication/, r.out);
+  assert.match(
+    summary,
+    /! new route \(unnamed: \/metrics on service 's'\) is public \(no authentication plugin\): \/metrics/,
+  );
+  const changes = r.out.slice(r.out.indexOf('Changes')).trimEnd().split('\n').slice(1);
+  assert.deepEqual(changes, [`  + route (unnamed: /metrics on service 's')  (${b}:6)`]);
+  // Taking key-auth off the /admin route is still seen, on that route.
+  const open = write(dir, 'open.yaml', routes(`${health}      - paths: [/admin]\n`));
+  const lost = await gateway(['diff', a, open]);
+  assert.match(lost.out, /! route \(unnamed: \/admin on service 's'\) loses authentication: key-auth no longer runs/);
+});
+
 test('diff --git REV [FILE] compares the file with its committed version', async () => {
   const dir = tmp();
   const git = (...args: string[]): string =>
