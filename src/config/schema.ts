@@ -41,6 +41,8 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     _info:
       "it is decK's section (select_tags, defaults), which decK applies when it syncs and Kong refuses in a declarative file too; remove it, or write the file with `deck file render`",
     _konnect: "it is decK's section for Konnect, which Kong refuses in a declarative file too; remove it",
+    _plugin_configs:
+      "it is decK's section of shared plugin configs, which decK copies into each plugin that names one (`_config`) when it syncs and Kong refuses in a declarative file too; write each plugin's config, or write the file with `deck file render`",
   },
   service: {
     tls_sans: 'tls_sans is not supported',
@@ -57,6 +59,8 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     ordering: 'dynamic plugin ordering (Kong Enterprise) is not supported',
     consumer_group: 'consumer groups (Kong Enterprise) are not supported',
     partials: "partials (Kong Enterprise) are not supported; write the shared settings in the plugin's config",
+    _config:
+      "it names one of decK's _plugin_configs, which decK copies into the plugin when it syncs and Kong refuses in a declarative file too; write the plugin's config, or write the file with `deck file render`",
   },
   consumer: {
     username_lower: 'username_lower is a Kong Enterprise field',

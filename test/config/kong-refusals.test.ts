@@ -106,6 +106,12 @@ test("kong.conf settings carried into _tollgate say what does their job here; de
   assert.match(m[1]!, /^_tollgate\.real_ip_header: .*kong\.conf setting.*`trusted_ips`/);
   const deck = await messages('_info:\n  select_tags: [team-a]\n');
   assert.match(deck[0]!, /^_info: '_info' is a Kong field that Tollgate does not support: it is decK's section/);
+  const shared = await messages(
+    '_plugin_configs:\n  limits: { minute: 5 }\nservices:\n  - name: s\n    url: echo://\n    plugins:\n      - name: rate-limiting\n        _config: limits\n',
+  );
+  assert.equal(shared.length, 2, shared.join('\n'));
+  assert.match(shared[0]!, /^_plugin_configs: .* decK's section of shared plugin configs, .*`deck file render`/);
+  assert.match(shared[1]!, /^services\[0\]\.plugins\[0\]\._config: .* one of decK's _plugin_configs/);
   const typo = await messages('_tollgate:\n  log_levle: info\n');
   assert.match(typo[0]!, /unknown field 'log_levle' \(did you mean 'log_level'\?\)/);
 });
