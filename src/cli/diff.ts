@@ -25,16 +25,24 @@ interface Side {
   dir: string;
 }
 
-/** `git show REV:./FILE`, run in FILE's directory, with a deadline. */
-function gitShow(rev: string, file: string): Promise<string> {
+/** What git says when REV has no such file (git 2.x): the file is new since REV. */
+const NOT_IN_REV = /exists on disk, but not in '|does not exist in '/;
+
+/**
+ * `git show REV:./FILE`, run in FILE's directory, with a deadline; null when the file is not in
+ * REV (the pull request that adds the config: everything in it is new, as `git diff` shows it).
+ */
+function gitShow(rev: string, file: string): Promise<string | null> {
   return new Promise((ok, fail) => {
     execFile(
       'git',
       ['-C', dirname(resolve(file)), 'show', `${rev}:./${basename(file)}`],
-      { timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
+      // git's messages in English, whatever the locale: NOT_IN_REV reads them.
+      { timeout: 30_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, LC_ALL: 'C' } },
       (err, stdout, stderr) => {
-        if (err !== null) fail(new InputError(`git show ${rev}:${file} failed: ${(stderr || err.message).trim()}`));
-        else ok(stdout);
+        if (err === null) ok(stdout);
+        else if (NOT_IN_REV.test(stderr)) ok(null);
+        else fail(new InputError(`git show ${rev}:${file} failed: ${(stderr || err.message).trim()}`));
       },
     );
   });
@@ -75,7 +83,11 @@ export async function runDiff(argv: string[], io: CliIO = process): Promise<numb
       if (rev.startsWith('-')) throw new UsageError(`--git '${rev}' is an option, not a revision`);
       const file = args.positionals[0] ?? 'gateway.yaml';
       b = await side(file);
-      a = { name: `${rev}:${file}`, text: await gitShow(rev, file), dir: b.dir };
+      const committed = await gitShow(rev, file);
+      a =
+        committed === null
+          ? { name: `${rev}:${file} (not in ${rev})`, text: '_format_version: "3.0"\n', dir: b.dir }
+          : { name: `${rev}:${file}`, text: committed, dir: b.dir };
     } else {
       if (args.positionals.length !== 2) throw new UsageError('give OLD and NEW files (or --git REV [FILE])');
       a = await side(args.positionals[0]!);

@@ -223,6 +223,28 @@ test('diff --git REV [FILE] compares the file with its committed version', async
   assert.ok(!existsSync(join(dir, 'out:.', 'gateway.yaml')), 'git wrote no file');
 });
 
+test('diff --git REV FILE of a file REV does not have: everything in it is new (the pull request that adds the config)', async () => {
+  const dir = tmp();
+  const git = (...args: string[]): string =>
+    execFileSync('git', ['-C', dir, '-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+  git('init', '-q');
+  write(dir, 'README.md', 'config\n');
+  git('add', 'README.md');
+  git('commit', '-qm', 'empty repository');
+  write(dir, 'gateway.yaml', withoutJwt(M2M));
+  const r = await gateway(['diff', '--git', 'HEAD', 'gateway.yaml'], { cwd: dir });
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.out, /^--- HEAD:gateway\.yaml \(not in HEAD\)$/m);
+  assert.match(r.out, /! new route 'orders' is public \(no authentication plugin\): \/orders/);
+  assert.match(r.out, /^ {2}\+ service 'orders'/m);
+  // A file that is on disk nowhere is still an error.
+  const missing = await gateway(['diff', '--git', 'HEAD', 'other.yaml'], { cwd: dir });
+  assert.equal(missing.code, 2);
+});
+
 test('diff: a plugin narrowed to protocols the route does not serve counts as removed in the security summary', async () => {
   const dir = tmp();
   const base = `_format_version: "3.0"
