@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { BIN, cleanEnv, gateway, tmp, write } from './helpers.ts';
 
@@ -343,6 +344,34 @@ test('a tab in the indentation is the one error: the correctly indented lines af
   assert.deepEqual(r.out.trimEnd().split('\n'), [
     `${f}:5:1  .  tab character in indentation; YAML indentation must use spaces`,
   ]);
+});
+
+test("the offline commands exit once done, whatever a custom plugin's module leaves running (a timer)", async () => {
+  const dir = tmp();
+  mkdirSync(join(dir, 'plugins/sweeper'), { recursive: true });
+  write(
+    dir,
+    'plugins/sweeper/index.ts',
+    [
+      "import { definePlugin } from 'tollgate';",
+      '// A cache swept every minute, as plugins keep them: the timer holds the event loop.',
+      'const cache = new Map<string, string>();',
+      'setInterval(() => cache.clear(), 60_000);',
+      "export default definePlugin({ name: 'sweeper', version: '1.0.0', priority: 10, schema: { type: 'object' }, create: () => ({ access() {} }) });",
+      '',
+    ].join('\n'),
+  );
+  const file = write(
+    dir,
+    'gateway.yaml',
+    '_format_version: "3.0"\n_tollgate:\n  custom_plugins: [./plugins/sweeper]\nservices:\n  - name: s\n    url: echo://\n    routes: [{ name: r, paths: [/r] }]\nplugins: [{ name: sweeper }]\n',
+  );
+  const v = await gateway(['validate', file]);
+  assert.equal(v.code, 0, v.out + v.err);
+  assert.match(v.out, /valid \(1 service, 1 route, 0 consumers, 1 plugin\)/);
+  const e = await gateway(['explain', '--config', file, 'GET', 'http://localhost/r']);
+  assert.equal(e.code, 0, e.out + e.err);
+  assert.match(e.out, /sweeper/);
 });
 
 test('an admin listener beyond loopback is a warning (it has no access control); loopback addresses are not', async () => {
