@@ -225,6 +225,7 @@ export async function loadCustomPlugins(
           parsed,
           file,
           opts.baseDir,
+          loadTimeout(parsed.data),
         );
   // The built-ins the config uses (all of them when it names one that is neither built in nor custom).
   const base =
@@ -245,6 +246,17 @@ function entityOwners(
   return out;
 }
 
+class ImportTimeout extends Error {}
+
+/**
+ * How long a plugin module may take to import: `_tollgate.plugin_create_timeout` as written (the
+ * plugins load before the file is validated), which bounds the rest of a plugin's loading too.
+ */
+function loadTimeout(data: unknown): number {
+  const t = (data as { _tollgate?: { plugin_create_timeout?: unknown } } | null)?._tollgate?.plugin_create_timeout;
+  return Number.isInteger(t) && (t as number) > 0 ? (t as number) : 30_000;
+}
+
 /** Imports the listed custom plugins; their names and problems go into `out`. */
 async function importCustomPlugins(
   list: unknown[],
@@ -254,6 +266,7 @@ async function importCustomPlugins(
   parsed: ParsedYaml,
   file: string,
   baseDir: string | undefined,
+  timeoutMs: number,
 ): Promise<Map<string, PluginDefinition>> {
   const custom = new Map<string, PluginDefinition>();
   const dir = baseDir ?? dirname(resolvePath(file));
@@ -276,13 +289,30 @@ async function importCustomPlugins(
     const token = found.hash.slice(0, 16);
     hash.update(found.hash);
     let mod: Record<string, unknown>;
+    let timer: NodeJS.Timeout | undefined;
     try {
       await ensureTypeScript();
       ensureHook();
-      mod = (await import(`${pathToFileURL(found.entry).href}?${TOKEN}=${token}`)) as Record<string, unknown>;
+      const loading = import(`${pathToFileURL(found.entry).href}?${TOKEN}=${token}`) as Promise<
+        Record<string, unknown>
+      >;
+      // A module whose top-level await never settles never finishes importing: `start` and
+      // `validate` waited for ever (or, with nothing else pending, node exited with code 13 and
+      // no message). Its failure after the deadline has nobody to tell.
+      loading.catch(() => undefined);
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new ImportTimeout()), timeoutMs);
+      });
+      mod = await Promise.race([loading, deadline]);
     } catch (err) {
-      fail(`custom plugin '${entry}' failed to load: ${importMessage(err, found.entry)}`);
+      fail(
+        err instanceof ImportTimeout
+          ? `custom plugin '${entry}' did not finish loading within ${timeoutMs} ms (_tollgate.plugin_create_timeout): its module, or one it imports, awaits at the top level something that never settles`
+          : `custom plugin '${entry}' failed to load: ${importMessage(err, found.entry)}`,
+      );
       continue;
+    } finally {
+      clearTimeout(timer);
     }
     const def = definitionOf(mod);
     const rel = relative(dir, found.entry);

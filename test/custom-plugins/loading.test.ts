@@ -149,6 +149,20 @@ describe('a custom plugin that cannot be used is a located validation error', ()
     assert.match(r.err, /invalid \(5 errors\)/);
   });
 
+  test('a module whose top-level await never settles is a located error after plugin_create_timeout, not a wait for ever', async () => {
+    await project.write('plugins/stuck/index.ts', 'await new Promise(() => {});\nexport default {};\n');
+    const file = await project.write(
+      'stuck.yaml',
+      '_format_version: "3.0"\n_tollgate:\n  plugin_create_timeout: 300\n  custom_plugins: [./plugins/stuck]\n',
+    );
+    const r = await validate(file);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(
+      lineFor(r.out, '_tollgate.custom_plugins[0]'),
+      /stuck\.yaml:4:20 .*'\.\/plugins\/stuck' did not finish loading within 300 ms \(_tollgate\.plugin_create_timeout\)/,
+    );
+  });
+
   test('create() throwing, or returning no handlers, is located at the plugin entry', async () => {
     const file = await project.write(
       'create.yaml',
