@@ -51,6 +51,18 @@ const EXPECT_KEYS = ['route', 'service', 'upstream_path', 'upstream_host', 'plug
 /** A case file is a hand-written list: more cases than this is a mistake. */
 const MAX_CASES = 10_000;
 
+/** A problem in a case file, at its place: `--format github` annotates it there. */
+class CaseFileError extends InputError {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+    readonly detail: string,
+  ) {
+    super(`${file}:${line}:${col}: ${detail}`);
+  }
+}
+
 /** Reads and checks a case file; a problem is a located InputError (exit 2). */
 export async function readCases(file: string): Promise<RouteCase[]> {
   let text: string;
@@ -62,7 +74,7 @@ export async function readCases(file: string): Promise<RouteCase[]> {
   const parsed = parseYaml(text, file);
   const err = (path: (string | number)[], message: string, offset?: number): InputError => {
     const l = offset !== undefined ? parsed.map.at(offset) : parsed.map.locate(path, message.startsWith('unknown key'));
-    return new InputError(`${file}:${l.line}:${l.col}: ${message}`);
+    return new CaseFileError(file, l.line, l.col, message);
   };
   const bad = parsed.issues.find((i) => i.severity !== 'warning');
   if (bad?.message.startsWith('the file is empty') === true)
@@ -192,7 +204,10 @@ export async function runTestRoutes(argv: string[], out: CliIO = process): Promi
     io.stderr.write(`gateway test-routes: ${message}\n`);
     return 2;
   };
-  let format: string;
+  const annotate = (file: string, line: number, col: number, message: string): void => {
+    io.stdout.write(`::error file=${ghProp(file)},line=${line},col=${col}::${ghData(message)}\n`);
+  };
+  let format = 'text';
   let cases: RouteCase[] = [];
   let compiled: Awaited<ReturnType<typeof compileForCli>>;
   let configFile = 'gateway.yaml';
@@ -213,11 +228,16 @@ export async function runTestRoutes(argv: string[], out: CliIO = process): Promi
       compiled = await compileForCli(file, env);
     } catch (e) {
       if (!(e instanceof ConfigError)) throw e;
-      for (const i of e.issues) io.stderr.write(`${issueLine(i)}\n`);
+      for (const i of e.issues) {
+        io.stderr.write(`${issueLine(i)}\n`);
+        if (format === 'github') annotate(i.file, i.line, i.col, i.path ? `${i.path}: ${i.message}` : i.message);
+      }
       return fail(`${file} cannot be loaded; fix it first (gateway validate ${file})`);
     }
   } catch (e) {
     if (e instanceof UsageError) return fail(`${e.message}\nRun 'gateway help test-routes' for the options.`);
+    // A CI job's annotations are on stdout: a malformed case file shows on its line, as a failing case does.
+    if (e instanceof CaseFileError && format === 'github') annotate(e.file, e.line, e.col, e.detail);
     if (e instanceof InputError) return fail(e.message);
     throw e;
   }
@@ -225,6 +245,8 @@ export async function runTestRoutes(argv: string[], out: CliIO = process): Promi
   const ghost = cases.find((c) => c.consumer !== undefined && compiled.runtime.consumers.find(c.consumer) === null);
   if (ghost !== undefined) {
     await compiled.runtime.close();
+    if (format === 'github')
+      annotate(ghost.file, ghost.line, 1, `consumer '${ghost.consumer}' is not in ${configFile}`);
     return fail(`${ghost.file}:${ghost.line}: consumer '${ghost.consumer}' is not in ${configFile}`);
   }
   let results: CaseResult[];

@@ -102,3 +102,26 @@ test('test-routes: usage and case-file errors exit 2, located', async () => {
     assert.match(res.err, message);
   }
 });
+
+test('test-routes --format github: a malformed case file and a config that does not load are annotated on their lines (exit 2)', async () => {
+  const dir = tmp();
+  const cfg = write(dir, 'gateway.yaml', CONFIG);
+  const bad = write(dir, 'bad.yaml', '- request: { url: /x }\n  expect: { rout: a }\n');
+  const r = await gateway(['test-routes', '--config', cfg, '--format', 'github', bad]);
+  assert.equal(r.code, 2, r.out + r.err);
+  assert.equal(
+    r.out,
+    `::error file=${bad},line=2,col=13::unknown key 'rout' (expect has route, service, upstream_path, upstream_host, plugins, no_plugins)\n`,
+  );
+  assert.match(r.err, /bad\.yaml:2:13: unknown key 'rout'/);
+
+  const broken = write(
+    dir,
+    'broken.yaml',
+    CONFIG.replace('url: http://orders.internal', 'url: http://orders.internal\n    retries: many'),
+  );
+  const ok = write(dir, 'ok.yaml', '- request: { url: /orders/1 }\n  expect: { route: orders }\n');
+  const c = await gateway(['test-routes', '--config', broken, '--format', 'github', ok]);
+  assert.equal(c.code, 2, c.out + c.err);
+  assert.match(c.out, /^::error file=.*broken\.yaml,line=5,col=14::services\[0\]\.retries: expected an integer/m);
+});
