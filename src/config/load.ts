@@ -350,8 +350,21 @@ function prune(
 /** The address part the file requires: a host and a port (the command line also takes a bare port). */
 const LISTEN_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:]+):(\d{1,5})(\s|$)/;
 
+/**
+ * Whether two listeners on one port cannot both bind: the same address, or the IPv4 wildcard and
+ * an IPv4 address, or the IPv6 wildcard (dual-stack) and any address.
+ */
+function sameSocket(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
+  if (a.port !== b.port || a.port === 0) return false;
+  const h = (x: string): string => x.toLowerCase().replace(/^\[|\]$/g, '');
+  const [x, y] = [h(a.host), h(b.host)];
+  if (x === y || x === '::' || y === '::') return true;
+  return (x === '0.0.0.0' && isIP(y) !== 6) || (y === '0.0.0.0' && isIP(x) !== 6);
+}
+
 function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
   const base = ['_tollgate'];
+  const bound: { host: string; port: number; field: string; i: number; text: string }[] = [];
   for (const field of ['proxy_listen', 'admin_listen'] as const) {
     s[field]?.forEach((addr, i) => {
       const path = [...base, field, i];
@@ -365,7 +378,16 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
       }
       // The flags as the listener reads them: what validates is what start can bind.
       try {
-        parseListen(addr, field === 'admin_listen' ? 'admin' : 'proxy');
+        const a = parseListen(addr, field === 'admin_listen' ? 'admin' : 'proxy');
+        // A port listed twice validated, then stopped start with EADDRINUSE.
+        const taken = bound.find((b) => sameSocket(a, b));
+        if (taken !== undefined)
+          raw.push({
+            code: 'SEMANTIC',
+            message: `'${addr.trim()}' takes the port of ${taken.field}[${taken.i}] ('${taken.text}'): both cannot listen (EADDRINUSE)`,
+            path,
+          });
+        bound.push({ host: a.host, port: a.port, field, i, text: addr.trim() });
       } catch (e) {
         if (!(e instanceof ListenError)) throw e;
         raw.push({ code: 'SCHEMA', message: e.message, path });

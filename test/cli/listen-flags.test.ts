@@ -104,3 +104,22 @@ ${SERVICE}`,
   assert.equal(port.code, 2, port.err);
   assert.match(port.err, /--proxy-listen: invalid listen address '127\.0\.0\.1:99999'/);
 });
+
+test('two listeners on one port are a located validate error, not a start that fails with EADDRINUSE', async () => {
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    `_format_version: "3.0"
+_tollgate:
+  proxy_listen: ["0.0.0.0:18555", "[::1]:18555"]
+  admin_listen: ["127.0.0.1:18555"]
+${SERVICE}`,
+  );
+  const v = await gateway(['validate', file]);
+  assert.equal(v.code, 1, v.out);
+  // The IPv4 wildcard takes 127.0.0.1's port; [::1] is another socket.
+  assert.deepEqual(v.out.trimEnd().split('\n'), [
+    `${file}:4:18  _tollgate.admin_listen[0]  '127.0.0.1:18555' takes the port of proxy_listen[0] ('0.0.0.0:18555'): both cannot listen (EADDRINUSE)`,
+  ]);
+});
