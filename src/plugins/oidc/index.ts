@@ -115,7 +115,6 @@ class OidcInstance {
     // The realm is sent in WWW-Authenticate: checked and encoded once.
     this.#cfg = { ...cfg, realm: configHeaderValue(cfg.realm, 'realm') };
     this.#log = context.log;
-
     const checked = checkConfig(cfg, context.warn, context.scope.route, context.scope.routes, context.instances);
     const discovery = checked.discovery;
     const sslVerify = checked.sslVerify;
