@@ -27,9 +27,16 @@ const kRefused = Symbol('tollgate.parserRefused');
 
 export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): void {
   const code = err.code ?? '';
-  // Not a request of its own, so nothing to answer or count: a connection reset, or bytes after a
-  // response that closed the connection.
-  if ((!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') || code === 'HPE_CLOSED_CONNECTION') {
+  // Bytes after a request that closes its connection (`Connection: close`, HTTP/1.0 without
+  // keep-alive): the parser refuses them as soon as they arrive, which is while that request is
+  // still being answered. nginx answers it and ignores the rest; so does the gateway. node ends
+  // the connection once that answer is written, and the parser drops whatever comes meanwhile.
+  if (code === 'HPE_CLOSED_CONNECTION') {
+    if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) (socket as Socket).destroySoon();
+    return;
+  }
+  // Not a request of its own, so nothing to answer or count: a connection reset.
+  if (!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
     socket.destroy();
     return;
   }

@@ -1,0 +1,47 @@
+// HTTP/1.1 at the edge, byte by byte: what a client sending exact bytes gets, and what reaches the
+// upstream, where a gateway in front of other HTTP parsers must not differ from nginx (Kong).
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { TestGateway } from '../../src/testing/index.ts';
+import { startServiceGateway } from '../support/gateway.ts';
+import { rawRequest } from '../support/raw.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
+import { until } from '../support/wait.ts';
+
+let gw: TestGateway;
+let upstream: RecordingUpstream;
+
+before(async () => {
+  // Answers a moment after the whole request is in: the client's later bytes arrive meanwhile.
+  upstream = await startRecordingUpstream((seen, res) => {
+    setTimeout(() => res.end(`answer to ${seen.url}`), 100);
+  });
+  gw = await startServiceGateway([{ name: 'up', paths: ['/up'] }], { url: upstream.url });
+});
+
+after(async () => {
+  await gw.close();
+  await upstream.close();
+});
+
+const accessLines = (from: number): Record<string, unknown>[] => gw.logs.slice(from).filter((l) => l.type === 'access');
+
+for (const [name, head] of [
+  ['Connection: close', 'GET /up/closing HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'],
+  ['HTTP/1.0 without keep-alive', 'GET /up/closing HTTP/1.0\r\nHost: a\r\n\r\n'],
+] as const) {
+  test(`a request with ${name} followed by more bytes is answered, as nginx answers it; the rest is ignored`, async () => {
+    const seen = upstream.requests.length;
+    const from = gw.logs.length;
+    const r = await rawRequest(gw.url, `${head}GET /up/next HTTP/1.1\r\nHost: a\r\n\r\n`);
+    assert.equal(r.status, 200, r.raw.slice(0, 200));
+    assert.equal(r.body, 'answer to /closing');
+    assert.equal((r.raw.match(/HTTP\/1\.1 \d{3} /g) ?? []).length, 1, 'one answer, then the connection ends');
+    assert.deepEqual(
+      upstream.requests.slice(seen).map((q) => q.url),
+      ['/closing'],
+    );
+    await until('the access line', () => accessLines(from).length > 0);
+    assert.equal(accessLines(from)[0]!.status, 200, 'answered, not a client that left (499)');
+  });
+}
