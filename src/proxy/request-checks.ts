@@ -66,6 +66,10 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   if (refused !== null) return refused;
   // RFC 9112 3.2: an HTTP/1.1 request without Host is answered 400 (HTTP/2 has :authority).
   if (!h2 && req.httpVersionMinor === 1 && headers.host === undefined) return 'MISSING_HOST';
+  // nginx answers TRACE 405 before any location runs (so Kong's routes never see one): passed on,
+  // an upstream that echoes it (Apache's TraceEnable defaults to on) would show the client the
+  // headers the gateway added, credentials a plugin injected among them.
+  if (rc.method === 'TRACE') return 'METHOD_NOT_ALLOWED';
   const te = headers['transfer-encoding'];
   rc.headers = headers as RequestContext['headers'];
 

@@ -45,3 +45,22 @@ for (const [name, head] of [
     assert.equal(accessLines(from)[0]!.status, 200, 'answered, not a client that left (499)');
   });
 }
+
+test('TRACE is answered 405 Method not allowed on a route or none, as nginx answers it; the upstream never sees it', async () => {
+  const seen = upstream.requests.length;
+  const from = gw.logs.length;
+  for (const path of ['/up/echoes', '/nowhere']) {
+    const r = await rawRequest(gw.url, `TRACE ${path} HTTP/1.1\r\nHost: a\r\nCookie: s=1\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, 405);
+    assert.equal(JSON.parse(r.body).message, 'Method not allowed');
+  }
+  assert.equal(upstream.requests.length, seen, 'nothing went upstream');
+  await until('the access lines', () => accessLines(from).length === 2);
+  assert.deepEqual(
+    accessLines(from).map((l) => [l.status, l.error]),
+    [
+      [405, 'METHOD_NOT_ALLOWED'],
+      [405, 'METHOD_NOT_ALLOWED'],
+    ],
+  );
+});
