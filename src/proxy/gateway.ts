@@ -15,9 +15,9 @@ import { dispatch } from './exchange.ts';
 import { grpcRefusal } from './grpc.ts';
 import { runPhase } from './phases.ts';
 import { waitForTurn } from './pipelining.ts';
-import { onClientError } from './refused.ts';
+import { onClientError, refusedBodyOf } from './refused.ts';
 import { answerEcho, redirectToHttps, sendError } from './reply.ts';
-import { prepare } from './request-checks.ts';
+import { prepare, refuseClientBody } from './request-checks.ts';
 import { onResponseClose } from './request-end.ts';
 import { handleConnect, handleUpgrade, proxyWebSocket } from './websocket.ts';
 
@@ -110,6 +110,8 @@ export class Gateway {
     rc.continuePending = expectContinue;
     try {
       const failure = prepare(rc, req);
+      const refusedBody = refusedBodyOf(req);
+      if (refusedBody !== undefined) return refuseClientBody(rc, refusedBody.message, refusedBody.cause, req.socket);
       if (failure !== null) return sendError(rc, failure);
       const route = rc.compiled!;
       if (route.grpc) {

@@ -56,15 +56,38 @@ export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): vo
   // A request being answered whose body the parser refused (a malformed chunk): that request's
   // answer is a 400 if it has not started (nginx: "client sent invalid chunked body").
   if (rc !== undefined && !rc.raw.complete) return refuseClientBody(rc, err.message, code, socket as Socket);
+  // The body of a later pipelined request, waiting for its turn: it is refused at its turn, as it
+  // would be were it alone. Handled as usual, it went upstream with a body that never ends.
+  const parsing = parsingMessage(socket);
+  if (parsing !== null && !parsing.complete && parsing !== rc?.raw) {
+    (parsing as RefusedMessage)[kBodyRefused] = { message: err.message, cause: code };
+    return;
+  }
   // A later pipelined request the parser refused: answered, as nginx does, once the answers
   // before it have gone.
   answerWhenIdle(gw, err, socket as Socket);
 }
 
+/** The message node's parser was reading on `socket` last, if any. */
+function parsingMessage(socket: Duplex): TrackedMessage | null {
+  return (socket as Duplex & { parser?: { incoming?: TrackedMessage | null } | null }).parser?.incoming ?? null;
+}
+
 /** Whether the message node's parser was reading on `socket` is a request the gateway handled. */
 function parsingAnsweredRequest(socket: Duplex): boolean {
-  const incoming = (socket as Duplex & { parser?: { incoming?: TrackedMessage | null } | null }).parser?.incoming;
-  return incoming != null && incoming[kCtx] !== undefined;
+  const incoming = parsingMessage(socket);
+  return incoming !== null && incoming[kCtx] !== undefined;
+}
+
+const kBodyRefused = Symbol('tollgate.bodyRefused');
+type RefusedMessage = IncomingMessage & { [kBodyRefused]?: { message: string; cause: string } };
+
+/**
+ * Why the parser refused the body of pipelined request `req` before its turn came (see
+ * onClientError), or undefined: such a request is answered with refuseClientBody at its turn.
+ */
+export function refusedBodyOf(req: IncomingMessage): { message: string; cause: string } | undefined {
+  return (req as RefusedMessage)[kBodyRefused];
 }
 
 function answerWhenIdle(gw: Gateway, err: ParserError, socket: Socket): void {

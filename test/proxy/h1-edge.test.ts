@@ -64,3 +64,24 @@ test('TRACE is answered 405 Method not allowed on a route or none, as nginx answ
     ],
   );
 });
+
+test('a pipelined request whose chunked body the parser refuses gets its 400 at its turn; nothing of it goes upstream', async () => {
+  const seen = upstream.requests.length;
+  const from = gw.logs.length;
+  const r = await rawRequest(
+    gw.url,
+    'GET /up/first HTTP/1.1\r\nHost: a\r\n\r\nPOST /up/second HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+  );
+  const statuses = [...r.raw.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1]));
+  assert.deepEqual(statuses, [200, 400], r.raw.slice(0, 300));
+  assert.match(r.raw.slice(r.raw.lastIndexOf('HTTP/1.1 ')), /\r\nconnection: close\r\n/i);
+  assert.deepEqual(
+    upstream.requests.slice(seen).map((q) => q.url),
+    ['/first'],
+  );
+  await until('both access lines', () => accessLines(from).length === 2);
+  const line = accessLines(from).find((l) => l.path === '/up/second');
+  assert.equal(line?.status, 400);
+  assert.equal(line?.error, 'BAD_REQUEST');
+  assert.match(String(line?.cause), /^HPE_/);
+});
