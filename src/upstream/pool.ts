@@ -13,6 +13,7 @@ import { isIP, type Socket } from 'node:net';
 import { buildConnector, Client, Dispatcher, errors } from 'undici';
 import type { GatewayConfig, ServiceModel } from '../config/model.ts';
 import { type HostResolver, hostResolver } from './dns.ts';
+import { guardH2Streams } from './h2-streams.ts';
 
 /** Everything a target's pool needs, derived once per service by `poolSettings()`. */
 export interface PoolSettings {
@@ -193,6 +194,7 @@ export class TargetPool extends Dispatcher {
     this.onConnect = (_origin, targets) => {
       const c = this.conns.get(targets[0]!);
       if (c !== undefined) c.connected = true;
+      if (settings.h2) guardH2Streams(targets[0]!);
     };
     this.onDisconnect = (_origin, targets) => {
       const c = this.conns.get(targets[0]!);

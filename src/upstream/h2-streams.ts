@@ -1,0 +1,59 @@
+// undici's HTTP/2 client under the gateway's backpressure. When the client is slower than the
+// upstream, the exchange pauses the upstream stream (undici's `stream.pause()`), and undici then
+// completes the response at the trailers' HEADERS frame and drops its 'data' listeners, though DATA
+// received before that frame may still sit in the paused stream's buffer: the tail of the answer
+// (up to a flow-control window) was lost and the answer ended with the upstream's `grpc-status: 0`,
+// a truncated message passed off as complete. The trailers are held here until the buffered DATA
+// went out, as they came after it on the wire.
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import type { Dispatcher } from 'undici';
+
+const kGuarded = Symbol('tollgate.h2Guarded');
+
+/** undici keeps a client's HTTP/2 session under a symbol of its own (`http2Session`). */
+function sessionOf(client: Dispatcher): ClientHttp2Session | null {
+  for (const s of Object.getOwnPropertySymbols(client)) {
+    if (s.description !== 'http2Session') continue;
+    const session = (client as unknown as Record<symbol, unknown>)[s];
+    if (session !== null && typeof session === 'object' && 'request' in session) return session as ClientHttp2Session;
+  }
+  return null;
+}
+
+/**
+ * Makes the streams of `client`'s HTTP/2 session (once it connected) keep their trailers behind
+ * their DATA. False when the client holds no HTTP/2 session (an HTTP/1.1 connection).
+ */
+export function guardH2Streams(client: Dispatcher): boolean {
+  const session = sessionOf(client) as (ClientHttp2Session & { [kGuarded]?: true }) | null;
+  if (session === null) return false;
+  if (session[kGuarded]) return true;
+  session[kGuarded] = true;
+  const request = session.request;
+  session.request = function guardedRequest(this: ClientHttp2Session, ...args: Parameters<typeof request>) {
+    const stream = request.apply(this, args);
+    guardStream(stream);
+    return stream;
+  } as typeof request;
+  return true;
+}
+
+function guardStream(stream: ClientHttp2Stream): void {
+  const emit = stream.emit;
+  let heldTrailers: unknown[] | null = null;
+  stream.emit = function guardedEmit(this: ClientHttp2Stream, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'trailers' && this.readableLength > 0) {
+      heldTrailers = args;
+      return true;
+    }
+    const handled = emit.call(this, event, ...args);
+    if (event === 'data' && heldTrailers !== null && this.readableLength === 0) {
+      const trailers = heldTrailers;
+      heldTrailers = null;
+      emit.call(this, 'trailers', ...trailers);
+      // The answer is complete: what is left to read is the end, which closes the stream.
+      this.resume();
+    }
+    return handled;
+  } as typeof stream.emit;
+}
