@@ -1,10 +1,17 @@
 // undici's HTTP/2 client under the gateway's backpressure. When the client is slower than the
-// upstream, the exchange pauses the upstream stream (undici's `stream.pause()`), and undici then
-// completes the response at the trailers' HEADERS frame and drops its 'data' listeners, though DATA
-// received before that frame may still sit in the paused stream's buffer: the tail of the answer
-// (up to a flow-control window) was lost and the answer ended with the upstream's `grpc-status: 0`,
-// a truncated message passed off as complete. The trailers are held here until the buffered DATA
-// went out, as they came after it on the wire.
+// upstream, the exchange pauses the upstream stream (undici's `stream.pause()`); two things undici
+// gets wrong then, both on every gRPC route:
+//
+// - It completes the response at the trailers' HEADERS frame and drops its 'data' listeners, though
+//   DATA received before that frame may still sit in the paused stream's buffer: the tail of the
+//   answer (up to a flow-control window) was lost and the answer ended with the upstream's
+//   `grpc-status: 0`, a truncated message passed off as complete. The trailers are held here until
+//   the buffered DATA went out, as they came after it on the wire.
+// - Its body timeout is the stream's idle timer, which runs while the gateway itself is not
+//   reading: a client that paused longer than read_timeout had its call cut as the upstream's
+//   timeout. nginx's read timeout waits only for an upstream it wants to read from (undici's
+//   HTTP/1.1 client does not count a paused response either); the wait for the client is
+//   send_timeout's. The timer stops while the stream is paused and starts again on resume.
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { Dispatcher } from 'undici';
 
@@ -22,9 +29,10 @@ function sessionOf(client: Dispatcher): ClientHttp2Session | null {
 
 /**
  * Makes the streams of `client`'s HTTP/2 session (once it connected) keep their trailers behind
- * their DATA. False when the client holds no HTTP/2 session (an HTTP/1.1 connection).
+ * their DATA, and stop their idle timer while paused (restarted at `readTimeout` on resume). False
+ * when the client holds no HTTP/2 session (an HTTP/1.1 connection).
  */
-export function guardH2Streams(client: Dispatcher): boolean {
+export function guardH2Streams(client: Dispatcher, readTimeout: number): boolean {
   const session = sessionOf(client) as (ClientHttp2Session & { [kGuarded]?: true }) | null;
   if (session === null) return false;
   if (session[kGuarded]) return true;
@@ -32,13 +40,13 @@ export function guardH2Streams(client: Dispatcher): boolean {
   const request = session.request;
   session.request = function guardedRequest(this: ClientHttp2Session, ...args: Parameters<typeof request>) {
     const stream = request.apply(this, args);
-    guardStream(stream);
+    guardStream(stream, readTimeout);
     return stream;
   } as typeof request;
   return true;
 }
 
-function guardStream(stream: ClientHttp2Stream): void {
+function guardStream(stream: ClientHttp2Stream, readTimeout: number): void {
   const emit = stream.emit;
   let heldTrailers: unknown[] | null = null;
   stream.emit = function guardedEmit(this: ClientHttp2Stream, event: string | symbol, ...args: unknown[]): boolean {
@@ -56,4 +64,20 @@ function guardStream(stream: ClientHttp2Stream): void {
     }
     return handled;
   } as typeof stream.emit;
+
+  let timerStopped = false;
+  const pause = stream.pause;
+  stream.pause = function guardedPause(this: ClientHttp2Stream) {
+    this.setTimeout(0);
+    timerStopped = true;
+    return pause.call(this);
+  };
+  const resume = stream.resume;
+  stream.resume = function guardedResume(this: ClientHttp2Stream) {
+    if (timerStopped && !this.destroyed) {
+      timerStopped = false;
+      this.setTimeout(readTimeout);
+    }
+    return resume.call(this);
+  };
 }

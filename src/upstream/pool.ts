@@ -194,7 +194,7 @@ export class TargetPool extends Dispatcher {
     this.onConnect = (_origin, targets) => {
       const c = this.conns.get(targets[0]!);
       if (c !== undefined) c.connected = true;
-      if (settings.h2) guardH2Streams(targets[0]!);
+      if (settings.h2) guardH2Streams(targets[0]!, settings.readTimeout);
     };
     this.onDisconnect = (_origin, targets) => {
       const c = this.conns.get(targets[0]!);

@@ -78,6 +78,7 @@ async function slowCall(
       'x-size': String(size),
     });
     req.on('error', () => undefined);
+    const closed = new Promise((r) => req.once('close', r));
     req.pause();
     req.end(message(1));
     let bytes = 0;
@@ -86,7 +87,7 @@ async function slowCall(
     await readWhen;
     req.on('data', (c: Buffer) => (bytes += c.length));
     req.resume();
-    await new Promise((r) => req.once('close', r));
+    await closed;
     return { bytes, trailers, rstCode: req.rstCode ?? 0 };
   } finally {
     session.close();
@@ -103,4 +104,15 @@ test('an answer the upstream finished while the client was not reading arrives w
   assert.equal(r.bytes, 5 + size, 'every byte of the answer');
   assert.equal(r.trailers?.['grpc-status'], '0');
   assert.equal(r.trailers?.['grpc-message'], 'done');
+});
+
+test('a client that stops reading for longer than read_timeout still gets the whole answer: the upstream was not silent', async () => {
+  // Larger than undici's stream window: the upstream waits on the gateway's flow control, the
+  // gateway on the client, for several read_timeouts.
+  const size = 2 * 1024 * 1024;
+  const paused = new Promise<void>((r) => setTimeout(r, READ_TIMEOUT * 5));
+  const r = await slowCall('/pkg.Svc/Paused', size, paused);
+  assert.equal(r.rstCode, 0, 'not cut');
+  assert.equal(r.bytes, 5 + size);
+  assert.equal(r.trailers?.['grpc-status'], '0');
 });
