@@ -443,9 +443,17 @@ function relayTrailers(rc: ProxyRequest, trailers: unknown): boolean {
     // A gRPC answer ends with its status, in the trailers or (Trailers-Only) in the head. undici
     // reports an upstream RST_STREAM after the head as a clean end without trailers: relayed as
     // such, the client would take a cut stream for a complete one. It is reset, as nginx does.
+    // Not a non-200 answer: a client fails it whatever follows, by its HTTP status (503 is
+    // UNAVAILABLE, which it may retry), where a reset would make it INTERNAL.
     const head = rc.streamResponseHeaders;
     const type = head?.['content-type'];
-    if (head === null || typeof type !== 'string' || !isGrpcType(type) || head['grpc-status'] !== undefined)
+    if (
+      head === null ||
+      typeof type !== 'string' ||
+      !isGrpcType(type) ||
+      head['grpc-status'] !== undefined ||
+      rc.status !== 200
+    )
       return true;
     cutAnswer(rc, 'the upstream ended its gRPC answer without a grpc-status (its stream was reset)');
     return false;

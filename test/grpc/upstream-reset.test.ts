@@ -27,6 +27,11 @@ before(async () => {
       setTimeout(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR), 50);
       return;
     }
+    if (String(headers[':path']).endsWith('/Unavailable')) {
+      // Not gRPC's Trailers-Only (no grpc-status): a bare HTTP error, complete with its head.
+      stream.respond({ ':status': 503, 'content-type': 'application/grpc' }, { endStream: true });
+      return;
+    }
     stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
     stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
     stream.end(MESSAGE);
@@ -50,7 +55,9 @@ after(async () => {
   upstream?.close();
 });
 
-async function call(path: string): Promise<{ rstCode: number; trailers: Record<string, unknown> | null; id: string }> {
+async function call(
+  path: string,
+): Promise<{ rstCode: number; trailers: Record<string, unknown> | null; id: string; status: number }> {
   const session = h2Connect(`http://${inst.proxyAddresses[0]}`);
   session.on('error', () => undefined);
   try {
@@ -64,12 +71,16 @@ async function call(path: string): Promise<{ rstCode: number; trailers: Record<s
     req.end(Buffer.alloc(5));
     let trailers: Record<string, unknown> | null = null;
     let id = '';
-    req.on('response', (h) => (id = String(h['x-request-id'])));
+    let status = 0;
+    req.on('response', (h) => {
+      id = String(h['x-request-id']);
+      status = Number(h[':status']);
+    });
     req.on('trailers', (t) => (trailers = t));
     req.resume();
     // Not events.once: it rejects on the stream's 'error', which a reset stream emits.
     await new Promise((r) => req.once('close', r));
-    return { rstCode: req.rstCode ?? 0, trailers, id };
+    return { rstCode: req.rstCode ?? 0, trailers, id, status };
   } finally {
     session.close();
   }
@@ -86,5 +97,14 @@ test('an answer that ends with its status in the trailers ends cleanly', async (
   const r = await call('/pkg.Svc/Ok');
   assert.equal(r.rstCode, constants.NGHTTP2_NO_ERROR);
   assert.equal(r.trailers?.['grpc-status'], '0');
+  assert.equal((await accessLineOf(logs, r.id)).error, undefined);
+});
+
+test("an upstream's HTTP error without a grpc-status reaches the client as it ended, for the client to map", async () => {
+  // gRPC clients map a non-200 answer without grpc-status from its HTTP status (503: UNAVAILABLE,
+  // which they may retry); a reset would turn it into INTERNAL.
+  const r = await call('/pkg.Svc/Unavailable');
+  assert.equal(r.status, 503);
+  assert.equal(r.rstCode, constants.NGHTTP2_NO_ERROR);
   assert.equal((await accessLineOf(logs, r.id)).error, undefined);
 });
