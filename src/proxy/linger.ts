@@ -8,7 +8,9 @@
 // LINGER_MS later. Closing outright with the client's bytes unread would make the kernel send a
 // reset, which may discard the answer before the client reads it.
 // On HTTP/2 the stream is reset with NO_ERROR after the answer (RFC 9113 8.1: a server may ask a
-// client to stop sending a request it no longer needs); the session goes on.
+// client to stop sending a request it no longer needs); the session goes on. A gRPC answer ends
+// with trailers, sent only once its last DATA is out: the reset waits for them, or the client (a
+// bidi or client-streaming call the upstream ended first) lost the call's status.
 import { constants as h2 } from 'node:http2';
 import type { Socket } from 'node:net';
 import { hasRequestBody } from '../lib/request-body.ts';
@@ -22,6 +24,7 @@ const { NGHTTP2_NO_ERROR } = h2;
 interface ClientStream {
   destroyed: boolean;
   close(code?: number): void;
+  once(event: 'wantTrailers', listener: () => void): void;
 }
 
 /** After `rc.res.end()`: ends the connection (or stream) when the client's body is still unread. */
@@ -29,12 +32,24 @@ export function endIfBodyUnread(rc: ProxyRequest): void {
   if (rc.raw.complete || !hasRequestBody(rc)) return;
   const stream = (rc.res as { stream?: ClientStream }).stream;
   if (stream !== undefined) {
-    if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
+    if (stream.destroyed) return;
+    // The head asked for trailers (a gRPC answer not in Trailers-Only form): the response sends
+    // them on 'wantTrailers', in a listener added before this one. A reset submitted in the same
+    // tick drops them from nghttp2's queue; after the session's pending frames went out (its
+    // write runs as a native immediate, before ours) it follows them.
+    const head = rc.streamResponseHeaders;
+    if (rc.grpc && head !== null && head['grpc-status'] === undefined)
+      stream.once('wantTrailers', () => setImmediate(closeStream, stream));
+    else stream.close(NGHTTP2_NO_ERROR);
     return;
   }
   const socket = rc.res.socket;
   if (socket === null || socket.destroyed) return;
   endLingering(socket);
+}
+
+function closeStream(stream: ClientStream): void {
+  if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR);
 }
 
 /**

@@ -27,6 +27,14 @@ before(async () => {
       setTimeout(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR), 50);
       return;
     }
+    if (String(headers[':path']).endsWith('/Early')) {
+      // Answers at once, without waiting for the end of the client's messages.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '3', 'grpc-message': 'bad first message' }));
+      stream.end(MESSAGE);
+      stream.resume();
+      return;
+    }
     if (String(headers[':path']).endsWith('/Unavailable')) {
       // Not gRPC's Trailers-Only (no grpc-status): a bare HTTP error, complete with its head.
       stream.respond({ ':status': 503, 'content-type': 'application/grpc' }, { endStream: true });
@@ -57,6 +65,7 @@ after(async () => {
 
 async function call(
   path: string,
+  endRequest = true,
 ): Promise<{ rstCode: number; trailers: Record<string, unknown> | null; id: string; status: number }> {
   const session = h2Connect(`http://${inst.proxyAddresses[0]}`);
   session.on('error', () => undefined);
@@ -68,7 +77,9 @@ async function call(
       te: 'trailers',
     });
     req.on('error', () => undefined);
-    req.end(Buffer.alloc(5));
+    // A call still streaming its messages (bidi or client-streaming) does not end its request.
+    if (endRequest) req.end(Buffer.alloc(5));
+    else req.write(Buffer.alloc(5));
     let trailers: Record<string, unknown> | null = null;
     let id = '';
     let status = 0;
@@ -107,4 +118,11 @@ test("an upstream's HTTP error without a grpc-status reaches the client as it en
   assert.equal(r.status, 503);
   assert.equal(r.rstCode, constants.NGHTTP2_NO_ERROR);
   assert.equal((await accessLineOf(logs, r.id)).error, undefined);
+});
+
+test('an answer that ends while the client is still sending keeps its status: the stream is reset after the trailers', async () => {
+  const r = await call('/pkg.Svc/Early', false);
+  assert.equal(r.status, 200);
+  assert.equal(r.trailers?.['grpc-status'], '3');
+  assert.equal(r.trailers?.['grpc-message'], 'bad first message');
 });
