@@ -24,6 +24,27 @@ const HTTP_TO_GRPC: Readonly<Record<number, number>> = {
   504: 4,
 };
 
+/** Kong's GRPC_MESSAGES: the grpc-message of an answer without a body, by its gRPC status. */
+const GRPC_MESSAGES: readonly string[] = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+];
+
 /** Whether a Content-Type is gRPC's (`application/grpc`, `application/grpc+proto`, ...). */
 export function isGrpcType(contentType: HeaderValue | undefined): boolean {
   return typeof contentType === 'string' && contentType.startsWith(GRPC_TYPE);
@@ -48,19 +69,23 @@ export function grpcRefusal(
  * An answer the gateway makes for a gRPC request, in Kong's form: the HTTP status stays, the gRPC
  * status it maps to and the message go in `grpc-status` and `grpc-message`, and no body follows.
  * A message is taken from a JSON body's `message`, else the body's text; it is percent-encoded
- * as gRPC's wire format asks.
+ * as gRPC's wire format asks. Without a body, the status the gateway mapped gets Kong's name for
+ * it (`DeadlineExceeded` for a bare 504), as Kong's kong.response.exit sends.
  */
 export function asGrpcAnswer(
   status: number,
   headers: Record<string, HeaderValue | undefined>,
   body: Buffer | string | null,
 ): void {
+  let mapped: number | null = null;
   if (headers['grpc-status'] === undefined) {
-    const mapped = HTTP_TO_GRPC[status];
-    headers['grpc-status'] = String(
-      mapped ?? (status >= 500 && status <= 599 ? 13 : status >= 400 && status <= 499 ? 3 : status < 300 ? 0 : 2),
-    );
+    mapped =
+      HTTP_TO_GRPC[status] ??
+      (status >= 500 && status <= 599 ? 13 : status >= 400 && status <= 499 ? 3 : status < 300 ? 0 : 2);
+    headers['grpc-status'] = String(mapped);
   }
+  if (headers['grpc-message'] === undefined && body === null && mapped !== null)
+    headers['grpc-message'] = GRPC_MESSAGES[mapped];
   if (headers['grpc-message'] === undefined && body !== null) {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     let message = text;

@@ -82,6 +82,12 @@ services:
         protocols: [grpc, grpcs]
         paths: [/keyed.Echo/]
         plugins: [{ name: key-auth }]
+      - name: cached
+        protocols: [grpc, grpcs]
+        paths: [/cached.Echo/]
+        plugins:
+          - name: proxy-cache
+            config: { strategy: memory, request_method: [POST], content_type: [application/grpc], cache_control: true }
   - name: echo
     url: echo://
     routes: [{ name: echo, paths: [/echo] }]
@@ -168,6 +174,15 @@ describe('gRPC', { skip }, () => {
     const unknown = await unary('/nothing.Here/Call', 'x');
     assert.equal(unknown.err?.code, grpc.status.NOT_FOUND);
     assert.equal(unknown.err?.details, 'no Route matched with those values');
+  });
+
+  test("an exit without a body carries Kong's name of its gRPC status as grpc-message", async () => {
+    // proxy-cache answers only-if-cached with a bare 504 (Kong's kong.response.exit(504)).
+    const metadata = new grpc.Metadata();
+    metadata.set('cache-control', 'only-if-cached');
+    const r = await unary('/cached.Echo/Say', 'x', metadata);
+    assert.equal(r.err?.code, grpc.status.DEADLINE_EXCEEDED);
+    assert.equal(r.err?.details, 'DeadlineExceeded');
   });
 
   test("Kong's checks: a non-gRPC request on a gRPC route is 415, a gRPC one over HTTP/1.1 is 426", async () => {
