@@ -1,4 +1,5 @@
-// undici's HTTP/2 client under the gateway's backpressure. When the client is slower than the
+// undici's HTTP/2 client as the gateway's gRPC upstreams need it (its graceful GOAWAY handling:
+// see guardH2Streams), and under the gateway's backpressure. When the client is slower than the
 // upstream, the exchange pauses the upstream stream (undici's `stream.pause()`); two things undici
 // gets wrong then, both on every gRPC route:
 //
@@ -12,10 +13,11 @@
 //   timeout. nginx's read timeout waits only for an upstream it wants to read from (undici's
 //   HTTP/1.1 client does not count a paused response either); the wait for the client is
 //   send_timeout's. The timer stops while the stream is paused and starts again on resume.
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import { type ClientHttp2Session, type ClientHttp2Stream, constants } from 'node:http2';
 import type { Dispatcher } from 'undici';
 
 const kGuarded = Symbol('tollgate.h2Guarded');
+const { NGHTTP2_NO_ERROR } = constants;
 
 /** undici keeps a client's HTTP/2 session under a symbol of its own (`http2Session`). */
 function sessionOf(client: Dispatcher): ClientHttp2Session | null {
@@ -29,14 +31,26 @@ function sessionOf(client: Dispatcher): ClientHttp2Session | null {
 
 /**
  * Makes the streams of `client`'s HTTP/2 session (once it connected) keep their trailers behind
- * their DATA, and stop their idle timer while paused (restarted at `readTimeout` on resume). False
- * when the client holds no HTTP/2 session (an HTTP/1.1 connection).
+ * their DATA, and stop their idle timer while paused (restarted at `readTimeout` on resume). A
+ * graceful GOAWAY (NO_ERROR) calls `goneAway` instead of reaching undici, which destroyed the
+ * session with the streams the upstream had promised to finish (a gRPC server's graceful stop,
+ * at every rolling deploy); node closes the session once they are done, as RFC 9113 6.8 and nginx
+ * do, and the pool must not give the connection another request. False when the client holds no
+ * HTTP/2 session (an HTTP/1.1 connection).
  */
-export function guardH2Streams(client: Dispatcher, readTimeout: number): boolean {
+export function guardH2Streams(client: Dispatcher, readTimeout: number, goneAway: () => void): boolean {
   const session = sessionOf(client) as (ClientHttp2Session & { [kGuarded]?: true }) | null;
   if (session === null) return false;
   if (session[kGuarded]) return true;
   session[kGuarded] = true;
+  const emit = session.emit;
+  session.emit = function guardedSessionEmit(this: ClientHttp2Session, event: string | symbol, ...args: unknown[]) {
+    if (event === 'goaway' && args[0] === NGHTTP2_NO_ERROR) {
+      goneAway();
+      return true;
+    }
+    return emit.call(this, event, ...args);
+  } as typeof session.emit;
   const request = session.request;
   session.request = function guardedRequest(this: ClientHttp2Session, ...args: Parameters<typeof request>) {
     const stream = request.apply(this, args);

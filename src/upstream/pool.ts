@@ -194,7 +194,7 @@ export class TargetPool extends Dispatcher {
     this.onConnect = (_origin, targets) => {
       const c = this.conns.get(targets[0]!);
       if (c !== undefined) c.connected = true;
-      if (settings.h2) guardH2Streams(targets[0]!, settings.readTimeout);
+      if (c !== undefined && settings.h2) guardH2Streams(targets[0]!, settings.readTimeout, () => this.goneAway(c));
     };
     this.onDisconnect = (_origin, targets) => {
       const c = this.conns.get(targets[0]!);
@@ -207,6 +207,16 @@ export class TargetPool extends Dispatcher {
         this.discard(c);
       }
     };
+  }
+
+  /** The upstream's graceful GOAWAY: the request in flight finishes, no other one is sent there. */
+  private goneAway(c: Conn): void {
+    c.dead = true;
+    if (!c.idle) return;
+    const i = this.idleConns.indexOf(c);
+    if (i >= 0) this.idleConns.splice(i, 1);
+    c.idle = false;
+    queueMicrotask(() => void c.client.destroy().catch(noop));
   }
 
   stats(): PoolStats {

@@ -27,6 +27,16 @@ before(async () => {
       setTimeout(() => stream.close(constants.NGHTTP2_INTERNAL_ERROR), 50);
       return;
     }
+    if (String(headers[':path']).endsWith('/Graceful')) {
+      // A graceful stop: GOAWAY (NO_ERROR) naming this stream as processed, then the stream's end.
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.write(MESSAGE);
+      stream.session?.close();
+      stream.end(MESSAGE);
+      stream.resume();
+      return;
+    }
     if (String(headers[':path']).endsWith('/Early')) {
       // Answers at once, without waiting for the end of the client's messages.
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
@@ -125,4 +135,13 @@ test('an answer that ends while the client is still sending keeps its status: th
   assert.equal(r.status, 200);
   assert.equal(r.trailers?.['grpc-status'], '3');
   assert.equal(r.trailers?.['grpc-message'], 'bad first message');
+});
+
+test("an upstream's graceful GOAWAY lets the call in flight finish, and the next call gets a new connection", async () => {
+  const r = await call('/pkg.Svc/Graceful');
+  assert.equal(r.rstCode, constants.NGHTTP2_NO_ERROR);
+  assert.equal(r.trailers?.['grpc-status'], '0');
+  assert.equal((await accessLineOf(logs, r.id)).error, undefined);
+  const next = await call('/pkg.Svc/Ok');
+  assert.equal(next.trailers?.['grpc-status'], '0');
 });
