@@ -76,6 +76,12 @@ export class RequestContext implements GatewayRequest {
   readonly res: ServerResponse;
   readonly runtime: Runtime;
   compiled: CompiledRoute | null = null;
+  /**
+   * The route's plugins run for this request: set when its access phase starts (Kong collects the
+   * route's plugins there). Until then (no route matched, a request refused before its plugins, an
+   * https redirect) the global plugins answer and log it, as Kong's global iterator does.
+   */
+  routePlugins = false;
   matchedPath = '';
   /** Peer is in trusted_ips: its X-Forwarded-* and request id are believed. */
   trustedPeer = false;
@@ -169,9 +175,9 @@ export class RequestContext implements GatewayRequest {
     return this.compiled?.info ?? null;
   }
 
-  /** The plugins that run for this request: its route's, or the global ones when no route matched. */
+  /** The plugins that run for this request: its route's once its access phase started, else the global ones. */
   get pipeline(): Pipeline {
-    return this.compiled?.pipeline ?? this.runtime.unmatchedPipeline;
+    return this.routePlugins && this.compiled !== null ? this.compiled.pipeline : this.runtime.unmatchedPipeline;
   }
 
   get service(): ServiceInfo | null {

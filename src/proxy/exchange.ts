@@ -19,7 +19,7 @@ import { appendHeader, connectionTokens, hopByHopName, rawHeaderStrings, upstrea
 import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
-import { edgeHeaders, sendError, sendUpstreamError, transformFailed } from './reply.ts';
+import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { UPSTREAM_WRITE_TIMEOUT, watchUpstreamWrite } from './request-checks.ts';
 import { takeBackHead, writeResponseHead } from './response-head.ts';
 import { waitForDrain, watchUnsent } from './send-timeout.ts';
@@ -44,7 +44,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   // Every http service has a balancer (a plain service: of one target); it picks a healthy target,
   // whose pool carries the request.
   const target = svc.balancer === null ? null : svc.balancer.pick(rc);
-  if (target === null) return sendUpstreamError(rc, 'UPSTREAM_UNAVAILABLE');
+  if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
   recordAttempt(rc, target.host, target.port);
   const headers = upstreamHeaderList(rc, target.hostHeader, target.poolSendsHostHeader) as string[];
   // gRPC servers ask for `te: trailers`, the one hop-by-hop header HTTP/2 keeps (RFC 9113 8.2.2).
@@ -327,7 +327,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
       const answer = upstreamErrorCode(code);
       rc.error = { code: answer, message: err.message, cause: code };
-      sendUpstreamError(rc, answer);
+      sendError(rc, answer);
       if (this.sendsClientBody) endIfBodyUnread(rc);
       return;
     }

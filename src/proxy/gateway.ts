@@ -120,6 +120,9 @@ export class Gateway {
         rc.grpc = true;
         // Kong: only an https-only route turns plain http away; an http-only route also serves https.
       } else if (rc.scheme === 'http' && !route.http) return redirectToHttps(rc);
+      // Kong refuses the protocol mismatches above before it collects the route's plugins: only
+      // the global ones see those answers. From here on the route's plugins run, every answer included.
+      rc.routePlugins = true;
       if (route.pipeline.hasAccess) {
         const go = runPhase(rc, 'access', null);
         if (go === false) return;

@@ -39,22 +39,31 @@ export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValu
   if (hsts !== null) headers['strict-transport-security'] = hsts;
 }
 
-/** Sends a response the gateway produced, after the route's response phase had its say. */
-function respond(rc: ProxyRequest, res: ResponseContext, body: Buffer | string | null): Promise<void> | undefined {
+/**
+ * Sends a response the gateway produced, after the response phase had its say: the route's plugins'
+ * once its access phase started, else the global plugins' (no route matched, a refusal before the
+ * plugins), as Kong runs header_filter on every answer with the collected or the global plugins.
+ */
+function respond(
+  rc: ProxyRequest,
+  res: ResponseContext,
+  body: Buffer | string | null,
+  close = false,
+): Promise<void> | undefined {
   rc.response = res;
-  if (rc.compiled?.pipeline.hasResponse) {
+  if (rc.pipeline.hasResponse) {
     const r = runPhase(rc, 'response', res);
     if (r === false) return;
     if (r !== true) {
       return r.then((ok) => {
-        if (ok) writeResponse(rc, res, body);
+        if (ok) writeResponse(rc, res, body, close);
       });
     }
   }
-  writeResponse(rc, res, body);
+  writeResponse(rc, res, body, close);
 }
 
-function writeResponse(rc: ProxyRequest, res: ResponseContext, body: Buffer | string | null): void {
+function writeResponse(rc: ProxyRequest, res: ResponseContext, body: Buffer | string | null, close: boolean): void {
   if (res.bodyTransforms !== null && body !== null) {
     try {
       body = res.applyTransforms(typeof body === 'string' ? Buffer.from(body) : body);
@@ -63,6 +72,8 @@ function writeResponse(rc: ProxyRequest, res: ResponseContext, body: Buffer | st
     }
     res.headers['content-length'] = String(body.length);
   }
+  // A refusal that may leave unread bytes on the connection closes it, whatever a plugin set.
+  if (close) res.headers.connection = 'close';
   writeFinal(rc, res.status, res.headers, body);
 }
 
@@ -124,7 +135,11 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
 
 /**
  * Answers with a catalogued error and Kong's status: `{"message": ..., "request_id": ...}`, or
- * Kong's plain, HTML or XML template when the client's Accept asks for one.
+ * Kong's plain, HTML or XML template when the client's Accept asks for one. The answer goes through
+ * the response phase, as Kong runs header_filter on its error pages (the router's 404, a refused
+ * request, an upstream that failed, a plugin that failed): cors, correlation-id and
+ * response-transformer headers are on a 404 or a 502 as on any other answer. Not when the response
+ * phase already ran for this request (its own failure, or a failure after the upstream's head).
  */
 export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
   const out = rc.res;
@@ -132,20 +147,11 @@ export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
     out.destroy();
     return;
   }
+  if (rc.finished) return;
   const { status, headers, body } = errorAnswer(rc, code);
+  const close = headers.connection === 'close';
+  if (rc.response === null) return void respond(rc, new ResponseContext(status, headers, true), body, close);
   writeFinal(rc, status, headers, body);
-}
-
-/**
- * A catalogued error for a request whose route's plugins ran and whose upstream then failed
- * (refused, timed out, no healthy target): the answer goes through the response phase, as Kong
- * runs header_filter on its error pages, so cors, correlation-id and response-transformer headers
- * are on a 502 or 504 as on any other answer of the route.
- */
-export function sendUpstreamError(rc: ProxyRequest, code: ProxyErrorCode): void {
-  if (rc.res.headersSent || rc.response !== null) return sendError(rc, code);
-  const { status, headers, body } = errorAnswer(rc, code);
-  void respond(rc, new ResponseContext(status, headers, true), body);
 }
 
 function errorAnswer(
@@ -200,7 +206,7 @@ export function redirectToHttps(rc: ProxyRequest): void {
   const forwarded = rc.trustedPeer ? forwardedHost(rc.headers['x-forwarded-host']) : null;
   const host = forwarded ?? rc.hostHeader.replace(/:\d+$/, '');
   const location = `https://${host}${forwarded === null ? port : ''}${originForm(rc.raw.url ?? '/')}`;
-  writeFinal(rc, status, { location, 'content-length': '0' }, null);
+  void respond(rc, new ResponseContext(status, { location, 'content-length': '0' }, true), null);
 }
 
 /** The first X-Forwarded-Host value when it is a valid authority, else null. */

@@ -364,6 +364,7 @@ function syntheticContext(runtime: Runtime, r: SyntheticRequest): RequestContext
   const match = runtime.router.match(rc.method, hostHeader, rc.path, rc.headers);
   if (match === null) throw new Error('runPlugin: the test route did not match');
   rc.compiled = match.route;
+  rc.routePlugins = true;
   rc.matchedPath = match.matchedPath;
   rc.captures = r.captures !== undefined ? Object.freeze({ ...r.captures }) : match.captures;
   if (r.ctx !== undefined) Object.assign(rc.ctx, r.ctx);
