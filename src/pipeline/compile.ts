@@ -25,6 +25,7 @@ import type {
   ServiceInfo,
 } from './plugin.ts';
 import type { CompiledRoute, CompiledService, Pipeline, PipelineSlot, PluginInstance, Runtime } from './runtime.ts';
+import { type CredentialNames, credentialNames } from './runtime.ts';
 import { SharedResources } from './shared.ts';
 
 /** Plugins or routes compiled between two turns of the event loop. */
@@ -454,9 +455,11 @@ function pipelineIndex(instances: readonly PluginInstance[]): { for(r: RouteMode
     else list.push(i);
   });
   const built = new Map<string, Pipeline>();
+  const secrets = credentialNames(instances);
+  const build = (list: readonly PluginInstance[]) => buildPipeline(list, secrets);
   return {
     // A request no route matched: the global plugins that name no consumer (none was identified).
-    unmatched: buildPipeline(global.map((i) => instances[i]!).filter((inst) => inst.model.consumer === null)),
+    unmatched: build(global.map((i) => instances[i]!).filter((inst) => inst.model.consumer === null)),
     for(r) {
       const ids = [
         ...global,
@@ -466,14 +469,14 @@ function pipelineIndex(instances: readonly PluginInstance[]): { for(r: RouteMode
       ids.sort((a, b) => a - b);
       const key = ids.join(',');
       let pipeline = built.get(key);
-      if (pipeline === undefined) built.set(key, (pipeline = buildPipeline(ids.map((i) => instances[i]!))));
+      if (pipeline === undefined) built.set(key, (pipeline = build(ids.map((i) => instances[i]!))));
       return pipeline;
     },
   };
 }
 
-/** The pipeline of the plugin instances that apply to a route. */
-function buildPipeline(instances: readonly PluginInstance[]): Pipeline {
+/** The pipeline of the plugin instances that apply to a route; `secrets` are the whole config's. */
+function buildPipeline(instances: readonly PluginInstance[], secrets: CredentialNames): Pipeline {
   const byName = new Map<string, PluginInstance[]>();
   for (const inst of instances) {
     let list = byName.get(inst.name);
@@ -484,8 +487,6 @@ function buildPipeline(instances: readonly PluginInstance[]): Pipeline {
   let hasAccess = false;
   let hasResponse = false;
   let hasLog = false;
-  const secretHeaders = new Set<string>();
-  const secretQueryParams = new Set<string>();
   for (const [name, list] of byName) {
     let fallback: PluginInstance | null = null;
     const perConsumer = new Map<string, PluginInstance>();
@@ -507,8 +508,6 @@ function buildPipeline(instances: readonly PluginInstance[]): Pipeline {
       hasAccess ||= inst.handlers.access !== undefined;
       hasResponse ||= inst.handlers.response !== undefined;
       hasLog ||= inst.handlers.log !== undefined;
-      for (const h of inst.handlers.secretHeaders ?? []) secretHeaders.add(h.toLowerCase());
-      for (const q of inst.handlers.secretQueryParams ?? []) secretQueryParams.add(q);
     }
     slots.push(Object.freeze({ name, priority: list[0]!.priority, fallback, byConsumer }));
   }
@@ -518,8 +517,7 @@ function buildPipeline(instances: readonly PluginInstance[]): Pipeline {
     hasAccess,
     hasResponse,
     hasLog,
-    secretHeaders,
-    secretQueryParams,
+    ...secrets,
   });
 }
 

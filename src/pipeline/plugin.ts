@@ -246,9 +246,9 @@ export interface LogEntry {
   readonly responseHeaders: Readonly<Record<string, string | string[] | number | undefined>>;
   /** Path and query as sent to the upstream, or null when no upstream was called. */
   readonly upstreamUri: string | null;
-  /** Request headers loggers must redact on this route (lower-case), besides the usual credentials. */
+  /** Request headers loggers must redact (lower-case), besides the usual credentials: any plugin's of the config. */
   readonly secretHeaders: ReadonlySet<string>;
-  /** Query parameters loggers must redact on this route (`secretQueryParams` of its plugins). */
+  /** Query parameters loggers must redact (`secretQueryParams` of any plugin of the config). */
   readonly secretQueryParams: ReadonlySet<string>;
   /**
    * Why the request ended, when something said: the code the ending plugin passed to `exit()`

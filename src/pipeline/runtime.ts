@@ -37,10 +37,26 @@ export interface Pipeline {
   readonly hasAccess: boolean;
   readonly hasResponse: boolean;
   readonly hasLog: boolean;
-  /** Request headers the route's plugins declared secret (credentials): loggers redact them. */
+  /** Request headers any plugin of the config declared secret (credentials): loggers redact them. */
   readonly secretHeaders: ReadonlySet<string>;
-  /** Query parameters the route's plugins declared secret: loggers redact their values. */
+  /** Query parameters any plugin of the config declared secret: loggers redact their values. */
   readonly secretQueryParams: ReadonlySet<string>;
+}
+
+export type CredentialNames = Pick<Pipeline, 'secretHeaders' | 'secretQueryParams'>;
+
+/**
+ * The credential names every plugin instance declared (`secretHeaders`, `secretQueryParams`), for
+ * every pipeline: a key sent to a route without its plugin, or to no route, is still a credential.
+ */
+export function credentialNames(instances: readonly PluginInstance[]): CredentialNames {
+  const secretHeaders = new Set<string>();
+  const secretQueryParams = new Set<string>();
+  for (const { handlers } of instances) {
+    for (const h of handlers.secretHeaders ?? []) secretHeaders.add(h.toLowerCase());
+    for (const q of handlers.secretQueryParams ?? []) secretQueryParams.add(q);
+  }
+  return { secretHeaders, secretQueryParams };
 }
 
 export interface CompiledService {
