@@ -184,9 +184,12 @@ function pick(slot: PipelineSlot, consumerId: string | null, scheme: 'http' | 'h
 function pluginChain(rt: Runtime, route: CompiledRoute, scheme: 'http' | 'https', req: QueryRequest): PluginStep[] {
   const consumer = req.consumer === undefined ? null : rt.consumers.find(req.consumer);
   const steps: PluginStep[] = [];
+  // As at run time: a consumer's instance is chosen only for the plugins after the authenticating one.
+  let identified = false;
   for (const slot of route.pipeline.slots) {
-    const inst = pick(slot, consumer?.id ?? null, scheme);
+    const inst = pick(slot, identified ? (consumer?.id ?? null) : null, scheme);
     if (inst === null) continue;
+    if (AUTH_PLUGINS.has(inst.name)) identified = true;
     const d = decide(rt, inst, req, consumer);
     steps.push({
       name: inst.name,

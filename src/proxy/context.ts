@@ -2,8 +2,9 @@
 // given at construction so every module of the data path reaches its logger and settings directly.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Consumer } from '../pipeline/plugin.ts';
 import { RequestContext } from '../pipeline/request.ts';
-import type { Runtime } from '../pipeline/runtime.ts';
+import type { PipelineSlot, Runtime } from '../pipeline/runtime.ts';
 import type { HashCookie, Target } from '../upstream/balancer.ts';
 import type { Gateway } from './gateway.ts';
 
@@ -21,6 +22,8 @@ export class ProxyRequest extends RequestContext {
   failedTargets: Target[] | null = null;
   /** A gRPC request on a gRPC route: plugins for grpc/grpcs run, the upstream's trailers are relayed. */
   grpc = false;
+  /** The consumer each consumer-scoped slot was chosen with in the access phase (see `pick`); null until one was. */
+  consumersSeen: Map<PipelineSlot, Consumer | null> | null = null;
   /** While the client's connection is full: the send_timeout that disconnects a client that stopped reading. */
   sendTimer: NodeJS.Timeout | null = null;
   /** Bytes of the answer queued when the send timer was armed: less at its end means the client took some. */

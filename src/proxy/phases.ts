@@ -23,11 +23,20 @@ export type Phase = 'access' | 'response' | 'log';
  */
 export type PhaseResult = boolean | Promise<boolean>;
 
-export function pick(slot: PipelineSlot, rc: ProxyRequest): PluginInstance | null {
-  const inst =
-    slot.byConsumer !== null && rc.consumer !== null
-      ? (slot.byConsumer.get(rc.consumer.id) ?? slot.fallback)
-      : slot.fallback;
+/**
+ * The slot's instance for this request. Kong chooses it once per request, when its access iteration
+ * reaches the plugin, with the consumer known at that moment (plugins_iterator.lua
+ * get_next_and_collect), and its later phases run that choice: a consumer's instance of a plugin
+ * that runs before the authenticating one is never chosen, and one plugin never runs two instances.
+ */
+export function pick(slot: PipelineSlot, rc: ProxyRequest, phase?: Phase): PluginInstance | null {
+  let inst = slot.fallback;
+  if (slot.byConsumer !== null) {
+    const seen = rc.consumersSeen?.get(slot);
+    const consumer = seen !== undefined ? seen : rc.consumer;
+    if (phase === 'access') (rc.consumersSeen ??= new Map()).set(slot, consumer);
+    if (consumer !== null) inst = slot.byConsumer.get(consumer.id) ?? slot.fallback;
+  }
   if (inst === null) return null;
   if (rc.grpc) return (rc.scheme === 'http' ? inst.grpc : inst.grpcs) ? inst : null;
   return (rc.scheme === 'http' ? inst.http : inst.https) ? inst : null;
@@ -43,7 +52,7 @@ export function runPhase(
   // Only the log phase runs without a route: the global plugins'.
   const slots = rc.pipeline.slots;
   for (let i = from; i < slots.length; i++) {
-    const inst = pick(slots[i]!, rc);
+    const inst = pick(slots[i]!, rc, phase);
     if (inst === null) continue;
     const h = inst.handlers;
     let r: void | Promise<void>;

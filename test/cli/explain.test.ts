@@ -203,3 +203,38 @@ services:
   assert.match(anon.out, /goes on as the anonymous consumer 'guest' \(never 401\)/);
   assert.doesNotMatch(anon.out, /answers 401/);
 });
+
+test("explain --consumer chooses a consumer's plugin instance only after the authentication, as the gateway does", async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'gateway.yaml',
+    [
+      '_format_version: "3.0"',
+      'services:',
+      '  - name: s',
+      '    url: http://s.internal',
+      '    routes:',
+      '      - { name: r, paths: [/r], plugins: [{ name: key-auth }] }',
+      'consumers:',
+      '  - username: acme',
+      'plugins:',
+      '  - name: correlation-id',
+      '  - { name: correlation-id, consumer: acme, config: { header_name: x-acme } }',
+      '  - { name: rate-limiting, config: { minute: 10 } }',
+      '  - { name: rate-limiting, consumer: acme, config: { minute: 99 } }',
+      '',
+    ].join('\n'),
+  );
+  const ex = JSON.parse(
+    (await gateway(['explain', '-c', f, '--format', 'json', '--consumer', 'acme', 'GET', 'http://x/r'])).out,
+  );
+  assert.deepEqual(
+    ex.plugins.map((p: { name: string; scope: string }) => [p.name, p.scope]),
+    [
+      ['correlation-id', 'global'],
+      ['key-auth', "route 'r'"],
+      ['rate-limiting', "consumer 'acme'"],
+    ],
+  );
+});
