@@ -109,3 +109,10 @@ test('a request refused before routing gets the global headers and still closes 
   assert.equal(res.headers['x-seen-global'], '1');
   assert.equal(res.headers.connection, 'close');
 });
+
+test("the 404 echoes the client's own correlation id, as Kong's header_filter reads it when access did not run", async () => {
+  const res = await fetch(`${gw.url}/nowhere-too`, { headers: { 'kong-request-id': 'client-chosen-id' } });
+  assert.equal(res.status, 404);
+  await res.arrayBuffer();
+  assert.equal(res.headers.get('kong-request-id'), 'client-chosen-id');
+});

@@ -98,8 +98,12 @@ class CorrelationId implements PluginHandlers {
 class CorrelationIdEcho extends CorrelationId {
   response(req: GatewayRequest, res: GatewayResponse): void {
     let id = req.ctx[CTX_KEY] as string | undefined;
-    // The request was answered before this plugin's access phase ran (Kong generates one then too).
-    if (id === undefined) id = this.generate(req);
+    // The request was answered before this plugin's access phase ran (the router's 404, an earlier
+    // plugin's exit): as Kong's header_filter, the client's own id, else a new one.
+    if (id === undefined) {
+      const sent = req.headers[this.header];
+      id = (Array.isArray(sent) ? sent[0] : sent) || this.generate(req);
+    }
     res.setHeader(this.header, id);
   }
 }
