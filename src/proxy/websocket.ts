@@ -8,7 +8,10 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { HeaderValue } from '../pipeline/plugin.ts';
+import { ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
+import { checkHeader } from '../pipeline/upstream-checks.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import { attemptFailed, recordAttempt } from './attempts.ts';
 import type { ProxyRequest } from './context.ts';
@@ -23,7 +26,8 @@ import {
 } from './exchange.ts';
 import type { Gateway } from './gateway.ts';
 import { appendHeader, upstreamResponseHeaders } from './headers.ts';
-import { sendError } from './reply.ts';
+import { pluginFailed, runPhase } from './phases.ts';
+import { edgeHeaders, sendError } from './reply.ts';
 import { finish } from './request-end.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
@@ -231,15 +235,46 @@ class Handshake implements Dispatcher.DispatchHandler {
     this.started = true;
     if (this.target !== null) this.balancer.report(this.target, passiveAnswer(status));
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
-    const out = upstreamResponseHeaders(raw);
-    out[rc.runtime.config.settings.request_id_header] = rc.id;
-    if (rc.hashCookie !== null) appendHeader(out, 'set-cookie', rc.hashCookie.setCookie);
-    rc.status = status;
+    const out: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw);
+    if (rc.hashCookie !== null)
+      appendHeader(out as Record<string, string | string[]>, 'set-cookie', rc.hashCookie.setCookie);
     rc.upstreamStatus = status;
-    rc.res.writeHead(status, out);
+    // The route's response phase has its say, as Kong runs header_filter on a declined handshake's
+    // answer. Its body streams on as it comes: a transformBody rewrite is not applied to it.
+    const res = new ResponseContext(status, out, false);
+    rc.response = res;
+    const go = rc.pipeline.hasResponse ? runPhase(rc, 'response', res) : true;
+    if (go === true) return this.writeDeclined(res, resume);
+    if (go === false) return this.abandon();
+    go.then((ok) => {
+      if (!ok) this.abandon();
+      else if (this.writeDeclined(res, resume)) resume();
+    });
+    return false;
+  }
+
+  private writeDeclined(res: ResponseContext, resume: () => void): boolean {
+    const rc = this.rc;
+    if (rc.finished || rc.res.headersSent) return this.abandon();
+    const out = res.headers;
+    out[rc.runtime.config.settings.request_id_header] = rc.id;
+    edgeHeaders(rc, out);
+    // The connection ends after this answer (rawSocketResponse), whatever a plugin set.
+    out.connection = 'close';
+    rc.status = res.status;
+    rc.res.writeHead(res.status, out as Record<string, string | string[]>);
     rc.sentResponseHead = out;
     rc.resumeUpstream = resume;
     return true;
+  }
+
+  /** The response phase failed or the client went: the answer is out (or gone), the upstream side ends. */
+  private abandon(): false {
+    this.settled = true;
+    const abort = this.rc.abortUpstream;
+    this.rc.abortUpstream = null;
+    abort?.(new Error('the handshake was answered by the gateway'));
+    return false;
   }
 
   onData(chunk: Buffer): boolean {
@@ -296,14 +331,51 @@ class Handshake implements Dispatcher.DispatchHandler {
       upstream.destroy();
       return;
     }
-    rc.res.detachSocket(client);
-    rc.status = 101;
+    // The route's response phase has its say on the 101 (Kong runs header_filter on it): on its
+    // end-to-end headers; Upgrade and Connection stay the upstream's, and so does the status.
+    const lines = (raw ?? []).map((v) => (typeof v === 'string' ? v : v.toString('latin1')));
+    const res = new ResponseContext(101, upstreamResponseHeaders(lines.map((v) => Buffer.from(v, 'latin1'))), false);
+    rc.response = res;
+    const go = rc.pipeline.hasResponse ? runPhase(rc, 'response', res) : true;
+    if (go === true) return this.tunnel(lines, res, upstream, client);
+    if (go === false) return this.endUpgrade(upstream);
+    void go.then((ok) => (ok ? this.tunnel(lines, res, upstream, client) : this.endUpgrade(upstream)));
+  }
+
+  /** The upgrade ends before its tunnel (the response phase answered, or the client went). */
+  private endUpgrade(upstream: Duplex): void {
+    this.release();
+    upstream.destroy();
+  }
+
+  private tunnel(lines: readonly string[], res: ResponseContext, upstream: Duplex, client: Socket): void {
+    const rc = this.rc;
+    if (rc.finished || client.destroyed || rc.res.headersSent) return this.endUpgrade(upstream);
     let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
-    if (raw !== null) {
-      for (let i = 0; i < raw.length; i += 2) headText += `${raw[i]!.toString()}: ${raw[i + 1]!.toString()}\r\n`;
+    // The upstream's spelling of its header names is kept, as it was relayed before.
+    const spelled = new Map<string, string>();
+    for (let i = 0; i < lines.length; i += 2) {
+      const name = lines[i]!.toLowerCase();
+      spelled.set(name, lines[i]!);
+      if (name === 'upgrade' || name === 'connection') headText += `${lines[i]}: ${lines[i + 1]}\r\n`;
+    }
+    try {
+      for (const name in res.headers) {
+        const value = res.headers[name];
+        if (value === undefined) continue;
+        // Written as text: what a plugin put in the object directly is checked as setHeader checks it.
+        checkHeader('res.headers', name, value);
+        const written = spelled.get(name) ?? name;
+        for (const v of typeof value === 'string' ? [value] : value) headText += `${written}: ${v}\r\n`;
+      }
+    } catch (err) {
+      pluginFailed(rc, null, 'response', err);
+      return this.endUpgrade(upstream);
     }
     if (rc.hashCookie !== null) headText += `set-cookie: ${rc.hashCookie.setCookie}\r\n`;
     headText += `${rc.runtime.config.settings.request_id_header}: ${rc.id}\r\n\r\n`;
+    rc.res.detachSocket(client);
+    rc.status = 101;
     client.write(headText, 'latin1');
     const early = this.early.take();
     if (early.length > 0) upstream.write(early);
