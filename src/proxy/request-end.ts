@@ -82,10 +82,15 @@ function requestLength(rc: ProxyRequest, socketBytes: number): number {
   return n;
 }
 
-/** A request the HTTP parser refused: no route, no plugins; the access line and the observers only. */
+/**
+ * A request the HTTP parser refused: no route; the global plugins' log phase (Kong's error page for
+ * nginx's 400, 414 or 494 runs its log phase with the global plugins), the access line, the observers.
+ */
 export function finishRefused(rc: ProxyRequest): void {
   rc.finished = true;
   const gw = rc.gw;
-  if (gw.accessLog) writeAccessLine(rc, performance.now() - rc.startedAt);
+  const latency = performance.now() - rc.startedAt;
+  if (rc.pipeline.hasLog) runPhase(rc, 'log', new LogEntryImpl(rc, latency, null));
+  if (gw.accessLog) writeAccessLine(rc, latency);
   for (const o of gw.observers) o(rc);
 }

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { definePlugin } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
+import { rawRequest } from '../support/raw.ts';
 import { type Receiver, udpReceiver } from '../support/receivers.ts';
 import { until } from '../support/wait.ts';
 
@@ -75,4 +76,12 @@ test('only the global plugin without a consumer runs for it, with no route; a ma
   await (await fetch(`${gw.url}/known`)).arrayBuffer();
   await until('the matched request logged', () => seen.length > 0);
   assert.deepEqual(seen, [{ tag: 'route', route: 'known', status: 200, source: 'upstream' }]);
+});
+
+test("a head the HTTP parser refuses runs the global plugins' log phase too, as Kong's error page does", async () => {
+  seen.length = 0;
+  const res = await rawRequest(gw.url, 'GET /x HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n');
+  assert.equal(res.status, 400);
+  await until('the refused request logged', () => seen.length > 0);
+  assert.deepEqual(seen, [{ tag: 'global', route: null, status: 400, source: 'kong' }]);
 });
