@@ -171,8 +171,9 @@ export class RequestContext implements GatewayRequest {
     return null;
   }
 
+  /** Null before the route's access phase (Kong's ctx.route is set after its protocol checks). */
   get route(): RouteInfo | null {
-    return this.compiled?.info ?? null;
+    return this.routePlugins ? (this.compiled?.info ?? null) : null;
   }
 
   /** The plugins that run for this request: its route's once its access phase started, else the global ones. */
@@ -181,7 +182,7 @@ export class RequestContext implements GatewayRequest {
   }
 
   get service(): ServiceInfo | null {
-    return this.compiled?.service?.info ?? null;
+    return this.routePlugins ? (this.compiled?.service?.info ?? null) : null;
   }
 
   get query(): URLSearchParams {

@@ -10,7 +10,7 @@ import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { rawRequest } from '../support/raw.ts';
 import { until } from '../support/wait.ts';
 
-const logged: { tag: string; path: string; status: number }[] = [];
+const logged: { tag: string; path: string; status: number; route: string | null }[] = [];
 
 /** Marks the answers its response phase saw with `x-seen-<tag>`, and records its log phase. */
 const marker = definePlugin<{ tag: string }>({
@@ -25,7 +25,7 @@ const marker = definePlugin<{ tag: string }>({
         res.setHeader('connection', 'keep-alive');
       },
       log(req, entry) {
-        logged.push({ tag: config.tag, path: req.path, status: entry.status });
+        logged.push({ tag: config.tag, path: req.path, status: entry.status, route: req.route?.name ?? null });
       },
     };
   },
@@ -115,4 +115,13 @@ test("the 404 echoes the client's own correlation id, as Kong's header_filter re
   assert.equal(res.status, 404);
   await res.arrayBuffer();
   assert.equal(res.headers.get('kong-request-id'), 'client-chosen-id');
+});
+
+test('the global plugins see no route on an answer made before the route was taken, as Kong has no ctx.route then', async () => {
+  await (await fetch(`${gw.url}/secure/again`)).arrayBuffer();
+  await until('the 426 logged', () => logged.some((l) => l.path === '/secure/again'));
+  assert.equal(logged.find((l) => l.path === '/secure/again')?.route, null);
+  await (await fetch(`${gw.url}/nosvc/again`)).arrayBuffer();
+  await until('the 503 logged', () => logged.some((l) => l.path === '/nosvc/again'));
+  assert.equal(logged.find((l) => l.path === '/nosvc/again')?.route, 'nosvc');
 });
