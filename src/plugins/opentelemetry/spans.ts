@@ -137,41 +137,24 @@ export function requestSpans(
       }
       if (req.service !== null) up['net.peer.name'] = req.service.host;
       const start = t?.start ?? entry.upstreamStartedAt;
-      if (!last) {
-        up['http.status_code'] = t!.code ?? 502;
-        spans.push(
-          new OtlpSpan(
-            traceId,
-            newSpanId(),
-            trace.spanId,
-            false,
-            'kong.balancer',
-            CLIENT,
-            start,
-            tries[i + 1]!.start,
-            up,
-            true,
-            1,
-            resource,
-            scope,
-          ),
-        );
-        continue;
-      }
+      // A try that was retried failed (nginx's get_last_failure: 502, or 504 for a timeout) and
+      // ended when the next began; the last one ends with the upstream's answer, or the request.
       const answered = entry.upstreamLatency >= 0;
-      if (answered && entry.source === 'upstream') up['http.status_code'] = entry.status;
+      if (!last) up['http.status_code'] = t!.code ?? 502;
+      else if (answered && entry.source === 'upstream') up['http.status_code'] = entry.status;
+      const tryEnd = !last ? tries[i + 1]!.start : answered ? entry.upstreamStartedAt + entry.upstreamLatency : end;
       spans.push(
         new OtlpSpan(
           traceId,
-          trace.upstreamSpanId,
+          last ? trace.upstreamSpanId : newSpanId(),
           trace.spanId,
           false,
           'kong.balancer',
           CLIENT,
           start,
-          answered ? entry.upstreamStartedAt + entry.upstreamLatency : end,
+          tryEnd,
           up,
-          !answered && entry.error !== null,
+          !last || (!answered && entry.error !== null),
           1,
           resource,
           scope,
