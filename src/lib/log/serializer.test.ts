@@ -6,6 +6,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { httpReceiver } from '../../../test/support/receivers.ts';
+import { retryPair } from '../../../test/support/retry-pair.ts';
 import { startGateway } from '../../testing/index.ts';
 
 test('response.headers holds the headers sent to the client, set-cookie redacted; upstream_status and request.id', async () => {
@@ -120,19 +121,13 @@ test("trace_id and correlation_id are in the entry when a tracing plugin and cor
 });
 
 test("tries lists every attempt with the target's address and port, a retried one failed with 502, as Kong's balancer tries", async () => {
-  const upstream = createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-  const live = (upstream.address() as AddressInfo).port;
-  // A port that refuses: a server opened and closed.
-  const closed = createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
-  const dead = (closed.address() as AddressInfo).port;
-  await new Promise((r) => closed.close(r));
+  const pair = await retryPair((_req, res) => res.end('ok'));
+  const { live, dead } = pair;
   const receiver = await httpReceiver();
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
-      upstreams: [{ name: 'pair', targets: [{ target: `127.0.0.1:${dead}` }, { target: `127.0.0.1:${live}` }] }],
+      upstreams: [pair.upstream],
       services: [{ name: 'svc', host: 'pair', retries: 3, routes: [{ name: 'r', paths: ['/r'] }] }],
       plugins: [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } }],
     },
@@ -158,7 +153,7 @@ test("tries lists every attempt with the target's address and port, a retried on
   } finally {
     await gw.close();
     await receiver.close();
-    await new Promise((r) => upstream.close(r));
+    await pair.close();
   }
 });
 

@@ -5,17 +5,13 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { decodeTraceExport } from '../../../test/support/otlp.ts';
+import { retryPair } from '../../../test/support/retry-pair.ts';
 import { until } from '../../../test/support/wait.ts';
 import { startGateway } from '../../testing/index.ts';
 
 test("a retried request has one kong.balancer span per try, with the target's address, the failed one an error", async () => {
-  const upstream = createServer((req, res) => res.end(String(req.headers.traceparent)));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-  const live = (upstream.address() as AddressInfo).port;
-  const closed = createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
-  const dead = (closed.address() as AddressInfo).port;
-  await new Promise((r) => closed.close(r));
+  const pair = await retryPair((req, res) => res.end(String(req.headers.traceparent)));
+  const { live, dead } = pair;
   // Protobuf: the body is kept as bytes.
   const exports: Buffer[] = [];
   const collector = createServer((req, res) => {
@@ -31,7 +27,7 @@ test("a retried request has one kong.balancer span per try, with the target's ad
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
-      upstreams: [{ name: 'pair', targets: [{ target: `127.0.0.1:${dead}` }, { target: `127.0.0.1:${live}` }] }],
+      upstreams: [pair.upstream],
       services: [{ name: 'svc', host: 'pair', retries: 3, routes: [{ name: 'r', paths: ['/r'] }] }],
       plugins: [
         {
@@ -70,6 +66,6 @@ test("a retried request has one kong.balancer span per try, with the target's ad
   } finally {
     await gw.close();
     await new Promise((r) => collector.close(r));
-    await new Promise((r) => upstream.close(r));
+    await pair.close();
   }
 });

@@ -1,25 +1,19 @@
 // The zipkin plugin's spans of a retried request, as a Zipkin receiver on loopback gets them:
 // Kong's one `NAME (balancer try N)` span per try, and the proxy span naming the target that served.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { httpReceiver } from '../../../test/support/receivers.ts';
+import { retryPair } from '../../../test/support/retry-pair.ts';
 import { startGateway } from '../../testing/index.ts';
 
 test('a retried request has a balancer try span per try, the failed one an error, and the proxy span names the target that served', async () => {
-  const upstream = createServer((_req, res) => res.end('ok'));
-  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-  const live = (upstream.address() as AddressInfo).port;
-  const closed = createServer();
-  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', () => r()));
-  const dead = (closed.address() as AddressInfo).port;
-  await new Promise((r) => closed.close(r));
+  const pair = await retryPair((_req, res) => res.end('ok'));
+  const { live, dead } = pair;
   const receiver = await httpReceiver();
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
-      upstreams: [{ name: 'pair', targets: [{ target: `127.0.0.1:${dead}` }, { target: `127.0.0.1:${live}` }] }],
+      upstreams: [pair.upstream],
       services: [{ name: 'svc', host: 'pair', retries: 3, routes: [{ name: 'r', paths: ['/r'] }] }],
       plugins: [
         {
@@ -54,6 +48,6 @@ test('a retried request has a balancer try span per try, the failed one an error
   } finally {
     await gw.close();
     await receiver.close();
-    await new Promise((r) => upstream.close(r));
+    await pair.close();
   }
 });
