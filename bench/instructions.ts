@@ -1,7 +1,7 @@
 /**
  * Instructions per request, counted by valgrind's callgrind: unlike CPU time, the count does not
  * move with what else the machine is doing, so changes of a few percent can be seen on a shared
- * machine. Usage: `npm run bench:instructions [minimal] [one] [no-log] [jwt] [tls-h1] [h2]` (default: all six; the last two are one route behind an ssl listener, loaded over HTTPS with HTTP/1.1 and with HTTP/2).
+ * machine. Usage: `npm run bench:instructions [minimal] [one] [no-log] [jwt] [key-auth] [acl] [tls-h1] [h2]` (default: all eight; `key-auth` and `acl` are the `npm run bench` rows of those names; the last two are one route behind an ssl listener, loaded over HTTPS with HTTP/1.1 and with HTTP/2).
  *
  * Method: the process runs under callgrind with instrumentation off and with TurboFan compiling on
  * the main thread (`--no-concurrent-recompilation`; under valgrind's serialized threads a
@@ -19,14 +19,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { routeConfig } from './config.ts';
-import { jwtRoute } from './rows.ts';
+import { jwtRoute, KEY_AUTH, KEY_AUTH_ACL } from './rows.ts';
 import { tlsRoute } from './tls.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Split over two connections (see above). */
 const WARMUP_EACH = Math.ceil(Number(process.env.INSTR_WARMUP ?? 40_000) / 2);
 const MEASURED = Number(process.env.INSTR_REQUESTS ?? 10_000);
-const ROWS = ['minimal', 'one', 'no-log', 'jwt', 'tls-h1', 'h2'] as const;
+const ROWS = ['minimal', 'one', 'no-log', 'jwt', 'key-auth', 'acl', 'tls-h1', 'h2'] as const;
 type Row = (typeof ROWS)[number];
 
 /** The first line of `child`'s stdout that `pick` recognises; the rest of its output is drained. */
@@ -68,6 +68,8 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
   } else {
     let config = routeConfig();
     if (row === 'jwt') ({ config, headers } = await jwtRoute());
+    if (row === 'key-auth') ({ config, headers } = KEY_AUTH);
+    if (row === 'acl') ({ config, headers } = KEY_AUTH_ACL);
     if (row === 'tls-h1' || row === 'h2') ({ config } = await tlsRoute());
     const file = join(dir, `${row}.yaml`);
     writeFileSync(file, config.replaceAll('__UPSTREAM__', upstream));
