@@ -230,7 +230,11 @@ export class RequestContext implements GatewayRequest {
   }
 
   removeUpstreamHeader(name: string): void {
-    this.overrides().set(name.toLowerCase(), null);
+    const key = name.toLowerCase();
+    // Nothing goes upstream under the name (acl and oidc strip theirs on every request): no
+    // override map is made, whose lookup every forwarded header would then pay.
+    if (this.headerOverrides === null && this.getUpstreamHeader(key) === undefined) return;
+    this.overrides().set(key, null);
   }
 
   getUpstreamHeader(name: string): HeaderValue | undefined {

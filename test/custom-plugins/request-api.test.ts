@@ -329,6 +329,28 @@ test("authenticate and a plugin's own identity headers: the later change wins, a
   assert.equal(r.upstreamHeaders['x-anonymous-consumer'], undefined);
 });
 
+test('removeUpstreamHeader as the first change: an identity header goes, an absent one stays absent, a later authenticate wins', async () => {
+  const r = await runPlugin(
+    probe((req, seen, find) => {
+      req.removeUpstreamHeader('X-Never-Sent');
+      req.removeUpstreamHeader('X-Consumer-Username');
+      seen.absent = req.getUpstreamHeader('x-never-sent');
+      req.authenticate(find('alice'), null);
+      req.removeUpstreamHeader('X-Consumer-Custom-Id');
+      seen.customId = req.getUpstreamHeader('x-consumer-custom-id');
+      seen.username = req.getUpstreamHeader('x-consumer-username');
+    }),
+    {},
+    {},
+    { consumers: CONSUMERS },
+  );
+  const seen = r.ctx.seen as Record<string, unknown>;
+  assert.deepEqual(seen, { absent: undefined, customId: undefined, username: 'alice' });
+  assert.equal(r.upstreamHeaders['x-never-sent'], undefined);
+  assert.equal(r.upstreamHeaders['x-consumer-custom-id'], undefined, 'removed after authenticate');
+  assert.equal(r.upstreamHeaders['x-consumer-username'], 'alice', 'authenticate after the removal sets it');
+});
+
 test('the response phase sets and removes headers by any case, and chains body transforms in order', async () => {
   const r = await runPlugin(
     probe(
