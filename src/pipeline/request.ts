@@ -1,5 +1,4 @@
 // The per-request object plugins see (GatewayRequest). One class, one shape, no per-request closures.
-
 import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
@@ -225,20 +224,22 @@ export class RequestContext implements GatewayRequest {
   appendUpstreamHeader(name: string, value: string): void {
     checkHeader('appendUpstreamHeader', name, value);
     const key = name.toLowerCase();
-    const prev = this.getUpstreamHeader(key);
+    const prev = this.#upstreamValue(key);
     this.overrides().set(key, prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value]);
   }
 
   removeUpstreamHeader(name: string): void {
     const key = name.toLowerCase();
-    // Nothing goes upstream under the name (acl and oidc strip theirs on every request): no
-    // override map is made, whose lookup every forwarded header would then pay.
-    if (this.headerOverrides === null && this.getUpstreamHeader(key) === undefined) return;
+    // Nothing would go upstream under it (acl, oidc strip theirs per request): no override map to pay for.
+    if (this.headerOverrides === null && this.#upstreamValue(key) === undefined) return;
     this.overrides().set(key, null);
   }
 
   getUpstreamHeader(name: string): HeaderValue | undefined {
-    const key = name.toLowerCase();
+    return this.#upstreamValue(name.toLowerCase());
+  }
+
+  #upstreamValue(key: string): HeaderValue | undefined {
     const o = this.headerOverrides;
     if (o?.has(key)) return o.get(key) ?? undefined;
     if (this.authenticated) {
