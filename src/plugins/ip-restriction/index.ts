@@ -19,15 +19,31 @@ export interface IpRestrictionConfig {
 /** Kong's priority for ip-restriction. */
 export const IP_RESTRICTION_PRIORITY = 990;
 
-/** Builds a BlockList from IPs and CIDRs; throws PluginConfigError naming the bad entry. */
-export function compileIpList(list: readonly string[], field: string): BlockList {
-  const bl = new BlockList();
+/**
+ * A compiled allow or deny list, one BlockList per address family. They are kept apart because
+ * node's BlockList matches an IPv6 rule covering `::ffff:0:0/96` (`::/0`, `::/64`) against every
+ * IPv4 address, where Kong (lua-resty-ipmatcher) matches IPv6 ranges against IPv6 clients only:
+ * `allow: [10.0.0.0/8, "::/0"]` must not let in every IPv4 client.
+ */
+export interface IpList {
+  readonly v4: BlockList;
+  readonly v6: BlockList;
+}
+
+/** Every IPv4 address: checked as IPv6, it tells an IPv4-mapped address in any spelling. */
+const ANY_IPV4 = new BlockList();
+ANY_IPV4.addSubnet('0.0.0.0', 0, 'ipv4');
+
+/** Builds an IpList from IPs and CIDRs; throws PluginConfigError naming the bad entry. */
+export function compileIpList(list: readonly string[], field: string): IpList {
+  const v4 = new BlockList();
+  const v6 = new BlockList();
   list.forEach((entry, i) => {
     const slash = entry.indexOf('/');
     const addr = slash < 0 ? entry : entry.slice(0, slash);
     const family = isIP(addr);
     if (family === 0) throw new PluginConfigError(`${field}.${i}`, `invalid ip or cidr range: '${entry}'`);
-    const type = family === 6 ? 'ipv6' : 'ipv4';
+    const [bl, type] = family === 6 ? [v6, 'ipv6' as const] : [v4, 'ipv4' as const];
     if (slash < 0) return bl.addAddress(addr, type);
     const bitsText = entry.slice(slash + 1);
     const bits = Number(bitsText);
@@ -36,20 +52,24 @@ export function compileIpList(list: readonly string[], field: string): BlockList
     }
     bl.addSubnet(addr, bits, type);
   });
-  return bl;
+  return { v4, v6 };
 }
 
-/** Checks an address against a list, treating an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) as IPv4. */
-export function ipListHas(list: BlockList, ip: string): boolean {
-  if (ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4) ip = ip.slice(7);
+/**
+ * Checks an address against a list: an IPv4 address against the IPv4 entries only, an IPv6 one
+ * against the IPv6 entries only, and an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, how a
+ * dual-stack socket shows an IPv4 peer) as the IPv4 address it is.
+ */
+export function ipListHas(list: IpList, ip: string): boolean {
   const family = isIP(ip);
-  if (family === 0) return false;
-  return list.check(ip, family === 6 ? 'ipv6' : 'ipv4');
+  if (family === 4) return list.v4.check(ip, 'ipv4');
+  if (family !== 6) return false;
+  return ANY_IPV4.check(ip, 'ipv6') ? list.v4.check(ip, 'ipv6') : list.v6.check(ip, 'ipv6');
 }
 
 class IpRestriction implements PluginHandlers {
-  private readonly allow: BlockList | null;
-  private readonly deny: BlockList | null;
+  private readonly allow: IpList | null;
+  private readonly deny: IpList | null;
   private readonly status: number;
   private readonly message: string | null;
   private readonly logger: PluginLogger;

@@ -29,6 +29,19 @@ describe('ip-restriction', () => {
     assert.equal((await from('::2', config)).status, 403);
   });
 
+  test('IPv6 ranges match IPv6 clients only, IPv4 ranges IPv4 clients (mapped ones included), as in Kong', async () => {
+    // Both ::/0 and ::/64 cover ::ffff:0:0/96, where IPv4-mapped addresses live.
+    const config = { allow: ['10.0.0.0/8', '::/0'] };
+    assert.equal((await from('8.8.8.8', config)).status, 403);
+    assert.equal((await from('::ffff:8.8.8.8', config)).status, 403);
+    assert.equal((await from('10.1.2.3', config)).exited, false);
+    assert.equal((await from('::ffff:10.1.2.3', config)).exited, false);
+    assert.equal((await from('::ffff:a01:203', config)).exited, false, 'the hexadecimal spelling of ::ffff:10.1.2.3');
+    assert.equal((await from('2001:db8::1', config)).exited, false);
+    assert.equal((await from('10.0.0.1', { deny: ['::/64'] })).exited, false);
+    assert.equal((await from('::1', { deny: ['0.0.0.0/0'] })).exited, false);
+  });
+
   test('deny wins over allow for an address in both', async () => {
     const config = { allow: ['10.0.0.0/8'], deny: ['10.0.0.5'] };
     assert.equal((await from('10.0.0.5', config)).status, 403);
