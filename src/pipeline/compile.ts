@@ -1,10 +1,11 @@
 // Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
 import { scrubIssues, secretValues } from '../config/secrets.ts';
 import { configWarnings } from '../config/warnings.ts';
 import { ConfigError, type ConfigIssue, configIssue, PluginConfigError, pluginFieldPath } from '../errors.ts';
+import { addIpEntry, type IpList, newIpList } from '../lib/ip-list.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { compileCertificates } from '../tls.ts';
@@ -521,16 +522,14 @@ function buildPipeline(instances: readonly PluginInstance[], secrets: Credential
   });
 }
 
-function compileTrusted(list: readonly string[]): BlockList | null {
+function compileTrusted(list: readonly string[]): IpList | null {
   if (list.length === 0) return null;
-  const bl = new BlockList();
+  const ips = newIpList();
   for (const entry of list) {
     const [addr, bits] = entry.split('/');
-    const family = isIP(addr!) === 6 ? 'ipv6' : 'ipv4';
-    if (bits === undefined) bl.addAddress(addr!, family);
-    else bl.addSubnet(addr!, Number(bits), family);
+    addIpEntry(ips, addr!, bits === undefined ? undefined : Number(bits), isIP(addr!));
   }
-  return bl;
+  return ips;
 }
 
 /**

@@ -1,9 +1,9 @@
 // The compiled runtime: everything a request needs, built once per config and never mutated.
 
-import type { BlockList } from 'node:net';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel } from '../config/model.ts';
 import type { SecretValues } from '../config/secrets.ts';
 import type { ConfigIssue } from '../errors.ts';
+import type { IpList } from '../lib/ip-list.ts';
 import type { RoutableRoute, Router } from '../router/router.ts';
 import type { Balancer } from '../upstream/balancer.ts';
 import type { ConsumerDirectory, PluginDefinition, PluginHandlers, RouteInfo, ServiceInfo } from './plugin.ts';
@@ -115,7 +115,7 @@ export interface Runtime {
    * plugins' log phase for the router's 404: statsd's `global.unmatched`, a global http-log).
    */
   readonly unmatchedPipeline: Pipeline;
-  readonly trusted: BlockList | null;
+  readonly trusted: IpList | null;
   /** Warnings of this config (loader, config checks, plugins' create()), as start logs them. */
   readonly warnings: readonly ConfigIssue[];
   /** The matcher that redacts this config's secret values in log fields; null without secrets. */

@@ -4,8 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as h2 } from 'node:http2';
-import { type BlockList, isIP, type Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { ProxyErrorCode } from '../errors.ts';
+import { type IpList, ipListHas } from '../lib/ip-list.ts';
 import { hasH2Body } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
@@ -76,7 +77,7 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   if (rt.trusted !== null) {
     if (socket[kTrustRuntime] !== rt) {
       socket[kTrustRuntime] = rt;
-      socket[kTrusted] = rt.trusted.check(peer, peer.includes(':') ? 'ipv6' : 'ipv4');
+      socket[kTrusted] = ipListHas(rt.trusted, peer, isIP(peer));
     }
     rc.trustedPeer = socket[kTrusted] === true;
   }
@@ -249,11 +250,11 @@ function applyTrustedForwarding(rc: ProxyRequest, headers: Record<string, Header
   if (typeof real === 'string') rc.clientIp = parseForwardedIp(real) ?? rc.clientIp;
 }
 
-function rightmostUntrusted(list: readonly string[], trusted: BlockList): string | null {
+function rightmostUntrusted(list: readonly string[], trusted: IpList): string | null {
   let client: string | null = null;
   for (let i = list.length - 1; i >= 0; i--) {
     client = list[i]!;
-    if (!trusted.check(client, client.includes(':') ? 'ipv6' : 'ipv4')) break;
+    if (!ipListHas(trusted, client, client.includes(':') ? 6 : 4)) break;
   }
   return client;
 }

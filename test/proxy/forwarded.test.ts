@@ -263,6 +263,42 @@ describe('without trusted proxies', () => {
   });
 });
 
+describe('trusted_ips of one address family', () => {
+  let gw: TestGateway;
+  let upstream: RecordingUpstream;
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    gw = await startServiceGateway([{ name: 'plain', paths: ['/plain'] }], {
+      url: upstream.url,
+      extra: { _tollgate: { trusted_ips: ['::/0'] } },
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+
+  test('::/0 trusts IPv6 proxies only, as nginx set_real_ip_from does: an IPv4 peer cannot name the client', async () => {
+    const r = JSON.parse((await get(`${gw.url}/plain`, { 'x-forwarded-for': '10.1.2.3' })).body);
+    assert.equal(r.headers['x-real-ip'], '127.0.0.1');
+    const id = r.headers['x-kong-request-id'] ?? r.headers['x-request-id'];
+    assert.equal((await accessLineOf(gw.logs, id)).client_ip, '127.0.0.1');
+  });
+
+  test('nor does an IPv4 entry of X-Forwarded-For count as one of its trusted proxies', async () => {
+    await gw.reload(
+      serviceConfig([{ name: 'plain', paths: ['/plain'] }], {
+        url: upstream.url,
+        extra: { _tollgate: { trusted_ips: ['127.0.0.1', '::/0'] } },
+      }),
+    );
+    const r = JSON.parse(
+      (await get(`${gw.url}/plain`, { 'x-forwarded-for': '10.1.2.3, 2001:db8::5, 192.0.2.9' })).body,
+    );
+    assert.equal(r.headers['x-real-ip'], '192.0.2.9');
+  });
+});
+
 /** Why IPv6 tests cannot run here (no ::1), or false; in CI a missing ::1 is a failure, not a skip. */
 async function noIpv6Loopback(): Promise<string | false> {
   const server = createServer();

@@ -3,10 +3,11 @@
  * socket peer, or the X-Forwarded-For client when the peer is in `_tollgate.trusted_ips`) against
  * IPs and CIDR ranges, IPv4 and IPv6. See docs/plugins/ip-restriction.md.
  */
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
 import schema from '../../../schemas/plugins/ip-restriction.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers, PluginLogger } from '../../index.ts';
 import { definePlugin, PluginConfigError } from '../../index.ts';
+import { addIpEntry, type IpList, ipListHas as listHas, newIpList } from '../../lib/ip-list.ts';
 
 /** The ip-restriction plugin's config, defaults applied. */
 export interface IpRestrictionConfig {
@@ -19,52 +20,31 @@ export interface IpRestrictionConfig {
 /** Kong's priority for ip-restriction. */
 export const IP_RESTRICTION_PRIORITY = 990;
 
-/**
- * A compiled allow or deny list, one BlockList per address family. They are kept apart because
- * node's BlockList matches an IPv6 rule covering `::ffff:0:0/96` (`::/0`, `::/64`) against every
- * IPv4 address, where Kong (lua-resty-ipmatcher) matches IPv6 ranges against IPv6 clients only:
- * `allow: [10.0.0.0/8, "::/0"]` must not let in every IPv4 client.
- */
-export interface IpList {
-  readonly v4: BlockList;
-  readonly v6: BlockList;
-}
-
-/** Every IPv4 address: checked as IPv6, it tells an IPv4-mapped address in any spelling. */
-const ANY_IPV4 = new BlockList();
-ANY_IPV4.addSubnet('0.0.0.0', 0, 'ipv4');
-
 /** Builds an IpList from IPs and CIDRs; throws PluginConfigError naming the bad entry. */
 export function compileIpList(list: readonly string[], field: string): IpList {
-  const v4 = new BlockList();
-  const v6 = new BlockList();
+  const ips = newIpList();
   list.forEach((entry, i) => {
     const slash = entry.indexOf('/');
     const addr = slash < 0 ? entry : entry.slice(0, slash);
     const family = isIP(addr);
     if (family === 0) throw new PluginConfigError(`${field}.${i}`, `invalid ip or cidr range: '${entry}'`);
-    const [bl, type] = family === 6 ? [v6, 'ipv6' as const] : [v4, 'ipv4' as const];
-    if (slash < 0) return bl.addAddress(addr, type);
+    if (slash < 0) return addIpEntry(ips, addr, undefined, family);
     const bitsText = entry.slice(slash + 1);
     const bits = Number(bitsText);
     if (!/^\d{1,3}$/.test(bitsText) || bits > (family === 6 ? 128 : 32)) {
       throw new PluginConfigError(`${field}.${i}`, `invalid ip or cidr range: '${entry}'`);
     }
-    bl.addSubnet(addr, bits, type);
+    addIpEntry(ips, addr, bits, family);
   });
-  return { v4, v6 };
+  return ips;
 }
 
 /**
- * Checks an address against a list: an IPv4 address against the IPv4 entries only, an IPv6 one
- * against the IPv6 entries only, and an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, how a
- * dual-stack socket shows an IPv4 peer) as the IPv4 address it is.
+ * Checks an address against a list, as Kong does: IPv6 entries (`::/0` included) match IPv6
+ * clients only, IPv4 entries IPv4 clients, an IPv4-mapped peer (`::ffff:10.1.2.3`) as IPv4.
  */
 export function ipListHas(list: IpList, ip: string): boolean {
-  const family = isIP(ip);
-  if (family === 4) return list.v4.check(ip, 'ipv4');
-  if (family !== 6) return false;
-  return ANY_IPV4.check(ip, 'ipv6') ? list.v4.check(ip, 'ipv6') : list.v6.check(ip, 'ipv6');
+  return listHas(list, ip, isIP(ip));
 }
 
 class IpRestriction implements PluginHandlers {
