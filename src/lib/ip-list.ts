@@ -20,9 +20,15 @@ export function newIpList(): IpList {
   return { v4: new BlockList(), v6: new BlockList() };
 }
 
-/** Adds an address (`bits` undefined) or a range; `family` is node's isIP() of `addr`, 4 or 6. */
+/**
+ * Adds an address (`bits` undefined) or a range; `family` is node's isIP() of `addr`, 4 or 6. An
+ * IPv6 entry spelled IPv4-mapped and no wider than `::ffff:0:0/96` (`::ffff:10.0.0.0/104`) names
+ * IPv4 addresses, and goes with the IPv4 entries.
+ */
 export function addIpEntry(list: IpList, addr: string, bits: number | undefined, family: number): void {
-  const [bl, type] = family === 6 ? [list.v6, 'ipv6' as const] : [list.v4, 'ipv4' as const];
+  const mapped = family === 6 && (bits === undefined || bits >= 96) && ANY_IPV4.check(addr, 'ipv6');
+  const bl = family === 6 && !mapped ? list.v6 : list.v4;
+  const type = family === 6 ? 'ipv6' : 'ipv4';
   if (bits === undefined) bl.addAddress(addr, type);
   else bl.addSubnet(addr, bits, type);
 }

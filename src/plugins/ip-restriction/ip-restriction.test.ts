@@ -40,6 +40,12 @@ describe('ip-restriction', () => {
     assert.equal((await from('2001:db8::1', config)).exited, false);
     assert.equal((await from('10.0.0.1', { deny: ['::/64'] })).exited, false);
     assert.equal((await from('::1', { deny: ['0.0.0.0/0'] })).exited, false);
+    // An entry spelled IPv4-mapped names IPv4 addresses, whichever way the client's is spelled.
+    const mapped = { deny: ['::ffff:10.0.0.0/104', '::ffff:192.0.2.7'] };
+    for (const ip of ['10.1.2.3', '::ffff:10.1.2.3', '192.0.2.7', '::ffff:c000:207']) {
+      assert.equal((await from(ip, mapped)).status, 403, ip);
+    }
+    assert.equal((await from('11.1.2.3', mapped)).exited, false);
   });
 
   test('deny wins over allow for an address in both', async () => {
