@@ -69,8 +69,9 @@ export function grpcRefusal(
  * An answer the gateway makes for a gRPC request, in Kong's form: the HTTP status stays, the gRPC
  * status it maps to and the message go in `grpc-status` and `grpc-message`, and no body follows.
  * A message is taken from a JSON body's `message`, else the body's text; it is percent-encoded
- * as gRPC's wire format asks. Without a body, the status the gateway mapped gets Kong's name for
- * it (`DeadlineExceeded` for a bare 504), as Kong's kong.response.exit sends.
+ * as gRPC's wire format asks. Without a body, or with a JSON object that has no `message`, the
+ * status the gateway mapped gets Kong's name for it (`DeadlineExceeded` for a bare 504), as Kong's
+ * kong.response.exit sends.
  */
 export function asGrpcAnswer(
   status: number,
@@ -84,19 +85,24 @@ export function asGrpcAnswer(
       (status >= 500 && status <= 599 ? 13 : status >= 400 && status <= 499 ? 3 : status < 300 ? 0 : 2);
     headers['grpc-status'] = String(mapped);
   }
-  if (headers['grpc-message'] === undefined && body === null && mapped !== null)
-    headers['grpc-message'] = GRPC_MESSAGES[mapped];
-  if (headers['grpc-message'] === undefined && body !== null) {
+  let message: string | null = null;
+  if (body !== null) {
     const text = typeof body === 'string' ? body : body.toString('utf8');
-    let message = text;
+    message = text;
     try {
-      const parsed = JSON.parse(text) as { message?: unknown };
-      if (typeof parsed.message === 'string') message = parsed.message;
+      const parsed = JSON.parse(text) as { message?: unknown } | null;
+      // Kong's exit keeps a table body's `message` and drops any other table (request-termination's
+      // echo, say): the whole JSON would be the message, as large as the request it copies.
+      if (parsed !== null && typeof parsed === 'object')
+        message = typeof parsed.message === 'string' ? parsed.message : null;
     } catch {
       // Not JSON: the text is the message.
     }
-    if (message !== '') headers['grpc-message'] = percentEncode(message);
   }
+  if (headers['grpc-message'] === undefined && message === null && mapped !== null)
+    headers['grpc-message'] = GRPC_MESSAGES[mapped];
+  if (headers['grpc-message'] === undefined && message !== null && message !== '')
+    headers['grpc-message'] = percentEncode(message);
   headers['content-type'] = GRPC_TYPE;
   headers['content-length'] = '0';
 }

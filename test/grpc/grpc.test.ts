@@ -88,6 +88,10 @@ services:
         plugins:
           - name: proxy-cache
             config: { strategy: memory, request_method: [POST], content_type: [application/grpc], cache_control: true }
+      - name: echoed
+        protocols: [grpc, grpcs]
+        paths: [/echoed.Echo/]
+        plugins: [{ name: request-termination, config: { status_code: 403, echo: true } }]
   - name: echo
     url: echo://
     routes: [{ name: echo, paths: [/echo] }]
@@ -183,6 +187,13 @@ describe('gRPC', { skip }, () => {
     const r = await unary('/cached.Echo/Say', 'x', metadata);
     assert.equal(r.err?.code, grpc.status.DEADLINE_EXCEEDED);
     assert.equal(r.err?.details, 'DeadlineExceeded');
+  });
+
+  test("request-termination's echo on a gRPC route: Kong drops the JSON copy, the status's name is the message", async () => {
+    // The copy holds the request body: as grpc-message it was a header block the client refused.
+    const r = await unary('/echoed.Echo/Say', 'x'.repeat(200_000));
+    assert.equal(r.err?.code, grpc.status.PERMISSION_DENIED);
+    assert.equal(r.err?.details, 'PermissionDenied');
   });
 
   test("Kong's checks: a non-gRPC request on a gRPC route is 415, a gRPC one over HTTP/1.1 is 426", async () => {
