@@ -44,6 +44,14 @@ export function configWarnings(config: GatewayConfig): ConfigIssue[] {
         );
     }
   }
+  for (const p of config.plugins) {
+    const header = p.name === 'correlation-id' ? p.config.header_name : undefined;
+    if (typeof header === 'string' && header.toLowerCase() === config.settings.request_id_header)
+      at(
+        [...p.yaml_path, 'config', 'header_name'],
+        `correlation-id's header ${header} is the gateway's own request id header (_tollgate.request_id_header): the gateway puts its request id there before any plugin runs, so a client's id is replaced (unless the client is in trusted_ips) and the generator is never used; Kong 3 keeps its request id in X-Kong-Request-Id, so to keep the plugin's behaviour set _tollgate.request_id_header to x-kong-request-id`,
+      );
+  }
   config.settings.admin_listen?.forEach((addr, i) => {
     const why = exposedAdminListen(addr);
     if (why !== null) at(['_tollgate', 'admin_listen', i], why);

@@ -420,3 +420,28 @@ test('an ssl listener in _tollgate.proxy_listen without any certificate is an er
   assert.equal(r.code, 1, r.out + r.err);
   assert.match(r.out, /gateway\.yaml:3:36 +_tollgate\.proxy_listen\[1\] +an ssl listener needs a certificate/);
 });
+
+test("correlation-id on the gateway's request id header is a warning: the gateway's id takes that header first", async () => {
+  const dir = tmp();
+  const config = (settings: string) =>
+    [
+      '_format_version: "3.0"',
+      settings,
+      'plugins:',
+      '  - name: correlation-id',
+      '    config: { header_name: X-Request-ID, generator: uuid }',
+      '',
+    ].join('\n');
+  const r = await gateway(['validate', write(dir, 'rid.yaml', config(''))]);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(
+    r.out,
+    /plugins\[0\]\.config\.header_name {2}warning: correlation-id's header X-Request-ID is the gateway's own request id header/,
+  );
+  const moved = await gateway([
+    'validate',
+    write(dir, 'moved.yaml', config('_tollgate: { request_id_header: x-kong-request-id }')),
+  ]);
+  assert.equal(moved.code, 0, moved.out + moved.err);
+  assert.doesNotMatch(moved.out, /warning/);
+});
