@@ -72,6 +72,14 @@ describe('cors', () => {
     assert.equal(plain.exited, false);
   });
 
+  test("PCRE's leading (?i) loads, as in Kong, and makes the origin regex case-insensitive", async () => {
+    const config = { origins: ['(?i)https://app\\.example\\.com'] };
+    const upper = await runPlugin(plugin, config, { headers: { origin: 'https://APP.Example.com' } });
+    assert.equal(upper.responseHeaders['access-control-allow-origin'], 'https://APP.Example.com');
+    const other = await runPlugin(plugin, config, { headers: { origin: 'https://app.example.com.evil' } });
+    assert.equal(other.responseHeaders['access-control-allow-origin'], undefined, 'still anchored');
+  });
+
   test('an invalid origin regex is a located config error', async () => {
     await assert.rejects(runPlugin(plugin, { origins: ['https://a.example', '(['] }), /config\.origins\[1\]/);
   });

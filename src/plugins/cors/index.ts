@@ -28,6 +28,8 @@ const ALL_METHODS = 'GET,HEAD,PUT,PATCH,POST,DELETE,OPTIONS,TRACE,CONNECT';
 const SKIP = 'cors.skip_response_headers';
 // Kong's test for "this origin entry is a plain origin, not a regex".
 const PLAIN_ORIGIN = /^[A-Za-z0-9.:/-]+$/;
+/** PCRE's `(?i)`, `(?s)`, `(?m)` (or several) at the start of a regex. */
+const LEADING_OPTIONS = /^\(\?([ims]+)\)/;
 const ORIGIN_PARTS = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(\[[^\]]*\]|[^/:?#]*)(?::(\d*))?/;
 
 interface NormalizedOrigin {
@@ -92,12 +94,16 @@ class Cors implements PluginHandlers {
           return;
         }
         if (PLAIN_ORIGIN.test(entry)) return entries.push({ domain: normalizeOrigin(entry).domain });
+        // PCRE's leading option setting, `(?i)` for a case-insensitive origin, which Kong's regexes
+        // take and JavaScript's do not: the same options as flags.
+        const options = LEADING_OPTIONS.exec(entry);
+        let source = options === null ? entry : entry.slice(options[0].length);
         // Kong anchors every origin regex at both ends (0.x did not; an explicit ^ or $ is kept meaningful).
-        let source = entry.endsWith('$') ? entry.slice(0, -1) : entry;
+        if (source.endsWith('$')) source = source.slice(0, -1);
         if (source.startsWith('^')) source = source.slice(1);
         let regex: RegExp;
         try {
-          regex = new RegExp(`^(?:${source})$`);
+          regex = new RegExp(`^(?:${source})$`, options?.[1]);
         } catch {
           throw new PluginConfigError(`origins.${i}`, `'${entry}' is not a valid regex`);
         }
