@@ -156,11 +156,6 @@ class Statsd implements PluginHandlers {
   private lines(m: KongLogEntry): string[] {
     const c = this.config;
     const out: string[] = [];
-    const stat = (name: string, value: number | string, metric: MetricConfig) => {
-      const rate = metric.sample_rate ?? 1;
-      if (rate < 1 && Math.random() >= rate) return;
-      out.push(`${this.prefix}.${name}:${value}|${TYPE[metric.stat_type]}${rate < 1 ? `|@${rate}` : ''}`);
-    };
     for (const metric of this.metrics) {
       const svc = serviceId(m, metric.service_identifier ?? c.service_identifier_default);
       const scope = m.service === null ? 'global.unmatched' : `service.${svc === null ? 'unnamed' : dots(svc)}`;
@@ -168,34 +163,41 @@ class Statsd implements PluginHandlers {
       const plain = PLAIN[metric.name];
       if (plain !== undefined) {
         const value = plain[1](m);
-        if (value !== -1) stat(`${scope}.${plain[0]}`, value, metric);
+        if (value !== -1) this.stat(out, `${scope}.${plain[0]}`, value, metric);
         continue;
       }
       switch (metric.name) {
         case 'status_count':
-          stat(`${scope}.status.${m.response.status}`, 1, metric);
+          this.stat(out, `${scope}.status.${m.response.status}`, 1, metric);
           break;
         case 'unique_users':
-          if (who !== null) stat(`${scope}.user.uniques`, who, metric);
+          if (who !== null) this.stat(out, `${scope}.user.uniques`, who, metric);
           break;
         case 'request_per_user':
-          if (who !== null) stat(`${scope}.user.${dots(who)}.request.count`, 1, metric);
+          if (who !== null) this.stat(out, `${scope}.user.${dots(who)}.request.count`, 1, metric);
           break;
         case 'status_count_per_user':
-          if (who !== null) stat(`${scope}.user.${dots(who)}.status.${m.response.status}`, 1, metric);
+          if (who !== null) this.stat(out, `${scope}.user.${dots(who)}.status.${m.response.status}`, 1, metric);
           break;
         case 'status_count_per_workspace':
-          stat(`${scope}.workspace.default.status.${m.response.status}`, 1, metric);
+          this.stat(out, `${scope}.workspace.default.status.${m.response.status}`, 1, metric);
           break;
         case 'status_count_per_user_per_route': {
           const route = m.route as { id: string } | null;
           if (who !== null && route !== null)
-            stat(`route.${route.id}.user.${dots(who)}.status.${m.response.status}`, 1, metric);
+            this.stat(out, `route.${route.id}.user.${dots(who)}.status.${m.response.status}`, 1, metric);
           break;
         }
       }
     }
     return out;
+  }
+
+  /** One plain line into `out`, unless its sample rate leaves it out. */
+  private stat(out: string[], name: string, value: number | string, metric: MetricConfig): void {
+    const rate = metric.sample_rate ?? 1;
+    if (rate < 1 && Math.random() >= rate) return;
+    out.push(`${this.prefix}.${name}:${value}|${TYPE[metric.stat_type]}${rate < 1 ? `|@${rate}` : ''}`);
   }
 
   /**
