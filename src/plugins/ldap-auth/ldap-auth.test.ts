@@ -5,6 +5,7 @@ import ldap from 'ldapjs';
 import { request } from 'undici';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { TestCa, tool } from '../../../test/tls/support.ts';
 import { ConfigError } from '../../errors.ts';
 import { runPlugin, type TestGateway } from '../../testing/index.ts';
 import { escapeDnValue } from './bind.ts';
@@ -19,9 +20,13 @@ const USERS: Record<string, string> = {
   José: 'secret',
 };
 
-/** A real LDAP server (ldapjs) accepting simple binds for USERS under BASE. */
-async function startLdap(): Promise<{ port: number; binds: string[]; close(): Promise<void> }> {
-  const server = ldap.createServer();
+/** A real LDAP server (ldapjs) accepting simple binds for USERS under BASE; over TLS (LDAPS) with `tls`. */
+async function startLdap(tls?: { cert: string; key: string }): Promise<{
+  port: number;
+  binds: string[];
+  close(): Promise<void>;
+}> {
+  const server = ldap.createServer(tls === undefined ? {} : { certificate: tls.cert, key: tls.key });
   const binds: string[] = [];
   server.bind(BASE, (req: any, res: any, next: any) => {
     const dn: string = req.dn.toString();
@@ -303,5 +308,38 @@ test('a realm or header_type no header can carry is a config error at load, not 
       (e: unknown) => e instanceof ConfigError && e.message.includes(field) && /control characters/.test(e.message),
       field,
     );
+  }
+});
+
+test('ldaps verifies the directory certificate by default: an untrusted one gets 500 and no password is sent', {
+  skip: tool('openssl'),
+}, async () => {
+  // Issued by a CA the gateway does not trust (Kong's verify_ldap_host defaults to false).
+  const leaf = new TestCa().issue('localhost', ['localhost']);
+  const directory = await startLdap(leaf);
+  const config = { ldap_host: 'localhost', ldap_port: directory.port, ldaps: true, base_dn: BASE, attribute: 'uid' };
+  const gw = await startServiceGateway([
+    { name: 'verified', paths: ['/verified'], plugins: [{ name: 'ldap-auth', config }] },
+    {
+      name: 'unverified',
+      paths: ['/unverified'],
+      plugins: [{ name: 'ldap-auth', config: { ...config, verify_ldap_host: false } }],
+    },
+  ]);
+  try {
+    const authorization = basic('ldap', 'alice', 'wonderland');
+    const refused = await request(`${gw.url}/verified`, { headers: { authorization } });
+    assert.equal(refused.statusCode, 500);
+    assert.equal(((await refused.body.json()) as { message: string }).message, 'An unexpected error occurred');
+    assert.deepEqual(directory.binds, []);
+    const line = gw.logs.find((l) => l.msg === 'LDAP bind failed');
+    assert.match(String(line?.error), /certificate/i);
+    const allowed = await request(`${gw.url}/unverified`, { headers: { authorization } });
+    await allowed.body.dump();
+    assert.equal(allowed.statusCode, 200);
+    assert.equal(directory.binds.length, 1);
+  } finally {
+    await gw.close();
+    await directory.close();
   }
 });
