@@ -4,9 +4,11 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { createServer as createTlsServer } from 'node:tls';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { freePort } from '../../../test/support/upstream.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
+import { TestCa, tool } from '../../../test/tls/support.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 import { rateLimitingStats } from './index.ts';
 
@@ -502,6 +504,44 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
       assert.equal((await fetch(`${gw.url}/sec`)).status, 200);
     } finally {
       await gw.close();
+    }
+  });
+
+  test('redis ssl verifies the server certificate by default: an untrusted one is a Redis that is down', {
+    skip: tool('openssl'),
+  }, async () => {
+    // A TLS front for the test Redis, with a certificate from a CA the gateway does not trust.
+    const leaf = new TestCa().issue('localhost', ['localhost']);
+    let relayed = 0;
+    const front = createTlsServer({ cert: leaf.cert, key: leaf.key }, (tls) => {
+      relayed++;
+      const plain = connect(redis.port, redis.host);
+      tls.pipe(plain).pipe(tls);
+      tls.on('error', () => plain.destroy());
+      plain.on('error', () => tls.destroy());
+    });
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    const port = (front.address() as { port: number }).port;
+    const tlsRedis = (extra: Record<string, unknown>) =>
+      redisConfig({ fault_tolerant: false, redis: { host: '127.0.0.1', port, timeout: 500, ssl: true, ...extra } });
+    const gw = await startGateway({
+      config: config({ verified: tlsRedis({}), unverified: tlsRedis({ ssl_verify: false }) }),
+    });
+    try {
+      const refused = await fetch(`${gw.url}/verified`);
+      assert.equal(refused.status, 500);
+      assert.equal((await json(refused)).message, 'An unexpected error occurred');
+      assert.ok(
+        gw.logs.some((l) => /certificate/i.test(String(l.error))),
+        'the certificate error is logged',
+      );
+      const counted = await fetch(`${gw.url}/unverified`);
+      assert.equal(counted.status, 200);
+      assert.equal(counted.headers.get('x-ratelimit-remaining-minute'), '9');
+      assert.equal(relayed, 1, 'only the unverified instance reached Redis');
+    } finally {
+      await gw.close();
+      await new Promise<void>((r) => front.close(() => r()));
     }
   });
 });
