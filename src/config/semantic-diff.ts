@@ -443,18 +443,36 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
   const pa = verifyFields(a);
   for (const [k, p] of verifyFields(b)) {
     const old = pa.get(k);
-    for (const f of ['ssl_verify', 'verify_ssl', 'tls_verify']) {
-      const now = (p.config as Record<string, unknown>)[f];
-      const before = old === undefined ? undefined : (old.config as Record<string, unknown>)[f];
+    for (const f of VERIFY_FIELDS) {
+      const now = fieldAt(p.config, f);
+      const before = old === undefined ? undefined : fieldAt(old.config, f);
       if (now === false && before !== false)
         out.push({
           type: 'tls-verify-off',
-          message: `plugin ${k}: ${f} turned off`,
-          at: at(b, [...p.yaml_path, 'config', f]),
+          message: `plugin ${k}: ${f.join('.')} turned off`,
+          at: at(b, [...p.yaml_path, 'config', ...f]),
         });
     }
   }
   return out;
+}
+
+/**
+ * Plugin config fields that switch off the check of a peer's TLS certificate: the IdP's (oidc),
+ * the directory's (ldap-auth) and Redis's (rate-limiting, response-ratelimiting).
+ */
+const VERIFY_FIELDS: readonly (readonly string[])[] = [
+  ['ssl_verify'],
+  ['verify_ssl'],
+  ['tls_verify'],
+  ['verify_ldap_host'],
+  ['redis', 'ssl_verify'],
+];
+
+function fieldAt(config: unknown, path: readonly string[]): unknown {
+  let v = config;
+  for (const f of path) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[f] : undefined;
+  return v;
 }
 
 function scopeKey(c: GatewayConfig, p: PluginModel): string {

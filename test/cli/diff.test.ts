@@ -112,6 +112,31 @@ test('diff: a service moved from https to http is a security finding: its upstre
   assert.match(back.out, /Security summary: nothing that changes/);
 });
 
+test("diff: a plugin that stops verifying its directory's or Redis's certificate is a security finding", async () => {
+  const dir = tmp();
+  const cfg = (ldap: string, redis: string): string => `_format_version: "3.0"
+services:
+  - name: api
+    url: http://api.internal
+    routes:
+      - name: r
+        paths: [/r]
+        plugins:
+          - name: ldap-auth
+            config: { ldap_host: ldap.internal, ldaps: true, base_dn: "dc=x", attribute: uid${ldap} }
+          - name: rate-limiting
+            config: { minute: 5, policy: redis, redis: { host: redis.internal, ssl: true${redis} } }
+`;
+  const a = write(dir, 'a.yaml', cfg('', ''));
+  const b = write(dir, 'b.yaml', cfg(', verify_ldap_host: false', ', ssl_verify: false'));
+  const r = await gateway(['diff', a, b]);
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.out, /! plugin ldap-auth on route 'r': verify_ldap_host turned off/);
+  assert.match(r.out, /! plugin rate-limiting on route 'r': redis\.ssl_verify turned off/);
+  const back = await gateway(['diff', b, a]);
+  assert.match(back.out, /Security summary: nothing that changes/);
+});
+
 test('diff: a service url from a variable shows as a secret change by its parts, and as ${NAME} when unset', async () => {
   const dir = tmp();
   const svc = (url: string): string => `_format_version: "3.0"\nservices:\n  - name: b\n    url: ${url}\n`;
