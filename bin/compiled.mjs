@@ -28,10 +28,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SRC = join(ROOT, 'src');
+const SCHEMAS = join(ROOT, 'schemas');
 const DIST = join(ROOT, 'dist');
 const STAMP = join(DIST, 'build.json');
 /** Bumped when the layout of dist/ changes, so an older tree is not used. */
-const LAYOUT = 2;
+const LAYOUT = 3;
 
 /**
  * Packages bundled into dist/vendor/<name>.js for the static imports of the sources (a dynamic
@@ -80,12 +81,18 @@ function commonJs(name) {
   };
 }
 
-/** What the tree is built from: package.json, the installed packages, src/'s folders and files. */
+/**
+ * What the tree is built from: package.json, the installed packages, src/'s folders and files, and
+ * schemas/' (inlined into the modules that import them: a changed default must not run stale).
+ */
 function inputs() {
-  const paths = [join(ROOT, 'package.json'), join(ROOT, 'node_modules/.package-lock.json'), SRC];
+  const paths = [join(ROOT, 'package.json'), join(ROOT, 'node_modules/.package-lock.json'), SRC, SCHEMAS];
   for (const f of readdirSync(SRC, { recursive: true, withFileTypes: true })) {
     const path = join(f.parentPath ?? f.path, f.name);
     if (f.isDirectory() || (/\.(?:ts|mjs)$/.test(f.name) && !f.name.endsWith('.test.ts'))) paths.push(path);
+  }
+  for (const f of readdirSync(SCHEMAS, { recursive: true, withFileTypes: true })) {
+    if (f.isDirectory() || f.name.endsWith('.json')) paths.push(join(f.parentPath ?? f.path, f.name));
   }
   return paths;
 }
