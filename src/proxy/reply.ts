@@ -205,6 +205,10 @@ export function redirectToHttps(rc: ProxyRequest): void {
   // absolute-form request line, whose scheme and authority would otherwise land in the path.
   const forwarded = rc.trustedPeer ? forwardedHost(rc.headers['x-forwarded-host']) : null;
   const host = forwarded ?? rc.hostHeader.replace(/:\d+$/, '');
+  // No host (HTTP/1.0 without Host, an empty Host: RFC 9112 3.2) makes no https URL: browsers read
+  // `https:///evil.example/x` as `https://evil.example/x` (WHATWG URL), an open redirect. Kong
+  // would name nginx's server_name; the upgrade answer names no host.
+  if (host === '') return sendError(rc, 'HTTPS_REQUIRED');
   const location = `https://${host}${forwarded === null ? port : ''}${originForm(rc.raw.url ?? '/')}`;
   void respond(rc, new ResponseContext(status, { location, 'content-length': '0' }, true), null);
 }

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
+import { rawRequest } from '../support/raw.ts';
 import { curl, type Issued, presented, run, startFromFile, TestCa, tool } from './support.ts';
 
 const skip = tool('curl') || tool('openssl');
@@ -228,6 +229,22 @@ test('an absolute-form request line is redirected to its path, not to its whole 
   });
   assert.equal(r.status, 301);
   assert.equal(r.location, `https://a.test:${httpsPort}/moved/p?x=1`);
+});
+
+test('without a host to redirect to (HTTP/1.0 without Host, an empty Host) the answer is 426, never `https:///path`', {
+  skip,
+}, async () => {
+  // Browsers read `https:///evil.example/x` as `https://evil.example/x`: a redirect with an empty
+  // host would send them to whatever host the path names.
+  for (const head of [
+    'GET /moved/evil.example/x HTTP/1.0\r\n\r\n',
+    'GET /moved/evil.example/x HTTP/1.1\r\nHost: \r\n\r\n',
+  ]) {
+    const r = await rawRequest(`http://127.0.0.1:${httpPort}`, head, 500);
+    assert.equal(r.status, 426, head);
+    assert.equal(r.headers.location, undefined, head);
+    assert.equal(JSON.parse(r.body).message, 'Please use HTTPS protocol');
+  }
 });
 
 test('a 20 KiB request head passes on the ssl listener over HTTP/1.1 as over HTTP/2 and plain http', {
