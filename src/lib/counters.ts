@@ -568,6 +568,10 @@ export function sharedCounterStore(
     );
     return { store, hooks: {} };
   }
+  // Kong's ssl_verify default is false, and decK dumps write it: say so wherever TLS is on.
+  const unverified = `redis.ssl_verify is off: the certificate of ${redis.host} is not verified before the password is sent`;
+  if (redis.ssl && !redis.ssl_verify)
+    context.warn(`${unverified}; anyone on the path can impersonate it`, 'redis.ssl_verify');
   const settings: RedisSettings = {
     host: redis.host!,
     port: redis.port,

@@ -445,3 +445,45 @@ test("correlation-id on the gateway's request id header is a warning: the gatewa
   assert.equal(moved.code, 0, moved.out + moved.err);
   assert.doesNotMatch(moved.out, /warning/);
 });
+
+test('validate warns where a plugin speaks TLS without verifying its peer (a decK dump writes Kong defaults: false)', async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'tls.yaml',
+    [
+      '_format_version: "3.0"',
+      'services:',
+      '  - name: a',
+      '    url: echo://',
+      '    routes:',
+      '      - { name: one, paths: [/x] }',
+      'plugins:',
+      '  - name: ldap-auth',
+      '    config: { ldap_host: ldap.internal, ldaps: true, base_dn: "dc=x", attribute: uid, verify_ldap_host: false }',
+      '  - name: rate-limiting',
+      '    config:',
+      '      minute: 5',
+      '      policy: redis',
+      '      redis: { host: redis.internal, ssl: true, ssl_verify: false }',
+      '  - name: response-ratelimiting',
+      '    config:',
+      '      limits: { video: { minute: 5 } }',
+      '      policy: redis',
+      '      redis: { host: redis.internal, ssl: false, ssl_verify: false }',
+      '',
+    ].join('\n'),
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(
+    r.out,
+    /plugins\[0\]\.config\.verify_ldap_host {2}warning: plugin 'ldap-auth': verify_ldap_host is off: the certificate of ldap\.internal is not verified/,
+  );
+  assert.match(
+    r.out,
+    /plugins\[1\]\.config\.redis\.ssl_verify {2}warning: plugin 'rate-limiting': redis\.ssl_verify is off: the certificate of redis\.internal is not verified/,
+  );
+  // Without ssl there is no certificate to verify: nothing to say.
+  assert.match(r.out, /; 2 warnings\)/);
+});

@@ -197,6 +197,12 @@ export default definePlugin<LdapAuthConfig>({
   create(config, context) {
     if (config.ldaps && config.start_tls)
       throw new PluginConfigError('start_tls', "'ldaps' and 'start_tls' cannot be enabled simultaneously");
+    // Kong's default is false, and decK dumps write it: say so wherever a password goes over TLS.
+    if ((config.ldaps || config.start_tls) && !config.verify_ldap_host)
+      context.warn(
+        `verify_ldap_host is off: the certificate of ${config.ldap_host} is not verified before passwords are sent to it; anyone on the path can impersonate it`,
+        'verify_ldap_host',
+      );
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     return new LdapAuth(config, anonymous, context.log);
   },
