@@ -92,7 +92,7 @@ export const localCoordinator: Coordinator = {
     const at = new Date();
     const p = await inst.prepare();
     if (opts.abandoned?.() === true) {
-      // Past its deadline: already reported failed; nothing may change now.
+      // Past its deadline (already reported failed) or stopping: nothing may change now.
       if (!('errors' in p)) await abandonPrepared(p);
       return { ok: false, at, hash: inst.runtime.config.source.hash, errors: [], trigger: opts.trigger };
     }
@@ -118,7 +118,7 @@ export type ReloadTrigger = 'watch' | 'signal' | 'admin' | 'api';
 
 export interface ReloadOptions {
   trigger?: ReloadTrigger;
-  /** True once the reload ran past its deadline: it must not swap anything in. */
+  /** True once the reload ran past its deadline, or shutdown began: it must not swap anything in. */
   abandoned?: () => boolean;
   /** Return a failure without recording or logging it (the watcher looks again before reporting). */
   deferFailure?: boolean;
@@ -299,8 +299,16 @@ export class TollgateInstance {
   private withDeadline(opts: ReloadOptions): Promise<ReloadResult> {
     const at = new Date();
     let expired = false;
-    const own: ReloadOptions = { ...opts, abandoned: () => expired };
-    const work = this.coordinator.reload(this, own);
+    // Shutdown does not wait for a reload under way (its deadline may be far off): one that
+    // finishes while the gateway drains swaps nothing in, as one past its deadline.
+    const own: ReloadOptions = { ...opts, abandoned: () => expired || this.draining };
+    const work = this.coordinator
+      .reload(this, own)
+      .then((r) =>
+        !expired && this.draining && !r.ok && r.errors.length === 0
+          ? this.unavailable('the gateway is shutting down', opts)
+          : r,
+      );
     const ms = this.options.reloadTimeoutMs ?? RELOAD_TIMEOUT_MS;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<ReloadResult>((resolve) => {

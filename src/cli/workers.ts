@@ -185,7 +185,7 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
         }
       }
       if (opts.abandoned?.() === true) {
-        // Past its deadline: the reload was already reported failed; nothing may change now.
+        // Past its deadline (already reported failed) or stopping: nothing may change now.
         for (const { s } of replies) send(s.worker, { t: 'tollgate:abort', id });
         await abandon(p);
         return { ok: false, at, hash: inst.runtime.config.source.hash, errors: [], trigger: opts.trigger };

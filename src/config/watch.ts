@@ -118,13 +118,17 @@ export class ConfigWatcher {
     await new Promise<void>((resolve) => this.fsw!.once('ready', () => resolve()));
   }
 
+  /**
+   * Stops watching. A reload under way is not waited for: it may take as long as its deadline (a
+   * custom plugin's module still importing), and a gateway that stops must start draining at once;
+   * the target drops what such a reload builds.
+   */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.stopRecheck();
     await this.fsw?.close();
-    await this.running;
   }
 
   /** Paths chokidar should not look at: anything in a watched directory that no watched file goes through. */
@@ -171,6 +175,7 @@ export class ConfigWatcher {
       const fp = await fingerprint(this.files);
       if (fp.hash === this.handled) return;
       const result = await this.target.reload({ trigger: 'watch', deferFailure: true });
+      if (this.closed) return;
       if (result.ok) {
         this.handled = fp.hash;
         await this.retarget([this.configFile, ...this.target.referencedFiles()], fp);

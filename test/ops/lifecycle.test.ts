@@ -160,6 +160,39 @@ test('a second SIGTERM exits at once, without waiting for the slow request', asy
   }
 });
 
+test('SIGTERM while a reload is loading stops accepting at once and exits within the grace period', async () => {
+  const gate = join(dir, 'reload-gate');
+  const plugin = fileURLToPath(new URL('./fixtures/hangup-gate.mjs', import.meta.url));
+  const file = await write('term-reload.yaml', config(['a']).replace('grace_period: 5000', 'grace_period: 1000'));
+  const gw = await spawnGateway(file, [], { TOLLGATE_TEST_HUP_GATE: gate });
+  try {
+    // The watcher's reload imports the plugin module, which holds it (up to 20 s) until the gate exists.
+    await writeFile(
+      file,
+      config(['a', 'b'])
+        .replace('grace_period: 5000', 'grace_period: 1000')
+        .replace('_tollgate:\n', `_tollgate:\n  custom_plugins: [${JSON.stringify(plugin)}]\n`),
+    );
+    await eventually(async () => (await readFile(`${gate}.loading`, 'utf8').catch(() => '')) || undefined, 'loading');
+    const t0 = Date.now();
+    gw.proc.kill('SIGTERM');
+    await gw.waitForLine((l) => l.msg === 'shutting down', 'shutting down');
+    await eventually(
+      async () => ((await statusOf(`${gw.proxy}/a`).catch(() => 0)) === 0 ? true : undefined),
+      'the proxy refusing connections',
+      2000,
+    );
+    const exit = await gw.exited;
+    assert.equal(exit.code, 0);
+    // 1 s of grace, plus the flush: not the 20 s the reload would have taken.
+    assert.ok(Date.now() - t0 < 5000, `exited after ${Date.now() - t0} ms`);
+    assert.ok(!gw.lines.some((l) => l.msg === 'config reloaded'), 'nothing was swapped in while stopping');
+  } finally {
+    await writeFile(gate, '');
+    await gw.kill();
+  }
+});
+
 test('with --no-watch a change waits for SIGHUP or POST /reload', async () => {
   const file = await write('nowatch.yaml', config(['a']));
   const gw = await spawnGateway(file, ['--no-watch']);
