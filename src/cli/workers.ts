@@ -21,6 +21,7 @@ import {
   type Readiness,
   type ReloadOptions,
   type ReloadResult,
+  type ReloadTrigger,
   TollgateInstance,
   toIssues,
 } from '../instance.ts';
@@ -33,7 +34,7 @@ import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 type ToWorker =
   | { t: 'tollgate:init'; text: string }
   | { t: 'tollgate:prepare'; id: number; text: string }
-  | { t: 'tollgate:commit'; id: number }
+  | { t: 'tollgate:commit'; id: number; trigger: ReloadTrigger | undefined }
   | { t: 'tollgate:abort'; id: number }
   | { t: 'tollgate:stats'; id: number }
   | { t: 'tollgate:health'; id: number }
@@ -200,7 +201,7 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
         replies.map(({ s, r }) =>
           r === null
             ? undefined
-            : ask(s, { t: 'tollgate:commit', id }).then(
+            : ask(s, { t: 'tollgate:commit', id, trigger: opts.trigger }).then(
                 (c) => {
                   if (!c.ok) return;
                   s.hash = hash;
@@ -525,7 +526,7 @@ export async function runWorker(args: StartArgs): Promise<number> {
         pending.delete(m.id);
         if (p !== undefined) {
           inst.commit(p);
-          inst.succeeded(p.config.source.hash, new Date(), { trigger: 'api' });
+          inst.succeeded(p.config.source.hash, new Date(), { trigger: m.trigger });
         }
         reply({ t: 'tollgate:reply', id: m.id, ok: p !== undefined });
         return;

@@ -39,6 +39,16 @@ test('with --workers 2 a reload reaches both workers, /metrics sums them, and a 
       after.workers.every((w: any) => w.config_hash === after.config_hash),
       JSON.stringify(after.workers),
     );
+    // each worker's "config reloaded" line names what caused the reload, as the primary's does
+    await eventually(
+      async () =>
+        gw.lines.filter((l) => l.msg === 'config reloaded' && l.hash === after.config_hash).length === 3 || undefined,
+      'the three reload lines',
+    );
+    assert.deepEqual(
+      gw.lines.filter((l) => l.msg === 'config reloaded' && l.hash === after.config_hash).map((l) => l.trigger),
+      ['watch', 'watch', 'watch'],
+    );
     // every new connection (the primary hands them out in turn) finds the new route
     for (let i = 0; i < 10; i++) assert.equal(await statusOf(`${gw.proxy}/b`), 200);
     for (let i = 0; i < 10; i++) assert.equal(await statusOf(`${gw.proxy}/a`), 200);
