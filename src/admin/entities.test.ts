@@ -278,3 +278,31 @@ consumers:
     await gw.close();
   }
 });
+
+test("a plugin is found by its instance_name, Kong 3's endpoint key; an unnamed one shows instance_name null", async () => {
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+plugins:
+  - name: correlation-id
+    instance_name: trace-ids
+  - name: cors
+`,
+  });
+  try {
+    const get = (p: string, init?: RequestInit) => fetch(`${gw.adminUrl}${p}`, init);
+    const named = await get('/plugins/trace-ids');
+    assert.equal(named.status, 200);
+    const plugin = (await named.json()) as any;
+    assert.equal(plugin.name, 'correlation-id');
+    assert.equal(plugin.instance_name, 'trace-ids');
+    const all = (await (await get('/plugins')).json()) as any;
+    assert.equal(all.data.find((p: any) => p.name === 'cors').instance_name, null);
+    assert.equal((await get('/plugins/nope')).status, 404);
+    assert.equal(
+      ((await (await get('/plugins/trace-ids', { method: 'PATCH' })).json()) as any).message,
+      "cannot update 'plugins' entities by 'instance_name' when not using a database",
+    );
+  } finally {
+    await gw.close();
+  }
+});

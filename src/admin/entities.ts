@@ -29,7 +29,8 @@ const CORE_KINDS: Readonly<Record<string, Kind>> = {
   services: { schema: 'services', key: 'name' },
   routes: { schema: 'routes', key: 'name' },
   consumers: { schema: 'consumers', key: 'username' },
-  plugins: { schema: 'plugins', key: null },
+  // Kong 3's plugins are named by `instance_name` (kong/db/schema/entities/plugins.lua).
+  plugins: { schema: 'plugins', key: 'instance_name' },
   upstreams: { schema: 'upstreams', key: 'name' },
   targets: { schema: 'targets', key: 'target' },
   certificates: { schema: 'certificates', key: null },
@@ -109,6 +110,7 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
   lists.set(
     'plugins',
     list('plugins').map((p) => ({
+      instance_name: null,
       ...p,
       service: ref(p.service),
       route: ref(p.route),
