@@ -306,3 +306,28 @@ plugins:
     await gw.close();
   }
 });
+
+test("an acl membership is found under its consumer by its group, as Kong's acl api finds it", async () => {
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+consumers:
+  - username: alice
+    acls: [{ group: admins }, { group: ops team }]
+  - username: bob
+    acls: [{ group: readers }]
+`,
+  });
+  try {
+    const get = (p: string) => fetch(`${gw.adminUrl}${p}`);
+    const admins = await get('/consumers/alice/acls/admins');
+    assert.equal(admins.status, 200);
+    const acl = (await admins.json()) as any;
+    assert.equal(acl.group, 'admins');
+    assert.equal(((await (await get(`/consumers/alice/acls/${acl.id}`)).json()) as any).group, 'admins');
+    assert.equal(((await (await get('/consumers/alice/acls/ops%20team')).json()) as any).group, 'ops team');
+    // another consumer's group is not this one's
+    assert.equal((await get('/consumers/alice/acls/readers')).status, 404);
+  } finally {
+    await gw.close();
+  }
+});

@@ -19,6 +19,8 @@ interface Kind {
   key: string | null;
   /** Path segment under `/consumers/{consumer}/` (credentials). */
   nested?: string;
+  /** Field a non-uuid segment is looked up by under `/consumers/{consumer}/{nested}/` (an acl's group). */
+  nestedKey?: string;
 }
 
 /**
@@ -55,7 +57,12 @@ function kindsOf(config: GatewayConfig): Readonly<Record<string, Kind>> {
     for (const [schema, info] of Object.entries(config.entity_kinds)) {
       const api = info.adminApi;
       if (api === null || Object.hasOwn(CORE_KINDS, api.name)) continue;
-      all[api.name] = { schema, key: api.endpointKey ?? null, ...(api.nestedName ? { nested: api.nestedName } : {}) };
+      all[api.name] = {
+        schema,
+        key: api.endpointKey ?? null,
+        ...(api.nestedName ? { nested: api.nestedName } : {}),
+        ...(api.nestedKey ? { nestedKey: api.nestedKey } : {}),
+      };
     }
     kinds = all;
     kindsByConfig.set(config, kinds);
@@ -329,7 +336,12 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
   }
   if (subId !== undefined) {
     if (segs.length > 4) return notFound();
-    const child = find(children.list, kinds[children.path], subId);
+    const childKind = kinds[children.path];
+    // Under its consumer, a kind may be named by a field unique per consumer (an acl's group).
+    const child =
+      top === 'consumers' && childKind?.nestedKey !== undefined && !UUID.test(subId)
+        ? children.list.find((e) => e[childKind.nestedKey!] === subId)
+        : find(children.list, childKind, subId);
     if (!reading) return methodNotAllowed();
     return child === undefined ? notFound() : { status: 200, body: child };
   }

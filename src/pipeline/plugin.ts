@@ -387,6 +387,11 @@ export interface EntityAdminApi {
   readonly name: string;
   readonly nestedName?: string;
   readonly endpointKey?: string | null;
+  /**
+   * The field a segment that is no uuid is looked up by under `/consumers/{consumer}/<nestedName>/`,
+   * unique per consumer (Kong's acl plugin finds a membership by its group there, kong/plugins/acl/api.lua).
+   */
+  readonly nestedKey?: string;
 }
 
 /** Identity helper that gives an entity declaration its types. */

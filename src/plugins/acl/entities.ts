@@ -9,7 +9,7 @@ export interface AclGroup extends EntityRecord {
 
 export const acls = defineEntity<AclGroup>({
   name: 'acls',
-  adminApi: { name: 'acls', nestedName: 'acls' },
+  adminApi: { name: 'acls', nestedName: 'acls', nestedKey: 'group' },
   description: 'A group the consumer belongs to, for the acl plugin.',
   schema: {
     type: 'object',
