@@ -331,3 +331,22 @@ consumers:
     await gw.close();
   }
 });
+
+test("foreign entity endpoints: a plugin's service, route and consumer, a credential's consumer, as Kong's", async () => {
+  await withGateway(async (get) => {
+    const keyAuth = ((await (await get('/routes/a/plugins')).json()) as any).data[0];
+    const route = (await (await get(`/plugins/${keyAuth.id}/route`)).json()) as any;
+    assert.equal(route.name, 'a');
+    assert.deepEqual(await (await get(`/plugins/${keyAuth.id}/service`)).json(), { message: 'Not found' });
+    const alice = (await (await get('/consumers/alice')).json()) as any;
+    const jwt = await get('/jwts/alice-iss/consumer');
+    assert.equal(jwt.status, 200);
+    assert.equal(((await jwt.json()) as any).id, alice.id);
+    const key = ((await (await get('/key-auths')).json()) as any).data[0];
+    assert.equal(((await (await get(`/key-auths/${key.id}/consumer`)).json()) as any).username, 'alice');
+    assert.equal(((await (await get('/routes/c/service')).json()) as any).name, 'balanced');
+    // Kong turns these off: /upstreams/{u}/targets and /certificates/{c} are the ways in
+    const target = ((await (await get('/upstreams/pool/targets')).json()) as any).data[0];
+    assert.equal((await get(`/targets/${target.id}/upstream`)).status, 404);
+  });
+});

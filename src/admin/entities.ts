@@ -392,8 +392,6 @@ function nested(
       return { list: of('plugins', 'route'), path: 'plugins', single: false };
     case 'consumers/plugins':
       return { list: of('plugins', 'consumer'), path: 'plugins', single: false };
-    case 'routes/service':
-      return { list: byId('services', entity.service), path: 'services', single: true };
     case 'upstreams/targets':
       return { list: of('targets', 'upstream'), path: 'targets', single: false };
     case 'certificates/snis':
@@ -403,8 +401,20 @@ function nested(
     const path = Object.keys(kinds).find((k) => kinds[k]!.nested === sub);
     if (path !== undefined) return { list: of(kinds[path]!.schema, 'consumer'), path, single: false };
   }
+  // Kong's foreign entity endpoints (`/routes/{r}/service`, `/plugins/{p}/consumer`,
+  // `/key-auths/{k}/consumer`): the entity a foreign key names, 404 when it names none. Kong
+  // turns off `/snis/{s}/certificate` and `/targets/{t}/upstream` (kong/api/routes/snis.lua, targets.lua).
+  if (Object.hasOwn(FOREIGN_KEYS, sub) && Object.hasOwn(entity, sub) && top !== 'snis' && top !== 'targets')
+    return { list: byId(FOREIGN_KEYS[sub]!, entity[sub]), path: FOREIGN_KEYS[sub]!, single: true };
   return null;
 }
+
+/** The foreign keys of Kong's entities (each `{"id": ...}` or null), by the collection they name. */
+const FOREIGN_KEYS: Readonly<Record<string, string>> = {
+  service: 'services',
+  route: 'routes',
+  consumer: 'consumers',
+};
 
 /**
  * Kong's `GET /upstreams/{upstream}/health`: each target with `health` `HEALTHY` or `UNHEALTHY`
