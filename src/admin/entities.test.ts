@@ -180,6 +180,15 @@ test('upstreams: targets and health', async () => {
       ],
     );
     assert.equal(((await (await get('/upstreams/pool/targets/127.0.0.1:10')).json()) as any).weight, 100);
+    // Kong's list of every target, weight 0 included
+    const all = await get('/upstreams/pool/targets/all?size=1');
+    assert.equal(all.status, 200);
+    const first = (await all.json()) as any;
+    assert.deepEqual(
+      first.data.map((t: any) => t.target),
+      ['127.0.0.1:9'],
+    );
+    assert.equal(first.next, `/upstreams/pool/targets/all?offset=${encodeURIComponent(first.offset)}&size=1`);
     const health = (await (await get('/upstreams/pool/health')).json()) as any;
     assert.equal(health.node_id, ((await (await get('/')).json()) as any).node_id);
     assert.deepEqual(

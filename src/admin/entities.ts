@@ -336,6 +336,12 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
   }
   if (subId !== undefined) {
     if (segs.length > 4) return notFound();
+    // Kong's `/upstreams/{u}/targets/all` (kong/api/routes/upstreams.lua): every target of the
+    // upstream, weight 0 included, as the plain list has them here too.
+    if (top === 'upstreams' && sub === 'targets' && subId === 'all') {
+      if (!reading) return methodNotAllowed();
+      return page(children.list, req.query, `/upstreams/${encodeURIComponent(id)}/targets/all`);
+    }
     const childKind = kinds[children.path];
     // Under its consumer, a kind may be named by a field unique per consumer (an acl's group).
     const child =
