@@ -212,6 +212,23 @@ test('collections of kinds a declarative file here cannot hold are empty, as in 
   });
 });
 
+test("a certificate named by an SNI no certificate has: 404 'SNI not found', as Kong says", async () => {
+  await withGateway(async (get) => {
+    for (const [path, method] of [
+      ['/certificates/nope.example', 'GET'],
+      ['/certificates/nope.example/snis', 'GET'],
+      ['/certificates/nope.example', 'DELETE'],
+    ] as const) {
+      const res = await get(path, { method });
+      assert.equal(res.status, 404, `${method} ${path}`);
+      assert.deepEqual(await res.json(), { message: 'SNI not found' }, `${method} ${path}`);
+    }
+    assert.deepEqual(await (await get('/certificates/00000000-0000-4000-8000-000000000000')).json(), {
+      message: 'Not found',
+    });
+  });
+});
+
 test("writes answer 405 with Kong's DB-less message; a delete of nothing is 204", async () => {
   await withGateway(async (get) => {
     const post = await get('/services', {

@@ -315,6 +315,10 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
     return methodNotAllowed();
   }
   const entity = find(all, kind, id);
+  // Kong names a certificate by one of its SNIs, and says so when none has that name, whatever
+  // the method but PUT (kong/api/routes/certificates.lua, prepare_params).
+  if (entity === undefined && kind.schema === 'certificates' && !UUID.test(id) && req.method !== 'PUT')
+    return { status: 404, body: { message: 'SNI not found' } };
   if (sub === undefined) {
     if (reading) return entity === undefined ? notFound() : { status: 200, body: entity };
     const by = UUID.test(id) || kind.key === null ? null : kind.key;
