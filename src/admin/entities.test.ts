@@ -237,7 +237,7 @@ test("writes answer 405 with Kong's DB-less message; a delete of nothing is 204"
       headers: { 'content-type': 'application/json' },
     });
     assert.equal(post.status, 405);
-    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+    assert.equal(post.headers.get('allow'), 'GET, HEAD, OPTIONS');
     assert.deepEqual(await post.json(), {
       code: 12,
       name: 'operation unsupported',

@@ -149,3 +149,34 @@ services:
     await gw.close();
   }
 });
+
+test("OPTIONS answers 204 with the methods served, as Kong's admin API does", async () => {
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    routes: [{ name: r, paths: [/] }]
+`,
+  });
+  try {
+    const ask = (p: string, method: string) => fetch(`${gw.adminUrl}${p}`, { method });
+    for (const [path, allow] of [
+      ['/', 'GET, HEAD, OPTIONS'],
+      ['/status', 'GET, HEAD, OPTIONS'],
+      ['/reload', 'OPTIONS, POST'],
+      ['/services', 'GET, HEAD, OPTIONS'],
+      ['/services/echo/routes', 'GET, HEAD, OPTIONS'],
+      ['/plugins/enabled', 'GET, HEAD, OPTIONS'],
+    ]) {
+      const res = await ask(path!, 'OPTIONS');
+      assert.equal(res.status, 204, path);
+      assert.equal(res.headers.get('allow'), allow, path);
+      assert.equal(await res.text(), '', path);
+    }
+    for (const path of ['/nope', '/services/nope']) assert.equal((await ask(path, 'OPTIONS')).status, 404, path);
+    assert.equal((await ask('/status', 'POST')).headers.get('allow'), 'GET, HEAD, OPTIONS');
+  } finally {
+    await gw.close();
+  }
+});

@@ -68,6 +68,18 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
+/** What a read-only endpoint serves, in Kong's order (sorted, as kong/api/api_helpers.lua lists them). */
+const READ_ALLOW = 'GET, HEAD, OPTIONS';
+
+/**
+ * Kong's answer to OPTIONS on an admin path: 204 naming the methods served (api_helpers.lua's
+ * options_method). Kong's CORS headers are not sent: see docs/kong-compatibility.md.
+ */
+function options(res: ServerResponse, allow: string): void {
+  res.writeHead(204, { allow });
+  res.end();
+}
+
 const ENDPOINTS: Record<string, string> = {
   '/': 'GET',
   '/status': 'GET',
@@ -105,12 +117,15 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
   const method = req.method === 'HEAD' ? 'GET' : req.method;
   try {
     // Kong's list of the plugins the node can run (admin UIs read it); before `/plugins/{id}`.
-    if (path === '/plugins/enabled' && method === 'GET')
-      return send(res, 200, { enabled_plugins: Object.keys(await availablePlugins(inst)) });
+    if (path === '/plugins/enabled') {
+      if (method === 'GET') return send(res, 200, { enabled_plugins: Object.keys(await availablePlugins(inst)) });
+      if (method === 'OPTIONS') return options(res, READ_ALLOW);
+    }
     if (isEntityPath(path, inst.runtime.config)) {
       const rt = inst.runtime;
       const r = await entityEndpoint({
-        method: method ?? 'GET',
+        // Kong answers OPTIONS on every path it routes: one whose GET is no 404 here.
+        method: method === 'OPTIONS' ? 'GET' : (method ?? 'GET'),
         path,
         query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
         config: rt.config,
@@ -119,6 +134,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         routes: () => routeTable(rt).data as Record<string, unknown>[],
         upstreamHealth: async () => ((await inst.coordinator.status(inst)).upstreams ?? []) as never,
       });
+      if (method === 'OPTIONS' && r.status !== 404) return options(res, READ_ALLOW);
       if (r.status === 204) {
         res.writeHead(204);
         res.end();
@@ -134,8 +150,9 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     }
     const allowed = ENDPOINTS[path];
     if (allowed === undefined) return send(res, 404, { message: 'Not found' });
-    if (method !== allowed)
-      return send(res, 405, { message: 'Method not allowed' }, { allow: allowed === 'GET' ? 'GET, HEAD' : allowed });
+    const allow = allowed === 'GET' ? READ_ALLOW : `OPTIONS, ${allowed}`;
+    if (method === 'OPTIONS') return options(res, allow);
+    if (method !== allowed) return send(res, 405, { message: 'Method not allowed' }, { allow });
     switch (path) {
       case '/':
         return send(res, 200, await nodeInfo(inst));
