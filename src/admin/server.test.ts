@@ -180,3 +180,17 @@ services:
     await gw.close();
   }
 });
+
+test("/plugins/enabled only reads, as Kong's: a write answers 405, not as one on a plugin named 'enabled'", async () => {
+  const gw = await startGateway({ config: '_format_version: "3.0"\n' });
+  try {
+    for (const method of ['PATCH', 'PUT', 'DELETE', 'POST']) {
+      const res = await fetch(`${gw.adminUrl}/plugins/enabled`, { method });
+      assert.equal(res.status, 405, method);
+      assert.equal(res.headers.get('allow'), 'GET, HEAD, OPTIONS', method);
+      assert.deepEqual(await res.json(), { message: 'Method not allowed' }, method);
+    }
+  } finally {
+    await gw.close();
+  }
+});

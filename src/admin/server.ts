@@ -120,6 +120,8 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     if (path === '/plugins/enabled') {
       if (method === 'GET') return send(res, 200, { enabled_plugins: Object.keys(await availablePlugins(inst)) });
       if (method === 'OPTIONS') return options(res, READ_ALLOW);
+      // Kong's route has GET only: a write is not one on a plugin named 'enabled'.
+      return send(res, 405, { message: 'Method not allowed' }, { allow: READ_ALLOW });
     }
     if (isEntityPath(path, inst.runtime.config)) {
       const rt = inst.runtime;
