@@ -194,3 +194,36 @@ test("/plugins/enabled only reads, as Kong's: a write answers 405, not as one on
     await gw.close();
   }
 });
+
+test('a request body no endpoint reads ends the connection after the answer, as nginx closes lingering', async () => {
+  const gw = await startGateway({ config: '_format_version: "3.0"\n' });
+  try {
+    const { hostname, port } = new URL(gw.adminUrl);
+    // a client that announces ten gigabytes and keeps sending: the server read and dropped them
+    // for as long as it kept sending, one connection holding the admin listener's event loop
+    const answer = await new Promise<string>((resolve, reject) => {
+      let data = '';
+      const socket = connect(Number(port), hostname, () => {
+        socket.write('POST /services HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000000\r\n\r\n');
+        const chunk = Buffer.alloc(64 * 1024, 97);
+        const pump = (): void => {
+          while (!socket.destroyed && socket.write(chunk));
+        };
+        socket.on('drain', pump);
+        pump();
+      });
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (data += d));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(data));
+      // a deadline on the test, not a measurement: the old listener read for as long as it was sent
+      setTimeout(() => {
+        socket.destroy();
+        reject(new Error('the admin listener still reads the body'));
+      }, 20_000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 405 /);
+  } finally {
+    await gw.close();
+  }
+});

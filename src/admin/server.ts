@@ -6,7 +6,9 @@ import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/model.ts';
 import { knownSecrets, REDACTED, secretValues } from '../config/secrets.ts';
 import type { ConnectionStats, TollgateInstance } from '../instance.ts';
+import { hasRequestBody } from '../lib/request-body.ts';
 import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import { endLingering } from '../proxy/linger.ts';
 import { VERSION } from '../version.ts';
 import { entityEndpoint, isEntityPath } from './entities.ts';
 
@@ -29,6 +31,10 @@ export function createAdminServer(inst: TollgateInstance): Server {
       // The answer may take a while to make (a reload): no deadline while it is made.
       req.socket.setTimeout(0);
       void route(inst, req, withScrub(inst, res)).finally(() => {
+        // No endpoint reads a body: node went on reading and dropping one for as long as the
+        // client sent it (ten gigabytes announced, one connection busy for minutes). nginx's
+        // lingering close: our FIN after the answer, the connection gone LINGER_MS later.
+        if (!req.complete && hasRequestBody({ headers: req.headers, raw: req })) endLingering(req.socket);
         if (res.writableFinished) return;
         // nginx's send_timeout: a client that stops reading an answer (a /config of megabytes)
         // held it in memory for as long as it kept the connection, and a hundred such clients
