@@ -95,7 +95,7 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
   const lists = new Map<string, Obj[]>();
   lists.set(
     'services',
-    list('services').map((s) => ({ ...s, ...at })),
+    list('services').map((s) => ({ ...s, client_certificate: ref(s.client_certificate), ...at })),
   );
   // Kong's route objects in the order the router tries them, each with what `GET /routes` has
   // always shown of the compiled route (its order, its service, its plugin chain).
@@ -131,7 +131,7 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
     list('upstreams').map((u) => {
       const { targets: ts, ...rest } = u;
       for (const t of Array.isArray(ts) ? (ts as Obj[]) : []) targets.push({ ...t, upstream: { id: u.id }, ...at });
-      return { ...rest, ...at };
+      return { ...rest, client_certificate: ref(u.client_certificate), ...at };
     }),
   );
   lists.set('targets', targets);

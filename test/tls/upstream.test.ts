@@ -156,3 +156,12 @@ test("an upstream's client_certificate serves a service that names none (Kong's 
   assert.equal(r.status, 200);
   assert.deepEqual(await r.json(), { client: 'tollgate' });
 });
+
+test("the admin API shows client_certificate as Kong's foreign key, {id}", { skip }, async () => {
+  const service = (await (await fetch(`${gw.adminUrl}/services/mtls-pem`)).json()) as any;
+  assert.deepEqual(service.client_certificate, { id: CLIENT_ID });
+  const none = (await (await fetch(`${gw.adminUrl}/services/no-client-cert`)).json()) as any;
+  assert.equal(none.client_certificate, null);
+  const upstream = (await (await fetch(`${gw.adminUrl}/upstreams/cert.upstream`)).json()) as any;
+  assert.deepEqual(upstream.client_certificate, { id: CLIENT_ID });
+});
