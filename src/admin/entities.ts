@@ -412,7 +412,7 @@ function nested(
     if (path !== undefined) return { list: of(kinds[path]!.schema, 'consumer'), path, single: false };
   }
   // Kong's foreign entity endpoints (`/routes/{r}/service`, `/plugins/{p}/consumer`,
-  // `/key-auths/{k}/consumer`): the entity a foreign key names, 404 when it names none. Kong
+  // `/key-auths/{k}/consumer`, `/services/{s}/client_certificate`): the entity a foreign key names, 404 when it names none. Kong
   // turns off `/snis/{s}/certificate` and `/targets/{t}/upstream` (kong/api/routes/snis.lua, targets.lua).
   if (Object.hasOwn(FOREIGN_KEYS, sub) && Object.hasOwn(entity, sub) && top !== 'snis' && top !== 'targets')
     return { list: byId(FOREIGN_KEYS[sub]!, entity[sub]), path: FOREIGN_KEYS[sub]!, single: true };
@@ -424,6 +424,7 @@ const FOREIGN_KEYS: Readonly<Record<string, string>> = {
   service: 'services',
   route: 'routes',
   consumer: 'consumers',
+  client_certificate: 'certificates',
 };
 
 /**

@@ -165,3 +165,16 @@ test("the admin API shows client_certificate as Kong's foreign key, {id}", { ski
   const upstream = (await (await fetch(`${gw.adminUrl}/upstreams/cert.upstream`)).json()) as any;
   assert.deepEqual(upstream.client_certificate, { id: CLIENT_ID });
 });
+
+test('/services/{s}/client_certificate and /upstreams/{u}/client_certificate answer the certificate, key redacted', {
+  skip,
+}, async () => {
+  for (const path of ['/services/mtls-pem/client_certificate', '/upstreams/cert.upstream/client_certificate']) {
+    const res = await fetch(`${gw.adminUrl}${path}`);
+    assert.equal(res.status, 200, path);
+    const cert = (await res.json()) as any;
+    assert.equal(cert.id, CLIENT_ID, path);
+    assert.equal(cert.key, '[redacted]', path);
+  }
+  assert.equal((await fetch(`${gw.adminUrl}/services/no-client-cert/client_certificate`)).status, 404);
+});
