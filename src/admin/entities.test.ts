@@ -376,3 +376,25 @@ test("foreign entity endpoints: a plugin's service, route and consumer, a creden
     assert.equal((await get(`/targets/${target.id}/upstream`)).status, 404);
   });
 });
+
+test("/tags lists every tagged entity and /tags/{tag} those with one tag, as Kong's tags entity", async () => {
+  await withGateway(async (get) => {
+    const echo = (await (await get('/services/echo')).json()) as any;
+    const all = (await (await get('/tags')).json()) as any;
+    assert.deepEqual(
+      all.data.filter((t: any) => t.entity_id === echo.id),
+      [
+        { tag: 'team-a', entity_name: 'services', entity_id: echo.id },
+        { tag: 'public', entity_name: 'services', entity_id: echo.id },
+      ],
+    );
+    const teamB = (await (await get('/tags/team-b')).json()) as any;
+    assert.deepEqual(
+      teamB.data.map((t: any) => [t.entity_name, t.tag]),
+      [['services', 'team-b']],
+    );
+    const page = (await (await get('/tags/team-a?size=1')).json()) as any;
+    assert.equal(page.data.length, 1);
+    assert.deepEqual(await (await get('/tags/nobody-has-it')).json(), { data: [], next: null });
+  });
+});

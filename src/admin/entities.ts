@@ -37,6 +37,7 @@ const CORE_KINDS: Readonly<Record<string, Kind>> = {
   targets: { schema: 'targets', key: 'target' },
   certificates: { schema: 'certificates', key: null },
   snis: { schema: 'snis', key: 'name' },
+  tags: { schema: 'tags', key: 'tag' },
   // Kong OSS serves these in DB-less mode too; a declarative file here cannot hold any (each is
   // refused at load, docs/kong-compatibility.md), so they are empty, as Kong's are without them.
   // A tool that reads every collection (a decK dump) finds them instead of a 404 that stops it.
@@ -159,6 +160,13 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
       kind,
       list(kind).map((e) => ({ ...e, consumer: ref(e.consumer), created_at: loadedAt })),
     );
+  // Kong's `tags` entity (served in DB-less mode too): one row per tag of each tagged entity.
+  const tags: Obj[] = [];
+  for (const [schema, entities] of lists)
+    for (const e of entities)
+      for (const tag of Array.isArray(e.tags) ? (e.tags as unknown[]) : [])
+        tags.push({ tag, entity_name: schema, entity_id: e.id });
+  lists.set('tags', tags);
   return { lists };
 }
 
@@ -314,6 +322,13 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
     if (req.method === 'POST') return unsupported('create', kind.schema, null);
     return methodNotAllowed();
   }
+  // Kong's `/tags/{tag}` is a page: every entity with that tag (kong/api/routes/tags.lua).
+  if (top === 'tags' && sub === undefined && reading)
+    return page(
+      all.filter((t) => t.tag === id),
+      req.query,
+      `/tags/${encodeURIComponent(id)}`,
+    );
   const entity = find(all, kind, id);
   // Kong names a certificate by one of its SNIs, and says so when none has that name, whatever
   // the method but PUT (kong/api/routes/certificates.lua, prepare_params).

@@ -107,6 +107,7 @@ const ENTITY_ENDPOINTS = [
   '/upstreams/{upstream}/health',
   '/certificates',
   '/snis',
+  '/tags',
   '/key-auths',
   '/jwts',
   '/basic-auths',
