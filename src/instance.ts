@@ -78,6 +78,8 @@ export interface Coordinator {
   readiness(inst: TollgateInstance): Readiness;
   /** Whether the proxy accepts connections anywhere (what `/status` calls "up"). */
   serving(inst: TollgateInstance): boolean;
+  /** The proxy addresses open (`GET /`'s `proxy_listeners`): this process's, or its workers'. */
+  proxyListeners(inst: TollgateInstance): string[];
 }
 
 /** The answer of `GET /ready`: ready, or why not (Kong's `/status/ready` message). */
@@ -111,6 +113,7 @@ export const localCoordinator: Coordinator = {
   readiness: (inst) =>
     inst.localServing() ? { ready: true, message: 'ready' } : { ready: false, message: 'no proxy listener is open' },
   serving: (inst) => inst.localServing(),
+  proxyListeners: (inst) => inst.proxyAddresses,
 };
 
 /** What caused a reload. */

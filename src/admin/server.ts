@@ -256,7 +256,7 @@ async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>
       database: 'off',
       config_file: inst.options.configFile,
       config_hash: rt.config.source.hash,
-      proxy_listeners: inst.proxyAddresses,
+      proxy_listeners: inst.coordinator.proxyListeners(inst),
       admin_listeners: inst.adminAddresses,
     },
     endpoints: [...Object.keys(ENDPOINTS), ...ENTITY_ENDPOINTS],

@@ -272,6 +272,8 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       return { ready: true, message: 'ready' };
     },
     serving: () => alive().some((s) => s.proxy.length > 0),
+    // The primary listens on no proxy address: the workers' (shared, or one socket each on a port).
+    proxyListeners: () => [...new Set(alive().flatMap((s) => s.proxy))],
     status: async () => ({
       ...(await health()),
       workers: [...states.values()].map((s) => ({

@@ -26,6 +26,8 @@ test('with --workers 2 a reload reaches both workers, /metrics sums them, and a 
   try {
     const st = await json(`${gw.admin}/status`);
     assert.equal(st.workers.length, 2);
+    // GET / names the proxy address the workers listen on, not the primary's none
+    assert.deepEqual((await json(`${gw.admin}/`)).configuration.proxy_listeners, [gw.proxy.replace('http://', '')]);
     assert.ok(st.workers.every((w: any) => w.ready && w.config_hash === st.config_hash));
 
     // the watcher (in the primary) reloads both workers
