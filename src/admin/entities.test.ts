@@ -121,6 +121,9 @@ test("?tags= filters as Kong's: a,b has both, a/b has one of them; the next page
       (((await (await get(first.next)).json()) as any).data as any[]).map((x) => x.name),
       ['balanced'],
     );
+    const empty = await get('/services?tags=');
+    assert.equal(empty.status, 400);
+    assert.equal(((await empty.json()) as any).message, 'invalid option (tags: cannot be null)');
     for (const bad of ['a,b/c', 'a,b,c,d,e,f']) {
       const res = await get(`/services?tags=${encodeURIComponent(bad)}`);
       assert.equal(res.status, 400, bad);

@@ -221,7 +221,15 @@ const TAGS_OR = new RegExp(`^${TAG}(?:/${TAG})+$`, 'u');
 function tagFilter(raw: string): ((e: Obj) => boolean) | EntityAnswer {
   const and = TAGS_AND.test(raw);
   const tags = and ? raw.split(',') : TAGS_OR.test(raw) ? raw.split('/') : null;
-  const problem = tags === null ? 'invalid filter syntax' : tags.length > 5 ? 'cannot query more than 5 tags' : null;
+  // Kong refuses an empty `?tags=` before its syntax (kong/api/endpoints.lua, extract_options).
+  const problem =
+    raw === ''
+      ? 'cannot be null'
+      : tags === null
+        ? 'invalid filter syntax'
+        : tags.length > 5
+          ? 'cannot query more than 5 tags'
+          : null;
   if (problem !== null || tags === null)
     return {
       status: 400,
