@@ -303,3 +303,36 @@ services:
     await gw.close();
   }
 });
+
+test('/config is made once per config: a repeat is the same text, a secret the process learns later is redacted from then on', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-cfg-'));
+  const shared = 'shared-literal-value-4242';
+  const config = (service: string) => `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+${service}
+    routes:
+      - name: a
+        paths: [/a]
+`;
+  const gw = await startGateway({ dir, env: { LATER: shared }, config: config(`    tags: ["${shared}"]`) });
+  try {
+    const read = () => fetch(`${gw.adminUrl}/config`).then((r) => r.text());
+    const first = await read();
+    assert.ok(first.includes(shared), 'a literal tag shows');
+    assert.equal(await read(), first);
+    // A refused config reads ${LATER}: from then on the process knows that value as a secret.
+    const refused = await gw.reload(config(`    tags: ["\${LATER}"]\n    connect_timeout: -1`));
+    assert.equal(refused.ok, false);
+    const after = await read();
+    assert.ok(!after.includes(shared), 'the value learned as a secret is redacted in the config still serving');
+    assert.deepEqual(JSON.parse(after).services[0].tags, ['[redacted]']);
+    const loaded = await gw.reload(config('    tags: [fresh]'));
+    assert.equal(loaded.ok, true);
+    assert.deepEqual(JSON.parse(await read()).services[0].tags, ['fresh']);
+  } finally {
+    await gw.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
