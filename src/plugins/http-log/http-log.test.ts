@@ -67,6 +67,26 @@ test('closing does not wait for a receiver that never answers beyond the 2 s dea
   }
 });
 
+test('the last flush and the delivery in flight share one 2 s deadline: closing does not wait 2 s for each', async () => {
+  const hanging = createServer(() => undefined);
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+  const port = (hanging.address() as AddressInfo).port;
+  const log = await startPlugin(plugin, { http_endpoint: `http://127.0.0.1:${port}/logs`, timeout: 30_000 });
+  try {
+    // One delivery in flight (concurrency_limit 1, Kong's default), the others waiting behind it.
+    for (let i = 0; i < 5; i++) await log.run({ path: `/items/${i}` });
+    await new Promise((r) => setTimeout(r, 200));
+    const started = performance.now();
+    await log.close();
+    const took = performance.now() - started;
+    // 2 s for the flush and then 2 s more for the delivery in flight would be 4 s.
+    assert.ok(took < 3_500, `closing took ${Math.round(took)} ms`);
+  } finally {
+    hanging.closeAllConnections();
+    await new Promise((r) => hanging.close(r));
+  }
+});
+
 test('headers that could never be sent are refused at load, as Kong refuses them', async () => {
   const endpoint = 'http://127.0.0.1:9/logs';
   const refused: [Record<string, unknown>, RegExp][] = [

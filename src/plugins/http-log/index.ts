@@ -128,13 +128,16 @@ class HttpLog implements PluginHandlers {
   }
 
   async close(): Promise<void> {
+    // One deadline for the last flush and the deliveries in flight together: a receiver that
+    // never answers must not hold shutdown (or a retired config) for the plugin's `timeout`, nor
+    // for the flush's 2 s and then 2 s more.
+    const deadline = performance.now() + CLOSE_DEADLINE_MS;
     await this.queue?.close(CLOSE_DEADLINE_MS);
     const agent = this.agent;
     if (agent === undefined || agent === null) return;
-    // A delivery in flight gets the same deadline as the last flush: a receiver that never
-    // answers must not hold shutdown (or a retired config) for the plugin's `timeout`.
+    const left = Math.max(0, deadline - performance.now());
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([agent.close(), new Promise((r) => (timer = setTimeout(r, CLOSE_DEADLINE_MS)))]);
+    await Promise.race([agent.close(), new Promise((r) => (timer = setTimeout(r, left)))]);
     clearTimeout(timer);
     await agent.destroy().catch(() => undefined);
   }
