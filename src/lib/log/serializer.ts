@@ -191,9 +191,19 @@ function redactUri(uri: string, secret: ReadonlySet<string>): string {
   return q < 0 || secret.size === 0 ? uri : `${uri.slice(0, q)}?${redactQuery(uri.slice(q + 1), secret)}`;
 }
 
+/**
+ * Arguments in `request.querystring`: Kong's serializer calls get_query(), which reads the first
+ * 100 (lua_max_uri_args). Every argument is a property of its own in a queued entry, about 100
+ * bytes of heap for the few characters the queues' byte bound counts: without the cap a client's
+ * 1,500-argument query made a queue's 16 MiB hold over 300 MB behind a receiver that hangs.
+ */
+const MAX_QUERY_ARGS = 100;
+
 function queryObject(q: URLSearchParams, secret: ReadonlySet<string>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
+  let n = 0;
   for (const [k, value] of q) {
+    if (n++ === MAX_QUERY_ARGS) break;
     const v = secret.has(k) ? REDACTED : value;
     const prev = out[k];
     // Pushed, not copied: `?a&a&a...` (thousands of repeats fit in one request line) made the copy
