@@ -1,6 +1,7 @@
 // Counter stores for rate limits (rate-limiting, response-ratelimiting, custom plugins): exact
 // in-process counters, and Redis through Lua scripts so every operation is atomic across gateways.
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { DependencyHealth, PluginContext, PluginHandlers } from '../pipeline/plugin.ts';
@@ -233,8 +234,8 @@ const CLOSE_WAIT_MS = 1000;
 export class RedisCounters implements CounterStore {
   #client: ScriptedRedis | null = null;
   #connecting: Promise<ScriptedRedis> | null = null;
-  /** The SELECT of `database` on the current connection: pending, failed, or null once done. */
-  #selecting: Promise<void> | Error | null = null;
+  /** The SELECT of `database` on the current connection (before the first, the wait for it): pending, failed, or null. */
+  #selecting: Promise<unknown> | Error | null = null;
   #closed = false;
   readonly #settings: RedisSettings;
   readonly #onDown: (message: string) => void;
@@ -325,10 +326,9 @@ export class RedisCounters implements CounterStore {
       // A new connection: whatever hung the last one is gone with it.
       this.#breaker.reset();
       if (settings.database === 0) return this.#upAgain();
-      // ioredis SELECTs `db` on connecting, but its failure (a database out of range, an ACL
-      // refusing SELECT) is only an error event, and commands then run in database 0. So SELECT
-      // again and wait for the answer: until it comes, commands wait; once it failed, they fail
-      // (Kong: "failed to change Redis database"). Those queued while connecting have gone first.
+      // ioredis SELECTs `db` on connecting, but its failure (a database out of range, an ACL refusing
+      // SELECT) is only an error event, and commands then run in database 0. So SELECT again and wait for
+      // the answer: until it comes, commands wait; once it failed, they fail (Kong: "failed to change Redis database").
       const selecting = client.select(settings.database).then(
         () => {
           if (this.#selecting === selecting) this.#selecting = null;
@@ -341,6 +341,11 @@ export class RedisCounters implements CounterStore {
       );
       this.#selecting = selecting;
     });
+    // ioredis sends what it queued while connecting before any SELECT of ours: until 'ready', commands wait here.
+    if (settings.database !== 0)
+      this.#selecting = once(client, 'ready', { signal: AbortSignal.timeout(settings.timeout) }).catch(
+        (err: Error) => void (this.#selecting = err.cause instanceof Error ? err.cause : err),
+      );
     return client;
   }
 

@@ -446,6 +446,31 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 
+  test('requests that arrive while the connection is being made are not counted in database 0 either', async () => {
+    const { Redis } = await import('ioredis');
+    const client = new Redis({ host: redis.host, port: redis.port, lazyConnect: true });
+    await client.connect();
+    const before = new Set(await client.keys('ratelimit:*'));
+    const gw = await startGateway({
+      config: config({
+        db99: redisConfig({ redis: { host: redis.host, port: redis.port, timeout: 500, database: 99 } }),
+      }),
+    });
+    try {
+      // At once, before the SELECT has been answered: ioredis sends what it queued meanwhile first.
+      const answers = await Promise.all([1, 2, 3].map(() => fetch(`${gw.url}/db99`)));
+      for (const r of answers) {
+        assert.equal(r.status, 200);
+        assert.equal(r.headers.get('x-ratelimit-remaining-minute'), null);
+      }
+      const added = (await client.keys('ratelimit:*')).filter((k) => !before.has(k));
+      assert.deepEqual(added, [], 'nothing counted in database 0');
+    } finally {
+      client.disconnect();
+      await gw.close();
+    }
+  });
+
   test('/status shows a failing Redis client even when another client of the same server is healthy', async () => {
     const gw = await startGateway({
       config: config({
