@@ -19,15 +19,17 @@ export {
   ResponseTooLargeError,
 } from './lib/bounded-fetch.ts';
 export {
-  type CounterStore,
   foldRedisShorthands,
-  LocalCounters,
   type RedisConfig,
+  type SharedCounterStore,
+  sharedCounterStore,
+} from './lib/counter-policy.ts';
+export {
+  type CounterStore,
+  LocalCounters,
   RedisCounters,
   type RedisSettings,
   redisCountersKey,
-  type SharedCounterStore,
-  sharedCounterStore,
 } from './lib/counters.ts';
 export { configHeaderValue, firstHeader, hasHeaderControlChar, utf8HeaderText } from './lib/header-value.ts';
 export { parseRequestJson } from './lib/json.ts';
