@@ -62,31 +62,24 @@ export interface InstanceOptions {
 
 const RELOAD_TIMEOUT_MS = 60_000;
 
-/**
- * Reloads, connection counts, metrics and status for the whole gateway. The local coordinator
- * answers for this process; the cluster primary's (src/cli/workers.ts) for all its workers.
- */
-export interface Coordinator {
-  /** Loads the config and swaps it in (everywhere, or nowhere). Called one reload at a time. */
-  reload(inst: TollgateInstance, opts: ReloadOptions): Promise<ReloadResult>;
-  connections(inst: TollgateInstance): Promise<ConnectionStats>;
-  /** The /metrics text. */
-  metricsText(inst: TollgateInstance): Promise<string>;
-  /** Fields added to /status: upstream health and dependencies as the processes serving traffic see them. */
-  status(inst: TollgateInstance): Promise<Record<string, unknown>>;
-  /** Whether every process that serves traffic has its proxy open on the current config. */
-  readiness(inst: TollgateInstance): Readiness;
-  /** Whether the proxy accepts connections anywhere (what `/status` calls "up"). */
-  serving(inst: TollgateInstance): boolean;
-  /** The proxy addresses open (`GET /`'s `proxy_listeners`): this process's, or its workers'. */
-  proxyListeners(inst: TollgateInstance): string[];
-}
+export type {
+  ConnectionStats,
+  Coordinator,
+  Prepared,
+  Readiness,
+  ReloadOptions,
+  ReloadResult,
+  ReloadTrigger,
+} from './instance-types.ts';
 
-/** The answer of `GET /ready`: ready, or why not (Kong's `/status/ready` message). */
-export interface Readiness {
-  ready: boolean;
-  message: string;
-}
+import type {
+  ConnectionStats,
+  Coordinator,
+  Prepared,
+  Readiness,
+  ReloadOptions,
+  ReloadResult,
+} from './instance-types.ts';
 
 /** This process alone: prepare and swap here; its own counts and metrics. */
 export const localCoordinator: Coordinator = {
@@ -115,46 +108,6 @@ export const localCoordinator: Coordinator = {
   serving: (inst) => inst.localServing(),
   proxyListeners: (inst) => inst.proxyAddresses,
 };
-
-/** What caused a reload. */
-export type ReloadTrigger = 'watch' | 'signal' | 'admin' | 'api';
-
-export interface ReloadOptions {
-  trigger?: ReloadTrigger;
-  /** True once the reload ran past its deadline, or shutdown began: it must not swap anything in. */
-  abandoned?: () => boolean;
-  /** Return a failure without recording or logging it (the watcher looks again before reporting). */
-  deferFailure?: boolean;
-}
-
-export interface ReloadResult {
-  ok: boolean;
-  at: Date;
-  /** Hash of the config now serving (the new one on success). */
-  hash: string | null;
-  errors: ConfigIssue[];
-  trigger?: ReloadTrigger;
-  /** Set when the reload failed because nothing could apply it (shutting down, no worker serving). */
-  unavailable?: boolean;
-  /** Restart-only settings the loaded file changes: they keep their values from the start. */
-  restartRequired?: RestartSetting[];
-}
-
-/** A config loaded and compiled, not yet serving. */
-export interface Prepared {
-  config: GatewayConfig;
-  runtime: Runtime;
-  text: string;
-}
-
-/** Connection counts of the proxy listeners, and the requests they finished since start. */
-export interface ConnectionStats {
-  accepted: number;
-  active: number;
-  in_flight: number;
-  idle: number;
-  requests: number;
-}
 
 export class TollgateInstance {
   readonly gateway: Gateway;
