@@ -28,6 +28,7 @@ const CORE_ROOT = new Set([
   'certificates',
   'snis',
   'ca_certificates',
+  'vaults',
 ]);
 
 /** Consumer fields that are not nested entity lists. */

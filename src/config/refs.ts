@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { isAbsolute, resolve as resolvePath } from 'node:path';
 import { MAX_REFERENCED_BYTES, type ReadOutcome, readRegularFile } from './read.ts';
-import { isVaultReference, parseVaultReference, type VaultToken, vaultValue } from './vault-refs.ts';
+import { envVaults, isVaultReference, parseVaultReference, type VaultToken, vaultValue } from './vault-refs.ts';
 import type { RawIssue } from './yaml.ts';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -111,6 +111,8 @@ export async function resolveRefs(
 ): Promise<RefResult> {
   const result: RefResult = { secrets: new Set(), files: new Map(), issues: [], unset: new Map(), unknown: [] };
   const sites: Site[] = [];
+  const declared = envVaults((data as { vaults?: unknown } | null)?.vaults);
+  result.issues.push(...declared.issues);
 
   // One path stack for the whole walk, copied only where a reference is found: a large file has
   // hundreds of thousands of values, and a copied path per value was most of this pass's time.
@@ -126,7 +128,7 @@ export async function resolveRefs(
     const v = (container as Record<string | number, unknown>)[key];
     if (typeof v === 'string') {
       if (isVaultReference(v)) {
-        const vault = parseVaultReference(v);
+        const vault = parseVaultReference(v, declared.vaults);
         if (typeof vault === 'string') {
           result.issues.push({ code: 'SECRET_REF', message: vault, path: [...path, key] });
           result.unknown.push([...path, key]);

@@ -24,7 +24,6 @@ function addFormats(ajv: unknown): void {
 /** Kong 3.x fields and entities Tollgate deliberately does not support, with the reason. */
 export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   root: {
-    vaults: 'use ${NAME} (environment variables) and ${file:path} references instead of vaults',
     oauth2_credentials:
       'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
     mtls_auth_credentials: 'the mtls-auth plugin is not implemented',

@@ -8,9 +8,13 @@
  * - `?prefix=app-` is put before the name (`APP_MY_SECRET`);
  * - `#2`, the previous version, is `MY_SECRET_PREVIOUS`.
  *
- * Other vaults (aws, gcp, hcv, azure, conjur, or a `vaults` entity's prefix) are refused with the
+ * A `vaults` entity of the env vault (Kong OSS's only one) names it under its `prefix`, with its
+ * `config.prefix` put before the variable's name (a reference's `?prefix=` wins, as in Kong's
+ * get_vault_config_and_hash). Other vaults (aws, gcp, hcv, azure, conjur) are refused with the
  * way out: `${NAME}` or `${file:path}`.
  */
+import { formatYamlPath } from '../errors.ts';
+import type { RawIssue } from './yaml.ts';
 
 export interface VaultToken {
   /** The reference as written, for messages. */
@@ -23,13 +27,66 @@ export interface VaultToken {
 
 const PREFIX = '{vault://';
 
+/** A vault's prefix → the variable-name prefix its references use ('' for none). */
+export type EnvVaults = ReadonlyMap<string, string>;
+
+/** `env` alone: what a file without `vaults` entities can name. */
+const BUILT_IN: EnvVaults = new Map([['env', '']]);
+
+/**
+ * The env vaults a file's `vaults` entities declare, and what Kong's vaults schema
+ * (kong/db/schema/entities/vaults.lua) refuses beyond the file schema's shape checks: another
+ * vault, the prefix of a bundled vault, a prefix declared twice. Read before the references are
+ * resolved, so entries of the wrong shape are skipped here: the schema reports them.
+ */
+export function envVaults(list: unknown): { vaults: EnvVaults; issues: RawIssue[] } {
+  const vaults = new Map(BUILT_IN);
+  const issues: RawIssue[] = [];
+  if (!Array.isArray(list)) return { vaults, issues };
+  const first = new Map<string, number>();
+  list.forEach((v: unknown, i) => {
+    if (v === null || typeof v !== 'object') return;
+    const { name, prefix, config } = v as { name?: unknown; prefix?: unknown; config?: unknown };
+    if (typeof name === 'string' && name !== 'env') {
+      issues.push({
+        code: 'SCHEMA',
+        message: `vault '${name}' is not installed: Tollgate has Kong's env vault only; use \${NAME} or \${file:path} for other secrets`,
+        path: ['vaults', i, 'name'],
+      });
+      return;
+    }
+    if (typeof prefix !== 'string' || name !== 'env') return;
+    if (BUILT_IN.has(prefix)) {
+      issues.push({
+        code: 'SCHEMA',
+        message: `must not be one of: ${[...BUILT_IN.keys()].join(', ')}`,
+        path: ['vaults', i, 'prefix'],
+      });
+      return;
+    }
+    const seen = first.get(prefix);
+    if (seen !== undefined) {
+      issues.push({
+        code: 'UNIQUENESS',
+        message: `uniqueness violation: 'vaults' entity with prefix set to '${prefix}' already declared (at ${formatYamlPath(['vaults', seen])})`,
+        path: ['vaults', i, 'prefix'],
+      });
+      return;
+    }
+    first.set(prefix, i);
+    const own = config !== null && typeof config === 'object' ? (config as { prefix?: unknown }).prefix : undefined;
+    vaults.set(prefix, typeof own === 'string' ? own : '');
+  });
+  return { vaults, issues };
+}
+
 /** Whether a value is a reference (Kong's `is_reference`: the whole value, braces included). */
 export function isVaultReference(v: string): boolean {
   return v.length > PREFIX.length + 1 && v.startsWith(PREFIX) && v.endsWith('}');
 }
 
 /** The variable a reference names, or why it cannot be resolved here. */
-export function parseVaultReference(reference: string): VaultToken | string {
+export function parseVaultReference(reference: string, vaults: EnvVaults = BUILT_IN): VaultToken | string {
   const shown = reference.length > 80 ? `${reference.slice(0, 80)}…` : reference;
   let url: URL;
   try {
@@ -38,7 +95,8 @@ export function parseVaultReference(reference: string): VaultToken | string {
     return `invalid vault reference ${shown}: write {vault://env/<name>}`;
   }
   const vault = url.hostname;
-  if (vault !== 'env') {
+  const configured = vaults.get(vault);
+  if (configured === undefined) {
     return `vault '${vault}' is not available (${shown}): Tollgate resolves Kong's env vault only ({vault://env/<name>}); use \${NAME} or \${file:path} for other secrets`;
   }
   const parts = url.pathname.slice(1).split('/');
@@ -56,7 +114,7 @@ export function parseVaultReference(reference: string): VaultToken | string {
   } catch {
     return `invalid vault reference ${shown}: bad percent-encoding`;
   }
-  let prefix = '';
+  let prefix = configured;
   for (const [name, value] of url.searchParams) {
     if (name !== 'prefix') return `vault reference ${shown}: the env vault takes only 'prefix', not '${name}'`;
     prefix = value;

@@ -67,7 +67,7 @@ test("kong-oidc forks' fields name Tollgate's equivalent", async () => {
   );
 });
 
-test('oauth2_credentials and vaults are refused nested or not, with the way out', async () => {
+test('oauth2_credentials, nested or not, and vaults other than env are refused, with the way out', async () => {
   const top = await messages(
     'oauth2_credentials:\n  - consumer: a\n    name: app\n    client_id: x\nconsumers:\n  - username: a\n',
   );
@@ -82,9 +82,9 @@ test('oauth2_credentials and vaults are refused nested or not, with the way out'
     nested.some((x) => /oauth2 plugin.*use jwt credentials or the oidc plugin/.test(x)),
     nested.join('\n'),
   );
-  const vaults = await messages('vaults:\n  - name: env\n    prefix: my-env\n');
+  const vaults = await messages('vaults:\n  - name: hcv\n    prefix: my-hcv\n');
   assert.ok(
-    vaults.some((x) => /does not support: use \$\{NAME\}.*instead of vaults/.test(x)),
+    vaults.some((x) => /vault 'hcv' is not installed: .*use \$\{NAME\} or \$\{file:path\}/.test(x)),
     vaults.join('\n'),
   );
 });

@@ -17,8 +17,8 @@ test('a Kong field Tollgate does not support says so', async () => {
     "7:9 services[0].routes[0].expression 'expression' is a Kong field that Tollgate does not support: the expressions router is not supported; use paths, hosts, methods and headers",
   ]);
   assert.match(
-    (await issuesOf(`${V3}vaults: []\n`))[0]!.message,
-    /Kong field that Tollgate does not support: use \$\{NAME\}/,
+    (await issuesOf(`${V3}key_sets: []\n`))[0]!.message,
+    /Kong field that Tollgate does not support: key sets are not supported; jwt credentials take a PEM/,
   );
   assert.match(
     (await issuesOf(svc('      - paths: [/a]\n        protocols: [tcp]\n')))[0]!.message,

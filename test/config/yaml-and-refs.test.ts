@@ -252,6 +252,58 @@ test("Kong's env vault references resolve as Kong resolves them, and are recorde
     assert.ok(c.source.secrets.has(v), v);
 });
 
+test("a `vaults` entity of Kong's env vault loads: references name it by its prefix, with its config.prefix", async () => {
+  const c = await load(
+    `${V3}vaults:
+  - name: env
+    prefix: my-env
+    description: the team's variables
+    config: { prefix: APP_ }
+    tags: [team-a]
+  - { name: env, prefix: bare, config: null, id: 6f3c1a2e-0d4b-4c4e-9a55-1b1b2c3d4e5f }
+consumers:
+  - username: alice
+    keyauth_credentials:
+      - key: "{vault://my-env/api-key}"
+      - key: "{vault://bare/api-key}"
+      - key: "{vault://my-env/api-key?prefix=other-}"
+`,
+    {
+      env: {
+        APP_API_KEY: 'app-key-0123456789',
+        API_KEY: 'bare-key-0123456789',
+        OTHER_API_KEY: 'other-key-0123456789',
+      },
+    },
+  );
+  assert.deepEqual(
+    c.plugin_entities.keyauth_credentials!.map((k) => k.key),
+    ['app-key-0123456789', 'bare-key-0123456789', 'other-key-0123456789'],
+  );
+});
+
+test("a `vaults` entity Kong would refuse is a located error in Kong's words, with the way out", async () => {
+  const issues = await issuesOf(
+    `${V3}vaults:
+  - { name: aws, prefix: aws-prod, config: { region: eu-west-1 } }
+  - { name: env, prefix: env }
+  - { name: env, prefix: team }
+  - { name: env, prefix: team }
+  - { name: env, prefix: Team_1 }
+consumers:
+  - username: a
+    custom_id: "{vault://aws-prod/db}"
+`,
+  );
+  assert.deepEqual(brief(issues), [
+    "3:13 vaults[0].name vault 'aws' is not installed: Tollgate has Kong's env vault only; use ${NAME} or ${file:path} for other secrets",
+    '4:26 vaults[1].prefix must not be one of: env',
+    "6:26 vaults[3].prefix uniqueness violation: 'vaults' entity with prefix set to 'team' already declared (at vaults[2])",
+    '7:26 vaults[4].prefix must match the pattern ^[a-z][a-z0-9-]*[a-z0-9]$',
+    "10:16 consumers[0].custom_id vault 'aws-prod' is not available ({vault://aws-prod/db}): Tollgate resolves Kong's env vault only ({vault://env/<name>}); use ${NAME} or ${file:path} for other secrets",
+  ]);
+});
+
 test('vault references that cannot be resolved are located errors that never print the value', async () => {
   const issues = await issuesOf(
     `${V3}consumers:
