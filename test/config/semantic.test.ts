@@ -33,6 +33,22 @@ test("an upstream with Kong's latency algorithm loads with a warning that it bal
   ]);
 });
 
+test("least-connections with a hash_on balances by least connections, as Kong's shorthands leave it, with a warning", async () => {
+  const c = await load(
+    `${V3}upstreams:\n  - name: lc\n    algorithm: least-connections\n    hash_on: header\n    hash_on_header: x-user\n  - name: rr\n    algorithm: round-robin\n    hash_on: ip\n`,
+  );
+  assert.deepEqual(
+    c.upstreams.map((u) => [u.name, u.algorithm, u.hash_on]),
+    [
+      ['lc', 'least-connections', 'none'],
+      ['rr', 'consistent-hashing', 'ip'],
+    ],
+  );
+  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+    "5:14 upstreams[0].hash_on hash_on 'header' is ignored: algorithm 'least-connections' sets hash_on to 'none' (Kong's upstream shorthands); remove hash_on, or set algorithm: consistent-hashing to hash",
+  ]);
+});
+
 test("Kong Enterprise's ws and wss protocols are refused with the way to proxy WebSockets", async () => {
   const hint = /WebSocket upgrades are proxied by http and https services and routes \(http for ws, https for wss\)$/;
   const url = await issuesOf(`${V3}services:\n  - name: s\n    url: wss://ws.internal\n`);

@@ -12,13 +12,22 @@ import { type Build, type Err, type Obj, orNull, type Path, tags } from './state
 export function liftUpstreams(b: Build): void {
   b.each(b.doc.upstreams, (raw, i) => {
     const path: Path = ['upstreams', i];
+    // Kong's shorthands (kong/db/schema/entities/upstreams.lua), applied in their order:
+    // `algorithm` least-connections or latency sets hash_on to none; then a hash_on other than
+    // none makes the algorithm consistent-hashing (round-robin and consistent-hashing alike).
+    const unhashed = raw.algorithm === 'least-connections' || raw.algorithm === 'latency';
+    const hashOn = unhashed ? 'none' : raw.hash_on;
+    if (unhashed && raw.hash_on !== undefined && raw.hash_on !== 'none')
+      b.warn(
+        'SEMANTIC',
+        `hash_on '${raw.hash_on}' is ignored: algorithm '${raw.algorithm}' sets hash_on to 'none' (Kong's upstream shorthands); remove hash_on, or set algorithm: consistent-hashing to hash`,
+        [...path, 'hash_on'],
+      );
     const model: UpstreamModel = {
       id: '',
       name: raw.name,
-      // Kong's shorthand: an upstream that hashes on something balances by consistent hashing,
-      // whatever `algorithm` says (kong/db/schema/entities/upstreams.lua, `hash_on`).
-      algorithm: raw.hash_on !== undefined && raw.hash_on !== 'none' ? 'consistent-hashing' : raw.algorithm,
-      hash_on: raw.hash_on,
+      algorithm: hashOn !== undefined && hashOn !== 'none' ? 'consistent-hashing' : raw.algorithm,
+      hash_on: hashOn,
       hash_fallback: raw.hash_fallback,
       hash_on_header: orNull(raw.hash_on_header),
       hash_on_cookie: orNull(raw.hash_on_cookie),
