@@ -26,17 +26,22 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   root: {
     oauth2_credentials:
       'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
-    mtls_auth_credentials: 'the mtls-auth plugin is not implemented',
-    consumer_groups: 'consumer groups (Kong Enterprise) are not supported',
+    mtls_auth_credentials:
+      'the mtls-auth plugin (Kong Enterprise) is not implemented; authenticate clients with key-auth, jwt, hmac-auth or oidc credentials',
+    consumer_groups:
+      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
     // How Kong Enterprise's `kong config db_export` writes consumer groups' members and plugins.
-    consumer_group_consumers: 'consumer groups (Kong Enterprise) are not supported',
-    consumer_group_plugins: 'consumer groups (Kong Enterprise) are not supported',
+    consumer_group_consumers:
+      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
+    consumer_group_plugins:
+      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
     key_sets: 'key sets are not supported; jwt credentials take a PEM or a jwks_uri',
     keys: 'key entities are not supported; jwt credentials take a PEM or a jwks_uri',
-    filter_chains: 'WebAssembly filter chains are not supported',
+    filter_chains:
+      'WebAssembly filter chains are not supported; write the filter as a TypeScript custom plugin (`gateway plugin new`)',
     partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
     plugins_partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
-    workspaces: 'Tollgate has a single workspace',
+    workspaces: 'Tollgate has a single workspace; run one gateway, with a file of its own, per workspace',
     _info:
       "it is decK's section (select_tags, defaults), which decK applies when it syncs and Kong refuses in a declarative file too; remove it, or write the file with `deck file render`",
     _konnect: "it is decK's section for Konnect, which Kong refuses in a declarative file too; remove it",
@@ -44,31 +49,41 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
       "it is decK's section of shared plugin configs, which decK copies into each plugin that names one (`_config`) when it syncs and Kong refuses in a declarative file too; write each plugin's config, or write the file with `deck file render`",
   },
   service: {
-    tls_sans: 'tls_sans is not supported',
-    filter_chains: 'WebAssembly filter chains are not supported',
+    tls_sans:
+      "tls_sans is not supported; the upstream's certificate is verified against the service's host: name the upstream by a name its certificate holds",
+    filter_chains:
+      'WebAssembly filter chains are not supported; write the filter as a TypeScript custom plugin (`gateway plugin new`)',
   },
   route: {
-    sources: 'stream (TCP/TLS/UDP) routes are not supported',
-    destinations: 'stream (TCP/TLS/UDP) routes are not supported',
+    sources:
+      'stream (TCP/TLS/UDP) routes are not supported; Tollgate proxies HTTP and gRPC: put a TCP/UDP proxy in front for streams',
+    destinations:
+      'stream (TCP/TLS/UDP) routes are not supported; Tollgate proxies HTTP and gRPC: put a TCP/UDP proxy in front for streams',
     expression: 'the expressions router is not supported; use paths, hosts, methods and headers',
     priority: 'the expressions router is not supported; use regex_priority',
-    filter_chains: 'WebAssembly filter chains are not supported',
+    filter_chains:
+      'WebAssembly filter chains are not supported; write the filter as a TypeScript custom plugin (`gateway plugin new`)',
   },
   plugin: {
-    ordering: 'dynamic plugin ordering (Kong Enterprise) is not supported',
-    consumer_group: 'consumer groups (Kong Enterprise) are not supported',
+    ordering:
+      "dynamic plugin ordering (Kong Enterprise) is not supported; plugins run in Kong's priority order (`gateway explain` lists it): remove ordering",
+    consumer_group:
+      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
     partials: "partials (Kong Enterprise) are not supported; write the shared settings in the plugin's config",
     _config:
       "it names one of decK's _plugin_configs, which decK copies into the plugin when it syncs and Kong refuses in a declarative file too; write the plugin's config, or write the file with `deck file render`",
   },
   consumer: {
-    username_lower: 'username_lower is a Kong Enterprise field',
+    username_lower: 'username_lower is a Kong Enterprise field; remove it (usernames match as written, as in Kong OSS)',
     oauth2_credentials:
       'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
-    mtls_auth_credentials: 'mtls-auth is a Kong Enterprise plugin; its credentials are not supported',
-    consumer_groups: 'consumer groups (Kong Enterprise) are not supported',
+    mtls_auth_credentials:
+      'the mtls-auth plugin (Kong Enterprise) is not implemented; authenticate clients with key-auth, jwt, hmac-auth or oidc credentials',
+    consumer_groups:
+      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
     // decK's way of listing a consumer's groups.
-    groups: 'consumer groups (Kong Enterprise) are not supported',
+    groups:
+      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
   },
   upstream: {
     sticky_sessions_cookie:

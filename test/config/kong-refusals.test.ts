@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runValidate } from '../../src/cli/validate.ts';
+import { KONG_UNSUPPORTED } from '../../src/config/schema.ts';
 import { builtinPlugins } from '../../src/plugins/index.ts';
 import { issuesOf, tmpDir, V3, writeTmp } from './helpers.ts';
 
@@ -163,6 +164,20 @@ test('a field or plugin named after an Object.prototype member is unknown, not d
   );
   assert.ok(
     m.every((l) => !l.includes('native code')),
+    m.join('\n'),
+  );
+});
+
+test('every Kong field Tollgate refuses names the way out, after the reason', async () => {
+  const bare = Object.entries(KONG_UNSUPPORTED).flatMap(([kind, fields]) =>
+    Object.entries(fields)
+      .filter(([, why]) => !why.includes('; '))
+      .map(([field, why]) => `${kind}.${field}: ${why}`),
+  );
+  assert.deepEqual(bare, []);
+  const m = await messages('consumer_groups:\n  - name: gold\n');
+  assert.ok(
+    m.some((x) => /consumer groups \(Kong Enterprise\) are not supported; scope the plugins to each consumer/.test(x)),
     m.join('\n'),
   );
 });
