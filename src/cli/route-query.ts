@@ -113,9 +113,9 @@ export function explainRequest(rt: Runtime, req: QueryRequest): Explanation {
     plugins: [],
   };
   let path: string;
+  // A request target carries bytes: a path typed with non-ASCII characters is sent as UTF-8.
+  const bytes = r.path.replace(/[^\x00-\x7f]+/g, (c) => encodeURIComponent(c));
   try {
-    // A request target carries bytes: a path typed with non-ASCII characters is sent as UTF-8.
-    const bytes = r.path.replace(/[^\x00-\x7f]+/g, (c) => encodeURIComponent(c));
     path = normalizePath(bytes, rt.config.settings.encoded_slashes);
   } catch (err) {
     out.error = `the gateway answers 400: ${(err as Error).message}`;
@@ -147,7 +147,9 @@ export function explainRequest(rt: Runtime, req: QueryRequest): Explanation {
       id: s.id,
       url: s.protocol === 'echo' ? 'echo://' : `${s.protocol}://${hostForUrl}${port}${s.path ?? ''}`,
     };
-    const upPath = upstreamPath(s.path, route, path, match.matchedPath);
+    // The proxy's: a gRPC route sends the request's own target (Kong's grpc_pass), else the path
+    // after strip_path and the service path.
+    const upPath = route.grpc ? bytes : upstreamPath(s.path, route, path, match.matchedPath);
     const host = route.preserve_host && r.hostHeader !== '' ? r.hostHeader : defaultHost(svc.hostHeader, svc.balancer);
     const origin = s.protocol === 'echo' ? 'echo://echo' : `${svc.scheme}://${hostForUrl}${port}`;
     out.upstream = {

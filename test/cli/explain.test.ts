@@ -238,3 +238,29 @@ test("explain --consumer chooses a consumer's plugin instance only after the aut
     ],
   );
 });
+
+test("explain: a gRPC route sends the request's own path, as the proxy does (Kong's grpc_pass: no strip_path, no service path)", async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'gateway.yaml',
+    [
+      '_format_version: "3.0"',
+      'services:',
+      '  - name: greeter',
+      '    url: grpc://greeter.internal:50051',
+      '    routes:',
+      '      - name: greeter',
+      '        protocols: [grpc, grpcs]',
+      '        paths: [/helloworld.Greeter]',
+      '',
+    ].join('\n'),
+  );
+  const ex = JSON.parse(
+    (await gateway(['explain', '-c', f, '--format', 'json', 'POST', 'http://localhost/helloworld.Greeter/SayHello']))
+      .out,
+  );
+  assert.equal(ex.route.name, 'greeter');
+  assert.equal(ex.upstream.path, '/helloworld.Greeter/SayHello');
+  assert.equal(ex.upstream.url, 'http://greeter.internal:50051/helloworld.Greeter/SayHello');
+});
