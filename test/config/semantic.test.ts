@@ -400,3 +400,24 @@ test("a grpc or grpcs service with a path is Kong's 'value must be null', locate
   );
   await load(`${V3}services:\n  - { name: a, url: "grpc://h:50051/" }\n  - { name: b, url: "grpc://h:50051" }\n`);
 });
+
+test("a grpc route's strip_path defaults to false, and true is refused in Kong's words (its grpc route subschema)", async () => {
+  const c = await load(
+    `${V3}services:\n  - name: g\n    url: grpc://127.0.0.1:50051\n    routes:\n      - name: a\n        protocols: [grpc, grpcs]\n        paths: [/a.Svc]\n      - name: b\n        paths: [/b]\n`,
+  );
+  assert.deepEqual(
+    c.routes.map((r) => [r.name, r.strip_path]),
+    [
+      ['a', false],
+      ['b', true],
+    ],
+  );
+  assert.deepEqual(
+    brief(
+      await issuesOf(
+        `${V3}services:\n  - name: g\n    url: grpc://127.0.0.1:50051\n    routes:\n      - protocols: [grpc]\n        paths: [/a.Svc]\n        strip_path: true\n`,
+      ),
+    ),
+    ["8:21 services[0].routes[0].strip_path cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"],
+  );
+});

@@ -141,6 +141,12 @@ describe('gRPC', { skip }, () => {
     assert.deepEqual(seen?.get('x-forwarded-proto'), ['https']);
   });
 
+  test("a gRPC route strips nothing (Kong's grpc routes take strip_path false): no X-Forwarded-Prefix upstream", async () => {
+    const r = await unary('/test.Echo/Say', 'hi');
+    assert.equal(r.err, null);
+    assert.deepEqual(seen?.get('x-forwarded-prefix'), []);
+  });
+
   test("the upstream's error status reaches the client (Trailers-Only)", async () => {
     const r = await unary('/test.Echo/Fail', 'x');
     assert.equal(r.err?.code, grpc.status.NOT_FOUND);

@@ -101,7 +101,8 @@ function liftRoute(b: Build, r: Obj, path: Path, serviceRef: string | null, pare
     paths: r.paths ? [...r.paths] : null,
     headers,
     snis: r.snis ? (r.snis as string[]).map((h) => h.toLowerCase()) : null,
-    strip_path: r.strip_path,
+    // Kong's grpc route subschema (routes_subschemas.lua): strip_path defaults to false there.
+    strip_path: r.strip_path ?? !(r.protocols as string[]).some((p) => p === 'grpc' || p === 'grpcs'),
     preserve_host: r.preserve_host,
     regex_priority: r.regex_priority,
     path_handling: r.path_handling,
