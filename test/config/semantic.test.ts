@@ -421,3 +421,14 @@ test("a grpc route's strip_path defaults to false, and true is refused in Kong's
     ["8:21 services[0].routes[0].strip_path cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'"],
   );
 });
+
+test("a grpc route with methods is refused in Kong's words (its grpc route subschema: gRPC is always POST)", async () => {
+  assert.deepEqual(
+    brief(
+      await issuesOf(
+        `${V3}services:\n  - name: g\n    url: grpc://127.0.0.1:50051\n    routes:\n      - protocols: [grpcs]\n        paths: [/a.Svc]\n        methods: [POST]\n`,
+      ),
+    ),
+    ["8:18 services[0].routes[0].methods cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'"],
+  );
+});

@@ -67,6 +67,8 @@ export function checkRoute(b: Build, r: PendingRoute): void {
     b.err('SCHEMA', "'snis' can only be set when 'protocols' is 'grpcs' or 'https'", [...r.path, 'snis']);
   // Kong's mutually exclusive subsets of `protocols`.
   const grpc = m.protocols.some((p) => p === 'grpc' || p === 'grpcs');
+  if (grpc && m.methods)
+    b.err('SCHEMA', "cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'", [...r.path, 'methods']);
   if (grpc && r.raw.strip_path === true)
     b.err('SCHEMA', "cannot set 'strip_path' when 'protocols' is 'grpc' or 'grpcs'", [...r.path, 'strip_path']);
   if (grpc && m.protocols.some((p) => p === 'http' || p === 'https'))
