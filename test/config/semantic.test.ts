@@ -422,7 +422,7 @@ test("a grpc route's strip_path defaults to false, and true is refused in Kong's
   );
 });
 
-test("a grpc route with methods is refused in Kong's words (its grpc route subschema: gRPC is always POST)", async () => {
+test("a grpc route with methods is refused, and one with nothing to match on is told what it takes, in Kong's words", async () => {
   assert.deepEqual(
     brief(
       await issuesOf(
@@ -430,5 +430,16 @@ test("a grpc route with methods is refused in Kong's words (its grpc route subsc
       ),
     ),
     ["8:18 services[0].routes[0].methods cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'"],
+  );
+  assert.deepEqual(
+    brief(
+      await issuesOf(
+        `${V3}services:\n  - name: g\n    url: grpc://127.0.0.1:50051\n    routes:\n      - protocols: [grpc]\n      - protocols: [grpcs]\n`,
+      ),
+    ),
+    [
+      "6:9 services[0].routes[0] must set one of 'hosts', 'headers', 'paths' when 'protocols' is 'grpc'",
+      "7:9 services[0].routes[1] must set one of 'hosts', 'headers', 'paths', 'snis' when 'protocols' is 'grpcs'",
+    ],
   );
 });

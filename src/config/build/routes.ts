@@ -56,17 +56,18 @@ export function checkRoute(b: Build, r: PendingRoute): void {
   const m = r.model;
   const tls = m.protocols.includes('https') || m.protocols.includes('grpcs');
   const proto = m.protocols.includes('https') ? 'https' : m.protocols.includes('grpcs') ? 'grpcs' : m.protocols[0];
+  const grpc = m.protocols.some((p) => p === 'grpc' || p === 'grpcs');
   if (!m.methods && !m.hosts && !m.headers && !m.paths && !(m.snis && tls)) {
+    // Kong's http and grpc route subschemas: a grpc route takes no methods.
     b.err(
       'SCHEMA',
-      `must set one of 'methods', 'hosts', 'headers', 'paths'${tls ? ", 'snis'" : ''} when 'protocols' is '${proto}'`,
+      `must set one of ${grpc ? '' : "'methods', "}'hosts', 'headers', 'paths'${tls ? ", 'snis'" : ''} when 'protocols' is '${proto}'`,
       r.path,
     );
   }
   if (m.snis && !tls)
     b.err('SCHEMA', "'snis' can only be set when 'protocols' is 'grpcs' or 'https'", [...r.path, 'snis']);
   // Kong's mutually exclusive subsets of `protocols`.
-  const grpc = m.protocols.some((p) => p === 'grpc' || p === 'grpcs');
   if (grpc && m.methods)
     b.err('SCHEMA', "cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'", [...r.path, 'methods']);
   if (grpc && r.raw.strip_path === true)
