@@ -443,3 +443,13 @@ test("a grpc route with methods is refused, and one with nothing to match on is 
     ],
   );
 });
+
+test("path_handling v1 loads with a warning: Kong 3's default router joins it as v0, Tollgate as its traditional router", async () => {
+  const c = await load(
+    `${V3}services:\n  - name: s\n    url: http://127.0.0.1:9999/base\n    routes:\n      - name: a\n        paths: [/a]\n        path_handling: v1\n`,
+  );
+  assert.equal(c.routes[0]!.path_handling, 'v1');
+  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+    "8:24 services[0].routes[0].path_handling path_handling 'v1' is deprecated in Kong 3, whose default router (traditional_compatible) joins paths as 'v0'; Tollgate joins them as 'v1', as Kong's traditional router does: write 'v0' for Kong 3's default behaviour",
+  ]);
+});

@@ -67,6 +67,14 @@ export function checkRoute(b: Build, r: PendingRoute): void {
   }
   if (m.snis && !tls)
     b.err('SCHEMA', "'snis' can only be set when 'protocols' is 'grpcs' or 'https'", [...r.path, 'snis']);
+  // Kong 3 logs path_handling v1 as deprecated and its default router ignores it (atc.lua joins
+  // every route's paths as v0); Tollgate honours it, so the same file routes differently.
+  if (m.path_handling === 'v1')
+    b.warn(
+      'SEMANTIC',
+      "path_handling 'v1' is deprecated in Kong 3, whose default router (traditional_compatible) joins paths as 'v0'; Tollgate joins them as 'v1', as Kong's traditional router does: write 'v0' for Kong 3's default behaviour",
+      [...r.path, 'path_handling'],
+    );
   // Kong's mutually exclusive subsets of `protocols`.
   if (grpc && m.methods)
     b.err('SCHEMA', "cannot set 'methods' when 'protocols' is 'grpc' or 'grpcs'", [...r.path, 'methods']);
