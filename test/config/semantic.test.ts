@@ -453,3 +453,25 @@ test("path_handling v1 loads with a warning: Kong 3's default router joins it as
     "8:24 services[0].routes[0].path_handling path_handling 'v1' is deprecated in Kong 3, whose default router (traditional_compatible) joins paths as 'v0'; Tollgate joins them as 'v1', as Kong's traditional router does: write 'v0' for Kong 3's default behaviour",
   ]);
 });
+
+test('a service url with a query, fragment or credentials loads as Kong loads it (protocol, host, port and path), with a warning', async () => {
+  const c = await load(
+    `${V3}services:\n  - name: s\n    url: http://user:pw@backend.internal:8080/base?key=1#top\n  - name: t\n    url: https://backend.internal/v2?x=y\n`,
+  );
+  assert.deepEqual(
+    c.services.map((s) => [s.protocol, s.host, s.port, s.path]),
+    [
+      ['http', 'backend.internal', 8080, '/base'],
+      ['https', 'backend.internal', 443, '/v2'],
+    ],
+  );
+  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+    "4:10 services[0].url the url's credentials, query string and fragment are not sent upstream: Kong's url shorthand keeps its protocol, host, port and path only; send them with request-transformer (add.headers, add.querystring) instead",
+    "6:10 services[1].url the url's query string is not sent upstream: Kong's url shorthand keeps its protocol, host, port and path only; send it with request-transformer (add.querystring) instead",
+  ]);
+  const conflict = await issuesOf(
+    `${V3}services:\n  - name: s\n    url: http://user:s3cret-pw@backend:8080/x\n    host: other\n`,
+  );
+  assert.match(conflict.find((i) => i.severity === 'error')!.message, /conflicts with 'url: http:\/\/backend:8080\/x'/);
+  assert.doesNotMatch(JSON.stringify(conflict), /s3cret-pw/);
+});

@@ -70,7 +70,7 @@ function nestedPlugins(b: Build, list: unknown, path: Path, parent: NonNullable<
 function* liftServices(b: Build): Steps {
   for (const [raw, i] of b.entries(b.doc.services)) {
     const path: Path = ['services', i];
-    const service = { raw, path, model: buildService(raw, path, b.err) };
+    const service = { raw, path, model: buildService(raw, path, b.err, b.warn) };
     b.services.push(service);
     for (const [r, j] of b.entries(raw.routes)) {
       const rp: Path = [...path, 'routes', j];

@@ -5,14 +5,14 @@ import { isIP } from 'node:net';
 import type { ServiceModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
 import { WEBSOCKET_HINT } from '../schema.ts';
-import { type Err, type Obj, orNull, type Path, tags } from './state.ts';
+import { type Err, type Obj, orNull, type Path, tags, type Warn } from './state.ts';
 
 /** A host that never resolves (RFC 6761 `.invalid`), for a service whose url could not be read. */
 const UNRESOLVED_HOST = 'unresolved.invalid';
 
 const DEFAULT_PORTS: Record<string, number> = { http: 80, https: 443, grpc: 80, grpcs: 443, echo: 0 };
 
-export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
+export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): ServiceModel {
   let protocol: ServiceModel['protocol'] = raw.protocol ?? 'http';
   let host: string = raw.host ?? '';
   let port: number | undefined = raw.port;
@@ -29,6 +29,7 @@ export function buildService(raw: Obj, path: Path, err: Err): ServiceModel {
     } else {
       ({ protocol, host, port, path: svcPath } = parsed);
       urlAgreement(raw, parsed, path, err);
+      if (parsed.dropped.length > 0) warn('SEMANTIC', droppedMessage(parsed.dropped), [...path, 'url']);
     }
   } else if (protocol === 'echo') {
     host = raw.host ?? 'echo';
@@ -99,27 +100,48 @@ function urlAgreement(
     const shown = u === null ? 'no path' : `${field} ${JSON.stringify(u)}`;
     err(
       'SCHEMA',
-      `'${field}: ${JSON.stringify(v)}' conflicts with 'url: ${raw.url}' (which gives ${shown}); remove one, or make them agree`,
+      // Never the url's credentials, which are not part of what it gives.
+      `'${field}: ${JSON.stringify(v)}' conflicts with 'url: ${String(raw.url).replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1')}' (which gives ${shown}); remove one, or make them agree`,
       [...path, field],
     );
   }
 }
 
-/** Kong's `url` shorthand: `http(s)://` or `grpc(s)://host[:port][/path]`, plus `echo://` for the built-in echo upstream. */
+/** The parts of a service url Kong's shorthand drops, and how to send them instead. */
+function droppedMessage(dropped: readonly string[]): string {
+  const parts = dropped.length === 1 ? dropped[0] : `${dropped.slice(0, -1).join(', ')} and ${dropped.at(-1)}`;
+  const how = [
+    ...(dropped.includes('credentials') ? ['add.headers'] : []),
+    ...(dropped.includes('query string') ? ['add.querystring'] : []),
+  ];
+  const via = how.length > 0 ? ` with request-transformer (${how.join(', ')})` : '';
+  const one = dropped.length === 1 && dropped[0] !== 'credentials';
+  return `the url's ${parts} ${one ? 'is' : 'are'} not sent upstream: Kong's url shorthand keeps its protocol, host, port and path only; send ${one ? 'it' : 'them'}${via} instead`;
+}
+
+/**
+ * Kong's `url` shorthand: `http(s)://` or `grpc(s)://host[:port][/path]`, plus `echo://` for the
+ * built-in echo upstream. As Kong's (services.lua, socket.url's parse), it keeps protocol, host,
+ * port and path: credentials, query string and fragment are dropped, and listed in `dropped`.
+ */
 export function parseServiceUrl(
   url: string,
-): { protocol: ServiceModel['protocol']; host: string; port: number; path: string | null } | string {
-  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(.*)$/.exec(url);
+): { protocol: ServiceModel['protocol']; host: string; port: number; path: string | null; dropped: string[] } | string {
+  const m = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)([^?#]*)(\?[^#]*)?(#.*)?$/.exec(url);
   if (!m) return `invalid url: expected scheme://host[:port][/path]`;
   const scheme = m[1]!.toLowerCase();
-  if (m[4]) return 'the url must not have a query string or fragment';
-  if (scheme === 'echo') return { protocol: 'echo', host: 'echo', port: 0, path: m[3] ? m[3] : null };
+  const at = m[2]!.lastIndexOf('@');
+  const dropped = [
+    ...(at !== -1 ? ['credentials'] : []),
+    ...(m[4] !== undefined ? ['query string'] : []),
+    ...(m[5] !== undefined ? ['fragment'] : []),
+  ];
+  if (scheme === 'echo') return { protocol: 'echo', host: 'echo', port: 0, path: m[3] ? m[3] : null, dropped };
   if (scheme !== 'http' && scheme !== 'https' && scheme !== 'grpc' && scheme !== 'grpcs') {
     const hint = scheme === 'ws' || scheme === 'wss' ? WEBSOCKET_HINT : '';
     return `unsupported url scheme '${scheme}': Tollgate services speak http, https, grpc, grpcs (and echo:// for the built-in echo upstream)${hint}`;
   }
-  const authority = m[2]!;
-  if (authority.includes('@')) return 'the url must not contain credentials';
+  const authority = m[2]!.slice(at + 1);
   const hp = /^(\[[0-9a-fA-F:.]+\]|[^:]*)(?::(\d*))?$/.exec(authority);
   if (!hp?.[1]) return 'the url has no host';
   let port = DEFAULT_PORTS[scheme]!;
@@ -132,5 +154,6 @@ export function parseServiceUrl(
     host: hp[1].toLowerCase(),
     port,
     path: m[3] ? m[3] : null,
+    dropped,
   };
 }
