@@ -515,6 +515,13 @@ function translateErrors(
           path,
         };
         break;
+      // Kong's LEN_MIN and LEN_MAX (kong/db/schema/init.lua).
+      case 'minItems':
+        issue = { code, message: `length must be at least ${(err.params as { limit: number }).limit}`, path };
+        break;
+      case 'maxItems':
+        issue = { code, message: `length must be at most ${(err.params as { limit: number }).limit}`, path };
+        break;
       case 'format':
         issue = { code, message: `must be a valid ${(err.params as { format: string }).format}`, path };
         break;

@@ -475,3 +475,17 @@ test('a service url with a query, fragment or credentials loads as Kong loads it
   assert.match(conflict.find((i) => i.severity === 'error')!.message, /conflicts with 'url: http:\/\/backend:8080\/x'/);
   assert.doesNotMatch(JSON.stringify(conflict), /s3cret-pw/);
 });
+
+test("a list too short or too long is told so in Kong's words (length must be at least / at most)", async () => {
+  assert.deepEqual(
+    brief(
+      await issuesOf(
+        `${V3}services:\n  - name: s\n    url: http://a\n    routes:\n      - paths: [/a]\n        protocols: []\n        headers: { x-a: [] }\n`,
+      ),
+    ),
+    [
+      '7:20 services[0].routes[0].protocols length must be at least 1',
+      '8:25 services[0].routes[0].headers.x-a length must be at least 1',
+    ],
+  );
+});
