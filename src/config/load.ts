@@ -144,6 +144,8 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
         i.message = `unsupported _format_version: Tollgate reads Kong's "3.0" (and "1.1"/"2.1", migrated the way Kong 3.x migrates them)`;
       }
     }
+    if (i.path.length === 0 && i.message === "missing required field '_format_version'")
+      i.message += `: Kong's declarative files start with _format_version: "3.0"`;
     if (i.path[0] === '_workspace' && i.path.length === 1)
       i.message = "Tollgate has a single workspace: _workspace must be 'default'";
   }
