@@ -10,6 +10,12 @@
  * time in recheck's agent (a separate process or worker, so the event loop keeps serving while a
  * reload is checked) and their verdicts are cached by pattern for the life of the process, so a
  * reload only checks the regexes it adds.
+ *
+ * A regex matched only against text that cannot hold a line break (a header value: RFC 9110 5.5
+ * and RFC 9113 8.2.1 refuse CR and LF in one, and so do Node's parsers; a normalized request path,
+ * where CR and LF stay percent-encoded) is compiled with the `s` (dotAll) flag. That changes no
+ * match on such text, and it tells the check what the text can be: without it `.` stops at a line
+ * break, so `^http://.*example.*$` looks quadratic on input made of line breaks that never comes.
  */
 import { PluginConfigError } from './errors.ts';
 
@@ -100,6 +106,8 @@ const CLASS_ESCAPES: ReadonlyMap<string, CharSet> = new Map([
   ['S', complement(charSet(SPACE, true))],
 ]);
 const DOT: CharSet = complement(charSet([0x0a, 0x0d]));
+/** `.` under the `s` (dotAll) flag: every character. */
+const DOT_ALL: CharSet = complement(charSet([]));
 
 const CONTROL_ESCAPES: Record<string, number> = { n: 0x0a, r: 0x0d, t: 0x09, f: 0x0c, v: 0x0b };
 
@@ -158,14 +166,14 @@ function parseClass(s: string, i: number): [CharSet, number] | null {
 
 /**
  * The characters matched by the single-character item at `i` of `source` (a literal, an escape
- * such as `\d` or `\/`, a class, `.`) and the index past it; null for anything else (a group,
- * an anchor, an escape whose meaning is not plain).
+ * such as `\d` or `\/`, a class, `.`, every character when `dotAll`) and the index past it; null
+ * for anything else (a group, an anchor, an escape whose meaning is not plain).
  */
-export function singleCharItem(source: string, i: number): [CharSet, number] | null {
+export function singleCharItem(source: string, i: number, dotAll = false): [CharSet, number] | null {
   const ch = source[i];
   if (ch === undefined || '()|^$*+?{}]'.includes(ch)) return null;
   if (ch === '[') return parseClass(source, i + 1);
-  if (ch === '.') return [DOT, i + 1];
+  if (ch === '.') return [dotAll ? DOT_ALL : DOT, i + 1];
   if (ch !== '\\') return [literal(ch), i + 1];
   const e = source[i + 1];
   if (e === undefined) return null;
@@ -184,7 +192,8 @@ export function singleCharItem(source: string, i: number): [CharSet, number] | n
  * (`^/api/v\d+/items/(?<id>[^/]+)$`). Anything else goes to the checker.
  */
 export function provablyLinear(source: string, flags: string): boolean {
-  if (!/^u?$/.test(flags) || !source.startsWith('^')) return false;
+  if (!/^s?u?$/.test(flags) || !source.startsWith('^')) return false;
+  const dotAll = flags.includes('s');
   const items: Item[] = [];
   let ended = false;
   let depth = 0;
@@ -213,7 +222,7 @@ export function provablyLinear(source: string, flags: string): boolean {
     }
     if (ch === '|' || ch === '^' || ch === '*' || ch === '+' || ch === '?' || ch === '{' || ch === '}' || ch === ']')
       return false;
-    const item = singleCharItem(source, i);
+    const item = singleCharItem(source, i, dotAll);
     if (item === null) return false;
     [set, i] = item;
     let min = 1;

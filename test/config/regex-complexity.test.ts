@@ -151,3 +151,84 @@ test('custom plugins check their own patterns with assertLinearRegex; a reload w
     await gw.close();
   }
 });
+
+test('cors origin regexes run with dotAll: a trailing .* loads, since an Origin never holds a line break', async () => {
+  assert.equal(provablyLinear('^(?:https://.*)$', 's'), true, '. is every character under s');
+  const { code, out } = await validate(`_format_version: "3.0"
+services:
+  - name: s
+    url: echo://
+    routes:
+      - name: r
+        paths: ["/r"]
+        plugins:
+          - name: cors
+            config:
+              origins:
+                - "http://.*example.*"
+                - "https://.*\\\\.example\\\\.com"
+                - ".*\\\\.example\\\\.org"
+                - "(?i)https://.*\\\\.EXAMPLE\\\\.com"
+                - "(?is)http://.*foo.*"
+                - "(a+)+b"
+      - name: r2
+        paths: ["/r2"]
+        plugins:
+          - name: cors
+            config:
+              origins: ["https://a.example", "(.*a){20}"]
+`);
+  assert.equal(code, 1, out);
+  assert.doesNotMatch(out, /routes\[0\]\.plugins\[0\]\.config\.origins\[[0-4]\]/, 'linear on any header value');
+  assert.match(out, /routes\[0\]\.plugins\[0\]\.config\.origins\[5\] {2}plugin 'cors': regex can take exponential/);
+  assert.match(
+    out,
+    /routes\[1\]\.plugins\[0\]\.config\.origins\[1\] {2}plugin 'cors': regex can take 20th degree polynomial/,
+  );
+  assert.match(out, /invalid \(2 errors\)/);
+});
+
+test('cors with .* origin regexes: matching origins are allowed through a gateway, others and near misses are not', async () => {
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 's',
+          url: 'echo://',
+          routes: [
+            {
+              name: 'r',
+              paths: ['/c'],
+              plugins: [
+                {
+                  name: 'cors',
+                  config: { origins: ['http://.*example.*', '(?i)https://.*\\.EXAMPLE\\.com', '.*\\.example\\.org'] },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    const acao = async (origin: string): Promise<string | null> => {
+      const res = await fetch(`${gw.url}/c`, { headers: { origin }, signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      assert.equal(res.status, 200);
+      return res.headers.get('access-control-allow-origin');
+    };
+    assert.equal(await acao('http://www.example.net'), 'http://www.example.net');
+    assert.equal(await acao('https://App.Example.com'), 'https://App.Example.com');
+    assert.equal(await acao('https://a.example.org'), 'https://a.example.org', 'matched on the host');
+    assert.equal(await acao('https://www.example.net'), null);
+    assert.equal(await acao('https://a.example.com.evil'), null, 'anchored at both ends');
+    // A long hostile origin is answered at once (the regexes are linear on it).
+    const started = performance.now();
+    assert.equal(await acao(`http://${'x'.repeat(20_000)}`), null);
+    assert.ok(performance.now() - started < 2000);
+  } finally {
+    await gw.close();
+  }
+});

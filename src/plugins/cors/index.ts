@@ -101,9 +101,13 @@ class Cors implements PluginHandlers {
         // Kong anchors every origin regex at both ends (0.x did not; an explicit ^ or $ is kept meaningful).
         if (source.endsWith('$')) source = source.slice(0, -1);
         if (source.startsWith('^')) source = source.slice(1);
+        // dotAll: an Origin header value never holds a line break, so it changes no match, and the
+        // complexity check then knows that a trailing `.*` always reaches the end (src/safe-regex.ts).
+        const flags = new Set(options?.[1] ?? '');
+        flags.add('s');
         let regex: RegExp;
         try {
-          regex = new RegExp(`^(?:${source})$`, options?.[1]);
+          regex = new RegExp(`^(?:${source})$`, [...flags].join(''));
         } catch {
           throw new PluginConfigError(`origins.${i}`, `'${entry}' is not a valid regex`);
         }
