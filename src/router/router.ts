@@ -16,7 +16,13 @@ import {
   type SubRoute,
 } from './sub-route.ts';
 
-export { REGEX_PATH_FLAGS, type RoutableRoute, RouteCompileError, regexPathSource } from './sub-route.ts';
+export {
+  REGEX_HEADER_FLAGS,
+  REGEX_PATH_FLAGS,
+  type RoutableRoute,
+  RouteCompileError,
+  regexPathSource,
+} from './sub-route.ts';
 export { upstreamPath } from './upstream-path.ts';
 
 /** The result of a successful match. */

@@ -206,7 +206,7 @@ function compileHeader(route: RoutableRoute, rawName: string, values: readonly s
   values.forEach((v, i) => {
     if (v.startsWith('~*')) {
       try {
-        regexes.push(new RegExp(v.slice(2), 'i'));
+        regexes.push(new RegExp(v.slice(2), REGEX_HEADER_FLAGS));
       } catch (err) {
         throw new RouteCompileError(route, `headers.${rawName}[${i}]`, `invalid regex: ${(err as Error).message}`);
       }
@@ -248,6 +248,14 @@ export function regexPathSource(source: string): string {
   if ('error' in t) throw new SyntaxError(t.error);
   return `^(?:${t.source})`;
 }
+
+/**
+ * Flags of a `~*` header value regex: case-insensitive, as Kong's, and dotAll. A header value
+ * never holds a line break (RFC 9110 5.5, RFC 9113 8.2.1; Node's parsers refuse or drop one), so
+ * dotAll changes no match, and the load-time complexity check, which is run with these flags,
+ * then knows `.` matches every character of the value (`^v.*-beta.*$` is linear on it).
+ */
+export const REGEX_HEADER_FLAGS = 'is';
 
 /** Flags of a regex route path: `u`, so that PCRE-only escapes are refused instead of read as letters. */
 export const REGEX_PATH_FLAGS = 'u';

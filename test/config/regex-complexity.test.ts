@@ -232,3 +232,39 @@ test('cors with .* origin regexes: matching origins are allowed through a gatewa
     await gw.close();
   }
 });
+
+test('~* header regexes run with dotAll: ^...*x.*$ loads and routes, nested quantifiers are still refused', async () => {
+  const file = (extra: string) => `_format_version: "3.0"
+services:
+  - name: s
+    url: echo://
+    routes:
+      - name: h
+        paths: ["/h"]
+        headers:
+          X-Version: ["~*^v.*-beta.*$", "~*^https://.*\\\\.example\\\\.com$"${extra}]
+`;
+  const bad = await validate(file(', "~*^(.*a){20}$"'));
+  assert.equal(bad.code, 1, bad.out);
+  assert.match(bad.out, /routes\[0\]\.headers\.X-Version\[2\] {2}regex can take 20th degree polynomial/);
+  assert.doesNotMatch(bad.out, /X-Version\[[01]\]/);
+  const good = await validate(file(''));
+  assert.equal(good.code, 0, good.out);
+
+  const gw = await startGateway({ config: file('') });
+  try {
+    const status = async (v: string): Promise<number> => {
+      const res = await fetch(`${gw.url}/h`, { headers: { 'x-version': v }, signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    assert.equal(await status('V2-Beta.1'), 200, 'case-insensitive, as in Kong');
+    assert.equal(await status('https://a.b.EXAMPLE.com'), 200);
+    assert.equal(await status('v2'), 404);
+    const started = performance.now();
+    assert.equal(await status(`v${'-'.repeat(20_000)}`), 404);
+    assert.ok(performance.now() - started < 2000);
+  } finally {
+    await gw.close();
+  }
+});
