@@ -146,6 +146,28 @@ describe('bot-detection', () => {
     );
   });
 
+  test('a pattern with .* on both sides of a word loads and matches: a User-Agent holds no line break', async () => {
+    const gw = await startServiceGateway(
+      [
+        {
+          paths: ['/dot'],
+          plugins: [{ name: 'bot-detection', config: { allow: ['^.*Googlebot.*$'], deny: ['^.*evil.*$'] } }],
+        },
+      ],
+      { url: upstream.url },
+    );
+    try {
+      assert.equal((await call(gw, '/dot', ['Mozilla/5.0 (evil scanner)'])).status, 403);
+      assert.equal((await call(gw, '/dot', ['x Googlebot/2.1 y'])).status, 200);
+      assert.equal((await call(gw, '/dot', [CHROME])).status, 200);
+      const started = performance.now();
+      assert.equal((await call(gw, '/dot', [`M${'e'.repeat(8000)}`])).status, 200);
+      assert.ok(performance.now() - started < 2000);
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('an invalid allow pattern is refused at load, located', async () => {
     await assert.rejects(
       startServiceGateway([{ paths: ['/x'], plugins: [{ name: 'bot-detection', config: { allow: ['(unclosed'] } }] }]),

@@ -36,10 +36,15 @@ const TWO_AGENTS = { message: 'Only one User-Agent header allowed' };
 
 const BUILTIN: readonly RegExp[] = BOT_RULES.map((r) => new RegExp(r));
 
+/**
+ * dotAll: a User-Agent value never holds a line break (RFC 9110 5.5), so it changes no match, and
+ * the load-time complexity check then knows that `.` matches every character of the value
+ * (`^.*evil.*$` is linear on it; see src/safe-regex.ts).
+ */
 function compile(patterns: readonly string[] | null, field: string): RegExp[] {
   return (patterns ?? []).map((p, i) => {
     try {
-      return new RegExp(p);
+      return new RegExp(p, 's');
     } catch (err) {
       throw new PluginConfigError(`${field}[${i}]`, `not a valid regular expression: ${(err as Error).message}`);
     }
