@@ -9,7 +9,7 @@ const UNRESERVED = /[A-Za-z0-9._~-]/;
 
 /**
  * Compiles a `~` regex route path as the router uses it (src/router/router.ts regexPathSource):
- * PCRE spellings translated, anchored at the start of the normalized request path, `u` flag.
+ * PCRE spellings translated, anchored at the start of the normalized request path, `s` and `u` flags.
  * Named groups `(?<name>...)` are the captures plugins see.
  * @throws SyntaxError when the regex cannot be translated or does not compile
  */
@@ -49,7 +49,7 @@ export function checkRoutePath(path: string): string | null {
     try {
       compileRoutePathRegex(path);
     } catch (e) {
-      return `invalid regex: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/u?: /s, '')}`;
+      return `invalid regex: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '')}`;
     }
     return null;
   }

@@ -1,5 +1,5 @@
 /**
- * Kong runs regex route paths with PCRE; Tollgate with JavaScript's engine (`u` flag). Most
+ * Kong runs regex route paths with PCRE; Tollgate with JavaScript's engine (`u` and `s` flags). Most
  * patterns mean the same in both, but Kong files use PCRE spellings that JavaScript refuses or,
  * worse, reads differently (`[[:digit:]]`, a literal `{name}`). This translates, in one linear
  * pass, every construct that has one meaning in both engines for a request path, and names the

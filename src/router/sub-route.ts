@@ -237,7 +237,7 @@ function normalizeRoutePrefix(route: RoutableRoute, raw: string, i: number): str
 
 /**
  * The source of the regex a `~` route path (`source` is the text after `~`) compiles to, as the
- * router runs it with the `u` flag (the config loader checks this very source for super-linear
+ * router runs it with REGEX_PATH_FLAGS (the config loader checks this very source for super-linear
  * matching time): PCRE spellings translated and Kong's normalization applied (src/router/pcre.ts),
  * anchored at the start of the path and wrapped in a group so that an alternation (`~/a|/b`) is
  * anchored as a whole.
@@ -257,8 +257,13 @@ export function regexPathSource(source: string): string {
  */
 export const REGEX_HEADER_FLAGS = 'is';
 
-/** Flags of a regex route path: `u`, so that PCRE-only escapes are refused instead of read as letters. */
-export const REGEX_PATH_FLAGS = 'u';
+/**
+ * Flags of a regex route path: `u`, so that PCRE-only escapes are refused instead of read as
+ * letters, and dotAll. The normalized path never holds a line break (a raw control character is
+ * refused, `%0A` and `%0D` stay encoded: src/router/normalize.ts), so dotAll changes no match, and
+ * the load-time complexity check then knows `.` matches every character of it.
+ */
+export const REGEX_PATH_FLAGS = 'su';
 
 function compileRegexPath(route: RoutableRoute, source: string, i: number): RegExp {
   try {

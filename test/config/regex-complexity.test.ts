@@ -268,3 +268,37 @@ services:
     await gw.close();
   }
 });
+
+test('~ path regexes run with dotAll: the normalized path holds no line break, so ~/docs/.*guide.*$ loads', async () => {
+  const file = (extra: string) => `_format_version: "3.0"
+services:
+  - name: s
+    url: echo://
+    routes:
+      - name: docs
+        paths: ["~/docs/.*guide.*$"${extra}]
+`;
+  const bad = await validate(file(', "~/a/.*-.*-.*x$"'));
+  assert.equal(bad.code, 1, bad.out);
+  assert.match(bad.out, /routes\[0\]\.paths\[1\] {2}regex can take \d\w* degree polynomial/);
+  assert.doesNotMatch(bad.out, /paths\[0\]/);
+  const good = await validate(file(''));
+  assert.equal(good.code, 0, good.out);
+
+  const gw = await startGateway({ config: file('') });
+  try {
+    const status = async (path: string): Promise<number> => {
+      const res = await fetch(`${gw.url}${path}`, { signal: AbortSignal.timeout(10_000) });
+      await res.arrayBuffer();
+      return res.status;
+    };
+    assert.equal(await status('/docs/a/guide/b'), 200);
+    assert.equal(await status('/docs/a%0Aguide'), 200, '%0A stays encoded: three characters');
+    assert.equal(await status('/docs/a'), 404);
+    const started = performance.now();
+    assert.equal(await status(`/docs/${'g'.repeat(20_000)}`), 404);
+    assert.ok(performance.now() - started < 2000);
+  } finally {
+    await gw.close();
+  }
+});
