@@ -36,7 +36,7 @@ function twoRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
     {
       extra: {
         plugins: [
-          { name: 'oidc', route: 'spa', config: { ...plugin, filters: ['/spa/public/.*'] } },
+          { name: 'oidc', route: 'spa', config: { ...plugin, filters: ['/spa/public/.*', '/spa/.*\\.css.*'] } },
           { name: 'oidc', route: 'root', config: { ...plugin, logout_path: '/logout' } },
         ],
       },
@@ -179,6 +179,13 @@ describe('oidc login flow over HTTP', () => {
     assert.equal((await client.fetch(`${stack.gw.url}/spa/private/spa/public/x`)).status, 302);
     assert.equal((await client.fetch(`${stack.gw.url}/spa/public`)).status, 302);
     assert.equal((await client.fetch(`${stack.gw.url}/spa/public/x`)).status, 200);
+  });
+
+  test('a filter with .* on both sides loads (the path holds no line break) and skips authentication', async () => {
+    const client = new Client();
+    assert.equal((await client.fetch(`${stack.gw.url}/spa/a/b/app.css.map`)).status, 200);
+    assert.equal((await client.fetch(`${stack.gw.url}/spa/a%0Ab.css`)).status, 200, '%0A stays encoded');
+    assert.equal((await client.fetch(`${stack.gw.url}/spa/a/b/app.js`)).status, 302);
   });
 
   test('a callback whose state does not match the pending login is refused (401) and nothing is exchanged', async () => {

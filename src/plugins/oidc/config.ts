@@ -65,7 +65,7 @@ export interface CheckedConfig {
   readonly logoutPath: string;
   readonly filter: RegExp | null;
   /** Each filter as matched, with its config path, for the load-time linearity check. */
-  readonly filterChecks: readonly (readonly [string, string])[];
+  readonly filterChecks: readonly (readonly [RegExp, string])[];
   readonly bearerOnly: boolean;
   readonly audiences: readonly string[];
   readonly sslVerify: boolean;
@@ -261,7 +261,7 @@ export function checkConfig(
           .filter((f) => f !== '')
       : (cfg.filters ?? []);
   const alternatives: string[] = [];
-  const filterChecks: [string, string][] = [];
+  const filterChecks: [RegExp, string][] = [];
   filters.forEach((f, i) => {
     try {
       new RegExp(f);
@@ -278,9 +278,11 @@ export function checkConfig(
       );
     }
     alternatives.push(`(?:${f})`);
-    filterChecks.push([`^(?:${f})$`, typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`]);
+    filterChecks.push([new RegExp(`^(?:${f})$`, 's'), typeof cfg.filters === 'string' ? 'filters' : `filters.${i}`]);
   });
-  const filter = alternatives.length === 0 ? null : new RegExp(`^(?:${alternatives.join('|')})$`);
+  // dotAll: the normalized request path never holds a line break (src/router/normalize.ts), so it
+  // changes no match, and the complexity check then knows `.` matches all of it (src/safe-regex.ts).
+  const filter = alternatives.length === 0 ? null : new RegExp(`^(?:${alternatives.join('|')})$`, 's');
 
   const bearerOnly = yes(cfg.bearer_only);
   const audiences = cfg.bearer_jwt_auth_allowed_auds ?? [cfg.client_id];

@@ -86,7 +86,7 @@ class OidcInstance {
   readonly #loginCookie: string;
   readonly #filter: RegExp | null;
   /** Each filter as it is matched, with its config path; the whole alternation is linear when each is. */
-  readonly #filterChecks: readonly (readonly [string, string])[];
+  readonly #filterChecks: readonly (readonly [RegExp, string])[];
   readonly #bearerOnly: boolean;
   readonly #postLogout: string;
   readonly #logoutPath: string;
@@ -177,7 +177,7 @@ class OidcInstance {
 
   /** Filters run on every request path: refused when their matching time is super-linear. */
   async checkFilters(log: PluginLogger): Promise<void> {
-    for (const [source, at] of this.#filterChecks) await assertLinearRegex(source, at, log);
+    for (const [regex, at] of this.#filterChecks) await assertLinearRegex(regex, at, log);
   }
 
   readonly handlers: PluginHandlers = {
