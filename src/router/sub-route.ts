@@ -250,12 +250,14 @@ export function regexPathSource(source: string): string {
 }
 
 /**
- * Flags of a `~*` header value regex: case-insensitive, as Kong's, and dotAll. A header value
+ * Flags of a `~*` header value regex: case-insensitive, as Kong's; `u`, as the config loader
+ * compiles it, so that `\p{L}` is a letter class and an escape JavaScript does not know is an
+ * error instead of a literal letter; and dotAll. A header value
  * never holds a line break (RFC 9110 5.5, RFC 9113 8.2.1; Node's parsers refuse or drop one), so
  * dotAll changes no match, and the load-time complexity check, which is run with these flags,
  * then knows `.` matches every character of the value (`^v.*-beta.*$` is linear on it).
  */
-export const REGEX_HEADER_FLAGS = 'is';
+export const REGEX_HEADER_FLAGS = 'isu';
 
 /**
  * Flags of a regex route path: `u`, so that PCRE-only escapes are refused instead of read as

@@ -219,6 +219,13 @@ test('header values starting with ~* are case-insensitive regexes', () => {
   assert.equal(matchName(router, 'GET', undefined, '/', {}), null);
 });
 
+test('~* header regexes are compiled as gateway validate checks them: \\p{L} is a letter class', () => {
+  const router = new Router([route({ name: 'letters', headers: { 'x-name': ['~*^\\p{L}+$'] } })]);
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'x-name': 'Abc' }), 'letters');
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'x-name': 'p{L}' }), null, 'not the literal text');
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'x-name': 'a1' }), null);
+});
+
 test('regex paths are anchored at the start, not the end', () => {
   const router = new Router([
     route({ name: 're', paths: ['~/users/\\d+'] }),
