@@ -7,6 +7,8 @@
  * then speak cleartext on the port meant for TLS) is refused with its reason instead of ignored.
  */
 
+import { isIP } from 'node:net';
+
 export interface ListenAddress {
   host: string;
   port: number;
@@ -15,6 +17,12 @@ export interface ListenAddress {
   http2: boolean;
   /** Kong's `backlog=N`: the listen queue length (the kernel caps it at somaxconn); undefined: node's default. */
   backlog?: number;
+  /**
+   * Kong's `ipv6only=on|off` (IPV6_V6ONLY), on by default as in nginx since 1.3.4: `[::]:8000` takes
+   * IPv6 clients only, so Kong's pair `0.0.0.0:8000` and `[::]:8000` both bind. Off, an IPv6
+   * wildcard is dual-stack and its IPv4 clients read `::ffff:1.2.3.4`. No effect on IPv4 addresses.
+   */
+  ipv6Only: boolean;
   /** The text as configured, for messages. */
   text: string;
 }
@@ -30,7 +38,6 @@ const KONG_ONLY: Record<string, string> = {
     'Tollgate does not read the PROXY protocol; have the load balancer send X-Forwarded-For and list it in trusted_ips',
   deferred: 'an nginx socket option Tollgate does not set; remove it',
   bind: 'an nginx socket option Tollgate does not need (every address is bound on its own); remove it',
-  ipv6only: 'an nginx socket option Tollgate does not set; remove it',
   so_keepalive: 'an nginx socket option Tollgate does not set; remove it',
 };
 
@@ -51,7 +58,7 @@ export function parseListen(text: string, role: ListenRole = 'proxy'): ListenAdd
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535)
     throw new ListenError(`invalid listen address '${text}': expected HOST:PORT`);
-  const out: ListenAddress = { host, port, ssl: false, http2: false, text };
+  const out: ListenAddress = { host, port, ssl: false, http2: false, ipv6Only: true, text };
   for (const f of flags) {
     const [name = '', value] = f.split('=', 2) as [string, string | undefined];
     if (role === 'admin' && (name === 'ssl' || name === 'http2'))
@@ -64,12 +71,29 @@ export function parseListen(text: string, role: ListenRole = 'proxy'): ListenAdd
     else if (name === 'reuseport' && value === undefined) continue;
     else if (name === 'backlog' && (value === undefined || /^[1-9]\d{0,9}$/.test(value)))
       out.backlog = value === undefined ? undefined : Math.min(Number(value), 2 ** 31 - 1);
+    else if (name === 'ipv6only' && (value === 'on' || value === 'off')) out.ipv6Only = value === 'on';
     else if (Object.hasOwn(KONG_ONLY, name))
       throw new ListenError(`Kong's listen flag '${f}' in '${text}' is not supported: ${KONG_ONLY[name]}`);
     else
       throw new ListenError(
-        `invalid listen flag '${f}' in '${text}' (flags: ssl, http2, reuseport, backlog=N${role === 'admin' ? '; the admin listener takes reuseport and backlog=N only' : ''})`,
+        `invalid listen flag '${f}' in '${text}' (flags: ssl, http2, reuseport, backlog=N, ipv6only=on|off${role === 'admin' ? '; the admin listener takes reuseport, backlog=N and ipv6only=on|off only' : ''})`,
       );
   }
   return out;
+}
+
+/**
+ * Whether two listeners cannot both bind (EADDRINUSE): on one fixed port, the same address, a
+ * wildcard and an address of its family (`0.0.0.0` and IPv4, `[::]` and IPv6), or a dual-stack
+ * `[::]` (`ipv6only=off`) and any address. `0.0.0.0:P` and `[::]:P` bind together, as in nginx.
+ */
+export function listenersClash(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.port !== b.port || a.port === 0) return false;
+  const [x, y] = [a.host.toLowerCase(), b.host.toLowerCase()];
+  if (x === y) return true;
+  // A host name is compared as IPv4: validate resolves no names.
+  const [v6x, v6y] = [isIP(x) === 6, isIP(y) === 6];
+  if ((x === '::' && !a.ipv6Only) || (y === '::' && !b.ipv6Only)) return true;
+  if (v6x !== v6y) return false;
+  return v6x ? x === '::' || y === '::' : x === '0.0.0.0' || y === '0.0.0.0';
 }

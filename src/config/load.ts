@@ -11,7 +11,7 @@ import { ConfigError, type ConfigIssue, configIssue, formatYamlPath, NO_CERTIFIC
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
-import { ListenError, parseListen } from './listen.ts';
+import { type ListenAddress, ListenError, listenersClash, parseListen } from './listen.ts';
 import type { EntityModel, GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { parseYamlOffThread } from './parse-off-thread.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
@@ -352,21 +352,9 @@ function prune(
 /** The address part the file requires: a host and a port (the command line also takes a bare port). */
 const LISTEN_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:]+):(\d{1,5})(\s|$)/;
 
-/**
- * Whether two listeners on one port cannot both bind: the same address, or the IPv4 wildcard and
- * an IPv4 address, or the IPv6 wildcard (dual-stack) and any address.
- */
-function sameSocket(a: { host: string; port: number }, b: { host: string; port: number }): boolean {
-  if (a.port !== b.port || a.port === 0) return false;
-  const h = (x: string): string => x.toLowerCase().replace(/^\[|\]$/g, '');
-  const [x, y] = [h(a.host), h(b.host)];
-  if (x === y || x === '::' || y === '::') return true;
-  return (x === '0.0.0.0' && isIP(y) !== 6) || (y === '0.0.0.0' && isIP(x) !== 6);
-}
-
 function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
   const base = ['_tollgate'];
-  const bound: { host: string; port: number; field: string; i: number; text: string }[] = [];
+  const bound: { a: ListenAddress; field: string; i: number }[] = [];
   for (const field of ['proxy_listen', 'admin_listen'] as const) {
     s[field]?.forEach((addr, i) => {
       const path = [...base, field, i];
@@ -382,14 +370,14 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
       try {
         const a = parseListen(addr, field === 'admin_listen' ? 'admin' : 'proxy');
         // A port listed twice validated, then stopped start with EADDRINUSE.
-        const taken = bound.find((b) => sameSocket(a, b));
+        const taken = bound.find((b) => listenersClash(a, b.a));
         if (taken !== undefined)
           raw.push({
             code: 'SEMANTIC',
-            message: `'${addr.trim()}' takes the port of ${taken.field}[${taken.i}] ('${taken.text}'): both cannot listen (EADDRINUSE)`,
+            message: `'${addr.trim()}' takes the port of ${taken.field}[${taken.i}] ('${taken.a.text.trim()}'): both cannot listen (EADDRINUSE)`,
             path,
           });
-        bound.push({ host: a.host, port: a.port, field, i, text: addr.trim() });
+        bound.push({ a, field, i });
       } catch (e) {
         if (!(e instanceof ListenError)) throw e;
         raw.push({ code: 'SCHEMA', message: e.message, path });

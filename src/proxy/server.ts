@@ -273,9 +273,9 @@ function chooseCertificateBeforeHandshake(server: Http2SecureServer, gateway: Ga
 export function listen(server: Server | Http2SecureServer, addr: ListenAddress, ownSocket = false): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    const options = ownSocket
-      ? { port: addr.port, host: addr.host, backlog: addr.backlog, reusePort: true, exclusive: true }
-      : { port: addr.port, host: addr.host, backlog: addr.backlog };
+    // ipv6Only: nginx's IPV6_V6ONLY default (node's is dual-stack); the cluster primary honours it too.
+    const base = { port: addr.port, host: addr.host, backlog: addr.backlog, ipv6Only: addr.ipv6Only };
+    const options = ownSocket ? { ...base, reusePort: true, exclusive: true } : base;
     server.listen(options, () => {
       server.off('error', reject);
       const a = server.address() as AddressInfo;

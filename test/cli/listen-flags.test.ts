@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:http2';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { BIN, gateway, tmp, write } from './helpers.ts';
@@ -11,8 +12,8 @@ import { BIN, gateway, tmp, write } from './helpers.ts';
 const SERVICE = 'services:\n  - name: echo\n    url: echo://\n    routes: [{ name: all, paths: [/] }]\n';
 
 /** Runs `gateway start --config FILE` with the file's own listeners; resolves with its "listening" line. */
-async function startWithFileListeners(file: string) {
-  const proc = spawn(process.execPath, [BIN, 'start', '--config', file, '--no-watch'], {
+async function startWithFileListeners(file: string, extra: string[] = []) {
+  const proc = spawn(process.execPath, [BIN, 'start', '--config', file, '--no-watch', ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
@@ -122,4 +123,102 @@ ${SERVICE}`,
   assert.deepEqual(v.out.trimEnd().split('\n'), [
     `${file}:4:18  _tollgate.admin_listen[0]  '127.0.0.1:18555' takes the port of proxy_listen[0] ('0.0.0.0:18555'): both cannot listen (EADDRINUSE)`,
   ]);
+});
+
+/** A port free on both families: a dual-stack wildcard bound to port 0 holds it for IPv4 and IPv6. */
+async function freeDualPort(): Promise<number> {
+  const s = createServer().listen({ port: 0, host: '::', ipv6Only: false });
+  await once(s, 'listening');
+  const { port } = s.address() as { port: number };
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** The client address the upstream was told (X-Real-IP), as the echo service reports it. */
+async function realIp(url: string): Promise<string> {
+  const body = (await (await fetch(url)).json()) as { headers: Record<string, string> };
+  return body.headers['x-real-ip']!;
+}
+
+const IPV6 = await (async () => {
+  const s = createServer().listen(0, '::1');
+  const ok = await Promise.race([once(s, 'listening').then(() => true), once(s, 'error').then(() => false)]);
+  s.close();
+  return ok;
+})();
+const NO_IPV6 = IPV6 ? false : 'no IPv6 loopback (::1) on this machine';
+
+for (const workers of ['1', '2']) {
+  test(`Kong's pair 0.0.0.0:P and [::]:P validates and binds both, each family its own clients (--workers ${workers})`, {
+    skip: NO_IPV6,
+  }, async () => {
+    const [proxy, admin] = [await freeDualPort(), await freeDualPort()];
+    const dir = tmp();
+    const file = write(
+      dir,
+      'gateway.yaml',
+      `_format_version: "3.0"
+_tollgate:
+  proxy_listen: ["0.0.0.0:${proxy} reuseport backlog=16384", "[::]:${proxy} reuseport backlog=16384"]
+  admin_listen: ["127.0.0.1:${admin}", "[::1]:${admin}"]
+${SERVICE}`,
+    );
+    const v = await gateway(['validate', file]);
+    assert.equal(v.code, 0, `${v.out}${v.err}`);
+    const gw = await startWithFileListeners(file, ['--workers', workers]);
+    try {
+      assert.deepEqual(gw.proxy, [`0.0.0.0:${proxy}`, `[::]:${proxy}`]);
+      // An IPv4 client is itself, not the IPv4-mapped ::ffff:127.0.0.1 of a dual-stack [::].
+      assert.equal(await realIp(`http://127.0.0.1:${proxy}/x`), '127.0.0.1');
+      assert.equal(await realIp(`http://[::1]:${proxy}/x`), '::1');
+      assert.equal((await fetch(`http://127.0.0.1:${admin}/status`)).status, 200);
+      assert.equal((await fetch(`http://[::1]:${admin}/status`)).status, 200);
+    } finally {
+      await gw.stop();
+    }
+  });
+}
+
+test("ipv6only=off makes [::] dual-stack, and then it takes the IPv4 wildcard's port", { skip: NO_IPV6 }, async () => {
+  const port = await freeDualPort();
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    `_format_version: "3.0"
+_tollgate:
+  proxy_listen: ["[::]:${port} ipv6only=off"]
+  admin_listen: ["127.0.0.1:0 ipv6only=on"]
+${SERVICE}`,
+  );
+  const v = await gateway(['validate', file]);
+  assert.equal(v.code, 0, `${v.out}${v.err}`);
+  const gw = await startWithFileListeners(file);
+  try {
+    assert.equal(await realIp(`http://127.0.0.1:${port}/x`), '::ffff:127.0.0.1');
+    assert.equal(await realIp(`http://[::1]:${port}/x`), '::1');
+  } finally {
+    await gw.stop();
+  }
+
+  const clash = write(
+    dir,
+    'clash.yaml',
+    `_format_version: "3.0"
+_tollgate:
+  proxy_listen: ["[::]:18556", "[::]:18556 ipv6only=on", "0.0.0.0:18557", "[::]:18557 ipv6only=off", "[::]:18558", "[::1]:18558"]
+  admin_listen: ["127.0.0.1:18559 ipv6only=maybe"]
+${SERVICE}`,
+  );
+  const c = await gateway(['validate', clash]);
+  assert.equal(c.code, 1, c.out);
+  const issues = c.out.trimEnd().split('\n');
+  assert.equal(issues.length, 4, c.out);
+  assert.match(
+    issues[0]!,
+    /proxy_listen\[1\] {2}'\[::\]:18556 ipv6only=on' takes the port of proxy_listen\[0\] \('\[::\]:18556'\)/,
+  );
+  assert.match(issues[1]!, /proxy_listen\[3\] {2}'\[::\]:18557 ipv6only=off' takes the port of proxy_listen\[2\]/);
+  assert.match(issues[2]!, /proxy_listen\[5\] {2}'\[::1\]:18558' takes the port of proxy_listen\[4\]/);
+  assert.match(issues[3]!, /admin_listen\[0\] {2}invalid listen flag 'ipv6only=maybe'/);
 });
