@@ -7,7 +7,7 @@
  * then speak cleartext on the port meant for TLS) is refused with its reason instead of ignored.
  */
 
-import { isIP } from 'node:net';
+import { isIP, SocketAddress } from 'node:net';
 
 export interface ListenAddress {
   host: string;
@@ -89,11 +89,20 @@ export function parseListen(text: string, role: ListenRole = 'proxy'): ListenAdd
  */
 export function listenersClash(a: ListenAddress, b: ListenAddress): boolean {
   if (a.port !== b.port || a.port === 0) return false;
-  const [x, y] = [a.host.toLowerCase(), b.host.toLowerCase()];
+  const [x, y] = [canonicalHost(a.host), canonicalHost(b.host)];
   if (x === y) return true;
   // A host name is compared as IPv4: validate resolves no names.
   const [v6x, v6y] = [isIP(x) === 6, isIP(y) === 6];
   if ((x === '::' && !a.ipv6Only) || (y === '::' && !b.ipv6Only)) return true;
   if (v6x !== v6y) return false;
   return v6x ? x === '::' || y === '::' : x === '0.0.0.0' || y === '0.0.0.0';
+}
+
+/**
+ * One spelling per IPv6 address (`[::0]`, `[0:0::0]` are `[::]`, as the kernel binds them). An
+ * address with a zone (`fe80::1%eth0`) is left as written: SocketAddress drops the zone.
+ */
+function canonicalHost(host: string): string {
+  const v6 = isIP(host) === 6 && !host.includes('%');
+  return v6 ? new SocketAddress({ address: host, family: 'ipv6' }).address : host.toLowerCase();
 }

@@ -222,3 +222,21 @@ ${SERVICE}`,
   assert.match(issues[2]!, /proxy_listen\[5\] {2}'\[::1\]:18558' takes the port of proxy_listen\[4\]/);
   assert.match(issues[3]!, /admin_listen\[0\] {2}invalid listen flag 'ipv6only=maybe'/);
 });
+
+test('an IPv6 address spelled another way is the same socket: [::0] is the wildcard, [0::1] is [::1]', async () => {
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    `_format_version: "3.0"
+_tollgate:
+  proxy_listen: ["0.0.0.0:18561", "[::0]:18561 ipv6only=off", "[::1]:18562", "[0::1]:18562"]
+${SERVICE}`,
+  );
+  const v = await gateway(['validate', file]);
+  assert.equal(v.code, 1, v.out);
+  const issues = v.out.trimEnd().split('\n');
+  assert.equal(issues.length, 2, v.out);
+  assert.match(issues[0]!, /proxy_listen\[1\] {2}'\[::0\]:18561 ipv6only=off' takes the port of proxy_listen\[0\]/);
+  assert.match(issues[1]!, /proxy_listen\[3\] {2}'\[0::1\]:18562' takes the port of proxy_listen\[2\]/);
+});
