@@ -58,7 +58,10 @@ export function parseListen(text: string, role: ListenRole = 'proxy'): ListenAdd
   const port = Number(portText);
   if (!/^\d+$/.test(portText) || port > 65535)
     throw new ListenError(`invalid listen address '${text}': expected HOST:PORT`);
-  const out: ListenAddress = { host, port, ssl: false, http2: false, ipv6Only: true, text };
+  // An IPv4-mapped address (`[::ffff:127.0.0.1]`) takes IPv4 clients only: IPV6_V6ONLY would
+  // refuse its bind (EINVAL), so it keeps the dual-stack socket it needs.
+  const mapped = isIP(host) === 6 && isIP(canonicalHost(host)) === 4;
+  const out: ListenAddress = { host, port, ssl: false, http2: false, ipv6Only: !mapped, text };
   for (const f of flags) {
     const [name = '', value] = f.split('=', 2) as [string, string | undefined];
     if (role === 'admin' && (name === 'ssl' || name === 'http2'))
@@ -99,10 +102,13 @@ export function listenersClash(a: ListenAddress, b: ListenAddress): boolean {
 }
 
 /**
- * One spelling per IPv6 address (`[::0]`, `[0:0::0]` are `[::]`, as the kernel binds them). An
- * address with a zone (`fe80::1%eth0`) is left as written: SocketAddress drops the zone.
+ * One spelling per address, as the kernel binds it: `[::0]` and `[0:0::0]` are `[::]`, and an
+ * IPv4-mapped `[::ffff:7f00:1]` is `127.0.0.1` (it takes that IPv4 address's port). An address
+ * with a zone (`fe80::1%eth0`) is left as written: SocketAddress drops the zone.
  */
 function canonicalHost(host: string): string {
-  const v6 = isIP(host) === 6 && !host.includes('%');
-  return v6 ? new SocketAddress({ address: host, family: 'ipv6' }).address : host.toLowerCase();
+  if (isIP(host) !== 6 || host.includes('%')) return host.toLowerCase();
+  const canonical = new SocketAddress({ address: host, family: 'ipv6' }).address;
+  const v4 = canonical.startsWith('::ffff:') ? canonical.slice(7) : '';
+  return isIP(v4) === 4 ? v4 : canonical;
 }

@@ -240,3 +240,35 @@ ${SERVICE}`,
   assert.match(issues[0]!, /proxy_listen\[1\] {2}'\[::0\]:18561 ipv6only=off' takes the port of proxy_listen\[0\]/);
   assert.match(issues[1]!, /proxy_listen\[3\] {2}'\[0::1\]:18562' takes the port of proxy_listen\[2\]/);
 });
+
+test('an IPv4-mapped address ([::ffff:127.0.0.1]) binds, and takes the port of its IPv4 address', async () => {
+  const port = await freeDualPort();
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    `_format_version: "3.0"
+_tollgate:
+  proxy_listen: ["[::ffff:127.0.0.1]:${port}"]
+  admin_listen: ["127.0.0.1:0"]
+${SERVICE}`,
+  );
+  const gw = await startWithFileListeners(file);
+  try {
+    assert.equal((await fetch(`http://127.0.0.1:${port}/x`)).status, 200);
+  } finally {
+    await gw.stop();
+  }
+  const clash = write(
+    dir,
+    'clash.yaml',
+    `_format_version: "3.0"
+_tollgate:
+  proxy_listen: ["0.0.0.0:18565", "[::ffff:7f00:1]:18565", "[::]:18565"]
+${SERVICE}`,
+  );
+  const v = await gateway(['validate', clash]);
+  assert.equal(v.code, 1, v.out);
+  assert.deepEqual(v.out.trimEnd().split('\n').length, 1, v.out);
+  assert.match(v.out, /proxy_listen\[1\] {2}'\[::ffff:7f00:1\]:18565' takes the port of proxy_listen\[0\]/);
+});
