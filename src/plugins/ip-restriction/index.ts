@@ -5,9 +5,8 @@
  */
 import { isIP } from 'node:net';
 import schema from '../../../schemas/plugins/ip-restriction.schema.json' with { type: 'json' };
-import type { GatewayRequest, PluginHandlers, PluginLogger } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import { addIpEntry, type IpList, ipListHas as listHas, newIpList } from '../../lib/ip-list.ts';
+import type { GatewayRequest, IpList, PluginHandlers, PluginLogger } from '../../index.ts';
+import { addIpEntry, definePlugin, ipListHas as listHas, newIpList, PluginConfigError } from '../../index.ts';
 
 /** The ip-restriction plugin's config, defaults applied. */
 export interface IpRestrictionConfig {
