@@ -18,7 +18,7 @@ import {
 } from 'yaml';
 import type { ConfigErrorCode } from '../errors.ts';
 import type { YamlPath } from './model.ts';
-import { type Position, SourceMap } from './source-map.ts';
+import { Position, SourceMap } from './source-map.ts';
 import { refuseDeepNesting } from './yaml-depth.ts';
 import { parsePlainYaml } from './yaml-fast.ts';
 
@@ -47,7 +47,7 @@ export interface RawIssue {
   atKey?: boolean;
   /**
    * Locate at `offset` even where `path` is known: `path` names the node, `offset` the spot in it
-   * (a duplicate key, whose `path` would locate the first one).
+   * (a repeated key, whose `path` locates the value used).
    */
   atOffset?: boolean;
   severity?: 'error' | 'warning';
@@ -297,16 +297,19 @@ class Walker {
         if (written !== null && (isMerge || isScalar(k) || k === null)) {
           const name = k === null ? '' : String(k.value ?? '');
           if (written.has(name)) {
+            // Kong's parser (lyaml, libyaml) loads a repeated key, the last value winning: so does
+            // this one, and says which value was dropped.
             this.issues.push({
               code: 'YAML_HAZARD',
-              message: 'duplicate key: a key may appear only once in a mapping',
+              message: `duplicate key '${name}': the last value is used (as Kong's YAML parser does) and the earlier one is ignored; write the key once`,
               path: [...path, name],
               offset: kOffset,
               atOffset: true,
+              severity: 'warning',
             });
-            continue;
-          }
-          written.add(name);
+            // Locations inside the key now point at the value that is used.
+            pos!.children?.set(name, new Position());
+          } else written.add(name);
         }
         if (isMerge && (isAlias(pair.value) || isSeq(pair.value))) {
           this.merge(out, pair.value, path, pos, kOffset);

@@ -4,6 +4,7 @@ import { realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfigFile } from '../../src/config/load.ts';
+import type { GatewayConfig } from '../../src/config/model.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { brief, issuesOf, load, testPlugins, tmpDir, V3, writeTmp } from './helpers.ts';
@@ -15,16 +16,34 @@ test('YAML syntax errors are located', async () => {
   assert.ok(issues[0]!.line >= 3);
 });
 
-test('YAML hazards are located errors: duplicate keys, several documents, tabs, empty file', async () => {
-  assert.deepEqual(brief(await issuesOf(`${V3}services: []\nservices: []\n`)), [
-    '3:1 services duplicate key: a key may appear only once in a mapping',
-  ]);
-  const nested = await issuesOf(`${V3}services:\n  - name: s1\n    url: http://a\n    url: http://b\n`);
+const warned = (c: GatewayConfig): string[] =>
+  (c.source.warnings ?? []).map((w) => `${w.line}:${w.col} ${w.path} ${w.message}`);
+
+test('a repeated key loads as Kong loads it, the last value winning, with a warning at the repeated key', async () => {
+  const top = await load(`${V3}services: []\nservices:\n  - name: s\n    url: echo://\n`);
   assert.deepEqual(
-    nested.map((i) => `${i.line}:${i.col} ${i.path}`),
-    ['5:5 services[0].url'],
-    'a duplicate key is named by its path',
+    top.services.map((s) => s.name),
+    ['s'],
   );
+  assert.deepEqual(warned(top), [
+    "3:1 services duplicate key 'services': the last value is used (as Kong's YAML parser does) and the earlier one is ignored; write the key once",
+  ]);
+  const nested = await load(
+    `${V3}services:\n  - name: s1\n    url: http://a\n    url: http://b:81\n    port: x\n`,
+    {},
+    'n.yaml',
+  ).catch((e: unknown) => e);
+  // Issues inside the repeated key are located at the value that is used.
+  assert.ok(nested instanceof ConfigError);
+  assert.deepEqual(
+    nested.issues.map((i) => `${i.line}:${i.col} ${i.path} ${i.severity}`),
+    ['5:5 services[0].url warning', '6:11 services[0].port error'],
+  );
+  const c = await load(`${V3}services:\n  - name: s1\n    url: http://a\n    url: http://b:81\n`);
+  assert.deepEqual([c.services[0]!.host, c.services[0]!.port], ['b', 81]);
+});
+
+test('YAML hazards are located errors: several documents, tabs, empty file', async () => {
   assert.deepEqual(brief(await issuesOf(`${V3}---\n${V3}`)), [
     '2:1  several YAML documents in one file; a config file holds exactly one',
   ]);
@@ -131,12 +150,12 @@ test('duplicate keys are found in time linear in the keys: one mapping of 60,000
   // The anchor keeps the file off the fast path, so the yaml package's document model reads it:
   // its own check compared each key with every earlier one (70 s here).
   const keys = Array.from({ length: 60_000 }, (_, i) => `    k${i}: v\n`).join('');
-  assert.deepEqual(brief(await issuesOf(`${V3}_ignore:\n  - &m\n${keys}    k7: w\n`)), [
-    '60004:5 _ignore[0].k7 duplicate key: a key may appear only once in a mapping',
+  assert.deepEqual(warned(await load(`${V3}_ignore:\n  - &m\n${keys}    k7: w\n`)), [
+    "60004:5 _ignore[0].k7 duplicate key 'k7': the last value is used (as Kong's YAML parser does) and the earlier one is ignored; write the key once",
   ]);
-  // Both name the same field once loaded: the second would silently replace the first.
-  assert.deepEqual(brief(await issuesOf(`${V3}_ignore:\n  1: a\n  "1": b\n`)), [
-    '4:3 _ignore.1 duplicate key: a key may appear only once in a mapping',
+  // Both name the same field once loaded: the second replaces the first, which is said.
+  assert.deepEqual(warned(await load(`${V3}_ignore:\n  - 1: a\n    "1": b\n`)), [
+    "4:5 _ignore[0].1 duplicate key '1': the last value is used (as Kong's YAML parser does) and the earlier one is ignored; write the key once",
   ]);
   // A merged key is no duplicate: the mapping's own key wins over it, as YAML's merge says.
   await load(`${V3}_ignore:\n  - &a { k: 1 }\n  - { <<: *a, k: 2 }\n`);
