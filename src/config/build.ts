@@ -16,6 +16,7 @@ import { Build, type Obj, type Steps } from './build/state.ts';
 import { upstreamTls } from './build/tls.ts';
 import { uniqueness, uniquenessSteps } from './build/uniqueness.ts';
 import type { ConfigEntities, EntityKindInfo, EntityModel } from './model.ts';
+import type { PlainScalarTest } from './schema.ts';
 import type { RawIssue } from './yaml.ts';
 
 export { parseServiceUrl } from './build/service.ts';
@@ -71,8 +72,10 @@ export async function buildEntities(
   plugins: ReadonlyMap<string, PluginDefinition>,
   issues: RawIssue[],
   broken: WeakSet<object> = new WeakSet(),
+  plain?: PlainScalarTest,
 ): Promise<Entities> {
   const b = new Build(doc, plugins, issues, broken);
+  b.plain = plain;
   for (const pass of PASSES) {
     const steps = STEPS.get(pass);
     if (steps === undefined) pass(b);

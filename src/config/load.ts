@@ -17,7 +17,7 @@ import { parseYamlOffThread } from './parse-off-thread.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 import { resolveRefs } from './refs.ts';
 import { checkRouteRegexes } from './regex-checks.ts';
-import { dropNullFields, flattenForeignKeys, validateGateway } from './schema.ts';
+import { dropNullFields, flattenForeignKeys, type PlainScalarTest, validateGateway } from './schema.ts';
 import { rememberSecrets, secretValues } from './secrets.ts';
 import type { ParsedYaml, RawIssue, SourceMap } from './yaml.ts';
 
@@ -133,9 +133,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   // defaults are applied and the semantic checks below see well-typed data.
   const kinds = entityKinds(plugins);
   const entityLists = new Set([...ENTITY_LISTS, ...kinds.keys()]);
+  const plain: PlainScalarTest = (path, word) => writtenPlain(text, map, path, word);
   const schemaIssues = validateGateway(
     doc,
     [...kinds.values()].map((k) => k.def),
+    plain,
   ).filter((i) => !isUnknown(i.path));
   for (const i of schemaIssues) {
     if (i.path[0] === '_format_version' && i.path.length === 1) {
@@ -153,7 +155,8 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   await yieldToLoop();
   const broken = new WeakSet<object>();
   const pruned: YamlPath[] = [];
-  let pass = schemaIssues;
+  // Warnings (YAML 1.1 booleans read) rejected nothing.
+  let pass = schemaIssues.filter((i) => i.severity !== 'warning');
   for (let n = 0; n < 4 && pass.length > 0; n++) {
     for (const i of pass) prune(doc, i, broken, pruned, entityLists);
     pass = validateGateway(
@@ -164,7 +167,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   }
   if (typeof doc._format_version !== 'string') doc._format_version = '3.0';
 
-  const built = await buildEntities(doc, plugins, raw, broken);
+  const built = await buildEntities(doc, plugins, raw, broken, plain);
   await yieldToLoop();
   await checkRouteRegexes(doc, built.routes, raw);
   const settings = (doc._tollgate ?? {}) as TollgateSettings;
@@ -216,6 +219,22 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
     },
   };
 }
+
+/**
+ * Whether the value at `path` is `word` written as a plain YAML scalar, the form Kong's YAML 1.1
+ * parser resolves (yes, on, ...): not quoted, not tagged (`!!str yes`), not a `${...}` reference.
+ * A value reached through an alias is located at the alias, and so is not taken for plain.
+ */
+function writtenPlain(text: string, map: SourceMap, path: YamlPath, word: string): boolean {
+  let at = map.valueOffset(path);
+  if (at < 0) return false;
+  // An anchor (`&flag yes`) is where the node starts; a tag (`!!str yes`) comes before it.
+  if (text[at] === '&') at = text.slice(at, at + 1024).search(/\s\S/) + at + 1;
+  return text.startsWith(word, at) && !TAGGED.test(text.slice(text.lastIndexOf('\n', at) + 1, at));
+}
+
+/** The end of a line before a tagged scalar: `!!str `, `!tag &anchor `. */
+const TAGGED = /!\S*\s+(&\S+\s+)?$/;
 
 /** Plugin config fields whose value is a secret even when written literally (session `secret`, oidc `client_secret`, redis `password`). */
 const SECRET_CONFIG_FIELD = /secret|password|passphrase/i;

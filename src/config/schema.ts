@@ -146,8 +146,22 @@ function rememberDefinition(def: object, name: string): void {
   definitionTexts.set(JSON.stringify(def), name);
 }
 
-/** Validates the whole file (defaults applied in place) against the schema with these entity kinds, and returns issues. */
-export function validateGateway(data: unknown, entities: readonly EntityDefinition<any>[] = []): RawIssue[] {
+/**
+ * Whether the string `word` at `path` was written as a plain (unquoted, untagged) YAML scalar: Kong's
+ * YAML 1.1 parser reads a plain yes/no/on/off as a boolean, a quoted one as a string.
+ */
+export type PlainScalarTest = (path: YamlPath, word: string) => boolean;
+
+/**
+ * Validates the whole file (defaults applied in place) against the schema with these entity kinds,
+ * and returns issues. With `plain`, a YAML 1.1 boolean word written plain in a boolean field is
+ * read as that boolean, in place, with a warning.
+ */
+export function validateGateway(
+  data: unknown,
+  entities: readonly EntityDefinition<any>[] = [],
+  plain?: PlainScalarTest,
+): RawIssue[] {
   const key = JSON.stringify(entities.map((d) => [d.name, d.description, d.consumer, d.schema]));
   let gatewayValidate = gatewayValidators.get(key);
   if (!gatewayValidate) {
@@ -173,8 +187,19 @@ export function validateGateway(data: unknown, entities: readonly EntityDefiniti
     if (gatewayValidators.size >= MAX_VALIDATORS) gatewayValidators.delete(gatewayValidators.keys().next().value!);
     gatewayValidators.set(key, gatewayValidate);
   }
-  if (gatewayValidate(data)) return [];
-  return translateErrors(gatewayValidate.errors ?? [], data, []);
+  return check(gatewayValidate, data, [], 'SCHEMA', plain);
+}
+
+/**
+ * Validates `data` and translates the errors. YAML 1.1 booleans read in place (the warnings) change
+ * the data, so it is validated again: a rule may depend on them (`if` a flag is true, `then` ...).
+ */
+function check(v: ValidateFunction, data: unknown, base: YamlPath, code: RawIssue['code'], plain?: PlainScalarTest) {
+  if (v(data)) return [];
+  const issues = translateErrors(v.errors ?? [], data, base, code, plain);
+  const read = issues.filter((i) => i.severity === 'warning');
+  if (read.length === 0) return issues;
+  return v(data) ? read : [...read, ...translateErrors(v.errors ?? [], data, base, code)];
 }
 
 const pluginValidators = new WeakMap<PluginDefinition, ValidateFunction | Error>();
@@ -257,12 +282,16 @@ function flattenEntityKeys(entity: Record<string, unknown>): void {
 }
 
 /** Validates a plugin config (nulls dropped, defaults applied in place); issue paths are prefixed with `base`. */
-export function validatePluginConfig(def: PluginDefinition, config: unknown, base: YamlPath): RawIssue[] {
+export function validatePluginConfig(
+  def: PluginDefinition,
+  config: unknown,
+  base: YamlPath,
+  plain?: PlainScalarTest,
+): RawIssue[] {
   const v = pluginValidator(def);
   if (v instanceof Error) return [{ code: 'PLUGIN_CONFIG', message: v.message, path: base }];
   dropNullFields(config);
-  if (v(config)) return [];
-  return translateErrors(v.errors ?? [], config, base, 'PLUGIN_CONFIG');
+  return check(v, config, base, 'PLUGIN_CONFIG', plain);
 }
 
 /** JSON pointer → YAML path, using the data to tell array indexes from map keys. */
@@ -282,6 +311,13 @@ function pointerToPath(pointer: string, data: unknown): (string | number)[] {
     }
   }
   return out;
+}
+
+/** Replaces the value at `path` (relative to `data`, which holds it). */
+function setAt(data: unknown, path: readonly (string | number)[], value: unknown): void {
+  let node = data as Record<string | number, unknown>;
+  for (const seg of path.slice(0, -1)) node = node[seg] as Record<string | number, unknown>;
+  node[path[path.length - 1]!] = value;
 }
 
 function typeName(v: unknown): string {
@@ -401,6 +437,7 @@ function translateErrors(
   data: unknown,
   base: YamlPath,
   code: RawIssue['code'] = 'SCHEMA',
+  plain?: PlainScalarTest,
 ): RawIssue[] {
   const out: RawIssue[] = [];
   const seen = new Set<string>();
@@ -475,6 +512,16 @@ function translateErrors(
           typeof (value as { name?: unknown }).name === 'string'
             ? (value as { name: string }).name
             : undefined;
+        if (yaml11 !== undefined && plain?.(path, value as string) === true) {
+          setAt(data, pointerToPath(err.instancePath, data), yaml11);
+          issue = {
+            code,
+            message: `the unquoted ${value} is read as ${yaml11}, as Kong's YAML 1.1 parser reads it (YAML 1.2 reads a string): write ${yaml11}`,
+            path,
+            severity: 'warning',
+          };
+          break;
+        }
         issue = {
           code,
           message:

@@ -106,12 +106,17 @@ export class SourceMap {
   }
 
   has(path: YamlPath): boolean {
+    return this.valueOffset(path) !== -1;
+  }
+
+  /** Offset in the text of the value at `path` itself (not an ancestor's); -1 when it has none. */
+  valueOffset(path: YamlPath): number {
     let n: Position | undefined = this.#ensure().root;
     for (const seg of path) {
       n = n.children?.get(seg);
-      if (n === undefined) return false;
+      if (n === undefined) return -1;
     }
-    return n.value !== -1;
+    return n.value;
   }
 
   /**

@@ -210,9 +210,10 @@ test("decK dumps' filter_chains under services and routes, consumers' groups, pa
   );
 });
 
-test("YAML 1.1's yes/no/on/off in a boolean field: the error says what Kong's parser read and what to write", async () => {
+test('a quoted yes/no/on/off in a boolean field, a string to Kong too: the error says what to write', async () => {
+  // Unquoted, Kong's YAML 1.1 parser reads them as booleans, and so does the loader (yaml11.test.ts).
   const m = await messages(
-    'services:\n  - name: s\n    url: http://a\n    enabled: yes\n    routes:\n      - paths: [/a]\n        strip_path: Off\nplugins:\n  - name: cors\n    config: { credentials: ON }\n',
+    'services:\n  - name: s\n    url: http://a\n    enabled: "yes"\n    routes:\n      - paths: [/a]\n        strip_path: \'Off\'\nplugins:\n  - name: cors\n    config: { credentials: "ON" }\n',
   );
   assert.deepEqual(m, [
     "services[0].enabled: expected a boolean (true or false), got the string 'yes': write true (Kong's YAML 1.1 parser reads an unquoted yes as true, YAML 1.2 as a string)",

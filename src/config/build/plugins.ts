@@ -54,6 +54,6 @@ export function* pluginChecksSteps(b: Build): Steps {
       for (const [field, message] of renamed) b.err('PLUGIN_CONFIG', message, [...p.path, 'config', field]);
       continue;
     }
-    b.issues.push(...validatePluginConfig(def, p.model.config, [...p.path, 'config']));
+    b.issues.push(...validatePluginConfig(def, p.model.config, [...p.path, 'config'], b.plain));
   }
 }

@@ -13,6 +13,7 @@ import type {
   TargetModel,
   UpstreamModel,
 } from '../model.ts';
+import type { PlainScalarTest } from '../schema.ts';
 import type { RawIssue } from '../yaml.ts';
 
 export type Obj = Record<string, any>;
@@ -113,6 +114,8 @@ export class Build {
   readonly upstreams: Pending<UpstreamModel>[] = [];
   readonly targets: PendingTarget[] = [];
   readonly certificates: PendingCertificate[] = [];
+  /** Tells a plain YAML scalar (Kong reads a plain yes as true) for plugin configs; none: strings stay strings. */
+  plain: PlainScalarTest | undefined;
 
   constructor(
     readonly doc: Obj,
