@@ -223,16 +223,24 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
 /**
  * Whether the value at `path` is `word` written as a plain YAML scalar, the form Kong's YAML 1.1
  * parser resolves (yes, on, ...): not quoted, not tagged (`!!str yes`), not a `${...}` reference.
- * A value reached through an alias is located at the alias, and so is not taken for plain.
  */
 function writtenPlain(text: string, map: SourceMap, path: YamlPath, word: string): boolean {
   let at = map.valueOffset(path);
   if (at < 0) return false;
-  // An anchor (`&flag yes`) is where the node starts; a tag (`!!str yes`) comes before it.
+  // An alias (`*flag`) is read where its anchor is: the last `&flag` before it (YAML 1.2, 7.1).
+  if (text[at] === '*') {
+    const name = ALIAS.exec(text.slice(at, at + 1024))?.[1];
+    if (name === undefined) return false;
+    at = text.lastIndexOf(`&${name}`, at);
+    if (at < 0 || !' \n'.includes(text[at + name.length + 1] ?? '')) return false;
+  }
+  // Past the anchor an alias led to (a value's own offset is past its anchor and tag).
   if (text[at] === '&') at = text.slice(at, at + 1024).search(/\s\S/) + at + 1;
   return text.startsWith(word, at) && !TAGGED.test(text.slice(text.lastIndexOf('\n', at) + 1, at));
 }
 
+/** An alias's name: up to a space, a line end or a flow indicator. */
+const ALIAS = /^\*([^\s,[\]{}]+)/;
 /** The end of a line before a tagged scalar: `!!str `, `!tag &anchor `. */
 const TAGGED = /!\S*\s+(&\S+\s+)?$/;
 

@@ -81,6 +81,20 @@ test('the general parser reads them as the fast one does (an anchor keeps a file
   // An anchored plain word is plain too.
   const anchored = await loadConfigText(`${V3}services:\n  - { name: s, url: "http://a", enabled: &e no }\n`, 'f');
   assert.equal(anchored.services[0]!.enabled, false);
+  // An alias is what its anchor is: a plain word read as a boolean, a quoted one a string.
+  const aliased = `${V3}services:\n  - { name: s, url: "http://a", enabled: &e no }\n  - { name: t, url: "http://a", enabled: *e }\n`;
+  const c = await loadConfigText(aliased, 'f');
+  assert.deepEqual(
+    c.source.warnings!.map((w) => `${w.line}:${w.col} ${w.path}`),
+    ['3:45 services[0].enabled', '4:42 services[1].enabled'],
+  );
+  assert.equal(c.services[1]!.enabled, false);
+  const quoted = await loadConfigText(aliased.replace('&e no', '&e "no"'), 'f').catch((e: unknown) => e);
+  assert.ok(quoted instanceof ConfigError);
+  assert.deepEqual(
+    quoted.issues.map((i) => `${i.line}:${i.col} ${i.severity}`),
+    ['3:45 error', '4:42 error'],
+  );
 });
 
 test('a quoted or tagged "yes", and y/n (which Kong reads as strings), stay errors in a boolean field', async () => {
