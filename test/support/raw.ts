@@ -1,4 +1,5 @@
 // Raw HTTP over a socket, for requests no well-behaved client would send.
+import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 
 export interface RawResponse {
@@ -63,4 +64,42 @@ function dechunk(s: string): string {
     out += s.slice(eol + 2, eol + 2 + size);
     i = eol + 2 + size + 2;
   }
+}
+
+export interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+}
+
+/** Sends `count` GETs of `path` in one write on one connection; the answers in order. */
+export async function pipelined(url: string, path: string, count: number): Promise<RawAnswer[]> {
+  const { hostname, port } = new URL(url);
+  const host = `${hostname}:${port}`;
+  const one = (last: boolean) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${last ? 'Connection: close\r\n' : ''}\r\n`;
+  const text = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    const chunks: Buffer[] = [];
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no complete answer within 10 s')));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.write(Array.from({ length: count }, (_, i) => one(i === count - 1)).join(''));
+  });
+  const answers: RawAnswer[] = [];
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\r\n\r\n', at);
+    assert.ok(end > 0, `an answer's head ends (${answers.length} read)`);
+    const [statusLine, ...lines] = text.slice(at, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const line of lines) {
+      const colon = line.indexOf(':');
+      headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+    }
+    assert.ok(headers['content-length'] !== undefined, `answer ${answers.length} has a Content-Length`);
+    answers.push({ status: Number(statusLine!.split(' ')[1]), headers });
+    at = end + 4 + Number(headers['content-length']);
+  }
+  assert.equal(answers.length, count, 'one answer per request');
+  return answers;
 }

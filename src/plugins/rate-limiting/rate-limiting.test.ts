@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createServer as createTlsServer } from 'node:tls';
+import { pipelined } from '../../../test/support/raw.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { freePort } from '../../../test/support/upstream.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
@@ -570,41 +571,3 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
     }
   });
 });
-
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-}
-
-/** Sends `count` GETs of `path` in one write on one connection; the answers in order. */
-async function pipelined(url: string, path: string, count: number): Promise<RawAnswer[]> {
-  const { hostname, port } = new URL(url);
-  const host = `${hostname}:${port}`;
-  const one = (last: boolean) => `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${last ? 'Connection: close\r\n' : ''}\r\n`;
-  const text = await new Promise<string>((resolve, reject) => {
-    const socket = connect(Number(port), hostname);
-    const chunks: Buffer[] = [];
-    socket.setTimeout(10_000, () => socket.destroy(new Error('no complete answer within 10 s')));
-    socket.on('data', (c) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.write(Array.from({ length: count }, (_, i) => one(i === count - 1)).join(''));
-  });
-  const answers: RawAnswer[] = [];
-  let at = 0;
-  while (at < text.length) {
-    const end = text.indexOf('\r\n\r\n', at);
-    assert.ok(end > 0, `an answer's head ends (${answers.length} read)`);
-    const [statusLine, ...lines] = text.slice(at, end).split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const line of lines) {
-      const colon = line.indexOf(':');
-      headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-    }
-    assert.ok(headers['content-length'] !== undefined, `answer ${answers.length} has a Content-Length`);
-    answers.push({ status: Number(statusLine!.split(' ')[1]), headers });
-    at = end + 4 + Number(headers['content-length']);
-  }
-  assert.equal(answers.length, count, 'one answer per request');
-  return answers;
-}
