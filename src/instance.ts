@@ -62,16 +62,6 @@ export interface InstanceOptions {
 
 const RELOAD_TIMEOUT_MS = 60_000;
 
-export type {
-  ConnectionStats,
-  Coordinator,
-  Prepared,
-  Readiness,
-  ReloadOptions,
-  ReloadResult,
-  ReloadTrigger,
-} from './instance-types.ts';
-
 import type {
   ConnectionStats,
   Coordinator,

@@ -13,18 +13,16 @@ import { AggregatorRegistry } from 'prom-client';
 import { agreeOnTargetHealth, GatewayMetrics } from '../admin/metrics.ts';
 import { restartOnlySettings } from '../config/restart-settings.ts';
 import { type ConfigIssue, configIssue } from '../errors.ts';
-import {
-  abandonPrepared,
-  type ConnectionStats,
-  type Coordinator,
-  type Prepared,
-  type Readiness,
-  type ReloadOptions,
-  type ReloadResult,
-  type ReloadTrigger,
-  TollgateInstance,
-  toIssues,
-} from '../instance.ts';
+import { abandonPrepared, TollgateInstance, toIssues } from '../instance.ts';
+import type {
+  ConnectionStats,
+  Coordinator,
+  Prepared,
+  Readiness,
+  ReloadOptions,
+  ReloadResult,
+  ReloadTrigger,
+} from '../instance-types.ts';
 import { ensureRunSeed } from '../lib/run-secret.ts';
 import { mergeDependencyReports } from '../pipeline/dependencies.ts';
 import { type HealthReport, localHealth, mergeUpstreamHealth } from '../upstream/health-report.ts';

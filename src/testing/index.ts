@@ -46,7 +46,7 @@ export interface TestGateway {
   /** Path of the config file the gateway was started from (rewrite it and call `reload()`). */
   configFile: string;
   instance: TollgateInstance;
-  reload(config?: string | Record<string, unknown>): Promise<import('../instance.ts').ReloadResult>;
+  reload(config?: string | Record<string, unknown>): Promise<import('../instance-types.ts').ReloadResult>;
   close(): Promise<void>;
 }
 
