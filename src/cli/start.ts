@@ -55,8 +55,12 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
     'admin-listen': v['admin-listen'],
   };
   for (const name of ['proxy-listen', 'admin-listen'] as const) {
-    const list = listens[name];
-    if (list === undefined) continue;
+    const given = listens[name];
+    if (given === undefined) continue;
+    // kong.conf's (and KONG_PROXY_LISTEN's) form, `0.0.0.0:8000, [::]:8000`, is several addresses.
+    const list = given.flatMap((text) => text.split(',').map((part) => part.trim())).filter((t) => t !== '');
+    if (list.length === 0) return `--${name} needs an address, or off`;
+    listens[name] = list;
     if (list.includes('off')) {
       if (list.length > 1) return `--${name} off turns the listener off; it cannot be combined with addresses`;
       listens[name] = [];

@@ -7,6 +7,7 @@ import { connect } from 'node:http2';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
+import { freePort } from '../support/upstream.ts';
 import { BIN, gateway, tmp, write } from './helpers.ts';
 
 const SERVICE = 'services:\n  - name: echo\n    url: echo://\n    routes: [{ name: all, paths: [/] }]\n';
@@ -271,4 +272,25 @@ ${SERVICE}`,
   assert.equal(v.code, 1, v.out);
   assert.deepEqual(v.out.trimEnd().split('\n').length, 1, v.out);
   assert.match(v.out, /proxy_listen\[1\] {2}'\[::ffff:7f00:1\]:18565' takes the port of proxy_listen\[0\]/);
+});
+
+test("--proxy-listen takes kong.conf's comma-separated list: every address binds", async () => {
+  const [a, b] = [await freePort(), await freePort()];
+  const dir = tmp();
+  const file = write(dir, 'gateway.yaml', `_format_version: "3.0"\n${SERVICE}`);
+  const gw = await startWithFileListeners(file, [
+    '--proxy-listen',
+    `127.0.0.1:${a}, 127.0.0.1:${b} `,
+    '--admin-listen',
+    '127.0.0.1:0',
+  ]);
+  try {
+    assert.deepEqual(gw.proxy, [`127.0.0.1:${a}`, `127.0.0.1:${b}`]);
+    for (const port of [a, b]) assert.equal((await fetch(`http://127.0.0.1:${port}/x`)).status, 200);
+  } finally {
+    await gw.stop();
+  }
+  const empty = await gateway(['start', '--config', file, '--proxy-listen', ' , ']);
+  assert.equal(empty.code, 2, empty.err);
+  assert.match(empty.err, /--proxy-listen needs an address, or off/);
 });
