@@ -9,6 +9,7 @@
  * A worker that dies is replaced (and counted); the replacement starts from the serving text.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { once } from 'node:events';
 import { AggregatorRegistry } from 'prom-client';
 import { agreeOnTargetHealth, GatewayMetrics } from '../admin/metrics.ts';
 import { restartOnlySettings } from '../config/restart-settings.ts';
@@ -358,7 +359,9 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
   };
 
   const n = args.workers;
+  let cancelStart: (signal: NodeJS.Signals) => void = () => undefined;
   const ready = new Promise<void>((resolve, reject) => {
+    cancelStart = (signal) => reject(Object.assign(new Error('stopped while starting'), { signal }));
     const check = (): void => {
       if (alive().length >= n) {
         cluster.off('message', onMsg);
@@ -374,19 +377,33 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
     cluster.on('message', onMsg);
     setTimeout(() => reject(new Error('workers did not start in time')), READY_TIMEOUT_MS).unref();
   });
+  // SIGTERM or SIGINT while the workers start: by default it ended the primary at once (exit 143),
+  // and the starting workers printed EPIPE traces as their channel broke. Stop them in order instead.
+  const earlyStop = (signal: NodeJS.Signals): void => cancelStart(signal);
+  process.on('SIGTERM', earlyStop);
+  process.on('SIGINT', earlyStop);
   for (let i = 0; i < n; i++) fork();
   try {
     await ready;
   } catch (err) {
     stopping = true;
+    const exits = [...states.values()].map((s) => once(s.worker, 'exit'));
     for (const s of states.values()) s.worker.kill();
+    await Promise.all(exits);
     await inst.close(0);
+    const signal = (err as { signal?: NodeJS.Signals }).signal;
+    if (signal !== undefined) {
+      log.info({ signal }, 'stopped while starting');
+      return 0;
+    }
     const issues = (err as { issues?: ConfigIssue[] }).issues;
     return startFailed(
       issues !== undefined ? new (await import('../errors.ts')).ConfigError(issues) : err,
       args.config,
     );
   }
+  process.off('SIGTERM', earlyStop);
+  process.off('SIGINT', earlyStop);
   if (args.watch) await inst.startWatching();
   const heartbeat = (s: WorkerState): void => {
     s.pinging = true;

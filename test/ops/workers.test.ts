@@ -1,12 +1,15 @@
 // `gateway start --workers 2`: reloads reach every worker, /metrics sums them, a dead worker is replaced.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { REUSE_PORT_SUPPORTED } from '../../src/proxy/server.ts';
 import { freePort } from '../support/upstream.ts';
 import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
@@ -358,6 +361,43 @@ services:
   } finally {
     await gw.kill();
     live.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('with --workers 2 SIGTERM while the workers start stops them in order: exit 0, no EPIPE traces', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  await writeFile(file, config(['a']));
+  const BIN = fileURLToPath(new URL('../../bin/gateway', import.meta.url));
+  const args = [
+    'start',
+    '--config',
+    file,
+    '--workers',
+    '2',
+    '--proxy-listen',
+    '127.0.0.1:0',
+    '--admin-listen',
+    '127.0.0.1:0',
+  ];
+  const proc = spawn(process.execPath, [BIN, ...args, '--no-watch'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  proc.stdout.setEncoding('utf8').on('data', (c: string) => {
+    // The primary's admin listener is up and its workers are being forked: signal now.
+    if (!out.includes('starting workers') && (out + c).includes('starting workers')) proc.kill('SIGTERM');
+    out += c;
+  });
+  try {
+    const [code, signal] = await exited;
+    assert.deepEqual([code, signal], [0, null], `${out}\n${err}`);
+    assert.match(out, /"signal":"SIGTERM","msg":"stopped while starting"/);
+    assert.doesNotMatch(err, /EPIPE|Unhandled/);
+  } finally {
+    proc.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   }
 });
