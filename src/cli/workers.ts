@@ -304,6 +304,14 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
     return startFailed(err, args.config);
   }
   const log = inst.log;
+  // SIGTERM or SIGINT while the workers start: by default it ended the primary at once (exit 143),
+  // and the starting workers printed EPIPE traces as their channel broke. Stop them in order instead.
+  // Installed before the line below says workers start: a signal is handled from the next turn on,
+  // when `cancelStart` is set.
+  let cancelStart: (signal: NodeJS.Signals) => void = () => undefined;
+  const earlyStop = (signal: NodeJS.Signals): void => cancelStart(signal);
+  process.on('SIGTERM', earlyStop);
+  process.on('SIGINT', earlyStop);
   // The admin listener answers from here on: /ready says 503 until every worker serves.
   log.info({ pid: process.pid, admin: inst.adminAddresses, workers: args.workers }, 'starting workers');
   const fork = (): WorkerState => {
@@ -359,7 +367,6 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
   };
 
   const n = args.workers;
-  let cancelStart: (signal: NodeJS.Signals) => void = () => undefined;
   const ready = new Promise<void>((resolve, reject) => {
     cancelStart = (signal) => reject(Object.assign(new Error('stopped while starting'), { signal }));
     const check = (): void => {
@@ -377,11 +384,6 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
     cluster.on('message', onMsg);
     setTimeout(() => reject(new Error('workers did not start in time')), READY_TIMEOUT_MS).unref();
   });
-  // SIGTERM or SIGINT while the workers start: by default it ended the primary at once (exit 143),
-  // and the starting workers printed EPIPE traces as their channel broke. Stop them in order instead.
-  const earlyStop = (signal: NodeJS.Signals): void => cancelStart(signal);
-  process.on('SIGTERM', earlyStop);
-  process.on('SIGINT', earlyStop);
   for (let i = 0; i < n; i++) fork();
   try {
     await ready;
