@@ -86,6 +86,8 @@ export function isIdentityHeader(lower: string): boolean {
 /** Tokens of a Connection header other than keep-alive/close, lower-cased. */
 export function connectionTokens(value: HeaderValue | undefined): string[] {
   if (value === undefined) return [];
+  // Nearly every upstream answer says just `keep-alive` (or `close`): nothing to split.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return [];
   const joined = typeof value === 'string' ? value : value.join(',');
   const out: string[] = [];
   for (const part of joined.split(',')) {
