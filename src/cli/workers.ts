@@ -404,8 +404,12 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       args.config,
     );
   }
-  process.off('SIGTERM', earlyStop);
-  process.off('SIGINT', earlyStop);
+  // From here until the drain handler below is in place (the file watcher starts first), a stop
+  // signal is held and raised again once that handler can take it.
+  let heldSignal: NodeJS.Signals | null = null;
+  cancelStart = (signal) => {
+    heldSignal ??= signal;
+  };
   if (args.watch) await inst.startWatching();
   const heartbeat = (s: WorkerState): void => {
     s.pinging = true;
@@ -447,7 +451,7 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
   );
   onHangup(() => void inst.reload({ trigger: 'signal' }));
   const grace = (): number => inst.runtime.config.settings.shutdown_grace_period;
-  return onStopSignals(
+  const stopped = onStopSignals(
     log,
     async (signal) => {
       stopping = true;
@@ -469,6 +473,10 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
       for (const s of states.values()) s.worker.process.kill('SIGKILL');
     },
   );
+  process.off('SIGTERM', earlyStop);
+  process.off('SIGINT', earlyStop);
+  if (heldSignal !== null) process.kill(process.pid, heldSignal);
+  return stopped;
 }
 
 function metricsRestarts(m: GatewayMetrics): number {

@@ -401,3 +401,40 @@ test('with --workers 2 SIGTERM while the workers start stops them in order: exit
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('with --workers a SIGTERM the moment the workers are ready (the file watcher still starting) drains: exit 0', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  await writeFile(file, config(['a']));
+  const BIN = fileURLToPath(new URL('../../bin/gateway', import.meta.url));
+  const args = ['start', '--config', file, '--workers', '2', '--proxy-listen', '127.0.0.1:0'];
+  const proc = spawn(process.execPath, [BIN, ...args, '--admin-listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  proc.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  try {
+    // The primary's /ready turns 200 once every worker serves; its own stop handler comes after
+    // the file watcher has started. Signal at the first 200.
+    let admin: string | undefined;
+    while (admin === undefined) {
+      admin = /"msg":"starting workers"/.test(out) ? /"admin":\["([^"]+)"/.exec(out)?.[1] : undefined;
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    for (;;) {
+      const status = await fetch(`http://${admin}/ready`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200) break;
+    }
+    proc.kill('SIGTERM');
+    const [code, signal] = await exited;
+    assert.deepEqual([code, signal], [0, null], out);
+    assert.match(out, /"msg":"stopped"/);
+  } finally {
+    proc.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
