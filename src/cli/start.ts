@@ -2,7 +2,7 @@
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
-import { ListenError, parseListen } from '../config/listen.ts';
+import { type ListenAddress, ListenError, listenersClash, parseListen } from '../config/listen.ts';
 import { scrubIssues } from '../config/secrets.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { TollgateInstance } from '../instance.ts';
@@ -54,6 +54,7 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
     'proxy-listen': v['proxy-listen'],
     'admin-listen': v['admin-listen'],
   };
+  const bound: { a: ListenAddress; flag: string }[] = [];
   for (const name of ['proxy-listen', 'admin-listen'] as const) {
     const given = listens[name];
     if (given === undefined) continue;
@@ -66,14 +67,20 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
       listens[name] = [];
       continue;
     }
-    // A value the listener cannot take is a usage error (exit 2), found before anything loads.
+    // A value the listener cannot take is a usage error (exit 2), found before anything loads; so
+    // are two addresses that cannot both bind, checked as the file's lists are.
     for (const text of list) {
+      let a: ListenAddress;
       try {
-        parseListen(text, name === 'admin-listen' ? 'admin' : 'proxy');
+        a = parseListen(text, name === 'admin-listen' ? 'admin' : 'proxy');
       } catch (e) {
         if (!(e instanceof ListenError)) throw e;
         return `--${name}: ${e.message}`;
       }
+      const taken = bound.find((b) => listenersClash(a, b.a));
+      if (taken !== undefined)
+        return `--${name}: '${text}' takes the port of --${taken.flag} '${taken.a.text}': both cannot listen (EADDRINUSE)`;
+      bound.push({ a, flag: name });
     }
   }
   const w = v.workers!;

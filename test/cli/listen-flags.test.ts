@@ -294,3 +294,32 @@ test("--proxy-listen takes kong.conf's comma-separated list: every address binds
   assert.equal(empty.code, 2, empty.err);
   assert.match(empty.err, /--proxy-listen needs an address, or off/);
 });
+
+test('two command-line listeners on one port are a usage error (exit 2), not a start that fails with EADDRINUSE', async () => {
+  const dir = tmp();
+  const file = write(dir, 'gateway.yaml', `_format_version: "3.0"\n${SERVICE}`);
+  const port = await freePort();
+  const both = await gateway([
+    'start',
+    '--config',
+    file,
+    '--proxy-listen',
+    `127.0.0.1:${port}`,
+    '--admin-listen',
+    `0.0.0.0:${port}`,
+  ]);
+  assert.equal(both.code, 2, both.err);
+  assert.match(
+    both.err,
+    new RegExp(`--admin-listen: '0\\.0\\.0\\.0:${port}' takes the port of --proxy-listen '127\\.0\\.0\\.1:${port}'`),
+  );
+  const twice = await gateway([
+    'start',
+    '--config',
+    file,
+    '--proxy-listen',
+    `127.0.0.1:${port}, 127.0.0.1:${port} ssl`,
+  ]);
+  assert.equal(twice.code, 2, twice.err);
+  assert.match(twice.err, /--proxy-listen: .* takes the port of --proxy-listen/);
+});
