@@ -11,6 +11,7 @@ import { createPublicKey, createSecretKey, type KeyObject, type webcrypto } from
 import { compactVerify, importJWK, type JWK } from 'jose';
 import type { DependencyHealth, GatewayServices } from '../pipeline/plugin.ts';
 import { TailKeyedCache } from './bounded-cache.ts';
+import { parseRequestJson } from './json.ts';
 import { JwksCache, type JwksCacheOptions, jwkFitsAlg, sharedJwksCache } from './jwks.ts';
 
 export * from './jwks.ts';
@@ -57,8 +58,10 @@ export function parseJwt(token: string): ParsedJwt | { error: string } {
   let header: unknown;
   let claims: unknown;
   try {
-    header = JSON.parse(base64UrlText(token.slice(0, first)));
-    claims = JSON.parse(base64UrlText(token.slice(first + 1, second)));
+    // Nesting past cjson's decode_max_depth is invalid JSON in Kong; here it would also overflow
+    // the stack of whatever walks the claims later (freezing them, logging them).
+    header = parseRequestJson(base64UrlText(token.slice(0, first)));
+    claims = parseRequestJson(base64UrlText(token.slice(first + 1, second)));
   } catch {
     return { error: 'invalid JSON' };
   }

@@ -2,7 +2,7 @@
 // through the public test kit; test/identity/ runs the same flows through a gateway against a real IdP.
 
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { ConfigError } from '../../index.ts';
@@ -175,6 +175,20 @@ describe('jwt (Kong 3 behaviour)', () => {
     assert.deepEqual([r.status, r.body], [401, { message: 'Bad token; invalid JSON' }]);
     const r2 = await run(h, { headers: bearer('xx.yy.zz') });
     assert.deepEqual([r2.status, r2.body], [401, { message: 'Bad token; invalid JSON' }]);
+  });
+
+  test("claims nested deeper than cjson's 1000 levels: 401 Bad token; invalid JSON, even when signed", async () => {
+    // A holder of a secret signs it by hand (jose's SignJWT cannot copy so deep an object).
+    const hmacToken = (payload: string) => {
+      const input = `${Buffer.from('{"alg":"HS256"}').toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+    };
+    const nested = (levels: number) => `{"iss":"hs-key","deep":${'['.repeat(levels)}${']'.repeat(levels)}}`;
+    assert.equal((await run(h, { headers: bearer(hmacToken(nested(999))) })).status, 200, '1000 levels in all');
+    for (const levels of [1000, 20_000]) {
+      const r = await run(h, { headers: bearer(hmacToken(nested(levels))) });
+      assert.deepEqual([r.status, r.body], [401, { message: 'Bad token; invalid JSON' }], `${levels + 1} levels`);
+    }
   });
 
   test('a verified token identifies the consumer; the credential identifier is the jwt key', async () => {
