@@ -283,7 +283,7 @@ class JwtAuthenticator implements PluginHandlers {
   }
 
   /**
-   * The token, null when none, or an array of the distinct tokens when there are several; true
+   * The token, null when none, or an array of (at most two) distinct tokens when there are several; true
    * when the only "token" is a parameter without `=` (`?jwt`), which Kong's get_query reads as
    * the boolean true: it counts as one token, and alone it is `Unrecognizable token`.
    */
@@ -368,9 +368,13 @@ function headerCandidates(name: string): string[] {
   return dashed === lower ? [lower] : [lower, dashed];
 }
 
-/** Adds a token to the set found in a request (Kong counts distinct non-empty tokens). */
+/**
+ * Adds a token to the set found in a request. Kong counts distinct non-empty tokens only to tell
+ * none, one and several apart, so two are enough: keeping more made thousands of `?jwt=` values
+ * cost quadratic time.
+ */
 function addToken(found: string[], token: string): void {
-  if (token !== '' && !found.includes(token)) found.push(token);
+  if (token !== '' && found.length < 2 && !found.includes(token)) found.push(token);
 }
 
 export default definePlugin<JwtConfig>({

@@ -262,6 +262,15 @@ describe('jwt (Kong 3 behaviour)', () => {
     assert.equal((await run(h, { query: `jwt=&jwt=${t}` })).status, 200);
   });
 
+  test('thousands of distinct tokens in the query cost linear time: 401 Multiple tokens provided', async () => {
+    const query = Array.from({ length: 40_000 }, (_, i) => `jwt=t${i}`).join('&');
+    const started = performance.now();
+    const r = await run(h, { query });
+    const took = performance.now() - started;
+    assert.deepEqual([r.status, r.body], [401, { message: 'Multiple tokens provided' }]);
+    assert.ok(took < 1000, `took ${Math.round(took)} ms`);
+  });
+
   test('maximum_expiration without exp in claims_to_verify is a config error', async () => {
     await assert.rejects(plugin({ maximum_expiration: 300 }), /config\.claims_to_verify: must contain 'exp'/);
   });
