@@ -271,6 +271,20 @@ describe('jwt (Kong 3 behaviour)', () => {
     assert.ok(took < 1000, `took ${Math.round(took)} ms`);
   });
 
+  test("a name repeated in a list field loads, as Kong's sets drop duplicates", async () => {
+    const twice = await plugin({
+      uri_param_names: ['jwt', 'jwt'],
+      cookie_names: ['tok', 'tok'],
+      header_names: ['authorization', 'authorization'],
+      claims_to_verify: ['exp', 'exp'],
+    });
+    const t = await sign({ iss: 'hs-key', exp: now() + 60 });
+    const ok = await run(twice, { query: `jwt=${t}`, headers: { ...bearer(t), cookie: `tok=${t}` } });
+    assert.equal(ok.status, 200);
+    const expired = await run(twice, { headers: bearer(await sign({ iss: 'hs-key', exp: now() - 60 })) });
+    assert.deepEqual([expired.status, expired.body], [401, { exp: 'token expired' }]);
+  });
+
   test('maximum_expiration without exp in claims_to_verify is a config error', async () => {
     await assert.rejects(plugin({ maximum_expiration: 300 }), /config\.claims_to_verify: must contain 'exp'/);
   });
