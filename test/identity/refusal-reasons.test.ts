@@ -169,11 +169,17 @@ describe('refusal reasons in the access log', () => {
     );
   });
 
-  test("jwt: a refusal with a message follows the client's Accept; a claim error is JSON whatever it asks", async () => {
+  test("jwt: every refusal is JSON whatever the client's Accept (Kong's jwt answers with kong.response.exit)", async () => {
     const plain = { accept: 'text/plain' };
     const none = await fetch(`${gw.url}/jwt`, { headers: plain, signal: AbortSignal.timeout(10_000) });
     assert.equal(none.status, 401);
-    assert.match(await none.text(), /^Unauthorized\nrequest_id: /);
+    assert.match(none.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(((await none.json()) as { message: string }).message, 'Unauthorized');
+    const html = await fetch(`${gw.url}/jwt`, {
+      headers: { accept: 'text/html', authorization: 'Bearer a.b' },
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.equal(((await html.json()) as { message: string }).message, 'Bad token; invalid JSON');
     const expired = await token({ iss: 'alice-iss', exp: Math.floor(Date.now() / 1000) - 60 });
     const res = await fetch(`${gw.url}/jwt-exp`, {
       headers: { ...plain, authorization: `Bearer ${expired}` },

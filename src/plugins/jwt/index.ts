@@ -275,11 +275,9 @@ class JwtAuthenticator implements PluginHandlers {
       return;
     }
     const reason = failure === this.fail.none ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS';
-    // Kong's claim errors (`{"exp": "..."}`) are JSON only; a message follows the client's Accept.
-    const body = failure.body as Record<string, unknown>;
-    if (typeof body.message === 'string' && Object.keys(body).length === 1)
-      req.exitError(failure.status, body.message, failure.headers, reason);
-    else req.exit(failure.status, failure.body, failure.headers, reason);
+    // JSON whatever the client's Accept: Kong's jwt answers with kong.response.exit and a table
+    // body, not with kong.response.error (which key-auth uses, and which negotiates the format).
+    req.exit(failure.status, failure.body, failure.headers, reason);
   }
 
   /**
