@@ -2,7 +2,7 @@
 // which keys a token gets, when the set is fetched again (stale, unknown kid, failed first fetch),
 // how long a token waits for a fetch, and what the health report says.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { compactVerify, exportJWK, type JWK, SignJWT } from 'jose';
@@ -11,7 +11,7 @@ import { until, within } from '../../test/support/wait.ts';
 import type { GatewayServices } from '../pipeline/plugin.ts';
 import { createHttpClient } from '../upstream/http-client.ts';
 import { describeTarget, JwksCache, jwkFitsAlg, MAX_KEYS_WITHOUT_KID, sharedJwksCache } from './jwks.ts';
-import type { VerificationKey } from './jwt.ts';
+import { parseJwt, type VerificationKey, verifySignature } from './jwt.ts';
 
 const rsaA = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const rsaB = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -192,6 +192,21 @@ describe('JwksCache', { concurrency: true }, () => {
     assert.equal(more, undefined, 'a kid names its own key only');
     assert.equal(await verifies(a, tokenA), true, 'the last key of the set, found by its kid');
     assert.equal((await cache.keysFor('other-3', 'RS256')).length, 1);
+  });
+
+  test('an Ed448 key of the set verifies EdDSA tokens (jose imports Ed25519 keys only)', async () => {
+    const ed448 = generateKeyPairSync('ed448');
+    const jwk448 = { ...ed448.publicKey.export({ format: 'jwk' }), kid: 'ed448' };
+    const peer = await newPeer(JSON.stringify({ keys: [jwk448] }));
+    const cache = new JwksCache(`${peer.url}/jwks`, http);
+    await cache.refresh();
+    const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const input = `${enc({ alg: 'EdDSA', kid: 'ed448' })}.${enc({ sub: 'x' })}`;
+    const parsed = parseJwt(`${input}.${sign(null, Buffer.from(input), ed448.privateKey).toString('base64url')}`);
+    assert.ok(!('error' in parsed));
+    const [key, more] = await cache.keysFor('ed448', 'EdDSA');
+    assert.ok(key !== undefined && more === undefined, 'the Ed448 key is imported');
+    assert.equal(await verifySignature(parsed, key, 'EdDSA'), true);
   });
 
   test('a failed fetch keeps the last good keys and reports the error without the body or query', async () => {

@@ -2,6 +2,7 @@
  * The JWKS cache of `tollgate/jwt`: the keys of one `jwks_uri`, fetched within a deadline and a
  * size cap, refreshed in the background, refetched single-flight on an unknown kid.
  */
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { importJWK, type JWK } from 'jose';
 import type { DependencyHealth, GatewayServices, HttpClient } from '../pipeline/plugin.ts';
 import { boundedFetch, MAX_RESPONSE_BYTES } from './bounded-fetch.ts';
@@ -29,6 +30,23 @@ export function jwkFitsAlg(jwk: JWK, alg: string): boolean {
   }
   if (alg === 'EdDSA') return jwk.kty === 'OKP' && (jwk.crv === 'Ed25519' || jwk.crv === 'Ed448');
   return false;
+}
+
+/**
+ * A JWK imported to verify `alg`, or null when it cannot. jose imports Ed25519 keys only for
+ * EdDSA; an Ed448 key (RFC 8037) is imported by node:crypto, and verifySignature checks its
+ * signatures there.
+ */
+export async function importVerificationKey(jwk: JWK, alg: string): Promise<VerificationKey | null> {
+  try {
+    if (alg === 'EdDSA' && jwk.kty === 'OKP' && jwk.crv === 'Ed448') {
+      return createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    }
+    const key = await importJWK(jwk, alg);
+    return key instanceof Uint8Array ? null : key;
+  } catch {
+    return null;
+  }
 }
 
 /** Options of a JWKS cache. */
@@ -253,10 +271,7 @@ export class JwksCache {
     }
     let p = byAlg.get(alg);
     if (!p) {
-      p = importJWK(jwk, alg).then(
-        (k) => (k instanceof Uint8Array ? null : k),
-        () => null,
-      );
+      p = importVerificationKey(jwk, alg);
       byAlg.set(alg, p);
     }
     return p;

@@ -7,12 +7,12 @@
  * Signatures are checked by jose with the algorithm pinned by the caller: the token's `alg`
  * header only selects among algorithms the configuration allows, never the other way round.
  */
-import { createPublicKey, createSecretKey, type KeyObject, type webcrypto } from 'node:crypto';
-import { compactVerify, importJWK, type JWK } from 'jose';
+import { createPublicKey, createSecretKey, verify as cryptoVerify, KeyObject, type webcrypto } from 'node:crypto';
+import { compactVerify, type JWK } from 'jose';
 import type { DependencyHealth, GatewayServices } from '../pipeline/plugin.ts';
 import { TailKeyedCache } from './bounded-cache.ts';
 import { parseRequestJson } from './json.ts';
-import { JwksCache, type JwksCacheOptions, jwkFitsAlg, sharedJwksCache } from './jwks.ts';
+import { importVerificationKey, JwksCache, type JwksCacheOptions, jwkFitsAlg, sharedJwksCache } from './jwks.ts';
 
 export * from './jwks.ts';
 
@@ -88,6 +88,12 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Verifies the signature of a parsed token with `key` and the pinned `alg`. */
 export async function verifySignature(parsed: ParsedJwt, key: VerificationKey, alg: string): Promise<boolean> {
   if (parsed.alg !== alg) return false;
+  // RFC 8037's EdDSA covers Ed448 too, which Kong's OpenSSL verifies; jose verifies Ed25519 only.
+  if (alg === 'EdDSA' && key instanceof KeyObject && key.asymmetricKeyType === 'ed448') {
+    const dot = parsed.token.lastIndexOf('.');
+    const signature = Buffer.from(parsed.token.slice(dot + 1), 'base64url');
+    return cryptoVerify(null, Buffer.from(parsed.token.slice(0, dot)), key, signature);
+  }
   try {
     await compactVerify(parsed.token, key, { algorithms: [alg] });
     return true;
@@ -315,8 +321,8 @@ export async function createJwtVerifier(options: JwtVerifierOptions): Promise<Jw
         }
       } else if (isJwk(input)) {
         if (!jwkFitsAlg(input, alg)) continue;
-        const key = await importJWK(input, alg);
-        if (!(key instanceof Uint8Array)) staticKeys.push({ kid: input.kid, alg, key });
+        const key = await importVerificationKey(input, alg);
+        if (key) staticKeys.push({ kid: input.kid, alg, key });
       } else {
         staticKeys.push({ kid: undefined, alg, key: input });
       }

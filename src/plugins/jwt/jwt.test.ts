@@ -2,7 +2,7 @@
 // through the public test kit; test/identity/ runs the same flows through a gateway against a real IdP.
 
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHmac, sign as cryptoSign, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import { ConfigError } from '../../index.ts';
@@ -28,6 +28,7 @@ const ec256 = keyPair('ec', 'prime256v1');
 const ec384 = keyPair('ec', 'secp384r1');
 const ec521 = keyPair('ec', 'secp521r1');
 const ed = keyPair('ed25519');
+const ed448 = generateKeyPairSync('ed448');
 
 const ANON_ID = '0b7e4f52-9c1d-4e3a-8f60-2d5c7a9e1b34';
 
@@ -67,6 +68,16 @@ const CONSUMERS: Record<string, unknown>[] = [
     jwt_secrets: [{ key: 'es512-key', algorithm: 'ES512', rsa_public_key: ec521.pem }],
   },
   { username: 'ed_consumer', jwt_secrets: [{ key: 'ed-key', algorithm: 'EdDSA', rsa_public_key: ed.pem }] },
+  {
+    username: 'ed448_consumer',
+    jwt_secrets: [
+      {
+        key: 'ed448-key',
+        algorithm: 'EdDSA',
+        rsa_public_key: ed448.publicKey.export({ type: 'spki', format: 'pem' }) as string,
+      },
+    ],
+  },
   { username: 'numeric_consumer', jwt_secrets: [{ key: '123', algorithm: 'HS256', secret: SECRET }] },
   { id: ANON_ID, username: 'no-body' },
 ];
@@ -217,6 +228,18 @@ describe('jwt (Kong 3 behaviour)', () => {
       assert.equal(ok.credential?.identifier, key);
     });
   }
+
+  test('verifies EdDSA tokens signed with an Ed448 key (RFC 8037), as Kong does', async () => {
+    // jose cannot sign with Ed448: the token is signed with node:crypto.
+    const enc = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const input = `${enc({ alg: 'EdDSA', typ: 'JWT' })}.${enc({ iss: 'ed448-key' })}`;
+    const token = `${input}.${cryptoSign(null, Buffer.from(input), ed448.privateKey).toString('base64url')}`;
+    const ok = await run(h, { headers: bearer(token) });
+    assert.deepEqual([ok.status, ok.credential?.identifier], [200, 'ed448-key']);
+    const forged = `${input}.${cryptoSign(null, Buffer.from(input), generateKeyPairSync('ed448').privateKey).toString('base64url')}`;
+    const bad = await run(h, { headers: bearer(forged) });
+    assert.deepEqual([bad.status, bad.body], [401, { message: 'Invalid signature' }]);
+  });
 
   test('secret_is_base64: the credential secret is decoded before verifying', async () => {
     const hb = await plugin({ secret_is_base64: true });
