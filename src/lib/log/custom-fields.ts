@@ -32,7 +32,10 @@ export const CUSTOM_FIELDS_SCHEMA = {
 
 /** The part of a serialized entry the references read: its request's (redacted) headers and query. */
 interface LoggedRequest {
-  request?: { headers?: Record<string, string | string[]>; querystring?: Record<string, string | string[]> };
+  request?: {
+    headers?: Record<string, string | string[]>;
+    querystring?: Record<string, string | true | (string | true)[]>;
+  };
 }
 
 type Getter = (req: GatewayRequest, entry: LoggedRequest) => string | null;
@@ -41,10 +44,17 @@ type Getter = (req: GatewayRequest, entry: LoggedRequest) => string | null;
  * A header or query value as the entry logs it (credentials already REDACTED by the serializer);
  * an entry without `request` gets nothing rather than the raw, unredacted request's value.
  */
-function logged(map: Record<string, string | string[]> | undefined, name: string, join: boolean): string | null {
+function logged(
+  map: Record<string, string | true | (string | true)[]> | undefined,
+  name: string,
+  join: boolean,
+): string | null {
   const v = map?.[name];
   if (v === undefined) return null;
-  return typeof v === 'string' ? v : join ? v.join(', ') : (v[0] ?? null);
+  // An argument without a value (`?debug`, Kong's `true`) reads as empty, as request-transformer's $(query_params.debug).
+  const first = Array.isArray(v) ? v[0] : v;
+  if (!Array.isArray(v) || !join) return first === undefined ? null : first === true ? '' : first;
+  return v.join(', ');
 }
 
 const GETTERS: Record<string, (name: string) => Getter | null> = {

@@ -111,6 +111,33 @@ test("request.querystring holds the first 100 arguments, as Kong's get_query(): 
   }
 });
 
+test("request.querystring reads an argument without '=' as true and one with an empty value as '', as Kong's get_query()", async () => {
+  const receiver = await httpReceiver();
+  const gw = await startServiceGateway([
+    {
+      name: 'q',
+      paths: ['/q'],
+      plugins: [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } }],
+    },
+  ]);
+  try {
+    // Kong's documented example: GET /test?foo=hello%20world&bar=baz&zzz&blo=&bar=bla&bar
+    const res = await fetch(`${gw.url}/q?foo=hello%20world&bar=baz&zzz&blo=&bar=bla&bar&&x+y=a+b`);
+    await res.text();
+    const e = JSON.parse((await receiver.next()).body);
+    assert.deepEqual(e.request.querystring, {
+      foo: 'hello world',
+      bar: ['baz', 'bla', true],
+      zzz: true,
+      blo: '',
+      'x y': 'a b',
+    });
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
+
 test("trace_id and correlation_id are in the entry when a tracing plugin and correlation-id ran, as Kong's set_serialize_value adds them", async () => {
   const receiver = await httpReceiver();
   const log = { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } };

@@ -14,6 +14,8 @@ export const REDACTED = 'REDACTED';
 /** Headers that carry credentials on any route (Kong's plugins read them). */
 const ALWAYS_SECRET: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'apikey']);
 
+type QueryValue = string | true;
+
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /** Kong's serialized log entry. */
@@ -24,7 +26,8 @@ export interface KongLogEntry {
     method: string;
     uri: string;
     url: string;
-    querystring: Record<string, string | string[]>;
+    /** Kong's get_query(): an argument written without `=` is `true`. */
+    querystring: Record<string, QueryValue | QueryValue[]>;
     headers: Record<string, string | string[]>;
     size: number;
     /** Kong's `request.tls`, on a TLS connection only. */
@@ -117,7 +120,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
       method: req.method,
       uri,
       url,
-      querystring: queryObject(req.query, entry.secretQueryParams),
+      querystring: queryObject(req.rawQuery, req.query, entry.secretQueryParams),
       headers: redactedHeaders(req.headers as Record<string, HeaderValue | undefined>, entry.secretHeaders),
       size: entry.bytesReceived,
       ...tlsField(req),
@@ -199,12 +202,25 @@ function redactUri(uri: string, secret: ReadonlySet<string>): string {
  */
 const MAX_QUERY_ARGS = 100;
 
-function queryObject(q: URLSearchParams, secret: ReadonlySet<string>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+function queryObject(
+  raw: string,
+  q: URLSearchParams,
+  secret: ReadonlySet<string>,
+): Record<string, QueryValue | QueryValue[]> {
+  const out: Record<string, QueryValue | QueryValue[]> = {};
+  // `q` was parsed from `raw`: its n-th argument is raw's n-th non-empty `&`-separated part, which
+  // says whether it had a `=` (ngx.req.get_uri_args reads `?zzz` as true, `?blo=` as "").
+  let at = 0;
   let n = 0;
   for (const [k, value] of q) {
     if (n++ === MAX_QUERY_ARGS) break;
-    const v = secret.has(k) ? REDACTED : value;
+    while (raw.charCodeAt(at) === 0x26) at++;
+    let end = raw.indexOf('&', at);
+    if (end < 0) end = raw.length;
+    const eq = raw.indexOf('=', at);
+    const flag = eq < 0 || eq > end;
+    at = end;
+    const v = secret.has(k) ? REDACTED : flag ? true : value;
     const prev = out[k];
     // Pushed, not copied: `?a&a&a...` (thousands of repeats fit in one request line) made the copy
     // quadratic, seconds of CPU for a 30 KB query with the event loop blocked.
