@@ -138,6 +138,29 @@ test("request.querystring reads an argument without '=' as true and one with an 
   }
 });
 
+test("workspace and workspace_name are Kong DB-less's default workspace, on a route and on a request no route matched", async () => {
+  const receiver = await httpReceiver();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      plugins: [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } }],
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'q', paths: ['/q'] }] }],
+    },
+  });
+  try {
+    for (const path of ['/q', '/nowhere']) {
+      await (await fetch(`${gw.url}${path}`)).text();
+      const e = JSON.parse((await receiver.next()).body);
+      // Kong's declarative default workspace id (kong/constants.lua DECLARATIVE_DEFAULT_WORKSPACE_ID).
+      assert.equal(e.workspace, '0dc6f45b-8f8d-40d2-a504-473544ee190b', path);
+      assert.equal(e.workspace_name, 'default', path);
+    }
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
+
 test("trace_id and correlation_id are in the entry when a tracing plugin and correlation-id ran, as Kong's set_serialize_value adds them", async () => {
   const receiver = await httpReceiver();
   const log = { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } };

@@ -11,6 +11,13 @@ import { TRACE_ID_FORMATS_KEY } from '../tracing/propagation.ts';
 
 export const REDACTED = 'REDACTED';
 
+/**
+ * The one workspace a Tollgate file has: Kong DB-less's default, whose id is the constant a
+ * declarative config without a `workspaces` entry gets (kong/constants.lua
+ * DECLARATIVE_DEFAULT_WORKSPACE_ID), so entries and statsd lines read as a Kong DB-less node's.
+ */
+export const DEFAULT_WORKSPACE = { id: '0dc6f45b-8f8d-40d2-a504-473544ee190b', name: 'default' } as const;
+
 /** Headers that carry credentials on any route (Kong's plugins read them). */
 const ALWAYS_SECRET: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'apikey']);
 
@@ -61,6 +68,9 @@ export interface KongLogEntry {
   trace_id?: Record<string, string>;
   /** The correlation-id plugin's id (Kong's `correlation_id`), when it ran. */
   correlation_id?: string;
+  /** Kong's `workspace` (its id) and `workspace_name`. */
+  workspace: string;
+  workspace_name: string;
   [custom: string]: Json | unknown;
 }
 
@@ -153,6 +163,8 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
     })),
     source: entry.source,
     ...(entry.reason === null ? null : { reason: entry.reason }),
+    workspace: DEFAULT_WORKSPACE.id,
+    workspace_name: DEFAULT_WORKSPACE.name,
     request_id: req.id,
     // Present only when the plugin ran, as Kong's set_serialize_value adds them.
     ...(traceIds === undefined ? null : { trace_id: { ...traceIds } }),
