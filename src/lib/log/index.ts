@@ -16,5 +16,5 @@ export {
   withLegacyQueueFields,
 } from './queue.ts';
 export { RepeatedWarning } from './repeated-warning.ts';
-export { type KongLogEntry, loggedUri, REDACTED, redactQuery, serializeKong } from './serializer.ts';
+export { DEFAULT_WORKSPACE, type KongLogEntry, loggedUri, REDACTED, redactQuery, serializeKong } from './serializer.ts';
 export { StreamSender, type StreamTarget } from './stream-sender.ts';

@@ -6,7 +6,7 @@
  * sent to a StatsD server over UDP (or TCP with `use_tcp`), through a bounded queue that drops and
  * counts when the server is slow. With `tag_style`, Kong's tagged formats: the request's
  * service, route, consumer, ... as tags instead of in the name (`kong.request.count:1|c|#service:orders,...`).
- * Tollgate has no workspaces: workspace metrics and tags use `default`; `shdict_usage` and the
+ * Its one workspace is Kong DB-less's default (its id, or `default` by name); `shdict_usage` and the
  * `cache_datastore_*` metrics measure nginx internals and are not sent.
  */
 import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
@@ -15,6 +15,7 @@ import schema from '../../../schemas/plugins/statsd.schema.json' with { type: 'j
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
 import {
+  DEFAULT_WORKSPACE,
   type KongLogEntry,
   type LegacyQueueFields,
   LogQueue,
@@ -36,7 +37,10 @@ interface MetricConfig {
   sample_rate?: number | null;
   consumer_identifier?: ConsumerId | null;
   service_identifier?: ServiceId | null;
+  workspace_identifier?: WorkspaceId | null;
 }
+
+type WorkspaceId = 'workspace_id' | 'workspace_name';
 
 export interface StatsdConfig extends LegacyQueueFields {
   host: string;
@@ -49,7 +53,7 @@ export interface StatsdConfig extends LegacyQueueFields {
   hostname_in_prefix: boolean;
   consumer_identifier_default: ConsumerId;
   service_identifier_default: ServiceId;
-  workspace_identifier_default: 'workspace_id' | 'workspace_name';
+  workspace_identifier_default: WorkspaceId;
   tag_style: TagStyle | null;
   queue: QueueConfig;
 }
@@ -180,7 +184,7 @@ class Statsd implements PluginHandlers {
           if (who !== null) this.stat(out, `${scope}.user.${dots(who)}.status.${m.response.status}`, 1, metric);
           break;
         case 'status_count_per_workspace':
-          this.stat(out, `${scope}.workspace.default.status.${m.response.status}`, 1, metric);
+          this.stat(out, `${scope}.workspace.${this.workspace(metric)}.status.${m.response.status}`, 1, metric);
           break;
         case 'status_count_per_user_per_route': {
           const route = m.route as { id: string } | null;
@@ -222,6 +226,12 @@ class Statsd implements PluginHandlers {
     return out;
   }
 
+  /** Kong's get_workspace_id or get_workspace_name, by the metric's identifier (Kong's default: the id). */
+  private workspace(metric: MetricConfig): string {
+    const by = metric.workspace_identifier ?? this.config.workspace_identifier_default;
+    return by === 'workspace_name' ? DEFAULT_WORKSPACE.name : DEFAULT_WORKSPACE.id;
+  }
+
   /** Kong's tags of one metric: service, route, workspace, consumer (if any), node, status. */
   private tags(m: KongLogEntry, metric: MetricConfig): [string, string][] | null {
     const c = this.config;
@@ -230,7 +240,7 @@ class Statsd implements PluginHandlers {
     const tags: [string, string][] = [['service', svc.replace(TAG_BREAKERS, '_')]];
     const route = m.route as { id: string; name: string | null } | null;
     if (route !== null) tags.push(['route', (route.name ?? route.id).replace(TAG_BREAKERS, '_')]);
-    tags.push(['workspace', 'default']);
+    tags.push(['workspace', this.workspace(metric)]);
     const who = consumerId(m, metric.consumer_identifier ?? c.consumer_identifier_default);
     if (who !== null) tags.push(['consumer', who.replace(TAG_BREAKERS, '_')]);
     tags.push(['node', HOSTNAME], ['status', String(m.response.status)]);

@@ -41,7 +41,8 @@ test("tag_style: Kong's tagged formats carry service, route, workspace, consumer
   const tags = {
     service: 'under-test',
     route: 'under-test',
-    workspace: 'default',
+    // workspace_identifier_default is workspace_id: a Kong DB-less node's default workspace id.
+    workspace: '0dc6f45b-8f8d-40d2-a504-473544ee190b',
     consumer: 'alice-1',
     node,
     status: '201',
@@ -72,6 +73,31 @@ test("tag_style: Kong's tagged formats carry service, route, workspace, consumer
         // service has no upstream latency to send).
         const names = lines.map((l) => /^kong\.([a-z_.]+)/.exec(l)?.[1]).sort();
         assert.deepEqual(names, ['kong_latency', 'latency', 'request.count', 'request.size', 'response.size']);
+      } finally {
+        await log.close();
+      }
+    }
+  } finally {
+    await udp.close();
+  }
+});
+
+test('status_count_per_workspace names the workspace by its id, or by its name with workspace_identifier: workspace_name, as Kong', async () => {
+  const udp = await udpReceiver();
+  const metric = { name: 'status_count_per_workspace', stat_type: 'counter', sample_rate: 1 };
+  try {
+    for (const [identifier, want] of [
+      [undefined, 'kong.service.under-test.workspace.0dc6f45b-8f8d-40d2-a504-473544ee190b.status.201:1|c'],
+      ['workspace_name', 'kong.service.under-test.workspace.default.status.201:1|c'],
+    ] as const) {
+      const log = await startPlugin(plugin, {
+        host: '127.0.0.1',
+        port: udp.port,
+        metrics: [{ ...metric, ...(identifier === undefined ? null : { workspace_identifier: identifier }) }],
+      });
+      try {
+        await log.run({ upstream: { status: 201 } });
+        assert.equal((await udp.next()).trim(), want);
       } finally {
         await log.close();
       }
