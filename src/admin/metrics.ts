@@ -253,7 +253,7 @@ export class GatewayMetrics {
     collector(
       r,
       'tollgate_bandwidth_bytes',
-      'Bytes received from clients (ingress) and body bytes sent to them (egress) (kong_bandwidth_bytes)',
+      'Bytes received from clients (ingress: request line, headers and body) and sent to them (egress: response head and body) (kong_bandwidth_bytes)',
       'counter',
       () => {
         const out: MetricJson['values'] = [];

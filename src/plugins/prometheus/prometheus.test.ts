@@ -217,3 +217,14 @@ test("an unnamed service's label is its host, an unnamed route's its id, as Kong
     await gw.close();
   }
 });
+
+test("tollgate_bandwidth_bytes's help says egress is the response's head and body, as nginx's $bytes_sent it counts", async () => {
+  const gw = await startGateway({ config: config(false) });
+  try {
+    const text = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    const help = text.split('\n').find((l) => l.startsWith('# HELP tollgate_bandwidth_bytes '));
+    assert.match(help ?? '', /head and body/);
+  } finally {
+    await gw.close();
+  }
+});
