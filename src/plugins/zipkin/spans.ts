@@ -62,15 +62,20 @@ export function zipkinSpans(
 ): ZipkinSpan[] {
   const local = { serviceName: config.local_service_name };
   const name = config.http_span_name === 'method_path' ? `${req.method} ${req.path}` : req.method;
+  // Kong's order: its access-phase tags, static_tags, then the client's tags_header (which may
+  // replace those), and last what the log phase knows. A client's header never replaces the status,
+  // consumer, credential, route, service or who answered.
   const tags: Record<string, string> = {
     lc: 'kong',
     'http.method': req.method,
     'http.host': req.host,
     'http.path': req.path,
     'http.protocol': req.scheme,
-    'http.status_code': String(entry.status),
-    'kong.source': entry.source,
   };
+  for (const t of config.static_tags ?? []) tags[t.name] = t.value;
+  for (const k in requestTags) tags[k] = requestTags[k]!;
+  tags['http.status_code'] = String(entry.status);
+  tags['kong.source'] = entry.source;
   if (req.route !== null) tags['kong.route'] = req.route.id;
   if (req.route?.name != null) tags['kong.route_name'] = req.route.name;
   if (req.service !== null) {
@@ -81,8 +86,6 @@ export function zipkinSpans(
   if (config.include_credential && req.credential !== null) tags['kong.credential'] = req.credential.id;
   if (entry.reason !== null) tags['kong.reason'] = entry.reason;
   if (entry.status >= 500 || entry.error !== null) tags.error = 'true';
-  for (const t of config.static_tags ?? []) tags[t.name] = t.value;
-  for (const k in requestTags) tags[k] = requestTags[k]!;
 
   const request: ZipkinSpan = {
     traceId: trace.traceId,

@@ -51,3 +51,67 @@ test('a retried request has a balancer try span per try, the failed one an error
     await pair.close();
   }
 });
+
+test("a client's tags_header cannot replace the gateway's facts: status, consumer, source and reason are set after it, as Kong sets them in its log phase", async () => {
+  const receiver = await httpReceiver();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }],
+      services: [
+        {
+          name: 'svc',
+          url: 'echo://',
+          routes: [
+            {
+              name: 'r',
+              paths: ['/r'],
+              plugins: [
+                { name: 'key-auth' },
+                {
+                  name: 'zipkin',
+                  config: {
+                    http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
+                    sample_ratio: 1,
+                    include_credential: true,
+                    static_tags: [{ name: 'env', value: 'prod' }],
+                    queue: { max_coalescing_delay: 0.01 },
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  const forged =
+    'http.status_code=500;kong.consumer=admin;kong.credential=x;kong.source=upstream;kong.reason=none;kong.route=x;kong.service_name=x;team=payments';
+  const server = async (): Promise<Record<string, any>> => {
+    for (;;) {
+      const span = (JSON.parse((await receiver.next()).body) as Record<string, any>[]).find((s) => s.kind === 'SERVER');
+      if (span !== undefined) return span;
+    }
+  };
+  try {
+    await (await fetch(`${gw.url}/r`, { headers: { apikey: 'alice-key', 'zipkin-tags': forged } })).text();
+    const ok = (await server()).tags;
+    assert.equal(ok['http.status_code'], '200');
+    assert.notEqual(ok['kong.consumer'], 'admin');
+    assert.notEqual(ok['kong.credential'], 'x');
+    assert.equal(ok['kong.route_name'], 'r');
+    assert.notEqual(ok['kong.route'], 'x');
+    assert.equal(ok['kong.service_name'], 'svc');
+    // Tags the gateway does not set are the client's, as in Kong.
+    assert.equal(ok.team, 'payments');
+
+    await (await fetch(`${gw.url}/r`, { headers: { 'zipkin-tags': forged } })).text();
+    const refused = (await server()).tags;
+    assert.equal(refused['http.status_code'], '401');
+    assert.equal(refused['kong.source'], 'key-auth');
+    assert.equal(refused['kong.reason'], 'NO_CREDENTIALS');
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
