@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { Client, loginAtIdp } from '../../../test/oidc/helpers.ts';
 import {
   API,
   completeLogin,
@@ -127,6 +128,39 @@ describe('oidc login completion and instance setup through the test kit', () => 
       const failed = runner.logs.find((l) => l.msg === 'oidc login failed');
       assert.equal(failed?.reason, 'userinfo request failed');
       assert.equal(typeof failed?.error, 'string', 'with the error');
+    } finally {
+      await runner.close();
+    }
+  });
+
+  test('the same callback twice at once (a navigation sent again): one code exchange, both answers carry the session', async () => {
+    const runner = await startPlugin(oidc, config);
+    try {
+      const start = await runner.run({ path: '/page', headers: NAV });
+      const loginCookie = pair(setCookies(start), 'oidc_session_login')!;
+      const callback = new URL(await loginAtIdp(new Client(), String(start.responseHeaders.location), idp));
+      const send = () =>
+        runner.run({
+          path: callback.pathname,
+          query: callback.search.slice(1),
+          headers: { ...NAV, cookie: loginCookie },
+        });
+      // A second use of a code fails, and the IdP revokes what the first one got (RFC 6749 4.1.2).
+      const both = await Promise.all([send(), send()]);
+      for (const done of both) {
+        assert.equal(done.status, 302, `login completed: ${JSON.stringify(done.body)}`);
+        assert.equal(done.responseHeaders.location, '/page');
+        const cookie = pair(setCookies(done), 'oidc_session');
+        assert.ok(cookie !== undefined, 'a session cookie is set');
+        assert.equal((await runner.run({ path: '/page', headers: { ...API, cookie } })).status, 200);
+      }
+      assert.equal(
+        pair(setCookies(both[0]!), 'oidc_session'),
+        pair(setCookies(both[1]!), 'oidc_session'),
+        'one session',
+      );
+      // Once done, the same callback is a replay: refused, as before.
+      assert.equal((await send()).status, 401);
     } finally {
       await runner.close();
     }

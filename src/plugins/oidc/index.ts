@@ -7,7 +7,6 @@
  * X-Userinfo / X-Access-Token / X-ID-Token headers.
  */
 import { createHash } from 'node:crypto';
-import type * as OpenIdClient from 'openid-client';
 import schema from '../../../schemas/plugins/oidc.schema.json' with { type: 'json' };
 import type {
   DependencyHealth,
@@ -29,6 +28,7 @@ import {
 } from '../../index.ts';
 import { authenticateBearer, BearerTokens, bearerToken } from './bearer.ts';
 import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
+import { CodeExchanges } from './exchange.ts';
 import { describe, Provider, type ProviderOptions } from './provider.ts';
 import {
   clearChunks,
@@ -110,6 +110,7 @@ class OidcInstance {
   });
   readonly #reissueAfter: number;
   readonly #tokens: BearerTokens;
+  readonly #exchanges: CodeExchanges;
 
   constructor(cfg: OidcConfig, context: PluginContext) {
     // The realm is sent in WWW-Authenticate: checked and encoded once.
@@ -152,6 +153,11 @@ class OidcInstance {
     // Bound to the client and the cookie: a session issued for another client id (or another
     // instance using another cookie name) derives another key and does not open.
     this.#sealer = new SessionSealer(secrets, binding);
+    this.#exchanges = new CodeExchanges({
+      userinfo: cfg.userinfo,
+      sessionLifetime: cfg.session_lifetime,
+      sealer: this.#sealer,
+    });
     this.#reissueAfter =
       cfg.session_idle_timeout === 0 ? Infinity : Math.max(1, Math.min(60, Math.floor(cfg.session_idle_timeout / 4)));
 
@@ -469,46 +475,13 @@ class OidcInstance {
 
     const d = await this.#provider.ensure();
     if (d === null) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
-    let tokens: OpenIdClient.TokenEndpointResponse & OpenIdClient.TokenEndpointResponseHelpers;
-    try {
-      tokens = await d.client.authorizationCodeGrant(d.config, new URL(`${login.ru}?${req.rawQuery}`), {
-        pkceCodeVerifier: login.cv,
-        expectedState: login.state,
-        expectedNonce: login.nonce,
-        idTokenExpected: true,
-      });
-    } catch (err) {
-      return this.#loginFailed(req, clearLogin, 'code exchange failed', { error: describe(err) });
-    }
-    const claims = tokens.claims();
-    if (claims === undefined || tokens.id_token === undefined) return this.#loginFailed(req, clearLogin, 'no ID token');
-    let user: Record<string, unknown> = { ...claims };
-    if (this.#cfg.userinfo && d.config.serverMetadata().userinfo_endpoint !== undefined) {
-      try {
-        user = { ...(await d.client.fetchUserInfo(d.config, tokens.access_token, claims.sub)) };
-      } catch (err) {
-        return this.#loginFailed(req, clearLogin, 'userinfo request failed', { error: describe(err) });
-      }
-    }
-    const now = nowSeconds();
-    const session: SessionPayload = {
-      v: 1,
-      exp: now + this.#cfg.session_lifetime,
-      seen: now,
-      sub: claims.sub,
-      it: tokens.id_token,
-      at: tokens.access_token,
-      ate: typeof tokens.expires_in === 'number' ? now + tokens.expires_in : null,
-      user,
-    };
-    if (tokens.refresh_token !== undefined) session.rt = tokens.refresh_token;
-    const sealed = await this.#sealer.seal(session);
-    const big = oversized(sealed, claims.sub);
-    if (big !== null) return this.#loginFailed(req, clearLogin, 'session too large', big);
+    const done = await this.#exchanges.run(d, login, new URL(`${login.ru}?${req.rawQuery}`));
+    if (!done.ok) return this.#loginFailed(req, clearLogin, done.reason, done.fields);
+    const { session, sealed } = done;
     this.#sessions.set(sealed, sessionEntry(session, false));
     const setCookies = writeChunks(this.#cookie, sealed, { secure, maxAge: this.#cfg.session_lifetime }, ours);
     setCookies.push(clearLogin);
-    this.#log.debug('oidc login completed', { sub: claims.sub });
+    this.#log.debug('oidc login completed', { sub: session.sub });
     return req.exit(302, '', {
       location: safeReturnPath(login.rt),
       'set-cookie': setCookies,
