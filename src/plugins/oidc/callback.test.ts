@@ -166,6 +166,30 @@ describe('oidc login completion and instance setup through the test kit', () => 
     }
   });
 
+  test('an IdP that cannot be reached at the token endpoint fails the login with 503, not a 401 that blames the user', async () => {
+    const gone = await startKitIdp({}, ['http://localhost/cb']);
+    const runner = await startPlugin(oidc, kitConfig(gone, { timeout: 1000 }));
+    try {
+      const start = await runner.run({ path: '/page', headers: NAV });
+      const loginCookie = pair(setCookies(start), 'oidc_session_login')!;
+      const callback = new URL(await loginAtIdp(new Client(), String(start.responseHeaders.location), gone));
+      await gone.close();
+      const done = await runner.run({
+        path: callback.pathname,
+        query: callback.search.slice(1),
+        headers: { ...NAV, cookie: loginCookie },
+      });
+      assert.equal(done.status, 503);
+      assert.deepEqual(done.body, { message: 'Service Temporarily Unavailable' });
+      assert.deepEqual(done.responseHeaders['set-cookie'], [CLEAR_LOGIN], 'a reload starts a fresh login');
+      const failed = runner.logs.find((l) => l.msg === 'oidc login failed');
+      assert.equal(failed?.reason, 'code exchange failed');
+    } finally {
+      await runner.close();
+      await gone.close();
+    }
+  });
+
   test('a session too big for the cookies fails the login (401, logged) instead of locking the browser out with 431', async () => {
     // 1,200 groups in the ID token and the userinfo: some 70 KB sealed, more than the gateway reads.
     const groups = Array.from({ length: 1200 }, (_, i) => `group-${i}-abcdef`);

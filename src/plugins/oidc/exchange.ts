@@ -4,13 +4,21 @@
  * login share one exchange.
  */
 import type * as OpenIdClient from 'openid-client';
-import { type Discovered, describe } from './provider.ts';
+import { type Discovered, describe, unreachable } from './provider.ts';
 import { type LoginPayload, nowSeconds, oversized, type SessionPayload, type SessionSealer } from './session.ts';
 
-/** A completed exchange (the sealed session), or why the login failed, with the fields logged. */
+/**
+ * A completed exchange (the sealed session), or why the login failed, with the fields logged and
+ * whether the IdP could not be asked (a 503, not a 401).
+ */
 export type Exchanged =
   | { readonly ok: true; readonly session: SessionPayload; readonly sealed: string }
-  | { readonly ok: false; readonly reason: string; readonly fields: Record<string, unknown> };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly fields: Record<string, unknown>;
+      readonly unavailable?: boolean;
+    };
 
 export interface ExchangeOptions {
   readonly userinfo: boolean;
@@ -56,7 +64,12 @@ async function exchange(d: Discovered, login: LoginPayload, url: URL, o: Exchang
       idTokenExpected: true,
     });
   } catch (err) {
-    return { ok: false, reason: 'code exchange failed', fields: { error: describe(err) } };
+    return {
+      ok: false,
+      reason: 'code exchange failed',
+      fields: { error: describe(err) },
+      unavailable: unreachable(err),
+    };
   }
   const claims = tokens.claims();
   if (claims === undefined || tokens.id_token === undefined) return { ok: false, reason: 'no ID token', fields: {} };
@@ -65,7 +78,12 @@ async function exchange(d: Discovered, login: LoginPayload, url: URL, o: Exchang
     try {
       user = { ...(await d.client.fetchUserInfo(d.config, tokens.access_token, claims.sub)) };
     } catch (err) {
-      return { ok: false, reason: 'userinfo request failed', fields: { error: describe(err) } };
+      return {
+        ok: false,
+        reason: 'userinfo request failed',
+        fields: { error: describe(err) },
+        unavailable: unreachable(err),
+      };
     }
   }
   const now = nowSeconds();

@@ -476,7 +476,7 @@ class OidcInstance {
     const d = await this.#provider.ensure();
     if (d === null) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     const done = await this.#exchanges.run(d, login, new URL(`${login.ru}?${req.rawQuery}`));
-    if (!done.ok) return this.#loginFailed(req, clearLogin, done.reason, done.fields);
+    if (!done.ok) return this.#loginFailed(req, clearLogin, done.reason, done.fields, done.unavailable);
     const { session, sealed } = done;
     this.#sessions.set(sealed, sessionEntry(session, false));
     const setCookies = writeChunks(this.#cookie, sealed, { secure, maxAge: this.#cfg.session_lifetime }, ours);
@@ -489,12 +489,20 @@ class OidcInstance {
     });
   }
 
-  #loginFailed(req: GatewayRequest, clearLogin: string, reason: string, fields: Record<string, unknown> = {}): void {
+  /** `unavailable`: the IdP could not be asked, which the user's answer should not blame on them. */
+  #loginFailed(
+    req: GatewayRequest,
+    clearLogin: string,
+    reason: string,
+    fields: Record<string, unknown> = {},
+    unavailable = false,
+  ): void {
     this.#log.info('oidc login failed', { reason, ...fields });
     const headers: Record<string, HeaderValue> = { 'set-cookie': [clearLogin], 'cache-control': NO_STORE };
     if (this.#cfg.recovery_page_path !== undefined) {
       return req.exit(302, '', { ...headers, location: this.#cfg.recovery_page_path });
     }
+    if (unavailable) return req.exitError(503, IDP_UNAVAILABLE, headers, 'IDP_UNAVAILABLE');
     return req.exitError(401, 'Unauthorized', headers, 'INVALID_CREDENTIALS');
   }
 

@@ -12,7 +12,15 @@
 import type * as OpenIdClient from 'openid-client';
 import { describeTarget } from 'tollgate/jwt';
 import type { Agent } from 'undici';
-import { boundedFetch, type DependencyHealth, dnsLookup, MAX_RESPONSE_BYTES, type PluginLogger } from '../../index.ts';
+import {
+  boundedFetch,
+  DeadlineError,
+  type DependencyHealth,
+  dnsLookup,
+  MAX_RESPONSE_BYTES,
+  type PluginLogger,
+  ResponseTooLargeError,
+} from '../../index.ts';
 
 /** The openid-client module, loaded on first use. */
 export type Client = typeof OpenIdClient;
@@ -241,4 +249,20 @@ export function describe(err: unknown): string {
     return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
   }
   return String(err);
+}
+
+/**
+ * Whether an openid-client call failed because the IdP could not be asked: no connection (fetch's
+ * TypeError; openid-client's own argument errors carry a code), no complete answer within
+ * `timeout` or within the size cap, or an error page (5xx) instead of an OAuth answer. Such a
+ * failure says nothing about what the client sent: a 503, as for discovery and bearer tokens.
+ */
+export function unreachable(err: unknown): boolean {
+  if (err instanceof TypeError) return !('code' in err);
+  const e = err as { code?: unknown; cause?: unknown };
+  if (e.code === 'OAUTH_TIMEOUT' || e.code === 'OAUTH_ABORT') return true;
+  if (e.cause instanceof DeadlineError || e.cause instanceof ResponseTooLargeError) return true;
+  // The cause is the IdP's response (undici's own Response class, not the global one).
+  const status = (e.cause as { status?: unknown } | undefined)?.status;
+  return e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && typeof status === 'number' && status >= 500;
 }
