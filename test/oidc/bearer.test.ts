@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKeyPair, SignJWT } from 'jose';
 import { startGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
-import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { CUSTOM_CLAIM, startIdp } from '../support/idp.ts';
 import { until } from '../support/wait.ts';
 import { TestCa, tool } from '../tls/support.ts';
 import { Client, decodeHeader, type Echo, login, oidcConfig, rawFetch, type Stack, startStack } from './helpers.ts';
@@ -503,5 +503,38 @@ test("an introspection result is not reused past the token's exp, even within in
     assert.equal((await api(`${stack.gw.url}/introspected/x`, token)).status, 401);
   } finally {
     await stack.close();
+  }
+});
+
+test('the disable_*_header flags take the quoted "yes"/"no" of kong-oidc forks: "no" sends X-Userinfo, "yes" does not', async () => {
+  const idp = await startIdp();
+  const plugin = (flag: string) => ({
+    ...oidcConfig(idp),
+    bearer_only: 'yes',
+    bearer_jwt_auth_allowed_auds: [idp.audience],
+    disable_userinfo_header: flag,
+    disable_id_token_header: flag,
+    disable_access_token_header: flag,
+  });
+  const config = serviceConfig([
+    { name: 'loud', paths: ['/loud/'], plugins: [{ name: 'oidc', config: plugin('no') }] },
+    { name: 'quiet', paths: ['/quiet/'], plugins: [{ name: 'oidc', config: plugin('yes') }] },
+  ]);
+  // JSON text: every string quoted, as a decK dump of a fork's config writes them.
+  const gw = await startGateway({ config: JSON.stringify(config) }).catch(async (err: unknown) => {
+    await idp.close();
+    throw err;
+  });
+  try {
+    const token = await idp.clientCredentialsToken({ audience: idp.audience });
+    const loud = await api(`${gw.url}/loud/x`, token);
+    assert.equal(loud.status, 200);
+    assert.equal(decodeHeader(((await loud.json()) as Echo).headers['x-userinfo']).aud, idp.audience);
+    const quiet = await api(`${gw.url}/quiet/x`, token);
+    assert.equal(quiet.status, 200);
+    assert.equal(((await quiet.json()) as Echo).headers['x-userinfo'], undefined);
+  } finally {
+    await gw.close();
+    await idp.close();
   }
 });

@@ -39,9 +39,9 @@ export interface OidcConfig {
   recovery_page_path?: string;
   filters?: string | string[];
   userinfo: boolean;
-  disable_userinfo_header: boolean;
-  disable_access_token_header: boolean;
-  disable_id_token_header: boolean;
+  disable_userinfo_header: boolean | 'yes' | 'no';
+  disable_access_token_header: boolean | 'yes' | 'no';
+  disable_id_token_header: boolean | 'yes' | 'no';
   ssl_verify: boolean | 'yes' | 'no';
   timeout: number;
   debug?: boolean;
@@ -69,6 +69,8 @@ export interface CheckedConfig {
   readonly bearerOnly: boolean;
   readonly audiences: readonly string[];
   readonly sslVerify: boolean;
+  /** Which identity headers go upstream (the disable_*_header flags, read as booleans). */
+  readonly send: { readonly userinfo: boolean; readonly accessToken: boolean; readonly idToken: boolean };
 }
 
 const RESERVED_AUTH_PARAMS = new Set([
@@ -121,7 +123,7 @@ function under(routes: readonly RouteInfo[], leaf: string): string {
   return `${(prefix ?? '').replace(/\/+$/, '')}/${leaf}`;
 }
 
-/** kong-oidc's flags are booleans or the strings yes/no. */
+/** kong-oidc's flags (and its forks') are booleans or the strings yes/no. */
 export function yes(v: boolean | 'yes' | 'no'): boolean {
   return v === true || v === 'yes';
 }
@@ -305,5 +307,10 @@ export function checkConfig(
     bearerOnly,
     audiences,
     sslVerify,
+    send: {
+      userinfo: !yes(cfg.disable_userinfo_header),
+      accessToken: !yes(cfg.disable_access_token_header),
+      idToken: !yes(cfg.disable_id_token_header),
+    },
   };
 }

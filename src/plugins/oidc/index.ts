@@ -27,7 +27,7 @@ import {
   TailKeyedCache,
 } from '../../index.ts';
 import { authenticateBearer, BearerTokens, bearerToken } from './bearer.ts';
-import { checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
+import { type CheckedConfig, checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { CodeExchanges } from './exchange.ts';
 import { describe, Provider, type ProviderOptions } from './provider.ts';
 import {
@@ -88,6 +88,7 @@ class OidcInstance {
   /** Each filter as it is matched, with its config path; the whole alternation is linear when each is. */
   readonly #filterChecks: readonly (readonly [RegExp, string])[];
   readonly #bearerOnly: boolean;
+  readonly #send: CheckedConfig['send'];
   readonly #postLogout: string;
   readonly #logoutPath: string;
   readonly #fixedRoute: RoutePaths | null;
@@ -126,6 +127,7 @@ class OidcInstance {
     this.#filter = checked.filter;
     this.#filterChecks = checked.filterChecks;
     this.#bearerOnly = checked.bearerOnly;
+    this.#send = checked.send;
     this.#tokens = new BearerTokens({
       introspection: cfg.introspection_endpoint !== undefined,
       introspectionCacheTtl: cfg.introspection_cache_ttl,
@@ -283,10 +285,10 @@ class OidcInstance {
   }
 
   #inject(req: GatewayRequest, e: SessionEntry): void {
-    const cfg = this.#cfg;
-    if (!cfg.disable_userinfo_header) req.setUpstreamHeader('x-userinfo', e.userHeader);
-    if (!cfg.disable_access_token_header) req.setUpstreamHeader('x-access-token', e.payload.at);
-    if (!cfg.disable_id_token_header && e.idHeader !== '') req.setUpstreamHeader('x-id-token', e.idHeader);
+    const send = this.#send;
+    if (send.userinfo) req.setUpstreamHeader('x-userinfo', e.userHeader);
+    if (send.accessToken) req.setUpstreamHeader('x-access-token', e.payload.at);
+    if (send.idToken && e.idHeader !== '') req.setUpstreamHeader('x-id-token', e.idHeader);
     req.authenticate(null, e.credential, { claims: e.claims });
   }
 
@@ -551,7 +553,7 @@ class OidcInstance {
     if (claims === undefined) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     const invalid = { 'www-authenticate': `${challenge}, error="invalid_token"` };
     if (claims === null) return req.exitError(401, 'Unauthorized', invalid, 'INVALID_CREDENTIALS');
-    authenticateBearer(req, claims, !this.#cfg.disable_userinfo_header);
+    authenticateBearer(req, claims, this.#send.userinfo);
   }
 
   /**
@@ -561,7 +563,7 @@ class OidcInstance {
   async #bearerOrSession(req: GatewayRequest, ours: ReadonlyMap<string, string>, token: string): Promise<void> {
     const claims = await this.#tokens.verify(token);
     if (claims === null || claims === undefined) return this.#session(req, ours);
-    authenticateBearer(req, claims, !this.#cfg.disable_userinfo_header);
+    authenticateBearer(req, claims, this.#send.userinfo);
   }
 }
 
