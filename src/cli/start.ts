@@ -6,7 +6,7 @@ import { type ListenAddress, ListenError, listenersClash, parseListen } from '..
 import { scrubIssues } from '../config/secrets.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { TollgateInstance } from '../instance.ts';
-import type { Logger } from '../log.ts';
+import { createLogger, type Logger } from '../log.ts';
 import { TREE, VERSION } from '../version.ts';
 import { type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { commandHelp } from './commands.ts';
@@ -104,9 +104,11 @@ export async function runStart(argv: string[]): Promise<number> {
     return 2;
   }
   const onHangup = catchEarlyHangup();
+  // A worker is stopped by its primary; a signal sent to it directly keeps its default action.
+  const handOverStop = cluster.isPrimary ? catchEarlyStop(args.logLevel) : () => undefined;
   if (args.workers > 1 || cluster.isWorker) {
     const { runPrimary, runWorker } = await import('./workers.ts');
-    return cluster.isPrimary ? runPrimary(args, onHangup) : runWorker(args);
+    return cluster.isPrimary ? runPrimary(args, onHangup, handOverStop) : runWorker(args);
   }
   let inst: TollgateInstance;
   try {
@@ -136,6 +138,7 @@ export async function runStart(argv: string[]): Promise<number> {
     'listening',
   );
   onHangup(() => void inst.reload({ trigger: 'signal' }));
+  handOverStop();
   return onStopSignals(inst.log, (signal) => {
     inst.log.info({ signal, grace_ms: inst.runtime.config.settings.shutdown_grace_period }, 'shutting down');
     return inst.close();
@@ -158,6 +161,26 @@ export function catchEarlyHangup(): (reload: () => void) => void {
     process.off('SIGHUP', early);
     process.on('SIGHUP', reload);
     if (missed) reload();
+  };
+}
+
+/**
+ * Catches SIGTERM and SIGINT while `gateway start` loads its config. Their default action ended the
+ * process with 143 and no line (a Kubernetes pod deleted while it starts), where a stop once serving
+ * exits 0 after its drain. Nothing is served yet, so there is nothing to drain: say so and exit 0 at
+ * once. The function returned removes the handlers, for the running gateway's own.
+ */
+export function catchEarlyStop(level: string | undefined): () => void {
+  const early = (signal: NodeJS.Signals): void => {
+    const log = createLogger({ level });
+    log.info({ signal }, 'stopped while starting');
+    log.flush(() => process.exit(0));
+  };
+  process.on('SIGTERM', early);
+  process.on('SIGINT', early);
+  return () => {
+    process.off('SIGTERM', early);
+    process.off('SIGINT', early);
   };
 }
 

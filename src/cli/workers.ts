@@ -85,7 +85,11 @@ interface WorkerState {
 // ---------------------------------------------------------------------------------------------
 // Primary
 
-export async function runPrimary(args: StartArgs, onHangup: (reload: () => void) => void): Promise<number> {
+export async function runPrimary(
+  args: StartArgs,
+  onHangup: (reload: () => void) => void,
+  handOverStop: () => void,
+): Promise<number> {
   const metrics = new GatewayMetrics({ traffic: false, reloads: true, process: false });
   metrics.registerWorkers();
   // Set once the instance is up; workers talk to the primary only after that.
@@ -310,6 +314,7 @@ export async function runPrimary(args: StartArgs, onHangup: (reload: () => void)
   // when `cancelStart` is set.
   let cancelStart: (signal: NodeJS.Signals) => void = () => undefined;
   const earlyStop = (signal: NodeJS.Signals): void => cancelStart(signal);
+  handOverStop();
   process.on('SIGTERM', earlyStop);
   process.on('SIGINT', earlyStop);
   // The admin listener answers from here on: /ready says 503 until every worker serves.

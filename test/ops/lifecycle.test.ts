@@ -1,6 +1,8 @@
 // Signals, the admin API and metrics of a real `gateway start` process.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -137,6 +139,36 @@ test('a SIGHUP while the gateway starts does not end it: it reloads once started
     await up.kill();
   } finally {
     await (await gw.catch(() => null))?.kill();
+  }
+});
+
+test('a SIGTERM while the gateway loads its config exits 0 with a line, as a stop once serving does', async () => {
+  const gate = join(dir, 'term-gate');
+  const plugin = fileURLToPath(new URL('./fixtures/hangup-gate.mjs', import.meta.url));
+  const file = await write(
+    'term-start.yaml',
+    config(['a']).replace('_tollgate:\n', `_tollgate:\n  custom_plugins: [${JSON.stringify(plugin)}]\n`),
+  );
+  const BIN = fileURLToPath(new URL('../../bin/gateway', import.meta.url));
+  const proc = spawn(
+    process.execPath,
+    [BIN, 'start', '--config', file, '--proxy-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'],
+    { env: { ...process.env, TOLLGATE_TEST_HUP_GATE: gate }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  proc.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => (out += c));
+  const exited = once(proc, 'close') as Promise<[number | null, NodeJS.Signals | null]>;
+  try {
+    // The config is loading (the plugin module holds it): a pod deleted now gets SIGTERM.
+    const pid = await eventually(async () => Number(await readFile(`${gate}.loading`, 'utf8')) || undefined, 'loading');
+    process.kill(pid, 'SIGTERM');
+    const [code, signal] = await exited;
+    assert.deepEqual([code, signal], [0, null], out);
+    assert.match(out, /"signal":"SIGTERM","msg":"stopped while starting"/);
+  } finally {
+    proc.kill('SIGKILL');
+    await writeFile(gate, '');
   }
 });
 
