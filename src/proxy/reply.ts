@@ -22,6 +22,8 @@ import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
 const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** The `close` option in a Connection value, as node's own test for it reads it. */
+const CLOSE_OPTION = /(?:^|\W)close(?:$|\W)/i;
 
 /**
  * Last touches on every response head: the debug view when asked for, HSTS on https, no
@@ -103,6 +105,12 @@ function writeFinal(
   }
   headers[rc.runtime.config.settings.request_id_header] = rc.id;
   edgeHeaders(rc, headers);
+  // node keeps the connection open when an answer names a Connection option other than close
+  // (Kong's 426 says `Upgrade`); a client that asked to close (RFC 9112 9.6), or keepalive_timeout
+  // 0, still gets its connection closed, as nginx closes it: the close is added to the list.
+  const conn = headers.connection;
+  if (typeof conn === 'string' && !out.shouldKeepAlive && rc.raw.httpVersionMajor !== 2 && !CLOSE_OPTION.test(conn))
+    headers.connection = `${conn}, close`;
   rc.status = status;
   // A head HTTP/2 refuses (a plugin's repeated Content-Type) goes the compatibility layer's way, as
   // it always did: the stream is reset.
