@@ -187,7 +187,7 @@ export function scanRequestHeaders(
 }
 
 /** Whether two authorities name the same host and port for `scheme` (its default port may be left out). */
-function sameAuthority(a: string, b: string, scheme: string | undefined): boolean {
+export function sameAuthority(a: string, b: string, scheme: string | undefined): boolean {
   const x = a.toLowerCase();
   const y = b.toLowerCase();
   if (x === y) return true;

@@ -22,7 +22,7 @@ import {
   serverName,
   type TrackedMessage,
 } from './context.ts';
-import { connectionTokens, HeaderScan, scanRequestHeaders } from './headers.ts';
+import { connectionTokens, HeaderScan, sameAuthority, scanRequestHeaders } from './headers.ts';
 import { endIfBodyUnread } from './linger.ts';
 import { sendError } from './reply.ts';
 
@@ -100,7 +100,10 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
     // `*` (OPTIONS *) or another target that is neither a path nor a URL: no path to route.
     if (span === null) return url.includes('://') ? 'BAD_REQUEST' : 'BAD_PATH';
     const authority = url.slice(span[0], span[1]);
-    if (hostHeader !== '' && authority.toLowerCase() !== hostHeader.toLowerCase()) return 'AMBIGUOUS_HOST';
+    // Compared as RFC 3986 6.2 normalizes them: the name in any case, the scheme's default port
+    // written or not (`http://t:80/` with `Host: t` names one host).
+    const scheme = span[0] === 7 ? 'http' : 'https';
+    if (hostHeader !== '' && !sameAuthority(authority, hostHeader, scheme)) return 'AMBIGUOUS_HOST';
     hostHeader = authority;
     url = span[1] === url.length ? '/' : url.slice(span[1]);
     if (url.charCodeAt(0) !== 47) url = `/${url}`;

@@ -267,6 +267,19 @@ test('an absolute-form target that disagrees with Host gets 400', async () => {
   assert.equal(up.seen.length, before);
   const ok = await rawRequest(gw.url, 'GET http://t/strip/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
   assert.equal(ok.status, 200);
+  // The scheme's default port may be left out of either (RFC 3986 6.2.3): the same authority.
+  for (const [target, host, status] of [
+    ['http://t:80/strip/x', 't', 200],
+    ['HTTP://T/strip/x', 't:80', 200],
+    ['https://t:443/strip/x', 't', 200],
+    ['https://t/strip/x', 'T:443', 200],
+    ['http://t:443/strip/x', 't', 400],
+    ['https://t/strip/x', 't:80', 400],
+    ['http://t:8080/strip/x', 't', 400],
+  ] as const) {
+    const res = await rawRequest(gw.url, `GET ${target} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+    assert.equal(res.status, status, `${target} with Host ${host}`);
+  }
 });
 
 test('Content-Length with Transfer-Encoding (a smuggling shape) never reaches the upstream', async () => {
