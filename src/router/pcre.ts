@@ -56,6 +56,22 @@ function literal(ch: string, inClass: boolean): string {
 }
 
 /**
+ * Characters a normalized request path never holds raw (src/router/normalize.ts percent-encodes
+ * them), besides non-ASCII. Kong tests regexes against the path with these escapes decoded, so its
+ * `~/café` or `~/a b` matches `/caf%C3%A9` or `/a%20b`: here such a literal is matched by the
+ * escapes the path carries (upper-case, UTF-8 for non-ASCII).
+ */
+const PATH_ENCODED = new Set(' "#<>^`{|}');
+
+/** The escapes a normalized path spells `ch` (one code point) with, or null when it holds it raw. */
+function pathEscapes(ch: string): string | null {
+  if (ch.charCodeAt(0) < 0x80 && !PATH_ENCODED.has(ch)) return null;
+  let out = '';
+  for (const b of Buffer.from(ch, 'utf8')) out += `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  return out;
+}
+
+/**
  * Translates the text after a route path's `~` into JavaScript regex source for the `u` flag.
  * Never throws; linear in the length of `body`.
  */
@@ -75,6 +91,8 @@ class Translator {
   private atom = false;
   /** Where in `out` the last atom starts. */
   private atomAt = 0;
+  /** Inside a class: the path escapes of its members a path holds encoded (alternatives to the class). */
+  private classEscapes: string[] | null = null;
   /** Possessive quantifiers dropped, to be proven harmless once the pattern is complete. */
   private readonly possessive: { atomAt: number; nextAt: number }[] = [];
 
@@ -113,13 +131,18 @@ class Translator {
       else if (ch === '[') this.charClass();
       else if (ch === '(') this.group();
       else if (ch === '{') this.brace();
-      else if (ch === '}') this.emit('\\}', true, 1);
+      else if (ch === '}') this.literalChar('}', false, 1);
       else if (ch === '%') this.percent(false);
       else if (ch === '*' || ch === '+' || ch === '?') {
         this.out += ch;
         this.i++;
         this.afterQuantifier();
-      } else this.emit(ch, ch !== '|' && ch !== '^' && ch !== '$', 1);
+      } else if (ch === '|' || ch === '^' || ch === '$') this.emit(ch, false, 1);
+      else {
+        // A character that is syntax here (`.`, `)`) is emitted as written.
+        const cp = String.fromCodePoint(s.codePointAt(this.i)!);
+        this.literalChar(cp, false, cp.length, cp);
+      }
     }
   }
 
@@ -128,6 +151,25 @@ class Translator {
     this.out += text;
     this.atom = atom;
     this.i += advance;
+  }
+
+  /**
+   * A literal character: as is, or, when a path carries it percent-encoded, as those escapes (a
+   * group outside a class, so that a quantifier takes the whole character; an alternative to the
+   * class inside a non-negated one, unless it bounds a range).
+   */
+  private literalChar(ch: string, inClass: boolean, advance: number, text = literal(ch, inClass)): void {
+    const escapes = pathEscapes(ch);
+    if (escapes === null) return this.emit(text, true, advance);
+    if (!inClass) return this.emit(`(?:${escapes})`, true, advance);
+    const s = this.s;
+    const inRange = s[this.i - 1] === '-' || (s[this.i + advance] === '-' && s[this.i + advance + 1] !== ']');
+    if (this.classEscapes !== null && !inRange) {
+      this.classEscapes.push(escapes);
+      this.i += advance;
+      return;
+    }
+    this.emit(text, true, advance);
   }
 
   /** After a quantifier: a lazy `?` is the same in both; a possessive `+` has no JavaScript form. */
@@ -167,7 +209,7 @@ class Translator {
     }
     if (/^\{,\d+\}/.test(rest))
       fail("'{,n}' is a literal in older PCRE and a quantifier in newer: write '{0,n}' or escape the brace '\\{'");
-    this.emit('\\{', true, 1);
+    this.literalChar('{', false, 1);
   }
 
   private escape(inClass: boolean): void {
@@ -234,7 +276,8 @@ class Translator {
       return;
     }
     // PCRE: a backslash before any other character makes it literal.
-    two(literal(e, inClass));
+    this.i++;
+    this.literalChar(e, inClass, 1);
   }
 
   /** `\Q...\E`: everything in between is literal. */
@@ -243,7 +286,7 @@ class Translator {
     const end = s.indexOf('\\E', this.i + 2);
     const text = s.slice(this.i + 2, end === -1 ? s.length : end);
     // One atom per character: a quantifier after \E applies to the last one only.
-    for (const ch of text) this.emit(literal(ch, inClass), true, 0);
+    for (const ch of text) this.literalChar(ch, inClass, 0);
     this.i = end === -1 ? s.length : end + 2;
   }
 
@@ -305,7 +348,10 @@ class Translator {
     const start = this.out.length;
     this.out += '[';
     this.i++;
+    this.classEscapes = [];
     if (s[this.i] === '^') {
+      // A negated class cannot exclude a character spelled by three: its members stay as written.
+      this.classEscapes = null;
       this.out += '^';
       this.i++;
     }
@@ -326,9 +372,16 @@ class Translator {
           fail(`the POSIX class '${m[0]}' has no JavaScript equivalent inside a class; use an explicit range`);
         else this.emit(POSIX[m[2]!]!, true, m[0].length);
       } else if (ch === '[') this.emit('\\[', true, 1);
-      else this.emit(ch, true, 1);
+      else {
+        const cp = String.fromCodePoint(s.codePointAt(this.i)!);
+        this.literalChar(cp, true, cp.length, cp);
+      }
     }
     this.emit(']', true, 1);
+    const escapes = this.classEscapes;
+    this.classEscapes = null;
+    if (escapes !== null && escapes.length > 0)
+      this.out = `${this.out.slice(0, start)}(?:${this.out.slice(start)}|${escapes.join('|')})`;
     this.atomAt = start;
   }
 }

@@ -269,6 +269,30 @@ test('regex paths with escaped unreserved characters are normalized like request
   assert.equal(matchName(router, 'GET', undefined, '/v1/aXb'), null, 'a decoded dot stays a literal dot');
 });
 
+test('regex paths: characters a request path carries percent-encoded match their encoding, as Kong matches them decoded', () => {
+  // Kong matches regexes against the path with such escapes decoded (`/caf%C3%A9` is `/café`);
+  // here the path keeps them encoded, so the regex's literal is written the path's way.
+  const router = new Router([
+    route({ name: 'utf8', paths: ['~/caf\u00e9+$'] }),
+    route({ name: 'space', paths: ['~/a b/\\"q\\"$'] }),
+    route({ name: 'brace', paths: ['~/api/{id}$'] }),
+    route({ name: 'quoted', paths: ['~/q/\\Q<x>\\E$'] }),
+    route({ name: 'class', paths: ['~/c/[a\u00e9 ]+$'] }),
+  ]);
+  assert.equal(matchName(router, 'GET', undefined, '/caf%C3%A9'), 'utf8');
+  assert.equal(
+    matchName(router, 'GET', undefined, '/caf%C3%A9%C3%A9'),
+    'utf8',
+    'a quantifier takes the whole character',
+  );
+  assert.equal(matchName(router, 'GET', undefined, '/caf%C3'), null);
+  assert.equal(matchName(router, 'GET', undefined, '/a%20b/%22q%22'), 'space');
+  assert.equal(matchName(router, 'GET', undefined, '/api/%7Bid%7D'), 'brace');
+  assert.equal(matchName(router, 'GET', undefined, '/q/%3Cx%3E'), 'quoted');
+  assert.equal(matchName(router, 'GET', undefined, '/c/a%C3%A9%20a'), 'class');
+  assert.equal(matchName(router, 'GET', undefined, '/c/ab'), null);
+});
+
 test('an invalid regex or host is reported with the route and the field', () => {
   assert.throws(
     () => new Router([route({ name: 'bad', paths: ['~/a('] })]),
