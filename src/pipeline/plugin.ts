@@ -87,7 +87,7 @@ export interface GatewayRequest {
   readonly clientIp: string;
   /** `https` when the client connected over TLS or a trusted proxy says so. */
   readonly scheme: 'http' | 'https';
-  /** The Host the client asked for, lower-case, without port. */
+  /** The Host the client asked for, lower-case, without port or a trailing dot (nginx's `$host`, Kong's `kong.request.get_host()`). */
   readonly host: string;
   /** The gateway's port the request came in on (Kong's `kong.request.get_port()`); 0 when unknown. */
   readonly port: number;

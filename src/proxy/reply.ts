@@ -208,11 +208,12 @@ export function redirectToHttps(rc: ProxyRequest): void {
   // The https listener's port, unless 443 or the request came through a trusted proxy (whose public port we do not know).
   const httpsPort = rc.gw.httpsPort;
   const port = httpsPort !== null && httpsPort !== 443 && !rc.trustedPeer ? `:${httpsPort}` : '';
-  // As Kong: a trusted proxy's X-Forwarded-Host names the public host (the Host it sent may be an
-  // internal name), and the target is the origin-form one (`$request_uri`), also for an
-  // absolute-form request line, whose scheme and authority would otherwise land in the path.
+  // As Kong: the host is nginx's $host (rc.host), or a trusted proxy's X-Forwarded-Host, which names
+  // the public host (the Host it sent may be an internal name); the target is the origin-form one
+  // (`$request_uri`), also for an absolute-form request line, whose scheme and authority would
+  // otherwise land in the path.
   const forwarded = rc.trustedPeer ? forwardedHost(rc.headers['x-forwarded-host']) : null;
-  const host = forwarded ?? rc.hostHeader.replace(/:\d+$/, '');
+  const host = forwarded ?? rc.host;
   // No host (HTTP/1.0 without Host, an empty Host: RFC 9112 3.2) makes no https URL: browsers read
   // `https:///evil.example/x` as `https://evil.example/x` (WHATWG URL), an open redirect. Kong
   // would name nginx's server_name; the upgrade answer names no host.

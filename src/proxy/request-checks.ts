@@ -113,7 +113,7 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   const portStart = hostPortStart(hostHeader);
   if (portStart === -1) return 'BAD_REQUEST';
   rc.hostHeader = hostHeader;
-  rc.host = (portStart === hostHeader.length ? hostHeader : hostHeader.slice(0, portStart)).toLowerCase();
+  rc.host = hostVariable(portStart === hostHeader.length ? hostHeader : hostHeader.slice(0, portStart));
 
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -168,6 +168,16 @@ export function readClientHeaders(
     for (const token of connectionTokens(scan.connection)) delete out[token];
   }
   return null;
+}
+
+/**
+ * nginx's `$host` from a Host's name (its port removed): lower-cased, without the trailing dot of a
+ * fully qualified name (ngx_http_validate_host). Kong names the request's host with it: the
+ * upstream's X-Forwarded-Host, `kong.request.get_host()`, the https redirect's Location.
+ */
+export function hostVariable(name: string): string {
+  const end = name.length > 1 && name.charCodeAt(name.length - 1) === 0x2e /* . */ ? name.length - 1 : name.length;
+  return (end === name.length ? name : name.slice(0, end)).toLowerCase();
 }
 
 /** reg-name characters (RFC 3986 3.2.2: unreserved, sub-delims, `%`), by code point below 128. */

@@ -19,7 +19,7 @@ import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/reque
 import type { Runtime } from '../pipeline/runtime.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { exitAnswer } from '../proxy/exit-answer.ts';
-import { readClientHeaders } from '../proxy/request-checks.ts';
+import { hostVariable, readClientHeaders } from '../proxy/request-checks.ts';
 import { pluginUpstreamHeaders, upstreamHost, upstreamPathOf, upstreamTarget } from '../proxy/upstream-request.ts';
 import { normalizePath } from '../router/normalize.ts';
 import { useResolver } from '../upstream/dns.ts';
@@ -360,7 +360,7 @@ function syntheticContext(runtime: Runtime, r: SyntheticRequest): RequestContext
   const hostHeader = typeof headers.host === 'string' ? headers.host : (r.host ?? 'localhost');
   rc.hostHeader = hostHeader;
   const colon = hostHeader.lastIndexOf(':');
-  rc.host = (colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(0, colon) : hostHeader).toLowerCase();
+  rc.host = hostVariable(colon > hostHeader.lastIndexOf(']') ? hostHeader.slice(0, colon) : hostHeader);
   const match = runtime.router.match(rc.method, hostHeader, rc.path, rc.headers);
   if (match === null) throw new Error('runPlugin: the test route did not match');
   rc.compiled = match.route;

@@ -447,7 +447,7 @@ test('with trusted_ips set, a peer outside them is not believed: its X-Forwarded
   }
 });
 
-test('X-Forwarded-Host is the Host without its port, lower-case; a bracketed IPv6 host keeps its brackets', async () => {
+test('X-Forwarded-Host is the Host without its port or trailing dot, lower-case; a bracketed IPv6 host keeps its brackets', async () => {
   const forwardedHost = async (host: string) =>
     (
       JSON.parse(
@@ -455,6 +455,8 @@ test('X-Forwarded-Host is the Host without its port, lower-case; a bracketed IPv
       ) as { headers: Record<string, string> }
     ).headers['x-forwarded-host'];
   assert.equal(await forwardedHost('API.Example.com:8443'), 'api.example.com');
+  // nginx's $host: a fully qualified name's trailing dot is not part of the host.
+  assert.equal(await forwardedHost('API.Example.com.:8443'), 'api.example.com');
   assert.equal(await forwardedHost('[2001:DB8::1]:8443'), '[2001:db8::1]');
   assert.equal(await forwardedHost('[2001:db8::1]'), '[2001:db8::1]');
 });

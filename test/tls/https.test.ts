@@ -206,6 +206,9 @@ test('https_redirect_status_code 301/308 redirects to https on the same host and
   const r = await curl(['-H', `Host: a.test:${httpPort}`, `http://127.0.0.1:${httpPort}/moved/p?x=1`]);
   assert.equal(r.status, 301);
   assert.equal(r.headers.location, `https://a.test:${httpsPort}/moved/p?x=1`);
+  // The host as Kong names it (nginx's $host): lower-case, without a fully qualified name's dot.
+  const fqdn = await curl(['-H', `Host: A.Test.:${httpPort}`, `http://127.0.0.1:${httpPort}/moved/p`]);
+  assert.equal(fqdn.headers.location, `https://a.test:${httpsPort}/moved/p`);
   const k = await curl(['-X', 'POST', '-H', 'Host: a.test', `http://127.0.0.1:${httpPort}/kept`]);
   assert.equal(k.status, 308);
   assert.equal(k.headers.location, `https://a.test:${httpsPort}/kept`);
