@@ -127,13 +127,19 @@ function appended(current: unknown, value: JsonScalar): unknown[] {
   return [value];
 }
 
-/** Kong's test: one of the comma-separated media types is exactly application/json (parameters aside). */
+/**
+ * Kong's test (mime_type.includes of application/json, Kong 3.4 on): one of the comma-separated
+ * media types is application/json or an application type with the structured syntax suffix
+ * `+json` (RFC 6839: application/problem+json, application/vnd.api+json), parameters aside.
+ */
 function isJson(contentType: string | readonly string[] | undefined): boolean {
   if (contentType === undefined) return false;
   const ct = typeof contentType === 'string' ? contentType : contentType.join(',');
   for (const part of ct.split(',')) {
     const semi = part.indexOf(';');
-    if ((semi < 0 ? part : part.slice(0, semi)).trim().toLowerCase() === 'application/json') return true;
+    const media = (semi < 0 ? part : part.slice(0, semi)).trim().toLowerCase();
+    if (media === 'application/json') return true;
+    if (media.startsWith('application/') && media.endsWith('+json') && !media.includes('/', 12)) return true;
   }
   return false;
 }

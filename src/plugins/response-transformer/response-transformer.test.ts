@@ -169,7 +169,8 @@ test('the echo upstream and gateway-made answers are transformed too', async () 
 test('bodies that are not plain JSON objects pass through byte for byte', async () => {
   const cases: [string, string][] = [
     ['text/plain', '{"p1":"v1"}'],
-    ['application/problem+json', '{"p1":"v1"}'], // Kong matches application/json only
+    ['text/x+json', '{"p1":"v1"}'], // the +json suffix counts for application types only
+    ['application/jsonx', '{"p1":"v1"}'],
     ['application/json', '{not json'],
     ['application/json', '[1,2]'],
   ];
@@ -181,6 +182,17 @@ test('bodies that are not plain JSON objects pass through byte for byte', async 
     up('/remove-example', { p1: 1, p2: 2 }, `&type=${encodeURIComponent('Application/JSON; charset=utf-8')}`),
   );
   assert.deepEqual(await ok.json(), { p2: 2 }, 'the media type is matched without case and parameters');
+});
+
+test('application types with the +json suffix are JSON bodies, as in Kong 3.4 on', async () => {
+  for (const type of [
+    'application/problem+json',
+    'Application/Vnd.Api+JSON; charset=utf-8',
+    'text/html, application/hal+json',
+  ]) {
+    const r = await fetch(up('/remove-example', { p1: 1, p2: 2 }, `&type=${encodeURIComponent(type)}`));
+    assert.deepEqual(await r.json(), { p2: 2 }, type);
+  }
 });
 
 test('a content-encoded JSON body is left as sent, never decoded', async () => {
