@@ -295,7 +295,9 @@ class RequestTransformer implements PluginHandlers {
     for (const op of this.replaceQuery) if (q.has(op.name)) q.set(op.name, valueOf(op, req));
     for (const op of this.addQuery) if (!q.has(op.name)) q.set(op.name, valueOf(op, req));
     for (const op of this.appendQuery) q.append(op.name, valueOf(op, req));
-    req.setUpstreamQuery(q.toString());
+    // Kong's set_query encodes with ngx.encode_args: a space is %20. URLSearchParams writes `+`
+    // (and a literal plus as %2B), which an upstream decoding per RFC 3986 reads as a plus sign.
+    req.setUpstreamQuery(q.toString().replaceAll('+', '%20'));
   }
 
   private jsonBody(req: GatewayRequest, body: Buffer): string | null {

@@ -100,6 +100,17 @@ test('http_method GET moves form parameters into the querystring, before the que
   assert.equal(seen.body, 'a=1&b=two', 'the body is still sent, as Kong does');
 });
 
+test('a querystring rewrite percent-encodes spaces as %20, as Kong does, never as +', async () => {
+  const seen = (await (await fetch(`${gw.url}/get/x?q=hello%20world&p=a%2Bb&r=x+y`)).json()) as Seen;
+  const query = seen.url.slice(seen.url.indexOf('?') + 1);
+  // An upstream that decodes the query per RFC 3986 (no form rules) reads `+` as a plus sign.
+  assert.equal(query.includes('+'), false, query);
+  assert.match(query, /(^|&)q=hello%20world(&|$)/);
+  assert.match(query, /(^|&)p=a%2Bb(&|$)/);
+  assert.match(query, /(^|&)r=x%20y(&|$)/, 'a form-style + from the client is a space, sent as %20');
+  assert.match(query, /(^|&)added=1(&|$)/);
+});
+
 test('replace.headers host: sets the Host the upstream receives', async () => {
   const seen = (await (await fetch(`${gw.url}/host/x`)).json()) as Seen;
   assert.equal(seen.host, 'api.example.test');
