@@ -142,6 +142,8 @@ export interface GatewayRequest {
   setUpstreamPath(path: string): void;
   /** Replaces the query string sent upstream (without `?`). */
   setUpstreamQuery(query: string): void;
+  /** The query string a plugin set with `setUpstreamQuery` (null: the client's `rawQuery` is sent). */
+  readonly upstreamQuery: string | null;
   /**
    * Replaces the request body sent upstream. A string or Buffer sets content-length and drops
    * transfer-encoding; a Readable is streamed as is (headers stay as they are: keep content-length

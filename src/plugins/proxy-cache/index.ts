@@ -159,8 +159,11 @@ class ProxyCache implements PluginHandlers {
       req.route!.id, // access phase: a route matched
       req.method,
       path,
-      paramsKey(req.rawQuery, this.varyParams),
-      headersKey(req.headers, this.varyHeaders),
+      // Kong's kong.request.get_query() and get_headers() read the request as earlier plugins
+      // (request-transformer) left it: the key holds what the upstream answers to, so a tenant
+      // parameter or header added from the client's credentials keeps tenants' entries apart.
+      paramsKey(req.upstreamQuery ?? req.rawQuery, this.varyParams),
+      headersKey(req, this.varyHeaders),
     );
     const entry = this.store.get(key);
     if (entry === undefined) {
@@ -249,7 +252,7 @@ class ProxyCache implements PluginHandlers {
     if (varyHeader !== '') {
       for (const n of varyHeader.split(',')) {
         const name = n.trim().toLowerCase();
-        if (name !== '') vary.push([name, headerString(req.headers[name])]);
+        if (name !== '') vary.push([name, headerString(req.getUpstreamHeader(name))]);
       }
     }
     const status = res.status;
@@ -289,8 +292,9 @@ class ProxyCache implements PluginHandlers {
   }
 }
 
+/** The upstream's Vary names headers of the request it received: those sent upstream are compared. */
 function varyMatches(entry: CachedResponse, req: GatewayRequest): boolean {
-  for (const [name, value] of entry.vary) if (headerString(req.headers[name]) !== value) return false;
+  for (const [name, value] of entry.vary) if (headerString(req.getUpstreamHeader(name)) !== value) return false;
   return true;
 }
 

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 
 /** One query parameter's values; `true` for a bare `?flag` (Kong's `get_query()` gives true). */
-type ParamValue = true | string | string[];
+type ParamValue = true | string | readonly string[];
 
 /** Parses a raw query as Kong's `kong.request.get_query()` sees it. Linear; `max` parameters at most. */
 export function parseQuery(raw: string, max = 100): Map<string, ParamValue> {
@@ -45,8 +45,8 @@ function fieldsKey(get: (field: string) => ParamValue | undefined, fields: reado
     if (v === undefined) continue;
     const name = encodeURIComponent(field);
     if (v === true) parts.push(name);
-    else if (Array.isArray(v)) parts.push(`${name}=${[...v].sort().map(encodeURIComponent).join(',')}`);
-    else parts.push(`${name}=${encodeURIComponent(v)}`);
+    else if (typeof v === 'string') parts.push(`${name}=${encodeURIComponent(v)}`);
+    else parts.push(`${name}=${[...v].sort().map(encodeURIComponent).join(',')}`);
   }
   return parts.join(':');
 }
@@ -57,17 +57,19 @@ export function paramsKey(raw: string, varyParams: readonly string[] | null): st
   return fieldsKey((f) => params.get(f), fields);
 }
 
-export function headersKey(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-  varyHeaders: readonly string[] | null,
-): string {
+/** The request headers as they go upstream (GatewayRequest's getUpstreamHeader). */
+interface UpstreamHeaders {
+  getUpstreamHeader(name: string): string | readonly string[] | undefined;
+}
+
+export function headersKey(req: UpstreamHeaders, varyHeaders: readonly string[] | null): string {
   if (varyHeaders === null || varyHeaders.length === 0) return '';
   // Kong reads kong.request.get_headers()[name], whose lookup takes any case and `_` for `-`:
   // `vary_headers: [accept_language]` keys on Accept-Language. Read literally, such a name never
   // matched (a header spelled with `_` is dropped at the edge), and every variant shared one entry.
   return fieldsKey((f) => {
     const lower = f.toLowerCase();
-    return headers[lower] ?? headers[lower.replaceAll('_', '-')];
+    return req.getUpstreamHeader(lower) ?? req.getUpstreamHeader(lower.replaceAll('_', '-'));
   }, varyHeaders);
 }
 

@@ -104,6 +104,23 @@ describe('proxy-cache (memory)', () => {
           ],
         },
         {
+          // The tenant reaches the upstream only through request-transformer (priority 801, before this).
+          name: 'tenant-query',
+          paths: ['/tenant-query'],
+          plugins: [
+            { name: 'request-transformer', config: { add: { querystring: ['tenant:$(headers.x_org)'] } } },
+            { name: 'proxy-cache', config: { strategy: 'memory' } },
+          ],
+        },
+        {
+          name: 'tenant-header',
+          paths: ['/tenant-header'],
+          plugins: [
+            { name: 'request-transformer', config: { rename: { headers: ['x-org:x-tenant'] } } },
+            { name: 'proxy-cache', config: { strategy: 'memory', vary_headers: ['x-tenant'] } },
+          ],
+        },
+        {
           name: 'small',
           paths: ['/small'],
           plugins: [
@@ -148,6 +165,17 @@ describe('proxy-cache (memory)', () => {
     const d = await get('/c/item?x=1&y=1');
     assert.equal(c.status, 'Miss');
     assert.equal(d.status, 'Hit');
+  });
+
+  test('the key holds the query and vary_headers the upstream gets, after earlier plugins changed them (Kong reads them so)', async () => {
+    for (const path of ['/tenant-query/data', '/tenant-header/data']) {
+      const acme = await get(path, { 'x-org': 'acme' });
+      const other = await get(path, { 'x-org': 'other' });
+      assert.equal(acme.status, 'Miss', path);
+      assert.equal(other.status, 'Miss', `${path}: another tenant's request is not served acme's answer`);
+      assert.notEqual(other.key, acme.key, path);
+      assert.equal((await get(path, { 'x-org': 'acme' })).status, 'Hit', path);
+    }
   });
 
   test('query strings that only join alike are different entries (no poisoning through : , = in values)', async () => {
