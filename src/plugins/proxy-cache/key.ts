@@ -5,20 +5,25 @@ import { createHash } from 'node:crypto';
 /** One query parameter's values; `true` for a bare `?flag` (Kong's `get_query()` gives true). */
 type ParamValue = true | string | readonly string[];
 
-/** Parses a raw query as Kong's `kong.request.get_query()` sees it. Linear; `max` parameters at most. */
-export function parseQuery(raw: string, max = 100): Map<string, ParamValue> {
-  const out = new Map<string, ParamValue>();
+/**
+ * Parses a raw query as Kong's `kong.request.get_query()` sees it, every parameter. Kong's reads
+ * the first 100 only, so a parameter after 100 others is not in its key although the upstream
+ * reads it: padded with 100 dummies, `page=666` filled the entry of the URL without `page`.
+ * Linear: the request line's size bounds the work.
+ */
+export function parseQuery(raw: string): Map<string, ParamValue> {
+  const out = new Map<string, true | string | string[]>();
   if (raw === '') return out;
-  let n = 0;
   for (const part of raw.split('&')) {
     if (part === '') continue;
-    if (++n > max) break;
     const eq = part.indexOf('=');
     const k = decode(eq < 0 ? part : part.slice(0, eq));
-    const v: ParamValue = eq < 0 ? true : decode(part.slice(eq + 1));
+    const v = eq < 0 ? true : decode(part.slice(eq + 1));
     const prev = out.get(k);
     if (prev === undefined) out.set(k, v);
-    else if (v !== true) out.set(k, Array.isArray(prev) ? [...prev, v] : prev === true ? v : [prev, v]);
+    else if (v === true) continue;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out.set(k, prev === true ? v : [prev, v]);
   }
   return out;
 }

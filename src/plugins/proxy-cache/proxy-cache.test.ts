@@ -294,6 +294,16 @@ describe('proxy-cache (memory)', () => {
     assert.equal(c.status, 'Miss');
   });
 
+  test('a keyed parameter after 100 others is still keyed: padding cannot fill the entry of the bare URL', async () => {
+    const padding = Array.from({ length: 100 }, (_, i) => `pad${i}=x`).join('&');
+    const padded = await get(`/params/padded?${padding}&page=666`);
+    assert.equal(padded.status, 'Miss');
+    const bare = await get('/params/padded');
+    assert.equal(bare.status, 'Miss', 'the answer for page=666 is not served for the URL without page');
+    assert.notEqual(bare.key, padded.key);
+    assert.equal((await get('/params/padded?page=666')).key, padded.key, 'the padding itself is not keyed');
+  });
+
   test('a vary_headers name written with _ keys on the header written with - (Kong reads X_Tenant as X-Tenant)', async () => {
     assert.equal((await get('/underscored/p', { 'x-tenant': 't1' })).status, 'Miss');
     assert.equal((await get('/underscored/p', { 'x-tenant': 't1' })).status, 'Hit');
