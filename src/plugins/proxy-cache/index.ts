@@ -268,7 +268,7 @@ class ProxyCache implements PluginHandlers {
         storedAt: Date.now(),
         vary,
         policy: policyObject,
-        size: entrySize(headers, body, policySize),
+        size: entrySize(headers, body, policySize, vary),
       };
       this.store.set(key, entry, ttl);
     };

@@ -121,6 +121,16 @@ describe('proxy-cache (memory)', () => {
           ],
         },
         {
+          name: 'tight',
+          paths: ['/tight'],
+          plugins: [
+            {
+              name: 'proxy-cache',
+              config: { strategy: 'memory', memory: { dictionary_name: 'tight', max_bytes: 50000 } },
+            },
+          ],
+        },
+        {
           name: 'small',
           paths: ['/small'],
           plugins: [
@@ -302,6 +312,15 @@ describe('proxy-cache (memory)', () => {
     assert.equal(bare.status, 'Miss', 'the answer for page=666 is not served for the URL without page');
     assert.notEqual(bare.key, padded.key);
     assert.equal((await get('/params/padded?page=666')).key, padded.key, 'the padding itself is not keyed');
+  });
+
+  test("the request header values a response's Vary keeps count against memory.max_bytes", async () => {
+    // Each entry holds a 10 KB Accept-Language value (the upstream varies on it) besides its body,
+    // which echoes that value: about 20 KB each, so two fit in 50000 bytes, and not four.
+    const big = { 'accept-language': 'x'.repeat(10000) };
+    for (const n of [1, 2, 3]) assert.equal((await get(`/tight/vary?n=${n}`, big)).status, 'Miss');
+    assert.equal((await get('/tight/vary?n=3', big)).status, 'Hit');
+    assert.equal((await get('/tight/vary?n=1', big)).status, 'Miss', 'the least recently used entry made room');
   });
 
   test('a vary_headers name written with _ keys on the header written with - (Kong reads X_Tenant as X-Tenant)', async () => {

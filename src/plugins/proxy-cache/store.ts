@@ -23,8 +23,12 @@ export function entrySize(
   headers: Readonly<Record<string, string | readonly string[]>>,
   body: Buffer,
   policyJson: number,
+  vary: readonly (readonly [string, string])[],
 ): number {
   let n = ENTRY_OVERHEAD + body.length + policyJson;
+  // The request header values a response's Vary names are the client's (up to 32 KB of headers
+  // each): uncounted, entries with tiny bodies and `Vary: Cookie` held far more than max_bytes.
+  for (const [name, value] of vary) n += name.length + value.length;
   for (const k in headers) {
     const v = headers[k]!;
     n += k.length + (typeof v === 'string' ? v.length : v.reduce((a, s) => a + s.length + 2, 0));
