@@ -42,6 +42,9 @@ interface State {
 
 const EMPTY = Buffer.alloc(0);
 
+/** A shared cache (RFC 9111 5.2.2.7, s-maxage), with explicit lifetimes only (see cacheable()). */
+const POLICY_OPTIONS: CachePolicy.Options = { shared: true, cacheHeuristic: 0, immutableMinTimeToLive: 0 };
+
 /** Headers never stored with an entry (hop-by-hop per RFC 9110 7.6.1, lengths, our diagnostics). */
 const NOT_STORED = new Set([
   'connection',
@@ -229,9 +232,10 @@ class ProxyCache implements PluginHandlers {
     const policy = new CachePolicy(
       requestLike(req),
       { status: res.status, headers: plainHeaders(res.headers) },
-      {
-        shared: true,
-      },
+      // Kong's calculate_resource_ttl takes a lifetime from s-maxage, max-age or Expires only: no
+      // heuristic from Last-Modified (RFC 9111 4.2.2 permits, never requires one) and no implied
+      // day for `immutable`; an API answer with a Last-Modified is not served stale for hours.
+      POLICY_OPTIONS,
     );
     if (!policy.storable() || policy.timeToLive() <= 0) return false;
     return policy;

@@ -26,6 +26,8 @@ function respond(count: () => number) {
       h['cache-control'] = 'max-age=60';
       h.age = '50';
     }
+    if (p.includes('lastmod')) h['last-modified'] = new Date(Date.now() - 86400_000).toUTCString();
+    if (p.includes('immutable')) h['cache-control'] = 'immutable';
     if (p.includes('html')) h['content-type'] = 'text/html';
     if (p.includes('charset')) h['content-type'] = 'application/json; charset=utf-8';
     if (p.includes('cookie')) h['set-cookie'] = 'sid=secret';
@@ -185,6 +187,14 @@ describe('proxy-cache (memory)', () => {
       assert.equal(other.status, 'Miss', `${path}: another tenant's request is not served acme's answer`);
       assert.notEqual(other.key, acme.key, path);
       assert.equal((await get(path, { 'x-org': 'acme' })).status, 'Hit', path);
+    }
+  });
+
+  test('cache_control: only s-maxage, max-age or Expires give a lifetime, as in Kong (no Last-Modified heuristic)', async () => {
+    // Kong's calculate_resource_ttl: no explicit lifetime is a TTL of 0, not cacheable.
+    for (const path of ['/cc/lastmod', '/cc/immutable']) {
+      assert.equal((await get(path)).status, 'Bypass', path);
+      assert.equal((await get(path)).status, 'Bypass', `${path}: not stored`);
     }
   });
 
