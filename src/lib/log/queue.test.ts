@@ -2,6 +2,8 @@
 // accepts and never answers) must not let entries pile up past max_entries.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { approxBytes, DEFAULT_MAX_BYTES, LogQueue, QUEUE_DEFAULTS } from './queue.ts';
 
 function hungQueue(concurrency_limit: number) {
@@ -54,4 +56,56 @@ test('without max_bytes a queue is still bounded in bytes (DEFAULT_MAX_BYTES), e
     assert.ok(queue.stats.dropped > 9_000, `entries past the byte bound are dropped (${queue.stats.dropped})`);
   }
   assert.ok(approxBytes({ a: 'xyz', b: [1, 'ab'] }) >= 5, 'the estimate counts the strings');
+});
+
+/** A full collection, so that heapUsed counts what is held. */
+function gc(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+test('the byte estimate of an entry is not below the heap it holds, for ordinary and hostile entries', () => {
+  // A Kong-shaped log entry, and one a hostile client makes: a hundred new header names and query
+  // arguments per request. Each is parsed from JSON so that every string is its own heap object.
+  const ordinary = (i: number) => ({
+    request: {
+      uri: `/api/items/${i}`,
+      method: 'GET',
+      headers: { host: 'example.test', 'user-agent': 'curl/8.5.0', accept: '*/*', 'x-request-id': `id-${i}` },
+      querystring: { page: String(i) },
+      size: 120,
+    },
+    response: { status: 200, size: 345, headers: { 'content-type': 'application/json', 'content-length': '42' } },
+    latencies: { kong: 1, proxy: 3, request: 4, receive: 0 },
+    route: { id: `r${i}`, name: 'r', paths: ['/api'] },
+    client_ip: `10.0.${i & 255}.${(i >> 8) & 255}`,
+    started_at: 1_700_000_000_000 + i,
+  });
+  const hostile = (i: number) => ({
+    request: {
+      headers: Object.fromEntries(Array.from({ length: 100 }, (_, j) => [`h${i}x${j}`, 'v'])),
+      querystring: Object.fromEntries(Array.from({ length: 100 }, (_, j) => [`q${i}_${j}`, true])),
+    },
+  });
+  // Over-estimating the hostile entry costs nothing but its own early drop.
+  for (const [name, make, n, over] of [
+    ['ordinary', ordinary, 3_000, 2],
+    ['hostile', hostile, 500, 3],
+    ['hostile', hostile, 2_000, 3],
+  ] as const) {
+    const kept: unknown[] = [];
+    let estimate = 0;
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < n; i++) {
+      const entry: unknown = JSON.parse(JSON.stringify(make(i)));
+      estimate += approxBytes(entry);
+      kept.push(entry);
+    }
+    gc();
+    const held = process.memoryUsage().heapUsed - before;
+    assert.equal(kept.length, n);
+    assert.ok(estimate >= held * 0.9, `${name}: estimated ${estimate} bytes for ${held} held`);
+    assert.ok(estimate <= held * over, `${name}: estimate ${estimate} not far above ${held}`);
+  }
 });
