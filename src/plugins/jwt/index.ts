@@ -290,11 +290,15 @@ class JwtAuthenticator implements PluginHandlers {
     let valueless = false;
     if (this.uriParams.length > 0 && req.rawQuery !== '') {
       const q = req.query;
-      for (const name of this.uriParams)
+      for (const name of this.uriParams) {
+        let empty = false;
         for (const v of q.getAll(name)) {
           if (v !== '') addToken(found, v);
-          else valueless ||= hasValuelessParam(req.rawQuery, name);
+          else empty = true;
         }
+        // One scan of the raw query per name, not one per empty value (`?jwt=&jwt=&...`).
+        if (empty && !valueless) valueless = hasValuelessParam(req.rawQuery, name);
+      }
     }
     if (this.cookieNames.size > 0) {
       const cookie = req.headers.cookie;

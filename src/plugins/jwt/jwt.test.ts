@@ -294,6 +294,17 @@ describe('jwt (Kong 3 behaviour)', () => {
     assert.ok(took < 1000, `took ${Math.round(took)} ms`);
   });
 
+  test('thousands of empty ?jwt= values cost linear time: 401 Unauthorized', async () => {
+    // 6,000 fit in the 32 KiB request head; the query was scanned again for each of them.
+    const started = performance.now();
+    const r = await run(h, { query: 'jwt=&'.repeat(6000) });
+    const took = performance.now() - started;
+    assert.deepEqual([r.status, r.body], [401, { message: 'Unauthorized' }]);
+    assert.ok(took < 500, `took ${Math.round(took)} ms`);
+    const valueless = await run(h, { query: `${'jwt=&'.repeat(6000)}jwt` });
+    assert.deepEqual([valueless.status, valueless.body], [401, { message: 'Unrecognizable token' }]);
+  });
+
   test("a name repeated in a list field loads, as Kong's sets drop duplicates", async () => {
     const twice = await plugin({
       uri_param_names: ['jwt', 'jwt'],
