@@ -106,11 +106,13 @@ test('importStaticKey: secrets for HS*, a public key of the right type and curve
   }
 });
 
-test('importStaticKey: an RSA-PSS key serves PS* but not RS*, an Ed448 key serves EdDSA', () => {
+test('importStaticKey: an RSA-PSS key serves PS* but not RS*, no RSA key under 2048 bits serves, an Ed448 key serves EdDSA', () => {
   const pem = (k: KeyObject) => k.export({ type: 'spki', format: 'pem' }).toString();
   const pss = pem(generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).publicKey);
   assert.equal(importStaticKey('PS256', { publicKey: pss }).asymmetricKeyType, 'rsa-pss');
   assert.throws(() => importStaticKey('RS256', { publicKey: pss }), /is a rsa-pss key, which cannot verify RS256/);
+  const rsa1024 = pem(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey);
+  assert.throws(() => importStaticKey('RS256', { publicKey: rsa1024 }), /1024-bit RSA key; RS256 needs 2048 bits/);
   const ed448 = pem(generateKeyPairSync('ed448').publicKey);
   assert.equal(importStaticKey('EdDSA', { publicKey: ed448 }).asymmetricKeyType, 'ed448');
 });

@@ -126,6 +126,10 @@ export function importStaticKey(
     throw new Error('rsa_public_key is not a valid PEM public key');
   }
   if (!keyFitsAlg(key, alg)) throw new Error(`rsa_public_key is a ${describeKey(key)} key, which cannot verify ${alg}`);
+  // RFC 7518 (3.3, 3.5): jose refuses RSA keys under 2048 bits, so no token would verify.
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (bits !== undefined && bits < 2048)
+    throw new Error(`rsa_public_key is a ${bits}-bit RSA key; ${alg} needs 2048 bits or more`);
   return key;
 }
 

@@ -91,6 +91,14 @@ describe('jwt_secrets', () => {
         algorithm,
       );
     }
+    const rsa1024 = pem(generateKeyPairSync('rsa', { modulusLength: 1024 }));
+    for (const algorithm of ['RS256', 'PS512']) {
+      assert.equal(
+        await refusal({ algorithm, rsa_public_key: rsa1024 }),
+        `${at('.rsa_public_key')}rsa_public_key is a 1024-bit RSA key, but ${algorithm} needs 2048 bits or more (RFC 7518)`,
+        'no token could ever verify with it',
+      );
+    }
     assert.equal(
       await refusal({ algorithm: 'RS256', rsa_public_key: 'not a pem' }),
       `${at('.rsa_public_key')}rsa_public_key is not a valid PEM public key`,

@@ -121,5 +121,14 @@ function checkKeyMaterial(m: JwtSecret, context: EntityLoadContext): void {
           ? `an EC key on curve ${CURVES[alg]}`
           : 'an Ed25519 or Ed448 key';
     context.error(`rsa_public_key is ${keyKind(key)}, but ${alg} needs ${want}`, 'rsa_public_key');
+    return;
   }
+  // RFC 7518 (3.3, 3.5): RS* and PS* keys MUST have 2048 bits or more, and jose refuses to verify
+  // with a shorter one; Kong's OpenSSL would accept it, here every token would fail.
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if ((t === 'rsa' || t === 'rsa-pss') && bits !== undefined && bits < 2048)
+    context.error(
+      `rsa_public_key is a ${bits}-bit RSA key, but ${alg} needs 2048 bits or more (RFC 7518)`,
+      'rsa_public_key',
+    );
 }
