@@ -69,15 +69,23 @@ export function parseJwt(token: string): ParsedJwt | { error: string } {
     return { error: 'invalid alg' };
   }
   if (!isObject(claims)) return { error: 'invalid claims' };
-  if (!BASE64URL.test(token.slice(second + 1))) return { error: 'invalid signature' };
+  if (!isBase64Url(token.slice(second + 1))) return { error: 'invalid signature' };
   return { token, header, claims, alg: header.alg as JwtAlgorithm };
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
+/**
+ * Whether nginx's decoder, which Kong's parser uses, decodes `part`: base64url characters only,
+ * and not 4n+1 of them (no byte ends there; Node's decoder would drop the last one silently).
+ */
+function isBase64Url(part: string): boolean {
+  return part.length % 4 !== 1 && BASE64URL.test(part);
+}
+
 function base64UrlText(part: string): string {
-  // Kong pads and decodes; invalid characters make the JSON parse fail, as they do there.
-  if (!BASE64URL.test(part)) throw new Error('not base64url');
+  // Kong pads and decodes; what does not decode makes the JSON parse fail, as it does there.
+  if (!isBase64Url(part)) throw new Error('not base64url');
   return Buffer.from(part, 'base64url').toString('utf8');
 }
 
