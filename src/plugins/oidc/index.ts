@@ -458,13 +458,16 @@ class OidcInstance {
       opened !== null && opened.payload.v === 1 && opened.payload.exp > nowSeconds() ? opened.payload : null;
     if (login === null) {
       // No login in progress here (bookmarked callback, expired or foreign login cookie): a
-      // browser with a valid session goes home, any other starts over; nothing is exchanged.
+      // browser with a valid session goes home, any other starts over (unless unauth_action is
+      // deny: this route never sends a browser to the IdP); nothing is exchanged.
       if (isNavigation(req)) {
         if ((await this.#readSession(ours)) !== null) {
           return req.exit(302, '', { location: paths.home, 'cache-control': NO_STORE });
         }
         const clear = rawLogin === undefined ? [] : [clearCookie(this.#loginCookie, secure)];
-        return this.#startLogin(req, paths.home, clear);
+        if (this.#cfg.unauth_action !== 'deny') return this.#startLogin(req, paths.home, clear);
+        const headers = clear.length > 0 ? { 'set-cookie': clear } : null;
+        return req.exitError(401, 'Unauthorized', headers, 'INVALID_CREDENTIALS');
       }
       return req.exitError(401, 'Unauthorized', null, 'INVALID_CREDENTIALS');
     }

@@ -397,12 +397,18 @@ describe('oidc browser sessions through the test kit', () => {
     assert.equal((await kit.runner.run({ path: '/page', headers: { ...API, cookie } })).status, 401);
   });
 
-  test('unauth_action deny answers a page 401 instead of a login; a login keeps the query of the page asked for', async () => {
+  test('unauth_action deny answers a page 401 instead of a login, at the callback path too; a login keeps the query of the page asked for', async () => {
     const deny = await startPlugin(oidc, { ...kit.config, unauth_action: 'deny' });
     try {
       const r = await deny.run({ path: '/page', headers: NAV });
       assert.equal(r.status, 401);
       assert.equal(r.responseHeaders['set-cookie'], undefined, 'nothing to clear');
+      // Nor does the callback path start one (kong-oidc refuses a callback without a pending login).
+      for (const query of ['', 'code=x&state=y', 'error=access_denied']) {
+        const cb = await deny.run({ path: '/cb', query, headers: NAV });
+        assert.equal(cb.status, 401, query);
+        assert.equal(cb.responseHeaders.location, undefined, query);
+      }
     } finally {
       await deny.close();
     }
