@@ -123,12 +123,12 @@ function checkKeyMaterial(m: JwtSecret, context: EntityLoadContext): void {
     context.error(`rsa_public_key is ${keyKind(key)}, but ${alg} needs ${want}`, 'rsa_public_key');
     return;
   }
-  // RFC 7518 (3.3, 3.5): RS* and PS* keys MUST have 2048 bits or more, and jose refuses to verify
-  // with a shorter one; Kong's OpenSSL would accept it, here every token would fail.
+  // RFC 7518 (3.3, 3.5): RS* and PS* keys MUST have 2048 bits or more. Kong's OpenSSL verifies
+  // with a shorter one, and so does the gateway: the file loads, with a warning.
   const bits = key.asymmetricKeyDetails?.modulusLength;
   if ((t === 'rsa' || t === 'rsa-pss') && bits !== undefined && bits < 2048)
-    context.error(
-      `rsa_public_key is a ${bits}-bit RSA key, but ${alg} needs 2048 bits or more (RFC 7518)`,
+    context.warn(
+      `rsa_public_key is a ${bits}-bit RSA key: RFC 7518 asks ${alg} for 2048 bits or more, and a key this short can be broken; replace it`,
       'rsa_public_key',
     );
 }
