@@ -96,6 +96,12 @@ test('repeated headers are joined as Node joins them: cookies with "; ", set-coo
   assert.deepEqual(joined, { accept: 'a, b, c' });
 });
 
+test('a header named constructor (a member of Object.prototype) is a header like any other, not a 500', () => {
+  const r = scan(['Constructor', 'a', 'Accept', 'b', 'constructor', 'c']);
+  assert.equal(r.status, HeaderScan.OK);
+  assert.deepEqual(r.out, { constructor: 'a, c', accept: 'b' });
+});
+
 test('the request scan lower-cases names, drops hop-by-hop and identity headers, keeps the rest in order', () => {
   const r = scan([
     'Host',

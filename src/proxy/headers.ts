@@ -106,7 +106,8 @@ const NEVER_CONNECTION_OPTION: ReadonlySet<string> = new Set(['content-length', 
 
 /** Joins a repeated request header as Node does: cookies with '; ', others with ', '. */
 export function appendHeader(headers: Record<string, HeaderValue>, name: string, value: string): void {
-  const prev = headers[name];
+  // Own properties only: a client's `Constructor: x` would otherwise find Object.prototype.constructor.
+  const prev = Object.hasOwn(headers, name) ? headers[name] : undefined;
   if (prev === undefined) headers[name] = value;
   else if (name === 'set-cookie') headers[name] = typeof prev === 'string' ? [prev, value] : [...prev, value];
   else headers[name] = `${typeof prev === 'string' ? prev : prev.join(', ')}${name === 'cookie' ? '; ' : ', '}${value}`;
