@@ -49,7 +49,8 @@ function logged(
   name: string,
   join: boolean,
 ): string | null {
-  const v = map?.[name];
+  // Own properties only: `$(query_params.constructor)` must not read Object.prototype.constructor.
+  const v = map !== undefined && Object.hasOwn(map, name) ? map[name] : undefined;
   if (v === undefined) return null;
   // An argument without a value (`?debug`, Kong's `true`) reads as empty, as request-transformer's $(query_params.debug).
   const first = Array.isArray(v) ? v[0] : v;

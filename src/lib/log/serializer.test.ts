@@ -138,6 +138,36 @@ test("request.querystring reads an argument without '=' as true and one with an 
   }
 });
 
+test('query arguments named after Object.prototype members are logged as sent, and custom fields read them', async () => {
+  const receiver = await httpReceiver();
+  const gw = await startServiceGateway([
+    {
+      name: 'q',
+      paths: ['/q'],
+      plugins: [
+        {
+          name: 'http-log',
+          config: {
+            http_endpoint: `http://127.0.0.1:${receiver.port}/`,
+            custom_fields: { c: '$(query_params.constructor)', v: '$(query_params.valueOf)' },
+          },
+        },
+      ],
+    },
+  ]);
+  try {
+    await (await fetch(`${gw.url}/q?constructor=x&toString=y&__proto__=1&__proto__=2`)).text();
+    const e = JSON.parse((await receiver.next()).body);
+    assert.deepEqual(e.request.querystring, { constructor: 'x', toString: 'y', ['__proto__']: ['1', '2'] });
+    assert.equal(e.c, 'x');
+    // A reference to an argument the request does not have is empty, not Object.prototype.valueOf.
+    assert.equal(e.v, '');
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
+
 test("workspace and workspace_name are Kong DB-less's default workspace, on a route and on a request no route matched", async () => {
   const receiver = await httpReceiver();
   const gw = await startGateway({

@@ -233,11 +233,16 @@ function queryObject(
     const flag = eq < 0 || eq > end;
     at = end;
     const v = secret.has(k) ? REDACTED : flag ? true : value;
-    const prev = out[k];
+    // Own properties only: `?constructor=x` would otherwise find Object.prototype.constructor.
+    const prev = Object.hasOwn(out, k) ? out[k] : undefined;
     // Pushed, not copied: `?a&a&a...` (thousands of repeats fit in one request line) made the copy
     // quadratic, seconds of CPU for a 30 KB query with the event loop blocked.
-    if (prev === undefined) out[k] = v;
-    else if (Array.isArray(prev)) prev.push(v);
+    if (prev === undefined) {
+      // Assigning `__proto__` would set the prototype: that argument is defined as a key like any other.
+      if (k === '__proto__')
+        Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[k] = v;
+    } else if (Array.isArray(prev)) prev.push(v);
     else out[k] = [prev, v];
   }
   return out;
