@@ -556,7 +556,7 @@ function headObject(
     if (value === undefined) return;
     const name = rawName.toLowerCase();
     const v = typeof value === 'number' ? String(value) : value;
-    const prev = out[name];
+    const prev = Object.hasOwn(out, name) ? out[name] : undefined;
     // Appended in place (the arrays are this function's own): copying on each repeat is quadratic.
     const list = prev === undefined ? null : Array.isArray(prev) ? prev : (out[name] = [String(prev)]);
     if (list === null) out[name] = typeof v === 'string' ? v : [...v];
@@ -570,7 +570,7 @@ function headObject(
     const object = sent as Readonly<Record<string, HeaderValue | undefined>>;
     for (const name in object) add(name, object[name]);
   }
-  for (const name in set) if (out[name] === undefined) out[name] = set[name];
+  for (const name in set) if (!Object.hasOwn(out, name)) out[name] = set[name];
   return out;
 }
 

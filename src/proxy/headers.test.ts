@@ -252,6 +252,11 @@ test('an upstream response head loses hop-by-hop headers and the ones its Connec
   });
 });
 
+test("an upstream's header named constructor (a member of Object.prototype) is a header like any other", () => {
+  const raw = ['Constructor', 'a', 'constructor', 'b', 'X-Kept', 'yes'].map((s) => Buffer.from(s, 'latin1'));
+  assert.deepEqual(upstreamResponseHeaders(raw), { constructor: ['a', 'b'], 'x-kept': 'yes' });
+});
+
 test('connection-specific headers are removed from a response head bound for an HTTP/2 client', () => {
   const headers: Record<string, unknown> = {
     connection: 'close',

@@ -214,7 +214,8 @@ export function upstreamResponseHeaders(raw: readonly Buffer[]): Record<string, 
       if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
       continue;
     }
-    const prev = headers[name];
+    // Own properties only: an upstream's `Constructor: x` would otherwise find Object.prototype.constructor.
+    const prev = Object.hasOwn(headers, name) ? headers[name] : undefined;
     headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
   }
   if (connection !== undefined) for (const t of connectionTokens(connection)) delete headers[t];

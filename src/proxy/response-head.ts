@@ -102,7 +102,8 @@ function isContentLength(name: string): boolean {
 /** Names lower-cased and repeated ones joined into an array, as the compatibility layer does. */
 function add(head: StreamHead, rawName: string, value: HeaderValue): void {
   const name = rawName.toLowerCase();
-  const prev = head[name];
+  // Own properties only: a header named `constructor` must not find Object.prototype.constructor.
+  const prev = Object.hasOwn(head, name) ? head[name] : undefined;
   if (prev === undefined) head[name] = typeof value === 'string' ? value : [...value];
   else if (Array.isArray(prev)) {
     if (typeof value === 'string') prev.push(value);

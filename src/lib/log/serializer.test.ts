@@ -168,6 +168,46 @@ test('query arguments named after Object.prototype members are logged as sent, a
   }
 });
 
+test("an upstream's response header named constructor reaches the client and the entry's response.headers as sent", async () => {
+  const upstream = createServer((_req, res) => {
+    res.writeHead(200, [
+      ['Constructor', 'a'],
+      ['constructor', 'b'],
+      ['Content-Length', '2'],
+    ]);
+    res.end('ok');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const receiver = await httpReceiver();
+  const gw = await startServiceGateway(
+    [
+      {
+        name: 'up',
+        paths: ['/up'],
+        plugins: [
+          { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } },
+          // A response-phase plugin: the head goes through the plugins' header object.
+          { name: 'response-transformer', config: { add: { headers: ['x-added:1'] } } },
+        ],
+      },
+    ],
+    { url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}` },
+  );
+  try {
+    const res = await fetch(`${gw.url}/up`);
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'ok');
+    assert.equal(res.headers.get('constructor'), 'a, b');
+    const e = JSON.parse((await receiver.next()).body);
+    assert.deepEqual(e.response.headers.constructor, ['a', 'b']);
+    assert.equal(e.response.headers['x-added'], '1');
+  } finally {
+    await gw.close();
+    await receiver.close();
+    await new Promise((r) => upstream.close(r));
+  }
+});
+
 test("workspace and workspace_name are Kong DB-less's default workspace, on a route and on a request no route matched", async () => {
   const receiver = await httpReceiver();
   const gw = await startGateway({
