@@ -489,3 +489,19 @@ test("a list too short or too long is told so in Kong's words (length must be at
     ],
   );
 });
+
+test("a service path as Kong's typedefs.path checks it: RFC 3986 characters, well-formed escapes, Kong's messages", async () => {
+  // Such a path cannot go out in a request line: a space broke every request (502), a raw é
+  // reached the upstream as a latin1 byte it refused.
+  const issues = await issuesOf(
+    `${V3}services:\n  - name: a\n    url: "http://u.test/b c"\n  - name: b\n    url: http://u.test/café\n  - name: c\n    host: u.test\n    path: /x%zz\n  - name: d\n    host: u.test\n    path: "/a?b"\n`,
+  );
+  assert.deepEqual(brief(issues), [
+    "4:10 services[0].url invalid path: '/b c' (characters outside of the reserved list of RFC 3986 found)",
+    "6:10 services[1].url invalid path: '/café' (characters outside of the reserved list of RFC 3986 found)",
+    "9:11 services[2].path invalid url-encoded value: '%zz'",
+    "12:11 services[3].path invalid path: '/a?b' (characters outside of the reserved list of RFC 3986 found)",
+  ]);
+  const ok = await load(`${V3}services:\n  - name: a\n    url: "http://u.test/caf%C3%A9/v1;x=1/a:b@c!$&'()*+,=~"\n`);
+  assert.equal(ok.services[0]!.path, "/caf%C3%A9/v1;x=1/a:b@c!$&'()*+,=~");
+});

@@ -3,7 +3,7 @@
  */
 import { isIP } from 'node:net';
 import type { ServiceModel } from '../model.ts';
-import { checkHost } from '../paths.ts';
+import { checkHost, pathProblem } from '../paths.ts';
 import { WEBSOCKET_HINT } from '../schema.ts';
 import { type Err, type Obj, orNull, type Path, tags, type Warn } from './state.ts';
 
@@ -40,9 +40,14 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
     const p = checkHost(host, { wildcard: false, port: false });
     if (p && !isIP(host.replace(/^\[|\]$/g, ''))) err('SCHEMA', p, [...path, raw.url !== undefined ? 'url' : 'host']);
   }
-  if (svcPath !== null && raw.url === undefined) {
-    const p = svcPath.startsWith('/') ? null : 'should start with: /';
-    if (p) err('SCHEMA', p, [...path, 'path']);
+  if (svcPath !== null) {
+    // The in-process echo sends no request line: its path only needs its leading '/'.
+    const p = !svcPath.startsWith('/')
+      ? 'should start with: /'
+      : protocol === 'echo'
+        ? null
+        : pathProblem(svcPath, false);
+    if (p) err('SCHEMA', p, [...path, raw.url !== undefined ? 'url' : 'path']);
   }
   // Kong's entity check: a gRPC call's path is its method (/package.Service/Method), which a
   // service path would prefix into one the upstream does not serve. A bare `/` (grpc://host:port/)

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { hasHeaderControlChar } from '../../lib/header-value.ts';
 import type { TargetModel, UpstreamModel } from '../model.ts';
-import { checkHost } from '../paths.ts';
+import { checkHost, pathProblem } from '../paths.ts';
 import { type Build, type Err, type Obj, orNull, type Path, tags } from './state.ts';
 
 /** Lifts `upstreams` with their nested targets, then top-level `targets`. */
@@ -140,21 +140,6 @@ function checkProbeHeaders(headers: unknown, path: Path, err: Err): void {
   }
 }
 
-/**
- * A path as Kong's `typedefs.path` checks it, with its messages: RFC 3986 path characters, escapes
- * well formed. In `http_path` a space or a non-ASCII character could not be sent, so every probe
- * failed and every target was marked down; in `hash_on_cookie_path` a line break made every answer
- * that sets the hashing cookie fail. A query (`?`), which Kong refuses, is allowed.
- */
-function pathProblem(p: string): string | null {
-  // Without its leading '/', the schema's own pattern says so.
-  if (!p.startsWith('/')) return null;
-  if (!/^\/[A-Za-z0-9._~/%:@!$&'()*+,;=?-]*$/.test(p))
-    return `invalid path: '${JSON.stringify(p).slice(1, -1)}' (characters outside of the reserved list of RFC 3986 found)`;
-  const bad = /%(?![0-9A-Fa-f]{2})/.exec(p);
-  return bad ? `invalid url-encoded value: '${p.slice(bad.index, bad.index + 3)}'` : null;
-}
-
 function checkUpstream(raw: Obj, path: Path, err: Err): void {
   const hostProblem = checkHost(raw.name, { wildcard: false, port: false });
   if (hostProblem) err('SCHEMA', `Invalid name ('${raw.name}'); must be a valid hostname`, [...path, 'name']);
@@ -165,11 +150,11 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
   const active = (raw.healthchecks as Obj | undefined)?.active;
   checkProbeHeaders(active?.headers, [...path, 'healthchecks', 'active'], err);
   if (typeof active?.http_path === 'string') {
-    const problem = pathProblem(active.http_path);
+    const problem = pathProblem(active.http_path, true);
     if (problem) err('SCHEMA', problem, [...path, 'healthchecks', 'active', 'http_path']);
   }
   if (typeof raw.hash_on_cookie_path === 'string') {
-    const problem = pathProblem(raw.hash_on_cookie_path);
+    const problem = pathProblem(raw.hash_on_cookie_path, true);
     if (problem) err('SCHEMA', problem, [...path, 'hash_on_cookie_path']);
   }
   // Kong's typedefs.header_name: a header name that is not a token is in no request, so every
