@@ -354,7 +354,8 @@ function hostsMatch(hosts: readonly HostMatcher[], hostname: string, port: numbe
 function headersMatch(matchers: readonly HeaderMatcher[], headers: IncomingHttpHeaders): boolean {
   for (let i = 0; i < matchers.length; i++) {
     const m = matchers[i]!;
-    const v = headers[m.name];
+    let v = headers[m.name];
+    if (v === undefined && m.underscored !== null) v = headers[m.underscored];
     if (v === undefined) return false;
     if (typeof v === 'string') {
       if (!headerValueMatches(m, v)) return false;

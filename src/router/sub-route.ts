@@ -46,7 +46,10 @@ export interface HostMatcher {
 }
 
 export interface HeaderMatcher {
+  /** The header's name, lower-case, `_` read as `-`. */
   readonly name: string;
+  /** The same name spelled with `_`, looked up when `name` is absent; null when it has no `-`. */
+  readonly underscored: string | null;
   /** Lower-cased literal values. */
   readonly values: readonly string[];
   readonly regexes: readonly RegExp[];
@@ -199,8 +202,13 @@ function compileSni(raw: string): HostMatcher {
   return { kind: HOST_EXACT, value: name, port: -1 };
 }
 
+/**
+ * Kong matches a route's header as `http.headers.<name with '-' as '_'>`, which nginx's header
+ * lookup reads with '_' as '-' (kong/router/transform.lua, ngx.req.get_headers): `X_Version` and
+ * `x-version` name one header, sent as `X-Version` (or `X_Version`, where underscores are allowed).
+ */
 function compileHeader(route: RoutableRoute, rawName: string, values: readonly string[]): HeaderMatcher {
-  const name = rawName.toLowerCase();
+  const name = rawName.toLowerCase().replaceAll('_', '-');
   const literal: string[] = [];
   const regexes: RegExp[] = [];
   values.forEach((v, i) => {
@@ -214,7 +222,8 @@ function compileHeader(route: RoutableRoute, rawName: string, values: readonly s
       literal.push(v.toLowerCase());
     }
   });
-  return { name, values: Object.freeze(literal), regexes: Object.freeze(regexes) };
+  const underscored = name.includes('-') ? name.replaceAll('-', '_') : null;
+  return { name, underscored, values: Object.freeze(literal), regexes: Object.freeze(regexes) };
 }
 
 /**

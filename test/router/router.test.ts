@@ -212,6 +212,19 @@ test('a repeated header (joined by Node with ", ") matches when one of its value
   assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1, v3' }), null);
 });
 
+test("a route's header name reads '_' as '-', as Kong's does (http.headers.x_version, nginx's header lookup)", () => {
+  const router = new Router([
+    route({ name: 'underscore', paths: ['/u'], headers: { X_Version: ['v1'] } }),
+    route({ name: 'dash', paths: ['/d'], headers: { 'x-version': ['v1'] } }),
+  ]);
+  assert.equal(matchName(router, 'GET', undefined, '/u', { 'x-version': 'v1' }), 'underscore');
+  assert.equal(matchName(router, 'GET', undefined, '/d', { 'x-version': 'v1' }), 'dash');
+  // A request header spelled with '_' arrives only under headers_with_underscores: allow.
+  assert.equal(matchName(router, 'GET', undefined, '/u', { x_version: 'v1' }), 'underscore');
+  assert.equal(matchName(router, 'GET', undefined, '/d', { x_version: 'v1' }), 'dash');
+  assert.equal(matchName(router, 'GET', undefined, '/u', { 'x-version': 'v2' }), null);
+});
+
 test('header values starting with ~* are case-insensitive regexes', () => {
   const router = new Router([route({ name: 'ua', headers: { 'user-agent': ['~*curl/\\d+'] } })]);
   assert.equal(matchName(router, 'GET', undefined, '/', { 'user-agent': 'CURL/8.5.0' }), 'ua');

@@ -177,7 +177,7 @@ function normalized(a: readonly string[] | null, f: (s: string) => string): stri
 
 /**
  * What a route matches on, after the router's normalization (methods upper case, hosts, SNIs,
- * header names and literal header values lower case, no repeated values), order-insensitive:
+ * header names (`_` as `-`) and literal header values lower case, no repeated values), order-insensitive:
  * equal keys match exactly the same requests.
  */
 export function matchKey(r: PendingRoute): string {
@@ -185,7 +185,7 @@ export function matchKey(r: PendingRoute): string {
   const headers = m.headers
     ? Object.entries(m.headers)
         .filter(([, v]) => v.length > 0)
-        .map(([k, v]) => [k.toLowerCase(), normalized(v, headerValue)] as const)
+        .map(([k, v]) => [k.toLowerCase().replaceAll('_', '-'), normalized(v, headerValue)] as const)
         .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
     : [];
   return JSON.stringify([
