@@ -5,7 +5,7 @@
  */
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { formatYamlPath } from '../errors.ts';
-import { REGEX_HEADER_FLAGS, REGEX_PATH_FLAGS, regexPathSource } from '../router/router.ts';
+import { headerRegexSource, REGEX_HEADER_FLAGS, REGEX_PATH_FLAGS, regexPathSource } from '../router/router.ts';
 import { checkRegexComplexity, superLinearMessage, unknownComplexityMessage } from '../safe-regex.ts';
 import type { RouteModel, YamlPath } from './model.ts';
 import type { RawIssue } from './yaml.ts';
@@ -64,7 +64,7 @@ export async function checkRouteRegexes(
       if (!Array.isArray(values)) continue;
       values.forEach((v, k) => {
         if (typeof v === 'string' && v.startsWith('~*'))
-          add(() => v.slice(2), REGEX_HEADER_FLAGS, [...r.yaml_path, 'headers', name, k]);
+          add(() => headerRegexSource(v.slice(2)), REGEX_HEADER_FLAGS, [...r.yaml_path, 'headers', name, k]);
       });
     }
   }

@@ -72,12 +72,12 @@ function pathEscapes(ch: string): string | null {
 }
 
 /**
- * Translates the text after a route path's `~` into JavaScript regex source for the `u` flag.
- * Never throws; linear in the length of `body`.
+ * Translates the text after a route path's `~` (or a header value's `~*`, with `subject` 'header')
+ * into JavaScript regex source for the `u` flag. Never throws; linear in the length of `body`.
  */
-export function translatePcre(body: string): PcreTranslation {
+export function translatePcre(body: string, subject: 'path' | 'header' = 'path'): PcreTranslation {
   try {
-    return { source: new Translator(body).run() };
+    return { source: new Translator(body, subject === 'path').run() };
   } catch (err) {
     if (err instanceof Untranslatable) return { error: err.message };
     throw err;
@@ -96,7 +96,14 @@ class Translator {
   /** Possessive quantifiers dropped, to be proven harmless once the pattern is complete. */
   private readonly possessive: { atomAt: number; nextAt: number }[] = [];
 
-  constructor(private readonly s: string) {}
+  /**
+   * @param path the subject is a normalized request path (escapes as Kong normalizes them); else a
+   *   header value, where `%` is a character like any other.
+   */
+  constructor(
+    private readonly s: string,
+    private readonly path: boolean,
+  ) {}
 
   run(): string {
     this.translate();
@@ -132,7 +139,7 @@ class Translator {
       else if (ch === '(') this.group();
       else if (ch === '{') this.brace();
       else if (ch === '}') this.literalChar('}', false, 1);
-      else if (ch === '%') this.percent(false);
+      else if (ch === '%' && this.path) this.percent(false);
       else if (ch === '*' || ch === '+' || ch === '?') {
         this.out += ch;
         this.i++;
@@ -159,7 +166,7 @@ class Translator {
    * class inside a non-negated one, unless it bounds a range).
    */
   private literalChar(ch: string, inClass: boolean, advance: number, text = literal(ch, inClass)): void {
-    const escapes = pathEscapes(ch);
+    const escapes = this.path ? pathEscapes(ch) : null;
     if (escapes === null) return this.emit(text, true, advance);
     if (!inClass) return this.emit(`(?:${escapes})`, true, advance);
     const s = this.s;
@@ -265,6 +272,13 @@ class Translator {
       this.emit(`\\u{${m[1]}}`, true, m[0].length);
       return;
     }
+    if ((e === 'p' || e === 'P') && s[this.i + 2] === '{') {
+      // \p{L}, \P{Script=Greek}: the same property syntax in both.
+      const m = /^\\[pP]\{[A-Za-z0-9_=]+\}/.exec(s.slice(this.i, this.i + 48));
+      if (m === null) fail(`'\\${e}{' needs a Unicode property name and a closing '}'`);
+      this.emit(m[0], true, m[0].length);
+      return;
+    }
     if ((e === 'p' || e === 'P') && s[this.i + 2] !== '{' && s[this.i + 2] !== undefined) {
       // PCRE's one-letter form \pL is \p{L}.
       this.emit(`\\${e}{${s[this.i + 2]}}`, true, 3);
@@ -364,7 +378,7 @@ class Translator {
       if (ch === undefined) fail("a character class '[' is not closed");
       if (ch === ']') break;
       if (ch === '\\') this.escape(true);
-      else if (ch === '%') this.percent(true);
+      else if (ch === '%' && this.path) this.percent(true);
       else if (ch === '[' && s[this.i + 1] === ':') {
         const m = /^\[:(\^?)([a-z]+):\]/.exec(s.slice(this.i, this.i + 12));
         if (m === null) this.emit('\\[', true, 1);

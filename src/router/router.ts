@@ -17,6 +17,7 @@ import {
 } from './sub-route.ts';
 
 export {
+  headerRegexSource,
   REGEX_HEADER_FLAGS,
   REGEX_PATH_FLAGS,
   type RoutableRoute,

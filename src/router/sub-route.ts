@@ -214,7 +214,7 @@ function compileHeader(route: RoutableRoute, rawName: string, values: readonly s
   values.forEach((v, i) => {
     if (v.startsWith('~*')) {
       try {
-        regexes.push(new RegExp(v.slice(2), REGEX_HEADER_FLAGS));
+        regexes.push(new RegExp(headerRegexSource(v.slice(2)), REGEX_HEADER_FLAGS));
       } catch (err) {
         throw new RouteCompileError(route, `headers.${rawName}[${i}]`, `invalid regex: ${(err as Error).message}`);
       }
@@ -256,6 +256,17 @@ export function regexPathSource(source: string): string {
   const t = translatePcre(source);
   if ('error' in t) throw new SyntaxError(t.error);
   return `^(?:${t.source})`;
+}
+
+/**
+ * The JavaScript source of a `~*` header value regex (the text after `~*`), Kong's PCRE spellings
+ * translated (`\-`, `\h`, `[[:digit:]]`, `\Q...\E`); compiled with REGEX_HEADER_FLAGS.
+ * @throws SyntaxError naming the PCRE construct when the regex cannot be translated
+ */
+export function headerRegexSource(source: string): string {
+  const t = translatePcre(source, 'header');
+  if ('error' in t) throw new SyntaxError(t.error);
+  return t.source;
 }
 
 /**

@@ -239,6 +239,17 @@ test('~* header regexes are compiled as gateway validate checks them: \\p{L} is 
   assert.equal(matchName(router, 'GET', undefined, '/', { 'x-name': 'a1' }), null);
 });
 
+test("~* header regexes read Kong's PCRE spellings: \\-, [[:digit:]], \\Q...\\E; a % is a character", () => {
+  const router = new Router([
+    route({ name: 'pcre', headers: { 'x-version': ['~*^v[[:digit:]]+\\-beta\\.\\Q+1\\E$'] } }),
+    route({ name: 'percent', headers: { 'x-ratio': ['~*^100%$'] } }),
+  ]);
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'x-version': 'V2-beta.+1' }), 'pcre');
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'x-version': 'v2-betax+1' }), null, '\\. is a literal dot');
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'x-version': 'vx-beta.+1' }), null);
+  assert.equal(matchName(router, 'GET', undefined, '/', { 'x-ratio': '100%' }), 'percent');
+});
+
 test('regex paths are anchored at the start, not the end', () => {
   const router = new Router([
     route({ name: 're', paths: ['~/users/\\d+'] }),

@@ -4,7 +4,7 @@
  * the same requests (a warning, as Kong loads them).
  */
 import { formatYamlPath } from '../../errors.ts';
-import { REGEX_HEADER_FLAGS } from '../../router/router.ts';
+import { headerRegexSource, REGEX_HEADER_FLAGS } from '../../router/router.ts';
 import { checkHost, checkRoutePath, migrateLegacyPath, normalizePath } from '../paths.ts';
 import { type Build, drain, type Path, type PendingRoute, type Steps } from './state.ts';
 
@@ -143,7 +143,7 @@ function checkHeaders(b: Build, headers: Record<string, string[]>, path: Path): 
     values.forEach((v, k) => {
       if (!v.startsWith('~*')) return;
       try {
-        new RegExp(v.slice(2), REGEX_HEADER_FLAGS);
+        new RegExp(headerRegexSource(v.slice(2)), REGEX_HEADER_FLAGS);
       } catch (e) {
         b.err(
           'SEMANTIC',
