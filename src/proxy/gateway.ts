@@ -51,7 +51,9 @@ export class Gateway {
     useResolver(runtime.config.settings);
     this.log = log;
     this.accessStream = accessSink(log);
-    this.accessLog = (opts.accessLog ?? true) && this.accessStream !== null && log.isLevelEnabled('info');
+    // Independent of log_level, as Kong's proxy_access_log is of its (error log) log_level: an
+    // operator quieting the log with warn kept no record of traffic. --no-access-log turns it off.
+    this.accessLog = (opts.accessLog ?? true) && this.accessStream !== null;
     this.onRequest = (req, res) => this.handle(req, res, false);
     this.onCheckContinue = (req, res) => this.handle(req, res, true);
     // An Expect other than 100-continue (RFC 9110 10.1.1): 417, answered, logged and counted as any refusal.

@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { TollgateInstance } from '../../src/instance.ts';
+import { createLogger } from '../../src/log.ts';
+import { lineSink } from '../../src/testing/run-plugin.ts';
 import { eventually, type GatewayProcess, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
 
 let dir: string;
@@ -93,6 +96,28 @@ test('SIGTERM during a slow request lets it finish, then the process exits 0', a
     );
   } finally {
     await gw.kill();
+  }
+});
+
+test('log_level warn keeps the access log, as Kong keeps proxy_access_log whatever its log_level', async () => {
+  const lines: Record<string, unknown>[] = [];
+  const inst = await TollgateInstance.start({
+    configFile: await write('warn.yaml', config(['a'])),
+    env: {},
+    proxyListen: ['127.0.0.1:0'],
+    adminListen: [],
+    logLevel: 'warn',
+    log: createLogger({ level: 'warn', destination: lineSink(lines) as never }),
+  });
+  try {
+    assert.equal(await statusOf(`http://${inst.proxyAddresses[0]}/a`), 200);
+    await eventually(
+      async () => (lines.some((l) => l.type === 'access' && l.path === '/a') ? true : undefined),
+      'the access line',
+    );
+    assert.ok(!lines.some((l) => l.level === 'info' && l.type !== 'access'), 'other info lines stay filtered');
+  } finally {
+    await inst.close(0);
   }
 });
 
