@@ -174,15 +174,17 @@ class RequestTransformer implements PluginHandlers {
       if (err instanceof TemplateError) throw new PluginConfigError('replace.uri', err.message);
       throw err;
     }
-    c.remove.headers.forEach((h, i) => {
+    // Kong reads every entry as `name:value`, a remove entry too: `x-secret:` removes x-secret.
+    this.removeHeaders = c.remove.headers.map((entry, i) => {
+      const h = splitPair(entry)[0];
       if (!HEADER_NAME.test(h)) throw new PluginConfigError(`remove.headers.${i}`, `'${h}' is not a valid header`);
+      return h.toLowerCase();
     });
-    this.removeHeaders = c.remove.headers.map((h) => h.toLowerCase());
     this.renameHeaders = compileOps(c.rename.headers, 'rename.headers', { headers: true, renameHeaders: true });
     this.replaceHeaders = compileOps(c.replace.headers, 'replace.headers', { headers: true, warn });
     this.addHeaders = compileOps(c.add.headers, 'add.headers', { headers: true, warn });
     this.appendHeaders = compileOps(c.append.headers, 'append.headers', { headers: true, warn });
-    this.removeQuery = c.remove.querystring;
+    this.removeQuery = c.remove.querystring.map((e) => splitPair(e)[0]);
     this.renameQuery = compileOps(c.rename.querystring, 'rename.querystring');
     this.replaceQuery = compileOps(c.replace.querystring, 'replace.querystring');
     this.addQuery = compileOps(c.add.querystring, 'add.querystring');
@@ -194,7 +196,7 @@ class RequestTransformer implements PluginHandlers {
         this.addQuery.length +
         this.appendQuery.length >
       0;
-    this.removeBody = c.remove.body;
+    this.removeBody = c.remove.body.map((e) => splitPair(e)[0]);
     this.renameBody = compileOps(c.rename.body, 'rename.body');
     this.replaceBody = compileOps(c.replace.body, 'replace.body');
     this.addBody = compileOps(c.add.body, 'add.body');

@@ -30,6 +30,11 @@ before(async () => {
       { name: 'get', paths: ['/get'], plugins: [rt({ http_method: 'GET', add: { querystring: ['added:1'] } })] },
       { name: 'host', paths: ['/host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] },
       {
+        name: 'remove-pairs',
+        paths: ['/remove-pairs'],
+        plugins: [rt({ remove: { headers: ['x-secret:'], querystring: ['drop:x'], body: ['password:y'] } })],
+      },
+      {
         name: 'json',
         paths: ['/json'],
         plugins: [
@@ -109,6 +114,19 @@ test('a querystring rewrite percent-encodes spaces as %20, as Kong does, never a
   assert.match(query, /(^|&)p=a%2Bb(&|$)/);
   assert.match(query, /(^|&)r=x%20y(&|$)/, 'a form-style + from the client is a space, sent as %20');
   assert.match(query, /(^|&)added=1(&|$)/);
+});
+
+test("remove entries written name:value load and remove the name, as Kong's iterator reads every entry", async () => {
+  const n = upstream.requests.length;
+  await fetch(`${gw.url}/remove-pairs/x?drop=1&keep=2`, {
+    method: 'POST',
+    headers: { 'x-secret': 's', 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'password=p&user=u',
+  });
+  const seen = upstream.requests[n]!;
+  assert.equal(seen.headers['x-secret'], undefined);
+  assert.equal(seen.url, '/x?keep=2');
+  assert.equal(seen.body, 'user=u');
 });
 
 test('replace.headers host: sets the Host the upstream receives', async () => {

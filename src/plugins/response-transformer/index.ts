@@ -181,7 +181,9 @@ class ResponseTransformer implements PluginHandlers {
     this.jsonAdd = jsonSets(c.add.json, c.add.json_types as JsonType[]);
     this.jsonAppend = jsonSets(c.append.json, c.append.json_types as JsonType[]);
     this.rewrite = this.transformJson.bind(this);
-    this.remove = c.remove.headers.map((h, i) => {
+    // As for remove.json, Kong's iterator takes the name before a colon: `x-up:` removes x-up.
+    this.remove = c.remove.headers.map((entry, i) => {
+      const h = splitPair(entry)[0];
       if (!HEADER_NAME.test(h)) throw new PluginConfigError(`remove.headers.${i}`, `'${h}' is not a valid header`);
       return h.toLowerCase();
     });

@@ -48,6 +48,7 @@ before(async () => {
       route('add-example', { add: { json: ['p1:v1', 'p2:v2'], headers: ['h1:v1'] } }),
       route('remove-example', { append: { headers: ['h1:v2', 'h2:v1'] }, remove: { json: ['p1'] } }),
       route('types-example', { add: { json: ['p1:-1'], json_types: ['number'] } }),
+      route('remove-pair', { remove: { headers: ['x-up:anything'] } }),
       route('all-ops', {
         remove: { json: ['secret', 'absent'] },
         rename: { json: ['old:new', 'missing:never'] },
@@ -193,6 +194,12 @@ test('application types with the +json suffix are JSON bodies, as in Kong 3.4 on
     const r = await fetch(up('/remove-example', { p1: 1, p2: 2 }, `&type=${encodeURIComponent(type)}`));
     assert.deepEqual(await r.json(), { p2: 2 }, type);
   }
+});
+
+test("a remove.headers entry written name:value loads and removes the name, as Kong's iterator reads it", async () => {
+  const r = await fetch(up('/remove-pair', { a: 1 }));
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('x-up'), null);
 });
 
 test('a content-encoded JSON body is left as sent, never decoded', async () => {
