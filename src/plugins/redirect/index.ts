@@ -19,6 +19,16 @@ export interface RedirectConfig {
 export const REDIRECT_PRIORITY = 779;
 
 const BODY = 'redirecting';
+/**
+ * What ada's set_search percent-encodes in an http(s) URL's query (WHATWG's special-query
+ * percent-encode set; the request line holds no control characters or spaces by then).
+ */
+const QUERY_UNSAFE = /["#<>']/g;
+const QUERY_ESCAPES: Readonly<Record<string, string>> = { '"': '%22', '#': '%23', '<': '%3C', '>': '%3E', "'": '%27' };
+
+function escapeQueryChar(c: string): string {
+  return QUERY_ESCAPES[c]!;
+}
 
 class Redirect implements PluginHandlers {
   /** `scheme://[userinfo@]host[:port]` of the location, for keep_incoming_path. */
@@ -41,8 +51,8 @@ class Redirect implements PluginHandlers {
     // Kong: set_pathname(kong.request.get_path()):set_search(kong.request.get_raw_query()). The
     // path is the normalized one (no dot segments, no empty segments, unreserved characters
     // decoded), which req.path is, already percent-encoded as ada writes a pathname; the query
-    // is the raw one.
-    const query = req.rawQuery === '' ? '' : `?${req.rawQuery}`;
+    // is the raw one, with what set_search encodes encoded (a `#` would otherwise end it).
+    const query = req.rawQuery === '' ? '' : `?${req.rawQuery.replace(QUERY_UNSAFE, escapeQueryChar)}`;
     req.exit(this.config.status_code, BODY, { Location: this.origin + req.path + query + this.hash });
   }
 }

@@ -72,6 +72,13 @@ describe('redirect', () => {
     assert.equal((await get(gw, '/frag/a?b=1')).location, 'https://x.example.com/frag/a?b=1#top');
   });
 
+  test("keep_incoming_path percent-encodes what Kong's URL setter does in the query (\", <, >, ', #)", async () => {
+    // ada's set_search (WHATWG's special-query percent-encode set): a client's `#` stays part of
+    // the query instead of cutting it and replacing the location's fragment.
+    const r = await get(gw, `/frag/a?q="<x>'#y&z={}|^\`%zz`);
+    assert.equal(r.location, 'https://x.example.com/frag/a?q=%22%3Cx%3E%27%23y&z={}|^`%zz#top');
+  });
+
   test('answers the configured status', async () => {
     const r = await get(gw, '/temp');
     assert.equal(r.status, 302);
