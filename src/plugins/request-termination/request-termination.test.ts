@@ -172,6 +172,11 @@ describe('request-termination', () => {
       [{ status_code: 101 }, 'status_code', /200 to 599/],
       [{ status_code: 600 }, 'status_code', /./],
       [{ unknown: 1 }, '', /unknown/i],
+      // Kong's strings are non-empty unless a schema says otherwise (its default LEN_MIN of 1).
+      [{ message: '' }, 'message', /must not be empty/],
+      [{ body: '' }, 'body', /must not be empty/],
+      [{ body: 'b', content_type: '' }, 'content_type', /must not be empty/],
+      [{ trigger: '' }, 'trigger', /must not be empty/],
     ];
     for (const [config, field, message] of cases) {
       const issues = await refusal(config);

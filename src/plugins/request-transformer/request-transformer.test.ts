@@ -17,13 +17,14 @@ interface Seen {
   body: string;
 }
 
+const rt = (config: Record<string, unknown>) => ({ name: 'request-transformer', config });
+
 before(async () => {
   upstream = await startRecordingUpstream(({ method, url, headers, body }, res) => {
     const seen: Seen = { method, url, host: headers.host ?? '', body };
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(seen));
   });
-  const rt = (config: Record<string, unknown>) => ({ name: 'request-transformer', config });
   gw = await startServiceGateway(
     [
       { name: 'put', paths: ['/put'], plugins: [rt({ http_method: 'PUT' })] },
@@ -127,6 +128,19 @@ test("remove entries written name:value load and remove the name, as Kong's iter
   assert.equal(seen.headers['x-secret'], undefined);
   assert.equal(seen.url, '/x?keep=2');
   assert.equal(seen.body, 'user=u');
+});
+
+test('an empty replace.uri is refused at load, as Kong refuses it, not answered 500 on every request', async () => {
+  let issues: { path: string; message: string }[] | undefined;
+  try {
+    await (await startServiceGateway([{ name: 'r', paths: ['/r'], plugins: [rt({ replace: { uri: '' } })] }])).close();
+  } catch (err) {
+    issues = (err as { issues?: { path: string; message: string }[] }).issues;
+  }
+  assert.ok(
+    issues?.some((i) => i.path.endsWith('config.replace.uri') && i.message === 'must not be empty'),
+    JSON.stringify(issues),
+  );
 });
 
 test('replace.headers host: sets the Host the upstream receives', async () => {
