@@ -10,6 +10,7 @@ import { createLogger, type Logger } from '../log.ts';
 import { TREE, VERSION } from '../version.ts';
 import { type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { commandHelp } from './commands.ts';
+import { type KongEnvOptions, readKongEnv } from './kong-env.ts';
 
 export function formatIssue(i: ConfigIssue): string {
   return `${i.file}:${i.line}:${i.col}  ${i.path || '(root)'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
@@ -24,9 +25,11 @@ export interface StartArgs {
   accessLog: boolean;
   watch: boolean;
   workers: number;
+  /** KONG_* variables in the environment that mean nothing here (named in a warning at start). */
+  kongIgnored: readonly string[];
 }
 
-export function parseStartArgs(argv: string[]): StartArgs | string {
+export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): StartArgs | string {
   let args: ParsedArgs;
   try {
     args = parseArgs(argv, commandHelp('start')!.options);
@@ -36,14 +39,21 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
   }
   if (args.positionals.length > 0)
     return `unexpected argument '${args.positionals[0]}' (the config is given with --config FILE)`;
+  // A flag wins over Kong's variable for it (KONG_PROXY_LISTEN, ...), which wins over the file.
+  const kong = readKongEnv(env);
+  if (kong.error !== null) return kong.error;
+  const given = (key: keyof KongEnvOptions): boolean =>
+    key === 'no-access-log' ? args.flags.has(key) : args.values.has(key) || args.lists.has(key);
+  /** How a message names where a value came from: its flag, or the Kong variable that set it. */
+  const origin = (key: keyof KongEnvOptions): string => (given(key) ? `--${key}` : (kong.sources[key] ?? `--${key}`));
   const v = {
-    config: args.values.get('config') ?? 'gateway.yaml',
-    'proxy-listen': args.lists.get('proxy-listen'),
-    'admin-listen': args.lists.get('admin-listen'),
-    'log-level': args.values.get('log-level'),
-    'no-access-log': args.flags.has('no-access-log'),
+    config: args.values.get('config') ?? kong.options.config ?? 'gateway.yaml',
+    'proxy-listen': args.lists.get('proxy-listen') ?? kong.options['proxy-listen'],
+    'admin-listen': args.lists.get('admin-listen') ?? kong.options['admin-listen'],
+    'log-level': args.values.get('log-level') ?? kong.options['log-level'],
+    'no-access-log': args.flags.has('no-access-log') || kong.options['no-access-log'] === true,
     'no-watch': args.flags.has('no-watch'),
-    workers: args.values.get('workers') ?? '1',
+    workers: args.values.get('workers') ?? kong.options.workers ?? '1',
   };
   if (v['log-level'] !== undefined && !['debug', 'info', 'warn', 'error'].includes(v['log-level'])) {
     return '--log-level must be one of debug, info, warn, error';
@@ -60,10 +70,10 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
     if (given === undefined) continue;
     // kong.conf's (and KONG_PROXY_LISTEN's) form, `0.0.0.0:8000, [::]:8000`, is several addresses.
     const list = given.flatMap((text) => text.split(',').map((part) => part.trim())).filter((t) => t !== '');
-    if (list.length === 0) return `--${name} needs an address, or off`;
+    if (list.length === 0) return `${origin(name)} needs an address, or off`;
     listens[name] = list;
     if (list.includes('off')) {
-      if (list.length > 1) return `--${name} off turns the listener off; it cannot be combined with addresses`;
+      if (list.length > 1) return `${origin(name)} off turns the listener off; it cannot be combined with addresses`;
       listens[name] = [];
       continue;
     }
@@ -75,17 +85,17 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
         a = parseListen(text, name === 'admin-listen' ? 'admin' : 'proxy');
       } catch (e) {
         if (!(e instanceof ListenError)) throw e;
-        return `--${name}: ${e.message}`;
+        return `${origin(name)}: ${e.message}`;
       }
       const taken = bound.find((b) => listenersClash(a, b.a));
       if (taken !== undefined)
-        return `--${name}: '${text}' takes the port of --${taken.flag} '${taken.a.text}': both cannot listen (EADDRINUSE)`;
-      bound.push({ a, flag: name });
+        return `${origin(name)}: '${text}' takes the port of ${taken.flag} '${taken.a.text}': both cannot listen (EADDRINUSE)`;
+      bound.push({ a, flag: origin(name) });
     }
   }
   const w = v.workers!;
   const workers = w === 'auto' ? availableParallelism() : /^[1-9]\d{0,3}$/.test(w) ? Number(w) : NaN;
-  if (Number.isNaN(workers)) return `--workers must be a number from 1 or 'auto', not '${w}'`;
+  if (Number.isNaN(workers)) return `${origin('workers')} must be a number from 1 or 'auto', not '${w}'`;
   return {
     config: resolve(v.config!),
     proxyListen: listens['proxy-listen'],
@@ -94,6 +104,7 @@ export function parseStartArgs(argv: string[]): StartArgs | string {
     accessLog: !v['no-access-log'],
     watch: !v['no-watch'],
     workers,
+    kongIgnored: kong.ignored,
   };
 }
 
@@ -137,12 +148,19 @@ export async function runStart(argv: string[]): Promise<number> {
     },
     'listening',
   );
+  warnKongIgnored(inst.log, args);
   onHangup(() => void inst.reload({ trigger: 'signal' }));
   handOverStop();
   return onStopSignals(inst.log, (signal) => {
     inst.log.info({ signal, grace_ms: inst.runtime.config.settings.shutdown_grace_period }, 'shutting down');
     return inst.close();
   });
+}
+
+/** Names (never values: they may be secrets) the KONG_* variables that changed nothing. */
+export function warnKongIgnored(log: Logger, args: StartArgs): void {
+  if (args.kongIgnored.length > 0)
+    log.warn({ ignored: args.kongIgnored }, 'KONG_* environment variables that Tollgate does not read (docs/cli.md)');
 }
 
 /**

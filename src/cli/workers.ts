@@ -28,7 +28,7 @@ import { ensureRunSeed } from '../lib/run-secret.ts';
 import { mergeDependencyReports } from '../pipeline/dependencies.ts';
 import { type HealthReport, localHealth, mergeUpstreamHealth } from '../upstream/health-report.ts';
 import { TREE, VERSION } from '../version.ts';
-import { onStopSignals, type StartArgs, startFailed } from './start.ts';
+import { onStopSignals, type StartArgs, startFailed, warnKongIgnored } from './start.ts';
 
 type ToWorker =
   | { t: 'tollgate:init'; text: string }
@@ -454,6 +454,7 @@ export async function runPrimary(
     },
     'listening',
   );
+  warnKongIgnored(log, args);
   onHangup(() => void inst.reload({ trigger: 'signal' }));
   const grace = (): number => inst.runtime.config.settings.shutdown_grace_period;
   const stopped = onStopSignals(

@@ -1,0 +1,101 @@
+// Kong's environment variables, as a Kong deployment's manifest sets them: the ones with a meaning
+// here configure `gateway start` below its flags; the others are named (never shown) in a warning.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { test } from 'node:test';
+import { parseStartArgs, type StartArgs } from '../../src/cli/start.ts';
+import { freePort } from '../support/upstream.ts';
+import { BIN, cleanEnv, tmp, write } from './helpers.ts';
+
+const SERVICE =
+  '_format_version: "3.0"\nservices:\n  - name: echo\n    url: echo://\n    routes: [{ name: all, paths: [/] }]\n';
+
+function parsed(argv: string[], env: Record<string, string>): StartArgs {
+  const r = parseStartArgs(argv, env);
+  assert.ok(typeof r !== 'string', String(r));
+  return r;
+}
+
+test("Kong's variables set the config, the listeners, the log level, the access log and the workers", () => {
+  const r = parsed([], {
+    KONG_DATABASE: 'off',
+    KONG_DECLARATIVE_CONFIG: '/kong/declarative/kong.yml',
+    KONG_PROXY_LISTEN: '0.0.0.0:8000, 0.0.0.0:8443 ssl',
+    KONG_ADMIN_LISTEN: '127.0.0.1:8001',
+    KONG_LOG_LEVEL: 'notice',
+    KONG_PROXY_ACCESS_LOG: 'off',
+    KONG_NGINX_WORKER_PROCESSES: '2',
+    KONG_PROXY_ERROR_LOG: '/dev/stderr',
+    KONG_PREFIX: '/kong_prefix/',
+  });
+  assert.equal(r.config, '/kong/declarative/kong.yml');
+  assert.deepEqual(r.proxyListen, ['0.0.0.0:8000', '0.0.0.0:8443 ssl']);
+  assert.deepEqual(r.adminListen, ['127.0.0.1:8001']);
+  assert.equal(r.logLevel, 'info', "Kong's default notice is info");
+  assert.equal(r.accessLog, false);
+  assert.equal(r.workers, 2);
+  assert.deepEqual(r.kongIgnored, []);
+});
+
+test('a flag wins over its Kong variable; an invalid variable is a usage error naming the variable', () => {
+  const env = { KONG_PROXY_LISTEN: '0.0.0.0:8000', KONG_DECLARATIVE_CONFIG: '/kong.yml', KONG_LOG_LEVEL: 'error' };
+  const r = parsed(['--proxy-listen', '127.0.0.1:9000', '--config', '/mine.yaml', '--log-level', 'debug'], env);
+  assert.deepEqual(r.proxyListen, ['127.0.0.1:9000']);
+  assert.equal(r.config, '/mine.yaml');
+  assert.equal(r.logLevel, 'debug');
+  assert.match(
+    String(parseStartArgs([], { KONG_PROXY_LISTEN: '0.0.0.0:99999' })),
+    /^KONG_PROXY_LISTEN: invalid listen address/,
+  );
+  assert.match(
+    String(parseStartArgs([], { KONG_LOG_LEVEL: 'loud' })),
+    /^KONG_LOG_LEVEL must be one of debug, info, notice/,
+  );
+  assert.match(
+    String(parseStartArgs([], { KONG_PROXY_LISTEN: '127.0.0.1:8000', KONG_ADMIN_LISTEN: '127.0.0.1:8000' })),
+    /^KONG_ADMIN_LISTEN: '127\.0\.0\.1:8000' takes the port of KONG_PROXY_LISTEN/,
+  );
+  assert.match(
+    String(parseStartArgs([], { KONG_DATABASE: 'postgres' })),
+    /^KONG_DATABASE=postgres: Tollgate runs DB-less only .*deck gateway dump/,
+  );
+});
+
+test('gateway start from Kong variables alone serves, and names the variables it does not read without their values', async () => {
+  const dir = tmp();
+  const file = write(dir, 'kong.yml', SERVICE);
+  const [proxy, admin] = [await freePort(), await freePort()];
+  const env = cleanEnv({
+    KONG_DATABASE: 'off',
+    KONG_DECLARATIVE_CONFIG: file,
+    KONG_PROXY_LISTEN: `127.0.0.1:${proxy}`,
+    KONG_ADMIN_LISTEN: `127.0.0.1:${admin}`,
+    KONG_PG_PASSWORD: 'hunter2-never-shown',
+    KONG_STATUS_LISTEN: '0.0.0.0:8100',
+  });
+  const proc = spawn(process.execPath, [BIN, 'start', '--no-watch'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(proc, 'exit');
+  let text = '';
+  let err = '';
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
+  try {
+    const warning = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      createInterface({ input: proc.stdout }).on('line', (line) => {
+        text += `${line}\n`;
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.level === 'warn' && Array.isArray(entry.ignored)) resolve(entry);
+      });
+      void exited.then(() => reject(new Error(`exited:\n${text}\n${err}`)));
+    });
+    assert.deepEqual(warning.ignored, ['KONG_PG_PASSWORD', 'KONG_STATUS_LISTEN']);
+    const res = await fetch(`http://127.0.0.1:${proxy}/hello`);
+    assert.equal(res.status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${admin}/status`)).status, 200);
+    assert.doesNotMatch(text + err, /hunter2/);
+  } finally {
+    proc.kill('SIGTERM');
+    await exited;
+  }
+});
