@@ -197,8 +197,13 @@ class JwtAuthenticator implements PluginHandlers {
     if ('error' in parsed) {
       return this.finish(req, { status: 401, body: { message: `Bad token; ${parsed.error}` }, headers: this.wwwError });
     }
-    let keyValue = parsed.claims[this.keyClaim];
-    if (keyValue === undefined || keyValue === null || keyValue === false) keyValue = parsed.header[this.keyClaim];
+    // Own members only: a claim name such as `constructor` must not find Object.prototype's.
+    let keyValue = Object.hasOwn(parsed.claims, this.keyClaim) ? parsed.claims[this.keyClaim] : undefined;
+    if (
+      (keyValue === undefined || keyValue === null || keyValue === false) &&
+      Object.hasOwn(parsed.header, this.keyClaim)
+    )
+      keyValue = parsed.header[this.keyClaim];
     if (keyValue === undefined || keyValue === null || keyValue === false) return this.finish(req, this.fail.noKey!);
     if (keyValue === '') return this.finish(req, this.fail.emptyKey!);
     // Credential keys are strings: an array or object names none (Kong fails its cache lookup on
