@@ -12,6 +12,14 @@
 //   `client_header_timeout` and `keepalive_timeout`, as a fresh HTTP/1.1 connection must send its
 //   first request head.
 //
+// - a session with frames waiting to be written whose socket has taken nothing for `send_timeout`
+//   is cut, socket included, whatever its streams are doing: nginx's send_timeout on an HTTP/2
+//   connection (a write that makes no progress for it closes the connection, "client timed out").
+//   Without it, a stream waiting on its upstream kept a connection whose client reads nothing
+//   open as long as that stream lived; and node can leave a TLS session whose client has gone
+//   with a write that never completes, reading nothing more (so it never sees the reset), its
+//   streams reset but never closed: held for ever, with every request of it in flight.
+//
 // Per-stream body stalls are the request's own timer (client_body_timeout, request-checks.ts).
 //
 // A closing session (ended here, or closed by node: the client's GOAWAY, an error, shutdown)
@@ -47,6 +55,9 @@ interface Watch {
   closingSince: number;
   /** The session's own socket (`session.socket` is a Proxy that refuses destroy()). */
   socket: Socket;
+  /** The socket's bytesWritten at the last check, and since when (ms) frames wait without it moving. */
+  written: number;
+  writeSince: number;
 }
 
 /** The least time a closing session without streams is given to finish its writes. */
@@ -103,6 +114,8 @@ export function watchSessions(server: Http2SecureServer | Http2Server, limits: S
       pendingSince: 0,
       closingSince: 0,
       socket,
+      written: 0,
+      writeSince: 0,
     };
     watched.set(session, w);
     (session as WatchedSession)[kWatch] = w;
@@ -113,7 +126,16 @@ export function watchSessions(server: Http2SecureServer | Http2Server, limits: S
   const check = (): void => {
     const now = performance.now();
     for (const [session, w] of watched) {
-      if (session.closed || session.destroyed) {
+      // A destroyed session has no state left to read; what holds it is its socket (below).
+      const state = session.destroyed ? null : session.state;
+      if (
+        state !== null &&
+        writeStalled(w, (state.outboundQueueSize ?? 0) + unflushed(w.socket), now, limits.sendTimeoutMs())
+      ) {
+        cut(session, w);
+        continue;
+      }
+      if (state === null || session.closed) {
         if (w.closingSince === 0) w.closingSince = now;
         // Once node has ended its side, everything has been written and only the peer's close is
         // missing; until then, what is left is an answer the peer may still be reading.
@@ -121,7 +143,7 @@ export function watchSessions(server: Http2SecureServer | Http2Server, limits: S
         if (w.open === 0 && now - Math.max(w.closingSince, w.idleSince) >= grace) cut(session, w);
         continue;
       }
-      const begun = session.state.lastProcStreamID ?? 0;
+      const begun = state.lastProcStreamID ?? 0;
       if (begun > w.seen) {
         if (w.pendingId !== begun) {
           w.pendingId = begun;
@@ -140,6 +162,29 @@ export function watchSessions(server: Http2SecureServer | Http2Server, limits: S
   const stop = (): void => clearInterval(timer);
   server.once('close', stop);
   return stop;
+}
+
+/**
+ * Bytes the socket's handle holds that have not reached the kernel: a TLS socket's encrypted
+ * output, a TCP socket's queued writes. nghttp2 hands its frames to the handle, not to the socket's
+ * JS writable side, so `writableLength` does not see them.
+ */
+function unflushed(socket: Socket): number {
+  return (socket as Socket & { _handle?: { writeQueueSize?: number } | null })._handle?.writeQueueSize ?? 0;
+}
+
+/**
+ * Whether frames have waited `ms` with the socket taking none of them: bytes written, or nothing
+ * queued, start the count again (nginx counts send_timeout from the last write that made progress).
+ */
+function writeStalled(w: Watch, queued: number, now: number, ms: number): boolean {
+  const written = w.socket.bytesWritten;
+  if (queued === 0 || written !== w.written || w.writeSince === 0) {
+    w.written = written;
+    w.writeSince = now;
+    return false;
+  }
+  return ms > 0 && now - w.writeSince >= ms;
 }
 
 /**

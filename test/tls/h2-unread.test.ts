@@ -15,6 +15,9 @@ let ca: TestCa;
 let inst: TollgateInstance;
 let big: Listening;
 let upstreamOpen = 0;
+// An upstream that takes requests and never answers: a stream waiting on it stays open.
+let hang: Listening;
+let hanging = 0;
 
 before(async () => {
   if (skip) return;
@@ -32,6 +35,10 @@ before(async () => {
     };
     pump();
   });
+  hang = await listen((_req, res) => {
+    hanging++;
+    res.on('close', () => hanging--);
+  });
   inst = await startTlsGateway(
     ca,
     `_tollgate:
@@ -45,6 +52,12 @@ services:
       - name: big
         paths: [/big]
         strip_path: false
+  - name: hang
+    url: ${hang.url}
+    read_timeout: 60000
+    routes:
+      - name: hang
+        paths: [/hang]
 `,
   );
 });
@@ -52,6 +65,7 @@ services:
 after(async () => {
   await inst?.close(0);
   await big?.close();
+  await hang?.close();
 });
 
 /**
@@ -107,6 +121,20 @@ test('a client that reads nothing loses its stream after send_timeout and its co
   );
   s.close();
   assert.equal(status, 200);
+});
+
+test('a connection that takes nothing for send_timeout is cut, though a stream of it still waits on its upstream', {
+  skip,
+}, async () => {
+  // nginx closes an HTTP/2 connection whose writes make no progress for send_timeout, whatever its
+  // streams are doing; the stream waiting on the silent upstream would otherwise hold it until
+  // read_timeout (60 s here).
+  const client = await unreadingClient([frame(1, 5, 3, getHeaderBlock('/hang'))]);
+  await until('the upstreams to get both requests', () => upstreamOpen === 1 && hanging === 1);
+  await until('the gateway to let go of the connection', async () => (await active()) === 0, 5_000);
+  // Both exchanges ended with it.
+  await until('the upstream exchanges to end', () => upstreamOpen === 0 && hanging === 0, 5_000);
+  client.destroy();
 });
 
 test('one that sends GOAWAY itself and reads nothing is let go of too', { skip }, async () => {
