@@ -17,6 +17,8 @@ export const ProxyErrors = {
   MISSING_HOST: { status: 400, message: 'Bad request: missing Host' },
   TOO_MANY_HEADERS: { status: 431, message: 'Request Header Fields Too Large' },
   BAD_VERSION: { status: 505, message: 'HTTP Version Not Supported' },
+  // nginx's answer to a Transfer-Encoding other than chunked (Kong's error handler leaves 501 to it).
+  UNKNOWN_TRANSFER_ENCODING: { status: 501, message: 'Not Implemented' },
   // Kong's error handler's text for nginx's 405 (TRACE).
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   H2C_REFUSED: { status: 400, message: 'Bad request: h2c upgrade is not supported' },

@@ -106,11 +106,15 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
       ? 'TOO_MANY_HEADERS'
       : code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? 'REQUEST_TIMEOUT'
-        : // llhttp files a request line whose version is read but not followed by CRLF (a bare LF,
-          // a trailing space or byte) under HPE_INVALID_VERSION too: a malformed line, not a version.
-          code === 'HPE_INVALID_VERSION' && !(err.reason ?? err.message).includes('CRLF after version')
-          ? 'BAD_VERSION'
-          : 'BAD_REQUEST';
+        : // llhttp's code for a coding list whose last coding is not chunked, and for a
+          // Transfer-Encoding after a Content-Length (a smuggling shape, 400 as nginx's).
+          code === 'HPE_INVALID_TRANSFER_ENCODING' && !(err.reason ?? err.message).includes('Content-Length')
+          ? 'UNKNOWN_TRANSFER_ENCODING'
+          : // llhttp files a request line whose version is read but not followed by CRLF (a bare LF,
+            // a trailing space or byte) under HPE_INVALID_VERSION too: a malformed line, not a version.
+            code === 'HPE_INVALID_VERSION' && !(err.reason ?? err.message).includes('CRLF after version')
+            ? 'BAD_VERSION'
+            : 'BAD_REQUEST';
   const def = ProxyErrors[answer];
   const rc = refusedRequest(gw, socket, err.rawPacket);
   rc.error = { code: answer, message: err.message, cause: code };
@@ -159,7 +163,9 @@ function reason(status: number): string {
       ? 'Request Timeout'
       : status === 505
         ? 'HTTP Version Not Supported'
-        : 'Bad Request';
+        : status === 501
+          ? 'Not Implemented'
+          : 'Bad Request';
 }
 
 /** A request record for what the parser refused: method and path from the request line when they are readable. */

@@ -185,6 +185,7 @@ function errorAnswer(
     def.status === 400 ||
     def.status === 431 ||
     def.status === 505 ||
+    def.status === 501 ||
     def.status === 408 ||
     def.status === 413 ||
     def.status === 417

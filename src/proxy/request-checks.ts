@@ -161,8 +161,11 @@ export function readClientHeaders(
     // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty
     // (1.0 has no chunked coding; a 1.0 hop may have passed it on unread). Refused, connection closed.
     if (!h2 && req.httpVersionMinor === 0) return 'BAD_REQUEST';
-    // Only plain chunked framing can be re-framed safely; anything else (or TE with CL) is a smuggling shape.
-    if (out['content-length'] !== undefined || String(te).trim().toLowerCase() !== 'chunked') return 'BAD_REQUEST';
+    // Only plain chunked framing can be re-framed safely. A coding the gateway does not know is
+    // 501, as RFC 9112 section 6.1 says and nginx answers (it asks before it looks at a
+    // Content-Length); chunked beside Content-Length is a smuggling shape, 400.
+    if (String(te).trim().toLowerCase() !== 'chunked') return 'UNKNOWN_TRANSFER_ENCODING';
+    if (out['content-length'] !== undefined) return 'BAD_REQUEST';
   }
   if (scan.connection !== undefined) {
     for (const token of connectionTokens(scan.connection)) delete out[token];
@@ -443,7 +446,10 @@ function answerUnreadBody(rc: ProxyRequest, code: ProxyErrorCode, why: string): 
  * lost). The log names the parser's error either way, not a client that closed.
  */
 export function refuseClientBody(rc: ProxyRequest, message: string, cause: string, socket: Socket): void {
-  rc.error = { code: 'BAD_REQUEST', message, cause };
+  // An unknown Transfer-Encoding, already answered 501, is what the parser then fails on: the
+  // log keeps the code the client got, with the parser's as its cause.
+  if (rc.error?.code === 'UNKNOWN_TRANSFER_ENCODING') rc.error = { ...rc.error, cause };
+  else rc.error = { code: 'BAD_REQUEST', message, cause };
   if (rc.finished || rc.res.headersSent) {
     socket.destroy();
     return;

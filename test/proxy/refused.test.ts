@@ -230,15 +230,34 @@ describe('requests the HTTP parser refuses', () => {
     assert.equal(lines.find((l) => l.status === 400)?.error, 'BAD_REQUEST');
   });
 
-  test('Transfer-Encoding over two lines, gzip then chunked, is the coding list gzip, chunked: 400', async () => {
+  test('Transfer-Encoding over two lines, gzip then chunked, is the coding list gzip, chunked: 501', async () => {
     const seen = upstream.requests.length;
     const r = await rawRequest(
       gw.url,
       'POST /up/te HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n',
     );
-    assert.equal(r.status, 400);
+    assert.equal(r.status, 501);
     assert.equal(upstream.requests.length, seen);
   });
+
+  // nginx (so Kong) answers a coding it does not know 501 Not Implemented, as RFC 9112 section 6.1
+  // asks, whether node's parser refuses the list (chunked not last) or passes it on.
+  for (const te of ['chunked, gzip', 'gzip', 'identity']) {
+    test(`Transfer-Encoding: ${te} is 501 Not Implemented with Connection: close; nothing reaches the upstream`, async () => {
+      const seen = upstream.requests.length;
+      const from = gw.logs.length;
+      const r = await rawRequest(
+        gw.url,
+        `POST /up/te501 HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: ${te}\r\n\r\n4\r\nabcd\r\n0\r\n\r\n`,
+      );
+      assert.equal(r.status, 501, r.raw.slice(0, 200));
+      assert.equal(r.headers.connection, 'close');
+      assert.match(r.body, /"message":"Not Implemented"/);
+      assert.equal(upstream.requests.length, seen);
+      const lines = await newAccessLines(from);
+      assert.equal(lines.find((l) => l.status === 501)?.error, 'UNKNOWN_TRANSFER_ENCODING', JSON.stringify(lines));
+    });
+  }
 
   test('a Host that is no authority (space, slash, user info, backslash) is refused with 400; valid ones pass', async () => {
     const seen = upstream.requests.length;
