@@ -61,6 +61,8 @@ interface Keyed {
   path: readonly (string | number)[];
   /** Top-level fields whose values are secrets for this kind of entity. */
   secretFields: ReadonlySet<string>;
+  /** For an entity named only by its position under its consumer: its kind and consumer. */
+  ordinal?: string;
 }
 
 /**
@@ -117,13 +119,14 @@ function entities(c: GatewayConfig): Map<string, Keyed> {
     value: object,
     path: readonly (string | number)[],
     secretFields: string[] = [],
+    ordinal?: string,
   ): void => {
     let key = `${kind}\u0000${name}`;
     for (let n = 2; out.has(key); n++) key = `${kind}\u0000${name}\u0000${n}`;
     const v: Record<string, unknown> = { ...(value as Record<string, unknown>) };
     delete v.id;
     delete v.yaml_path;
-    out.set(key, { key, name, value: v, path, secretFields: new Set(secretFields) });
+    out.set(key, { key, name, value: v, path, secretFields: new Set(secretFields), ordinal });
   };
   for (const s of c.services) put('services', `service '${s.name ?? s.id}'`, s, s.yaml_path);
   for (const r of c.routes)
@@ -166,7 +169,8 @@ function entities(c: GatewayConfig): Map<string, Keyed> {
       );
       const n = list.slice(0, i).filter((x) => x.consumer === e.consumer).length + 1;
       const label = field !== undefined ? `${singular} '${e[field] as string}'${owner}` : `${singular} #${n}${owner}`;
-      put(kind, label, { ...e, consumer: e.consumer && con.get(e.consumer) }, e.yaml_path, secretFields);
+      const value = { ...e, consumer: e.consumer && con.get(e.consumer) };
+      put(kind, label, value, e.yaml_path, secretFields, field === undefined ? `${kind}\u0000${owner}` : undefined);
     });
   }
   const settings: Record<string, unknown> = { ...c.settings };
@@ -183,7 +187,7 @@ function entities(c: GatewayConfig): Map<string, Keyed> {
 /** Compares two configs; `display` maps placeholder values back to `${NAME}` for printing. */
 export function diffConfigs(a: GatewayConfig, b: GatewayConfig, display: (s: string) => string = (s) => s): ConfigDiff {
   const ea = entities(a);
-  const eb = entities(b);
+  const eb = pairByValue(ea, entities(b));
   const secrets = secretValues(new Set([...a.source.secrets, ...b.source.secrets]));
   const loc = (c: GatewayConfig, path: readonly (string | number)[]): { file: string; line: number } => {
     const l = c.source.locate(path);
@@ -211,6 +215,51 @@ export function diffConfigs(a: GatewayConfig, b: GatewayConfig, display: (s: str
   const security = securitySummary(a, b, display).map((f) => ({ ...f, message: shown(f.message) }));
   for (const c of changes) c.name = shown(c.name);
   return { equal: changes.length === 0, security, changes };
+}
+
+/**
+ * Re-keys the new config's entities that are named only by their position under their consumer
+ * (a key-auth credential: its key is a secret, so it cannot name it): each is paired first with an
+ * old one of equal value, then the rest in order. By position alone, swapping two keys read as
+ * both keys rotated, and removing the first key as the second one rotated.
+ */
+function pairByValue(ea: Map<string, Keyed>, eb: Map<string, Keyed>): Map<string, Keyed> {
+  const inOrder = new Map<string, string[]>();
+  const byValue = new Map<string, string[]>();
+  const push = (m: Map<string, string[]>, k: string, v: string): void => {
+    const l = m.get(k);
+    if (l === undefined) m.set(k, [v]);
+    else l.push(v);
+  };
+  for (const x of ea.values()) {
+    if (x.ordinal === undefined) continue;
+    push(inOrder, x.ordinal, x.key);
+    push(byValue, `${x.ordinal}\u0000${JSON.stringify(x.value)}`, x.key);
+  }
+  if (inOrder.size === 0) return eb;
+  const used = new Set<string>();
+  const next = (l: string[] | undefined): string | undefined => {
+    while (l !== undefined && l.length > 0) {
+      const k = l.shift()!;
+      if (!used.has(k)) {
+        used.add(k);
+        return k;
+      }
+    }
+    return undefined;
+  };
+  const paired = new Map<Keyed, string>();
+  for (const x of eb.values()) {
+    if (x.ordinal === undefined) continue;
+    const k = next(byValue.get(`${x.ordinal}\u0000${JSON.stringify(x.value)}`));
+    if (k !== undefined) paired.set(x, k);
+  }
+  const out = new Map<string, Keyed>();
+  for (const [key, x] of eb) {
+    if (x.ordinal === undefined) out.set(key, x);
+    else out.set(paired.get(x) ?? next(inOrder.get(x.ordinal)) ?? `${key}\u0000new`, x);
+  }
+  return out;
 }
 
 function entityKind(key: string): string {

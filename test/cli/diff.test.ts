@@ -298,6 +298,29 @@ services:
   assert.match(r.out, /! route 'ra' no longer runs rate-limiting \(rate limit removed\)/);
 });
 
+test('diff: credentials named by a secret are paired by value: reordering is no change, removing one names it', async () => {
+  const dir = tmp();
+  const keys = (...k: string[]): string =>
+    `_format_version: "3.0"\nconsumers:\n  - username: alice\n    keyauth_credentials: [${k.map((x) => `{ key: "${x}" }`).join(', ')}]\n`;
+  const a = write(dir, 'a.yaml', keys('key-one-0001', 'key-two-0002'));
+  const swapped = await gateway(['diff', a, write(dir, 'b.yaml', keys('key-two-0002', 'key-one-0001'))]);
+  assert.equal(swapped.code, 0, swapped.out);
+  // The first key removed: the one left was not rotated.
+  const removed = await gateway(['diff', a, write(dir, 'c.yaml', keys('key-two-0002'))]);
+  assert.equal(removed.code, 1, removed.err);
+  assert.doesNotMatch(removed.out, /changed \(secret/);
+  assert.match(removed.out, /^ {2}- keyauth credential #1 of consumer 'alice' {2}\(.*a\.yaml:4\)$/m);
+  assert.match(removed.out, /Changes \(1\)/);
+  // One key replaced by another: still a secret change, never by value.
+  const rotated = await gateway(['diff', a, write(dir, 'd.yaml', keys('key-one-0001', 'key-new-0003'))]);
+  assert.match(
+    rotated.out,
+    /^ {2}~ keyauth credential #2 of consumer 'alice'.*\n {6}key: changed \(secret, value not shown\)$/m,
+  );
+  assert.match(rotated.out, /Changes \(1\)/);
+  for (const r of [removed, rotated]) assert.ok(!/key-(one|two|new)/.test(r.out), r.out);
+});
+
 test('diff: reordering a route’s hosts, methods or paths is no change', async () => {
   const dir = tmp();
   const route = (hosts: string, methods: string, paths: string): string =>
