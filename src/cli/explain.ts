@@ -15,13 +15,18 @@ export interface CliIO {
   stderr: { write(s: string): unknown };
 }
 
-/** `-H 'Name: value'` → [name, value]. */
+/**
+ * `-H 'Name: value'` → [name, value]. A name given twice is two lines of one request: joined with
+ * `, ` as the proxy receives them from Node (RFC 9110 5.3), so a route's `headers` may match either.
+ */
 export function parseHeaders(list: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const h of list) {
     const colon = h.indexOf(':');
     if (colon <= 0) throw new UsageError(`-H '${h}': write 'Name: value'`);
-    out[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
+    const name = h.slice(0, colon).trim().toLowerCase();
+    const value = h.slice(colon + 1).trim();
+    out[name] = out[name] === undefined ? value : `${out[name]}, ${value}`;
   }
   return out;
 }

@@ -118,6 +118,33 @@ test('explain: no route matched exits 1 and names the nearest candidates with wh
   assert.match(r.out, /^ {2}orders {2}\(.*gateway\.yaml:6:\d+\) {2}methods \[GET\] \(got POST\)$/m);
 });
 
+test('explain: a header given twice with -H is both lines of one request, as the gateway reads them', async () => {
+  const dir = tmp();
+  const cfg = write(
+    dir,
+    'gateway.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: s\n    url: echo://\n    routes:\n      - name: v2\n        paths: [/a]\n        headers: { x-ver: [v2] }\n      - name: any\n        paths: [/a]\n',
+  );
+  for (const order of [
+    ['X-Ver: v2', 'x-ver: v1'],
+    ['X-Ver: v1', 'x-ver: v2'],
+  ]) {
+    const r = await gateway([
+      'explain',
+      '--config',
+      cfg,
+      'GET',
+      'http://localhost/a',
+      '-H',
+      order[0]!,
+      '-H',
+      order[1]!,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^route {5}v2 {2}\(/m, order.join(' '));
+  }
+});
+
 test('explain: usage errors exit 2', async () => {
   assert.equal((await gateway(['explain', 'GET'])).code, 2);
   const r = await gateway(['explain', '--consumr', 'x', 'GET', '/']);
