@@ -83,13 +83,17 @@ function parseUrl(req: QueryRequest): Explanation['request'] & { hostHeader: str
   };
 }
 
-/** The server name a TLS client sends for an authority: its host name, or none for an IP address (RFC 6066 3). */
+/**
+ * The server name a TLS client sends for an authority: its host name without a trailing dot, or
+ * none for an IP address (RFC 6066 3); curl sends `api.test` for `https://api.test./`.
+ */
 function urlServerName(authority: string): string {
   const at = authority.lastIndexOf('@');
   const hostPort = authority.slice(at + 1);
   const colon = hostPort.lastIndexOf(':');
   const host = colon > hostPort.lastIndexOf(']') ? hostPort.slice(0, colon) : hostPort;
-  return host.startsWith('[') || isIP(host) !== 0 ? '' : host;
+  if (host.startsWith('[') || isIP(host) !== 0) return '';
+  return host.endsWith('.') ? host.slice(0, -1) : host;
 }
 
 function headerValue(headers: Record<string, string>, name: string): string | undefined {

@@ -145,6 +145,20 @@ test('explain: a header given twice with -H is both lines of one request, as the
   }
 });
 
+test('explain: an https URL whose host ends in a dot sends its server name without it (RFC 6066 3), as curl does', async () => {
+  const dir = tmp();
+  const cfg = write(
+    dir,
+    'gateway.yaml',
+    '_format_version: "3.0"\nservices:\n  - name: s\n    url: echo://\n    routes:\n      - name: bysni\n        snis: [api.test]\n        paths: [/]\n        protocols: [https]\n      - name: other\n        paths: [/]\n',
+  );
+  for (const url of ['https://api.test/x', 'https://API.test.:8443/x']) {
+    const r = await gateway(['explain', '--config', cfg, 'GET', url]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^route {5}bysni {2}\(/m, url);
+  }
+});
+
 test('explain: usage errors exit 2', async () => {
   assert.equal((await gateway(['explain', 'GET'])).code, 2);
   const r = await gateway(['explain', '--consumr', 'x', 'GET', '/']);
