@@ -184,3 +184,10 @@ describe('jwt_secrets', () => {
     assert.equal(keys.includes(KEY), false);
   });
 });
+
+test('key_claim_name naming a property every object has (constructor) is looked up in the token only', async () => {
+  const r = await load([{ key: 'k', secret: SECRET }], { key_claim_name: 'constructor' });
+  const token = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(SECRET));
+  const res = await r.run({ headers: { authorization: `Bearer ${token}` } });
+  assert.deepEqual([res.status, res.body], [401, { message: "No mandatory 'constructor' in claims" }]);
+});
