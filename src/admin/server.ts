@@ -4,7 +4,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
 import type { GatewayConfig } from '../config/model.ts';
-import { knownSecrets, REDACTED, type SecretValues, secretValues } from '../config/secrets.ts';
+import {
+  credentialHeader,
+  knownSecrets,
+  REDACTED,
+  SECRET_FIELD,
+  type SecretValues,
+  secretValues,
+  URL_USERINFO,
+} from '../config/secrets.ts';
 import type { TollgateInstance } from '../instance.ts';
 import type { ConnectionStats } from '../instance-types.ts';
 import { hasRequestBody } from '../lib/request-body.ts';
@@ -332,22 +340,6 @@ function kongStatus(c: ConnectionStats, hash: string): Record<string, unknown> {
 const SECRET_ENTITY_FIELDS: Record<string, ReadonlySet<string>> = {
   certificates: new Set(['key', 'key_alt']),
 };
-
-/** Plugin config fields that hold secrets (oidc client_secret/session_secret, redis password, ...). */
-const SECRET_FIELD = /secret|password|passwd|passphrase|private|credential|(^|_)key$|^keys$|api_?key|token$/i;
-
-/**
- * Request headers that carry credentials: the logging redaction's list (docs/logging.md), and any
- * name that says secret once its dashes read as underscores (`X-Api-Key`, `X-Auth-Token`).
- */
-const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|apikey)$/i;
-function credentialHeader(name: string): boolean {
-  const n = name.trim();
-  return CREDENTIAL_HEADER.test(n) || SECRET_FIELD.test(n.replaceAll('-', '_'));
-}
-
-/** `scheme://user:pass@host...`: the user info of a URL is a credential (Kong's http-log sends it as Basic auth). */
-const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/i;
 
 /**
  * A `headers` field: a map (http-log's, opentelemetry's; of value lists in an upstream's active

@@ -25,6 +25,22 @@ const MAX_FRAGMENTS = 1_000_000;
 /** Configs whose secrets the process registry keeps. */
 const KEEP_CONFIGS = 16;
 
+/** Plugin config fields that hold secrets (oidc client_secret/session_secret, redis password, ...). */
+export const SECRET_FIELD = /secret|password|passwd|passphrase|private|credential|(^|_)key$|^keys$|api_?key|token$/i;
+
+/**
+ * Request headers that carry credentials: the logging redaction's list (docs/logging.md), and any
+ * name that says secret once its dashes read as underscores (`X-Api-Key`, `X-Auth-Token`).
+ */
+const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|apikey)$/i;
+export function credentialHeader(name: string): boolean {
+  const n = name.trim();
+  return CREDENTIAL_HEADER.test(n) || SECRET_FIELD.test(n.replaceAll('-', '_'));
+}
+
+/** `scheme://user:pass@host...`: the user info of a URL is a credential (Kong's http-log sends it as Basic auth). */
+export const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/i;
+
 /** The compiled matcher of one set of secret values. */
 export class SecretValues {
   /** Forms replaced wherever they occur, longest first. */

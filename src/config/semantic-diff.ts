@@ -6,7 +6,7 @@
  * "changed", never by value.
  */
 import type { GatewayConfig, PluginModel, RouteModel } from './model.ts';
-import { type SecretValues, secretValues } from './secrets.ts';
+import { credentialHeader, type SecretValues, secretValues, URL_USERINFO } from './secrets.ts';
 
 export type ChangeKind = 'added' | 'removed' | 'changed';
 
@@ -276,9 +276,16 @@ function compare(
   out: FieldChange[],
 ): void {
   const leaf = path.split('.').pop() ?? '';
+  // As the admin API redacts them: a credential header's value (http-log's `Authorization`, a
+  // request-transformer's `Authorization:Bearer ...`) and a url carrying user:password (Kong's
+  // http-log sends it as Basic auth).
   const secretField =
     (path !== '' && !path.includes('.') && secretFields.has(path)) ||
-    (path.startsWith('config.') && SECRET_FIELD.test(leaf));
+    (path.startsWith('config.') &&
+      (SECRET_FIELD.test(leaf) ||
+        (path.includes('.headers.') && credentialHeader(leaf)) ||
+        (leaf === 'headers' && [a, b].some(namesCredentialHeader)))) ||
+    [a, b].some((v) => typeof v === 'string' && URL_USERINFO.test(v));
   if (isObj(a) && isObj(b) && !secretField) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
       compare(a[k], b[k], path === '' ? k : `${path}.${k}`, secretFields, secrets, display, out);
@@ -294,6 +301,14 @@ function compare(
     ...(secret || a === undefined ? {} : { old: show(a, display) }),
     ...(secret || b === undefined ? {} : { new: show(b, display) }),
   });
+}
+
+/** A list of `name:value` headers (request-transformer's) with one that carries a credential. */
+function namesCredentialHeader(v: unknown): boolean {
+  return (
+    Array.isArray(v) &&
+    v.some((h) => typeof h === 'string' && h.indexOf(':') > 0 && credentialHeader(h.slice(0, h.indexOf(':'))))
+  );
 }
 
 /** Entity fields whose lists are sets: their order changes nothing the gateway does. */

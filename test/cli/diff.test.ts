@@ -321,6 +321,24 @@ test('diff: credentials named by a secret are paired by value: reordering is no 
   for (const r of [removed, rotated]) assert.ok(!/key-(one|two|new)/.test(r.out), r.out);
 });
 
+test("diff: a url's user:password and a credential header's value are secrets, as the admin API redacts them", async () => {
+  const dir = tmp();
+  const log = (pw: string, token: string): string =>
+    `_format_version: "3.0"\nplugins:\n  - name: http-log\n    config:\n      http_endpoint: "https://ingest:${pw}@logs.example.com/in"\n      headers: { Authorization: "Bearer ${token}", X-Env: ${pw.slice(0, 3)} }\n`;
+  const a = write(dir, 'a.yaml', log('hunter2-old', 'tok-0001'));
+  const b = write(dir, 'b.yaml', log('hunter2-new', 'tok-0002'));
+  const r = await gateway(['diff', a, b]);
+  assert.equal(r.code, 1, r.err);
+  for (const secret of ['hunter2', 'tok-000']) assert.ok(!r.out.includes(secret), `${secret} printed:\n${r.out}`);
+  assert.match(r.out, /config\.http_endpoint: changed \(secret, value not shown\)/);
+  assert.match(r.out, /config\.headers\.Authorization: changed \(secret, value not shown\)/);
+  const rt = (token: string): string =>
+    `_format_version: "3.0"\nplugins:\n  - name: request-transformer\n    config: { add: { headers: ["Authorization:Bearer ${token}"] } }\n`;
+  const t = await gateway(['diff', write(dir, 'c.yaml', rt('tok-0001')), write(dir, 'd.yaml', rt('tok-0002'))]);
+  assert.ok(!t.out.includes('tok-000'), t.out);
+  assert.match(t.out, /config\.add\.headers: changed \(secret, value not shown\)/);
+});
+
 test('diff: reordering a route’s hosts, methods or paths is no change', async () => {
   const dir = tmp();
   const route = (hosts: string, methods: string, paths: string): string =>
