@@ -10,6 +10,10 @@ import { defineEntity } from '../../index.ts';
 export interface KeyAuthCredential extends EntityRecord {
   /** Null when the file gives none: Kong generates a random key, which no client could know. */
   readonly key: string | null;
+  /**
+   * The Unix time (seconds) the key expires at, as Kong 3.5+ reads `ttl` in a DB-less file (the
+   * off strategy's `entity.ttl - ngx.time()`; `kong config db_export` writes the expiry so).
+   */
   readonly ttl: number | null;
 }
 
@@ -23,7 +27,8 @@ export const keyauthCredentials = defineEntity<KeyAuthCredential>({
     type: 'object',
     properties: {
       key: { type: 'string', minLength: 1 },
-      ttl: { type: 'integer', minimum: 0, maximum: 100000000 },
+      // No maximum: an expiry time is past the Admin API's 100000000-second bound on a relative ttl.
+      ttl: { type: 'integer', minimum: 0 },
     },
   },
   unique: ['key'],
@@ -34,6 +39,11 @@ export const keyauthCredentials = defineEntity<KeyAuthCredential>({
     if (credential.key === null)
       context.warn(
         "no 'key': Kong would generate a random one, which no client could know; this credential never authenticates",
+      );
+    if (credential.ttl !== null && credential.ttl <= Date.now() / 1000)
+      context.warn(
+        `ttl ${credential.ttl} is past: a DB-less file's ttl is the Unix time the key expires (Kong 3.5+, as kong config db_export writes it), so this credential never authenticates`,
+        'ttl',
       );
     return undefined;
   },

@@ -38,6 +38,8 @@ export const MAX_KEY_BODY_BYTES = 1024 * 1024;
 interface Entry {
   readonly consumer: Consumer;
   readonly credential: Credential;
+  /** Milliseconds since the epoch from which the key no longer authenticates (Infinity: never). */
+  readonly expiresAt: number;
 }
 
 interface Failure {
@@ -138,7 +140,8 @@ class KeyAuth implements PluginHandlers {
     if (key === undefined || key === '') return NO_KEY;
 
     const entry = this.byDigest.get(digest(fromHeader ? headerBytes(key) : key));
-    if (entry === undefined) return INVALID;
+    // An expired key is unknown, as Kong's DB-less lookup no longer returns it.
+    if (entry === undefined || Date.now() >= entry.expiresAt) return INVALID;
     req.authenticate(entry.consumer, entry.credential);
     return null;
   }
@@ -276,6 +279,7 @@ export default definePlugin<KeyAuthConfig>({
       byDigest.set(digest(credential.key), {
         consumer,
         credential: { id: credential.id, type: 'key-auth', identifier: credential.id, consumer_id: consumer.id },
+        expiresAt: credential.ttl === null ? Number.POSITIVE_INFINITY : credential.ttl * 1000,
       });
     }
     return new KeyAuth(config, anonymous, byDigest);

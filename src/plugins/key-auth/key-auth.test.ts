@@ -308,10 +308,30 @@ describe('keyauth_credentials and where key-auth may be configured', () => {
       {},
       { headers: { apikey: 'k' } },
       {
-        consumers: [{ username: 'a', keyauth_credentials: [{ key: 'k', ttl: 60 }] }],
+        consumers: [{ username: 'a', keyauth_credentials: [{ key: 'k', ttl: 4102444800 }] }],
       },
     );
     assert.equal(ok.consumer?.username, 'a');
+  });
+
+  test("ttl is the Unix time the key expires, as Kong 3.5+ reads it in a DB-less file (kong config db_export's)", async () => {
+    const soon = Math.floor(Date.now() / 1000) + 1;
+    const consumers = [
+      { username: 'later', keyauth_credentials: [{ key: 'later-key', ttl: 4102444800 }] },
+      { username: 'soon', keyauth_credentials: [{ key: 'soon-key', ttl: soon }] },
+      { username: 'past', keyauth_credentials: [{ key: 'past-key', ttl: 60 }] },
+    ];
+    const later = await runPlugin(plugin, {}, { headers: { apikey: 'later-key' } }, { consumers });
+    assert.equal(later.consumer?.username, 'later', 'an expiry past 100000000 loads and authenticates');
+    const past = await runPlugin(plugin, {}, { headers: { apikey: 'past-key' } }, { consumers });
+    assert.deepEqual([past.status, past.body], [401, { message: 'Unauthorized' }]);
+    assert.ok(
+      past.logs.some((l) => /ttl 60 is past/.test(String(l.msg))),
+      JSON.stringify(past.logs),
+    );
+    await new Promise((resolve) => setTimeout(resolve, soon * 1000 - Date.now()));
+    const expired = await runPlugin(plugin, {}, { headers: { apikey: 'soon-key' } }, { consumers });
+    assert.deepEqual([expired.status, expired.body], [401, { message: 'Unauthorized' }]);
   });
 
   test('a key belongs to one consumer only, and the error does not quote it', async () => {
