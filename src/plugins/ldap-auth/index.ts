@@ -43,6 +43,13 @@ export interface LdapAuthConfig {
 /** Kong's priority for ldap-auth. */
 export const LDAP_AUTH_PRIORITY = 1200;
 
+/**
+ * What `timeout: 0` means: Kong's `sock:settimeout(0)` leaves the cosocket on nginx's
+ * lua_socket_connect/send/read_timeout, 60 s each by default (lua-nginx-module). Taken as given, 0
+ * failed every bind by a host name at once and waited without end on a silent directory.
+ */
+export const SOCKET_DEFAULT_TIMEOUT_MS = 60_000;
+
 /** Bind results remembered per plugin instance. */
 export const LDAP_CACHE_ENTRIES = 10_000;
 /** Longest credential header looked at; longer ones are not credentials Kong would accept either. */
@@ -79,6 +86,8 @@ class LdapAuth implements PluginHandlers {
    * with the count since the last one, not a line per request.
    */
   private readonly bindFailed: RepeatedWarning;
+  /** The config as bind reads it, `timeout` resolved. */
+  private readonly settings: LdapAuthConfig;
 
   constructor(
     private readonly config: LdapAuthConfig,
@@ -86,6 +95,7 @@ class LdapAuth implements PluginHandlers {
     logger: PluginLogger,
   ) {
     this.bindFailed = new RepeatedWarning(logger, 'LDAP bind failed', 1000, 'error');
+    this.settings = config.timeout > 0 ? config : { ...config, timeout: SOCKET_DEFAULT_TIMEOUT_MS };
     this.cache = new LRUCache<string, boolean>({
       max: LDAP_CACHE_ENTRIES,
       ttl: Math.max(1, config.cache_ttl * 1000),
@@ -153,7 +163,7 @@ class LdapAuth implements PluginHandlers {
     if (p === undefined) {
       if (this.pending.size >= MAX_CONCURRENT_BINDS) return Promise.reject(new DirectoryBusy());
       const dn = `${this.config.attribute}=${escapeDnValue(given.user)},${this.config.base_dn}`;
-      p = bind(this.config, dn, given.password).then(
+      p = bind(this.settings, dn, given.password).then(
         (ok) => {
           this.pending.delete(key);
           this.cache.set(key, ok);

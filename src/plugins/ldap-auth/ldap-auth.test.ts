@@ -79,6 +79,11 @@ describe('ldap-auth', () => {
           plugins: [{ name: 'ldap-auth', config: { ...config, ldap_port: 1, timeout: 2000 } }],
         },
         {
+          name: 'zero',
+          paths: ['/zero'],
+          plugins: [{ name: 'ldap-auth', config: { ...config, ldap_host: 'localhost', timeout: 0 } }],
+        },
+        {
           // Its own instance, so its log lines are not held back by /down's.
           name: 'dead',
           paths: ['/dead'],
@@ -213,6 +218,12 @@ describe('ldap-auth', () => {
     assert.equal(r.res.status, 200);
     assert.equal(r.seen!.headers['x-consumer-username'], 'guest');
     assert.equal(r.seen!.headers['x-anonymous-consumer'], 'true');
+  });
+
+  test("timeout 0 is Kong's socket default (60 s), not an instant failure nor an endless wait", async () => {
+    const r = await call('/zero', { authorization: basic('ldap', 'alice', 'wonderland') });
+    assert.equal(r.res.status, 200, r.text);
+    assert.equal(r.seen?.headers['x-credential-identifier'], 'alice');
   });
 
   test('an unreachable directory answers 500, not 401', async () => {
