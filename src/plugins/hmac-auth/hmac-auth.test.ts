@@ -226,6 +226,23 @@ describe('hmac-auth', () => {
     }
   });
 
+  test('a date with a numeric zone or none after the time counts, read as GMT, as ngx.parse_http_time reads it', async () => {
+    // Python's email.utils.formatdate() writes -0000, PHP's DATE_RFC2822 +0000.
+    const now = new Date().toUTCString().replace(/ GMT$/, '');
+    for (const date of [`${now} -0000`, `${now} +0000`, now, now.replace(/^\w{3}/, 'Sunday')]) {
+      const signed = { ...sign({ path: '/hmac', headers: ['request-line'] }), date };
+      assert.equal((await send('/hmac', signed)).status, 200, date);
+    }
+    // The zone is not applied (nginx ignores it): the time is read as GMT.
+    const zoned = { ...sign({ path: '/hmac', headers: ['request-line'] }), date: `${now} +0200` };
+    assert.equal((await send('/hmac', zoned)).status, 200);
+    const bad = ['2026-12-05T08:00:00Z', now.replace(/ \d{2} /, ' 32 '), now.replace(/\d{2}:/, '24:')];
+    for (const date of bad) {
+      const signed = { ...sign({ path: '/hmac', headers: ['request-line'] }), date };
+      assert.equal((await send('/hmac', signed)).status, 401, date);
+    }
+  });
+
   test('validate_request_body: the Digest must match the body; enforce_headers and algorithms apply', async () => {
     const body = '{"order":42}';
     const ok = await send(

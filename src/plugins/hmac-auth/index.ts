@@ -11,7 +11,7 @@ import schema from '../../../schemas/plugins/hmac-auth.schema.json' with { type:
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader } from '../../index.ts';
 import { hmacauthCredentials } from './entities.ts';
-import { parseHmacAuthorization, signingString } from './signature.ts';
+import { parseHmacAuthorization, parseHttpDate, signingString } from './signature.ts';
 
 /** The hmac-auth plugin's config, defaults applied. */
 export interface HmacAuthConfig {
@@ -120,12 +120,8 @@ class HmacAuth implements PluginHandlers {
   }
 
   private dateWithinSkew(value: string | undefined): boolean {
-    if (value === undefined || !HTTP_DATE.test(value)) return false;
-    // asctime carries no zone and means GMT (RFC 9110 5.6.7, as ngx.parse_http_time reads it);
-    // Date.parse would read it in the gateway's local time zone.
-    const t = Date.parse(value.endsWith(' GMT') ? value : `${value} GMT`);
-    if (Number.isNaN(t)) return false;
-    return Math.abs(this.now() - t) / 1000 <= this.config.clock_skew;
+    const t = value === undefined ? null : parseHttpDate(value);
+    return t !== null && Math.abs(this.now() - t) / 1000 <= this.config.clock_skew;
   }
 
   private succeed(req: GatewayRequest, entry: Entry): void {
@@ -137,13 +133,6 @@ class HmacAuth implements PluginHandlers {
     req.exitError(401, message, this.challenge, message === UNAUTHORIZED ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS');
   }
 }
-
-/**
- * The three HTTP-date forms (RFC 9110 5.6.7: IMF-fixdate, RFC 850, asctime) that Kong's
- * ngx.parse_http_time reads; an ISO 8601 date is not one.
- */
-const HTTP_DATE =
-  /^(?:[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]{5,8}, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT|[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4})$/;
 
 /**
  * The bytes a client signed. Node decodes header values and the request target as latin1, one

@@ -77,3 +77,50 @@ export function signingString(req: GatewayRequest, headers: readonly string[], t
   }
   return lines.join('\n');
 }
+
+const MONTHS: Readonly<Record<string, number>> = {
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
+};
+
+/**
+ * The three HTTP-date forms (RFC 9110 5.6.7: IMF-fixdate, RFC 850, asctime) as nginx's
+ * ngx_parse_http_time reads them for Kong: any weekday, and nothing checked after the time (or
+ * the asctime year), so `-0000` (Python's formatdate), `+0000` (PHP's RFC 2822) or no zone at all
+ * count, always read as GMT.
+ */
+const IMF = /^[^, ]*, *(\d{2})([ -])([A-Z][a-z]{2})\2(\d{4}|\d{2}) (\d{2}):(\d{2}):(\d{2})/;
+const ASCTIME = /^[^, ]* +([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2}) (\d{4})/;
+
+/** The date in milliseconds since the epoch, or null when it is no HTTP-date nginx would read. */
+export function parseHttpDate(value: string): number | null {
+  let day: string, month: string, year: number, h: string, m: string, s: string;
+  const imf = IMF.exec(value);
+  if (imf !== null) {
+    // RFC 850's two-digit year (`-` separated) only, as nginx: 70-99 are 19xx.
+    if ((imf[2] === ' ') !== (imf[4]!.length === 4)) return null;
+    [, day, , month, , h, m, s] = imf as unknown as string[];
+    year = Number(imf[4]);
+    if (year < 100) year += year < 70 ? 2000 : 1900;
+  } else {
+    const asc = ASCTIME.exec(value);
+    if (asc === null) return null;
+    [, month, day, h, m, s] = asc as unknown as string[];
+    year = Number(asc[6]);
+  }
+  const mon = MONTHS[month!];
+  if (mon === undefined || Number(h) > 23 || Number(m) > 59 || Number(s) > 59) return null;
+  const t = Date.UTC(year, mon, Number(day), Number(h), Number(m), Number(s));
+  // 31 Nov is no date (nginx refuses it), not 1 Dec.
+  return new Date(t).getUTCDate() === Number(day) ? t : null;
+}
