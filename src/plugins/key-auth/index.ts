@@ -258,8 +258,9 @@ function bodyValue(body: ParsedBody, name: string): string | string[] | undefine
   }
   const v = body.value[name];
   if (typeof v === 'string') return v;
-  // Any array is a duplicate key (Kong): its elements are not converted (they may nest deeply).
-  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : ''));
+  // An array or an object is a Lua table, which Kong takes for a duplicate key; its contents do not
+  // matter (they may nest deeply).
+  if (typeof v === 'object' && v !== null) return [];
   return undefined;
 }
 

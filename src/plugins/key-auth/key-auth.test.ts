@@ -153,6 +153,12 @@ describe('key-auth', () => {
       { method: 'POST', headers: json, body: '{"apikey":["alice-key",{"x":1}]}' },
     );
     assert.deepEqual([dupJson.status, dupJson.body], [401, { message: 'Duplicate API key found' }]);
+    // An object is a Lua table too, which Kong's key-auth takes for a repeated key.
+    const objJson = await run(
+      { key_in_body: true },
+      { method: 'POST', headers: json, body: '{"apikey":{"key":"alice-key"}}' },
+    );
+    assert.deepEqual([objJson.status, objJson.body], [401, { message: 'Duplicate API key found' }]);
     const dupForm = await run({ key_in_body: true }, { method: 'POST', headers: form, body: 'apikey=a&apikey=b' });
     assert.equal(dupForm.body && (dupForm.body as { message: string }).message, 'Duplicate API key found');
     for (const [headers, body] of [
