@@ -109,13 +109,10 @@ class HmacAuth implements PluginHandlers {
     if (entry === undefined) return NOT_VALID;
     const given = Buffer.from(params.signature, 'base64');
     const hash = HASHES[params.algorithm]!;
-    const sign = (target: string) =>
-      createHmac(hash, entry.secret)
-        .update(wireBytes(signingString(req, params.headers, target)))
-        .digest();
     // Kong signs the request line with the path as received; its older form, the normalized path, still verifies.
     const raw = req.raw.url ?? req.path;
-    if (equal(sign(raw), given) || (req.path !== raw && equal(sign(req.path), given))) return entry;
+    if (equal(signature(req, hash, entry.secret, params.headers, raw), given)) return entry;
+    if (req.path !== raw && equal(signature(req, hash, entry.secret, params.headers, req.path), given)) return entry;
     return NOT_SAME;
   }
 
@@ -132,6 +129,19 @@ class HmacAuth implements PluginHandlers {
     if (this.anonymous) return req.authenticate(this.anonymous, null, true);
     req.exitError(401, message, this.challenge, message === UNAUTHORIZED ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS');
   }
+}
+
+/** The HMAC of the signing string for the request line's `target`. */
+function signature(
+  req: GatewayRequest,
+  hash: string,
+  secret: string | Buffer,
+  headers: readonly string[],
+  target: string,
+): Buffer {
+  return createHmac(hash, secret)
+    .update(wireBytes(signingString(req, headers, target)))
+    .digest();
 }
 
 /**
