@@ -4,8 +4,11 @@ import type { CertificateModel, GatewayConfig, TollgateSettings } from './config
 import { type ConfigIssue, configIssue } from './errors.ts';
 
 /**
- * Protocol floor and cipher list of every TLS listener: TLS 1.2 and 1.3 only, forward-secret AEAD
- * suites only (the usual "intermediate" server profile), server preference.
+ * Protocols and ciphers of every TLS listener: Kong's default `ssl_cipher_suite = intermediate`
+ * (Mozilla's intermediate profile, kong/conf_loader/constants.lua): TLS 1.2 and 1.3, forward-secret
+ * AEAD suites (ECDHE, and DHE-RSA over ffdhe2048 for TLS 1.2 clients without ECDHE), and the
+ * client's order of preference (`prefer_server_ciphers off`: every suite is strong, and a client
+ * without AES hardware puts ChaCha20 first).
  */
 export const SERVER_TLS: Readonly<SecureContextOptions> = Object.freeze({
   minVersion: 'TLSv1.2',
@@ -19,8 +22,14 @@ export const SERVER_TLS: Readonly<SecureContextOptions> = Object.freeze({
     'ECDHE-RSA-AES256-GCM-SHA384',
     'ECDHE-ECDSA-CHACHA20-POLY1305',
     'ECDHE-RSA-CHACHA20-POLY1305',
+    'DHE-RSA-AES128-GCM-SHA256',
+    'DHE-RSA-AES256-GCM-SHA384',
+    'DHE-RSA-CHACHA20-POLY1305',
   ].join(':'),
-  honorCipherOrder: true,
+  // OpenSSL's automatic DH parameters: the RFC 7919 group matching the key, ffdhe2048 for the
+  // usual 2048-bit RSA key (Kong's `ssl_dhparam` for intermediate).
+  dhparam: 'auto',
+  honorCipherOrder: false,
 });
 
 /** The certificates of one config, ready to serve. Immutable; a reload compiles a new one. */

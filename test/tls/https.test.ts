@@ -361,3 +361,18 @@ test('TLS 1.1 is refused even to a client that allows it; TLS 1.2 gets a forward
   assert.match(r.stdout, /Protocol\s*:\s*TLSv1\.2/);
   assert.match(r.stdout, /Cipher\s*:\s*ECDHE-(ECDSA|RSA)-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)/);
 });
+
+test("Kong's intermediate suites: the client's preference wins, DHE-RSA is served (ffdhe2048)", { skip }, async () => {
+  const handshake = (args: string[]) =>
+    run('openssl', ['s_client', '-connect', `127.0.0.1:${httpsPort}`, '-servername', 'x.wild.test', ...args]);
+  // Kong's `intermediate` sets prefer_server_ciphers off: a client without AES hardware that puts
+  // ChaCha20 first gets it, over TLS 1.2 and 1.3.
+  const tls12 = await handshake(['-tls1_2', '-cipher', 'ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256']);
+  assert.match(tls12.stdout, /Cipher is ECDHE-RSA-CHACHA20-POLY1305/);
+  const tls13 = await handshake(['-tls1_3', '-ciphersuites', 'TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256']);
+  assert.match(tls13.stdout, /Cipher is TLS_CHACHA20_POLY1305_SHA256/);
+  // A TLS 1.2 client with DHE only (no ECDHE) is served, as by Kong's intermediate list.
+  const dhe = await handshake(['-tls1_2', '-cipher', 'DHE-RSA-AES128-GCM-SHA256']);
+  assert.match(dhe.stdout, /Cipher is DHE-RSA-AES128-GCM-SHA256/);
+  assert.match(dhe.stdout, /Server Temp Key: DH, 2048 bits/);
+});
