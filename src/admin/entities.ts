@@ -36,6 +36,7 @@ const CORE_KINDS: Readonly<Record<string, Kind>> = {
   upstreams: { schema: 'upstreams', key: 'name' },
   targets: { schema: 'targets', key: 'target' },
   certificates: { schema: 'certificates', key: null },
+  ca_certificates: { schema: 'ca_certificates', key: null },
   snis: { schema: 'snis', key: 'name' },
   tags: { schema: 'tags', key: 'tag' },
   // Kong OSS serves these in DB-less mode too; a declarative file here cannot hold any (each is
@@ -155,6 +156,10 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
     }),
   );
   lists.set('snis', snis);
+  lists.set(
+    'ca_certificates',
+    list('ca_certificates').map((c) => ({ ...c, ...at })),
+  );
   for (const kind of Object.keys(config.plugin_entities))
     lists.set(
       kind,

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
-import type { GatewayConfig } from '../config/model.ts';
+import type { GatewayConfig, ServiceModel } from '../config/model.ts';
 import {
   credentialHeader,
   knownSecrets,
@@ -436,8 +436,10 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
     const fields = SECRET_ENTITY_FIELDS[kind] ?? declared(kind);
     return list.map((e) => {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(e as Record<string, unknown>)) {
-        if (k === 'yaml_path') continue;
+      for (const [k, v] of Object.entries(e as Record<string, unknown>)) {
+        if (k === 'yaml_path' || k === 'ca_certificate_refs') continue;
+        // A service's ca_certificates as Kong shows them: the entity ids (the model holds the PEMs).
+        const x = k === 'ca_certificates' && kind === 'services' ? (e as ServiceModel).ca_certificate_refs : v;
         if (fields?.has(k) === true && x !== null && x !== undefined) out[k] = REDACTED;
         else if (kind === 'plugins' && k === 'config') out[k] = scrub(x, false);
         else out[k] = secrets.scrubDeep(k === 'headers' ? scrubHeaders(x, stripYamlPaths) : stripYamlPaths(x));
@@ -456,6 +458,7 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
     plugins: entities('plugins', config.plugins),
     upstreams: entities('upstreams', config.upstreams),
     certificates: entities('certificates', config.certificates),
+    ca_certificates: entities('ca_certificates', config.ca_certificates),
   };
 }
 

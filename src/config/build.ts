@@ -102,5 +102,6 @@ export async function buildEntities(
     plugins: b.plugins.map((p) => p.model),
     upstreams: b.upstreams.map((u) => u.model),
     certificates: b.certificates.map((c) => c.model),
+    ca_certificates: b.caCertificates,
   };
 }

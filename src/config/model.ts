@@ -35,7 +35,10 @@ export interface ServiceModel {
   tags: string[];
   tls_verify: boolean | null;
   tls_verify_depth: number | null;
+  /** The CA certificates trusted for the upstream, as PEM (the entities named, and PEM items). */
   ca_certificates: string[] | null;
+  /** `ca_certificates` as the file wrote it (entity ids, PEM items): what the admin API shows, as Kong's. */
+  ca_certificate_refs: string[] | null;
   client_certificate: string | null;
   yaml_path: YamlPath;
 }
@@ -134,6 +137,16 @@ export interface CertificateModel {
   cert_alt: string | null;
   key_alt: string | null;
   snis: string[];
+  tags: string[];
+  yaml_path: YamlPath;
+}
+
+/** A `ca_certificates` entity: one CA certificate, named by services' `ca_certificates`. */
+export interface CaCertificateModel {
+  id: string;
+  cert: string;
+  /** Kong's: the hex SHA-256 of the certificate (DER), computed whatever the file says. */
+  cert_digest: string;
   tags: string[];
   yaml_path: YamlPath;
 }
@@ -240,6 +253,7 @@ export interface ConfigEntities {
   plugins: PluginModel[];
   upstreams: UpstreamModel[];
   certificates: CertificateModel[];
+  ca_certificates: CaCertificateModel[];
 }
 
 export interface GatewayConfig extends ConfigEntities {

@@ -124,6 +124,7 @@ test('/config redacts secret fields of plugin configs (oidc client_secret, sessi
     plugin_entities: {},
     entity_kinds: {},
     upstreams: [],
+    ca_certificates: [],
     certificates: [
       { id: 'c', cert: 'CERT', key: 'PRIVATE', cert_alt: null, key_alt: null, snis: [], tags: [], yaml_path: [] },
     ],

@@ -2,6 +2,7 @@
 // PEM), and client_certificate for mutual TLS, against a real HTTPS upstream on loopback.
 
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { copyFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,10 +16,12 @@ const CA_ID = '6f0c3c2e-58f4-4f0b-9a5e-1d2b0c1e7a11';
 const CLIENT_ID = '0d1a5b7e-3c9f-4e2a-8b6d-2f4c6e8a0b13';
 let upstream: Server;
 let gw: TestGateway;
+let caPem: string;
 
 before(async () => {
   if (skip) return;
   const upCa = new TestCa('Upstream CA');
+  caPem = upCa.cert;
   const clientCa = new TestCa('Gateway Client CA');
   const server = upCa.issue('upstream', ['upstream.test'], { file: 'upstream' });
   clientCa.issue('tollgate', [], { file: 'client' });
@@ -177,4 +180,24 @@ test('/services/{s}/client_certificate and /upstreams/{u}/client_certificate ans
     assert.equal(cert.key, '[redacted]', path);
   }
   assert.equal((await fetch(`${gw.adminUrl}/services/no-client-cert/client_certificate`)).status, 404);
+});
+
+test("the admin API serves Kong's /ca_certificates, and a service's ca_certificates as the ids it names", {
+  skip,
+}, async () => {
+  const list = (await (await fetch(`${gw.adminUrl}/ca_certificates`)).json()) as any;
+  assert.equal(list.data.length, 1);
+  const ca = list.data[0];
+  assert.equal(ca.id, CA_ID);
+  // Kong's cert_digest: the hex SHA-256 of the certificate's DER.
+  assert.equal(ca.cert_digest, new X509Certificate(caPem).fingerprint256.replaceAll(':', '').toLowerCase());
+  assert.deepEqual(ca.tags, []);
+  assert.equal(typeof ca.created_at, 'number');
+  const one = await fetch(`${gw.adminUrl}/ca_certificates/${CA_ID}`);
+  assert.equal(one.status, 200);
+  assert.equal(((await one.json()) as any).cert_digest, ca.cert_digest);
+  const service = (await (await fetch(`${gw.adminUrl}/services/mtls`)).json()) as any;
+  assert.deepEqual(service.ca_certificates, [CA_ID]);
+  const config = (await (await fetch(`${gw.adminUrl}/config`)).json()) as any;
+  assert.equal(config.ca_certificates[0].id, CA_ID);
 });

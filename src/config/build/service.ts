@@ -74,6 +74,7 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
     tls_verify: orNull(raw.tls_verify),
     tls_verify_depth: orNull(raw.tls_verify_depth),
     ca_certificates: null,
+    ca_certificate_refs: null,
     client_certificate: null,
     yaml_path: path,
   };

@@ -4,6 +4,7 @@
  */
 import type { EntityDefinition, PluginDefinition } from '../../pipeline/plugin.ts';
 import type {
+  CaCertificateModel,
   CertificateModel,
   ConsumerModel,
   EntityModel,
@@ -114,6 +115,7 @@ export class Build {
   readonly upstreams: Pending<UpstreamModel>[] = [];
   readonly targets: PendingTarget[] = [];
   readonly certificates: PendingCertificate[] = [];
+  readonly caCertificates: CaCertificateModel[] = [];
   /** Tells a plain YAML scalar (Kong reads a plain yes as true) for plugin configs; none: strings stay strings. */
   plain: PlainScalarTest | undefined;
 

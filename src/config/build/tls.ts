@@ -209,12 +209,18 @@ export function upstreamTls(b: Build): void {
         'id',
       ]);
     cas.set(id, raw.cert);
+    // Kong computes cert_digest (the hex SHA-256 of the DER) on insert; a file's value is ignored.
+    const digest = cert?.fingerprint256.replaceAll(':', '').toLowerCase() ?? '';
+    b.caCertificates.push({ id, cert: raw.cert, cert_digest: digest, tags: tags(raw.tags), yaml_path: path });
   });
   const certIds = new Set(certificates.map((c) => c.id));
   for (const s of services) {
     const list = s.raw.ca_certificates;
     if (Array.isArray(list)) {
       const pems: string[] = [];
+      s.model.ca_certificate_refs = list.map((ref: string) =>
+        ref.trimStart().startsWith('-----BEGIN') ? ref : ref.toLowerCase(),
+      );
       list.forEach((ref: string, k: number) => {
         const p: Path = [...s.path, 'ca_certificates', k];
         if (ref.trimStart().startsWith('-----BEGIN')) {
