@@ -132,7 +132,7 @@ export async function runStart(argv: string[]): Promise<number> {
       watch: args.watch,
     });
   } catch (err) {
-    return startFailed(err, args.config);
+    return startFailed(err, args.config, args.kongIgnored);
   }
   inst.log.info(
     {
@@ -203,16 +203,22 @@ export function catchEarlyStop(level: string | undefined): () => void {
 }
 
 /** Prints a start failure (located config errors, or the reason) and returns the exit code. */
-export function startFailed(err: unknown, file: string): number {
+export function startFailed(err: unknown, file: string, kongIgnored: readonly string[] = []): number {
   if (err instanceof ConfigError) {
     for (const i of scrubIssues(err.issues)) process.stderr.write(`${formatIssue(i)}\n`);
     process.stderr.write(
       `gateway start: ${err.issues.filter((i) => i.severity === 'error').length} error(s) in ${file}; not starting\n`,
     );
-    return 1;
+  } else {
+    const [why] = scrubIssues([{ message: err instanceof Error ? err.message : String(err) }]);
+    process.stderr.write(`gateway start: ${why!.message}\n`);
   }
-  const [why] = scrubIssues([{ message: err instanceof Error ? err.message : String(err) }]);
-  process.stderr.write(`gateway start: ${why!.message}\n`);
+  // The warning a started gateway logs: a failed start names them too, since one of them is often
+  // what the Kong deployment meant to say (KONG_SSL_CERT for an ssl listener's certificate).
+  if (kongIgnored.length > 0)
+    process.stderr.write(
+      `gateway start: KONG_* environment variables that Tollgate does not read (docs/cli.md): ${kongIgnored.join(', ')}\n`,
+    );
   return 1;
 }
 

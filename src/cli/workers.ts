@@ -305,7 +305,7 @@ export async function runPrimary(
       restartSettings: restartOnlySettings(args),
     });
   } catch (err) {
-    return startFailed(err, args.config);
+    return startFailed(err, args.config, args.kongIgnored);
   }
   const log = inst.log;
   // SIGTERM or SIGINT while the workers start: by default it ended the primary at once (exit 143),
@@ -407,6 +407,7 @@ export async function runPrimary(
     return startFailed(
       issues !== undefined ? new (await import('../errors.ts')).ConfigError(issues) : err,
       args.config,
+      args.kongIgnored,
     );
   }
   // From here until the drain handler below is in place (the file watcher starts first), a stop

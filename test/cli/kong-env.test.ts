@@ -1,7 +1,7 @@
 // Kong's environment variables, as a Kong deployment's manifest sets them: the ones with a meaning
 // here configure `gateway start` below its flags; the others are named (never shown) in a warning.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
@@ -98,4 +98,24 @@ test('gateway start from Kong variables alone serves, and names the variables it
     proc.kill('SIGTERM');
     await exited;
   }
+});
+
+test('a start that fails still names the Kong variables it did not read (KONG_SSL_CERT for an ssl listener)', () => {
+  const dir = tmp();
+  const file = write(dir, 'kong.yml', SERVICE);
+  const env = cleanEnv({
+    KONG_DECLARATIVE_CONFIG: file,
+    KONG_PROXY_LISTEN: '127.0.0.1:0 ssl',
+    KONG_ADMIN_LISTEN: 'off',
+    KONG_SSL_CERT: '/etc/secrets/tls.crt',
+    KONG_SSL_CERT_KEY: '/etc/secrets/tls.key',
+  });
+  const r = spawnSync(process.execPath, [BIN, 'start', '--no-watch'], { env, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /an ssl listener needs a certificate/);
+  assert.match(
+    r.stderr,
+    /KONG_\* environment variables that Tollgate does not read.*: KONG_SSL_CERT, KONG_SSL_CERT_KEY/,
+  );
+  assert.doesNotMatch(r.stderr, /etc\/secrets/);
 });
