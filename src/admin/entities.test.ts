@@ -201,6 +201,16 @@ test('upstreams: targets and health', async () => {
         ['127.0.0.1:10', 'HEALTHCHECKS_OFF'],
       ],
     );
+    // Kong's `?balancer_health=1`: the upstream's balancer as a whole, not its targets
+    const balancer = (await (await get('/upstreams/pool/health?balancer_health=1')).json()) as any;
+    assert.equal(balancer.node_id, health.node_id);
+    assert.equal(balancer.next, null);
+    assert.deepEqual(balancer.data, {
+      health: 'HEALTHCHECKS_OFF',
+      balancer_health: 'HEALTHY',
+      id: up.id,
+      details: { healthy: true, weight: { total: 200, available: 200, unavailable: 0 } },
+    });
   });
 });
 

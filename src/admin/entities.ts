@@ -315,7 +315,9 @@ export interface EntityRequest {
   /** The compiled route table (`routeTable`'s entries), in the router's order. */
   routes: () => readonly Obj[];
   /** Health of the `upstreams:` entries (for `/upstreams/{...}/health`). */
-  upstreamHealth: () => Promise<readonly { name: string; targets: { target: string; healthy: boolean }[] }[]>;
+  upstreamHealth: () => Promise<
+    readonly { name: string; healthy: boolean; targets: { target: string; weight: number; healthy: boolean }[] }[]
+  >;
 }
 
 /** Answers a request under one of Kong's collection paths. */
@@ -463,6 +465,7 @@ const FOREIGN_KEYS: Readonly<Record<string, string>> = {
 async function upstreamHealth(upstream: Obj, targets: readonly Obj[], req: EntityRequest): Promise<EntityAnswer> {
   const seen = (await req.upstreamHealth()).find((u) => u.name === upstream.name);
   const off = checksOff(upstream.healthchecks);
+  if (req.query.get('balancer_health') === '1') return balancerHealth(upstream, targets, seen, off);
   const data = targets
     .filter((t) => (t.upstream as { id: unknown }).id === upstream.id)
     .map((t) => {
@@ -470,6 +473,32 @@ async function upstreamHealth(upstream: Obj, targets: readonly Obj[], req: Entit
       const health = off ? 'HEALTHCHECKS_OFF' : h === undefined || h.healthy ? 'HEALTHY' : 'UNHEALTHY';
       return { ...t, health };
     });
+  return { status: 200, body: { data, next: null } };
+}
+
+/**
+ * Kong's `GET /upstreams/{upstream}/health?balancer_health=1` (kong/api/routes/upstreams.lua): the
+ * balancer as a whole, `health` as above for the upstream, `balancer_health` and `details` as its
+ * balancer sees the weight of its targets (an upstream no service names has every target up).
+ */
+function balancerHealth(
+  upstream: Obj,
+  targets: readonly Obj[],
+  seen: Awaited<ReturnType<EntityRequest['upstreamHealth']>>[number] | undefined,
+  off: boolean,
+): EntityAnswer {
+  let total = 0;
+  let unavailable = 0;
+  for (const t of targets) {
+    if ((t.upstream as { id: unknown }).id !== upstream.id) continue;
+    const weight = typeof t.weight === 'number' ? t.weight : 100;
+    total += weight;
+    if (seen?.targets.find((x) => x.target === t.target)?.healthy === false) unavailable += weight;
+  }
+  const healthy = seen?.healthy ?? total > 0;
+  const balancer = healthy ? 'HEALTHY' : 'UNHEALTHY';
+  const details = { healthy, weight: { total, available: total - unavailable, unavailable } };
+  const data = { health: off ? 'HEALTHCHECKS_OFF' : balancer, balancer_health: balancer, id: upstream.id, details };
   return { status: 200, body: { data, next: null } };
 }
 
