@@ -214,6 +214,29 @@ test('upstreams: targets and health', async () => {
   });
 });
 
+test("an upstream whose only check is passive.healthy.successes has its health checks off, as Kong's", async () => {
+  // Kong's is_upstream_using_healthcheck reads the active intervals and the passive failure counts:
+  // successes alone never take a target down, so Kong runs no healthchecker for them.
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [
+        { name: 'up', healthchecks: { passive: { healthy: { successes: 3 } } }, targets: [{ target: '127.0.0.1:9' }] },
+      ],
+      services: [{ name: 's', host: 'up', routes: [{ paths: ['/s'] }] }],
+    },
+  });
+  try {
+    const health = (await (await fetch(`${gw.adminUrl}/upstreams/up/health`)).json()) as any;
+    assert.deepEqual(
+      health.data.map((t: any) => t.health),
+      ['HEALTHCHECKS_OFF'],
+    );
+  } finally {
+    await gw.close();
+  }
+});
+
 test('collections of kinds a declarative file here cannot hold are empty, as in Kong without them', async () => {
   await withGateway(async (get) => {
     for (const path of ['/oauth2', '/vaults', '/keys', '/key-sets', '/filter-chains', '/consumers/alice/oauth2']) {

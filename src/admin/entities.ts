@@ -502,7 +502,10 @@ function balancerHealth(
   return { status: 200, body: { data, next: null } };
 }
 
-/** Kong's test for an upstream without health checks: every active interval and passive threshold 0. */
+/**
+ * Kong's test for an upstream without health checks (is_upstream_using_healthcheck): every active
+ * interval and passive failure count 0. `passive.healthy.successes` alone takes no target down.
+ */
 function checksOff(hc: unknown): boolean {
   const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
   const o = (v: unknown): Obj => (v !== null && typeof v === 'object' ? (v as Obj) : {});
@@ -511,7 +514,6 @@ function checksOff(hc: unknown): boolean {
   return (
     n(o(active.healthy).interval) === 0 &&
     n(o(active.unhealthy).interval) === 0 &&
-    n(o(passive.healthy).successes) === 0 &&
     n(o(passive.unhealthy).http_failures) === 0 &&
     n(o(passive.unhealthy).tcp_failures) === 0 &&
     n(o(passive.unhealthy).timeouts) === 0
