@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
-import { brief, issuesOf, V3 } from '../config/helpers.ts';
+import { brief, issuesOf, load, V3 } from '../config/helpers.ts';
 
 let servers: Server[];
 let gw: TestGateway;
@@ -115,5 +115,20 @@ test("hash_on_header and hash_fallback_header are header names (Kong's typedefs.
   assert.deepEqual(brief(await issuesOf(text)), [
     "5:21 upstreams[0].hash_on_header invalid header name 'X User'",
     "7:27 upstreams[0].hash_fallback_header invalid header name 'X:Region'",
+  ]);
+});
+
+test('hash_on_header and hash_fallback_header differing only in case load, as in Kong, with a warning', async () => {
+  // Kong's schema compares them as strings (its `distinct` check): X-Region and x-region pass.
+  const text = `${V3}upstreams:
+  - name: a.test
+    hash_on: header
+    hash_on_header: X-Region
+    hash_fallback: header
+    hash_fallback_header: x-region
+`;
+  const c = await load(text);
+  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+    '7:27 upstreams[0].hash_fallback_header hash_fallback_header names the same header as hash_on_header (header names are case-insensitive): the fallback is never used',
   ]);
 });

@@ -71,6 +71,21 @@ export function liftUpstreams(b: Build): void {
       b.targets.push({ raw: t, path: tp, model: targetModel(t, tp, b.err), ref: null, upstream: u });
     });
     checkUpstream(raw, path, b.err);
+    // Header names are case-insensitive: Kong loads X-Region and x-region, and the fallback then
+    // reads the header hash_on found missing.
+    const onHeader = raw.hash_on_header;
+    const fallbackHeader = raw.hash_fallback_header;
+    if (
+      typeof onHeader === 'string' &&
+      typeof fallbackHeader === 'string' &&
+      onHeader !== fallbackHeader &&
+      onHeader.toLowerCase() === fallbackHeader.toLowerCase()
+    )
+      b.warn(
+        'SEMANTIC',
+        'hash_fallback_header names the same header as hash_on_header (header names are case-insensitive): the fallback is never used',
+        [...path, 'hash_fallback_header'],
+      );
   });
   b.each(b.doc.targets, (t, i) => {
     const path: Path = ['targets', i];
@@ -202,9 +217,8 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
   for (const kind of ['header', 'query_arg', 'uri_capture'] as const) {
     const on = raw[`hash_on_${kind}`];
     const fallback = raw[`hash_fallback_${kind}`];
-    // Header names are case-insensitive; query arguments and captures are not.
-    const same = kind === 'header' ? String(on).toLowerCase() === String(fallback).toLowerCase() : on === fallback;
-    if (on !== undefined && fallback !== undefined && same)
+    // Kong's `distinct` check compares the strings as written, header names too.
+    if (on !== undefined && fallback !== undefined && on === fallback)
       err('SCHEMA', `hash_on_${kind} and hash_fallback_${kind} must be different`, [...path, `hash_fallback_${kind}`]);
   }
 }
