@@ -293,7 +293,7 @@ export class Balancer {
     };
     const aH = active.healthy ?? {};
     const aU = active.unhealthy ?? {};
-    this.prober = new Prober(probeSettings(active));
+    this.prober = new Prober(probeSettings(active, upstream.host_header ?? null));
     this.activeCheck = {
       concurrency: Math.max(1, num(active.concurrency, 10)),
       healthyInterval: num(aH.interval, 0) * 1000,

@@ -19,8 +19,6 @@ export interface ProbeTarget {
   readonly host: string;
   readonly port: number;
   readonly pool: TargetPool;
-  /** The Host header the target's requests carry. */
-  readonly hostHeader: string;
 }
 
 /** `healthchecks.active` as a probe reads it. */
@@ -35,9 +33,11 @@ export interface ProbeSettings {
   readonly sni: string | null;
   /** `https_verify_certificate`. */
   readonly verify: boolean;
+  /** The upstream's `host_header`, the probes' Host (else the target's host). */
+  readonly host: string | null;
 }
 
-export function probeSettings(active: Record<string, unknown>): ProbeSettings {
+export function probeSettings(active: Record<string, unknown>, hostHeader: string | null = null): ProbeSettings {
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries((active.headers as Record<string, string[]> | undefined) ?? {}))
     headers[k.toLowerCase()] = utf8HeaderText(v.join(', '));
@@ -48,6 +48,7 @@ export function probeSettings(active: Record<string, unknown>): ProbeSettings {
     headers,
     sni: typeof active.https_sni === 'string' ? active.https_sni : null,
     verify: active.https_verify_certificate !== false,
+    host: hostHeader,
   };
 }
 
@@ -111,7 +112,9 @@ export class Prober {
     const opts: Dispatcher.RequestOptions & { servername?: string } = {
       path: s.path,
       method: 'GET',
-      headers: { host: t.hostHeader, ...s.headers },
+      // Kong's healthchecker sends the host_header, else the target's host name, without the
+      // target's port (lua-resty-healthcheck: `Host: hostheader or hostname`).
+      headers: { host: s.host ?? (isIP(t.host) === 6 ? `[${t.host}]` : t.host), ...s.headers },
       headersTimeout: s.timeout,
       bodyTimeout: s.timeout,
     };

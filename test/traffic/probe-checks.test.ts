@@ -104,6 +104,23 @@ test("a target of weight 0 is not probed, as Kong's healthchecker is given only 
   }
 });
 
+test("a probe's Host is the upstream's host_header, else the target's host, without the target's port, as Kong's healthchecker sends it", async () => {
+  const server = await prober();
+  try {
+    const target = `127.0.0.1:${server.port}`;
+    const hc = { active: { unhealthy: { tcp_failures: 1 } } };
+    await make(upstream([[target, 100]], { healthchecks: hc })).probeAll(true);
+    await make(upstream([[target, 100]], { healthchecks: hc, host_header: 'api.test' })).probeAll(true);
+    await make(upstream([[target, 100]], { healthchecks: hc, host_header: 'api.test:9000' })).probeAll(true);
+    assert.deepEqual(
+      server.heads.map((h) => h.host),
+      ['127.0.0.1', 'api.test', 'api.test:9000'],
+    );
+  } finally {
+    await server.close();
+  }
+});
+
 test("http_path is checked as Kong's typedefs.path: characters outside RFC 3986 or a broken escape are located errors", async () => {
   const upstreams = ['/health check', '/santé', '/100%', '/ok/%7Euser?full=1']
     .map((p, i) => `  - name: u${i}.test\n    healthchecks:\n      active: { http_path: "${p}" }\n`)
