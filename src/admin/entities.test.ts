@@ -237,6 +237,34 @@ test("an upstream whose only check is passive.healthy.successes has its health c
   }
 });
 
+test('a target of weight 0 is HEALTHCHECKS_OFF in /upstreams/{u}/health, as in Kong: no check runs on it', async () => {
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [
+        {
+          name: 'up',
+          healthchecks: { passive: { unhealthy: { tcp_failures: 1 } } },
+          targets: [{ target: '127.0.0.1:9', weight: 0 }, { target: '127.0.0.1:10' }],
+        },
+      ],
+      services: [{ name: 's', host: 'up', routes: [{ paths: ['/s'] }] }],
+    },
+  });
+  try {
+    const health = (await (await fetch(`${gw.adminUrl}/upstreams/up/health`)).json()) as any;
+    assert.deepEqual(
+      health.data.map((t: any) => [t.target, t.health]),
+      [
+        ['127.0.0.1:9', 'HEALTHCHECKS_OFF'],
+        ['127.0.0.1:10', 'HEALTHY'],
+      ],
+    );
+  } finally {
+    await gw.close();
+  }
+});
+
 test('collections of kinds a declarative file here cannot hold are empty, as in Kong without them', async () => {
   await withGateway(async (get) => {
     for (const path of ['/oauth2', '/vaults', '/keys', '/key-sets', '/filter-chains', '/consumers/alice/oauth2']) {

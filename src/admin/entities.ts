@@ -460,7 +460,7 @@ const FOREIGN_KEYS: Readonly<Record<string, string>> = {
 /**
  * Kong's `GET /upstreams/{upstream}/health`: each target with `health` `HEALTHY` or `UNHEALTHY`
  * as the balancer sees it (`/status` shows the same), `HEALTHCHECKS_OFF` when the upstream has
- * neither active nor passive checks (every target then takes traffic).
+ * neither active nor passive checks (every target then takes traffic) or the target's weight is 0.
  */
 async function upstreamHealth(upstream: Obj, targets: readonly Obj[], req: EntityRequest): Promise<EntityAnswer> {
   const seen = (await req.upstreamHealth()).find((u) => u.name === upstream.name);
@@ -470,7 +470,9 @@ async function upstreamHealth(upstream: Obj, targets: readonly Obj[], req: Entit
     .filter((t) => (t.upstream as { id: unknown }).id === upstream.id)
     .map((t) => {
       const h = seen?.targets.find((x) => x.target === t.target);
-      const health = off ? 'HEALTHCHECKS_OFF' : h === undefined || h.healthy ? 'HEALTHY' : 'UNHEALTHY';
+      // Kong's healthchecker is given only targets of weight above 0: a drained one has no checks.
+      const unchecked = off || t.weight === 0;
+      const health = unchecked ? 'HEALTHCHECKS_OFF' : h === undefined || h.healthy ? 'HEALTHY' : 'UNHEALTHY';
       return { ...t, health };
     });
   return { status: 200, body: { data, next: null } };
