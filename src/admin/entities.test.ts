@@ -201,6 +201,18 @@ test('upstreams: targets and health', async () => {
         ['127.0.0.1:10', 'HEALTHCHECKS_OFF'],
       ],
     );
+    // paged as Kong pages it
+    const first1 = (await (await get('/upstreams/pool/health?size=1')).json()) as any;
+    assert.deepEqual(
+      first1.data.map((t: any) => [t.target, t.health]),
+      [['127.0.0.1:9', 'HEALTHCHECKS_OFF']],
+    );
+    const second = (await (await get(first1.next)).json()) as any;
+    assert.deepEqual(
+      second.data.map((t: any) => t.target),
+      ['127.0.0.1:10'],
+    );
+    assert.equal(second.next, null);
     // Kong's `?balancer_health=1`: the upstream's balancer as a whole, not its targets
     const balancer = (await (await get('/upstreams/pool/health?balancer_health=1')).json()) as any;
     assert.equal(balancer.node_id, health.node_id);

@@ -475,7 +475,7 @@ async function upstreamHealth(upstream: Obj, targets: readonly Obj[], req: Entit
       const health = unchecked ? 'HEALTHCHECKS_OFF' : h === undefined || h.healthy ? 'HEALTHY' : 'UNHEALTHY';
       return { ...t, health };
     });
-  return { status: 200, body: { data, next: null } };
+  return page(data, req.query, `/upstreams/${encodeURIComponent(String(upstream.name))}/health`);
 }
 
 /**
