@@ -18,6 +18,7 @@ import {
   type CounterStore,
   definePlugin,
   EXPIRATION,
+  firstHeader,
   foldRedisShorthands,
   PERIODS,
   type Period,
@@ -215,9 +216,10 @@ class RateLimiting {
       case 'credential':
         return req.credential?.id ?? req.clientIp;
       case 'header': {
-        let v = req.headers[this.limitByHeader];
-        if (v === undefined && this.limitByDashed !== null) v = req.headers[this.limitByDashed];
-        const s = typeof v === 'string' ? v : v?.[0];
+        // Kong's kong.request.get_header returns a repeated header's first line; Node joins the
+        // lines with ", ", which would make `X-Tenant: a` sent twice a counter apart from `a`.
+        let s = firstHeader(req, this.limitByHeader);
+        if (s === undefined && this.limitByDashed !== null) s = firstHeader(req, this.limitByDashed);
         return s === undefined || s === '' ? req.clientIp : s;
       }
       case 'path':

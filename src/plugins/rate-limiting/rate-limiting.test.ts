@@ -5,7 +5,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createServer as createTlsServer } from 'node:tls';
-import { pipelined } from '../../../test/support/raw.ts';
+import { pipelined, rawRequest } from '../../../test/support/raw.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { freePort } from '../../../test/support/upstream.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
@@ -112,6 +112,22 @@ describe('rate-limiting, local policy', () => {
     assert.equal((await as('a')).status, 429);
     // Another value is another counter, not the client address the first two shared.
     assert.equal((await as('b')).status, 200);
+  });
+
+  test("limit_by header: a repeated header counts by its first line, as Kong's get_header reads it", async () => {
+    await startOfMinute();
+    const send = (...lines: string[]) =>
+      rawRequest(
+        gw.url,
+        `GET /header HTTP/1.1\r\nHost: x\r\n${lines.map((l) => `x-tenant: ${l}\r\n`).join('')}Connection: close\r\n\r\n`,
+        300,
+      );
+    assert.equal((await send('c')).status, 200);
+    // Repeating the header (or adding another line) is still tenant c, not a fresh counter.
+    assert.equal((await send('c', 'c')).status, 429);
+    assert.equal((await send('c', 'd')).status, 429);
+    // One line holding a comma is that whole value, as in Kong.
+    assert.equal((await send('c, d')).status, 200);
   });
 
   test('hide_client_headers sends no rate headers; error_code and error_message shape the refusal', async () => {
