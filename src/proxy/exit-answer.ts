@@ -20,6 +20,10 @@ export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
   const st = rc.exitStatus;
   if (!Number.isInteger(st) || st < 200 || st > 599)
     return new Error(`exit() status must be an integer from 200 to 599, not ${String(st)}`);
+  // Kong's kong.response.error raises for a status below 400: the client gets a 500, not a
+  // success or redirect carrying an error message.
+  if (rc.exitIsError && st < 400)
+    return new Error(`exitError() status must be an integer from 400 to 599, not ${String(st)}`);
   // RFC 9110 15.3.5 and 15.4.5: no content in a 204 or 304, and no Content-Length on a 204
   // (8.6); nginx's header filter also drops a 204's type. A body given with either is not sent.
   if (st === 204 || st === 304) return { status: st, headers: bodilessHead(headers, st), body: null };

@@ -16,6 +16,7 @@ const plugin = definePlugin<Record<string, never>>({
     access(req) {
       const how = String(req.headers['x-exit'] ?? '');
       if (how === 'error') return req.exitError(404);
+      if (how === 'error-302') return req.exitError(302, 'moved');
       if (how === 'text') return req.exit(200, 'plain');
       if (how === 'empty') return req.exit(204);
       if (how === '204-with-body') return req.exit(204, { message: 'dropped' });
@@ -91,6 +92,16 @@ test('an exit status outside 200-599 rejects in runPlugin, as the gateway answer
   await assert.rejects(
     runPlugin(plugin, {}, { headers: { 'x-exit': '700' } }),
     /exit\(\) status must be an integer from 200 to 599, not 700/,
+  );
+});
+
+test("an exitError() status below 400 rejects in runPlugin and is a 500 at the gateway, as Kong's kong.response.error raises", async () => {
+  const wire = await fetch(`${gw.url}/api/x`, { headers: { 'x-exit': 'error-302' }, redirect: 'manual' });
+  assert.equal(wire.status, 500);
+  await wire.arrayBuffer();
+  await assert.rejects(
+    runPlugin(plugin, {}, { headers: { 'x-exit': 'error-302' } }),
+    /exitError\(\) status must be an integer from 400 to 599, not 302/,
   );
 });
 

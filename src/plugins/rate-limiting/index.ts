@@ -327,12 +327,13 @@ export default definePlugin<RateLimitingConfig>({
     const periods = validate(config);
     if (config.sync_rate !== -1)
       context.warn('sync_rate is ignored: Tollgate counts every request synchronously', 'sync_rate');
-    // Kong's schema takes any positive number and fails each refusal at run time; so does this
-    // gateway (a 500), but a file can say so before it serves.
+    // Kong's schema takes any positive number, and its kong.response.error raises for a code
+    // outside 400-599, so each refusal is a 500; so it is here (exitError), but a file can say so
+    // before it serves.
     const code = config.error_code;
-    if (!Number.isInteger(code) || code < 200 || code > 599)
+    if (!Number.isInteger(code) || code < 400 || code > 599)
       context.warn(
-        `error_code ${code} is not an HTTP status: every refused request will be answered 500 instead`,
+        `error_code ${code} is not an HTTP error status (400 to 599): every refused request will be answered 500 instead, as in Kong`,
         'error_code',
       );
     const { store, hooks } = sharedCounterStore(config.policy, config.redis, context, 'rate-limiting:local');

@@ -164,15 +164,21 @@ describe('rate-limiting, local policy', () => {
     }
   });
 
-  test('an error_code that is no HTTP status loads (as in Kong) with a warning that refusals will be 500s', async () => {
+  test("an error_code outside 400-599 loads (as in Kong) with a warning; each refusal is a 500, as Kong's kong.response.error raises", async () => {
     const odd = await startGateway({
-      config: { _format_version: '3.0', plugins: [{ name: 'rate-limiting', config: { minute: 5, error_code: 1000 } }] },
+      config: config({ x: { minute: 1, limit_by: 'ip', error_code: 302 }, y: { minute: 5, error_code: 1000 } }),
     });
     try {
-      assert.ok(
-        odd.logs.some((l) => l.level === 'warn' && /error_code 1000 is not an HTTP status/.test(String(l.msg))),
-        JSON.stringify(odd.logs.filter((l) => l.level === 'warn')),
-      );
+      const warned = (code: number) =>
+        odd.logs.some(
+          (l) => l.level === 'warn' && String(l.msg).includes(`error_code ${code} is not an HTTP error status`),
+        );
+      assert.ok(warned(302) && warned(1000), JSON.stringify(odd.logs.filter((l) => l.level === 'warn')));
+      await startOfMinute();
+      assert.equal((await fetch(`${odd.url}/x`)).status, 200);
+      const refused = await fetch(`${odd.url}/x`, { redirect: 'manual' });
+      assert.equal(refused.status, 500);
+      assert.equal((await json(refused)).message, 'An unexpected error occurred');
     } finally {
       await odd.close();
     }
