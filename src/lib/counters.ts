@@ -300,8 +300,14 @@ export class RedisCounters implements CounterStore {
       enableAutoPipelining: true,
       retryStrategy: (times: number) => Math.min(times * 100, 1000),
       lazyConnect: false,
-      ...(settings.username != null && settings.username !== '' ? { username: settings.username } : {}),
-      ...(settings.password != null && settings.password !== '' ? { password: settings.password } : {}),
+      // Kong sends AUTH only when a password is set, with the username if there is one: a
+      // username alone sends none (ioredis would send AUTH <username> "", which fails).
+      ...(settings.password != null && settings.password !== ''
+        ? {
+            password: settings.password,
+            ...(settings.username != null && settings.username !== '' ? { username: settings.username } : {}),
+          }
+        : {}),
       ...(settings.ssl
         ? {
             tls: {

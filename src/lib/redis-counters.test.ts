@@ -178,6 +178,24 @@ describe('RedisCounters', { skip: skip ?? false }, () => {
     }
   });
 
+  test('a username without a password sends no AUTH, as Kong authenticates only when a password is set', async () => {
+    // This Redis has no user `reader`: an AUTH sent anyway would fail every command (WRONGPASS),
+    // where Kong's store works, having sent none.
+    const down: string[] = [];
+    const named = new RedisCounters(
+      { ...SETTINGS, port: redis.port, username: 'reader', timeout: 1000 },
+      (m) => down.push(m),
+      () => {},
+    );
+    try {
+      const keys = windows(1);
+      assert.deepEqual(await named.hit(keys, [5], inAMinute(1)), [0, 0]);
+      assert.deepEqual(down, []);
+    } finally {
+      await named.close();
+    }
+  });
+
   test('the same windows under other limits in one turn: counted in the order asked', async () => {
     const keys = windows(1);
     const loose = [5];
