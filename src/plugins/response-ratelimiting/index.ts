@@ -200,9 +200,12 @@ class ResponseRateLimiting implements PluginHandlers {
       reported ??= res.headers[this.dashedHeader];
       res.removeHeader(this.dashedHeader);
     }
-    if (st === undefined || res.fromGateway) return;
+    if (st === undefined) return;
+    // Kong's header filter runs for every answer, the gateway's own (another plugin's exit, a 502)
+    // too: it reads the usage from the upstream's headers only (none then, so it costs nothing)
+    // and still sends the limits and what remains.
     const increments = parseIncrements(
-      reported === undefined ? '' : typeof reported === 'string' ? reported : reported.join(','),
+      res.fromGateway || reported === undefined ? '' : typeof reported === 'string' ? reported : reported.join(','),
       this.nameSet,
     );
     st.increments = increments;

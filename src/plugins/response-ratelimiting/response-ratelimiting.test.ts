@@ -58,7 +58,15 @@ describe('response-ratelimiting, local policy', () => {
         { name: 'response-ratelimiting', config: { limits: { videos: { day: 1 } }, header_name: 'X_Kong_Limit' } },
       ],
     };
-    gw = await startServiceGateway([...routes({}), underscored], { url: upstream.url });
+    const terminated = {
+      name: 'terminated',
+      paths: ['/terminated'],
+      plugins: [
+        { name: 'response-ratelimiting', config: { limits: { videos: { day: 3 } } } },
+        { name: 'request-termination', config: { status_code: 403, message: 'closed' } },
+      ],
+    };
+    gw = await startServiceGateway([...routes({}), underscored, terminated], { url: upstream.url });
   });
   after(async () => {
     await gw?.close();
@@ -97,6 +105,16 @@ describe('response-ratelimiting, local policy', () => {
     assert.equal(a.res.headers.get('x-ratelimit-remaining-videos-day'), '0');
     assert.equal(a.res.headers.get('x-kong-limit'), null, 'the usage header stays between upstream and gateway');
     assert.equal((await get(gw, '/underscored?cost=videos=1')).res.status, 429);
+  });
+
+  test("an answer the gateway made (another plugin's exit) carries the limits too and costs nothing, as Kong's header filter sends them", async () => {
+    for (let i = 0; i < 2; i++) {
+      const r = await fetch(`${gw.url}/terminated`);
+      assert.equal(r.status, 403);
+      assert.equal(r.headers.get('x-ratelimit-limit-videos-day'), '3');
+      assert.equal(r.headers.get('x-ratelimit-remaining-videos-day'), '3');
+      await r.arrayBuffer();
+    }
   });
 
   test('block_on_first_violation refuses before the upstream once a limit is used up', async () => {
