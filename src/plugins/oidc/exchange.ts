@@ -54,6 +54,11 @@ export class CodeExchanges {
   }
 }
 
+/** A request to the IdP failed: why, and whether the IdP could not be reached at all (a 503, not a 401). */
+function failedAt(reason: string, err: unknown): Exchanged {
+  return { ok: false, reason, fields: { error: describe(err) }, unavailable: unreachable(err) };
+}
+
 async function exchange(d: Discovered, login: LoginPayload, url: URL, o: ExchangeOptions): Promise<Exchanged> {
   let tokens: OpenIdClient.TokenEndpointResponse & OpenIdClient.TokenEndpointResponseHelpers;
   try {
@@ -64,12 +69,7 @@ async function exchange(d: Discovered, login: LoginPayload, url: URL, o: Exchang
       idTokenExpected: true,
     });
   } catch (err) {
-    return {
-      ok: false,
-      reason: 'code exchange failed',
-      fields: { error: describe(err) },
-      unavailable: unreachable(err),
-    };
+    return failedAt('code exchange failed', err);
   }
   const claims = tokens.claims();
   if (claims === undefined || tokens.id_token === undefined) return { ok: false, reason: 'no ID token', fields: {} };
@@ -78,12 +78,7 @@ async function exchange(d: Discovered, login: LoginPayload, url: URL, o: Exchang
     try {
       user = { ...(await d.client.fetchUserInfo(d.config, tokens.access_token, claims.sub)) };
     } catch (err) {
-      return {
-        ok: false,
-        reason: 'userinfo request failed',
-        fields: { error: describe(err) },
-        unavailable: unreachable(err),
-      };
+      return failedAt('userinfo request failed', err);
     }
   }
   const now = nowSeconds();
