@@ -9,6 +9,7 @@ import gatewaySchema from '../../schemas/gateway.schema.json' with { type: 'json
 import type { EntityDefinition, PluginDefinition } from '../pipeline/plugin.ts';
 import { compiledValidator } from './compiled-validators.ts';
 import { withEntities } from './entity-schema.ts';
+import { KONG_CONF_SETTINGS, KONG_UNSUPPORTED } from './kong-unsupported.ts';
 import type { YamlPath } from './model.ts';
 import type { RawIssue } from './yaml.ts';
 
@@ -20,104 +21,6 @@ function addFormats(ajv: unknown): void {
   const m = require('ajv-formats') as { default?: (a: unknown) => void } & ((a: unknown) => void);
   (m.default ?? m)(ajv);
 }
-
-/** Kong 3.x fields and entities Tollgate deliberately does not support, with the reason. */
-export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
-  root: {
-    oauth2_credentials:
-      'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
-    mtls_auth_credentials:
-      'the mtls-auth plugin (Kong Enterprise) is not implemented; authenticate clients with key-auth, jwt, hmac-auth or oidc credentials',
-    consumer_groups:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
-    // How Kong Enterprise's `kong config db_export` writes consumer groups' members and plugins.
-    consumer_group_consumers:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
-    consumer_group_plugins:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
-    key_sets: 'key sets are not supported; jwt credentials take a PEM or a jwks_uri',
-    keys: 'key entities are not supported; jwt credentials take a PEM or a jwks_uri',
-    filter_chains:
-      'WebAssembly filter chains are not supported; write the filter as a TypeScript custom plugin (`gateway plugin new`)',
-    partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
-    plugins_partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
-    workspaces: 'Tollgate has a single workspace; run one gateway, with a file of its own, per workspace',
-    _info:
-      "it is decK's section (select_tags, defaults), which decK applies when it syncs and Kong refuses in a declarative file too; remove it, or write the file with `deck file render`",
-    _konnect: "it is decK's section for Konnect, which Kong refuses in a declarative file too; remove it",
-    _plugin_configs:
-      "it is decK's section of shared plugin configs, which decK copies into each plugin that names one (`_config`) when it syncs and Kong refuses in a declarative file too; write each plugin's config, or write the file with `deck file render`",
-  },
-  service: {
-    tls_sans:
-      "tls_sans is not supported; the upstream's certificate is verified against the service's host: name the upstream by a name its certificate holds",
-    filter_chains:
-      'WebAssembly filter chains are not supported; write the filter as a TypeScript custom plugin (`gateway plugin new`)',
-  },
-  route: {
-    sources:
-      'stream (TCP/TLS/UDP) routes are not supported; Tollgate proxies HTTP and gRPC: put a TCP/UDP proxy in front for streams',
-    destinations:
-      'stream (TCP/TLS/UDP) routes are not supported; Tollgate proxies HTTP and gRPC: put a TCP/UDP proxy in front for streams',
-    expression: 'the expressions router is not supported; use paths, hosts, methods and headers',
-    priority: 'the expressions router is not supported; use regex_priority',
-    filter_chains:
-      'WebAssembly filter chains are not supported; write the filter as a TypeScript custom plugin (`gateway plugin new`)',
-  },
-  plugin: {
-    ordering:
-      "dynamic plugin ordering (Kong Enterprise) is not supported; plugins run in Kong's priority order (`gateway explain` lists it): remove ordering",
-    consumer_group:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
-    partials: "partials (Kong Enterprise) are not supported; write the shared settings in the plugin's config",
-    _config:
-      "it names one of decK's _plugin_configs, which decK copies into the plugin when it syncs and Kong refuses in a declarative file too; write the plugin's config, or write the file with `deck file render`",
-  },
-  consumer: {
-    username_lower: 'username_lower is a Kong Enterprise field; remove it (usernames match as written, as in Kong OSS)',
-    oauth2_credentials:
-      'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
-    mtls_auth_credentials:
-      'the mtls-auth plugin (Kong Enterprise) is not implemented; authenticate clients with key-auth, jwt, hmac-auth or oidc credentials',
-    consumer_groups:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
-    // decK's way of listing a consumer's groups.
-    groups:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
-  },
-  upstream: {
-    sticky_sessions_cookie:
-      'the sticky-sessions algorithm (Kong Enterprise) is not supported; hash_on: cookie with hash_on_cookie keeps a client on one target',
-    sticky_sessions_cookie_path:
-      'the sticky-sessions algorithm (Kong Enterprise) is not supported; hash_on: cookie with hash_on_cookie_path keeps a client on one target',
-  },
-};
-
-/**
- * kong.conf settings a Kong user may carry into `_tollgate`, with what does their job here (the
- * settings Tollgate shares with kong.conf keep Kong's names and need no entry).
- */
-const KONG_CONF_SETTINGS: Record<string, string> = {
-  allow_debug_header: 'here it is `debug_header`',
-  real_ip_header:
-    'the client address is taken from X-Forwarded-For when the peer is in `trusted_ips` (Kong with real_ip_header: X-Forwarded-For and real_ip_recursive: on)',
-  real_ip_recursive:
-    'the client address is the last X-Forwarded-For entry not in `trusted_ips`, as with real_ip_recursive: on',
-  lua_max_req_headers: 'here it is `max_request_headers`',
-  plugins: 'the bundled plugins are always available; list custom plugins in `custom_plugins`',
-  nginx_worker_processes: 'start with `gateway start --workers N`',
-  declarative_config: 'name the file with `gateway start --config FILE`',
-  database: 'Tollgate is DB-less: there is no database setting',
-  status_listen: 'the admin listener (`admin_listen`) serves /status, /ready and /metrics',
-  ssl_cert: 'certificates are `certificates` entities in the file, matched by their `snis`',
-  ssl_cert_key: 'certificates are `certificates` entities in the file, matched by their `snis`',
-  lua_ssl_trusted_certificate:
-    "trusted CAs for upstreams are `ca_certificates`, named by a service's `ca_certificates`",
-  headers:
-    'no Server, Via or X-Kong-*-Latency headers are added to answers; `Kong-Debug: 1` answers need `debug_header: true`',
-  proxy_access_log: 'the access log goes to stdout as JSON lines; `gateway start --no-access-log` turns it off',
-  proxy_error_log: 'logs go to stdout as JSON lines, at `log_level`',
-};
 
 /** The gateway schema as Ajv validates it: plugin `config` subschemas are checked separately. */
 function loadSchema(entities: readonly EntityDefinition<any>[]): Record<string, unknown> {
@@ -569,6 +472,11 @@ function translateErrors(
       case 'maxItems':
         issue = { code, message: `length must be at most ${(err.params as { limit: number }).limit}`, path };
         break;
+      case 'minimum':
+      case 'maximum':
+      case 'exclusiveMinimum':
+        issue = { code, message: rangeMessage(err), path };
+        break;
       case 'format':
         issue = { code, message: `must be a valid ${(err.params as { format: string }).format}`, path };
         break;
@@ -584,4 +492,18 @@ function translateErrors(
     out.push(issue);
   }
   return out;
+}
+
+/**
+ * A number out of its range, in Kong's words (kong/db/schema/init.lua): `value should be between
+ * 0 and 32767` for a field with both bounds, `value must be greater than 0` for an exclusive lower
+ * one; Ajv's own (`must be >= 1`) for a single inclusive bound, which Kong never declares alone.
+ */
+function rangeMessage(err: ErrorObject): string {
+  const rule = err.parentSchema as { minimum?: unknown; maximum?: unknown; exclusiveMinimum?: unknown } | undefined;
+  if (rule !== undefined && typeof rule.minimum === 'number' && typeof rule.maximum === 'number')
+    return `value should be between ${rule.minimum} and ${rule.maximum}`;
+  if (err.keyword === 'exclusiveMinimum')
+    return `value must be greater than ${(err.params as { limit: number }).limit}`;
+  return err.message ?? `fails the schema's ${err.keyword} rule`;
 }

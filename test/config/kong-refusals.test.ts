@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runValidate } from '../../src/cli/validate.ts';
-import { KONG_UNSUPPORTED } from '../../src/config/schema.ts';
+import { KONG_UNSUPPORTED } from '../../src/config/kong-unsupported.ts';
 import { builtinPlugins } from '../../src/plugins/index.ts';
 import { issuesOf, tmpDir, V3, writeTmp } from './helpers.ts';
 

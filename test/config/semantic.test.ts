@@ -94,8 +94,8 @@ test('numeric fields out of range and wrong types are located at the value', asy
       ),
     ),
     [
-      '5:14 services[0].retries must be <= 32767',
-      '6:22 services[0].connect_timeout must be >= 1',
+      '5:14 services[0].retries value should be between 0 and 32767',
+      '6:22 services[0].connect_timeout value should be between 1 and 2147483646',
       "7:14 services[0].enabled expected a boolean (true or false), got the string 'yes': write true (Kong's YAML 1.1 parser reads an unquoted yes as true, YAML 1.2 as a string)",
     ],
   );
@@ -289,7 +289,7 @@ plugins:
   assert.deepEqual(brief(issues), [
     "4:15 consumers[0].plugins[0] plugin 'test-auth' cannot be applied to a consumer",
     "6:11 plugins[0].name plugin 'test-limt' is not installed (did you mean 'test-limit'?); known plugins: acl, jwt, key-auth, test-auth, test-limit",
-    '8:23 plugins[1].config.minute must be >= 1',
+    '8:23 plugins[1].config.minute value should be between 1 and 1000000',
     "8:26 plugins[1].config.hedaer unknown field 'hedaer' (did you mean 'header'?)",
   ]);
   assert.equal(issues.find((i) => i.path === 'plugins[1].config.minute')!.code, 'PLUGIN_CONFIG');
