@@ -28,6 +28,8 @@ async function open(): Promise<Socket> {
   const { hostname, port } = new URL(gw.url);
   const s = connect(Number(port), hostname);
   s.on('error', () => undefined);
+  // Read what comes: a paused socket may never see the gateway's FIN (no 'end', so no 'close').
+  s.resume();
   await once(s, 'connect');
   return s;
 }
