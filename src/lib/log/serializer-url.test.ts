@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { httpReceiver } from '../../../test/support/receivers.ts';
 import { startFromFile } from '../../../test/tls/support.ts';
 
@@ -43,6 +43,41 @@ plugins:
       session.close();
     }
     assert.equal(JSON.parse((await receiver.next()).body).request.url, `http://127.0.0.1:${port}/echo/two`);
+  } finally {
+    await gw.close(0);
+    await receiver.close();
+  }
+});
+
+test('request.url names port 80 too, as Kong writes var.server_port whatever it is', async (t: TestContext) => {
+  const receiver = await httpReceiver();
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-log-url-'));
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(
+    file,
+    `_format_version: "3.0"
+services:
+  - name: echo
+    url: echo://
+    routes: [{ name: echo, paths: [/echo] }]
+plugins:
+  - name: http-log
+    config: { http_endpoint: "http://127.0.0.1:${receiver.port}/" }
+`,
+  );
+  // A loopback address of its own, so port 80 is free whatever else the machine runs there.
+  const address = `127.${1 + (process.pid % 200)}.${(process.pid >> 8) % 250}.80`;
+  let gw: Awaited<ReturnType<typeof startFromFile>>;
+  try {
+    gw = await startFromFile(file, { proxyListen: [`${address}:80`] });
+  } catch (err) {
+    await receiver.close();
+    if (/EACCES|EPERM/.test(String(err))) return t.skip('binding port 80 needs privileges this user lacks');
+    throw err;
+  }
+  try {
+    await (await fetch(`http://${address}/echo/default`)).text();
+    assert.equal(JSON.parse((await receiver.next()).body).request.url, `http://${address}:80/echo/default`);
   } finally {
     await gw.close(0);
     await receiver.close();

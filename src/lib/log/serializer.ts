@@ -111,8 +111,8 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
   const correlationId = req.ctx[CORRELATION_ID_KEY];
   const uri = loggedUri(req, entry);
   const port = req.port;
-  const defaultPort = req.scheme === 'https' ? 443 : 80;
-  const url = `${req.scheme}://${req.host}${port !== 0 && port !== defaultPort ? `:${port}` : ''}${uri}`;
+  // Kong's serializer always names the listener's port, 80 and 443 included (`var.server_port`).
+  const url = `${req.scheme}://${req.host}${port !== 0 ? `:${port}` : ''}${uri}`;
   const proxy = entry.upstreamLatency >= 0 ? Math.round(entry.upstreamLatency) : -1;
   const total = Math.round(entry.latency);
   // Kong's KONG_PROXY_LATENCY: the time before the upstream was called (routing, access plugins),
