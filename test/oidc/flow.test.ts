@@ -188,6 +188,47 @@ describe('oidc login flow over HTTP', () => {
     assert.equal((await client.fetch(`${stack.gw.url}/spa/a/b/app.js`)).status, 302);
   });
 
+  test('two tabs logging in at once both land on their own pages, whichever the IdP sends back first', async () => {
+    const client = new Client();
+    const tabA = await client.fetch(`${stack.gw.url}/spa/a`);
+    const tabB = await client.fetch(`${stack.gw.url}/spa/b`);
+    // Tab A finishes first, though tab B's login started last.
+    const callbackA = await loginAtIdp(client, location(tabA, stack.gw.url), stack.idp);
+    const doneA = await client.fetch(callbackA);
+    assert.equal(doneA.status, 302, 'the older tab completes its login');
+    assert.equal(doneA.headers.get('location'), '/spa/a');
+    const login = client.jar(stack.gw.url).get(`${COOKIE}_login`);
+    assert.ok(login !== undefined && login !== '', "tab B's login is still pending");
+    const callbackB = await loginAtIdp(client, location(tabB, stack.gw.url), stack.idp);
+    const doneB = await client.fetch(callbackB);
+    assert.equal(doneB.status, 302, 'the newer tab completes its login too');
+    assert.equal(doneB.headers.get('location'), '/spa/b');
+    assert.ok(
+      doneB.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}_login=;`)),
+      'the last pending login ends with the cookie',
+    );
+    assert.equal(
+      decodeHeader((await echoOf(await client.fetch(`${stack.gw.url}/spa/b`))).headers['x-userinfo']).sub,
+      'alice',
+    );
+  });
+
+  test('pending logins of one browser are bounded: ten tabs keep the newest eight in one cookie under 4000 bytes', async () => {
+    const client = new Client();
+    const states: string[] = [];
+    let cookie = '';
+    for (let i = 0; i < 10; i++) {
+      const res = await client.fetch(`${stack.gw.url}/spa/tab${i}`);
+      states.push(new URL(location(res, stack.gw.url)).searchParams.get('state')!);
+      cookie = res.headers.getSetCookie().find((c) => c.startsWith(`${COOKIE}_login=`)) ?? '';
+    }
+    assert.ok(cookie.length > 0 && cookie.length <= 4000, `the login cookie stays small: ${cookie.length}`);
+    const opened = await sealerFor(stack).open<LoginPayload>(client.jar(stack.gw.url).get(`${COOKIE}_login`)!);
+    assert.ok(opened !== null);
+    const held = [opened.payload.state, ...(opened.payload.others ?? []).map((o) => o.state)];
+    assert.deepEqual(held, states.slice(2).reverse(), 'the newest eight, newest first');
+  });
+
   test('a callback whose state does not match the pending login is refused (401) and nothing is exchanged', async () => {
     const client = new Client();
     const first = await client.fetch(`${stack.gw.url}/spa/`);

@@ -29,6 +29,7 @@ import {
 import { authenticateBearer, BearerTokens, bearerToken } from './bearer.ts';
 import { type CheckedConfig, checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { CodeExchanges } from './exchange.ts';
+import { LOGIN_TTL, loginCookie, loginForState, MAX_LOGIN_COOKIE, openPendingLogins } from './pending-logins.ts';
 import { describe, Provider, type ProviderOptions } from './provider.ts';
 import {
   clearChunks,
@@ -68,13 +69,10 @@ const REFRESHED_CACHE = { maxEntries: 1000, maxBytes: 16 * 1024 * 1024, ttlMs: 6
 const MAX_REFRESHING = 1000;
 
 const SET_COOKIE_CTX = 'oidc.set_cookie';
-const LOGIN_TTL = 600;
 const NO_STORE = 'no-store';
 const IDP_UNAVAILABLE = 'Service Temporarily Unavailable';
 /** The longest return path kept in the pending-login cookie; a longer one falls back to the route's home. */
 const MAX_RETURN_PATH = 1024;
-/** Browsers drop a cookie past 4096 bytes (name, value and attributes): the login cookie stays below. */
-const MAX_LOGIN_COOKIE = 4000;
 
 /** One configured instance of the plugin. */
 class OidcInstance {
@@ -395,10 +393,16 @@ class OidcInstance {
       return req.exitError(401, 'Unauthorized', clear.length > 0 ? { 'set-cookie': clear } : null, 'NO_CREDENTIALS');
     }
     const returnTo = req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`;
-    return this.#startLogin(req, returnTo, clear);
+    return this.#startLogin(req, returnTo, clear, await openPendingLogins(this.#sealer, ours.get(this.#loginCookie)));
   }
 
-  async #startLogin(req: GatewayRequest, returnTo: string, setCookies: string[]): Promise<void> {
+  /** `older`: the logins other tabs have in progress, kept pending beside this one. */
+  async #startLogin(
+    req: GatewayRequest,
+    returnTo: string,
+    setCookies: string[],
+    older: LoginPayload[] = [],
+  ): Promise<void> {
     const d = await this.#provider.ensure();
     if (d === null) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     const origin = this.#origin(req);
@@ -436,27 +440,21 @@ class OidcInstance {
       exp: nowSeconds() + LOGIN_TTL,
     };
     const secure = req.scheme === 'https';
-    let cookie = this.#loginCookieValue(await this.#sealer.seal(login), secure);
+    let cookie = await loginCookie(this.#sealer, this.#loginCookie, [login, ...older], secure);
     if (cookie.length > MAX_LOGIN_COOKIE && login.rt !== paths.home) {
       login.rt = paths.home;
-      cookie = this.#loginCookieValue(await this.#sealer.seal(login), secure);
+      cookie = await loginCookie(this.#sealer, this.#loginCookie, [login], secure);
     }
     setCookies.push(cookie);
     this.#log.debug('oidc login started', { return_to: login.rt });
     return req.exit(302, '', { location: url.href, 'set-cookie': setCookies, 'cache-control': NO_STORE });
   }
 
-  #loginCookieValue(sealed: string, secure: boolean): string {
-    return `${this.#loginCookie}=${sealed}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${LOGIN_TTL}${secure ? '; Secure' : ''}`;
-  }
-
   async #callback(req: GatewayRequest, ours: ReadonlyMap<string, string>, paths: RoutePaths): Promise<void> {
     const secure = req.scheme === 'https';
     const rawLogin = ours.get(this.#loginCookie);
-    const opened = rawLogin === undefined || rawLogin === '' ? null : await this.#sealer.open<LoginPayload>(rawLogin);
-    const login =
-      opened !== null && opened.payload.v === 1 && opened.payload.exp > nowSeconds() ? opened.payload : null;
-    if (login === null) {
+    const pending = await openPendingLogins(this.#sealer, ours.get(this.#loginCookie));
+    if (pending.length === 0) {
       // No login in progress here (bookmarked callback, expired or foreign login cookie): a
       // browser with a valid session goes home, any other starts over (unless unauth_action is
       // deny: this route never sends a browser to the IdP); nothing is exchanged.
@@ -471,11 +469,22 @@ class OidcInstance {
       }
       return req.exitError(401, 'Unauthorized', null, 'INVALID_CREDENTIALS');
     }
-    const clearLogin = clearCookie(this.#loginCookie, secure);
     const q = req.query;
+    const login = loginForState(pending, q.get('state'));
+    // This login ends here either way; other tabs' logins stay pending. A state no login of this
+    // browser has is no callback of ours: every pending login goes, as before a forged callback.
+    const clearLogin =
+      login === null
+        ? clearCookie(this.#loginCookie, secure)
+        : await loginCookie(
+            this.#sealer,
+            this.#loginCookie,
+            pending.filter((l) => l !== login),
+            secure,
+          );
     const error = idpError(q);
     if (error !== null) return this.#loginFailed(req, clearLogin, 'the IdP answered an error', error);
-    if (q.get('state') !== login.state) return this.#loginFailed(req, clearLogin, 'state mismatch');
+    if (login === null) return this.#loginFailed(req, clearLogin, 'state mismatch');
     if (q.get('code') === null) return this.#loginFailed(req, clearLogin, 'no code');
 
     const d = await this.#provider.ensure();

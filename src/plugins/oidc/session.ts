@@ -85,6 +85,8 @@ export interface LoginPayload {
   /** Where to send the browser after login (same-origin path). */
   rt: string;
   exp: number;
+  /** Older logins of the same browser still pending (other tabs), newest first; see pending-logins.ts. */
+  others?: LoginPayload[];
 }
 
 /** Longest cookie value written in one cookie; browsers cap name + value + attributes near 4096 bytes. */
