@@ -22,4 +22,5 @@ export {
   type RequestTrace,
   requestTrace,
   sampled,
+  sampledByTraceId,
 } from './propagation.ts';

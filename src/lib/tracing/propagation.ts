@@ -113,11 +113,33 @@ export function requestTrace(req: GatewayRequest, propagation: Propagation, trac
   return trace;
 }
 
-/** Kong's parent-based sampler: the client's decision when it made one, else `rate`. */
+/** Kong's zipkin sampler: the client's decision when it made one, else `rate`. */
 export function sampled(trace: RequestTrace, rate: number): boolean {
   const parent = trace.extracted?.sampled;
   if (parent !== null && parent !== undefined) return parent;
   return rate >= 1 || (rate > 0 && Math.random() < rate);
+}
+
+/** A 32-bit word with its bytes reversed, unsigned. */
+const bswap32 = (x: number): number =>
+  (((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24)) >>> 0;
+
+/**
+ * Kong's tracer sampler (`kong.tracing:get_sampling_decision`, used by opentelemetry): a client's
+ * "not sampled" wins; anything else, a client's "sampled" included, is sampled at `rate` by the
+ * trace id, as OpenTelemetry's TraceIdRatioBased sampler: the id's first 8 bytes, read as an
+ * unsigned integer in the byte order of Kong's FFI cast (little-endian), below rate × 2^64. So a
+ * client cannot lift the share of exported requests above `sampling_rate`, and every hop with the
+ * same rate decides alike for one trace.
+ */
+export function sampledByTraceId(trace: RequestTrace, rate: number): boolean {
+  if (trace.extracted?.sampled === false) return false;
+  if (rate >= 1) return true;
+  if (rate <= 0) return false;
+  const id = trace.traceId;
+  const low = bswap32(Number.parseInt(id.slice(0, 8), 16));
+  const high = bswap32(Number.parseInt(id.slice(8, 16), 16));
+  return high * 2 ** 32 + low < rate * 2 ** 64;
 }
 
 /**

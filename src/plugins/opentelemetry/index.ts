@@ -1,8 +1,9 @@
 /**
  * The `opentelemetry` plugin: Kong 3's opentelemetry. In `access` it reads the client's trace
- * context (W3C `traceparent` by default; B3, Jaeger, OT as configured), decides sampling (the
- * client's decision, else `sampling_rate`) and writes the context on the upstream request, with the
- * gateway's upstream-call span as the parent the upstream sees. In `log`, a sampled request's spans
+ * context (W3C `traceparent` by default; B3, Jaeger, OT as configured), decides sampling (a
+ * client's "not sampled", else `sampling_rate` by the trace id, as Kong's tracer) and writes the
+ * context on the upstream request, with the gateway's upstream-call span as the parent the
+ * upstream sees. In `log`, a sampled request's spans
  * (the request, the upstream call, plugin steps that waited on I/O) go through Kong 3's queue to
  * `traces_endpoint` as OTLP/HTTP protobuf, after the response, never delaying it.
  * An unsampled request costs the header lookups and two span ids: no span object is built.
@@ -20,7 +21,7 @@ import {
   propagate,
   type RequestTrace,
   requestTrace,
-  sampled,
+  sampledByTraceId,
   traceId128,
 } from '../../lib/tracing/index.ts';
 import { type OtlpSpan, type Resource, requestSpans, type Scope } from './spans.ts';
@@ -125,7 +126,7 @@ class OpenTelemetry implements PluginHandlers {
 
   access(req: GatewayRequest): void {
     const trace = requestTrace(req, this.propagation);
-    const isSampled = sampled(trace, this.rate);
+    const isSampled = sampledByTraceId(trace, this.rate);
     req.ctx[SAMPLED] = isSampled ? trace : false;
     propagate(req, this.propagation, trace, isSampled);
   }
@@ -143,7 +144,7 @@ class OpenTelemetry implements PluginHandlers {
       // An earlier plugin answered before this one's access handler ran (key-auth's 401, say):
       // the request is still traced, as the client's context or the sampler decide.
       trace = requestTrace(req, this.propagation);
-      if (!sampled(trace, this.rate)) return;
+      if (!sampledByTraceId(trace, this.rate)) return;
     }
     this.queue ??= new LogQueue<OtlpSpan>('opentelemetry', this.queueConfig, (batch) => this.send(batch), this.warn);
     for (const span of requestSpans(req, entry, trace, this.resource, this.scope)) this.queue.add(span);

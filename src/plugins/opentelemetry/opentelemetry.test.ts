@@ -69,3 +69,69 @@ test("a retried request has one kong.balancer span per try, with the target's ad
     await pair.close();
   }
 });
+
+test("sampling_rate applies to a client that says sampled, by the trace id as Kong's sampler; a client's 'not sampled' wins", async () => {
+  // Kong's exporter spec: at rate 0.5 the first id is always sampled, the second never (the first
+  // 8 bytes of the id read little-endian, below rate × 2^64).
+  const kept = '92a54b3e1a7c4f2da9e44b8a6f3e1dab';
+  const dropped = '4bf92f3577b34da6a3ce929d0e0e4736';
+  const exports: Buffer[] = [];
+  const collector = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      exports.push(Buffer.concat(chunks));
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+  const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`;
+  const otel = (sampling_rate: number) => ({
+    name: 'opentelemetry',
+    config: { traces_endpoint: endpoint, sampling_rate, queue: { max_coalescing_delay: 0.01 } },
+  });
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'echo',
+          url: 'echo://',
+          routes: [
+            { name: 'half', paths: ['/half'], plugins: [otel(0.5)] },
+            { name: 'none', paths: ['/none'], plugins: [otel(0)] },
+            { name: 'all', paths: ['/all'], plugins: [otel(1)] },
+          ],
+        },
+      ],
+    },
+  });
+  const flag = async (path: string, traceparent: string): Promise<string> => {
+    const echo = (await (await fetch(`${gw.url}${path}`, { headers: { traceparent } })).json()) as {
+      headers: Record<string, string>;
+    };
+    return echo.headers.traceparent!.slice(-2);
+  };
+  try {
+    assert.equal(await flag('/half', `00-${kept}-00f067aa0ba902b7-01`), '01');
+    assert.equal(await flag('/half', `00-${dropped}-00f067aa0ba902b7-01`), '00', 'the rate, not the client, decides');
+    assert.equal(await flag('/none', `00-${kept}-00f067aa0ba902b7-01`), '00');
+    assert.equal(await flag('/all', `00-${kept}-00f067aa0ba902b7-00`), '00', "a client's 'not sampled' wins");
+    // A 64-bit B3 id is sampled by its own 8 bytes (Kong's zero padding would sample every one).
+    const b3 = async (traceId: string): Promise<string> => {
+      const headers = { 'x-b3-traceid': traceId, 'x-b3-spanid': '00f067aa0ba902b7', 'x-b3-sampled': '1' };
+      const echo = (await (await fetch(`${gw.url}/half`, { headers })).json()) as { headers: Record<string, string> };
+      return echo.headers['x-b3-sampled']!;
+    };
+    assert.equal(await b3(kept.slice(0, 16)), '1');
+    assert.equal(await b3(dropped.slice(0, 16)), '0');
+    await until('the export', () => exports.length > 0, 10_000);
+    // Let a late export of a wrongly sampled request arrive before counting.
+    await new Promise((r) => setTimeout(r, 200));
+    const traces = new Set(exports.flatMap((e) => decodeTraceExport(e).map((s) => s.traceId)));
+    assert.deepEqual([...traces].sort(), [`${'0'.repeat(16)}${kept.slice(0, 16)}`, kept]);
+  } finally {
+    await gw.close();
+    await new Promise((r) => collector.close(r));
+  }
+});
