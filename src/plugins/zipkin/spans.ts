@@ -70,7 +70,8 @@ export function zipkinSpans(
     'http.method': req.method,
     'http.host': req.host,
     'http.path': req.path,
-    'http.protocol': req.scheme,
+    // Kong's 'HTTP/' .. kong.request.get_http_version(), a Lua number: HTTP/1.1, HTTP/1, HTTP/2.
+    'http.protocol': `HTTP/${Number(req.raw.httpVersion)}`,
   };
   for (const t of config.static_tags ?? []) tags[t.name] = t.value;
   for (const k in requestTags) tags[k] = requestTags[k]!;

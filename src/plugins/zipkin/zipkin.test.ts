@@ -2,6 +2,7 @@
 // Kong's one `NAME (balancer try N)` span per try, and the proxy span naming the target that served.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { rawRequest } from '../../../test/support/raw.ts';
 import { httpReceiver } from '../../../test/support/receivers.ts';
 import { retryPair } from '../../../test/support/retry-pair.ts';
 import { startGateway } from '../../testing/index.ts';
@@ -110,6 +111,53 @@ test("a client's tags_header cannot replace the gateway's facts: status, consume
     assert.equal(refused['http.status_code'], '401');
     assert.equal(refused['kong.source'], 'key-auth');
     assert.equal(refused['kong.reason'], 'NO_CREDENTIALS');
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
+
+test("the request span's http.protocol is Kong's HTTP version tag: HTTP/1.1, HTTP/1 for an HTTP/1.0 request", async () => {
+  const receiver = await httpReceiver();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'svc',
+          url: 'echo://',
+          routes: [
+            {
+              name: 'r',
+              paths: ['/r'],
+              plugins: [
+                {
+                  name: 'zipkin',
+                  config: {
+                    http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
+                    sample_ratio: 1,
+                    queue: { max_coalescing_delay: 0.01 },
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  const server = async (): Promise<Record<string, any>> => {
+    for (;;) {
+      const span = (JSON.parse((await receiver.next()).body) as Record<string, any>[]).find((s) => s.kind === 'SERVER');
+      if (span !== undefined) return span;
+    }
+  };
+  try {
+    await (await fetch(`${gw.url}/r`)).text();
+    assert.equal((await server()).tags['http.protocol'], 'HTTP/1.1');
+    const raw = await rawRequest(gw.url, 'GET /r HTTP/1.0\r\nHost: example.com\r\n\r\n');
+    assert.equal(raw.status, 200);
+    assert.equal((await server()).tags['http.protocol'], 'HTTP/1');
   } finally {
     await gw.close();
     await receiver.close();
