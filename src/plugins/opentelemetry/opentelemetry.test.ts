@@ -135,3 +135,42 @@ test("sampling_rate applies to a client that says sampled, by the trace id as Ko
     await new Promise((r) => collector.close(r));
   }
 });
+
+test("the kong span names the client as Kong's: http.client_ip the forwarded address, net.peer.ip the connection's peer", async () => {
+  const exports: Buffer[] = [];
+  const collector = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      exports.push(Buffer.concat(chunks));
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { trusted_ips: ['127.0.0.1/32'] },
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [
+        {
+          name: 'opentelemetry',
+          config: {
+            traces_endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`,
+            queue: { max_coalescing_delay: 0.01 },
+          },
+        },
+      ],
+    },
+  });
+  try {
+    await (await fetch(`${gw.url}/r`, { headers: { 'x-forwarded-for': '203.0.113.9' } })).text();
+    await until('the export', () => exports.length > 0, 10_000);
+    const root = decodeTraceExport(exports[0]!).find((s) => s.name === 'kong')!;
+    assert.equal(root.attributes['http.client_ip'], '203.0.113.9');
+    assert.equal(root.attributes['net.peer.ip'], '127.0.0.1');
+  } finally {
+    await gw.close();
+    await new Promise((r) => collector.close(r));
+  }
+});

@@ -91,6 +91,10 @@ export function requestSpans(
     'kong.request.id': req.id,
     'kong.source': entry.source,
   };
+  // Kong's request span: http.client_ip is kong.client.get_forwarded_ip() (trusted_ips apply),
+  // net.peer.ip kong.client.get_ip(), the address of the connection's peer (a proxy, say).
+  const peer = req.raw.socket?.remoteAddress;
+  if (peer !== undefined) attrs['net.peer.ip'] = peer;
   const route = req.route;
   if (route !== null) {
     attrs['kong.route.id'] = route.id;
