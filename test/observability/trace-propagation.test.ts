@@ -43,6 +43,25 @@ describe('trace context propagation', () => {
       { name: 'ignore', paths: ['/ignore'], plugins: zipkin({ header_type: 'ignore', default_header_type: 'w3c' }) },
       { name: 'never', paths: ['/never'], plugins: zipkin({ sample_ratio: 0, default_header_type: 'w3c' }) },
       { name: 'answered', paths: ['/answered'], plugins: zipkin({ http_response_header_for_traceid: 'X-Trace-Id' }) },
+      {
+        name: 'answered-unsampled',
+        paths: ['/answered-unsampled'],
+        plugins: zipkin({ sample_ratio: 0, http_response_header_for_traceid: 'X-Trace-Id' }),
+      },
+      {
+        name: 'otel-unsampled',
+        paths: ['/otel-unsampled'],
+        plugins: [
+          {
+            name: 'opentelemetry',
+            config: {
+              traces_endpoint: 'http://127.0.0.1:9/v1/traces',
+              sampling_rate: 0,
+              http_response_header_for_traceid: 'X-Trace-Id',
+            },
+          },
+        ],
+      },
     ]);
   });
 
@@ -134,6 +153,17 @@ describe('trace context propagation', () => {
     assert.equal(res.status, 200);
     await res.arrayBuffer();
     assert.equal(res.headers.get('x-trace-id'), TRACE);
+  });
+
+  test("http_response_header_for_traceid names the trace of an unsampled request too, as Kong's header_filter", async () => {
+    let res = await fetch(`${gw.url}/answered-unsampled/x`, { signal: AbortSignal.timeout(10_000) });
+    const b3 = ((await res.json()) as { headers: Record<string, string> }).headers;
+    assert.equal(b3['x-b3-sampled'], '0');
+    assert.equal(res.headers.get('x-trace-id'), b3['x-b3-traceid']);
+    res = await fetch(`${gw.url}/otel-unsampled/x`, { signal: AbortSignal.timeout(10_000) });
+    const w3c = W3C.exec(((await res.json()) as { headers: Record<string, string> }).headers.traceparent!)!;
+    assert.equal(w3c[3], '00');
+    assert.equal(res.headers.get('x-trace-id'), w3c[1]);
   });
 
   test('vendor formats Tollgate does not carry are refused at load, located', async () => {

@@ -131,9 +131,9 @@ class OpenTelemetry implements PluginHandlers {
     propagate(req, this.propagation, trace, isSampled);
   }
 
+  /** Kong's header_filter sets it on every answer, sampled or not: the id the upstream was given. */
   private answerTraceId(req: GatewayRequest, res: GatewayResponse): void {
-    const trace = req.ctx[SAMPLED];
-    if (trace) res.setHeader(this.traceHeader!, traceId128((trace as RequestTrace).traceId));
+    res.setHeader(this.traceHeader!, traceId128(requestTrace(req, this.propagation).traceId));
   }
 
   log(req: GatewayRequest, entry: LogEntry): void {

@@ -89,9 +89,9 @@ class Zipkin implements PluginHandlers {
     propagate(req, this.propagation, trace, isSampled);
   }
 
+  /** Kong's header_filter sets it on every answer, sampled or not: the id the upstream was given. */
   private answerTraceId(req: GatewayRequest, res: GatewayResponse): void {
-    const trace = req.ctx[SAMPLED];
-    if (trace) res.setHeader(this.traceHeader!, (trace as RequestTrace).traceId);
+    res.setHeader(this.traceHeader!, requestTrace(req, this.propagation, this.config.traceid_byte_count).traceId);
   }
 
   log(req: GatewayRequest, entry: LogEntry): void {
