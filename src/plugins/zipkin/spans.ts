@@ -26,8 +26,13 @@ export interface ZipkinSpan {
 const MAX_TAGS_HEADER = 4096;
 const MAX_TAGS = 32;
 const NO_TAGS: Readonly<Record<string, string>> = Object.freeze({});
+const SPACE = /\s/;
 
-/** Kong's `tags_header`: `name=value; name=value` pairs (at most 32, from a header of at most 4 KiB). */
+/**
+ * Kong's `tags_header`: `name=value; name=value` pairs (at most 32, from a header of at most 4 KiB).
+ * As Kong's request_tags grammar, a name has no spaces and a value is not empty: other pairs are
+ * skipped (Zipkin tags are non-empty, and Kong's reporter drops empty ones).
+ */
 export function requestTags(value: string | string[] | undefined): Readonly<Record<string, string>> {
   if (value === undefined) return NO_TAGS;
   const text = typeof value === 'string' ? value : value.join(';');
@@ -38,8 +43,9 @@ export function requestTags(value: string | string[] | undefined): Readonly<Reco
     const eq = pair.indexOf('=');
     if (eq <= 0) continue;
     const name = pair.slice(0, eq).trim();
-    if (name === '' || name === '__proto__') continue;
-    out[name] = pair.slice(eq + 1).trim();
+    const tag = pair.slice(eq + 1).trim();
+    if (name === '' || tag === '' || name === '__proto__' || SPACE.test(name)) continue;
+    out[name] = tag;
     if (++n >= MAX_TAGS) break;
   }
   return out;
@@ -73,7 +79,8 @@ export function zipkinSpans(
     // Kong's 'HTTP/' .. kong.request.get_http_version(), a Lua number: HTTP/1.1, HTTP/1, HTTP/2.
     'http.protocol': `HTTP/${Number(req.raw.httpVersion)}`,
   };
-  for (const t of config.static_tags ?? []) tags[t.name] = t.value;
+  // Kong's reporter sends no empty tag (Kong's schema refuses an empty static tag value; Tollgate's accepts it).
+  for (const t of config.static_tags ?? []) if (t.value !== '') tags[t.name] = t.value;
   for (const k in requestTags) tags[k] = requestTags[k]!;
   tags['http.status_code'] = String(entry.status);
   tags['kong.source'] = entry.source;

@@ -163,3 +163,53 @@ test("the request span's http.protocol is Kong's HTTP version tag: HTTP/1.1, HTT
     await receiver.close();
   }
 });
+
+test("tags_header pairs Kong's grammar refuses (an empty value, a name with a space) and empty static tags are not sent", async () => {
+  const receiver = await httpReceiver();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'svc',
+          url: 'echo://',
+          routes: [
+            {
+              name: 'r',
+              paths: ['/r'],
+              plugins: [
+                {
+                  name: 'zipkin',
+                  config: {
+                    http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
+                    sample_ratio: 1,
+                    static_tags: [
+                      { name: 'env', value: '' },
+                      { name: 'tier', value: 'gold' },
+                    ],
+                    queue: { max_coalescing_delay: 0.01 },
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    await (await fetch(`${gw.url}/r`, { headers: { 'zipkin-tags': 'a=1; empty=; b c=2;  d = 4 ;=5' } })).text();
+    let server: Record<string, any> | undefined;
+    while (server === undefined)
+      server = (JSON.parse((await receiver.next()).body) as Record<string, any>[]).find((s) => s.kind === 'SERVER');
+    const tags = server.tags as Record<string, string>;
+    assert.equal(tags.a, '1');
+    assert.equal(tags.d, '4');
+    assert.equal(tags.tier, 'gold');
+    for (const name of ['empty', 'b c', 'env', ''])
+      assert.equal(Object.hasOwn(tags, name), false, `no ${JSON.stringify(name)} tag`);
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
