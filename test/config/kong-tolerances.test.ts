@@ -321,6 +321,42 @@ test('a bare IPv6 target loads as Kong reads it, with port 8000; a malformed one
   assert.match(bad.out, /targets\[1\]\.target {2}invalid target '\[::1\]:70000': invalid port/);
 });
 
+test("the tracing plugins' deprecated propagation fields and opentelemetry's endpoint warn with Kong's messages, located, unless at Kong's old defaults", async () => {
+  const config = (plugins: Record<string, unknown>[]) => ({ _format_version: '3.0', plugins });
+  const defaults = await validate(
+    config([
+      { name: 'opentelemetry', config: { traces_endpoint: 'http://127.0.0.1:9/v1/traces', header_type: 'preserve' } },
+      { name: 'zipkin', config: { header_type: 'preserve', default_header_type: 'b3' } },
+    ]),
+  );
+  assert.equal(defaults.code, 0, defaults.out);
+  assert.doesNotMatch(defaults.out, /deprecated/);
+  const set = await validate(
+    config([
+      { name: 'opentelemetry', config: { endpoint: 'http://127.0.0.1:9/v1/traces', header_type: 'w3c' } },
+      { name: 'zipkin', config: { header_type: 'b3-single', default_header_type: 'w3c' } },
+    ]),
+  );
+  assert.equal(set.code, 0, set.out);
+  for (const [i, field, message] of [
+    [0, 'endpoint', 'OpenTelemetry: config.endpoint is deprecated, please use config.traces_endpoint instead'],
+    [
+      0,
+      'header_type',
+      'opentelemetry: config.header_type is deprecated, please use config.propagation options instead',
+    ],
+    [1, 'header_type', 'zipkin: config.header_type is deprecated, please use config.propagation options instead'],
+    [
+      1,
+      'default_header_type',
+      'zipkin: config.default_header_type is deprecated, please use config.propagation.default_format instead',
+    ],
+  ] as const) {
+    assert.ok(set.out.includes(`plugins[${i}].config.${field}  warning: plugin '`), `${field} located:\n${set.out}`);
+    assert.ok(set.out.includes(message), `${message}:\n${set.out}`);
+  }
+});
+
 test("opentelemetry's deprecated batch settings: Kong's old defaults leave the queue alone, other values set it with Kong's warning", async () => {
   const otel = (config: Record<string, unknown>) => ({
     _format_version: '3.0',

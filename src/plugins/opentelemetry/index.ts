@@ -82,6 +82,17 @@ class OpenTelemetry implements PluginHandlers {
     }
     const endpoint = config.traces_endpoint ?? config.endpoint ?? null;
     if (endpoint === null) throw new PluginConfigError('traces_endpoint', 'traces_endpoint is required');
+    // Kong's schema deprecations, with its messages: the `endpoint` shorthand whenever it is set,
+    // `header_type` when it is not its old default.
+    if (config.endpoint != null) {
+      warn('OpenTelemetry: config.endpoint is deprecated, please use config.traces_endpoint instead', 'endpoint');
+    }
+    if (config.header_type != null && config.header_type !== 'preserve') {
+      warn(
+        'opentelemetry: config.header_type is deprecated, please use config.propagation options instead',
+        'header_type',
+      );
+    }
     this.propagation = new Propagation(config);
     // Kong falls back to kong.conf's tracing_sampling_rate; Tollgate has none, so unset means every request.
     this.rate = config.sampling_rate ?? 1;

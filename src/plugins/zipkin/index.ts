@@ -56,12 +56,22 @@ class Zipkin implements PluginHandlers {
 
   constructor(
     private readonly config: ZipkinConfig,
-    private readonly warn: (msg: string) => void,
+    private readonly warn: (msg: string, field?: string) => void,
   ) {
     const names = new Set<string>();
     for (const t of config.static_tags ?? []) {
       if (names.has(t.name)) throw new PluginConfigError('static_tags', `repeated tags are not allowed: ${t.name}`);
       names.add(t.name);
+    }
+    // Kong's schema deprecations, with its messages, when a field is not its old default.
+    if (config.header_type !== 'preserve') {
+      warn('zipkin: config.header_type is deprecated, please use config.propagation options instead', 'header_type');
+    }
+    if (config.default_header_type !== 'b3') {
+      warn(
+        'zipkin: config.default_header_type is deprecated, please use config.propagation.default_format instead',
+        'default_header_type',
+      );
     }
     this.propagation = new Propagation(config);
     this.exporter =
@@ -131,6 +141,7 @@ export default definePlugin<ZipkinConfig>({
   priority: 100000,
   schema,
   create(config, context) {
-    return new Zipkin(config, (msg) => context.log.warn(msg));
+    // context.warn locates a warning given while created at its field, and only logs afterwards.
+    return new Zipkin(config, context.warn);
   },
 });
