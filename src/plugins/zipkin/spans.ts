@@ -53,6 +53,16 @@ export function requestTags(value: string | string[] | undefined): Readonly<Reco
 
 const micros = (ms: number): number => Math.round(ms * 1000);
 
+/** Kong's tag_with_service_and_route, for the balancer try and proxy spans. */
+function tagServiceAndRoute(req: GatewayRequest, tags: Record<string, string>): void {
+  if (req.route !== null) tags['kong.route'] = req.route.id;
+  if (req.route?.name != null) tags['kong.route_name'] = req.route.name;
+  if (req.service !== null) {
+    tags['kong.service'] = req.service.id;
+    if (req.service.name !== null) tags['kong.service_name'] = req.service.name;
+  }
+}
+
 function endpoint(ip: string, port: number | undefined): NonNullable<ZipkinSpan['remoteEndpoint']> {
   const out: NonNullable<ZipkinSpan['remoteEndpoint']> = ip.includes(':') ? { ipv6: ip } : { ipv4: ip };
   if (port !== undefined) out.port = port;
@@ -106,6 +116,8 @@ export function zipkinSpans(
     remoteEndpoint: endpoint(req.clientIp, req.raw.socket?.remotePort),
     tags,
   };
+  // Kong's request span has no service of its own: its remote endpoint takes default_service_name.
+  if (config.default_service_name != null) request.remoteEndpoint!.serviceName = config.default_service_name;
   if (trace.parentSpanId !== null) request.parentId = trace.parentSpanId;
   const steps = entry.pluginSteps;
   if (steps.length > 0) {
@@ -124,6 +136,9 @@ export function zipkinSpans(
   }
   const spans = [request];
   const tries = entry.tries;
+  // Kong's reporter: a span tagged with the service names it (else default_service_name) as its
+  // remote endpoint; without either, no serviceName is sent.
+  const remoteService = req.service?.name ?? config.default_service_name ?? undefined;
   for (let i = 0; i < tries.length; i++) {
     // Kong's balancer try spans: picking the target (and connecting); a try that failed and was
     // retried is an error with its state and code, and lasts until the next try.
@@ -134,12 +149,7 @@ export function zipkinSpans(
       tryTags['kong.balancer.state'] = t.state;
       tryTags['http.status_code'] = String(t.code ?? 502);
     }
-    if (req.route !== null) tryTags['kong.route'] = req.route.id;
-    if (req.route?.name != null) tryTags['kong.route_name'] = req.route.name;
-    if (req.service !== null) {
-      tryTags['kong.service'] = req.service.id;
-      if (req.service.name !== null) tryTags['kong.service_name'] = req.service.name;
-    }
+    tagServiceAndRoute(req, tryTags);
     const span: ZipkinSpan = {
       traceId: trace.traceId,
       id: newSpanId(),
@@ -153,6 +163,7 @@ export function zipkinSpans(
     };
     // Zipkin refuses a span whose ipv4/ipv6 is not an address (a target named by a host name).
     if (isIP(t.ip) !== 0) span.remoteEndpoint = endpoint(t.ip, t.port);
+    if (remoteService !== undefined) span.remoteEndpoint = { serviceName: remoteService, ...span.remoteEndpoint };
     spans.push(span);
   }
   if (entry.upstreamStartedAt >= 0) {
@@ -160,9 +171,9 @@ export function zipkinSpans(
     const proxyTags: Record<string, string> = {};
     if (svc !== null) proxyTags['peer.hostname'] = svc.host;
     if (entry.upstreamLatency < 0 && entry.error !== null) proxyTags.error = 'true';
-    const remote: NonNullable<ZipkinSpan['remoteEndpoint']> = {
-      serviceName: svc?.name ?? config.default_service_name ?? 'unknown-service-name',
-    };
+    tagServiceAndRoute(req, proxyTags);
+    const remote: NonNullable<ZipkinSpan['remoteEndpoint']> = {};
+    if (remoteService !== undefined) remote.serviceName = remoteService;
     // Kong's proxy span names the address and port of the target that served (the last try).
     const served = tries.at(-1);
     if (served !== undefined && isIP(served.ip) !== 0) Object.assign(remote, endpoint(served.ip, served.port));

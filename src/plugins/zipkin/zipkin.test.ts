@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { rawRequest } from '../../../test/support/raw.ts';
 import { httpReceiver } from '../../../test/support/receivers.ts';
 import { retryPair } from '../../../test/support/retry-pair.ts';
+import { startRecordingUpstream } from '../../../test/support/upstream.ts';
 import { startGateway } from '../../testing/index.ts';
 
 test('a retried request has a balancer try span per try, the failed one an error, and the proxy span names the target that served', async () => {
@@ -211,5 +212,57 @@ test("tags_header pairs Kong's grammar refuses (an empty value, a name with a sp
   } finally {
     await gw.close();
     await receiver.close();
+  }
+});
+
+test("remote endpoints name services as Kong's reporter: the service, else default_service_name (the request span's too), else nothing; the proxy span carries the service and route tags", async () => {
+  const receiver = await httpReceiver();
+  const zipkin = (extra: Record<string, unknown>) => ({
+    name: 'zipkin',
+    config: {
+      http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
+      sample_ratio: 1,
+      queue: { max_coalescing_delay: 0.01, max_batch_size: 10 },
+      ...extra,
+    },
+  });
+  const upstream = await startRecordingUpstream();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      // Services without a name, as Kong allows.
+      services: [
+        {
+          url: upstream.url,
+          routes: [{ name: 'dflt', paths: ['/dflt'], plugins: [zipkin({ default_service_name: 'orders' })] }],
+        },
+        { url: upstream.url, routes: [{ name: 'none', paths: ['/none'], plugins: [zipkin({})] }] },
+      ],
+    },
+  });
+  const spans = async (path: string): Promise<Record<string, any>[]> => {
+    await (await fetch(`${gw.url}${path}`)).text();
+    const out: Record<string, any>[] = [];
+    while (out.length < 3) out.push(...(JSON.parse((await receiver.next()).body) as Record<string, any>[]));
+    return out;
+  };
+  try {
+    let got = await spans('/dflt');
+    assert.equal(got.find((s) => s.kind === 'SERVER')!.remoteEndpoint.serviceName, 'orders');
+    assert.equal(got.find((s) => s.name === 'GET (proxy)')!.remoteEndpoint.serviceName, 'orders');
+    assert.equal(got.find((s) => s.name === 'GET (balancer try 1)')!.remoteEndpoint.serviceName, 'orders');
+
+    got = await spans('/none');
+    assert.equal(got.find((s) => s.kind === 'SERVER')!.remoteEndpoint.serviceName, undefined);
+    const proxy = got.find((s) => s.name === 'GET (proxy)')!;
+    assert.equal(proxy.remoteEndpoint.serviceName, undefined, 'no made-up name');
+    assert.equal(proxy.remoteEndpoint.port, upstream.port);
+    assert.equal(proxy.tags['kong.route_name'], 'none');
+    assert.match(proxy.tags['kong.route'], /^[0-9a-f-]{36}$/);
+    assert.match(proxy.tags['kong.service'], /^[0-9a-f-]{36}$/);
+  } finally {
+    await gw.close();
+    await receiver.close();
+    await upstream.close();
   }
 });
