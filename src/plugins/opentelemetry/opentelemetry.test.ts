@@ -1,7 +1,7 @@
 // The opentelemetry plugin's spans of a retried request, as a real collector on loopback decodes
 // them (test/support/otlp.ts): Kong's one `kong.balancer` span per try.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { decodeTraceExport } from '../../../test/support/otlp.ts';
@@ -169,6 +169,52 @@ test("the kong span names the client as Kong's: http.client_ip the forwarded add
     const root = decodeTraceExport(exports[0]!).find((s) => s.name === 'kong')!;
     assert.equal(root.attributes['http.client_ip'], '203.0.113.9');
     assert.equal(root.attributes['net.peer.ip'], '127.0.0.1');
+  } finally {
+    await gw.close();
+    await new Promise((r) => collector.close(r));
+  }
+});
+
+test('a header in headers the HTTP client sets itself (Transfer-Encoding, Keep-Alive, ...) is left out with a warning; the others reach the collector', async () => {
+  const received: IncomingHttpHeaders[] = [];
+  const collector = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received.push(req.headers);
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [
+        {
+          name: 'opentelemetry',
+          config: {
+            traces_endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`,
+            headers: {
+              'Transfer-Encoding': 'chunked',
+              'Keep-Alive': 'timeout=5',
+              Expect: '100-continue',
+              Upgrade: 'h2c',
+              'Content-Length': '5',
+              'x-api-key': 'k',
+            },
+            queue: { max_coalescing_delay: 0.01 },
+          },
+        },
+      ],
+    },
+  });
+  try {
+    await (await fetch(`${gw.url}/r`)).text();
+    await until('the export', () => received.length > 0, 10_000);
+    assert.equal(received[0]!['x-api-key'], 'k');
+    assert.equal(received[0]!.upgrade, undefined);
+    const warned = gw.logs.filter((l) => String(l.msg).includes('is set by the HTTP client itself'));
+    assert.equal(warned.length, 5, JSON.stringify(warned));
   } finally {
     await gw.close();
     await new Promise((r) => collector.close(r));
