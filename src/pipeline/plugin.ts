@@ -85,6 +85,11 @@ export interface GatewayRequest {
   readonly headers: IncomingHttpHeaders;
   /** The client address: the socket peer, or X-Forwarded-For's client when the peer is a trusted proxy. */
   readonly clientIp: string;
+  /**
+   * The address of the connection's peer, whatever `trusted_ips` says (a proxy in front, say):
+   * Kong's `kong.client.get_ip()`, where `clientIp` is `get_forwarded_ip()`.
+   */
+  readonly peerIp: string;
   /** `https` when the client connected over TLS or a trusted proxy says so. */
   readonly scheme: 'http' | 'https';
   /** The Host the client asked for, lower-case, without port or a trailing dot (nginx's `$host`, Kong's `kong.request.get_host()`). */

@@ -61,6 +61,7 @@ export class RequestContext implements GatewayRequest {
   rawQuery = '';
   headers: IncomingHttpHeaders = {};
   clientIp = '';
+  peerIp = '';
   scheme: 'http' | 'https' = 'http';
   host = '';
   /** Host header value as received (with port), for X-Forwarded-Host and preserve_host. */

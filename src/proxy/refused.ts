@@ -174,7 +174,7 @@ function refusedRequest(gw: Gateway, socket: Socket, packet: Buffer | undefined)
   const res = new ServerResponse(req);
   const rc = new ProxyRequest(gw, gw.runtime, req, res, performance.now());
   rc.id = nextRequestId();
-  rc.clientIp = peerAddress(socket as TrackedSocket);
+  rc.clientIp = rc.peerIp = peerAddress(socket as TrackedSocket);
   rc.method = '';
   rc.path = '';
   rc.bytesReceived = packet?.length ?? 0;

@@ -56,6 +56,7 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   const socket = rc.conn;
   const peer = peerAddress(socket);
   rc.clientIp = peer;
+  rc.peerIp = peer;
   rc.id = nextRequestId();
   // HTTP/2 arrives through node:http2; its pseudo-headers are not counted.
   // A real HTTP/2 request comes through node:http2's compatibility layer (it has a stream); an 'HTTP/2.0' request line on HTTP/1 does not.

@@ -41,6 +41,8 @@ export interface SyntheticRequest {
   body?: string | Buffer;
   /** Default `127.0.0.1`. */
   clientIp?: string;
+  /** The connection's peer (`req.peerIp`); default `clientIp`. */
+  peerIp?: string;
   /** Default `http`. */
   scheme?: 'http' | 'https';
   /** Default `localhost`. */
@@ -356,6 +358,7 @@ function syntheticContext(runtime: Runtime, r: SyntheticRequest): RequestContext
   rc.path = normalizePath(rawPath, settings.encoded_slashes);
   rc.rawQuery = rawQuery;
   rc.clientIp = r.clientIp ?? '127.0.0.1';
+  rc.peerIp = r.peerIp ?? rc.clientIp;
   rc.scheme = r.scheme ?? 'http';
   const hostHeader = typeof headers.host === 'string' ? headers.host : (r.host ?? 'localhost');
   rc.hostHeader = hostHeader;

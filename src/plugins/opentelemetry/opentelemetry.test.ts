@@ -1,12 +1,17 @@
 // The opentelemetry plugin's spans of a retried request, as a real collector on loopback decodes
 // them (test/support/otlp.ts): Kong's one `kong.balancer` span per try.
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { connect as h2Connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeTraceExport } from '../../../test/support/otlp.ts';
 import { retryPair } from '../../../test/support/retry-pair.ts';
 import { until } from '../../../test/support/wait.ts';
+import { startFromFile } from '../../../test/tls/support.ts';
 import { startGateway } from '../../testing/index.ts';
 
 test("a retried request has one kong.balancer span per try, with the target's address, the failed one an error", async () => {
@@ -171,6 +176,50 @@ test("the kong span names the client as Kong's: http.client_ip the forwarded add
     assert.equal(root.attributes['net.peer.ip'], '127.0.0.1');
   } finally {
     await gw.close();
+    await new Promise((r) => collector.close(r));
+  }
+});
+
+test('net.peer.ip is there for an HTTP/2 request too, whose stream socket is gone by the log phase', async () => {
+  const exports: Buffer[] = [];
+  const collector = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      exports.push(Buffer.concat(chunks));
+      res.end();
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-otel-h2-'));
+  const config = {
+    _format_version: '3.0',
+    services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
+    plugins: [
+      {
+        name: 'opentelemetry',
+        config: {
+          traces_endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`,
+          queue: { max_coalescing_delay: 0.01 },
+        },
+      },
+    ],
+  };
+  writeFileSync(join(dir, 'gateway.yaml'), JSON.stringify(config));
+  const inst = await startFromFile(join(dir, 'gateway.yaml'), { proxyListen: ['127.0.0.1:0 http2'] });
+  const session = h2Connect(`http://${inst.proxyAddresses[0]}`);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const stream = session.request({ ':path': '/r' });
+      stream.on('error', reject).resume().on('end', resolve);
+    });
+    await until('the export', () => exports.length > 0, 10_000);
+    const root = decodeTraceExport(exports[0]!).find((s) => s.name === 'kong')!;
+    assert.equal(root.attributes['http.flavor'], '2.0');
+    assert.equal(root.attributes['net.peer.ip'], '127.0.0.1');
+  } finally {
+    session.close();
+    await inst.close(0);
     await new Promise((r) => collector.close(r));
   }
 });

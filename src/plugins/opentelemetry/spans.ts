@@ -92,9 +92,9 @@ export function requestSpans(
     'kong.source': entry.source,
   };
   // Kong's request span: http.client_ip is kong.client.get_forwarded_ip() (trusted_ips apply),
-  // net.peer.ip kong.client.get_ip(), the address of the connection's peer (a proxy, say).
-  const peer = req.raw.socket?.remoteAddress;
-  if (peer !== undefined) attrs['net.peer.ip'] = peer;
+  // net.peer.ip kong.client.get_ip(), the address of the connection's peer (a proxy, say). Not
+  // read from req.raw.socket: an HTTP/2 stream's is gone by the log phase.
+  if (req.peerIp !== '') attrs['net.peer.ip'] = req.peerIp;
   const route = req.route;
   if (route !== null) {
     attrs['kong.route.id'] = route.id;
