@@ -31,7 +31,13 @@ export {
   type RedisSettings,
   redisCountersKey,
 } from './lib/counters.ts';
-export { configHeaderValue, firstHeader, hasHeaderControlChar, utf8HeaderText } from './lib/header-value.ts';
+export {
+  configHeaderValue,
+  configuredRequestHeaders,
+  firstHeader,
+  hasHeaderControlChar,
+  utf8HeaderText,
+} from './lib/header-value.ts';
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';
 export { parseRequestJson } from './lib/json.ts';
 export { queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';

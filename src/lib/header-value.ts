@@ -111,3 +111,34 @@ export function identityHeaders(
   }
   return headers;
 }
+
+/**
+ * Headers that frame or manage an outgoing request's connection (RFC 9110 7.6.1, 8.6, 10.1.1):
+ * undici sets them itself and refuses a request that carries them, so one configured in a log or
+ * trace exporter's `headers` would fail every delivery.
+ */
+const CLIENT_MANAGED_HEADERS: ReadonlySet<string> = new Set([
+  'connection',
+  'content-length',
+  'transfer-encoding',
+  'keep-alive',
+  'upgrade',
+  'expect',
+]);
+
+/**
+ * `headers` from a plugin's config without the ones the HTTP client sets itself, each left out
+ * with a warning located at `headers.<name>`.
+ */
+export function configuredRequestHeaders(
+  headers: Readonly<Record<string, string>> | null | undefined,
+  warn: (message: string, field: string) => void,
+): Record<string, string> {
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (CLIENT_MANAGED_HEADERS.has(name.toLowerCase())) {
+      warn(`the ${name} header is set by the HTTP client itself: it is not sent from headers`, `headers.${name}`);
+    } else kept[name] = value;
+  }
+  return kept;
+}

@@ -175,3 +175,24 @@ test("Kong 2's queue_size still batches (JSON arrays), as Kong's Queue.get_plugi
     await receiver.close();
   }
 });
+
+test('a header in headers the HTTP client sets itself (Transfer-Encoding, Connection, ...) is left out with a warning; the entry is delivered', async () => {
+  const receiver = await httpReceiver();
+  const log = await startPlugin(plugin, {
+    http_endpoint: `http://127.0.0.1:${receiver.port}/logs`,
+    headers: { 'Transfer-Encoding': 'chunked', Connection: 'close', Expect: '100-continue', 'x-log-token': 'abc' },
+  });
+  try {
+    await log.run({ path: '/kept' });
+    const m = await receiver.next();
+    assert.equal(m.headers['x-log-token'], 'abc');
+    assert.equal(m.headers.expect, undefined);
+    const e = JSON.parse(m.body);
+    assert.equal((Array.isArray(e) ? e[0] : e).request.uri, '/kept');
+    const warned = log.logs.filter((l) => /is set by the HTTP client itself/.test(String(l.msg)));
+    assert.equal(warned.length, 3, JSON.stringify(log.logs));
+  } finally {
+    await log.close();
+    await receiver.close();
+  }
+});

@@ -9,7 +9,7 @@ import { Agent, request } from 'undici';
 
 import schema from '../../../schemas/plugins/http-log.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
+import { configuredRequestHeaders, definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
 import {
   type CustomFields,
   compileCustomFields,
@@ -60,11 +60,6 @@ class HttpLog implements PluginHandlers {
     private readonly warn: (msg: string) => void,
   ) {
     this.fields = compileCustomFields(config);
-    for (const name of Object.keys(config.headers ?? {})) {
-      // Kong's schema refuses them: the delivery sets these itself.
-      const fixed = FIXED_HEADERS[name.toLowerCase()];
-      if (fixed !== undefined) throw new PluginConfigError(`headers.${name}`, `cannot contain '${fixed}' header`);
-    }
     const url = new URL(config.http_endpoint);
     const headers: Record<string, string> = { 'content-type': config.content_type, ...(config.headers ?? {}) };
     if (url.username !== '' || url.password !== '') {
@@ -150,7 +145,16 @@ export default definePlugin<HttpLogConfig>({
   priority: 12,
   schema,
   create(config, context) {
+    for (const name of Object.keys(config.headers ?? {})) {
+      // Kong's schema refuses them: the delivery sets these itself.
+      const fixed = FIXED_HEADERS[name.toLowerCase()];
+      if (fixed !== undefined) throw new PluginConfigError(`headers.${name}`, `cannot contain '${fixed}' header`);
+    }
+    // The others the HTTP client sets itself (Transfer-Encoding, Connection, ...) would fail every
+    // delivery: left out with a warning. Kong sends them and breaks its own request framing.
+    const headers = configuredRequestHeaders(config.headers, context.warn);
+    const queue = withLegacyQueueFields(config.queue, config, context.warn);
     const warn = (msg: string) => context.log.warn(msg);
-    return new HttpLog({ ...config, queue: withLegacyQueueFields(config.queue, config, context.warn) }, warn);
+    return new HttpLog({ ...config, headers, queue }, warn);
   },
 });

@@ -12,7 +12,7 @@
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/opentelemetry.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, GatewayResponse, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError, VERSION } from '../../index.ts';
+import { configuredRequestHeaders, definePlugin, PluginConfigError, VERSION } from '../../index.ts';
 import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
 import {
   HttpExporter,
@@ -43,19 +43,6 @@ export interface OpenTelemetryConfig {
   sampling_rate: number | null;
   propagation: PropagationRecord;
 }
-
-/**
- * Headers that frame or manage the export's connection (RFC 9110 7.6.1, 8.6, 10.1.1): the HTTP
- * client sets them itself and refuses an export that carries them, so one in `headers` would fail
- * every export.
- */
-const CLIENT_HEADERS: ReadonlySet<string> = new Set([
-  'content-length',
-  'transfer-encoding',
-  'keep-alive',
-  'upgrade',
-  'expect',
-]);
 
 /** Per request, in `req.ctx`: the trace when this plugin sampled it, false when it did not. */
 const SAMPLED = 'opentelemetry.sampled';
@@ -106,12 +93,7 @@ class OpenTelemetry implements PluginHandlers {
         'header_type',
       );
     }
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(config.headers ?? {})) {
-      if (CLIENT_HEADERS.has(name.toLowerCase())) {
-        warn(`the ${name} header is set by the HTTP client itself: it is not sent from headers`, `headers.${name}`);
-      } else headers[name] = value;
-    }
+    const headers = configuredRequestHeaders(config.headers, warn);
     this.propagation = new Propagation(config);
     // Kong falls back to kong.conf's tracing_sampling_rate; Tollgate has none, so unset means every request.
     this.rate = config.sampling_rate ?? 1;
