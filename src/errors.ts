@@ -27,6 +27,8 @@ export const ProxyErrors = {
   EXPECTATION_FAILED: { status: 417, message: 'Expectation Failed' },
   REQUEST_TIMEOUT: { status: 408, message: 'Request timeout' },
   REQUEST_TOO_LARGE: { status: 413, message: 'Request size limit exceeded' },
+  // Kong's request-size-limiting answers 417 to a client that sent Expect: 100-continue.
+  REQUEST_TOO_LARGE_EXPECT: { status: 417, message: 'Request size limit exceeded' },
   UPSTREAM_BAD_RESPONSE: { status: 502, message: 'An invalid response was received from the upstream server' },
   UPSTREAM_UNAVAILABLE: { status: 503, message: 'failure to get a peer from the ring-balancer' },
   UPSTREAM_NAME_RESOLUTION: { status: 503, message: 'name resolution failed' },

@@ -32,18 +32,21 @@ const DIGITS = /^\d+$/;
  * once its consumer (undici, or the echo upstream) reads it: an error raised before anyone listens
  * would be lost and the upstream exchange would wait for a body that never comes. Past the limit
  * it fails with the catalogued `REQUEST_TOO_LARGE` error, which the core answers as 413 when no
- * response was sent yet, cutting the upstream request.
+ * response was sent yet, cutting the upstream request (`REQUEST_TOO_LARGE_EXPECT`, 417, when the
+ * client sent `Expect: 100-continue`: Kong reads the body, then answers 417 to such a client).
  */
 class CountedBody extends Readable {
   private readonly source: IncomingMessage;
   private readonly limit: number;
+  private readonly expectedContinue: boolean;
   private size = 0;
   private started = false;
 
-  constructor(source: IncomingMessage, limit: number) {
+  constructor(source: IncomingMessage, limit: number, expectedContinue: boolean) {
     super();
     this.source = source;
     this.limit = limit;
+    this.expectedContinue = expectedContinue;
   }
 
   override _read(): void {
@@ -73,7 +76,7 @@ class CountedBody extends Readable {
     // The rest of the body is read and dropped (never held), so a keep-alive connection is still
     // usable after the 413, as with Kong, which reads the whole body before answering.
     this.source.resume();
-    this.destroy(new ProxyError('REQUEST_TOO_LARGE'));
+    this.destroy(new ProxyError(this.expectedContinue ? 'REQUEST_TOO_LARGE_EXPECT' : 'REQUEST_TOO_LARGE'));
   }
 
   detach(): void {
@@ -151,7 +154,7 @@ class RequestSizeLimiting implements PluginHandlers {
 
   /** Hands the upstream the client body through a counter (same bytes: headers stay as they are). */
   private count(req: GatewayRequest): void {
-    const body = new CountedBody(req.raw, this.limit);
+    const body = new CountedBody(req.raw, this.limit, expectsContinue(req));
     // Plugins that read the body after this one (request-transformer) read the counted one.
     req.setUpstreamBody(body);
   }

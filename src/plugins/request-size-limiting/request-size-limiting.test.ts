@@ -63,15 +63,26 @@ interface Answer {
   body: string;
 }
 
-/** Sends a chunked body in `chunks` (each written as its own chunk), then ends it unless `keepOpen`. */
-function chunked(path: string, chunks: Buffer[], opts: { agent?: Agent; keepOpen?: boolean } = {}): Promise<Answer> {
+/**
+ * Sends a chunked body in `chunks` (each written as its own chunk), then ends it unless `keepOpen`;
+ * with `expectContinue`, announced by `Expect: 100-continue` and sent once the gateway says 100.
+ */
+function chunked(
+  path: string,
+  chunks: Buffer[],
+  opts: { agent?: Agent; keepOpen?: boolean; expectContinue?: boolean } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       `${gw.url}${path}`,
       {
         method: 'POST',
         agent: opts.agent,
-        headers: { 'transfer-encoding': 'chunked', 'content-type': 'application/octet-stream' },
+        headers: {
+          'transfer-encoding': 'chunked',
+          'content-type': 'application/octet-stream',
+          ...(opts.expectContinue ? { expect: '100-continue' } : {}),
+        },
       },
       (res) => {
         let body = '';
@@ -85,8 +96,14 @@ function chunked(path: string, chunks: Buffer[], opts: { agent?: Agent; keepOpen
       },
     );
     req.on('error', (err) => (opts.keepOpen ? undefined : reject(err)));
-    for (const c of chunks) req.write(c);
-    if (!opts.keepOpen) req.end();
+    const send = (): void => {
+      for (const c of chunks) req.write(c);
+      if (!opts.keepOpen) req.end();
+    };
+    if (opts.expectContinue) {
+      req.flushHeaders();
+      req.once('continue', send);
+    } else send();
   });
 }
 
@@ -117,6 +134,15 @@ test('the echo upstream also answers 413 to a chunked body past the limit', asyn
   assert.equal(r.status, 413);
   assert.equal(JSON.parse(r.body).message, 'Request size limit exceeded');
   const ok = await chunked('/echo', [Buffer.from('small')]);
+  assert.equal(ok.status, 200);
+  assert.equal(JSON.parse(ok.body).body, 'small');
+});
+
+test('a chunked body past the limit sent after 100 Continue gets 417, as Kong answers every refusal to a client that sent Expect: 100-continue', async () => {
+  const r = await chunked('/echo', [Buffer.alloc(KB + 1, 'a')], { keepOpen: true, expectContinue: true });
+  assert.equal(r.status, 417);
+  assert.equal(JSON.parse(r.body).message, 'Request size limit exceeded');
+  const ok = await chunked('/echo', [Buffer.from('small')], { expectContinue: true });
   assert.equal(ok.status, 200);
   assert.equal(JSON.parse(ok.body).body, 'small');
 });

@@ -229,9 +229,10 @@ class RequestTransformer implements PluginHandlers {
     try {
       body = await req.readBody(BODY_LIMIT);
     } catch (err) {
-      // request-size-limiting's counted body fails past its limit: that is its 413, not a plugin failure.
-      if (err instanceof ProxyError && err.code === 'REQUEST_TOO_LARGE')
-        return req.exitError(413, TOO_LARGE.message, { connection: 'close' });
+      // request-size-limiting's counted body fails past its limit: that is its 413 (417 to a client
+      // that sent Expect: 100-continue), not a plugin failure.
+      if (err instanceof ProxyError && (err.code === 'REQUEST_TOO_LARGE' || err.code === 'REQUEST_TOO_LARGE_EXPECT'))
+        return req.exitError(err.status, TOO_LARGE.message, { connection: 'close' });
       throw err;
     }
     if (body === null) return req.exitError(413, TOO_LARGE.message, { connection: 'close' });

@@ -150,12 +150,16 @@ test('replace.headers host: sets the Host the upstream receives', async () => {
   assert.equal(echo.headers.host, 'api.example.test');
 });
 
-/** A chunked JSON POST (no content-length), so request-size-limiting counts it as it streams. */
-function chunkedJson(path: string, doc: unknown): Promise<{ status: number; body: string }> {
+/**
+ * A chunked JSON POST (no content-length), so request-size-limiting counts it as it streams; with
+ * `expect`, announced by `Expect: 100-continue` and sent once the gateway says 100.
+ */
+function chunkedJson(path: string, doc: unknown, expect = false): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
+    const headers = { 'content-type': 'application/json', 'transfer-encoding': 'chunked' };
     const req = httpRequest(
       `${gw.url}${path}`,
-      { method: 'POST', headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' } },
+      { method: 'POST', headers: expect ? { ...headers, expect: '100-continue' } : headers },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -164,7 +168,9 @@ function chunkedJson(path: string, doc: unknown): Promise<{ status: number; body
       },
     );
     req.on('error', reject);
-    req.end(JSON.stringify(doc));
+    if (!expect) return req.end(JSON.stringify(doc));
+    req.flushHeaders();
+    req.once('continue', () => req.end(JSON.stringify(doc)));
   });
 }
 
@@ -175,6 +181,10 @@ test('a body transformation reads the body request-size-limiting counts: its lim
   const big = await chunkedJson('/limited', { a: 'x'.repeat(100) });
   assert.equal(big.status, 413);
   assert.equal(JSON.parse(big.body).message, 'Request size limit exceeded');
+  // Kong's 417 to a client that sent Expect: 100-continue.
+  const expected = await chunkedJson('/limited', { a: 'x'.repeat(100) }, true);
+  assert.equal(expected.status, 417);
+  assert.equal(JSON.parse(expected.body).message, 'Request size limit exceeded');
 });
 
 test("JSON body: Kong's truthiness (null is present, false is not) and only the document's own keys", async () => {
