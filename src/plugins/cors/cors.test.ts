@@ -80,6 +80,31 @@ describe('cors', () => {
     assert.equal(other.responseHeaders['access-control-allow-origin'], undefined, 'still anchored');
   });
 
+  test("a repeated Origin counts by its first line, as Kong's kong.request.get_header reads it", async () => {
+    const origin = ['https://a.example', 'https://evil.example'];
+    const listed = await runPlugin(
+      plugin,
+      { origins: ['https://a.example', 'https://b.example'] },
+      { headers: { origin } },
+    );
+    assert.equal(listed.responseHeaders['access-control-allow-origin'], 'https://a.example');
+    const echoed = await runPlugin(plugin, { credentials: true }, { headers: { origin } });
+    assert.equal(
+      echoed.responseHeaders['access-control-allow-origin'],
+      'https://a.example',
+      'one origin, never a list',
+    );
+    const pre = await runPlugin(
+      plugin,
+      { origins: ['https://a.example', 'https://b.example'] },
+      {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      },
+    );
+    assert.equal(pre.responseHeaders['access-control-allow-origin'], 'https://a.example');
+  });
+
   test('an invalid origin regex is a located config error', async () => {
     await assert.rejects(runPlugin(plugin, { origins: ['https://a.example', '(['] }), /config\.origins\[1\]/);
   });

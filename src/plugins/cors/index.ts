@@ -6,7 +6,7 @@
 
 import schema from '../../../schemas/plugins/cors.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
-import { assertLinearRegex, configHeaderValue, definePlugin, PluginConfigError } from '../../index.ts';
+import { assertLinearRegex, configHeaderValue, definePlugin, firstHeader, PluginConfigError } from '../../index.ts';
 
 /** The cors plugin's config, defaults applied. */
 export interface CorsConfig {
@@ -146,7 +146,9 @@ class Cors implements PluginHandlers {
 
   access(req: GatewayRequest): void {
     if (req.method !== 'OPTIONS') return;
-    const origin = req.headers.origin;
+    // The first line of a repeated Origin, as Kong's kong.request.get_header reads it (the joined
+    // lines are no origin: echoed, they made an Access-Control-Allow-Origin no browser accepts).
+    const origin = firstHeader(req, 'origin');
     if (origin === undefined || origin === '' || req.headers['access-control-request-method'] === undefined) return;
     // The preflight is answered here, or by the upstream: either way no headers are added later.
     req.ctx[SKIP] = true;
@@ -177,7 +179,7 @@ class Cors implements PluginHandlers {
 
   response(req: GatewayRequest, res: GatewayResponse): void {
     if (req.ctx[SKIP] === true) return;
-    const origin = req.headers.origin;
+    const origin = firstHeader(req, 'origin');
     const provided = origin !== undefined && origin !== '';
     if (!provided && !this.allowOriginAbsent) return;
 
