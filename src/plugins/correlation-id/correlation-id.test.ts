@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Agent, get as httpGet } from 'node:http';
+import { Agent, get as httpGet, request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { ECHO_SERVICE, h2Session, startTlsGateway, TestCa, tool } from '../../../test/tls/support.ts';
@@ -83,6 +83,18 @@ describe('correlation-id', () => {
     const { res, json } = await get(gw, '/echoed/x', { 'kong-request-id': 'abc-123' });
     assert.equal(json.headers['kong-request-id'], 'abc-123');
     assert.equal(res.headers.get('kong-request-id'), 'abc-123');
+  });
+
+  test("a client id sent twice counts by its first line, as Kong's kong.request.get_header reads it", async () => {
+    const echoed = await new Promise<string | string[] | undefined>((resolve, reject) => {
+      httpRequest(`${gw.url}/echoed/x`, { headers: { 'kong-request-id': ['abc-123', 'def-456'] } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.headers['kong-request-id']));
+      })
+        .on('error', reject)
+        .end();
+    });
+    assert.equal(echoed, 'abc-123');
   });
 
   test('tracker generator: address-port-pid-connection-requests-timestamp, counting requests per connection', async () => {

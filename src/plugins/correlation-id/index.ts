@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import schema from '../../../schemas/plugins/correlation-id.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, PluginHandlers } from '../../index.ts';
-import { definePlugin } from '../../index.ts';
+import { definePlugin, firstHeader } from '../../index.ts';
 
 /** The correlation-id plugin's config, defaults applied. */
 export interface CorrelationIdConfig {
@@ -84,8 +84,8 @@ class CorrelationId implements PluginHandlers {
   }
 
   access(req: GatewayRequest): void {
-    let id = req.headers[this.header];
-    if (Array.isArray(id)) id = id[0];
+    // The first line of a repeated header, as Kong's kong.request.get_header reads it.
+    let id = firstHeader(req, this.header);
     if (id === undefined || id === '') {
       id = this.generate(req);
       req.setUpstreamHeader(this.header, id);
@@ -100,10 +100,7 @@ class CorrelationIdEcho extends CorrelationId {
     let id = req.ctx[CTX_KEY] as string | undefined;
     // The request was answered before this plugin's access phase ran (the router's 404, an earlier
     // plugin's exit): as Kong's header_filter, the client's own id, else a new one.
-    if (id === undefined) {
-      const sent = req.headers[this.header];
-      id = (Array.isArray(sent) ? sent[0] : sent) || this.generate(req);
-    }
+    if (id === undefined) id = firstHeader(req, this.header) || this.generate(req);
     res.setHeader(this.header, id);
   }
 }
