@@ -9,7 +9,7 @@ import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/bot-detection.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
-import { BOT_RULES, BOT_SEQUENCES } from './rules.ts';
+import { BOT_NEAR, BOT_RULES, BOT_SEQUENCES } from './rules.ts';
 
 /** The bot-detection plugin's config, defaults applied. */
 export interface BotDetectionConfig {
@@ -57,6 +57,13 @@ function isBot(ua: string): boolean {
     const [first, then] = BOT_SEQUENCES[i]!;
     const m = first.exec(ua);
     if (m !== null && ua.indexOf(then, m.index + m[0].length) >= 0) return true;
+  }
+  for (let i = 0; i < BOT_NEAR.length; i++) {
+    const [first, then, within] = BOT_NEAR[i]!;
+    // Each `then`, and `first` ending at most `within` characters before it.
+    for (let at = ua.indexOf(then); at >= 0; at = ua.indexOf(then, at + 1)) {
+      if (ua.slice(Math.max(0, at - within - first.length), at).includes(first)) return true;
+    }
   }
   return false;
 }

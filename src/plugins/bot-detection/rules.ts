@@ -5,11 +5,12 @@
  * (`ngx.re.find` with "jo").
  *
  * Only whether a rule matches matters (Kong ignores the captures), so the patterns are written in
- * forms that match exactly the same user agents but cannot backtrack catastrophically in a
- * backtracking engine: optional prefixes and suffixes around the part that must be present are
- * dropped (they never change whether a search finds a match), and the four patterns of the form
- * "A, then later B" (`A.*B`) are checked as two searches (`BOT_SEQUENCES`), which is linear. With
- * uap-core's original forms a crafted 2 KiB User-Agent took tens of milliseconds per rule.
+ * forms that match the same user agents (names longer than Kong's `{1,30}` bounds aside) but cannot
+ * backtrack catastrophically in a backtracking engine: optional prefixes and suffixes around the
+ * part that must be present are dropped (they never change whether a search finds a match), and
+ * the patterns of the form "A, then later B" (`A.*B`, `A.{0,30}B`) are checked as searches
+ * (`BOT_SEQUENCES`, `BOT_NEAR`), which is linear. With uap-core's original forms a crafted 2 KiB
+ * User-Agent took tens of milliseconds per rule.
  */
 /** Patterns of which one match anywhere in the User-Agent makes it a bot. */
 export const BOT_RULES: readonly string[] = [
@@ -41,6 +42,16 @@ export const BOT_RULES: readonly string[] = [
 export const BOT_SEQUENCES: readonly (readonly [first: RegExp, then: string])[] = [
   [/Google/, '/+/web/snippet'],
   [/MSIE \d+\.\d+(?:[a-z]\d?)?;/, ' MSIECrawler'],
-  [/archive/, '.org_bot'],
-  [/Microsoft /, ' Bot'],
+];
+
+/**
+ * Kong's `archive.{0,30}\.org_bot` and `Microsoft .{0,30} Bot`: `first`, then `then` at most
+ * `within` characters after it. Unbounded, a longer agent (`Mozilla/5.0 (Microsoft Windows NT
+ * 10.0; Win64; x64; rv:120.0) Gecko/20100101 Bot`) was refused where Kong lets it pass; as regexes
+ * the load-time check may call them polynomial, so each `then` is looked for once and the few
+ * characters before it searched for `first`, which is linear.
+ */
+export const BOT_NEAR: readonly (readonly [first: string, then: string, within: number])[] = [
+  ['archive', '.org_bot', 30],
+  ['Microsoft ', ' Bot', 30],
 ];
