@@ -58,8 +58,8 @@ export function utf8HeaderText(text: string): string {
 
 /**
  * The first value of a request header, as Kong's `kong.request.get_header` returns it. Node joins
- * a repeated header's lines with ", " (`Date` and most others), which would make a repeated
- * signed header sign differently from Kong, and a repeated `Date` no date at all.
+ * a repeated header's lines with ", " (`Date` and most others; on HTTP/2 too), which would make a
+ * repeated signed header sign differently from Kong, and a repeated `Date` no date at all.
  */
 export function firstHeader(req: Pick<GatewayRequest, 'headers' | 'raw'>, name: string): string | undefined {
   const v = req.headers[name];
@@ -68,6 +68,11 @@ export function firstHeader(req: Pick<GatewayRequest, 'headers' | 'raw'>, name: 
   if (v.includes(',')) {
     const distinct = req.raw?.headersDistinct?.[name];
     if (distinct && distinct.length > 0) return distinct[0];
+    // An HTTP/2 request has no headersDistinct and joins repeated fields the same way: its first
+    // field is read from the raw list (lower-case names on HTTP/2).
+    const fields = distinct === undefined ? req.raw?.rawHeaders : undefined;
+    if (fields !== undefined)
+      for (let i = 0; i < fields.length - 1; i += 2) if (fields[i] === name) return fields[i + 1];
   }
   return v;
 }

@@ -3,6 +3,7 @@
 // test/traffic/cors-browser.test.ts as a browser enforces it.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { curl, ECHO_SERVICE, startTlsGateway, TestCa, tool } from '../../../test/tls/support.ts';
 import { runPlugin, type SyntheticRequest } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -107,5 +108,28 @@ describe('cors', () => {
 
   test('an invalid origin regex is a located config error', async () => {
     await assert.rejects(runPlugin(plugin, { origins: ['https://a.example', '(['] }), /config\.origins\[1\]/);
+  });
+});
+
+describe('cors over HTTP/2', { skip: tool('curl') || tool('openssl') }, () => {
+  test('a repeated Origin counts by its first field there too (HTTP/2 requests have no headersDistinct)', async () => {
+    const ca = new TestCa();
+    const gw = await startTlsGateway(
+      ca,
+      `services:\n${ECHO_SERVICE}        plugins:\n          - name: cors\n            config: {credentials: true}\n`,
+    );
+    try {
+      const port = gw.proxyAddresses[0]!.split(':').pop();
+      const r = await curl([
+        '--http2',
+        ...['--resolve', `a.test:${port}:127.0.0.1`, '--cacert', ca.certFile],
+        ...['-H', 'Origin: https://a.example', '-H', 'Origin: https://evil.example'],
+        `https://a.test:${port}/echo`,
+      ]);
+      assert.equal(r.version, '2');
+      assert.equal(r.headers['access-control-allow-origin'], 'https://a.example');
+    } finally {
+      await gw.close(0);
+    }
   });
 });
