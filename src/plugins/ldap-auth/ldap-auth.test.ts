@@ -84,6 +84,12 @@ describe('ldap-auth', () => {
           plugins: [{ name: 'ldap-auth', config: { ...config, ldap_host: 'localhost', timeout: 0 } }],
         },
         {
+          // Kong's timeout and keepalive are numbers: a fraction of a millisecond loads.
+          name: 'fraction',
+          paths: ['/fraction'],
+          plugins: [{ name: 'ldap-auth', config: { ...config, timeout: 2500.5, keepalive: 60000.5 } }],
+        },
+        {
           // Its own instance, so its log lines are not held back by /down's.
           name: 'dead',
           paths: ['/dead'],
@@ -224,6 +230,11 @@ describe('ldap-auth', () => {
     const r = await call('/zero', { authorization: basic('ldap', 'alice', 'wonderland') });
     assert.equal(r.res.status, 200, r.text);
     assert.equal(r.seen?.headers['x-credential-identifier'], 'alice');
+  });
+
+  test("timeout and keepalive are numbers, as in Kong's schema: a file with a fractional one loads and binds", async () => {
+    const r = await call('/fraction', { authorization: basic('ldap', 'alice', 'wonderland') });
+    assert.equal(r.res.status, 200, r.text);
   });
 
   test('an unreachable directory answers 500, not 401', async () => {
