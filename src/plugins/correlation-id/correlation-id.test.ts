@@ -113,6 +113,25 @@ describe('correlation-id', () => {
     }
   });
 
+  test("tracker: a request whose client sent its own id still counts in connection_requests, as nginx's does", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const own = await new Promise<string>((resolve, reject) => {
+        httpGet(`${gw.url}/tracker/x`, { agent, headers: { 'kong-request-id': 'mine' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve(JSON.parse(text).headers['kong-request-id']));
+        }).on('error', reject);
+      });
+      assert.equal(own, 'mine');
+      const id = (await getVia(agent, `${gw.url}/tracker/x`)).headers['kong-request-id']!;
+      assert.equal(id.split('-')[4], '2', id);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('echoes the id on a response another plugin answered', async () => {
     const { res } = await get(gw, '/terminated/x');
     assert.equal(res.status, 403);

@@ -8,8 +8,9 @@
  * - `uuid`: a random UUID per request.
  * - `uuid#counter` (default): one UUID per process, then `#1`, `#2`, ... (cheapest; low cardinality).
  * - `tracker`: `server_addr-server_port-pid-connection-connection_requests-timestamp`, where
- *   `connection` is the serial number of the client connection (an HTTP/2 session for its streams) in this process and
- *   `connection_requests` counts the ids this generator made on that connection.
+ *   `connection` is the serial number of the client connection (an HTTP/2 session for its
+ *   streams) in this process and `connection_requests` counts the requests a tracker instance ran
+ *   on over that connection (nginx counts every request of it: a router's 404 is missed here).
  */
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
@@ -56,15 +57,30 @@ function connectionOf(req: GatewayRequest): object {
   return session ?? req.raw.socket;
 }
 
-function tracker(req: GatewayRequest): string {
-  const socket: Socket = req.raw.socket;
+/** Set on a request once it is counted, so that two instances (global and route) count it once. */
+const COUNTED = 'correlation-id.counted';
+
+/**
+ * The request's connection, with this request counted on it: nginx's `$connection_requests`
+ * counts every request of the connection, those whose client sent an id included.
+ */
+function countRequest(req: GatewayRequest): ConnectionSerial {
   const connection = connectionOf(req);
   let s = serials.get(connection);
   if (s === undefined) {
     s = { serial: ++connections, requests: 0 };
     serials.set(connection, s);
   }
-  s.requests += 1;
+  if (req.ctx[COUNTED] !== true) {
+    req.ctx[COUNTED] = true;
+    s.requests += 1;
+  }
+  return s;
+}
+
+function tracker(req: GatewayRequest): string {
+  const socket: Socket = req.raw.socket;
+  const s = countRequest(req);
   return `${socket.localAddress ?? ''}-${socket.localPort ?? 0}-${process.pid}-${s.serial}-${s.requests}-${(Date.now() / 1000).toFixed(3)}`;
 }
 
@@ -77,13 +93,17 @@ const generators: Record<CorrelationIdConfig['generator'], (req: GatewayRequest)
 class CorrelationId implements PluginHandlers {
   protected readonly header: string;
   protected readonly generate: (req: GatewayRequest) => string;
+  private readonly counts: boolean;
 
   constructor(config: CorrelationIdConfig) {
     this.header = config.header_name.toLowerCase();
     this.generate = generators[config.generator];
+    this.counts = config.generator === 'tracker';
   }
 
   access(req: GatewayRequest): void {
+    // A request whose client sent an id still counts in the tracker's connection_requests.
+    if (this.counts) countRequest(req);
     // The first line of a repeated header, as Kong's kong.request.get_header reads it.
     let id = firstHeader(req, this.header);
     if (id === undefined || id === '') {
