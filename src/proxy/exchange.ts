@@ -15,7 +15,14 @@ import { attemptFailed, recordAttempt } from './attempts.ts';
 import type { ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
 import { isGrpcType, trailerObject } from './grpc.ts';
-import { appendHeader, connectionTokens, hopByHopName, rawHeaderStrings, upstreamResponseHeaders } from './headers.ts';
+import {
+  appendHeader,
+  connectionTokens,
+  hopByHopName,
+  rawHeaderStrings,
+  unrelayedCoding,
+  upstreamResponseHeaders,
+} from './headers.ts';
 import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
@@ -111,6 +118,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.target !== null) this.svc.balancer!.report(this.target, passiveAnswer(status));
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
     if (status > 599) return this.refuseAnswer(`upstream answered status ${status}`, 'UPSTREAM_BAD_RESPONSE');
+    const coding = unrelayedCoding(raw);
+    if (coding !== null)
+      return this.refuseAnswer(`upstream sent unknown Transfer-Encoding: "${coding}"`, 'UPSTREAM_BAD_RESPONSE');
     rc.resumeUpstream = resume;
     if (!rc.compiled!.pipeline.hasResponse) {
       const refused = writeHeadDirect(rc, status, raw);

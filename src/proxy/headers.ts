@@ -222,6 +222,25 @@ export function upstreamResponseHeaders(raw: readonly Buffer[]): Record<string, 
   return headers;
 }
 
+/**
+ * An upstream response head's Transfer-Encoding when it is anything but one `chunked` (`gzip`,
+ * `gzip, chunked`, two `chunked` lines), else null. Transfer-Encoding is hop-by-hop and the gateway
+ * decodes only chunked: relayed without it, the other codings would reach the client as the content
+ * itself. nginx (since 1.23, so Kong 3) refuses such an answer, "upstream sent unknown
+ * Transfer-Encoding", with a 502; RFC 9112 section 6.1 forbids chunked applied twice. Only names
+ * of the header's length are decoded.
+ */
+export function unrelayedCoding(raw: readonly Buffer[]): string | null {
+  let coding: string | null = null;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length !== 17 || name.toString('latin1').toLowerCase() !== 'transfer-encoding') continue;
+    const value = raw[i + 1]!.toString('latin1');
+    coding = coding === null ? value : `${coding}, ${value}`;
+  }
+  return coding === null || coding.toLowerCase() === 'chunked' ? null : coding;
+}
+
 /** Beyond this span a head's views are decoded one by one (it cannot be one head's bytes). */
 const MAX_SHARED_SPAN = 256 * 1024;
 

@@ -87,6 +87,16 @@ before(async () => {
     `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":"${'x'.repeat(300)}`,
   );
   const earlyPort = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+  // Bodies in a transfer coding the gateway cannot pass on (Transfer-Encoding is hop-by-hop):
+  // gzip until the close, gzip then chunked, chunked twice.
+  const gzipPort = await rawUpstream('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n\x1f\x8b');
+  const gzipChunkedPort = await rawUpstream(
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n\x1f\x8b\r\n0\r\n\r\n',
+  );
+  const twiceChunkedPort = await rawUpstream(
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+  );
+  const chunkedPort = await rawUpstream('HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
   // Takes a request and never reads it, nor answers.
   const neverReads = createTcpServer((sock) => {
     sock.on('error', () => undefined);
@@ -155,6 +165,17 @@ before(async () => {
         svc('longnames', longNamesPort),
         svc('shortheaders', shortHeadersPort),
         svc('early', earlyPort),
+        svc('gzip', gzipPort),
+        svc('gzipchunked', gzipChunkedPort),
+        svc('twicechunked', twiceChunkedPort),
+        {
+          ...svc('chunked', chunkedPort),
+          plugins: [{ name: 'response-transformer', config: { add: { headers: ['x-t:1'] } } }],
+        },
+        {
+          ...svc('gzipplugin', gzipPort),
+          plugins: [{ name: 'response-transformer', config: { add: { headers: ['x-t:1'] } } }],
+        },
         {
           ...svc('truncatedjson', truncatedJsonPort),
           plugins: [{ name: 'response-transformer', config: { add: { json: ['x:1'] } } }],
@@ -322,6 +343,21 @@ test('a 204 whose upstream sends a body anyway reaches the client as a 204 witho
   const line = gw.logs.findLast((l) => l.type === 'access')!;
   assert.equal(line.status, 204);
   assert.equal(line.error, undefined);
+});
+
+test('an upstream body in a transfer coding other than chunked gets 502, as nginx refuses it ("upstream sent unknown Transfer-Encoding")', async () => {
+  // Transfer-Encoding is hop-by-hop: relayed without it, gzip-coded bytes would reach the client
+  // as the content itself.
+  for (const path of ['/gzip', '/gzipchunked', '/twicechunked', '/gzipplugin']) {
+    const res = await fetch(`${gw.url}${path}`);
+    assert.equal(res.status, 502, path);
+    assert.equal((await json(res)).message, 'An invalid response was received from the upstream server');
+    const line = gw.logs.findLast((l) => l.type === 'access' && l.path === path)!;
+    assert.equal(line.error, 'UPSTREAM_BAD_RESPONSE', path);
+  }
+  const res = await fetch(`${gw.url}/chunked`);
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'ok');
 });
 
 test('hop-by-hop and Connection-listed headers of the upstream response are removed', async () => {
