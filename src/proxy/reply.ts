@@ -215,7 +215,7 @@ export function redirectToHttps(rc: ProxyRequest): void {
   // otherwise land in the path.
   const forwarded = rc.trustedPeer ? forwardedHost(rc.headers['x-forwarded-host']) : null;
   const host = forwarded ?? rc.host;
-  // No host (HTTP/1.0 without Host, an empty Host: RFC 9112 3.2) makes no https URL: browsers read
+  // No host (HTTP/1.0 without Host; an empty one is refused before routing) makes no https URL: browsers read
   // `https:///evil.example/x` as `https://evil.example/x` (WHATWG URL), an open redirect. Kong
   // would name nginx's server_name; the upgrade answer names no host.
   if (host === '') return sendError(rc, 'HTTPS_REQUIRED');

@@ -95,6 +95,8 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
 
   let url = req.url ?? '/';
   let hostHeader = typeof headers.host === 'string' ? headers.host : '';
+  // Whether the request names a host at all (HTTP/1.0 may not).
+  let named = headers.host !== undefined;
   if (url.charCodeAt(0) !== 47 /* / */) {
     // absolute-form (RFC 9112 3.2.2): its authority must agree with Host
     const span = absoluteFormAuthority(url);
@@ -106,6 +108,7 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
     const scheme = span[0] === 7 ? 'http' : 'https';
     if (hostHeader !== '' && !sameAuthority(authority, hostHeader, scheme)) return 'AMBIGUOUS_HOST';
     hostHeader = authority;
+    named = true;
     url = span[1] === url.length ? '/' : url.slice(span[1]);
     if (url.charCodeAt(0) !== 47) url = `/${url}`;
   }
@@ -113,6 +116,9 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   // invalid host header"); it would otherwise reach the upstream as X-Forwarded-Host.
   const portStart = hostPortStart(hostHeader);
   if (portStart === -1) return 'BAD_REQUEST';
+  // A host named empty (`Host:`, `Host: :80`, `Host: .`, `http:///`) is no host: an http URI with
+  // an empty host is invalid (RFC 9110 4.2.1), and nginx refuses it the same way.
+  if (named && (portStart === 0 || (portStart === 1 && hostHeader.charCodeAt(0) === 0x2e))) return 'BAD_REQUEST';
   rc.hostHeader = hostHeader;
   rc.host = hostVariable(portStart === hostHeader.length ? hostHeader : hostHeader.slice(0, portStart));
 

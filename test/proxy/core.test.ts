@@ -257,6 +257,25 @@ test('a duplicate Host header gets 400 and never reaches the upstream', async ()
   assert.equal(up.seen.length, before);
 });
 
+test('a Host or absolute-form authority with an empty name gets 400, as nginx refuses it ("client sent invalid host header")', async () => {
+  const before = up.seen.length;
+  for (const [line, host] of [
+    ['/strip/x HTTP/1.1', 'Host:\r\n'],
+    ['/strip/x HTTP/1.1', 'Host: :80\r\n'],
+    ['/strip/x HTTP/1.1', 'Host: .\r\n'],
+    ['/strip/x HTTP/1.0', 'Host:\r\n'],
+    ['http:///strip/x HTTP/1.1', 'Host:\r\n'],
+    ['http:///strip/x HTTP/1.0', ''],
+  ] as const) {
+    const res = await rawRequest(gw.url, `GET ${line}\r\n${host}Connection: close\r\n\r\n`);
+    assert.equal(res.status, 400, `${line} ${host}`);
+    assert.equal(JSON.parse(res.body).message, 'Bad request');
+  }
+  assert.equal(up.seen.length, before);
+  // HTTP/1.0 may leave Host out altogether.
+  assert.equal((await rawRequest(gw.url, 'GET /strip/x HTTP/1.0\r\n\r\n')).status, 200);
+});
+
 test('an absolute-form target that disagrees with Host gets 400', async () => {
   const before = up.seen.length;
   const res = await rawRequest(

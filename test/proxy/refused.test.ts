@@ -259,14 +259,15 @@ describe('requests the HTTP parser refuses', () => {
     });
   }
 
-  test('a Host that is no authority (space, slash, user info, backslash) is refused with 400; valid ones pass', async () => {
+  test('a Host that is no authority (space, slash, user info, backslash, no name) is refused with 400; valid ones pass', async () => {
     const seen = upstream.requests.length;
-    for (const host of ['a b', 'a/b', 'evil@api.example.com', 'a\\b', 'a:8x', '[::1', 'a"b']) {
+    // An empty name too, as nginx refuses it (an http URI with an empty host is invalid, RFC 9110 4.2.1).
+    for (const host of ['a b', 'a/b', 'evil@api.example.com', 'a\\b', 'a:8x', '[::1', 'a"b', '', ':80']) {
       const r = await rawRequest(gw.url, `GET /up/host HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
       assert.equal(r.status, 400, host);
     }
     assert.equal(upstream.requests.length, seen, 'none reached the upstream');
-    for (const host of ['example.com:8080', '[::1]:80', 'xn--bcher-kva.example', 'a_b.internal', '']) {
+    for (const host of ['example.com:8080', '[::1]:80', 'xn--bcher-kva.example', 'a_b.internal']) {
       const r = await rawRequest(gw.url, `GET /up/host HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
       assert.equal(r.status, 200, host);
     }
