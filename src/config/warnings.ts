@@ -3,12 +3,16 @@
  * compileRuntime logs them at every load (so `gateway start` shows them) and `gateway validate`
  * prints them (and fails on them under --strict): one list, so the two never disagree.
  */
+import { METHODS } from 'node:http';
 import { isIP } from 'node:net';
 import { type ConfigIssue, configIssue } from '../errors.ts';
 import { hasHeaderControlChar } from '../lib/header-value.ts';
 import type { GatewayConfig, ServiceModel } from './model.ts';
 
 const TLS_PROTOCOLS = new Set(['https', 'grpcs', 'wss', 'tls']);
+
+/** The methods node's HTTP/1.1 parser (llhttp) reads; it answers any other 400 before routing. */
+const HTTP1_METHODS: ReadonlySet<string> = new Set(METHODS);
 
 export function configWarnings(config: GatewayConfig): ConfigIssue[] {
   const out: ConfigIssue[] = [];
@@ -51,6 +55,17 @@ export function configWarnings(config: GatewayConfig): ConfigIssue[] {
         [...p.yaml_path, 'config', 'header_name'],
         `correlation-id's header ${header} is the gateway's own request id header (_tollgate.request_id_header): the gateway puts its request id there before any plugin runs, so a client's id is replaced (unless the client is in trusted_ips) and the generator is never used; Kong 3 keeps its request id in X-Kong-Request-Id, so to keep the plugin's behaviour set _tollgate.request_id_header to x-kong-request-id`,
       );
+  }
+  // Kong (nginx) takes any method token, so a Kong route may name one of its own (`BREW`); node's
+  // HTTP/1.1 parser refuses a method outside its list, so only HTTP/2 requests reach it.
+  for (const r of config.routes) {
+    r.methods?.forEach((m, i) => {
+      if (!HTTP1_METHODS.has(m))
+        at(
+          [...r.yaml_path, 'methods', i],
+          `method ${m} is answered 400 on HTTP/1.1 (the gateway's HTTP parser knows a fixed list of methods, where Kong takes any): only HTTP/2 clients reach this route with it`,
+        );
+    });
   }
   config.settings.admin_listen?.forEach((addr, i) => {
     const why = exposedAdminListen(addr);

@@ -266,6 +266,33 @@ test('a consumer whose username or custom_id holds a line break is a warning at 
   assert.match(lines[0]!, /every request this consumer authenticates will fail with a 500/);
 });
 
+test("a route method node's HTTP/1.1 parser does not know is a warning at the method: such requests get 400 there", async () => {
+  const dir = tmp();
+  const f = write(
+    dir,
+    'methods.yaml',
+    [
+      '_format_version: "3.0"',
+      'services:',
+      '  - name: s',
+      '    url: http://127.0.0.1:9',
+      '    routes:',
+      '      - name: r',
+      '        paths: [/r]',
+      '        methods: [GET, BREW, PROPFIND, PURGE]',
+      '',
+    ].join('\n'),
+  );
+  const r = await gateway(['validate', f]);
+  assert.equal(r.code, 0, r.out + r.err);
+  const lines = r.out.split('\n').filter((l) => l.includes('warning:'));
+  assert.equal(lines.length, 1, r.out);
+  assert.match(
+    lines[0]!,
+    /8:24 {2}services\[0\]\.routes\[0\]\.methods\[1\] {2}warning: method BREW is answered 400 on HTTP\/1\.1/,
+  );
+});
+
 test('a plugin warning at load is a validate warning too, located at the field it names', async () => {
   const dir = tmp();
   const f = write(
