@@ -76,7 +76,9 @@ export function handleUpgrade(gw: Gateway, req: IncomingMessage, socket: Socket,
 /** CONNECT: the gateway is no forward proxy; answered 400 as an unknown method is, and logged. */
 export function handleConnect(gw: Gateway, req: IncomingMessage, socket: Socket): void {
   const res = rawSocketResponse(req, socket);
-  if (res !== null) gw.refuse(req, res, 'BAD_REQUEST');
+  // nginx answers CONNECT 405 (the gateway is no forward proxy); an authority-form target, which
+  // nginx's request line does not take, is refused first by the request checks (400).
+  if (res !== null) gw.refuse(req, res, 'METHOD_NOT_ALLOWED');
 }
 
 /**

@@ -65,6 +65,29 @@ test('TRACE is answered 405 Method not allowed on a route or none, as nginx answ
   );
 });
 
+test('CONNECT with a path is answered 405 Method not allowed, as nginx answers it; with an authority (no path) 400', async () => {
+  const seen = upstream.requests.length;
+  const from = gw.logs.length;
+  for (const path of ['/up/tunnel', '/nowhere']) {
+    const r = await rawRequest(gw.url, `CONNECT ${path} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    assert.equal(r.status, 405, path);
+    assert.equal(JSON.parse(r.body).message, 'Method not allowed');
+  }
+  // nginx's request line takes no authority-form target: that is a malformed request.
+  const authority = await rawRequest(gw.url, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+  assert.equal(authority.status, 400);
+  assert.equal(upstream.requests.length, seen, 'nothing went upstream');
+  await until('the access lines', () => accessLines(from).length === 3);
+  assert.deepEqual(
+    accessLines(from).map((l) => [l.status, l.error]),
+    [
+      [405, 'METHOD_NOT_ALLOWED'],
+      [405, 'METHOD_NOT_ALLOWED'],
+      [400, 'BAD_PATH'],
+    ],
+  );
+});
+
 test('a pipelined request whose chunked body the parser refuses gets its 400 at its turn; nothing of it goes upstream', async () => {
   const seen = upstream.requests.length;
   const from = gw.logs.length;
