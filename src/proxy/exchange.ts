@@ -28,7 +28,7 @@ import { runPhase } from './phases.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { UPSTREAM_WRITE_TIMEOUT, watchUpstreamWrite } from './request-checks.ts';
-import { takeBackHead, writeResponseHead } from './response-head.ts';
+import { relayableReason, takeBackHead, writeResponseHead } from './response-head.ts';
 import { waitForDrain, watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderList, upstreamTarget } from './upstream-request.ts';
 
@@ -88,6 +88,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** Body chunks held for a response-phase body transform; null when streaming straight through. */
   held: Buffer[] | null = null;
   heldBytes = 0;
+  /** The upstream's reason phrase, relayed with its status (`relayableReason`). */
+  reason = '';
   /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
   target: Target | null = null;
   readonly interim = new InterimCount();
@@ -106,7 +108,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.rc.abortUpstream = abort;
   }
 
-  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
+  onHeaders(status: number, raw: Buffer[], resume: () => void, statusText?: string): boolean {
     const rc = this.rc;
     if (status < 200) {
       // 1xx interim responses are not relayed; an endless run of them is not waited on.
@@ -122,8 +124,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (coding !== null)
       return this.refuseAnswer(`upstream sent unknown Transfer-Encoding: "${coding}"`, 'UPSTREAM_BAD_RESPONSE');
     rc.resumeUpstream = resume;
+    this.reason = relayableReason(statusText);
     if (!rc.compiled!.pipeline.hasResponse) {
-      const refused = writeHeadDirect(rc, status, raw);
+      const refused = writeHeadDirect(rc, status, raw, this.reason);
       if (refused !== null) return this.refuseHead(refused);
       rc.upstreamAnswered = true;
       return true;
@@ -174,7 +177,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   private head(status: number, headers: Record<string, HeaderValue | undefined>): boolean {
     let refused: string | null;
     try {
-      refused = writeResponseHead(this.rc, status, headers);
+      // A response plugin that changed the status changed the line: the upstream's reason goes with its status only.
+      refused = writeResponseHead(this.rc, status, headers, status === this.rc.upstreamStatus ? this.reason : '');
     } catch (err) {
       const message = `a response header cannot be sent: ${(err as Error).message}`;
       this.rc.gw.log.error({ phase: 'response', request_id: this.rc.id, err: { message } }, 'plugin failed');
@@ -414,7 +418,7 @@ const STS = 'strict-transport-security';
  * hop-by-hop, so they are gone already). On https the gateway's Strict-Transport-Security, when
  * configured, replaces the upstream's. Null once sent, else why node refused the head.
  */
-function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): string | null {
+function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[], reason: string): string | null {
   const flat: string[] = [];
   const hsts = rc.scheme === 'https' ? hstsHeader(rc.runtime.config.settings) : null;
   let connection: string | undefined;
@@ -440,7 +444,7 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[]): strin
   if (hsts !== null) flat.push(STS, hsts);
   if (rc.hashCookie !== null) flat.push('set-cookie', rc.hashCookie.setCookie);
   if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(k, v);
-  const refused = writeResponseHead(rc, status, flat);
+  const refused = writeResponseHead(rc, status, flat, reason);
   if (refused === null) rc.status = status;
   return refused;
 }

@@ -21,13 +21,15 @@ export function writeResponseHead(
   rc: ProxyRequest,
   status: number,
   headers: readonly string[] | Readonly<Record<string, HeaderValue | undefined>>,
+  reason = '',
 ): string | null {
   if (status === 204 || status === 205) headers = withoutContentLength(headers);
   const stream =
     rc.raw.httpVersionMajor === 2 ? (rc.res as unknown as { stream?: ServerHttp2Stream }).stream : undefined;
   if (stream === undefined) {
     try {
-      rc.res.writeHead(status, headers as Record<string, string | string[]>);
+      if (reason === '') rc.res.writeHead(status, headers as Record<string, string | string[]>);
+      else rc.res.writeHead(status, reason, headers as Record<string, string | string[]>);
       rc.sentResponseHead = headers;
     } catch (err) {
       // node sets the reason phrase before it checks the headers, and keeps it for the next
@@ -64,6 +66,20 @@ export function writeResponseHead(
     return (err as Error).message;
   }
   return null;
+}
+
+/**
+ * The upstream's reason phrase as an HTTP/1.1 answer can carry it, else '' (the status's own): nginx
+ * relays the upstream's status line, reason included. undici decodes it as UTF-8, so obs-text
+ * (RFC 9112 4) arrives as U+FFFD, which node refuses in a head; such a reason is not relayed.
+ */
+export function relayableReason(text: string | undefined): string {
+  if (text === undefined) return '';
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 9 && (c < 0x20 || c > 0x7e)) return '';
+  }
+  return text;
 }
 
 /**

@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
-import { parseRaw, type RawResponse } from '../support/raw.ts';
+import { parseRaw, type RawResponse, rawRequest } from '../support/raw.ts';
 import { within } from '../support/wait.ts';
 
 const servers: (Server | TcpServer)[] = [];
@@ -96,6 +96,8 @@ before(async () => {
   const twiceChunkedPort = await rawUpstream(
     'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
   );
+  const reasonPort = await rawUpstream('HTTP/1.1 299 Everything Fine\r\nContent-Length: 2\r\n\r\nok');
+  const latinReasonPort = await rawUpstream('HTTP/1.1 200 Caf\xe9\r\nContent-Length: 2\r\n\r\nok');
   const chunkedPort = await rawUpstream('HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
   // Takes a request and never reads it, nor answers.
   const neverReads = createTcpServer((sock) => {
@@ -166,6 +168,12 @@ before(async () => {
         svc('shortheaders', shortHeadersPort),
         svc('early', earlyPort),
         svc('gzip', gzipPort),
+        svc('reason', reasonPort),
+        {
+          ...svc('reasonplugin', reasonPort),
+          plugins: [{ name: 'response-transformer', config: { add: { headers: ['x-t:1'] } } }],
+        },
+        svc('latinreason', latinReasonPort),
         svc('gzipchunked', gzipChunkedPort),
         svc('twicechunked', twiceChunkedPort),
         {
@@ -358,6 +366,18 @@ test('an upstream body in a transfer coding other than chunked gets 502, as ngin
   const res = await fetch(`${gw.url}/chunked`);
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'ok');
+});
+
+test("the upstream's reason phrase goes to an HTTP/1.1 client with its status, as nginx relays the status line", async () => {
+  for (const path of ['/reason', '/reasonplugin']) {
+    const r = await rawRequest(gw.url, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.raw.slice(0, r.raw.indexOf('\r\n')), 'HTTP/1.1 299 Everything Fine', path);
+    assert.equal(r.body, 'ok');
+  }
+  // A reason the client's head cannot carry as sent (obs-text) gives way to the status's own.
+  const latin = await rawRequest(gw.url, 'GET /latinreason HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+  assert.equal(latin.status, 200);
+  assert.equal(latin.body, 'ok');
 });
 
 test('hop-by-hop and Connection-listed headers of the upstream response are removed', async () => {
