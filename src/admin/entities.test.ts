@@ -453,6 +453,25 @@ test("foreign entity endpoints: a plugin's service, route and consumer, a creden
   });
 });
 
+test('/targets and /targets/{t} answer 404 whatever the method, as Kong turns them off', async () => {
+  // kong/api/routes/targets.lua: a target is read under its upstream only.
+  await withGateway(async (get) => {
+    const target = ((await (await get('/upstreams/pool/targets')).json()) as any).data[0];
+    for (const [path, method] of [
+      ['/targets', 'GET'],
+      ['/targets', 'POST'],
+      ['/targets', 'OPTIONS'],
+      [`/targets/${target.id}`, 'GET'],
+      ['/targets/127.0.0.1:9', 'GET'],
+      ['/targets/127.0.0.1:9', 'DELETE'],
+    ]) {
+      const r = await get(path!, { method: method! });
+      assert.equal(r.status, 404, `${method} ${path}`);
+      assert.deepEqual(await r.json(), { message: 'Not found' }, `${method} ${path}`);
+    }
+  });
+});
+
 test("/tags lists every tagged entity and /tags/{tag} those with one tag, as Kong's tags entity", async () => {
   await withGateway(async (get) => {
     const echo = (await (await get('/services/echo')).json()) as any;

@@ -325,6 +325,9 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
   const segs = req.path.split('/').slice(1).map(decodeSegment);
   if (segs.some((s) => s === null || s === '')) return notFound();
   const [top, id, sub, subId] = segs as string[];
+  // Kong turns off `/targets`, `/targets/{t}` and `/targets/{t}/upstream` for every method
+  // (kong/api/routes/targets.lua, endpoints.disable): a target is read under its upstream.
+  if (top === 'targets') return notFound();
   const kinds = kindsOf(req.config);
   const kind = kinds[top!]!;
   const s = store(req);
@@ -443,8 +446,8 @@ function nested(
   }
   // Kong's foreign entity endpoints (`/routes/{r}/service`, `/plugins/{p}/consumer`,
   // `/key-auths/{k}/consumer`, `/services/{s}/client_certificate`): the entity a foreign key names, 404 when it names none. Kong
-  // turns off `/snis/{s}/certificate` and `/targets/{t}/upstream` (kong/api/routes/snis.lua, targets.lua).
-  if (Object.hasOwn(FOREIGN_KEYS, sub) && Object.hasOwn(entity, sub) && top !== 'snis' && top !== 'targets')
+  // turns off `/snis/{s}/certificate` (kong/api/routes/snis.lua).
+  if (Object.hasOwn(FOREIGN_KEYS, sub) && Object.hasOwn(entity, sub) && top !== 'snis')
     return { list: byId(FOREIGN_KEYS[sub]!, entity[sub]), path: FOREIGN_KEYS[sub]!, single: true };
   return null;
 }
