@@ -1,6 +1,7 @@
 // Kong's read-only (DB-less) entity endpoints on the admin listener, as Kong tools read them.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { TestCa, tool } from '../../test/tls/support.ts';
 import { startGateway } from '../testing/index.ts';
 
 const CONFIG = `_format_version: "3.0"
@@ -303,6 +304,49 @@ test("a certificate named by an SNI no certificate has: 404 'SNI not found', as 
       message: 'Not found',
     });
   });
+});
+
+test("an SNI keeps the id and tags the file gives it, as Kong's snis entity does", {
+  skip: tool('openssl'),
+}, async () => {
+  const leaf = new TestCa().issue('a.test', ['a.test', 'b.test']);
+  const pem = (s: string) => `|\n${s.trim().replace(/^/gm, '      ')}`;
+  const id = '0a1b2c3d-0000-4000-8000-000000000001';
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+certificates:
+  - cert: ${pem(leaf.cert)}
+    key: ${pem(leaf.key)}
+    snis:
+      - name: a.test
+        id: ${id}
+        tags: [edge]
+      - name: b.test
+        tags: ["\${SNI_TAG}"]
+services:
+  - name: s
+    url: echo://
+    routes: [{ name: r, paths: [/] }]
+`,
+    env: { SNI_TAG: 'sni-tag-from-a-secret' },
+  });
+  try {
+    const get = async (p: string) => (await fetch(`${gw.adminUrl}${p}`)).json() as Promise<any>;
+    const a = await get('/snis/a.test');
+    assert.equal(a.id, id);
+    assert.deepEqual(a.tags, ['edge']);
+    assert.equal((await get(`/snis/${id}`)).name, 'a.test');
+    // a tag from a secret is redacted, and no filter finds the SNI by its value
+    assert.deepEqual((await get('/snis/b.test')).tags, ['[redacted]']);
+    assert.deepEqual((await get('/snis?tags=sni-tag-from-a-secret')).data, []);
+    assert.deepEqual(
+      (await get('/snis?tags=edge')).data.map((x: any) => x.name),
+      ['a.test'],
+    );
+    assert.deepEqual((await get('/tags/edge')).data, [{ tag: 'edge', entity_name: 'snis', entity_id: id }]);
+  } finally {
+    await gw.close();
+  }
 });
 
 test("writes answer 405 with Kong's DB-less message; a delete of nothing is 204", async () => {

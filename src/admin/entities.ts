@@ -7,8 +7,8 @@
  * answer 405 with the message Kong's DB-less strategy gives. Objects come from the redacted
  * effective config (`GET /config`): no secret reaches these answers.
  */
-import { entityId } from '../config/ids.ts';
 import type { GatewayConfig } from '../config/model.ts';
+import { secretValues } from '../config/secrets.ts';
 
 type Obj = Record<string, unknown>;
 
@@ -138,17 +138,19 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
   );
   lists.set('targets', targets);
   const snis: Obj[] = [];
+  const secrets = secretValues(config.source.secrets);
   lists.set(
     'certificates',
     list('certificates').map((c, i) => {
-      // The names from the model: the effective config's may be scrubbed, the ids must not change.
-      const names = config.certificates[i]?.snis ?? [];
+      // Ids and tags from the model (the effective config lists the names only), the tags scrubbed
+      // as the effective config's are: `?tags=` must not find an SNI by a secret's value.
+      const entities = config.certificates[i]?.sni_entities ?? [];
       (Array.isArray(c.snis) ? (c.snis as unknown[]) : []).forEach((name, j) =>
         snis.push({
-          id: sniId(names[j] ?? String(name)),
+          id: entities[j]?.id ?? null,
           name,
           certificate: { id: c.id },
-          tags: [],
+          tags: secrets.scrubDeep(entities[j]?.tags ?? []),
           ...at,
         }),
       );
@@ -174,9 +176,6 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
   lists.set('tags', tags);
   return { lists };
 }
-
-/** An SNI's id: the model keeps SNIs as names, so their ids are made as the config's ids are (stable across reloads). */
-const sniId = (name: string): string => entityId('snis', name);
 
 function store(req: EntityRequest): Store {
   let s = stores.get(req.config);

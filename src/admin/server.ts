@@ -437,7 +437,8 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
     return list.map((e) => {
       const out: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(e as Record<string, unknown>)) {
-        if (k === 'yaml_path' || k === 'ca_certificate_refs') continue;
+        // A certificate's SNIs show as its names, as Kong's certificate does; /snis shows each entity.
+        if (k === 'yaml_path' || k === 'ca_certificate_refs' || k === 'sni_entities') continue;
         // A service's ca_certificates as Kong shows them: the entity ids (the model holds the PEMs).
         const x = k === 'ca_certificates' && kind === 'services' ? (e as ServiceModel).ca_certificate_refs : v;
         if (fields?.has(k) === true && x !== null && x !== undefined) out[k] = REDACTED;

@@ -137,6 +137,8 @@ export interface CertificateModel {
   cert_alt: string | null;
   key_alt: string | null;
   snis: string[];
+  /** Each of `snis`' entity (Kong's `snis`), in the same order: its id and tags. */
+  sni_entities: { id: string; tags: string[] }[];
   tags: string[];
   yaml_path: YamlPath;
 }

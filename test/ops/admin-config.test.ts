@@ -126,7 +126,17 @@ test('/config redacts secret fields of plugin configs (oidc client_secret, sessi
     upstreams: [],
     ca_certificates: [],
     certificates: [
-      { id: 'c', cert: 'CERT', key: 'PRIVATE', cert_alt: null, key_alt: null, snis: [], tags: [], yaml_path: [] },
+      {
+        id: 'c',
+        cert: 'CERT',
+        key: 'PRIVATE',
+        cert_alt: null,
+        key_alt: null,
+        snis: [],
+        sni_entities: [],
+        tags: [],
+        yaml_path: [],
+      },
     ],
     settings: { log_level: 'info' },
     plugins: [

@@ -25,30 +25,34 @@ import {
 export function liftCertificates(b: Build): void {
   b.each(b.doc.certificates, (raw, i) => {
     const path: Path = ['certificates', i];
-    const snis: string[] = [];
-    const sniPaths: Path[] = [];
-    b.each(raw.snis, (s, j) => addSni(b, s, [...path, 'snis', j], snis, sniPaths));
-    checkCertificate(raw, path, b.err, b.warn);
     const model: CertificateModel = {
       id: '',
       cert: raw.cert,
       key: raw.key,
       cert_alt: orNull(raw.cert_alt),
       key_alt: orNull(raw.key_alt),
-      snis,
+      snis: [],
+      sni_entities: [],
       tags: tags(raw.tags),
       yaml_path: path,
     };
+    const sniPaths: Path[] = [];
+    b.each(raw.snis, (s, j) => addSni(b, s, [...path, 'snis', j], model, sniPaths));
+    checkCertificate(raw, path, b.err, b.warn);
     b.certificates.push({ raw, path, model, sniPaths } satisfies PendingCertificate);
   });
   liftTopLevelSnis(b);
 }
 
-function addSni(b: Build, raw: Obj, path: Path, snis: string[], sniPaths: Path[]): void {
+function addSni(b: Build, raw: Obj, path: Path, cert: CertificateModel, sniPaths: Path[]): void {
   const name = String(raw.name).toLowerCase();
   const p = sniProblem(name);
   if (p) return b.err('SCHEMA', p, [...path, 'name']);
-  snis.push(name);
+  cert.snis.push(name);
+  // An SNI is an entity of its own in Kong, with the id and tags its entry gives it (decK dumps
+  // write both; `?tags=` and `/tags/{tag}` find it by them). Without an id, one from its name.
+  const id = typeof raw.id === 'string' ? raw.id.toLowerCase() : entityId('snis', name);
+  cert.sni_entities.push({ id, tags: tags(raw.tags) });
   sniPaths.push(path);
 }
 
@@ -86,7 +90,7 @@ function liftTopLevelSnis(b: Build): void {
     const cert = byId.get(String(id).toLowerCase());
     if (cert === undefined)
       return b.err('REFERENCE', `invalid reference 'certificate: ${id}' (no such entry in 'certificates')`, refPath);
-    addSni(b, raw, ['snis', i], cert.model.snis, cert.sniPaths);
+    addSni(b, raw, ['snis', i], cert.model, cert.sniPaths);
   });
 }
 
