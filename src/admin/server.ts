@@ -263,7 +263,8 @@ async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>
     pids: { master: process.pid },
     plugins: {
       available_on_server: available,
-      enabled_in_cluster: [...new Set(rt.plugins.map((p) => p.name))].sort(),
+      // Kong lists the distinct names of every plugin entity, `enabled: false` ones too.
+      enabled_in_cluster: [...new Set(rt.config.plugins.map((p) => p.name))].sort(),
     },
     configuration: {
       database: 'off',

@@ -42,3 +42,23 @@ test('GET / lists the custom plugins with the version and priority they declare,
     await gw.close();
   }
 });
+
+test("GET /'s enabled_in_cluster names every plugin entity's plugin, enabled: false too, as Kong's", async () => {
+  // Kong's admin root lists the distinct names of every row of its plugins table.
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [{ name: 's', url: 'echo://', routes: [{ paths: ['/'] }] }],
+      plugins: [
+        { name: 'cors', enabled: false },
+        { name: 'key-auth', service: 's' },
+      ],
+    },
+  });
+  try {
+    const info = (await (await fetch(`${gw.adminUrl}/`)).json()) as Record<string, any>;
+    assert.deepEqual(info.plugins.enabled_in_cluster, ['cors', 'key-auth']);
+  } finally {
+    await gw.close();
+  }
+});
