@@ -195,6 +195,25 @@ test("/plugins/enabled only reads, as Kong's: a write answers 405, not as one on
   }
 });
 
+test("Kong's /debug/node/log-level says the log level; changing it is refused as Kong's DB-less node refuses it", async () => {
+  // The test harness's gateway logs at debug whatever its file says.
+  const gw = await startGateway({ config: '_format_version: "3.0"\n' });
+  try {
+    const ask = (p: string, method = 'GET') => fetch(`${gw.adminUrl}${p}`, { method });
+    const get = await ask('/debug/node/log-level');
+    assert.equal(get.status, 200);
+    assert.deepEqual(await get.json(), { message: 'log level: debug' });
+    for (const path of ['/debug/node/log-level/debug', '/debug/cluster/log-level/debug']) {
+      const put = await ask(path, 'PUT');
+      assert.equal(put.status, 405, path);
+      assert.deepEqual(await put.json(), { message: 'cannot change log level when not using a database' }, path);
+      assert.equal((await ask(path)).status, 405, path);
+    }
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a request body no endpoint reads ends the connection after the answer, as nginx closes lingering', async () => {
   const gw = await startGateway({ config: '_format_version: "3.0"\n' });
   try {

@@ -103,7 +103,15 @@ const ENDPOINTS: Record<string, string> = {
   '/metrics': 'GET',
   '/config': 'GET',
   '/reload': 'POST',
+  '/debug/node/log-level': 'GET',
 };
+
+/**
+ * Kong's log level changes (`PUT /debug/node/log-level/{level}`, and the cluster's): a DB-less
+ * Kong refuses them with this 405 (kong/api/routes/debug.lua); here `log_level` is set by the
+ * file or `--log-level`, and a restart applies it.
+ */
+const LOG_LEVEL_CHANGE = /^\/debug\/(?:node|cluster)\/log-level\/[^/]+$/;
 
 /** Kong's read-only entity collections (src/admin/entities.ts), listed by `GET /`. */
 const ENTITY_ENDPOINTS = [
@@ -166,6 +174,11 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         body = { ...(r.body as object), node_id: NODE_ID };
       return send(res, r.status, body, r.headers);
     }
+    if (LOG_LEVEL_CHANGE.test(path)) {
+      if (method === 'OPTIONS') return options(res, 'OPTIONS');
+      const message = method === 'PUT' ? 'cannot change log level when not using a database' : 'Method not allowed';
+      return send(res, 405, { message }, { allow: 'OPTIONS' });
+    }
     const allowed = ENDPOINTS[path];
     if (allowed === undefined) return send(res, 404, { message: 'Not found' });
     const allow = allowed === 'GET' ? READ_ALLOW : `OPTIONS, ${allowed}`;
@@ -176,6 +189,9 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         return send(res, 200, await nodeInfo(inst));
       case '/status':
         return send(res, 200, await status(inst));
+      case '/debug/node/log-level':
+        // Kong's answer: the level the node logs at.
+        return send(res, 200, { message: `log level: ${inst.log.level}` });
       case '/ready':
       case '/status/ready': {
         // Kong's readiness answer: 200 {"message":"ready"}, or 503 with the reason.
