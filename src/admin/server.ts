@@ -8,10 +8,10 @@ import {
   credentialHeader,
   knownSecrets,
   REDACTED,
+  redactUrlCredentials,
   SECRET_FIELD,
   type SecretValues,
   secretValues,
-  URL_USERINFO,
 } from '../config/secrets.ts';
 import type { TollgateInstance } from '../instance.ts';
 import type { ConnectionStats } from '../instance-types.ts';
@@ -429,7 +429,7 @@ export function effectiveConfig(config: GatewayConfig): Record<string, unknown> 
       if (typeof v === 'string' || typeof v === 'number') return REDACTED;
       if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? scrub(x, false) : REDACTED));
     }
-    if (typeof v === 'string') return secrets.scrubDeep(v.replace(URL_USERINFO, `$1${REDACTED}@`));
+    if (typeof v === 'string') return secrets.scrubDeep(redactUrlCredentials(v));
     if (typeof v === 'number') return secrets.scrubDeep(v);
     if (Array.isArray(v)) return v.map((x) => scrub(x, false));
     if (typeof v === 'object') {

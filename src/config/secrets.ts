@@ -40,6 +40,31 @@ export function credentialHeader(name: string): boolean {
 
 /** `scheme://user:pass@host...`: the user info of a URL is a credential (Kong's http-log sends it as Basic auth). */
 export const URL_USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]+@/i;
+/** A URL's query (`scheme://host/path?...`, up to a fragment). */
+const URL_QUERY = /^([a-z][a-z0-9+.-]*:\/\/[^?#\s]*\?)([^#\s]*)/i;
+
+/**
+ * A URL with its credentials redacted: the user info, and the value of each query argument whose
+ * name says secret (`?api_key=`, `?access_token=`: log receivers take their key that way).
+ */
+export function redactUrlCredentials(url: string): string {
+  const out = url.replace(URL_USERINFO, `$1${REDACTED}@`);
+  const m = URL_QUERY.exec(out);
+  if (m === null) return out;
+  const query = m[2]!
+    .split('&')
+    .map((arg) => {
+      const eq = arg.indexOf('=');
+      if (eq <= 0) return arg;
+      let name = arg.slice(0, eq);
+      try {
+        name = decodeURIComponent(name);
+      } catch {}
+      return SECRET_FIELD.test(name) ? `${arg.slice(0, eq)}=${REDACTED}` : arg;
+    })
+    .join('&');
+  return m[1]! + query + out.slice(m[0].length);
+}
 
 /** The compiled matcher of one set of secret values. */
 export class SecretValues {

@@ -6,7 +6,7 @@
  * "changed", never by value.
  */
 import type { GatewayConfig, PluginModel, RouteModel } from './model.ts';
-import { credentialHeader, type SecretValues, secretValues, URL_USERINFO } from './secrets.ts';
+import { credentialHeader, redactUrlCredentials, type SecretValues, secretValues } from './secrets.ts';
 
 export type ChangeKind = 'added' | 'removed' | 'changed';
 
@@ -285,7 +285,7 @@ function compare(
       (SECRET_FIELD.test(leaf) ||
         (path.includes('.headers.') && credentialHeader(leaf)) ||
         (leaf === 'headers' && [a, b].some(namesCredentialHeader)))) ||
-    [a, b].some((v) => typeof v === 'string' && URL_USERINFO.test(v));
+    [a, b].some((v) => typeof v === 'string' && redactUrlCredentials(v) !== v);
   if (isObj(a) && isObj(b) && !secretField) {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)]))
       compare(a[k], b[k], path === '' ? k : `${path}.${k}`, secretFields, secrets, display, out);

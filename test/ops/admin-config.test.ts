@@ -279,6 +279,30 @@ plugins:
   }
 });
 
+test("/config and /plugins redact a query argument of a plugin's URL named as a secret (a log receiver's api_key)", async () => {
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+plugins:
+  - name: http-log
+    config:
+      http_endpoint: http://127.0.0.1:9/log?source=gw&api_key=log-key-in-the-url&access_token=log-token-in-the-url
+`,
+  });
+  try {
+    for (const path of ['/config', '/plugins']) {
+      const text = await (await fetch(`${gw.adminUrl}${path}`)).text();
+      for (const secret of ['log-key-in-the-url', 'log-token-in-the-url']) assert.ok(!text.includes(secret), path);
+      // the receiver's address and the other arguments stay readable
+      assert.ok(
+        text.includes('http://127.0.0.1:9/log?source=gw&api_key=[redacted]&access_token=[redacted]'),
+        `${path}: ${text}`,
+      );
+    }
+  } finally {
+    await gw.close();
+  }
+});
+
 test("/config and /routes redact credential headers of entities too: an upstream's active health check, a route's header match", async () => {
   const gw = await startGateway({
     config: `_format_version: "3.0"
