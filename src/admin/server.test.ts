@@ -214,6 +214,30 @@ test("Kong's /debug/node/log-level says the log level; changing it is refused as
   }
 });
 
+test('an absolute-form request target is answered for its path, as nginx answers it (RFC 9112 3.2.2)', async () => {
+  const gw = await startGateway({ config: '_format_version: "3.0"\n' });
+  try {
+    const { hostname, port } = new URL(gw.adminUrl);
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () =>
+        socket.write(
+          `GET http://${hostname}:${port}/status/ready?x=1 HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`,
+        ),
+      );
+      let data = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (data += d));
+      socket.on('end', () => resolve(data));
+      socket.on('error', reject);
+    });
+    // the empty config is not ready: Kong's readiness answer, not the router's 404
+    assert.match(head, /^HTTP\/1\.1 503 /);
+    assert.match(head, /"message": "no configuration available/);
+  } finally {
+    await gw.close();
+  }
+});
+
 test('a request body no endpoint reads ends the connection after the answer, as nginx closes lingering', async () => {
   const gw = await startGateway({ config: '_format_version: "3.0"\n' });
   try {

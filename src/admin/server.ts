@@ -18,6 +18,7 @@ import type { ConnectionStats } from '../instance-types.ts';
 import { hasRequestBody } from '../lib/request-body.ts';
 import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { endLingering } from '../proxy/linger.ts';
+import { absoluteFormAuthority } from '../proxy/request-checks.ts';
 import { VERSION } from '../version.ts';
 import { entityEndpoint, isEntityPath } from './entities.ts';
 
@@ -133,7 +134,7 @@ const ENTITY_ENDPOINTS = [
 ];
 
 async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = req.url ?? '/';
+  const url = originForm(req.url ?? '/');
   const q = url.indexOf('?');
   const raw = q < 0 ? url : url.slice(0, q);
   // Kong's admin router answers `/status/` as `/status` (lapis default_route): one slash is dropped.
@@ -219,6 +220,18 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     inst.log.error({ err: err instanceof Error ? err.message : String(err) }, 'admin request failed');
     if (!res.headersSent) send(res, 500, { message: 'An unexpected error occurred' });
   }
+}
+
+/**
+ * The request target without the scheme and authority of an absolute-form one: a server must
+ * accept that form (RFC 9112 3.2.2), and nginx routes Kong's admin API on its path.
+ */
+function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  const span = absoluteFormAuthority(url);
+  if (span === null) return url;
+  const rest = url.slice(span[1]);
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
 }
 
 /** A sample line: its name, its `{...}` label set (quoted values may hold `}`), the rest (value, timestamp). */
