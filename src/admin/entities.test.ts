@@ -154,6 +154,10 @@ test('consumers and credentials: by username, nested under the consumer, secrets
     );
     assert.deepEqual(await (await get('/consumers?custom_id=nobody')).json(), { data: [], next: null });
     assert.equal((await get('/consumers?custom_id=')).status, 400);
+    // given twice it is a list, not a string: Kong refuses it the same way
+    const twice = await get(`/consumers?custom_id=nobody&custom_id=${encodeURIComponent('auth0|alice')}`);
+    assert.equal(twice.status, 400);
+    assert.deepEqual(await twice.json(), { message: 'custom_id must be an unempty string' });
     const jwt = (await (await get('/jwts/alice-iss')).json()) as any;
     assert.equal(jwt.secret, '[redacted]');
     // by id only: a key looked up by its value would make the admin listener a key oracle

@@ -398,8 +398,10 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
 
 /** Kong's `GET /consumers?custom_id=`: the consumer with that custom id (an IdP's subject), as a page of one or none. */
 function byCustomId(all: readonly Obj[], query: URLSearchParams): EntityAnswer {
-  const want = query.get('custom_id');
-  if (want === null || want === '') return { status: 400, body: { message: 'custom_id must be an unempty string' } };
+  // Given twice, Kong's argument is a list, which it refuses as it refuses an empty one.
+  const given = query.getAll('custom_id');
+  const want = given.length === 1 ? given[0]! : '';
+  if (want === '') return { status: 400, body: { message: 'custom_id must be an unempty string' } };
   return { status: 200, body: { data: all.filter((c) => c.custom_id === want), next: null } };
 }
 
