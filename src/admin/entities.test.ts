@@ -179,6 +179,17 @@ test('upstreams: targets and health', async () => {
   await withGateway(async (get) => {
     const up = (await (await get('/upstreams/pool')).json()) as any;
     assert.ok(!('targets' in up));
+    // every field of Kong's upstream, those left out of the file null (use_srv_name false), as Kong shows them
+    for (const field of [
+      'hash_fallback_header',
+      'hash_on_query_arg',
+      'hash_fallback_query_arg',
+      'hash_on_uri_capture',
+      'hash_fallback_uri_capture',
+      'host_header',
+    ])
+      assert.equal(up[field], null, field);
+    assert.equal(up.use_srv_name, false);
     const targets = (await (await get('/upstreams/pool/targets')).json()) as any;
     assert.deepEqual(
       targets.data.map((t: any) => [t.target, t.weight, t.upstream.id]),

@@ -91,6 +91,20 @@ const stores = new WeakMap<GatewayConfig, Store>();
 
 const ref = (id: unknown): unknown => (typeof id === 'string' ? { id } : null);
 
+/**
+ * The fields of Kong's upstream the model leaves out when the file does: Kong shows every field of
+ * an entity, unset ones null (kong/db/schema/entities/upstreams.lua; `use_srv_name` defaults to false).
+ */
+const UPSTREAM_DEFAULTS: Readonly<Obj> = {
+  hash_fallback_header: null,
+  hash_on_query_arg: null,
+  hash_fallback_query_arg: null,
+  hash_on_uri_capture: null,
+  hash_fallback_uri_capture: null,
+  host_header: null,
+  use_srv_name: false,
+};
+
 function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Obj[], loadedAt: number): Store {
   const at = { created_at: loadedAt, updated_at: loadedAt };
   const list = (k: string): Obj[] => (Array.isArray(effective[k]) ? (effective[k] as Obj[]) : []);
@@ -133,7 +147,7 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
     list('upstreams').map((u) => {
       const { targets: ts, ...rest } = u;
       for (const t of Array.isArray(ts) ? (ts as Obj[]) : []) targets.push({ ...t, upstream: { id: u.id }, ...at });
-      return { ...rest, client_certificate: ref(u.client_certificate), ...at };
+      return { ...UPSTREAM_DEFAULTS, ...rest, client_certificate: ref(u.client_certificate), ...at };
     }),
   );
   lists.set('targets', targets);
