@@ -395,6 +395,39 @@ test("writes answer 405 with Kong's DB-less message; a delete of nothing is 204"
   });
 });
 
+test("a write to a nested entity: 404 when it is not there, else Kong's DB-less 405 for the entity", async () => {
+  await withGateway(async (get) => {
+    const ask = async (path: string, method: string) => {
+      const r = await get(path, { method, body: '{}', headers: { 'content-type': 'application/json' } });
+      return [r.status, ((await r.json()) as any).message];
+    };
+    // kong/api/endpoints.lua: the parent and the child are looked up first, then the DAO refuses
+    assert.deepEqual(await ask('/services/echo/routes/a', 'PATCH'), [
+      405,
+      "cannot update 'routes' entities by 'name' when not using a database",
+    ]);
+    assert.deepEqual(await ask('/services/echo/routes/a', 'DELETE'), [
+      405,
+      "cannot remove 'routes' entities by 'name' when not using a database",
+    ]);
+    assert.deepEqual(await ask('/services/echo/routes/a', 'PUT'), [
+      405,
+      "cannot create or update 'routes' entities by 'name' when not using a database",
+    ]);
+    // a route of another service, or none
+    assert.deepEqual(await ask('/services/echo/routes/c', 'PATCH'), [404, 'Not found']);
+    assert.deepEqual(await ask('/services/echo/routes/nope', 'DELETE'), [404, 'Not found']);
+    // the entity a foreign key names: updated by its id; Kong's DELETE there is a plain 405
+    assert.deepEqual(await ask('/routes/a/service', 'PATCH'), [
+      405,
+      "cannot update 'services' entities when not using a database",
+    ]);
+    assert.deepEqual(await ask('/routes/a/service', 'DELETE'), [405, 'Method not allowed']);
+    const keyAuth = ((await (await get('/routes/a/plugins')).json()) as any).data[0];
+    assert.deepEqual(await ask(`/plugins/${keyAuth.id}/service`, 'PATCH'), [404, 'Not found']);
+  });
+});
+
 test("a custom plugin's entity kind gets the endpoints its adminApi names; without adminApi, none", async () => {
   const { defineEntity, definePlugin } = await import('../index.ts');
   const devices = defineEntity({

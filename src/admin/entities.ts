@@ -218,6 +218,14 @@ function unsupported(op: string, schema: string, by: string | null): EntityAnswe
   };
 }
 
+/** Kong's DB-less answer to a write on one entity (the DAO's refusal, or 405 for another method). */
+function refusedWrite(method: string, schema: string, by: string | null): EntityAnswer {
+  if (method === 'PATCH') return unsupported('update', schema, by);
+  if (method === 'PUT') return unsupported('create or update', schema, by);
+  if (method === 'DELETE') return unsupported('remove', schema, by);
+  return methodNotAllowed();
+}
+
 /** The entity `seg` names in `list`: its id, or the value of the kind's endpoint key. */
 function find(list: readonly Obj[], kind: Kind | undefined, seg: string): Obj | undefined {
   if (UUID.test(seg)) return list.find((e) => e.id === seg.toLowerCase());
@@ -394,16 +402,25 @@ export async function entityEndpoint(req: EntityRequest): Promise<EntityAnswer> 
     }
     const childKind = kinds[children.path];
     // Under its consumer, a kind may be named by a field unique per consumer (an acl's group).
-    const child =
-      top === 'consumers' && childKind?.nestedKey !== undefined && !UUID.test(subId)
-        ? children.list.find((e) => e[childKind.nestedKey!] === subId)
-        : find(children.list, childKind, subId);
-    if (!reading) return methodNotAllowed();
-    return child === undefined ? notFound() : { status: 200, body: child };
+    const byNestedKey = top === 'consumers' && childKind?.nestedKey !== undefined && !UUID.test(subId);
+    const child = byNestedKey
+      ? children.list.find((e) => e[childKind.nestedKey!] === subId)
+      : find(children.list, childKind, subId);
+    if (reading) return child === undefined ? notFound() : { status: 200, body: child };
+    // Kong looks the parent and the child up before its DB-less DAO refuses the write; PUT upserts
+    // whether or not the child is there (kong/api/endpoints.lua). A target, or an acl named by its
+    // group, is written by its id (kong/api/routes/upstreams.lua, the acl plugin's api).
+    const schema = childKind?.schema ?? children.path;
+    if (req.method !== 'PUT' && child === undefined) return notFound();
+    if (top === 'upstreams') return refusedWrite(req.method === 'PUT' ? 'PATCH' : req.method, schema, null);
+    const by = byNestedKey || UUID.test(subId) || childKind?.key == null ? null : childKind.key;
+    return refusedWrite(req.method, schema, by);
   }
   if (children.single) {
-    if (!reading) return methodNotAllowed();
-    return children.list[0] === undefined ? notFound() : { status: 200, body: children.list[0] };
+    const one = children.list[0];
+    if (reading || one === undefined) return one === undefined ? notFound() : { status: 200, body: one };
+    // The entity a foreign key names is written by its id; Kong has no DELETE there.
+    return req.method === 'DELETE' ? methodNotAllowed() : refusedWrite(req.method, children.path, null);
   }
   if (reading) return page(children.list, req.query, `/${top}/${encodeURIComponent(id)}/${sub}`);
   if (req.method === 'POST') return unsupported('create', kinds[children.path]?.schema ?? children.path, null);
