@@ -70,12 +70,18 @@ export function runPhase(
         if (h.log === undefined) continue;
         r = h.log(rc, arg as LogEntry) as void | Promise<void>;
       }
+      // A thenable's `then` (a getter, or the call itself) is the plugin's code too: adopting it
+      // here, inside the try, turns its throw into this plugin's failure. Outside, one thrown from
+      // the log phase (run from the response's 'close' event) ended the process. A native promise
+      // is returned as is.
+      if (r != null && typeof (r as Promise<void>).then === 'function') r = Promise.resolve(r);
+      else r = undefined;
     } catch (err) {
       pluginFailed(rc, inst.name, phase, err);
       if (phase === 'log') continue;
       return false;
     }
-    if (r != null && typeof (r as Promise<void>).then === 'function') {
+    if (r !== undefined) {
       if (phase === 'log') {
         // The log phase never delays anything: its promise is not awaited, only its failure caught.
         watchLogPromise(rc, inst.name, r);

@@ -15,6 +15,7 @@ const MODES = [
   'response-hang',
   'bad-exit-body',
   'log-throw',
+  'log-bad-thenable',
 ] as const;
 
 function config(extraCustom: string[] = [], extraPlugins: Record<string, unknown>[] = []): Record<string, unknown> {
@@ -139,6 +140,19 @@ describe('a custom plugin failing after access', () => {
       line = gw.logs.find((l) => l.msg === 'log phase failed' && l.plugin === 'misbehave');
     }
     assert.ok(line, 'log phase failure logged');
+  });
+
+  test('a log handler returning a thenable whose then() throws is logged, and the gateway serves on', async () => {
+    const r = await fetch(`${gw.url}/log-bad-thenable`);
+    assert.equal(r.status, 200);
+    await r.arrayBuffer();
+    let line: Record<string, unknown> | undefined;
+    for (let i = 0; i < 50 && line === undefined; i++) {
+      await new Promise((res) => setImmediate(res));
+      line = gw.logs.find((l) => l.msg === 'log phase failed' && /then\(\) threw/.test(JSON.stringify(l.err)));
+    }
+    assert.equal(line?.plugin, 'misbehave');
+    await cleanStillServes();
   });
 });
 
