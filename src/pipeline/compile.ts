@@ -512,7 +512,9 @@ function buildPipeline(instances: readonly PluginInstance[], secrets: Credential
     }
     slots.push(Object.freeze({ name, priority: list[0]!.priority, fallback, byConsumer }));
   }
-  slots.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // Kong orders its loaded plugins by descending PRIORITY, and equal ones by descending name
+  // (kong/db/dao/plugins.lua, sort_by_handler_priority): of two plugins at 800, 'zeta' runs first.
+  slots.sort((a, b) => b.priority - a.priority || (a.name > b.name ? -1 : a.name < b.name ? 1 : 0));
   return Object.freeze({
     slots: Object.freeze(slots),
     hasAccess,

@@ -44,6 +44,8 @@ before(async () => {
       tracer('low', 10),
       tracer('high', 3000, { exit: true }),
       tracer('mid', 1000, { throws: true, async: true }),
+      tracer('alpha', 500),
+      tracer('zeta', 500),
     ],
     config: {
       _format_version: '3.0',
@@ -67,6 +69,14 @@ before(async () => {
               ],
             },
             { name: 'b', paths: ['/b'] },
+            {
+              name: 'c',
+              paths: ['/c'],
+              plugins: [
+                { name: 'alpha', config: { tag: 'alpha' } },
+                { name: 'zeta', config: { tag: 'zeta' } },
+              ],
+            },
           ],
         },
       ],
@@ -102,6 +112,20 @@ test('a service-scoped plugin beats the global one on routes without their own',
   const echo = (await (await fetch(`${gw.url}/b/x`)).json()) as { headers: Record<string, string> };
   assert.equal(echo.headers['x-seen-low'], 'service-low');
   assert.equal(echo.headers['x-seen-high'], undefined);
+});
+
+test('plugins of equal priority run in descending name order, as Kong sorts them', async () => {
+  order.length = 0;
+  const logged = gw.logs.length;
+  await (await fetch(`${gw.url}/c/x`)).arrayBuffer();
+  await until('the access line', () => gw.logs.slice(logged).some((l) => l.type === 'access'), 10_000, 5);
+  // The global 'mid' (1000) first, then 'zeta' before 'alpha' and 'low' (10) last, in every phase.
+  const accessOrder = order.filter((o) => o.endsWith(':access'));
+  assert.deepEqual(accessOrder, ['global-mid:access', 'zeta:access', 'alpha:access', 'service-low:access']);
+  assert.deepEqual(
+    order.filter((o) => o.endsWith(':log')),
+    ['global-mid:log', 'zeta:log', 'alpha:log', 'service-low:log'],
+  );
 });
 
 test('exit() short-circuits: later access handlers and the upstream are skipped, the response phase still runs', async () => {
