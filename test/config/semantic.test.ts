@@ -287,7 +287,7 @@ plugins:
     config: { minute: 0, hedaer: x }
 `);
   assert.deepEqual(brief(issues), [
-    "4:15 consumers[0].plugins[0] plugin 'test-auth' cannot be applied to a consumer",
+    "4:15 consumers[0].plugins[0] value must be null: plugin 'test-auth' cannot be applied to a consumer",
     "6:11 plugins[0].name plugin 'test-limt' is not installed (did you mean 'test-limit'?); known plugins: acl, jwt, key-auth, test-auth, test-limit",
     '8:23 plugins[1].config.minute value should be between 1 and 1000000',
     "8:26 plugins[1].config.hedaer unknown field 'hedaer' (did you mean 'header'?)",

@@ -35,7 +35,8 @@ export function* pluginChecksSteps(b: Build): Steps {
     if (p.model.consumer && def.consumerScoped === false) {
       b.err(
         'SEMANTIC',
-        `plugin '${def.name}' cannot be applied to a consumer`,
+        // Kong's no_consumer plugins have a consumer field that must be null (typedefs.no_consumer).
+        `value must be null: plugin '${def.name}' cannot be applied to a consumer`,
         p.parent?.kind === 'consumer' ? p.path : [...p.path, 'consumer'],
       );
     }

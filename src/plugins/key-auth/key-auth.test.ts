@@ -364,10 +364,12 @@ describe('keyauth_credentials and where key-auth may be configured', () => {
     );
   });
 
-  test('key-auth cannot be applied to a consumer (Kong: no consumer field)', async () => {
+  test('key-auth cannot be applied to a consumer, in Kong\'s words (its no_consumer field: "value must be null")', async () => {
     await assert.rejects(
       runPlugin(plugin, {}, {}, { consumers: [{ username: 'a', plugins: [{ name: 'key-auth' }] }] }),
-      (e: unknown) => e instanceof ConfigError && /plugin 'key-auth' cannot be applied to a consumer/.test(e.message),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        /value must be null: plugin 'key-auth' cannot be applied to a consumer/.test(e.message),
     );
   });
 });

@@ -227,7 +227,7 @@ describe('session', () => {
       }),
       (err: { issues?: { message: string }[] }) => {
         assert.ok(
-          err.issues?.some((i) => i.message === "plugin 'session' cannot be applied to a consumer"),
+          err.issues?.some((i) => i.message === "value must be null: plugin 'session' cannot be applied to a consumer"),
           JSON.stringify(err.issues),
         );
         return true;
