@@ -41,6 +41,8 @@ export interface CompileOptions {
   http?: HttpClient;
   /** Names of plugins loaded from `_tollgate.custom_plugins`: their async phases are bounded by `plugin_timeout`. */
   customPlugins?: ReadonlySet<string>;
+  /** Other plugins whose `create()` is bounded by `plugin_create_timeout` (the test kit's custom plugin). */
+  boundedCreate?: ReadonlySet<string>;
 }
 
 /**
@@ -213,11 +215,11 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
         scope: { service: svc, route, consumer, routes: reach },
         instances: peers.get(p.name) ?? [],
       });
-      // A custom create() that never settles would hold this load forever, and every reload queued
-      // behind it (a fixed plugin included): it is bounded, and the load fails at the plugin.
-      const handlers: PluginHandlers = opts.customPlugins?.has(p.name)
-        ? await settleWithin(created, config.settings.plugin_create_timeout)
-        : await created;
+      // A custom create() that never settles would hold this load and every reload queued behind it.
+      const handlers: PluginHandlers =
+        opts.customPlugins?.has(p.name) || opts.boundedCreate?.has(p.name)
+          ? await settleWithin(created, config.settings.plugin_create_timeout)
+          : await created;
       const problem = handlersProblem(handlers);
       if (problem !== null) throw new Error(problem);
       instances.push({

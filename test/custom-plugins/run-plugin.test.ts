@@ -58,6 +58,20 @@ test("runPlugin rejects with the plugin's own error, and with a timeout when a p
   );
 });
 
+test("runPlugin rejects when a custom plugin's create() never settles, after plugin_create_timeout as in the gateway", async () => {
+  const stuck = definePlugin({
+    name: 'stuck-create',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => new Promise<never>(() => undefined),
+  });
+  await assert.rejects(
+    runPlugin(stuck, {}, {}, { settings: { plugin_create_timeout: 100 } }),
+    /config: create\(\) did not settle within 100 ms \(_tollgate\.plugin_create_timeout\)/,
+  );
+});
+
 test('runPlugin rejects with the rejection of a log handler that returns a promise, as with its throw', async () => {
   const logger = definePlugin({
     name: 'async-logger',
