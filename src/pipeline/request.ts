@@ -1,11 +1,12 @@
 // The per-request object plugins see (GatewayRequest). One class, one shape, no per-request closures.
-import { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
 import { identityHeaders, NO_IDENTITY } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
 import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
+import { defaultErrorMessage } from './error-messages.ts';
 import type {
   AuthenticateOptions,
   Consumer,
@@ -573,20 +574,6 @@ function headObject(
   }
   for (const name in set) if (!Object.hasOwn(out, name)) out[name] = set[name];
   return out;
-}
-
-/** Kong's default messages (kong.tools.utils get_default_exit_body), then the reason phrase. */
-const DEFAULT_ERROR_MESSAGES: Readonly<Record<number, string>> = {
-  401: 'Unauthorized',
-  404: 'Not found',
-  405: 'Method not allowed',
-  500: 'An unexpected error occurred',
-  502: 'Bad gateway',
-  503: 'Service unavailable',
-};
-
-function defaultErrorMessage(status: number): string {
-  return DEFAULT_ERROR_MESSAGES[status] ?? STATUS_CODES[status] ?? 'Error';
 }
 
 /**

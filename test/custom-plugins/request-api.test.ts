@@ -174,17 +174,22 @@ test('setUpstreamMethod sends the method in upper case; path and query replaceme
   assert.equal(r.upstreamQuery, 'x=1');
 });
 
-test("exitError without a message answers Kong's default for the status, else the reason phrase", async () => {
+test("exitError without a message answers kong.response.error's default for the status", async () => {
   const expected: [number, string][] = [
+    [400, 'Bad request'],
     [401, 'Unauthorized'],
     [404, 'Not found'],
     [405, 'Method not allowed'],
+    [413, 'Payload too large'],
     [500, 'An unexpected error occurred'],
-    [502, 'Bad gateway'],
-    [503, 'Service unavailable'],
+    [502, 'An invalid response was received from the upstream server'],
+    [503, 'The upstream server is currently unavailable'],
+    [504, 'The upstream server is timing out'],
     [403, 'Forbidden'],
-    [429, 'Too Many Requests'],
-    [499, 'Error'],
+    [429, 'Too many requests'],
+    [494, 'Request header or cookie too large'],
+    [499, 'The upstream server responded with 499'],
+    [509, 'The upstream server responded with 509'],
   ];
   for (const [status, message] of expected) {
     const r = await runPlugin(
