@@ -104,6 +104,8 @@ export class RequestContext implements GatewayRequest {
   continuePending = false;
   /** readBody() calls waiting for the client's body now (a custom plugin's deadline waits for them). */
   bodyReads = 0;
+  /** The read of the client's body under way, which a concurrent readBody() waits for. */
+  private bodyReading: Promise<Buffer | null> | null = null;
   upstreamMethod: string | null = null;
 
   exitStatus = 0;
@@ -294,6 +296,12 @@ export class RequestContext implements GatewayRequest {
   }
 
   async readBody(limit: number): Promise<Buffer | null> {
+    if (this.bodyReading !== null) {
+      // A second read of the stream would take the first one's place, leaving it (and the phase
+      // deadline it puts off) pending for ever: share its bytes. Longer than its limit: dropped.
+      const first = await this.bodyReading;
+      return first !== null && first.length <= limit ? first : null;
+    }
     const current = this.upstreamBody;
     if (Buffer.isBuffer(current)) return current.length <= limit ? current : null;
     const source = current ?? (hasRequestBody(this) ? this.raw : null);
@@ -304,9 +312,10 @@ export class RequestContext implements GatewayRequest {
     this.bodyReads++;
     let body: Buffer | null;
     try {
-      body = await readBodyWithin(source, limit, this.res);
+      body = await (this.bodyReading = readBodyWithin(source, limit, this.res));
     } finally {
       this.bodyReads--;
+      this.bodyReading = null;
     }
     // The stream is consumed: later plugins and the upstream get the bytes from this buffer.
     if (body !== null) this.setUpstreamBody(body);

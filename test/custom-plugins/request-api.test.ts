@@ -174,6 +174,26 @@ test('setUpstreamMethod sends the method in upper case; path and query replaceme
   assert.equal(r.upstreamQuery, 'x=1');
 });
 
+test('two readBody() calls at once share one read: both get the bytes, and the upstream gets them once', async () => {
+  const reader = definePlugin({
+    name: 'twin-reader',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({
+      async access(req) {
+        // Two helpers of one plugin reading the body at once: the second read took the first one's
+        // place on the stream, and the first never settled (nor, put off by it, the phase deadline).
+        const [a, b] = await Promise.all([req.readBody(1024), req.readBody(4)]);
+        req.setUpstreamHeader('x-read', `${a?.toString()}|${b === null ? 'null' : b.toString()}`);
+      },
+    }),
+  });
+  const r = await runPlugin(reader, {}, { method: 'POST', body: 'hello world' }, { timeout: 2000 });
+  assert.equal(r.upstreamHeaders['x-read'], 'hello world|null');
+  assert.equal(r.upstreamBody?.toString(), 'hello world');
+});
+
 test("exitError without a message answers kong.response.error's default for the status", async () => {
   const expected: [number, string][] = [
     [400, 'Bad request'],
