@@ -276,6 +276,11 @@ export class RequestContext implements GatewayRequest {
 
   setUpstreamBody(body: string | Buffer | NodeJS.ReadableStream): void {
     if (typeof body !== 'string' && !Buffer.isBuffer(body)) {
+      // Anything else reached undici: a 502 blamed on the upstream, or a hang holding its connection.
+      if (typeof (body as { pipe?: unknown } | null)?.pipe !== 'function')
+        throw new TypeError(
+          `setUpstreamBody: the body must be a string, a Buffer or a readable stream, not ${body === null ? 'null' : typeof body}`,
+        );
       this.upstreamBody = body;
       return;
     }
@@ -297,8 +302,7 @@ export class RequestContext implements GatewayRequest {
 
   async readBody(limit: number): Promise<Buffer | null> {
     if (this.bodyReading !== null) {
-      // A second read of the stream would take the first one's place, leaving it (and the phase
-      // deadline it puts off) pending for ever: share its bytes. Longer than its limit: dropped.
+      // A second read of the stream would take this one's place, leaving it pending for ever: share.
       const first = await this.bodyReading;
       return first !== null && first.length <= limit ? first : null;
     }

@@ -174,6 +174,21 @@ test('setUpstreamMethod sends the method in upper case; path and query replaceme
   assert.equal(r.upstreamQuery, 'x=1');
 });
 
+test('setUpstreamBody() refuses a body that is neither a string, a Buffer nor a stream: the plugin fails, not the upstream', async () => {
+  for (const body of [42, { a: 1 }, null, new Uint8Array([104, 105])]) {
+    await assert.rejects(
+      runPlugin(
+        probe((req) => req.setUpstreamBody(body as unknown as string)),
+        {},
+        { method: 'POST', body: 'hello' },
+        { timeout: 2000 },
+      ),
+      /setUpstreamBody: the body must be a string, a Buffer or a readable stream, not /,
+      JSON.stringify(body),
+    );
+  }
+});
+
 test('two readBody() calls at once share one read: both get the bytes, and the upstream gets them once', async () => {
   const reader = definePlugin({
     name: 'twin-reader',
