@@ -7,6 +7,7 @@ import {
   connect as netConnect,
   type Server as TcpServer,
 } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
@@ -82,6 +83,14 @@ before(async () => {
   // Short headers: 2,000 of them, 12 KB of names and values, 22 KB on the wire.
   const shortHeadersPort = await rawUpstream(
     `HTTP/1.1 200 OK\r\n${Array.from({ length: 2000 }, (_, i) => `X-${i}: v\r\n`).join('')}Content-Length: 2\r\n\r\nok`,
+  );
+  // 200,000 one-byte headers (1 MB): a head far past the limit in the fewest bytes per header.
+  const manyHeaders = Buffer.from(`HTTP/1.1 200 OK\r\n${'a:1\r\n'.repeat(200_000)}Content-Length: 0\r\n\r\n`);
+  const manyHeadersPort = await listen(
+    createTcpServer((sock) => {
+      sock.on('error', () => undefined); // the gateway drops the connection mid-head
+      sock.once('data', () => sock.end(manyHeaders));
+    }),
   );
   const truncatedJsonPort = await rawUpstream(
     `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"a":"${'x'.repeat(300)}`,
@@ -166,6 +175,7 @@ before(async () => {
         svc('bighead', bigHeadPort),
         svc('longnames', longNamesPort),
         svc('shortheaders', shortHeadersPort),
+        svc('manyheaders', manyHeadersPort),
         svc('early', earlyPort),
         svc('gzip', gzipPort),
         svc('reason', reasonPort),
@@ -285,6 +295,20 @@ test("undici's 16 KiB head limit counts header names as well as values, not the 
   const short = await fetch(`${gw.url}/shortheaders`);
   assert.equal(short.status, 200);
   assert.equal(short.headers.get('x-1999'), 'v');
+});
+
+test('an upstream head of a million bytes of tiny headers gets 502 without holding up the gateway', async () => {
+  const get = (): Promise<number> => fetch(`${gw.url}/manyheaders`).then((r) => r.status);
+  assert.equal(await get(), 502);
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  const statuses = await Promise.all(Array.from({ length: 8 }, get));
+  delay.disable();
+  assert.deepEqual(statuses, Array(8).fill(502));
+  // undici built an error (and its stack trace) for every header past the limit: 8 such answers
+  // held the event loop, and every other client, for 1.5 to 2.5 s.
+  const maxMs = delay.max / 1e6;
+  assert.ok(maxMs < 500, `the event loop was held ${maxMs.toFixed(0)} ms`);
 });
 
 test('an upstream that sends interim (1xx) responses without end gets 502, however fast', async () => {
