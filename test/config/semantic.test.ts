@@ -116,6 +116,21 @@ consumers:
   ]);
 });
 
+test("an id declared twice is Kong's 'primary key' uniqueness violation, whatever its letter case", async () => {
+  const id = '2f3b1c2e-1111-4222-8333-444455556666';
+  const issues = await issuesOf(`${V3}services:
+  - { name: a, id: ${id}, url: "echo://" }
+  - { name: b, id: ${id.toUpperCase()}, url: "echo://" }
+consumers:
+  - { username: u, id: ${id} }
+  - { username: v, id: ${id} }
+`);
+  assert.deepEqual(brief(issues), [
+    `4:20 services[1].id uniqueness violation: 'services' entity with primary key set to '${id}' already declared (at services[0])`,
+    `7:24 consumers[1].id uniqueness violation: 'consumers' entity with primary key set to '${id}' already declared (at consumers[0])`,
+  ]);
+});
+
 test('dangling references to services, routes and consumers are Kong "invalid reference" errors', async () => {
   const issues = await issuesOf(`${V3}routes: [{ name: r, service: nope, paths: [/] }]
 plugins: [{ name: test-limit, route: nada, consumer: nobody }]

@@ -2,6 +2,7 @@
 // located errors (key mismatch, duplicate SNI, a non-CA in ca_certificates) or warnings (expired).
 
 import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -339,6 +340,34 @@ test('an expired certificate is a warning, not an error; a non-CA in ca_certific
   assert.deepEqual(
     bundle.map((i) => `${i.path} ${i.message.replace(/:.*/, '')}`),
     ['ca_certificates[0].cert please submit only one certificate at a time (this one holds 2)'],
+  );
+});
+
+test("a CA certificate listed twice is Kong's uniqueness violation: on its cert_digest, or on its primary key when the id is given twice", {
+  skip,
+}, async () => {
+  const ca = new TestCa();
+  const twice = await issues(
+    `_format_version: "3.0"\nca_certificates:\n  - { cert: "\${file:ca.pem}" }\n  - { cert: "\${file:ca.pem}" }\n`,
+    ca.dir,
+  );
+  const digest = createHash('sha256').update(new X509Certificate(ca.cert).raw).digest('hex');
+  assert.deepEqual(
+    twice.map((i) => `${i.path} ${i.message}`),
+    [
+      `ca_certificates[1].cert uniqueness violation: 'ca_certificates' entity with cert_digest set to '${digest}' already declared`,
+    ],
+  );
+  const id = '2f3b1c2e-1111-4222-8333-444455556666';
+  const ids = await issues(
+    `_format_version: "3.0"\nca_certificates:\n  - { id: ${id}, cert: "\${file:ca.pem}" }\n  - { id: ${id}, cert: "\${file:ca.pem}" }\n`,
+    ca.dir,
+  );
+  assert.deepEqual(
+    ids.map((i) => `${i.path} ${i.message}`),
+    [
+      `ca_certificates[1].id uniqueness violation: 'ca_certificates' entity with primary key set to '${id}' already declared`,
+    ],
   );
 });
 

@@ -207,14 +207,19 @@ export function upstreamTls(b: Build): void {
         `certificate expired, "Not After" time is in the past (${new Date(cert.validTo).toISOString()}): replace this CA certificate with a current one, or remove it`,
         [...path, 'cert'],
       );
-    if (cas.has(id))
-      err('UNIQUENESS', `uniqueness violation: 'ca_certificates' entity with id set to '${id}' already declared`, [
-        ...path,
-        'id',
-      ]);
-    cas.set(id, raw.cert);
     // Kong computes cert_digest (the hex SHA-256 of the DER) on insert; a file's value is ignored.
     const digest = cert?.fingerprint256.replaceAll(':', '').toLowerCase() ?? '';
+    // Kong's two messages: an id given twice is its primary key; the same certificate twice
+    // without ids (here the same derived id) is its unique cert_digest.
+    if (cas.has(id))
+      err(
+        'UNIQUENESS',
+        typeof raw.id === 'string'
+          ? `uniqueness violation: 'ca_certificates' entity with primary key set to '${id}' already declared`
+          : `uniqueness violation: 'ca_certificates' entity with cert_digest set to '${digest}' already declared`,
+        [...path, typeof raw.id === 'string' ? 'id' : 'cert'],
+      );
+    cas.set(id, raw.cert);
     b.caCertificates.push({ id, cert: raw.cert, cert_digest: digest, tags: tags(raw.tags), yaml_path: path });
   });
   const certIds = new Set(certificates.map((c) => c.id));

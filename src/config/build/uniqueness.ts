@@ -17,9 +17,12 @@ export class Uniqueness {
     const k = `${kind}\u0000${field}\u0000${value}`;
     const first = this.seen.get(k);
     if (first) {
+      // Kong names an id declared twice by its role: "with primary key set to '<id>'"
+      // (kong/db/schema/others/declarative_config.lua).
+      const said = field === 'id' ? 'primary key' : field;
       this.b.err(
         'UNIQUENESS',
-        `uniqueness violation: '${kind}' entity with ${field} set to ${shown ?? `'${value}'`} already declared (at ${formatYamlPath(first)})`,
+        `uniqueness violation: '${kind}' entity with ${said} set to ${shown ?? `'${value}'`} already declared (at ${formatYamlPath(first)})`,
         [...path, field],
       );
       return false;
