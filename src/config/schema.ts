@@ -481,7 +481,15 @@ function translateErrors(
         issue = { code, message: `must be a valid ${(err.params as { format: string }).format}`, path };
         break;
       case 'pattern':
-        issue = { code, message: `must match the pattern ${(err.params as { pattern: string }).pattern}`, path };
+        issue = {
+          code,
+          // Kong's tag validator (kong/db/schema/typedefs.lua) and its message.
+          message:
+            err.schemaPath === '#/definitions/tags/items/pattern'
+              ? `invalid tag '${String(value)}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`
+              : `must match the pattern ${(err.params as { pattern: string }).pattern}`,
+          path,
+        };
         break;
       default:
         issue = { code, message: err.message ?? `fails the schema's ${err.keyword} rule`, path };

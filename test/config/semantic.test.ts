@@ -131,6 +131,27 @@ consumers:
   ]);
 });
 
+test("tags follow Kong's tag rule: printable text without ',' or '/' (the admin API's ?tags= separators)", async () => {
+  const ok = await load(`${V3}services:\n  - { name: a, url: "echo://", tags: ["team a", "é", "x:y", "a.b-c_d~!"] }\n`);
+  assert.deepEqual(ok.services[0]!.tags, ['team a', 'é', 'x:y', 'a.b-c_d~!']);
+  const issues = await issuesOf(`${V3}services:
+  - { name: a, url: "echo://", tags: ["a,b", "x/y", "t\\tab", ok] }
+consumers:
+  - { username: u, tags: ["a\\u007f"] }
+`);
+  const kong = (t: string) =>
+    `invalid tag '${t}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`;
+  assert.deepEqual(
+    issues.map((i) => `${i.path} ${i.message}`),
+    [
+      `services[0].tags[0] ${kong('a,b')}`,
+      `services[0].tags[1] ${kong('x/y')}`,
+      `services[0].tags[2] ${kong('t\tab')}`,
+      `consumers[0].tags[0] ${kong('a\u007f')}`,
+    ],
+  );
+});
+
 test('dangling references to services, routes and consumers are Kong "invalid reference" errors', async () => {
   const issues = await issuesOf(`${V3}routes: [{ name: r, service: nope, paths: [/] }]
 plugins: [{ name: test-limit, route: nada, consumer: nobody }]
