@@ -293,7 +293,7 @@ const KONG_PROTOCOLS = new Set(['grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough'
 
 /**
  * A value that fails a `oneOf`/`anyOf` gets one error, not one per alternative plus the summary:
- * a too-short `session_secret` string is "must be at least 32 characters long", not also
+ * a too-short `session_secret` string is "length must be at least 32", not also
  * "expected a list" and "must match exactly one schema". The alternatives whose type the value
  * has are the ones meant; when it has none of their types, one "expected A or B" says so.
  */
@@ -455,20 +455,13 @@ function translateErrors(
         } else issue = { code, message: `must be one of ${list}`, path };
         break;
       }
+      // Kong's LEN_MIN and LEN_MAX (kong/db/schema/init.lua), for strings (an empty one too: Kong
+      // takes no empty string, "length must be at least 1") as for lists.
       case 'minLength':
-        issue = {
-          code,
-          message:
-            (err.params as { limit: number }).limit === 1
-              ? 'must not be empty'
-              : `must be at least ${(err.params as { limit: number }).limit} characters long`,
-          path,
-        };
-        break;
-      // Kong's LEN_MIN and LEN_MAX (kong/db/schema/init.lua).
       case 'minItems':
         issue = { code, message: `length must be at least ${(err.params as { limit: number }).limit}`, path };
         break;
+      case 'maxLength':
       case 'maxItems':
         issue = { code, message: `length must be at most ${(err.params as { limit: number }).limit}`, path };
         break;

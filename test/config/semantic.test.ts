@@ -152,6 +152,24 @@ consumers:
   );
 });
 
+test("a string too short or too long says so in Kong's words (LEN_MIN, LEN_MAX), an empty one included", async () => {
+  const issues = await issuesOf(`${V3}_tollgate:
+  dns_resolver: ["${'1'.repeat(65)}"]
+services:
+  - { name: a, url: "echo://", tags: [""] }
+consumers:
+  - { username: u, acls: [{ group: "" }] }
+`);
+  assert.deepEqual(
+    issues.filter((i) => i.severity !== 'warning').map((i) => `${i.path} ${i.message}`),
+    [
+      '_tollgate.dns_resolver[0] length must be at most 64',
+      'services[0].tags[0] length must be at least 1',
+      'consumers[0].acls[0].group length must be at least 1',
+    ],
+  );
+});
+
 test('dangling references to services, routes and consumers are Kong "invalid reference" errors', async () => {
   const issues = await issuesOf(`${V3}routes: [{ name: r, service: nope, paths: [/] }]
 plugins: [{ name: test-limit, route: nada, consumer: nobody }]

@@ -305,7 +305,7 @@ describe('keyauth_credentials and where key-auth may be configured', () => {
 
   test('a given key is a non-empty string; ttl is a whole number of seconds; nothing else is allowed', async () => {
     await rejects([{ key: 5 }], /keyauth_credentials\[0\]\.key: expected a string/);
-    await rejects([{ key: '' }], /keyauth_credentials\[0\]\.key: must not be empty/);
+    await rejects([{ key: '' }], /keyauth_credentials\[0\]\.key: length must be at least 1/);
     await rejects([{ key: 'k', ttl: 'x' }], /\.ttl: expected an integer/);
     await rejects([{ key: 'k', ttl: -1 }], /\.ttl: must be >= 0/);
     await rejects([{ key: 'k', other: 1 }], /\.other: unknown field 'other'/);

@@ -173,10 +173,10 @@ describe('request-termination', () => {
       [{ status_code: 600 }, 'status_code', /./],
       [{ unknown: 1 }, '', /unknown/i],
       // Kong's strings are non-empty unless a schema says otherwise (its default LEN_MIN of 1).
-      [{ message: '' }, 'message', /must not be empty/],
-      [{ body: '' }, 'body', /must not be empty/],
-      [{ body: 'b', content_type: '' }, 'content_type', /must not be empty/],
-      [{ trigger: '' }, 'trigger', /must not be empty/],
+      [{ message: '' }, 'message', /length must be at least 1/],
+      [{ body: '' }, 'body', /length must be at least 1/],
+      [{ body: 'b', content_type: '' }, 'content_type', /length must be at least 1/],
+      [{ trigger: '' }, 'trigger', /length must be at least 1/],
     ];
     for (const [config, field, message] of cases) {
       const issues = await refusal(config);

@@ -138,7 +138,7 @@ test('an empty replace.uri is refused at load, as Kong refuses it, not answered 
     issues = (err as { issues?: { path: string; message: string }[] }).issues;
   }
   assert.ok(
-    issues?.some((i) => i.path.endsWith('config.replace.uri') && i.message === 'must not be empty'),
+    issues?.some((i) => i.path.endsWith('config.replace.uri') && i.message === 'length must be at least 1'),
     JSON.stringify(issues),
   );
 });
