@@ -170,6 +170,20 @@ consumers:
   );
 });
 
+test("a reference by name is exact, as Kong's: another letter case names nothing; an id is found in any case", async () => {
+  const id = '2f3b1c2e-1111-4222-8333-444455556666';
+  const issues = await issuesOf(`${V3}services: [{ name: svc1, url: "echo://" }]
+consumers: [{ username: Alice, id: ${id} }]
+routes: [{ name: r, service: SVC1, paths: [/] }]
+plugins: [{ name: test-limit, consumer: alice }]
+acls: [{ consumer: ${id.toUpperCase()}, group: g }]
+`);
+  assert.deepEqual(brief(issues), [
+    "4:30 routes[0].service invalid reference 'service: SVC1' (no such entry in 'services') (did you mean 'svc1'?)",
+    "5:41 plugins[0].consumer invalid reference 'consumer: alice' (no such entry in 'consumers') (did you mean 'Alice'?)",
+  ]);
+});
+
 test('dangling references to services, routes and consumers are Kong "invalid reference" errors', async () => {
   const issues = await issuesOf(`${V3}routes: [{ name: r, service: nope, paths: [/] }]
 plugins: [{ name: test-limit, route: nada, consumer: nobody }]

@@ -7,6 +7,8 @@ import type { ServiceModel, UpstreamModel } from '../model.ts';
 import { suggest } from '../schema.ts';
 import { type Build, drain, type Obj, type Path, type Pending, type Steps } from './state.ts';
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** Id, and name where the kind has one, → entity. */
 function index<T extends { id: string }>(items: Pending<T>[], nameField: keyof T | null): Map<string, Pending<T>> {
   const m = new Map<string, Pending<T>>();
@@ -31,7 +33,9 @@ export function* referencesSteps(b: Build): Steps {
     path: Path,
   ): Pending<T> | null => {
     if (typeof ref !== 'string') return null;
-    const hit = by.get(ref) ?? by.get(ref.toLowerCase());
+    // Ids are kept lower-cased, so an id is found in any case; a name only as written, as Kong's
+    // loader looks it up (`service: SVC1` names no service 'svc1').
+    const hit = by.get(ref) ?? (UUID.test(ref) ? by.get(ref.toLowerCase()) : undefined);
     if (hit) return hit;
     const names = [...by.keys()].filter((k) => !/^[0-9a-f]{8}-/.test(k));
     const hint = suggest(ref, names);
