@@ -34,6 +34,15 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
  */
 export const MAX_ALIAS_NODES = 100_000;
 
+/**
+ * Alias expansion budget, in characters of the strings (values and keys) materialized through
+ * aliases. Aliases share a string in memory, but every later stage (the worker's copy of the tree,
+ * reference resolution, hashing, redaction) handles each occurrence on its own: a 1 MB string
+ * aliased 50,000 times, well within the node budget, held `gateway validate` for minutes and took
+ * gigabytes. A real config aliases a PEM or a plugin config a few hundred times at most.
+ */
+export const MAX_ALIAS_CHARS = 16 * 1024 * 1024;
+
 /** The yaml package's own alias guard, kept for documentation parity with its `maxAliasCount`. */
 export const MAX_ALIAS_COUNT = 100;
 
@@ -211,6 +220,7 @@ function pathAtOffset(root: unknown, offset: number): YamlPath {
 
 class Walker {
   #aliasNodes = 0;
+  #aliasChars = 0;
   #aliasDepth = 0;
   #bombReported = false;
   /** Each alias's anchored node, found in one walk at the first alias. */
@@ -229,15 +239,7 @@ class Walker {
     if (this.#aliasDepth === 0) {
       if (pos!.value === -1) pos!.value = offset;
     } else if (++this.#aliasNodes > MAX_ALIAS_NODES) {
-      if (!this.#bombReported) {
-        this.#bombReported = true;
-        this.issues.push({
-          code: 'YAML_HAZARD',
-          message: `aliases expand to more than ${MAX_ALIAS_NODES} nodes (an alias bomb?)`,
-          path,
-          offset,
-        });
-      }
+      this.#bomb(`aliases expand to more than ${MAX_ALIAS_NODES} nodes (an alias bomb?)`, path, offset);
       return null;
     }
 
@@ -258,6 +260,7 @@ class Walker {
 
     if (isScalar(n)) {
       const v = n.value;
+      if (typeof v === 'string' && this.#aliasDepth > 0 && !this.#spend(v.length, path, offset)) return null;
       if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
       if (typeof v === 'number') {
         if (!Number.isFinite(v)) {
@@ -328,6 +331,7 @@ class Walker {
           });
           continue;
         }
+        if (this.#aliasDepth > 0 && !this.#spend(name.length, path, kOffset)) continue;
         const childPath = [...path, name];
         if (FORBIDDEN_KEYS.has(name)) {
           this.issues.push({
@@ -349,6 +353,24 @@ class Walker {
 
     this.issues.push({ code: 'YAML_SYNTAX', message: 'unsupported YAML node', path, offset });
     return null;
+  }
+
+  /** Counts characters materialized through aliases; false past the budget (reported once). */
+  #spend(chars: number, path: (string | number)[], offset: number): boolean {
+    this.#aliasChars += chars;
+    if (this.#aliasChars <= MAX_ALIAS_CHARS) return true;
+    this.#bomb(
+      `aliases expand to more than ${MAX_ALIAS_CHARS / 1024 / 1024} MiB of text (an alias bomb?)`,
+      path,
+      offset,
+    );
+    return false;
+  }
+
+  #bomb(message: string, path: (string | number)[], offset: number): void {
+    if (this.#bombReported) return;
+    this.#bombReported = true;
+    this.issues.push({ code: 'YAML_HAZARD', message, path, offset });
   }
 
   /**

@@ -89,6 +89,39 @@ test('an alias bomb is a located error, not a hang', async () => {
   assert.match(issues[0]!.message, /alias bomb/);
 });
 
+test('a long string or key aliased many times is an alias bomb too, counted in characters', async () => {
+  const dir = tmpDir();
+  const big = 'y'.repeat(1024 * 1024);
+  // 1 MiB each, 40 times: within the node budget, past the 16 MiB of text. A file this size is
+  // parsed on the worker thread, whose copy of the tree was where each occurrence cost its length.
+  const value = writeTmp(
+    dir,
+    'value.yaml',
+    `${V3}_ignore:\n  - &s "${big}"\n  - [${Array(40).fill('*s').join(', ')}]\n`,
+  );
+  const key = writeTmp(
+    dir,
+    'key.yaml',
+    `${V3}_ignore:\n  - &m { "${big}": 1 }\n  - [${Array(40).fill('*m').join(', ')}]\n`,
+  );
+  for (const file of [value, key]) {
+    const issues = await loadConfigFile(file, { env: {}, plugins: testPlugins }).then(
+      () => assert.fail(`${file} loaded`),
+      (e: ConfigError) => e.issues,
+    );
+    assert.deepEqual(
+      issues.map((i) => `${i.line} ${i.code} ${i.message}`),
+      ['4 YAML_HAZARD aliases expand to more than 16 MiB of text (an alias bomb?)'],
+    );
+  }
+  // A PEM-sized anchor reused a few hundred times is what real files do: it loads.
+  const pem = 'p'.repeat(4096);
+  const c = await load(
+    `${V3}_ignore:\n  - &pem "${pem}"\n  - [${Array(300).fill('*pem').join(', ')}]\nservices: [{ name: a, url: "echo://", tags: [ok] }]\n`,
+  );
+  assert.equal(c.services.length, 1);
+});
+
 test('flow collections nested past 256 levels are a located error, in JSON or YAML, and a running gateway keeps its config', async () => {
   // Either parser recursing this deep overflows the stack; the yaml package can do it inside V8's
   // regular expression compiler, which aborts the process.
