@@ -21,7 +21,15 @@ const PARSE_SLICE_MS = 20;
 
 const WORKER_URL = new URL('./parse-worker.mjs', import.meta.url);
 
-export async function parseYamlOffThread(text: string, file: string): Promise<ParsedYaml> {
+/**
+ * A carriage return alone is a line break in YAML (1.2, 5.4), as libyaml (Kong's parser) reads it;
+ * the yaml package takes only LF and CRLF, and refused a file saved with CR line ends. An LF in its
+ * place is the same break at the same offset, so every location stands.
+ */
+const LONE_CR = /\r(?!\n)/g;
+
+export async function parseYamlOffThread(written: string, file: string): Promise<ParsedYaml> {
+  const text = written.includes('\r') ? written.replace(LONE_CR, '\n') : written;
   if (text.length < OFF_THREAD_PARSE_BYTES) return parseYaml(text, file);
   const tooDeep = refuseDeepNesting(text, file);
   if (tooDeep !== null) return tooDeep;

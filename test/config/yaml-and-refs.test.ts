@@ -443,6 +443,34 @@ test('a file in UTF-16 with a byte-order mark loads; bytes that are not UTF-8 ar
   });
 });
 
+test('a file saved with CR line ends (a YAML line break, as libyaml reads it) loads, its errors located by line', async () => {
+  const dir = realpathSync(tmpDir());
+  const lines = [
+    V3.trimEnd(),
+    'services:',
+    '  - name: s',
+    '    url: echo://',
+    '    routes:',
+    '      - name: r',
+    '        paths: [/a]',
+  ];
+  const cr = join(dir, 'cr.yaml');
+  writeFileSync(cr, `${lines.join('\r')}\r`);
+  const c = await loadConfigFile(cr, { env: {}, plugins: testPlugins });
+  assert.deepEqual(
+    c.routes.map((r) => [r.name, r.paths]),
+    [['r', ['/a']]],
+  );
+  // A block scalar's CR line ends are its line breaks too.
+  const pem = await load(`${V3}_ignore:\r  - |\r    one\r    two\rservices: [{ name: s, url: "echo://" }]\r`);
+  assert.equal(pem.services.length, 1);
+  writeFileSync(cr, `${[...lines, '        bogus: 1'].join('\r')}\r`);
+  await assert.rejects(loadConfigFile(cr, { env: {}, plugins: testPlugins }), (err: ConfigError) => {
+    assert.deepEqual(brief(err.issues), ["8:9 services[0].routes[0].bogus unknown field 'bogus'"]);
+    return true;
+  });
+});
+
 test('an unreadable file is a ConfigError with code FILE', async () => {
   await assert.rejects(loadConfigFile('/nonexistent/gateway.yaml'), (e: unknown) => {
     assert.ok(e instanceof ConfigError);
