@@ -470,9 +470,12 @@ function translateErrors(
       case 'exclusiveMinimum':
         issue = { code, message: rangeMessage(err), path };
         break;
-      case 'format':
-        issue = { code, message: `must be a valid ${(err.params as { format: string }).format}`, path };
+      case 'format': {
+        const format = (err.params as { format: string }).format;
+        // Kong's message for an id that is not a UUID (kong/db/schema/init.lua, UUID).
+        issue = { code, message: format === 'uuid' ? 'expected a valid UUID' : `must be a valid ${format}`, path };
         break;
+      }
       case 'pattern':
         issue = {
           code,

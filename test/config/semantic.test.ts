@@ -184,6 +184,16 @@ acls: [{ consumer: ${id.toUpperCase()}, group: g }]
   ]);
 });
 
+test("an id that is not a UUID is Kong's 'expected a valid UUID', on any entity", async () => {
+  const issues = await issuesOf(`${V3}services: [{ name: s, id: not-a-uuid, url: "echo://" }]
+consumers: [{ username: u, acls: [{ group: g, id: "{2f3b1c2e-1111-4222-8333-444455556666}" }] }]
+`);
+  assert.deepEqual(brief(issues), [
+    '2:27 services[0].id expected a valid UUID',
+    '3:51 consumers[0].acls[0].id expected a valid UUID',
+  ]);
+});
+
 test('dangling references to services, routes and consumers are Kong "invalid reference" errors', async () => {
   const issues = await issuesOf(`${V3}routes: [{ name: r, service: nope, paths: [/] }]
 plugins: [{ name: test-limit, route: nada, consumer: nobody }]
