@@ -142,7 +142,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   for (const i of schemaIssues) {
     if (i.path[0] === '_format_version' && i.path.length === 1) {
       i.code = 'FORMAT_VERSION';
-      if (i.message.startsWith('must be one of')) {
+      if (i.message.startsWith('expected one of')) {
         i.message = `unsupported _format_version: Tollgate reads Kong's "3.0" (and "1.1"/"2.1", migrated the way Kong 3.x migrates them)`;
       }
     }

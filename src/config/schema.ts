@@ -439,20 +439,21 @@ function translateErrors(
       }
       case 'enum': {
         const allowed = (err.params as { allowedValues: unknown[] }).allowedValues;
-        const list = allowed.map((a) => JSON.stringify(a)).join(', ');
+        // Kong's ONE_OF (kong/db/schema/init.lua): the values as written, comma-separated.
+        const list = allowed.map((a) => String(a)).join(', ');
         if (typeof value === 'string' && KONG_PROTOCOLS.has(value)) {
           issue = {
             code,
-            message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of ${list})${value === 'ws' || value === 'wss' ? WEBSOCKET_HINT : ''}`,
+            message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of: ${list})${value === 'ws' || value === 'wss' ? WEBSOCKET_HINT : ''}`,
             path,
           };
         } else if (value === 'sticky-sessions' && path[path.length - 1] === 'algorithm') {
           issue = {
             code,
-            message: `algorithm 'sticky-sessions' is Kong Enterprise's, which Tollgate does not support (expected one of ${list}); hash_on: cookie with hash_on_cookie keeps a client on one target`,
+            message: `algorithm 'sticky-sessions' is Kong Enterprise's, which Tollgate does not support (expected one of: ${list}); hash_on: cookie with hash_on_cookie keeps a client on one target`,
             path,
           };
-        } else issue = { code, message: `must be one of ${list}`, path };
+        } else issue = { code, message: `expected one of: ${list}`, path };
         break;
       }
       // Kong's LEN_MIN and LEN_MAX (kong/db/schema/init.lua), for strings (an empty one too: Kong

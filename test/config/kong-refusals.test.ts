@@ -204,7 +204,7 @@ test("decK dumps' filter_chains under services and routes, consumers' groups, pa
       "services[0].routes[0].filter_chains: 'filter_chains': WebAssembly filter chains are not supported",
       "consumers[0].groups: 'groups': consumer groups (Kong Enterprise) are not supported",
       "plugins[0].partials: 'partials': partials (Kong Enterprise) are not supported",
-      'upstreams[0].algorithm: algorithm \'sticky-sessions\' is Kong Enterprise\'s, which Tollgate does not support (expected one of "round-robin", "consistent-hashing", "least-connections", "latency"); hash_on: cookie with hash_on_cookie keeps a client on one target',
+      "upstreams[0].algorithm: algorithm 'sticky-sessions' is Kong Enterprise's, which Tollgate does not support (expected one of: round-robin, consistent-hashing, least-connections, latency); hash_on: cookie with hash_on_cookie keeps a client on one target",
       "upstreams[0].sticky_sessions_cookie: 'sticky_sessions_cookie': the sticky-sessions algorithm (Kong Enterprise) is not supported",
     ],
   );

@@ -194,6 +194,19 @@ consumers: [{ username: u, acls: [{ group: g, id: "{2f3b1c2e-1111-4222-8333-4444
   ]);
 });
 
+test("a value outside a field's choices is Kong's 'expected one of: ...', the choices as written", async () => {
+  const issues = await issuesOf(`${V3}services:
+  - name: s
+    protocol: ftp
+    host: example.com
+    routes: [{ name: r, paths: [/], https_redirect_status_code: 303 }]
+`);
+  assert.deepEqual(brief(issues), [
+    '4:15 services[0].protocol expected one of: http, https, grpc, grpcs, echo',
+    '6:65 services[0].routes[0].https_redirect_status_code expected one of: 426, 301, 302, 307, 308',
+  ]);
+});
+
 test('dangling references to services, routes and consumers are Kong "invalid reference" errors', async () => {
   const issues = await issuesOf(`${V3}routes: [{ name: r, service: nope, paths: [/] }]
 plugins: [{ name: test-limit, route: nada, consumer: nobody }]
