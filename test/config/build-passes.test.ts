@@ -70,7 +70,7 @@ test('lift: nested routes, plugins and declared entities become flat lists that 
   assert.equal(b.entities[0]!.model.scope, 'all', 'declared fields carry their defaults');
   assert.equal(b.plugins[0]!.parent?.kind, 'consumer');
   assert.deepEqual(messages(), [
-    "services.0.routes.0.service: 'service' is implied by the enclosing service; remove it",
+    "services.0.routes.0.service: value must be null: 'service' is implied by the enclosing service; remove it",
   ]);
 });
 

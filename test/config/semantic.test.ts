@@ -315,7 +315,7 @@ test('route rules from Kong: something to match on, no host header, valid hosts'
   );
   assert.match(
     (await issuesOf(svc('      - paths: [/a]\n        service: s\n')))[0]!.message,
-    /'service' is implied by the enclosing service/,
+    /^value must be null: 'service' is implied by the enclosing service/,
   );
 });
 

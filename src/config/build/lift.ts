@@ -46,12 +46,12 @@ export function* liftSteps(b: Build): Steps {
 
 function forbidNested(b: Build, raw: Obj, path: Path, field: string, parent: string): void {
   if (raw[field] === undefined) return;
-  // Kong's nested records take no foreign key ("value must be null"): the parent's is implied,
+  // Kong's nested records take no foreign key ("value must be null", its message here too): the parent's is implied,
   // and a second scope (a route's plugin for one consumer) is declared at the top level.
   b.err(
     'SCHEMA',
     field === parent
-      ? `'${field}' is implied by the enclosing ${parent}; remove it`
+      ? `value must be null: '${field}' is implied by the enclosing ${parent}; remove it`
       : `value must be null: a plugin nested under a ${parent} cannot also name a ${field} (Kong refuses it too); declare it under the top-level plugins with '${parent}' and '${field}'`,
     [...path, field],
     true,

@@ -67,7 +67,12 @@ export function liftUpstreams(b: Build): void {
     b.each(raw.targets, (t, j) => {
       const tp: Path = [...path, 'targets', j];
       if (t.upstream !== undefined)
-        b.err('SCHEMA', `'upstream' is implied by the enclosing upstream; remove it`, [...tp, 'upstream'], true);
+        b.err(
+          'SCHEMA',
+          `value must be null: 'upstream' is implied by the enclosing upstream; remove it`,
+          [...tp, 'upstream'],
+          true,
+        );
       b.targets.push({ raw: t, path: tp, model: targetModel(t, tp, b.err), ref: null, upstream: u });
     });
     checkUpstream(raw, path, b.err);
