@@ -121,6 +121,9 @@ export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean 
       return 'invalid wildcard: must be placed at leftmost or rightmost label';
     host = host.startsWith('*.') ? host.slice(2) : host.slice(0, -2);
   }
+  // A fully qualified name's trailing dot (RFC 1034 section 3.1), which Kong's check_hostname
+  // allows: Kubernetes users write `svc.ns.svc.cluster.local.` so that no search domain is tried.
+  if (host.length > 1 && host.endsWith('.')) host = host.slice(0, -1);
   if (host.length === 0 || host.length > 253) return 'invalid hostname';
   if (!host.split('.').every((l) => LABEL.test(l))) return `invalid hostname: '${raw}'`;
   return null;

@@ -10,6 +10,7 @@ import { stringify } from 'yaml';
 import { runExplain } from '../../src/cli/explain.ts';
 import { runValidate } from '../../src/cli/validate.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { rawRequest } from '../support/raw.ts';
 import { listen } from '../support/upstream.ts';
 import { tmpDir, writeTmp } from './helpers.ts';
 
@@ -376,4 +377,35 @@ test("opentelemetry's deprecated batch settings: Kong's old defaults leave the q
     set.out,
     /plugins\[0\]\.config\.batch_flush_delay {2}warning: plugin 'opentelemetry': the batch_flush_delay parameter is deprecated/,
   );
+});
+
+test('fully qualified names with their trailing dot load, as Kong check_hostname allows, and route and proxy', async () => {
+  const upstream = await listen((_req, res) => res.end('upstream'));
+  after(() => upstream.close());
+  const config = {
+    _format_version: '3.0',
+    upstreams: [{ name: 'backend.internal.', targets: [{ target: `127.0.0.1:${upstream.port}` }] }],
+    services: [
+      { name: 'cluster', host: 'httpbin.default.svc.cluster.local.', routes: [{ paths: ['/cluster'] }] },
+      { name: 'by-url', url: 'http://httpbin.default.svc.cluster.local.:8080/x', routes: [{ paths: ['/by-url'] }] },
+      {
+        name: 'fqdn',
+        host: 'backend.internal.',
+        routes: [{ hosts: ['api.example.com.', '*.example.org.'], paths: ['/fqdn'] }],
+      },
+    ],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out + v.err);
+
+  const gw = await gateway(config);
+  const at = (host: string) => rawRequest(gw.url, `GET /fqdn HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  // Kong's router compares the Host header as sent: a route's `api.example.com.` is a client's
+  // `api.example.com.`.
+  for (const host of ['api.example.com.', 'www.example.org.']) {
+    const r = await at(host);
+    assert.equal(r.status, 200, host);
+    assert.equal(r.body, 'upstream');
+  }
+  assert.equal((await at('other.example.com')).status, 404);
 });
