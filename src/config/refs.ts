@@ -11,6 +11,8 @@ import { envVaults, isVaultReference, parseVaultReference, type VaultToken, vaul
 import type { RawIssue } from './yaml.ts';
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** The body of decK's `${{ env "NAME" }}` up to its first `}`, with its optional conversion. */
+const DECK_ENV = /^\{\s*env\s+"([A-Za-z_][A-Za-z0-9_]*)"\s*(?:\|\s*(toInt|toFloat|toBool)\s*)?$/;
 
 export interface RefResult {
   secrets: Set<string>;
@@ -73,10 +75,13 @@ export function tokenize(s: string): Token[] | string {
       const sep = body.indexOf(':-');
       const name = sep === -1 ? body : body.slice(0, sep);
       if (!NAME.test(name)) {
-        // decK's own placeholder, which neither Kong nor Tollgate expands.
-        const deck = /^\{\s*env\s+"([A-Za-z_][A-Za-z0-9_]*)"\s*$/.exec(body);
-        if (deck !== null)
+        // decK's own placeholder, which neither Kong nor Tollgate expands, with or without one of
+        // decK's conversions (`| toInt`, `| toFloat`, `| toBool`), which a `${NAME}` (a string) cannot do.
+        const deck = DECK_ENV.exec(body);
+        if (deck !== null && deck[2] === undefined)
           return `decK's \`\${{ env "${deck[1]}" }}\` is expanded by decK, not by Kong or Tollgate: write \`\${${deck[1]}}\` to read the environment variable`;
+        if (deck !== null)
+          return `decK's \`\${{ env "${deck[1]}" | ${deck[2]} }}\` is expanded by decK, not by Kong or Tollgate: write the value itself (a \`\${${deck[1]}}\` reference gives a string), or write the file with \`deck file render\``;
         return `invalid reference \`\${${name.length > 40 ? `${name.slice(0, 40)}…` : name}}\`: use \${NAME}, \${NAME:-default} or \${file:path} (write \`$\${\` for a literal \`\${\`)`;
       }
       const fallback = sep === -1 ? null : body.slice(sep + 2);

@@ -398,6 +398,19 @@ test("a reference that cannot be read is one error, without a cascade: decK's ${
   );
 });
 
+test("decK's ${{ env }} with a conversion (| toInt, | toBool, | toFloat) is named whole, with a way out that gives the type", async () => {
+  const issues = await issuesOf(
+    `${V3}services:\n  - name: a\n    url: echo://\n    write_timeout: \${{ env "DECK_WRITE_TIMEOUT" | toInt }}\n    enabled: \${{ env "DECK_ENABLED" |toBool }}\n`,
+  );
+  assert.deepEqual(
+    issues.map((i) => `${i.line} ${i.path} ${i.message}`),
+    [
+      '5 services[0].write_timeout decK\'s `${{ env "DECK_WRITE_TIMEOUT" | toInt }}` is expanded by decK, not by Kong or Tollgate: write the value itself (a `${DECK_WRITE_TIMEOUT}` reference gives a string), or write the file with `deck file render`',
+      '6 services[0].enabled decK\'s `${{ env "DECK_ENABLED" | toBool }}` is expanded by decK, not by Kong or Tollgate: write the value itself (a `${DECK_ENABLED}` reference gives a string), or write the file with `deck file render`',
+    ],
+  );
+});
+
 test('resolved secret values never appear in error messages', async () => {
   const issues = await issuesOf(
     `${V3}services:\n  - name: "\${SVC}"\n    url: echo://\n  - name: "\${SVC}"\n    url: echo://\n`,
