@@ -86,6 +86,12 @@ test("gRPC routes and services load; Kong's rules on them are located errors and
   ]);
 });
 
+test("an id that is not a UUID gets Kong's message", async () => {
+  assert.deepEqual(brief(await issuesOf(`${V3}services:\n  - name: s\n    id: svc-1\n    url: echo://\n`)), [
+    '4:9 services[0].id expected a valid UUID',
+  ]);
+});
+
 test('numeric fields out of range and wrong types are located at the value', async () => {
   assert.deepEqual(
     brief(
