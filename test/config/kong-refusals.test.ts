@@ -237,17 +237,18 @@ test("header names Kong's header_name refuses are refused at load, at the key: o
   ]);
 });
 
-test("a nested entity naming a foreign key is Kong's 'value must be null': a second scope with the top-level way out, its own parent with 'implied by the enclosing'", async () => {
+test("a nested entity naming a foreign key is Kong's 'value must be null': a second scope with the top-level way out, another parent with 'implied by the enclosing'", async () => {
   const m = await messages(
-    'consumers:\n  - username: alice\nservices:\n  - name: s\n    url: http://a\n    routes:\n      - name: r\n        paths: [/r]\n        plugins:\n          - { name: cors, consumer: alice }\n    plugins:\n      - { name: cors, route: r }\n      - { name: key-auth, service: s }\n',
+    'consumers:\n  - username: alice\nservices:\n  - name: s\n    url: http://a\n    routes:\n      - name: r\n        paths: [/r]\n        plugins:\n          - { name: cors, consumer: alice }\n    plugins:\n      - { name: cors, route: r }\n      - { name: key-auth, service: other }\n',
   );
   assert.deepEqual(m, [
     "services[0].routes[0].plugins[0].consumer: value must be null: a plugin nested under a route cannot also name a consumer (Kong refuses it too); declare it under the top-level plugins with 'route' and 'consumer'",
     "services[0].plugins[0].route: value must be null: a plugin nested under a service cannot also name a route (Kong refuses it too); declare it under the top-level plugins with 'service' and 'route'",
     "services[0].plugins[1].service: value must be null: 'service' is implied by the enclosing service; remove it",
   ]);
+  // Naming its own parent loads (Kong's flatten accepts it); naming another is refused.
   const own = await messages(
-    'upstreams:\n  - name: u\n    targets: [{ target: "127.0.0.1:80", upstream: u }]\nconsumers:\n  - username: c\n    acls: [{ group: g, consumer: c }]\n',
+    'upstreams:\n  - name: u\n    targets: [{ target: "127.0.0.1:80", upstream: v }]\n  - name: v\nconsumers:\n  - username: c\n    acls: [{ group: g, consumer: d }]\n  - username: d\n',
   );
   assert.deepEqual(own, [
     "upstreams[0].targets[0].upstream: value must be null: 'upstream' is implied by the enclosing upstream; remove it",

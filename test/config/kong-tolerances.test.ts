@@ -409,3 +409,44 @@ test('fully qualified names with their trailing dot load, as Kong check_hostname
   }
   assert.equal((await at('other.example.com')).status, 404);
 });
+
+test("a nested entity whose foreign key names its own parent loads, as Kong's flatten spec accepts; another parent is refused", async () => {
+  const config = {
+    _format_version: '3.0',
+    consumers: [
+      {
+        id: '0fe87b4a-ce29-515a-88ec-8547e66550b9',
+        username: 'alice',
+        basicauth_credentials: [{ username: 'a', password: 'pa', consumer: '0fe87b4a-ce29-515a-88ec-8547e66550b9' }],
+        keyauth_credentials: [{ key: 'alice-key', consumer: 'alice' }],
+      },
+    ],
+    upstreams: [{ name: 'backend', targets: [{ target: '127.0.0.1:9', upstream: 'backend' }] }],
+    services: [
+      {
+        name: 's',
+        url: 'echo://',
+        routes: [{ name: 'r', paths: ['/r'], service: 's', plugins: [{ name: 'key-auth', route: 'r' }] }],
+        plugins: [{ name: 'cors', service: 's' }],
+      },
+    ],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out + v.err);
+  const gw = await gateway(config);
+  assert.equal((await get(`${gw.url}/r`)).status, 401);
+  assert.equal((await get(`${gw.url}/r`, { apikey: 'alice-key' })).status, 200);
+
+  const other = await validate({
+    ...config,
+    consumers: [
+      { username: 'bob' },
+      { username: 'alice', keyauth_credentials: [{ key: 'alice-key', consumer: 'bob' }] },
+    ],
+  });
+  assert.equal(other.code, 1);
+  assert.match(
+    other.out,
+    /consumers\[1\]\.keyauth_credentials\[0\]\.consumer {2}value must be null: 'consumer' is implied by the enclosing consumer/,
+  );
+});

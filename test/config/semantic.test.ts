@@ -320,7 +320,7 @@ test('route rules from Kong: something to match on, no host header, valid hosts'
     ],
   );
   assert.match(
-    (await issuesOf(svc('      - paths: [/a]\n        service: s\n')))[0]!.message,
+    (await issuesOf(svc('      - paths: [/a]\n        service: other\n')))[0]!.message,
     /^value must be null: 'service' is implied by the enclosing service/,
   );
 });

@@ -9,6 +9,7 @@ import {
   type Build,
   drain,
   type EntityKind,
+  namesEnclosing,
   type Obj,
   orNull,
   type Path,
@@ -44,8 +45,9 @@ export function* liftSteps(b: Build): Steps {
   liftCertificates(b);
 }
 
-function forbidNested(b: Build, raw: Obj, path: Path, field: string, parent: string): void {
+function forbidNested(b: Build, raw: Obj, path: Path, field: string, parent: string, parentRaw: Obj): void {
   if (raw[field] === undefined) return;
+  if (field === parent && namesEnclosing(raw[field], parentRaw, parent === 'consumer' ? 'username' : 'name')) return;
   // Kong's nested records take no foreign key ("value must be null", its message here too): the parent's is implied,
   // and a second scope (a route's plugin for one consumer) is declared at the top level.
   b.err(
@@ -61,7 +63,7 @@ function forbidNested(b: Build, raw: Obj, path: Path, field: string, parent: str
 function nestedPlugins(b: Build, list: unknown, path: Path, parent: NonNullable<PendingPlugin['parent']>): void {
   b.each(list, (p, j) => {
     const pp: Path = [...path, 'plugins', j];
-    for (const f of SCOPES) forbidNested(b, p, pp, f, parent.kind);
+    for (const f of SCOPES) forbidNested(b, p, pp, f, parent.kind, parent.entity.raw);
     b.plugins.push({ raw: p, path: pp, model: pluginModel(p, pp), refs: {}, parent });
   });
 }
@@ -74,7 +76,7 @@ function* liftServices(b: Build): Steps {
     b.services.push(service);
     for (const [r, j] of b.entries(raw.routes)) {
       const rp: Path = [...path, 'routes', j];
-      forbidNested(b, r, rp, 'service', 'service');
+      forbidNested(b, r, rp, 'service', 'service', raw);
       liftRoute(b, r, rp, null, service);
       yield;
     }
@@ -154,7 +156,7 @@ function* liftConsumers(b: Build): Steps {
       if (!kind.owned) continue;
       b.each(raw[kind.def.name], (e, j) => {
         const ep: Path = [...path, kind.def.name, j];
-        forbidNested(b, e, ep, 'consumer', 'consumer');
+        forbidNested(b, e, ep, 'consumer', 'consumer', raw);
         b.entities.push({
           raw: e,
           path: ep,

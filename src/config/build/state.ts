@@ -93,6 +93,24 @@ export type Warn = (code: RawIssue['code'], message: string, path: Path) => void
 export const tags = (v: unknown): string[] => (Array.isArray(v) ? [...(v as string[])] : []);
 export const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
+/**
+ * Whether a nested entity's foreign key names the entity it is nested under, by its id (a string
+ * or `{ id }`) or by its `key` (`name`, a consumer's `username`): Kong's flatten resolves it and
+ * attaches the entity to its parent, so its spec accepts a nested credential that names its own
+ * consumer (spec/01-unit/01-db/01-schema/11-declarative_config/03-flatten_spec.lua).
+ */
+export function namesEnclosing(value: unknown, parent: Obj, key: string): boolean {
+  if (typeof value === 'string') return value === parent.id || value === parent[key];
+  const id = (value as { id?: unknown } | null)?.id;
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    Object.keys(value).length === 1 &&
+    id === parent.id &&
+    id !== undefined
+  );
+}
+
 /** The plugin-declared entity kinds of a plugin set, by name (the first declaration of a name wins). */
 export function entityKinds(plugins: ReadonlyMap<string, PluginDefinition>): Map<string, EntityKind> {
   const out = new Map<string, EntityKind>();

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { hasHeaderControlChar } from '../../lib/header-value.ts';
 import type { TargetModel, UpstreamModel } from '../model.ts';
 import { checkHost, pathProblem } from '../paths.ts';
-import { type Build, type Err, type Obj, orNull, type Path, tags } from './state.ts';
+import { type Build, type Err, namesEnclosing, type Obj, orNull, type Path, tags } from './state.ts';
 
 /** Lifts `upstreams` with their nested targets, then top-level `targets`. */
 export function liftUpstreams(b: Build): void {
@@ -66,7 +66,7 @@ export function liftUpstreams(b: Build): void {
     b.upstreams.push(u);
     b.each(raw.targets, (t, j) => {
       const tp: Path = [...path, 'targets', j];
-      if (t.upstream !== undefined)
+      if (t.upstream !== undefined && !namesEnclosing(t.upstream, raw, 'name'))
         b.err(
           'SCHEMA',
           `value must be null: 'upstream' is implied by the enclosing upstream; remove it`,
