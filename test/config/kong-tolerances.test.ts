@@ -450,3 +450,17 @@ test("a nested entity whose foreign key names its own parent loads, as Kong's fl
     /consumers\[1\]\.keyauth_credentials\[0\]\.consumer {2}value must be null: 'consumer' is implied by the enclosing consumer/,
   );
 });
+
+test("a service's url without a path beside path: / loads, as Kong's url shorthand takes it, and proxies request paths unchanged", async () => {
+  const upstream = await listen((req, res) => res.end(req.url));
+  after(() => upstream.close());
+  const config = {
+    _format_version: '1.1',
+    services: [{ name: 'konghq', url: upstream.url, path: '/', routes: [{ paths: ['/k'], strip_path: false }] }],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out + v.err);
+  const gw = await gateway(config);
+  const r = await get(`${gw.url}/k/install?x=1`);
+  assert.equal(await r.text(), '/k/install?x=1');
+});

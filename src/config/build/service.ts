@@ -98,10 +98,12 @@ function urlAgreement(
     if (v === undefined || v === null) continue;
     const u = fromUrl[field];
     // Schemes and host names are case-insensitive (RFC 3986 6.2.2.1); paths are not.
+    // `path: /` beside a url without one (Kong's own spec writes `url: http://konghq.com` with
+    // `path: /`): Kong's url wins and leaves no path, which joins request paths as `/` does.
     const same =
       field !== 'path' && typeof v === 'string' && typeof u === 'string'
         ? v.toLowerCase() === u.toLowerCase()
-        : v === u;
+        : v === u || (field === 'path' && u === null && v === '/');
     if (same) continue;
     const shown = u === null ? 'no path' : `${field} ${JSON.stringify(u)}`;
     err(
