@@ -96,7 +96,10 @@ export function migrateLegacyPath(path: string): string | null {
   return `~${path}`;
 }
 
-const LABEL = /^[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?$/;
+// Kong's check_hostname (kong/tools/ip.lua): letters, digits, `-` and `_`, no label ending in `-`,
+// and no length limit (DNS's 63 and 253 bind names that are resolved, not an upstream's name,
+// and decK's sanitized dumps write 64-character labels).
+const LABEL = /^[a-z0-9_-]*[a-z0-9_]$/;
 
 /** Checks a hostname, optionally with one leading `*.` or trailing `.*` wildcard and a port. */
 export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean }): string | null {
@@ -124,7 +127,7 @@ export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean 
   // A fully qualified name's trailing dot (RFC 1034 section 3.1), which Kong's check_hostname
   // allows: Kubernetes users write `svc.ns.svc.cluster.local.` so that no search domain is tried.
   if (host.length > 1 && host.endsWith('.')) host = host.slice(0, -1);
-  if (host.length === 0 || host.length > 253) return 'invalid hostname';
+  if (host.length === 0) return 'invalid hostname';
   if (!host.split('.').every((l) => LABEL.test(l))) return `invalid hostname: '${raw}'`;
   return null;
 }

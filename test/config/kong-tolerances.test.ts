@@ -464,3 +464,18 @@ test("a service's url without a path beside path: / loads, as Kong's url shortha
   const r = await get(`${gw.url}/k/install?x=1`);
   assert.equal(await r.text(), '/k/install?x=1');
 });
+
+test("host names Kong's check_hostname takes load: a label over 63 characters (decK's sanitized dumps), a leading dash", async () => {
+  const long = 'af14bce87c68e0f1bfde0cbe3dbef089905a462f5413f1731854c9b592b87c24';
+  const v = await validate({
+    _format_version: '3.0',
+    upstreams: [{ name: long, targets: [{ target: '127.0.0.1:9' }] }],
+    services: [
+      { name: 'sanitized', host: long, routes: [{ paths: ['/s'] }] },
+      { name: 'dash', host: '-legacy.internal', routes: [{ paths: ['/d'], hosts: [`${long}.example.com`] }] },
+    ],
+  });
+  assert.equal(v.code, 0, v.out + v.err);
+  const bad = await validate({ _format_version: '3.0', services: [{ name: 'x', host: 'trailing-.example.com' }] });
+  assert.match(bad.out, /services\[0\]\.host {2}invalid hostname: 'trailing-\.example\.com'/);
+});
