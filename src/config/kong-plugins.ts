@@ -16,8 +16,10 @@ const OSS: Record<string, string> = {
   'aws-lambda':
     'is not supported: expose the function over HTTP (a Lambda function URL or API Gateway) and proxy to it as a service',
   'azure-functions': 'is not supported: proxy to the function app over HTTP as a service',
-  'grpc-gateway': 'is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC transcoding',
-  'grpc-web': 'is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC-Web',
+  'grpc-gateway':
+    "is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC transcoding; run a transcoder beside the gRPC service (grpc-gateway, Envoy's grpc_json_transcoder) and proxy its REST API as an http service",
+  'grpc-web':
+    "is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC-Web; serve gRPC-Web from the service (a Connect or grpc-web server, Envoy's grpc_web filter) and proxy it as an http service",
   acme: 'is not supported: get certificates with your ACME client (cert-manager, certbot) and declare them as `certificates`',
   datadog: 'is not supported: scrape the Prometheus metrics at /metrics with the Datadog agent',
   loggly: 'is not supported: ship the JSON access log to Loggly with your log collector',
