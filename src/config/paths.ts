@@ -128,7 +128,12 @@ export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean 
   // allows: Kubernetes users write `svc.ns.svc.cluster.local.` so that no search domain is tried.
   if (host.length > 1 && host.endsWith('.')) host = host.slice(0, -1);
   if (host.length === 0) return 'invalid hostname';
-  if (!host.split('.').every((l) => LABEL.test(l))) return `invalid hostname: '${raw}'`;
+  if (!host.split('.').every((l) => LABEL.test(l)))
+    // A shell-style `$NAME` left by a template that was not run through envsubst: neither Kong
+    // nor Tollgate expands it.
+    return raw.includes('$') && !raw.includes('${')
+      ? `invalid hostname: '${raw}' (a \`$NAME\` is not expanded, by Kong or Tollgate: write \`\${NAME}\` to read an environment variable)`
+      : `invalid hostname: '${raw}'`;
   return null;
 }
 

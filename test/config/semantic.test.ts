@@ -86,6 +86,15 @@ test("gRPC routes and services load; Kong's rules on them are located errors and
   ]);
 });
 
+test('a $NAME left in a host by a template says it is not expanded and how to read the variable', async () => {
+  assert.deepEqual(
+    brief(await issuesOf(`${V3}services:\n  - name: s\n    host: $AUTH_HOST\n    routes: [{ paths: [/a] }]\n`)),
+    [
+      "4:11 services[0].host invalid hostname: '$AUTH_HOST' (a `$NAME` is not expanded, by Kong or Tollgate: write `${NAME}` to read an environment variable)",
+    ],
+  );
+});
+
 test("an id that is not a UUID gets Kong's message", async () => {
   assert.deepEqual(brief(await issuesOf(`${V3}services:\n  - name: s\n    id: svc-1\n    url: echo://\n`)), [
     '4:9 services[0].id expected a valid UUID',
