@@ -98,3 +98,9 @@ function drop(source: Source, r: Reading): Reading {
   source.resume();
   return r;
 }
+
+/** What setUpstreamBody throws for a body that is no string, Buffer or readable stream. */
+export function notABody(body: unknown): TypeError {
+  const kind = body === null ? 'null' : typeof body;
+  return new TypeError(`setUpstreamBody: the body must be a string, a Buffer or a readable stream, not ${kind}`);
+}

@@ -5,7 +5,7 @@ import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
 import { identityHeaders, NO_IDENTITY } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
-import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
+import { hasRequestBody, notABody, readBodyWithin } from '../lib/request-body.ts';
 import { defaultErrorMessage } from './error-messages.ts';
 import type {
   AuthenticateOptions,
@@ -277,10 +277,7 @@ export class RequestContext implements GatewayRequest {
   setUpstreamBody(body: string | Buffer | NodeJS.ReadableStream): void {
     if (typeof body !== 'string' && !Buffer.isBuffer(body)) {
       // Anything else reached undici: a 502 blamed on the upstream, or a hang holding its connection.
-      if (typeof (body as { pipe?: unknown } | null)?.pipe !== 'function')
-        throw new TypeError(
-          `setUpstreamBody: the body must be a string, a Buffer or a readable stream, not ${body === null ? 'null' : typeof body}`,
-        );
+      if (typeof (body as { pipe?: unknown } | null)?.pipe !== 'function') throw notABody(body);
       this.upstreamBody = body;
       return;
     }
