@@ -10,10 +10,9 @@ import { type TestContext, test } from 'node:test';
 import { httpReceiver } from '../../../test/support/receivers.ts';
 import { startFromFile } from '../../../test/tls/support.ts';
 
-test('request.url carries the listener port for HTTP/1.1 and h2c requests', async () => {
-  const receiver = await httpReceiver();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-log-url-'));
-  const file = join(dir, 'gateway.yaml');
+/** A config file whose echo route /echo logs every request to http-log at `port`. */
+function configLoggingTo(port: number): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'tollgate-log-url-')), 'gateway.yaml');
   writeFileSync(
     file,
     `_format_version: "3.0"
@@ -23,9 +22,15 @@ services:
     routes: [{ name: echo, paths: [/echo] }]
 plugins:
   - name: http-log
-    config: { http_endpoint: "http://127.0.0.1:${receiver.port}/" }
+    config: { http_endpoint: "http://127.0.0.1:${port}/" }
 `,
   );
+  return file;
+}
+
+test('request.url carries the listener port for HTTP/1.1 and h2c requests', async () => {
+  const receiver = await httpReceiver();
+  const file = configLoggingTo(receiver.port);
   const gw = await startFromFile(file, { proxyListen: ['127.0.0.1:0 http2'] });
   try {
     const address = gw.proxyAddresses[0]!;
@@ -51,20 +56,7 @@ plugins:
 
 test('request.url names port 80 too, as Kong writes var.server_port whatever it is', async (t: TestContext) => {
   const receiver = await httpReceiver();
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-log-url-'));
-  const file = join(dir, 'gateway.yaml');
-  writeFileSync(
-    file,
-    `_format_version: "3.0"
-services:
-  - name: echo
-    url: echo://
-    routes: [{ name: echo, paths: [/echo] }]
-plugins:
-  - name: http-log
-    config: { http_endpoint: "http://127.0.0.1:${receiver.port}/" }
-`,
-  );
+  const file = configLoggingTo(receiver.port);
   // A loopback address of its own, so port 80 is free whatever else the machine runs there.
   const address = `127.${1 + (process.pid % 200)}.${(process.pid >> 8) % 250}.80`;
   let gw: Awaited<ReturnType<typeof startFromFile>>;

@@ -14,21 +14,29 @@ import { until } from '../../../test/support/wait.ts';
 import { startFromFile } from '../../../test/tls/support.ts';
 import { startGateway } from '../../testing/index.ts';
 
-test("a retried request has one kong.balancer span per try, with the target's address, the failed one an error", async () => {
-  const pair = await retryPair((req, res) => res.end(String(req.headers.traceparent)));
-  const { live, dead } = pair;
-  // Protobuf: the body is kept as bytes.
+/** A collector on loopback: each export's body as bytes (protobuf) and its headers, in arrival order. */
+async function startCollector() {
   const exports: Buffer[] = [];
-  const collector = createServer((req, res) => {
+  const headers: IncomingHttpHeaders[] = [];
+  const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       exports.push(Buffer.concat(chunks));
+      headers.push(req.headers);
       res.end();
     });
   });
-  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
-  const collectorPort = (collector.address() as AddressInfo).port;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/traces`;
+  return { exports, headers, endpoint, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+test("a retried request has one kong.balancer span per try, with the target's address, the failed one an error", async () => {
+  const pair = await retryPair((req, res) => res.end(String(req.headers.traceparent)));
+  const { live, dead } = pair;
+  const collector = await startCollector();
+  const exports = collector.exports;
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
@@ -38,7 +46,7 @@ test("a retried request has one kong.balancer span per try, with the target's ad
         {
           name: 'opentelemetry',
           config: {
-            traces_endpoint: `http://127.0.0.1:${collectorPort}/v1/traces`,
+            traces_endpoint: collector.endpoint,
             queue: { max_coalescing_delay: 0.01 },
           },
         },
@@ -70,7 +78,7 @@ test("a retried request has one kong.balancer span per try, with the target's ad
     for (const s of balancer) assert.equal(s.parentSpanId, root.spanId);
   } finally {
     await gw.close();
-    await new Promise((r) => collector.close(r));
+    await collector.close();
     await pair.close();
   }
 });
@@ -80,17 +88,9 @@ test("sampling_rate applies to a client that says sampled, by the trace id as Ko
   // 8 bytes of the id read little-endian, below rate × 2^64).
   const kept = '92a54b3e1a7c4f2da9e44b8a6f3e1dab';
   const dropped = '4bf92f3577b34da6a3ce929d0e0e4736';
-  const exports: Buffer[] = [];
-  const collector = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      exports.push(Buffer.concat(chunks));
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
-  const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`;
+  const collector = await startCollector();
+  const exports = collector.exports;
+  const endpoint = collector.endpoint;
   const otel = (sampling_rate: number) => ({
     name: 'opentelemetry',
     config: { traces_endpoint: endpoint, sampling_rate, queue: { max_coalescing_delay: 0.01 } },
@@ -137,21 +137,13 @@ test("sampling_rate applies to a client that says sampled, by the trace id as Ko
     assert.deepEqual([...traces].sort(), [`${'0'.repeat(16)}${kept.slice(0, 16)}`, kept]);
   } finally {
     await gw.close();
-    await new Promise((r) => collector.close(r));
+    await collector.close();
   }
 });
 
 test("the kong span names the client as Kong's: http.client_ip the forwarded address, net.peer.ip the connection's peer", async () => {
-  const exports: Buffer[] = [];
-  const collector = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      exports.push(Buffer.concat(chunks));
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+  const collector = await startCollector();
+  const exports = collector.exports;
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
@@ -161,7 +153,7 @@ test("the kong span names the client as Kong's: http.client_ip the forwarded add
         {
           name: 'opentelemetry',
           config: {
-            traces_endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`,
+            traces_endpoint: collector.endpoint,
             queue: { max_coalescing_delay: 0.01 },
           },
         },
@@ -176,21 +168,13 @@ test("the kong span names the client as Kong's: http.client_ip the forwarded add
     assert.equal(root.attributes['net.peer.ip'], '127.0.0.1');
   } finally {
     await gw.close();
-    await new Promise((r) => collector.close(r));
+    await collector.close();
   }
 });
 
 test('net.peer.ip is there for an HTTP/2 request too, whose stream socket is gone by the log phase', async () => {
-  const exports: Buffer[] = [];
-  const collector = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      exports.push(Buffer.concat(chunks));
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+  const collector = await startCollector();
+  const exports = collector.exports;
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-otel-h2-'));
   const config = {
     _format_version: '3.0',
@@ -199,7 +183,7 @@ test('net.peer.ip is there for an HTTP/2 request too, whose stream socket is gon
       {
         name: 'opentelemetry',
         config: {
-          traces_endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`,
+          traces_endpoint: collector.endpoint,
           queue: { max_coalescing_delay: 0.01 },
         },
       },
@@ -220,20 +204,13 @@ test('net.peer.ip is there for an HTTP/2 request too, whose stream socket is gon
   } finally {
     session.close();
     await inst.close(0);
-    await new Promise((r) => collector.close(r));
+    await collector.close();
   }
 });
 
 test('a header in headers the HTTP client sets itself (Transfer-Encoding, Keep-Alive, ...) is left out with a warning; the others reach the collector', async () => {
-  const received: IncomingHttpHeaders[] = [];
-  const collector = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      received.push(req.headers);
-      res.end();
-    });
-  });
-  await new Promise<void>((r) => collector.listen(0, '127.0.0.1', () => r()));
+  const collector = await startCollector();
+  const received = collector.headers;
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
@@ -242,7 +219,7 @@ test('a header in headers the HTTP client sets itself (Transfer-Encoding, Keep-A
         {
           name: 'opentelemetry',
           config: {
-            traces_endpoint: `http://127.0.0.1:${(collector.address() as AddressInfo).port}/v1/traces`,
+            traces_endpoint: collector.endpoint,
             headers: {
               'Transfer-Encoding': 'chunked',
               'Keep-Alive': 'timeout=5',
@@ -266,6 +243,6 @@ test('a header in headers the HTTP client sets itself (Transfer-Encoding, Keep-A
     assert.equal(warned.length, 5, JSON.stringify(warned));
   } finally {
     await gw.close();
-    await new Promise((r) => collector.close(r));
+    await collector.close();
   }
 });

@@ -3,10 +3,45 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { rawRequest } from '../../../test/support/raw.ts';
-import { httpReceiver } from '../../../test/support/receivers.ts';
+import { type HttpMessage, httpReceiver, type Receiver } from '../../../test/support/receivers.ts';
 import { retryPair } from '../../../test/support/retry-pair.ts';
 import { startRecordingUpstream } from '../../../test/support/upstream.ts';
 import { startGateway } from '../../testing/index.ts';
+
+type Span = Record<string, any>;
+
+/** A gateway whose echo route /r runs `before`, then zipkin with `config`, reporting to `receiver`. */
+function zipkinGateway(
+  receiver: Receiver<HttpMessage>,
+  config: Record<string, unknown>,
+  before: object[] = [],
+  consumers: object[] = [],
+) {
+  const zipkin = {
+    name: 'zipkin',
+    config: {
+      http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
+      sample_ratio: 1,
+      queue: { max_coalescing_delay: 0.01 },
+      ...config,
+    },
+  };
+  return startGateway({
+    config: {
+      _format_version: '3.0',
+      consumers,
+      services: [{ name: 'svc', url: 'echo://', routes: [{ name: 'r', paths: ['/r'], plugins: [...before, zipkin] }] }],
+    },
+  });
+}
+
+/** The next request (SERVER) span the receiver gets. */
+async function nextServerSpan(receiver: Receiver<HttpMessage>): Promise<Span> {
+  for (;;) {
+    const span = (JSON.parse((await receiver.next()).body) as Span[]).find((s) => s.kind === 'SERVER');
+    if (span !== undefined) return span;
+  }
+}
 
 test('a retried request has a balancer try span per try, the failed one an error, and the proxy span names the target that served', async () => {
   const pair = await retryPair((_req, res) => res.end('ok'));
@@ -56,45 +91,15 @@ test('a retried request has a balancer try span per try, the failed one an error
 
 test("a client's tags_header cannot replace the gateway's facts: status, consumer, source and reason are set after it, as Kong sets them in its log phase", async () => {
   const receiver = await httpReceiver();
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }],
-      services: [
-        {
-          name: 'svc',
-          url: 'echo://',
-          routes: [
-            {
-              name: 'r',
-              paths: ['/r'],
-              plugins: [
-                { name: 'key-auth' },
-                {
-                  name: 'zipkin',
-                  config: {
-                    http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
-                    sample_ratio: 1,
-                    include_credential: true,
-                    static_tags: [{ name: 'env', value: 'prod' }],
-                    queue: { max_coalescing_delay: 0.01 },
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-    },
-  });
+  const gw = await zipkinGateway(
+    receiver,
+    { include_credential: true, static_tags: [{ name: 'env', value: 'prod' }] },
+    [{ name: 'key-auth' }],
+    [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }],
+  );
   const forged =
     'http.status_code=500;kong.consumer=admin;kong.credential=x;kong.source=upstream;kong.reason=none;kong.route=x;kong.service_name=x;team=payments';
-  const server = async (): Promise<Record<string, any>> => {
-    for (;;) {
-      const span = (JSON.parse((await receiver.next()).body) as Record<string, any>[]).find((s) => s.kind === 'SERVER');
-      if (span !== undefined) return span;
-    }
-  };
+  const server = () => nextServerSpan(receiver);
   try {
     await (await fetch(`${gw.url}/r`, { headers: { apikey: 'alice-key', 'zipkin-tags': forged } })).text();
     const ok = (await server()).tags;
@@ -120,39 +125,8 @@ test("a client's tags_header cannot replace the gateway's facts: status, consume
 
 test("the request span's http.protocol is Kong's HTTP version tag: HTTP/1.1, HTTP/1 for an HTTP/1.0 request", async () => {
   const receiver = await httpReceiver();
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [
-        {
-          name: 'svc',
-          url: 'echo://',
-          routes: [
-            {
-              name: 'r',
-              paths: ['/r'],
-              plugins: [
-                {
-                  name: 'zipkin',
-                  config: {
-                    http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
-                    sample_ratio: 1,
-                    queue: { max_coalescing_delay: 0.01 },
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-    },
-  });
-  const server = async (): Promise<Record<string, any>> => {
-    for (;;) {
-      const span = (JSON.parse((await receiver.next()).body) as Record<string, any>[]).find((s) => s.kind === 'SERVER');
-      if (span !== undefined) return span;
-    }
-  };
+  const gw = await zipkinGateway(receiver, {});
+  const server = () => nextServerSpan(receiver);
   try {
     await (await fetch(`${gw.url}/r`)).text();
     assert.equal((await server()).tags['http.protocol'], 'HTTP/1.1');
@@ -167,43 +141,15 @@ test("the request span's http.protocol is Kong's HTTP version tag: HTTP/1.1, HTT
 
 test("tags_header pairs Kong's grammar refuses (an empty value, a name with a space) and empty static tags are not sent", async () => {
   const receiver = await httpReceiver();
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [
-        {
-          name: 'svc',
-          url: 'echo://',
-          routes: [
-            {
-              name: 'r',
-              paths: ['/r'],
-              plugins: [
-                {
-                  name: 'zipkin',
-                  config: {
-                    http_endpoint: `http://127.0.0.1:${receiver.port}/api/v2/spans`,
-                    sample_ratio: 1,
-                    static_tags: [
-                      { name: 'env', value: '' },
-                      { name: 'tier', value: 'gold' },
-                    ],
-                    queue: { max_coalescing_delay: 0.01 },
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-    },
+  const gw = await zipkinGateway(receiver, {
+    static_tags: [
+      { name: 'env', value: '' },
+      { name: 'tier', value: 'gold' },
+    ],
   });
   try {
     await (await fetch(`${gw.url}/r`, { headers: { 'zipkin-tags': 'a=1; empty=; b c=2;  d = 4 ;=5' } })).text();
-    let server: Record<string, any> | undefined;
-    while (server === undefined)
-      server = (JSON.parse((await receiver.next()).body) as Record<string, any>[]).find((s) => s.kind === 'SERVER');
-    const tags = server.tags as Record<string, string>;
+    const tags = (await nextServerSpan(receiver)).tags as Record<string, string>;
     assert.equal(tags.a, '1');
     assert.equal(tags.d, '4');
     assert.equal(tags.tier, 'gold');
