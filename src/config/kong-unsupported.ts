@@ -2,26 +2,29 @@
 // 3.x fields and entities, and kong.conf settings carried into `_tollgate`. The schema's error
 // translation names these instead of a bare "unknown field".
 
+const OAUTH2_CREDENTIALS =
+  'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin';
+const MTLS_AUTH_CREDENTIALS =
+  'the mtls-auth plugin (Kong Enterprise) is not implemented; authenticate clients with key-auth, jwt, hmac-auth or oidc credentials';
+const CONSUMER_GROUPS =
+  'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups';
+const PARTIALS = "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config";
+
 /** Kong 3.x fields and entities Tollgate deliberately does not support, with the reason. */
 export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   root: {
-    oauth2_credentials:
-      'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
-    mtls_auth_credentials:
-      'the mtls-auth plugin (Kong Enterprise) is not implemented; authenticate clients with key-auth, jwt, hmac-auth or oidc credentials',
-    consumer_groups:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
+    oauth2_credentials: OAUTH2_CREDENTIALS,
+    mtls_auth_credentials: MTLS_AUTH_CREDENTIALS,
+    consumer_groups: CONSUMER_GROUPS,
     // How Kong Enterprise's `kong config db_export` writes consumer groups' members and plugins.
-    consumer_group_consumers:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
-    consumer_group_plugins:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
+    consumer_group_consumers: CONSUMER_GROUPS,
+    consumer_group_plugins: CONSUMER_GROUPS,
     key_sets: 'key sets are not supported; jwt credentials take a PEM or a jwks_uri',
     keys: 'key entities are not supported; jwt credentials take a PEM or a jwks_uri',
     filter_chains:
       'WebAssembly filter chains are not supported; write the filter as a TypeScript custom plugin (`gateway plugin new`)',
-    partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
-    plugins_partials: "partials (Kong Enterprise) are not supported; write the shared settings in each plugin's config",
+    partials: PARTIALS,
+    plugins_partials: PARTIALS,
     workspaces: 'Tollgate has a single workspace; run one gateway, with a file of its own, per workspace',
     _info:
       "it is decK's section (select_tags, defaults), which decK applies when it syncs and Kong refuses in a declarative file too; remove it, or write the file with `deck file render`",
@@ -48,23 +51,18 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   plugin: {
     ordering:
       "dynamic plugin ordering (Kong Enterprise) is not supported; plugins run in Kong's priority order (`gateway explain` lists it): remove ordering",
-    consumer_group:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
+    consumer_group: CONSUMER_GROUPS,
     partials: "partials (Kong Enterprise) are not supported; write the shared settings in the plugin's config",
     _config:
       "it names one of decK's _plugin_configs, which decK copies into the plugin when it syncs and Kong refuses in a declarative file too; write the plugin's config, or write the file with `deck file render`",
   },
   consumer: {
     username_lower: 'username_lower is a Kong Enterprise field; remove it (usernames match as written, as in Kong OSS)',
-    oauth2_credentials:
-      'oauth2 credentials belong to the oauth2 plugin, which Kong DB-less does not support either; use jwt credentials or the oidc plugin',
-    mtls_auth_credentials:
-      'the mtls-auth plugin (Kong Enterprise) is not implemented; authenticate clients with key-auth, jwt, hmac-auth or oidc credentials',
-    consumer_groups:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
+    oauth2_credentials: OAUTH2_CREDENTIALS,
+    mtls_auth_credentials: MTLS_AUTH_CREDENTIALS,
+    consumer_groups: CONSUMER_GROUPS,
     // decK's way of listing a consumer's groups.
-    groups:
-      'consumer groups (Kong Enterprise) are not supported; scope the plugins to each consumer (`consumer:`) and allow or deny them with acls groups',
+    groups: CONSUMER_GROUPS,
   },
   upstream: {
     sticky_sessions_cookie:
