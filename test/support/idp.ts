@@ -104,6 +104,13 @@ export interface Idp {
   readonly jwksRequests: number;
   /** Number of requests the introspection endpoint answered. */
   readonly introspectionRequests: number;
+  /** Number of requests the token endpoint (`/token`, not its introspection) received, failed ones included. */
+  readonly tokenRequests: number;
+  /**
+   * An outage of one endpoint: requests to `path` (the exact path, any query) get `answer` (a JSON
+   * body when an object) instead of the IdP's own, until the same path is given `null`.
+   */
+  failEndpoint(path: string, answer: EndpointFault | null): void;
   /**
    * Starts signing with a new RS256 key: tokens issued afterwards carry its kid, and the JWKS
    * serves it first. Old keys stay in the JWKS unless `keepOld` is false. Returns the new kid.
@@ -124,6 +131,13 @@ export interface Idp {
    */
   signJwt(payload: JWTPayload, header?: Partial<JWTHeaderParameters>): Promise<string>;
   close(): Promise<void>;
+}
+
+/** What a failing endpoint answers (`Idp.failEndpoint`). */
+export interface EndpointFault {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
 }
 
 export const DEFAULT_AUDIENCE = 'https://api.tollgate.test';
@@ -299,6 +313,8 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
   const cookieKeys = [randomBytes(32).toString('base64url')];
   let jwksRequests = 0;
   let introspectionRequests = 0;
+  let tokenRequests = 0;
+  const faults = new Map<string, EndpointFault>();
 
   const server: Server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -406,6 +422,17 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
   server.on('request', (req, res) => {
     if (req.url?.startsWith('/jwks')) jwksRequests++;
     if (req.url?.startsWith('/token/introspection')) introspectionRequests++;
+    const pathname = req.url?.split('?')[0] ?? '';
+    if (pathname === '/token') tokenRequests++;
+    const fault = faults.get(pathname);
+    if (fault !== undefined) {
+      const json = typeof fault.body === 'object' && fault.body !== null;
+      const body = json ? JSON.stringify(fault.body) : String(fault.body ?? '');
+      res
+        .writeHead(fault.status, { 'content-type': json ? 'application/json' : 'text/html', ...fault.headers })
+        .end(body);
+      return;
+    }
     handler(req, res);
   });
 
@@ -427,6 +454,13 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
     },
     get introspectionRequests() {
       return introspectionRequests;
+    },
+    get tokenRequests() {
+      return tokenRequests;
+    },
+    failEndpoint(path, answer) {
+      if (answer === null) faults.delete(path);
+      else faults.set(path, answer);
     },
     async rotateKeys({ keepOld = true } = {}) {
       const key = await newSigningKey();

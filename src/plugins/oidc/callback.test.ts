@@ -190,6 +190,41 @@ describe('oidc login completion and instance setup through the test kit', () => 
     }
   });
 
+  test('a token endpoint that answers 5xx or 429 (rate limited) fails the login with 503; its 400 is a 401', async () => {
+    const runner = await startPlugin(oidc, config);
+    const callbackWith = async (fault: Parameters<Idp['failEndpoint']>[1]) => {
+      const start = await runner.run({ path: '/page', headers: NAV });
+      const loginCookie = pair(setCookies(start), 'oidc_session_login')!;
+      const callback = new URL(await loginAtIdp(new Client(), String(start.responseHeaders.location), idp));
+      idp.failEndpoint('/token', fault);
+      try {
+        return await runner.run({
+          path: callback.pathname,
+          query: callback.search.slice(1),
+          headers: { ...NAV, cookie: loginCookie },
+        });
+      } finally {
+        idp.failEndpoint('/token', null);
+      }
+    };
+    try {
+      for (const fault of [
+        { status: 429, body: { error: 'too_many_requests', error_description: 'Global limit has been reached' } },
+        { status: 429, body: 'Too Many Requests' },
+        { status: 503, body: { error: 'temporarily_unavailable' } },
+        { status: 502, body: '<html>Bad Gateway</html>' },
+      ]) {
+        const done = await callbackWith(fault);
+        assert.equal(done.status, 503, JSON.stringify(fault));
+        assert.deepEqual(done.body, { message: 'Service Temporarily Unavailable' });
+      }
+      const refused = await callbackWith({ status: 400, body: { error: 'invalid_grant' } });
+      assert.equal(refused.status, 401, 'the IdP refused the code');
+    } finally {
+      await runner.close();
+    }
+  });
+
   test('a session too big for the cookies fails the login (401, logged) instead of locking the browser out with 431', async () => {
     // 1,200 groups in the ID token and the userinfo: some 70 KB sealed, more than the gateway reads.
     const groups = Array.from({ length: 1200 }, (_, i) => `group-${i}-abcdef`);

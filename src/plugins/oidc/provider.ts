@@ -254,15 +254,24 @@ export function describe(err: unknown): string {
 /**
  * Whether an openid-client call failed because the IdP could not be asked: no connection (fetch's
  * TypeError; openid-client's own argument errors carry a code), no complete answer within
- * `timeout` or within the size cap, or an error page (5xx) instead of an OAuth answer. Such a
- * failure says nothing about what the client sent: a 503, as for discovery and bearer tokens.
+ * `timeout` or within the size cap, or an answer that says "not now" instead of an OAuth answer:
+ * a 5xx, or a 429 (RFC 6585: the IdP is rate-limiting this client, not judging the grant; Auth0
+ * answers it with a JSON `error`). Such a failure says nothing about what the client sent: a 503,
+ * as for discovery and bearer tokens.
  */
 export function unreachable(err: unknown): boolean {
   if (err instanceof TypeError) return !('code' in err);
-  const e = err as { code?: unknown; cause?: unknown };
+  const e = err as { code?: unknown; cause?: unknown; status?: unknown };
   if (e.code === 'OAUTH_TIMEOUT' || e.code === 'OAUTH_ABORT') return true;
   if (e.cause instanceof DeadlineError || e.cause instanceof ResponseTooLargeError) return true;
-  // The cause is the IdP's response (undici's own Response class, not the global one).
-  const status = (e.cause as { status?: unknown } | undefined)?.status;
-  return e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && typeof status === 'number' && status >= 500;
+  // An OAuth error body or a WWW-Authenticate challenge: the error carries the status.
+  if (notNow(e.status)) return true;
+  // Any other status, or a body that is not JSON: the cause is the IdP's response (undici's own
+  // Response class, not the global one).
+  if (e.code !== 'OAUTH_RESPONSE_IS_NOT_CONFORM' && e.code !== 'OAUTH_RESPONSE_IS_NOT_JSON') return false;
+  return notNow((e.cause as { status?: unknown } | undefined)?.status);
+}
+
+function notNow(status: unknown): boolean {
+  return typeof status === 'number' && (status >= 500 || status === 429);
 }
