@@ -133,12 +133,8 @@ export interface Idp {
   close(): Promise<void>;
 }
 
-/** What a failing endpoint answers (`Idp.failEndpoint`). */
-export interface EndpointFault {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
+/** What a failing endpoint answers (`Idp.failEndpoint`); `hang`: nothing, the request is held until `close()`. */
+export type EndpointFault = { status: number; body?: unknown; headers?: Record<string, string> } | { hang: true };
 
 export const DEFAULT_AUDIENCE = 'https://api.tollgate.test';
 export const CUSTOM_CLAIM = 'https://foo.com/claim';
@@ -425,6 +421,7 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
     const pathname = req.url?.split('?')[0] ?? '';
     if (pathname === '/token') tokenRequests++;
     const fault = faults.get(pathname);
+    if (fault !== undefined && 'hang' in fault) return;
     if (fault !== undefined) {
       const json = typeof fault.body === 'object' && fault.body !== null;
       const body = json ? JSON.stringify(fault.body) : String(fault.body ?? '');

@@ -17,20 +17,13 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import {
-  assertLinearRegex,
-  BoundedCache,
-  cacheKey,
-  configHeaderValue,
-  definePlugin,
-  runSecret,
-  TailKeyedCache,
-} from '../../index.ts';
+import { assertLinearRegex, configHeaderValue, definePlugin, runSecret, TailKeyedCache } from '../../index.ts';
 import { authenticateBearer, BearerTokens, bearerToken } from './bearer.ts';
 import { type CheckedConfig, checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { CodeExchanges } from './exchange.ts';
 import { LOGIN_TTL, loginCookie, loginForState, MAX_LOGIN_COOKIE, openPendingLogins } from './pending-logins.ts';
-import { describe, Provider, type ProviderOptions } from './provider.ts';
+import { Provider, type ProviderOptions } from './provider.ts';
+import { REJECTED, SessionRefreshes, UNAVAILABLE } from './refresh.ts';
 import {
   clearChunks,
   clearCookie,
@@ -55,18 +48,8 @@ export { sessionBinding } from './config.ts';
 export type { LoginPayload, SessionPayload } from './session.ts';
 export { isNavigation, safeReturnPath, userinfoHeader } from './urls.ts';
 
-/**
- * Caps of the structures keyed by cookies and tokens clients send (documented in
- * docs/plugins/oidc.md): opened sessions, refreshes in flight, refresh tokens that just failed.
- */
+/** The cap of the opened sessions, keyed by cookies clients send (documented in docs/plugins/oidc.md). */
 const SESSION_CACHE = { maxEntries: 2000, maxBytes: 32 * 1024 * 1024 };
-const REFRESH_FAILED_CACHE = { maxEntries: 1000, maxBytes: 1024 * 1024, ttlMs: 30_000 };
-/**
- * Refreshes that just succeeded, by the tokens they replaced: a request still carrying the old cookie
- * gets their tokens, not a second use of a rotated refresh token (IdPs revoke the grant for it).
- */
-const REFRESHED_CACHE = { maxEntries: 1000, maxBytes: 16 * 1024 * 1024, ttlMs: 60_000 };
-const MAX_REFRESHING = 1000;
 
 const SET_COOKIE_CTX = 'oidc.set_cookie';
 const NO_STORE = 'no-store';
@@ -98,15 +81,7 @@ class OidcInstance {
     ...SESSION_CACHE,
     sizeOf: (e) => e.userHeader.length * 2 + e.idHeader.length * 2 + 4096,
   });
-  /** Refreshes in flight, by (hashed) refresh token. */
-  readonly #refreshing = new Map<string, Promise<SessionPayload | null>>();
-  /** Refresh tokens that just failed: not retried on every request of the leeway window. */
-  readonly #refreshFailed = new BoundedCache<true>(REFRESH_FAILED_CACHE);
-  /** Sessions a refresh just produced, by (hashed) refresh and access token of the session refreshed. */
-  readonly #refreshed = new BoundedCache<SessionPayload>({
-    ...REFRESHED_CACHE,
-    sizeOf: (s) => JSON.stringify(s).length * 2,
-  });
+  readonly #refreshes: SessionRefreshes;
   readonly #reissueAfter: number;
   readonly #tokens: BearerTokens;
   readonly #exchanges: CodeExchanges;
@@ -158,6 +133,7 @@ class OidcInstance {
       sessionLifetime: cfg.session_lifetime,
       sealer: this.#sealer,
     });
+    this.#refreshes = new SessionRefreshes({ ensure: () => this.#provider.ensure(), log: context.log });
     this.#reissueAfter =
       cfg.session_idle_timeout === 0 ? Infinity : Math.max(1, Math.min(60, Math.floor(cfg.session_idle_timeout / 4)));
 
@@ -246,11 +222,14 @@ class OidcInstance {
     let current = entry;
     let reseal = entry.stale;
     if (s.ate !== null && s.ate - this.#cfg.refresh_leeway <= now) {
-      const refreshed = s.rt !== undefined ? await this.#refresh(s) : null;
-      if (refreshed !== null) {
+      const refreshed = s.rt !== undefined ? await this.#refreshes.run(s) : REJECTED;
+      if (typeof refreshed === 'object') {
         s = refreshed;
         reseal = true;
       } else if (s.ate <= now) {
+        // The IdP did not answer: the refresh token is likely still good, so the cookie stays as it
+        // is and the client may retry (kong-oidc would send the user to log in at the same down IdP).
+        if (refreshed === UNAVAILABLE) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
         return this.#unauthenticated(req, ours);
       }
     }
@@ -307,53 +286,6 @@ class OidcInstance {
 
   #cookieAttrs(req: GatewayRequest, s: SessionPayload): { secure: boolean; maxAge: number } {
     return { secure: req.scheme === 'https', maxAge: Math.max(0, s.exp - nowSeconds()) };
-  }
-
-  #refresh(s: SessionPayload): Promise<SessionPayload | null> {
-    const rt = cacheKey(s.rt!);
-    // Keyed by the access token too: where refresh tokens are not rotated, the refreshed session
-    // holds the same refresh token, and its own refresh later must reach the IdP.
-    const state = cacheKey(`${s.rt}\n${s.at}`);
-    const done = this.#refreshed.get(state);
-    if (done !== undefined && (done.ate === null || done.ate > nowSeconds())) return Promise.resolve(done);
-    if (this.#refreshFailed.has(rt)) return Promise.resolve(null);
-    // Concurrent requests of one browser share one refresh: IdPs that rotate refresh tokens
-    // (Auth0) treat a second use of the old one as token theft.
-    let pending = this.#refreshing.get(rt);
-    if (pending === undefined) {
-      // Each entry is a request waiting on the IdP; past the cap, refreshes are refused, not queued.
-      if (this.#refreshing.size >= MAX_REFRESHING) return Promise.resolve(null);
-      pending = this.#doRefresh(s).then((next) => {
-        this.#refreshing.delete(rt);
-        if (next === null) this.#refreshFailed.set(rt, true);
-        else this.#refreshed.set(state, next);
-        return next;
-      });
-      this.#refreshing.set(rt, pending);
-    }
-    return pending;
-  }
-
-  async #doRefresh(s: SessionPayload): Promise<SessionPayload | null> {
-    const d = await this.#provider.ensure();
-    if (d === null) return null;
-    try {
-      const tokens = await d.client.refreshTokenGrant(d.config, s.rt!);
-      const now = nowSeconds();
-      const next: SessionPayload = {
-        ...s,
-        seen: now,
-        at: tokens.access_token,
-        ate: typeof tokens.expires_in === 'number' ? now + tokens.expires_in : null,
-        it: tokens.id_token ?? s.it,
-      };
-      if (tokens.refresh_token !== undefined) next.rt = tokens.refresh_token;
-      this.#log.debug('oidc tokens refreshed', { sub: s.sub });
-      return next;
-    } catch (err) {
-      this.#log.info('oidc token refresh failed', { sub: s.sub, error: describe(err) });
-      return null;
-    }
   }
 
   #pathsFor(req: GatewayRequest): RoutePaths {

@@ -1,0 +1,148 @@
+/**
+ * A browser session whose access token has expired while the IdP cannot answer its refresh: the
+ * IdP's token endpoint failing (5xx, 429, hanging) or the IdP stopped, against a real
+ * oidc-provider and the gateway. The session must outlive the outage; a refused refresh still
+ * ends it (flow.test.ts).
+ */
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type SessionPayload, sessionBinding } from '../../src/plugins/oidc/index.ts';
+import { SessionSealer } from '../../src/plugins/oidc/session.ts';
+import { startGateway } from '../../src/testing/index.ts';
+import type { EndpointFault } from '../support/idp.ts';
+import { until } from '../support/wait.ts';
+import {
+  Client,
+  type Echo,
+  gatewayConfig,
+  login,
+  oidcConfig,
+  rawFetch,
+  SESSION_SECRET,
+  type Stack,
+  startStack,
+} from './helpers.ts';
+
+const COOKIE = 'oidc_session';
+const JSON_ACCEPT = { accept: 'application/json' };
+const PAGE = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
+/** The plugin's `timeout` here: a hanging token endpoint is given up on after it. */
+const TIMEOUT = 1000;
+
+/** A fresh login's session (its own refresh token), sealed again with its access token expired. */
+async function expiredSession(stack: Stack): Promise<string> {
+  const client = new Client();
+  const { res } = await login(client, stack);
+  assert.equal(res.status, 302, 'logged in');
+  const discovery = `${stack.idp.issuer}/.well-known/openid-configuration`;
+  const sealer = new SessionSealer([SESSION_SECRET], sessionBinding(stack.idp.webClient.client_id, discovery, COOKIE));
+  const opened = await sealer.open<SessionPayload>(client.jar(stack.gw.url).get(COOKIE)!);
+  assert.ok(opened?.payload.rt, 'the session holds a refresh token');
+  return `${COOKIE}=${await sealer.seal({ ...opened.payload, ate: Math.floor(Date.now() / 1000) - 5 })}`;
+}
+
+describe('oidc refresh while the IdP cannot answer', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ plugin: { timeout: TIMEOUT } });
+  });
+  after(() => stack.close());
+
+  const get = (cookie: string, headers: Record<string, string> = JSON_ACCEPT) =>
+    rawFetch(`${stack.gw.url}/spa/`, 'GET', { ...headers, cookie });
+
+  const outages: [string, EndpointFault][] = [
+    ['an error page (502)', { status: 502, body: '<html>Bad Gateway</html>' }],
+    ['a 500 with an OAuth error', { status: 500, body: { error: 'server_error' } }],
+    ['a 503 with an OAuth error', { status: 503, body: { error: 'temporarily_unavailable' } }],
+    ['rate limiting (429, as Auth0 answers it)', { status: 429, body: { error: 'too_many_requests' } }],
+  ];
+  for (const [what, fault] of outages) {
+    test(`token endpoint answering ${what}: 503 to API calls and pages alike, the session cookie untouched, one token request for concurrent requests`, async () => {
+      const cookie = await expiredSession(stack);
+      const before = stack.idp.tokenRequests;
+      stack.idp.failEndpoint('/token', fault);
+      try {
+        const answers = await Promise.all([...Array.from({ length: 6 }, () => get(cookie)), get(cookie, PAGE)]);
+        for (const res of answers) {
+          assert.equal(res.status, 503);
+          assert.deepEqual(res.headers.getSetCookie(), [], 'the session is neither cleared nor replaced');
+        }
+        const body = (await answers[0]!.json()) as { message: string };
+        assert.equal(body.message, 'Service Temporarily Unavailable');
+        assert.match(answers[6]!.headers.get('content-type') ?? '', /^text\/html/, "a page gets Kong's error page");
+        assert.equal(stack.idp.tokenRequests - before, 1, 'one refresh for all of them');
+        // Within a few seconds of the failure the IdP is not asked again for this session.
+        assert.equal((await get(cookie)).status, 503);
+        assert.equal(stack.idp.tokenRequests - before, 1, 'not retried on every request');
+      } finally {
+        stack.idp.failEndpoint('/token', null);
+      }
+      assert.ok(
+        stack.gw.logs.some(
+          (l) => l.msg === 'oidc token refresh failed: IdP unreachable; the session is kept' && l.level === 'error',
+        ),
+        'the outage is logged',
+      );
+      // The IdP is back: the same cookie refreshes (within the 5 s the failure is remembered).
+      let res: Response | null = null;
+      await until(
+        'the refresh after the outage',
+        async () => {
+          res = await get(cookie);
+          return res.status !== 503;
+        },
+        10_000,
+        200,
+      );
+      const ok = res! as Response;
+      assert.equal(ok.status, 200);
+      assert.ok(
+        ok.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=`) && !c.includes('Max-Age=0')),
+        'the refreshed session is stored',
+      );
+      assert.notEqual(((await ok.json()) as Echo).headers['x-access-token'], undefined);
+    });
+  }
+
+  test('a token endpoint that hangs: the request is answered 503 after `timeout`, concurrent ones with it', async () => {
+    const cookie = await expiredSession(stack);
+    stack.idp.failEndpoint('/token', { hang: true });
+    try {
+      const started = Date.now();
+      const answers = await Promise.all(Array.from({ length: 5 }, () => get(cookie)));
+      const took = Date.now() - started;
+      assert.deepEqual(
+        answers.map((r) => r.status),
+        [503, 503, 503, 503, 503],
+      );
+      assert.ok(took >= TIMEOUT - 50 && took < TIMEOUT + 2000, `answered after ${took} ms`);
+      for (const r of answers) assert.deepEqual(r.headers.getSetCookie(), []);
+    } finally {
+      stack.idp.failEndpoint('/token', null);
+    }
+  });
+});
+
+test('the IdP stopped: an expired session gets 503 and keeps its cookie, on a gateway started while the IdP is down too', async () => {
+  const stack = await startStack();
+  let restarted: Awaited<ReturnType<typeof startGateway>> | null = null;
+  try {
+    const cookie = await expiredSession(stack);
+    await stack.idp.close();
+    const down = await rawFetch(`${stack.gw.url}/spa/`, 'GET', { ...JSON_ACCEPT, cookie });
+    assert.equal(down.status, 503, 'connection refused at the token endpoint');
+    assert.deepEqual(down.headers.getSetCookie(), []);
+    // Another instance (or this one restarted) that has never discovered the IdP.
+    restarted = await startGateway({ config: gatewayConfig(oidcConfig(stack.idp)) });
+    for (const headers of [JSON_ACCEPT, PAGE]) {
+      const res = await rawFetch(`${restarted.url}/spa/`, 'GET', { ...headers, cookie });
+      assert.equal(res.status, 503, 'not discovered');
+      assert.deepEqual(res.headers.getSetCookie(), []);
+    }
+  } finally {
+    await restarted?.close();
+    await stack.close();
+  }
+});
