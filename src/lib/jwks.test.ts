@@ -389,6 +389,26 @@ describe('JwksCache', { concurrency: true }, () => {
     assert.equal(defaults.fetches, 1);
   });
 
+  test('a key rotated in during an outage: its kid is unsure (not refused) while fetches fail, and refetched a second after the failure, not a cooldown', async () => {
+    const peer = await newPeer(JSON.stringify({ keys: [jwkA] }));
+    const cache = new JwksCache(`${peer.url}/jwks`, http, { cooldownSeconds: 3600 });
+    assert.equal(cache.unsure('a'), true, 'nothing fetched yet');
+    await cache.refresh();
+    assert.equal(cache.unsure('b'), false, 'the set is current: a kid it lacks is no key of the IdP');
+    // The JWKS endpoint fails (a background refresh, say), and meanwhile the IdP starts signing with b.
+    peer.status = 503;
+    peer.body = set;
+    await cache.refresh();
+    assert.deepEqual(await cache.keysFor('b', 'RS256'), []);
+    assert.equal(cache.unsure('b'), true, 'the failed fetch cannot say b is no key');
+    assert.equal(cache.unsure('a'), false, 'a known kid is checked with its key');
+    assert.equal(cache.unsure(undefined), false);
+    peer.status = 200;
+    await until('the retry', async () => (await cache.keysFor('b', 'RS256')).length === 1, 5000, 100);
+    assert.equal(cache.fetches, 3, 'retried once, within seconds despite the hour-long cooldown');
+    assert.equal(cache.unsure('c'), false);
+  });
+
   test('sharedJwksCache: one cache per URI and options, nothing fetched, the newest runtime client used', async () => {
     const peer = await newPeer();
     const resources = new Map<string, unknown>();

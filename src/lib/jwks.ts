@@ -79,9 +79,9 @@ const MIN_RETRY_MS = 1000;
  * keys are still good. Here no verification whose key is known ever waits for a fetch: the set is
  * refreshed in the background once older than `maxAgeSeconds`, and the last good keys keep serving
  * whatever the refresh does. A token naming a kid the set does not have triggers one refetch (at
- * most one in flight, at most one per cooldown), and only such tokens wait for it, for at most
- * `waitMs`. Every fetch has a total deadline and a size cap. Keys are imported once per fetch, per
- * algorithm.
+ * most one in flight, at most one per cooldown, or per second after a failed fetch), and only
+ * such tokens wait for it, for at most `waitMs`. Every fetch has a total deadline and a size cap.
+ * Keys are imported once per fetch, per algorithm.
  */
 export class JwksCache {
   readonly uri: string;
@@ -184,6 +184,16 @@ export class JwksCache {
     return this.fetchedAt > -Infinity;
   }
 
+  /**
+   * Whether the set cannot tell a token's key is not the IdP's: no set was ever fetched, or the
+   * token names a kid the set lacks while the last fetch failed (a key rotated in during an
+   * outage). Such a token could not be checked, which is not the same as failing the check.
+   */
+  unsure(kid: string | undefined): boolean {
+    if (!this.loaded) return true;
+    return kid !== undefined && this.lastError !== null && !this.byKid.has(kid);
+  }
+
   /** Number of keys of the last good set. */
   get size(): number {
     return this.jwks.length;
@@ -217,7 +227,10 @@ export class JwksCache {
         wait = true;
       } else {
         wait = kid !== undefined && !this.byKid.has(kid);
-        if (wait && this.inflight === null && now - this.attemptedAt >= this.cooldownMs) void this.refresh();
+        // After a failed fetch the set may lack a key the IdP rotated in: retried as soon as a
+        // failed first fetch is, still single-flight, rather than refusing its tokens for a cooldown.
+        const interval = this.lastError === null ? this.cooldownMs : Math.min(this.cooldownMs, MIN_RETRY_MS);
+        if (wait && this.inflight === null && now - this.attemptedAt >= interval) void this.refresh();
       }
       if (wait && this.inflight !== null) {
         await within(this.inflight, this.waitMs);

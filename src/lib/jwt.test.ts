@@ -91,6 +91,54 @@ describe('createJwtVerifier', () => {
     assert.equal((await v.verify(numeric)).claims.n, 1, 'every key of the algorithm is tried');
   });
 
+  test('a key rotated in while the JWKS endpoint fails is key_unavailable (an outage), not a bad signature; it verifies once the endpoint is back', async () => {
+    const rotating = await startIdp();
+    try {
+      const v = await createJwtVerifier({
+        jwksUri: rotating.jwksUri,
+        issuers: [rotating.issuer],
+        audiences: [rotating.audience],
+        jwks: { cooldownSeconds: 1 },
+      });
+      const old = await rotating.clientCredentialsToken();
+      assert.ok(await v.verify(old), 'the set is loaded');
+      await rotating.rotateKeys();
+      const rotated = await rotating.clientCredentialsToken();
+      rotating.failEndpoint('/jwks', { status: 503, body: 'Service Unavailable' });
+      await until(
+        'a refetch for the new kid',
+        async () => {
+          await v.verify(rotated).catch(() => undefined);
+          return rotating.jwksRequests >= 2;
+        },
+        5000,
+        100,
+      );
+      await assert.rejects(v.verify(rotated), code('key_unavailable'));
+      assert.ok(await v.verify(old), 'a known key needs no fetch');
+      await assert.rejects(
+        v.verify(
+          await rotating.signJwt({ iss: rotating.issuer, exp: Math.floor(Date.now() / 1000) + 60 }, { kid: 'forged' }),
+        ),
+        code('key_unavailable'),
+        'nor can the set tell a forged kid from a new one',
+      );
+      rotating.failEndpoint('/jwks', null);
+      await until(
+        'the new key',
+        () =>
+          v.verify(rotated).then(
+            () => true,
+            () => false,
+          ),
+        5000,
+        100,
+      );
+    } finally {
+      await rotating.close();
+    }
+  });
+
   test('verifiers given the same gateway services share one JWKS cache', async () => {
     const resources = new Map<string, unknown>();
     const services = {

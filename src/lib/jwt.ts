@@ -419,7 +419,7 @@ export async function createJwtVerifier(options: JwtVerifierOptions): Promise<Jw
       let candidates: VerificationKey[];
       if (jwks) {
         candidates = await jwks.keysFor(kid, parsed.alg);
-        if (candidates.length === 0 && !jwks.loaded)
+        if (candidates.length === 0 && jwks.unsure(kid))
           throw new JwtVerificationError('key_unavailable', 'Signing keys unavailable');
       } else {
         candidates = staticKeys
