@@ -215,6 +215,21 @@ describe('oidc bearer_only', () => {
     assert.equal((await api(`${stack.gw.url}/introspected/x`, await stack.idp.clientCredentialsToken())).status, 401);
   });
 
+  test('an introspection endpoint that rate-limits (429 with an OAuth error, as IdPs answer it) is an outage: 503, and the token is not remembered as inactive', async () => {
+    const browser = new Client();
+    await login(browser, stack);
+    const token = ((await (await browser.fetch(`${stack.gw.url}/spa/`)).json()) as Echo).headers['x-access-token']!;
+    stack.idp.failEndpoint('/token/introspection', { status: 429, body: { error: 'too_many_requests' } });
+    try {
+      const limited = await api(`${stack.gw.url}/introspected/x`, token);
+      assert.equal(limited.status, 503);
+      assert.equal(limited.headers.get('www-authenticate'), null, 'the token is not called invalid');
+    } finally {
+      stack.idp.failEndpoint('/token/introspection', null);
+    }
+    assert.equal((await api(`${stack.gw.url}/introspected/x`, token)).status, 200, 'introspected again, active');
+  });
+
   test('an inactive introspection result is reused too: a token replayed again and again costs one IdP call (none cached with a ttl of 0)', async () => {
     const bad = `replayed-${Date.now()}`;
     const before = stack.idp.introspectionRequests;

@@ -13,7 +13,7 @@ import {
   type PluginLogger,
 } from '../../index.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
-import { type Client, type Discovered, describe } from './provider.ts';
+import { type Client, type Discovered, describe, unreachable } from './provider.ts';
 import { userinfoHeader } from './urls.ts';
 
 /** The token of an `Authorization: Bearer` header (scheme case-insensitive), or null. */
@@ -125,8 +125,9 @@ export function introspectionCheck(client: Client, config: OpenIdClient.Configur
       result = await client.tokenIntrospection(config, token);
     } catch (err) {
       // The IdP answered with an OAuth error about this token (oidc-provider refuses to introspect
-      // JWTs, say): a refusal. Transport failures propagate as "IdP unreachable".
-      if (err instanceof client.ResponseBodyError) return inactive(token);
+      // JWTs, say): a refusal. Transport failures, and a 429 (the IdP rate-limiting the gateway,
+      // RFC 6585, not judging the token), propagate as "IdP unreachable".
+      if (err instanceof client.ResponseBodyError && !unreachable(err)) return inactive(token);
       throw err;
     }
     if (result.active !== true) return inactive(token);
