@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { type LoadedConfig, loadConfigWithPlugins } from '../config/custom-plugins.ts';
 import { DotenvError, parseDotenv } from '../config/dotenv.ts';
 import { decodeText } from '../config/encoding.ts';
+import type { LoadOptions } from '../config/load.ts';
 import { formatBytes, MAX_CONFIG_BYTES, type ReadOutcome } from '../config/read.ts';
 import { knownSecrets } from '../config/secrets.ts';
 import { ConfigError, configIssue } from '../errors.ts';
@@ -105,9 +106,13 @@ export async function readConfigText(file: string): Promise<{ text: string; name
 }
 
 /** Loads and validates one config (with its custom plugins), as start would. Throws ConfigError. */
-export async function loadForCli(file: string, env: EnvOptions): Promise<LoadedConfig & { name: string }> {
+export async function loadForCli(
+  file: string,
+  env: EnvOptions,
+  onRefused?: LoadOptions['onRefused'],
+): Promise<LoadedConfig & { name: string }> {
   const { text, name } = await readConfigText(file);
-  const loaded = await loadConfigWithPlugins(text, name, { env: env.env, allowUnsetEnv: env.allowUnsetEnv });
+  const loaded = await loadConfigWithPlugins(text, name, { env: env.env, allowUnsetEnv: env.allowUnsetEnv, onRefused });
   return { ...loaded, name };
 }
 

@@ -7,7 +7,8 @@
  */
 import type { GatewayConfig } from '../config/model.ts';
 import { scrubIssues } from '../config/secrets.ts';
-import { ConfigError, type ConfigIssue } from '../errors.ts';
+import { ConfigError, type ConfigIssue, formatYamlPath } from '../errors.ts';
+import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
 import { type EnvOptions, envFromArgs, InputError, issueLine, loadForCli } from './config-input.ts';
@@ -53,6 +54,49 @@ function strictFailure(i: ConfigIssue): boolean {
   return i.severity === 'warning' && i.code !== 'UNSET_ENV';
 }
 
+/** What was built of a refused config, and the plugins it was checked with. */
+interface Refused {
+  config: GatewayConfig;
+  plugins: ReadonlyMap<string, PluginDefinition>;
+}
+
+/** Every formatted path an error is at or under (`a`, `a.b`, `a.b[0]`): entities holding one are not created. */
+function failedPaths(issues: readonly ConfigIssue[]): Set<string> {
+  const out = new Set<string>();
+  for (const i of issues) {
+    if (i.severity !== 'error') continue;
+    out.add(i.path);
+    for (let k = 1; k < i.path.length; k++) if (i.path[k] === '.' || i.path[k] === '[') out.add(i.path.slice(0, k));
+  }
+  return out;
+}
+
+/**
+ * The plugins' create() errors in a refused config, so that a CI run shows them along with the
+ * loader's instead of only once those are fixed. create() runs, as start would run it, on the
+ * plugins with no error of their own (a plugin the schema rejected, or pruned a field of, is not
+ * created: its config is not what the file says).
+ */
+async function createErrors(refused: Refused, issues: readonly ConfigIssue[]): Promise<ConfigIssue[]> {
+  const failed = failedPaths(issues);
+  const plugins = refused.config.plugins.filter((p) => !failed.has(formatYamlPath(p.yaml_path)));
+  if (plugins.length === 0) return [];
+  const config = { ...refused.config, plugins };
+  const { compileCheck } = await import('../pipeline/compile.ts');
+  // Every create() bounded by plugin_create_timeout: a custom one that never settles cannot hold the run.
+  const found = await compileCheck(config, {
+    plugins: refused.plugins,
+    boundedCreate: new Set(refused.plugins.keys()),
+  });
+  const unknown = config.source.unresolved ?? [];
+  return found.filter(
+    (i) =>
+      i.severity === 'error' &&
+      (i.code === 'PLUGIN_CONFIG' || i.code === 'PLUGIN_CREATE') &&
+      !unknown.some((u) => i.path === u || i.path.startsWith(`${u}.`) || i.path.startsWith(`${u}[`)),
+  );
+}
+
 /** Checks one file; returns its exit code and its issues. */
 async function validateOne(
   file: string,
@@ -62,8 +106,11 @@ async function validateOne(
   io: ValidateIO,
 ): Promise<{ code: number; issues: ConfigIssue[] }> {
   let loaded: Awaited<ReturnType<typeof loadForCli>>;
+  let refused: Refused | null = null;
   try {
-    loaded = await loadForCli(file, env);
+    loaded = await loadForCli(file, env, (config, plugins) => {
+      refused = { config, plugins };
+    });
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     if (e.issues.length === 1 && e.issues[0]!.code === 'FILE') {
@@ -71,11 +118,13 @@ async function validateOne(
       else print(e.issues, format, io);
       return { code: 2, issues: e.issues };
     }
-    print(e.issues, format, io);
-    const name = e.issues[0]?.file ?? file;
+    const issues = refused === null ? e.issues : [...e.issues, ...(await createErrors(refused, e.issues))];
+    issues.sort((a, b) => a.line - b.line || a.col - b.col);
+    print(issues, format, io);
+    const name = issues[0]?.file ?? file;
     if (format === 'text')
-      io.stderr.write(`${name}: invalid (${plural(e.issues.filter((i) => i.severity === 'error').length, 'error')})\n`);
-    return { code: 1, issues: e.issues };
+      io.stderr.write(`${name}: invalid (${plural(issues.filter((i) => i.severity === 'error').length, 'error')})\n`);
+    return { code: 1, issues };
   }
   const { compileCheck } = await import('../pipeline/compile.ts');
   const { config, plugins, customPlugins, name } = loaded;

@@ -35,6 +35,12 @@ export interface LoadOptions {
   baseDir?: string;
   /** `text` already parsed (its data is consumed: resolved and pruned in place). */
   parsed?: ParsedYaml;
+  /**
+   * Called before a refused config is thrown, with what was built of it (the entities that passed
+   * their schema) and the plugins it was checked with: `gateway validate` runs the plugins'
+   * create() on those, so that one run reports both kinds of error.
+   */
+  onRefused?: (partial: GatewayConfig, plugins: ReadonlyMap<string, PluginDefinition>) => void;
 }
 
 /**
@@ -201,9 +207,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   for (const v of literalSecrets(built)) refs.secrets.add(v);
   rememberSecrets(refs.secrets);
   const issues = finish(raw, map, refs.secrets);
-  if (issues.some((i) => i.severity === 'error')) throw new ConfigError(issues);
-
-  return {
+  const config: GatewayConfig = {
     format_version: doc._format_version === '3.0' ? '3.0' : doc._format_version,
     ...built,
     settings,
@@ -218,6 +222,11 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
       warnings: issues,
     },
   };
+  if (issues.some((i) => i.severity === 'error')) {
+    opts.onRefused?.(config, plugins);
+    throw new ConfigError(issues);
+  }
+  return config;
 }
 
 /**

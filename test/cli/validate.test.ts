@@ -514,3 +514,60 @@ test('validate warns where a plugin speaks TLS without verifying its peer (a dec
   // Without ssl there is no certificate to verify: nothing to say.
   assert.match(r.out, /; 2 warnings\)/);
 });
+
+test("a plugin's create() error is reported with the schema errors elsewhere in the file, in one run; entities that failed their own checks are not created", async () => {
+  const dir = tmp();
+  const file = write(
+    dir,
+    'both.yaml',
+    `_format_version: "3.0"
+services:
+  - name: a
+    url: http://127.0.0.1:9
+    routes:
+      - name: a
+        paths: [/a]
+        plugins:
+          - name: ip-restriction
+            config: { allow: ["10.0.0.0/99"] }
+  - name: b
+    url: http://127.0.0.1:9
+    retries: many
+    routes:
+      - name: b
+        paths: [/b]
+        plugins:
+          - name: ip-restriction
+            config: { allow: ["10.0.0.0/98"] }
+  - name: c
+    url: http://127.0.0.1:9
+    routes:
+      - name: c
+        paths: [/c]
+        plugins:
+          - name: ip-restriction
+            config: { allow: ["10.0.0.0/97"], status: nope }
+`,
+  );
+  const r = await gateway(['validate', file]);
+  assert.equal(r.code, 1, r.out + r.err);
+  const lines = r.out.trimEnd().split('\n');
+  assert.match(
+    lines[0]!,
+    /both\.yaml:10:31 {2}services\[0\]\.routes\[0\]\.plugins\[0\]\.config\.allow\[0\] {2}plugin 'ip-restriction': invalid ip or cidr range: '10\.0\.0\.0\/99'/,
+  );
+  assert.match(lines[1]!, /both\.yaml:13:14 {2}services\[1\]\.retries {2}expected an integer/);
+  // Service b's field failed its schema, not the plugin on its route: that plugin is created.
+  assert.match(
+    lines[2]!,
+    /both\.yaml:19:31 {2}services\[1\]\.routes\[0\]\.plugins\[0\]\.config\.allow\[0\] .*'10\.0\.0\.0\/98'/,
+  );
+  assert.match(lines[3]!, /both\.yaml:27:55 {2}services\[2\]\.routes\[0\]\.plugins\[0\]\.config\.status/);
+  // Plugin c's own config failed its schema: it is not created (its config is not what the file says).
+  assert.equal(lines.length, 4, r.out);
+  assert.doesNotMatch(r.out, /\/97/);
+  assert.match(r.err, /invalid \(4 errors\)/);
+  const json = await gateway(['validate', '--format', 'json', file]);
+  const codes = (JSON.parse(json.out) as { code: string }[]).map((i) => i.code);
+  assert.deepEqual(codes.sort(), ['PLUGIN_CONFIG', 'PLUGIN_CONFIG', 'PLUGIN_CONFIG', 'SCHEMA']);
+});
