@@ -17,6 +17,7 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import type { ConfigErrorCode } from '../errors.ts';
+import { isJsonFile, parseJsonConfig } from './json.ts';
 import type { YamlPath } from './model.ts';
 import { Position, SourceMap } from './source-map.ts';
 import { refuseDeepNesting } from './yaml-depth.ts';
@@ -118,6 +119,7 @@ export interface ParsedYaml {
  * any file with a problem, is parsed by the yaml package, whose diagnostics it reports.
  */
 export function parseYaml(text: string, file: string): ParsedYaml {
+  if (isJsonFile(file)) return parseJsonConfig(text, file);
   return refuseDeepNesting(text, file) ?? parsePlainYaml(text, file) ?? parseYamlFully(text, file);
 }
 
