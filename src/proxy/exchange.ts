@@ -319,6 +319,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       const outcome = passiveFailure(code);
       if ((!rc.finished || code === UPSTREAM_WRITE_TIMEOUT) && !this.settled && !this.started && outcome !== null)
         this.svc.balancer!.report(this.target, outcome);
+      if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') this.svc.balancer!.unresolved(this.target);
       this.target = releaseTarget(this.target);
     }
     if (rc.finished || this.settled || rc.res.writableEnded) return;

@@ -309,12 +309,14 @@ export class Balancer {
   }
 
   /**
-   * Starts the active probes' timers (once). A runtime compiled to serve calls it when it starts
-   * serving: a process that serves nothing (the cluster primary, `gateway explain`) sends no probe.
+   * Starts the active probes' timers (once), and asks for the targets' names (target.ts). A runtime
+   * compiled to serve calls it when it starts serving: a process that serves nothing (the cluster
+   * primary, `gateway explain`) sends no probe and no query.
    */
   startActiveChecks(): void {
     // One set of probes per upstream, however many services name it.
     if (this.closed || this.timers.length > 0 || this.shared.balancers[0] !== this) return;
+    if (this.fromUpstream) for (const t of this.targets) t.checkName();
     if (this.activeCheck.healthyInterval > 0) {
       const t = setInterval(() => this.probeAll(true), this.activeCheck.healthyInterval);
       t.unref();
@@ -405,7 +407,7 @@ export class Balancer {
     // Walk on from the key's point to the first healthy target.
     for (let i = 0; i < pts.length; i++) {
       const t = this.targets[this.ringTargets[(lo + i) % pts.length]!]!;
-      if (t.healthy) return t;
+      if (t.healthy && !t.leftOut) return t;
     }
     return null;
   }
@@ -415,7 +417,7 @@ export class Balancer {
     let best: Target | null = null;
     let total = 0;
     for (const t of this.targets) {
-      if (!t.healthy || t.weight === 0) continue;
+      if (!t.healthy || t.weight === 0 || t.leftOut) continue;
       t.current += t.weight;
       total += t.weight;
       if (best === null || t.current > best.current) best = t;
@@ -446,7 +448,7 @@ export class Balancer {
     const start = this.lcCursor++ % Math.max(1, n);
     for (let k = 0; k < n; k++) {
       const t = this.targets[(start + k) % n]!;
-      if (!t.healthy || t.weight === 0 || skip?.includes(t)) continue;
+      if (!t.healthy || t.weight === 0 || t.leftOut || skip?.includes(t)) continue;
       const score = (t.inflight + 1) / t.weight;
       if (score < bestScore) {
         best = t;
@@ -454,6 +456,11 @@ export class Balancer {
       }
     }
     return best;
+  }
+
+  /** A connection to `target` failed on its name: out of an upstream's picks until it resolves (target.ts). */
+  unresolved(target: Target): void {
+    if (this.fromUpstream) target.leaveOutUntilResolved();
   }
 
   /** Passive health check: the outcome of a proxied exchange with `target`. */
@@ -537,7 +544,7 @@ export class Balancer {
   private async probeRound(healthy: boolean): Promise<void> {
     // A target of weight 0 gets no traffic and is not probed: Kong's healthchecker is given only the
     // addresses of weight above 0, so a target drained that way (and then shut down) is left alone.
-    const list = this.targets.filter((t) => t.healthy === healthy && t.weight > 0);
+    const list = this.targets.filter((t) => t.healthy === healthy && t.weight > 0 && !t.leftOut);
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < list.length) await this.probe(list[next++]!);
@@ -551,7 +558,8 @@ export class Balancer {
     // A name that did not resolve says nothing of the target, as for passive checks: Kong probes a
     // target's addresses, and one without addresses is out of the ring until DNS answers again,
     // its health untouched (marked down here, it stayed down after DNS recovered).
-    if ('cause' in outcome && (outcome.cause === 'ENOTFOUND' || outcome.cause === 'EAI_AGAIN')) return;
+    if ('cause' in outcome && (outcome.cause === 'ENOTFOUND' || outcome.cause === 'EAI_AGAIN'))
+      return this.unresolved(t);
     if (!this.closed) this.record(t, t.active, this.activeCheck, outcome, 'active');
   }
 
@@ -579,6 +587,7 @@ export class Balancer {
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
+    for (const t of this.targets) t.stopRequery();
     await Promise.allSettled([this.prober.close(), ...this.targets.map((t) => t.pool.close())]);
   }
 }

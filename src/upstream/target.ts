@@ -1,7 +1,15 @@
 // The state of an upstream's targets that every service naming the upstream shares (health,
 // counters, requests in flight), and the target itself: its address, pool and Host.
+import { isIP } from 'node:net';
 import type { Balancer } from './balancer.ts';
 import type { TargetPool } from './pool.ts';
+
+/**
+ * ms between two asks for a target whose name did not resolve. The resolver answers from its memory
+ * of the failure until dns_not_found_ttl (30 s by default, Kong's requery interval for a failed
+ * target) or dns_error_ttl has passed, so a real query goes out no more often than that.
+ */
+const REQUERY_MS = 1000;
 
 /** Kong's health counters of one kind of check (passive or active). */
 export interface Counters {
@@ -15,6 +23,8 @@ export interface Counters {
 export interface TargetState {
   healthy: boolean;
   inflight: number;
+  /** While the target's name does not resolve: the timer that asks again (the target is left out of picks meanwhile). */
+  requery: NodeJS.Timeout | null;
   readonly passive: Counters;
   readonly active: Counters;
 }
@@ -36,7 +46,7 @@ export class UpstreamHealth {
     let st = this.targets.get(name);
     if (st === undefined) {
       const counters = (): Counters => ({ successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 });
-      st = { healthy: true, inflight: 0, passive: counters(), active: counters() };
+      st = { healthy: true, inflight: 0, requery: null, passive: counters(), active: counters() };
       this.targets.set(name, st);
     }
     return st;
@@ -62,6 +72,8 @@ export class Target {
   readonly poolSendsHostHeader: boolean;
   /** Smooth weighted round-robin state. */
   current = 0;
+  /** Its balancer closed: its name is not asked for any more. */
+  private stopped = false;
   readonly state: TargetState;
 
   constructor(
@@ -96,6 +108,50 @@ export class Target {
   set inflight(v: number) {
     this.state.inflight = v;
   }
+  /** Left out of the picks while its name does not resolve; its health is untouched. */
+  get leftOut(): boolean {
+    return this.state.requery !== null;
+  }
+
+  /**
+   * Leaves the target out of the picks until its name resolves again. Kong's ring gives a target
+   * whose DNS query failed no addresses (kong/runloop/balancer/targets.lua, queryDns) and queries
+   * it again in the background, so no request goes its way meanwhile; picked, each of its turns
+   * was a failed attempt (a 503 without retries, and always for the keys a hash maps to it). The
+   * resolver is asked again every REQUERY_MS: it answers from its cache (dns_not_found_ttl,
+   * dns_error_ttl) until a query is due, so the DNS server sees no more queries than before.
+   */
+  leaveOutUntilResolved(): void {
+    if (this.state.requery !== null || this.stopped) return;
+    const ask = (): void => {
+      this.pool.settings.lookup(this.host, { all: true }, (err) => {
+        // Stopped meanwhile (the balancer closed): nothing to schedule.
+        if (this.state.requery === null) return;
+        this.state.requery = err === null ? null : setTimeout(ask, REQUERY_MS).unref();
+      });
+    };
+    this.state.requery = setTimeout(ask, REQUERY_MS).unref();
+  }
+
+  /**
+   * Asks for the name once, as Kong's balancer resolves its targets when it is created: a target
+   * whose name does not resolve is left out before any request is sent its way.
+   */
+  checkName(): void {
+    if (isIP(this.host) !== 0 || this.state.requery !== null) return;
+    this.pool.settings.lookup(this.host, { all: true }, (err) => {
+      if (err !== null) this.leaveOutUntilResolved();
+    });
+  }
+
+  /** Stops asking for the name, for good (its balancer closes). */
+  stopRequery(): void {
+    this.stopped = true;
+    if (this.state.requery === null) return;
+    clearTimeout(this.state.requery);
+    this.state.requery = null;
+  }
+
   get passive(): Counters {
     return this.state.passive;
   }

@@ -151,6 +151,49 @@ test("an upstream target whose name does not resolve gets none of the traffic: t
   }
 });
 
+test("a target whose name cannot resolve (RFC 6761 .invalid) is left out of the ring, as Kong's: no request goes its way, even without retries or under a hash", async () => {
+  const upstreams = (['round-robin', 'consistent-hashing', 'least-connections'] as const).map((algorithm) => ({
+    name: algorithm,
+    algorithm,
+    hash_on: 'header',
+    hash_on_header: 'x-key',
+    targets: [{ target: `nowhere.invalid:${port}` }, { target: `127.0.0.1:${port}` }],
+  }));
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [...upstreams, { name: 'none', targets: [{ target: `nowhere.invalid:${port}` }] }],
+      services: [...upstreams, { name: 'none' }].map(({ name }) => ({
+        name,
+        host: name,
+        retries: 0,
+        routes: [{ name, paths: [`/${name}`] }],
+      })),
+    },
+  });
+  try {
+    // Asked for when the gateway starts serving, as Kong's balancer resolves its targets (one
+    // lookup for the name, which every upstream's target waits on).
+    await until('the name asked for', async () => (await get(`${gw.url}/none`)).body.includes('failure to get a peer'));
+    for (const { name } of upstreams)
+      for (let i = 0; i < 6; i++) {
+        const res = await fetch(`${gw.url}/${name}`, { headers: { 'x-key': `k${i}` } });
+        assert.deepEqual({ status: res.status, body: await res.text() }, { status: 200, body: 'one' }, `${name} ${i}`);
+      }
+    // No target with an address: Kong's answer for an empty ring.
+    const none = await fetch(`${gw.url}/none`);
+    assert.equal(none.status, 503);
+    assert.equal(((await none.json()) as { message: string }).message, 'failure to get a peer from the ring-balancer');
+    // Its health is untouched: it is out only until its name resolves.
+    assert.equal(
+      gw.logs.some((l) => l.msg === 'target unhealthy'),
+      false,
+    );
+  } finally {
+    await gw.close();
+  }
+});
+
 test("a DNS outage does not mark a target down (Kong's ring only leaves it out): once its name resolves again it gets traffic", async () => {
   let named = 0;
   const target = await listen((_req, res) => {
