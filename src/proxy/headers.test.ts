@@ -102,6 +102,16 @@ test('a header named constructor (a member of Object.prototype) is a header like
   assert.deepEqual(r.out, { constructor: 'a, c', accept: 'b' });
 });
 
+test("a header named __proto__ is an own key like any other, never the object's prototype", () => {
+  const r = scan(['__proto__', 'a', 'Accept', 'b', '__Proto__', 'c', 'hasOwnProperty', 'd'], 'allow');
+  assert.equal(r.status, HeaderScan.OK);
+  assert.equal(Object.getPrototypeOf(r.out), Object.prototype);
+  assert.ok(Object.hasOwn(r.out, '__proto__'));
+  assert.equal(r.out.__proto__, 'a, c');
+  assert.deepEqual(Object.keys(r.out), ['__proto__', 'accept', 'hasownproperty']);
+  assert.equal(({} as Record<string, unknown>).a, undefined, 'Object.prototype untouched');
+});
+
 test('the request scan lower-cases names, drops hop-by-hop and identity headers, keeps the rest in order', () => {
   const r = scan([
     'Host',

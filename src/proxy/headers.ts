@@ -108,7 +108,11 @@ const NEVER_CONNECTION_OPTION: ReadonlySet<string> = new Set(['content-length', 
 export function appendHeader(headers: Record<string, HeaderValue>, name: string, value: string): void {
   // Own properties only: a client's `Constructor: x` would otherwise find Object.prototype.constructor.
   const prev = Object.hasOwn(headers, name) ? headers[name] : undefined;
-  if (prev === undefined) headers[name] = value;
+  // A client's `__proto__` header is a header like any other (Kong forwards it): assigned, it
+  // would set the object's prototype instead. Once own, later assignments update the value.
+  if (prev === undefined && name === '__proto__')
+    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+  else if (prev === undefined) headers[name] = value;
   else if (name === 'set-cookie') headers[name] = typeof prev === 'string' ? [prev, value] : [...prev, value];
   else headers[name] = `${typeof prev === 'string' ? prev : prev.join(', ')}${name === 'cookie' ? '; ' : ', '}${value}`;
 }

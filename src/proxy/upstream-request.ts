@@ -192,7 +192,8 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
 /** The same head as an object (the echo upstream's answer, the WebSocket handshake). */
 export function upstreamHeaderObject(rc: ProxyRequest, defaultHost: string): Record<string, HeaderValue> {
   const list = upstreamHeaderList(rc, defaultHost);
-  const out: Record<string, HeaderValue> = {};
+  // Null prototype: a client's `__proto__` header is a key like any other.
+  const out: Record<string, HeaderValue> = Object.create(null);
   for (let i = 0; i < list.length; i += 2) out[list[i] as string] = list[i + 1]!;
   return out;
 }

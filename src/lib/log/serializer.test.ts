@@ -1,7 +1,7 @@
 // The Kong log entry as a receiver gets it, through a gateway in front of a real upstream: what the
 // client was sent is what `response.headers` says (Kong logs `ngx.resp.get_headers()`).
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
@@ -107,6 +107,36 @@ test("request.querystring reads an argument without '=' as true and one with an 
     blo: '',
     'x y': 'a b',
   });
+});
+
+test('a request header named __proto__ is logged as the key it is', async () => {
+  const receiver = await httpReceiver();
+  const gw = await startServiceGateway(
+    [
+      {
+        name: 'h',
+        paths: ['/h'],
+        plugins: [{ name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } }],
+      },
+    ],
+    { extra: { _tollgate: { headers_with_underscores: 'allow' } } },
+  );
+  try {
+    // Sent by node:http (fetch's Headers leaves a `__proto__` name out).
+    await new Promise((resolve, reject) =>
+      request(`${gw.url}/h`, { headers: ['Host', 'h.test', '__proto__', 'p'] }, (res) =>
+        res.resume().on('end', resolve),
+      )
+        .on('error', reject)
+        .end(),
+    );
+    const e = JSON.parse((await receiver.next()).body);
+    assert.ok(Object.hasOwn(e.request.headers, '__proto__'), JSON.stringify(e.request.headers));
+    assert.equal(e.request.headers.__proto__, 'p');
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
 });
 
 test('query arguments named after Object.prototype members are logged as sent, and custom fields read them', async () => {

@@ -252,7 +252,8 @@ function redactedHeaders(
   headers: Record<string, HeaderValue | undefined>,
   secret: ReadonlySet<string>,
 ): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  // Null prototype: a client's `__proto__` header is logged as the key it is.
+  const out: Record<string, string | string[]> = Object.create(null);
   for (const name in headers) {
     const v = headers[name];
     if (v === undefined) continue;
