@@ -14,7 +14,7 @@ export class ProxyRequest extends RequestContext {
   readonly conn: TrackedSocket;
   /** An HTTP/2 stream: `conn` is its session, and the socket's byte counts are the whole session's. */
   readonly onSession: boolean;
-  /** The client's X-Forwarded-For as addresses; null when absent or when an entry is not an IP address. */
+  /** The client's X-Forwarded-For addresses after its last entry that is not one (canonical); null when there are none. */
   forwardedFor: string[] | null = null;
   /** The balancer's hashing cookie made for this request (hash_on cookie, none sent): its answer sets it. */
   hashCookie: HashCookie | null = null;

@@ -21,11 +21,25 @@ test('a forwarded address is a bare IPv4 or IPv6 address, with or without a port
   assert.equal(parseForwardedIp('2001:DB8::1'), '2001:db8::1');
   assert.equal(parseForwardedIp('[2001:DB8::1]'), '2001:db8::1');
   assert.equal(parseForwardedIp('[2001:db8::1]:443'), '2001:db8::1');
-  assert.equal(parseForwardedIp('[2001:db8::1]:0'), '2001:db8::1');
   assert.equal(parseForwardedIp('::ffff:192.0.2.1'), '::ffff:192.0.2.1');
+  // nginx's ngx_parse_addr_port takes an IPv4 address in brackets too.
+  assert.equal(parseForwardedIp('[192.0.2.1]'), '192.0.2.1');
+  assert.equal(parseForwardedIp('[192.0.2.1]:80'), '192.0.2.1');
 });
 
-test('anything else is not an address: names, zone ids, bad ports, brackets around IPv4, garbage', () => {
+test('every spelling of an address reads as its one canonical text, as nginx writes $remote_addr', () => {
+  // nginx's IPv4 octets are decimal with leading zeros (not inet_aton's octal).
+  assert.equal(parseForwardedIp('010.0.0.1'), '10.0.0.1');
+  assert.equal(parseForwardedIp('010.000.000.001:80'), '10.0.0.1');
+  assert.equal(parseForwardedIp('0:0:0:0:0:0:0:1'), '::1');
+  assert.equal(parseForwardedIp('[0000:0000::0001]:443'), '::1');
+  assert.equal(parseForwardedIp('2001:DB8:0:0:1:0:0:1'), '2001:db8::1:0:0:1');
+  assert.equal(parseForwardedIp('::FFFF:10.0.0.1'), '::ffff:10.0.0.1');
+  assert.equal(parseForwardedIp('::ffff:a00:1'), '::ffff:10.0.0.1');
+  assert.equal(parseForwardedIp('0:0:0:0:0:FFFF:010.0.0.1'), '::ffff:10.0.0.1');
+});
+
+test('anything else is not an address: names, zone ids, bad ports (0 too), empty octets, garbage', () => {
   for (const text of [
     '',
     '   ',
@@ -42,7 +56,11 @@ test('anything else is not an address: names, zone ids, bad ports, brackets arou
     'fe80::1%eth0',
     '[fe80::1%eth0]',
     '[fe80::1%eth0]:80',
-    '[192.0.2.1]',
+    '[2001:db8::1]:0',
+    '192.0.2.1:0',
+    '1..2.3',
+    ':1::2',
+    '256.0.0.1',
     '[2001:db8::1',
     '[2001:db8::1]80',
     '[2001:db8::1]:',
@@ -55,18 +73,12 @@ test('anything else is not an address: names, zone ids, bad ports, brackets arou
   }
   // 64 characters is the longest accepted text (an IPv6 address with port fits with room to spare).
   assert.equal(parseForwardedIp(`${' '.repeat(50)}192.0.2.1`), '192.0.2.1');
-  assert.equal(
-    parseForwardedIp(`[0000:0000:0000:0000:0000:0000:0000:0001]:${'1'.repeat(5)}`),
-    '0000:0000:0000:0000:0000:0000:0000:0001',
-  );
-  assert.equal(
-    parseForwardedIp(`[0000:0000:0000:0000:0000:0000:0000:0001]:8080${' '.repeat(20)}`),
-    '0000:0000:0000:0000:0000:0000:0000:0001',
-  );
+  assert.equal(parseForwardedIp(`[0000:0000:0000:0000:0000:0000:0000:0001]:${'1'.repeat(5)}`), '::1');
+  assert.equal(parseForwardedIp(`[0000:0000:0000:0000:0000:0000:0000:0001]:8080${' '.repeat(20)}`), '::1');
   assert.equal(parseForwardedIp(`[0000:0000:0000:0000:0000:0000:00000:0001]:80000`), null);
 });
 
-test('X-Forwarded-For: every entry an address, or the header is void', () => {
+test('X-Forwarded-For: the addresses after the last entry that is not one, as nginx reads them from the right', () => {
   assert.deepEqual(forwardedForList('198.51.100.7, 10.0.0.1'), ['198.51.100.7', '10.0.0.1']);
   assert.deepEqual(forwardedForList(['198.51.100.7', '[2001:db8::2]:80, 10.0.0.1']), [
     '198.51.100.7',
@@ -74,11 +86,18 @@ test('X-Forwarded-For: every entry an address, or the header is void', () => {
     '10.0.0.1',
   ]);
   assert.equal(forwardedForList('198.51.100.7, unknown'), null);
-  assert.equal(forwardedForList('198.51.100.7,'), null);
   assert.equal(forwardedForList(''), null);
+  assert.equal(forwardedForList(' , '), null);
+  // Text a client wrote left of what its proxies appended does not undo their entries.
+  assert.deepEqual(forwardedForList('unknown, 198.51.100.7'), ['198.51.100.7']);
+  assert.deepEqual(forwardedForList('10.0.0.1, evil.example, 010.0.0.2, 10.0.0.3'), ['10.0.0.2', '10.0.0.3']);
+  // nginx splits at spaces as at commas, and skips empty entries.
+  assert.deepEqual(forwardedForList('198.51.100.7 10.0.0.1,, '), ['198.51.100.7', '10.0.0.1']);
+  assert.deepEqual(forwardedForList('198.51.100.7,'), ['198.51.100.7']);
+  assert.deepEqual(forwardedForList(['junk', '0:0:0:0:0:0:0:1']), ['::1']);
 });
 
-test('Forwarded (RFC 7239): the for= of every element, quoted or not, any case; void when one is missing', () => {
+test('Forwarded (RFC 7239): the for= of the elements after the last without an address, quoted or not, any case', () => {
   assert.deepEqual(forwardedFor('for=192.0.2.60;proto=http;by=203.0.113.43'), ['192.0.2.60']);
   assert.deepEqual(forwardedFor('proto=https; For="[2001:db8:cafe::17]:4711", for=198.51.100.17'), [
     '2001:db8:cafe::17',
@@ -111,6 +130,11 @@ test('Forwarded (RFC 7239): the for= of every element, quoted or not, any case; 
   ]) {
     assert.equal(forwardedFor(value), null, value);
   }
+  // Read from the right: an element without an address ends the list, and `whole` (what the
+  // upstream may be sent) asks for every element's.
+  assert.deepEqual(forwardedFor('for=unknown, for="[0:0::1]", for=010.0.0.1'), ['::1', '10.0.0.1']);
+  assert.equal(forwardedFor('for=unknown, for=192.0.2.1', true), null);
+  assert.deepEqual(forwardedFor('for=192.0.2.2, for=192.0.2.1', true), ['192.0.2.2', '192.0.2.1']);
 });
 
 test('request ids are UUID-shaped (version 4, RFC 9562 variant) and never repeat within a process', () => {

@@ -7,6 +7,7 @@ import { constants as h2 } from 'node:http2';
 import { isIP, type Socket } from 'node:net';
 import type { ProxyErrorCode } from '../errors.ts';
 import { type IpList, ipListHas } from '../lib/ip-list.ts';
+import { readIp } from '../lib/ip-text.ts';
 import { hasH2Body } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
@@ -251,8 +252,10 @@ export function absoluteFormAuthority(url: string): [number, number] | null {
 
 /**
  * From a trusted proxy: the client address is the rightmost untrusted `X-Forwarded-For` entry; without
- * that header, the `for=` of `Forwarded` (RFC 7239) the same way; without either, `X-Real-IP`. As with
- * nginx's realip, an entry that is not an IP address voids the header: the peer's address counts.
+ * that header, the `for=` of `Forwarded` (RFC 7239) the same way; without either, `X-Real-IP`. As
+ * nginx's realip module walks X-Forwarded-For (ngx_http_get_forwarded_addr, recursive), the walk
+ * from the right stops at the first entry that is not an address and keeps the last address it
+ * read: text a client put to the left of what its proxies appended cannot undo their entries.
  */
 function applyTrustedForwarding(rc: ProxyRequest, headers: Record<string, HeaderValue>): void {
   const proto = headers['x-forwarded-proto'];
@@ -260,21 +263,22 @@ function applyTrustedForwarding(rc: ProxyRequest, headers: Record<string, Header
   const trusted = rc.runtime.trusted!;
   if (headers['x-forwarded-for'] !== undefined) {
     const list = rc.forwardedFor;
-    if (list !== null) rc.clientIp = rightmostUntrusted(list, trusted) ?? rc.clientIp;
+    if (list !== null) rc.clientIp = rightmostUntrusted(list, trusted);
     return;
   }
   const fwd = headers.forwarded;
   if (fwd !== undefined) {
     const list = forwardedFor(fwd);
-    if (list !== null) rc.clientIp = rightmostUntrusted(list, trusted) ?? rc.clientIp;
+    if (list !== null) rc.clientIp = rightmostUntrusted(list, trusted);
     return;
   }
   const real = headers['x-real-ip'];
   if (typeof real === 'string') rc.clientIp = parseForwardedIp(real) ?? rc.clientIp;
 }
 
-function rightmostUntrusted(list: readonly string[], trusted: IpList): string | null {
-  let client: string | null = null;
+/** The rightmost address of a non-empty list not in `trusted`, else its leftmost. */
+function rightmostUntrusted(list: readonly string[], trusted: IpList): string {
+  let client = list[list.length - 1]!;
   for (let i = list.length - 1; i >= 0; i--) {
     client = list[i]!;
     if (!ipListHas(trusted, client, client.includes(':') ? 6 : 4)) break;
@@ -282,25 +286,43 @@ function rightmostUntrusted(list: readonly string[], trusted: IpList): string | 
   return client;
 }
 
-/** The addresses of an `X-Forwarded-For` value, or null when any entry is not an IP address. */
+/**
+ * The addresses at the end of an `X-Forwarded-For` value, in order and canonical (src/lib/ip-text.ts):
+ * entries are split at commas and spaces, empty ones skipped, and read from the right up to the
+ * first that is not an address, as nginx reads them. Null when the last entry is not an address.
+ */
 export function forwardedForList(value: HeaderValue): string[] | null {
-  const parts = (typeof value === 'string' ? value : value.join(',')).split(',');
+  const text = typeof value === 'string' ? value : value.join(',');
   const out: string[] = [];
-  for (const p of parts) {
-    const ip = parseForwardedIp(p);
-    if (ip === null) return null;
+  let end = text.length;
+  while (end > 0) {
+    const c = text.charCodeAt(end - 1);
+    if (c === 44 /* , */ || c === 32 /* space */) {
+      end--;
+      continue;
+    }
+    let start = end - 1;
+    while (start > 0 && text.charCodeAt(start - 1) !== 44 && text.charCodeAt(start - 1) !== 32) start--;
+    const ip = readIp(text, start, end);
+    if (ip === null) break;
     out.push(ip);
+    end = start;
   }
-  return out;
+  return out.length === 0 ? null : out.reverse();
 }
 
-/** The `for=` addresses of a `Forwarded` value (RFC 7239 section 4), or null when one is missing or not an IP address. */
-export function forwardedFor(value: HeaderValue): string[] | null {
+/**
+ * The `for=` addresses of a `Forwarded` value (RFC 7239 section 4), read from the right as
+ * X-Forwarded-For's entries are, up to the first element whose `for=` is missing or not an address
+ * ("unknown" and obfuscated identifiers, section 6, are not addresses either); null when the last
+ * element's is not. With `whole`, null unless every element's is.
+ */
+export function forwardedFor(value: HeaderValue, whole = false): string[] | null {
   const elements = (typeof value === 'string' ? value : value.join(',')).split(',');
   const out: string[] = [];
-  for (const el of elements) {
+  for (let e = elements.length - 1; e >= 0; e--) {
     let ip: string | null = null;
-    for (const pair of el.split(';')) {
+    for (const pair of elements[e]!.split(';')) {
       const eq = pair.indexOf('=');
       if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
       let v = pair.slice(eq + 1).trim();
@@ -308,43 +330,23 @@ export function forwardedFor(value: HeaderValue): string[] | null {
       ip = parseForwardedIp(v);
       break;
     }
-    // "unknown" and obfuscated identifiers (RFC 7239 section 6) are not addresses either.
-    if (ip === null) return null;
+    if (ip === null) {
+      if (whole) return null;
+      break;
+    }
     out.push(ip);
   }
-  return out;
+  return out.length === 0 ? null : out.reverse();
 }
 
 /**
- * A forwarded address as a bare IP: `1.2.3.4`, `2001:db8::1`, with a port (`1.2.3.4:80`, `[2001:db8::1]:80`)
- * or bracketed; null for anything else (names, zone ids, garbage). Linear: one scan and node's isIP.
+ * A forwarded address (X-Real-IP, a `for=` value) in its canonical spelling: `1.2.3.4`, `010.0.0.1`
+ * (10.0.0.1, as nginx reads it), any IPv6 spelling, with a port (`1.2.3.4:80`, `[2001:db8::1]:80`)
+ * or bracketed; null for anything else (names, zone ids, garbage). See src/lib/ip-text.ts.
  */
 export function parseForwardedIp(text: string): string | null {
-  let s = text.trim();
-  if (s.length === 0 || s.length > 64) return null;
-  if (s.charCodeAt(0) === 91 /* [ */) {
-    const close = s.indexOf(']');
-    if (close < 0 || !isPort(s, close + 1)) return null;
-    s = s.slice(1, close);
-    return isIP(s) === 6 && !s.includes('%') ? s.toLowerCase() : null;
-  }
-  const family = isIP(s);
-  if (family === 4) return s;
-  if (family === 6) return s.includes('%') ? null : s.toLowerCase();
-  const colon = s.indexOf(':');
-  if (colon > 0 && isPort(s, colon) && isIP(s.slice(0, colon)) === 4) return s.slice(0, colon);
-  return null;
-}
-
-/** Whether `s` from `at` is empty or `:` and 1 to 5 digits. */
-function isPort(s: string, at: number): boolean {
-  if (at === s.length) return true;
-  if (s.charCodeAt(at) !== 58 /* : */ || s.length - at < 2 || s.length - at > 6) return false;
-  for (let i = at + 1; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
+  const s = text.trim();
+  return readIp(s, 0, s.length);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -134,7 +134,7 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
     const v = src[name];
     if (v === undefined || overrides?.has(name) === true) continue;
     // Only addresses flow onward: a Forwarded header whose `for=` is not an address is dropped.
-    if (name === 'forwarded' && forwardedFor(v) === null) continue;
+    if (name === 'forwarded' && forwardedFor(v, true) === null) continue;
     const d = disposition(name, trusted, requestIdHeader);
     if (d === VIA_NAME) via = v;
     else if (d !== DROP) {
@@ -159,7 +159,8 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
       if (v !== null) out.push(AUTHENTICATION_HEADERS[i]!, v);
     }
   }
-  // A client's X-Forwarded-For with anything but addresses in it is replaced by the peer alone.
+  // Only addresses flow onward: the client's X-Forwarded-For entries from the last one that is
+  // not an address (the ones the realip walk reads, canonical), then the peer.
   const peer = peerAddress(rc.conn);
   const xff = rc.forwardedFor;
   out.push('x-forwarded-for', xff === null ? peer : `${xff.join(', ')}, ${peer}`);
