@@ -5,11 +5,17 @@
 // upstream answering a megabyte of `a:1` lines had the gateway build 200,000 errors in one go,
 // holding every other client for half a second per such answer. So the parser's header callbacks
 // stop the parse (a non-zero return is llhttp's "callback error") once its socket is destroyed: one
-// error is built, the rest of the chunk is dropped with the socket. The parser class is internal to
-// undici (package-lock.json pins the version), reached through the symbols undici keeps a client's
-// socket and a socket's parser under; its prototype is changed once, from the first HTTP/1.1
-// connection's parser.
-import type { Dispatcher } from 'undici';
+// error is built, the rest of the chunk is dropped with the socket.
+//
+// Every undici client needs it, not only the upstreams' pools: http-log's receiver, an OIDC
+// provider's discovery document and a JWKS endpoint are answered through undici too (the package's
+// Agent, or node's own copy behind the global fetch, a parser class of its own). Both copies
+// announce each new connection on the `undici:client:connected` diagnostics channel, after the
+// connection's parser exists and before it has read a byte: the guard is installed there, on each
+// parser class's prototype the first time a connection of that class is seen. The parser classes
+// are internal to undici (package-lock.json pins the package's version; node's copy comes with
+// node), reached through the symbols undici keeps a socket's parser under.
+import { subscribe } from 'node:diagnostics_channel';
 
 interface Parser {
   socket: { destroyed: boolean };
@@ -20,21 +26,26 @@ interface ParserPrototype {
   onHeaderValue: HeaderCallback;
 }
 
-let guarded = false;
+/** The parser prototypes already guarded (the package's, node's). */
+const guarded = new WeakSet<object>();
 
-/** Makes undici's parser stop at a head past its limit, through `client`'s connection (once per process). */
-export function guardHeaderOverflow(client: Dispatcher): void {
-  if (guarded) return;
-  const socket = internal(client, 'socket');
-  const parser = socket === undefined ? undefined : internal(socket, 'parser');
-  // An HTTP/2 connection has no such parser: the next HTTP/1.1 one is used.
+/** Makes the parser class of `socket`'s connection stop at a head past its limit (once per class). */
+export function guardSocketParser(socket: object): void {
+  const parser = internal(socket, 'parser');
+  // An HTTP/2 connection has no such parser.
   if (parser === undefined) return;
   const proto = Object.getPrototypeOf(parser) as ParserPrototype;
+  if (guarded.has(proto)) return;
+  guarded.add(proto);
   if (typeof proto.onHeaderField !== 'function' || typeof proto.onHeaderValue !== 'function') return;
-  guarded = true;
   proto.onHeaderField = stopWhenDestroyed(proto.onHeaderField);
   proto.onHeaderValue = stopWhenDestroyed(proto.onHeaderValue);
 }
+
+subscribe('undici:client:connected', (message) => {
+  const socket = (message as { socket?: unknown }).socket;
+  if (typeof socket === 'object' && socket !== null) guardSocketParser(socket);
+});
 
 function stopWhenDestroyed(callback: HeaderCallback): HeaderCallback {
   return function (this: Parser, buf: Buffer): number {
@@ -42,7 +53,7 @@ function stopWhenDestroyed(callback: HeaderCallback): HeaderCallback {
   };
 }
 
-/** The value `target` keeps under undici's symbol described `name` (`Symbol('socket')`, `Symbol('parser')`). */
+/** The value `target` keeps under undici's symbol described `name` (`Symbol('parser')`). */
 function internal(target: object, name: string): object | undefined {
   for (const s of Object.getOwnPropertySymbols(target)) {
     const v = (target as Record<symbol, unknown>)[s];

@@ -14,7 +14,8 @@ import { buildConnector, Client, Dispatcher, errors } from 'undici';
 import type { GatewayConfig, ServiceModel } from '../config/model.ts';
 import { type HostResolver, hostResolver } from './dns.ts';
 import { guardH2Streams } from './h2-streams.ts';
-import { guardHeaderOverflow } from './header-overflow.ts';
+// Loaded for its effect: every undici connection's parser stops at a head past its limit.
+import './header-overflow.ts';
 
 /** Everything a target's pool needs, derived once per service by `poolSettings()`. */
 export interface PoolSettings {
@@ -195,7 +196,6 @@ export class TargetPool extends Dispatcher {
     this.onConnect = (_origin, targets) => {
       const c = this.conns.get(targets[0]!);
       if (c !== undefined) c.connected = true;
-      guardHeaderOverflow(targets[0]!);
       if (c !== undefined && settings.h2) guardH2Streams(targets[0]!, settings.readTimeout, () => this.goneAway(c));
     };
     this.onDisconnect = (_origin, targets) => {
