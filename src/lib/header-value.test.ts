@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { test } from 'node:test';
 import { startServiceGateway } from '../../test/support/gateway.ts';
+import { headerLines } from './header-value.ts';
 
 const BAD = 'a\u0001b';
 
@@ -95,4 +96,21 @@ test('text past ASCII in a config header value reaches the client as its UTF-8 b
   } finally {
     await gw.close();
   }
+});
+
+test('headerLines: a repeated header as its lines, from headersDistinct (HTTP/1.1) or the raw list (HTTP/2)', () => {
+  type Req = Parameters<typeof headerLines>[0];
+  const h1 = {
+    headers: { 'zipkin-tags': 'a=1, b=2', once: 'x, y' },
+    raw: { headersDistinct: { 'zipkin-tags': ['a=1', 'b=2'], once: ['x, y'] } },
+  } as unknown as Req;
+  assert.deepEqual(headerLines(h1, 'zipkin-tags'), ['a=1', 'b=2']);
+  assert.equal(headerLines(h1, 'once'), 'x, y');
+  assert.equal(headerLines(h1, 'absent'), undefined);
+  const h2 = {
+    headers: { 'zipkin-tags': 'a=1, b=2', once: 'x, y' },
+    raw: { rawHeaders: [':path', '/', 'zipkin-tags', 'a=1', 'once', 'x, y', 'zipkin-tags', 'b=2'] },
+  } as unknown as Req;
+  assert.deepEqual(headerLines(h2, 'zipkin-tags'), ['a=1', 'b=2']);
+  assert.equal(headerLines(h2, 'once'), 'x, y');
 });

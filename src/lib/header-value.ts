@@ -77,6 +77,27 @@ export function firstHeader(req: Pick<GatewayRequest, 'headers' | 'raw'>, name: 
   return v;
 }
 
+/**
+ * Every line of a request header, as Kong's `kong.request.get_headers()` gives a repeated one (a
+ * list, one item per line): the value itself when it came once. Node joins repeated lines with
+ * ", ", which would run two lines into one item.
+ */
+export function headerLines(
+  req: Pick<GatewayRequest, 'headers' | 'raw'>,
+  name: string,
+): string | readonly string[] | undefined {
+  const v = req.headers[name];
+  if (v === undefined || Array.isArray(v) || !v.includes(',')) return v;
+  const distinct = req.raw?.headersDistinct?.[name];
+  if (distinct !== undefined) return distinct.length === 1 ? distinct[0] : distinct;
+  // HTTP/2: no headersDistinct; the raw list has lower-case names.
+  const fields = req.raw?.rawHeaders;
+  if (fields === undefined) return v;
+  const out: string[] = [];
+  for (let i = 0; i < fields.length - 1; i += 2) if (fields[i] === name) out.push(fields[i + 1]!);
+  return out.length > 1 ? out : v;
+}
+
 /** No identity: what an unauthenticated request sends as its identity headers. */
 export const NO_IDENTITY: readonly null[] = [null, null, null, null];
 

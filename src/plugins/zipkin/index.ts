@@ -9,6 +9,7 @@
 import schema from '../../../schemas/plugins/zipkin.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, GatewayResponse, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError } from '../../index.ts';
+import { headerLines } from '../../lib/header-value.ts';
 import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
 import {
   HttpExporter,
@@ -115,7 +116,8 @@ class Zipkin implements PluginHandlers {
       if (!sampled(trace, this.config.sample_ratio)) return;
     }
     this.queue ??= new LogQueue<ZipkinSpan>('zipkin', this.config.queue, (batch) => this.send(batch), this.warn);
-    const tags = requestTags(req.headers[this.tagsHeader]);
+    // One item per header line, as Kong parses a repeated tags_header.
+    const tags = requestTags(headerLines(req, this.tagsHeader));
     for (const span of zipkinSpans(req, entry, trace, this.config, tags)) this.queue.add(span);
   }
 

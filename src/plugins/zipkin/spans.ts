@@ -31,9 +31,10 @@ const SPACE = /\s/;
 /**
  * Kong's `tags_header`: `name=value; name=value` pairs (at most 32, from a header of at most 4 KiB).
  * As Kong's request_tags grammar, a name has no spaces and a value is not empty: other pairs are
- * skipped (Zipkin tags are non-empty, and Kong's reporter drops empty ones).
+ * skipped (Zipkin tags are non-empty, and Kong's reporter drops empty ones). A repeated header's
+ * lines (a list) are parsed one by one, as Kong's request_tags.parse does.
  */
-export function requestTags(value: string | string[] | undefined): Readonly<Record<string, string>> {
+export function requestTags(value: string | readonly string[] | undefined): Readonly<Record<string, string>> {
   if (value === undefined) return NO_TAGS;
   const text = typeof value === 'string' ? value : value.join(';');
   if (text.length > MAX_TAGS_HEADER) return NO_TAGS;

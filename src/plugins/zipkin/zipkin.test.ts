@@ -161,6 +161,26 @@ test("tags_header pairs Kong's grammar refuses (an empty value, a name with a sp
   }
 });
 
+test('a repeated tags_header is parsed line by line, as Kong parses the list get_headers gives', async () => {
+  const receiver = await httpReceiver();
+  const gw = await zipkinGateway(receiver, {});
+  try {
+    // Node joins the two lines into `team=payments, tier=gold`: one tag `team` of that value.
+    const head =
+      'GET /r HTTP/1.1\r\nHost: t\r\nZipkin-Tags: team=payments\r\nZipkin-Tags: tier=gold; a=1,2\r\nConnection: close\r\n\r\n';
+    await rawRequest(gw.url, head);
+    let tags = (await nextServerSpan(receiver)).tags as Record<string, string>;
+    assert.deepEqual([tags.team, tags.tier, tags.a], ['payments', 'gold', '1,2']);
+    // One line with a comma is one line.
+    await (await fetch(`${gw.url}/r`, { headers: { 'zipkin-tags': 'team=a, b' } })).text();
+    tags = (await nextServerSpan(receiver)).tags as Record<string, string>;
+    assert.equal(tags.team, 'a, b');
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
+
 test("remote endpoints name services as Kong's reporter: the service, else default_service_name (the request span's too), else nothing; the proxy span carries the service and route tags", async () => {
   const receiver = await httpReceiver();
   const zipkin = (extra: Record<string, unknown>) => ({
