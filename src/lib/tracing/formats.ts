@@ -20,8 +20,16 @@ export interface Extracted {
   readonly format: Format;
   /** 16 or 32 lower-case hex; null when the header carried only a sampling decision (`b3: 1`). */
   readonly traceId: string | null;
-  /** The client's span: the parent of the gateway's. */
+  /** The client's span: the parent of the gateway's, or (sharedSpan) the span the gateway joins. */
   readonly spanId: string | null;
+  /** B3's and Jaeger's parent span id: the parent of the shared span; null when none was sent. */
+  readonly parentSpanId: string | null;
+  /**
+   * B3 and Jaeger share one span between client and server (Zipkin's model; Kong's extractors set
+   * `reuse_span_id` for these two): Kong's zipkin plugin reports its request span under the
+   * client's span id, with the client's parent id. W3C and OT name the client's own span only.
+   */
+  readonly sharedSpan: boolean;
   /** The client's sampling decision; null when it made none. */
   readonly sampled: boolean | null;
   /** B3 came as the single `b3` header (so `preserve` answers in kind). */
@@ -70,6 +78,8 @@ function w3c(req: GatewayRequest): Extracted | null {
     format: 'w3c',
     traceId: traceId!,
     spanId: spanId!,
+    parentSpanId: null,
+    sharedSpan: false,
     sampled: (Number.parseInt(flags!, 16) & 1) === 1,
     singleHeader: false,
     debug: false,
@@ -86,6 +96,20 @@ function b3Sampled(v: string | null): boolean | null {
   return null;
 }
 
+/** A B3 header that carried a sampling decision and no ids. */
+function noIds(sampled: boolean, singleHeader: boolean, debug: boolean): Extracted {
+  return {
+    format: 'b3',
+    traceId: null,
+    spanId: null,
+    parentSpanId: null,
+    sharedSpan: true,
+    sampled,
+    singleHeader,
+    debug,
+  };
+}
+
 function b3(req: GatewayRequest): Extracted | null {
   const single = one(req, 'b3');
   if (single !== null) {
@@ -94,7 +118,7 @@ function b3(req: GatewayRequest): Extracted | null {
     if (s.length === 1) {
       const sampled = b3Sampled(s);
       if (sampled === null) return null;
-      return { format: 'b3', traceId: null, spanId: null, sampled, singleHeader: true, debug: s === 'd' };
+      return noIds(sampled, true, s === 'd');
     }
     const m = B3_SINGLE.exec(s);
     if (m !== null && m[1] !== ZERO32 && m[1] !== ZERO16 && m[2] !== ZERO16) {
@@ -102,6 +126,8 @@ function b3(req: GatewayRequest): Extracted | null {
         format: 'b3',
         traceId: m[1]!,
         spanId: m[2]!,
+        parentSpanId: m[4] === undefined || m[4] === ZERO16 ? null : m[4],
+        sharedSpan: true,
         sampled: b3Sampled(m[3] ?? null),
         singleHeader: true,
         debug: m[3] === 'd',
@@ -115,10 +141,13 @@ function b3(req: GatewayRequest): Extracted | null {
   const sampled = debug ? true : b3Sampled(one(req, 'x-b3-sampled')?.toLowerCase() ?? null);
   if (traceId === null || spanId === null) {
     if (sampled === null) return null;
-    return { format: 'b3', traceId: null, spanId: null, sampled, singleHeader: false, debug };
+    return noIds(sampled, false, debug);
   }
   if (!HEX_ID.test(traceId) || !HEX_SPAN.test(spanId) || ALL_ZERO.test(traceId) || spanId === ZERO16) return null;
-  return { format: 'b3', traceId, spanId, sampled, singleHeader: false, debug };
+  // As Kong's b3 extractor, a parent id that is not 16 hex digits is ignored, not the header.
+  const parent = one(req, 'x-b3-parentspanid')?.toLowerCase() ?? null;
+  const parentSpanId = parent !== null && HEX_SPAN.test(parent) && parent !== ZERO16 ? parent : null;
+  return { format: 'b3', traceId, spanId, parentSpanId, sharedSpan: true, sampled, singleHeader: false, debug };
 }
 
 // Jaeger: {trace-id}:{span-id}:{parent-span-id}:{flags}, hex without leading zeros; ':' may come as %3A.
@@ -134,10 +163,14 @@ function jaeger(req: GatewayRequest): Extracted | null {
   const spanId = m[2]!.padStart(16, '0');
   if (ALL_ZERO.test(traceId) || spanId === ZERO16) return null;
   const flags = Number.parseInt(m[4]!, 16);
+  // Parent 0 is Jaeger's "no parent" (a root span).
+  const parent = m[3]!.padStart(16, '0');
   return {
     format: 'jaeger',
     traceId,
     spanId,
+    parentSpanId: parent === ZERO16 ? null : parent,
+    sharedSpan: true,
     sampled: (flags & 1) === 1,
     singleHeader: false,
     debug: (flags & 2) === 2,
@@ -153,6 +186,8 @@ function ot(req: GatewayRequest): Extracted | null {
     format: 'ot',
     traceId,
     spanId,
+    parentSpanId: null,
+    sharedSpan: false,
     sampled: b3Sampled(one(req, 'ot-tracer-sampled')),
     singleHeader: false,
     debug: false,

@@ -87,6 +87,13 @@ export interface RequestTrace {
   readonly upstreamSpanId: string;
   /** The client's span, when its headers carried one. */
   readonly parentSpanId: string | null;
+  /**
+   * The request span as Kong's zipkin plugin opens it: the client's own span when it sent B3 or
+   * Jaeger ids (one span shared by client and server, Kong's `reuse_span_id`), with the client's
+   * parent id; else spanId and parentSpanId. Kong's opentelemetry plugin does not share spans.
+   */
+  readonly sharedSpanId: string;
+  readonly sharedParentSpanId: string | null;
   /** What the client's headers said, or null. */
   readonly extracted: Extracted | null;
 }
@@ -102,11 +109,16 @@ export function requestTrace(req: GatewayRequest, propagation: Propagation, trac
     extracted = EXTRACTORS[name](req);
     if (extracted !== null) break;
   }
+  const spanId = newSpanId();
+  const parentSpanId = extracted?.spanId ?? null;
+  const joined = extracted?.sharedSpan === true && parentSpanId !== null ? parentSpanId : null;
   const trace: RequestTrace = {
     traceId: extracted?.traceId ?? newTraceId(traceIdBytes),
-    spanId: newSpanId(),
+    spanId,
     upstreamSpanId: newSpanId(),
-    parentSpanId: extracted?.spanId ?? null,
+    parentSpanId,
+    sharedSpanId: joined ?? spanId,
+    sharedParentSpanId: joined !== null ? extracted!.parentSpanId : parentSpanId,
     extracted,
   };
   req.ctx[TRACE_KEY] = trace;
@@ -149,19 +161,23 @@ export function sampledByTraceId(trace: RequestTrace, rate: number): boolean {
  */
 export const TRACE_ID_FORMATS_KEY = 'tollgate.trace_id_formats';
 
-/** Clears the configured headers, then writes the trace in every `inject` format on the upstream request. */
+/**
+ * Clears the configured headers, then writes the trace in every `inject` format on the upstream
+ * request: the upstream call's span, a child of `requestSpanId` (the plugin's request span).
+ */
 export function propagate(
   req: GatewayRequest,
   propagation: Propagation,
   trace: RequestTrace,
   isSampled: boolean,
+  requestSpanId: string = trace.spanId,
 ): void {
   for (const h of propagation.clear) req.removeUpstreamHeader(h);
   if (propagation.inject.length === 0) return;
   const ctx = {
     traceId: trace.traceId,
     spanId: trace.upstreamSpanId,
-    parentSpanId: trace.spanId,
+    parentSpanId: requestSpanId,
     sampled: isSampled,
     debug: trace.extracted?.debug === true,
   };

@@ -97,7 +97,7 @@ class Zipkin implements PluginHandlers {
     const trace = requestTrace(req, this.propagation, this.config.traceid_byte_count);
     const isSampled = sampled(trace, this.config.sample_ratio);
     req.ctx[SAMPLED] = isSampled ? trace : false;
-    propagate(req, this.propagation, trace, isSampled);
+    propagate(req, this.propagation, trace, isSampled, trace.sharedSpanId);
   }
 
   /** Kong's header_filter sets it on every answer, sampled or not: the id the upstream was given. */

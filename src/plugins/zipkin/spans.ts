@@ -108,7 +108,8 @@ export function zipkinSpans(
 
   const request: ZipkinSpan = {
     traceId: trace.traceId,
-    id: trace.spanId,
+    // Kong's: a client's B3 or Jaeger span is the request span (shared), else the gateway's own.
+    id: trace.sharedSpanId,
     name,
     kind: 'SERVER',
     timestamp: micros(entry.startedAt),
@@ -119,7 +120,7 @@ export function zipkinSpans(
   };
   // Kong's request span has no service of its own: its remote endpoint takes default_service_name.
   if (config.default_service_name != null) request.remoteEndpoint!.serviceName = config.default_service_name;
-  if (trace.parentSpanId !== null) request.parentId = trace.parentSpanId;
+  if (trace.sharedParentSpanId !== null) request.parentId = trace.sharedParentSpanId;
   const steps = entry.pluginSteps;
   if (steps.length > 0) {
     if (config.phase_duration_flavor === 'tags') {
@@ -154,7 +155,7 @@ export function zipkinSpans(
     const span: ZipkinSpan = {
       traceId: trace.traceId,
       id: newSpanId(),
-      parentId: trace.spanId,
+      parentId: trace.sharedSpanId,
       name: `${name} (balancer try ${i + 1})`,
       kind: 'CLIENT',
       timestamp: micros(t.start),
@@ -184,7 +185,7 @@ export function zipkinSpans(
     spans.push({
       traceId: trace.traceId,
       id: trace.upstreamSpanId,
-      parentId: trace.spanId,
+      parentId: trace.sharedSpanId,
       name: `${name} (proxy)`,
       kind: 'CLIENT',
       timestamp: micros(entry.upstreamStartedAt),

@@ -181,6 +181,63 @@ test('a repeated tags_header is parsed line by line, as Kong parses the list get
   }
 });
 
+test("a client's B3 or Jaeger span is the request span, with the client's parent, as Kong's zipkin reuses it; a W3C one is its parent", async () => {
+  const receiver = await httpReceiver();
+  const gw = await zipkinGateway(receiver, { queue: { max_coalescing_delay: 0.01, max_batch_size: 10 } });
+  const trace = '463ac35c9f6413ad48485a3953bb6124';
+  const span = 'a2fb4a1d1a96d312';
+  const parent = '0020000000000001';
+  /** The spans of one request, and the headers the (echo) upstream got. */
+  const run = async (headers: Record<string, string>) => {
+    const body = (await (await fetch(`${gw.url}/r`, { headers })).json()) as { headers: Record<string, string> };
+    const spans: Span[] = [];
+    while (!spans.some((s) => s.name === 'GET (proxy)'))
+      spans.push(...(JSON.parse((await receiver.next()).body) as Span[]));
+    return {
+      upstream: body.headers,
+      server: spans.find((s) => s.kind === 'SERVER')!,
+      proxy: spans.find((s) => s.name === 'GET (proxy)')!,
+      tryParent: spans.find((s) => s.name === 'GET (balancer try 1)')?.parentId,
+    };
+  };
+  try {
+    for (const headers of <Record<string, string>[]>[
+      { b3: `${trace}-${span}-1-${parent}` },
+      { 'x-b3-traceid': trace, 'x-b3-spanid': span, 'x-b3-parentspanid': parent, 'x-b3-sampled': '1' },
+      { 'uber-trace-id': `${trace}:${span}:${parent.replace(/^0+/, '')}:1` },
+    ]) {
+      const r = await run(headers);
+      const what = JSON.stringify(headers);
+      assert.deepEqual([r.server.traceId, r.server.id, r.server.parentId], [trace, span, parent], what);
+      assert.equal(r.proxy.parentId, span, what);
+      assert.notEqual(r.proxy.id, span, what);
+      if (r.tryParent !== undefined) assert.equal(r.tryParent, span, what);
+      // The upstream's parent is the proxy span, whose parent is the shared span.
+      const sent = r.upstream.b3?.split('-') ?? [
+        r.upstream['x-b3-traceid'],
+        r.upstream['x-b3-spanid'],
+        '1',
+        r.upstream['x-b3-parentspanid'],
+      ];
+      if (r.upstream['uber-trace-id'] !== undefined) {
+        const [, s, p] = r.upstream['uber-trace-id'].split(':');
+        assert.deepEqual([s, p], [r.proxy.id, span], what);
+      } else assert.deepEqual([sent[1], sent[3]], [r.proxy.id, span], what);
+    }
+    // Without a parent id, the shared span has none.
+    const root = await run({ b3: `${trace}-${span}-1` });
+    assert.deepEqual([root.server.id, root.server.parentId], [span, undefined]);
+    // W3C names the client's span only: the request span is the gateway's own, its child.
+    const w3c = await run({ traceparent: `00-${trace}-${span}-01` });
+    assert.notEqual(w3c.server.id, span);
+    assert.equal(w3c.server.parentId, span);
+    assert.equal(w3c.proxy.parentId, w3c.server.id);
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
+
 test("remote endpoints name services as Kong's reporter: the service, else default_service_name (the request span's too), else nothing; the proxy span carries the service and route tags", async () => {
   const receiver = await httpReceiver();
   const zipkin = (extra: Record<string, unknown>) => ({
