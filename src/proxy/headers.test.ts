@@ -267,6 +267,15 @@ test("an upstream's header named constructor (a member of Object.prototype) is a
   assert.deepEqual(upstreamResponseHeaders(raw), { constructor: ['a', 'b'], 'x-kept': 'yes' });
 });
 
+test("an upstream's header named __proto__ is an own key, never the object's prototype", () => {
+  const raw = ['__proto__', 'a', 'X-Kept', 'yes', '__Proto__', 'b'].map((s) => Buffer.from(s, 'latin1'));
+  const headers = upstreamResponseHeaders(raw);
+  assert.equal(Object.getPrototypeOf(headers), Object.prototype);
+  assert.ok(Object.hasOwn(headers, '__proto__'));
+  assert.deepEqual(headers.__proto__, ['a', 'b']);
+  assert.deepEqual(Object.keys(headers), ['__proto__', 'x-kept']);
+});
+
 test('connection-specific headers are removed from a response head bound for an HTTP/2 client', () => {
   const headers: Record<string, unknown> = {
     connection: 'close',

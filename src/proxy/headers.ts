@@ -220,7 +220,11 @@ export function upstreamResponseHeaders(raw: readonly Buffer[]): Record<string, 
     }
     // Own properties only: an upstream's `Constructor: x` would otherwise find Object.prototype.constructor.
     const prev = Object.hasOwn(headers, name) ? headers[name] : undefined;
-    headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
+    // An upstream's `__proto__` header is relayed as Kong relays it: assigned, it would set the
+    // object's prototype instead. Once own, later assignments update the value.
+    if (prev === undefined && name === '__proto__')
+      Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+    else headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
   }
   if (connection !== undefined) for (const t of connectionTokens(connection)) delete headers[t];
   return headers;

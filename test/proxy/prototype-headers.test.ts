@@ -1,7 +1,8 @@
 // Request headers named like Object.prototype's members (`__proto__`, `constructor`,
 // `hasOwnProperty`) are headers like any other: Kong forwards them (its nginx template sets
 // underscores_in_headers on; here that is headers_with_underscores: allow). The upstream gets them
-// unchanged, plugins read them, the echo upstream shows them, and no object's prototype changes.
+// unchanged, plugins read them, the echo upstream shows them, and no object's prototype changes;
+// an upstream's answer with such headers reaches the client with them, as Kong relays it.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
@@ -37,6 +38,9 @@ const seen: string[][] = [];
 before(async () => {
   upstream = await listen((req, res) => {
     seen.push(req.rawHeaders);
+    // Answered with the same names: relayed as Kong relays them, through a response plugin too.
+    res.setHeader('__proto__', 'r');
+    res.setHeader('constructor', 's');
     res.end('ok');
   });
   gw = await startGateway({
@@ -47,7 +51,14 @@ before(async () => {
         {
           name: 'real',
           url: upstream.url,
-          routes: [{ name: 'r', paths: ['/r'], plugins: [{ name: 'header-reader' }] }],
+          routes: [
+            { name: 'r', paths: ['/r'], plugins: [{ name: 'header-reader' }] },
+            {
+              name: 't',
+              paths: ['/t'],
+              plugins: [{ name: 'response-transformer', config: { add: { headers: ['x-t:1'] } } }],
+            },
+          ],
         },
         { name: 'echo', url: 'echo://', routes: [{ name: 'e', paths: ['/e'] }] },
       ],
@@ -74,13 +85,13 @@ const PROTO_HEADERS = [
 ];
 
 /** A GET with exactly these raw header lines (fetch and node's client join or refuse some). */
-function get(path: string): Promise<{ status: number; body: string }> {
+function get(path: string): Promise<{ status: number; body: string; raw: string[] }> {
   return new Promise((resolve, reject) => {
     const req = request(`${gw.url}${path}`, { agent: false, headers: PROTO_HEADERS }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, raw: res.rawHeaders }));
     });
     req.on('error', reject);
     req.end();
@@ -112,4 +123,14 @@ test('the echo upstream shows a __proto__ header as a key', async () => {
   const headers = (JSON.parse(r.body) as { headers: Record<string, unknown> }).headers;
   assert.ok(Object.hasOwn(headers, '__proto__'), r.body);
   assert.equal(headers.__proto__, 'a, d');
+});
+
+test("an upstream's __proto__ and constructor response headers reach the client, a response plugin or not", async () => {
+  for (const path of ['/r', '/t']) {
+    const r = await get(path);
+    assert.equal(r.status, 200, r.body);
+    const h = pairs(r.raw);
+    assert.equal(h.__proto__, 'r', path);
+    assert.equal(h.constructor, 's', path);
+  }
 });
