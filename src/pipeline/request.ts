@@ -563,7 +563,8 @@ function headObject(
   set: Record<string, string | string[] | number | undefined>,
 ): Record<string, string | string[] | number | undefined> {
   if (sent === null) return set;
-  const out: Record<string, string | string[] | number | undefined> = {};
+  // Null prototype, as node's getHeaders(): an upstream's `__proto__` header is a key like any other.
+  const out: Record<string, string | string[] | number | undefined> = Object.create(null);
   const add = (rawName: string, value: HeaderValue | number | undefined) => {
     if (value === undefined) return;
     const name = rawName.toLowerCase();

@@ -169,11 +169,12 @@ test('query arguments named after Object.prototype members are logged as sent, a
   }
 });
 
-test("an upstream's response header named constructor reaches the client and the entry's response.headers as sent", async () => {
+test("an upstream's response headers named constructor or __proto__ reach the client and the entry's response.headers as sent", async () => {
   const upstream = createServer((_req, res) => {
     res.writeHead(200, [
       ['Constructor', 'a'],
       ['constructor', 'b'],
+      ['__proto__', 'p'],
       ['Content-Length', '2'],
     ]);
     res.end('ok');
@@ -201,6 +202,8 @@ test("an upstream's response header named constructor reaches the client and the
     assert.equal(res.headers.get('constructor'), 'a, b');
     const e = JSON.parse((await receiver.next()).body);
     assert.deepEqual(e.response.headers.constructor, ['a', 'b']);
+    assert.ok(Object.hasOwn(e.response.headers, '__proto__'), 'a __proto__ header is logged as the key it is');
+    assert.equal(e.response.headers.__proto__, 'p');
     assert.equal(e.response.headers['x-added'], '1');
   } finally {
     await gw.close();

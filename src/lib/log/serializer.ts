@@ -266,7 +266,8 @@ function responseHeaders(
   headers: Readonly<Record<string, string | string[] | number | undefined>>,
   secret: ReadonlySet<string>,
 ): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+  // Null prototype: an upstream's `__proto__` header is logged as the key it is.
+  const out: Record<string, string | string[]> = Object.create(null);
   for (const name in headers) {
     const v = headers[name];
     // HTTP/2's `:status` is no header (RFC 9113 8.3): the entry has the status, as on HTTP/1.1.
