@@ -36,6 +36,7 @@ export {
   configuredRequestHeaders,
   firstHeader,
   hasHeaderControlChar,
+  headerLines,
   utf8HeaderText,
 } from './lib/header-value.ts';
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';

@@ -12,6 +12,7 @@ import {
   configHeaderValue,
   definePlugin,
   hasRequestBody,
+  headerLines,
   parseRequestJson,
   withoutQueryParam,
 } from '../../index.ts';
@@ -117,10 +118,11 @@ class KeyAuth implements PluginHandlers {
     let fromHeader = false;
     for (let i = 0; i < this.keyNames.length; i++) {
       const name = this.keyNames[i]!;
-      let value: string | string[] | undefined;
+      // A repeated header is a list (Kong: duplicate key), on HTTP/1.1 and HTTP/2 alike.
+      let value: string | readonly string[] | undefined;
       if (this.config.key_in_header) {
         for (const h of this.headerNames[i]!) {
-          value = headerValues(req, h);
+          value = headerLines(req, h);
           fromHeader = value !== undefined;
           if (fromHeader) break;
         }
@@ -206,18 +208,6 @@ function headerBytes(value: string): Buffer | string {
   }
   // ASCII is the same bytes in UTF-8, which is how `hash` encodes a string: no Buffer needed.
   return ascii ? value : Buffer.from(value, 'latin1');
-}
-
-/** A header's value, or every value when the client repeated it (Kong: duplicate key). */
-function headerValues(req: GatewayRequest, name: string): string | string[] | undefined {
-  const v = req.headers[name];
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) return v.length === 1 ? v[0] : v;
-  if (v.includes(',')) {
-    const distinct = req.raw?.headersDistinct?.[name];
-    if (distinct && distinct.length > 1) return distinct;
-  }
-  return v as string;
 }
 
 function contentType(req: GatewayRequest): string {

@@ -8,8 +8,7 @@
  */
 import schema from '../../../schemas/plugins/zipkin.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, GatewayResponse, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
-import { headerLines } from '../../lib/header-value.ts';
+import { definePlugin, headerLines, PluginConfigError } from '../../index.ts';
 import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
 import {
   HttpExporter,
