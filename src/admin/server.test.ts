@@ -270,3 +270,16 @@ test('a request body no endpoint reads ends the connection after the answer, as 
     await gw.close();
   }
 });
+
+test("/status leaves out Kong's database entry in DB-less mode, as Kong 3.x does, and keeps configuration_hash", async () => {
+  // kong/api/routes/health.lua: `status_response.database = nil` when `database = off`.
+  const gw = await startGateway({ config: '_format_version: "3.0"\n' });
+  try {
+    const body = (await (await fetch(`${gw.adminUrl}/status`)).json()) as Record<string, unknown>;
+    assert.equal('database' in body, false);
+    assert.equal(body.configuration_hash, gw.instance.runtime.config.source.hash);
+    assert.equal(typeof (body.server as Record<string, unknown>).total_requests, 'number');
+  } finally {
+    await gw.close();
+  }
+});

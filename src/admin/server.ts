@@ -345,7 +345,8 @@ export async function status(inst: TollgateInstance): Promise<Record<string, unk
 /**
  * Kong's own `/status` fields, for monitoring built on them (Datadog's Kong check, Kong's
  * dashboards): nginx's stub_status counters and the DB-less configuration hash. nginx's
- * `reading` (connections receiving a request head) has no counterpart here: 0.
+ * `reading` (connections receiving a request head) has no counterpart here: 0. No `database`
+ * entry: Kong 3.x leaves it out when `database = off` (kong/api/routes/health.lua).
  */
 function kongStatus(c: ConnectionStats, hash: string): Record<string, unknown> {
   return {
@@ -358,7 +359,6 @@ function kongStatus(c: ConnectionStats, hash: string): Record<string, unknown> {
       connections_waiting: c.idle,
       total_requests: c.requests,
     },
-    database: { reachable: true },
     configuration_hash: hash,
   };
 }
