@@ -1,5 +1,6 @@
 // The types a TollgateInstance shares with whoever coordinates it (this process, or a cluster
 // primary): reload options and results, readiness, connection counts.
+import type { KongListener } from './config/listen.ts';
 import type { GatewayConfig } from './config/model.ts';
 import type { RestartSetting } from './config/restart-settings.ts';
 import type { ConfigIssue } from './errors.ts';
@@ -22,8 +23,8 @@ export interface Coordinator {
   readiness(inst: TollgateInstance): Readiness;
   /** Whether the proxy accepts connections anywhere (what `/status` calls "up"). */
   serving(inst: TollgateInstance): boolean;
-  /** The proxy addresses open (`GET /`'s `proxy_listeners`): this process's, or its workers'. */
-  proxyListeners(inst: TollgateInstance): string[];
+  /** The proxy listeners open (`GET /`'s `proxy_listeners`): this process's, or its workers'. */
+  proxyListeners(inst: TollgateInstance): KongListener[];
 }
 
 /** The answer of `GET /ready`: ready, or why not (Kong's `/status/ready` message). */

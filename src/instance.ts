@@ -7,6 +7,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { GatewayMetrics } from './admin/metrics.ts';
 import { createAdminServer } from './admin/server.ts';
 import { loadConfigWithPlugins } from './config/custom-plugins.ts';
+import { type KongListener, kongListener } from './config/listen.ts';
 import { readConfigFile } from './config/load.ts';
 import type { GatewayConfig, TollgateSettings } from './config/model.ts';
 import { changedSettings, type RestartSetting, restartOnlySettings } from './config/restart-settings.ts';
@@ -96,7 +97,7 @@ export const localCoordinator: Coordinator = {
   readiness: (inst) =>
     inst.localServing() ? { ready: true, message: 'ready' } : { ready: false, message: 'no proxy listener is open' },
   serving: (inst) => inst.localServing(),
-  proxyListeners: (inst) => inst.proxyAddresses,
+  proxyListeners: (inst) => inst.proxyListeners,
 };
 
 export class TollgateInstance {
@@ -110,6 +111,9 @@ export class TollgateInstance {
   adminServers: Server[] = [];
   proxyAddresses: string[] = [];
   adminAddresses: string[] = [];
+  /** The same listeners with their flags, in the shape of Kong's `GET /` (`proxy_listeners`, `admin_listeners`). */
+  proxyListeners: KongListener[] = [];
+  adminListeners: KongListener[] = [];
   lastReload: ReloadResult;
   /** Text of gateway.yaml the serving runtime was compiled from. */
   configText: string;
@@ -187,7 +191,9 @@ export class TollgateInstance {
       // kernel spreads new connections, and the primary no longer accepts and passes each one over
       // IPC (docs/bench.md measures both). Port 0 stays shared: each worker would get another port.
       const ownSocket = cluster.isWorker && addr.port !== 0 && REUSE_PORT_SUPPORTED;
-      this.proxyAddresses.push(await listen(server, addr, ownSocket));
+      const bound = await listen(server, addr, ownSocket);
+      this.proxyAddresses.push(bound);
+      this.proxyListeners.push(kongListener(text, bound));
       if (addr.ssl) this.sslListening = true;
       if (addr.ssl) this.gateway.httpsPort ??= (server.address() as AddressInfo).port;
     }
@@ -197,7 +203,9 @@ export class TollgateInstance {
       if (exposed !== null) this.log.warn({ listen: text }, exposed);
       const server = createAdminServer(this);
       this.adminServers.push(server);
-      this.adminAddresses.push(await listen(server, parseListen(text, 'admin')));
+      const bound = await listen(server, parseListen(text, 'admin'));
+      this.adminAddresses.push(bound);
+      this.adminListeners.push(kongListener(text, bound));
     }
   }
 

@@ -283,6 +283,7 @@ async function availablePlugins(
 async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>> {
   const rt = inst.runtime;
   const available = await availablePlugins(inst);
+  const proxy = inst.coordinator.proxyListeners(inst);
   return {
     tagline: 'Welcome to tollgate',
     version: VERSION,
@@ -299,8 +300,11 @@ async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>
       database: 'off',
       config_file: inst.options.configFile,
       config_hash: rt.config.source.hash,
-      proxy_listeners: inst.coordinator.proxyListeners(inst),
-      admin_listeners: inst.adminAddresses,
+      proxy_listeners: proxy,
+      admin_listeners: inst.adminListeners,
+      // Kong's: whether any listener of the kind speaks TLS (the admin listener never does here).
+      proxy_ssl_enabled: proxy.some((l) => l.ssl === true),
+      admin_ssl_enabled: false,
     },
     endpoints: [...Object.keys(ENDPOINTS), ...ENTITY_ENDPOINTS],
   };

@@ -42,7 +42,7 @@ type ToWorker =
 
 type FromWorker =
   | { t: 'tollgate:hello' }
-  | { t: 'tollgate:ready'; proxy: string[]; hash: string }
+  | { t: 'tollgate:ready'; listeners: TollgateInstance['proxyListeners']; hash: string }
   | { t: 'tollgate:failed'; errors: ConfigIssue[] }
   | {
       t: 'tollgate:reply';
@@ -75,7 +75,7 @@ interface WorkerState {
   worker: Worker;
   ready: boolean;
   hash: string | null;
-  proxy: string[];
+  listeners: TollgateInstance['proxyListeners'];
   startedAt: number;
   /** Heartbeats in a row the worker has not answered (see HEARTBEAT_MS). */
   missed: number;
@@ -258,7 +258,7 @@ export async function runPrimary(
         return { ready: false, message: `workers starting: ${ready.length} of ${args.workers} ready` };
       // Workers started with the proxy listeners off (`--proxy-listen off`, `proxy_listen: []`)
       // serve nothing: the same answer as one process without a proxy listener.
-      if (ready.every((s) => s.proxy.length === 0)) return { ready: false, message: 'no proxy listener is open' };
+      if (ready.every((s) => s.listeners.length === 0)) return { ready: false, message: 'no proxy listener is open' };
       const stuck = ready.filter((s) => s.missed >= UNRESPONSIVE_AFTER);
       if (stuck.length > 0)
         return {
@@ -274,9 +274,9 @@ export async function runPrimary(
         };
       return { ready: true, message: 'ready' };
     },
-    serving: () => alive().some((s) => s.proxy.length > 0),
-    // The primary listens on no proxy address: the workers' (shared, or one socket each on a port).
-    proxyListeners: () => [...new Set(alive().flatMap((s) => s.proxy))],
+    serving: () => alive().some((s) => s.listeners.length > 0),
+    // The primary listens on no proxy address: the workers' (shared, or one socket each on a port), each once.
+    proxyListeners: () => [...new Map(alive().flatMap((s) => s.listeners.map((l) => [l.listener, l]))).values()],
     status: async () => ({
       ...(await health()),
       workers: [...states.values()].map((s) => ({
@@ -325,7 +325,7 @@ export async function runPrimary(
       worker,
       ready: false,
       hash: null,
-      proxy: [],
+      listeners: [],
       startedAt: Date.now(),
       missed: 0,
       pinging: false,
@@ -343,7 +343,7 @@ export async function runPrimary(
       } else if (m.t === 'tollgate:ready') {
         s.ready = true;
         s.hash = m.hash;
-        s.proxy = m.proxy;
+        s.listeners = m.listeners;
         metrics.workerStarted(alive().length);
         if (m.hash !== inst.runtime.config.source.hash || retryWhenReady) {
           retryWhenReady = false;
@@ -446,7 +446,7 @@ export async function runPrimary(
       version: VERSION,
       tree: TREE,
       pid: process.pid,
-      proxy: alive()[0]?.proxy ?? [],
+      proxy: (alive()[0]?.listeners ?? []).map((l) => `${l.ip}:${l.port}`),
       admin: inst.adminAddresses,
       config: inst.options.configFile,
       routes: inst.runtime.routes.length,
@@ -594,6 +594,6 @@ export async function runWorker(args: StartArgs): Promise<number> {
   // listener runs, which cut every request in flight: marking the exit as expected stops that.
   cluster.worker!.exitedAfterDisconnect = true;
   process.on('disconnect', () => void shutdown().then(() => inst.log.flush(() => process.exit(0))));
-  reply({ t: 'tollgate:ready', proxy: inst.proxyAddresses, hash: inst.runtime.config.source.hash });
+  reply({ t: 'tollgate:ready', listeners: inst.proxyListeners, hash: inst.runtime.config.source.hash });
   return onStopSignals(inst.log, () => shutdown());
 }

@@ -112,3 +112,49 @@ function canonicalHost(host: string): string {
   const v4 = canonical.startsWith('::ffff:') ? canonical.slice(7) : '';
   return isIP(v4) === 4 ? v4 : canonical;
 }
+
+/** A listener as Kong's `GET /` shows it in `configuration.proxy_listeners` and `admin_listeners`. */
+export type KongListener = Record<string, boolean | string | number>;
+
+/**
+ * Kong's http listen flags, in the order kong/conf_loader/listeners.lua checks them: each becomes a
+ * boolean of the listener, keyed by the flag as written when given (`backlog=511`), else by the
+ * pattern (`backlog=%d+`: false).
+ */
+const KONG_FLAGS = [
+  'ssl',
+  'http2',
+  'proxy_protocol',
+  'deferred',
+  'bind',
+  'reuseport',
+  'backlog=%d+',
+  'ipv6only=on',
+  'ipv6only=off',
+  'so_keepalive=on',
+  'so_keepalive=off',
+  'so_keepalive=%w*:%w*:%d*',
+] as const;
+const BACKLOG_FLAG = /^backlog=\d+$/;
+
+/**
+ * The listener `text` (as configured) bound at `bound` (`ip:port` or `[v6]:port`, the address the
+ * kernel gave: a configured port 0 shows the port taken) in Kong's shape: the flags, `ip`, `port`
+ * and `listener` (the address and its flags but http2, as Kong writes it for nginx).
+ */
+export function kongListener(text: string, bound: string): KongListener {
+  const written = text.trim().split(/\s+/).slice(1);
+  const out: KongListener = {};
+  const kept: string[] = [];
+  for (const pattern of KONG_FLAGS) {
+    const found =
+      pattern === 'backlog=%d+' ? written.find((f) => BACKLOG_FLAG.test(f)) : written.find((f) => f === pattern);
+    out[found ?? pattern] = found !== undefined;
+    if (found !== undefined && found !== 'http2') kept.push(found);
+  }
+  const colon = bound.lastIndexOf(':');
+  out.ip = bound.slice(0, colon);
+  out.port = Number(bound.slice(colon + 1));
+  out.listener = kept.length === 0 ? bound : `${bound} ${kept.join(' ')}`;
+  return out;
+}
