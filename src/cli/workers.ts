@@ -22,38 +22,13 @@ import type {
   Readiness,
   ReloadOptions,
   ReloadResult,
-  ReloadTrigger,
 } from '../instance-types.ts';
 import { ensureRunSeed } from '../lib/run-secret.ts';
 import { mergeDependencyReports } from '../pipeline/dependencies.ts';
 import { type HealthReport, localHealth, mergeUpstreamHealth } from '../upstream/health-report.ts';
 import { TREE, VERSION } from '../version.ts';
 import { onStopSignals, type StartArgs, startFailed, warnKongIgnored } from './start.ts';
-
-type ToWorker =
-  | { t: 'tollgate:init'; text: string }
-  | { t: 'tollgate:prepare'; id: number; text: string }
-  | { t: 'tollgate:commit'; id: number; trigger: ReloadTrigger | undefined }
-  | { t: 'tollgate:abort'; id: number }
-  | { t: 'tollgate:stats'; id: number }
-  | { t: 'tollgate:health'; id: number }
-  | { t: 'tollgate:metrics'; id: number }
-  | { t: 'tollgate:shutdown' };
-
-type FromWorker =
-  | { t: 'tollgate:hello' }
-  | { t: 'tollgate:ready'; listeners: TollgateInstance['proxyListeners']; hash: string }
-  | { t: 'tollgate:failed'; errors: ConfigIssue[] }
-  | {
-      t: 'tollgate:reply';
-      id: number;
-      ok: boolean;
-      hash?: string;
-      errors?: ConfigIssue[];
-      stats?: ConnectionStats;
-      health?: HealthReport;
-      metrics?: object[];
-    };
+import type { FromWorker, ToWorker } from './worker-messages.ts';
 
 const ASK_TIMEOUT_MS = 60_000;
 const READY_TIMEOUT_MS = 60_000;
