@@ -34,7 +34,8 @@ export interface Readiness {
 }
 
 /** What caused a reload. */
-export type ReloadTrigger = 'watch' | 'signal' | 'admin' | 'api';
+/** `config`: Kong's `POST /config`, a config posted to the admin API. */
+export type ReloadTrigger = 'watch' | 'signal' | 'admin' | 'api' | 'config';
 
 export interface ReloadOptions {
   trigger?: ReloadTrigger;
@@ -42,6 +43,10 @@ export interface ReloadOptions {
   abandoned?: () => boolean;
   /** Return a failure without recording or logging it (the watcher looks again before reporting). */
   deferFailure?: boolean;
+  /** The config to load instead of reading the file (Kong's `POST /config`); not written anywhere. */
+  text?: string;
+  /** Kong's `check_hash=1`: a config whose hash is the serving one's is not applied (`unchanged`). */
+  checkHash?: boolean;
 }
 
 export interface ReloadResult {
@@ -55,6 +60,8 @@ export interface ReloadResult {
   unavailable?: boolean;
   /** Restart-only settings the loaded file changes: they keep their values from the start. */
   restartRequired?: RestartSetting[];
+  /** With `checkHash`: the config loaded is the one serving, and nothing was swapped. */
+  unchanged?: boolean;
 }
 
 /** A config loaded and compiled, not yet serving. */

@@ -76,7 +76,8 @@ import type {
 export const localCoordinator: Coordinator = {
   async reload(inst, opts) {
     const at = new Date();
-    const p = await inst.prepare();
+    const p = await inst.prepare(opts.text);
+    if (!('errors' in p) && inst.unchanged(p, opts)) return inst.keep(p, at, opts);
     if (opts.abandoned?.() === true) {
       // Past its deadline (already reported failed) or stopping: nothing may change now.
       if (!('errors' in p)) await abandonPrepared(p);
@@ -230,8 +231,9 @@ export class TollgateInstance {
    */
   reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
     // Asked again before the queued one started: that one reads the file after this ask, so it answers it too.
-    const key = `${opts.trigger ?? ''}:${opts.deferFailure === true}`;
-    if (this.queued !== null && this.queued.key === key) return this.queued.result;
+    // A posted config is answered by its own reload only, never by one that reads the file.
+    const key = opts.text === undefined ? `${opts.trigger ?? ''}:${opts.deferFailure === true}` : null;
+    if (key !== null && this.queued !== null && this.queued.key === key) return this.queued.result;
     const run = (): Promise<ReloadResult> => {
       if (this.queued === entry) this.queued = null;
       return this.draining
@@ -239,8 +241,8 @@ export class TollgateInstance {
         : this.withDeadline(opts);
     };
     const next = this.chain.then(run, run);
-    const entry = { key, result: next };
-    this.queued = entry;
+    const entry = { key: key ?? '', result: next };
+    if (key !== null) this.queued = entry;
     this.chain = next.catch(() => undefined);
     return next;
   }
@@ -314,6 +316,17 @@ export class TollgateInstance {
     if (this.proxyServers.length === 0) return;
     openPlugins(rt.plugins, this.log);
     for (const s of rt.services.values()) s.balancer?.startActiveChecks();
+  }
+
+  /** Kong's `check_hash=1`: whether the prepared config is the one serving (same text, same referenced files). */
+  unchanged(p: Prepared, opts: ReloadOptions): boolean {
+    return opts.checkHash === true && p.config.source.hash === this.runtime.config.source.hash;
+  }
+
+  /** An unchanged config (see `unchanged`): dropped, nothing swapped or recorded. */
+  async keep(p: Prepared, at: Date, opts: ReloadOptions): Promise<ReloadResult> {
+    await abandonPrepared(p);
+    return { ok: true, at, hash: this.runtime.config.source.hash, errors: [], trigger: opts.trigger, unchanged: true };
   }
 
   /** Swaps a prepared runtime in: one reference assignment; the old one closes once idle. */

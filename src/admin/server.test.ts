@@ -165,6 +165,7 @@ services:
       ['/', 'GET, HEAD, OPTIONS'],
       ['/status', 'GET, HEAD, OPTIONS'],
       ['/reload', 'OPTIONS, POST'],
+      ['/config', 'GET, HEAD, OPTIONS, POST'],
       ['/services', 'GET, HEAD, OPTIONS'],
       ['/services/echo/routes', 'GET, HEAD, OPTIONS'],
       ['/plugins/enabled', 'GET, HEAD, OPTIONS'],

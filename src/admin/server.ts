@@ -20,6 +20,7 @@ import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { endLingering } from '../proxy/linger.ts';
 import { absoluteFormAuthority } from '../proxy/request-checks.ts';
 import { VERSION } from '../version.ts';
+import { postConfig } from './config-post.ts';
 import { entityEndpoint, isEntityPath } from './entities.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -96,16 +97,26 @@ function options(res: ServerResponse, allow: string): void {
   res.end();
 }
 
-const ENDPOINTS: Record<string, string> = {
-  '/': 'GET',
-  '/status': 'GET',
-  '/ready': 'GET',
-  '/status/ready': 'GET',
-  '/metrics': 'GET',
-  '/config': 'GET',
-  '/reload': 'POST',
-  '/debug/node/log-level': 'GET',
+/** The methods of each endpoint (HEAD and OPTIONS with every GET). */
+const ENDPOINTS: Record<string, readonly string[]> = {
+  '/': ['GET'],
+  '/status': ['GET'],
+  '/ready': ['GET'],
+  '/status/ready': ['GET'],
+  '/metrics': ['GET'],
+  // Kong's DB-less node reads (GET) and loads (POST) its declarative config here.
+  '/config': ['GET', 'POST'],
+  '/reload': ['POST'],
+  '/debug/node/log-level': ['GET'],
 };
+
+/** Each endpoint's `Allow`, sorted as Kong's api_helpers.lua lists them. */
+const ALLOW: Record<string, string> = Object.fromEntries(
+  Object.entries(ENDPOINTS).map(([p, m]) => [
+    p,
+    [...m, 'OPTIONS', ...(m.includes('GET') ? ['HEAD'] : [])].sort().join(', '),
+  ]),
+);
 
 /**
  * Kong's log level changes (`PUT /debug/node/log-level/{level}`, and the cluster's): a DB-less
@@ -182,9 +193,19 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     }
     const allowed = ENDPOINTS[path];
     if (allowed === undefined) return send(res, 404, { message: 'Not found' });
-    const allow = allowed === 'GET' ? READ_ALLOW : `OPTIONS, ${allowed}`;
+    const allow = ALLOW[path]!;
     if (method === 'OPTIONS') return options(res, allow);
-    if (method !== allowed) return send(res, 405, { message: 'Method not allowed' }, { allow });
+    if (method === undefined || !allowed.includes(method))
+      return send(res, 405, { message: 'Method not allowed' }, { allow });
+    if (path === '/config' && method === 'POST') {
+      const rt = () => inst.runtime.config;
+      const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+      const a = await postConfig(inst, req, res, query, () => effectiveConfig(rt()));
+      if (a.status !== 304) return send(res, a.status, a.body, a.headers);
+      res.writeHead(304);
+      res.end();
+      return;
+    }
     switch (path) {
       case '/':
         return send(res, 200, await nodeInfo(inst));

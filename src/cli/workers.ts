@@ -126,8 +126,9 @@ export async function runPrimary(
   const coordinator: Coordinator = {
     reload: async (inst: TollgateInstance, opts: ReloadOptions): Promise<ReloadResult> => {
       const at = new Date();
-      const p = await inst.prepare();
+      const p = await inst.prepare(opts.text);
       if ('errors' in p) return inst.failed(p.errors, at, opts);
+      if (inst.unchanged(p, opts)) return inst.keep(p, at, opts);
       const hash = p.config.source.hash;
       const id = ++seq;
       const targets = alive();

@@ -442,3 +442,35 @@ test('with --workers a SIGTERM the moment the workers are ready (the file watche
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("with --workers 2 Kong's POST /config reaches both workers, and a replacement starts on the posted config", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  await writeFile(file, config(['a']));
+  const gw = await spawnGateway(file, ['--workers', '2', '--no-watch']);
+  try {
+    const res = await fetch(`${gw.admin}/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: config(['posted']),
+    });
+    assert.equal(res.status, 201);
+    const st = await json(`${gw.admin}/status`);
+    assert.ok(st.workers.every((w: any) => w.config_hash === st.config_hash));
+    // new connections, so both workers answer
+    for (let i = 0; i < 6; i++) {
+      assert.equal(await statusOf(`${gw.proxy}/posted`), 200);
+      assert.equal(await statusOf(`${gw.proxy}/a`), 404);
+    }
+    process.kill(st.workers[0].pid, 'SIGKILL');
+    const after = await eventually(async () => {
+      const s = await json(`${gw.admin}/status`);
+      return s.worker_restarts === 1 && s.workers.length === 2 && s.workers.every((w: any) => w.ready) ? s : undefined;
+    }, 'replaced');
+    assert.ok(after.workers.every((w: any) => w.config_hash === st.config_hash));
+    assert.equal(after.last_reload.trigger, 'config');
+  } finally {
+    await gw.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

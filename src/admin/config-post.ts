@@ -1,0 +1,335 @@
+// Kong's `POST /config` (kong/api/routes/config.lua): a DB-less node loads a whole declarative
+// config sent to its admin API. Here it goes through the same loader and compiler as the file, is
+// swapped in as a reload is, and is written nowhere: the next reload from the file replaces it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolve } from 'node:path';
+import { decodeText } from '../config/encoding.ts';
+import { parseYamlOffThread } from '../config/parse-off-thread.ts';
+import type { ConfigIssue } from '../errors.ts';
+import type { TollgateInstance } from '../instance.ts';
+import type { ReloadResult } from '../instance-types.ts';
+import { readBodyWithin } from '../lib/request-body.ts';
+
+/** Kong's admin server: `client_max_body_size 10m` (kong/templates/nginx_kong.lua). */
+export const MAX_CONFIG_POST_BYTES = 10 * 1024 * 1024;
+
+/** An answer: status, JSON body (scrubbed by the caller), headers. */
+export interface PostAnswer {
+  status: number;
+  body: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Kong's `truthy()` for `flatten_errors`; `check_hash` is older and takes `1` only (config.lua). */
+const TRUTHY = new Set(['true', '1', 'on', 'yes']);
+
+/** Lists of entities, at the top level or nested in an entity, which Kong's flattened errors name. */
+const ENTITY_LISTS = new Set([
+  'services',
+  'routes',
+  'consumers',
+  'plugins',
+  'upstreams',
+  'targets',
+  'certificates',
+  'ca_certificates',
+  'snis',
+  'keyauth_credentials',
+  'jwt_secrets',
+  'basicauth_credentials',
+  'hmacauth_credentials',
+  'acls',
+  'vaults',
+]);
+/** Kong's `singular()`: a list's name without its last `s`. */
+const PLURAL_S = /s$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Posted {
+  text: string;
+  /** Fields of a form or JSON body: Kong's params merge them with the query's. */
+  params: Map<string, string>;
+}
+
+/**
+ * `POST /config`: reads the body (at most MAX_CONFIG_POST_BYTES, within client_body_timeout),
+ * loads it as a reload loads the file, and answers as Kong does: 201 with the entities, 304 with
+ * `check_hash=1` when it is the config serving, 400 `{"code": 14, ...}` when it is invalid (the
+ * serving config stays), 413 when too large.
+ */
+export async function postConfig(
+  inst: TollgateInstance,
+  req: IncomingMessage,
+  res: ServerResponse,
+  query: URLSearchParams,
+  entities: () => Record<string, unknown>,
+): Promise<PostAnswer> {
+  const announced = Number(req.headers['content-length'] ?? 0);
+  // nginx refuses a body announced too large before reading it.
+  if (announced > MAX_CONFIG_POST_BYTES) return { status: 413, body: { message: 'Payload too large' } };
+  // nginx's client_body_timeout: a body that stops arriving ends the connection, not held for ever
+  // (the listener's own timeout handler destroys the socket; see createAdminServer).
+  req.socket.setTimeout(inst.runtime.config.settings.client_body_timeout);
+  let bytes: Buffer | null;
+  try {
+    bytes = await readBodyWithin(req, MAX_CONFIG_POST_BYTES, res);
+  } finally {
+    req.socket.setTimeout(0);
+  }
+  if (bytes === null) return { status: 413, body: { message: 'Payload too large' } };
+  const posted = await declarativeText(bytes, String(req.headers['content-type'] ?? ''));
+  const param = (name: string): string => posted.params.get(name) ?? query.get(name) ?? '';
+  const checkHash = param('check_hash') === '1';
+  if (posted.text.trim() === '') return { status: 400, body: { message: 'expected a declarative configuration' } };
+  const flatten = TRUTHY.has(param('flatten_errors').toLowerCase());
+  const file = inst.options.configFile;
+  const [input, serving] = await Promise.all([
+    parseYamlOffThread(posted.text, file),
+    parseYamlOffThread(inst.configText, file),
+  ]);
+  const text = withServingSettings(posted.text, input.data, serving.data);
+  const r = await inst.reload({ trigger: 'config', text, checkHash });
+  if (r.unchanged === true) return { status: 304, body: null };
+  if (r.ok) return { status: 201, body: byId(entities()) };
+  if (r.unavailable === true) return { status: 503, body: { message: r.errors[0]?.message ?? 'unavailable' } };
+  return { status: 400, body: invalidConfig(r, file, flatten ? input.data : undefined) };
+}
+
+/**
+ * The declarative config in a body, as Kong's `hydrate_config_from_request` finds it: a JSON body
+ * that is the config (has `_format_version`), a `config` field (JSON, form, or multipart as
+ * `curl -F config=@kong.yml` sends it), or else the raw body (YAML or JSON).
+ */
+async function declarativeText(bytes: Buffer, contentType: string): Promise<Posted> {
+  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  const params = new Map<string, string>();
+  if (type === 'multipart/form-data' || type === 'application/x-www-form-urlencoded') {
+    let form: FormData;
+    try {
+      form = await new Response(bytes, { headers: { 'content-type': contentType } }).formData();
+    } catch {
+      return { text: decoded(bytes), params };
+    }
+    let text: string | null = null;
+    for (const [k, v] of form) {
+      if (k === 'config') text = typeof v === 'string' ? v : decoded(Buffer.from(await v.arrayBuffer()));
+      else if (typeof v === 'string') params.set(k, v);
+    }
+    // No `config` field: the raw body, as Kong reads it (`curl --data-binary @kong.yml` sends a
+    // YAML file as a form).
+    return text === null ? { text: decoded(bytes), params: new Map() } : { text, params };
+  }
+  const text = decoded(bytes);
+  if (type === 'application/json') {
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // Not JSON after all: the loader says where, as for a file.
+      return { text, params };
+    }
+    if (body !== null && typeof body === 'object' && !Array.isArray(body) && !('_format_version' in body)) {
+      const fields = body as Record<string, unknown>;
+      for (const [k, v] of Object.entries(fields))
+        if (k !== 'config' && (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'))
+          params.set(k, String(v));
+      if (typeof fields.config === 'string') return { text: fields.config, params };
+    }
+  }
+  return { text, params };
+}
+
+/**
+ * The posted config with the serving `_tollgate` when it has none. `_tollgate` holds what Kong
+ * keeps in kong.conf (trusted_ips, timeouts, custom_plugins, listeners), which Kong's `POST /config`
+ * never changes: a config of entities alone, as Kong tools post it, keeps the node's settings
+ * rather than falling back to the defaults. Added as one JSON (flow YAML) line after the posted
+ * text, or as a last member of a JSON document, so that errors keep their lines and columns.
+ */
+function withServingSettings(posted: string, input: unknown, serving: unknown): string {
+  if (!isMapping(input) || '_tollgate' in input || !isMapping(serving) || serving._tollgate === undefined)
+    return posted;
+  const settings = JSON.stringify(serving._tollgate);
+  const end = posted.trimEnd();
+  if (!posted.trimStart().startsWith('{')) return `${end}\n_tollgate: ${settings}\n`;
+  const close = end.lastIndexOf('}');
+  const comma = Object.keys(input).length > 0 ? ',' : '';
+  return `${end.slice(0, close)}${comma}"_tollgate":${settings}${end.slice(close)}\n`;
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** UTF-8 (or UTF-16 with a byte-order mark), as a file is read; bytes that are neither load as written. */
+function decoded(bytes: Buffer): string {
+  const d = decodeText(bytes);
+  return d.ok ? d.text : bytes.toString('latin1');
+}
+
+/**
+ * Kong's 201 body: each kind of entity loaded, as a map from id to entity (the entities as
+ * `GET /config` shows them, secrets redacted); the settings and empty kinds left out.
+ */
+function byId(config: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [kind, list] of Object.entries(config)) {
+    if (!Array.isArray(list) || list.length === 0) continue;
+    out[kind] = Object.fromEntries(list.map((e: { id?: unknown }, i) => [String(e.id ?? i), e]));
+  }
+  return out;
+}
+
+/** Kong's error code and name for a declarative config that does not load (kong/db/errors.lua). */
+const DECLARATIVE_CONFIG = 14;
+
+/**
+ * Kong's 400 body: `code` 14, `name`, `message` ("declarative config is invalid: " and the fields),
+ * and `fields`, each message at the place in the config it concerns; plus Tollgate's located
+ * `errors` (line and column in the posted text), as `POST /reload` gives them.
+ */
+function invalidConfig(r: ReloadResult, configFile: string, input?: unknown): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  const flattened = new Map<string, Record<string, unknown>>();
+  for (const issue of r.errors) {
+    const path = pathSegments(issue.path);
+    const at = input === undefined ? -1 : entityEnd(path, input);
+    if (at < 0) place(fields, path, issue.message);
+    else flattenedEntry(flattened, input, path, at).errors.push(errorEntry(path.slice(at), issue.message));
+  }
+  return {
+    code: DECLARATIVE_CONFIG,
+    name: 'invalid declarative configuration',
+    message: `declarative config is invalid: ${luaPretty(fields)}`,
+    fields,
+    ...(input === undefined ? {} : { flattened_errors: [...flattened.values()] }),
+    errors: r.errors.map((e) => postedIssue(e, configFile)),
+  };
+}
+
+/**
+ * Where the innermost entity an issue's path names ends (`services[0].routes[1]` of
+ * `services[0].routes[1].paths[0]`), or -1 when it names none: an entity list at the top level or
+ * directly in an entity, and an entry of it the posted input has.
+ */
+function entityEnd(path: (string | number)[], input: unknown): number {
+  let end = -1;
+  let node = input;
+  for (let i = 0; i + 1 < path.length; i += 2) {
+    const [list, index] = [path[i]!, path[i + 1]!];
+    if (typeof list !== 'string' || !ENTITY_LISTS.has(list) || typeof index !== 'number' || !isMapping(node)) break;
+    const items = node[list];
+    if (!Array.isArray(items) || !isMapping(items[index])) break;
+    node = items[index];
+    end = i + 2;
+  }
+  return end;
+}
+
+/**
+ * Kong's flattened entry for the entity at `path[0..at)`: its type (the list's name without its
+ * `s`), name, id and tags, and the entity as posted, without the entities nested in it (each has
+ * its own entry) and with its parent's `id` when the parent has one.
+ */
+function flattenedEntry(
+  entries: Map<string, Record<string, unknown>>,
+  input: unknown,
+  path: (string | number)[],
+  at: number,
+): { errors: unknown[] } {
+  const key = JSON.stringify(path.slice(0, at));
+  const known = entries.get(key);
+  if (known !== undefined) return known as { errors: unknown[] };
+  let parent: Record<string, unknown> | null = null;
+  let node = input as Record<string, unknown>;
+  for (let i = 0; i < at; i += 2) {
+    parent = i === 0 ? null : node;
+    node = (node[path[i] as string] as Record<string, unknown>[])[path[i + 1] as number]!;
+  }
+  const type = (path[at - 2] as string).replace(PLURAL_S, '');
+  const entity: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) if (!ENTITY_LISTS.has(k)) entity[k] = v;
+  if (parent !== null && typeof parent.id === 'string' && UUID.test(parent.id)) {
+    const parentType = (path[at - 4] as string).replace(PLURAL_S, '');
+    entity[parentType] ??= { id: parent.id };
+  }
+  const entry = {
+    entity_name: typeof node.name === 'string' && node.name !== '' ? node.name : undefined,
+    entity_id: typeof node.id === 'string' && UUID.test(node.id) ? node.id : undefined,
+    entity_tags: Array.isArray(node.tags) && node.tags.every((t) => typeof t === 'string') ? node.tags : undefined,
+    entity_type: type,
+    entity,
+    errors: [] as unknown[],
+  };
+  entries.set(key, entry);
+  return entry;
+}
+
+/** One of Kong's flattened errors: a field's (dotted, lists counted from 1 as in Lua) or the entity's. */
+function errorEntry(rest: (string | number)[], message: string): Record<string, unknown> {
+  if (rest.length === 0) return { type: 'entity', message };
+  return { type: 'field', field: rest.map((x) => (typeof x === 'number' ? x + 1 : x)).join('.'), message };
+}
+
+/** An issue of the posted text names it, not the file it is not in (referenced files keep their names). */
+function postedIssue(e: ConfigIssue, configFile: string): ConfigIssue {
+  return e.file === configFile || e.file === resolve(configFile) ? { ...e, file: 'POST /config' } : e;
+}
+
+const SEGMENT = /([^.[\]]+)|\[(\d+)\]/g;
+
+/** `services[0].routes[1].paths` as `['services', 0, 'routes', 1, 'paths']`. */
+function pathSegments(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const m of path.matchAll(SEGMENT)) out.push(m[2] !== undefined ? Number(m[2]) : m[1]!);
+  return out;
+}
+
+/**
+ * Sets `message` at `path` in Kong's nested error table: lists where the config has lists, several
+ * messages at one place as a list, and a message about a whole entry (empty path, or an entry that
+ * also has field errors) under Kong's `@entity`.
+ */
+function place(root: Record<string, unknown>, path: (string | number)[], message: string): void {
+  if (path.length === 0) return add(root, '@entity', message);
+  let node: Record<string | number, unknown> = root;
+  for (let i = 0; i < path.length - 1; i++) {
+    const key = path[i]!;
+    let next = node[key];
+    if (next === undefined) next = node[key] = typeof path[i + 1] === 'number' ? [] : {};
+    else if (typeof next === 'string' || (Array.isArray(next) && next.every((x) => typeof x === 'string')))
+      // A message about the whole place, and now one inside it: Kong's `@entity` keeps the first.
+      next = node[key] = { '@entity': next };
+    node = next as Record<string | number, unknown>;
+  }
+  add(node, path[path.length - 1]!, message);
+}
+
+function add(node: Record<string | number, unknown>, key: string | number, message: string): void {
+  const had = node[key];
+  if (had === undefined) node[key] = message;
+  else if (typeof had === 'string') node[key] = [had, message];
+  else if (Array.isArray(had) && had.every((x) => typeof x === 'string')) had.push(message);
+  else (had as Record<string, unknown>)['@entity'] = message;
+}
+
+const LUA_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A value as Penlight's `pretty.write(v, "")` writes it, which Kong's message quotes. */
+function luaPretty(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) {
+    const dense = v.every((x) => x !== undefined);
+    const items = v.flatMap((x, i) => (x === undefined ? [] : [dense ? luaPretty(x) : `[${i + 1}]=${luaPretty(x)}`]));
+    return `{${items.join(',')}}`;
+  }
+  if (v !== null && typeof v === 'object')
+    return `{${Object.entries(v)
+      .map(([k, x]) => `${luaKey(k)}=${luaPretty(x)}`)
+      .join(',')}}`;
+  return String(v);
+}
+
+function luaKey(k: string): string {
+  return LUA_NAME.test(k) ? k : `[${JSON.stringify(k)}]`;
+}
