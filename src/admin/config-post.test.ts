@@ -150,3 +150,30 @@ test('a posted body that stops arriving is closed after client_body_timeout, not
     await gw.close();
   }
 });
+
+test("a config posted while another loads answers Kong's 429 with Retry-After, and the first one loads", async () => {
+  const gw = await startGateway({ config: FILE });
+  try {
+    // large enough that compiling it outlasts reading the second body
+    const services = Array.from(
+      { length: 3000 },
+      (_, i) => `  - name: s${i}\n    url: echo://\n    routes: [{ paths: [/s${i}] }]\n`,
+    ).join('');
+    const big = `_format_version: "3.0"\nservices:\n${services}`;
+    const answers = await Promise.all(
+      [big, big.replace('/s0]', '/t0]')].map((body) =>
+        post(gw.adminUrl, body, '', { 'content-type': 'application/yaml' }),
+      ),
+    );
+    const byStatus = new Map(answers.map((r) => [r.status, r]));
+    assert.deepEqual([...byStatus.keys()].sort(), [201, 429]);
+    const busy = byStatus.get(429)!;
+    assert.deepEqual(await busy.json(), { message: 'Currently loading previous configuration' });
+    assert.match(busy.headers.get('retry-after') ?? '', /^([1-9]|10)$/);
+    assert.equal((await fetch(`${gw.url}/s1`)).status, 200);
+    // once loaded, the next post is taken
+    assert.equal((await post(gw.adminUrl, FILE, '', { 'content-type': 'application/yaml' })).status, 201);
+  } finally {
+    await gw.close();
+  }
+});

@@ -45,6 +45,17 @@ const ENTITY_LISTS = new Set([
 const PLURAL_S = /s$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * When each gateway's posted config began loading. Kong loads one declarative config at a time
+ * (a worker mutex, kong/db/declarative/import.lua) and answers another `429 Currently loading
+ * previous configuration` with `Retry-After` (its lock's time left, at most 10 s); here, queued
+ * behind each other, a stream of large posts would hold the proxying thread compiling for as long
+ * as they come.
+ */
+const loading = new WeakMap<TollgateInstance, number>();
+const LOCK_TTL_S = 60;
+const RETRY_AFTER_MAX_S = 10;
+
 interface Posted {
   text: string;
   /** Fields of a form or JSON body: Kong's params merge them with the query's. */
@@ -77,7 +88,32 @@ export async function postConfig(
     req.socket.setTimeout(0);
   }
   if (bytes === null) return { status: 413, body: { message: 'Payload too large' } };
-  const posted = await declarativeText(bytes, String(req.headers['content-type'] ?? ''));
+  const since = loading.get(inst);
+  if (since !== undefined) {
+    const left = Math.max(1, Math.min(RETRY_AFTER_MAX_S, Math.ceil(LOCK_TTL_S - (Date.now() - since) / 1000)));
+    return {
+      status: 429,
+      body: { message: 'Currently loading previous configuration' },
+      headers: { 'retry-after': String(left) },
+    };
+  }
+  loading.set(inst, Date.now());
+  try {
+    return await load(inst, bytes, String(req.headers['content-type'] ?? ''), query, entities);
+  } finally {
+    loading.delete(inst);
+  }
+}
+
+/** The posted body loaded, as POST /config answers it. */
+async function load(
+  inst: TollgateInstance,
+  bytes: Buffer,
+  contentType: string,
+  query: URLSearchParams,
+  entities: () => Record<string, unknown>,
+): Promise<PostAnswer> {
+  const posted = await declarativeText(bytes, contentType);
   const param = (name: string): string => posted.params.get(name) ?? query.get(name) ?? '';
   const checkHash = param('check_hash') === '1';
   if (posted.text.trim() === '') return { status: 400, body: { message: 'expected a declarative configuration' } };
