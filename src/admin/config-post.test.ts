@@ -177,3 +177,31 @@ test("a config posted while another loads answers Kong's 429 with Retry-After, a
     await gw.close();
   }
 });
+
+test('a body announced over 10 MiB with Expect: 100-continue is refused before it is sent, as nginx refuses it', async () => {
+  const gw = await startGateway({ config: FILE });
+  try {
+    const { hostname, port } = new URL(gw.adminUrl);
+    const ask = (head: string) =>
+      new Promise<string>((resolve, reject) => {
+        let data = '';
+        const socket = connect(Number(port), hostname, () => socket.write(head));
+        socket.setEncoding('latin1');
+        socket.on('data', (d: string) => {
+          data += d;
+          // the first answer, whichever it is
+          if (data.includes('\r\n\r\n')) {
+            socket.destroy();
+            resolve(data);
+          }
+        });
+        socket.on('error', reject);
+      });
+    const expect = 'Host: x\r\nContent-Type: application/yaml\r\nExpect: 100-continue\r\n';
+    assert.match(await ask(`POST /config HTTP/1.1\r\n${expect}Content-Length: 10485761\r\n\r\n`), /^HTTP\/1\.1 413 /);
+    // a body the endpoint takes is asked for
+    assert.match(await ask(`POST /config HTTP/1.1\r\n${expect}Content-Length: 100\r\n\r\n`), /^HTTP\/1\.1 100 /);
+  } finally {
+    await gw.close();
+  }
+});

@@ -81,6 +81,8 @@ export async function postConfig(
   // nginx's client_body_timeout: a body that stops arriving ends the connection, not held for ever
   // (the listener's own timeout handler destroys the socket; see createAdminServer).
   req.socket.setTimeout(inst.runtime.config.settings.client_body_timeout);
+  // The admin listener leaves `Expect: 100-continue` to its endpoints (see createAdminServer).
+  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   let bytes: Buffer | null;
   try {
     bytes = await readBodyWithin(req, MAX_CONFIG_POST_BYTES, res);

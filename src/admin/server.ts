@@ -32,28 +32,32 @@ export function createAdminServer(inst: TollgateInstance): Server {
   // The proxy's head deadline (nginx's client_header_timeout) holds here too: the admin listener
   // shares the process, its memory and its file descriptors with the proxy.
   const { client_header_timeout: headTimeout, send_timeout: sendTimeout } = inst.runtime.config.settings;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // The answer may take a while to make (a reload): no deadline while it is made.
+    req.socket.setTimeout(0);
+    void route(inst, req, withScrub(inst, res)).finally(() => {
+      // A body no endpoint reads (and POST /config's past its limit): node went on reading and
+      // dropping one for as long as the client sent it (ten gigabytes announced, one connection
+      // busy for minutes). nginx's lingering close: our FIN after the answer, gone LINGER_MS later.
+      if (!req.complete && hasRequestBody({ headers: req.headers, raw: req })) endLingering(req.socket);
+      if (res.writableFinished) return;
+      // nginx's send_timeout: a client that stops reading an answer (a /config of megabytes)
+      // held it in memory for as long as it kept the connection, and a hundred such clients
+      // held a gigabyte. The connection is reset, which also frees what the kernel still holds.
+      res.setTimeout(sendTimeout, () => res.socket?.resetAndDestroy());
+    });
+  };
   const server = createServer(
     {
       headersTimeout: headTimeout,
       connectionsCheckingInterval: Math.min(1000, headTimeout),
       keepAliveTimeout: 5_000,
     },
-    (req, res) => {
-      // The answer may take a while to make (a reload): no deadline while it is made.
-      req.socket.setTimeout(0);
-      void route(inst, req, withScrub(inst, res)).finally(() => {
-        // No endpoint reads a body: node went on reading and dropping one for as long as the
-        // client sent it (ten gigabytes announced, one connection busy for minutes). nginx's
-        // lingering close: our FIN after the answer, the connection gone LINGER_MS later.
-        if (!req.complete && hasRequestBody({ headers: req.headers, raw: req })) endLingering(req.socket);
-        if (res.writableFinished) return;
-        // nginx's send_timeout: a client that stops reading an answer (a /config of megabytes)
-        // held it in memory for as long as it kept the connection, and a hundred such clients
-        // held a gigabyte. The connection is reset, which also frees what the kernel still holds.
-        res.setTimeout(sendTimeout, () => res.socket?.resetAndDestroy());
-      });
-    },
+    handle,
   );
+  // `Expect: 100-continue`: node would send 100 Continue for any request. As nginx, it is sent
+  // only when a body is read (POST /config, within its limit); other answers come without it.
+  server.on('checkContinue', handle);
   // node's headersTimeout counts from a request's first byte: a connection that never sends one
   // would be held for ever, and enough of them exhaust the process's descriptors. nginx closes it
   // after client_header_timeout; so does this.
