@@ -46,6 +46,25 @@ const PLURAL_S = /s$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
+ * Why `POST /config` is refused to a client at `peer`, or null. A posted config takes over every
+ * route and may name any `${...}` value the node can read (sending it to an upstream of its
+ * choosing), so by default only a client on the node itself may post: Kong's own default
+ * (`admin_listen 127.0.0.1:8001`) leaves the same power to local clients, and `kubectl
+ * port-forward` or `docker exec` arrive on loopback. Reading the admin API stays open to whoever
+ * reaches the listener, as before.
+ */
+function postRefusal(who: 'loopback' | 'any' | 'off', peer: string | undefined): string | null {
+  if (who === 'any') return null;
+  if (who === 'off') return 'POST /config is turned off on this node (_tollgate.admin_post_config: off)';
+  if (peer !== undefined && isLoopbackAddress(peer)) return null;
+  return 'POST /config is accepted only from a loopback address (_tollgate.admin_post_config: loopback); set admin_post_config: any to accept it from every client that reaches the admin listener';
+}
+
+function isLoopbackAddress(address: string): boolean {
+  return address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.');
+}
+
+/**
  * When each gateway's posted config began loading. Kong loads one declarative config at a time
  * (a worker mutex, kong/db/declarative/import.lua) and answers another `429 Currently loading
  * previous configuration` with `Retry-After` (its lock's time left, at most 10 s); here, queued
@@ -75,6 +94,8 @@ export async function postConfig(
   query: URLSearchParams,
   entities: () => Record<string, unknown>,
 ): Promise<PostAnswer> {
+  const refused = postRefusal(inst.runtime.config.settings.admin_post_config, req.socket.remoteAddress);
+  if (refused !== null) return { status: 403, body: { message: refused } };
   const announced = Number(req.headers['content-length'] ?? 0);
   // nginx refuses a body announced too large before reading it.
   if (announced > MAX_CONFIG_POST_BYTES) return { status: 413, body: { message: 'Payload too large' } };

@@ -175,6 +175,8 @@ export interface TollgateSettings {
   /** Listen addresses, each `HOST:PORT` optionally followed by flags such as `ssl`. */
   proxy_listen: string[];
   admin_listen: string[];
+  /** Who may use the admin API's POST /config: loopback clients, any client, or no one. */
+  admin_post_config: 'loopback' | 'any' | 'off';
   /** Client addresses or CIDRs whose X-Forwarded-* and X-Request-Id headers are believed. */
   trusted_ips: string[];
   log_level: 'debug' | 'info' | 'warn' | 'error';
