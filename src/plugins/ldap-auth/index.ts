@@ -98,7 +98,8 @@ class LdapAuth implements PluginHandlers {
     this.settings = config.timeout > 0 ? config : { ...config, timeout: SOCKET_DEFAULT_TIMEOUT_MS };
     this.cache = new LRUCache<string, boolean>({
       max: LDAP_CACHE_ENTRIES,
-      ttl: Math.max(1, config.cache_ttl * 1000),
+      // lru-cache's TTL is whole milliseconds (a fraction threw at load): a fraction is rounded up.
+      ttl: Math.max(1, Math.ceil(config.cache_ttl * 1000)),
     });
     const type = config.header_type.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     this.scheme = new RegExp(`^\\s*${type}\\s+`, 'i');

@@ -87,7 +87,9 @@ describe('ldap-auth', () => {
           // Kong's timeout and keepalive are numbers: a fraction of a millisecond loads.
           name: 'fraction',
           paths: ['/fraction'],
-          plugins: [{ name: 'ldap-auth', config: { ...config, timeout: 2500.5, keepalive: 60000.5 } }],
+          plugins: [
+            { name: 'ldap-auth', config: { ...config, timeout: 2500.5, keepalive: 60000.5, cache_ttl: 1.0005 } },
+          ],
         },
         {
           // Its own instance, so its log lines are not held back by /down's.
@@ -232,7 +234,7 @@ describe('ldap-auth', () => {
     assert.equal(r.seen?.headers['x-credential-identifier'], 'alice');
   });
 
-  test("timeout and keepalive are numbers, as in Kong's schema: a file with a fractional one loads and binds", async () => {
+  test("timeout, keepalive and cache_ttl are numbers, as in Kong's schema: a file with a fractional one loads and binds", async () => {
     const r = await call('/fraction', { authorization: basic('ldap', 'alice', 'wonderland') });
     assert.equal(r.res.status, 200, r.text);
   });
