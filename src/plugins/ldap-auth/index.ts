@@ -3,7 +3,7 @@
  * `Authorization: <header_type> base64(user:password)` (or `Proxy-Authorization`); the gateway binds
  * to the LDAP server as `<attribute>=<user>,<base_dn>` with the password, and a successful bind
  * authenticates the request (credential: the user name). Bind results are remembered for
- * `cache_ttl` seconds in a bounded LRU keyed by a digest of user and password. ldapjs is loaded
+ * `cache_ttl` seconds (0: until evicted) in a bounded LRU keyed by a digest of user and password. ldapjs is loaded
  * the first time a bind is needed. See docs/plugins/ldap-auth.md.
  */
 import { createHash } from 'node:crypto';
@@ -98,8 +98,9 @@ class LdapAuth implements PluginHandlers {
     this.settings = config.timeout > 0 ? config : { ...config, timeout: SOCKET_DEFAULT_TIMEOUT_MS };
     this.cache = new LRUCache<string, boolean>({
       max: LDAP_CACHE_ENTRIES,
-      // lru-cache's TTL is whole milliseconds (a fraction threw at load): a fraction is rounded up.
-      ttl: Math.max(1, Math.ceil(config.cache_ttl * 1000)),
+      // Kong hands cache_ttl to its mlcache as ttl and neg_ttl, where 0 means "never expire"; so
+      // does lru-cache's 0. Its TTL is whole milliseconds: a fraction of one is rounded up.
+      ttl: Math.ceil(config.cache_ttl * 1000),
     });
     const type = config.header_type.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     this.scheme = new RegExp(`^\\s*${type}\\s+`, 'i');

@@ -92,6 +92,11 @@ describe('ldap-auth', () => {
           ],
         },
         {
+          name: 'forever',
+          paths: ['/forever'],
+          plugins: [{ name: 'ldap-auth', config: { ...config, cache_ttl: 0 } }],
+        },
+        {
           // Its own instance, so its log lines are not held back by /down's.
           name: 'dead',
           paths: ['/dead'],
@@ -201,6 +206,19 @@ describe('ldap-auth', () => {
     const count = directory.binds.length;
     assert.equal((await call('/ldap', auth)).res.status, 200);
     assert.equal(directory.binds.length, count);
+  });
+
+  test("cache_ttl 0 remembers a bind result without expiry, as Kong's cache takes ttl 0", async () => {
+    const auth = { authorization: basic('ldap', 'carol', 'pass:word') };
+    const wrong = { authorization: basic('ldap', 'carol', 'nope') };
+    const count = directory.binds.length;
+    assert.equal((await call('/forever', auth)).res.status, 200);
+    assert.equal((await call('/forever', wrong)).res.status, 401);
+    assert.equal(directory.binds.length, count + 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal((await call('/forever', auth)).res.status, 200);
+    assert.equal((await call('/forever', wrong)).res.status, 401, 'a refusal is remembered too (neg_ttl)');
+    assert.equal(directory.binds.length, count + 2, 'neither was bound again');
   });
 
   test('a user name cannot change the DN that is bound', async () => {
