@@ -27,9 +27,12 @@ export function writeResponseHead(
   const stream =
     rc.raw.httpVersionMajor === 2 ? (rc.res as unknown as { stream?: ServerHttp2Stream }).stream : undefined;
   if (stream === undefined) {
+    const head = Array.isArray(headers)
+      ? headers
+      : kongSpelled(headers as Readonly<Record<string, HeaderValue | undefined>>);
     try {
-      if (reason === '') rc.res.writeHead(status, headers as Record<string, string | string[]>);
-      else rc.res.writeHead(status, reason, headers as Record<string, string | string[]>);
+      if (reason === '') rc.res.writeHead(status, head as Record<string, string | string[]>);
+      else rc.res.writeHead(status, reason, head as Record<string, string | string[]>);
       rc.sentResponseHead = headers;
     } catch (err) {
       // node sets the reason phrase before it checks the headers, and keeps it for the next
@@ -113,6 +116,61 @@ function withoutContentLength(
 
 function isContentLength(name: string): boolean {
   return name.length === 14 && name.toLowerCase() === 'content-length';
+}
+
+const PERIODS = ['Second', 'Minute', 'Hour', 'Day', 'Month', 'Year'];
+
+/**
+ * Kong's spelling of the headers its rate-limiting plugins set (rate-limiting's handler.lua names
+ * them so, and nginx writes a name as ngx.header was given it). A header object holds names in lower
+ * case; on HTTP/1.1 these go out as Kong sends them, for clients and scripts that match them
+ * case-sensitively. HTTP/2 lower-cases every name (RFC 9113 8.2.1).
+ */
+const KONG_SPELLING: ReadonlyMap<string, string> = new Map([
+  ...['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'].map(
+    (n) => [n.toLowerCase(), n] as const,
+  ),
+  ...PERIODS.flatMap((p) =>
+    [`X-RateLimit-Limit-${p}`, `X-RateLimit-Remaining-${p}`].map((n) => [n.toLowerCase(), n] as const),
+  ),
+]);
+
+/** response-ratelimiting's `X-RateLimit-Limit-<limit>-<period>` and `X-RateLimit-Remaining-<limit>-<period>`. */
+const RESPONSE_LIMIT = 'x-ratelimit-limit-';
+const RESPONSE_REMAINING = 'x-ratelimit-remaining-';
+
+/** Kong's spelling of `name` (lower case), or undefined when Kong's is not known. */
+function kongName(name: string): string | undefined {
+  const fixed = KONG_SPELLING.get(name);
+  if (fixed !== undefined || name.charCodeAt(0) !== 120 /* x */) return fixed;
+  // Kong writes the period in lower case and the limit's name as configured; the name's case is
+  // not kept in the header object, so a limit named with capitals goes out in lower case.
+  if (name.startsWith(RESPONSE_LIMIT)) return `X-RateLimit-Limit-${name.slice(RESPONSE_LIMIT.length)}`;
+  if (name.startsWith(RESPONSE_REMAINING)) return `X-RateLimit-Remaining-${name.slice(RESPONSE_REMAINING.length)}`;
+  return undefined;
+}
+
+/**
+ * `object` as node's writeHead takes it, with the names Kong spells otherwise in Kong's spelling: a
+ * flat name/value list then, else the object itself (most heads have none of those names).
+ */
+function kongSpelled(object: Readonly<Record<string, HeaderValue | undefined>>): typeof object | string[] {
+  let any = false;
+  for (const name in object)
+    if (kongName(name) !== undefined) {
+      any = true;
+      break;
+    }
+  if (!any) return object;
+  const flat: string[] = [];
+  for (const name in object) {
+    const value = object[name];
+    if (value === undefined) continue;
+    const spelled = kongName(name) ?? name;
+    if (typeof value === 'string') flat.push(spelled, value);
+    else for (const v of value) flat.push(spelled, v);
+  }
+  return flat;
 }
 
 /** Names lower-cased and repeated ones joined into an array, as the compatibility layer does. */

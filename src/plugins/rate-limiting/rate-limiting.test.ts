@@ -52,6 +52,7 @@ describe('rate-limiting, local policy', () => {
         underscore: { minute: 1, limit_by: 'header', header_name: 'X_Tenant' },
         hidden: { minute: 1, hide_client_headers: true, error_code: 503, error_message: 'slow down' },
         path: { minute: 1, limit_by: 'path', path: '/path' },
+        spelling: { minute: 1 },
       }),
     });
   });
@@ -75,6 +76,25 @@ describe('rate-limiting, local policy', () => {
     assert.equal(r.headers.get('x-ratelimit-remaining-minute'), '0');
     assert.equal(r.headers.get('ratelimit-remaining'), '0');
     assert.equal(r.headers.get('retry-after'), r.headers.get('ratelimit-reset'));
+  });
+
+  test("HTTP/1.1 clients get the header names in Kong's spelling (nginx writes them as set)", async () => {
+    await startOfMinute();
+    const send = () => rawRequest(gw.url, 'GET /spelling HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 300);
+    const ok = await send();
+    assert.equal(ok.status, 200);
+    for (const name of [
+      'X-RateLimit-Limit-Minute',
+      'X-RateLimit-Remaining-Minute',
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+    ])
+      assert.match(ok.raw, new RegExp(`\r\n${name}: \\d+\r\n`), name);
+    assert.match(ok.raw, /\r\nRateLimit-Reset: \d+\r\n/);
+    const refused = await send();
+    assert.equal(refused.status, 429);
+    assert.match(refused.raw, /\r\nX-RateLimit-Remaining-Minute: 0\r\n/);
+    assert.match(refused.raw, /\r\nRetry-After: \d+\r\n/);
   });
 
   test('limits reset at the window boundary, and RateLimit-* follows the tightest window', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { rawRequest } from '../../../test/support/raw.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { freePort, type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import type { TestGateway } from '../../testing/index.ts';
@@ -97,6 +98,17 @@ describe('response-ratelimiting, local policy', () => {
     const d = await get(gw, '/videos?cost=images=1');
     assert.equal(d.res.status, 200);
     assert.equal(d.body.remaining, '0');
+  });
+
+  test("HTTP/1.1 clients get Kong's spelling: X-RateLimit-Limit-<limit>-<period>", async () => {
+    const r = await rawRequest(
+      gw.url,
+      'GET /videos?cost=images=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      300,
+    );
+    assert.equal(r.status, 200);
+    assert.match(r.raw, /\r\nX-RateLimit-Limit-images-year: 1000\r\n/);
+    assert.match(r.raw, /\r\nX-RateLimit-Remaining-images-day: \d+\r\n/);
   });
 
   test('a header_name written with _ reads and removes the header written with -, as Kong does', async () => {
