@@ -19,16 +19,18 @@ const REDIS_SHORTHANDS: readonly (readonly [string, keyof RedisSettings])[] = [
 
 /**
  * Folds Kong's deprecated flat `redis_*` fields into `config.redis`, as Kong 3 does, warning for
- * each one set. A null (decK dumps write every field) means unset.
+ * each one set with Kong's text (the plugin's schema.lua: `<plugin>: config.redis_host is
+ * deprecated, ...`). A null (decK dumps write every field) means unset.
  */
 export function foldRedisShorthands(
+  plugin: string,
   config: { redis: object } & Record<string, unknown>,
   warn: (message: string, field: string) => void,
 ): void {
   for (const [old, field] of REDIS_SHORTHANDS) {
     const v = config[old];
     if (v === undefined || v === null) continue;
-    warn(`config.${old} is deprecated, please use config.redis.${field} instead`, old);
+    warn(`${plugin}: config.${old} is deprecated, please use config.redis.${field} instead`, old);
     (config.redis as Record<string, unknown>)[field] = v;
   }
 }

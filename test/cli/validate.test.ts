@@ -331,7 +331,7 @@ test('a plugin warning at load is a validate warning too, located at the field i
   );
   assert.match(
     r.out,
-    /dup\.yaml:17:19 {2}plugins\[1\]\.config\.redis_host {2}warning: plugin 'rate-limiting': config\.redis_host is deprecated/,
+    /dup\.yaml:17:19 {2}plugins\[1\]\.config\.redis_host {2}warning: plugin 'rate-limiting': rate-limiting: config\.redis_host is deprecated, please use config\.redis\.host instead/,
   );
   assert.match(r.out, /; 3 warnings\)/);
 });

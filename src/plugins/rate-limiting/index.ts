@@ -323,7 +323,11 @@ export default definePlugin<RateLimitingConfig>({
   schema,
   create(config, context): PluginHandlers {
     const log = context.log;
-    foldRedisShorthands(config as unknown as { redis: object } & Record<string, unknown>, context.warn);
+    foldRedisShorthands(
+      'rate-limiting',
+      config as unknown as { redis: object } & Record<string, unknown>,
+      context.warn,
+    );
     const periods = validate(config);
     if (config.sync_rate !== -1)
       context.warn('sync_rate is ignored: Tollgate counts every request synchronously', 'sync_rate');

@@ -1,7 +1,10 @@
 // rate-limiting: Kong's headers and answers, the local policy, and the redis policy against a real redis-server.
 
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createServer as createTlsServer } from 'node:tls';
@@ -10,6 +13,7 @@ import { redisUnavailable, startRedis, type TestRedis } from '../../../test/supp
 import { freePort } from '../../../test/support/upstream.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
 import { TestCa, tool } from '../../../test/tls/support.ts';
+import { runValidate } from '../../cli/validate.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 import { rateLimitingStats } from './index.ts';
 
@@ -224,6 +228,27 @@ describe('rate-limiting, local policy', () => {
       );
     }
   });
+});
+
+test("Kong's deprecated flat redis_* fields load, each with Kong's deprecation text, located at the field", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rl-flat-'));
+  const file = join(dir, 'flat.yaml');
+  writeFileSync(
+    file,
+    '_format_version: "3.0"\nplugins:\n  - name: rate-limiting\n    config: { minute: 5, policy: redis, redis_host: redis.internal, redis_port: 6380, redis_database: null }\n',
+  );
+  let out = '';
+  const code = await runValidate([file], { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => {} } });
+  rmSync(dir, { recursive: true });
+  assert.equal(code, 0, out);
+  for (const f of ['host', 'port'])
+    assert.ok(
+      out.includes(
+        `plugins[0].config.redis_${f}  warning: plugin 'rate-limiting': rate-limiting: config.redis_${f} is deprecated, please use config.redis.${f} instead`,
+      ),
+      out,
+    );
+  assert.doesNotMatch(out, /redis_database/, 'a null is unset');
 });
 
 test("fault_tolerant false with Redis unreachable: 500 with Kong's message, reason COUNTER_STORE_FAILED, an error line a second rather than a stack per request", async () => {

@@ -295,7 +295,11 @@ export default definePlugin<ResponseRateLimitingConfig>({
   schema,
   create(config, context) {
     const log = context.log;
-    foldRedisShorthands(config as unknown as { redis: object } & Record<string, unknown>, context.warn);
+    foldRedisShorthands(
+      'response-ratelimiting',
+      config as unknown as { redis: object } & Record<string, unknown>,
+      context.warn,
+    );
     validate(config);
     const { store, hooks } = sharedCounterStore(config.policy, config.redis, context, 'response-ratelimiting:local');
     const limiter = new ResponseRateLimiting(

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { rawRequest } from '../../../test/support/raw.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { freePort, type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { runValidate } from '../../cli/validate.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -247,4 +251,23 @@ describe('response-ratelimiting, redis policy', { skip: skip ?? false }, () => {
       client.disconnect();
     }
   });
+});
+
+test("Kong's deprecated flat redis_* fields load with Kong's deprecation text", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rrl-flat-'));
+  const file = join(dir, 'flat.yaml');
+  writeFileSync(
+    file,
+    '_format_version: "3.0"\nplugins:\n  - name: response-ratelimiting\n    config: { limits: { videos: { day: 1 } }, policy: redis, redis_host: redis.internal }\n',
+  );
+  let out = '';
+  const code = await runValidate([file], { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => {} } });
+  rmSync(dir, { recursive: true });
+  assert.equal(code, 0, out);
+  assert.ok(
+    out.includes(
+      "plugins[0].config.redis_host  warning: plugin 'response-ratelimiting': response-ratelimiting: config.redis_host is deprecated, please use config.redis.host instead",
+    ),
+    out,
+  );
 });
