@@ -4,6 +4,8 @@
  * table a user reads; this is the same knowledge the validator prints.
  */
 
+import { REDIS_SHORTHANDS } from '../lib/counter-policy.ts';
+
 const LUA = 'runs Lua code, which Tollgate cannot run; write a custom plugin in TypeScript instead (docs/plugins.md)';
 const ENTERPRISE = 'is a Kong Enterprise plugin, not part of Kong OSS';
 
@@ -135,6 +137,36 @@ export function renamedFieldIssues(plugin: string, config: unknown): [string, st
   const out: [string, string][] = [];
   for (const k of Object.keys(config)) {
     if (Object.hasOwn(map, k)) out.push([k, `${k}: ${map[k]}`]);
+  }
+  return out;
+}
+
+/** Plugins with Kong's deprecated flat `redis_*` fields (their schema.lua's shorthand_fields). */
+const REDIS_SHORTHAND_PLUGINS: ReadonlySet<string> = new Set(['rate-limiting', 'response-ratelimiting']);
+
+/**
+ * A deprecated flat `redis_*` field written beside its `redis` field with another value: Kong's
+ * schema refuses the plugin ("both deprecated and new field are used but their values mismatch",
+ * kong/db/schema/init.lua), where folding one over the other would count on a Redis the file does
+ * not mean. Checked as written, before defaults: `redis_port: 6380` alone is no conflict with the
+ * default port. Equal values load (decK dumps of Kong 3.6+ write both). A password is not quoted
+ * in the message (Kong prints both values).
+ */
+export function redisShorthandConflicts(plugin: string, config: unknown): [string, string][] {
+  if (!REDIS_SHORTHAND_PLUGINS.has(plugin) || config === null || typeof config !== 'object') return [];
+  const c = config as Record<string, unknown>;
+  const redis = c.redis;
+  if (redis === null || typeof redis !== 'object' || Array.isArray(redis)) return [];
+  const out: [string, string][] = [];
+  for (const [flat, field] of REDIS_SHORTHANDS) {
+    const old = c[flat];
+    const now = (redis as Record<string, unknown>)[field];
+    if (old === undefined || old === null || now === undefined || now === null || old === now) continue;
+    const [a, b] = field === 'password' ? ['[redacted]', '[redacted]'] : [String(old), String(now)];
+    out.push([
+      flat,
+      `both deprecated and new field are used but their values mismatch: ${flat} = ${a} vs redis.${field} = ${b}`,
+    ]);
   }
   return out;
 }

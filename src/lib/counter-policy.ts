@@ -5,7 +5,7 @@ import type { PluginContext, PluginHandlers } from '../pipeline/plugin.ts';
 import { type CounterStore, LocalCounters, RedisCounters, type RedisSettings, redisCountersKey } from './counters.ts';
 
 /** Kong's deprecated flat `redis_*` fields and the `redis` record field each stands for. */
-const REDIS_SHORTHANDS: readonly (readonly [string, keyof RedisSettings])[] = [
+export const REDIS_SHORTHANDS: readonly (readonly [string, keyof RedisSettings])[] = [
   ['redis_host', 'host'],
   ['redis_port', 'port'],
   ['redis_password', 'password'],

@@ -2,7 +2,13 @@
  * The plugin checks: each plugin instance names an installed plugin, respects its consumer
  * scoping, and has a config its plugin's schema accepts (defaults applied in place).
  */
-import { HTTP_ONLY_PLUGINS, HTTP_PROTOCOLS, kongPluginRefusal, renamedFieldIssues } from '../kong-plugins.ts';
+import {
+  HTTP_ONLY_PLUGINS,
+  HTTP_PROTOCOLS,
+  kongPluginRefusal,
+  redisShorthandConflicts,
+  renamedFieldIssues,
+} from '../kong-plugins.ts';
 import { suggest, validatePluginConfig } from '../schema.ts';
 import { knownSecrets } from '../secrets.ts';
 import { type Build, drain, type Steps } from './state.ts';
@@ -55,6 +61,8 @@ export function* pluginChecksSteps(b: Build): Steps {
       for (const [field, message] of renamed) b.err('PLUGIN_CONFIG', message, [...p.path, 'config', field]);
       continue;
     }
+    for (const [field, message] of redisShorthandConflicts(def.name, p.model.config))
+      b.err('PLUGIN_CONFIG', message, [...p.path, 'config', field]);
     b.issues.push(...validatePluginConfig(def, p.model.config, [...p.path, 'config'], b.plain));
   }
 }

@@ -230,16 +230,27 @@ describe('rate-limiting, local policy', () => {
   });
 });
 
-test("Kong's deprecated flat redis_* fields load, each with Kong's deprecation text, located at the field", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rl-flat-'));
-  const file = join(dir, 'flat.yaml');
-  writeFileSync(
-    file,
-    '_format_version: "3.0"\nplugins:\n  - name: rate-limiting\n    config: { minute: 5, policy: redis, redis_host: redis.internal, redis_port: 6380, redis_database: null }\n',
-  );
+/** `gateway validate` of one plugin config written as YAML flow text: its exit code and output. */
+async function validateRateLimiting(config: string): Promise<{ code: number; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rl-validate-'));
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, `_format_version: "3.0"\nplugins:\n  - name: rate-limiting\n    config: ${config}\n`);
   let out = '';
-  const code = await runValidate([file], { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => {} } });
-  rmSync(dir, { recursive: true });
+  try {
+    const code = await runValidate([file], {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: () => {} },
+    });
+    return { code, out };
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+}
+
+test("Kong's deprecated flat redis_* fields load, each with Kong's deprecation text, located at the field, beside redis fields of the same value", async () => {
+  const { code, out } = await validateRateLimiting(
+    '{ minute: 5, policy: redis, redis_host: redis.internal, redis_port: 6380, redis_database: null, redis: { port: 6380 } }',
+  );
   assert.equal(code, 0, out);
   for (const f of ['host', 'port'])
     assert.ok(
@@ -249,6 +260,26 @@ test("Kong's deprecated flat redis_* fields load, each with Kong's deprecation t
       out,
     );
   assert.doesNotMatch(out, /redis_database/, 'a null is unset');
+  assert.doesNotMatch(out, /mismatch/, 'the same value in both fields (decK dumps of Kong 3.6+) is no conflict');
+});
+
+test("a flat redis_* field that says otherwise than its redis field is refused with Kong's message, a password not quoted", async () => {
+  const host = await validateRateLimiting(
+    '{ minute: 5, policy: redis, redis_host: a.internal, redis: { host: b.internal } }',
+  );
+  assert.equal(host.code, 1, host.out);
+  assert.ok(
+    host.out.includes(
+      'plugins[0].config.redis_host  both deprecated and new field are used but their values mismatch: redis_host = a.internal vs redis.host = b.internal',
+    ),
+    host.out,
+  );
+  const password = await validateRateLimiting(
+    '{ minute: 5, policy: redis, redis_password: p-one, redis: { host: h, password: p-two } }',
+  );
+  assert.equal(password.code, 1, password.out);
+  assert.ok(password.out.includes('redis_password = [redacted] vs redis.password = [redacted]'), password.out);
+  assert.doesNotMatch(password.out, /p-one|p-two/);
 });
 
 test("fault_tolerant false with Redis unreachable: 500 with Kong's message, reason COUNTER_STORE_FAILED, an error line a second rather than a stack per request", async () => {

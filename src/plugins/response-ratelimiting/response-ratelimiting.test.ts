@@ -253,21 +253,42 @@ describe('response-ratelimiting, redis policy', { skip: skip ?? false }, () => {
   });
 });
 
-test("Kong's deprecated flat redis_* fields load with Kong's deprecation text", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rrl-flat-'));
-  const file = join(dir, 'flat.yaml');
-  writeFileSync(
-    file,
-    '_format_version: "3.0"\nplugins:\n  - name: response-ratelimiting\n    config: { limits: { videos: { day: 1 } }, policy: redis, redis_host: redis.internal }\n',
-  );
+/** `gateway validate` of one plugin config written as YAML flow text: its exit code and output. */
+async function validateConfig(config: string): Promise<{ code: number; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'rrl-validate-'));
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, `_format_version: "3.0"\nplugins:\n  - name: response-ratelimiting\n    config: ${config}\n`);
   let out = '';
-  const code = await runValidate([file], { stdout: { write: (s: string) => (out += s) }, stderr: { write: () => {} } });
-  rmSync(dir, { recursive: true });
+  try {
+    const code = await runValidate([file], {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: () => {} },
+    });
+    return { code, out };
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+}
+
+test("Kong's deprecated flat redis_* fields load with Kong's deprecation text, and are refused when their redis field says otherwise", async () => {
+  const { code, out } = await validateConfig(
+    '{ limits: { videos: { day: 1 } }, policy: redis, redis_host: redis.internal }',
+  );
   assert.equal(code, 0, out);
   assert.ok(
     out.includes(
       "plugins[0].config.redis_host  warning: plugin 'response-ratelimiting': response-ratelimiting: config.redis_host is deprecated, please use config.redis.host instead",
     ),
     out,
+  );
+  const conflict = await validateConfig(
+    '{ limits: { videos: { day: 1 } }, policy: redis, redis_port: 6380, redis: { host: h, port: 6381 } }',
+  );
+  assert.equal(conflict.code, 1, conflict.out);
+  assert.ok(
+    conflict.out.includes(
+      'plugins[0].config.redis_port  both deprecated and new field are used but their values mismatch: redis_port = 6380 vs redis.port = 6381',
+    ),
+    conflict.out,
   );
 });
