@@ -30,6 +30,7 @@ import {
   parseListen,
   REUSE_PORT_SUPPORTED,
 } from './proxy/server.ts';
+import type { KongDefaultCertificate } from './tls.ts';
 import { localHealth } from './upstream/health-report.ts';
 import { createHttpClient } from './upstream/http-client.ts';
 
@@ -39,6 +40,8 @@ export interface InstanceOptions {
   /** Config text to use instead of reading `configFile` (first load only; reloads read the file). */
   configText?: string;
   env?: Record<string, string | undefined>;
+  /** Kong's `ssl_cert` / `ssl_cert_key` (KONG_SSL_CERT, KONG_SSL_CERT_KEY): the ssl listeners' default certificate. */
+  kongDefaultCertificate?: KongDefaultCertificate;
   /** Override `_tollgate.proxy_listen` / `admin_listen` (CLI flags). An empty list disables that listener. */
   proxyListen?: string[];
   adminListen?: string[];
@@ -159,7 +162,13 @@ export class TollgateInstance {
     const { config, plugins, customPlugins } = await loadConfigWithPlugins(text, opts.configFile, loadOptions(opts));
     const log = opts.log ?? createLogger({ level: opts.logLevel ?? config.settings.log_level });
     const shared = new SharedResources(log);
-    const runtime = await compileRuntime(config, { plugins, customPlugins, log, shared });
+    const runtime = await compileRuntime(config, {
+      plugins,
+      customPlugins,
+      log,
+      shared,
+      kongDefaultCertificate: opts.kongDefaultCertificate,
+    });
     const inst = new TollgateInstance(opts, { config, runtime, text }, log, shared);
     try {
       await inst.bind();
@@ -288,7 +297,8 @@ export class TollgateInstance {
    * certificate on would keep a certificate the operator removed).
    */
   refusal(p: Prepared): ConfigIssue | null {
-    if (!this.sslListening || p.config.certificates.length > 0) return null;
+    if (!this.sslListening || p.config.certificates.length > 0 || this.options.kongDefaultCertificate !== undefined)
+      return null;
     const path = ['certificates'];
     return configIssue('SEMANTIC', NO_CERTIFICATE_MESSAGE, path, p.config.source.locate(path));
   }
@@ -304,7 +314,13 @@ export class TollgateInstance {
         loadOptions(this.options),
       );
       secrets = config.source.secrets;
-      const runtime = await compileRuntime(config, { plugins, customPlugins, log: this.log, shared: this.shared });
+      const runtime = await compileRuntime(config, {
+        plugins,
+        customPlugins,
+        log: this.log,
+        shared: this.shared,
+        kongDefaultCertificate: this.options.kongDefaultCertificate,
+      });
       return { config, runtime, text: t };
     } catch (err) {
       return { errors: scrubIssues(toIssues(err, this.options.configFile), secrets) };
@@ -558,8 +574,13 @@ function dontKeepAlive(_req: unknown, res: { shouldKeepAlive: boolean }): void {
 function loadOptions(opts: InstanceOptions): {
   env: Record<string, string | undefined>;
   plugins?: ReadonlyMap<string, PluginDefinition>;
+  defaultCertificate: boolean;
 } {
-  return { env: opts.env ?? process.env, plugins: opts.plugins };
+  return {
+    env: opts.env ?? process.env,
+    plugins: opts.plugins,
+    defaultCertificate: opts.kongDefaultCertificate !== undefined,
+  };
 }
 
 const readConfigText = readConfigFile;

@@ -48,12 +48,16 @@ export class CertificateStore {
   readonly fallbackOptions: SecureContextOptions | null;
   readonly size: number;
 
-  constructor(entries: readonly { model: CertificateModel; context: SecureContext; options: SecureContextOptions }[]) {
+  constructor(
+    entries: readonly { model: CertificateModel; context: SecureContext; options: SecureContextOptions }[],
+    kongDefault: { context: SecureContext; options: SecureContextOptions } | null = null,
+  ) {
     this.size = entries.length;
-    // The default: the first certificate without SNIs (Kong's default certificate, from kong.conf,
-    // by intent), else the one with the catch-all SNI `*`, else the first one.
+    // The default: Kong's `ssl_cert` (KONG_SSL_CERT) when given; else the first certificate without
+    // SNIs (Kong's default certificate, from kong.conf, by intent), else the one with the catch-all
+    // SNI `*`, else the first one.
     const star = entries.find((e) => e.model.snis.includes('*'));
-    const def = entries.find((e) => e.model.snis.length === 0) ?? star ?? entries[0];
+    const def = kongDefault ?? entries.find((e) => e.model.snis.length === 0) ?? star ?? entries[0];
     this.fallback = def?.context ?? null;
     this.fallbackOptions = def?.options ?? null;
     this.catchAll = star?.context ?? null;
@@ -124,11 +128,21 @@ function faultyField(c: CertificateModel): 'cert' | 'key' | 'cert_alt' | 'key_al
   return loads({ cert: c.cert_alt }) ? 'key_alt' : 'cert_alt';
 }
 
+/** Kong's `ssl_cert` / `ssl_cert_key` pairs (from KONG_SSL_CERT and KONG_SSL_CERT_KEY), PEM text, checked at start. */
+export interface KongDefaultCertificate {
+  readonly cert: readonly string[];
+  readonly key: readonly string[];
+}
+
 /**
  * Compiles the config's certificates. Problems OpenSSL finds that the loader did not (it already
- * checks PEM syntax, key/cert match and duplicate SNIs) come back as located issues.
+ * checks PEM syntax, key/cert match and duplicate SNIs) come back as located issues. `kongDefault`
+ * is served where Kong serves its `ssl_cert`: to clients without SNI and to names no SNI matches.
  */
-export function compileCertificates(config: GatewayConfig): { store: CertificateStore; issues: ConfigIssue[] } {
+export function compileCertificates(
+  config: GatewayConfig,
+  kongDefault?: KongDefaultCertificate,
+): { store: CertificateStore; issues: ConfigIssue[] } {
   const issues: ConfigIssue[] = [];
   const entries: { model: CertificateModel; context: SecureContext; options: SecureContextOptions }[] = [];
   for (const c of config.certificates) {
@@ -148,7 +162,12 @@ export function compileCertificates(config: GatewayConfig): { store: Certificate
       );
     }
   }
-  const store = new CertificateStore(entries);
+  let fallback: { context: SecureContext; options: SecureContextOptions } | null = null;
+  if (kongDefault !== undefined) {
+    const options = { ...SERVER_TLS, cert: [...kongDefault.cert], key: [...kongDefault.key] };
+    fallback = { context: createSecureContext(options), options };
+  }
+  const store = new CertificateStore(entries, fallback);
   if (issues.length === 0) stores.set(config, store);
   return { store, issues };
 }

@@ -24,6 +24,9 @@ export interface KongEnv {
   ignored: string[];
   /** Why the environment cannot start a DB-less gateway, or null. */
   error: string | null;
+  /** KONG_SSL_CERT and KONG_SSL_CERT_KEY as given (read by kong-ssl-cert.ts). */
+  sslCert?: string;
+  sslCertKey?: string;
 }
 
 /** nginx's levels as Kong's `log_level` takes them, mapped onto the gateway's four. */
@@ -88,6 +91,12 @@ export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
       case 'KONG_ADMIN_ERROR_LOG':
       case 'KONG_ADMIN_ACCESS_LOG':
         if (value !== 'off' && !STANDARD_STREAMS.has(value.split(/\s+/)[0]!)) out.ignored.push(name);
+        break;
+      case 'KONG_SSL_CERT':
+        out.sslCert = value;
+        break;
+      case 'KONG_SSL_CERT_KEY':
+        out.sslCertKey = value;
         break;
       case 'KONG_NGINX_WORKER_PROCESSES':
         set('workers', value, name);

@@ -7,10 +7,12 @@ import { scrubIssues } from '../config/secrets.ts';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
 import { TollgateInstance } from '../instance.ts';
 import { createLogger, type Logger } from '../log.ts';
+import type { KongDefaultCertificate } from '../tls.ts';
 import { TREE, VERSION } from '../version.ts';
 import { type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { commandHelp } from './commands.ts';
 import { type KongEnvOptions, readKongEnv } from './kong-env.ts';
+import { readKongSslCert } from './kong-ssl-cert.ts';
 
 export function formatIssue(i: ConfigIssue): string {
   return `${i.file}:${i.line}:${i.col}  ${i.path || '(root)'}  ${i.severity === 'warning' ? 'warning: ' : ''}${i.message}`;
@@ -27,6 +29,8 @@ export interface StartArgs {
   workers: number;
   /** KONG_* variables in the environment that mean nothing here (named in a warning at start). */
   kongIgnored: readonly string[];
+  /** KONG_SSL_CERT and KONG_SSL_CERT_KEY, read: the ssl listeners' default certificate. */
+  kongDefaultCertificate?: KongDefaultCertificate;
 }
 
 export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): StartArgs | string {
@@ -42,6 +46,8 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   // A flag wins over Kong's variable for it (KONG_PROXY_LISTEN, ...), which wins over the file.
   const kong = readKongEnv(env);
   if (kong.error !== null) return kong.error;
+  const certificate = readKongSslCert(kong.sslCert, kong.sslCertKey);
+  if (typeof certificate === 'string') return certificate;
   const given = (key: keyof KongEnvOptions): boolean =>
     key === 'no-access-log' ? args.flags.has(key) : args.values.has(key) || args.lists.has(key);
   /** How a message names where a value came from: its flag, or the Kong variable that set it. */
@@ -105,6 +111,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     watch: !v['no-watch'],
     workers,
     kongIgnored: kong.ignored,
+    ...(certificate === undefined ? {} : { kongDefaultCertificate: certificate }),
   };
 }
 
@@ -127,6 +134,7 @@ export async function runStart(argv: string[]): Promise<number> {
       configFile: args.config,
       proxyListen: args.proxyListen,
       adminListen: args.adminListen,
+      kongDefaultCertificate: args.kongDefaultCertificate,
       logLevel: args.logLevel,
       accessLog: args.accessLog,
       watch: args.watch,

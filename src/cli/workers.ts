@@ -270,6 +270,7 @@ export async function runPrimary(
   try {
     inst = await TollgateInstance.start({
       configFile: args.config,
+      kongDefaultCertificate: args.kongDefaultCertificate,
       proxyListen: [],
       adminListen: args.adminListen,
       logLevel: args.logLevel,
@@ -493,6 +494,7 @@ export async function runWorker(args: StartArgs): Promise<number> {
       configText: init,
       proxyListen: args.proxyListen,
       adminListen: [],
+      kongDefaultCertificate: args.kongDefaultCertificate,
       logLevel: args.logLevel,
       accessLog: args.accessLog,
       watch: false,

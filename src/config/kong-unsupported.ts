@@ -88,8 +88,10 @@ export const KONG_CONF_SETTINGS: Record<string, string> = {
   declarative_config: 'name the file with `gateway start --config FILE` (or KONG_DECLARATIVE_CONFIG)',
   database: 'Tollgate is DB-less: there is no database setting',
   status_listen: 'the admin listener (`admin_listen`) serves /status, /ready and /metrics',
-  ssl_cert: 'certificates are `certificates` entities in the file, matched by their `snis`',
-  ssl_cert_key: 'certificates are `certificates` entities in the file, matched by their `snis`',
+  ssl_cert:
+    'certificates are `certificates` entities in the file, matched by their `snis`; the default one may come from KONG_SSL_CERT',
+  ssl_cert_key:
+    'certificates are `certificates` entities in the file, matched by their `snis`; the default one may come from KONG_SSL_CERT_KEY',
   lua_ssl_trusted_certificate:
     "trusted CAs for upstreams are `ca_certificates`, named by a service's `ca_certificates`",
   headers:

@@ -41,6 +41,8 @@ export interface LoadOptions {
    * create() on those, so that one run reports both kinds of error.
    */
   onRefused?: (partial: GatewayConfig, plugins: ReadonlyMap<string, PluginDefinition>) => void;
+  /** ssl listeners have a certificate from outside the file (KONG_SSL_CERT, `gateway start`). */
+  defaultCertificate?: boolean;
 }
 
 /**
@@ -180,7 +182,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   checkSettings(settings, raw);
   if (unknown.size > 0) dropPlaceholderEntries(settings, unknown);
   // What start would refuse: validate says so too (the command line's listeners are start's own).
-  if (built.certificates.length === 0) {
+  if (built.certificates.length === 0 && opts.defaultCertificate !== true) {
     settings.proxy_listen?.forEach((addr, i) => {
       if (/\sssl\b/.test(addr))
         raw.push({ code: 'SEMANTIC', message: NO_CERTIFICATE_MESSAGE, path: ['_tollgate', 'proxy_listen', i] });

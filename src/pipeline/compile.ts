@@ -8,7 +8,7 @@ import { ConfigError, type ConfigIssue, configIssue, PluginConfigError, pluginFi
 import { addIpEntry, type IpList, newIpList } from '../lib/ip-list.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
-import { compileCertificates } from '../tls.ts';
+import { compileCertificates, type KongDefaultCertificate } from '../tls.ts';
 import { Balancer, parseTarget, UpstreamHealth } from '../upstream/balancer.ts';
 import { hostResolver } from '../upstream/dns.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
@@ -43,6 +43,8 @@ export interface CompileOptions {
   customPlugins?: ReadonlySet<string>;
   /** Other plugins whose `create()` is bounded by `plugin_create_timeout` (the test kit's custom plugin). */
   boundedCreate?: ReadonlySet<string>;
+  /** Kong's `ssl_cert` from KONG_SSL_CERT / KONG_SSL_CERT_KEY: the default certificate of ssl listeners. */
+  kongDefaultCertificate?: KongDefaultCertificate;
 }
 
 /**
@@ -105,7 +107,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     }
   }
   // TLS: certificates compiled into SecureContexts; what OpenSSL refuses is a located error.
-  issues.push(...compileCertificates(config).issues);
+  issues.push(...compileCertificates(config, opts.kongDefaultCertificate).issues);
   const upstreams =
     issues.length === 0 ? new Map(config.upstreams.map((u) => [u.name, u])) : new Map<string, UpstreamModel>();
   // Thousands of services (each a balancer and its pool) compile in slices too.

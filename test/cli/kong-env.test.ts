@@ -3,10 +3,14 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { parseStartArgs, type StartArgs } from '../../src/cli/start.ts';
 import { freePort } from '../support/upstream.ts';
+import { until } from '../support/wait.ts';
+import { curl, presented, TestCa } from '../tls/support.ts';
 import { BIN, cleanEnv, tmp, write } from './helpers.ts';
 
 const SERVICE =
@@ -100,22 +104,106 @@ test('gateway start from Kong variables alone serves, and names the variables it
   }
 });
 
-test('a start that fails still names the Kong variables it did not read (KONG_SSL_CERT for an ssl listener)', () => {
+test('a start that fails still names the Kong variables it did not read', () => {
   const dir = tmp();
   const file = write(dir, 'kong.yml', SERVICE);
   const env = cleanEnv({
     KONG_DECLARATIVE_CONFIG: file,
     KONG_PROXY_LISTEN: '127.0.0.1:0 ssl',
     KONG_ADMIN_LISTEN: 'off',
-    KONG_SSL_CERT: '/etc/secrets/tls.crt',
-    KONG_SSL_CERT_KEY: '/etc/secrets/tls.key',
+    KONG_ADMIN_SSL_CERT: '/etc/secrets/admin.crt',
   });
   const r = spawnSync(process.execPath, [BIN, 'start', '--no-watch'], { env, encoding: 'utf8', timeout: 20_000 });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /an ssl listener needs a certificate/);
-  assert.match(
-    r.stderr,
-    /KONG_\* environment variables that Tollgate does not read.*: KONG_SSL_CERT, KONG_SSL_CERT_KEY/,
-  );
+  assert.match(r.stderr, /KONG_\* environment variables that Tollgate does not read.*: KONG_ADMIN_SSL_CERT/);
   assert.doesNotMatch(r.stderr, /etc\/secrets/);
+});
+
+test("KONG_SSL_CERT and KONG_SSL_CERT_KEY are read as Kong's conf_loader reads them: paths, PEM or base64, pairs in order; a bad one is a usage error that never shows a key", () => {
+  const ca = new TestCa();
+  try {
+    const a = ca.issue('default.test', ['default.test']);
+    const b = ca.issue('rsa.test', ['rsa.test'], { rsa: true });
+    const fromFiles = parsed([], { KONG_SSL_CERT: a.certFile, KONG_SSL_CERT_KEY: a.keyFile });
+    assert.deepEqual(fromFiles.kongDefaultCertificate, { cert: [a.cert], key: [a.key] });
+    assert.deepEqual(fromFiles.kongIgnored, []);
+    const b64 = (t: string) => Buffer.from(t).toString('base64');
+    const mixed = parsed([], {
+      KONG_SSL_CERT: `${b64(a.cert)}, ${b.certFile}`,
+      KONG_SSL_CERT_KEY: `${a.key},${b64(b.key)}`,
+    });
+    assert.deepEqual(mixed.kongDefaultCertificate, { cert: [a.cert, b.cert], key: [a.key.trim(), b.key] });
+    assert.equal(parsed([], {}).kongDefaultCertificate, undefined);
+    const refused = (env: Record<string, string>) => String(parseStartArgs([], env));
+    assert.match(refused({ KONG_SSL_CERT: a.certFile }), /^KONG_SSL_CERT_KEY must be specified/);
+    assert.match(refused({ KONG_SSL_CERT_KEY: a.keyFile }), /^KONG_SSL_CERT must be specified/);
+    assert.match(
+      refused({ KONG_SSL_CERT: `${a.certFile},${b.certFile}`, KONG_SSL_CERT_KEY: a.keyFile }),
+      /^KONG_SSL_CERT was specified 2 times while KONG_SSL_CERT_KEY was specified 1 times$/,
+    );
+    assert.equal(
+      refused({ KONG_SSL_CERT: '/etc/secrets/tls.crt', KONG_SSL_CERT_KEY: a.keyFile }),
+      'KONG_SSL_CERT: failed loading certificate from /etc/secrets/tls.crt',
+    );
+    const broken = refused({ KONG_SSL_CERT: a.certFile, KONG_SSL_CERT_KEY: a.key.slice(0, 80) });
+    assert.equal(broken, 'KONG_SSL_CERT_KEY: failed loading key from the variable');
+    const mismatch = refused({ KONG_SSL_CERT: a.certFile, KONG_SSL_CERT_KEY: b.keyFile });
+    assert.match(mismatch, /^KONG_SSL_CERT and KONG_SSL_CERT_KEY cannot be served: /);
+    for (const text of [broken, mismatch]) assert.doesNotMatch(text, /PRIVATE KEY|[A-Za-z0-9+/]{40}/);
+  } finally {
+    rmSync(ca.dir, { recursive: true, force: true });
+  }
+});
+
+test('gateway start serves KONG_SSL_CERT on an ssl listener of a file without certificates: to clients without SNI and to names no SNI matches, as Kong serves its ssl_cert', async () => {
+  const ca = new TestCa();
+  const fallback = ca.issue('default.test', ['default.test']);
+  const named = ca.issue('named.test', ['named.test']);
+  const dir = tmp();
+  const port = await freePort();
+  const env = cleanEnv({
+    KONG_DECLARATIVE_CONFIG: write(dir, 'kong.yml', SERVICE),
+    KONG_PROXY_LISTEN: `127.0.0.1:${port} ssl`,
+    KONG_ADMIN_LISTEN: 'off',
+    KONG_SSL_CERT: fallback.certFile,
+    KONG_SSL_CERT_KEY: fallback.keyFile,
+  });
+  const withNamed = `${SERVICE}certificates:\n  - cert: ${JSON.stringify(named.cert)}\n    key: ${JSON.stringify(named.key)}\n    snis: [{ name: named.test }]\n`;
+  const proc = spawn(process.execPath, [BIN, 'start', '--no-watch'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(proc, 'exit');
+  let text = '';
+  proc.stderr.setEncoding('utf8').on('data', (c: string) => (text += c));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: proc.stdout }).on('line', (line) => {
+        text += `${line}\n`;
+        if ((JSON.parse(line) as { msg?: string }).msg === 'listening') resolve();
+      });
+      void exited.then(() => reject(new Error(`exited:\n${text}`)));
+    });
+    assert.doesNotMatch(text, /KONG_SSL_CERT/, 'read, so not in the warning about variables not read');
+    assert.equal((await presented(port, null)).serial, fallback.serial);
+    assert.equal((await presented(port, 'other.test')).serial, fallback.serial);
+    const res = await curl([
+      '--cacert',
+      ca.certFile,
+      '--resolve',
+      `default.test:${port}:127.0.0.1`,
+      `https://default.test:${port}/x`,
+    ]);
+    assert.equal(res.status, 200);
+    // A reload keeps it, and a certificate of the file is served for its SNI.
+    writeFileSync(join(dir, 'kong.yml'), withNamed);
+    proc.kill('SIGHUP');
+    await until(
+      'the reloaded certificate',
+      async () => (await presented(port, 'named.test')).serial === named.serial,
+    ).catch((err: Error) => assert.fail(`${err.message}\n${text}`));
+    assert.equal((await presented(port, null)).serial, fallback.serial);
+  } finally {
+    proc.kill('SIGTERM');
+    await exited;
+    rmSync(ca.dir, { recursive: true, force: true });
+  }
 });
