@@ -13,7 +13,7 @@ import type { KongDefaultCertificate } from '../tls.ts';
 /** Larger than any certificate chain or key file; a path to something else is not read whole. */
 const MAX_PEM_FILE = 1024 * 1024;
 
-/** The entry's PEM text and whether it came from a file, or null when it names no readable file. */
+/** The entry's PEM text (empty for a file past MAX_PEM_FILE) and whether it came from a file. */
 function pemOf(entry: string): { text: string; file: boolean } {
   let size = -1;
   try {
@@ -24,7 +24,12 @@ function pemOf(entry: string): { text: string; file: boolean } {
   }
   if (size >= 0) {
     if (size > MAX_PEM_FILE) return { text: '', file: true };
-    return { text: readFileSync(entry, 'utf8'), file: true };
+    try {
+      return { text: readFileSync(entry, 'utf8'), file: true };
+    } catch {
+      // Unreadable (permissions): "failed loading ... from <path>", not a stack trace.
+      return { text: '', file: true };
+    }
   }
   // Kong's try_decode_base64: base64 that decodes is the PEM; anything else is taken as written.
   if (/^[A-Za-z0-9+/]+={0,2}$/.test(entry) && entry.length % 4 === 0)
