@@ -58,6 +58,48 @@ test('without max_bytes a queue is still bounded in bytes (DEFAULT_MAX_BYTES), e
   assert.ok(approxBytes({ a: 'xyz', b: [1, 'ab'] }) >= 5, 'the estimate counts the strings');
 });
 
+test("drops are logged in Kong's words, each cause on its own line, with the count dropped so far", () => {
+  const lines: string[] = [];
+  const queue = new LogQueue<string>(
+    'http-log',
+    { ...QUEUE_DEFAULTS, max_entries: 1_000 },
+    () => new Promise<void>(() => {}),
+    (m) => lines.push(m),
+  );
+  // 30 KB entries: the default byte bound is reached first (at 559 of them), then the entry
+  // bound with small ones.
+  const large = 'h'.repeat(30_000);
+  for (let i = 0; i < 600; i++) queue.add(large);
+  const droppedForBytes = queue.stats.dropped;
+  assert.equal(droppedForBytes, 600 - Math.floor(DEFAULT_MAX_BYTES / (large.length + 16)));
+  for (let i = 0; i < 2_000; i++) queue.add('small');
+  assert.equal(queue.stats.depth, 999, 'the entry in flight counts against max_entries');
+  assert.deepEqual(lines.slice(0, 2), [
+    'queue http-log: byte capacity exceeded, 1 queue entries were dropped; 1 dropped so far',
+    'queue http-log: queue at 80% capacity',
+  ]);
+  assert.match(
+    lines[2] ?? '',
+    /^queue http-log: queue full, dropping old entries until processing is successful again; \d+ dropped so far$/,
+  );
+  assert.equal(lines.length, 3, 'each cause is logged once a minute');
+});
+
+test("a batch whose retries ran out is logged as Kong's max_retry_time message, with the receiver's error", async () => {
+  const lines: string[] = [];
+  const queue = new LogQueue<string>(
+    'zipkin',
+    { ...QUEUE_DEFAULTS, max_batch_size: 3, max_coalescing_delay: 0, max_retry_time: 0 },
+    () => Promise.reject(new Error('the log receiver answered 503')),
+    (m) => lines.push(m),
+  );
+  for (const e of ['a', 'b', 'c']) queue.add(e);
+  for (let i = 0; i < 50 && queue.stats.dropped < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(lines, [
+    'queue zipkin: could not send entries due to max_retry_time exceeded. 3 queue entries were lost (last error: the log receiver answered 503); 3 dropped so far',
+  ]);
+});
+
 /** A full collection, so that heapUsed counts what is held. */
 function gc(): void {
   setFlagsFromString('--expose-gc');

@@ -8,7 +8,10 @@
  * DEFAULT_MAX_BYTES, measured by an estimate of the entry's size: 10,000 entries of requests with
  * 30 KiB heads would otherwise hold 300 MB or more per queue. Entries of batches being delivered count against `max_entries` until delivered.
  * `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
- * Every drop is counted (`stats`), and logged at most once a minute.
+ * Every drop is counted (`stats`), and logged in Kong's words (`queue full, dropping old entries
+ * until processing is successful again`, `byte capacity exceeded, N queue entries were dropped`,
+ * `could not send entries due to max_retry_time exceeded. N queue entries were lost`, and the
+ * `queue at 80% capacity` warning), each at most once a minute: Kong logs one line per drop.
  */
 import type { DependencyHealth } from '../../pipeline/plugin.ts';
 
@@ -163,6 +166,13 @@ export class PartlyDelivered<T> extends Error {
   }
 }
 
+/** The queue's warnings: each is logged at most once a minute, so one cannot hide another. */
+type Warning = 'capacity' | 'entries' | 'bytes' | 'retries' | 'undeliverable' | 'shutdown' | 'deadline';
+
+/** Kong's CAPACITY_WARNING_THRESHOLD: the share of `max_entries` held that warns. */
+const CAPACITY_WARNING = 0.8;
+const DROP_LOG_INTERVAL_MS = 60_000;
+
 interface Item<T> {
   value: T;
   bytes: number;
@@ -186,13 +196,23 @@ export class LogQueue<T> {
   private inflightEntries = 0;
   private inflightBytes = 0;
   private timer: NodeJS.Timeout | null = null;
+  private warned = false;
   private closed = false;
-  private lastDropLog = 0;
+  private readonly lastLog: Record<Warning, number> = {
+    capacity: 0,
+    entries: 0,
+    bytes: 0,
+    retries: 0,
+    undeliverable: 0,
+    shutdown: 0,
+    deadline: 0,
+  };
 
   constructor(
     private readonly name: string,
     private readonly config: QueueConfig,
     private readonly deliver: Deliver<T>,
+    /** Where the queue's warnings go (drops, and Kong's capacity warning). */
     private readonly onDrop: (message: string) => void,
     /** Size of an entry for an explicit `max_bytes` (the default bound uses approxBytes). */
     sizeOf: (value: T) => number = approxBytes,
@@ -213,15 +233,27 @@ export class LogQueue<T> {
     // Entries in flight count too: while a delivery hangs (a receiver that accepts and never
     // answers), with concurrency_limit -1 every batch is in flight at once. When only the new
     // entry is waiting, it is the one dropped.
-    while (
-      this.items.length > this.head &&
-      (this.items.length - this.head + this.inflightEntries > this.config.max_entries ||
-        (this.bytes + this.inflightBytes > this.maxBytes && this.items.length - this.head > 1))
-    ) {
+    let overEntries = 0;
+    let overBytes = 0;
+    while (this.items.length > this.head) {
+      if (this.items.length - this.head + this.inflightEntries > this.config.max_entries) overEntries++;
+      else if (this.bytes + this.inflightBytes > this.maxBytes && this.items.length - this.head > 1) overBytes++;
+      else break;
       const dropped = this.items[this.head++]!;
       this.bytes -= dropped.bytes;
-      this.dropped(1, 'queue full');
     }
+    // Kong's enqueue: one line for the entry bound, one with the count for the byte bound.
+    if (overEntries > 0)
+      this.dropped(overEntries, 'entries', 'queue full, dropping old entries until processing is successful again');
+    if (overBytes > 0)
+      this.dropped(overBytes, 'bytes', `byte capacity exceeded, ${overBytes} queue entries were dropped`);
+    // Kong warns once the queue holds 80% of max_entries, again after it went below.
+    if (this.items.length - this.head + this.inflightEntries >= this.config.max_entries * CAPACITY_WARNING) {
+      if (!this.warned) {
+        this.warned = true;
+        this.log('capacity', `queue at ${CAPACITY_WARNING * 100}% capacity`);
+      }
+    } else this.warned = false;
     this.compact();
     this.stats.depth = this.items.length - this.head;
     this.schedule();
@@ -299,12 +331,29 @@ export class LogQueue<T> {
           const sent = batch.length - left.length - err.undeliverable;
           this.stats.sent += sent;
           if (sent > 0) this.stats.lastSuccessAt = Date.now();
-          if (err.undeliverable > 0) this.dropped(err.undeliverable, `undeliverable: ${err.message}`);
+          if (err.undeliverable > 0)
+            this.dropped(
+              err.undeliverable,
+              'undeliverable',
+              `${err.undeliverable} queue entries were dropped, undeliverable: ${err.message}`,
+            );
           if (left.length === 0) return;
           batch = left;
         }
-        if (this.closed || Date.now() + delay - firstTry > this.config.max_retry_time * 1000) {
-          this.dropped(batch.length, `delivery failed: ${this.stats.lastError}`);
+        if (this.closed) {
+          this.dropped(
+            batch.length,
+            'shutdown',
+            `could not send entries at shutdown. ${batch.length} queue entries were lost (${this.stats.lastError})`,
+          );
+          return;
+        }
+        if (Date.now() + delay - firstTry > this.config.max_retry_time * 1000) {
+          this.dropped(
+            batch.length,
+            'retries',
+            `could not send entries due to max_retry_time exceeded. ${batch.length} queue entries were lost (last error: ${this.stats.lastError})`,
+          );
           return;
         }
         await new Promise((r) => setTimeout(r, delay).unref());
@@ -313,13 +362,17 @@ export class LogQueue<T> {
     }
   }
 
-  private dropped(n: number, why: string): void {
+  private dropped(n: number, reason: Warning, message: string): void {
     this.stats.dropped += n;
+    this.log(reason, `${message}; ${this.stats.dropped} dropped so far`);
+  }
+
+  /** Kong's queue log line, `queue NAME: MESSAGE`, at most once a minute per reason. */
+  private log(reason: Warning, message: string): void {
     const now = Date.now();
-    if (now - this.lastDropLog > 60_000) {
-      this.lastDropLog = now;
-      this.onDrop(`${this.name}: dropped ${n} log entr${n === 1 ? 'y' : 'ies'} (${why}); ${this.stats.dropped} so far`);
-    }
+    if (now - this.lastLog[reason] < DROP_LOG_INTERVAL_MS) return;
+    this.lastLog[reason] = now;
+    this.onDrop(`queue ${this.name}: ${message}`);
   }
 
   /** Stops accepting entries; what is waiting is sent once more within `deadlineMs`, then dropped. */
@@ -345,7 +398,11 @@ export class LogQueue<T> {
         } catch (err) {
           const lost = err instanceof PartlyDelivered ? err.left.length + err.undeliverable : batch.length;
           this.stats.sent += batch.length - lost;
-          this.dropped(lost, 'delivery failed at shutdown');
+          this.dropped(
+            lost,
+            'shutdown',
+            `could not send entries at shutdown. ${lost} queue entries were lost (${err instanceof Error ? err.message : String(err)})`,
+          );
         }
       }
     };
@@ -358,7 +415,14 @@ export class LogQueue<T> {
     ]);
     clearTimeout(timer);
     expired = true;
-    if (next < pending.length) this.dropped(pending.length - next, 'not delivered by the shutdown deadline');
+    if (next < pending.length) {
+      const lost = pending.length - next;
+      this.dropped(
+        lost,
+        'deadline',
+        `could not send entries by the shutdown deadline. ${lost} queue entries were lost`,
+      );
+    }
   }
 }
 

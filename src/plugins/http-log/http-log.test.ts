@@ -196,3 +196,20 @@ test('a header in headers the HTTP client sets itself (Transfer-Encoding, Connec
     await receiver.close();
   }
 });
+
+test("with max_bytes unset, the entries of 30 KB heads a receiver that never answers leaves past 16 MiB are dropped and logged in Kong's words", async () => {
+  const hanging = createServer(() => undefined);
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+  const port = (hanging.address() as AddressInfo).port;
+  const log = await startPlugin(plugin, { http_endpoint: `http://127.0.0.1:${port}/logs`, timeout: 30_000 });
+  try {
+    const headers = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`x-large-${i}`, 'v'.repeat(1_000)]));
+    for (let i = 0; i < 600; i++) await log.run({ path: `/items/${i}`, headers });
+    const lines = log.logs.map((l) => String(l.msg)).filter((m) => m.startsWith('queue http-log: '));
+    assert.deepEqual(lines, ['queue http-log: byte capacity exceeded, 1 queue entries were dropped; 1 dropped so far']);
+  } finally {
+    await log.close();
+    hanging.closeAllConnections();
+    await new Promise((r) => hanging.close(r));
+  }
+});
