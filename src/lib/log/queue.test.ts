@@ -100,6 +100,30 @@ test("a batch whose retries ran out is logged as Kong's max_retry_time message, 
   ]);
 });
 
+test("an entry larger than max_bytes is refused alone, in Kong's words: the queue is not emptied for it", () => {
+  const lines: string[] = [];
+  const delivered: string[][] = [];
+  const queue = new LogQueue<string>(
+    'http-log',
+    { ...QUEUE_DEFAULTS, max_bytes: 1_000, max_batch_size: 10, max_coalescing_delay: 60 },
+    async (batch) => {
+      delivered.push(batch);
+    },
+    (m) => lines.push(m),
+    (s) => s.length,
+  );
+  queue.add('a'.repeat(400));
+  queue.add('b'.repeat(1_001));
+  queue.add('c'.repeat(400));
+  assert.equal(queue.stats.depth, 2, 'the entries around it stay');
+  assert.equal(queue.stats.dropped, 1);
+  assert.deepEqual(lines, [
+    "queue http-log: string to be queued is longer (1001 bytes) than the queue's max_bytes (1000 bytes); 1 dropped so far",
+  ]);
+  void queue.close();
+  assert.deepEqual(delivered, [['a'.repeat(400), 'c'.repeat(400)]]);
+});
+
 /** A full collection, so that heapUsed counts what is held. */
 function gc(): void {
   setFlagsFromString('--expose-gc');

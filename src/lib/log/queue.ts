@@ -10,8 +10,10 @@
  * `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
  * Every drop is counted (`stats`), and logged in Kong's words (`queue full, dropping old entries
  * until processing is successful again`, `byte capacity exceeded, N queue entries were dropped`,
- * `could not send entries due to max_retry_time exceeded. N queue entries were lost`, and the
- * `queue at 80% capacity` warning), each at most once a minute: Kong logs one line per drop.
+ * `string to be queued is longer (N bytes) than the queue's max_bytes (M bytes)` for an entry
+ * larger than the bound alone, which is refused as Kong refuses it, `could not send entries due to
+ * max_retry_time exceeded. N queue entries were lost`, and the `queue at 80% capacity` warning),
+ * each at most once a minute: Kong logs one line per drop.
  */
 import type { DependencyHealth } from '../../pipeline/plugin.ts';
 
@@ -167,7 +169,7 @@ export class PartlyDelivered<T> extends Error {
 }
 
 /** The queue's warnings: each is logged at most once a minute, so one cannot hide another. */
-type Warning = 'capacity' | 'entries' | 'bytes' | 'retries' | 'undeliverable' | 'shutdown' | 'deadline';
+type Warning = 'capacity' | 'entries' | 'bytes' | 'oversize' | 'retries' | 'undeliverable' | 'shutdown' | 'deadline';
 
 /** Kong's CAPACITY_WARNING_THRESHOLD: the share of `max_entries` held that warns. */
 const CAPACITY_WARNING = 0.8;
@@ -202,6 +204,7 @@ export class LogQueue<T> {
     capacity: 0,
     entries: 0,
     bytes: 0,
+    oversize: 0,
     retries: 0,
     undeliverable: 0,
     shutdown: 0,
@@ -228,6 +231,15 @@ export class LogQueue<T> {
   add(value: T): void {
     if (this.closed) return;
     const bytes = this.measure(value);
+    if (bytes > this.maxBytes) {
+      // Kong's enqueue refuses such an entry rather than empty the queue for it.
+      this.dropped(
+        1,
+        'oversize',
+        `string to be queued is longer (${bytes} bytes) than the queue's max_bytes (${this.maxBytes} bytes)`,
+      );
+      return;
+    }
     this.items.push({ value, bytes });
     this.bytes += bytes;
     // Entries in flight count too: while a delivery hangs (a receiver that accepts and never
