@@ -130,6 +130,29 @@ function gc(): void {
   (runInNewContext('gc') as () => void)();
 }
 
+test('entries dropped or sent are released at once: the heap a queue holds stays near its byte bound', async () => {
+  const maxBytes = 4 * 1024 * 1024;
+  for (const deliver of [() => new Promise<void>(() => {}), () => Promise.resolve()]) {
+    const queue = new LogQueue<string>(
+      'test',
+      { ...QUEUE_DEFAULTS, max_bytes: maxBytes, max_batch_size: 10, max_coalescing_delay: 60 },
+      deliver,
+      () => {},
+      (s) => s.length,
+    );
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    // 30 KB entries, each its own flat string on the heap, as a request's JSON is ('x'.repeat()
+    // would be a small tree of shared halves).
+    for (let i = 0; i < 1_000; i++) queue.add(Buffer.alloc(30_000, i % 256).toString('latin1'));
+    await new Promise((r) => setImmediate(r));
+    gc();
+    const held = process.memoryUsage().heapUsed - before;
+    assert.ok(queue.stats.dropped + queue.stats.sent > 800, 'most entries left the queue');
+    assert.ok(held < maxBytes * 1.25, `${held} bytes held for a bound of ${maxBytes}`);
+  }
+});
+
 test('the byte estimate of an entry is not below the heap it holds, for ordinary and hostile entries', () => {
   // A Kong-shaped log entry, and one a hostile client makes: a hundred new header names and query
   // arguments per request. Each is parsed from JSON so that every string is its own heap object.
