@@ -4,6 +4,8 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { httpReceiver } from '../../../test/support/receivers.ts';
 import { startPlugin } from '../../testing/index.ts';
 import plugin from './index.ts';
@@ -207,6 +209,48 @@ test("with max_bytes unset, the entries of 30 KB heads a receiver that never ans
     for (let i = 0; i < 600; i++) await log.run({ path: `/items/${i}`, headers });
     const lines = log.logs.map((l) => String(l.msg)).filter((m) => m.startsWith('queue http-log: '));
     assert.deepEqual(lines, ['queue http-log: byte capacity exceeded, 1 queue entries were dropped; 1 dropped so far']);
+  } finally {
+    await log.close();
+    hanging.closeAllConnections();
+    await new Promise((r) => hanging.close(r));
+  }
+});
+
+/**
+ * A full collection, so that heapUsed counts what is held. The synthetic requests' nextTick
+ * callbacks (each holding its request) run first: runs that settle within one macrotask leave them queued.
+ */
+async function gc(): Promise<void> {
+  await new Promise((r) => setImmediate(r));
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+test('queue.max_bytes bounds the memory entries hold towards a receiver that never answers, for hostile heads too', async () => {
+  const hanging = createServer(() => undefined);
+  await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r));
+  const port = (hanging.address() as AddressInfo).port;
+  const maxBytes = 4 * 1024 * 1024;
+  const log = await startPlugin(plugin, {
+    http_endpoint: `http://127.0.0.1:${port}/logs`,
+    timeout: 30_000,
+    queue: { max_bytes: maxBytes },
+  });
+  try {
+    // Each request a hostile client's: 90 header names never seen before, and 60 query arguments.
+    const hostile = (i: number) => ({
+      path: `/items?${Array.from({ length: 60 }, (_, j) => `q${i}_${j}=${'w'.repeat(40)}`).join('&')}`,
+      headers: Object.fromEntries(Array.from({ length: 90 }, (_, j) => [`h${i}x${j}`, 'v'.repeat(40)])),
+    });
+    for (let i = 0; i < 20; i++) await log.run(hostile(i));
+    await gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 20; i < 1_500; i++) await log.run(hostile(i));
+    await gc();
+    const held = process.memoryUsage().heapUsed - before;
+    const dropped = log.logs.some((l) => String(l.msg).startsWith('queue http-log: byte capacity exceeded'));
+    assert.ok(dropped, 'the queue reached max_bytes');
+    assert.ok(held < maxBytes * 1.3, `${held} bytes held for max_bytes ${maxBytes}`);
   } finally {
     await log.close();
     hanging.closeAllConnections();
