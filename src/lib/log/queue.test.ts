@@ -176,11 +176,17 @@ test('the byte estimate of an entry is not below the heap it holds, for ordinary
       querystring: Object.fromEntries(Array.from({ length: 100 }, (_, j) => [`q${i}_${j}`, true])),
     },
   });
+  // A request whose query has one character past Latin-1 (a decoded %E4%B8%AD): its strings, and
+  // the JSON of an entry holding them (http-log's, tcp-log's), take two bytes a character.
+  const wide = (i: number) => ({ request: { uri: `/q${i}`, querystring: { q: `中${'w'.repeat(3_000)}${i}` } } });
+  const wideJson = (i: number) => JSON.stringify({ request: { querystring: { q: `${'w'.repeat(3_000)}${i}中` } } });
   // Over-estimating the hostile entry costs nothing but its own early drop.
   for (const [name, make, n, over] of [
     ['ordinary', ordinary, 3_000, 2],
     ['hostile', hostile, 500, 3],
     ['hostile', hostile, 2_000, 3],
+    ['wide', wide, 2_000, 2],
+    ['wide JSON', wideJson, 2_000, 2],
   ] as const) {
     const kept: unknown[] = [];
     let estimate = 0;

@@ -35,14 +35,14 @@ export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 /**
  * About the heap bytes an entry holds, linear in the entry and without serializing it, to a depth of
  * 6. Calibrated against V8's heap (measured with `process.memoryUsage()` on 20,000 retained
- * entries): a string is its header and characters, a small object about a word per property. An
- * object with many properties (a hostile request's hundred headers or query arguments, each name
+ * entries): a string is its header and characters (two bytes each once one is past Latin-1), a
+ * small object about a word per property. An object with many properties (a hostile request's hundred headers or query arguments, each name
  * new) is a hash table whose every entry, with the new name it keys and the table's spare room,
  * costs 80 to 150 bytes (more while few such objects exist: their hidden classes): estimated by the lengths of its strings alone it held 6 times its
  * estimate, and a queue bounded at 16 MiB by the estimate held 100 MB.
  */
 export function approxBytes(value: unknown, depth = 0): number {
-  if (typeof value === 'string') return STRING_HEADER + value.length;
+  if (typeof value === 'string') return STRING_HEADER + (WIDE.test(value) ? 2 : 1) * value.length;
   if (value === null || typeof value !== 'object' || depth > 6) return WORD;
   let n = OBJECT_HEADER;
   if (Array.isArray(value)) {
@@ -59,6 +59,12 @@ export function approxBytes(value: unknown, depth = 0): number {
 
 const WORD = 8;
 const STRING_HEADER = 16;
+/**
+ * A character past Latin-1: V8 then holds the whole string at two bytes a character (a query
+ * value with one decoded CJK character, and the JSON of an entry holding it). On a Latin-1 string
+ * V8 answers without scanning it, so the common case costs nothing.
+ */
+const WIDE = /[\u0100-\uffff]/;
 const OBJECT_HEADER = 24;
 /** Beyond this many properties an object is costed as a hash table (V8's dictionary mode). */
 const FAST_PROPERTIES = 16;
