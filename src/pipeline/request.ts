@@ -40,19 +40,6 @@ export const AUTHENTICATION_HEADERS = [
   'x-anonymous-consumer',
 ] as const;
 
-/**
- * The one rule for plugins' error bodies: an error answer (status 400 or more) whose body is a JSON
- * object (Kong's `{"message": ...}`, jwt's `{"exp": ...}`) carries the request id, as the gateway's
- * own errors do, so a client's report can be found in the logs. Other bodies (arrays, text a config
- * wrote) and bodies that already have a `request_id` are sent as given.
- */
-export function errorBodyWithRequestId(status: number, body: unknown, requestId: string): unknown {
-  if (status < 400 || typeof body !== 'object' || body === null || Array.isArray(body)) return body;
-  const proto = Object.getPrototypeOf(body);
-  if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(body, 'request_id')) return body;
-  return { ...(body as Record<string, unknown>), request_id: requestId };
-}
-
 export class RequestContext implements GatewayRequest {
   id = '';
   /** The id came from a trusted peer's request id header (else the gateway made it: safe in JSON as it is). */
@@ -100,6 +87,10 @@ export class RequestContext implements GatewayRequest {
   upstreamPath: string | null = null;
   upstreamQuery: string | null = null;
   upstreamBody: Buffer | NodeJS.ReadableStream | null = null;
+  /** The plugin whose access handler runs now (set by the phase runner). */
+  accessPlugin: string | null = null;
+  /** The plugin that gave setUpstreamBody its stream: the stream's failure is that plugin's. */
+  upstreamBodyPlugin: string | null = null;
   /** The client sent `Expect: 100-continue` and has not been told to send its body yet. */
   continuePending = false;
   /** readBody() calls waiting for the client's body now (a custom plugin's deadline waits for them). */
@@ -279,6 +270,7 @@ export class RequestContext implements GatewayRequest {
       // Anything else reached undici: a 502 blamed on the upstream, or a hang holding its connection.
       if (typeof (body as { pipe?: unknown } | null)?.pipe !== 'function') throw notABody(body);
       this.upstreamBody = body;
+      this.upstreamBodyPlugin = this.accessPlugin;
       return;
     }
     const buf = typeof body === 'string' ? Buffer.from(body) : body;

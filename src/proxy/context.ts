@@ -33,6 +33,8 @@ export class ProxyRequest extends RequestContext {
   sendSince = 0;
   /** The service's write_timeout while the client's body streams to the upstream (0: not streaming). */
   upstreamWriteTimeout = 0;
+  /** The error a plugin's replacement body stream failed with (see plugin-body.ts). */
+  pluginBodyError: Error | null = null;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;

@@ -3,7 +3,7 @@
 // never reached an upstream.
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { ProxyError, type ProxyErrorCode } from '../errors.ts';
+import type { ProxyErrorCode } from '../errors.ts';
 import { hasRequestBody } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext } from '../pipeline/request.ts';
@@ -25,6 +25,7 @@ import {
 } from './headers.ts';
 import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
+import { isPluginBodyError, pluginBodyFailed, pluginBodyStream, watchPluginBody } from './plugin-body.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { UPSTREAM_WRITE_TIMEOUT, watchUpstreamWrite } from './request-checks.ts';
@@ -38,15 +39,12 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   if (rc.finished) return;
   const body = (rc.upstreamBody ?? (hasRequestBody(rc) ? rc.raw : null)) as Dispatcher.DispatchOptions['body'];
   if (attempt === 0) rc.upstreamStartedAt = performance.now();
-  // A replacement body that already failed would leave undici waiting for bytes that never come.
-  const failed =
-    body !== null && typeof body === 'object' && 'errored' in body ? (body as { errored: unknown }).errored : null;
-  if (failed != null) {
-    rc.error = {
-      code: failed instanceof ProxyError ? failed.code : 'BAD_REQUEST',
-      message: String((failed as Error).message ?? failed),
-    };
-    return sendError(rc, failed instanceof ProxyError ? failed.code : 'BAD_REQUEST');
+  const stream = pluginBodyStream(rc);
+  if (stream !== null) {
+    // A replacement body that already failed would leave undici waiting for bytes that never come.
+    const failed = rc.pluginBodyError ?? (stream as { errored?: unknown }).errored;
+    if (failed != null) return pluginBodyFailed(rc, failed);
+    watchPluginBody(rc, stream);
   }
   // Every http service has a balancer (a plain service: of one target); it picks a healthy target,
   // whose pool carries the request.
@@ -312,23 +310,30 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     rc.abortUpstream = null;
     const code = (err as { code?: string }).code ?? '';
     const failed = this.target;
+    // The plugin's body stream failed: nothing to say about the upstream.
+    const plugins = isPluginBodyError(rc, err);
     if (this.target !== null) {
       // A client that went away says nothing about the target's health. A write timeout ends the
       // request itself (its 504 is out first), but the silence was the target's: Kong counts a
       // timeout while sending the request, as nginx's 504 it is.
       const outcome = passiveFailure(code);
-      if ((!rc.finished || code === UPSTREAM_WRITE_TIMEOUT) && !this.settled && !this.started && outcome !== null)
+      if (
+        (!rc.finished || code === UPSTREAM_WRITE_TIMEOUT) &&
+        !this.settled &&
+        !this.started &&
+        !plugins &&
+        outcome !== null
+      )
         this.svc.balancer!.report(this.target, outcome);
       if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') this.svc.balancer!.unresolved(this.target);
       this.target = releaseTarget(this.target);
     }
     if (rc.finished || this.settled || rc.res.writableEnded) return;
+    if (plugins) {
+      this.held = null;
+      return pluginBodyFailed(rc, err);
+    }
     if (!this.started && !rc.res.headersSent) {
-      // A plugin's replacement body stream may fail with a catalogued error (a size limit, say).
-      if (err instanceof ProxyError) {
-        rc.error = { code: err.code, message: err.message };
-        return sendError(rc, err.code);
-      }
       // nginx's proxy_next_upstream: a request that never went out (its connection could not be
       // made) is retried whatever its method or body, its body still unread; one that went out
       // only when idempotent and bodiless.

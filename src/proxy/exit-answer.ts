@@ -2,8 +2,21 @@
 // for the gateway (reply.ts) and the test kit (runPlugin), so that a response phase sees the same
 // head in both (content-type, content-length) and an exit that cannot be sent fails in both.
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { errorBodyWithRequestId, type RequestContext } from '../pipeline/request.ts';
+import type { RequestContext } from '../pipeline/request.ts';
 import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
+
+/**
+ * The one rule for plugins' error bodies: an error answer (status 400 or more) whose body is a JSON
+ * object (Kong's `{"message": ...}`, jwt's `{"exp": ...}`) carries the request id, as the gateway's
+ * own errors do, so a client's report can be found in the logs. Other bodies (arrays, text a config
+ * wrote) and bodies that already have a `request_id` are sent as given.
+ */
+export function errorBodyWithRequestId(status: number, body: unknown, requestId: string): unknown {
+  if (status < 400 || typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const proto = Object.getPrototypeOf(body);
+  if ((proto !== Object.prototype && proto !== null) || Object.hasOwn(body, 'request_id')) return body;
+  return { ...(body as Record<string, unknown>), request_id: requestId };
+}
 
 export interface ExitAnswer {
   status: number;

@@ -59,6 +59,7 @@ export function runPhase(
     try {
       if (phase === 'access') {
         if (h.access === undefined) continue;
+        rc.accessPlugin = inst.name;
         r = h.access(rc);
       } else if (phase === 'response') {
         if (h.response === undefined) continue;

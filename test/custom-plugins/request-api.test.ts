@@ -12,7 +12,7 @@ import {
   type GatewayResponse,
   type LogEntry,
 } from '../../src/index.ts';
-import { errorBodyWithRequestId } from '../../src/pipeline/request.ts';
+import { errorBodyWithRequestId } from '../../src/proxy/exit-answer.ts';
 import { runPlugin } from '../../src/testing/index.ts';
 
 type Step = (req: GatewayRequest, seen: Record<string, unknown>, find: (name: string) => Consumer | null) => void;
