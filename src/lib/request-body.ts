@@ -104,3 +104,20 @@ export function notABody(body: unknown): TypeError {
   const kind = body === null ? 'null' : typeof body;
   return new TypeError(`setUpstreamBody: the body must be a string, a Buffer or a readable stream, not ${kind}`);
 }
+
+const kFailed = Symbol('tollgate.bodyFailed');
+type Failing = NodeJS.ReadableStream & { [kFailed]?: unknown };
+
+/**
+ * The listener setUpstreamBody gives a plugin's body stream at once: a stream that fails before the
+ * upstream exchange reads it (a plugin still awaiting something) must not end the process with an
+ * unhandled 'error', and its error must still be known when the exchange starts.
+ */
+export function keepBodyError(this: Failing, err: unknown): void {
+  this[kFailed] ??= err;
+}
+
+/** The error the stream failed with, or null. */
+export function bodyFailure(stream: NodeJS.ReadableStream): unknown {
+  return (stream as Failing)[kFailed] ?? (stream as { errored?: unknown }).errored ?? null;
+}

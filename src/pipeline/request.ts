@@ -5,7 +5,7 @@ import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
 import { identityHeaders, NO_IDENTITY } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
-import { hasRequestBody, notABody, readBodyWithin } from '../lib/request-body.ts';
+import { hasRequestBody, keepBodyError, notABody, readBodyWithin } from '../lib/request-body.ts';
 import { defaultErrorMessage } from './error-messages.ts';
 import type {
   AuthenticateOptions,
@@ -271,6 +271,7 @@ export class RequestContext implements GatewayRequest {
       if (typeof (body as { pipe?: unknown } | null)?.pipe !== 'function') throw notABody(body);
       this.upstreamBody = body;
       this.upstreamBodyPlugin = this.accessPlugin;
+      if (!body.listeners('error').includes(keepBodyError)) body.on('error', keepBodyError);
       return;
     }
     const buf = typeof body === 'string' ? Buffer.from(body) : body;

@@ -33,8 +33,10 @@ export class ProxyRequest extends RequestContext {
   sendSince = 0;
   /** The service's write_timeout while the client's body streams to the upstream (0: not streaming). */
   upstreamWriteTimeout = 0;
-  /** The error a plugin's replacement body stream failed with (see plugin-body.ts). */
-  pluginBodyError: Error | null = null;
+  /** While a plugin's body stream is sent upstream: write_timeout without a byte of it (see plugin-body.ts). */
+  pluginBodyTimer: NodeJS.Timeout | null = null;
+  /** The write_timeout that timer runs for; 0 when the stream is not watched (or is done). */
+  pluginBodyTimeout = 0;
   constructor(gw: Gateway, runtime: Runtime, raw: IncomingMessage, res: ServerResponse, now: number) {
     super(runtime, raw, res, now);
     this.gw = gw;

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import type { ProxyErrorCode } from '../errors.ts';
-import { hasRequestBody } from '../lib/request-body.ts';
+import { bodyFailure, hasRequestBody } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
@@ -25,7 +25,13 @@ import {
 } from './headers.ts';
 import { endIfBodyUnread } from './linger.ts';
 import { runPhase } from './phases.ts';
-import { isPluginBodyError, pluginBodyFailed, pluginBodyStream, watchPluginBody } from './plugin-body.ts';
+import {
+  isPluginBodyError,
+  pluginBodyFailed,
+  pluginBodyMoved,
+  pluginBodyStream,
+  watchPluginBody,
+} from './plugin-body.ts';
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { UPSTREAM_WRITE_TIMEOUT, watchUpstreamWrite } from './request-checks.ts';
@@ -42,9 +48,9 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   const stream = pluginBodyStream(rc);
   if (stream !== null) {
     // A replacement body that already failed would leave undici waiting for bytes that never come.
-    const failed = rc.pluginBodyError ?? (stream as { errored?: unknown }).errored;
-    if (failed != null) return pluginBodyFailed(rc, failed);
-    watchPluginBody(rc, stream);
+    const failed = bodyFailure(stream);
+    if (failed !== null) return pluginBodyFailed(rc, failed);
+    watchPluginBody(rc, stream, svc.writeTimeout);
   }
   // Every http service has a balancer (a plain service: of one target); it picks a healthy target,
   // whose pool carries the request.
@@ -104,6 +110,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.connected = true;
     if (this.rc.finished) return abort();
     this.rc.abortUpstream = abort;
+    if (this.rc.pluginBodyTimeout !== 0) pluginBodyMoved(this.rc);
   }
 
   onHeaders(status: number, raw: Buffer[], resume: () => void, statusText?: string): boolean {
@@ -233,6 +240,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   onBodySent(sent: number): void {
     // undici passes the chunk it wrote (its type declarations say a size): count either.
     noteRelayed(typeof sent === 'number' ? sent : (sent as { length: number }).length);
+    if (this.rc.pluginBodyTimer !== null) this.rc.pluginBodyTimer.refresh();
   }
 
   onData(chunk: Buffer): boolean {
@@ -316,14 +324,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       // A client that went away says nothing about the target's health. A write timeout ends the
       // request itself (its 504 is out first), but the silence was the target's: Kong counts a
       // timeout while sending the request, as nginx's 504 it is.
-      const outcome = passiveFailure(code);
-      if (
-        (!rc.finished || code === UPSTREAM_WRITE_TIMEOUT) &&
-        !this.settled &&
-        !this.started &&
-        !plugins &&
-        outcome !== null
-      )
+      const outcome = plugins ? null : passiveFailure(code);
+      if ((!rc.finished || code === UPSTREAM_WRITE_TIMEOUT) && !this.settled && !this.started && outcome !== null)
         this.svc.balancer!.report(this.target, outcome);
       if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') this.svc.balancer!.unresolved(this.target);
       this.target = releaseTarget(this.target);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { Readable } from 'node:stream';
+import { connect } from 'node:net';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { type Listening, listen } from '../../test/support/upstream.ts';
 import { definePlugin } from '../index.ts';
@@ -13,13 +14,18 @@ const streamer = definePlugin({
   schema: { type: 'object', properties: {}, additionalProperties: false },
   create() {
     return {
-      access(req) {
+      async access(req) {
         const mode = req.headers['x-mode'];
         let body: Readable | null = null;
         if (mode === 'failed') {
+          // Fails while the plugin still waits: before the upstream exchange listens to it.
           body = new Readable({ read() {} });
+          req.setUpstreamBody(body);
           body.destroy(new Error('plugin stream broke before the exchange'));
-        } else if (mode === 'fails') {
+          await new Promise((r) => setTimeout(r, 20));
+          return;
+        }
+        if (mode === 'fails') {
           let n = 0;
           body = new Readable({
             read() {
@@ -27,9 +33,23 @@ const streamer = definePlugin({
               else setTimeout(() => this.destroy(new Error('plugin stream broke')), 20);
             },
           });
+        } else if (mode === 'stalls') {
+          let n = 0;
+          body = new Readable({
+            read() {
+              if (n++ === 0) this.push('abc'); // and nothing more, never an end
+            },
+          });
+        } else if (mode === 'floods') {
+          body = new Readable({
+            read() {
+              this.push(Buffer.alloc(64 * 1024, 'x'));
+            },
+          });
+        } else if (mode === 'client') {
+          body = req.raw.pipe(new PassThrough()); // the client's own bytes, at the client's pace
         }
         if (body === null) return;
-        body.on('error', () => {});
         req.setUpstreamBody(body);
         req.removeUpstreamHeader('content-length');
       },
@@ -44,6 +64,7 @@ let reached = 0;
 before(async () => {
   upstream = await listen((req, res) => {
     reached++;
+    if (req.url?.startsWith('/deaf')) return; // takes none of the body, answers nothing
     req.resume();
     req.on('end', () => res.end('ok'));
   });
@@ -55,9 +76,17 @@ before(async () => {
         {
           name: 'up',
           url: upstream.url,
+          write_timeout: 400,
           routes: [{ name: 'up', paths: ['/up'], plugins: [{ name: 'streamer' }] }],
         },
+        {
+          name: 'deaf',
+          url: `${upstream.url}/deaf`,
+          write_timeout: 400,
+          routes: [{ name: 'deaf', paths: ['/deaf'], plugins: [{ name: 'streamer' }] }],
+        },
       ],
+      _tollgate: { client_body_timeout: 1500 },
     },
   });
 });
@@ -93,4 +122,50 @@ test('the gateway stays usable after a plugin body stream failed', async () => {
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'ok');
   assert.equal(reached, before + 1);
+});
+
+test("a plugin's body stream that stops giving bytes is the plugin's 504 after write_timeout, not a hang", async () => {
+  const started = Date.now();
+  const res = await fetch(`${gw.url}/up/x`, {
+    method: 'POST',
+    body: 'client',
+    headers: { 'x-mode': 'stalls' },
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = (await res.json()) as { message: string; request_id: string };
+  assert.equal(res.status, 504);
+  assert.equal(body.message, 'The gateway timed out waiting for a plugin');
+  assert.ok(Date.now() - started < 3000, 'bounded by write_timeout');
+  await new Promise((r) => setTimeout(r, 50));
+  const line = accessLine(body.request_id);
+  assert.equal(line?.source, 'streamer');
+  assert.equal(line?.error, 'PLUGIN_TIMEOUT');
+  const logged = gw.logs.find((l) => l.msg === 'plugin timed out' && l.request_id === body.request_id);
+  assert.equal(logged?.plugin, 'streamer');
+});
+
+test("an upstream that takes none of a plugin's body stream is the upstream's 504, as for the client's body", async () => {
+  const res = await fetch(`${gw.url}/deaf/x`, {
+    method: 'POST',
+    body: 'client',
+    headers: { 'x-mode': 'floods' },
+    signal: AbortSignal.timeout(5000),
+  });
+  const body = (await res.json()) as { message: string; request_id: string };
+  assert.equal(res.status, 504);
+  assert.equal(body.message, 'The upstream server is timing out');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(accessLine(body.request_id)?.source, 'kong');
+});
+
+test("a plugin's stream over the client's body waits at the client's pace: client_body_timeout's 408, not the plugin's 504", async () => {
+  const port = Number(new URL(gw.url).port);
+  const socket = connect(port, '127.0.0.1');
+  socket.write(
+    'POST /up/x HTTP/1.1\r\nHost: x\r\nX-Mode: client\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabc',
+  );
+  let answer = '';
+  socket.on('data', (c: Buffer) => (answer += c.toString()));
+  await new Promise((r) => socket.on('close', r));
+  assert.match(answer, /^HTTP\/1\.1 408 /);
 });

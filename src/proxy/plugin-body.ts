@@ -6,10 +6,12 @@
 // the one for any plugin failure (phases.ts): a 500 `PLUGIN_FAILED` under the plugin's name while
 // nothing was sent, else the client's transfer is cut.
 import { ProxyError } from '../errors.ts';
+import { bodyFailure } from '../lib/request-body.ts';
 import { clientWentAway, type ProxyRequest } from './context.ts';
 import { endIfBodyUnread } from './linger.ts';
 import { pluginFailed } from './phases.ts';
 import { sendError } from './reply.ts';
+import { UPSTREAM_WRITE_TIMEOUT } from './request-checks.ts';
 
 const kRequest = Symbol('tollgate.pluginBody');
 type PluginBody = NodeJS.ReadableStream & { [kRequest]?: ProxyRequest };
@@ -20,25 +22,79 @@ export function pluginBodyStream(rc: ProxyRequest): PluginBody | null {
   return body === null || Buffer.isBuffer(body) || body === rc.raw ? null : (body as PluginBody);
 }
 
-/** Notes the stream's failure on its request as it happens (before undici ends the exchange with it). */
-export function watchPluginBody(rc: ProxyRequest, body: PluginBody): void {
-  if (body[kRequest] !== undefined) return;
+/**
+ * Notes the stream's failure on its request as it happens (before undici ends the exchange with
+ * it), and bounds its silences by the service's write_timeout, as nginx's proxy_send_timeout
+ * bounds the time between two writes of a request body to the upstream: without it a stream that
+ * never ends held the client, the upstream connection and the request for good.
+ */
+export function watchPluginBody(rc: ProxyRequest, body: PluginBody, writeTimeout: number): void {
+  if (body[kRequest] !== undefined || writeTimeout <= 0) return;
   body[kRequest] = rc;
-  body.on('error', onBodyError);
+  rc.pluginBodyTimeout = writeTimeout;
+  // No 'data' listener: it would set the stream flowing before undici reads it, its bytes lost.
+  body.once('end', onBodyDone);
+  body.once('close', onBodyDone);
+  body.once('error', onBodyDone);
 }
 
-// Shared by every request (no per-request closure): the request hangs on its stream.
-function onBodyError(this: PluginBody, err: Error): void {
+/**
+ * The exchange took a connection (undici writes the request next; the wait for one is
+ * connect_timeout's) or wrote a chunk of the stream: write_timeout starts again.
+ */
+export function pluginBodyMoved(rc: ProxyRequest): void {
+  const body = pluginBodyStream(rc);
+  if (body === null || rc.pluginBodyTimeout === 0) return;
+  if (rc.pluginBodyTimer === null) rc.pluginBodyTimer = setTimeout(onBodyStall, rc.pluginBodyTimeout, body);
+  else rc.pluginBodyTimer.refresh();
+}
+
+// Shared by every request (no per-request closures): the request hangs on its stream.
+function onBodyDone(this: PluginBody): void {
   const rc = this[kRequest];
-  if (rc !== undefined) rc.pluginBodyError ??= err;
+  if (rc === undefined) return;
+  rc.pluginBodyTimeout = 0;
+  if (rc.pluginBodyTimer !== null) clearTimeout(rc.pluginBodyTimer);
+  rc.pluginBodyTimer = null;
+}
+
+/**
+ * write_timeout passed without a byte of the stream going out. Paused, the upstream's connection
+ * took none of it: the upstream's 504, as for the client's own body. Flowing while the client's
+ * body it may be reading still comes, the client's pace (client_body_timeout's 408 bounds it).
+ * Otherwise the plugin's stream gave nothing: the plugin's 504 PLUGIN_TIMEOUT.
+ */
+function onBodyStall(body: PluginBody): void {
+  const rc = body[kRequest];
+  if (rc === undefined || rc.pluginBodyTimer === null || rc.finished) return;
+  const raw = rc.raw;
+  if (!body.isPaused() && raw.readableFlowing === true && !raw.complete) return void rc.pluginBodyTimer.refresh();
+  rc.pluginBodyTimer = null;
+  rc.pluginBodyTimeout = 0;
+  const abort = rc.abortUpstream;
+  rc.abortUpstream = null;
+  if (body.isPaused()) {
+    const why = 'upstream write timeout: the upstream took none of the request body for write_timeout';
+    rc.error = { code: 'UPSTREAM_TIMEOUT', message: why };
+    sendError(rc, 'UPSTREAM_TIMEOUT');
+    abort?.(Object.assign(new Error(why), { code: UPSTREAM_WRITE_TIMEOUT }));
+  } else {
+    const err = new ProxyError(
+      'PLUGIN_TIMEOUT',
+      'the body stream given to setUpstreamBody sent nothing for write_timeout',
+    );
+    pluginFailed(rc, rc.upstreamBodyPlugin, 'access', err);
+    abort?.(err);
+  }
+  endIfBodyUnread(rc);
 }
 
 /** Whether `err` is the failure of the plugin's body stream (one that failed before the exchange included). */
 export function isPluginBodyError(rc: ProxyRequest, err: unknown): boolean {
-  if (err == null) return false;
-  if (rc.pluginBodyError === err) return true;
-  const body = pluginBodyStream(rc) as { errored?: unknown } | null;
-  return body !== null && body.errored === err;
+  // The upstream's write timeout ends the stream with its own error: that one is the upstream's.
+  if (err == null || (err as { code?: string }).code === UPSTREAM_WRITE_TIMEOUT) return false;
+  const body = pluginBodyStream(rc);
+  return body !== null && bodyFailure(body) === err;
 }
 
 /**
@@ -47,6 +103,8 @@ export function isPluginBodyError(rc: ProxyRequest, err: unknown): boolean {
  * as the plugin's. The client's body, when the stream was reading it, is no longer wanted.
  */
 export function pluginBodyFailed(rc: ProxyRequest, err: unknown): void {
+  // Already answered (the stall's 504): the exchange ends with the error the answer cancelled it with.
+  if (rc.error !== null) return;
   if (err instanceof ProxyError) {
     rc.error = { code: err.code, message: err.message };
     sendError(rc, err.code);
