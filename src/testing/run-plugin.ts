@@ -249,6 +249,12 @@ async function runOnce(
     res = new ResponseContext(request.upstream?.status ?? 200, headers, false);
   }
   rc.response = res;
+  // What the upstream would read: the replacement, else the rest of the client's body. Read before
+  // the response phase, as the upstream reads it before it answers: not held for a late readBody().
+  const replaced = rc.upstreamBody;
+  const source = replaced ?? (!exited && hasRequestBody(rc) ? rc.raw : null);
+  const upstreamBody =
+    source === null ? null : Buffer.isBuffer(source) ? source : await bounded(drain(source), timeout, 'body');
   const responseResult = inst.handlers.response?.(rc, res);
   await bounded(responseResult, timeout, 'response');
   // The body as the plugin gave it to exit(); the gateway adds `request_id` to a JSON error body on the wire.
@@ -259,11 +265,6 @@ async function runOnce(
       : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
     body = res.applyTransforms(raw).toString('utf8');
   }
-  // What the upstream would read: the replacement, else the rest of the client's body.
-  const replaced = rc.upstreamBody;
-  const source = replaced ?? (!exited && hasRequestBody(rc) ? rc.raw : null);
-  const upstreamBody =
-    source === null ? null : Buffer.isBuffer(source) ? source : await bounded(drain(source), timeout, 'body');
   const svc = rc.compiled!.service!;
   // The log phase sees the finished exchange as the gateway records it: status, headers sent, who answered.
   rc.status = res.status;

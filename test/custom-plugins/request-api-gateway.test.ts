@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { definePlugin, type LogEntry } from '../../src/index.ts';
-import { startGateway } from '../../src/testing/index.ts';
+import { runPlugin, startGateway } from '../../src/testing/index.ts';
 
 test('through a gateway, the log entry times the handlers that waited and names the gateway when it answered an error', async () => {
   const entries: LogEntry[] = [];
@@ -139,5 +139,70 @@ test('through a gateway: a route without a service shows `service` null to its p
   } finally {
     await gw.close();
     await new Promise((r) => cut.close(r));
+  }
+});
+
+test('readBody() in the response phase: the body held in access, an empty one for none, null for one streamed to the upstream (never an empty buffer passed off as it); the kit agrees', async () => {
+  const reader = definePlugin({
+    name: 'late-reader',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({
+      async access(req) {
+        if (req.headers['x-hold'] === '1') await req.readBody(1024);
+      },
+      async response(req, res) {
+        const body = await req.readBody(1024);
+        res.setHeader('x-late-body', body === null ? 'null' : `[${body.toString()}]`);
+      },
+    }),
+  });
+  const upstream = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end('ok'));
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as AddressInfo).port;
+  const gw = await startGateway({
+    plugins: [reader],
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'up',
+          url: `http://127.0.0.1:${port}`,
+          routes: [{ name: 'r', paths: ['/r'], plugins: [{ name: 'late-reader' }] }],
+        },
+        { name: 'echo', url: 'echo://', routes: [{ name: 'e', paths: ['/e'], plugins: [{ name: 'late-reader' }] }] },
+      ],
+    },
+  });
+  try {
+    const cases: [RequestInit, string][] = [
+      [{ method: 'POST', body: 'sent', headers: { 'x-hold': '1' } }, '[sent]'],
+      [{ method: 'GET' }, '[]'],
+      [{ method: 'POST', body: 'sent' }, 'null'],
+    ];
+    for (const [init, expected] of cases) {
+      for (const path of ['/r', '/e']) {
+        const res = await fetch(`${gw.url}${path}`, { ...init, signal: AbortSignal.timeout(10_000) });
+        await res.arrayBuffer();
+        assert.equal(res.headers.get('x-late-body'), expected, `${path} ${JSON.stringify(init)}`);
+      }
+      const kit = await runPlugin(
+        reader,
+        {},
+        {
+          method: init.method,
+          headers: init.headers as Record<string, string>,
+          body: init.body as string | undefined,
+        },
+      );
+      assert.equal(kit.responseHeaders['x-late-body'], expected, `kit: ${JSON.stringify(init)}`);
+    }
+  } finally {
+    await gw.close();
+    upstream.close();
   }
 });
