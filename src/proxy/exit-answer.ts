@@ -50,11 +50,16 @@ export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
       body = b;
       headers['content-type'] ??= 'text/plain; charset=utf-8';
     } else {
+      // Kong's kong.response.exit raises for a body that is no string or table. A stream's JSON
+      // would be node's internals (`_readableState`, ...) sent to the client as the answer, and a
+      // function's is no text at all.
+      if (typeof (b as { pipe?: unknown }).pipe === 'function') return notJson('a stream');
       try {
         body = JSON.stringify(errorBodyWithRequestId(st, b, rc.id));
       } catch (err) {
         return err instanceof Error ? err : new Error(String(err));
       }
+      if (body === undefined) return notJson(typeof b);
       headers['content-type'] ??= 'application/json; charset=utf-8';
     }
     headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.length);
@@ -63,6 +68,10 @@ export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
     headers['content-length'] = '0';
   }
   return { status: st, headers, body };
+}
+
+function notJson(kind: string): TypeError {
+  return new TypeError(`exit() body must be a string, a Buffer or a JSON value, not ${kind}`);
 }
 
 function bodilessHead(headers: Record<string, HeaderValue | undefined>, status: number): typeof headers {
