@@ -15,6 +15,7 @@ import { dispatch } from './exchange.ts';
 import { grpcRefusal } from './grpc.ts';
 import { runPhase } from './phases.ts';
 import { waitForTurn } from './pipelining.ts';
+import { isPluginBodyError, pluginBodyFailed, pluginBodyStream, watchEchoBody } from './plugin-body.ts';
 import { onClientError, refusedBodyOf } from './refused.ts';
 import { answerEcho, redirectToHttps, sendError } from './reply.ts';
 import { prepare, refuseClientBody } from './request-checks.ts';
@@ -192,8 +193,12 @@ export class Gateway {
 
   private async echo(rc: ProxyRequest, svc: CompiledService): Promise<void> {
     try {
-      await answerEcho(rc, svc);
+      const answered = answerEcho(rc, svc);
+      const stream = pluginBodyStream(rc);
+      if (stream !== null) watchEchoBody(rc, stream, svc.writeTimeout);
+      await answered;
     } catch (err) {
+      if (isPluginBodyError(rc, err)) return pluginBodyFailed(rc, err);
       this.failed(rc, err);
     }
   }

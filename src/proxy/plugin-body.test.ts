@@ -80,6 +80,12 @@ before(async () => {
           routes: [{ name: 'up', paths: ['/up'], plugins: [{ name: 'streamer' }] }],
         },
         {
+          name: 'echo',
+          url: 'echo://',
+          write_timeout: 400,
+          routes: [{ name: 'echo', paths: ['/echo'], plugins: [{ name: 'streamer' }] }],
+        },
+        {
           name: 'deaf',
           url: `${upstream.url}/deaf`,
           write_timeout: 400,
@@ -168,4 +174,24 @@ test("a plugin's stream over the client's body waits at the client's pace: clien
   socket.on('data', (c: Buffer) => (answer += c.toString()));
   await new Promise((r) => socket.on('close', r));
   assert.match(answer, /^HTTP\/1\.1 408 /);
+});
+
+test("the echo upstream holds a plugin's body stream to the same rule: its failure the plugin's 500, its stall the plugin's 504", async () => {
+  for (const [mode, status, code] of [
+    ['fails', 500, 'PLUGIN_FAILED'],
+    ['stalls', 504, 'PLUGIN_TIMEOUT'],
+  ] as const) {
+    const res = await fetch(`${gw.url}/echo/x`, {
+      method: 'POST',
+      body: 'client',
+      headers: { 'x-mode': mode },
+      signal: AbortSignal.timeout(5000),
+    });
+    const body = (await res.json()) as { request_id: string };
+    assert.equal(res.status, status, mode);
+    await new Promise((r) => setTimeout(r, 50));
+    const line = accessLine(body.request_id);
+    assert.equal(line?.source, 'streamer', mode);
+    assert.equal(line?.error, code, mode);
+  }
 });

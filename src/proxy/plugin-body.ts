@@ -49,7 +49,23 @@ export function pluginBodyMoved(rc: ProxyRequest): void {
   else rc.pluginBodyTimer.refresh();
 }
 
+/**
+ * The same bounds for the in-process echo upstream, which reads the stream itself (no undici
+ * exchange reports its writes): each chunk it takes starts write_timeout again. Called in the tick
+ * the echo starts reading, so that no chunk flows before its reader listens.
+ */
+export function watchEchoBody(rc: ProxyRequest, body: PluginBody, writeTimeout: number): void {
+  watchPluginBody(rc, body, writeTimeout);
+  if (rc.pluginBodyTimeout === 0) return;
+  pluginBodyMoved(rc);
+  body.on('data', onEchoChunk);
+}
+
 // Shared by every request (no per-request closures): the request hangs on its stream.
+function onEchoChunk(this: PluginBody): void {
+  this[kRequest]?.pluginBodyTimer?.refresh();
+}
+
 function onBodyDone(this: PluginBody): void {
   const rc = this[kRequest];
   if (rc === undefined) return;
@@ -85,6 +101,8 @@ function onBodyStall(body: PluginBody): void {
     );
     pluginFailed(rc, rc.upstreamBodyPlugin, 'access', err);
     abort?.(err);
+    // Nobody reads it any more (the echo upstream waits on it): released with the error.
+    (body as { destroy?(err: Error): void }).destroy?.(err);
   }
   endIfBodyUnread(rc);
 }
