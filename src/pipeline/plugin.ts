@@ -133,7 +133,7 @@ export interface GatewayRequest {
    * the same bytes. Counted against the body budget (rejects with BODY_MEMORY_FULL, a 503: let it
    * propagate). Resolves null when the body is longer than `limit` bytes: the rest is read and
    * dropped, and the request must be answered (413, as Kong does). Once the upstream was called
-   * (response, log), null for a body streamed to it: read it in `access` to have it there.
+   * (response) or the answer went (log), null for a body not held: read it in `access` to have it there.
    */
   readBody(limit: number): Promise<Buffer | null>;
   /** Sets a header on the request sent upstream (replaces any value). */

@@ -300,9 +300,11 @@ export class RequestContext implements GatewayRequest {
     if (Buffer.isBuffer(current)) return current.length <= limit ? current : null;
     const source = current ?? (hasRequestBody(this) ? this.raw : null);
     if (source === null) return EMPTY_BODY;
-    // Streamed to the upstream and not held: no copy is left (an empty buffer passed for the body).
-    // Kong's get_raw_body likewise answers nil for a body nginx did not keep in memory.
-    if (this.upstreamStartedAt !== 0 || (source as { readableEnded?: boolean }).readableEnded === true) return null;
+    // Streamed to the upstream, or dropped once the answer went (the log phase), and not held: no
+    // copy is left (an empty buffer was passed off as the body). Kong's get_raw_body likewise
+    // answers nil for a body nginx did not keep in memory.
+    if (this.upstreamStartedAt !== 0 || this.finished || (source as { readableEnded?: boolean }).readableEnded === true)
+      return null;
     // The client's body, or a stream over it (request-size-limiting's count): the client may wait for 100 Continue.
     this.sendContinue();
     // The client's pace is not the plugin's: its phase deadline (plugin_timeout) waits while this read does.

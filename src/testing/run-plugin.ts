@@ -272,6 +272,7 @@ async function runOnce(
   rc.source = exited ? inst.name : null;
   rc.reason = exited ? rc.exitReason : null;
   for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) rc.res.setHeader(k, v as string | string[]);
+  rc.finished = true; // the answer went: a body nobody held is gone by the log phase
   const logResult: unknown = inst.handlers.log?.(
     rc,
     new LogEntryImpl(rc, performance.now() - rc.startedAt, exited ? null : upstreamTarget(rc, svc)),

@@ -206,3 +206,42 @@ test('readBody() in the response phase: the body held in access, an empty one fo
     upstream.close();
   }
 });
+
+test('readBody() in the log phase of a request answered before its body was read resolves null, not an empty buffer', async () => {
+  const seen: (string | null)[] = [];
+  const reader = definePlugin({
+    name: 'log-reader',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({
+      access(req) {
+        req.exit(401, { message: 'Unauthorized' });
+      },
+      async log(req) {
+        const body = await req.readBody(1024);
+        seen.push(body === null ? null : body.toString());
+      },
+    }),
+  });
+  const gw = await startGateway({
+    plugins: [reader],
+    config: {
+      _format_version: '3.0',
+      services: [
+        { name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'], plugins: [{ name: 'log-reader' }] }] },
+      ],
+    },
+  });
+  try {
+    const res = await fetch(`${gw.url}/r`, { method: 'POST', body: 'unread', signal: AbortSignal.timeout(10_000) });
+    assert.equal(res.status, 401);
+    await res.arrayBuffer();
+    for (let i = 0; i < 200 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(seen, [null]);
+    await runPlugin(reader, {}, { method: 'POST', body: 'unread' });
+    assert.deepEqual(seen, [null, null], 'the kit agrees');
+  } finally {
+    await gw.close();
+  }
+});
