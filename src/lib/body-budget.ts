@@ -40,6 +40,10 @@ export function bufferedBodyBytes(): number {
  * buffer is still on its way upstream.)
  */
 export function holdBodyBytes(response: EventEmitter, bytes: number): void {
+  // The request is over (a log handler, a plugin's work that outlived it): its 'close' has gone, so
+  // bytes counted now would never be given back, and each such request would shrink the budget of
+  // the whole process for good. Nothing is counted, as if given back at once.
+  if (ended(response)) return;
   if (held + bytes > max) throw new ProxyError('BODY_MEMORY_FULL');
   held += bytes;
   const h = response as Holder;
@@ -53,4 +57,10 @@ export function holdBodyBytes(response: EventEmitter, bytes: number): void {
 function release(this: Holder): void {
   held -= this[kHeld] ?? 0;
   this[kHeld] = 0;
+}
+
+/** The response has closed: HTTP/1's `closed`, or on HTTP/2 its stream's. */
+function ended(response: EventEmitter): boolean {
+  const r = response as { closed?: boolean; stream?: { closed?: boolean } };
+  return r.closed === true || r.stream?.closed === true;
 }
