@@ -195,3 +195,47 @@ test("the echo upstream holds a plugin's body stream to the same rule: its failu
     assert.equal(line?.error, code, mode);
   }
 });
+
+test("a plugin's body stream that fails or stalls does not charge the upstream target's health", async () => {
+  const pooled = await startGateway({
+    plugins: [streamer],
+    config: {
+      _format_version: '3.0',
+      upstreams: [
+        {
+          name: 'pool',
+          targets: [{ target: `127.0.0.1:${upstream.port}` }],
+          healthchecks: { passive: { unhealthy: { timeouts: 1, tcp_failures: 1, http_failures: 1 } } },
+        },
+      ],
+      services: [
+        {
+          name: 'pooled',
+          host: 'pool',
+          port: 80,
+          protocol: 'http',
+          write_timeout: 400,
+          routes: [{ name: 'pooled', paths: ['/pooled'], plugins: [{ name: 'streamer' }] }],
+        },
+      ],
+    },
+  });
+  try {
+    for (const [mode, status] of [
+      ['fails', 500],
+      ['stalls', 504],
+      ['', 200],
+    ] as const) {
+      const res = await fetch(`${pooled.url}/pooled/x`, {
+        method: 'POST',
+        body: 'client',
+        headers: mode === '' ? {} : { 'x-mode': mode },
+        signal: AbortSignal.timeout(5000),
+      });
+      await res.arrayBuffer();
+      assert.equal(res.status, status, mode || 'the target still serves');
+    }
+  } finally {
+    await pooled.close();
+  }
+});

@@ -6,7 +6,7 @@
 // the one for any plugin failure (phases.ts): a 500 `PLUGIN_FAILED` under the plugin's name while
 // nothing was sent, else the client's transfer is cut.
 import { ProxyError } from '../errors.ts';
-import { bodyFailure } from '../lib/request-body.ts';
+import { bodyFailure, keepBodyError } from '../lib/request-body.ts';
 import { clientWentAway, type ProxyRequest } from './context.ts';
 import { endIfBodyUnread } from './linger.ts';
 import { pluginFailed } from './phases.ts';
@@ -99,6 +99,8 @@ function onBodyStall(body: PluginBody): void {
       'PLUGIN_TIMEOUT',
       'the body stream given to setUpstreamBody sent nothing for write_timeout',
     );
+    // Noted as the stream's own failure first: the exchange's end with it is then not the target's.
+    keepBodyError.call(body, err);
     pluginFailed(rc, rc.upstreamBodyPlugin, 'access', err);
     abort?.(err);
     // Nobody reads it any more (the echo upstream waits on it): released with the error.
