@@ -301,7 +301,7 @@ export class RequestContext implements GatewayRequest {
     const source = current ?? (hasRequestBody(this) ? this.raw : null);
     if (source === null) return EMPTY_BODY;
     // Streamed to the upstream, or dropped once the answer went (the log phase), and not held: no
-    // copy is left (an empty buffer was passed off as the body). Kong's get_raw_body likewise
+    // copy is left, and an empty buffer would be taken for the body. Kong's get_raw_body likewise
     // answers nil for a body nginx did not keep in memory.
     if (this.upstreamStartedAt !== 0 || this.finished || (source as { readableEnded?: boolean }).readableEnded === true)
       return null;
