@@ -43,8 +43,7 @@ export interface CompileOptions {
   customPlugins?: ReadonlySet<string>;
   /** Other plugins whose `create()` is bounded by `plugin_create_timeout` (the test kit's custom plugin). */
   boundedCreate?: ReadonlySet<string>;
-  /** Kong's `ssl_cert` from KONG_SSL_CERT / KONG_SSL_CERT_KEY: the default certificate of ssl listeners. */
-  kongDefaultCertificate?: KongDefaultCertificate;
+  kongDefaultCertificate?: KongDefaultCertificate; // Kong's ssl_cert (KONG_SSL_CERT, KONG_SSL_CERT_KEY)
 }
 
 /**
@@ -299,8 +298,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
 
   let router: Router<CompiledRoute>;
   try {
-    // Kong leaves routes whose service is disabled out of the router (kong/runloop/handler.lua):
-    // their requests get its 404.
+    // Kong leaves a disabled service's routes out of the router (kong/runloop/handler.lua): 404.
     router = await Router.build(routes.filter((r) => r.service === null || r.service.model.enabled));
   } catch (err) {
     await closeAll();
