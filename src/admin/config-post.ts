@@ -4,11 +4,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { decodeText } from '../config/encoding.ts';
+import { CORE_ENTITY_LISTS } from '../config/load.ts';
 import { parseYamlOffThread } from '../config/parse-off-thread.ts';
 import type { ConfigIssue } from '../errors.ts';
 import type { TollgateInstance } from '../instance.ts';
 import type { ReloadResult } from '../instance-types.ts';
 import { readBodyWithin } from '../lib/request-body.ts';
+import { builtinEntityOwners } from '../plugins/registry.ts';
 
 /** Kong's admin server: `client_max_body_size 10m` (kong/templates/nginx_kong.lua). */
 export const MAX_CONFIG_POST_BYTES = 10 * 1024 * 1024;
@@ -23,22 +25,14 @@ export interface PostAnswer {
 /** Kong's `truthy()` for `flatten_errors`; `check_hash` is older and takes `1` only (config.lua). */
 const TRUTHY = new Set(['true', '1', 'on', 'yes']);
 
-/** Lists of entities, at the top level or nested in an entity, which Kong's flattened errors name. */
-const ENTITY_LISTS = new Set([
-  'services',
-  'routes',
-  'consumers',
-  'plugins',
-  'upstreams',
-  'targets',
-  'certificates',
-  'ca_certificates',
-  'snis',
-  'keyauth_credentials',
-  'jwt_secrets',
-  'basicauth_credentials',
-  'hmacauth_credentials',
-  'acls',
+/**
+ * Lists of entities, at the top level or nested in an entity, which Kong's flattened errors name:
+ * the core ones, the built-in plugins' credential kinds, and Kong's `vaults`, which the loader
+ * refuses (a custom plugin's kind is reported in `fields` instead).
+ */
+const ENTITY_LISTS: ReadonlySet<string> = new Set([
+  ...CORE_ENTITY_LISTS,
+  ...Object.keys(builtinEntityOwners),
   'vaults',
 ]);
 /** Kong's `singular()`: a list's name without its last `s`. */

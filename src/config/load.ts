@@ -66,7 +66,7 @@ export async function readConfigFile(file: string): Promise<string> {
 }
 
 /** Core entity lists (plugin-declared kinds join them): an invalid item is skipped after its schema errors are reported. */
-const ENTITY_LISTS = new Set([
+export const CORE_ENTITY_LISTS: ReadonlySet<string> = new Set([
   'services',
   'routes',
   'consumers',
@@ -140,7 +140,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   // Schema: report the first pass; then prune what it rejected and validate again so that
   // defaults are applied and the semantic checks below see well-typed data.
   const kinds = entityKinds(plugins);
-  const entityLists = new Set([...ENTITY_LISTS, ...kinds.keys()]);
+  const entityLists = new Set([...CORE_ENTITY_LISTS, ...kinds.keys()]);
   const plain: PlainScalarTest = (path, word) => writtenPlain(text, map, path, word);
   const schemaIssues = validateGateway(
     doc,
