@@ -159,7 +159,11 @@ class Scan {
     return plain ? t.slice(start + 1, i) : (JSON.parse(t.slice(start, i + 1)) as string);
   }
 
-  object(path: YamlPath, pos: Position | null, depth: number): void {
+  /**
+   * Steps past an object's or array's opening bracket (refusing one nested past MAX_FLOW_DEPTH) and
+   * the space after it; true when `close` follows at once (an empty one, stepped past too).
+   */
+  private opened(close: '}' | ']', depth: number): boolean {
     if (depth > MAX_FLOW_DEPTH)
       throw new JsonSyntax(
         `objects and arrays nested more than ${MAX_FLOW_DEPTH} levels deep; a config nests a few`,
@@ -167,10 +171,13 @@ class Scan {
       );
     this.at++;
     this.space();
-    if (this.text[this.at] === '}') {
-      this.at++;
-      return;
-    }
+    if (this.text[this.at] !== close) return false;
+    this.at++;
+    return true;
+  }
+
+  object(path: YamlPath, pos: Position | null, depth: number): void {
+    if (this.opened('}', depth)) return;
     const seen = new Set<string>();
     for (;;) {
       const c = this.text[this.at];
@@ -219,17 +226,7 @@ class Scan {
   }
 
   array(path: YamlPath, pos: Position | null, depth: number): void {
-    if (depth > MAX_FLOW_DEPTH)
-      throw new JsonSyntax(
-        `objects and arrays nested more than ${MAX_FLOW_DEPTH} levels deep; a config nests a few`,
-        this.at,
-      );
-    this.at++;
-    this.space();
-    if (this.text[this.at] === ']') {
-      this.at++;
-      return;
-    }
+    if (this.opened(']', depth)) return;
     for (let i = 0; ; i++) {
       if (this.text[this.at] === ']')
         throw new JsonSyntax('a trailing comma before ] is not JSON: remove it', this.trailing);
