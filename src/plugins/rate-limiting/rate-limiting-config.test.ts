@@ -2,11 +2,8 @@
 // deprecated flat redis_* fields beside the redis record.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { runValidate } from '../../cli/validate.ts';
+import { validateText } from '../../../test/support/validate.ts';
 import { startGateway } from '../../testing/index.ts';
 
 test('invalid configs are located errors: no limit, decreasing limits, missing header_name or redis.host', async () => {
@@ -30,22 +27,9 @@ test('invalid configs are located errors: no limit, decreasing limits, missing h
   }
 });
 
-/** `gateway validate` of one plugin config written as YAML flow text: its exit code and output. */
-async function validateRateLimiting(config: string): Promise<{ code: number; out: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'rl-validate-'));
-  const file = join(dir, 'gateway.yaml');
-  writeFileSync(file, `_format_version: "3.0"\nplugins:\n  - name: rate-limiting\n    config: ${config}\n`);
-  let out = '';
-  try {
-    const code = await runValidate([file], {
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: () => {} },
-    });
-    return { code, out };
-  } finally {
-    rmSync(dir, { recursive: true });
-  }
-}
+/** `gateway validate` of one rate-limiting config written as YAML flow text: its exit code and output. */
+const validateRateLimiting = (config: string) =>
+  validateText(`_format_version: "3.0"\nplugins:\n  - name: rate-limiting\n    config: ${config}\n`);
 
 test("Kong's deprecated flat redis_* fields load, each with Kong's deprecation text, located at the field, beside redis fields of the same value", async () => {
   const { code, out } = await validateRateLimiting(

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { rawRequest } from '../../../test/support/raw.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
 import { freePort, type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
-import { runValidate } from '../../cli/validate.ts';
+import { validateText } from '../../../test/support/validate.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -253,22 +250,9 @@ describe('response-ratelimiting, redis policy', { skip: skip ?? false }, () => {
   });
 });
 
-/** `gateway validate` of one plugin config written as YAML flow text: its exit code and output. */
-async function validateConfig(config: string): Promise<{ code: number; out: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'rrl-validate-'));
-  const file = join(dir, 'gateway.yaml');
-  writeFileSync(file, `_format_version: "3.0"\nplugins:\n  - name: response-ratelimiting\n    config: ${config}\n`);
-  let out = '';
-  try {
-    const code = await runValidate([file], {
-      stdout: { write: (s: string) => (out += s) },
-      stderr: { write: () => {} },
-    });
-    return { code, out };
-  } finally {
-    rmSync(dir, { recursive: true });
-  }
-}
+/** `gateway validate` of one response-ratelimiting config written as YAML flow text: its exit code and output. */
+const validateConfig = (config: string) =>
+  validateText(`_format_version: "3.0"\nplugins:\n  - name: response-ratelimiting\n    config: ${config}\n`);
 
 test("Kong's deprecated flat redis_* fields load with Kong's deprecation text, and are refused when their redis field says otherwise", async () => {
   const { code, out } = await validateConfig(

@@ -1,0 +1,23 @@
+// `gateway validate` in this process, of a config given as text: what a CI user sees (exit code
+// and standard output) without spawning the CLI.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runValidate } from '../../src/cli/validate.ts';
+
+/** Validates `text` written to a fresh `gateway.yaml`; its exit code and standard output. */
+export async function validateText(text: string): Promise<{ code: number; out: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'tollgate-validate-'));
+  const file = join(dir, 'gateway.yaml');
+  writeFileSync(file, text);
+  let out = '';
+  try {
+    const code = await runValidate([file], {
+      stdout: { write: (s: string) => (out += s) },
+      stderr: { write: () => {} },
+    });
+    return { code, out };
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+}
