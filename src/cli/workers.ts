@@ -52,8 +52,14 @@ interface WorkerState {
   hash: string | null;
   listeners: TollgateInstance['proxyListeners'];
   startedAt: number;
-  /** Heartbeats in a row the worker has not answered (see HEARTBEAT_MS). */
+  /**
+   * Heartbeat periods since the worker last answered (see HEARTBEAT_MS), counted from the clock: a
+   * ping that times out just after the interval's tick skips that tick, and counting pings would
+   * then stretch KILL_AFTER to twice its time on a loaded machine.
+   */
   missed: number;
+  /** When the worker last answered a ping, or became ready. */
+  answeredAt: number;
   pinging: boolean;
 }
 
@@ -305,6 +311,7 @@ export async function runPrimary(
       listeners: [],
       startedAt: Date.now(),
       missed: 0,
+      answeredAt: Date.now(),
       pinging: false,
     };
     states.set(worker.id, s);
@@ -319,6 +326,7 @@ export async function runPrimary(
         send(worker, { t: 'tollgate:init', text: inst.configText });
       } else if (m.t === 'tollgate:ready') {
         s.ready = true;
+        s.answeredAt = Date.now();
         s.hash = m.hash;
         s.listeners = m.listeners;
         metrics.workerStarted(alive().length);
@@ -400,14 +408,17 @@ export async function runPrimary(
       () => {
         if (s.missed >= UNRESPONSIVE_AFTER) log.info({ pid: s.worker.process.pid }, 'worker responding again');
         s.missed = 0;
+        s.answeredAt = Date.now();
         s.pinging = false;
       },
       () => {
         s.pinging = false;
         if (stopping || s.worker.isDead()) return;
-        s.missed++;
+        const before = s.missed;
+        s.missed = Math.max(before + 1, Math.floor((Date.now() - s.answeredAt) / HEARTBEAT_MS));
         const pid = s.worker.process.pid;
-        if (s.missed === UNRESPONSIVE_AFTER) log.warn({ pid, missed: s.missed }, 'worker not responding');
+        if (before < UNRESPONSIVE_AFTER && s.missed >= UNRESPONSIVE_AFTER)
+          log.warn({ pid, missed: s.missed }, 'worker not responding');
         if (s.missed >= KILL_AFTER) {
           log.error({ pid, missed: s.missed }, 'worker not responding; killing it');
           s.worker.process.kill('SIGKILL');

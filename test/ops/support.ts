@@ -140,6 +140,8 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, what: stri
     try {
       const v = await fn();
       if (v !== undefined) return v;
+      // An error from an earlier attempt is not why the wait failed: the last attempt's outcome is.
+      last = undefined;
     } catch (e) {
       last = e;
     }

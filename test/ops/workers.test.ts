@@ -276,12 +276,17 @@ test('with --workers 2 a stopped worker leaves /status answering, turns /ready 5
         return s.workers.length === 2 && s.workers.every((w: any) => w.ready && w.pid !== victim) ? s : undefined;
       },
       'worker replaced',
-      40_000,
+      // Killed 20 s after its last answer, then a new worker starts: on a loaded machine, tens of seconds.
+      60_000,
     );
     assert.equal(replaced.worker_restarts, 1);
     assert.ok(replaced.workers.every((w: any) => w.responding));
     assert.equal((await fetch(`${gw.admin}/ready`)).status, 200);
     for (let i = 0; i < 6; i++) assert.equal(await statusOf(`${gw.proxy}/a`), 200);
+  } catch (e) {
+    // What the primary logged (heartbeats missed, the kill, the new worker) is what explains a failure here.
+    const log = gw.lines.filter((l) => /worker/.test(String(l.msg))).map((l) => JSON.stringify(l));
+    throw new Error(`${(e as Error).message}\nthe primary's worker log:\n${log.join('\n')}`, { cause: e });
   } finally {
     try {
       process.kill(victim, 'SIGKILL');
