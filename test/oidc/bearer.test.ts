@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { generateKeyPair, SignJWT } from 'jose';
+import { MAX_WAITING_INTROSPECTIONS } from '../../src/plugins/oidc/bearer.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM, startIdp } from '../support/idp.ts';
@@ -26,6 +27,7 @@ function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
       { name: 'uncached', paths: ['/uncached/'] },
       { name: 'spa', paths: ['/spa/'] },
       { name: 'mixed', paths: ['/mixed/'] },
+      { name: 'crowded', paths: ['/crowded/'] },
     ],
     {
       extra: {
@@ -60,6 +62,17 @@ function apiRoutes(plugin: Record<string, unknown>): Record<string, unknown> {
               bearer_only: true,
               introspection_endpoint: introspectionEndpoint(plugin),
               introspection_cache_ttl: 0,
+            },
+          },
+          {
+            name: 'oidc',
+            route: 'crowded',
+            // A deadline longer than the test: only the cap on waiting introspections answers early.
+            config: {
+              ...plugin,
+              bearer_only: true,
+              introspection_endpoint: introspectionEndpoint(plugin),
+              timeout: 60_000,
             },
           },
         ],
@@ -251,6 +264,37 @@ describe('oidc bearer_only', () => {
       Array.from({ length: 8 }, () => 401),
     );
     assert.equal(stack.idp.introspectionRequests - before, 1);
+  });
+
+  test(`distinct tokens past ${MAX_WAITING_INTROSPECTIONS} waiting on a hung introspection endpoint get 503 at once; the route recovers with the IdP`, async () => {
+    const extra = 12;
+    stack.idp.failEndpoint('/token/introspection', { hang: true });
+    const settled: number[] = [];
+    let cleared = false;
+    const flood = Array.from({ length: MAX_WAITING_INTROSPECTIONS + extra }, (_, i) =>
+      api(`${stack.gw.url}/crowded/x`, `flood-${i}-${Date.now()}`).then(
+        (r) => {
+          if (!cleared) settled.push(r.status);
+          return r.status;
+        },
+        () => 0,
+      ),
+    );
+    try {
+      // The IdP answers none of them (its 60 s deadline is far off): only the tokens over the cap are answered.
+      await until(`${extra} answers while the IdP hangs`, () => settled.length >= extra, 20_000);
+      assert.deepEqual(
+        settled.slice(0, extra),
+        Array.from({ length: extra }, () => 503),
+      );
+    } finally {
+      cleared = true;
+      stack.idp.failEndpoint('/token/introspection', null);
+    }
+    // Cut off, the waiting calls fail (503) or, queued behind them, reach the IdP again (401: unknown token).
+    for (const status of await Promise.all(flood)) assert.ok(status === 503 || status === 401, `status ${status}`);
+    assert.ok(settled.length <= extra, `${settled.length} answered while the IdP hung`);
+    assert.equal((await api(`${stack.gw.url}/crowded/x`, `after-${Date.now()}`)).status, 401, 'introspected again');
   });
 
   test('without bearer_only, introspection_endpoint admits an active bearer token (kong-oidc); any other falls through to the session', async () => {

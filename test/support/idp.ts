@@ -133,7 +133,10 @@ export interface Idp {
   close(): Promise<void>;
 }
 
-/** What a failing endpoint answers (`Idp.failEndpoint`); `hang`: nothing, the request is held until `close()`. */
+/**
+ * What a failing endpoint answers (`Idp.failEndpoint`); `hang`: nothing, the request is held until
+ * `close()` or until the fault is cleared, when its connection is cut.
+ */
 export type EndpointFault = { status: number; body?: unknown; headers?: Record<string, string> } | { hang: true };
 
 export const DEFAULT_AUDIENCE = 'https://api.tollgate.test';
@@ -311,6 +314,8 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
   let introspectionRequests = 0;
   let tokenRequests = 0;
   const faults = new Map<string, EndpointFault>();
+  /** Requests held by a `hang` fault, by path. */
+  const held = new Map<string, Set<ServerResponse>>();
 
   const server: Server = createServer();
   await new Promise<void>((resolve, reject) => {
@@ -421,7 +426,13 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
     const pathname = req.url?.split('?')[0] ?? '';
     if (pathname === '/token') tokenRequests++;
     const fault = faults.get(pathname);
-    if (fault !== undefined && 'hang' in fault) return;
+    if (fault !== undefined && 'hang' in fault) {
+      let set = held.get(pathname);
+      if (set === undefined) held.set(pathname, (set = new Set()));
+      set.add(res);
+      res.once('close', () => set.delete(res));
+      return;
+    }
     if (fault !== undefined) {
       const json = typeof fault.body === 'object' && fault.body !== null;
       const body = json ? JSON.stringify(fault.body) : String(fault.body ?? '');
@@ -456,8 +467,10 @@ export async function startIdp(options: StartIdpOptions = {}): Promise<Idp> {
       return tokenRequests;
     },
     failEndpoint(path, answer) {
-      if (answer === null) faults.delete(path);
-      else faults.set(path, answer);
+      if (answer === null) {
+        faults.delete(path);
+        for (const res of held.get(path) ?? []) res.destroy();
+      } else faults.set(path, answer);
     },
     async rotateKeys({ keepOld = true } = {}) {
       const key = await newSigningKey();

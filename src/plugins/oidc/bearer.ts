@@ -81,6 +81,14 @@ export function jwtCheck(discovered: Discovered, options: JwtCheckOptions): Toke
   };
 }
 
+/**
+ * Distinct tokens waiting for the IdP's introspection answer at most. The IdP has 16 connections;
+ * past this many waiting calls a slow IdP is not keeping up, and each further token (attacker-chosen:
+ * a flood of made-up tokens costs nothing to send) is answered 503 at once instead of holding a
+ * request, a promise and a queued call until `timeout`.
+ */
+export const MAX_WAITING_INTROSPECTIONS = 256;
+
 /** Introspection results kept at most (entries and bytes): tokens are attacker-chosen keys. */
 const INTROSPECTION_CACHE = { maxEntries: 10_000, maxBytes: 16 * 1024 * 1024 };
 
@@ -112,6 +120,8 @@ export function introspectionCheck(client: Client, config: OpenIdClient.Configur
       if (hit !== undefined) return Promise.resolve(hit === INACTIVE ? null : hit);
       let p = pending.get(token);
       if (p === undefined) {
+        if (pending.size >= MAX_WAITING_INTROSPECTIONS)
+          return Promise.reject(new Error(`${pending.size} introspections already waiting for the IdP`));
         p = introspect(token).finally(() => pending.delete(token));
         pending.set(token, p);
       }
