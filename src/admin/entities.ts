@@ -337,7 +337,11 @@ export interface EntityRequest {
   routes: () => readonly Obj[];
   /** Health of the `upstreams:` entries (for `/upstreams/{...}/health`). */
   upstreamHealth: () => Promise<
-    readonly { name: string; healthy: boolean; targets: { target: string; weight: number; healthy: boolean }[] }[]
+    readonly {
+      name: string;
+      healthy: boolean;
+      targets: { target: string; weight: number; healthy: boolean; dns_error: boolean }[];
+    }[]
   >;
 }
 
@@ -495,7 +499,9 @@ const FOREIGN_KEYS: Readonly<Record<string, string>> = {
 /**
  * Kong's `GET /upstreams/{upstream}/health`: each target with `health` `HEALTHY` or `UNHEALTHY`
  * as the balancer sees it (`/status` shows the same), `HEALTHCHECKS_OFF` when the upstream has
- * neither active nor passive checks (every target then takes traffic) or the target's weight is 0.
+ * neither active nor passive checks (every target then takes traffic) or the target's weight is 0,
+ * and `DNS_ERROR`, before any of those, while its name does not resolve (Kong's targets DAO says
+ * so of a target the balancer holds no address for).
  */
 async function upstreamHealth(upstream: Obj, targets: readonly Obj[], req: EntityRequest): Promise<EntityAnswer> {
   const seen = (await req.upstreamHealth()).find((u) => u.name === upstream.name);
@@ -507,7 +513,14 @@ async function upstreamHealth(upstream: Obj, targets: readonly Obj[], req: Entit
       const h = seen?.targets.find((x) => x.target === t.target);
       // Kong's healthchecker is given only targets of weight above 0: a drained one has no checks.
       const unchecked = off || t.weight === 0;
-      const health = unchecked ? 'HEALTHCHECKS_OFF' : h === undefined || h.healthy ? 'HEALTHY' : 'UNHEALTHY';
+      const health =
+        h?.dns_error === true
+          ? 'DNS_ERROR'
+          : unchecked
+            ? 'HEALTHCHECKS_OFF'
+            : h === undefined || h.healthy
+              ? 'HEALTHY'
+              : 'UNHEALTHY';
       return { ...t, health };
     });
   return page(data, req.query, `/upstreams/${encodeURIComponent(String(upstream.name))}/health`);
@@ -530,7 +543,9 @@ function balancerHealth(
     if ((t.upstream as { id: unknown }).id !== upstream.id) continue;
     const weight = typeof t.weight === 'number' ? t.weight : 100;
     total += weight;
-    if (seen?.targets.find((x) => x.target === t.target)?.healthy === false) unavailable += weight;
+    const h = seen?.targets.find((x) => x.target === t.target);
+    // A target without an address takes no traffic either (Kong counts no weight for it).
+    if (h !== undefined && (!h.healthy || h.dns_error)) unavailable += weight;
   }
   const healthy = seen?.healthy ?? total > 0;
   const balancer = healthy ? 'HEALTHY' : 'UNHEALTHY';

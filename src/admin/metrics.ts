@@ -274,10 +274,11 @@ export class GatewayMetrics {
         for (const b of this.balancers) {
           const h = b.health();
           for (const t of h.targets) {
-            for (const state of ['healthy', 'unhealthy'] as const) {
+            const current = t.dns_error ? 'dns_error' : t.healthy ? 'healthy' : 'unhealthy';
+            for (const state of TARGET_STATES) {
               out.push({
                 labels: { upstream: h.name, target: t.target, address: t.target, state },
-                value: (state === 'healthy') === t.healthy ? 1 : 0,
+                value: state === current ? 1 : 0,
               });
             }
           }
@@ -464,19 +465,29 @@ export class GatewayMetrics {
 }
 
 /**
+ * The states of `tollgate_upstream_target_health`, Kong's (kong_upstream_target_health) but
+ * `healthchecks_off`, from the least to the most severe: a target is in exactly one.
+ */
+const TARGET_STATES = ['healthy', 'unhealthy', 'dns_error'] as const;
+
+/**
  * Workers' `tollgate_upstream_target_health` samples made to agree before they are aggregated
  * (the gauge's aggregator is `max`): each worker keeps its own passive health counts, and a target
  * one worker marked down but another not would read 1 for both `healthy` and `unhealthy`. As in
- * `/status`, a target is healthy only when every worker finds it so.
+ * `/status`, a target is healthy only when every worker finds it so: the most severe state any
+ * worker reports is the target's.
  */
 export function agreeOnTargetHealth(workers: readonly object[][]): void {
   const gauges = workers.flatMap((list) =>
     (list as MetricJson[]).filter((m) => m.name === 'tollgate_upstream_target_health'),
   );
   const key = (l: Record<string, string | number>): string => `${l.upstream}\u0000${l.target}`;
-  const down = new Set<string>();
+  const severity = (state: string | number | undefined): number =>
+    TARGET_STATES.indexOf(state as (typeof TARGET_STATES)[number]);
+  const worst = new Map<string, number>();
   for (const g of gauges)
-    for (const v of g.values) if (v.labels.state === 'unhealthy' && v.value === 1) down.add(key(v.labels));
+    for (const v of g.values)
+      if (v.value === 1) worst.set(key(v.labels), Math.max(worst.get(key(v.labels)) ?? 0, severity(v.labels.state)));
   for (const g of gauges)
-    for (const v of g.values) v.value = (v.labels.state === 'unhealthy') === down.has(key(v.labels)) ? 1 : 0;
+    for (const v of g.values) v.value = severity(v.labels.state) === (worst.get(key(v.labels)) ?? 0) ? 1 : 0;
 }

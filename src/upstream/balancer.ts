@@ -44,6 +44,8 @@ export interface TargetHealth {
   target: string;
   weight: number;
   healthy: boolean;
+  /** Its name does not resolve: out of the picks until it does, health untouched (Kong's `DNS_ERROR`). */
+  dns_error: boolean;
   in_flight: number;
   /** Upstream connections: carrying a request, kept idle, requests waiting for one. */
   connections: PoolStats;
@@ -574,12 +576,13 @@ export class Balancer {
         connections.idle += st.idle;
         connections.queued += st.queued;
       }
-      return { target: t.name, weight: t.weight, healthy: t.healthy, in_flight: t.inflight, connections };
+      const { name: target, weight, healthy, leftOut: dns_error, inflight: in_flight } = t;
+      return { target, weight, healthy, dns_error, in_flight, connections };
     });
     return {
       name: this.name,
       algorithm: this.algorithm,
-      healthy: !this.shared.belowThreshold && targets.some((t) => t.healthy && t.weight > 0),
+      healthy: !this.shared.belowThreshold && targets.some((t) => t.healthy && !t.dns_error && t.weight > 0),
       targets,
     };
   }

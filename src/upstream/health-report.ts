@@ -52,6 +52,7 @@ export function mergeUpstreamHealth(lists: readonly (readonly UpstreamHealth[])[
           continue;
         }
         p.healthy &&= t.healthy;
+        p.dns_error ||= t.dns_error;
         p.in_flight += t.in_flight;
         p.connections.active += t.connections.active;
         p.connections.idle += t.connections.idle;

@@ -189,6 +189,37 @@ test("a target whose name cannot resolve (RFC 6761 .invalid) is left out of the 
       gw.logs.some((l) => l.msg === 'target unhealthy'),
       false,
     );
+    // Reported as Kong reports a target without addresses: DNS_ERROR, in /status and the metric too.
+    const health = async (name: string) =>
+      (
+        (await (await fetch(`${gw.adminUrl}/upstreams/${name}/health`)).json()) as { data: Record<string, unknown>[] }
+      ).data
+        .map((t) => `${t.target} ${t.health}`)
+        .sort();
+    assert.deepEqual(await health('round-robin'), [
+      `127.0.0.1:${port} HEALTHCHECKS_OFF`,
+      `nowhere.invalid:${port} DNS_ERROR`,
+    ]);
+    assert.deepEqual(await health('none'), [`nowhere.invalid:${port} DNS_ERROR`]);
+    const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as {
+      upstreams: {
+        name: string;
+        healthy: boolean;
+        targets: { target: string; healthy: boolean; dns_error: boolean }[];
+      }[];
+    };
+    const noneStatus = status.upstreams.find((u) => u.name === 'none')!;
+    assert.equal(noneStatus.healthy, false, 'no target it can send to');
+    assert.deepEqual(
+      noneStatus.targets.map((t) => [t.healthy, t.dns_error]),
+      [[true, true]],
+    );
+    const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
+    const sample = (state: string) =>
+      new RegExp(`tollgate_upstream_target_health\\{[^}]*upstream="none"[^}]*state="${state}"[^}]*\\} (\\d)`).exec(
+        metrics,
+      )?.[1];
+    assert.deepEqual([sample('healthy'), sample('unhealthy'), sample('dns_error')], ['0', '0', '1']);
   } finally {
     await gw.close();
   }
