@@ -292,13 +292,15 @@ describe('JwksCache', { concurrency: true }, () => {
     assert.equal(cache.fetches, 3, 'loaded: prefetch does nothing');
   });
 
-  test('a known kid never waits for a hanging fetch; an unknown kid waits waitMs, not the whole deadline', async () => {
+  test('a known kid never waits for a hanging fetch; an unknown kid waits waitMs, not the whole deadline, and is unsure', async () => {
     const peer = await newPeer();
     const cache = new JwksCache(`${peer.url}/jwks`, http, { cooldownSeconds: 0, timeoutMs: 800, waitMs: 100 });
     await cache.refresh();
     peer.hang = true;
     assert.deepEqual(await within(cache.keysFor('unknown', 'RS256'), 5000, 'the unknown kid'), []);
     assert.deepEqual([cache.fetches, cache.lastError], [2, null], 'the fetch still runs');
+    assert.equal(cache.unsure('unknown'), true, 'the endpoint has not answered: it cannot say the kid is no key');
+    assert.equal(cache.unsure('a'), false);
     const [a] = await within(cache.keysFor('a', 'RS256'), 5000, 'the known kid');
     assert.equal(await verifies(a, tokenA), true);
     assert.equal(cache.lastError, null, 'answered while the fetch hangs');

@@ -186,12 +186,14 @@ export class JwksCache {
 
   /**
    * Whether the set cannot tell a token's key is not the IdP's: no set was ever fetched, or the
-   * token names a kid the set lacks while the last fetch failed (a key rotated in during an
-   * outage). Such a token could not be checked, which is not the same as failing the check.
+   * token names a kid the set lacks while the last fetch failed or the one under way has not
+   * answered (after `keysFor` waited its `waitMs` for it): a key rotated in during an outage.
+   * Such a token could not be checked, which is not the same as failing the check.
    */
   unsure(kid: string | undefined): boolean {
     if (!this.loaded) return true;
-    return kid !== undefined && this.lastError !== null && !this.byKid.has(kid);
+    if (kid === undefined || this.byKid.has(kid)) return false;
+    return this.lastError !== null || this.inflight !== null;
   }
 
   /** Number of keys of the last good set. */

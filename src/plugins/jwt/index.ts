@@ -157,7 +157,9 @@ class JwtAuthenticator implements PluginHandlers {
       emptyKey: msg(401, `Invalid '${k}' in claims`),
       noCredential: msg(401, `No credentials found for given '${k}'`),
       algorithm: msg(401, 'Invalid algorithm'),
-      keySecret: msg(401, 'Invalid key/secret'),
+      // Kong's 503 body (kong.tools.http's default exit body), without WWW-Authenticate: the
+      // token could not be checked, which says nothing about it.
+      unavailable: msg(503, 'Service unavailable', {}),
       signature: msg(401, 'Invalid signature'),
       maxExp: { status: 401, body: { exp: 'exceeds maximum allowed expiration' }, headers: this.wwwError },
       issuer: { status: 401, body: { iss: 'issuer not allowed' }, headers: this.wwwError },
@@ -215,7 +217,7 @@ class JwtAuthenticator implements PluginHandlers {
     if (parsed.alg !== entry.alg) return this.finish(req, this.fail.algorithm!);
 
     const ok = await this.checkSignature(parsed, entry);
-    if (ok === null) return this.finish(req, this.fail.keySecret!);
+    if (ok === null) return this.finish(req, this.fail.unavailable!);
     if (!ok) return this.finish(req, this.fail.signature!);
 
     const verified: Verified = { entry, claims: parsed.claims };
@@ -223,16 +225,19 @@ class JwtAuthenticator implements PluginHandlers {
     return this.finish(req, this.checkClaims(parsed.claims, entry.strictTime) ?? this.succeed(req, token, verified));
   }
 
-  /** true/false for the signature; null when the credential has no usable key right now. */
+  /**
+   * true/false for the signature; null when the JWKS cannot say which key the token needs (never
+   * fetched, or the token's kid is not in the last set while the endpoint fails or has not answered).
+   */
   private async checkSignature(parsed: ParsedJwt, entry: Entry): Promise<boolean | null> {
     if (entry.key) return verifySignature(parsed, entry.key, entry.alg);
     const jwks = entry.jwks!;
     const kid = typeof parsed.header.kid === 'string' ? parsed.header.kid : undefined;
     const keys: VerificationKey[] = await jwks.keysFor(kid, entry.alg);
-    if (keys.length === 0 && !jwks.loaded) {
+    if (keys.length === 0 && jwks.unsure(kid)) {
       this.noKeys.report({
         credential: entry.credential.identifier,
-        error: jwks.lastError,
+        error: jwks.lastError ?? `no answer from ${jwks.target} yet`,
       });
       return null;
     }
@@ -275,11 +280,19 @@ class JwtAuthenticator implements PluginHandlers {
 
   private finish(req: GatewayRequest, failure: Failure | null): void {
     if (failure === null) return;
-    if (this.anonymous) {
+    const unavailable = failure === this.fail.unavailable;
+    // An outage of the key set is no failure of the client's credential: Kong's jwt raises an
+    // error (500) when it cannot load a credential, with `anonymous` too, rather than demoting a
+    // client whose token may well be good to the anonymous consumer.
+    if (this.anonymous && !unavailable) {
       req.authenticate(this.anonymous, null, true);
       return;
     }
-    const reason = failure === this.fail.none ? 'NO_CREDENTIALS' : 'INVALID_CREDENTIALS';
+    const reason = unavailable
+      ? 'IDP_UNAVAILABLE'
+      : failure === this.fail.none
+        ? 'NO_CREDENTIALS'
+        : 'INVALID_CREDENTIALS';
     // JSON whatever the client's Accept: Kong's jwt answers with kong.response.exit and a table
     // body, not with kong.response.error (which key-auth uses, and which negotiates the format).
     req.exit(failure.status, failure.body, failure.headers, reason);

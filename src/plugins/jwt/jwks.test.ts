@@ -188,9 +188,9 @@ describe('jwt with a misbehaving JWKS endpoint', () => {
       assert.equal(await call(gw, await token('k1')), 200);
       assert.equal(jwks.open.size, 1, 'answered while the refresh was still hanging');
     }
-    // A token naming a kid the set lacks waits a bounded time for that same fetch, then is refused,
-    // still before the fetch's own deadline ends it.
-    assert.equal(await call(gw, await token('unknown-kid', other.privateKey)), 401);
+    // A token naming a kid the set lacks waits a bounded time for that same fetch, then gets 503
+    // (the endpoint has not said whether the kid is the IdP's), before the fetch's own deadline.
+    assert.equal(await call(gw, await token('unknown-kid', other.privateKey)), 503);
     assert.equal(jwks.open.size, 1, 'the unknown kid stopped waiting before the fetch deadline');
     assert.equal(jwks.requests >= 2, true);
   });
@@ -200,7 +200,7 @@ describe('jwt with a misbehaving JWKS endpoint', () => {
     const arrived = jwks.nextRequest();
     // Wait for the hanging fetch of the previous test to end, then trigger one in trickle mode.
     await until('the hanging fetch to end', () => jwks.open.size === 0, 15_000, 100);
-    assert.equal(await call(gw, await token('another-unknown', other.privateKey)), 401);
+    assert.equal(await call(gw, await token('another-unknown', other.privateKey)), 503);
     await within(arrived, 10_000, 'the trickled fetch to arrive');
     // Known tokens are served all along; the fetch's total deadline ends it (the set being stale,
     // a later request may already start the next refresh, so the open count is no signal here).
@@ -227,8 +227,9 @@ describe('jwt with a misbehaving JWKS endpoint', () => {
       // A background refresh still trickling from the previous test would be the fetch this one joins.
       await until('the previous fetch to end', () => jwks.open.size === 0, 15_000, 50);
       const before = jwks.requests;
-      // An unknown kid makes the gateway refetch (cooldown 0): the 2 MiB answer is refused.
-      assert.equal(await call(gw, await token(`unknown-${mode}`, other.privateKey)), 401);
+      // An unknown kid makes the gateway refetch (cooldown 0): the 2 MiB answer is refused, so the
+      // set cannot say the kid is no key of the IdP's: 503, not a 401 blaming the token.
+      assert.equal(await call(gw, await token(`unknown-${mode}`, other.privateKey)), 503);
       assert.ok(jwks.requests > before, 'the unknown kid made the gateway refetch');
       const [dep] = await dependencies(gw);
       assert.equal(dep?.healthy, false);
