@@ -30,16 +30,29 @@ const PAGE = { accept: 'text/html', 'sec-fetch-mode': 'navigate' };
 /** The plugin's `timeout` here: a hanging token endpoint is given up on after it. */
 const TIMEOUT = 1000;
 
+/** The sealer of the stack's sessions, to read and rewrite them. */
+function sessionSealer(stack: Stack): SessionSealer {
+  const discovery = `${stack.idp.issuer}/.well-known/openid-configuration`;
+  return new SessionSealer([SESSION_SECRET], sessionBinding(stack.idp.webClient.client_id, discovery, COOKIE));
+}
+
 /** A fresh login's session (its own refresh token), sealed again with its access token expired. */
-async function expiredSession(stack: Stack): Promise<string> {
+async function expiredSession(stack: Stack, change: Partial<SessionPayload> = {}): Promise<string> {
   const client = new Client();
   const { res } = await login(client, stack);
   assert.equal(res.status, 302, 'logged in');
-  const discovery = `${stack.idp.issuer}/.well-known/openid-configuration`;
-  const sealer = new SessionSealer([SESSION_SECRET], sessionBinding(stack.idp.webClient.client_id, discovery, COOKIE));
+  const sealer = sessionSealer(stack);
   const opened = await sealer.open<SessionPayload>(client.jar(stack.gw.url).get(COOKIE)!);
   assert.ok(opened?.payload.rt, 'the session holds a refresh token');
-  return `${COOKIE}=${await sealer.seal({ ...opened.payload, ate: Math.floor(Date.now() / 1000) - 5 })}`;
+  return `${COOKIE}=${await sealer.seal({ ...opened.payload, ate: Math.floor(Date.now() / 1000) - 5, ...change })}`;
+}
+
+/** The session a `Cookie` or `Set-Cookie` value carries. */
+async function sessionOf(stack: Stack, cookie: string): Promise<SessionPayload> {
+  const value = cookie.slice(COOKIE.length + 1).split(';')[0]!;
+  const opened = await sessionSealer(stack).open<SessionPayload>(value);
+  assert.ok(opened, 'the cookie opens');
+  return opened.payload;
 }
 
 describe('oidc refresh while the IdP cannot answer', () => {
@@ -105,6 +118,44 @@ describe('oidc refresh while the IdP cannot answer', () => {
       assert.notEqual(((await ok.json()) as Echo).headers['x-access-token'], undefined);
     });
   }
+
+  test('a user active through the outage is not logged out at session_idle_timeout: a 503 renews the idle deadline as any request does, never the lifetime', async () => {
+    // Last seen two minutes ago: past the re-seal interval of the default idle timeout (900 s: 60 s),
+    // so any request of this user moves the idle deadline on.
+    const now = Math.floor(Date.now() / 1000);
+    const cookie = await expiredSession(stack, { seen: now - 120 });
+    const sent = await sessionOf(stack, cookie);
+    stack.idp.failEndpoint('/token', { status: 503, body: { error: 'temporarily_unavailable' } });
+    let renewed: string;
+    try {
+      const res = await get(cookie);
+      assert.equal(res.status, 503);
+      const set = res.headers.getSetCookie().filter((c) => c.startsWith(`${COOKIE}=`));
+      assert.equal(set.length, 1, 'the session cookie is re-sealed');
+      renewed = set[0]!.split(';')[0]!;
+      const got = await sessionOf(stack, renewed);
+      assert.ok(got.seen >= now, 'seen now');
+      assert.deepEqual({ ...got, seen: 0 }, { ...sent, seen: 0 }, 'nothing else changes: lifetime, tokens');
+      assert.match(set[0]!, /; Max-Age=\d+/);
+      // Within the re-seal interval the next 503 leaves the cookie alone.
+      const again = await get(renewed);
+      assert.equal(again.status, 503);
+      assert.deepEqual(again.headers.getSetCookie(), []);
+    } finally {
+      stack.idp.failEndpoint('/token', null);
+    }
+    let res: Response | null = null;
+    await until(
+      'the refresh after the outage',
+      async () => {
+        res = await get(renewed);
+        return res.status !== 503;
+      },
+      10_000,
+      200,
+    );
+    assert.equal((res! as Response).status, 200, 'the renewed session refreshes once the IdP is back');
+  });
 
   test('a token endpoint that hangs: the request is answered 503 after `timeout`, concurrent ones with it', async () => {
     const cookie = await expiredSession(stack);

@@ -221,16 +221,19 @@ class OidcInstance {
     let s = entry.payload;
     let current = entry;
     let reseal = entry.stale;
+    let unavailable = false;
     if (s.ate !== null && s.ate - this.#cfg.refresh_leeway <= now) {
       const refreshed = s.rt !== undefined ? await this.#refreshes.run(s) : REJECTED;
       if (typeof refreshed === 'object') {
         s = refreshed;
         reseal = true;
       } else if (s.ate <= now) {
-        // The IdP did not answer: the refresh token is likely still good, so the cookie stays as it
-        // is and the client may retry (kong-oidc would send the user to log in at the same down IdP).
-        if (refreshed === UNAVAILABLE) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
-        return this.#unauthenticated(req, ours);
+        if (refreshed !== UNAVAILABLE) return this.#unauthenticated(req, ours);
+        // The IdP did not answer: the refresh token is likely still good, so the session stays and
+        // the client may retry (kong-oidc would send the user to log in at the same down IdP). The
+        // user is active, so the idle deadline moves on as on any request (an idle timeout measures
+        // the user's inactivity, not the IdP's); the lifetime (`exp`) and the tokens stay.
+        unavailable = true;
       }
     }
     if (now - s.seen >= this.#reissueAfter) {
@@ -248,6 +251,8 @@ class OidcInstance {
       this.#sessions.set(sealed, current);
       req.ctx[SET_COOKIE_CTX] = writeChunks(this.#cookie, sealed, this.#cookieAttrs(req, s), ours);
     }
+    // The response phase adds the re-sealed cookie to this answer too.
+    if (unavailable) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
     this.#inject(req, current);
   }
 
