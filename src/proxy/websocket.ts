@@ -15,6 +15,11 @@ import { checkHeader } from '../pipeline/upstream-checks.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import { attemptFailed, recordAttempt } from './attempts.ts';
 import type { ProxyRequest } from './context.ts';
+import type { Gateway } from './gateway.ts';
+import { appendHeader, upstreamResponseHeaders } from './headers.ts';
+import { pluginFailed, runPhase } from './phases.ts';
+import { edgeHeaders, sendError } from './reply.ts';
+import { finish } from './request-end.ts';
 import {
   INTERIM_MESSAGES,
   InterimCount,
@@ -23,12 +28,7 @@ import {
   passiveAnswer,
   passiveFailure,
   upstreamErrorCode,
-} from './exchange.ts';
-import type { Gateway } from './gateway.ts';
-import { appendHeader, upstreamResponseHeaders } from './headers.ts';
-import { pluginFailed, runPhase } from './phases.ts';
-import { edgeHeaders, sendError } from './reply.ts';
-import { finish } from './request-end.ts';
+} from './upstream-failures.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
 /**
