@@ -101,6 +101,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   heldBytes = 0;
   /** The upstream's reason phrase, relayed with its status (`relayableReason`). */
   reason = '';
+  /** The upstream's Content-Length, before the response phase (`streamedLength`). */
+  upstreamLength: HeaderValue | undefined = undefined;
   /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
   target: Target | null = null;
   readonly interim = new InterimCount();
@@ -145,6 +147,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     rc.upstreamAnswered = true;
     const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw);
+    this.upstreamLength = headers['content-length'];
     const res = new ResponseContext(status, headers, false);
     rc.response = res;
     if (rc.compiled!.pipeline.hasResponse) {
@@ -176,6 +179,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
       return true;
     }
+    this.streamedLength();
     if (!this.head(r.status, r.headers)) return false;
     if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
     return true;
@@ -198,6 +202,23 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     if (refused !== null) return this.refuseHead(refused);
     return true;
+  }
+
+  /**
+   * The upstream's body goes out as it comes, unchanged: its Content-Length is the upstream's,
+   * which undici holds the body to, whatever a response plugin set; without one (a chunked
+   * answer), a plugin's is dropped and chunked framing carries the body. A wrong length cut the
+   * answer short, or left bytes the client read as the start of its next answer on the connection
+   * (a desync). A plugin that removed the header leaves it removed (chunked framing is right for
+   * any body). A HEAD answer's may announce its GET's (RFC 9110 9.3.2), and a 204 or 304 has no body.
+   */
+  private streamedLength(): void {
+    const r = this.rc.response!;
+    const set = r.headers['content-length'];
+    if (set === undefined || set === this.upstreamLength) return;
+    if (this.rc.method === 'HEAD' || r.status === 204 || r.status === 304) return;
+    if (this.upstreamLength === undefined) delete r.headers['content-length'];
+    else r.headers['content-length'] = this.upstreamLength;
   }
 
   /** Counts held bytes against the process's budget; false when it is spent and the client got the 503. */
@@ -270,6 +291,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       const held = this.held;
       this.held = null;
       rc.response!.bodyTransforms = null;
+      this.streamedLength();
       if (!this.head(rc.response!.status, rc.response!.headers)) return false;
       let ok = true;
       for (const c of held) {

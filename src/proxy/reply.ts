@@ -74,6 +74,14 @@ function writeResponse(rc: ProxyRequest, res: ResponseContext, body: Buffer | st
     }
     res.headers['content-length'] = String(body.length);
   }
+  // The gateway has the whole body: its length is the Content-Length, whatever a response plugin
+  // set. A wrong one cut the answer short, or left bytes the client read as the start of its next
+  // answer on the connection (a desync). A HEAD answer's may announce its GET's (RFC 9110 9.3.2),
+  // and a 204 or 304 sends no body to measure.
+  if (rc.method !== 'HEAD' && res.status !== 204 && res.status !== 304)
+    res.headers['content-length'] = String(
+      body === null ? 0 : typeof body === 'string' ? Buffer.byteLength(body) : body.length,
+    );
   // A refusal that may leave unread bytes on the connection closes it, whatever a plugin set.
   if (close) res.headers.connection = 'close';
   writeFinal(rc, res.status, res.headers, body);
