@@ -103,6 +103,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   reason = '';
   /** The upstream's Content-Length, before the response phase (`streamedLength`). */
   upstreamLength: HeaderValue | undefined = undefined;
+  /** How the upstream spelled its header names, when a response phase runs (`spelledHead`). */
+  spelling: Map<string, string> | null = null;
   /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
   target: Target | null = null;
   readonly interim = new InterimCount();
@@ -146,7 +148,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return true;
     }
     rc.upstreamAnswered = true;
-    const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw);
+    this.spelling = new Map();
+    const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw, this.spelling);
     this.upstreamLength = headers['content-length'];
     const res = new ResponseContext(status, headers, false);
     rc.response = res;
@@ -194,7 +197,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     let refused: string | null;
     try {
       // A response plugin that changed the status changed the line: the upstream's reason goes with its status only.
-      refused = writeResponseHead(this.rc, status, headers, status === this.rc.upstreamStatus ? this.reason : '');
+      const reason = status === this.rc.upstreamStatus ? this.reason : '';
+      refused = writeResponseHead(this.rc, status, headers, reason, this.spelling);
     } catch (err) {
       const message = `a response header cannot be sent: ${(err as Error).message}`;
       this.rc.gw.log.error({ phase: 'response', request_id: this.rc.id, err: { message } }, 'plugin failed');

@@ -205,14 +205,20 @@ export function sameAuthority(a: string, b: string, scheme: string | undefined):
 /**
  * An upstream response head from undici's raw header list: lower-cased names, repeated headers as
  * lists, hop-by-hop headers and those the upstream's Connection header names removed (RFC 9110 7.6.1).
+ * `spelling`, when given, gets the upstream's spelling of each name it did not send in lower case
+ * (its first), for the head that goes out (`spelledHead`).
  */
-export function upstreamResponseHeaders(raw: readonly Buffer[]): Record<string, string | string[]> {
+export function upstreamResponseHeaders(
+  raw: readonly Buffer[],
+  spelling: Map<string, string> | null = null,
+): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   const text = rawHeaderStrings(raw);
   let connection: string | undefined;
   for (let i = 0; i < text.length; i += 2) {
     const name = text[i]!.toLowerCase();
     const value = text[i + 1]!;
+    if (spelling !== null && name !== text[i] && !spelling.has(name)) spelling.set(name, text[i]!);
     if (HOP_BY_HOP.has(name)) {
       // Every line counts: two Connection lines are one list (RFC 9110 5.3).
       if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;

@@ -22,6 +22,7 @@ export function writeResponseHead(
   status: number,
   headers: readonly string[] | Readonly<Record<string, HeaderValue | undefined>>,
   reason = '',
+  spelling: UpstreamSpelling = null,
 ): string | null {
   if (status === 204 || status === 205) headers = withoutContentLength(headers);
   const stream =
@@ -29,7 +30,7 @@ export function writeResponseHead(
   if (stream === undefined) {
     const head = Array.isArray(headers)
       ? headers
-      : kongSpelled(headers as Readonly<Record<string, HeaderValue | undefined>>);
+      : spelledHead(headers as Readonly<Record<string, HeaderValue | undefined>>, spelling);
     try {
       if (reason === '') rc.res.writeHead(status, head as Record<string, string | string[]>);
       else rc.res.writeHead(status, reason, head as Record<string, string | string[]>);
@@ -151,22 +152,35 @@ function kongName(name: string): string | undefined {
 }
 
 /**
- * `object` as node's writeHead takes it, with the names Kong spells otherwise in Kong's spelling: a
- * flat name/value list then, else the object itself (most heads have none of those names).
+ * The upstream's spelling of the names of its head that it did not send in lower case
+ * (`upstreamResponseHeaders`); null for an answer the gateway made, or when it sent them all so.
  */
-function kongSpelled(object: Readonly<Record<string, HeaderValue | undefined>>): typeof object | string[] {
-  let any = false;
-  for (const name in object)
-    if (kongName(name) !== undefined) {
-      any = true;
-      break;
-    }
+export type UpstreamSpelling = ReadonlyMap<string, string> | null;
+
+/**
+ * `object` (names in lower case, as plugins see them) as node's writeHead takes it on HTTP/1.1,
+ * each name as the upstream spelled it, else as Kong spells it: nginx relays an upstream's names
+ * as they came, response plugins or not (`X-Custom-Thing`, `Content-Type`), and clients and
+ * scripts match them case-sensitively. A flat name/value list then, else the object itself (most
+ * heads the gateway makes have none of those names). HTTP/2 lower-cases every name (RFC 9113 8.2.1).
+ */
+export function spelledHead(
+  object: Readonly<Record<string, HeaderValue | undefined>>,
+  spelling: UpstreamSpelling,
+): typeof object | string[] {
+  let any = spelling !== null && spelling.size > 0;
+  if (!any)
+    for (const name in object)
+      if (kongName(name) !== undefined) {
+        any = true;
+        break;
+      }
   if (!any) return object;
   const flat: string[] = [];
   for (const name in object) {
     const value = object[name];
     if (value === undefined) continue;
-    const spelled = kongName(name) ?? name;
+    const spelled = spelling?.get(name) ?? kongName(name) ?? name;
     if (typeof value === 'string') flat.push(spelled, value);
     else for (const v of value) flat.push(spelled, v);
   }

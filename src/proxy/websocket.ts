@@ -20,6 +20,7 @@ import { appendHeader, upstreamResponseHeaders } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
 import { edgeHeaders, sendError } from './reply.ts';
 import { finish } from './request-end.ts';
+import { spelledHead } from './response-head.ts';
 import {
   INTERIM_MESSAGES,
   InterimCount,
@@ -189,6 +190,8 @@ class Handshake implements Dispatcher.DispatchHandler {
   /** The client already got the gateway's own answer: later upstream events change nothing. */
   private settled = false;
   private readonly interim = new InterimCount();
+  /** How the upstream spelled the names of a declined handshake's head (`spelledHead`). */
+  private readonly spelling = new Map<string, string>();
   private readonly svc: CompiledService;
   private readonly attempt: number;
 
@@ -237,7 +240,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     this.started = true;
     if (this.target !== null) this.balancer.report(this.target, passiveAnswer(status));
     rc.upstreamLatency = performance.now() - rc.upstreamStartedAt;
-    const out: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw);
+    const out: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw, this.spelling);
     if (rc.hashCookie !== null)
       appendHeader(out as Record<string, string | string[]>, 'set-cookie', rc.hashCookie.setCookie);
     rc.upstreamStatus = status;
@@ -264,7 +267,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     // The connection ends after this answer (rawSocketResponse), whatever a plugin set.
     out.connection = 'close';
     rc.status = res.status;
-    rc.res.writeHead(res.status, out as Record<string, string | string[]>);
+    rc.res.writeHead(res.status, spelledHead(out, this.spelling) as Record<string, string | string[]>);
     rc.sentResponseHead = out;
     rc.resumeUpstream = resume;
     return true;
