@@ -45,6 +45,12 @@ export interface ReloadOptions {
   deferFailure?: boolean;
   /** The config to load instead of reading the file (Kong's `POST /config`); not written anywhere. */
   text?: string;
+  /**
+   * Load the serving config's text again, as it is when the reload runs, not the file: a cluster
+   * worker that came up on an older text is brought to the one serving (which may be a posted
+   * config the file does not have).
+   */
+  serving?: boolean;
   /** Kong's `check_hash=1`: a config whose hash is the serving one's is not applied (`unchanged`). */
   checkHash?: boolean;
 }

@@ -241,13 +241,14 @@ export class TollgateInstance {
   reload(opts: ReloadOptions = {}): Promise<ReloadResult> {
     // Asked again before the queued one started: that one reads the file after this ask, so it answers it too.
     // A posted config is answered by its own reload only, never by one that reads the file.
-    const key = opts.text === undefined ? `${opts.trigger ?? ''}:${opts.deferFailure === true}` : null;
+    const key =
+      opts.text === undefined ? `${opts.trigger ?? ''}:${opts.deferFailure === true}:${opts.serving === true}` : null;
     if (key !== null && this.queued !== null && this.queued.key === key) return this.queued.result;
     const run = (): Promise<ReloadResult> => {
       if (this.queued === entry) this.queued = null;
-      return this.draining
-        ? Promise.resolve(this.unavailable('the gateway is shutting down', opts))
-        : this.withDeadline(opts);
+      if (this.draining) return Promise.resolve(this.unavailable('the gateway is shutting down', opts));
+      // The serving text when this reload runs: one taken when it was asked for would undo the reloads queued before it.
+      return this.withDeadline(opts.serving === true ? { ...opts, text: this.configText } : opts);
     };
     const next = this.chain.then(run, run);
     const entry = { key: key ?? '', result: next };

@@ -139,8 +139,9 @@ export async function runPrimary(
       const id = ++seq;
       const targets = alive();
       if (targets.length === 0) {
-        // Nothing serves to apply it: the next worker to come up brings the gateway up to date.
-        retryWhenReady = true;
+        // Nothing serves to apply it: the next worker to come up brings the gateway up to date with
+        // the file. A posted config answered 503 here changed nothing, and stays so.
+        retryWhenReady ||= opts.text === undefined;
         await abandon(p);
         return inst.unavailable('no worker is serving to apply the config (all are starting)', opts);
       }
@@ -198,8 +199,9 @@ export async function runPrimary(
       );
       if (applied === 0) {
         // Every worker died or failed to swap: the primary keeps the old text, which their
-        // replacements start from, and the next one up brings the gateway up to date.
-        retryWhenReady = true;
+        // replacements start from, and the next one up brings the gateway up to date (with the
+        // file; a posted config answered 503 here changed nothing).
+        retryWhenReady ||= opts.text === undefined;
         await abandon(p);
         return inst.unavailable('no worker applied the config (they exited during the reload)', opts);
       }
@@ -330,9 +332,13 @@ export async function runPrimary(
         s.hash = m.hash;
         s.listeners = m.listeners;
         metrics.workerStarted(alive().length);
-        if (m.hash !== inst.runtime.config.source.hash || retryWhenReady) {
+        if (retryWhenReady) {
           retryWhenReady = false;
           void inst.reload({ trigger: 'api' }).catch(() => undefined);
+        } else if (m.hash !== inst.runtime.config.source.hash) {
+          // It started on the text serving when it asked, and another was swapped in since (a
+          // POST /config among them, which the file does not have): the serving text, not the file.
+          void inst.reload({ trigger: 'api', serving: true }).catch(() => undefined);
         }
       }
     });

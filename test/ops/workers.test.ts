@@ -479,3 +479,87 @@ test("with --workers 2 Kong's POST /config reaches both workers, and a replaceme
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('with --workers 2 a replacement that came up on the config before a POST /config is brought to the posted config, not the file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
+  const file = join(dir, 'gateway.yaml');
+  // A custom plugin whose import waits for this server: while `held` is set, a worker that starts
+  // stays between receiving its config and serving, for as long as the test needs.
+  const held: import('node:http').ServerResponse[] = [];
+  let hold = false;
+  const gate = createServer((_req, res) => (hold ? held.push(res) : res.end('go')));
+  await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+  const gateUrl = `http://127.0.0.1:${(gate.address() as AddressInfo).port}/`;
+  await writeFile(
+    join(dir, 'gate.mjs'),
+    `await (await fetch(${JSON.stringify(gateUrl)})).text();\nexport default { name: 'gate', version: '1.0.0', priority: 1, schema: { type: 'object' }, create: () => ({}) };\n`,
+  );
+  await writeFile(file, `${config(['a'])}_tollgate:\n  custom_plugins: [./gate.mjs]\n`);
+  const gw = await spawnGateway(file, ['--workers', '2', '--no-watch']);
+  try {
+    const st = await json(`${gw.admin}/status`);
+    hold = true;
+    process.kill(st.workers[0].pid, 'SIGKILL');
+    // The replacement has its config (the file's) and is loading its plugins.
+    await eventually(async () => held.length > 0 || undefined, 'the replacement loading', 30_000);
+    const res = await fetch(`${gw.admin}/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: config(['posted']),
+    });
+    assert.equal(res.status, 201, await res.text());
+    const posted = (await json(`${gw.admin}/status`)).config_hash;
+    assert.notEqual(posted, st.config_hash);
+    hold = false;
+    for (const r of held.splice(0)) r.end('go');
+    const after = await eventually(
+      async () => {
+        const s = await json(`${gw.admin}/status`);
+        return s.workers.length === 2 && s.workers.every((w: any) => w.ready && w.config_hash === s.config_hash)
+          ? s
+          : undefined;
+      },
+      'both workers on one config',
+      30_000,
+    );
+    assert.equal(after.config_hash, posted, 'the posted config serves, not the file reloaded');
+    for (let i = 0; i < 6; i++) assert.equal(await statusOf(`${gw.proxy}/posted`), 200);
+    assert.equal((await fetch(`${gw.admin}/ready`)).status, 200);
+
+    // With no worker serving, a POST is answered 503 and changes nothing: the workers come back on
+    // the posted config serving before, not on the file.
+    hold = true;
+    for (const w of after.workers) process.kill(w.pid, 'SIGKILL');
+    await eventually(async () => held.length >= 2 || undefined, 'both replacements loading', 30_000);
+    const refused = await fetch(`${gw.admin}/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: config(['second']),
+    });
+    assert.equal(refused.status, 503, await refused.text());
+    hold = false;
+    for (const r of held.splice(0)) r.end('go');
+    const back = await eventually(
+      async () => {
+        const s = await json(`${gw.admin}/status`);
+        return s.worker_restarts >= 3 &&
+          s.workers.length === 2 &&
+          s.workers.every((w: any) => w.ready && w.config_hash === s.config_hash)
+          ? s
+          : undefined;
+      },
+      'both replacements serving',
+      30_000,
+    );
+    assert.equal(back.config_hash, posted);
+    // Both workers went: a port-0 listener is bound anew, on another port.
+    const [l] = (await json(`${gw.admin}/`)).configuration.proxy_listeners;
+    for (let i = 0; i < 4; i++) assert.equal(await statusOf(`http://${l.ip}:${l.port}/posted`), 200);
+  } finally {
+    hold = false;
+    for (const r of held.splice(0)) r.end('go');
+    await gw.kill();
+    gate.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
