@@ -12,6 +12,7 @@ import { formatBytes, MAX_CONFIG_BYTES, type ReadOutcome } from '../config/read.
 import { knownSecrets } from '../config/secrets.ts';
 import { ConfigError, configIssue } from '../errors.ts';
 import type { ParsedArgs } from './args.ts';
+import { readKongSslCert } from './kong-ssl-cert.ts';
 
 /** A problem that is not in a config: an unreadable file, a bad env file (exit 2). */
 export class InputError extends Error {}
@@ -19,6 +20,8 @@ export class InputError extends Error {}
 export interface EnvOptions {
   env: Record<string, string | undefined>;
   allowUnsetEnv: boolean;
+  /** KONG_SSL_CERT and KONG_SSL_CERT_KEY give the ssl listeners a certificate (as `gateway start` reads them). */
+  defaultCertificate: boolean;
 }
 
 /** Name standard input is reported under. */
@@ -43,7 +46,11 @@ export async function envFromArgs(args: ParsedArgs): Promise<EnvOptions> {
   }
   // Like docker compose and dotenv: a variable set in the process wins over the file.
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  return { env, allowUnsetEnv: args.flags.has('allow-unset-env') };
+  // Read as start reads them, so that a CI run's verdict on an ssl listener is start's: start
+  // serves their certificate where the file has none, and refuses (exit 2) values it cannot serve.
+  const certificate = readKongSslCert(env.KONG_SSL_CERT, env.KONG_SSL_CERT_KEY);
+  if (typeof certificate === 'string') throw new InputError(certificate);
+  return { env, allowUnsetEnv: args.flags.has('allow-unset-env'), defaultCertificate: certificate !== undefined };
 }
 
 export function why(e: unknown): string {
@@ -112,7 +119,12 @@ export async function loadForCli(
   onRefused?: LoadOptions['onRefused'],
 ): Promise<LoadedConfig & { name: string }> {
   const { text, name } = await readConfigText(file);
-  const loaded = await loadConfigWithPlugins(text, name, { env: env.env, allowUnsetEnv: env.allowUnsetEnv, onRefused });
+  const loaded = await loadConfigWithPlugins(text, name, {
+    env: env.env,
+    allowUnsetEnv: env.allowUnsetEnv,
+    defaultCertificate: env.defaultCertificate,
+    onRefused,
+  });
   return { ...loaded, name };
 }
 

@@ -98,8 +98,14 @@ export async function runDiff(argv: string[], io: CliIO = process): Promise<numb
     const fileEnv = Object.fromEntries(Object.entries(env.env).filter(([k, v]) => process.env[k] !== v));
     const load = async (s: Side) => {
       try {
-        return (await loadConfigWithPlugins(s.text, s.name, { env: fileEnv, allowUnsetEnv: true, baseDir: s.dir }))
-          .config;
+        return (
+          await loadConfigWithPlugins(s.text, s.name, {
+            env: fileEnv,
+            allowUnsetEnv: true,
+            baseDir: s.dir,
+            defaultCertificate: env.defaultCertificate,
+          })
+        ).config;
       } catch (e) {
         if (!(e instanceof ConfigError)) throw e;
         for (const i of e.issues) io.stderr.write(`${issueLine(i)}\n`);

@@ -11,7 +11,7 @@ import { parseStartArgs, type StartArgs } from '../../src/cli/start.ts';
 import { freePort } from '../support/upstream.ts';
 import { until } from '../support/wait.ts';
 import { curl, presented, TestCa } from '../tls/support.ts';
-import { BIN, cleanEnv, tmp, write } from './helpers.ts';
+import { BIN, cleanEnv, gateway, tmp, write } from './helpers.ts';
 
 const SERVICE =
   '_format_version: "3.0"\nservices:\n  - name: echo\n    url: echo://\n    routes: [{ name: all, paths: [/] }]\n';
@@ -204,6 +204,33 @@ test('gateway start serves KONG_SSL_CERT on an ssl listener of a file without ce
   } finally {
     proc.kill('SIGTERM');
     await exited;
+    rmSync(ca.dir, { recursive: true, force: true });
+  }
+});
+
+test('validate reads KONG_SSL_CERT and KONG_SSL_CERT_KEY as start does: an ssl listener they serve is valid, values start refuses are refused', async () => {
+  const ca = new TestCa();
+  const pair = ca.issue('default.test', ['default.test']);
+  const dir = tmp();
+  const file = write(
+    dir,
+    'gateway.yaml',
+    '_format_version: "3.0"\n_tollgate:\n  proxy_listen: ["127.0.0.1:8443 ssl"]\n',
+  );
+  try {
+    const served = await gateway(['validate', file], {
+      env: cleanEnv({ KONG_SSL_CERT: pair.certFile, KONG_SSL_CERT_KEY: pair.keyFile }),
+    });
+    assert.equal(served.code, 0, served.out + served.err);
+    assert.match(served.out, /gateway\.yaml: valid/);
+    // A certificate without its key: start exits 2 with Kong's conf_loader message, and so does validate.
+    const half = await gateway(['validate', file], { env: cleanEnv({ KONG_SSL_CERT: pair.certFile }) });
+    assert.equal(half.code, 2, half.out + half.err);
+    assert.match(
+      half.err,
+      /^gateway validate: KONG_SSL_CERT_KEY must be specified \(Kong: ssl_cert_key must be specified\)$/m,
+    );
+  } finally {
     rmSync(ca.dir, { recursive: true, force: true });
   }
 });
