@@ -1,5 +1,4 @@
 // The admin listener (127.0.0.1:8001 by default): status, metrics, effective config, route table, reload.
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
@@ -15,6 +14,7 @@ import {
 } from '../config/secrets.ts';
 import type { TollgateInstance } from '../instance.ts';
 import type { ConnectionStats } from '../instance-types.ts';
+import { nodeId } from '../lib/node-id.ts';
 import { hasRequestBody } from '../lib/request-body.ts';
 import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { endLingering } from '../proxy/linger.ts';
@@ -187,7 +187,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       let body = r.body;
       if (r.status === 200 && path === '/routes') body = { config_hash: rt.config.source.hash, ...(r.body as object) };
       else if (r.status === 200 && /^\/upstreams\/[^/]+\/health$/.test(path))
-        body = { ...(r.body as object), node_id: NODE_ID };
+        body = { ...(r.body as object), node_id: nodeId() };
       return send(res, r.status, body, r.headers);
     }
     if (LOG_LEVEL_CHANGE.test(path)) {
@@ -288,9 +288,6 @@ export function scrubExposition(text: string, scrub: (t: string) => string): str
     .join('\n');
 }
 
-/** This process's node id, as Kong's GET / shows it (random per process: Tollgate keeps no state). */
-const NODE_ID = randomUUID();
-
 /** The plugins this node can run (Kong's `plugins` setting: bundled and custom), by name. */
 async function availablePlugins(
   inst: TollgateInstance,
@@ -313,7 +310,7 @@ async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>
     tagline: 'Welcome to tollgate',
     version: VERSION,
     hostname: hostname(),
-    node_id: NODE_ID,
+    node_id: nodeId(),
     node_version: process.version,
     pids: { master: process.pid },
     plugins: {

@@ -10,11 +10,11 @@
  * `raw_body` are left out, like Kong does for a body nginx buffered to disk).
  */
 
-import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
 import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { configHeaderValue, definePlugin, PluginConfigError, parseRequestJson } from '../../index.ts';
+import { nodeId } from '../../lib/node-id.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {
@@ -44,7 +44,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 export const ECHO_BODY_LIMIT = 1024 * 1024;
 
 /** Identifies this gateway process in echo answers (Kong's `node_id`, `worker_pid`, `hostname`). */
-const NODE = Object.freeze({ node_id: randomUUID(), worker_pid: process.pid, hostname: hostname() });
+const NODE = Object.freeze({ node_id: nodeId(), worker_pid: process.pid, hostname: hostname() });
 
 function present(v: string | null | undefined): v is string {
   return typeof v === 'string' && v.length > 0;

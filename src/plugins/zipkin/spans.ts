@@ -6,6 +6,7 @@
  */
 import { isIP } from 'node:net';
 import type { GatewayRequest, LogEntry } from '../../index.ts';
+import { nodeId } from '../../lib/node-id.ts';
 import { newSpanId, type RequestTrace } from '../../lib/tracing/index.ts';
 import type { ZipkinConfig } from './index.ts';
 
@@ -104,6 +105,8 @@ export function zipkinSpans(
   if (req.consumer !== null) tags['kong.consumer'] = req.consumer.id;
   if (config.include_credential && req.credential !== null) tags['kong.credential'] = req.credential.id;
   if (entry.reason !== null) tags['kong.reason'] = entry.reason;
+  // Kong's log phase: `request_span:set_tag("kong.node.id", kong.node.get_id())`, after the client's tags.
+  tags['kong.node.id'] = nodeId();
   if (entry.status >= 500 || entry.error !== null) tags.error = 'true';
 
   const request: ZipkinSpan = {

@@ -289,3 +289,17 @@ test("remote endpoints name services as Kong's reporter: the service, else defau
     await upstream.close();
   }
 });
+
+test("the request span carries Kong's kong.node.id, the node id GET / shows, which a client's tags_header cannot replace", async () => {
+  const receiver = await httpReceiver();
+  const gw = await zipkinGateway(receiver, {});
+  try {
+    const nodeId = ((await (await fetch(`${gw.adminUrl}/`)).json()) as { node_id: string }).node_id;
+    assert.match(nodeId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    await (await fetch(`${gw.url}/r`, { headers: { 'zipkin-tags': 'kong.node.id=forged' } })).text();
+    assert.equal((await nextServerSpan(receiver)).tags['kong.node.id'], nodeId);
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
