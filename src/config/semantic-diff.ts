@@ -382,6 +382,21 @@ function routeAuth(plugins: readonly PluginModel[]): { required: Set<string>; an
   };
 }
 
+/**
+ * What a route's paths match that they did not, or null: a route without `paths` matches every
+ * path (Kong's router), so removing them all is the widest change; "also" only while every old
+ * path is still served.
+ */
+function widenedPaths(old: RouteModel, r: RouteModel): string | null {
+  const before = old.paths ?? [];
+  const after = r.paths ?? [];
+  if (before.length === 0) return null;
+  if (after.length === 0) return 'serves every path (its paths were removed)';
+  const added = after.filter((p) => !before.includes(p));
+  if (added.length === 0) return null;
+  return `${before.every((p) => after.includes(p)) ? 'also ' : ''}serves ${added.join(', ')}`;
+}
+
 function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string) => string): SecurityFinding[] {
   const out: SecurityFinding[] = [];
   const at = (c: GatewayConfig, path: readonly (string | number)[]): { file: string; line: number } => {
@@ -434,13 +449,9 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
         at: at(b, r.yaml_path),
       });
     if (authB.size === 0 && authA.size === 0) {
-      const added = (r.paths ?? []).filter((p) => !(old.paths ?? []).includes(p));
-      if (added.length > 0)
-        out.push({
-          type: 'public',
-          message: `public route ${name} now also serves ${added.join(', ')}`,
-          at: at(b, r.yaml_path),
-        });
+      const wider = widenedPaths(old, r);
+      if (wider !== null)
+        out.push({ type: 'public', message: `public route ${name} now ${wider}`, at: at(b, r.yaml_path) });
     }
     for (const kind of [RATE_LIMITS, ACCESS]) {
       const namesB = new Set(pb.filter((p) => kind.has(p.name)).map((p) => p.name));

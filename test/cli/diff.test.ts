@@ -353,6 +353,24 @@ test('diff: reordering a route’s hosts, methods or paths is no change', async 
   assert.match(changed.out, /hosts: \["a\.example","b\.example"\] → \["b\.example","c\.example"\]/);
 });
 
+test("diff: a public route whose paths are removed now serves every path (Kong's router), a security finding; 'also' only while its old paths stay", async () => {
+  const dir = tmp();
+  const route = (paths: string): string =>
+    `_format_version: "3.0"\nservices:\n  - name: s\n    url: http://api.internal\n    routes:\n      - name: r\n        hosts: [api.example.com]\n${paths}`;
+  const a = write(dir, 'a.yaml', route('        paths: [/public]\n'));
+  const summary = async (b: string): Promise<string> => {
+    const r = await gateway(['diff', a, write(dir, 'b.yaml', b)]);
+    assert.equal(r.code, 1, r.out + r.err);
+    return r.out.slice(r.out.indexOf('Security summary'), r.out.indexOf('Changes'));
+  };
+  assert.match(await summary(route('')), /! public route 'r' now serves every path \(its paths were removed\)/);
+  assert.match(await summary(route('        paths: [/admin]\n')), /! public route 'r' now serves \/admin /);
+  assert.match(
+    await summary(route('        paths: [/public, /admin]\n')),
+    /! public route 'r' now also serves \/admin /,
+  );
+});
+
 test("diff: an authentication plugin given Kong's anonymous consumer authenticates nobody; a route's instance wins over its service's", async () => {
   const dir = tmp();
   const base = `_format_version: "3.0"
