@@ -29,7 +29,11 @@ const OSS: Record<string, string> = {
   'mtls-auth': `${ENTERPRISE}; terminate client TLS in front of Tollgate and use key-auth, jwt or oidc`,
 };
 
-/** Kong Enterprise plugins, with Tollgate's nearest equivalent where there is one. */
+/** The way out from an Enterprise plugin that no Tollgate plugin stands in for. */
+const NO_EQUIVALENT =
+  'no Tollgate plugin does its job: do it in the upstream, or write a custom plugin in TypeScript (docs/plugins.md)';
+
+/** Kong Enterprise plugins, with Tollgate's nearest equivalent ('' for none: NO_EQUIVALENT). */
 const ENTERPRISE_EQUIVALENT: Record<string, string> = {
   'openid-connect': 'use Tollgate `oidc` (browser login, bearer tokens) or `jwt` with `jwks_uri`',
   'oauth2-introspection': 'use `jwt` (JWKS) or `oidc` with bearer_only',
@@ -50,7 +54,8 @@ const ENTERPRISE_EQUIVALENT: Record<string, string> = {
   'graphql-rate-limiting-advanced': '',
   'graphql-proxy-cache-advanced': '',
   degraphql: '',
-  'kafka-log': '',
+  'kafka-log':
+    'ship the JSON access log to Kafka with your log collector, or send it with `http-log` to a Kafka REST proxy',
   'kafka-upstream': '',
   opa: '',
   mocking: 'use `request-termination` with a body',
@@ -58,14 +63,14 @@ const ENTERPRISE_EQUIVALENT: Record<string, string> = {
   'oas-validation': '',
   'tls-handshake-modifier': '',
   'tls-metadata-headers': '',
-  'statsd-advanced': '',
+  'statsd-advanced': 'use `statsd`',
   saml: 'use `oidc`',
   'xml-threat-protection': '',
   'json-threat-protection': '',
   'websocket-size-limit': '',
   'websocket-validator': '',
   'application-registration': '',
-  'header-cert-auth': '',
+  'header-cert-auth': 'terminate client TLS in front of Tollgate and use key-auth, jwt or oidc',
   'ai-rate-limiting-advanced': '',
   'ai-semantic-cache': '',
   'ai-semantic-prompt-guard': '',
@@ -88,7 +93,7 @@ export function kongPluginRefusal(name: string): string | null {
   // Own keys only: a plugin named toString is unknown, not Object.prototype's function.
   if (Object.hasOwn(OSS, name)) return `plugin '${name}' ${OSS[name]}`;
   const ent = Object.hasOwn(ENTERPRISE_EQUIVALENT, name) ? ENTERPRISE_EQUIVALENT[name] : undefined;
-  if (ent !== undefined) return `plugin '${name}' ${ENTERPRISE}${ent ? `; ${ent}` : ''}`;
+  if (ent !== undefined) return `plugin '${name}' ${ENTERPRISE}; ${ent || NO_EQUIVALENT}`;
   if (AI.test(name))
     return `plugin '${name}' is one of Kong's AI gateway plugins, which Tollgate does not ship; proxy to your model provider as a service`;
   return null;

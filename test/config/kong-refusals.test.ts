@@ -34,6 +34,20 @@ test("a Kong Enterprise plugin is called one, with Tollgate's nearest equivalent
   assert.match(rla[0]!, /Kong Enterprise plugin.*`rate-limiting` with policy: redis/);
 });
 
+test('a Kong Enterprise plugin without an equivalent still names a way out: a custom plugin, or the tool that does its job', async () => {
+  for (const name of ['opa', 'degraphql', 'application-registration', 'xml-threat-protection']) {
+    const m = await messages(`plugins:\n  - name: ${name}\n`);
+    assert.match(
+      m[0]!,
+      new RegExp(`plugin '${name}' is a Kong Enterprise plugin, not part of Kong OSS; .*custom plugin`),
+    );
+  }
+  const kafka = await messages('plugins:\n  - name: kafka-log\n');
+  assert.match(kafka[0]!, /Kong Enterprise plugin.*log collector/);
+  const certAuth = await messages('plugins:\n  - name: header-cert-auth\n');
+  assert.match(certAuth[0]!, /Kong Enterprise plugin.*key-auth, jwt or oidc/);
+});
+
 test('a name nobody knows still gets the suggestion', async () => {
   const m = await messages('plugins:\n  - name: rate-limting\n');
   assert.match(m[0]!, /not installed \(did you mean 'rate-limiting'\?\)/);
