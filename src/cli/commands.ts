@@ -31,7 +31,7 @@ const CONFIG: OptionSpec = {
   short: 'c',
   kind: 'value',
   arg: 'FILE',
-  help: 'config file (default gateway.yaml)',
+  help: 'config file (default KONG_DECLARATIVE_CONFIG, else gateway.yaml)',
 };
 const ENV_FILE: OptionSpec = {
   name: 'env-file',
@@ -51,7 +51,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     summary: 'check config files as start would, with every error and warning located',
     synopsis: ['gateway validate [FILE|-]... [options]'],
     description:
-      'Loads each file (default gateway.yaml; - reads standard input) with its custom plugins, compiles it\n' +
+      'Loads each file (default KONG_DECLARATIVE_CONFIG, else gateway.yaml; - reads standard input) with its custom plugins, compiles it\n' +
       'the way start does (no listener opened, no connection made) and prints every error and every\n' +
       'warning start would log, as FILE:LINE:COL  PATH  MESSAGE. Several files are each reported under\n' +
       'their name. CI without the secrets: --allow-unset-env, or --env-file with dummy values.',
@@ -145,7 +145,7 @@ export const COMMANDS: readonly CommandHelp[] = [
       'Entities added, removed and changed, by name, down to the plugin config field; secrets are shown\n' +
       'as changed, never by value. On top, a security summary: routes that lose or gain authentication,\n' +
       'newly public paths, widened CORS origins, removed rate limits, TLS verification turned off.\n' +
-      '--git REV compares FILE (default gateway.yaml) as it is in the git revision REV with the file on disk.',
+      '--git REV compares FILE (default KONG_DECLARATIVE_CONFIG, else gateway.yaml) as it is in the git revision REV with the file on disk.',
     options: [
       FORMAT_HELP(['text', 'json', 'markdown', 'github']),
       { name: 'git', kind: 'value', arg: 'REV', help: 'compare against FILE at this git revision' },

@@ -27,6 +27,16 @@ export interface EnvOptions {
 /** Name standard input is reported under. */
 export const STDIN_NAME = '<stdin>';
 
+/**
+ * The config a command reads when none is given: the one `gateway start` reads, Kong's
+ * KONG_DECLARATIVE_CONFIG when set, else gateway.yaml. A CI job with the deployment's environment
+ * checks the file start will load.
+ */
+export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  const set = env.KONG_DECLARATIVE_CONFIG?.trim();
+  return set ? set : 'gateway.yaml';
+}
+
 /** The environment for `${NAME}`: the process's, then each `--env-file` for what it does not set. */
 export async function envFromArgs(args: ParsedArgs): Promise<EnvOptions> {
   const env: Record<string, string | undefined> = {};

@@ -14,7 +14,7 @@ import { type ConfigDiff, diffConfigs, type EntityChange } from '../config/seman
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { envFromArgs, InputError, issueLine, printable, readConfigText } from './config-input.ts';
+import { defaultConfigFile, envFromArgs, InputError, issueLine, printable, readConfigText } from './config-input.ts';
 import type { CliIO } from './explain.ts';
 import { ghData, ghProp } from './validate.ts';
 
@@ -81,7 +81,7 @@ export async function runDiff(argv: string[], io: CliIO = process): Promise<numb
       if (args.positionals.length > 1) throw new UsageError('with --git REV give at most one FILE');
       // git would take it as one of its options (`--output=FILE` writes FILE), not as a revision.
       if (rev.startsWith('-')) throw new UsageError(`--git '${rev}' is an option, not a revision`);
-      const file = args.positionals[0] ?? 'gateway.yaml';
+      const file = args.positionals[0] ?? defaultConfigFile();
       b = await side(file);
       const committed = await gitShow(rev, file);
       a =

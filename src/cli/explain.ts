@@ -7,7 +7,15 @@ import { isIP } from 'node:net';
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { compileForCli, envFromArgs, InputError, issueLine, printable, scrubbingIO } from './config-input.ts';
+import {
+  compileForCli,
+  defaultConfigFile,
+  envFromArgs,
+  InputError,
+  issueLine,
+  printable,
+  scrubbingIO,
+} from './config-input.ts';
 import { type Explanation, explainRequest, REQUIRES_CREDENTIAL } from './route-query.ts';
 
 export interface CliIO {
@@ -54,7 +62,7 @@ export async function runExplain(argv: string[], out: CliIO = process): Promise<
     if (clientIp !== undefined && isIP(clientIp) === 0)
       throw new UsageError(`--client-ip '${clientIp}' is not an IP address`);
     const env = await envFromArgs(args);
-    const file = args.values.get('config') ?? 'gateway.yaml';
+    const file = args.values.get('config') ?? defaultConfigFile();
     let compiled: Awaited<ReturnType<typeof compileForCli>>;
     try {
       compiled = await compileForCli(file, env);

@@ -10,7 +10,16 @@ import { parseYaml } from '../config/yaml.ts';
 import { ConfigError } from '../errors.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { compileForCli, envFromArgs, InputError, issueLine, printable, scrubbingIO, why } from './config-input.ts';
+import {
+  compileForCli,
+  defaultConfigFile,
+  envFromArgs,
+  InputError,
+  issueLine,
+  printable,
+  scrubbingIO,
+  why,
+} from './config-input.ts';
 import type { CliIO } from './explain.ts';
 import { explainRequest } from './route-query.ts';
 import { ghData, ghProp } from './validate.ts';
@@ -222,7 +231,7 @@ export async function runTestRoutes(argv: string[], out: CliIO = process): Promi
     format = args.values.get('format') ?? 'text';
     for (const f of args.positionals) cases = cases.concat(await readCases(f));
     const env = await envFromArgs(args);
-    const file = args.values.get('config') ?? 'gateway.yaml';
+    const file = args.values.get('config') ?? defaultConfigFile();
     configFile = file;
     try {
       compiled = await compileForCli(file, env);

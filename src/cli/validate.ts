@@ -11,7 +11,7 @@ import { ConfigError, type ConfigIssue, formatYamlPath } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { parseArgs, UsageError } from './args.ts';
 import { commandHelp, usageOf } from './commands.ts';
-import { type EnvOptions, envFromArgs, InputError, issueLine, loadForCli } from './config-input.ts';
+import { defaultConfigFile, type EnvOptions, envFromArgs, InputError, issueLine, loadForCli } from './config-input.ts';
 
 type Format = 'text' | 'json' | 'github';
 
@@ -164,7 +164,7 @@ export async function runValidate(argv: string[], io: ValidateIO = process): Pro
       return 0;
     }
     files = [...(args.values.has('config') ? [args.values.get('config')!] : []), ...args.positionals];
-    if (files.length === 0) files = ['gateway.yaml'];
+    if (files.length === 0) files = [defaultConfigFile()];
     format = (args.values.get('format') ?? 'text') as Format;
     strict = args.flags.has('strict');
     env = await envFromArgs(args);

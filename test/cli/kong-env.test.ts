@@ -234,3 +234,15 @@ test('validate reads KONG_SSL_CERT and KONG_SSL_CERT_KEY as start does: an ssl l
     rmSync(ca.dir, { recursive: true, force: true });
   }
 });
+
+test('validate and explain without a file read KONG_DECLARATIVE_CONFIG, the file start loads, not gateway.yaml', async () => {
+  const dir = tmp();
+  const env = cleanEnv({ KONG_DECLARATIVE_CONFIG: write(dir, 'kong.yml', `${SERVICE}    retries: "5"\n`) });
+  const v = await gateway(['validate'], { cwd: dir, env });
+  assert.equal(v.code, 1, v.out + v.err);
+  assert.match(v.out, /kong\.yml:6:14 +services\[0\]\.retries +expected an integer, got a string/);
+  writeFileSync(join(dir, 'kong.yml'), SERVICE);
+  const e = await gateway(['explain', 'GET', 'http://x/a'], { cwd: dir, env });
+  assert.equal(e.code, 0, e.out + e.err);
+  assert.match(e.out, /^route +all/m);
+});
