@@ -12,6 +12,7 @@ import { formatBytes, MAX_CONFIG_BYTES, type ReadOutcome } from '../config/read.
 import { knownSecrets } from '../config/secrets.ts';
 import { ConfigError, configIssue } from '../errors.ts';
 import type { ParsedArgs } from './args.ts';
+import { readKongEnv } from './kong-env.ts';
 import { readKongSslCert } from './kong-ssl-cert.ts';
 
 /** A problem that is not in a config: an unreadable file, a bad env file (exit 2). */
@@ -22,6 +23,8 @@ export interface EnvOptions {
   allowUnsetEnv: boolean;
   /** KONG_SSL_CERT and KONG_SSL_CERT_KEY give the ssl listeners a certificate (as `gateway start` reads them). */
   defaultCertificate: boolean;
+  /** KONG_PROXY_LISTEN, which start opens in place of the file's proxy listeners. */
+  kongProxyListen?: string;
 }
 
 /** Name standard input is reported under. */
@@ -58,9 +61,17 @@ export async function envFromArgs(args: ParsedArgs): Promise<EnvOptions> {
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
   // Read as start reads them, so that a CI run's verdict on an ssl listener is start's: start
   // serves their certificate where the file has none, and refuses (exit 2) values it cannot serve.
-  const certificate = readKongSslCert(env.KONG_SSL_CERT, env.KONG_SSL_CERT_KEY);
+  const kong = readKongEnv(env);
+  if (kong.error !== null) throw new InputError(kong.error);
+  const certificate = readKongSslCert(kong.sslCert, kong.sslCertKey);
   if (typeof certificate === 'string') throw new InputError(certificate);
-  return { env, allowUnsetEnv: args.flags.has('allow-unset-env'), defaultCertificate: certificate !== undefined };
+  const listen = kong.options['proxy-listen']?.join(', ');
+  return {
+    env,
+    allowUnsetEnv: args.flags.has('allow-unset-env'),
+    defaultCertificate: certificate !== undefined,
+    ...(listen === undefined ? {} : { kongProxyListen: listen }),
+  };
 }
 
 export function why(e: unknown): string {
@@ -133,6 +144,7 @@ export async function loadForCli(
     env: env.env,
     allowUnsetEnv: env.allowUnsetEnv,
     defaultCertificate: env.defaultCertificate,
+    kongProxyListen: env.kongProxyListen,
     onRefused,
   });
   return { ...loaded, name };

@@ -43,7 +43,12 @@ export interface LoadOptions {
   onRefused?: (partial: GatewayConfig, plugins: ReadonlyMap<string, PluginDefinition>) => void;
   /** ssl listeners have a certificate from outside the file (KONG_SSL_CERT, `gateway start`). */
   defaultCertificate?: boolean;
+  /** The proxy listeners KONG_PROXY_LISTEN opens in place of the file's, as `gateway start` reads it. */
+  kongProxyListen?: string;
 }
+
+/** A listen address with the `ssl` flag. */
+const SSL_LISTEN = /\sssl\b/;
 
 /**
  * Reads and validates a config file.
@@ -183,10 +188,19 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   if (unknown.size > 0) dropPlaceholderEntries(settings, unknown);
   // What start would refuse: validate says so too (the command line's listeners are start's own).
   if (built.certificates.length === 0 && opts.defaultCertificate !== true) {
-    settings.proxy_listen?.forEach((addr, i) => {
-      if (/\sssl\b/.test(addr))
-        raw.push({ code: 'SEMANTIC', message: NO_CERTIFICATE_MESSAGE, path: ['_tollgate', 'proxy_listen', i] });
-    });
+    if (opts.kongProxyListen !== undefined) {
+      if (SSL_LISTEN.test(opts.kongProxyListen))
+        raw.push({
+          code: 'SEMANTIC',
+          message:
+            "KONG_PROXY_LISTEN opens an ssl listener, which needs a certificate: declare one under 'certificates', or set KONG_SSL_CERT and KONG_SSL_CERT_KEY (see docs/tls.md)",
+          path: [],
+        });
+    } else
+      settings.proxy_listen?.forEach((addr, i) => {
+        if (SSL_LISTEN.test(addr))
+          raw.push({ code: 'SEMANTIC', message: NO_CERTIFICATE_MESSAGE, path: ['_tollgate', 'proxy_listen', i] });
+      });
   }
   settings.request_id_header = settings.request_id_header.toLowerCase();
   // An entity whose fields were pruned may look incomplete ("must set one of ..."): not a new problem.

@@ -246,3 +246,20 @@ test('validate and explain without a file read KONG_DECLARATIVE_CONFIG, the file
   assert.equal(e.code, 0, e.out + e.err);
   assert.match(e.out, /^route +all/m);
 });
+
+test("validate checks the listeners KONG_PROXY_LISTEN opens in place of the file's, and refuses what start refuses in Kong's variables", async () => {
+  const dir = tmp();
+  const ssl = write(dir, 'ssl.yml', `_format_version: "3.0"\n_tollgate:\n  proxy_listen: ["127.0.0.1:8443 ssl"]\n`);
+  const plain = write(dir, 'plain.yml', SERVICE);
+  const opens = await gateway(['validate', plain], {
+    env: cleanEnv({ KONG_PROXY_LISTEN: '0.0.0.0:8000, 0.0.0.0:8443 ssl' }),
+  });
+  assert.equal(opens.code, 1, opens.out + opens.err);
+  assert.match(opens.out, /KONG_PROXY_LISTEN opens an ssl listener, which needs a certificate/);
+  // The file's ssl listener is not opened: start listens where the variable says.
+  const replaced = await gateway(['validate', ssl], { env: cleanEnv({ KONG_PROXY_LISTEN: '127.0.0.1:8000' }) });
+  assert.equal(replaced.code, 0, replaced.out + replaced.err);
+  const db = await gateway(['validate', plain], { env: cleanEnv({ KONG_DATABASE: 'postgres' }) });
+  assert.equal(db.code, 2, db.out + db.err);
+  assert.match(db.err, /^gateway validate: KONG_DATABASE=postgres: Tollgate runs DB-less only/m);
+});
