@@ -41,6 +41,7 @@ export {
 } from './lib/header-value.ts';
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';
 export { parseRequestJson } from './lib/json.ts';
+export { nodeId } from './lib/node-id.ts';
 export { queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
 export { hasRequestBody } from './lib/request-body.ts';
 export { describeRoutes, routesReaching } from './lib/route-paths.ts';

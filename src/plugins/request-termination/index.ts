@@ -13,8 +13,7 @@
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
 import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { configHeaderValue, definePlugin, PluginConfigError, parseRequestJson } from '../../index.ts';
-import { nodeId } from '../../lib/node-id.ts';
+import { configHeaderValue, definePlugin, nodeId, PluginConfigError, parseRequestJson } from '../../index.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {

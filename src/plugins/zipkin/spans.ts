@@ -5,8 +5,7 @@
  * Timestamps and durations in microseconds.
  */
 import { isIP } from 'node:net';
-import type { GatewayRequest, LogEntry } from '../../index.ts';
-import { nodeId } from '../../lib/node-id.ts';
+import { type GatewayRequest, type LogEntry, nodeId } from '../../index.ts';
 import { newSpanId, type RequestTrace } from '../../lib/tracing/index.ts';
 import type { ZipkinConfig } from './index.ts';
 
