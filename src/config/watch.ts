@@ -174,11 +174,16 @@ export class ConfigWatcher {
       if (this.closed) return;
       const fp = await fingerprint(this.files);
       if (fp.hash === this.handled) return;
+      // The files the new text references are read before the loader reads them: one changed after
+      // this read differs from the state recorded as handled, and is loaded again, even when it
+      // changed before the watcher first looked at it.
+      const refs = fileRefsIn(fp.text, dirname(this.configFile)).filter((f) => !fp.files.has(f));
+      const seen = refs.length === 0 ? fp : await fingerprint([...this.files, ...refs], fp);
       const result = await this.target.reload({ trigger: 'watch', deferFailure: true });
       if (this.closed) return;
       if (result.ok) {
         this.handled = fp.hash;
-        await this.retarget([this.configFile, ...this.target.referencedFiles()], fp);
+        await this.retarget([this.configFile, ...this.target.referencedFiles()], seen);
         if (this.failedSince) await this.reopen();
         return;
       }
@@ -258,6 +263,9 @@ export class ConfigWatcher {
     // that starts to matter there (a new `${file:...}`) is polled from now on.
     const newNames = namesOnlyIn(next, before);
     if (newNames.length > 0) this.fsw.add(newNames);
+    // A poll's first stat is its baseline, and a change made before it is no event: once the new
+    // polls have started, the contents are compared with the handled state once more.
+    if (add.length > 0 || newNames.length > 0) setTimeout(() => this.schedule(), POLL_INTERVAL_MS).unref();
   }
 }
 

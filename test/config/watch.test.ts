@@ -14,10 +14,14 @@ import { eventually } from '../ops/support.ts';
 class FileTarget implements WatchTarget {
   readonly loaded: string[] = [];
   readonly reported: string[] = [];
+  /** What each good reload read from the files its config references, in order. */
+  readonly refContents: string[][] = [];
   refs: string[] = [];
   /** Runs while a reload is under way, or right after a failure is reported (an operator's next save). */
   duringReload: (() => void) | null = null;
   afterReport: (() => void) | null = null;
+  /** Runs once a good config and its referenced files have been read, before the reload returns. */
+  afterLoad: (() => void) | null = null;
   private lastText = '';
 
   constructor(readonly file: string) {}
@@ -31,6 +35,10 @@ class FileTarget implements WatchTarget {
     if (!text.startsWith('good')) return { ok: false };
     this.loaded.push(text);
     this.refs = fileRefsIn(text, dirname(this.file));
+    this.refContents.push(this.refs.map((f) => readFileSync(f, 'utf8')));
+    const after = this.afterLoad;
+    this.afterLoad = null;
+    after?.();
     return { ok: true };
   }
   reportFailure(): void {
@@ -83,3 +91,25 @@ test('a save made while a good config is loading is loaded next, when the loaded
     assert.deepEqual(target.loaded, ['good v2 ${file:keys/key.pem}\n', 'good v3\n']);
   });
 });
+
+for (const where of ['the config directory', 'a new directory']) {
+  test(`a file first referenced by a reload and changed right after it was read is loaded again, in ${where}`, async () => {
+    await watching('good v1\n', async (file, target, dir) => {
+      const sub = where === 'a new directory' ? 'keys' : '.';
+      await mkdir(join(dir, sub), { recursive: true });
+      const pem = join(dir, sub, 'partner.pem');
+      await writeFile(pem, 'key A');
+      // The operator's next save lands between the loader's read and the watcher's look at the new file.
+      target.afterLoad = () => writeFileSync(pem, 'key B');
+      await writeFile(file, `good v2 \${file:${sub}/partner.pem}\n`);
+      await eventually(
+        async () => (target.refContents.at(-1)?.[0] === 'key B' ? true : undefined),
+        'the changed file loaded',
+      );
+      assert.deepEqual(
+        target.refContents.map((c) => c[0]),
+        ['key A', 'key B'],
+      );
+    });
+  });
+}
