@@ -12,6 +12,7 @@
  * needs none): the map rescans the text then.
  */
 import { LineCounter } from 'yaml';
+import { forbiddenKeyIssue } from './forbidden-keys.ts';
 import type { YamlPath } from './model.ts';
 import { lineStartsOf, Position, SourceMap } from './source-map.ts';
 import type { ParsedYaml, RawIssue } from './yaml.ts';
@@ -21,9 +22,6 @@ import { MAX_FLOW_DEPTH } from './yaml-depth.ts';
 export function isJsonFile(file: string): boolean {
   return /\.json$/i.test(file);
 }
-
-/** Keys the YAML reader refuses too: JSON.parse would make them own properties, and a later spread or merge would not. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Thrown at the first departure from the grammar. */
 class JsonSyntax extends Error {
@@ -191,14 +189,8 @@ class Scan {
       const keyAt = this.at;
       const key = this.string();
       const keyPath = [...path, key];
-      if (FORBIDDEN_KEYS.has(key)) {
-        this.issues.push({
-          code: 'YAML_HAZARD',
-          message: `the key '${key}' is not allowed (prototype pollution guard)`,
-          path: keyPath,
-          offset: keyAt,
-        });
-      }
+      const hazard = forbiddenKeyIssue(key, keyPath, keyAt);
+      if (hazard !== null) this.issues.push(hazard);
       let child: Position | null = null;
       if (seen.has(key)) {
         // cjson and JSON.parse keep the last value; the warning the YAML reader gives says which.

@@ -17,6 +17,7 @@ import {
   type Node as YamlNode,
 } from 'yaml';
 import type { ConfigErrorCode } from '../errors.ts';
+import { forbiddenKeyIssue } from './forbidden-keys.ts';
 import { isJsonFile, parseJsonConfig } from './json.ts';
 import type { YamlPath } from './model.ts';
 import { Position, SourceMap } from './source-map.ts';
@@ -24,9 +25,6 @@ import { refuseDeepNesting } from './yaml-depth.ts';
 import { parsePlainYaml } from './yaml-fast.ts';
 
 export { SourceMap, type SourceMapDump } from './source-map.ts';
-
-/** Keys that would reach Object.prototype semantics if a consumer of the data used them. */
-const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * Alias expansion budget, in nodes materialized through aliases. Real configs reuse a plugin
@@ -335,13 +333,9 @@ class Walker {
         }
         if (this.#aliasDepth > 0 && !this.#spend(name.length, path, kOffset)) continue;
         const childPath = [...path, name];
-        if (FORBIDDEN_KEYS.has(name)) {
-          this.issues.push({
-            code: 'YAML_HAZARD',
-            message: `the key '${name}' is not allowed (prototype pollution guard)`,
-            path: childPath,
-            offset: kOffset,
-          });
+        const hazard = forbiddenKeyIssue(name, childPath, kOffset);
+        if (hazard !== null) {
+          this.issues.push(hazard);
           continue;
         }
         const childPos = this.#aliasDepth === 0 ? pos!.child(name) : null;
