@@ -12,7 +12,6 @@ import type {
   Consumer,
   Credential,
   GatewayRequest,
-  GatewayResponse,
   HeaderValue,
   LogEntry,
   PluginStep,
@@ -20,9 +19,10 @@ import type {
   ServiceInfo,
   UpstreamTry,
 } from './plugin.ts';
+import type { ResponseContext } from './response.ts';
 import { responseHeadBytes } from './response-size.ts';
 import type { CompiledRoute, Pipeline, Runtime } from './runtime.ts';
-import { checkHeader, checkMethod, checkPath, checkQuery, checkStatus } from './upstream-checks.ts';
+import { checkHeader, checkMethod, checkPath, checkQuery } from './upstream-checks.ts';
 
 const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
 /** The body of a request without one (zero bytes: nothing to mutate). */
@@ -385,100 +385,6 @@ export class RequestContext implements GatewayRequest {
     // The latest call wins, as Kong's set_header calls would: over an earlier plugin's own values.
     const o = this.headerOverrides;
     if (o !== null) for (const name of AUTHENTICATION_HEADERS) o.delete(name);
-  }
-}
-
-/** Most bytes of a response body held for a rewrite (`transformBody`'s default limit). */
-const MAX_TRANSFORM_BODY = 8 * 1024 * 1024;
-
-/** The upstream (or gateway-made) response as the `response` phase sees it. */
-export class ResponseContext implements GatewayResponse {
-  #status: number;
-  readonly headers: Record<string, HeaderValue | undefined>;
-  readonly fromGateway: boolean;
-  /** Body rewrites asked for by the response phase, applied in order; null when none. */
-  bodyTransforms: ((body: Buffer) => Buffer | string)[] | null = null;
-  /** The plugin that asked for each rewrite, so that a failing one is reported under its name. */
-  private transformOwners: (string | null)[] | null = null;
-  /** Each rewrite's own limit: a body larger than it skips that rewrite only. */
-  private transformLimits: number[] | null = null;
-  /** The plugin whose response handler is running (set by the phase runner). */
-  runningPlugin: string | null = null;
-  /** Bytes held for the rewrites: the largest of their limits (past it none could run). */
-  bodyLimit = 0;
-  constructor(status: number, headers: Record<string, HeaderValue | undefined>, fromGateway: boolean) {
-    this.#status = status;
-    this.headers = headers;
-    this.fromGateway = fromGateway;
-  }
-  get status(): number {
-    return this.#status;
-  }
-  /** Checked here, so that a status Node cannot send is the plugin's failure, under its name. */
-  set status(status: number) {
-    checkStatus('res.status', status);
-    this.#status = status;
-  }
-  setHeader(name: string, value: HeaderValue): void {
-    // undefined leaves the header out, as a value of `headers` may be.
-    if (value !== undefined) checkHeader('res.setHeader', name, value);
-    this.headers[name.toLowerCase()] = value;
-  }
-  removeHeader(name: string): void {
-    delete this.headers[name.toLowerCase()];
-  }
-  transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void {
-    // Checked here, so that a wrong call is the calling plugin's failure, under its name.
-    if (typeof transform !== 'function') throw new TypeError('transformBody: the transform must be a function');
-    if (limit !== undefined && !(typeof limit === 'number' && limit >= 0))
-      throw new TypeError(`transformBody: the limit must be a number of bytes, not ${String(limit)}`);
-    (this.bodyTransforms ??= []).push(transform);
-    (this.transformOwners ??= []).push(this.runningPlugin);
-    const own = limit === undefined ? MAX_TRANSFORM_BODY : Math.min(limit, MAX_TRANSFORM_BODY);
-    (this.transformLimits ??= []).push(own);
-    this.bodyLimit = Math.max(this.bodyLimit, own);
-  }
-  /** Applies the transforms to a whole body; a transform that throws is reported as a TransformError. */
-  applyTransforms(body: Buffer): Buffer {
-    let out = body;
-    const transforms = this.bodyTransforms ?? [];
-    for (let i = 0; i < transforms.length; i++) {
-      if (out.length > this.transformLimits![i]!) continue;
-      let r: unknown;
-      try {
-        r = transforms[i]!(out);
-      } catch (err) {
-        throw new TransformError(this.transformOwners?.[i] ?? null, err);
-      }
-      if (typeof r === 'string') out = Buffer.from(r);
-      else if (r instanceof Uint8Array)
-        out = Buffer.isBuffer(r) ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength);
-      else {
-        // Sent as it was, anything else (undefined, a number, the promise of an async transform)
-        // made node throw after the head: no answer at all, and the failure under no plugin's name.
-        const what =
-          r === null
-            ? 'null'
-            : typeof (r as { then?: unknown } | undefined)?.then === 'function'
-              ? 'a promise'
-              : typeof r;
-        throw new TransformError(
-          this.transformOwners?.[i] ?? null,
-          new TypeError(`transformBody: the transform returned ${what}, not a string or a Buffer`),
-        );
-      }
-    }
-    return out;
-  }
-}
-
-/** A response body transform failed: names the plugin that asked for it. */
-export class TransformError extends Error {
-  constructor(
-    readonly plugin: string | null,
-    override readonly cause: unknown,
-  ) {
-    super(cause instanceof Error ? cause.message : String(cause));
   }
 }
 

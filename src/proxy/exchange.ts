@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { bodyFailure, hasRequestBody } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { ResponseContext } from '../pipeline/request.ts';
+import { ResponseContext } from '../pipeline/response.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { Target } from '../upstream/balancer.ts';

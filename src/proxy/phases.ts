@@ -10,7 +10,7 @@
 import { performance } from 'node:perf_hooks';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
 import type { LogEntry } from '../pipeline/plugin.ts';
-import type { ResponseContext } from '../pipeline/request.ts';
+import type { ResponseContext } from '../pipeline/response.ts';
 import type { PipelineSlot, PluginInstance } from '../pipeline/runtime.ts';
 import { clientWentAway, errInfo, type ProxyRequest } from './context.ts';
 import { sendError, sendExit } from './reply.ts';
@@ -76,7 +76,10 @@ export function runPhase(
       // the log phase (run from the response's 'close' event) ended the process. A native promise
       // is returned as is.
       if (r != null && typeof (r as Promise<void>).then === 'function') r = Promise.resolve(r);
-      else r = undefined;
+      else {
+        r = undefined;
+        if (phase === 'response') (arg as ResponseContext).foldNames();
+      }
     } catch (err) {
       pluginFailed(rc, inst.name, phase, err);
       if (phase === 'log') continue;
@@ -106,6 +109,7 @@ async function settle(
 ): Promise<boolean> {
   try {
     await (inst.timeout > 0 ? withTimeout(pending, inst.timeout, rc) : pending);
+    if (phase === 'response') (arg as ResponseContext).foldNames();
   } catch (err) {
     recordStep(rc, inst.name, phase, start);
     pluginFailed(rc, inst.name, phase, err);

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { ResponseContext, TransformError } from '../pipeline/request.ts';
+import { ResponseContext, TransformError } from '../pipeline/response.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { ProxyRequest } from './context.ts';

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { HeaderValue } from '../pipeline/plugin.ts';
-import { ResponseContext } from '../pipeline/request.ts';
+import { ResponseContext } from '../pipeline/response.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { checkHeader } from '../pipeline/upstream-checks.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';

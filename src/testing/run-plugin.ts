@@ -15,7 +15,8 @@ import { hasRequestBody } from '../lib/request-body.ts';
 import { createLogger } from '../log.ts';
 import { compileRuntime } from '../pipeline/compile.ts';
 import type { Consumer, Credential, HeaderValue, PluginDefinition } from '../pipeline/plugin.ts';
-import { LogEntryImpl, RequestContext, ResponseContext } from '../pipeline/request.ts';
+import { LogEntryImpl, RequestContext } from '../pipeline/request.ts';
+import { ResponseContext } from '../pipeline/response.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { exitAnswer } from '../proxy/exit-answer.ts';
@@ -257,6 +258,7 @@ async function runOnce(
     source === null ? null : Buffer.isBuffer(source) ? source : await bounded(drain(source), timeout, 'body');
   const responseResult = inst.handlers.response?.(rc, res);
   await bounded(responseResult, timeout, 'response');
+  res.foldNames();
   // The body as the plugin gave it to exit(); the gateway adds `request_id` to a JSON error body on the wire.
   let body: unknown = exited ? rc.exitBody : request.upstream?.body;
   if (res.bodyTransforms !== null) {

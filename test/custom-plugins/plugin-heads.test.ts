@@ -52,12 +52,36 @@ const plugin = definePlugin<Record<string, never>>({
         } else if (mode === 'identity-utf8') {
           const id = '\u65e5\u672c-7';
           req.authenticate({ id, username: 'caf\u00e9', custom_id: null, tags: [] }, null);
-        } else if (mode === 'exit-framing') req.exit(200, 'from exit', { 'Transfer-Encoding': 'chunked' });
+        } else if (mode === 'exit-framing' || mode === 'exit-mixed-case')
+          req.exit(200, 'from exit', { 'Transfer-Encoding': 'chunked' });
         else MODES[mode]?.(req);
       },
       response(req, res) {
-        if (req.headers['x-mode'] === 'res-framing') res.setHeader('transfer-encoding', 'chunked');
-        else RESPONSE_MODES[String(req.headers['x-mode'] ?? '')]?.(res);
+        const mode = req.headers['x-mode'];
+        if (mode === 'res-framing') res.setHeader('transfer-encoding', 'chunked');
+        else if (mode === 'mixed-case' || mode === 'exit-mixed-case') {
+          // Written straight into the object, past setHeader, beside the lower-case names it holds.
+          res.headers['Content-Length'] = '5';
+          res.headers['Content-Type'] = 'text/html';
+          res.headers['X-Order'] = 'first';
+        } else RESPONSE_MODES[String(req.headers['x-mode'] ?? '')]?.(res);
+      },
+    };
+  },
+});
+
+/** Runs after head-writer: its write of a name wins over head-writer's, whatever the case of either. */
+const late = definePlugin<Record<string, never>>({
+  name: 'head-writer-late',
+  version: '1.0.0',
+  priority: 400,
+  schema: { type: 'object', properties: {}, additionalProperties: false },
+  create() {
+    return {
+      response(req, res) {
+        // Asynchronous: the names are folded when the promise settles too.
+        if (req.headers['x-mode'] === 'mixed-case')
+          return Promise.resolve().then(() => res.setHeader('x-order', 'second'));
       },
     };
   },
@@ -74,7 +98,7 @@ before(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
   gw = await startGateway({
-    plugins: [plugin],
+    plugins: [plugin, late],
     config: {
       _format_version: '3.0',
       // One tcp failure marks the only target down: a request the plugin spoiled must not count.
@@ -86,7 +110,7 @@ before(async () => {
         },
       ],
       services: [{ name: 'app', host: 'app.upstream', routes: [{ name: 'api', paths: ['/api'] }] }],
-      plugins: [{ name: 'head-writer' }],
+      plugins: [{ name: 'head-writer' }, { name: 'head-writer-late' }],
     },
   });
 });
@@ -160,4 +184,23 @@ test("a Transfer-Encoding a plugin sets is ignored, as Kong's set_header and exi
     assert.match(head, new RegExp(`\r\ncontent-length: ${body.length}\r\n`, 'i'), mode);
     assert.equal(rest, body, mode);
   }
+});
+
+test('a name a plugin writes into res.headers in another case replaces the lower-case one: one Content-Length, one Content-Type', async () => {
+  for (const [mode, body] of [
+    ['mixed-case', 'ok'],
+    ['exit-mixed-case', 'from exit'],
+  ] as const) {
+    const text = await rawGet(mode);
+    const [head, rest] = text.split('\r\n\r\n', 2) as [string, string];
+    const lines = head.split('\r\n').map((l) => l.toLowerCase());
+    const named = (name: string) => lines.filter((l) => l.startsWith(`${name}:`));
+    assert.deepEqual(named('content-length'), [`content-length: ${body.length}`], `${mode}: ${head}`);
+    assert.deepEqual(named('content-type'), ['content-type: text/html'], `${mode}: ${head}`);
+    assert.equal(rest, body, mode);
+  }
+  // A later plugin's write of the name wins, whatever the case of the earlier one.
+  const text = await rawGet('mixed-case');
+  const head = text.split('\r\n\r\n', 1)[0]!.toLowerCase();
+  assert.deepEqual(head.match(/^x-order: .*$/gm), ['x-order: second'], head);
 });

@@ -101,3 +101,19 @@ test('runPlugin applies the body transforms the response phase asked for', async
   const r = await runPlugin(stamp, {}, { upstream: { body: { id: 1 } } });
   assert.deepEqual(JSON.parse(r.body as string), { id: 1, stamped: true });
 });
+
+test('runPlugin reports a name written into res.headers in another case under its lower-case name, as the gateway sends it once', async () => {
+  const writer = definePlugin<Record<string, never>>({
+    name: 'mixed-case-writer',
+    version: '1.0.0',
+    priority: 1,
+    schema: { type: 'object' },
+    create: () => ({
+      response(_req, res) {
+        res.headers['Content-Type'] = 'text/html';
+      },
+    }),
+  });
+  const r = await runPlugin(writer, {}, { upstream: { headers: { 'content-type': 'text/plain' } } });
+  assert.deepEqual({ ...r.responseHeaders }, { 'content-type': 'text/html' });
+});

@@ -1,0 +1,127 @@
+// The response as the `response` phase sees it (GatewayResponse): status, head and body rewrites.
+import type { GatewayResponse, HeaderValue } from './plugin.ts';
+import { checkHeader, checkStatus } from './upstream-checks.ts';
+
+/** Most bytes of a response body held for a rewrite (`transformBody`'s default limit). */
+const MAX_TRANSFORM_BODY = 8 * 1024 * 1024;
+
+/** The upstream (or gateway-made) response as the `response` phase sees it. */
+export class ResponseContext implements GatewayResponse {
+  #status: number;
+  readonly headers: Record<string, HeaderValue | undefined>;
+  readonly fromGateway: boolean;
+  /** Body rewrites asked for by the response phase, applied in order; null when none. */
+  bodyTransforms: ((body: Buffer) => Buffer | string)[] | null = null;
+  /** The plugin that asked for each rewrite, so that a failing one is reported under its name. */
+  private transformOwners: (string | null)[] | null = null;
+  /** Each rewrite's own limit: a body larger than it skips that rewrite only. */
+  private transformLimits: number[] | null = null;
+  /** The plugin whose response handler is running (set by the phase runner). */
+  runningPlugin: string | null = null;
+  /** Bytes held for the rewrites: the largest of their limits (past it none could run). */
+  bodyLimit = 0;
+  constructor(status: number, headers: Record<string, HeaderValue | undefined>, fromGateway: boolean) {
+    this.#status = status;
+    this.headers = headers;
+    this.fromGateway = fromGateway;
+  }
+  get status(): number {
+    return this.#status;
+  }
+  /** Checked here, so that a status Node cannot send is the plugin's failure, under its name. */
+  set status(status: number) {
+    checkStatus('res.status', status);
+    this.#status = status;
+  }
+  setHeader(name: string, value: HeaderValue): void {
+    // undefined leaves the header out, as a value of `headers` may be.
+    if (value !== undefined) checkHeader('res.setHeader', name, value);
+    this.headers[name.toLowerCase()] = value;
+  }
+  /**
+   * Folds the names a handler wrote into `headers` itself in another case than lower
+   * (`res.headers['Content-Length'] = '5'`) into their lower-case name, the value replacing what
+   * that name held: a header has one name, as with Kong's `kong.response.set_header`, whatever the
+   * case it is written in. Left as two keys, both went out: two Content-Length lines of different
+   * values, which a client or cache may frame either way (RFC 9112 6.3), or two Content-Types.
+   * Run after each response handler, so that a later plugin's write wins over an earlier one's.
+   */
+  foldNames(): void {
+    const headers = this.headers;
+    for (const name in headers) {
+      if (!hasUpperCase(name)) continue;
+      const value = headers[name];
+      delete headers[name];
+      const lower = name.toLowerCase();
+      if (value === undefined) delete headers[lower];
+      // Assigned, `__proto__` would set the object's prototype instead of a header.
+      else if (lower === '__proto__')
+        Object.defineProperty(headers, lower, { value, enumerable: true, writable: true, configurable: true });
+      else headers[lower] = value;
+    }
+  }
+  removeHeader(name: string): void {
+    delete this.headers[name.toLowerCase()];
+  }
+  transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void {
+    // Checked here, so that a wrong call is the calling plugin's failure, under its name.
+    if (typeof transform !== 'function') throw new TypeError('transformBody: the transform must be a function');
+    if (limit !== undefined && !(typeof limit === 'number' && limit >= 0))
+      throw new TypeError(`transformBody: the limit must be a number of bytes, not ${String(limit)}`);
+    (this.bodyTransforms ??= []).push(transform);
+    (this.transformOwners ??= []).push(this.runningPlugin);
+    const own = limit === undefined ? MAX_TRANSFORM_BODY : Math.min(limit, MAX_TRANSFORM_BODY);
+    (this.transformLimits ??= []).push(own);
+    this.bodyLimit = Math.max(this.bodyLimit, own);
+  }
+  /** Applies the transforms to a whole body; a transform that throws is reported as a TransformError. */
+  applyTransforms(body: Buffer): Buffer {
+    let out = body;
+    const transforms = this.bodyTransforms ?? [];
+    for (let i = 0; i < transforms.length; i++) {
+      if (out.length > this.transformLimits![i]!) continue;
+      let r: unknown;
+      try {
+        r = transforms[i]!(out);
+      } catch (err) {
+        throw new TransformError(this.transformOwners?.[i] ?? null, err);
+      }
+      if (typeof r === 'string') out = Buffer.from(r);
+      else if (r instanceof Uint8Array)
+        out = Buffer.isBuffer(r) ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+      else {
+        // Sent as it was, anything else (undefined, a number, the promise of an async transform)
+        // made node throw after the head: no answer at all, and the failure under no plugin's name.
+        const what =
+          r === null
+            ? 'null'
+            : typeof (r as { then?: unknown } | undefined)?.then === 'function'
+              ? 'a promise'
+              : typeof r;
+        throw new TransformError(
+          this.transformOwners?.[i] ?? null,
+          new TypeError(`transformBody: the transform returned ${what}, not a string or a Buffer`),
+        );
+      }
+    }
+    return out;
+  }
+}
+
+/** A response body transform failed: names the plugin that asked for it. */
+export class TransformError extends Error {
+  constructor(
+    readonly plugin: string | null,
+    override readonly cause: unknown,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+function hasUpperCase(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 65 && c <= 90) return true;
+  }
+  return false;
+}
