@@ -20,10 +20,21 @@ export class ResponseContext implements GatewayResponse {
   runningPlugin: string | null = null;
   /** Bytes held for the rewrites: the largest of their limits (past it none could run). */
   bodyLimit = 0;
-  constructor(status: number, headers: Record<string, HeaderValue | undefined>, fromGateway: boolean) {
+  /**
+   * The spelling of the names of `headers` that go out on HTTP/1.1 in another case than lower: the
+   * upstream's (`upstreamResponseHeaders`), an exit's, a plugin's (`setHeader`); null while none.
+   */
+  spelling: Map<string, string> | null;
+  constructor(
+    status: number,
+    headers: Record<string, HeaderValue | undefined>,
+    fromGateway: boolean,
+    spelling: Map<string, string> | null = null,
+  ) {
     this.#status = status;
     this.headers = headers;
     this.fromGateway = fromGateway;
+    this.spelling = spelling;
   }
   get status(): number {
     return this.#status;
@@ -36,7 +47,19 @@ export class ResponseContext implements GatewayResponse {
   setHeader(name: string, value: HeaderValue): void {
     // undefined leaves the header out, as a value of `headers` may be.
     if (value !== undefined) checkHeader('res.setHeader', name, value);
-    this.headers[name.toLowerCase()] = value;
+    const lower = name.toLowerCase();
+    if (!has(this.headers, lower)) this.spell(lower, name);
+    this.headers[lower] = value;
+  }
+  /**
+   * A header new to the head goes out under the name as the plugin wrote it; one the head has keeps
+   * its name, its value replaced: nginx writes a name as `ngx.header` (Kong's
+   * `kong.response.set_header`) was given it, and setting a header it has replaces the value of its
+   * line (lua-nginx-module's set_header_helper).
+   */
+  private spell(lower: string, name: string): void {
+    if (lower !== name) (this.spelling ??= new Map()).set(lower, name);
+    else if (this.spelling !== null) this.spelling.delete(lower);
   }
   /**
    * Folds the names a handler wrote into `headers` itself in another case than lower
@@ -44,7 +67,8 @@ export class ResponseContext implements GatewayResponse {
    * that name held: a header has one name, as with Kong's `kong.response.set_header`, whatever the
    * case it is written in. Left as two keys, both went out: two Content-Length lines of different
    * values, which a client or cache may frame either way (RFC 9112 6.3), or two Content-Types.
-   * Run after each response handler, so that a later plugin's write wins over an earlier one's.
+   * Run after each response handler, so that a later plugin's write wins over an earlier one's. A
+   * name new to the head goes out as written (`spell`).
    */
   foldNames(): void {
     const headers = this.headers;
@@ -53,6 +77,7 @@ export class ResponseContext implements GatewayResponse {
       const value = headers[name];
       delete headers[name];
       const lower = name.toLowerCase();
+      if (!has(headers, lower)) this.spell(lower, name);
       if (value === undefined) delete headers[lower];
       // Assigned, `__proto__` would set the object's prototype instead of a header.
       else if (lower === '__proto__')
@@ -124,4 +149,9 @@ function hasUpperCase(name: string): boolean {
     if (c >= 65 && c <= 90) return true;
   }
   return false;
+}
+
+/** Whether the head has `name` (own keys only: `constructor` is no header of Object.prototype's). */
+function has(headers: Record<string, HeaderValue | undefined>, name: string): boolean {
+  return Object.hasOwn(headers, name) && headers[name] !== undefined;
 }

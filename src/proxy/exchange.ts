@@ -103,8 +103,6 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   reason = '';
   /** The upstream's Content-Length, before the response phase (`streamedLength`). */
   upstreamLength: HeaderValue | undefined = undefined;
-  /** How the upstream spelled its header names, when a response phase runs (`spelledHead`). */
-  spelling: Map<string, string> | null = null;
   /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
   target: Target | null = null;
   readonly interim = new InterimCount();
@@ -148,10 +146,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       return true;
     }
     rc.upstreamAnswered = true;
-    this.spelling = new Map();
-    const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw, this.spelling);
+    // How the upstream spelled its header names, for the head that goes out (`spelledHead`).
+    const spelling = new Map<string, string>();
+    const headers: Record<string, HeaderValue | undefined> = upstreamResponseHeaders(raw, spelling);
     this.upstreamLength = headers['content-length'];
-    const res = new ResponseContext(status, headers, false);
+    const res = new ResponseContext(status, headers, false, spelling);
     rc.response = res;
     if (rc.compiled!.pipeline.hasResponse) {
       const r = runPhase(rc, 'response', res);
@@ -198,7 +197,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     try {
       // A response plugin that changed the status changed the line: the upstream's reason goes with its status only.
       const reason = status === this.rc.upstreamStatus ? this.reason : '';
-      refused = writeResponseHead(this.rc, status, headers, reason, this.spelling);
+      refused = writeResponseHead(this.rc, status, headers, reason, this.rc.response!.spelling);
     } catch (err) {
       const message = `a response header cannot be sent: ${(err as Error).message}`;
       this.rc.gw.log.error({ phase: 'response', request_id: this.rc.id, err: { message } }, 'plugin failed');

@@ -22,12 +22,24 @@ export interface ExitAnswer {
   status: number;
   headers: Record<string, HeaderValue | undefined>;
   body: Buffer | string | null;
+  /**
+   * The names of the exit's headers the plugin wrote in another case than lower, as it wrote them:
+   * they go out so on HTTP/1.1, as nginx writes the names `kong.response.exit` was given. Null when none.
+   */
+  spelling: Map<string, string> | null;
 }
 
 /** The answer to the exit() of `rc`, or the error that makes it the plugin's failure (a bad status, a body that does not serialize). */
 export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
   const headers: Record<string, HeaderValue | undefined> = {};
-  if (rc.exitHeaders !== null) for (const k in rc.exitHeaders) headers[k.toLowerCase()] = rc.exitHeaders[k];
+  let spelling: Map<string, string> | null = null;
+  if (rc.exitHeaders !== null)
+    for (const k in rc.exitHeaders) {
+      const lower = k.toLowerCase();
+      headers[lower] = rc.exitHeaders[k];
+      if (lower !== k) (spelling ??= new Map()).set(lower, k);
+      else if (spelling !== null) spelling.delete(lower);
+    }
   let body: Buffer | string | null = null;
   const b = rc.exitBody;
   const st = rc.exitStatus;
@@ -39,7 +51,7 @@ export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
     return new Error(`exitError() status must be an integer from 400 to 599, not ${String(st)}`);
   // RFC 9110 15.3.5 and 15.4.5: no content in a 204 or 304, and no Content-Length on a 204
   // (8.6); nginx's header filter also drops a 204's type. A body given with either is not sent.
-  if (st === 204 || st === 304) return { status: st, headers: bodilessHead(headers, st), body: null };
+  if (st === 204 || st === 304) return { status: st, headers: bodilessHead(headers, st), body: null, spelling };
   const format = rc.exitIsError ? errorFormat(rc.raw.headers.accept) : 'json';
   if (format !== 'json') {
     body = errorBodyText(format, (b as { message: string }).message, rc.id);
@@ -67,7 +79,7 @@ export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
     // A HEAD answer may announce the length its GET would have (RFC 9110 9.3.2): a plugin's stays.
     headers['content-length'] = '0';
   }
-  return { status: st, headers, body };
+  return { status: st, headers, body, spelling };
 }
 
 function notJson(kind: string): TypeError {

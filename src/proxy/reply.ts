@@ -84,7 +84,7 @@ function writeResponse(rc: ProxyRequest, res: ResponseContext, body: Buffer | st
     );
   // A refusal that may leave unread bytes on the connection closes it, whatever a plugin set.
   if (close) res.headers.connection = 'close';
-  writeFinal(rc, res.status, res.headers, body);
+  writeFinal(rc, res.status, res.headers, body, res.spelling);
 }
 
 /** A response body transform threw: the plugin that asked for it failed in its response phase. */
@@ -98,6 +98,7 @@ function writeFinal(
   status: number,
   headers: Record<string, HeaderValue | undefined>,
   body: Buffer | string | null,
+  spelling: Map<string, string> | null = null,
 ): void {
   const out = rc.res;
   if (rc.finished || out.headersSent || out.destroyed) return;
@@ -122,7 +123,7 @@ function writeFinal(
   rc.status = status;
   // A head HTTP/2 refuses (a plugin's repeated Content-Type) goes the compatibility layer's way, as
   // it always did: the stream is reset.
-  if (writeResponseHead(rc, status, headers) !== null)
+  if (writeResponseHead(rc, status, headers, '', spelling) !== null)
     out.writeHead(status, headers as Record<string, string | string[]>);
   if (body !== null && rc.method !== 'HEAD') {
     // A string body is written as bytes: Node sends a string first chunk in one write with the
@@ -146,7 +147,7 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
     pluginFailed(rc, by, 'access', answer);
     return;
   }
-  return respond(rc, new ResponseContext(answer.status, answer.headers, true), answer.body);
+  return respond(rc, new ResponseContext(answer.status, answer.headers, true, answer.spelling), answer.body);
 }
 
 /**

@@ -27,6 +27,27 @@ const seer = definePlugin({
   },
 });
 
+/** Sets names in several spellings, through setHeader, straight into the object and in an exit. */
+const speller = definePlugin({
+  name: 'speller',
+  version: '1.0.0',
+  priority: 400,
+  schema: { type: 'object', properties: {}, additionalProperties: false },
+  create() {
+    return {
+      access(req) {
+        if (req.headers['x-exit'] !== undefined) req.exit(200, 'exited', { 'X-Exit-Reason': 'asked' });
+      },
+      response(_req, res) {
+        res.setHeader('X-Powered-By', 'tollgate');
+        // The head has it (the upstream's X-Custom-Thing): its value changes, its name stays.
+        res.setHeader('x-custom-thing', 'b');
+        res.headers['X-Written'] = 'straight';
+      },
+    };
+  },
+});
+
 const UPSTREAM_HEAD = ['X-Custom-Thing', 'a', 'Content-Type', 'text/plain', 'ETag', '"v1"', 'Content-Length', '5'];
 
 let upstream: Server;
@@ -44,7 +65,7 @@ before(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
   gw = await startGateway({
-    plugins: [seer],
+    plugins: [seer, speller],
     config: {
       _format_version: '3.0',
       services: [
@@ -60,6 +81,29 @@ before(async () => {
             },
             { name: 'cors', paths: ['/cors'], plugins: [{ name: 'cors' }] },
             { name: 'seer', paths: ['/seer'], plugins: [{ name: 'seer', config: {} }] },
+            { name: 'speller', paths: ['/speller'], plugins: [{ name: 'speller' }] },
+            {
+              name: 'cached',
+              paths: ['/cached'],
+              plugins: [{ name: 'proxy-cache', config: { strategy: 'memory', content_type: ['text/plain'] } }],
+            },
+            {
+              name: 'rt-spelled',
+              paths: ['/rt-spelled'],
+              plugins: [
+                {
+                  name: 'response-transformer',
+                  config: {
+                    rename: { headers: ['x-custom-thing:X-Renamed'] },
+                    replace: { headers: ['etag:"v2"'] },
+                    add: { headers: ['X-Added:1'] },
+                    append: { headers: ['X-Appended:2'] },
+                  },
+                },
+                { name: 'correlation-id', config: { echo_downstream: true } },
+                { name: 'cors', config: { origins: ['https://a.test'] } },
+              ],
+            },
             { name: 'rewrite', paths: ['/rewrite'], plugins: [{ name: 'seer', config: { rewrite: true } }] },
           ],
         },
@@ -75,10 +119,10 @@ after(async () => {
 });
 
 /** The header names of the head the gateway answers `path` with, as they came on the wire. */
-async function namesOnTheWire(path: string, extra = ''): Promise<string[]> {
+async function namesOnTheWire(path: string, extra = '', method = 'GET'): Promise<string[]> {
   const host = new URL(gw.url).host;
   const close = extra.includes('Connection:') ? '' : 'Connection: close\r\n';
-  const res = await rawRequest(gw.url, `GET ${path} HTTP/1.1\r\nHost: ${host}\r\n${extra}${close}\r\n`);
+  const res = await rawRequest(gw.url, `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\n${extra}${close}\r\n`);
   const head = res.raw.slice(0, res.raw.indexOf('\r\n\r\n')).split('\r\n').slice(1);
   return head.map((line) => line.slice(0, line.indexOf(':')));
 }
@@ -105,4 +149,29 @@ test('an answer declining a WebSocket handshake keeps the upstream spelling too'
   );
   assert.ok(names.includes('X-Custom-Thing'), names.join(', '));
   assert.ok(names.includes('x-added'), names.join(', '));
+});
+
+test("a name a plugin sets goes out as the plugin (or its config) spelled it, as nginx writes Kong's set_header names", async () => {
+  const names = await namesOnTheWire('/speller');
+  for (const name of ['X-Powered-By', 'X-Written', 'X-Custom-Thing', 'Content-Type'])
+    assert.ok(names.includes(name), `${name} in ${names.join(', ')}`);
+  assert.ok(!names.includes('x-custom-thing'), names.join(', '));
+  // An exit's headers too (kong.response.exit's names).
+  assert.ok((await namesOnTheWire('/speller', 'X-Exit: 1\r\n')).includes('X-Exit-Reason'));
+
+  const built = await namesOnTheWire('/rt-spelled', 'Origin: https://a.test\r\n');
+  for (const name of ['X-Renamed', 'ETag', 'X-Added', 'X-Appended', 'Kong-Request-ID', 'Access-Control-Allow-Origin'])
+    assert.ok(built.includes(name), `${name} in ${built.join(', ')}`);
+  // proxy-cache's, on a miss (set_header) and on a hit (its exit).
+  assert.ok((await namesOnTheWire('/cached')).includes('X-Cache-Status'));
+  const hit = await namesOnTheWire('/cached');
+  for (const name of ['X-Cache-Status', 'X-Cache-Key', 'Age'])
+    assert.ok(hit.includes(name), `${name} in ${hit.join(', ')}`);
+  // A preflight cors answers itself: its exit's names.
+  const preflight = await namesOnTheWire(
+    '/rt-spelled',
+    'Origin: https://a.test\r\nAccess-Control-Request-Method: PUT\r\n',
+    'OPTIONS',
+  );
+  assert.ok(preflight.includes('Access-Control-Allow-Methods'), preflight.join(', '));
 });

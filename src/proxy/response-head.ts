@@ -22,7 +22,7 @@ export function writeResponseHead(
   status: number,
   headers: readonly string[] | Readonly<Record<string, HeaderValue | undefined>>,
   reason = '',
-  spelling: UpstreamSpelling = null,
+  spelling: HeadSpelling = null,
 ): string | null {
   if (status === 204 || status === 205) headers = withoutContentLength(headers);
   const stream =
@@ -119,68 +119,31 @@ function isContentLength(name: string): boolean {
   return name.length === 14 && name.toLowerCase() === 'content-length';
 }
 
-const PERIODS = ['Second', 'Minute', 'Hour', 'Day', 'Month', 'Year'];
-
 /**
- * Kong's spelling of the headers its rate-limiting plugins set (rate-limiting's handler.lua names
- * them so, and nginx writes a name as ngx.header was given it). A header object holds names in lower
- * case; on HTTP/1.1 these go out as Kong sends them, for clients and scripts that match them
- * case-sensitively. HTTP/2 lower-cases every name (RFC 9113 8.2.1).
+ * How the names of a head that are not in lower case go out on HTTP/1.1, by their lower-case name:
+ * the upstream's spelling (`upstreamResponseHeaders`), an exit's, a response plugin's
+ * (`ResponseContext.spelling`); null when none is.
  */
-const KONG_SPELLING: ReadonlyMap<string, string> = new Map([
-  ...['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After'].map(
-    (n) => [n.toLowerCase(), n] as const,
-  ),
-  ...PERIODS.flatMap((p) =>
-    [`X-RateLimit-Limit-${p}`, `X-RateLimit-Remaining-${p}`].map((n) => [n.toLowerCase(), n] as const),
-  ),
-]);
-
-/** response-ratelimiting's `X-RateLimit-Limit-<limit>-<period>` and `X-RateLimit-Remaining-<limit>-<period>`. */
-const RESPONSE_LIMIT = 'x-ratelimit-limit-';
-const RESPONSE_REMAINING = 'x-ratelimit-remaining-';
-
-/** Kong's spelling of `name` (lower case), or undefined when Kong's is not known. */
-function kongName(name: string): string | undefined {
-  const fixed = KONG_SPELLING.get(name);
-  if (fixed !== undefined || name.charCodeAt(0) !== 120 /* x */) return fixed;
-  // Kong writes the period in lower case and the limit's name as configured; the name's case is
-  // not kept in the header object, so a limit named with capitals goes out in lower case.
-  if (name.startsWith(RESPONSE_LIMIT)) return `X-RateLimit-Limit-${name.slice(RESPONSE_LIMIT.length)}`;
-  if (name.startsWith(RESPONSE_REMAINING)) return `X-RateLimit-Remaining-${name.slice(RESPONSE_REMAINING.length)}`;
-  return undefined;
-}
-
-/**
- * The upstream's spelling of the names of its head that it did not send in lower case
- * (`upstreamResponseHeaders`); null for an answer the gateway made, or when it sent them all so.
- */
-export type UpstreamSpelling = ReadonlyMap<string, string> | null;
+export type HeadSpelling = ReadonlyMap<string, string> | null;
 
 /**
  * `object` (names in lower case, as plugins see them) as node's writeHead takes it on HTTP/1.1,
- * each name as the upstream spelled it, else as Kong spells it: nginx relays an upstream's names
- * as they came, response plugins or not (`X-Custom-Thing`, `Content-Type`), and clients and
- * scripts match them case-sensitively. A flat name/value list then, else the object itself (most
- * heads the gateway makes have none of those names). HTTP/2 lower-cases every name (RFC 9113 8.2.1).
+ * each name as `spelling` has it: nginx relays an upstream's names as they came, response plugins
+ * or not (`X-Custom-Thing`, `Content-Type`), and writes a name a plugin sets as the plugin gave it
+ * (`kong.response.set_header("X-RateLimit-Limit-Minute", ...)`); clients and scripts match them
+ * case-sensitively. A flat name/value list then, else the object itself (most heads the gateway
+ * makes have none of those names). HTTP/2 lower-cases every name (RFC 9113 8.2.1).
  */
 export function spelledHead(
   object: Readonly<Record<string, HeaderValue | undefined>>,
-  spelling: UpstreamSpelling,
+  spelling: HeadSpelling,
 ): typeof object | string[] {
-  let any = spelling !== null && spelling.size > 0;
-  if (!any)
-    for (const name in object)
-      if (kongName(name) !== undefined) {
-        any = true;
-        break;
-      }
-  if (!any) return object;
+  if (spelling === null || spelling.size === 0) return object;
   const flat: string[] = [];
   for (const name in object) {
     const value = object[name];
     if (value === undefined) continue;
-    const spelled = spelling?.get(name) ?? kongName(name) ?? name;
+    const spelled = spelling.get(name) ?? name;
     if (typeof value === 'string') flat.push(spelled, value);
     else for (const v of value) flat.push(spelled, v);
   }

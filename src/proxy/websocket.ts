@@ -246,7 +246,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     rc.upstreamStatus = status;
     // The route's response phase has its say, as Kong runs header_filter on a declined handshake's
     // answer. Its body streams on as it comes: a transformBody rewrite is not applied to it.
-    const res = new ResponseContext(status, out, false);
+    const res = new ResponseContext(status, out, false, this.spelling);
     rc.response = res;
     const go = rc.pipeline.hasResponse ? runPhase(rc, 'response', res) : true;
     if (go === true) return this.writeDeclined(res, resume);
@@ -267,7 +267,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     // The connection ends after this answer (rawSocketResponse), whatever a plugin set.
     out.connection = 'close';
     rc.status = res.status;
-    rc.res.writeHead(res.status, spelledHead(out, this.spelling) as Record<string, string | string[]>);
+    rc.res.writeHead(res.status, spelledHead(out, res.spelling) as Record<string, string | string[]>);
     rc.sentResponseHead = out;
     rc.resumeUpstream = resume;
     return true;
@@ -339,7 +339,12 @@ class Handshake implements Dispatcher.DispatchHandler {
     // The route's response phase has its say on the 101 (Kong runs header_filter on it): on its
     // end-to-end headers; Upgrade and Connection stay the upstream's, and so does the status.
     const lines = (raw ?? []).map((v) => (typeof v === 'string' ? v : v.toString('latin1')));
-    const res = new ResponseContext(101, upstreamResponseHeaders(lines.map((v) => Buffer.from(v, 'latin1'))), false);
+    const spelling = new Map<string, string>();
+    const head = upstreamResponseHeaders(
+      lines.map((v) => Buffer.from(v, 'latin1')),
+      spelling,
+    );
+    const res = new ResponseContext(101, head, false, spelling);
     rc.response = res;
     const go = rc.pipeline.hasResponse ? runPhase(rc, 'response', res) : true;
     if (go === true) return this.tunnel(lines, res, upstream, client);
@@ -357,11 +362,8 @@ class Handshake implements Dispatcher.DispatchHandler {
     const rc = this.rc;
     if (rc.finished || client.destroyed || rc.res.headersSent) return this.endUpgrade(upstream);
     let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
-    // The upstream's spelling of its header names is kept, as it was relayed before.
-    const spelled = new Map<string, string>();
     for (let i = 0; i < lines.length; i += 2) {
       const name = lines[i]!.toLowerCase();
-      spelled.set(name, lines[i]!);
       if (name === 'upgrade' || name === 'connection') headText += `${lines[i]}: ${lines[i + 1]}\r\n`;
     }
     try {
@@ -370,7 +372,8 @@ class Handshake implements Dispatcher.DispatchHandler {
         if (value === undefined) continue;
         // Written as text: what a plugin put in the object directly is checked as setHeader checks it.
         checkHeader('res.headers', name, value);
-        const written = spelled.get(name) ?? name;
+        // The upstream's spelling of a name, or the plugin's that set it (`res.spelling`).
+        const written = res.spelling?.get(name) ?? name;
         for (const v of typeof value === 'string' ? [value] : value) headText += `${written}: ${v}\r\n`;
       }
     } catch (err) {

@@ -243,7 +243,7 @@ async function runOnce(
     // sees it; an exit it cannot send is the plugin's failure there, and a rejection here.
     const answer = exitAnswer(rc);
     if (answer instanceof Error) throw answer;
-    res = new ResponseContext(answer.status, answer.headers, true);
+    res = new ResponseContext(answer.status, answer.headers, true, answer.spelling);
   } else {
     const headers: Record<string, HeaderValue | undefined> = {};
     for (const [k, v] of Object.entries(request.upstream?.headers ?? {})) headers[k.toLowerCase()] = v;

@@ -92,11 +92,14 @@ const generators: Record<CorrelationIdConfig['generator'], (req: GatewayRequest)
 
 class CorrelationId implements PluginHandlers {
   protected readonly header: string;
+  /** The header's name as configured: Kong's set_header sends it so on HTTP/1.1 (`Kong-Request-ID`). */
+  protected readonly headerName: string;
   protected readonly generate: (req: GatewayRequest) => string;
   private readonly counts: boolean;
 
   constructor(config: CorrelationIdConfig) {
     this.header = config.header_name.toLowerCase();
+    this.headerName = config.header_name;
     this.generate = generators[config.generator];
     this.counts = config.generator === 'tracker';
   }
@@ -121,7 +124,7 @@ class CorrelationIdEcho extends CorrelationId {
     // The request was answered before this plugin's access phase ran (the router's 404, an earlier
     // plugin's exit): as Kong's header_filter, the client's own id, else a new one.
     if (id === undefined) id = firstHeader(req, this.header) || this.generate(req);
-    res.setHeader(this.header, id);
+    res.setHeader(this.headerName, id);
   }
 }
 

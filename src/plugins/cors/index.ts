@@ -157,22 +157,22 @@ class Cors implements PluginHandlers {
     const headers: Record<string, HeaderValue> = {};
     const acao = this.allowOrigin(origin);
     if (this.mode !== Mode.AllowAll) headers.vary = 'Origin';
-    if (acao !== null) headers['access-control-allow-origin'] = acao;
+    if (acao !== null) headers['Access-Control-Allow-Origin'] = acao;
     if (this.credentials) {
-      if (acao !== '*') headers['access-control-allow-credentials'] = 'true';
+      if (acao !== '*') headers['Access-Control-Allow-Credentials'] = 'true';
       else {
         headers.vary = 'Origin';
-        headers['access-control-allow-origin'] = origin;
-        headers['access-control-allow-credentials'] = 'true';
+        headers['Access-Control-Allow-Origin'] = origin;
+        headers['Access-Control-Allow-Credentials'] = 'true';
       }
     }
     const requested = req.headers['access-control-request-headers'];
     const allowHeaders = this.allowHeaders ?? (typeof requested === 'string' ? requested : null);
-    if (allowHeaders !== null) headers['access-control-allow-headers'] = allowHeaders;
-    headers['access-control-allow-methods'] = this.methods;
-    if (this.maxAge !== null) headers['access-control-max-age'] = this.maxAge;
+    if (allowHeaders !== null) headers['Access-Control-Allow-Headers'] = allowHeaders;
+    headers['Access-Control-Allow-Methods'] = this.methods;
+    if (this.maxAge !== null) headers['Access-Control-Max-Age'] = this.maxAge;
     if (this.privateNetwork && req.headers['access-control-request-private-network'] === 'true') {
-      headers['access-control-allow-private-network'] = 'true';
+      headers['Access-Control-Allow-Private-Network'] = 'true';
     }
     req.exit(200, undefined, headers);
   }
@@ -185,17 +185,17 @@ class Cors implements PluginHandlers {
 
     const acao = this.allowOrigin(origin);
     if (this.mode !== Mode.AllowAll) addVaryOrigin(res);
-    if (acao !== null) res.setHeader('access-control-allow-origin', acao);
-    else res.removeHeader('access-control-allow-origin');
+    if (acao !== null) res.setHeader('Access-Control-Allow-Origin', acao);
+    else res.removeHeader('Access-Control-Allow-Origin');
     if (this.credentials) {
-      if (acao !== '*') res.setHeader('access-control-allow-credentials', 'true');
+      if (acao !== '*') res.setHeader('Access-Control-Allow-Credentials', 'true');
       else if (provided) {
         if (this.mode === Mode.AllowAll) addVaryOrigin(res);
-        res.setHeader('access-control-allow-origin', origin);
-        res.setHeader('access-control-allow-credentials', 'true');
+        res.setHeader('Access-Control-Allow-Origin', origin);
+        res.setHeader('Access-Control-Allow-Credentials', 'true');
       }
     }
-    if (this.exposeHeaders !== null) res.setHeader('access-control-expose-headers', this.exposeHeaders);
+    if (this.exposeHeaders !== null) res.setHeader('Access-Control-Expose-Headers', this.exposeHeaders);
   }
 }
 

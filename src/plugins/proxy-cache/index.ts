@@ -190,9 +190,9 @@ class ProxyCache implements PluginHandlers {
       age = policy.age();
     }
     const headers: Record<string, HeaderValue> = { ...(entry.headers as Record<string, HeaderValue>) };
-    if (this.showAge) headers.age = String(Math.max(0, Math.floor(age)));
-    if (this.showStatus) headers['x-cache-status'] = 'Hit';
-    if (this.showKey) headers['x-cache-key'] = key;
+    if (this.showAge) headers.Age = String(Math.max(0, Math.floor(age)));
+    if (this.showStatus) headers['X-Cache-Status'] = 'Hit';
+    if (this.showKey) headers['X-Cache-Key'] = key;
     req.ctx[CTX] = { status: 'Hit', key } satisfies State;
     // A HEAD entry has no body; its Content-Length is the upstream's (RFC 9110 9.3.2).
     if (req.method === 'HEAD') req.exit(entry.status, null, headers);
@@ -211,8 +211,8 @@ class ProxyCache implements PluginHandlers {
       if (policy === false) st.status = 'Bypass';
       else this.collect(req, res, st.key, policy);
     }
-    if (this.showStatus) res.setHeader('x-cache-status', st.status);
-    if (this.showKey && st.key !== null) res.setHeader('x-cache-key', st.key);
+    if (this.showStatus) res.setHeader('X-Cache-Status', st.status);
+    if (this.showKey && st.key !== null) res.setHeader('X-Cache-Key', st.key);
   }
 
   /** false when the response must not be stored; else its RFC 9111 policy (null without cache_control). */

@@ -71,23 +71,23 @@ export const rateLimitingStats = { storeFailuresPassed: 0, storeFailuresRejected
 const EMPTY_UUID = '00000000-0000-0000-0000-000000000000';
 const CTX = 'rate-limiting.headers';
 
-// Lower case, as every response header is once set (and as HTTP/2 requires): no per-request
-// lower-casing of these names.
+// Kong's spelling (rate-limiting's handler.lua): nginx writes a name as set_header was given it,
+// and clients and scripts match these case-sensitively. HTTP/2 lower-cases them (RFC 9113 8.2.1).
 const LIMIT_HEADER: Record<Period, string> = {
-  second: 'x-ratelimit-limit-second',
-  minute: 'x-ratelimit-limit-minute',
-  hour: 'x-ratelimit-limit-hour',
-  day: 'x-ratelimit-limit-day',
-  month: 'x-ratelimit-limit-month',
-  year: 'x-ratelimit-limit-year',
+  second: 'X-RateLimit-Limit-Second',
+  minute: 'X-RateLimit-Limit-Minute',
+  hour: 'X-RateLimit-Limit-Hour',
+  day: 'X-RateLimit-Limit-Day',
+  month: 'X-RateLimit-Limit-Month',
+  year: 'X-RateLimit-Limit-Year',
 };
 const REMAINING_HEADER: Record<Period, string> = {
-  second: 'x-ratelimit-remaining-second',
-  minute: 'x-ratelimit-remaining-minute',
-  hour: 'x-ratelimit-remaining-hour',
-  day: 'x-ratelimit-remaining-day',
-  month: 'x-ratelimit-remaining-month',
-  year: 'x-ratelimit-remaining-year',
+  second: 'X-RateLimit-Remaining-Second',
+  minute: 'X-RateLimit-Remaining-Minute',
+  hour: 'X-RateLimit-Remaining-Hour',
+  day: 'X-RateLimit-Remaining-Day',
+  month: 'X-RateLimit-Remaining-Month',
+  year: 'X-RateLimit-Remaining-Year',
 };
 
 function validate(config: RateLimitingConfig): Period[] {
@@ -299,11 +299,11 @@ class RateLimiting {
       headers[LIMIT_HEADER[p]] = this.limitHeaders[i]!;
       headers[REMAINING_HEADER[p]] = String(left);
     }
-    headers['ratelimit-limit'] = String(limit);
-    headers['ratelimit-remaining'] = String(remaining);
-    headers['ratelimit-reset'] = String(reset);
+    headers['RateLimit-Limit'] = String(limit);
+    headers['RateLimit-Remaining'] = String(remaining);
+    headers['RateLimit-Reset'] = String(reset);
     if (refused) {
-      headers['retry-after'] = String(reset);
+      headers['Retry-After'] = String(reset);
       return req.exitError(this.errorCode, this.errorBody.message, headers, 'RATE_LIMITED');
     }
     req.ctx[CTX] = headers;

@@ -68,7 +68,12 @@ describe('response-ratelimiting, local policy', () => {
         { name: 'request-termination', config: { status_code: 403, message: 'closed' } },
       ],
     };
-    gw = await startServiceGateway([...routes({}), underscored, terminated], { url: upstream.url });
+    const capitals = {
+      name: 'capitals',
+      paths: ['/capitals'],
+      plugins: [{ name: 'response-ratelimiting', config: { limits: { Videos: { day: 5 } } } }],
+    };
+    gw = await startServiceGateway([...routes({}), underscored, terminated, capitals], { url: upstream.url });
   });
   after(async () => {
     await gw?.close();
@@ -110,6 +115,9 @@ describe('response-ratelimiting, local policy', () => {
     assert.equal(r.status, 200);
     assert.match(r.raw, /\r\nX-RateLimit-Limit-images-year: 1000\r\n/);
     assert.match(r.raw, /\r\nX-RateLimit-Remaining-images-day: \d+\r\n/);
+    // A limit named with capitals keeps them, as Kong writes the name it was configured with.
+    const capitals = await rawRequest(gw.url, 'GET /capitals HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 300);
+    assert.match(capitals.raw, /\r\nX-RateLimit-Limit-Videos-day: 5\r\n/);
   });
 
   test('a header_name written with _ reads and removes the header written with -, as Kong does', async () => {

@@ -33,7 +33,11 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FRAMING: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding']);
 
 interface Op {
+  /** Lower case, as `res.headers` holds it. */
   readonly name: string;
+  /** As configured: Kong's set_header and add_header send the name so on HTTP/1.1. */
+  readonly header: string;
+  /** The value; for a rename the new name, as configured. */
   readonly value: string;
 }
 
@@ -52,7 +56,8 @@ function ops(list: readonly string[], path: string, valueIsHeader = false): Op[]
       throw new PluginConfigError(`${path}.${i}`, `'${written}' is set by the gateway from the body it sends`);
     return {
       name: name.toLowerCase(),
-      value: valueIsHeader ? value.toLowerCase() : configHeaderValue(value, `${path}.${i}`),
+      header: name,
+      value: valueIsHeader ? value : configHeaderValue(value, `${path}.${i}`),
     };
   });
 }
@@ -203,12 +208,12 @@ class ResponseTransformer implements PluginHandlers {
       res.removeHeader(op.name);
       res.setHeader(op.value, v);
     }
-    for (const op of this.replace) if (h[op.name] !== undefined) res.setHeader(op.name, op.value);
-    for (const op of this.add) if (h[op.name] === undefined) res.setHeader(op.name, op.value);
+    for (const op of this.replace) if (h[op.name] !== undefined) res.setHeader(op.header, op.value);
+    for (const op of this.add) if (h[op.name] === undefined) res.setHeader(op.header, op.value);
     for (const op of this.append) {
       const prev = h[op.name];
       res.setHeader(
-        op.name,
+        op.header,
         prev === undefined ? op.value : typeof prev === 'string' ? [prev, op.value] : [...prev, op.value],
       );
     }
