@@ -87,7 +87,10 @@ export interface PluginRunResult {
    * `upstream.body` is given to the transform as JSON).
    */
   body: unknown;
-  /** Response headers after the `response` phase (exit headers when the plugin exited). */
+  /**
+   * Response headers after the `response` phase (exit headers when the plugin exited), with the
+   * `content-length` the gateway sends whatever the phase set (`sentLength`).
+   */
   responseHeaders: Record<string, HeaderValue | undefined>;
   /**
    * The request headers the upstream receives, exactly as the gateway forwards them: the client's
@@ -238,6 +241,8 @@ async function runOnce(
   // Only an access phase's exit() answers: the gateway ignores one a response handler makes.
   const exited = rc.exited;
   let res: ResponseContext;
+  /** The Content-Length that frames the body on the wire before the response phase: the exit's, the upstream's. */
+  let framed: HeaderValue | undefined;
   if (exited) {
     // The head the gateway sends for the exit (content-type, content-length), as its response phase
     // sees it; an exit it cannot send is the plugin's failure there, and a rejection here.
@@ -249,6 +254,8 @@ async function runOnce(
     for (const [k, v] of Object.entries(request.upstream?.headers ?? {})) headers[k.toLowerCase()] = v;
     res = new ResponseContext(request.upstream?.status ?? 200, headers, false);
   }
+  // An exit's body has its length even when bodiless (a 204 made a 200 by the response phase: 0).
+  framed = res.headers['content-length'] ?? (exited ? '0' : undefined);
   rc.response = res;
   // What the upstream would read: the replacement, else the rest of the client's body. Read before
   // the response phase, as the upstream reads it before it answers: not held for a late readBody().
@@ -265,8 +272,11 @@ async function runOnce(
     const raw = Buffer.isBuffer(body)
       ? body
       : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
-    body = res.applyTransforms(raw).toString('utf8');
+    const rewritten = res.applyTransforms(raw);
+    body = rewritten.toString('utf8');
+    framed = String(rewritten.length);
   }
+  sentLength(res, rc.method, framed, exited || res.bodyTransforms !== null);
   const svc = rc.compiled!.service!;
   // The log phase sees the finished exchange as the gateway records it: status, headers sent, who answered.
   rc.status = res.status;
@@ -301,6 +311,21 @@ async function runOnce(
     async: { access: isPromise(accessResult), response: isPromise(responseResult) },
     logs,
   };
+}
+
+/**
+ * The Content-Length the gateway sends, whatever the response phase set (reply.ts writeResponse,
+ * exchange.ts streamedLength): the length of a body the gateway has whole (`whole`: an exit's, a
+ * rewritten one); a streamed upstream body's own, none when the upstream sent none, none when the
+ * plugin removed it (chunked); a HEAD or 304 answer's as set; none on a 204 or 205 (response-head.ts).
+ */
+function sentLength(res: ResponseContext, method: string, framed: HeaderValue | undefined, whole: boolean): void {
+  const status = res.status;
+  if (status === 204 || status === 205) delete res.headers['content-length'];
+  else if (method === 'HEAD' || status === 304) return;
+  else if (!whole && res.headers['content-length'] === undefined) return;
+  else if (framed === undefined) delete res.headers['content-length'];
+  else res.headers['content-length'] = framed;
 }
 
 function isPromise(v: unknown): boolean {

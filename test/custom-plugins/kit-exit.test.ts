@@ -34,6 +34,10 @@ const plugin = definePlugin<Record<string, never>>({
       if (req.headers['x-exit'] === 'in-response') req.exit(403, { message: 'late' });
       res.setHeader('x-seen-type', String(res.headers['content-type']));
       res.setHeader('x-seen-length', String(res.headers['content-length']));
+      // A Content-Length the plugin sets or removes never frames the body (docs/plugins.md).
+      const length = req.headers['x-length'];
+      if (length === 'drop') res.removeHeader('content-length');
+      else if (typeof length === 'string') res.setHeader('content-length', length);
     },
   }),
 });
@@ -122,4 +126,30 @@ test('an exit() in the response phase is ignored in runPlugin as in the gateway:
   assert.equal(kit.exited, false);
   assert.equal(kit.status, 200);
   assert.equal(kit.body, 'upstream');
+});
+
+test('runPlugin reports the Content-Length the gateway sends, not one the response phase set', async () => {
+  for (const [how, length] of [
+    ['text', '999'],
+    ['403', '1'],
+    ['text', 'drop'],
+    ['empty', '7'],
+  ] as const) {
+    const headers = { 'x-exit': how, 'x-length': length };
+    const kit = await runPlugin(plugin, {}, { headers });
+    const wire = await fetch(`${gw.url}/api/x`, { headers });
+    await wire.arrayBuffer();
+    assert.equal(
+      kit.responseHeaders['content-length'],
+      wire.headers.get('content-length') ?? undefined,
+      `${how} ${length}`,
+    );
+  }
+  // A streamed upstream body keeps the upstream's length, or none (chunked) when it sent none or the plugin removed it.
+  const upstream = (headers: Record<string, string>) => ({ status: 200, headers, body: 'ok' });
+  const run = (length: string, headers: Record<string, string>) =>
+    runPlugin(plugin, {}, { headers: { 'x-length': length }, upstream: upstream(headers) });
+  assert.equal((await run('999', { 'content-length': '2' })).responseHeaders['content-length'], '2');
+  assert.equal((await run('999', {})).responseHeaders['content-length'], undefined);
+  assert.equal((await run('drop', { 'content-length': '2' })).responseHeaders['content-length'], undefined);
 });
