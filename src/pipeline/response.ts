@@ -62,15 +62,18 @@ export class ResponseContext implements GatewayResponse {
     else if (this.spelling !== null) this.spelling.delete(lower);
   }
   /**
-   * Folds the names a handler wrote into `headers` itself in another case than lower
-   * (`res.headers['Content-Length'] = '5'`) into their lower-case name, the value replacing what
-   * that name held: a header has one name, as with Kong's `kong.response.set_header`, whatever the
-   * case it is written in. Left as two keys, both went out: two Content-Length lines of different
-   * values, which a client or cache may frame either way (RFC 9112 6.3), or two Content-Types.
-   * Run after each response handler, so that a later plugin's write wins over an earlier one's. A
-   * name new to the head goes out as written (`spell`).
+   * Settles what a handler wrote into `headers` so that the head carries each name once. A name
+   * written in another case than lower (`res.headers['Content-Length'] = '5'`) is folded into its
+   * lower-case name, the value replacing what that name held: a header has one name, as with Kong's
+   * `kong.response.set_header`, whatever the case it is written in; a name new to the head goes out
+   * as written (`spell`). A Content-Length set as a list keeps its last value, as lua-nginx-module's
+   * `ngx.header` keeps the last element of a table for a single-valued header. Left as they were,
+   * both went out: two Content-Length lines of different values, which a client or cache may frame
+   * either way (RFC 9112 6.3), or two Content-Types. Run after each response handler, so that a
+   * later plugin's write wins over an earlier one's. (An upstream never brings a list here: its
+   * answer with two Content-Length lines is refused, a 502.)
    */
-  foldNames(): void {
+  settleHead(): void {
     const headers = this.headers;
     for (const name in headers) {
       if (!hasUpperCase(name)) continue;
@@ -84,6 +87,8 @@ export class ResponseContext implements GatewayResponse {
         Object.defineProperty(headers, lower, { value, enumerable: true, writable: true, configurable: true });
       else headers[lower] = value;
     }
+    const length = headers['content-length'];
+    if (length !== undefined && typeof length !== 'string') headers['content-length'] = length[length.length - 1];
   }
   removeHeader(name: string): void {
     delete this.headers[name.toLowerCase()];

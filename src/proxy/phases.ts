@@ -78,7 +78,7 @@ export function runPhase(
       if (r != null && typeof (r as Promise<void>).then === 'function') r = Promise.resolve(r);
       else {
         r = undefined;
-        if (phase === 'response') (arg as ResponseContext).foldNames();
+        if (phase === 'response') (arg as ResponseContext).settleHead();
       }
     } catch (err) {
       pluginFailed(rc, inst.name, phase, err);
@@ -109,7 +109,7 @@ async function settle(
 ): Promise<boolean> {
   try {
     await (inst.timeout > 0 ? withTimeout(pending, inst.timeout, rc) : pending);
-    if (phase === 'response') (arg as ResponseContext).foldNames();
+    if (phase === 'response') (arg as ResponseContext).settleHead();
   } catch (err) {
     recordStep(rc, inst.name, phase, start);
     pluginFailed(rc, inst.name, phase, err);

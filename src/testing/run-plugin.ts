@@ -265,7 +265,7 @@ async function runOnce(
     source === null ? null : Buffer.isBuffer(source) ? source : await bounded(drain(source), timeout, 'body');
   const responseResult = inst.handlers.response?.(rc, res);
   await bounded(responseResult, timeout, 'response');
-  res.foldNames();
+  res.settleHead();
   // The body as the plugin gave it to exit(); the gateway adds `request_id` to a JSON error body on the wire.
   let body: unknown = exited ? rc.exitBody : request.upstream?.body;
   if (res.bodyTransforms !== null) {

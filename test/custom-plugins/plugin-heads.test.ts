@@ -52,7 +52,7 @@ const plugin = definePlugin<Record<string, never>>({
         } else if (mode === 'identity-utf8') {
           const id = '\u65e5\u672c-7';
           req.authenticate({ id, username: 'caf\u00e9', custom_id: null, tags: [] }, null);
-        } else if (mode === 'exit-framing' || mode === 'exit-mixed-case')
+        } else if (mode === 'exit-framing' || mode === 'exit-mixed-case' || mode === 'exit-length-list')
           req.exit(200, 'from exit', { 'Transfer-Encoding': 'chunked' });
         else MODES[mode]?.(req);
       },
@@ -64,7 +64,8 @@ const plugin = definePlugin<Record<string, never>>({
           res.headers['Content-Length'] = '5';
           res.headers['Content-Type'] = 'text/html';
           res.headers['X-Order'] = 'first';
-        } else RESPONSE_MODES[String(req.headers['x-mode'] ?? '')]?.(res);
+        } else if (mode === 'length-list' || mode === 'exit-length-list') res.setHeader('content-length', ['1', '2']);
+        else RESPONSE_MODES[String(req.headers['x-mode'] ?? '')]?.(res);
       },
     };
   },
@@ -157,11 +158,11 @@ test("hop-by-hop headers and Expect a plugin sets are not sent upstream, as a cl
 });
 
 /** The raw answer to one GET with `x-mode`, read until the gateway closes the connection. */
-function rawGet(mode: string): Promise<string> {
+function rawGet(mode: string, method = 'GET'): Promise<string> {
   const { hostname, port } = new URL(gw.url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname, () =>
-      socket.write(`GET /api/x HTTP/1.1\r\nHost: a\r\nx-mode: ${mode}\r\nConnection: close\r\n\r\n`),
+      socket.write(`${method} /api/x HTTP/1.1\r\nHost: a\r\nx-mode: ${mode}\r\nConnection: close\r\n\r\n`),
     );
     let text = '';
     socket.on('data', (d: Buffer) => {
@@ -203,4 +204,12 @@ test('a name a plugin writes into res.headers in another case replaces the lower
   const text = await rawGet('mixed-case');
   const head = text.split('\r\n\r\n', 1)[0]!.toLowerCase();
   assert.deepEqual(head.match(/^x-order: .*$/gm), ['x-order: second'], head);
+});
+
+test("a Content-Length a plugin sets as a list goes out once, its last value, as ngx.header takes a table's last element for it", async () => {
+  // A HEAD answer keeps the length a plugin sets (RFC 9110 9.3.2): the one place a plugin's value goes out.
+  for (const mode of ['length-list', 'exit-length-list']) {
+    const head = (await rawGet(mode, 'HEAD')).split('\r\n\r\n', 1)[0]!.toLowerCase();
+    assert.deepEqual(head.match(/^content-length: .*$/gm), ['content-length: 2'], `${mode}: ${head}`);
+  }
 });
