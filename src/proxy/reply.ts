@@ -30,15 +30,31 @@ const CLOSE_OPTION = /(?:^|\W)close(?:$|\W)/i;
  * connection-specific headers on HTTP/2, and no Transfer-Encoding a plugin set (`exit()` headers,
  * `res.setHeader`): the framing is node's to choose, and one set beside the Content-Length the
  * gateway computes sent both (RFC 9112 6.2 forbids it). Kong's set_header and exit ignore it too.
+ * A Connection a plugin set (or Kong's 426, `Upgrade`) keeps the close the connection is due.
  */
 export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValue | undefined>): void {
   if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
   if (wantsDebug(rc)) addDebugHeaders(rc, headers);
   // Before the scheme test: a stream refused before its scheme was read is still HTTP/2.
   if (rc.raw.httpVersionMajor === 2) stripConnectionSpecific(headers);
+  else {
+    // node keeps the connection open when an answer names a Connection option other than close; a
+    // client that asked to close (RFC 9112 9.6), or keepalive_timeout 0, still gets its connection
+    // closed, as nginx closes it: the close is added to the list.
+    const conn = headers.connection;
+    if (conn !== undefined && !rc.res.shouldKeepAlive && !namesClose(conn))
+      headers.connection = typeof conn === 'string' ? `${conn}, close` : [...conn, 'close'];
+  }
   if (rc.scheme !== 'https') return;
   const hsts = hstsHeader(rc.runtime.config.settings);
   if (hsts !== null) headers['strict-transport-security'] = hsts;
+}
+
+/** Whether a Connection value (its lines) names the close option. */
+function namesClose(value: HeaderValue): boolean {
+  if (typeof value === 'string') return CLOSE_OPTION.test(value);
+  for (const v of value) if (CLOSE_OPTION.test(v)) return true;
+  return false;
 }
 
 /**
@@ -114,12 +130,6 @@ function writeFinal(
   }
   headers[rc.runtime.config.settings.request_id_header] = rc.id;
   edgeHeaders(rc, headers);
-  // node keeps the connection open when an answer names a Connection option other than close
-  // (Kong's 426 says `Upgrade`); a client that asked to close (RFC 9112 9.6), or keepalive_timeout
-  // 0, still gets its connection closed, as nginx closes it: the close is added to the list.
-  const conn = headers.connection;
-  if (typeof conn === 'string' && !out.shouldKeepAlive && rc.raw.httpVersionMajor !== 2 && !CLOSE_OPTION.test(conn))
-    headers.connection = `${conn}, close`;
   rc.status = status;
   // A head HTTP/2 refuses (a plugin's repeated Content-Type) goes the compatibility layer's way, as
   // it always did: the stream is reset.
