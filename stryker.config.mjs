@@ -16,11 +16,18 @@ export const groups = {
     tests: ['test/router/*.test.ts'],
   },
   headers: {
-    mutate: ['src/proxy/headers.ts', 'src/proxy/request-checks.ts', 'src/pipeline/request.ts'],
+    mutate: [
+      'src/proxy/headers.ts',
+      'src/proxy/request-checks.ts',
+      'src/pipeline/request.ts',
+      'src/pipeline/response.ts',
+    ],
     tests: [
       'src/proxy/headers.test.ts',
       'src/proxy/request-checks.test.ts',
+      'test/custom-plugins/run-plugin.test.ts',
       'test/custom-plugins/kit-agreement.test.ts',
+      'test/custom-plugins/plugin-heads.test.ts',
       'test/proxy/core.test.ts',
       'test/proxy/forwarded.test.ts',
       'test/proxy/pipeline.test.ts',
