@@ -2,6 +2,34 @@
 import type { GatewayResponse, HeaderValue } from './plugin.ts';
 import { checkHeader, checkStatus } from './upstream-checks.ts';
 
+/**
+ * The response headers lua-nginx-module's `ngx.header` (so Kong's `kong.response.set_header` and
+ * `exit`) holds once: set as a list, only its last element takes effect. Sent as a list, two
+ * Content-Length lines of different values are an answer a client or cache may frame either way
+ * (RFC 9112 6.3), and node's HTTP/2 server refuses a repeated one of these outright.
+ */
+const SINGLE_VALUED: ReadonlySet<string> = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-range',
+  'location',
+  'refresh',
+  'last-modified',
+  'expires',
+  'etag',
+  'accept-ranges',
+  'www-authenticate',
+  'server',
+  'date',
+]);
+
+/** `value` as the head holds it under `lower`: a list's last element for a single-valued header. */
+export function headValue(lower: string, value: HeaderValue | undefined): HeaderValue | undefined {
+  if (value === undefined || typeof value === 'string' || !SINGLE_VALUED.has(lower)) return value;
+  return value[value.length - 1];
+}
+
 /** Most bytes of a response body held for a rewrite (`transformBody`'s default limit). */
 const MAX_TRANSFORM_BODY = 8 * 1024 * 1024;
 
@@ -49,7 +77,7 @@ export class ResponseContext implements GatewayResponse {
     if (value !== undefined) checkHeader('res.setHeader', name, value);
     const lower = name.toLowerCase();
     if (!has(this.headers, lower)) this.spell(lower, name);
-    this.headers[lower] = value;
+    this.headers[lower] = headValue(lower, value);
   }
   /**
    * A header new to the head goes out under the name as the plugin wrote it; one the head has keeps
@@ -66,12 +94,12 @@ export class ResponseContext implements GatewayResponse {
    * written in another case than lower (`res.headers['Content-Length'] = '5'`) is folded into its
    * lower-case name, the value replacing what that name held: a header has one name, as with Kong's
    * `kong.response.set_header`, whatever the case it is written in; a name new to the head goes out
-   * as written (`spell`). A Content-Length set as a list keeps its last value, as lua-nginx-module's
-   * `ngx.header` keeps the last element of a table for a single-valued header. Left as they were,
-   * both went out: two Content-Length lines of different values, which a client or cache may frame
-   * either way (RFC 9112 6.3), or two Content-Types. Run after each response handler, so that a
-   * later plugin's write wins over an earlier one's. (An upstream never brings a list here: its
-   * answer with two Content-Length lines is refused, a 502.)
+   * as written (`spell`). A Content-Length written as a list keeps its last value (`headValue`).
+   * Left as they were, both went out: two Content-Length lines of different values, which a client
+   * or cache may frame either way (RFC 9112 6.3), or two Content-Types. Run after each response
+   * handler, so that a later plugin's write wins over an earlier one's. (An upstream never brings a
+   * Content-Length list here: its answer with two Content-Length lines is refused, a 502; its other
+   * repeated headers are relayed as they came.)
    */
   settleHead(): void {
     const headers = this.headers;
@@ -88,7 +116,8 @@ export class ResponseContext implements GatewayResponse {
       else headers[lower] = value;
     }
     const length = headers['content-length'];
-    if (length !== undefined && typeof length !== 'string') headers['content-length'] = length[length.length - 1];
+    if (length !== undefined && typeof length !== 'string')
+      headers['content-length'] = headValue('content-length', length);
   }
   removeHeader(name: string): void {
     delete this.headers[name.toLowerCase()];

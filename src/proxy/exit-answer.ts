@@ -3,6 +3,7 @@
 // head in both (content-type, content-length) and an exit that cannot be sent fails in both.
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
+import { headValue } from '../pipeline/response.ts';
 import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
 
 /**
@@ -36,7 +37,7 @@ export function exitAnswer(rc: RequestContext): ExitAnswer | Error {
   if (rc.exitHeaders !== null)
     for (const k in rc.exitHeaders) {
       const lower = k.toLowerCase();
-      headers[lower] = rc.exitHeaders[k];
+      headers[lower] = headValue(lower, rc.exitHeaders[k]);
       if (lower !== k) (spelling ??= new Map()).set(lower, k);
       else if (spelling !== null) spelling.delete(lower);
     }

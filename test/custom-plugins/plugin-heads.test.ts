@@ -52,7 +52,9 @@ const plugin = definePlugin<Record<string, never>>({
         } else if (mode === 'identity-utf8') {
           const id = '\u65e5\u672c-7';
           req.authenticate({ id, username: 'caf\u00e9', custom_id: null, tags: [] }, null);
-        } else if (mode === 'exit-framing' || mode === 'exit-mixed-case' || mode === 'exit-length-list')
+        } else if (mode === 'exit-lists')
+          req.exit(200, undefined, { 'Content-Type': ['text/a', 'text/b'], 'content-length': ['1', '2'] });
+        else if (mode === 'exit-framing' || mode === 'exit-mixed-case' || mode === 'exit-length-list')
           req.exit(200, 'from exit', { 'Transfer-Encoding': 'chunked' });
         else MODES[mode]?.(req);
       },
@@ -65,6 +67,7 @@ const plugin = definePlugin<Record<string, never>>({
           res.headers['Content-Type'] = 'text/html';
           res.headers['X-Order'] = 'first';
         } else if (mode === 'length-list' || mode === 'exit-length-list') res.setHeader('content-length', ['1', '2']);
+        else if (mode === 'type-list') res.setHeader('Content-Type', ['text/a', 'text/b']);
         else RESPONSE_MODES[String(req.headers['x-mode'] ?? '')]?.(res);
       },
     };
@@ -206,10 +209,14 @@ test('a name a plugin writes into res.headers in another case replaces the lower
   assert.deepEqual(head.match(/^x-order: .*$/gm), ['x-order: second'], head);
 });
 
-test("a Content-Length a plugin sets as a list goes out once, its last value, as ngx.header takes a table's last element for it", async () => {
+test("a single-valued header a plugin sets as a list goes out once, its last value, as ngx.header takes a table's last element for it", async () => {
   // A HEAD answer keeps the length a plugin sets (RFC 9110 9.3.2): the one place a plugin's value goes out.
-  for (const mode of ['length-list', 'exit-length-list']) {
+  for (const mode of ['length-list', 'exit-length-list', 'exit-lists']) {
     const head = (await rawGet(mode, 'HEAD')).split('\r\n\r\n', 1)[0]!.toLowerCase();
     assert.deepEqual(head.match(/^content-length: .*$/gm), ['content-length: 2'], `${mode}: ${head}`);
+  }
+  for (const mode of ['type-list', 'exit-lists']) {
+    const head = (await rawGet(mode)).split('\r\n\r\n', 1)[0]!.toLowerCase();
+    assert.deepEqual(head.match(/^content-type: .*$/gm), ['content-type: text/b'], `${mode}: ${head}`);
   }
 });
