@@ -378,7 +378,7 @@ test('jwt credentials: the PEM must parse and fit the algorithm; HS needs a secr
   assert.deepEqual(brief(issues), [
     '7:25 consumers[0].jwt_secrets[0].rsa_public_key rsa_public_key is an EC (prime256v1) key, but RS256 needs an RSA key',
     '14:25 consumers[0].jwt_secrets[1].rsa_public_key rsa_public_key is not a valid PEM public key',
-    "15:9 consumers[0].jwt_secrets[2] 'secret' is required when algorithm is HS256 (Kong would generate a random one, which no client could know)",
+    "15:9 consumers[0].jwt_secrets[2] no 'secret': Kong would generate a random one, which no client could know; this credential never authenticates",
     "17:9 consumers[0].jwt_secrets[3] 'rsa_public_key' (or 'jwks_uri') is required when algorithm is PS256",
   ]);
 });

@@ -87,15 +87,24 @@ function checkKeyMaterial(m: JwtSecret, context: EntityLoadContext): void {
   if (alg.startsWith('HS')) {
     if (m.jwks_uri)
       context.error(`jwks_uri needs an asymmetric algorithm (RS*, PS*, ES*, EdDSA), not ${alg}`, 'jwks_uri');
+    // Kong's `secret` is auto (kong/plugins/jwt/daos.lua): the file loads with a random secret no
+    // client has, so every token fails its signature check. As key-auth's keyless credential.
     if (m.secret === null)
-      context.error(
-        `'secret' is required when algorithm is ${alg} (Kong would generate a random one, which no client could know)`,
+      context.warn(
+        "no 'secret': Kong would generate a random one, which no client could know; this credential never authenticates",
       );
     if (m.rsa_public_key !== null) context.warn(`rsa_public_key is ignored when algorithm is ${alg}`, 'rsa_public_key');
     return;
   }
   if (m.rsa_public_key === null) {
-    if (!m.jwks_uri) context.error(`'rsa_public_key' (or 'jwks_uri') is required when algorithm is ${alg}`);
+    if (m.jwks_uri) return;
+    // Kong's entity check requires rsa_public_key for RS*, PS* and EdDSA, not ES*: an ES*
+    // credential without it loads, and its handler answers every token 401 Invalid key/secret.
+    if (alg.startsWith('ES'))
+      context.warn(
+        `no 'rsa_public_key': Kong loads an ${alg} credential without one and answers its tokens 401 Invalid key/secret; this credential never authenticates`,
+      );
+    else context.error(`'rsa_public_key' (or 'jwks_uri') is required when algorithm is ${alg}`);
     return;
   }
   let key: KeyObject;

@@ -161,6 +161,7 @@ class JwtAuthenticator implements PluginHandlers {
       // token could not be checked, which says nothing about it.
       unavailable: msg(503, 'Service unavailable', {}),
       signature: msg(401, 'Invalid signature'),
+      keySecret: msg(401, 'Invalid key/secret'),
       maxExp: { status: 401, body: { exp: 'exceeds maximum allowed expiration' }, headers: this.wwwError },
       issuer: { status: 401, body: { iss: 'issuer not allowed' }, headers: this.wwwError },
       audience: { status: 401, body: { aud: 'audience not allowed' }, headers: this.wwwError },
@@ -215,6 +216,10 @@ class JwtAuthenticator implements PluginHandlers {
     // The credential pins the algorithm: `none`, HS256-signed-with-the-public-key and any other
     // alg than the configured one stop here.
     if (parsed.alg !== entry.alg) return this.finish(req, this.fail.algorithm!);
+    // A credential loaded without its key material (jwt_secrets' load warned): Kong's has a random
+    // HS* secret, which fails the signature, or no ES* key, which its handler reports as such.
+    if (!entry.key && !entry.jwks)
+      return this.finish(req, entry.alg.startsWith('HS') ? this.fail.signature! : this.fail.keySecret!);
 
     const ok = await this.checkSignature(parsed, entry);
     if (ok === null) return this.finish(req, this.fail.unavailable!);
@@ -428,7 +433,7 @@ export default definePlugin<JwtConfig>({
           maxAgeSeconds: config.jwks_cache_ttl_seconds,
           timeoutMs: config.jwks_timeout_ms,
         });
-      } else {
+      } else if (alg.startsWith('HS') ? credential.secret !== null : credential.rsa_public_key !== null) {
         try {
           key = importStaticKey(alg, {
             secret: credential.secret,
