@@ -166,13 +166,18 @@ describe('acl', () => {
     assert.equal(withCred.upstreamHeaders['x-consumer-groups'], 'admin, ops');
   });
 
-  test('allow and deny together, or neither, is a config error', async () => {
+  test("allow and deny together, or neither, is a config error in Kong's words (its only_one_of and at_least_one_of checks)", async () => {
     await assert.rejects(run({ allow: ['a'], deny: ['b'] }), (e: unknown) => {
       assert.ok(e instanceof ConfigError, 'a config error');
-      assert.match(e.message, /config\.allow: give allow or deny, not both/);
+      assert.match(e.message, /config: exactly one of these fields must be non-empty: 'config\.allow', 'config\.deny'/);
       return true;
     });
-    await assert.rejects(run({}), /config\.allow: one of allow or deny must be given/);
+    for (const neither of [{}, { allow: [], deny: null }]) {
+      await assert.rejects(
+        run(neither),
+        /config: at least one of these fields must be non-empty: 'config\.allow', 'config\.deny'/,
+      );
+    }
   });
 });
 

@@ -102,8 +102,11 @@ export default definePlugin<AclConfig>({
   create(config, context) {
     const allow = config.allow?.length ?? 0;
     const deny = config.deny?.length ?? 0;
-    if (allow > 0 && deny > 0) throw new PluginConfigError('allow', 'give allow or deny, not both');
-    if (allow === 0 && deny === 0) throw new PluginConfigError('allow', 'one of allow or deny must be given');
+    // Kong's acl schema: only_one_of and at_least_one_of on config.allow and config.deny.
+    if (allow > 0 && deny > 0)
+      throw new PluginConfigError('', "exactly one of these fields must be non-empty: 'config.allow', 'config.deny'");
+    if (allow === 0 && deny === 0)
+      throw new PluginConfigError('', "at least one of these fields must be non-empty: 'config.allow', 'config.deny'");
     return new Acl(config, context.services.consumers);
   },
 });
