@@ -82,8 +82,9 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
 
 /**
  * Kong expands `url` into protocol/host/port/path, and decK dumps and hand-written files often
- * carry both: fields that say the same as the url are accepted; one that says otherwise is an
- * error naming both values, since which one Kong keeps depends on its version.
+ * carry both: fields that say the same as the url are accepted. One that says otherwise is an
+ * error naming both values: Kong's shorthand overwrites it (kong/db/schema/init.lua), so the
+ * file says something Kong never did (docs/kong-compatibility.md lists it as a refusal).
  */
 function urlAgreement(
   raw: Obj,
