@@ -99,10 +99,23 @@ export function validateGateway(
  */
 function check(v: ValidateFunction, data: unknown, base: YamlPath, code: RawIssue['code'], plain?: PlainScalarTest) {
   if (v(data)) return [];
-  const issues = translateErrors(v.errors ?? [], data, base, code, plain);
+  const reread = { changed: false };
+  const issues = translateErrors(v.errors ?? [], data, base, code, plain, reread);
+  if (!reread.changed) return issues;
   const read = issues.filter((i) => i.severity === 'warning');
-  if (read.length === 0) return issues;
   return v(data) ? read : [...read, ...translateErrors(v.errors ?? [], data, base, code)];
+}
+
+/**
+ * An empty `{}` where a list is wanted, or `[]` where a mapping is: both are an empty Lua table
+ * to Kong, whatever the field, and Kong's own exports write `{}` for every empty list (`kong
+ * config db_export` and the admin API's `/config` dump with lyaml, which writes an empty table as
+ * a mapping). The other empty container, or null when nothing else fits.
+ */
+function emptyTableAs(value: unknown, types: readonly string[]): unknown {
+  if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) return value.length === 0 && types.includes('object') ? {} : undefined;
+  return Object.keys(value).length === 0 && types.includes('array') ? [] : undefined;
 }
 
 const pluginValidators = new WeakMap<PluginDefinition, ValidateFunction | Error>();
@@ -341,6 +354,7 @@ function translateErrors(
   base: YamlPath,
   code: RawIssue['code'] = 'SCHEMA',
   plain?: PlainScalarTest,
+  reread?: { changed: boolean },
 ): RawIssue[] {
   const out: RawIssue[] = [];
   const seen = new Set<string>();
@@ -415,7 +429,14 @@ function translateErrors(
           typeof (value as { name?: unknown }).name === 'string'
             ? (value as { name: string }).name
             : undefined;
+        const empty = reread ? emptyTableAs(value, types) : undefined;
+        if (empty !== undefined) {
+          setAt(data, pointerToPath(err.instancePath, data), empty);
+          reread!.changed = true;
+          continue;
+        }
         if (yaml11 !== undefined && plain?.(path, value as string) === true) {
+          if (reread) reread.changed = true;
           setAt(data, pointerToPath(err.instancePath, data), yaml11);
           issue = {
             code,

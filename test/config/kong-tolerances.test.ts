@@ -479,3 +479,54 @@ test("host names Kong's check_hostname takes load: a label over 63 characters (d
   const bad = await validate({ _format_version: '3.0', services: [{ name: 'x', host: 'trailing-.example.com' }] });
   assert.match(bad.out, /services\[0\]\.host {2}invalid hostname: 'trailing-\.example\.com'/);
 });
+
+test('an empty list written {} (kong config db_export: lyaml dumps every empty Lua table as a mapping) loads as that empty list, and [] as an empty mapping', async () => {
+  const upstream = await listen((req, res) => res.end(JSON.stringify(req.headers)));
+  after(() => upstream.close());
+  const config = {
+    _format_version: '3.0',
+    services: [
+      {
+        name: 's',
+        url: upstream.url,
+        tags: {},
+        routes: [
+          {
+            name: 'r',
+            paths: ['/x'],
+            methods: {},
+            hosts: {},
+            headers: [],
+            tags: {},
+            plugins: [
+              {
+                name: 'request-transformer',
+                config: { remove: { headers: {}, querystring: {}, body: {} }, add: { headers: ['x-added:1'] } },
+                tags: {},
+              },
+              { name: 'cors', config: { origins: {}, exposed_headers: {} } },
+            ],
+          },
+        ],
+      },
+    ],
+    consumers: [{ username: 'u', tags: {} }],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out + v.err);
+  assert.doesNotMatch(v.out, /warning/);
+  const gw = await gateway(config);
+  const r = await get(`${gw.url}/x`);
+  assert.equal(r.status, 200);
+  assert.equal(((await r.json()) as Record<string, string>)['x-added'], '1');
+
+  // A list with items written as a mapping is still wrong, and key-auth's key_names needs one name.
+  const bad = await validate({
+    _format_version: '3.0',
+    services: [{ name: 's', url: upstream.url, routes: [{ paths: { a: '/x' } }] }],
+    plugins: [{ name: 'key-auth', config: { key_names: {} } }],
+  });
+  assert.equal(bad.code, 1);
+  assert.match(bad.out, /services\[0\]\.routes\[0\]\.paths {2}expected a list, got a mapping/);
+  assert.match(bad.out, /plugins\[0\]\.config\.key_names {2}/);
+});
