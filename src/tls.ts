@@ -128,6 +128,25 @@ function faultyField(c: CertificateModel): 'cert' | 'key' | 'cert_alt' | 'key_al
   return loads({ cert: c.cert_alt }) ? 'key_alt' : 'cert_alt';
 }
 
+/**
+ * What to do about the refusals of OpenSSL's default security level (level 1 in OpenSSL 3, which
+ * Kong's nginx and node both use), whose own words name no way out.
+ */
+const OPENSSL_ADVICE: readonly (readonly [string, string])[] = [
+  [
+    'ca md too weak',
+    ': its issuer signed it with a digest OpenSSL no longer accepts (SHA-1 or MD5); have it reissued signed with SHA-256',
+  ],
+  [
+    'ee key too small',
+    ': its key is too small for OpenSSL (RSA under 1024 bits); reissue it with a 2048-bit RSA or a P-256 key',
+  ],
+];
+
+function opensslAdvice(message: string): string {
+  return OPENSSL_ADVICE.find(([reason]) => message.endsWith(reason))?.[1] ?? '';
+}
+
 /** Kong's `ssl_cert` / `ssl_cert_key` pairs (from KONG_SSL_CERT and KONG_SSL_CERT_KEY), PEM text, checked at start. */
 export interface KongDefaultCertificate {
   readonly cert: readonly string[];
@@ -155,7 +174,7 @@ export function compileCertificates(
       issues.push(
         configIssue(
           'SEMANTIC',
-          `certificate cannot be served: ${(err as Error).message}`,
+          `certificate cannot be served: ${(err as Error).message}${opensslAdvice((err as Error).message)}`,
           path,
           config.source.locate(path),
         ),

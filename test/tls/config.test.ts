@@ -316,6 +316,65 @@ certificates:
   );
 });
 
+test('a certificate OpenSSL refuses for its signature digest or its key size says how to reissue it', {
+  skip,
+}, async () => {
+  const ca = new TestCa();
+  // A leaf its CA signed with SHA-1 (the example on Kong's certificate entity page is one): OpenSSL
+  // 3's default security level refuses it as "ca md too weak".
+  const at = (f: string) => join(ca.dir, f);
+  openssl([
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    at('sha1.key'),
+    '-out',
+    at('sha1.csr'),
+    '-subj',
+    '/CN=s',
+  ]);
+  openssl(
+    ['x509', '-req', '-in', at('sha1.csr'), '-CA', ca.certFile, '-CAkey', ca.keyFile, '-CAcreateserial'].concat([
+      '-sha1',
+      '-days',
+      '1',
+      '-out',
+      at('sha1.pem'),
+    ]),
+  );
+  openssl(
+    ['req', '-x509', '-newkey', 'rsa:512', '-nodes', '-keyout', at('small.key'), '-out', at('small.pem')].concat([
+      '-days',
+      '1',
+      '-subj',
+      '/CN=small',
+    ]),
+  );
+  const config = await loadConfigText(
+    `_format_version: "3.0"
+certificates:
+  - cert: \${file:sha1.pem}
+    key: \${file:sha1.key}
+  - cert: \${file:small.pem}
+    key: \${file:small.key}
+`,
+    join(ca.dir, 'gateway.yaml'),
+    { env: {} },
+  );
+  const messages = compileCertificates(config).issues.map((i) => `${i.path}: ${i.message}`);
+  assert.equal(messages.length, 2, messages.join('\n'));
+  assert.match(
+    messages[0]!,
+    /^certificates\[0\]\.cert: certificate cannot be served: .*ca md too weak: its issuer signed it with a digest OpenSSL no longer accepts \(SHA-1 or MD5\); have it reissued signed with SHA-256$/,
+  );
+  assert.match(
+    messages[1]!,
+    /^certificates\[1\]\.cert: certificate cannot be served: .*ee key too small: its key is too small for OpenSSL \(RSA under 1024 bits\); reissue it with a 2048-bit RSA or a P-256 key$/,
+  );
+});
+
 test('an expired certificate is a warning, not an error; a non-CA in ca_certificates is an error', {
   skip,
 }, async () => {
