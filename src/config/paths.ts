@@ -62,8 +62,10 @@ const RFC3986_PATH_OR_QUERY = /^\/[A-Za-z0-9._~/%:@!$&'()*+,;=?-]*$/;
 
 /** Checks a route path; returns an error message, or null when it is fine. */
 export function checkRoutePath(path: string): string | null {
+  // Kong's router_path (typedefs.lua) gives one message for a path without '/' and a regex without it.
+  const noSlash = `should start with: / (fixed path) or ~/ (regex path)`;
   if (path.startsWith('~')) {
-    if (!path.startsWith('~/')) return `regex path must start with '~/'`;
+    if (!path.startsWith('~/')) return noSlash;
     const t = translatePcre(path.slice(1));
     if ('error' in t) return `regex path uses PCRE syntax that cannot be translated: ${t.error}`;
     try {
@@ -73,7 +75,7 @@ export function checkRoutePath(path: string): string | null {
     }
     return null;
   }
-  if (!path.startsWith('/')) return `should start with: / (fixed path) or ~/ (regex path)`;
+  if (!path.startsWith('/')) return noSlash;
   // Kong 3 accepts any other character in a prefix path (validate_path_with_regexes drops the RFC
   // 3986 check): `/café`, `/a b`, `/api/{id}` load, and match their percent-encoded requests.
   if (/[\x00-\x1f\x7f]/.test(path)) return `invalid path: '${JSON.stringify(path).slice(1, -1)}' (control characters)`;
