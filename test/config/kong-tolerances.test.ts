@@ -530,3 +530,25 @@ test('an empty list written {} (kong config db_export: lyaml dumps every empty L
   assert.match(bad.out, /services\[0\]\.routes\[0\]\.paths {2}expected a list, got a mapping/);
   assert.match(bad.out, /plugins\[0\]\.config\.key_names {2}/);
 });
+
+test("regex_priority takes any integer, as Kong's schema (its max_safe_integer spec loads 2^53), and the higher one wins", async () => {
+  const term = (status: number) => [{ name: 'request-termination', config: { status_code: status } }];
+  const config = {
+    _format_version: '3.0',
+    services: [
+      {
+        name: 'e',
+        url: 'echo://',
+        routes: [
+          { name: 'int32', paths: ['~/rx/\\d+$'], regex_priority: 2147483647, plugins: term(201) },
+          { name: 'safe', paths: ['~/rx/\\d+$'], regex_priority: 9007199254740992, plugins: term(202) },
+          { name: 'low', paths: ['~/rx/\\d+$'], regex_priority: -9007199254740991, plugins: term(203) },
+        ],
+      },
+    ],
+  };
+  const v = await validate(config);
+  assert.equal(v.code, 0, v.out + v.err);
+  const gw = await gateway(config);
+  assert.equal((await get(`${gw.url}/rx/12`)).status, 202);
+});
