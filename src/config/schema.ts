@@ -108,9 +108,10 @@ function check(v: ValidateFunction, data: unknown, base: YamlPath, code: RawIssu
 
 /**
  * An empty `{}` where a list is wanted, or `[]` where a mapping is: both are an empty Lua table
- * to Kong, whatever the field, and Kong's own exports write `{}` for every empty list (`kong
- * config db_export` and the admin API's `/config` dump with lyaml, which writes an empty table as
- * a mapping). The other empty container, or null when nothing else fits.
+ * to Kong, whatever the field, and Kong's own exports write either (`kong config db_export` and
+ * the admin API's `/config` dump with lyaml, which wrote an empty table as `{}` before 6.2.7,
+ * Kong 2.3, and as `[]` since, empty mappings included). The other empty container, or
+ * undefined when the value is neither.
  */
 function emptyTableAs(value: unknown, types: readonly string[]): unknown {
   if (value === null || typeof value !== 'object') return undefined;

@@ -480,7 +480,7 @@ test("host names Kong's check_hostname takes load: a label over 63 characters (d
   assert.match(bad.out, /services\[0\]\.host {2}invalid hostname: 'trailing-\.example\.com'/);
 });
 
-test('an empty list written {} (kong config db_export: lyaml dumps every empty Lua table as a mapping) loads as that empty list, and [] as an empty mapping', async () => {
+test('an empty list written {} loads as that empty list, and [] as an empty mapping, as Kong reads both (an empty Lua table, which its exports have written either way)', async () => {
   const upstream = await listen((req, res) => res.end(JSON.stringify(req.headers)));
   after(() => upstream.close());
   const config = {
