@@ -41,8 +41,8 @@ async function gateway(config: unknown): Promise<TestGateway> {
 const get = (url: string, headers: Record<string, string> = {}) =>
   fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
 
-test('a service with url and protocol/host/port/path that agree loads and proxies; a conflict names both values', async () => {
-  const upstream = await listen((_req, res) => res.end('upstream'));
+test('a service with url and protocol/host/port/path that agree loads and proxies; a conflict loads with the url winning, as in Kong, and a warning naming both values', async () => {
+  const upstream = await listen((req, res) => res.end(`upstream ${req.url}`));
   after(() => upstream.close());
   const port = Number(new URL(upstream.url).port);
   const config = {
@@ -64,17 +64,34 @@ test('a service with url and protocol/host/port/path that agree loads and proxie
   const gw = await gateway(config);
   const r = await get(`${gw.url}/agreed`);
   assert.equal(r.status, 200);
-  assert.equal(await r.text(), 'upstream');
+  assert.equal(await r.text(), 'upstream /base');
 
   const conflict = await validate({
     _format_version: '3.0',
     services: [{ name: 's', url: 'https://api.internal', port: 8443, routes: [{ paths: ['/s'] }] }],
   });
-  assert.equal(conflict.code, 1);
+  assert.equal(conflict.code, 0, conflict.out);
   assert.match(
     conflict.out,
-    /:\d+:\d+ {2}services\[0\]\.port {2}'port: 8443' conflicts with 'url: https:\/\/api\.internal' \(which gives port 443\)/,
+    /:\d+:\d+ {2}services\[0\]\.port {2}warning: 'port: 8443' conflicts with 'url: https:\/\/api\.internal' \(which gives port 443\): the url's value is used/,
   );
+  // Kong's url shorthand overwrites the written fields: the upstream gets the url's host, port and path.
+  const overwritten = await gateway({
+    _format_version: '3.0',
+    services: [
+      {
+        name: 'overwritten',
+        url: `http://127.0.0.1:${port}/from-url`,
+        host: 'elsewhere.invalid',
+        port: 9,
+        path: '/written',
+        routes: [{ paths: ['/over'] }],
+      },
+    ],
+  });
+  const o = await get(`${overwritten.url}/over`);
+  assert.equal(o.status, 200);
+  assert.equal(await o.text(), 'upstream /from-url');
 });
 
 /** An HS256 token, signed as any JWT library would. */

@@ -29,10 +29,15 @@ test('a service url with a query, fragment or credentials loads as Kong loads it
     "4:10 services[0].url the url's credentials, query string and fragment are not sent upstream: Kong's url shorthand keeps its protocol, host, port and path only; send them with request-transformer (add.headers, add.querystring) instead",
     "6:10 services[1].url the url's query string is not sent upstream: Kong's url shorthand keeps its protocol, host, port and path only; send it with request-transformer (add.querystring) instead",
   ]);
-  const conflict = await issuesOf(
+  const conflicting = await load(
     `${V3}services:\n  - name: s\n    url: http://user:s3cret-pw@backend:8080/x\n    host: other\n`,
   );
-  assert.match(conflict.find((i) => i.severity === 'error')!.message, /conflicts with 'url: http:\/\/backend:8080\/x'/);
+  assert.equal(conflicting.services[0]!.host, 'backend', "the url's host, as Kong's shorthand overwrites the field");
+  const conflict = [...(conflicting.source.warnings ?? [])];
+  assert.match(
+    conflict.find((i) => i.path.endsWith('.host'))!.message,
+    /conflicts with 'url: http:\/\/backend:8080\/x'/,
+  );
   assert.doesNotMatch(JSON.stringify(conflict), /s3cret-pw/);
 });
 

@@ -28,7 +28,7 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
       host = /^[a-z0-9-]+$/.test(raw.url) ? raw.url : UNRESOLVED_HOST;
     } else {
       ({ protocol, host, port, path: svcPath } = parsed);
-      urlAgreement(raw, parsed, path, err);
+      urlAgreement(raw, parsed, path, warn);
       if (parsed.dropped.length > 0) warn('SEMANTIC', droppedMessage(parsed.dropped), [...path, 'url']);
     }
   } else if (protocol === 'echo') {
@@ -82,15 +82,15 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
 
 /**
  * Kong expands `url` into protocol/host/port/path, and decK dumps and hand-written files often
- * carry both: fields that say the same as the url are accepted. One that says otherwise is an
- * error naming both values: Kong's shorthand overwrites it (kong/db/schema/init.lua), so the
- * file says something Kong never did (docs/kong-compatibility.md lists it as a refusal).
+ * carry both: fields that say the same as the url are accepted quietly. One that says otherwise
+ * loads as Kong loads it, the url's value winning (its shorthand overwrites the field,
+ * kong/db/schema/init.lua), with a warning naming both values: the written field is dropped.
  */
 function urlAgreement(
   raw: Obj,
   parsed: Exclude<ReturnType<typeof parseServiceUrl>, string>,
   path: Path,
-  err: Err,
+  warn: Warn,
 ): void {
   const given: Record<string, unknown> = { protocol: raw.protocol, host: raw.host, port: raw.port, path: raw.path };
   const fromUrl: Record<string, unknown> = { ...parsed };
@@ -107,10 +107,10 @@ function urlAgreement(
         : v === u || (field === 'path' && u === null && v === '/');
     if (same) continue;
     const shown = u === null ? 'no path' : `${field} ${JSON.stringify(u)}`;
-    err(
-      'SCHEMA',
+    warn(
+      'SEMANTIC',
       // Never the url's credentials, which are not part of what it gives.
-      `'${field}: ${JSON.stringify(v)}' conflicts with 'url: ${String(raw.url).replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1')}' (which gives ${shown}); remove one, or make them agree`,
+      `'${field}: ${JSON.stringify(v)}' conflicts with 'url: ${String(raw.url).replace(/^([^:/?#]*:\/\/)[^/?#]*@/, '$1')}' (which gives ${shown}): the url's value is used, as Kong's url shorthand overwrites the field; remove one, or make them agree`,
       [...path, field],
     );
   }
