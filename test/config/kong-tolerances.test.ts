@@ -41,6 +41,9 @@ async function gateway(config: unknown): Promise<TestGateway> {
 const get = (url: string, headers: Record<string, string> = {}) =>
   fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
 
+/** A route's plugins: request-termination answering `status`, so the answer tells which route matched. */
+const term = (status: number) => [{ name: 'request-termination', config: { status_code: status } }];
+
 test('a service with url and protocol/host/port/path that agree loads and proxies; a conflict loads with the url winning, as in Kong, and a warning naming both values', async () => {
   const upstream = await listen((req, res) => res.end(`upstream ${req.url}`));
   after(() => upstream.close());
@@ -131,7 +134,6 @@ test('a jwt_secrets entry without key gets a generated key, shown by validate, t
 });
 
 test('two routes matching the same requests: a warning naming both and the winner, the winner answers, --strict fails', async () => {
-  const term = (status: number) => [{ name: 'request-termination', config: { status_code: status } }];
   const config = {
     _format_version: '3.0',
     services: [
@@ -164,7 +166,6 @@ test('two routes matching the same requests: a warning naming both and the winne
 });
 
 test('PCRE regex paths: what has one meaning is translated and routes; what cannot be is named, located', async () => {
-  const term = (status: number) => [{ name: 'request-termination', config: { status_code: status } }];
   const config = {
     _format_version: '3.0',
     services: [
@@ -549,7 +550,6 @@ test('an empty list written {} loads as that empty list, and [] as an empty mapp
 });
 
 test("regex_priority takes any integer, as Kong's schema (its max_safe_integer spec loads 2^53), and the higher one wins", async () => {
-  const term = (status: number) => [{ name: 'request-termination', config: { status_code: status } }];
   const config = {
     _format_version: '3.0',
     services: [

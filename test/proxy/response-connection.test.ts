@@ -1,20 +1,23 @@
 import assert from 'node:assert/strict';
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer, type Server } from 'node:net';
 import { test } from 'node:test';
 import { startGateway } from '../../src/testing/index.ts';
 
-test('headers named by any of an upstream answer’s Connection lines are removed, with or without a response plugin (RFC 9110 5.3, 7.6.1)', async () => {
-  // Two Connection lines are one list: the headers both name are connection-specific.
+/** An upstream that answers each connection's first request with `answer`, byte for byte, and closes. */
+async function rawUpstream(answer: string): Promise<{ up: Server; url: string }> {
   const up = createServer((socket) => {
     socket.on('error', () => undefined);
-    socket.once('data', () =>
-      socket.end(
-        'HTTP/1.1 200 OK\r\nConnection: X-First, keep-alive\r\nConnection: X-Second\r\nX-First: 1\r\nX-Second: 2\r\nX-Kept: k\r\nContent-Length: 2\r\n\r\nok',
-      ),
-    );
+    socket.once('data', () => socket.end(answer));
   });
   await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(up.address() as AddressInfo).port}`;
+  return { up, url: `http://127.0.0.1:${(up.address() as AddressInfo).port}` };
+}
+
+test('headers named by any of an upstream answer’s Connection lines are removed, with or without a response plugin (RFC 9110 5.3, 7.6.1)', async () => {
+  // Two Connection lines are one list: the headers both name are connection-specific.
+  const { up, url } = await rawUpstream(
+    'HTTP/1.1 200 OK\r\nConnection: X-First, keep-alive\r\nConnection: X-Second\r\nX-First: 1\r\nX-Second: 2\r\nX-Kept: k\r\nContent-Length: 2\r\n\r\nok',
+  );
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
@@ -50,12 +53,7 @@ test('headers named by any of an upstream answer’s Connection lines are remove
 });
 
 test('a client that asked to close gets its connection closed when a response plugin set a Connection option (RFC 9112 9.6)', async () => {
-  const up = createServer((socket) => {
-    socket.on('error', () => undefined);
-    socket.once('data', () => socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok'));
-  });
-  await new Promise<void>((r) => up.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(up.address() as AddressInfo).port}`;
+  const { up, url } = await rawUpstream('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
