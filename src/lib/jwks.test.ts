@@ -242,6 +242,38 @@ describe('JwksCache', { concurrency: true }, () => {
     assert.equal(thrower.lastError, `fetching ${peer.url}/ failed: a string`);
   });
 
+  test('a set without signing keys after a good one is a failed fetch; a first empty set loads', async () => {
+    const peer = await newPeer();
+    const cache = new JwksCache(peer.url, http);
+    await cache.refresh();
+    const encryptionOnly = JSON.stringify({
+      keys: [
+        { ...jwkA, use: 'enc' },
+        { kty: 'oct', k: 'c2VjcmV0' },
+      ],
+    });
+    for (const [i, body] of ['{"keys":[]}', encryptionOnly].entries()) {
+      peer.body = body;
+      await cache.refresh();
+      const h = cache.health();
+      assert.match(h.lastError ?? '', /failed: the set has no signing keys; the last good set \(3 keys\) stays$/, body);
+      assert.deepEqual([h.healthy, h.failures, h.keys], [false, i + 1, 3], body);
+      assert.equal(await verifies((await cache.keysFor('a', 'RS256'))[0], tokenA), true, 'the old keys serve');
+      assert.equal(cache.unsure('a'), false);
+    }
+    // A smaller set that still signs is a rotation, taken as it is.
+    peer.body = JSON.stringify({ keys: [jwkB] });
+    await cache.refresh();
+    assert.deepEqual([cache.health().healthy, cache.size], [true, 1]);
+    assert.deepEqual(await cache.keysFor('a', 'RS256'), []);
+
+    // With nothing held, an empty set is the IdP's answer: loaded, no keys, tokens refused (not unsure).
+    const empty = await newPeer('{"keys":[]}');
+    const fresh = new JwksCache(empty.url, http);
+    await fresh.refresh();
+    assert.deepEqual([fresh.loaded, fresh.size, fresh.lastError, fresh.unsure('a')], [true, 0, null, false]);
+  });
+
   test('without a gateway client the given fetch is used, until useHttp hands one over', async () => {
     const peer = await newPeer();
     let viaFetch = 0;

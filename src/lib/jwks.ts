@@ -19,6 +19,11 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Whether a JWK may verify signatures at all: a key type we verify with, not marked for encryption only. */
+function isSigningKey(jwk: JWK): boolean {
+  return (jwk.use === undefined || jwk.use === 'sig') && (jwk.kty === 'RSA' || jwk.kty === 'EC' || jwk.kty === 'OKP');
+}
+
 /** Checks `alg` against a JWK's kty/crv/alg, so a JWKS key is never used with another algorithm family. */
 export function jwkFitsAlg(jwk: JWK, alg: string): boolean {
   if (jwk.use !== undefined && jwk.use !== 'sig') return false;
@@ -160,7 +165,15 @@ export class JwksCache {
       if (status !== 200) throw new Error(`status ${status}`);
       const body = JSON.parse(text) as unknown;
       if (!isObject(body) || !Array.isArray(body.keys)) throw new Error('not a JSON Web Key Set');
-      this.jwks = (body.keys as unknown[]).filter(isObject) as JWK[];
+      const jwks = (body.keys as unknown[]).filter(isObject) as JWK[];
+      // IdPs rotate by publishing the next key beside the current one, which stays until its tokens
+      // expire (Auth0, Okta, Entra ID, Keycloak), so a set without any signing key after one with
+      // some is a publishing fault (an empty document from a half-deployed IdP or a cache in front
+      // of it), not a rotation; taking it would refuse every token until the next fetch.
+      if (!jwks.some(isSigningKey) && this.jwks.some(isSigningKey)) {
+        throw new Error(`the set has no signing keys; the last good set (${this.jwks.length} keys) stays`);
+      }
+      this.jwks = jwks;
       this.byKid = new Map();
       for (const k of this.jwks) {
         if (typeof k.kid !== 'string') continue;
