@@ -70,6 +70,9 @@ describe('oidc refresh while the IdP cannot answer', () => {
     ['a 500 with an OAuth error', { status: 500, body: { error: 'server_error' } }],
     ['a 503 with an OAuth error', { status: 503, body: { error: 'temporarily_unavailable' } }],
     ['rate limiting (429, as Auth0 answers it)', { status: 429, body: { error: 'too_many_requests' } }],
+    // Not an OAuth answer at all (RFC 6749 5.1, 5.2): a WAF or load balancer in front of the IdP.
+    ['a WAF page (403 text/html)', { status: 403, body: '<html>Request blocked</html>' }],
+    ['a WAF challenge page (200 text/html)', { status: 200, body: '<html>Checking your browser</html>' }],
   ];
   for (const [what, fault] of outages) {
     test(`token endpoint answering ${what}: 503 to API calls and pages alike, the session cookie untouched, one token request for concurrent requests`, async () => {
@@ -155,6 +158,30 @@ describe('oidc refresh while the IdP cannot answer', () => {
       200,
     );
     assert.equal((res! as Response).status, 200, 'the renewed session refreshes once the IdP is back');
+  });
+
+  test('a WAF page while the access token is still valid: the request goes on with it, the cookie untouched; once it has expired, 503 (not a logout)', async () => {
+    const cookie = await expiredSession(stack, { ate: Math.floor(Date.now() / 1000) + 30 });
+    const sent = await sessionOf(stack, cookie);
+    stack.idp.failEndpoint('/token', { status: 403, body: '<html>Request blocked</html>' });
+    try {
+      // Within the 60 s refresh_leeway: the refresh is tried, and fails.
+      const before = stack.idp.tokenRequests;
+      const valid = await get(cookie);
+      assert.equal(valid.status, 200);
+      assert.equal(stack.idp.tokenRequests - before, 1, 'the refresh was tried');
+      assert.equal(((await valid.json()) as Echo).headers['x-access-token'], sent.at, 'the current access token');
+      assert.deepEqual(valid.headers.getSetCookie(), [], 'the session is neither cleared nor replaced');
+      // The same session once its access token has expired (its refresh token the same): the
+      // failure is remembered as the IdP's, not as a refused refresh token.
+      const ate = Math.floor(Date.now() / 1000) - 5;
+      const expired = `${COOKIE}=${await sessionSealer(stack).seal({ ...sent, ate })}`;
+      const res = await get(expired, PAGE);
+      assert.equal(res.status, 503);
+      assert.deepEqual(res.headers.getSetCookie(), [], 'no logout: the next request tries again');
+    } finally {
+      stack.idp.failEndpoint('/token', null);
+    }
   });
 
   test('a token endpoint that hangs: the request is answered 503 after `timeout`, concurrent ones with it', async () => {

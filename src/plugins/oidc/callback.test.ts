@@ -190,7 +190,7 @@ describe('oidc login completion and instance setup through the test kit', () => 
     }
   });
 
-  test('a token endpoint that answers 5xx or 429 (rate limited) fails the login with 503; its 400 is a 401', async () => {
+  test('a token endpoint that answers 5xx, 429 (rate limited) or no OAuth answer (a WAF page) fails the login with 503; its OAuth 400 is a 401', async () => {
     const runner = await startPlugin(oidc, config);
     const callbackWith = async (fault: Parameters<Idp['failEndpoint']>[1]) => {
       const start = await runner.run({ path: '/page', headers: NAV });
@@ -213,11 +213,18 @@ describe('oidc login completion and instance setup through the test kit', () => 
         { status: 429, body: 'Too Many Requests' },
         { status: 503, body: { error: 'temporarily_unavailable' } },
         { status: 502, body: '<html>Bad Gateway</html>' },
+        { status: 403, body: '<html>Request blocked</html>' },
+        { status: 200, body: '<html>Checking your browser</html>' },
       ]) {
         const done = await callbackWith(fault);
         assert.equal(done.status, 503, JSON.stringify(fault));
         assert.deepEqual(done.body, { message: 'Service Temporarily Unavailable' });
       }
+      const errors = runner.logs.filter((l) => l.msg === 'oidc login failed').map((l) => String(l.error));
+      assert.ok(
+        errors.some((e) => e.includes('(HTTP 403)')),
+        `the log names the status of an answer that is not OAuth's: ${errors}`,
+      );
       const refused = await callbackWith({ status: 400, body: { error: 'invalid_grant' } });
       assert.equal(refused.status, 401, 'the IdP refused the code');
     } finally {

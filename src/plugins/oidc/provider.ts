@@ -242,36 +242,37 @@ export class Provider {
   }
 }
 
-/** An openid-client or fetch error as one log field: its OAuth error or system code, then its message. */
+/**
+ * An openid-client or fetch error as one log field: its OAuth error or system code, the HTTP status
+ * of an answer that was not an OAuth one (a WAF's 403 is told from the IdP's 404), then its message.
+ */
 export function describe(err: unknown): string {
   if (err instanceof Error) {
-    const code = (err as { code?: unknown; error?: unknown }).error ?? (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
+    const e = err as { code?: unknown; error?: unknown; cause?: unknown };
+    const code = e.error ?? e.code;
+    const status = (e.cause as { status?: unknown } | undefined)?.status;
+    const http = e.error === undefined && typeof status === 'number' ? ` (HTTP ${status})` : '';
+    return typeof code === 'string' ? `${code}${http}: ${err.message}` : err.message;
   }
   return String(err);
 }
 
 /**
- * Whether an openid-client call failed because the IdP could not be asked: no connection (fetch's
- * TypeError; openid-client's own argument errors carry a code), no complete answer within
- * `timeout` or within the size cap, or an answer that says "not now" instead of an OAuth answer:
- * a 5xx, or a 429 (RFC 6585: the IdP is rate-limiting this client, not judging the grant; Auth0
- * answers it with a JSON `error`). Such a failure says nothing about what the client sent: a 503,
- * as for discovery and bearer tokens.
+ * Whether an openid-client call failed because the IdP could not be asked or gave no OAuth answer:
+ * no connection (fetch's TypeError; openid-client's own argument errors carry a code), no complete
+ * answer within `timeout` or within the size cap, an answer that is not an OAuth answer at all
+ * (not JSON, or a status other than 200 without an OAuth `error`, RFC 6749 5.1 and 5.2: the HTML
+ * page of a WAF or load balancer in front of the IdP, whatever its status), or an OAuth answer that
+ * says "not now": a 5xx, or a 429 (RFC 6585: the IdP is rate-limiting this client, not judging the
+ * grant; Auth0 answers it with a JSON `error`). Such a failure says nothing about what the client
+ * sent: a 503, as for discovery and bearer tokens. Only an OAuth error (`invalid_grant`...) refuses.
  */
 export function unreachable(err: unknown): boolean {
   if (err instanceof TypeError) return !('code' in err);
   const e = err as { code?: unknown; cause?: unknown; status?: unknown };
   if (e.code === 'OAUTH_TIMEOUT' || e.code === 'OAUTH_ABORT') return true;
   if (e.cause instanceof DeadlineError || e.cause instanceof ResponseTooLargeError) return true;
+  if (e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || e.code === 'OAUTH_RESPONSE_IS_NOT_JSON') return true;
   // An OAuth error body or a WWW-Authenticate challenge: the error carries the status.
-  if (notNow(e.status)) return true;
-  // Any other status, or a body that is not JSON: the cause is the IdP's response (undici's own
-  // Response class, not the global one).
-  if (e.code !== 'OAUTH_RESPONSE_IS_NOT_CONFORM' && e.code !== 'OAUTH_RESPONSE_IS_NOT_JSON') return false;
-  return notNow((e.cause as { status?: unknown } | undefined)?.status);
-}
-
-function notNow(status: unknown): boolean {
-  return typeof status === 'number' && (status >= 500 || status === 429);
+  return typeof e.status === 'number' && (e.status >= 500 || e.status === 429);
 }

@@ -3,7 +3,8 @@
  * RFC 6749 section 6): one at a time per session, remembered when they just succeeded or failed,
  * and told apart by why they failed. An IdP that refused the refresh token (`invalid_grant`, any
  * other OAuth error) ends the session; an IdP that could not answer (no connection, `timeout`, a
- * 5xx or 429, discovery not done) says nothing about the token, so the session is kept.
+ * 5xx or 429, an answer that is not OAuth's such as a WAF's HTML page, discovery not done) says
+ * nothing about the token, so the session is kept.
  */
 import { BoundedCache, cacheKey, type PluginLogger } from '../../index.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
