@@ -1,6 +1,6 @@
 /**
  * A browser session whose access token has expired while the IdP cannot answer its refresh: the
- * IdP's token endpoint failing (5xx, 429, hanging) or the IdP stopped, against a real
+ * IdP's token endpoint failing (5xx, 429, hanging, a WAF's HTML page) or the IdP stopped, against a real
  * oidc-provider and the gateway. The session must outlive the outage; a refused refresh still
  * ends it (flow.test.ts).
  */
@@ -221,6 +221,48 @@ test('the IdP stopped: an expired session gets 503 and keeps its cookie, on a ga
     }
   } finally {
     await restarted?.close();
+    await stack.close();
+  }
+});
+
+test('a token endpoint that hangs for many sessions at once holds at most 16 connections to the IdP, and neither sessions not due nor logins wait for them', async () => {
+  // A deadline far longer than the test: the refreshes end only when the fault is cleared.
+  const stack = await startStack({ plugin: { timeout: 60_000 } });
+  try {
+    const cookie = await expiredSession(stack);
+    const p = await sessionOf(stack, cookie);
+    const now = Math.floor(Date.now() / 1000);
+    const sealer = sessionSealer(stack);
+    const current = `${COOKIE}=${await sealer.seal({ ...p, ate: now + 3600, seen: now })}`;
+    const before = stack.idp.tokenRequests;
+    stack.idp.failEndpoint('/token', { hang: true });
+    let settled = 0;
+    const waiting = Array.from({ length: 24 }, async (_, i) => {
+      // 24 sessions (refresh tokens), each due for a refresh.
+      const due = `${COOKIE}=${await sealer.seal({ ...p, ate: now - 5, rt: `refresh-token-${i}` })}`;
+      const res = await rawFetch(`${stack.gw.url}/spa/`, 'GET', { ...JSON_ACCEPT, cookie: due });
+      settled++;
+      return res;
+    });
+    try {
+      await until('16 refreshes held at the token endpoint', () => stack.idp.tokenRequests - before >= 16, 30_000, 50);
+      const ok = await rawFetch(`${stack.gw.url}/spa/`, 'GET', { ...JSON_ACCEPT, cookie: current });
+      assert.equal(ok.status, 200, 'a session not due is proxied');
+      assert.equal(((await ok.json()) as Echo).headers['x-access-token'], p.at);
+      const start = await rawFetch(`${stack.gw.url}/spa/`, 'GET', PAGE);
+      assert.equal(start.status, 302, 'a login starts');
+      assert.equal(settled, 0, 'while every refresh still waits');
+      assert.equal(stack.idp.tokenRequests - before, 16, 'the other 8 wait for a connection');
+    } finally {
+      stack.idp.failEndpoint('/token', null);
+    }
+    // The held connections cut: those refreshes fail (503, the session kept); the queued ones reach
+    // the IdP, which does not know their refresh tokens (401).
+    for (const res of await Promise.all(waiting)) {
+      assert.ok(res.status === 503 || res.status === 401, `answered ${res.status}`);
+      if (res.status === 503) assert.deepEqual(res.headers.getSetCookie(), []);
+    }
+  } finally {
     await stack.close();
   }
 });
