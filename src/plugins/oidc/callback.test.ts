@@ -215,6 +215,7 @@ describe('oidc login completion and instance setup through the test kit', () => 
         { status: 502, body: '<html>Bad Gateway</html>' },
         { status: 403, body: '<html>Request blocked</html>' },
         { status: 200, body: '<html>Checking your browser</html>' },
+        { status: 200, body: '<html>Checking your browser</html>', headers: { 'content-type': 'application/json' } },
       ]) {
         const done = await callbackWith(fault);
         assert.equal(done.status, 503, JSON.stringify(fault));

@@ -258,21 +258,32 @@ export function describe(err: unknown): string {
 }
 
 /**
+ * openid-client's codes for an answer that is no OAuth answer: a status, content type or body (an
+ * ID token's bytes included) it cannot read as one.
+ */
+const NOT_OAUTH = new Set<unknown>([
+  'OAUTH_RESPONSE_IS_NOT_CONFORM',
+  'OAUTH_RESPONSE_IS_NOT_JSON',
+  'OAUTH_PARSE_ERROR',
+]);
+
+/**
  * Whether an openid-client call failed because the IdP could not be asked or gave no OAuth answer:
  * no connection (fetch's TypeError; openid-client's own argument errors carry a code), no complete
  * answer within `timeout` or within the size cap, an answer that is not an OAuth answer at all
- * (not JSON, or a status other than 200 without an OAuth `error`, RFC 6749 5.1 and 5.2: the HTML
- * page of a WAF or load balancer in front of the IdP, whatever its status), or an OAuth answer that
- * says "not now": a 5xx, or a 429 (RFC 6585: the IdP is rate-limiting this client, not judging the
- * grant; Auth0 answers it with a JSON `error`). Such a failure says nothing about what the client
- * sent: a 503, as for discovery and bearer tokens. Only an OAuth error (`invalid_grant`...) refuses.
+ * (not JSON, even when labelled so, or a status other than 200 without an OAuth `error`, RFC 6749
+ * 5.1 and 5.2: the HTML page of a WAF or load balancer in front of the IdP, whatever its status
+ * and content type), or an OAuth answer that says "not now": a 5xx, or a 429 (RFC 6585: the IdP
+ * is rate-limiting this client, not judging the grant; Auth0 answers it with a JSON `error`). Such
+ * a failure says nothing about what the client sent: a 503, as for discovery and bearer tokens.
+ * Only an OAuth error (`invalid_grant`...) refuses.
  */
 export function unreachable(err: unknown): boolean {
   if (err instanceof TypeError) return !('code' in err);
   const e = err as { code?: unknown; cause?: unknown; status?: unknown };
   if (e.code === 'OAUTH_TIMEOUT' || e.code === 'OAUTH_ABORT') return true;
   if (e.cause instanceof DeadlineError || e.cause instanceof ResponseTooLargeError) return true;
-  if (e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || e.code === 'OAUTH_RESPONSE_IS_NOT_JSON') return true;
+  if (NOT_OAUTH.has(e.code)) return true;
   // An OAuth error body or a WWW-Authenticate challenge: the error carries the status.
   return typeof e.status === 'number' && (e.status >= 500 || e.status === 429);
 }
