@@ -210,6 +210,12 @@ export interface GatewayResponse {
   setHeader(name: string, value: HeaderValue): void;
   removeHeader(name: string): void;
   /**
+   * The name the header `name` (any case) goes out under on HTTP/1.1: as the upstream spelled it,
+   * or the plugin that set it (`setHeader('X-Powered-By', ...)`), else in lower case. For a plugin
+   * that replays the head later under the same names, as proxy-cache does on a hit.
+   */
+  headerName(name: string): string;
+  /**
    * Asks for the whole response body, to rewrite it (Kong's response-transformer JSON changes).
    * The gateway buffers the body (up to `limit` bytes, default 8 MiB; a larger body is passed
    * through unchanged and the transform is skipped), calls `transform` once, and sends the result

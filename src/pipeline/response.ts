@@ -122,6 +122,10 @@ export class ResponseContext implements GatewayResponse {
   removeHeader(name: string): void {
     delete this.headers[name.toLowerCase()];
   }
+  headerName(name: string): string {
+    const lower = name.toLowerCase();
+    return this.spelling?.get(lower) ?? lower;
+  }
   transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void {
     // Checked here, so that a wrong call is the calling plugin's failure, under its name.
     if (typeof transform !== 'function') throw new TypeError('transformBody: the transform must be a function');

@@ -246,10 +246,12 @@ class ProxyCache implements PluginHandlers {
     // What is left of a quota belongs to the client that used it: a Hit for another client would
     // tell it someone else's remaining count (response-ratelimiting sets none on a Hit). Kong drops
     // every header naming `ratelimit-remaining` from a cached answer for this reason.
+    // Each name is kept as it goes out (the upstream's `X-Custom-Thing`): Kong stores the head with
+    // its names as they are (ngx.resp.get_headers's raw form) and a hit's exit writes them so.
     for (const name in res.headers) {
       const v = res.headers[name];
       if (v === undefined || NOT_STORED.has(name) || name.includes('ratelimit-remaining')) continue;
-      headers[name] = typeof v === 'string' ? v : [...v];
+      headers[res.headerName(name)] = typeof v === 'string' ? v : [...v];
     }
     const vary: [string, string][] = [];
     const varyHeader = headerString(res.headers.vary);
@@ -283,7 +285,7 @@ class ProxyCache implements PluginHandlers {
     if (req.method === 'HEAD') {
       const length = res.headers['content-length'];
       if (typeof length !== 'string') return;
-      headers['content-length'] = length;
+      headers[res.headerName('content-length')] = length;
       return store(EMPTY);
     }
     // The limit makes the gateway hold no more than max_body_bytes for this entry: past it the

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { rawRequest } from '../../../test/support/raw.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
@@ -39,6 +40,14 @@ function respond(count: () => number) {
       res.writeHead(200, h);
       res.write('x'.repeat(4096));
       release.then(() => res.end('end'));
+      return;
+    }
+    if (p.includes('spelled')) {
+      // Names in the upstream's own case, one of them in an unusual one.
+      const body = JSON.stringify({ n: count() });
+      const head = ['Content-Type', 'application/json', 'X-Custom-Thing', 'a', 'x-lower', 'b', 'ETAG', '"v1"'];
+      res.writeHead(200, [...head, 'Content-Length', String(body.length)] as unknown as Record<string, string>);
+      res.end(body);
       return;
     }
     if (p.includes('bigjson')) {
@@ -341,6 +350,26 @@ describe('proxy-cache (memory)', () => {
     // Another tenant's request is another entry, never served the first tenant's answer.
     const other = await get('/underscored/p', { 'x-tenant': 't2' });
     assert.equal(other.status, 'Miss');
+  });
+
+  test("a Hit's head spells the names on HTTP/1.1 as the upstream did (Kong replays the stored names)", async () => {
+    const host = new URL(gw.url).host;
+    const names = async (method: string) => {
+      const res = await rawRequest(
+        gw.url,
+        `${method} /c/spelled HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+      );
+      const lines = res.raw.slice(0, res.raw.indexOf('\r\n\r\n')).split('\r\n').slice(1);
+      return { names: lines.map((l) => l.slice(0, l.indexOf(':'))), status: res.headers['x-cache-status'] };
+    };
+    for (const method of ['GET', 'HEAD']) {
+      const miss = await names(method);
+      const hit = await names(method);
+      assert.deepEqual([miss.status, hit.status], ['Miss', 'Hit'], method);
+      for (const name of ['Content-Type', 'X-Custom-Thing', 'x-lower', 'ETAG'])
+        assert.ok(hit.names.includes(name), `${method}: ${name} in ${hit.names.join(', ')}`);
+      assert.ok(!hit.names.includes('content-type') && !hit.names.includes('x-custom-thing'), hit.names.join(', '));
+    }
   });
 
   test('cache_control: freshness comes from the response and the request', async () => {

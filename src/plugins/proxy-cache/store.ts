@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 /** A cached response. */
 export interface CachedResponse {
   readonly status: number;
+  /** The head, each name as it went out on HTTP/1.1 (the upstream's spelling), replayed so on a hit. */
   readonly headers: Readonly<Record<string, string | readonly string[]>>;
   readonly body: Buffer;
   /** When it was stored (ms since epoch). */
