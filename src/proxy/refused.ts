@@ -122,9 +122,10 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
     const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
     rc.status = def.status;
     rc.bytesSent = body.length;
+    // The names as nginx's own answers spell them (GATEWAY_SPELLING).
     endLingering(
       socket,
-      `HTTP/1.1 ${def.status} ${reason(def.status)}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${def.status} ${reason(def.status)}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nConnection: close\r\n\r\n${body}`,
     );
   } else {
     rc.status = 499;
@@ -151,7 +152,7 @@ export function refusePlainHttp(gw: Gateway, socket: Socket, first: Buffer): voi
   socket.resume();
   endLingering(
     socket,
-    `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nConnection: close\r\n\r\n${body}`,
   );
   finishRefused(rc);
 }

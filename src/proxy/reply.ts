@@ -16,7 +16,7 @@ import { asGrpcAnswer, isGrpcType } from './grpc.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
 import { absoluteFormAuthority, validHost } from './request-checks.ts';
-import { writeResponseHead } from './response-head.ts';
+import { GATEWAY_SPELLING, writeResponseHead } from './response-head.ts';
 import { watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
@@ -133,7 +133,7 @@ function writeFinal(
   rc.status = status;
   // A head HTTP/2 refuses (a plugin's repeated Content-Type) goes the compatibility layer's way, as
   // it always did: the stream is reset.
-  if (writeResponseHead(rc, status, headers, '', spelling) !== null)
+  if (writeResponseHead(rc, status, headers, '', spelling, GATEWAY_SPELLING) !== null)
     out.writeHead(status, headers as Record<string, string | string[]>);
   if (body !== null && rc.method !== 'HEAD') {
     // A string body is written as bytes: Node sends a string first chunk in one write with the

@@ -105,8 +105,29 @@ before(async () => {
               ],
             },
             { name: 'rewrite', paths: ['/rewrite'], plugins: [{ name: 'seer', config: { rewrite: true } }] },
+            { name: 'key', paths: ['/key'], plugins: [{ name: 'key-auth' }] },
+            {
+              name: 'limited',
+              paths: ['/limited'],
+              plugins: [{ name: 'rate-limiting', config: { hour: 1, policy: 'local' } }],
+            },
+            {
+              name: 'terminated',
+              paths: ['/terminated'],
+              plugins: [{ name: 'request-termination', config: { status_code: 403, message: 'no' } }],
+            },
+            {
+              name: 'terminated-body',
+              paths: ['/terminated-body'],
+              plugins: [
+                { name: 'request-termination', config: { status_code: 200, body: 'hi', content_type: 'text/plain' } },
+              ],
+            },
+            { name: 'tls-only', paths: ['/tls-only'], protocols: ['https'] },
+            { name: 'moved', paths: ['/moved'], protocols: ['https'], https_redirect_status_code: 301 },
           ],
         },
+        { name: 'dead', url: 'http://127.0.0.1:1', routes: [{ name: 'dead', paths: ['/dead'] }] },
       ],
     },
   });
@@ -174,4 +195,35 @@ test("a name a plugin sets goes out as the plugin (or its config) spelled it, as
     'OPTIONS',
   );
   assert.ok(preflight.includes('Access-Control-Allow-Methods'), preflight.join(', '));
+});
+
+test("the gateway's own answers spell the names it writes as Kong's do (Content-Type, Content-Length, Location, Upgrade)", async () => {
+  const own = ['Content-Type', 'Content-Length'];
+  const cases: [path: string, names: string[], extra?: string][] = [
+    ['/nowhere', own],
+    ['/key', [...own, 'WWW-Authenticate']],
+    ['/terminated', own],
+    ['/terminated-body', own],
+    ['/dead', own],
+    ['/tls-only', [...own, 'Connection', 'Upgrade']],
+    ['/moved', ['Location', 'Content-Length']],
+    ['/nowhere', own, 'Accept: text/html\r\n'],
+    ['/speller', ['X-Exit-Reason', ...own], 'X-Exit: 1\r\n'],
+  ];
+  for (const [path, expected, extra = ''] of cases) {
+    const names = await namesOnTheWire(path, extra);
+    for (const name of expected) assert.ok(names.includes(name), `${path}: ${name} in ${names.join(', ')}`);
+    for (const name of ['content-type', 'content-length', 'connection', 'location', 'upgrade'])
+      assert.ok(!names.includes(name), `${path}: ${name} in ${names.join(', ')}`);
+  }
+  // A 429: the second request of the hour.
+  let limited: string[] = [];
+  for (let i = 0; i < 5 && !limited.includes('Retry-After'); i++) limited = await namesOnTheWire('/limited');
+  for (const name of ['Retry-After', ...own]) assert.ok(limited.includes(name), `${name} in ${limited.join(', ')}`);
+  // A request node's parser refuses, answered before any route: nginx's 400 spells them so too.
+  const host = new URL(gw.url).host;
+  const refused = await rawRequest(gw.url, `GET /plain HTTP/1.1\r\nHost: ${host}\r\nBad Header: x\r\n\r\n`);
+  const head = refused.raw.slice(0, refused.raw.indexOf('\r\n\r\n'));
+  assert.match(head, /^HTTP\/1\.1 400 /);
+  for (const name of [...own, 'Connection']) assert.match(head, new RegExp(`\r\n${name}: `), head);
 });

@@ -23,6 +23,7 @@ export function writeResponseHead(
   headers: readonly string[] | Readonly<Record<string, HeaderValue | undefined>>,
   reason = '',
   spelling: HeadSpelling = null,
+  own: HeadSpelling = null,
 ): string | null {
   if (status === 204 || status === 205) headers = withoutContentLength(headers);
   const stream =
@@ -30,7 +31,7 @@ export function writeResponseHead(
   if (stream === undefined) {
     const head = Array.isArray(headers)
       ? headers
-      : spelledHead(headers as Readonly<Record<string, HeaderValue | undefined>>, spelling);
+      : spelledHead(headers as Readonly<Record<string, HeaderValue | undefined>>, spelling, own);
     try {
       if (reason === '') rc.res.writeHead(status, head as Record<string, string | string[]>);
       else rc.res.writeHead(status, reason, head as Record<string, string | string[]>);
@@ -127,23 +128,39 @@ function isContentLength(name: string): boolean {
 export type HeadSpelling = ReadonlyMap<string, string> | null;
 
 /**
+ * The names the gateway writes into the answers it makes itself (errors, exits, redirects), as
+ * Kong's answers carry them: nginx's header filter writes `Content-Type` (and `Content-Length`,
+ * `Connection`) in this case whoever set them, and Kong's exit and redirect set `Content-Length`,
+ * `Location`, `Connection` and `Upgrade` so. A plugin's own spelling of one of them still wins.
+ */
+export const GATEWAY_SPELLING: HeadSpelling = new Map([
+  ['content-type', 'Content-Type'],
+  ['content-length', 'Content-Length'],
+  ['connection', 'Connection'],
+  ['upgrade', 'Upgrade'],
+  ['location', 'Location'],
+]);
+
+/**
  * `object` (names in lower case, as plugins see them) as node's writeHead takes it on HTTP/1.1,
- * each name as `spelling` has it: nginx relays an upstream's names as they came, response plugins
- * or not (`X-Custom-Thing`, `Content-Type`), and writes a name a plugin sets as the plugin gave it
+ * each name as `spelling` has it, else as `own` (the gateway's, for the answers it makes): nginx
+ * relays an upstream's names as they came, response plugins or not (`X-Custom-Thing`,
+ * `Content-Type`), and writes a name a plugin sets as the plugin gave it
  * (`kong.response.set_header("X-RateLimit-Limit-Minute", ...)`); clients and scripts match them
- * case-sensitively. A flat name/value list then, else the object itself (most heads the gateway
- * makes have none of those names). HTTP/2 lower-cases every name (RFC 9113 8.2.1).
+ * case-sensitively. A flat name/value list then, else the object itself (an upstream's answer whose
+ * names all came in lower case). HTTP/2 lower-cases every name (RFC 9113 8.2.1).
  */
 export function spelledHead(
   object: Readonly<Record<string, HeaderValue | undefined>>,
   spelling: HeadSpelling,
+  own: HeadSpelling = null,
 ): typeof object | string[] {
-  if (spelling === null || spelling.size === 0) return object;
+  if (own === null && (spelling === null || spelling.size === 0)) return object;
   const flat: string[] = [];
   for (const name in object) {
     const value = object[name];
     if (value === undefined) continue;
-    const spelled = spelling.get(name) ?? name;
+    const spelled = spelling?.get(name) ?? own?.get(name) ?? name;
     if (typeof value === 'string') flat.push(spelled, value);
     else for (const v of value) flat.push(spelled, v);
   }

@@ -366,7 +366,7 @@ describe('proxy-cache (memory)', () => {
       const miss = await names(method);
       const hit = await names(method);
       assert.deepEqual([miss.status, hit.status], ['Miss', 'Hit'], method);
-      for (const name of ['Content-Type', 'X-Custom-Thing', 'x-lower', 'ETAG'])
+      for (const name of ['Content-Type', 'X-Custom-Thing', 'x-lower', 'ETAG', 'Content-Length'])
         assert.ok(hit.names.includes(name), `${method}: ${name} in ${hit.names.join(', ')}`);
       assert.ok(!hit.names.includes('content-type') && !hit.names.includes('x-custom-thing'), hit.names.join(', '));
     }
