@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { rawRequest } from '../../test/support/raw.ts';
-import { definePlugin } from '../index.ts';
+import { definePlugin, type GatewayResponse } from '../index.ts';
 import { startGateway, type TestGateway } from '../testing/index.ts';
 
 /** The names the last response handler of `seer` saw. */
@@ -48,6 +48,48 @@ const speller = definePlugin({
   },
 });
 
+/** One handler writing `x-foo` twice, in two spellings and two ways, as the request's X-Twice says. */
+const TWICE: Record<string, (res: GatewayResponse) => void> = {
+  'lower-then-set': (res) => {
+    res.headers['x-foo'] = 'first';
+    res.setHeader('X-Foo', 'second');
+  },
+  'set-then-lower': (res) => {
+    res.setHeader('X-Foo', 'first');
+    res.headers['x-foo'] = 'second';
+  },
+  'lower-then-mixed': (res) => {
+    res.headers['x-foo'] = 'first';
+    res.headers['X-Foo'] = 'second';
+  },
+  'set-then-mixed': (res) => {
+    res.setHeader('X-Foo', 'first');
+    res.headers['X-FOO'] = 'second';
+  },
+  'set-lower-then-set': (res) => {
+    res.setHeader('x-foo', 'first');
+    res.setHeader('X-Foo', 'second');
+  },
+  'set-then-set-lower': (res) => {
+    res.setHeader('X-Foo', 'first');
+    res.setHeader('x-foo', 'second');
+  },
+};
+
+const twice = definePlugin({
+  name: 'twice',
+  version: '1.0.0',
+  priority: 300,
+  schema: { type: 'object', properties: {}, additionalProperties: false },
+  create() {
+    return {
+      response(req, res) {
+        TWICE[String(req.headers['x-twice'])]?.(res);
+      },
+    };
+  },
+});
+
 const UPSTREAM_HEAD = ['X-Custom-Thing', 'a', 'Content-Type', 'text/plain', 'ETag', '"v1"', 'Content-Length', '5'];
 
 let upstream: Server;
@@ -65,7 +107,7 @@ before(async () => {
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const port = (upstream.address() as AddressInfo).port;
   gw = await startGateway({
-    plugins: [seer, speller],
+    plugins: [seer, speller, twice],
     config: {
       _format_version: '3.0',
       services: [
@@ -82,6 +124,7 @@ before(async () => {
             { name: 'cors', paths: ['/cors'], plugins: [{ name: 'cors' }] },
             { name: 'seer', paths: ['/seer'], plugins: [{ name: 'seer', config: {} }] },
             { name: 'speller', paths: ['/speller'], plugins: [{ name: 'speller' }] },
+            { name: 'twice', paths: ['/twice'], plugins: [{ name: 'twice' }] },
             {
               name: 'cached',
               paths: ['/cached'],
@@ -226,4 +269,30 @@ test("the gateway's own answers spell the names it writes as Kong's do (Content-
   const head = refused.raw.slice(0, refused.raw.indexOf('\r\n\r\n'));
   assert.match(head, /^HTTP\/1\.1 400 /);
   for (const name of [...own, 'Connection']) assert.match(head, new RegExp(`\r\n${name}: `), head);
+});
+
+test('a name one handler writes twice, in two spellings, goes out once with the later value, under the name the head had first', async () => {
+  // nginx replaces the value of a line the head has and keeps its name (lua-nginx-module's
+  // set_header_helper), so Kong's set_header("x-foo") then set_header("X-Foo") sends `x-foo`.
+  const expected: Record<string, string> = {
+    'lower-then-set': 'x-foo',
+    'set-then-lower': 'X-Foo',
+    'lower-then-mixed': 'x-foo',
+    'set-then-mixed': 'X-Foo',
+    'set-lower-then-set': 'x-foo',
+    'set-then-set-lower': 'X-Foo',
+  };
+  const host = new URL(gw.url).host;
+  for (const mode of Object.keys(TWICE)) {
+    const res = await rawRequest(
+      gw.url,
+      `GET /twice HTTP/1.1\r\nHost: ${host}\r\nX-Twice: ${mode}\r\nConnection: close\r\n\r\n`,
+    );
+    const lines = res.raw.slice(0, res.raw.indexOf('\r\n\r\n')).split('\r\n');
+    assert.deepEqual(
+      lines.filter((l) => l.toLowerCase().startsWith('x-foo:')),
+      [`${expected[mode]}: second`],
+      `${mode}: ${lines.join(' | ')}`,
+    );
+  }
 });
