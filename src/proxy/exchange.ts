@@ -33,7 +33,7 @@ import {
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { UPSTREAM_WRITE_TIMEOUT, watchUpstreamWrite } from './request-checks.ts';
-import { relayableReason, takeBackHead, writeResponseHead } from './response-head.ts';
+import { EDGE_SPELLING, type HeadSpelling, relayableReason, takeBackHead, writeResponseHead } from './response-head.ts';
 import { waitForDrain, watchUnsent } from './send-timeout.ts';
 import {
   INTERIM_MESSAGES,
@@ -98,6 +98,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   settled = false;
   /** Body chunks held for a response-phase body transform; null when streaming straight through. */
   held: Buffer[] | null = null;
+  /** How the names edgeHeaders added to the head go out on HTTP/1.1; null when it added none. */
+  private edgeSpelling: HeadSpelling = null;
   heldBytes = 0;
   /** The upstream's reason phrase, relayed with its status (`relayableReason`). */
   reason = '';
@@ -171,7 +173,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (rc.finished || rc.res.headersSent) return false;
     const r = rc.response!;
     r.headers[rc.runtime.config.settings.request_id_header] = rc.id;
-    edgeHeaders(rc, r.headers);
+    this.edgeSpelling = edgeHeaders(rc, r.headers);
     if (rc.hashCookie !== null)
       appendHeader(r.headers as Record<string, HeaderValue>, 'set-cookie', rc.hashCookie.setCookie);
     rc.status = r.status;
@@ -197,7 +199,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     try {
       // A response plugin that changed the status changed the line: the upstream's reason goes with its status only.
       const reason = status === this.rc.upstreamStatus ? this.reason : '';
-      refused = writeResponseHead(this.rc, status, headers, reason, this.rc.response!.spelling);
+      refused = writeResponseHead(this.rc, status, headers, reason, this.rc.response!.spelling, this.edgeSpelling);
     } catch (err) {
       const message = `a response header cannot be sent: ${(err as Error).message}`;
       this.rc.gw.log.error({ phase: 'response', request_id: this.rc.id, err: { message } }, 'plugin failed');
@@ -421,6 +423,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 }
 
 const STS = 'strict-transport-security';
+const STS_SPELLED = EDGE_SPELLING.get(STS)!;
 
 /**
  * The common case (no response-phase plugin): the upstream head goes to the client as a flat
@@ -452,9 +455,9 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[], reason
     }
   }
   flat.push(rc.runtime.config.settings.request_id_header, rc.id);
-  if (hsts !== null) flat.push(STS, hsts);
+  if (hsts !== null) flat.push(STS_SPELLED, hsts);
   if (rc.hashCookie !== null) flat.push('set-cookie', rc.hashCookie.setCookie);
-  if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(k, v);
+  if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(EDGE_SPELLING.get(k) ?? k, v);
   const refused = writeResponseHead(rc, status, flat, reason);
   if (refused === null) rc.status = status;
   return refused;

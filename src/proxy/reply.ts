@@ -16,7 +16,7 @@ import { asGrpcAnswer, isGrpcType } from './grpc.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
 import { absoluteFormAuthority, validHost } from './request-checks.ts';
-import { GATEWAY_SPELLING, writeResponseHead } from './response-head.ts';
+import { EDGE_SPELLING, GATEWAY_SPELLING, type HeadSpelling, writeResponseHead } from './response-head.ts';
 import { watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
@@ -31,10 +31,15 @@ const CLOSE_OPTION = /(?:^|\W)close(?:$|\W)/i;
  * `res.setHeader`): the framing is node's to choose, and one set beside the Content-Length the
  * gateway computes sent both (RFC 9112 6.2 forbids it). Kong's set_header and exit ignore it too.
  * A Connection a plugin set (or Kong's 426, `Upgrade`) keeps the close the connection is due.
+ * Returns how the names it added go out on HTTP/1.1 (EDGE_SPELLING), null when it added none.
  */
-export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValue | undefined>): void {
+export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValue | undefined>): HeadSpelling {
+  let added: HeadSpelling = null;
   if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
-  if (wantsDebug(rc)) addDebugHeaders(rc, headers);
+  if (wantsDebug(rc)) {
+    addDebugHeaders(rc, headers);
+    added = EDGE_SPELLING;
+  }
   // Before the scheme test: a stream refused before its scheme was read is still HTTP/2.
   if (rc.raw.httpVersionMajor === 2) stripConnectionSpecific(headers);
   else {
@@ -45,9 +50,11 @@ export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValu
     if (conn !== undefined && !rc.res.shouldKeepAlive && !namesClose(conn))
       headers.connection = typeof conn === 'string' ? `${conn}, close` : [...conn, 'close'];
   }
-  if (rc.scheme !== 'https') return;
+  if (rc.scheme !== 'https') return added;
   const hsts = hstsHeader(rc.runtime.config.settings);
-  if (hsts !== null) headers['strict-transport-security'] = hsts;
+  if (hsts === null) return added;
+  headers['strict-transport-security'] = hsts;
+  return EDGE_SPELLING;
 }
 
 /** Whether a Connection value (its lines) names the close option. */

@@ -110,6 +110,7 @@ before(async () => {
     plugins: [seer, speller, twice],
     config: {
       _format_version: '3.0',
+      _tollgate: { debug_header: true },
       services: [
         {
           name: 'up',
@@ -294,5 +295,13 @@ test('a name one handler writes twice, in two spellings, goes out once with the 
       [`${expected[mode]}: second`],
       `${mode}: ${lines.join(' | ')}`,
     );
+  }
+});
+
+test("Kong's debug headers go out as Kong's runloop sets them (Kong-Route-Id, ...), proxied or answered by the gateway", async () => {
+  for (const path of ['/plain', '/seer', '/terminated', '/dead']) {
+    const names = await namesOnTheWire(path, 'Kong-Debug: 1\r\n');
+    for (const name of ['Kong-Route-Id', 'Kong-Route-Name', 'Kong-Service-Id', 'Kong-Service-Name', 'Tollgate-Plugins'])
+      assert.ok(names.includes(name), `${path}: ${name} in ${names.join(', ')}`);
   }
 });

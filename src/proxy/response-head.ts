@@ -128,6 +128,19 @@ function isContentLength(name: string): boolean {
 export type HeadSpelling = ReadonlyMap<string, string> | null;
 
 /**
+ * The names the gateway adds to any answer (edgeHeaders), as they go out on HTTP/1.1: Kong's debug
+ * headers as its runloop sets them (`Kong-Route-Id`, ...), and the configured HSTS header.
+ */
+export const EDGE_SPELLING: ReadonlyMap<string, string> = new Map([
+  ['strict-transport-security', 'Strict-Transport-Security'],
+  ['kong-route-id', 'Kong-Route-Id'],
+  ['kong-route-name', 'Kong-Route-Name'],
+  ['kong-service-id', 'Kong-Service-Id'],
+  ['kong-service-name', 'Kong-Service-Name'],
+  ['tollgate-plugins', 'Tollgate-Plugins'],
+]);
+
+/**
  * The names the gateway writes into the answers it makes itself (errors, exits, redirects), as
  * Kong's answers carry them: nginx's header filter writes `Content-Type` (and `Content-Length`,
  * `Connection`) in this case whoever set them, and Kong's exit and redirect set `Content-Length`,
@@ -139,6 +152,7 @@ export const GATEWAY_SPELLING: HeadSpelling = new Map([
   ['connection', 'Connection'],
   ['upgrade', 'Upgrade'],
   ['location', 'Location'],
+  ...EDGE_SPELLING,
 ]);
 
 /**

@@ -263,11 +263,11 @@ class Handshake implements Dispatcher.DispatchHandler {
     if (rc.finished || rc.res.headersSent) return this.abandon();
     const out = res.headers;
     out[rc.runtime.config.settings.request_id_header] = rc.id;
-    edgeHeaders(rc, out);
+    const added = edgeHeaders(rc, out);
     // The connection ends after this answer (rawSocketResponse), whatever a plugin set.
     out.connection = 'close';
     rc.status = res.status;
-    rc.res.writeHead(res.status, spelledHead(out, res.spelling) as Record<string, string | string[]>);
+    rc.res.writeHead(res.status, spelledHead(out, res.spelling, added) as Record<string, string | string[]>);
     rc.sentResponseHead = out;
     rc.resumeUpstream = resume;
     return true;

@@ -74,6 +74,7 @@ services:
     url: ${up}
     routes:
       - { name: real, paths: [/real] }
+      - { name: real-transformed, paths: [/transformed], plugins: [{ name: response-transformer, config: { add: { headers: ["x-added:1"] } } }] }
 `,
   );
   inst = await startFromFile(join(ca.dir, 'gateway.yaml'), { proxyListen: ['127.0.0.1:0', '127.0.0.1:0 ssl'], logs });
@@ -139,6 +140,14 @@ test("plain http responses carry no Strict-Transport-Security of the gateway's; 
     httpsRequest({ host: '127.0.0.1', port: httpsPort, path: '/real/x', servername: 'a.test', ca: ca.cert }),
   );
   assert.deepEqual(sts(secure), ['max-age=63072000; includeSubDomains']);
+  // Under its usual name on HTTP/1.1, with or without response plugins, proxied or answered here.
+  for (const path of ['/real/x', '/transformed/x', '/echo/x', '/nowhere']) {
+    const head = await rawHead(
+      httpsRequest({ host: '127.0.0.1', port: httpsPort, path, servername: 'a.test', ca: ca.cert }),
+    );
+    assert.ok(head.includes('Strict-Transport-Security'), `${path}: ${head.join(', ')}`);
+    assert.ok(!head.includes('strict-transport-security'), `${path}: ${head.join(', ')}`);
+  }
 });
 
 /** The raw response head (names and values, in order) of a request sent as is. */
