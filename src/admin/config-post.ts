@@ -111,7 +111,7 @@ export async function postConfig(
     return {
       status: 429,
       body: { message: 'Currently loading previous configuration' },
-      headers: { 'retry-after': String(left) },
+      headers: { 'Retry-After': String(left) },
     };
   }
   loading.set(inst, Date.now());

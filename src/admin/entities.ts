@@ -202,7 +202,7 @@ function store(req: EntityRequest): Store {
 
 const notFound = (): EntityAnswer => ({ status: 404, body: { message: 'Not found' } });
 /** DB-less: every entity endpoint reads only (RFC 9110: a 405 names what is allowed). */
-const ALLOW = { allow: 'GET, HEAD, OPTIONS' };
+const ALLOW = { Allow: 'GET, HEAD, OPTIONS' };
 const methodNotAllowed = (): EntityAnswer => ({ status: 405, body: { message: 'Method not allowed' }, headers: ALLOW });
 /** Kong's DB-less strategy refusing a write (kong/db/strategies/off: OPERATION_UNSUPPORTED, code 12). */
 function unsupported(op: string, schema: string, by: string | null): EntityAnswer {

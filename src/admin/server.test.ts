@@ -284,3 +284,36 @@ test("/status leaves out Kong's database entry in DB-less mode, as Kong 3.x does
     await gw.close();
   }
 });
+
+test("admin answers spell their header names as Kong's Admin API does (Content-Type, Content-Length, Allow)", async () => {
+  const gw = await startGateway({
+    config: '_format_version: "3.0"\nservices:\n  - name: echo\n    url: echo://\n    routes: [{ paths: [/] }]\n',
+  });
+  try {
+    const names = async (request: string) => {
+      const text = await closedByServer(gw.adminUrl, `${request} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      return text
+        .slice(0, text.indexOf('\r\n\r\n'))
+        .split('\r\n')
+        .slice(1)
+        .map((l) => l.slice(0, l.indexOf(':')));
+    };
+    const cases: [string, string[]][] = [
+      ['GET /status', ['Content-Type', 'Content-Length']],
+      ['GET /metrics', ['Content-Type', 'Content-Length']],
+      ['GET /services/echo', ['Content-Type', 'Content-Length']],
+      ['POST /status', ['Content-Type', 'Content-Length', 'Allow']],
+      ['POST /services', ['Content-Type', 'Content-Length', 'Allow']],
+      ['OPTIONS /status', ['Allow']],
+      ['GET /nope', ['Content-Type', 'Content-Length']],
+    ];
+    for (const [request, expected] of cases) {
+      const got = await names(request);
+      for (const name of expected) assert.ok(got.includes(name), `${request}: ${name} in ${got.join(', ')}`);
+      for (const name of expected)
+        assert.ok(!got.includes(name.toLowerCase()), `${request}: ${name.toLowerCase()} in ${got.join(', ')}`);
+    }
+  } finally {
+    await gw.close();
+  }
+});

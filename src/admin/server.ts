@@ -85,7 +85,8 @@ function withScrub(inst: TollgateInstance, res: ServerResponse): ScrubbingRespon
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify((res as ScrubbingResponse).scrub(body), null, 2);
-  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text), ...headers });
+  // The names as Kong's Admin API (nginx) spells them; clients and scripts may match them case-sensitively.
+  res.writeHead(status, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text), ...headers });
   res.end(text);
 }
 
@@ -97,7 +98,7 @@ const READ_ALLOW = 'GET, HEAD, OPTIONS';
  * options_method). Kong's CORS headers are not sent: see docs/kong-compatibility.md.
  */
 function options(res: ServerResponse, allow: string): void {
-  res.writeHead(204, { allow });
+  res.writeHead(204, { Allow: allow });
   res.end();
 }
 
@@ -161,7 +162,7 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       if (method === 'GET') return send(res, 200, { enabled_plugins: Object.keys(await availablePlugins(inst)) });
       if (method === 'OPTIONS') return options(res, READ_ALLOW);
       // Kong's route has GET only: a write is not one on a plugin named 'enabled'.
-      return send(res, 405, { message: 'Method not allowed' }, { allow: READ_ALLOW });
+      return send(res, 405, { message: 'Method not allowed' }, { Allow: READ_ALLOW });
     }
     if (isEntityPath(path, inst.runtime.config)) {
       const rt = inst.runtime;
@@ -193,14 +194,14 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     if (LOG_LEVEL_CHANGE.test(path)) {
       if (method === 'OPTIONS') return options(res, 'OPTIONS');
       const message = method === 'PUT' ? 'cannot change log level when not using a database' : 'Method not allowed';
-      return send(res, 405, { message }, { allow: 'OPTIONS' });
+      return send(res, 405, { message }, { Allow: 'OPTIONS' });
     }
     const allowed = ENDPOINTS[path];
     if (allowed === undefined) return send(res, 404, { message: 'Not found' });
     const allow = ALLOW[path]!;
     if (method === 'OPTIONS') return options(res, allow);
     if (method === undefined || !allowed.includes(method))
-      return send(res, 405, { message: 'Method not allowed' }, { allow });
+      return send(res, 405, { message: 'Method not allowed' }, { Allow: allow });
     if (path === '/config' && method === 'POST') {
       const rt = () => inst.runtime.config;
       const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
@@ -222,17 +223,17 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       case '/status/ready': {
         // Kong's readiness answer: 200 {"message":"ready"}, or 503 with the reason.
         const r = inst.readiness();
-        return send(res, r.ready ? 200 : 503, r, { 'cache-control': 'no-store' });
+        return send(res, r.ready ? 200 : 503, r, { 'Cache-Control': 'no-store' });
       }
       case '/metrics': {
         const text = scrubExposition(await inst.metricsText(), (res as ScrubbingResponse).scrubText);
-        res.writeHead(200, { 'content-type': PROM_TYPE, 'content-length': Buffer.byteLength(text) });
+        res.writeHead(200, { 'Content-Type': PROM_TYPE, 'Content-Length': Buffer.byteLength(text) });
         res.end(text);
         return;
       }
       case '/config': {
         const text = configBody(inst, res as ScrubbingResponse);
-        res.writeHead(200, { 'content-type': JSON_TYPE, 'content-length': Buffer.byteLength(text) });
+        res.writeHead(200, { 'Content-Type': JSON_TYPE, 'Content-Length': Buffer.byteLength(text) });
         res.end(text);
         return;
       }
