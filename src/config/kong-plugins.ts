@@ -135,13 +135,93 @@ export const RENAMED_FIELDS: Readonly<Record<string, Readonly<Record<string, str
   },
 };
 
-/** Issues for renamed or fork-only fields in one plugin config: [field, message]. */
-export function renamedFieldIssues(plugin: string, config: unknown): [string, string][] {
-  const map = Object.hasOwn(RENAMED_FIELDS, plugin) ? RENAMED_FIELDS[plugin] : undefined;
-  if (map === undefined || config === null || typeof config !== 'object') return [];
-  const out: [string, string][] = [];
+/**
+ * A field Kong Gateway (Enterprise, or a release after Kong OSS's last) has on a plugin Tollgate
+ * ships, in Tollgate's schema with Kong's type so its dumps load. `refuses` picks the values that
+ * would make Kong behave otherwise than Tollgate (null never does: Kong's "not set"); `warning`
+ * marks a field whose every value loads because, without the feature, Kong would do the same.
+ */
+interface KongGatewayField {
+  refuses: (value: unknown) => boolean;
+  /** Where in a refused value the refused part is (an item of a list), when not the whole value. */
+  at?: (value: unknown) => (string | number)[];
+  message: string;
+  warning?: true;
+}
+
+const CONSUMER_GROUPS_ABSENT =
+  "Tollgate has no consumer groups (a file declaring Kong Enterprise's consumer_groups is refused)";
+
+/**
+ * Kong Gateway fields Tollgate takes only with the value that does what it does, from Kong's
+ * plugin schemas (docs.konghq.com plugin reference, Kong Gateway 3.12); keyed by plugin name.
+ */
+export const KONG_GATEWAY_FIELDS: Readonly<Record<string, Readonly<Record<string, KongGatewayField>>>> = {
+  acl: {
+    // Kong's default is false; true with no consumer groups matches what false does.
+    include_consumer_groups: {
+      refuses: (v) => v === true,
+      warning: true,
+      message: `Kong Enterprise's consumer groups in allow and deny (Kong 3.6) have no effect here: ${CONSUMER_GROUPS_ABSENT}, so no consumer is in one and allow and deny match the consumer's acls groups, as Kong's do when no consumer is in a group: remove the field, or set it to false`,
+    },
+  },
+  'key-auth': {
+    // Kong's default, [{scope: cp}], is the consumers of this file; decK dumps of 3.10+ write it.
+    identity_realms: {
+      refuses: (v) => Array.isArray(v) && v.some(realmScope),
+      at: (v) => [(v as unknown[]).findIndex(realmScope), 'scope'],
+      message:
+        "`scope: realm` (Konnect's Identity Realms, Kong Gateway 3.10, Enterprise) is not implemented: Kong looks up there consumers the file does not declare, and Tollgate authenticates the file's consumers only, so the realm's would get 401: declare those consumers (and their keyauth_credentials) in the file and keep `scope: cp` alone, or remove identity_realms",
+    },
+  },
+  opentelemetry: {
+    sampling_strategy: {
+      refuses: (v) => v === 'parent_probability_fallback',
+      message:
+        "parent_probability_fallback (Kong Gateway 3.11, Enterprise) is not implemented: it traces every request whose client says sampled; Tollgate samples as Kong's default, parent_drop_probability_fallback: a client's not-sampled is honoured and sampling_rate decides the rest: remove the field, or set sampling_rate: 1 to trace every request a client does not drop",
+    },
+  },
+  'rate-limiting': {
+    limit_by: {
+      refuses: (v) => v === 'consumer-group',
+      message: `consumer-group (Kong Enterprise) is not implemented: it counts per consumer group, and ${CONSUMER_GROUPS_ABSENT}: set limit_by: consumer (a counter per consumer), or scope a rate-limiting plugin to each consumer`,
+    },
+  },
+  session: {
+    // Without it a session cookie is honoured from any client, as in Kong when bind is unset.
+    bind: {
+      refuses: (v) => Array.isArray(v) && v.length > 0,
+      message:
+        "binding a session to the client's ip, scheme or user-agent (Kong Gateway 3.12, Enterprise) is not implemented, and ignoring it would honour a stolen session cookie from any client: remove bind (or set it to []) to run sessions unbound, as Kong OSS does",
+    },
+  },
+};
+
+/** An identity_realms item other than Kong's default scope, `cp`. */
+function realmScope(r: unknown): boolean {
+  return isRecord(r) && r.scope != null && r.scope !== 'cp';
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * What one plugin config says to Kong that Tollgate answers with a specific message: a field
+ * Kong 3.0 renamed or a kong-oidc fork's (refused whatever its value), or a Kong Gateway field
+ * with a value Tollgate does not implement. [path under config, message, severity].
+ */
+export function kongFieldIssues(plugin: string, config: unknown): [(string | number)[], string, 'error' | 'warning'][] {
+  if (!isRecord(config)) return [];
+  const renamed = Object.hasOwn(RENAMED_FIELDS, plugin) ? RENAMED_FIELDS[plugin] : undefined;
+  const gateway = Object.hasOwn(KONG_GATEWAY_FIELDS, plugin) ? KONG_GATEWAY_FIELDS[plugin] : undefined;
+  const out: [(string | number)[], string, 'error' | 'warning'][] = [];
+  // Own keys only: a field named toString is unknown, not described by Object.prototype's.
   for (const k of Object.keys(config)) {
-    if (Object.hasOwn(map, k)) out.push([k, `${k}: ${map[k]}`]);
+    if (renamed !== undefined && Object.hasOwn(renamed, k)) out.push([[k], `${k}: ${renamed[k]}`, 'error']);
+    const field = gateway !== undefined && Object.hasOwn(gateway, k) ? gateway[k] : undefined;
+    if (field === undefined || config[k] == null || !field.refuses(config[k])) continue;
+    out.push([[k, ...(field.at?.(config[k]) ?? [])], `${k}: ${field.message}`, field.warning ? 'warning' : 'error']);
   }
   return out;
 }

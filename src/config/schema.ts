@@ -452,9 +452,12 @@ function translateErrors(
           message:
             byName !== undefined
               ? `expected ${want}, got a mapping: write '${field}: ${byName}' (decK resolves {name: ...} when it syncs; Kong's declarative loader, like Tollgate, reads a name or an id)`
-              : yaml11 === undefined
-                ? `expected ${want}, got ${typeName(value)}`
-                : `expected ${want}, got the string '${value}': write ${yaml11} (Kong's YAML 1.1 parser reads an unquoted ${value} as ${yaml11}, YAML 1.2 as a string)`,
+              : types.length === 1 && types[0] === 'null'
+                ? // Kong's `eq = null` (a field another one rules out): its words, EQ in kong/db/schema/init.lua.
+                  'value must be null'
+                : yaml11 === undefined
+                  ? `expected ${want}, got ${typeName(value)}`
+                  : `expected ${want}, got the string '${value}': write ${yaml11} (Kong's YAML 1.1 parser reads an unquoted ${value} as ${yaml11}, YAML 1.2 as a string)`,
           path,
         };
         break;

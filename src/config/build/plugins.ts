@@ -5,9 +5,9 @@
 import {
   HTTP_ONLY_PLUGINS,
   HTTP_PROTOCOLS,
+  kongFieldIssues,
   kongPluginRefusal,
   redisShorthandConflicts,
-  renamedFieldIssues,
 } from '../kong-plugins.ts';
 import { suggest, validatePluginConfig } from '../schema.ts';
 import { knownSecrets } from '../secrets.ts';
@@ -56,11 +56,15 @@ export function* pluginChecksSteps(b: Build): Steps {
           );
       });
     }
-    const renamed = renamedFieldIssues(def.name, p.model.config);
-    if (renamed.length > 0) {
-      for (const [field, message] of renamed) b.err('PLUGIN_CONFIG', message, [...p.path, 'config', field]);
-      continue;
+    let refused = false;
+    for (const [at, message, severity] of kongFieldIssues(def.name, p.model.config)) {
+      if (severity === 'warning') b.warn('PLUGIN_CONFIG', message, [...p.path, 'config', ...at]);
+      else {
+        b.err('PLUGIN_CONFIG', message, [...p.path, 'config', ...at]);
+        refused = true;
+      }
     }
+    if (refused) continue;
     for (const [field, message] of redisShorthandConflicts(def.name, p.model.config))
       b.err('PLUGIN_CONFIG', message, [...p.path, 'config', field]);
     b.issues.push(...validatePluginConfig(def, p.model.config, [...p.path, 'config'], b.plain));
