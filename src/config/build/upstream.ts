@@ -3,10 +3,20 @@
  * on hashing fields.
  */
 import { isIP } from 'node:net';
+import { formatYamlPath } from '../../errors.ts';
 import { hasHeaderControlChar } from '../../lib/header-value.ts';
 import type { TargetModel, UpstreamModel } from '../model.ts';
 import { checkHost, pathProblem } from '../paths.ts';
-import { type Build, type Err, namesEnclosing, type Obj, orNull, type Path, tags } from './state.ts';
+import {
+  type Build,
+  type Err,
+  namesEnclosing,
+  type Obj,
+  orNull,
+  type Path,
+  type PendingTarget,
+  tags,
+} from './state.ts';
 
 /** Lifts `upstreams` with their nested targets, then top-level `targets`. */
 export function liftUpstreams(b: Build): void {
@@ -96,6 +106,56 @@ export function liftUpstreams(b: Build): void {
     const path: Path = ['targets', i];
     b.targets.push({ raw: t, path, model: targetModel(t, path, b.err), ref: t.upstream, upstream: null });
   });
+}
+
+/**
+ * Two targets of one upstream at the same address (as normalized: `a` and `a:8000` are one).
+ * Kong's declarative loader gives a target without an `id` the id it derives from its cache key,
+ * the upstream and the target as written (kong/db/schema/others/declarative_config.lua), so two
+ * written alike get one id and Kong refuses the second ("uniqueness violation ... primary key");
+ * here too, with the way out. Otherwise (their own ids, or the address spelled two ways) Kong
+ * loads both, and its balancer adds each with its weight (kong/runloop/balancer/targets.lua
+ * loads every target of the upstream): the address gets the sum. Here they become the first
+ * target with that summed weight, and a warning says so.
+ */
+export function sameAddressTargets(b: Build): void {
+  const first = new Map<string, PendingTarget>();
+  for (const t of b.targets) {
+    const u = t.upstream;
+    if (!u) continue;
+    const key = `${u.model.id} ${t.model.target}`;
+    const prev = first.get(key);
+    if (!prev) {
+      first.set(key, t);
+      continue;
+    }
+    // The same written id is already Kong's primary key violation.
+    if (typeof t.raw.id === 'string' && t.raw.id === prev.raw.id) continue;
+    const sum = prev.model.weight + t.model.weight;
+    const at = formatYamlPath(prev.path);
+    const kongKey = kongTargetKey(t);
+    if (kongKey !== null && kongKey === kongTargetKey(prev)) {
+      b.err(
+        'UNIQUENESS',
+        `uniqueness violation: 'targets' entity with target set to '${t.model.target}' already declared (at ${at}); Kong refuses it too (it derives one id for both from the upstream and the target): declare the address once, with the weight of both (${sum}), or remove one`,
+        [...t.path, 'target'],
+      );
+      continue;
+    }
+    b.warn(
+      'SEMANTIC',
+      `target '${t.model.target}' is already declared in this upstream (at ${at}): Kong loads both and its balancer gives the address their summed weight; here they are one target (the first) of weight ${sum}: declare the address once, with weight ${sum}`,
+      [...t.path, 'target'],
+    );
+    prev.model.weight = sum;
+    u.model.targets.splice(u.model.targets.indexOf(t.model), 1);
+  }
+}
+
+/** The cache key Kong derives a target's id from when it has none: its upstream as written, and its target. */
+function kongTargetKey(t: PendingTarget): string | null {
+  if (t.raw.id !== undefined && t.raw.id !== null) return null;
+  return `${t.ref ?? t.upstream?.model.id}\u0000${String(t.raw.target)}`;
 }
 
 function targetModel(t: Obj, path: Path, err: Err): TargetModel {

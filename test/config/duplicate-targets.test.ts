@@ -1,0 +1,94 @@
+// Two targets of one upstream at the same address, as Kong's declarative loader takes them: written
+// alike without ids, Kong derives one id for both and refuses the second; otherwise it loads both
+// and its balancer gives the address their summed weight.
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { runValidate } from '../../src/cli/validate.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { listen } from '../support/upstream.ts';
+import { tmpDir, writeTmp } from './helpers.ts';
+
+const dir = tmpDir();
+const open: TestGateway[] = [];
+after(async () => {
+  await Promise.all(open.map((g) => g.close()));
+});
+
+async function validate(yaml: string): Promise<{ code: number; out: string }> {
+  const file = writeTmp(dir, `v${Math.random().toString(36).slice(2)}.yaml`, `_format_version: "3.0"\n${yaml}`);
+  let out = '';
+  const code = await runValidate([file], {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (out += s) },
+  });
+  return { code, out };
+}
+
+test('a target written twice without ids is refused as Kong refuses it, with the way out', async () => {
+  const v = await validate(
+    'upstreams:\n  - name: up\n    targets:\n      - { target: "10.0.0.1:8080", weight: 50 }\n      - { target: "10.0.0.1:8080", weight: 30 }\n',
+  );
+  assert.equal(v.code, 1, v.out);
+  assert.match(
+    v.out,
+    /:6:19 {2}upstreams\[0\]\.targets\[1\]\.target {2}uniqueness violation: 'targets' entity with target set to '10\.0\.0\.1:8080' already declared \(at upstreams\[0\]\.targets\[0\]\); Kong refuses it too .*: declare the address once, with the weight of both \(80\), or remove one/,
+  );
+});
+
+test('the same address with ids of their own, or spelled two ways, loads as in Kong with a warning giving the summed weight', async () => {
+  const v = await validate(
+    `upstreams:
+  - name: up
+    targets:
+      - { id: 11111111-1111-4111-8111-111111111111, target: "10.0.0.1:8080", weight: 50 }
+      - { id: 22222222-2222-4222-8222-222222222222, target: "10.0.0.1:8080", weight: 30 }
+      - { target: "10.0.0.2" }
+      - { target: "10.0.0.2:8000", weight: 10 }
+`,
+  );
+  assert.equal(v.code, 0, v.out);
+  assert.match(
+    v.out,
+    /:6:61 {2}upstreams\[0\]\.targets\[1\]\.target {2}warning: target '10\.0\.0\.1:8080' is already declared in this upstream \(at upstreams\[0\]\.targets\[0\]\): Kong loads both .*one target \(the first\) of weight 80: declare the address once, with weight 80/,
+  );
+  assert.match(
+    v.out,
+    /:8:19 {2}upstreams\[0\]\.targets\[3\]\.target {2}warning: target '10\.0\.0\.2:8000' .* weight 110/,
+  );
+});
+
+test("an address declared twice gets the share of both weights, as in Kong's balancer", async () => {
+  const hits = { a: 0, b: 0 };
+  const a = await listen((_req, res) => {
+    hits.a++;
+    res.end('a');
+  });
+  const b = await listen((_req, res) => {
+    hits.b++;
+    res.end('b');
+  });
+  after(() => Promise.all([a.close(), b.close()]));
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [
+        {
+          name: 'up',
+          targets: [
+            { id: '11111111-1111-4111-8111-111111111111', target: new URL(a.url).host, weight: 100 },
+            { id: '22222222-2222-4222-8222-222222222222', target: new URL(a.url).host, weight: 100 },
+            { target: new URL(b.url).host, weight: 100 },
+          ],
+        },
+      ],
+      services: [{ name: 's', host: 'up', routes: [{ paths: ['/'] }] }],
+    },
+  });
+  open.push(gw);
+  for (let i = 0; i < 30; i++) {
+    const r = await fetch(`${gw.url}/`, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(r.status, 200);
+    await r.text();
+  }
+  assert.deepEqual(hits, { a: 20, b: 10 });
+});
