@@ -239,7 +239,7 @@ function setAt(data: unknown, path: readonly (string | number)[], value: unknown
 
 function typeName(v: unknown): string {
   if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
+  if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'a mapping';
   if (typeof v === 'number') return Number.isInteger(v) ? 'an integer' : 'a number';
   if (typeof v === 'string') return 'a string';
@@ -257,7 +257,7 @@ const TYPE_WORDS: Record<string, string> = {
   number: 'a number',
   boolean: 'a boolean (true or false)',
   object: 'a mapping',
-  array: 'a list',
+  array: 'an array',
   null: 'null',
 };
 
@@ -308,7 +308,7 @@ const KONG_PROTOCOLS = new Set(['grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough'
 /**
  * A value that fails a `oneOf`/`anyOf` gets one error, not one per alternative plus the summary:
  * a too-short `session_secret` string is "length must be at least 32", not also
- * "expected a list" and "must match exactly one schema". The alternatives whose type the value
+ * "expected an array" and "must match exactly one schema". The alternatives whose type the value
  * has are the ones meant; when it has none of their types, one "expected A or B" says so.
  */
 function collapseAlternatives(errors: ErrorObject[]): ErrorObject[] {

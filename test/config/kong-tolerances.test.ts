@@ -545,7 +545,7 @@ test('an empty list written {} loads as that empty list, and [] as an empty mapp
     plugins: [{ name: 'key-auth', config: { key_names: {} } }],
   });
   assert.equal(bad.code, 1);
-  assert.match(bad.out, /services\[0\]\.routes\[0\]\.paths {2}expected a list, got a mapping/);
+  assert.match(bad.out, /services\[0\]\.routes\[0\]\.paths {2}expected an array, got a mapping/);
   assert.match(bad.out, /plugins\[0\]\.config\.key_names {2}/);
 });
 

@@ -58,7 +58,7 @@ test('a session_secret shorter than 32 characters is exactly one error at the fi
   // a value of neither allowed type is one error naming both
   const wrong = await problems(file('wrong.yaml', '', { session: '42' }));
   assert.equal(wrong.lines.length, 1, wrong.out);
-  assert.match(wrong.lines[0]!, /session_secret +expected a string or a list, got an integer$/);
+  assert.match(wrong.lines[0]!, /session_secret +expected a string or an array, got an integer$/);
   // in a rotation list, the short entry is named
   const list = await problems(
     file('list.yaml', '', { session: '[a-session-secret-that-is-long-enough-0123456789, short]' }),

@@ -55,6 +55,21 @@ test("a list too short or too long is told so in Kong's words (length must be at
   );
 });
 
+test("a value where an array is wanted is told so in Kong's words (expected an array)", async () => {
+  assert.deepEqual(
+    brief(
+      await issuesOf(
+        `${V3}services:\n  - name: s\n    url: http://a\n    routes:\n      - paths: /a\n        methods: { a: 1 }\n        hosts: [[a.test]]\n`,
+      ),
+    ),
+    [
+      '6:16 services[0].routes[0].paths expected an array, got a string',
+      '7:18 services[0].routes[0].methods expected an array, got a mapping',
+      '8:17 services[0].routes[0].hosts[0] expected a string, got an array',
+    ],
+  );
+});
+
 test("a service path as Kong's typedefs.path checks it: RFC 3986 characters, well-formed escapes, Kong's messages", async () => {
   // Such a path cannot go out in a request line: a space broke every request (502), a raw é
   // reached the upstream as a latin1 byte it refused.
