@@ -120,6 +120,7 @@ export function liftUpstreams(b: Build): void {
  */
 export function sameAddressTargets(b: Build): void {
   const first = new Map<string, PendingTarget>();
+  const merged = new Set<TargetModel>();
   for (const t of b.targets) {
     const u = t.upstream;
     if (!u) continue;
@@ -148,8 +149,11 @@ export function sameAddressTargets(b: Build): void {
       [...t.path, 'target'],
     );
     prev.model.weight = sum;
-    u.model.targets.splice(u.model.targets.indexOf(t.model), 1);
+    merged.add(t.model);
   }
+  // Dropped in one pass per upstream: a file repeating one address thousands of times stays linear.
+  if (merged.size === 0) return;
+  for (const u of b.upstreams) u.model.targets = u.model.targets.filter((m) => !merged.has(m));
 }
 
 /** The cache key Kong derives a target's id from when it has none: its upstream as written, and its target. */
