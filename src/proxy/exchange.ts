@@ -33,7 +33,13 @@ import {
 import { noteRelayed } from './relay-gc.ts';
 import { edgeHeaders, sendError, transformFailed } from './reply.ts';
 import { UPSTREAM_WRITE_TIMEOUT, watchUpstreamWrite } from './request-checks.ts';
-import { EDGE_SPELLING, type HeadSpelling, relayableReason, takeBackHead, writeResponseHead } from './response-head.ts';
+import {
+  answerSpelling,
+  type HeadSpelling,
+  relayableReason,
+  takeBackHead,
+  writeResponseHead,
+} from './response-head.ts';
 import { waitForDrain, watchUnsent } from './send-timeout.ts';
 import {
   INTERIM_MESSAGES,
@@ -423,7 +429,6 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
 }
 
 const STS = 'strict-transport-security';
-const STS_SPELLED = EDGE_SPELLING.get(STS)!;
 
 /**
  * The common case (no response-phase plugin): the upstream head goes to the client as a flat
@@ -454,10 +459,11 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[], reason
       for (let i = flat.length - 2; i >= 0; i -= 2) if (drop.includes(flat[i]!.toLowerCase())) flat.splice(i, 2);
     }
   }
-  flat.push(rc.runtime.config.settings.request_id_header, rc.id);
-  if (hsts !== null) flat.push(STS_SPELLED, hsts);
+  const spelling = answerSpelling(rc.runtime.config.settings.request_id_header);
+  flat.push(spelling.requestId, rc.id);
+  if (hsts !== null) flat.push('Strict-Transport-Security', hsts);
   if (rc.hashCookie !== null) flat.push('set-cookie', rc.hashCookie.setCookie);
-  if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(EDGE_SPELLING.get(k) ?? k, v);
+  if (wantsDebug(rc)) for (const [k, v] of debugHeaders(rc)) flat.push(spelling.edge.get(k) ?? k, v);
   const refused = writeResponseHead(rc, status, flat, reason);
   if (refused === null) rc.status = status;
   return refused;

@@ -17,6 +17,7 @@ import type { Gateway } from './gateway.ts';
 import { endLingering } from './linger.ts';
 import { nextRequestId, refuseClientBody } from './request-checks.ts';
 import { finishRefused } from './request-end.ts';
+import { answerSpelling } from './response-head.ts';
 
 /** Longest path kept from a refused request line, for the log. */
 const PATH_LIMIT = 256;
@@ -122,10 +123,10 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
     const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
     rc.status = def.status;
     rc.bytesSent = body.length;
-    // The names as nginx's own answers spell them (GATEWAY_SPELLING).
+    // The names as nginx's own answers spell them (answerSpelling).
     endLingering(
       socket,
-      `HTTP/1.1 ${def.status} ${reason(def.status)}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nConnection: close\r\n\r\n${body}`,
+      `HTTP/1.1 ${def.status} ${reason(def.status)}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${answerSpelling(gw.runtime.config.settings.request_id_header).requestId}: ${rc.id}\r\nConnection: close\r\n\r\n${body}`,
     );
   } else {
     rc.status = 499;
@@ -152,7 +153,7 @@ export function refusePlainHttp(gw: Gateway, socket: Socket, first: Buffer): voi
   socket.resume();
   endLingering(
     socket,
-    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${gw.runtime.config.settings.request_id_header}: ${rc.id}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${answerSpelling(gw.runtime.config.settings.request_id_header).requestId}: ${rc.id}\r\nConnection: close\r\n\r\n${body}`,
   );
   finishRefused(rc);
 }

@@ -16,7 +16,7 @@ import { asGrpcAnswer, isGrpcType } from './grpc.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
 import { absoluteFormAuthority, validHost } from './request-checks.ts';
-import { EDGE_SPELLING, GATEWAY_SPELLING, type HeadSpelling, writeResponseHead } from './response-head.ts';
+import { answerSpelling, writeResponseHead } from './response-head.ts';
 import { watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
@@ -31,15 +31,14 @@ const CLOSE_OPTION = /(?:^|\W)close(?:$|\W)/i;
  * `res.setHeader`): the framing is node's to choose, and one set beside the Content-Length the
  * gateway computes sent both (RFC 9112 6.2 forbids it). Kong's set_header and exit ignore it too.
  * A Connection a plugin set (or Kong's 426, `Upgrade`) keeps the close the connection is due.
- * Returns how the names it added go out on HTTP/1.1 (EDGE_SPELLING), null when it added none.
+ * Returns how the names it and its callers add (the request id's) go out on HTTP/1.1.
  */
-export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValue | undefined>): HeadSpelling {
-  let added: HeadSpelling = null;
+export function edgeHeaders(
+  rc: ProxyRequest,
+  headers: Record<string, HeaderValue | undefined>,
+): ReadonlyMap<string, string> {
   if (headers['transfer-encoding'] !== undefined) delete headers['transfer-encoding'];
-  if (wantsDebug(rc)) {
-    addDebugHeaders(rc, headers);
-    added = EDGE_SPELLING;
-  }
+  if (wantsDebug(rc)) addDebugHeaders(rc, headers);
   // Before the scheme test: a stream refused before its scheme was read is still HTTP/2.
   if (rc.raw.httpVersionMajor === 2) stripConnectionSpecific(headers);
   else {
@@ -50,11 +49,10 @@ export function edgeHeaders(rc: ProxyRequest, headers: Record<string, HeaderValu
     if (conn !== undefined && !rc.res.shouldKeepAlive && !namesClose(conn))
       headers.connection = typeof conn === 'string' ? `${conn}, close` : [...conn, 'close'];
   }
-  if (rc.scheme !== 'https') return added;
-  const hsts = hstsHeader(rc.runtime.config.settings);
-  if (hsts === null) return added;
-  headers['strict-transport-security'] = hsts;
-  return EDGE_SPELLING;
+  const settings = rc.runtime.config.settings;
+  const hsts = rc.scheme === 'https' ? hstsHeader(settings) : null;
+  if (hsts !== null) headers['strict-transport-security'] = hsts;
+  return answerSpelling(settings.request_id_header).edge;
 }
 
 /** Whether a Connection value (its lines) names the close option. */
@@ -140,7 +138,8 @@ function writeFinal(
   rc.status = status;
   // A head HTTP/2 refuses (a plugin's repeated Content-Type) goes the compatibility layer's way, as
   // it always did: the stream is reset.
-  if (writeResponseHead(rc, status, headers, '', spelling, GATEWAY_SPELLING) !== null)
+  const own = answerSpelling(rc.runtime.config.settings.request_id_header).gateway;
+  if (writeResponseHead(rc, status, headers, '', spelling, own) !== null)
     out.writeHead(status, headers as Record<string, string | string[]>);
   if (body !== null && rc.method !== 'HEAD') {
     // A string body is written as bytes: Node sends a string first chunk in one write with the

@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { rawRequest } from '../../test/support/raw.ts';
 import { definePlugin, type GatewayResponse } from '../index.ts';
 import { startGateway, type TestGateway } from '../testing/index.ts';
+import { answerSpelling, titleCase } from './response-head.ts';
 
 /** The names the last response handler of `seer` saw. */
 let seen: string[] = [];
@@ -304,4 +305,30 @@ test("Kong's debug headers go out as Kong's runloop sets them (Kong-Route-Id, ..
     for (const name of ['Kong-Route-Id', 'Kong-Route-Name', 'Kong-Service-Id', 'Kong-Service-Name', 'Tollgate-Plugins'])
       assert.ok(names.includes(name), `${path}: ${name} in ${names.join(', ')}`);
   }
+});
+
+test('the request id goes out as X-Request-Id on every HTTP/1.1 answer, as Kong names its X-Kong-Request-Id', async () => {
+  for (const [path, extra = ''] of [
+    ['/plain'],
+    ['/rt'],
+    ['/cors', 'Origin: https://a.test\r\n'],
+    ['/nowhere'],
+    ['/terminated'],
+    ['/dead'],
+  ] as [string, string?][]) {
+    const names = await namesOnTheWire(path, extra);
+    assert.ok(names.includes('X-Request-Id'), `${path}: ${names.join(', ')}`);
+    assert.ok(!names.includes('x-request-id'), `${path}: ${names.join(', ')}`);
+  }
+  const host = new URL(gw.url).host;
+  const refused = await rawRequest(gw.url, `GET /plain HTTP/1.1\r\nHost: ${host}\r\nBad Header: x\r\n\r\n`);
+  assert.match(refused.raw.slice(0, refused.raw.indexOf('\r\n\r\n')), /\r\nX-Request-Id: /);
+});
+
+test('titleCase names a configured request id header as Kong and nginx spell theirs', () => {
+  assert.equal(titleCase('x-kong-request-id'), 'X-Kong-Request-Id');
+  assert.equal(titleCase('request-id'), 'Request-Id');
+  assert.equal(titleCase('x-1-id'), 'X-1-Id');
+  assert.equal(answerSpelling('x-kong-request-id').edge.get('x-kong-request-id'), 'X-Kong-Request-Id');
+  assert.equal(answerSpelling('x-request-id').gateway.get('content-type'), 'Content-Type');
 });

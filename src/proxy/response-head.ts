@@ -131,14 +131,14 @@ export type HeadSpelling = ReadonlyMap<string, string> | null;
  * The names the gateway adds to any answer (edgeHeaders), as they go out on HTTP/1.1: Kong's debug
  * headers as its runloop sets them (`Kong-Route-Id`, ...), and the configured HSTS header.
  */
-export const EDGE_SPELLING: ReadonlyMap<string, string> = new Map([
+const EDGE_NAMES: readonly (readonly [string, string])[] = [
   ['strict-transport-security', 'Strict-Transport-Security'],
   ['kong-route-id', 'Kong-Route-Id'],
   ['kong-route-name', 'Kong-Route-Name'],
   ['kong-service-id', 'Kong-Service-Id'],
   ['kong-service-name', 'Kong-Service-Name'],
   ['tollgate-plugins', 'Tollgate-Plugins'],
-]);
+];
 
 /**
  * The names the gateway writes into the answers it makes itself (errors, exits, redirects), as
@@ -146,14 +146,44 @@ export const EDGE_SPELLING: ReadonlyMap<string, string> = new Map([
  * `Connection`) in this case whoever set them, and Kong's exit and redirect set `Content-Length`,
  * `Location`, `Connection` and `Upgrade` so. A plugin's own spelling of one of them still wins.
  */
-export const GATEWAY_SPELLING: HeadSpelling = new Map([
+const GATEWAY_NAMES: readonly (readonly [string, string])[] = [
   ['content-type', 'Content-Type'],
   ['content-length', 'Content-Length'],
   ['connection', 'Connection'],
   ['upgrade', 'Upgrade'],
   ['location', 'Location'],
-  ...EDGE_SPELLING,
-]);
+];
+
+/** How the gateway's own names go out on HTTP/1.1, for one request id header (`answerSpelling`). */
+export interface AnswerSpelling {
+  /** The request id header's name: `x-request-id` goes out as `X-Request-Id`, as Kong's `X-Kong-Request-Id`. */
+  readonly requestId: string;
+  /** The names edgeHeaders adds to every answer, the request id's among them. */
+  readonly edge: ReadonlyMap<string, string>;
+  /** The edge names and those of the answers the gateway makes itself. */
+  readonly gateway: ReadonlyMap<string, string>;
+}
+
+let lastSpelling: AnswerSpelling | null = null;
+let lastRequestIdHeader = '';
+
+/**
+ * The spellings for the configured request id header (lower case, as settings keep it), made once
+ * per name: a process serves one config at a time, so this is a string comparison per answer.
+ */
+export function answerSpelling(requestIdHeader: string): AnswerSpelling {
+  if (lastSpelling !== null && requestIdHeader === lastRequestIdHeader) return lastSpelling;
+  const requestId = titleCase(requestIdHeader);
+  const edge = new Map([...EDGE_NAMES, [requestIdHeader, requestId]]);
+  lastSpelling = { requestId, edge, gateway: new Map([...GATEWAY_NAMES, ...edge]) };
+  lastRequestIdHeader = requestIdHeader;
+  return lastSpelling;
+}
+
+/** `x-kong-request-id` as `X-Kong-Request-Id`: each dash-separated word with a capital, as nginx and Kong name their headers. */
+export function titleCase(name: string): string {
+  return name.replace(/(^|-)([a-z])/g, (_, dash: string, c: string) => dash + c.toUpperCase());
+}
 
 /**
  * `object` (names in lower case, as plugins see them) as node's writeHead takes it on HTTP/1.1,

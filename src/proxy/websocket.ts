@@ -20,7 +20,7 @@ import { appendHeader, upstreamResponseHeaders } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
 import { edgeHeaders, sendError } from './reply.ts';
 import { finish } from './request-end.ts';
-import { spelledHead } from './response-head.ts';
+import { answerSpelling, spelledHead } from './response-head.ts';
 import {
   INTERIM_MESSAGES,
   InterimCount,
@@ -381,7 +381,7 @@ class Handshake implements Dispatcher.DispatchHandler {
       return this.endUpgrade(upstream);
     }
     if (rc.hashCookie !== null) headText += `set-cookie: ${rc.hashCookie.setCookie}\r\n`;
-    headText += `${rc.runtime.config.settings.request_id_header}: ${rc.id}\r\n\r\n`;
+    headText += `${answerSpelling(rc.runtime.config.settings.request_id_header).requestId}: ${rc.id}\r\n\r\n`;
     rc.res.detachSocket(client);
     rc.status = 101;
     client.write(headText, 'latin1');
