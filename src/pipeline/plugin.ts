@@ -211,8 +211,10 @@ export interface GatewayResponse {
   removeHeader(name: string): void;
   /**
    * The name the header `name` (any case) goes out under on HTTP/1.1: as the upstream spelled it,
-   * or the plugin that set it (`setHeader('X-Powered-By', ...)`), else in lower case. For a plugin
-   * that replays the head later under the same names, as proxy-cache does on a hit.
+   * or the plugin that set it (`setHeader('X-Powered-By', ...)`), else in lower case, except that
+   * an answer the gateway makes itself (an exit, an error, a replayed hit) writes `Content-Type`,
+   * `Content-Length`, `Location`, `Connection` and `Upgrade` as Kong's do. For a plugin that
+   * replays the head later under the same names, as proxy-cache does on a hit.
    */
   headerName(name: string): string;
   /**
