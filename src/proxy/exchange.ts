@@ -37,6 +37,7 @@ import {
   answerSpelling,
   type HeadSpelling,
   relayableReason,
+  relayedName,
   takeBackHead,
   writeResponseHead,
 } from './response-head.ts';
@@ -451,7 +452,7 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[], reason
       continue;
     }
     if (hsts !== null && name.length === STS.length && name.toLowerCase() === STS) continue;
-    flat.push(name, text[i + 1]!);
+    flat.push(relayedName(name), text[i + 1]!);
   }
   if (connection !== undefined) {
     const drop = connectionTokens(connection);

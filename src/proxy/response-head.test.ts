@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import { rawRequest } from '../../test/support/raw.ts';
 import { definePlugin, type GatewayResponse } from '../index.ts';
 import { startGateway, type TestGateway } from '../testing/index.ts';
-import { answerSpelling, titleCase } from './response-head.ts';
+import { answerSpelling, relayedName, titleCase } from './response-head.ts';
 
 /** The names the last response handler of `seer` saw. */
 let seen: string[] = [];
@@ -97,8 +97,12 @@ let upstream: Server;
 let gw: TestGateway;
 
 before(async () => {
-  upstream = createServer((_req, res) => {
-    res.writeHead(200, UPSTREAM_HEAD as unknown as Record<string, string>);
+  upstream = createServer((req, res) => {
+    // `?lower`: the names as a node upstream writing lower-case keys sends them.
+    const head = req.url?.endsWith('?lower')
+      ? UPSTREAM_HEAD.map((v, i) => (i % 2 ? v : v.toLowerCase()))
+      : UPSTREAM_HEAD;
+    res.writeHead(200, head as unknown as Record<string, string>);
     res.end('hello');
   });
   upstream.on('upgrade', (_req, socket: Socket) => {
@@ -331,4 +335,17 @@ test('titleCase names a configured request id header as Kong and nginx spell the
   assert.equal(titleCase('x-1-id'), 'X-1-Id');
   assert.equal(answerSpelling('x-kong-request-id').edge.get('x-kong-request-id'), 'X-Kong-Request-Id');
   assert.equal(answerSpelling('x-request-id').gateway.get('content-type'), 'Content-Type');
+});
+
+test("an upstream's lower-case content-type and content-length go out as nginx writes them, other names as they came", async () => {
+  for (const path of ['/plain?lower', '/rt?lower', '/seer?lower']) {
+    const names = await namesOnTheWire(path);
+    for (const name of ['Content-Type', 'Content-Length', 'x-custom-thing', 'etag'])
+      assert.ok(names.includes(name), `${path}: ${name} in ${names.join(', ')}`);
+    for (const name of ['content-type', 'content-length'])
+      assert.ok(!names.includes(name), `${path}: ${name} in ${names.join(', ')}`);
+  }
+  assert.equal(relayedName('CONTENT-TYPE'), 'Content-Type');
+  assert.equal(relayedName('content-range'), 'content-range');
+  assert.equal(relayedName('x-content-len'), 'x-content-len');
 });

@@ -128,10 +128,14 @@ function isContentLength(name: string): boolean {
 export type HeadSpelling = ReadonlyMap<string, string> | null;
 
 /**
- * The names the gateway adds to any answer (edgeHeaders), as they go out on HTTP/1.1: Kong's debug
- * headers as its runloop sets them (`Kong-Route-Id`, ...), and the configured HSTS header.
+ * The names spelled alike on every answer, proxied or not: nginx's header filter writes
+ * `Content-Type` and `Content-Length` itself whatever case the upstream used (its proxy module
+ * keeps them as values, not as header lines), and the names the gateway adds (edgeHeaders): Kong's
+ * debug headers as its runloop sets them (`Kong-Route-Id`, ...), and the configured HSTS header.
  */
 const EDGE_NAMES: readonly (readonly [string, string])[] = [
+  ['content-type', 'Content-Type'],
+  ['content-length', 'Content-Length'],
   ['strict-transport-security', 'Strict-Transport-Security'],
   ['kong-route-id', 'Kong-Route-Id'],
   ['kong-route-name', 'Kong-Route-Name'],
@@ -142,17 +146,30 @@ const EDGE_NAMES: readonly (readonly [string, string])[] = [
 
 /**
  * The names the gateway writes into the answers it makes itself (errors, exits, redirects), as
- * Kong's answers carry them: nginx's header filter writes `Content-Type` (and `Content-Length`,
- * `Connection`) in this case whoever set them, and Kong's exit and redirect set `Content-Length`,
+ * Kong's answers carry them: nginx writes `Connection` itself, and Kong's exit and redirect set
  * `Location`, `Connection` and `Upgrade` so. A plugin's own spelling of one of them still wins.
  */
 const GATEWAY_NAMES: readonly (readonly [string, string])[] = [
-  ['content-type', 'Content-Type'],
-  ['content-length', 'Content-Length'],
   ['connection', 'Connection'],
   ['upgrade', 'Upgrade'],
   ['location', 'Location'],
 ];
+
+/**
+ * An upstream's `content-type` or `content-length` line as nginx writes it (`Content-Type`), any
+ * other name as it came: for the head of a proxied answer, which is relayed without a header object.
+ */
+export function relayedName(name: string): string {
+  const len = name.length;
+  if (len === 12) return name === 'Content-Type' || !sameLower(name, 'content-type') ? name : 'Content-Type';
+  if (len === 14) return name === 'Content-Length' || !sameLower(name, 'content-length') ? name : 'Content-Length';
+  return name;
+}
+
+function sameLower(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
 
 /** How the gateway's own names go out on HTTP/1.1, for one request id header (`answerSpelling`). */
 export interface AnswerSpelling {
