@@ -271,18 +271,26 @@ function definitionOf(err: ErrorObject): string {
   return m ? m[1]!.replace(/^top_/, '') : '';
 }
 
+/**
+ * Edits from `a` to `b`: insertions, deletions, substitutions, and swaps of two neighbouring
+ * letters (optimal string alignment), so `naem` is one edit from `name` as `nmae` is, the commonest
+ * typo. Names whose lengths differ by more than any suggestion allows are not compared.
+ */
 function distance(a: string, b: string): number {
-  const d: number[] = Array.from({ length: b.length + 1 }, (_, i) => i);
+  if (Math.abs(a.length - b.length) > 3) return Infinity;
+  let before: number[] = [];
+  let prev: number[] = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let prev = d[0]!;
-    d[0] = i;
+    const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      const tmp = d[j]!;
-      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
+      let d = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      row.push(d);
     }
+    before = prev;
+    prev = row;
   }
-  return d[b.length]!;
+  return prev[b.length]!;
 }
 
 /** The closest known field name, if one is close enough to be a typo. */

@@ -9,6 +9,10 @@ test('a typo in a field name is "unknown field" located at the field itself, wit
   assert.deepEqual(brief(await issuesOf(svc('      - paths: [/a]\n        preserve_hots: true\n'))), [
     "7:9 services[0].routes[0].preserve_hots unknown field 'preserve_hots' (did you mean 'preserve_host'?)",
   ]);
+  // Two letters swapped is one typo, in a short name too.
+  assert.deepEqual(brief(await issuesOf(svc('      - naem: r\n        paths: [/a]\n'))), [
+    "6:9 services[0].routes[0].naem unknown field 'naem' (did you mean 'name'?)",
+  ]);
 });
 
 test('a Kong field Tollgate does not support says so', async () => {
