@@ -261,7 +261,7 @@ class OidcInstance {
     if (add === undefined) return;
     const prev = res.headers['set-cookie'];
     res.setHeader(
-      'set-cookie',
+      'Set-Cookie',
       prev === undefined ? add : typeof prev === 'string' ? [prev, ...add] : [...prev, ...add],
     );
   }
@@ -327,7 +327,7 @@ class OidcInstance {
   async #unauthenticated(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
     const clear = clearChunks(this.#cookie, req.scheme === 'https', ours);
     if (this.#cfg.unauth_action === 'deny' || !isNavigation(req)) {
-      return req.exitError(401, 'Unauthorized', clear.length > 0 ? { 'set-cookie': clear } : null, 'NO_CREDENTIALS');
+      return req.exitError(401, 'Unauthorized', clear.length > 0 ? { 'Set-Cookie': clear } : null, 'NO_CREDENTIALS');
     }
     const returnTo = req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`;
     return this.#startLogin(req, returnTo, clear, await openPendingLogins(this.#sealer, ours.get(this.#loginCookie)));
@@ -384,7 +384,7 @@ class OidcInstance {
     }
     setCookies.push(cookie);
     this.#log.debug('oidc login started', { return_to: login.rt });
-    return req.exit(302, '', { location: url.href, 'set-cookie': setCookies, 'cache-control': NO_STORE });
+    return req.exit(302, '', { location: url.href, 'Set-Cookie': setCookies, 'Cache-Control': NO_STORE });
   }
 
   async #callback(req: GatewayRequest, ours: ReadonlyMap<string, string>, paths: RoutePaths): Promise<void> {
@@ -397,11 +397,11 @@ class OidcInstance {
       // deny: this route never sends a browser to the IdP); nothing is exchanged.
       if (isNavigation(req)) {
         if ((await this.#readSession(ours)) !== null) {
-          return req.exit(302, '', { location: paths.home, 'cache-control': NO_STORE });
+          return req.exit(302, '', { location: paths.home, 'Cache-Control': NO_STORE });
         }
         const clear = rawLogin === undefined ? [] : [clearCookie(this.#loginCookie, secure)];
         if (this.#cfg.unauth_action !== 'deny') return this.#startLogin(req, paths.home, clear);
-        const headers = clear.length > 0 ? { 'set-cookie': clear } : null;
+        const headers = clear.length > 0 ? { 'Set-Cookie': clear } : null;
         return req.exitError(401, 'Unauthorized', headers, 'INVALID_CREDENTIALS');
       }
       return req.exitError(401, 'Unauthorized', null, 'INVALID_CREDENTIALS');
@@ -435,8 +435,8 @@ class OidcInstance {
     this.#log.debug('oidc login completed', { sub: session.sub });
     return req.exit(302, '', {
       location: safeReturnPath(login.rt),
-      'set-cookie': setCookies,
-      'cache-control': NO_STORE,
+      'Set-Cookie': setCookies,
+      'Cache-Control': NO_STORE,
     });
   }
 
@@ -449,7 +449,7 @@ class OidcInstance {
     unavailable = false,
   ): void {
     this.#log.info('oidc login failed', { reason, ...fields });
-    const headers: Record<string, HeaderValue> = { 'set-cookie': [clearLogin], 'cache-control': NO_STORE };
+    const headers: Record<string, HeaderValue> = { 'Set-Cookie': [clearLogin], 'Cache-Control': NO_STORE };
     if (this.#cfg.recovery_page_path !== undefined) {
       return req.exit(302, '', { ...headers, location: this.#cfg.recovery_page_path });
     }
@@ -490,17 +490,17 @@ class OidcInstance {
       location = url.href;
     }
     this.#log.debug('oidc logout', { idp: url !== null });
-    return req.exit(302, '', { location, 'set-cookie': setCookies, 'cache-control': NO_STORE });
+    return req.exit(302, '', { location, 'Set-Cookie': setCookies, 'Cache-Control': NO_STORE });
   }
 
   /** bearer_only: the token's identity, or the answer that refuses it (never a redirect). */
   async #bearer(req: GatewayRequest): Promise<void> {
     const challenge = `Bearer realm="${this.#cfg.realm}"`;
     const token = bearerToken(req);
-    if (token === null) return req.exitError(401, 'Unauthorized', { 'www-authenticate': challenge }, 'NO_CREDENTIALS');
+    if (token === null) return req.exitError(401, 'Unauthorized', { 'WWW-Authenticate': challenge }, 'NO_CREDENTIALS');
     const claims = await this.#tokens.verify(token);
     if (claims === undefined) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
-    const invalid = { 'www-authenticate': `${challenge}, error="invalid_token"` };
+    const invalid = { 'WWW-Authenticate': `${challenge}, error="invalid_token"` };
     if (claims === null) return req.exitError(401, 'Unauthorized', invalid, 'INVALID_CREDENTIALS');
     authenticateBearer(req, claims, this.#send.userinfo);
   }

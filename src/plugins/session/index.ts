@@ -393,7 +393,7 @@ function str(n: number | null): string | null {
 
 function append(res: GatewayResponse, cookie: string): void {
   const prev: HeaderValue | undefined = res.headers['set-cookie'];
-  res.setHeader('set-cookie', prev === undefined ? cookie : [...(typeof prev === 'string' ? [prev] : prev), cookie]);
+  res.setHeader('Set-Cookie', prev === undefined ? cookie : [...(typeof prev === 'string' ? [prev] : prev), cookie]);
 }
 
 export default definePlugin<SessionConfig>({

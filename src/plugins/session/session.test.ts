@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { serviceConfig } from '../../../test/support/gateway.ts';
+import { rawRequest } from '../../../test/support/raw.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
@@ -73,6 +74,16 @@ describe('session', () => {
   }
 
   test("Kong's priority (1900)", () => assert.equal(plugin.priority, 1900));
+
+  test('the cookie goes out on HTTP/1.1 as Set-Cookie, as lua-resty-session names it', async () => {
+    const host = new URL(gw1.url).host;
+    const res = await rawRequest(
+      gw1.url,
+      `GET /app HTTP/1.1\r\nHost: ${host}\r\napikey: alice-key\r\nConnection: close\r\n\r\n`,
+    );
+    const head = res.raw.slice(0, res.raw.indexOf('\r\n\r\n'));
+    assert.match(head, /\r\nSet-Cookie: session=/, head);
+  });
 
   test('a session remembers who key-auth authenticated; later requests pass without the key', async () => {
     const first = await call(gw1, '/app', { apikey: 'alice-key' });
