@@ -3,25 +3,19 @@
 // and its balancer gives the address their summed weight.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
-import { runValidate } from '../../src/cli/validate.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { listen } from '../support/upstream.ts';
-import { tmpDir, writeTmp } from './helpers.ts';
+import { validateText } from '../support/validate.ts';
 
-const dir = tmpDir();
 const open: TestGateway[] = [];
 after(async () => {
   await Promise.all(open.map((g) => g.close()));
 });
 
+/** `gateway validate` of the file: its exit code, and what it printed on both streams. */
 async function validate(yaml: string): Promise<{ code: number; out: string }> {
-  const file = writeTmp(dir, `v${Math.random().toString(36).slice(2)}.yaml`, `_format_version: "3.0"\n${yaml}`);
-  let out = '';
-  const code = await runValidate([file], {
-    stdout: { write: (s: string) => (out += s) },
-    stderr: { write: (s: string) => (out += s) },
-  });
-  return { code, out };
+  const v = await validateText(`_format_version: "3.0"\n${yaml}`);
+  return { code: v.code, out: v.out + v.err };
 }
 
 test('a target written twice without ids is refused as Kong refuses it, with the way out', async () => {

@@ -5,18 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runValidate } from '../../src/cli/validate.ts';
 
-/** Validates `text` written to a fresh `gateway.yaml`; its exit code and standard output. */
-export async function validateText(text: string): Promise<{ code: number; out: string }> {
+/** Validates `text` written to a fresh `gateway.yaml`; its exit code, standard output and standard error. */
+export async function validateText(text: string): Promise<{ code: number; out: string; err: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-validate-'));
   const file = join(dir, 'gateway.yaml');
   writeFileSync(file, text);
   let out = '';
+  let err = '';
   try {
     const code = await runValidate([file], {
       stdout: { write: (s: string) => (out += s) },
-      stderr: { write: () => {} },
+      stderr: { write: (s: string) => (err += s) },
     });
-    return { code, out };
+    return { code, out, err };
   } finally {
     rmSync(dir, { recursive: true });
   }
