@@ -274,6 +274,33 @@ describe('JwksCache', { concurrency: true }, () => {
     assert.deepEqual([fresh.loaded, fresh.size, fresh.lastError, fresh.unsure('a')], [true, 0, null, false]);
   });
 
+  test('a rotation to a set of EC, OKP or `use: sig` keys alone is taken, its tokens verify', async () => {
+    const ed = generateKeyPairSync('ed25519');
+    const tokenEd = await new SignJWT({ sub: 'x' }).setProtectedHeader({ alg: 'EdDSA' }).sign(ed.privateKey);
+    const jwkEd = await jwk(ed.publicKey, { kid: 'o', use: 'sig' });
+    // Auth0 and Okta write `use: sig` on every key; Keycloak adds an EC or OKP key of its own.
+    const rotations: [JWK, string, string][] = [
+      [jwkA, 'a', 'RS256'],
+      [jwkE, 'e', 'ES256'],
+      [jwkEd, 'o', 'EdDSA'],
+    ];
+    for (const [only, kid, alg] of rotations) {
+      const peer = await newPeer();
+      const cache = new JwksCache(peer.url, http);
+      await cache.refresh();
+      peer.body = JSON.stringify({ keys: [only] });
+      await cache.refresh();
+      assert.deepEqual([cache.health().healthy, cache.size, cache.health().lastError], [true, 1, null], kid);
+      const jwt = { a: tokenA, e: tokenE, o: tokenEd }[kid]!;
+      assert.equal(await verifies((await cache.keysFor(kid, alg))[0], jwt), true, kid);
+      // And a set without signing keys after it is a failed fetch: the rotated key still serves.
+      peer.body = '{"keys":[]}';
+      await cache.refresh();
+      assert.deepEqual([cache.health().healthy, cache.size], [false, 1], kid);
+      assert.equal(await verifies((await cache.keysFor(kid, alg))[0], jwt), true, kid);
+    }
+  });
+
   test('without a gateway client the given fetch is used, until useHttp hands one over', async () => {
     const peer = await newPeer();
     let viaFetch = 0;
