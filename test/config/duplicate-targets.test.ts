@@ -29,6 +29,35 @@ test('a target written twice without ids is refused as Kong refuses it, with the
   );
 });
 
+test("one id written twice is one error, the primary key's, without a warning; a target naming its upstream by id meets the nested one", async () => {
+  const same = await validate(
+    'upstreams:\n  - name: up\n    targets:\n      - { id: 11111111-1111-4111-8111-111111111111, target: "10.0.0.1:8080", weight: 50 }\n      - { id: 11111111-1111-4111-8111-111111111111, target: "10.0.0.1:8080", weight: 30 }\n',
+  );
+  assert.equal(same.code, 1, same.out);
+  assert.match(
+    same.out,
+    /:6:15 {2}upstreams\[0\]\.targets\[1\]\.id {2}uniqueness violation: 'targets' entity with primary key set to '11111111-1111-4111-8111-111111111111' already declared \(at upstreams\[0\]\.targets\[0\]\)\n/,
+  );
+  assert.doesNotMatch(same.out, /warning/, same.out);
+  assert.match(same.out, /invalid \(1 error\)/);
+  // Kong derives both ids from the upstream's id, whether the target is nested or names it.
+  const byId = await validate(
+    `upstreams:
+  - name: up
+    id: 33333333-3333-4333-8333-333333333333
+    targets:
+      - { target: "10.0.0.1:8080", weight: 50 }
+targets:
+  - { upstream: 33333333-3333-4333-8333-333333333333, target: "10.0.0.1:8080", weight: 30 }
+`,
+  );
+  assert.equal(byId.code, 1, byId.out);
+  assert.match(
+    byId.out,
+    /:8:63 {2}targets\[0\]\.target {2}uniqueness violation: 'targets' entity with target set to '10\.0\.0\.1:8080' already declared \(at upstreams\[0\]\.targets\[0\]\); Kong refuses it too/,
+  );
+});
+
 test('the same address with ids of their own, or spelled two ways, loads as in Kong with a warning giving the summed weight', async () => {
   const v = await validate(
     `upstreams:
