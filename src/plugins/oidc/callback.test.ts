@@ -190,7 +190,7 @@ describe('oidc login completion and instance setup through the test kit', () => 
     }
   });
 
-  test('a token endpoint that answers 5xx, 429 (rate limited) or no OAuth answer (a WAF page) fails the login with 503; its OAuth 400 is a 401', async () => {
+  test('a token endpoint that answers 5xx (500 with an OAuth error too), 429 (rate limited), no OAuth answer (a WAF page) or more than 1 MiB fails the login with 503; its OAuth 400 is a 401', async () => {
     const runner = await startPlugin(oidc, config);
     const callbackWith = async (fault: Parameters<Idp['failEndpoint']>[1]) => {
       const start = await runner.run({ path: '/page', headers: NAV });
@@ -212,10 +212,13 @@ describe('oidc login completion and instance setup through the test kit', () => 
         { status: 429, body: { error: 'too_many_requests', error_description: 'Global limit has been reached' } },
         { status: 429, body: 'Too Many Requests' },
         { status: 503, body: { error: 'temporarily_unavailable' } },
+        { status: 500, body: { error: 'server_error', error_description: 'Internal error' } },
         { status: 502, body: '<html>Bad Gateway</html>' },
         { status: 403, body: '<html>Request blocked</html>' },
         { status: 200, body: '<html>Checking your browser</html>' },
         { status: 200, body: '<html>Checking your browser</html>', headers: { 'content-type': 'application/json' } },
+        // Past the 1 MiB cap on an IdP's answer: never read whole, so no OAuth answer either.
+        { status: 200, body: `{"access_token":"${'x'.repeat(1100 * 1024)}"}` },
       ]) {
         const done = await callbackWith(fault);
         assert.equal(done.status, 503, JSON.stringify(fault));
