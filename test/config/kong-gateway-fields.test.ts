@@ -18,7 +18,7 @@ async function validate(yaml: string): Promise<{ code: number; out: string }> {
   return { code: v.code, out: v.out + v.err };
 }
 
-test("Kong Gateway's default values of its newer plugin fields load without a word (its decK dumps write them)", async () => {
+test("Kong Gateway's default values of its newer plugin fields, and the values Tollgate implements, load without a word (its decK dumps write them)", async () => {
   const v = await validate(
     `plugins:
   - name: acl
@@ -30,6 +30,8 @@ test("Kong Gateway's default values of its newer plugin fields load without a wo
     config: { traces_endpoint: "http://127.0.0.1:4318/v1/traces", sampling_strategy: parent_drop_probability_fallback }
   - name: session
     config: { secret: abcdefghijklmnopqrstuvwxyz123456, bind: [] }
+  - name: rate-limiting
+    config: { minute: 5, limit_by: consumer }
 `,
   );
   assert.equal(v.code, 0, v.out);
@@ -114,4 +116,16 @@ test("identity_realms' cp scope with an id or region is refused in Kong's words 
   assert.equal(v.code, 1, v.out);
   assert.match(v.out, /:6:28 {2}plugins\[0\]\.config\.identity_realms\[0\]\.id {2}value must be null\n/);
   assert.match(v.out, /:6:74 {2}plugins\[0\]\.config\.identity_realms\[0\]\.region {2}value must be null\n/);
+});
+
+test("identity_realms items that are no mapping, or without a scope, are refused at their place in the schema's words", async () => {
+  const v = await validate(
+    'plugins:\n  - name: key-auth\n    config:\n      identity_realms: [null, cp, { scope: null }]\n',
+  );
+  assert.equal(v.code, 1, v.out);
+  assert.match(v.out, /:5:25 {2}plugins\[0\]\.config\.identity_realms\[0\] {2}expected a mapping, got null\n/);
+  assert.match(v.out, /:5:31 {2}plugins\[0\]\.config\.identity_realms\[1\] {2}expected a mapping, got a string\n/);
+  assert.match(v.out, /:5:35 {2}plugins\[0\]\.config\.identity_realms\[2\] {2}missing required field 'scope'\n/);
+  assert.doesNotMatch(v.out, /Identity Realms/);
+  assert.match(v.out, /invalid \(3 errors\)/);
 });
