@@ -67,6 +67,21 @@ export const groups = {
     mutate: ['src/plugins/oidc/index.ts', 'src/plugins/oidc/session.ts', 'src/plugins/oidc/bearer.ts'],
     tests: ['src/plugins/oidc/*.test.ts', 'test/oidc/flow.test.ts', 'test/oidc/bearer.test.ts'],
   },
+  // Where an IdP's fault is told from a refusal: a 503 (the IdP is down) or a 401 (log in again).
+  'idp-outage': {
+    mutate: ['src/lib/jwks.ts', 'src/plugins/oidc/provider.ts'],
+    tests: ['src/lib/jwks.test.ts', 'src/plugins/oidc/callback.test.ts', 'test/oidc/refresh.test.ts'],
+  },
+  // The spelling of the names on an HTTP/1.1 head (clients match them case-sensitively).
+  'head-spelling': {
+    mutate: ['src/proxy/response-head.ts'],
+    tests: ['src/proxy/response-head.test.ts'],
+  },
+  // What a Kong file loads to (or where it is refused): Kong Gateway's fields, repeated targets.
+  'kong-file': {
+    mutate: ['src/config/kong-plugins.ts', 'src/config/build/upstream.ts'],
+    tests: ['test/config/kong-gateway-fields.test.ts', 'test/config/duplicate-targets.test.ts'],
+  },
 };
 
 const group = groups[process.env.MUTATION_GROUP ?? 'router'];
