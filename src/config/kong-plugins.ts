@@ -171,7 +171,7 @@ export const KONG_GATEWAY_FIELDS: Readonly<Record<string, Readonly<Record<string
       refuses: (v) => Array.isArray(v) && v.some(realmScope),
       at: (v) => [(v as unknown[]).findIndex(realmScope), 'scope'],
       message:
-        "`scope: realm` (Konnect's Identity Realms, Kong Gateway 3.10, Enterprise) is not implemented: Kong looks up there consumers the file does not declare, and Tollgate authenticates the file's consumers only, so the realm's would get 401: declare those consumers (and their keyauth_credentials) in the file and keep `scope: cp` alone, or remove identity_realms",
+        "`scope: realm` (Konnect's Identity Realms, Kong Gateway 3.10, Enterprise) is not implemented: Kong looks up there consumers the file does not declare, and Tollgate authenticates the file's consumers only, so the realm's would get 401: declare those consumers (and their keys) in the file and keep `scope: cp` alone, or remove identity_realms",
     },
   },
   opentelemetry: {

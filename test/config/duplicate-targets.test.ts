@@ -5,18 +5,12 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { listen } from '../support/upstream.ts';
-import { validateText } from '../support/validate.ts';
+import { validateEntities as validate } from '../support/validate.ts';
 
 const open: TestGateway[] = [];
 after(async () => {
   await Promise.all(open.map((g) => g.close()));
 });
-
-/** `gateway validate` of the file: its exit code, and what it printed on both streams. */
-async function validate(yaml: string): Promise<{ code: number; out: string }> {
-  const v = await validateText(`_format_version: "3.0"\n${yaml}`);
-  return { code: v.code, out: v.out + v.err };
-}
 
 test('a target written twice without ids is refused as Kong refuses it, with the way out', async () => {
   const v = await validate(

@@ -22,3 +22,9 @@ export async function validateText(text: string): Promise<{ code: number; out: s
     rmSync(dir, { recursive: true });
   }
 }
+
+/** `gateway validate` of a Kong 3.0 file's entities: its exit code, and what it printed on both streams. */
+export async function validateEntities(yaml: string): Promise<{ code: number; out: string }> {
+  const v = await validateText(`_format_version: "3.0"\n${yaml}`);
+  return { code: v.code, out: v.out + v.err };
+}
