@@ -19,3 +19,20 @@ export function isoNow(): string {
   lastIso = `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
   return lastIso;
 }
+
+let dateSecond = -1;
+let dateText = '';
+
+/**
+ * The `Date` header's value (RFC 9110 6.6.1, an IMF-fixdate) for the current second, formatted
+ * once per second, for the answers written on a socket without node's ServerResponse (which
+ * keeps its own such cache).
+ */
+export function httpDate(): string {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    dateText = new Date(second * 1000).toUTCString();
+  }
+  return dateText;
+}

@@ -5,6 +5,7 @@ import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
+import { httpDate } from './clock.ts';
 import {
   kCtx,
   ProxyRequest,
@@ -123,11 +124,7 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
     const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
     rc.status = def.status;
     rc.bytesSent = body.length;
-    // The names as nginx's own answers spell them (answerSpelling).
-    endLingering(
-      socket,
-      `HTTP/1.1 ${def.status} ${reason(def.status)}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${answerSpelling(gw.runtime.config.settings.request_id_header).requestId}: ${rc.id}\r\nConnection: close\r\n\r\n${body}`,
-    );
+    endLingering(socket, ownAnswer(gw, def.status, rc.id, body));
   } else {
     rc.status = 499;
     socket.destroy();
@@ -151,11 +148,18 @@ export function refusePlainHttp(gw: Gateway, socket: Socket, first: Buffer): voi
   // end the connection rather than the process.
   socket.on('error', () => socket.destroy());
   socket.resume();
-  endLingering(
-    socket,
-    `HTTP/1.1 400 Bad Request\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${answerSpelling(gw.runtime.config.settings.request_id_header).requestId}: ${rc.id}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  endLingering(socket, ownAnswer(gw, 400, rc.id, body));
   finishRefused(rc);
+}
+
+/**
+ * An answer written on the socket itself, with the head every other answer of the gateway's own
+ * has on a closing connection: the same names, spelled and ordered as nginx's own answers
+ * (answerSpelling), and a `Date`, which nginx puts on every answer (RFC 9110 6.6.1: an origin with
+ * a clock must send it).
+ */
+function ownAnswer(gw: Gateway, status: number, id: string, body: string): string {
+  return `HTTP/1.1 ${status} ${reason(status)}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${answerSpelling(gw.runtime.config.settings.request_id_header).requestId}: ${id}\r\nDate: ${httpDate()}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 function reason(status: number): string {

@@ -172,6 +172,24 @@ describe('requests the HTTP parser refuses', () => {
     });
   }
 
+  test("a refused head's answer has the head of the gateway's own answers: the same names in the same order, Date among them", async () => {
+    const names = (r: { raw: string }): string[] =>
+      r.raw
+        .slice(0, r.raw.indexOf('\r\n\r\n'))
+        .split('\r\n')
+        .slice(1)
+        .map((l) => l.slice(0, l.indexOf(':')));
+    const own = await rawRequest(gw.url, 'GET /nowhere HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.equal(own.status, 404);
+    const refused = await rawRequest(gw.url, 'GET /up/a HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n');
+    assert.equal(refused.status, 400);
+    assert.deepEqual(names(refused), names(own));
+    // An IMF-fixdate (RFC 9110 5.6.7), of about now (the bound is only against a fixed or zero date).
+    const date = refused.headers.date ?? '';
+    assert.match(date, /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
+    assert.ok(Math.abs(Date.parse(date) - Date.now()) < 3_600_000, date);
+  });
+
   test('a refused request whose client keeps sending is one access line and one count, not one per read', async () => {
     const before = await metric({ service: '', route: '', source: 'kong' });
     const from = gw.logs.length;

@@ -200,6 +200,7 @@ test('plain http sent to the ssl port gets 400 with nginx’s message, logged; t
   assert.equal(r.status, 400);
   assert.equal(JSON.parse(r.body).message, 'The plain HTTP request was sent to HTTPS port');
   assert.equal(r.headers.connection, 'close');
+  assert.match(r.headers.date ?? '', / GMT$/);
   assert.ok(
     logs.some(
       (l) => l.type === 'access' && l.path === '/echo/x' && l.status === 400 && l.error === 'PLAIN_HTTP_ON_TLS',
