@@ -10,6 +10,8 @@ import { echoBody, startEchoServer } from './echo.ts';
 interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
+  /** The header names as they came on the wire. */
+  names: string[];
   body: Buffer;
 }
 
@@ -21,7 +23,14 @@ function send(
     const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode!,
+          headers: res.headers,
+          names: res.rawHeaders.filter((_, i) => i % 2 === 0),
+          body: Buffer.concat(chunks),
+        }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -94,6 +103,15 @@ describe('startEchoServer', () => {
     assert.equal(out.http_version, '1.1');
     assert.equal(out.client.ip, '127.0.0.1');
     assert.equal(typeof out.client.port, 'number');
+  });
+
+  test('names its headers as a typical upstream does (Content-Type, Content-Length), in every answer', async () => {
+    const echoed = await send(`${echo.url}/x`);
+    assert.deepEqual(echoed.names, ['Content-Type', 'Content-Length', 'Date', 'Connection', 'Keep-Alive']);
+    const refused = await send(`${echo.url}/x?status=99`);
+    assert.deepEqual(refused.names, echoed.names);
+    const sized = await send(`${echo.url}/x?size=10`);
+    assert.deepEqual(sized.names, ['Content-Type', 'Date', 'Connection', 'Keep-Alive', 'Transfer-Encoding']);
   });
 
   test('answers the status asked with ?status', async () => {

@@ -103,14 +103,16 @@ function parseHooks(url: string): Hooks | string {
   return hooks;
 }
 
+// Names spelled as typical upstreams (nginx, Apache, most frameworks) send them: a gateway relays
+// an upstream's spelling, so the echo's answers through it look like a real service's.
 function answerJson(res: ServerResponse, status: number, body: Buffer): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
   res.end(body);
 }
 
 /** Streams `size` pattern bytes, honouring backpressure so a 1 GB body needs constant memory. */
 function streamSized(res: ServerResponse, status: number, size: number): void {
-  res.writeHead(status, { 'content-type': 'application/octet-stream' });
+  res.writeHead(status, { 'Content-Type': 'application/octet-stream' });
   let left = size;
   const pump = (): void => {
     while (left > 0) {
@@ -171,7 +173,7 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
 
 /**
  * A standalone echo server (node:http) for tests and demos: answers every request with
- * `echoBody`, status 200, `content-type: application/json`. Test hooks in the query string:
+ * `echoBody`, status 200, `Content-Type: application/json`. Test hooks in the query string:
  * `?status=NNN` answers that status (200–599), `?delay=MS` waits before answering,
  * `?size=N` answers N bytes of `0123456789abcdef…` streamed in chunks instead,
  * `?sink` counts the request body without keeping it and answers `{method, url, bytes_received}`.
