@@ -10,6 +10,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ConfigError, type ConfigIssue, configIssue, formatYamlPath, NO_CERTIFICATE_MESSAGE } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { entityKinds } from './build/state.ts';
+import { markNullTargetIds } from './build/upstream.ts';
 import { buildEntities } from './build.ts';
 import { type ListenAddress, ListenError, listenersClash, parseListen } from './listen.ts';
 import type { EntityModel, GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
@@ -139,6 +140,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   // Kong reads `null` in any field as "not set" (kong/db/schema/init.lua, handle_missing_field):
   // hand-written files and some exports write it for every optional field. Dropped here, so the
   // schema sees the field absent and applies its default, as in a plugin's config.
+  markNullTargetIds(doc);
   dropNullFields(doc);
   flattenForeignKeys(doc);
 

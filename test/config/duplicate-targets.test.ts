@@ -1,6 +1,6 @@
 // Two targets of one upstream at the same address, as Kong's declarative loader takes them: written
 // alike without ids, Kong derives one id for both and refuses the second; otherwise it loads both
-// and its balancer gives the address their summed weight.
+// and its balancer gives the address their summed weight. `id: null` is an id to Kong, not none.
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
@@ -72,6 +72,29 @@ test('the same address with ids of their own, or spelled two ways, loads as in K
     v.out,
     /:8:19 {2}upstreams\[0\]\.targets\[3\]\.target {2}warning: target '10\.0\.0\.2:8000' .* weight 110/,
   );
+});
+
+test('`id: null` is an id of its own, as in Kong: beside the same address without one it loads with the warning; two of them are the primary key twice', async () => {
+  const beside = await validate(
+    'upstreams:\n  - name: up\n    targets:\n      - { id: null, target: "10.0.0.1:8080", weight: 50 }\n      - { target: "10.0.0.1:8080", weight: 30 }\n',
+  );
+  assert.equal(beside.code, 0, beside.out);
+  assert.match(
+    beside.out,
+    /:6:19 {2}upstreams\[0\]\.targets\[1\]\.target {2}warning: target '10\.0\.0\.1:8080' is already declared in this upstream .* weight 80/,
+  );
+  // Kong keys each target by its primary key's text: every `id: null` is the same one, whatever the address.
+  const twice = await validate(
+    'upstreams:\n  - name: up\n    targets:\n      - { id: null, target: "10.0.0.1:8080" }\n      - { id: null, target: "10.0.0.2:8080" }\n      - { id: null, target: "10.0.0.2:8080" }\n',
+  );
+  assert.equal(twice.code, 1, twice.out);
+  assert.match(
+    twice.out,
+    /:6:15 {2}upstreams\[0\]\.targets\[1\]\.id {2}uniqueness violation: 'targets' entity with primary key set to null already declared \(at upstreams\[0\]\.targets\[0\]\); Kong refuses it too .*: remove `id: null`/,
+  );
+  assert.match(twice.out, /:7:15 {2}upstreams\[0\]\.targets\[2\]\.id {2}uniqueness violation/);
+  assert.doesNotMatch(twice.out, /warning/, twice.out);
+  assert.match(twice.out, /invalid \(2 errors\)/);
 });
 
 test("an address declared twice gets the share of both weights, as in Kong's balancer", async () => {

@@ -6,7 +6,7 @@
 import { formatYamlPath } from '../../errors.ts';
 import { checkName } from '../paths.ts';
 import { type Build, drain, type Path, type Steps } from './state.ts';
-import { sameAddressTargets } from './upstream.ts';
+import { nullTargetIds, sameAddressTargets } from './upstream.ts';
 
 /** Remembers values per kind and field; reports a value declared twice. */
 export class Uniqueness {
@@ -64,6 +64,7 @@ export function* uniquenessSteps(b: Build): Steps {
   yield* ids('upstreams', b.upstreams);
   for (const x of b.upstreams) u.check('upstreams', 'name', x.model.name, x.path);
   yield* ids('targets', b.targets);
+  nullTargetIds(b);
   sameAddressTargets(b);
   for (const c of b.certificates) {
     u.check('certificates', 'id', c.model.id, c.path);

@@ -110,7 +110,8 @@ export function liftUpstreams(b: Build): void {
 
 /**
  * Two targets of one upstream at the same address (as normalized: `a` and `a:8000` are one).
- * Kong's declarative loader gives a target without an `id` the id it derives from its cache key,
+ * Kong's declarative loader gives a target without an `id` (absent: `id: null` is one of its own,
+ * see kongTargetKey) the id it derives from its cache key,
  * the upstream and the target as written (kong/db/schema/others/declarative_config.lua), so two
  * written alike get one id and Kong refuses the second ("uniqueness violation ... primary key");
  * here too, with the way out. Otherwise (their own ids, or the address spelled two ways) Kong
@@ -130,8 +131,8 @@ export function sameAddressTargets(b: Build): void {
       first.set(key, t);
       continue;
     }
-    // The same written id is already Kong's primary key violation.
-    if (typeof t.raw.id === 'string' && t.raw.id === prev.raw.id) continue;
+    // The same written id (null too, see nullTargetIds) is already Kong's primary key violation.
+    if ((typeof t.raw.id === 'string' && t.raw.id === prev.raw.id) || (nullId(t) && nullId(prev))) continue;
     const sum = prev.model.weight + t.model.weight;
     const at = formatYamlPath(prev.path);
     const kongKey = kongTargetKey(t);
@@ -156,10 +157,58 @@ export function sameAddressTargets(b: Build): void {
   for (const u of b.upstreams) u.model.targets = u.model.targets.filter((m) => !merged.has(m));
 }
 
-/** The cache key Kong derives a target's id from when it has none: its upstream as written, and its target. */
+/**
+ * The cache key Kong derives a target's id from when it has none: its upstream as written, and its
+ * target. An `id: null` is an id to Kong: its loader derives one only where the field is absent
+ * (`get_key_for_uuid_gen` in kong/db/schema/others/declarative_config.lua), so the target keeps
+ * null as its primary key.
+ */
 function kongTargetKey(t: PendingTarget): string | null {
-  if (t.raw.id !== undefined && t.raw.id !== null) return null;
+  if (t.raw.id !== undefined || nullId(t)) return null;
   return `${t.ref ?? t.upstream?.model.id}\u0000${String(t.raw.target)}`;
+}
+
+/** Set on a raw target written with `id: null` (markNullTargetIds), which load then drops. */
+const kNullId = Symbol('tollgate.nullTargetId');
+
+/**
+ * Marks the targets written with `id: null`, before the loader drops every null field as unset:
+ * to Kong's loader such an id is not unset (see kongTargetKey).
+ */
+export function markNullTargetIds(doc: Obj): void {
+  const mark = (list: unknown): void => {
+    if (!Array.isArray(list)) return;
+    for (const t of list)
+      if (t !== null && typeof t === 'object' && (t as Obj).id === null) (t as { [kNullId]?: true })[kNullId] = true;
+  };
+  mark(doc.targets);
+  if (Array.isArray(doc.upstreams))
+    for (const u of doc.upstreams) if (u !== null && typeof u === 'object') mark((u as Obj).targets);
+}
+
+function nullId(t: PendingTarget): boolean {
+  return (t.raw as { [kNullId]?: true })[kNullId] === true;
+}
+
+/**
+ * Targets written with `id: null`: Kong keeps null as the primary key (see kongTargetKey), and its
+ * loader keys each entity by that key's text, so a second such target in the file is its primary
+ * key declared twice, whatever the addresses (Kong's message quotes it as 'userdata: NULL').
+ */
+export function nullTargetIds(b: Build): void {
+  let first: PendingTarget | null = null;
+  for (const t of b.targets) {
+    if (!nullId(t)) continue;
+    if (first === null) {
+      first = t;
+      continue;
+    }
+    b.err(
+      'UNIQUENESS',
+      `uniqueness violation: 'targets' entity with primary key set to null already declared (at ${formatYamlPath(first.path)}); Kong refuses it too (it keeps \`id: null\` as the id: they share it): remove \`id: null\`, and the id is derived from the upstream and the target`,
+      [...t.path, 'id'],
+    );
+  }
 }
 
 function targetModel(t: Obj, path: Path, err: Err): TargetModel {
