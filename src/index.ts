@@ -40,7 +40,7 @@ export {
   utf8HeaderText,
 } from './lib/header-value.ts';
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';
-export { parseRequestJson } from './lib/json.ts';
+export { appendedField, parseRequestJson, setOwnField } from './lib/json.ts';
 export { nodeId } from './lib/node-id.ts';
 export { queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
 export { hasRequestBody } from './lib/request-body.ts';

@@ -33,3 +33,24 @@ export function parseRequestJson(text: string): unknown {
   if (jsonTooDeep(text)) throw new SyntaxError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   return JSON.parse(text);
 }
+
+/**
+ * Sets an own key of a parsed document, even `__proto__`: plain assignment of that key would
+ * change the object's prototype instead of adding the field a client or the config names.
+ */
+export function setOwnField(doc: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(doc, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/**
+ * Kong's append to a body field (the transformer plugins' `append_value`): a string becomes a
+ * list of it and the value, a list grows, anything else is replaced by a one-item list.
+ */
+export function appendedField(current: unknown, value: unknown): unknown[] {
+  if (typeof current === 'string') return [current, value];
+  if (Array.isArray(current)) {
+    current.push(value);
+    return current;
+  }
+  return [value];
+}

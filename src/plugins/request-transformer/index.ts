@@ -7,12 +7,14 @@
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import {
+  appendedField,
   definePlugin,
   hasHeaderControlChar,
   hasRequestBody,
   PluginConfigError,
   ProxyError,
   parseRequestJson,
+  setOwnField,
 } from '../../index.ts';
 import {
   multipartBoundary,
@@ -124,21 +126,6 @@ function valueOf(op: Op, req: GatewayRequest): string {
 /** The value for a header: its bytes as a latin1 string. */
 function headerValueOf(op: Op, req: GatewayRequest): string {
   return render(op.value, req, Target.Header);
-}
-
-/** Sets an own key, even `__proto__` (plain assignment would change the object's prototype). */
-function put(doc: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(doc, key, { value, writable: true, enumerable: true, configurable: true });
-}
-
-/** Kong's append_value: a string becomes a list, a list grows, anything else is replaced by a one-item list. */
-function appendValue(current: unknown, value: string): unknown[] {
-  if (typeof current === 'string') return [current, value];
-  if (Array.isArray(current)) {
-    current.push(value);
-    return current;
-  }
-  return [value];
 }
 
 /** The client body as plugins before this one left it (counted by request-size-limiting, or raw). */
@@ -329,7 +316,7 @@ class RequestTransformer implements PluginHandlers {
       for (const op of this.renameBody) {
         const to = valueOf(op, req);
         if (to !== op.name && has(op.name)) {
-          put(params, to, params[op.name]);
+          setOwnField(params, to, params[op.name]);
           delete params[op.name];
           changed = true;
         }
@@ -337,19 +324,19 @@ class RequestTransformer implements PluginHandlers {
       // Kong's Lua truthiness: a JSON null is present (cjson.null is truthy), only false is not.
       for (const op of this.replaceBody) {
         if (has(op.name) && params[op.name] !== false) {
-          put(params, op.name, valueOf(op, req));
+          setOwnField(params, op.name, valueOf(op, req));
           changed = true;
         }
       }
     }
     for (const op of this.addBody) {
       if (!has(op.name) || params[op.name] === false) {
-        put(params, op.name, valueOf(op, req));
+        setOwnField(params, op.name, valueOf(op, req));
         changed = true;
       }
     }
     for (const op of this.appendBody) {
-      put(params, op.name, appendValue(get(op.name), valueOf(op, req)));
+      setOwnField(params, op.name, appendedField(get(op.name), valueOf(op, req)));
       changed = true;
     }
     return changed ? JSON.stringify(params) : null;

@@ -7,7 +7,14 @@
 
 import schema from '../../../schemas/plugins/response-transformer.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, PluginHandlers, PluginLogger } from '../../index.ts';
-import { configHeaderValue, definePlugin, PluginConfigError, parseRequestJson } from '../../index.ts';
+import {
+  appendedField,
+  configHeaderValue,
+  definePlugin,
+  PluginConfigError,
+  parseRequestJson,
+  setOwnField,
+} from '../../index.ts';
 
 interface Lists {
   json: string[];
@@ -116,21 +123,6 @@ function jsonSets(list: readonly string[], types: readonly JsonType[]): JsonSet[
 }
 
 const hasOwn = Object.hasOwn;
-
-/** Sets an own key, even `__proto__` (plain assignment would change the object's prototype). */
-function put(doc: Record<string, unknown>, key: string, value: unknown): void {
-  Object.defineProperty(doc, key, { value, writable: true, enumerable: true, configurable: true });
-}
-
-/** Kong's append: a string becomes a list, a list grows, anything else becomes a one-item list. */
-function appended(current: unknown, value: JsonScalar): unknown[] {
-  if (typeof current === 'string') return [current, value];
-  if (Array.isArray(current)) {
-    current.push(value);
-    return current;
-  }
-  return [value];
-}
 
 /**
  * Kong's test (mime_type.includes of application/json, Kong 3.4 on): one of the comma-separated
@@ -241,13 +233,15 @@ class ResponseTransformer implements PluginHandlers {
       if (!hasOwn(d, op.from)) continue;
       const v = d[op.from];
       delete d[op.from];
-      put(d, op.to, v);
+      setOwnField(d, op.to, v);
     }
     // Kong's truthiness: replace needs the key present and not false (null counts as present); add
     // fills a key that is absent or false.
-    for (const op of this.jsonReplace) if (hasOwn(d, op.name) && d[op.name] !== false) put(d, op.name, op.value);
-    for (const op of this.jsonAdd) if (!hasOwn(d, op.name) || d[op.name] === false) put(d, op.name, op.value);
-    for (const op of this.jsonAppend) put(d, op.name, appended(hasOwn(d, op.name) ? d[op.name] : undefined, op.value));
+    for (const op of this.jsonReplace)
+      if (hasOwn(d, op.name) && d[op.name] !== false) setOwnField(d, op.name, op.value);
+    for (const op of this.jsonAdd) if (!hasOwn(d, op.name) || d[op.name] === false) setOwnField(d, op.name, op.value);
+    for (const op of this.jsonAppend)
+      setOwnField(d, op.name, appendedField(hasOwn(d, op.name) ? d[op.name] : undefined, op.value));
     try {
       return JSON.stringify(d);
     } catch {
