@@ -77,10 +77,15 @@ export const groups = {
     mutate: ['src/proxy/response-head.ts'],
     tests: ['src/proxy/response-head.test.ts'],
   },
-  // What a Kong file loads to (or where it is refused): Kong Gateway's fields, repeated targets.
+  // What a Kong file loads to (or where it is refused): plugins' own config rules (Kong Gateway's
+  // fields, renamed fields, protocols) as the loader applies them, repeated targets.
   'kong-file': {
-    mutate: ['src/config/kong-plugins.ts', 'src/config/build/upstream.ts'],
-    tests: ['test/config/kong-gateway-fields.test.ts', 'test/config/duplicate-targets.test.ts'],
+    mutate: ['src/config/build/plugins.ts', 'src/lib/kong-config.ts', 'src/config/build/upstream.ts'],
+    tests: [
+      'test/config/kong-gateway-fields.test.ts',
+      'test/custom-plugins/config-issues.test.ts',
+      'test/config/duplicate-targets.test.ts',
+    ],
   },
 };
 

@@ -140,6 +140,17 @@ export class PluginConfigError extends Error {
 }
 
 /**
+ * What a plugin's `configIssues` finds in a config as written: `at` is the place under `config`
+ * (`['redis', 'host']`, `['identity_realms', 0, 'scope']`; `[]` is the config itself). An
+ * `error` refuses the config (code PLUGIN_CONFIG); a `warning` is printed and the config loads.
+ */
+export interface PluginConfigIssue {
+  readonly at: readonly (string | number)[];
+  readonly message: string;
+  readonly severity: 'error' | 'warning';
+}
+
+/**
  * Where a plugin's problem is in the file: `field` is a dot path inside the plugin's `config` as a
  * plugin names it (`redis.host`, `claims_to_verify.0`; `''` is the config itself); no field (or
  * not a string) is the plugin entry.

@@ -4,10 +4,18 @@
  * docs/plugins.md or used by a built-in. The config model, the runtime and the data path stay
  * internal: a plugin sees a request, a response, its own config and the consumers, never the
  * gateway's file model. JWT helpers are the `tollgate/jwt` subpath (src/lib/jwt.ts); the test kit
- * is `tollgate/testing`; the log receivers' helpers are `tollgate/log`.
+ * is `tollgate/testing`; the log receivers' helpers are `tollgate/log`; Kong's config rules that
+ * plugins share are `tollgate/kong-config`.
  */
 
-export type { ConfigErrorCode, ConfigIssue, ProxyErrorCode, RequestError, RequestErrorCode } from './errors.ts';
+export type {
+  ConfigErrorCode,
+  ConfigIssue,
+  PluginConfigIssue,
+  ProxyErrorCode,
+  RequestError,
+  RequestErrorCode,
+} from './errors.ts';
 export { ConfigError, PluginConfigError, ProxyError } from './errors.ts';
 export { anonymousConsumer } from './lib/anonymous.ts';
 export { BoundedCache, type BoundedCacheOptions, cacheKey, TailKeyedCache } from './lib/bounded-cache.ts';

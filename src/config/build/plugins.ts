@@ -2,16 +2,14 @@
  * The plugin checks: each plugin instance names an installed plugin, respects its consumer
  * scoping, and has a config its plugin's schema accepts (defaults applied in place).
  */
-import {
-  HTTP_ONLY_PLUGINS,
-  HTTP_PROTOCOLS,
-  kongFieldIssues,
-  kongPluginRefusal,
-  redisShorthandConflicts,
-} from '../kong-plugins.ts';
+
+import type { PluginConfigIssue } from '../../errors.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
+import type { PluginDefinition } from '../../pipeline/plugin.ts';
+import { kongPluginRefusal } from '../kong-plugins.ts';
 import { suggest, validatePluginConfig } from '../schema.ts';
 import { knownSecrets } from '../secrets.ts';
-import { type Build, drain, type Steps } from './state.ts';
+import { type Build, drain, type PendingPlugin, type Steps } from './state.ts';
 
 export function pluginChecks(b: Build): void {
   drain(pluginChecksSteps(b));
@@ -46,27 +44,66 @@ export function* pluginChecksSteps(b: Build): Steps {
         p.parent?.kind === 'consumer' ? p.path : [...p.path, 'consumer'],
       );
     }
-    if (HTTP_ONLY_PLUGINS.has(def.name)) {
-      p.model.protocols.forEach((proto, i) => {
-        if (!HTTP_PROTOCOLS.includes(proto))
-          b.err(
-            'SCHEMA',
-            `plugin '${def.name}' works on HTTP requests only: expected one of: ${HTTP_PROTOCOLS.join(', ')}`,
-            [...p.path, 'protocols', i],
-          );
-      });
-    }
-    let refused = false;
-    for (const [at, message, severity] of kongFieldIssues(def.name, p.model.config)) {
-      if (severity === 'warning') b.warn('PLUGIN_CONFIG', message, [...p.path, 'config', ...at]);
-      else {
-        b.err('PLUGIN_CONFIG', message, [...p.path, 'config', ...at]);
-        refused = true;
-      }
-    }
-    if (refused) continue;
-    for (const [field, message] of redisShorthandConflicts(def.name, p.model.config))
-      b.err('PLUGIN_CONFIG', message, [...p.path, 'config', field]);
+    if (def.protocols !== undefined) protocolIssues(b, p, def.name, def.protocols);
+    if (def.configIssues !== undefined && pluginConfigIssues(b, p, def)) continue;
     b.issues.push(...validatePluginConfig(def, p.model.config, [...p.path, 'config'], b.plain));
   }
+}
+
+/**
+ * Each protocol of the instance the plugin does not list, refused at its place: Kong's plugin
+ * schemas restrict `protocols` (`typedefs.protocols_http` for the plugins that work on HTTP
+ * requests), and an instance with only other protocols would be loaded and never run.
+ */
+function protocolIssues(b: Build, p: PendingPlugin, name: string, accepted: readonly string[]): void {
+  const what = accepted.every((x) => HTTP_PROTOCOLS.includes(x))
+    ? 'works on HTTP requests only'
+    : 'does not work on this protocol';
+  p.model.protocols.forEach((proto, i) => {
+    if (!accepted.includes(proto))
+      b.err('SCHEMA', `plugin '${name}' ${what}: expected one of: ${accepted.join(', ')}`, [...p.path, 'protocols', i]);
+  });
+}
+
+/**
+ * The plugin's own issues with its config as written, located under `config`; true when one is
+ * an error (the config is refused, and its schema not checked: the field would be refused twice).
+ * A plugin's bug (a throw, a malformed issue) is the plugin's located error, never the load's crash.
+ */
+function pluginConfigIssues(b: Build, p: PendingPlugin, def: PluginDefinition): boolean {
+  const config = p.model.config;
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) return false;
+  let issues: readonly unknown[];
+  try {
+    issues = def.configIssues!(config as Record<string, unknown>);
+    if (!Array.isArray(issues) || !issues.every(wellFormed))
+      throw new Error('it must return a list of { at, message, severity }');
+  } catch (err) {
+    b.err(
+      'PLUGIN_CREATE',
+      `plugin '${def.name}': its configIssues failed: ${err instanceof Error ? err.message : String(err)}`,
+      p.path,
+    );
+    return true;
+  }
+  let refused = false;
+  for (const { at, message, severity } of issues as PluginConfigIssue[]) {
+    const path = [...p.path, 'config', ...at];
+    if (severity === 'warning') b.warn('PLUGIN_CONFIG', message, path);
+    else {
+      b.err('PLUGIN_CONFIG', message, path);
+      refused = true;
+    }
+  }
+  return refused;
+}
+
+function wellFormed(i: unknown): i is PluginConfigIssue {
+  const { at, message, severity } = (i ?? {}) as Partial<PluginConfigIssue>;
+  return (
+    Array.isArray(at) &&
+    at.every((x) => typeof x === 'string' || (Number.isInteger(x) && x >= 0)) &&
+    typeof message === 'string' &&
+    (severity === 'error' || severity === 'warning')
+  );
 }

@@ -6,8 +6,9 @@
  */
 
 import schema from '../../../schemas/plugins/acl.schema.json' with { type: 'json' };
-import type { ConsumerDirectory, GatewayRequest, PluginHandlers } from '../../index.ts';
+import type { ConsumerDirectory, GatewayRequest, PluginConfigIssue, PluginHandlers } from '../../index.ts';
 import { definePlugin, PluginConfigError, utf8HeaderText } from '../../index.ts';
+import { HTTP_PROTOCOLS, KONG3_RENAMED_FIELDS, NO_CONSUMER_GROUPS, renamedFieldIssues } from '../../lib/kong-config.ts';
 import { acls } from './entities.ts';
 
 /** The acl plugin's config, defaults applied. */
@@ -92,11 +93,29 @@ function authenticatedGroups(req: GatewayRequest): readonly string[] | null {
   return null;
 }
 
+/**
+ * What Kong says of an acl config with a message of its own: the fields Kong 3.0 renamed, and
+ * Kong Gateway's consumer groups (Kong's default is false; true with no consumer groups matches
+ * what false does, so it loads with a warning).
+ */
+function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  const issues = renamedFieldIssues(config, KONG3_RENAMED_FIELDS);
+  if (config.include_consumer_groups === true)
+    issues.push({
+      at: ['include_consumer_groups'],
+      message: `include_consumer_groups: Kong Enterprise's consumer groups in allow and deny (Kong 3.6) have no effect here: ${NO_CONSUMER_GROUPS}, so no consumer is in one and allow and deny match the consumer's acls groups, as Kong's do when no consumer is in a group: remove the field, or set it to false`,
+      severity: 'warning',
+    });
+  return issues;
+}
+
 export default definePlugin<AclConfig>({
   name: 'acl',
   version: '1.0.0',
   priority: ACL_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
+  configIssues,
   consumerScoped: false,
   entities: [acls],
   create(config, context) {

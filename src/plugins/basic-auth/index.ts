@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { basicauthCredentials } from './entities.ts';
 
 /** The basic-auth plugin's config, defaults applied. */
@@ -117,6 +118,7 @@ export default definePlugin<BasicAuthConfig>({
   version: '1.0.0',
   priority: BASIC_AUTH_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   consumerScoped: false,
   entities: [basicauthCredentials],
   create(config, context) {

@@ -7,8 +7,9 @@
  */
 import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/bot-detection.schema.json' with { type: 'json' };
-import type { GatewayRequest, PluginHandlers } from '../../index.ts';
+import type { GatewayRequest, PluginConfigIssue, PluginHandlers } from '../../index.ts';
 import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
+import { HTTP_PROTOCOLS, KONG3_RENAMED_FIELDS, renamedFieldIssues } from '../../lib/kong-config.ts';
 import { BOT_NEAR, BOT_RULES, BOT_SEQUENCES } from './rules.ts';
 
 /** The bot-detection plugin's config, defaults applied. */
@@ -115,11 +116,17 @@ class BotDetection implements PluginHandlers {
   }
 }
 
+/** The fields Kong 3.0 renamed (`whitelist`, `blacklist`), refused with the new name. */
+const configIssues = (config: Readonly<Record<string, unknown>>): PluginConfigIssue[] =>
+  renamedFieldIssues(config, KONG3_RENAMED_FIELDS);
+
 export default definePlugin<BotDetectionConfig>({
   name: 'bot-detection',
   version: '1.0.0',
   priority: BOT_DETECTION_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
+  configIssues,
   consumerScoped: false,
   async create(config, context) {
     const allow = compile(config.allow, 'allow');

@@ -17,6 +17,7 @@ import type { Socket } from 'node:net';
 import schema from '../../../schemas/plugins/correlation-id.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, PluginHandlers } from '../../index.ts';
 import { definePlugin, firstHeader } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The correlation-id plugin's config, defaults applied. */
 export interface CorrelationIdConfig {
@@ -133,6 +134,7 @@ export default definePlugin<CorrelationIdConfig>({
   version: '1.0.0',
   priority: CORRELATION_ID_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   create(config) {
     // Without echo_downstream there is no response handler, so the route's pipeline can skip that phase.
     return config.echo_downstream ? new CorrelationIdEcho(config) : new CorrelationId(config);

@@ -7,6 +7,7 @@
 import schema from '../../../schemas/plugins/cors.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
 import { assertLinearRegex, configHeaderValue, definePlugin, firstHeader, PluginConfigError } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The cors plugin's config, defaults applied. */
 export interface CorsConfig {
@@ -217,6 +218,7 @@ export default definePlugin<CorsConfig>({
   version: '1.0.0',
   priority: CORS_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   consumerScoped: false,
   async create(config, context) {
     const cors = new Cors(config);

@@ -10,6 +10,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/hmac-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { hmacauthCredentials } from './entities.ts';
 import { parseHmacAuthorization, parseHttpDate, signingString } from './signature.ts';
 
@@ -164,6 +165,7 @@ export default definePlugin<HmacAuthConfig>({
   version: '1.0.0',
   priority: HMAC_AUTH_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   consumerScoped: false,
   entities: [hmacauthCredentials],
   create(config, context) {

@@ -5,8 +5,9 @@
  */
 import { isIP } from 'node:net';
 import schema from '../../../schemas/plugins/ip-restriction.schema.json' with { type: 'json' };
-import type { GatewayRequest, IpList, PluginHandlers, PluginLogger } from '../../index.ts';
+import type { GatewayRequest, IpList, PluginConfigIssue, PluginHandlers, PluginLogger } from '../../index.ts';
 import { addIpEntry, definePlugin, ipListHas as listHas, newIpList, PluginConfigError } from '../../index.ts';
+import { KONG3_RENAMED_FIELDS, renamedFieldIssues } from '../../lib/kong-config.ts';
 
 /** The ip-restriction plugin's config, defaults applied. */
 export interface IpRestrictionConfig {
@@ -76,11 +77,16 @@ class IpRestriction implements PluginHandlers {
   }
 }
 
+/** The fields Kong 3.0 renamed (`whitelist`, `blacklist`), refused with the new name. */
+const configIssues = (config: Readonly<Record<string, unknown>>): PluginConfigIssue[] =>
+  renamedFieldIssues(config, KONG3_RENAMED_FIELDS);
+
 export default definePlugin<IpRestrictionConfig>({
   name: 'ip-restriction',
   version: '1.0.0',
   priority: IP_RESTRICTION_PRIORITY,
   schema,
+  configIssues,
   create(config, context) {
     return new IpRestriction(config, context.log);
   },

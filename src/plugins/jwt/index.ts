@@ -34,6 +34,7 @@ import {
   PluginConfigError,
   queryParamName,
 } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { jwtSecrets } from './entities.ts';
 
@@ -407,6 +408,7 @@ export default definePlugin<JwtConfig>({
   version: '1.0.0',
   priority: JWT_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   consumerScoped: false,
   entities: [jwtSecrets],
   create(config, context) {

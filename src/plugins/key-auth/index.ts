@@ -6,7 +6,14 @@
  */
 import { hash } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
-import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import type {
+  Consumer,
+  Credential,
+  GatewayRequest,
+  HeaderValue,
+  PluginConfigIssue,
+  PluginHandlers,
+} from '../../index.ts';
 import {
   anonymousConsumer,
   configHeaderValue,
@@ -16,6 +23,7 @@ import {
   parseRequestJson,
   withoutQueryParam,
 } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
@@ -254,11 +262,37 @@ function bodyValue(body: ParsedBody, name: string): string | string[] | undefine
   return undefined;
 }
 
+/**
+ * Kong Gateway's identity_realms: its default, [{scope: cp}], is the consumers of this file
+ * (decK dumps of 3.10+ write it); another scope is refused at the first item that has one.
+ */
+function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  const realms = config.identity_realms;
+  const i = Array.isArray(realms) ? realms.findIndex(realmScope) : -1;
+  if (i < 0) return [];
+  return [
+    {
+      at: ['identity_realms', i, 'scope'],
+      message:
+        "identity_realms: `scope: realm` (Konnect's Identity Realms, Kong Gateway 3.10, Enterprise) is not implemented: Kong looks up there consumers the file does not declare, and Tollgate authenticates the file's consumers only, so the realm's would get 401: declare those consumers (and their keys) in the file and keep `scope: cp` alone, or remove identity_realms",
+      severity: 'error',
+    },
+  ];
+}
+
+/** An identity_realms item other than Kong's default scope, `cp`. */
+function realmScope(r: unknown): boolean {
+  const scope = r !== null && typeof r === 'object' && !Array.isArray(r) ? (r as { scope?: unknown }).scope : null;
+  return scope != null && scope !== 'cp';
+}
+
 export default definePlugin<KeyAuthConfig>({
   name: 'key-auth',
   version: '1.0.0',
   priority: KEY_AUTH_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
+  configIssues,
   consumerScoped: false,
   entities: [keyauthCredentials],
   create(config, context) {

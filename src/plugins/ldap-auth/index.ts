@@ -19,6 +19,7 @@ import {
   PluginConfigError,
   utf8HeaderText,
 } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { bind, escapeDnValue } from './bind.ts';
 
@@ -205,6 +206,7 @@ export default definePlugin<LdapAuthConfig>({
   version: '1.0.0',
   priority: LDAP_AUTH_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   consumerScoped: false,
   create(config, context) {
     if (config.ldaps && config.start_tls)

@@ -18,6 +18,7 @@ import type {
   PluginLogger,
 } from '../../index.ts';
 import { assertLinearRegex, configHeaderValue, definePlugin, runSecret, TailKeyedCache } from '../../index.ts';
+import { renamedFieldIssues } from '../../lib/kong-config.ts';
 import { authenticateBearer, BearerTokens, bearerToken } from './bearer.ts';
 import { type CheckedConfig, checkConfig, type OidcConfig, type RoutePaths, sessionBinding } from './config.ts';
 import { CodeExchanges } from './exchange.ts';
@@ -516,12 +517,32 @@ class OidcInstance {
   }
 }
 
+/** Fields of kong-oidc forks that Tollgate's `oidc` names differently, refused with the way out. */
+const FORK_FIELDS: Readonly<Record<string, string>> = {
+  cookie_name: 'a kong-oidc fork field: Tollgate calls it `session_cookie_name`',
+  encryption_secret: 'a kong-oidc fork field: Tollgate encrypts sessions with `session_secret`',
+  session_secret_key: 'a kong-oidc fork field: Tollgate calls it `session_secret`',
+  redirect_after_logout_with_id_token_hint:
+    'a kong-oidc fork field: Tollgate always sends id_token_hint to the end_session_endpoint; set `redirect_after_logout_uri`',
+  logout_redirect_uri: 'a kong-oidc fork field: Tollgate calls it `redirect_after_logout_uri`',
+  session_lifetime_seconds: 'a kong-oidc fork field: Tollgate calls it `session_lifetime`',
+  validate_scope: 'a kong-oidc fork field: check scopes with the `jwt-claims` plugin',
+  header_names: 'a kong-oidc fork field: map claims to headers with `jwt-claims` forward_claims',
+  header_claims: 'a kong-oidc fork field: map claims to headers with `jwt-claims` forward_claims',
+  use_jwks:
+    "a kong-oidc fork field: bearer tokens are verified against the discovery document's JWKS with `bearer_only`",
+  groups_claim: 'a kong-oidc fork field: check groups with the `jwt-claims` plugin',
+  skip_already_auth_requests: 'a kong-oidc fork field: not supported',
+  ignore_auth_filters: 'a kong-oidc fork field: Tollgate calls it `filters`',
+};
+
 export default definePlugin<OidcConfig>({
   name: 'oidc',
   version: '1.0.0',
   // kong-oidc's priority: after jwt (1450) and key-auth (1250), before acl (950).
   priority: 1000,
   schema,
+  configIssues: (config) => renamedFieldIssues(config, FORK_FIELDS),
   consumerScoped: false,
   async create(config, context) {
     const instance = new OidcInstance(config, context);

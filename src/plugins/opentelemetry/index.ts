@@ -11,8 +11,16 @@
  */
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/opentelemetry.schema.json' with { type: 'json' };
-import type { DependencyHealth, GatewayRequest, GatewayResponse, LogEntry, PluginHandlers } from '../../index.ts';
+import type {
+  DependencyHealth,
+  GatewayRequest,
+  GatewayResponse,
+  LogEntry,
+  PluginConfigIssue,
+  PluginHandlers,
+} from '../../index.ts';
 import { configuredRequestHeaders, definePlugin, PluginConfigError, VERSION } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
 import {
   HttpExporter,
@@ -178,12 +186,27 @@ class OpenTelemetry implements PluginHandlers {
   }
 }
 
+/** Kong Gateway's sampling_strategy: only Kong's default, which Tollgate implements, loads. */
+function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  if (config.sampling_strategy !== 'parent_probability_fallback') return [];
+  return [
+    {
+      at: ['sampling_strategy'],
+      message:
+        "sampling_strategy: parent_probability_fallback (Kong Gateway 3.11, Enterprise) is not implemented: it traces every request whose client says sampled; Tollgate samples as Kong's default, parent_drop_probability_fallback: a client's not-sampled is honoured and sampling_rate decides the rest: remove the field, or set sampling_rate: 1 to trace every request a client does not drop",
+      severity: 'error',
+    },
+  ];
+}
+
 export default definePlugin<OpenTelemetryConfig>({
   name: 'opentelemetry',
   version: '1.0.0',
   // Kong's priority for opentelemetry.
   priority: 14,
   schema,
+  protocols: HTTP_PROTOCOLS,
+  configIssues,
   create(config, context) {
     // context.warn locates a warning given while created at its field, and only logs afterwards.
     return new OpenTelemetry(config, context.warn);

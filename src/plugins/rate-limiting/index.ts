@@ -10,6 +10,7 @@ import type {
   GatewayRequest,
   GatewayResponse,
   HeaderValue,
+  PluginConfigIssue,
   PluginHandlers,
   PluginLogger,
   RedisConfig,
@@ -27,6 +28,7 @@ import {
   windowEnd,
   windowStart,
 } from '../../index.ts';
+import { HTTP_PROTOCOLS, NO_CONSUMER_GROUPS, redisShorthandConflicts } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 
 /** The rate-limiting plugin's config, defaults applied. */
@@ -316,11 +318,28 @@ class RateLimiting {
   };
 }
 
+/**
+ * Kong Enterprise's limit_by: consumer-group, which counts per consumer group, is refused; else
+ * a flat redis_* field that says otherwise than its redis field (Kong's shorthand check).
+ */
+function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  if (config.limit_by !== 'consumer-group') return redisShorthandConflicts(config);
+  return [
+    {
+      at: ['limit_by'],
+      message: `limit_by: consumer-group (Kong Enterprise) is not implemented: it counts per consumer group, and ${NO_CONSUMER_GROUPS}: set limit_by: consumer (a counter per consumer), or scope a rate-limiting plugin to each consumer`,
+      severity: 'error',
+    },
+  ];
+}
+
 export default definePlugin<RateLimitingConfig>({
   name: 'rate-limiting',
   version: '1.0.0',
   priority: RATE_LIMITING_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
+  configIssues,
   create(config, context): PluginHandlers {
     const log = context.log;
     foldRedisShorthands(

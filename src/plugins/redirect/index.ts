@@ -7,6 +7,7 @@
 import schema from '../../../schemas/plugins/redirect.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import { configHeaderValue, definePlugin, PluginConfigError } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The redirect plugin's config, defaults applied. */
 export interface RedirectConfig {
@@ -62,6 +63,7 @@ export default definePlugin<RedirectConfig>({
   version: '1.0.0',
   priority: REDIRECT_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   create(config) {
     let url: URL;
     try {

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-size-limiting.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
 import { definePlugin, hasRequestBody, ProxyError } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The request-size-limiting plugin's config, defaults applied. */
 export interface RequestSizeLimitingConfig {
@@ -165,6 +166,7 @@ export default definePlugin<RequestSizeLimitingConfig>({
   version: '1.0.0',
   priority: REQUEST_SIZE_LIMITING_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   create(config) {
     return new RequestSizeLimiting(config);
   },

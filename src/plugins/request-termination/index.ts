@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
 import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { configHeaderValue, definePlugin, nodeId, PluginConfigError, parseRequestJson } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {
@@ -184,6 +185,7 @@ export default definePlugin<RequestTerminationConfig>({
   version: '1.0.0',
   priority: REQUEST_TERMINATION_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   create(config) {
     return new RequestTermination(config);
   },

@@ -27,6 +27,7 @@ import {
   windowEnd,
   windowStart,
 } from '../../index.ts';
+import { HTTP_PROTOCOLS, redisShorthandConflicts } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 
 type Limits = Partial<Record<Period, number | null>>;
@@ -293,6 +294,8 @@ export default definePlugin<ResponseRateLimitingConfig>({
   version: '1.0.0',
   priority: RESPONSE_RATELIMITING_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
+  configIssues: redisShorthandConflicts,
   create(config, context) {
     const log = context.log;
     foldRedisShorthands(

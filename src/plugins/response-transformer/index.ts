@@ -15,6 +15,7 @@ import {
   parseRequestJson,
   setOwnField,
 } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 interface Lists {
   json: string[];
@@ -258,6 +259,7 @@ export default definePlugin<ResponseTransformerConfig>({
   version: '1.0.0',
   priority: RESPONSE_TRANSFORMER_PRIORITY,
   schema,
+  protocols: HTTP_PROTOCOLS,
   create(config, context) {
     return new ResponseTransformer(config, context.log);
   },

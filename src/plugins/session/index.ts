@@ -15,6 +15,7 @@ import type {
   GatewayRequest,
   GatewayResponse,
   HeaderValue,
+  PluginConfigIssue,
   PluginHandlers,
 } from '../../index.ts';
 import { definePlugin, PluginConfigError, runSecret, SessionSealer } from '../../index.ts';
@@ -396,11 +397,28 @@ function append(res: GatewayResponse, cookie: string): void {
   res.setHeader('Set-Cookie', prev === undefined ? cookie : [...(typeof prev === 'string' ? [prev] : prev), cookie]);
 }
 
+/**
+ * Kong Gateway's bind: without it a session cookie is honoured from any client, as in Kong when
+ * bind is unset, so only an empty list loads.
+ */
+function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  if (!Array.isArray(config.bind) || config.bind.length === 0) return [];
+  return [
+    {
+      at: ['bind'],
+      message:
+        "bind: binding a session to the client's ip, scheme or user-agent (Kong Gateway 3.12, Enterprise) is not implemented, and ignoring it would honour a stolen session cookie from any client: remove bind (or set it to []) to run sessions unbound, as Kong OSS does",
+      severity: 'error',
+    },
+  ];
+}
+
 export default definePlugin<SessionConfig>({
   name: 'session',
   version: '1.0.0',
   priority: SESSION_PRIORITY,
   schema,
+  configIssues,
   consumerScoped: false,
   create(config, context) {
     shorthands(config);

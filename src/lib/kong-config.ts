@@ -1,0 +1,62 @@
+/**
+ * Kong's config rules that several plugins share, for their `protocols` and `configIssues`
+ * (`tollgate/kong-config`): what Kong's `typedefs` and schema library give its plugins' schema.lua.
+ */
+import type { PluginConfigIssue } from '../errors.ts';
+import { REDIS_SHORTHANDS } from './counter-policy.ts';
+
+/**
+ * Kong's `typedefs.protocols_http`: the protocols a plugin that works on HTTP requests accepts.
+ * Kong Enterprise adds `ws` and `wss` (its decK dumps list them), which the gateway schema takes.
+ */
+export const HTTP_PROTOCOLS: readonly string[] = ['grpc', 'grpcs', 'http', 'https', 'ws', 'wss'];
+
+/** The fields Kong 3.0 renamed in acl, ip-restriction and bot-detection, with the way out. */
+export const KONG3_RENAMED_FIELDS: Readonly<Record<string, string>> = {
+  whitelist: 'Kong 3.0 renamed `whitelist` to `allow`: rename the field',
+  blacklist: 'Kong 3.0 renamed `blacklist` to `deny`: rename the field',
+};
+
+/** Why a Kong Enterprise consumer-group setting cannot do here what it does in Kong. */
+export const NO_CONSUMER_GROUPS =
+  "Tollgate has no consumer groups (a file declaring Kong Enterprise's consumer_groups is refused)";
+
+/**
+ * The fields of `config` that `renamed` names (a field Kong renamed, a fork's field), each refused
+ * whatever its value with `<field>: <what to write instead>`. Own keys only: a field named
+ * toString is unknown, not described by Object.prototype's.
+ */
+export function renamedFieldIssues(
+  config: Readonly<Record<string, unknown>>,
+  renamed: Readonly<Record<string, string>>,
+): PluginConfigIssue[] {
+  return Object.keys(config)
+    .filter((k) => Object.hasOwn(renamed, k))
+    .map((k) => ({ at: [k], message: `${k}: ${renamed[k]}`, severity: 'error' }));
+}
+
+/**
+ * A deprecated flat `redis_*` field written beside its `redis` field with another value: Kong's
+ * schema refuses the plugin ("both deprecated and new field are used but their values mismatch",
+ * kong/db/schema/init.lua), where folding one over the other would count on a Redis the file does
+ * not mean. Checked as written, before defaults: `redis_port: 6380` alone is no conflict with the
+ * default port. Equal values load (decK dumps of Kong 3.6+ write both). A password is not quoted
+ * in the message (Kong prints both values).
+ */
+export function redisShorthandConflicts(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  const redis = config.redis;
+  if (redis === null || typeof redis !== 'object' || Array.isArray(redis)) return [];
+  const out: PluginConfigIssue[] = [];
+  for (const [flat, field] of REDIS_SHORTHANDS) {
+    const old = config[flat];
+    const now = (redis as Record<string, unknown>)[field];
+    if (old === undefined || old === null || now === undefined || now === null || old === now) continue;
+    const [a, b] = field === 'password' ? ['[redacted]', '[redacted]'] : [String(old), String(now)];
+    out.push({
+      at: [flat],
+      message: `both deprecated and new field are used but their values mismatch: ${flat} = ${a} vs redis.${field} = ${b}`,
+      severity: 'error',
+    });
+  }
+  return out;
+}
