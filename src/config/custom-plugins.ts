@@ -16,9 +16,9 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import nodeModule from 'node:module';
-import { dirname, extname, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ConfigError, type ConfigIssue, configIssue } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
@@ -26,7 +26,7 @@ import { entityDeclarationProblem } from './entity-schema.ts';
 import { type LoadOptions, loadConfigText } from './load.ts';
 import type { GatewayConfig } from './model.ts';
 import { parseYamlOffThread } from './parse-off-thread.ts';
-import { WATCHED_EXTS } from './plugin-folders.ts';
+import { MAX_FILES, sourceFiles } from './plugin-folders.ts';
 import { pluginValidator, validateGateway } from './schema.ts';
 import { type ParsedYaml, parseYaml } from './yaml.ts';
 
@@ -47,9 +47,9 @@ export interface CustomPluginSet {
 }
 
 const MODULE_EXTS = ['.ts', '.mts', '.js', '.mjs'];
-/** More files than this in one plugin folder is a mistake (a node_modules copied in, say). */
-const MAX_FILES = 500;
 const NAME = /^[a-z][a-z0-9_-]*$/;
+/** A plugin instance's protocols when it lists none (Kong's plugin entity default). */
+const INSTANCE_DEFAULT = ['grpc', 'grpcs', 'http', 'https'];
 const TOKEN = 'tollgate-plugin';
 
 /** Tollgate's own sources: a plugin's `tollgate` import must reach the running gateway's copy. */
@@ -496,26 +496,6 @@ async function locateModule(target: string): Promise<{ entry: string; files: str
   return { entry, files: [...files, ...folders.map((d) => `${d}${sep}`)], hash: h.digest('hex') };
 }
 
-/**
- * Source files of a plugin folder, sorted, skipping node_modules and dot entries; `folders` gets
- * the folder and its subfolders walked.
- */
-async function sourceFiles(root: string, folders: string[]): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string): Promise<void> => {
-    folders.push(d);
-    const entries = await readdir(d, { withFileTypes: true }).catch(() => []);
-    for (const e of entries) {
-      if (e.name.startsWith('.') || e.name === 'node_modules' || out.length > MAX_FILES) continue;
-      const p = join(d, e.name);
-      if (e.isDirectory()) await walk(p);
-      else if (e.isFile() && WATCHED_EXTS.has(extname(e.name))) out.push(p);
-    }
-  };
-  await walk(root);
-  return out.sort();
-}
-
 /** The plugin definition a module exports: its default export (unwrapping CommonJS interop). */
 function definitionOf(mod: Record<string, unknown>): Partial<PluginDefinition> | null {
   let d = mod.default;
@@ -540,6 +520,14 @@ function checkDefinition(def: Partial<PluginDefinition>): string | null {
     return `plugin '${def.name}': 'create' must be a function returning the phase handlers`;
   if (def.consumerScoped !== undefined && typeof def.consumerScoped !== 'boolean')
     return `plugin '${def.name}': 'consumerScoped' must be true or false`;
+  const protocols: unknown = def.protocols;
+  // An instance that lists no protocols gets these (Kong's default for a plugin entity), applied
+  // before the loader sees it: a plugin refusing one of them would refuse every such instance.
+  const listed = Array.isArray(protocols) && protocols.every((x) => typeof x === 'string') ? protocols : [];
+  if (protocols !== undefined && !INSTANCE_DEFAULT.every((x) => listed.includes(x)))
+    return `plugin '${def.name}': 'protocols' must be a list holding ${INSTANCE_DEFAULT.join(', ')} (an instance's default protocols), such as HTTP_PROTOCOLS of tollgate/kong-config`;
+  if (def.configIssues !== undefined && typeof def.configIssues !== 'function')
+    return `plugin '${def.name}': 'configIssues' must be a function returning a list of { at, message, severity }`;
   return null;
 }
 
