@@ -98,6 +98,7 @@ function pluginConfigIssues(b: Build, p: PendingPlugin, def: PluginDefinition): 
   return refused;
 }
 
+/** An issue of the shape PluginConfigIssue promises: a JavaScript plugin's result is checked, not trusted. */
 function wellFormed(i: unknown): i is PluginConfigIssue {
   const { at, message, severity } = (i ?? {}) as Partial<PluginConfigIssue>;
   return (
