@@ -50,7 +50,7 @@ export {
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';
 export { appendedField, parseRequestJson, setOwnField } from './lib/json.ts';
 export { nodeId } from './lib/node-id.ts';
-export { queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
+export { kongQueryArgs, type QueryArg, queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
 export { hasRequestBody } from './lib/request-body.ts';
 export { describeRoutes, routesReaching } from './lib/route-paths.ts';
 export { runSecret } from './lib/run-secret.ts';

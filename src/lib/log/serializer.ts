@@ -6,7 +6,7 @@
  * `set-cookie` values and the values of query parameters the route's plugins declared secret.
  */
 import type { GatewayRequest, HeaderValue, LogEntry } from '../../pipeline/plugin.ts';
-import { replaceQueryValues } from '../query.ts';
+import { kongQueryArgs, type QueryArg, replaceQueryValues } from '../query.ts';
 import { TRACE_ID_FORMATS_KEY } from '../tracing/propagation.ts';
 
 export const REDACTED = 'REDACTED';
@@ -21,8 +21,6 @@ export const DEFAULT_WORKSPACE = { id: '0dc6f45b-8f8d-40d2-a504-473544ee190b', n
 /** Headers that carry credentials on any route (Kong's plugins read them). */
 const ALWAYS_SECRET: ReadonlySet<string> = new Set(['authorization', 'proxy-authorization', 'cookie', 'apikey']);
 
-type QueryValue = string | true;
-
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
 /** Kong's serialized log entry. */
@@ -34,7 +32,7 @@ export interface KongLogEntry {
     uri: string;
     url: string;
     /** Kong's get_query(): an argument written without `=` is `true`. */
-    querystring: Record<string, QueryValue | QueryValue[]>;
+    querystring: Record<string, QueryArg | QueryArg[]>;
     headers: Record<string, string | string[]>;
     size: number;
     /** Kong's `request.tls`, on a TLS connection only. */
@@ -130,7 +128,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
       method: req.method,
       uri,
       url,
-      querystring: queryObject(req.rawQuery, req.query, entry.secretQueryParams),
+      querystring: kongQueryArgs(req.rawQuery, req.query, entry.secretQueryParams, REDACTED),
       headers: redactedHeaders(req.headers as Record<string, HeaderValue | undefined>, entry.secretHeaders),
       size: entry.bytesReceived,
       ...tlsField(req),
@@ -204,48 +202,6 @@ function serviceJson(req: GatewayRequest): Record<string, Json> {
 function redactUri(uri: string, secret: ReadonlySet<string>): string {
   const q = uri.indexOf('?');
   return q < 0 || secret.size === 0 ? uri : `${uri.slice(0, q)}?${redactQuery(uri.slice(q + 1), secret)}`;
-}
-
-/**
- * Arguments in `request.querystring`: Kong's serializer calls get_query(), which reads the first
- * 100 (lua_max_uri_args). Every argument is a property of its own in a queued entry, about 100
- * bytes of heap for the few characters the queues' byte bound counts: without the cap a client's
- * 1,500-argument query made a queue's 16 MiB hold over 300 MB behind a receiver that hangs.
- */
-const MAX_QUERY_ARGS = 100;
-
-function queryObject(
-  raw: string,
-  q: URLSearchParams,
-  secret: ReadonlySet<string>,
-): Record<string, QueryValue | QueryValue[]> {
-  const out: Record<string, QueryValue | QueryValue[]> = {};
-  // `q` was parsed from `raw`: its n-th argument is raw's n-th non-empty `&`-separated part, which
-  // says whether it had a `=` (ngx.req.get_uri_args reads `?zzz` as true, `?blo=` as "").
-  let at = 0;
-  let n = 0;
-  for (const [k, value] of q) {
-    if (n++ === MAX_QUERY_ARGS) break;
-    while (raw.charCodeAt(at) === 0x26) at++;
-    let end = raw.indexOf('&', at);
-    if (end < 0) end = raw.length;
-    const eq = raw.indexOf('=', at);
-    const flag = eq < 0 || eq > end;
-    at = end;
-    const v = secret.has(k) ? REDACTED : flag ? true : value;
-    // Own properties only: `?constructor=x` would otherwise find Object.prototype.constructor.
-    const prev = Object.hasOwn(out, k) ? out[k] : undefined;
-    // Pushed, not copied: `?a&a&a...` (thousands of repeats fit in one request line) made the copy
-    // quadratic, seconds of CPU for a 30 KB query with the event loop blocked.
-    if (prev === undefined) {
-      // Assigning `__proto__` would set the prototype: that argument is defined as a key like any other.
-      if (k === '__proto__')
-        Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-      else out[k] = v;
-    } else if (Array.isArray(prev)) prev.push(v);
-    else out[k] = [prev, v];
-  }
-  return out;
 }
 
 function redactedHeaders(

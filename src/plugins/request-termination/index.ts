@@ -13,7 +13,14 @@
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
 import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { configHeaderValue, definePlugin, nodeId, PluginConfigError, parseRequestJson } from '../../index.ts';
+import {
+  configHeaderValue,
+  definePlugin,
+  kongQueryArgs,
+  nodeId,
+  PluginConfigError,
+  parseRequestJson,
+} from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The request-termination plugin's config, defaults applied. */
@@ -66,25 +73,16 @@ function check(config: RequestTerminationConfig): void {
   }
 }
 
-/** Kong's `kong.request.get_query()`: repeated arguments become arrays. */
-function queryObject(params: URLSearchParams): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (const [k, v] of params) {
-    const prev = out[k];
-    if (prev === undefined) out[k] = v;
-    else if (typeof prev === 'string') out[k] = [prev, v];
-    else prev.push(v);
-  }
-  return out;
-}
-
 /** Kong's `kong.request.get_body()`: JSON and form bodies parsed, other types left out. */
 function parsedBody(contentType: string | undefined, raw: Buffer): unknown {
   if (contentType === undefined || raw.length === 0) return undefined;
   const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
   try {
     if (type === 'application/json' || type.endsWith('+json')) return parseRequestJson(raw.toString('utf8'));
-    if (type === 'application/x-www-form-urlencoded') return queryObject(new URLSearchParams(raw.toString('utf8')));
+    if (type === 'application/x-www-form-urlencoded') {
+      const form = raw.toString('utf8');
+      return kongQueryArgs(form, new URLSearchParams(form));
+    }
   } catch {
     // An unparsable body is left out, as Kong does.
   }
@@ -163,7 +161,7 @@ class RequestTermination implements PluginHandlers {
       host: req.host,
       port: req.raw.socket.localPort ?? null,
       headers: req.headers,
-      query: queryObject(req.query),
+      query: kongQueryArgs(req.rawQuery, req.query),
       body: raw === null ? undefined : parsedBody(req.headers['content-type'], raw),
       raw_body: raw === null ? undefined : raw.toString('utf8'),
       method: req.method,

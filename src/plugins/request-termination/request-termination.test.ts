@@ -105,7 +105,7 @@ describe('request-termination', () => {
   });
 
   test('echo answers a JSON copy of the request in Kong shape', async () => {
-    const { res, text } = await call(gw, '/echo/abc?debug&a=1&a=2', {
+    const { res, text } = await call(gw, '/echo/abc?debug&a=1&a=2&e=', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-custom': 'yes', 'x-consumer-id': 'forged' },
       body: '{"hello":"world"}',
@@ -121,7 +121,8 @@ describe('request-termination', () => {
     assert.equal(out.request.scheme, 'http');
     assert.equal(out.request.host, '127.0.0.1');
     assert.equal(out.request.port, Number(new URL(gw.url).port));
-    assert.deepEqual(out.request.query, { debug: '', a: ['1', '2'] });
+    // Kong's get_query(): an argument without `=` is true, one with an empty value is "".
+    assert.deepEqual(out.request.query, { debug: true, a: ['1', '2'], e: '' });
     assert.equal(out.request.headers['x-custom'], 'yes');
     assert.equal(out.request.headers['x-consumer-id'], undefined, 'identity headers a client forged are not echoed');
     assert.deepEqual(out.request.body, { hello: 'world' });
@@ -129,6 +130,15 @@ describe('request-termination', () => {
     assert.deepEqual(out.request.uri_captures, { named: { item: 'abc' }, unnamed: ['abc'] });
     assert.equal(out.matched_route.name, 'echo-route');
     assert.equal(out.matched_service.name, 'echo');
+  });
+
+  test('echo reads a form body as Kong does: an argument without = is true', async () => {
+    const { text } = await call(gw, '/echo/abc?debug', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'flag&b=1&b=&c=x+y',
+    });
+    assert.deepEqual(JSON.parse(text).request.body, { flag: true, b: ['1', ''], c: 'x y' });
   });
 
   test('echo with a trigger passes requests without it', async () => {
