@@ -50,7 +50,11 @@ export function configWarnings(config: GatewayConfig): ConfigIssue[] {
   }
   for (const p of config.plugins) {
     const header = p.name === 'correlation-id' ? p.config.header_name : undefined;
-    if (typeof header === 'string' && header.toLowerCase() === config.settings.request_id_header)
+    // Read as Kong's get_header reads it, `_` as `-`: X_Request_Id finds X-Request-Id.
+    if (
+      typeof header === 'string' &&
+      header.toLowerCase().replaceAll('_', '-') === config.settings.request_id_header.replaceAll('_', '-')
+    )
       at(
         [...p.yaml_path, 'config', 'header_name'],
         `correlation-id's header ${header} is the gateway's own request id header (_tollgate.request_id_header): the gateway puts its request id there before any plugin runs, so a client's id is replaced (unless the client is in trusted_ips) and the generator is never used; Kong 3 keeps its request id in X-Kong-Request-Id, so to keep the plugin's behaviour set _tollgate.request_id_header to x-kong-request-id`,

@@ -450,13 +450,13 @@ test('an ssl listener in _tollgate.proxy_listen without any certificate is an er
 
 test("correlation-id on the gateway's request id header is a warning: the gateway's id takes that header first", async () => {
   const dir = tmp();
-  const config = (settings: string) =>
+  const config = (settings: string, header = 'X-Request-ID') =>
     [
       '_format_version: "3.0"',
       settings,
       'plugins:',
       '  - name: correlation-id',
-      '    config: { header_name: X-Request-ID, generator: uuid }',
+      `    config: { header_name: ${header}, generator: uuid }`,
       '',
     ].join('\n');
   const r = await gateway(['validate', write(dir, 'rid.yaml', config(''))]);
@@ -465,6 +465,9 @@ test("correlation-id on the gateway's request id header is a warning: the gatewa
     r.out,
     /plugins\[0\]\.config\.header_name {2}warning: correlation-id's header X-Request-ID is the gateway's own request id header/,
   );
+  // Kong's get_header reads X_Request_ID as X-Request-ID.
+  const underscored = await gateway(['validate', write(dir, 'rid_.yaml', config('', 'X_Request_ID'))]);
+  assert.match(underscored.out, /warning: correlation-id's header X_Request_ID is the gateway's own request id header/);
   const moved = await gateway([
     'validate',
     write(dir, 'moved.yaml', config('_tollgate: { request_id_header: x-kong-request-id }')),

@@ -41,6 +41,7 @@ describe('correlation-id', () => {
       route('/tracker', { generator: 'tracker' }),
       route('/echoed', { echo_downstream: true }),
       route('/terminated', { echo_downstream: true }, [{ name: 'request-termination', config: { status_code: 403 } }]),
+      route('/underscored', { header_name: 'X_Corr_Id', echo_downstream: true }),
     ]);
   });
   after(() => gw.close());
@@ -95,6 +96,16 @@ describe('correlation-id', () => {
         .end();
     });
     assert.equal(echoed, 'abc-123');
+  });
+
+  test("a header_name written with _ reads the client's header written with -, as Kong's get_header does", async () => {
+    const { res, json } = await get(gw, '/underscored/x', { 'X-Corr-Id': 'from-client' });
+    assert.equal(json.headers['x-corr-id'], 'from-client');
+    assert.equal(json.headers.x_corr_id, undefined, 'no second id is sent upstream');
+    assert.equal(res.headers.get('x_corr_id'), 'from-client');
+    const fresh = await get(gw, '/underscored/x');
+    assert.match(fresh.json.headers.x_corr_id, new RegExp(`^${UUID}#\\d+$`));
+    assert.equal(fresh.res.headers.get('x_corr_id'), fresh.json.headers.x_corr_id);
   });
 
   test('tracker generator: address-port-pid-connection-requests-timestamp, counting requests per connection', async () => {

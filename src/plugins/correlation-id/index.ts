@@ -95,21 +95,35 @@ class CorrelationId implements PluginHandlers {
   protected readonly header: string;
   /** The header's name as configured: Kong's set_header sends it so on HTTP/1.1 (`Kong-Request-ID`). */
   protected readonly headerName: string;
+  /**
+   * The client's header as Kong's get_header finds it: through nginx's `$http_<name>`, where `_`
+   * and `-` are one, so a `header_name` of `X_Corr_Id` reads the client's `X-Corr-Id`.
+   */
+  private readonly dashed: string;
+  /** The name as written when it has a `_` (a client's `X_Corr_Id`, where underscores are allowed), else null. */
+  private readonly underscored: string | null;
   protected readonly generate: (req: GatewayRequest) => string;
   private readonly counts: boolean;
 
   constructor(config: CorrelationIdConfig) {
     this.header = config.header_name.toLowerCase();
     this.headerName = config.header_name;
+    this.dashed = this.header.replaceAll('_', '-');
+    this.underscored = this.dashed === this.header ? null : this.header;
     this.generate = generators[config.generator];
     this.counts = config.generator === 'tracker';
+  }
+
+  /** The id the client sent, by the first line of a repeated header (as Kong's get_header reads it). */
+  protected clientId(req: GatewayRequest): string | undefined {
+    const id = firstHeader(req, this.dashed);
+    return id === undefined && this.underscored !== null ? firstHeader(req, this.underscored) : id;
   }
 
   access(req: GatewayRequest): void {
     // A request whose client sent an id still counts in the tracker's connection_requests.
     if (this.counts) countRequest(req);
-    // The first line of a repeated header, as Kong's kong.request.get_header reads it.
-    let id = firstHeader(req, this.header);
+    let id = this.clientId(req);
     if (id === undefined || id === '') {
       id = this.generate(req);
       req.setUpstreamHeader(this.header, id);
@@ -124,7 +138,7 @@ class CorrelationIdEcho extends CorrelationId {
     let id = req.ctx[CTX_KEY] as string | undefined;
     // The request was answered before this plugin's access phase ran (the router's 404, an earlier
     // plugin's exit): as Kong's header_filter, the client's own id, else a new one.
-    if (id === undefined) id = firstHeader(req, this.header) || this.generate(req);
+    if (id === undefined) id = this.clientId(req) || this.generate(req);
     res.setHeader(this.headerName, id);
   }
 }
