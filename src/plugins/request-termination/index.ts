@@ -73,6 +73,38 @@ function check(config: RequestTerminationConfig): void {
   }
 }
 
+/**
+ * Kong's `kong.request.get_headers()`: a header the client sent more than once is an array of its
+ * values, where node joins them (`1, 2`) or keeps only the first (user-agent, host, content-type).
+ * The values come from the client's header lines; a header the gateway removed (a forged identity
+ * header) or replaced (its own request id) stays as the request has it.
+ */
+function kongHeaders(req: GatewayRequest): Record<string, string | string[]> {
+  const lines = new Map<string, string[]>();
+  const raw = req.raw.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const seen = lines.get(name);
+    if (seen === undefined) lines.set(name, [raw[i + 1]!]);
+    else seen.push(raw[i + 1]!);
+  }
+  // Null prototype: a client's `__proto__` header is a key like any other.
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const name in req.headers) {
+    const v = req.headers[name];
+    if (v === undefined) continue;
+    const sent = lines.get(name);
+    const joined = typeof v === 'string' ? v : v.join(', ');
+    // Node joins repeated lines with `, ` (cookie with `; `) or keeps the first.
+    const asSent =
+      sent !== undefined &&
+      sent.length > 1 &&
+      (sent.join(', ') === joined || sent.join('; ') === joined || sent[0] === joined);
+    out[name] = asSent ? sent : v;
+  }
+  return out;
+}
+
 /** Kong's `kong.request.get_body()`: JSON and form bodies parsed, other types left out. */
 function parsedBody(contentType: string | undefined, raw: Buffer): unknown {
   if (contentType === undefined || raw.length === 0) return undefined;
@@ -160,7 +192,7 @@ class RequestTermination implements PluginHandlers {
       scheme: req.scheme,
       host: req.host,
       port: req.raw.socket.localPort ?? null,
-      headers: req.headers,
+      headers: kongHeaders(req),
       query: kongQueryArgs(req.rawQuery, req.query),
       body: raw === null ? undefined : parsedBody(req.headers['content-type'], raw),
       raw_body: raw === null ? undefined : raw.toString('utf8'),

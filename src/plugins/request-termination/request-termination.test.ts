@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import type { TestGateway } from '../../testing/index.ts';
@@ -139,6 +140,44 @@ describe('request-termination', () => {
       body: 'flag&b=1&b=&c=x+y',
     });
     assert.deepEqual(JSON.parse(text).request.body, { flag: true, b: ['1', ''], c: 'x y' });
+  });
+
+  test("echo shows a header sent twice as both values, as Kong's get_headers() gives them", async () => {
+    // fetch joins repeated headers: node's http client sends each line as given.
+    const text = await new Promise<string>((resolve, reject) => {
+      const r = httpRequest(
+        `${gw.url}/echo/abc?debug`,
+        // A flat name, value list: each pair one header line (Host included: node adds none then).
+        {
+          headers: [
+            'host',
+            new URL(gw.url).host,
+            'x-twice',
+            '1',
+            'x-twice',
+            '2',
+            'user-agent',
+            'a',
+            'user-agent',
+            'b',
+            'x-once',
+            'c, d',
+          ],
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve(body));
+        },
+      );
+      r.on('error', reject);
+      r.end();
+    });
+    const headers = JSON.parse(text).request.headers;
+    assert.deepEqual(headers['x-twice'], ['1', '2']);
+    assert.deepEqual(headers['user-agent'], ['a', 'b']);
+    assert.equal(headers['x-once'], 'c, d');
   });
 
   test('echo with a trigger passes requests without it', async () => {
