@@ -105,13 +105,21 @@ function kongHeaders(req: GatewayRequest): Record<string, string | string[]> {
   return out;
 }
 
-/** Kong's `kong.request.get_body()`: JSON and form bodies parsed, other types left out. */
+/**
+ * Kong's `kong.request.get_body()`: a type (parameters cut, lower-cased) that starts with
+ * `application/x-www-form-urlencoded` or `application/json` is parsed, JSON only into an object
+ * or array (Kong's "invalid json body" else); other types are left out, and so is a
+ * multipart/form-data body, which Kong parses (docs/plugins/request-termination.md).
+ */
 function parsedBody(contentType: string | undefined, raw: Buffer): unknown {
   if (contentType === undefined || raw.length === 0) return undefined;
-  const type = contentType.split(';', 1)[0]!.trim().toLowerCase();
+  const type = contentType.split(';', 1)[0]!.trimStart().toLowerCase();
   try {
-    if (type === 'application/json' || type.endsWith('+json')) return parseRequestJson(raw.toString('utf8'));
-    if (type === 'application/x-www-form-urlencoded') {
+    if (type.startsWith('application/json')) {
+      const json: unknown = parseRequestJson(raw.toString('utf8'));
+      return typeof json === 'object' && json !== null ? json : undefined;
+    }
+    if (type.startsWith('application/x-www-form-urlencoded')) {
       const form = raw.toString('utf8');
       return kongQueryArgs(form, new URLSearchParams(form));
     }

@@ -180,6 +180,17 @@ describe('request-termination', () => {
     assert.equal(headers['x-once'], 'c, d');
   });
 
+  test("echo parses a body as Kong's get_body(): a type starting application/json, into an object or array", async () => {
+    const bodyOf = async (type: string, body: string) => {
+      const { text } = await call(gw, '/echo/abc?debug', { method: 'POST', headers: { 'content-type': type }, body });
+      return JSON.parse(text).request.body;
+    };
+    assert.deepEqual(await bodyOf('application/json; charset=utf-8', '{"a":1}'), { a: 1 });
+    assert.deepEqual(await bodyOf('application/json-patch+json', '[{"op":"remove"}]'), [{ op: 'remove' }]);
+    assert.equal(await bodyOf('application/vnd.api+json', '{"a":1}'), undefined, 'Kong parses no other +json type');
+    assert.equal(await bodyOf('application/json', '"text"'), undefined, 'Kong keeps only a JSON object or array');
+  });
+
   test('echo with a trigger passes requests without it', async () => {
     const { res, text } = await call(gw, '/echo/abc');
     assert.equal(res.status, 200);
