@@ -7,7 +7,7 @@ import { curl, ECHO_SERVICE, startTlsGateway, TestCa, tool } from '../../../test
 import { runPlugin, type SyntheticRequest } from '../../testing/index.ts';
 import plugin from './index.ts';
 
-const preflight = (origin: string, extra: Record<string, string> = {}): SyntheticRequest => ({
+const preflight = (origin: string, extra: Record<string, string | string[]> = {}): SyntheticRequest => ({
   method: 'OPTIONS',
   headers: { origin, 'access-control-request-method': 'POST', ...extra },
 });
@@ -79,6 +79,19 @@ describe('cors', () => {
     assert.equal(upper.responseHeaders['access-control-allow-origin'], 'https://APP.Example.com');
     const other = await runPlugin(plugin, config, { headers: { origin: 'https://app.example.com.evil' } });
     assert.equal(other.responseHeaders['access-control-allow-origin'], undefined, 'still anchored');
+  });
+
+  test("a preflight's repeated request headers count by their first line, as Kong's kong.request.get_header reads them", async () => {
+    const r = await runPlugin(
+      plugin,
+      { private_network: true },
+      preflight('https://x.example', {
+        'access-control-request-headers': ['x-a, x-b', 'x-c'],
+        'access-control-request-private-network': ['true', 'true'],
+      }),
+    );
+    assert.equal(r.responseHeaders['access-control-allow-headers'], 'x-a, x-b');
+    assert.equal(r.responseHeaders['access-control-allow-private-network'], 'true');
   });
 
   test("a repeated Origin counts by its first line, as Kong's kong.request.get_header reads it", async () => {

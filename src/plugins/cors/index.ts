@@ -167,12 +167,12 @@ class Cors implements PluginHandlers {
         headers['Access-Control-Allow-Credentials'] = 'true';
       }
     }
-    const requested = req.headers['access-control-request-headers'];
-    const allowHeaders = this.allowHeaders ?? (typeof requested === 'string' ? requested : null);
+    // First lines too, as Kong reads them (node joins repeated lines into one list).
+    const allowHeaders = this.allowHeaders ?? firstHeader(req, 'access-control-request-headers') ?? null;
     if (allowHeaders !== null) headers['Access-Control-Allow-Headers'] = allowHeaders;
     headers['Access-Control-Allow-Methods'] = this.methods;
     if (this.maxAge !== null) headers['Access-Control-Max-Age'] = this.maxAge;
-    if (this.privateNetwork && req.headers['access-control-request-private-network'] === 'true') {
+    if (this.privateNetwork && firstHeader(req, 'access-control-request-private-network') === 'true') {
       headers['Access-Control-Allow-Private-Network'] = 'true';
     }
     req.exit(200, undefined, headers);
