@@ -35,8 +35,9 @@ export function parseRequestJson(text: string): unknown {
 }
 
 /**
- * Sets an own key of a parsed document, even `__proto__`: plain assignment of that key would
- * change the object's prototype instead of adding the field a client or the config names.
+ * Sets an own key of an object keyed by request data (a parsed document, a header or query
+ * object), even `__proto__`: plain assignment of that key would change the object's prototype
+ * instead of adding the field, header or argument a client or the config names.
  */
 export function setOwnField(doc: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(doc, key, { value, writable: true, enumerable: true, configurable: true });

@@ -5,6 +5,8 @@
  * URLSearchParams reads them.
  */
 
+import { setOwnField } from './json.ts';
+
 /** A parameter name as URLSearchParams reads it (`+` is a space); an undecodable one as written. */
 export function queryParamName(raw: string): string {
   if (raw.indexOf('%') < 0 && raw.indexOf('+') < 0) return raw;
@@ -88,8 +90,7 @@ export function kongQueryArgs(
     // quadratic, seconds of CPU for a 30 KB query with the event loop blocked.
     if (prev === undefined) {
       // Assigning `__proto__` would set the prototype: that argument is defined as a key like any other.
-      if (k === '__proto__')
-        Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+      if (k === '__proto__') setOwnField(out, k, v);
       else out[k] = v;
     } else if (Array.isArray(prev)) prev.push(v);
     else out[k] = [prev, v];

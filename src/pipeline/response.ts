@@ -1,4 +1,5 @@
 // The response as the `response` phase sees it (GatewayResponse): status, head and body rewrites.
+import { setOwnField } from '../lib/json.ts';
 import type { GatewayResponse, HeaderValue } from './plugin.ts';
 import { checkHeader, checkStatus } from './upstream-checks.ts';
 
@@ -111,8 +112,7 @@ export class ResponseContext implements GatewayResponse {
       if (!has(headers, lower)) this.spell(lower, name);
       if (value === undefined) delete headers[lower];
       // Assigned, `__proto__` would set the object's prototype instead of a header.
-      else if (lower === '__proto__')
-        Object.defineProperty(headers, lower, { value, enumerable: true, writable: true, configurable: true });
+      else if (lower === '__proto__') setOwnField(headers, lower, value);
       else headers[lower] = value;
     }
     const length = headers['content-length'];

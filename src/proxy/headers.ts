@@ -1,4 +1,6 @@
 // Header rules of the data path: hop-by-hop removal, client-sent identity headers, Connection-listed headers.
+
+import { setOwnField } from '../lib/json.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 
 /** Hop-by-hop headers (RFC 9110 7.6.1 and the usual non-standard ones): never forwarded in either direction. */
@@ -110,8 +112,7 @@ export function appendHeader(headers: Record<string, HeaderValue>, name: string,
   const prev = Object.hasOwn(headers, name) ? headers[name] : undefined;
   // A client's `__proto__` header is a header like any other (Kong forwards it): assigned, it
   // would set the object's prototype instead. Once own, later assignments update the value.
-  if (prev === undefined && name === '__proto__')
-    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+  if (prev === undefined && name === '__proto__') setOwnField(headers, name, value);
   else if (prev === undefined) headers[name] = value;
   else if (name === 'set-cookie') headers[name] = typeof prev === 'string' ? [prev, value] : [...prev, value];
   else headers[name] = `${typeof prev === 'string' ? prev : prev.join(', ')}${name === 'cookie' ? '; ' : ', '}${value}`;
@@ -228,8 +229,7 @@ export function upstreamResponseHeaders(
     const prev = Object.hasOwn(headers, name) ? headers[name] : undefined;
     // An upstream's `__proto__` header is relayed as Kong relays it: assigned, it would set the
     // object's prototype instead. Once own, later assignments update the value.
-    if (prev === undefined && name === '__proto__')
-      Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+    if (prev === undefined && name === '__proto__') setOwnField(headers, name, value);
     else headers[name] = prev === undefined ? value : typeof prev === 'string' ? [prev, value] : [...prev, value];
   }
   if (connection !== undefined) for (const t of connectionTokens(connection)) delete headers[t];
