@@ -54,7 +54,8 @@ async function h2load(url: string, n: number, headers: Record<string, string>, h
   });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (c: string) => (out += c));
-  await new Promise((resolve) => child.once('close', resolve));
+  // A missing h2load is a spawn 'error' with no 'close' after it: fail the run instead of waiting.
+  await new Promise((resolve, reject) => child.once('close', resolve).once('error', reject));
   if (!out.includes(`${n} succeeded, 0 failed`)) throw new Error(`h2load: not every request succeeded\n${out}`);
 }
 
