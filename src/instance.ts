@@ -199,7 +199,8 @@ export class TollgateInstance {
       this.proxyServers.push(server);
       // A worker on a fixed port takes a socket of its own where SO_REUSEPORT is available: the
       // kernel spreads new connections, and the primary no longer accepts and passes each one over
-      // IPC (docs/bench.md measures both). Port 0 stays shared: each worker would get another port.
+      // IPC (docs/bench-history-2.md measures both). Port 0 stays shared: each worker would get
+      // another port.
       const ownSocket = cluster.isWorker && addr.port !== 0 && REUSE_PORT_SUPPORTED;
       const bound = await listen(server, addr, ownSocket);
       this.proxyAddresses.push(bound);
