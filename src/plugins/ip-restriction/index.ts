@@ -20,21 +20,36 @@ export interface IpRestrictionConfig {
 /** Kong's priority for ip-restriction. */
 export const IP_RESTRICTION_PRIORITY = 990;
 
-/** Builds an IpList from IPs and CIDRs; throws PluginConfigError naming the bad entry. */
+/**
+ * An entry's address and prefix, or null where Kong refuses the spelling (kong/tools/ip.lua, the
+ * `ip_or_cidr` typedef): the address as the C library's inet_pton reads it, so no IPv6 zone id
+ * (`fe80::1%eth0`: an address, not a range any client comes from); an IPv6 one may be bracketed
+ * (`[::1]`, lua-resty-ipmatcher strips the brackets); the prefix written as Kong's table of
+ * `tostring(0..32)` or `tostring(0..128)` spells it, so no leading zero or sign (`/08`, `/+8`).
+ */
+function parseEntry(entry: string): { addr: string; bits: number | undefined; family: number } | null {
+  const slash = entry.indexOf('/');
+  let addr = slash < 0 ? entry : entry.slice(0, slash);
+  if (addr.length > 2 && addr.charCodeAt(0) === 0x5b /* [ */ && addr.charCodeAt(addr.length - 1) === 0x5d /* ] */) {
+    addr = addr.slice(1, -1);
+    if (isIP(addr) !== 6) return null;
+  }
+  const family = addr.includes('%') ? 0 : isIP(addr);
+  if (family === 0) return null;
+  if (slash < 0) return { addr, bits: undefined, family };
+  const bitsText = entry.slice(slash + 1);
+  const bits = Number(bitsText);
+  if (!/^(?:0|[1-9]\d{0,2})$/.test(bitsText) || bits > (family === 6 ? 128 : 32)) return null;
+  return { addr, bits, family };
+}
+
+/** Builds an IpList from IPs and CIDRs; throws PluginConfigError naming the bad entry in Kong's words. */
 export function compileIpList(list: readonly string[], field: string): IpList {
   const ips = newIpList();
   list.forEach((entry, i) => {
-    const slash = entry.indexOf('/');
-    const addr = slash < 0 ? entry : entry.slice(0, slash);
-    const family = isIP(addr);
-    if (family === 0) throw new PluginConfigError(`${field}.${i}`, `invalid ip or cidr range: '${entry}'`);
-    if (slash < 0) return addIpEntry(ips, addr, undefined, family);
-    const bitsText = entry.slice(slash + 1);
-    const bits = Number(bitsText);
-    if (!/^\d{1,3}$/.test(bitsText) || bits > (family === 6 ? 128 : 32)) {
-      throw new PluginConfigError(`${field}.${i}`, `invalid ip or cidr range: '${entry}'`);
-    }
-    addIpEntry(ips, addr, bits, family);
+    const parsed = parseEntry(entry);
+    if (parsed === null) throw new PluginConfigError(`${field}.${i}`, `invalid ip or cidr range: '${entry}'`);
+    addIpEntry(ips, parsed.addr, parsed.bits, parsed.family);
   });
   return ips;
 }

@@ -66,6 +66,31 @@ describe('ip-restriction', () => {
     await assert.rejects(runPlugin(plugin, {}), ConfigError);
   });
 
+  test("an entry Kong's schema refuses is refused in Kong's words; a bracketed IPv6 one loads, as in Kong", async () => {
+    // A prefix with a leading zero or a sign, an IPv6 zone id, an IPv4 address in brackets.
+    for (const entry of [
+      '10.0.0.0/08',
+      '10.0.0.0/+8',
+      '10.0.0.0/',
+      '2001:db8::/064',
+      'fe80::1%eth0',
+      'fe80::%1/64',
+      '[10.0.0.1]',
+      '[]',
+    ]) {
+      await assert.rejects(
+        runPlugin(plugin, { allow: ['192.0.2.1', entry] }),
+        (e: Error) => e.message.includes(`config.allow[1]: invalid ip or cidr range: '${entry}'`),
+        entry,
+      );
+    }
+    const config = { deny: ['[2001:db8::1]', '[2001:db8:1::]/48', '10.0.0.0/0'] };
+    assert.equal((await from('2001:db8::1', config)).status, 403);
+    assert.equal((await from('2001:db8:1::7', config)).status, 403);
+    assert.equal((await from('2001:db8:2::7', config)).exited, false);
+    assert.equal((await from('192.0.2.1', config)).status, 403, '/0 still reads as a prefix');
+  });
+
   test('a status that cannot be answered is refused at load, not a 500 on every refused request', async () => {
     for (const status of [1000, 101, 403.5]) {
       await assert.rejects(runPlugin(plugin, { deny: ['192.0.2.0/24'], status }), /config\.status/, String(status));
