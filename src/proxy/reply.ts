@@ -239,11 +239,11 @@ export function redirectToHttps(rc: ProxyRequest): void {
   // (`$request_uri`), also for an absolute-form request line, whose scheme and authority would
   // otherwise land in the path.
   const forwarded = rc.trustedPeer ? forwardedHost(rc.headers['x-forwarded-host']) : null;
+  // No host (HTTP/1.0 without Host; an empty one is refused before routing) makes no https URL:
+  // Kong would redirect to nginx's server_name (`https://kong/...`), a host the client never
+  // asked for; the upgrade answer names no host.
+  if (forwarded === null && rc.hostHeader === '') return sendError(rc, 'HTTPS_REQUIRED');
   const host = forwarded ?? rc.host;
-  // No host (HTTP/1.0 without Host; an empty one is refused before routing) makes no https URL: browsers read
-  // `https:///evil.example/x` as `https://evil.example/x` (WHATWG URL), an open redirect. Kong
-  // would name nginx's server_name; the upgrade answer names no host.
-  if (host === '') return sendError(rc, 'HTTPS_REQUIRED');
   const location = `https://${host}${forwarded === null ? port : ''}${originForm(rc.raw.url ?? '/')}`;
   void respond(rc, new ResponseContext(status, { location, 'content-length': '0' }, true), null);
 }

@@ -121,7 +121,13 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   // an empty host is invalid (RFC 9110 4.2.1), and nginx refuses it the same way.
   if (named && (portStart === 0 || (portStart === 1 && hostHeader.charCodeAt(0) === 0x2e))) return 'BAD_REQUEST';
   rc.hostHeader = hostHeader;
-  rc.host = hostVariable(portStart === hostHeader.length ? hostHeader : hostHeader.slice(0, portStart));
+  // nginx's $host falls back to the server's name when the request names no host (HTTP/1.0
+  // without Host), and Kong's proxy server is `server_name kong` (templates/nginx_kong.lua): its
+  // X-Forwarded-Host, kong.request.get_host() and logged URL then say `kong`.
+  rc.host =
+    hostHeader === ''
+      ? SERVER_NAME
+      : hostVariable(portStart === hostHeader.length ? hostHeader : hostHeader.slice(0, portStart));
 
   const q = url.indexOf('?');
   const rawPath = q < 0 ? url : url.slice(0, q);
@@ -180,6 +186,9 @@ export function readClientHeaders(
   }
   return null;
 }
+
+/** nginx's `$host` for a request that names no host: the name of Kong's proxy server block. */
+export const SERVER_NAME = 'kong';
 
 /**
  * nginx's `$host` from a Host's name (its port removed): lower-cased, without the trailing dot of a

@@ -276,6 +276,22 @@ test('a Host or absolute-form authority with an empty name gets 400, as nginx re
   assert.equal((await rawRequest(gw.url, 'GET /strip/x HTTP/1.0\r\n\r\n')).status, 200);
 });
 
+test("HTTP/1.0 without Host: X-Forwarded-Host is nginx's $host, Kong's server name `kong`; Host is the service's, preserve_host or not", async () => {
+  for (const path of ['/strip/x', '/preserve/x']) {
+    const res = await rawRequest(gw.url, `GET ${path} HTTP/1.0\r\n\r\n`);
+    assert.equal(res.status, 200, path);
+    const { headers } = JSON.parse(res.body) as { headers: Record<string, string> };
+    assert.equal(headers['x-forwarded-host'], 'kong', path);
+    assert.equal(headers.host, `127.0.0.1:${up.port}`, path);
+  }
+  // A request that names its host keeps it.
+  const named = await rawRequest(gw.url, 'GET /strip/x HTTP/1.0\r\nHost: Api.Example.\r\n\r\n');
+  assert.equal(
+    (JSON.parse(named.body) as { headers: Record<string, string> }).headers['x-forwarded-host'],
+    'api.example',
+  );
+});
+
 test('an absolute-form target that disagrees with Host gets 400', async () => {
   const before = up.seen.length;
   const res = await rawRequest(
