@@ -152,7 +152,9 @@ class ProxyCache implements PluginHandlers {
     let reqcc: Set<string> | null = null;
     if (cc) {
       reqcc = directives(req.headers['cache-control']);
-      // Kong: a request that forbids stored answers, or carries credentials, bypasses the cache.
+      // A request that forbids stored answers bypasses the cache (Kong's rule), and so does one with
+      // credentials (RFC 9111 3.5), which Kong means to do but does not: it reads
+      // ngx.var.authorization, a variable nginx does not define.
       if (reqcc.has('no-store') || reqcc.has('no-cache') || req.headers.authorization !== undefined)
         return this.mark(req, 'Bypass', null);
     }
