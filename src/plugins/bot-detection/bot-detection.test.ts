@@ -168,6 +168,26 @@ describe('bot-detection', () => {
     }
   });
 
+  test("a pattern with PCRE's leading (?i), as Kong's configs write it, loads and matches in any case", async () => {
+    const gw = await startServiceGateway(
+      [
+        {
+          paths: ['/ci'],
+          plugins: [{ name: 'bot-detection', config: { allow: ['(?i)^monitor'], deny: ['(?im)python-requests'] } }],
+        },
+      ],
+      { url: upstream.url },
+    );
+    try {
+      for (const ua of ['python-requests/2.31', 'Python-Requests/2.31', 'PYTHON-REQUESTS/2.31'])
+        assert.equal((await call(gw, '/ci', [ua])).status, 403, ua);
+      assert.equal((await call(gw, '/ci', ['MONITOR Googlebot/2.1'])).status, 200, 'allow (?i) wins over the bot list');
+      assert.equal((await call(gw, '/ci', [CHROME])).status, 200);
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('an invalid allow pattern is refused at load, located', async () => {
     await assert.rejects(
       startServiceGateway([{ paths: ['/x'], plugins: [{ name: 'bot-detection', config: { allow: ['(unclosed'] } }] }]),

@@ -37,15 +37,23 @@ const TWO_AGENTS = { message: 'Only one User-Agent header allowed' };
 
 const BUILTIN: readonly RegExp[] = BOT_RULES.map((r) => new RegExp(r));
 
+/** PCRE's option setting at the start of a pattern: `(?i)`, `(?m)`, `(?s)`, or several. */
+const LEADING_OPTIONS = /^\(\?([ims]+)\)/;
+
 /**
- * dotAll: a User-Agent value never holds a line break (RFC 9110 5.5), so it changes no match, and
- * the load-time complexity check then knows that `.` matches every character of the value
- * (`^.*evil.*$` is linear on it; see src/safe-regex.ts).
+ * Kong matches the patterns with ngx.re (PCRE), where `(?i)curl` is a case-insensitive `curl`;
+ * JavaScript has no such group, so a leading one becomes the same flags. dotAll: a User-Agent
+ * value never holds a line break (RFC 9110 5.5), so it changes no match, and the load-time
+ * complexity check then knows that `.` matches every character of the value (`^.*evil.*$` is
+ * linear on it; see src/safe-regex.ts).
  */
 function compile(patterns: readonly string[] | null, field: string): RegExp[] {
   return (patterns ?? []).map((p, i) => {
+    const options = LEADING_OPTIONS.exec(p);
+    const flags = new Set(options?.[1] ?? '');
+    flags.add('s');
     try {
-      return new RegExp(p, 's');
+      return new RegExp(options === null ? p : p.slice(options[0].length), [...flags].join(''));
     } catch (err) {
       throw new PluginConfigError(`${field}[${i}]`, `not a valid regular expression: ${(err as Error).message}`);
     }
