@@ -8,10 +8,11 @@ import { validateText } from '../../../test/support/validate.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
-/** The upstream reports usage from the `cost` query argument: `?cost=videos=1`. */
+/** The upstream reports usage from the `cost` query argument: `?cost=videos=1`, one header field per `cost`. */
 function startCostUpstream(): Promise<RecordingUpstream> {
   return startRecordingUpstream((seen, res) => {
-    const cost = new URL(seen.url, 'http://x').searchParams.get('cost');
+    const costs = new URL(seen.url, 'http://x').searchParams.getAll('cost');
+    const cost = costs.length > 1 ? costs : costs[0];
     res.writeHead(200, { 'content-type': 'application/json', ...(cost ? { 'x-kong-limit': cost } : {}) });
     res.end(JSON.stringify({ remaining: seen.headers['x-ratelimit-remaining-videos'] ?? null }));
   });
@@ -73,7 +74,12 @@ describe('response-ratelimiting, local policy', () => {
       paths: ['/capitals'],
       plugins: [{ name: 'response-ratelimiting', config: { limits: { Videos: { day: 5 } } } }],
     };
-    gw = await startServiceGateway([...routes({}), underscored, terminated, capitals], { url: upstream.url });
+    const repeated = {
+      name: 'repeated',
+      paths: ['/repeated'],
+      plugins: [{ name: 'response-ratelimiting', config: { limits: { videos: { day: 10 }, images: { day: 10 } } } }],
+    };
+    gw = await startServiceGateway([...routes({}), underscored, terminated, capitals, repeated], { url: upstream.url });
   });
   after(async () => {
     await gw?.close();
@@ -118,6 +124,15 @@ describe('response-ratelimiting, local policy', () => {
     // A limit named with capitals keeps them, as Kong writes the name it was configured with.
     const capitals = await rawRequest(gw.url, 'GET /capitals HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 300);
     assert.match(capitals.raw, /\r\nX-RateLimit-Limit-Videos-day: 5\r\n/);
+  });
+
+  test('a usage header sent twice counts every field, one comma-separated list (Kong reads the first only)', async () => {
+    const a = await get(gw, '/repeated?cost=videos=1&cost=images=2');
+    assert.equal(a.res.headers.get('x-ratelimit-remaining-videos-day'), '9');
+    assert.equal(a.res.headers.get('x-ratelimit-remaining-images-day'), '8');
+    assert.equal(a.res.headers.get('x-kong-limit'), null);
+    const b = await get(gw, '/repeated');
+    assert.equal(b.res.headers.get('x-ratelimit-remaining-images-day'), '8', 'counted after the response');
   });
 
   test('a header_name written with _ reads and removes the header written with -, as Kong does', async () => {
