@@ -11,14 +11,19 @@ function route(name: string, path: string, config: Record<string, unknown>) {
 }
 
 /** A raw GET (fetch would follow or normalize the request target). */
-function get(gw: TestGateway, path: string): Promise<{ status: number; location?: string; body: string }> {
+function get(
+  gw: TestGateway,
+  path: string,
+): Promise<{ status: number; location?: string; type?: string; body: string }> {
   const u = new URL(gw.url);
   return new Promise((resolve, reject) => {
     const r = request({ host: u.hostname, port: u.port, path, method: 'GET', timeout: 5000 }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, location: res.headers.location, body }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, location: res.headers.location, type: res.headers['content-type'], body }),
+      );
     });
     r.on('timeout', () => r.destroy(new Error('timeout')));
     r.on('error', reject);
@@ -53,6 +58,8 @@ describe('redirect', () => {
     assert.equal(r.status, 301);
     assert.equal(r.location, 'https://example.com/new?x=1');
     assert.equal(r.body, 'redirecting');
+    // Kong's has none (default_type ''); a plugin's plain text answer is typed here (RFC 9110 8.3).
+    assert.equal(r.type, 'text/plain; charset=utf-8');
     assert.equal(upstream.requests.length, 0);
   });
 
