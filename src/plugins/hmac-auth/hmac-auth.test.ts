@@ -36,7 +36,11 @@ function sign(s: Signed): Record<string, string> {
   if (s.body !== undefined && s.digest !== null)
     h.digest = s.digest ?? `SHA-256=${createHash('sha256').update(s.body).digest('base64')}`;
   const lines = names.map((n) =>
-    n === 'request-line' ? `${method} ${s.path} HTTP/1.1` : h[n] === undefined ? `${n}:` : `${n}: ${h[n]}`,
+    n === 'request-line'
+      ? `${method} ${s.path} HTTP/1.1`
+      : (h[n] ?? h[n.replaceAll('_', '-')]) === undefined
+        ? `${n}:`
+        : `${n}: ${h[n] ?? h[n.replaceAll('_', '-')]}`,
   );
   const hash = algorithm.replace('hmac-', '');
   const signature = createHmac(hash, s.secret ?? SECRET)
@@ -116,6 +120,15 @@ describe('hmac-auth', () => {
     const forged = sign({ path: '/hmac', headers, extra: { 'x-tenant': 'north' } });
     forged['x-tenant'] = 'south';
     assert.equal((await send('/hmac', forged)).status, 401, 'a signed header changed on the way');
+  });
+
+  test('a listed name with _ signs the header written with -, as kong.request.get_header reads it', async () => {
+    const headers = ['date', 'x_tenant', 'request-line'];
+    const r = await send('/hmac', sign({ path: '/hmac', headers, extra: { 'x-tenant': 'north' } }));
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    const forged = sign({ path: '/hmac', headers, extra: { 'x-tenant': 'north' } });
+    forged['x-tenant'] = 'south';
+    assert.equal((await send('/hmac', forged)).status, 401, 'the value is signed, not the bare name');
   });
 
   test('a repeated header counts by its first line, as kong.request.get_header returns it', async () => {

@@ -62,14 +62,18 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
 /**
  * Kong's signing string (kong/plugins/hmac-auth/access.lua, create_hash): for each listed header
  * `name: value` with the name as the client wrote it and the header's first value (looked up
- * case-insensitively); when no such header exists, `@request-target` as `@request-target: method
+ * case-insensitively, `_` standing for `-`); when no such header exists, `@request-target` as `@request-target: method
  * target` (the method lower-cased), `request-line` as `METHOD target HTTP/x.y`, any other name as
  * `name:`; joined with newlines.
  */
 export function signingString(req: GatewayRequest, headers: readonly string[], target: string): string {
   const lines: string[] = [];
   for (const name of headers) {
-    const value = firstHeader(req, name.toLowerCase());
+    const lower = name.toLowerCase();
+    // kong.request.get_header reads nginx's $http_<name>, where `_` stands for `-`: a client that
+    // lists `x_tenant` signs `x_tenant: <X-Tenant's value>`.
+    const value =
+      firstHeader(req, lower) ?? (lower.includes('_') ? firstHeader(req, lower.replaceAll('_', '-')) : undefined);
     if (value !== undefined) lines.push(`${name}: ${value}`);
     else if (name === '@request-target') lines.push(`@request-target: ${req.method.toLowerCase()} ${target}`);
     else if (name === 'request-line') lines.push(`${req.method} ${target} HTTP/${req.raw.httpVersion ?? '1.1'}`);
