@@ -172,8 +172,9 @@ class ProxyCache implements PluginHandlers {
     );
     const entry = this.store.get(key);
     if (entry === undefined) {
-      // RFC 9111 5.2.1.7: only-if-cached and nothing stored answers 504.
-      if (reqcc?.has('only-if-cached')) return req.exit(504);
+      // RFC 9111 5.2.1.7: only-if-cached and nothing stored answers 504, with the key looked up
+      // (Kong sets X-Cache-Key before the lookup, and no X-Cache-Status on this answer).
+      if (reqcc?.has('only-if-cached')) return req.exit(504, null, this.showKey ? { 'X-Cache-Key': key } : undefined);
       return this.mark(req, 'Miss', key);
     }
     const now = Date.now();

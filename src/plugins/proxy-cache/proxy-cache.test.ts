@@ -385,6 +385,9 @@ describe('proxy-cache (memory)', () => {
       signal: AbortSignal.timeout(5000),
     });
     assert.equal(only.status, 504);
+    // As Kong's: the key it looked up, no X-Cache-Status.
+    assert.match(only.headers.get('x-cache-key') ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(only.headers.get('x-cache-status'), null);
   });
 
   test("cache_control: a Hit's Age counts the Age the upstream's response came with (RFC 9111 4.2.3)", async () => {
