@@ -142,6 +142,19 @@ describe('proxy-cache (memory)', () => {
           ],
         },
         {
+          name: 'quiet',
+          paths: ['/quiet'],
+          plugins: [
+            {
+              name: 'proxy-cache',
+              config: {
+                strategy: 'memory',
+                response_headers: { age: false, 'X-Cache-Status': false, 'X-Cache-Key': false },
+              },
+            },
+          ],
+        },
+        {
           name: 'small',
           paths: ['/small'],
           plugins: [
@@ -369,6 +382,15 @@ describe('proxy-cache (memory)', () => {
       for (const name of ['Content-Type', 'X-Custom-Thing', 'x-lower', 'ETAG', 'Content-Length'])
         assert.ok(hit.names.includes(name), `${method}: ${name} in ${hit.names.join(', ')}`);
       assert.ok(!hit.names.includes('content-type') && !hit.names.includes('x-custom-thing'), hit.names.join(', '));
+    }
+  });
+
+  test('response_headers off holds for every request: a Kong-Debug header does not show them (Kong shows them)', async () => {
+    const a = await get('/quiet/item', { 'kong-debug': '1' });
+    const b = await get('/quiet/item', { 'kong-debug': '1' });
+    assert.equal(b.text, a.text, 'served from the cache');
+    for (const r of [a, b]) {
+      for (const name of ['x-cache-status', 'x-cache-key', 'age']) assert.equal(r.res.headers.get(name), null, name);
     }
   });
 
