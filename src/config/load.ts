@@ -9,8 +9,8 @@ import { dirname, resolve as resolvePath } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ConfigError, type ConfigIssue, configIssue, formatYamlPath, NO_CERTIFICATE_MESSAGE } from '../errors.ts';
 import type { PluginDefinition } from '../pipeline/plugin.ts';
+import { markNullIds } from './build/null-ids.ts';
 import { entityKinds } from './build/state.ts';
-import { markNullTargetIds } from './build/upstream.ts';
 import { buildEntities } from './build.ts';
 import { type ListenAddress, ListenError, listenersClash, parseListen } from './listen.ts';
 import type { EntityModel, GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
@@ -140,14 +140,15 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   // Kong reads `null` in any field as "not set" (kong/db/schema/init.lua, handle_missing_field):
   // hand-written files and some exports write it for every optional field. Dropped here, so the
   // schema sees the field absent and applies its default, as in a plugin's config.
-  markNullTargetIds(doc);
+  // Not an `id: null`, though: Kong keeps it as the id (see markNullIds).
+  const kinds = entityKinds(plugins);
+  const entityLists = new Set([...CORE_ENTITY_LISTS, ...kinds.keys()]);
+  markNullIds(doc, entityLists);
   dropNullFields(doc);
   flattenForeignKeys(doc);
 
   // Schema: report the first pass; then prune what it rejected and validate again so that
   // defaults are applied and the semantic checks below see well-typed data.
-  const kinds = entityKinds(plugins);
-  const entityLists = new Set([...CORE_ENTITY_LISTS, ...kinds.keys()]);
   const plain: PlainScalarTest = (path, word) => writtenPlain(text, map, path, word);
   const schemaIssues = validateGateway(
     doc,

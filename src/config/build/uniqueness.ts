@@ -5,8 +5,9 @@
  */
 import { formatYamlPath } from '../../errors.ts';
 import { checkName } from '../paths.ts';
-import { type Build, drain, type Path, type Steps } from './state.ts';
-import { nullTargetIds, sameAddressTargets } from './upstream.ts';
+import { nullIds } from './null-ids.ts';
+import { type Build, drain, type Obj, type Path, type Steps } from './state.ts';
+import { sameAddressTargets } from './upstream.ts';
 
 /** Remembers values per kind and field; reports a value declared twice. */
 export class Uniqueness {
@@ -39,39 +40,40 @@ export function uniqueness(b: Build): void {
 
 export function* uniquenessSteps(b: Build): Steps {
   const u = new Uniqueness(b);
-  function* ids(kind: string, list: { raw: { id?: unknown }; path: Path; model: { id: string } }[]): Steps {
+  function* ids(kind: string, list: { raw: Obj; path: Path; model: { id: string } }[], derived: string): Steps {
+    nullIds(b, kind, list, derived);
     for (const e of list) {
       if (typeof e.raw.id === 'string') u.check(kind, 'id', e.model.id, e.path);
       yield;
     }
   }
-  yield* ids('services', b.services);
+  yield* ids('services', b.services, 'its name (or its place in the file)');
   for (const s of b.services) {
     if (s.model.name !== null) u.check('services', 'name', s.model.name, s.path);
     yield;
   }
-  yield* ids('routes', b.routes);
+  yield* ids('routes', b.routes, 'its name (or its place in the file)');
   for (const r of b.routes) {
     if (r.model.name !== null) u.check('routes', 'name', r.model.name, r.path);
     yield;
   }
-  yield* ids('consumers', b.consumers);
+  yield* ids('consumers', b.consumers, 'its username or custom_id');
   for (const c of b.consumers) {
     yield;
     if (c.model.username !== null) u.check('consumers', 'username', c.model.username, c.path);
     if (c.model.custom_id !== null) u.check('consumers', 'custom_id', c.model.custom_id, c.path);
   }
-  yield* ids('upstreams', b.upstreams);
+  yield* ids('upstreams', b.upstreams, 'its name');
   for (const x of b.upstreams) u.check('upstreams', 'name', x.model.name, x.path);
-  yield* ids('targets', b.targets);
-  nullTargetIds(b);
+  yield* ids('targets', b.targets, 'the upstream and the target');
   sameAddressTargets(b);
+  nullIds(b, 'certificates', b.certificates, 'the certificate');
   for (const c of b.certificates) {
     u.check('certificates', 'id', c.model.id, c.path);
     c.model.snis.forEach((name, k) => u.check('snis', 'name', name, c.sniPaths[k]!));
   }
   entityUniqueness(b, u);
-  yield* ids('plugins', b.plugins);
+  yield* ids('plugins', b.plugins, 'its name and scope');
   for (const p of b.plugins) {
     yield;
     const m = p.model;
@@ -96,6 +98,13 @@ export function* uniquenessSteps(b: Build): Steps {
 
 /** Plugin-declared entities: their ids and the fields their kind declares unique. */
 export function entityUniqueness(b: Build, u: Uniqueness): void {
+  for (const [name, kind] of b.kinds)
+    nullIds(
+      b,
+      name,
+      b.entities.filter((e) => e.kind === kind),
+      'its consumer and place',
+    );
   for (const e of b.entities) {
     const { name, unique = [], uniquePerConsumer = [], secrets = [] } = e.kind.def;
     if (typeof e.raw.id === 'string') u.check(name, 'id', e.model.id, e.path);

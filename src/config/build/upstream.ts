@@ -7,6 +7,7 @@ import { formatYamlPath } from '../../errors.ts';
 import { hasHeaderControlChar } from '../../lib/header-value.ts';
 import type { TargetModel, UpstreamModel } from '../model.ts';
 import { checkHost, pathProblem } from '../paths.ts';
+import { hasNullId } from './null-ids.ts';
 import {
   type Build,
   type Err,
@@ -131,8 +132,9 @@ export function sameAddressTargets(b: Build): void {
       first.set(key, t);
       continue;
     }
-    // The same written id (null too, see nullTargetIds) is already Kong's primary key violation.
-    if ((typeof t.raw.id === 'string' && t.raw.id === prev.raw.id) || (nullId(t) && nullId(prev))) continue;
+    // The same written id (null too, see nullIds) is already Kong's primary key violation.
+    if ((typeof t.raw.id === 'string' && t.raw.id === prev.raw.id) || (hasNullId(t.raw) && hasNullId(prev.raw)))
+      continue;
     const sum = prev.model.weight + t.model.weight;
     const at = formatYamlPath(prev.path);
     const kongKey = kongTargetKey(t);
@@ -164,51 +166,8 @@ export function sameAddressTargets(b: Build): void {
  * null as its primary key.
  */
 function kongTargetKey(t: PendingTarget): string | null {
-  if (t.raw.id !== undefined || nullId(t)) return null;
+  if (t.raw.id !== undefined || hasNullId(t.raw)) return null;
   return `${t.ref ?? t.upstream?.model.id}\u0000${String(t.raw.target)}`;
-}
-
-/** Set on a raw target written with `id: null` (markNullTargetIds), which load then drops. */
-const kNullId = Symbol('tollgate.nullTargetId');
-
-/**
- * Marks the targets written with `id: null`, before the loader drops every null field as unset:
- * to Kong's loader such an id is not unset (see kongTargetKey).
- */
-export function markNullTargetIds(doc: Obj): void {
-  const mark = (list: unknown): void => {
-    if (!Array.isArray(list)) return;
-    for (const t of list)
-      if (t !== null && typeof t === 'object' && (t as Obj).id === null) (t as { [kNullId]?: true })[kNullId] = true;
-  };
-  mark(doc.targets);
-  if (Array.isArray(doc.upstreams))
-    for (const u of doc.upstreams) if (u !== null && typeof u === 'object') mark((u as Obj).targets);
-}
-
-function nullId(t: PendingTarget): boolean {
-  return (t.raw as { [kNullId]?: true })[kNullId] === true;
-}
-
-/**
- * Targets written with `id: null`: Kong keeps null as the primary key (see kongTargetKey), and its
- * loader keys each entity by that key's text, so a second such target in the file is its primary
- * key declared twice, whatever the addresses (Kong's message quotes it as 'userdata: NULL').
- */
-export function nullTargetIds(b: Build): void {
-  let first: PendingTarget | null = null;
-  for (const t of b.targets) {
-    if (!nullId(t)) continue;
-    if (first === null) {
-      first = t;
-      continue;
-    }
-    b.err(
-      'UNIQUENESS',
-      `uniqueness violation: 'targets' entity with primary key set to null already declared (at ${formatYamlPath(first.path)}); Kong refuses it too (it keeps \`id: null\` as the id: they share it): remove \`id: null\`, and the id is derived from the upstream and the target`,
-      [...t.path, 'id'],
-    );
-  }
 }
 
 function targetModel(t: Obj, path: Path, err: Err): TargetModel {
