@@ -18,6 +18,7 @@ import { nodeId } from '../lib/node-id.ts';
 import { hasRequestBody } from '../lib/request-body.ts';
 import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { endLingering } from '../proxy/linger.ts';
+import { onAdminClientError } from '../proxy/parser-refusal.ts';
 import { absoluteFormAuthority } from '../proxy/request-checks.ts';
 import { VERSION } from '../version.ts';
 import { postConfig } from './config-post.ts';
@@ -58,6 +59,9 @@ export function createAdminServer(inst: TollgateInstance): Server {
   // `Expect: 100-continue`: node would send 100 Continue for any request. As nginx, it is sent
   // only when a body is read (POST /config, within its limit); other answers come without it.
   server.on('checkContinue', handle);
+  // A request the HTTP parser refuses gets the proxy's answer (JSON, with Date), not node's bare
+  // status line: scripts read the admin API's errors as they read its other answers.
+  server.on('clientError', onAdminClientError);
   // node's headersTimeout counts from a request's first byte: a connection that never sends one
   // would be held for ever, and enough of them exhaust the process's descriptors. nginx closes it
   // after client_header_timeout; so does this.

@@ -4,8 +4,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
-import { httpDate } from './clock.ts';
+import { ProxyErrors } from '../errors.ts';
 import {
   kCtx,
   ProxyRequest,
@@ -16,6 +15,7 @@ import {
 } from './context.ts';
 import type { Gateway } from './gateway.ts';
 import { endLingering } from './linger.ts';
+import { isRefusedRequest, ownAnswer, type ParserError, parserRefusal } from './parser-refusal.ts';
 import { nextRequestId, refuseClientBody } from './request-checks.ts';
 import { finishRefused } from './request-end.ts';
 import { answerSpelling } from './response-head.ts';
@@ -23,30 +23,9 @@ import { answerSpelling } from './response-head.ts';
 /** Longest path kept from a refused request line, for the log. */
 const PATH_LIMIT = 256;
 
-type ParserError = Error & { code?: string; reason?: string; rawPacket?: Buffer };
-
-const kRefused = Symbol('tollgate.parserRefused');
-
 export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): void {
+  if (!isRefusedRequest(err, socket)) return;
   const code = err.code ?? '';
-  // Bytes after a request that closes its connection (`Connection: close`, HTTP/1.0 without
-  // keep-alive): the parser refuses them as soon as they arrive, which is while that request is
-  // still being answered. nginx answers it and ignores the rest; so does the gateway. node ends
-  // the connection once that answer is written, and the parser drops whatever comes meanwhile.
-  if (code === 'HPE_CLOSED_CONNECTION') {
-    if ((socket as Socket & { _httpMessage?: unknown })._httpMessage == null) (socket as Socket).destroySoon();
-    return;
-  }
-  // Not a request of its own, so nothing to answer or count: a connection reset.
-  if (!code.startsWith('HPE_') && code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
-    socket.destroy();
-    return;
-  }
-  // node's parser stays failed and reports its error again for every later read of the connection:
-  // only the first is a request (answered and logged once); the connection is already ending.
-  const marked = socket as Duplex & { [kRefused]?: true };
-  if (marked[kRefused] === true) return;
-  marked[kRefused] = true;
   const current = (socket as Socket & { _httpMessage?: TrackedResponse | null })._httpMessage;
   if (current == null) {
     // The client closed during the body of a request already answered (an early 401, a 413):
@@ -103,20 +82,7 @@ function answerWhenIdle(gw: Gateway, err: ParserError, socket: Socket): void {
 /** Answers a request head the parser refused, on a connection with no answer under way. */
 function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
   const code = err.code ?? '';
-  const answer: ProxyErrorCode =
-    code === 'HPE_HEADER_OVERFLOW'
-      ? 'TOO_MANY_HEADERS'
-      : code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? 'REQUEST_TIMEOUT'
-        : // llhttp's code for a coding list whose last coding is not chunked, and for a
-          // Transfer-Encoding after a Content-Length (a smuggling shape, 400 as nginx's).
-          code === 'HPE_INVALID_TRANSFER_ENCODING' && !(err.reason ?? err.message).includes('Content-Length')
-          ? 'UNKNOWN_TRANSFER_ENCODING'
-          : // llhttp files a request line whose version is read but not followed by CRLF (a bare LF,
-            // a trailing space or byte) under HPE_INVALID_VERSION too: a malformed line, not a version.
-            code === 'HPE_INVALID_VERSION' && !(err.reason ?? err.message).includes('CRLF after version')
-            ? 'BAD_VERSION'
-            : 'BAD_REQUEST';
+  const answer = parserRefusal(err);
   const def = ProxyErrors[answer];
   const rc = refusedRequest(gw, socket, err.rawPacket);
   rc.error = { code: answer, message: err.message, cause: code };
@@ -124,7 +90,7 @@ function refuseHead(gw: Gateway, err: ParserError, socket: Socket): void {
     const body = `{"message":${JSON.stringify(def.message)},"request_id":"${rc.id}"}`;
     rc.status = def.status;
     rc.bytesSent = body.length;
-    endLingering(socket, ownAnswer(gw, def.status, rc.id, body));
+    endLingering(socket, proxyAnswer(gw, def.status, rc.id, body));
   } else {
     rc.status = 499;
     socket.destroy();
@@ -148,30 +114,17 @@ export function refusePlainHttp(gw: Gateway, socket: Socket, first: Buffer): voi
   // end the connection rather than the process.
   socket.on('error', () => socket.destroy());
   socket.resume();
-  endLingering(socket, ownAnswer(gw, 400, rc.id, body));
+  endLingering(socket, proxyAnswer(gw, 400, rc.id, body));
   finishRefused(rc);
 }
 
-/**
- * An answer written on the socket itself, with the head every other answer of the gateway's own
- * has on a closing connection: the same names, spelled and ordered as nginx's own answers
- * (answerSpelling), and a `Date`, which nginx puts on every answer (RFC 9110 6.6.1: an origin with
- * a clock must send it).
- */
-function ownAnswer(gw: Gateway, status: number, id: string, body: string): string {
-  return `HTTP/1.1 ${status} ${reason(status)}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${body.length}\r\n${answerSpelling(gw.runtime.config.settings.request_id_header).requestId}: ${id}\r\nDate: ${httpDate()}\r\nConnection: close\r\n\r\n${body}`;
-}
-
-function reason(status: number): string {
-  return status === 431
-    ? 'Request Header Fields Too Large'
-    : status === 408
-      ? 'Request Timeout'
-      : status === 505
-        ? 'HTTP Version Not Supported'
-        : status === 501
-          ? 'Not Implemented'
-          : 'Bad Request';
+/** The proxy's own answer on the socket: its request id among the head's names (answerSpelling). */
+function proxyAnswer(gw: Gateway, status: number, id: string, body: string): string {
+  return ownAnswer(
+    status,
+    body,
+    `${answerSpelling(gw.runtime.config.settings.request_id_header).requestId}: ${id}\r\n`,
+  );
 }
 
 /** A request record for what the parser refused: method and path from the request line when they are readable. */
