@@ -53,3 +53,29 @@ test('each refusal has its catalogued status and message; a pipelined one waits 
     /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n\{[\s\S]*HTTP\/1\.1 400 Bad Request\r\n[\s\S]*\{"message":"Bad request"\}$/,
   );
 });
+
+test('a body whose framing is unknown or faulty is refused before any endpoint reads it, as nginx refuses it', async () => {
+  // An unknown coding (last or not): 501, where POST /config waited for a body it cannot delimit.
+  for (const te of ['gzip', 'gzip, chunked']) {
+    const r = await rawRequest(
+      gw.adminUrl,
+      `POST /config HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: ${te}\r\n\r\n0\r\n\r\n`,
+    );
+    assert.equal(r.status, 501, `${te}: ${r.raw}`);
+    assert.equal(JSON.parse(r.body).message, 'Not Implemented');
+    assert.equal(r.headers.connection, 'close');
+  }
+  // RFC 9112 6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
+  const old = await rawRequest(
+    gw.adminUrl,
+    'POST /config HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+  );
+  assert.equal(old.status, 400, old.raw);
+  assert.equal(JSON.parse(old.body).message, 'Bad request');
+  // Plain chunked framing is read as before.
+  const ok = await rawRequest(
+    gw.adminUrl,
+    'GET /status HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n',
+  );
+  assert.equal(ok.status, 200);
+});

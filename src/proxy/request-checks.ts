@@ -172,14 +172,8 @@ export function readClientHeaders(
   }
   const te = out['transfer-encoding'];
   if (te !== undefined) {
-    // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty
-    // (1.0 has no chunked coding; a 1.0 hop may have passed it on unread). Refused, connection closed.
-    if (!h2 && req.httpVersionMinor === 0) return 'BAD_REQUEST';
-    // Only plain chunked framing can be re-framed safely. A coding the gateway does not know is
-    // 501, as RFC 9112 section 6.1 says and nginx answers (it asks before it looks at a
-    // Content-Length); chunked beside Content-Length is a smuggling shape, 400.
-    if (String(te).trim().toLowerCase() !== 'chunked') return 'UNKNOWN_TRANSFER_ENCODING';
-    if (out['content-length'] !== undefined) return 'BAD_REQUEST';
+    const refused = transferEncodingRefusal(te, !h2 && req.httpVersionMinor === 0, out['content-length'] !== undefined);
+    if (refused !== null) return refused;
   }
   if (scan.connection !== undefined) {
     for (const token of connectionTokens(scan.connection)) delete out[token];
@@ -189,6 +183,21 @@ export function readClientHeaders(
 
 /** nginx's `$host` for a request that names no host: the name of Kong's proxy server block. */
 export const SERVER_NAME = 'kong';
+
+/**
+ * The answer to a request whose Transfer-Encoding is `te`, or null when its framing is sound; for
+ * both listeners.
+ */
+export function transferEncodingRefusal(te: unknown, http10: boolean, contentLength: boolean): ProxyErrorCode | null {
+  // RFC 9112 section 6.1: Transfer-Encoding in an HTTP/1.0 message means its framing is faulty
+  // (1.0 has no chunked coding; a 1.0 hop may have passed it on unread). Refused, connection closed.
+  if (http10) return 'BAD_REQUEST';
+  // Only plain chunked framing can be re-framed safely. A coding the gateway does not know is
+  // 501, as RFC 9112 section 6.1 says and nginx answers (it asks before it looks at a
+  // Content-Length); chunked beside Content-Length is a smuggling shape, 400.
+  if (String(te).trim().toLowerCase() !== 'chunked') return 'UNKNOWN_TRANSFER_ENCODING';
+  return contentLength ? 'BAD_REQUEST' : null;
+}
 
 /**
  * nginx's `$host` from a Host's name (its port removed): lower-cased, without the trailing dot of a
