@@ -51,6 +51,7 @@ export function normalizePath(path: string): string {
 export function pathProblem(p: string, allowQuery: boolean): string | null {
   // Without its leading '/', the schema's own pattern says so.
   if (!p.startsWith('/')) return null;
+  if (p.includes('//')) return EMPTY_SEGMENTS;
   if (!(allowQuery ? RFC3986_PATH_OR_QUERY : RFC3986_PATH).test(p))
     return `invalid path: '${JSON.stringify(p).slice(1, -1)}' (characters outside of the reserved list of RFC 3986 found)`;
   const bad = /%(?![0-9A-Fa-f]{2})/.exec(p);
@@ -60,8 +61,17 @@ export function pathProblem(p: string, allowQuery: boolean): string | null {
 const RFC3986_PATH = /^\/[A-Za-z0-9._~/%:@!$&'()*+,;=-]*$/;
 const RFC3986_PATH_OR_QUERY = /^\/[A-Za-z0-9._~/%:@!$&'()*+,;=?-]*$/;
 
+/**
+ * Kong's typedefs.path and router_path refuse `//` anywhere, regex paths included (their
+ * `match_none`, checked before the path's other rules but a path's leading '/'): a normalized
+ * request path never has an empty segment, so such a route could never match as written.
+ */
+const EMPTY_SEGMENTS = 'must not have empty segments';
+
 /** Checks a route path; returns an error message, or null when it is fine. */
 export function checkRoutePath(path: string): string | null {
+  if (path.includes('//'))
+    return path.startsWith('/') ? `${EMPTY_SEGMENTS}: write '${normalizePath(path)}'` : EMPTY_SEGMENTS;
   // Kong's router_path (typedefs.lua) gives one message for a path without '/' and a regex without it.
   const noSlash = `should start with: / (fixed path) or ~/ (regex path)`;
   if (path.startsWith('~')) {
@@ -84,10 +94,11 @@ export function checkRoutePath(path: string): string | null {
   const normal = normalizePath(path);
   if (normal !== path) {
     // Normalized request paths never contain these, so the route could never match as written.
-    if (/%[0-9A-Fa-f]{2}/.test(path) && normal.length !== path.length && !/\/\/|\/\.\.?(\/|$)/.test(path)) {
-      return `path is not normalized: percent-encoded unreserved characters never appear in a request path after normalization; write '${normal}'`;
+    // Kong's message (validate_path_with_regexes, typedefs.lua), with why for an escape.
+    if (/%[0-9A-Fa-f]{2}/.test(path) && normal.length !== path.length && !/\/\.\.?(\/|$)/.test(path)) {
+      return `non-normalized path, consider use '${normal}' instead: percent-encoded unreserved characters never appear in a request path after normalization`;
     }
-    return `path is not normalized (no '//', '/./' or '/../' segments, no percent-encoded unreserved characters); write '${normal}'`;
+    return `non-normalized path, consider use '${normal}' instead (no '/./' or '/../' segments, no percent-encoded unreserved characters)`;
   }
   return null;
 }

@@ -1,0 +1,32 @@
+// Paths as Kong's typedefs.path (a service's path, a health check's http_path, an upstream's
+// hash_on_cookie_path) and typedefs.router_path (a route's paths) check them, with Kong's messages.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { brief, issuesOf, V3 } from './helpers.ts';
+
+test('an empty segment (//) is refused in every kind of path, regex paths included, as Kong refuses it', async () => {
+  const issues = brief(
+    await issuesOf(`${V3}services:
+  - name: a
+    url: http://a.example/v1//x
+    routes:
+      - paths: ["/x//y", "~/r//s", "x//y"]
+  - name: b
+    host: b.example
+    path: /p//q
+upstreams:
+  - name: u
+    hash_on_cookie_path: /c//d
+    healthchecks: { active: { http_path: /h//i } }
+`),
+  );
+  assert.deepEqual(issues, [
+    '4:10 services[0].url must not have empty segments',
+    "6:17 services[0].routes[0].paths[0] must not have empty segments: write '/x/y'",
+    '6:26 services[0].routes[0].paths[1] must not have empty segments',
+    '6:36 services[0].routes[0].paths[2] must not have empty segments',
+    '9:11 services[1].path must not have empty segments',
+    '12:26 upstreams[0].hash_on_cookie_path must not have empty segments',
+    '13:42 upstreams[0].healthchecks.active.http_path must not have empty segments',
+  ]);
+});
