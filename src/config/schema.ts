@@ -513,11 +513,7 @@ function translateErrors(
       case 'pattern':
         issue = {
           code,
-          // Kong's tag validator (kong/db/schema/typedefs.lua) and its message.
-          message:
-            err.schemaPath === '#/definitions/tags/items/pattern'
-              ? `invalid tag '${String(value)}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`
-              : `must match the pattern ${(err.params as { pattern: string }).pattern}`,
+          message: patternMessage(err.schemaPath, (err.params as { pattern: string }).pattern, value),
           path,
         };
         break;
@@ -544,4 +540,27 @@ function rangeMessage(err: ErrorObject): string {
   if (err.keyword === 'exclusiveMinimum')
     return `value must be greater than ${(err.params as { limit: number }).limit}`;
   return err.message ?? `fails the schema's ${err.keyword} rule`;
+}
+
+/** Fields whose pattern is a Kong `match` rule (schema path, as ajv gives it, and pattern): Kong's message for it, "invalid value: <value>". */
+const KONG_MATCH_FIELDS: ReadonlySet<string> = new Set([
+  // A route's methods (typedefs.http_method), a vault's prefix, the env vault's config.prefix.
+  '#/properties/methods/items/pattern ^[A-Z]+$',
+  '#/properties/prefix/pattern ^[a-z][a-z0-9-]*[a-z0-9]$',
+  '#/then/properties/config/properties/prefix/pattern ^[A-Za-z_-][A-Za-z0-9_-]*$',
+]);
+
+/**
+ * A value that fails its field's pattern, in Kong's words where Kong checks the same
+ * (kong/db/schema/init.lua's validation_errors, kong/db/schema/typedefs.lua), with the rule.
+ */
+function patternMessage(schemaPath: string, pattern: string, value: unknown): string {
+  // Kong's tag validator and its message.
+  if (schemaPath === '#/definitions/tags/items/pattern')
+    return `invalid tag '${String(value)}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`;
+  // typedefs.path's `starts_with` (STARTS_WITH).
+  if (pattern === '^/') return 'should start with: /';
+  if (KONG_MATCH_FIELDS.has(`${schemaPath} ${pattern}`))
+    return `invalid value: ${String(value)}: must match the pattern ${pattern}`;
+  return `must match the pattern ${pattern}`;
 }

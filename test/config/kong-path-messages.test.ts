@@ -1,5 +1,6 @@
 // Paths as Kong's typedefs.path (a service's path, a health check's http_path, an upstream's
-// hash_on_cookie_path) and typedefs.router_path (a route's paths) check them, with Kong's messages.
+// hash_on_cookie_path) and typedefs.router_path (a route's paths) check them, and the fields whose
+// pattern is a Kong `match` rule (a route's methods, a vault's prefix), with Kong's messages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { brief, issuesOf, V3 } from './helpers.ts';
@@ -28,5 +29,29 @@ upstreams:
     '9:11 services[1].path must not have empty segments',
     '12:26 upstreams[0].hash_on_cookie_path must not have empty segments',
     '13:42 upstreams[0].healthchecks.active.http_path must not have empty segments',
+  ]);
+});
+
+test("a path without its leading '/' and a value outside a Kong match rule get Kong's messages, with the rule", async () => {
+  const issues = brief(
+    await issuesOf(`${V3}services:
+  - name: a
+    url: http://a.example/
+    routes:
+      - { paths: [/a], methods: [get, POST] }
+upstreams:
+  - name: u
+    hash_on_cookie_path: c
+    healthchecks: { active: { http_path: health } }
+vaults:
+  - { name: env, prefix: My_Env, config: { prefix: 1x } }
+`),
+  );
+  assert.deepEqual(issues, [
+    '6:34 services[0].routes[0].methods[0] invalid value: get: must match the pattern ^[A-Z]+$',
+    '9:26 upstreams[0].hash_on_cookie_path should start with: /',
+    '10:42 upstreams[0].healthchecks.active.http_path should start with: /',
+    '12:26 vaults[0].prefix invalid value: My_Env: must match the pattern ^[a-z][a-z0-9-]*[a-z0-9]$',
+    '12:52 vaults[0].config.prefix invalid value: 1x: must match the pattern ^[A-Za-z_-][A-Za-z0-9_-]*$',
   ]);
 });

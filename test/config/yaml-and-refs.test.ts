@@ -353,7 +353,7 @@ consumers:
     "3:13 vaults[0].name vault 'aws' is not installed: Tollgate has Kong's env vault only; use ${NAME} or ${file:path} for other secrets",
     '4:26 vaults[1].prefix must not be one of: env',
     "6:26 vaults[3].prefix uniqueness violation: 'vaults' entity with prefix set to 'team' already declared (at vaults[2])",
-    '7:26 vaults[4].prefix must match the pattern ^[a-z][a-z0-9-]*[a-z0-9]$',
+    '7:26 vaults[4].prefix invalid value: Team_1: must match the pattern ^[a-z][a-z0-9-]*[a-z0-9]$',
     "10:16 consumers[0].custom_id vault 'aws-prod' is not available ({vault://aws-prod/db}): Tollgate resolves Kong's env vault only ({vault://env/<name>}); use ${NAME} or ${file:path} for other secrets",
   ]);
 });
