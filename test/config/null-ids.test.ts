@@ -78,3 +78,33 @@ plugins:
   assert.match(v.out, twice('27:27', 'plugins', 'plugins[0]', 'its name and scope'));
   assert.match(v.out, /invalid \(6 errors\)/);
 });
+
+test("a target or plugin nested without an id under an id: null entity is refused: Kong's loader cannot derive its id", async () => {
+  const v = await validate(`services:
+  - name: a
+    id: null
+    url: http://127.0.0.1:9/
+    plugins:
+      - { name: cors }
+      - { name: key-auth, id: 11111111-1111-4111-8111-111111111111 }
+    routes:
+      - { name: ra, paths: [/a], plugins: [{ name: acl, config: { allow: [x] } }] }
+upstreams:
+  - name: up
+    id: null
+    targets:
+      - { target: "10.0.0.1:80" }
+      - { target: "10.0.0.2:80", id: null }
+`);
+  assert.equal(v.code, 1, v.out);
+  assert.match(
+    v.out,
+    /:7:9 {2}services\[0\]\.plugins\[0\] {2}Kong cannot load this plugin: its loader derives the id of a plugin nested without one from its service's id, written `id: null` \(at services\[0\]\): remove that `id: null`, or give this plugin an id\n/,
+  );
+  assert.match(
+    v.out,
+    /:15:9 {2}upstreams\[0\]\.targets\[0\] {2}Kong cannot load this target: .* from its upstream's id/,
+  );
+  // The plugin with an id of its own, the route's (its route has an id), the target written id: null: as in Kong.
+  assert.match(v.out, /invalid \(2 errors\)/);
+});

@@ -60,3 +60,22 @@ export function nullIds(b: Build, kind: string, list: readonly { raw: Obj; path:
     );
   }
 }
+
+/**
+ * Targets and plugins nested without an id under an entity written `id: null`: Kong's loader
+ * derives such a child's id from a cache key holding its parent's id (build_cache_key in
+ * declarative_config.lua), and a null there fails the whole load (Lua's table.concat refuses it).
+ * Refused here too, with the way out, rather than loaded where Kong loads nothing.
+ */
+export function nullParents(b: Build): void {
+  const refuse = (child: string, raw: Obj, path: Path, parentKind: string, parent: { raw: Obj; path: Path }): void => {
+    if (raw.id !== undefined || hasNullId(raw) || !hasNullId(parent.raw)) return;
+    b.err(
+      'SEMANTIC',
+      `Kong cannot load this ${child}: its loader derives the id of a ${child} nested without one from its ${parentKind}'s id, written \`id: null\` (at ${formatYamlPath(parent.path)}): remove that \`id: null\`, or give this ${child} an id`,
+      path,
+    );
+  };
+  for (const t of b.targets) if (t.upstream !== null) refuse('target', t.raw, t.path, 'upstream', t.upstream);
+  for (const p of b.plugins) if (p.parent !== null) refuse('plugin', p.raw, p.path, p.parent.kind, p.parent.entity);
+}

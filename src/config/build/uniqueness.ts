@@ -5,7 +5,7 @@
  */
 import { formatYamlPath } from '../../errors.ts';
 import { checkName } from '../paths.ts';
-import { nullIds } from './null-ids.ts';
+import { nullIds, nullParents } from './null-ids.ts';
 import { type Build, drain, type Obj, type Path, type Steps } from './state.ts';
 import { sameAddressTargets } from './upstream.ts';
 
@@ -66,6 +66,7 @@ export function* uniquenessSteps(b: Build): Steps {
   yield* ids('upstreams', b.upstreams, 'its name');
   for (const x of b.upstreams) u.check('upstreams', 'name', x.model.name, x.path);
   yield* ids('targets', b.targets, 'the upstream and the target');
+  nullParents(b);
   sameAddressTargets(b);
   nullIds(b, 'certificates', b.certificates, 'the certificate');
   for (const c of b.certificates) {
