@@ -441,6 +441,17 @@ test("a CA certificate listed twice is Kong's uniqueness violation: on its cert_
       `ca_certificates[1].id uniqueness violation: 'ca_certificates' entity with primary key set to '${id}' already declared`,
     ],
   );
+  // `id: null` written twice is one primary key to Kong, reported as that alone (Kong stops there).
+  const nulls = await issues(
+    `_format_version: "3.0"\nca_certificates:\n  - { id: null, cert: "\${file:ca.pem}" }\n  - { id: null, cert: "\${file:ca.pem}" }\n`,
+    ca.dir,
+  );
+  assert.deepEqual(
+    nulls.map((i) => `${i.path} ${i.message.replace(/ \(at .*/, '')}`),
+    [
+      "ca_certificates[1].id uniqueness violation: 'ca_certificates' entity with primary key set to null already declared",
+    ],
+  );
 });
 
 test('hsts preload without a year and includeSubDomains is refused', async () => {

@@ -7,6 +7,7 @@ import { isIP } from 'node:net';
 import { entityId } from '../ids.ts';
 import type { CertificateModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
+import { hasNullId, nullIds } from './null-ids.ts';
 import {
   type Build,
   type Err,
@@ -176,7 +177,10 @@ export function upstreamTls(b: Build): void {
   const each = b.each.bind(b);
   const certificates = b.certificates.map((c) => c.model);
   const cas = new Map<string, string>();
+  const written: { raw: Obj; path: Path }[] = [];
+  const nullCas = new Set<string>();
   each(doc.ca_certificates, (raw, i) => {
+    written.push({ raw, path: ['ca_certificates', i] });
     const path: Path = ['ca_certificates', i];
     const id = typeof raw.id === 'string' ? raw.id.toLowerCase() : entityId('ca_certificates', `ca:${raw.cert}`);
     let cert: X509Certificate | null = null;
@@ -211,7 +215,8 @@ export function upstreamTls(b: Build): void {
     const digest = cert?.fingerprint256.replaceAll(':', '').toLowerCase() ?? '';
     // Kong's two messages: an id given twice is its primary key; the same certificate twice
     // without ids (here the same derived id) is its unique cert_digest.
-    if (cas.has(id))
+    // Two written `id: null` are one primary key to Kong, whatever their certificates (nullIds).
+    if (cas.has(id) && !(hasNullId(raw) && nullCas.has(id)))
       err(
         'UNIQUENESS',
         typeof raw.id === 'string'
@@ -220,8 +225,10 @@ export function upstreamTls(b: Build): void {
         [...path, typeof raw.id === 'string' ? 'id' : 'cert'],
       );
     cas.set(id, raw.cert);
+    if (hasNullId(raw)) nullCas.add(id);
     b.caCertificates.push({ id, cert: raw.cert, cert_digest: digest, tags: tags(raw.tags), yaml_path: path });
   });
+  nullIds(b, 'ca_certificates', written, 'the certificate');
   const certIds = new Set(certificates.map((c) => c.id));
   for (const s of services) {
     const list = s.raw.ca_certificates;
