@@ -193,6 +193,23 @@ certificates:
     /^8:38 certificates\[1\]\.snis\[1\]\.name uniqueness violation: 'snis' entity with name set to 'a\.test' already declared/m,
   );
   assert.ok(!text.includes(a.key.split('\n')[1]!), 'no key material in messages');
+  // Two SNIs written `id: null` share that primary key in Kong, nested or top level.
+  const nulls = await issues(
+    `_format_version: "3.0"
+certificates:
+  - id: 2f3b1c2e-1111-4222-8333-444455556666
+    cert: \${file:b.pem}
+    key: \${file:b.key}
+    snis: [{ name: b.test, id: null }]
+snis:
+  - { name: c.test, id: null, certificate: 2f3b1c2e-1111-4222-8333-444455556666 }
+`,
+    ca.dir,
+  );
+  assert.deepEqual(
+    nulls.map((i) => `${i.line}:${i.col} ${i.path} ${i.message.replace(/ \(at .*/, '')}`),
+    ["8:25 snis[0].id uniqueness violation: 'snis' entity with primary key set to null already declared"],
+  );
 });
 
 test("an IP address as an SNI is refused with Kong's message: no client sends one, so it would never select its certificate", {

@@ -43,6 +43,11 @@ export function liftCertificates(b: Build): void {
     b.certificates.push({ raw, path, model, sniPaths } satisfies PendingCertificate);
   });
   liftTopLevelSnis(b);
+  const snis: { raw: Obj; path: Path }[] = [];
+  for (const c of b.certificates)
+    for (const [s, j] of b.entries(c.raw.snis)) snis.push({ raw: s, path: [...c.path, 'snis', j] });
+  for (const [s, i] of b.entries(b.doc.snis)) snis.push({ raw: s, path: ['snis', i] });
+  nullIds(b, 'snis', snis, 'its name');
 }
 
 function addSni(b: Build, raw: Obj, path: Path, cert: CertificateModel, sniPaths: Path[]): void {
