@@ -79,3 +79,15 @@ test('a body whose framing is unknown or faulty is refused before any endpoint r
   );
   assert.equal(ok.status, 200);
 });
+
+test("an HTTP/1.1 request without Host, or with two, gets the proxy's 400, as nginx refuses both", async () => {
+  const none = await rawRequest(gw.adminUrl, 'GET /status HTTP/1.1\r\n\r\n');
+  assert.equal(none.status, 400, none.raw);
+  assert.equal(JSON.parse(none.body).message, 'Bad request: missing Host');
+  assert.equal(none.headers.connection, 'close');
+  const two = await rawRequest(gw.adminUrl, 'GET /status HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n');
+  assert.equal(two.status, 400, two.raw);
+  assert.equal(JSON.parse(two.body).message, 'Bad request: ambiguous Host');
+  // HTTP/1.0 may go without one.
+  assert.equal((await rawRequest(gw.adminUrl, 'GET /status HTTP/1.0\r\n\r\n')).status, 200);
+});

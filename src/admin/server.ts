@@ -12,7 +12,6 @@ import {
   type SecretValues,
   secretValues,
 } from '../config/secrets.ts';
-import { ProxyErrors } from '../errors.ts';
 import type { TollgateInstance } from '../instance.ts';
 import type { ConnectionStats } from '../instance-types.ts';
 import { nodeId } from '../lib/node-id.ts';
@@ -20,14 +19,14 @@ import { hasRequestBody } from '../lib/request-body.ts';
 import type { PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { endLingering } from '../proxy/linger.ts';
 import { onAdminClientError } from '../proxy/parser-refusal.ts';
-import { absoluteFormAuthority, transferEncodingRefusal } from '../proxy/request-checks.ts';
+import { absoluteFormAuthority } from '../proxy/request-checks.ts';
 import { VERSION } from '../version.ts';
 import { postConfig } from './config-post.ts';
 import { entityEndpoint, isEntityPath } from './entities.ts';
+import { adminHeadRefusal } from './head-checks.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-const CLOSE = { Connection: 'close' };
 
 export { REDACTED };
 
@@ -55,6 +54,7 @@ export function createAdminServer(inst: TollgateInstance): Server {
       headersTimeout: headTimeout,
       connectionsCheckingInterval: Math.min(1000, headTimeout),
       keepAliveTimeout: 5_000,
+      requireHostHeader: false, // adminHeadRefusal answers as the proxy does, not node's bare 400
     },
     handle,
   );
@@ -162,11 +162,9 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
   // Kong's admin router answers `/status/` as `/status` (lapis default_route): one slash is dropped.
   const path = raw.length > 1 && raw.endsWith('/') ? raw.slice(0, -1) : raw;
   const method = req.method === 'HEAD' ? 'GET' : req.method;
-  // A body whose framing is unknown or faulty is refused before any endpoint, as nginx refuses it.
-  const te = req.headers['transfer-encoding'];
-  const teRefused = te === undefined ? null : transferEncodingRefusal(te, req.httpVersionMinor === 0, false);
-  if (teRefused !== null)
-    return send(res, ProxyErrors[teRefused].status, { message: ProxyErrors[teRefused].message }, CLOSE);
+  // What nginx refuses before any location (a body of unknown framing, a missing or doubled Host).
+  const refused = adminHeadRefusal(req);
+  if (refused !== null) return send(res, refused.status, { message: refused.message }, { Connection: 'close' });
   try {
     // Kong's list of the plugins the node can run (admin UIs read it); before `/plugins/{id}`.
     if (path === '/plugins/enabled') {
