@@ -91,3 +91,15 @@ test("an HTTP/1.1 request without Host, or with two, gets the proxy's 400, as ng
   // HTTP/1.0 may go without one.
   assert.equal((await rawRequest(gw.adminUrl, 'GET /status HTTP/1.0\r\n\r\n')).status, 200);
 });
+
+test('a malformed chunk in the body POST /config reads is its 400 at once, not an answer after client_body_timeout', async () => {
+  const started = Date.now();
+  const r = await rawRequest(
+    gw.adminUrl,
+    'POST /config HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"_fo\r\nZZ\r\n',
+  );
+  assert.equal(r.status, 400, r.raw);
+  assert.deepEqual(JSON.parse(r.body), { message: 'Bad request' });
+  // rawRequest waits 1.5 s of silence; the body's deadline (client_body_timeout) is far longer.
+  assert.ok(Date.now() - started < 10_000);
+});

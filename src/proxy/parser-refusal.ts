@@ -1,6 +1,7 @@
 // What the listeners (proxy and admin) share about a request node's HTTP parser refuses: which
 // errors are requests to answer, which answer each gets, and the answer's head, written on the
 // socket itself. The proxy adds its request id, its access log and its metrics (refused.ts).
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
@@ -87,13 +88,24 @@ export function onAdminClientError(err: Error, socket: Duplex): void {
   if (isRefusedRequest(err, socket)) adminAnswerWhenIdle(err, socket as Socket);
 }
 
-type AnsweringSocket = Socket & { _httpMessage?: { once(e: 'finish', f: () => void): void } | null };
+type AnsweringSocket = Socket & { _httpMessage?: ServerResponse | null };
 
 function adminAnswerWhenIdle(err: ParserError, socket: AnsweringSocket): void {
   if (socket.destroyed) return;
   const current = socket._httpMessage;
-  // node hands the socket to the next queued answer in its own 'finish' listener, before this one.
-  if (current != null) return void current.once('finish', () => setImmediate(adminAnswerWhenIdle, err, socket));
+  if (current != null) {
+    // The body of the request being answered was refused (a malformed chunk): its answer is the
+    // 400 if it has not started (node's own rule, and nginx's "client sent invalid chunked body");
+    // the endpoint reading that body would wait for the rest until client_body_timeout.
+    if (!current.req.complete) return void (current.headersSent ? socket.destroy() : answer(err, socket));
+    // A later pipelined request: answered once the answers before it have gone. node hands the
+    // socket to the next queued answer in its own 'finish' listener, before this one.
+    return void current.once('finish', () => setImmediate(adminAnswerWhenIdle, err, socket));
+  }
+  answer(err, socket);
+}
+
+function answer(err: ParserError, socket: Socket): void {
   if (!socket.writable) return void socket.destroy();
   const def = ProxyErrors[parserRefusal(err)];
   endLingering(socket, ownAnswer(def.status, `{"message":${JSON.stringify(def.message)}}`));
