@@ -1,11 +1,11 @@
 /**
  * Tollgate's public API: what custom plugins import (`tollgate`), and nothing else. The built-in
  * plugins use exactly this (a test holds them to it), and every name here is documented in
- * docs/plugins.md or used by a built-in. The config model, the runtime and the data path stay
- * internal: a plugin sees a request, a response, its own config and the consumers, never the
- * gateway's file model. JWT helpers are the `tollgate/jwt` subpath (src/lib/jwt.ts); the test kit
- * is `tollgate/testing`; the log receivers' helpers are `tollgate/log`; Kong's config rules that
- * plugins share are `tollgate/kong-config`.
+ * docs/plugin-api.md or docs/plugin-api-services.md, or used by a built-in. The config model, the
+ * runtime and the data path stay internal: a plugin sees a request, a response, its own config and
+ * the consumers, never the gateway's file model. JWT helpers are the `tollgate/jwt` subpath
+ * (src/lib/jwt.ts); the test kit is `tollgate/testing`; the log receivers' helpers are
+ * `tollgate/log`; Kong's config rules that plugins share are `tollgate/kong-config`.
  */
 
 export type {

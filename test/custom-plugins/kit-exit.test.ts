@@ -34,7 +34,7 @@ const plugin = definePlugin<Record<string, never>>({
       if (req.headers['x-exit'] === 'in-response') req.exit(403, { message: 'late' });
       res.setHeader('x-seen-type', String(res.headers['content-type']));
       res.setHeader('x-seen-length', String(res.headers['content-length']));
-      // A Content-Length the plugin sets or removes never frames the body (docs/plugins.md).
+      // A Content-Length the plugin sets or removes never frames the body (docs/plugin-api.md).
       const length = req.headers['x-length'];
       if (length === 'drop') res.removeHeader('content-length');
       else if (typeof length === 'string') res.setHeader('content-length', length);

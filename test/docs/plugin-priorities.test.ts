@@ -1,11 +1,11 @@
-// docs/plugins.md's priority table lists every built-in plugin with the priority it runs at, so a
+// docs/plugin-api.md's priority table lists every built-in plugin with the priority it runs at, so a
 // custom plugin's author can place it among them.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { builtinPlugins } from '../../src/plugins/index.ts';
 
-const page = readFileSync(new URL('../../docs/plugins.md', import.meta.url), 'utf8');
+const page = readFileSync(new URL('../../docs/plugin-api.md', import.meta.url), 'utf8');
 
 /** The "| plugin | priority | | plugin | priority |" table: two name-priority pairs per row. */
 function documented(): Map<string, number> {
@@ -19,7 +19,7 @@ function documented(): Map<string, number> {
   return out;
 }
 
-test('the priority table in docs/plugins.md lists every built-in plugin with its priority', () => {
+test('the priority table in docs/plugin-api.md lists every built-in plugin with its priority', () => {
   const builtins = new Map([...builtinPlugins].map(([name, def]) => [name, def.priority]));
   assert.deepEqual(
     [...documented()].sort(([a], [b]) => (a < b ? -1 : 1)),
