@@ -87,6 +87,32 @@ export const groups = {
       'test/config/duplicate-targets.test.ts',
     ],
   },
+  // Where Tollgate reads a Kong config or a request as Kong does: ip-restriction's entries
+  // (prefix spelling, brackets, zone ids), bot-detection's leading PCRE options, hmac-auth's header
+  // names with `_`, the only-if-cached 504's key, the `kong` host of a request without Host and the
+  // https redirect that must not name it. Line ranges: only those functions.
+  'kong-parity-plugins': {
+    mutate: [
+      'src/plugins/ip-restriction/index.ts:23-55',
+      'src/plugins/bot-detection/index.ts:40-61',
+      'src/plugins/hmac-auth/signature.ts:69-83',
+      'src/plugins/proxy-cache/index.ts:177-177',
+      'src/proxy/request-checks.ts:127-130',
+      'src/proxy/request-checks.ts:190-191',
+      'src/proxy/reply.ts:229-249',
+    ],
+    tests: [
+      'src/plugins/ip-restriction/ip-restriction.test.ts',
+      'src/plugins/hmac-auth/hmac-auth.test.ts',
+      'src/plugins/hmac-auth/hmac-auth-kit.test.ts',
+      'src/plugins/proxy-cache/proxy-cache.test.ts',
+      'src/proxy/request-checks.test.ts',
+      'test/proxy/core.test.ts',
+      'test/proxy/forwarded.test.ts',
+      'test/tls/https.test.ts',
+      'src/plugins/bot-detection/bot-detection.test.ts',
+    ],
+  },
 };
 
 const group = groups[process.env.MUTATION_GROUP ?? 'router'];

@@ -17,6 +17,7 @@ import type { TestGateway } from '../../src/testing/index.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
 import { serviceConfig, startServiceGateway } from '../support/gateway.ts';
 import { accessLineOf } from '../support/logs.ts';
+import { rawRequest } from '../support/raw.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
 import { startOfMinute } from '../support/wait.ts';
 
@@ -210,6 +211,13 @@ describe('behind a trusted proxy', () => {
     // One that is no host name is not believed: the Host the proxy sent counts.
     const bad = await get(`${gw.url}/moved/a`, { host: 'internal:8080', 'x-forwarded-host': 'evil.example/x' });
     assert.equal(bad.headers.location, 'https://internal/moved/a');
+    assert.equal(bad.headers['content-length'], '0');
+    // HTTP/1.0 without Host: the proxy's X-Forwarded-Host still names the public host (only a
+    // request naming no host at all gets the upgrade answer instead of `https://kong/...`).
+    const h10 = await rawRequest(gw.url, 'GET /moved/a HTTP/1.0\r\nX-Forwarded-Host: api.example.com\r\n\r\n');
+    assert.equal(h10.status, 301);
+    assert.equal(h10.headers.location, 'https://api.example.com/moved/a');
+    assert.equal((await rawRequest(gw.url, 'GET /moved/a HTTP/1.0\r\n\r\n')).status, 426);
   });
 
   test('a trusted request id is used when it is one non-empty value', async () => {
@@ -273,7 +281,13 @@ describe('without trusted proxies', () => {
   let upstream: RecordingUpstream;
   before(async () => {
     upstream = await startRecordingUpstream();
-    gw = await startServiceGateway([{ name: 'plain', paths: ['/plain'] }], { url: upstream.url });
+    gw = await startServiceGateway(
+      [
+        { name: 'plain', paths: ['/plain'] },
+        { name: 'moved', paths: ['/moved'], protocols: ['https'], https_redirect_status_code: 301 },
+      ],
+      { url: upstream.url },
+    );
   });
   after(async () => {
     await gw.close();
@@ -290,6 +304,12 @@ describe('without trusted proxies', () => {
     assert.equal(junk.headers['x-forwarded-for'], '127.0.0.1');
     const id = junk.headers['x-kong-request-id'] ?? junk.headers['x-request-id'];
     assert.equal((await accessLineOf(gw.logs, id)).client_ip, '127.0.0.1');
+  });
+
+  test("an https redirect without an https listener names no port, and a client's X-Forwarded-Host is not believed", async () => {
+    const r = await get(`${gw.url}/moved/a?b=1`, { host: 'internal:8080', 'x-forwarded-host': 'evil.example' });
+    assert.equal(r.status, 301);
+    assert.equal(r.headers.location, 'https://internal/moved/a?b=1');
   });
 });
 

@@ -287,6 +287,14 @@ describe('bot rules', () => {
     }
   });
 
+  test('only a leading (?i) is an option setting: one later keeps its meaning, here a character class as in PCRE', async () => {
+    const config = { deny: ['^agent [(?i)]$'] };
+    const ua = (value: string) => runPlugin(plugin, config, { headers: { 'user-agent': value } });
+    assert.equal((await ua('agent ?')).status, 403);
+    assert.equal((await ua('agent i')).status, 403);
+    assert.equal((await ua('AGENT ?')).exited, false, 'case-sensitive: no flag was taken from the class');
+  });
+
   test("Kong's bounded forms: at most 30 characters between archive and .org_bot, Microsoft and Bot", async () => {
     const r = await runPlugin(plugin, {}, { headers: { 'user-agent': 'Mozilla (archive foo.org_bot)' } });
     assert.equal(r.status, 403);

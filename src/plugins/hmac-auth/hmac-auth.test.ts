@@ -204,6 +204,23 @@ describe('hmac-auth', () => {
     assert.equal(res.status, 200, res.body);
   });
 
+  test("request-line names the request's own version: HTTP/1.0 for an HTTP/1.0 request, as Kong's HTTP/%.01f", async () => {
+    const date = new Date().toUTCString();
+    const send10 = (version: string) => {
+      const signature = createHmac('sha256', SECRET)
+        .update(`date: ${date}\nGET /hmac/v HTTP/${version}`)
+        .digest('base64');
+      return rawRequest(
+        gw.url,
+        `GET /hmac/v HTTP/1.0\r\nHost: t\r\nDate: ${date}\r\n` +
+          `Authorization: hmac username="alice", algorithm="hmac-sha256", headers="date request-line", signature="${signature}"\r\n\r\n`,
+      );
+    };
+    assert.equal((await send10('1.0')).status, 200);
+    const as11 = await send10('1.1');
+    assert.equal(as11.status, 401, 'a line signed as HTTP/1.1 is not the request sent');
+  });
+
   test('a UTF-8 username is matched by its bytes, as Kong matches it', async () => {
     const date = new Date().toUTCString();
     const signature = createHmac('sha256', SECRET).update(`date: ${date}`).digest('base64');

@@ -77,6 +77,9 @@ describe('ip-restriction', () => {
       'fe80::%1/64',
       '[10.0.0.1]',
       '[]',
+      // A bracket on one side only is no bracketed address (`2001:db8::1]` is not `001:db8::1`).
+      '[2001:db8::1',
+      '2001:db8::1]',
     ]) {
       await assert.rejects(
         runPlugin(plugin, { allow: ['192.0.2.1', entry] }),
@@ -89,6 +92,12 @@ describe('ip-restriction', () => {
     assert.equal((await from('2001:db8:1::7', config)).status, 403);
     assert.equal((await from('2001:db8:2::7', config)).exited, false);
     assert.equal((await from('192.0.2.1', config)).status, 403, '/0 still reads as a prefix');
+    // The longest prefix of each family loads (Kong's table goes to 32 and 128) and is one address.
+    const single = { deny: ['203.0.113.7/32', '[2001:db8:3::5]/128'] };
+    assert.equal((await from('203.0.113.7', single)).status, 403);
+    assert.equal((await from('2001:db8:3::5', single)).status, 403);
+    assert.equal((await from('203.0.113.6', single)).exited, false);
+    assert.equal((await from('2001:db8:3::4', single)).exited, false);
   });
 
   test('a status that cannot be answered is refused at load, not a 500 on every refused request', async () => {
