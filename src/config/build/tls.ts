@@ -185,8 +185,8 @@ export function upstreamTls(b: Build): void {
   const written: { raw: Obj; path: Path }[] = [];
   const nullCas = new Set<string>();
   each(doc.ca_certificates, (raw, i) => {
-    written.push({ raw, path: ['ca_certificates', i] });
     const path: Path = ['ca_certificates', i];
+    written.push({ raw, path });
     const id = typeof raw.id === 'string' ? raw.id.toLowerCase() : entityId('ca_certificates', `ca:${raw.cert}`);
     let cert: X509Certificate | null = null;
     // Kong's check: one certificate per entity. A bundle would be parsed for its first

@@ -5,7 +5,7 @@
  */
 import { formatYamlPath } from '../../errors.ts';
 import { checkName } from '../paths.ts';
-import { nullIds, nullParents } from './null-ids.ts';
+import { hasNullId, nullIds, nullParents } from './null-ids.ts';
 import { type Build, drain, type Obj, type Path, type Steps } from './state.ts';
 import { sameAddressTargets } from './upstream.ts';
 
@@ -99,13 +99,16 @@ export function* uniquenessSteps(b: Build): Steps {
 
 /** Plugin-declared entities: their ids and the fields their kind declares unique. */
 export function entityUniqueness(b: Build, u: Uniqueness): void {
-  for (const [name, kind] of b.kinds)
-    nullIds(
-      b,
-      name,
-      b.entities.filter((e) => e.kind === kind),
-      'its consumer and place',
-    );
+  // One pass over the entities, not one per kind: an `id: null` is rare.
+  const written = b.entities.filter((e) => hasNullId(e.raw));
+  if (written.length > 0)
+    for (const [name, kind] of b.kinds)
+      nullIds(
+        b,
+        name,
+        written.filter((e) => e.kind === kind),
+        'its consumer and place',
+      );
   for (const e of b.entities) {
     const { name, unique = [], uniquePerConsumer = [], secrets = [] } = e.kind.def;
     if (typeof e.raw.id === 'string') u.check(name, 'id', e.model.id, e.path);

@@ -62,9 +62,9 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
 /**
  * Kong's signing string (kong/plugins/hmac-auth/access.lua, create_hash): for each listed header
  * `name: value` with the name as the client wrote it and the header's first value (looked up
- * case-insensitively, `_` standing for `-`); when no such header exists, `@request-target` as `@request-target: method
- * target` (the method lower-cased), `request-line` as `METHOD target HTTP/x.y`, any other name as
- * `name:`; joined with newlines.
+ * case-insensitively, `_` standing for `-`); when no such header exists, `@request-target` as
+ * `@request-target: method target` (the method lower-cased), `request-line` as `METHOD target
+ * HTTP/x.y`, any other name as `name:`; joined with newlines.
  */
 export function signingString(req: GatewayRequest, headers: readonly string[], target: string): string {
   const lines: string[] = [];
