@@ -55,6 +55,12 @@ async function sessionOf(stack: Stack, cookie: string): Promise<SessionPayload> 
   return opened.payload;
 }
 
+/** A GET of the stack's /spa/ with a session cookie, as JSON API call unless `headers` says otherwise. */
+function getter(stack: Stack) {
+  return (cookie: string, headers: Record<string, string> = JSON_ACCEPT) =>
+    rawFetch(`${stack.gw.url}/spa/`, 'GET', { ...headers, cookie });
+}
+
 describe('oidc refresh while the IdP cannot answer', () => {
   let stack: Stack;
   before(async () => {
@@ -62,8 +68,7 @@ describe('oidc refresh while the IdP cannot answer', () => {
   });
   after(() => stack.close());
 
-  const get = (cookie: string, headers: Record<string, string> = JSON_ACCEPT) =>
-    rawFetch(`${stack.gw.url}/spa/`, 'GET', { ...headers, cookie });
+  const get = (cookie: string, headers?: Record<string, string>) => getter(stack)(cookie, headers);
 
   const outages: [string, EndpointFault][] = [
     ['an error page (502)', { status: 502, body: '<html>Bad Gateway</html>' }],
@@ -74,90 +79,101 @@ describe('oidc refresh while the IdP cannot answer', () => {
     ['a WAF page (403 text/html)', { status: 403, body: '<html>Request blocked</html>' }],
     ['a WAF challenge page (200 text/html)', { status: 200, body: '<html>Checking your browser</html>' }],
   ];
-  for (const [what, fault] of outages) {
-    test(`token endpoint answering ${what}: 503 to API calls and pages alike, the session cookie untouched, one token request for concurrent requests`, async () => {
-      const cookie = await expiredSession(stack);
-      const before = stack.idp.tokenRequests;
-      stack.idp.failEndpoint('/token', fault);
-      try {
-        const answers = await Promise.all([...Array.from({ length: 6 }, () => get(cookie)), get(cookie, PAGE)]);
-        for (const res of answers) {
-          assert.equal(res.status, 503);
-          assert.deepEqual(res.headers.getSetCookie(), [], 'the session is neither cleared nor replaced');
+  // Each outage waits out the 5 s the gateway remembers a failed refresh before the IdP is asked
+  // again; the fault is the IdP's whole token endpoint, so each case has its own IdP and gateway,
+  // and the cases run side by side rather than one 5 s wait after the other.
+  describe('each outage on its own IdP', { concurrency: true }, () => {
+    for (const [what, fault] of outages) {
+      test(`token endpoint answering ${what}: 503 to API calls and pages alike, the session cookie untouched, one token request for concurrent requests`, async (t) => {
+        const stack = await startStack({ plugin: { timeout: TIMEOUT } });
+        t.after(() => stack.close());
+        const get = getter(stack);
+        const cookie = await expiredSession(stack);
+        const before = stack.idp.tokenRequests;
+        stack.idp.failEndpoint('/token', fault);
+        try {
+          const answers = await Promise.all([...Array.from({ length: 6 }, () => get(cookie)), get(cookie, PAGE)]);
+          for (const res of answers) {
+            assert.equal(res.status, 503);
+            assert.deepEqual(res.headers.getSetCookie(), [], 'the session is neither cleared nor replaced');
+          }
+          const body = (await answers[0]!.json()) as { message: string };
+          assert.equal(body.message, 'Service Temporarily Unavailable');
+          assert.match(answers[6]!.headers.get('content-type') ?? '', /^text\/html/, "a page gets Kong's error page");
+          assert.equal(stack.idp.tokenRequests - before, 1, 'one refresh for all of them');
+          // Within a few seconds of the failure the IdP is not asked again for this session.
+          assert.equal((await get(cookie)).status, 503);
+          assert.equal(stack.idp.tokenRequests - before, 1, 'not retried on every request');
+        } finally {
+          stack.idp.failEndpoint('/token', null);
         }
-        const body = (await answers[0]!.json()) as { message: string };
-        assert.equal(body.message, 'Service Temporarily Unavailable');
-        assert.match(answers[6]!.headers.get('content-type') ?? '', /^text\/html/, "a page gets Kong's error page");
-        assert.equal(stack.idp.tokenRequests - before, 1, 'one refresh for all of them');
-        // Within a few seconds of the failure the IdP is not asked again for this session.
-        assert.equal((await get(cookie)).status, 503);
-        assert.equal(stack.idp.tokenRequests - before, 1, 'not retried on every request');
+        assert.ok(
+          stack.gw.logs.some(
+            (l) => l.msg === 'oidc token refresh failed: IdP unreachable; the session is kept' && l.level === 'error',
+          ),
+          'the outage is logged',
+        );
+        // The IdP is back: the same cookie refreshes (within the 5 s the failure is remembered).
+        let res: Response | null = null;
+        await until(
+          'the refresh after the outage',
+          async () => {
+            res = await get(cookie);
+            return res.status !== 503;
+          },
+          10_000,
+          200,
+        );
+        const ok = res! as Response;
+        assert.equal(ok.status, 200);
+        assert.ok(
+          ok.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=`) && !c.includes('Max-Age=0')),
+          'the refreshed session is stored',
+        );
+        assert.notEqual(((await ok.json()) as Echo).headers['x-access-token'], undefined);
+      });
+    }
+
+    test('a user active through the outage is not logged out at session_idle_timeout: a 503 renews the idle deadline as any request does, never the lifetime', async (t) => {
+      const stack = await startStack({ plugin: { timeout: TIMEOUT } });
+      t.after(() => stack.close());
+      const get = getter(stack);
+      // Last seen two minutes ago: past the re-seal interval of the default idle timeout (900 s: 60 s),
+      // so any request of this user moves the idle deadline on.
+      const now = Math.floor(Date.now() / 1000);
+      const cookie = await expiredSession(stack, { seen: now - 120 });
+      const sent = await sessionOf(stack, cookie);
+      stack.idp.failEndpoint('/token', { status: 503, body: { error: 'temporarily_unavailable' } });
+      let renewed: string;
+      try {
+        const res = await get(cookie);
+        assert.equal(res.status, 503);
+        const set = res.headers.getSetCookie().filter((c) => c.startsWith(`${COOKIE}=`));
+        assert.equal(set.length, 1, 'the session cookie is re-sealed');
+        renewed = set[0]!.split(';')[0]!;
+        const got = await sessionOf(stack, renewed);
+        assert.ok(got.seen >= now, 'seen now');
+        assert.deepEqual({ ...got, seen: 0 }, { ...sent, seen: 0 }, 'nothing else changes: lifetime, tokens');
+        assert.match(set[0]!, /; Max-Age=\d+/);
+        // Within the re-seal interval the next 503 leaves the cookie alone.
+        const again = await get(renewed);
+        assert.equal(again.status, 503);
+        assert.deepEqual(again.headers.getSetCookie(), []);
       } finally {
         stack.idp.failEndpoint('/token', null);
       }
-      assert.ok(
-        stack.gw.logs.some(
-          (l) => l.msg === 'oidc token refresh failed: IdP unreachable; the session is kept' && l.level === 'error',
-        ),
-        'the outage is logged',
-      );
-      // The IdP is back: the same cookie refreshes (within the 5 s the failure is remembered).
       let res: Response | null = null;
       await until(
         'the refresh after the outage',
         async () => {
-          res = await get(cookie);
+          res = await get(renewed);
           return res.status !== 503;
         },
         10_000,
         200,
       );
-      const ok = res! as Response;
-      assert.equal(ok.status, 200);
-      assert.ok(
-        ok.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=`) && !c.includes('Max-Age=0')),
-        'the refreshed session is stored',
-      );
-      assert.notEqual(((await ok.json()) as Echo).headers['x-access-token'], undefined);
+      assert.equal((res! as Response).status, 200, 'the renewed session refreshes once the IdP is back');
     });
-  }
-
-  test('a user active through the outage is not logged out at session_idle_timeout: a 503 renews the idle deadline as any request does, never the lifetime', async () => {
-    // Last seen two minutes ago: past the re-seal interval of the default idle timeout (900 s: 60 s),
-    // so any request of this user moves the idle deadline on.
-    const now = Math.floor(Date.now() / 1000);
-    const cookie = await expiredSession(stack, { seen: now - 120 });
-    const sent = await sessionOf(stack, cookie);
-    stack.idp.failEndpoint('/token', { status: 503, body: { error: 'temporarily_unavailable' } });
-    let renewed: string;
-    try {
-      const res = await get(cookie);
-      assert.equal(res.status, 503);
-      const set = res.headers.getSetCookie().filter((c) => c.startsWith(`${COOKIE}=`));
-      assert.equal(set.length, 1, 'the session cookie is re-sealed');
-      renewed = set[0]!.split(';')[0]!;
-      const got = await sessionOf(stack, renewed);
-      assert.ok(got.seen >= now, 'seen now');
-      assert.deepEqual({ ...got, seen: 0 }, { ...sent, seen: 0 }, 'nothing else changes: lifetime, tokens');
-      assert.match(set[0]!, /; Max-Age=\d+/);
-      // Within the re-seal interval the next 503 leaves the cookie alone.
-      const again = await get(renewed);
-      assert.equal(again.status, 503);
-      assert.deepEqual(again.headers.getSetCookie(), []);
-    } finally {
-      stack.idp.failEndpoint('/token', null);
-    }
-    let res: Response | null = null;
-    await until(
-      'the refresh after the outage',
-      async () => {
-        res = await get(renewed);
-        return res.status !== 503;
-      },
-      10_000,
-      200,
-    );
-    assert.equal((res! as Response).status, 200, 'the renewed session refreshes once the IdP is back');
   });
 
   test('a WAF page while the access token is still valid: the request goes on with it, the cookie untouched; once it has expired, 503 (not a logout)', async () => {
