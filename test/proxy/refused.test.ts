@@ -285,10 +285,13 @@ describe('requests the HTTP parser refuses', () => {
       assert.equal(r.status, 400, host);
     }
     assert.equal(upstream.requests.length, seen, 'none reached the upstream');
-    for (const host of ['example.com:8080', '[::1]:80', 'xn--bcher-kva.example', 'a_b.internal']) {
-      const r = await rawRequest(gw.url, `GET /up/host HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-      assert.equal(r.status, 200, host);
-    }
+    // Served on a kept-alive connection, each answer ends only at rawRequest's 1.5 s of silence:
+    // the four are sent side by side rather than one silence after the other.
+    const valid = ['example.com:8080', '[::1]:80', 'xn--bcher-kva.example', 'a_b.internal'];
+    const answers = await Promise.all(
+      valid.map((host) => rawRequest(gw.url, `GET /up/host HTTP/1.1\r\nHost: ${host}\r\n\r\n`)),
+    );
+    for (const [i, host] of valid.entries()) assert.equal(answers[i]!.status, 200, host);
   });
 
   test('Connection: content-length does not take the body away from the upstream', async () => {
