@@ -130,7 +130,8 @@ test('a services.shared close that throws or never settles is logged, and the sh
     },
   });
   // Bounded well inside the runner's timeout: a shutdown held by the close fails here.
-  const closed = await Promise.race([gw.close().then(() => true), sleep(30_000).then(() => false)]);
+  // Unref'd: once the shutdown has completed, a pending 30 s timer held this process 20 s past the test.
+  const closed = await Promise.race([gw.close().then(() => true), sleep(30_000, false, { ref: false })]);
   for (const s of servers) s.close();
   assert.equal(closed, true, 'the shutdown completed');
   const lines = gw.logs.filter((l) => l.msg === 'shared resource close failed');
