@@ -61,6 +61,25 @@ function getter(stack: Stack) {
     rawFetch(`${stack.gw.url}/spa/`, 'GET', { ...headers, cookie });
 }
 
+/**
+ * Once the IdP is back, the answer to `cookie`: polled, since the failed refresh is remembered for
+ * up to 5 s and answered 503 meanwhile.
+ */
+async function refreshedOnceBack(stack: Stack, cookie: string): Promise<Response> {
+  const get = getter(stack);
+  let res: Response | null = null;
+  await until(
+    'the refresh after the outage',
+    async () => {
+      res = await get(cookie);
+      return res.status !== 503;
+    },
+    10_000,
+    200,
+  );
+  return res! as Response;
+}
+
 describe('oidc refresh while the IdP cannot answer', () => {
   let stack: Stack;
   before(async () => {
@@ -114,17 +133,7 @@ describe('oidc refresh while the IdP cannot answer', () => {
           'the outage is logged',
         );
         // The IdP is back: the same cookie refreshes (within the 5 s the failure is remembered).
-        let res: Response | null = null;
-        await until(
-          'the refresh after the outage',
-          async () => {
-            res = await get(cookie);
-            return res.status !== 503;
-          },
-          10_000,
-          200,
-        );
-        const ok = res! as Response;
+        const ok = await refreshedOnceBack(stack, cookie);
         assert.equal(ok.status, 200);
         assert.ok(
           ok.headers.getSetCookie().some((c) => c.startsWith(`${COOKIE}=`) && !c.includes('Max-Age=0')),
@@ -162,17 +171,11 @@ describe('oidc refresh while the IdP cannot answer', () => {
       } finally {
         stack.idp.failEndpoint('/token', null);
       }
-      let res: Response | null = null;
-      await until(
-        'the refresh after the outage',
-        async () => {
-          res = await get(renewed);
-          return res.status !== 503;
-        },
-        10_000,
+      assert.equal(
+        (await refreshedOnceBack(stack, renewed)).status,
         200,
+        'the renewed session refreshes once the IdP is back',
       );
-      assert.equal((res! as Response).status, 200, 'the renewed session refreshes once the IdP is back');
     });
   });
 
