@@ -1,7 +1,7 @@
 /**
  * Instructions per request, counted by valgrind's callgrind: unlike CPU time, the count does not
  * move with what else the machine is doing, so changes of a few percent can be seen on a shared
- * machine. Usage: `npm run bench:instructions [minimal] [one] [no-log] [jwt] [key-auth] [acl] [tls-h1] [h2]` (default: all eight; `key-auth` and `acl` are the `npm run bench` rows of those names; the last two are one route behind an ssl listener, loaded over HTTPS with HTTP/1.1 and with HTTP/2).
+ * machine. Usage: `npm run bench:instructions [minimal] [dispatch] [dispatch-jwt] [one] [no-log] [jwt] [key-auth] [acl] [tls-h1] [h2]` (default: all ten; `dispatch` is bench/dispatch-proxy.ts, the floor of a proxy on undici's `dispatch()`, and `dispatch-jwt` the same carrying the jwt row's token; `key-auth` and `acl` are the `npm run bench` rows of those names; the last two are one route behind an ssl listener, loaded over HTTPS with HTTP/1.1 and with HTTP/2).
  *
  * Method: the process runs under callgrind with instrumentation off and with TurboFan compiling on
  * the main thread (`--no-concurrent-recompilation`; under valgrind's serialized threads a
@@ -26,7 +26,18 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Split over two connections (see above). */
 const WARMUP_EACH = Math.ceil(Number(process.env.INSTR_WARMUP ?? 40_000) / 2);
 const MEASURED = Number(process.env.INSTR_REQUESTS ?? 10_000);
-const ROWS = ['minimal', 'one', 'no-log', 'jwt', 'key-auth', 'acl', 'tls-h1', 'h2'] as const;
+const ROWS = [
+  'minimal',
+  'dispatch',
+  'dispatch-jwt',
+  'one',
+  'no-log',
+  'jwt',
+  'key-auth',
+  'acl',
+  'tls-h1',
+  'h2',
+] as const;
 type Row = (typeof ROWS)[number];
 
 /** The first line of `child`'s stdout that `pick` recognises; the rest of its output is drained. */
@@ -63,8 +74,10 @@ async function count(row: Row, upstream: string, dir: string): Promise<number> {
   let command: string[];
   let headers: Record<string, string> = {};
   let path = '/bench/hello';
-  if (row === 'minimal') {
-    command = ['--import', 'tsx', join(ROOT, 'bench/minimal-proxy.ts'), upstream];
+  if (row === 'minimal' || row === 'dispatch' || row === 'dispatch-jwt') {
+    command = ['--import', 'tsx', join(ROOT, `bench/${row === 'minimal' ? 'minimal' : 'dispatch'}-proxy.ts`), upstream];
+    // The jwt row's token, carried by a proxy that does nothing with it: what forwarding it costs.
+    if (row === 'dispatch-jwt') ({ headers } = await jwtRoute());
     path = '/hello';
   } else {
     let config = routeConfig();
@@ -138,7 +151,7 @@ try {
       return base === undefined ? '' : `  ${(results.get(row)! / base).toFixed(3)}× ${of}`;
     };
     console.log(
-      `${row.padEnd(8)} ${Math.round(results.get(row)!).toLocaleString('en')} instructions/request${ratio('minimal')}${ratio('one')}${row === 'h2' ? ratio('tls-h1') : ''}`,
+      `${row.padEnd(12)} ${Math.round(results.get(row)!).toLocaleString('en')} instructions/request${ratio('minimal')}${ratio('one')}${row === 'h2' ? ratio('tls-h1') : ''}${row === 'dispatch-jwt' ? ratio('dispatch') : ''}`,
     );
   }
 } finally {

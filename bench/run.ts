@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: measures Tollgate against the upstream direct and a minimal node:http + undici
- * proxy (the floor), on the same load, in one run. See docs/bench.md.
+ * `npm run bench`: measures Tollgate against the upstream direct, a minimal node:http + undici
+ * stream() proxy (the floor) and the same on dispatch() (the floor of that path), on the same load,
+ * in one run. See docs/bench.md.
  *
  * Environment: BENCH_DURATION (seconds per target, default 10), BENCH_WARMUP (seconds, default 3),
  * BENCH_CONNECTIONS (default 50), BENCH_TOOL (`wrk` or `autocannon`; default wrk when installed),
@@ -37,7 +38,7 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 interface Target {
   name: string;
   config: string | null;
-  kind?: 'direct' | 'minimal' | 'nginx';
+  kind?: 'direct' | 'minimal' | 'dispatch' | 'nginx';
   /** Path requested, default `/bench/hello`. */
   path?: string;
   /** Request headers sent with every request (an Authorization header, say). */
@@ -67,6 +68,7 @@ const TARGETS: Target[] = [
   { name: 'upstream direct', config: null, kind: 'direct', path: '/hello' },
   { name: 'nginx', config: null, kind: 'nginx', path: '/hello' },
   { name: 'minimal proxy', config: null, kind: 'minimal', path: '/hello' },
+  { name: 'dispatch() proxy', config: null, kind: 'dispatch', path: '/hello' },
   { name: 'tollgate 1 route', config: ONE_ROUTE },
   { name: 'tollgate 1,000 routes', config: manyRoutes(1000) },
   { name: 'tollgate 10,000 routes', config: manyRoutes(10000) },
@@ -179,8 +181,9 @@ const portLine = (line: string): number | undefined => (JSON.parse(line) as { po
 
 async function startTarget(t: Target, upstream: string): Promise<{ child: ChildProcess | null; base: string }> {
   if (t.config === null && t.kind === 'direct') return { child: null, base: upstream };
-  if (t.config === null && t.kind === 'minimal') {
-    const { child, info } = await launch(t.name, PROXY_CORE, [...tsx, 'bench/minimal-proxy.ts', upstream], portLine);
+  if (t.config === null && (t.kind === 'minimal' || t.kind === 'dispatch')) {
+    const script = `bench/${t.kind}-proxy.ts`;
+    const { child, info } = await launch(t.name, PROXY_CORE, [...tsx, script, upstream], portLine);
     return { child, base: `http://127.0.0.1:${info as number}` };
   }
   if (t.config === null && t.kind === 'nginx') return startNginx(upstream);
