@@ -128,7 +128,8 @@ export class RequestContext implements GatewayRequest {
   upstreamStartedAt = 0;
   upstreamLatency = -1;
   bytesSent = 0;
-  bytesReceivedAtStart = 0;
+  /** The client socket's byte count as a chunked HTTP/1 request began (its body is counted off the socket); -1 for any other. */
+  bytesReceivedAtStart = -1;
   /** Bytes received from the client for this request (set when it finishes). */
   bytesReceived = 0;
   status = 0;

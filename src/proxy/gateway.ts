@@ -144,7 +144,6 @@ export class Gateway {
     const rc = new ProxyRequest(this, rt, req, res, performance.now());
     (res as TrackedResponse)[kCtx] = rc;
     res.on('close', onResponseClose); // 'close' comes once; `on` spares the once-wrapper
-    if (!rc.onSession) rc.bytesReceivedAtStart = (rc.conn as Socket).bytesRead;
     return rc;
   }
 

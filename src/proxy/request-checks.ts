@@ -75,6 +75,9 @@ export function prepare(rc: ProxyRequest, req: IncomingMessage): ProxyErrorCode 
   if (rc.method === 'TRACE') return 'METHOD_NOT_ALLOWED';
   const te = headers['transfer-encoding'];
   rc.headers = headers as RequestContext['headers'];
+  // A chunked body's length is what the socket reads from here on ($request_length, request-end.ts).
+  // Read only then: node's bytesRead getter is a cost every other request would pay.
+  if (te !== undefined && !rc.onSession) rc.bytesReceivedAtStart = socket.bytesRead;
 
   if (rt.trusted !== null) {
     if (socket[kTrustRuntime] !== rt) {

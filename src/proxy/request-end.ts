@@ -43,9 +43,10 @@ export function finish(rc: ProxyRequest): void {
   const rt = rc.runtime;
   const gw = rc.gw;
   const latency = performance.now() - rc.startedAt;
-  // On HTTP/2 the socket's count is the whole session's; a stream's body has a length or an end.
-  const socketBytes = rc.onSession ? 0 : (rc.raw.socket?.bytesRead ?? rc.bytesReceivedAtStart);
-  rc.bytesReceived = requestLength(rc, Math.max(0, socketBytes - rc.bytesReceivedAtStart));
+  // Marked only for a chunked HTTP/1 body (see prepare), the one length the socket's count tells.
+  const start = rc.bytesReceivedAtStart;
+  const socketBytes = start < 0 ? 0 : Math.max(0, (rc.raw.socket?.bytesRead ?? start) - start);
+  rc.bytesReceived = requestLength(rc, socketBytes);
   if (rc.pipeline.hasLog) {
     const svc = rc.compiled?.service ?? null;
     const entry = new LogEntryImpl(
@@ -70,7 +71,8 @@ export function finish(rc: ProxyRequest): void {
 function requestLength(rc: ProxyRequest, socketBytes: number): number {
   const req = rc.raw;
   const raw = req.rawHeaders;
-  let n = rc.method.length + (req.url?.length ?? 0) + 13;
+  // `METHOD URL HTTP/1.1\r\n` and the blank line that ends the head: 14 bytes besides the two.
+  let n = rc.method.length + (req.url?.length ?? 0) + 14;
   for (let i = 0; i < raw.length; i += 2) n += raw[i]!.length + raw[i + 1]!.length + 4;
   const cl = rc.headers['content-length'];
   if (typeof cl === 'string') {
