@@ -9,8 +9,14 @@ export interface RawResponse {
   raw: string;
 }
 
-/** Sends `text` as is and resolves with everything the server answered until it closed (or `idleMs` of silence). */
-export function rawRequest(url: string, text: string, idleMs = 1500): Promise<RawResponse> {
+/** Between the parts of a request sent in several writes: long enough for the gateway to handle what came first. */
+const PART_PAUSE_MS = 200;
+
+/**
+ * Sends `text` as is (several parts: one write each, PART_PAUSE_MS apart) and resolves with everything
+ * the server answered until it closed (or `idleMs` of silence after the last part).
+ */
+export function rawRequest(url: string, text: string | readonly string[], idleMs = 1500): Promise<RawResponse> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
     const socket = connect(Number(port), hostname);
@@ -26,8 +32,11 @@ export function rawRequest(url: string, text: string, idleMs = 1500): Promise<Ra
       timer = setTimeout(done, idleMs);
     };
     socket.setEncoding('latin1');
-    socket.on('connect', () => {
-      socket.write(text);
+    socket.on('connect', async () => {
+      for (const [i, part] of (typeof text === 'string' ? [text] : text).entries()) {
+        if (i > 0) await new Promise((r) => setTimeout(r, PART_PAUSE_MS));
+        socket.write(part);
+      }
       arm();
     });
     socket.on('data', (d: string) => {
