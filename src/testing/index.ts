@@ -8,7 +8,7 @@
  * const echo = await (await fetch(`${gw.url}/api/x`)).json();
  * await gw.close();
  */
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -24,7 +24,11 @@ export { runPlugin, startPlugin } from './run-plugin.ts';
 export interface StartGatewayOptions {
   /** gateway.yaml text, or the same as an object. */
   config: string | Record<string, unknown>;
-  /** Directory that `${file:...}` references resolve against; a fresh temp dir by default. */
+  /**
+   * Directory that `${file:...}` references resolve against, where the config file is written.
+   * By default a fresh temp dir, removed by `close()` (and when the start fails); a dir given here
+   * is the caller's and is left as it is.
+   */
   dir?: string;
   env?: Record<string, string | undefined>;
   /** Extra plugins (custom plugins under test), added to the built-ins. */
@@ -54,27 +58,36 @@ function toText(config: string | Record<string, unknown>): string {
   return typeof config === 'string' ? config : stringify(config);
 }
 
+/** The built-in plugins, with the custom ones under test added (a same-named one replaces it). */
+function withCustomPlugins(custom: PluginDefinition[] | undefined): ReadonlyMap<string, PluginDefinition> {
+  if (custom === undefined || custom.length === 0) return builtinPlugins;
+  const plugins = new Map(builtinPlugins);
+  for (const p of custom) plugins.set(p.name, p);
+  return plugins;
+}
+
 export async function startGateway(opts: StartGatewayOptions): Promise<TestGateway> {
+  const ownsDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'tollgate-test-')));
+  const removeOwnDir = () => (ownsDir ? rm(dir, { recursive: true, force: true }) : Promise.resolve());
   const configFile = join(dir, 'gateway.yaml');
-  await writeFile(configFile, toText(opts.config));
   const logs: Record<string, unknown>[] = [];
-  const log = createLogger({ level: 'debug', destination: lineSink(logs) as never });
-  let plugins = builtinPlugins;
-  if (opts.plugins !== undefined && opts.plugins.length > 0) {
-    const m = new Map(builtinPlugins);
-    for (const p of opts.plugins) m.set(p.name, p);
-    plugins = m;
+  let instance: TollgateInstance;
+  try {
+    await writeFile(configFile, toText(opts.config));
+    instance = await TollgateInstance.start({
+      configFile,
+      env: opts.env ?? {},
+      proxyListen: ['127.0.0.1:0'],
+      adminListen: ['127.0.0.1:0'],
+      log: createLogger({ level: 'debug', destination: lineSink(logs) as never }),
+      plugins: withCustomPlugins(opts.plugins),
+      watch: opts.watch === true,
+    });
+  } catch (err) {
+    await removeOwnDir();
+    throw err;
   }
-  const instance = await TollgateInstance.start({
-    configFile,
-    env: opts.env ?? {},
-    proxyListen: ['127.0.0.1:0'],
-    adminListen: ['127.0.0.1:0'],
-    log,
-    plugins,
-    watch: opts.watch === true,
-  });
   return {
     url: `http://${instance.proxyAddresses[0]}`,
     adminUrl: `http://${instance.adminAddresses[0]}`,
@@ -85,6 +98,9 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       if (config !== undefined) await writeFile(configFile, toText(config));
       return instance.reload();
     },
-    close: () => instance.close(0),
+    async close() {
+      await instance.close(0);
+      await removeOwnDir();
+    },
   };
 }
