@@ -1,9 +1,9 @@
 // Runs the real `bin/gateway` process, as a user or a CI job would.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../support/temp.ts';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const BIN = join(ROOT, 'bin/gateway');
@@ -56,7 +56,7 @@ export function gateway(
 }
 
 export function tmp(): string {
-  return mkdtempSync(join(tmpdir(), 'tollgate-cli-'));
+  return tempDir('tollgate-cli');
 }
 
 export function write(dir: string, name: string, text: string): string {

@@ -1,5 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type LoadOptions, loadConfigText } from '../../src/config/load.ts';
 import type { GatewayConfig } from '../../src/config/model.ts';
@@ -8,6 +7,7 @@ import { definePlugin, type PluginDefinition } from '../../src/pipeline/plugin.t
 import acl from '../../src/plugins/acl/index.ts';
 import jwt from '../../src/plugins/jwt/index.ts';
 import keyAuth from '../../src/plugins/key-auth/index.ts';
+import { tempDir } from '../support/temp.ts';
 
 /** A plugin with a small closed schema, so tests do not depend on other engineers' plugins. */
 export const testPlugin = definePlugin({
@@ -40,7 +40,7 @@ export const testPlugins: ReadonlyMap<string, PluginDefinition> = new Map([
 ]);
 
 export function tmpDir(): string {
-  return mkdtempSync(join(tmpdir(), 'tollgate-config-'));
+  return tempDir('tollgate-config');
 }
 
 export function writeTmp(dir: string, name: string, text: string): string {

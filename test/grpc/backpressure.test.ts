@@ -4,13 +4,13 @@
 // buffered before them (the answer's tail lost, `grpc-status: 0` relayed), and timed the pause out
 // as the upstream's silence at read_timeout.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { type ClientHttp2Stream, createServer, type Http2Server, connect as h2Connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
+import { tempDir } from '../support/temp.ts';
 import { startFromFile } from '../tls/support.ts';
 
 const READ_TIMEOUT = 200;
@@ -42,7 +42,7 @@ before(async () => {
     stream.once('close', () => session.ping(() => done.get(path)?.()));
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-grpc-slow-'));
+  const dir = tempDir('tollgate-grpc-slow');
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `_format_version: "3.0"

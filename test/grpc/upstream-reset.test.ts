@@ -2,14 +2,14 @@
 // too (INTERNAL_ERROR) and the access line says UPSTREAM_ABORTED. undici reports such a reset as a
 // clean end without trailers; relayed as one, a client would take a cut stream for a complete one.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { constants, createServer, type Http2Server, connect as h2Connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
 import { accessLineOf } from '../support/logs.ts';
+import { tempDir } from '../support/temp.ts';
 import { startFromFile } from '../tls/support.ts';
 
 const MESSAGE = Buffer.from([0, 0, 0, 0, 1, 65]);
@@ -55,7 +55,7 @@ before(async () => {
     stream.end(MESSAGE);
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-grpc-reset-'));
+  const dir = tempDir('tollgate-grpc-reset');
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `_format_version: "3.0"

@@ -2,17 +2,17 @@
 // does on HTTP/1.1 but without `headersDistinct`. Kong reads such a header as a list and answers
 // "Duplicate API key found"; read as one joined string it is just a wrong key.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
+import { tempDir } from '../support/temp.ts';
 import { startFromFile } from '../tls/support.ts';
 
 let inst: TollgateInstance;
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-key-auth-h2-'));
+  const dir = tempDir('tollgate-key-auth-h2');
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `_format_version: "3.0"

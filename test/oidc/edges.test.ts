@@ -5,8 +5,7 @@
  * verified (browser sessions and bearer tokens alike).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
@@ -15,6 +14,7 @@ import { type SessionPayload, sessionBinding } from '../../src/plugins/oidc/inde
 import { SessionSealer } from '../../src/plugins/oidc/session.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM } from '../support/idp.ts';
+import { tempDir } from '../support/temp.ts';
 import { until } from '../support/wait.ts';
 import {
   Client,
@@ -274,7 +274,7 @@ describe('oidc edges', () => {
 
 describe('oidc: validate warns when nothing configured names the host', () => {
   test('no redirect_uri and no route hosts: a located warning; with either, none', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tollgate-oidc-validate-'));
+    const dir = tempDir('tollgate-oidc-validate');
     const plugin = {
       client_id: 'web',
       client_secret: 'secret',

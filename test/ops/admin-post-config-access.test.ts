@@ -3,10 +3,11 @@
 // the node itself may post (`_tollgate.admin_post_config: loopback`), while reading stays open to
 // whoever reaches the admin listener.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { tempDir } from '../support/temp.ts';
 import { startFromFile } from '../tls/support.ts';
 
 const POSTED = '_format_version: "3.0"\nservices: [{ name: posted, url: "echo://", routes: [{ paths: [/posted] }] }]\n';
@@ -17,7 +18,7 @@ const ownAddress = Object.values(networkInterfaces())
   .find((a) => a !== undefined && !a.internal && a.family === 'IPv4')?.address;
 
 async function gatewayWith(setting: string | null) {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-post-config-'));
+  const dir = tempDir('tollgate-post-config');
   const file = join(dir, 'gateway.yaml');
   const settings = setting === null ? '' : `_tollgate:\n  admin_post_config: ${setting}\n`;
   writeFileSync(

@@ -3,21 +3,21 @@
 // an access line; on HTTP/1.1 the connection closes, since the body was not read.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect as h2Connect } from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
 import { accessLineOf } from '../support/logs.ts';
 import { rawRequest } from '../support/raw.ts';
+import { tempDir } from '../support/temp.ts';
 import { startFromFile } from '../tls/support.ts';
 
 let inst: TollgateInstance;
 const logs: Record<string, unknown>[] = [];
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-expect-'));
+  const dir = tempDir('tollgate-expect');
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `_format_version: "3.0"

@@ -4,10 +4,9 @@
 // ip-restriction, rate limits and the headers the upstream receives. Every access-log field stays
 // valid JSON whatever the request carried.
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
@@ -18,6 +17,7 @@ import { lineSink } from '../../src/testing/run-plugin.ts';
 import { serviceConfig, startServiceGateway } from '../support/gateway.ts';
 import { accessLineOf } from '../support/logs.ts';
 import { rawRequest } from '../support/raw.ts';
+import { tempDir } from '../support/temp.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../support/upstream.ts';
 import { startOfMinute } from '../support/wait.ts';
 
@@ -367,7 +367,7 @@ describe('behind a trusted IPv6 proxy', async () => {
   let inst: TollgateInstance | undefined;
   before(async () => {
     if (skip !== false) return;
-    const dir = await mkdtemp(join(tmpdir(), 'tollgate-v6-'));
+    const dir = tempDir('tollgate-v6');
     const configFile = join(dir, 'gateway.yaml');
     await writeFile(
       configFile,

@@ -3,20 +3,20 @@
 // ends. (node's own keepAliveTimeout of 0 would keep idle connections forever.)
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect as h2Connect } from 'node:http2';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
+import { tempDir } from '../support/temp.ts';
 import { within } from '../support/wait.ts';
 import { startFromFile } from '../tls/support.ts';
 
 let inst: TollgateInstance;
 
 before(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-keepalive-'));
+  const dir = tempDir('tollgate-keepalive');
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `_format_version: "3.0"

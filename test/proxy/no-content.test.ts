@@ -2,14 +2,14 @@
 // so the answer reaches HTTP/2 clients (which reset a stream whose HEADERS end it with a length
 // that is not 0) and HTTP/1.1 clients get a head RFC 9110 8.6 allows.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect as h2Connect } from 'node:http2';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { TollgateInstance } from '../../src/instance.ts';
 import { rawRequest } from '../support/raw.ts';
+import { tempDir } from '../support/temp.ts';
 import { startFromFile } from '../tls/support.ts';
 
 let upstream: ReturnType<typeof createServer>;
@@ -29,7 +29,7 @@ before(async () => {
     );
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-no-content-'));
+  const dir = tempDir('tollgate-no-content');
   writeFileSync(
     join(dir, 'gateway.yaml'),
     `_format_version: "3.0"

@@ -1,13 +1,13 @@
 // Test PKI and real TLS clients (openssl, curl) for the TLS tests. Everything stays on loopback.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type ClientHttp2Session, connect as h2Connect } from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
+import { tempDir } from '../support/temp.ts';
 
 /** Whether a CLI tool is present; without it a test skips, unless env CI is set (then it fails). */
 export function tool(name: 'curl' | 'openssl'): string | false {
@@ -37,7 +37,7 @@ export class TestCa {
   private n = 0;
 
   constructor(name = 'Tollgate Test CA') {
-    this.dir = mkdtempSync(join(tmpdir(), 'tollgate-tls-'));
+    this.dir = tempDir('tollgate-tls');
     this.certFile = join(this.dir, 'ca.pem');
     this.keyFile = join(this.dir, 'ca.key');
     openssl([

@@ -2,17 +2,17 @@
 // writes scheme://host:port/uri. On HTTP/2 the stream's socket is gone by the log phase, so the
 // port comes from the connection.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:http2';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { httpReceiver } from '../../../test/support/receivers.ts';
+import { tempDir } from '../../../test/support/temp.ts';
 import { startFromFile } from '../../../test/tls/support.ts';
 
 /** A config file whose echo route /echo logs every request to http-log at `port`. */
 function configLoggingTo(port: number): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'tollgate-log-url-')), 'gateway.yaml');
+  const file = join(tempDir('tollgate-log-url'), 'gateway.yaml');
   writeFileSync(
     file,
     `_format_version: "3.0"

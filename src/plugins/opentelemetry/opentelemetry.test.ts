@@ -1,15 +1,15 @@
 // The opentelemetry plugin's spans of a retried request, as a real collector on loopback decodes
 // them (test/support/otlp.ts): Kong's one `kong.balancer` span per try.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import { connect as h2Connect } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { decodeTraceExport } from '../../../test/support/otlp.ts';
 import { retryPair } from '../../../test/support/retry-pair.ts';
+import { tempDir } from '../../../test/support/temp.ts';
 import { until } from '../../../test/support/wait.ts';
 import { startFromFile } from '../../../test/tls/support.ts';
 import { startGateway } from '../../testing/index.ts';
@@ -175,7 +175,7 @@ test("the kong span names the client as Kong's: http.client_ip the forwarded add
 test('net.peer.ip is there for an HTTP/2 request too, whose stream socket is gone by the log phase', async () => {
   const collector = await startCollector();
   const exports = collector.exports;
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-otel-h2-'));
+  const dir = tempDir('tollgate-otel-h2');
   const config = {
     _format_version: '3.0',
     services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
