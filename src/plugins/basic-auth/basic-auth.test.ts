@@ -226,9 +226,50 @@ describe('basic-auth', () => {
   });
 });
 
+test('the password is compared as the bytes the client sent, as Kong hashes them', async () => {
+  // U+FFFD is what a lossy UTF-8 decoding makes of any invalid byte.
+  const gw = await startServiceGateway([{ name: 'basic', paths: ['/basic'], plugins: [{ name: 'basic-auth' }] }], {
+    extra: {
+      consumers: [
+        {
+          username: 'carol',
+          basicauth_credentials: [
+            { username: 'carol', password: '\ufffd' },
+            { username: 'carol\ufffd', password: 'p' },
+          ],
+        },
+      ],
+    },
+  });
+  try {
+    const status = async (user: Buffer, password: Buffer) => {
+      const authorization = `Basic ${Buffer.concat([user, Buffer.from(':'), password]).toString('base64')}`;
+      const res = await request(`${gw.url}/basic`, { headers: { authorization } });
+      await res.body.dump();
+      return res.statusCode;
+    };
+    const carol = Buffer.from('carol');
+    assert.equal(await status(carol, Buffer.from('\ufffd')), 200, 'the UTF-8 bytes of the password');
+    // 0xff and 0xfe are no UTF-8: neither is the password U+FFFD.
+    assert.equal(await status(carol, Buffer.from([0xff])), 401);
+    assert.equal(await status(carol, Buffer.from([0xfe])), 401);
+    assert.equal(await status(Buffer.from('carol\ufffd'), Buffer.from('p')), 200);
+    // A username that is no UTF-8 names no credential, not the one written with U+FFFD.
+    assert.equal(await status(Buffer.concat([carol, Buffer.from([0xff])]), Buffer.from('p')), 401);
+  } finally {
+    await gw.close();
+  }
+});
+
+/** parseBasic with the password as UTF-8 text, for comparing. */
+const parseText = (header: string) => {
+  const parsed = parseBasic(header);
+  return parsed && { username: parsed.username, password: parsed.password.toString('utf8') };
+};
+
 test('parseBasic: the scheme as Kong reads it, split at the first colon, bounded', () => {
-  assert.deepEqual(parseBasic(basic('u', 'p:q')), { username: 'u', password: 'p:q' });
-  assert.deepEqual(parseBasic(`  ${basic('u', '')}`), { username: 'u', password: '' });
+  assert.deepEqual(parseText(basic('u', 'p:q')), { username: 'u', password: 'p:q' });
+  assert.deepEqual(parseText(`  ${basic('u', '')}`), { username: 'u', password: '' });
   assert.equal(parseBasic(basic('', 'p')), null);
   assert.equal(parseBasic('BASIC dTpw'), null);
   assert.equal(parseBasic(`Basic ${'A'.repeat(10_000)}`), null);
@@ -236,11 +277,11 @@ test('parseBasic: the scheme as Kong reads it, split at the first colon, bounded
 
 test('parseBasic: tabs and spaces before the scheme, `basic` in lower case, spaces around the token', () => {
   const up = { username: 'u', password: 'p' };
-  assert.deepEqual(parseBasic(`\t ${basic('u', 'p')}`), up);
-  assert.deepEqual(parseBasic(basic('u', 'p', 'basic')), up);
-  assert.deepEqual(parseBasic('Basic   dTpw  '), up);
-  assert.deepEqual(parseBasic('Basic dTo='), { username: 'u', password: '' }, 'padding');
-  assert.deepEqual(parseBasic('Basic dTpwcA=='), { username: 'u', password: 'pp' });
+  assert.deepEqual(parseText(`\t ${basic('u', 'p')}`), up);
+  assert.deepEqual(parseText(basic('u', 'p', 'basic')), up);
+  assert.deepEqual(parseText('Basic   dTpw  '), up);
+  assert.deepEqual(parseText('Basic dTo='), { username: 'u', password: '' }, 'padding');
+  assert.deepEqual(parseText('Basic dTpwcA=='), { username: 'u', password: 'pp' });
 });
 
 test('parseBasic: nothing but base64 after the scheme; one character past 8192 is not decoded', () => {
@@ -258,10 +299,10 @@ test('parseBasic: nothing but base64 after the scheme; one character past 8192 i
   }
   const value = basic('u', 'p');
   const longest = value + ' '.repeat(8192 - value.length);
-  assert.deepEqual(parseBasic(longest), { username: 'u', password: 'p' });
+  assert.deepEqual(parseText(longest), { username: 'u', password: 'p' });
   assert.equal(parseBasic(`${longest} `), null);
-  assert.deepEqual(parseBasic(basic('u', '')), { username: 'u', password: '' });
-  assert.deepEqual(parseBasic(basic('user', 'pw')), { username: 'user', password: 'pw' });
+  assert.deepEqual(parseText(basic('u', '')), { username: 'u', password: '' });
+  assert.deepEqual(parseText(basic('user', 'pw')), { username: 'user', password: 'pw' });
 });
 
 test('_transform: false: passwords are Kong hashes only; a plain one is a located error', async () => {

@@ -4,6 +4,7 @@
  * sha1(password .. consumer_id), Kong's stored form, in constant time. Refusals are Kong's 401
  * with `WWW-Authenticate: Basic realm="<realm>"`. See docs/plugins/basic-auth.md.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
@@ -87,7 +88,7 @@ class BasicAuth implements PluginHandlers {
     if (parsed === null) return undefined;
     const entry = this.byUsername.get(parsed.username);
     const e = entry ?? DUMMY;
-    const given = createHash('sha1').update(parsed.password, 'utf8').update(e.consumerId, 'utf8').digest();
+    const given = createHash('sha1').update(parsed.password).update(e.consumerId, 'utf8').digest();
     let ok = false;
     for (const d of e.digests) ok = timingSafeEqual(d, given) || ok;
     if (entry === undefined) return undefined;
@@ -97,9 +98,12 @@ class BasicAuth implements PluginHandlers {
 
 /**
  * `Basic <base64(user:password)>` (the scheme in either case Kong accepts, `Basic` or `basic`),
- * split at the first ':'; null when the header is not that.
+ * split at the first ':'; null when the header is not that. The password stays the bytes the
+ * client sent: Kong hashes those bytes, and decoding them as UTF-8 first would turn every invalid
+ * byte into U+FFFD, so distinct passwords (`\xff`, `\xfe`) would hash alike. A username that is
+ * not UTF-8 can name no credential (the config's usernames are UTF-8), so it is no username.
  */
-export function parseBasic(header: string): { username: string; password: string } | null {
+export function parseBasic(header: string): { username: string; password: Buffer } | null {
   if (header.length > MAX_HEADER) return null;
   let i = 0;
   while (i < header.length && (header[i] === ' ' || header[i] === '\t')) i++;
@@ -107,10 +111,12 @@ export function parseBasic(header: string): { username: string; password: string
   if (scheme !== 'Basic' && scheme !== 'basic') return null;
   const token = header.slice(i + 5).trim();
   if (token === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return null;
-  const decoded = Buffer.from(token, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
+  const decoded = Buffer.from(token, 'base64');
+  const colon = decoded.indexOf(0x3a);
   if (colon <= 0) return null;
-  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  const user = decoded.subarray(0, colon);
+  if (!isUtf8(user)) return null;
+  return { username: user.toString('utf8'), password: decoded.subarray(colon + 1) };
 }
 
 export default definePlugin<BasicAuthConfig>({
