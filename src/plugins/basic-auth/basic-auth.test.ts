@@ -366,6 +366,14 @@ describe('basic-auth credentials as the plugin gets them', () => {
     assert.equal((await login('pw', 'a:b', 'pw')).status, 401);
   });
 
+  test("an empty password is refused at load, as Kong's schema refuses an empty string", async () => {
+    await assert.rejects(login('', 'u', ''), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /consumers\[0\]\.basicauth_credentials\[0\]\.password: length must be at least 1$/);
+      return true;
+    });
+  });
+
   test('a username belongs to one credential only', async () => {
     await assert.rejects(
       runPlugin(

@@ -34,6 +34,9 @@ export const basicauthCredentials = defineEntity<BasicAuthCredential>({
       username: { type: 'string', minLength: 1 },
       password: {
         type: 'string',
+        // Kong refuses an empty string for any string field (its schema's default len_min of 1):
+        // an empty password (say, an unset variable) would let anyone who knows the username in.
+        minLength: 1,
         description: 'The password, or the hash Kong stores (sha1 of password and consumer id, hex), as decK dumps it.',
       },
     },
