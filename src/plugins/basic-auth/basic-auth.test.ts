@@ -410,6 +410,14 @@ describe('basic-auth credentials as the plugin gets them', () => {
     );
   });
 
+  test("an empty realm is refused at load, as Kong's schema refuses an empty string", async () => {
+    await assert.rejects(runPlugin(plugin, { realm: '' }, {}, {}), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /config\.realm: length must be at least 1/);
+      return true;
+    });
+  });
+
   test('basic-auth cannot be applied to a consumer (Kong: no consumer field)', async () => {
     await assert.rejects(
       runPlugin(plugin, {}, {}, { consumers: [{ username: 'a', plugins: [{ name: 'basic-auth' }] }] }),
