@@ -107,6 +107,12 @@ describe('basic-auth', () => {
     await refused(await get('/basic', { authorization: 'Basic !!!not-base64' }));
     await refused(await get('/basic', { authorization: `Basic ${Buffer.from('no-colon').toString('base64')}` }));
     await refused(await get('/basic', { authorization: 'Bearer abc' }));
+    // Stricter than Kong on purpose (docs/plugins/basic-auth.md): its decoder ignores what follows
+    // a '=', its pattern finds `Basic` anywhere in the value, and its password ends at a line break.
+    const right = basic('alice', 'open sesame: with colon');
+    await refused(await get('/basic', { authorization: `${right.replace(/=+$/, '')}=x` }));
+    await refused(await get('/basic', { authorization: `x${right}` }));
+    await refused(await get('/basic', { authorization: basic('alice', 'open sesame: with colon\nx') }));
     await refused(await get('/hidden'), 'orders');
   });
 
