@@ -161,6 +161,22 @@ describe('correlation-id', () => {
       },
     );
   });
+
+  test('a header_name that is no header name (a space, a colon) is refused at the field', async () => {
+    for (const header_name of ['X Corr', 'X-Corr:']) {
+      await assert.rejects(
+        startServiceGateway([route('/', { header_name })], { name: 's' }),
+        (err: Error & { issues?: { path: string }[] }) => {
+          assert.ok(
+            err.issues?.some((i) => i.path.endsWith('config.header_name')),
+            JSON.stringify(err.issues),
+          );
+          return true;
+        },
+        header_name,
+      );
+    }
+  });
 });
 
 describe('correlation-id over HTTP/2', { skip: tool('openssl') }, () => {
