@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { listen } from '../../../test/support/upstream.ts';
 import { until } from '../../../test/support/wait.ts';
-import { startGateway, startPlugin } from '../../testing/index.ts';
+import { ConfigError } from '../../index.ts';
+import { runPlugin, startGateway, startPlugin } from '../../testing/index.ts';
 import plugin from './index.ts';
 
 test('file-log appends one JSON line per request, written by the time the instance closes', async () => {
@@ -90,6 +91,26 @@ test('a FIFO nobody reads is a failing receiver, not four stuck threads: other f
   } finally {
     await gw.close();
     await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a path with a stray space at either end or one of * & % \\ ` is refused in Kong's words; a space inside is a name", async () => {
+  for (const path of ['/ovo*', '/ovo`', 'test&thing', 'test%thing', 'test\\thing', ' /ovo', '/ovo  ', '/tmp/x.log\n']) {
+    await assert.rejects(
+      runPlugin(plugin, { path }),
+      (e: unknown) => e instanceof ConfigError && /path: not a valid filename/.test(e.message),
+      JSON.stringify(path),
+    );
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-file-log-'));
+  try {
+    const path = join(dir, 'o vo.log');
+    const log = await startPlugin(plugin, { path });
+    await log.run({ path: '/spaced' });
+    await log.close();
+    assert.match(await readFile(path, 'utf8'), /"uri":"\/spaced"/);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

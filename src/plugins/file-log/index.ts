@@ -10,7 +10,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import { isAbsolute, resolve } from 'node:path';
 import schema from '../../../schemas/plugins/file-log.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 import {
   type CustomFields,
   compileCustomFields,
@@ -34,6 +34,14 @@ export interface FileLogConfig {
  * file reads and crypto for the whole gateway. Regular files ignore the flag.
  */
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NONBLOCK;
+
+/**
+ * Kong's file-log path rule (its schema's `match`, error "not a valid filename"): no whitespace
+ * at either end (a stray space in YAML would otherwise name a different file) and none of
+ * `*`, `&`, `%`, `\`, and the backtick anywhere. A NUL cannot reach open(2) either. Kong's pattern
+ * also wants two characters at least; a one-character name is a file here all the same.
+ */
+const VALID_PATH = /^[^\t\n\v\f\r *&%\\`\0](?:[^*&%\\`\0]*[^\t\n\v\f\r *&%\\`\0])?$/;
 
 /** Lines wait at most this long to be written together. */
 const BATCH_DELAY_S = 0.05;
@@ -111,6 +119,7 @@ export default definePlugin<FileLogConfig>({
   priority: 9,
   schema,
   create(config, context) {
+    if (!VALID_PATH.test(config.path)) throw new PluginConfigError('path', 'not a valid filename');
     const path = isAbsolute(config.path) ? config.path : resolve(context.services.configDir, config.path);
     return new FileLog(config, path, (msg) => context.log.warn(msg));
   },
