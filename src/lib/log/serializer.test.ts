@@ -240,6 +240,47 @@ test("workspace and workspace_name are Kong DB-less's default workspace, on a ro
   }
 });
 
+test("consumer carries the consumer's tags, as Kong logs the whole consumer entity", async () => {
+  const receiver = await httpReceiver();
+  const gw = await startServiceGateway(
+    [
+      {
+        name: 'k',
+        paths: ['/k'],
+        plugins: [
+          { name: 'key-auth' },
+          { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } },
+        ],
+      },
+    ],
+    {
+      extra: {
+        consumers: [
+          { username: 'alice', custom_id: 'a-1', tags: ['team-a', 'gold'], keyauth_credentials: [{ key: 'ka' }] },
+          { username: 'bob', keyauth_credentials: [{ key: 'kb' }] },
+        ],
+      },
+    },
+  );
+  try {
+    const consumers = [];
+    for (const key of ['ka', 'kb']) {
+      await (await fetch(`${gw.url}/k`, { headers: { apikey: key } })).text();
+      consumers.push(JSON.parse((await receiver.next()).body).consumer);
+    }
+    assert.deepEqual(
+      consumers.map((c) => [c.username, c.custom_id, c.tags]),
+      [
+        ['alice', 'a-1', ['team-a', 'gold']],
+        ['bob', null, []],
+      ],
+    );
+  } finally {
+    await gw.close();
+    await receiver.close();
+  }
+});
+
 test("trace_id and correlation_id are in the entry when a tracing plugin and correlation-id ran, as Kong's set_serialize_value adds them", async () => {
   const receiver = await httpReceiver();
   const log = { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } };

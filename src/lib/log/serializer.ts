@@ -5,7 +5,7 @@
  * header a plugin of the route declared secret are replaced by `REDACTED`, and so are the response's
  * `set-cookie` values and the values of query parameters the route's plugins declared secret.
  */
-import type { GatewayRequest, HeaderValue, LogEntry } from '../../pipeline/plugin.ts';
+import type { Consumer, GatewayRequest, HeaderValue, LogEntry } from '../../pipeline/plugin.ts';
 import { kongQueryArgs, type QueryArg, replaceQueryValues } from '../query.ts';
 import { TRACE_ID_FORMATS_KEY } from '../tracing/propagation.ts';
 
@@ -44,7 +44,7 @@ export interface KongLogEntry {
   response: { status: number; headers: Record<string, string | string[]>; size: number };
   route: Record<string, Json> | null;
   service: Record<string, Json> | null;
-  consumer: { id: string; username: string | null; custom_id: string | null } | null;
+  consumer: { id: string; username: string | null; custom_id: string | null; tags: string[] } | null;
   authenticated_entity: { id: string; consumer_id: string | null } | null;
   latencies: { request: number; proxy: number; kong: number; receive: number };
   client_ip: string;
@@ -142,10 +142,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
     },
     route: routeJson(req),
     service: req.service === null ? null : serviceJson(req),
-    consumer:
-      req.consumer === null
-        ? null
-        : { id: req.consumer.id, username: req.consumer.username, custom_id: req.consumer.custom_id },
+    consumer: req.consumer === null ? null : consumerJson(req.consumer),
     authenticated_entity:
       req.credential === null ? null : { id: req.credential.id, consumer_id: req.credential.consumer_id },
     latencies: { request: total, proxy, kong, receive },
@@ -192,6 +189,11 @@ function routeJson(req: GatewayRequest): Record<string, Json> | null {
     methods: list(r.methods),
     tags: [...r.tags],
   };
+}
+
+/** Kong logs the consumer entity as loaded, its tags included (a team or tier a dashboard groups by). */
+function consumerJson(c: Consumer): NonNullable<KongLogEntry['consumer']> {
+  return { id: c.id, username: c.username, custom_id: c.custom_id, tags: [...c.tags] };
 }
 
 function serviceJson(req: GatewayRequest): Record<string, Json> {
