@@ -175,7 +175,9 @@ class Statsd implements PluginHandlers {
           this.stat(out, `${scope}.status.${m.response.status}`, 1, metric);
           break;
         case 'unique_users':
-          if (who !== null) this.stat(out, `${scope}.user.uniques`, who, metric);
+          // Kong sends every consumer to the set, its sample_rate unused: a set counts distinct
+          // members, which leaving some requests out would undercount, not scale.
+          if (who !== null) this.stat(out, `${scope}.user.uniques`, who, metric, 1);
           break;
         case 'request_per_user':
           if (who !== null) this.stat(out, `${scope}.user.${dots(who)}.request.count`, 1, metric);
@@ -198,8 +200,13 @@ class Statsd implements PluginHandlers {
   }
 
   /** One plain line into `out`, unless its sample rate leaves it out. */
-  private stat(out: string[], name: string, value: number | string, metric: MetricConfig): void {
-    const rate = metric.sample_rate ?? 1;
+  private stat(
+    out: string[],
+    name: string,
+    value: number | string,
+    metric: MetricConfig,
+    rate = metric.sample_rate ?? 1,
+  ): void {
     if (rate < 1 && Math.random() >= rate) return;
     out.push(`${this.prefix}.${name}:${value}|${TYPE[metric.stat_type]}${rate < 1 ? `|@${rate}` : ''}`);
   }

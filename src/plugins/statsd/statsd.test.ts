@@ -106,3 +106,35 @@ test('status_count_per_workspace names the workspace by its id, or by its name w
     await udp.close();
   }
 });
+
+test("unique_users sends every consumer to the set, its sample_rate unused, as Kong's: a sampled set would undercount", async () => {
+  const udp = await udpReceiver();
+  const log = await startPlugin(
+    plugin,
+    {
+      host: '127.0.0.1',
+      port: udp.port,
+      metrics: [
+        { name: 'unique_users', stat_type: 'set', sample_rate: 0.01 },
+        { name: 'request_count', stat_type: 'counter', sample_rate: 1 },
+      ],
+    },
+    { consumers: [{ username: 'alice', custom_id: 'alice-1' }] },
+  );
+  try {
+    const requests = 30;
+    for (let i = 0; i < requests; i++) await log.run({ consumer: 'alice' });
+    const lines: string[] = [];
+    while (lines.filter((l) => l.endsWith('.request.count:1|c')).length < requests)
+      lines.push(...(await udp.next()).split('\n'));
+    const uniques = lines.filter((l) => l.includes('.user.uniques:'));
+    assert.equal(uniques.length, requests, lines.join('\n'));
+    assert.ok(
+      uniques.every((l) => l === 'kong.service.under-test.user.uniques:alice-1|s'),
+      uniques.join('\n'),
+    );
+  } finally {
+    await log.close();
+    await udp.close();
+  }
+});
