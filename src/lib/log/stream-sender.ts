@@ -3,7 +3,7 @@
  * first use within `timeoutMs`, writes a batch and waits until the kernel took it (with the same
  * deadline), closes after `keepaliveMs` idle, and starts over after any error (the queue retries).
  */
-import { connect as netConnect, type Socket } from 'node:net';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { latestLookup } from '../../upstream/dns.ts';
 
@@ -11,7 +11,7 @@ export interface StreamTarget {
   host: string;
   port: number;
   tls: boolean;
-  /** Server name for TLS (defaults to host). */
+  /** Server name for TLS (defaults to host when it is a name; an address sends none). */
   servername?: string | null;
   timeoutMs: number;
   keepaliveMs: number;
@@ -46,8 +46,11 @@ export class StreamSender {
     return new Promise((resolve, reject) => {
       // Names resolve as the gateway's own do (dns_resolver, dns_hostsfile).
       const lookup = latestLookup;
+      // SNI carries host names only (RFC 6066 3): a receiver named by its address gets none, as
+      // Kong's tcp-log sends none without tls_sni, and Node.js warns on stderr for an address.
+      const servername = t.servername ?? (isIP(t.host) === 0 ? t.host : undefined);
       const socket = t.tls
-        ? tlsConnect({ host: t.host, port: t.port, servername: t.servername ?? t.host, lookup })
+        ? tlsConnect({ host: t.host, port: t.port, servername, lookup })
         : netConnect({ host: t.host, port: t.port, lookup });
       const timer = setTimeout(() => {
         socket.destroy();

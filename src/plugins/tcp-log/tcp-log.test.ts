@@ -1,8 +1,12 @@
 // tcp-log on the plugin itself, through the public test kit, against a real TCP receiver;
 // test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
 import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
+import { createServer as createTlsServer } from 'node:tls';
 import { tcpReceiver } from '../../../test/support/receivers.ts';
+import { until } from '../../../test/support/wait.ts';
+import { TestCa, tool } from '../../../test/tls/support.ts';
 import { startPlugin } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -26,5 +30,62 @@ test('tcp-log writes one newline-terminated JSON entry per request, in order, on
   } finally {
     await log.close();
     await tcp.close();
+  }
+});
+
+test('with tls, tcp-log sends tls_sni as the server name, and none to a receiver named by its address, as Kong', async (t) => {
+  const missing = tool('openssl');
+  if (missing !== false) {
+    t.skip(missing);
+    return;
+  }
+  const ca = new TestCa('tcp-log receiver CA');
+  const leaf = ca.issue('logs.example.test', ['logs.example.test']);
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(`${(w as NodeJS.ErrnoException).code ?? ''} ${w.message}`);
+  process.on('warning', onWarning);
+  // A TLS receiver per case (an instance's retries reach its own only), recording the server
+  // name of each ClientHello, or null. The gateway does not trust this CA (tcp-log verifies),
+  // so each handshake ends in the client's alert.
+  const receivers: { port: number; seen: (string | null)[]; close(): Promise<unknown> }[] = [];
+  const receiver = async () => {
+    const seen: (string | null)[] = [];
+    let named: string | null = null;
+    const server = createTlsServer({
+      cert: leaf.cert,
+      key: leaf.key,
+      SNICallback: (name, cb) => {
+        named = name;
+        cb(null, undefined);
+      },
+    });
+    server.on('tlsClientError', () => {
+      seen.push(named);
+      named = null;
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const r = { port: (server.address() as AddressInfo).port, seen, close: () => new Promise((c) => server.close(c)) };
+    receivers.push(r);
+    return r;
+  };
+  try {
+    for (const tls_sni of [null, 'logs.example.test']) {
+      const { port, seen } = await receiver();
+      const log = await startPlugin(plugin, { host: '127.0.0.1', port, tls: true, tls_sni });
+      try {
+        await log.run({ path: '/tls' });
+        await until('a handshake', () => seen.length > 0);
+      } finally {
+        await log.close();
+      }
+      assert.equal(seen[0], tls_sni);
+    }
+    assert.deepEqual(
+      warnings.filter((w) => w.includes('DEP0123')),
+      [],
+    );
+  } finally {
+    process.off('warning', onWarning);
+    await Promise.all(receivers.map((r) => r.close()));
   }
 });
