@@ -89,3 +89,18 @@ test('with tls, tcp-log sends tls_sni as the server name, and none to a receiver
     await Promise.all(receivers.map((r) => r.close()));
   }
 });
+
+test("timeout and keepalive are numbers of milliseconds as in Kong's schema: a fraction loads and entries are sent", async () => {
+  const tcp = await tcpReceiver();
+  try {
+    const log = await startPlugin(plugin, { host: '127.0.0.1', port: tcp.port, timeout: 2500.5, keepalive: 30000.5 });
+    try {
+      await log.run({ path: '/fraction' });
+      assert.equal(JSON.parse(await tcp.next()).request.uri, '/fraction');
+    } finally {
+      await log.close();
+    }
+  } finally {
+    await tcp.close();
+  }
+});

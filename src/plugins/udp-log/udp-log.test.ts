@@ -37,3 +37,18 @@ test('udp-log sends one datagram per request: the Kong log entry, credentials re
     await udp.close();
   }
 });
+
+test("timeout is a number of milliseconds as in Kong's schema: a fraction loads and entries are sent", async () => {
+  const udp = await udpReceiver();
+  try {
+    const log = await startPlugin(plugin, { host: '127.0.0.1', port: udp.port, timeout: 2500.5 });
+    try {
+      await log.run({ path: '/fraction' });
+      assert.equal(JSON.parse(await udp.next()).request.uri, '/fraction');
+    } finally {
+      await log.close();
+    }
+  } finally {
+    await udp.close();
+  }
+});
