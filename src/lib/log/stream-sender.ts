@@ -1,7 +1,8 @@
 /**
  * One kept-alive TCP (or TLS) connection to a log receiver, for the queue's deliveries: connects on
  * first use within `timeoutMs`, writes a batch and waits until the kernel took it (with the same
- * deadline), closes after `keepaliveMs` idle, and starts over after any error (the queue retries).
+ * deadline), closes after `keepaliveMs` idle (never with 0), and starts over after any error (the
+ * queue retries).
  */
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
@@ -78,7 +79,13 @@ export class StreamSender {
 
   private armIdle(): void {
     if (this.idle !== null) clearTimeout(this.idle);
-    this.idle = setTimeout(() => this.reset(), Math.max(1, this.target.keepaliveMs));
+    // 0 keeps the connection for good, as Kong's setkeepalive(0) does (OpenResty: "the timeout
+    // interval is unlimited"); it still ends on an error or when the plugin closes.
+    if (this.target.keepaliveMs <= 0) {
+      this.idle = null;
+      return;
+    }
+    this.idle = setTimeout(() => this.reset(), this.target.keepaliveMs);
     this.idle.unref();
   }
 

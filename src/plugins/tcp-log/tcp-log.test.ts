@@ -1,7 +1,7 @@
 // tcp-log on the plugin itself, through the public test kit, against a real TCP receiver;
 // test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
 import { test } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
 import { tcpReceiver } from '../../../test/support/receivers.ts';
@@ -102,5 +102,34 @@ test("timeout and keepalive are numbers of milliseconds as in Kong's schema: a f
     }
   } finally {
     await tcp.close();
+  }
+});
+
+test("keepalive 0 keeps the connection however long it idles, as Kong's setkeepalive(0): entries apart share it", async () => {
+  let connections = 0;
+  const lines: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createTcpServer((s) => {
+    connections++;
+    sockets.add(s);
+    s.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n').filter((l) => l !== '')));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const log = await startPlugin(plugin, { host: '127.0.0.1', port, keepalive: 0 });
+    try {
+      await log.run({ path: '/first' });
+      await until('the first entry', () => lines.length === 1);
+      await new Promise((r) => setTimeout(r, 200));
+      await log.run({ path: '/second' });
+      await until('the second entry', () => lines.length === 2);
+    } finally {
+      await log.close();
+    }
+    assert.equal(connections, 1);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
   }
 });
