@@ -77,6 +77,7 @@ describe('bot-detection', () => {
           paths: ['/lists'],
           plugins: [{ name: 'bot-detection', config: { allow: ['Googlebot'], deny: ['^curl/', 'Firefox'] } }],
         },
+        { name: 'whole', paths: ['/whole'], plugins: [{ name: 'bot-detection', config: { deny: ['^probe/1$'] } }] },
       ],
       { url: upstream.url },
     );
@@ -131,6 +132,14 @@ describe('bot-detection', () => {
     // the same agent again is answered from the verdict cache, with the same verdict
     assert.equal((await call(gw, '/lists', ['curl/8.5.0'])).status, 403);
     assert.equal((await call(gw, '/lists', ['bingbot/2.0'])).status, 403);
+  });
+
+  test("only ASCII whitespace around the agent is stripped, as Kong's strip(): a no-break space stays", async () => {
+    assert.equal((await call(gw, '/whole', ['probe/1'])).status, 403);
+    assert.equal((await call(gw, '/whole', [' probe/1\t'])).status, 403);
+    // Byte 0xA0 (Latin-1 no-break space) is no space to Lua's %s; JavaScript's trim() removes it.
+    assert.equal((await call(gw, '/whole', ['\u00a0probe/1'])).status, 200);
+    assert.equal((await call(gw, '/whole', ['probe/1\u00a0'])).status, 200);
   });
 
   test('a deny pattern that backtracks super-linearly is refused at load', async () => {

@@ -107,8 +107,7 @@ class BotDetection implements PluginHandlers {
       return req.exitError(400, TWO_AGENTS.message, null, 'DUPLICATE_USER_AGENT');
     const header = req.headers['user-agent'];
     if (header === undefined) return;
-    // Kong strips surrounding whitespace before matching.
-    const ua = header.trim();
+    const ua = stripAsciiSpace(header);
     let verdict = this.cache.get(ua);
     if (verdict === undefined) {
       verdict = this.examine(ua);
@@ -122,6 +121,23 @@ class BotDetection implements PluginHandlers {
     for (const r of this.deny) if (r.test(ua)) return DENY;
     return isBot(ua) ? BOT : NONE;
   }
+}
+
+/**
+ * The agent without the whitespace around it, as Kong strips it before matching: Lua's `%s`
+ * (space, \t to \r). JavaScript's trim() also removes U+00A0, which a Latin-1 header byte 0xA0
+ * decodes to, so that an anchored pattern would match an agent Kong's does not.
+ */
+function stripAsciiSpace(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && isAsciiSpace(s.charCodeAt(start))) start++;
+  while (end > start && isAsciiSpace(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
+function isAsciiSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
 }
 
 /** The fields Kong 3.0 renamed (`whitelist`, `blacklist`), refused with the new name. */
