@@ -1,8 +1,8 @@
 // Kong's schema takes no empty string in a `string` field unless the field declares `len_min = 0`
 // (kong/db/schema/init.lua: "empty strings are not accepted by default"; the error is "length must
 // be at least 1"), for record fields, array elements and map values alike. Each field below is
-// such a field in Kong's plugin schema: "" there is refused at load with Kong's message at the
-// field, and a non-empty value loads.
+// such a field in Kong's plugin schema (oidc's realm, Tollgate's own, means nothing empty either):
+// "" there is refused at load with Kong's message at the field, and a non-empty value loads.
 // Left as they are, on purpose: redis.password and redis_password (Kong's `len_min = 0`).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -21,14 +21,28 @@ interface Case {
   options?: RunPluginOptions;
 }
 
+const ldap = { ldap_host: 'ldap.example', base_dn: 'dc=example,dc=com', attribute: 'uid' };
 const redis = (fields: Record<string, unknown>) => ({ minute: 5, ...fields });
 const responseLimits = (fields: Record<string, unknown>) => ({ limits: { video: { minute: 5 } }, ...fields });
+const oidc = {
+  client_id: 'tollgate',
+  client_secret: 'secret',
+  discovery: 'http://127.0.0.1:9/.well-known/openid-configuration',
+  redirect_uri: 'https://app.example/callback',
+  session_secret: 'a-session-secret-of-at-least-32-characters',
+};
 
 const cases: Case[] = [
   { plugin: 'cors', at: 'origins[0]', config: (v) => ({ origins: [v] }), ok: 'https://app.example' },
   { plugin: 'cors', at: 'headers[0]', config: (v) => ({ headers: [v] }) },
   { plugin: 'cors', at: 'exposed_headers[0]', config: (v) => ({ exposed_headers: [v] }) },
   { plugin: 'ip-restriction', at: 'message', config: (v) => ({ allow: ['127.0.0.1'], message: v }) },
+  {
+    plugin: 'ldap-auth',
+    at: 'anonymous',
+    config: (v) => ({ ...ldap, anonymous: v }),
+    options: { consumers: [{ username: 'team' }] },
+  },
   {
     plugin: 'proxy-cache',
     at: 'vary_query_params[0]',
@@ -40,6 +54,7 @@ const cases: Case[] = [
   { plugin: 'request-transformer', at: 'remove.querystring[0]', config: (v) => ({ remove: { querystring: [v] } }) },
   { plugin: 'response-transformer', at: 'remove.json[0]', config: (v) => ({ remove: { json: [v] } }) },
   { plugin: 'response-transformer', at: 'remove.headers[0]', config: (v) => ({ remove: { headers: [v] } }) },
+  { plugin: 'oidc', at: 'realm', config: (v) => ({ ...oidc, realm: v }) },
 ];
 for (const [plugin, base] of [
   ['rate-limiting', redis],
