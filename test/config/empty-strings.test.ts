@@ -54,6 +54,17 @@ const cases: Case[] = [
   { plugin: 'request-transformer', at: 'remove.querystring[0]', config: (v) => ({ remove: { querystring: [v] } }) },
   { plugin: 'response-transformer', at: 'remove.json[0]', config: (v) => ({ remove: { json: [v] } }) },
   { plugin: 'response-transformer', at: 'remove.headers[0]', config: (v) => ({ remove: { headers: [v] } }) },
+  { plugin: 'statsd', at: 'prefix', config: (v) => ({ prefix: v }) },
+  { plugin: 'tcp-log', at: 'tls_sni', config: (v) => ({ host: '127.0.0.1', port: 9, tls: true, tls_sni: v }) },
+  { plugin: 'zipkin', at: 'local_service_name', config: (v) => ({ local_service_name: v }) },
+  { plugin: 'zipkin', at: 'default_service_name', config: (v) => ({ default_service_name: v }) },
+  { plugin: 'zipkin', at: 'static_tags[0].name', config: (v) => ({ static_tags: [{ name: v, value: 'x' }] }) },
+  { plugin: 'zipkin', at: 'static_tags[0].value', config: (v) => ({ static_tags: [{ name: 'team', value: v }] }) },
+  {
+    plugin: 'opentelemetry',
+    at: 'resource_attributes.team',
+    config: (v) => ({ traces_endpoint: 'http://127.0.0.1:9/v1/traces', resource_attributes: { team: v } }),
+  },
   { plugin: 'oidc', at: 'realm', config: (v) => ({ ...oidc, realm: v }) },
 ];
 for (const [plugin, base] of [

@@ -90,8 +90,8 @@ export function zipkinSpans(
     // Kong's 'HTTP/' .. kong.request.get_http_version(), a Lua number: HTTP/1.1, HTTP/1, HTTP/2.
     'http.protocol': `HTTP/${Number(req.raw.httpVersion)}`,
   };
-  // Kong's reporter sends no empty tag (Kong's schema refuses an empty static tag value; Tollgate's accepts it).
-  for (const t of config.static_tags ?? []) if (t.value !== '') tags[t.name] = t.value;
+  // An empty static tag value is refused at load, as Kong's schema refuses it.
+  for (const t of config.static_tags ?? []) tags[t.name] = t.value;
   for (const k in requestTags) tags[k] = requestTags[k]!;
   tags['http.status_code'] = String(entry.status);
   tags['kong.source'] = entry.source;
