@@ -138,3 +138,20 @@ test("unique_users sends every consumer to the set, its sample_rate unused, as K
     await udp.close();
   }
 });
+
+test("a fractional udp_packet_size loads, as Kong's number type takes it, and packs lines up to it", async () => {
+  const udp = await udpReceiver();
+  try {
+    const log = await startPlugin(plugin, { host: '127.0.0.1', port: udp.port, udp_packet_size: 1000.5 });
+    try {
+      await log.run({ upstream: { status: 201 } });
+      const lines = (await udp.next()).split('\n');
+      assert.ok(lines.includes('kong.service.under-test.request.count:1|c'), lines.join('\n'));
+      assert.ok(lines.length > 1, 'several metrics in one datagram');
+    } finally {
+      await log.close();
+    }
+  } finally {
+    await udp.close();
+  }
+});
