@@ -99,8 +99,11 @@ export async function startGateway(opts: StartGatewayOptions): Promise<TestGatew
       return instance.reload();
     },
     async close() {
-      await instance.close(0);
-      await removeOwnDir();
+      try {
+        await instance.close(0);
+      } finally {
+        await removeOwnDir();
+      }
     },
   };
 }
