@@ -12,10 +12,10 @@
  * runs alternate between this tree and that one, so both see the same machine.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { tempDir } from '../test/support/temp.ts';
 import { largeConfig } from './large-config.ts';
 
 const SMALL =
@@ -25,9 +25,7 @@ const SMALL =
 async function child(tree: string, big: string): Promise<void> {
   const { TollgateInstance } = await import(join(tree, 'dist/instance.js'));
   const { createLogger } = await import(join(tree, 'dist/log.js'));
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-large-reload-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const file = join(dir, 'gateway.yaml');
+  const file = join(tempDir('tollgate-large-reload'), 'gateway.yaml');
   writeFileSync(file, SMALL);
   const inst = await TollgateInstance.start({
     configFile: file,
@@ -79,9 +77,7 @@ if (process.argv[2] === '--child') {
   const runs = Number(process.argv[3] ?? 3);
   const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
   const trees = process.env.BENCH_BASELINE ? [here, resolve(process.env.BENCH_BASELINE)] : [here];
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-large-'));
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const big = join(dir, 'gateway.yaml');
+  const big = join(tempDir('tollgate-large'), 'gateway.yaml');
   writeFileSync(big, largeConfig(routes));
   const self = fileURLToPath(import.meta.url);
   for (let r = 0; r < runs; r++) {

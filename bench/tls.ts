@@ -1,18 +1,17 @@
 // Bench rows for TLS at the edge: Tollgate behind an ssl listener, loaded over HTTPS
 // (HTTP/1.1, with wrk or autocannon) and over HTTP/2 (h2load from Debian's nghttp2-client).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from '../test/support/temp.ts';
 import { routeConfig } from './config.ts';
 
 export const H2LOAD = ['/usr/bin/h2load', '/usr/local/bin/h2load'].find((p) => existsSync(p)) ?? null;
 
 /** One route behind a throwaway self-signed certificate (made with the openssl CLI). */
 export async function tlsRoute(): Promise<{ config: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'tollgate-bench-tls-'));
   // The gateway reads the files at start; they go with the bench's process.
-  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('tollgate-bench-tls');
   execFileSync(
     'openssl',
     [
