@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError } from '../../src/errors.ts';
 import { builtinPlugins } from '../../src/plugins/index.ts';
-import { type RunPluginOptions, startPlugin } from '../../src/testing/index.ts';
+import { type RunPluginOptions, runPlugin, startPlugin } from '../../src/testing/index.ts';
 
 interface Case {
   plugin: string;
@@ -81,6 +81,18 @@ for (const [plugin, base] of [
 }
 cases.push({ plugin: 'rate-limiting', at: 'error_message', config: (v) => redis({ error_message: v }) });
 
+// Every auth plugin's realm: `realm: ""` would send a challenge naming no realm (`Basic realm=""`).
+const realmPlugins: Record<string, Record<string, unknown>> = {
+  'basic-auth': {},
+  'key-auth': {},
+  jwt: {},
+  'hmac-auth': {},
+  'ldap-auth': ldap,
+};
+for (const [plugin, required] of Object.entries(realmPlugins)) {
+  cases.push({ plugin, at: 'realm', config: (v) => ({ ...required, realm: v }), ok: 'api' });
+}
+
 for (const { plugin, at, config, ok = 'team', options } of cases) {
   test(`${plugin}: an empty ${at} is refused at load as Kong refuses it, a set one loads`, async () => {
     const def = builtinPlugins.get(plugin)!;
@@ -106,5 +118,13 @@ for (const plugin of ['rate-limiting', 'response-ratelimiting']) {
       const runner = await startPlugin(def, config);
       await runner.close();
     }
+  });
+}
+
+for (const [plugin, required] of Object.entries(realmPlugins)) {
+  test(`${plugin}: a set realm is the challenge's`, async () => {
+    const res = await runPlugin(builtinPlugins.get(plugin)!, { ...required, realm: 'api' }, {});
+    assert.equal(res.status, 401);
+    assert.match(String(res.responseHeaders['www-authenticate']), /realm="api"/);
   });
 }
