@@ -142,13 +142,15 @@ class Session implements PluginHandlers {
     private readonly rememberSealer: SessionSealer,
     private readonly consumers: ConsumerDirectory,
   ) {
-    let attrs = `; Path=${config.cookie_path}`;
-    if (config.cookie_domain != null) attrs += `; Domain=${config.cookie_domain}`;
+    // In lua-resty-session 4's order (Domain, Path, SameSite, Secure, HttpOnly): Kong's own tests,
+    // and tests users ported from them, read the attributes by position.
+    let attrs = config.cookie_domain != null ? `; Domain=${config.cookie_domain}` : '';
+    attrs += `; Path=${config.cookie_path}`;
     if (config.cookie_same_site !== 'Default') attrs += `; SameSite=${config.cookie_same_site}`;
-    if (config.cookie_http_only) attrs += '; HttpOnly';
     // Browsers drop a SameSite=None cookie without Secure, so the session would never come back:
     // lua-resty-session 4 (Kong 3) sets Secure whenever SameSite is None, whatever cookie_secure says.
     if (config.cookie_secure || config.cookie_same_site === 'None') attrs += '; Secure';
+    if (config.cookie_http_only) attrs += '; HttpOnly';
     this.attributes = attrs;
     this.clear = `${config.cookie_name}=${attrs}; Max-Age=0`;
     this.logoutMethods = new Set(config.logout_methods);

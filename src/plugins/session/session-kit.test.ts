@@ -103,17 +103,17 @@ async function opened(setCookie: string | undefined, seal = sealer()): Promise<P
   return o.payload;
 }
 
-const CLEAR = 'session=; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=0';
+const CLEAR = 'session=; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=0';
 
 describe('session (test kit)', () => {
-  test("a new session's cookie: Path, Domain, SameSite, HttpOnly and Secure as configured; with remember, a persistent remember cookie beside it", async () => {
+  test("a new session's cookie: Domain, Path, SameSite, Secure and HttpOnly as configured, in lua-resty-session's order; with remember, a persistent remember cookie beside it", async () => {
     const attrs = async (config: Record<string, unknown>, name = 'session') =>
       withPlugin(config, async (run) => {
         const c = sessionCookie(await run(asAlice), name);
         assert.ok(c !== undefined, `a ${name} cookie was issued`);
         return c.slice(c.indexOf(';'));
       });
-    assert.equal(await attrs({}), '; Path=/; SameSite=Strict; HttpOnly; Secure');
+    assert.equal(await attrs({}), '; Path=/; SameSite=Strict; Secure; HttpOnly');
     assert.equal(
       await attrs({
         cookie_path: '/shop',
@@ -122,18 +122,18 @@ describe('session (test kit)', () => {
         cookie_http_only: false,
         cookie_secure: false,
       }),
-      '; Path=/shop; Domain=example.com; SameSite=Lax',
+      '; Domain=example.com; Path=/shop; SameSite=Lax',
     );
-    assert.equal(await attrs({ cookie_same_site: 'Default', cookie_domain: null }), '; Path=/; HttpOnly; Secure');
+    assert.equal(await attrs({ cookie_same_site: 'Default', cookie_domain: null }), '; Path=/; Secure; HttpOnly');
     // lua-resty-session 4: the session cookie stays a browser-session one; the remember cookie persists.
-    assert.equal(await attrs({ remember: true }), '; Path=/; SameSite=Strict; HttpOnly; Secure');
+    assert.equal(await attrs({ remember: true }), '; Path=/; SameSite=Strict; Secure; HttpOnly');
     assert.equal(
       await attrs({ remember: true }, 'remember'),
-      '; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=604800',
+      '; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=604800',
     );
     assert.equal(
       await attrs({ remember: true, remember_rolling_timeout: 60, remember_cookie_name: 'keep' }, 'keep'),
-      '; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=60',
+      '; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=60',
     );
   });
 
@@ -227,7 +227,7 @@ describe('session (test kit)', () => {
       assert.equal(first.upstreamHeaders.cookie, 'xsid=junk');
       const second = await run({ headers: { cookie: `sid=junk; sid=${cookie}` } });
       assert.equal(second.consumer, null, 'the first sid cookie is the session');
-      assert.ok(setCookies(second).includes('sid=; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=0'));
+      assert.ok(setCookies(second).includes('sid=; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=0'));
       const near = await run({ headers: { cookie: 'xsid=junk' } });
       assert.equal(near.consumer, null, 'a name ending in the cookie name is another cookie');
       assert.equal(near.upstreamHeaders.cookie, 'xsid=junk');

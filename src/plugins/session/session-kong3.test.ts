@@ -60,10 +60,10 @@ describe('session (Kong 3 parity)', () => {
     const gw = await gateway({ cookie_same_site: 'None', cookie_secure: false });
     try {
       const first = await call(gw, { apikey: 'alice-key' });
-      assert.equal(attributes(named(first.cookies, 'session')), '; Path=/; SameSite=None; HttpOnly; Secure');
+      assert.equal(attributes(named(first.cookies, 'session')), '; Path=/; SameSite=None; Secure; HttpOnly');
       // The cleared cookie of a bad session carries the same attributes, or the browser would not replace it.
       const bad = await call(gw, { cookie: 'session=not-a-session' });
-      assert.equal(attributes(named(bad.cookies, 'session')), '; Path=/; SameSite=None; HttpOnly; Secure; Max-Age=0');
+      assert.equal(attributes(named(bad.cookies, 'session')), '; Path=/; SameSite=None; Secure; HttpOnly; Max-Age=0');
     } finally {
       await gw.close();
     }
@@ -102,8 +102,8 @@ describe('session (Kong 3 parity)', () => {
       const first = await call(gw, { apikey: 'alice-key' });
       const session = named(first.cookies, 'session')!;
       const remember = named(first.cookies, 'remember')!;
-      assert.equal(attributes(session), '; Path=/; SameSite=Strict; HttpOnly; Secure', 'a browser-session cookie');
-      assert.equal(attributes(remember), '; Path=/; SameSite=Strict; HttpOnly; Secure; Max-Age=60');
+      assert.equal(attributes(session), '; Path=/; SameSite=Strict; Secure; HttpOnly', 'a browser-session cookie');
+      assert.equal(attributes(remember), '; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=60');
       const both = `${session.split(';')[0]}; ${remember.split(';')[0]}`;
       const shortFirst = await call(short, { apikey: 'alice-key' });
       const shortRemember = named(shortFirst.cookies, 'remember')!.split(';')[0]!;
@@ -169,7 +169,7 @@ describe('session (Kong 3 parity)', () => {
       assert.equal(first.res.status, 200);
       assert.equal(
         attributes(named(first.cookies, 'session')),
-        '; Path=/app; Domain=.example.com; SameSite=Strict; HttpOnly; Secure',
+        '; Domain=.example.com; Path=/app; SameSite=Strict; Secure; HttpOnly',
       );
     } finally {
       await gw.close();

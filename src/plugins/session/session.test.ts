@@ -91,7 +91,7 @@ describe('session', () => {
     assert.equal(first.seen!.headers['x-consumer-username'], 'alice');
     const set = first.cookies.find((c) => c.startsWith('session='));
     assert.ok(set, JSON.stringify(first.cookies));
-    assert.match(set, /; Path=\/; SameSite=Strict; HttpOnly; Secure/);
+    assert.match(set, /; Path=\/; SameSite=Strict; Secure; HttpOnly/);
     const cookie = set.split(';')[0]!;
     assert.ok(!cookie.includes('alice'), 'the cookie is encrypted');
 
