@@ -112,6 +112,12 @@ interface State {
 /** The longest Max-Age browsers keep (400 days); lua-resty-session's cap, and what 0 means. */
 const MAX_TTL = 34_560_000;
 
+/**
+ * How lua-resty-session 4 removes a cookie: an Expires in the past beside Max-Age=0, for clients
+ * that know only Expires (RFC 6265 5.3: Max-Age wins where both are understood).
+ */
+const EXPIRED = '; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0';
+
 /** Folds Kong 2's field names into Kong 3's, as Kong 3 does. */
 function shorthands(c: SessionConfig): void {
   if (c.cookie_lifetime !== undefined) c.rolling_timeout = c.cookie_lifetime;
@@ -152,11 +158,11 @@ class Session implements PluginHandlers {
     if (config.cookie_secure || config.cookie_same_site === 'None') attrs += '; Secure';
     if (config.cookie_http_only) attrs += '; HttpOnly';
     this.attributes = attrs;
-    this.clear = `${config.cookie_name}=${attrs}; Max-Age=0`;
+    this.clear = `${config.cookie_name}=${attrs}${EXPIRED}`;
     this.logoutMethods = new Set(config.logout_methods);
     this.prefix = `${config.cookie_name}=`;
     this.rememberPrefix = config.remember ? `${config.remember_cookie_name}=` : null;
-    this.clearRemember = `${config.remember_cookie_name}=${attrs}; Max-Age=0`;
+    this.clearRemember = `${config.remember_cookie_name}=${attrs}${EXPIRED}`;
     const ttl = config.remember_rolling_timeout;
     this.rememberMaxAge = ttl === 0 || ttl > MAX_TTL ? MAX_TTL : Math.floor(ttl);
     const requested = [...new Set(config.request_headers ?? [])];
@@ -378,7 +384,13 @@ class Session implements PluginHandlers {
     if (this.rememberPrefix === null) return;
     const { i: _, ...kept } = payload;
     const sealed = await this.rememberSealer.seal(kept);
-    append(res, `${this.config.remember_cookie_name}=${sealed}${this.attributes}; Max-Age=${this.rememberMaxAge}`);
+    // Expires beside Max-Age, as lua-resty-session 4 writes a persistent cookie: clients that know
+    // only Expires (RFC 6265 5.3) would otherwise drop it when the browser closes.
+    const expires = new Date(Date.now() + this.rememberMaxAge * 1000).toUTCString();
+    append(
+      res,
+      `${this.config.remember_cookie_name}=${sealed}${this.attributes}; Expires=${expires}; Max-Age=${this.rememberMaxAge}`,
+    );
   }
 
   /** Kong 3's `response_headers`: what the client may know of its session. */

@@ -103,7 +103,7 @@ async function opened(setCookie: string | undefined, seal = sealer()): Promise<P
   return o.payload;
 }
 
-const CLEAR = 'session=; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=0';
+const CLEAR = 'session=; Path=/; SameSite=Strict; Secure; HttpOnly; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0';
 
 describe('session (test kit)', () => {
   test("a new session's cookie: Domain, Path, SameSite, Secure and HttpOnly as configured, in lua-resty-session's order; with remember, a persistent remember cookie beside it", async () => {
@@ -127,14 +127,16 @@ describe('session (test kit)', () => {
     assert.equal(await attrs({ cookie_same_site: 'Default', cookie_domain: null }), '; Path=/; Secure; HttpOnly');
     // lua-resty-session 4: the session cookie stays a browser-session one; the remember cookie persists.
     assert.equal(await attrs({ remember: true }), '; Path=/; SameSite=Strict; Secure; HttpOnly');
-    assert.equal(
-      await attrs({ remember: true }, 'remember'),
-      '; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=604800',
-    );
-    assert.equal(
-      await attrs({ remember: true, remember_rolling_timeout: 60, remember_cookie_name: 'keep' }, 'keep'),
-      '; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=60',
-    );
+    // ... with Expires beside Max-Age, the same moment, as lua-resty-session 4 writes it.
+    const persistent = (attributes: string, maxAge: number) => {
+      const m = /^; Path=\/; SameSite=Strict; Secure; HttpOnly; Expires=([^;]+); Max-Age=(\d+)$/.exec(attributes);
+      assert.ok(m, attributes);
+      assert.equal(Number(m[2]), maxAge);
+      assert.equal(new Date(m[1]!).toUTCString(), m[1], 'an HTTP date');
+      assert.ok(Math.abs(Date.parse(m[1]!) - (Date.now() + maxAge * 1000)) <= 5000, attributes);
+    };
+    persistent(await attrs({ remember: true }, 'remember'), 604800);
+    persistent(await attrs({ remember: true, remember_rolling_timeout: 60, remember_cookie_name: 'keep' }, 'keep'), 60);
   });
 
   test("Kong 2's field names: cookie_lifetime, cookie_idletime, cookie_samesite, cookie_httponly, cookie_persistent", async () => {
@@ -227,7 +229,11 @@ describe('session (test kit)', () => {
       assert.equal(first.upstreamHeaders.cookie, 'xsid=junk');
       const second = await run({ headers: { cookie: `sid=junk; sid=${cookie}` } });
       assert.equal(second.consumer, null, 'the first sid cookie is the session');
-      assert.ok(setCookies(second).includes('sid=; Path=/; SameSite=Strict; Secure; HttpOnly; Max-Age=0'));
+      assert.ok(
+        setCookies(second).includes(
+          'sid=; Path=/; SameSite=Strict; Secure; HttpOnly; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0',
+        ),
+      );
       const near = await run({ headers: { cookie: 'xsid=junk' } });
       assert.equal(near.consumer, null, 'a name ending in the cookie name is another cookie');
       assert.equal(near.upstreamHeaders.cookie, 'xsid=junk');
