@@ -150,7 +150,10 @@ class Session implements PluginHandlers {
   ) {
     // In lua-resty-session 4's order (Domain, Path, SameSite, Secure, HttpOnly): Kong's own tests,
     // and tests users ported from them, read the attributes by position.
-    let attrs = config.cookie_domain != null ? `; Domain=${config.cookie_domain}` : '';
+    // lua-resty-session 4 leaves out Domain=localhost (not every browser keeps a cookie that names
+    // it): a host-only cookie reaches localhost all the same.
+    const domain = config.cookie_domain;
+    let attrs = domain != null && domain !== 'localhost' ? `; Domain=${domain}` : '';
     attrs += `; Path=${config.cookie_path}`;
     if (config.cookie_same_site !== 'Default') attrs += `; SameSite=${config.cookie_same_site}`;
     // Browsers drop a SameSite=None cookie without Secure, so the session would never come back:

@@ -125,6 +125,8 @@ describe('session (test kit)', () => {
       '; Domain=example.com; Path=/shop; SameSite=Lax',
     );
     assert.equal(await attrs({ cookie_same_site: 'Default', cookie_domain: null }), '; Path=/; Secure; HttpOnly');
+    // lua-resty-session 4 writes no Domain=localhost.
+    assert.equal(await attrs({ cookie_domain: 'localhost' }), '; Path=/; SameSite=Strict; Secure; HttpOnly');
     // lua-resty-session 4: the session cookie stays a browser-session one; the remember cookie persists.
     assert.equal(await attrs({ remember: true }), '; Path=/; SameSite=Strict; Secure; HttpOnly');
     // ... with Expires beside Max-Age, the same moment, as lua-resty-session 4 writes it.
