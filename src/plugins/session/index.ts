@@ -18,7 +18,7 @@ import type {
   PluginConfigIssue,
   PluginHandlers,
 } from '../../index.ts';
-import { definePlugin, PluginConfigError, runSecret, SessionSealer } from '../../index.ts';
+import { definePlugin, PluginConfigError, runSecret, SessionSealer, utf8HeaderText } from '../../index.ts';
 
 /** The session plugin's config, defaults applied. */
 export interface SessionConfig {
@@ -75,9 +75,9 @@ const HEADER_NAMES: Readonly<Record<SessionHeader, string>> = {
 /** Kong's priority for session: before the authentication plugins. */
 export const SESSION_PRIORITY = 1900;
 
-/** Longest session cookie value read; a sealed session is a few hundred bytes. */
 /** The largest body read for a logout argument (Kong reads the body the client sent). */
 const LOGOUT_BODY_LIMIT = 64 * 1024;
+/** Longest session cookie value read (and issued); a sealed session is a few hundred bytes. */
 const MAX_COOKIE = 4096;
 const CTX = 'session';
 
@@ -90,6 +90,8 @@ interface Payload {
   /** credential id and the plugin that verified it */
   r: string;
   t: string;
+  /** the groups an authentication plugin set (`authenticated_groups`) at sign-in, when it set any */
+  g?: string[];
   /** audience */
   a: string;
   /** created, renewed (rolling), last used (idling) */
@@ -238,6 +240,12 @@ class Session implements PluginHandlers {
       return;
     }
     req.authenticate(consumer, { id: payload.r, type: payload.t, identifier: payload.r, consumer_id: consumer.id });
+    if (payload.g !== undefined) {
+      // Kong keeps the groups of the sign-in in the session and restores them (acl reads them), with
+      // X-Authenticated-Groups upstream as the authentication plugin sent it.
+      req.ctx.authenticated_groups = payload.g;
+      req.setUpstreamHeader('x-authenticated-groups', utf8HeaderText(payload.g.join(', ')));
+    }
     if (this.requestHeaders.length > 0) {
       const now = Math.floor(Date.now() / 1000);
       for (const h of this.requestHeaders) {
@@ -294,6 +302,7 @@ class Session implements PluginHandlers {
     if (opened === null) return null;
     const p = opened.payload;
     if (typeof p.c !== 'string' || typeof p.r !== 'string' || p.a !== this.config.audience) return null;
+    if (p.g !== undefined && !isGroups(p.g)) return null;
     const now = Math.floor(Date.now() / 1000);
     if (absolute > 0 && now - p.iat > absolute) return null;
     if (rolling > 0 && now - p.rat > rolling) return null;
@@ -371,15 +380,23 @@ class Session implements PluginHandlers {
       rat: now,
       uat: now,
     };
-    await this.issue(res, fresh, consumer, now);
-    await this.remember(res, fresh);
+    const groups = req.ctx.authenticated_groups;
+    if (isGroups(groups) && groups.length > 0) fresh.g = [...groups];
+    if (await this.issue(res, fresh, consumer, now)) await this.remember(res, fresh);
   }
 
-  /** The session cookie: a browser-session cookie, as lua-resty-session 4 sets it (remember or not). */
-  private async issue(res: GatewayResponse, payload: Payload, consumer: Consumer, now: number): Promise<void> {
+  /**
+   * The session cookie: a browser-session cookie, as lua-resty-session 4 sets it (remember or not).
+   * None when it would be longer than the cookies read back (only groups can make it so): the
+   * client then signs in again, and its authentication plugin sets the groups again; a session
+   * without some of them could pass an acl deny list.
+   */
+  private async issue(res: GatewayResponse, payload: Payload, consumer: Consumer, now: number): Promise<boolean> {
     const sealed = await this.sealer.seal(payload);
+    if (sealed.length > MAX_COOKIE) return false;
     append(res, `${this.config.cookie_name}=${sealed}${this.attributes}`);
     this.describe(res, payload, consumer, now);
+    return true;
   }
 
   /** With `remember`, the persistent cookie that starts a new session once the session cookie is gone or expired. */
@@ -387,6 +404,7 @@ class Session implements PluginHandlers {
     if (this.rememberPrefix === null) return;
     const { i: _, ...kept } = payload;
     const sealed = await this.rememberSealer.seal(kept);
+    if (sealed.length > MAX_COOKIE) return;
     // Expires beside Max-Age, as lua-resty-session 4 writes a persistent cookie: clients that know
     // only Expires (RFC 6265 5.3) would otherwise drop it when the browser closes.
     const expires = new Date(Date.now() + this.rememberMaxAge * 1000).toUTCString();
@@ -403,6 +421,11 @@ class Session implements PluginHandlers {
       if (v !== null) res.setHeader(HEADER_NAMES[h], v);
     }
   }
+}
+
+/** `authenticated_groups` as Kong's acl reads them: a list of strings. */
+function isGroups(g: unknown): g is string[] {
+  return Array.isArray(g) && g.every((x) => typeof x === 'string');
 }
 
 function str(n: number | null): string | null {

@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { serviceConfig } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { definePlugin } from '../../index.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const SECRET = 'a-shared-secret-of-enough-length-0123456789';
@@ -76,6 +77,70 @@ describe('session (Kong 3 parity)', () => {
       assert.equal(attributes(named(first.cookies, 'session')), '; Path=/; SameSite=Lax; HttpOnly');
     } finally {
       await lax.close();
+    }
+  });
+
+  test('the groups an authentication plugin set at sign-in come back with the session (X-Authenticated-Groups, acl), as in Kong', async () => {
+    // Kong's spec sets ngx.ctx.authenticated_groups with its ctx-checker plugin; this one does the
+    // same at sign-in (with a key), as an LDAP or OIDC authentication would.
+    const setter = definePlugin({
+      name: 'groups-at-sign-in',
+      version: '1.0.0',
+      priority: 1000,
+      schema: { type: 'object' },
+      create: () => ({
+        access(req) {
+          const key = req.headers.apikey;
+          if (key === 'alice-key') req.ctx.authenticated_groups = ['agents', 'doubleagents'];
+          // More than a cookie the plugin reads back can hold.
+          else if (key === 'big-key')
+            req.ctx.authenticated_groups = Array.from({ length: 400 }, (_, i) => `group-number-${i}`);
+        },
+      }),
+    });
+    const plugins = (extra: Record<string, unknown>[]) => [
+      { name: 'session', config: { secret: SECRET } },
+      { name: 'key-auth', config: { anonymous: 'anonymous' } },
+      { name: 'groups-at-sign-in', config: {} },
+      ...extra,
+    ];
+    const gw = await startGateway({
+      plugins: [setter],
+      config: serviceConfig(
+        [
+          { name: 'app', paths: ['/app'], plugins: plugins([]) },
+          {
+            name: 'agents-only',
+            paths: ['/agents'],
+            plugins: plugins([{ name: 'acl', config: { allow: ['agents'], always_use_authenticated_groups: true } }]),
+          },
+        ],
+        {
+          url: upstream.url,
+          extra: {
+            consumers: [
+              { username: 'alice', keyauth_credentials: [{ key: 'alice-key' }, { key: 'big-key' }] },
+              { username: 'anonymous' },
+            ],
+          },
+        },
+      ),
+    });
+    try {
+      const first = await call(gw, { apikey: 'alice-key' });
+      const cookie = named(first.cookies, 'session')!.split(';')[0]!;
+      const later = await call(gw, { cookie, 'x-authenticated-groups': 'admins' });
+      assert.equal(later.seen!.headers['x-consumer-username'], 'alice');
+      assert.equal(later.seen!.headers['x-authenticated-groups'], 'agents, doubleagents');
+      const agents = await call(gw, { cookie }, '/agents');
+      assert.equal(agents.res.status, 200, 'acl reads the groups the session restored');
+      assert.equal(agents.seen!.headers['x-authenticated-groups'], 'agents, doubleagents');
+      // Without the groups the session would let a deny list pass: no session is opened then.
+      const big = await call(gw, { apikey: 'big-key' });
+      assert.equal(big.res.status, 200);
+      assert.equal(named(big.cookies, 'session'), undefined);
+    } finally {
+      await gw.close();
     }
   });
 
