@@ -12,12 +12,14 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import { nodeId } from '../lib/node-id.ts';
 import { stdoutLinesDropped } from '../log.ts';
 import { dependencyHealth } from '../pipeline/dependencies.ts';
 import type { DependencyHealth } from '../pipeline/plugin.ts';
 import { answerSource, type RequestContext } from '../pipeline/request.ts';
 import { responseHeadBytes } from '../pipeline/response-size.ts';
 import type { CompiledRoute, CompiledService, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import { VERSION } from '../version.ts';
 import {
   Counts,
   collector,
@@ -441,6 +443,18 @@ export class GatewayMetrics {
       'Unix time the serving config was loaded',
       'gauge',
       () => [{ labels: {}, value: this.loadedAt }],
+      'max',
+    );
+    // Kong's kong_node_info (node id and version, always 1): what a dashboard shows to tell which
+    // build each node runs. Kept with the reload metrics so that with --workers the primary alone
+    // exports it, once.
+    const info = [{ labels: { node_id: nodeId(), version: VERSION }, value: 1 }];
+    collector(
+      r,
+      'tollgate_node_info',
+      'Tollgate node metadata information (kong_node_info)',
+      'gauge',
+      () => info,
       'max',
     );
   }

@@ -135,6 +135,11 @@ describe('with --workers 2, beside a stopped worker', { concurrency: true }, () 
         assert.equal(sumOf(m, 'tollgate_request_latency_ms_count', { route: 'a' }), 10);
         assert.equal(sumOf(m, 'tollgate_workers'), 2);
         assert.equal(sumOf(m, 'tollgate_config_reloads_total', { result: 'success' }), 1);
+        // Kong's kong_node_info: one series of value 1 for the node, not one per worker
+        assert.deepEqual(
+          m.get('tollgate_node_info')?.samples.map((s) => s.value),
+          [1],
+        );
         // each sample appears once: the workers' series were summed, not listed side by side
         const keys = m.get('tollgate_http_requests_total')!.samples.map((s) => JSON.stringify(s.labels));
         assert.equal(new Set(keys).size, keys.length);

@@ -228,3 +228,22 @@ test("tollgate_bandwidth_bytes's help says egress is the response's head and bod
     await gw.close();
   }
 });
+
+test("tollgate_node_info is Kong's kong_node_info: 1, labelled with the node id and version the admin root shows", async () => {
+  const gw = await startGateway({ config: config(false) });
+  try {
+    const root = (await (await fetch(`${gw.adminUrl}/`, { signal: AbortSignal.timeout(10_000) })).json()) as {
+      node_id: string;
+      version: string;
+    };
+    const text = await (await fetch(`${gw.adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const lines = text.split('\n').filter((l) => l.includes('tollgate_node_info'));
+    assert.deepEqual(lines, [
+      '# HELP tollgate_node_info Tollgate node metadata information (kong_node_info)',
+      '# TYPE tollgate_node_info gauge',
+      `tollgate_node_info{node_id="${root.node_id}",version="${root.version}"} 1`,
+    ]);
+  } finally {
+    await gw.close();
+  }
+});
