@@ -247,3 +247,44 @@ test("tollgate_node_info is Kong's kong_node_info: 1, labelled with the node id 
     await gw.close();
   }
 });
+
+test('a route without a service is labelled service="" and its name, and a refused key consumer="" with per_consumer, as in Kong\'s spec', async () => {
+  const gw = await startGateway({
+    config: {
+      ...config(true),
+      routes: [
+        {
+          name: 'serverless',
+          paths: ['/serverless'],
+          plugins: [{ name: 'request-termination', config: { status_code: 200, message: 'terminated' } }],
+        },
+      ],
+    },
+  });
+  try {
+    for (const [path, headers, status] of [
+      ['/serverless', {}, 200],
+      ['/api', { apikey: 'wrong' }, 401],
+    ] as const) {
+      const res = await fetch(`${gw.url}${path}`, { headers, signal: AbortSignal.timeout(10_000) });
+      assert.equal(res.status, status, path);
+      await res.arrayBuffer();
+    }
+    const text = await (await fetch(`${gw.adminUrl}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const lines = text.split('\n').filter((l) => l.startsWith('tollgate_http_requests_total{'));
+    assert.ok(
+      lines.includes(
+        'tollgate_http_requests_total{service="",route="serverless",method="GET",code="200",source="kong",consumer=""} 1',
+      ),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.includes(
+        'tollgate_http_requests_total{service="echo",route="api",method="GET",code="401",source="kong",consumer=""} 1',
+      ),
+      lines.join('\n'),
+    );
+  } finally {
+    await gw.close();
+  }
+});
