@@ -45,6 +45,7 @@ export {
   firstHeader,
   hasHeaderControlChar,
   headerLines,
+  trimAsciiSpace,
   utf8HeaderText,
 } from './lib/header-value.ts';
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';

@@ -78,6 +78,25 @@ export function firstHeader(req: Pick<GatewayRequest, 'headers' | 'raw'>, name: 
 }
 
 /**
+ * `value` without the whitespace around it: space and tab (HTTP's optional whitespace, RFC 9110
+ * 5.6.3, which is all nginx strips from a header value) and the other ASCII spaces (Lua's `%s`,
+ * which Kong's `strip` removes). Unlike String.prototype.trim it keeps U+00A0: node reads a header
+ * byte 0xA0 as that character, and it is part of the value, not space around it. The same string
+ * when there is nothing to cut.
+ */
+export function trimAsciiSpace(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isAsciiSpace(value.charCodeAt(start))) start++;
+  while (end > start && isAsciiSpace(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isAsciiSpace(c: number): boolean {
+  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/**
  * Every line of a request header, as Kong's `kong.request.get_headers()` gives a repeated one (a
  * list, one item per line): the value itself when it came once. Node joins repeated lines with
  * ", ", which would run two lines into one item.

@@ -1,5 +1,6 @@
 // Header rules of the data path: hop-by-hop removal, client-sent identity headers, Connection-listed headers.
 
+import { trimAsciiSpace } from '../lib/header-value.ts';
 import { setOwnField } from '../lib/json.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 
@@ -93,7 +94,7 @@ export function connectionTokens(value: HeaderValue | undefined): string[] {
   const joined = typeof value === 'string' ? value : value.join(',');
   const out: string[] = [];
   for (const part of joined.split(',')) {
-    const t = part.trim().toLowerCase();
+    const t = trimAsciiSpace(part).toLowerCase();
     if (t !== '' && t !== 'keep-alive' && t !== 'close' && !NEVER_CONNECTION_OPTION.has(t)) out.push(t);
   }
   return out;

@@ -2,6 +2,7 @@
 // the in-process echo upstream. Each passes through the route's response phase where one exists.
 import { performance } from 'node:perf_hooks';
 import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
+import { trimAsciiSpace } from '../lib/header-value.ts';
 import { hasRequestBody, readBodyWithin } from '../lib/request-body.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext, TransformError } from '../pipeline/response.ts';
@@ -251,7 +252,7 @@ export function redirectToHttps(rc: ProxyRequest): void {
 /** The first X-Forwarded-Host value when it is a valid authority, else null. */
 function forwardedHost(value: HeaderValue | undefined): string | null {
   if (value === undefined) return null;
-  const first = (typeof value === 'string' ? value : value[0]!).split(',')[0]!.trim();
+  const first = trimAsciiSpace((typeof value === 'string' ? value : value[0]!).split(',')[0]!);
   return first !== '' && validHost(first) ? first : null;
 }
 

@@ -13,6 +13,9 @@ import { forwardedFor, forwardedForList, nextRequestId, parseForwardedIp } from 
 test('a forwarded address is a bare IPv4 or IPv6 address, with or without a port', () => {
   assert.equal(parseForwardedIp('192.0.2.1'), '192.0.2.1');
   assert.equal(parseForwardedIp('  192.0.2.1 '), '192.0.2.1');
+  // A byte 0xA0 (node's U+00A0) is not space around an address, as nginx's realip module reads it.
+  assert.equal(parseForwardedIp('192.0.2.1\u00a0'), null);
+  assert.equal(parseForwardedIp('\u00a0192.0.2.1'), null);
   assert.equal(parseForwardedIp('192.0.2.1:8080'), '192.0.2.1');
   assert.equal(parseForwardedIp('192.0.2.1:1'), '192.0.2.1');
   assert.equal(parseForwardedIp('192.0.2.1:65535'), '192.0.2.1');
@@ -111,6 +114,7 @@ test('Forwarded (RFC 7239): the for= of the elements after the last without an a
   );
   // A pair without `=` is not a for= (its name would read as its text minus the last character).
   assert.deepEqual(forwardedFor('forx;for=192.0.2.5'), ['192.0.2.5']);
+  assert.deepEqual(forwardedFor('for=192.0.2.6, for=192.0.2.7\u00a0'), null, 'a byte 0xA0 is not space');
   for (const value of [
     'for=unknown',
     'for=_hidden',

@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { constants as h2 } from 'node:http2';
 import { isIP, type Socket } from 'node:net';
 import type { ProxyErrorCode } from '../errors.ts';
+import { trimAsciiSpace } from '../lib/header-value.ts';
 import { type IpList, ipListHas } from '../lib/ip-list.ts';
 import { readIp } from '../lib/ip-text.ts';
 import { hasH2Body } from '../lib/request-body.ts';
@@ -280,7 +281,7 @@ export function absoluteFormAuthority(url: string): [number, number] | null {
  */
 function applyTrustedForwarding(rc: ProxyRequest, headers: Record<string, HeaderValue>): void {
   const proto = headers['x-forwarded-proto'];
-  if (typeof proto === 'string' && proto.trim().toLowerCase() === 'https') rc.scheme = 'https';
+  if (typeof proto === 'string' && trimAsciiSpace(proto).toLowerCase() === 'https') rc.scheme = 'https';
   const trusted = rc.runtime.trusted!;
   if (headers['x-forwarded-for'] !== undefined) {
     const list = rc.forwardedFor;
@@ -345,8 +346,8 @@ export function forwardedFor(value: HeaderValue, whole = false): string[] | null
     let ip: string | null = null;
     for (const pair of elements[e]!.split(';')) {
       const eq = pair.indexOf('=');
-      if (eq < 0 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
-      let v = pair.slice(eq + 1).trim();
+      if (eq < 0 || trimAsciiSpace(pair.slice(0, eq)).toLowerCase() !== 'for') continue;
+      let v = trimAsciiSpace(pair.slice(eq + 1));
       if (v.length >= 2 && v.charCodeAt(0) === 34 && v.charCodeAt(v.length - 1) === 34) v = v.slice(1, -1);
       ip = parseForwardedIp(v);
       break;
@@ -366,7 +367,7 @@ export function forwardedFor(value: HeaderValue, whole = false): string[] | null
  * or bracketed; null for anything else (names, zone ids, garbage). See src/lib/ip-text.ts.
  */
 export function parseForwardedIp(text: string): string | null {
-  const s = text.trim();
+  const s = trimAsciiSpace(text);
   return readIp(s, 0, s.length);
 }
 

@@ -6,6 +6,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { trimAsciiSpace } from '../lib/header-value.ts';
 import {
   compileRoute,
   type HeaderMatcher,
@@ -377,7 +378,7 @@ function headerValueMatches(m: HeaderMatcher, value: string): boolean {
   if (valueMatches(m, value)) return true;
   if (value.indexOf(',') === -1) return false;
   for (const part of value.split(',')) {
-    if (valueMatches(m, part.trim())) return true;
+    if (valueMatches(m, trimAsciiSpace(part))) return true;
   }
   return false;
 }

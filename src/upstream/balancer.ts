@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
+import { trimAsciiSpace } from '../lib/header-value.ts';
 import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 import { type ProbeOutcome, Prober, probeSettings } from './probe.ts';
 import { type Counters, Target, UpstreamHealth } from './target.ts';
@@ -379,7 +380,7 @@ export class Balancer {
         const prefix = this.hashCookiePrefix;
         if (c !== undefined) {
           for (const part of c.split(';')) {
-            const p = part.trim();
+            const p = trimAsciiSpace(part);
             if (p.startsWith(prefix)) return p.slice(prefix.length);
           }
         }

@@ -210,6 +210,9 @@ test('a repeated header (joined by Node with ", ") matches when one of its value
   const router = new Router([route({ name: 'v', headers: { version: ['v2'] } })]);
   assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1, v2' }), 'v');
   assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1, v3' }), null);
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1,\tv2 ' }), 'v');
+  // Only spaces and tabs are around a value: a byte 0xA0 (node's U+00A0) is part of it, as in nginx.
+  assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1,\u00a0v2' }), null);
 });
 
 test("a route's header name reads '_' as '-', as Kong's does (http.headers.x_version, nginx's header lookup)", () => {

@@ -8,7 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/bot-detection.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginConfigIssue, PluginHandlers } from '../../index.ts';
-import { assertLinearRegex, definePlugin, PluginConfigError } from '../../index.ts';
+import { assertLinearRegex, definePlugin, PluginConfigError, trimAsciiSpace } from '../../index.ts';
 import { HTTP_PROTOCOLS, KONG3_RENAMED_FIELDS, renamedFieldIssues } from '../../lib/kong-config.ts';
 import { BOT_NEAR, BOT_RULES, BOT_SEQUENCES } from './rules.ts';
 
@@ -107,7 +107,9 @@ class BotDetection implements PluginHandlers {
       return req.exitError(400, TWO_AGENTS.message, null, 'DUPLICATE_USER_AGENT');
     const header = req.headers['user-agent'];
     if (header === undefined) return;
-    const ua = stripAsciiSpace(header);
+    // Kong strips the agent (Lua's `%s`) before matching; trim() would also cut a byte 0xA0, so
+    // that an anchored pattern matched an agent Kong's does not.
+    const ua = trimAsciiSpace(header);
     let verdict = this.cache.get(ua);
     if (verdict === undefined) {
       verdict = this.examine(ua);
@@ -121,23 +123,6 @@ class BotDetection implements PluginHandlers {
     for (const r of this.deny) if (r.test(ua)) return DENY;
     return isBot(ua) ? BOT : NONE;
   }
-}
-
-/**
- * The agent without the whitespace around it, as Kong strips it before matching: Lua's `%s`
- * (space, \t to \r). JavaScript's trim() also removes U+00A0, which a Latin-1 header byte 0xA0
- * decodes to, so that an anchored pattern would match an agent Kong's does not.
- */
-function stripAsciiSpace(s: string): string {
-  let start = 0;
-  let end = s.length;
-  while (start < end && isAsciiSpace(s.charCodeAt(start))) start++;
-  while (end > start && isAsciiSpace(s.charCodeAt(end - 1))) end--;
-  return start === 0 && end === s.length ? s : s.slice(start, end);
-}
-
-function isAsciiSpace(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
 }
 
 /** The fields Kong 3.0 renamed (`whitelist`, `blacklist`), refused with the new name. */
