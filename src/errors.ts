@@ -164,6 +164,32 @@ export function pluginFieldPath(plugin: YamlPath, field: unknown): YamlPath {
   return [...plugin, 'config', ...segments];
 }
 
+/**
+ * What a plugin's `create()` threw, as located issues: a `PluginConfigError` at its field, an
+ * `AggregateError` of `PluginConfigError`s each at its field (Kong's schema lists every bad field
+ * and every bad item of a list at once, so a file is fixed in one pass), anything else at the
+ * plugin entry. `clean` redacts a message of the config's secrets.
+ */
+export function createIssues(
+  thrown: unknown,
+  name: string,
+  plugin: YamlPath,
+  locate: (path: YamlPath) => SourceLocation,
+  clean: (message: string) => string,
+): ConfigIssue[] {
+  const many =
+    thrown instanceof AggregateError &&
+    Array.isArray(thrown.errors) &&
+    thrown.errors.length > 0 &&
+    thrown.errors.every((e) => e instanceof PluginConfigError);
+  return (many ? (thrown.errors as unknown[]) : [thrown]).map((err) => {
+    const path = err instanceof PluginConfigError ? pluginFieldPath(plugin, err.path) : [...plugin];
+    const message = clean(err instanceof Error ? err.message : String(err));
+    const code = err instanceof PluginConfigError ? 'PLUGIN_CONFIG' : 'PLUGIN_CREATE';
+    return configIssue(code, `plugin '${name}': ${message}`, path, locate(path));
+  });
+}
+
 /** Formats a YAML path as `services[0].routes[1].name`. */
 export function formatYamlPath(path: YamlPath): string {
   let out = '';

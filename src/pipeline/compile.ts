@@ -1,10 +1,10 @@
 // Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
 import { isIP } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel } from '../config/model.ts';
+import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel, YamlPath } from '../config/model.ts';
 import { scrubIssues, secretValues } from '../config/secrets.ts';
 import { configWarnings } from '../config/warnings.ts';
-import { ConfigError, type ConfigIssue, configIssue, PluginConfigError, pluginFieldPath } from '../errors.ts';
+import { ConfigError, type ConfigIssue, configIssue, createIssues, pluginFieldPath } from '../errors.ts';
 import { addIpEntry, type IpList, newIpList } from '../lib/ip-list.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
@@ -237,16 +237,8 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
       creating = false;
     } catch (err) {
       creating = false;
-      const path = err instanceof PluginConfigError ? pluginFieldPath(p.yaml_path, err.path) : [...p.yaml_path];
-      const message = redact(err instanceof Error ? err.message : String(err), secrets);
-      issues.push(
-        configIssue(
-          err instanceof PluginConfigError ? 'PLUGIN_CONFIG' : 'PLUGIN_CREATE',
-          `plugin '${p.name}': ${message}`,
-          path,
-          config.source.locate(path),
-        ),
-      );
+      const locate = (path: YamlPath) => config.source.locate(path);
+      issues.push(...createIssues(err, p.name, p.yaml_path, locate, (m) => redact(m, secrets)));
     }
   }
 

@@ -139,3 +139,38 @@ test('a PluginConfigError without a string path is still the plugin config error
     });
   }
 });
+
+test("an AggregateError of PluginConfigErrors from create() is each error at its field; mixed, it is the plugin's", async () => {
+  const thrower = (err: unknown) =>
+    definePlugin({
+      name: 'misuse-many',
+      version: '1.0.0',
+      priority: 1,
+      schema: { type: 'object' },
+      create: () => {
+        throw err;
+      },
+    });
+  const two = new AggregateError([new PluginConfigError('a.0', 'bad a'), new PluginConfigError('b', 'bad b')], 'two');
+  await assert.rejects(runPlugin(thrower(two), {}), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.deepEqual(
+      err.issues.map((i) => [i.code, i.path]),
+      [
+        ['PLUGIN_CONFIG', 'plugins[0].config.a[0]'],
+        ['PLUGIN_CONFIG', 'plugins[0].config.b'],
+      ],
+    );
+    assert.equal(err.message, 'config.a[0]: bad a; config.b: bad b');
+    return true;
+  });
+  const mixed = new AggregateError([new PluginConfigError('a', 'bad a'), new Error('boom')], 'mixed');
+  await assert.rejects(runPlugin(thrower(mixed), {}), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.deepEqual(
+      err.issues.map((i) => [i.code, i.path, i.message]),
+      [['PLUGIN_CREATE', 'plugins[0]', "plugin 'misuse-many': mixed"]],
+    );
+    return true;
+  });
+});
