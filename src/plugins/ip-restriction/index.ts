@@ -43,14 +43,22 @@ function parseEntry(entry: string): { addr: string; bits: number | undefined; fa
   return { addr, bits, family };
 }
 
-/** Builds an IpList from IPs and CIDRs; throws PluginConfigError naming the bad entry in Kong's words. */
-export function compileIpList(list: readonly string[], field: string): IpList {
+/** Builds an IpList from IPs and CIDRs; each bad entry is added to `errors`, in Kong's words. */
+function compileInto(list: readonly string[], field: string, errors: PluginConfigError[]): IpList {
   const ips = newIpList();
   list.forEach((entry, i) => {
     const parsed = parseEntry(entry);
-    if (parsed === null) throw new PluginConfigError(`${field}.${i}`, `invalid ip or cidr range: '${entry}'`);
-    addIpEntry(ips, parsed.addr, parsed.bits, parsed.family);
+    if (parsed === null) errors.push(new PluginConfigError(`${field}.${i}`, `invalid ip or cidr range: '${entry}'`));
+    else addIpEntry(ips, parsed.addr, parsed.bits, parsed.family);
   });
+  return ips;
+}
+
+/** Builds an IpList from IPs and CIDRs; throws PluginConfigError naming the first bad entry in Kong's words. */
+export function compileIpList(list: readonly string[], field: string): IpList {
+  const errors: PluginConfigError[] = [];
+  const ips = compileInto(list, field, errors);
+  if (errors.length > 0) throw errors[0];
   return ips;
 }
 
@@ -75,8 +83,12 @@ class IpRestriction implements PluginHandlers {
     if (allow.length === 0 && deny.length === 0) {
       throw new PluginConfigError('', "at least one of these fields must be non-empty: 'config.allow', 'config.deny'");
     }
-    this.allow = allow.length > 0 ? compileIpList(allow, 'allow') : null;
-    this.deny = deny.length > 0 ? compileIpList(deny, 'deny') : null;
+    // Every bad entry of both lists is reported, each at its place, as Kong's schema lists them.
+    const errors: PluginConfigError[] = [];
+    this.allow = allow.length > 0 ? compileInto(allow, 'allow', errors) : null;
+    this.deny = deny.length > 0 ? compileInto(deny, 'deny', errors) : null;
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `${errors.length} invalid ip or cidr ranges`);
     this.status = config.status ?? 403;
     this.message = config.message ?? null;
     this.logger = log;

@@ -66,6 +66,23 @@ describe('ip-restriction', () => {
     await assert.rejects(runPlugin(plugin, {}), ConfigError);
   });
 
+  test('every invalid entry of allow and deny is reported in one load, each at its place, as Kong lists them', async () => {
+    // Kong's own schema spec: { allow = { "0.0.0.0/a", "0.0.0.0/-1", "0.0.0.0/33" } } gives three messages.
+    const config = { allow: ['0.0.0.0/a', '0.0.0.0/-1', '10.0.0.0/8', '0.0.0.0/33'], deny: ['::1', '::1/129'] };
+    await assert.rejects(runPlugin(plugin, config), (e: ConfigError) => {
+      assert.deepEqual(
+        e.issues.map((i) => [i.path, i.code, i.message.replace("plugin 'ip-restriction': ", '')]),
+        [
+          ['plugins[0].config.allow[0]', 'PLUGIN_CONFIG', "invalid ip or cidr range: '0.0.0.0/a'"],
+          ['plugins[0].config.allow[1]', 'PLUGIN_CONFIG', "invalid ip or cidr range: '0.0.0.0/-1'"],
+          ['plugins[0].config.allow[3]', 'PLUGIN_CONFIG', "invalid ip or cidr range: '0.0.0.0/33'"],
+          ['plugins[0].config.deny[1]', 'PLUGIN_CONFIG', "invalid ip or cidr range: '::1/129'"],
+        ],
+      );
+      return true;
+    });
+  });
+
   test("an entry Kong's schema refuses is refused in Kong's words; a bracketed IPv6 one loads, as in Kong", async () => {
     // A prefix with a leading zero or a sign, an IPv6 zone id, an IPv4 address in brackets.
     for (const entry of [
