@@ -65,14 +65,16 @@ export default definePlugin<RedirectConfig>({
   schema,
   protocols: HTTP_PROTOCOLS,
   create(config) {
-    let url: URL;
+    let url: URL | null = null;
     try {
       url = new URL(config.location);
-    } catch {
-      throw new PluginConfigError('location', `missing host in url: '${config.location}' is not an absolute URL`);
+    } catch {}
+    if (url === null || url.host === '') {
+      // Kong's typedefs.url words: a protocol-relative `//host/path` has its host and lacks the
+      // scheme (socket.url reads `//` as the authority), anything else lacks the host.
+      const missing = config.location.startsWith('//') ? 'scheme' : 'host';
+      throw new PluginConfigError('location', `missing ${missing} in url: '${config.location}' is not an absolute URL`);
     }
-    if (url.host === '')
-      throw new PluginConfigError('location', `missing host in url: '${config.location}' is not an absolute URL`);
     return new Redirect(config, url);
   },
 });

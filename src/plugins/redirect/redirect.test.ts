@@ -104,6 +104,17 @@ describe('redirect', () => {
     );
   });
 
+  test("a protocol-relative location is refused for its missing scheme, in Kong's words", async () => {
+    await assert.rejects(
+      startServiceGateway([route('rel', '/rel', { location: '//example.com/x' })]),
+      (err: { issues?: { path: string; message: string }[] }) => {
+        const issue = err.issues?.find((i) => i.path.endsWith('config.location'));
+        assert.match(issue?.message ?? JSON.stringify(err.issues), /missing scheme in url: '\/\/example\.com\/x'/);
+        return true;
+      },
+    );
+  });
+
   test('location is required', async () => {
     await assert.rejects(
       startServiceGateway([route('none', '/none', {})]),
