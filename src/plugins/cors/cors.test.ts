@@ -47,6 +47,20 @@ describe('cors', () => {
     assert.equal(suffix.responseHeaders['access-control-allow-origin'], undefined, 'the regex is anchored');
   });
 
+  test('an origin regex with alternatives is anchored as a whole, so no alternative admits a longer origin', async () => {
+    // Kong appends `$` to the pattern text and matches it anchored at the start: `a|b$` ends-anchors
+    // only the last alternative, so there `http://a.test.evil.test` is allowed. Safer on purpose.
+    const config = { origins: ['http://a\\.test|http://b\\.test'] };
+    for (const origin of ['http://a.test', 'http://b.test']) {
+      const r = await runPlugin(plugin, config, { headers: { origin } });
+      assert.equal(r.responseHeaders['access-control-allow-origin'], origin);
+    }
+    for (const origin of ['http://a.test.evil.test', 'http://b.test.evil.test', 'http://x.a.test']) {
+      const r = await runPlugin(plugin, config, { headers: { origin } });
+      assert.equal(r.responseHeaders['access-control-allow-origin'], undefined, origin);
+    }
+  });
+
   test('credentials: the origin is echoed (never * with credentials) and Allow-Credentials is sent', async () => {
     const r = await runPlugin(plugin, { credentials: true }, { headers: { origin: 'https://c.example' } });
     assert.equal(r.responseHeaders['access-control-allow-origin'], 'https://c.example');
