@@ -133,6 +133,18 @@ describe('cors', () => {
     assert.equal(pre.responseHeaders['access-control-allow-origin'], 'https://a.example');
   });
 
+  test('a plain origin without a scheme loads, as in Kong, with a warning at it: no browser Origin can equal it', async () => {
+    const config = { origins: ['app.example', 'https://b.example', 'null', 'c\\.example'] };
+    const r = await runPlugin(plugin, config, { headers: { origin: 'https://app.example' } });
+    const warnings = r.logs.filter((l) => l.level === 'warn').map((l) => [l.field, l.msg]);
+    assert.equal(warnings.length, 1, JSON.stringify(warnings));
+    assert.equal(warnings[0]![0], 'origins.0');
+    assert.match(String(warnings[0]![1]), /origin 'app\.example' has no scheme.*write 'https:\/\/app\.example'/);
+    assert.equal(r.responseHeaders['access-control-allow-origin'], undefined, "Kong's behaviour is kept");
+    const single = await runPlugin(plugin, { origins: ['app.example'] });
+    assert.ok(single.logs.some((l) => l.level === 'warn' && l.field === 'origins.0'));
+  });
+
   test('an invalid origin regex is a located config error', async () => {
     await assert.rejects(runPlugin(plugin, { origins: ['https://a.example', '(['] }), /config\.origins\[1\]/);
   });

@@ -5,7 +5,14 @@
  */
 
 import schema from '../../../schemas/plugins/cors.schema.json' with { type: 'json' };
-import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
+import type {
+  GatewayRequest,
+  GatewayResponse,
+  HeaderValue,
+  PluginContext,
+  PluginHandlers,
+  PluginLogger,
+} from '../../index.ts';
 import { assertLinearRegex, configHeaderValue, definePlugin, firstHeader, PluginConfigError } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
@@ -213,6 +220,22 @@ function addVaryOrigin(res: GatewayResponse): void {
   else res.setHeader('vary', typeof prev === 'string' ? [prev, 'Origin'] : [...prev, 'Origin']);
 }
 
+/**
+ * A plain origin without a scheme (`app.example.com`) loads, as in Kong, but a browser's Origin is
+ * always `scheme://host[:port]` or `null` (RFC 6454 7): in a list the entry is compared with the
+ * whole origin and matches no browser's; alone it is sent as Access-Control-Allow-Origin as is,
+ * which no browser accepts. Told at load: otherwise CORS fails in every browser with no sign why.
+ */
+function warnSchemeless(origins: readonly string[] | null | undefined, context: PluginContext): void {
+  origins?.forEach((origin, i) => {
+    if (origin === 'null' || origin.includes('://') || !PLAIN_ORIGIN.test(origin)) return;
+    context.warn(
+      `origin '${origin}' has no scheme, and a browser's Origin always has one (scheme://host[:port]): it never matches a browser's request, and sent alone as Access-Control-Allow-Origin no browser accepts it; write 'https://${origin}'`,
+      `origins.${i}`,
+    );
+  });
+}
+
 export default definePlugin<CorsConfig>({
   name: 'cors',
   version: '1.0.0',
@@ -222,6 +245,7 @@ export default definePlugin<CorsConfig>({
   consumerScoped: false,
   async create(config, context) {
     const cors = new Cors(config);
+    warnSchemeless(config.origins, context);
     await cors.checkRegexes(context.log);
     return cors;
   },
