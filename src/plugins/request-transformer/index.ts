@@ -5,7 +5,7 @@
  * templates compiled at load. See docs/plugins/request-transformer.md.
  */
 import schema from '../../../schemas/plugins/request-transformer.schema.json' with { type: 'json' };
-import type { GatewayRequest, PluginHandlers } from '../../index.ts';
+import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import {
   appendedField,
   definePlugin,
@@ -199,19 +199,21 @@ class RequestTransformer implements PluginHandlers {
 
   access(req: GatewayRequest): void | Promise<void> {
     if (this.uri !== null) req.setUpstreamPath(renderPath(this.uri, req));
-    // Kong's order: headers, method (which may feed the querystring), querystring, body.
+    // Kong's order: uri, method, headers, body, querystring. The method's form-to-query move reads
+    // the Content-Type the client sent (Kong runs it before the headers change); the body is read
+    // as the Content-Type the upstream will get, so `add.headers: [Content-Type:application/json]`
+    // with `add.body` builds a JSON body, as Kong's get_header sees its own set_header.
+    const formQuery =
+      this.formToQuery && bodyKind(req.headers['content-type']) === BodyKind.Form && hasRequestBody(req);
+    if (this.method !== null && this.method !== req.method) req.setUpstreamMethod(this.method);
     if (!this.transformHeaders(req)) return req.exitError(400, BAD_HEADER_VALUE.message);
-    const kind = this.hasBody || this.formToQuery ? bodyKind(req.headers['content-type']) : BodyKind.None;
-    if (this.method !== null) {
-      if (this.method !== req.method) req.setUpstreamMethod(this.method);
-      if (this.formToQuery && kind === BodyKind.Form && hasRequestBody(req)) return this.withBody(req, kind);
-    }
+    const kind = this.hasBody ? bodyKind(firstValue(req.getUpstreamHeader('content-type'))) : BodyKind.None;
+    if (formQuery || kind !== BodyKind.None) return this.withBody(req, kind, formQuery);
     if (this.hasQuery) this.transformQuery(req, null);
-    if (this.hasBody && kind !== BodyKind.None) return this.withBody(req, kind);
   }
 
   /** Reads the body once (bounded), then applies the method's form-to-query move, the querystring and the body changes. */
-  private async withBody(req: GatewayRequest, kind: BodyKind): Promise<void> {
+  private async withBody(req: GatewayRequest, kind: BodyKind, formQuery: boolean): Promise<void> {
     let body: Buffer | null;
     try {
       body = await req.readBody(BODY_LIMIT);
@@ -224,18 +226,19 @@ class RequestTransformer implements PluginHandlers {
     }
     if (body === null) return req.exitError(413, TOO_LARGE.message, { connection: 'close' });
     let query: URLSearchParams | null = null;
-    if (this.formToQuery && kind === BodyKind.Form && body.length > 0) {
+    if (formQuery && body.length > 0) {
       query = new URLSearchParams(req.rawQuery);
       for (const [k, v] of new URLSearchParams(body.toString('utf8'))) query.append(k, v);
     }
     if (this.hasQuery || query !== null) this.transformQuery(req, query);
-    const out = !this.hasBody
-      ? null
-      : kind === BodyKind.Json
-        ? this.jsonBody(req, body)
-        : kind === BodyKind.Form
-          ? this.formBody(req, body)
-          : this.multipartBody(req, body);
+    const out =
+      kind === BodyKind.None
+        ? null
+        : kind === BodyKind.Json
+          ? this.jsonBody(req, body)
+          : kind === BodyKind.Form
+            ? this.formBody(req, body)
+            : this.multipartBody(req, body);
     // The client body was consumed: the upstream gets the new one, or the same bytes.
     req.setUpstreamBody(out ?? body);
   }
@@ -348,7 +351,7 @@ class RequestTransformer implements PluginHandlers {
    * (a file stays a file); replaced and added ones are plain fields.
    */
   private multipartBody(req: GatewayRequest, body: Buffer): Buffer | null {
-    const boundary = multipartBoundary(String(req.headers['content-type']));
+    const boundary = multipartBoundary(firstValue(req.getUpstreamHeader('content-type')) ?? '');
     let parts: Part[] | null = boundary === null ? null : body.length === 0 ? [] : parseMultipart(body, boundary);
     if (parts === null) return null;
     const has = (name: string): boolean => parts!.some((p) => partIs(p, name));
@@ -420,6 +423,11 @@ class RequestTransformer implements PluginHandlers {
     }
     return changed ? params.toString() : null;
   }
+}
+
+/** A header's value as Kong's get_header gives it: the first when the header came more than once. */
+function firstValue(v: HeaderValue | undefined): string | undefined {
+  return v === undefined || typeof v === 'string' ? v : v[0];
 }
 
 function bodyKind(contentType: string | undefined): BodyKind {

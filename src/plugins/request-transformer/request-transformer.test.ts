@@ -46,6 +46,13 @@ before(async () => {
         ],
       },
       {
+        name: 'to-json',
+        paths: ['/to-json'],
+        plugins: [
+          rt({ http_method: 'POST', add: { headers: ['Content-Type:application/json'], body: ['body:somecontent'] } }),
+        ],
+      },
+      {
         name: 'limited',
         paths: ['/limited'],
         plugins: [
@@ -104,6 +111,15 @@ test('http_method GET moves form parameters into the querystring, before the que
   assert.equal(q.get('b'), 'two');
   assert.equal(q.get('added'), '1');
   assert.equal(seen.body, 'a=1&b=two', 'the body is still sent, as Kong does');
+});
+
+test('a Content-Type the plugin adds decides the body: GET turned POST gets the JSON body it adds, as in Kong', async () => {
+  const n = upstream.requests.length;
+  const seen = (await (await fetch(`${gw.url}/to-json/x`)).json()) as Seen;
+  assert.equal(seen.method, 'POST');
+  assert.equal(upstream.requests[n]!.headers['content-type'], 'application/json');
+  assert.deepEqual(JSON.parse(seen.body), { body: 'somecontent' });
+  assert.equal(upstream.requests[n]!.headers['content-length'], String(Buffer.byteLength(seen.body)));
 });
 
 test('a querystring rewrite percent-encodes spaces as %20, as Kong does, never as +', async () => {
