@@ -548,6 +548,12 @@ const KONG_MATCH_FIELDS: ReadonlySet<string> = new Set([
   '#/properties/methods/items/pattern ^[A-Z]+$',
   '#/properties/prefix/pattern ^[a-z][a-z0-9-]*[a-z0-9]$',
   '#/then/properties/config/properties/prefix/pattern ^[A-Za-z_-][A-Za-z0-9_-]*$',
+  // request-transformer's http_method (typedefs.http_method); the `name:value` lists Kong's
+  // transformers check with a match: their headers, response-transformer's json.
+  '#/properties/http_method/pattern ^[A-Z]+$',
+  ...['rename', 'replace', 'add', 'append'].flatMap((op) =>
+    ['headers', 'json'].map((list) => `#/properties/${op}/properties/${list}/items/pattern ^[^:]+:.*$`),
+  ),
 ]);
 
 /**

@@ -5,6 +5,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { validateText } from '../../../test/support/validate.ts';
 import type { TestGateway } from '../../testing/index.ts';
 
 let upstream: RecordingUpstream;
@@ -244,4 +245,13 @@ test("a header entry with no value ('x-empty:') loads as in Kong, is skipped as 
   // Each names its entry, so validate locates it there.
   const fields = gw.logs.filter((l) => String(l.msg).includes('has no value')).map((l) => l.field);
   assert.ok(fields.includes('add.headers.0') && fields.includes('replace.headers.0'), JSON.stringify(fields));
+});
+
+test("a wrong http_method and a header entry without a colon get Kong's 'invalid value' message", async () => {
+  const { code, out } = await validateText(
+    '_format_version: "3.0"\nplugins:\n  - name: request-transformer\n    config: { http_method: "HELLO!", add: { headers: [just_a_key] } }\n',
+  );
+  assert.equal(code, 1, out);
+  assert.match(out, /config\.http_method {2}invalid value: HELLO!: must match the pattern/);
+  assert.match(out, /config\.add\.headers\[0\] {2}invalid value: just_a_key: must match the pattern/);
 });

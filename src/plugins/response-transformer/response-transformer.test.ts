@@ -7,6 +7,7 @@ import { after, before, test } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { type Listening, listen } from '../../../test/support/upstream.ts';
+import { validateText } from '../../../test/support/validate.ts';
 import { runPlugin, type TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -262,4 +263,13 @@ test('a configured Content-Length or Transfer-Encoding is refused at load: the g
   for (const [config, message] of bad) await assert.rejects(runPlugin(plugin, config), message);
   // removing them is fine: the gateway then frames the body itself
   await runPlugin(plugin, { remove: { headers: ['content-length'] }, rename: { headers: ['content-length:x-len'] } });
+});
+
+test("a name:value entry without a colon gets Kong's 'invalid value' message, headers and json alike", async () => {
+  const { code, out } = await validateText(
+    '_format_version: "3.0"\nplugins:\n  - name: response-transformer\n    config: { rename: { headers: [x-request-idx-custom-request-id] }, append: { json: [just_a_key] } }\n',
+  );
+  assert.equal(code, 1, out);
+  assert.match(out, /config\.rename\.headers\[0\] {2}invalid value: x-request-idx-custom-request-id: must match/);
+  assert.match(out, /config\.append\.json\[0\] {2}invalid value: just_a_key: must match/);
 });
