@@ -108,7 +108,7 @@ export interface GatewayRequest {
    */
   readonly route: RouteInfo | null;
   readonly service: ServiceInfo | null;
-  /** Named captures of a regex route path (`~/users/(?<id>\d+)`), else empty. */
+  /** Named and numbered captures of a regex route path (`~/users/(?<id>\d+)`; '0' the whole match, as Kong's), else empty. */
   readonly captures: Readonly<Record<string, string>>;
   /** Set by authentication plugins through `authenticate()`. */
   readonly consumer: Consumer | null;

@@ -32,7 +32,7 @@ export interface RouteMatch<R> {
   readonly route: R;
   /** The part of the path the route's path matched (the prefix, or the regex match text), for strip_path; '' when the route has no paths. */
   readonly matchedPath: string;
-  /** Named and numbered captures of a regex path ('1', '2', ..., and names); a shared frozen empty object when none. */
+  /** Named and numbered captures of a regex path ('1', '2', ..., and names; '0' the whole match, as Kong's, once one group captured); a shared frozen empty object when none. */
   readonly captures: Readonly<Record<string, string>>;
 }
 
@@ -400,11 +400,22 @@ function regexMatch<R>(s: SubRoute<R>, path: string): RouteMatch<R> | null {
     let captures = EMPTY_CAPTURES;
     if (m.length > 1) {
       const c: Record<string, string> = Object.create(null);
-      for (let g = 1; g < m.length; g++) if (m[g] !== undefined) c[String(g)] = m[g]!;
+      let any = false;
+      for (let g = 1; g < m.length; g++) {
+        if (m[g] !== undefined) {
+          c[String(g)] = m[g]!;
+          any = true;
+        }
+      }
       if (m.groups !== undefined) {
         for (const name in m.groups) if (m.groups[name] !== undefined) c[name] = m.groups[name]!;
       }
-      captures = Object.freeze(c);
+      // Kong's uri_captures[0] is the whole match, present once a group captured (its router's
+      // has_capture): request-transformer's `$(uri_captures[0])` reads it.
+      if (any) {
+        c['0'] = m[0];
+        captures = Object.freeze(c);
+      }
     }
     return { route: s.route, matchedPath: m[0], captures };
   }

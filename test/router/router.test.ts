@@ -268,7 +268,16 @@ test('regex captures (docs example): numbered and named groups, for plugins', ()
   const router = new Router([route({ name: 'users', paths: ['~/version/(?<version>\\d+)/users/(?<user>\\S+)'] })]);
   const m = router.match('GET', undefined, '/version/1/users/john', {});
   assert.ok(m);
-  assert.deepEqual({ ...m.captures }, { '1': '1', '2': 'john', version: '1', user: 'john' });
+  assert.deepEqual(
+    { ...m.captures },
+    {
+      '0': '/version/1/users/john',
+      '1': '1',
+      '2': 'john',
+      version: '1',
+      user: 'john',
+    },
+  );
   assert.equal(m.matchedPath, '/version/1/users/john');
   assert.ok(Object.isFrozen(m.captures));
 });
@@ -412,7 +421,7 @@ test('a regex group that did not take part in the match is absent from the captu
   const router = new Router([route({ name: 'opt', paths: ['~/items(/(?<id>\\d+))?(/x)?$'] })]);
   const all = router.match('GET', undefined, '/items/7', {});
   assert.ok(all);
-  assert.deepEqual({ ...all.captures }, { '1': '/7', '2': '7', id: '7' });
+  assert.deepEqual({ ...all.captures }, { '0': '/items/7', '1': '/7', '2': '7', id: '7' });
   const none = router.match('GET', undefined, '/items', {});
   assert.ok(none);
   assert.deepEqual({ ...none.captures }, {});

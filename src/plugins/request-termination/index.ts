@@ -134,6 +134,8 @@ function uriCaptures(captures: Readonly<Record<string, string>>): { named: Recor
   const named: Record<string, string> = Object.create(null);
   const unnamed: string[] = [];
   for (const key of Object.keys(captures)) {
+    // The whole match ('0') is not one of them: Kong's unnamed list is a JSON array from index 1.
+    if (key === '0') continue;
     if (/^\d+$/.test(key)) unnamed[Number(key) - 1] = captures[key]!;
     else named[key] = captures[key]!;
   }

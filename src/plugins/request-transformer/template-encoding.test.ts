@@ -25,6 +25,11 @@ before(async () => {
       },
       { name: 'rest', paths: ['~/v1/(?<rest>.*)'], plugins: rt({ replace: { uri: '/api/v2/$(uri_captures.rest)' } }) },
       {
+        name: 'whole',
+        paths: ['~/user1/(?<user1>\\w+)/user2/(?<user2>\\S+)'],
+        plugins: rt({ replace: { uri: '/requests$(uri_captures[0])' } }),
+      },
+      {
         name: 'to-header',
         paths: ['/to-header'],
         plugins: rt({
@@ -92,6 +97,10 @@ test('a uri capture goes in as the path text it is: escapes kept, segments only 
   assert.equal(none.status, 404);
   // A capture the route lets span segments keeps them (Kong's rewrite idiom).
   assert.equal(await upstreamPath('/v1/orders/42'), '/api/v2/orders/42');
+});
+
+test("$(uri_captures[0]) is the whole match of the route's regex, as in Kong", async () => {
+  assert.equal(await upstreamPath('/user1/foo/user2/bar'), '/requests/user1/foo/user2/bar');
 });
 
 test('control characters in a header template result answer 400, and nothing reaches the upstream', async () => {
