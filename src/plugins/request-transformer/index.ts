@@ -25,6 +25,7 @@ import {
   serializeMultipart,
   simplePart,
 } from './multipart.ts';
+import { type Args, addArgs, serializeArgs } from './query.ts';
 import {
   compileTemplate,
   isValidHeaderValue,
@@ -225,11 +226,8 @@ class RequestTransformer implements PluginHandlers {
       throw err;
     }
     if (body === null) return req.exitError(413, TOO_LARGE.message, { connection: 'close' });
-    let query: URLSearchParams | null = null;
-    if (formQuery && body.length > 0) {
-      query = new URLSearchParams(req.rawQuery);
-      for (const [k, v] of new URLSearchParams(body.toString('utf8'))) query.append(k, v);
-    }
+    let query: Args | null = null;
+    if (formQuery && body.length > 0) query = addArgs(addArgs(new Map(), req.rawQuery), body.toString('utf8'));
     if (this.hasQuery || query !== null) this.transformQuery(req, query);
     const out =
       kind === BodyKind.None
@@ -274,23 +272,24 @@ class RequestTransformer implements PluginHandlers {
     return true;
   }
 
-  private transformQuery(req: GatewayRequest, merged: URLSearchParams | null): void {
-    const q = merged ?? new URLSearchParams(req.rawQuery);
+  private transformQuery(req: GatewayRequest, merged: Args | null): void {
+    const q = merged ?? addArgs(new Map(), req.rawQuery);
     for (const name of this.removeQuery) q.delete(name);
     for (const op of this.renameQuery) {
       const to = valueOf(op, req);
-      if (to === op.name || !q.has(op.name)) continue;
-      const values = q.getAll(op.name);
+      const values = q.get(op.name);
+      if (to === op.name || values === undefined) continue;
       q.delete(op.name);
-      q.delete(to);
-      for (const v of values) q.append(to, v);
+      q.set(to, values);
     }
-    for (const op of this.replaceQuery) if (q.has(op.name)) q.set(op.name, valueOf(op, req));
-    for (const op of this.addQuery) if (!q.has(op.name)) q.set(op.name, valueOf(op, req));
-    for (const op of this.appendQuery) q.append(op.name, valueOf(op, req));
-    // Kong's set_query encodes with ngx.encode_args: a space is %20. URLSearchParams writes `+`
-    // (and a literal plus as %2B), which an upstream decoding per RFC 3986 reads as a plus sign.
-    req.setUpstreamQuery(q.toString().replaceAll('+', '%20'));
+    for (const op of this.replaceQuery) if (q.has(op.name)) q.set(op.name, [valueOf(op, req)]);
+    for (const op of this.addQuery) if (!q.has(op.name)) q.set(op.name, [valueOf(op, req)]);
+    for (const op of this.appendQuery) {
+      const values = q.get(op.name);
+      if (values === undefined) q.set(op.name, [valueOf(op, req)]);
+      else values.push(valueOf(op, req));
+    }
+    req.setUpstreamQuery(serializeArgs(q));
   }
 
   private jsonBody(req: GatewayRequest, body: Buffer): string | null {

@@ -134,6 +134,11 @@ test('a querystring rewrite percent-encodes spaces as %20, as Kong does, never a
   assert.match(query, /(^|&)added=1(&|$)/);
 });
 
+test("a rewritten querystring is Kong's set_query: a flag stays a flag, names sorted, only unreserved characters left bare", async () => {
+  const seen = (await (await fetch(`${gw.url}/get/x?zzz&blo=&b=2&a=1&b=1&star=*~`)).json()) as Seen;
+  assert.equal(seen.url, '/x?a=1&added=1&b=2&b=1&blo=&star=%2A~&zzz');
+});
+
 test("remove entries written name:value load and remove the name, as Kong's iterator reads every entry", async () => {
   const n = upstream.requests.length;
   await fetch(`${gw.url}/remove-pairs/x?drop=1&keep=2`, {
