@@ -556,6 +556,13 @@ const KONG_MATCH_FIELDS: ReadonlySet<string> = new Set([
   ),
 ]);
 
+/** request-transformer's body and querystring `name:value` lists: Kong's check_for_value, not a match, refuses `name`. */
+const KONG_NO_VALUE_FIELDS: ReadonlySet<string> = new Set(
+  ['rename', 'replace', 'add', 'append'].flatMap((op) =>
+    ['body', 'querystring'].map((list) => `#/properties/${op}/properties/${list}/items/pattern ^[^:]+:.*$`),
+  ),
+);
+
 /**
  * A value that fails its field's pattern, in Kong's words where Kong checks the same
  * (kong/db/schema/init.lua's validation_errors, kong/db/schema/typedefs.lua), with the rule.
@@ -568,5 +575,7 @@ function patternMessage(schemaPath: string, pattern: string, value: unknown): st
   if (pattern === '^/') return 'should start with: /';
   if (KONG_MATCH_FIELDS.has(`${schemaPath} ${pattern}`))
     return `invalid value: ${String(value)}: must match the pattern ${pattern}`;
+  if (typeof value === 'string' && !value.includes(':') && KONG_NO_VALUE_FIELDS.has(`${schemaPath} ${pattern}`))
+    return `key '${value}' has no value`;
   return `must match the pattern ${pattern}`;
 }

@@ -260,3 +260,13 @@ test("a wrong http_method and a header entry without a colon get Kong's 'invalid
   assert.match(out, /config\.http_method {2}invalid value: HELLO!: must match the pattern/);
   assert.match(out, /config\.add\.headers\[0\] {2}invalid value: just_a_key: must match the pattern/);
 });
+
+test("a body or querystring entry without a colon gets Kong's 'has no value' message", async () => {
+  const { code, out } = await validateText(
+    '_format_version: "3.0"\nplugins:\n  - name: request-transformer\n    config: { add: { querystring: [uri_param2] }, rename: { body: [":v"] } }\n',
+  );
+  assert.equal(code, 1, out);
+  assert.match(out, /config\.add\.querystring\[0\] {2}key 'uri_param2' has no value\n/);
+  // No name at all is still the rule.
+  assert.match(out, /config\.rename\.body\[0\] {2}must match the pattern/);
+});
