@@ -5,6 +5,7 @@
  * parsed (a header over 256 bytes, or sent twice, is ignored) and every pattern is linear.
  */
 import type { GatewayRequest } from '../../pipeline/plugin.ts';
+import { trimAsciiSpace } from '../header-value.ts';
 import { traceId128 } from './ids.ts';
 
 /** The formats Tollgate reads and writes. */
@@ -68,7 +69,7 @@ const ALL_ZERO = /^0+$/;
 function w3c(req: GatewayRequest): Extracted | null {
   const v = one(req, 'traceparent');
   if (v === null) return null;
-  const m = TRACEPARENT.exec(v.trim());
+  const m = TRACEPARENT.exec(trimAsciiSpace(v));
   if (m === null) return null;
   const [, version, traceId, spanId, flags, rest] = m;
   // Version ff is invalid; version 00 has no trailing fields (W3C Trace Context, section 3.2).
@@ -113,7 +114,7 @@ function noIds(sampled: boolean, singleHeader: boolean, debug: boolean): Extract
 function b3(req: GatewayRequest): Extracted | null {
   const single = one(req, 'b3');
   if (single !== null) {
-    const s = single.trim().toLowerCase();
+    const s = trimAsciiSpace(single).toLowerCase();
     // A sampling decision alone: `b3: 0`, `b3: 1`, `b3: d`.
     if (s.length === 1) {
       const sampled = b3Sampled(s);
@@ -156,7 +157,7 @@ const UBER = /^([0-9a-f]{1,32}):([0-9a-f]{1,16}):([0-9a-f]{1,16}):([0-9a-f]{1,2}
 function jaeger(req: GatewayRequest): Extracted | null {
   const v = one(req, 'uber-trace-id');
   if (v === null) return null;
-  const m = UBER.exec(v.trim().toLowerCase().replaceAll('%3a', ':'));
+  const m = UBER.exec(trimAsciiSpace(v).toLowerCase().replaceAll('%3a', ':'));
   if (m === null) return null;
   const raw = m[1]!;
   const traceId = raw.length <= 16 ? raw.padStart(16, '0') : raw.padStart(32, '0');

@@ -286,6 +286,7 @@ test('parseBasic: tabs and spaces before the scheme, `basic` in lower case, spac
   assert.deepEqual(parseText(`\t ${basic('u', 'p')}`), up);
   assert.deepEqual(parseText(basic('u', 'p', 'basic')), up);
   assert.deepEqual(parseText('Basic   dTpw  '), up);
+  assert.equal(parseBasic('Basic dTpw\u00a0'), null, 'a byte 0xA0 is part of the token, not space');
   assert.deepEqual(parseText('Basic dTo='), { username: 'u', password: '' }, 'padding');
   assert.deepEqual(parseText('Basic dTpwcA=='), { username: 'u', password: 'pp' });
 });

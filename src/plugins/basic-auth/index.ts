@@ -8,7 +8,7 @@ import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
 import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader } from '../../index.ts';
+import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader, trimAsciiSpace } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { basicauthCredentials } from './entities.ts';
 
@@ -109,7 +109,7 @@ export function parseBasic(header: string): { username: string; password: Buffer
   while (i < header.length && (header[i] === ' ' || header[i] === '\t')) i++;
   const scheme = header.slice(i, i + 5);
   if (scheme !== 'Basic' && scheme !== 'basic') return null;
-  const token = header.slice(i + 5).trim();
+  const token = trimAsciiSpace(header.slice(i + 5));
   if (token === '' || !/^[A-Za-z0-9+/]+={0,2}$/.test(token)) return null;
   const decoded = Buffer.from(token, 'base64');
   const colon = decoded.indexOf(0x3a);

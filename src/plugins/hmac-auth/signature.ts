@@ -4,7 +4,7 @@
  * client-controlled header).
  */
 import type { GatewayRequest } from '../../index.ts';
-import { firstHeader } from '../../index.ts';
+import { firstHeader, trimAsciiSpace } from '../../index.ts';
 
 /** Longer Authorization values are not parsed. */
 const MAX_HEADER = 8192;
@@ -37,7 +37,7 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
     spaces();
     const eq = value.indexOf('=', i);
     if (eq === -1 || value[eq + 1] !== '"') return null;
-    const name = value.slice(i, eq).trim().toLowerCase();
+    const name = trimAsciiSpace(value.slice(i, eq)).toLowerCase();
     const close = value.indexOf('"', eq + 2);
     if (close === -1) return null;
     params.set(name, value.slice(eq + 2, close));

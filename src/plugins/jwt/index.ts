@@ -33,6 +33,7 @@ import {
   firstHeader,
   PluginConfigError,
   queryParamName,
+  trimAsciiSpace,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
@@ -332,10 +333,10 @@ class JwtAuthenticator implements PluginHandlers {
         for (const part of cookie.split(';')) {
           const eq = part.indexOf('=');
           if (eq < 0) continue;
-          const name = part.slice(0, eq).trim().toLowerCase();
+          const name = trimAsciiSpace(part.slice(0, eq)).toLowerCase();
           if (!this.cookieNames.has(name) || seen.includes(name)) continue;
           seen.push(name);
-          const value = part.slice(eq + 1).trim();
+          const value = trimAsciiSpace(part.slice(eq + 1));
           if (value !== '') addToken(found, value);
         }
       }

@@ -17,6 +17,7 @@ import {
   firstHeader,
   hasHeaderControlChar,
   PluginConfigError,
+  trimAsciiSpace,
   utf8HeaderText,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
@@ -149,7 +150,7 @@ class LdapAuth implements PluginHandlers {
     if (value === undefined || value.length > MAX_HEADER) return null;
     const m = this.scheme.exec(value);
     if (m === null) return null;
-    const decoded = Buffer.from(value.slice(m[0].length).trim(), 'base64').toString('utf8');
+    const decoded = Buffer.from(trimAsciiSpace(value.slice(m[0].length)), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon <= 0 || colon === decoded.length - 1) return null;
     // The user name is sent upstream in a header, which cannot carry CR, LF or NUL: such a name is

@@ -11,6 +11,7 @@ import {
   type GatewayRequest,
   type GatewayServices,
   type PluginLogger,
+  trimAsciiSpace,
 } from '../../index.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { type Client, type Discovered, describe, unreachable } from './provider.ts';
@@ -20,7 +21,7 @@ import { userinfoHeader } from './urls.ts';
 export function bearerToken(req: GatewayRequest): string | null {
   const auth = req.headers.authorization;
   if (typeof auth !== 'string' || auth.length < 8 || auth.slice(0, 7).toLowerCase() !== 'bearer ') return null;
-  const token = auth.slice(7).trim();
+  const token = trimAsciiSpace(auth.slice(7));
   return token === '' ? null : token;
 }
 

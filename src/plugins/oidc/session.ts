@@ -3,7 +3,7 @@
  * shared with the session plugin) in a cookie, split into numbered cookies when it would not fit
  * in one.
  */
-import { type Credential, SessionSealer } from '../../index.ts';
+import { type Credential, SessionSealer, trimAsciiSpace } from '../../index.ts';
 import { idTokenClaims, idTokenHeader, userinfoHeader } from './urls.ts';
 
 export { SessionSealer };
@@ -126,11 +126,12 @@ export function readCookies(
   const login = name + LOGIN_SUFFIX;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    const cookie = (eq < 0 ? part : part.slice(0, eq)).trim();
+    const cookie = trimAsciiSpace(eq < 0 ? part : part.slice(0, eq));
     if (cookie === login || isPartOf(cookie, name)) {
-      if (eq >= 0 && !ours.has(cookie)) ours.set(cookie, part.slice(eq + 1).trim());
-    } else if (part.trim() !== '') {
-      kept.push(part.trim());
+      if (eq >= 0 && !ours.has(cookie)) ours.set(cookie, trimAsciiSpace(part.slice(eq + 1)));
+    } else {
+      const other = trimAsciiSpace(part);
+      if (other !== '') kept.push(other);
     }
   }
   return { ours, rest: ours.size === 0 ? null : kept.join('; ') };

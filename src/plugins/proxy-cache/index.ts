@@ -8,7 +8,7 @@
 import CachePolicy from 'http-cache-semantics';
 import schema from '../../../schemas/plugins/proxy-cache.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { definePlugin, PluginConfigError, trimAsciiSpace } from '../../index.ts';
 import { cacheKey, headersKey, paramsKey } from './key.ts';
 import { type CachedResponse, entrySize, MemoryStore } from './store.ts';
 
@@ -77,20 +77,15 @@ function parseMedia(value: string): MediaRange | null {
     const eq = p.indexOf('=');
     if (eq < 0) continue;
     params.push([
-      p.slice(0, eq).trim().toLowerCase(),
-      p
-        .slice(eq + 1)
-        .trim()
+      trimAsciiSpace(p.slice(0, eq)).toLowerCase(),
+      trimAsciiSpace(p.slice(eq + 1))
         .replace(/^"(.*)"$/, '$1')
         .toLowerCase(),
     ]);
   }
   return {
-    type: full!.slice(0, slash).trim().toLowerCase(),
-    subtype: full!
-      .slice(slash + 1)
-      .trim()
-      .toLowerCase(),
+    type: trimAsciiSpace(full!.slice(0, slash)).toLowerCase(),
+    subtype: trimAsciiSpace(full!.slice(slash + 1)).toLowerCase(),
     params,
   };
 }
@@ -109,7 +104,7 @@ function directives(value: HeaderValue | undefined): Set<string> {
   const s = typeof value === 'string' ? value : value.join(',');
   for (const part of s.split(',')) {
     const eq = part.indexOf('=');
-    const name = (eq < 0 ? part : part.slice(0, eq)).trim().toLowerCase();
+    const name = trimAsciiSpace(eq < 0 ? part : part.slice(0, eq)).toLowerCase();
     if (name !== '') out.add(name);
   }
   return out;
@@ -260,7 +255,7 @@ class ProxyCache implements PluginHandlers {
     const varyHeader = headerString(res.headers.vary);
     if (varyHeader !== '') {
       for (const n of varyHeader.split(',')) {
-        const name = n.trim().toLowerCase();
+        const name = trimAsciiSpace(n).toLowerCase();
         if (name !== '') vary.push([name, headerString(req.getUpstreamHeader(name))]);
       }
     }

@@ -8,7 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-size-limiting.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, hasRequestBody, ProxyError } from '../../index.ts';
+import { definePlugin, hasRequestBody, ProxyError, trimAsciiSpace } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The request-size-limiting plugin's config, defaults applied. */
@@ -118,7 +118,7 @@ function onSourceAborted(this: SourceRequest): void {
 function expectsContinue(req: GatewayRequest): boolean {
   // The core consumes Expect (it sends 100 Continue itself), so it is read from the raw request.
   const e = req.raw.headers.expect;
-  return typeof e === 'string' && e.trim().toLowerCase() === '100-continue';
+  return typeof e === 'string' && trimAsciiSpace(e).toLowerCase() === '100-continue';
 }
 
 class RequestSizeLimiting implements PluginHandlers {

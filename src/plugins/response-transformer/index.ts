@@ -14,6 +14,7 @@ import {
   PluginConfigError,
   parseRequestJson,
   setOwnField,
+  trimAsciiSpace,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
@@ -135,7 +136,7 @@ function isJson(contentType: string | readonly string[] | undefined): boolean {
   const ct = typeof contentType === 'string' ? contentType : contentType.join(',');
   for (const part of ct.split(',')) {
     const semi = part.indexOf(';');
-    const media = (semi < 0 ? part : part.slice(0, semi)).trim().toLowerCase();
+    const media = trimAsciiSpace(semi < 0 ? part : part.slice(0, semi)).toLowerCase();
     if (media === 'application/json') return true;
     if (media.startsWith('application/') && media.endsWith('+json') && !media.includes('/', 12)) return true;
   }
@@ -145,7 +146,8 @@ function isJson(contentType: string | readonly string[] | undefined): boolean {
 function isEncoded(ce: string | readonly string[] | undefined): boolean {
   if (ce === undefined) return false;
   const v = typeof ce === 'string' ? ce : ce.join(',');
-  return v.trim() !== '' && v.trim().toLowerCase() !== 'identity';
+  const coding = trimAsciiSpace(v);
+  return coding !== '' && coding.toLowerCase() !== 'identity';
 }
 
 class ResponseTransformer implements PluginHandlers {

@@ -18,7 +18,14 @@ import type {
   PluginConfigIssue,
   PluginHandlers,
 } from '../../index.ts';
-import { definePlugin, PluginConfigError, runSecret, SessionSealer, utf8HeaderText } from '../../index.ts';
+import {
+  definePlugin,
+  PluginConfigError,
+  runSecret,
+  SessionSealer,
+  trimAsciiSpace,
+  utf8HeaderText,
+} from '../../index.ts';
 
 /** The session plugin's config, defaults applied. */
 export interface SessionConfig {
@@ -268,7 +275,7 @@ class Session implements PluginHandlers {
     let foundRemember: string | null = null;
     const kept: string[] = [];
     for (const part of header.split(';')) {
-      const p = part.trim();
+      const p = trimAsciiSpace(part);
       if (p.startsWith(this.prefix)) found ??= p.slice(this.prefix.length);
       else if (remember !== null && p.startsWith(remember)) foundRemember ??= p.slice(remember.length);
       else if (p !== '') kept.push(p);
@@ -319,7 +326,7 @@ class Session implements PluginHandlers {
     const ct = req.headers['content-type'];
     const len = Number(req.headers['content-length']);
     if (typeof ct !== 'string') return false;
-    const type = ct.split(';')[0]!.trim().toLowerCase();
+    const type = trimAsciiSpace(ct.split(';')[0]!).toLowerCase();
     const form = type === 'application/x-www-form-urlencoded';
     if (!form && type !== 'application/json' && !type.endsWith('+json')) return false;
     if (!Number.isInteger(len) || len <= 0 || len > LOGOUT_BODY_LIMIT) return false;

@@ -5,7 +5,7 @@
  * Timestamps and durations in microseconds.
  */
 import { isIP } from 'node:net';
-import { type GatewayRequest, type LogEntry, nodeId } from '../../index.ts';
+import { type GatewayRequest, type LogEntry, nodeId, trimAsciiSpace } from '../../index.ts';
 import { newSpanId, type RequestTrace } from '../../lib/tracing/index.ts';
 import type { ZipkinConfig } from './index.ts';
 
@@ -43,8 +43,8 @@ export function requestTags(value: string | readonly string[] | undefined): Read
   for (const pair of text.split(';')) {
     const eq = pair.indexOf('=');
     if (eq <= 0) continue;
-    const name = pair.slice(0, eq).trim();
-    const tag = pair.slice(eq + 1).trim();
+    const name = trimAsciiSpace(pair.slice(0, eq));
+    const tag = trimAsciiSpace(pair.slice(eq + 1));
     if (name === '' || tag === '' || name === '__proto__' || SPACE.test(name)) continue;
     out[name] = tag;
     if (++n >= MAX_TAGS) break;
