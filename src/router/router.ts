@@ -422,7 +422,10 @@ function regexMatch<R>(s: SubRoute<R>, path: string): RouteMatch<R> | null {
   return null;
 }
 
-/** Kong's order: traditional_compatible priority bits (kong/router/transform.lua), then config order. */
+/**
+ * Kong's order: traditional_compatible priority bits (kong/router/transform.lua), then a host with
+ * a port before one without (sub-route.ts says why), then config order.
+ */
 function compareSubRoutes<R>(a: SubRoute<R>, b: SubRoute<R>): number {
   return (
     b.weight - a.weight ||
@@ -431,6 +434,7 @@ function compareSubRoutes<R>(a: SubRoute<R>, b: SubRoute<R>): number {
     Number(b.isRegex) - Number(a.isRegex) ||
     b.regexPriority - a.regexPriority ||
     b.prefixLength - a.prefixLength ||
+    Number(b.portHost) - Number(a.portHost) ||
     a.routeIndex - b.routeIndex
   );
 }

@@ -69,6 +69,8 @@ export interface SubRoute<R> {
   readonly isRegex: boolean;
   readonly regexPriority: number;
   readonly prefixLength: number;
+  /** Whether one of the route's hosts names a port: it wins a tie with a route whose hosts do not. */
+  readonly portHost: boolean;
   readonly methods: readonly string[] | null;
   readonly hosts: readonly HostMatcher[] | null;
   readonly headers: readonly HeaderMatcher[] | null;
@@ -85,7 +87,16 @@ function isEmpty(v: readonly unknown[] | null | undefined): v is null | undefine
 /** What the sub-routes of one route share. */
 type RouteTraits<R> = Pick<
   SubRoute<R>,
-  'route' | 'routeIndex' | 'plainHostOnly' | 'headerCount' | 'methods' | 'hosts' | 'headers' | 'snis' | 'weight'
+  | 'route'
+  | 'routeIndex'
+  | 'plainHostOnly'
+  | 'portHost'
+  | 'headerCount'
+  | 'methods'
+  | 'hosts'
+  | 'headers'
+  | 'snis'
+  | 'weight'
 >;
 
 /**
@@ -110,6 +121,7 @@ function subRoute<R>(
     isRegex,
     regexPriority,
     prefixLength,
+    portHost: t.portHost,
     methods: t.methods,
     hosts: t.hosts,
     headers: t.headers,
@@ -131,6 +143,12 @@ export function compileRoute<R extends RoutableRoute>(route: R, routeIndex: numb
       : Object.freeze(headerNames.map((n) => compileHeader(route, n, route.headers![n]!)));
   const snis = isEmpty(route.snis) ? null : Object.freeze(route.snis.map(compileSni));
   const plainHostOnly = hosts?.every((h) => h.kind === HOST_EXACT) === true;
+  // Kong's router specs expect `route.*:123` to win over `route.*` for `route.org:123`, and
+  // `a.test:321` over `a.test` (spec/01-unit/08-router_spec.lua, both flavors): the traditional
+  // router ranks a host with a port higher (HAS_WILDCARD_HOST_PORT, its plain-host index tries
+  // host:port first); traditional_compatible gives both one priority and its tie-break by route id
+  // puts the port route first in those specs.
+  const portHost = hosts?.some((h) => h.port !== -1) === true;
   // Kong's match weight: one for each kind of criterion the route sets (kong/router/transform.lua).
   const weight =
     Number(methods !== null) +
@@ -142,6 +160,7 @@ export function compileRoute<R extends RoutableRoute>(route: R, routeIndex: numb
     route,
     routeIndex,
     plainHostOnly,
+    portHost,
     headerCount: headers?.length ?? 0,
     methods,
     hosts,

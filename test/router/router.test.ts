@@ -181,6 +181,23 @@ test('hosts are case-insensitive; a host without port matches any port, with por
   assert.equal(matchName(router, 'GET', '[::1]:9000', '/'), null);
 });
 
+test("a host naming a port wins a tie with one that does not, listed first or not (Kong's router specs)", () => {
+  const router = new Router([
+    route({ name: 'any', hosts: ['domain-1.org', 'domain-2.org'] }),
+    route({ name: 'port', hosts: ['domain-1.org:321', 'domain-2.org'] }),
+    route({ name: 'wild', hosts: ['route.*'] }),
+    route({ name: 'wild-123', hosts: ['route.*:123'] }),
+    route({ name: 'wild-80', hosts: ['route.*:80', 'route.com.*'] }),
+  ]);
+  assert.equal(matchName(router, 'GET', 'domain-1.org:321', '/'), 'port');
+  assert.equal(matchName(router, 'GET', 'domain-1.org:123', '/'), 'any');
+  assert.equal(matchName(router, 'GET', 'domain-1.org', '/'), 'any');
+  assert.equal(matchName(router, 'GET', 'route.org:123', '/'), 'wild-123');
+  assert.equal(matchName(router, 'GET', 'route.org:80', '/'), 'wild-80');
+  assert.equal(matchName(router, 'GET', 'route.org:456', '/'), 'wild');
+  assert.equal(matchName(router, 'GET', 'route.org', '/'), 'wild');
+});
+
 test('methods: only listed methods match', () => {
   const router = new Router([
     route({ name: 'read', methods: ['GET', 'HEAD'] }),
