@@ -423,8 +423,9 @@ function regexMatch<R>(s: SubRoute<R>, path: string): RouteMatch<R> | null {
 }
 
 /**
- * Kong's order: traditional_compatible priority bits (kong/router/transform.lua), then a host with
- * a port before one without (sub-route.ts says why), then config order.
+ * Kong's order: traditional_compatible priority bits (kong/router/transform.lua), then, where those
+ * tie, the traditional router's field categories and a host with a port before one without
+ * (sub-route.ts says why), then config order.
  */
 function compareSubRoutes<R>(a: SubRoute<R>, b: SubRoute<R>): number {
   return (
@@ -434,6 +435,7 @@ function compareSubRoutes<R>(a: SubRoute<R>, b: SubRoute<R>): number {
     Number(b.isRegex) - Number(a.isRegex) ||
     b.regexPriority - a.regexPriority ||
     b.prefixLength - a.prefixLength ||
+    b.category - a.category ||
     Number(b.portHost) - Number(a.portHost) ||
     a.routeIndex - b.routeIndex
   );

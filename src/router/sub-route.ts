@@ -69,6 +69,11 @@ export interface SubRoute<R> {
   readonly isRegex: boolean;
   readonly regexPriority: number;
   readonly prefixLength: number;
+  /**
+   * The kinds of fields the route sets as Kong's traditional router weighs them (hosts 0x40,
+   * headers 0x20, paths 0x10, methods 0x08, snis 0x04): the larger wins a tie.
+   */
+  readonly category: number;
   /** Whether one of the route's hosts names a port: it wins a tie with a route whose hosts do not. */
   readonly portHost: boolean;
   readonly methods: readonly string[] | null;
@@ -90,6 +95,7 @@ type RouteTraits<R> = Pick<
   | 'route'
   | 'routeIndex'
   | 'plainHostOnly'
+  | 'category'
   | 'portHost'
   | 'headerCount'
   | 'methods'
@@ -121,6 +127,7 @@ function subRoute<R>(
     isRegex,
     regexPriority,
     prefixLength,
+    category: t.category,
     portHost: t.portHost,
     methods: t.methods,
     hosts: t.hosts,
@@ -149,6 +156,16 @@ export function compileRoute<R extends RoutableRoute>(route: R, routeIndex: numb
   // host:port first); traditional_compatible gives both one priority and its tie-break by route id
   // puts the port route first in those specs.
   const portHost = hosts?.some((h) => h.port !== -1) === true;
+  // traditional_compatible gives `methods: [GET]` and `hosts: [domain.*]` one priority and breaks
+  // the tie by route id; Kong's specs expect the host route to win for both flavors ("[method] does
+  // not supersede [wildcard host]"), as the traditional router's categories order them
+  // (MATCH_RULES in kong/router/traditional.lua: host, header, uri, method, sni).
+  const category =
+    (hosts !== null ? 0x40 : 0) |
+    (headers !== null ? 0x20 : 0) |
+    (isEmpty(route.paths) ? 0 : 0x10) |
+    (methods !== null ? 0x08 : 0) |
+    (snis !== null ? 0x04 : 0);
   // Kong's match weight: one for each kind of criterion the route sets (kong/router/transform.lua).
   const weight =
     Number(methods !== null) +
@@ -160,6 +177,7 @@ export function compileRoute<R extends RoutableRoute>(route: R, routeIndex: numb
     route,
     routeIndex,
     plainHostOnly,
+    category,
     portHost,
     headerCount: headers?.length ?? 0,
     methods,

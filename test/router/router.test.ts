@@ -181,6 +181,19 @@ test('hosts are case-insensitive; a host without port matches any port, with por
   assert.equal(matchName(router, 'GET', '[::1]:9000', '/'), null);
 });
 
+test("routes tied in Kong's priority rank by the fields they set: a wildcard host before methods, listed first or not", () => {
+  const router = new Router([
+    route({ name: 'get', methods: ['GET'] }),
+    route({ name: 'domain', hosts: ['domain.*'] }),
+    route({ name: 'get-x', methods: ['GET'], paths: ['/x'] }),
+    route({ name: 'wild-x', hosts: ['*.a.test'], paths: ['/x'] }),
+  ]);
+  assert.equal(matchName(router, 'GET', 'domain.com', '/'), 'domain');
+  assert.equal(matchName(router, 'GET', 'nothing.com', '/'), 'get');
+  assert.equal(matchName(router, 'GET', 'b.a.test', '/x'), 'wild-x');
+  assert.equal(matchName(router, 'GET', 'nothing.com', '/x'), 'get-x');
+});
+
 test("a host naming a port wins a tie with one that does not, listed first or not (Kong's router specs)", () => {
   const router = new Router([
     route({ name: 'any', hosts: ['domain-1.org', 'domain-2.org'] }),
