@@ -316,6 +316,7 @@ test('a plugin warning at load is a validate warning too, located at the field i
       '      minute: 5',
       '      sync_rate: 10',
       '      redis_host: redis.internal',
+      '      policy: redis',
       '',
     ].join('\n'),
   );

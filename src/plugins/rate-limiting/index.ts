@@ -121,6 +121,14 @@ function validate(config: RateLimitingConfig): Period[] {
   if (config.policy === 'redis' && (config.redis.host == null || config.redis.host === '')) {
     throw new PluginConfigError('redis.host', 'required field missing (policy is redis)');
   }
+  // Kong's schema (validate_periods_order) refuses a batching interval the policy cannot use, and
+  // one under 20 ms; Tollgate ignores any sync_rate, but a file Kong refuses is refused here too.
+  if (config.sync_rate !== -1) {
+    if (config.policy !== 'redis')
+      throw new PluginConfigError('sync_rate', 'sync_rate can only be used with the redis policy');
+    if (config.sync_rate < 0.02)
+      throw new PluginConfigError('sync_rate', 'sync_rate must be greater than 0.02, or -1 to disable');
+  }
   return periods;
 }
 

@@ -65,3 +65,22 @@ test("a flat redis_* field that says otherwise than its redis field is refused w
   assert.ok(password.out.includes('redis_password = [redacted] vs redis.password = [redacted]'), password.out);
   assert.doesNotMatch(password.out, /p-one|p-two/);
 });
+
+test("sync_rate is refused where Kong's schema refuses it (the local policy, under 0.02 s), with Kong's messages; a redis one loads with a warning", async () => {
+  const local = await validateRateLimiting('{ minute: 5, sync_rate: 10 }');
+  assert.equal(local.code, 1, local.out);
+  assert.ok(
+    local.out.includes(
+      "plugins[0].config.sync_rate  plugin 'rate-limiting': sync_rate can only be used with the redis policy",
+    ),
+    local.out,
+  );
+  const small = await validateRateLimiting('{ minute: 5, policy: redis, redis: { host: h }, sync_rate: 0.01 }');
+  assert.equal(small.code, 1, small.out);
+  assert.ok(small.out.includes('sync_rate must be greater than 0.02, or -1 to disable'), small.out);
+  const redis = await validateRateLimiting('{ minute: 5, policy: redis, redis: { host: h }, sync_rate: 10 }');
+  assert.equal(redis.code, 0, redis.out);
+  assert.match(redis.out, /sync_rate is ignored/);
+  const realtime = await validateRateLimiting('{ minute: 5, sync_rate: -1 }');
+  assert.equal(realtime.code, 0, realtime.out);
+});
