@@ -542,6 +542,9 @@ function rangeMessage(err: ErrorObject): string {
   return err.message ?? `fails the schema's ${err.keyword} rule`;
 }
 
+/** The pattern of the schemas' Kong header names (typedefs.header_name). */
+const HEADER_NAME_PATTERN = '^[A-Za-z0-9_-]+$';
+
 /** Fields whose pattern is a Kong `match` rule (schema path, as ajv gives it, and pattern): Kong's message for it, "invalid value: <value>". */
 const KONG_MATCH_FIELDS: ReadonlySet<string> = new Set([
   // A route's methods (typedefs.http_method), a vault's prefix, the env vault's config.prefix.
@@ -573,6 +576,10 @@ function patternMessage(schemaPath: string, pattern: string, value: unknown): st
     return `invalid tag '${String(value)}': expected printable ascii (except \`,\` and \`/\`) or valid utf-8 sequences`;
   // typedefs.path's `starts_with` (STARTS_WITH).
   if (pattern === '^/') return 'should start with: /';
+  // typedefs.header_name (rate-limiting's header_name, key-auth's key_names): Kong's
+  // validate_header_name in kong/tools/http.lua, and its message.
+  if (pattern === HEADER_NAME_PATTERN)
+    return `bad header name '${String(value)}', allowed characters are A-Z, a-z, 0-9, '_', and '-'`;
   if (KONG_MATCH_FIELDS.has(`${schemaPath} ${pattern}`))
     return `invalid value: ${String(value)}: must match the pattern ${pattern}`;
   if (typeof value === 'string' && !value.includes(':') && KONG_NO_VALUE_FIELDS.has(`${schemaPath} ${pattern}`))

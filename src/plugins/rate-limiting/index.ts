@@ -6,6 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import schema from '../../../schemas/plugins/rate-limiting.schema.json' with { type: 'json' };
+import { pathProblem } from '../../config/paths.ts';
 import type {
   GatewayRequest,
   GatewayResponse,
@@ -118,6 +119,10 @@ function validate(config: RateLimitingConfig): Period[] {
   if (config.limit_by === 'path' && (config.path == null || config.path === '')) {
     throw new PluginConfigError('path', 'required field missing (limit_by is path)');
   }
+  // Kong's typedefs.path: RFC 3986 characters, escapes well formed, no empty segment. A request
+  // path never holds anything else, so such a path would count every request by its client ip.
+  const badPath = config.path == null ? null : pathProblem(config.path, false);
+  if (badPath !== null) throw new PluginConfigError('path', badPath);
   if (config.policy === 'redis' && (config.redis.host == null || config.redis.host === '')) {
     throw new PluginConfigError('redis.host', 'required field missing (policy is redis)');
   }

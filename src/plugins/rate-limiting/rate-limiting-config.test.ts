@@ -84,3 +84,25 @@ test("sync_rate is refused where Kong's schema refuses it (the local policy, und
   const realtime = await validateRateLimiting('{ minute: 5, sync_rate: -1 }');
   assert.equal(realtime.code, 0, realtime.out);
 });
+
+test("header_name and path are checked as Kong's typedefs check them, with Kong's messages", async () => {
+  const cases: [string, string][] = [
+    [
+      '{ minute: 5, limit_by: header, header_name: "x tenant" }',
+      "plugins[0].config.header_name  bad header name 'x tenant', allowed characters are A-Z, a-z, 0-9, '_', and '-'",
+    ],
+    [
+      '{ minute: 5, limit_by: path, path: "/a b" }',
+      "plugins[0].config.path  plugin 'rate-limiting': invalid path: '/a b' (characters outside of the reserved list of RFC 3986 found)",
+    ],
+    ['{ minute: 5, limit_by: path, path: "/a//b" }', 'must not have empty segments'],
+    ['{ minute: 5, limit_by: path, path: "/a%zz" }', "invalid url-encoded value: '%zz'"],
+  ];
+  for (const [config, message] of cases) {
+    const r = await validateRateLimiting(config);
+    assert.equal(r.code, 1, r.out);
+    assert.ok(r.out.includes(message), r.out);
+  }
+  const fine = await validateRateLimiting('{ minute: 5, limit_by: path, path: "/v1/items%2F~:@" }');
+  assert.equal(fine.code, 0, fine.out);
+});
