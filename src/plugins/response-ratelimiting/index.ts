@@ -259,6 +259,9 @@ class ResponseRateLimiting implements PluginHandlers {
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function validate(config: ResponseRateLimitingConfig): void {
+  // Kong's `limits` is a map with len_min = 1 (its LEN_MIN message), each value a record with an
+  // at_least_one_of entity check over the periods (AT_LEAST_ONE_OF, the names quoted).
+  if (Object.keys(config.limits).length === 0) throw new PluginConfigError('limits', 'length must be at least 1');
   for (const [name, limits] of Object.entries(config.limits)) {
     // The name becomes part of header names (X-RateLimit-Remaining-<name>, to the upstream and the
     // client): one with a space or a non-ASCII letter would make every request of the route fail.
@@ -271,7 +274,7 @@ function validate(config: ResponseRateLimitingConfig): void {
     if (set.length === 0)
       throw new PluginConfigError(
         `limits.${name}`,
-        'at least one of these fields must be non-empty: second, minute, hour, day, month, year',
+        "at least one of these fields must be non-empty: 'second', 'minute', 'hour', 'day', 'month', 'year'",
       );
     for (let i = 0; i < set.length; i++) {
       for (let j = i + 1; j < set.length; j++) {

@@ -299,3 +299,29 @@ test("Kong's deprecated flat redis_* fields load with Kong's deprecation text, a
     conflict.out,
   );
 });
+
+test("limits are refused with Kong's messages: an empty map, a limit naming no period, a longer period with a lower limit", async () => {
+  const cases: [string, string][] = [
+    ['{ limits: {} }', "plugins[0].config.limits  plugin 'response-ratelimiting': length must be at least 1"],
+    [
+      '{ limits: { video: {} } }',
+      "plugins[0].config.limits.video  plugin 'response-ratelimiting': at least one of these fields must be non-empty: 'second', 'minute', 'hour', 'day', 'month', 'year'",
+    ],
+    [
+      '{ limits: { video: { second: null } } }',
+      "at least one of these fields must be non-empty: 'second', 'minute', 'hour', 'day', 'month', 'year'",
+    ],
+    [
+      '{ limits: { video: { second: 1, minute: 2, hour: 3, day: 4, month: 6, year: 5 } } }',
+      'the limit for year(5.0) cannot be lower than the limit for month(6.0)',
+    ],
+  ];
+  for (const [config, message] of cases) {
+    const r = await validateConfig(config);
+    assert.equal(r.code, 1, r.out);
+    assert.ok(r.out.includes(message), r.out);
+  }
+  // Kong's null tolerance for a period (its spec: a null second beside a minute loads).
+  const nulls = await validateConfig('{ limits: { video: { second: null, minute: 1 } } }');
+  assert.equal(nulls.code, 0, nulls.out);
+});
