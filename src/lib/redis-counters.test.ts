@@ -196,6 +196,36 @@ describe('RedisCounters', { skip: skip ?? false }, () => {
     }
   });
 
+  test('a Redis ACL user needs the commands docs/plugins/rate-limiting.md lists; the ones Kong needs are not enough', async () => {
+    const documented = ['+evalsha', '+eval', '+get', '+mget', '+incrby', '+pexpireat', '+select', '+info'];
+    // Kong's policies run EVAL (INCR, EXPIRE inside), GET, INCRBY, EXPIRE, EXISTS and SELECT.
+    const kongs = ['+eval', '+incr', '+expire', '+get', '+incrby', '+exists', '+select', '+info'];
+    await store.client!.acl('SETUSER', 'counter', 'on', 'allkeys', ...documented, '>pw');
+    await store.client!.acl('SETUSER', 'kongish', 'on', 'allkeys', ...kongs, '>pw');
+    const as = (username: string, down: string[]) =>
+      new RedisCounters(
+        { ...SETTINGS, port: redis.port, username, password: 'pw', database: 1, timeout: 1000 },
+        (m) => down.push(m),
+        () => {},
+      );
+    const down: string[] = [];
+    const counter = as('counter', down);
+    const kongish = as('kongish', []);
+    try {
+      const keys = windows(2);
+      assert.deepEqual(await counter.hit(keys, [5, 5], inAMinute(2)), [0, 0, 0]);
+      await counter.increment(keys, 2, inAMinute(2));
+      assert.deepEqual(await counter.usage(keys), [3, 3]);
+      assert.deepEqual(down, []);
+      // PEXPIREAT, inside the script; then MGET.
+      await assert.rejects(kongish.hit(windows(1), [5], inAMinute(1)), /can't run this command/);
+      await assert.rejects(kongish.usage(keys), /NOPERM/);
+    } finally {
+      await counter.close();
+      await kongish.close();
+    }
+  });
+
   test('the same windows under other limits in one turn: counted in the order asked', async () => {
     const keys = windows(1);
     const loose = [5];
