@@ -75,7 +75,9 @@ class Acl implements PluginHandlers {
       return req.exitError(401, UNAUTHORIZED.message, null, 'NO_CONSUMER');
     }
     if (decision === true) return req.exitError(403, FORBIDDEN.message, null, 'ACL_DENIED');
-    if (!this.hideHeader && decision !== '') req.setUpstreamHeader('x-consumer-groups', decision);
+    // A consumer without groups past a deny list gets an empty X-Consumer-Groups, as Kong sends
+    // it (its spec pins `""`): the upstream can tell "acl ran, no groups" from "acl did not run".
+    if (!this.hideHeader) req.setUpstreamHeader('x-consumer-groups', decision);
   }
 
   private decide(groups: readonly string[]): Decision {
