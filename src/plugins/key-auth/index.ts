@@ -24,6 +24,7 @@ import {
   withoutQueryParam,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
+import { multipartBoundary, type Part, parseMultipart, partIs, serializeMultipart } from '../../lib/multipart.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
@@ -60,7 +61,10 @@ const NO_KEY: Failure = { status: 401, message: 'No API key found in request' };
 const INVALID: Failure = { status: 401, message: 'Unauthorized' };
 const DUPLICATE: Failure = { status: 401, message: 'Duplicate API key found' };
 
-type ParsedBody = { kind: 'form'; params: URLSearchParams } | { kind: 'json'; value: Record<string, unknown> };
+type ParsedBody =
+  | { kind: 'form'; params: URLSearchParams }
+  | { kind: 'json'; value: Record<string, unknown> }
+  | { kind: 'multipart'; parts: Part[] };
 
 /**
  * The key's SHA-256 as base64, the map's key. One-shot and straight to a string: no Hash object
@@ -171,6 +175,15 @@ class KeyAuth implements PluginHandlers {
       } else if (body.parsed.kind === 'json' && Object.hasOwn(body.parsed.value, name)) {
         delete body.parsed.value[name];
         req.setUpstreamBody(JSON.stringify(body.parsed.value));
+      } else if (body.parsed.kind === 'multipart') {
+        const kept = body.parsed.parts.filter((p) => !partIs(p, name));
+        if (kept.length !== body.parsed.parts.length) {
+          // A fresh boundary, announced in the content-type (still multipart/form-data, as Kong's
+          // set_body keeps the MIME type); the other parts keep their bytes.
+          const out = serializeMultipart(kept);
+          req.setUpstreamHeader('content-type', `multipart/form-data; boundary=${out.boundary}`);
+          req.setUpstreamBody(out.body);
+        }
       }
     }
   }
@@ -226,7 +239,13 @@ function contentType(req: GatewayRequest): string {
 /** Only bodies we can search and whose size is known and bounded are read. */
 function wantsBody(req: GatewayRequest): boolean {
   const ct = contentType(req);
-  if (ct !== 'application/x-www-form-urlencoded' && ct !== 'application/json' && !ct.endsWith('+json')) return false;
+  if (
+    ct !== 'application/x-www-form-urlencoded' &&
+    ct !== 'application/json' &&
+    ct !== 'multipart/form-data' &&
+    !ct.endsWith('+json')
+  )
+    return false;
   const declared = req.headers['content-length'];
   // A chunked (or HTTP/2, unsized) body is read too, as Kong's get_body does, up to the same limit.
   if (declared === undefined) return hasRequestBody(req);
@@ -238,6 +257,13 @@ function parseBody(req: GatewayRequest, raw: Buffer): ParsedBody | null {
   const ct = contentType(req);
   if (ct === 'application/x-www-form-urlencoded')
     return { kind: 'form', params: new URLSearchParams(raw.toString('utf8')) };
+  if (ct === 'multipart/form-data') {
+    // Kong's get_body parses multipart too; a body that is not well-formed holds no key (Kong:
+    // "unable to decode multipart body", then no key found).
+    const boundary = multipartBoundary(String(req.headers['content-type']));
+    const parts = boundary === null ? null : parseMultipart(raw, boundary);
+    return parts === null ? null : { kind: 'multipart', parts };
+  }
   try {
     const value = parseRequestJson(raw.toString('utf8'));
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
@@ -253,6 +279,16 @@ function bodyValue(body: ParsedBody, name: string): string | string[] | undefine
   if (body.kind === 'form') {
     const all = body.params.getAll(name);
     return all.length === 0 ? undefined : all.length === 1 ? all[0] : all;
+  }
+  if (body.kind === 'multipart') {
+    // Two parts of that name are an array to Kong (lua-multipart's get_all_with_arrays): a duplicate.
+    let found: string | undefined;
+    for (const part of body.parts) {
+      if (!partIs(part, name)) continue;
+      if (found !== undefined) return [];
+      found = part.content.toString('utf8');
+    }
+    return found;
   }
   const v = body.value[name];
   if (typeof v === 'string') return v;

@@ -24,7 +24,7 @@ import {
   renamedPart,
   serializeMultipart,
   simplePart,
-} from './multipart.ts';
+} from '../../lib/multipart.ts';
 import { type Args, addArgs, serializeArgs } from './query.ts';
 import {
   compileTemplate,

@@ -1,5 +1,6 @@
-// multipart/form-data bodies for request-transformer, as Kong's lua-multipart handles them: parts
-// are addressed by the `name` of their Content-Disposition; untouched parts keep their bytes.
+// multipart/form-data bodies (request-transformer, key-auth's key_in_body), as Kong's
+// lua-multipart handles them: parts are addressed by the `name` of their Content-Disposition;
+// untouched parts keep their bytes.
 import { randomBytes } from 'node:crypto';
 
 /**
