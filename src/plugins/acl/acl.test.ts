@@ -153,17 +153,33 @@ describe('acl', () => {
     assert.deepEqual([r.status, r.body], [403, { message: 'You cannot consume this service' }]);
   });
 
-  test('authenticated groups that are empty or not all strings count as none', async () => {
-    for (const groups of [[], ['admin', 7], 'admin', null]) {
+  test('authenticated groups that are not all strings count as none', async () => {
+    for (const groups of [['admin', 7], 'admin', null]) {
       const r = await run({ allow: ['admin'] }, { ctx: { authenticated_groups: groups } });
       assert.deepEqual([r.status, r.body], [401, { message: 'Unauthorized' }], JSON.stringify(groups));
     }
     const withCred = await run(
       { allow: ['admin'], always_use_authenticated_groups: true },
-      { consumer: 'alice', credential: cred(await idOf('alice')), ctx: { authenticated_groups: [] } },
+      { consumer: 'alice', credential: cred(await idOf('alice')), ctx: { authenticated_groups: ['admin', 7] } },
     );
     assert.equal(withCred.exited, false, "no authenticated groups: the consumer's own groups decide");
     assert.equal(withCred.upstreamHeaders['x-consumer-groups'], 'admin, ops');
+  });
+
+  test("an empty list of authenticated groups is no group, as Kong's acl reads it: not the anonymous consumer's", async () => {
+    const ctx = { authenticated_groups: [] };
+    const none = await run({ allow: ['admin'] }, { ctx });
+    assert.deepEqual([none.status, none.body], [403, { message: 'You cannot consume this service' }]);
+    const anon = await run({ allow: ['admin'] }, { consumer: 'alice', ctx });
+    assert.equal(anon.status, 403, "the anonymous consumer's groups do not stand in for them");
+    const always = await run(
+      { allow: ['admin'], always_use_authenticated_groups: true },
+      { consumer: 'alice', credential: cred(await idOf('alice')), ctx },
+    );
+    assert.equal(always.status, 403);
+    const deny = await run({ deny: ['banned'] }, { ctx });
+    assert.equal(deny.exited, false);
+    assert.equal(deny.upstreamHeaders['x-authenticated-groups'], '', 'an empty header, as Kong sends');
   });
 
   test("allow and deny together, or neither, is a config error in Kong's words (its only_one_of and at_least_one_of checks)", async () => {

@@ -89,9 +89,14 @@ class Acl implements PluginHandlers {
   }
 }
 
+/**
+ * The groups an authentication plugin set, or null for none. An empty list is groups all the same,
+ * as Kong's acl takes any table: a user authenticated into no group is refused by an allow list
+ * rather than decided by the anonymous consumer's groups.
+ */
 function authenticatedGroups(req: GatewayRequest): readonly string[] | null {
   const g = req.ctx.authenticated_groups;
-  if (Array.isArray(g) && g.length > 0 && g.every((x) => typeof x === 'string')) return g as string[];
+  if (Array.isArray(g) && g.every((x) => typeof x === 'string')) return g as string[];
   return null;
 }
 
