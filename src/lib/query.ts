@@ -17,6 +17,12 @@ export function queryParamName(raw: string): string {
   }
 }
 
+/** Whether `query` (without `?`) holds `name` written without `=` (`?name`: Kong's `true`). */
+export function hasQueryFlag(query: string, name: string): boolean {
+  for (const part of query.split('&')) if (part.indexOf('=') < 0 && queryParamName(part) === name) return true;
+  return false;
+}
+
 /** `query` (without `?`) with every parameter named `name` removed, the others as written. */
 export function withoutQueryParam(query: string, name: string): string {
   if (query === '') return query;

@@ -25,6 +25,7 @@ import {
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { multipartBoundary, type Part, parseMultipart, partIs, serializeMultipart } from '../../lib/multipart.ts';
+import { hasQueryFlag } from '../../lib/query.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
@@ -142,6 +143,9 @@ class KeyAuth implements PluginHandlers {
       if (value === undefined && this.config.key_in_query && req.rawQuery !== '') {
         const all = req.query.getAll(name);
         value = all.length === 0 ? undefined : all.length === 1 ? all[0] : all;
+        // `?apikey` without `=` is `true` to Kong's get_query: neither a key nor a duplicate, so
+        // Kong goes on to the next name (not to the body). Checked only for an empty value.
+        if (value === '' && hasQueryFlag(req.rawQuery, name)) continue;
       }
       if (value === undefined && body?.parsed) value = bodyValue(body.parsed, name);
       if (typeof value === 'string') {

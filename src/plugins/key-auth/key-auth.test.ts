@@ -110,6 +110,20 @@ describe('key-auth', () => {
     assert.equal(headerFirst.status, 401, 'the header is read before the query');
   });
 
+  test("a key name in the query without `=` is Kong's `true`: no key, and the next name is tried", async () => {
+    const config = { key_names: ['apikey', 'token'] };
+    const next = await run(config, { query: 'apikey&token=alice-key' });
+    assert.equal(next.consumer?.username, 'alice');
+    const empty = await run(config, { query: 'apikey=&token=alice-key' });
+    assert.deepEqual(
+      [empty.status, empty.body],
+      [401, { message: 'No API key found in request' }],
+      '`=` and no value: an empty key',
+    );
+    const alone = await run({}, { query: 'apikey' });
+    assert.deepEqual([alone.status, alone.body], [401, { message: 'No API key found in request' }]);
+  });
+
   test('key_in_header false ignores the header; key names are tried in order, header names case-insensitively', async () => {
     assert.equal((await run({ key_in_header: false }, { headers: { apikey: 'alice-key' } })).status, 401);
     const second = await run({ key_names: ['X-Key', 'apikey'] }, { headers: { apikey: 'alice-key' } });
