@@ -22,6 +22,7 @@ import {
   parseRequestJson,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
+import { multipartBoundary, parseMultipart } from '../../lib/multipart.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {
@@ -108,8 +109,8 @@ function kongHeaders(req: GatewayRequest): Record<string, string | string[]> {
 /**
  * Kong's `kong.request.get_body()`: a type (parameters cut, lower-cased) that starts with
  * `application/x-www-form-urlencoded` or `application/json` is parsed, JSON only into an object
- * or array (Kong's "invalid json body" else); other types are left out, and so is a
- * multipart/form-data body, which Kong parses (docs/plugins/request-termination.md).
+ * or array (Kong's "invalid json body" else); a multipart/form-data body gives its fields by name
+ * (lua-multipart's get_all_with_arrays); other types are left out.
  */
 function parsedBody(contentType: string | undefined, raw: Buffer): unknown {
   if (contentType === undefined || raw.length === 0) return undefined;
@@ -123,10 +124,33 @@ function parsedBody(contentType: string | undefined, raw: Buffer): unknown {
       const form = raw.toString('utf8');
       return kongQueryArgs(form, new URLSearchParams(form));
     }
+    if (type.startsWith('multipart/form-data')) return multipartFields(contentType, raw);
   } catch {
     // An unparsable body is left out, as Kong does.
   }
   return undefined;
+}
+
+/**
+ * A multipart body's fields as Kong's get_body gives them: each part's value (a file's content too)
+ * under its name, a name given twice an array; a body that is not well-formed multipart, none.
+ */
+function multipartFields(contentType: string, raw: Buffer): Record<string, string | string[]> | undefined {
+  const boundary = multipartBoundary(contentType);
+  const parts = boundary === null ? null : parseMultipart(raw, boundary);
+  if (parts === null) return undefined;
+  // Null prototype: a part named `__proto__` is a key like any other.
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const part of parts) {
+    const name = part.names[0];
+    if (name === undefined) continue;
+    const value = part.content.toString('utf8');
+    const prev = out[name];
+    if (prev === undefined) out[name] = value;
+    else if (Array.isArray(prev)) prev.push(value);
+    else out[name] = [prev, value];
+  }
+  return out;
 }
 
 /** Kong's `kong.request.get_uri_captures()`: numbered captures apart from named ones. */

@@ -191,6 +191,22 @@ describe('request-termination', () => {
     assert.equal(await bodyOf('application/json', '"text"'), undefined, 'Kong keeps only a JSON object or array');
   });
 
+  test("echo shows a multipart/form-data body's fields as Kong's get_body() does, a repeated name as an array", async () => {
+    const form = new FormData();
+    form.append('a', '1');
+    form.append('b', 'x');
+    form.append('b', 'y');
+    form.append('file', new Blob(['content']), 'f.txt');
+    const { text } = await call(gw, '/echo/abc?debug', { method: 'POST', body: form });
+    assert.deepEqual(JSON.parse(text).request.body, { a: '1', b: ['x', 'y'], file: 'content' });
+    const broken = await call(gw, '/echo/abc?debug', {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=zz' },
+      body: 'a=1',
+    });
+    assert.equal(JSON.parse(broken.text).request.body, undefined, 'not well-formed: no body, as Kong');
+  });
+
   test('echo with a trigger passes requests without it', async () => {
     const { res, text } = await call(gw, '/echo/abc');
     assert.equal(res.status, 200);
