@@ -147,7 +147,11 @@ class KeyAuth implements PluginHandlers {
         // Kong goes on to the next name (not to the body). Checked only for an empty value.
         if (value === '' && hasQueryFlag(req.rawQuery, name)) continue;
       }
-      if (value === undefined && body?.parsed) value = bodyValue(body.parsed, name);
+      if (value === undefined && body?.parsed) {
+        value = bodyValue(body.parsed, name);
+        // A form body is read as a query (ngx.decode_args): a name without `=` is `true` there too.
+        if (value === '' && body.parsed.kind === 'form' && hasQueryFlag(body.raw.toString('utf8'), name)) continue;
+      }
       if (typeof value === 'string') {
         key = value;
         if (this.config.hide_credentials) this.hide(req, i, body);

@@ -122,6 +122,15 @@ describe('key-auth', () => {
     );
     const alone = await run({}, { query: 'apikey' });
     assert.deepEqual([alone.status, alone.body], [401, { message: 'No API key found in request' }]);
+    const form = await run(
+      { ...config, key_in_body: true },
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'apikey&token=alice-key',
+      },
+    );
+    assert.equal(form.consumer?.username, 'alice', 'a form body is read as a query');
   });
 
   test('key_in_header false ignores the header; key names are tried in order, header names case-insensitively', async () => {
