@@ -226,7 +226,7 @@ export class RequestContext implements GatewayRequest {
 
   removeUpstreamHeader(name: string): void {
     const key = name.toLowerCase();
-    // Nothing would go upstream under it (acl, oidc strip theirs per request): no override map to pay for.
+    // Nothing would go upstream under it (oidc strips its own per request): no override map to pay for.
     if (this.headerOverrides === null && this.#upstreamValue(key) === undefined) return;
     this.overrides().set(key, null);
   }

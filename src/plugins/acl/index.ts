@@ -46,9 +46,9 @@ class Acl implements PluginHandlers {
   }
 
   access(req: GatewayRequest): void {
-    // Groups are ours to assert; a client-sent value never reaches the upstream.
-    req.removeUpstreamHeader('x-authenticated-groups');
-    req.removeUpstreamHeader('x-consumer-groups');
+    // A client's X-Consumer-Groups and X-Authenticated-Groups never get this far (the gateway drops
+    // identity headers at the edge); one an earlier plugin set (session restoring the groups of the
+    // sign-in) is left as it is, as Kong's acl leaves it, hide_groups_header or not.
     const consumer = req.consumer;
     const authenticated = authenticatedGroups(req);
 
