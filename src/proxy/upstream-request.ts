@@ -43,7 +43,8 @@ export function pluginUpstreamHeaders(rc: RequestContext): Record<string, Header
       out[name] = v;
   }
   if (overrides !== null) {
-    for (const [name, v] of overrides) if (v !== null && !neverForwarded(name)) out[name] = v;
+    for (const [name, v] of overrides)
+      if (v !== null && (name === 'proxy-authorization' || !neverForwarded(name))) out[name] = v;
   }
   if (rc.authenticated) {
     for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
@@ -82,6 +83,8 @@ const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   'via',
   'host',
   'transfer-encoding',
+  // The client's is the gateway's credential (RFC 9110 11.7.2). One a plugin sets is sent, as Kong
+  // sends the one its request-transformer adds: an upstream that is itself a proxy asks for it.
   'proxy-authorization',
   // httpoxy (CVE-2016-5385): a CGI-style upstream turns `Proxy` into HTTP_PROXY and sends its own
   // outbound calls through the client's host. Kong clears it before proxying (runloop/handler.lua).
@@ -145,7 +148,7 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
   if (overrides !== null) {
     for (const [name, v] of overrides) {
       if (v === null) continue;
-      const d = disposition(name, trusted, requestIdHeader);
+      const d = name === 'proxy-authorization' ? 0 : disposition(name, trusted, requestIdHeader);
       if (d === VIA_NAME) via = v;
       else if (d !== DROP) {
         present |= d;

@@ -48,6 +48,19 @@ before(async () => {
       plugins: [{ name: 'request-transformer', config: { replace: { uri: '/api/v2/$(uri_captures.rest)' } } }],
     },
     {
+      name: 'proxy-auth',
+      paths: ['/proxy-authorization'],
+      plugins: [
+        {
+          name: 'request-transformer',
+          config: {
+            add: { headers: ['Proxy-Authorization:Basic ZGVtbzp0ZXN0'] },
+            replace: { headers: ['Proxy-Authorization:Basic ZGVtbzp0ZXN0'] },
+          },
+        },
+      ],
+    },
+    {
       name: 'resp',
       paths: ['/resp'],
       plugins: [
@@ -99,6 +112,18 @@ test('request-transformer applies remove, rename, replace, add, append to header
   assert.equal(q.get('mode'), 'fast');
   assert.equal(q.get('added'), 'alice');
   assert.deepEqual(q.getAll('tag'), ['a', 'b']);
+});
+
+test("a Proxy-Authorization request-transformer sets reaches the upstream, in place of the client's, as in Kong", async () => {
+  // An upstream that is itself a proxy asks for its credential; the client's own is the gateway's.
+  for (const client of [undefined, 'Basic YWxhZGRpbjpvcGVuc2VzYW1l', 'Basic ZGVtbzp0ZXN0']) {
+    const echo = await json(
+      await fetch(`${gw.url}/proxy-authorization`, {
+        headers: client === undefined ? {} : { 'proxy-authorization': client },
+      }),
+    );
+    assert.equal(echo.headers['proxy-authorization'], 'Basic ZGVtbzp0ZXN0', String(client));
+  }
 });
 
 test('request-transformer template fallback applies when the value is absent', async () => {
