@@ -15,6 +15,7 @@ import { buildEntities } from './build.ts';
 import { type ListenAddress, ListenError, listenersClash, parseListen } from './listen.ts';
 import type { EntityModel, GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { parseYamlOffThread } from './parse-off-thread.ts';
+import { parsePortMap, portMapError } from './port-maps.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 import { resolveRefs } from './refs.ts';
 import { checkRouteRegexes } from './regex-checks.ts';
@@ -462,6 +463,10 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
         "dns_order must list 'A' or 'AAAA': Tollgate resolves no SRV records, and a CNAME's target needs one of them",
       path: [...base, 'dns_order'],
     });
+  s.port_maps?.forEach((entry, i) => {
+    if (parsePortMap(entry) === null)
+      raw.push({ code: 'SCHEMA', message: portMapError(entry), path: [...base, 'port_maps', i] });
+  });
   s.trusted_ips?.forEach((ip, i) => {
     const [addr, bits, extra] = ip.split('/');
     const v = isIP(addr ?? '');

@@ -179,6 +179,8 @@ export interface TollgateSettings {
   admin_post_config: 'loopback' | 'any' | 'off';
   /** Client addresses or CIDRs whose X-Forwarded-* and X-Request-Id headers are believed. */
   trusted_ips: string[];
+  /** Kong's `port_maps`: `HOST_PORT:GATEWAY_PORT`, the port clients connect to for X-Forwarded-Port. */
+  port_maps: string[];
   log_level: 'debug' | 'info' | 'warn' | 'error';
   custom_plugins: string[];
   /** What to do with request header names containing `_`: drop them (nginx's default), reject with 400, or allow. */

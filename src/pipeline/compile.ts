@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel, YamlPath } from '../config/model.ts';
+import { compilePortMaps } from '../config/port-maps.ts';
 import { scrubIssues, secretValues } from '../config/secrets.ts';
 import { configWarnings } from '../config/warnings.ts';
 import { ConfigError, type ConfigIssue, configIssue, createIssues, pluginFieldPath } from '../errors.ts';
@@ -319,6 +320,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     customDefinitions: [...(opts.customPlugins ?? [])].flatMap((name) => registry.get(name) ?? []),
     unmatchedPipeline: pipelines.unmatched,
     trusted: compileTrusted(config.settings.trusted_ips),
+    hostPorts: compilePortMaps(config.settings.port_maps),
     warnings,
     logSecrets: secrets.size === 0 ? null : secretValues(secrets),
     loadedAt: new Date(),

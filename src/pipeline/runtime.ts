@@ -116,6 +116,8 @@ export interface Runtime {
    */
   readonly unmatchedPipeline: Pipeline;
   readonly trusted: IpList | null;
+  /** `_tollgate.port_maps`: the gateway's port → the port clients connect to; null without entries. */
+  readonly hostPorts: ReadonlyMap<string, string> | null;
   /** Warnings of this config (loader, config checks, plugins' create()), as start logs them. */
   readonly warnings: readonly ConfigIssue[];
   /** The matcher that redacts this config's secret values in log fields; null without secrets. */

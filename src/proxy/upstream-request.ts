@@ -170,7 +170,7 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
   if (present !== ALL_FORWARDED) {
     if ((present & 1) === 0) out.push('x-forwarded-proto', rc.scheme);
     if ((present & 2) === 0) out.push('x-forwarded-host', rc.host);
-    if ((present & 4) === 0) out.push('x-forwarded-port', localPort(rc.conn));
+    if ((present & 4) === 0) out.push('x-forwarded-port', forwardedPort(rc));
     if ((present & 8) === 0) out.push('x-forwarded-path', rc.path);
   }
   // X-Forwarded-Prefix: the stripped prefix; an untrusted client's copy never passes. As in Kong,
@@ -191,6 +191,13 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
   const host = upstreamHost(rc, defaultHost);
   if (host !== defaultHost || !defaultIsImplicit) out.push('host', host);
   return out;
+}
+
+/** The port the client connected to: the listener's, or the one `port_maps` maps it to (Kong's `ctx.host_port`). */
+function forwardedPort(rc: ProxyRequest): string {
+  const port = localPort(rc.conn);
+  const maps = rc.runtime.hostPorts;
+  return maps === null ? port : (maps.get(port) ?? port);
 }
 
 /** The same head as an object (the echo upstream's answer, the WebSocket handshake). */
