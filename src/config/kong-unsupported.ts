@@ -96,6 +96,13 @@ export const KONG_CONF_SETTINGS: Record<string, string> = {
     "trusted CAs for upstreams are `ca_certificates`, named by a service's `ca_certificates`",
   headers:
     'no Server, Via or X-Kong-*-Latency headers are added to answers; `Kong-Debug: 1` answers need `debug_header: true`',
+  headers_upstream: "the request id goes upstream in `request_id_header` (`x-kong-request-id` for Kong 3.5+'s name)",
+  error_default_type:
+    "error bodies follow the request's Accept (text/plain, text/html and application/xml get Kong's templates); a request without Accept gets JSON",
+  error_template_html: "error bodies use Kong's default templates; a custom one is not read",
+  error_template_json: "error bodies use Kong's default templates; a custom one is not read",
+  error_template_xml: "error bodies use Kong's default templates; a custom one is not read",
+  error_template_plain: "error bodies use Kong's default templates; a custom one is not read",
   proxy_access_log: 'the access log goes to stdout as JSON lines; `gateway start --no-access-log` turns it off',
   proxy_error_log: 'logs go to stdout as JSON lines, at `log_level`',
 };

@@ -127,6 +127,12 @@ test("kong.conf settings carried into _tollgate say what does their job here; de
   assert.equal(shared.length, 2, shared.join('\n'));
   assert.match(shared[0]!, /^_plugin_configs: .* decK's section of shared plugin configs, .*`deck file render`/);
   assert.match(shared[1]!, /^services\[0\]\.plugins\[0\]\._config: .* one of decK's _plugin_configs/);
+  const errors = await messages('_tollgate:\n  error_default_type: text/html\n  error_template_html: /etc/e.html\n');
+  assert.match(
+    errors[0]!,
+    /^_tollgate\.error_default_type: .*kong\.conf setting: error bodies follow the request's Accept/,
+  );
+  assert.match(errors[1]!, /^_tollgate\.error_template_html: .*kong\.conf setting: .*a custom one is not read/);
   const typo = await messages('_tollgate:\n  log_levle: info\n');
   assert.match(typo[0]!, /unknown field 'log_levle' \(did you mean 'log_level'\?\)/);
 });
