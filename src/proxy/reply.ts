@@ -232,9 +232,12 @@ export function redirectToHttps(rc: ProxyRequest): void {
   const status = route.httpsRedirectStatus;
   // Kong answers it with kong.response.error: the request id in the body, the format by Accept.
   if (status === 426) return sendError(rc, 'HTTPS_REQUIRED');
-  // The https listener's port, unless 443 or the request came through a trusted proxy (whose public port we do not know).
-  const httpsPort = rc.gw.httpsPort;
-  const port = httpsPort !== null && httpsPort !== 443 && !rc.trustedPeer ? `:${httpsPort}` : '';
+  // The https listener's port as clients reach it (`port_maps` may put it behind another, 443
+  // behind Docker's `-p 443:8443`), unless 443 or the request came through a trusted proxy (whose
+  // public port we do not know).
+  const own = rc.gw.httpsPort;
+  const httpsPort = own === null ? null : (rc.runtime.hostPorts?.get(String(own)) ?? String(own));
+  const port = httpsPort !== null && httpsPort !== '443' && !rc.trustedPeer ? `:${httpsPort}` : '';
   // As Kong: the host is nginx's $host (rc.host), or a trusted proxy's X-Forwarded-Host, which names
   // the public host (the Host it sent may be an internal name); the target is the origin-form one
   // (`$request_uri`), also for an absolute-form request line, whose scheme and authority would
