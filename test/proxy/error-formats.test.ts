@@ -1,11 +1,13 @@
 // Error bodies follow the request's Accept header, as Kong's error handler and kong.response.error
 // choose them: the gateway's own errors and every built-in plugin's errors.
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { errorFormat } from '../../src/proxy/error-body.ts';
-import type { TestGateway } from '../../src/testing/index.ts';
+import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 import { rawRequest } from '../support/raw.ts';
+import { freePort } from '../support/upstream.ts';
 import { startOfMinute } from '../support/wait.ts';
 
 let gw: TestGateway;
@@ -127,4 +129,66 @@ test('a body announced too large with Expect: 100-continue gets 417 and never a 
   assert.equal(raw.status, 417);
   assert.doesNotMatch(raw.raw, /100 Continue/i);
   assert.match(raw.body, /^Request size limit exceeded\n/);
+});
+
+/** Kong's text templates (kong/tools/http.lua), as its spec 05-proxy/12-error_default_type compares them whole. */
+const KONG_TEMPLATES: Record<string, (message: string, id: string) => string> = {
+  'text/plain': (m, id) => `${m}\nrequest_id: ${id}\n`,
+  'text/html': (m, id) =>
+    `<!doctype html>\n<html>\n  <head>\n    <meta charset="utf-8">\n    <title>Error</title>\n  </head>\n  <body>\n    <h1>Error</h1>\n    <p>${m}.</p>\n    <p>request_id: ${id}</p>\n  </body>\n</html>\n`,
+  'application/xml': (m, id) =>
+    `<?xml version="1.0" encoding="UTF-8"?>\n<error>\n  <message>${m}</message>\n  <requestid>${id}</requestid>\n</error>\n`,
+};
+
+test("upstream failures (502, 503, 504) answer Kong's messages in each format Accept asks for; HEAD gets the head only", async () => {
+  const refusing = await freePort();
+  // Accepts and never answers: the read times out.
+  const silent = createServer(() => {});
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const other = await startGateway({
+    config: {
+      _format_version: '3.0',
+      upstreams: [{ name: 'no-targets' }],
+      services: [
+        { name: 'refused', url: `http://127.0.0.1:${refusing}`, retries: 0, routes: [{ paths: ['/refused'] }] },
+        {
+          name: 'slow',
+          url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+          read_timeout: 200,
+          retries: 0,
+          routes: [{ paths: ['/slow'] }],
+        },
+        { name: 'empty', host: 'no-targets', routes: [{ paths: ['/empty'] }] },
+      ],
+    },
+  });
+  try {
+    const cases: [string, number, string][] = [
+      ['/refused', 502, 'An invalid response was received from the upstream server'],
+      ['/slow', 504, 'The upstream server is timing out'],
+      ['/empty', 503, 'failure to get a peer from the ring-balancer'],
+    ];
+    for (const [path, status, message] of cases) {
+      for (const [accept, template] of Object.entries(KONG_TEMPLATES)) {
+        const r = await fetch(`${other.url}${path}`, { headers: { accept }, signal: AbortSignal.timeout(10_000) });
+        assert.equal(r.status, status, `${path} ${accept}`);
+        assert.equal(r.headers.get('content-type'), `${accept}; charset=utf-8`, `${path} ${accept}`);
+        assert.equal(await r.text(), template(message, r.headers.get('x-request-id')!), `${path} ${accept}`);
+      }
+      // JSON: the same members (Kong's template spaces them over four lines).
+      const json = await fetch(`${other.url}${path}`, { signal: AbortSignal.timeout(10_000) });
+      assert.equal(json.status, status);
+      assert.equal(json.headers.get('content-type'), 'application/json; charset=utf-8');
+      assert.deepEqual(await json.json(), { message, request_id: json.headers.get('x-request-id') });
+      const head = await rawRequest(
+        other.url,
+        `HEAD ${path} HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nConnection: close\r\n\r\n`,
+      );
+      assert.equal(head.status, status, `HEAD ${path}`);
+      assert.equal(head.body, '', `HEAD ${path}`);
+    }
+  } finally {
+    await other.close();
+    silent.close();
+  }
 });
