@@ -50,6 +50,7 @@ export {
 } from './lib/header-value.ts';
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';
 export { appendedField, parseRequestJson, setOwnField } from './lib/json.ts';
+export { luaNumber } from './lib/lua-number.ts';
 export { nodeId } from './lib/node-id.ts';
 export { kongQueryArgs, type QueryArg, queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
 export { hasRequestBody } from './lib/request-body.ts';

@@ -4,6 +4,7 @@
  * digest, so the lookup's string comparison runs over digests and its timing says nothing about how much of a
  * key matched. See docs/plugins/key-auth.md.
  */
+
 import { hash } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
 import type {
@@ -21,6 +22,7 @@ import {
   hasRequestBody,
   headerLines,
   parseRequestJson,
+  trimAsciiSpace,
   withoutQueryParam,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
@@ -241,7 +243,7 @@ function headerBytes(value: string): Buffer | string {
 
 function contentType(req: GatewayRequest): string {
   const ct = req.headers['content-type'];
-  return typeof ct === 'string' ? ct.split(';', 1)[0]!.trim().toLowerCase() : '';
+  return typeof ct === 'string' ? trimAsciiSpace(ct.split(';', 1)[0]!).toLowerCase() : '';
 }
 
 /** Only bodies we can search and whose size is known and bounded are read. */

@@ -7,6 +7,7 @@
  * in the shared counter stores (`local` or `redis`) that rate-limiting uses.
  * See docs/plugins/response-ratelimiting.md.
  */
+
 import schema from '../../../schemas/plugins/response-ratelimiting.schema.json' with { type: 'json' };
 import type {
   CounterStore,
@@ -20,10 +21,12 @@ import type {
 import {
   definePlugin,
   foldRedisShorthands,
+  luaNumber,
   PERIODS,
   type Period,
   PluginConfigError,
   sharedCounterStore,
+  trimAsciiSpace,
   windowEnd,
   windowStart,
 } from '../../index.ts';
@@ -76,11 +79,15 @@ interface State {
 function parseIncrements(value: string, names: ReadonlySet<string>): Map<string, number> {
   const out = new Map<string, number>();
   for (const part of value.split(',')) {
+    // Kong takes a pair with exactly one `=`, and its amount through tonumber: a later pair of a
+    // name whose amount is no number (`video=`, `video=abc`) leaves that name uncounted.
     const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const name = part.slice(0, eq).trim();
-    const n = Number(part.slice(eq + 1).trim());
-    if (names.has(name) && Number.isFinite(n)) out.set(name, n);
+    if (eq < 0 || part.indexOf('=', eq + 1) !== -1) continue;
+    const name = trimAsciiSpace(part.slice(0, eq));
+    if (!names.has(name)) continue;
+    const n = luaNumber(part.slice(eq + 1));
+    if (n === undefined) out.delete(name);
+    else out.set(name, n);
   }
   return out;
 }

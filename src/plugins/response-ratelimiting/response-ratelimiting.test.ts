@@ -79,7 +79,14 @@ describe('response-ratelimiting, local policy', () => {
       paths: ['/repeated'],
       plugins: [{ name: 'response-ratelimiting', config: { limits: { videos: { day: 10 }, images: { day: 10 } } } }],
     };
-    gw = await startServiceGateway([...routes({}), underscored, terminated, capitals, repeated], { url: upstream.url });
+    const amounts = {
+      name: 'amounts',
+      paths: ['/amounts'],
+      plugins: [{ name: 'response-ratelimiting', config: { limits: { videos: { day: 100 } } } }],
+    };
+    gw = await startServiceGateway([...routes({}), underscored, terminated, capitals, repeated, amounts], {
+      url: upstream.url,
+    });
   });
   after(async () => {
     await gw?.close();
@@ -133,6 +140,16 @@ describe('response-ratelimiting, local policy', () => {
     assert.equal(a.res.headers.get('x-kong-limit'), null);
     const b = await get(gw, '/repeated');
     assert.equal(b.res.headers.get('x-ratelimit-remaining-images-day'), '8', 'counted after the response');
+  });
+
+  test("amounts are read as Kong's tonumber reads them; a later pair whose amount is none leaves its name uncounted", async () => {
+    const remaining = async (cost: string) =>
+      (await get(gw, `/amounts?cost=${encodeURIComponent(cost)}`)).res.headers.get('x-ratelimit-remaining-videos-day');
+    assert.equal(await remaining('videos=2, videos=abc'), '100');
+    assert.equal(await remaining('videos=2, videos='), '100');
+    assert.equal(await remaining('videos=\u00a03'), '100', 'a byte 0xA0 is not space around a number');
+    assert.equal(await remaining('videos=1=2'), '100', 'a pair with two = is none');
+    assert.equal(await remaining('videos= 0x2 '), '98');
   });
 
   test('a header_name written with _ reads and removes the header written with -, as Kong does', async () => {

@@ -11,6 +11,7 @@ import {
   appendedField,
   configHeaderValue,
   definePlugin,
+  luaNumber,
   PluginConfigError,
   parseRequestJson,
   setOwnField,
@@ -93,9 +94,6 @@ function splitPair(pair: string): [string, string] {
   return [pair.slice(0, c), pair.slice(j)];
 }
 
-const NUMBER = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?$/i;
-const HEX = /^[+-]?0x[0-9a-f]+$/i;
-
 /**
  * The value Kong puts in the body for `key:value` with its `json_types` entry: a string unless
  * the type says `number` (a value that is not one is skipped, as Kong skips it) or `boolean`
@@ -104,13 +102,7 @@ const HEX = /^[+-]?0x[0-9a-f]+$/i;
 function jsonValue(raw: string, type: JsonType | undefined): JsonScalar | undefined {
   const v = raw === '' ? 'null' : raw;
   if (type === 'boolean') return v === 'true';
-  if (type === 'number') {
-    const t = v.trim();
-    if (HEX.test(t)) return (t.startsWith('-') ? -1 : 1) * Number.parseInt(t.replace(/^[+-]?0x/i, ''), 16);
-    if (!NUMBER.test(t)) return undefined;
-    const n = Number(t);
-    return Number.isFinite(n) ? n : undefined;
-  }
+  if (type === 'number') return luaNumber(v);
   return v;
 }
 
