@@ -26,6 +26,7 @@ import {
   trimAsciiSpace,
   utf8HeaderText,
 } from '../../index.ts';
+import { multipartBoundary, parseMultipart, partIs } from '../../lib/multipart.ts';
 
 /** The session plugin's config, defaults applied. */
 export interface SessionConfig {
@@ -320,21 +321,23 @@ class Session implements PluginHandlers {
   private async isLogout(req: GatewayRequest): Promise<boolean> {
     if (!this.logoutMethods.has(req.method)) return false;
     if (req.rawQuery !== '' && req.query.has(this.config.logout_query_arg)) return true;
-    // Kong reads a body for logout on POST and DELETE only (of the logout methods), as a form or as
-    // JSON (kong.request.get_body); a media type is case-insensitive.
+    // Kong reads a body for logout on POST and DELETE only (of the logout methods), as a form, a
+    // multipart form or JSON (kong.request.get_body); a media type is case-insensitive.
     if (!this.config.read_body_for_logout || req.method === 'GET') return false;
     const ct = req.headers['content-type'];
     const len = Number(req.headers['content-length']);
     if (typeof ct !== 'string') return false;
     const type = trimAsciiSpace(ct.split(';')[0]!).toLowerCase();
     const form = type === 'application/x-www-form-urlencoded';
-    if (!form && type !== 'application/json' && !type.endsWith('+json')) return false;
+    const boundary = type === 'multipart/form-data' ? multipartBoundary(ct) : null;
+    if (!form && boundary === null && type !== 'application/json' && !type.endsWith('+json')) return false;
     if (!Number.isInteger(len) || len <= 0 || len > LOGOUT_BODY_LIMIT) return false;
     // Read once, and kept as the body the upstream gets.
     const body = await req.readBody(LOGOUT_BODY_LIMIT);
     if (body === null) return false;
     const arg = this.config.logout_post_arg;
     if (form) return new URLSearchParams(body.toString('utf8')).has(arg);
+    if (boundary !== null) return parseMultipart(body, boundary)?.some((part) => partIs(part, arg)) === true;
     let parsed: unknown;
     try {
       parsed = JSON.parse(body.toString('utf8'));

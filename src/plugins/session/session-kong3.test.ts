@@ -9,6 +9,8 @@ import { definePlugin } from '../../index.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const SECRET = 'a-shared-secret-of-enough-length-0123456789';
+/** A multipart part's head up to its quoted name. */
+const PART = 'Content-Disposition: form-data; name=';
 
 describe('session (Kong 3 parity)', () => {
   let upstream: RecordingUpstream;
@@ -265,6 +267,7 @@ describe('session (Kong 3 parity)', () => {
         ['DELETE', 'Application/JSON; charset=utf-8', '{"session_logout":"yes","other":1}'],
         ['POST', 'application/merge-patch+json', '{"session_logout":null}'],
         ['POST', 'Application/X-WWW-Form-Urlencoded', 'session_logout=1'],
+        ['POST', 'multipart/form-data; boundary=XyZ', `--XyZ\r\n${PART}"session_logout"\r\n\r\n1\r\n--XyZ--\r\n`],
       ] as const) {
         const r = await send(method, type, body);
         assert.equal(r.res.status, 200, `${method} ${type} ${body}`);
@@ -275,6 +278,12 @@ describe('session (Kong 3 parity)', () => {
         ['absent', 'POST', 'application/json', '{"other":1}'],
         ['an array', 'POST', 'application/json', '["session_logout"]'],
         ['not JSON', 'POST', 'application/json', '{session_logout'],
+        [
+          'another part',
+          'POST',
+          'multipart/form-data; boundary=XyZ',
+          `--XyZ\r\n${PART}"other"\r\n\r\n1\r\n--XyZ--\r\n`,
+        ],
       ] as const) {
         const r = await send(method, type, body);
         assert.ok(!loggedOut(r), why);
