@@ -51,8 +51,24 @@ export {
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';
 export { appendedField, parseRequestJson, setOwnField } from './lib/json.ts';
 export { luaNumber } from './lib/lua-number.ts';
+export {
+  multipartBoundary,
+  type Part as MultipartPart,
+  parseMultipart,
+  partIs,
+  renamedPart,
+  serializeMultipart,
+  simplePart,
+} from './lib/multipart.ts';
 export { nodeId } from './lib/node-id.ts';
-export { kongQueryArgs, type QueryArg, queryParamName, replaceQueryValues, withoutQueryParam } from './lib/query.ts';
+export {
+  hasQueryFlag,
+  kongQueryArgs,
+  type QueryArg,
+  queryParamName,
+  replaceQueryValues,
+  withoutQueryParam,
+} from './lib/query.ts';
 export { hasRequestBody } from './lib/request-body.ts';
 export { describeRoutes, routesReaching } from './lib/route-paths.ts';
 export { runSecret } from './lib/run-secret.ts';

@@ -60,3 +60,31 @@ export function redisShorthandConflicts(config: Readonly<Record<string, unknown>
   }
   return out;
 }
+
+/**
+ * A path as Kong's `typedefs.path` checks it, with its messages: RFC 3986 path characters, escapes
+ * well formed. Anything else could not be sent in a request line: in a service's `path` a space
+ * broke every request and a raw non-ASCII character reached the upstream as a byte it refused; in
+ * `http_path` every probe failed, so every target was marked down; in `hash_on_cookie_path` a line
+ * break made every answer that sets the hashing cookie fail. `allowQuery`: a `?` (which Kong
+ * refuses) is let through, for a health check's `http_path`.
+ */
+export function pathProblem(p: string, allowQuery: boolean): string | null {
+  // Without its leading '/', the schema's own pattern says so.
+  if (!p.startsWith('/')) return null;
+  if (p.includes('//')) return EMPTY_SEGMENTS;
+  if (!(allowQuery ? RFC3986_PATH_OR_QUERY : RFC3986_PATH).test(p))
+    return `invalid path: '${JSON.stringify(p).slice(1, -1)}' (characters outside of the reserved list of RFC 3986 found)`;
+  const bad = /%(?![0-9A-Fa-f]{2})/.exec(p);
+  return bad ? `invalid url-encoded value: '${p.slice(bad.index, bad.index + 3)}'` : null;
+}
+
+const RFC3986_PATH = /^\/[A-Za-z0-9._~/%:@!$&'()*+,;=-]*$/;
+const RFC3986_PATH_OR_QUERY = /^\/[A-Za-z0-9._~/%:@!$&'()*+,;=?-]*$/;
+
+/**
+ * Kong's typedefs.path and router_path refuse `//` anywhere, regex paths included (their
+ * `match_none`, checked before the path's other rules but a path's leading '/'): a normalized
+ * request path never has an empty segment, so such a route could never match as written.
+ */
+export const EMPTY_SEGMENTS = 'must not have empty segments';

@@ -2,8 +2,9 @@
  * Services: Kong's `url` shorthand or protocol/host/port/path, checked and turned into the model.
  */
 import { isIP } from 'node:net';
+import { pathProblem } from '../../lib/kong-config.ts';
 import type { ServiceModel } from '../model.ts';
-import { checkHost, pathProblem } from '../paths.ts';
+import { checkHost } from '../paths.ts';
 import { WEBSOCKET_HINT } from '../schema.ts';
 import { type Err, type Obj, orNull, type Path, tags, type Warn } from './state.ts';
 

@@ -5,8 +5,9 @@
 import { isIP } from 'node:net';
 import { formatYamlPath } from '../../errors.ts';
 import { hasHeaderControlChar } from '../../lib/header-value.ts';
+import { pathProblem } from '../../lib/kong-config.ts';
 import type { TargetModel, UpstreamModel } from '../model.ts';
-import { checkHost, pathProblem } from '../paths.ts';
+import { checkHost } from '../paths.ts';
 import { hasNullId } from './null-ids.ts';
 import {
   type Build,

@@ -19,15 +19,19 @@ import {
   anonymousConsumer,
   configHeaderValue,
   definePlugin,
+  hasQueryFlag,
   hasRequestBody,
   headerLines,
+  multipartBoundary,
+  type MultipartPart as Part,
+  parseMultipart,
   parseRequestJson,
+  partIs,
+  serializeMultipart,
   trimAsciiSpace,
   withoutQueryParam,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
-import { multipartBoundary, type Part, parseMultipart, partIs, serializeMultipart } from '../../lib/multipart.ts';
-import { hasQueryFlag } from '../../lib/query.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */

@@ -6,7 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import schema from '../../../schemas/plugins/rate-limiting.schema.json' with { type: 'json' };
-import { pathProblem } from '../../config/paths.ts';
+
 import type {
   GatewayRequest,
   GatewayResponse,
@@ -29,7 +29,7 @@ import {
   windowEnd,
   windowStart,
 } from '../../index.ts';
-import { HTTP_PROTOCOLS, NO_CONSUMER_GROUPS, redisShorthandConflicts } from '../../lib/kong-config.ts';
+import { HTTP_PROTOCOLS, NO_CONSUMER_GROUPS, pathProblem, redisShorthandConflicts } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 
 /** The rate-limiting plugin's config, defaults applied. */

@@ -17,12 +17,13 @@ import {
   configHeaderValue,
   definePlugin,
   kongQueryArgs,
+  multipartBoundary,
   nodeId,
   PluginConfigError,
+  parseMultipart,
   parseRequestJson,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
-import { multipartBoundary, parseMultipart } from '../../lib/multipart.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {

@@ -11,20 +11,18 @@ import {
   definePlugin,
   hasHeaderControlChar,
   hasRequestBody,
+  multipartBoundary,
+  type MultipartPart as Part,
   PluginConfigError,
   ProxyError,
-  parseRequestJson,
-  setOwnField,
-} from '../../index.ts';
-import {
-  multipartBoundary,
-  type Part,
   parseMultipart,
+  parseRequestJson,
   partIs,
   renamedPart,
   serializeMultipart,
+  setOwnField,
   simplePart,
-} from '../../lib/multipart.ts';
+} from '../../index.ts';
 import { type Args, addArgs, serializeArgs } from './query.ts';
 import {
   compileTemplate,

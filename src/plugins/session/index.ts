@@ -20,13 +20,15 @@ import type {
 } from '../../index.ts';
 import {
   definePlugin,
+  multipartBoundary,
   PluginConfigError,
+  parseMultipart,
+  partIs,
   runSecret,
   SessionSealer,
   trimAsciiSpace,
   utf8HeaderText,
 } from '../../index.ts';
-import { multipartBoundary, parseMultipart, partIs } from '../../lib/multipart.ts';
 
 /** The session plugin's config, defaults applied. */
 export interface SessionConfig {
