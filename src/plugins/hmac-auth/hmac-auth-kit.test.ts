@@ -198,6 +198,29 @@ describe('hmac-auth (test kit)', () => {
     assert.equal(target.exited, false, '@request-target: post /a?x=1');
   });
 
+  test('a doubled, leading or trailing space in headers="..." is an empty name signed as \':\', as Kong splits the list', async () => {
+    const date = new Date().toUTCString();
+    const auth = (list: string, signingString: string) => ({
+      date,
+      authorization: `hmac username="alice-sig", algorithm="hmac-sha256", headers="${list}", signature="${createHmac('sha256', SECRET).update(signingString).digest('base64')}"`,
+    });
+    for (const [list, lines] of [
+      ['date  request-line', [`date: ${date}`, ':', 'GET /a HTTP/1.1']],
+      [' date', [':', `date: ${date}`]],
+      ['date ', [`date: ${date}`, ':']],
+    ] as const) {
+      const kong = await run({}, { path: '/a', headers: auth(list, lines.join('\n')) });
+      assert.equal(kong.exited, false, `"${list}" signed as Kong signs it`);
+      const skipped = lines.filter((l) => l !== ':').join('\n');
+      const r = await run({}, { path: '/a', headers: auth(list, skipped) });
+      assert.deepEqual(
+        [r.status, message(r)],
+        [401, 'HMAC signature does not match'],
+        `"${list}" without its empty line`,
+      );
+    }
+  });
+
   test('a date that is no HTTP-date (ISO 8601) does not count, as in Kong', async () => {
     const iso = signed('/a', { extra: { date: new Date().toISOString() } });
     const r = await run({}, { path: '/a', headers: iso });

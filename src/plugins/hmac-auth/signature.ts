@@ -54,7 +54,9 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
   return {
     username,
     algorithm,
-    headers: headers.split(' ').filter((h) => h !== ''),
+    // Split on each single space, as Kong's splitn(headers, " "): a doubled, leading or trailing
+    // space makes an empty name, which Kong signs as the line `:` (a header it does not find).
+    headers: headers.split(' '),
     signature,
   };
 }
