@@ -221,6 +221,15 @@ describe('hmac-auth (test kit)', () => {
     }
   });
 
+  test('a credential username with a double quote in it authenticates, as Kong reads username="(.+)",', async () => {
+    const quoted = 'say "hi" bob';
+    const withQuote = {
+      consumers: [{ username: 'q', hmacauth_credentials: [{ username: quoted, secret: SECRET }] }],
+    };
+    const r = await runPlugin(plugin, {}, { path: '/a', headers: signed('/a', { username: quoted }) }, withQuote);
+    assert.deepEqual([r.exited, r.credential?.identifier], [false, quoted]);
+  });
+
   test('a date that is no HTTP-date (ISO 8601) does not count, as in Kong', async () => {
     const iso = signed('/a', { extra: { date: new Date().toISOString() } });
     const r = await run({}, { path: '/a', headers: iso });

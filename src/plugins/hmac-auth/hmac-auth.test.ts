@@ -354,6 +354,16 @@ test('parseHmacAuthorization: spaces and tabs around the scheme and commas, name
   );
 });
 
+test('parseHmacAuthorization: a double quote not followed by a comma or the end belongs to the value', () => {
+  assert.deepEqual(parseHmacAuthorization('hmac username="a "b"c", algorithm="x" , headers="date", signature="s" '), {
+    username: 'a "b"c',
+    algorithm: 'x',
+    headers: ['date'],
+    signature: 's',
+  });
+  assert.equal(parseHmacAuthorization('hmac username="a" b, algorithm="x", headers="date", signature="s"'), null);
+});
+
 test('parseHmacAuthorization: a parameter without a quoted value, an unclosed quote, junk between parameters, or one of the four missing or empty is refused', () => {
   const ok = 'username="u", algorithm="a", headers="date", signature="s"';
   assert.notEqual(parseHmacAuthorization(`hmac ${ok}`), null);

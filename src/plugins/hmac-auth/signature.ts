@@ -38,8 +38,16 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
     const eq = value.indexOf('=', i);
     if (eq === -1 || value[eq + 1] !== '"') return null;
     const name = trimAsciiSpace(value.slice(i, eq)).toLowerCase();
-    const close = value.indexOf('"', eq + 2);
-    if (close === -1) return null;
+    // A value ends at the first `"` followed, past blanks, by `,` or the end: one elsewhere belongs
+    // to the value, as Kong's greedy `username="(.+)",` reads it (a username may contain `"`).
+    let close = value.indexOf('"', eq + 2);
+    for (;;) {
+      if (close === -1) return null;
+      let j = close + 1;
+      while (j < n && (value[j] === ' ' || value[j] === '\t')) j++;
+      if (j === n || value[j] === ',') break;
+      close = value.indexOf('"', close + 1);
+    }
     params.set(name, value.slice(eq + 2, close));
     i = close + 1;
     spaces();
