@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { type RunPluginOptions, runPlugin, type SyntheticRequest } from '../../testing/index.ts';
+import { type RunPluginOptions, runPlugin, type SyntheticRequest, startPlugin } from '../../testing/index.ts';
 import plugin, { MAX_DIGEST_BODY_BYTES } from './index.ts';
 
 const SECRET = 'alice-hmac-secret-0123456789';
@@ -228,6 +228,29 @@ describe('hmac-auth (test kit)', () => {
     };
     const r = await runPlugin(plugin, {}, { path: '/a', headers: signed('/a', { username: quoted }) }, withQuote);
     assert.deepEqual([r.exited, r.credential?.identifier], [false, quoted]);
+  });
+
+  test('clock_skew counts whole seconds, as Kong against ngx.time(): exactly clock_skew off passes, one more does not', async () => {
+    const runner = await startPlugin(plugin, { clock_skew: 10 }, options);
+    try {
+      // Early in a second, so the requests are answered within it.
+      const into = Date.now() % 1000;
+      if (into > 300) await new Promise((resolve) => setTimeout(resolve, 1010 - into));
+      const second = Math.floor(Date.now() / 1000) * 1000;
+      const at = (offset: number) =>
+        runner.run({
+          path: '/a',
+          headers: signed('/a', { extra: { date: new Date(second + offset * 1000).toUTCString() } }),
+        });
+      const outcomes = [];
+      for (const offset of [-10, 10, -11, 11]) outcomes.push(await at(offset));
+      assert.deepEqual(
+        outcomes.map((r) => r.status),
+        [200, 200, 401, 401],
+      );
+    } finally {
+      await runner.close();
+    }
   });
 
   test('a date that is no HTTP-date (ISO 8601) does not count, as in Kong', async () => {

@@ -119,7 +119,9 @@ class HmacAuth implements PluginHandlers {
 
   private dateWithinSkew(value: string | undefined): boolean {
     const t = value === undefined ? null : parseHttpDate(value);
-    return t !== null && Math.abs(this.now() - t) / 1000 <= this.config.clock_skew;
+    // In whole seconds, as Kong compares with ngx.time(): a date exactly clock_skew seconds old
+    // is still within it for the rest of that second.
+    return t !== null && Math.abs(Math.floor(this.now() / 1000) - t / 1000) <= this.config.clock_skew;
   }
 
   private succeed(req: GatewayRequest, entry: Entry): void {
