@@ -183,6 +183,34 @@ describe('jwt_secrets', () => {
     assert.equal((await r.run({ headers: { authorization: `Bearer ${okToken}` } })).status, 200);
   });
 
+  test('secret_is_base64 with a secret that is not base64: loads with a warning, its tokens get Invalid key/secret, as in Kong', async () => {
+    // Kong's handler decodes the secret first (nginx's decoder: nil on a character outside the
+    // alphabet, or on 4n+1 characters before the first `=`) and answers a nil one so.
+    const r = await load(
+      [
+        { key: 'bad', secret: 'not base64!' },
+        { key: 'short', secret: 'abcde' },
+        { key: 'ok', secret: Buffer.from(SECRET).toString('base64') },
+      ],
+      { secret_is_base64: true },
+    );
+    const warnings = r.logs.filter((l) => l.level === 'warn').map((l) => String(l.msg));
+    for (const key of ['bad', 'short'])
+      assert.ok(
+        warnings.some(
+          (w) => w.includes(`"${key}"`) && w.includes('secret_is_base64 is set but the secret is not base64'),
+        ),
+        warnings.join('\n'),
+      );
+    for (const key of ['bad', 'short']) {
+      const token = await new SignJWT({ iss: key }).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(SECRET));
+      const res = await r.run({ headers: { authorization: `Bearer ${token}` } });
+      assert.deepEqual([res.status, res.body], [401, { message: 'Invalid key/secret' }], key);
+    }
+    const okToken = await new SignJWT({ iss: 'ok' }).setProtectedHeader({ alg: 'HS256' }).sign(Buffer.from(SECRET));
+    assert.equal((await r.run({ headers: { authorization: `Bearer ${okToken}` } })).status, 200);
+  });
+
   test('a public key beside an HS* secret is ignored, with a warning', async () => {
     const r = await load([{ key: 'hs', algorithm: 'HS256', secret: SECRET, rsa_public_key: RSA }]);
     const warning = r.logs.find((l) => l.level === 'warn' && l.path === 'consumers[0].jwt_secrets[0].rsa_public_key');

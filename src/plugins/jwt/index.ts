@@ -75,6 +75,8 @@ interface Entry {
    * RFC 9068 asks of an access token: exp required and in the future, nbf in the past if present.
    */
   readonly strictTime: boolean;
+  /** An HS* secret that secret_is_base64 cannot decode: Kong answers its tokens Invalid key/secret. */
+  readonly undecodable?: boolean;
 }
 
 interface Verified {
@@ -221,7 +223,10 @@ class JwtAuthenticator implements PluginHandlers {
     // A credential loaded without its key material (jwt_secrets' load warned): Kong's has a random
     // HS* secret, which fails the signature, or no ES* key, which its handler reports as such.
     if (!entry.key && !entry.jwks)
-      return this.finish(req, entry.alg.startsWith('HS') ? this.fail.signature! : this.fail.keySecret!);
+      return this.finish(
+        req,
+        entry.alg.startsWith('HS') && !entry.undecodable ? this.fail.signature! : this.fail.keySecret!,
+      );
 
     const ok = await this.checkSignature(parsed, entry);
     if (ok === null) return this.finish(req, this.fail.unavailable!);
@@ -353,6 +358,19 @@ class JwtAuthenticator implements PluginHandlers {
   }
 }
 
+/**
+ * Whether a secret_is_base64 secret decodes. Kong decodes it with nginx's decoder, which reads up
+ * to the first `=` and fails on any other character, or on 4n+1 characters (no byte ends there).
+ * Both alphabets are taken here (Kong's URL-safe one only: docs/plugins/jwt.md says why).
+ */
+function isBase64(secret: string): boolean {
+  const eq = secret.indexOf('=');
+  const body = eq < 0 ? secret : secret.slice(0, eq);
+  return body.length % 4 !== 1 && BASE64_CHARS.test(body);
+}
+
+const BASE64_CHARS = /^[A-Za-z0-9+/_-]*$/;
+
 /** Whether `query` has `name` without `=` (`?jwt`), which ngx.req.get_uri_args reads as true. */
 function hasValuelessParam(query: string, name: string): boolean {
   for (const part of query.split('&')) if (!part.includes('=') && queryParamName(part) === name) return true;
@@ -426,7 +444,14 @@ export default definePlugin<JwtConfig>({
       const where = `credential "${credential.key}" of consumer "${consumer.username ?? consumer.id}"`;
       let key: KeyObject | null = null;
       let jwks: JwksCache | null = null;
-      if (credential.jwks_uri) {
+      const undecodable =
+        config.secret_is_base64 && alg.startsWith('HS') && credential.secret !== null && !isBase64(credential.secret);
+      if (undecodable) {
+        context.warn(
+          `jwt ${where}: secret_is_base64 is set but the secret is not base64; as in Kong, its tokens get 401 Invalid key/secret`,
+          'secret_is_base64',
+        );
+      } else if (credential.jwks_uri) {
         if (alg.startsWith('HS'))
           throw new PluginConfigError('', `jwt ${where}: jwks_uri needs an asymmetric algorithm, not ${alg}`);
         if (credential.rsa_public_key)
@@ -454,6 +479,7 @@ export default definePlugin<JwtConfig>({
         key,
         jwks,
         strictTime: jwks !== null,
+        undecodable,
       });
     }
     if (!claims.includes('exp') && [...entries.values()].some((e) => !e.strictTime)) {
