@@ -225,6 +225,11 @@ class ProxyCache implements PluginHandlers {
     // 5.2.2.7), and a stored Set-Cookie would hand one client's cookie to the next.
     if (cc.has('no-store') || cc.has('private') || res.headers['set-cookie'] !== undefined) return false;
     if (headerString(res.headers.vary).includes('*')) return false;
+    // A body announced past max_body_bytes will not be stored: said now (Bypass, not a Miss that
+    // never turns into a Hit), and the body streams from its first byte instead of being held up
+    // to the limit first. A HEAD answer's length is its GET's (RFC 9110 9.3.2): it has no body.
+    if (req.method !== 'HEAD' && Number(res.headers['content-length']) > this.config.memory.max_body_bytes)
+      return false;
     if (!this.config.cache_control) return null;
     if (cc.has('no-cache')) return false;
     const policy = new CachePolicy(

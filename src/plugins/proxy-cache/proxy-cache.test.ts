@@ -50,6 +50,12 @@ function respond(count: () => number) {
       res.end(body);
       return;
     }
+    if (p.includes('announced-large')) {
+      const body = JSON.stringify({ n: count(), pad: 'x'.repeat(4096) });
+      res.writeHead(200, { ...h, 'content-length': String(body.length) });
+      res.end(body);
+      return;
+    }
     if (p.includes('bigjson')) {
       res.writeHead(200, h);
       res.end(JSON.stringify({ n: count(), pad: 'x'.repeat(4096) }));
@@ -275,6 +281,16 @@ describe('proxy-cache (memory)', () => {
     releaseStream();
     while (!(await reader.read()).done);
     assert.equal((await get('/capped/streaming')).status, 'Miss');
+  });
+
+  test('a body announced past memory.max_body_bytes is a Bypass: it will not be stored, and it is not held', async () => {
+    const before = upstream.requests.length;
+    for (let i = 0; i < 2; i++) {
+      const r = await get('/capped/announced-large');
+      assert.equal(r.status, 'Bypass');
+      assert.equal(r.res.headers.get('content-length'), String(r.text.length));
+    }
+    assert.equal(upstream.requests.length, before + 2);
   });
 
   test("another plugin's body rewrite keeps its own limit: applied to a body too large to cache", async () => {
