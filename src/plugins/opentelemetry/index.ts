@@ -52,6 +52,9 @@ export interface OpenTelemetryConfig {
   propagation: PropagationRecord;
 }
 
+/** A Kong template expression in a value (Kong's own test for one: `%$%(.*%)`). */
+const TEMPLATE = /\$\(.*\)/s;
+
 /** Per request, in `req.ctx`: the trace when this plugin sampled it, false when it did not. */
 const SAMPLED = 'opentelemetry.sampled';
 
@@ -131,6 +134,18 @@ class OpenTelemetry implements PluginHandlers {
         'the batch_flush_delay parameter is deprecated, please update your configuration to use queue.max_coalescing_delay instead',
         'batch_flush_delay',
       );
+    }
+    // Kong renders a value like `$(headers.host)` as a template (Lua, with untrusted_lua on) from
+    // the last request queued before each export (its queue keeps the latest handler conf);
+    // Tollgate renders none. Sent as written without a word, the collector got `$(headers.host)`
+    // for a host name and nothing said why.
+    for (const name in config.resource_attributes ?? {}) {
+      if (TEMPLATE.test(config.resource_attributes![name]!)) {
+        warn(
+          `opentelemetry: resource_attributes.${name} is a Kong template ($(...)), which Tollgate does not render: it is sent as written`,
+          'resource_attributes',
+        );
+      }
     }
     this.resource = {
       attributes: {

@@ -246,3 +246,46 @@ test('a header in headers the HTTP client sets itself (Transfer-Encoding, Keep-A
     await collector.close();
   }
 });
+
+test("resource_attributes override Kong's defaults; a Kong template ($(headers.host)) is sent as written, with a warning", async () => {
+  const collector = await startCollector();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [
+        {
+          name: 'opentelemetry',
+          config: {
+            traces_endpoint: collector.endpoint,
+            // Kong's own spec's attributes: an override, an addition, a template, text that is none.
+            resource_attributes: {
+              'service.name': 'kong_oss',
+              'os.version': 'debian',
+              'host.name': '$(headers.host)',
+              validstr: '$($@#',
+            },
+            queue: { max_coalescing_delay: 0.01 },
+          },
+        },
+      ],
+    },
+  });
+  try {
+    await (await fetch(`${gw.url}/r`)).text();
+    await until('the export', () => collector.exports.length > 0, 10_000);
+    const resource = decodeTraceExport(collector.exports[0]!)[0]!.resource;
+    assert.equal(resource['service.name'], 'kong_oss');
+    assert.equal(resource['os.version'], 'debian');
+    assert.equal(resource['host.name'], '$(headers.host)');
+    assert.equal(resource.validstr, '$($@#');
+    assert.equal(typeof resource['service.version'], 'string');
+    assert.equal(typeof resource['service.instance.id'], 'string');
+    const warned = gw.logs.filter((l) => String(l.msg).includes('Tollgate does not render'));
+    assert.equal(warned.length, 1, JSON.stringify(warned));
+    assert.match(String(warned[0]!.msg), /resource_attributes\.host\.name/);
+  } finally {
+    await gw.close();
+    await collector.close();
+  }
+});
