@@ -161,6 +161,11 @@ describe('proxy-cache (memory)', () => {
           ],
         },
         {
+          name: 'kept',
+          paths: ['/kept'],
+          plugins: [{ name: 'proxy-cache', config: { strategy: 'memory', cache_ttl: 1, storage_ttl: 0 } }],
+        },
+        {
           name: 'small',
           paths: ['/small'],
           plugins: [
@@ -443,6 +448,14 @@ describe('proxy-cache (memory)', () => {
     assert.equal((await get('/small/3')).status, 'Miss');
     assert.equal((await get('/small/2')).status, 'Miss', 'evicted');
     assert.equal((await get('/small/1')).status, 'Miss', 'evicted by 2 coming back');
+  });
+
+  test('storage_ttl 0 keeps an entry until evicted, as a Kong shared dict entry set with 0: past cache_ttl it is a Refresh', async () => {
+    assert.equal((await get('/kept/item')).status, 'Miss');
+    assert.equal((await get('/kept/item')).status, 'Hit');
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await get('/kept/item')).status, 'Refresh');
+    assert.equal((await get('/kept/item')).status, 'Hit');
   });
 
   test('an unknown strategy is refused (redis is Kong Enterprise)', async () => {

@@ -50,7 +50,10 @@ export class MemoryStore {
   get(key: string): CachedResponse | undefined {
     return this.lru.get(key);
   }
-  /** Stores for `ttlSeconds`; an entry larger than the whole dictionary is not stored. */
+  /**
+   * Stores for `ttlSeconds`, 0 meaning until evicted (a Kong shared dict's exptime 0, which
+   * storage_ttl: 0 gives; lru-cache reads ttl 0 so); an entry larger than the dictionary is not stored.
+   */
   set(key: string, value: CachedResponse, ttlSeconds: number): void {
     if (value.size > this.lru.maxSize) return;
     this.lru.set(key, value, { ttl: ttlSeconds * 1000 });
