@@ -140,11 +140,15 @@ function b3(req: GatewayRequest): Extracted | null {
   const spanId = one(req, 'x-b3-spanid')?.toLowerCase() ?? null;
   const debug = one(req, 'x-b3-flags') === '1';
   const sampled = debug ? true : b3Sampled(one(req, 'x-b3-sampled')?.toLowerCase() ?? null);
-  if (traceId === null || spanId === null) {
+  if (traceId === null) {
     if (sampled === null) return null;
     return noIds(sampled, false, debug);
   }
-  if (!HEX_ID.test(traceId) || !HEX_SPAN.test(spanId) || ALL_ZERO.test(traceId) || spanId === ZERO16) return null;
+  if (!HEX_ID.test(traceId) || ALL_ZERO.test(traceId)) return null;
+  // Kong's b3 extractor keeps a trace id sent without X-B3-SpanId (its spec sends X-B3-TraceId and
+  // X-B3-Sampled alone and expects the upstream to get that trace): the trace goes on, with no
+  // client span to be the parent of the gateway's.
+  if (spanId !== null && (!HEX_SPAN.test(spanId) || spanId === ZERO16)) return null;
   // As Kong's b3 extractor, a parent id that is not 16 hex digits is ignored, not the header.
   const parent = one(req, 'x-b3-parentspanid')?.toLowerCase() ?? null;
   const parentSpanId = parent !== null && HEX_SPAN.test(parent) && parent !== ZERO16 ? parent : null;

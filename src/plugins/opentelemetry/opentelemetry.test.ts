@@ -289,3 +289,40 @@ test("resource_attributes override Kong's defaults; a Kong template ($(headers.h
     await collector.close();
   }
 });
+
+test('X-B3-TraceId without X-B3-SpanId continues the client trace, as Kong: upstream and collector get its id', async () => {
+  const collector = await startCollector();
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [
+        {
+          name: 'opentelemetry',
+          config: { traces_endpoint: collector.endpoint, queue: { max_coalescing_delay: 0.01 } },
+        },
+      ],
+    },
+  });
+  const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  try {
+    const res = await fetch(`${gw.url}/r`, { headers: { 'x-b3-traceid': trace, 'x-b3-sampled': '1' } });
+    const seen = ((await res.json()) as { headers: Record<string, string> }).headers;
+    // preserve: answered in B3, the client's trace, a span of the gateway's.
+    assert.equal(seen['x-b3-traceid'], trace);
+    assert.match(seen['x-b3-spanid'] ?? '', /^[0-9a-f]{16}$/);
+    assert.equal(seen['x-b3-sampled'], '1');
+    await until('the export', () => collector.exports.length > 0, 10_000);
+    const root = decodeTraceExport(collector.exports[0]!).find((s) => s.name === 'kong')!;
+    assert.equal(root.traceId, trace);
+    assert.equal(root.parentSpanId, '', 'no client span to be its parent');
+    // A malformed span id still voids the ids (Kong's invalid_id): the gateway starts a new trace.
+    const bad = await fetch(`${gw.url}/r`, { headers: { 'x-b3-traceid': trace, 'x-b3-spanid': 'xyz' } });
+    const fresh = ((await bad.json()) as { headers: Record<string, string> }).headers.traceparent ?? '';
+    assert.match(fresh, /^00-[0-9a-f]{32}-/);
+    assert.ok(!fresh.includes(trace), fresh);
+  } finally {
+    await gw.close();
+    await collector.close();
+  }
+});
