@@ -331,7 +331,8 @@ export default definePlugin<ProxyCacheConfig>({
   schema,
   create(config, context) {
     const types = config.content_type.map((t, i) => {
-      const m = parseMedia(t);
+      // A lone `*` is Kong's `*/*` (kong.tools.mime_type parses `type/subtype` or `*`).
+      const m = parseMedia(t === '*' ? '*/*' : t);
       if (m === null) throw new PluginConfigError(`content_type[${i}]`, `'${t}' is not a media type (type/subtype)`);
       return m;
     });

@@ -161,6 +161,11 @@ describe('proxy-cache (memory)', () => {
           ],
         },
         {
+          name: 'any',
+          paths: ['/any'],
+          plugins: [{ name: 'proxy-cache', config: { strategy: 'memory', content_type: ['*'] } }],
+        },
+        {
           name: 'kept',
           paths: ['/kept'],
           plugins: [{ name: 'proxy-cache', config: { strategy: 'memory', cache_ttl: 1, storage_ttl: 0 } }],
@@ -448,6 +453,13 @@ describe('proxy-cache (memory)', () => {
     assert.equal((await get('/small/3')).status, 'Miss');
     assert.equal((await get('/small/2')).status, 'Miss', 'evicted');
     assert.equal((await get('/small/1')).status, 'Miss', 'evicted by 2 coming back');
+  });
+
+  test("content_type '*' is Kong's */*: any media type is cached", async () => {
+    assert.equal((await get('/any/html')).status, 'Miss');
+    const hit = await get('/any/html');
+    assert.equal(hit.status, 'Hit');
+    assert.equal(hit.res.headers.get('content-type'), 'text/html');
   });
 
   test('storage_ttl 0 keeps an entry until evicted, as a Kong shared dict entry set with 0: past cache_ttl it is a Refresh', async () => {
