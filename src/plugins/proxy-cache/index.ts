@@ -234,7 +234,8 @@ class ProxyCache implements PluginHandlers {
     if (cc.has('no-cache')) return false;
     const policy = new CachePolicy(
       requestLike(req),
-      { status: res.status, headers: plainHeaders(res.headers) },
+      // The status as 200: response_code already chose what may be stored (see requestLike).
+      { status: 200, headers: plainHeaders(res.headers) },
       // Kong's calculate_resource_ttl takes a lifetime from s-maxage, max-age or Expires only: no
       // heuristic from Last-Modified (RFC 9111 4.2.2 permits, never requires one) and no implied
       // day for `immutable`; an API answer with a Last-Modified is not served stale for hours.
@@ -307,10 +308,17 @@ function varyMatches(entry: CachedResponse, req: GatewayRequest): boolean {
   return true;
 }
 
+/**
+ * The request as the RFC 9111 policy sees it. Kong's cache_control stores whatever request_method
+ * and response_code list once Cache-Control or Expires gives a lifetime; http-cache-semantics
+ * stores only GET, HEAD and POST answers with the statuses it knows (no 417, no PUT), so listed
+ * ones were a Bypass forever. The config is the operator's word that they are cacheable: the
+ * policy sees a GET (a HEAD stays one), as methods never share an entry (the key holds it).
+ */
 function requestLike(req: GatewayRequest): CachePolicy.Request {
   return {
     url: req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`,
-    method: req.method,
+    method: req.method === 'HEAD' ? 'HEAD' : 'GET',
     headers: req.headers as CachePolicy.Headers,
   };
 }

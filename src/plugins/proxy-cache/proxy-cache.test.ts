@@ -61,7 +61,7 @@ function respond(count: () => number) {
       res.end(JSON.stringify({ n: count(), pad: 'x'.repeat(4096) }));
       return;
     }
-    const status = p.includes('teapot') ? 418 : 200;
+    const status = p.includes('teapot') ? 418 : p.includes('refused') ? 417 : 200;
     const body = JSON.stringify({ n: count(), lang: seen.headers['accept-language'] ?? null });
     // Announced for HEAD too, as a server answering HEAD like GET does (unless the path says not).
     if (!p.includes('unsized')) h['content-length'] = String(Buffer.byteLength(body));
@@ -157,6 +157,16 @@ describe('proxy-cache (memory)', () => {
                 strategy: 'memory',
                 response_headers: { age: false, 'X-Cache-Status': false, 'X-Cache-Key': false },
               },
+            },
+          ],
+        },
+        {
+          name: 'ccwide',
+          paths: ['/ccwide'],
+          plugins: [
+            {
+              name: 'proxy-cache',
+              config: { strategy: 'memory', cache_control: true, response_code: [200, 417], request_method: ['PUT'] },
             },
           ],
         },
@@ -436,6 +446,21 @@ describe('proxy-cache (memory)', () => {
     // As Kong's: the key it looked up, no X-Cache-Status.
     assert.match(only.headers.get('x-cache-key') ?? '', /^[0-9a-f]{64}$/);
     assert.equal(only.headers.get('x-cache-status'), null);
+  });
+
+  test('cache_control: the request methods and statuses the config lists are stored, as in Kong (PUT, 417)', async () => {
+    const before = upstream.requests.length;
+    assert.equal((await get('/ccwide/public-put', {}, 'PUT')).status, 'Miss');
+    assert.equal((await get('/ccwide/public-put', {}, 'PUT')).status, 'Hit');
+    const refused = await get('/ccwide/public-refused', {}, 'PUT');
+    assert.equal(refused.res.status, 417);
+    assert.equal(refused.status, 'Miss');
+    const again = await get('/ccwide/public-refused', {}, 'PUT');
+    assert.equal(again.res.status, 417);
+    assert.equal(again.status, 'Hit');
+    assert.equal(upstream.requests.length, before + 2);
+    // Still RFC 9111: a request's max-age=0 asks for a fresh answer.
+    assert.equal((await get('/ccwide/public-put', { 'cache-control': 'max-age=0' }, 'PUT')).status, 'Refresh');
   });
 
   test("cache_control: a Hit's Age counts the Age the upstream's response came with (RFC 9111 4.2.3)", async () => {
