@@ -149,7 +149,9 @@ function b3(req: GatewayRequest): Extracted | null {
   // X-B3-Sampled alone and expects the upstream to get that trace): the trace goes on, with no
   // client span to be the parent of the gateway's.
   if (spanId !== null && (!HEX_SPAN.test(spanId) || spanId === ZERO16)) return null;
-  // As Kong's b3 extractor, a parent id that is not 16 hex digits is ignored, not the header.
+  // A parent id that is not 16 hex digits is dropped alone. Kong's b3 extractor drops every id
+  // for it (invalid_id) and starts a new trace: the client's trace broken over the one id the
+  // gateway needs least (the shared span's parent).
   const parent = one(req, 'x-b3-parentspanid')?.toLowerCase() ?? null;
   const parentSpanId = parent !== null && HEX_SPAN.test(parent) && parent !== ZERO16 ? parent : null;
   return { format: 'b3', traceId, spanId, parentSpanId, sharedSpan: true, sampled, singleHeader: false, debug };
