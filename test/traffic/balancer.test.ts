@@ -547,7 +547,9 @@ describe('through the gateway', () => {
         hash_fallback: 'query_arg',
         hash_fallback_query_arg: 'a',
       }),
-      ['upstreams[0].hash_fallback_query_arg: hash_on_query_arg and hash_fallback_query_arg must be different'],
+      [
+        "upstreams[0].hash_fallback_query_arg: values of these fields must be distinct: 'hash_on_query_arg', 'hash_fallback_query_arg'",
+      ],
     );
     assert.deepEqual(await issues({ hash_on: 'cookie', hash_on_cookie: 'lb', hash_fallback: 'ip' }), [
       "upstreams[0].hash_fallback: hash_fallback must be 'none' when hash_on is 'cookie' (a request without the cookie is given one)",

@@ -295,8 +295,12 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
   for (const kind of ['header', 'query_arg', 'uri_capture'] as const) {
     const on = raw[`hash_on_${kind}`];
     const fallback = raw[`hash_fallback_${kind}`];
-    // Kong's `distinct` check compares the strings as written, header names too.
+    // Kong's `distinct` check compares the strings as written, header names too, and says so in
+    // its own words (kong/db/schema's DISTINCT message, which decK and Kong users search for).
     if (on !== undefined && fallback !== undefined && on === fallback)
-      err('SCHEMA', `hash_on_${kind} and hash_fallback_${kind} must be different`, [...path, `hash_fallback_${kind}`]);
+      err('SCHEMA', `values of these fields must be distinct: 'hash_on_${kind}', 'hash_fallback_${kind}'`, [
+        ...path,
+        `hash_fallback_${kind}`,
+      ]);
   }
 }
