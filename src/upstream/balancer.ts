@@ -8,6 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { trimAsciiSpace } from '../lib/header-value.ts';
+import { type HashOn, hash32, hashName, queryArgKey } from './hash-key.ts';
 import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 import { type ProbeOutcome, Prober, probeSettings } from './probe.ts';
 import { type Counters, Target, UpstreamHealth } from './target.ts';
@@ -73,22 +74,6 @@ export function parseTarget(text: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
-// FNV-1a, 32 bits: enough spread for a ring, and cheap per request.
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  // Final avalanche so that near-identical keys land far apart on the ring.
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
 /** An upstream entity with Kong's defaults (round-robin, no hashing, no health checks) and `extra` on top. */
 export function upstreamModel(name: string, targets: TargetModel[], extra: Partial<UpstreamModel> = {}): UpstreamModel {
   return {
@@ -109,60 +94,11 @@ export function upstreamModel(name: string, targets: TargetModel[], extra: Parti
   };
 }
 
-/** Query arguments read for a hash key: Kong reads the first 100 (lua_max_uri_args). */
-const MAX_QUERY_ARGS = 100;
-
-/**
- * The value of query argument `name` as Kong hashes it: one value as it is, several sorted and
- * joined with commas, an argument without `=` as `true`; null when absent.
- */
-function queryArgKey(rawQuery: string, name: string): string | null {
-  if (rawQuery === '') return null;
-  let values: string[] | null = null;
-  let start = 0;
-  for (let n = 0; n < MAX_QUERY_ARGS && start <= rawQuery.length; n++) {
-    let end = rawQuery.indexOf('&', start);
-    if (end < 0) end = rawQuery.length;
-    const eq = rawQuery.indexOf('=', start);
-    const hasValue = eq >= 0 && eq < end;
-    if (decodeArg(rawQuery.slice(start, hasValue ? eq : end)) === name)
-      (values ??= []).push(hasValue ? decodeArg(rawQuery.slice(eq + 1, end)) : 'true');
-    start = end + 1;
-  }
-  if (values === null) return null;
-  return values.length === 1 ? values[0]! : values.sort().join(',');
-}
-
-/** A query component decoded (`+` as a space); a malformed escape is kept as it is. */
-function decodeArg(s: string): string {
-  if (s.indexOf('%') < 0 && s.indexOf('+') < 0) return s;
-  try {
-    return decodeURIComponent(s.replaceAll('+', ' '));
-  } catch {
-    return s;
-  }
-}
-
 function num(v: unknown, d: number): number {
   return typeof v === 'number' ? v : d;
 }
 function statuses(v: unknown, d: number[]): ReadonlySet<number> {
   return new Set(Array.isArray(v) ? (v as number[]) : d);
-}
-
-type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path' | 'query_arg' | 'uri_capture';
-
-/** The name a kind of hash key is read by: the header (lower-case), the query argument or the capture. */
-function hashName(
-  on: HashOn,
-  header: string | null | undefined,
-  queryArg: string | null | undefined,
-  capture: string | null | undefined,
-): string {
-  if (on === 'header') return (header ?? '').toLowerCase();
-  if (on === 'query_arg') return queryArg ?? '';
-  if (on === 'uri_capture') return capture ?? '';
-  return '';
 }
 
 /**
