@@ -8,7 +8,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { trimAsciiSpace } from '../lib/header-value.ts';
-import { type HashOn, hash32, hashName, queryArgKey } from './hash-key.ts';
+import { type HashOn, hash32, hashName, pathKey, queryArgKey } from './hash-key.ts';
 import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 import { type ProbeOutcome, Prober, probeSettings } from './probe.ts';
 import { type Counters, Target, UpstreamHealth } from './target.ts';
@@ -302,7 +302,7 @@ export class Balancer {
         // Kong: the consumer, else the credential (an authentication without a consumer).
         return req.consumer?.id ?? req.credential?.id ?? null;
       case 'path':
-        return req.path;
+        return pathKey(req.path);
       case 'query_arg':
         return queryArgKey(req.rawQuery, name);
       case 'uri_capture':

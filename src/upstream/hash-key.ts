@@ -51,6 +51,24 @@ function decodeArg(s: string): string {
   }
 }
 
+/** A percent-escape in a normalized path (normalizePath leaves those of reserved characters). */
+const ESCAPE = /%([0-9A-Fa-f]{2})/g;
+
+function unescapeByte(_escape: string, hex: string): string {
+  return String.fromCharCode(Number.parseInt(hex, 16));
+}
+
+/**
+ * The key of `hash_on: path`: the normalized path with its escapes decoded, one byte each. Kong
+ * hashes nginx's `$uri`, which is decoded, so `/a()` and `/a%28%29` are one key there and stay on
+ * one target; the router's path keeps reserved characters escaped. Each escape becomes the byte it
+ * stands for, as nginx decodes (raw bytes beyond ASCII are already escaped by the normalizer, so
+ * both spellings of such a path give the same key); one pass, so `%2541` is `%41`.
+ */
+export function pathKey(path: string): string {
+  return path.indexOf('%') < 0 ? path : path.replace(ESCAPE, unescapeByte);
+}
+
 export type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path' | 'query_arg' | 'uri_capture';
 
 /** The name a kind of hash key is read by: the header (lower-case), the query argument or the capture. */
