@@ -474,7 +474,11 @@ function translateErrors(
         const allowed = (err.params as { allowedValues: unknown[] }).allowedValues;
         // Kong's ONE_OF (kong/db/schema/init.lua): the values as written, comma-separated.
         const list = allowed.map((a) => String(a)).join(', ');
-        if (typeof value === 'string' && KONG_PROTOCOLS.has(value)) {
+        // Only a protocol field (a service's `protocol`, a route's or plugin's `protocols`) may name a
+        // protocol Kong has and Tollgate lacks: an active health check's `type` takes none beyond
+        // its list in Kong either (its schema's one_of), so `udp` there is refused in Kong's words.
+        const isProtocolField = path[path.length - 1] === 'protocol' || path[path.length - 2] === 'protocols';
+        if (typeof value === 'string' && KONG_PROTOCOLS.has(value) && isProtocolField) {
           issue = {
             code,
             message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of: ${list})${value === 'ws' || value === 'wss' ? WEBSOCKET_HINT : ''}`,

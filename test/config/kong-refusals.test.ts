@@ -305,3 +305,13 @@ test('Kong\'s gRPC transcoding plugins are refused with a way out, not only "not
     ],
   );
 });
+
+test("an active health check's type outside Kong's list is refused in Kong's words, not called a protocol Tollgate lacks", async () => {
+  const m = await messages('upstreams:\n  - name: u\n    healthchecks: { active: { type: udp } }\n');
+  assert.deepEqual(m, ['upstreams[0].healthchecks.active.type: expected one of: tcp, http, https, grpc, grpcs']);
+  // A route's protocols still say what Kong has and Tollgate does not.
+  const route = await messages(
+    'services:\n  - name: s\n    host: s.internal\n    routes: [{ paths: [/a], protocols: [udp] }]\n',
+  );
+  assert.match(route[0]!, /protocol 'udp' is a Kong protocol that Tollgate does not support/);
+});
