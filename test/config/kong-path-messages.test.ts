@@ -55,3 +55,29 @@ vaults:
     '12:52 vaults[0].config.prefix invalid value: 1x: must match the pattern ^[A-Za-z_-][A-Za-z0-9_-]*$',
   ]);
 });
+
+test("an upstream's name is a host name, as Kong's upstreams schema checks it, with Kong's messages", async () => {
+  const names = [
+    '10.0.0.1',
+    '10.0.0.1:80',
+    '[::1]',
+    '::1',
+    'orders.internal:8080',
+    'orders internal',
+    'orders.internal',
+  ];
+  const issues = brief(
+    await issuesOf(`${V3}upstreams:\n${names.map((n) => `  - name: "${n}"\n`).join('')}`).catch(() => []),
+  );
+  assert.deepEqual(
+    issues.map((i) => i.replace(/^\d+:\d+ /, '')),
+    [
+      "upstreams[0].name Invalid name ('10.0.0.1'); no ip addresses allowed",
+      "upstreams[1].name Invalid name ('10.0.0.1:80'); no ip addresses allowed",
+      "upstreams[2].name Invalid name ('[::1]'); no ip addresses allowed",
+      "upstreams[3].name Invalid name ('::1'); no ip addresses allowed",
+      "upstreams[4].name Invalid name ('orders.internal:8080'); no port allowed",
+      "upstreams[5].name Invalid name ('orders internal'); must be a valid hostname",
+    ],
+  );
+});

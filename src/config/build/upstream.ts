@@ -233,9 +233,25 @@ function checkProbeHeaders(headers: unknown, path: Path, err: Err): void {
   }
 }
 
+/**
+ * What is wrong with an upstream's name, in the words of Kong's upstreams schema: a service's host
+ * names an upstream, so the name is a host name, never an address (a service whose host is an IP
+ * connects to it) nor a name with a port (the service's port is the target's).
+ */
+function upstreamNameProblem(name: string): string | null {
+  const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(name);
+  const host = (m?.[1] ?? name).replace(/^\[(.*)\]$/, '$1');
+  if (isIP(host) !== 0 || isIP(name) !== 0) return 'no ip addresses allowed';
+  if (m !== null && checkHost(host, { wildcard: false, port: false }) === null) return 'no port allowed';
+  return checkHost(name, { wildcard: false, port: false }) ? 'must be a valid hostname' : null;
+}
+
 function checkUpstream(raw: Obj, path: Path, err: Err): void {
-  const hostProblem = checkHost(raw.name, { wildcard: false, port: false });
-  if (hostProblem) err('SCHEMA', `Invalid name ('${raw.name}'); must be a valid hostname`, [...path, 'name']);
+  const nameProblem =
+    typeof raw.name === 'string'
+      ? upstreamNameProblem(raw.name)
+      : checkHost(raw.name, { wildcard: false, port: false }) && 'must be a valid hostname';
+  if (nameProblem) err('SCHEMA', `Invalid name ('${raw.name}'); ${nameProblem}`, [...path, 'name']);
   if (raw.host_header !== undefined) {
     const problem = checkHost(raw.host_header, { wildcard: false, port: true });
     if (problem) err('SCHEMA', `invalid host_header '${raw.host_header}': ${problem}`, [...path, 'host_header']);
