@@ -336,8 +336,14 @@ test('a bare IPv6 target loads as Kong reads it, with port 8000; a malformed one
     upstreams: [{ name: 'u', targets: [{ target: '1:2:3:4:5:6:7:8:9' }, { target: '[::1]:70000' }] }],
   });
   assert.equal(bad.code, 1);
-  assert.match(bad.out, /targets\[0\]\.target {2}invalid target '1:2:3:4:5:6:7:8:9': invalid ipv6 address/);
-  assert.match(bad.out, /targets\[1\]\.target {2}invalid target '\[::1\]:70000': invalid port/);
+  assert.match(
+    bad.out,
+    /targets\[0\]\.target {2}Invalid target \('1:2:3:4:5:6:7:8:9'\); not a valid hostname or ip address/,
+  );
+  assert.match(
+    bad.out,
+    /targets\[1\]\.target {2}Invalid target \('\[::1\]:70000'\); not a valid hostname or ip address/,
+  );
 });
 
 test("the tracing plugins' deprecated propagation fields and opentelemetry's endpoint warn with Kong's messages, located, unless at Kong's old defaults", async () => {

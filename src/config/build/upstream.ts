@@ -182,6 +182,15 @@ function targetModel(t: Obj, path: Path, err: Err): TargetModel {
 }
 
 /**
+ * Kong's message for a target its `normalize_ip` cannot read (a bad host name or IPv6 address, a
+ * port above 65535), with the hint for a `$NAME` left by a template when that is the cause.
+ */
+function invalidTarget(target: string, hostProblem: string | null): string {
+  const hint = hostProblem?.includes('`$NAME`') ? `: ${hostProblem}` : '';
+  return `Invalid target ('${target}'); not a valid hostname or ip address${hint}`;
+}
+
+/**
  * `host[:port]`, `[v6][:port]` or a bare IPv6 address (Kong's `hostname_type`: more than one
  * colon is IPv6, with no port unless in brackets), lower-cased, with Kong's default port 8000.
  */
@@ -189,10 +198,7 @@ export function normalizeTarget(target: string, path: Path, err: Err): string {
   const v6 = /^\[([^\]]*)\](?::(\d+))?$/.exec(target) ?? (/:.*:/.test(target) ? [target, target] : null);
   if (v6) {
     if (isIP(v6[1]!) !== 6 || Number(v6[2] ?? 0) > 65535) {
-      err('SCHEMA', `invalid target '${target}': ${isIP(v6[1]!) !== 6 ? 'invalid ipv6 address' : 'invalid port'}`, [
-        ...path,
-        'target',
-      ]);
+      err('SCHEMA', invalidTarget(target, null), [...path, 'target']);
       return target;
     }
     return `[${v6[1]!.toLowerCase()}]:${v6[2] ?? '8000'}`;
@@ -200,7 +206,7 @@ export function normalizeTarget(target: string, path: Path, err: Err): string {
   const m = /^([^:]+)(?::(\d+))?$/.exec(target);
   const problem = m ? checkHost(m[1]!, { wildcard: false, port: false }) : 'invalid target; expected host:port';
   if (problem || (m?.[2] !== undefined && Number(m[2]) > 65535)) {
-    err('SCHEMA', `invalid target '${target}': ${problem ?? 'invalid port'}`, [...path, 'target']);
+    err('SCHEMA', invalidTarget(target, problem), [...path, 'target']);
     return target;
   }
   return `${m![1]!.toLowerCase()}:${m![2] ?? '8000'}`;
