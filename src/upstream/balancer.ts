@@ -411,13 +411,14 @@ export class Balancer {
     if ('status' in outcome || 'connected' in outcome) {
       const status = 'status' in outcome ? outcome.status : 0;
       // A status in both lists is a success: Kong's healthchecker looks at the healthy list first.
-      if (status === 0 || s.healthyStatuses.has(status)) {
+      // Status 0 is an answer with no readable status line, which it counts as an http failure.
+      if ('connected' in outcome || s.healthyStatuses.has(status)) {
         c.http_failures = 0;
         c.tcp_failures = 0;
         c.timeouts = 0;
         if (s.successes > 0 && ++c.successes >= s.successes)
           this.setHealth(target, true, `${kind}: ${c.successes} successes`);
-      } else if (s.unhealthyStatuses.has(status)) {
+      } else if (status === 0 || s.unhealthyStatuses.has(status)) {
         c.successes = 0;
         if (s.httpFailures > 0 && ++c.http_failures >= s.httpFailures)
           this.setHealth(target, false, `${kind}: ${c.http_failures} http failures (status ${status})`);

@@ -127,6 +127,10 @@ export class Prober {
       res.body.on('error', ignore).destroy();
       return { status: res.statusCode };
     } catch (err) {
+      // An answer that is no HTTP (another protocol on the port): Kong's healthchecker reads the
+      // status line alone, and one it cannot read is status 0, which it counts as an http failure
+      // (report_http_status), not a tcp one.
+      if ((err as Error).name === 'HTTPParserError') return { status: 0 };
       const code = (err as { code?: string }).code ?? '';
       if (code.includes('TIMEOUT')) return { failure: 'timeout' };
       return code === '' ? { failure: 'tcp' } : { failure: 'tcp', cause: code };

@@ -2,7 +2,7 @@
 // loopback servers: their deadline, their headers, and which targets are probed.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer as createNetServer, type Socket } from 'node:net';
 import { after, test } from 'node:test';
 import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
@@ -209,5 +209,32 @@ test("a reload stops the retired config's probes at once, even while one of its 
     await removed.close();
     await kept.close();
     await new Promise<void>((r) => slow.close(() => r()));
+  }
+});
+
+test("a probe answered with no HTTP status line counts as an http failure, as Kong's healthchecker reports status 0", async () => {
+  // A target whose port now speaks another protocol (a mail or database server) answers bytes
+  // that are no status line.
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.end('220 mail.example ESMTP ready\r\n');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const b = make(
+      upstream([[`127.0.0.1:${port}`, 100]], { healthchecks: { active: { unhealthy: { http_failures: 1 } } } }),
+    );
+    await b.probeAll(true);
+    assert.equal(b.targets[0]!.healthy, false, 'http_failures: 1 took it down');
+    const tcpOnly = make(
+      upstream([[`127.0.0.1:${port}`, 100]], { healthchecks: { active: { unhealthy: { tcp_failures: 1 } } } }),
+    );
+    await tcpOnly.probeAll(true);
+    assert.equal(tcpOnly.targets[0]!.healthy, true, 'not a tcp failure: the connection was made and answered');
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
   }
 });
