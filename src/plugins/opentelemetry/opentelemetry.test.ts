@@ -32,6 +32,18 @@ async function startCollector() {
   return { exports, headers, endpoint, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
+/** A gateway whose echo route `/r` runs opentelemetry with `config`, exporting at once; `settings` is its `_tollgate`. */
+function tracedEcho(config: Record<string, unknown>, settings?: Record<string, unknown>) {
+  return startGateway({
+    config: {
+      _format_version: '3.0',
+      ...(settings === undefined ? {} : { _tollgate: settings }),
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [{ name: 'opentelemetry', config: { queue: { max_coalescing_delay: 0.01 }, ...config } }],
+    },
+  });
+}
+
 test("a retried request has one kong.balancer span per try, with the target's address, the failed one an error", async () => {
   const pair = await retryPair((req, res) => res.end(String(req.headers.traceparent)));
   const { live, dead } = pair;
@@ -144,22 +156,7 @@ test("sampling_rate applies to a client that says sampled, by the trace id as Ko
 test("the kong span names the client as Kong's: http.client_ip the forwarded address, net.peer.ip the connection's peer", async () => {
   const collector = await startCollector();
   const exports = collector.exports;
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      _tollgate: { trusted_ips: ['127.0.0.1/32'] },
-      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
-      plugins: [
-        {
-          name: 'opentelemetry',
-          config: {
-            traces_endpoint: collector.endpoint,
-            queue: { max_coalescing_delay: 0.01 },
-          },
-        },
-      ],
-    },
-  });
+  const gw = await tracedEcho({ traces_endpoint: collector.endpoint }, { trusted_ips: ['127.0.0.1/32'] });
   try {
     await (await fetch(`${gw.url}/r`, { headers: { 'x-forwarded-for': '203.0.113.9' } })).text();
     await until('the export', () => exports.length > 0, 10_000);
@@ -211,27 +208,15 @@ test('net.peer.ip is there for an HTTP/2 request too, whose stream socket is gon
 test('a header in headers the HTTP client sets itself (Transfer-Encoding, Keep-Alive, ...) is left out with a warning; the others reach the collector', async () => {
   const collector = await startCollector();
   const received = collector.headers;
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
-      plugins: [
-        {
-          name: 'opentelemetry',
-          config: {
-            traces_endpoint: collector.endpoint,
-            headers: {
-              'Transfer-Encoding': 'chunked',
-              'Keep-Alive': 'timeout=5',
-              Expect: '100-continue',
-              Upgrade: 'h2c',
-              'Content-Length': '5',
-              'x-api-key': 'k',
-            },
-            queue: { max_coalescing_delay: 0.01 },
-          },
-        },
-      ],
+  const gw = await tracedEcho({
+    traces_endpoint: collector.endpoint,
+    headers: {
+      'Transfer-Encoding': 'chunked',
+      'Keep-Alive': 'timeout=5',
+      Expect: '100-continue',
+      Upgrade: 'h2c',
+      'Content-Length': '5',
+      'x-api-key': 'k',
     },
   });
   try {
@@ -249,26 +234,14 @@ test('a header in headers the HTTP client sets itself (Transfer-Encoding, Keep-A
 
 test("resource_attributes override Kong's defaults; a Kong template ($(headers.host)) is sent as written, with a warning", async () => {
   const collector = await startCollector();
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
-      plugins: [
-        {
-          name: 'opentelemetry',
-          config: {
-            traces_endpoint: collector.endpoint,
-            // Kong's own spec's attributes: an override, an addition, a template, text that is none.
-            resource_attributes: {
-              'service.name': 'kong_oss',
-              'os.version': 'debian',
-              'host.name': '$(headers.host)',
-              validstr: '$($@#',
-            },
-            queue: { max_coalescing_delay: 0.01 },
-          },
-        },
-      ],
+  const gw = await tracedEcho({
+    traces_endpoint: collector.endpoint,
+    // Kong's own spec's attributes: an override, an addition, a template, text that is none.
+    resource_attributes: {
+      'service.name': 'kong_oss',
+      'os.version': 'debian',
+      'host.name': '$(headers.host)',
+      validstr: '$($@#',
     },
   });
   try {
@@ -292,18 +265,7 @@ test("resource_attributes override Kong's defaults; a Kong template ($(headers.h
 
 test('X-B3-TraceId without X-B3-SpanId continues the client trace, as Kong: upstream and collector get its id', async () => {
   const collector = await startCollector();
-  const gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
-      plugins: [
-        {
-          name: 'opentelemetry',
-          config: { traces_endpoint: collector.endpoint, queue: { max_coalescing_delay: 0.01 } },
-        },
-      ],
-    },
-  });
+  const gw = await tracedEcho({ traces_endpoint: collector.endpoint });
   const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
   try {
     const res = await fetch(`${gw.url}/r`, { headers: { 'x-b3-traceid': trace, 'x-b3-sampled': '1' } });
