@@ -17,6 +17,12 @@ export interface HmacParams {
   readonly signature: string;
 }
 
+/** The index of the first character from `i` on that is not a space or a tab. */
+function skipBlanks(value: string, i: number): number {
+  while (i < value.length && (value[i] === ' ' || value[i] === '\t')) i++;
+  return i;
+}
+
 /**
  * `hmac username="u", algorithm="hmac-sha256", headers="date request-line", signature="..."`
  * (scheme `hmac` or `Hmac`, as Kong reads it); null when the header is not that.
@@ -25,16 +31,13 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
   if (value.length > MAX_HEADER) return null;
   let i = 0;
   const n = value.length;
-  const spaces = () => {
-    while (i < n && (value[i] === ' ' || value[i] === '\t')) i++;
-  };
-  spaces();
+  i = skipBlanks(value, i);
   const scheme = value.slice(i, i + 4);
   if (scheme !== 'hmac' && scheme !== 'Hmac') return null;
   i += 4;
   const params = new Map<string, string>();
   while (i < n) {
-    spaces();
+    i = skipBlanks(value, i);
     const eq = value.indexOf('=', i);
     if (eq === -1 || value[eq + 1] !== '"') return null;
     const name = trimAsciiSpace(value.slice(i, eq)).toLowerCase();
@@ -43,14 +46,12 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
     let close = value.indexOf('"', eq + 2);
     for (;;) {
       if (close === -1) return null;
-      let j = close + 1;
-      while (j < n && (value[j] === ' ' || value[j] === '\t')) j++;
+      const j = skipBlanks(value, close + 1);
       if (j === n || value[j] === ',') break;
       close = value.indexOf('"', close + 1);
     }
     params.set(name, value.slice(eq + 2, close));
-    i = close + 1;
-    spaces();
+    i = skipBlanks(value, close + 1);
     if (i < n && value[i] !== ',') return null;
     i++;
   }

@@ -31,8 +31,8 @@ import {
   configHeaderValue,
   definePlugin,
   firstHeader,
+  hasQueryFlag,
   PluginConfigError,
-  queryParamName,
   trimAsciiSpace,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
@@ -327,7 +327,7 @@ class JwtAuthenticator implements PluginHandlers {
           else empty = true;
         }
         // One scan of the raw query per name, not one per empty value (`?jwt=&jwt=&...`).
-        if (empty && !valueless) valueless = hasValuelessParam(req.rawQuery, name);
+        if (empty && !valueless) valueless = hasQueryFlag(req.rawQuery, name);
       }
     }
     if (this.cookieNames.size > 0) {
@@ -370,12 +370,6 @@ function isBase64(secret: string): boolean {
 }
 
 const BASE64_CHARS = /^[A-Za-z0-9+/_-]*$/;
-
-/** Whether `query` has `name` without `=` (`?jwt`), which ngx.req.get_uri_args reads as true. */
-function hasValuelessParam(query: string, name: string): boolean {
-  for (const part of query.split('&')) if (!part.includes('=') && queryParamName(part) === name) return true;
-  return false;
-}
 
 function isSpace(c: number): boolean {
   return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0;

@@ -4,7 +4,6 @@
  * digest, so the lookup's string comparison runs over digests and its timing says nothing about how much of a
  * key matched. See docs/plugins/key-auth.md.
  */
-
 import { hash } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
 import type {
