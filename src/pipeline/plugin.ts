@@ -100,6 +100,11 @@ export interface GatewayRequest {
   readonly host: string;
   /** The gateway's port the request came in on (Kong's `kong.request.get_port()`); 0 when unknown. */
   readonly port: number;
+  /**
+   * The port clients connect to: `port`, or the one `_tollgate.port_maps` maps it to behind a port
+   * mapping (Kong's `ctx.host_port`, which its log serializer's `request.url` names); 0 when unknown.
+   */
+  readonly hostPort: number;
   /** The client connection's TLS protocol (`TLSv1.3`) and OpenSSL cipher name; null on cleartext. */
   readonly tls: { readonly version: string; readonly cipher: string } | null;
   /**

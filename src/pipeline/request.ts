@@ -162,6 +162,13 @@ export class RequestContext implements GatewayRequest {
     return this.raw.socket?.localPort ?? 0;
   }
 
+  get hostPort(): number {
+    const port = this.port;
+    const maps = this.runtime.hostPorts;
+    const mapped = maps === null ? undefined : maps.get(String(port));
+    return mapped === undefined ? port : Number(mapped);
+  }
+
   get tls(): { version: string; cipher: string } | null {
     return null;
   }

@@ -2,7 +2,7 @@
 // writes scheme://host:port/uri. On HTTP/2 the stream's socket is gone by the log phase, so the
 // port comes from the connection.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:http2';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -70,6 +70,24 @@ test('request.url names port 80 too, as Kong writes var.server_port whatever it 
   try {
     await (await fetch(`http://${address}/echo/default`)).text();
     assert.equal(JSON.parse((await receiver.next()).body).request.url, `http://${address}:80/echo/default`);
+  } finally {
+    await gw.close(0);
+    await receiver.close();
+  }
+});
+
+test('request.url names the port clients connect to when port_maps maps the listener (Kong ctx.host_port)', async () => {
+  const receiver = await httpReceiver();
+  const file = configLoggingTo(receiver.port);
+  const gw = await startFromFile(file, { proxyListen: ['127.0.0.1:0'] });
+  try {
+    const address = gw.proxyAddresses[0]!;
+    const port = address.split(':').pop();
+    // The listener's port is known only once it listens: map it, then reload.
+    writeFileSync(file, `_tollgate:\n  port_maps: ["8080:${port}"]\n${readFileSync(file, 'utf8')}`);
+    assert.equal((await gw.reload()).ok, true);
+    await (await fetch(`http://${address}/echo/mapped`)).text();
+    assert.equal(JSON.parse((await receiver.next()).body).request.url, 'http://127.0.0.1:8080/echo/mapped');
   } finally {
     await gw.close(0);
     await receiver.close();

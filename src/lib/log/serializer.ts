@@ -108,8 +108,9 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
   const traceIds = req.ctx[TRACE_ID_FORMATS_KEY] as Record<string, string> | undefined;
   const correlationId = req.ctx[CORRELATION_ID_KEY];
   const uri = loggedUri(req, entry);
-  const port = req.port;
-  // Kong's serializer always names the listener's port, 80 and 443 included (`var.server_port`).
+  const port = req.hostPort;
+  // Kong's serializer always names the port, 80 and 443 included: the one clients connect to
+  // (`ctx.host_port`, from `port_maps`), else the listener's (`var.server_port`).
   const url = `${req.scheme}://${req.host}${port !== 0 ? `:${port}` : ''}${uri}`;
   const proxy = entry.upstreamLatency >= 0 ? Math.round(entry.upstreamLatency) : -1;
   const total = Math.round(entry.latency);
