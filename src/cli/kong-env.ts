@@ -6,6 +6,8 @@
  * `KONG_*` variable is named, never its value, in one warning at start: none is ignored silently.
  */
 
+import { kongEnvSettingError } from '../config/kong-env-settings.ts';
+
 /** The start options a Kong variable can set, as the flags spell them. */
 export interface KongEnvOptions {
   config?: string;
@@ -100,6 +102,11 @@ export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
         break;
       case 'KONG_NGINX_WORKER_PROCESSES':
         set('workers', value, name);
+        break;
+      case 'KONG_PORT_MAPS':
+      case 'KONG_TRUSTED_IPS':
+        // Settings of the file (`_tollgate`), read over it at every load (kong-env-settings.ts).
+        out.error = kongEnvSettingError(name, value) ?? out.error;
         break;
       case 'KONG_PLUGINS':
         // Kong's default `bundled`: the built-in plugins, which are always there. Custom plugins

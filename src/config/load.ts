@@ -12,6 +12,7 @@ import type { PluginDefinition } from '../pipeline/plugin.ts';
 import { markNullIds } from './build/null-ids.ts';
 import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
+import { isIpOrCidr, kongEnvSettings } from './kong-env-settings.ts';
 import { type ListenAddress, ListenError, listenersClash, parseListen } from './listen.ts';
 import type { EntityModel, GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { parseYamlOffThread } from './parse-off-thread.ts';
@@ -190,6 +191,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   const settings = (doc._tollgate ?? {}) as TollgateSettings;
   checkSettings(settings, raw);
   if (unknown.size > 0) dropPlaceholderEntries(settings, unknown);
+  Object.assign(settings, kongEnvSettings(env));
   // What start would refuse: validate says so too (the command line's listeners are start's own).
   if (built.certificates.length === 0 && opts.defaultCertificate !== true) {
     if (opts.kongProxyListen !== undefined) {
@@ -468,11 +470,7 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
       raw.push({ code: 'SCHEMA', message: portMapError(entry), path: [...base, 'port_maps', i] });
   });
   s.trusted_ips?.forEach((ip, i) => {
-    const [addr, bits, extra] = ip.split('/');
-    const v = isIP(addr ?? '');
-    const max = v === 4 ? 32 : 128;
-    const okBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
-    if (!v || !okBits || extra !== undefined)
+    if (!isIpOrCidr(ip))
       raw.push({ code: 'SCHEMA', message: 'invalid IP address or CIDR', path: [...base, 'trusted_ips', i] });
   });
 }

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { parseStartArgs, type StartArgs } from '../../src/cli/start.ts';
+import { TollgateInstance } from '../../src/instance.ts';
 import { freePort } from '../support/upstream.ts';
 import { until } from '../support/wait.ts';
 import { curl, presented, TestCa } from '../tls/support.ts';
@@ -262,4 +263,48 @@ test("validate checks the listeners KONG_PROXY_LISTEN opens in place of the file
   const db = await gateway(['validate', plain], { env: cleanEnv({ KONG_DATABASE: 'postgres' }) });
   assert.equal(db.code, 2, db.out + db.err);
   assert.match(db.err, /^gateway validate: KONG_DATABASE=postgres: Tollgate runs DB-less only/m);
+});
+
+test("KONG_PORT_MAPS and KONG_TRUSTED_IPS are read over the file's settings, at start and on every reload, as Kong reads them over kong.conf", async () => {
+  const dir = tmp();
+  const file = write(
+    dir,
+    'kong.yml',
+    `_format_version: "3.0"\n_tollgate:\n  port_maps: ["8080:1"]\nservices:\n  - name: echo\n    url: echo://\n    routes: [{ name: all, paths: [/] }]\n`,
+  );
+  const port = await freePort();
+  // kong.conf's list form, as Kong's Helm chart writes it: comma-separated, blanks around entries.
+  const env = { KONG_PORT_MAPS: ` 80:${port}, 443:8443 `, KONG_TRUSTED_IPS: '127.0.0.1/32,::1' };
+  const inst = await TollgateInstance.start({
+    configFile: file,
+    env,
+    proxyListen: [`127.0.0.1:${port}`],
+    adminListen: [],
+  });
+  const seen = async (): Promise<Record<string, string>> => {
+    const res = await fetch(`http://127.0.0.1:${port}/x`, { headers: { 'x-forwarded-for': '203.0.113.7' } });
+    return ((await res.json()) as { headers: Record<string, string> }).headers;
+  };
+  try {
+    for (const when of ['start', 'reload']) {
+      const h = await seen();
+      assert.equal(h['x-forwarded-port'], '80', when);
+      assert.equal(h['x-real-ip'], '203.0.113.7', `${when}: the loopback peer is trusted`);
+      assert.equal((await inst.reload()).ok, true);
+    }
+  } finally {
+    await inst.close(0);
+  }
+  assert.match(
+    String(parseStartArgs([], { KONG_PORT_MAPS: '80:8000, 8443' })),
+    /^KONG_PORT_MAPS: invalid port mapping \(`port_maps`\): 8443$/,
+  );
+  assert.match(
+    String(parseStartArgs([], { KONG_TRUSTED_IPS: '10.0.0.0/8, 10.0.0.300' })),
+    /^KONG_TRUSTED_IPS: invalid IP address or CIDR: 10\.0\.0\.300$/,
+  );
+  assert.deepEqual(parsed([], { KONG_PORT_MAPS: '80:8000', KONG_TRUSTED_IPS: '' }).kongIgnored, []);
+  const validate = await gateway(['validate', file], { env: cleanEnv({ KONG_TRUSTED_IPS: 'example.com' }) });
+  assert.equal(validate.code, 2, validate.err);
+  assert.match(validate.err, /KONG_TRUSTED_IPS: invalid IP address or CIDR: example\.com/);
 });
