@@ -114,6 +114,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   upstreamLength: HeaderValue | undefined = undefined;
   /** The balancer target of this attempt (upstreams with targets), released when the exchange ends. */
   target: Target | null = null;
+  /** When the attempt was dispatched (performance.now()), for a latency balancer; else 0. */
+  readonly sentAt: number;
   readonly interim = new InterimCount();
 
   constructor(rc: ProxyRequest, svc: CompiledService, attempt: number, body: unknown) {
@@ -122,6 +124,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.attempt = attempt;
     this.retryable = body === null && IDEMPOTENT.has(rc.upstreamMethod ?? rc.method);
     this.sendsClientBody = body === rc.raw;
+    this.sentAt = svc.balancer?.byLatency === true ? performance.now() : 0;
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -321,7 +324,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(trailers?: unknown): void {
-    if (this.target !== null) this.target = releaseTarget(this.target);
+    if (this.target !== null) {
+      // Kong's latency balancer times the whole answer, to its last byte (nginx's response time).
+      if (this.sentAt !== 0) this.svc.balancer!.answeredIn(this.target, this.sentAt);
+      this.target = releaseTarget(this.target);
+    }
     const rc = this.rc;
     if (rc.grpc && !relayTrailers(rc, trailers)) return;
     rc.abortUpstream = null;
@@ -366,8 +373,12 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       // request itself (its 504 is out first), but the silence was the target's: Kong counts a
       // timeout while sending the request, as nginx's 504 it is.
       const outcome = plugins ? null : passiveFailure(code);
-      if ((!rc.finished || code === UPSTREAM_WRITE_TIMEOUT) && !this.settled && !this.started && outcome !== null)
+      if ((!rc.finished || code === UPSTREAM_WRITE_TIMEOUT) && !this.settled && !this.started && outcome !== null) {
         this.svc.balancer!.report(this.target, outcome);
+        // A failed attempt's time counts too, as Kong times a request that failed: a target that
+        // times out scores its read_timeout.
+        if (this.sentAt !== 0) this.svc.balancer!.answeredIn(this.target, this.sentAt);
+      }
       if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') this.svc.balancer!.unresolved(this.target);
       this.target = releaseTarget(this.target);
     }

@@ -1,14 +1,16 @@
 // Load balancing over an upstream's targets (Kong's upstreams): weighted round-robin,
-// least-connections or consistent hashing; passive and active health checks; one pool per target,
-// built by the upstream factory. A plain service is a balancer of one target, so every request
-// (and every WebSocket upgrade) takes the same path to its upstream.
+// least-connections, consistent hashing or latency (latency.ts); passive and active health checks;
+// one pool per target, built by the upstream factory. A plain service is a balancer of one target,
+// so every request (and every WebSocket upgrade) takes the same path to its upstream.
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { trimAsciiSpace } from '../lib/header-value.ts';
 import { type HashOn, hash32, hashName, pathKey, queryArgKey } from './hash-key.ts';
+import { fastest, measured, rejoined } from './latency.ts';
 import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 import { type ProbeOutcome, Prober, probeSettings } from './probe.ts';
 import { type Counters, Target, UpstreamHealth } from './target.ts';
@@ -28,7 +30,7 @@ export interface HashSource {
   readonly credential: { readonly id: string } | null;
   /** The hashing cookie made for a request that came without it (Kong's); its answer sets it. */
   hashCookie: HashCookie | null;
-  /** Targets an earlier attempt of this request failed on (least-connections retries avoid them). */
+  /** Targets an earlier attempt of this request failed on (least-connections and latency retries avoid them). */
   failedTargets?: Target[] | null;
 }
 
@@ -121,6 +123,8 @@ function targetHostHeader(host: string, port: number, scheme: string, hostHeader
 export class Balancer {
   readonly name: string;
   readonly algorithm: UpstreamModel['algorithm'];
+  /** `algorithm: latency`: the proxy times each attempt and reports it (`answeredIn`). */
+  readonly byLatency: boolean;
   readonly targets: readonly Target[];
   private readonly hashOn: HashOn;
   private readonly hashFallback: HashOn;
@@ -178,6 +182,7 @@ export class Balancer {
     shared.balancers.push(this);
     this.fromUpstream = fromUpstream;
     this.algorithm = upstream.algorithm;
+    this.byLatency = upstream.algorithm === 'latency';
     this.onChange = onChange;
     this.targets = upstream.targets.map((t) => {
       const { host, port } = parseTarget(t.target);
@@ -291,7 +296,19 @@ export class Balancer {
       if (key !== null) return this.fromRing(hash32(key));
     }
     if (this.algorithm === 'least-connections') return this.leastConnections(req);
+    if (this.byLatency) return fastest(this.targets, req.failedTargets, performance.now());
     return this.roundRobin();
+  }
+
+  /**
+   * An attempt at `target`, dispatched at `startedAt` (performance.now()), just ended: the
+   * upstream's whole answer is in, or it failed (`algorithm: latency` only). Kong times a request
+   * from the upstream connect to the answer's last byte (nginx's response time, to which it adds
+   * the connect time a second time); here each attempt is timed from its dispatch to that end.
+   */
+  answeredIn(target: Target, startedAt: number): void {
+    const now = performance.now();
+    measured(target.state, now - startedAt, now);
   }
 
   private hashKey(req: HashSource, on: HashOn, name: string): string | null {
@@ -444,6 +461,7 @@ export class Balancer {
     }
     if (target.healthy === healthy) return;
     target.healthy = healthy;
+    if (healthy && this.byLatency) rejoined(this.targets, target, performance.now());
     if (this.threshold > 0) {
       let up = 0;
       let total = 0;

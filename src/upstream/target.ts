@@ -1,6 +1,7 @@
 // The state of an upstream's targets that every service naming the upstream shares (health,
 // counters, requests in flight), and the target itself: its address, pool and Host.
 import { isIP } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Balancer } from './balancer.ts';
 import type { TargetPool } from './pool.ts';
 
@@ -27,6 +28,9 @@ export interface TargetState {
   requery: NodeJS.Timeout | null;
   readonly passive: Counters;
   readonly active: Counters;
+  /** The `latency` algorithm's moving average of response times (ms), and when it was last updated (performance.now()). */
+  ewma: number;
+  ewmaAt: number;
 }
 
 /**
@@ -46,7 +50,15 @@ export class UpstreamHealth {
     let st = this.targets.get(name);
     if (st === undefined) {
       const counters = (): Counters => ({ successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 });
-      st = { healthy: true, inflight: 0, requery: null, passive: counters(), active: counters() };
+      st = {
+        healthy: true,
+        inflight: 0,
+        requery: null,
+        passive: counters(),
+        active: counters(),
+        ewma: 0,
+        ewmaAt: performance.now(),
+      };
       this.targets.set(name, st);
     }
     return st;

@@ -66,14 +66,6 @@ export function liftUpstreams(b: Build): void {
         "'use_srv_name: true' is a Kong setting that Tollgate does not support: DNS SRV resolution is not supported; list the targets' host:port instead",
         [...path, 'use_srv_name'],
       );
-    // Kong 3's `latency` (an EWMA of response times) is not implemented: say so rather than
-    // balance differently without a word.
-    if (model.algorithm === 'latency')
-      b.warn(
-        'SEMANTIC',
-        "algorithm 'latency' is not implemented: this upstream balances by weighted round-robin; choose 'round-robin' or 'least-connections'",
-        [...path, 'algorithm'],
-      );
     const u = { raw, path, model };
     b.upstreams.push(u);
     b.each(raw.targets, (t, j) => {
