@@ -26,21 +26,18 @@ import { LOGIN_TTL, loginCookie, loginForState, MAX_LOGIN_COOKIE, openPendingLog
 import { Provider, type ProviderOptions } from './provider.ts';
 import { REJECTED, SessionRefreshes, UNAVAILABLE } from './refresh.ts';
 import {
-  clearChunks,
   clearCookie,
-  joinChunks,
   LOGIN_SUFFIX,
   type LoginPayload,
   nowSeconds,
   oversized,
-  readCookies,
+  SessionCookies,
   type SessionEntry,
   type SessionPayload,
   SessionSealer,
   sessionDue,
   sessionEntry,
   sessionLive,
-  writeChunks,
 } from './session.ts';
 import { idpError, isNavigation, originFromHostHeader, originFromHosts, safeReturnPath } from './urls.ts';
 
@@ -64,7 +61,7 @@ class OidcInstance {
   readonly #log: PluginLogger;
   readonly #provider: Provider;
   readonly #sealer: SessionSealer;
-  readonly #cookie: string;
+  readonly #cookies: SessionCookies;
   readonly #loginCookie: string;
   readonly #filter: RegExp | null;
   /** Each filter as it is matched, with its config path; the whole alternation is linear when each is. */
@@ -113,7 +110,7 @@ class OidcInstance {
       log: context.log,
     });
 
-    this.#cookie = cfg.session_cookie_name;
+    this.#cookies = new SessionCookies(cfg.session_cookie_name);
     this.#loginCookie = cfg.session_cookie_name + LOGIN_SUFFIX;
     const binding = sessionBinding(cfg.client_id, discovery.href, cfg.session_cookie_name);
     let secrets: string[];
@@ -182,7 +179,7 @@ class OidcInstance {
     req.removeUpstreamHeader('x-access-token');
     req.removeUpstreamHeader('x-id-token');
 
-    const { ours, rest } = readCookies(req.headers.cookie, this.#cookie);
+    const { ours, rest } = this.#cookies.read(req.headers.cookie);
     if (rest !== null) {
       // The upstream has no use for the encrypted session; keep its own cookies only.
       if (rest === '') req.removeUpstreamHeader('cookie');
@@ -203,7 +200,7 @@ class OidcInstance {
     if (bearer !== null) return this.#bearerOrSession(req, ours, bearer);
 
     // A known session due for neither a refresh nor a reissue is answered without a promise.
-    const raw = joinChunks(ours, this.#cookie);
+    const raw = this.#cookies.join(ours);
     const known = raw === null ? undefined : this.#sessions.get(raw);
     const now = nowSeconds();
     const cfg = this.#cfg;
@@ -250,7 +247,7 @@ class OidcInstance {
       }
       current = sessionEntry(s, false);
       this.#sessions.set(sealed, current);
-      req.ctx[SET_COOKIE_CTX] = writeChunks(this.#cookie, sealed, this.#cookieAttrs(req, s), ours);
+      req.ctx[SET_COOKIE_CTX] = this.#cookies.write(sealed, this.#cookieAttrs(req, s), ours);
     }
     // The response phase adds the re-sealed cookie to this answer too.
     if (unavailable) return req.exitError(503, IDP_UNAVAILABLE, null, 'IDP_UNAVAILABLE');
@@ -277,7 +274,7 @@ class OidcInstance {
 
   /** The valid session the cookies carry, or null (absent, tampered, foreign, expired, idle). */
   async #readSession(ours: ReadonlyMap<string, string>): Promise<SessionEntry | null> {
-    const raw = joinChunks(ours, this.#cookie);
+    const raw = this.#cookies.join(ours);
     if (raw === null) return null;
     let entry = this.#sessions.get(raw) ?? null;
     if (entry === null) {
@@ -326,7 +323,7 @@ class OidcInstance {
   }
 
   async #unauthenticated(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
-    const clear = clearChunks(this.#cookie, req.scheme === 'https', ours);
+    const clear = this.#cookies.clear(req.scheme === 'https', ours);
     if (this.#cfg.unauth_action === 'deny' || !isNavigation(req)) {
       return req.exitError(401, 'Unauthorized', clear.length > 0 ? { 'Set-Cookie': clear } : null, 'NO_CREDENTIALS');
     }
@@ -431,7 +428,7 @@ class OidcInstance {
     if (!done.ok) return this.#loginFailed(req, clearLogin, done.reason, done.fields, done.unavailable);
     const { session, sealed } = done;
     this.#sessions.set(sealed, sessionEntry(session, false));
-    const setCookies = writeChunks(this.#cookie, sealed, { secure, maxAge: this.#cfg.session_lifetime }, ours);
+    const setCookies = this.#cookies.write(sealed, { secure, maxAge: this.#cfg.session_lifetime }, ours);
     setCookies.push(clearLogin);
     this.#log.debug('oidc login completed', { sub: session.sub });
     return req.exit(302, '', {
@@ -460,10 +457,10 @@ class OidcInstance {
 
   async #logout(req: GatewayRequest, ours: ReadonlyMap<string, string>): Promise<void> {
     const secure = req.scheme === 'https';
-    const raw = joinChunks(ours, this.#cookie);
+    const raw = this.#cookies.join(ours);
     // An expired session still names the user to the IdP: id_token_hint may be expired.
     const opened = raw === null ? null : await this.#sealer.open<SessionPayload>(raw);
-    const setCookies = clearChunks(this.#cookie, secure, ours);
+    const setCookies = this.#cookies.clear(secure, ours);
     if (ours.has(this.#loginCookie)) setCookies.push(clearCookie(this.#loginCookie, secure));
     const origin = this.#origin(req);
     let post = this.#postLogout;

@@ -2,18 +2,24 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   CHUNK_SIZE,
-  clearChunks,
+  type CookieAttributes,
   clearCookie,
-  joinChunks,
   nowSeconds,
-  readCookies,
+  SessionCookies,
   type SessionPayload,
   SessionSealer,
   sessionDue,
   sessionEntry,
   sessionLive,
-  writeChunks,
 } from './session.ts';
+
+// The cookies of session `name`, through the plugin's own naming (name, name.0 ... name.15, name_login).
+const readCookies = (header: string | undefined, name: string) => new SessionCookies(name).read(header);
+const joinChunks = (jar: ReadonlyMap<string, string>, name: string) => new SessionCookies(name).join(jar);
+const writeChunks = (name: string, value: string, attrs: CookieAttributes, jar: ReadonlyMap<string, string>) =>
+  new SessionCookies(name).write(value, attrs, jar);
+const clearChunks = (name: string, secure: boolean, jar: ReadonlyMap<string, string>) =>
+  new SessionCookies(name).clear(secure, jar);
 
 const SECRET_A = `${'a'.repeat(16)}-first-secret-0123456789`;
 const SECRET_B = `${'b'.repeat(16)}-second-secret-0123456789`;
@@ -267,12 +273,11 @@ test('a value of exactly the chunk size fits one cookie; one character more make
   );
 });
 
-test('only the name itself and name.<digits> are chunks of a name: look-alike cookies are left alone', () => {
+test('only the name itself and name.0 to name.15 are chunks of a name: look-alike cookies are left alone', () => {
   const present = new Map(
-    ['s', 's.0', 's.12', 'sx', 'sx1', 's_1', 's.', 's.x', 's.1x', 's.x1', 'xs.0', 'x.0', 's_login', 's..0'].map((n) => [
-      n,
-      'v',
-    ]),
+    ['s', 's.0', 's.12', 'sx', 'sx1', 's_1', 's.', 's.x', 's.1x', 's.x1', 'xs.0', 'x.0', 's_login', 's..0', 's.16'].map(
+      (n) => [n, 'v'],
+    ),
   );
   const cleared = (set: string[]) => set.map((c) => c.slice(0, c.indexOf('=')));
   assert.deepEqual(cleared(clearChunks('s', true, present)), ['s', 's.0', 's.12']);
@@ -285,4 +290,31 @@ test('only the name itself and name.<digits> are chunks of a name: look-alike co
 test('a cleared cookie has Secure exactly when asked', () => {
   assert.equal(clearCookie('s', true), 's=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0; Secure');
   assert.equal(clearCookie('s', false), 's=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0');
+});
+
+test('a hostile Cookie header: of hundreds of name.N cookies only name.0 to name.15 are read, stripped and expired', () => {
+  let header = 'app=1';
+  for (let i = 0; i < 800; i++) header += `; s.${i}=c${i}; s.${i}=again`;
+  const { ours, rest } = readCookies(header, 's');
+  assert.equal(ours.size, 16);
+  assert.equal(ours.get('s.15'), 'c15', 'the first of each name');
+  assert.ok(rest!.startsWith('app=1; s.16=c16; s.16=again; s.17=c17'), 'repeats of ours go too; s.16 on is not ours');
+  assert.equal(clearChunks('s', true, ours).length, 16);
+  assert.equal(writeChunks('s', 'short', { secure: true }, ours).length, 17);
+});
+
+test('a chunk longer than CHUNK_SIZE, which the plugin never writes, makes no session', () => {
+  const long = 'v'.repeat(CHUNK_SIZE + 1);
+  assert.equal(joinChunks(new Map([['s', long]]), 's'), null);
+  assert.equal(
+    joinChunks(
+      new Map([
+        ['s.0', 'v'.repeat(CHUNK_SIZE)],
+        ['s.1', long],
+      ]),
+      's',
+    ),
+    null,
+  );
+  assert.equal(joinChunks(new Map([['s.0', 'v'.repeat(CHUNK_SIZE)]]), 's'), 'v'.repeat(CHUNK_SIZE));
 });

@@ -3,7 +3,8 @@
  * shared with the session plugin) in a cookie, split into numbered cookies when it would not fit
  * in one.
  */
-import { type Credential, SessionSealer, trimAsciiSpace } from '../../index.ts';
+import { type Credential, SessionSealer } from '../../index.ts';
+import { ChunkedCookie, type CookieJar, CookieReader } from '../../lib/chunked-cookie.ts';
 import { idTokenClaims, idTokenHeader, userinfoHeader } from './urls.ts';
 
 export { SessionSealer };
@@ -91,7 +92,7 @@ export interface LoginPayload {
 
 /** Longest cookie value written in one cookie; browsers cap name + value + attributes near 4096 bytes. */
 export const CHUNK_SIZE = 3800;
-/** Upper bound of chunks read, so a hostile Cookie header cannot make us concatenate forever. */
+/** The chunks read: a hostile Cookie header cannot make us concatenate (or expire) more. */
 const MAX_CHUNKS = 16;
 /**
  * The largest sealed session written (6 chunks). The gateway reads at most 32 KiB of request
@@ -110,46 +111,6 @@ export function oversized(sealed: string, sub: string): Record<string, unknown> 
 /** The pending-login cookie's name is the session cookie's with this suffix. */
 export const LOGIN_SUFFIX = '_login';
 
-/**
- * Parses a Cookie header, keeping only the cookies of session `name`: `name`, its chunks
- * `name.<digits>` and its login cookie `name_login`. Also returns the header without those
- * cookies (null when none of ours were present), for the upstream request: the app's own cookies,
- * `name…` look-alikes such as `oidc_sessionid` included, pass unchanged.
- */
-export function readCookies(
-  header: string | undefined,
-  name: string,
-): { ours: Map<string, string>; rest: string | null } {
-  const ours = new Map<string, string>();
-  if (header === undefined || !header.includes(name)) return { ours, rest: null };
-  const kept: string[] = [];
-  const login = name + LOGIN_SUFFIX;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    const cookie = trimAsciiSpace(eq < 0 ? part : part.slice(0, eq));
-    if (cookie === login || isPartOf(cookie, name)) {
-      if (eq >= 0 && !ours.has(cookie)) ours.set(cookie, trimAsciiSpace(part.slice(eq + 1)));
-    } else {
-      const other = trimAsciiSpace(part);
-      if (other !== '') kept.push(other);
-    }
-  }
-  return { ours, rest: ours.size === 0 ? null : kept.join('; ') };
-}
-
-/** Reassembles a possibly chunked cookie value: `name`, or `name.0`, `name.1`, ... in order. */
-export function joinChunks(cookies: ReadonlyMap<string, string>, name: string): string | null {
-  const whole = cookies.get(name);
-  if (whole !== undefined && whole !== '') return whole;
-  let out = '';
-  for (let i = 0; i < MAX_CHUNKS; i++) {
-    const part = cookies.get(`${name}.${i}`);
-    if (part === undefined || part === '') break;
-    out += part;
-  }
-  return out === '' ? null : out;
-}
-
 /** Attributes every cookie of the plugin carries. */
 export interface CookieAttributes {
   readonly secure: boolean;
@@ -157,58 +118,62 @@ export interface CookieAttributes {
   readonly maxAge?: number;
 }
 
-function serialize(name: string, value: string, attrs: CookieAttributes): string {
-  let s = `${name}=${value}; Path=/; HttpOnly; SameSite=Lax`;
+function attributes(attrs: CookieAttributes): string {
+  let s = '; Path=/; HttpOnly; SameSite=Lax';
   if (attrs.maxAge !== undefined) s += `; Max-Age=${attrs.maxAge}`;
   if (attrs.secure) s += '; Secure';
   return s;
 }
 
+const EXPIRED = '; Path=/; HttpOnly; SameSite=Lax; Max-Age=0';
+const EXPIRED_SECURE = `${EXPIRED}; Secure`;
+
 /** A Set-Cookie value that deletes `name`. */
 export function clearCookie(name: string, secure: boolean): string {
-  return `${name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0${secure ? '; Secure' : ''}`;
+  return `${name}=${secure ? EXPIRED_SECURE : EXPIRED}`;
 }
 
 /**
- * Set-Cookie values that store `value` under `name`, chunked when too long, and delete whatever
- * other chunk (or the unchunked cookie) the client currently holds.
+ * The cookies of session `name`, named at load: `name`, its chunks `name.0` to `name.15` (a value
+ * longer than CHUNK_SIZE), and its login cookie `name_login`.
  */
-export function writeChunks(
-  name: string,
-  value: string,
-  attrs: CookieAttributes,
-  present: ReadonlyMap<string, string>,
-): string[] {
-  const out: string[] = [];
-  const written = new Set<string>();
-  if (value.length <= CHUNK_SIZE) {
-    out.push(serialize(name, value, attrs));
-    written.add(name);
-  } else {
-    for (let i = 0, off = 0; off < value.length; i++, off += CHUNK_SIZE) {
-      const chunkName = `${name}.${i}`;
-      out.push(serialize(chunkName, value.slice(off, off + CHUNK_SIZE), attrs));
-      written.add(chunkName);
-    }
-  }
-  for (const existing of present.keys()) {
-    if (!written.has(existing) && isPartOf(existing, name)) out.push(clearCookie(existing, attrs.secure));
-  }
-  return out;
-}
+export class SessionCookies {
+  readonly #session: ChunkedCookie;
+  readonly #reader: CookieReader;
 
-/** Set-Cookie values deleting `name` and all of its chunks the client holds. */
-export function clearChunks(name: string, secure: boolean, present: ReadonlyMap<string, string>): string[] {
-  const out: string[] = [];
-  for (const existing of present.keys()) {
-    if (isPartOf(existing, name)) out.push(clearCookie(existing, secure));
+  constructor(name: string) {
+    const chunks = Array.from({ length: MAX_CHUNKS }, (_, i) => `${name}.${i}`);
+    this.#session = new ChunkedCookie(name, chunks, () => CHUNK_SIZE);
+    this.#reader = new CookieReader([...this.#session.names, name + LOGIN_SUFFIX]);
   }
-  return out;
-}
 
-function isPartOf(cookieName: string, name: string): boolean {
-  if (cookieName === name) return true;
-  if (!cookieName.startsWith(name) || cookieName.charCodeAt(name.length) !== 46 /* . */) return false;
-  const rest = cookieName.slice(name.length + 1);
-  return rest !== '' && /^\d+$/.test(rest);
+  /**
+   * Our cookies in a Cookie header (the first of each name), and the header without them (null
+   * when none of ours were present), for the upstream: the app's own cookies, `name…` look-alikes
+   * such as `oidc_sessionid` included, pass unchanged.
+   */
+  read(header: string | undefined): { ours: CookieJar; rest: string | null } {
+    const { jar, rest } = this.#reader.read(header);
+    return { ours: jar, rest };
+  }
+
+  /** The sealed session the cookies carry: `name`, or `name.0`, `name.1`, ... joined in order. */
+  join(ours: CookieJar): string | null {
+    return this.#session.join(ours);
+  }
+
+  /**
+   * Set-Cookie values that store `value`, chunked when too long, and delete whatever other chunk
+   * (or the unchunked cookie) the client currently holds. A value past every chunk (the caller
+   * refuses one past MAX_SESSION_BYTES first) deletes them all.
+   */
+  write(value: string, attrs: CookieAttributes, ours: CookieJar): string[] {
+    const expired = attrs.secure ? EXPIRED_SECURE : EXPIRED;
+    return this.#session.write(value, attributes(attrs), expired, ours) ?? this.#session.clear(ours, expired);
+  }
+
+  /** Set-Cookie values deleting the session cookie and all of its chunks the client holds. */
+  clear(secure: boolean, ours: CookieJar): string[] {
+    return this.#session.clear(ours, secure ? EXPIRED_SECURE : EXPIRED);
+  }
 }
