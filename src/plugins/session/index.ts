@@ -29,6 +29,7 @@ import {
   trimAsciiSpace,
   utf8HeaderText,
 } from '../../index.ts';
+import { ChunkedCookie, COOKIE_PAIR_LIMIT, type CookieJar, CookieReader } from '../../lib/chunked-cookie.ts';
 
 /** The session plugin's config, defaults applied. */
 export interface SessionConfig {
@@ -87,8 +88,14 @@ export const SESSION_PRIORITY = 1900;
 
 /** The largest body read for a logout argument (Kong reads the body the client sent). */
 const LOGOUT_BODY_LIMIT = 64 * 1024;
-/** Longest session cookie value read (and issued); a sealed session is a few hundred bytes. */
-const MAX_COOKIE = 4096;
+/**
+ * The cookies a session is split over. lua-resty-session 4 (Kong 3) stores a session whose
+ * `name=value` would pass 4096 bytes in `name`, `name2`, `name3`, ... (up to `name9`), each
+ * `name=value` filled to 4096 bytes. The gateway reads at most 32 KiB of request headers, so six
+ * here (24 KiB): a bigger session, sent on every request, would be refused with 431 until the
+ * browser dropped it, logout included.
+ */
+const MAX_CHUNKS = 6;
 const CTX = 'session';
 
 /** What the cookie holds. Times are seconds since the epoch. */
@@ -112,9 +119,11 @@ interface Payload {
 
 interface State {
   payload: Payload | null;
-  /** The client sent a session cookie (valid or not). */
+  /** The cookies of ours the client sent, by name: what a new cookie replaces or a logout expires. */
+  jar: CookieJar;
+  /** The client sent a session cookie or chunk (valid or not). */
   present: boolean;
-  /** The client sent a remember cookie (valid or not), and the valid one's content. */
+  /** The client sent a remember cookie or chunk (valid or not), and the valid one's content. */
   rememberPresent: boolean;
   remembered: Payload | null;
   /** `payload` was restored from the remember cookie: a new session cookie is due. */
@@ -130,6 +139,36 @@ const MAX_TTL = 34_560_000;
  */
 const EXPIRED = '; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0';
 
+/** lua-resty-session 4's cookies of `name`: `name`, `name2`, ..., each `name=value` at most 4096 bytes. */
+function chunkedCookie(name: string): ChunkedCookie {
+  const names = [name];
+  for (let i = 2; i <= MAX_CHUNKS; i++) names.push(`${name}${i}`);
+  return new ChunkedCookie(name, names, (n) => COOKIE_PAIR_LIMIT - n.length - 1, wholeSeal);
+}
+
+/**
+ * Whether joined chunks make a whole sealed value: a compact JWE (RFC 7516 section 7.1) has five
+ * parts, the last A256GCM's 16-byte tag (22 base64url characters). A chunk past it, one a client
+ * kept from a longer session, is not joined: lua-resty-session 4 reads the chunks its header
+ * counts, and no more.
+ */
+function wholeSeal(joined: string): boolean {
+  let dots = 0;
+  let last = -1;
+  for (let i = joined.indexOf('.'); i !== -1; i = joined.indexOf('.', i + 1)) {
+    // More parts than a JWE has: it will not open, however much more is joined.
+    if (++dots > 4) return true;
+    last = i;
+  }
+  return dots === 4 && joined.length - last - 1 >= 22;
+}
+
+/** Whether two cookie names' chunks would overwrite each other (`session` and `session2`). */
+function chunksOverlap(a: string, b: string): boolean {
+  const names = new Set(chunkedCookie(a).names);
+  return chunkedCookie(b).names.some((n) => names.has(n));
+}
+
 /** Folds Kong 2's field names into Kong 3's, as Kong 3 does. */
 function shorthands(c: SessionConfig): void {
   if (c.cookie_lifetime !== undefined) c.rolling_timeout = c.cookie_lifetime;
@@ -142,11 +181,13 @@ function shorthands(c: SessionConfig): void {
 
 class Session implements PluginHandlers {
   private readonly attributes: string;
-  private readonly clear: string;
+  /** What follows `name=` in a Set-Cookie that removes a cookie. */
+  private readonly expired: string;
   private readonly logoutMethods: ReadonlySet<string>;
-  private readonly prefix: string;
-  private readonly rememberPrefix: string | null;
-  private readonly clearRemember: string;
+  private readonly session: ChunkedCookie;
+  /** The remember cookie, when `remember` is on (else it is neither read nor written). */
+  private readonly rememberCookie: ChunkedCookie | null;
+  private readonly reader: CookieReader;
   private readonly rememberMaxAge: number;
   private readonly requestHeaders: readonly SessionHeader[];
   /** Lower-case names of the `request_headers` the route sends upstream, removed from what the client sent. */
@@ -173,11 +214,11 @@ class Session implements PluginHandlers {
     if (config.cookie_secure || config.cookie_same_site === 'None') attrs += '; Secure';
     if (config.cookie_http_only) attrs += '; HttpOnly';
     this.attributes = attrs;
-    this.clear = `${config.cookie_name}=${attrs}${EXPIRED}`;
+    this.expired = `${attrs}${EXPIRED}`;
     this.logoutMethods = new Set(config.logout_methods);
-    this.prefix = `${config.cookie_name}=`;
-    this.rememberPrefix = config.remember ? `${config.remember_cookie_name}=` : null;
-    this.clearRemember = `${config.remember_cookie_name}=${attrs}${EXPIRED}`;
+    this.session = chunkedCookie(config.cookie_name);
+    this.rememberCookie = config.remember ? chunkedCookie(config.remember_cookie_name) : null;
+    this.reader = new CookieReader([...this.session.names, ...(this.rememberCookie?.names ?? [])]);
     const ttl = config.remember_rolling_timeout;
     this.rememberMaxAge = ttl === 0 || ttl > MAX_TTL ? MAX_TTL : Math.floor(ttl);
     const requested = [...new Set(config.request_headers ?? [])];
@@ -218,8 +259,15 @@ class Session implements PluginHandlers {
   async access(req: GatewayRequest): Promise<void> {
     // The upstream reads these as the gateway's word on the session: a client's copy never reaches it.
     for (const name of this.strippedHeaders) req.removeUpstreamHeader(name);
-    const [value, rememberValue] = this.cookies(req);
-    if (value === null && rememberValue === null) return;
+    const { jar, rest } = this.reader.read(req.headers.cookie);
+    if (rest === null) return;
+    // The session is the gateway's: its cookies are not sent upstream.
+    if (rest === '') req.removeUpstreamHeader('cookie');
+    else req.setUpstreamHeader('cookie', rest);
+    const present = this.session.present(jar);
+    const rememberPresent = this.rememberCookie?.present(jar) === true;
+    const value = present ? this.session.join(jar) : null;
+    const rememberValue = rememberPresent ? this.rememberCookie!.join(jar) : null;
     let payload = value === null ? null : await this.openCookie(value);
     const remembered = rememberValue === null ? null : await this.openRemember(rememberValue);
     let restored = false;
@@ -229,16 +277,12 @@ class Session implements PluginHandlers {
       payload = { ...remembered, i: randomBytes(32).toString('base64url'), iat: now, rat: now, uat: now };
       restored = true;
     }
-    const state: State = {
-      payload,
-      present: value !== null,
-      rememberPresent: rememberValue !== null,
-      remembered,
-      restored,
-    };
+    const state: State = { payload, jar, present, rememberPresent, remembered, restored };
     req.ctx[CTX] = state;
     if (payload !== null && (await this.isLogout(req))) {
-      const cleared = this.rememberPrefix === null ? this.clear : [this.clear, this.clearRemember];
+      // lua-resty-session 4's logout: the session cookie and the remember cookie removed, with every chunk.
+      const cleared = this.expire(this.session, jar);
+      if (this.rememberCookie !== null) cleared.push(...this.expire(this.rememberCookie, jar));
       return req.exit(200, undefined, { 'Set-Cookie': cleared });
     }
     if (payload === null) return;
@@ -266,27 +310,14 @@ class Session implements PluginHandlers {
   }
 
   /**
-   * The session cookie's and the remember cookie's values (the first of each name), both removed
-   * from the upstream request (the session is the gateway's).
+   * Set-Cookie values removing `cookie`: its first name whether the client sent it or not (as
+   * lua-resty-session 4's destroy does), and every chunk of it the client sent.
    */
-  private cookies(req: GatewayRequest): [string | null, string | null] {
-    const header = req.headers.cookie;
-    const remember = this.rememberPrefix;
-    if (header === undefined || !(header.includes(this.prefix) || (remember !== null && header.includes(remember))))
-      return [null, null];
-    let found: string | null = null;
-    let foundRemember: string | null = null;
-    const kept: string[] = [];
-    for (const part of header.split(';')) {
-      const p = trimAsciiSpace(part);
-      if (p.startsWith(this.prefix)) found ??= p.slice(this.prefix.length);
-      else if (remember !== null && p.startsWith(remember)) foundRemember ??= p.slice(remember.length);
-      else if (p !== '') kept.push(p);
-    }
-    if (kept.length === 0) req.removeUpstreamHeader('cookie');
-    else req.setUpstreamHeader('cookie', kept.join('; '));
-    const bounded = (v: string | null) => (v !== null && v.length <= MAX_COOKIE ? v : null);
-    return [bounded(found), bounded(foundRemember)];
+  private expire(cookie: ChunkedCookie, jar: CookieJar): string[] {
+    const out = cookie.clear(jar, this.expired);
+    const name = cookie.names[0]!;
+    if (!jar.has(name)) out.unshift(`${name}=${this.expired}`);
+    return out;
   }
 
   private openCookie(value: string): Promise<Payload | null> {
@@ -357,29 +388,32 @@ class Session implements PluginHandlers {
     const credential = req.credential;
     const consumer = req.consumer;
     if (credential === null || consumer === null) {
-      // An invalid or expired cookie is removed; anonymous requests never open sessions.
-      if (state?.present && (state.payload === null || state.restored)) append(res, this.clear);
-      if (this.rememberPrefix !== null && state?.rememberPresent && state.remembered === null)
-        append(res, this.clearRemember);
+      // An invalid or expired cookie is removed, every chunk of it; anonymous requests never open sessions.
+      if (state === undefined) return;
+      if (state.present && (state.payload === null || state.restored))
+        append(res, this.session.clear(state.jar, this.expired));
+      if (this.rememberCookie !== null && state.rememberPresent && state.remembered === null)
+        append(res, this.rememberCookie.clear(state.jar, this.expired));
       return;
     }
     const now = Math.floor(Date.now() / 1000);
     const p = state?.payload ?? null;
+    const jar = state?.jar ?? NO_COOKIES;
     const same = p !== null && p.c === consumer.id && p.r === credential.id;
     if (same && state?.restored) {
       // A session restored from the remember cookie: a new session cookie, the remember one renewed.
-      await this.issue(res, p, consumer, now);
-      return this.remember(res, { ...state.remembered!, rat: now });
+      await this.issue(res, p, consumer, now, jar);
+      return this.remember(res, { ...state.remembered!, rat: now }, jar);
     }
     if (same) {
       // Renew while in use: the idling clock at most once a minute, the rolling one near its end.
       const idle = this.config.idling_timeout > 0 && now - p.uat >= Math.min(60, this.config.idling_timeout / 2);
       const rolling = this.config.rolling_timeout > 0 && now - p.rat >= this.config.rolling_timeout / 2;
       if (!idle && !rolling) return this.describe(res, p, consumer, now);
-      await this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat }, consumer, now);
+      await this.issue(res, { ...p, uat: now, rat: rolling ? now : p.rat }, consumer, now, jar);
       // A valid remember cookie's rolling window follows the session's renewals; its absolute one
       // stays (a new remember cookie is only minted at sign-in, or remember_absolute_timeout would not bound it).
-      if (rolling && state?.remembered) await this.remember(res, { ...state.remembered, rat: now });
+      if (rolling && state?.remembered) await this.remember(res, { ...state.remembered, rat: now }, jar);
       return;
     }
     const fresh: Payload = {
@@ -394,36 +428,45 @@ class Session implements PluginHandlers {
     };
     const groups = req.ctx.authenticated_groups;
     if (isGroups(groups) && groups.length > 0) fresh.g = [...groups];
-    if (await this.issue(res, fresh, consumer, now)) await this.remember(res, fresh);
+    if (await this.issue(res, fresh, consumer, now, jar)) await this.remember(res, fresh, jar);
   }
 
   /**
-   * The session cookie: a browser-session cookie, as lua-resty-session 4 sets it (remember or not).
-   * None when it would be longer than the cookies read back (only groups can make it so): the
-   * client then signs in again, and its authentication plugin sets the groups again; a session
-   * without some of them could pass an acl deny list.
+   * The session cookie: a browser-session cookie, as lua-resty-session 4 sets it (remember or not),
+   * split into chunks past 4096 bytes; the chunks of a longer session the client holds are removed.
+   * None when it would be longer than MAX_CHUNKS hold (only groups can make it so): the client then
+   * signs in again, and its authentication plugin sets the groups again (a session without some
+   * of them could pass an acl deny list); the session cookies it holds are removed.
    */
-  private async issue(res: GatewayResponse, payload: Payload, consumer: Consumer, now: number): Promise<boolean> {
+  private async issue(
+    res: GatewayResponse,
+    payload: Payload,
+    consumer: Consumer,
+    now: number,
+    jar: CookieJar,
+  ): Promise<boolean> {
     const sealed = await this.sealer.seal(payload);
-    if (sealed.length > MAX_COOKIE) return false;
-    append(res, `${this.config.cookie_name}=${sealed}${this.attributes}`);
+    const cookies = this.session.write(sealed, this.attributes, this.expired, jar);
+    if (cookies === null) {
+      append(res, this.session.clear(jar, this.expired));
+      return false;
+    }
+    append(res, cookies);
     this.describe(res, payload, consumer, now);
     return true;
   }
 
   /** With `remember`, the persistent cookie that starts a new session once the session cookie is gone or expired. */
-  private async remember(res: GatewayResponse, payload: Payload): Promise<void> {
-    if (this.rememberPrefix === null) return;
+  private async remember(res: GatewayResponse, payload: Payload, jar: CookieJar): Promise<void> {
+    const cookie = this.rememberCookie;
+    if (cookie === null) return;
     const { i: _, ...kept } = payload;
     const sealed = await this.rememberSealer.seal(kept);
-    if (sealed.length > MAX_COOKIE) return;
-    // Expires beside Max-Age, as lua-resty-session 4 writes a persistent cookie: clients that know
-    // only Expires (RFC 6265 5.3) would otherwise drop it when the browser closes.
+    // Expires beside Max-Age, as lua-resty-session 4 writes a persistent cookie (on every chunk):
+    // clients that know only Expires (RFC 6265 5.3) would otherwise drop it when the browser closes.
     const expires = new Date(Date.now() + this.rememberMaxAge * 1000).toUTCString();
-    append(
-      res,
-      `${this.config.remember_cookie_name}=${sealed}${this.attributes}; Expires=${expires}; Max-Age=${this.rememberMaxAge}`,
-    );
+    const attributes = `${this.attributes}; Expires=${expires}; Max-Age=${this.rememberMaxAge}`;
+    append(res, cookie.write(sealed, attributes, this.expired, jar) ?? cookie.clear(jar, this.expired));
   }
 
   /** Kong 3's `response_headers`: what the client may know of its session. */
@@ -444,9 +487,16 @@ function str(n: number | null): string | null {
   return n === null ? null : String(n);
 }
 
-function append(res: GatewayResponse, cookie: string): void {
+const NO_COOKIES: CookieJar = new Map();
+
+/** Adds Set-Cookie values after those already on the response (the upstream's are kept). */
+function append(res: GatewayResponse, cookies: readonly string[]): void {
+  if (cookies.length === 0) return;
   const prev: HeaderValue | undefined = res.headers['set-cookie'];
-  res.setHeader('Set-Cookie', prev === undefined ? cookie : [...(typeof prev === 'string' ? [prev] : prev), cookie]);
+  res.setHeader(
+    'Set-Cookie',
+    prev === undefined ? [...cookies] : [...(typeof prev === 'string' ? [prev] : prev), ...cookies],
+  );
 }
 
 /**
@@ -491,6 +541,11 @@ export default definePlugin<SessionConfig>({
     }
     if (config.remember && config.remember_cookie_name === config.cookie_name)
       throw new PluginConfigError('remember_cookie_name', 'must differ from cookie_name: they are two cookies');
+    if (config.remember && chunksOverlap(config.cookie_name, config.remember_cookie_name))
+      throw new PluginConfigError(
+        'remember_cookie_name',
+        `must not name a chunk of cookie_name, nor cookie_name one of it: a cookie past 4096 bytes is split into ${config.cookie_name}, ${config.cookie_name}2, ... ${config.cookie_name}${MAX_CHUNKS} (and ${config.remember_cookie_name}, ${config.remember_cookie_name}2, ...)`,
+      );
     const sealer = new SessionSealer([secret], binding);
     // NUL cannot be in a cookie name or an audience, so this binding is never a session cookie's.
     const rememberSealer = new SessionSealer(
