@@ -23,7 +23,6 @@ const OSS: Record<string, string> = {
   acme: 'is not supported: get certificates with your ACME client (cert-manager, certbot) and declare them as `certificates`',
   datadog: 'is not supported: scrape the Prometheus metrics at /metrics with the Datadog agent',
   loggly: 'is not supported: ship the JSON access log to Loggly with your log collector',
-  'standard-webhooks': 'is not supported: verify webhook signatures in the upstream or with a custom plugin',
   'mtls-auth': `${ENTERPRISE}; terminate client TLS in front of Tollgate and use key-auth, jwt or oidc`,
 };
 

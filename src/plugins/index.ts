@@ -28,6 +28,7 @@ import requestTransformer from './request-transformer/index.ts';
 import responseRateLimiting from './response-ratelimiting/index.ts';
 import responseTransformer from './response-transformer/index.ts';
 import session from './session/index.ts';
+import standardWebhooks from './standard-webhooks/index.ts';
 import statsd from './statsd/index.ts';
 import syslog from './syslog/index.ts';
 import tcpLog from './tcp-log/index.ts';
@@ -56,6 +57,7 @@ const builtins: PluginDefinition[] = [
   basicAuth,
   ldapAuth,
   session,
+  standardWebhooks,
   httpLog,
   fileLog,
   tcpLog,

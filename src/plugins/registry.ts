@@ -1,6 +1,6 @@
 /**
  * The built-in plugins, loaded on demand: a config loads the modules of the plugins it uses (and of
- * the plugins owning the credential entities it declares), not all thirty, which keeps their code
+ * the plugins owning the credential entities it declares), not all of them, which keeps their code
  * and dependencies out of a gateway's start-up and memory. `./index.ts` is the eager list that
  * tooling and the test kit use; `registry.test.ts` checks that both agree.
  */
@@ -34,6 +34,7 @@ const LOADERS: Record<string, Loader> = {
   'response-ratelimiting': () => import('./response-ratelimiting/index.ts'),
   'response-transformer': () => import('./response-transformer/index.ts'),
   session: () => import('./session/index.ts'),
+  'standard-webhooks': () => import('./standard-webhooks/index.ts'),
   statsd: () => import('./statsd/index.ts'),
   syslog: () => import('./syslog/index.ts'),
   'tcp-log': () => import('./tcp-log/index.ts'),
