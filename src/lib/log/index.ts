@@ -1,8 +1,10 @@
 /**
  * `tollgate/log`: what logging plugins share (Kong's log serializer, Kong 3's delivery queue,
- * custom fields). Custom logging plugins import it as the built-ins do.
+ * custom fields, a datagram sender, syslog's severities). Custom logging plugins import it as the built-ins do.
  */
+
 export { CUSTOM_FIELDS_SCHEMA, type CustomFields, compileCustomFields, withCustomFields } from './custom-fields.ts';
+export { DatagramSender, MAX_DATAGRAMS_IN_FLIGHT } from './datagram.ts';
 export {
   type Deliver,
   type LegacyQueueFields,
@@ -18,3 +20,10 @@ export {
 export { RepeatedWarning } from './repeated-warning.ts';
 export { DEFAULT_WORKSPACE, type KongLogEntry, loggedUri, REDACTED, redactQuery, serializeKong } from './serializer.ts';
 export { StreamSender, type StreamTarget } from './stream-sender.ts';
+export {
+  type SeverityConfig,
+  SYSLOG_HOSTNAME,
+  SYSLOG_SEVERITY,
+  type SyslogSeverity,
+  statusSeverity,
+} from './syslog.ts';

@@ -8,7 +8,6 @@
  * (bounded, dropped and counted when the server is slow or down) and never delay a response.
  */
 import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
-import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/syslog.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin, dnsLookup } from '../../index.ts';
@@ -20,17 +19,19 @@ import {
   QUEUE_DEFAULTS,
   queueHealth,
   StreamSender,
+  SYSLOG_HOSTNAME,
+  SYSLOG_SEVERITY,
+  type SyslogSeverity,
   serializeKong,
+  statusSeverity,
   withCustomFields,
 } from '../../lib/log/index.ts';
 
-type Severity = 'debug' | 'info' | 'notice' | 'warning' | 'err' | 'crit' | 'alert' | 'emerg';
-
 export interface SyslogConfig {
-  log_level: Severity;
-  successful_severity: Severity;
-  client_errors_severity: Severity;
-  server_errors_severity: Severity;
+  log_level: SyslogSeverity;
+  successful_severity: SyslogSeverity;
+  client_errors_severity: SyslogSeverity;
+  server_errors_severity: SyslogSeverity;
   facility: string;
   host: string;
   port: number;
@@ -38,18 +39,6 @@ export interface SyslogConfig {
   custom_fields_by_lua: Record<string, string> | null;
   custom_fields: Record<string, string> | null;
 }
-
-/** RFC 5424 severities (lower is more severe). */
-const SEVERITY: Record<Severity, number> = {
-  emerg: 0,
-  alert: 1,
-  crit: 2,
-  err: 3,
-  warning: 4,
-  notice: 5,
-  info: 6,
-  debug: 7,
-};
 
 /** RFC 5424 facility codes. */
 const FACILITY: Record<string, number> = {
@@ -75,12 +64,6 @@ const FACILITY: Record<string, number> = {
   local7: 23,
 };
 
-/** HOSTNAME field: printable ASCII without spaces (RFC 5424 6.2.4), at most 255 characters. */
-const HOST =
-  hostname()
-    .replace(/[^\x21-\x7e]/g, '-')
-    .slice(0, 255) || '-';
-
 class Syslog implements PluginHandlers {
   private readonly fields: CustomFields | null;
   private readonly threshold: number;
@@ -94,23 +77,15 @@ class Syslog implements PluginHandlers {
     private readonly warn: (msg: string) => void,
   ) {
     this.fields = compileCustomFields(config);
-    this.threshold = SEVERITY[config.log_level];
+    this.threshold = SYSLOG_SEVERITY[config.log_level];
     this.facility = FACILITY[config.facility] ?? 1;
   }
 
   log(req: GatewayRequest, entry: LogEntry): void {
-    const c = this.config;
-    const severity =
-      SEVERITY[
-        entry.status >= 500
-          ? c.server_errors_severity
-          : entry.status >= 400
-            ? c.client_errors_severity
-            : c.successful_severity
-      ];
+    const severity = statusSeverity(this.config, entry.status);
     if (severity > this.threshold) return;
     const msg = JSON.stringify(withCustomFields(serializeKong(req, entry), req, this.fields));
-    const line = `<${this.facility * 8 + severity}>1 ${new Date().toISOString()} ${HOST} kong ${process.pid} - - ${msg}`;
+    const line = `<${this.facility * 8 + severity}>1 ${new Date().toISOString()} ${SYSLOG_HOSTNAME} kong ${process.pid} - - ${msg}`;
     this.queue ??= new LogQueue<string>(
       'syslog',
       { ...QUEUE_DEFAULTS, max_batch_size: 100, max_coalescing_delay: 0.01, max_retry_time: 10 },
