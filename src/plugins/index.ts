@@ -16,6 +16,7 @@ import jwt from './jwt/index.ts';
 import jwtClaims from './jwt-claims/index.ts';
 import keyAuth from './key-auth/index.ts';
 import ldapAuth from './ldap-auth/index.ts';
+import loggly from './loggly/index.ts';
 import oidc from './oidc/index.ts';
 import opentelemetry from './opentelemetry/index.ts';
 import prometheus from './prometheus/index.ts';
@@ -62,6 +63,7 @@ const builtins: PluginDefinition[] = [
   fileLog,
   tcpLog,
   udpLog,
+  loggly,
   syslog,
   statsd,
   hmacAuth,

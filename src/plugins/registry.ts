@@ -22,6 +22,7 @@ const LOADERS: Record<string, Loader> = {
   'jwt-claims': () => import('./jwt-claims/index.ts'),
   'key-auth': () => import('./key-auth/index.ts'),
   'ldap-auth': () => import('./ldap-auth/index.ts'),
+  loggly: () => import('./loggly/index.ts'),
   oidc: () => import('./oidc/index.ts'),
   opentelemetry: () => import('./opentelemetry/index.ts'),
   prometheus: () => import('./prometheus/index.ts'),
