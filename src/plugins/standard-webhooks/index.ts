@@ -66,7 +66,14 @@ function listed(header: string, expected: Buffer): boolean {
   return false;
 }
 
+/**
+ * Redacted by every logger: for `tolerance_second` a signature lets whoever reads it (with a body
+ * they know or guess) replay the webhook. Kong's log entries show it.
+ */
+const SECRET_HEADERS: readonly string[] = ['webhook-signature'];
+
 class StandardWebhooks implements PluginHandlers {
+  readonly secretHeaders = SECRET_HEADERS;
   private readonly toleranceMs: number;
 
   constructor(

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { type Receiver, udpReceiver } from '../../../test/support/receivers.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import { validateText } from '../../../test/support/validate.ts';
 import type { TestGateway } from '../../testing/index.ts';
@@ -41,8 +42,10 @@ function signed(key: Buffer | string, body: string = BODY, ts = now(), id = MESS
 describe('standard-webhooks', () => {
   let upstream: RecordingUpstream;
   let gw: TestGateway;
+  let udp: Receiver;
   before(async () => {
     upstream = await startRecordingUpstream();
+    udp = await udpReceiver();
     gw = await startServiceGateway(
       [
         {
@@ -56,12 +59,13 @@ describe('standard-webhooks', () => {
           plugins: [{ name: 'standard-webhooks', config: { secret_v1: WHSEC, tolerance_second: 60 } }],
         },
       ],
-      { url: upstream.url },
+      { url: upstream.url, extra: { plugins: [{ name: 'udp-log', config: { host: '127.0.0.1', port: udp.port } }] } },
     );
   });
   after(async () => {
     await gw.close();
     await upstream.close();
+    await udp.close();
   });
 
   /** POSTs through the gateway; the status, the JSON answer, and whether the upstream saw the request. */
@@ -145,6 +149,17 @@ describe('standard-webhooks', () => {
     assertRefused(await post('/kong', signed(KONG_SECRET, big.toString('latin1')), chunked));
     const reasons = gw.logs.filter((l) => l.type === 'access' && l.reason === 'BODY_TOO_LARGE');
     assert.equal(reasons.length, 2);
+  });
+
+  test('log entries show the signature as REDACTED: read there, it could replay the webhook', async () => {
+    const h = signed(KONG_SECRET, BODY, now(), 'msg_logged');
+    assert.equal((await post('/kong', h)).status, 200);
+    for (;;) {
+      const e = JSON.parse(await udp.next()) as { request: { headers: Record<string, string> } };
+      if (e.request.headers['webhook-id'] !== 'msg_logged') continue;
+      assert.equal(e.request.headers['webhook-signature'], 'REDACTED');
+      break;
+    }
   });
 
   test('the secret never shows: not in the admin API, not in the log', async () => {
