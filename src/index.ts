@@ -5,8 +5,9 @@
  * runtime and the data path stay internal: a plugin sees a request, a response, its own config and
  * the consumers, never the gateway's file model. JWT helpers are the `tollgate/jwt` subpath
  * (src/lib/jwt.ts); the test kit is `tollgate/testing`; the log receivers' helpers are
- * `tollgate/log`; Kong's config rules that plugins share are `tollgate/kong-config`; a value
- * split over several cookies (sessions) is `tollgate/chunked-cookie`.
+ * `tollgate/log`, the StatsD lines and sender statsd and datadog share `tollgate/statsd`; Kong's
+ * config rules that plugins share are `tollgate/kong-config`; a value split over several cookies
+ * (sessions) is `tollgate/chunked-cookie`.
  */
 
 export type {

@@ -9,25 +9,28 @@
  * Its one workspace is Kong DB-less's default (its id, or `default` by name); `shdict_usage` and the
  * `cache_datastore_*` metrics measure nginx internals and are not sent.
  */
-import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/statsd.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
 import {
   DEFAULT_WORKSPACE,
   type KongLogEntry,
   type LegacyQueueFields,
-  LogQueue,
   type QueueConfig,
-  queueHealth,
-  StreamSender,
   serializeKong,
   withLegacyQueueFields,
 } from '../../lib/log/index.ts';
+import {
+  type ConsumerIdentifier as ConsumerId,
+  consumerIdentifier as consumerId,
+  ENTRY_METRICS as PLAIN,
+  STAT_TYPE_CODES,
+  StatsdSink,
+  sampleSuffix,
+} from '../../lib/statsd.ts';
 
-type StatType = 'gauge' | 'timer' | 'counter' | 'histogram' | 'meter' | 'set';
-type ConsumerId = 'consumer_id' | 'custom_id' | 'username';
+type StatType = Exclude<keyof typeof STAT_TYPE_CODES, 'distribution'>;
 type ServiceId = 'service_id' | 'service_name' | 'service_host' | 'service_name_or_host';
 type TagStyle = 'dogstatsd' | 'influxdb' | 'librato' | 'signalfx';
 
@@ -74,18 +77,6 @@ const DEFAULT_METRICS: MetricConfig[] = [
   { name: 'status_count_per_user_per_route', stat_type: 'counter', sample_rate: 1 },
 ];
 
-const TYPE: Record<StatType, string> = { gauge: 'g', timer: 'ms', counter: 'c', histogram: 'h', meter: 'm', set: 's' };
-
-/** Metrics whose value comes straight from the entry: name suffix and value. */
-const PLAIN: Record<string, [string, (m: KongLogEntry) => number]> = {
-  request_count: ['request.count', () => 1],
-  request_size: ['request.size', (m) => m.request.size],
-  response_size: ['response.size', (m) => m.response.size],
-  latency: ['latency', (m) => m.latencies.request],
-  upstream_latency: ['upstream_latency', (m) => m.latencies.proxy],
-  kong_latency: ['kong_latency', (m) => m.latencies.kong],
-};
-
 const dots = (s: string) => s.replaceAll('.', '_');
 const HOSTNAME = dots(hostname());
 /** What would end a tag or a line in any of the tagged formats; Kong sends values as they are. */
@@ -101,12 +92,6 @@ function taggedLine(style: TagStyle, name: string, value: number, kind: string, 
   if (style === 'influxdb') return `${name},${list}:${value}|${kind}`;
   if (style === 'librato') return `${name}#${list}:${value}|${kind}`;
   return `${name}[${list}]:${value}|${kind}`;
-}
-
-function consumerId(m: KongLogEntry, how: ConsumerId): string | null {
-  const c = m.consumer;
-  if (c === null) return null;
-  return how === 'consumer_id' ? c.id : how === 'username' ? c.username : c.custom_id;
 }
 
 function serviceId(m: KongLogEntry, how: ServiceId): string | null {
@@ -131,14 +116,14 @@ class Statsd implements PluginHandlers {
   private readonly metrics: MetricConfig[];
   private readonly ranges: [number, number][] | null;
   private readonly prefix: string;
-  private queue: LogQueue<string[]> | null = null;
-  private udp: Socket | null = null;
-  private tcp: StreamSender | null = null;
+  private readonly sink: StatsdSink;
 
   constructor(
     private readonly config: StatsdConfig,
-    private readonly warn: (msg: string) => void,
+    warn: (msg: string) => void,
   ) {
+    const target = { host: config.host, port: config.port, useTcp: config.use_tcp, packetSize: config.udp_packet_size };
+    this.sink = new StatsdSink('statsd', target, config.queue, warn);
     this.metrics = config.metrics ?? DEFAULT_METRICS;
     this.ranges = parseRanges(config.allow_status_codes);
     // Kong: the node is a tag in the tagged styles, never in the prefix.
@@ -150,10 +135,7 @@ class Statsd implements PluginHandlers {
     const status = entry.status;
     if (this.ranges !== null && !this.ranges.some(([a, b]) => status >= a && status <= b)) return;
     const m = serializeKong(req, entry);
-    const lines = this.config.tag_style === null ? this.lines(m) : this.taggedLines(m, this.config.tag_style);
-    if (lines.length === 0) return;
-    this.queue ??= new LogQueue<string[]>('statsd', this.config.queue, (batch) => this.send(batch.flat()), this.warn);
-    this.queue.add(lines);
+    this.sink.add(this.config.tag_style === null ? this.lines(m) : this.taggedLines(m, this.config.tag_style));
   }
 
   /** The StatsD lines for one request. */
@@ -205,10 +187,11 @@ class Statsd implements PluginHandlers {
     name: string,
     value: number | string,
     metric: MetricConfig,
-    rate = metric.sample_rate ?? 1,
+    rate = metric.sample_rate,
   ): void {
-    if (rate < 1 && Math.random() >= rate) return;
-    out.push(`${this.prefix}.${name}:${value}|${TYPE[metric.stat_type]}${rate < 1 ? `|@${rate}` : ''}`);
+    const suffix = sampleSuffix(rate);
+    if (suffix === null) return;
+    out.push(`${this.prefix}.${name}:${value}|${STAT_TYPE_CODES[metric.stat_type]}${suffix}`);
   }
 
   /**
@@ -222,9 +205,9 @@ class Statsd implements PluginHandlers {
       if (plain === undefined) continue;
       const value = plain[1](m);
       if (value === -1) continue;
-      const rate = metric.sample_rate ?? 1;
-      if (rate < 1 && Math.random() >= rate) continue;
-      const kind = `${TYPE[metric.stat_type]}${rate < 1 ? `|@${rate}` : ''}`;
+      const suffix = sampleSuffix(metric.sample_rate);
+      if (suffix === null) continue;
+      const kind = `${STAT_TYPE_CODES[metric.stat_type]}${suffix}`;
       const name = `${this.prefix}.${plain[0]}`;
       const tags = this.tags(m, metric);
       // Kong: without a service the line goes untagged.
@@ -254,52 +237,12 @@ class Statsd implements PluginHandlers {
     return tags;
   }
 
-  private async send(lines: string[]): Promise<void> {
-    const c = this.config;
-    if (c.use_tcp) {
-      this.tcp ??= new StreamSender({ host: c.host, port: c.port, tls: false, timeoutMs: 10_000, keepaliveMs: 60_000 });
-      await this.tcp.write(`${lines.join('\n')}\n`);
-      return;
-    }
-    if (this.udp === null) {
-      this.udp = createSocket({
-        type: c.host.includes(':') ? 'udp6' : 'udp4',
-        lookup: dnsLookup as SocketOptions['lookup'],
-      });
-      this.udp.on('error', (err) => this.warn(`statsd: ${err.message}`));
-      this.udp.unref();
-    }
-    const udp = this.udp;
-    const packets: string[] = [];
-    if (c.udp_packet_size <= 0) packets.push(...lines);
-    else {
-      let cur = '';
-      for (const l of lines) {
-        if (cur !== '' && Buffer.byteLength(cur) + 1 + Buffer.byteLength(l) > c.udp_packet_size) {
-          packets.push(cur);
-          cur = l;
-        } else cur = cur === '' ? l : `${cur}\n${l}`;
-      }
-      if (cur !== '') packets.push(cur);
-    }
-    await Promise.all(
-      packets.map(
-        (p) =>
-          new Promise<void>((resolve, reject) => udp.send(p, c.port, c.host, (err) => (err ? reject(err) : resolve()))),
-      ),
-    );
-  }
-
   health(): DependencyHealth[] {
-    const c = this.config;
-    return [queueHealth('statsd', `${c.host}:${c.port}`, this.queue as LogQueue<unknown> | null)];
+    return [this.sink.health()];
   }
 
-  async close(): Promise<void> {
-    await this.queue?.close();
-    this.udp?.close();
-    this.udp = null;
-    this.tcp?.close();
+  close(): Promise<void> {
+    return this.sink.close();
   }
 }
 
