@@ -54,6 +54,9 @@ const STANDARD_STREAMS: ReadonlySet<string> = new Set([
 /** Variables a Kong deployment sets that need nothing here: where nginx keeps its files, and whether it forks away. */
 const NOTHING_TO_DO: ReadonlySet<string> = new Set(['KONG_PREFIX', 'KONG_NGINX_DAEMON']);
 
+/** Variables a plugin reads, as Kong's does: the datadog plugin's agent address (Kong's statsd_logger). */
+const READ_BY_PLUGINS: ReadonlySet<string> = new Set(['KONG_DATADOG_AGENT_HOST', 'KONG_DATADOG_AGENT_PORT']);
+
 export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
   const out: KongEnv = { options: {}, sources: {}, ignored: [], error: null };
   const set = <K extends keyof KongEnvOptions>(key: K, value: KongEnvOptions[K], from: string): void => {
@@ -114,7 +117,7 @@ export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
         if (value !== 'bundled') out.ignored.push(name);
         break;
       default:
-        if (!NOTHING_TO_DO.has(name)) out.ignored.push(name);
+        if (!NOTHING_TO_DO.has(name) && !READ_BY_PLUGINS.has(name)) out.ignored.push(name);
     }
   }
   return out;

@@ -21,7 +21,6 @@ const OSS: Record<string, string> = {
   'grpc-web':
     "is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC-Web; serve gRPC-Web from the service (a Connect or grpc-web server, Envoy's grpc_web filter) and proxy it as an http service",
   acme: 'is not supported: get certificates with your ACME client (cert-manager, certbot) and declare them as `certificates`',
-  datadog: 'is not supported: scrape the Prometheus metrics at /metrics with the Datadog agent',
   'mtls-auth': `${ENTERPRISE}; terminate client TLS in front of Tollgate and use key-auth, jwt or oidc`,
 };
 

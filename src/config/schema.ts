@@ -561,6 +561,9 @@ const KONG_MATCH_FIELDS: ReadonlySet<string> = new Set([
   ...['rename', 'replace', 'add', 'append'].flatMap((op) =>
     ['headers', 'json'].map((list) => `#/properties/${op}/properties/${list}/items/pattern ^[^:]+:.*$`),
   ),
+  // datadog's metric tags: a tag must not end with `:` (Kong's match `^.*[^:]$`), nor hold a line
+  // break, which would split the DogStatsD packet.
+  '#/properties/metrics/items/properties/tags/items/pattern ^[^\\r\\n]*[^:\\r\\n]$',
 ]);
 
 /** request-transformer's body and querystring `name:value` lists: Kong's check_for_value, not a match, refuses `name`. */

@@ -8,6 +8,7 @@ import basicAuth from './basic-auth/index.ts';
 import botDetection from './bot-detection/index.ts';
 import correlationId from './correlation-id/index.ts';
 import cors from './cors/index.ts';
+import datadog from './datadog/index.ts';
 import fileLog from './file-log/index.ts';
 import hmacAuth from './hmac-auth/index.ts';
 import httpLog from './http-log/index.ts';
@@ -66,6 +67,7 @@ const builtins: PluginDefinition[] = [
   loggly,
   syslog,
   statsd,
+  datadog,
   hmacAuth,
   opentelemetry,
   zipkin,

@@ -14,6 +14,7 @@ const LOADERS: Record<string, Loader> = {
   'bot-detection': () => import('./bot-detection/index.ts'),
   'correlation-id': () => import('./correlation-id/index.ts'),
   cors: () => import('./cors/index.ts'),
+  datadog: () => import('./datadog/index.ts'),
   'file-log': () => import('./file-log/index.ts'),
   'hmac-auth': () => import('./hmac-auth/index.ts'),
   'http-log': () => import('./http-log/index.ts'),

@@ -34,6 +34,9 @@ test("Kong's variables set the config, the listeners, the log level, the access 
     KONG_NGINX_WORKER_PROCESSES: '2',
     KONG_PROXY_ERROR_LOG: '/dev/stderr',
     KONG_PREFIX: '/kong_prefix/',
+    // Read by the datadog plugin, as Kong's.
+    KONG_DATADOG_AGENT_HOST: 'dd-agent',
+    KONG_DATADOG_AGENT_PORT: '8125',
   });
   assert.equal(r.config, '/kong/declarative/kong.yml');
   assert.deepEqual(r.proxyListen, ['0.0.0.0:8000', '0.0.0.0:8443 ssl']);
