@@ -1,5 +1,6 @@
 // A request no route matches (the router's 404) runs the log phase of the global plugins, as Kong
-// does: statsd counts it under `global.unmatched`, a global logger sees it with no route. Plugins
+// does: statsd counts it under `global.unmatched`, datadog tags it with an empty service name, a
+// global logger sees it with no route. Plugins
 // scoped to a route, a service or a consumer do not run for it.
 
 import assert from 'node:assert/strict';
@@ -35,15 +36,18 @@ const recorder = definePlugin<{ tag: string }>({
 });
 
 let udp: Receiver;
+let datadog: Receiver;
 let gw: TestGateway;
 
 before(async () => {
   udp = await udpReceiver();
+  datadog = await udpReceiver();
   const config = serviceConfig([{ name: 'known', paths: ['/known'] }], {
     extra: {
       consumers: [{ username: 'alice' }],
       plugins: [
         { name: 'statsd', config: { host: '127.0.0.1', port: udp.port } },
+        { name: 'datadog', config: { host: '127.0.0.1', port: datadog.port } },
         { name: 'log-recorder', config: { tag: 'global' } },
         { name: 'log-recorder', consumer: 'alice', config: { tag: 'alice' } },
         { name: 'log-recorder', route: 'known', config: { tag: 'route' } },
@@ -56,6 +60,7 @@ before(async () => {
 after(async () => {
   await gw?.close();
   await udp?.close();
+  await datadog?.close();
 });
 
 test("statsd counts a request no route matched under Kong's global.unmatched", async () => {
@@ -65,6 +70,15 @@ test("statsd counts a request no route matched under Kong's global.unmatched", a
   const want = ['kong.global.unmatched.request.count:1|c', 'kong.global.unmatched.status.404:1|c'];
   const lines: string[] = [];
   while (!want.every((w) => lines.includes(w))) lines.push(...(await udp.next()).split('\n'));
+});
+
+test("datadog sends a request no route matched with an empty service name, as Kong's (name:)", async () => {
+  const res = await fetch(`${gw.url}/nowhere-dd`);
+  assert.equal(res.status, 404);
+  await res.arrayBuffer();
+  const want = 'kong.request.count:1|c|#name:,status:404,app:kong';
+  const lines: string[] = [];
+  while (!lines.includes(want)) lines.push(await datadog.next());
 });
 
 test('only the global plugin without a consumer runs for it, with no route; a matched request runs the most specific', async () => {
