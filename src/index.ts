@@ -78,6 +78,7 @@ export { type Opened, SessionSealer } from './lib/sealer.ts';
 export { EXPIRATION, PERIODS, type Period, windowEnd, windowStart } from './lib/windows.ts';
 export type {
   AuthenticateOptions,
+  BodyFilter,
   Consumer,
   ConsumerDirectory,
   ConsumerEntity,

@@ -238,8 +238,29 @@ export interface GatewayResponse {
    * }
    */
   transformBody(transform: (body: Buffer) => Buffer | string, limit?: number): void;
+  /**
+   * Rewrites the upstream's body as it streams, chunk by chunk, and lets `filter.end` append to it
+   * once the upstream ended, with the upstream's trailers (Kong's `body_filter` phase, which sees
+   * each chunk and the end of the body). Nothing is held: the filter keeps what state it needs.
+   * The upstream's Content-Length is dropped (the body goes chunked on HTTP/1.1). Filters run in
+   * the order asked, before any `transformBody`; they do not run on an answer the gateway made
+   * (`fromGateway`) nor on one without a body (HEAD, 204, 304).
+   */
+  filterBody(filter: BodyFilter): void;
   /** True when the gateway itself produced this response (exit, error), not the upstream. */
   readonly fromGateway: boolean;
+}
+
+/** A streaming rewrite of the upstream's response body (`GatewayResponse.filterBody`). Synchronous. */
+export interface BodyFilter {
+  /** A chunk of the body as the upstream sent it; returns what goes out in its place (empty for nothing yet). */
+  chunk(data: Buffer, req: GatewayRequest, res: GatewayResponse): Buffer | string;
+  /**
+   * The upstream's body ended; `trailers` are its trailers (lower-case names, pseudo-headers and
+   * hop-by-hop names left out; a repeated one joined with `, `), null when it sent none. Returns
+   * what goes out last (empty for nothing).
+   */
+  end(trailers: Readonly<Record<string, string>> | null, req: GatewayRequest, res: GatewayResponse): Buffer | string;
 }
 
 /** What the `log` phase receives once the response is finished. */

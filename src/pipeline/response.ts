@@ -1,6 +1,6 @@
 // The response as the `response` phase sees it (GatewayResponse): status, head and body rewrites.
 import { setOwnField } from '../lib/json.ts';
-import type { GatewayResponse, HeaderValue } from './plugin.ts';
+import type { BodyFilter, GatewayRequest, GatewayResponse, HeaderValue } from './plugin.ts';
 import { checkHeader, checkStatus } from './upstream-checks.ts';
 
 /**
@@ -45,6 +45,10 @@ export class ResponseContext implements GatewayResponse {
   private transformOwners: (string | null)[] | null = null;
   /** Each rewrite's own limit: a body larger than it skips that rewrite only. */
   private transformLimits: number[] | null = null;
+  /** Streaming body rewrites asked for by the response phase, run in order; null when none. */
+  bodyFilters: BodyFilter[] | null = null;
+  /** The plugin that asked for each filter, so that a failing one is reported under its name. */
+  private filterOwners: (string | null)[] | null = null;
   /** The plugin whose response handler is running (set by the phase runner). */
   runningPlugin: string | null = null;
   /** Bytes held for the rewrites: the largest of their limits (past it none could run). */
@@ -137,6 +141,63 @@ export class ResponseContext implements GatewayResponse {
     (this.transformLimits ??= []).push(own);
     this.bodyLimit = Math.max(this.bodyLimit, own);
   }
+  filterBody(filter: BodyFilter): void {
+    // Checked here, so that a wrong call is the calling plugin's failure, under its name.
+    if (
+      filter === null ||
+      typeof filter !== 'object' ||
+      typeof filter.chunk !== 'function' ||
+      typeof filter.end !== 'function'
+    )
+      throw new TypeError('filterBody: the filter must be an object with chunk and end functions');
+    (this.bodyFilters ??= []).push(filter);
+    (this.filterOwners ??= []).push(this.runningPlugin);
+  }
+  /** A chunk of the upstream's body through the filters; a filter that throws is reported as a TransformError. */
+  filterChunk(data: Buffer, req: GatewayRequest): Buffer {
+    const filters = this.bodyFilters!;
+    let out = data;
+    for (let i = 0; i < filters.length && out.length > 0; i++) out = this.runChunk(i, out, req);
+    return out;
+  }
+  /**
+   * The end of the upstream's body through the filters: what each filter appends goes through the
+   * filters after it, as its chunks did, before their own end.
+   */
+  filterEnd(trailers: Readonly<Record<string, string>> | null, req: GatewayRequest): Buffer {
+    const filters = this.bodyFilters!;
+    let out: Buffer = EMPTY;
+    for (let i = 0; i < filters.length; i++) {
+      if (out.length > 0) out = this.runChunk(i, out, req);
+      let r: unknown;
+      try {
+        r = filters[i]!.end(trailers, req, this);
+      } catch (err) {
+        throw new TransformError(this.filterOwners?.[i] ?? null, err);
+      }
+      const tail = this.bodyOf(i, 'end', r);
+      if (tail.length > 0) out = out.length === 0 ? tail : Buffer.concat([out, tail]);
+    }
+    return out;
+  }
+  private runChunk(i: number, data: Buffer, req: GatewayRequest): Buffer {
+    let r: unknown;
+    try {
+      r = this.bodyFilters![i]!.chunk(data, req, this);
+    } catch (err) {
+      throw new TransformError(this.filterOwners?.[i] ?? null, err);
+    }
+    return this.bodyOf(i, 'chunk', r);
+  }
+  /** What filter `i` returned as bytes; anything but a string or bytes is its failure (a TransformError). */
+  private bodyOf(i: number, what: string, r: unknown): Buffer {
+    if (typeof r === 'string') return Buffer.from(r);
+    if (r instanceof Uint8Array) return Buffer.isBuffer(r) ? r : Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+    throw new TransformError(
+      this.filterOwners?.[i] ?? null,
+      new TypeError(`filterBody: the filter's ${what} returned ${describe(r)}, not a string or a Buffer`),
+    );
+  }
   /** Applies the transforms to a whole body; a transform that throws is reported as a TransformError. */
   applyTransforms(body: Buffer): Buffer {
     let out = body;
@@ -155,15 +216,9 @@ export class ResponseContext implements GatewayResponse {
       else {
         // Sent as it was, anything else (undefined, a number, the promise of an async transform)
         // made node throw after the head: no answer at all, and the failure under no plugin's name.
-        const what =
-          r === null
-            ? 'null'
-            : typeof (r as { then?: unknown } | undefined)?.then === 'function'
-              ? 'a promise'
-              : typeof r;
         throw new TransformError(
           this.transformOwners?.[i] ?? null,
-          new TypeError(`transformBody: the transform returned ${what}, not a string or a Buffer`),
+          new TypeError(`transformBody: the transform returned ${describe(r)}, not a string or a Buffer`),
         );
       }
     }
@@ -179,6 +234,14 @@ export class TransformError extends Error {
   ) {
     super(cause instanceof Error ? cause.message : String(cause));
   }
+}
+
+const EMPTY: Buffer = Buffer.alloc(0);
+
+/** What a transform or filter returned instead of a body, for its failure's message. */
+function describe(r: unknown): string {
+  if (r === null) return 'null';
+  return typeof (r as { then?: unknown } | undefined)?.then === 'function' ? 'a promise' : typeof r;
 }
 
 function hasUpperCase(name: string): boolean {

@@ -73,7 +73,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   recordAttempt(rc, target.host, target.port);
   const headers = upstreamHeaderList(rc, target.hostHeader, target.poolSendsHostHeader) as string[];
   // gRPC servers ask for `te: trailers`, the one hop-by-hop header HTTP/2 keeps (RFC 9113 8.2.2).
-  if (rc.grpc) headers.push('te', 'trailers');
+  if (rc.grpc && rc.headerOverrides?.get('te') !== 'trailers') headers.push('te', 'trailers');
   const opts: Dispatcher.DispatchOptions = {
     // Kong's grpc_pass sends the request's own path: strip_path and the service's path do not apply.
     path: rc.grpc ? (rc.raw.url ?? '/') : upstreamTarget(rc, svc),
@@ -108,6 +108,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** How the names edgeHeaders added to the head go out on HTTP/1.1; null when it added none. */
   private edgeSpelling: HeadSpelling = null;
   heldBytes = 0;
+  /** A response plugin filters the body as it streams (`filterBody`): the answer has a body to filter. */
+  filtering = false;
   /** The upstream's reason phrase, relayed with its status (`relayableReason`). */
   reason = '';
   /** The upstream's Content-Length, before the response phase (`streamedLength`). */
@@ -187,7 +189,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (rc.hashCookie !== null)
       appendHeader(r.headers as Record<string, HeaderValue>, 'set-cookie', rc.hashCookie.setCookie);
     rc.status = r.status;
-    if (r.bodyTransforms !== null && rc.method !== 'HEAD' && r.status !== 204 && r.status !== 205 && r.status !== 304) {
+    const bodyful = rc.method !== 'HEAD' && r.status !== 204 && r.status !== 205 && r.status !== 304;
+    this.filtering = r.bodyFilters !== null && bodyful;
+    if (r.bodyTransforms !== null && bodyful) {
       // A plugin rewrites the body: hold the head until the whole body is here.
       this.held = [];
       if (paused && rc.resumeUpstream !== null) rc.resumeUpstream();
@@ -229,6 +233,11 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
    */
   private streamedLength(): void {
     const r = this.rc.response!;
+    if (this.filtering) {
+      // A filter changes the body's length as it goes: chunked framing carries it.
+      delete r.headers['content-length'];
+      return;
+    }
     const set = r.headers['content-length'];
     if (set === undefined || set === this.upstreamLength) return;
     if (this.rc.method === 'HEAD' || r.status === 204 || r.status === 304) return;
@@ -292,6 +301,14 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     // after its head is dropped. node ends an HTTP/2 stream at a 205's head: a write after it
     // reset the stream, and the client never saw the 205.
     if (rc.status === 205) return true;
+    if (this.filtering) {
+      try {
+        chunk = rc.response!.filterChunk(chunk, rc);
+      } catch (err) {
+        return this.filterFailed(err);
+      }
+      if (chunk.length === 0) return true;
+    }
     if (this.held !== null) {
       this.heldBytes += chunk.length;
       if (this.heldBytes <= rc.response!.bodyLimit) {
@@ -333,6 +350,21 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (rc.grpc && !relayTrailers(rc, trailers)) return;
     rc.abortUpstream = null;
     rc.resumeUpstream = null;
+    let tail: Buffer | null = null;
+    if (this.filtering) {
+      try {
+        tail = rc.response!.filterEnd(trailerObject(trailers), rc);
+      } catch (err) {
+        this.held = null;
+        return transformFailed(rc, err);
+      }
+      if (tail.length === 0) tail = null;
+      else if (this.held !== null) {
+        this.held.push(tail);
+        this.heldBytes += tail.length;
+        tail = null;
+      }
+    }
     if (this.held !== null) {
       const r = rc.response!;
       let body: Buffer;
@@ -351,8 +383,22 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.ended();
       return;
     }
-    rc.res.end();
+    if (tail !== null) rc.bytesSent += tail.length;
+    rc.res.end(tail ?? undefined);
     this.ended();
+  }
+
+  /** A response plugin's body filter failed on a chunk: the upstream exchange ends, the plugin's failure answers (or cuts) it. */
+  private filterFailed(err: unknown): false {
+    const rc = this.rc;
+    this.settled = true;
+    this.held = null;
+    rc.resumeUpstream = null;
+    const abort = rc.abortUpstream;
+    rc.abortUpstream = null;
+    transformFailed(rc, err);
+    abort?.(new Error('a response body filter failed'));
+    return false;
   }
 
   /** The answer is out: watched until the client has it, its connection ended if its body is still coming. */

@@ -88,6 +88,16 @@ function respond(
 }
 
 function writeResponse(rc: ProxyRequest, res: ResponseContext, body: Buffer | string | null, close: boolean): void {
+  // The in-process echo upstream's body, whole: filtered as one chunk (an answer the gateway made is not).
+  if (res.bodyFilters !== null && !res.fromGateway && body !== null && rc.method !== 'HEAD' && res.status !== 204) {
+    try {
+      const chunk = res.filterChunk(typeof body === 'string' ? Buffer.from(body) : body, rc);
+      const tail = res.filterEnd(null, rc);
+      body = tail.length === 0 ? chunk : Buffer.concat([chunk, tail]);
+    } catch (err) {
+      return transformFailed(rc, err);
+    }
+  }
   if (res.bodyTransforms !== null && body !== null) {
     try {
       body = res.applyTransforms(typeof body === 'string' ? Buffer.from(body) : body);

@@ -44,7 +44,7 @@ export function pluginUpstreamHeaders(rc: RequestContext): Record<string, Header
   }
   if (overrides !== null) {
     for (const [name, v] of overrides)
-      if (v !== null && (name === 'proxy-authorization' || !neverForwarded(name))) out[name] = v;
+      if (v !== null && (sentForPlugin(name, v) || !neverForwarded(name))) out[name] = v;
   }
   if (rc.authenticated) {
     for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
@@ -101,6 +101,16 @@ function neverForwarded(name: string): boolean {
   return HOP_BY_HOP.has(name) || name === 'expect';
 }
 
+/**
+ * Headers a plugin's setting sends though a client's copy never goes: `Proxy-Authorization` (see
+ * GATEWAY_OWNED), and `TE: trailers`, which says the gateway reads the upstream's trailers (a
+ * response plugin's `filterBody` gets them), the one TE value HTTP/2 allows (RFC 9113 8.2.2), as
+ * Kong's grpc-web plugin sets it for a gRPC upstream.
+ */
+function sentForPlugin(name: string, v: HeaderValue): boolean {
+  return name === 'proxy-authorization' || (name === 'te' && v === 'trailers');
+}
+
 const DROP = -1;
 const VIA_NAME = -2;
 
@@ -148,7 +158,7 @@ export function upstreamHeaderList(rc: ProxyRequest, defaultHost: string, defaul
   if (overrides !== null) {
     for (const [name, v] of overrides) {
       if (v === null) continue;
-      const d = name === 'proxy-authorization' ? 0 : disposition(name, trusted, requestIdHeader);
+      const d = sentForPlugin(name, v) ? 0 : disposition(name, trusted, requestIdHeader);
       if (d === VIA_NAME) via = v;
       else if (d !== DROP) {
         present |= d;

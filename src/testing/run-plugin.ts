@@ -61,7 +61,13 @@ export interface SyntheticRequest {
   /** What earlier plugins left in `req.ctx`. */
   ctx?: Record<string, unknown>;
   /** The upstream response the `response` phase sees (skipped when `access` exits). Default 200, no headers. */
-  upstream?: { status?: number; headers?: Record<string, HeaderValue>; body?: unknown };
+  upstream?: {
+    status?: number;
+    headers?: Record<string, HeaderValue>;
+    body?: unknown;
+    /** The upstream's trailers, which a `filterBody` filter's `end` gets; default none. */
+    trailers?: Record<string, string>;
+  };
 }
 
 export interface RunPluginOptions {
@@ -84,7 +90,9 @@ export interface PluginRunResult {
   /**
    * The body passed to `exit()` (an object stays an object), else `upstream.body`; when the
    * response phase called `res.transformBody()`, the transformed body as a string (an object
-   * `upstream.body` is given to the transform as JSON).
+   * `upstream.body` is given to the transform as JSON). When it called `res.filterBody()`, the
+   * upstream body (as one chunk) and the filters' end, before any transform: a Buffer when
+   * `upstream.body` was one, else a string.
    */
   body: unknown;
   /**
@@ -268,15 +276,22 @@ async function runOnce(
   res.settleHead();
   // The body as the plugin gave it to exit(); the gateway adds `request_id` to a JSON error body on the wire.
   let body: unknown = exited ? rc.exitBody : request.upstream?.body;
+  // The gateway runs filters on an upstream body only (not an exit's), and on none without a body.
+  const filtered = res.bodyFilters !== null && !exited && rc.method !== 'HEAD' && ![204, 205, 304].includes(res.status);
+  if (filtered) {
+    const chunk = res.filterChunk(asBytes(body), rc);
+    const tail = res.filterEnd(request.upstream?.trailers ?? null, rc);
+    const out = Buffer.concat([chunk, tail]);
+    body = Buffer.isBuffer(body) ? out : out.toString('utf8');
+    framed = undefined;
+  }
   if (res.bodyTransforms !== null) {
-    const raw = Buffer.isBuffer(body)
-      ? body
-      : Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
+    const raw = asBytes(body);
     const rewritten = res.applyTransforms(raw);
     body = rewritten.toString('utf8');
     framed = String(rewritten.length);
   }
-  sentLength(res, rc.method, framed, exited || res.bodyTransforms !== null);
+  sentLength(res, rc.method, framed, exited || filtered || res.bodyTransforms !== null);
   const svc = rc.compiled!.service!;
   // The log phase sees the finished exchange as the gateway records it: status, headers sent, who answered.
   rc.status = res.status;
@@ -326,6 +341,12 @@ function sentLength(res: ResponseContext, method: string, framed: HeaderValue | 
   else if (!whole && res.headers['content-length'] === undefined) return;
   else if (framed === undefined) delete res.headers['content-length'];
   else res.headers['content-length'] = framed;
+}
+
+/** A synthetic body as the bytes the gateway would send: an object as JSON. */
+function asBytes(body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  return Buffer.from(typeof body === 'string' ? body : body === undefined ? '' : JSON.stringify(body));
 }
 
 function isPromise(v: unknown): boolean {

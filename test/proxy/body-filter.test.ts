@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { type BodyFilter, definePlugin } from '../../src/index.ts';
+import { runPlugin, startGateway, type TestGateway } from '../../src/testing/index.ts';
+
+let upstream: Server;
+let gw: TestGateway;
+
+/** Upper-cases each chunk, and appends the upstream's `x-sum` trailer at the end. */
+const shout: BodyFilter = {
+  chunk: (data) => data.toString('latin1').toUpperCase(),
+  end: (trailers) => `|end:${trailers?.['x-sum'] ?? 'none'}`,
+};
+const broken: BodyFilter = {
+  chunk: (data) => data,
+  end: () => {
+    throw new Error('filter end failed');
+  },
+};
+
+const filterer = definePlugin({
+  name: 'filterer',
+  version: '1.0.0',
+  priority: 500,
+  schema: { type: 'object', properties: { broken: { type: 'boolean' } }, additionalProperties: false },
+  create(config: { broken?: boolean }) {
+    const filter = config.broken === true ? broken : shout;
+    return {
+      access(req) {
+        req.setUpstreamHeader('te', 'trailers');
+      },
+      response(_req, res) {
+        if (!res.fromGateway) res.filterBody(filter);
+      },
+    };
+  },
+});
+
+before(async () => {
+  upstream = createServer((req, res) => {
+    const te = req.headers.te ?? 'none';
+    if (req.url?.startsWith('/trailers') === true) {
+      res.writeHead(200, { 'x-received-te': te, trailer: 'x-sum' });
+      res.write('ab');
+      setTimeout(() => {
+        res.addTrailers({ 'x-sum': '42' });
+        res.end('cd');
+      }, 20);
+      return;
+    }
+    res.writeHead(200, { 'x-received-te': te, 'content-length': '4' });
+    res.end('wxyz');
+  });
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+  const port = (upstream.address() as AddressInfo).port;
+  gw = await startGateway({
+    plugins: [filterer],
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'up',
+          url: `http://127.0.0.1:${port}`,
+          routes: [
+            { name: 'up', paths: ['/up'], strip_path: true, plugins: [{ name: 'filterer' }] },
+            {
+              name: 'broken',
+              paths: ['/broken'],
+              strip_path: true,
+              plugins: [{ name: 'filterer', config: { broken: true } }],
+            },
+          ],
+        },
+        { name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'], plugins: [{ name: 'filterer' }] }] },
+      ],
+    },
+  });
+});
+
+after(async () => {
+  await gw.close();
+  upstream.close();
+});
+
+test('a body filter rewrites each chunk as it streams and gets the upstream trailers at the end', async () => {
+  const res = await fetch(`${gw.url}/up/trailers`);
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'ABCD|end:42');
+  // The plugin's TE: trailers reached the upstream.
+  assert.equal(res.headers.get('x-received-te'), 'trailers');
+});
+
+test("a body filter drops the upstream's content-length, which no longer frames the body", async () => {
+  const res = await fetch(`${gw.url}/up/plain`);
+  assert.equal(res.headers.get('content-length'), null);
+  assert.equal(await res.text(), 'WXYZ|end:none');
+});
+
+test("the echo upstream's body is filtered too, and it gets the TE: trailers a plugin set", async () => {
+  const res = await fetch(`${gw.url}/echo/x`, { headers: { te: 'trailers' } });
+  const text = await res.text();
+  assert.ok(text.endsWith('|end:none'), text);
+  // The echo upstream shows the head it got: the plugin's te, once.
+  const doc = JSON.parse(text.slice(0, -'|end:none'.length).toLowerCase()) as { headers: Record<string, unknown> };
+  assert.equal(doc.headers.te, 'trailers');
+});
+
+test("a filter that fails at the body's end cuts the answer rather than end it cleanly", async () => {
+  const res = await fetch(`${gw.url}/broken/trailers`);
+  assert.equal(res.status, 200);
+  await assert.rejects(res.text());
+});
+
+test('runPlugin runs the filters over upstream.body and gives their end upstream.trailers', async () => {
+  const r = await runPlugin(filterer, {}, { upstream: { body: 'ab', trailers: { 'x-sum': '7' } } });
+  assert.equal(r.body, 'AB|end:7');
+  assert.equal(r.upstreamHeaders.te, 'trailers');
+});
