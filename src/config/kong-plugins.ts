@@ -18,8 +18,6 @@ const OSS: Record<string, string> = {
   'azure-functions': 'is not supported: proxy to the function app over HTTP as a service',
   'grpc-gateway':
     "is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC transcoding; run a transcoder beside the gRPC service (grpc-gateway, Envoy's grpc_json_transcoder) and proxy its REST API as an http service",
-  'grpc-web':
-    "is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC-Web; serve gRPC-Web from the service (a Connect or grpc-web server, Envoy's grpc_web filter) and proxy it as an http service",
   acme: 'is not supported: get certificates with your ACME client (cert-manager, certbot) and declare them as `certificates`',
   'mtls-auth': `${ENTERPRISE}; terminate client TLS in front of Tollgate and use key-auth, jwt or oidc`,
 };

@@ -10,6 +10,7 @@ import correlationId from './correlation-id/index.ts';
 import cors from './cors/index.ts';
 import datadog from './datadog/index.ts';
 import fileLog from './file-log/index.ts';
+import grpcWeb from './grpc-web/index.ts';
 import hmacAuth from './hmac-auth/index.ts';
 import httpLog from './http-log/index.ts';
 import ipRestriction from './ip-restriction/index.ts';
@@ -62,6 +63,7 @@ const builtins: PluginDefinition[] = [
   standardWebhooks,
   httpLog,
   fileLog,
+  grpcWeb,
   tcpLog,
   udpLog,
   loggly,

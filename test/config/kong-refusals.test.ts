@@ -293,15 +293,14 @@ test("decK's service: {name: ...} reference says to write the name, as Kong's lo
   ]);
 });
 
-test('Kong\'s gRPC transcoding plugins are refused with a way out, not only "not supported"', async () => {
+test('Kong\'s gRPC transcoding plugin is refused with a way out, not only "not supported"', async () => {
   const m = await messages(
-    'services:\n  - name: g\n    url: grpc://127.0.0.1:50051\n    routes:\n      - name: r\n        protocols: [http]\n        paths: [/v1]\n        plugins:\n          - { name: grpc-gateway, config: { proto: /tmp/a.proto } }\n          - { name: grpc-web }\n',
+    'services:\n  - name: g\n    url: grpc://127.0.0.1:50051\n    routes:\n      - name: r\n        protocols: [http]\n        paths: [/v1]\n        plugins:\n          - { name: grpc-gateway, config: { proto: /tmp/a.proto } }\n',
   );
   assert.deepEqual(
     m.map((l) => l.replace(/^.*?plugins\[(\d)\]\.name: /, '$1 ')),
     [
       "0 plugin 'grpc-gateway' is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC transcoding; run a transcoder beside the gRPC service (grpc-gateway, Envoy's grpc_json_transcoder) and proxy its REST API as an http service",
-      "1 plugin 'grpc-web' is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC-Web; serve gRPC-Web from the service (a Connect or grpc-web server, Envoy's grpc_web filter) and proxy it as an http service",
     ],
   );
 });

@@ -1,0 +1,165 @@
+/**
+ * The `grpc-web` plugin: Kong's grpc-web. A browser's gRPC-Web call (`application/grpc-web`,
+ * `+proto`, or `-text`, base64) goes to the gRPC service as `application/grpc` with
+ * `TE: trailers`, and its answer comes back with the gRPC trailers (`grpc-status`,
+ * `grpc-message`) as a last frame in the body (flag 0x80), as the gRPC-Web protocol carries them
+ * where a browser cannot read HTTP trailers; in base64 again for `-text`. `OPTIONS` is answered
+ * as Kong answers a CORS preflight. JSON transcoding (Kong's `proto` with `+json` or
+ * `application/json`) is not done here. See docs/plugins/grpc-web.md.
+ */
+import schema from '../../../schemas/plugins/grpc-web.schema.json' with { type: 'json' };
+import type { BodyFilter, GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
+import { configHeaderValue, definePlugin, hasRequestBody } from '../../index.ts';
+import { Base64Decoder, TextBody } from './text-body.ts';
+
+/** The grpc-web plugin's config, defaults applied. */
+export interface GrpcWebConfig {
+  proto?: string | null;
+  pass_stripped_path?: boolean | null;
+  allow_origin_header: string;
+}
+
+/** Kong's priority: after every other plugin but request-termination. */
+export const GRPC_WEB_PRIORITY = 3;
+
+const BINARY = 1;
+const TEXT = 2;
+
+/** The request types gRPC-Web sends gRPC's own frames in (Kong's deco.lua: msg_encoding `proto`), matched as Kong matches them: exactly. */
+const MODES: ReadonlyMap<string, number> = new Map([
+  ['application/grpc-web', BINARY],
+  ['application/grpc-web+proto', BINARY],
+  ['application/grpc-web-text', TEXT],
+  ['application/grpc-web-text+proto', TEXT],
+]);
+
+/** Kong's answer to a request its transcoding would take (`+json`, `application/json`, any other type) without a `proto`. */
+const NEEDS_PROTO = 'transcoding requests require a .proto file defining the service';
+const NO_TRANSCODING =
+  'JSON transcoding is not supported: send application/grpc-web+proto or application/grpc-web-text+proto';
+
+/** The trailer frame's flag: gRPC-Web marks the frame that carries the trailers with the top bit. */
+const TRAILER_FLAG = 0x80;
+
+/** The frame of the gRPC trailers at the end of the body: Kong's two lines, `grpc-status` and `grpc-message`. */
+function trailerFrame(trailers: Readonly<Record<string, string>> | null, res: GatewayResponse): Buffer {
+  // A Trailers-Only answer (an error with no message) has its status in the head (gRPC's
+  // PROTOCOL-HTTP2.md); Kong reads only the trailers and reports 0, which a browser takes for a success.
+  let status = trailers?.['grpc-status'] ?? headText(res.headers['grpc-status']);
+  let message = trailers?.['grpc-message'] ?? headText(res.headers['grpc-message']) ?? '';
+  if (status === undefined) {
+    // No status at all: the upstream's stream was cut (an HTTP/2 reset after the head ends the
+    // answer without trailers), or it is no gRPC server. A 0 would pass the cut answer off as
+    // complete; INTERNAL is what a gRPC client reports for an answer without a status.
+    status = '13';
+    message = 'the upstream ended its answer without a grpc-status';
+  }
+  const payload = Buffer.from(`grpc-status:${status}\r\ngrpc-message:${message}\r\n`, 'latin1');
+  const frame = Buffer.allocUnsafe(5 + payload.length);
+  frame[0] = TRAILER_FLAG;
+  frame.writeUInt32BE(payload.length, 1);
+  payload.copy(frame, 5);
+  return frame;
+}
+
+function headText(v: HeaderValue | undefined): string | undefined {
+  return v === undefined ? undefined : typeof v === 'string' ? v : v[0];
+}
+
+/** The gRPC frames go out as they come; the trailers follow as the last frame. */
+const BINARY_FILTER: BodyFilter = {
+  chunk: (data) => data,
+  end: (trailers, _req, res) => trailerFrame(trailers, res),
+};
+/**
+ * Each chunk in base64 on its own, padding included, as Kong sends it (and as the protocol lets a
+ * server flush): a browser gets every message as it comes, none held back for the next one.
+ */
+const TEXT_FILTER: BodyFilter = {
+  chunk: (data) => data.toString('base64'),
+  end: (trailers, _req, res) => trailerFrame(trailers, res).toString('base64'),
+};
+
+class GrpcWeb implements PluginHandlers {
+  private readonly allowOrigin: string;
+  private readonly preflight: Readonly<Record<string, string>>;
+  private readonly passStripped: boolean;
+  private readonly transcodes: boolean;
+
+  constructor(config: GrpcWebConfig) {
+    this.allowOrigin = configHeaderValue(config.allow_origin_header, 'allow_origin_header');
+    // Kong's CORS_HEADERS: its answer to any OPTIONS request.
+    this.preflight = {
+      'Content-Type': 'application/grpc-web-text+proto',
+      'Access-Control-Allow-Origin': this.allowOrigin,
+      'Access-Control-Allow-Methods': 'POST',
+      'Access-Control-Allow-Headers': 'content-type,x-grpc-web,x-user-agent',
+    };
+    this.passStripped = config.pass_stripped_path === true;
+    this.transcodes = typeof config.proto === 'string';
+  }
+
+  access(req: GatewayRequest): void {
+    if (req.method === 'OPTIONS') return req.exit(200, 'OK', this.preflight);
+    const type = req.headers['content-type'];
+    const mode = type === undefined ? undefined : MODES.get(type);
+    if (mode === undefined) {
+      if (!this.transcodes) return req.exit(400, NEEDS_PROTO, undefined, 'GRPC_WEB_TRANSCODING');
+      return req.exitError(415, NO_TRANSCODING, undefined, 'GRPC_WEB_TRANSCODING');
+    }
+    // Kong's grpc_pass sends the request's own path; pass_stripped_path sends the one the route
+    // and service make (strip_path, the service's path), which is what goes upstream unless changed.
+    if (!this.passStripped) req.setUpstreamPath(req.path);
+    req.setUpstreamHeader('content-type', 'application/grpc');
+    // The gateway is the gRPC client here, and reads the trailers: the browser's TE says nothing.
+    req.setUpstreamHeader('te', 'trailers');
+    if (mode === TEXT) {
+      const held = req.upstreamBody;
+      if (Buffer.isBuffer(held)) {
+        const decoded = decodeWhole(held);
+        if (decoded === null) return req.exitError(400, 'Bad request', undefined, 'GRPC_WEB_BAD_BASE64');
+        req.setUpstreamBody(decoded);
+      } else if (held !== null || hasRequestBody(req)) {
+        // The body an earlier plugin streams (request-size-limiting's count), else the client's.
+        req.setUpstreamBody(new TextBody(held ?? req.raw));
+        req.removeUpstreamHeader('content-length');
+      }
+    }
+  }
+
+  response(req: GatewayRequest, res: GatewayResponse): void {
+    // Kong sets it in its access phase, which an earlier plugin's answer (a 401) never reaches: the
+    // browser then saw a CORS failure instead of the status. It goes on every answer here.
+    res.setHeader('Access-Control-Allow-Origin', this.allowOrigin);
+    if (res.fromGateway) return;
+    const type = req.headers['content-type'];
+    const mode = type === undefined ? undefined : MODES.get(type);
+    if (mode === undefined) return;
+    res.setHeader('Content-Type', type!);
+    res.filterBody(mode === TEXT ? TEXT_FILTER : BINARY_FILTER);
+  }
+}
+
+/** A text body an earlier plugin read whole: decoded whole (it is in memory already); null when it is not base64. */
+function decodeWhole(body: Buffer): Buffer | null {
+  const decoder = new Base64Decoder();
+  const bytes = decoder.decode(body);
+  const last = bytes === null ? null : decoder.end();
+  if (bytes === null || last === null) return null;
+  return last.length === 0 ? bytes : Buffer.concat([bytes, last]);
+}
+
+export default definePlugin<GrpcWebConfig>({
+  name: 'grpc-web',
+  version: '1.0.0',
+  priority: GRPC_WEB_PRIORITY,
+  schema,
+  create(config, context) {
+    if (typeof config.proto === 'string')
+      context.warn(
+        `proto: JSON transcoding (Kong's grpc-web with a .proto file: application/grpc-web+json, application/grpc-web-text+json and application/json requests) is not supported, and such requests are answered 415; binary and text gRPC-Web (+proto) work without it: remove \`proto\`, and transcode JSON in the service (Connect, grpc-gateway) or in a transcoder beside it (Envoy's grpc_json_transcoder)`,
+        'proto',
+      );
+    return new GrpcWeb(config);
+  },
+});
