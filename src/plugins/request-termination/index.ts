@@ -13,17 +13,9 @@
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
 import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import {
-  configHeaderValue,
-  definePlugin,
-  kongQueryArgs,
-  multipartBoundary,
-  nodeId,
-  PluginConfigError,
-  parseMultipart,
-  parseRequestJson,
-} from '../../index.ts';
+import { configHeaderValue, definePlugin, kongQueryArgs, nodeId, PluginConfigError } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
+import { kongBodyArgs, kongHeaders } from '../../lib/kong-request.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {
@@ -73,85 +65,6 @@ function check(config: RequestTerminationConfig): void {
   if (config.echo && (present(config.content_type) || present(config.body))) {
     throw new PluginConfigError('echo', 'echo cannot be used with content_type and body');
   }
-}
-
-/**
- * Kong's `kong.request.get_headers()`: a header the client sent more than once is an array of its
- * values, where node joins them (`1, 2`) or keeps only the first (user-agent, host, content-type).
- * The values come from the client's header lines; a header the gateway removed (a forged identity
- * header) or replaced (its own request id) stays as the request has it.
- */
-function kongHeaders(req: GatewayRequest): Record<string, string | string[]> {
-  const lines = new Map<string, string[]>();
-  const raw = req.raw.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toLowerCase();
-    const seen = lines.get(name);
-    if (seen === undefined) lines.set(name, [raw[i + 1]!]);
-    else seen.push(raw[i + 1]!);
-  }
-  // Null prototype: a client's `__proto__` header is a key like any other.
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (const name in req.headers) {
-    const v = req.headers[name];
-    if (v === undefined) continue;
-    const sent = lines.get(name);
-    const joined = typeof v === 'string' ? v : v.join(', ');
-    // Node joins repeated lines with `, ` (cookie with `; `) or keeps the first.
-    const asSent =
-      sent !== undefined &&
-      sent.length > 1 &&
-      (sent.join(', ') === joined || sent.join('; ') === joined || sent[0] === joined);
-    out[name] = asSent ? sent : v;
-  }
-  return out;
-}
-
-/**
- * Kong's `kong.request.get_body()`: a type (parameters cut, lower-cased) that starts with
- * `application/x-www-form-urlencoded` or `application/json` is parsed, JSON only into an object
- * or array (Kong's "invalid json body" else); a multipart/form-data body gives its fields by name
- * (lua-multipart's get_all_with_arrays); other types are left out.
- */
-function parsedBody(contentType: string | undefined, raw: Buffer): unknown {
-  if (contentType === undefined || raw.length === 0) return undefined;
-  const type = contentType.split(';', 1)[0]!.trimStart().toLowerCase();
-  try {
-    if (type.startsWith('application/json')) {
-      const json: unknown = parseRequestJson(raw.toString('utf8'));
-      return typeof json === 'object' && json !== null ? json : undefined;
-    }
-    if (type.startsWith('application/x-www-form-urlencoded')) {
-      const form = raw.toString('utf8');
-      return kongQueryArgs(form, new URLSearchParams(form));
-    }
-    if (type.startsWith('multipart/form-data')) return multipartFields(contentType, raw);
-  } catch {
-    // An unparsable body is left out, as Kong does.
-  }
-  return undefined;
-}
-
-/**
- * A multipart body's fields as Kong's get_body gives them: each part's value (a file's content too)
- * under its name, a name given twice an array; a body that is not well-formed multipart, none.
- */
-function multipartFields(contentType: string, raw: Buffer): Record<string, string | string[]> | undefined {
-  const boundary = multipartBoundary(contentType);
-  const parts = boundary === null ? null : parseMultipart(raw, boundary);
-  if (parts === null) return undefined;
-  // Null prototype: a part named `__proto__` is a key like any other.
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (const part of parts) {
-    const name = part.names[0];
-    if (name === undefined) continue;
-    const value = part.content.toString('utf8');
-    const prev = out[name];
-    if (prev === undefined) out[name] = value;
-    else if (Array.isArray(prev)) prev.push(value);
-    else out[name] = [prev, value];
-  }
-  return out;
 }
 
 /** Kong's `kong.request.get_uri_captures()`: numbered captures apart from named ones. */
@@ -229,7 +142,7 @@ class RequestTermination implements PluginHandlers {
       port: req.raw.socket.localPort ?? null,
       headers: kongHeaders(req),
       query: kongQueryArgs(req.rawQuery, req.query),
-      body: raw === null ? undefined : parsedBody(req.headers['content-type'], raw),
+      body: raw === null ? undefined : kongBodyArgs(req.headers['content-type'], raw),
       raw_body: raw === null ? undefined : raw.toString('utf8'),
       method: req.method,
       path: req.path,
