@@ -13,8 +13,6 @@ const OSS: Record<string, string> = {
     'is not available in Kong DB-less either (it stores tokens in the database); use `jwt` with your identity provider, or `oidc`',
   'pre-function': LUA,
   'post-function': LUA,
-  'aws-lambda':
-    'is not supported: expose the function over HTTP (a Lambda function URL or API Gateway) and proxy to it as a service',
   'azure-functions': 'is not supported: proxy to the function app over HTTP as a service',
   'grpc-gateway':
     "is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC transcoding; run a transcoder beside the gRPC service (grpc-gateway, Envoy's grpc_json_transcoder) and proxy its REST API as an http service",

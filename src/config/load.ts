@@ -275,8 +275,11 @@ const ALIAS = /^\*([^\s,[\]{}]+)/;
 /** The end of a line before a tagged scalar: `!!str `, `!tag &anchor `. */
 const TAGGED = /!\S*\s+(&\S+\s+)?$/;
 
-/** Plugin config fields whose value is a secret even when written literally (session `secret`, oidc `client_secret`, redis `password`). */
-const SECRET_CONFIG_FIELD = /secret|password|passphrase/i;
+/**
+ * Plugin config fields whose value is a secret even when written literally (session `secret`, oidc
+ * `client_secret`, redis `password`, aws-lambda's `aws_key`, which Kong encrypts with `aws_secret`).
+ */
+const SECRET_CONFIG_FIELD = /secret|password|passphrase|^aws_key$/i;
 /** Shorter literal values are not registered: they would redact ordinary words. */
 const MIN_LITERAL_SECRET = 8;
 

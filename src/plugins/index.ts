@@ -4,6 +4,7 @@
  */
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import acl from './acl/index.ts';
+import awsLambda from './aws-lambda/index.ts';
 import basicAuth from './basic-auth/index.ts';
 import botDetection from './bot-detection/index.ts';
 import correlationId from './correlation-id/index.ts';
@@ -73,6 +74,7 @@ const builtins: PluginDefinition[] = [
   hmacAuth,
   opentelemetry,
   zipkin,
+  awsLambda,
 ];
 
 /** Built-in plugins by name. */

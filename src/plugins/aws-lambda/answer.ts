@@ -1,0 +1,124 @@
+/**
+ * What the aws-lambda plugin answers the client from Lambda's Invoke answer, as Kong's handler and
+ * `extract_proxy_response` make it.
+ */
+import type { HeaderValue } from '../../index.ts';
+
+/** Kong's spellings of Lambda's headers (Node gives every name in lower case). */
+const SPELLINGS: Readonly<Record<string, string>> = {
+  'x-amzn-requestid': 'x-amzn-RequestId',
+  'x-amz-executed-version': 'X-Amz-Executed-Version',
+  'x-amz-function-error': 'X-Amz-Function-Error',
+  'x-amz-log-result': 'X-Amz-Log-Result',
+  'x-amzn-trace-id': 'X-Amzn-Trace-Id',
+  'content-type': 'Content-Type',
+  date: 'Date',
+};
+
+/**
+ * Lambda's headers the client does not get: the length (the gateway frames the answer it makes,
+ * as Kong drops Lambda's Content-Length) and hop-by-hop ones (RFC 9110 7.6.1).
+ */
+const DROPPED: ReadonlySet<string> = new Set([
+  'content-length',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
+
+/** Lambda's answer headers as the client gets them, under Kong's spellings. */
+export function lambdaHeaders(headers: Record<string, string | string[] | undefined>): Record<string, HeaderValue> {
+  const out: Record<string, HeaderValue> = Object.create(null);
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined || DROPPED.has(name)) continue;
+    out[SPELLINGS[name] ?? name] = v;
+  }
+  return out;
+}
+
+/** An API Gateway proxy integration answer, checked. */
+export interface ProxyAnswer {
+  status: number;
+  headers: Record<string, HeaderValue>;
+  body: Buffer;
+}
+
+/** A header value from the function's JSON: scalars as text, a list of scalars as lines. */
+function headerValue(v: unknown): HeaderValue | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) {
+    const lines = v.filter((x) => typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean');
+    return lines.length === 0 ? undefined : lines.map(String);
+  }
+  return undefined;
+}
+
+/** Sets a header of the function's answer, under its lower-case name. */
+function put(headers: Record<string, HeaderValue>, name: string, v: unknown): void {
+  const value = headerValue(v);
+  const lower = name.toLowerCase();
+  if (value !== undefined && !DROPPED.has(lower)) headers[lower] = value;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Kong's `validate_http_status_code`: a number or numeric string. Kong takes 100-599; an answer's
+ * status must be 200-599 here (a 1xx is no final answer), so a 1xx is refused like a bad one.
+ */
+function statusOf(v: unknown): number | null {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  return Number.isInteger(n) && n >= 200 && n <= 599 ? n : null;
+}
+
+/**
+ * The function's payload read as a proxy integration answer, or the reason it is not one, with
+ * Kong's messages (`statusCode validation failed`, `headers must be a table`, ...).
+ */
+export function proxyAnswer(payload: Buffer): ProxyAnswer | string {
+  let json: unknown;
+  try {
+    json = JSON.parse(payload.toString('utf8'));
+  } catch (err) {
+    return payload.length === 0 ? 'Expected value but found T_END at character 1' : (err as Error).message;
+  }
+  if (!isRecord(json)) return 'proxy response must be json format';
+  const status = statusOf(json.statusCode);
+  if (status === null) return 'statusCode validation failed';
+  if (json.headers != null && !isRecord(json.headers)) return 'headers must be a table';
+  if (json.body != null && typeof json.body !== 'string') return 'body must be a string';
+  if (json.isBase64Encoded != null && typeof json.isBase64Encoded !== 'boolean') {
+    return 'isBase64Encoded must be a boolean';
+  }
+  const headers: Record<string, HeaderValue> = Object.create(null);
+  if (isRecord(json.headers)) for (const name of Object.keys(json.headers)) put(headers, name, json.headers[name]);
+  // multiValueHeaders replace headers of the same name, as Kong's loop over them does.
+  if (isRecord(json.multiValueHeaders)) {
+    for (const name of Object.keys(json.multiValueHeaders)) put(headers, name, json.multiValueHeaders[name]);
+  }
+  const text = typeof json.body === 'string' ? json.body : '';
+  const body = json.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
+  return { status, headers, body };
+}
+
+/**
+ * Lambda's headers with the function's over them, a name the function gave replacing Lambda's
+ * whatever its case (Kong's merge: "override duplicated headers").
+ */
+export function mergeHeaders(
+  lambda: Record<string, HeaderValue>,
+  fn: Record<string, HeaderValue>,
+): Record<string, HeaderValue> {
+  const out: Record<string, HeaderValue> = Object.create(null);
+  for (const name in lambda) if (fn[name.toLowerCase()] === undefined) out[name] = lambda[name]!;
+  for (const name in fn) out[name] = fn[name]!;
+  return out;
+}

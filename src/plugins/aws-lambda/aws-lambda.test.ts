@@ -1,0 +1,312 @@
+// aws-lambda through a real gateway and a real route, against a local server that plays Lambda's
+// Invoke API and checks each call's AWS Signature Version 4 by computing it again here, with
+// node:crypto (Lambda itself cannot run here).
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, test } from 'node:test';
+import { startGateway, type TestGateway } from '../../testing/index.ts';
+
+const KEY = 'AKIDLAMBDATESTKEY01';
+const SECRET = 'wJalrXUtnFEMI-lambda-test-secret-value';
+const REGION = 'eu-west-3';
+
+interface Invocation {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  /** Whether the signature is the one the credentials give for this request. */
+  signed: boolean;
+}
+
+type Answer = { status?: number; headers?: Record<string, string>; body?: string };
+
+/** What the fake Lambda answers, by function name. */
+const answers: Record<string, (inv: Invocation) => Answer> = {
+  plain: (inv) => ({ body: JSON.stringify({ got: JSON.parse(inv.body) }) }),
+  event: () => ({ status: 202, body: '' }),
+  failing: () => ({
+    headers: { 'X-Amz-Function-Error': 'Unhandled' },
+    body: JSON.stringify({ errorMessage: 'boom', errorType: 'Error' }),
+  }),
+  proxy: () => ({
+    body: JSON.stringify({
+      statusCode: 201,
+      headers: { 'X-Custom-Header': 'Hello world!', 'x-amzn-RequestId': 'from-function' },
+      multiValueHeaders: { 'X-Multi': ['a', 'b'] },
+      body: Buffer.from('binary \u0000 ok').toString('base64'),
+      isBase64Encoded: true,
+    }),
+  }),
+  'bad-proxy': () => ({ body: JSON.stringify({ statusCode: 'abc' }) }),
+  missing: () => ({
+    status: 404,
+    headers: { 'x-amzn-ErrorType': 'ResourceNotFoundException' },
+    body: JSON.stringify({ Message: 'Function not found: arn:aws:lambda:eu-west-3:1:function:missing' }),
+  }),
+};
+
+const invocations: Invocation[] = [];
+let lambda: ReturnType<typeof createServer>;
+let lambdaPort = 0;
+let gw: TestGateway;
+
+function sha256(data: string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data).digest();
+}
+
+/** SigV4 of the request as received (RFC-style canonical request of AWS's Signature Version 4). */
+function signatureHolds(req: IncomingMessage, body: string): boolean {
+  const auth = String(req.headers.authorization ?? '');
+  const m =
+    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/lambda\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
+      auth,
+    );
+  if (m === null || m[1] !== KEY || m[3] !== REGION) return false;
+  const [, , day, region, signedHeaders, signature] = m;
+  const names = signedHeaders!.split(';');
+  if (!names.includes('host') || !names.includes('x-amz-date')) return false;
+  const url = new URL(req.url!, 'http://x');
+  const query = [...url.searchParams]
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .sort()
+    .join('&');
+  const headers = names.map((n) => `${n}:${String(req.headers[n]).trim()}\n`).join('');
+  const canonical = ['POST', url.pathname, query, headers, signedHeaders, sha256(body)].join('\n');
+  const amzDate = String(req.headers['x-amz-date']);
+  const scope = `${day}/${region}/lambda/aws4_request`;
+  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
+  let k = hmac(`AWS4${SECRET}`, day!);
+  for (const part of [region!, 'lambda', 'aws4_request']) k = hmac(k, part);
+  return hmac(k, toSign).toString('hex') === signature;
+}
+
+function serve(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const body = Buffer.concat(chunks).toString('utf8');
+    const inv: Invocation = { method: req.method!, url: req.url!, headers: req.headers, body, signed: false };
+    inv.signed = signatureHolds(req, body);
+    invocations.push(inv);
+    const name = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(req.url!)?.[1];
+    if (!inv.signed) {
+      res.writeHead(403, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'The request signature we calculated does not match' }));
+      return;
+    }
+    const a = answers[decodeURIComponent(name ?? '')]?.(inv) ?? { status: 404, body: '{}' };
+    res.writeHead(a.status ?? 200, {
+      'content-type': 'application/json',
+      'x-amzn-RequestId': 'req-1234',
+      'X-Amz-Executed-Version': '$LATEST',
+      ...a.headers,
+    });
+    res.end(a.body ?? '');
+  });
+}
+
+function route(name: string, fn: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    name,
+    paths: [`/${name}`],
+    plugins: [
+      {
+        name: 'aws-lambda',
+        config: {
+          aws_key: KEY,
+          aws_secret: SECRET,
+          aws_region: REGION,
+          host: '127.0.0.1',
+          port: lambdaPort,
+          disable_https: true,
+          function_name: fn,
+          ...extra,
+        },
+      },
+    ],
+  };
+}
+
+before(async () => {
+  lambda = createServer(serve);
+  await new Promise<void>((r) => lambda.listen(0, '127.0.0.1', r));
+  lambdaPort = (lambda.address() as AddressInfo).port;
+  gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'unused',
+          url: 'echo://',
+          routes: [
+            route('plain', 'plain', { qualifier: 'live' }),
+            route('event', 'event', { invocation_type: 'Event' }),
+            route('failing', 'failing'),
+            route('failing412', 'failing', { unhandled_status: 412 }),
+            route('proxy', 'proxy', { is_proxy_integration: true }),
+            route('badproxy', 'bad-proxy', { is_proxy_integration: true }),
+            route('missing', 'missing'),
+            { ...route('apigw', 'plain', { awsgateway_compatible: true }), paths: ['~/apigw/(?<item>[a-z]+)$'] },
+            route('forward', 'plain', {
+              forward_request_method: true,
+              forward_request_uri: true,
+              forward_request_headers: true,
+              forward_request_body: true,
+            }),
+          ],
+        },
+      ],
+    },
+  });
+});
+
+after(async () => {
+  await gw?.close();
+  lambda?.closeAllConnections();
+  await new Promise((r) => lambda?.close(r));
+});
+
+function last(): Invocation {
+  const inv = invocations.at(-1);
+  assert.ok(inv, 'Lambda was not called');
+  return inv;
+}
+
+test('a plain invoke: signed call to the Invoke API with the qualifier, the function answer with Lambda headers', async () => {
+  const res = await fetch(`${gw.url}/plain?a=1&b=x`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key1: 'some_value' }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-amzn-requestid'), 'req-1234');
+  assert.equal(res.headers.get('x-amz-executed-version'), '$LATEST');
+  assert.equal(res.headers.get('x-amz-function-error'), null);
+  // Kong's legacy payload: the query arguments with the body's over them.
+  assert.deepEqual(await res.json(), { got: { a: '1', b: 'x', key1: 'some_value' } });
+  const inv = last();
+  assert.equal(inv.signed, true);
+  assert.equal(inv.method, 'POST');
+  assert.equal(inv.url, '/2015-03-31/functions/plain/invocations?Qualifier=live');
+  assert.equal(inv.headers['x-amz-invocation-type'], 'RequestResponse');
+  assert.equal(inv.headers['x-amz-log-type'], 'Tail');
+});
+
+test('Event invocation answers 202', async () => {
+  const res = await fetch(`${gw.url}/event`);
+  assert.equal(res.status, 202);
+  assert.equal(await res.text(), '');
+  assert.equal(last().headers['x-amz-invocation-type'], 'Event');
+});
+
+test("a function error keeps Lambda's 200 and X-Amz-Function-Error, or answers unhandled_status", async () => {
+  const res = await fetch(`${gw.url}/failing`);
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('x-amz-function-error'), 'Unhandled');
+  assert.equal(((await res.json()) as { errorMessage: string }).errorMessage, 'boom');
+  const res412 = await fetch(`${gw.url}/failing412`);
+  assert.equal(res412.status, 412);
+  assert.equal(res412.headers.get('x-amz-function-error'), 'Unhandled');
+  await res412.body?.cancel();
+});
+
+test('is_proxy_integration: statusCode, headers over Lambda headers, multiValueHeaders, base64 body', async () => {
+  const res = await fetch(`${gw.url}/proxy`);
+  assert.equal(res.status, 201);
+  assert.equal(res.headers.get('x-custom-header'), 'Hello world!');
+  assert.equal(res.headers.get('x-amzn-requestid'), 'from-function');
+  assert.equal(res.headers.get('x-multi'), 'a, b');
+  assert.deepEqual(Buffer.from(await res.arrayBuffer()), Buffer.from('binary \u0000 ok'));
+});
+
+test("an invalid proxy integration answer is Kong's 502 Bad Gateway", async () => {
+  const res = await fetch(`${gw.url}/badproxy`);
+  assert.equal(res.status, 502);
+  const body = (await res.json()) as { message: string; error: string };
+  assert.equal(body.message, 'Bad Gateway');
+  assert.equal(body.error, 'could not JSON decode Lambda function response: statusCode validation failed');
+});
+
+test("Lambda's own error status is Kong's 500, its message only logged", async () => {
+  const res = await fetch(`${gw.url}/missing`);
+  assert.equal(res.status, 500);
+  const body = (await res.json()) as { message: string };
+  assert.equal(body.message, 'An unexpected error occurred');
+  assert.ok(gw.logs.some((l) => l.msg === 'Lambda invocation failed' && l.status === 404));
+});
+
+test('awsgateway_compatible sends an API Gateway proxy event', async () => {
+  const res = await fetch(`${gw.url}/apigw/shoes?color=red&color=blue&flag`, {
+    method: 'PUT',
+    headers: { 'user-agent': 'probe/1', 'x-twice': 'one' },
+    body: 'hello',
+  });
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  const event = JSON.parse(last().body) as Record<string, any>;
+  assert.equal(event.version, '1.0');
+  assert.equal(event.httpMethod, 'PUT');
+  assert.equal(event.path, '/apigw/shoes');
+  assert.deepEqual(event.pathParameters, { item: 'shoes' });
+  assert.equal(event.queryStringParameters.color, 'red');
+  assert.equal(event.queryStringParameters.flag, true);
+  assert.deepEqual(event.multiValueQueryStringParameters.color, ['red', 'blue']);
+  assert.equal(event.headers['user-agent'], 'probe/1');
+  assert.deepEqual(event.multiValueHeaders['x-twice'], ['one']);
+  assert.equal(event.body, Buffer.from('hello').toString('base64'));
+  assert.equal(event.isBase64Encoded, true);
+  assert.equal(event.requestContext.httpMethod, 'PUT');
+  assert.equal(event.requestContext.identity.sourceIp, '127.0.0.1');
+  assert.equal(event.requestContext.identity.userAgent, 'probe/1');
+  assert.equal(event.requestContext.protocol, 'HTTP/1.1');
+  assert.match(event.requestContext.requestTime, /^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/);
+  assert.equal(typeof event.requestContext.requestTimeEpoch, 'number');
+  assert.equal(event.requestContext.requestId, res.headers.get('x-request-id') ?? event.requestContext.requestId);
+});
+
+test("forward_request_*: method, uri, headers, a text body as text and a binary one in base64, as Kong's", async () => {
+  const xml = await fetch(`${gw.url}/forward?key1=from_querystring`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml', 'custom-header': 'someheader' },
+    body: '<xml/>',
+  });
+  assert.equal(xml.status, 200);
+  const got = ((await xml.json()) as { got: Record<string, any> }).got;
+  assert.equal(got.request_method, 'POST');
+  assert.equal(got.request_uri, '/forward?key1=from_querystring');
+  assert.deepEqual(got.request_uri_args, { key1: 'from_querystring' });
+  assert.equal(got.request_headers['custom-header'], 'someheader');
+  assert.equal(got.request_body, '<xml/>');
+  assert.equal(got.request_body_base64, undefined);
+  assert.deepEqual(got.request_body_args, {});
+  const bin = await fetch(`${gw.url}/forward`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+    body: '01234',
+  });
+  const gotBin = ((await bin.json()) as { got: Record<string, any> }).got;
+  assert.equal(gotBin.request_body, Buffer.from('01234').toString('base64'));
+  assert.equal(gotBin.request_body_base64, true);
+  const json = await fetch(`${gw.url}/forward`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key2: 'some_value' }),
+  });
+  const gotJson = ((await json.json()) as { got: Record<string, any> }).got;
+  assert.deepEqual(gotJson.request_body_args, { key2: 'some_value' });
+});
+
+test('the secret and the key never appear in log lines', async () => {
+  await (await fetch(`${gw.url}/missing`)).body?.cancel();
+  const text = JSON.stringify(gw.logs);
+  assert.ok(gw.logs.length > 0);
+  assert.ok(!text.includes(SECRET), 'the secret was logged');
+  assert.ok(!text.includes(KEY), 'the key was logged');
+});

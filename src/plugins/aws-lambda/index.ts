@@ -1,0 +1,264 @@
+/**
+ * The `aws-lambda` plugin: Kong 3's aws-lambda. A route with it invokes an AWS Lambda function
+ * (the Invoke API, `POST /2015-03-31/functions/<name>/invocations`, signed with AWS Signature
+ * Version 4) instead of proxying, and answers with what the function returned.
+ *
+ * Differences from Kong, on purpose (docs/plugins/aws-lambda.md): credentials come from the config
+ * or the AWS_* environment variables only (no STS role, no instance metadata, no web identity);
+ * Lambda's certificate is verified (Kong's ssl_verify is off); the function's answer goes out as it
+ * came (Kong's legacy empty_arrays_mode re-encodes JSON); no proxy_url.
+ */
+import type { Credentials, Request as SignedRequest } from 'aws4';
+import schema from '../../../schemas/plugins/aws-lambda.schema.json' with { type: 'json' };
+import type {
+  GatewayRequest,
+  GatewayServices,
+  HeaderValue,
+  PluginConfigIssue,
+  PluginHandlers,
+  PluginLogger,
+} from '../../index.ts';
+import { definePlugin, PluginConfigError } from '../../index.ts';
+import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
+import { RepeatedWarning } from '../../lib/log/index.ts';
+import { lambdaHeaders, mergeHeaders, proxyAnswer } from './answer.ts';
+import {
+  type BodyRead,
+  buildPayload,
+  MAX_BODY_SIZE,
+  type PayloadConfig,
+  readsBody,
+  SKIPPED_BODY_SIZE,
+} from './payload.ts';
+
+/** The aws-lambda plugin's config, defaults applied. */
+export interface AwsLambdaConfig extends PayloadConfig {
+  timeout: number;
+  keepalive: number;
+  aws_key?: string | null;
+  aws_secret?: string | null;
+  aws_assume_role_arn?: string | null;
+  aws_role_session_name?: string | null;
+  aws_sts_endpoint_url?: string | null;
+  aws_region?: string | null;
+  function_name?: string | null;
+  qualifier?: string | null;
+  invocation_type: 'RequestResponse' | 'Event' | 'DryRun';
+  log_type: 'Tail' | 'None';
+  host?: string | null;
+  port: number;
+  disable_https: boolean;
+  unhandled_status?: number | null;
+  is_proxy_integration: boolean;
+  proxy_url?: string | null;
+  aws_imds_protocol_version: 'v1' | 'v2';
+  empty_arrays_mode: 'legacy' | 'correct';
+}
+
+/** Kong's priority for aws-lambda: after authentication, rate limiting and request-transformer. */
+export const AWS_LAMBDA_PRIORITY = 750;
+
+/** Why Kong's credential sources other than keys are refused, with the way out. */
+const KEYS_WAY_OUT =
+  'give the credentials as aws_key and aws_secret, or as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the gateway environment';
+
+const NO_ASSUME_ROLE = `assuming a role through STS is not supported: ${KEYS_WAY_OUT}`;
+
+/** Kong's schema rules, with Kong's messages, and the fields the gateway refuses. */
+function configIssues(config: Record<string, unknown>): PluginConfigIssue[] {
+  const issues: PluginConfigIssue[] = [];
+  const set = (k: string): boolean => config[k] !== undefined && config[k] !== null;
+  if (set('aws_key') !== set('aws_secret')) {
+    issues.push({
+      at: [set('aws_key') ? 'aws_secret' : 'aws_key'],
+      message: "all or none of these fields must be set: 'config.aws_key', 'config.aws_secret'",
+      severity: 'error',
+    });
+  }
+  if (set('aws_assume_role_arn')) {
+    issues.push({ at: ['aws_assume_role_arn'], message: `aws_assume_role_arn: ${NO_ASSUME_ROLE}`, severity: 'error' });
+  }
+  if (set('aws_sts_endpoint_url')) {
+    issues.push({
+      at: ['aws_sts_endpoint_url'],
+      message: `aws_sts_endpoint_url: ${NO_ASSUME_ROLE}`,
+      severity: 'error',
+    });
+  }
+  if (set('proxy_url')) {
+    const scheme = /^([^:]+):\/\//.exec(String(config.proxy_url))?.[1];
+    issues.push({
+      at: ['proxy_url'],
+      message:
+        scheme !== undefined && scheme !== 'http'
+          ? 'proxy_url scheme must be http'
+          : 'proxy_url: calling Lambda through an HTTP proxy is not supported: let the gateway reach the Lambda endpoint, or set host and port to an endpoint that forwards to it',
+      severity: 'error',
+    });
+  }
+  if (config.aws_imds_protocol_version === 'v2') {
+    issues.push({
+      at: ['aws_imds_protocol_version'],
+      message: `aws_imds_protocol_version: credentials from the EC2 instance metadata service are not read: ${KEYS_WAY_OUT}`,
+      severity: 'error',
+    });
+  }
+  return issues;
+}
+
+/** The aws4 module, loaded at the first invocation of any instance. */
+let aws4: Promise<typeof import('aws4')> | null = null;
+
+function signer(): Promise<typeof import('aws4')> {
+  aws4 ??= import('aws4').then((m) => (m as { default?: typeof import('aws4') }).default ?? m);
+  return aws4;
+}
+
+const INTERNAL = 'An unexpected error occurred';
+
+class AwsLambda implements PluginHandlers {
+  private readonly url: string | null;
+  private readonly signing: SignedRequest;
+  private readonly credentials: Credentials | null;
+  private readonly region: string | null;
+  private readonly bodyLimit: number;
+  private readonly readsBody: boolean;
+  private readonly failed: RepeatedWarning;
+  private readonly skipped: RepeatedWarning;
+
+  constructor(
+    private readonly config: AwsLambdaConfig,
+    private readonly services: GatewayServices,
+    private readonly logger: PluginLogger,
+    warn: (message: string, field?: string) => void,
+  ) {
+    if (config.function_name == null) throw new PluginConfigError('function_name', 'required: the function to invoke');
+    // Kong reads the region of the environment once, at start (AWS_REGION, else AWS_DEFAULT_REGION).
+    const env = process.env;
+    this.region = config.aws_region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? null;
+    if (this.region === null) {
+      warn('no region: set aws_region, or AWS_REGION in the gateway environment; invocations answer 500', 'aws_region');
+    }
+    if (config.aws_key != null && config.aws_secret != null) {
+      this.credentials = { accessKeyId: config.aws_key, secretAccessKey: config.aws_secret };
+    } else if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
+      this.credentials = {
+        accessKeyId: env.AWS_ACCESS_KEY_ID,
+        secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+        ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+      };
+    } else {
+      this.credentials = null;
+      warn(`no AWS credentials (${KEYS_WAY_OUT}); invocations answer 500`, 'aws_key');
+    }
+    const host = config.host ?? (this.region === null ? null : `lambda.${this.region}.amazonaws.com`);
+    const scheme = config.disable_https ? 'http' : 'https';
+    let path = `/2015-03-31/functions/${encodeURIComponent(config.function_name)}/invocations`;
+    if (config.qualifier != null) path += `?Qualifier=${encodeURIComponent(config.qualifier)}`;
+    const defaultPort = config.disable_https ? 80 : 443;
+    this.url = host === null ? null : `${scheme}://${hostForUrl(host)}:${config.port}${path}`;
+    // What every invocation signs, but the body and the time (aws4 fills them per call).
+    this.signing = {
+      host: host ?? '',
+      ...(config.port !== defaultPort ? { port: config.port } : {}),
+      path,
+      method: 'POST',
+      service: 'lambda',
+      region: this.region ?? '',
+      headers: {
+        'Content-Type': 'application/json',
+        'X-Amz-Invocation-Type': config.invocation_type,
+        'X-Amz-Log-Type': config.log_type,
+      },
+    };
+    this.readsBody = readsBody(config);
+    this.bodyLimit = config.skip_large_bodies ? SKIPPED_BODY_SIZE : MAX_BODY_SIZE;
+    this.failed = new RepeatedWarning(logger, 'Lambda invocation failed', 1000, 'error');
+    this.skipped = new RepeatedWarning(logger, 'request body was buffered to disk, too large: left out of the payload');
+  }
+
+  async access(req: GatewayRequest): Promise<void> {
+    const started = Date.now();
+    let body: BodyRead = null;
+    if (this.readsBody) {
+      body = await req.readBody(this.bodyLimit);
+      if (body === null) {
+        if (!this.config.skip_large_bodies) return req.exitError(413, undefined, undefined, 'BODY_TOO_LARGE');
+        this.skipped.report({ limit: this.bodyLimit });
+      }
+    }
+    if (this.url === null || this.credentials === null) {
+      this.failed.report({ error: this.url === null ? 'no region specified' : 'no AWS credentials' });
+      return req.exitError(500, INTERNAL, undefined, 'LAMBDA_FAILED');
+    }
+    const payload = buildPayload(req, this.config, body, started);
+    const { sign } = await signer();
+    const signed = sign({ ...this.signing, headers: { ...this.signing.headers }, body: payload }, this.credentials);
+    let res: Awaited<ReturnType<GatewayServices['http']['request']>>;
+    try {
+      res = await this.services.http.request(this.url, {
+        method: 'POST',
+        headers: signed.headers as Record<string, string>,
+        body: payload,
+        timeout: this.config.timeout,
+      });
+    } catch (err) {
+      // Kong raises the error: a 500 (a timeout as well).
+      this.failed.report({ error: (err as Error).message, function: this.config.function_name });
+      return req.exitError(500, INTERNAL, undefined, 'LAMBDA_FAILED');
+    }
+    if (res.status >= 400) {
+      // Kong raises Lambda's Message (ResourceNotFoundException, AccessDenied, throttling): a 500.
+      this.failed.report({ status: res.status, error: lambdaMessage(res.body), function: this.config.function_name });
+      return req.exitError(500, INTERNAL, undefined, 'LAMBDA_FAILED');
+    }
+    const headers = lambdaHeaders(res.headers);
+    if (this.config.is_proxy_integration) {
+      const answer = proxyAnswer(res.body);
+      if (typeof answer === 'string') {
+        this.logger.error('could not JSON decode Lambda function response', { error: answer });
+        return req.exit(
+          502,
+          { message: 'Bad Gateway', error: `could not JSON decode Lambda function response: ${answer}` },
+          undefined,
+          'LAMBDA_BAD_ANSWER',
+        );
+      }
+      return req.exit(answer.status, answer.body, mergeHeaders(headers, answer.headers));
+    }
+    const unhandled =
+      this.config.unhandled_status != null && res.headers['x-amz-function-error'] === 'Unhandled'
+        ? this.config.unhandled_status
+        : null;
+    req.exit(unhandled ?? res.status, res.body, headers as Record<string, HeaderValue>);
+  }
+}
+
+/** An IPv6 address goes in brackets in a URL. */
+function hostForUrl(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** Lambda's error message (`{"Message": ...}` or `{"message": ...}`), cut short for the log. */
+function lambdaMessage(body: Buffer): string {
+  try {
+    const json = JSON.parse(body.subarray(0, 4096).toString('utf8')) as Record<string, unknown>;
+    const m = json.Message ?? json.message;
+    if (typeof m === 'string') return m.slice(0, 512);
+  } catch {
+    // Not JSON: the start of the text.
+  }
+  return body.subarray(0, 256).toString('utf8');
+}
+
+export default definePlugin<AwsLambdaConfig>({
+  name: 'aws-lambda',
+  version: '1.0.0',
+  priority: AWS_LAMBDA_PRIORITY,
+  schema,
+  protocols: HTTP_PROTOCOLS,
+  configIssues,
+  create(config, context) {
+    return new AwsLambda(config, context.services, context.log, context.warn);
+  },
+});
