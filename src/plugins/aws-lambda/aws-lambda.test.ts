@@ -11,6 +11,11 @@ import { startGateway, type TestGateway } from '../../testing/index.ts';
 const KEY = 'AKIDLAMBDATESTKEY01';
 const SECRET = 'wJalrXUtnFEMI-lambda-test-secret-value';
 const REGION = 'eu-west-3';
+/** Credentials the gateway finds in its environment, in another test. */
+const ENV_KEY = 'AKIDFROMENVIRONMENT1';
+const ENV_SECRET = 'env-secret-value-for-lambda-tests';
+const ENV_TOKEN = 'session-token-from-the-environment';
+const SECRETS: Record<string, string> = { [KEY]: SECRET, [ENV_KEY]: ENV_SECRET };
 
 interface Invocation {
   method: string;
@@ -21,12 +26,13 @@ interface Invocation {
   signed: boolean;
 }
 
-type Answer = { status?: number; headers?: Record<string, string>; body?: string };
+type Answer = { status?: number; headers?: Record<string, string>; body?: string; hang?: boolean };
 
 /** What the fake Lambda answers, by function name. */
 const answers: Record<string, (inv: Invocation) => Answer> = {
   plain: (inv) => ({ body: JSON.stringify({ got: JSON.parse(inv.body) }) }),
   event: () => ({ status: 202, body: '' }),
+  dryrun: () => ({ status: 204, body: '' }),
   failing: () => ({
     headers: { 'X-Amz-Function-Error': 'Unhandled' },
     body: JSON.stringify({ errorMessage: 'boom', errorType: 'Error' }),
@@ -41,6 +47,10 @@ const answers: Record<string, (inv: Invocation) => Answer> = {
     }),
   }),
   'bad-proxy': () => ({ body: JSON.stringify({ statusCode: 'abc' }) }),
+  'hostile-proxy': () => ({
+    body: JSON.stringify({ statusCode: 200, headers: { 'x-split': 'a\r\nSet-Cookie: evil=1' } }),
+  }),
+  hang: () => ({ hang: true }),
   missing: () => ({
     status: 404,
     headers: { 'x-amzn-ErrorType': 'ResourceNotFoundException' },
@@ -61,28 +71,39 @@ function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data).digest();
 }
 
-/** SigV4 of the request as received (RFC-style canonical request of AWS's Signature Version 4). */
+/** RFC 3986 percent-encoding, as SigV4 asks for (encodeURIComponent leaves !'()* alone). */
+function rfc3986(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/**
+ * AWS Signature Version 4 of the request as received, computed here from AWS's description: the
+ * canonical request (each path segment encoded again, as for every service but S3; the query
+ * sorted; the signed headers), the string to sign, the key derived from the secret.
+ */
 function signatureHolds(req: IncomingMessage, body: string): boolean {
   const auth = String(req.headers.authorization ?? '');
   const m =
     /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/lambda\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
       auth,
     );
-  if (m === null || m[1] !== KEY || m[3] !== REGION) return false;
+  const secret = m === null ? undefined : SECRETS[m[1]!];
+  if (m === null || secret === undefined || m[3] !== REGION) return false;
   const [, , day, region, signedHeaders, signature] = m;
   const names = signedHeaders!.split(';');
   if (!names.includes('host') || !names.includes('x-amz-date')) return false;
-  const url = new URL(req.url!, 'http://x');
-  const query = [...url.searchParams]
-    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+  const [rawPath, rawQuery = ''] = req.url!.split('?');
+  const path = rawPath!.split('/').map(rfc3986).join('/');
+  const query = [...new URLSearchParams(rawQuery)]
+    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
     .sort()
     .join('&');
   const headers = names.map((n) => `${n}:${String(req.headers[n]).trim()}\n`).join('');
-  const canonical = ['POST', url.pathname, query, headers, signedHeaders, sha256(body)].join('\n');
+  const canonical = ['POST', path, query, headers, signedHeaders, sha256(body)].join('\n');
   const amzDate = String(req.headers['x-amz-date']);
   const scope = `${day}/${region}/lambda/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
-  let k = hmac(`AWS4${SECRET}`, day!);
+  let k = hmac(`AWS4${secret}`, day!);
   for (const part of [region!, 'lambda', 'aws4_request']) k = hmac(k, part);
   return hmac(k, toSign).toString('hex') === signature;
 }
@@ -101,7 +122,9 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
       res.end(JSON.stringify({ message: 'The request signature we calculated does not match' }));
       return;
     }
-    const a = answers[decodeURIComponent(name ?? '')]?.(inv) ?? { status: 404, body: '{}' };
+    const fn = decodeURIComponent(name ?? '');
+    const a = answers[fn.slice(fn.lastIndexOf(':') + 1)]?.(inv) ?? { status: 404, body: '{}' };
+    if (a.hang) return;
     res.writeHead(a.status ?? 200, {
       'content-type': 'application/json',
       'x-amzn-RequestId': 'req-1234',
@@ -153,6 +176,12 @@ before(async () => {
             route('proxy', 'proxy', { is_proxy_integration: true }),
             route('badproxy', 'bad-proxy', { is_proxy_integration: true }),
             route('missing', 'missing'),
+            route('arn', 'arn:aws:lambda:eu-west-3:123456789012:function:plain', { qualifier: 'v 1+x' }),
+            route('dryrun', 'dryrun', { invocation_type: 'DryRun', log_type: 'None' }),
+            route('hostile', 'hostile-proxy', { is_proxy_integration: true }),
+            route('hang', 'hang', { timeout: 300 }),
+            route('small', 'plain', { forward_request_body: true }),
+            route('large', 'plain', { forward_request_body: true, skip_large_bodies: false }),
             { ...route('apigw', 'plain', { awsgateway_compatible: true }), paths: ['~/apigw/(?<item>[a-z]+)$'] },
             route('forward', 'plain', {
               forward_request_method: true,
@@ -309,4 +338,83 @@ test('the secret and the key never appear in log lines', async () => {
   assert.ok(gw.logs.length > 0);
   assert.ok(!text.includes(SECRET), 'the secret was logged');
   assert.ok(!text.includes(KEY), 'the key was logged');
+});
+
+test('a function ARN and a qualifier are percent-encoded in the path and signed as AWS encodes them', async () => {
+  const res = await fetch(`${gw.url}/arn`);
+  assert.equal(res.status, 200);
+  await res.body?.cancel();
+  const inv = last();
+  assert.equal(inv.signed, true);
+  assert.equal(
+    inv.url,
+    '/2015-03-31/functions/arn%3Aaws%3Alambda%3Aeu-west-3%3A123456789012%3Afunction%3Aplain/invocations?Qualifier=v%201%2Bx',
+  );
+});
+
+test('DryRun answers 204, with log_type None sent', async () => {
+  const res = await fetch(`${gw.url}/dryrun`);
+  assert.equal(res.status, 204);
+  assert.equal(last().headers['x-amz-log-type'], 'None');
+  assert.equal(last().headers['x-amz-invocation-type'], 'DryRun');
+});
+
+test('a proxy answer with a header HTTP cannot carry is a 500, never a split header', async () => {
+  const res = await fetch(`${gw.url}/hostile`);
+  assert.equal(res.status, 500);
+  assert.equal(res.headers.get('set-cookie'), null);
+  await res.body?.cancel();
+});
+
+test('a Lambda that does not answer within timeout is a 500 after it', async () => {
+  const started = performance.now();
+  const res = await fetch(`${gw.url}/hang`);
+  assert.equal(res.status, 500);
+  await res.body?.cancel();
+  assert.ok(performance.now() - started < 5000);
+});
+
+test('skip_large_bodies leaves a body over 8 KiB out of the payload; without it the body is sent', async () => {
+  const big = 'x'.repeat(9 * 1024);
+  const skipped = await fetch(`${gw.url}/small`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: big,
+  });
+  const got = ((await skipped.json()) as { got: Record<string, unknown> }).got;
+  assert.equal(got.request_body, undefined);
+  const sent = await fetch(`${gw.url}/large`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: big });
+  assert.equal(((await sent.json()) as { got: Record<string, unknown> }).got.request_body, big);
+  const tooBig = await fetch(`${gw.url}/large`, { method: 'POST', body: Buffer.alloc(6 * 1024 * 1024 + 1) });
+  assert.equal(tooBig.status, 413);
+  await tooBig.body?.cancel();
+});
+
+test("without aws_key, the AWS_* environment's credentials and session token sign the call, AWS_REGION names the region", async () => {
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    AWS_ACCESS_KEY_ID: ENV_KEY,
+    AWS_SECRET_ACCESS_KEY: ENV_SECRET,
+    AWS_SESSION_TOKEN: ENV_TOKEN,
+    AWS_REGION: REGION,
+  });
+  const fromEnv = route('env', 'plain') as { plugins: [{ config: Record<string, unknown> }] };
+  for (const k of ['aws_key', 'aws_secret', 'aws_region']) delete fromEnv.plugins[0].config[k];
+  let envGw: TestGateway | undefined;
+  try {
+    envGw = await startGateway({
+      config: { _format_version: '3.0', services: [{ name: 's', url: 'echo://', routes: [fromEnv] }] },
+    });
+    const res = await fetch(`${envGw.url}/env`);
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    const inv = last();
+    assert.equal(inv.signed, true);
+    assert.match(String(inv.headers.authorization), new RegExp(`Credential=${ENV_KEY}/`));
+    assert.equal(inv.headers['x-amz-security-token'], ENV_TOKEN);
+    assert.match(String(inv.headers.authorization), /x-amz-security-token/);
+  } finally {
+    process.env = saved;
+    await envGw?.close();
+  }
 });
