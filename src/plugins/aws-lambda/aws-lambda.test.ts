@@ -26,7 +26,11 @@ interface Invocation {
   signed: boolean;
 }
 
-type Answer = { status?: number; headers?: Record<string, string>; body?: string; hang?: boolean };
+type Answer = { status?: number; headers?: Record<string, string>; body?: string; hang?: boolean; gather?: boolean };
+
+/** Calls held until GATHER of them are in flight at once, then answered together. */
+const GATHER = 24;
+const gathered: ServerResponse[] = [];
 
 /** What the fake Lambda answers, by function name. */
 const answers: Record<string, (inv: Invocation) => Answer> = {
@@ -51,6 +55,7 @@ const answers: Record<string, (inv: Invocation) => Answer> = {
     body: JSON.stringify({ statusCode: 200, headers: { 'x-split': 'a\r\nSet-Cookie: evil=1' } }),
   }),
   hang: () => ({ hang: true }),
+  gather: () => ({ gather: true, body: '{}' }),
   missing: () => ({
     status: 404,
     headers: { 'x-amzn-ErrorType': 'ResourceNotFoundException' },
@@ -125,6 +130,12 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
     const fn = decodeURIComponent(name ?? '');
     const a = answers[fn.slice(fn.lastIndexOf(':') + 1)]?.(inv) ?? { status: 404, body: '{}' };
     if (a.hang) return;
+    if (a.gather) {
+      gathered.push(res);
+      if (gathered.length < GATHER) return;
+      for (const held of gathered.splice(0)) held.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      return;
+    }
     res.writeHead(a.status ?? 200, {
       'content-type': 'application/json',
       'x-amzn-RequestId': 'req-1234',
@@ -180,6 +191,7 @@ before(async () => {
             route('dryrun', 'dryrun', { invocation_type: 'DryRun', log_type: 'None' }),
             route('hostile', 'hostile-proxy', { is_proxy_integration: true }),
             route('hang', 'hang', { timeout: 300 }),
+            route('gather', 'gather', { timeout: 10_000 }),
             route('small', 'plain', { forward_request_body: true }),
             route('large', 'plain', { forward_request_body: true, skip_large_bodies: false }),
             { ...route('apigw', 'plain', { awsgateway_compatible: true }), paths: ['~/apigw/(?<item>[a-z]+)$'] },
@@ -417,4 +429,15 @@ test("without aws_key, the AWS_* environment's credentials and session token sig
     process.env = saved;
     await envGw?.close();
   }
+});
+
+test('invocations in flight are not queued behind a small pool: a function running long holds one connection each', async () => {
+  const all = await Promise.all(
+    Array.from({ length: GATHER }, async () => {
+      const res = await fetch(`${gw.url}/gather`);
+      await res.body?.cancel();
+      return res.status;
+    }),
+  );
+  assert.deepEqual(all, Array(GATHER).fill(200));
 });

@@ -18,10 +18,11 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { definePlugin, PluginConfigError } from '../../index.ts';
+import { definePlugin, PluginConfigError, ProxyError } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { lambdaHeaders, mergeHeaders, proxyAnswer } from './answer.ts';
+import { type LambdaAnswer, LambdaPool } from './client.ts';
 import {
   type BodyRead,
   buildPayload,
@@ -125,11 +126,13 @@ class AwsLambda implements PluginHandlers {
   private readonly readsBody: boolean;
   private readonly failed: RepeatedWarning;
   private readonly skipped: RepeatedWarning;
+  private readonly badAnswer: RepeatedWarning;
+  private readonly pool: LambdaPool;
 
   constructor(
     private readonly config: AwsLambdaConfig,
-    private readonly services: GatewayServices,
-    private readonly logger: PluginLogger,
+    services: GatewayServices,
+    logger: PluginLogger,
     warn: (message: string, field?: string) => void,
   ) {
     if (config.function_name == null) throw new PluginConfigError('function_name', 'required: the function to invoke');
@@ -174,6 +177,14 @@ class AwsLambda implements PluginHandlers {
     this.readsBody = readsBody(config);
     this.bodyLimit = config.skip_large_bodies ? SKIPPED_BODY_SIZE : MAX_BODY_SIZE;
     this.failed = new RepeatedWarning(logger, 'Lambda invocation failed', 1000, 'error');
+    this.badAnswer = new RepeatedWarning(logger, 'could not JSON decode Lambda function response', 1000, 'error');
+    // One pool per endpoint and keepalive, kept across reloads (the origin names no secret).
+    const origin = this.url === null ? '' : new URL(this.url).origin;
+    this.pool = services.shared(
+      `aws-lambda:${origin}|${config.keepalive}`,
+      () => new LambdaPool(config.keepalive),
+      (p) => p.close(),
+    );
     this.skipped = new RepeatedWarning(logger, 'request body was buffered to disk, too large: left out of the payload');
   }
 
@@ -194,15 +205,12 @@ class AwsLambda implements PluginHandlers {
     const payload = buildPayload(req, this.config, body, started);
     const { sign } = await signer();
     const signed = sign({ ...this.signing, headers: { ...this.signing.headers }, body: payload }, this.credentials);
-    let res: Awaited<ReturnType<GatewayServices['http']['request']>>;
+    let res: LambdaAnswer;
     try {
-      res = await this.services.http.request(this.url, {
-        method: 'POST',
-        headers: signed.headers as Record<string, string>,
-        body: payload,
-        timeout: this.config.timeout,
-      });
+      res = await this.pool.call(this.url, signed.headers as Record<string, string>, payload, this.config.timeout, req);
     } catch (err) {
+      // The gateway's own refusal (the budget of held bodies spent) keeps its status.
+      if (err instanceof ProxyError) throw err;
       // Kong raises the error: a 500 (a timeout as well).
       this.failed.report({ error: (err as Error).message, function: this.config.function_name });
       return req.exitError(500, INTERNAL, undefined, 'LAMBDA_FAILED');
@@ -216,7 +224,7 @@ class AwsLambda implements PluginHandlers {
     if (this.config.is_proxy_integration) {
       const answer = proxyAnswer(res.body);
       if (typeof answer === 'string') {
-        this.logger.error('could not JSON decode Lambda function response', { error: answer });
+        this.badAnswer.report({ error: answer, function: this.config.function_name });
         return req.exit(
           502,
           { message: 'Bad Gateway', error: `could not JSON decode Lambda function response: ${answer}` },
