@@ -441,3 +441,14 @@ test('invocations in flight are not queued behind a small pool: a function runni
   );
   assert.deepEqual(all, Array(GATHER).fill(200));
 });
+
+test('the legacy payload keeps a JSON array body an array; request_uri is the target as the client sent it', async () => {
+  const arr = await fetch(`${gw.url}/plain`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '[1,{"a":2}]',
+  });
+  assert.deepEqual(((await arr.json()) as { got: unknown }).got, [1, { a: 2 }]);
+  const raw = await fetch(`${gw.url}/forward/%41b?x=1`);
+  assert.equal(((await raw.json()) as { got: { request_uri: string } }).got.request_uri, '/forward/%41b?x=1');
+});

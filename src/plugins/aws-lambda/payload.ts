@@ -74,14 +74,20 @@ export function buildPayload(req: GatewayRequest, config: PayloadConfig, body: B
     // Kong's backwards-compatible payload: the query arguments, overridden by the body's.
     const out: Record<string, unknown> = kongQueryArgs(req.rawQuery, req.query) as Record<string, unknown>;
     const args = body === null ? undefined : kongBodyArgs(req.headers['content-type'], body);
-    if (args !== undefined && typeof args === 'object') Object.assign(out, args);
+    // A JSON array body with no query stays an array, as Lua's merge of it into an empty table
+    // encodes; with query arguments beside it, its items go under "1", "2", ... as Lua numbers them.
+    if (Array.isArray(args)) {
+      if (Object.keys(out).length === 0) return JSON.stringify(args);
+      for (let i = 0; i < args.length; i++) out[String(i + 1)] = args[i];
+    } else if (args !== undefined && typeof args === 'object') Object.assign(out, args);
     return JSON.stringify(out);
   }
   const out: Record<string, unknown> = {};
   if (config.forward_request_method) out.request_method = req.method;
   if (config.forward_request_headers) out.request_headers = kongHeaders(req);
   if (config.forward_request_uri) {
-    out.request_uri = req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`;
+    // Kong's get_path_with_query(): nginx's request_uri, the target as the client sent it.
+    out.request_uri = req.raw.url ?? (req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`);
     out.request_uri_args = kongQueryArgs(req.rawQuery, req.query);
   }
   if (config.forward_request_body) {
