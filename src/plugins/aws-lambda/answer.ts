@@ -93,9 +93,11 @@ export function proxyAnswer(payload: Buffer): ProxyAnswer | string {
   if (!isRecord(json)) return 'proxy response must be json format';
   const status = statusOf(json.statusCode);
   if (status === null) return 'statusCode validation failed';
-  if (json.headers != null && !isRecord(json.headers)) return 'headers must be a table';
-  if (json.body != null && typeof json.body !== 'string') return 'body must be a string';
-  if (json.isBase64Encoded != null && typeof json.isBase64Encoded !== 'boolean') {
+  // A JSON null is a value to Kong (cjson's null), so `"body": null` is refused as Kong refuses it;
+  // only multiValueHeaders may be null ("do not throw error when 'multiValueHeaders' is JSON null").
+  if (json.headers !== undefined && !isRecord(json.headers)) return 'headers must be a table';
+  if (json.body !== undefined && typeof json.body !== 'string') return 'body must be a string';
+  if (json.isBase64Encoded !== undefined && typeof json.isBase64Encoded !== 'boolean') {
     return 'isBase64Encoded must be a boolean';
   }
   const headers: Record<string, HeaderValue> = Object.create(null);

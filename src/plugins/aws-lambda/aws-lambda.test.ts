@@ -51,6 +51,8 @@ const answers: Record<string, (inv: Invocation) => Answer> = {
     }),
   }),
   'bad-proxy': () => ({ body: JSON.stringify({ statusCode: 'abc' }) }),
+  'null-body': () => ({ body: JSON.stringify({ statusCode: 201, body: null, multiValueHeaders: null }) }),
+  'null-mvh': () => ({ body: JSON.stringify({ statusCode: '201', body: 'test', multiValueHeaders: null }) }),
   'hostile-proxy': () => ({
     body: JSON.stringify({ statusCode: 200, headers: { 'x-split': 'a\r\nSet-Cookie: evil=1' } }),
   }),
@@ -186,6 +188,8 @@ before(async () => {
             route('failing412', 'failing', { unhandled_status: 412 }),
             route('proxy', 'proxy', { is_proxy_integration: true }),
             route('badproxy', 'bad-proxy', { is_proxy_integration: true }),
+            route('nullbody', 'null-body', { is_proxy_integration: true }),
+            route('nullmvh', 'null-mvh', { is_proxy_integration: true }),
             route('missing', 'missing'),
             route('arn', 'arn:aws:lambda:eu-west-3:123456789012:function:plain', { qualifier: 'v 1+x' }),
             route('dryrun', 'dryrun', { invocation_type: 'DryRun', log_type: 'None' }),
@@ -451,4 +455,13 @@ test('the legacy payload keeps a JSON array body an array; request_uri is the ta
   assert.deepEqual(((await arr.json()) as { got: unknown }).got, [1, { a: 2 }]);
   const raw = await fetch(`${gw.url}/forward/%41b?x=1`);
   assert.equal(((await raw.json()) as { got: { request_uri: string } }).got.request_uri, '/forward/%41b?x=1');
+});
+
+test("a proxy answer's null body is Kong's 502; a null multiValueHeaders and a numeric string statusCode are fine", async () => {
+  const nullBody = await fetch(`${gw.url}/nullbody`);
+  assert.equal(nullBody.status, 502);
+  assert.match(((await nullBody.json()) as { error: string }).error, /body must be a string$/);
+  const nullMvh = await fetch(`${gw.url}/nullmvh`);
+  assert.equal(nullMvh.status, 201);
+  assert.equal(await nullMvh.text(), 'test');
 });
