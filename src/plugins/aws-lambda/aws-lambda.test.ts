@@ -348,8 +348,11 @@ test("forward_request_*: method, uri, headers, a text body as text and a binary 
   assert.deepEqual(gotJson.request_body_args, { key2: 'some_value' });
 });
 
-test('the secret and the key never appear in log lines', async () => {
+test('the secret and the key never appear in log lines, nor in the Admin API', async () => {
   await (await fetch(`${gw.url}/missing`)).body?.cancel();
+  const admin = await (await fetch(`${gw.adminUrl}/plugins`)).text();
+  assert.match(admin, /aws-lambda/);
+  assert.ok(!admin.includes(SECRET) && !admin.includes(KEY), 'the Admin API shows a credential');
   const text = JSON.stringify(gw.logs);
   assert.ok(gw.logs.length > 0);
   assert.ok(!text.includes(SECRET), 'the secret was logged');
