@@ -1,0 +1,81 @@
+// aws-lambda's config as the loader reads it: a decK dump of Kong's plugin (every field written,
+// the unset ones null) loads; Kong's rules refuse with Kong's messages; the credential sources the
+// gateway does not read are refused with the way out.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { issuesOf, load, V3 } from '../../../test/config/helpers.ts';
+import { builtinPlugins } from '../index.ts';
+
+const ROUTE = 'routes:\n  - name: fn\n    paths: [/fn]\n    plugins:\n      - name: aws-lambda\n        config:\n';
+
+function config(fields: Record<string, unknown>): string {
+  return (
+    V3 +
+    ROUTE +
+    Object.entries(fields)
+      .map(([k, v]) => `          ${k}: ${JSON.stringify(v)}\n`)
+      .join('')
+  );
+}
+
+async function errors(fields: Record<string, unknown>): Promise<string[]> {
+  const issues = await issuesOf(config(fields), { plugins: builtinPlugins });
+  return issues.filter((i) => i.severity === 'error').map((i) => `${i.path}: ${i.message}`);
+}
+
+test("a decK dump of Kong's aws-lambda, unset fields null, loads", async () => {
+  const loaded = await load(
+    config({
+      aws_key: 'AKIAEXAMPLEKEY123',
+      aws_secret: 'example-secret-value',
+      aws_region: 'us-east-1',
+      aws_assume_role_arn: null,
+      aws_role_session_name: 'kong',
+      aws_sts_endpoint_url: null,
+      aws_imds_protocol_version: 'v1',
+      awsgateway_compatible: false,
+      base64_encode_body: true,
+      disable_https: false,
+      empty_arrays_mode: 'legacy',
+      forward_request_body: false,
+      forward_request_headers: false,
+      forward_request_method: false,
+      forward_request_uri: false,
+      function_name: 'kongLambdaTest',
+      host: null,
+      invocation_type: 'RequestResponse',
+      is_proxy_integration: false,
+      keepalive: 60000,
+      log_type: 'Tail',
+      port: 443,
+      proxy_url: null,
+      qualifier: null,
+      skip_large_bodies: true,
+      timeout: 60000,
+      unhandled_status: null,
+    }),
+    { plugins: builtinPlugins },
+  );
+  assert.equal(loaded.plugins.length, 1);
+});
+
+test("Kong's rules, with Kong's messages, and the credential sources not read, with the way out", async () => {
+  const base = { function_name: 'f', aws_region: 'us-east-1' };
+  assert.deepEqual(await errors({ ...base, aws_key: 'AKIAEXAMPLEKEY123' }), [
+    "routes[0].plugins[0].config.aws_secret: all or none of these fields must be set: 'config.aws_key', 'config.aws_secret'",
+  ]);
+  assert.deepEqual(await errors({ ...base, proxy_url: 'https://proxy.internal:3128' }), [
+    'routes[0].plugins[0].config.proxy_url: proxy_url scheme must be http',
+  ]);
+  const [proxy] = await errors({ ...base, proxy_url: 'http://proxy.internal:3128' });
+  assert.match(proxy!, /proxy_url: calling Lambda through an HTTP proxy is not supported: let the gateway reach/);
+  const [role] = await errors({ ...base, aws_assume_role_arn: 'arn:aws:iam::123456789012:role/invoker' });
+  assert.match(
+    role!,
+    /aws_assume_role_arn: assuming a role through STS is not supported: give the credentials as aws_key/,
+  );
+  const [imds] = await errors({ ...base, aws_imds_protocol_version: 'v2' });
+  assert.match(imds!, /instance metadata service are not read/);
+  const [status] = await errors({ ...base, unhandled_status: 150 });
+  assert.match(status!, /unhandled_status/);
+});
