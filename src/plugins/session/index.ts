@@ -96,6 +96,12 @@ const LOGOUT_BODY_LIMIT = 64 * 1024;
  * browser dropped it, logout included.
  */
 const MAX_CHUNKS = 6;
+/**
+ * With `remember`, both cookies come back on every request, so they share those six: three each
+ * (12 KiB). Six of each would be a 48 KiB Cookie header, answered 431 on every request, logout
+ * included, until the remember cookie expired (a week by default).
+ */
+const REMEMBER_CHUNKS = MAX_CHUNKS / 2;
 const CTX = 'session';
 
 /** What the cookie holds. Times are seconds since the epoch. */
@@ -140,9 +146,9 @@ const MAX_TTL = 34_560_000;
 const EXPIRED = '; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0';
 
 /** lua-resty-session 4's cookies of `name`: `name`, `name2`, ..., each `name=value` at most 4096 bytes. */
-function chunkedCookie(name: string): ChunkedCookie {
+function chunkedCookie(name: string, chunks = MAX_CHUNKS): ChunkedCookie {
   const names = [name];
-  for (let i = 2; i <= MAX_CHUNKS; i++) names.push(`${name}${i}`);
+  for (let i = 2; i <= chunks; i++) names.push(`${name}${i}`);
   return new ChunkedCookie(name, names, (n) => COOKIE_PAIR_LIMIT - n.length - 1, wholeSeal);
 }
 
@@ -163,10 +169,10 @@ function wholeSeal(joined: string): boolean {
   return dots === 4 && joined.length - last - 1 >= 22;
 }
 
-/** Whether two cookie names' chunks would overwrite each other (`session` and `session2`). */
+/** Whether the session's and the remember cookie's chunks would overwrite each other (`session` and `session2`). */
 function chunksOverlap(a: string, b: string): boolean {
-  const names = new Set(chunkedCookie(a).names);
-  return chunkedCookie(b).names.some((n) => names.has(n));
+  const names = new Set(chunkedCookie(a, REMEMBER_CHUNKS).names);
+  return chunkedCookie(b, REMEMBER_CHUNKS).names.some((n) => names.has(n));
 }
 
 /** Folds Kong 2's field names into Kong 3's, as Kong 3 does. */
@@ -216,8 +222,9 @@ class Session implements PluginHandlers {
     this.attributes = attrs;
     this.expired = `${attrs}${EXPIRED}`;
     this.logoutMethods = new Set(config.logout_methods);
-    this.session = chunkedCookie(config.cookie_name);
-    this.rememberCookie = config.remember ? chunkedCookie(config.remember_cookie_name) : null;
+    const chunks = config.remember ? REMEMBER_CHUNKS : MAX_CHUNKS;
+    this.session = chunkedCookie(config.cookie_name, chunks);
+    this.rememberCookie = config.remember ? chunkedCookie(config.remember_cookie_name, chunks) : null;
     this.reader = new CookieReader([...this.session.names, ...(this.rememberCookie?.names ?? [])]);
     const ttl = config.remember_rolling_timeout;
     this.rememberMaxAge = ttl === 0 || ttl > MAX_TTL ? MAX_TTL : Math.floor(ttl);
@@ -544,7 +551,7 @@ export default definePlugin<SessionConfig>({
     if (config.remember && chunksOverlap(config.cookie_name, config.remember_cookie_name))
       throw new PluginConfigError(
         'remember_cookie_name',
-        `must not name a chunk of cookie_name, nor cookie_name one of it: a cookie past 4096 bytes is split into ${config.cookie_name}, ${config.cookie_name}2, ... ${config.cookie_name}${MAX_CHUNKS} (and ${config.remember_cookie_name}, ${config.remember_cookie_name}2, ...)`,
+        `must not name a chunk of cookie_name, nor cookie_name one of it: a cookie past 4096 bytes is split into ${config.cookie_name}, ${config.cookie_name}2, ... ${config.cookie_name}${REMEMBER_CHUNKS} (and ${config.remember_cookie_name}, ${config.remember_cookie_name}2, ...)`,
       );
     const sealer = new SessionSealer([secret], binding);
     // NUL cannot be in a cookie name or an audience, so this binding is never a session cookie's.
