@@ -32,10 +32,17 @@ export function isIpOrCidr(text: string): boolean {
   return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (v === 4 ? 32 : 128));
 }
 
+/**
+ * kong.conf's `trusted_ips` entry that trusts every UNIX-domain socket peer (Kong's conf loader
+ * accepts it beside addresses). The gateway listens on TCP only, so no peer is one: the entry is
+ * accepted and trusts nothing.
+ */
+const TRUST_UNIX = 'unix:';
+
 /** Why one entry of a setting is refused, or null (the message the file's entry gets). */
 function entryProblem(setting: Setting, entry: string): string | null {
   if (setting === 'port_maps') return parsePortMap(entry) === null ? portMapError(entry) : null;
-  return isIpOrCidr(entry) ? null : `invalid IP address or CIDR: ${entry}`;
+  return isIpOrCidr(entry) || entry === TRUST_UNIX ? null : `invalid IP address or CIDR: ${entry}`;
 }
 
 /** Why the variable's value cannot be used (a usage error naming the variable), or null. */
@@ -56,7 +63,8 @@ export function kongEnvSettings(env: Record<string, string | undefined>): Partia
   for (const name of Object.keys(KONG_ENV_SETTINGS) as Variable[]) {
     const value = env[name];
     if (value === undefined || kongEnvSettingError(name, value) !== null) continue;
-    out[KONG_ENV_SETTINGS[name]] = kongConfList(value);
+    const list = kongConfList(value);
+    out[KONG_ENV_SETTINGS[name]] = name === 'KONG_TRUSTED_IPS' ? list.filter((e) => e !== TRUST_UNIX) : list;
   }
   return out;
 }

@@ -277,7 +277,7 @@ test("KONG_PORT_MAPS and KONG_TRUSTED_IPS are read over the file's settings, at 
   );
   const port = await freePort();
   // kong.conf's list form, as Kong's Helm chart writes it: comma-separated, blanks around entries.
-  const env = { KONG_PORT_MAPS: ` 80:${port}, 443:8443 `, KONG_TRUSTED_IPS: '127.0.0.1/32,::1' };
+  const env = { KONG_PORT_MAPS: ` 80:${port}, 443:8443 `, KONG_TRUSTED_IPS: '127.0.0.1/32,::1,unix:' };
   const inst = await TollgateInstance.start({
     configFile: file,
     env,
@@ -307,6 +307,8 @@ test("KONG_PORT_MAPS and KONG_TRUSTED_IPS are read over the file's settings, at 
     /^KONG_TRUSTED_IPS: invalid IP address or CIDR: 10\.0\.0\.300$/,
   );
   assert.deepEqual(parsed([], { KONG_PORT_MAPS: '80:8000', KONG_TRUSTED_IPS: '' }).kongIgnored, []);
+  // Kong's `unix:` (trust UNIX-domain socket peers) is a valid entry; no peer here is one.
+  assert.equal(typeof parseStartArgs([], { KONG_TRUSTED_IPS: '0.0.0.0/0, ::/0, unix:' }), 'object');
   const validate = await gateway(['validate', file], { env: cleanEnv({ KONG_TRUSTED_IPS: 'example.com' }) });
   assert.equal(validate.code, 2, validate.err);
   assert.match(validate.err, /KONG_TRUSTED_IPS: invalid IP address or CIDR: example\.com/);
