@@ -1,20 +1,18 @@
 // The composition root: a running Tollgate. Config loaded and compiled, the gateway (data path) built
 // on it, proxy and admin listeners bound, reloads swapping the runtime. Who applies reloads and
 // answers for the whole gateway is a Coordinator: this process alone, or a cluster primary.
-import cluster from 'node:cluster';
 import type { Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { GatewayMetrics } from './admin/metrics.ts';
-import { createAdminServer } from './admin/server.ts';
 import { loadConfigWithPlugins } from './config/custom-plugins.ts';
-import { type KongListener, kongListener } from './config/listen.ts';
+import type { KongListener } from './config/listen.ts';
 import { readConfigFile } from './config/load.ts';
 import type { GatewayConfig, TollgateSettings } from './config/model.ts';
 import { changedSettings, type RestartSetting, restartOnlySettings } from './config/restart-settings.ts';
 import { rememberSecrets, scrubIssues } from './config/secrets.ts';
-import { exposedAdminListen } from './config/warnings.ts';
 import { ConfigWatcher } from './config/watch.ts';
 import { ConfigError, type ConfigIssue, configIssue, NO_CERTIFICATE_MESSAGE } from './errors.ts';
+import { bindAdminListeners, bindProxyListeners } from './instance-listeners.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compileRuntime } from './pipeline/compile.ts';
 import { openPlugins } from './pipeline/dependencies.ts';
@@ -22,14 +20,6 @@ import type { PluginDefinition } from './pipeline/plugin.ts';
 import type { Runtime } from './pipeline/runtime.ts';
 import { SharedResources } from './pipeline/shared.ts';
 import { Gateway } from './proxy/gateway.ts';
-import { createCleartextH2ProxyServer } from './proxy/h2c.ts';
-import {
-  createProxyServer,
-  createSecureProxyServer,
-  listen,
-  parseListen,
-  REUSE_PORT_SUPPORTED,
-} from './proxy/server.ts';
 import type { KongDefaultCertificate } from './tls.ts';
 import { localHealth } from './upstream/health-report.ts';
 import { createHttpClient } from './upstream/http-client.ts';
@@ -183,41 +173,14 @@ export class TollgateInstance {
 
   private async bind(): Promise<void> {
     const settings = this.runtime.config.settings;
-    for (const text of this.options.proxyListen ?? settings.proxy_listen) {
-      const addr = parseListen(text);
-      // TLS: an ssl listener speaks HTTP/2 and HTTP/1.1; shutdown treats it as an http.Server.
-      const server = addr.ssl
-        ? (createSecureProxyServer(this.gateway, settings) as unknown as Server)
-        : addr.http2
-          ? createCleartextH2ProxyServer(this.gateway, settings)
-          : createProxyServer(this.gateway, settings);
-      server.on('connection', (socket: Socket) => {
-        this.accepted++;
-        this.sockets.add(socket);
-        socket.once('close', () => this.sockets.delete(socket));
-      });
-      this.proxyServers.push(server);
-      // A worker on a fixed port takes a socket of its own where SO_REUSEPORT is available: the
-      // kernel spreads new connections, and the primary no longer accepts and passes each one over
-      // IPC (docs/bench-history-2.md measures both). Port 0 stays shared: each worker would get
-      // another port.
-      const ownSocket = cluster.isWorker && addr.port !== 0 && REUSE_PORT_SUPPORTED;
-      const bound = await listen(server, addr, ownSocket);
-      this.proxyAddresses.push(bound);
-      this.proxyListeners.push(kongListener(text, bound));
-      if (addr.ssl) this.sslListening = true;
-      if (addr.ssl) this.gateway.httpsPort ??= (server.address() as AddressInfo).port;
-    }
-    for (const text of this.options.adminListen ?? settings.admin_listen) {
-      // From the config file, compileRuntime already warned (located); a command-line address is warned here.
-      const exposed = this.options.adminListen !== undefined ? exposedAdminListen(text) : null;
-      if (exposed !== null) this.log.warn({ listen: text }, exposed);
-      const server = createAdminServer(this);
-      this.adminServers.push(server);
-      const bound = await listen(server, parseListen(text, 'admin'));
-      this.adminAddresses.push(bound);
-      this.adminListeners.push(kongListener(text, bound));
-    }
+    await bindProxyListeners(this, this.options.proxyListen ?? settings.proxy_listen, (socket) => {
+      this.accepted++;
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
+    // From the config file, compileRuntime already warned (located); a command-line address is warned here.
+    const admin = this.options.adminListen;
+    await bindAdminListeners(this, admin ?? settings.admin_listen, admin !== undefined);
   }
 
   /** Starts the config file watcher (one per process tree: the cluster primary, or the only process). */

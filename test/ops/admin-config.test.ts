@@ -115,7 +115,7 @@ consumers:
 });
 
 test('/config redacts secret fields of plugin configs (oidc client_secret, session_secret, redis password) and keeps the rest', async () => {
-  const { effectiveConfig } = await import('../../src/admin/server.ts');
+  const { effectiveConfig } = await import('../../src/admin/config-views.ts');
   const config = {
     format_version: '3.0',
     services: [],
