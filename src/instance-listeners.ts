@@ -1,9 +1,9 @@
 // The listeners a TollgateInstance binds at start: the proxy's (one server per address, TLS,
-// h2c or HTTP/1.1 as its flags say) and the admin API's.
+// h2c or HTTP/1.1 as its flags say), the admin API's and the status API's.
 import cluster from 'node:cluster';
 import type { Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { createAdminServer } from './admin/server.ts';
+import { type ApiMode, createAdminServer } from './admin/server.ts';
 import { kongListener } from './config/listen.ts';
 import { exposedAdminListen } from './config/warnings.ts';
 import type { TollgateInstance } from './instance.ts';
@@ -58,10 +58,26 @@ export async function bindAdminListeners(
   for (const text of texts) {
     const exposed = fromCommandLine ? exposedAdminListen(text) : null;
     if (exposed !== null) inst.log.warn({ listen: text }, exposed);
-    const server = createAdminServer(inst);
-    inst.adminServers.push(server);
-    const bound = await listen(server, parseListen(text, 'admin'));
-    inst.adminAddresses.push(bound);
-    inst.adminListeners.push(kongListener(text, bound));
+    await bindApi(inst, 'admin', text);
   }
+}
+
+/**
+ * Binds Kong's status API on each address. No warning on a public address: serving probes and
+ * scrapes from outside, with nothing that changes or reveals the config, is what it is for.
+ */
+export async function bindStatusListeners(inst: TollgateInstance, texts: readonly string[]): Promise<void> {
+  for (const text of texts) await bindApi(inst, 'status', text);
+}
+
+async function bindApi(inst: TollgateInstance, mode: ApiMode, text: string): Promise<void> {
+  const server = createAdminServer(inst, mode);
+  const [servers, addresses, listeners] =
+    mode === 'admin'
+      ? [inst.adminServers, inst.adminAddresses, inst.adminListeners]
+      : [inst.statusServers, inst.statusAddresses, inst.statusListeners];
+  servers.push(server);
+  const bound = await listen(server, parseListen(text, mode));
+  addresses.push(bound);
+  listeners.push(kongListener(text, bound));
 }

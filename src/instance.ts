@@ -12,7 +12,7 @@ import { changedSettings, type RestartSetting, restartOnlySettings } from './con
 import { rememberSecrets, scrubIssues } from './config/secrets.ts';
 import { ConfigWatcher } from './config/watch.ts';
 import { ConfigError, type ConfigIssue, configIssue, NO_CERTIFICATE_MESSAGE } from './errors.ts';
-import { bindAdminListeners, bindProxyListeners } from './instance-listeners.ts';
+import { bindAdminListeners, bindProxyListeners, bindStatusListeners } from './instance-listeners.ts';
 import { createLogger, type Logger } from './log.ts';
 import { compileRuntime } from './pipeline/compile.ts';
 import { openPlugins } from './pipeline/dependencies.ts';
@@ -32,9 +32,13 @@ export interface InstanceOptions {
   env?: Record<string, string | undefined>;
   /** Kong's `ssl_cert` / `ssl_cert_key` (KONG_SSL_CERT, KONG_SSL_CERT_KEY): the ssl listeners' default certificate. */
   kongDefaultCertificate?: KongDefaultCertificate;
-  /** Override `_tollgate.proxy_listen` / `admin_listen` (CLI flags). An empty list disables that listener. */
+  /**
+   * Override `_tollgate.proxy_listen` / `admin_listen` / `status_listen` (CLI flags). An empty
+   * list disables that listener.
+   */
   proxyListen?: string[];
   adminListen?: string[];
+  statusListen?: string[];
   logLevel?: string;
   log?: Logger;
   accessLog?: boolean;
@@ -103,11 +107,14 @@ export class TollgateInstance {
   readonly metrics: GatewayMetrics;
   proxyServers: Server[] = [];
   adminServers: Server[] = [];
+  statusServers: Server[] = [];
   proxyAddresses: string[] = [];
   adminAddresses: string[] = [];
+  statusAddresses: string[] = [];
   /** The same listeners with their flags, in the shape of Kong's `GET /` (`proxy_listeners`, `admin_listeners`). */
   proxyListeners: KongListener[] = [];
   adminListeners: KongListener[] = [];
+  statusListeners: KongListener[] = [];
   lastReload: ReloadResult;
   /** Text of gateway.yaml the serving runtime was compiled from. */
   configText: string;
@@ -181,6 +188,7 @@ export class TollgateInstance {
     // From the config file, compileRuntime already warned (located); a command-line address is warned here.
     const admin = this.options.adminListen;
     await bindAdminListeners(this, admin ?? settings.admin_listen, admin !== undefined);
+    await bindStatusListeners(this, this.options.statusListen ?? settings.status_listen);
   }
 
   /** Starts the config file watcher (one per process tree: the cluster primary, or the only process). */
@@ -472,8 +480,8 @@ export class TollgateInstance {
 
   private async shutdown(graceMs: number): Promise<void> {
     await this.watcher?.close();
-    // The admin listener stays open while the proxy drains, so that `/ready` answers 503 (and
-    // `/status` "draining") to the probes and load balancers taking this node out.
+    // The admin and status listeners stay open while the proxy drains, so that `/ready` answers
+    // 503 (and `/status` "draining") to the probes and load balancers taking this node out.
     const proxies = this.proxyServers;
     const closing = proxies.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const s of proxies) {
@@ -500,7 +508,7 @@ export class TollgateInstance {
     // in the sockets' 'close' events a turn later: wait for them (bounded), so that they get their
     // access line and log phase before the runtimes, their log plugins and the log are closed.
     await this.cutConnections(CUT_CONNECTIONS_WAIT_MS);
-    for (const s of this.adminServers) {
+    for (const s of [...this.adminServers, ...this.statusServers]) {
       s.close();
       s.closeAllConnections();
     }

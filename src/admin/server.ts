@@ -1,4 +1,5 @@
-// The admin listener (127.0.0.1:8001 by default): status, metrics, effective config, route table, reload.
+// The admin listener (127.0.0.1:8001 by default): status, metrics, effective config, route table, reload;
+// and Kong's status listener (`status_listen`), which serves its status and metrics endpoints alone.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { hostname } from 'node:os';
@@ -21,14 +22,20 @@ const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 export { REDACTED };
 
-export function createAdminServer(inst: TollgateInstance): Server {
+/**
+ * What a listener serves: the whole admin API, or Kong's status API (`status_listen`): the
+ * read-only endpoints probes and scrapes need, so that they never need the admin API exposed.
+ */
+export type ApiMode = 'admin' | 'status';
+
+export function createAdminServer(inst: TollgateInstance, mode: ApiMode = 'admin'): Server {
   // The proxy's head deadline (nginx's client_header_timeout) holds here too: the admin listener
   // shares the process, its memory and its file descriptors with the proxy.
   const { client_header_timeout: headTimeout, send_timeout: sendTimeout } = inst.runtime.config.settings;
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     // The answer may take a while to make (a reload): no deadline while it is made.
     req.socket.setTimeout(0);
-    void route(inst, req, withScrub(inst, res)).finally(() => {
+    void route(inst, req, withScrub(inst, res), mode).finally(() => {
       // A body no endpoint reads (and POST /config's past its limit): node went on reading and
       // dropping one for as long as the client sent it (ten gigabytes announced, one connection
       // busy for minutes). nginx's lingering close: our FIN after the answer, gone LINGER_MS later.
@@ -146,7 +153,14 @@ const ENTITY_ENDPOINTS = [
   '/acls',
 ];
 
-async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * The status API's endpoints: Kong's status server (kong/status/init.lua) routes /status (health.lua),
+ * /status/ready (ready.lua) and the prometheus plugin's /metrics; any other path is its 404. The
+ * answers are the admin API's for the same paths.
+ */
+const STATUS_ENDPOINTS: ReadonlySet<string> = new Set(['/status', '/status/ready', '/metrics']);
+
+async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerResponse, mode: ApiMode): Promise<void> {
   const url = originForm(req.url ?? '/');
   const q = url.indexOf('?');
   const raw = q < 0 ? url : url.slice(0, q);
@@ -156,6 +170,8 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
   // What nginx refuses before any location (a body of unknown framing, a missing or doubled Host).
   const refused = adminHeadRefusal(req);
   if (refused !== null) return send(res, refused.status, { message: refused.message }, { Connection: 'close' });
+  // A path the status API does not route, whatever the method (POST /config too): Kong's 404.
+  if (mode === 'status' && !STATUS_ENDPOINTS.has(path)) return send(res, 404, { message: 'Not found' });
   try {
     // Kong's list of the plugins the node can run (admin UIs read it); before `/plugins/{id}`.
     if (path === '/plugins/enabled') {
@@ -325,9 +341,11 @@ async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>
       config_hash: rt.config.source.hash,
       proxy_listeners: proxy,
       admin_listeners: inst.adminListeners,
-      // Kong's: whether any listener of the kind speaks TLS (the admin listener never does here).
+      status_listeners: inst.statusListeners,
+      // Kong's: whether any listener of the kind speaks TLS (the admin and status listeners never do here).
       proxy_ssl_enabled: proxy.some((l) => l.ssl === true),
       admin_ssl_enabled: false,
+      status_ssl_enabled: false,
     },
     endpoints: [...Object.keys(ENDPOINTS), ...ENTITY_ENDPOINTS],
   };

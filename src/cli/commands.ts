@@ -71,9 +71,9 @@ export const COMMANDS: readonly CommandHelp[] = [
     description:
       'Loads and compiles the config, listens, watches the config and the files it references and\n' +
       'reloads on change (and on SIGHUP); SIGTERM/SIGINT drain in-flight requests and exit 0.\n' +
-      "Kong's KONG_DECLARATIVE_CONFIG, KONG_PROXY_LISTEN, KONG_ADMIN_LISTEN, KONG_LOG_LEVEL,\n" +
-      'KONG_PROXY_ACCESS_LOG and KONG_NGINX_WORKER_PROCESSES apply below the options; KONG_SSL_CERT and\n' +
-      "KONG_SSL_CERT_KEY are the ssl listeners' default certificate (docs/cli.md).",
+      "Kong's KONG_DECLARATIVE_CONFIG, KONG_PROXY_LISTEN, KONG_ADMIN_LISTEN, KONG_STATUS_LISTEN,\n" +
+      'KONG_LOG_LEVEL, KONG_PROXY_ACCESS_LOG and KONG_NGINX_WORKER_PROCESSES apply below the options;\n' +
+      "KONG_SSL_CERT and KONG_SSL_CERT_KEY are the ssl listeners' default certificate (docs/cli.md).",
     options: [
       CONFIG,
       {
@@ -87,6 +87,12 @@ export const COMMANDS: readonly CommandHelp[] = [
         kind: 'list',
         arg: 'HOST:PORT',
         help: 'admin listener, replaces _tollgate.admin_listen (off: none)',
+      },
+      {
+        name: 'status-listen',
+        kind: 'list',
+        arg: 'HOST:PORT',
+        help: 'status listener (/status, /status/ready, /metrics), replaces _tollgate.status_listen (off: none)',
       },
       { name: 'workers', kind: 'value', arg: 'N|auto', help: 'worker processes (default 1)' },
       { name: 'no-watch', kind: 'flag', help: 'do not watch the config files' },

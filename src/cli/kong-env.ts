@@ -13,6 +13,7 @@ export interface KongEnvOptions {
   config?: string;
   'proxy-listen'?: string[];
   'admin-listen'?: string[];
+  'status-listen'?: string[];
   'log-level'?: string;
   'no-access-log'?: boolean;
   workers?: string;
@@ -79,6 +80,10 @@ export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
         break;
       case 'KONG_ADMIN_LISTEN':
         set('admin-listen', [value], name);
+        break;
+      case 'KONG_STATUS_LISTEN':
+        // Kong's Helm chart sets it (0.0.0.0:8100) and points the pods' probes at it.
+        set('status-listen', [value], name);
         break;
       case 'KONG_LOG_LEVEL': {
         const level = LOG_LEVELS[value.toLowerCase()];

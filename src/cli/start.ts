@@ -23,6 +23,7 @@ export interface StartArgs {
   config: string;
   proxyListen: string[] | undefined;
   adminListen: string[] | undefined;
+  statusListen: string[] | undefined;
   logLevel: string | undefined;
   accessLog: boolean;
   watch: boolean;
@@ -32,6 +33,10 @@ export interface StartArgs {
   /** KONG_SSL_CERT and KONG_SSL_CERT_KEY, read: the ssl listeners' default certificate. */
   kongDefaultCertificate?: KongDefaultCertificate;
 }
+
+const LISTEN_FLAGS = ['proxy-listen', 'admin-listen', 'status-listen'] as const;
+type ListenFlag = (typeof LISTEN_FLAGS)[number];
+const LISTEN_ROLE = { 'proxy-listen': 'proxy', 'admin-listen': 'admin', 'status-listen': 'status' } as const;
 
 export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): StartArgs | string {
   let args: ParsedArgs;
@@ -56,6 +61,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     config: args.values.get('config') ?? kong.options.config ?? 'gateway.yaml',
     'proxy-listen': args.lists.get('proxy-listen') ?? kong.options['proxy-listen'],
     'admin-listen': args.lists.get('admin-listen') ?? kong.options['admin-listen'],
+    'status-listen': args.lists.get('status-listen') ?? kong.options['status-listen'],
     'log-level': args.values.get('log-level') ?? kong.options['log-level'],
     'no-access-log': args.flags.has('no-access-log') || kong.options['no-access-log'] === true,
     'no-watch': args.flags.has('no-watch'),
@@ -64,14 +70,16 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (v['log-level'] !== undefined && !['debug', 'info', 'warn', 'error'].includes(v['log-level'])) {
     return '--log-level must be one of debug, info, warn, error';
   }
-  // Kong's `proxy_listen = off` / `admin_listen = off`: the only way to give a flag "no address",
-  // which replaces the file's list with none (an admin-only or a proxy-only process).
-  const listens: Record<'proxy-listen' | 'admin-listen', string[] | undefined> = {
+  // Kong's `proxy_listen = off` / `admin_listen = off` / `status_listen = off`: the only way to
+  // give a flag "no address", which replaces the file's list with none (an admin-only or a
+  // proxy-only process).
+  const listens: Record<ListenFlag, string[] | undefined> = {
     'proxy-listen': v['proxy-listen'],
     'admin-listen': v['admin-listen'],
+    'status-listen': v['status-listen'],
   };
   const bound: { a: ListenAddress; flag: string }[] = [];
-  for (const name of ['proxy-listen', 'admin-listen'] as const) {
+  for (const name of LISTEN_FLAGS) {
     const given = listens[name];
     if (given === undefined) continue;
     // kong.conf's (and KONG_PROXY_LISTEN's) form, `0.0.0.0:8000, [::]:8000`, is several addresses.
@@ -88,7 +96,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     for (const text of list) {
       let a: ListenAddress;
       try {
-        a = parseListen(text, name === 'admin-listen' ? 'admin' : 'proxy');
+        a = parseListen(text, LISTEN_ROLE[name]);
       } catch (e) {
         if (!(e instanceof ListenError)) throw e;
         return `${origin(name)}: ${e.message}`;
@@ -106,6 +114,7 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     config: resolve(v.config!),
     proxyListen: listens['proxy-listen'],
     adminListen: listens['admin-listen'],
+    statusListen: listens['status-listen'],
     logLevel: v['log-level'],
     accessLog: !v['no-access-log'],
     watch: !v['no-watch'],
@@ -134,6 +143,7 @@ export async function runStart(argv: string[]): Promise<number> {
       configFile: args.config,
       proxyListen: args.proxyListen,
       adminListen: args.adminListen,
+      statusListen: args.statusListen,
       kongDefaultCertificate: args.kongDefaultCertificate,
       logLevel: args.logLevel,
       accessLog: args.accessLog,
@@ -149,6 +159,7 @@ export async function runStart(argv: string[]): Promise<number> {
       pid: process.pid,
       proxy: inst.proxyAddresses,
       admin: inst.adminAddresses,
+      status: inst.statusAddresses,
       config: inst.options.configFile,
       routes: inst.runtime.routes.length,
       watch: args.watch,

@@ -1,11 +1,11 @@
 /**
  * `gateway start --workers N`: N processes share the proxy listeners through node:cluster.
  *
- * The primary serves no traffic: it holds the admin listener, the config watcher and the reload
- * protocol. A reload is two-phase so that every worker runs the same config, or none changes:
- * the primary loads and compiles the file once (a bad file stops there), sends the exact text to
- * every worker to load and compile ("prepare"), and only when all of them succeeded with the same
- * config hash tells them to swap ("commit"); otherwise they drop what they built ("abort").
+ * The primary serves no traffic: it holds the admin and status listeners, the config watcher and
+ * the reload protocol. A reload is two-phase so that every worker runs the same config, or none
+ * changes: the primary loads and compiles the file once (a bad file stops there), sends the exact
+ * text to every worker to load and compile ("prepare"), and only when all of them succeeded with
+ * the same config hash tells them to swap ("commit"); otherwise they drop what they built ("abort").
  * A worker that dies is replaced (and counted); the replacement starts from the serving text.
  */
 import cluster, { type Worker } from 'node:cluster';
@@ -281,6 +281,8 @@ export async function runPrimary(
       kongDefaultCertificate: args.kongDefaultCertificate,
       proxyListen: [],
       adminListen: args.adminListen,
+      // Kong's status API answers for the whole node, as the admin API does: here, beside it.
+      statusListen: args.statusListen,
       logLevel: args.logLevel,
       accessLog: args.accessLog,
       watch: false,
@@ -442,6 +444,7 @@ export async function runPrimary(
       pid: process.pid,
       proxy: (alive()[0]?.listeners ?? []).map((l) => `${l.ip}:${l.port}`),
       admin: inst.adminAddresses,
+      status: inst.statusAddresses,
       config: inst.options.configFile,
       routes: inst.runtime.routes.length,
       watch: args.watch,
@@ -511,6 +514,7 @@ export async function runWorker(args: StartArgs): Promise<number> {
       configText: init,
       proxyListen: args.proxyListen,
       adminListen: [],
+      statusListen: [],
       kongDefaultCertificate: args.kongDefaultCertificate,
       logLevel: args.logLevel,
       accessLog: args.accessLog,

@@ -87,7 +87,6 @@ export const KONG_CONF_SETTINGS: Record<string, string> = {
   nginx_worker_processes: 'start with `gateway start --workers N` (or KONG_NGINX_WORKER_PROCESSES)',
   declarative_config: 'name the file with `gateway start --config FILE` (or KONG_DECLARATIVE_CONFIG)',
   database: 'Tollgate is DB-less: there is no database setting',
-  status_listen: 'the admin listener (`admin_listen`) serves /status, /ready and /metrics',
   ssl_cert:
     'certificates are `certificates` entities in the file, matched by their `snis`; the default one may come from KONG_SSL_CERT',
   ssl_cert_key:

@@ -27,8 +27,8 @@ export interface ListenAddress {
   text: string;
 }
 
-/** Which listener an address is for: the admin API speaks plain HTTP/1.1 only. */
-export type ListenRole = 'proxy' | 'admin';
+/** Which listener an address is for: the admin and status APIs speak plain HTTP/1.1 only. */
+export type ListenRole = 'proxy' | 'admin' | 'status';
 
 export class ListenError extends Error {}
 
@@ -64,9 +64,9 @@ export function parseListen(text: string, role: ListenRole = 'proxy'): ListenAdd
   const out: ListenAddress = { host, port, ssl: false, http2: false, ipv6Only: !mapped, text };
   for (const f of flags) {
     const [name = '', value] = f.split('=', 2) as [string, string | undefined];
-    if (role === 'admin' && (name === 'ssl' || name === 'http2'))
+    if (role !== 'proxy' && (name === 'ssl' || name === 'http2'))
       throw new ListenError(
-        `the admin listener speaks plain HTTP/1.1 only: '${name}' in '${text}' is not supported (keep it on loopback, or put a TLS-terminating proxy in front of it)`,
+        `the ${role} listener speaks plain HTTP/1.1 only: '${name}' in '${text}' is not supported (${role === 'admin' ? 'keep it on loopback, or put a TLS-terminating proxy in front of it' : 'probes and scrapes reach it in cleartext; put a TLS-terminating proxy in front of it if they must not'})`,
       );
     if (name === 'ssl' && value === undefined) out.ssl = true;
     else if (name === 'http2' && value === undefined) out.http2 = true;
@@ -79,7 +79,7 @@ export function parseListen(text: string, role: ListenRole = 'proxy'): ListenAdd
       throw new ListenError(`Kong's listen flag '${f}' in '${text}' is not supported: ${KONG_ONLY[name]}`);
     else
       throw new ListenError(
-        `invalid listen flag '${f}' in '${text}' (flags: ssl, http2, reuseport, backlog=N, ipv6only=on|off${role === 'admin' ? '; the admin listener takes reuseport, backlog=N and ipv6only=on|off only' : ''})`,
+        `invalid listen flag '${f}' in '${text}' (flags: ssl, http2, reuseport, backlog=N, ipv6only=on|off${role === 'proxy' ? '' : `; the ${role} listener takes reuseport, backlog=N and ipv6only=on|off only`})`,
       );
   }
   return out;

@@ -413,10 +413,12 @@ function prune(
 /** The address part the file requires: a host and a port (the command line also takes a bare port). */
 const LISTEN_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[^\s:]+):(\d{1,5})(\s|$)/;
 
+const LISTEN_ROLE = { proxy_listen: 'proxy', admin_listen: 'admin', status_listen: 'status' } as const;
+
 function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
   const base = ['_tollgate'];
   const bound: { a: ListenAddress; field: string; i: number }[] = [];
-  for (const field of ['proxy_listen', 'admin_listen'] as const) {
+  for (const field of ['proxy_listen', 'admin_listen', 'status_listen'] as const) {
     s[field]?.forEach((addr, i) => {
       const path = [...base, field, i];
       if (!LISTEN_ADDRESS.test(addr.trim())) {
@@ -429,7 +431,7 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
       }
       // The flags as the listener reads them: what validates is what start can bind.
       try {
-        const a = parseListen(addr, field === 'admin_listen' ? 'admin' : 'proxy');
+        const a = parseListen(addr, LISTEN_ROLE[field]);
         // A port listed twice validated, then stopped start with EADDRINUSE.
         const taken = bound.find((b) => listenersClash(a, b.a));
         if (taken !== undefined)

@@ -175,6 +175,8 @@ export interface TollgateSettings {
   /** Listen addresses, each `HOST:PORT` optionally followed by flags such as `ssl`. */
   proxy_listen: string[];
   admin_listen: string[];
+  /** Kong's `status_listen`: the read-only status API (/status, /status/ready, /metrics); none by default. */
+  status_listen: string[];
   /** Who may use the admin API's POST /config: loopback clients, any client, or no one. */
   admin_post_config: 'loopback' | 'any' | 'off';
   /** Client addresses or CIDRs whose X-Forwarded-* and X-Request-Id headers are believed. */

@@ -8,6 +8,7 @@ import type { TollgateSettings } from './model.ts';
 const RESTART_SETTINGS = [
   'proxy_listen',
   'admin_listen',
+  'status_listen',
   'log_level',
   'client_header_timeout',
   'keepalive_timeout',
@@ -19,6 +20,7 @@ export type RestartSetting = (typeof RESTART_SETTINGS)[number];
 export function restartOnlySettings(o: {
   proxyListen?: unknown;
   adminListen?: unknown;
+  statusListen?: unknown;
   logLevel?: unknown;
   log?: unknown;
 }): RestartSetting[] {
@@ -26,6 +28,7 @@ export function restartOnlySettings(o: {
     (k) =>
       !(k === 'proxy_listen' && o.proxyListen !== undefined) &&
       !(k === 'admin_listen' && o.adminListen !== undefined) &&
+      !(k === 'status_listen' && o.statusListen !== undefined) &&
       !(k === 'log_level' && (o.logLevel !== undefined || o.log !== undefined)),
   );
 }

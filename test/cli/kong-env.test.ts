@@ -29,6 +29,7 @@ test("Kong's variables set the config, the listeners, the log level, the access 
     KONG_DECLARATIVE_CONFIG: '/kong/declarative/kong.yml',
     KONG_PROXY_LISTEN: '0.0.0.0:8000, 0.0.0.0:8443 ssl',
     KONG_ADMIN_LISTEN: '127.0.0.1:8001',
+    KONG_STATUS_LISTEN: '0.0.0.0:8100',
     KONG_LOG_LEVEL: 'notice',
     KONG_PROXY_ACCESS_LOG: 'off',
     KONG_NGINX_WORKER_PROCESSES: '2',
@@ -41,6 +42,7 @@ test("Kong's variables set the config, the listeners, the log level, the access 
   assert.equal(r.config, '/kong/declarative/kong.yml');
   assert.deepEqual(r.proxyListen, ['0.0.0.0:8000', '0.0.0.0:8443 ssl']);
   assert.deepEqual(r.adminListen, ['127.0.0.1:8001']);
+  assert.deepEqual(r.statusListen, ['0.0.0.0:8100']);
   assert.equal(r.logLevel, 'info', "Kong's default notice is info");
   assert.equal(r.accessLog, false);
   assert.equal(r.workers, 2);
@@ -65,6 +67,19 @@ test('a flag wins over its Kong variable; an invalid variable is a usage error n
     String(parseStartArgs([], { KONG_PROXY_LISTEN: '127.0.0.1:8000', KONG_ADMIN_LISTEN: '127.0.0.1:8000' })),
     /^KONG_ADMIN_LISTEN: '127\.0\.0\.1:8000' takes the port of KONG_PROXY_LISTEN/,
   );
+  // Kong's Helm chart's value and `off`; the flag wins, and a clash or an ssl status listener is refused
+  assert.deepEqual(parsed([], { KONG_STATUS_LISTEN: 'off' }).statusListen, []);
+  assert.deepEqual(parsed(['--status-listen', '127.0.0.1:9100'], { KONG_STATUS_LISTEN: 'off' }).statusListen, [
+    '127.0.0.1:9100',
+  ]);
+  assert.match(
+    String(parseStartArgs([], { KONG_PROXY_LISTEN: '0.0.0.0:8000', KONG_STATUS_LISTEN: '127.0.0.1:8000' })),
+    /^KONG_STATUS_LISTEN: '127\.0\.0\.1:8000' takes the port of KONG_PROXY_LISTEN/,
+  );
+  assert.match(
+    String(parseStartArgs(['--status-listen', '0.0.0.0:8100 ssl'], {})),
+    /^--status-listen: the status listener speaks plain HTTP\/1\.1 only/,
+  );
   assert.match(
     String(parseStartArgs([], { KONG_DATABASE: 'postgres' })),
     /^KONG_DATABASE=postgres: Tollgate runs DB-less only .*deck gateway dump/,
@@ -74,14 +89,15 @@ test('a flag wins over its Kong variable; an invalid variable is a usage error n
 test('gateway start from Kong variables alone serves, and names the variables it does not read without their values', async () => {
   const dir = tmp();
   const file = write(dir, 'kong.yml', SERVICE);
-  const [proxy, admin] = [await freePort(), await freePort()];
+  const [proxy, admin, status] = [await freePort(), await freePort(), await freePort()];
   const env = cleanEnv({
     KONG_DATABASE: 'off',
     KONG_DECLARATIVE_CONFIG: file,
     KONG_PROXY_LISTEN: `127.0.0.1:${proxy}`,
     KONG_ADMIN_LISTEN: `127.0.0.1:${admin}`,
     KONG_PG_PASSWORD: 'hunter2-never-shown',
-    KONG_STATUS_LISTEN: '0.0.0.0:8100',
+    // Kong's Helm chart's status listener, which its pods' probes ask
+    KONG_STATUS_LISTEN: `127.0.0.1:${status}`,
   });
   const proc = spawn(process.execPath, [BIN, 'start', '--no-watch'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(proc, 'exit');
@@ -97,10 +113,15 @@ test('gateway start from Kong variables alone serves, and names the variables it
       });
       void exited.then(() => reject(new Error(`exited:\n${text}\n${err}`)));
     });
-    assert.deepEqual(warning.ignored, ['KONG_PG_PASSWORD', 'KONG_STATUS_LISTEN']);
+    assert.deepEqual(warning.ignored, ['KONG_PG_PASSWORD']);
     const res = await fetch(`http://127.0.0.1:${proxy}/hello`);
     assert.equal(res.status, 200);
     assert.equal((await fetch(`http://127.0.0.1:${admin}/status`)).status, 200);
+    const ready = await fetch(`http://127.0.0.1:${status}/status/ready`);
+    assert.deepEqual([ready.status, await ready.json()], [200, { ready: true, message: 'ready' }]);
+    assert.equal((await fetch(`http://127.0.0.1:${status}/status`)).status, 200);
+    const services = await fetch(`http://127.0.0.1:${status}/services`);
+    assert.deepEqual([services.status, await services.json()], [404, { message: 'Not found' }]);
     assert.doesNotMatch(text + err, /hunter2/);
   } finally {
     proc.kill('SIGTERM');

@@ -11,6 +11,7 @@ test('a minimal file gets every _tollgate setting with its documented default', 
     {
       proxy_listen: ['0.0.0.0:8000'],
       admin_listen: ['127.0.0.1:8001'],
+      status_listen: [],
       admin_post_config: 'loopback',
       trusted_ips: [],
       port_maps: [],
