@@ -1,6 +1,7 @@
 // examples/kubernetes: every manifest parses and has what running Tollgate safely needs (probes on
-// the admin listener, a termination grace period covering preStop + drain, the ConfigMap mounted so
-// that updates arrive, every ${...} fed from env/Secret), and the ConfigMap's gateway.yaml validates.
+// the status listener, the admin API on loopback, a termination grace period covering preStop +
+// drain, the ConfigMap mounted so that updates arrive, every ${...} fed from env/Secret), and the
+// ConfigMap's gateway.yaml validates.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -75,17 +76,23 @@ describe('examples/kubernetes manifests', () => {
     assert.equal(get(deployment, 'spec.strategy.rollingUpdate.maxUnavailable'), 0);
   });
 
-  test('readiness and startup probes GET /ready, liveness GET /status, on the admin port the args open beyond loopback', () => {
+  test('readiness and startup probes GET /status/ready, liveness GET /status, and the scrape /metrics, on the status port the args open; the admin API stays on loopback', () => {
     const args = container.args as string[];
-    const i = args.indexOf('--admin-listen');
-    assert.ok(i >= 0, '--admin-listen in args');
+    const i = args.indexOf('--status-listen');
+    assert.ok(i >= 0, '--status-listen in args');
     const [host, port] = args[i + 1]!.split(':');
     assert.equal(host, '0.0.0.0');
-    const paths = { readinessProbe: '/ready', startupProbe: '/ready', livenessProbe: '/status' };
+    // As Kong's Helm chart: the probes never need the admin API exposed.
+    assert.ok(!args.includes('--admin-listen'), 'the admin API keeps its loopback default');
+    assert.equal(settings.admin_listen, undefined);
+    const paths = { readinessProbe: '/status/ready', startupProbe: '/status/ready', livenessProbe: '/status' };
     for (const [probe, path] of Object.entries(paths)) {
       assert.equal(get(container, `${probe}.httpGet.path`), path, probe);
       assert.equal(containerPort(get(container, `${probe}.httpGet.port`)), Number(port), probe);
     }
+    const annotations = get(deployment, 'spec.template.metadata.annotations') as Record<string, string>;
+    assert.equal(annotations['prometheus.io/port'], port);
+    assert.equal(annotations['prometheus.io/path'], '/metrics');
     assert.deepEqual(args.slice(0, 3), ['start', '--config', '/etc/tollgate/gateway.yaml']);
   });
 
@@ -203,14 +210,14 @@ describe('examples/kubernetes manifests', () => {
     );
   });
 
-  test('NetworkPolicy opens the proxy port and keeps the admin port for monitoring', () => {
+  test('NetworkPolicy opens the proxy port and keeps the status port for monitoring', () => {
     const np = one('NetworkPolicy');
     assert.ok(selects(get(np, 'spec.podSelector.matchLabels')));
     const rules = get(np, 'spec.ingress') as Doc[];
-    const admin = rules.filter((r) => (r.ports as Doc[]).some((p) => p.port === 8001));
+    const status = rules.filter((r) => (r.ports as Doc[]).some((p) => p.port === 8100));
     assert.ok(
-      admin.length > 0 && admin.every((r) => Array.isArray(r.from) && r.from.length > 0),
-      'admin port restricted to listed sources',
+      status.length > 0 && status.every((r) => Array.isArray(r.from) && r.from.length > 0),
+      'status port restricted to listed sources',
     );
   });
 });
