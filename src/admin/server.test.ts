@@ -24,11 +24,12 @@ function closedByServer(url: string, text: string): Promise<string> {
   });
 }
 
-test('a connection that sends nothing, or never finishes its head, is closed after client_header_timeout', async () => {
+test('a connection that sends nothing, or never finishes its head, is closed after client_header_timeout, on the status listener too', async () => {
   const gw = await startGateway({
     config: `_format_version: "3.0"
 _tollgate:
   client_header_timeout: 300
+  status_listen: ["127.0.0.1:0"]
 services:
   - name: echo
     url: echo://
@@ -39,9 +40,14 @@ services:
     // closed, with or without node's 408 (which node sends when its own head check got there first)
     assert.match(await closedByServer(gw.adminUrl, ''), /^$|^HTTP\/1\.1 408 /);
     await closedByServer(gw.adminUrl, 'GET /status HTTP/1.1\r\nHost: x\r\n');
+    // Kong's status listener shares the process as the admin listener does: the same deadline
+    const statusUrl = `http://${gw.instance.statusAddresses[0]}`;
+    assert.match(await closedByServer(statusUrl, ''), /^$|^HTTP\/1\.1 408 /);
+    await closedByServer(statusUrl, 'GET /status HTTP/1.1\r\nHost: x\r\n');
     // a client that sends its request is answered as before
     const res = await fetch(`${gw.adminUrl}/status`);
     assert.equal(res.status, 200);
+    assert.equal((await fetch(`${statusUrl}/status`)).status, 200);
   } finally {
     await gw.close();
   }
