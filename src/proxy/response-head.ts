@@ -63,7 +63,11 @@ export function writeResponseHead(
   (head as Record<symbol, unknown>)[sensitiveHeaders] = neverIndexed(rc.runtime.config.settings.request_id_header);
   // gRPC: the status comes in trailers, sent after the body (the response's addTrailers); an
   // answer whose head already holds it is gRPC's Trailers-Only form, the head ending the stream.
-  const trailersOnly = head['grpc-status'] !== undefined && (rc.grpc || isGrpcType(rc.raw.headers['content-type']));
+  // Not when a response plugin's body filter follows it on a route that is no gRPC one: grpc-web
+  // answers a browser's HTTP/2 request with the status as the body's last frame (as Kong's
+  // body_filter does over nginx, which ends a stream at its head only when no body follows).
+  const trailersOnly =
+    head['grpc-status'] !== undefined && (rc.grpc || (isGrpcType(rc.raw.headers['content-type']) && !bodyFiltered(rc)));
   try {
     stream.respond(head, { endStream: trailersOnly, waitForTrailers: rc.grpc && !trailersOnly });
   } catch (err) {
@@ -71,6 +75,12 @@ export function writeResponseHead(
     return (err as Error).message;
   }
   return null;
+}
+
+/** A response plugin's `filterBody` rewrites this upstream answer's body, which may then grow from nothing. */
+function bodyFiltered(rc: ProxyRequest): boolean {
+  const res = rc.response;
+  return res !== null && res.bodyFilters !== null && !res.fromGateway;
 }
 
 /**
