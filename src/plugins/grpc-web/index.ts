@@ -54,12 +54,52 @@ function trailerFrame(trailers: Readonly<Record<string, string>> | null, res: Ga
     status = '13';
     message = 'the upstream ended its answer without a grpc-status';
   }
-  const payload = Buffer.from(`grpc-status:${status}\r\ngrpc-message:${message}\r\n`, 'latin1');
+  const payload = Buffer.from(`grpc-status:${status}\r\ngrpc-message:${percentEncoded(message)}\r\n`, 'latin1');
   const frame = Buffer.allocUnsafe(5 + payload.length);
   frame[0] = TRAILER_FLAG;
   frame.writeUInt32BE(payload.length, 1);
   payload.copy(frame, 5);
   return frame;
+}
+
+const HEX = '0123456789ABCDEF';
+
+/** Whether `s[i]` is a hex digit (of a `%XX` escape). */
+function isHex(s: string, i: number): boolean {
+  const c = s.charCodeAt(i) | 0x20;
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
+}
+
+/**
+ * `grpc-message` as gRPC's wire format has it (PROTOCOL-HTTP2.md, Percent-Encoded): space and
+ * visible ASCII as they are, any other byte as `%XX`. A conforming service sent it so already and
+ * it goes as it came; a raw byte (UTF-8 text, obs-text) from one that did not is encoded, as is a
+ * `%` that starts no escape, so that the trailer frame stays a header block a client decodes (a
+ * browser's gRPC-Web client percent-decodes the message, and fails on a malformed escape).
+ */
+function percentEncoded(message: string): string {
+  let i = 0;
+  for (; i < message.length; i++) {
+    const c = message.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || (c === 0x25 && !(isHex(message, i + 1) && isHex(message, i + 2)))) break;
+  }
+  if (i === message.length) return message;
+  let out = message.slice(0, i);
+  for (; i < message.length; i++) {
+    const c = message.charCodeAt(i);
+    if (c >= 0x20 && c <= 0x7e && (c !== 0x25 || (isHex(message, i + 1) && isHex(message, i + 2)))) {
+      out += message[i];
+      continue;
+    }
+    // A header value node decoded as latin1 is one byte a character; a wider one is UTF-8's bytes.
+    if (c <= 0xff) out += `%${HEX[c >> 4]}${HEX[c & 15]}`;
+    else {
+      const cp = message.codePointAt(i)!;
+      if (cp > 0xffff) i++;
+      for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) out += `%${HEX[b >> 4]}${HEX[b & 15]}`;
+    }
+  }
+  return out;
 }
 
 function headText(v: HeaderValue | undefined): string | undefined {
