@@ -126,7 +126,9 @@ function percentEncode(text: string): string {
  */
 export function trailerObject(trailers: unknown): Record<string, string> | null {
   if (trailers === null || typeof trailers !== 'object') return null;
-  const out: Record<string, string> = {};
+  // No prototype: an upstream's trailer may be named `constructor` or `__proto__`, which on a plain
+  // object read an inherited value (joined into the trailer) or were dropped.
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
   let any = false;
   const add = (name: string, value: string): void => {
     const lower = name.toLowerCase();

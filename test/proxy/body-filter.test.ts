@@ -13,6 +13,11 @@ const shout: BodyFilter = {
   chunk: (data) => data.toString('latin1').toUpperCase(),
   end: (trailers) => `|end:${trailers?.['x-sum'] ?? 'none'}`,
 };
+/** Passes the body on, and appends the upstream's `constructor` trailer, a name every plain object has. */
+const named: BodyFilter = {
+  chunk: (data) => data,
+  end: (trailers) => `|constructor=${trailers?.constructor ?? 'none'}`,
+};
 const broken: BodyFilter = {
   chunk: (data) => data,
   end: () => {
@@ -24,9 +29,13 @@ const filterer = definePlugin({
   name: 'filterer',
   version: '1.0.0',
   priority: 500,
-  schema: { type: 'object', properties: { broken: { type: 'boolean' } }, additionalProperties: false },
-  create(config: { broken?: boolean }) {
-    const filter = config.broken === true ? broken : shout;
+  schema: {
+    type: 'object',
+    properties: { broken: { type: 'boolean' }, named: { type: 'boolean' } },
+    additionalProperties: false,
+  },
+  create(config: { broken?: boolean; named?: boolean }) {
+    const filter = config.broken === true ? broken : config.named === true ? named : shout;
     return {
       access(req) {
         req.setUpstreamHeader('te', 'trailers');
@@ -41,6 +50,12 @@ const filterer = definePlugin({
 before(async () => {
   upstream = createServer((req, res) => {
     const te = req.headers.te ?? 'none';
+    if (req.url === '/constructor') {
+      res.writeHead(200, { trailer: 'constructor' });
+      res.addTrailers({ constructor: 'x' });
+      res.end('ab');
+      return;
+    }
     if (req.url?.startsWith('/trailers') === true) {
       res.writeHead(200, { 'x-received-te': te, trailer: 'x-sum' });
       res.write('ab');
@@ -65,6 +80,12 @@ before(async () => {
           url: `http://127.0.0.1:${port}`,
           routes: [
             { name: 'up', paths: ['/up'], strip_path: true, plugins: [{ name: 'filterer' }] },
+            {
+              name: 'named',
+              paths: ['/named'],
+              strip_path: true,
+              plugins: [{ name: 'filterer', config: { named: true } }],
+            },
             {
               name: 'broken',
               paths: ['/broken'],
@@ -105,6 +126,11 @@ test("the echo upstream's body is filtered too, and it gets the TE: trailers a p
   // The echo upstream shows the head it got: the plugin's te, once.
   const doc = JSON.parse(text.slice(0, -'|end:none'.length).toLowerCase()) as { headers: Record<string, unknown> };
   assert.equal(doc.headers.te, 'trailers');
+});
+
+test("a trailer named as an object's own property (constructor) reaches the filter as the upstream sent it", async () => {
+  const res = await fetch(`${gw.url}/named/constructor`);
+  assert.equal(await res.text(), 'ab|constructor=x');
 });
 
 test("a filter that fails at the body's end cuts the answer rather than end it cleanly", async () => {
