@@ -125,7 +125,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.svc = svc;
     this.attempt = attempt;
     this.retryable = body === null && IDEMPOTENT.has(rc.upstreamMethod ?? rc.method);
-    this.sendsClientBody = body === rc.raw;
+    // Also a plugin's stream over it (grpc-web's base64 decoding, request-size-limiting's count):
+    // the client's bytes are just as unread when the answer ends first.
+    this.sendsClientBody = body === rc.raw || (body !== null && !Buffer.isBuffer(body) && hasRequestBody(rc));
     this.sentAt = svc.balancer?.byLatency === true ? performance.now() : 0;
   }
 

@@ -2,6 +2,7 @@
 // behind a real gateway, called as a browser's gRPC-Web client calls it: HTTP/1.1, binary or
 // base64 text frames, the trailers read from the body's last frame.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
@@ -188,6 +189,30 @@ services:
     const big = frame(0, 'x'.repeat(100)).toString('base64');
     const over = await post('/limited/test.Echo/Say', 'application/grpc-web-text', Readable.from([Buffer.from(big)]));
     assert.equal(over.status, 413);
+  });
+
+  test('a text call the service answers before reading its body ends the connection, not left waiting for the rest', async () => {
+    // grpc-js answers an unknown method (UNIMPLEMENTED) at once. The client announced 4 MiB and
+    // sent 1: the rest is never read, so the gateway closes after the answer (as it does when the
+    // client's body goes upstream as it came) rather than leave the client sending into a
+    // connection nobody reads until client_body_timeout.
+    const url = new URL(gw.url);
+    const socket = connect(Number(url.port), url.hostname);
+    socket.on('error', () => undefined);
+    socket.resume();
+    socket.write(
+      'POST /test.Echo/Nope HTTP/1.1\r\nhost: a\r\ncontent-type: application/grpc-web-text\r\ncontent-length: 4194304\r\n\r\n',
+    );
+    socket.write(Buffer.alloc(1024 * 1024, 'A'));
+    const ended = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 8000);
+      socket.once('end', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    socket.destroy();
+    assert.ok(ended, 'the gateway ended the connection after its answer');
   });
 
   test('pass_stripped_path sends the path the route strips', async () => {
