@@ -333,6 +333,15 @@ describe('custom plugins reload with the config', () => {
     const config = echoConfig([], [], { plugin_create_timeout: 150 });
     const gw = await startGateway({ dir: p.dir, config });
     try {
+      // Loaded once with time to spare, then left: on a busy machine importing the module alone can
+      // take past 150 ms, which is the module's failure (CUSTOM_PLUGIN), not create()'s.
+      const loaded = echoConfig(['./plugins/late-create'], [{ name: 'late-create' }], {
+        plugin_create_timeout: 30_000,
+      });
+      assert.equal((await gw.reload(loaded)).ok, true);
+      assert.equal((await gw.reload(config)).ok, true);
+      for (let i = 0; i < 40 && open.size > 0; i++) await sleep(50);
+      assert.equal(open.size, 0, "the loaded plugin's connection closes with its config");
       const late = echoConfig(['./plugins/late-create'], [{ name: 'late-create' }], { plugin_create_timeout: 150 });
       for (let i = 0; i < 3; i++) {
         const r = await gw.reload(late);
