@@ -19,10 +19,10 @@ import type {
   PluginLogger,
 } from '../../index.ts';
 import { definePlugin, PluginConfigError, ProxyError } from '../../index.ts';
+import { type FunctionAnswer, FunctionPool } from '../../lib/function-pool.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { lambdaHeaders, mergeHeaders, proxyAnswer } from './answer.ts';
-import { type LambdaAnswer, LambdaPool } from './client.ts';
 import {
   type BodyRead,
   buildPayload,
@@ -117,6 +117,9 @@ function signer(): Promise<typeof import('aws4')> {
 
 const INTERNAL = 'An unexpected error occurred';
 
+/** The most answer read: Lambda's synchronous answers stop at 6 MB. */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
+
 class AwsLambda implements PluginHandlers {
   private readonly url: string | null;
   private readonly signing: SignedRequest;
@@ -127,7 +130,7 @@ class AwsLambda implements PluginHandlers {
   private readonly failed: RepeatedWarning;
   private readonly skipped: RepeatedWarning;
   private readonly badAnswer: RepeatedWarning;
-  private readonly pool: LambdaPool;
+  private readonly pool: FunctionPool;
 
   constructor(
     private readonly config: AwsLambdaConfig,
@@ -182,7 +185,7 @@ class AwsLambda implements PluginHandlers {
     const origin = this.url === null ? '' : new URL(this.url).origin;
     this.pool = services.shared(
       `aws-lambda:${origin}|${config.keepalive}`,
-      () => new LambdaPool(config.keepalive),
+      () => new FunctionPool({ keepaliveMs: config.keepalive, maxAnswerBytes: MAX_ANSWER_BYTES }),
       (p) => p.close(),
     );
     this.skipped = new RepeatedWarning(logger, 'request body was buffered to disk, too large: left out of the payload');
@@ -205,9 +208,14 @@ class AwsLambda implements PluginHandlers {
     const payload = buildPayload(req, this.config, body, started);
     const { sign } = await signer();
     const signed = sign({ ...this.signing, headers: { ...this.signing.headers }, body: payload }, this.credentials);
-    let res: LambdaAnswer;
+    let res: FunctionAnswer;
     try {
-      res = await this.pool.call(this.url, signed.headers as Record<string, string>, payload, this.config.timeout, req);
+      res = await this.pool.call(
+        this.url,
+        { method: 'POST', headers: signed.headers as Record<string, string>, body: payload },
+        this.config.timeout,
+        req,
+      );
     } catch (err) {
       // The gateway's own refusal (the budget of held bodies spent) keeps its status.
       if (err instanceof ProxyError) throw err;
