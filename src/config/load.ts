@@ -277,9 +277,10 @@ const TAGGED = /!\S*\s+(&\S+\s+)?$/;
 
 /**
  * Plugin config fields whose value is a secret even when written literally (session `secret`, oidc
- * `client_secret`, redis `password`, aws-lambda's `aws_key`, which Kong encrypts with `aws_secret`).
+ * `client_secret`, redis `password`, aws-lambda's `aws_key`, which Kong encrypts with `aws_secret`,
+ * azure-functions' `apikey` and `clientid`, which Kong marks encrypted and referenceable).
  */
-const SECRET_CONFIG_FIELD = /secret|password|passphrase|^aws_key$/i;
+const SECRET_CONFIG_FIELD = /secret|password|passphrase|^aws_key$|^apikey$|^clientid$/i;
 /** Shorter literal values are not registered: they would redact ordinary words. */
 const MIN_LITERAL_SECRET = 8;
 

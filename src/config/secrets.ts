@@ -25,8 +25,12 @@ const MAX_FRAGMENTS = 1_000_000;
 /** Configs whose secrets the process registry keeps. */
 const KEEP_CONFIGS = 16;
 
-/** Plugin config fields that hold secrets (oidc client_secret/session_secret, redis password, ...). */
-export const SECRET_FIELD = /secret|password|passwd|passphrase|private|credential|(^|_)key$|^keys$|api_?key|token$/i;
+/**
+ * Plugin config fields that hold secrets (oidc client_secret/session_secret, redis password,
+ * azure-functions' apikey and clientid, which Kong marks encrypted, ...).
+ */
+export const SECRET_FIELD =
+  /secret|password|passwd|passphrase|private|credential|(^|_)key$|^keys$|api_?key|token$|^clientid$/i;
 
 /**
  * Request headers that carry credentials: the logging redaction's list (docs/logging.md), and any

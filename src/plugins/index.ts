@@ -5,6 +5,7 @@
 import type { PluginDefinition } from '../pipeline/plugin.ts';
 import acl from './acl/index.ts';
 import awsLambda from './aws-lambda/index.ts';
+import azureFunctions from './azure-functions/index.ts';
 import basicAuth from './basic-auth/index.ts';
 import botDetection from './bot-detection/index.ts';
 import correlationId from './correlation-id/index.ts';
@@ -75,6 +76,7 @@ const builtins: PluginDefinition[] = [
   opentelemetry,
   zipkin,
   awsLambda,
+  azureFunctions,
 ];
 
 /** Built-in plugins by name. */

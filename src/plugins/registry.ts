@@ -11,6 +11,7 @@ type Loader = () => Promise<{ default: PluginDefinition }>;
 const LOADERS: Record<string, Loader> = {
   acl: () => import('./acl/index.ts'),
   'aws-lambda': () => import('./aws-lambda/index.ts'),
+  'azure-functions': () => import('./azure-functions/index.ts'),
   'basic-auth': () => import('./basic-auth/index.ts'),
   'bot-detection': () => import('./bot-detection/index.ts'),
   'correlation-id': () => import('./correlation-id/index.ts'),

@@ -1,0 +1,83 @@
+/** The headers azure-functions sends the function, and those of its answer the client gets. */
+import type { GatewayRequest, HeaderValue } from '../../index.ts';
+
+/**
+ * Client headers not sent on: hop-by-hop ones (RFC 9110 7.6.1), the length and `Expect` (the call
+ * frames its own body), `Host` (the function app's, as Kong removes the client's), and the key
+ * headers (Kong sets them from the config, or removes the client's when the config has none).
+ */
+const NOT_SENT: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+  'content-length',
+  'expect',
+  'host',
+  'x-functions-key',
+  'x-functions-clientid',
+]);
+
+/** Headers of the function's answer the client does not get: hop-by-hop ones, and the length the gateway sets. */
+const NOT_RELAYED: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'content-length',
+]);
+
+/** The names a Connection header lists (hop-by-hop too), lower-cased; null when none. */
+function connectionNames(v: HeaderValue | undefined): Set<string> | null {
+  if (v === undefined) return null;
+  const out = new Set<string>();
+  for (const line of typeof v === 'string' ? [v] : v) {
+    for (const token of line.split(',')) {
+      const name = token.trim().toLowerCase();
+      if (name !== '') out.add(name);
+    }
+  }
+  return out;
+}
+
+/**
+ * The request's headers as the function gets them (Kong's `kong.request.get_headers()`, as the
+ * plugins before this one left them: a header key-auth hid or request-transformer changed goes
+ * as they made it), with `x-functions-key` and `x-functions-clientid` from the config.
+ */
+export function functionHeaders(
+  req: GatewayRequest,
+  apikey: string | null | undefined,
+  clientid: string | null | undefined,
+): Record<string, HeaderValue> {
+  const out: Record<string, HeaderValue> = Object.create(null);
+  // The gateway already left out Connection and the headers it names, and HTTP/2 pseudo-headers.
+  for (const name in req.headers) {
+    if (NOT_SENT.has(name)) continue;
+    const v = req.getUpstreamHeader(name);
+    if (v !== undefined) out[name] = v;
+  }
+  if (apikey != null) out['x-functions-key'] = apikey;
+  if (clientid != null) out['x-functions-clientid'] = clientid;
+  return out;
+}
+
+/** The function's answer headers as the client gets them. */
+export function answerHeaders(headers: Record<string, string | string[] | undefined>): Record<string, HeaderValue> {
+  const out: Record<string, HeaderValue> = Object.create(null);
+  const listed = connectionNames(headers.connection);
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined || NOT_RELAYED.has(name) || listed?.has(name) === true) continue;
+    out[name] = v;
+  }
+  return out;
+}
