@@ -5,7 +5,9 @@
 // skip, except under CI, where the suite runs as root and a skip would hide a failure.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { after, before, test } from 'node:test';
+import { TestCa, tool } from '../../../test/tls/support.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const KEY = 'functions-key-9f2c1d7be4a0';
@@ -211,4 +213,50 @@ test('apikey and clientid never show in GET /config', async (t) => {
   assert.match(text, /azure-functions/);
   assert.doesNotMatch(text, new RegExp(`${KEY}|${CLIENT_ID}|${SHORT_ID}`));
   assert.match(text, /"clientid": "\[redacted\]"/);
+});
+
+test("the app's certificate is verified by default: an untrusted one gets 500 and the key is not sent", {
+  skip: tool('openssl'),
+}, async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  // Issued by a CA the gateway does not trust (Kong's https_verify defaults to false).
+  const leaf = new TestCa().issue('localhost', ['localhost']);
+  const seen: Call[] = [];
+  const tls = createHttpsServer({ cert: leaf.cert, key: leaf.key }, (req, res) => {
+    seen.push({ method: req.method!, url: req.url!, headers: req.headers, body: '' });
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('over TLS');
+  });
+  await new Promise<void>((resolve, reject) => {
+    tls.once('error', reject);
+    tls.listen(443, ADDRESS, resolve);
+  });
+  const config = { appname: '127', hostdomain: `${A}.${B}.81`, functionname: 'tls', apikey: KEY };
+  const tlsGw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      routes: [
+        { name: 'verified', paths: ['/verified'], plugins: [{ name: 'azure-functions', config }] },
+        {
+          name: 'unverified',
+          paths: ['/unverified'],
+          plugins: [{ name: 'azure-functions', config: { ...config, https_verify: false } }],
+        },
+      ],
+    },
+  });
+  try {
+    const refused = await fetch(`${tlsGw.url}/verified`);
+    assert.equal(refused.status, 500);
+    assert.equal(((await refused.json()) as { message: string }).message, 'An unexpected error occurred');
+    assert.equal(seen.length, 0, 'nothing reached the untrusted server');
+    const taken = await fetch(`${tlsGw.url}/unverified`);
+    assert.equal(taken.status, 200);
+    assert.equal(await taken.text(), 'over TLS');
+    assert.equal(seen[0]?.url, '/api/tls');
+    assert.equal(seen[0]?.headers['x-functions-key'], KEY);
+  } finally {
+    await tlsGw.close();
+    tls.closeAllConnections();
+    await new Promise((r) => tls.close(r));
+  }
 });
