@@ -296,3 +296,22 @@ test('runPlugin: the filtered body ends with the trailer frame built from upstre
   assert.equal(r.upstreamHeaders['content-type'], 'application/grpc');
   assert.equal(r.upstreamHeaders.te, 'trailers');
 });
+
+test("runPlugin: another method than POST gets the service's body as it came, as Kong's body_filter works on POST only", async () => {
+  const body = Buffer.from([0, 0, 0, 0, 2, 0x68, 0x69]);
+  for (const type of ['application/grpc-web', 'application/grpc-web-text']) {
+    const r = await runPlugin(
+      plugin,
+      {},
+      {
+        method: 'PUT',
+        path: '/a.B/C',
+        headers: { 'content-type': type },
+        upstream: { headers: { 'content-type': 'application/grpc' }, body, trailers: { 'grpc-status': '0' } },
+      },
+    );
+    // Neither base64 for the text form nor a trailer frame; the Content-Type is the request's, as Kong's header_filter sets it.
+    assert.deepEqual(r.body, body, type);
+    assert.equal(r.responseHeaders['content-type'], type);
+  }
+});

@@ -176,6 +176,9 @@ class GrpcWeb implements PluginHandlers {
     const mode = type === undefined ? undefined : MODES.get(type);
     if (mode === undefined) return;
     res.setHeader('Content-Type', type!);
+    // Kong's body_filter works only on a POST (gRPC-Web's one method): another method's answer
+    // goes as the service sent it, neither base64-encoded nor given a trailer frame.
+    if (req.method !== 'POST') return;
     res.filterBody(mode === TEXT ? TEXT_FILTER : BINARY_FILTER);
   }
 }
