@@ -88,8 +88,20 @@ function respond(
 }
 
 function writeResponse(rc: ProxyRequest, res: ResponseContext, body: Buffer | string | null, close: boolean): void {
-  // The in-process echo upstream's body, whole: filtered as one chunk (an answer the gateway made is not).
-  if (res.bodyFilters !== null && !res.fromGateway && body !== null && rc.method !== 'HEAD' && res.status !== 204) {
+  const status = res.status;
+  // A 205 has no content (RFC 9110 15.3.6): the echo upstream's is dropped, as the exchange drops a
+  // proxied upstream's.
+  if (status === 205 && !res.fromGateway) body = null;
+  // The in-process echo upstream's body, whole: filtered as one chunk (an answer the gateway made
+  // is not), unless the answer has no body (HEAD, 204, 205, 304), as a proxied body is.
+  if (
+    res.bodyFilters !== null &&
+    !res.fromGateway &&
+    body !== null &&
+    rc.method !== 'HEAD' &&
+    status !== 204 &&
+    status !== 304
+  ) {
     try {
       const chunk = res.filterChunk(typeof body === 'string' ? Buffer.from(body) : body, rc);
       const tail = res.filterEnd(null, rc);

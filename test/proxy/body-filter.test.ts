@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type BodyFilter, definePlugin } from '../../src/index.ts';
 import { runPlugin, startGateway, type TestGateway } from '../../src/testing/index.ts';
@@ -31,17 +31,19 @@ const filterer = definePlugin({
   priority: 500,
   schema: {
     type: 'object',
-    properties: { broken: { type: 'boolean' }, named: { type: 'boolean' } },
+    properties: { broken: { type: 'boolean' }, named: { type: 'boolean' }, status: { type: 'integer' } },
     additionalProperties: false,
   },
-  create(config: { broken?: boolean; named?: boolean }) {
+  create(config: { broken?: boolean; named?: boolean; status?: number }) {
     const filter = config.broken === true ? broken : config.named === true ? named : shout;
     return {
       access(req) {
         req.setUpstreamHeader('te', 'trailers');
       },
       response(_req, res) {
-        if (!res.fromGateway) res.filterBody(filter);
+        if (res.fromGateway) return;
+        if (config.status !== undefined) res.status = config.status;
+        res.filterBody(filter);
       },
     };
   },
@@ -86,6 +88,12 @@ before(async () => {
               strip_path: true,
               plugins: [{ name: 'filterer', config: { named: true } }],
             },
+            ...[204, 205, 304].map((status) => ({
+              name: `up-${status}`,
+              paths: [`/up-${status}`],
+              strip_path: true,
+              plugins: [{ name: 'filterer', config: { broken: true, status } }],
+            })),
             {
               name: 'broken',
               paths: ['/broken'],
@@ -94,7 +102,19 @@ before(async () => {
             },
           ],
         },
-        { name: 'echo', url: 'echo://', routes: [{ name: 'echo', paths: ['/echo'], plugins: [{ name: 'filterer' }] }] },
+        {
+          name: 'echo',
+          url: 'echo://',
+          routes: [
+            { name: 'echo', paths: ['/echo'], plugins: [{ name: 'filterer' }] },
+            // A filter that would fail at the end, on an answer the plugin makes bodiless.
+            ...[204, 205, 304].map((status) => ({
+              name: `echo-${status}`,
+              paths: [`/echo-${status}`],
+              plugins: [{ name: 'filterer', config: { broken: true, status } }],
+            })),
+          ],
+        },
       ],
     },
   });
@@ -126,6 +146,29 @@ test("the echo upstream's body is filtered too, and it gets the TE: trailers a p
   // The echo upstream shows the head it got: the plugin's te, once.
   const doc = JSON.parse(text.slice(0, -'|end:none'.length).toLowerCase()) as { headers: Record<string, unknown> };
   assert.equal(doc.headers.te, 'trailers');
+});
+
+test('no filter runs on an answer without a body (204, 205, 304), from the echo upstream as from a proxied one', async () => {
+  for (const status of [204, 205, 304]) {
+    for (const path of [`/up-${status}/plain`, `/echo-${status}/x`]) {
+      // The filter's end throws: run, it would turn the answer into the plugin's failure.
+      const res = await fetch(`${gw.url}${path}`);
+      assert.equal(res.status, status, path);
+      assert.equal(await res.text(), '', path);
+    }
+  }
+});
+
+test("the echo upstream's 205 goes without content, as a proxied 205 does (RFC 9110 15.3.6)", async () => {
+  const url = new URL(gw.url);
+  const socket = connect(Number(url.port), url.hostname);
+  let raw = '';
+  socket.setEncoding('latin1').on('data', (d: string) => (raw += d));
+  socket.write('GET /echo-205/x HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n');
+  await new Promise((resolve) => socket.once('close', resolve));
+  assert.match(raw, /^HTTP\/1\.1 205 /);
+  const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
+  assert.ok(body === '' || body === '0\r\n\r\n', JSON.stringify(raw));
 });
 
 test("a trailer named as an object's own property (constructor) reaches the filter as the upstream sent it", async () => {
