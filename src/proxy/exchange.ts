@@ -362,6 +362,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
       if (tail.length === 0) tail = null;
       else if (this.held !== null) {
+        // Held with the body for the rewrite, so counted as its chunks are (past a rewrite's own
+        // limit, applyTransforms skips it).
+        if (!this.holds(tail.length)) return;
         this.held.push(tail);
         this.heldBytes += tail.length;
         tail = null;

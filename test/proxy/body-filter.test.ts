@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type BodyFilter, definePlugin } from '../../src/index.ts';
+import { bufferedBodyBytes, setBufferedBodyBudget } from '../../src/lib/body-budget.ts';
 import { runPlugin, startGateway, type TestGateway } from '../../src/testing/index.ts';
 
 let upstream: Server;
@@ -18,6 +19,9 @@ const named: BodyFilter = {
   chunk: (data) => data,
   end: (trailers) => `|constructor=${trailers?.constructor ?? 'none'}`,
 };
+/** Appends 64 KiB at the end (made once, at load). */
+const LONG_TAIL = Buffer.alloc(64 * 1024, 'z');
+const long: BodyFilter = { chunk: (data) => data, end: () => LONG_TAIL };
 const broken: BodyFilter = {
   chunk: (data) => data,
   end: () => {
@@ -31,11 +35,17 @@ const filterer = definePlugin({
   priority: 500,
   schema: {
     type: 'object',
-    properties: { broken: { type: 'boolean' }, named: { type: 'boolean' }, status: { type: 'integer' } },
+    properties: {
+      broken: { type: 'boolean' },
+      named: { type: 'boolean' },
+      long: { type: 'boolean' },
+      status: { type: 'integer' },
+    },
     additionalProperties: false,
   },
-  create(config: { broken?: boolean; named?: boolean; status?: number }) {
-    const filter = config.broken === true ? broken : config.named === true ? named : shout;
+  create(config: { broken?: boolean; named?: boolean; long?: boolean; status?: number }) {
+    const filter =
+      config.broken === true ? broken : config.named === true ? named : config.long === true ? long : shout;
     return {
       access(req) {
         req.setUpstreamHeader('te', 'trailers');
@@ -44,6 +54,8 @@ const filterer = definePlugin({
         if (res.fromGateway) return;
         if (config.status !== undefined) res.status = config.status;
         res.filterBody(filter);
+        // The long tail is held with the body for a rewrite (which keeps it as it is).
+        if (filter === long) res.transformBody((body) => body);
       },
     };
   },
@@ -94,6 +106,12 @@ before(async () => {
               strip_path: true,
               plugins: [{ name: 'filterer', config: { broken: true, status } }],
             })),
+            {
+              name: 'long',
+              paths: ['/long'],
+              strip_path: true,
+              plugins: [{ name: 'filterer', config: { long: true } }],
+            },
             {
               name: 'broken',
               paths: ['/broken'],
@@ -169,6 +187,26 @@ test("the echo upstream's 205 goes without content, as a proxied 205 does (RFC 9
   assert.match(raw, /^HTTP\/1\.1 205 /);
   const body = raw.slice(raw.indexOf('\r\n\r\n') + 4);
   assert.ok(body === '' || body === '0\r\n\r\n', JSON.stringify(raw));
+});
+
+test("what a filter's end appends to a body held for a rewrite counts against the budget for held bodies", async () => {
+  const fits = await fetch(`${gw.url}/long/plain`);
+  assert.equal(fits.status, 200);
+  assert.equal((await fits.text()).length, 4 + LONG_TAIL.length);
+  // A budget the upstream's 4 bytes fit in, the 64 KiB appended do not: the 503, never the body
+  // held past the budget.
+  const previous = setBufferedBodyBudget(32 * 1024);
+  try {
+    const over = await fetch(`${gw.url}/long/plain`);
+    const text = await over.text();
+    assert.equal(over.status, 503, text.slice(0, 100));
+    assert.match(text, /"message"/);
+  } finally {
+    setBufferedBodyBudget(previous);
+  }
+  // What the requests held is given back as their answers close.
+  for (let i = 0; i < 100 && bufferedBodyBytes() !== 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(bufferedBodyBytes(), 0);
 });
 
 test("a trailer named as an object's own property (constructor) reaches the filter as the upstream sent it", async () => {
