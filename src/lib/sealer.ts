@@ -55,6 +55,23 @@ export class SessionSealer {
     };
   }
 
+  /**
+   * Whether chunks joined so far make a whole sealed value, for `ChunkedCookie`'s `complete`: a
+   * compact JWE (RFC 7516 section 7.1) has five parts, the last the A256GCM tag of 16 bytes (22
+   * base64url characters). A chunk past it, one a client kept from a longer session, is then not
+   * joined to the value (lua-resty-session 4 reads the chunks its header counts, and no more).
+   */
+  static whole(joined: string): boolean {
+    let dots = 0;
+    let last = -1;
+    for (let i = joined.indexOf('.'); i !== -1; i = joined.indexOf('.', i + 1)) {
+      // More parts than a JWE has: it will not open, however much more is joined.
+      if (++dots > 4) return true;
+      last = i;
+    }
+    return dots === 4 && joined.length - last - 1 >= 22;
+  }
+
   /** Seals a payload with the first secret. */
   async seal(payload: unknown): Promise<string> {
     const k = this.#keys[0]!;

@@ -322,6 +322,16 @@ describe('oidc browser sessions through the test kit', () => {
     assert.equal(ok.credential?.identifier, 'alice');
   });
 
+  test('a chunked session opens although the browser kept a later chunk from a longer session', async () => {
+    const sealed = (await cookieFor(session({ user: { sub: 'alice', pad: 'p'.repeat(4000) } }))).slice(13);
+    assert.ok(sealed.length > 3800 && sealed.length <= 2 * 3800, `two chunks: ${sealed.length}`);
+    // oidc_session.2 outlived the session it was part of (its expiry never reached the browser).
+    const cookie = `oidc_session.0=${sealed.slice(0, 3800)}; oidc_session.1=${sealed.slice(3800)}; oidc_session.2=${'A'.repeat(200)}`;
+    const r = await kit.runner.run({ path: '/page', headers: { ...API, cookie } });
+    assert.equal(r.status, 200);
+    assert.equal(r.credential?.identifier, 'alice');
+  });
+
   test('the upstream gets the session headers unless disabled, no X-ID-Token without an ID token, and none of our cookies', async () => {
     const cookie = await cookieFor(session());
     const r = await kit.runner.run({ path: '/page', headers: { ...API, cookie } });

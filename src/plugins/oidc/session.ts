@@ -143,7 +143,9 @@ export class SessionCookies {
 
   constructor(name: string) {
     const chunks = Array.from({ length: MAX_CHUNKS }, (_, i) => `${name}.${i}`);
-    this.#session = new ChunkedCookie(name, chunks, () => CHUNK_SIZE);
+    // The joined chunks stop at a whole sealed value: a later chunk the browser kept from a longer
+    // session (its expiry lost) is no part of it, and joined it would make the session not open.
+    this.#session = new ChunkedCookie(name, chunks, () => CHUNK_SIZE, SessionSealer.whole);
     this.#reader = new CookieReader([...this.#session.names, name + LOGIN_SUFFIX]);
   }
 
@@ -157,7 +159,7 @@ export class SessionCookies {
     return { ours: jar, rest };
   }
 
-  /** The sealed session the cookies carry: `name`, or `name.0`, `name.1`, ... joined in order. */
+  /** The sealed session the cookies carry: `name`, or `name.0`, `name.1`, ... joined in order up to a whole sealed value. */
   join(ours: CookieJar): string | null {
     return this.#session.join(ours);
   }

@@ -149,24 +149,7 @@ const EXPIRED = '; Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0';
 function chunkedCookie(name: string, chunks = MAX_CHUNKS): ChunkedCookie {
   const names = [name];
   for (let i = 2; i <= chunks; i++) names.push(`${name}${i}`);
-  return new ChunkedCookie(name, names, (n) => COOKIE_PAIR_LIMIT - n.length - 1, wholeSeal);
-}
-
-/**
- * Whether joined chunks make a whole sealed value: a compact JWE (RFC 7516 section 7.1) has five
- * parts, the last A256GCM's 16-byte tag (22 base64url characters). A chunk past it, one a client
- * kept from a longer session, is not joined: lua-resty-session 4 reads the chunks its header
- * counts, and no more.
- */
-function wholeSeal(joined: string): boolean {
-  let dots = 0;
-  let last = -1;
-  for (let i = joined.indexOf('.'); i !== -1; i = joined.indexOf('.', i + 1)) {
-    // More parts than a JWE has: it will not open, however much more is joined.
-    if (++dots > 4) return true;
-    last = i;
-  }
-  return dots === 4 && joined.length - last - 1 >= 22;
+  return new ChunkedCookie(name, names, (n) => COOKIE_PAIR_LIMIT - n.length - 1, SessionSealer.whole);
 }
 
 /** Whether the session's and the remember cookie's chunks would overwrite each other (`session` and `session2`). */
