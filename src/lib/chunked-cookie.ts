@@ -21,7 +21,8 @@ const NONE: { readonly jar: CookieJar; readonly rest: null } = Object.freeze({ j
 /**
  * Reads a Cookie header for a fixed set of names: their values (the first of each name, as nginx's
  * `$cookie_NAME` and RFC 6265 section 5.4's order give it), and the header without them for the
- * upstream. Other cookies, look-alike names included, are kept as the client wrote them.
+ * upstream. Other cookies, look-alike names and a part that is one of the names without `=`
+ * included, are kept as the client wrote them.
  */
 export class CookieReader {
   readonly #names: ReadonlySet<string>;
@@ -44,14 +45,19 @@ export class CookieReader {
     const kept: string[] = [];
     for (const part of header.split(';')) {
       const eq = part.indexOf('=');
-      const name = trimAsciiSpace(eq < 0 ? part : part.slice(0, eq));
-      if (this.#names.has(name)) {
-        // A bare name of ours carries nothing; it does not go upstream either.
-        if (eq >= 0 && !jar.has(name)) jar.set(name, trimAsciiSpace(part.slice(eq + 1)));
-      } else {
-        const other = trimAsciiSpace(part);
-        if (other !== '') kept.push(other);
+      // A part without `=` is a cookie without a name whose value is that text (RFC 6265bis
+      // section 5.6; a browser sends such a cookie as its value alone): never one of ours, it goes
+      // upstream as the app's, whatever it reads.
+      if (eq >= 0) {
+        const name = trimAsciiSpace(part.slice(0, eq));
+        if (this.#names.has(name)) {
+          // Ours, the first of each name read; a repeated one does not go upstream either.
+          if (!jar.has(name)) jar.set(name, trimAsciiSpace(part.slice(eq + 1)));
+          continue;
+        }
       }
+      const other = trimAsciiSpace(part);
+      if (other !== '') kept.push(other);
     }
     return jar.size === 0 ? NONE : { jar, rest: kept.join('; ') };
   }

@@ -189,9 +189,10 @@ test('cookie parsing: the first of two same-named cookies wins, names and values
   assert.deepEqual(readCookies('s=a=b', 's').ours, new Map([['s', 'a=b']]), 'only the first = splits');
 });
 
-test("cookie parsing: a bare name of ours is no cookie; the upstream's cookies are kept trimmed, empty parts dropped", () => {
+test("cookie parsing: a bare name of ours is no cookie of ours; the upstream's cookies are kept trimmed, empty parts dropped", () => {
   assert.deepEqual(readCookies('s; a=1', 's'), { ours: new Map(), rest: null }, 'nothing of ours to remove');
-  assert.deepEqual(readCookies('s; a=1; s=x', 's').rest, 'a=1', 'a bare name of ours does not go upstream either');
+  // A cookie without a name (RFC 6265bis 5.6) whose value is `s`: the app's, it goes upstream.
+  assert.deepEqual(readCookies('s; a=1; s=x', 's').rest, 's; a=1', 'a bare name goes upstream beside ours too');
   assert.deepEqual(readCookies(' a=1 ;; flag ; s=x;  ;b = 2', 's'), {
     ours: new Map([['s', 'x']]),
     rest: 'a=1; flag; b = 2',

@@ -217,6 +217,11 @@ describe('session (test kit)', () => {
       assert.equal(sessionCookie(r), undefined, 'a fresh session is not re-issued');
       const only = await run({ headers: { cookie: `session=${cookie}` } });
       assert.equal(only.upstreamHeaders.cookie, undefined, 'no Cookie header is left');
+      // `session` without `=` is a cookie without a name (RFC 6265bis 5.6), the app's: it goes on, beside ours or not.
+      const bare = await run({ headers: { cookie: `session; session=${cookie}` } });
+      assert.equal(bare.consumer?.id, ALICE);
+      assert.equal(bare.upstreamHeaders.cookie, 'session');
+      assert.equal((await run({ headers: { cookie: 'session' } })).upstreamHeaders.cookie, 'session');
       const others = await run({ headers: { cookie: 'theme=dark; sessions=x' } });
       assert.equal(others.upstreamHeaders.cookie, 'theme=dark; sessions=x', 'without a session cookie, untouched');
       assert.equal(others.consumer, null);
