@@ -197,6 +197,13 @@ export class Balancer {
         shared.state(t.target),
       );
     });
+    if (this.byLatency) {
+      // A target whose name resolves again is new addresses to Kong's balancer, whose latency
+      // average starts from the others' mean (afterHostUpdate), as a target back healthy does here:
+      // its old average, faded while it was out, would keep it from traffic, or send it all.
+      const back = (t: Target): void => rejoined(this.targets, t, performance.now());
+      for (const t of this.targets) t.onResolved = back;
+    }
     this.hashOn = upstream.hash_on as HashOn;
     this.hashFallback = upstream.hash_fallback as HashOn;
     this.hashOnName = hashName(

@@ -67,7 +67,7 @@ export function fastest(
 }
 
 /**
- * A target back in the picks (healthy again) starts from the mean of the stored averages of the
+ * A target back in the picks (healthy again, or its name resolving again) starts from the mean of the stored averages of the
  * targets up, counting its own as 0, as of now (Kong's slow-start EWMA in afterHostUpdate): its old
  * average was dropped when it went down, and starting from 0 would send it every request until its
  * first answers came back.

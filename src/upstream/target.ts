@@ -86,6 +86,8 @@ export class Target {
   current = 0;
   /** Its balancer closed: its name is not asked for any more. */
   private stopped = false;
+  /** Called when its name resolves again after it was left out; set by its balancer at load. */
+  onResolved: ((target: Target) => void) | null = null;
   readonly state: TargetState;
 
   constructor(
@@ -139,7 +141,12 @@ export class Target {
       this.pool.settings.lookup(this.host, { all: true }, (err) => {
         // Stopped meanwhile (the balancer closed): nothing to schedule.
         if (this.state.requery === null) return;
-        this.state.requery = err === null ? null : setTimeout(ask, REQUERY_MS).unref();
+        if (err !== null) {
+          this.state.requery = setTimeout(ask, REQUERY_MS).unref();
+          return;
+        }
+        this.state.requery = null;
+        this.onResolved?.(this);
       });
     };
     this.state.requery = setTimeout(ask, REQUERY_MS).unref();

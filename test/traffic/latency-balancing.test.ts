@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { startDns } from '../support/dns.ts';
 import { until } from '../support/wait.ts';
 
 interface Timed {
@@ -195,5 +196,62 @@ test("latency: a retry goes to a target the request has not failed on; failed on
   } finally {
     await gw2.close();
     for (const s of droppers) s.close();
+  }
+});
+
+test("latency: a target whose name resolves again starts from the others' mean, as one back healthy (Kong's slow start), not its old average", async () => {
+  // The slow target is measured once (its first answer), then its name stops resolving and an
+  // active probe leaves it out; when the name resolves again Kong's balancer gets its addresses
+  // anew, whose average starts from the others' mean (counting its own as 0): below the fast
+  // target's, so it is tried at once. Its old average, faded a few seconds, stays far above.
+  const dns = await startDns();
+  dns.records.set('back.test', { addresses: ['127.0.0.1'], ttl: 1 });
+  const slow = await timed('slow', 300);
+  const fast = await timed('fast', 20);
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      _tollgate: { dns_resolver: [dns.server], dns_stale_ttl: 0, dns_error_ttl: 0, upstream_keepalive_pool_size: 0 },
+      upstreams: [
+        {
+          name: 'app.upstream',
+          algorithm: 'latency',
+          targets: [{ target: `back.test:${slow.port}` }, { target: `127.0.0.1:${fast.port}` }],
+          healthchecks: { active: { http_path: '/health', healthy: { interval: 0.1 } } },
+        },
+      ],
+      services: [{ name: 'app', host: 'app.upstream', retries: 0, routes: [{ paths: ['/app'] }] }],
+    },
+  });
+  const state = async (): Promise<string> => {
+    const health = (await (await fetch(`${gw.adminUrl}/upstreams/app.upstream/health`)).json()) as {
+      data: { target: string; health: string }[];
+    };
+    return health.data.find((t) => t.target.startsWith('back.test'))!.health;
+  };
+  try {
+    const warm = await sequence(gw, 5);
+    assert.deepEqual(warm.bodies, ['slow', 'fast', 'fast', 'fast', 'fast'], 'each tried, then the faster one');
+    dns.mode = 'servfail';
+    // The fast target keeps answering meanwhile, so that its average is a fresh one.
+    await until('the name left out', async () => {
+      assert.deepEqual((await sequence(gw, 1)).bodies, ['fast']);
+      return (await state()) === 'DNS_ERROR';
+    });
+    dns.mode = 'answer';
+    // Back in the picks (the requery may answer between a request and the look at its state), it
+    // gets the next request.
+    let tried = false;
+    await until('the name back', async () => {
+      tried = (await sequence(gw, 1)).bodies[0] === 'slow';
+      return tried || (await state()) !== 'DNS_ERROR';
+    });
+    if (!tried) assert.deepEqual((await sequence(gw, 1)).bodies, ['slow'], 'the target back is tried at once');
+  } finally {
+    dns.mode = 'answer';
+    await gw.close();
+    await slow.close();
+    await fast.close();
+    await dns.close();
   }
 });
