@@ -45,6 +45,7 @@ export {
   configHeaderValue,
   configuredRequestHeaders,
   firstHeader,
+  HOP_BY_HOP,
   hasHeaderControlChar,
   headerLines,
   trimAsciiSpace,

@@ -187,3 +187,17 @@ export function configuredRequestHeaders(
   }
   return kept;
 }
+
+/** Hop-by-hop headers (RFC 9110 7.6.1 and the usual non-standard ones): never forwarded in either direction. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+]);

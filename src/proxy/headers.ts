@@ -1,22 +1,10 @@
 // Header rules of the data path: hop-by-hop removal, client-sent identity headers, Connection-listed headers.
 
-import { trimAsciiSpace } from '../lib/header-value.ts';
+import { HOP_BY_HOP, trimAsciiSpace } from '../lib/header-value.ts';
 import { setOwnField } from '../lib/json.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 
-/** Hop-by-hop headers (RFC 9110 7.6.1 and the usual non-standard ones): never forwarded in either direction. */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
-]);
+export { HOP_BY_HOP };
 
 /** HOP_BY_HOP grouped by name length, for `hopByHopName`. */
 const HOP_BY_LENGTH: readonly (readonly string[] | undefined)[] = (() => {

@@ -2,7 +2,7 @@
  * What the aws-lambda plugin answers the client from Lambda's Invoke answer, as Kong's handler and
  * `extract_proxy_response` make it.
  */
-import type { HeaderValue } from '../../index.ts';
+import { type HeaderValue, HOP_BY_HOP } from '../../index.ts';
 
 /** Kong's spellings of Lambda's headers (Node gives every name in lower case). */
 const SPELLINGS: Readonly<Record<string, string>> = {
@@ -19,16 +19,7 @@ const SPELLINGS: Readonly<Record<string, string>> = {
  * Lambda's headers the client does not get: the length (the gateway frames the answer it makes,
  * as Kong drops Lambda's Content-Length) and hop-by-hop ones (RFC 9110 7.6.1).
  */
-const DROPPED: ReadonlySet<string> = new Set([
-  'content-length',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'te',
-  'trailer',
-]);
+const DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length']);
 
 /** Lambda's answer headers as the client gets them, under Kong's spellings. */
 export function lambdaHeaders(headers: Record<string, string | string[] | undefined>): Record<string, HeaderValue> {

@@ -1,5 +1,5 @@
 /** The headers azure-functions sends the function, and those of its answer the client gets. */
-import type { GatewayRequest, HeaderValue } from '../../index.ts';
+import { type GatewayRequest, type HeaderValue, HOP_BY_HOP } from '../../index.ts';
 
 /**
  * Client headers not sent on: hop-by-hop ones (RFC 9110 7.6.1), the length and `Expect` (the call
@@ -7,15 +7,7 @@ import type { GatewayRequest, HeaderValue } from '../../index.ts';
  * headers (Kong sets them from the config, or removes the client's when the config has none).
  */
 const NOT_SENT: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'http2-settings',
+  ...HOP_BY_HOP,
   'content-length',
   'expect',
   'host',
@@ -24,16 +16,7 @@ const NOT_SENT: ReadonlySet<string> = new Set([
 ]);
 
 /** Headers of the function's answer the client does not get: hop-by-hop ones, and the length the gateway sets. */
-const NOT_RELAYED: ReadonlySet<string> = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'content-length',
-]);
+const NOT_RELAYED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length']);
 
 /** The names a Connection header lists (hop-by-hop too), lower-cased; null when none. */
 function connectionNames(v: HeaderValue | undefined): Set<string> | null {
