@@ -72,6 +72,7 @@ export {
   replaceQueryValues,
   withoutQueryParam,
 } from './lib/query.ts';
+export { RelayedBody } from './lib/relayed-body.ts';
 export { hasRequestBody } from './lib/request-body.ts';
 export { describeRoutes, routesReaching } from './lib/route-paths.ts';
 export { runSecret } from './lib/run-secret.ts';

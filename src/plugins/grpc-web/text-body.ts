@@ -3,8 +3,7 @@
 // than a chunk and the up to three characters of a quantum that chunk cut. A padded quantum may
 // come mid-body, as the gRPC-Web protocol lets a sender flush base64 chunks with their padding
 // (PROTOCOL-WEB.md, "text-encoded (base64) ... may contain padding in the middle").
-import { Readable } from 'node:stream';
-import { ProxyError } from '../../index.ts';
+import { ProxyError, RelayedBody } from '../../index.ts';
 
 /** The value of each base64 character (RFC 4648 table 1), 255 for any other byte. */
 const SEXTET = new Uint8Array(256).fill(255);
@@ -77,80 +76,21 @@ export class Base64Decoder {
 const EMPTY = Buffer.alloc(0);
 
 /** The body sent upstream for a text-mode request: `source` (the client's body, or an earlier plugin's) decoded. */
-export class TextBody extends Readable {
-  private readonly source: NodeJS.ReadableStream;
+export class TextBody extends RelayedBody {
   private readonly decoder = new Base64Decoder();
-  private started = false;
-
-  constructor(source: NodeJS.ReadableStream) {
-    super();
-    this.source = source;
-  }
-
-  override _read(): void {
-    if (this.started) {
-      this.source.resume();
-      return;
-    }
-    this.started = true;
-    const s = this.source as Source;
-    s[kBody] = this;
-    s.on('data', onSourceData);
-    s.once('end', onSourceEnd);
-    s.on('error', onSourceError);
-    s.once('aborted', onSourceAborted);
-    s.resume();
-  }
 
   received(chunk: Buffer | string): void {
     const bytes = this.decoder.decode(typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : chunk);
-    if (bytes === null) return this.refuse();
-    if (bytes.length > 0 && !this.push(bytes)) this.source.pause();
+    if (bytes === null) return this.refuse(new ProxyError('BAD_REQUEST'));
+    this.relay(bytes);
   }
 
-  ended(): void {
+  override ended(): void {
     this.detach();
     const last = this.decoder.end();
-    if (last === null) return this.refuse();
+    // Not base64: the client's 400; the rest of its body is read and dropped.
+    if (last === null) return this.refuse(new ProxyError('BAD_REQUEST'));
     if (last.length > 0) this.push(last);
     this.push(null);
   }
-
-  /** Not base64: the client's 400; the rest of its body is read and dropped, so its connection stays usable. */
-  private refuse(): void {
-    this.detach();
-    this.source.resume();
-    this.destroy(new ProxyError('BAD_REQUEST'));
-  }
-
-  detach(): void {
-    const s = this.source as Source;
-    s.off('data', onSourceData);
-    s.off('end', onSourceEnd);
-    s.off('aborted', onSourceAborted);
-    s[kBody] = undefined;
-  }
-}
-
-const kBody = Symbol('grpc-web.body');
-type Source = NodeJS.ReadableStream & { [kBody]?: TextBody };
-
-// Listeners on the source, shared by every request (no per-request closures).
-function onSourceData(this: Source, chunk: Buffer | string): void {
-  this[kBody]?.received(chunk);
-}
-function onSourceEnd(this: Source): void {
-  this[kBody]?.ended();
-}
-// A client that fails or goes away mid-body fails the decoded body, so the upstream is not left
-// waiting for the rest. The error listener stays: a late socket error must not go unhandled.
-function onSourceError(this: Source, err: Error): void {
-  const body = this[kBody];
-  body?.detach();
-  body?.destroy(err);
-}
-function onSourceAborted(this: Source): void {
-  const body = this[kBody];
-  body?.detach();
-  body?.destroy(new Error('client aborted the request body'));
 }

@@ -5,10 +5,9 @@
  * passes the limit, so the gateway never holds it. See docs/plugins/request-size-limiting.md.
  */
 import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import schema from '../../../schemas/plugins/request-size-limiting.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
-import { definePlugin, hasRequestBody, ProxyError, trimAsciiSpace } from '../../index.ts';
+import { definePlugin, hasRequestBody, ProxyError, RelayedBody, trimAsciiSpace } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The request-size-limiting plugin's config, defaults applied. */
@@ -36,83 +35,26 @@ const DIGITS = /^\d+$/;
  * response was sent yet, cutting the upstream request (`REQUEST_TOO_LARGE_EXPECT`, 417, when the
  * client sent `Expect: 100-continue`: Kong reads the body, then answers 417 to such a client).
  */
-class CountedBody extends Readable {
-  private readonly source: IncomingMessage;
+class CountedBody extends RelayedBody {
   private readonly limit: number;
   private readonly expectedContinue: boolean;
   private size = 0;
-  private started = false;
 
   constructor(source: IncomingMessage, limit: number, expectedContinue: boolean) {
-    super();
-    this.source = source;
+    super(source);
     this.limit = limit;
     this.expectedContinue = expectedContinue;
-  }
-
-  override _read(): void {
-    if (this.started) {
-      this.source.resume();
-      return;
-    }
-    this.started = true;
-    const s = this.source as SourceRequest;
-    s[kBody] = this;
-    s.on('data', onSourceData);
-    s.once('end', onSourceEnd);
-    s.on('error', onSourceError);
-    s.once('aborted', onSourceAborted);
-    s.resume();
   }
 
   /** Counts a client chunk and passes it on, or refuses the body past the limit. */
   received(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.size > this.limit) return this.refuse();
-    if (!this.push(chunk)) this.source.pause();
-  }
-
-  private refuse(): void {
-    this.detach();
     // The rest of the body is read and dropped (never held), so a keep-alive connection is still
     // usable after the 413, as with Kong, which reads the whole body before answering.
-    this.source.resume();
-    this.destroy(new ProxyError(this.expectedContinue ? 'REQUEST_TOO_LARGE_EXPECT' : 'REQUEST_TOO_LARGE'));
+    if (this.size > this.limit)
+      return this.refuse(new ProxyError(this.expectedContinue ? 'REQUEST_TOO_LARGE_EXPECT' : 'REQUEST_TOO_LARGE'));
+    this.relay(chunk);
   }
-
-  detach(): void {
-    const s = this.source as SourceRequest;
-    s.off('data', onSourceData);
-    s.off('end', onSourceEnd);
-    s.off('aborted', onSourceAborted);
-    s[kBody] = undefined;
-  }
-}
-
-const kBody = Symbol('request-size-limiting.body');
-type SourceRequest = IncomingMessage & { [kBody]?: CountedBody };
-
-// Listeners on the client request, shared by every request (no per-request closures).
-function onSourceData(this: SourceRequest, chunk: Buffer): void {
-  this[kBody]?.received(chunk);
-}
-function onSourceEnd(this: SourceRequest): void {
-  const body = this[kBody];
-  if (body === undefined) return;
-  body.detach();
-  body.push(null);
-}
-// A client that fails or goes away mid-body fails the counted body, so the upstream is not left
-// waiting for the rest. The error listener stays: a late socket error must not go unhandled.
-function onSourceError(this: SourceRequest, err: Error): void {
-  const body = this[kBody];
-  body?.detach();
-  body?.destroy(err);
-}
-function onSourceAborted(this: SourceRequest): void {
-  const body = this[kBody];
-  body?.detach();
-  body?.destroy(new Error('client aborted the request body'));
 }
 
 function expectsContinue(req: GatewayRequest): boolean {
