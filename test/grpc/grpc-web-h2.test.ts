@@ -9,27 +9,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import type { TollgateInstance } from '../../src/instance.ts';
+import { frame, rawMethod } from '../support/grpc.ts';
 import { startFromFile } from '../tls/support.ts';
 
-const bytes = (b: Buffer): Buffer => b;
-const method = (path: string): grpc.MethodDefinition<Buffer, Buffer> => ({
-  path,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: bytes,
-  requestDeserialize: bytes,
-  responseSerialize: bytes,
-  responseDeserialize: bytes,
-});
-
-/** A gRPC(-Web) frame: flag, 4-byte big-endian length, payload. */
-function frame(flag: number, payload: string): Buffer {
-  const p = Buffer.from(payload, 'latin1');
-  const head = Buffer.alloc(5);
-  head[0] = flag;
-  head.writeUInt32BE(p.length, 1);
-  return Buffer.concat([head, p]);
-}
 const trailer = (status: number, message: string): Buffer =>
   frame(0x80, `grpc-status:${status}\r\ngrpc-message:${message}\r\n`);
 
@@ -41,7 +23,7 @@ let dir: string;
 before(async () => {
   server = new grpc.Server();
   server.addService(
-    { say: method('/test.Echo/Say'), fail: method('/test.Echo/Fail') },
+    { say: rawMethod('/test.Echo/Say'), fail: rawMethod('/test.Echo/Fail') },
     {
       say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
         done(null, Buffer.concat([Buffer.from('echo:'), call.request])),

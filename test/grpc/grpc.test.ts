@@ -8,26 +8,18 @@ import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
 import type { TollgateInstance } from '../../src/instance.ts';
+import { rawMethod } from '../support/grpc.ts';
 import { until } from '../support/wait.ts';
 import { curl, startTlsGateway, TestCa, tool } from '../tls/support.ts';
 
 const skip = tool('openssl');
 const noCurl = tool('curl');
 const bytes = (b: Buffer): Buffer => b;
-const method = (path: string, responseStream = false): grpc.MethodDefinition<Buffer, Buffer> => ({
-  path,
-  requestStream: false,
-  responseStream,
-  requestSerialize: bytes,
-  requestDeserialize: bytes,
-  responseSerialize: bytes,
-  responseDeserialize: bytes,
-});
 const SERVICE = {
-  say: method('/test.Echo/Say'),
-  keyed: method('/keyed.Echo/Say'),
-  fail: method('/test.Echo/Fail'),
-  count: method('/test.Echo/Count', true),
+  say: rawMethod('/test.Echo/Say'),
+  keyed: rawMethod('/keyed.Echo/Say'),
+  fail: rawMethod('/test.Echo/Fail'),
+  count: rawMethod('/test.Echo/Count', true),
 };
 
 let ca: TestCa;

@@ -7,34 +7,17 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'undici';
+import { frame, rawMethod } from '../../../test/support/grpc.ts';
 import { runPlugin, startGateway, type TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 import { Base64Decoder } from './text-body.ts';
 
-const bytes = (b: Buffer): Buffer => b;
-const method = (path: string, responseStream = false): grpc.MethodDefinition<Buffer, Buffer> => ({
-  path,
-  requestStream: false,
-  responseStream,
-  requestSerialize: bytes,
-  requestDeserialize: bytes,
-  responseSerialize: bytes,
-  responseDeserialize: bytes,
-});
 const SERVICE = {
-  say: method('/test.Echo/Say'),
-  fail: method('/test.Echo/Fail'),
-  count: method('/test.Echo/Count', true),
+  say: rawMethod('/test.Echo/Say'),
+  fail: rawMethod('/test.Echo/Fail'),
+  count: rawMethod('/test.Echo/Count', true),
 };
 
-/** A gRPC(-Web) frame: flag, 4-byte big-endian length, payload. */
-function frame(flag: number, payload: Buffer | string): Buffer {
-  const p = Buffer.from(payload);
-  const head = Buffer.alloc(5);
-  head[0] = flag;
-  head.writeUInt32BE(p.length, 1);
-  return Buffer.concat([head, p]);
-}
 const trailer = (status: number, message = ''): Buffer =>
   frame(0x80, `grpc-status:${status}\r\ngrpc-message:${message}\r\n`);
 

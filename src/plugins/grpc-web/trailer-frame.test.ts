@@ -7,17 +7,9 @@ import { createServer, type Http2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { request } from 'undici';
+import { frame } from '../../../test/support/grpc.ts';
 import { runPlugin, startGateway, type TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
-
-/** A gRPC(-Web) frame: flag, 4-byte big-endian length, payload (latin1). */
-function frame(flag: number, payload: string): Buffer {
-  const p = Buffer.from(payload, 'latin1');
-  const head = Buffer.alloc(5);
-  head[0] = flag;
-  head.writeUInt32BE(p.length, 1);
-  return Buffer.concat([head, p]);
-}
 
 let upstream: Http2Server;
 let gw: TestGateway;
