@@ -44,6 +44,7 @@ export {
 export {
   configHeaderValue,
   configuredRequestHeaders,
+  connectionTokens,
   firstHeader,
   HOP_BY_HOP,
   hasHeaderControlChar,

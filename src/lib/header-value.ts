@@ -6,7 +6,7 @@
  * text is checked and converted once, at load.
  */
 import { PluginConfigError } from '../errors.ts';
-import type { Consumer, Credential, GatewayRequest } from '../pipeline/plugin.ts';
+import type { Consumer, Credential, GatewayRequest, HeaderValue } from '../pipeline/plugin.ts';
 
 /** Control characters that cannot be in a header value (tab can). */
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
@@ -201,3 +201,24 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
   'http2-settings',
 ]);
+
+/** Tokens of a Connection header other than keep-alive/close, lower-cased. */
+export function connectionTokens(value: HeaderValue | undefined): string[] {
+  if (value === undefined) return [];
+  // Nearly every upstream answer says just `keep-alive` (or `close`): nothing to split.
+  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return [];
+  const joined = typeof value === 'string' ? value : value.join(',');
+  const out: string[] = [];
+  for (const part of joined.split(',')) {
+    const t = trimAsciiSpace(part).toLowerCase();
+    if (t !== '' && t !== 'keep-alive' && t !== 'close' && !NEVER_CONNECTION_OPTION.has(t)) out.push(t);
+  }
+  return out;
+}
+
+/**
+ * Headers a Connection option never removes: they frame or address the message (node has read
+ * the body by them already), so `Connection: content-length` must not make the body vanish
+ * upstream. nginx does not remove Connection-listed request headers at all.
+ */
+const NEVER_CONNECTION_OPTION: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host']);

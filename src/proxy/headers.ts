@@ -1,10 +1,10 @@
 // Header rules of the data path: hop-by-hop removal, client-sent identity headers, Connection-listed headers.
 
-import { HOP_BY_HOP, trimAsciiSpace } from '../lib/header-value.ts';
+import { connectionTokens, HOP_BY_HOP } from '../lib/header-value.ts';
 import { setOwnField } from '../lib/json.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 
-export { HOP_BY_HOP };
+export { connectionTokens, HOP_BY_HOP };
 
 /** HOP_BY_HOP grouped by name length, for `hopByHopName`. */
 const HOP_BY_LENGTH: readonly (readonly string[] | undefined)[] = (() => {
@@ -73,27 +73,6 @@ export const IDENTITY_HEADER_NAMES: readonly string[] = [
 export function isIdentityHeader(lower: string): boolean {
   return lower.charCodeAt(0) === 120 /* x */ && (lower.startsWith('x-consumer-') || IDENTITY_EXACT.has(lower));
 }
-
-/** Tokens of a Connection header other than keep-alive/close, lower-cased. */
-export function connectionTokens(value: HeaderValue | undefined): string[] {
-  if (value === undefined) return [];
-  // Nearly every upstream answer says just `keep-alive` (or `close`): nothing to split.
-  if (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close') return [];
-  const joined = typeof value === 'string' ? value : value.join(',');
-  const out: string[] = [];
-  for (const part of joined.split(',')) {
-    const t = trimAsciiSpace(part).toLowerCase();
-    if (t !== '' && t !== 'keep-alive' && t !== 'close' && !NEVER_CONNECTION_OPTION.has(t)) out.push(t);
-  }
-  return out;
-}
-
-/**
- * Headers a Connection option never removes: they frame or address the message (node has read
- * the body by them already), so `Connection: content-length` must not make the body vanish
- * upstream. nginx does not remove Connection-listed request headers at all.
- */
-const NEVER_CONNECTION_OPTION: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'host']);
 
 /** Joins a repeated request header as Node does: cookies with '; ', others with ', '. */
 export function appendHeader(headers: Record<string, HeaderValue>, name: string, value: string): void {

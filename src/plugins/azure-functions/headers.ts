@@ -1,5 +1,5 @@
 /** The headers azure-functions sends the function, and those of its answer the client gets. */
-import { type GatewayRequest, type HeaderValue, HOP_BY_HOP } from '../../index.ts';
+import { connectionTokens, type GatewayRequest, type HeaderValue, HOP_BY_HOP } from '../../index.ts';
 
 /**
  * Client headers not sent on: hop-by-hop ones (RFC 9110 7.6.1), the length and `Expect` (the call
@@ -17,19 +17,6 @@ const NOT_SENT: ReadonlySet<string> = new Set([
 
 /** Headers of the function's answer the client does not get: hop-by-hop ones, and the length the gateway sets. */
 const NOT_RELAYED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length']);
-
-/** The names a Connection header lists (hop-by-hop too), lower-cased; null when none. */
-function connectionNames(v: HeaderValue | undefined): Set<string> | null {
-  if (v === undefined) return null;
-  const out = new Set<string>();
-  for (const line of typeof v === 'string' ? [v] : v) {
-    for (const token of line.split(',')) {
-      const name = token.trim().toLowerCase();
-      if (name !== '') out.add(name);
-    }
-  }
-  return out;
-}
 
 /**
  * The request's headers as the function gets them (Kong's `kong.request.get_headers()`, as the
@@ -56,10 +43,10 @@ export function functionHeaders(
 /** The function's answer headers as the client gets them. */
 export function answerHeaders(headers: Record<string, string | string[] | undefined>): Record<string, HeaderValue> {
   const out: Record<string, HeaderValue> = Object.create(null);
-  const listed = connectionNames(headers.connection);
+  const listed = connectionTokens(headers.connection);
   for (const name in headers) {
     const v = headers[name];
-    if (v === undefined || NOT_RELAYED.has(name) || listed?.has(name) === true) continue;
+    if (v === undefined || NOT_RELAYED.has(name) || listed.includes(name)) continue;
     out[name] = v;
   }
   return out;
