@@ -1,11 +1,11 @@
 // aws-lambda through a real gateway and a real route, against a local server that plays Lambda's
-// Invoke API and checks each call's AWS Signature Version 4 by computing it again here, with
-// node:crypto (Lambda itself cannot run here).
+// Invoke API and checks each call's AWS Signature Version 4 by computing it again
+// (test/support/aws-sigv4.ts; Lambda itself cannot run here).
 import assert from 'node:assert/strict';
-import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
+import { sigv4Of } from '../../../test/support/aws-sigv4.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const KEY = 'AKIDLAMBDATESTKEY01';
@@ -70,58 +70,13 @@ let lambda: ReturnType<typeof createServer>;
 let lambdaPort = 0;
 let gw: TestGateway;
 
-function sha256(data: string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-function hmac(key: string | Buffer, data: string): Buffer {
-  return createHmac('sha256', key).update(data).digest();
-}
-
-/** RFC 3986 percent-encoding, as SigV4 asks for (encodeURIComponent leaves !'()* alone). */
-function rfc3986(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
-
-/**
- * AWS Signature Version 4 of the request as received, computed here from AWS's description: the
- * canonical request (each path segment encoded again, as for every service but S3; the query
- * sorted; the signed headers), the string to sign, the key derived from the secret.
- */
-function signatureHolds(req: IncomingMessage, body: string): boolean {
-  const auth = String(req.headers.authorization ?? '');
-  const m =
-    /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/lambda\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(
-      auth,
-    );
-  const secret = m === null ? undefined : SECRETS[m[1]!];
-  if (m === null || secret === undefined || m[3] !== REGION) return false;
-  const [, , day, region, signedHeaders, signature] = m;
-  const names = signedHeaders!.split(';');
-  if (!names.includes('host') || !names.includes('x-amz-date')) return false;
-  const [rawPath, rawQuery = ''] = req.url!.split('?');
-  const path = rawPath!.split('/').map(rfc3986).join('/');
-  const query = [...new URLSearchParams(rawQuery)]
-    .map(([k, v]) => `${rfc3986(k)}=${rfc3986(v)}`)
-    .sort()
-    .join('&');
-  const headers = names.map((n) => `${n}:${String(req.headers[n]).trim()}\n`).join('');
-  const canonical = ['POST', path, query, headers, signedHeaders, sha256(body)].join('\n');
-  const amzDate = String(req.headers['x-amz-date']);
-  const scope = `${day}/${region}/lambda/aws4_request`;
-  const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n');
-  let k = hmac(`AWS4${secret}`, day!);
-  for (const part of [region!, 'lambda', 'aws4_request']) k = hmac(k, part);
-  return hmac(k, toSign).toString('hex') === signature;
-}
-
 function serve(req: IncomingMessage, res: ServerResponse): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
     const body = Buffer.concat(chunks).toString('utf8');
     const inv: Invocation = { method: req.method!, url: req.url!, headers: req.headers, body, signed: false };
-    inv.signed = signatureHolds(req, body);
+    inv.signed = sigv4Of(req, body, SECRETS, REGION, 'lambda') !== null;
     invocations.push(inv);
     const name = /^\/2015-03-31\/functions\/([^/]+)\/invocations/.exec(req.url!)?.[1];
     if (!inv.signed) {
