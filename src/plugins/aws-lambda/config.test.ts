@@ -1,6 +1,6 @@
 // aws-lambda's config as the loader reads it: a decK dump of Kong's plugin (every field written,
-// the unset ones null) loads; Kong's rules refuse with Kong's messages; the credential sources the
-// gateway does not read are refused with the way out.
+// the unset ones null) loads; Kong's rules refuse with Kong's messages; Kong's credential fields
+// (an STS role, IMDSv2) load; proxy_url is refused with the way out.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { issuesOf, load, V3 } from '../../../test/config/helpers.ts';
@@ -59,7 +59,7 @@ test("a decK dump of Kong's aws-lambda, unset fields null, loads", async () => {
   assert.equal(loaded.plugins.length, 1);
 });
 
-test("Kong's rules, with Kong's messages, and the credential sources not read, with the way out", async () => {
+test("Kong's rules, with Kong's messages; Kong's credential fields load; proxy_url refused with the way out", async () => {
   const base = { function_name: 'f', aws_region: 'us-east-1' };
   assert.deepEqual(await errors({ ...base, aws_key: 'AKIAEXAMPLEKEY123' }), [
     "routes[0].plugins[0].config.aws_secret: all or none of these fields must be set: 'config.aws_key', 'config.aws_secret'",
@@ -69,13 +69,20 @@ test("Kong's rules, with Kong's messages, and the credential sources not read, w
   ]);
   const [proxy] = await errors({ ...base, proxy_url: 'http://proxy.internal:3128' });
   assert.match(proxy!, /proxy_url: calling Lambda through an HTTP proxy is not supported: let the gateway reach/);
-  const [role] = await errors({ ...base, aws_assume_role_arn: 'arn:aws:iam::123456789012:role/invoker' });
-  assert.match(
-    role!,
-    /aws_assume_role_arn: assuming a role through STS is not supported: give the credentials as aws_key/,
+  const roles = await load(
+    config({
+      ...base,
+      aws_assume_role_arn: 'arn:aws:iam::123456789012:role/invoker',
+      aws_role_session_name: 'edge',
+      aws_sts_endpoint_url: 'https://sts.us-east-1.amazonaws.com',
+      aws_imds_protocol_version: 'v2',
+    }),
+    { plugins: builtinPlugins },
   );
-  const [imds] = await errors({ ...base, aws_imds_protocol_version: 'v2' });
-  assert.match(imds!, /instance metadata service are not read/);
+  assert.equal(roles.plugins.length, 1);
+  assert.deepEqual(await errors({ ...base, aws_sts_endpoint_url: 'sts.us-east-1.amazonaws.com' }), [
+    'routes[0].plugins[0].config.aws_sts_endpoint_url: aws_sts_endpoint_url: must be an http or https URL',
+  ]);
   const [status] = await errors({ ...base, unhandled_status: 150 });
   assert.match(status!, /unhandled_status/);
 });

@@ -3,12 +3,12 @@
  * (the Invoke API, `POST /2015-03-31/functions/<name>/invocations`, signed with AWS Signature
  * Version 4) instead of proxying, and answers with what the function returned.
  *
- * Differences from Kong, on purpose (docs/plugins/aws-lambda.md): credentials come from the config
- * or the AWS_* environment variables only (no STS role, no instance metadata, no web identity);
- * Lambda's certificate is verified (Kong's ssl_verify is off); the function's answer goes out as it
- * came (Kong's legacy empty_arrays_mode re-encodes JSON); no proxy_url.
+ * Credentials come from Kong's sources in Kong's order (credentials.ts). Differences from Kong, on
+ * purpose (docs/plugins/aws-lambda.md): Lambda's and STS's certificates are verified (Kong's
+ * ssl_verify is off); the function's answer goes out as it came (Kong's legacy empty_arrays_mode
+ * re-encodes JSON); no proxy_url.
  */
-import type { Credentials, Request as SignedRequest } from 'aws4';
+import type { Request as SignedRequest } from 'aws4';
 import schema from '../../../schemas/plugins/aws-lambda.schema.json' with { type: 'json' };
 import type {
   GatewayRequest,
@@ -23,6 +23,7 @@ import { type FunctionAnswer, FunctionPool } from '../../lib/function-pool.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { lambdaHeaders, mergeHeaders, proxyAnswer } from './answer.ts';
+import { type AwsCredentials, type CredentialSource, credentialSource, signer } from './credentials.ts';
 import {
   type BodyRead,
   buildPayload,
@@ -59,12 +60,6 @@ export interface AwsLambdaConfig extends PayloadConfig {
 /** Kong's priority for aws-lambda: after authentication, rate limiting and request-transformer. */
 export const AWS_LAMBDA_PRIORITY = 750;
 
-/** Why Kong's credential sources other than keys are refused, with the way out. */
-const KEYS_WAY_OUT =
-  'give the credentials as aws_key and aws_secret, or as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) in the gateway environment';
-
-const NO_ASSUME_ROLE = `assuming a role through STS is not supported: ${KEYS_WAY_OUT}`;
-
 /** Kong's schema rules, with Kong's messages, and the fields the gateway refuses. */
 function configIssues(config: Record<string, unknown>): PluginConfigIssue[] {
   const issues: PluginConfigIssue[] = [];
@@ -76,13 +71,11 @@ function configIssues(config: Record<string, unknown>): PluginConfigIssue[] {
       severity: 'error',
     });
   }
-  if (set('aws_assume_role_arn')) {
-    issues.push({ at: ['aws_assume_role_arn'], message: `aws_assume_role_arn: ${NO_ASSUME_ROLE}`, severity: 'error' });
-  }
-  if (set('aws_sts_endpoint_url')) {
+  if (set('aws_sts_endpoint_url') && !httpUrl(String(config.aws_sts_endpoint_url))) {
+    // Kong types it as a URL (typedefs.url); STS is reached over http(s) only.
     issues.push({
       at: ['aws_sts_endpoint_url'],
-      message: `aws_sts_endpoint_url: ${NO_ASSUME_ROLE}`,
+      message: 'aws_sts_endpoint_url: must be an http or https URL',
       severity: 'error',
     });
   }
@@ -97,22 +90,7 @@ function configIssues(config: Record<string, unknown>): PluginConfigIssue[] {
       severity: 'error',
     });
   }
-  if (config.aws_imds_protocol_version === 'v2') {
-    issues.push({
-      at: ['aws_imds_protocol_version'],
-      message: `aws_imds_protocol_version: credentials from the EC2 instance metadata service are not read: ${KEYS_WAY_OUT}`,
-      severity: 'error',
-    });
-  }
   return issues;
-}
-
-/** The aws4 module, loaded at the first invocation of any instance. */
-let aws4: Promise<typeof import('aws4')> | null = null;
-
-function signer(): Promise<typeof import('aws4')> {
-  aws4 ??= import('aws4').then((m) => (m as { default?: typeof import('aws4') }).default ?? m);
-  return aws4;
 }
 
 const INTERNAL = 'An unexpected error occurred';
@@ -123,7 +101,7 @@ const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 class AwsLambda implements PluginHandlers {
   private readonly url: string | null;
   private readonly signing: SignedRequest;
-  private readonly credentials: Credentials | null;
+  private readonly credentials: CredentialSource | null;
   private readonly region: string | null;
   private readonly bodyLimit: number;
   private readonly readsBody: boolean;
@@ -145,17 +123,12 @@ class AwsLambda implements PluginHandlers {
     if (this.region === null) {
       warn('no region: set aws_region, or AWS_REGION in the gateway environment; invocations answer 500', 'aws_region');
     }
-    if (config.aws_key != null && config.aws_secret != null) {
-      this.credentials = { accessKeyId: config.aws_key, secretAccessKey: config.aws_secret };
-    } else if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
-      this.credentials = {
-        accessKeyId: env.AWS_ACCESS_KEY_ID,
-        secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-        ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-      };
-    } else {
-      this.credentials = null;
-      warn(`no AWS credentials (${KEYS_WAY_OUT}); invocations answer 500`, 'aws_key');
+    this.credentials = credentialSource(config, this.region, services);
+    if (this.credentials === null) {
+      warn(
+        'no AWS credentials: set aws_key and aws_secret, or give the gateway AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a container or web identity role, or instance metadata, which AWS_EC2_METADATA_DISABLED turns off); invocations answer 500',
+        'aws_key',
+      );
     }
     const host = config.host ?? (this.region === null ? null : `lambda.${this.region}.amazonaws.com`);
     const scheme = config.disable_https ? 'http' : 'https';
@@ -205,9 +178,17 @@ class AwsLambda implements PluginHandlers {
       this.failed.report({ error: this.url === null ? 'no region specified' : 'no AWS credentials' });
       return req.exitError(500, INTERNAL, undefined, 'LAMBDA_FAILED');
     }
+    let credentials: AwsCredentials;
+    try {
+      credentials = this.credentials.current() ?? (await this.credentials.refresh());
+    } catch (err) {
+      // Kong raises the credential provider's error: a 500. The message names no secret.
+      this.failed.report({ error: (err as Error).message, function: this.config.function_name });
+      return req.exitError(500, INTERNAL, undefined, 'LAMBDA_FAILED');
+    }
     const payload = buildPayload(req, this.config, body, started);
     const { sign } = await signer();
-    const signed = sign({ ...this.signing, headers: { ...this.signing.headers }, body: payload }, this.credentials);
+    const signed = sign({ ...this.signing, headers: { ...this.signing.headers }, body: payload }, credentials);
     let res: FunctionAnswer;
     try {
       res = await this.pool.call(
@@ -247,6 +228,15 @@ class AwsLambda implements PluginHandlers {
         ? this.config.unhandled_status
         : null;
     req.exit(unhandled ?? res.status, res.body, headers as Record<string, HeaderValue>);
+  }
+}
+
+function httpUrl(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
   }
 }
 

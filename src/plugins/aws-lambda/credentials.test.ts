@@ -1,0 +1,379 @@
+// aws-lambda's credentials beyond static keys, through a real gateway: local servers play STS
+// (AssumeRole, AssumeRoleWithWebIdentity), the EC2 instance metadata service (v2: a token PUT,
+// then GETs with it), the ECS container endpoint and Lambda, which checks each invocation's
+// Signature Version 4 against the secret the stand-ins handed out.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, afterEach, before, test } from 'node:test';
+import { sigv4Of } from '../../../test/support/aws-sigv4.ts';
+import { tempDir } from '../../../test/support/temp.ts';
+import { startGateway, type TestGateway } from '../../testing/index.ts';
+
+const REGION = 'eu-west-3';
+const KEY = 'AKIDBASEKEYFORSTS001';
+const SECRET = 'base-secret-that-signs-assume-role';
+const WEB_TOKEN = 'eyJ-web-identity-token-from-the-projected-file';
+const ECS_AUTH = 'ecs-authorization-token-value';
+const IMDS_TOKEN = 'imds-session-token-AQAEAxyz';
+/** Every secret handed out, by access key id: Lambda and STS check signatures with them. */
+const secrets: Record<string, string> = { [KEY]: SECRET };
+/** Every secret and token handed out, that no log line may hold. */
+const handedOut: string[] = [SECRET, WEB_TOKEN, ECS_AUTH, IMDS_TOKEN];
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: string;
+  signedBy?: string | null;
+}
+
+let issued = 0;
+let lastIssued = '';
+/** How long the credentials handed out live, in ms. */
+let lifetime = 3600_000;
+/** Whether the metadata service refuses v2's session tokens (IMDSv1 only). */
+let imdsV1Only = false;
+
+function issue(prefix: string): { id: string; secret: string; token: string; expiration: string } {
+  issued++;
+  const id = `${prefix}${String(issued).padStart(4, '0')}`;
+  const secret = `secret-of-${id}`;
+  const token = `session-token-of-${id}`;
+  secrets[id] = secret;
+  lastIssued = id;
+  handedOut.push(secret, token);
+  return { id, secret, token, expiration: new Date(Date.now() + lifetime).toISOString() };
+}
+
+type Handler = (seen: Seen, res: ServerResponse) => void;
+
+async function stand(service: string, handler: Handler): Promise<{ server: Server; url: string; seen: Seen[] }> {
+  const seen: Seen[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const s: Seen = {
+        method: req.method!,
+        url: req.url!,
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString(),
+      };
+      s.signedBy = sigv4Of(req, s.body, secrets, REGION, service);
+      seen.push(s);
+      handler(s, res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
+}
+
+const json = (res: ServerResponse, status: number, body: unknown) =>
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+
+let lambda: Awaited<ReturnType<typeof stand>>;
+let sts: Awaited<ReturnType<typeof stand>>;
+let imds: Awaited<ReturnType<typeof stand>>;
+let ecs: Awaited<ReturnType<typeof stand>>;
+/** A metadata service that takes connections and never answers. */
+let dead: Awaited<ReturnType<typeof stand>>;
+let gw: TestGateway | undefined;
+const saved = { ...process.env };
+
+before(async () => {
+  lambda = await stand('lambda', (s, res) => {
+    if (s.signedBy === null) return json(res, 403, { message: 'The request signature we calculated does not match' });
+    json(res, 200, { ok: true });
+  });
+  sts = await stand('sts', (s, res) => {
+    const p = new URLSearchParams(s.body);
+    const action = p.get('Action')!;
+    if (action === 'AssumeRole' && !s.signedBy) {
+      res.writeHead(403, { 'content-type': 'text/xml' });
+      return res.end(
+        '<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>bad</Message></Error></ErrorResponse>',
+      );
+    }
+    const c = issue(action === 'AssumeRole' ? 'ASIAASSUMED' : 'ASIAWEBID');
+    res.writeHead(200, { 'content-type': 'text/xml' });
+    res.end(
+      `<${action}Response><${action}Result><Credentials><AccessKeyId>${c.id}</AccessKeyId>` +
+        `<SecretAccessKey>${c.secret}</SecretAccessKey><SessionToken>${c.token}</SessionToken>` +
+        `<Expiration>${c.expiration}</Expiration></Credentials></${action}Result></${action}Response>`,
+    );
+  });
+  imds = await stand('-', (s, res) => {
+    if (s.method === 'PUT' && s.url === '/latest/api/token') {
+      return imdsV1Only ? res.writeHead(403).end() : res.end(IMDS_TOKEN);
+    }
+    if (!imdsV1Only && s.headers['x-aws-ec2-metadata-token'] !== IMDS_TOKEN) return res.writeHead(401).end();
+    if (s.url === '/latest/meta-data/iam/security-credentials/') return res.end('gateway-role');
+    if (s.url !== '/latest/meta-data/iam/security-credentials/gateway-role') return res.writeHead(404).end();
+    const c = issue('ASIAIMDS');
+    json(res, 200, {
+      Code: 'Success',
+      AccessKeyId: c.id,
+      SecretAccessKey: c.secret,
+      Token: c.token,
+      Expiration: c.expiration,
+    });
+  });
+  ecs = await stand('-', (s, res) => {
+    if (s.headers.authorization !== ECS_AUTH) return res.writeHead(403).end();
+    const c = issue('ASIAECS');
+    json(res, 200, { AccessKeyId: c.id, SecretAccessKey: c.secret, Token: c.token, Expiration: c.expiration });
+  });
+  dead = await stand('-', () => {});
+});
+
+afterEach(async () => {
+  process.env = { ...saved };
+  await gw?.close();
+  gw = undefined;
+  lifetime = 3600_000;
+  imdsV1Only = false;
+});
+
+after(async () => {
+  for (const s of [lambda, sts, imds, ecs, dead]) {
+    s?.server.closeAllConnections();
+    await new Promise((r) => s?.server.close(r));
+  }
+});
+
+/** A gateway whose environment has `env` (and no static keys), with an aws-lambda route `/fn`. */
+async function gateway(env: Record<string, string>, config: Record<string, unknown> = {}): Promise<TestGateway> {
+  for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
+  Object.assign(process.env, { AWS_EC2_METADATA_DISABLED: 'true' }, env);
+  const { port } = new URL(lambda.url);
+  gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 's',
+          url: 'echo://',
+          routes: [
+            { name: 'plain', paths: ['/plain'] },
+            {
+              name: 'fn',
+              paths: ['/fn'],
+              plugins: [
+                {
+                  name: 'aws-lambda',
+                  config: {
+                    aws_region: REGION,
+                    host: '127.0.0.1',
+                    port: Number(port),
+                    disable_https: true,
+                    function_name: 'fn',
+                    ...config,
+                  },
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    },
+  });
+  return gw;
+}
+
+/** `n` invocations at once; their statuses. */
+async function invoke(g: TestGateway, n = 1): Promise<number[]> {
+  return Promise.all(
+    Array.from({ length: n }, async () => {
+      const res = await fetch(`${g.url}/fn`);
+      await res.body?.cancel();
+      return res.status;
+    }),
+  );
+}
+
+/** The access key id and the session token of Lambda's last invocation. */
+function lastSigner(): { keyId: string | null | undefined; token: unknown } {
+  const inv = lambda.seen.at(-1);
+  assert.ok(inv, 'Lambda was not called');
+  return { keyId: inv.signedBy, token: inv.headers['x-amz-security-token'] };
+}
+
+function noSecretLogged(g: TestGateway): void {
+  const text = JSON.stringify(g.logs);
+  for (const s of handedOut) assert.ok(!text.includes(s), `a secret or token was logged: ${s.slice(0, 12)}...`);
+}
+
+test('IMDSv2: a token PUT, the role, its credentials sign the call; one fetch for many requests', async () => {
+  const g = await gateway(
+    { AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url },
+    { aws_imds_protocol_version: 'v2' },
+  );
+  imds.seen.length = 0;
+  assert.deepEqual(await invoke(g, 12), Array(12).fill(200));
+  assert.deepEqual(
+    imds.seen.map((s) => `${s.method} ${s.url}`),
+    [
+      'PUT /latest/api/token',
+      'GET /latest/meta-data/iam/security-credentials/',
+      'GET /latest/meta-data/iam/security-credentials/gateway-role',
+    ],
+  );
+  assert.equal(imds.seen[0]!.headers['x-aws-ec2-metadata-token-ttl-seconds'], '300');
+  const { keyId, token } = lastSigner();
+  assert.match(String(keyId), /^ASIAIMDS/);
+  assert.equal(token, `session-token-of-${keyId}`);
+  assert.deepEqual(await invoke(g, 3), [200, 200, 200]);
+  assert.equal(imds.seen.length, 3, 'the cached credentials were fetched again');
+  noSecretLogged(g);
+});
+
+test('IMDS refusing session tokens: v1 (the default) goes on without one, v2 answers 500', async () => {
+  imdsV1Only = true;
+  const env = { AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url };
+  const v2 = await gateway(env, { aws_imds_protocol_version: 'v2' });
+  assert.deepEqual(await invoke(v2), [500]);
+  const failed = v2.logs.find((l) => l.msg === 'Lambda invocation failed');
+  assert.match(String(failed?.error), /IMDS token: status 403/);
+  await v2.close();
+  gw = undefined;
+  imds.seen.length = 0;
+  const v1 = await gateway(env);
+  assert.deepEqual(await invoke(v1), [200]);
+  assert.deepEqual(
+    imds.seen.map((s) => `${s.method} ${s.url} ${s.headers['x-aws-ec2-metadata-token'] ?? '-'}`),
+    [
+      'PUT /latest/api/token -',
+      'GET /latest/meta-data/iam/security-credentials/ -',
+      'GET /latest/meta-data/iam/security-credentials/gateway-role -',
+    ],
+  );
+  assert.match(String(lastSigner().keyId), /^ASIAIMDS/);
+});
+
+test('aws_assume_role_arn: STS AssumeRole signed with aws_key, at aws_sts_endpoint_url, once for many requests', async () => {
+  const g = await gateway(
+    {},
+    {
+      aws_key: KEY,
+      aws_secret: SECRET,
+      aws_assume_role_arn: 'arn:aws:iam::123456789012:role/invoker',
+      aws_role_session_name: 'edge-gw',
+      aws_sts_endpoint_url: sts.url,
+    },
+  );
+  sts.seen.length = 0;
+  assert.deepEqual(await invoke(g, 10), Array(10).fill(200));
+  assert.equal(sts.seen.length, 1);
+  const call = sts.seen[0]!;
+  assert.equal(call.signedBy, KEY);
+  assert.deepEqual(Object.fromEntries(new URLSearchParams(call.body)), {
+    Action: 'AssumeRole',
+    Version: '2011-06-15',
+    RoleArn: 'arn:aws:iam::123456789012:role/invoker',
+    RoleSessionName: 'edge-gw',
+  });
+  const { keyId, token } = lastSigner();
+  assert.match(String(keyId), /^ASIAASSUMED/);
+  assert.equal(token, `session-token-of-${keyId}`);
+  noSecretLogged(g);
+});
+
+test('web identity (IRSA): AssumeRoleWithWebIdentity with the file token, then AssumeRole on top of it', async () => {
+  const file = join(tempDir('tollgate-irsa'), 'token');
+  writeFileSync(file, `${WEB_TOKEN}\n`);
+  const g = await gateway(
+    {
+      AWS_WEB_IDENTITY_TOKEN_FILE: file,
+      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/pod',
+      AWS_ROLE_SESSION_NAME: 'pod-session',
+      AWS_ENDPOINT_URL_STS: sts.url,
+    },
+    { aws_assume_role_arn: 'arn:aws:iam::210987654321:role/cross-account' },
+  );
+  sts.seen.length = 0;
+  assert.deepEqual(await invoke(g, 5), Array(5).fill(200));
+  assert.equal(sts.seen.length, 2);
+  const [web, assumed] = sts.seen.map((s) => Object.fromEntries(new URLSearchParams(s.body)));
+  assert.deepEqual(web, {
+    Action: 'AssumeRoleWithWebIdentity',
+    Version: '2011-06-15',
+    RoleArn: 'arn:aws:iam::123456789012:role/pod',
+    RoleSessionName: 'pod-session',
+    WebIdentityToken: WEB_TOKEN,
+  });
+  assert.equal(sts.seen[0]!.headers.authorization, undefined);
+  assert.equal(assumed!.RoleSessionName, 'kong');
+  assert.match(String(sts.seen[1]!.signedBy), /^ASIAWEBID/);
+  assert.match(String(lastSigner().keyId), /^ASIAASSUMED/);
+  noSecretLogged(g);
+});
+
+test('ECS container credentials: the full URI, with the authorization token of its file', async () => {
+  const file = join(tempDir('tollgate-ecs'), 'token');
+  writeFileSync(file, ECS_AUTH);
+  const g = await gateway({
+    AWS_CONTAINER_CREDENTIALS_FULL_URI: `${ecs.url}/v2/credentials/abc`,
+    AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: file,
+  });
+  assert.deepEqual(await invoke(g, 4), Array(4).fill(200));
+  assert.equal(ecs.seen.length, 1);
+  assert.equal(ecs.seen[0]!.url, '/v2/credentials/abc');
+  const { keyId, token } = lastSigner();
+  assert.match(String(keyId), /^ASIAECS/);
+  assert.equal(token, `session-token-of-${keyId}`);
+});
+
+test('credentials near expiry are fetched again: in the background first, then before signing', async () => {
+  const g = await gateway(
+    {},
+    { aws_key: KEY, aws_secret: SECRET, aws_assume_role_arn: 'arn:aws:iam::1:role/r', aws_sts_endpoint_url: sts.url },
+  );
+  sts.seen.length = 0;
+  // 60 s left: inside the 5 minutes of early refresh, outside the 15 s when they no longer sign.
+  lifetime = 60_000;
+  await invoke(g);
+  const first = lastSigner().keyId;
+  await invoke(g);
+  assert.equal(lastSigner().keyId, first, 'the cached credentials still sign while the refresh runs');
+  for (let i = 0; i < 50 && sts.seen.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(sts.seen.length, 2, 'no refresh started ahead of expiry');
+  await invoke(g);
+  const second = lastSigner().keyId;
+  assert.notEqual(second, first);
+  // 10 s left: inside lua-resty-aws's 15 s window, so each invocation waits for new ones.
+  lifetime = 10_000;
+  await invoke(g);
+  await new Promise((r) => setTimeout(r, 200));
+  for (let i = 0; i < 2; i++) {
+    const calls: number = sts.seen.length;
+    await invoke(g);
+    assert.equal(sts.seen.length, calls + 1, 'credentials about to expire signed');
+    assert.equal(lastSigner().keyId, lastIssued);
+  }
+});
+
+test('a dead metadata service fails only the Lambda route, with Kong 500 after the deadline, one fetch for all', async () => {
+  const g = await gateway(
+    { AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: dead.url },
+    { timeout: 400 },
+  );
+  dead.seen.length = 0;
+  const started = performance.now();
+  let answered = false;
+  const lambdaCalls = invoke(g, 8).finally(() => {
+    answered = true;
+  });
+  const other = await fetch(`${g.url}/plain`);
+  assert.equal(other.status, 200);
+  await other.body?.cancel();
+  assert.equal(answered, false, 'another route waited for the metadata service');
+  assert.deepEqual(await lambdaCalls, Array(8).fill(500));
+  assert.ok(performance.now() - started < 3000);
+  assert.equal(dead.seen.length, 1, 'each request asked the metadata service');
+  const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
+  assert.match(String(failed?.error), /IMDS token: no answer before the deadline/);
+});
