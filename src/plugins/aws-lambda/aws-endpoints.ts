@@ -298,9 +298,13 @@ async function sts(
   const res = await call(what, u.href, 'POST', headers, body, signal);
   if (res.status !== 200) {
     const code = STS_ERROR_CODE.exec(res.text)?.[1];
-    const message = STS_ERROR_MESSAGE.exec(res.text)?.[1];
+    let message = STS_ERROR_MESSAGE.exec(res.text)?.[1];
+    // STS's message goes to the log: never with the web identity token, should it quote it.
+    const token = params.WebIdentityToken;
+    if (message !== undefined && token !== undefined) message = unxml(message).split(token).join('[token]');
+    else if (message !== undefined) message = unxml(message);
     throw new CredentialError(
-      `${what}: status ${res.status}${code ? ` ${unxml(code)}` : ''}${message ? `: ${unxml(message)}` : ''}`,
+      `${what}: status ${res.status}${code ? ` ${unxml(code)}` : ''}${message ? `: ${message}` : ''}`,
     );
   }
   // indexOf, not a lazy regex: linear on any answer.

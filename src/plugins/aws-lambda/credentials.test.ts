@@ -98,6 +98,13 @@ before(async () => {
         '<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>bad</Message></Error></ErrorResponse>',
       );
     }
+    if (p.get('RoleArn')?.endsWith('role/refused')) {
+      // An STS whose message quotes what it got.
+      res.writeHead(400, { 'content-type': 'text/xml' });
+      return res.end(
+        `<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>Bad token ${p.get('WebIdentityToken')}</Message></Error></ErrorResponse>`,
+      );
+    }
     const c = issue(action === 'AssumeRole' ? 'ASIAASSUMED' : 'ASIAWEBID');
     res.writeHead(200, { 'content-type': 'text/xml' });
     res.end(
@@ -309,6 +316,22 @@ test('web identity (IRSA): AssumeRoleWithWebIdentity with the file token, then A
   assert.equal(assumed!.RoleSessionName, 'kong');
   assert.match(String(sts.seen[1]!.signedBy), /^ASIAWEBID/);
   assert.match(String(lastSigner().keyId), /^ASIAASSUMED/);
+  noSecretLogged(g);
+});
+
+test("STS refusing a web identity is Kong's 500; the log has STS's code and message, not the token", async () => {
+  const file = join(tempDir('tollgate-irsa'), 'token');
+  writeFileSync(file, WEB_TOKEN);
+  const g = await gateway({
+    AWS_WEB_IDENTITY_TOKEN_FILE: file,
+    AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/refused',
+    AWS_ENDPOINT_URL_STS: sts.url,
+  });
+  const res = await fetch(`${g.url}/fn`);
+  assert.equal(res.status, 500);
+  assert.equal(((await res.json()) as { message: string }).message, 'An unexpected error occurred');
+  const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
+  assert.equal(failed?.error, 'STS AssumeRoleWithWebIdentity: status 400 InvalidIdentityToken: Bad token [token]');
   noSecretLogged(g);
 });
 
