@@ -379,6 +379,12 @@ test('credentials near expiry are fetched again: in the background first, then b
   }
 });
 
+test('no source at all (no keys, instance metadata disabled): a warning at load, and 500', async () => {
+  const g = await gateway({ AWS_EC2_METADATA_DISABLED: '1' });
+  assert.ok(g.logs.some((l) => String(l.msg).includes('no AWS credentials')));
+  assert.deepEqual(await invoke(g), [500]);
+});
+
 test('a dead metadata service fails only the Lambda route, with Kong 500 after the deadline, one fetch for all', async () => {
   const g = await gateway(
     { AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: dead.url },

@@ -5,8 +5,8 @@
  * endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI); web identity
  * (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN: EKS's IRSA, through STS
  * AssumeRoleWithWebIdentity); the EC2 instance metadata service, unless
- * AWS_EC2_METADATA_DISABLED=true. With aws_assume_role_arn, STS AssumeRole on top of whichever
- * gave base credentials.
+ * AWS_EC2_METADATA_DISABLED is set (to anything but false). With aws_assume_role_arn, STS
+ * AssumeRole on top of whichever gave base credentials.
  *
  * Temporary credentials are cached until 15 s before they expire (lua-resty-aws's expiryWindow):
  * from 5 minutes before, a fetch starts in the background while the cached ones still sign, so the
@@ -159,7 +159,9 @@ function environmentChain(env: NodeJS.ProcessEnv, region: string | null, imdsVer
       fetch: (signal) => assumeRoleWithWebIdentity(tokenFile, roleArn, session, endpoint, region, signal),
     });
   }
-  if (String(env.AWS_EC2_METADATA_DISABLED).toLowerCase() !== 'true') {
+  // lua-resty-aws reads any value but "false" as disabled.
+  const imdsDisabled = env.AWS_EC2_METADATA_DISABLED;
+  if (imdsDisabled === undefined || imdsDisabled === 'false') {
     const endpoint = env.AWS_EC2_METADATA_SERVICE_ENDPOINT || IMDS_DEFAULT;
     links.push({ name: 'instance metadata', fetch: (signal) => imdsCredentials(endpoint, imdsVersion, signal) });
   }
