@@ -9,7 +9,7 @@ import type { Runtime } from './pipeline/runtime.ts';
 
 /**
  * Reloads, connection counts, metrics and status for the whole gateway. The local coordinator
- * answers for this process; the cluster primary's (src/cli/workers.ts) for all its workers.
+ * answers for this process; the cluster primary's (src/cli/primary-coordinator.ts) for all its workers.
  */
 export interface Coordinator {
   /** Loads the config and swaps it in (everywhere, or nowhere). Called one reload at a time. */

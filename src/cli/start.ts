@@ -134,8 +134,9 @@ export async function runStart(argv: string[]): Promise<number> {
   // A worker is stopped by its primary; a signal sent to it directly keeps its default action.
   const handOverStop = cluster.isPrimary ? catchEarlyStop(args.logLevel) : () => undefined;
   if (args.workers > 1 || cluster.isWorker) {
-    const { runPrimary, runWorker } = await import('./workers.ts');
-    return cluster.isPrimary ? runPrimary(args, onHangup, handOverStop) : runWorker(args);
+    return cluster.isPrimary
+      ? (await import('./workers.ts')).runPrimary(args, onHangup, handOverStop)
+      : (await import('./worker-process.ts')).runWorker(args);
   }
   let inst: TollgateInstance;
   try {

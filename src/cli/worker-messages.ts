@@ -1,5 +1,6 @@
-// The messages between the cluster primary and its workers (src/cli/workers.ts): the reload's
-// prepare/commit/abort protocol, the questions /status and /metrics ask, and the workers' answers.
+// The messages between the cluster primary (src/cli/workers.ts, primary-coordinator.ts) and its
+// workers (worker-process.ts): the reload's prepare/commit/abort protocol, the questions /status and
+// /metrics ask, and the workers' answers.
 import type { ConfigIssue } from '../errors.ts';
 import type { TollgateInstance } from '../instance.ts';
 import type { ConnectionStats, ReloadTrigger } from '../instance-types.ts';
