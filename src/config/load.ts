@@ -13,6 +13,7 @@ import { markNullIds } from './build/null-ids.ts';
 import { entityKinds } from './build/state.ts';
 import { buildEntities } from './build.ts';
 import { isIpOrCidr, kongEnvSettings } from './kong-env-settings.ts';
+import { dropNullFields, flattenForeignKeys } from './kong-input-forms.ts';
 import { type ListenAddress, ListenError, listenersClash, parseListen } from './listen.ts';
 import type { EntityModel, GatewayConfig, TollgateSettings, YamlPath } from './model.ts';
 import { parseYamlOffThread } from './parse-off-thread.ts';
@@ -20,7 +21,7 @@ import { parsePortMap, portMapError } from './port-maps.ts';
 import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 import { resolveRefs } from './refs.ts';
 import { checkRouteRegexes } from './regex-checks.ts';
-import { dropNullFields, flattenForeignKeys, type PlainScalarTest, validateGateway } from './schema.ts';
+import { type PlainScalarTest, validateGateway } from './schema.ts';
 import { rememberSecrets, secretValues } from './secrets.ts';
 import type { ParsedYaml, RawIssue, SourceMap } from './yaml.ts';
 

@@ -7,8 +7,9 @@ import type { PluginConfigIssue } from '../../errors.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import type { PluginDefinition } from '../../pipeline/plugin.ts';
 import { kongPluginRefusal } from '../kong-plugins.ts';
-import { suggest, validatePluginConfig } from '../schema.ts';
+import { validatePluginConfig } from '../schema.ts';
 import { knownSecrets } from '../secrets.ts';
+import { suggest } from '../suggest.ts';
 import { type Build, drain, type PendingPlugin, type Steps } from './state.ts';
 
 export function pluginChecks(b: Build): void {

@@ -4,7 +4,7 @@
  * with a suggestion.
  */
 import type { ServiceModel, UpstreamModel } from '../model.ts';
-import { suggest } from '../schema.ts';
+import { suggest } from '../suggest.ts';
 import { type Build, drain, type Obj, type Path, type Pending, type Steps } from './state.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { pathProblem } from '../../lib/kong-config.ts';
 import type { ServiceModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
-import { WEBSOCKET_HINT } from '../schema.ts';
+import { WEBSOCKET_HINT } from '../schema-messages.ts';
 import { type Err, type Obj, orNull, type Path, tags, type Warn } from './state.ts';
 
 /** A host that never resolves (RFC 6761 `.invalid`), for a service whose url could not be read. */
