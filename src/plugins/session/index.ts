@@ -103,6 +103,19 @@ const MAX_CHUNKS = 6;
  */
 const REMEMBER_CHUNKS = MAX_CHUNKS / 2;
 const CTX = 'session';
+/**
+ * lua-resty-session 4 (Kong 3's session plugin sets no other) deflates a session's JSON longer
+ * than its `compression_threshold`, 1024 bytes, before encrypting it, and keeps it deflated when
+ * that is shorter: a session of many groups reaches a second chunk later than it would as it is.
+ */
+const DEFLATE_ABOVE = 1024;
+/**
+ * How far a sealed session may inflate when it is read. A session's JSON longer than this is
+ * sealed as it is (SessionSealer never deflates past the bound it reads with), and its cookie
+ * would then be longer than the chunks hold: not stored, as any session too large for them.
+ */
+const MAX_INFLATED = 64 * 1024;
+const SEALER_OPTIONS = { deflateAbove: DEFLATE_ABOVE, maxInflated: MAX_INFLATED } as const;
 
 /** What the cookie holds. Times are seconds since the epoch. */
 interface Payload {
@@ -536,11 +549,12 @@ export default definePlugin<SessionConfig>({
         'remember_cookie_name',
         `must not name a chunk of cookie_name, nor cookie_name one of it: a cookie past 4096 bytes is split into ${config.cookie_name}, ${config.cookie_name}2, ... ${config.cookie_name}${REMEMBER_CHUNKS} (and ${config.remember_cookie_name}, ${config.remember_cookie_name}2, ...)`,
       );
-    const sealer = new SessionSealer([secret], binding);
+    const sealer = new SessionSealer([secret], binding, SEALER_OPTIONS);
     // NUL cannot be in a cookie name or an audience, so this binding is never a session cookie's.
     const rememberSealer = new SessionSealer(
       [secret],
       `session remember\u0000${config.remember_cookie_name}\u0000${config.audience}`,
+      SEALER_OPTIONS,
     );
     return new Session(config, sealer, rememberSealer, context.services.consumers);
   },

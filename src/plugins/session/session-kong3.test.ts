@@ -1,6 +1,7 @@
 // The session plugin against Kong 3 (lua-resty-session 4) behaviours a Kong user relies on: the
 // cookie's attributes, Kong 2's field names, and the Session-* headers. Real gateway, real upstream.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { serviceConfig } from '../../../test/support/gateway.ts';
@@ -94,9 +95,12 @@ describe('session (Kong 3 parity)', () => {
         access(req) {
           const key = req.headers.apikey;
           if (key === 'alice-key') req.ctx.authenticated_groups = ['agents', 'doubleagents'];
-          // More than six chunks of 4096 bytes can hold (the most the gateway issues and reads).
+          // More than six chunks of 4096 bytes can hold (the most the gateway issues and reads),
+          // deflated or not: digests do not compress as `group-number-N` would.
           else if (key === 'big-key')
-            req.ctx.authenticated_groups = Array.from({ length: 1600 }, (_, i) => `group-number-${i}`);
+            req.ctx.authenticated_groups = Array.from({ length: 1600 }, (_, i) =>
+              createHash('sha256').update(`group ${i}`).digest('base64url').slice(0, 20),
+            );
         },
       }),
     });
