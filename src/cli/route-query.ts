@@ -151,9 +151,9 @@ export function explainRequest(rt: Runtime, req: QueryRequest): Explanation {
       id: s.id,
       url: s.protocol === 'echo' ? 'echo://' : `${s.protocol}://${hostForUrl}${port}${s.path ?? ''}`,
     };
-    // The proxy's: a gRPC route sends the request's own target (Kong's grpc_pass), else the path
-    // after strip_path and the service path.
-    const upPath = route.grpc ? bytes : upstreamPath(s.path, route, path, match.matchedPath);
+    // The proxy's: a gRPC service gets the request's own target whatever the route (Kong's
+    // grpc_pass), others the path after strip_path and the service path.
+    const upPath = svc.grpc ? bytes : upstreamPath(s.path, route, path, match.matchedPath);
     const host = route.preserve_host && r.hostHeader !== '' ? r.hostHeader : defaultHost(svc.hostHeader, svc.balancer);
     const origin = s.protocol === 'echo' ? 'echo://echo' : `${svc.scheme}://${hostForUrl}${port}`;
     out.upstream = {

@@ -352,6 +352,7 @@ function compileService(
   const common = {
     model: s,
     info,
+    grpc: s.protocol === 'grpc' || s.protocol === 'grpcs',
     connectTimeout: s.connect_timeout,
     readTimeout: s.read_timeout,
     writeTimeout: s.write_timeout,

@@ -155,6 +155,13 @@ export interface GatewayRequest {
   getUpstreamHeader(name: string): HeaderValue | undefined;
   /** Replaces the path sent upstream (after strip_path and the service path were applied). */
   setUpstreamPath(path: string): void;
+  /**
+   * The path the route and service make of the request's (strip_path applied, the service's path
+   * joined: Kong's `upstream_uri` as its router sets it), whatever a plugin set with
+   * `setUpstreamPath`. It goes upstream unless a plugin sets another, except to a `grpc`/`grpcs`
+   * service, which gets the request's own path (Kong's `grpc_pass`). Computed when read.
+   */
+  readonly routedPath: string;
   /** Replaces the query string sent upstream (without `?`). */
   setUpstreamQuery(query: string): void;
   /** The query string a plugin set with `setUpstreamQuery` (null: the client's `rawQuery` is sent). */

@@ -6,6 +6,7 @@ import { holdBodyBytes } from '../lib/body-budget.ts';
 import { identityHeaders, NO_IDENTITY } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/jwt.ts';
 import { hasRequestBody, keepBodyError, notABody, readBodyWithin } from '../lib/request-body.ts';
+import { upstreamPath } from '../router/upstream-path.ts';
 import { defaultErrorMessage } from './error-messages.ts';
 import type {
   AuthenticateOptions,
@@ -261,6 +262,13 @@ export class RequestContext implements GatewayRequest {
     // Names may be any UTF-8 text (`日本`): sent as their bytes, as Kong does (made by authenticate()).
     if (i < 4) return this.#identityHeaders[i] ?? null;
     return this.anonymousConsumer ? 'true' : null;
+  }
+
+  get routedPath(): string {
+    const route = this.compiled;
+    // No route (a global plugin's log phase after the router's 404): nothing strips the path.
+    if (route === null) return this.path;
+    return upstreamPath(route.service?.model.path ?? null, route, this.path, this.matchedPath);
   }
 
   setUpstreamPath(path: string): void {

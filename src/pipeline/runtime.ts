@@ -71,6 +71,11 @@ export interface CompiledService {
   /** Host header sent upstream unless preserve_host (the echo upstream's; a target's own for the others). */
   readonly hostHeader: string;
   readonly scheme: 'http' | 'https';
+  /**
+   * A `grpc`/`grpcs` service: the request's own path goes to it (Kong's grpc_pass), not the one
+   * strip_path and the route make.
+   */
+  readonly grpc: boolean;
   readonly connectTimeout: number;
   readonly readTimeout: number;
   readonly writeTimeout: number;

@@ -75,8 +75,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   // gRPC servers ask for `te: trailers`, the one hop-by-hop header HTTP/2 keeps (RFC 9113 8.2.2).
   if (rc.grpc && rc.headerOverrides?.get('te') !== 'trailers') headers.push('te', 'trailers');
   const opts: Dispatcher.DispatchOptions = {
-    // Kong's grpc_pass sends the request's own path: strip_path and the service's path do not apply.
-    path: rc.grpc ? (rc.raw.url ?? '/') : upstreamTarget(rc, svc),
+    path: upstreamTarget(rc, svc),
     method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
     headers,
     body,

@@ -16,7 +16,7 @@ import { exitAnswer } from './exit-answer.ts';
 import { asGrpcAnswer, isGrpcType } from './grpc.ts';
 import { stripConnectionSpecific } from './headers.ts';
 import { pluginFailed, runPhase } from './phases.ts';
-import { absoluteFormAuthority, validHost } from './request-checks.ts';
+import { originForm, validHost } from './request-checks.ts';
 import { answerSpelling, writeResponseHead } from './response-head.ts';
 import { watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
@@ -279,15 +279,6 @@ function forwardedHost(value: HeaderValue | undefined): string | null {
   if (value === undefined) return null;
   const first = trimAsciiSpace((typeof value === 'string' ? value : value[0]!).split(',')[0]!);
   return first !== '' && validHost(first) ? first : null;
-}
-
-/** The request target in origin form: an absolute-form one (RFC 9112 3.2.2) without its scheme and authority. */
-function originForm(url: string): string {
-  if (url.charCodeAt(0) === 47 /* / */) return url;
-  const span = absoluteFormAuthority(url);
-  if (span === null) return '/';
-  const rest = url.slice(span[1]);
-  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
 }
 
 /** The built-in echo upstream, answered in-process: the request as an upstream would have received it. */

@@ -254,6 +254,15 @@ export function hostPortStart(h: string): number {
   return i;
 }
 
+/** The request target in origin form: an absolute-form one (RFC 9112 3.2.2) without its scheme and authority. */
+export function originForm(url: string): string {
+  if (url.charCodeAt(0) === 47 /* / */) return url;
+  const span = absoluteFormAuthority(url);
+  if (span === null) return '/';
+  const rest = url.slice(span[1]);
+  return rest.charCodeAt(0) === 47 ? rest : `/${rest}`;
+}
+
 /**
  * Start and end of the authority of an `http://` or `https://` absolute-form target (RFC 9112
  * 3.2.2), or null for anything else (another scheme, a fragment). One scan: the equivalent regex

@@ -280,7 +280,7 @@ test("explain --consumer chooses a consumer's plugin instance only after the aut
   );
 });
 
-test("explain: a gRPC route sends the request's own path, as the proxy does (Kong's grpc_pass: no strip_path, no service path)", async () => {
+test("explain: a gRPC service gets the request's own path, as the proxy sends it (Kong's grpc_pass: no strip_path, no service path)", async () => {
   const dir = tmp();
   const f = write(
     dir,
@@ -294,6 +294,8 @@ test("explain: a gRPC route sends the request's own path, as the proxy does (Kon
       '      - name: greeter',
       '        protocols: [grpc, grpcs]',
       '        paths: [/helloworld.Greeter]',
+      '      - name: greeter-http',
+      '        paths: [/routeguide.RouteGuide]',
       '',
     ].join('\n'),
   );
@@ -304,4 +306,20 @@ test("explain: a gRPC route sends the request's own path, as the proxy does (Kon
   assert.equal(ex.route.name, 'greeter');
   assert.equal(ex.upstream.path, '/helloworld.Greeter/SayHello');
   assert.equal(ex.upstream.url, 'http://greeter.internal:50051/helloworld.Greeter/SayHello');
+  // An http route (strip_path true by default) in front of the grpc service strips nothing either.
+  const viaHttp = JSON.parse(
+    (
+      await gateway([
+        'explain',
+        '-c',
+        f,
+        '--format',
+        'json',
+        'POST',
+        'http://localhost/routeguide.RouteGuide/GetFeature',
+      ])
+    ).out,
+  );
+  assert.equal(viaHttp.route.name, 'greeter-http');
+  assert.equal(viaHttp.upstream.path, '/routeguide.RouteGuide/GetFeature');
 });

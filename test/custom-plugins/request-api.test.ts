@@ -172,6 +172,20 @@ test('setUpstreamMethod sends the method in upper case; path and query replaceme
   assert.equal(r.upstreamQuery, 'x=1');
 });
 
+test('routedPath is the path the route and service make, whatever a plugin sent instead', async () => {
+  const r = await runPlugin(
+    probe((req, seen) => {
+      seen.before = req.routedPath;
+      req.setUpstreamPath('/other');
+      seen.after = req.routedPath;
+    }),
+    {},
+    { path: '/orig/x', query: 'q=1' },
+  );
+  assert.deepEqual(r.ctx.seen, { before: '/orig/x', after: '/orig/x' });
+  assert.equal(r.upstreamPath, '/other');
+});
+
 test('setUpstreamBody() refuses a body that is neither a string, a Buffer nor a stream: the plugin fails, not the upstream', async () => {
   for (const body of [42, { a: 1 }, null, new Uint8Array([104, 105])]) {
     await assert.rejects(

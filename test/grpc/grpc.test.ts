@@ -18,6 +18,7 @@ const bytes = (b: Buffer): Buffer => b;
 const SERVICE = {
   say: rawMethod('/test.Echo/Say'),
   keyed: rawMethod('/keyed.Echo/Say'),
+  prefixedFail: rawMethod('/prefixed.Echo/Fail'),
   fail: rawMethod('/test.Echo/Fail'),
   count: rawMethod('/test.Echo/Count', true),
 };
@@ -43,6 +44,8 @@ before(async () => {
       seen = call.metadata;
       done(null, Buffer.concat([Buffer.from('echo:'), call.request]));
     },
+    prefixedFail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
+      done({ code: grpc.status.NOT_FOUND, details: 'none here either' }),
     fail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
       done({ code: grpc.status.NOT_FOUND, details: 'no such thing' }),
     count: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
@@ -84,6 +87,9 @@ services:
         protocols: [grpc, grpcs]
         paths: [/echoed.Echo/]
         plugins: [{ name: request-termination, config: { status_code: 403, echo: true } }]
+      # An http route (strip_path defaults to true) in front of the grpc service.
+      - name: http-prefixed
+        paths: [/prefixed.Echo]
   - name: echo
     url: echo://
     routes: [{ name: echo, paths: [/echo] }]
@@ -137,6 +143,14 @@ describe('gRPC', { skip }, () => {
     const r = await unary('/test.Echo/Say', 'hi');
     assert.equal(r.err, null);
     assert.deepEqual(seen?.get('x-forwarded-prefix'), []);
+  });
+
+  test("an http route in front of a grpc service: the request's own path goes upstream, strip_path does not apply (Kong's grpc_pass)", async () => {
+    // The upstream's method answers (its status in the head, Trailers-Only): stripped to `/Fail`,
+    // grpc-js would have answered UNIMPLEMENTED.
+    const failed = await unary('/prefixed.Echo/Fail', 'x');
+    assert.equal(failed.err?.code, grpc.status.NOT_FOUND);
+    assert.equal(failed.err?.details, 'none here either');
   });
 
   test("the upstream's error status reaches the client (Trailers-Only)", async () => {

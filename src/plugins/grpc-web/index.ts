@@ -147,9 +147,10 @@ class GrpcWeb implements PluginHandlers {
       if (!this.transcodes) return req.exit(400, NEEDS_PROTO, undefined, 'GRPC_WEB_TRANSCODING');
       return req.exitError(415, NO_TRANSCODING, undefined, 'GRPC_WEB_TRANSCODING');
     }
-    // Kong's grpc_pass sends the request's own path; pass_stripped_path sends the one the route
-    // and service make (strip_path, the service's path), which is what goes upstream unless changed.
-    if (!this.passStripped) req.setUpstreamPath(req.path);
+    // Kong's grpc_pass sends the request's own path, which the gateway sends a gRPC service too;
+    // pass_stripped_path sends the one the route and service make (Kong's grpc-web sets the
+    // request's URI to its upstream_uri).
+    if (this.passStripped) req.setUpstreamPath(req.routedPath);
     req.setUpstreamHeader('content-type', 'application/grpc');
     // The gateway is the gRPC client here, and reads the trailers: the browser's TE says nothing.
     req.setUpstreamHeader('te', 'trailers');
