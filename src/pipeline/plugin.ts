@@ -153,6 +153,14 @@ export interface GatewayRequest {
   removeUpstreamHeader(name: string): void;
   /** Reads a header of the request as it will be sent upstream. */
   getUpstreamHeader(name: string): HeaderValue | undefined;
+  /**
+   * The request's headers as they go upstream now (Kong's `kong.request.get_headers()` after
+   * `kong.service.request.set_header` calls): the client's (identity headers it forged already
+   * removed) with every plugin's changes and `authenticate()`'s headers, lower-case names, before
+   * the gateway adds its own (X-Forwarded-*, X-Real-IP, Via, the request id) and picks the Host.
+   * A new object at each call, built only then.
+   */
+  getUpstreamHeaders(): Record<string, HeaderValue>;
   /** Replaces the path sent upstream (after strip_path and the service path were applied). */
   setUpstreamPath(path: string): void;
   /**

@@ -23,7 +23,7 @@ import type {
 import type { ResponseContext } from './response.ts';
 import { responseHeadBytes } from './response-size.ts';
 import type { CompiledRoute, Pipeline, Runtime } from './runtime.ts';
-import { checkHeader, checkMethod, checkPath, checkQuery } from './upstream-checks.ts';
+import { checkHeader, checkMethod, checkPath, checkQuery, neverForwarded, sentForPlugin } from './upstream-checks.ts';
 
 const EMPTY_CAPTURES: Readonly<Record<string, string>> = Object.freeze({});
 /** The body of a request without one (zero bytes: nothing to mutate). */
@@ -241,6 +241,34 @@ export class RequestContext implements GatewayRequest {
 
   getUpstreamHeader(name: string): HeaderValue | undefined {
     return this.#upstreamValue(name.toLowerCase());
+  }
+
+  getUpstreamHeaders(): Record<string, HeaderValue> {
+    const src = this.headers as Record<string, HeaderValue | undefined>;
+    const overrides = this.headerOverrides;
+    // Null prototype: a client's `__proto__` header is a key like any other.
+    const out: Record<string, HeaderValue> = Object.create(null);
+    for (const name in src) {
+      const v = src[name];
+      // The client's Transfer-Encoding and Proxy-Authorization stay for the gateway's own checks
+      // (framing, Kong's basic-auth reading the latter): neither is forwarded.
+      if (
+        v !== undefined &&
+        name !== 'transfer-encoding' &&
+        name !== 'proxy-authorization' &&
+        (overrides === null || !overrides.has(name))
+      )
+        out[name] = v;
+    }
+    if (overrides !== null)
+      for (const [name, v] of overrides)
+        if (v !== null && (sentForPlugin(name, v) || !neverForwarded(name))) out[name] = v;
+    if (this.authenticated)
+      for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
+        const v = this.authenticationHeader(i);
+        if (v !== null) out[AUTHENTICATION_HEADERS[i]!] = v;
+      }
+    return out;
   }
 
   #upstreamValue(key: string): HeaderValue | undefined {

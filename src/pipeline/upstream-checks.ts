@@ -5,6 +5,7 @@
  * failure (502, and a tcp failure against the target's passive health). Thrown from the setter,
  * it is the plugin's failure: a 500 logged under the plugin's name, as any exception in a phase.
  */
+import { HOP_BY_HOP } from '../lib/header-value.ts';
 import type { HeaderValue } from './plugin.ts';
 
 /** RFC 9110 5.1: a field name is a token. */
@@ -52,4 +53,25 @@ export function checkMethod(method: string): void {
 export function checkStatus(fn: string, status: number): void {
   if (!Number.isInteger(status) || status < 200 || status > 599)
     throw new TypeError(`${fn}: the status must be an integer from 200 to 599, not ${String(status)}`);
+}
+
+/**
+ * Hop-by-hop headers and Expect: a client's are never forwarded (src/proxy/headers.ts), and a
+ * plugin's are not either. The HTTP client frames the request itself and refuses Upgrade,
+ * Keep-Alive and Expect outright: sent on, a plugin's copy failed the request as a 502 counted
+ * against the target's health.
+ */
+export function neverForwarded(name: string): boolean {
+  return HOP_BY_HOP.has(name) || name === 'expect';
+}
+
+/**
+ * Headers a plugin's setting sends though a client's copy never goes: `Proxy-Authorization` (the
+ * client's is the gateway's credential, RFC 9110 11.7.2, but Kong sends one its request-transformer
+ * sets), and `TE: trailers`, which says the gateway reads the upstream's trailers (a
+ * response plugin's `filterBody` gets them), the one TE value HTTP/2 allows (RFC 9113 8.2.2), as
+ * Kong's grpc-web plugin sets it for a gRPC upstream.
+ */
+export function sentForPlugin(name: string, v: HeaderValue): boolean {
+  return name === 'proxy-authorization' || (name === 'te' && v === 'trailers');
 }

@@ -4,10 +4,11 @@
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import { AUTHENTICATION_HEADERS, type RequestContext } from '../pipeline/request.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
+import { neverForwarded, sentForPlugin } from '../pipeline/upstream-checks.ts';
 import { upstreamPath } from '../router/router.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
 import { localPort, type ProxyRequest, peerAddress } from './context.ts';
-import { HOP_BY_HOP, IDENTITY_HEADER_NAMES } from './headers.ts';
+import { IDENTITY_HEADER_NAMES } from './headers.ts';
 import { forwardedFor, originForm } from './request-checks.ts';
 
 /**
@@ -21,38 +22,6 @@ const VIA_2 = '2 tollgate';
 function viaEntry(rc: ProxyRequest): string {
   const m = rc.raw;
   return m.httpVersionMajor === 2 ? VIA_2 : m.httpVersionMinor === 0 ? VIA_1_0 : VIA_1_1;
-}
-
-/**
- * The client's headers as forwarded, with the plugins' changes applied: what the upstream gets
- * before the gateway adds its own (X-Forwarded-*, X-Real-IP, Via, the request id, Host). The
- * test kit reports exactly this as `upstreamHeaders`.
- */
-export function pluginUpstreamHeaders(rc: RequestContext): Record<string, HeaderValue> {
-  const src = rc.headers as Record<string, HeaderValue | undefined>;
-  const overrides = rc.headerOverrides;
-  const out: Record<string, HeaderValue> = {};
-  for (const name in src) {
-    const v = src[name];
-    if (
-      v !== undefined &&
-      name !== 'transfer-encoding' &&
-      name !== 'proxy-authorization' &&
-      (overrides === null || !overrides.has(name))
-    )
-      out[name] = v;
-  }
-  if (overrides !== null) {
-    for (const [name, v] of overrides)
-      if (v !== null && (sentForPlugin(name, v) || !neverForwarded(name))) out[name] = v;
-  }
-  if (rc.authenticated) {
-    for (let i = 0; i < AUTHENTICATION_HEADERS.length; i++) {
-      const v = rc.authenticationHeader(i);
-      if (v !== null) out[AUTHENTICATION_HEADERS[i]!] = v;
-    }
-  }
-  return out;
 }
 
 /** The Host sent upstream: a plugin's, else the client's under preserve_host, else `defaultHost`. */
@@ -90,26 +59,6 @@ const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   // outbound calls through the client's host. Kong clears it before proxying (runloop/handler.lua).
   'proxy',
 ]);
-
-/**
- * Hop-by-hop headers and Expect: a client's are never forwarded (src/proxy/headers.ts), and a
- * plugin's are not either. The HTTP client frames the request itself and refuses Upgrade,
- * Keep-Alive and Expect outright: sent on, a plugin's copy failed the request as a 502 counted
- * against the target's health.
- */
-function neverForwarded(name: string): boolean {
-  return HOP_BY_HOP.has(name) || name === 'expect';
-}
-
-/**
- * Headers a plugin's setting sends though a client's copy never goes: `Proxy-Authorization` (see
- * GATEWAY_OWNED), and `TE: trailers`, which says the gateway reads the upstream's trailers (a
- * response plugin's `filterBody` gets them), the one TE value HTTP/2 allows (RFC 9113 8.2.2), as
- * Kong's grpc-web plugin sets it for a gRPC upstream.
- */
-function sentForPlugin(name: string, v: HeaderValue): boolean {
-  return name === 'proxy-authorization' || (name === 'te' && v === 'trailers');
-}
 
 const DROP = -1;
 const VIA_NAME = -2;

@@ -21,7 +21,7 @@ import type { Runtime } from '../pipeline/runtime.ts';
 import { builtinPlugins } from '../plugins/index.ts';
 import { exitAnswer } from '../proxy/exit-answer.ts';
 import { hostVariable, readClientHeaders } from '../proxy/request-checks.ts';
-import { pluginUpstreamHeaders, upstreamHost, upstreamPathOf, upstreamTarget } from '../proxy/upstream-request.ts';
+import { upstreamHost, upstreamPathOf, upstreamTarget } from '../proxy/upstream-request.ts';
 import { normalizePath } from '../router/normalize.ts';
 import { useResolver } from '../upstream/dns.ts';
 
@@ -307,7 +307,8 @@ async function runOnce(
   // The gateway catches a log handler's rejection and logs it; here it rejects the run, as a throw
   // does, instead of ending the test process as an unhandled rejection.
   await bounded(logResult, timeout, 'log');
-  const upstreamHeaders = pluginUpstreamHeaders(rc);
+  // A plain object, as the kit always gave (a client's `__proto__` header an own key of it).
+  const upstreamHeaders: Record<string, HeaderValue> = { ...rc.getUpstreamHeaders() };
   upstreamHeaders.host = upstreamHost(rc, svc.hostHeader);
   return {
     exited,

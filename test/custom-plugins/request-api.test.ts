@@ -120,6 +120,53 @@ test('appendUpstreamHeader adds to what the upstream would get: none, one value,
   assert.deepEqual(r.upstreamHeaders['x-set'], ['s1', 's2']);
 });
 
+test('getUpstreamHeaders lists the headers as they go upstream: changes made, identity set, gateway-only ones left out', async () => {
+  const r = await runPlugin(
+    probe((req, seen, find) => {
+      seen.first = { ...req.getUpstreamHeaders() };
+      req.setUpstreamHeader('X-Set', 's');
+      req.appendUpstreamHeader('x-client', 'more');
+      req.removeUpstreamHeader('x-gone');
+      // A plugin's hop-by-hop header is not sent; its TE: trailers is.
+      req.setUpstreamHeader('keep-alive', 'timeout=5');
+      req.setUpstreamHeader('te', 'trailers');
+      req.authenticate(find('alice'), null);
+      const all = req.getUpstreamHeaders();
+      seen.prototype = Object.getPrototypeOf(all);
+      all['x-set'] = 'mutated';
+      seen.then = { ...all };
+    }),
+    {},
+    {
+      method: 'POST',
+      body: 'b',
+      headers: {
+        'x-client': 'web',
+        'x-gone': 'g',
+        'x-consumer-username': 'forged',
+        'proxy-authorization': 'Basic Zm9vOmJhcg==',
+        'transfer-encoding': 'chunked',
+      },
+    },
+    { consumers: CONSUMERS },
+  );
+  const seen = r.ctx.seen as Record<string, Record<string, unknown>>;
+  assert.equal(seen.first!['x-client'], 'web');
+  assert.equal(seen.first!['x-gone'], 'g');
+  // A client's identity header is gone from the start; its proxy credential and framing never go.
+  for (const name of ['x-consumer-username', 'proxy-authorization', 'transfer-encoding'])
+    assert.equal(seen.first![name], undefined, name);
+  assert.equal(seen.prototype, null);
+  assert.deepEqual(seen.then!['x-client'], ['web', 'more']);
+  assert.equal(seen.then!['x-gone'], undefined);
+  assert.equal(seen.then!['keep-alive'], undefined);
+  assert.equal(seen.then!.te, 'trailers');
+  assert.equal(seen.then!['x-consumer-username'], 'alice');
+  // A copy: changing it changes nothing upstream; the kit reports the same view.
+  assert.equal(r.upstreamHeaders['x-set'], 's');
+  assert.deepEqual({ ...seen.then, 'x-set': 's', host: r.upstreamHeaders.host }, r.upstreamHeaders);
+});
+
 test('a string or Buffer body replaces the client body with its byte length and no transfer-encoding', async () => {
   const text = await runPlugin(
     probe((req) => {

@@ -103,11 +103,17 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-function route(name: string, fn: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+function route(
+  name: string,
+  fn: string,
+  extra: Record<string, unknown> = {},
+  before: unknown[] = [],
+): Record<string, unknown> {
   return {
     name,
     paths: [`/${name}`],
     plugins: [
+      ...before,
       {
         name: 'aws-lambda',
         config: {
@@ -124,6 +130,21 @@ function route(name: string, fn: string, extra: Record<string, unknown> = {}): R
     ],
   };
 }
+
+const KEYAUTH_ID = '7c1f9e2a-3b4d-4e5f-8a6b-9c0d1e2f3a4b';
+
+/** key-auth's identity headers and request-transformer's changes, made before the function is called. */
+const CHANGERS = [
+  { name: 'key-auth' },
+  {
+    name: 'request-transformer',
+    config: {
+      add: { headers: ['x-added:by the transformer'] },
+      replace: { headers: ['custom-header:replaced'] },
+      remove: { headers: ['x-drop-me'] },
+    },
+  },
+];
 
 before(async () => {
   lambda = createServer(serve);
@@ -154,6 +175,9 @@ before(async () => {
             route('small', 'plain', { forward_request_body: true }),
             route('large', 'plain', { forward_request_body: true, skip_large_bodies: false }),
             { ...route('apigw', 'plain', { awsgateway_compatible: true }), paths: ['~/apigw/(?<item>[a-z]+)$'] },
+            // Both run before aws-lambda (Kong's priorities 1250 and 801 against its 750).
+            route('changed', 'plain', { forward_request_headers: true }, CHANGERS),
+            route('changedapigw', 'plain', { awsgateway_compatible: true }, CHANGERS),
             route('forward', 'plain', {
               forward_request_method: true,
               forward_request_uri: true,
@@ -163,6 +187,7 @@ before(async () => {
           ],
         },
       ],
+      consumers: [{ username: 'alice', keyauth_credentials: [{ id: KEYAUTH_ID, key: 'alice-key' }] }],
     },
   });
 });
@@ -269,6 +294,34 @@ test('awsgateway_compatible sends an API Gateway proxy event', async () => {
   assert.match(event.requestContext.requestTime, /^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/);
   assert.equal(typeof event.requestContext.requestTimeEpoch, 'number');
   assert.equal(event.requestContext.requestId, res.headers.get('x-request-id') ?? event.requestContext.requestId);
+});
+
+test("the payload's headers are those earlier plugins left (Kong's get_headers after set_header), never a client's identity headers", async () => {
+  const forged = { 'x-consumer-username': 'mallory', 'x-consumer-id': 'forged', 'x-credential-identifier': 'forged' };
+  const headers = { apikey: 'alice-key', 'custom-header': 'original', 'x-drop-me': 'gone', ...forged };
+  const res = await fetch(`${gw.url}/changed`, { headers });
+  assert.equal(res.status, 200);
+  const sent = ((await res.json()) as { got: { request_headers: Record<string, string> } }).got.request_headers;
+  const apigw = await fetch(`${gw.url}/changedapigw`, { headers });
+  assert.equal(apigw.status, 200);
+  await apigw.body?.cancel();
+  const event = JSON.parse(last().body) as {
+    headers: Record<string, string>;
+    multiValueHeaders: Record<string, string[]>;
+  };
+  for (const got of [sent, event.headers]) {
+    assert.equal(got['x-added'], 'by the transformer');
+    assert.equal(got['custom-header'], 'replaced');
+    assert.equal(got['x-drop-me'], undefined);
+    assert.equal(got['x-consumer-username'], 'alice');
+    assert.equal(got['x-credential-identifier'], KEYAUTH_ID);
+    assert.notEqual(got['x-consumer-id'], 'forged');
+  }
+  assert.deepEqual(event.multiValueHeaders['custom-header'], ['replaced']);
+  // Without authentication, a client's identity headers are not in the payload.
+  const open = await fetch(`${gw.url}/forward`, { method: 'POST', headers: forged, body: 'x' });
+  const plain = ((await open.json()) as { got: { request_headers: Record<string, string> } }).got.request_headers;
+  for (const name of Object.keys(forged)) assert.equal(plain[name], undefined, name);
 });
 
 test("forward_request_*: method, uri, headers, a text body as text and a binary one in base64, as Kong's", async () => {

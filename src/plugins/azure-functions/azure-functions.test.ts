@@ -14,6 +14,7 @@ const KEY = 'functions-key-9f2c1d7be4a0';
 const CLIENT_ID = 'functions-clientid-51e8a3c0';
 /** Too short to be redacted as a value wherever it appears: redacted as the field it is. */
 const SHORT_ID = 'cid-7';
+const KEYAUTH_ID = '0a5d6c2e-8f11-4c3b-9d47-2b1e6f0a7c93';
 
 /** A loopback address of its own, so port 80 is free whatever else the machine runs there. */
 const A = 1 + (process.pid % 200);
@@ -59,17 +60,12 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-function route(name: string, config: Record<string, unknown>): Record<string, unknown> {
-  return {
-    name,
-    paths: [`/${name}`],
-    plugins: [
-      {
-        name: 'azure-functions',
-        config: { https: false, appname: '127', hostdomain: `${A}.${B}.81`, ...config },
-      },
-    ],
-  };
+function azure(config: Record<string, unknown>): Record<string, unknown> {
+  return { name: 'azure-functions', config: { https: false, appname: '127', hostdomain: `${A}.${B}.81`, ...config } };
+}
+
+function route(name: string, config: Record<string, unknown>, before: unknown[] = []): Record<string, unknown> {
+  return { name, paths: [`/${name}`], plugins: [...before, azure(config)] };
 }
 
 before(async () => {
@@ -105,9 +101,22 @@ before(async () => {
             route('hang', { functionname: 'hang', timeout: 300, apikey: KEY }),
             route('huge', { functionname: 'huge', apikey: KEY }),
             route('down', { functionname: 'f', hostdomain: NOWHERE, apikey: KEY }),
+            // Both run before azure-functions (Kong's priorities 1250 and 801 against its 749).
+            route('changed', { functionname: 'changed', apikey: KEY }, [
+              { name: 'key-auth' },
+              {
+                name: 'request-transformer',
+                config: {
+                  add: { headers: ['x-added:by the transformer'] },
+                  replace: { headers: ['just-a-header:replaced'] },
+                  remove: { headers: ['x-drop-me'] },
+                },
+              },
+            ]),
           ],
         },
       ],
+      consumers: [{ username: 'alice', keyauth_credentials: [{ id: KEYAUTH_ID, key: 'alice-key' }] }],
     },
   });
 });
@@ -157,6 +166,29 @@ test("the client's method, query, headers and body go to {routeprefix}/{function
   assert.equal(call.headers['content-type'], 'text/plain');
   assert.equal(call.headers['x-functions-key'], KEY);
   assert.equal(call.headers['x-functions-clientid'], CLIENT_ID);
+});
+
+test("the function gets the headers as earlier plugins left them (Kong's get_headers after set_header), never a client's identity headers", async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const forged = { 'x-consumer-username': 'mallory', 'x-consumer-id': 'forged', 'x-credential-identifier': 'forged' };
+  const res = await fetch(`${gw!.url}/changed`, {
+    headers: { apikey: 'alice-key', 'just-a-header': 'original', 'x-drop-me': 'gone', ...forged },
+  });
+  assert.equal(res.status, 201);
+  await res.text();
+  const call = last();
+  assert.equal(call.headers['x-added'], 'by the transformer');
+  assert.equal(call.headers['just-a-header'], 'replaced');
+  assert.equal(call.headers['x-drop-me'], undefined);
+  // key-auth's identity headers, the client's copies gone.
+  assert.equal(call.headers['x-consumer-username'], 'alice');
+  assert.equal(call.headers['x-credential-identifier'], KEYAUTH_ID);
+  assert.notEqual(call.headers['x-consumer-id'], 'forged');
+  assert.equal(call.headers['x-functions-key'], KEY);
+  // On a route without authentication, a client's identity headers never reach the function.
+  const open = await fetch(`${gw!.url}/fn`, { headers: forged });
+  await open.text();
+  for (const name of Object.keys(forged)) assert.equal(last().headers[name], undefined, name);
 });
 
 test('a GET with a body sends it too; other methods go as the client sent them', async (t) => {

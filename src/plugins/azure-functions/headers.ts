@@ -19,22 +19,20 @@ const NOT_SENT: ReadonlySet<string> = new Set([
 const NOT_RELAYED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'content-length']);
 
 /**
- * The request's headers as the function gets them (Kong's `kong.request.get_headers()`, as the
- * plugins before this one left them: a header key-auth hid or request-transformer changed goes
- * as they made it), with `x-functions-key` and `x-functions-clientid` from the config.
+ * The request's headers as the function gets them: Kong's `kong.request.get_headers()`, which
+ * reads nginx's request headers after the plugins before this one changed them with
+ * `kong.service.request.set_header` (request-transformer, correlation-id, an auth plugin's
+ * X-Consumer-* headers), so the headers as they would go upstream; `x-functions-key` and
+ * `x-functions-clientid` from the config.
  */
 export function functionHeaders(
   req: GatewayRequest,
   apikey: string | null | undefined,
   clientid: string | null | undefined,
 ): Record<string, HeaderValue> {
-  const out: Record<string, HeaderValue> = Object.create(null);
-  // The gateway already left out Connection and the headers it names, and HTTP/2 pseudo-headers.
-  for (const name in req.headers) {
-    if (NOT_SENT.has(name)) continue;
-    const v = req.getUpstreamHeader(name);
-    if (v !== undefined) out[name] = v;
-  }
+  const out = req.getUpstreamHeaders();
+  // Hop-by-hop ones are already left out, but for a plugin's `TE: trailers` and Proxy-Authorization.
+  for (const name of NOT_SENT) delete out[name];
   if (apikey != null) out['x-functions-key'] = apikey;
   if (clientid != null) out['x-functions-clientid'] = clientid;
   return out;
