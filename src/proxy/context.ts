@@ -22,6 +22,12 @@ export class ProxyRequest extends RequestContext {
   failedTargets: Target[] | null = null;
   /** A gRPC request on a gRPC route: plugins for grpc/grpcs run, the upstream's trailers are relayed. */
   grpc = false;
+  /**
+   * The request is a gRPC call (`te: trailers` sent upstream, the upstream's trailers relayed): on
+   * a gRPC route from its admission, or a gRPC call an http route sends to a grpc service, from
+   * its dispatch.
+   */
+  grpcCall = false;
   /** The consumer each consumer-scoped slot was chosen with in the access phase (see `pick`); null until one was. */
   consumersSeen: Map<PipelineSlot, Consumer | null> | null = null;
   /** While the client's connection is full: the send_timeout that disconnects a client that stopped reading. */

@@ -12,7 +12,7 @@ import type { Target } from '../upstream/balancer.ts';
 import { attemptFailed, recordAttempt } from './attempts.ts';
 import type { ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
-import { isGrpcType, trailerObject } from './grpc.ts';
+import { isGrpcCall, isGrpcType, trailerObject } from './grpc.ts';
 import {
   appendHeader,
   connectionTokens,
@@ -72,8 +72,8 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
   if (target === null) return sendError(rc, 'UPSTREAM_UNAVAILABLE');
   recordAttempt(rc, target.host, target.port);
   const headers = upstreamHeaderList(rc, target.hostHeader, target.poolSendsHostHeader) as string[];
-  // gRPC servers ask for `te: trailers`, the one hop-by-hop header HTTP/2 keeps (RFC 9113 8.2.2).
-  if (rc.grpc && rc.headerOverrides?.get('te') !== 'trailers') headers.push('te', 'trailers');
+  rc.grpcCall = isGrpcCall(rc, svc); // gRPC servers ask for `te: trailers` (RFC 9113 8.2.2 keeps it)
+  if (rc.grpcCall && rc.headerOverrides?.get('te') !== 'trailers') headers.push('te', 'trailers');
   const opts: Dispatcher.DispatchOptions = {
     path: upstreamTarget(rc, svc),
     method: (rc.upstreamMethod ?? rc.method) as Dispatcher.HttpMethod,
@@ -348,7 +348,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.target = releaseTarget(this.target);
     }
     const rc = this.rc;
-    if (rc.grpc && !relayTrailers(rc, trailers)) return;
+    if (rc.grpcCall && !relayTrailers(rc, trailers)) return;
     rc.abortUpstream = null;
     rc.resumeUpstream = null;
     let tail: Buffer | null = null;

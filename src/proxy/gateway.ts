@@ -120,7 +120,7 @@ export class Gateway {
       if (route.grpc) {
         const refusal = grpcRefusal(rc, route.http);
         if (refusal !== null) return sendError(rc, refusal);
-        rc.grpc = true;
+        rc.grpc = rc.grpcCall = true;
         // Kong: only an https-only route turns plain http away; an http-only route also serves https.
       } else if (rc.scheme === 'http' && !route.http) return redirectToHttps(rc);
       // Kong refuses the protocol mismatches above before it collects the route's plugins: only

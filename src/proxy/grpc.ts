@@ -3,10 +3,12 @@
 // upstream's trailers (grpc-status, grpc-message) reach the client, and an answer the gateway
 // makes itself for a gRPC request carries its gRPC status (Kong's `kong.response.exit`).
 import type { HeaderValue } from '../pipeline/plugin.ts';
+import type { CompiledService } from '../pipeline/runtime.ts';
 import type { ProxyRequest } from './context.ts';
 import { hopByHopName } from './headers.ts';
 
 const GRPC_TYPE = 'application/grpc';
+const GRPC_WEB_TYPE = 'application/grpc-web';
 
 /** Kong's HTTP_TO_GRPC_STATUS (kong/pdk/response.lua). */
 const HTTP_TO_GRPC: Readonly<Record<number, number>> = {
@@ -63,6 +65,19 @@ export function grpcRefusal(
   if (rc.raw.httpVersionMajor !== 2) return 'HTTP2_REQUIRED';
   if (rc.scheme === 'http' && !acceptsPlain) return 'GRPC_TLS_REQUIRED';
   return null;
+}
+
+/**
+ * Whether the exchange with `svc` is a gRPC call: on a gRPC route, or a gRPC call over HTTP/2 (not
+ * gRPC-Web, which its plugin turns into one and back) that an http route sends to a grpc service.
+ * Kong hands every request for a gRPC service to grpc_pass (its runloop's `exec("@grpc")`),
+ * whatever the route, which relays the upstream's trailers.
+ */
+export function isGrpcCall(rc: ProxyRequest, svc: CompiledService): boolean {
+  if (rc.grpc) return true;
+  if (!svc.grpc || rc.raw.httpVersionMajor !== 2) return false;
+  const type = rc.raw.headers['content-type'];
+  return isGrpcType(type) && !(type as string).startsWith(GRPC_WEB_TYPE);
 }
 
 /**

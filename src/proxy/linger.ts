@@ -38,7 +38,7 @@ export function endIfBodyUnread(rc: ProxyRequest): void {
     // tick drops them from nghttp2's queue; after the session's pending frames went out (its
     // write runs as a native immediate, before ours) it follows them.
     const head = rc.streamResponseHeaders;
-    if (rc.grpc && head !== null && head['grpc-status'] === undefined)
+    if (rc.grpcCall && head !== null && head['grpc-status'] === undefined)
       stream.once('wantTrailers', () => setImmediate(closeStream, stream));
     else stream.close(NGHTTP2_NO_ERROR);
     return;

@@ -69,7 +69,7 @@ export function writeResponseHead(
   const trailersOnly =
     head['grpc-status'] !== undefined && (rc.grpc || (isGrpcType(rc.raw.headers['content-type']) && !bodyFiltered(rc)));
   try {
-    stream.respond(head, { endStream: trailersOnly, waitForTrailers: rc.grpc && !trailersOnly });
+    stream.respond(head, { endStream: trailersOnly, waitForTrailers: rc.grpcCall && !trailersOnly });
   } catch (err) {
     rc.streamResponseHeaders = null;
     return (err as Error).message;

@@ -19,6 +19,8 @@ const SERVICE = {
   say: rawMethod('/test.Echo/Say'),
   keyed: rawMethod('/keyed.Echo/Say'),
   prefixedFail: rawMethod('/prefixed.Echo/Fail'),
+  prefixed: rawMethod('/prefixed.Echo/Say'),
+  prefixedCount: rawMethod('/prefixed.Echo/Count', true),
   fail: rawMethod('/test.Echo/Fail'),
   count: rawMethod('/test.Echo/Count', true),
 };
@@ -43,6 +45,14 @@ before(async () => {
     keyed: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
       seen = call.metadata;
       done(null, Buffer.concat([Buffer.from('echo:'), call.request]));
+    },
+    prefixed: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
+      seen = call.metadata;
+      done(null, Buffer.concat([Buffer.from('prefixed:'), call.request]));
+    },
+    prefixedCount: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      for (let i = 1; i <= 3; i++) call.write(Buffer.from(String(i)));
+      call.end();
     },
     prefixedFail: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
       done({ code: grpc.status.NOT_FOUND, details: 'none here either' }),
@@ -151,6 +161,30 @@ describe('gRPC', { skip }, () => {
     const failed = await unary('/prefixed.Echo/Fail', 'x');
     assert.equal(failed.err?.code, grpc.status.NOT_FOUND);
     assert.equal(failed.err?.details, 'none here either');
+  });
+
+  test("an http route in front of a grpc service proxies gRPC as a gRPC route does (Kong's grpc_pass): the upstream's trailers reach the client", async () => {
+    const r = await unary('/prefixed.Echo/Say', 'hi');
+    assert.equal(r.err, null);
+    assert.equal(r.value, 'prefixed:hi');
+    // The route's strip_path still says what it would strip, as Kong's @grpc location sends it.
+    assert.deepEqual(seen?.get('x-forwarded-prefix'), ['/prefixed.Echo']);
+    const call = client.makeServerStreamRequest(
+      '/prefixed.Echo/Count',
+      bytes,
+      bytes,
+      Buffer.from(''),
+      new grpc.Metadata(),
+      {
+        deadline: Date.now() + 5000,
+      },
+    );
+    const messages: string[] = [];
+    call.on('data', (m: Buffer) => messages.push(m.toString()));
+    const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+    call.on('error', () => undefined);
+    assert.equal(status.code, grpc.status.OK);
+    assert.deepEqual(messages, ['1', '2', '3']);
   });
 
   test("the upstream's error status reaches the client (Trailers-Only)", async () => {
