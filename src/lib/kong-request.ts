@@ -2,18 +2,18 @@
  * Kong's PDK readers of the client's request that several plugins give as Kong gives them
  * (`tollgate/kong-request`): request-termination's echo and aws-lambda's payload.
  */
-import type { GatewayRequest } from '../pipeline/plugin.ts';
+import type { GatewayRequest, HeaderValue } from '../pipeline/plugin.ts';
 import { parseRequestJson } from './json.ts';
 import { multipartBoundary, parseMultipart } from './multipart.ts';
 import { kongQueryArgs } from './query.ts';
 
 /**
- * Kong's `kong.request.get_headers()`: a header the client sent more than once is an array of its
- * values, where node joins them (`1, 2`) or keeps only the first (user-agent, host, content-type).
- * The values come from the client's header lines; a header the gateway removed (a forged identity
- * header) or replaced (its own request id) stays as the request has it.
+ * The client's header lines by name: a header sent more than once is an array of its values,
+ * where node joins them (`1, 2`) or keeps only the first (user-agent, host, content-type). A header
+ * the gateway removed (a forged identity header) or replaced (its own request id) stays as the
+ * request has it.
  */
-export function kongHeaders(req: GatewayRequest): Record<string, string | string[]> {
+function clientHeaderLines(req: GatewayRequest): Record<string, string | string[]> {
   const lines = new Map<string, string[]>();
   const raw = req.raw.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -35,6 +35,25 @@ export function kongHeaders(req: GatewayRequest): Record<string, string | string
       sent.length > 1 &&
       (sent.join(', ') === joined || sent.join('; ') === joined || sent[0] === joined);
     out[name] = asSent ? sent : v;
+  }
+  return out;
+}
+
+/**
+ * Kong's `kong.request.get_headers()`: nginx's request headers after the plugins before changed
+ * them with `kong.service.request.set_header` (request-transformer, an auth plugin's X-Consumer-*
+ * headers), so the headers as they would go upstream. A header the client sent on several lines,
+ * and no plugin changed, is the array of its lines, as Kong gives it.
+ */
+export function kongHeaders(req: GatewayRequest): Record<string, string | string[]> {
+  const lines = clientHeaderLines(req);
+  const upstream = req.getUpstreamHeaders();
+  // Null prototype: a client's `__proto__` header is a key like any other.
+  const out: Record<string, string | string[]> = Object.create(null);
+  for (const name in upstream) {
+    const v: HeaderValue = upstream[name]!;
+    const sent = lines[name];
+    out[name] = sent !== undefined && v === req.headers[name] ? sent : typeof v === 'string' ? v : [...v];
   }
   return out;
 }

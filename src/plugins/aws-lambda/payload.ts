@@ -4,28 +4,9 @@
  * arguments merged), the `forward_request_*` shape, or an API Gateway proxy event
  * (`awsgateway_compatible`).
  */
-import type { GatewayRequest, HeaderValue } from '../../index.ts';
+import type { GatewayRequest } from '../../index.ts';
 import { kongQueryArgs } from '../../index.ts';
 import { kongBodyArgs, kongHeaders } from '../../lib/kong-request.ts';
-
-/**
- * Kong's `kong.request.get_headers()` as the plugin reads it: nginx's request headers after the
- * plugins before it changed them with `kong.service.request.set_header` (request-transformer,
- * an auth plugin's X-Consumer-* headers), so the headers as they would go upstream. A header the
- * client sent on several lines, and no plugin changed, is the array of its lines, as Kong gives it.
- */
-function requestHeaders(req: GatewayRequest): Record<string, string | string[]> {
-  const lines = kongHeaders(req);
-  const upstream = req.getUpstreamHeaders();
-  // Null prototype: a client's `__proto__` header is a key like any other.
-  const out: Record<string, string | string[]> = Object.create(null);
-  for (const name in upstream) {
-    const v: HeaderValue = upstream[name]!;
-    const sent = lines[name];
-    out[name] = sent !== undefined && v === req.headers[name] ? sent : typeof v === 'string' ? v : [...v];
-  }
-  return out;
-}
 
 /** The fields of the config the payload depends on. */
 export interface PayloadConfig {
@@ -103,7 +84,7 @@ export function buildPayload(req: GatewayRequest, config: PayloadConfig, body: B
   }
   const out: Record<string, unknown> = {};
   if (config.forward_request_method) out.request_method = req.method;
-  if (config.forward_request_headers) out.request_headers = requestHeaders(req);
+  if (config.forward_request_headers) out.request_headers = kongHeaders(req);
   if (config.forward_request_uri) {
     // Kong's get_path_with_query(): nginx's request_uri, the target as the client sent it.
     out.request_uri = req.raw.url ?? (req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`);
@@ -160,7 +141,7 @@ function apiGatewayEvent(
 ): Record<string, unknown> {
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
-  const all = requestHeaders(req);
+  const all = kongHeaders(req);
   for (const name in all) {
     const v = all[name]!;
     headers[name] = typeof v === 'string' ? v : v[0]!;

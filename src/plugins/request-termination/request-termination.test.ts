@@ -41,6 +41,17 @@ describe('request-termination', () => {
           paths: ['~/echo/(?<item>\\w+)'],
           plugins: [{ name: 'request-termination', config: { echo: true, status_code: 404, trigger: 'debug' } }],
         },
+        {
+          name: 'echo-transformed',
+          paths: ['/echo-transformed'],
+          plugins: [
+            {
+              name: 'request-transformer',
+              config: { add: { headers: ['x-added:yes'] }, remove: { headers: ['x-gone'] } },
+            },
+            { name: 'request-termination', config: { echo: true } },
+          ],
+        },
         { name: 'open', paths: ['/open'] },
       ],
       { extra: { consumers: [{ username: 'blocked' }] } },
@@ -103,6 +114,16 @@ describe('request-termination', () => {
     assert.equal((await call(gw, '/underscore/x', { headers: { 'x-debug': '1' } })).res.status, 503);
     assert.equal((await call(gw, '/underscore/x?X_Debug')).res.status, 503);
     assert.equal((await call(gw, '/underscore/x?X-Debug')).res.status, 200);
+  });
+
+  test("echo shows the headers as earlier plugins left them, as Kong's get_headers() reads them", async () => {
+    // request-transformer (Kong's priority 801) runs first and changes nginx's request headers.
+    const { text } = await call(gw, '/echo-transformed', {
+      headers: { 'x-gone': 'bye' },
+    });
+    const { headers } = JSON.parse(text).request;
+    assert.equal(headers['x-added'], 'yes');
+    assert.equal(headers['x-gone'], undefined);
   });
 
   test('echo answers a JSON copy of the request in Kong shape', async () => {
