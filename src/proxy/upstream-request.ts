@@ -9,7 +9,7 @@ import { upstreamPath } from '../router/router.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
 import { localPort, type ProxyRequest, peerAddress } from './context.ts';
 import { IDENTITY_HEADER_NAMES } from './headers.ts';
-import { forwardedFor, originForm } from './request-checks.ts';
+import { forwardedFor } from './request-checks.ts';
 
 /**
  * Via's received-protocol is the version of the request the gateway received (RFC 9110 7.6.3:
@@ -169,24 +169,19 @@ export function upstreamHeaderObject(rc: ProxyRequest, defaultHost: string): Rec
 }
 
 /**
- * The path sent upstream: a plugin's; else, to a gRPC service, the request's own path, as the
- * client sent it (Kong hands gRPC services to nginx's grpc_pass, which sends the request URI and
- * never reads the `upstream_uri` its router made: strip_path does not apply); else the request
- * path joined to the service path (strip_path applied).
+ * The path sent upstream: a plugin's; else, to a gRPC service, the request's own path (Kong hands
+ * gRPC services to nginx's grpc_pass, which sends the request URI and never reads the
+ * `upstream_uri` its router made: strip_path does not apply), normalized as every upstream gets
+ * it, so the service sees the path the routes and plugins judged; else the request path joined to
+ * the service path (strip_path applied).
  */
 export function upstreamPathOf(rc: RequestContext, svc: CompiledService): string {
   if (rc.upstreamPath !== null) return rc.upstreamPath;
-  if (svc.grpc) {
-    const own = originForm(rc.raw.url ?? '/');
-    const q = own.indexOf('?');
-    return q === -1 ? own : own.slice(0, q);
-  }
+  if (svc.grpc) return rc.path;
   return upstreamPath(svc.model.path, rc.compiled!, rc.path, rc.matchedPath);
 }
 
 export function upstreamTarget(rc: RequestContext, svc: CompiledService): string {
-  // grpc_pass sends the request's target as it came (nginx's unparsed URI, its query included).
-  if (svc.grpc && rc.upstreamPath === null && rc.upstreamQuery === null) return originForm(rc.raw.url ?? '/');
   const path = upstreamPathOf(rc, svc);
   const query = rc.upstreamQuery ?? rc.rawQuery;
   if (query !== '') return `${path}?${query}`;

@@ -187,6 +187,13 @@ describe('gRPC', { skip }, () => {
     assert.deepEqual(messages, ['1', '2', '3']);
   });
 
+  test('a gRPC service gets the normalized path the routes judged, not the dot segments the client sent', async () => {
+    // grpc-js looks its methods up by the literal path: sent as written, this answers UNIMPLEMENTED.
+    const r = await unary('/test.Echo/x/../Say', 'dots');
+    assert.equal(r.err, null);
+    assert.equal(r.value, 'echo:dots');
+  });
+
   test("the upstream's error status reaches the client (Trailers-Only)", async () => {
     const r = await unary('/test.Echo/Fail', 'x');
     assert.equal(r.err?.code, grpc.status.NOT_FOUND);
