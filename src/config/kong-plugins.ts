@@ -13,8 +13,6 @@ const OSS: Record<string, string> = {
     'is not available in Kong DB-less either (it stores tokens in the database); use `jwt` with your identity provider, or `oidc`',
   'pre-function': LUA,
   'post-function': LUA,
-  'grpc-gateway':
-    "is not supported: Tollgate proxies HTTP/1.1 and HTTP/2 requests, not gRPC transcoding; run a transcoder beside the gRPC service (grpc-gateway, Envoy's grpc_json_transcoder) and proxy its REST API as an http service",
   acme: 'is not supported: get certificates with your ACME client (cert-manager, certbot) and declare them as `certificates`',
   'mtls-auth': `${ENTERPRISE}; terminate client TLS in front of Tollgate and use key-auth, jwt or oidc`,
 };

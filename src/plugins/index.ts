@@ -12,6 +12,7 @@ import correlationId from './correlation-id/index.ts';
 import cors from './cors/index.ts';
 import datadog from './datadog/index.ts';
 import fileLog from './file-log/index.ts';
+import grpcGateway from './grpc-gateway/index.ts';
 import grpcWeb from './grpc-web/index.ts';
 import hmacAuth from './hmac-auth/index.ts';
 import httpLog from './http-log/index.ts';
@@ -65,6 +66,7 @@ const builtins: PluginDefinition[] = [
   standardWebhooks,
   httpLog,
   fileLog,
+  grpcGateway,
   grpcWeb,
   tcpLog,
   udpLog,

@@ -18,6 +18,7 @@ const LOADERS: Record<string, Loader> = {
   cors: () => import('./cors/index.ts'),
   datadog: () => import('./datadog/index.ts'),
   'file-log': () => import('./file-log/index.ts'),
+  'grpc-gateway': () => import('./grpc-gateway/index.ts'),
   'grpc-web': () => import('./grpc-web/index.ts'),
   'hmac-auth': () => import('./hmac-auth/index.ts'),
   'http-log': () => import('./http-log/index.ts'),

@@ -1,0 +1,247 @@
+// grpc-gateway against a real gRPC server (@grpc/grpc-js over cleartext HTTP/2, a `grpc`
+// service) behind a real gateway, called as Kong's spec (spec/03-plugins/28-grpc-gateway) calls
+// it: REST with JSON, the service seeing the gRPC call the .proto's google.api.http rules name.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import * as grpc from '@grpc/grpc-js';
+import protobuf from 'protobufjs';
+import { request } from 'undici';
+import { rawMethod } from '../../../test/support/grpc.ts';
+import { startGateway, type TestGateway } from '../../testing/index.ts';
+
+const PROTO = fileURLToPath(new URL('../../../test/fixtures/grpc-gateway/greeter.proto', import.meta.url));
+
+// The test's own reading of the proto (the annotations are options protobufjs keeps as parsed).
+protobuf.common('google/api/annotations.proto', { nested: {} } as never);
+const root = new protobuf.Root();
+root.resolvePath = (origin, target) =>
+  target.startsWith('google/') ? target : protobuf.util.path.resolve(origin, target);
+root.loadSync(PROTO, { keepCase: true });
+const HelloRequest = root.lookupType('greeter.v1.HelloRequest');
+const HelloReply = root.lookupType('greeter.v1.HelloReply');
+const EchoMsg = root.lookupType('greeter.v1.EchoMsg');
+const Body = root.lookupType('greeter.v1.Body');
+
+const M = '/greeter.v1.Greeter/';
+const SERVICE = {
+  sayHello: rawMethod(`${M}SayHello`),
+  echo: rawMethod(`${M}Echo`),
+  fail: rawMethod(`${M}Fail`),
+  grow: rawMethod(`${M}Grow`),
+  count: rawMethod(`${M}Count`, true),
+  huge: rawMethod(`${M}Huge`),
+};
+
+type Unary = grpc.ServerUnaryCall<Buffer, Buffer>;
+type Done = grpc.sendUnaryData<Buffer>;
+const enc = (t: protobuf.Type, v: Record<string, unknown>): Buffer => Buffer.from(t.encode(t.fromObject(v)).finish());
+const dec = (t: protobuf.Type, b: Buffer) => t.toObject(t.decode(b), { longs: String, enums: String });
+
+let server: grpc.Server;
+let gw: TestGateway;
+let seen: { path: string; method: string; te: unknown; type: unknown } | null = null;
+
+async function call(path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) {
+  const res = await request(`${gw.url}${path}`, {
+    method: (init.method ?? 'GET') as 'GET',
+    headers: init.body === undefined ? init.headers : { 'content-type': 'application/json', ...init.headers },
+    body: init.body,
+  });
+  return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
+}
+
+describe('grpc-gateway', () => {
+  before(async () => {
+    server = new grpc.Server();
+    server.addService(SERVICE, {
+      sayHello: (c: Unary, done: Done) => {
+        const r = dec(HelloRequest, c.request);
+        done(null, enc(HelloReply, { reply: `hello ${r.greeting}`, boolean_test: r.boolean_test }));
+      },
+      echo: (c: Unary, done: Done) => done(null, enc(EchoMsg, EchoMsg.toObject(EchoMsg.decode(c.request)))),
+      fail: (_c: Unary, done: Done) => done({ code: grpc.status.NOT_FOUND, details: 'no such greeting' }),
+      grow: (c: Unary, done: Done) => {
+        const b = dec(Body, c.request) as { tail?: { count?: number } };
+        const tail = { ...b.tail, count: (b.tail?.count ?? 0) + 1 };
+        done(null, enc(Body, { ...b, tail }));
+      },
+      count: (c: grpc.ServerWritableStream<Buffer, Buffer>) => {
+        for (let i = 1; i <= 3; i++) c.write(enc(HelloReply, { reply: `${i}` }));
+        c.end();
+      },
+      // A reply larger than any the gateway decodes (4 MiB): 5 MiB in one string field.
+      huge: (_c: Unary, done: Done) => done(null, enc(HelloReply, { reply: 'x'.repeat(5 * 1024 * 1024) })),
+    });
+    const http2 = (server as unknown as { http2Servers: Map<unknown, unknown> }).http2Servers;
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    for (const s of http2.keys())
+      (s as import('node:http2').Http2Server).prependListener('stream', (_st, h) => {
+        seen = { path: String(h[':path']), method: String(h[':method']), te: h.te, type: h['content-type'] };
+      });
+    gw = await startGateway({
+      config: `_format_version: "3.0"
+services:
+  - name: greeter
+    url: grpc://127.0.0.1:${port}
+    routes:
+      - name: rest
+        protocols: [http, https]
+        paths: [/v1]
+        strip_path: false
+        plugins:
+          - name: grpc-gateway
+            config: { proto: ${JSON.stringify(PROTO)} }
+      - name: no-proto
+        paths: [/none]
+        plugins:
+          - name: grpc-gateway
+      - name: bad-proto
+        paths: [/bad]
+        plugins:
+          - name: grpc-gateway
+            config: { proto: /nonexistent/greeter.proto }
+`,
+    });
+  });
+  after(async () => {
+    await gw?.close();
+    server?.forceShutdown();
+  });
+
+  test('GET with a path variable: the gRPC call its rule names, the reply as JSON with every scalar field', async () => {
+    const r = await call('/v1/messages/john_doe?ignored=1');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers['content-type'], 'application/json');
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+    assert.deepEqual(JSON.parse(r.text), { reply: 'hello john_doe', boolean_test: false });
+    assert.deepEqual(seen, { path: `${M}SayHello`, method: 'POST', te: 'trailers', type: 'application/grpc' });
+  });
+
+  test('an additional binding with {var=**}, and a boolean query argument Kong-style', async () => {
+    const yes = await call('/v1/messages/legacy/a/b%20c?boolean_test=1');
+    assert.deepEqual(JSON.parse(yes.text), { reply: 'hello a/b c', boolean_test: true });
+    const no = await call('/v1/messages/legacy/john?boolean_test=false');
+    assert.deepEqual(JSON.parse(no.text), { reply: 'hello john', boolean_test: false });
+  });
+
+  test('query arguments fill nested and repeated fields; unknown ones are left out', async () => {
+    const r = await call(
+      '/v1/shelves/lizard/grow?hands.count=0&hands.endings=fingers&tail.count=0&tail.endings=tip&tags=a&tags=b&nope.x=1',
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(JSON.parse(r.text), {
+      name: 'lizard',
+      hands: { count: 0, endings: 'fingers' },
+      tail: { count: 1, endings: 'tip' },
+      tags: ['a', 'b'],
+    });
+  });
+
+  test('POST with body "*": every field from the JSON, and back (enum by name, int64, Timestamp, map, [] for empty)', async () => {
+    const sent = {
+      array: [],
+      nullable: '',
+      mood: 'HAPPY',
+      big: '9007199254740993',
+      limb: { count: 2, endings: 'toes' },
+      when: '2024-05-01T10:00:00Z',
+      counts: { a: 1 },
+    };
+    const r = await call('/v1/echo', { method: 'POST', body: JSON.stringify(sent) });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(JSON.parse(r.text), { ...sent, when: '2024-05-01T10:00:00' });
+    assert.match(r.text, /"array":\[\]/);
+    const small = await call('/v1/echo', { method: 'POST', body: '{"big":5}' });
+    assert.equal(JSON.parse(small.text).big, 5);
+  });
+
+  test("a non-OK grpc-status is Kong's HTTP status; UNIMPLEMENTED is 500", async () => {
+    const r = await call('/v1/fail/x');
+    assert.equal(r.status, 404);
+    assert.equal(r.headers['grpc-status'], '5');
+    // As the service sent it (percent-encoded, gRPC's wire format), as Kong passes it.
+    assert.equal(r.headers['grpc-message'], 'no%20such%20greeting');
+    const u = await call('/v1/missing/x');
+    assert.equal(u.status, 500);
+    assert.equal(u.headers['grpc-status'], '12');
+  });
+
+  test("a server-streaming method's messages come one JSON object after another, as Kong writes them", async () => {
+    const r = await call('/v1/count/x:stream');
+    assert.equal(r.status, 200);
+    assert.equal(
+      r.text,
+      '{"reply":"1","boolean_test":false}{"reply":"2","boolean_test":false}{"reply":"3","boolean_test":false}',
+    );
+  });
+
+  test("an unknown path or method is Kong's 400, the service not called", async () => {
+    seen = null;
+    const p = await call('/v1/messages/john_doe/bai');
+    assert.equal(p.status, 400);
+    assert.equal(p.text, 'failed to transcode .proto file Unknown path "/v1/messages/john_doe/bai"');
+    const m = await call('/v1/echo', { method: 'PUT', body: '{}' });
+    assert.equal(m.status, 400);
+    assert.equal(m.text, 'failed to transcode .proto file Unknown method "put"');
+    assert.equal(seen, null);
+  });
+
+  test("malformed JSON, a non-object body, null and a value of the wrong type are Kong's 400s", async () => {
+    const bad = await call('/v1/echo', { method: 'POST', body: '{"nullable":"invalid}' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /^decode json err: /);
+    const scalar = await call('/v1/echo', { method: 'POST', body: '"x"' });
+    assert.equal(scalar.status, 400);
+    assert.equal(scalar.text, 'body must be a table');
+    for (const body of ['{"nullable":null}', '{"nullable":1}', '{"limb":{"count":"many"}}']) {
+      const r = await call('/v1/echo', { method: 'POST', body });
+      assert.equal(r.status, 400, body);
+      assert.equal(r.text, 'failed to encode payload', body);
+    }
+  });
+
+  test('a body nested deeper than any message is refused, not walked', async () => {
+    const nested = (n: number) => `{"node":${'{"next":'.repeat(n)}{}${'}'.repeat(n + 1)}`;
+    const ok = await call('/v1/echo', { method: 'POST', body: nested(50) });
+    assert.equal(ok.status, 200, ok.text);
+    const r = await call('/v1/echo', { method: 'POST', body: nested(500) });
+    assert.equal(r.status, 400);
+    assert.equal(r.text, 'failed to encode payload');
+  });
+
+  test('OPTIONS is answered as Kong answers a CORS preflight', async () => {
+    const r = await call('/v1/echo', { method: 'OPTIONS' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['access-control-allow-methods'], 'GET,POST,PATCH,DELETE');
+  });
+
+  test('without a proto, and with a proto that cannot be read: 400 and 500, the process up', async () => {
+    const none = await call('/none/x');
+    assert.equal(none.status, 400);
+    assert.equal(none.text, 'transcoding requests require a .proto file defining the service');
+    for (let i = 0; i < 2; i++) {
+      const bad = await call('/bad/x');
+      assert.equal(bad.status, 500);
+    }
+    assert.ok(gw.logs.some((l) => String(l.msg ?? l.message).includes('/nonexistent/greeter.proto')));
+  });
+
+  test('a reply message over 4 MiB is not held: the answer is cut', async () => {
+    // The head may or may not have left before the frame's: either way the client's transfer fails.
+    const cut = await request(`${gw.url}/v1/huge`).then(
+      (res) =>
+        res.body.text().then(
+          (text) => `answered ${res.statusCode}: ${text.slice(0, 40)}`,
+          () => 'cut',
+        ),
+      () => 'cut',
+    );
+    assert.equal(cut, 'cut');
+    assert.ok(gw.logs.some((l) => JSON.stringify(l).includes('more than 4194304')));
+  });
+});
