@@ -2,6 +2,8 @@
 // service) behind a real gateway, called as Kong's spec (spec/03-plugins/28-grpc-gateway) calls
 // it: REST with JSON, the service seeing the gRPC call the .proto's google.api.http rules name.
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -39,6 +41,7 @@ const enc = (t: protobuf.Type, v: Record<string, unknown>): Buffer => Buffer.fro
 const dec = (t: protobuf.Type, b: Buffer) => t.toObject(t.decode(b), { longs: String, enums: String });
 
 let server: grpc.Server;
+let page: Server;
 let gw: TestGateway;
 let seen: { path: string; method: string; te: unknown; type: unknown } | null = null;
 
@@ -83,6 +86,12 @@ describe('grpc-gateway', () => {
       (s as import('node:http2').Http2Server).prependListener('stream', (_st, h) => {
         seen = { path: String(h[':path']), method: String(h[':method']), te: h.te, type: h['content-type'] };
       });
+    // A service that is no gRPC server: answers an HTML page.
+    page = createServer((_req, res) => {
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<!DOCTYPE html><p>not here</p>');
+    });
+    await new Promise<void>((resolve) => page.listen(0, '127.0.0.1', resolve));
     gw = await startGateway({
       config: `_format_version: "3.0"
 services:
@@ -105,12 +114,21 @@ services:
         plugins:
           - name: grpc-gateway
             config: { proto: /nonexistent/greeter.proto }
+  - name: html
+    url: http://127.0.0.1:${(page.address() as AddressInfo).port}
+    routes:
+      - name: html
+        hosts: [html.example]
+        plugins:
+          - name: grpc-gateway
+            config: { proto: ${JSON.stringify(PROTO)} }
 `,
     });
   });
   after(async () => {
     await gw?.close();
     server?.forceShutdown();
+    page?.close();
   });
 
   test('GET with a path variable: the gRPC call its rule names, the reply as JSON with every scalar field', async () => {
@@ -198,7 +216,7 @@ services:
     const scalar = await call('/v1/echo', { method: 'POST', body: '"x"' });
     assert.equal(scalar.status, 400);
     assert.equal(scalar.text, 'body must be a table');
-    for (const body of ['{"nullable":null}', '{"nullable":1}', '{"limb":{"count":"many"}}']) {
+    for (const body of ['{"nullable":null}', '{"nullable":1}', '{"limb":{"count":"many"}}', '{"mood":"constructor"}']) {
       const r = await call('/v1/echo', { method: 'POST', body });
       assert.equal(r.status, 400, body);
       assert.equal(r.text, 'failed to encode payload', body);
@@ -212,6 +230,13 @@ services:
     const r = await call('/v1/echo', { method: 'POST', body: nested(500) });
     assert.equal(r.status, 400);
     assert.equal(r.text, 'failed to encode payload');
+  });
+
+  test('an answer that is no gRPC one goes as it came, not read as frames', async () => {
+    const r = await call('/v1/messages/x', { headers: { host: 'html.example' } });
+    assert.equal(r.status, 404);
+    assert.equal(r.headers['content-type'], 'text/html');
+    assert.equal(r.text, '<!DOCTYPE html><p>not here</p>');
   });
 
   test('OPTIONS is answered as Kong answers a CORS preflight', async () => {

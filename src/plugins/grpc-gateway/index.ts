@@ -8,7 +8,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import schema from '../../../schemas/plugins/grpc-gateway.schema.json' with { type: 'json' };
-import type { GatewayRequest, GatewayResponse, PluginHandlers, PluginLogger } from '../../index.ts';
+import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
 import { definePlugin, parseRequestJson } from '../../index.ts';
 import { ReplyDecoder } from './frames.ts';
 import { type Endpoint, type LoadedProto, loadProto } from './proto.ts';
@@ -46,6 +46,27 @@ const PREFLIGHT: Readonly<Record<string, string>> = {
 const HTTP_STATUS: readonly number[] = [
   200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 500, 500, 503, 500, 401,
 ];
+
+/** The grpc-status of the answer's head, -1 when none is there or it is no number (Kong's tonumber). */
+function grpcStatus(v: HeaderValue | undefined): number {
+  const t = v === undefined ? '' : typeof v === 'string' ? v : (v[0] ?? '');
+  if (t.length === 0 || t.length > 10) return -1;
+  let n = 0;
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/** `application/grpc`, `application/grpc+proto` and the like (gRPC's PROTOCOL-HTTP2.md). */
+function isGrpcType(v: HeaderValue | undefined): boolean {
+  const t = v === undefined ? '' : typeof v === 'string' ? v : (v[0] ?? '');
+  if (!t.startsWith('application/grpc')) return false;
+  const c = t.charCodeAt(16);
+  return Number.isNaN(c) || c === 0x2b /* + */ || c === 0x3b /* ; */;
+}
 
 /** Kong's Lua `%q` of a string, as its messages quote the method and the path. */
 function quoted(s: string): string {
@@ -95,6 +116,8 @@ function scalarPath(type: import('protobufjs').Type, path: readonly string[]): b
 class GrpcGateway implements PluginHandlers {
   private readonly file: string | null;
   private loaded: Promise<LoadedProto> | null = null;
+  /** The proto once read: requests after the first use it without waiting. */
+  private ready: LoadedProto | null = null;
   private readonly logger: PluginLogger;
   /** A scratch list for a template's variable values (requests do not interleave in a sync section). */
   private readonly values: string[] = [];
@@ -114,6 +137,7 @@ class GrpcGateway implements PluginHandlers {
     this.loaded ??= loadProto(this.file!).then(
       (p) => {
         for (const s of p.skipped) this.logger.warn(`proto: a rule was skipped: ${s}`);
+        this.ready = p;
         return p;
       },
       (err: unknown) => {
@@ -128,16 +152,19 @@ class GrpcGateway implements PluginHandlers {
     if (this.file !== null) this.proto().catch(() => {});
   }
 
-  async access(req: GatewayRequest): Promise<void> {
+  access(req: GatewayRequest): void | Promise<void> {
     if (req.method === 'OPTIONS') return req.exit(200, 'OK', PREFLIGHT);
     if (this.file === null) return req.exit(400, NEEDS_PROTO, undefined, 'GRPC_GATEWAY_TRANSCODING');
-    let proto: LoadedProto;
-    try {
-      proto = await this.proto();
-    } catch {
+    if (this.ready !== null) return this.transcode(req, this.ready);
+    return this.proto().then(
+      (proto) => this.transcode(req, proto),
       // Kong's handler raises a Lua error here: its 500.
-      return req.exitError(500, undefined, undefined, 'GRPC_GATEWAY_PROTO');
-    }
+      () => req.exitError(500, undefined, undefined, 'GRPC_GATEWAY_PROTO'),
+    );
+  }
+
+  /** The request to the gRPC call its rule names; async only to read a body. */
+  private transcode(req: GatewayRequest, proto: LoadedProto): void | Promise<void> {
     const list = proto.endpoints.get(req.method);
     if (list === undefined)
       return req.exit(
@@ -168,37 +195,47 @@ class GrpcGateway implements PluginHandlers {
       const v = vars[i]!;
       setAt(payload, v.field, percentDecoded(values[i]!, v.end !== v.start + 1));
     }
-    if (endpoint.body !== null) {
-      const body = await req.readBody(MAX_BODY_SIZE);
-      if (body === null) return req.exitError(413, 'Request size limit exceeded', undefined, 'GRPC_GATEWAY_BODY');
-      if (body.length > 0) {
-        let json: unknown;
-        try {
-          json = parseRequestJson(body.toString('utf8'));
-        } catch (err) {
-          return req.exit(400, `decode json err: ${(err as Error).message}`, undefined, 'GRPC_GATEWAY_JSON');
-        }
-        if (endpoint.body !== '*') payload[endpoint.body] = json;
-        else if (json !== null && typeof json === 'object') {
-          if (!Array.isArray(json))
-            for (const k of Object.keys(json)) setAt(payload, [k], (json as Record<string, unknown>)[k]);
-        } else return req.exit(400, 'body must be a table', undefined, 'GRPC_GATEWAY_JSON');
-      }
-    } else {
-      // No body rule: the query arguments fill the fields not bound by the path (http.proto);
-      // those naming no scalar field are left out, as Kong leaves them.
-      let n = 0;
-      for (const [k, v] of req.query) {
-        if (++n > MAX_QUERY_ARGS) break;
-        const path = k.split('.');
-        if (!scalarPath(endpoint.input, path)) continue;
-        let o: unknown = payload;
-        for (let i = 0; i < path.length - 1 && o !== undefined; i++) o = (o as Record<string, unknown>)[path[i]!];
-        const prev =
-          o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[path[path.length - 1]!] : undefined;
-        setAt(payload, path, prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]);
-      }
+    if (endpoint.body !== null) return this.withBody(req, endpoint, payload);
+    // No body rule: the query arguments fill the fields not bound by the path (http.proto);
+    // those naming no scalar field are left out, as Kong leaves them.
+    let n = 0;
+    for (const [k, v] of req.query) {
+      if (++n > MAX_QUERY_ARGS) break;
+      const path = k.split('.');
+      if (!scalarPath(endpoint.input, path)) continue;
+      let o: unknown = payload;
+      for (let i = 0; i < path.length - 1 && o !== undefined; i++) o = (o as Record<string, unknown>)[path[i]!];
+      const prev =
+        o !== null && typeof o === 'object' ? (o as Record<string, unknown>)[path[path.length - 1]!] : undefined;
+      // A repeated argument is a list (ngx.req.get_uri_args' table), for a repeated field.
+      setAt(payload, path, prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v]);
     }
+    this.send(req, endpoint, payload);
+  }
+
+  /** A rule with `body`: the JSON body into the message, over the path variables (Kong's order). */
+  private async withBody(req: GatewayRequest, endpoint: Endpoint, payload: Record<string, unknown>): Promise<void> {
+    const body = await req.readBody(MAX_BODY_SIZE);
+    if (body === null) return req.exitError(413, 'Request size limit exceeded', undefined, 'GRPC_GATEWAY_BODY');
+    if (body.length > 0) {
+      let json: unknown;
+      try {
+        json = parseRequestJson(body.toString('utf8'));
+      } catch (err) {
+        return req.exit(400, `decode json err: ${(err as Error).message}`, undefined, 'GRPC_GATEWAY_JSON');
+      }
+      if (endpoint.body !== '*') setAt(payload, [endpoint.body!], json);
+      else if (json === null || typeof json !== 'object')
+        return req.exit(400, 'body must be a table', undefined, 'GRPC_GATEWAY_JSON');
+      // An array is a Lua table to Kong too: its numeric keys name no field.
+      else if (!Array.isArray(json))
+        for (const k of Object.keys(json)) setAt(payload, [k], (json as Record<string, unknown>)[k]);
+    }
+    this.send(req, endpoint, payload);
+  }
+
+  /** The message, encoded into one gRPC frame, goes to the method's path in gRPC's form. */
+  private send(req: GatewayRequest, endpoint: Endpoint, payload: Record<string, unknown>): void {
     let message: Uint8Array;
     try {
       message = endpoint.input.encode(messageIn(endpoint.input, payload)).finish();
@@ -229,13 +266,15 @@ class GrpcGateway implements PluginHandlers {
     if (res.fromGateway) return;
     const endpoint = req.ctx[CTX_KEY] as Endpoint | undefined;
     if (endpoint === undefined) return;
-    const head = res.headers['grpc-status'];
-    const status = head === undefined ? Number.NaN : Number(typeof head === 'string' ? head : head[0]);
-    if (!Number.isNaN(status)) {
+    const status = grpcStatus(res.headers['grpc-status']);
+    if (status >= 0) {
       const http = HTTP_STATUS[status];
       if (http === undefined) this.logger.warn(`Unable to map grpc-status ${status} to HTTP status code`);
       res.status = http ?? 500;
     }
+    // An answer that is no gRPC one (a proxy's error page, a service that is no gRPC server) goes
+    // as it came: read as frames, its first bytes would announce a message of any size.
+    if (!isGrpcType(res.headers['content-type'])) return;
     res.setHeader('Content-Type', 'application/json');
     res.filterBody(new ReplyDecoder(endpoint.output));
   }

@@ -70,8 +70,7 @@ function scalarIn(field: Field, v: unknown): unknown {
 
 function enumIn(e: Enum, v: unknown): number {
   if (typeof v === 'string') {
-    const n = e.values[v];
-    if (n !== undefined) return n;
+    if (Object.hasOwn(e.values, v)) return e.values[v]!;
     if (DIGITS.test(v)) return Number(v);
   }
   if (typeof v === 'number' && Number.isInteger(v)) return v;
