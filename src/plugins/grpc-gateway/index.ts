@@ -10,10 +10,9 @@ import { isAbsolute, resolve } from 'node:path';
 import schema from '../../../schemas/plugins/grpc-gateway.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
 import { definePlugin, parseRequestJson } from '../../index.ts';
-import { ReplyDecoder } from './frames.ts';
+import { EncodeError, grpcFrame, messageIn, ReplyDecoder } from '../../lib/grpc-transcode.ts';
 import { type Endpoint, type LoadedProto, loadProto } from './proto.ts';
 import { matchTemplate, splitPath } from './template.ts';
-import { EncodeError, messageIn } from './transcode.ts';
 
 /** The grpc-gateway plugin's config, defaults applied. */
 export interface GrpcGatewayConfig {
@@ -243,10 +242,7 @@ class GrpcGateway implements PluginHandlers {
       if (!(err instanceof EncodeError)) this.logger.debug(`encoding ${endpoint.rpcPath}: ${(err as Error).message}`);
       return req.exit(400, ENCODE_FAILED, undefined, 'GRPC_GATEWAY_ENCODE');
     }
-    const frame = Buffer.allocUnsafe(5 + message.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(message.length, 1);
-    frame.set(message, 5);
+    const frame = grpcFrame(0, message);
     req.ctx[CTX_KEY] = endpoint;
     req.setUpstreamMethod('POST');
     req.setUpstreamPath(endpoint.rpcPath);
