@@ -240,18 +240,19 @@ services:
     assert.equal(res.headers['content-type'], 'application/grpc-web-text+proto');
   });
 
-  test("a JSON request is Kong's 400 without proto, and 415 with it (no transcoding here), with a load warning", async () => {
+  test("a JSON request is Kong's 400 without proto; with a proto that cannot be read, Kong's 500; another type, 415", async () => {
     const json = JSON.stringify({ greeting: 'heya' });
     const plain = await post('/test.Echo/Say', 'application/grpc-web+json', frame(0, json));
     assert.equal(plain.status, 400);
     assert.equal(plain.body.toString(), 'transcoding requests require a .proto file defining the service');
-    const withProto = await post('/proto/test.Echo/Say', 'application/json', json);
-    assert.equal(withProto.status, 415);
-    assert.match(withProto.body.toString(), /JSON transcoding is not supported/);
+    const unreadable = await post('/proto/test.Echo/Say', 'application/json', json);
+    assert.equal(unreadable.status, 500);
     assert.ok(
-      gw.logs.some((l) => /JSON transcoding .* is not supported/.test(JSON.stringify(l))),
-      'the load warns that proto is not used',
+      gw.logs.some((l) => JSON.stringify(l).includes('/srv/hello.proto')),
+      'the unreadable proto is logged',
     );
+    const other = await post('/proto/test.Echo/Say', 'text/plain', json);
+    assert.equal(other.status, 415);
   });
 });
 

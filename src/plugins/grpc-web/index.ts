@@ -4,13 +4,16 @@
  * `TE: trailers`, and its answer comes back with the gRPC trailers (`grpc-status`,
  * `grpc-message`) as a last frame in the body (flag 0x80), as the gRPC-Web protocol carries them
  * where a browser cannot read HTTP trailers; in base64 again for `-text`. `OPTIONS` is answered
- * as Kong answers a CORS preflight. JSON transcoding (Kong's `proto` with `+json` or
- * `application/json`) is not done here. See docs/plugins/grpc-web.md.
+ * as Kong answers a CORS preflight. With a `proto`, JSON (`+json`, `-text+json`,
+ * `application/json`) is transcoded as Kong does it (json.ts). See docs/plugins/grpc-web.md.
  */
+
+import { isAbsolute, resolve } from 'node:path';
 import schema from '../../../schemas/plugins/grpc-web.schema.json' with { type: 'json' };
 import type { BodyFilter, GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers } from '../../index.ts';
-import { configHeaderValue, definePlugin, hasRequestBody } from '../../index.ts';
-import { Base64Decoder, TextBody } from './text-body.ts';
+import { configHeaderValue, definePlugin, hasRequestBody, type PluginLogger } from '../../index.ts';
+import { JsonTranscoding } from './json.ts';
+import { decodeWhole, TextBody } from './text-body.ts';
 
 /** The grpc-web plugin's config, defaults applied. */
 export interface GrpcWebConfig {
@@ -24,19 +27,27 @@ export const GRPC_WEB_PRIORITY = 3;
 
 const BINARY = 1;
 const TEXT = 2;
+/** JSON messages, transcoded with the `proto` (Kong's msg_encoding `json`). */
+const JSON_MSG = 4;
+/** No gRPC framing (Kong's `application/json`). */
+const UNFRAMED = 8;
+const CTX_KEY = 'grpc-web';
 
-/** The request types gRPC-Web sends gRPC's own frames in (Kong's deco.lua: msg_encoding `proto`), matched as Kong matches them: exactly. */
+/** The request types Kong's deco.lua knows, matched as Kong matches them: exactly. */
 const MODES: ReadonlyMap<string, number> = new Map([
   ['application/grpc-web', BINARY],
   ['application/grpc-web+proto', BINARY],
   ['application/grpc-web-text', TEXT],
   ['application/grpc-web-text+proto', TEXT],
+  ['application/grpc-web+json', BINARY | JSON_MSG],
+  ['application/grpc-web-text+json', TEXT | JSON_MSG],
+  ['application/json', BINARY | JSON_MSG | UNFRAMED],
 ]);
 
 /** Kong's answer to a request its transcoding would take (`+json`, `application/json`, any other type) without a `proto`. */
 const NEEDS_PROTO = 'transcoding requests require a .proto file defining the service';
-const NO_TRANSCODING =
-  'JSON transcoding is not supported: send application/grpc-web+proto or application/grpc-web-text+proto';
+const UNKNOWN_TYPE =
+  'unsupported Content-Type: send application/grpc-web(+proto or +json), application/grpc-web-text(+proto or +json) or application/json';
 
 /** The trailer frame's flag: gRPC-Web marks the frame that carries the trailers with the top bit. */
 const TRAILER_FLAG = 0x80;
@@ -124,9 +135,9 @@ class GrpcWeb implements PluginHandlers {
   private readonly allowOrigin: string;
   private readonly preflight: Readonly<Record<string, string>>;
   private readonly passStripped: boolean;
-  private readonly transcodes: boolean;
+  private readonly json: JsonTranscoding | null;
 
-  constructor(config: GrpcWebConfig) {
+  constructor(config: GrpcWebConfig, configDir: string, logger: PluginLogger) {
     this.allowOrigin = configHeaderValue(config.allow_origin_header, 'allow_origin_header');
     // Kong's CORS_HEADERS: its answer to any OPTIONS request.
     this.preflight = {
@@ -136,16 +147,24 @@ class GrpcWeb implements PluginHandlers {
       'Access-Control-Allow-Headers': 'content-type,x-grpc-web,x-user-agent',
     };
     this.passStripped = config.pass_stripped_path === true;
-    this.transcodes = typeof config.proto === 'string';
+    const proto = config.proto;
+    this.json =
+      typeof proto === 'string'
+        ? new JsonTranscoding(isAbsolute(proto) ? proto : resolve(configDir, proto), logger, this.passStripped)
+        : null;
   }
 
-  access(req: GatewayRequest): void {
+  open(): void {
+    this.json?.open();
+  }
+
+  access(req: GatewayRequest): void | Promise<void> {
     if (req.method === 'OPTIONS') return req.exit(200, 'OK', this.preflight);
     const type = req.headers['content-type'];
     const mode = type === undefined ? undefined : MODES.get(type);
-    if (mode === undefined) {
-      if (!this.transcodes) return req.exit(400, NEEDS_PROTO, undefined, 'GRPC_WEB_TRANSCODING');
-      return req.exitError(415, NO_TRANSCODING, undefined, 'GRPC_WEB_TRANSCODING');
+    if (mode === undefined || (mode & JSON_MSG) !== 0) {
+      if (this.json === null) return req.exit(400, NEEDS_PROTO, undefined, 'GRPC_WEB_TRANSCODING');
+      if (mode === undefined) return req.exitError(415, UNKNOWN_TYPE, undefined, 'GRPC_WEB_TRANSCODING');
     }
     // Kong's grpc_pass sends the request's own path, which the gateway sends a gRPC service too;
     // pass_stripped_path sends the one the route and service make (Kong's grpc-web sets the
@@ -154,6 +173,7 @@ class GrpcWeb implements PluginHandlers {
     req.setUpstreamHeader('content-type', 'application/grpc');
     // The gateway is the gRPC client here, and reads the trailers: the browser's TE says nothing.
     req.setUpstreamHeader('te', 'trailers');
+    if ((mode & JSON_MSG) !== 0) return this.json!.access(req, (mode & UNFRAMED) === 0, (mode & TEXT) !== 0, CTX_KEY);
     if (mode === TEXT) {
       const held = req.upstreamBody;
       if (Buffer.isBuffer(held)) {
@@ -176,21 +196,23 @@ class GrpcWeb implements PluginHandlers {
     const type = req.headers['content-type'];
     const mode = type === undefined ? undefined : MODES.get(type);
     if (mode === undefined) return;
+    const upstreamType = res.headers['content-type'];
     res.setHeader('Content-Type', type!);
     // Kong's body_filter works only on a POST (gRPC-Web's one method): another method's answer
     // goes as the service sent it, neither base64-encoded nor given a trailer frame.
     if (req.method !== 'POST') return;
+    if ((mode & JSON_MSG) !== 0)
+      return this.json!.reply(
+        req,
+        res,
+        upstreamType,
+        (mode & UNFRAMED) === 0,
+        (mode & TEXT) !== 0,
+        CTX_KEY,
+        trailerFrame,
+      );
     res.filterBody(mode === TEXT ? TEXT_FILTER : BINARY_FILTER);
   }
-}
-
-/** A text body an earlier plugin read whole: decoded whole (it is in memory already); null when it is not base64. */
-function decodeWhole(body: Buffer): Buffer | null {
-  const decoder = new Base64Decoder();
-  const bytes = decoder.decode(body);
-  const last = bytes === null ? null : decoder.end();
-  if (bytes === null || last === null) return null;
-  return last.length === 0 ? bytes : Buffer.concat([bytes, last]);
 }
 
 export default definePlugin<GrpcWebConfig>({
@@ -199,11 +221,6 @@ export default definePlugin<GrpcWebConfig>({
   priority: GRPC_WEB_PRIORITY,
   schema,
   create(config, context) {
-    if (typeof config.proto === 'string')
-      context.warn(
-        `proto: JSON transcoding (Kong's grpc-web with a .proto file: application/grpc-web+json, application/grpc-web-text+json and application/json requests) is not supported, and such requests are answered 415; binary and text gRPC-Web (+proto) work without it: remove \`proto\`, and transcode JSON in the service (Connect, grpc-gateway) or in a transcoder beside it (Envoy's grpc_json_transcoder)`,
-        'proto',
-      );
-    return new GrpcWeb(config);
+    return new GrpcWeb(config, context.services.configDir, context.log);
   },
 });

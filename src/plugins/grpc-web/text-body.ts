@@ -94,3 +94,12 @@ export class TextBody extends RelayedBody {
     this.push(null);
   }
 }
+
+/** A text body an earlier plugin read whole: decoded whole (it is in memory already); null when it is not base64. */
+export function decodeWhole(body: Buffer): Buffer | null {
+  const decoder = new Base64Decoder();
+  const bytes = decoder.decode(body);
+  const last = bytes === null ? null : decoder.end();
+  if (bytes === null || last === null) return null;
+  return last.length === 0 ? bytes : Buffer.concat([bytes, last]);
+}
