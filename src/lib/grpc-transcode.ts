@@ -10,7 +10,7 @@
  * enums by name, and google.protobuf.Timestamp as a date-time string both ways (Kong's hook: the
  * reply's without a zone or fraction, `2024-05-01T10:00:00`).
  */
-import type { Enum, Field, Method, NamespaceBase, Root, Type } from 'protobufjs';
+import type { Enum, Field, MapField, Method, NamespaceBase, Root, Type } from 'protobufjs';
 import type { BodyFilter } from '../pipeline/plugin.ts';
 import { setOwnField } from './json.ts';
 
@@ -275,6 +275,18 @@ function longOut(v: unknown): number | string {
   return Number.isSafeInteger(n) ? n : l.toString();
 }
 
+/**
+ * A 64-bit map key as protobufjs decodes it (its 8-character hash: the value's bytes, little-endian)
+ * written in decimal, as JSON writes map keys.
+ */
+function longKey(hash: string, keyType: string): string {
+  if (hash.length !== 8) return hash;
+  let v = 0n;
+  for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(hash.charCodeAt(i) & 0xff);
+  if (!keyType.startsWith('u') && !keyType.startsWith('fixed') && v >= 1n << 63n) v -= 1n << 64n;
+  return v.toString();
+}
+
 function pad(n: number, w: number): string {
   return String(n).padStart(w, '0');
 }
@@ -312,8 +324,14 @@ export function messageOut(type: Type, msg: Record<string, unknown>, depth = 0):
     const v = msg[name];
     if (field.map) {
       const m: Record<string, unknown> = {};
+      const longKeys = INT64.has((field as unknown as MapField).keyType);
       if (v != null)
-        for (const k of Object.keys(v)) setOwnField(m, k, valueOut(field, (v as Record<string, unknown>)[k], depth));
+        for (const k of Object.keys(v))
+          setOwnField(
+            m,
+            longKeys ? longKey(k, (field as unknown as MapField).keyType) : k,
+            valueOut(field, (v as Record<string, unknown>)[k], depth),
+          );
       out[name] = m;
     } else if (field.repeated) {
       out[name] = v == null ? [] : (v as unknown[]).map((x) => valueOut(field, x, depth));
