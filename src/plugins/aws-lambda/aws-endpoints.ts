@@ -133,6 +133,13 @@ function withExpiry(what: string, creds: AwsCredentials, exp: unknown): AwsCrede
 export const IMDS_DEFAULT = 'http://169.254.169.254';
 /** The token's life asked for, in seconds: one fetch needs it for a few seconds only. */
 const IMDS_TOKEN_TTL = '300';
+/**
+ * How long v1 waits for the token before going on without one. In a container on an instance whose
+ * PUT response hop limit is 1 (IMDSv2's default there), the token's answer is dropped on the way
+ * and the PUT hangs: AWS's SDKs give IMDS 1 s before they fall back to v1, and lua-resty-aws goes on
+ * after its own per-call timeout. Waiting the whole fetch deadline would leave v1 no time at all.
+ */
+const IMDS_TOKEN_WAIT_V1_MS = 1000;
 const IMDS_ROLE_PATH = '/latest/meta-data/iam/security-credentials/';
 
 /**
@@ -148,6 +155,8 @@ export async function imdsCredentials(
   const base = endpoint.replace(/\/+$/, '');
   const headers: Record<string, string> = {};
   let tokenError: string | null = null;
+  // v2 needs the token: it may take the whole deadline. v1 only tries it.
+  const tokenSignal = version === 'v2' ? signal : AbortSignal.any([signal, AbortSignal.timeout(IMDS_TOKEN_WAIT_V1_MS)]);
   try {
     const put = await call(
       'IMDS token',
@@ -155,7 +164,7 @@ export async function imdsCredentials(
       'PUT',
       { 'x-aws-ec2-metadata-token-ttl-seconds': IMDS_TOKEN_TTL },
       undefined,
-      signal,
+      tokenSignal,
     );
     if (put.status === 200 && HEADER_SAFE.test(put.text)) headers['x-aws-ec2-metadata-token'] = put.text;
     else tokenError = `IMDS token: status ${put.status}`;

@@ -37,6 +37,8 @@ let lastIssued = '';
 let lifetime = 3600_000;
 /** Whether the metadata service refuses v2's session tokens (IMDSv1 only). */
 let imdsV1Only = false;
+/** Whether the token's answer never comes (a container behind a PUT response hop limit of 1). */
+let imdsTokenLost = false;
 
 function issue(prefix: string): { id: string; secret: string; token: string; expiration: string } {
   issued++;
@@ -115,6 +117,7 @@ before(async () => {
   });
   imds = await stand('-', (s, res) => {
     if (s.method === 'PUT' && s.url === '/latest/api/token') {
+      if (imdsTokenLost) return;
       return imdsV1Only ? res.writeHead(403).end() : res.end(IMDS_TOKEN);
     }
     if (!imdsV1Only && s.headers['x-aws-ec2-metadata-token'] !== IMDS_TOKEN) return res.writeHead(401).end();
@@ -143,6 +146,7 @@ afterEach(async () => {
   gw = undefined;
   lifetime = 3600_000;
   imdsV1Only = false;
+  imdsTokenLost = false;
 });
 
 after(async () => {
@@ -250,6 +254,26 @@ test('IMDS refusing session tokens: v1 (the default) goes on without one, v2 ans
   imds.seen.length = 0;
   const v1 = await gateway(env);
   assert.deepEqual(await invoke(v1), [200]);
+  assert.deepEqual(
+    imds.seen.map((s) => `${s.method} ${s.url} ${s.headers['x-aws-ec2-metadata-token'] ?? '-'}`),
+    [
+      'PUT /latest/api/token -',
+      'GET /latest/meta-data/iam/security-credentials/ -',
+      'GET /latest/meta-data/iam/security-credentials/gateway-role -',
+    ],
+  );
+  assert.match(String(lastSigner().keyId), /^ASIAIMDS/);
+});
+
+test('IMDS v1 whose token answer is lost (hop limit 1 in a container): goes on without a token after 1 s', async () => {
+  imdsTokenLost = true;
+  imdsV1Only = true;
+  const g = await gateway({ AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url });
+  imds.seen.length = 0;
+  const started = performance.now();
+  assert.deepEqual(await invoke(g), [200]);
+  const took = performance.now() - started;
+  assert.ok(took >= 900 && took < 3000, `took ${took} ms`);
   assert.deepEqual(
     imds.seen.map((s) => `${s.method} ${s.url} ${s.headers['x-aws-ec2-metadata-token'] ?? '-'}`),
     [
