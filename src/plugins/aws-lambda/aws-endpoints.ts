@@ -123,6 +123,10 @@ function tokenOf(token: unknown): { sessionToken?: string } {
 function withExpiry(what: string, creds: AwsCredentials, exp: unknown): AwsCredentials {
   const at = typeof exp === 'string' ? Date.parse(exp) : Number.NaN;
   if (Number.isNaN(at)) throw new CredentialError(`${what}: answer has no valid Expiration`);
+  // Credentials already expired cannot sign: taken, they would be fetched again by every request
+  // (each finds them expired) and each call refused by AWS. A failure is held for a second instead,
+  // and the log says why (a wrong clock here or at the endpoint).
+  if (at <= Date.now()) throw new CredentialError(`${what}: answer's Expiration is already past (check the clock)`);
   creds.expiration = at;
   return creds;
 }

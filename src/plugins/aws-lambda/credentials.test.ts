@@ -403,6 +403,22 @@ test('credentials near expiry are fetched again: in the background first, then b
   }
 });
 
+test('credentials that come already expired are a failure, held a second: not a fetch per request', async () => {
+  const g = await gateway(
+    {},
+    { aws_key: KEY, aws_secret: SECRET, aws_assume_role_arn: 'arn:aws:iam::1:role/r', aws_sts_endpoint_url: sts.url },
+  );
+  sts.seen.length = 0;
+  lambda.seen.length = 0;
+  lifetime = -60_000;
+  for (let i = 0; i < 6; i++) assert.deepEqual(await invoke(g), [500]);
+  // One fetch, or two should this slow machine take over a second for the six.
+  assert.ok(sts.seen.length <= 2, `STS was asked ${sts.seen.length} times for 6 requests`);
+  assert.equal(lambda.seen.length, 0, 'expired credentials signed a call');
+  const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
+  assert.match(String(failed?.error), /STS AssumeRole: answer's Expiration is already past/);
+});
+
 test('no source at all (no keys, instance metadata disabled): a warning at load, and 500', async () => {
   const g = await gateway({ AWS_EC2_METADATA_DISABLED: '1' });
   assert.ok(g.logs.some((l) => String(l.msg).includes('no AWS credentials')));
