@@ -6,7 +6,7 @@
  * many as it has calls in flight, as Kong's cosocket pool gives it, and Kong's `keepalive` sets how
  * long an idle one is kept.
  */
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, Pool, ProxyAgent, request } from 'undici';
 import type { GatewayRequest, HeaderValue } from '../pipeline/plugin.ts';
 import { latestLookup } from '../upstream/dns.ts';
 import { DeadlineError } from './bounded-fetch.ts';
@@ -27,6 +27,13 @@ export interface FunctionPoolOptions {
   maxAnswerBytes: number;
   /** Verify the endpoint's TLS certificate and name (default true). */
   verify?: boolean;
+  /**
+   * An HTTP proxy the calls go through (`http://[user:password@]host:port`, Kong's `proxy_url`): an
+   * https endpoint through a CONNECT tunnel (TLS end to end, the endpoint's certificate verified),
+   * an http one as an absolute-form request, as Kong's lua-resty-http sends them. The user info
+   * goes as `Proxy-Authorization: Basic`.
+   */
+  proxy?: string;
 }
 
 /** One call's request: the method, the headers as sent, the body (none for null). */
@@ -46,7 +53,7 @@ export class AnswerTooLargeError extends Error {
 
 /** Lazily opened connections to one endpoint, shared by the instances (and reloads) that call it. */
 export class FunctionPool {
-  private agent: Agent | null = null;
+  private agent: Dispatcher | null = null;
 
   constructor(private readonly options: FunctionPoolOptions) {}
 
@@ -56,11 +63,7 @@ export class FunctionPool {
    * The answer's bytes count against the gateway's budget of held bodies.
    */
   async call(url: string, call: FunctionCall, timeoutMs: number, req: GatewayRequest): Promise<FunctionAnswer> {
-    this.agent ??= new Agent({
-      connections: MAX_CONNECTIONS,
-      keepAliveTimeout: Math.max(1, this.options.keepaliveMs),
-      connect: { lookup: latestLookup, rejectUnauthorized: this.options.verify !== false },
-    });
+    this.agent ??= this.open();
     const max = this.options.maxAnswerBytes;
     const signal = AbortSignal.timeout(timeoutMs);
     try {
@@ -89,6 +92,30 @@ export class FunctionPool {
       if (signal.aborted) throw new DeadlineError(timeoutMs);
       throw err;
     }
+  }
+
+  private open(): Dispatcher {
+    const keepAliveTimeout = Math.max(1, this.options.keepaliveMs);
+    const rejectUnauthorized = this.options.verify !== false;
+    const proxy = this.options.proxy;
+    if (proxy === undefined) {
+      return new Agent({
+        connections: MAX_CONNECTIONS,
+        keepAliveTimeout,
+        connect: { lookup: latestLookup, rejectUnauthorized },
+      });
+    }
+    return new ProxyAgent({
+      uri: proxy,
+      // Plain http goes to the proxy in absolute form (no CONNECT), as Kong's client sends it.
+      proxyTunnel: false,
+      connections: MAX_CONNECTIONS,
+      keepAliveTimeout,
+      requestTls: { rejectUnauthorized },
+      proxyTls: { lookup: latestLookup },
+      // Tunnels (https) and connections to the proxy (http) both bounded as direct connections are.
+      factory: (origin, opts) => new Pool(origin, { ...opts, connections: MAX_CONNECTIONS, keepAliveTimeout }),
+    });
   }
 
   close(): Promise<void> {

@@ -9,7 +9,7 @@
  */
 import { open } from 'node:fs/promises';
 import type { Credentials } from 'aws4';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, ProxyAgent, request } from 'undici';
 
 /** Credentials with, for temporary ones, when they expire (epoch milliseconds). */
 export interface AwsCredentials extends Credentials {
@@ -43,6 +43,26 @@ function dispatcher(): Agent {
   return agent;
 }
 
+/**
+ * The way to STS through an HTTP proxy (Kong's proxy_url: its STS client has http_proxy and
+ * https_proxy set to it), opened at the first call. The metadata and container endpoints are
+ * link-local or loopback: Kong reaches them directly, and so does the gateway.
+ */
+export class StsProxy {
+  #agent: ProxyAgent | null = null;
+  readonly #uri: string;
+  constructor(uri: string) {
+    this.#uri = uri;
+  }
+  dispatcher(): Dispatcher {
+    this.#agent ??= new ProxyAgent({ uri: this.#uri, proxyTunnel: false, connections: 4, keepAliveTimeout: 4000 });
+    return this.#agent;
+  }
+  close(): Promise<void> {
+    return this.#agent?.close() ?? Promise.resolve();
+  }
+}
+
 interface Answer {
   status: number;
   text: string;
@@ -56,9 +76,11 @@ async function call(
   headers: Record<string, string>,
   body: string | undefined,
   signal: AbortSignal,
+  proxy: StsProxy | null = null,
 ): Promise<Answer> {
   try {
-    const res = await request(url, { method, headers, body, signal, dispatcher: dispatcher() });
+    const via = proxy === null ? dispatcher() : proxy.dispatcher();
+    const res = await request(url, { method, headers, body, signal, dispatcher: via });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -280,6 +302,7 @@ async function sts(
   region: string | null,
   base: AwsCredentials | null,
   signal: AbortSignal,
+  proxy: StsProxy | null,
 ): Promise<AwsCredentials> {
   const what = `STS ${action}`;
   const body = new URLSearchParams({ Action: action, Version: '2011-06-15', ...params }).toString();
@@ -308,7 +331,7 @@ async function sts(
     );
     headers = signed.headers as Record<string, string>;
   }
-  const res = await call(what, u.href, 'POST', headers, body, signal);
+  const res = await call(what, u.href, 'POST', headers, body, signal, proxy);
   if (res.status !== 200) {
     const code = STS_ERROR_CODE.exec(res.text)?.[1];
     let message = STS_ERROR_MESSAGE.exec(res.text)?.[1];
@@ -344,8 +367,9 @@ export function assumeRole(
   endpoint: string,
   region: string | null,
   signal: AbortSignal,
+  proxy: StsProxy | null,
 ): Promise<AwsCredentials> {
-  return sts('AssumeRole', { RoleArn: roleArn, RoleSessionName: sessionName }, endpoint, region, base, signal);
+  return sts('AssumeRole', { RoleArn: roleArn, RoleSessionName: sessionName }, endpoint, region, base, signal, proxy);
 }
 
 /** STS AssumeRoleWithWebIdentity with the token of the file (read at each fetch: it rotates). */
@@ -356,6 +380,7 @@ export async function assumeRoleWithWebIdentity(
   endpoint: string,
   region: string | null,
   signal: AbortSignal,
+  proxy: StsProxy | null,
 ): Promise<AwsCredentials> {
   const token = await tokenFile('web identity', tokenPath);
   return sts(
@@ -365,5 +390,6 @@ export async function assumeRoleWithWebIdentity(
     region,
     null,
     signal,
+    proxy,
   );
 }

@@ -1,6 +1,6 @@
 // aws-lambda's config as the loader reads it: a decK dump of Kong's plugin (every field written,
 // the unset ones null) loads; Kong's rules refuse with Kong's messages; Kong's credential fields
-// (an STS role, IMDSv2) load; proxy_url is refused with the way out.
+// (an STS role, IMDSv2) and an http proxy_url load.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { issuesOf, load, V3 } from '../../../test/config/helpers.ts';
@@ -59,7 +59,7 @@ test("a decK dump of Kong's aws-lambda, unset fields null, loads", async () => {
   assert.equal(loaded.plugins.length, 1);
 });
 
-test("Kong's rules, with Kong's messages; Kong's credential fields load; proxy_url refused with the way out", async () => {
+test("Kong's rules, with Kong's messages; Kong's credential fields and an http proxy_url load", async () => {
   const base = { function_name: 'f', aws_region: 'us-east-1' };
   assert.deepEqual(await errors({ ...base, aws_key: 'AKIAEXAMPLEKEY123' }), [
     "routes[0].plugins[0].config.aws_secret: all or none of these fields must be set: 'config.aws_key', 'config.aws_secret'",
@@ -67,8 +67,13 @@ test("Kong's rules, with Kong's messages; Kong's credential fields load; proxy_u
   assert.deepEqual(await errors({ ...base, proxy_url: 'https://proxy.internal:3128' }), [
     'routes[0].plugins[0].config.proxy_url: proxy_url scheme must be http',
   ]);
-  const [proxy] = await errors({ ...base, proxy_url: 'http://proxy.internal:3128' });
-  assert.match(proxy!, /proxy_url: calling Lambda through an HTTP proxy is not supported: let the gateway reach/);
+  assert.deepEqual(await errors({ ...base, proxy_url: 'proxy.internal:3128' }), [
+    'routes[0].plugins[0].config.proxy_url: proxy_url: must be an http URL',
+  ]);
+  const proxied = await load(config({ ...base, proxy_url: 'http://user:pass@proxy.internal:3128' }), {
+    plugins: builtinPlugins,
+  });
+  assert.equal(proxied.plugins.length, 1);
   const roles = await load(
     config({
       ...base,

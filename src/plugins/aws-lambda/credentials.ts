@@ -27,6 +27,7 @@ import {
   containerUrlProblem,
   IMDS_DEFAULT,
   imdsCredentials,
+  StsProxy,
   stsEndpoint,
 } from './aws-endpoints.ts';
 
@@ -127,6 +128,7 @@ export interface CredentialConfig {
   aws_role_session_name?: string | null;
   aws_sts_endpoint_url?: string | null;
   aws_imds_protocol_version: 'v1' | 'v2';
+  proxy_url?: string | null;
   timeout: number;
 }
 
@@ -137,7 +139,12 @@ interface Link {
 }
 
 /** The environment's sources after the static keys, in lua-resty-aws's order. */
-function environmentChain(env: NodeJS.ProcessEnv, region: string | null, imdsVersion: 'v1' | 'v2'): Link[] {
+function environmentChain(
+  env: NodeJS.ProcessEnv,
+  region: string | null,
+  imdsVersion: 'v1' | 'v2',
+  proxy: StsProxy | null,
+): Link[] {
   const links: Link[] = [];
   const container = containerUrl(env);
   if (container !== null) {
@@ -156,7 +163,8 @@ function environmentChain(env: NodeJS.ProcessEnv, region: string | null, imdsVer
     const endpoint = env.AWS_ENDPOINT_URL_STS || stsEndpoint(region);
     links.push({
       name: 'web identity',
-      fetch: (signal) => assumeRoleWithWebIdentity(tokenFile, roleArn, session, endpoint, region, signal),
+      // Through proxy_url, as Kong's handler rebuilds this provider's STS client with it.
+      fetch: (signal) => assumeRoleWithWebIdentity(tokenFile, roleArn, session, endpoint, region, signal, proxy),
     });
   }
   // lua-resty-aws reads any value but "false" as disabled.
@@ -225,12 +233,22 @@ export function credentialSource(
   const deadline = Math.max(1, Math.min(MAX_FETCH_MS, config.timeout));
   const keys = staticKeys(config, env);
   let base: CredentialSource | null = keys === null ? null : new StaticCredentials(keys);
-  const hash = createHash('sha256').update(`${region}|${deadline}|`);
+  const proxyUrl = config.proxy_url ?? null;
+  const hash = createHash('sha256').update(`${region}|${deadline}|${proxyUrl}|`);
+  // STS through proxy_url: one small pool per proxy (keyed by a hash: its URL may hold a password).
+  const proxy =
+    proxyUrl === null
+      ? null
+      : services.shared(
+          `aws-lambda:sts-proxy:${createHash('sha256').update(proxyUrl).digest('hex')}`,
+          () => new StsProxy(proxyUrl),
+          (p) => p.close(),
+        );
   if (keys !== null) hash.update(`${keys.accessKeyId}|${keys.secretAccessKey}|${keys.sessionToken}|`);
   else {
     for (const k of CHAIN_VARIABLES) hash.update(`${env[k] ?? ''}|`);
     hash.update(config.aws_imds_protocol_version);
-    const links = environmentChain(env, region, config.aws_imds_protocol_version);
+    const links = environmentChain(env, region, config.aws_imds_protocol_version, proxy);
     if (links.length === 0) return null;
     base = services.shared(
       `aws-lambda:credentials:${hash.copy().digest('hex')}`,
@@ -248,7 +266,7 @@ export function credentialSource(
     () =>
       new CachedCredentials(async (signal) => {
         const creds = baseSource.current() ?? (await baseSource.refresh());
-        return assumeRole(creds, roleArn, session, endpoint, region, signal);
+        return assumeRole(creds, roleArn, session, endpoint, region, signal, proxy);
       }, deadline),
   );
 }

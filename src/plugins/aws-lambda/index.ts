@@ -5,9 +5,10 @@
  *
  * Credentials come from Kong's sources in Kong's order (credentials.ts). Differences from Kong, on
  * purpose (docs/plugins/aws-lambda.md): Lambda's and STS's certificates are verified (Kong's
- * ssl_verify is off); the function's answer goes out as it came (Kong's legacy empty_arrays_mode
- * re-encodes JSON); no proxy_url.
+ * ssl_verify is off), also through proxy_url's tunnel; the function's answer goes out as it came
+ * (Kong's legacy empty_arrays_mode re-encodes JSON).
  */
+import { createHash } from 'node:crypto';
 import type { Request as SignedRequest } from 'aws4';
 import schema from '../../../schemas/plugins/aws-lambda.schema.json' with { type: 'json' };
 import type {
@@ -80,18 +81,20 @@ function configIssues(config: Record<string, unknown>): PluginConfigIssue[] {
     });
   }
   if (set('proxy_url')) {
-    const scheme = /^([^:]+):\/\//.exec(String(config.proxy_url))?.[1];
-    issues.push({
-      at: ['proxy_url'],
-      message:
-        scheme !== undefined && scheme !== 'http'
-          ? 'proxy_url scheme must be http'
-          : 'proxy_url: calling Lambda through an HTTP proxy is not supported: let the gateway reach the Lambda endpoint, or set host and port to an endpoint that forwards to it',
-      severity: 'error',
-    });
+    const url = String(config.proxy_url);
+    // Kong's rule and message: an http proxy only (an https target goes through a CONNECT tunnel).
+    const scheme = PROXY_SCHEME.exec(url)?.[1];
+    if (scheme !== undefined && scheme !== 'http') {
+      issues.push({ at: ['proxy_url'], message: 'proxy_url scheme must be http', severity: 'error' });
+    } else if (!httpUrl(url)) {
+      // Kong types it as a URL (typedefs.url). The value is not quoted: it may hold a password.
+      issues.push({ at: ['proxy_url'], message: 'proxy_url: must be an http URL', severity: 'error' });
+    }
   }
   return issues;
 }
+
+const PROXY_SCHEME = /^([^:]+):\/\//;
 
 const INTERNAL = 'An unexpected error occurred';
 
@@ -154,11 +157,19 @@ class AwsLambda implements PluginHandlers {
     this.bodyLimit = config.skip_large_bodies ? SKIPPED_BODY_SIZE : MAX_BODY_SIZE;
     this.failed = new RepeatedWarning(logger, 'Lambda invocation failed', 1000, 'error');
     this.badAnswer = new RepeatedWarning(logger, 'could not JSON decode Lambda function response', 1000, 'error');
-    // One pool per endpoint and keepalive, kept across reloads (the origin names no secret).
+    // One pool per endpoint, keepalive and proxy, kept across reloads. The key names no secret:
+    // the proxy is in it by a hash, as its URL may hold a password.
     const origin = this.url === null ? '' : new URL(this.url).origin;
+    const proxy = config.proxy_url ?? undefined;
+    const proxyKey = proxy === undefined ? '' : `|${createHash('sha256').update(proxy).digest('hex')}`;
     this.pool = services.shared(
-      `aws-lambda:${origin}|${config.keepalive}`,
-      () => new FunctionPool({ keepaliveMs: config.keepalive, maxAnswerBytes: MAX_ANSWER_BYTES }),
+      `aws-lambda:${origin}|${config.keepalive}${proxyKey}`,
+      () =>
+        new FunctionPool({
+          keepaliveMs: config.keepalive,
+          maxAnswerBytes: MAX_ANSWER_BYTES,
+          ...(proxy === undefined ? {} : { proxy }),
+        }),
       (p) => p.close(),
     );
     this.skipped = new RepeatedWarning(logger, 'request body was buffered to disk, too large: left out of the payload');
