@@ -274,9 +274,14 @@ export async function containerCredentials(
 
 // ---------------------------------------------------------------- STS
 
-/** STS's regional endpoint, as Kong's lua-resty-aws uses by default; the global one without a region. */
+/**
+ * STS's regional endpoint, as Kong's lua-resty-aws uses by default (sts_regional_endpoints
+ * "regional"); the global one without a region. The China regions are under amazonaws.com.cn
+ * (lua-resty-aws's endpoint suffix of `cn-*` regions).
+ */
 export function stsEndpoint(region: string | null): string {
-  return region === null ? 'https://sts.amazonaws.com' : `https://sts.${region}.amazonaws.com`;
+  if (region === null) return 'https://sts.amazonaws.com';
+  return `https://sts.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 }
 
 const STS_FIELD = {

@@ -159,6 +159,21 @@ before(async () => {
         ],
       },
       {
+        name: 'china',
+        paths: ['/china'],
+        plugins: [
+          {
+            name: 'aws-lambda',
+            config: {
+              ...lambdaConfig,
+              aws_region: 'cn-north-1',
+              aws_assume_role_arn: 'arn:aws-cn:iam::123456789012:role/invoker',
+              proxy_url: `http://${PROXY_USER}:${PROXY_PASS}@127.0.0.1:${proxyPort}`,
+            },
+          },
+        ],
+      },
+      {
         name: 'refused',
         paths: ['/refused'],
         plugins: [
@@ -235,6 +250,16 @@ test('an http endpoint (disable_https) through proxy_url: absolute-form requests
     assert.equal(f.auth, auth);
   }
   assert.equal(seen.at(-1)?.signedBy, KEY);
+});
+
+test("a China region's STS is sts.<region>.amazonaws.com.cn, as lua-resty-aws names it", { skip }, async () => {
+  const before = tunnels.length;
+  // The stand-in's certificate does not name it: the call fails, the tunnel's target is what counts.
+  assert.deepEqual(await invoke('/china', 1), [500]);
+  assert.deepEqual(
+    tunnels.slice(before).map((t) => t.target),
+    ['sts.cn-north-1.amazonaws.com.cn:443'],
+  );
 });
 
 test("a proxy refusing the credentials is Kong's 500; the proxy's password shows in no log line or admin answer", {
