@@ -3,7 +3,7 @@
 // then GETs with it), the ECS container endpoint and Lambda, which checks each invocation's
 // Signature Version 4 against the secret the stand-ins handed out.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -156,10 +156,13 @@ after(async () => {
   }
 });
 
-/** A gateway whose environment has `env` (and no static keys), with an aws-lambda route `/fn`. */
+/**
+ * A gateway whose environment has `env` (and no static keys, and a HOME without ~/.aws: the
+ * machine's own shared files are not read), with an aws-lambda route `/fn`.
+ */
 async function gateway(env: Record<string, string>, config: Record<string, unknown> = {}): Promise<TestGateway> {
-  for (const k of Object.keys(process.env)) if (k.startsWith('AWS_')) delete process.env[k];
-  Object.assign(process.env, { AWS_EC2_METADATA_DISABLED: 'true' }, env);
+  for (const k of Object.keys(process.env)) if (/^(AWS|AMAZON)_/.test(k)) delete process.env[k];
+  Object.assign(process.env, { AWS_EC2_METADATA_DISABLED: 'true', HOME: tempDir('tollgate-home') }, env);
   const { port } = new URL(lambda.url);
   gw = await startGateway({
     config: {
@@ -417,6 +420,60 @@ test('credentials that come already expired are a failure, held a second: not a 
   assert.equal(lambda.seen.length, 0, 'expired credentials signed a call');
   const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
   assert.match(String(failed?.error), /STS AssumeRole: answer's Expiration is already past/);
+});
+
+/** A key, secret and session token Lambda accepts, written in a shared file. */
+function fileKeys(name: string): { id: string; secret: string; token: string } {
+  const id = `AKIDFILE${name.toUpperCase().padEnd(12, '0')}`;
+  secrets[id] = `file-secret-of-${name}`;
+  handedOut.push(secrets[id]!);
+  return { id, secret: secrets[id]!, token: `file-token-of-${name}` };
+}
+
+test("the shared credentials file: AWS_PROFILE's section, before instance metadata; ~/.aws/config without it", async () => {
+  const home = tempDir('tollgate-home');
+  mkdirSync(join(home, '.aws'));
+  const def = fileKeys('default');
+  const edge = fileKeys('edge');
+  writeFileSync(
+    join(home, '.aws', 'credentials'),
+    `# written by aws configure\n[default]\naws_access_key_id = ${def.id}\naws_secret_access_key = ${def.secret}\n\n` +
+      `[edge]\r\naws_access_key_id=${edge.id}\r\n; a comment\r\naws_secret_access_key = ${edge.secret}\r\naws_session_token = ${edge.token}\r\n`,
+  );
+  const imdsEnv = { AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url };
+  imds.seen.length = 0;
+  let g = await gateway({ HOME: home, AWS_PROFILE: 'edge', ...imdsEnv });
+  assert.deepEqual(await invoke(g, 3), [200, 200, 200]);
+  assert.deepEqual(lastSigner(), { keyId: edge.id, token: edge.token });
+  assert.equal(imds.seen.length, 0, 'instance metadata was asked before the shared file');
+  noSecretLogged(g);
+  await g.close();
+  // No credentials file: the config file's [profile NAME] section, as lua-resty-aws falls back.
+  const cfg = fileKeys('config');
+  const config = join(tempDir('tollgate-aws'), 'config');
+  writeFileSync(config, `[profile ops]\naws_access_key_id = ${cfg.id}\naws_secret_access_key = ${cfg.secret}\n`);
+  g = await gateway({ AWS_CONFIG_FILE: config, AWS_PROFILE: 'ops' });
+  assert.deepEqual(await invoke(g), [200]);
+  assert.equal(lastSigner().keyId, cfg.id);
+  await g.close();
+  // AMAZON_ variables come before the shared file (lua-resty-aws's second environment source).
+  g = await gateway({ HOME: home, AMAZON_ACCESS_KEY_ID: cfg.id, AMAZON_SECRET_ACCESS_KEY: cfg.secret });
+  assert.deepEqual(await invoke(g), [200]);
+  assert.deepEqual(lastSigner(), { keyId: cfg.id, token: undefined });
+});
+
+test('a shared credentials file over 256 KiB is refused, without a value of it in the log', async () => {
+  const file = join(tempDir('tollgate-aws'), 'credentials');
+  const big = fileKeys('big');
+  writeFileSync(
+    file,
+    `[default]\naws_access_key_id = ${big.id}\naws_secret_access_key = ${big.secret}\n${'# padding\n'.repeat(30_000)}`,
+  );
+  const g = await gateway({ AWS_SHARED_CREDENTIALS_FILE: file });
+  assert.deepEqual(await invoke(g), [500]);
+  const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
+  assert.match(String(failed?.error), /shared credentials: .* is over 256 KiB/);
+  noSecretLogged(g);
 });
 
 test('no source at all (no keys, instance metadata disabled): a warning at load, and 500', async () => {

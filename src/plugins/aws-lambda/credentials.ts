@@ -1,7 +1,8 @@
 /**
  * Where aws-lambda's credentials come from, in the order Kong 3 tries them (its handler, then
  * lua-resty-aws's default provider chain): aws_key/aws_secret of the config; AWS_ACCESS_KEY_ID,
- * AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) of the environment; the ECS/EKS container
+ * AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) of the environment, then the AMAZON_ ones; the
+ * profile of the shared credentials file (shared-file.ts, read at the first fetch); the ECS/EKS container
  * endpoint (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI or _FULL_URI); web identity
  * (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN: EKS's IRSA, through STS
  * AssumeRoleWithWebIdentity); the EC2 instance metadata service, unless
@@ -30,6 +31,7 @@ import {
   StsProxy,
   stsEndpoint,
 } from './aws-endpoints.ts';
+import { NoSharedFile, sharedFileCredentials, sharedFiles } from './shared-file.ts';
 
 export { type AwsCredentials, CredentialError, signer } from './aws-endpoints.ts';
 
@@ -146,6 +148,10 @@ function environmentChain(
   proxy: StsProxy | null,
 ): Link[] {
   const links: Link[] = [];
+  const files = sharedFiles(env);
+  if (files.credentials !== null || files.config !== null) {
+    links.push({ name: 'shared credentials', fetch: () => sharedFileCredentials(files) });
+  }
   const container = containerUrl(env);
   if (container !== null) {
     const problem = env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ? null : containerUrlProblem(container);
@@ -167,47 +173,75 @@ function environmentChain(
       fetch: (signal) => assumeRoleWithWebIdentity(tokenFile, roleArn, session, endpoint, region, signal, proxy),
     });
   }
-  // lua-resty-aws reads any value but "false" as disabled.
-  const imdsDisabled = env.AWS_EC2_METADATA_DISABLED;
-  if (imdsDisabled === undefined || imdsDisabled === 'false') {
+  if (imdsEnabled(env)) {
     const endpoint = env.AWS_EC2_METADATA_SERVICE_ENDPOINT || IMDS_DEFAULT;
     links.push({ name: 'instance metadata', fetch: (signal) => imdsCredentials(endpoint, imdsVersion, signal) });
   }
   return links;
 }
 
+/** lua-resty-aws reads any value of AWS_EC2_METADATA_DISABLED but "false" as disabled. */
+function imdsEnabled(env: NodeJS.ProcessEnv): boolean {
+  const disabled = env.AWS_EC2_METADATA_DISABLED;
+  return disabled === undefined || disabled === 'false';
+}
+
+/**
+ * Whether the config or the environment names a source of credentials (keys, a container
+ * endpoint, a web identity, instance metadata), the shared files aside: those are not read at
+ * load, so without another source the operator is told at load that invocations may fail.
+ */
+export function namesCredentialSource(config: CredentialConfig, env: NodeJS.ProcessEnv = process.env): boolean {
+  return (
+    staticKeys(config, env) !== null ||
+    containerUrl(env) !== null ||
+    Boolean(env.AWS_WEB_IDENTITY_TOKEN_FILE && env.AWS_ROLE_ARN) ||
+    imdsEnabled(env)
+  );
+}
+
 /** The first source of the chain that gives credentials; its error lists why each failed. */
 function chainFetch(links: Link[]): Fetch {
   return async (signal) => {
     const errors: string[] = [];
+    let absent: string | null = null;
     for (const link of links) {
       try {
         return await link.fetch(signal);
       } catch (err) {
-        errors.push((err as Error).message);
+        if (err instanceof NoSharedFile) absent = err.message;
+        else errors.push((err as Error).message);
         if (signal.aborted) break;
       }
     }
+    if (errors.length === 0 && absent !== null) errors.push(absent);
     throw new CredentialError(errors.join('; ').slice(0, 600));
   };
 }
+
+const ENV_PREFIXES = ['AWS', 'AMAZON'] as const;
 
 /** Static keys of the config, then of the environment; null when neither has both. */
 function staticKeys(config: CredentialConfig, env: NodeJS.ProcessEnv): AwsCredentials | null {
   if (config.aws_key != null && config.aws_secret != null) {
     return { accessKeyId: config.aws_key, secretAccessKey: config.aws_secret };
   }
-  if (env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY) {
-    return {
-      accessKeyId: env.AWS_ACCESS_KEY_ID,
-      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
-      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
-    };
+  // lua-resty-aws's chain reads the AWS_ variables, then the AMAZON_ ones.
+  for (const prefix of ENV_PREFIXES) {
+    const id = env[`${prefix}_ACCESS_KEY_ID`];
+    const secret = env[`${prefix}_SECRET_ACCESS_KEY`];
+    if (!id || !secret) continue;
+    const token = env[`${prefix}_SESSION_TOKEN`];
+    return { accessKeyId: id, secretAccessKey: secret, ...(token ? { sessionToken: token } : {}) };
   }
   return null;
 }
 
 const CHAIN_VARIABLES = [
+  'HOME',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_CONFIG_FILE',
+  'AWS_PROFILE',
   'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI',
   'AWS_CONTAINER_CREDENTIALS_FULL_URI',
   'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE',

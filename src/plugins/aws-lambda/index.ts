@@ -24,7 +24,13 @@ import { type FunctionAnswer, FunctionPool } from '../../lib/function-pool.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 import { lambdaHeaders, mergeHeaders, proxyAnswer } from './answer.ts';
-import { type AwsCredentials, type CredentialSource, credentialSource, signer } from './credentials.ts';
+import {
+  type AwsCredentials,
+  type CredentialSource,
+  credentialSource,
+  namesCredentialSource,
+  signer,
+} from './credentials.ts';
 import {
   type BodyRead,
   buildPayload,
@@ -127,9 +133,10 @@ class AwsLambda implements PluginHandlers {
       warn('no region: set aws_region, or AWS_REGION in the gateway environment; invocations answer 500', 'aws_region');
     }
     this.credentials = credentialSource(config, this.region, services);
-    if (this.credentials === null) {
+    if (this.credentials === null || !namesCredentialSource(config, env)) {
+      // The shared credentials file is read at the first invocation, not here (no I/O at load).
       warn(
-        'no AWS credentials: set aws_key and aws_secret, or give the gateway AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a container or web identity role, or instance metadata, which AWS_EC2_METADATA_DISABLED turns off); invocations answer 500',
+        'no AWS credentials but perhaps the shared credentials file (AWS_SHARED_CREDENTIALS_FILE, ~/.aws/credentials, not read at load): set aws_key and aws_secret, or give the gateway AWS credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a container or web identity role, or instance metadata, which AWS_EC2_METADATA_DISABLED turns off); otherwise invocations answer 500',
         'aws_key',
       );
     }
