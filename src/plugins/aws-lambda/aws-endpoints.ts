@@ -7,7 +7,8 @@
  * and its errors name the endpoint and the status but never a secret, a session token or the web
  * identity token (an answer's body is not quoted, but for STS's own error code and message).
  */
-import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { Credentials } from 'aws4';
 import { Agent, type Dispatcher, ProxyAgent, request } from 'undici';
 
@@ -99,11 +100,28 @@ async function call(
   }
 }
 
+/**
+ * A credential file (a token, the shared credentials), opened without blocking and refused unless a
+ * regular file: open() of a FIFO waits for a writer in a thread of libuv's pool, past any deadline,
+ * and four such threads stall every file access and DNS lookup of the process.
+ */
+export async function openRegular(path: string): Promise<FileHandle> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    if (!(await fh.stat()).isFile())
+      throw Object.assign(new Error('not a regular file'), { code: 'not a regular file' });
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  return fh;
+}
+
 /** A token read from a file, trimmed, refused when it cannot go in a header or a form. */
 async function tokenFile(what: string, path: string): Promise<string> {
   let text: string;
   try {
-    const fh = await open(path, 'r');
+    const fh = await openRegular(path);
     try {
       const buf = Buffer.alloc(MAX_TOKEN_FILE_BYTES + 1);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);

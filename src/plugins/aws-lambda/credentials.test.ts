@@ -3,6 +3,7 @@
 // then GETs with it), the ECS container endpoint and Lambda, which checks each invocation's
 // Signature Version 4 against the secret the stand-ins handed out.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -474,6 +475,32 @@ test('a shared credentials file over 256 KiB is refused, without a value of it i
   const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
   assert.match(String(failed?.error), /shared credentials: .* is over 256 KiB/);
   noSecretLogged(g);
+});
+
+test('a token or credentials file that is a FIFO is refused at once, not waited on past any deadline', async (t) => {
+  const dir = tempDir('tollgate-irsa');
+  const fifo = join(dir, 'token');
+  execFileSync('mkfifo', [fifo]);
+  // Should open() block (the defect), a writer releases it at the end, whatever the outcome.
+  t.after(() => {
+    const w = spawn('sh', ['-c', `printf x > '${fifo}'`]);
+    setTimeout(() => w.kill(), 1000).unref();
+  });
+  const g = await gateway(
+    {
+      AWS_SHARED_CREDENTIALS_FILE: fifo,
+      AWS_WEB_IDENTITY_TOKEN_FILE: fifo,
+      AWS_ROLE_ARN: 'arn:aws:iam::1:role/pod',
+      AWS_ENDPOINT_URL_STS: sts.url,
+    },
+    { timeout: 400 },
+  );
+  const res = await fetch(`${g.url}/fn`, { signal: AbortSignal.timeout(4000) });
+  assert.equal(res.status, 500);
+  await res.body?.cancel();
+  const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
+  assert.match(String(failed?.error), /shared credentials: .* unreadable \(not a regular file\)/);
+  assert.match(String(failed?.error), /web identity: token file unreadable \(not a regular file\)/);
 });
 
 test('no source at all (no keys, instance metadata disabled): a warning at load, and 500', async () => {

@@ -8,8 +8,8 @@
  * Read at the first fetch (never at load: loading a config does no I/O), at most 256 KiB, parsed in
  * one pass over its lines. Errors name the file and the profile, never a value of the file.
  */
-import { open } from 'node:fs/promises';
-import { type AwsCredentials, CredentialError } from './aws-endpoints.ts';
+import type { FileHandle } from 'node:fs/promises';
+import { type AwsCredentials, CredentialError, openRegular } from './aws-endpoints.ts';
 
 /** No shared file at all: the usual case, left out of the chain's error when another source failed. */
 export class NoSharedFile extends CredentialError {}
@@ -40,9 +40,9 @@ export function sharedFiles(env: NodeJS.ProcessEnv): SharedFiles {
 
 /** The text of a file, or null when it does not exist. */
 async function readBounded(path: string): Promise<string | null> {
-  let fh: Awaited<ReturnType<typeof open>>;
+  let fh: FileHandle;
   try {
-    fh = await open(path, 'r');
+    fh = await openRegular(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
