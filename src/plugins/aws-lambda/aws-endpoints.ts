@@ -302,6 +302,36 @@ export function stsEndpoint(region: string | null): string {
   return `https://sts.${region}.${region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com'}`;
 }
 
+/**
+ * A label that names a region (eu-west-3, us-gov-west-1, af-south-1). lua-resty-aws checks a
+ * shorter list of prefixes and would put a region into sts.af-south-1.amazonaws.com a second time;
+ * any region-like label counts here.
+ */
+const REGION_LABEL = /(^|\.)[a-z]{2}(-[a-z]+)+-\d+\./;
+const AWS_PUBLIC = /^(.+)(\.amazonaws\.com)$/;
+
+/**
+ * aws_sts_endpoint_url as lua-resty-aws uses it (sts_regional_endpoints "regional", its default):
+ * a public AWS name without a region, such as the global https://sts.amazonaws.com, gets the
+ * region put in (https://sts.eu-west-3.amazonaws.com), which is also the region that signs; a
+ * name with a region, a VPC endpoint or any other host is used as written.
+ */
+export function regionalStsUrl(url: string, region: string | null): string {
+  if (region === null) return url;
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  const host = u.hostname;
+  if (host.endsWith('.vpce.amazonaws.com') || REGION_LABEL.test(host)) return url;
+  const m = AWS_PUBLIC.exec(host);
+  if (m === null) return url;
+  u.hostname = `${m[1]}.${region}${m[2]}`;
+  return u.href;
+}
+
 const STS_FIELD = {
   AccessKeyId: /<AccessKeyId>([^<]+)<\/AccessKeyId>/,
   SecretAccessKey: /<SecretAccessKey>([^<]+)<\/SecretAccessKey>/,

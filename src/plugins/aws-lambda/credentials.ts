@@ -28,6 +28,7 @@ import {
   containerUrlProblem,
   IMDS_DEFAULT,
   imdsCredentials,
+  regionalStsUrl,
   StsProxy,
   stsEndpoint,
 } from './aws-endpoints.ts';
@@ -292,7 +293,10 @@ export function credentialSource(
   const roleArn = config.aws_assume_role_arn;
   if (roleArn == null || base === null) return base;
   const session = config.aws_role_session_name ?? 'kong';
-  const endpoint = config.aws_sts_endpoint_url ?? (env.AWS_ENDPOINT_URL_STS || stsEndpoint(region));
+  const endpoint =
+    config.aws_sts_endpoint_url != null
+      ? regionalStsUrl(config.aws_sts_endpoint_url, region)
+      : env.AWS_ENDPOINT_URL_STS || stsEndpoint(region);
   const baseSource = base;
   hash.update(`|${roleArn}|${session}|${endpoint}`);
   return services.shared(

@@ -173,6 +173,26 @@ before(async () => {
           },
         ],
       },
+      ...[
+        'https://sts.amazonaws.com',
+        'https://vpce-0a1b2c3d-e4f5.sts.eu-west-3.vpce.amazonaws.com',
+        'https://sts.af-south-1.amazonaws.com',
+      ].map((url, i) => ({
+        name: `sts-url-${i}`,
+        paths: [`/sts-url-${i}`],
+        plugins: [
+          {
+            name: 'aws-lambda',
+            config: {
+              ...lambdaConfig,
+              aws_assume_role_arn: 'arn:aws:iam::123456789012:role/invoker',
+              aws_role_session_name: `url-${i}`,
+              aws_sts_endpoint_url: url,
+              proxy_url: `http://${PROXY_USER}:${PROXY_PASS}@127.0.0.1:${proxyPort}`,
+            },
+          },
+        ],
+      })),
       {
         name: 'refused',
         paths: ['/refused'],
@@ -259,6 +279,31 @@ test("a China region's STS is sts.<region>.amazonaws.com.cn, as lua-resty-aws na
   assert.deepEqual(
     tunnels.slice(before).map((t) => t.target),
     ['sts.cn-north-1.amazonaws.com.cn:443'],
+  );
+});
+
+test('aws_sts_endpoint_url https://sts.amazonaws.com is made regional, as lua-resty-aws does; a VPC endpoint or a regional name is not', {
+  skip,
+}, async () => {
+  let before = tunnels.length;
+  const stsCalls = seen.filter((s) => s.host === STS_HOST).length;
+  // Signed for the region at the regional name (over a tunnel to it, maybe one kept alive).
+  assert.deepEqual(await invoke('/sts-url-0', 1), [200]);
+  assert.equal(seen.filter((s) => s.host === STS_HOST).length, stsCalls + 1);
+  assert.ok(!tunnels.slice(before).some((t) => t.target === 'sts.amazonaws.com:443'), 'the global STS was asked');
+  before = tunnels.length;
+  // The stand-in's certificate does not name the VPC endpoint: the tunnel's target is what counts.
+  assert.deepEqual(await invoke('/sts-url-1', 1), [500]);
+  assert.deepEqual(
+    tunnels.slice(before).map((t) => t.target),
+    ['vpce-0a1b2c3d-e4f5.sts.eu-west-3.vpce.amazonaws.com:443'],
+  );
+  // A name with a region keeps it (lua-resty-aws's shorter list would add a second one here).
+  before = tunnels.length;
+  assert.deepEqual(await invoke('/sts-url-2', 1), [500]);
+  assert.deepEqual(
+    tunnels.slice(before).map((t) => t.target),
+    ['sts.af-south-1.amazonaws.com:443'],
   );
 });
 
