@@ -225,7 +225,8 @@ class RequestTransformer implements PluginHandlers {
     }
     if (body === null) return req.exitError(413, TOO_LARGE.message, { connection: 'close' });
     let query: Args | null = null;
-    if (formQuery && body.length > 0) query = addArgs(addArgs(new Map(), req.rawQuery), body.toString('utf8'));
+    if (formQuery && body.length > 0)
+      query = addArgs(addArgs(new Map(), req.upstreamQuery ?? req.rawQuery), body.toString('utf8'));
     if (this.hasQuery || query !== null) this.transformQuery(req, query);
     const out =
       kind === BodyKind.None
@@ -271,7 +272,9 @@ class RequestTransformer implements PluginHandlers {
   }
 
   private transformQuery(req: GatewayRequest, merged: Args | null): void {
-    const q = merged ?? addArgs(new Map(), req.rawQuery);
+    // Kong's get_query reads nginx's $args, which an earlier plugin's set_query or clear_query_arg
+    // changed (key-auth's hide_credentials): the client's query would put a hidden key back.
+    const q = merged ?? addArgs(new Map(), req.upstreamQuery ?? req.rawQuery);
     for (const name of this.removeQuery) q.delete(name);
     for (const op of this.renameQuery) {
       const to = valueOf(op, req);

@@ -54,6 +54,17 @@ before(async () => {
         ],
       },
       {
+        // key-auth (priority 1250) hides the key before request-transformer (801) rewrites the query.
+        name: 'hidden',
+        paths: ['/hidden'],
+        plugins: [{ name: 'key-auth', config: { hide_credentials: true } }, rt({ add: { querystring: ['added:1'] } })],
+      },
+      {
+        name: 'hidden-get',
+        paths: ['/hidden-get'],
+        plugins: [{ name: 'key-auth', config: { hide_credentials: true } }, rt({ http_method: 'GET' })],
+      },
+      {
         name: 'limited',
         paths: ['/limited'],
         plugins: [
@@ -65,6 +76,7 @@ before(async () => {
     {
       name: 'real',
       url: upstream.url,
+      extra: { consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }] },
       services: [
         {
           name: 'echo',
@@ -121,6 +133,17 @@ test('a Content-Type the plugin adds decides the body: GET turned POST gets the 
   assert.equal(upstream.requests[n]!.headers['content-type'], 'application/json');
   assert.deepEqual(JSON.parse(seen.body), { body: 'somecontent' });
   assert.equal(upstream.requests[n]!.headers['content-length'], String(Buffer.byteLength(seen.body)));
+});
+
+test("a rewritten querystring starts from the one earlier plugins left (Kong's get_query): a key key-auth hid stays hidden", async () => {
+  const seen = (await (await fetch(`${gw.url}/hidden/x?b=2&apikey=alice-key`)).json()) as Seen;
+  assert.equal(seen.url, '/x?added=1&b=2');
+  const form = await fetch(`${gw.url}/hidden-get/x?b=2&apikey=alice-key`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'f=1',
+  });
+  assert.equal(((await form.json()) as Seen).url, '/x?b=2&f=1');
 });
 
 test('a querystring rewrite percent-encodes spaces as %20, as Kong does, never as +', async () => {
