@@ -113,6 +113,12 @@ before(async () => {
                 },
               },
             ]),
+            // key-auth hides the key it read (Kong's clear_query_arg) and request-transformer adds
+            // a parameter: Kong's get_query reads the query after both, and the function gets that.
+            route('hidden', { functionname: 'hidden', apikey: KEY }, [
+              { name: 'key-auth', config: { hide_credentials: true } },
+              { name: 'request-transformer', config: { add: { querystring: ['added:by the transformer'] } } },
+            ]),
           ],
         },
       ],
@@ -189,6 +195,19 @@ test("the function gets the headers as earlier plugins left them (Kong's get_hea
   const open = await fetch(`${gw!.url}/fn`, { headers: forged });
   await open.text();
   for (const name of Object.keys(forged)) assert.equal(last().headers[name], undefined, name);
+});
+
+test('the function gets the query as earlier plugins left it: a key key-auth hides never reaches it', async (t) => {
+  if (skipReason) return t.skip(skipReason);
+  const res = await fetch(`${gw!.url}/hidden?b=1&apikey=alice-key&c=x%20y`);
+  assert.equal(res.status, 201);
+  await res.text();
+  const url = new URL(last().url, 'http://function.test');
+  assert.equal(url.pathname, '/api/hidden');
+  assert.equal(url.searchParams.get('apikey'), null);
+  assert.equal(url.searchParams.get('b'), '1');
+  assert.equal(url.searchParams.get('c'), 'x y');
+  assert.equal(url.searchParams.get('added'), 'by the transformer');
 });
 
 test('a GET with a body sends it too; other methods go as the client sent them', async (t) => {

@@ -1,8 +1,8 @@
 /**
  * The `azure-functions` plugin: Kong 3's azure-functions. A route with it calls an Azure Functions
  * HTTP trigger, `{http|https}://{appname}.{hostdomain}/{routeprefix}/{functionname}`, with the
- * client's method, query, headers and body (and `x-functions-key`, `x-functions-clientid` from the
- * config) instead of proxying, and answers the client with the function's status, headers and body.
+ * client's method, and its query, headers and body as earlier plugins left them (and
+ * `x-functions-key`, `x-functions-clientid` from the config) instead of proxying, and answers the client with the function's status, headers and body.
  *
  * Differences from Kong, on purpose (docs/plugins/azure-functions.md): the function app's
  * certificate is verified unless `https_verify: false` (Kong's default is false); a body over 8 MiB
@@ -85,7 +85,10 @@ class AzureFunctions implements PluginHandlers {
     const body = await req.readBody(MAX_BODY_SIZE);
     if (body === null) return req.exitError(413, undefined, undefined, 'BODY_TOO_LARGE');
     const headers = functionHeaders(req, this.config.apikey, this.config.clientid);
-    const url = req.rawQuery === '' ? this.base : `${this.base}?${req.rawQuery}`;
+    // Kong's kong.request.get_query() reads nginx's $args after earlier plugins' set_query and
+    // clear_query_arg: the query as it would go upstream, without the key key-auth hid.
+    const query = req.upstreamQuery ?? req.rawQuery;
+    const url = query === '' ? this.base : `${this.base}?${query}`;
     let res: Awaited<ReturnType<FunctionPool['call']>>;
     try {
       res = await this.pool.call(
