@@ -5,7 +5,7 @@
 import type { GatewayRequest, HeaderValue } from '../pipeline/plugin.ts';
 import { parseRequestJson } from './json.ts';
 import { multipartBoundary, parseMultipart } from './multipart.ts';
-import { kongQueryArgs } from './query.ts';
+import { kongQueryArgs, type QueryArg } from './query.ts';
 
 /**
  * The client's header lines by name: a header sent more than once is an array of its values,
@@ -56,6 +56,19 @@ export function kongHeaders(req: GatewayRequest): Record<string, string | string
     out[name] = sent !== undefined && v === req.headers[name] ? sent : typeof v === 'string' ? v : [...v];
   }
   return out;
+}
+
+/**
+ * Kong's `kong.request.get_query()`: the query as it would go upstream, as Kong's reads nginx's
+ * `$args` after the plugins before changed them with `kong.service.request.set_query` or
+ * `clear_query_arg` (request-transformer's changes, the key key-auth's `hide_credentials` hid);
+ * the client's while no plugin changed it.
+ */
+export function kongQuery(req: GatewayRequest): Record<string, QueryArg | QueryArg[]> {
+  const changed = req.upstreamQuery;
+  return changed === null
+    ? kongQueryArgs(req.rawQuery, req.query)
+    : kongQueryArgs(changed, new URLSearchParams(changed));
 }
 
 /**

@@ -13,9 +13,9 @@
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/request-termination.schema.json' with { type: 'json' };
 import type { GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { configHeaderValue, definePlugin, kongQueryArgs, nodeId, PluginConfigError } from '../../index.ts';
+import { configHeaderValue, definePlugin, nodeId, PluginConfigError } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
-import { kongBodyArgs, kongHeaders } from '../../lib/kong-request.ts';
+import { kongBodyArgs, kongHeaders, kongQuery } from '../../lib/kong-request.ts';
 
 /** The request-termination plugin's config, defaults applied. */
 export interface RequestTerminationConfig {
@@ -141,7 +141,7 @@ class RequestTermination implements PluginHandlers {
       host: req.host,
       port: req.raw.socket.localPort ?? null,
       headers: kongHeaders(req),
-      query: kongQueryArgs(req.rawQuery, req.query),
+      query: kongQuery(req),
       body: raw === null ? undefined : kongBodyArgs(req.headers['content-type'], raw),
       raw_body: raw === null ? undefined : raw.toString('utf8'),
       method: req.method,

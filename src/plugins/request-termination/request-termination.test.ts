@@ -47,7 +47,10 @@ describe('request-termination', () => {
           plugins: [
             {
               name: 'request-transformer',
-              config: { add: { headers: ['x-added:yes'] }, remove: { headers: ['x-gone'] } },
+              config: {
+                add: { headers: ['x-added:yes'], querystring: ['q-added:yes'] },
+                remove: { headers: ['x-gone'], querystring: ['q-gone'] },
+              },
             },
             { name: 'request-termination', config: { echo: true } },
           ],
@@ -124,6 +127,13 @@ describe('request-termination', () => {
     const { headers } = JSON.parse(text).request;
     assert.equal(headers['x-added'], 'yes');
     assert.equal(headers['x-gone'], undefined);
+  });
+
+  test("echo shows the query as earlier plugins left it, as Kong's get_query() reads it", async () => {
+    // Kong's set_query and clear_query_arg change nginx's $args, which get_query() reads.
+    const { text } = await call(gw, '/echo-transformed?keep=1&q-gone=bye');
+    const { query } = JSON.parse(text).request;
+    assert.deepEqual(query, { keep: '1', 'q-added': 'yes' });
   });
 
   test('echo answers a JSON copy of the request in Kong shape', async () => {
