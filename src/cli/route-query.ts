@@ -151,9 +151,10 @@ export function explainRequest(rt: Runtime, req: QueryRequest): Explanation {
       id: s.id,
       url: s.protocol === 'echo' ? 'echo://' : `${s.protocol}://${hostForUrl}${port}${s.path ?? ''}`,
     };
-    // The proxy's: a gRPC service gets the request's own target whatever the route (Kong's
-    // grpc_pass), others the path after strip_path and the service path.
-    const upPath = svc.grpc ? bytes : upstreamPath(s.path, route, path, match.matchedPath);
+    // The proxy's: a gRPC service gets the request's own path whatever the route (Kong's
+    // grpc_pass), normalized as the routes judged it; others the path after strip_path and the
+    // service path.
+    const upPath = svc.grpc ? path : upstreamPath(s.path, route, path, match.matchedPath);
     const host = route.preserve_host && r.hostHeader !== '' ? r.hostHeader : defaultHost(svc.hostHeader, svc.balancer);
     const origin = s.protocol === 'echo' ? 'echo://echo' : `${svc.scheme}://${hostForUrl}${port}`;
     out.upstream = {

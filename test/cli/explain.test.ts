@@ -322,4 +322,20 @@ test("explain: a gRPC service gets the request's own path, as the proxy sends it
   );
   assert.equal(viaHttp.route.name, 'greeter-http');
   assert.equal(viaHttp.upstream.path, '/routeguide.RouteGuide/GetFeature');
+  // The path the routes judged, normalized, as the proxy sends it: not the spelling typed.
+  const dotted = JSON.parse(
+    (
+      await gateway([
+        'explain',
+        '-c',
+        f,
+        '--format',
+        'json',
+        'POST',
+        'http://localhost/helloworld.Greeter/x/../Say%48ello',
+      ])
+    ).out,
+  );
+  assert.equal(dotted.upstream.path, '/helloworld.Greeter/SayHello');
+  assert.equal(dotted.upstream.url, 'http://greeter.internal:50051/helloworld.Greeter/SayHello');
 });
