@@ -2,7 +2,7 @@
  * The `redirect` plugin: Kong 3.9's redirect. Every request on its scope is answered with
  * `status_code` and `Location: location` (body `redirecting`, as Kong sends); with
  * `keep_incoming_path`, the location's path and query are replaced by the request's normalized
- * path and raw query, as Kong's. See docs/plugins/redirect.md.
+ * path and raw query (as earlier plugins left it), as Kong's. See docs/plugins/redirect.md.
  */
 import schema from '../../../schemas/plugins/redirect.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginHandlers } from '../../index.ts';
@@ -52,8 +52,11 @@ class Redirect implements PluginHandlers {
     // Kong: set_pathname(kong.request.get_path()):set_search(kong.request.get_raw_query()). The
     // path is the normalized one (no dot segments, no empty segments, unreserved characters
     // decoded), which req.path is, already percent-encoded as ada writes a pathname; the query
-    // is the raw one, with what set_search encodes encoded (a `#` would otherwise end it).
-    const query = req.rawQuery === '' ? '' : `?${req.rawQuery.replace(QUERY_UNSAFE, escapeQueryChar)}`;
+    // is the raw one, with what set_search encodes encoded (a `#` would otherwise end it), as
+    // earlier plugins left it: get_raw_query reads nginx's $args, which key-auth's
+    // hide_credentials (clear_query_arg) changed, so a hidden key never goes to the new location.
+    const raw = req.upstreamQuery ?? req.rawQuery;
+    const query = raw === '' ? '' : `?${raw.replace(QUERY_UNSAFE, escapeQueryChar)}`;
     req.exit(this.config.status_code, BODY, { Location: this.origin + req.path + query + this.hash });
   }
 }

@@ -42,8 +42,19 @@ describe('redirect', () => {
         route('keep', '/keep', { location: 'https://new.example.com:8443/ignored?no=1', keep_incoming_path: true }),
         route('temp', '/temp', { location: 'http://example.net/', status_code: 302 }),
         route('frag', '/frag', { location: 'https://x.example.com/base?drop=1#top', keep_incoming_path: true }),
+        {
+          name: 'hidden',
+          paths: ['/hidden'],
+          plugins: [
+            { name: 'key-auth', config: { hide_credentials: true } },
+            { name: 'redirect', config: { location: 'https://elsewhere.example.org/', keep_incoming_path: true } },
+          ],
+        },
       ],
-      { url: upstream.url },
+      {
+        url: upstream.url,
+        extra: { consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }] },
+      },
     );
   });
   after(async () => {
@@ -84,6 +95,13 @@ describe('redirect', () => {
     // the query instead of cutting it and replacing the location's fragment.
     const r = await get(gw, `/frag/a?q="<x>'#y&z={}|^\`%zz`);
     assert.equal(r.location, 'https://x.example.com/frag/a?q=%22%3Cx%3E%27%23y&z={}|^`%zz#top');
+  });
+
+  test("keep_incoming_path sends the query as earlier plugins left it (Kong's get_raw_query): a key key-auth hid never goes to the new location", async () => {
+    const r = await get(gw, '/hidden/a?b=1&apikey=alice-key&c=2');
+    assert.equal(r.status, 301);
+    assert.equal(r.location, 'https://elsewhere.example.org/hidden/a?b=1&c=2');
+    assert.equal((await get(gw, '/hidden/a?apikey=alice-key')).location, 'https://elsewhere.example.org/hidden/a');
   });
 
   test('answers the configured status', async () => {
