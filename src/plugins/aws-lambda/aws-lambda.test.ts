@@ -178,6 +178,11 @@ before(async () => {
             // Both run before aws-lambda (Kong's priorities 1250 and 801 against its 750).
             route('changed', 'plain', { forward_request_headers: true }, CHANGERS),
             route('changedapigw', 'plain', { awsgateway_compatible: true }, CHANGERS),
+            ...['hidden', 'hiddenuri', 'hiddenapigw'].map((name, i) =>
+              route(name, 'plain', [{}, { forward_request_uri: true }, { awsgateway_compatible: true }][i], [
+                { name: 'key-auth', config: { hide_credentials: true } },
+              ]),
+            ),
             route('forward', 'plain', {
               forward_request_method: true,
               forward_request_uri: true,
@@ -322,6 +327,22 @@ test("the payload's headers are those earlier plugins left (Kong's get_headers a
   const open = await fetch(`${gw.url}/forward`, { method: 'POST', headers: forged, body: 'x' });
   const plain = ((await open.json()) as { got: { request_headers: Record<string, string> } }).got.request_headers;
   for (const name of Object.keys(forged)) assert.equal(plain[name], undefined, name);
+});
+
+test("a key key-auth's hide_credentials took out of the query is not in the payload (Kong's get_query after clear_query_arg)", async () => {
+  const query = '?apikey=alice-key&kept=1';
+  const legacy = await fetch(`${gw.url}/hidden${query}`);
+  const got = ((await legacy.json()) as { got: Record<string, unknown> }).got;
+  assert.equal(got.kept, '1');
+  assert.equal(got.apikey, undefined);
+  const uri = await fetch(`${gw.url}/hiddenuri${query}`);
+  const args = ((await uri.json()) as { got: { request_uri_args: Record<string, unknown> } }).got.request_uri_args;
+  assert.deepEqual({ ...args }, { kept: '1' });
+  const apigw = await fetch(`${gw.url}/hiddenapigw${query}`);
+  assert.equal(apigw.status, 200);
+  await apigw.body?.cancel();
+  const event = JSON.parse(last().body) as { queryStringParameters: Record<string, unknown> };
+  assert.deepEqual({ ...event.queryStringParameters }, { kept: '1' });
 });
 
 test("forward_request_*: method, uri, headers, a text body as text and a binary one in base64, as Kong's", async () => {

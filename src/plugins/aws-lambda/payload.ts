@@ -5,8 +5,7 @@
  * (`awsgateway_compatible`).
  */
 import type { GatewayRequest } from '../../index.ts';
-import { kongQueryArgs } from '../../index.ts';
-import { kongBodyArgs, kongHeaders } from '../../lib/kong-request.ts';
+import { kongBodyArgs, kongHeaders, kongQuery } from '../../lib/kong-request.ts';
 
 /** The fields of the config the payload depends on. */
 export interface PayloadConfig {
@@ -72,7 +71,7 @@ export function buildPayload(req: GatewayRequest, config: PayloadConfig, body: B
     config.forward_request_uri;
   if (!forwarding) {
     // Kong's backwards-compatible payload: the query arguments, overridden by the body's.
-    const out: Record<string, unknown> = kongQueryArgs(req.rawQuery, req.query) as Record<string, unknown>;
+    const out: Record<string, unknown> = kongQuery(req) as Record<string, unknown>;
     const args = body === null ? undefined : kongBodyArgs(req.headers['content-type'], body);
     // A JSON array body with no query stays an array, as Lua's merge of it into an empty table
     // encodes; with query arguments beside it, its items go under "1", "2", ... as Lua numbers them.
@@ -88,7 +87,7 @@ export function buildPayload(req: GatewayRequest, config: PayloadConfig, body: B
   if (config.forward_request_uri) {
     // Kong's get_path_with_query(): nginx's request_uri, the target as the client sent it.
     out.request_uri = req.raw.url ?? (req.rawQuery === '' ? req.path : `${req.path}?${req.rawQuery}`);
-    out.request_uri_args = kongQueryArgs(req.rawQuery, req.query);
+    out.request_uri_args = kongQuery(req);
   }
   if (config.forward_request_body) {
     const contentType = req.headers['content-type'];
@@ -151,7 +150,7 @@ function apiGatewayEvent(
   for (const k of Object.keys(req.captures)) if (!NUMBERED.test(k)) pathParameters[k] = req.captures[k]!;
   const queryStringParameters: Record<string, unknown> = {};
   const multiValueQueryStringParameters: Record<string, unknown[]> = {};
-  const args = kongQueryArgs(req.rawQuery, req.query) as Record<string, unknown>;
+  const args = kongQuery(req) as Record<string, unknown>;
   for (const name of Object.keys(args)) {
     const v = args[name];
     queryStringParameters[name] = Array.isArray(v) ? v[0] : v;
