@@ -27,10 +27,12 @@ import { type Args, addArgs, serializeArgs } from './query.ts';
 import {
   compileTemplate,
   isValidHeaderValue,
+  readsHeaders,
   render,
   renderPath,
   Target,
   type Template,
+  TemplateEnv,
   TemplateError,
 } from './template.ts';
 
@@ -118,13 +120,13 @@ function compileOps(
 }
 
 /** The value for the querystring or the body. */
-function valueOf(op: Op, req: GatewayRequest): string {
-  return render(op.value, req, Target.Text);
+function valueOf(op: Op, env: TemplateEnv | null): string {
+  return render(op.value, env, Target.Text);
 }
 
 /** The value for a header: its bytes as a latin1 string. */
-function headerValueOf(op: Op, req: GatewayRequest): string {
-  return render(op.value, req, Target.Header);
+function headerValueOf(op: Op, env: TemplateEnv | null): string {
+  return render(op.value, env, Target.Header);
 }
 
 /** The client body as plugins before this one left it (counted by request-size-limiting, or raw). */
@@ -150,6 +152,10 @@ class RequestTransformer implements PluginHandlers {
   private readonly replaceBody: readonly Op[];
   private readonly addBody: readonly Op[];
   private readonly appendBody: readonly Op[];
+  /** Whether any value is a template (a run then reads the request through a TemplateEnv). */
+  private readonly templated: boolean;
+  /** Whether a header's new value reads a request header. */
+  private readonly headerOpsReadHeaders: boolean;
 
   constructor(c: RequestTransformerConfig, warn: (msg: string, field: string) => void) {
     this.method = c.http_method != null ? c.http_method.toUpperCase() : null;
@@ -194,10 +200,31 @@ class RequestTransformer implements PluginHandlers {
         this.addBody.length +
         this.appendBody.length >
       0;
+    this.templated =
+      (this.uri !== null && typeof this.uri !== 'string') ||
+      [
+        this.renameHeaders,
+        this.replaceHeaders,
+        this.addHeaders,
+        this.appendHeaders,
+        this.renameQuery,
+        this.replaceQuery,
+        this.addQuery,
+        this.appendQuery,
+        this.renameBody,
+        this.replaceBody,
+        this.addBody,
+        this.appendBody,
+      ].some((ops) => ops.some((op) => typeof op.value !== 'string'));
+    this.headerOpsReadHeaders = [this.replaceHeaders, this.addHeaders, this.appendHeaders].some((ops) =>
+      ops.some((op) => readsHeaders(op.value)),
+    );
   }
 
   access(req: GatewayRequest): void | Promise<void> {
-    if (this.uri !== null) req.setUpstreamPath(renderPath(this.uri, req));
+    // Kong's template environment is made anew for each run of the plugin.
+    const env = this.templated ? new TemplateEnv(req) : null;
+    if (this.uri !== null) req.setUpstreamPath(renderPath(this.uri, env));
     // Kong's order: uri, method, headers, body, querystring. The method's form-to-query move reads
     // the Content-Type the client sent (Kong runs it before the headers change); the body is read
     // as the Content-Type the upstream will get, so `add.headers: [Content-Type:application/json]`
@@ -205,14 +232,19 @@ class RequestTransformer implements PluginHandlers {
     const formQuery =
       this.formToQuery && bodyKind(req.headers['content-type']) === BodyKind.Form && hasRequestBody(req);
     if (this.method !== null && this.method !== req.method) req.setUpstreamMethod(this.method);
-    if (!this.transformHeaders(req)) return req.exitError(400, BAD_HEADER_VALUE.message);
+    if (!this.transformHeaders(req, env)) return req.exitError(400, BAD_HEADER_VALUE.message);
     const kind = this.hasBody ? bodyKind(firstValue(req.getUpstreamHeader('content-type'))) : BodyKind.None;
-    if (formQuery || kind !== BodyKind.None) return this.withBody(req, kind, formQuery);
-    if (this.hasQuery) this.transformQuery(req, null);
+    if (formQuery || kind !== BodyKind.None) return this.withBody(req, kind, formQuery, env);
+    if (this.hasQuery) this.transformQuery(req, null, env);
   }
 
   /** Reads the body once (bounded), then applies the method's form-to-query move, the querystring and the body changes. */
-  private async withBody(req: GatewayRequest, kind: BodyKind, formQuery: boolean): Promise<void> {
+  private async withBody(
+    req: GatewayRequest,
+    kind: BodyKind,
+    formQuery: boolean,
+    env: TemplateEnv | null,
+  ): Promise<void> {
     let body: Buffer | null;
     try {
       body = await req.readBody(BODY_LIMIT);
@@ -227,21 +259,22 @@ class RequestTransformer implements PluginHandlers {
     let query: Args | null = null;
     if (formQuery && body.length > 0)
       query = addArgs(addArgs(new Map(), req.upstreamQuery ?? req.rawQuery), body.toString('utf8'));
-    if (this.hasQuery || query !== null) this.transformQuery(req, query);
+    if (this.hasQuery || query !== null) this.transformQuery(req, query, env);
     const out =
       kind === BodyKind.None
         ? null
         : kind === BodyKind.Json
-          ? this.jsonBody(req, body)
+          ? this.jsonBody(body, env)
           : kind === BodyKind.Form
-            ? this.formBody(req, body)
-            : this.multipartBody(req, body);
+            ? this.formBody(body, env)
+            : this.multipartBody(req, body, env);
     // The client body was consumed: the upstream gets the new one, or the same bytes.
     req.setUpstreamBody(out ?? body);
   }
 
   /** False when a templated value cannot be a header value (the request is then refused). */
-  private transformHeaders(req: GatewayRequest): boolean {
+  private transformHeaders(req: GatewayRequest, env: TemplateEnv | null): boolean {
+    if (this.headerOpsReadHeaders) env!.readHeaders();
     for (const name of this.removeHeaders) req.removeUpstreamHeader(name);
     for (const op of this.renameHeaders) {
       if (op.name === op.value) continue;
@@ -252,48 +285,48 @@ class RequestTransformer implements PluginHandlers {
     }
     for (const op of this.replaceHeaders) {
       if (req.getUpstreamHeader(op.name) === undefined && op.name !== 'host') continue;
-      const v = headerValueOf(op, req);
+      const v = headerValueOf(op, env);
       if (!isValidHeaderValue(v)) return false;
       req.setUpstreamHeader(op.name, v);
     }
     for (const op of this.addHeaders) {
       if (op.name === 'host' || req.getUpstreamHeader(op.name) !== undefined) continue;
-      const v = headerValueOf(op, req);
+      const v = headerValueOf(op, env);
       if (!isValidHeaderValue(v)) return false;
       req.setUpstreamHeader(op.name, v);
     }
     for (const op of this.appendHeaders) {
       if (op.name === 'host') continue;
-      const v = headerValueOf(op, req);
+      const v = headerValueOf(op, env);
       if (!isValidHeaderValue(v)) return false;
       req.appendUpstreamHeader(op.name, v);
     }
     return true;
   }
 
-  private transformQuery(req: GatewayRequest, merged: Args | null): void {
+  private transformQuery(req: GatewayRequest, merged: Args | null, env: TemplateEnv | null): void {
     // Kong's get_query reads nginx's $args, which an earlier plugin's set_query or clear_query_arg
     // changed (key-auth's hide_credentials): the client's query would put a hidden key back.
     const q = merged ?? addArgs(new Map(), req.upstreamQuery ?? req.rawQuery);
     for (const name of this.removeQuery) q.delete(name);
     for (const op of this.renameQuery) {
-      const to = valueOf(op, req);
+      const to = valueOf(op, env);
       const values = q.get(op.name);
       if (to === op.name || values === undefined) continue;
       q.delete(op.name);
       q.set(to, values);
     }
-    for (const op of this.replaceQuery) if (q.has(op.name)) q.set(op.name, [valueOf(op, req)]);
-    for (const op of this.addQuery) if (!q.has(op.name)) q.set(op.name, [valueOf(op, req)]);
+    for (const op of this.replaceQuery) if (q.has(op.name)) q.set(op.name, [valueOf(op, env)]);
+    for (const op of this.addQuery) if (!q.has(op.name)) q.set(op.name, [valueOf(op, env)]);
     for (const op of this.appendQuery) {
       const values = q.get(op.name);
-      if (values === undefined) q.set(op.name, [valueOf(op, req)]);
-      else values.push(valueOf(op, req));
+      if (values === undefined) q.set(op.name, [valueOf(op, env)]);
+      else values.push(valueOf(op, env));
     }
     req.setUpstreamQuery(serializeArgs(q));
   }
 
-  private jsonBody(req: GatewayRequest, body: Buffer): string | null {
+  private jsonBody(body: Buffer, env: TemplateEnv | null): string | null {
     let params: Record<string, unknown>;
     if (body.length === 0) params = {};
     else {
@@ -317,7 +350,7 @@ class RequestTransformer implements PluginHandlers {
         changed = true;
       }
       for (const op of this.renameBody) {
-        const to = valueOf(op, req);
+        const to = valueOf(op, env);
         if (to !== op.name && has(op.name)) {
           setOwnField(params, to, params[op.name]);
           delete params[op.name];
@@ -327,19 +360,19 @@ class RequestTransformer implements PluginHandlers {
       // Kong's Lua truthiness: a JSON null is present (cjson.null is truthy), only false is not.
       for (const op of this.replaceBody) {
         if (has(op.name) && params[op.name] !== false) {
-          setOwnField(params, op.name, valueOf(op, req));
+          setOwnField(params, op.name, valueOf(op, env));
           changed = true;
         }
       }
     }
     for (const op of this.addBody) {
       if (!has(op.name) || params[op.name] === false) {
-        setOwnField(params, op.name, valueOf(op, req));
+        setOwnField(params, op.name, valueOf(op, env));
         changed = true;
       }
     }
     for (const op of this.appendBody) {
-      setOwnField(params, op.name, appendedField(get(op.name), valueOf(op, req)));
+      setOwnField(params, op.name, appendedField(get(op.name), valueOf(op, env)));
       changed = true;
     }
     return changed ? JSON.stringify(params) : null;
@@ -350,7 +383,7 @@ class RequestTransformer implements PluginHandlers {
    * part name; `append` does not apply (as in Kong). Renamed parts keep their other header lines
    * (a file stays a file); replaced and added ones are plain fields.
    */
-  private multipartBody(req: GatewayRequest, body: Buffer): Buffer | null {
+  private multipartBody(req: GatewayRequest, body: Buffer, env: TemplateEnv | null): Buffer | null {
     const boundary = multipartBoundary(firstValue(req.getUpstreamHeader('content-type')) ?? '');
     let parts: Part[] | null = boundary === null ? null : body.length === 0 ? [] : parseMultipart(body, boundary);
     if (parts === null) return null;
@@ -358,7 +391,7 @@ class RequestTransformer implements PluginHandlers {
     let changed = false;
     if (body.length > 0) {
       for (const op of this.renameBody) {
-        const to = valueOf(op, req);
+        const to = valueOf(op, env);
         if (to === op.name || !has(op.name)) continue;
         parts = parts.filter((p) => !partIs(p, to)).map((p) => (partIs(p, op.name) ? renamedPart(p, to) : p));
         changed = true;
@@ -369,7 +402,7 @@ class RequestTransformer implements PluginHandlers {
       }
       for (const op of this.replaceBody) {
         if (!has(op.name)) continue;
-        const value = valueOf(op, req);
+        const value = valueOf(op, env);
         parts = parts.filter((p) => !partIs(p, op.name));
         parts.push(simplePart(op.name, value));
         changed = true;
@@ -377,7 +410,7 @@ class RequestTransformer implements PluginHandlers {
     }
     for (const op of this.addBody) {
       if (has(op.name)) continue;
-      parts.push(simplePart(op.name, valueOf(op, req)));
+      parts.push(simplePart(op.name, valueOf(op, env)));
       changed = true;
     }
     if (!changed) return null;
@@ -386,7 +419,7 @@ class RequestTransformer implements PluginHandlers {
     return out.body;
   }
 
-  private formBody(req: GatewayRequest, body: Buffer): string | null {
+  private formBody(body: Buffer, env: TemplateEnv | null): string | null {
     const params = new URLSearchParams(body.toString('utf8'));
     let changed = false;
     if (body.length > 0) {
@@ -395,7 +428,7 @@ class RequestTransformer implements PluginHandlers {
         changed = true;
       }
       for (const op of this.renameBody) {
-        const to = valueOf(op, req);
+        const to = valueOf(op, env);
         if (to !== op.name && params.has(op.name)) {
           const values = params.getAll(op.name);
           params.delete(op.name);
@@ -406,19 +439,19 @@ class RequestTransformer implements PluginHandlers {
       }
       for (const op of this.replaceBody) {
         if (params.has(op.name)) {
-          params.set(op.name, valueOf(op, req));
+          params.set(op.name, valueOf(op, env));
           changed = true;
         }
       }
     }
     for (const op of this.addBody) {
       if (!params.has(op.name)) {
-        params.set(op.name, valueOf(op, req));
+        params.set(op.name, valueOf(op, env));
         changed = true;
       }
     }
     for (const op of this.appendBody) {
-      params.append(op.name, valueOf(op, req));
+      params.append(op.name, valueOf(op, env));
       changed = true;
     }
     return changed ? params.toString() : null;

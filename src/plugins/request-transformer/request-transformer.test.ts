@@ -65,6 +65,22 @@ before(async () => {
         plugins: [{ name: 'key-auth', config: { hide_credentials: true } }, rt({ http_method: 'GET' })],
       },
       {
+        // Kong's templates read get_headers()/get_query() at their first use: after the plugins
+        // before (key-auth's X-Consumer-Username, the key it hid), before this plugin's own changes.
+        name: 'templated',
+        paths: ['/templated'],
+        plugins: [
+          { name: 'key-auth', config: { hide_credentials: true } },
+          rt({
+            remove: { headers: ['x-old'] },
+            add: {
+              headers: ['x-user:$(headers.x_consumer_username)', 'x-was:$(headers["x-old"])'],
+              querystring: ["key:$(query_params.apikey or 'hidden')"],
+            },
+          }),
+        ],
+      },
+      {
         name: 'limited',
         paths: ['/limited'],
         plugins: [
@@ -144,6 +160,15 @@ test("a rewritten querystring starts from the one earlier plugins left (Kong's g
     body: 'f=1',
   });
   assert.equal(((await form.json()) as Seen).url, '/x?b=2&f=1');
+});
+
+test("templates read the request as earlier plugins left it and before this plugin's own changes, as Kong's", async () => {
+  const res = await fetch(`${gw.url}/templated/x?apikey=alice-key`, { headers: { 'x-old': 'before' } });
+  assert.equal(((await res.json()) as Seen).url, '/x?key=hidden');
+  const got = upstream.requests.at(-1)!.headers;
+  assert.equal(got['x-user'], 'alice');
+  assert.equal(got['x-was'], 'before');
+  assert.equal(got['x-old'], undefined);
 });
 
 test('a querystring rewrite percent-encodes spaces as %20, as Kong does, never as +', async () => {

@@ -1,7 +1,7 @@
 // Kong's `$(...)` value templates, compiled once into tokens. Kong evaluates arbitrary Lua in them;
 // Tollgate accepts the lookups people use: headers / query_params / uri_captures by `.name` or
 // `["name"]`, string literals, and `or` fallbacks between them.
-import type { GatewayRequest } from '../../index.ts';
+import type { GatewayRequest, HeaderValue } from '../../index.ts';
 
 const enum Source {
   Header,
@@ -56,6 +56,13 @@ function compileExpression(expr: string, whole: string): Atom[] {
   return atoms;
 }
 
+/** Whether rendering `t` may read a request header. */
+export function readsHeaders(t: Template | string): boolean {
+  return (
+    typeof t !== 'string' && t.some((part) => typeof part !== 'string' && part.some((a) => a.source === Source.Header))
+  );
+}
+
 /** Compiles `text`; a text without `$(` compiles to itself. */
 export function compileTemplate(text: string): Template | string {
   if (!text.includes('$(')) return text;
@@ -92,18 +99,46 @@ export function compileTemplate(text: string): Template | string {
   return out;
 }
 
-function lookup(req: GatewayRequest, atom: Atom): string | undefined {
+/**
+ * What one run of the plugin renders its templates from: Kong's template environment, whose
+ * `headers` and `query_params` are read at their first use (kong.request.get_headers() and
+ * get_query()), so they hold what the plugins before this one left (a request-transformer header,
+ * key-auth's X-Consumer-* headers, a query without the key hide_credentials took out), and, read
+ * before this plugin applies its own header changes, not those.
+ */
+export class TemplateEnv {
+  #headers: Readonly<Record<string, HeaderValue>> | null = null;
+  #query: URLSearchParams | null = null;
+  constructor(readonly req: GatewayRequest) {}
+
+  /**
+   * Reads the headers now if they were not read yet: Kong's transform_headers changes a copy and
+   * sets it at its end, so its header templates read the headers as they were before it.
+   */
+  readHeaders(): void {
+    this.#headers ??= this.req.getUpstreamHeaders();
+  }
+
+  header(name: string): string | undefined {
+    const v = (this.#headers ??= this.req.getUpstreamHeaders())[name];
+    return v === undefined ? undefined : typeof v === 'string' ? v : v.join(', ');
+  }
+
+  query(name: string): string | undefined {
+    const changed = this.req.upstreamQuery;
+    this.#query ??= changed === null ? this.req.query : new URLSearchParams(changed);
+    return this.#query.get(name) ?? undefined;
+  }
+}
+
+function lookup(env: TemplateEnv, atom: Atom): string | undefined {
   switch (atom.source) {
-    case Source.Header: {
-      const v = req.headers[atom.key];
-      return v === undefined ? undefined : typeof v === 'string' ? v : v.join(', ');
-    }
-    case Source.Query: {
-      const v = req.query.get(atom.key);
-      return v === null ? undefined : v;
-    }
+    case Source.Header:
+      return env.header(atom.key);
+    case Source.Query:
+      return env.query(atom.key);
     case Source.Capture:
-      return req.captures[atom.key];
+      return env.req.captures[atom.key];
     default:
       return atom.key;
   }
@@ -134,8 +169,11 @@ function headerText(s: string): string {
   return ASCII.test(s) ? s : Buffer.from(s, 'latin1').toString('utf8');
 }
 
-/** Renders a compiled template against the client request (headers, query and captures as received). */
-export function render(t: Template | string, req: GatewayRequest, target: Target): string {
+/**
+ * Renders a compiled template; `env` is null only for a plugin without templates (a string renders
+ * as itself).
+ */
+export function render(t: Template | string, env: TemplateEnv | null, target: Target): string {
   const header = target === Target.Header;
   if (typeof t === 'string') return header ? utf8Bytes(t) : t;
   let s = '';
@@ -145,7 +183,7 @@ export function render(t: Template | string, req: GatewayRequest, target: Target
       continue;
     }
     for (const atom of part) {
-      const v = lookup(req, atom);
+      const v = lookup(env!, atom);
       if (v !== undefined) {
         if (atom.source === Source.Header) s += header ? v : headerText(v);
         else s += header ? utf8Bytes(v) : v;
@@ -175,7 +213,7 @@ function encodeBytes(bytes: Uint8Array): string {
  * dot segments, no `?` or `#`) and goes in as it is: it spans segments only where the route's own
  * regex let it (Kong's `~/v1/(?<rest>.*)` → `/v2/$(uri_captures.rest)` rewrite).
  */
-export function renderPath(t: Template | string, req: GatewayRequest): string {
+export function renderPath(t: Template | string, env: TemplateEnv | null): string {
   if (typeof t === 'string') return t;
   let s = '';
   for (const part of t) {
@@ -184,7 +222,7 @@ export function renderPath(t: Template | string, req: GatewayRequest): string {
       continue;
     }
     for (const atom of part) {
-      const v = lookup(req, atom);
+      const v = lookup(env!, atom);
       if (v !== undefined) {
         if (atom.source === Source.Header) s += encodeBytes(Buffer.from(v, 'latin1'));
         else if (atom.source === Source.Query) s += encodeBytes(Buffer.from(v, 'utf8'));
