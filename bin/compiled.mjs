@@ -45,6 +45,8 @@ const VENDOR = {
     import Client from ${JSON.stringify(join(dir, 'lib/dispatcher/client.js'))};
     import Dispatcher from ${JSON.stringify(join(dir, 'lib/dispatcher/dispatcher.js'))};
     import Agent from ${JSON.stringify(join(dir, 'lib/dispatcher/agent.js'))};
+    import Pool from ${JSON.stringify(join(dir, 'lib/dispatcher/pool.js'))};
+    import ProxyAgent from ${JSON.stringify(join(dir, 'lib/dispatcher/proxy-agent.js'))};
     import api from ${JSON.stringify(join(dir, 'lib/api/index.js'))};
     import errors from ${JSON.stringify(join(dir, 'lib/core/errors.js'))};
     import globals from ${JSON.stringify(join(dir, 'lib/global.js'))};
@@ -65,7 +67,7 @@ const VENDOR = {
     }
     // The table of well-known header names the gateway adds its own to (src/upstream/header-names.ts).
     const { headerNameLowerCasedRecord } = constants;
-    export { Agent, buildConnector, Client, Dispatcher, errors, headerNameLowerCasedRecord, request };`,
+    export { Agent, buildConnector, Client, Dispatcher, errors, headerNameLowerCasedRecord, Pool, ProxyAgent, request };`,
   yaml: commonJs('yaml'),
   pino: commonJs('pino'),
   jose: () => `export * from 'jose';`,
