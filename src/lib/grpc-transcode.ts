@@ -102,7 +102,16 @@ export async function loadProtoFile(file: string): Promise<ProtoFile> {
   // include path (Kong adds the file's own directory).
   root.resolvePath = (origin, target) =>
     Object.hasOwn(BUNDLED, target) || target.startsWith('google/protobuf/') ? target : resolve(origin, target);
-  await root.load(file, { keepCase: true });
+  // protobufjs resolves the file's types itself once its last file is read, in its own read
+  // callback: a type that does not exist (`returns (Typo)`) throws there, out of any promise, and
+  // the exception would end the process. Its resolving is put off until here, where it rejects.
+  const resolveAll = root.resolveAll;
+  root.resolveAll = () => root;
+  try {
+    await root.load(file, { keepCase: true });
+  } finally {
+    root.resolveAll = resolveAll;
+  }
   root.resolveAll();
   const methods: RpcMethod[] = [];
   const main = root.files[0];

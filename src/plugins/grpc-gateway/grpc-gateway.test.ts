@@ -13,6 +13,8 @@ import { rawMethod } from '../../../test/support/grpc.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const PROTO = fileURLToPath(new URL('../../../test/fixtures/grpc-gateway/greeter.proto', import.meta.url));
+// Parses, but names a type it never declares.
+const UNRESOLVED = fileURLToPath(new URL('../../../test/fixtures/grpc-gateway/unresolved.proto', import.meta.url));
 
 // The test's own reading of the proto (the annotations are options protobufjs keeps as parsed).
 protobuf.common('google/api/annotations.proto', { nested: {} } as never);
@@ -114,6 +116,11 @@ services:
         plugins:
           - name: grpc-gateway
             config: { proto: /nonexistent/greeter.proto }
+      - name: unresolved-proto
+        paths: [/unresolved]
+        plugins:
+          - name: grpc-gateway
+            config: { proto: ${JSON.stringify(UNRESOLVED)} }
   - name: html
     url: http://127.0.0.1:${(page.address() as AddressInfo).port}
     routes:
@@ -255,6 +262,14 @@ services:
       assert.equal(bad.status, 500);
     }
     assert.ok(gw.logs.some((l) => String(l.msg ?? l.message).includes('/nonexistent/greeter.proto')));
+  });
+
+  test('a proto naming a type it does not declare is a 500, the process up', async () => {
+    // protobufjs throws that in its own file-read callback: uncaught, it would end the gateway.
+    const bad = await call('/unresolved/v1/broken');
+    assert.equal(bad.status, 500);
+    assert.ok(gw.logs.some((l) => String(l.msg ?? l.message).includes('no such type: Missing')));
+    assert.equal((await call('/v1/messages/alive')).status, 200);
   });
 
   test('a reply message over 4 MiB is not held: the answer is cut', async () => {
