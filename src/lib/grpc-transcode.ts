@@ -166,9 +166,11 @@ function numeric(v: unknown): number {
 }
 
 const DIGITS = /^-?\d{1,20}$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
 
-function scalarIn(field: Field, v: unknown): unknown {
-  const t = field.type;
+function scalarIn(t: string, v: unknown): unknown {
   if (t === 'string') {
     if (typeof v !== 'string') throw new EncodeError('not a string');
     return v;
@@ -187,10 +189,18 @@ function scalarIn(field: Field, v: unknown): unknown {
     return n;
   }
   if (INT64.has(t)) {
+    // protobufjs wraps a value past 64 bits silently (`99999999999999999999` would reach the
+    // service as 7766279631452241919, 1e300 as 0): refused, as Lua's integers cannot hold it either.
+    const unsigned = t === 'uint64' || t === 'fixed64';
     // As a string, to keep every digit (a JSON number past 2^53 has lost them already).
-    if (typeof v === 'string' && DIGITS.test(v)) return v;
+    if (typeof v === 'string' && DIGITS.test(v)) {
+      const b = BigInt(v);
+      if (unsigned ? b < 0n || b > UINT64_MAX : b < INT64_MIN || b > INT64_MAX) throw new EncodeError('out of range');
+      return v;
+    }
     const n = numeric(v);
     if (!Number.isInteger(n)) throw new EncodeError('not an integer');
+    if (unsigned ? n < 0 || n >= 2 ** 64 : n < -(2 ** 63) || n >= 2 ** 63) throw new EncodeError('out of range');
     return n;
   }
   if (FLOAT.has(t)) return numeric(v);
@@ -228,7 +238,7 @@ function timestampIn(v: unknown): { seconds: number; nanos: number } {
 function valueIn(field: Field, v: unknown, depth: number): unknown {
   if (v === null) throw new EncodeError('null');
   const rt = field.resolvedType;
-  if (rt === null) return scalarIn(field, v);
+  if (rt === null) return scalarIn(field.type, v);
   if ('fieldsArray' in rt) {
     const type = rt as Type;
     if (type.fullName === TIMESTAMP) return timestampIn(v);
@@ -255,7 +265,12 @@ export function messageIn(type: Type, json: unknown, depth = 0): Record<string, 
       if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new EncodeError('not an object');
       const m: Record<string, unknown> = {};
       // Keys are the client's: `__proto__` is a key like any other, not the object's prototype.
-      for (const k of Object.keys(v)) setOwnField(m, k, valueIn(field, (v as Record<string, unknown>)[k], depth));
+      const keyType = (field as unknown as MapField).keyType;
+      for (const k of Object.keys(v)) {
+        // A JSON key is a string: one for an integer key must be a number that fits it.
+        if (keyType !== 'string') scalarIn(keyType, k);
+        setOwnField(m, k, valueIn(field, (v as Record<string, unknown>)[k], depth));
+      }
       out[key] = m;
     } else if (field.repeated) {
       // A single query argument for a repeated field is a list of one.

@@ -186,6 +186,30 @@ services:
     assert.equal(JSON.parse(small.text).big, 5);
   });
 
+  test("an int64 past 64 bits is Kong's 400, not a wrapped number sent on", async () => {
+    for (const big of ['"9223372036854775807"', '"-9223372036854775808"', '9007199254740992']) {
+      const r = await call('/v1/echo', { method: 'POST', body: `{"big":${big}}` });
+      assert.equal(r.status, 200, big);
+      assert.equal(String(JSON.parse(r.text).big), JSON.parse(big).toString());
+    }
+    const over = [
+      '{"big":"99999999999999999999"}',
+      '{"big":"9223372036854775808"}',
+      '{"big":"-9223372036854775809"}',
+      '{"big":1e300}',
+      '{"big":9223372036854775808}',
+      '{"names":{"99999999999999999999":"x"}}',
+      '{"names":{"abc":"x"}}',
+    ];
+    for (const body of over) {
+      seen = null;
+      const r = await call('/v1/echo', { method: 'POST', body });
+      assert.equal(r.status, 400, body);
+      assert.equal(r.text, 'failed to encode payload');
+      assert.equal(seen, null);
+    }
+  });
+
   test("a non-OK grpc-status is Kong's HTTP status; UNIMPLEMENTED is 500", async () => {
     const r = await call('/v1/fail/x');
     assert.equal(r.status, 404);
