@@ -170,6 +170,15 @@ const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const UINT64_MAX = 2n ** 64n - 1n;
 
+/** Standard or URL-safe base64, padded or not, as proto3's JSON mapping takes `bytes`. */
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+function isBase64(v: string): boolean {
+  if (!BASE64.test(v)) return false;
+  const padded = v.endsWith('=');
+  return padded ? v.length % 4 === 0 : v.length % 4 !== 1;
+}
+
 function scalarIn(t: string, v: unknown): unknown {
   if (t === 'string') {
     if (typeof v !== 'string') throw new EncodeError('not a string');
@@ -205,7 +214,9 @@ function scalarIn(t: string, v: unknown): unknown {
   }
   if (FLOAT.has(t)) return numeric(v);
   if (t === 'bytes') {
-    if (typeof v !== 'string') throw new EncodeError('not a base64 string');
+    // Node's base64 decoder skips what is not base64 (`not base64 !!` would reach the service as
+    // the bytes of `notbase6`): a value that is not base64 does not fit the field.
+    if (typeof v !== 'string' || !isBase64(v)) throw new EncodeError('not a base64 string');
     return Buffer.from(v, 'base64');
   }
   throw new EncodeError(`unknown type ${t}`);

@@ -177,6 +177,7 @@ services:
       when: '2024-05-01T10:00:00Z',
       counts: { a: 1 },
       names: { '9007199254740993': 'big', '-1': 'minus one' },
+      blob: 'aGVsbG8=',
     };
     const r = await call('/v1/echo', { method: 'POST', body: JSON.stringify(sent) });
     assert.equal(r.status, 200, r.text);
@@ -186,7 +187,7 @@ services:
     assert.equal(JSON.parse(small.text).big, 5);
   });
 
-  test("an int64 past 64 bits is Kong's 400, not a wrapped number sent on", async () => {
+  test("an int64 past 64 bits, or bytes not in base64, are Kong's 400, not garbage sent on", async () => {
     for (const big of ['"9223372036854775807"', '"-9223372036854775808"', '9007199254740992']) {
       const r = await call('/v1/echo', { method: 'POST', body: `{"big":${big}}` });
       assert.equal(r.status, 200, big);
@@ -200,6 +201,9 @@ services:
       '{"big":9223372036854775808}',
       '{"names":{"99999999999999999999":"x"}}',
       '{"names":{"abc":"x"}}',
+      // bytes that are not base64
+      '{"blob":"not base64 !!"}',
+      '{"blob":"aGVsb"}',
     ];
     for (const body of over) {
       seen = null;
