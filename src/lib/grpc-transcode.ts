@@ -259,12 +259,24 @@ function valueIn(field: Field, v: unknown, depth: number): unknown {
 }
 
 /**
+ * Messages (a map's entries each count: each is one on the wire) one JSON value may make. Each
+ * costs protobufjs an allocation-heavy encode: 8 MiB of `[{},{},...]` (2.7 million messages) held
+ * the event loop for seconds and took a gigabyte. Kong reads no body past its 8 KiB buffer, so no
+ * more than a few thousand ever reach its encoder.
+ */
+export const MAX_MESSAGES = 10_000;
+/** Messages made so far by the messageIn under way (it runs to its end synchronously). */
+let messagesIn = 0;
+
+/**
  * The object protobufjs encodes as message `type` from a JSON value (a body, or the path and
  * query values set into one); fields it does not know are left out, as Kong leaves them.
  * Throws an EncodeError for a value that does not fit its field.
  */
 export function messageIn(type: Type, json: unknown, depth = 0): Record<string, unknown> {
   if (depth > MAX_MESSAGE_DEPTH) throw new EncodeError('nested too deep');
+  if (depth === 0) messagesIn = 0;
+  if (++messagesIn > MAX_MESSAGES) throw new EncodeError('too many messages');
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new EncodeError('not an object');
   const src = json as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -280,6 +292,7 @@ export function messageIn(type: Type, json: unknown, depth = 0): Record<string, 
       for (const k of Object.keys(v)) {
         // A JSON key is a string: one for an integer key must be a number that fits it.
         if (keyType !== 'string') scalarIn(keyType, k);
+        if (++messagesIn > MAX_MESSAGES) throw new EncodeError('too many messages');
         setOwnField(m, k, valueIn(field, (v as Record<string, unknown>)[k], depth));
       }
       out[key] = m;

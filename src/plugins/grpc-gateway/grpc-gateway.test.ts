@@ -259,6 +259,20 @@ services:
     }
   });
 
+  test('a body making more than 10,000 messages is refused, not encoded', async () => {
+    // A map's entries are messages on the wire; the request message is one more.
+    const counts = (n: number) =>
+      JSON.stringify({ counts: Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, i])) });
+    const ok = await call('/v1/echo', { method: 'POST', body: counts(9_999) });
+    assert.equal(ok.status, 200, ok.text.slice(0, 100));
+    assert.equal(Object.keys(JSON.parse(ok.text).counts).length, 9_999);
+    seen = null;
+    const r = await call('/v1/echo', { method: 'POST', body: counts(10_000) });
+    assert.equal(r.status, 400);
+    assert.equal(r.text, 'failed to encode payload');
+    assert.equal(seen, null);
+  });
+
   test('a body nested deeper than any message is refused, not walked', async () => {
     const nested = (n: number) => `{"node":${'{"next":'.repeat(n)}{}${'}'.repeat(n + 1)}`;
     const ok = await call('/v1/echo', { method: 'POST', body: nested(50) });
