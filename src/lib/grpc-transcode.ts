@@ -238,9 +238,26 @@ const DATE_TIME =
 function timestampIn(v: unknown): { seconds: number; nanos: number } {
   const m = typeof v === 'string' ? DATE_TIME.exec(v) : null;
   if (m === null) throw new EncodeError('not a date-time');
-  const ms = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!);
-  if (Number.isNaN(ms)) throw new EncodeError('not a date-time');
-  let seconds = ms / 1000;
+  // Date.UTC would take years 0-99 as 1900-1999 and roll a 13th month or a 30 February over into
+  // another date: the fields are set literally and checked instead.
+  const year = +m[1]!;
+  const month = +m[2]! - 1;
+  const day = +m[3]!;
+  const d = new Date(0);
+  d.setUTCFullYear(year, month, day);
+  d.setUTCHours(+m[4]!, +m[5]!, +m[6]!, 0);
+  const zoneMinutes = m[11] === undefined ? 0 : +m[11];
+  if (
+    d.getUTCFullYear() !== year ||
+    d.getUTCMonth() !== month ||
+    d.getUTCDate() !== day ||
+    +m[4]! > 23 ||
+    +m[5]! > 59 ||
+    +m[6]! > 59 ||
+    zoneMinutes > 59
+  )
+    throw new EncodeError('not a date-time');
+  let seconds = d.getTime() / 1000;
   if (m[9] !== undefined) seconds -= (m[9] === '-' ? -1 : 1) * (+m[10]! * 3600 + +m[11]! * 60);
   const nanos = m[7] === undefined ? 0 : Number(m[7].padEnd(9, '0'));
   return { seconds, nanos };

@@ -259,6 +259,24 @@ services:
     }
   });
 
+  test('a Timestamp is read literally: year 99 is not 1999, and a date that does not exist is a 400', async () => {
+    const r = await call('/v1/echo', { method: 'POST', body: '{"when":"0099-02-28T23:59:59Z"}' });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(JSON.parse(r.text).when, '0099-02-28T23:59:59');
+    const leap = await call('/v1/echo', { method: 'POST', body: '{"when":"2024-02-29T00:00:00+01:00"}' });
+    assert.equal(JSON.parse(leap.text).when, '2024-02-28T23:00:00');
+    for (const when of [
+      '2024-13-01T00:00:00Z',
+      '2023-02-29T00:00:00Z',
+      '2024-01-01T24:00:00Z',
+      '2024-01-01T00:60:00',
+    ]) {
+      const bad = await call('/v1/echo', { method: 'POST', body: JSON.stringify({ when }) });
+      assert.equal(bad.status, 400, when);
+      assert.equal(bad.text, 'failed to encode payload');
+    }
+  });
+
   test('a body making more than 10,000 messages is refused, not encoded', async () => {
     // A map's entries are messages on the wire; the request message is one more.
     const counts = (n: number) =>
