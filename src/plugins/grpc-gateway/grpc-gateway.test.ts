@@ -234,6 +234,15 @@ services:
     );
   });
 
+  test('a {var=**} takes up to 256 path segments in all; a longer path matches no rule', async () => {
+    const within = await call(`/v1/messages/legacy/${'a/'.repeat(252)}b`);
+    assert.equal(within.status, 200, within.text);
+    assert.equal(JSON.parse(within.text).reply, `hello ${'a/'.repeat(252)}b`);
+    const over = await call(`/v1/messages/legacy/${'a/'.repeat(253)}b`);
+    assert.equal(over.status, 400);
+    assert.match(over.text, /^failed to transcode \.proto file Unknown path/);
+  });
+
   test("an unknown path or method is Kong's 400, the service not called", async () => {
     seen = null;
     const p = await call('/v1/messages/john_doe/bai');
