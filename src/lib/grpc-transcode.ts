@@ -223,11 +223,10 @@ function scalarIn(t: string, v: unknown): unknown {
 }
 
 function enumIn(e: Enum, v: unknown): number {
-  if (typeof v === 'string') {
-    if (Object.hasOwn(e.values, v)) return e.values[v]!;
-    if (DIGITS.test(v)) return Number(v);
-  }
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && Object.hasOwn(e.values, v)) return e.values[v]!;
+  const n = typeof v === 'string' && DIGITS.test(v) ? Number(v) : v;
+  // An enum is an int32 on the wire: protobufjs would wrap a larger number into another value.
+  if (typeof n === 'number' && Number.isInteger(n) && n >= -2147483648 && n <= 2147483647) return n;
   throw new EncodeError('not a value of the enum');
 }
 

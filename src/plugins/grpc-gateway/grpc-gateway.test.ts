@@ -187,7 +187,7 @@ services:
     assert.equal(JSON.parse(small.text).big, 5);
   });
 
-  test("an int64 past 64 bits, or bytes not in base64, are Kong's 400, not garbage sent on", async () => {
+  test("an integer past its bits, or bytes not in base64, are Kong's 400, not garbage sent on", async () => {
     for (const big of ['"9223372036854775807"', '"-9223372036854775808"', '9007199254740992']) {
       const r = await call('/v1/echo', { method: 'POST', body: `{"big":${big}}` });
       assert.equal(r.status, 200, big);
@@ -204,6 +204,9 @@ services:
       // bytes that are not base64
       '{"blob":"not base64 !!"}',
       '{"blob":"aGVsb"}',
+      // an enum number past int32
+      '{"mood":4294967297}',
+      '{"mood":"99999999999999999999"}',
     ];
     for (const body of over) {
       seen = null;
