@@ -281,8 +281,14 @@ function valueIn(field: Field, v: unknown, depth: number): unknown {
  * more than a few thousand ever reach its encoder.
  */
 export const MAX_MESSAGES = 10_000;
-/** Messages made so far by the messageIn under way (it runs to its end synchronously). */
+/**
+ * Values of repeated fields one JSON value may hold, in all: 8 MiB of `[0,0,...]` (4 million
+ * numbers) cost protobufjs seconds and 400 MB to encode.
+ */
+export const MAX_ELEMENTS = 100_000;
+/** Messages and repeated values made so far by the messageIn under way (it runs to its end synchronously). */
 let messagesIn = 0;
+let elementsIn = 0;
 
 /**
  * The object protobufjs encodes as message `type` from a JSON value (a body, or the path and
@@ -291,7 +297,7 @@ let messagesIn = 0;
  */
 export function messageIn(type: Type, json: unknown, depth = 0): Record<string, unknown> {
   if (depth > MAX_MESSAGE_DEPTH) throw new EncodeError('nested too deep');
-  if (depth === 0) messagesIn = 0;
+  if (depth === 0) messagesIn = elementsIn = 0;
   if (++messagesIn > MAX_MESSAGES) throw new EncodeError('too many messages');
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new EncodeError('not an object');
   const src = json as Record<string, unknown>;
@@ -315,6 +321,7 @@ export function messageIn(type: Type, json: unknown, depth = 0): Record<string, 
     } else if (field.repeated) {
       // A single query argument for a repeated field is a list of one.
       const list = Array.isArray(v) ? v : [v];
+      if ((elementsIn += list.length) > MAX_ELEMENTS) throw new EncodeError('too many repeated values');
       out[key] = list.map((x) => valueIn(field, x, depth));
     } else out[key] = valueIn(field, Array.isArray(v) && typeof v[0] === 'string' ? v[0] : v, depth);
   }

@@ -271,6 +271,18 @@ services:
     }
   });
 
+  test('a body holding more than 100,000 repeated values is refused, not encoded', async () => {
+    const array = (n: number) => `{"array":[${'"",'.repeat(n - 1)}""]}`;
+    const ok = await call('/v1/echo', { method: 'POST', body: array(100_000) });
+    assert.equal(ok.status, 200, ok.text.slice(0, 100));
+    assert.equal(JSON.parse(ok.text).array.length, 100_000);
+    seen = null;
+    const r = await call('/v1/echo', { method: 'POST', body: array(100_001) });
+    assert.equal(r.status, 400);
+    assert.equal(r.text, 'failed to encode payload');
+    assert.equal(seen, null);
+  });
+
   test('a Timestamp is read literally: year 99 is not 1999, and a date that does not exist is a 400', async () => {
     const r = await call('/v1/echo', { method: 'POST', body: '{"when":"0099-02-28T23:59:59Z"}' });
     assert.equal(r.status, 200, r.text);
