@@ -7,26 +7,19 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { request } from 'undici';
+import { GREETER_METHODS, GREETER_PROTO, greeterType } from '../../../test/support/greeter.ts';
 import { rawMethod } from '../../../test/support/grpc.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
-const PROTO = fileURLToPath(new URL('../../../test/fixtures/grpc-gateway/greeter.proto', import.meta.url));
+const PROTO = GREETER_PROTO;
 // Parses, but names a type it never declares.
 const UNRESOLVED = fileURLToPath(new URL('../../../test/fixtures/grpc-gateway/unresolved.proto', import.meta.url));
-
-// The test's own reading of the proto (the annotations are options protobufjs keeps as parsed).
-protobuf.common('google/api/annotations.proto', { nested: {} } as never);
-const root = new protobuf.Root();
-root.resolvePath = (origin, target) =>
-  target.startsWith('google/') ? target : protobuf.util.path.resolve(origin, target);
-root.loadSync(PROTO, { keepCase: true });
-const HelloRequest = root.lookupType('greeter.v1.HelloRequest');
-const HelloReply = root.lookupType('greeter.v1.HelloReply');
-const Body = root.lookupType('greeter.v1.Body');
-
-const M = '/greeter.v1.Greeter/';
+const HelloRequest = greeterType('HelloRequest');
+const HelloReply = greeterType('HelloReply');
+const Body = greeterType('Body');
+const M = GREETER_METHODS;
 const SERVICE = {
   sayHello: rawMethod(`${M}SayHello`),
   echo: rawMethod(`${M}Echo`),

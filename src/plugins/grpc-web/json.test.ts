@@ -3,25 +3,17 @@
 // `application/json`, as Kong's spec (spec/03-plugins/32-grpc-web) sends them.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import protobuf from 'protobufjs';
 import { request } from 'undici';
+import { GREETER_METHODS, GREETER_PROTO, greeterType } from '../../../test/support/greeter.ts';
 import { frame, rawMethod } from '../../../test/support/grpc.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 import { Base64Decoder } from './text-body.ts';
 
-const PROTO = fileURLToPath(new URL('../../../test/fixtures/grpc-gateway/greeter.proto', import.meta.url));
-
-protobuf.common('google/api/annotations.proto', { nested: {} } as never);
-const root = new protobuf.Root();
-root.resolvePath = (origin, target) =>
-  target.startsWith('google/') ? target : protobuf.util.path.resolve(origin, target);
-root.loadSync(PROTO, { keepCase: true });
-const HelloRequest = root.lookupType('greeter.v1.HelloRequest');
-const HelloReply = root.lookupType('greeter.v1.HelloReply');
-
-const M = '/greeter.v1.Greeter/';
+const PROTO = GREETER_PROTO;
+const HelloRequest = greeterType('HelloRequest');
+const HelloReply = greeterType('HelloReply');
+const M = GREETER_METHODS;
 const SERVICE = {
   sayHello: rawMethod(`${M}SayHello`),
   fail: rawMethod(`${M}Fail`),
