@@ -7,8 +7,9 @@ import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { serviceConfig } from '../../../test/support/gateway.ts';
+import { groupsAtSignInPlugin } from '../../../test/support/session-groups.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
-import { definePlugin, type HeaderValue, SessionSealer } from '../../index.ts';
+import { type HeaderValue, SessionSealer } from '../../index.ts';
 import { type PluginRunResult, startGateway, startPlugin, type TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -22,23 +23,13 @@ const GROUPS = Array.from({ length: 600 }, (_, i) =>
 );
 const EXPIRED = 'Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0';
 
-/** Sets `authenticated_groups` at sign-in (with a key), as an LDAP or OIDC authentication would. */
-const groupsAtSignIn = definePlugin({
-  name: 'groups-at-sign-in',
-  version: '1.0.0',
-  priority: 1000,
-  schema: { type: 'object' },
-  create: () => ({
-    access(req) {
-      const key = req.headers.apikey;
-      if (key === 'many-key') req.ctx.authenticated_groups = GROUPS;
-      // Five chunks: with its remember cookie alike, more than the 32 KiB of headers read back.
-      else if (key === 'more-key') req.ctx.authenticated_groups = [...GROUPS, ...GROUPS.slice(0, 150)];
-      // Two chunks: what the upstream gets beside hundreds of cookies stays under its 16 KiB of headers.
-      else if (key === 'some-key') req.ctx.authenticated_groups = GROUPS.slice(0, 200);
-      else if (key === 'few-key') req.ctx.authenticated_groups = ['few'];
-    },
-  }),
+const groupsAtSignIn = groupsAtSignInPlugin({
+  'many-key': GROUPS,
+  // Five chunks: with its remember cookie alike, more than the 32 KiB of headers read back.
+  'more-key': [...GROUPS, ...GROUPS.slice(0, 150)],
+  // Two chunks: what the upstream gets beside hundreds of cookies stays under its 16 KiB of headers.
+  'some-key': GROUPS.slice(0, 200),
+  'few-key': ['few'],
 });
 
 const nameOf = (setCookie: string) => setCookie.slice(0, setCookie.indexOf('='));

@@ -7,8 +7,9 @@ import { hkdfSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { CompactEncrypt } from 'jose';
 import { serviceConfig } from '../../../test/support/gateway.ts';
+import { groupsAtSignInPlugin } from '../../../test/support/session-groups.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
-import { definePlugin, SessionSealer } from '../../index.ts';
+import { SessionSealer } from '../../index.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const SECRET = 'a-shared-secret-of-enough-length-0123456789';
@@ -18,19 +19,7 @@ const BINDING = 'session|session|default';
 const GROUPS = Array.from({ length: 200 }, (_, i) => `group-number-${i}`);
 const EXPIRED = 'Expires=Thu, 01 Jan 1970 00:00:01 GMT; Max-Age=0';
 
-const groupsAtSignIn = definePlugin({
-  name: 'groups-at-sign-in',
-  version: '1.0.0',
-  priority: 1000,
-  schema: { type: 'object' },
-  create: () => ({
-    access(req) {
-      const key = req.headers.apikey;
-      if (key === 'many-key') req.ctx.authenticated_groups = GROUPS;
-      else if (key === 'few-key') req.ctx.authenticated_groups = ['few'];
-    },
-  }),
-});
+const groupsAtSignIn = groupsAtSignInPlugin({ 'many-key': GROUPS, 'few-key': ['few'] });
 
 const nameOf = (setCookie: string) => setCookie.slice(0, setCookie.indexOf('='));
 const stored = (setCookies: string[]) => setCookies.map((c) => c.split(';')[0]!).filter((p) => !p.endsWith('='));

@@ -5,8 +5,8 @@ import { createHash } from 'node:crypto';
 import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { serviceConfig } from '../../../test/support/gateway.ts';
+import { groupsAtSignInPlugin } from '../../../test/support/session-groups.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
-import { definePlugin } from '../../index.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const SECRET = 'a-shared-secret-of-enough-length-0123456789';
@@ -86,23 +86,13 @@ describe('session (Kong 3 parity)', () => {
   test('the groups an authentication plugin set at sign-in come back with the session (X-Authenticated-Groups, acl), as in Kong', async () => {
     // Kong's spec sets ngx.ctx.authenticated_groups with its ctx-checker plugin; this one does the
     // same at sign-in (with a key), as an LDAP or OIDC authentication would.
-    const setter = definePlugin({
-      name: 'groups-at-sign-in',
-      version: '1.0.0',
-      priority: 1000,
-      schema: { type: 'object' },
-      create: () => ({
-        access(req) {
-          const key = req.headers.apikey;
-          if (key === 'alice-key') req.ctx.authenticated_groups = ['agents', 'doubleagents'];
-          // More than six chunks of 4096 bytes can hold (the most the gateway issues and reads),
-          // deflated or not: digests do not compress as `group-number-N` would.
-          else if (key === 'big-key')
-            req.ctx.authenticated_groups = Array.from({ length: 1600 }, (_, i) =>
-              createHash('sha256').update(`group ${i}`).digest('base64url').slice(0, 20),
-            );
-        },
-      }),
+    const setter = groupsAtSignInPlugin({
+      'alice-key': ['agents', 'doubleagents'],
+      // More than six chunks of 4096 bytes can hold (the most the gateway issues and reads),
+      // deflated or not: digests do not compress as `group-number-N` would.
+      'big-key': Array.from({ length: 1600 }, (_, i) =>
+        createHash('sha256').update(`group ${i}`).digest('base64url').slice(0, 20),
+      ),
     });
     const plugins = (extra: Record<string, unknown>[]) => [
       { name: 'session', config: { secret: SECRET } },
