@@ -122,6 +122,18 @@ after(async () => {
   server?.forceShutdown();
 });
 
+/** A server-streaming call with an empty request: the messages as text, then its status. */
+async function serverStream(path: string): Promise<{ messages: string[]; status: grpc.StatusObject }> {
+  const call = client.makeServerStreamRequest(path, bytes, bytes, Buffer.from(''), new grpc.Metadata(), {
+    deadline: Date.now() + 5000,
+  });
+  const messages: string[] = [];
+  call.on('data', (m: Buffer) => messages.push(m.toString()));
+  call.on('error', () => undefined);
+  const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
+  return { messages, status };
+}
+
 function unary(
   path: string,
   body: string,
@@ -169,20 +181,7 @@ describe('gRPC', { skip }, () => {
     assert.equal(r.value, 'prefixed:hi');
     // The route's strip_path still says what it would strip, as Kong's @grpc location sends it.
     assert.deepEqual(seen?.get('x-forwarded-prefix'), ['/prefixed.Echo']);
-    const call = client.makeServerStreamRequest(
-      '/prefixed.Echo/Count',
-      bytes,
-      bytes,
-      Buffer.from(''),
-      new grpc.Metadata(),
-      {
-        deadline: Date.now() + 5000,
-      },
-    );
-    const messages: string[] = [];
-    call.on('data', (m: Buffer) => messages.push(m.toString()));
-    const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
-    call.on('error', () => undefined);
+    const { messages, status } = await serverStream('/prefixed.Echo/Count');
     assert.equal(status.code, grpc.status.OK);
     assert.deepEqual(messages, ['1', '2', '3']);
   });
@@ -201,20 +200,7 @@ describe('gRPC', { skip }, () => {
   });
 
   test('a server stream: every message, then the status from the trailers', async () => {
-    const call = client.makeServerStreamRequest(
-      '/test.Echo/Count',
-      bytes,
-      bytes,
-      Buffer.from(''),
-      new grpc.Metadata(),
-      {
-        deadline: Date.now() + 5000,
-      },
-    );
-    const messages: string[] = [];
-    call.on('data', (m: Buffer) => messages.push(m.toString()));
-    const status = await new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
-    call.on('error', () => undefined);
+    const { messages, status } = await serverStream('/test.Echo/Count');
     assert.equal(status.code, grpc.status.OK);
     assert.deepEqual(messages, ['1', '2', '3']);
   });
