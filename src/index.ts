@@ -41,6 +41,7 @@ export {
   type RedisSettings,
   redisCountersKey,
 } from './lib/counters.ts';
+export { MAX_FORM_FIELDS, parseRequestForm, tooManyFormFields } from './lib/form.ts';
 export {
   configHeaderValue,
   configuredRequestHeaders,
@@ -53,7 +54,7 @@ export {
   utf8HeaderText,
 } from './lib/header-value.ts';
 export { addIpEntry, type IpList, ipListHas, newIpList } from './lib/ip-list.ts';
-export { appendedField, parseRequestJson, setOwnField } from './lib/json.ts';
+export { appendedField, MAX_JSON_VALUES, parseRequestJson, setOwnField } from './lib/json.ts';
 export { luaNumber } from './lib/lua-number.ts';
 export {
   multipartBoundary,

@@ -12,7 +12,7 @@
  */
 import type { Enum, Field, MapField, Method, NamespaceBase, Root, Type } from 'protobufjs';
 import type { BodyFilter } from '../pipeline/plugin.ts';
-import { setOwnField } from './json.ts';
+import { parseRequestJson, setOwnField } from './json.ts';
 
 /** A method of the file's services. */
 export interface RpcMethod {
@@ -286,6 +286,14 @@ export const MAX_MESSAGES = 10_000;
  * numbers) cost protobufjs seconds and 400 MB to encode.
  */
 export const MAX_ELEMENTS = 100_000;
+/**
+ * A request's JSON, parsed for `messageIn`: refused before parsing past the values the caps above
+ * allow in all (each message and each repeated value one), so that the caps, not the general
+ * request-JSON bound, are what a client meets.
+ */
+export function parseMessageJson(text: string): unknown {
+  return parseRequestJson(text, MAX_MESSAGES + MAX_ELEMENTS);
+}
 /** Messages and repeated values made so far by the messageIn under way (it runs to its end synchronously). */
 let messagesIn = 0;
 let elementsIn = 0;

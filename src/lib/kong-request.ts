@@ -3,6 +3,7 @@
  * (`tollgate/kong-request`): request-termination's echo and aws-lambda's payload.
  */
 import type { GatewayRequest, HeaderValue } from '../pipeline/plugin.ts';
+import { parseRequestForm } from './form.ts';
 import { parseRequestJson } from './json.ts';
 import { multipartBoundary, parseMultipart } from './multipart.ts';
 import { kongQueryArgs, type QueryArg } from './query.ts';
@@ -87,7 +88,8 @@ export function kongBodyArgs(contentType: string | undefined, raw: Buffer): unkn
     }
     if (type.startsWith('application/x-www-form-urlencoded')) {
       const form = raw.toString('utf8');
-      return kongQueryArgs(form, new URLSearchParams(form));
+      const params = parseRequestForm(form);
+      return params === null ? undefined : kongQueryArgs(form, params);
     }
     if (type.startsWith('multipart/form-data')) return multipartFields(contentType, raw);
   } catch {

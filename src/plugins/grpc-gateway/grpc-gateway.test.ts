@@ -274,6 +274,10 @@ services:
     assert.equal(r.status, 400);
     assert.equal(r.text, 'failed to encode payload');
     assert.equal(seen, null);
+    // Past what the caps allow in all, the body is refused before it is parsed.
+    const past = await call('/v1/echo', { method: 'POST', body: array(110_000) });
+    assert.deepEqual([past.status, past.text], [400, 'decode json err: JSON of more than 110000 values']);
+    assert.equal(seen, null);
   });
 
   test('a Timestamp is read literally: year 99 is not 1999, and a date that does not exist is a 400', async () => {

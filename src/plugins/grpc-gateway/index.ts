@@ -9,8 +9,8 @@
 import { isAbsolute, resolve } from 'node:path';
 import schema from '../../../schemas/plugins/grpc-gateway.schema.json' with { type: 'json' };
 import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
-import { definePlugin, parseRequestJson } from '../../index.ts';
-import { EncodeError, grpcFrame, messageIn, ReplyDecoder } from '../../lib/grpc-transcode.ts';
+import { definePlugin } from '../../index.ts';
+import { EncodeError, grpcFrame, messageIn, parseMessageJson, ReplyDecoder } from '../../lib/grpc-transcode.ts';
 import { type Endpoint, type LoadedProto, loadProto } from './proto.ts';
 import { matchTemplate, splitPath } from './template.ts';
 
@@ -219,7 +219,7 @@ class GrpcGateway implements PluginHandlers {
     if (body.length > 0) {
       let json: unknown;
       try {
-        json = parseRequestJson(body.toString('utf8'));
+        json = parseMessageJson(body.toString('utf8'));
       } catch (err) {
         return req.exit(400, `decode json err: ${(err as Error).message}`, undefined, 'GRPC_GATEWAY_JSON');
       }

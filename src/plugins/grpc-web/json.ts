@@ -6,8 +6,14 @@
  * the gRPC-Web types (then the trailer frame), one after another for `application/json`.
  */
 import type { BodyFilter, GatewayRequest, GatewayResponse, HeaderValue, PluginLogger } from '../../index.ts';
-import { parseRequestJson } from '../../index.ts';
-import { grpcFrame, loadProtoFile, messageIn, ReplyDecoder, type RpcMethod } from '../../lib/grpc-transcode.ts';
+import {
+  grpcFrame,
+  loadProtoFile,
+  messageIn,
+  parseMessageJson,
+  ReplyDecoder,
+  type RpcMethod,
+} from '../../lib/grpc-transcode.ts';
 import { decodeWhole } from './text-body.ts';
 
 /** Largest JSON request body read (Kong reads the body whole too); past it the answer is `413`. */
@@ -116,7 +122,7 @@ export class JsonTranscoding {
     if (bytes === null) return req.exitError(400, 'Bad request', undefined, 'GRPC_WEB_BAD_FRAME');
     let message: Uint8Array;
     try {
-      message = method.input.encode(messageIn(method.input, parseRequestJson(bytes.toString('utf8')))).finish();
+      message = method.input.encode(messageIn(method.input, parseMessageJson(bytes.toString('utf8')))).finish();
     } catch {
       // Kong's cjson and pb.encode raise Lua errors here (a 500); the message is the client's fault.
       return req.exitError(400, 'Bad request', undefined, 'GRPC_WEB_BAD_JSON');

@@ -24,6 +24,7 @@ import {
   multipartBoundary,
   type MultipartPart as Part,
   parseMultipart,
+  parseRequestForm,
   parseRequestJson,
   partIs,
   serializeMultipart,
@@ -268,8 +269,10 @@ function wantsBody(req: GatewayRequest): boolean {
 
 function parseBody(req: GatewayRequest, raw: Buffer): ParsedBody | null {
   const ct = contentType(req);
-  if (ct === 'application/x-www-form-urlencoded')
-    return { kind: 'form', params: new URLSearchParams(raw.toString('utf8')) };
+  if (ct === 'application/x-www-form-urlencoded') {
+    const params = parseRequestForm(raw.toString('utf8'));
+    return params === null ? null : { kind: 'form', params };
+  }
   if (ct === 'multipart/form-data') {
     // Kong's get_body parses multipart too; a body that is not well-formed holds no key (Kong:
     // "unable to decode multipart body", then no key found).

@@ -16,12 +16,14 @@ import {
   PluginConfigError,
   ProxyError,
   parseMultipart,
+  parseRequestForm,
   parseRequestJson,
   partIs,
   renamedPart,
   serializeMultipart,
   setOwnField,
   simplePart,
+  tooManyFormFields,
 } from '../../index.ts';
 import { type Args, addArgs, serializeArgs } from './query.ts';
 import {
@@ -257,8 +259,10 @@ class RequestTransformer implements PluginHandlers {
     }
     if (body === null) return req.exitError(413, TOO_LARGE.message, { connection: 'close' });
     let query: Args | null = null;
-    if (formQuery && body.length > 0)
-      query = addArgs(addArgs(new Map(), req.upstreamQuery ?? req.rawQuery), body.toString('utf8'));
+    // A form of more fields than MAX_FORM_FIELDS is not read (tollgate/form): it stays the body.
+    const form = formQuery && body.length > 0 ? body.toString('utf8') : '';
+    if (form !== '' && !tooManyFormFields(form))
+      query = addArgs(addArgs(new Map(), req.upstreamQuery ?? req.rawQuery), form);
     if (this.hasQuery || query !== null) this.transformQuery(req, query, env);
     const out =
       kind === BodyKind.None
@@ -420,7 +424,8 @@ class RequestTransformer implements PluginHandlers {
   }
 
   private formBody(body: Buffer, env: TemplateEnv | null): string | null {
-    const params = new URLSearchParams(body.toString('utf8'));
+    const params = parseRequestForm(body.toString('utf8'));
+    if (params === null) return null;
     let changed = false;
     if (body.length > 0) {
       for (const name of this.removeBody) {
