@@ -300,6 +300,16 @@ describe('hmac-auth', () => {
     );
   });
 
+  test('a signing string past 64 KiB is refused unverified: a header listed again and again', async () => {
+    // 20 x 4 KB = 80 KB of signing string, signed correctly: without the bound it passes (and a
+    // client can list a header thousands of times, a string of megabytes built per request).
+    const x = 'v'.repeat(4000);
+    const long = sign({ path: '/hmac', headers: ['date', ...Array<string>(20).fill('x')], extra: { x } });
+    await refused(await send('/hmac', long), 'HMAC signature cannot be verified');
+    const fits = sign({ path: '/hmac', headers: ['date', ...Array<string>(10).fill('x')], extra: { x } });
+    assert.equal((await send('/hmac', fits)).status, 200, '40 KB signs as before');
+  });
+
   test('anonymous: failures continue as the anonymous consumer', async () => {
     const r = await send('/anon', sign({ path: '/anon', secret: 'nope' }));
     assert.equal(r.status, 200);

@@ -112,8 +112,12 @@ class HmacAuth implements PluginHandlers {
     const hash = HASHES[params.algorithm]!;
     // Kong signs the request line with the path as received; its older form, the normalized path, still verifies.
     const raw = req.raw.url ?? req.path;
-    if (equal(signature(req, hash, entry.secret, params.headers, raw), given)) return entry;
-    if (req.path !== raw && equal(signature(req, hash, entry.secret, params.headers, req.path), given)) return entry;
+    const mac = signature(req, hash, entry.secret, params.headers, raw);
+    // A signing string past its bound is refused as unverifiable, before the HMAC is computed.
+    if (mac === null) return NOT_VALID;
+    if (equal(mac, given)) return entry;
+    const normalized = req.path === raw ? null : signature(req, hash, entry.secret, params.headers, req.path);
+    if (normalized !== null && equal(normalized, given)) return entry;
     return NOT_SAME;
   }
 
@@ -141,10 +145,9 @@ function signature(
   secret: string | Buffer,
   headers: readonly string[],
   target: string,
-): Buffer {
-  return createHmac(hash, secret)
-    .update(wireBytes(signingString(req, headers, target)))
-    .digest();
+): Buffer | null {
+  const text = signingString(req, headers, target);
+  return text === null ? null : createHmac(hash, secret).update(wireBytes(text)).digest();
 }
 
 /**

@@ -9,6 +9,15 @@ import { firstHeader, trimAsciiSpace } from '../../index.ts';
 /** Longer Authorization values are not parsed. */
 const MAX_HEADER = 8192;
 
+/**
+ * The longest signing string built (characters). A header may be listed any number of times and
+ * each time signs its whole value, so 4,000 `x` in `headers` with a 20 KB `X` header made an
+ * 80 MB string (two seconds of event loop and 300 MB, built twice when the path was normalized).
+ * Listed once each, the head's headers and request line (32 KiB at most) sign well under this.
+ * Kong builds any length.
+ */
+export const MAX_SIGNING_STRING = 64 * 1024;
+
 export interface HmacParams {
   readonly username: string;
   readonly algorithm: string;
@@ -75,10 +84,11 @@ export function parseHmacAuthorization(value: string): HmacParams | null {
  * `name: value` with the name as the client wrote it and the header's first value (looked up
  * case-insensitively, `_` standing for `-`); when no such header exists, `@request-target` as
  * `@request-target: method target` (the method lower-cased), `request-line` as `METHOD target
- * HTTP/x.y`, any other name as `name:`; joined with newlines.
+ * HTTP/x.y`, any other name as `name:`; joined with newlines. Null past MAX_SIGNING_STRING.
  */
-export function signingString(req: GatewayRequest, headers: readonly string[], target: string): string {
+export function signingString(req: GatewayRequest, headers: readonly string[], target: string): string | null {
   const lines: string[] = [];
+  let length = 0;
   for (const name of headers) {
     const lower = name.toLowerCase();
     // kong.request.get_header reads nginx's $http_<name>, where `_` stands for `-`: a client that
@@ -89,6 +99,8 @@ export function signingString(req: GatewayRequest, headers: readonly string[], t
     else if (name === '@request-target') lines.push(`@request-target: ${req.method.toLowerCase()} ${target}`);
     else if (name === 'request-line') lines.push(`${req.method} ${target} HTTP/${req.raw.httpVersion ?? '1.1'}`);
     else lines.push(`${name}:`);
+    length += lines[lines.length - 1]!.length + 1;
+    if (length > MAX_SIGNING_STRING) return null;
   }
   return lines.join('\n');
 }
