@@ -7,6 +7,7 @@ import type * as OpenIdClient from 'openid-client';
 import { createJwtVerifier, JwtVerificationError, type JwtVerifier } from 'tollgate/jwt';
 import {
   BoundedCache,
+  cacheKey,
   type DependencyHealth,
   type GatewayRequest,
   type GatewayServices,
@@ -119,12 +120,15 @@ export function introspectionCheck(client: Client, config: OpenIdClient.Configur
     check(token) {
       const hit = cache.get(token);
       if (hit !== undefined) return Promise.resolve(hit === INACTIVE ? null : hit);
-      let p = pending.get(token);
+      // Keyed by a digest past 256 characters, as every cache of request data is: V8 hashes a
+      // string over 16 KiB by its length alone, so long tokens of one length would share a bucket.
+      const key = cacheKey(token);
+      let p = pending.get(key);
       if (p === undefined) {
         if (pending.size >= MAX_WAITING_INTROSPECTIONS)
           return Promise.reject(new Error(`${pending.size} introspections already waiting for the IdP`));
-        p = introspect(token).finally(() => pending.delete(token));
-        pending.set(token, p);
+        p = introspect(token).finally(() => pending.delete(key));
+        pending.set(key, p);
       }
       return p;
     },

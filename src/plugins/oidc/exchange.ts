@@ -4,6 +4,7 @@
  * login share one exchange.
  */
 import type * as OpenIdClient from 'openid-client';
+import { cacheKey } from '../../index.ts';
 import { type Discovered, describe, unreachable } from './provider.ts';
 import { type LoginPayload, nowSeconds, oversized, type SessionPayload, type SessionSealer } from './session.ts';
 
@@ -43,8 +44,10 @@ export class CodeExchanges {
 
   /** The exchange of the code of `callbackUrl` (its state already checked against `login`'s). */
   run(d: Discovered, login: LoginPayload, callbackUrl: URL): Promise<Exchanged> {
-    // Each key is a request waiting on the IdP with a login cookie this gateway sealed.
-    const key = `${login.state}\n${callbackUrl.searchParams.get('code')}`;
+    // Each key is a request waiting on the IdP with a login cookie this gateway sealed. The code is
+    // the client's text: past 256 characters the key is a digest (V8 hashes a string over 16 KiB
+    // by its length alone, so long codes of one length would share a bucket).
+    const key = cacheKey(`${login.state}\n${callbackUrl.searchParams.get('code')}`);
     let pending = this.#pending.get(key);
     if (pending === undefined) {
       pending = exchange(d, login, callbackUrl, this.#options).finally(() => this.#pending.delete(key));
