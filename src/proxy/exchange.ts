@@ -10,6 +10,7 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { Target } from '../upstream/balancer.ts';
 import { attemptFailed, recordAttempt } from './attempts.ts';
+import { batchChunk, flushBatch } from './chunk-batch.ts';
 import type { ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
 import { isGrpcCall, isGrpcType, trailerObject } from './grpc.ts';
@@ -118,6 +119,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   /** When the attempt was dispatched (performance.now()), for a latency balancer; else 0. */
   readonly sentAt: number;
   readonly interim = new InterimCount();
+  /** Body chunks relayed so far; past the first, each turn's are written as one (`batchChunk`). */
+  chunks = 0;
+  batch: Buffer[] | null = null;
+  batchBytes = 0;
 
   constructor(rc: ProxyRequest, svc: CompiledService, attempt: number, body: unknown) {
     this.rc = rc;
@@ -336,12 +341,14 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     rc.bytesSent += chunk.length;
     noteRelayed(chunk.length);
+    if (++this.chunks > 1) return batchChunk(this, chunk);
     const ok = rc.res.write(chunk);
     if (!ok) waitForDrain(rc);
     return ok;
   }
 
   onComplete(trailers?: unknown): void {
+    flushBatch(this);
     if (this.target !== null) {
       // Kong's latency balancer times the whole answer, to its last byte (nginx's response time).
       if (this.sentAt !== 0) this.svc.balancer!.answeredIn(this.target, this.sentAt);
