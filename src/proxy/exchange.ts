@@ -11,6 +11,7 @@ import { hstsHeader } from '../tls.ts';
 import type { Target } from '../upstream/balancer.ts';
 import { attemptFailed, recordAttempt } from './attempts.ts';
 import { batchChunk, flushBatch } from './chunk-batch.ts';
+import { ClientBody, clientBody } from './client-body.ts';
 import type { ProxyRequest } from './context.ts';
 import { debugHeaders, wantsDebug } from './debug.ts';
 import { isGrpcCall, isGrpcType, trailerObject } from './grpc.ts';
@@ -58,7 +59,10 @@ const IDEMPOTENT: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT'
 
 export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number): void {
   if (rc.finished) return;
-  const body = (rc.upstreamBody ?? (hasRequestBody(rc) ? rc.raw : null)) as Dispatcher.DispatchOptions['body'];
+  let body = rc.upstreamBody as Dispatcher.DispatchOptions['body'];
+  // The client's own body goes as what each read of it brought, not chunk by chunk (client-body.ts).
+  const own = body === null ? hasRequestBody(rc) : body === rc.raw;
+  if (own) body = clientBody(rc.raw);
   if (attempt === 0) rc.upstreamStartedAt = performance.now();
   const stream = pluginBodyStream(rc);
   if (stream !== null) {
@@ -83,7 +87,7 @@ export function dispatch(rc: ProxyRequest, svc: CompiledService, attempt: number
     headersTimeout: svc.readTimeout,
     bodyTimeout: svc.readTimeout,
   };
-  if (body === rc.raw) watchUpstreamWrite(rc, svc.writeTimeout);
+  if (own) watchUpstreamWrite(rc, body as ClientBody, svc.writeTimeout);
   const ex = new UpstreamExchange(rc, svc, attempt, body);
   target.inflight++;
   ex.target = target;
@@ -131,7 +135,8 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.retryable = body === null && IDEMPOTENT.has(rc.upstreamMethod ?? rc.method);
     // Also a plugin's stream over it (grpc-web's base64 decoding, request-size-limiting's count):
     // the client's bytes are just as unread when the answer ends first.
-    this.sendsClientBody = body === rc.raw || (body !== null && !Buffer.isBuffer(body) && hasRequestBody(rc));
+    this.sendsClientBody =
+      body instanceof ClientBody || (body !== null && !Buffer.isBuffer(body) && hasRequestBody(rc));
     this.sentAt = svc.balancer?.byLatency === true ? performance.now() : 0;
   }
 

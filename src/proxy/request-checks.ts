@@ -14,6 +14,7 @@ import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { Runtime } from '../pipeline/runtime.ts';
 import { normalizePath } from '../router/normalize.ts';
+import { type ClientBody, clientBodyHeldBack } from './client-body.ts';
 import {
   kCtx,
   kTls,
@@ -413,7 +414,7 @@ export const UPSTREAM_WRITE_TIMEOUT = 'UPSTREAM_WRITE_TIMEOUT';
  * by the service's write_timeout (nginx's proxy_send_timeout, Kong's 504) instead of the
  * client's client_body_timeout; the client's own timer is back once the upstream takes more.
  */
-export function watchUpstreamWrite(rc: ProxyRequest, writeTimeout: number): void {
+export function watchUpstreamWrite(rc: ProxyRequest, body: ClientBody, writeTimeout: number): void {
   if (rc.upstreamWriteTimeout !== 0 || writeTimeout <= 0 || rc.raw.readableEnded) return;
   rc.upstreamWriteTimeout = writeTimeout;
   const m = rc.raw as TrackedMessage;
@@ -424,25 +425,28 @@ export function watchUpstreamWrite(rc: ProxyRequest, writeTimeout: number): void
     if (stream !== undefined) (stream as TrackedMessage)[kCtx] = rc;
     rc.raw.setTimeout(0, onBodyTimeout);
   }
-  rc.raw.on('pause', onBodyHeldBack);
-  rc.raw.on('resume', onBodyTaken);
+  // The exchange pauses and resumes the body it reads (client-body.ts), not the client's stream.
+  body.on('pause', onBodyHeldBack);
+  body.on('resume', onBodyTaken);
 }
 
-function onBodyHeldBack(this: TrackedMessage): void {
-  const rc = this[kCtx];
-  if (rc !== undefined && !this.readableEnded) this.setTimeout(rc.upstreamWriteTimeout);
+function onBodyHeldBack(this: ClientBody): void {
+  const raw = this.raw as TrackedMessage;
+  const rc = raw[kCtx];
+  if (rc !== undefined && !raw.readableEnded) raw.setTimeout(rc.upstreamWriteTimeout);
 }
 
-function onBodyTaken(this: TrackedMessage): void {
-  const rc = this[kCtx];
-  if (rc !== undefined && !this.readableEnded) this.setTimeout(rc.runtime.config.settings.client_body_timeout);
+function onBodyTaken(this: ClientBody): void {
+  const raw = this.raw as TrackedMessage;
+  const rc = raw[kCtx];
+  if (rc !== undefined && !raw.readableEnded) raw.setTimeout(rc.runtime.config.settings.client_body_timeout);
 }
 
 /** `socket`: node's HTTP/1 server passes the connection that timed out (HTTP/2 passes nothing). */
 function onBodyTimeout(this: IncomingMessage, socket?: Socket): void {
   const rc = (this as TrackedMessage)[kCtx];
   if (rc === undefined) return;
-  if (rc.upstreamWriteTimeout !== 0 && rc.abortUpstream !== null && rc.raw.isPaused()) {
+  if (rc.upstreamWriteTimeout !== 0 && rc.abortUpstream !== null && clientBodyHeldBack(rc.raw)) {
     // The upstream stopped taking the body, not the client sending it: Kong's 504.
     const why = 'upstream write timeout: the upstream took none of the request body for write_timeout';
     rc.error = { code: 'UPSTREAM_TIMEOUT', message: why };
