@@ -16,6 +16,9 @@ type Source = NodeJS.ReadableStream & { [kBody]?: RelayedBody };
 export abstract class RelayedBody extends Readable {
   protected readonly source: NodeJS.ReadableStream;
   private started = false;
+  /** Bytes relayed this turn, not yet pushed. */
+  private pending: Buffer[] | null = null;
+  private pendingBytes = 0;
 
   constructor(source: NodeJS.ReadableStream) {
     super();
@@ -43,12 +46,38 @@ export abstract class RelayedBody extends Readable {
   /** The source ended: so does the body. */
   ended(): void {
     this.detach();
+    this.flush();
     this.push(null);
   }
 
-  /** Passes bytes on; the source waits while the consumer is full. */
+  /**
+   * Passes bytes on; the source waits while the consumer is full. What one turn of the loop relays
+   * goes on as one piece, at the turn's end (the check phase, after the poll phase parsed what the
+   * sockets brought): undici writes each piece of a stream body on its own, and node's parser
+   * hands over a client's chunked body one chunk at a time, so a body of one-byte chunks was one
+   * upstream write per byte. Nothing waits for more than has arrived.
+   */
   protected relay(bytes: Buffer): void {
-    if (bytes.length > 0 && !this.push(bytes)) this.source.pause();
+    if (bytes.length === 0) return;
+    if (this.pending === null) {
+      this.pending = [bytes];
+      this.pendingBytes = bytes.length;
+      setImmediate(flushRelayed, this);
+    } else {
+      this.pending.push(bytes);
+      this.pendingBytes += bytes.length;
+      if (this.pendingBytes >= MAX_PENDING_BYTES) this.flush();
+    }
+  }
+
+  /** Pushes what was relayed and not yet passed on. */
+  flush(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    this.pending = null;
+    if (this.destroyed) return;
+    const bytes = pending.length === 1 ? pending[0]! : Buffer.concat(pending, this.pendingBytes);
+    if (!this.push(bytes)) this.source.pause();
   }
 
   /**
@@ -56,6 +85,9 @@ export abstract class RelayedBody extends Readable {
    * keep-alive client connection stays usable after the answer.
    */
   protected refuse(err: Error): void {
+    // What was passed on before goes on first, as it would have unbatched: the upstream gets the
+    // head and the bytes within the limit, then the cut (not no request at all).
+    this.flush();
     this.detach();
     this.source.resume();
     this.destroy(err);
@@ -69,6 +101,13 @@ export abstract class RelayedBody extends Readable {
     s.off('aborted', onSourceAborted);
     s[kBody] = undefined;
   }
+}
+
+/** A turn's relayed bytes past this go on at once: one socket read is at most 64 KiB. */
+const MAX_PENDING_BYTES = 64 * 1024;
+
+function flushRelayed(body: RelayedBody): void {
+  body.flush();
 }
 
 function onSourceData(this: Source, chunk: Buffer | string): void {

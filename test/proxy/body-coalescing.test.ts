@@ -76,7 +76,18 @@ before(async () => {
   upstream.listen(0, '127.0.0.1');
   await once(upstream, 'listening');
   const { port } = upstream.address() as { port: number };
-  gw = await startServiceGateway([{ name: 'r', paths: ['/'] }], { name: 'up', url: `http://127.0.0.1:${port}` });
+  gw = await startServiceGateway(
+    [
+      { name: 'r', paths: ['/'] },
+      // A plugin relaying the body itself (RelayedBody): request-size-limiting counts it on the way.
+      {
+        name: 'counted',
+        paths: ['/counted'],
+        plugins: [{ name: 'request-size-limiting', config: { allowed_payload_size: 1 } }],
+      },
+    ],
+    { name: 'up', url: `http://127.0.0.1:${port}` },
+  );
   dir = mkdtempSync(join(tmpdir(), 'tollgate-coalescing-'));
   const file = join(dir, 'gateway.yaml');
   const yaml = `_format_version: "3.0"\nservices:\n  - name: up\n    url: http://127.0.0.1:${port}\n    routes: [{ name: r, paths: [/] }]\n`;
@@ -100,30 +111,31 @@ function upstreamHas(length: number): Promise<void> {
   });
 }
 
-test('a body of 5,000 one-byte chunks sent in one write reaches the upstream whole, in far fewer chunks', async () => {
-  const bytes = Array.from({ length: 5000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
-  const { hostname, port } = new URL(gw.url);
-  const client = connect(Number(port), hostname);
-  let answer = '';
-  client.setEncoding('latin1');
-  client.on('data', (d: string) => (answer += d));
-  const closed = once(client, 'close');
-  await once(client, 'connect');
-  // The head alone first: the exchange starts while the body is still to come, so the upstream
-  // gets it chunked (a body already whole when the exchange starts goes with a Content-Length).
-  const connected = once(upstream, 'connection');
-  client.write('POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
-  await connected;
-  const allIn = upstreamHas(bytes.length);
-  client.write([...bytes].map((b) => `1\r\n${b}\r\n`).join(''));
-  await allIn;
-  client.write('0\r\n\r\n');
-  await closed;
-  assert.match(answer, /^HTTP\/1\.1 200 /);
-  const got = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Received;
-  assert.equal(got.body, bytes, 'the body arrives intact and in order');
-  assert.ok(got.chunks < 100, `the upstream got ${got.chunks} chunks for 5,000 client chunks`);
-});
+for (const path of ['/up', '/counted'])
+  test(`a body of 5,000 one-byte chunks sent in one write reaches the upstream whole, in far fewer chunks (${path})`, async () => {
+    const bytes = Array.from({ length: 5000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
+    const { hostname, port } = new URL(gw.url);
+    const client = connect(Number(port), hostname);
+    let answer = '';
+    client.setEncoding('latin1');
+    client.on('data', (d: string) => (answer += d));
+    const closed = once(client, 'close');
+    await once(client, 'connect');
+    // The head alone first: the exchange starts while the body is still to come, so the upstream
+    // gets it chunked (a body already whole when the exchange starts goes with a Content-Length).
+    const connected = once(upstream, 'connection');
+    client.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`);
+    await connected;
+    const allIn = upstreamHas(bytes.length);
+    client.write([...bytes].map((b) => `1\r\n${b}\r\n`).join(''));
+    await allIn;
+    client.write('0\r\n\r\n');
+    await closed;
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    const got = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Received;
+    assert.equal(got.body, bytes, 'the body arrives intact and in order');
+    assert.ok(got.chunks < 100, `the upstream got ${got.chunks} chunks for 5,000 client chunks`);
+  });
 
 // Joining never waits for more: what the client sent reaches the upstream while the rest is still
 // to come (a gRPC client-streaming call's messages, one at a time).

@@ -90,6 +90,7 @@ export class TextBody extends RelayedBody {
     const last = this.decoder.end();
     // Not base64: the client's 400; the rest of its body is read and dropped.
     if (last === null) return this.refuse(new ProxyError('BAD_REQUEST'));
+    this.flush();
     if (last.length > 0) this.push(last);
     this.push(null);
   }
