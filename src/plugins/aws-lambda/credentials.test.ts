@@ -1,226 +1,34 @@
-// aws-lambda's credentials beyond static keys, through a real gateway: local servers play STS
-// (AssumeRole, AssumeRoleWithWebIdentity), the EC2 instance metadata service (v2: a token PUT,
-// then GETs with it), the ECS container endpoint and Lambda, which checks each invocation's
-// Signature Version 4 against the secret the stand-ins handed out.
+// aws-lambda's credentials beyond static keys, through a real gateway and the stand-ins of
+// test/support/aws-credentials.ts (STS, instance metadata, the ECS endpoint, Lambda checking each
+// invocation's Signature Version 4 against the secret handed out).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, afterEach, before, test } from 'node:test';
-import { sigv4Of } from '../../../test/support/aws-sigv4.ts';
+import { test } from 'node:test';
+import {
+  dead,
+  ECS_AUTH,
+  ecs,
+  gateway,
+  handedOut,
+  imds,
+  invoke,
+  KEY,
+  knobs,
+  lambda,
+  lastIssued,
+  lastSigner,
+  noSecretLogged,
+  SECRET,
+  secrets,
+  sts,
+  useStandIns,
+  WEB_TOKEN,
+} from '../../../test/support/aws-credentials.ts';
 import { tempDir } from '../../../test/support/temp.ts';
-import { startGateway, type TestGateway } from '../../testing/index.ts';
 
-const REGION = 'eu-west-3';
-const KEY = 'AKIDBASEKEYFORSTS001';
-const SECRET = 'base-secret-that-signs-assume-role';
-const WEB_TOKEN = 'eyJ-web-identity-token-from-the-projected-file';
-const ECS_AUTH = 'ecs-authorization-token-value';
-const IMDS_TOKEN = 'imds-session-token-AQAEAxyz';
-/** Every secret handed out, by access key id: Lambda and STS check signatures with them. */
-const secrets: Record<string, string> = { [KEY]: SECRET };
-/** Every secret and token handed out, that no log line may hold. */
-const handedOut: string[] = [SECRET, WEB_TOKEN, ECS_AUTH, IMDS_TOKEN];
-
-interface Seen {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-  signedBy?: string | null;
-}
-
-let issued = 0;
-let lastIssued = '';
-/** How long the credentials handed out live, in ms. */
-let lifetime = 3600_000;
-/** Whether the metadata service refuses v2's session tokens (IMDSv1 only). */
-let imdsV1Only = false;
-/** Whether the token's answer never comes (a container behind a PUT response hop limit of 1). */
-let imdsTokenLost = false;
-
-function issue(prefix: string): { id: string; secret: string; token: string; expiration: string } {
-  issued++;
-  const id = `${prefix}${String(issued).padStart(4, '0')}`;
-  const secret = `secret-of-${id}`;
-  const token = `session-token-of-${id}`;
-  secrets[id] = secret;
-  lastIssued = id;
-  handedOut.push(secret, token);
-  return { id, secret, token, expiration: new Date(Date.now() + lifetime).toISOString() };
-}
-
-type Handler = (seen: Seen, res: ServerResponse) => void;
-
-async function stand(service: string, handler: Handler): Promise<{ server: Server; url: string; seen: Seen[] }> {
-  const seen: Seen[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const s: Seen = {
-        method: req.method!,
-        url: req.url!,
-        headers: req.headers,
-        body: Buffer.concat(chunks).toString(),
-      };
-      s.signedBy = sigv4Of(req, s.body, secrets, REGION, service);
-      seen.push(s);
-      handler(s, res);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
-}
-
-const json = (res: ServerResponse, status: number, body: unknown) =>
-  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-
-let lambda: Awaited<ReturnType<typeof stand>>;
-let sts: Awaited<ReturnType<typeof stand>>;
-let imds: Awaited<ReturnType<typeof stand>>;
-let ecs: Awaited<ReturnType<typeof stand>>;
-/** A metadata service that takes connections and never answers. */
-let dead: Awaited<ReturnType<typeof stand>>;
-let gw: TestGateway | undefined;
-const saved = { ...process.env };
-
-before(async () => {
-  lambda = await stand('lambda', (s, res) => {
-    if (s.signedBy === null) return json(res, 403, { message: 'The request signature we calculated does not match' });
-    json(res, 200, { ok: true });
-  });
-  sts = await stand('sts', (s, res) => {
-    const p = new URLSearchParams(s.body);
-    const action = p.get('Action')!;
-    if (action === 'AssumeRole' && !s.signedBy) {
-      res.writeHead(403, { 'content-type': 'text/xml' });
-      return res.end(
-        '<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>bad</Message></Error></ErrorResponse>',
-      );
-    }
-    if (p.get('RoleArn')?.endsWith('role/refused')) {
-      // An STS whose message quotes what it got.
-      res.writeHead(400, { 'content-type': 'text/xml' });
-      return res.end(
-        `<ErrorResponse><Error><Code>InvalidIdentityToken</Code><Message>Bad token ${p.get('WebIdentityToken')}</Message></Error></ErrorResponse>`,
-      );
-    }
-    const c = issue(action === 'AssumeRole' ? 'ASIAASSUMED' : 'ASIAWEBID');
-    res.writeHead(200, { 'content-type': 'text/xml' });
-    res.end(
-      `<${action}Response><${action}Result><Credentials><AccessKeyId>${c.id}</AccessKeyId>` +
-        `<SecretAccessKey>${c.secret}</SecretAccessKey><SessionToken>${c.token}</SessionToken>` +
-        `<Expiration>${c.expiration}</Expiration></Credentials></${action}Result></${action}Response>`,
-    );
-  });
-  imds = await stand('-', (s, res) => {
-    if (s.method === 'PUT' && s.url === '/latest/api/token') {
-      if (imdsTokenLost) return;
-      return imdsV1Only ? res.writeHead(403).end() : res.end(IMDS_TOKEN);
-    }
-    if (!imdsV1Only && s.headers['x-aws-ec2-metadata-token'] !== IMDS_TOKEN) return res.writeHead(401).end();
-    if (s.url === '/latest/meta-data/iam/security-credentials/') return res.end('gateway-role');
-    if (s.url !== '/latest/meta-data/iam/security-credentials/gateway-role') return res.writeHead(404).end();
-    const c = issue('ASIAIMDS');
-    json(res, 200, {
-      Code: 'Success',
-      AccessKeyId: c.id,
-      SecretAccessKey: c.secret,
-      Token: c.token,
-      Expiration: c.expiration,
-    });
-  });
-  ecs = await stand('-', (s, res) => {
-    if (s.headers.authorization !== ECS_AUTH) return res.writeHead(403).end();
-    const c = issue('ASIAECS');
-    json(res, 200, { AccessKeyId: c.id, SecretAccessKey: c.secret, Token: c.token, Expiration: c.expiration });
-  });
-  dead = await stand('-', () => {});
-});
-
-afterEach(async () => {
-  process.env = { ...saved };
-  await gw?.close();
-  gw = undefined;
-  lifetime = 3600_000;
-  imdsV1Only = false;
-  imdsTokenLost = false;
-});
-
-after(async () => {
-  for (const s of [lambda, sts, imds, ecs, dead]) {
-    s?.server.closeAllConnections();
-    await new Promise((r) => s?.server.close(r));
-  }
-});
-
-/**
- * A gateway whose environment has `env` (and no static keys, and a HOME without ~/.aws: the
- * machine's own shared files are not read), with an aws-lambda route `/fn`.
- */
-async function gateway(env: Record<string, string>, config: Record<string, unknown> = {}): Promise<TestGateway> {
-  for (const k of Object.keys(process.env)) if (/^(AWS|AMAZON)_/.test(k)) delete process.env[k];
-  Object.assign(process.env, { AWS_EC2_METADATA_DISABLED: 'true', HOME: tempDir('tollgate-home') }, env);
-  const { port } = new URL(lambda.url);
-  gw = await startGateway({
-    config: {
-      _format_version: '3.0',
-      services: [
-        {
-          name: 's',
-          url: 'echo://',
-          routes: [
-            { name: 'plain', paths: ['/plain'] },
-            {
-              name: 'fn',
-              paths: ['/fn'],
-              plugins: [
-                {
-                  name: 'aws-lambda',
-                  config: {
-                    aws_region: REGION,
-                    host: '127.0.0.1',
-                    port: Number(port),
-                    disable_https: true,
-                    function_name: 'fn',
-                    ...config,
-                  },
-                },
-              ],
-            },
-          ],
-        },
-      ],
-    },
-  });
-  return gw;
-}
-
-/** `n` invocations at once; their statuses. */
-async function invoke(g: TestGateway, n = 1): Promise<number[]> {
-  return Promise.all(
-    Array.from({ length: n }, async () => {
-      const res = await fetch(`${g.url}/fn`);
-      await res.body?.cancel();
-      return res.status;
-    }),
-  );
-}
-
-/** The access key id and the session token of Lambda's last invocation. */
-function lastSigner(): { keyId: string | null | undefined; token: unknown } {
-  const inv = lambda.seen.at(-1);
-  assert.ok(inv, 'Lambda was not called');
-  return { keyId: inv.signedBy, token: inv.headers['x-amz-security-token'] };
-}
-
-function noSecretLogged(g: TestGateway): void {
-  const text = JSON.stringify(g.logs);
-  for (const s of handedOut) assert.ok(!text.includes(s), `a secret or token was logged: ${s.slice(0, 12)}...`);
-}
+useStandIns();
 
 test('IMDSv2: a token PUT, the role, its credentials sign the call; one fetch for many requests', async () => {
   const g = await gateway(
@@ -247,14 +55,13 @@ test('IMDSv2: a token PUT, the role, its credentials sign the call; one fetch fo
 });
 
 test('IMDS refusing session tokens: v1 (the default) goes on without one, v2 answers 500', async () => {
-  imdsV1Only = true;
+  knobs.imdsV1Only = true;
   const env = { AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url };
   const v2 = await gateway(env, { aws_imds_protocol_version: 'v2' });
   assert.deepEqual(await invoke(v2), [500]);
   const failed = v2.logs.find((l) => l.msg === 'Lambda invocation failed');
   assert.match(String(failed?.error), /IMDS token: status 403/);
   await v2.close();
-  gw = undefined;
   imds.seen.length = 0;
   const v1 = await gateway(env);
   assert.deepEqual(await invoke(v1), [200]);
@@ -270,8 +77,8 @@ test('IMDS refusing session tokens: v1 (the default) goes on without one, v2 ans
 });
 
 test('IMDS v1 whose token answer is lost (hop limit 1 in a container): goes on without a token after 1 s', async () => {
-  imdsTokenLost = true;
-  imdsV1Only = true;
+  knobs.imdsTokenLost = true;
+  knobs.imdsV1Only = true;
   const g = await gateway({ AWS_EC2_METADATA_DISABLED: 'false', AWS_EC2_METADATA_SERVICE_ENDPOINT: imds.url });
   imds.seen.length = 0;
   const started = performance.now();
@@ -360,6 +167,8 @@ test("STS refusing a web identity is Kong's 500; the log has STS's code and mess
   assert.equal(((await res.json()) as { message: string }).message, 'An unexpected error occurred');
   const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
   assert.equal(failed?.error, 'STS AssumeRoleWithWebIdentity: status 400 InvalidIdentityToken: Bad token [token]');
+  // Without AWS_ROLE_SESSION_NAME, lua-resty-aws's own session name.
+  assert.equal(new URLSearchParams(sts.seen.at(-1)!.body).get('RoleSessionName'), 'session@lua-resty-aws');
   noSecretLogged(g);
 });
 
@@ -385,7 +194,7 @@ test('credentials near expiry are fetched again: in the background first, then b
   );
   sts.seen.length = 0;
   // 60 s left: inside the 5 minutes of early refresh, outside the 15 s when they no longer sign.
-  lifetime = 60_000;
+  knobs.lifetime = 60_000;
   await invoke(g);
   const first = lastSigner().keyId;
   await invoke(g);
@@ -396,7 +205,7 @@ test('credentials near expiry are fetched again: in the background first, then b
   const second = lastSigner().keyId;
   assert.notEqual(second, first);
   // 10 s left: inside lua-resty-aws's 15 s window, so each invocation waits for new ones.
-  lifetime = 10_000;
+  knobs.lifetime = 10_000;
   await invoke(g);
   await new Promise((r) => setTimeout(r, 200));
   for (let i = 0; i < 2; i++) {
@@ -414,7 +223,7 @@ test('credentials that come already expired are a failure, held a second: not a 
   );
   sts.seen.length = 0;
   lambda.seen.length = 0;
-  lifetime = -60_000;
+  knobs.lifetime = -60_000;
   for (let i = 0; i < 6; i++) assert.deepEqual(await invoke(g), [500]);
   // One fetch, or two should this slow machine take over a second for the six.
   assert.ok(sts.seen.length <= 2, `STS was asked ${sts.seen.length} times for 6 requests`);
@@ -501,12 +310,20 @@ test('a token or credentials file that is a FIFO is refused at once, not waited 
   const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
   assert.match(String(failed?.error), /shared credentials: .* unreadable \(not a regular file\)/);
   assert.match(String(failed?.error), /web identity: token file unreadable \(not a regular file\)/);
+  assert.match(
+    String(failed?.error),
+    /\(not a regular file\); web identity: /,
+    'each source failed, one after another',
+  );
 });
 
 test('no source at all (no keys, instance metadata disabled): a warning at load, and 500', async () => {
   const g = await gateway({ AWS_EC2_METADATA_DISABLED: '1' });
   assert.ok(g.logs.some((l) => String(l.msg).includes('no AWS credentials')));
   assert.deepEqual(await invoke(g), [500]);
+  // The shared files, the only source left, are absent: that is what the log says.
+  const failed = g.logs.find((l) => l.msg === 'Lambda invocation failed');
+  assert.equal(failed?.error, 'shared credentials (profile default): no credentials or config file');
 });
 
 test('a dead metadata service fails only the Lambda route, with Kong 500 after the deadline, one fetch for all', async () => {
