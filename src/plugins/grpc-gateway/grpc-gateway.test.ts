@@ -27,6 +27,7 @@ const SERVICE = {
   grow: rawMethod(`${M}Grow`),
   count: rawMethod(`${M}Count`, true),
   huge: rawMethod(`${M}Huge`),
+  numbers: rawMethod(`${M}Numbers`),
 };
 
 type Unary = grpc.ServerUnaryCall<Buffer, Buffer>;
@@ -58,6 +59,7 @@ describe('grpc-gateway', () => {
       },
       // The message as it came: its bytes are an EchoMsg.
       echo: (c: Unary, done: Done) => done(null, c.request),
+      numbers: (c: Unary, done: Done) => done(null, c.request),
       fail: (_c: Unary, done: Done) => done({ code: grpc.status.NOT_FOUND, details: 'no such greeting' }),
       grow: (c: Unary, done: Done) => {
         const b = dec(Body, c.request) as { tail?: { count?: number } };
@@ -178,6 +180,18 @@ services:
     assert.match(r.text, /"array":\[\]/);
     const small = await call('/v1/echo', { method: 'POST', body: '{"big":5}' });
     assert.equal(JSON.parse(small.text).big, 5);
+    // An enum by number, or its number as a string (a query argument); one the enum does not name
+    // goes through as its number.
+    for (const [mood, want] of [
+      ['1', 'HAPPY'],
+      ['"1"', 'HAPPY'],
+      ['2147483647', 2147483647],
+      ['-2147483648', -2147483648],
+    ] as const) {
+      const r = await call('/v1/echo', { method: 'POST', body: `{"mood":${mood}}` });
+      assert.equal(r.status, 200, `${mood}: ${r.text}`);
+      assert.equal(JSON.parse(r.text).mood, want, mood);
+    }
   });
 
   test("an integer past its bits, or bytes not in base64, are Kong's 400, not garbage sent on", async () => {
@@ -197,9 +211,13 @@ services:
       // bytes that are not base64
       '{"blob":"not base64 !!"}',
       '{"blob":"aGVsb"}',
-      // an enum number past int32
+      // an enum number past int32, or not an integer
       '{"mood":4294967297}',
       '{"mood":"99999999999999999999"}',
+      '{"mood":2147483648}',
+      '{"mood":-2147483649}',
+      '{"mood":1.5}',
+      '{"mood":true}',
     ];
     for (const body of over) {
       seen = null;
@@ -207,6 +225,59 @@ services:
       assert.equal(r.status, 400, body);
       assert.equal(r.text, 'failed to encode payload');
       assert.equal(seen, null);
+    }
+  });
+
+  test("each integer type's own range, numeric strings, a float, a boolean as a query argument reads", async () => {
+    const fits: [string, unknown][] = [
+      ['{"u32":4294967295}', 4294967295],
+      ['{"u32":"7"}', 7],
+      ['{"s32":-2147483648}', -2147483648],
+      ['{"s32":2147483647}', 2147483647],
+      ['{"u64":"18446744073709551615"}', '18446744073709551615'],
+      ['{"u64":0}', 0],
+      ['{"f64":"9007199254740993"}', '9007199254740993'],
+      ['{"s64":"-9223372036854775808"}', '-9223372036854775808'],
+      ['{"s64":-5}', -5],
+      ['{"real":"1.5"}', 1.5],
+      ['{"real":-0.25}', -0.25],
+      ['{"flag":"false"}', false],
+      ['{"flag":"0"}', false],
+      ['{"flag":"yes"}', true],
+      ['{"flag":true}', true],
+    ];
+    for (const [body, want] of fits) {
+      const r = await call('/v1/numbers', { method: 'POST', body });
+      assert.equal(r.status, 200, `${body}: ${r.text}`);
+      const [field] = Object.keys(JSON.parse(body));
+      assert.deepEqual(JSON.parse(r.text)[field!], want, body);
+    }
+    const refused = [
+      '{"u32":-1}',
+      '{"u32":4294967296}',
+      '{"u32":1.5}',
+      '{"u32":"abc"}',
+      '{"u32":" "}',
+      '{"s32":2147483648}',
+      '{"s32":-2147483649}',
+      '{"u64":"-1"}',
+      '{"u64":"18446744073709551616"}',
+      '{"u64":-1}',
+      '{"u64":18446744073709551616}',
+      '{"f64":-1}',
+      '{"s64":9223372036854775808}',
+      '{"s64":-9223372036854777856}',
+      '{"s64":1.5}',
+      '{"real":"abc"}',
+      '{"real":true}',
+      '{"flag":1}',
+    ];
+    for (const body of refused) {
+      seen = null;
+      const r = await call('/v1/numbers', { method: 'POST', body });
+      assert.equal(r.status, 400, body);
+      assert.equal(r.text, 'failed to encode payload', body);
+      assert.equal(seen, null, body);
     }
   });
 
