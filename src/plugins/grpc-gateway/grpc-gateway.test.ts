@@ -357,11 +357,22 @@ services:
     assert.equal(JSON.parse(r.text).when, '0099-02-28T23:59:59');
     const leap = await call('/v1/echo', { method: 'POST', body: '{"when":"2024-02-29T00:00:00+01:00"}' });
     assert.equal(JSON.parse(leap.text).when, '2024-02-28T23:00:00');
+    // A zone with minutes, and a fraction (the reply has neither, as Kong's).
+    const zoned = await call('/v1/echo', { method: 'POST', body: '{"when":"2024-05-01T10:00:00.123456789+05:30"}' });
+    assert.equal(JSON.parse(zoned.text).when, '2024-05-01T04:30:00');
+    const west = await call('/v1/echo', { method: 'POST', body: '{"when":"2024-05-01T10:00:00-0259"}' });
+    assert.equal(JSON.parse(west.text).when, '2024-05-01T12:59:00');
     for (const when of [
       '2024-13-01T00:00:00Z',
       '2023-02-29T00:00:00Z',
       '2024-01-01T24:00:00Z',
       '2024-01-01T00:60:00',
+      '2024-01-01T00:00:60Z',
+      '2024-01-01T00:00:00+01:60',
+      'x2024-01-01T00:00:00Z',
+      '2024-01-01T00:00:00Zx',
+      '2024-01-01T00:00:00.1234567890Z',
+      '2024-01-01T00:00:00.Z',
     ]) {
       const bad = await call('/v1/echo', { method: 'POST', body: JSON.stringify({ when }) });
       assert.equal(bad.status, 400, when);
