@@ -113,6 +113,23 @@ export const groups = {
       'src/plugins/bot-detection/bot-detection.test.ts',
     ],
   },
+  // aws-lambda's credentials: which source wins (config keys, the environment, the shared file, the
+  // container endpoint, web identity, instance metadata), which routes may share a fetch, expiry,
+  // early refresh and the failure hold. The files start stand-ins of STS, IMDS, ECS and Lambda.
+  'aws-credentials': {
+    mutate: ['src/plugins/aws-lambda/credentials.ts', 'src/plugins/aws-lambda/shared-file.ts'],
+    tests: ['src/plugins/aws-lambda/credentials-sources.test.ts', 'src/plugins/aws-lambda/credentials.test.ts'],
+  },
+  // JSON to protobuf and back for grpc-gateway and grpc-web: range checks of integers and enums,
+  // base64 bytes, Timestamps, the caps on messages, repeated values and depth; path templates.
+  'grpc-transcode': {
+    mutate: ['src/lib/grpc-transcode.ts', 'src/plugins/grpc-gateway/template.ts'],
+    tests: [
+      'src/plugins/grpc-gateway/template.test.ts',
+      'src/plugins/grpc-gateway/grpc-gateway.test.ts',
+      'src/plugins/grpc-web/json.test.ts',
+    ],
+  },
 };
 
 const group = groups[process.env.MUTATION_GROUP ?? 'router'];
