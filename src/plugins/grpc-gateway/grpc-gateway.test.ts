@@ -328,7 +328,17 @@ services:
     const scalar = await call('/v1/echo', { method: 'POST', body: '"x"' });
     assert.equal(scalar.status, 400);
     assert.equal(scalar.text, 'body must be a table');
-    for (const body of ['{"nullable":null}', '{"nullable":1}', '{"limb":{"count":"many"}}', '{"mood":"constructor"}']) {
+    for (const body of [
+      '{"nullable":null}',
+      '{"nullable":1}',
+      '{"limb":{"count":"many"}}',
+      '{"mood":"constructor"}',
+      // a message or a map that is no JSON object
+      '{"limb":"x"}',
+      '{"limb":[{"count":1}]}',
+      '{"counts":"7"}',
+      '{"counts":[1]}',
+    ]) {
       const r = await call('/v1/echo', { method: 'POST', body });
       assert.equal(r.status, 400, body);
       assert.equal(r.text, 'failed to encode payload', body);
@@ -392,6 +402,13 @@ services:
     assert.equal(r.status, 400);
     assert.equal(r.text, 'failed to encode payload');
     assert.equal(seen, null);
+    // A message field after the map counts too, up to exactly 10,000 messages.
+    const withLimb = (n: number) => `${counts(n).slice(0, -1)},"limb":{"count":1}}`;
+    const last = await call('/v1/echo', { method: 'POST', body: withLimb(9_998) });
+    assert.equal(last.status, 200, last.text.slice(0, 100));
+    const past = await call('/v1/echo', { method: 'POST', body: withLimb(9_999) });
+    assert.equal(past.status, 400);
+    assert.equal(past.text, 'failed to encode payload');
   });
 
   test('a body nested deeper than any message is refused, not walked', async () => {
