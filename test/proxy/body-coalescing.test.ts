@@ -111,16 +111,29 @@ function upstreamHas(length: number): Promise<void> {
   });
 }
 
+/** A raw connection to the gateway: `write` to it; `received()` is what the upstream counted, once the answer is in. */
+async function rawClient(): Promise<{ write: (text: string) => void; received: () => Promise<Received> }> {
+  const { hostname, port } = new URL(gw.url);
+  const client = connect(Number(port), hostname);
+  let answer = '';
+  client.setEncoding('latin1');
+  client.on('data', (d: string) => (answer += d));
+  const closed = once(client, 'close');
+  await once(client, 'connect');
+  return {
+    write: (text) => client.write(text),
+    received: async () => {
+      await closed;
+      assert.match(answer, /^HTTP\/1\.1 200 /);
+      return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Received;
+    },
+  };
+}
+
 for (const path of ['/up', '/counted'])
   test(`a body of 5,000 one-byte chunks sent in one write reaches the upstream whole, in far fewer chunks (${path})`, async () => {
     const bytes = Array.from({ length: 5000 }, (_, i) => String.fromCharCode(97 + (i % 26))).join('');
-    const { hostname, port } = new URL(gw.url);
-    const client = connect(Number(port), hostname);
-    let answer = '';
-    client.setEncoding('latin1');
-    client.on('data', (d: string) => (answer += d));
-    const closed = once(client, 'close');
-    await once(client, 'connect');
+    const client = await rawClient();
     // The head alone first: the exchange starts while the body is still to come, so the upstream
     // gets it chunked (a body already whole when the exchange starts goes with a Content-Length).
     const connected = once(upstream, 'connection');
@@ -130,9 +143,7 @@ for (const path of ['/up', '/counted'])
     client.write([...bytes].map((b) => `1\r\n${b}\r\n`).join(''));
     await allIn;
     client.write('0\r\n\r\n');
-    await closed;
-    assert.match(answer, /^HTTP\/1\.1 200 /);
-    const got = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Received;
+    const got = await client.received();
     assert.equal(got.body, bytes, 'the body arrives intact and in order');
     assert.ok(got.chunks < 100, `the upstream got ${got.chunks} chunks for 5,000 client chunks`);
   });
@@ -140,20 +151,12 @@ for (const path of ['/up', '/counted'])
 // Joining never waits for more: what the client sent reaches the upstream while the rest is still
 // to come (a gRPC client-streaming call's messages, one at a time).
 test('HTTP/1.1: the first piece of a chunked body reaches the upstream before the client sends the rest', async () => {
-  const { hostname, port } = new URL(gw.url);
-  const client = connect(Number(port), hostname);
-  let answer = '';
-  client.setEncoding('latin1');
-  client.on('data', (d: string) => (answer += d));
-  const closed = once(client, 'close');
-  await once(client, 'connect');
+  const client = await rawClient();
   const first = upstreamHas(5);
   client.write('POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n');
   await first;
   client.write('6\r\n world\r\n0\r\n\r\n');
-  await closed;
-  assert.match(answer, /^HTTP\/1\.1 200 /);
-  assert.equal((JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as Received).body, 'hello world');
+  assert.equal((await client.received()).body, 'hello world');
 });
 
 test('HTTP/2: the first DATA of a body reaches the upstream before the client sends the rest', async () => {
