@@ -12,7 +12,7 @@ const MAX_HEADER = 8192;
 /**
  * The longest signing string built (characters). A header may be listed any number of times and
  * each time signs its whole value, so 4,000 `x` in `headers` with a 20 KB `X` header made an
- * 80 MB string (two seconds of event loop and 300 MB, built twice when the path was normalized).
+ * 80 MB string (two seconds of event loop and 150 MB more memory, built twice when the path was normalized).
  * Listed once each, the head's headers and request line (32 KiB at most) sign well under this.
  * Kong builds any length.
  */
