@@ -130,7 +130,7 @@ async function validateOne(
   const { config, plugins, customPlugins, name } = loaded;
   // Checks of a value that is only a placeholder (an unset variable) are meaningless: skipped.
   const unknown = config.source.unresolved ?? [];
-  const compiled = (await compileCheck(config, { plugins, customPlugins })).filter(
+  const compiled = (await compileCheck(config, { plugins, customPlugins, checkFiles: true })).filter(
     (i) => !unknown.some((u) => i.path === u || i.path.startsWith(`${u}.`) || i.path.startsWith(`${u}[`)),
   );
   const issues = [...(config.source.warnings ?? []), ...compiled].sort((a, b) => a.line - b.line || a.col - b.col);

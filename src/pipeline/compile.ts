@@ -26,6 +26,7 @@ import type {
   RouteInfo,
   ServiceInfo,
 } from './plugin.ts';
+import { checkFilesWithin, closeInstance, settleWithin } from './plugin-lifecycle.ts';
 import type { CompiledRoute, CompiledService, Pipeline, PipelineSlot, PluginInstance, Runtime } from './runtime.ts';
 import { type CredentialNames, credentialNames } from './runtime.ts';
 import { SharedResources } from './shared.ts';
@@ -45,6 +46,8 @@ export interface CompileOptions {
   /** Other plugins whose `create()` is bounded by `plugin_create_timeout` (the test kit's custom plugin). */
   boundedCreate?: ReadonlySet<string>;
   kongDefaultCertificate?: KongDefaultCertificate; // Kong's ssl_cert (KONG_SSL_CERT, KONG_SSL_CERT_KEY)
+  /** `gateway validate`: run each instance's `checkFiles()` (files the config names), its findings warnings. */
+  checkFiles?: boolean;
 }
 
 /**
@@ -235,6 +238,8 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
         grpcs: p.protocols.includes('grpcs'),
         timeout: opts.customPlugins?.has(p.name) === true ? config.settings.plugin_timeout : 0,
       });
+      // Its warnings are located as create()'s are; a failure is an error, and closeAll closes it.
+      if (opts.checkFiles === true) await checkFilesWithin(handlers, config.settings.plugin_create_timeout);
       creating = false;
     } catch (err) {
       creating = false;
@@ -529,66 +534,4 @@ function compileTrusted(list: readonly string[]): IpList | null {
     addIpEntry(ips, addr!, bits === undefined ? undefined : Number(bits), isIP(addr!));
   }
   return ips;
-}
-
-/**
- * `value`, or a rejection once `ms` have passed without it settling. Handlers that arrive after the
- * deadline belong to no runtime, so nothing else would ever close them: their `close()` runs at
- * once (a create() that opened a connection or a timer before its slow step would otherwise keep
- * it for the life of the process, one more with every reload that timed out).
- */
-/**
- * Runs an instance's `close()`: a throw or rejection is logged under the plugin's name (unawaited,
- * it ended the process at the next reload); a custom plugin's is bounded by `plugin_timeout` (one
- * that never settled held the runtime's pools and shared resources, and a shutdown, forever).
- */
-function closeInstance(inst: PluginInstance, log: Logger): Promise<void> | undefined {
-  const close = inst.handlers.close;
-  if (close === undefined) return;
-  const failed = (err: unknown): void =>
-    log.error({ plugin: inst.name, err: err instanceof Error ? err.message : String(err) }, 'plugin close failed');
-  let result: unknown;
-  try {
-    result = close.call(inst.handlers);
-  } catch (err) {
-    failed(err);
-    return;
-  }
-  if (typeof (result as { then?: unknown } | null)?.then !== 'function') return;
-  const closing = Promise.resolve(result as PromiseLike<void>).then(() => undefined, failed);
-  if (inst.timeout === 0) return closing;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(() => {
-      log.error({ plugin: inst.name, timeout_ms: inst.timeout }, 'plugin close timed out');
-      resolve();
-    }, inst.timeout);
-  });
-  return Promise.race([closing, deadline]).finally(() => clearTimeout(timer));
-}
-
-function settleWithin(result: PluginHandlers | PromiseLike<PluginHandlers>, ms: number): Promise<PluginHandlers> {
-  if (typeof (result as { then?: unknown } | null)?.then !== 'function') return Promise.resolve(result);
-  const value = Promise.resolve(result);
-  let late = false;
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      late = true;
-      reject(new Error(`create() did not settle within ${ms} ms (_tollgate.plugin_create_timeout)`));
-    }, ms);
-  });
-  value.then(
-    (handlers) => {
-      if (!late) return;
-      const close = (handlers as Partial<PluginHandlers> | null)?.close;
-      if (typeof close !== 'function') return;
-      // A close() that throws or rejects has nowhere to report to: the reload was already refused.
-      Promise.resolve()
-        .then(() => close.call(handlers))
-        .catch(() => {});
-    },
-    () => {}, // a rejection after the deadline is not an unhandled one
-  );
-  return Promise.race([value, deadline]).finally(() => clearTimeout(timer));
 }

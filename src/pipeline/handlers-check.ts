@@ -2,7 +2,7 @@
 // located PLUGIN_CREATE error at load, never a failure (or a silent leak) at request time.
 import type { PluginHandlers } from './plugin.ts';
 
-const PHASES = ['access', 'response', 'log', 'open', 'health', 'close'] as const;
+const PHASES = ['access', 'response', 'log', 'open', 'checkFiles', 'health', 'close'] as const;
 
 /** The problem with a `create()` result, or null when it is an object of phase handlers. */
 export function handlersProblem(handlers: unknown): string | null {

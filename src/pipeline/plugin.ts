@@ -494,6 +494,13 @@ export interface PluginHandlers {
    * plugin's to log (a rejection is logged and ignored).
    */
   open?(): void | Promise<void>;
+  /**
+   * Checks, for `gateway validate` only, what the config names outside the file and the plugin
+   * reads when it serves (grpc-gateway's `.proto`): each problem is a `context.warn()` while it
+   * runs, printed located (`--strict` fails on it). Local files only: like create(), it contacts
+   * nothing. Bounded by `plugin_create_timeout`; a throw or rejection is the plugin's error.
+   */
+  checkFiles?(): void | Promise<void>;
   /** The dependencies this instance relies on and their state; called on every `GET /status` and scrape. */
   health?(): readonly DependencyHealth[];
   /** Releases timers and connections when the instance's runtime is retired. */

@@ -163,6 +163,55 @@ describe('a custom plugin that cannot be used is a located validation error', ()
     );
   });
 
+  test('checkFiles() runs under validate only: its warnings are located at the field it names, one that never settles is an error after plugin_create_timeout', async () => {
+    const p = await tempProject();
+    try {
+      await p.write(
+        'plugins/files/index.ts',
+        [
+          "import { definePlugin } from 'tollgate';",
+          'export default definePlugin({',
+          "  name: 'files', version: '1.0.0', priority: 10,",
+          "  schema: { type: 'object', properties: { file: { type: 'string' }, hang: { type: 'boolean' } } },",
+          '  create(config, context) {',
+          '    return {',
+          "      access(req) { req.setUpstreamHeader('x-files', 'served'); },",
+          '      checkFiles() {',
+          '        if (config.hang) return new Promise(() => {});',
+          "        context.warn(`cannot read ${config.file}`, 'file');",
+          '      },',
+          '    };',
+          '  },',
+          '});',
+          '',
+        ].join('\n'),
+      );
+      const config = (hang: boolean) =>
+        echoConfig(['./plugins/files'], [{ name: 'files', config: { file: 'rules.txt', hang } }], {
+          plugin_create_timeout: 300,
+        });
+      const warned = await validate(await p.write('warn.yaml', stringify(config(false))));
+      assert.equal(warned.code, 0, warned.out + warned.err);
+      assert.match(lineFor(warned.out, 'plugins[0].config.file'), /warning: plugin 'files': cannot read rules\.txt/);
+      const hung = await validate(await p.write('hang.yaml', stringify(config(true))));
+      assert.equal(hung.code, 1, hung.out + hung.err);
+      assert.match(
+        lineFor(hung.out, 'plugins[0]'),
+        /checkFiles\(\) did not settle within 300 ms \(_tollgate\.plugin_create_timeout\)/,
+      );
+      // Serving never runs it: the same config starts and proxies.
+      const gw = await startGateway({ dir: p.dir, config: config(true) });
+      try {
+        const echo = (await (await fetch(`${gw.url}/api`)).json()) as { headers: Record<string, string> };
+        assert.equal(echo.headers['x-files'], 'served');
+      } finally {
+        await gw.close();
+      }
+    } finally {
+      await p.remove();
+    }
+  });
+
   test('create() throwing, or returning no handlers, is located at the plugin entry', async () => {
     const file = await project.write(
       'create.yaml',

@@ -8,7 +8,14 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import schema from '../../../schemas/plugins/grpc-gateway.schema.json' with { type: 'json' };
-import type { GatewayRequest, GatewayResponse, HeaderValue, PluginHandlers, PluginLogger } from '../../index.ts';
+import type {
+  GatewayRequest,
+  GatewayResponse,
+  HeaderValue,
+  PluginContext,
+  PluginHandlers,
+  PluginLogger,
+} from '../../index.ts';
 import { definePlugin } from '../../index.ts';
 import { EncodeError, grpcFrame, messageIn, parseMessageJson, ReplyDecoder } from '../../lib/grpc-transcode.ts';
 import { type Endpoint, type LoadedProto, loadProto } from './proto.ts';
@@ -121,7 +128,9 @@ class GrpcGateway implements PluginHandlers {
   /** A scratch list for a template's variable values (requests do not interleave in a sync section). */
   private readonly values: string[] = [];
 
-  constructor(config: GrpcGatewayConfig, configDir: string, log: PluginLogger) {
+  private readonly warn: PluginContext['warn'];
+
+  constructor(config: GrpcGatewayConfig, configDir: string, log: PluginLogger, warn: PluginContext['warn']) {
     this.file =
       typeof config.proto === 'string'
         ? isAbsolute(config.proto)
@@ -129,6 +138,7 @@ class GrpcGateway implements PluginHandlers {
           : resolve(configDir, config.proto)
         : null;
     this.logger = log;
+    this.warn = warn;
   }
 
   /** The proto, read and parsed once; a failure is logged once and kept (a reload reads it again). */
@@ -149,6 +159,26 @@ class GrpcGateway implements PluginHandlers {
 
   open(): void {
     if (this.file !== null) this.proto().catch(() => {});
+  }
+
+  /**
+   * `gateway validate` reads the file as serving would, so that CI finds a missing or broken
+   * `.proto` (Kong's `kong config parse` does not: its handler fails at the first request).
+   */
+  checkFiles(): Promise<void> | undefined {
+    if (this.file === null) return;
+    return loadProto(this.file).then(
+      (p) => {
+        for (const s of p.skipped) this.warn(`proto: a rule was skipped: ${s}`, 'proto');
+        if (p.endpoints.size === 0)
+          this.warn(`proto: ${this.file} has no google.api.http rule: every request will be answered 400`, 'proto');
+      },
+      (err: unknown) =>
+        this.warn(
+          `proto: cannot read ${this.file}: ${(err as Error)?.message ?? String(err)}; every request will be answered 500`,
+          'proto',
+        ),
+    );
   }
 
   access(req: GatewayRequest): void | Promise<void> {
@@ -282,6 +312,6 @@ export default definePlugin<GrpcGatewayConfig>({
   priority: GRPC_GATEWAY_PRIORITY,
   schema,
   create(config, context) {
-    return new GrpcGateway(config, context.services.configDir, context.log);
+    return new GrpcGateway(config, context.services.configDir, context.log, context.warn);
   },
 });
