@@ -3,6 +3,15 @@
  * `extract_proxy_response` make it.
  */
 import { type HeaderValue, HOP_BY_HOP } from '../../index.ts';
+import { jsonOutOfBounds, MAX_JSON_DEPTH, MAX_JSON_VALUES } from '../../lib/json.ts';
+
+/**
+ * Most bytes the headers of a proxy integration answer may add up to (names and values), as an
+ * upstream's response head (docs/upstreams.md); API Gateway itself caps an answer's headers at
+ * 10,240 bytes. Lambda's own head is bounded by the HTTP client; without this one, an 8 MiB answer
+ * of 200,000 headers held the event loop 2 s and wrote a 2.7 MB head to the client.
+ */
+export const MAX_ANSWER_HEADER_BYTES = 16 * 1024;
 
 /** Kong's spellings of Lambda's headers (Node gives every name in lower case). */
 const SPELLINGS: Readonly<Record<string, string>> = {
@@ -61,6 +70,18 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** What the headers' names and values add up to, in bytes. */
+function headerBytes(headers: Record<string, HeaderValue>): number {
+  let bytes = 0;
+  for (const name in headers) {
+    bytes += Buffer.byteLength(name);
+    const v = headers[name]!;
+    if (typeof v === 'string') bytes += Buffer.byteLength(v);
+    else for (const line of v) bytes += Buffer.byteLength(line);
+  }
+  return bytes;
+}
+
 /**
  * Kong's `validate_http_status_code`: a number or numeric string. Kong takes 100-599; an answer's
  * status must be 200-599 here (a 1xx is no final answer), so a 1xx is refused like a bad one.
@@ -75,9 +96,15 @@ function statusOf(v: unknown): number | null {
  * Kong's messages (`statusCode validation failed`, `headers must be a table`, ...).
  */
 export function proxyAnswer(payload: Buffer): ProxyAnswer | string {
+  const text = payload.toString('utf8');
+  // The answer may be 8 MiB: bounded as a request document is (src/lib/json.ts), since an answer of
+  // `{}` values held the event loop 1.2 s and grew the process 570 MB, where a real one holds a few values and its body
+  // is one string. Kong's cjson decodes any shape, up to its depth of 1000.
+  const refused = jsonOutOfBounds(text, MAX_JSON_DEPTH, MAX_JSON_VALUES);
+  if (refused !== null) return refused;
   let json: unknown;
   try {
-    json = JSON.parse(payload.toString('utf8'));
+    json = JSON.parse(text);
   } catch (err) {
     return payload.length === 0 ? 'Expected value but found T_END at character 1' : (err as Error).message;
   }
@@ -97,8 +124,9 @@ export function proxyAnswer(payload: Buffer): ProxyAnswer | string {
   if (isRecord(json.multiValueHeaders)) {
     for (const name of Object.keys(json.multiValueHeaders)) put(headers, name, json.multiValueHeaders[name]);
   }
-  const text = typeof json.body === 'string' ? json.body : '';
-  const body = json.isBase64Encoded === true ? Buffer.from(text, 'base64') : Buffer.from(text, 'utf8');
+  if (headerBytes(headers) >= MAX_ANSWER_HEADER_BYTES) return `headers of ${MAX_ANSWER_HEADER_BYTES} bytes or more`;
+  const bodyText = typeof json.body === 'string' ? json.body : '';
+  const body = json.isBase64Encoded === true ? Buffer.from(bodyText, 'base64') : Buffer.from(bodyText, 'utf8');
   return { status, headers, body };
 }
 
