@@ -12,6 +12,7 @@
  */
 import type { Enum, Field, MapField, Method, NamespaceBase, Root, Type } from 'protobufjs';
 import type { BodyFilter } from '../pipeline/plugin.ts';
+import { wireValuesWithin } from './grpc-wire.ts';
 import { parseRequestJson, setOwnField } from './json.ts';
 
 /** A method of the file's services. */
@@ -434,6 +435,12 @@ export function messageOut(type: Type, msg: Record<string, unknown>, depth = 0):
  */
 /** Largest reply message (gRPC's default limit on a message a client receives: 4 MiB). */
 export const MAX_FRAME = 4 * 1024 * 1024;
+/**
+ * Most values a reply message may hold (src/lib/grpc-wire.ts counts them before decoding): twice
+ * what a request's JSON may make. A 4 MiB message of 2 million values cost protobufjs 0.2 to 0.5 s
+ * to decode before its JSON was written; Kong's lua-protobuf decodes any, in its worker too.
+ */
+export const MAX_REPLY_VALUES = 2 * (MAX_MESSAGES + MAX_ELEMENTS);
 
 const EMPTY = Buffer.alloc(0);
 
@@ -471,7 +478,12 @@ export class ReplyDecoder implements BodyFilter {
         this.need = 5 + size;
         break;
       }
-      const decoded = this.type.decode(buf.subarray(5, 5 + size)) as unknown as Record<string, unknown>;
+      const message = buf.subarray(5, 5 + size);
+      if (!wireValuesWithin(this.type, message, MAX_REPLY_VALUES, MAX_MESSAGE_DEPTH))
+        throw new Error(
+          `the service sent a message of more than ${MAX_REPLY_VALUES} values or nested deeper than ${MAX_MESSAGE_DEPTH}`,
+        );
+      const decoded = this.type.decode(message) as unknown as Record<string, unknown>;
       const json = JSON.stringify(messageOut(this.type, decoded));
       if (this.framed) (frames ??= []).push(grpcFrame(0, Buffer.from(json)));
       else out += json;
