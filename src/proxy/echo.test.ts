@@ -4,7 +4,9 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
+import { startServiceGateway } from '../../test/support/gateway.ts';
 import { parseListen, runEcho } from '../cli/echo.ts';
+import type { TestGateway } from '../testing/index.ts';
 import { echoBody, startEchoServer } from './echo.ts';
 
 interface Answer {
@@ -71,11 +73,39 @@ describe('echoBody', () => {
     assert.equal('body_base64' in outText, false);
   });
 
+  test('answers a body holding controls JSON writes in six characters as base64; short escapes stay text', () => {
+    for (const c of [0x00, 0x01, 0x07, 0x0b, 0x0e, 0x1b, 0x1f]) {
+      const body = Buffer.from(`line${String.fromCharCode(c)}`);
+      const out = JSON.parse(echoBody({ ...base, url: '/', body }).toString());
+      assert.deepEqual([out.body, out.body_base64], [null, body.toString('base64')], `control 0x${c.toString(16)}`);
+    }
+    const text = 'a "quoted" \\ path\tand\r\nlines\b\f';
+    const out = JSON.parse(echoBody({ ...base, url: '/', body: Buffer.from(text) }).toString());
+    assert.deepEqual([out.body, 'body_base64' in out], [text, false]);
+  });
+
   test('drops undefined header values', () => {
     const out = JSON.parse(
       echoBody({ ...base, url: '/', headers: { a: 'b', c: undefined, 'set-cookie': ['1', '2'] } }).toString(),
     );
     assert.deepEqual(out.headers, { a: 'b', 'set-cookie': ['1', '2'] });
+  });
+});
+
+describe('url: echo:// through a gateway', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startServiceGateway([{ name: 'echo', paths: ['/echo'] }]);
+  });
+  after(() => gw.close());
+
+  test('a body of controls is answered in base64, a third larger, not six times', async () => {
+    const body = Buffer.alloc(1024 * 1024, 0x01);
+    const res = await send(`${gw.url}/echo`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body });
+    assert.equal(res.status, 200);
+    assert.ok(res.body.length < 1.4 * body.length, `an answer of ${res.body.length} bytes`);
+    const out = JSON.parse(res.body.toString());
+    assert.deepEqual([out.body, out.body_base64], [null, body.toString('base64')]);
   });
 });
 
