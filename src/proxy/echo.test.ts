@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../test/support/gateway.ts';
 import { parseListen, runEcho } from '../cli/echo.ts';
 import type { TestGateway } from '../testing/index.ts';
-import { echoBody, startEchoServer } from './echo.ts';
+import { ECHO_BODY_LIMIT, echoBody, startEchoServer } from './echo.ts';
 
 interface Answer {
   status: number;
@@ -154,6 +154,17 @@ describe('startEchoServer', () => {
     const res = await send(`${echo.url}/x?status=99`);
     assert.equal(res.status, 400);
     assert.match(JSON.parse(res.body.toString()).message, /status/);
+  });
+
+  test(`copies a body of ${ECHO_BODY_LIMIT} bytes; one byte more is a 413`, async () => {
+    const at = await send(`${echo.url}/up`, { method: 'POST', body: Buffer.alloc(ECHO_BODY_LIMIT, 'a') });
+    assert.equal(at.status, 200);
+    assert.equal(JSON.parse(at.body.toString()).body.length, ECHO_BODY_LIMIT);
+    const past = await send(`${echo.url}/up`, { method: 'POST', body: Buffer.alloc(ECHO_BODY_LIMIT + 1, 'a') });
+    assert.deepEqual(
+      [past.status, JSON.parse(past.body.toString())],
+      [413, { message: 'Request size limit exceeded' }],
+    );
   });
 
   test('answers after ?delay', async () => {

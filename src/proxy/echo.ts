@@ -7,6 +7,12 @@ import { isUtf8 } from 'node:buffer';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/**
+ * Most request body either echo copies into memory (`echo://` and the standalone server); a larger
+ * one is answered 413, its bytes read and dropped. `?sink` counts any size.
+ */
+export const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
+
 /** A request as the echo upstream sees it. */
 export interface EchoRequest {
   method: string;
@@ -144,13 +150,22 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   const hooks = parseHooks(url);
   const chunks: Buffer[] = [];
   let bytes = 0;
+  const keep = typeof hooks === 'string' || !hooks.sink;
   req.on('data', (chunk: Buffer) => {
     bytes += chunk.length;
-    if (typeof hooks === 'string' || !hooks.sink) chunks.push(chunk);
+    // Past the limit nothing more is kept (and what was is let go): an upload of any size costs
+    // no more memory than the limit, where every byte was kept until the end before.
+    if (!keep) return;
+    if (bytes <= ECHO_BODY_LIMIT) chunks.push(chunk);
+    else chunks.length = 0;
   });
   req.on('end', () => {
     if (typeof hooks === 'string') {
       answerJson(res, 400, Buffer.from(JSON.stringify({ message: hooks })));
+      return;
+    }
+    if (keep && bytes > ECHO_BODY_LIMIT) {
+      answerJson(res, 413, Buffer.from(JSON.stringify({ message: 'Request size limit exceeded' })));
       return;
     }
     const answer = (): void => {

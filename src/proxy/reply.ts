@@ -10,7 +10,7 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { ProxyRequest } from './context.ts';
 import { addDebugHeaders, wantsDebug } from './debug.ts';
-import { echoBody } from './echo.ts';
+import { ECHO_BODY_LIMIT, echoBody } from './echo.ts';
 import { ERROR_CONTENT_TYPES, errorBodyText, errorFormat } from './error-body.ts';
 import { exitAnswer } from './exit-answer.ts';
 import { asGrpcAnswer, isGrpcType } from './grpc.ts';
@@ -21,7 +21,6 @@ import { answerSpelling, writeResponseHead } from './response-head.ts';
 import { watchUnsent } from './send-timeout.ts';
 import { upstreamHeaderObject, upstreamTarget } from './upstream-request.ts';
 
-const ECHO_BODY_LIMIT = 16 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 /** The `close` option in a Connection value, as node's own test for it reads it. */
 const CLOSE_OPTION = /(?:^|\W)close(?:$|\W)/i;
