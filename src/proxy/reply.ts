@@ -161,8 +161,12 @@ function writeFinal(
   // A head HTTP/2 refuses (a plugin's repeated Content-Type) goes the compatibility layer's way, as
   // it always did: the stream is reset.
   const own = answerSpelling(rc.runtime.config.settings.request_id_header).gateway;
-  if (writeResponseHead(rc, status, headers, '', spelling, own) !== null)
-    out.writeHead(status, headers as Record<string, string | string[]>);
+  try {
+    if (writeResponseHead(rc, status, headers, '', spelling, own) !== null)
+      out.writeHead(status, headers as Record<string, string | string[]>);
+  } catch (err) {
+    return headRefused(rc, err);
+  }
   if (body !== null && rc.method !== 'HEAD') {
     // A string body is written as bytes: Node sends a string first chunk in one write with the
     // head, in the chunk's encoding (UTF-8), which would re-encode a header's latin1 bytes.
@@ -196,6 +200,31 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
  * response-transformer headers are on a 404 or a 502 as on any other answer. Not when the response
  * phase already ran for this request (its own failure, or a failure after the upstream's head).
  */
+/**
+ * node refused a head the gateway made (a value past U+00FF that no check caught): the error answer
+ * carrying the same header would throw again, past every handler, and end the process. The answer
+ * is a bare 500 instead, without the headers the answer would have added, and the cause is logged.
+ */
+function headRefused(rc: ProxyRequest, err: unknown): void {
+  const out = rc.res;
+  out.statusMessage = '';
+  rc.gw.log.error(
+    { request_id: rc.id, err: { message: (err as Error)?.message ?? String(err) } },
+    'response head refused',
+  );
+  const { headers, body } = errorAnswer(rc, 'PLUGIN_FAILED');
+  headers[rc.runtime.config.settings.request_id_header] = rc.id;
+  rc.status = 500;
+  try {
+    out.writeHead(500, headers as Record<string, string | string[]>);
+  } catch {
+    out.destroy();
+    return;
+  }
+  out.end(rc.method === 'HEAD' ? undefined : Buffer.from(body));
+  watchUnsent(rc);
+}
+
 export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
   const out = rc.res;
   if (out.headersSent) {
