@@ -204,10 +204,17 @@ export class Gateway {
 
   /** A throw on the data path: a catalogued error answers with its code, anything else is PLUGIN_FAILED. */
   failed(rc: ProxyRequest, err: unknown): void {
-    if (err instanceof ProxyError) return sendError(rc, err.code);
-    if (clientWentAway(rc, err)) this.log.info({ err: errInfo(err), request_id: rc.id }, 'the client went away');
-    else this.log.error({ err: errInfo(err), request_id: rc.id }, 'request failed');
-    sendError(rc, 'PLUGIN_FAILED');
+    try {
+      if (err instanceof ProxyError) return sendError(rc, err.code);
+      if (clientWentAway(rc, err)) this.log.info({ err: errInfo(err), request_id: rc.id }, 'the client went away');
+      else this.log.error({ err: errInfo(err), request_id: rc.id }, 'request failed');
+      sendError(rc, 'PLUGIN_FAILED');
+    } catch (again) {
+      // The error answer itself failed: thrown from here, it would end the process (the callers
+      // are the last catch of their async paths). This request's connection ends instead.
+      this.log.error({ err: errInfo(again), request_id: rc.id }, 'error answer failed');
+      rc.res.destroy();
+    }
   }
 }
 
