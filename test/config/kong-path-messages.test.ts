@@ -81,3 +81,25 @@ test("an upstream's name is a host name, as Kong's upstreams schema checks it, w
     ],
   );
 });
+
+test("a 1.1 or 2.1 file's plain path without its leading '/' is refused as Kong refuses it, not migrated to '/'", async () => {
+  // Kong's migration (migrate_path_280_300.lua) normalizes `bla` to itself, then its router_path
+  // check refuses it; Kong's own spec (01-validate_spec.lua, "routes in services: performs
+  // regular validations") loads this document and expects the refusal.
+  for (const version of ['1.1', '2.1']) {
+    const issues = brief(
+      await issuesOf(`_format_version: "${version}"
+services:
+- name: foo
+  url: https://example.com
+  routes:
+  - name: foo
+    paths: [bla, api/v1, /ok]
+`),
+    );
+    assert.deepEqual(issues, [
+      '7:13 services[0].routes[0].paths[0] should start with: / (fixed path) or ~/ (regex path)',
+      '7:18 services[0].routes[0].paths[1] should start with: / (fixed path) or ~/ (regex path)',
+    ]);
+  }
+});

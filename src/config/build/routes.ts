@@ -99,8 +99,10 @@ export function checkRoute(b: Build, r: PendingRoute): void {
     }
     if (b.legacy) {
       const migrated = migrateLegacyPath(p);
-      // Kong's migration normalizes the plain paths it keeps (migrate_path_280_300.lua).
-      const normal = migrated === null && !p.startsWith('~') ? normalizePath(p) : p;
+      // Kong's migration normalizes the plain paths it keeps (migrate_path_280_300.lua). One
+      // without its leading '/' (`bla`) keeps its text there and is refused as in a 3.0 file;
+      // normalizing it here would make it '/', a route for every request.
+      const normal = migrated === null && p.startsWith('/') ? normalizePath(p) : p;
       if (normal !== p) {
         m.paths![k] = normal;
         b.warn(
