@@ -2,6 +2,7 @@
 // carrying `Kong-Debug: 1` gets response headers naming the matched route and service, as Kong
 // sends them, and the plugins that ran for it (Tollgate-Plugins), so an operator can see with curl
 // what served one request. Off by default: the names tell a client about the gateway's config.
+import { utf8HeaderText } from '../lib/header-value.ts';
 import type { HeaderValue } from '../pipeline/plugin.ts';
 import type { ProxyRequest } from './context.ts';
 import { pick } from './phases.ts';
@@ -16,11 +17,12 @@ export function debugHeaders(rc: ProxyRequest): [string, string][] {
   const route = rc.compiled;
   if (route === null) return [];
   const out: [string, string][] = [['kong-route-id', route.info.id]];
-  if (route.info.name !== null) out.push(['kong-route-name', route.info.name]);
+  // A name past ASCII goes as its UTF-8 bytes, as Kong sends it: node throws on a char past U+00FF.
+  if (route.info.name !== null) out.push(['kong-route-name', utf8HeaderText(route.info.name)]);
   const svc = route.service?.info;
   if (svc !== undefined) {
     out.push(['kong-service-id', svc.id]);
-    if (svc.name !== null) out.push(['kong-service-name', svc.name]);
+    if (svc.name !== null) out.push(['kong-service-name', utf8HeaderText(svc.name)]);
   }
   // The plugins that applied to this request, by priority: every one up to the plugin that
   // answered; after it, only those that still run (their response or log handlers).
