@@ -124,9 +124,16 @@ export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean 
   return null;
 }
 
-/** Kong's rule for entity names. */
+/**
+ * Kong's utf8_name rule (typedefs.lua), which services, routes and plugins' instance_name use:
+ * ASCII letters, digits and `.-_~`, and any character past ASCII (Kong takes every UTF-8 byte
+ * from 128: `café`, `日本`, an en dash, a non-breaking space).
+ */
+const UTF8_NAME = /^[A-Za-z0-9._~\u0080-\uD7FF\uE000-\u{10FFFF}-]+$/u;
+
+/** Kong's rule for entity names, with its message. */
 export function checkName(name: string): string | null {
-  return /^[\p{L}\p{N}._~-]+$/u.test(name)
+  return UTF8_NAME.test(name)
     ? null
-    : `invalid value '${name}': it must only contain alphanumeric and '., -, _, ~' characters`;
+    : `invalid value '${name}': the only accepted ascii characters are alphanumerics or ., -, _, and ~`;
 }

@@ -3,7 +3,7 @@
 // pattern is a Kong `match` rule (a route's methods, a vault's prefix), with Kong's messages.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { brief, issuesOf, V3 } from './helpers.ts';
+import { brief, issuesOf, load, V3 } from './helpers.ts';
 
 test('an empty segment (//) is refused in every kind of path, regex paths included, as Kong refuses it', async () => {
   const issues = brief(
@@ -102,4 +102,29 @@ services:
       '7:18 services[0].routes[0].paths[1] should start with: / (fixed path) or ~/ (regex path)',
     ]);
   }
+});
+
+test("service, route and plugin instance names follow Kong's utf8_name: any character past ASCII loads, ASCII punctuation is refused with Kong's message", async () => {
+  // Kong's validate_utf8_name (typedefs.lua) takes every UTF-8 byte from 128: an en dash, a
+  // middle dot, a non-breaking space, an emoji; of ASCII only letters, digits and `.-_~`.
+  const names = ['payments–v2', '日本・api', 'a\u00a0b', 'api-🚀', 'café'];
+  const ok = await load(`${V3}services:
+${names.map((n, i) => `  - name: "${n}"\n    url: http://s${i}.example\n    routes: [{ name: "r-${n}", paths: [/p${i}] }]\n`).join('')}plugins:
+  - { name: test-limit, instance_name: "limit–1" }
+`);
+  assert.deepEqual(
+    ok.services.map((s) => s.name),
+    names,
+  );
+  const issues = brief(
+    await issuesOf(`${V3}services:
+  - name: "@gobo"
+    url: http://a.example
+    routes: [{ name: "a b", paths: [/a] }]
+`),
+  );
+  assert.deepEqual(issues, [
+    "3:11 services[0].name invalid value '@gobo': the only accepted ascii characters are alphanumerics or ., -, _, and ~",
+    "5:22 services[0].routes[0].name invalid value 'a b': the only accepted ascii characters are alphanumerics or ., -, _, and ~",
+  ]);
 });
