@@ -67,8 +67,6 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   upstream: {
     sticky_sessions_cookie:
       'the sticky-sessions algorithm (Kong Enterprise) is not supported; hash_on: cookie with hash_on_cookie keeps a client on one target',
-    sticky_sessions_cookie_path:
-      'the sticky-sessions algorithm (Kong Enterprise) is not supported; hash_on: cookie with hash_on_cookie_path keeps a client on one target',
   },
 };
 

@@ -59,6 +59,35 @@ test("use_srv_name is accepted at Kong's default, false, and refused when asked 
   );
 });
 
+test("a decK dump of Kong Gateway 3.12 loads: upstreams' sticky_sessions_cookie_path and targets' failover at their defaults; other values are refused with the way out", async () => {
+  const c = await loadConfigFile(fileURLToPath(new URL('./fixtures/deck-3.12-dump.yaml', import.meta.url)), {
+    env: {},
+  });
+  assert.deepEqual(
+    c.upstreams[0]!.targets.map((t) => t.target),
+    ['198.51.100.11:80', '198.51.100.12:80', '198.51.100.13:80'],
+  );
+  const text = `_format_version: "3.0"
+upstreams:
+  - name: up
+    sticky_sessions_cookie_path: /app
+    targets: [{ target: "127.0.0.1:80" }, { target: "127.0.0.2:80", failover: true }]
+`;
+  await assert.rejects(
+    loadConfigText(text, 'gateway.yaml', { env: {} }),
+    (err: Error & { issues?: { path: string; message: string }[] }) => {
+      assert.deepEqual(
+        err.issues?.map((i) => `${i.path} ${i.message}`),
+        [
+          "upstreams[0].sticky_sessions_cookie_path 'sticky_sessions_cookie_path' is a Kong field that Tollgate does not support: the sticky-sessions algorithm (Kong Enterprise) is not supported; hash_on: cookie with hash_on_cookie_path keeps a client on one target",
+          "upstreams[0].targets[1].failover 'failover: true' is a Kong Gateway setting that Tollgate does not support: failover targets are not supported; remove the target, or keep it with failover removed to balance it with the others (health checks take a failing target out)",
+        ],
+      );
+      return true;
+    },
+  );
+});
+
 test('validating a 2,000-route file works (time it by hand: see the report)', async () => {
   const lines = ['_format_version: "3.0"', 'services:'];
   for (let s = 0; s < 100; s++) {

@@ -66,6 +66,15 @@ export function liftUpstreams(b: Build): void {
         "'use_srv_name: true' is a Kong setting that Tollgate does not support: DNS SRV resolution is not supported; list the targets' host:port instead",
         [...path, 'use_srv_name'],
       );
+    // Kong Gateway 3.11+ has decK write its default, '/', for every upstream; the cookie's path
+    // matters only to the sticky-sessions algorithm, which the algorithm check refuses.
+    const stickyPath = raw.sticky_sessions_cookie_path;
+    if (stickyPath !== undefined && stickyPath !== '/')
+      b.err(
+        'UNKNOWN_FIELD',
+        "'sticky_sessions_cookie_path' is a Kong field that Tollgate does not support: the sticky-sessions algorithm (Kong Enterprise) is not supported; hash_on: cookie with hash_on_cookie_path keeps a client on one target",
+        [...path, 'sticky_sessions_cookie_path'],
+      );
     const u = { raw, path, model };
     b.upstreams.push(u);
     b.each(raw.targets, (t, j) => {
@@ -164,6 +173,14 @@ function kongTargetKey(t: PendingTarget): string | null {
 }
 
 function targetModel(t: Obj, path: Path, err: Err): TargetModel {
+  // Kong Gateway 3.12 has decK write `failover: false` for every target; a failover target (one
+  // the balancer uses only when the others are unhealthy) would be balanced as any other here.
+  if (t.failover === true)
+    err(
+      'UNKNOWN_FIELD',
+      "'failover: true' is a Kong Gateway setting that Tollgate does not support: failover targets are not supported; remove the target, or keep it with failover removed to balance it with the others (health checks take a failing target out)",
+      [...path, 'failover'],
+    );
   return {
     id: '',
     target: normalizeTarget(t.target, path, err),
