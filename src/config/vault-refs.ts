@@ -74,7 +74,16 @@ export function envVaults(list: unknown): { vaults: EnvVaults; issues: RawIssue[
       return;
     }
     first.set(prefix, i);
-    const own = config !== null && typeof config === 'object' ? (config as { prefix?: unknown }).prefix : undefined;
+    const settings = config !== null && typeof config === 'object' ? (config as Record<string, unknown>) : {};
+    // Kong Gateway's env vault decodes base64 values when asked; decK writes its default, false.
+    if (settings.base64_decode === true)
+      issues.push({
+        code: 'UNKNOWN_FIELD',
+        message:
+          "'base64_decode: true' is a Kong Gateway setting of the env vault that Tollgate does not support: put the decoded value in the variable, or read it from a file with ${file:path}",
+        path: ['vaults', i, 'config', 'base64_decode'],
+      });
+    const own = settings.prefix;
     vaults.set(prefix, typeof own === 'string' ? own : '');
   });
   return { vaults, issues };

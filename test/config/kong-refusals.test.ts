@@ -104,6 +104,15 @@ test('oauth2_credentials, nested or not, and vaults other than env are refused, 
   );
 });
 
+test("Kong Gateway's env vault base64_decode loads at false, the default decK dumps write, and is refused at true with the way out", async () => {
+  const vault = (decode: boolean) =>
+    `vaults:\n  - name: env\n    prefix: my-env\n    config: { prefix: MY_SECRET_, base64_decode: ${decode} }\n`;
+  assert.deepEqual(await messages(vault(false)), []);
+  assert.deepEqual(await messages(vault(true)), [
+    "vaults[0].config.base64_decode: 'base64_decode: true' is a Kong Gateway setting of the env vault that Tollgate does not support: put the decoded value in the variable, or read it from a file with ${file:path}",
+  ]);
+});
+
 test('null optional plugin fields load, at any depth, and their defaults apply', async () => {
   const m = await messages(
     'plugins:\n  - name: rate-limiting\n    config: { minute: 5, second: null, redis_host: null, redis_port: null, redis: { host: null, password: null }, error_message: null }\n  - name: proxy-cache\n    config: { strategy: memory, vary_headers: null, storage_ttl: null, memory: { dictionary_name: null } }\n',
