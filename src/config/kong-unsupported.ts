@@ -26,6 +26,13 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     partials: PARTIALS,
     plugins_partials: PARTIALS,
     workspaces: 'Tollgate has a single workspace; run one gateway, with a file of its own, per workspace',
+    // The entities of two Kong Enterprise plugins, as Kong's declarative files (and KIC) hold them.
+    degraphql_routes:
+      'degraphql routes belong to the degraphql plugin (Kong Enterprise), which Tollgate does not have; map the GraphQL queries in the upstream, or in a TypeScript custom plugin (`gateway plugin new`)',
+    graphql_ratelimiting_cost_decorations:
+      'GraphQL cost decorations belong to the graphql-rate-limiting-advanced plugin (Kong Enterprise), which Tollgate does not have; limit requests with rate-limiting',
+    custom_entities:
+      "it is decK's section for Kong Enterprise plugins' entities (degraphql_routes, graphql_ratelimiting_cost_decorations), whose plugins Tollgate does not have; remove it",
     _info:
       "it is decK's section (select_tags, defaults), which decK applies when it syncs and Kong refuses in a declarative file too; remove it, or write the file with `deck file render`",
     _konnect: "it is decK's section for Konnect, which Kong refuses in a declarative file too; remove it",
@@ -52,6 +59,8 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
     ordering:
       "dynamic plugin ordering (Kong Enterprise) is not supported; plugins run in Kong's priority order (`gateway explain` lists it): remove ordering",
     consumer_group: CONSUMER_GROUPS,
+    condition:
+      'conditional plugin execution (Kong Gateway) is not supported; scope the plugin to the services, routes or consumers it should run for (`service:`, `route:`, `consumer:`)',
     partials: "partials (Kong Enterprise) are not supported; write the shared settings in the plugin's config",
     _config:
       "it names one of decK's _plugin_configs, which decK copies into the plugin when it syncs and Kong refuses in a declarative file too; write the plugin's config, or write the file with `deck file render`",

@@ -239,6 +239,26 @@ test("decK dumps' filter_chains under services and routes, consumers' groups, pa
   );
 });
 
+test("Kong Enterprise plugins' entities (KIC's degraphql_routes, decK's custom_entities) and a plugin's condition are named, not unknown fields", async () => {
+  const m = await messages(
+    [
+      'degraphql_routes:\n  - { service: s, uri: /q, query: "{ a }" }\n',
+      'graphql_ratelimiting_cost_decorations:\n  - { type_path: Query.a, add_constant: 1 }\n',
+      'custom_entities:\n  - type: degraphql_routes\n',
+      'plugins:\n  - name: cors\n    condition: route.name != "health"\n',
+    ].join(''),
+  );
+  assert.deepEqual(
+    m.map((l) => l.replace(/ is a Kong field that Tollgate does not support: (.*?); .*$/, ': $1')),
+    [
+      "degraphql_routes: 'degraphql_routes': degraphql routes belong to the degraphql plugin (Kong Enterprise), which Tollgate does not have",
+      "graphql_ratelimiting_cost_decorations: 'graphql_ratelimiting_cost_decorations': GraphQL cost decorations belong to the graphql-rate-limiting-advanced plugin (Kong Enterprise), which Tollgate does not have",
+      "custom_entities: 'custom_entities': it is decK's section for Kong Enterprise plugins' entities (degraphql_routes, graphql_ratelimiting_cost_decorations), whose plugins Tollgate does not have",
+      "plugins[0].condition: 'condition': conditional plugin execution (Kong Gateway) is not supported",
+    ],
+  );
+});
+
 test('a quoted yes/no/on/off in a boolean field, a string to Kong too: the error says what to write', async () => {
   // Unquoted, Kong's YAML 1.1 parser reads them as booleans, and so does the loader (yaml11.test.ts).
   const m = await messages(
