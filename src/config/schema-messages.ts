@@ -108,6 +108,9 @@ export const WEBSOCKET_HINT =
   '; WebSocket upgrades are proxied by http and https services and routes (http for ws, https for wss)';
 
 const KONG_PROTOCOLS = new Set(['grpc', 'grpcs', 'tcp', 'tls', 'tls_passthrough', 'udp', 'ws', 'wss']);
+/** Kong's stream protocols: the way out, as for a stream route's sources and destinations. */
+const STREAM_PROTOCOLS = new Set(['tcp', 'tls', 'tls_passthrough', 'udp']);
+const STREAM_HINT = '; Tollgate proxies HTTP and gRPC: put a TCP/UDP proxy in front for streams';
 
 /**
  * A value that fails a `oneOf`/`anyOf` gets one error, not one per alternative plus the summary:
@@ -277,7 +280,7 @@ export function translateErrors(
         if (typeof value === 'string' && KONG_PROTOCOLS.has(value) && isProtocolField) {
           issue = {
             code,
-            message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of: ${list})${value === 'ws' || value === 'wss' ? WEBSOCKET_HINT : ''}`,
+            message: `protocol '${value}' is a Kong protocol that Tollgate does not support (expected one of: ${list})${value === 'ws' || value === 'wss' ? WEBSOCKET_HINT : STREAM_PROTOCOLS.has(value) ? STREAM_HINT : ''}`,
             path,
           };
         } else if (value === 'sticky-sessions' && path[path.length - 1] === 'algorithm') {

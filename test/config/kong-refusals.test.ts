@@ -1,6 +1,7 @@
 // Kong features Tollgate does not support are refused with what they are and what to do instead.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { runValidate } from '../../src/cli/validate.ts';
 import { KONG_UNSUPPORTED } from '../../src/config/kong-unsupported.ts';
 import { builtinPlugins } from '../../src/plugins/index.ts';
@@ -327,6 +328,24 @@ test("Kong's gRPC transcoding plugin loads: a file using grpc-gateway is not ref
     'services:\n  - name: g\n    url: grpc://127.0.0.1:50051\n    routes:\n      - name: r\n        protocols: [http]\n        paths: [/v1]\n        plugins:\n          - { name: grpc-gateway, config: { proto: /tmp/a.proto } }\n',
   );
   assert.deepEqual(m, []);
+});
+
+test("KIC's TLSRoute (a tcp service, a tls route) is refused with the stream way out on each protocol", async () => {
+  let out = '';
+  const file = fileURLToPath(new URL('./fixtures/kic-tlsroute.yaml', import.meta.url));
+  const code = await runValidate([file], {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: () => true },
+  });
+  assert.equal(code, 1);
+  const lines = out.split('\n').filter((l) => l.includes('is a Kong protocol'));
+  assert.deepEqual(
+    lines.map((l) => l.replace(/^.*?:(\d+:\d+)\s+(\S+)\s+/, '$1 $2 ').replace(/ \(expected one of: [^)]*\)/, '')),
+    [
+      "10:13 services[0].protocol protocol 'tcp' is a Kong protocol that Tollgate does not support; Tollgate proxies HTTP and gRPC: put a TCP/UDP proxy in front for streams",
+      "19:7 services[0].routes[0].protocols[0] protocol 'tls' is a Kong protocol that Tollgate does not support; Tollgate proxies HTTP and gRPC: put a TCP/UDP proxy in front for streams",
+    ],
+  );
 });
 
 test("an active health check's type outside Kong's list is refused in Kong's words, not called a protocol Tollgate lacks", async () => {
