@@ -130,6 +130,34 @@ export const groups = {
       'src/plugins/grpc-web/json.test.ts',
     ],
   },
+  // request-transformer's `$(...)` templates: which lookups Kong's syntax allows (headers with `_`
+  // as `-`, `["name"]`, literals, `or`), the headers and query read as earlier plugins left them,
+  // the bytes of a value as it goes to a header, a body, a querystring or (percent-encoded) a path.
+  'request-templates': {
+    mutate: ['src/plugins/request-transformer/template.ts'],
+    tests: [
+      'src/plugins/request-transformer/template-syntax.test.ts',
+      'src/plugins/request-transformer/template-encoding.test.ts',
+      'src/plugins/request-transformer/request-transformer.test.ts',
+      'src/plugins/request-transformer/multipart.test.ts',
+    ],
+  },
+  // grpc-gateway's `google.api.http` path templates alone: their syntax, `*`, `**`, `{var=...}`
+  // and the `:verb`, matched segment by segment.
+  'grpc-path-templates': {
+    mutate: ['src/plugins/grpc-gateway/template.ts'],
+    tests: ['src/plugins/grpc-gateway/template.test.ts', 'src/plugins/grpc-gateway/grpc-gateway.test.ts'],
+  },
+  // aws-lambda's shared credentials file alone: which file and profile, the INI section, the
+  // 256 KiB bound, what an unreadable or absent file says.
+  'aws-shared-file': {
+    mutate: ['src/plugins/aws-lambda/shared-file.ts'],
+    tests: [
+      'src/plugins/aws-lambda/shared-file.test.ts',
+      'src/plugins/aws-lambda/credentials.test.ts',
+      'src/plugins/aws-lambda/credentials-sources.test.ts',
+    ],
+  },
 };
 
 const group = groups[process.env.MUTATION_GROUP ?? 'router'];
