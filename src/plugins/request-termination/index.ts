@@ -7,7 +7,8 @@
  * Differences from Kong, on purpose: `status_code` must be 200-599 (a 1xx status cannot end a
  * request); `body` without `content_type` is sent as `application/json; charset=utf-8` (Kong's
  * documented default); the echo reads at most 1 MiB of request body (above that, `body` and
- * `raw_body` are left out, like Kong does for a body nginx buffered to disk).
+ * `raw_body` are left out, like Kong does for a body nginx buffered to disk), and leaves out
+ * either one whose JSON takes more than ECHO_FIELD_LIMIT.
  */
 
 import { hostname } from 'node:os';
@@ -43,6 +44,16 @@ const DEFAULT_MESSAGES: Readonly<Record<number, string>> = {
 const JSON_TYPE = 'application/json; charset=utf-8';
 /** Most request body the echo reads; the rest is drained and dropped. */
 export const ECHO_BODY_LIMIT = 1024 * 1024;
+/**
+ * Most bytes of JSON the echo spends on `raw_body`, and on `body`; one that takes more is left
+ * out. JSON writes a control byte in six (`\u0001`), an invalid UTF-8 byte as U+FFFD in three,
+ * so a 1 MiB body of them made a 6 MiB `raw_body` (12 MiB with a multipart `body` beside it).
+ * Twice the body read: a text or JSON body of up to ECHO_BODY_LIMIT is always shown whole.
+ * Kong shows neither field for a body past `client_body_buffer_size` (8 KiB by default).
+ */
+export const ECHO_FIELD_LIMIT = 2 * ECHO_BODY_LIMIT;
+/** Most bytes of JSON one byte of body can become (a control byte as `\u0001`). */
+const MAX_JSON_BYTES_PER_BYTE = 6;
 
 /** Identifies this gateway process in echo answers (Kong's `node_id`, `worker_pid`, `hostname`). */
 const NODE = Object.freeze({ node_id: nodeId(), worker_pid: process.pid, hostname: hostname() });
@@ -78,6 +89,12 @@ function uriCaptures(captures: Readonly<Record<string, string>>): { named: Recor
     else named[key] = captures[key]!;
   }
   return { named, unnamed };
+}
+
+/** True when `value`'s JSON takes at most ECHO_FIELD_LIMIT bytes. */
+function fitsEcho(value: unknown): boolean {
+  if (value === undefined) return true;
+  return Buffer.byteLength(JSON.stringify(value)) <= ECHO_FIELD_LIMIT;
 }
 
 class RequestTermination implements PluginHandlers {
@@ -136,14 +153,18 @@ class RequestTermination implements PluginHandlers {
 
   private async answerEcho(req: GatewayRequest): Promise<void> {
     const raw = await req.readBody(ECHO_BODY_LIMIT);
+    const text = raw === null ? undefined : raw.toString('utf8');
+    const args = raw === null ? undefined : kongBodyArgs(req.headers['content-type'], raw);
+    // Only a body long enough to pass the limit is encoded once more to be measured.
+    const measure = raw !== null && raw.length * MAX_JSON_BYTES_PER_BYTE > ECHO_FIELD_LIMIT;
     const request: Record<string, unknown> = {
       scheme: req.scheme,
       host: req.host,
       port: req.raw.socket.localPort ?? null,
       headers: kongHeaders(req),
       query: kongQuery(req),
-      body: raw === null ? undefined : kongBodyArgs(req.headers['content-type'], raw),
-      raw_body: raw === null ? undefined : raw.toString('utf8'),
+      body: measure && !fitsEcho(args) ? undefined : args,
+      raw_body: measure && !fitsEcho(text) ? undefined : text,
       method: req.method,
       path: req.path,
       uri_captures: uriCaptures(req.captures),

@@ -173,6 +173,40 @@ describe('request-termination', () => {
     assert.deepEqual(JSON.parse(text).request.body, { flag: true, b: ['1', ''], c: 'x y' });
   });
 
+  test('echo leaves out a body field whose JSON would take more than twice the body read', async () => {
+    // 1 MiB of control bytes: JSON spells each in six (\u0001), so raw_body alone was 6 MiB, and a
+    // multipart part of them is counted twice (body and raw_body), 12 MiB answered for 1 MiB sent.
+    const controls = Buffer.alloc(1024 * 1024 - 100, 1);
+    const multipart = Buffer.concat([
+      Buffer.from('--XX\r\ncontent-disposition: form-data; name="a"\r\n\r\n'),
+      controls,
+      Buffer.from('\r\n--XX--\r\n'),
+    ]);
+    const { res, text } = await call(gw, '/echo/abc?debug', {
+      method: 'POST',
+      headers: { 'content-type': 'multipart/form-data; boundary=XX' },
+      body: multipart,
+    });
+    assert.equal(res.status, 404);
+    const out = JSON.parse(text);
+    assert.equal(out.request.raw_body, undefined);
+    assert.equal(out.request.body, undefined);
+    assert.equal(out.request.method, 'POST', 'the rest of the echo is answered');
+    assert.ok(text.length < 64 * 1024, `answer of ${text.length} bytes`);
+
+    // Invalid UTF-8 bytes become U+FFFD, three bytes each: 3 MiB for 1 MiB.
+    const invalid = await call(gw, '/echo/abc?debug', { method: 'POST', body: Buffer.alloc(1024 * 1024, 0xff) });
+    assert.equal(JSON.parse(invalid.text).request.raw_body, undefined);
+
+    // A text body of the whole 1 MiB read, and a short one of controls, are shown whole.
+    const plain = 'a'.repeat(1024 * 1024);
+    const whole = await call(gw, '/echo/abc?debug', { method: 'POST', body: plain });
+    assert.equal(JSON.parse(whole.text).request.raw_body, plain);
+    const short = '\u0001'.repeat(1000);
+    const few = await call(gw, '/echo/abc?debug', { method: 'POST', body: short });
+    assert.equal(JSON.parse(few.text).request.raw_body, short);
+  });
+
   test("echo shows a header sent twice as both values, as Kong's get_headers() gives them", async () => {
     // fetch joins repeated headers: node's http client sends each line as given.
     const text = await new Promise<string>((resolve, reject) => {
