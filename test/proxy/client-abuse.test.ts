@@ -160,6 +160,38 @@ test('a connection with more than 100 pipelined requests waiting is closed', asy
   await until('no request left in flight', () => gw.instance.gateway.runtime.inflight === 0);
 });
 
+test('a connection whose pipelined heads waiting pass 128 KiB is closed', { timeout: 20_000 }, async () => {
+  const seen = upstreamRequests;
+  const s = await open();
+  s.on('error', () => undefined);
+  s.resume();
+  const closed = new Promise<void>((r) => s.once('close', () => r()));
+  // 40 heads of 8 KiB (320 KiB, fewer than 100 requests) behind a request the upstream never
+  // answers: every one was parsed and held for as long as the first took.
+  const pad = 'p'.repeat(8 * 1024);
+  let text = 'GET /up/never HTTP/1.1\r\nHost: x\r\n\r\n';
+  for (let i = 0; i < 40; i++) text += `GET /up/q${i} HTTP/1.1\r\nHost: x\r\nX-Pad: ${pad}\r\n\r\n`;
+  s.write(text);
+  await closed;
+  await until('no request left in flight', () => gw.instance.gateway.runtime.inflight === 0);
+  assert.ok(upstreamRequests - seen <= 1, 'nothing waiting went upstream');
+});
+
+test('a pipeline of 30 requests with 2 KiB heads is answered whole', async () => {
+  const s = await open();
+  s.on('error', () => undefined);
+  let got = '';
+  s.on('data', (d: Buffer) => {
+    got += d.toString('latin1');
+  });
+  let text = '';
+  const pad = 'p'.repeat(2 * 1024);
+  for (let i = 0; i < 30; i++) text += `GET /up/r${i}?ms=${i % 3} HTTP/1.1\r\nHost: x\r\nX-Pad: ${pad}\r\n\r\n`;
+  s.write(text);
+  await until('30 answers', () => got.split('HTTP/1.1 200 OK').length - 1 === 30);
+  s.destroy();
+});
+
 test('a client that stops reading is closed after send_timeout, and the upstream connection with it', async () => {
   const before = accessLines().length;
   const s = await open();
