@@ -7,8 +7,8 @@
  * Differences from Kong, on purpose: `status_code` must be 200-599 (a 1xx status cannot end a
  * request); `body` without `content_type` is sent as `application/json; charset=utf-8` (Kong's
  * documented default); the echo reads at most 1 MiB of request body (above that, `body` and
- * `raw_body` are left out, like Kong does for a body nginx buffered to disk), and leaves out
- * either one whose JSON takes more than ECHO_FIELD_LIMIT.
+ * `raw_body` are left out, like Kong does for a body nginx buffered to disk), and leaves them out
+ * when their JSON takes more than ECHO_FIELD_LIMIT.
  */
 
 import { hostname } from 'node:os';
@@ -45,15 +45,35 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 /** Most request body the echo reads; the rest is drained and dropped. */
 export const ECHO_BODY_LIMIT = 1024 * 1024;
 /**
- * Most bytes of JSON the echo spends on `raw_body`, and on `body`; one that takes more is left
- * out. JSON writes a control byte in six (`\u0001`), an invalid UTF-8 byte as U+FFFD in three,
- * so a 1 MiB body of them made a 6 MiB `raw_body` (12 MiB with a multipart `body` beside it).
- * Twice the body read: a text or JSON body of up to ECHO_BODY_LIMIT is always shown whole.
- * Kong shows neither field for a body past `client_body_buffer_size` (8 KiB by default).
+ * Most bytes of JSON the echo spends on `raw_body`, and on `body`: past it on `raw_body`, neither
+ * is shown; past it on `body` alone, `body` is not. JSON writes a control byte in six (`\u0001`),
+ * an invalid UTF-8 byte as U+FFFD in three, so a 1 MiB body of them made a 6 MiB `raw_body`
+ * (12 MiB with a multipart `body` beside it). Twice the body read: a text or JSON body of up to
+ * ECHO_BODY_LIMIT is always shown whole. Kong shows neither field for a body past
+ * `client_body_buffer_size` (8 KiB by default).
  */
 export const ECHO_FIELD_LIMIT = 2 * ECHO_BODY_LIMIT;
-/** Most bytes of JSON one byte of body can become (a control byte as `\u0001`). */
-const MAX_JSON_BYTES_PER_BYTE = 6;
+
+/** Bytes of JSON each ASCII byte takes in a JSON string (`\u0001`, `\n`, `\"`, `a`). */
+const ASCII_JSON_BYTES = Uint8Array.from({ length: 128 }, (_, b) => {
+  if (b === 0x08 || b === 0x09 || b === 0x0a || b === 0x0c || b === 0x0d || b === 0x22 || b === 0x5c) return 2;
+  return b < 0x20 ? 6 : 1;
+});
+
+/**
+ * The bytes of JSON `raw` takes as a string, least and most: a byte from 0x80 is one byte of a
+ * character written as is, or an invalid byte written U+FFFD in three. Linear, no copy.
+ */
+function jsonStringBytes(raw: Buffer): { least: number; most: number } {
+  let ascii = 2;
+  let high = 0;
+  for (let i = 0; i < raw.length; i++) {
+    const b = raw[i]!;
+    if (b < 0x80) ascii += ASCII_JSON_BYTES[b]!;
+    else high++;
+  }
+  return { least: ascii + high, most: ascii + 3 * high };
+}
 
 /** Identifies this gateway process in echo answers (Kong's `node_id`, `worker_pid`, `hostname`). */
 const NODE = Object.freeze({ node_id: nodeId(), worker_pid: process.pid, hostname: hostname() });
@@ -93,8 +113,21 @@ function uriCaptures(captures: Readonly<Record<string, string>>): { named: Recor
 
 /** True when `value`'s JSON takes at most ECHO_FIELD_LIMIT bytes. */
 function fitsEcho(value: unknown): boolean {
-  if (value === undefined) return true;
   return Buffer.byteLength(JSON.stringify(value)) <= ECHO_FIELD_LIMIT;
+}
+
+/**
+ * `raw_body` and `body` as the echo shows them. `body`'s JSON takes at most twice `raw_body`'s
+ * (a form's `%01` is one control, six bytes for three; a multipart part's value is a piece of the
+ * raw body), so only a body near the limit is encoded once more to be measured.
+ */
+function echoedBody(raw: Buffer, args: unknown): { text?: string; args?: unknown } {
+  const size = jsonStringBytes(raw);
+  if (size.least > ECHO_FIELD_LIMIT) return {};
+  const text = raw.toString('utf8');
+  if (size.most > ECHO_FIELD_LIMIT && !fitsEcho(text)) return {};
+  if (args === undefined || size.most * 2 <= ECHO_FIELD_LIMIT || fitsEcho(args)) return { text, args };
+  return { text };
 }
 
 class RequestTermination implements PluginHandlers {
@@ -153,18 +186,15 @@ class RequestTermination implements PluginHandlers {
 
   private async answerEcho(req: GatewayRequest): Promise<void> {
     const raw = await req.readBody(ECHO_BODY_LIMIT);
-    const text = raw === null ? undefined : raw.toString('utf8');
-    const args = raw === null ? undefined : kongBodyArgs(req.headers['content-type'], raw);
-    // Only a body long enough to pass the limit is encoded once more to be measured.
-    const measure = raw !== null && raw.length * MAX_JSON_BYTES_PER_BYTE > ECHO_FIELD_LIMIT;
+    const shown = raw === null ? {} : echoedBody(raw, kongBodyArgs(req.headers['content-type'], raw));
     const request: Record<string, unknown> = {
       scheme: req.scheme,
       host: req.host,
       port: req.raw.socket.localPort ?? null,
       headers: kongHeaders(req),
       query: kongQuery(req),
-      body: measure && !fitsEcho(args) ? undefined : args,
-      raw_body: measure && !fitsEcho(text) ? undefined : text,
+      body: shown.args,
+      raw_body: shown.text,
       method: req.method,
       path: req.path,
       uri_captures: uriCaptures(req.captures),
