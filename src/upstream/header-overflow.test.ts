@@ -1,6 +1,6 @@
 // The parser guard covers every undici client from the start, not only the upstreams' pools once a
 // request has been proxied: an http-log receiver or a JWKS endpoint answering a megabyte of tiny
-// headers costs one error, not 200,000. This file runs in a process of its own (node --test), so
+// headers costs one error, not 200,000 (`npm run bench:linear-time` measures it). This file runs in a process of its own (node --test), so
 // no upstream connection exists before these tests; none of them proxies to an undici upstream.
 import assert from 'node:assert/strict';
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
@@ -45,47 +45,36 @@ after(async () => {
   await new Promise((r) => server.close(r));
 });
 
-/** CPU milliseconds this process spends until `n` more answers went out and `work` settled. */
-async function cpuFor(n: number, work: () => Promise<unknown>): Promise<number> {
+/** Runs `work`, then waits until `n` more answers went out. */
+async function answersFor(n: number, work: () => Promise<unknown>): Promise<void> {
   const target = answered + n;
-  const start = process.cpuUsage();
   await work();
   for (let i = 0; i < 1000 && answered < target; i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(answered >= target, `${answered - target + n} of ${n} answers sent`);
-  // Let the last answer's bytes reach the client's parser.
-  await new Promise((r) => setTimeout(r, 200));
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1000;
 }
 
-// Unguarded, each such answer built 200,000 errors: about 200 ms of CPU per answer here (gateway,
-// receiver and client together), the event loop held meanwhile; guarded, about 30 ms.
-const BUDGET_MS = 8 * 100;
+// Unguarded, each such answer built 200,000 errors: about 200 ms of CPU per answer (gateway,
+// receiver and client together), the event loop held meanwhile; guarded, about 30 ms. That cost is
+// measured by `npm run bench:linear-time` (a CPU budget flakes on a shared machine); here, what a
+// client and the senders observe.
 
-test('an http-log receiver answering a megabyte of tiny headers, before any proxied request, costs one error per answer', async () => {
-  // Warmed up first: the gateway's first requests compile its code.
-  await cpuFor(4, async () => {
-    for (let i = 0; i < 4; i++) assert.equal((await fetch(`${gw.url}/logged`)).status, 200);
+test('an http-log receiver answering a megabyte of tiny headers, before any proxied request: each log is sent, each client served', async () => {
+  await answersFor(12, async () => {
+    for (let i = 0; i < 12; i++) assert.equal((await fetch(`${gw.url}/logged`)).status, 200);
   });
-  const ms = await cpuFor(8, async () => {
-    for (let i = 0; i < 8; i++) assert.equal((await fetch(`${gw.url}/logged`)).status, 200);
-  });
-  assert.ok(ms < BUDGET_MS, `8 log sends cost ${ms.toFixed(0)} ms of CPU`);
 });
 
-test("the plugins' own undici clients and the global fetch (JWKS, OIDC discovery) are guarded as well", async () => {
+test("the plugins' own undici clients and the global fetch (JWKS, OIDC discovery) refuse such a head", async () => {
   const agent = new Agent();
   try {
-    const viaAgent = await cpuFor(8, async () => {
+    await answersFor(8, async () => {
       for (let i = 0; i < 8; i++)
         await assert.rejects(request(url, { dispatcher: agent }), { code: 'UND_ERR_HEADERS_OVERFLOW' });
     });
-    assert.ok(viaAgent < BUDGET_MS, `8 undici requests cost ${viaAgent.toFixed(0)} ms of CPU`);
   } finally {
     await agent.close();
   }
-  const viaFetch = await cpuFor(8, async () => {
+  await answersFor(8, async () => {
     for (let i = 0; i < 8; i++) await assert.rejects(fetch(url), (err: Error) => err.cause !== undefined);
   });
-  assert.ok(viaFetch < BUDGET_MS, `8 fetches cost ${viaFetch.toFixed(0)} ms of CPU`);
 });

@@ -55,12 +55,8 @@ test('response.headers holds the headers sent to the client, set-cookie redacted
   }
 });
 
-/**
- * The entry http-log sends for `GET /q?<query>`, and the CPU time (ms) this process (gateway,
- * receiver and client) spent on the request and its entry: not wall time, which includes the
- * queue's 1 s coalescing delay and whatever else a busy machine runs.
- */
-async function queryEntry(query: string): Promise<{ entry: Record<string, any>; took: number }> {
+/** The entry http-log sends for `GET /q?<query>`. */
+async function queryEntry(query: string): Promise<Record<string, any>> {
   const receiver = await httpReceiver();
   const gw = await startServiceGateway([
     {
@@ -70,30 +66,31 @@ async function queryEntry(query: string): Promise<{ entry: Record<string, any>; 
     },
   ]);
   try {
-    const started = process.cpuUsage();
     await (await fetch(`${gw.url}/q?${query}`)).text();
-    const entry = JSON.parse((await receiver.next()).body);
-    const used = process.cpuUsage(started);
-    return { entry, took: (used.user + used.system) / 1000 };
+    return JSON.parse((await receiver.next()).body);
   } finally {
     await gw.close();
     await receiver.close();
   }
 }
 
-test('a query repeating one key thousands of times is logged in linear time', async () => {
-  // 15,000 repeats fit in a 30 KB request line; copying the array per repeat took seconds of CPU.
-  const { entry: e, took } = await queryEntry(Array(15_000).fill('a').join('&'));
+test('a query repeating one key thousands of times is logged with its first 100 values', async () => {
+  // 15,000 repeats fit in a 30 KB request line; copying the array per repeat took seconds of CPU,
+  // which `npm run bench:linear-time` measures.
+  const e = await queryEntry(Array(15_000).fill('a').join('&'));
   // Kong's get_query() reads the first 100 arguments (lua_max_uri_args).
   assert.equal(e.request.querystring.a.length, 100);
-  assert.ok(took < 1500, `the entry took ${Math.round(took)} ms of CPU`);
+  assert.ok(
+    e.request.querystring.a.every((v: unknown) => v === true),
+    'a key without = is true, as in Kong',
+  );
 });
 
 test("request.querystring holds the first 100 arguments, as Kong's get_query(): a wide query cannot swell the log queues", async () => {
   // 1,500 distinct arguments fit in an 8 KB request line. Each is a property of its own in the
   // queued entry (about 100 bytes of heap for a few characters the queue's byte bound counts),
   // so 16 MiB of queue held 300 MB and more behind a receiver that does not answer.
-  const { entry: e } = await queryEntry(Array.from({ length: 1_500 }, (_, i) => `k${i}=${i}`).join('&'));
+  const e = await queryEntry(Array.from({ length: 1_500 }, (_, i) => `k${i}=${i}`).join('&'));
   assert.equal(Object.keys(e.request.querystring).length, 100);
   assert.equal(e.request.querystring.k0, '0');
   assert.equal(e.request.querystring.k99, '99');
@@ -104,7 +101,7 @@ test("request.querystring holds the first 100 arguments, as Kong's get_query(): 
 
 test("request.querystring reads an argument without '=' as true and one with an empty value as '', as Kong's get_query()", async () => {
   // Kong's documented example: GET /test?foo=hello%20world&bar=baz&zzz&blo=&bar=bla&bar
-  const { entry: e } = await queryEntry('foo=hello%20world&bar=baz&zzz&blo=&bar=bla&bar&&x+y=a+b');
+  const e = await queryEntry('foo=hello%20world&bar=baz&zzz&blo=&bar=bla&bar&&x+y=a+b');
   assert.deepEqual(e.request.querystring, {
     foo: 'hello world',
     bar: ['baz', 'bla', true],

@@ -11,11 +11,6 @@ import jwtPlugin, { bearerToken } from './index.ts';
 
 const SECRET = 'tollgate-test-secret-that-is-long-enough';
 const now = () => Math.floor(Date.now() / 1000);
-/** CPU time (ms) this process spent since `since`: unlike wall time, not stretched by a busy machine. */
-const cpuMs = (since: NodeJS.CpuUsage) => {
-  const used = process.cpuUsage(since);
-  return (used.user + used.system) / 1000;
-};
 
 function keyPair(type: 'rsa' | 'ec' | 'ed25519', curve?: string) {
   const kp =
@@ -303,22 +298,17 @@ describe('jwt (Kong 3 behaviour)', () => {
     assert.equal((await run(h, { query: `jwt=&jwt=${t}` })).status, 200);
   });
 
-  test('thousands of distinct tokens in the query cost linear time: 401 Multiple tokens provided', async () => {
+  // The CPU these two cost (linear, not quadratic, in the query) is measured by `npm run bench:linear-time`.
+  test('thousands of distinct tokens in the query: 401 Multiple tokens provided', async () => {
     const query = Array.from({ length: 40_000 }, (_, i) => `jwt=t${i}`).join('&');
-    const started = process.cpuUsage();
     const r = await run(h, { query });
-    const took = cpuMs(started);
     assert.deepEqual([r.status, r.body], [401, { message: 'Multiple tokens provided' }]);
-    assert.ok(took < 1000, `took ${Math.round(took)} ms of CPU`);
   });
 
-  test('thousands of empty ?jwt= values cost linear time: 401 Unauthorized', async () => {
+  test('thousands of empty ?jwt= values: 401 Unauthorized, and Unrecognizable token with a valueless jwt after them', async () => {
     // 6,000 fit in the 32 KiB request head; the query was scanned again for each of them.
-    const started = process.cpuUsage();
     const r = await run(h, { query: 'jwt=&'.repeat(6000) });
-    const took = cpuMs(started);
     assert.deepEqual([r.status, r.body], [401, { message: 'Unauthorized' }]);
-    assert.ok(took < 500, `took ${Math.round(took)} ms of CPU`);
     const valueless = await run(h, { query: `${'jwt=&'.repeat(6000)}jwt` });
     assert.deepEqual([valueless.status, valueless.body], [401, { message: 'Unrecognizable token' }]);
   });
