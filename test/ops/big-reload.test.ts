@@ -1,6 +1,7 @@
 // A reload of a large config (parsed in slices, validated, built and compiled with yields between
-// phases and passes) never holds the requests served on the current config for long: they are
-// answered, each within a generous bound, while the reload runs.
+// phases and passes) never holds the requests served on the current config throughout: they are
+// answered while the reload runs. How long the longest pause is, is speed: `bench/large-reload.ts`
+// measures it (the longest gap between two ticks of a 2 ms timer during the reload).
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -46,9 +47,6 @@ function bigConfig(n: number): string {
   return parts.join('');
 }
 
-/** The longest a request on the serving config may wait while a large config reloads. */
-const MAX_WAIT_MS = 2000;
-
 function get(port: number, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, timeout: 60_000 }, (res) => {
@@ -82,30 +80,21 @@ test('requests on the serving config are answered while a large config reloads',
     await writeFile(file, text);
 
     let reloaded = false;
-    const started = performance.now();
     const reloading = inst.reload({ trigger: 'admin' }).then((r) => {
       reloaded = true;
       return r;
     });
     let answeredDuring = 0;
-    let longest = 0;
     while (!reloaded) {
-      const sent = performance.now();
       const status = await get(port, '/live/x');
-      longest = Math.max(longest, performance.now() - sent);
       assert.equal(status, 200);
       if (!reloaded) answeredDuring++;
     }
     const r = await reloading;
-    const took = performance.now() - started;
     assert.equal(r.ok, true, JSON.stringify(r.errors));
-    // A reload that held the loop through its parse, validation, building or compile would keep a
-    // request waiting for all of it (seconds on a loaded machine); sliced, the longest pause is a
-    // single pass over the entities (about 150 ms of CPU for this file), far below the bound.
-    assert.ok(
-      longest < MAX_WAIT_MS,
-      `a request waited ${Math.round(longest)} ms while the reload ran (${Math.round(took)} ms, ${answeredDuring} answered)`,
-    );
+    // A reload that held the loop through its parse, validation, building and compile would answer
+    // none of these before it ended; sliced, its longest pause is a single pass over the entities
+    // (about 150 ms of CPU for this file), with requests answered between the passes.
     assert.ok(answeredDuring >= 5, `only ${answeredDuring} request(s) answered while the reload ran`);
     // The reload did land: the marker route of the large config answers.
     assert.equal(await get(port, '/marker'), 200);
