@@ -62,7 +62,7 @@ test('closing does not wait for a receiver that never answers beyond the 2 s dea
     const started = performance.now();
     await log.close();
     const took = performance.now() - started;
-    assert.ok(took < 6_000, `closing took ${Math.round(took)} ms`);
+    assert.ok(took < 6_000, `closing took ${Math.round(took)} ms: past its 2 s deadline`);
   } finally {
     hanging.closeAllConnections();
     await new Promise((r) => hanging.close(r));
@@ -81,8 +81,9 @@ test('the last flush and the delivery in flight share one 2 s deadline: closing 
     const started = performance.now();
     await log.close();
     const took = performance.now() - started;
-    // 2 s for the flush and then 2 s more for the delivery in flight would be 4 s.
-    assert.ok(took < 3_500, `closing took ${Math.round(took)} ms`);
+    // A deadline check: 2 s for the flush and then 2 s more for the delivery in flight would be
+    // 4 s; one shared deadline is 2 s, the margin above it for a loaded machine.
+    assert.ok(took < 3_800, `closing took ${Math.round(took)} ms: not one shared 2 s deadline`);
   } finally {
     hanging.closeAllConnections();
     await new Promise((r) => hanging.close(r));

@@ -355,7 +355,11 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
       for (const [i, r] of first.entries()) {
         assert.equal(r.status, 200, 'fault_tolerant lets the request through');
         assert.equal(r.counted, false);
-        assert.ok(r.ms >= timeout - 50 && r.ms < timeout + 600, `request ${i} waited for the timeout (${r.ms} ms)`);
+        // A deadline check: each waited its own timeout, none a second one queued behind another's.
+        assert.ok(
+          r.ms >= timeout - 50 && r.ms < 2 * timeout,
+          `request ${i} waited ${r.ms} ms: not Redis's ${timeout} ms timeout once`,
+        );
       }
       const health = await redisHealth();
       assert.equal(health?.healthy, false, 'the timeouts show in /status');
@@ -369,7 +373,8 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
         burst.every((r) => r.status === 200 && !r.counted),
         JSON.stringify(burst),
       );
-      assert.ok(took < timeout / 2, `twenty requests passed without waiting for Redis (${took} ms)`);
+      // A deadline check: one request waiting for Redis would take its whole timeout.
+      assert.ok(took < timeout, `twenty requests took ${took} ms: one of them waited Redis's ${timeout} ms timeout`);
       const warnings = gw.logs.filter((l) => l.msg === 'failed to get usage; request let through (fault_tolerant)');
       assert.ok(
         warnings.length >= 1 && warnings.length <= 3,
