@@ -48,10 +48,20 @@ function varintEnd(buf: Uint8Array, pos: number, end: number): number {
 
 /**
  * `budget` less the values of the `type` message in `buf[start, end)`; negative once more than
- * `budget` are found (the scan stops there) or messages nest deeper than `depth` more levels.
- * Bytes that are no valid protobuf end the scan: the decoder refuses them itself.
+ * `budget` are found (the scan stops there) or messages nest deeper than `depth` more levels. A map
+ * entry is scanned as a message with `type` null: its key (1) and value (2), the value a message of
+ * `entryValue`'s type when it is one. Bytes that are no valid protobuf end the scan: the decoder
+ * refuses them itself.
  */
-function remaining(type: Type, buf: Uint8Array, start: number, end: number, budget: number, depth: number): number {
+function remaining(
+  type: Type | null,
+  entryValue: unknown,
+  buf: Uint8Array,
+  start: number,
+  end: number,
+  budget: number,
+  depth: number,
+): number {
   if (depth < 0) return -1;
   let pos = start;
   while (pos < end) {
@@ -67,14 +77,32 @@ function remaining(type: Type, buf: Uint8Array, start: number, end: number, budg
       pos = varintEnd(buf, pos, end);
       const stop = pos + varintValue;
       if (pos > end || stop > end) return budget;
-      const field = type.fieldsById[id];
-      if (field !== undefined) budget = fieldRemaining(field, buf, pos, stop, budget, depth);
+      budget = lengthDelimited(type, entryValue, id, buf, pos, stop, budget, depth);
       if (budget < 0) return budget;
       pos = stop;
     }
     // Groups (3, 4): their fields follow as any other, and are counted as they come.
   }
   return budget;
+}
+
+/** `budget` less the values of field `id`'s length-delimited occurrence in `buf[start, stop)`. */
+function lengthDelimited(
+  type: Type | null,
+  entryValue: unknown,
+  id: number,
+  buf: Uint8Array,
+  start: number,
+  stop: number,
+  budget: number,
+  depth: number,
+): number {
+  if (type === null)
+    return id === 2 && isMessageType(entryValue)
+      ? remaining(entryValue, null, buf, start, stop, budget, depth - 1)
+      : budget;
+  const field = type.fieldsById[id];
+  return field === undefined ? budget : fieldRemaining(field, buf, start, stop, budget, depth);
 }
 
 /** `budget` less the values of one length-delimited occurrence of `field`, in `buf[start, stop)`. */
@@ -87,8 +115,9 @@ function fieldRemaining(
   depth: number,
 ): number {
   // An entry is a message of its key (1) and value (2), and a message value holds more values.
-  if (field.map) return entryRemaining((field as unknown as MapField).resolvedType, buf, start, stop, budget, depth);
-  if (isMessageType(field.resolvedType)) return remaining(field.resolvedType, buf, start, stop, budget, depth - 1);
+  if (field.map) return remaining(null, (field as unknown as MapField).resolvedType, buf, start, stop, budget, depth);
+  if (isMessageType(field.resolvedType))
+    return remaining(field.resolvedType, null, buf, start, stop, budget, depth - 1);
   if (!field.repeated) return budget;
   const width = FIXED_WIDTH[field.type];
   if (width !== undefined) return budget - Math.floor((stop - start) / width);
@@ -99,40 +128,10 @@ function fieldRemaining(
   return budget;
 }
 
-function entryRemaining(
-  valueType: unknown,
-  buf: Uint8Array,
-  start: number,
-  stop: number,
-  budget: number,
-  depth: number,
-): number {
-  let pos = start;
-  while (pos < stop) {
-    pos = varintEnd(buf, pos, stop);
-    if (pos > stop) return budget;
-    if (--budget < 0) return budget;
-    const id = Math.floor(varintValue / 8);
-    const wire = varintValue % 8;
-    if (wire === 0) pos = varintEnd(buf, pos, stop);
-    else if (wire === 1) pos += 8;
-    else if (wire === 5) pos += 4;
-    else if (wire === 2) {
-      pos = varintEnd(buf, pos, stop);
-      const end = pos + varintValue;
-      if (pos > stop || end > stop) return budget;
-      if (id === 2 && isMessageType(valueType)) budget = remaining(valueType, buf, pos, end, budget, depth - 1);
-      if (budget < 0) return budget;
-      pos = end;
-    }
-  }
-  return budget;
-}
-
 /**
  * Whether the `type` message in `buf` holds at most `max` values (see the file's comment) and
  * nests its messages at most `maxDepth` deep.
  */
 export function wireValuesWithin(type: Type, buf: Uint8Array, max: number, maxDepth: number): boolean {
-  return remaining(type, buf, 0, buf.length, max, maxDepth) >= 0;
+  return remaining(type, null, buf, 0, buf.length, max, maxDepth) >= 0;
 }
