@@ -2,8 +2,7 @@
  * What the aws-lambda plugin answers the client from Lambda's Invoke answer, as Kong's handler and
  * `extract_proxy_response` make it.
  */
-import { type HeaderValue, HOP_BY_HOP } from '../../index.ts';
-import { jsonOutOfBounds, MAX_JSON_DEPTH, MAX_JSON_VALUES } from '../../lib/json.ts';
+import { type HeaderValue, HOP_BY_HOP, parseRequestJson } from '../../index.ts';
 
 /**
  * Most bytes the headers of a proxy integration answer may add up to (names and values), as an
@@ -96,15 +95,13 @@ function statusOf(v: unknown): number | null {
  * Kong's messages (`statusCode validation failed`, `headers must be a table`, ...).
  */
 export function proxyAnswer(payload: Buffer): ProxyAnswer | string {
-  const text = payload.toString('utf8');
-  // The answer may be 8 MiB: bounded as a request document is (src/lib/json.ts), since an answer of
-  // `{}` values held the event loop 1.2 s and grew the process 570 MB, where a real one holds a few values and its body
-  // is one string. Kong's cjson decodes any shape, up to its depth of 1000.
-  const refused = jsonOutOfBounds(text, MAX_JSON_DEPTH, MAX_JSON_VALUES);
-  if (refused !== null) return refused;
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    // The answer may be 8 MiB: bounded as a request document is (parseRequestJson refuses one past
+    // 100,000 values or 1000 levels before parsing it), since an answer of `{}` values held the
+    // event loop 1.2 s and grew the process 570 MB, where a real one holds a few values and its
+    // body is one string. Kong's cjson decodes any shape, up to its depth of 1000.
+    json = parseRequestJson(payload.toString('utf8'));
   } catch (err) {
     return payload.length === 0 ? 'Expected value but found T_END at character 1' : (err as Error).message;
   }
