@@ -1,6 +1,6 @@
 // What the gateway runs of a plugin instance besides its phases: a bounded create(), the
-// validate-time checkFiles() and close(). A custom plugin's hook that never settles must not hold a load,
-// a `gateway validate` run, a retired runtime or a shutdown.
+// validate-time checkFiles() and close(). A custom plugin's hook that never settles must not hold
+// a load, a `gateway validate` run, a retired runtime or a shutdown.
 import type { Logger } from '../log.ts';
 import type { PluginHandlers } from './plugin.ts';
 import type { PluginInstance } from './runtime.ts';
@@ -71,9 +71,9 @@ export function closeInstance(inst: PluginInstance, log: Logger): Promise<void> 
 }
 
 /**
- * Runs an instance's `checkFiles()` for `gateway validate`, bounded by `ms` (plugin_create_timeout): what
- * it finds, it reports through `context.warn` while it runs. A throw, a rejection or a check that
- * does not settle is the plugin's error, as a failing create() is.
+ * Runs an instance's `checkFiles()` for `gateway validate`, bounded by `ms`
+ * (plugin_create_timeout): what it finds, it reports through `context.warn` while it runs. A
+ * throw, a rejection or a check that does not settle is the plugin's error, as a failing create() is.
  */
 export async function checkFilesWithin(handlers: PluginHandlers, ms: number): Promise<void> {
   const check = handlers.checkFiles;

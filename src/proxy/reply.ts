@@ -193,14 +193,6 @@ export function sendExit(rc: ProxyRequest, by: string | null): Promise<void> | u
 }
 
 /**
- * Answers with a catalogued error and Kong's status: `{"message": ..., "request_id": ...}`, or
- * Kong's plain, HTML or XML template when the client's Accept asks for one. The answer goes through
- * the response phase, as Kong runs header_filter on its error pages (the router's 404, a refused
- * request, an upstream that failed, a plugin that failed): cors, correlation-id and
- * response-transformer headers are on a 404 or a 502 as on any other answer. Not when the response
- * phase already ran for this request (its own failure, or a failure after the upstream's head).
- */
-/**
  * node refused a head the gateway made (a value past U+00FF that no check caught): the error answer
  * carrying the same header would throw again, past every handler, and end the process. The answer
  * is a bare 500 instead, without the headers the answer would have added, and the cause is logged.
@@ -225,6 +217,14 @@ function headRefused(rc: ProxyRequest, err: unknown): void {
   watchUnsent(rc);
 }
 
+/**
+ * Answers with a catalogued error and Kong's status: `{"message": ..., "request_id": ...}`, or
+ * Kong's plain, HTML or XML template when the client's Accept asks for one. The answer goes through
+ * the response phase, as Kong runs header_filter on its error pages (the router's 404, a refused
+ * request, an upstream that failed, a plugin that failed): cors, correlation-id and
+ * response-transformer headers are on a 404 or a 502 as on any other answer. Not when the response
+ * phase already ran for this request (its own failure, or a failure after the upstream's head).
+ */
 export function sendError(rc: ProxyRequest, code: ProxyErrorCode): void {
   const out = rc.res;
   if (out.headersSent) {
