@@ -73,6 +73,11 @@ describe('hmac-auth', () => {
           ],
         },
         { name: 'anon', paths: ['/anon'], plugins: [{ name: 'hmac-auth', config: { anonymous: 'guest' } }] },
+        {
+          name: 'sha224',
+          paths: ['/sha224'],
+          plugins: [{ name: 'hmac-auth', config: { algorithms: ['hmac-sha224'] } }],
+        },
       ],
       {
         extra: {
@@ -111,6 +116,19 @@ describe('hmac-auth', () => {
       sign({ path: '/hmac', dateHeader: 'x-date', headers: ['x-date', 'request-line'] }),
     );
     assert.equal(xdate.status, 200, 'X-Date works as Date');
+  });
+
+  test("hmac-sha224 (Kong Gateway 3.14) verifies where it is listed; the default list, Kong 3.13's, leaves it out", async () => {
+    const ok = await send('/sha224', sign({ path: '/sha224', algorithm: 'hmac-sha224' }));
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.headers['x-consumer-username'], 'alice');
+    await refused(
+      await send('/hmac', sign({ path: '/hmac', algorithm: 'hmac-sha224' })),
+      'HMAC signature cannot be verified',
+    );
+    const wrongHash = sign({ path: '/sha224', algorithm: 'hmac-sha256' });
+    wrongHash.authorization = wrongHash.authorization!.replace('algorithm="hmac-sha256"', 'algorithm="hmac-sha224"');
+    await refused(await send('/sha224', wrongHash), 'HMAC signature does not match');
   });
 
   test('a listed header the request lacks is signed as "name:", one it has as "name: value"', async () => {

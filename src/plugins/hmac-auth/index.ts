@@ -33,6 +33,8 @@ export const MAX_DIGEST_BODY_BYTES = 8 * 1024 * 1024;
 
 const HASHES: Record<string, string> = {
   'hmac-sha1': 'sha1',
+  // Kong Gateway 3.14 added hmac-sha224 (and dropped hmac-sha1 from its default list).
+  'hmac-sha224': 'sha224',
   'hmac-sha256': 'sha256',
   'hmac-sha384': 'sha384',
   'hmac-sha512': 'sha512',
