@@ -62,6 +62,31 @@ export function redisShorthandConflicts(config: Readonly<Record<string, unknown>
 }
 
 /**
+ * What Kong's shared `redis` record may say that Tollgate cannot do: the shorthand conflicts above,
+ * and Kong Gateway 3.13's `cloud_authentication` (tokens from AWS ElastiCache IAM, Azure or GCP in
+ * place of a password). Its default, which decK dumps write, is every field null but
+ * `aws_is_serverless`; any other field set is refused at that field, its value never quoted (some
+ * are secrets).
+ */
+export function redisConfigIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  const out = redisShorthandConflicts(config);
+  const redis = config.redis as Record<string, unknown> | null | undefined;
+  const cloud = redis !== null && typeof redis === 'object' ? redis.cloud_authentication : null;
+  if (cloud === null || typeof cloud !== 'object' || Array.isArray(cloud)) return out;
+  const set = Object.keys(cloud).find(
+    (k) => k !== 'aws_is_serverless' && (cloud as Record<string, unknown>)[k] != null,
+  );
+  if (set !== undefined)
+    out.push({
+      at: ['redis', 'cloud_authentication', set],
+      message:
+        "redis.cloud_authentication (Kong Gateway 3.13: Redis authentication with AWS, Azure or GCP credentials) is not implemented: connect with redis.username and redis.password (a ${...} reference keeps the password out of the file), and leave cloud_authentication's fields null",
+      severity: 'error',
+    });
+  return out;
+}
+
+/**
  * A path as Kong's `typedefs.path` checks it, with its messages: RFC 3986 path characters, escapes
  * well formed. Anything else could not be sent in a request line: in a service's `path` a space
  * broke every request and a raw non-ASCII character reached the upstream as a byte it refused; in

@@ -29,7 +29,7 @@ import {
   windowEnd,
   windowStart,
 } from '../../index.ts';
-import { HTTP_PROTOCOLS, NO_CONSUMER_GROUPS, pathProblem, redisShorthandConflicts } from '../../lib/kong-config.ts';
+import { HTTP_PROTOCOLS, NO_CONSUMER_GROUPS, pathProblem, redisConfigIssues } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 
 /** The rate-limiting plugin's config, defaults applied. */
@@ -336,7 +336,7 @@ class RateLimiting {
  * a flat redis_* field that says otherwise than its redis field (Kong's shorthand check).
  */
 function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
-  if (config.limit_by !== 'consumer-group') return redisShorthandConflicts(config);
+  if (config.limit_by !== 'consumer-group') return redisConfigIssues(config);
   return [
     {
       at: ['limit_by'],

@@ -106,3 +106,29 @@ test("header_name and path are checked as Kong's typedefs check them, with Kong'
   const fine = await validateRateLimiting('{ minute: 5, limit_by: path, path: "/v1/items%2F~:@" }');
   assert.equal(fine.code, 0, fine.out);
 });
+
+test("Kong Gateway 3.13's redis.cloud_authentication loads at its default and is refused when set, at the field, no value quoted", async () => {
+  const nulls =
+    'auth_provider: null, aws_access_key_id: null, aws_assume_role_arn: null, aws_cache_name: null, aws_is_serverless: true, aws_region: null, aws_role_session_name: null, aws_secret_access_key: null, azure_client_id: null, azure_client_secret: null, azure_tenant_id: null, gcp_service_account_json: null';
+  const dumped = await validateRateLimiting(
+    `{ minute: 5, policy: redis, redis: { host: h, cloud_authentication: { ${nulls} } } }`,
+  );
+  assert.equal(dumped.code, 0, dumped.out);
+  const aws = await validateRateLimiting(
+    '{ minute: 5, policy: redis, redis: { host: h, cloud_authentication: { auth_provider: aws, aws_secret_access_key: s3cr3t-value } } }',
+  );
+  assert.equal(aws.code, 1, aws.out);
+  assert.ok(
+    aws.out.includes(
+      'plugins[0].config.redis.cloud_authentication.auth_provider  redis.cloud_authentication (Kong Gateway 3.13: Redis authentication with AWS, Azure or GCP credentials) is not implemented: connect with redis.username and redis.password',
+    ),
+    aws.out,
+  );
+  assert.doesNotMatch(aws.out, /s3cr3t-value/);
+  const secretOnly = await validateRateLimiting(
+    '{ minute: 5, policy: redis, redis: { host: h, cloud_authentication: { azure_client_secret: s3cr3t-value } } }',
+  );
+  assert.equal(secretOnly.code, 1, secretOnly.out);
+  assert.match(secretOnly.out, /cloud_authentication\.azure_client_secret {2}redis\.cloud_authentication/);
+  assert.doesNotMatch(secretOnly.out, /s3cr3t-value/);
+});

@@ -30,7 +30,7 @@ import {
   windowEnd,
   windowStart,
 } from '../../index.ts';
-import { HTTP_PROTOCOLS, redisShorthandConflicts } from '../../lib/kong-config.ts';
+import { HTTP_PROTOCOLS, redisConfigIssues } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
 
 type Limits = Partial<Record<Period, number | null>>;
@@ -305,7 +305,7 @@ export default definePlugin<ResponseRateLimitingConfig>({
   priority: RESPONSE_RATELIMITING_PRIORITY,
   schema,
   protocols: HTTP_PROTOCOLS,
-  configIssues: redisShorthandConflicts,
+  configIssues: redisConfigIssues,
   create(config, context) {
     const log = context.log;
     foldRedisShorthands(

@@ -315,6 +315,18 @@ test("Kong's deprecated flat redis_* fields load with Kong's deprecation text, a
     ),
     conflict.out,
   );
+  const cloud = await validateConfig(
+    '{ limits: { videos: { day: 1 } }, policy: redis, redis: { host: h, cloud_authentication: { auth_provider: gcp } } }',
+  );
+  assert.equal(cloud.code, 1, cloud.out);
+  assert.match(
+    cloud.out,
+    /config\.redis\.cloud_authentication\.auth_provider {2}redis\.cloud_authentication \(Kong Gateway 3\.13/,
+  );
+  const dumped = await validateConfig(
+    '{ limits: { videos: { day: 1 } }, policy: redis, redis: { host: h, cloud_authentication: { auth_provider: null, aws_is_serverless: true } } }',
+  );
+  assert.equal(dumped.code, 0, dumped.out);
 });
 
 test("limits are refused with Kong's messages: an empty map, a limit naming no period, a longer period with a lower limit", async () => {
