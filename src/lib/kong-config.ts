@@ -62,6 +62,24 @@ export function redisShorthandConflicts(config: Readonly<Record<string, unknown>
 }
 
 /**
+ * Kong Gateway 3.15's `principals` of basic-auth and key-auth: with `enabled: true` Kong
+ * authenticates against Kong Identity's directory, a Konnect service, instead of the credentials
+ * in the file. Its default (`enabled: false`), which decK dumps write, loads.
+ */
+export function principalsIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  const principals = config.principals as { enabled?: unknown } | null | undefined;
+  if (principals?.enabled !== true) return [];
+  return [
+    {
+      at: ['principals', 'enabled'],
+      message:
+        "principals (Kong Gateway 3.15: Kong Identity's directory, a Konnect service) are not supported: declare the clients as consumers with their credentials in the file, and set principals.enabled to false",
+      severity: 'error',
+    },
+  ];
+}
+
+/**
  * What Kong's shared `redis` record may say that Tollgate cannot do: the shorthand conflicts above,
  * and Kong Gateway 3.13's `cloud_authentication` (tokens from AWS ElastiCache IAM, Azure or GCP in
  * place of a password). Its default, which decK dumps write, is every field null but

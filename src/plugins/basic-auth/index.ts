@@ -7,9 +7,17 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
-import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import type {
+  Consumer,
+  Credential,
+  GatewayRequest,
+  HeaderValue,
+  PluginConfigIssue,
+  PluginHandlers,
+} from '../../index.ts';
 import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader, trimAsciiSpace } from '../../index.ts';
-import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
+import { HTTP_PROTOCOLS, principalsIssues } from '../../lib/kong-config.ts';
+import { FailedLogins } from './brute-force.ts';
 import { basicauthCredentials } from './entities.ts';
 
 /** The basic-auth plugin's config, defaults applied. */
@@ -17,6 +25,7 @@ export interface BasicAuthConfig {
   anonymous?: string | null;
   hide_credentials: boolean;
   realm: string;
+  brute_force_protection?: { strategy: 'off' | 'memory' | 'cluster' | 'redis'; redis?: unknown } | null;
 }
 
 /** Kong's priority for basic-auth. */
@@ -34,6 +43,15 @@ interface Entry {
 }
 
 const UNAUTHORIZED = { message: 'Unauthorized' };
+/** Kong's default message for 429 (kong.response.error). */
+const TOO_MANY = 'Too many requests';
+
+/** What a request's credentials came to: the entry they match, and the username they named. */
+interface Attempt {
+  readonly entry: Entry | null;
+  readonly username: string | null;
+}
+const NO_ATTEMPT: Attempt = { entry: null, username: null };
 /** Compared against when the username is unknown, so timing does not tell which usernames exist. */
 const DUMMY: Pick<Entry, 'consumerId' | 'digests'> = {
   consumerId: '00000000-0000-0000-0000-000000000000',
@@ -47,6 +65,7 @@ class BasicAuth implements PluginHandlers {
     private readonly config: BasicAuthConfig,
     private readonly anonymous: Consumer | null,
     private readonly byUsername: ReadonlyMap<string, Entry>,
+    private readonly failedLogins: FailedLogins | null,
   ) {
     this.challenge = { 'WWW-Authenticate': `Basic realm="${configHeaderValue(config.realm, 'realm')}"` };
   }
@@ -54,7 +73,8 @@ class BasicAuth implements PluginHandlers {
   access(req: GatewayRequest): void {
     // Kong: with `anonymous`, an earlier authentication plugin's success is enough (logical OR).
     if (this.anonymous && req.credential) return;
-    const entry = this.authenticate(req);
+    const { entry, username } = this.authenticate(req);
+    if (this.failedLogins !== null && username !== null && this.blocked(req, username, entry)) return;
     if (entry !== null) {
       req.authenticate(entry.consumer, entry.credential);
       return;
@@ -63,28 +83,46 @@ class BasicAuth implements PluginHandlers {
     req.exitError(401, UNAUTHORIZED.message, this.challenge, 'INVALID_CREDENTIALS');
   }
 
-  private authenticate(req: GatewayRequest): Entry | null {
+  /**
+   * brute_force_protection: counts a failed login, and answers 429 when the username was blocked
+   * before this request (then true). Blocked, the password was still checked, but the answer is
+   * the same whether it was right.
+   */
+  private blocked(req: GatewayRequest, username: string, entry: Entry | null): boolean {
+    const now = Date.now();
+    const wasBlocked = this.failedLogins!.wait(username, now) > 0;
+    if (entry === null) this.failedLogins!.fail(username, now);
+    if (!wasBlocked) return false;
+    const retryAfter = String(this.failedLogins!.wait(username, now));
+    req.exitError(429, TOO_MANY, { 'Retry-After': retryAfter }, 'BRUTE_FORCE_BLOCKED');
+    return true;
+  }
+
+  private authenticate(req: GatewayRequest): Attempt {
     // The first line of a repeated header, as Kong's kong.request.get_header reads it (the joined
     // lines are no Basic credentials at all).
     const proxyAuth = firstHeader(req, 'proxy-authorization');
     const auth = firstHeader(req, 'authorization');
-    if (proxyAuth === undefined && auth === undefined) return null;
+    if (proxyAuth === undefined && auth === undefined) return NO_ATTEMPT;
     // Proxy-Authorization is never forwarded (RFC 9110 11.7.2), hidden or not.
-    let found = this.check(proxyAuth);
+    const proxyCredentials = proxyAuth === undefined ? null : parseBasic(proxyAuth);
+    let found = this.check(proxyCredentials);
+    let username = proxyCredentials?.username ?? null;
     // Kong tries Proxy-Authorization first and falls back to Authorization when it names no known
     // user. Like Kong, hide_credentials removes Authorization only when it was read: when
     // Proxy-Authorization named the user, Authorization is the upstream's own (a client
     // authenticating to the gateway there keeps Authorization for the application).
     if (found === undefined) {
-      found = this.check(auth);
+      const credentials = auth === undefined ? null : parseBasic(auth);
+      found = this.check(credentials);
+      if (credentials !== null) username = credentials.username;
       if (this.config.hide_credentials) req.removeUpstreamHeader('authorization');
     }
-    return found ?? null;
+    return { entry: found ?? null, username };
   }
 
-  /** The entry when the header's user and password match, null when they do not, undefined when it names no known user. */
-  private check(header: string | undefined): Entry | null | undefined {
-    const parsed = header === undefined ? null : parseBasic(header);
+  /** The entry when the credentials' user and password match, null when they do not, undefined when they name no known user. */
+  private check(parsed: { username: string; password: Buffer } | null): Entry | null | undefined {
     if (parsed === null) return undefined;
     const entry = this.byUsername.get(parsed.username);
     const e = entry ?? DUMMY;
@@ -119,6 +157,23 @@ export function parseBasic(header: string): { username: string; password: Buffer
   return { username: user.toString('utf8'), password: decoded.subarray(colon + 1) };
 }
 
+/**
+ * Kong Gateway's brute_force_protection strategies other than `memory` and `off`, and Kong
+ * Identity's principals (3.15), which Tollgate does not have.
+ */
+function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  const out = principalsIssues(config);
+  const bfp = config.brute_force_protection as { strategy?: unknown } | null | undefined;
+  const strategy = bfp?.strategy;
+  if (strategy === 'cluster' || strategy === 'redis')
+    out.push({
+      at: ['brute_force_protection', 'strategy'],
+      message: `brute_force_protection: strategy ${strategy} (Kong Gateway 3.13) is not implemented: ${strategy === 'cluster' ? "it counts failed logins in Kong's database, which a DB-less gateway has none of" : 'failed logins are not counted in Redis'}; strategy memory counts them in each gateway process (a client spreading its attempts over N processes gets N times as many), or set strategy off`,
+      severity: 'error',
+    });
+  return out;
+}
+
 export default definePlugin<BasicAuthConfig>({
   name: 'basic-auth',
   version: '1.0.0',
@@ -127,6 +182,7 @@ export default definePlugin<BasicAuthConfig>({
   protocols: HTTP_PROTOCOLS,
   consumerScoped: false,
   entities: [basicauthCredentials],
+  configIssues,
   create(config, context) {
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     const byUsername = new Map<string, Entry>();
@@ -140,6 +196,15 @@ export default definePlugin<BasicAuthConfig>({
         digests: entity.password.split(',').map((hex) => Buffer.from(hex, 'hex')),
       });
     }
-    return new BasicAuth(config, anonymous, byUsername);
+    // The counters outlive a reload, as the plugin stays where it is: a reload must not lift a block.
+    const { service, route } = context.scope;
+    const failedLogins =
+      config.brute_force_protection?.strategy === 'memory'
+        ? context.services.shared(
+            `basic-auth:failed-logins:${service?.id ?? '*'}:${route?.id ?? '*'}`,
+            () => new FailedLogins(),
+          )
+        : null;
+    return new BasicAuth(config, anonymous, byUsername, failedLogins);
   },
 });

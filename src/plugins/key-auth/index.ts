@@ -31,7 +31,7 @@ import {
   trimAsciiSpace,
   withoutQueryParam,
 } from '../../index.ts';
-import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
+import { HTTP_PROTOCOLS, principalsIssues } from '../../lib/kong-config.ts';
 import { keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
@@ -316,13 +316,16 @@ function bodyValue(body: ParsedBody, name: string): string | string[] | undefine
 
 /**
  * Kong Gateway's identity_realms: its default, [{scope: cp}], is the consumers of this file
- * (decK dumps of 3.10+ write it); another scope is refused at the first item that has one.
+ * (decK dumps of 3.10+ write it); another scope is refused at the first item that has one. And
+ * 3.15's principals, refused when enabled.
  */
 function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  const out = principalsIssues(config);
   const realms = config.identity_realms;
   const i = Array.isArray(realms) ? realms.findIndex(realmScope) : -1;
-  if (i < 0) return [];
+  if (i < 0) return out;
   return [
+    ...out,
     {
       at: ['identity_realms', i, 'scope'],
       message:

@@ -1,0 +1,139 @@
+// basic-auth's brute_force_protection (Kong Gateway 3.13): failed logins counted per username, 429
+// with Retry-After from the fourth attempt, as Kong's how-to shows; the strategies Tollgate does
+// not have, and Kong Identity's principals, refused where the file says them.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { validateText } from '../../../test/support/validate.ts';
+import type { TestGateway } from '../../testing/index.ts';
+import { BLOCK_AFTER, FailedLogins, MAX_TRACKED, MAX_WAIT_SECONDS } from './brute-force.ts';
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+
+describe('basic-auth brute_force_protection, strategy memory', () => {
+  let gw: TestGateway;
+  before(async () => {
+    gw = await startServiceGateway(
+      [
+        {
+          name: 'guarded',
+          paths: ['/guarded'],
+          plugins: [{ name: 'basic-auth', config: { brute_force_protection: { strategy: 'memory' } } }],
+        },
+        {
+          name: 'off',
+          paths: ['/off'],
+          plugins: [{ name: 'basic-auth', config: { brute_force_protection: { strategy: 'off', redis: null } } }],
+        },
+      ],
+      {
+        extra: {
+          consumers: [
+            { username: 'alice', basicauth_credentials: [{ username: 'alice', password: 'right' }] },
+            { username: 'carol', basicauth_credentials: [{ username: 'carol', password: 'also-right' }] },
+          ],
+        },
+      },
+    );
+  });
+  after(async () => {
+    await gw?.close();
+  });
+
+  const get = async (path: string, authorization: string) => {
+    const res = await request(`${gw.url}${path}`, {
+      headers: { authorization, accept: 'application/json' },
+      headersTimeout: 5000,
+      bodyTimeout: 5000,
+    });
+    const text = await res.body.text();
+    return { status: res.statusCode, retryAfter: res.headers['retry-after'], text };
+  };
+
+  test("Kong's how-to: three wrong logins are 401s, the fourth a 429 with Retry-After, for a username no consumer has", async () => {
+    for (let i = 1; i <= BLOCK_AFTER; i++)
+      assert.equal((await get('/guarded', basic('test', 'wrongpassword'))).status, 401, `attempt ${i}`);
+    const blocked = await get('/guarded', basic('test', 'wrongpassword'));
+    assert.equal(blocked.status, 429);
+    assert.equal(JSON.parse(blocked.text).message, 'Too many requests');
+    // The fourth failure doubled the wait: 2^4 seconds from now.
+    const wait = Number(blocked.retryAfter);
+    assert.ok(wait > 8 && wait <= 16, `Retry-After ${blocked.retryAfter}`);
+  });
+
+  test('a blocked user gets 429 with the right password too, and it does not lengthen the wait; other users are not blocked', async () => {
+    for (let i = 1; i <= BLOCK_AFTER; i++)
+      assert.equal((await get('/guarded', basic('alice', `guess-${i}`))).status, 401);
+    const right = await get('/guarded', basic('alice', 'right'));
+    assert.equal(right.status, 429, 'a successful login does not lift the block (Kong)');
+    const wait = Number(right.retryAfter);
+    assert.ok(wait > 0 && wait <= 8, `Retry-After ${right.retryAfter}: the right password counted no failure`);
+    const wrong = await get('/guarded', basic('alice', 'guess-4'));
+    assert.equal(wrong.status, 429);
+    assert.ok(Number(wrong.retryAfter) > 8, `Retry-After ${wrong.retryAfter}: a wrong one doubled it`);
+    assert.equal((await get('/guarded', basic('carol', 'also-right'))).status, 200);
+  });
+
+  test("strategy off counts nothing, and each plugin's counters are its own", async () => {
+    for (let i = 1; i <= BLOCK_AFTER + 2; i++)
+      assert.equal((await get('/off', basic('alice', `guess-${i}`))).status, 401);
+    assert.equal((await get('/off', basic('alice', 'right'))).status, 200, 'alice is blocked on /guarded only');
+  });
+});
+
+test('the counters: 2^failures seconds each, at most an hour, lifted when they expire, bounded in number', () => {
+  const logins = new FailedLogins();
+  let now = 1_000_000;
+  for (let i = 1; i < BLOCK_AFTER; i++) logins.fail('u', now);
+  assert.equal(logins.wait('u', now), 0, 'not blocked before the third failure');
+  logins.fail('u', now);
+  assert.equal(logins.wait('u', now), 8);
+  now += 8_000;
+  assert.equal(logins.wait('u', now), 0, 'the counter expired: the block is lifted and the count starts again');
+  logins.fail('u', now);
+  assert.equal(logins.wait('u', now), 0);
+  for (let i = 0; i < 20; i++) logins.fail('v', now);
+  assert.equal(logins.wait('v', now), MAX_WAIT_SECONDS);
+  const long = 'x'.repeat(100_000);
+  for (let i = 0; i < BLOCK_AFTER; i++) logins.fail(long, now);
+  assert.equal(logins.wait(long, now), 8, 'a long username is counted like any other');
+  for (let i = 0; i <= MAX_TRACKED; i++) logins.fail(`name-${i}`, now);
+  assert.equal(logins.wait('v', now), 0, 'past MAX_TRACKED usernames, the least recently failed are forgotten');
+});
+
+test("the strategies Tollgate does not have and Kong Identity's principals are refused at their fields; Kong 3.15's defaults load", async () => {
+  const validate = (config: string) =>
+    validateText(`_format_version: "3.0"\nplugins:\n  - name: basic-auth\n    config: ${config}\n`);
+  const dumped = await validate(
+    '{ brute_force_protection: { strategy: "off", redis: { host: null, port: 6379, password: null } }, principals: { enabled: false, directory: default, error_on_miss: true } }',
+  );
+  assert.equal(dumped.code, 0, dumped.out);
+  const redis = await validate('{ brute_force_protection: { strategy: redis, redis: { host: r } } }');
+  assert.equal(redis.code, 1, redis.out);
+  assert.match(
+    redis.out,
+    /plugins\[0\]\.config\.brute_force_protection\.strategy {2}brute_force_protection: strategy redis \(Kong Gateway 3\.13\) is not implemented: failed logins are not counted in Redis; strategy memory counts them in each gateway process/,
+  );
+  const cluster = await validate('{ brute_force_protection: { strategy: cluster } }');
+  assert.equal(cluster.code, 1, cluster.out);
+  assert.match(
+    cluster.out,
+    /strategy cluster \(Kong Gateway 3\.13\) is not implemented: it counts failed logins in Kong's database/,
+  );
+  const principals = await validate('{ principals: { enabled: true } }');
+  assert.equal(principals.code, 1, principals.out);
+  assert.match(
+    principals.out,
+    /config\.principals\.enabled {2}principals \(Kong Gateway 3\.15: Kong Identity's directory/,
+  );
+  const keyAuth = await validateText(
+    `_format_version: "3.0"\nplugins:\n  - name: key-auth\n    config: { principals: { enabled: true } }\n`,
+  );
+  assert.equal(keyAuth.code, 1, keyAuth.out);
+  assert.match(keyAuth.out, /config\.principals\.enabled {2}principals \(Kong Gateway 3\.15/);
+  const keyAuthDumped = await validateText(
+    `_format_version: "3.0"\nplugins:\n  - name: key-auth\n    config: { principals: { enabled: false, directory: default, error_on_miss: true } }\n`,
+  );
+  assert.equal(keyAuthDumped.code, 0, keyAuthDumped.out);
+});
