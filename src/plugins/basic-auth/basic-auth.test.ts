@@ -1,6 +1,7 @@
 // basic-auth through the gateway: Kong 3's outcomes, the Basic challenge, hide_credentials,
 // anonymous, and passwords given plain or as the hash Kong stores (decK dumps).
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
@@ -18,6 +19,9 @@ const basic = (user: string, password: string, scheme = 'Basic') =>
 // A decK dump of a database-backed Kong: the consumer's id, the password as Kong stored it.
 const DUMPED_ID = '5d1f3e7a-2c4b-4f6e-9a8b-0c1d2e3f4a5b';
 const DUMPED_HASH = kongPasswordHash('from-the-dump', DUMPED_ID);
+// Kong Gateway 3.14 stores sha256(password .. consumer_id) instead.
+const DUMPED_314_ID = '7e2a4c6b-3d5f-4a8e-9b0c-1d2e3f4a5b6c';
+const DUMPED_314_HASH = createHash('sha256').update('from-3.14').update(DUMPED_314_ID).digest('hex');
 
 describe('basic-auth', () => {
   let gw: TestGateway;
@@ -52,6 +56,11 @@ describe('basic-auth', () => {
               id: DUMPED_ID,
               username: 'dumped',
               basicauth_credentials: [{ username: 'dumped', password: DUMPED_HASH }],
+            },
+            {
+              id: DUMPED_314_ID,
+              username: 'dumped-314',
+              basicauth_credentials: [{ username: 'dumped-314', password: DUMPED_314_HASH }],
             },
             { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }] },
             { username: 'guest' },
@@ -123,6 +132,18 @@ describe('basic-auth', () => {
     // The stored hash itself also works as a plain password (a hand-written file may hold any 40 hex digits).
     assert.equal((await get('/basic', { authorization: basic('dumped', DUMPED_HASH) })).status, 200);
     await refused(await get('/basic', { authorization: basic('dumped', 'from-the-dum') }));
+  });
+
+  test("Kong Gateway 3.14's stored form, sha256 of password and consumer id, accepts the user's password too", async () => {
+    const ok = await get('/basic', { authorization: basic('dumped-314', 'from-3.14') });
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as Echo).headers['x-consumer-id'], DUMPED_314_ID);
+    assert.equal((await get('/basic', { authorization: basic('dumped-314', DUMPED_314_HASH) })).status, 200);
+    await refused(await get('/basic', { authorization: basic('dumped-314', 'from-3.1') }));
+    // A SHA-1 of the same password and id is not the stored SHA-256.
+    await refused(
+      await get('/basic', { authorization: basic('dumped-314', kongPasswordHash('from-3.14', DUMPED_314_ID)) }),
+    );
   });
 
   test('Proxy-Authorization is tried first; Authorization is the fallback when it names no known user', async () => {
@@ -219,6 +240,7 @@ describe('basic-auth', () => {
       [
         ['alice', '[redacted]'],
         ['dumped', '[redacted]'],
+        ['dumped-314', '[redacted]'],
         ['bob@example.com', '[redacted]'],
       ],
     );
@@ -226,6 +248,7 @@ describe('basic-auth', () => {
       'open sesame',
       'hunter2',
       DUMPED_HASH,
+      DUMPED_314_HASH,
       kongPasswordHash('hunter2', entityId('consumers', 'bob')),
     ])
       assert.ok(!text.includes(secret), secret);

@@ -38,8 +38,10 @@ interface Entry {
   readonly consumer: Consumer;
   readonly credential: Credential;
   readonly consumerId: string;
-  /** Accepted sha1 digests (20 bytes each). */
+  /** Accepted digests: SHA-1 (20 bytes) or Kong Gateway 3.14's SHA-256 (32 bytes). */
   readonly digests: readonly Buffer[];
+  /** Whether any digest is SHA-256, so the given password's SHA-256 is needed. */
+  readonly sha256: boolean;
 }
 
 const UNAUTHORIZED = { message: 'Unauthorized' };
@@ -53,9 +55,10 @@ interface Attempt {
 }
 const NO_ATTEMPT: Attempt = { entry: null, username: null };
 /** Compared against when the username is unknown, so timing does not tell which usernames exist. */
-const DUMMY: Pick<Entry, 'consumerId' | 'digests'> = {
+const DUMMY: Pick<Entry, 'consumerId' | 'digests' | 'sha256'> = {
   consumerId: '00000000-0000-0000-0000-000000000000',
   digests: [Buffer.alloc(20)],
+  sha256: false,
 };
 
 class BasicAuth implements PluginHandlers {
@@ -127,8 +130,11 @@ class BasicAuth implements PluginHandlers {
     const entry = this.byUsername.get(parsed.username);
     const e = entry ?? DUMMY;
     const given = createHash('sha1').update(parsed.password).update(e.consumerId, 'utf8').digest();
+    const given256 = e.sha256
+      ? createHash('sha256').update(parsed.password).update(e.consumerId, 'utf8').digest()
+      : given;
     let ok = false;
-    for (const d of e.digests) ok = timingSafeEqual(d, given) || ok;
+    for (const d of e.digests) ok = timingSafeEqual(d, d.length === 32 ? given256 : given) || ok;
     if (entry === undefined) return undefined;
     return ok ? entry : null;
   }
@@ -188,12 +194,14 @@ export default definePlugin<BasicAuthConfig>({
     const byUsername = new Map<string, Entry>();
     for (const { consumer, entity } of context.services.consumers.entities(basicauthCredentials)) {
       if (consumer === null) continue;
+      const digests = entity.password.split(',').map((hex) => Buffer.from(hex, 'hex'));
       byUsername.set(entity.username, {
         consumer,
         consumerId: consumer.id,
         // Kong sends the credential's username as X-Credential-Identifier.
         credential: { id: entity.id, type: 'basic-auth', identifier: entity.username, consumer_id: consumer.id },
-        digests: entity.password.split(',').map((hex) => Buffer.from(hex, 'hex')),
+        digests,
+        sha256: digests.some((d) => d.length === 32),
       });
     }
     // The counters outlive a reload, as the plugin stays where it is: a reload must not lift a block.
