@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
-import { startServiceGateway } from '../../../test/support/gateway.ts';
+import { serviceConfig, startServiceGateway } from '../../../test/support/gateway.ts';
 import { validateText } from '../../../test/support/validate.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import { BLOCK_AFTER, FailedLogins, MAX_TRACKED, MAX_WAIT_SECONDS } from './brute-force.ts';
@@ -13,29 +13,24 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 
 describe('basic-auth brute_force_protection, strategy memory', () => {
   let gw: TestGateway;
+  const routes = [
+    {
+      name: 'guarded',
+      paths: ['/guarded'],
+      plugins: [{ name: 'basic-auth', config: { brute_force_protection: { strategy: 'memory' } } }],
+    },
+    {
+      name: 'off',
+      paths: ['/off'],
+      plugins: [{ name: 'basic-auth', config: { brute_force_protection: { strategy: 'off', redis: null } } }],
+    },
+  ];
+  const consumers = [
+    { username: 'alice', basicauth_credentials: [{ username: 'alice', password: 'right' }] },
+    { username: 'carol', basicauth_credentials: [{ username: 'carol', password: 'also-right' }] },
+  ];
   before(async () => {
-    gw = await startServiceGateway(
-      [
-        {
-          name: 'guarded',
-          paths: ['/guarded'],
-          plugins: [{ name: 'basic-auth', config: { brute_force_protection: { strategy: 'memory' } } }],
-        },
-        {
-          name: 'off',
-          paths: ['/off'],
-          plugins: [{ name: 'basic-auth', config: { brute_force_protection: { strategy: 'off', redis: null } } }],
-        },
-      ],
-      {
-        extra: {
-          consumers: [
-            { username: 'alice', basicauth_credentials: [{ username: 'alice', password: 'right' }] },
-            { username: 'carol', basicauth_credentials: [{ username: 'carol', password: 'also-right' }] },
-          ],
-        },
-      },
-    );
+    gw = await startServiceGateway(routes, { extra: { consumers } });
   });
   after(async () => {
     await gw?.close();
@@ -79,6 +74,16 @@ describe('basic-auth brute_force_protection, strategy memory', () => {
     for (let i = 1; i <= BLOCK_AFTER + 2; i++)
       assert.equal((await get('/off', basic('alice', `guess-${i}`))).status, 401);
     assert.equal((await get('/off', basic('alice', 'right'))).status, 200, 'alice is blocked on /guarded only');
+  });
+
+  test('a reload that leaves the plugin on its route keeps the counters: a block outlives it', async () => {
+    const before = await get('/guarded', basic('alice', 'right'));
+    assert.equal(before.status, 429, 'alice is still blocked from the test above');
+    const more = [...consumers, { username: 'dave', basicauth_credentials: [{ username: 'dave', password: 'd' }] }];
+    const result = await gw.reload(serviceConfig(routes, { extra: { consumers: more } }));
+    assert.equal(result.ok, true, JSON.stringify(result));
+    assert.equal((await get('/guarded', basic('dave', 'd'))).status, 200, 'the new config serves');
+    assert.equal((await get('/guarded', basic('alice', 'right'))).status, 429);
   });
 });
 
