@@ -1,12 +1,19 @@
 // http-log on the plugin itself, through the public test kit, against a real HTTP receiver;
 // test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { httpReceiver } from '../../../test/support/receivers.ts';
+import { tempDir } from '../../../test/support/temp.ts';
+import { validateEntities } from '../../../test/support/validate.ts';
+import { until } from '../../../test/support/wait.ts';
+import { openssl, tool } from '../../../test/tls/support.ts';
 import { startPlugin } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -257,4 +264,127 @@ test('queue.max_bytes bounds the memory entries hold towards a receiver that nev
     hanging.closeAllConnections();
     await new Promise((r) => hanging.close(r));
   }
+});
+
+/** An https log receiver whose certificate is self-signed (for 127.0.0.1): the bodies it got, and the handshakes it refused. */
+async function selfSignedReceiver() {
+  const dir = tempDir('tollgate-http-log-tls');
+  const keyFile = join(dir, 'key.pem');
+  const certFile = join(dir, 'cert.pem');
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:prime256v1',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  const bodies: string[] = [];
+  const refused: string[] = [];
+  const server = createHttpsServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      bodies.push(body);
+      res.end();
+    });
+  });
+  server.on('tlsClientError', (err) => refused.push(err.message));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/logs`;
+  return {
+    url,
+    bodies,
+    refused,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+test('ssl_verify: false (Kong 3.14) delivers to an https receiver with a self-signed certificate; the default verifies it and sends nothing', async (t) => {
+  const missing = tool('openssl');
+  if (missing !== false) {
+    t.skip(missing);
+    return;
+  }
+  const receiver = await selfSignedReceiver();
+  try {
+    const unverified = await startPlugin(plugin, { http_endpoint: receiver.url, ssl_verify: false });
+    try {
+      await unverified.run({ path: '/unverified' });
+      await until('the entry', () => receiver.bodies.length === 1);
+    } finally {
+      await unverified.close();
+    }
+    assert.equal(JSON.parse(receiver.bodies[0]!).request.uri, '/unverified');
+    assert.deepEqual(receiver.refused, []);
+
+    const verified = await startPlugin(plugin, { http_endpoint: receiver.url });
+    try {
+      await verified.run({ path: '/verified' });
+      // The client refuses the certificate: the receiver sees the handshake end in its alert.
+      await until('a refused handshake', () => receiver.refused.length > 0);
+    } finally {
+      await verified.close();
+    }
+    assert.equal(receiver.bodies.length, 1);
+  } finally {
+    await receiver.close();
+  }
+});
+
+test("Kong 3.15's ssl_verify and client_certificate at the defaults decK dumps load without a word", async () => {
+  for (const cc of ['null', '{ id: null }']) {
+    const v = await validateEntities(
+      `plugins:\n  - name: http-log\n    config:\n      http_endpoint: "https://127.0.0.1:9/logs"\n      ssl_verify: true\n      client_certificate: ${cc}\n`,
+    );
+    assert.equal(v.code, 0, v.out);
+    assert.doesNotMatch(v.out, /warning/, v.out);
+  }
+});
+
+test('ssl_verify: false toward an https endpoint loads with a warning at the field; a client_certificate is refused there with the way out', async () => {
+  const off = (endpoint: string) =>
+    validateEntities(
+      `plugins:\n  - name: http-log\n    config:\n      http_endpoint: "${endpoint}"\n      ssl_verify: false\n`,
+    );
+  const https = await off('https://logs.example.test/in');
+  assert.equal(https.code, 0, https.out);
+  assert.match(
+    https.out,
+    /:6:19 {2}plugins\[0\]\.config\.ssl_verify {2}warning: plugin 'http-log': ssl_verify is off: the certificate of logs\.example\.test is not verified before log entries .* are sent to it; anyone on the path can impersonate it\n/,
+  );
+  // Toward an http endpoint there is no certificate to verify: nothing to say.
+  const http = await off('http://127.0.0.1:9/logs');
+  assert.equal(http.code, 0, http.out);
+  assert.doesNotMatch(http.out, /warning/, http.out);
+
+  const cc = await validateEntities(
+    `plugins:
+  - name: http-log
+    config:
+      http_endpoint: "https://logs.example.test/in"
+      client_certificate: { id: 5f1c2d3e-0000-4000-8000-000000000001 }
+`,
+  );
+  assert.equal(cc.code, 1, cc.out);
+  assert.match(
+    cc.out,
+    /:6:27 {2}plugins\[0\]\.config\.client_certificate {2}client_certificate: a client certificate toward http_endpoint \(mutual TLS, Kong Gateway 3\.15\) is not implemented: .*point http_endpoint at a local forwarder that presents the certificate .*, or remove client_certificate\n/,
+  );
+  assert.doesNotMatch(cc.out, /unknown field/);
 });

@@ -8,7 +8,7 @@
 import { Agent, request } from 'undici';
 
 import schema from '../../../schemas/plugins/http-log.schema.json' with { type: 'json' };
-import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
+import type { DependencyHealth, GatewayRequest, LogEntry, PluginConfigIssue, PluginHandlers } from '../../index.ts';
 import { configuredRequestHeaders, definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
 import {
   type CustomFields,
@@ -46,6 +46,8 @@ export interface HttpLogConfig extends LegacyQueueFields {
   content_type: string;
   timeout: number;
   keepalive: number;
+  ssl_verify: boolean;
+  client_certificate: { id?: string | null } | null;
   headers: Record<string, string> | null;
   queue: QueueConfig;
   custom_fields_by_lua: Record<string, string> | null;
@@ -103,7 +105,8 @@ class HttpLog implements PluginHandlers {
     this.agent ??= new Agent({
       keepAliveTimeout: Math.max(1, this.config.keepalive),
       connections: 8,
-      connect: { lookup: dnsLookup },
+      // Kong 3.14's ssl_verify: off, any certificate is taken.
+      connect: { lookup: dnsLookup, rejectUnauthorized: this.config.ssl_verify !== false },
     });
     // 0 is Kong's "no timeout of the plugin's own" (the socket's default); never an instant abort.
     const timeout = this.config.timeout > 0 ? this.config.timeout : DEFAULT_TIMEOUT_MS;
@@ -146,13 +149,40 @@ class HttpLog implements PluginHandlers {
   }
 }
 
+/**
+ * Kong Gateway 3.15's client_certificate: null (or `{id: null}`, as decK dumps it) is Tollgate's
+ * behaviour, no client certificate; a certificate is refused, since a plugin cannot read the
+ * file's certificates and the endpoint would get none.
+ */
+function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
+  const cc = config.client_certificate;
+  const id = cc !== null && typeof cc === 'object' && !Array.isArray(cc) ? (cc as { id?: unknown }).id : null;
+  if (id == null) return [];
+  return [
+    {
+      at: ['client_certificate'],
+      message:
+        'client_certificate: a client certificate toward http_endpoint (mutual TLS, Kong Gateway 3.15) is not implemented: Tollgate would send entries without it, and an endpoint that requires it would refuse them all: point http_endpoint at a local forwarder that presents the certificate to the receiver (terminating mTLS there), or remove client_certificate',
+      severity: 'error',
+    },
+  ];
+}
+
 export default definePlugin<HttpLogConfig>({
   name: 'http-log',
   version: '1.0.0',
   // Kong's priority for http-log.
   priority: 12,
   schema,
+  configIssues,
   create(config, context) {
+    // Off, anyone on the path to an https endpoint can take the entries: said where it matters.
+    if (!config.ssl_verify && /^https:/i.test(config.http_endpoint)) {
+      context.warn(
+        `ssl_verify is off: the certificate of ${new URL(config.http_endpoint).host} is not verified before log entries (and any credentials in http_endpoint or headers) are sent to it; anyone on the path can impersonate it`,
+        'ssl_verify',
+      );
+    }
     for (const name of Object.keys(config.headers ?? {})) {
       // Kong's schema refuses them: the delivery sets these itself.
       const fixed = FIXED_HEADERS[name.toLowerCase()];
