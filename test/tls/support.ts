@@ -138,6 +138,31 @@ export function openssl(args: string[], input?: string): string {
   return execFileSync('openssl', args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
 }
 
+/** A self-signed certificate for 127.0.0.1 (no CA anyone trusts): a receiver only an unverifying client talks to. */
+export function selfSigned(): { cert: string; key: string } {
+  const dir = tempDir('tollgate-self-signed');
+  const keyFile = join(dir, 'key.pem');
+  const certFile = join(dir, 'cert.pem');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  // Named for its address, so a verifying client refuses it for its issuer alone.
+  const san = ['-addext', 'subjectAltName=IP:127.0.0.1'];
+  openssl([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    ...san,
+  ]);
+  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
+}
+
 /** Runs a command without blocking the event loop (the gateway under test runs in this process). */
 export function run(
   cmd: string,

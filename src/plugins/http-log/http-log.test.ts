@@ -1,19 +1,16 @@
 // http-log on the plugin itself, through the public test kit, against a real HTTP receiver;
 // test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { httpReceiver } from '../../../test/support/receivers.ts';
-import { tempDir } from '../../../test/support/temp.ts';
 import { validateEntities } from '../../../test/support/validate.ts';
 import { until } from '../../../test/support/wait.ts';
-import { openssl, tool } from '../../../test/tls/support.ts';
+import { selfSigned, tool } from '../../../test/tls/support.ts';
 import { startPlugin } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -268,31 +265,9 @@ test('queue.max_bytes bounds the memory entries hold towards a receiver that nev
 
 /** An https log receiver whose certificate is self-signed (for 127.0.0.1): the bodies it got, and the handshakes it refused. */
 async function selfSignedReceiver() {
-  const dir = tempDir('tollgate-http-log-tls');
-  const keyFile = join(dir, 'key.pem');
-  const certFile = join(dir, 'cert.pem');
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
   const bodies: string[] = [];
   const refused: string[] = [];
-  const server = createHttpsServer({ key: readFileSync(keyFile), cert: readFileSync(certFile) }, (req, res) => {
+  const server = createHttpsServer(selfSigned(), (req, res) => {
     let body = '';
     req.setEncoding('utf8').on('data', (c: string) => (body += c));
     req.on('end', () => {
