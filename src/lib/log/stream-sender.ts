@@ -14,6 +14,8 @@ export interface StreamTarget {
   tls: boolean;
   /** Server name for TLS (defaults to host when it is a name; an address sends none). */
   servername?: string | null;
+  /** Whether TLS verifies the receiver's certificate (default true; tcp-log's ssl_verify). */
+  verify?: boolean;
   timeoutMs: number;
   keepaliveMs: number;
 }
@@ -51,7 +53,7 @@ export class StreamSender {
       // Kong's tcp-log sends none without tls_sni, and Node.js warns on stderr for an address.
       const servername = t.servername ?? (isIP(t.host) === 0 ? t.host : undefined);
       const socket = t.tls
-        ? tlsConnect({ host: t.host, port: t.port, servername, lookup })
+        ? tlsConnect({ host: t.host, port: t.port, servername, lookup, rejectUnauthorized: t.verify !== false })
         : netConnect({ host: t.host, port: t.port, lookup });
       const timer = setTimeout(() => {
         socket.destroy();

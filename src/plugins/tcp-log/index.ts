@@ -1,6 +1,6 @@
 /**
  * The `tcp-log` plugin: Kong 3's tcp-log. Every request's Kong-shaped entry (tollgate/log) is sent
- * as one JSON line over a kept-alive TCP connection (TLS with `tls`, `tls_sni`). Lines go through a
+ * as one JSON line over a kept-alive TCP connection (TLS with `tls`, `tls_sni`, `ssl_verify`). Lines go through a
  * bounded queue (10,000 entries; the oldest dropped and counted when the receiver is slow or down)
  * and are written after the response, never delaying it.
  */
@@ -25,6 +25,7 @@ export interface TcpLogConfig {
   keepalive: number;
   tls: boolean;
   tls_sni: string | null;
+  ssl_verify: boolean;
   custom_fields_by_lua: Record<string, string> | null;
   custom_fields: Record<string, string> | null;
 }
@@ -58,6 +59,7 @@ class TcpLog implements PluginHandlers {
       port: c.port,
       tls: c.tls,
       servername: c.tls_sni,
+      verify: c.ssl_verify,
       timeoutMs: c.timeout,
       keepaliveMs: c.keepalive,
     });
@@ -82,6 +84,13 @@ export default definePlugin<TcpLogConfig>({
   priority: 7,
   schema,
   create(config, context) {
+    // Kong 3.13's ssl_verify: off, anyone on the path can take the entries; said where it matters.
+    if (config.tls && !config.ssl_verify) {
+      context.warn(
+        `ssl_verify is off: the certificate of ${config.host}:${config.port} is not verified before log entries are sent to it; anyone on the path can impersonate it`,
+        'ssl_verify',
+      );
+    }
     return new TcpLog(config, (msg) => context.log.warn(msg));
   },
 });

@@ -5,8 +5,9 @@ import { type AddressInfo, createServer as createTcpServer, type Socket } from '
 import { test } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
 import { tcpReceiver } from '../../../test/support/receivers.ts';
+import { validateEntities } from '../../../test/support/validate.ts';
 import { until } from '../../../test/support/wait.ts';
-import { TestCa, tool } from '../../../test/tls/support.ts';
+import { selfSigned, TestCa, tool } from '../../../test/tls/support.ts';
 import { startPlugin } from '../../testing/index.ts';
 import plugin from './index.ts';
 
@@ -132,4 +133,68 @@ test("keepalive 0 keeps the connection however long it idles, as Kong's setkeepa
     for (const s of sockets) s.destroy();
     await new Promise((r) => server.close(r));
   }
+});
+
+test('ssl_verify: false (Kong 3.13) sends to a TLS receiver with a self-signed certificate; the default verifies it and sends nothing', async (t) => {
+  const missing = tool('openssl');
+  if (missing !== false) {
+    t.skip(missing);
+    return;
+  }
+  const lines: string[] = [];
+  const refused: string[] = [];
+  const sockets = new Set<Socket>();
+  const server = createTlsServer(selfSigned(), (s) => {
+    sockets.add(s);
+    s.setEncoding('utf8').on('data', (c: string) => lines.push(...c.split('\n').filter((l) => l !== '')));
+  });
+  server.on('tlsClientError', (err) => refused.push(err.message));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    const unverified = await startPlugin(plugin, { host: '127.0.0.1', port, tls: true, ssl_verify: false });
+    try {
+      await unverified.run({ path: '/unverified' });
+      await until('the entry', () => lines.length === 1);
+    } finally {
+      await unverified.close();
+    }
+    assert.equal(JSON.parse(lines[0]!).request.uri, '/unverified');
+    assert.deepEqual(refused, []);
+
+    const verified = await startPlugin(plugin, { host: '127.0.0.1', port, tls: true });
+    try {
+      await verified.run({ path: '/verified' });
+      // The client refuses the certificate: the receiver sees the handshake end in its alert.
+      await until('a refused handshake', () => refused.length > 0);
+    } finally {
+      await verified.close();
+    }
+    assert.equal(lines.length, 1);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+test("ssl_verify at Kong 3.13's default loads without a word; false with tls loads with a warning at the field", async () => {
+  const conf = (tls: boolean, ssl_verify: boolean) =>
+    validateEntities(
+      `plugins:\n  - name: tcp-log\n    config:\n      host: logs.example.test\n      port: 6514\n      tls: ${tls}\n      ssl_verify: ${ssl_verify}\n`,
+    );
+  for (const tls of [false, true]) {
+    const v = await conf(tls, true);
+    assert.equal(v.code, 0, v.out);
+    assert.doesNotMatch(v.out, /warning/, v.out);
+  }
+  const off = await conf(true, false);
+  assert.equal(off.code, 0, off.out);
+  assert.match(
+    off.out,
+    /:8:19 {2}plugins\[0\]\.config\.ssl_verify {2}warning: plugin 'tcp-log': ssl_verify is off: the certificate of logs\.example\.test:6514 is not verified before log entries are sent to it; anyone on the path can impersonate it\n/,
+  );
+  // Without tls there is no certificate to verify: nothing to say.
+  const plain = await conf(false, false);
+  assert.equal(plain.code, 0, plain.out);
+  assert.doesNotMatch(plain.out, /warning/, plain.out);
 });
