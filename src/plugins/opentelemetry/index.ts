@@ -201,17 +201,46 @@ class OpenTelemetry implements PluginHandlers {
   }
 }
 
-/** Kong Gateway's sampling_strategy: only Kong's default, which Tollgate implements, loads. */
+/**
+ * Kong Gateway's fields past Kong OSS's opentelemetry: their defaults, which decK dumps write, are
+ * what Tollgate does and load; a value asking for more is refused at its field, with the way out.
+ */
 function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
-  if (config.sampling_strategy !== 'parent_probability_fallback') return [];
-  return [
-    {
+  const issues: PluginConfigIssue[] = [];
+  if (config.sampling_strategy === 'parent_probability_fallback') {
+    issues.push({
       at: ['sampling_strategy'],
       message:
         "sampling_strategy: parent_probability_fallback (Kong Gateway 3.11, Enterprise) is not implemented: it traces every request whose client says sampled; Tollgate samples as Kong's default, parent_drop_probability_fallback: a client's not-sampled is honoured and sampling_rate decides the rest: remove the field, or set sampling_rate: 1 to trace every request a client does not drop",
       severity: 'error',
-    },
-  ];
+    });
+  }
+  // Kong exports metrics and access logs only to an endpoint: without one (its default) the
+  // switches and push_interval do nothing there either.
+  if (member(config.metrics, 'endpoint') != null) {
+    issues.push({ at: ['metrics', 'endpoint'], message: METRICS_REFUSED, severity: 'error' });
+  }
+  if (member(config.access_logs, 'endpoint') != null) {
+    issues.push({ at: ['access_logs', 'endpoint'], message: ACCESS_LOGS_REFUSED, severity: 'error' });
+  }
+  const lua = member(config.access_logs, 'custom_attributes_by_lua');
+  if (lua !== null && typeof lua === 'object' && Object.keys(lua).length > 0) {
+    issues.push({ at: ['access_logs', 'custom_attributes_by_lua'], message: LUA_REFUSED, severity: 'error' });
+  }
+  return issues;
+}
+
+const METRICS_REFUSED =
+  "metrics.endpoint: OTLP metrics export (Kong Gateway 3.13) is not implemented: the collector would get no metrics from Tollgate: scrape the gateway's metrics from the prometheus plugin's /metrics (an OpenTelemetry Collector's prometheus receiver turns them into OTLP), and leave metrics.endpoint unset";
+const ACCESS_LOGS_REFUSED =
+  "access_logs.endpoint: OTLP access log export (Kong Gateway 3.14) is not implemented: the collector would get no access logs from Tollgate: send each request's entry with the http-log plugin, or collect the gateway's JSON access log (docs/operations.md), and leave access_logs.endpoint unset";
+const LUA_REFUSED =
+  "access_logs.custom_attributes_by_lua runs Lua code, which Tollgate cannot run: remove it (http-log's custom_fields adds $(headers.NAME)-style fields to each request's entry: docs/logging.md)";
+
+/** `record[name]` of a config record as written (anything, or absent), or null. */
+function member(record: unknown, name: string): unknown {
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return null;
+  return (record as Record<string, unknown>)[name] ?? null;
 }
 
 export default definePlugin<OpenTelemetryConfig>({

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { decodeTraceExport } from '../../../test/support/otlp.ts';
 import { retryPair } from '../../../test/support/retry-pair.ts';
 import { tempDir } from '../../../test/support/temp.ts';
+import { validateEntities } from '../../../test/support/validate.ts';
 import { until } from '../../../test/support/wait.ts';
 import { startFromFile } from '../../../test/tls/support.ts';
 import { startGateway } from '../../testing/index.ts';
@@ -287,4 +288,58 @@ test('X-B3-TraceId without X-B3-SpanId continues the client trace, as Kong: upst
     await gw.close();
     await collector.close();
   }
+});
+
+test("Kong 3.13's metrics and 3.14's access_logs at the defaults decK dumps (no endpoint) load without a word", async () => {
+  const v = await validateEntities(
+    `plugins:
+  - name: opentelemetry
+    config:
+      traces_endpoint: "http://127.0.0.1:4318/v1/traces"
+      metrics:
+        endpoint: null
+        push_interval: 60
+        enable_ai_metrics: false
+        enable_bandwidth_metrics: false
+        enable_consumer_attribute: false
+        enable_latency_metrics: false
+        enable_request_metrics: false
+        enable_upstream_health_metrics: false
+      access_logs: { endpoint: null, custom_attributes_by_lua: null }
+`,
+  );
+  assert.equal(v.code, 0, v.out);
+  assert.doesNotMatch(v.out, /warning/, v.out);
+});
+
+test('a metrics or access_logs endpoint is refused at its line with the way out, and so is custom_attributes_by_lua', async () => {
+  const v = await validateEntities(
+    `plugins:
+  - name: opentelemetry
+    config:
+      traces_endpoint: "http://127.0.0.1:4318/v1/traces"
+      metrics:
+        endpoint: "http://127.0.0.1:4318/v1/metrics"
+        enable_request_metrics: true
+      access_logs:
+        endpoint: "http://127.0.0.1:4318/v1/logs"
+        custom_attributes_by_lua: { tenant: "return kong.request.get_header('x-tenant')" }
+`,
+  );
+  assert.equal(v.code, 1, v.out);
+  for (const line of [
+    /:7:19 {2}plugins\[0\]\.config\.metrics\.endpoint {2}metrics\.endpoint: OTLP metrics export \(Kong Gateway 3\.13\) is not implemented: .*scrape the gateway's metrics from the prometheus plugin's \/metrics .*, and leave metrics\.endpoint unset\n/,
+    /:10:19 {2}plugins\[0\]\.config\.access_logs\.endpoint {2}access_logs\.endpoint: OTLP access log export \(Kong Gateway 3\.14\) is not implemented: .*send each request's entry with the http-log plugin, or collect the gateway's JSON access log .*, and leave access_logs\.endpoint unset\n/,
+    /:11:35 {2}plugins\[0\]\.config\.access_logs\.custom_attributes_by_lua {2}access_logs\.custom_attributes_by_lua runs Lua code, which Tollgate cannot run: remove it .*\n/,
+  ])
+    assert.match(v.out, line);
+  assert.match(v.out, /invalid \(3 errors\)/);
+
+  // A metrics-only instance (no traces_endpoint) hears about metrics, not about traces.
+  const only = await validateEntities(
+    'plugins:\n  - name: opentelemetry\n    config:\n      metrics: { endpoint: "http://127.0.0.1:4318/v1/metrics" }\n',
+  );
+  assert.equal(only.code, 1, only.out);
+  assert.match(only.out, /:5:28 {2}plugins\[0\]\.config\.metrics\.endpoint {2}metrics\.endpoint: OTLP metrics export/);
+  assert.doesNotMatch(only.out, /traces_endpoint/);
 });
