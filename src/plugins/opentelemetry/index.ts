@@ -221,7 +221,19 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
     issues.push({ at: ['metrics', 'endpoint'], message: METRICS_REFUSED, severity: 'error' });
   }
   if (member(config.access_logs, 'endpoint') != null) {
-    issues.push({ at: ['access_logs', 'endpoint'], message: ACCESS_LOGS_REFUSED, severity: 'error' });
+    issues.push({
+      at: ['access_logs', 'endpoint'],
+      message: accessLogsRefused('access_logs.endpoint', '3.14'),
+      severity: 'error',
+    });
+  }
+  // Kong Gateway 3.13's name of the same field, which 3.14 deprecated for access_logs.endpoint.
+  if (config.access_logs_endpoint != null) {
+    issues.push({
+      at: ['access_logs_endpoint'],
+      message: accessLogsRefused('access_logs_endpoint', '3.13'),
+      severity: 'error',
+    });
   }
   const lua = member(config.access_logs, 'custom_attributes_by_lua');
   if (lua !== null && typeof lua === 'object' && Object.keys(lua).length > 0) {
@@ -232,8 +244,8 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
 
 const METRICS_REFUSED =
   "metrics.endpoint: OTLP metrics export (Kong Gateway 3.13) is not implemented: the collector would get no metrics from Tollgate: scrape the gateway's metrics from the prometheus plugin's /metrics (an OpenTelemetry Collector's prometheus receiver turns them into OTLP), and leave metrics.endpoint unset";
-const ACCESS_LOGS_REFUSED =
-  "access_logs.endpoint: OTLP access log export (Kong Gateway 3.14) is not implemented: the collector would get no access logs from Tollgate: send each request's entry with the http-log plugin, or collect the gateway's JSON access log (docs/operations.md), and leave access_logs.endpoint unset";
+const accessLogsRefused = (field: string, version: string) =>
+  `${field}: OTLP access log export (Kong Gateway ${version}) is not implemented: the collector would get no access logs from Tollgate: send each request's entry with the http-log plugin, or collect the gateway's JSON access log (docs/operations.md), and leave ${field} unset`;
 const LUA_REFUSED =
   "access_logs.custom_attributes_by_lua runs Lua code, which Tollgate cannot run: remove it (http-log's custom_fields adds $(headers.NAME)-style fields to each request's entry: docs/logging.md)";
 

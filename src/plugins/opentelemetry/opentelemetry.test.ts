@@ -342,4 +342,17 @@ test('a metrics or access_logs endpoint is refused at its line with the way out,
   assert.equal(only.code, 1, only.out);
   assert.match(only.out, /:5:28 {2}plugins\[0\]\.config\.metrics\.endpoint {2}metrics\.endpoint: OTLP metrics export/);
   assert.doesNotMatch(only.out, /traces_endpoint/);
+
+  // Kong Gateway 3.13 named it access_logs_endpoint: null (its default) loads, a URL is refused.
+  const old = (value: string) =>
+    validateEntities(
+      `plugins:\n  - name: opentelemetry\n    config:\n      traces_endpoint: "http://127.0.0.1:4318/v1/traces"\n      access_logs_endpoint: ${value}\n`,
+    );
+  assert.equal((await old('null')).code, 0);
+  const set = await old('"http://127.0.0.1:4318/v1/logs"');
+  assert.equal(set.code, 1, set.out);
+  assert.match(
+    set.out,
+    /:6:29 {2}plugins\[0\]\.config\.access_logs_endpoint {2}access_logs_endpoint: OTLP access log export \(Kong Gateway 3\.13\) is not implemented: .*, and leave access_logs_endpoint unset\n/,
+  );
 });
