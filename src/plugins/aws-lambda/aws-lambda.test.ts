@@ -63,6 +63,11 @@ const answers: Record<string, (inv: Invocation) => Answer> = {
     headers: { 'x-amzn-ErrorType': 'ResourceNotFoundException' },
     body: JSON.stringify({ Message: 'Function not found: arn:aws:lambda:eu-west-3:1:function:missing' }),
   }),
+  throttled: () => ({
+    status: 429,
+    headers: { 'x-amzn-ErrorType': 'TooManyRequestsException' },
+    body: JSON.stringify({ Reason: 'ReservedFunctionConcurrentInvocationLimitExceeded', Message: 'Rate Exceeded.' }),
+  }),
 };
 
 const invocations: Invocation[] = [];
@@ -167,6 +172,9 @@ before(async () => {
             route('nullbody', 'null-body', { is_proxy_integration: true }),
             route('nullmvh', 'null-mvh', { is_proxy_integration: true }),
             route('missing', 'missing'),
+            route('missingkept', 'missing', { preserve_lambda_api_error_code: true }),
+            route('throttledkept', 'throttled', { preserve_lambda_api_error_code: true }),
+            route('failingkept', 'failing', { preserve_lambda_api_error_code: true }),
             route('arn', 'arn:aws:lambda:eu-west-3:123456789012:function:plain', { qualifier: 'v 1+x' }),
             route('dryrun', 'dryrun', { invocation_type: 'DryRun', log_type: 'None' }),
             route('hostile', 'hostile-proxy', { is_proxy_integration: true }),
@@ -270,6 +278,26 @@ test("Lambda's own error status is Kong's 500, its message only logged", async (
   const body = (await res.json()) as { message: string };
   assert.equal(body.message, 'An unexpected error occurred');
   assert.ok(gw.logs.some((l) => l.msg === 'Lambda invocation failed' && l.status === 404));
+});
+
+test("preserve_lambda_api_error_code: Lambda's refusal keeps its status, with Kong's body naming no ARN", async () => {
+  for (const [path, status] of [
+    ['missingkept', 404],
+    ['throttledkept', 429],
+  ] as const) {
+    const res = await fetch(`${gw.url}/${path}`);
+    assert.equal(res.status, status);
+    const text = await res.text();
+    assert.equal((JSON.parse(text) as { message: string }).message, 'Upstream Lambda invocation failed');
+    assert.doesNotMatch(text, /arn:aws|Rate Exceeded|Exception/);
+    assert.equal(res.headers.get('x-amzn-errortype'), null);
+    assert.ok(gw.logs.some((l) => l.msg === 'Lambda invocation failed' && l.status === status));
+  }
+  // A function that ran and failed is not the Invoke API refusing the call: Lambda's 200 stays.
+  const ran = await fetch(`${gw.url}/failingkept`);
+  assert.equal(ran.status, 200);
+  assert.equal(ran.headers.get('x-amz-function-error'), 'Unhandled');
+  await ran.body?.cancel();
 });
 
 test('awsgateway_compatible sends an API Gateway proxy event', async () => {

@@ -53,6 +53,8 @@ test("a decK dump of Kong's aws-lambda, unset fields null, loads", async () => {
       skip_large_bodies: true,
       timeout: 60000,
       unhandled_status: null,
+      // Kong 3.15's field, at its default.
+      preserve_lambda_api_error_code: false,
     }),
     { plugins: builtinPlugins },
   );

@@ -58,6 +58,7 @@ export interface AwsLambdaConfig extends PayloadConfig {
   port: number;
   disable_https: boolean;
   unhandled_status?: number | null;
+  preserve_lambda_api_error_code: boolean;
   is_proxy_integration: boolean;
   proxy_url?: string | null;
   aws_imds_protocol_version: 'v1' | 'v2';
@@ -103,6 +104,8 @@ function configIssues(config: Record<string, unknown>): PluginConfigIssue[] {
 const PROXY_SCHEME = /^([^:]+):\/\//;
 
 const INTERNAL = 'An unexpected error occurred';
+/** Kong's sanitized body of preserve_lambda_api_error_code. */
+const PRESERVED = 'Upstream Lambda invocation failed';
 
 /** The most answer read: Lambda's synchronous answers stop at 6 MB. */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
@@ -225,6 +228,10 @@ class AwsLambda implements PluginHandlers {
     if (res.status >= 400) {
       // Kong raises Lambda's Message (ResourceNotFoundException, AccessDenied, throttling): a 500.
       this.failed.report({ status: res.status, error: lambdaMessage(res.body), function: this.config.function_name });
+      if (this.config.preserve_lambda_api_error_code && res.status <= 599) {
+        // Kong 3.15: Lambda's status, with a body that names no AWS message or ARN.
+        return req.exit(res.status, { message: PRESERVED }, undefined, 'LAMBDA_FAILED');
+      }
       return req.exitError(500, INTERNAL, undefined, 'LAMBDA_FAILED');
     }
     const headers = lambdaHeaders(res.headers);
