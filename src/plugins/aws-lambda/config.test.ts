@@ -1,9 +1,11 @@
 // aws-lambda's config as the loader reads it: a decK dump of Kong's plugin (every field written,
 // the unset ones null) loads; Kong's rules refuse with Kong's messages; Kong's credential fields
-// (an STS role, IMDSv2) and an http proxy_url load.
+// (an STS role, IMDSv2) and an http proxy_url load; Kong 3.14's ssl_verify: false is a warning
+// where the call goes over TLS.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { issuesOf, load, V3 } from '../../../test/config/helpers.ts';
+import { compileCheck } from '../../pipeline/compile.ts';
 import { builtinPlugins } from '../index.ts';
 
 const ROUTE = 'routes:\n  - name: fn\n    paths: [/fn]\n    plugins:\n      - name: aws-lambda\n        config:\n';
@@ -53,7 +55,8 @@ test("a decK dump of Kong's aws-lambda, unset fields null, loads", async () => {
       skip_large_bodies: true,
       timeout: 60000,
       unhandled_status: null,
-      // Kong 3.15's field, at its default.
+      // Kong 3.14's and 3.15's fields, at their defaults.
+      ssl_verify: true,
       preserve_lambda_api_error_code: false,
     }),
     { plugins: builtinPlugins },
@@ -92,4 +95,25 @@ test("Kong's rules, with Kong's messages; Kong's credential fields and an http p
   ]);
   const [status] = await errors({ ...base, unhandled_status: 150 });
   assert.match(status!, /unhandled_status/);
+});
+
+test("Kong 3.14's ssl_verify: false loads with a warning at the field, unless the call is plain http", async () => {
+  const warnings = async (fields: Record<string, unknown>): Promise<string[]> => {
+    const loaded = await load(
+      config({ function_name: 'f', aws_key: 'AKIAEXAMPLEKEY123', aws_secret: 's', ...fields }),
+      {
+        plugins: builtinPlugins,
+      },
+    );
+    const issues = await compileCheck(loaded, { plugins: builtinPlugins });
+    return issues.filter((i) => i.severity === 'warning').map((i) => `${i.path}: ${i.message}`);
+  };
+  const [warning, ...more] = await warnings({ aws_region: 'eu-west-3', ssl_verify: false });
+  assert.deepEqual(more, []);
+  assert.match(
+    warning!,
+    /^routes\[0\]\.plugins\[0\]\.config\.ssl_verify: plugin 'aws-lambda': ssl_verify is off: the certificate of lambda\.eu-west-3\.amazonaws\.com is not verified/,
+  );
+  assert.deepEqual(await warnings({ aws_region: 'eu-west-3', ssl_verify: true }), []);
+  assert.deepEqual(await warnings({ aws_region: 'eu-west-3', ssl_verify: false, disable_https: true }), []);
 });

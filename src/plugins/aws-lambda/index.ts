@@ -4,9 +4,10 @@
  * Version 4) instead of proxying, and answers with what the function returned.
  *
  * Credentials come from Kong's sources in Kong's order (credentials.ts). Differences from Kong, on
- * purpose (docs/plugins/aws-lambda.md): Lambda's and STS's certificates are verified (Kong's
- * ssl_verify is off), also through proxy_url's tunnel; the function's answer goes out as it came
- * (Kong's legacy empty_arrays_mode re-encodes JSON).
+ * purpose (docs/plugins/aws-lambda.md): STS's certificate is verified whatever ssl_verify (Kong
+ * 3.14's, for Lambda's) says, also through proxy_url's tunnel, where Kong before 3.14 verified
+ * neither; the function's answer goes out as it came (Kong's legacy empty_arrays_mode re-encodes
+ * JSON).
  */
 import { createHash } from 'node:crypto';
 import type { Request as SignedRequest } from 'aws4';
@@ -57,6 +58,7 @@ export interface AwsLambdaConfig extends PayloadConfig {
   host?: string | null;
   port: number;
   disable_https: boolean;
+  ssl_verify: boolean;
   unhandled_status?: number | null;
   preserve_lambda_api_error_code: boolean;
   is_proxy_integration: boolean;
@@ -149,6 +151,13 @@ class AwsLambda implements PluginHandlers {
     if (config.qualifier != null) path += `?Qualifier=${encodeURIComponent(config.qualifier)}`;
     const defaultPort = config.disable_https ? 80 : 443;
     this.url = host === null ? null : `${scheme}://${hostForUrl(host)}:${config.port}${path}`;
+    if (!config.disable_https && !config.ssl_verify) {
+      // Kong 3.14's ssl_verify: false. The signature keeps the keys safe, not the payload or the answer.
+      warn(
+        `ssl_verify is off: the certificate of ${host ?? 'the Lambda endpoint'} is not verified; anyone on the path can read the requests sent to the function and forge its answers`,
+        'ssl_verify',
+      );
+    }
     // What every invocation signs, but the body and the time (aws4 fills them per call).
     this.signing = {
       host: host ?? '',
@@ -167,17 +176,18 @@ class AwsLambda implements PluginHandlers {
     this.bodyLimit = config.skip_large_bodies ? SKIPPED_BODY_SIZE : MAX_BODY_SIZE;
     this.failed = new RepeatedWarning(logger, 'Lambda invocation failed', 1000, 'error');
     this.badAnswer = new RepeatedWarning(logger, 'could not JSON decode Lambda function response', 1000, 'error');
-    // One pool per endpoint, keepalive and proxy, kept across reloads. The key names no secret:
-    // the proxy is in it by a hash, as its URL may hold a password.
+    // One pool per endpoint, keepalive, verification and proxy, kept across reloads. The key names
+    // no secret: the proxy is in it by a hash, as its URL may hold a password.
     const origin = this.url === null ? '' : new URL(this.url).origin;
     const proxy = config.proxy_url ?? undefined;
     const proxyKey = proxy === undefined ? '' : `|${createHash('sha256').update(proxy).digest('hex')}`;
     this.pool = services.shared(
-      `aws-lambda:${origin}|${config.keepalive}${proxyKey}`,
+      `aws-lambda:${origin}|${config.keepalive}|${config.ssl_verify}${proxyKey}`,
       () =>
         new FunctionPool({
           keepaliveMs: config.keepalive,
           maxAnswerBytes: MAX_ANSWER_BYTES,
+          verify: config.ssl_verify,
           ...(proxy === undefined ? {} : { proxy }),
         }),
       (p) => p.close(),
