@@ -2,7 +2,7 @@
 // Invoke API and checks each call's AWS Signature Version 4 by computing it again
 // (test/support/aws-sigv4.ts; Lambda itself cannot run here).
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { sigv4Of } from '../../../test/support/aws-sigv4.ts';
@@ -183,6 +183,13 @@ before(async () => {
             route('small', 'plain', { forward_request_body: true }),
             route('large', 'plain', { forward_request_body: true, skip_large_bodies: false }),
             { ...route('apigw', 'plain', { awsgateway_compatible: true }), paths: ['~/apigw/(?<item>[a-z]+)$'] },
+            {
+              ...route('apigw2', 'plain', {
+                awsgateway_compatible: true,
+                awsgateway_compatible_payload_version: '2.0',
+              }),
+              paths: ['~/apigw2/(?<item>[a-z]+)$'],
+            },
             // Both run before aws-lambda (Kong's priorities 1250 and 801 against its 750).
             route('changed', 'plain', { forward_request_headers: true }, CHANGERS),
             route('changedapigw', 'plain', { awsgateway_compatible: true }, CHANGERS),
@@ -327,6 +334,57 @@ test('awsgateway_compatible sends an API Gateway proxy event', async () => {
   assert.match(event.requestContext.requestTime, /^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/);
   assert.equal(typeof event.requestContext.requestTimeEpoch, 'number');
   assert.equal(event.requestContext.requestId, res.headers.get('x-request-id') ?? event.requestContext.requestId);
+});
+
+test('awsgateway_compatible_payload_version 2.0 sends an HTTP API (payload format 2.0) event', async () => {
+  const body = 'hello';
+  // Raw header lines: a header and the Cookie header sent twice each, as fetch cannot send them.
+  const lines = ['host', 'gw.example.com', 'user-agent', 'probe/2', 'x-twice', 'one', 'x-twice', 'two'];
+  lines.push('cookie', 'a=1; b=2', 'cookie', 'c=3', 'content-length', String(body.length));
+  const status = await new Promise<number>((resolve, reject) => {
+    const url = new URL(`${gw.url}/apigw2/shoes?color=red&color=blue&flag&q=a%20b`);
+    const out = request({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname + url.search,
+      method: 'PUT',
+      headers: lines,
+    });
+    out.on('response', (res) => res.resume().on('end', () => resolve(res.statusCode!)));
+    out.on('error', reject);
+    out.end(body);
+  });
+  assert.equal(status, 200);
+  const event = JSON.parse(last().body) as Record<string, any>;
+  assert.equal(event.version, '2.0');
+  assert.equal(event.routeKey, '$default');
+  assert.equal(event.rawPath, '/apigw2/shoes');
+  assert.equal(event.rawQueryString, 'color=red&color=blue&flag&q=a%20b');
+  assert.deepEqual(event.queryStringParameters, { color: 'red,blue', flag: '', q: 'a b' });
+  assert.deepEqual(event.cookies, ['a=1', 'b=2', 'c=3']);
+  assert.equal(event.headers['x-twice'], 'one,two');
+  assert.equal(event.headers.cookie, undefined);
+  assert.equal(event.headers['user-agent'], 'probe/2');
+  assert.equal(event.multiValueHeaders, undefined);
+  assert.equal(event.multiValueQueryStringParameters, undefined);
+  assert.deepEqual(event.pathParameters, { item: 'shoes' });
+  assert.equal(event.body, Buffer.from(body).toString('base64'));
+  assert.equal(event.isBase64Encoded, true);
+  const ctx = event.requestContext;
+  assert.deepEqual(ctx.http, {
+    method: 'PUT',
+    path: '/apigw2/shoes',
+    protocol: 'HTTP/1.1',
+    sourceIp: '127.0.0.1',
+    userAgent: 'probe/2',
+  });
+  assert.deepEqual(
+    [ctx.domainName, ctx.domainPrefix, ctx.routeKey, ctx.stage],
+    ['gw.example.com', 'gw', '$default', '$default'],
+  );
+  assert.match(ctx.time, /^\d\d\/[A-Z][a-z]{2}\/\d{4}:\d\d:\d\d:\d\d \+0000$/);
+  assert.equal(typeof ctx.timeEpoch, 'number');
+  assert.equal(typeof ctx.requestId, 'string');
 });
 
 test("the payload's headers are those earlier plugins left (Kong's get_headers after set_header), never a client's identity headers", async () => {

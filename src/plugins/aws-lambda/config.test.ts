@@ -36,6 +36,7 @@ test("a decK dump of Kong's aws-lambda, unset fields null, loads", async () => {
       aws_sts_endpoint_url: null,
       aws_imds_protocol_version: 'v1',
       awsgateway_compatible: false,
+      awsgateway_compatible_payload_version: '1.0',
       base64_encode_body: true,
       disable_https: false,
       empty_arrays_mode: 'legacy',
@@ -55,7 +56,7 @@ test("a decK dump of Kong's aws-lambda, unset fields null, loads", async () => {
       skip_large_bodies: true,
       timeout: 60000,
       unhandled_status: null,
-      // Kong 3.14's and 3.15's fields, at their defaults.
+      // Kong 3.12's (above), 3.14's and 3.15's fields, at their defaults.
       ssl_verify: true,
       preserve_lambda_api_error_code: false,
     }),

@@ -2,7 +2,7 @@
  * The JSON payload the aws-lambda plugin sends the function, as Kong's
  * `kong/plugins/aws-lambda/request-util.lua` builds it: the legacy shape (query and body
  * arguments merged), the `forward_request_*` shape, or an API Gateway proxy event
- * (`awsgateway_compatible`).
+ * (`awsgateway_compatible`, payload format 1.0 or 2.0).
  */
 import type { GatewayRequest } from '../../index.ts';
 import { kongBodyArgs, kongHeaders, kongQuery } from '../../lib/kong-request.ts';
@@ -14,6 +14,7 @@ export interface PayloadConfig {
   forward_request_headers: boolean;
   forward_request_body: boolean;
   awsgateway_compatible: boolean;
+  awsgateway_compatible_payload_version: '1.0' | '2.0';
   skip_large_bodies: boolean;
   base64_encode_body: boolean;
 }
@@ -63,7 +64,13 @@ function parsableType(contentType: string | undefined): boolean {
 
 /** The payload's JSON text; `started` is the request's arrival (ms since the epoch). */
 export function buildPayload(req: GatewayRequest, config: PayloadConfig, body: BodyRead, started: number): string {
-  if (config.awsgateway_compatible) return JSON.stringify(apiGatewayEvent(req, config, body, started));
+  if (config.awsgateway_compatible) {
+    const event =
+      config.awsgateway_compatible_payload_version === '2.0'
+        ? httpApiEvent(req, config, body, started)
+        : apiGatewayEvent(req, config, body, started);
+    return JSON.stringify(event);
+  }
   const forwarding =
     config.forward_request_body ||
     config.forward_request_headers ||
@@ -131,6 +138,20 @@ function matchedRoutePath(req: GatewayRequest): string {
   return req.path;
 }
 
+/** The named captures of a regex route path, API Gateway's pathParameters. */
+function pathParameters(req: GatewayRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of Object.keys(req.captures)) if (!NUMBERED.test(k)) out[k] = req.captures[k]!;
+  return out;
+}
+
+/** The body and isBase64Encoded of an event (both formats), as Kong's aws_serializer reads them. */
+function eventBody(config: PayloadConfig, body: BodyRead): { body: string | undefined; isBase64Encoded: boolean } {
+  if (body === null) return { body: undefined, isBase64Encoded: false };
+  if (body.length > 0 && config.base64_encode_body) return { body: body.toString('base64'), isBase64Encoded: true };
+  return { body: body.toString('utf8'), isBase64Encoded: false };
+}
+
 /** Kong's aws_serializer: an API Gateway (REST API, payload format 1.0) proxy event. */
 function apiGatewayEvent(
   req: GatewayRequest,
@@ -146,8 +167,6 @@ function apiGatewayEvent(
     headers[name] = typeof v === 'string' ? v : v[0]!;
     multiValueHeaders[name] = typeof v === 'string' ? [v] : v;
   }
-  const pathParameters: Record<string, string> = {};
-  for (const k of Object.keys(req.captures)) if (!NUMBERED.test(k)) pathParameters[k] = req.captures[k]!;
   const queryStringParameters: Record<string, unknown> = {};
   const multiValueQueryStringParameters: Record<string, unknown[]> = {};
   const args = kongQuery(req) as Record<string, unknown>;
@@ -156,14 +175,7 @@ function apiGatewayEvent(
     queryStringParameters[name] = Array.isArray(v) ? v[0] : v;
     multiValueQueryStringParameters[name] = Array.isArray(v) ? v : [v];
   }
-  let text: string | undefined;
-  let isBase64Encoded = false;
-  if (body !== null) {
-    if (body.length > 0 && config.base64_encode_body) {
-      text = body.toString('base64');
-      isBase64Encoded = true;
-    } else text = body.toString('utf8');
-  }
+  const { body: text, isBase64Encoded } = eventBody(config, body);
   const v = req.raw.httpVersion;
   return {
     version: '1.0',
@@ -172,7 +184,7 @@ function apiGatewayEvent(
     httpMethod: req.method,
     headers,
     multiValueHeaders,
-    pathParameters,
+    pathParameters: pathParameters(req),
     queryStringParameters,
     multiValueQueryStringParameters,
     body: text,
@@ -190,5 +202,84 @@ function apiGatewayEvent(
       // Kong has no stages: the resource path is the path.
       resourcePath: req.path,
     },
+  };
+}
+
+/** A query value of an HTTP API event: a bare `?flag` (Kong's get_query gives true) is empty, as in AWS's. */
+function queryValue(v: unknown): string {
+  return typeof v === 'string' ? v : '';
+}
+
+/** A cookie pair of a Cookie header: `; ` between them (RFC 6265, section 4.2.1). */
+const COOKIE_SEPARATOR = /;\s*/;
+
+/**
+ * Kong 3.12's `awsgateway_compatible_payload_version: "2.0"`: an API Gateway HTTP API proxy event
+ * in AWS's payload format 2.0 (API Gateway developer guide, "Working with AWS Lambda proxy
+ * integrations for HTTP APIs"). A header or query argument given twice is one value, its values
+ * joined with commas; the Cookie header's pairs are `cookies`, not a header; `rawQueryString` and
+ * `queryStringParameters` are the query the plugins before left, as the 1.0 event's are. Kong has
+ * no API Gateway routes or stages: both are `$default`, AWS's catch-all route.
+ */
+function httpApiEvent(
+  req: GatewayRequest,
+  config: PayloadConfig,
+  body: BodyRead,
+  started: number,
+): Record<string, unknown> {
+  // Null prototypes: a client's `__proto__` header or query argument is a key like any other.
+  const headers: Record<string, string> = Object.create(null);
+  let cookies: string[] | undefined;
+  const all = kongHeaders(req);
+  for (const name in all) {
+    const v = all[name]!;
+    if (name === 'cookie') {
+      cookies = [];
+      for (const line of typeof v === 'string' ? [v] : v) {
+        for (const pair of line.split(COOKIE_SEPARATOR)) if (pair !== '') cookies.push(pair);
+      }
+    } else headers[name] = typeof v === 'string' ? v : v.join(',');
+  }
+  const queryStringParameters: Record<string, string> = Object.create(null);
+  const args = kongQuery(req) as Record<string, unknown>;
+  for (const name of Object.keys(args)) {
+    const v = args[name];
+    if (!Array.isArray(v)) {
+      queryStringParameters[name] = queryValue(v);
+      continue;
+    }
+    let joined = '';
+    for (let i = 0; i < v.length; i++) joined += (i === 0 ? '' : ',') + queryValue(v[i]);
+    queryStringParameters[name] = joined;
+  }
+  const { body: text, isBase64Encoded } = eventBody(config, body);
+  const v = req.raw.httpVersion;
+  return {
+    version: '2.0',
+    routeKey: '$default',
+    rawPath: req.path,
+    rawQueryString: req.upstreamQuery ?? req.rawQuery,
+    ...(cookies === undefined ? {} : { cookies }),
+    headers,
+    queryStringParameters,
+    pathParameters: pathParameters(req),
+    requestContext: {
+      domainName: req.host,
+      domainPrefix: req.host.split('.', 1)[0],
+      http: {
+        method: req.method,
+        path: req.path,
+        protocol: v ? `HTTP/${v}` : undefined,
+        sourceIp: req.clientIp,
+        userAgent: headers['user-agent'],
+      },
+      requestId: req.id,
+      routeKey: '$default',
+      stage: '$default',
+      time: clfTime(started),
+      timeEpoch: started,
+    },
+    body: text,
+    isBase64Encoded,
   };
 }
