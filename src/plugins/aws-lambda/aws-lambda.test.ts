@@ -193,10 +193,18 @@ before(async () => {
             // Both run before aws-lambda (Kong's priorities 1250 and 801 against its 750).
             route('changed', 'plain', { forward_request_headers: true }, CHANGERS),
             route('changedapigw', 'plain', { awsgateway_compatible: true }, CHANGERS),
-            ...['hidden', 'hiddenuri', 'hiddenapigw'].map((name, i) =>
-              route(name, 'plain', [{}, { forward_request_uri: true }, { awsgateway_compatible: true }][i], [
-                { name: 'key-auth', config: { hide_credentials: true } },
-              ]),
+            ...['hidden', 'hiddenuri', 'hiddenapigw', 'hiddenapigw2'].map((name, i) =>
+              route(
+                name,
+                'plain',
+                [
+                  {},
+                  { forward_request_uri: true },
+                  { awsgateway_compatible: true },
+                  { awsgateway_compatible: true, awsgateway_compatible_payload_version: '2.0' },
+                ][i],
+                [{ name: 'key-auth', config: { hide_credentials: true } }],
+              ),
             ),
             route('forward', 'plain', {
               forward_request_method: true,
@@ -429,6 +437,9 @@ test("a key key-auth's hide_credentials took out of the query is not in the payl
   await apigw.body?.cancel();
   const event = JSON.parse(last().body) as { queryStringParameters: Record<string, unknown> };
   assert.deepEqual({ ...event.queryStringParameters }, { kept: '1' });
+  await (await fetch(`${gw.url}/hiddenapigw2${query}`)).body?.cancel();
+  const event2 = JSON.parse(last().body) as { rawQueryString: string; queryStringParameters: object };
+  assert.deepEqual([event2.rawQueryString, { ...event2.queryStringParameters }], ['kept=1', { kept: '1' }]);
 });
 
 test("forward_request_*: method, uri, headers, a text body as text and a binary one in base64, as Kong's", async () => {
