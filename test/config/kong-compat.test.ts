@@ -109,3 +109,10 @@ test('validating a 2,000-route file works (time it by hand: see the report)', as
   assert.equal(c.services.length, 100);
   if (process.env.TOLLGATE_PRINT_TIMING) process.stderr.write(`2,000 routes validated in ${ms.toFixed(0)} ms\n`);
 });
+
+test("every plugin Tollgate shares with Kong Gateway 3.15, each field at 3.15's default (as decK dumps it), loads", async () => {
+  const c = await loadConfigFile(fileURLToPath(new URL('./fixtures/kong-3.15-plugin-defaults.yaml', import.meta.url)), {
+    env: {},
+  });
+  assert.equal(c.plugins.length, 35);
+});
