@@ -99,6 +99,7 @@ describe('datadog: the lines Kong sends', () => {
               config: { ...agent, service_name_tag: 'upstream', status_tag: 'http_status', consumer_tag: 'user' },
             },
           ]),
+          service('dd8', [{ name: 'datadog', config: { ...agent, route_name_tag: 'route' } }]),
           service('dd7', [
             {
               name: 'datadog',
@@ -164,6 +165,14 @@ describe('datadog: the lines Kong sends', () => {
     assertLines(await lines(udp, 6), defaultMetrics('prefix', 'name:dd4,status:200,consumer:bar,app:kong'));
     assert.equal(await get('/dd6/status/200', 'kong'), 200);
     assertLines(await lines(udp, 6), defaultMetrics('kong', 'upstream:dd6,http_status:200,user:bar,app:kong'));
+  });
+
+  test("Kong Gateway 3.13's route_name_tag: the route's name as a tag after the status", async () => {
+    assert.equal(await get('/dd8/status/200', 'kong'), 200);
+    assertLines(
+      await lines(udp, 6),
+      defaultMetrics('kong', 'name:dd8,status:200,route:dd8-route,consumer:bar,app:kong'),
+    );
   });
 
   test('only the metrics listed; a metric without consumer_identifier carries no consumer', async () => {

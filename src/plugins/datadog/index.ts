@@ -8,8 +8,9 @@
  *
  * Tags in Kong's order (kong/plugins/datadog/handler.lua, compose_tags): the service's name (its
  * host without one, dots as `_`; empty without a service) under `service_name_tag`, the status
- * under `status_tag`, the consumer by the metric's `consumer_identifier` under `consumer_tag`,
- * then the metric's own tags as written.
+ * under `status_tag`, the route's name (or id) under Kong Gateway 3.13's `route_name_tag` when it
+ * is set, the consumer by the metric's `consumer_identifier` under `consumer_tag`, then the
+ * metric's own tags as written.
  */
 import schema from '../../../schemas/plugins/datadog.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
@@ -44,6 +45,7 @@ export interface DatadogConfig extends LegacyQueueFields {
   port?: number | null;
   prefix: string;
   service_name_tag: string;
+  route_name_tag?: string | null;
   status_tag: string;
   consumer_tag: string;
   metrics: MetricConfig[];
@@ -99,6 +101,8 @@ class Datadog implements PluginHandlers {
   private readonly metrics: Metric[];
   private readonly serviceTag: string;
   private readonly statusTag: string;
+  /** `,<route_name_tag>:`, or null without one. */
+  private readonly routeTag: string | null;
   private readonly consumerTag: string;
 
   constructor(
@@ -115,6 +119,7 @@ class Datadog implements PluginHandlers {
     }));
     this.serviceTag = `|#${config.service_name_tag}:`;
     this.statusTag = `,${config.status_tag}:`;
+    this.routeTag = config.route_name_tag ? `,${config.route_name_tag}:` : null;
     this.consumerTag = `,${config.consumer_tag}:`;
   }
 
@@ -123,7 +128,11 @@ class Datadog implements PluginHandlers {
     const service = m.service as { name: string | null; host: string } | null;
     // Kong: the name, else the host, dots as `_`; '' without a service (a route without one, the router's 404).
     const name = service === null ? '' : (service.name ?? service.host).replace(SERVICE_BREAKERS, '_');
-    const tags = `${this.serviceTag}${name}${this.statusTag}${m.response.status}`;
+    let tags = `${this.serviceTag}${name}${this.statusTag}${m.response.status}`;
+    // Kong Gateway 3.13's route_name_tag: the route's name, or its id when it has none.
+    const route = m.route as { id: string; name: string | null } | null;
+    if (this.routeTag !== null && route !== null)
+      tags += `${this.routeTag}${(route.name || route.id).replace(TAG_BREAKERS, '_')}`;
     const lines: string[] = [];
     for (const metric of this.metrics) {
       const suffix = sampleSuffix(metric.rate);
