@@ -110,5 +110,9 @@ export const KONG_CONF_SETTINGS: Record<string, string> = {
   error_template_xml: "error bodies use Kong's default templates; a custom one is not read",
   error_template_plain: "error bodies use Kong's default templates; a custom one is not read",
   proxy_access_log: 'the access log goes to stdout as JSON lines; `gateway start --no-access-log` turns it off',
+  // Kong Gateway 3.14 turned it on by default; Tollgate has always verified.
+  tls_certificate_verify:
+    "certificates are always verified (upstreams, IdPs, Redis, log receivers); a service's `tls_verify: false` or a plugin's `ssl_verify: false` turns it off there alone, with a warning",
+  untrusted_lua: 'Tollgate runs no Lua: `*_by_lua` fields are refused; write the code as a TypeScript custom plugin',
   proxy_error_log: 'logs go to stdout as JSON lines, at `log_level`',
 };

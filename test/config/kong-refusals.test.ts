@@ -121,6 +121,16 @@ test('null optional plugin fields load, at any depth, and their defaults apply',
   assert.deepEqual(m, []);
 });
 
+test("Kong Gateway 3.14's tls_certificate_verify and untrusted_lua carried into _tollgate say what Tollgate does", async () => {
+  const m = await messages('_tollgate:\n  tls_certificate_verify: true\n  untrusted_lua: strict\n');
+  assert.equal(m.length, 2, m.join('\n'));
+  assert.match(
+    m[0]!,
+    /^_tollgate\.tls_certificate_verify: 'tls_certificate_verify' is a kong\.conf setting: certificates are always verified/,
+  );
+  assert.match(m[1]!, /^_tollgate\.untrusted_lua: 'untrusted_lua' is a kong\.conf setting: Tollgate runs no Lua/);
+});
+
 test("kong.conf settings carried into _tollgate say what does their job here; decK's sections are named", async () => {
   const m = await messages('_tollgate:\n  allow_debug_header: true\n  real_ip_header: X-Forwarded-For\n');
   assert.equal(m.length, 2, m.join('\n'));
