@@ -32,6 +32,7 @@ import {
   sampledByTraceId,
   traceId128,
 } from '../../lib/tracing/index.ts';
+import { envResourceAttributes } from './env-resource.ts';
 import { type OtlpSpan, type Resource, requestSpans, type Scope } from './spans.ts';
 
 export interface OpenTelemetryConfig {
@@ -147,11 +148,15 @@ class OpenTelemetry implements PluginHandlers {
         );
       }
     }
+    // Kong Gateway 3.15 reads OTEL_RESOURCE_ATTRIBUTES beneath the config's resource_attributes.
+    const env = envResourceAttributes(process.env.OTEL_RESOURCE_ATTRIBUTES);
+    if ('error' in env) warn(`opentelemetry: OTEL_RESOURCE_ATTRIBUTES is ignored: ${env.error}`, 'resource_attributes');
     this.resource = {
       attributes: {
         'service.name': 'kong',
         'service.version': VERSION,
         'service.instance.id': hostname(),
+        ...('attributes' in env ? env.attributes : {}),
         ...(config.resource_attributes ?? {}),
       },
     };

@@ -264,6 +264,51 @@ test("resource_attributes override Kong's defaults; a Kong template ($(headers.h
   }
 });
 
+test("OTEL_RESOURCE_ATTRIBUTES (Kong Gateway 3.15) adds resource attributes beneath the config's; a malformed one is ignored with a warning", async () => {
+  const collector = await startCollector();
+  const saved = process.env.OTEL_RESOURCE_ATTRIBUTES;
+  try {
+    process.env.OTEL_RESOURCE_ATTRIBUTES = ' deployment.environment = prod ,service.name=from-env,team=a%2Cb';
+    const gw = await tracedEcho({
+      traces_endpoint: collector.endpoint,
+      resource_attributes: { 'service.name': 'kong_oss' },
+    });
+    try {
+      await (await fetch(`${gw.url}/r`)).text();
+      await until('the export', () => collector.exports.length > 0, 10_000);
+      const resource = decodeTraceExport(collector.exports[0]!)[0]!.resource;
+      assert.equal(resource['deployment.environment'], 'prod');
+      assert.equal(resource.team, 'a,b', 'values are percent-decoded');
+      assert.equal(resource['service.name'], 'kong_oss', "the config's attribute wins");
+    } finally {
+      await gw.close();
+    }
+    process.env.OTEL_RESOURCE_ATTRIBUTES = 'team=a,broken';
+    const bad = await tracedEcho({ traces_endpoint: collector.endpoint });
+    try {
+      const warned = bad.logs.filter((l) => String(l.msg).includes('OTEL_RESOURCE_ATTRIBUTES is ignored'));
+      assert.equal(warned.length, 1, JSON.stringify(bad.logs.map((l) => l.msg)));
+      assert.match(String(warned[0]!.msg), /'broken' is not a key=value pair/);
+      collector.exports.length = 0;
+      await (await fetch(`${bad.url}/r`)).text();
+      await until('the export', () => collector.exports.length > 0, 10_000);
+      const resource = decodeTraceExport(collector.exports[0]!)[0]!.resource;
+      assert.equal(
+        resource.team,
+        undefined,
+        'the whole variable is discarded, as the OpenTelemetry specification asks',
+      );
+      assert.equal(resource['service.name'], 'kong');
+    } finally {
+      await bad.close();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.OTEL_RESOURCE_ATTRIBUTES;
+    else process.env.OTEL_RESOURCE_ATTRIBUTES = saved;
+    await collector.close();
+  }
+});
+
 test('X-B3-TraceId without X-B3-SpanId continues the client trace, as Kong: upstream and collector get its id', async () => {
   const collector = await startCollector();
   const gw = await tracedEcho({ traces_endpoint: collector.endpoint });
