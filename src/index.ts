@@ -83,6 +83,8 @@ export { EXPIRATION, PERIODS, type Period, windowEnd, windowStart } from './lib/
 export type {
   AuthenticateOptions,
   BodyFilter,
+  CertificateDirectory,
+  CertificatePair,
   Consumer,
   ConsumerDirectory,
   ConsumerEntity,

@@ -15,7 +15,7 @@ import { hostResolver } from '../upstream/dns.ts';
 import { registerHeaderNames } from '../upstream/header-names.ts';
 import { createHttpClient } from '../upstream/http-client.ts';
 import { poolSettings } from '../upstream/pool.ts';
-import { Directory } from './directory.ts';
+import { certificateDirectory, Directory } from './directory.ts';
 import { handlersProblem } from './handlers-check.ts';
 import type {
   GatewayServices,
@@ -136,6 +136,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
 
   const services_: GatewayServices = {
     consumers,
+    certificates: certificateDirectory(config),
     http,
     configDir: config.source.dir,
     trustedIps: config.settings.trusted_ips,

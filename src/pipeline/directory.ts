@@ -4,7 +4,15 @@
  * config; plugins index what they need from it at create time.
  */
 import type { GatewayConfig } from '../config/model.ts';
-import type { Consumer, ConsumerDirectory, ConsumerEntity, EntityDefinition, EntityRecord } from './plugin.ts';
+import type {
+  CertificateDirectory,
+  CertificatePair,
+  Consumer,
+  ConsumerDirectory,
+  ConsumerEntity,
+  EntityDefinition,
+  EntityRecord,
+} from './plugin.ts';
 
 const NONE: readonly never[] = Object.freeze([]);
 
@@ -70,4 +78,27 @@ export class Directory implements ConsumerDirectory {
     }
     return (index.get(consumerId) ?? NONE) as readonly E[];
   }
+}
+
+/**
+ * The certificate directory plugins get at `create()`: the config's `certificates` by id, as
+ * Kong's foreign keys to them (`client_certificate: {id}`) name them. Each pair is made on first
+ * lookup, its key not enumerable: a plugin that logs or serializes the pair does not print it.
+ */
+export function certificateDirectory(config: Pick<GatewayConfig, 'certificates'>): CertificateDirectory {
+  let byId: Map<string, CertificatePair> | null = null;
+  return Object.freeze({
+    get(id: string): CertificatePair | undefined {
+      if (byId === null) {
+        byId = new Map();
+        for (const c of config.certificates) {
+          const pair = { cert: c.cert };
+          Object.defineProperty(pair, 'key', { value: c.key, enumerable: false });
+          byId.set(c.id, Object.freeze(pair) as CertificatePair);
+        }
+      }
+      // Ids are uuids, compared in lower case as Kong's are (the model holds them so).
+      return byId.get(String(id).toLowerCase());
+    },
+  });
 }

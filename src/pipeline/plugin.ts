@@ -376,6 +376,23 @@ export interface ConsumerDirectory {
   ofConsumer<E extends EntityRecord>(kind: EntityDefinition<E> | string, consumerId: string): readonly E[];
 }
 
+/** A certificate of the loaded config's `certificates`, as a TLS client presents it. */
+export interface CertificatePair {
+  /** The certificate, PEM (with any chain the file gives). */
+  readonly cert: string;
+  /**
+   * Its private key, PEM: a secret. Not enumerable, so a pair that is logged, spread or serialized
+   * leaves it out; pass it to TLS options by name (`{ cert: pair.cert, key: pair.key }`).
+   */
+  readonly key: string;
+}
+
+/** The loaded config's `certificates`, by id: what a plugin's foreign key to them (Kong's `{id}`) names. */
+export interface CertificateDirectory {
+  /** The certificate with this id (any case), or undefined when the config has none by it. */
+  get(id: string): CertificatePair | undefined;
+}
+
 /** A minimal HTTP client on a bounded keep-alive pool (undici), for plugins' outbound calls. */
 export interface HttpClient {
   request(
@@ -395,6 +412,8 @@ export interface HttpClient {
 /** Shared services of the gateway, available to `create()`. */
 export interface GatewayServices {
   readonly consumers: ConsumerDirectory;
+  /** The config's `certificates`: a client certificate a plugin presents (Kong 3.15 http-log's `client_certificate`). */
+  readonly certificates: CertificateDirectory;
   readonly http: HttpClient;
   /** The directory of the config file: resolve relative paths in plugin configs against it. */
   readonly configDir: string;

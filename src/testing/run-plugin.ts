@@ -73,6 +73,8 @@ export interface SyntheticRequest {
 export interface RunPluginOptions {
   /** Consumers (Kong's shape, credentials nested) for `context.services.consumers` and `request.consumer`. */
   consumers?: Record<string, unknown>[];
+  /** Certificates (Kong's shape: `id`, `cert`, `key` PEM) for `context.services.certificates`. */
+  certificates?: Record<string, unknown>[];
   /** The `_tollgate` section, e.g. `{ trusted_ips: [...] }`. */
   settings?: Record<string, unknown>;
   /** Environment for `${NAME}` references in the config; default none. */
@@ -194,6 +196,7 @@ export async function startPlugin<C>(
       { name: 'under-test', url: 'echo://', routes: [{ name: 'under-test', paths: ['/'], preserve_host: true }] },
     ],
     consumers: options.consumers ?? [],
+    ...(options.certificates === undefined ? {} : { certificates: options.certificates }),
     plugins: [{ name: def.name, config }],
   };
   const logs: Record<string, unknown>[] = [];
