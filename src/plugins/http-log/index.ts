@@ -8,7 +8,14 @@
 import { Agent, request } from 'undici';
 
 import schema from '../../../schemas/plugins/http-log.schema.json' with { type: 'json' };
-import type { DependencyHealth, GatewayRequest, LogEntry, PluginConfigIssue, PluginHandlers } from '../../index.ts';
+import type {
+  CertificatePair,
+  DependencyHealth,
+  GatewayRequest,
+  LogEntry,
+  PluginContext,
+  PluginHandlers,
+} from '../../index.ts';
 import { configuredRequestHeaders, definePlugin, dnsLookup, PluginConfigError } from '../../index.ts';
 import {
   type CustomFields,
@@ -64,6 +71,7 @@ class HttpLog implements PluginHandlers {
   constructor(
     private readonly config: HttpLogConfig,
     private readonly warn: (msg: string) => void,
+    private readonly clientCert: CertificatePair | undefined,
   ) {
     this.fields = compileCustomFields(config);
     const url = new URL(config.http_endpoint);
@@ -105,8 +113,13 @@ class HttpLog implements PluginHandlers {
     this.agent ??= new Agent({
       keepAliveTimeout: Math.max(1, this.config.keepalive),
       connections: 8,
-      // Kong 3.14's ssl_verify: off, any certificate is taken.
-      connect: { lookup: dnsLookup, rejectUnauthorized: this.config.ssl_verify !== false },
+      // Kong 3.14's ssl_verify: off, any certificate is taken. Kong 3.15's client_certificate:
+      // presented when the receiver asks for one (mutual TLS).
+      connect: {
+        lookup: dnsLookup,
+        rejectUnauthorized: this.config.ssl_verify !== false,
+        ...(this.clientCert === undefined ? {} : { cert: this.clientCert.cert, key: this.clientCert.key }),
+      },
     });
     // 0 is Kong's "no timeout of the plugin's own" (the socket's default); never an instant abort.
     const timeout = this.config.timeout > 0 ? this.config.timeout : DEFAULT_TIMEOUT_MS;
@@ -150,22 +163,26 @@ class HttpLog implements PluginHandlers {
 }
 
 /**
- * Kong Gateway 3.15's client_certificate: null (or `{id: null}`, as decK dumps it) is Tollgate's
- * behaviour, no client certificate; a certificate is refused, since a plugin cannot read the
- * file's certificates and the endpoint would get none.
+ * Kong Gateway 3.15's client_certificate, a foreign key to the file's `certificates` (`{id}`; null
+ * or `{id: null}`, as decK dumps it, for none): the certificate and key the delivery presents. An id
+ * naming no certificate is refused, as Kong refuses a foreign key to no entity; toward an http
+ * endpoint there is no handshake to present it in, so it is said there.
  */
-function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
-  const cc = config.client_certificate;
-  const id = cc !== null && typeof cc === 'object' && !Array.isArray(cc) ? (cc as { id?: unknown }).id : null;
-  if (id == null) return [];
-  return [
-    {
-      at: ['client_certificate'],
-      message:
-        'client_certificate: a client certificate toward http_endpoint (mutual TLS, Kong Gateway 3.15) is not implemented: Tollgate would send entries without it, and an endpoint that requires it would refuse them all: point http_endpoint at a local forwarder that presents the certificate to the receiver (terminating mTLS there), or remove client_certificate',
-      severity: 'error',
-    },
-  ];
+function clientCertificate(config: HttpLogConfig, context: PluginContext): CertificatePair | undefined {
+  const id = config.client_certificate?.id ?? null;
+  if (id === null) return undefined;
+  const pair = context.services.certificates.get(id);
+  if (pair === undefined)
+    throw new PluginConfigError(
+      'client_certificate',
+      `invalid reference 'client_certificate: ${id}' (no such entry in 'certificates'): add the certificate (cert and key) to certificates with this id, or remove client_certificate`,
+    );
+  if (!/^https:/i.test(config.http_endpoint))
+    context.warn(
+      'client_certificate does nothing toward an http endpoint (no TLS handshake to present it in): use an https http_endpoint, or remove client_certificate',
+      'client_certificate',
+    );
+  return pair;
 }
 
 export default definePlugin<HttpLogConfig>({
@@ -174,7 +191,6 @@ export default definePlugin<HttpLogConfig>({
   // Kong's priority for http-log.
   priority: 12,
   schema,
-  configIssues,
   create(config, context) {
     // Off, anyone on the path to an https endpoint can take the entries: said where it matters.
     if (!config.ssl_verify && /^https:/i.test(config.http_endpoint)) {
@@ -193,6 +209,6 @@ export default definePlugin<HttpLogConfig>({
     const headers = configuredRequestHeaders(config.headers, context.warn);
     const queue = withLegacyQueueFields(config.queue, config, context.warn);
     const warn = (msg: string) => context.log.warn(msg);
-    return new HttpLog({ ...config, headers, queue }, warn);
+    return new HttpLog({ ...config, headers, queue }, warn, clientCertificate(config, context));
   },
 });
