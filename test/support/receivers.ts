@@ -10,7 +10,9 @@
  */
 import { createSocket } from 'node:dgram';
 import { createServer as createHttpServer, type IncomingHttpHeaders } from 'node:http';
-import { createServer as createTcpServer, type Socket } from 'node:net';
+import { createServer as createHttpsServer, type ServerOptions } from 'node:https';
+import { type AddressInfo, createServer as createTcpServer, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 
 export interface Receiver<M = string> {
   port: number;
@@ -119,6 +121,36 @@ export async function httpReceiver(): Promise<Receiver<HttpMessage>> {
     port: (server.address() as { port: number }).port,
     received: q.received,
     next: q.next,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * An https log receiver on `tls` (its certificate; with `requestCert`, the clients it takes): each
+ * body it got with the client certificate's CN (null without one), and the handshakes it refused.
+ */
+export async function httpsReceiver(tls: ServerOptions) {
+  const bodies: { body: string; client: string | null }[] = [];
+  const refused: string[] = [];
+  const server = createHttpsServer(tls, (req, res) => {
+    let body = '';
+    req.setEncoding('utf8').on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      const cn = (req.socket as TLSSocket).getPeerCertificate()?.subject?.CN;
+      bodies.push({ body, client: cn === undefined ? null : String(cn) });
+      res.end();
+    });
+  });
+  server.on('tlsClientError', (err) => refused.push(err.message));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/logs`,
+    bodies,
+    refused,
     close: () =>
       new Promise<void>((r) => {
         server.close(() => r());

@@ -2,14 +2,11 @@
 // self-signed: verified by default, the call is refused before anything reaches it (Kong's 500);
 // with ssl_verify: false it is invoked, signed, as Kong 3.14 does.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { sigv4Of } from '../../../test/support/aws-sigv4.ts';
-import { tempDir } from '../../../test/support/temp.ts';
-import { openssl, tool } from '../../../test/tls/support.ts';
+import { selfSigned, tool } from '../../../test/tls/support.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const KEY = 'AKIDLAMBDATLSTEST001';
@@ -24,29 +21,7 @@ let gw: TestGateway;
 before(async () => {
   if (skip) return;
   // One self-signed certificate for 127.0.0.1: no CA the gateway trusts issued it.
-  const dir = tempDir('aws-lambda-tls');
-  const keyFile = join(dir, 'key.pem');
-  const certFile = join(dir, 'cert.pem');
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
-  lambda = createServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (req, res) => {
+  lambda = createServer(selfSigned(), (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {

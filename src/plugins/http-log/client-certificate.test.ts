@@ -1,10 +1,8 @@
 // http-log's client_certificate (Kong Gateway 3.15): a certificate of the file's `certificates`
 // presented to an https receiver that requires one (mutual TLS), against a real receiver.
 import assert from 'node:assert/strict';
-import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import type { TLSSocket } from 'node:tls';
+import { httpsReceiver } from '../../../test/support/receivers.ts';
 import { validateEntities } from '../../../test/support/validate.ts';
 import { until } from '../../../test/support/wait.ts';
 import { type Issued, TestCa, tool } from '../../../test/tls/support.ts';
@@ -13,34 +11,10 @@ import plugin from './index.ts';
 
 const CERT_ID = '5f1c2d3e-0000-4000-8000-000000000001';
 
-/** An https receiver that takes only clients with a certificate `ca` signed; what it got and refused. */
-async function mtlsReceiver(ca: TestCa) {
-  const bodies: { body: string; client: string }[] = [];
-  const refused: string[] = [];
+/** An https receiver that takes only clients with a certificate `ca` signed. */
+function mtlsReceiver(ca: TestCa) {
   const own = ca.issue('receiver', []);
-  const server = createServer(
-    { cert: own.cert, key: own.key, ca: ca.cert, requestCert: true, rejectUnauthorized: true },
-    (req, res) => {
-      let body = '';
-      req.setEncoding('utf8').on('data', (c: string) => (body += c));
-      req.on('end', () => {
-        bodies.push({ body, client: String((req.socket as TLSSocket).getPeerCertificate().subject.CN) });
-        res.end();
-      });
-    },
-  );
-  server.on('tlsClientError', (err) => refused.push(err.message));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `https://127.0.0.1:${(server.address() as AddressInfo).port}/logs`,
-    bodies,
-    refused,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
+  return httpsReceiver({ cert: own.cert, key: own.key, ca: ca.cert, requestCert: true, rejectUnauthorized: true });
 }
 
 /** The receiver's certificate is of the test CA, which the gateway does not trust: ssl_verify is off. */

@@ -2,12 +2,11 @@
 // test/observability/logging-plugins.test.ts runs every logging plugin through a gateway.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { httpReceiver } from '../../../test/support/receivers.ts';
+import { httpReceiver, httpsReceiver } from '../../../test/support/receivers.ts';
 import { validateEntities } from '../../../test/support/validate.ts';
 import { until } from '../../../test/support/wait.ts';
 import { selfSigned, tool } from '../../../test/tls/support.ts';
@@ -263,40 +262,13 @@ test('queue.max_bytes bounds the memory entries hold towards a receiver that nev
   }
 });
 
-/** An https log receiver whose certificate is self-signed (for 127.0.0.1): the bodies it got, and the handshakes it refused. */
-async function selfSignedReceiver() {
-  const bodies: string[] = [];
-  const refused: string[] = [];
-  const server = createHttpsServer(selfSigned(), (req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (c: string) => (body += c));
-    req.on('end', () => {
-      bodies.push(body);
-      res.end();
-    });
-  });
-  server.on('tlsClientError', (err) => refused.push(err.message));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/logs`;
-  return {
-    url,
-    bodies,
-    refused,
-    close: () =>
-      new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      }),
-  };
-}
-
 test('ssl_verify: false (Kong 3.14) delivers to an https receiver with a self-signed certificate; the default verifies it and sends nothing', async (t) => {
   const missing = tool('openssl');
   if (missing !== false) {
     t.skip(missing);
     return;
   }
-  const receiver = await selfSignedReceiver();
+  const receiver = await httpsReceiver(selfSigned());
   try {
     const unverified = await startPlugin(plugin, { http_endpoint: receiver.url, ssl_verify: false });
     try {
@@ -305,7 +277,7 @@ test('ssl_verify: false (Kong 3.14) delivers to an https receiver with a self-si
     } finally {
       await unverified.close();
     }
-    assert.equal(JSON.parse(receiver.bodies[0]!).request.uri, '/unverified');
+    assert.equal(JSON.parse(receiver.bodies[0]!.body).request.uri, '/unverified');
     assert.deepEqual(receiver.refused, []);
 
     const verified = await startPlugin(plugin, { http_endpoint: receiver.url });
