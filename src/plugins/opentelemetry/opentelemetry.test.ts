@@ -34,6 +34,14 @@ async function startCollector() {
 }
 
 /** A gateway whose echo route `/r` runs opentelemetry with `config`, exporting at once; `settings` is its `_tollgate`. */
+/** The resource of the first export after one request to `${url}/r` (the collector emptied first). */
+async function exportedResource(url: string, collector: { exports: Buffer[] }) {
+  collector.exports.length = 0;
+  await (await fetch(`${url}/r`)).text();
+  await until('the export', () => collector.exports.length > 0, 10_000);
+  return decodeTraceExport(collector.exports[0]!)[0]!.resource;
+}
+
 function tracedEcho(config: Record<string, unknown>, settings?: Record<string, unknown>) {
   return startGateway({
     config: {
@@ -246,9 +254,7 @@ test("resource_attributes override Kong's defaults; a Kong template ($(headers.h
     },
   });
   try {
-    await (await fetch(`${gw.url}/r`)).text();
-    await until('the export', () => collector.exports.length > 0, 10_000);
-    const resource = decodeTraceExport(collector.exports[0]!)[0]!.resource;
+    const resource = await exportedResource(gw.url, collector);
     assert.equal(resource['service.name'], 'kong_oss');
     assert.equal(resource['os.version'], 'debian');
     assert.equal(resource['host.name'], '$(headers.host)');
@@ -274,9 +280,7 @@ test("OTEL_RESOURCE_ATTRIBUTES (Kong Gateway 3.15) adds resource attributes bene
       resource_attributes: { 'service.name': 'kong_oss' },
     });
     try {
-      await (await fetch(`${gw.url}/r`)).text();
-      await until('the export', () => collector.exports.length > 0, 10_000);
-      const resource = decodeTraceExport(collector.exports[0]!)[0]!.resource;
+      const resource = await exportedResource(gw.url, collector);
       assert.equal(resource['deployment.environment'], 'prod');
       assert.equal(resource.team, 'a,b', 'values are percent-decoded');
       assert.equal(resource['service.name'], 'kong_oss', "the config's attribute wins");
@@ -289,10 +293,7 @@ test("OTEL_RESOURCE_ATTRIBUTES (Kong Gateway 3.15) adds resource attributes bene
       const warned = bad.logs.filter((l) => String(l.msg).includes('OTEL_RESOURCE_ATTRIBUTES is ignored'));
       assert.equal(warned.length, 1, JSON.stringify(bad.logs.map((l) => l.msg)));
       assert.match(String(warned[0]!.msg), /'broken' is not a key=value pair/);
-      collector.exports.length = 0;
-      await (await fetch(`${bad.url}/r`)).text();
-      await until('the export', () => collector.exports.length > 0, 10_000);
-      const resource = decodeTraceExport(collector.exports[0]!)[0]!.resource;
+      const resource = await exportedResource(bad.url, collector);
       assert.equal(
         resource.team,
         undefined,
