@@ -304,6 +304,12 @@ function literalSecrets(built: Awaited<ReturnType<typeof buildEntities>>): strin
     const fields = built.entity_kinds[kind]?.secrets ?? [];
     for (const e of list) for (const f of fields) walk(e[f], true);
   }
+  // A certificate's private key written in the file: plugins may read it (services.certificates),
+  // and what any of them prints must not carry it, wherever it ends up.
+  for (const c of built.certificates) {
+    walk(c.key, true);
+    walk(c.key_alt, true);
+  }
   return out;
 }
 

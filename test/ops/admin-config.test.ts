@@ -10,6 +10,7 @@ import { TollgateInstance } from '../../src/instance.ts';
 import { createLogger } from '../../src/log.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
+import { TestCa, tool } from '../tls/support.ts';
 
 test('/config never shows a value from ${NAME} or ${file:...}, nor a credential secret or key', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tollgate-cfg-'));
@@ -369,5 +370,45 @@ ${service}
   } finally {
     await gw.close();
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a certificate's private key written in the file is a secret wherever its value goes, a plugin's config included", async (t) => {
+  const missing = tool('openssl');
+  if (missing !== false) {
+    t.skip(missing);
+    return;
+  }
+  const pair = new TestCa().issue('admin-config', []);
+  const indent = (pem: string) => pem.trim().split('\n').join('\n          ');
+  const gw = await startGateway({
+    config: `_format_version: "3.0"
+certificates:
+  - id: 0b7e9a1c-0000-4000-8000-00000000c3e8
+    cert: |
+          ${indent(pair.cert)}
+    key: |
+          ${indent(pair.key)}
+services:
+  - name: echo
+    url: echo://
+    routes:
+      - name: a
+        paths: [/a]
+        plugins:
+          - name: request-termination
+            config:
+              status_code: 200
+              message: |
+                  ${pair.key.trim().split('\n').join('\n                  ')}
+`,
+  });
+  try {
+    const text = await (await fetch(`${gw.adminUrl}/config`)).text();
+    const keyLine = pair.key.split('\n')[1]!;
+    assert.ok(!text.includes(keyLine), 'the key, copied into a plugin field, is redacted');
+    assert.match(text, /BEGIN CERTIFICATE/, 'the certificate is public');
+  } finally {
+    await gw.close();
   }
 });
