@@ -20,6 +20,13 @@ describe('basic-auth brute_force_protection, strategy memory', () => {
       plugins: [{ name: 'basic-auth', config: { brute_force_protection: { strategy: 'memory' } } }],
     },
     {
+      name: 'redis',
+      paths: ['/redis'],
+      plugins: [
+        { name: 'basic-auth', config: { brute_force_protection: { strategy: 'redis', redis: { host: '127.0.0.1' } } } },
+      ],
+    },
+    {
       name: 'off',
       paths: ['/off'],
       plugins: [{ name: 'basic-auth', config: { brute_force_protection: { strategy: 'off', redis: null } } }],
@@ -70,6 +77,12 @@ describe('basic-auth brute_force_protection, strategy memory', () => {
     assert.equal((await get('/guarded', basic('carol', 'also-right'))).status, 200);
   });
 
+  test('strategy redis counts in this process, as Kong falls back to memory when Redis fails', async () => {
+    for (let i = 1; i <= BLOCK_AFTER; i++)
+      assert.equal((await get('/redis', basic('carol', `guess-${i}`))).status, 401, `attempt ${i}`);
+    assert.equal((await get('/redis', basic('carol', 'also-right'))).status, 429);
+  });
+
   test("strategy off counts nothing, and each plugin's counters are its own", async () => {
     for (let i = 1; i <= BLOCK_AFTER + 2; i++)
       assert.equal((await get('/off', basic('alice', `guess-${i}`))).status, 401);
@@ -107,7 +120,7 @@ test('the counters: 2^failures seconds each, at most an hour, lifted when they e
   assert.equal(logins.wait('v', now), 0, 'past MAX_TRACKED usernames, the least recently failed are forgotten');
 });
 
-test("the strategies Tollgate does not have and Kong Identity's principals are refused at their fields; Kong 3.15's defaults load", async () => {
+test("the shared strategies load with a warning at the field, Kong Identity's principals are refused; Kong 3.15's defaults load", async () => {
   const validate = (config: string) =>
     validateText(`_format_version: "3.0"\nplugins:\n  - name: basic-auth\n    config: ${config}\n`);
   const dumped = await validate(
@@ -115,16 +128,16 @@ test("the strategies Tollgate does not have and Kong Identity's principals are r
   );
   assert.equal(dumped.code, 0, dumped.out);
   const redis = await validate('{ brute_force_protection: { strategy: redis, redis: { host: r } } }');
-  assert.equal(redis.code, 1, redis.out);
+  assert.equal(redis.code, 0, redis.out);
   assert.match(
     redis.out,
-    /plugins\[0\]\.config\.brute_force_protection\.strategy {2}brute_force_protection: strategy redis \(Kong Gateway 3\.13\) is not implemented: failed logins are not counted in Redis; strategy memory counts them in each gateway process/,
+    /plugins\[0\]\.config\.brute_force_protection\.strategy {2}warning: plugin 'basic-auth': brute_force_protection: strategy redis \(Kong Gateway 3\.13\) shares the failed-login counters between nodes in Redis; Tollgate counts them in each gateway process/,
   );
   const cluster = await validate('{ brute_force_protection: { strategy: cluster } }');
-  assert.equal(cluster.code, 1, cluster.out);
+  assert.equal(cluster.code, 0, cluster.out);
   assert.match(
     cluster.out,
-    /strategy cluster \(Kong Gateway 3\.13\) is not implemented: it counts failed logins in Kong's database/,
+    /warning: .*strategy cluster \(Kong Gateway 3\.13\) shares the failed-login counters between nodes in Kong's database/,
   );
   const principals = await validate('{ principals: { enabled: true } }');
   assert.equal(principals.code, 1, principals.out);

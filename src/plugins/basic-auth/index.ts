@@ -7,14 +7,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
-import type {
-  Consumer,
-  Credential,
-  GatewayRequest,
-  HeaderValue,
-  PluginConfigIssue,
-  PluginHandlers,
-} from '../../index.ts';
+import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader, trimAsciiSpace } from '../../index.ts';
 import { HTTP_PROTOCOLS, principalsIssues } from '../../lib/kong-config.ts';
 import { FailedLogins } from './brute-force.ts';
@@ -164,20 +157,15 @@ export function parseBasic(header: string): { username: string; password: Buffer
 }
 
 /**
- * Kong Gateway's brute_force_protection strategies other than `memory` and `off`, and Kong
- * Identity's principals (3.15), which Tollgate does not have.
+ * Kong Gateway's brute_force_protection strategies that share the counters between nodes: Kong
+ * accepts them, so they load, and count in this process, as Kong Gateway 3.14 falls back to memory
+ * when Redis fails. Said at the field, since a client spreading its attempts over N processes gets
+ * N times as many.
  */
-function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
-  const out = principalsIssues(config);
-  const bfp = config.brute_force_protection as { strategy?: unknown } | null | undefined;
-  const strategy = bfp?.strategy;
-  if (strategy === 'cluster' || strategy === 'redis')
-    out.push({
-      at: ['brute_force_protection', 'strategy'],
-      message: `brute_force_protection: strategy ${strategy} (Kong Gateway 3.13) is not implemented: ${strategy === 'cluster' ? "it counts failed logins in Kong's database, which a DB-less gateway has none of" : 'failed logins are not counted in Redis'}; strategy memory counts them in each gateway process (a client spreading its attempts over N processes gets N times as many), or set strategy off`,
-      severity: 'error',
-    });
-  return out;
+function sharedStrategyWarning(strategy: string | undefined): string | null {
+  if (strategy !== 'cluster' && strategy !== 'redis') return null;
+  const where = strategy === 'cluster' ? "Kong's database" : 'Redis';
+  return `brute_force_protection: strategy ${strategy} (Kong Gateway 3.13) shares the failed-login counters between nodes in ${where}; Tollgate counts them in each gateway process, as strategy memory does (Kong Gateway 3.14's fallback when Redis fails): a client spreading its attempts over N processes gets N times as many; write strategy: memory to say so`;
 }
 
 export default definePlugin<BasicAuthConfig>({
@@ -188,7 +176,8 @@ export default definePlugin<BasicAuthConfig>({
   protocols: HTTP_PROTOCOLS,
   consumerScoped: false,
   entities: [basicauthCredentials],
-  configIssues,
+  // Kong Identity's principals (3.15), which Tollgate does not have.
+  configIssues: principalsIssues,
   create(config, context) {
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     const byUsername = new Map<string, Entry>();
@@ -206,8 +195,11 @@ export default definePlugin<BasicAuthConfig>({
     }
     // The counters outlive a reload, as the plugin stays where it is: a reload must not lift a block.
     const { service, route } = context.scope;
+    const strategy = config.brute_force_protection?.strategy ?? 'off';
+    const shared = sharedStrategyWarning(strategy);
+    if (shared !== null) context.warn(shared, 'brute_force_protection.strategy');
     const failedLogins =
-      config.brute_force_protection?.strategy === 'memory'
+      strategy !== 'off'
         ? context.services.shared(
             `basic-auth:failed-logins:${service?.id ?? '*'}:${route?.id ?? '*'}`,
             () => new FailedLogins(),
