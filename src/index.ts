@@ -33,6 +33,7 @@ export {
   type RedisConfig,
   type SharedCounterStore,
   sharedCounterStore,
+  sharedRedisCounters,
 } from './lib/counter-policy.ts';
 export {
   type CounterStore,

@@ -65,7 +65,6 @@ export function sharedCounterStore(
   context: PluginContext,
   localKey: string,
 ): SharedCounterStore {
-  const log = context.log;
   if (policy !== 'redis') {
     const store = context.services.shared(
       localKey,
@@ -74,10 +73,24 @@ export function sharedCounterStore(
     );
     return { store, hooks: {} };
   }
+  return sharedRedisCounters(redis, context);
+}
+
+/**
+ * The Redis counter store for Kong's `redis` record (`host` checked; at `field` of the config), one client per distinct
+ * server and credentials, shared through `services.shared` by every plugin of the config that
+ * names it, and closed with it; connected at the open step, never in create().
+ */
+export function sharedRedisCounters(
+  redis: RedisConfig,
+  context: PluginContext,
+  field = 'redis',
+): { store: RedisCounters; hooks: Pick<PluginHandlers, 'open' | 'health'> } {
+  const log = context.log;
   // Kong's ssl_verify default is false, and decK dumps write it: say so wherever TLS is on.
-  const unverified = `redis.ssl_verify is off: the certificate of ${redis.host} is not verified before the password is sent`;
+  const unverified = `${field}.ssl_verify is off: the certificate of ${redis.host} is not verified before the password is sent`;
   if (redis.ssl && !redis.ssl_verify)
-    context.warn(`${unverified}; anyone on the path can impersonate it`, 'redis.ssl_verify');
+    context.warn(`${unverified}; anyone on the path can impersonate it`, `${field}.ssl_verify`);
   const settings: RedisSettings = {
     host: redis.host!,
     port: redis.port,

@@ -178,6 +178,13 @@ function sendIncrement(
   return client.tollgateIncrement(a.keys.length, ...a.keys, a.by, ...a.expireAt);
 }
 
+function sendBackoff(
+  client: ScriptedRedis,
+  a: { key: string; failed: boolean; maxLifeMs: number },
+): Promise<[number, number]> {
+  return client.tollgateBackoff(1, a.key, a.failed ? 1 : 0, a.maxLifeMs);
+}
+
 function getCounts(client: ScriptedRedis, keys: readonly string[]): Promise<(string | null)[]> {
   return client.mget(...keys);
 }
@@ -200,9 +207,22 @@ end
 return 0
 `;
 
+// KEYS: one counter. ARGV: 1 when this attempt failed, and the longest life (ms). A failure counter
+// whose life restarts at each failure, 2^failures seconds capped: Kong Gateway's brute-force
+// protection. Answers the failures before this attempt and the life left after it (ms, <= 0 for none).
+const BACKOFF = `
+local before = tonumber(redis.call('GET', KEYS[1]) or '0')
+if ARGV[1] == '1' then
+  local n = redis.call('INCR', KEYS[1])
+  redis.call('PEXPIRE', KEYS[1], math.floor(math.min(2 ^ math.min(n, 40) * 1000, tonumber(ARGV[2]))))
+end
+return {before, redis.call('PTTL', KEYS[1])}
+`;
+
 type ScriptedRedis = Redis & {
   tollgateRateLimit(numKeys: number, ...args: (string | number)[]): Promise<number[]>;
   tollgateIncrement(numKeys: number, ...args: (string | number)[]): Promise<number>;
+  tollgateBackoff(numKeys: number, ...args: (string | number)[]): Promise<[number, number]>;
 };
 
 /** Connection settings of the redis policy (Kong's `config.redis`). */
@@ -320,6 +340,7 @@ export class RedisCounters implements CounterStore {
     const client = new RedisClass(options) as ScriptedRedis;
     client.defineCommand('tollgateRateLimit', { lua: SCRIPT });
     client.defineCommand('tollgateIncrement', { lua: INCREMENT });
+    client.defineCommand('tollgateBackoff', { lua: BACKOFF });
     client.on('error', (err: Error) => {
       this.#lastError = err.message;
       this.#lastErrorAt = new Date();
@@ -476,6 +497,19 @@ export class RedisCounters implements CounterStore {
     if (c instanceof Error) throw c;
     if (c instanceof Promise) return c.then(() => this.increment(keys, by, expireAt));
     await this.#command(sendIncrement, { keys, by, expireAt }, c);
+  }
+
+  /**
+   * A backoff counter (Kong Gateway's brute-force protection): counts a failed attempt when `failed`,
+   * which makes the counter live 2^failures seconds from now, at most `maxLifeMs`. Resolves to the
+   * failures counted before this attempt and the milliseconds the counter lives on (0 when none).
+   */
+  async backoff(key: string, failed: boolean, maxLifeMs: number): Promise<[before: number, lifeMs: number]> {
+    const c = this.#ready();
+    if (c instanceof Error) throw c;
+    if (c instanceof Promise) return c.then(() => this.backoff(key, failed, maxLifeMs));
+    const [before, life] = await this.#command(sendBackoff, { key, failed, maxLifeMs }, c);
+    return [Number(before), Math.max(0, Number(life))];
   }
 
   /** The Redis server's state, for `GET /status` and metrics. */

@@ -87,21 +87,26 @@ export function principalsIssues(config: Readonly<Record<string, unknown>>): Plu
  * are secrets).
  */
 export function redisConfigIssues(config: Readonly<Record<string, unknown>>): PluginConfigIssue[] {
-  const out = redisShorthandConflicts(config);
-  const redis = config.redis as Record<string, unknown> | null | undefined;
-  const cloud = redis !== null && typeof redis === 'object' ? redis.cloud_authentication : null;
-  if (cloud === null || typeof cloud !== 'object' || Array.isArray(cloud)) return out;
+  return [...redisShorthandConflicts(config), ...cloudAuthenticationIssues(config.redis, ['redis'])];
+}
+
+/** The `cloud_authentication` of a Kong `redis` record found at `at` of the config (see above). */
+export function cloudAuthenticationIssues(redis: unknown, at: readonly string[]): PluginConfigIssue[] {
+  const cloud =
+    redis !== null && typeof redis === 'object' ? (redis as Record<string, unknown>).cloud_authentication : null;
+  if (cloud === null || typeof cloud !== 'object' || Array.isArray(cloud)) return [];
   const set = Object.keys(cloud).find(
     (k) => k !== 'aws_is_serverless' && (cloud as Record<string, unknown>)[k] != null,
   );
-  if (set !== undefined)
-    out.push({
-      at: ['redis', 'cloud_authentication', set],
-      message:
-        "redis.cloud_authentication (Kong Gateway 3.13: Redis authentication with AWS, Azure or GCP credentials) is not implemented: connect with redis.username and redis.password (a ${...} reference keeps the password out of the file), and leave cloud_authentication's fields null",
+  if (set === undefined) return [];
+  const field = at.join('.');
+  return [
+    {
+      at: [...at, 'cloud_authentication', set],
+      message: `${field}.cloud_authentication (Kong Gateway 3.13: Redis authentication with AWS, Azure or GCP credentials) is not implemented: connect with ${field}.username and ${field}.password (a \${...} reference keeps the password out of the file), and leave cloud_authentication's fields null`,
       severity: 'error',
-    });
-  return out;
+    },
+  ];
 }
 
 /**
