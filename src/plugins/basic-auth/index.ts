@@ -7,10 +7,26 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
-import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
-import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader, trimAsciiSpace } from '../../index.ts';
-import { HTTP_PROTOCOLS, principalsIssues } from '../../lib/kong-config.ts';
-import { FailedLogins } from './brute-force.ts';
+import type {
+  Consumer,
+  Credential,
+  GatewayRequest,
+  HeaderValue,
+  PluginContext,
+  PluginHandlers,
+  RedisConfig,
+} from '../../index.ts';
+import {
+  anonymousConsumer,
+  configHeaderValue,
+  definePlugin,
+  firstHeader,
+  PluginConfigError,
+  sharedRedisCounters,
+  trimAsciiSpace,
+} from '../../index.ts';
+import { cloudAuthenticationIssues, HTTP_PROTOCOLS, principalsIssues } from '../../lib/kong-config.ts';
+import { BLOCK_AFTER, type Counted, FailedLogins, type LoginCounter, SharedFailedLogins } from './brute-force.ts';
 import { basicauthCredentials } from './entities.ts';
 
 /** The basic-auth plugin's config, defaults applied. */
@@ -18,7 +34,7 @@ export interface BasicAuthConfig {
   anonymous?: string | null;
   hide_credentials: boolean;
   realm: string;
-  brute_force_protection?: { strategy: 'off' | 'memory' | 'cluster' | 'redis'; redis?: unknown } | null;
+  brute_force_protection?: { strategy: 'off' | 'memory' | 'cluster' | 'redis'; redis?: RedisConfig | null } | null;
 }
 
 /** Kong's priority for basic-auth. */
@@ -61,37 +77,33 @@ class BasicAuth implements PluginHandlers {
     private readonly config: BasicAuthConfig,
     private readonly anonymous: Consumer | null,
     private readonly byUsername: ReadonlyMap<string, Entry>,
-    private readonly failedLogins: FailedLogins | null,
+    private readonly failedLogins: LoginCounter | null,
   ) {
     this.challenge = { 'WWW-Authenticate': `Basic realm="${configHeaderValue(config.realm, 'realm')}"` };
   }
 
-  access(req: GatewayRequest): void {
+  access(req: GatewayRequest): void | Promise<void> {
     // Kong: with `anonymous`, an earlier authentication plugin's success is enough (logical OR).
     if (this.anonymous && req.credential) return;
-    const { entry, username } = this.authenticate(req);
-    if (this.failedLogins !== null && username !== null && this.blocked(req, username, entry)) return;
-    if (entry !== null) {
-      req.authenticate(entry.consumer, entry.credential);
-      return;
-    }
-    if (this.anonymous) return req.authenticate(this.anonymous, null, true);
-    req.exitError(401, UNAUTHORIZED.message, this.challenge, 'INVALID_CREDENTIALS');
+    const attempt = this.authenticate(req);
+    if (this.failedLogins === null || attempt.username === null) return this.conclude(req, attempt.entry);
+    const counted = this.failedLogins.attempt(attempt.username, attempt.entry === null, Date.now());
+    if (!(counted instanceof Promise)) return this.conclude(req, attempt.entry, counted);
+    return counted.then((c) => this.conclude(req, attempt.entry, c));
   }
 
   /**
-   * brute_force_protection: counts a failed login, and answers 429 when the username was blocked
-   * before this request (then true). Blocked, the password was still checked, but the answer is
-   * the same whether it was right.
+   * The answer to an attempt. With brute_force_protection, a username blocked before this attempt
+   * gets 429 whether its password was right or not (it was still checked, and a wrong one counted).
    */
-  private blocked(req: GatewayRequest, username: string, entry: Entry | null): boolean {
-    const now = Date.now();
-    const wasBlocked = this.failedLogins!.wait(username, now) > 0;
-    if (entry === null) this.failedLogins!.fail(username, now);
-    if (!wasBlocked) return false;
-    const retryAfter = String(this.failedLogins!.wait(username, now));
-    req.exitError(429, TOO_MANY, { 'Retry-After': retryAfter }, 'BRUTE_FORCE_BLOCKED');
-    return true;
+  private conclude(req: GatewayRequest, entry: Entry | null, counted?: Counted): void {
+    if (counted !== undefined && counted[0] >= BLOCK_AFTER) {
+      const retryAfter = String(Math.max(1, Math.ceil(counted[1] / 1000)));
+      return req.exitError(429, TOO_MANY, { 'Retry-After': retryAfter }, 'BRUTE_FORCE_BLOCKED');
+    }
+    if (entry !== null) return req.authenticate(entry.consumer, entry.credential);
+    if (this.anonymous) return req.authenticate(this.anonymous, null, true);
+    req.exitError(401, UNAUTHORIZED.message, this.challenge, 'INVALID_CREDENTIALS');
   }
 
   private authenticate(req: GatewayRequest): Attempt {
@@ -157,15 +169,29 @@ export function parseBasic(header: string): { username: string; password: Buffer
 }
 
 /**
- * Kong Gateway's brute_force_protection strategies that share the counters between nodes: Kong
- * accepts them, so they load, and count in this process, as Kong Gateway 3.14 falls back to memory
- * when Redis fails. Said at the field, since a client spreading its attempts over N processes gets
- * N times as many.
+ * Strategy cluster keeps Kong's counters in its database, which a DB-less gateway has not: it
+ * loads, as Kong accepts it, and counts in each process. Said at the field, since a client
+ * spreading its attempts over N processes gets N times as many.
  */
-function sharedStrategyWarning(strategy: string | undefined): string | null {
-  if (strategy !== 'cluster' && strategy !== 'redis') return null;
-  const where = strategy === 'cluster' ? "Kong's database" : 'Redis';
-  return `brute_force_protection: strategy ${strategy} (Kong Gateway 3.13) shares the failed-login counters between nodes in ${where}; Tollgate counts them in each gateway process, as strategy memory does (Kong Gateway 3.14's fallback when Redis fails): a client spreading its attempts over N processes gets N times as many; write strategy: memory to say so`;
+const CLUSTER_STRATEGY =
+  "brute_force_protection: strategy cluster (Kong Gateway 3.13) shares the failed-login counters between nodes in Kong's database; Tollgate counts them in each gateway process, as strategy memory does: a client spreading its attempts over N processes gets N times as many; write strategy: redis to share them, or memory to say so";
+
+/**
+ * The failed-login counters of the plugin's scope. They outlive a reload, as the plugin stays
+ * where it is: a reload must not lift a block. With strategy redis they are counted in Redis too,
+ * shared by every gateway there (the key names the scope, as the memory counters are per scope).
+ */
+function loginCounter(config: BasicAuthConfig, context: PluginContext): LoginCounter {
+  const { service, route } = context.scope;
+  const scope = `${service?.id ?? '*'}:${route?.id ?? '*'}`;
+  const local = context.services.shared(`basic-auth:failed-logins:${scope}`, () => new FailedLogins());
+  const protection = config.brute_force_protection!;
+  if (protection.strategy !== 'redis') return local;
+  const redis = protection.redis;
+  if (redis == null || redis.host == null || redis.host === '')
+    throw new PluginConfigError('brute_force_protection.redis.host', 'required field missing (strategy is redis)');
+  const { store, hooks } = sharedRedisCounters(redis, context, 'brute_force_protection.redis');
+  return new SharedFailedLogins(store, `basic-auth:failed-logins:${scope}:`, local, hooks);
 }
 
 export default definePlugin<BasicAuthConfig>({
@@ -177,7 +203,13 @@ export default definePlugin<BasicAuthConfig>({
   consumerScoped: false,
   entities: [basicauthCredentials],
   // Kong Identity's principals (3.15), which Tollgate does not have.
-  configIssues: principalsIssues,
+  configIssues: (config) => [
+    ...principalsIssues(config),
+    ...cloudAuthenticationIssues((config.brute_force_protection as { redis?: unknown } | null)?.redis, [
+      'brute_force_protection',
+      'redis',
+    ]),
+  ],
   create(config, context) {
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
     const byUsername = new Map<string, Entry>();
@@ -193,18 +225,10 @@ export default definePlugin<BasicAuthConfig>({
         sha256: digests.some((d) => d.length === 32),
       });
     }
-    // The counters outlive a reload, as the plugin stays where it is: a reload must not lift a block.
-    const { service, route } = context.scope;
     const strategy = config.brute_force_protection?.strategy ?? 'off';
-    const shared = sharedStrategyWarning(strategy);
-    if (shared !== null) context.warn(shared, 'brute_force_protection.strategy');
-    const failedLogins =
-      strategy !== 'off'
-        ? context.services.shared(
-            `basic-auth:failed-logins:${service?.id ?? '*'}:${route?.id ?? '*'}`,
-            () => new FailedLogins(),
-          )
-        : null;
-    return new BasicAuth(config, anonymous, byUsername, failedLogins);
+    if (strategy === 'cluster') context.warn(CLUSTER_STRATEGY, 'brute_force_protection.strategy');
+    const failedLogins = strategy === 'off' ? null : loginCounter(config, context);
+    const hooks = failedLogins instanceof SharedFailedLogins ? failedLogins.hooks : {};
+    return Object.assign(new BasicAuth(config, anonymous, byUsername, failedLogins), hooks);
   },
 });
