@@ -16,6 +16,7 @@ import { postConfig } from './config-post.ts';
 import { configBody, effectiveConfig, routeTable } from './config-views.ts';
 import { entityEndpoint, isEntityPath } from './entities.ts';
 import { adminHeadRefusal } from './head-checks.ts';
+import { kongMetricNames } from './kong-metric-names.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -242,7 +243,10 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         return send(res, r.ready ? 200 : 503, r, { 'Cache-Control': 'no-store' });
       }
       case '/metrics': {
-        const text = scrubExposition(await inst.metricsText(), (res as ScrubbingResponse).scrubText);
+        const exposition = await inst.metricsText();
+        const named =
+          inst.runtime.config.settings.metric_names === 'kong' ? kongMetricNames(exposition, nodeId()) : exposition;
+        const text = scrubExposition(named, (res as ScrubbingResponse).scrubText);
         res.writeHead(200, { 'Content-Type': PROM_TYPE, 'Content-Length': Buffer.byteLength(text) });
         res.end(text);
         return;

@@ -233,6 +233,8 @@ export interface TollgateSettings {
   plugin_timeout: number;
   /** Milliseconds a custom plugin's create() may take before the load fails (a start, reload or validate). */
   plugin_create_timeout: number;
+  /** Names of the metrics `/metrics` serves: Tollgate's (`tollgate_*`) or Kong's prometheus plugin's (`kong_*`). */
+  metric_names: 'tollgate' | 'kong';
   /** Honour `Kong-Debug: 1` (Kong's `allow_debug_header`): the response names the route, service and plugins. */
   debug_header: boolean;
   /** Strict-Transport-Security sent on HTTPS responses; absent (no `hsts` section) sends none. */

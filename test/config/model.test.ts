@@ -41,6 +41,7 @@ test('a minimal file gets every _tollgate setting with its documented default', 
       encoded_slashes: 'reject',
       plugin_timeout: 10000,
       plugin_create_timeout: 30000,
+      metric_names: 'tollgate',
       debug_header: false,
     },
   );
