@@ -1,19 +1,25 @@
 /**
  * Trace-context header formats, read from the client and written upstream: W3C Trace Context
  * (`traceparent`), B3 (multi-header `X-B3-*` and single `b3`), Jaeger (`uber-trace-id`) and
- * OpenTracing (`ot-tracer-*`), with Kong's format names. Every value is bounded before it is
- * parsed (a header over 256 bytes, or sent twice, is ignored) and every pattern is linear.
+ * OpenTracing (`ot-tracer-*`), with Kong's format names; Kong's vendor formats (aws, datadog, gcp,
+ * instana) are in vendor-formats.ts. Every value is bounded before it is parsed (a header over 256
+ * bytes, or sent twice, is ignored) and every pattern is linear.
  */
 import type { GatewayRequest } from '../../pipeline/plugin.ts';
 import { trimAsciiSpace } from '../header-value.ts';
+import { traceHeader } from './header.ts';
 import { traceId128 } from './ids.ts';
+import { injectVendor, VENDOR_EXTRACTORS, VENDOR_FORMATS } from './vendor-formats.ts';
 
-/** The formats Tollgate reads and writes. */
-export const FORMATS = ['w3c', 'b3', 'b3-single', 'jaeger', 'ot'] as const;
+/** The formats Tollgate reads and writes: all of Kong's. */
+export const FORMATS = ['w3c', 'b3', 'b3-single', 'jaeger', 'ot', ...VENDOR_FORMATS] as const;
 export type Format = (typeof FORMATS)[number];
 
-/** Kong's formats Tollgate does not carry (vendor headers): refused at load with a message. */
-export const UNSUPPORTED_FORMATS = ['aws', 'datadog', 'gcp', 'instana'] as const;
+/**
+ * @deprecated Every Kong format is carried now: empty. It listed the vendor formats Tollgate
+ * refused at load.
+ */
+export const UNSUPPORTED_FORMATS: readonly string[] = [];
 
 /** What a client's tracing headers said. */
 export interface Extracted {
@@ -51,15 +57,6 @@ export interface Injected {
   readonly debug: boolean;
 }
 
-const MAX_VALUE = 256;
-
-/** A header's single value, or null when absent, repeated or too long to be a trace header. */
-function one(req: GatewayRequest, name: string): string | null {
-  const v = req.headers[name];
-  if (typeof v !== 'string' || v.length > MAX_VALUE) return null;
-  return v;
-}
-
 // W3C Trace Context: version-traceid-parentid-flags; a future version may append fields.
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO32 = '0'.repeat(32);
@@ -67,7 +64,7 @@ const ZERO16 = '0'.repeat(16);
 const ALL_ZERO = /^0+$/;
 
 function w3c(req: GatewayRequest): Extracted | null {
-  const v = one(req, 'traceparent');
+  const v = traceHeader(req, 'traceparent');
   if (v === null) return null;
   const m = TRACEPARENT.exec(trimAsciiSpace(v));
   if (m === null) return null;
@@ -112,7 +109,7 @@ function noIds(sampled: boolean, singleHeader: boolean, debug: boolean): Extract
 }
 
 function b3(req: GatewayRequest): Extracted | null {
-  const single = one(req, 'b3');
+  const single = traceHeader(req, 'b3');
   if (single !== null) {
     const s = trimAsciiSpace(single).toLowerCase();
     // A sampling decision alone: `b3: 0`, `b3: 1`, `b3: d`.
@@ -136,10 +133,10 @@ function b3(req: GatewayRequest): Extracted | null {
     }
     return null;
   }
-  const traceId = one(req, 'x-b3-traceid')?.toLowerCase() ?? null;
-  const spanId = one(req, 'x-b3-spanid')?.toLowerCase() ?? null;
-  const debug = one(req, 'x-b3-flags') === '1';
-  const sampled = debug ? true : b3Sampled(one(req, 'x-b3-sampled')?.toLowerCase() ?? null);
+  const traceId = traceHeader(req, 'x-b3-traceid')?.toLowerCase() ?? null;
+  const spanId = traceHeader(req, 'x-b3-spanid')?.toLowerCase() ?? null;
+  const debug = traceHeader(req, 'x-b3-flags') === '1';
+  const sampled = debug ? true : b3Sampled(traceHeader(req, 'x-b3-sampled')?.toLowerCase() ?? null);
   if (traceId === null) {
     if (sampled === null) return null;
     return noIds(sampled, false, debug);
@@ -152,7 +149,7 @@ function b3(req: GatewayRequest): Extracted | null {
   // A parent id that is not 16 hex digits is dropped alone. Kong's b3 extractor drops every id
   // for it (invalid_id) and starts a new trace: the client's trace broken over the one id the
   // gateway needs least (the shared span's parent).
-  const parent = one(req, 'x-b3-parentspanid')?.toLowerCase() ?? null;
+  const parent = traceHeader(req, 'x-b3-parentspanid')?.toLowerCase() ?? null;
   const parentSpanId = parent !== null && HEX_SPAN.test(parent) && parent !== ZERO16 ? parent : null;
   return { format: 'b3', traceId, spanId, parentSpanId, sharedSpan: true, sampled, singleHeader: false, debug };
 }
@@ -161,7 +158,7 @@ function b3(req: GatewayRequest): Extracted | null {
 const UBER = /^([0-9a-f]{1,32}):([0-9a-f]{1,16}):([0-9a-f]{1,16}):([0-9a-f]{1,2})$/;
 
 function jaeger(req: GatewayRequest): Extracted | null {
-  const v = one(req, 'uber-trace-id');
+  const v = traceHeader(req, 'uber-trace-id');
   if (v === null) return null;
   const m = UBER.exec(trimAsciiSpace(v).toLowerCase().replaceAll('%3a', ':'));
   if (m === null) return null;
@@ -185,8 +182,8 @@ function jaeger(req: GatewayRequest): Extracted | null {
 }
 
 function ot(req: GatewayRequest): Extracted | null {
-  const traceId = one(req, 'ot-tracer-traceid')?.toLowerCase() ?? null;
-  const spanId = one(req, 'ot-tracer-spanid')?.toLowerCase() ?? null;
+  const traceId = traceHeader(req, 'ot-tracer-traceid')?.toLowerCase() ?? null;
+  const spanId = traceHeader(req, 'ot-tracer-spanid')?.toLowerCase() ?? null;
   if (traceId === null || spanId === null) return null;
   if (!HEX_ID.test(traceId) || !HEX_SPAN.test(spanId) || ALL_ZERO.test(traceId) || spanId === ZERO16) return null;
   return {
@@ -195,7 +192,7 @@ function ot(req: GatewayRequest): Extracted | null {
     spanId,
     parentSpanId: null,
     sharedSpan: false,
-    sampled: b3Sampled(one(req, 'ot-tracer-sampled')),
+    sampled: b3Sampled(traceHeader(req, 'ot-tracer-sampled')),
     singleHeader: false,
     debug: false,
   };
@@ -207,14 +204,18 @@ export const EXTRACTORS: Readonly<Record<Exclude<Format, 'b3-single'>, (req: Gat
   b3,
   jaeger,
   ot,
+  ...VENDOR_EXTRACTORS,
 };
 
-/** Writes the context in one format on the request sent upstream. */
-export function inject(req: GatewayRequest, format: Format, ctx: Injected): void {
+/**
+ * Writes the context in one format on the request sent upstream; returns the trace id as that
+ * format writes it (Kong's `get_formatted_trace_id`: the log entry's `trace_id.<format>`).
+ */
+export function inject(req: GatewayRequest, format: Format, ctx: Injected): string {
   switch (format) {
     case 'w3c':
       req.setUpstreamHeader('traceparent', `00-${traceId128(ctx.traceId)}-${ctx.spanId}-${ctx.sampled ? '01' : '00'}`);
-      return;
+      return traceId128(ctx.traceId);
     case 'b3':
       req.setUpstreamHeader('x-b3-traceid', ctx.traceId);
       req.setUpstreamHeader('x-b3-spanid', ctx.spanId);
@@ -224,23 +225,25 @@ export function inject(req: GatewayRequest, format: Format, ctx: Injected): void
         req.setUpstreamHeader('x-b3-flags', '1');
         req.removeUpstreamHeader('x-b3-sampled');
       } else req.setUpstreamHeader('x-b3-sampled', ctx.sampled ? '1' : '0');
-      return;
+      return ctx.traceId;
     case 'b3-single':
       req.setUpstreamHeader(
         'b3',
         `${ctx.traceId}-${ctx.spanId}-${ctx.debug ? 'd' : ctx.sampled ? '1' : '0'}-${ctx.parentSpanId}`,
       );
-      return;
+      return ctx.traceId;
     case 'jaeger':
       req.setUpstreamHeader(
         'uber-trace-id',
         `${ctx.traceId}:${ctx.spanId}:${ctx.parentSpanId}:0${(ctx.sampled ? 1 : 0) | (ctx.debug ? 2 : 0)}`,
       );
-      return;
+      return ctx.traceId;
     case 'ot':
       req.setUpstreamHeader('ot-tracer-traceid', ctx.traceId);
       req.setUpstreamHeader('ot-tracer-spanid', ctx.spanId);
       req.setUpstreamHeader('ot-tracer-sampled', ctx.sampled ? '1' : '0');
-      return;
+      return ctx.traceId;
+    default:
+      return injectVendor(req, format, ctx);
   }
 }

@@ -10,7 +10,7 @@
 import { PluginConfigError } from '../../errors.ts';
 import type { GatewayRequest } from '../../pipeline/plugin.ts';
 import { EXTRACTORS, type Extracted, FORMATS, type Format, inject } from './formats.ts';
-import { newSpanId, newTraceId, traceId128 } from './ids.ts';
+import { newSpanId, newTraceId } from './ids.ts';
 
 /** Kong's `propagation` record. */
 export interface PropagationRecord {
@@ -29,8 +29,8 @@ export interface PropagationSettings {
 
 type Extractor = Exclude<Format, 'b3-single'>;
 
-// Kong's legacy `header_type: preserve` order of extraction (the vendor formats it also tried are not carried).
-const LEGACY_EXTRACT: readonly Extractor[] = ['b3', 'w3c', 'jaeger', 'ot'];
+// Kong's legacy `header_type` order of extraction (get_plugin_params), for `preserve` and a format name alike.
+const LEGACY_EXTRACT: readonly Extractor[] = ['b3', 'w3c', 'jaeger', 'ot', 'datadog', 'aws', 'gcp', 'instana'];
 
 function supported(value: string, path: string): Format {
   if ((FORMATS as readonly string[]).includes(value)) return value as Format;
@@ -79,7 +79,10 @@ export class Propagation {
 
 /** The trace of one request, shared by the tracing plugins of its route. */
 export interface RequestTrace {
-  /** 32 hex, or 16 when the client's 64-bit id (B3, OT, Jaeger) or Zipkin's `traceid_byte_count: 8` says so. */
+  /**
+   * 32 hex, or 16 when the client's 64-bit id (B3, OT, Jaeger, Datadog, Instana) or Zipkin's
+   * `traceid_byte_count: 8` says so.
+   */
   readonly traceId: string;
   /** The gateway's span for the whole request. */
   readonly spanId: string;
@@ -188,12 +191,11 @@ export function propagate(
       format =
         from === null ? propagation.defaultFormat : from === 'b3' && trace.extracted!.singleHeader ? 'b3-single' : from;
     } else format = f;
-    inject(req, format, ctx);
-    // Kong's injectors name the id after their format (`b3` for both B3 forms); a second tracing
-    // plugin adds its formats to the same object, as Kong's add_trace_id_formats merges them.
+    const written = inject(req, format, ctx);
+    // Kong's injectors name the id after their format (`b3` for both B3 forms; Datadog's in decimal);
+    // a second tracing plugin adds its formats to the same object, as Kong's add_trace_id_formats.
     let ids = req.ctx[TRACE_ID_FORMATS_KEY] as Record<string, string> | undefined;
     if (ids === undefined) req.ctx[TRACE_ID_FORMATS_KEY] = ids = {};
-    if (format === 'w3c') ids.w3c = traceId128(trace.traceId);
-    else ids[format === 'b3-single' ? 'b3' : format] = trace.traceId;
+    ids[format === 'b3-single' ? 'b3' : format] = written;
   }
 }
