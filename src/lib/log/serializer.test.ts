@@ -281,8 +281,8 @@ test("consumer carries the consumer's tags, as Kong logs the whole consumer enti
 test("trace_id and correlation_id are in the entry when a tracing plugin and correlation-id ran, as Kong's set_serialize_value adds them", async () => {
   const receiver = await httpReceiver();
   const log = { name: 'http-log', config: { http_endpoint: `http://127.0.0.1:${receiver.port}/` } };
-  // Zipkin (first to run) adds b3 to what the client sent; opentelemetry answers in the client's w3c.
-  // Nothing is exported: the client's traceparent says "not sampled".
+  // Zipkin (first to run) adds b3 and the vendor formats to what the client sent; opentelemetry
+  // answers in the client's w3c. Nothing is exported: the client's traceparent says "not sampled".
   const gw = await startServiceGateway([
     {
       name: 'traced',
@@ -290,7 +290,10 @@ test("trace_id and correlation_id are in the entry when a tracing plugin and cor
       plugins: [
         log,
         { name: 'correlation-id' },
-        { name: 'zipkin', config: { propagation: { extract: ['w3c'], inject: ['b3'] } } },
+        {
+          name: 'zipkin',
+          config: { propagation: { extract: ['w3c'], inject: ['b3', 'aws', 'datadog', 'gcp', 'instana'] } },
+        },
         { name: 'opentelemetry', config: { traces_endpoint: 'http://127.0.0.1:9/v1/traces' } },
       ],
     },
@@ -304,7 +307,15 @@ test("trace_id and correlation_id are in the entry when a tracing plugin and cor
     assert.equal(res.status, 200);
     await res.text();
     const traced = JSON.parse((await receiver.next()).body);
-    assert.deepEqual(traced.trace_id, { b3: traceId, w3c: traceId });
+    // Kong's injectors name the id as they write it: Datadog's is the low 64 bits in decimal.
+    assert.deepEqual(traced.trace_id, {
+      b3: traceId,
+      w3c: traceId,
+      aws: traceId,
+      datadog: '9532127138774266268',
+      gcp: traceId,
+      instana: traceId,
+    });
     assert.equal(traced.correlation_id, 'client-chosen-id');
 
     const plain = await fetch(`${gw.url}/plain`);
