@@ -6,8 +6,8 @@
  *
  * Values come bounded by `traceHeader` (256 bytes); the patterns are linear; a decimal id is
  * checked for its digit count before it is converted, so no value costs more than a 39-digit
- * BigInt. Where Kong keeps an id it has just warned about (an Instana id of the wrong length, a
- * decimal beyond 64 or 128 bits, cut to its low-order bytes), Tollgate ignores the header; an
+ * BigInt. Where Kong keeps an id it has warned about (an Instana id of the wrong length) or cuts
+ * one to its low-order bytes (a decimal beyond 64 or 128 bits), Tollgate ignores the header; an
  * all-zero id is ignored, as in the other formats.
  */
 import type { GatewayRequest } from '../../pipeline/plugin.ts';
@@ -21,6 +21,7 @@ export const VENDOR_FORMATS = ['aws', 'datadog', 'gcp', 'instana'] as const;
 export type VendorFormat = (typeof VENDOR_FORMATS)[number];
 
 const ALL_ZERO = /^0+$/;
+const ZERO32 = '0'.repeat(32);
 const HEX16 = /^[0-9a-f]{16}$/;
 
 function context(
@@ -127,7 +128,6 @@ function gcp(req: GatewayRequest): Extracted | null {
   return context('gcp', m[1]!, span.padStart(16, '0'), m[3] === '1');
 }
 
-const ZERO32 = '0'.repeat(32);
 const HEX_RUN = /^[0-9a-f]+/;
 
 /**
