@@ -534,7 +534,8 @@ function securitySummary(a: GatewayConfig, b: GatewayConfig, display: (s: string
 
 /**
  * Plugin config fields that switch off the check of a peer's TLS certificate: the IdP's (oidc),
- * the directory's (ldap-auth) and Redis's (rate-limiting, response-ratelimiting).
+ * the directory's (ldap-auth) and Redis's (rate-limiting, response-ratelimiting, basic-auth's
+ * brute-force protection).
  */
 const VERIFY_FIELDS: readonly (readonly string[])[] = [
   ['ssl_verify'],
@@ -542,6 +543,7 @@ const VERIFY_FIELDS: readonly (readonly string[])[] = [
   ['tls_verify'],
   ['verify_ldap_host'],
   ['redis', 'ssl_verify'],
+  ['brute_force_protection', 'redis', 'ssl_verify'],
 ];
 
 function fieldAt(config: unknown, path: readonly string[]): unknown {

@@ -126,6 +126,8 @@ services:
             config: { ldap_host: ldap.internal, ldaps: true, base_dn: "dc=x", attribute: uid${ldap} }
           - name: rate-limiting
             config: { minute: 5, policy: redis, redis: { host: redis.internal, ssl: true${redis} } }
+          - name: basic-auth
+            config: { brute_force_protection: { strategy: redis, redis: { host: redis.internal, ssl: true${redis} } } }
 `;
   const a = write(dir, 'a.yaml', cfg('', ''));
   const b = write(dir, 'b.yaml', cfg(', verify_ldap_host: false', ', ssl_verify: false'));
@@ -133,6 +135,7 @@ services:
   assert.equal(r.code, 1, r.err);
   assert.match(r.out, /! plugin ldap-auth on route 'r': verify_ldap_host turned off/);
   assert.match(r.out, /! plugin rate-limiting on route 'r': redis\.ssl_verify turned off/);
+  assert.match(r.out, /! plugin basic-auth on route 'r': brute_force_protection\.redis\.ssl_verify turned off/);
   const back = await gateway(['diff', b, a]);
   assert.match(back.out, /Security summary: nothing that changes/);
 });
