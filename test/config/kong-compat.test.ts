@@ -116,3 +116,15 @@ test("every plugin Tollgate shares with Kong Gateway 3.15, each field at 3.15's 
   });
   assert.equal(c.plugins.length, 35);
 });
+
+test("the configuration examples of Kong's plugin documentation load, but for the features Tollgate refuses", async () => {
+  const c = await loadConfigFile(fileURLToPath(new URL('./fixtures/kong-docs-plugin-examples.yaml', import.meta.url)), {
+    env: {},
+  });
+  assert.equal(c.plugins.length, 70);
+  // Kong's documented propagation examples name every format Kong has, the vendors' included.
+  const route = c.routes.find((r) => r.name === 'opentelemetry--multiple-injection');
+  const otel = c.plugins.find((p) => route !== undefined && p.route === route.id);
+  assert.ok(otel);
+  assert.deepEqual((otel.config.propagation as { inject: string[] }).inject.slice(-3), ['aws', 'datadog', 'gcp']);
+});
