@@ -4,7 +4,7 @@
  * check what a collector would read without trusting the encoder under test.
  */
 
-type Field = { wire: number; bytes?: Buffer; num?: bigint };
+export type Field = { wire: number; bytes?: Buffer; num?: bigint };
 
 function varint(buf: Buffer, pos: { i: number }): bigint {
   let out = 0n;
@@ -20,7 +20,7 @@ function varint(buf: Buffer, pos: { i: number }): bigint {
 }
 
 /** Fields of one message by number, in order. */
-function fields(buf: Buffer): Map<number, Field[]> {
+export function fields(buf: Buffer): Map<number, Field[]> {
   const out = new Map<number, Field[]>();
   const pos = { i: 0 };
   while (pos.i < buf.length) {
@@ -52,7 +52,7 @@ const hex = (f: Field | undefined): string => f?.bytes?.toString('hex') ?? '';
 
 export type AttrValue = string | number | boolean | null;
 
-function attributes(list: Field[] | undefined): Record<string, AttrValue> {
+export function attributes(list: Field[] | undefined): Record<string, AttrValue> {
   const out: Record<string, AttrValue> = {};
   for (const kv of list ?? []) {
     const m = fields(kv.bytes!);

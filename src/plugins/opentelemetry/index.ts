@@ -8,6 +8,8 @@
  * `traces_endpoint` as OTLP/HTTP protobuf, after the response, never delaying it.
  * An unsampled request costs the header lookups and two span ids: no span object is built.
  * The OTLP encoder (@opentelemetry/otlp-transformer) is loaded on the first export.
+ * With `metrics.endpoint` (Kong Gateway 3.13), `log` also counts every request into the metrics
+ * pushed to it every `push_interval` seconds (metrics-export.ts).
  */
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/opentelemetry.schema.json' with { type: 'json' };
@@ -17,9 +19,10 @@ import type {
   GatewayResponse,
   LogEntry,
   PluginConfigIssue,
+  PluginContext,
   PluginHandlers,
 } from '../../index.ts';
-import { configuredRequestHeaders, definePlugin, PluginConfigError, VERSION } from '../../index.ts';
+import { configuredRequestHeaders, definePlugin, nodeId, PluginConfigError, VERSION } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
 import {
@@ -33,6 +36,7 @@ import {
   traceId128,
 } from '../../lib/tracing/index.ts';
 import { envResourceAttributes } from './env-resource.ts';
+import { type MetricsConfig, MetricsExport } from './metrics-export.ts';
 import { type OtlpSpan, type Resource, requestSpans, type Scope } from './spans.ts';
 
 export interface OpenTelemetryConfig {
@@ -51,6 +55,7 @@ export interface OpenTelemetryConfig {
   header_type: string;
   sampling_rate: number | null;
   propagation: PropagationRecord;
+  metrics: MetricsConfig | null;
 }
 
 /** A Kong template expression in a value (Kong's own test for one: `%$%(.*%)`). */
@@ -77,12 +82,15 @@ class OpenTelemetry implements PluginHandlers {
   private readonly scope: Scope = { name: 'tollgate', version: VERSION };
   private readonly traceHeader: string | null;
   private queue: LogQueue<OtlpSpan> | null = null;
+  /** Kong Gateway 3.13's `metrics` export, when `metrics.endpoint` is set (metrics-export.ts). */
+  private readonly metrics: MetricsExport | null = null;
   /** Only when `http_response_header_for_traceid` is set: a response handler costs every request. */
   readonly response?: (req: GatewayRequest, res: GatewayResponse) => void;
 
   constructor(
     config: OpenTelemetryConfig,
     private readonly warn: (msg: string, field?: string) => void,
+    context: PluginContext,
   ) {
     // logs_endpoint first: Kong takes it alone (a logs-only instance), and "traces_endpoint is
     // required" would not say what to do with it.
@@ -160,6 +168,30 @@ class OpenTelemetry implements PluginHandlers {
         ...(config.resource_attributes ?? {}),
       },
     };
+    const metrics = config.metrics;
+    if (metrics?.endpoint != null) {
+      // The traces' resource, with the node id as service.instance.id unless the operator set one:
+      // each gateway's cumulative series stay apart (process.pid parts the workers of one node).
+      const own =
+        config.resource_attributes?.['service.instance.id'] ??
+        ('attributes' in env ? env.attributes['service.instance.id'] : undefined);
+      const resource = {
+        attributes: { ...this.resource.attributes, 'service.instance.id': own ?? nodeId(), 'process.pid': process.pid },
+      };
+      const target = {
+        headers,
+        connectTimeout: config.connect_timeout,
+        sendTimeout: config.send_timeout,
+        readTimeout: config.read_timeout,
+      };
+      this.metrics = new MetricsExport(
+        { ...metrics, endpoint: metrics.endpoint },
+        target,
+        resource,
+        this.scope,
+        context,
+      );
+    }
     this.traceHeader = config.http_response_header_for_traceid?.toLowerCase() ?? null;
     if (this.traceHeader !== null) this.response = this.answerTraceId;
   }
@@ -177,6 +209,7 @@ class OpenTelemetry implements PluginHandlers {
   }
 
   log(req: GatewayRequest, entry: LogEntry): void {
+    this.metrics?.record(req, entry);
     const decided = req.ctx[SAMPLED] as RequestTrace | false | undefined;
     if (decided === false) return;
     let trace = decided;
@@ -197,12 +230,14 @@ class OpenTelemetry implements PluginHandlers {
   }
 
   health(): DependencyHealth[] {
-    return [queueHealth('otlp_traces', this.exporter.label, this.queue as LogQueue<unknown> | null)];
+    const traces = queueHealth('otlp_traces', this.exporter.label, this.queue as LogQueue<unknown> | null);
+    return this.metrics === null ? [traces] : [traces, this.metrics.health()];
   }
 
   async close(): Promise<void> {
     await this.queue?.close();
     await this.exporter.close();
+    await this.metrics?.close();
   }
 }
 
@@ -220,11 +255,8 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
       severity: 'error',
     });
   }
-  // Kong exports metrics and access logs only to an endpoint: without one (its default) the
-  // switches and push_interval do nothing there either.
-  if (member(config.metrics, 'endpoint') != null) {
-    issues.push({ at: ['metrics', 'endpoint'], message: METRICS_REFUSED, severity: 'error' });
-  }
+  // Kong exports access logs only to an endpoint: without one (its default) the switches do
+  // nothing there either.
   if (member(config.access_logs, 'endpoint') != null) {
     issues.push({
       at: ['access_logs', 'endpoint'],
@@ -247,8 +279,6 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
   return issues;
 }
 
-const METRICS_REFUSED =
-  "metrics.endpoint: OTLP metrics export (Kong Gateway 3.13) is not implemented: the collector would get no metrics from Tollgate: scrape the gateway's metrics from the prometheus plugin's /metrics (an OpenTelemetry Collector's prometheus receiver turns them into OTLP), and leave metrics.endpoint unset";
 const accessLogsRefused = (field: string, version: string) =>
   `${field}: OTLP access log export (Kong Gateway ${version}) is not implemented: the collector would get no access logs from Tollgate: send each request's entry with the http-log plugin, or collect the gateway's JSON access log (docs/operations.md), and leave ${field} unset`;
 const LUA_REFUSED =
@@ -270,6 +300,6 @@ export default definePlugin<OpenTelemetryConfig>({
   configIssues,
   create(config, context) {
     // context.warn locates a warning given while created at its field, and only logs afterwards.
-    return new OpenTelemetry(config, context.warn);
+    return new OpenTelemetry(config, context.warn, context);
   },
 });

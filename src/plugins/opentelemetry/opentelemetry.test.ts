@@ -358,15 +358,12 @@ test("Kong 3.13's metrics and 3.14's access_logs at the defaults decK dumps (no 
   assert.doesNotMatch(v.out, /warning/, v.out);
 });
 
-test('a metrics or access_logs endpoint is refused at its line with the way out, and so is custom_attributes_by_lua', async () => {
+test('an access_logs endpoint is refused at its line with the way out, and so is custom_attributes_by_lua', async () => {
   const v = await validateEntities(
     `plugins:
   - name: opentelemetry
     config:
       traces_endpoint: "http://127.0.0.1:4318/v1/traces"
-      metrics:
-        endpoint: "http://127.0.0.1:4318/v1/metrics"
-        enable_request_metrics: true
       access_logs:
         endpoint: "http://127.0.0.1:4318/v1/logs"
         custom_attributes_by_lua: { tenant: "return kong.request.get_header('x-tenant')" }
@@ -374,20 +371,11 @@ test('a metrics or access_logs endpoint is refused at its line with the way out,
   );
   assert.equal(v.code, 1, v.out);
   for (const line of [
-    /:7:19 {2}plugins\[0\]\.config\.metrics\.endpoint {2}metrics\.endpoint: OTLP metrics export \(Kong Gateway 3\.13\) is not implemented: .*scrape the gateway's metrics from the prometheus plugin's \/metrics .*, and leave metrics\.endpoint unset\n/,
-    /:10:19 {2}plugins\[0\]\.config\.access_logs\.endpoint {2}access_logs\.endpoint: OTLP access log export \(Kong Gateway 3\.14\) is not implemented: .*send each request's entry with the http-log plugin, or collect the gateway's JSON access log .*, and leave access_logs\.endpoint unset\n/,
-    /:11:35 {2}plugins\[0\]\.config\.access_logs\.custom_attributes_by_lua {2}access_logs\.custom_attributes_by_lua runs Lua code, which Tollgate cannot run: remove it .*\n/,
+    /:7:19 {2}plugins\[0\]\.config\.access_logs\.endpoint {2}access_logs\.endpoint: OTLP access log export \(Kong Gateway 3\.14\) is not implemented: .*send each request's entry with the http-log plugin, or collect the gateway's JSON access log .*, and leave access_logs\.endpoint unset\n/,
+    /:8:35 {2}plugins\[0\]\.config\.access_logs\.custom_attributes_by_lua {2}access_logs\.custom_attributes_by_lua runs Lua code, which Tollgate cannot run: remove it .*\n/,
   ])
     assert.match(v.out, line);
-  assert.match(v.out, /invalid \(3 errors\)/);
-
-  // A metrics-only instance (no traces_endpoint) hears about metrics, not about traces.
-  const only = await validateEntities(
-    'plugins:\n  - name: opentelemetry\n    config:\n      metrics: { endpoint: "http://127.0.0.1:4318/v1/metrics" }\n',
-  );
-  assert.equal(only.code, 1, only.out);
-  assert.match(only.out, /:5:28 {2}plugins\[0\]\.config\.metrics\.endpoint {2}metrics\.endpoint: OTLP metrics export/);
-  assert.doesNotMatch(only.out, /traces_endpoint/);
+  assert.match(v.out, /invalid \(2 errors\)/);
 
   // Kong Gateway 3.13 named it access_logs_endpoint: null (its default) loads, a URL is refused.
   const old = (value: string) =>
