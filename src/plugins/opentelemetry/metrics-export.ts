@@ -203,9 +203,9 @@ export class MetricsExport {
       lastError: ok ? null : this.lastError,
       lastErrorAt: this.lastErrorAt === null ? null : new Date(this.lastErrorAt),
       failures: this.failures,
-      // Nothing waits in a queue: `depth` is the series held, `sent` the pushes delivered,
-      // `dropped` the series turned away past MAX_SERIES.
-      queue: { depth: this.aggregates.seriesCount, sent: this.pushes, dropped: this.aggregates.droppedSeries },
+      // Nothing waits in a queue (depth 0: a queue-depth alert must not fire on held series):
+      // `sent` is the pushes delivered, `dropped` the series turned away past MAX_SERIES.
+      queue: { depth: 0, sent: this.pushes, dropped: this.aggregates.droppedSeries },
     };
   }
 

@@ -87,10 +87,6 @@ export class MetricAggregates {
 
   constructor(readonly maxSeries = MAX_SERIES) {}
 
-  get seriesCount(): number {
-    return this.series;
-  }
-
   /** Counts one request in the families `on` enables. */
   record(req: GatewayRequest, entry: LogEntry, on: MetricSwitches): void {
     const service = req.service?.name ?? '';

@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import { type DecodedMetric, type DecodedPoint, decodeMetricsExport } from '../../../test/support/otlp-metrics.ts';
 import { validateEntities } from '../../../test/support/validate.ts';
 import { until } from '../../../test/support/wait.ts';
-import { nodeId } from '../../index.ts';
+import { type GatewayRequest, type LogEntry, nodeId } from '../../index.ts';
 import { startGateway } from '../../testing/index.ts';
+import { MetricAggregates } from './metrics-series.ts';
 
 /**
  * A collector on loopback: each push's body and headers, in arrival order. While `hang` is set it
@@ -287,4 +288,22 @@ test('metrics.endpoint loads; a URL that is not http(s) or a push_interval of 0 
   const zero = await load('{ endpoint: "http://127.0.0.1:4318/v1/metrics", push_interval: 0 }');
   assert.equal(zero.code, 1, zero.out);
   assert.match(zero.out, /:6:\d+ {2}plugins\[0\]\.config\.metrics\.push_interval /);
+});
+
+test('past its series cap an aggregate counts the series it holds and turns new ones away, counted', () => {
+  // A method is the client's to choose: each new one would be a series without the cap.
+  const agg = new MetricAggregates(2);
+  const on = { requests: true, latency: false, bandwidth: false, consumer: false };
+  const request = (method: string) =>
+    ({ method, service: { name: 'echo' }, route: { name: 'r' }, consumer: null }) as unknown as GatewayRequest;
+  const entry = { status: 200, source: 'upstream', startedAt: Date.now() } as LogEntry;
+  for (const method of ['GET', 'POST', 'X1', 'X2', 'GET']) agg.record(request(method), entry, on);
+  assert.deepEqual(
+    [...agg.requestCount.values()].map((c) => [c.attributes['http.request.method'], c.value]),
+    [
+      ['GET', 2],
+      ['POST', 1],
+    ],
+  );
+  assert.equal(agg.droppedSeries, 2);
 });
