@@ -1,6 +1,7 @@
 // The gateway's logger: JSON lines (pino) on stdout, one access-log line per request.
 import { type DestinationStream, type Logger, pino } from 'pino';
 import { knownSecrets, secretValues } from './config/secrets.ts';
+import { logCaptureActive, observeLogLine } from './lib/log/capture.ts';
 import { LineWriter } from './line-writer.ts';
 import type { PluginLogger } from './pipeline/plugin.ts';
 
@@ -105,11 +106,16 @@ export function redact(text: string, secrets: ReadonlySet<string>): string {
  * logs them (core, plugins, custom plugins): an upstream error naming a host that came from
  * `${...}` prints `[redacted]`.
  */
-function scrubLogArgs(this: Logger, args: unknown[], method: (...a: unknown[]) => void): void {
+function scrubLogArgs(this: Logger, args: unknown[], method: (...a: unknown[]) => void, level: number): void {
   const known = knownSecrets();
-  if (known.empty) return method.apply(this, args);
-  return method.apply(
-    this,
-    args.map((a) => known.scrubDeep(a, true)),
-  );
+  const scrubbed = known.empty ? args : args.map((a) => known.scrubDeep(a, true));
+  // OTLP log export (opentelemetry's logs_endpoint) sees the line as written, secrets scrubbed.
+  if (logCaptureActive()) observeLogLine(level, scrubbed, pluginOf(this));
+  return method.apply(this, scrubbed);
+}
+
+/** The plugin a child logger of pluginLogger writes for (its `plugin` binding), or null. */
+function pluginOf(logger: Logger): string | null {
+  const plugin = logger.bindings().plugin;
+  return typeof plugin === 'string' ? plugin : null;
 }

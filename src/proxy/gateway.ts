@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
+import { bindRequestLines, inRequestScope, logCaptureActive } from '../lib/log/capture.ts';
 import { accessSink, type LineSink, type Logger } from '../log.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 import type { CompiledService, Runtime } from '../pipeline/runtime.ts';
@@ -104,6 +105,14 @@ export class Gateway {
    * synchronously (the common case costs no promise); continues in `afterAccess` otherwise.
    */
   handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean, upgradeHead: Buffer | null = null): void {
+    // While OTLP log export captures (opentelemetry's logs_endpoint), each request is served in
+    // its own async scope, so the lines written while serving it are its own (Kong's request logs).
+    if (logCaptureActive()) return inRequestScope(serve, this, req, res, expectContinue, upgradeHead);
+    this.serve(req, res, expectContinue, upgradeHead);
+  }
+
+  /** `handle`, in the request's log scope when there is one. */
+  serve(req: IncomingMessage, res: ServerResponse, expectContinue: boolean, upgradeHead: Buffer | null): void {
     // A pipelined request whose response waits behind another's: handled at its turn.
     if (res.socket === null && req.httpVersionMajor !== 2) {
       waitForTurn(req, res, () => this.handle(req, res, expectContinue, upgradeHead));
@@ -142,6 +151,7 @@ export class Gateway {
     const rt = this.runtime;
     rt.inflight++;
     const rc = new ProxyRequest(this, rt, req, res, performance.now());
+    if (logCaptureActive()) bindRequestLines(rc);
     (res as TrackedResponse)[kCtx] = rc;
     res.on('close', onResponseClose); // 'close' comes once; `on` spares the once-wrapper
     return rc;
@@ -216,6 +226,16 @@ export class Gateway {
       rc.res.destroy();
     }
   }
+}
+
+function serve(
+  gw: Gateway,
+  req: IncomingMessage,
+  res: ServerResponse,
+  expectContinue: boolean,
+  upgradeHead: Buffer | null,
+): void {
+  gw.serve(req, res, expectContinue, upgradeHead);
 }
 
 /** The upstream dispatch of an HTTP/2 request, a turn of the loop later: nothing if its stream has closed. */
