@@ -119,3 +119,50 @@ export function decodeTraceExport(body: Buffer): DecodedSpan[] {
   }
   return out;
 }
+
+export interface DecodedLogRecord {
+  timeNs: bigint;
+  observedNs: bigint;
+  severityNumber: number;
+  severityText: string;
+  body: string;
+  attributes: Record<string, AttrValue>;
+  flags: number;
+  traceId: string;
+  spanId: string;
+  resource: Record<string, AttrValue>;
+  scope: string;
+}
+
+/** Every record of an ExportLogsServiceRequest body (opentelemetry-proto's logs.proto field numbers). */
+export function decodeLogsExport(body: Buffer): DecodedLogRecord[] {
+  const out: DecodedLogRecord[] = [];
+  for (const rl of fields(body).get(1) ?? []) {
+    const rlf = fields(rl.bytes!);
+    const resourceMsg = rlf.get(1)?.[0]?.bytes;
+    const resource = resourceMsg === undefined ? {} : attributes(fields(resourceMsg).get(1));
+    for (const sl of rlf.get(2) ?? []) {
+      const slf = fields(sl.bytes!);
+      const scopeMsg = slf.get(1)?.[0]?.bytes;
+      const scope = scopeMsg === undefined ? '' : str(fields(scopeMsg).get(1)?.[0]);
+      for (const lr of slf.get(2) ?? []) {
+        const f = fields(lr.bytes!);
+        const bodyAny = f.get(5)?.[0]?.bytes;
+        out.push({
+          timeNs: f.get(1)?.[0]?.num ?? 0n,
+          observedNs: f.get(11)?.[0]?.num ?? 0n,
+          severityNumber: Number(f.get(2)?.[0]?.num ?? 0n),
+          severityText: str(f.get(3)?.[0]),
+          body: bodyAny === undefined ? '' : str(fields(bodyAny).get(1)?.[0]),
+          attributes: attributes(f.get(6)),
+          flags: Number(f.get(8)?.[0]?.num ?? 0n),
+          traceId: hex(f.get(9)?.[0]),
+          spanId: hex(f.get(10)?.[0]),
+          resource,
+          scope,
+        });
+      }
+    }
+  }
+  return out;
+}

@@ -7,9 +7,8 @@
  * (the request, the upstream call, plugin steps that waited on I/O) go through Kong 3's queue to
  * `traces_endpoint` as OTLP/HTTP protobuf, after the response, never delaying it.
  * An unsampled request costs the header lookups and two span ids: no span object is built.
+ * With `logs_endpoint` (Kong OSS 3.8), the gateway's log lines go to the collector too (logs.ts).
  * The OTLP encoder (@opentelemetry/otlp-transformer) is loaded on the first export.
- * With `metrics.endpoint` (Kong Gateway 3.13), `log` also counts every request into the metrics
- * pushed to it every `push_interval` seconds (metrics-export.ts).
  */
 import { hostname } from 'node:os';
 import schema from '../../../schemas/plugins/opentelemetry.schema.json' with { type: 'json' };
@@ -19,10 +18,9 @@ import type {
   GatewayResponse,
   LogEntry,
   PluginConfigIssue,
-  PluginContext,
   PluginHandlers,
 } from '../../index.ts';
-import { configuredRequestHeaders, definePlugin, nodeId, PluginConfigError, VERSION } from '../../index.ts';
+import { configuredRequestHeaders, definePlugin, PluginConfigError, VERSION } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
 import {
@@ -36,7 +34,7 @@ import {
   traceId128,
 } from '../../lib/tracing/index.ts';
 import { envResourceAttributes } from './env-resource.ts';
-import { type MetricsConfig, MetricsExport } from './metrics-export.ts';
+import { type LogTrace, OtlpLogs } from './logs.ts';
 import { type OtlpSpan, type Resource, requestSpans, type Scope } from './spans.ts';
 
 export interface OpenTelemetryConfig {
@@ -55,7 +53,6 @@ export interface OpenTelemetryConfig {
   header_type: string;
   sampling_rate: number | null;
   propagation: PropagationRecord;
-  metrics: MetricsConfig | null;
 }
 
 /** A Kong template expression in a value (Kong's own test for one: `%$%(.*%)`). */
@@ -76,32 +73,32 @@ function otlpEncoder(): Promise<Serializer> {
 class OpenTelemetry implements PluginHandlers {
   private readonly propagation: Propagation;
   private readonly rate: number;
-  private readonly exporter: HttpExporter;
+  /** Null for a logs-only instance, which neither reads nor writes trace context (Kong's handler). */
+  private readonly exporter: HttpExporter | null;
+  private readonly logs: OtlpLogs | null;
   private readonly queueConfig: QueueConfig;
   private readonly resource: Resource;
   private readonly scope: Scope = { name: 'tollgate', version: VERSION };
   private readonly traceHeader: string | null;
   private queue: LogQueue<OtlpSpan> | null = null;
-  /** Kong Gateway 3.13's `metrics` export, when `metrics.endpoint` is set (metrics-export.ts). */
-  private readonly metrics: MetricsExport | null = null;
+  /** Only with traces_endpoint: Kong's access handler traces only then. */
+  readonly access?: (req: GatewayRequest) => void;
   /** Only when `http_response_header_for_traceid` is set: a response handler costs every request. */
   readonly response?: (req: GatewayRequest, res: GatewayResponse) => void;
 
   constructor(
     config: OpenTelemetryConfig,
     private readonly warn: (msg: string, field?: string) => void,
-    context: PluginContext,
   ) {
-    // logs_endpoint first: Kong takes it alone (a logs-only instance), and "traces_endpoint is
-    // required" would not say what to do with it.
-    if (config.logs_endpoint != null) {
+    const endpoint = config.traces_endpoint ?? config.endpoint ?? null;
+    const logsEndpoint = config.logs_endpoint ?? null;
+    // Kong's entity check: at_least_one_of traces_endpoint, logs_endpoint.
+    if (endpoint === null && logsEndpoint === null) {
       throw new PluginConfigError(
-        'logs_endpoint',
-        'OTLP log export is not supported by Tollgate: send logs with http-log (docs/logging.md) and leave logs_endpoint unset',
+        'traces_endpoint',
+        "at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint'",
       );
     }
-    const endpoint = config.traces_endpoint ?? config.endpoint ?? null;
-    if (endpoint === null) throw new PluginConfigError('traces_endpoint', 'traces_endpoint is required');
     // Kong's schema deprecations, with its messages: the `endpoint` shorthand whenever it is set,
     // `header_type` when it is not its old default.
     if (config.endpoint != null) {
@@ -117,16 +114,18 @@ class OpenTelemetry implements PluginHandlers {
     this.propagation = new Propagation(config);
     // Kong falls back to kong.conf's tracing_sampling_rate; Tollgate has none, so unset means every request.
     this.rate = config.sampling_rate ?? 1;
-    this.exporter = new HttpExporter(
-      {
-        url: endpoint,
-        headers,
-        connectTimeout: config.connect_timeout,
-        sendTimeout: config.send_timeout,
-        readTimeout: config.read_timeout,
-      },
-      'application/x-protobuf',
-    );
+    const exporter = (url: string) =>
+      new HttpExporter(
+        {
+          url,
+          headers,
+          connectTimeout: config.connect_timeout,
+          sendTimeout: config.send_timeout,
+          readTimeout: config.read_timeout,
+        },
+        'application/x-protobuf',
+      );
+    this.exporter = endpoint === null ? null : exporter(endpoint);
     // Kong's Queue.get_plugin_params: a deprecated batch setting other than its old default (200
     // spans, 3 s) still sets the queue, with Kong's warning; the old default leaves the queue's.
     this.queueConfig = { ...config.queue };
@@ -168,35 +167,22 @@ class OpenTelemetry implements PluginHandlers {
         ...(config.resource_attributes ?? {}),
       },
     };
-    const metrics = config.metrics;
-    if (metrics?.endpoint != null) {
-      // The traces' resource, with the node id as service.instance.id unless the operator set one:
-      // each gateway's cumulative series stay apart (process.pid parts the workers of one node).
-      const own =
-        config.resource_attributes?.['service.instance.id'] ??
-        ('attributes' in env ? env.attributes['service.instance.id'] : undefined);
-      const resource = {
-        attributes: { ...this.resource.attributes, 'service.instance.id': own ?? nodeId(), 'process.pid': process.pid },
-      };
-      const target = {
-        headers,
-        connectTimeout: config.connect_timeout,
-        sendTimeout: config.send_timeout,
-        readTimeout: config.read_timeout,
-      };
-      this.metrics = new MetricsExport(
-        { ...metrics, endpoint: metrics.endpoint },
-        target,
-        resource,
-        this.scope,
-        context,
-      );
-    }
+    // Kong's log queue is its traces queue's settings under another name (`<name>:logs`).
+    this.logs =
+      logsEndpoint === null
+        ? null
+        : new OtlpLogs(exporter(logsEndpoint), this.queueConfig, this.resource, this.scope, (msg) => warn(msg));
     this.traceHeader = config.http_response_header_for_traceid?.toLowerCase() ?? null;
+    if (this.exporter === null) return;
+    this.access = this.traceRequest;
     if (this.traceHeader !== null) this.response = this.answerTraceId;
   }
 
-  access(req: GatewayRequest): void {
+  open(): void {
+    this.logs?.open();
+  }
+
+  private traceRequest(req: GatewayRequest): void {
     const trace = requestTrace(req, this.propagation);
     const isSampled = sampledByTraceId(trace, this.rate);
     req.ctx[SAMPLED] = isSampled ? trace : false;
@@ -209,35 +195,48 @@ class OpenTelemetry implements PluginHandlers {
   }
 
   log(req: GatewayRequest, entry: LogEntry): void {
-    this.metrics?.record(req, entry);
+    const trace = this.exporter === null ? null : this.traceSpans(req, entry);
+    this.logs?.log(req, trace ?? undefined);
+  }
+
+  /** A sampled request's spans to the queue; the ids its log records carry (Kong's tracing_context). */
+  private traceSpans(req: GatewayRequest, entry: LogEntry): LogTrace {
     const decided = req.ctx[SAMPLED] as RequestTrace | false | undefined;
-    if (decided === false) return;
+    // Not sampled: the request still has its trace id (the one the upstream was given), no span.
+    if (decided === false)
+      return { traceId: traceId128(requestTrace(req, this.propagation).traceId), spanId: undefined, traceFlags: 0 };
     let trace = decided;
     if (trace === undefined) {
       // An earlier plugin answered before this one's access handler ran (key-auth's 401, say):
       // the request is still traced, as the client's context or the sampler decide.
       trace = requestTrace(req, this.propagation);
-      if (!sampledByTraceId(trace, this.rate)) return;
+      if (!sampledByTraceId(trace, this.rate))
+        return { traceId: traceId128(trace.traceId), spanId: undefined, traceFlags: 0 };
     }
     this.queue ??= new LogQueue<OtlpSpan>('opentelemetry', this.queueConfig, (batch) => this.send(batch), this.warn);
     for (const span of requestSpans(req, entry, trace, this.resource, this.scope)) this.queue.add(span);
+    return { traceId: traceId128(trace.traceId), spanId: trace.spanId, traceFlags: 1 };
   }
 
   private async send(batch: OtlpSpan[]): Promise<void> {
     const body = (await otlpEncoder()).serializeRequest(batch);
     if (body === undefined) throw new Error('the OTLP encoder produced nothing');
-    await this.exporter.send(body);
+    await this.exporter!.send(body);
   }
 
   health(): DependencyHealth[] {
-    const traces = queueHealth('otlp_traces', this.exporter.label, this.queue as LogQueue<unknown> | null);
-    return this.metrics === null ? [traces] : [traces, this.metrics.health()];
+    const out: DependencyHealth[] = [];
+    if (this.exporter !== null) {
+      out.push(queueHealth('otlp_traces', this.exporter.label, this.queue as LogQueue<unknown> | null));
+    }
+    if (this.logs !== null) out.push(this.logs.health());
+    return out;
   }
 
   async close(): Promise<void> {
     await this.queue?.close();
-    await this.exporter.close();
-    await this.metrics?.close();
+    await this.exporter?.close();
+    await this.logs?.close();
   }
 }
 
@@ -255,8 +254,11 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
       severity: 'error',
     });
   }
-  // Kong exports access logs only to an endpoint: without one (its default) the switches do
-  // nothing there either.
+  // Kong exports metrics and access logs only to an endpoint: without one (its default) the
+  // switches and push_interval do nothing there either.
+  if (member(config.metrics, 'endpoint') != null) {
+    issues.push({ at: ['metrics', 'endpoint'], message: METRICS_REFUSED, severity: 'error' });
+  }
   if (member(config.access_logs, 'endpoint') != null) {
     issues.push({
       at: ['access_logs', 'endpoint'],
@@ -279,6 +281,8 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
   return issues;
 }
 
+const METRICS_REFUSED =
+  "metrics.endpoint: OTLP metrics export (Kong Gateway 3.13) is not implemented: the collector would get no metrics from Tollgate: scrape the gateway's metrics from the prometheus plugin's /metrics (an OpenTelemetry Collector's prometheus receiver turns them into OTLP), and leave metrics.endpoint unset";
 const accessLogsRefused = (field: string, version: string) =>
   `${field}: OTLP access log export (Kong Gateway ${version}) is not implemented: the collector would get no access logs from Tollgate: send each request's entry with the http-log plugin, or collect the gateway's JSON access log (docs/operations.md), and leave ${field} unset`;
 const LUA_REFUSED =
@@ -300,6 +304,6 @@ export default definePlugin<OpenTelemetryConfig>({
   configIssues,
   create(config, context) {
     // context.warn locates a warning given while created at its field, and only logs afterwards.
-    return new OpenTelemetry(config, context.warn, context);
+    return new OpenTelemetry(config, context.warn);
   },
 });
