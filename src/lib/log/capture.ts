@@ -46,6 +46,8 @@ export const RUNTIME_LEVEL = 40;
 
 /** The lines written while one request was served. */
 export class RequestLines {
+  /** The request's id, once the gateway has its record. */
+  id: string | null = null;
   readonly lines: CapturedLine[] = [];
   bytes = 0;
   /** Lines past the caps, counted and not kept. */
@@ -103,9 +105,11 @@ export function inRequestScope<A extends unknown[], R>(fn: (...args: A) => R, ..
 }
 
 /** Ties the current scope's lines to the request's record, for `takeRequestLines`. */
-export function bindRequestLines(request: object): void {
+export function bindRequestLines(request: { readonly id: string }): void {
   const lines = scope?.getStore();
-  if (lines !== undefined) byRequest.set(request, lines);
+  if (lines === undefined) return;
+  lines.id = request.id;
+  byRequest.set(request, lines);
 }
 
 /**
@@ -126,16 +130,23 @@ export function takeRequestLines(request: object): RequestLines | null {
 export function observeLogLine(level: number, args: readonly unknown[], plugin: string | null): void {
   if (captures === 0 || observing) return;
   const lines = scope?.getStore();
-  const inRequest = lines !== undefined && !lines.taken;
+  let inRequest = lines !== undefined && !lines.taken;
   if (!inRequest && (level < RUNTIME_LEVEL || sinks.size === 0)) return;
-  if (inRequest && lines.lines.length >= MAX_REQUEST_LINES) {
-    lines.dropped++;
+  if (inRequest && lines!.lines.length >= MAX_REQUEST_LINES) {
+    lines!.dropped++;
     return;
   }
   observing = true;
   try {
     const line = capturedLine(level, args, plugin);
-    if (inRequest) {
+    // A pooled connection's callbacks keep the context of the request that opened it: a line
+    // naming another request (the gateway's carry request_id) is not this one's.
+    const named = line.fields.request_id;
+    if (inRequest && named !== undefined && lines!.id !== null && named !== lines!.id) {
+      inRequest = false;
+      if (level < RUNTIME_LEVEL) return;
+    }
+    if (inRequest && lines !== undefined) {
       if (lines.bytes + line.bytes > MAX_REQUEST_LOG_BYTES) lines.dropped++;
       else {
         lines.lines.push(line);
