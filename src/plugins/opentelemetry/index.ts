@@ -195,27 +195,34 @@ class OpenTelemetry implements PluginHandlers {
   }
 
   log(req: GatewayRequest, entry: LogEntry): void {
-    const trace = this.exporter === null ? null : this.traceSpans(req, entry);
-    this.logs?.log(req, trace ?? undefined);
+    if (this.exporter === null) return this.logs!.log(req, undefined);
+    const sampled = this.traceSpans(req, entry);
+    if (this.logs !== null) this.logs.log(req, this.logTrace(req, sampled));
   }
 
-  /** A sampled request's spans to the queue; the ids its log records carry (Kong's tracing_context). */
-  private traceSpans(req: GatewayRequest, entry: LogEntry): LogTrace {
+  /** A sampled request's spans to the queue; its trace, or null when it is not sampled. */
+  private traceSpans(req: GatewayRequest, entry: LogEntry): RequestTrace | null {
     const decided = req.ctx[SAMPLED] as RequestTrace | false | undefined;
-    // Not sampled: the request still has its trace id (the one the upstream was given), no span.
-    if (decided === false)
-      return { traceId: traceId128(requestTrace(req, this.propagation).traceId), spanId: undefined, traceFlags: 0 };
+    if (decided === false) return null;
     let trace = decided;
     if (trace === undefined) {
       // An earlier plugin answered before this one's access handler ran (key-auth's 401, say):
       // the request is still traced, as the client's context or the sampler decide.
       trace = requestTrace(req, this.propagation);
-      if (!sampledByTraceId(trace, this.rate))
-        return { traceId: traceId128(trace.traceId), spanId: undefined, traceFlags: 0 };
+      if (!sampledByTraceId(trace, this.rate)) return null;
     }
     this.queue ??= new LogQueue<OtlpSpan>('opentelemetry', this.queueConfig, (batch) => this.send(batch), this.warn);
     for (const span of requestSpans(req, entry, trace, this.resource, this.scope)) this.queue.add(span);
-    return { traceId: traceId128(trace.traceId), spanId: trace.spanId, traceFlags: 1 };
+    return trace;
+  }
+
+  /**
+   * The ids a traced request's log records carry (Kong's tracing_context): its trace id, sampled
+   * or not (the one the upstream was given), and the request's span id when sampled.
+   */
+  private logTrace(req: GatewayRequest, sampled: RequestTrace | null): LogTrace {
+    if (sampled !== null) return { traceId: traceId128(sampled.traceId), spanId: sampled.spanId, traceFlags: 1 };
+    return { traceId: traceId128(requestTrace(req, this.propagation).traceId), spanId: undefined, traceFlags: 0 };
   }
 
   private async send(batch: OtlpSpan[]): Promise<void> {

@@ -113,6 +113,19 @@ test("a plugin's lines while serving a request become LogRecords with Kong's req
       assert.equal(typeof r.resource['service.version'], 'string');
     }
     assert.equal(collector.headers[0]!['content-type'], 'application/x-protobuf');
+
+    // A request its client says is not sampled: its trace id (the upstream's), flags 0, no span.
+    const other = '92a54b3e1a7c4f2da9e44b8a6f3e1dab';
+    const unsampled = await fetch(`${gw.url}/r`, { headers: { traceparent: `00-${other}-00f067aa0ba902b7-00` } });
+    const unsampledId = unsampled.headers.get('x-request-id');
+    await unsampled.text();
+    const ofUnsampled = () => collector.records.filter((r) => r.attributes['request.id'] === unsampledId);
+    await until('the unsampled records', () => ofUnsampled().length === 2, 10_000);
+    for (const r of ofUnsampled()) {
+      assert.equal(r.traceId, other);
+      assert.equal(r.spanId, '');
+      assert.equal(r.flags, 0);
+    }
   } finally {
     await gw.close();
     await collector.close();
