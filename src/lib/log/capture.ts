@@ -46,8 +46,8 @@ export const RUNTIME_LEVEL = 40;
 
 /** The lines written while one request was served. */
 export class RequestLines {
-  /** The request's id, once the gateway has its record. */
-  id: string | null = null;
+  /** The request's record, once the gateway has it (its id is read at each line: set after). */
+  request: { readonly id: string } | null = null;
   readonly lines: CapturedLine[] = [];
   bytes = 0;
   /** Lines past the caps, counted and not kept. */
@@ -108,7 +108,7 @@ export function inRequestScope<A extends unknown[], R>(fn: (...args: A) => R, ..
 export function bindRequestLines(request: { readonly id: string }): void {
   const lines = scope?.getStore();
   if (lines === undefined) return;
-  lines.id = request.id;
+  lines.request = request;
   byRequest.set(request, lines);
 }
 
@@ -142,7 +142,7 @@ export function observeLogLine(level: number, args: readonly unknown[], plugin: 
     // A pooled connection's callbacks keep the context of the request that opened it: a line
     // naming another request (the gateway's carry request_id) is not this one's.
     const named = line.fields.request_id;
-    if (inRequest && named !== undefined && lines!.id !== null && named !== lines!.id) {
+    if (inRequest && named !== undefined && lines!.request !== null && named !== lines!.request.id) {
       inRequest = false;
       if (level < RUNTIME_LEVEL) return;
     }

@@ -181,6 +181,61 @@ test('a line outside any request at warn or above is exported as a runtime recor
   }
 });
 
+test("the gateway's own line about a request (a plugin that failed) is one of its records, at ERR, with its trace", async () => {
+  const collector = await startCollector();
+  const traces = await startCollector({ traces: true });
+  const thrower = definePlugin({
+    name: 'thrower',
+    version: '1.0.0',
+    priority: 900,
+    schema: { type: 'object', properties: {}, additionalProperties: false },
+    create: () => ({
+      async access() {
+        await sleep(1);
+        throw new Error('boom');
+      },
+    }),
+  });
+  const gw = await startGateway({
+    plugins: [thrower],
+    config: {
+      _format_version: '3.0',
+      services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
+      plugins: [
+        { name: 'thrower' },
+        {
+          name: 'opentelemetry',
+          config: {
+            logs_endpoint: collector.endpoint,
+            traces_endpoint: traces.endpoint,
+            queue: { max_coalescing_delay: 0.01 },
+          },
+        },
+      ],
+    },
+  });
+  const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+  try {
+    const res = await fetch(`${gw.url}/r`, { headers: { traceparent: `00-${trace}-00f067aa0ba902b7-01` } });
+    assert.equal(res.status, 500);
+    const id = res.headers.get('x-request-id');
+    await res.text();
+    await until('the record', () => collector.records.some((r) => r.attributes['request.id'] === id), 10_000);
+    const failed = collector.records.filter((r) => r.attributes['request.id'] === id);
+    assert.deepEqual(
+      failed.map((r) => [r.body, r.severityNumber, r.severityText, r.attributes.plugin, r.attributes.phase]),
+      [['plugin failed', 17, 'ERR', 'thrower', 'access']],
+    );
+    assert.match(String(failed[0]!.attributes.err), /boom/);
+    assert.equal(failed[0]!.attributes['plugin.name'], undefined, "the gateway's line, not a plugin logger's");
+    assert.equal(failed[0]!.traceId, trace, 'kept with the request (a runtime line would carry no trace)');
+  } finally {
+    await gw.close();
+    await collector.close();
+    await traces.close();
+  }
+});
+
 test('a request logs at most 1000 lines and 64 KiB of text; the rest are counted in one record', async () => {
   const collector = await startCollector();
   const gw = await startGateway({
