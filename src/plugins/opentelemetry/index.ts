@@ -241,9 +241,12 @@ class OpenTelemetry implements PluginHandlers {
   }
 
   async close(): Promise<void> {
+    // Log capture stops at once (the release is synchronous): a line written while the queues
+    // flush goes to the next config's instance, not to this one's closing queue.
+    const logs = this.logs?.close();
     await this.queue?.close();
     await this.exporter?.close();
-    await this.logs?.close();
+    await logs;
   }
 }
 

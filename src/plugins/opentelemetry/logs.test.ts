@@ -181,6 +181,45 @@ test('a line outside any request at warn or above is exported as a runtime recor
   }
 });
 
+test("after a reload the new config's collector gets the runtime lines; without logs_endpoint none is captured", async () => {
+  const first = await startCollector();
+  const second = await startCollector();
+  const config = (otel: Record<string, unknown> | null) => ({
+    _format_version: '3.0',
+    services: [{ name: 'echo', url: 'echo://', routes: [{ name: 'r', paths: ['/r'] }] }],
+    plugins: [
+      { name: 'chatty' },
+      ...(otel === null ? [] : [{ name: 'opentelemetry', config: { queue: { max_coalescing_delay: 0.01 }, ...otel } }]),
+    ],
+  });
+  const gw = await startGateway({ plugins: [chatty], config: config({ logs_endpoint: first.endpoint }) });
+  try {
+    chattyLog!.warn('runtime: before the reload');
+    await until('the first line', () => first.records.some((r) => r.body === 'runtime: before the reload'), 10_000);
+    assert.equal((await gw.reload(config({ logs_endpoint: second.endpoint }))).ok, true);
+    chattyLog!.warn('runtime: after the reload');
+    await until('the second line', () => second.records.some((r) => r.body === 'runtime: after the reload'), 10_000);
+    assert.deepEqual(
+      first.records.map((r) => r.body),
+      ['runtime: before the reload'],
+    );
+    assert.equal((await gw.reload(config(null))).ok, true);
+    chattyLog!.warn('runtime: nobody exports this');
+    // The last export the second collector will get: a request on a fresh config with logs again.
+    assert.equal((await gw.reload(config({ logs_endpoint: second.endpoint }))).ok, true);
+    chattyLog!.warn('runtime: exported again');
+    await until('the last line', () => second.records.some((r) => r.body === 'runtime: exported again'), 10_000);
+    assert.deepEqual(
+      second.records.map((r) => r.body),
+      ['runtime: after the reload', 'runtime: exported again'],
+    );
+  } finally {
+    await gw.close();
+    await first.close();
+    await second.close();
+  }
+});
+
 test("the gateway's own line about a request (a plugin that failed) is one of its records, at ERR, with its trace", async () => {
   const collector = await startCollector();
   const traces = await startCollector({ traces: true });
