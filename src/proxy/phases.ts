@@ -9,6 +9,7 @@
 // code of a ProxyError the plugin threw, PLUGIN_TIMEOUT for a deadline, PLUGIN_FAILED otherwise.
 import { performance } from 'node:perf_hooks';
 import { ProxyError, type ProxyErrorCode } from '../errors.ts';
+import { inRequestLines, logCaptureActive, outsideRequestScope } from '../lib/log/capture.ts';
 import type { LogEntry } from '../pipeline/plugin.ts';
 import type { ResponseContext } from '../pipeline/response.ts';
 import type { PipelineSlot, PluginInstance } from '../pipeline/runtime.ts';
@@ -49,6 +50,10 @@ export function runPhase(
   arg: ResponseContext | LogEntry | null,
   from = 0,
 ): PhaseResult {
+  // The response and log phases run from callbacks of connections a request may share with
+  // earlier ones (a pooled upstream connection keeps the async context of the request that
+  // opened it): while OTLP log export captures, the handlers run in this request's own.
+  if (logCaptureActive() && outsideRequestScope(rc)) return inRequestLines(rc, runPhase, rc, phase, arg, from);
   // Only the log phase runs without a route: the global plugins'.
   const slots = rc.pipeline.slots;
   for (let i = from; i < slots.length; i++) {

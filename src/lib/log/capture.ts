@@ -12,6 +12,10 @@
  *   `notice` by default; Tollgate's `info` lines outside a request are start-up and reload notes)
  *   goes to the registered runtime sinks, one per target.
  *
+ * A pooled connection's callbacks keep the async context of the request that opened it, so the
+ * gateway runs each phase of a request in that request's own scope (`inRequestLines`), and a line
+ * naming another request's `request_id` is not kept with the scope's.
+ *
  * Nothing here costs a request or a line while nothing captures: the request scope (an
  * AsyncLocalStorage) is entered only while a capture is registered, and disabled with the last.
  */
@@ -110,6 +114,20 @@ export function bindRequestLines(request: { readonly id: string }): void {
   if (lines === undefined) return;
   lines.request = request;
   byRequest.set(request, lines);
+}
+
+/** True when the running code is not in `request`'s own scope, though it has one (a pooled connection's callback). */
+export function outsideRequestScope(request: object): boolean {
+  if (scope === null) return false;
+  const lines = byRequest.get(request);
+  return lines !== undefined && scope.getStore() !== lines;
+}
+
+/** Runs `fn(...args)` in `request`'s own scope (the gateway's phases, from shared connections' callbacks). */
+export function inRequestLines<A extends unknown[], R>(request: object, fn: (...args: A) => R, ...args: A): R {
+  const lines = byRequest.get(request);
+  if (scope === null || lines === undefined) return fn(...args);
+  return scope.run(lines, fn, ...args);
 }
 
 /**

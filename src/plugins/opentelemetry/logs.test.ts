@@ -220,6 +220,58 @@ test("after a reload the new config's collector gets the runtime lines; without 
   }
 });
 
+test("a plugin's response-phase line on a kept-alive upstream connection is its own request's, not the connection opener's", async () => {
+  const collector = await startCollector();
+  const upstream = createServer((_req, res) => res.end('ok'));
+  await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
+  const responder = definePlugin({
+    name: 'responder',
+    version: '1.0.0',
+    priority: 900,
+    schema: { type: 'object', properties: {}, additionalProperties: false },
+    create: (_config, context) => ({
+      response(req) {
+        context.log.info('responder: the answer is in', { for: req.id });
+      },
+    }),
+  });
+  const gw = await startGateway({
+    plugins: [responder],
+    config: {
+      _format_version: '3.0',
+      services: [
+        {
+          name: 'up',
+          url: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+          routes: [{ name: 'r', paths: ['/r'] }],
+        },
+      ],
+      plugins: [
+        { name: 'responder' },
+        { name: 'opentelemetry', config: { logs_endpoint: collector.endpoint, queue: { max_coalescing_delay: 0.01 } } },
+      ],
+    },
+  });
+  try {
+    const ids: (string | null)[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`${gw.url}/r`);
+      await res.text();
+      ids.push(res.headers.get('x-request-id'));
+    }
+    const answers = () => collector.records.filter((r) => r.body === 'responder: the answer is in');
+    await until('the three lines', () => answers().length === 3, 10_000);
+    assert.deepEqual(
+      answers().map((r) => [r.attributes['request.id'], r.attributes.for]),
+      ids.map((id) => [id, id]),
+    );
+  } finally {
+    await gw.close();
+    await collector.close();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  }
+});
+
 test("the gateway's own line about a request (a plugin that failed) is one of its records, at ERR, with its trace", async () => {
   const collector = await startCollector();
   const traces = await startCollector({ traces: true });
