@@ -190,11 +190,16 @@ test("an opentelemetry instance with logs_endpoint alone loads, as Kong's; one w
   };
   const logsOnly = await validate('{ logs_endpoint: "http://collector:4318/v1/logs" }');
   assert.equal(logsOnly.code, 0, logsOnly.out);
+  // Kong's documented metrics example sets metrics.endpoint alone.
+  const metricsOnly = await validate(
+    '{ metrics: { endpoint: "http://collector:4318/v1/metrics", push_interval: 10 } }',
+  );
+  assert.equal(metricsOnly.code, 0, metricsOnly.out);
   const neither = await validate('{ headers: { x-api-key: k } }');
   assert.equal(neither.code, 1, neither.out);
   assert.match(
     neither.out,
-    /plugins\[0\]\.config\.traces_endpoint {2}plugin 'opentelemetry': at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint'/,
+    /plugins\[0\]\.config\.traces_endpoint {2}plugin 'opentelemetry': at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint', 'metrics.endpoint'/,
   );
 });
 

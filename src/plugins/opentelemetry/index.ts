@@ -8,6 +8,8 @@
  * `traces_endpoint` as OTLP/HTTP protobuf, after the response, never delaying it.
  * An unsampled request costs the header lookups and two span ids: no span object is built.
  * With `logs_endpoint` (Kong OSS 3.8), the gateway's log lines go to the collector too (logs.ts).
+ * With `metrics.endpoint` (Kong Gateway 3.13), `log` also counts every request into the metrics
+ * pushed to it every `push_interval` seconds (metrics-export.ts).
  * The OTLP encoder (@opentelemetry/otlp-transformer) is loaded on the first export.
  */
 import { hostname } from 'node:os';
@@ -18,9 +20,10 @@ import type {
   GatewayResponse,
   LogEntry,
   PluginConfigIssue,
+  PluginContext,
   PluginHandlers,
 } from '../../index.ts';
-import { configuredRequestHeaders, definePlugin, PluginConfigError, VERSION } from '../../index.ts';
+import { configuredRequestHeaders, definePlugin, nodeId, PluginConfigError, VERSION } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
 import {
@@ -35,6 +38,7 @@ import {
 } from '../../lib/tracing/index.ts';
 import { envResourceAttributes } from './env-resource.ts';
 import { type LogTrace, OtlpLogs } from './logs.ts';
+import { type MetricsConfig, MetricsExport } from './metrics-export.ts';
 import { type OtlpSpan, type Resource, requestSpans, type Scope } from './spans.ts';
 
 export interface OpenTelemetryConfig {
@@ -53,6 +57,7 @@ export interface OpenTelemetryConfig {
   header_type: string;
   sampling_rate: number | null;
   propagation: PropagationRecord;
+  metrics: MetricsConfig | null;
 }
 
 /** A Kong template expression in a value (Kong's own test for one: `%$%(.*%)`). */
@@ -76,6 +81,8 @@ class OpenTelemetry implements PluginHandlers {
   /** Null for a logs-only instance, which neither reads nor writes trace context (Kong's handler). */
   private readonly exporter: HttpExporter | null;
   private readonly logs: OtlpLogs | null;
+  /** Kong Gateway 3.13's `metrics` export, when `metrics.endpoint` is set (metrics-export.ts). */
+  private readonly metrics: MetricsExport | null = null;
   private readonly queueConfig: QueueConfig;
   private readonly resource: Resource;
   private readonly scope: Scope = { name: 'tollgate', version: VERSION };
@@ -89,14 +96,17 @@ class OpenTelemetry implements PluginHandlers {
   constructor(
     config: OpenTelemetryConfig,
     private readonly warn: (msg: string, field?: string) => void,
+    context: PluginContext,
   ) {
     const endpoint = config.traces_endpoint ?? config.endpoint ?? null;
     const logsEndpoint = config.logs_endpoint ?? null;
-    // Kong's entity check: at_least_one_of traces_endpoint, logs_endpoint.
-    if (endpoint === null && logsEndpoint === null) {
+    const metrics = config.metrics?.endpoint != null ? config.metrics : null;
+    // Kong's entity check: at_least_one_of traces_endpoint, logs_endpoint; Kong Gateway 3.13 also
+    // takes an instance that only pushes metrics (its documented metrics example sets nothing else).
+    if (endpoint === null && logsEndpoint === null && metrics === null) {
       throw new PluginConfigError(
         'traces_endpoint',
-        "at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint'",
+        "at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint', 'metrics.endpoint'",
       );
     }
     // Kong's schema deprecations, with its messages: the `endpoint` shorthand whenever it is set,
@@ -172,6 +182,29 @@ class OpenTelemetry implements PluginHandlers {
       logsEndpoint === null
         ? null
         : new OtlpLogs(exporter(logsEndpoint), this.queueConfig, this.resource, this.scope, (msg) => warn(msg));
+    if (metrics !== null) {
+      // The traces' resource, with the node id as service.instance.id unless the operator set one:
+      // each gateway's cumulative series stay apart (process.pid parts the workers of one node).
+      const own =
+        config.resource_attributes?.['service.instance.id'] ??
+        ('attributes' in env ? env.attributes['service.instance.id'] : undefined);
+      const resource = {
+        attributes: { ...this.resource.attributes, 'service.instance.id': own ?? nodeId(), 'process.pid': process.pid },
+      };
+      const target = {
+        headers,
+        connectTimeout: config.connect_timeout,
+        sendTimeout: config.send_timeout,
+        readTimeout: config.read_timeout,
+      };
+      this.metrics = new MetricsExport(
+        { ...metrics, endpoint: metrics.endpoint! },
+        target,
+        resource,
+        this.scope,
+        context,
+      );
+    }
     this.traceHeader = config.http_response_header_for_traceid?.toLowerCase() ?? null;
     if (this.exporter === null) return;
     this.access = this.traceRequest;
@@ -195,7 +228,8 @@ class OpenTelemetry implements PluginHandlers {
   }
 
   log(req: GatewayRequest, entry: LogEntry): void {
-    if (this.exporter === null) return this.logs!.log(req, undefined);
+    this.metrics?.record(req, entry);
+    if (this.exporter === null) return this.logs?.log(req, undefined);
     const sampled = this.traceSpans(req, entry);
     if (this.logs !== null) this.logs.log(req, this.logTrace(req, sampled));
   }
@@ -237,6 +271,7 @@ class OpenTelemetry implements PluginHandlers {
       out.push(queueHealth('otlp_traces', this.exporter.label, this.queue as LogQueue<unknown> | null));
     }
     if (this.logs !== null) out.push(this.logs.health());
+    if (this.metrics !== null) out.push(this.metrics.health());
     return out;
   }
 
@@ -246,6 +281,7 @@ class OpenTelemetry implements PluginHandlers {
     const logs = this.logs?.close();
     await this.queue?.close();
     await this.exporter?.close();
+    await this.metrics?.close();
     await logs;
   }
 }
@@ -264,11 +300,8 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
       severity: 'error',
     });
   }
-  // Kong exports metrics and access logs only to an endpoint: without one (its default) the
-  // switches and push_interval do nothing there either.
-  if (member(config.metrics, 'endpoint') != null) {
-    issues.push({ at: ['metrics', 'endpoint'], message: METRICS_REFUSED, severity: 'error' });
-  }
+  // Kong exports access logs only to an endpoint: without one (its default) the switches do
+  // nothing there either.
   if (member(config.access_logs, 'endpoint') != null) {
     issues.push({
       at: ['access_logs', 'endpoint'],
@@ -291,8 +324,6 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
   return issues;
 }
 
-const METRICS_REFUSED =
-  "metrics.endpoint: OTLP metrics export (Kong Gateway 3.13) is not implemented: the collector would get no metrics from Tollgate: scrape the gateway's metrics from the prometheus plugin's /metrics (an OpenTelemetry Collector's prometheus receiver turns them into OTLP), and leave metrics.endpoint unset";
 const accessLogsRefused = (field: string, version: string) =>
   `${field}: OTLP access log export (Kong Gateway ${version}) is not implemented: the collector would get no access logs from Tollgate: send each request's entry with the http-log plugin, or collect the gateway's JSON access log (docs/operations.md), and leave ${field} unset`;
 const LUA_REFUSED =
@@ -314,6 +345,6 @@ export default definePlugin<OpenTelemetryConfig>({
   configIssues,
   create(config, context) {
     // context.warn locates a warning given while created at its field, and only logs afterwards.
-    return new OpenTelemetry(config, context.warn);
+    return new OpenTelemetry(config, context.warn, context);
   },
 });

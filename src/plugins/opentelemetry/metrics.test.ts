@@ -307,3 +307,23 @@ test('past its series cap an aggregate counts the series it holds and turns new 
   );
   assert.equal(agg.droppedSeries, 2);
 });
+
+test("an instance with metrics.endpoint alone (Kong's metrics example) pushes them and traces nothing", async () => {
+  const collector = await startCollector();
+  const gw = await startGateway({
+    config: config({ ...METRICS, endpoint: collector.endpoint }, { traces_endpoint: null, sampling_rate: null }),
+  }).catch(async (err: unknown) => {
+    await collector.close();
+    throw err;
+  });
+  try {
+    const res = await fetch(`${gw.url}/r`);
+    assert.equal(res.status, 200);
+    const echoed = (await res.json()) as { headers: Record<string, string> };
+    assert.equal(echoed.headers.traceparent, undefined, 'no trace context reaches the upstream');
+    await until('a push with the request', () => countOf(collector.latest(), { 'kong.route.name': 'r' }) === 1, 10_000);
+  } finally {
+    await gw.close();
+    await collector.close();
+  }
+});
