@@ -50,26 +50,27 @@ export function fields(buf: Buffer): Map<number, Field[]> {
 const str = (f: Field | undefined): string => f?.bytes?.toString('utf8') ?? '';
 const hex = (f: Field | undefined): string => f?.bytes?.toString('hex') ?? '';
 
-export type AttrValue = string | number | boolean | null;
+export type AttrValue = string | number | boolean | null | AttrValue[];
 
 export function attributes(list: Field[] | undefined): Record<string, AttrValue> {
   const out: Record<string, AttrValue> = {};
   for (const kv of list ?? []) {
     const m = fields(kv.bytes!);
-    const key = str(m.get(1)?.[0]);
-    const any = m.get(2)?.[0]?.bytes;
-    if (any === undefined) {
-      out[key] = null;
-      continue;
-    }
-    const v = fields(any);
-    if (v.has(1)) out[key] = str(v.get(1)![0]);
-    else if (v.has(2)) out[key] = v.get(2)![0]!.num === 1n;
-    else if (v.has(3)) out[key] = Number(BigInt.asIntN(64, v.get(3)![0]!.num!));
-    else if (v.has(4)) out[key] = v.get(4)![0]!.bytes!.readDoubleLE(0);
-    else out[key] = null;
+    out[str(m.get(1)?.[0])] = anyValue(m.get(2)?.[0]?.bytes);
   }
   return out;
+}
+
+/** An AnyValue: string, bool, int (an integer number), double (a fractional one), array. */
+function anyValue(any: Buffer | undefined): AttrValue {
+  if (any === undefined) return null;
+  const v = fields(any);
+  if (v.has(1)) return str(v.get(1)![0]);
+  if (v.has(2)) return v.get(2)![0]!.num === 1n;
+  if (v.has(3)) return Number(BigInt.asIntN(64, v.get(3)![0]!.num!));
+  if (v.has(4)) return v.get(4)![0]!.bytes!.readDoubleLE(0);
+  if (v.has(5)) return (fields(v.get(5)![0]!.bytes!).get(1) ?? []).map((f) => anyValue(f.bytes));
+  return null;
 }
 
 export interface DecodedSpan {

@@ -10,6 +10,8 @@
  * With `logs_endpoint` (Kong OSS 3.8), the gateway's log lines go to the collector too (logs.ts).
  * With `metrics.endpoint` (Kong Gateway 3.13), `log` also counts every request into the metrics
  * pushed to it every `push_interval` seconds (metrics-export.ts).
+ * With `access_logs.endpoint` (Kong Gateway 3.14), `log` sends one OTLP LogRecord per request
+ * (access-logs.ts).
  * The OTLP encoder (@opentelemetry/otlp-transformer) is loaded on the first export.
  */
 import { hostname } from 'node:os';
@@ -36,6 +38,7 @@ import {
   sampledByTraceId,
   traceId128,
 } from '../../lib/tracing/index.ts';
+import { OtlpAccessLogs } from './access-logs.ts';
 import { envResourceAttributes } from './env-resource.ts';
 import { type LogTrace, OtlpLogs } from './logs.ts';
 import { type MetricsConfig, MetricsExport } from './metrics-export.ts';
@@ -58,6 +61,10 @@ export interface OpenTelemetryConfig {
   sampling_rate: number | null;
   propagation: PropagationRecord;
   metrics: MetricsConfig | null;
+  /** Kong Gateway 3.14's access log export (`custom_attributes_by_lua` loads only empty). */
+  access_logs: { endpoint: string | null } | null;
+  /** Kong Gateway 3.13's name of `access_logs.endpoint`, deprecated in 3.14. */
+  access_logs_endpoint: string | null;
 }
 
 /** A Kong template expression in a value (Kong's own test for one: `%$%(.*%)`). */
@@ -81,6 +88,8 @@ class OpenTelemetry implements PluginHandlers {
   /** Null for a logs-only instance, which neither reads nor writes trace context (Kong's handler). */
   private readonly exporter: HttpExporter | null;
   private readonly logs: OtlpLogs | null;
+  /** Kong Gateway 3.14's access logs, when `access_logs.endpoint` is set (access-logs.ts). */
+  private readonly accessLogs: OtlpAccessLogs | null;
   /** Kong Gateway 3.13's `metrics` export, when `metrics.endpoint` is set (metrics-export.ts). */
   private readonly metrics: MetricsExport | null = null;
   private readonly queueConfig: QueueConfig;
@@ -101,18 +110,26 @@ class OpenTelemetry implements PluginHandlers {
     const endpoint = config.traces_endpoint ?? config.endpoint ?? null;
     const logsEndpoint = config.logs_endpoint ?? null;
     const metrics = config.metrics?.endpoint != null ? config.metrics : null;
+    const accessLogsEndpoint = config.access_logs?.endpoint ?? config.access_logs_endpoint ?? null;
     // Kong's entity check: at_least_one_of traces_endpoint, logs_endpoint; Kong Gateway 3.13 also
-    // takes an instance that only pushes metrics (its documented metrics example sets nothing else).
-    if (endpoint === null && logsEndpoint === null && metrics === null) {
+    // takes an instance that only pushes metrics (its documented metrics example sets nothing else)
+    // and 3.14 one that only sends access logs (its transactional-logs example).
+    if (endpoint === null && logsEndpoint === null && metrics === null && accessLogsEndpoint === null) {
       throw new PluginConfigError(
         'traces_endpoint',
-        "at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint', 'metrics.endpoint'",
+        "at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint', 'metrics.endpoint', 'access_logs.endpoint'",
       );
     }
     // Kong's schema deprecations, with its messages: the `endpoint` shorthand whenever it is set,
     // `header_type` when it is not its old default.
     if (config.endpoint != null) {
       warn('OpenTelemetry: config.endpoint is deprecated, please use config.traces_endpoint instead', 'endpoint');
+    }
+    if (config.access_logs_endpoint != null) {
+      warn(
+        'opentelemetry: config.access_logs_endpoint is deprecated, please use config.access_logs.endpoint instead',
+        'access_logs_endpoint',
+      );
     }
     if (config.header_type != null && config.header_type !== 'preserve') {
       warn(
@@ -182,6 +199,13 @@ class OpenTelemetry implements PluginHandlers {
       logsEndpoint === null
         ? null
         : new OtlpLogs(exporter(logsEndpoint), this.queueConfig, this.resource, this.scope, (msg) => warn(msg));
+    // Its own queue, with the traces queue's settings as Kong's logs queue (`<name>:access_logs`).
+    this.accessLogs =
+      accessLogsEndpoint === null
+        ? null
+        : new OtlpAccessLogs(exporter(accessLogsEndpoint), this.queueConfig, this.resource, this.scope, (msg) =>
+            warn(msg),
+          );
     if (metrics !== null) {
       // The traces' resource, with the node id as service.instance.id unless the operator set one:
       // each gateway's cumulative series stay apart (process.pid parts the workers of one node).
@@ -229,9 +253,16 @@ class OpenTelemetry implements PluginHandlers {
 
   log(req: GatewayRequest, entry: LogEntry): void {
     this.metrics?.record(req, entry);
-    if (this.exporter === null) return this.logs?.log(req, undefined);
+    if (this.exporter === null) {
+      this.logs?.log(req, undefined);
+      this.accessLogs?.log(req, entry, undefined);
+      return;
+    }
     const sampled = this.traceSpans(req, entry);
-    if (this.logs !== null) this.logs.log(req, this.logTrace(req, sampled));
+    if (this.logs === null && this.accessLogs === null) return;
+    const trace = this.logTrace(req, sampled);
+    this.logs?.log(req, trace);
+    this.accessLogs?.log(req, entry, trace);
   }
 
   /** A sampled request's spans to the queue; its trace, or null when it is not sampled. */
@@ -271,6 +302,7 @@ class OpenTelemetry implements PluginHandlers {
       out.push(queueHealth('otlp_traces', this.exporter.label, this.queue as LogQueue<unknown> | null));
     }
     if (this.logs !== null) out.push(this.logs.health());
+    if (this.accessLogs !== null) out.push(this.accessLogs.health());
     if (this.metrics !== null) out.push(this.metrics.health());
     return out;
   }
@@ -282,6 +314,7 @@ class OpenTelemetry implements PluginHandlers {
     await this.queue?.close();
     await this.exporter?.close();
     await this.metrics?.close();
+    await this.accessLogs?.close();
     await logs;
   }
 }
@@ -300,23 +333,6 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
       severity: 'error',
     });
   }
-  // Kong exports access logs only to an endpoint: without one (its default) the switches do
-  // nothing there either.
-  if (member(config.access_logs, 'endpoint') != null) {
-    issues.push({
-      at: ['access_logs', 'endpoint'],
-      message: accessLogsRefused('access_logs.endpoint', '3.14'),
-      severity: 'error',
-    });
-  }
-  // Kong Gateway 3.13's name of the same field, which 3.14 deprecated for access_logs.endpoint.
-  if (config.access_logs_endpoint != null) {
-    issues.push({
-      at: ['access_logs_endpoint'],
-      message: accessLogsRefused('access_logs_endpoint', '3.13'),
-      severity: 'error',
-    });
-  }
   const lua = member(config.access_logs, 'custom_attributes_by_lua');
   if (lua !== null && typeof lua === 'object' && Object.keys(lua).length > 0) {
     issues.push({ at: ['access_logs', 'custom_attributes_by_lua'], message: LUA_REFUSED, severity: 'error' });
@@ -324,8 +340,6 @@ function configIssues(config: Readonly<Record<string, unknown>>): PluginConfigIs
   return issues;
 }
 
-const accessLogsRefused = (field: string, version: string) =>
-  `${field}: OTLP access log export (Kong Gateway ${version}) is not implemented: the collector would get no access logs from Tollgate: send each request's entry with the http-log plugin, or collect the gateway's JSON access log (docs/operations.md), and leave ${field} unset`;
 const LUA_REFUSED =
   "access_logs.custom_attributes_by_lua runs Lua code, which Tollgate cannot run: remove it (http-log's custom_fields adds $(headers.NAME)-style fields to each request's entry: docs/logging.md)";
 

@@ -20,7 +20,7 @@ import {
 import type { HttpExporter } from '../../lib/tracing/index.ts';
 import type { Resource, Scope } from './spans.ts';
 
-type Attributes = Record<string, string | number | boolean>;
+export type Attributes = Record<string, string | number | boolean | readonly (string | number | boolean)[]>;
 
 /** The trace context a request's records carry: Kong's tracing_context ids of the request. */
 export interface LogTrace {
@@ -46,7 +46,7 @@ const SEVERITY: Readonly<Record<number, readonly [number, string]>> = {
 };
 
 /** [seconds, nanoseconds] from milliseconds since the epoch. */
-function hrTime(ms: number): [number, number] {
+export function hrTime(ms: number): [number, number] {
   const s = Math.floor(ms / 1000);
   return [s, Math.min(999_999_999, Math.round((ms - s * 1000) * 1e6))];
 }
@@ -78,7 +78,8 @@ export class OtlpLogRecord {
 type Serializer = { serializeRequest(records: unknown[]): Uint8Array | undefined };
 let encoder: Promise<Serializer> | null = null;
 
-function logsEncoder(): Promise<Serializer> {
+/** The OTLP logs encoder, imported once, on the first export of any logs or access-logs queue. */
+export function logsEncoder(): Promise<Serializer> {
   encoder ??= import('@opentelemetry/otlp-transformer').then((m) => m.ProtobufLogsSerializer as unknown as Serializer);
   return encoder;
 }

@@ -358,7 +358,7 @@ test("Kong 3.13's metrics and 3.14's access_logs at the defaults decK dumps (no 
   assert.doesNotMatch(v.out, /warning/, v.out);
 });
 
-test('an access_logs endpoint is refused at its line with the way out, and so is custom_attributes_by_lua', async () => {
+test("an access_logs endpoint loads; custom_attributes_by_lua is refused at its line; 3.13's access_logs_endpoint loads with Kong's deprecation warning", async () => {
   const v = await validateEntities(
     `plugins:
   - name: opentelemetry
@@ -370,23 +370,25 @@ test('an access_logs endpoint is refused at its line with the way out, and so is
 `,
   );
   assert.equal(v.code, 1, v.out);
-  for (const line of [
-    /:7:19 {2}plugins\[0\]\.config\.access_logs\.endpoint {2}access_logs\.endpoint: OTLP access log export \(Kong Gateway 3\.14\) is not implemented: .*send each request's entry with the http-log plugin, or collect the gateway's JSON access log .*, and leave access_logs\.endpoint unset\n/,
+  assert.match(
+    v.out,
     /:8:35 {2}plugins\[0\]\.config\.access_logs\.custom_attributes_by_lua {2}access_logs\.custom_attributes_by_lua runs Lua code, which Tollgate cannot run: remove it .*\n/,
-  ])
-    assert.match(v.out, line);
-  assert.match(v.out, /invalid \(2 errors\)/);
+  );
+  assert.match(v.out, /invalid \(1 error\)/);
+  assert.doesNotMatch(v.out, /access_logs\.endpoint/);
 
-  // Kong Gateway 3.13 named it access_logs_endpoint: null (its default) loads, a URL is refused.
+  // Kong Gateway 3.13 named it access_logs_endpoint, which 3.14 deprecated: it loads, with Kong's warning at it.
   const old = (value: string) =>
     validateEntities(
       `plugins:\n  - name: opentelemetry\n    config:\n      traces_endpoint: "http://127.0.0.1:4318/v1/traces"\n      access_logs_endpoint: ${value}\n`,
     );
-  assert.equal((await old('null')).code, 0);
+  const unset = await old('null');
+  assert.equal(unset.code, 0, unset.out);
+  assert.doesNotMatch(unset.out, /deprecated/);
   const set = await old('"http://127.0.0.1:4318/v1/logs"');
-  assert.equal(set.code, 1, set.out);
+  assert.equal(set.code, 0, set.out);
   assert.match(
     set.out,
-    /:6:29 {2}plugins\[0\]\.config\.access_logs_endpoint {2}access_logs_endpoint: OTLP access log export \(Kong Gateway 3\.13\) is not implemented: .*, and leave access_logs_endpoint unset\n/,
+    /plugins\[0\]\.config\.access_logs_endpoint {2}warning: plugin 'opentelemetry': opentelemetry: config\.access_logs_endpoint is deprecated, please use config\.access_logs\.endpoint instead/,
   );
 });
