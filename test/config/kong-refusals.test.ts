@@ -195,11 +195,14 @@ test("an opentelemetry instance with logs_endpoint alone loads, as Kong's; one w
     '{ metrics: { endpoint: "http://collector:4318/v1/metrics", push_interval: 10 } }',
   );
   assert.equal(metricsOnly.code, 0, metricsOnly.out);
+  // And its transactional-logs example, access_logs.endpoint alone.
+  const accessLogsOnly = await validate('{ access_logs: { endpoint: "http://collector:4318/v1/logs" } }');
+  assert.equal(accessLogsOnly.code, 0, accessLogsOnly.out);
   const neither = await validate('{ headers: { x-api-key: k } }');
   assert.equal(neither.code, 1, neither.out);
   assert.match(
     neither.out,
-    /plugins\[0\]\.config\.traces_endpoint {2}plugin 'opentelemetry': at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint', 'metrics.endpoint'/,
+    /plugins\[0\]\.config\.traces_endpoint {2}plugin 'opentelemetry': at least one of these fields must be non-empty: 'traces_endpoint', 'logs_endpoint', 'metrics\.endpoint', 'access_logs\.endpoint'/,
   );
 });
 
