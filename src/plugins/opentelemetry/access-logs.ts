@@ -116,7 +116,7 @@ export function accessLogAttributes(req: GatewayRequest, e: Readonly<KongLogEntr
   a['kong.request.id'] = e.request.id;
   a['kong.request.started_at'] = e.started_at;
   // Kong's docs: `upstream` when the upstream service answered, `kong` otherwise.
-  a['kong.response.source'] = e.source === 'upstream' || e.source === 'service' ? 'upstream' : 'kong';
+  a['kong.response.source'] = e.source === 'upstream' ? 'upstream' : 'kong';
   a['kong.workspace.id'] = DEFAULT_WORKSPACE.id;
   a['kong.workspace.name'] = DEFAULT_WORKSPACE.name;
   a['kong.latency.total'] = e.latencies.request;
