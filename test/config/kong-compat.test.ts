@@ -121,7 +121,7 @@ test("the configuration examples of Kong's plugin documentation load, but for th
   const c = await loadConfigFile(fileURLToPath(new URL('./fixtures/kong-docs-plugin-examples.yaml', import.meta.url)), {
     env: {},
   });
-  assert.equal(c.plugins.length, 72);
+  assert.equal(c.plugins.length, 74);
   // Kong's documented propagation examples name every format Kong has, the vendors' included.
   const route = c.routes.find((r) => r.name === 'opentelemetry--multiple-injection');
   const otel = c.plugins.find((p) => route !== undefined && p.route === route.id);
