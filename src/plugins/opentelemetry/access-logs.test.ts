@@ -5,6 +5,7 @@ import { createServer, type IncomingHttpHeaders, type Server, type ServerRespons
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { type DecodedLogRecord, decodeLogsExport } from '../../../test/support/otlp.ts';
+import { assertStuckAndDeadCollectors } from '../../../test/support/otlp-health.ts';
 import { until } from '../../../test/support/wait.ts';
 import { startGateway } from '../../testing/index.ts';
 
@@ -257,31 +258,15 @@ test('a collector that never answers, or a dead one, holds no request; /status s
     connect_timeout: 60_000,
   });
   try {
-    for (let i = 0; i < 5; i++) {
-      assert.equal((await fetch(`${gw.url}/orders`)).status, 201);
-      assert.equal((await fetch(`${dead.url}/orders`)).status, 201);
-    }
-    await until('an export reached the stuck collector', () => stuck.headers.length > 0, 10_000);
-    assert.equal((await fetch(`${gw.url}/orders`)).status, 201, 'answered while an export hangs');
-    const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as {
-      dependencies: { kind: string; target: string; queue_depth: number }[];
-    };
-    const access = status.dependencies.filter((d) => d.kind === 'otlp_access_logs');
-    assert.deepEqual(
-      access.map((d) => d.target),
-      [stuck.endpoint],
-    );
-    assert.ok(access[0]!.queue_depth > 0, JSON.stringify(access));
-    await until(
-      'the dead collector in /status',
-      async () => {
-        const s = (await (await fetch(`${dead.adminUrl}/status`)).json()) as {
-          dependencies: { kind: string; healthy: boolean; failures: number }[];
-        };
-        return s.dependencies.some((d) => d.kind === 'otlp_access_logs' && !d.healthy && d.failures > 0);
-      },
-      10_000,
-    );
+    await assertStuckAndDeadCollectors({
+      stuck: gw,
+      dead,
+      stuckEndpoint: stuck.endpoint,
+      stuckReached: () => stuck.headers.length > 0,
+      kind: 'otlp_access_logs',
+      path: '/orders',
+      status: 201,
+    });
   } finally {
     await gw.close();
     await dead.close();

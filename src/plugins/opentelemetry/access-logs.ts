@@ -19,7 +19,7 @@ import {
   serializeKong,
 } from '../../lib/log/index.ts';
 import type { HttpExporter } from '../../lib/tracing/index.ts';
-import { type Attributes, hrTime, type LogTrace, logsEncoder } from './logs.ts';
+import { type Attributes, hrTime, type LogTrace, sendLogRecords } from './logs.ts';
 import type { Resource, Scope } from './spans.ts';
 
 /** Header attributes a record carries, per direction (request, response): the first ones, in order. */
@@ -76,10 +76,8 @@ export class OtlpAccessLogs {
     );
   }
 
-  private async send(batch: AccessLogRecord[]): Promise<void> {
-    const body = (await logsEncoder()).serializeRequest(batch);
-    if (body === undefined) throw new Error('the OTLP encoder produced nothing');
-    await this.exporter.send(body);
+  private send(batch: AccessLogRecord[]): Promise<void> {
+    return sendLogRecords(this.exporter, batch);
   }
 
   health(): DependencyHealth {

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type DecodedLogRecord, decodeLogsExport } from '../../../test/support/otlp.ts';
+import { assertStuckAndDeadCollectors } from '../../../test/support/otlp-health.ts';
 import { until } from '../../../test/support/wait.ts';
 import type { PluginDefinition, PluginLogger } from '../../index.ts';
 import { definePlugin } from '../../index.ts';
@@ -384,31 +385,15 @@ test('a collector that never answers, or a dead one, holds no request; /status s
   const gw = await gateway({ logs_endpoint: stuck.endpoint, send_timeout: 60_000, read_timeout: 60_000 });
   const dead = await gateway({ logs_endpoint: 'http://127.0.0.1:9/v1/logs', connect_timeout: 60_000 });
   try {
-    for (let i = 0; i < 5; i++) {
-      assert.equal((await fetch(`${gw.url}/r`)).status, 200);
-      assert.equal((await fetch(`${dead.url}/r`)).status, 200);
-    }
-    await until('an export reached the stuck collector', () => stuck.headers.length > 0, 10_000);
-    assert.equal((await fetch(`${gw.url}/r`)).status, 200, 'answered while an export hangs');
-    const status = (await (await fetch(`${gw.adminUrl}/status`)).json()) as {
-      dependencies: { kind: string; target: string; queue_depth: number }[];
-    };
-    const logs = status.dependencies.filter((d) => d.kind === 'otlp_logs');
-    assert.deepEqual(
-      logs.map((d) => d.target),
-      [stuck.endpoint],
-    );
-    assert.ok(logs[0]!.queue_depth > 0, JSON.stringify(logs));
-    await until(
-      'the dead collector in /status',
-      async () => {
-        const s = (await (await fetch(`${dead.adminUrl}/status`)).json()) as {
-          dependencies: { kind: string; healthy: boolean; failures: number }[];
-        };
-        return s.dependencies.some((d) => d.kind === 'otlp_logs' && !d.healthy && d.failures > 0);
-      },
-      10_000,
-    );
+    await assertStuckAndDeadCollectors({
+      stuck: gw,
+      dead,
+      stuckEndpoint: stuck.endpoint,
+      stuckReached: () => stuck.headers.length > 0,
+      kind: 'otlp_logs',
+      path: '/r',
+      status: 200,
+    });
   } finally {
     await gw.close();
     await dead.close();

@@ -79,13 +79,20 @@ type Serializer = { serializeRequest(records: unknown[]): Uint8Array | undefined
 let encoder: Promise<Serializer> | null = null;
 
 /** The OTLP logs encoder, imported once, on the first export of any logs or access-logs queue. */
-export function logsEncoder(): Promise<Serializer> {
+function logsEncoder(): Promise<Serializer> {
   encoder ??= import('@opentelemetry/otlp-transformer').then((m) => m.ProtobufLogsSerializer as unknown as Serializer);
   return encoder;
 }
 
 /** The plugin's own lines (its exporters' failures) are not exported: through a failing collector they would loop. */
 const SELF = 'opentelemetry';
+
+/** A batch of log records (the gateway's lines or access logs), encoded and sent to the collector. */
+export async function sendLogRecords(exporter: HttpExporter, batch: readonly object[]): Promise<void> {
+  const body = (await logsEncoder()).serializeRequest(batch as unknown[]);
+  if (body === undefined) throw new Error('the OTLP encoder produced nothing');
+  await exporter.send(body);
+}
 
 export class OtlpLogs {
   private queue: LogQueue<OtlpLogRecord> | null = null;
@@ -130,10 +137,8 @@ export class OtlpLogs {
     this.queue.add(rec);
   }
 
-  private async send(batch: OtlpLogRecord[]): Promise<void> {
-    const body = (await logsEncoder()).serializeRequest(batch);
-    if (body === undefined) throw new Error('the OTLP encoder produced nothing');
-    await this.exporter.send(body);
+  private send(batch: OtlpLogRecord[]): Promise<void> {
+    return sendLogRecords(this.exporter, batch);
   }
 
   health(): DependencyHealth {
