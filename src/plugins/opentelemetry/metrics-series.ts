@@ -23,6 +23,23 @@ export const SIZE_BOUNDS: readonly number[] = [
   64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ];
 
+/**
+ * The methods OpenTelemetry's HTTP semantic conventions name (RFC 9110's and PATCH); any other is
+ * `_OTHER`, as those conventions require. Over HTTP/2 a client may send any token as a method, and
+ * each would otherwise open a series of its own until the cap turned every new series away.
+ */
+const KNOWN_METHODS: ReadonlySet<string> = new Set([
+  'CONNECT',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PUT',
+  'TRACE',
+]);
+
 /** DB-less Kong's one workspace: the value of its kong.workspace.name attribute. */
 const WORKSPACE = 'default';
 
@@ -97,18 +114,19 @@ export class MetricAggregates {
       // Kong's kong.response.source: `upstream` when the upstream answered, `kong` otherwise (a
       // plugin's exit or the gateway's own error).
       const source = entry.source === 'upstream' ? 'upstream' : 'kong';
-      const key = `${service}\u0000${route}\u0000${consumer}\u0000${source}\u0000${req.method}\u0000${entry.status}`;
+      const method = KNOWN_METHODS.has(req.method) ? req.method : '_OTHER';
+      const key = `${service}\u0000${route}\u0000${consumer}\u0000${source}\u0000${method}\u0000${entry.status}`;
       let c = this.requestCount.get(key);
-      if (c === undefined) {
-        if (!this.admit()) return;
+      if (c === undefined && this.admit()) {
         const attributes = this.routeAttributes(service, route, on.consumer ? consumer : null);
         attributes['kong.response.source'] = source;
-        attributes['http.request.method'] = req.method;
+        attributes['http.request.method'] = method;
         attributes['kong.response.status_code'] = entry.status;
         c = new Counter(attributes, now);
         this.requestCount.set(key, c);
       }
-      c.value++;
+      // Turned away by the cap, the request is still counted in the other families' series.
+      if (c !== undefined) c.value++;
     }
     if (on.latency) {
       const key = `${service}\u0000${route}`;

@@ -291,13 +291,12 @@ test('metrics.endpoint loads; a URL that is not http(s) or a push_interval of 0 
 });
 
 test('past its series cap an aggregate counts the series it holds and turns new ones away, counted', () => {
-  // A method is the client's to choose: each new one would be a series without the cap.
   const agg = new MetricAggregates(2);
   const on = { requests: true, latency: false, bandwidth: false, consumer: false };
   const request = (method: string) =>
     ({ method, service: { name: 'echo' }, route: { name: 'r' }, consumer: null }) as unknown as GatewayRequest;
   const entry = { status: 200, source: 'upstream', startedAt: Date.now() } as LogEntry;
-  for (const method of ['GET', 'POST', 'X1', 'X2', 'GET']) agg.record(request(method), entry, on);
+  for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'GET']) agg.record(request(method), entry, on);
   assert.deepEqual(
     [...agg.requestCount.values()].map((c) => [c.attributes['http.request.method'], c.value]),
     [
@@ -326,4 +325,47 @@ test("an instance with metrics.endpoint alone (Kong's metrics example) pushes th
     await gw.close();
     await collector.close();
   }
+});
+
+test("a method OpenTelemetry does not name is counted as _OTHER, so a client's made-up methods open one series", () => {
+  const agg = new MetricAggregates();
+  const on = { requests: true, latency: true, bandwidth: false, consumer: false };
+  const request = (method: string) =>
+    ({ method, service: { name: 'echo' }, route: { name: 'r' }, consumer: null }) as unknown as GatewayRequest;
+  const entry = {
+    status: 200,
+    source: 'upstream',
+    startedAt: 0,
+    latency: 5,
+    upstreamLatency: 2,
+    upstreamStartedAt: 1,
+  } as LogEntry;
+  for (const method of ['GET', 'X1', 'X2', 'PROPFIND', 'GET']) agg.record(request(method), entry, on);
+  assert.deepEqual(
+    [...agg.requestCount.values()].map((c) => [c.attributes['http.request.method'], c.value]),
+    [
+      ['GET', 2],
+      ['_OTHER', 3],
+    ],
+  );
+  assert.equal(agg.droppedSeries, 0);
+});
+
+test('a request the cap keeps out of the request count is still counted in the latency series it has', () => {
+  const agg = new MetricAggregates(4);
+  const on = { requests: true, latency: true, bandwidth: false, consumer: false };
+  const request = {
+    method: 'GET',
+    service: { name: 'echo' },
+    route: { name: 'r' },
+    consumer: null,
+  } as unknown as GatewayRequest;
+  const entry = (status: number) =>
+    ({ status, source: 'upstream', startedAt: 0, latency: 5, upstreamLatency: 2, upstreamStartedAt: 1 }) as LogEntry;
+  // 200's count and the three latency histograms fill the cap; 404's count is turned away.
+  agg.record(request, entry(200), on);
+  agg.record(request, entry(404), on);
+  assert.equal(agg.requestCount.size, 1);
+  assert.equal(agg.droppedSeries, 1);
+  assert.equal([...agg.latencyTotal.values()][0]!.count, 2);
 });
