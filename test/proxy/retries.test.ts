@@ -3,13 +3,9 @@ import { createServer as createHttpServer, type IncomingMessage } from 'node:htt
 import { type AddressInfo, createServer } from 'node:net';
 import { test } from 'node:test';
 import { startGateway } from '../../src/testing/index.ts';
+import { refusedPort } from '../support/refused-port.ts';
 
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  const port = await new Promise<number>((r) => s.listen(0, '127.0.0.1', () => r((s.address() as AddressInfo).port)));
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+const closedPort = refusedPort;
 
 test('retries: requests whose connection could not be made are retried, a POST with a body too (nothing of it was sent), as nginx does', async () => {
   const seen: IncomingMessage[] = [];

@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { parseRaw, type RawResponse, rawRequest } from '../support/raw.ts';
+import { refusedPort } from '../support/refused-port.ts';
 import { within } from '../support/wait.ts';
 
 const servers: (Server | TcpServer)[] = [];
@@ -56,13 +57,7 @@ let hangArrived: Promise<void>;
 const BIG = 64 * 1024 * 1024;
 
 before(async () => {
-  // A port that refuses: bind, note the port, close.
-  const tmp = createTcpServer();
-  closedPort = await new Promise<number>((r) =>
-    tmp.listen(0, '127.0.0.1', () => r((tmp.address() as AddressInfo).port)),
-  );
-  await new Promise<void>((r) => tmp.close(() => r()));
-  servers.splice(servers.indexOf(tmp), 1);
+  closedPort = await refusedPort();
 
   const resetPort = await rawUpstream(null);
   const badStatusPort = await rawUpstream('HTTP/1.1 700 Weird\r\nContent-Length: 0\r\n\r\n');

@@ -10,6 +10,7 @@ import { type AddressInfo, createServer as createTcpServer } from 'node:net';
 import { test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startDns } from '../support/dns.ts';
+import { refusedPort } from '../support/refused-port.ts';
 import { until } from '../support/wait.ts';
 
 interface Timed {
@@ -156,11 +157,7 @@ test('latency: an unhealthy target is not picked, however fast; back healthy, it
 test("latency: a retry goes to a target the request has not failed on; failed on all of them, it ends (Kong's getPeer)", async () => {
   // A target that refuses connections answers "fastest" (a refusal takes no time), so without its
   // failure remembered every retry went back to it.
-  const closed = createTcpServer();
-  const dead = await new Promise<number>((r) =>
-    closed.listen(0, '127.0.0.1', () => r((closed.address() as AddressInfo).port)),
-  );
-  await new Promise<void>((r) => closed.close(() => r()));
+  const dead = await refusedPort();
   const live = await timed('live', 30);
   const gw = await latencyGateway([dead, live.port], {}, 3);
   try {

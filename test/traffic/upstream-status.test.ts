@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
 import { createServer as createHttpServer } from 'node:http';
-import { type AddressInfo, createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { startGateway } from '../../src/testing/index.ts';
+import { refusedPort } from '../support/refused-port.ts';
 
 test('/status and /metrics show each upstream target health as the balancer sees it', async () => {
   const live = createHttpServer((_q, s) => s.end('live'));
   await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
   const livePort = (live.address() as AddressInfo).port;
-  const tmp = createServer();
-  const deadPort = await new Promise<number>((r) =>
-    tmp.listen(0, '127.0.0.1', () => r((tmp.address() as AddressInfo).port)),
-  );
-  await new Promise<void>((r) => tmp.close(() => r()));
+  const deadPort = await refusedPort();
   const gw = await startGateway({
     config: {
       _format_version: '3.0',
