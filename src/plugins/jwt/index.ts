@@ -427,7 +427,7 @@ export default definePlugin<JwtConfig>({
   create(config, context) {
     const claims = config.claims_to_verify ?? [];
     if (config.maximum_expiration > 0 && !claims.includes('exp')) {
-      throw new PluginConfigError('claims_to_verify', "must contain 'exp' when maximum_expiration is set");
+      throw new PluginConfigError('claims_to_verify', 'expected to contain: exp (maximum_expiration is set)');
     }
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
 
