@@ -1,6 +1,8 @@
 // Kong's proxy-cache key: sha256 of "prefix|method|path|params|headers" (kong/plugins/proxy-cache/cache_key.lua),
 // with the params and headers parts percent-encoded (see fieldsKey).
 import { createHash } from 'node:crypto';
+import type { GatewayRequest } from '../../index.ts';
+import { headerLines } from '../../index.ts';
 
 /** One query parameter's values; `true` for a bare `?flag` (Kong's `get_query()` gives true). */
 type ParamValue = true | string | readonly string[];
@@ -62,19 +64,28 @@ export function paramsKey(raw: string, varyParams: readonly string[] | null): st
   return fieldsKey((f) => params.get(f), fields);
 }
 
-/** The request headers as they go upstream (GatewayRequest's getUpstreamHeader). */
-interface UpstreamHeaders {
-  getUpstreamHeader(name: string): string | readonly string[] | undefined;
+/** The request's headers: as they go upstream (getUpstreamHeader), and as the client sent them. */
+type KeyedRequest = Pick<GatewayRequest, 'getUpstreamHeader' | 'headers' | 'raw'>;
+
+/**
+ * A header as Kong's `kong.request.get_headers()` gives it to the key: one value per line the
+ * client sent it on (fieldsKey sorts them), so `a: 2` then `a: 1` and `a: 1` then `a: 2` share an
+ * entry (Kong's 05-cache_key_spec). Node joins the lines with ", " in their order, which made two
+ * entries of one request. A value an earlier plugin set is taken as it set it.
+ */
+function keyedHeader(req: KeyedRequest, name: string): string | readonly string[] | undefined {
+  const v = req.getUpstreamHeader(name);
+  return v !== undefined && v === req.headers[name] ? headerLines(req, name) : v;
 }
 
-export function headersKey(req: UpstreamHeaders, varyHeaders: readonly string[] | null): string {
+export function headersKey(req: KeyedRequest, varyHeaders: readonly string[] | null): string {
   if (varyHeaders === null || varyHeaders.length === 0) return '';
   // Kong reads kong.request.get_headers()[name], whose lookup takes any case and `_` for `-`:
   // `vary_headers: [accept_language]` keys on Accept-Language. Read literally, such a name never
   // matched (a header spelled with `_` is dropped at the edge), and every variant shared one entry.
   return fieldsKey((f) => {
     const lower = f.toLowerCase();
-    return req.getUpstreamHeader(lower) ?? req.getUpstreamHeader(lower.replaceAll('_', '-'));
+    return keyedHeader(req, lower) ?? keyedHeader(req, lower.replaceAll('_', '-'));
   }, varyHeaders);
 }
 

@@ -7,7 +7,7 @@
  * headers and purges are deliberate differences (docs/kong-compatibility.md), not checked here.
  */
 import assert from 'node:assert/strict';
-import type { ServerResponse } from 'node:http';
+import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import {
@@ -127,6 +127,22 @@ describe("Kong's proxy-cache access specs (memory strategy)", () => {
       headers: res.headers,
       text,
     };
+  }
+
+  /** A request with headers given as lines, a repeated name on several lines (fetch joins them into one). */
+  function getLines(path: string, lines: string[]) {
+    return new Promise<{ status: string | undefined; key: string | undefined }>((resolve, reject) => {
+      // A header list (node's raw form) replaces the Host node would add: it is given here.
+      const headers = ['host', new URL(gw.url).host, ...lines];
+      const r = request(`${gw.url}${path}`, { headers }, (res: IncomingMessage) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.headers['x-cache-status'] as string, key: res.headers['x-cache-key'] as string }),
+        );
+      });
+      r.on('error', reject);
+      r.end();
+    });
   }
 
   test('caches a simple request: Miss then Hit, the same 64-hex key and body, one upstream request', async () => {
@@ -261,6 +277,13 @@ describe("Kong's proxy-cache access specs (memory strategy)", () => {
     // 05-cache_key_spec: no vary_headers, no header in the key.
     assert.equal((await get('/route-1/headers-free', { foo: '1' })).status, 'Miss');
     assert.equal((await get('/route-1/headers-free', { foo: '2' })).status, 'Hit');
+  });
+
+  test('vary_headers: a header sent on several lines keys on its values sorted, missing ones skipped', async () => {
+    const a = await getLines('/route-27/get', ['a', '2', 'a', '1', 'b', '2']);
+    const b = await getLines('/route-27/get', ['b', '2', 'a', '1', 'a', '2']);
+    assert.deepEqual([a.status, b.status], ['Miss', 'Hit']);
+    assert.equal(b.key, a.key);
   });
 
   test('an unauthenticated request to a key-auth route is refused before the cache: no X-Cache-Status', async () => {
