@@ -209,6 +209,9 @@ describe("Kong's proxy-cache access specs (memory strategy)", () => {
       ['/route-7/cache/10', { 'cache-control': 'max-age=1' }, { 'cache-control': 'max-age=1' }, ['Refresh']],
       // storage_ttl keeps it past its max-age=1: stale by more than the request's max-stale=1.
       ['/route-8/cache/1', {}, { 'cache-control': 'max-stale=1' }, ['Refresh']],
+      // Kept stale by storage_ttl, asked without directives: a Refresh (RFC 9111 4.2.4); Kong's
+      // serves it as a Hit (it checks freshness only against the request's directives).
+      ['/route-8/cache/1?plain', {}, {}, ['Refresh', 'Hit']],
     ];
     for (const [path, headers] of cases) {
       assert.equal((await get(path, headers)).status, 'Miss', path);
