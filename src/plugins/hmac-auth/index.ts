@@ -112,13 +112,17 @@ class HmacAuth implements PluginHandlers {
     if (entry === undefined) return NOT_VALID;
     const given = Buffer.from(params.signature, 'base64');
     const hash = HASHES[params.algorithm]!;
-    // Kong signs the request line with the path as received; its older form, the normalized path, still verifies.
+    // Kong signs the request line with the path and query as received (kong.request.get_path_with_query).
+    // Kong's older form, the normalized path without the query, still verifies, but only for a
+    // request without a query: Kong's spec requires the query in the signature (Kong PR 3339), and
+    // otherwise a request signed for /path passed with any query added to it.
     const raw = req.raw.url ?? req.path;
     const mac = signature(req, hash, entry.secret, params.headers, raw);
     // A signing string past its bound is refused as unverifiable, before the HMAC is computed.
     if (mac === null) return NOT_VALID;
     if (equal(mac, given)) return entry;
-    const normalized = req.path === raw ? null : signature(req, hash, entry.secret, params.headers, req.path);
+    const normalized =
+      req.path === raw || raw.includes('?') ? null : signature(req, hash, entry.secret, params.headers, req.path);
     if (normalized !== null && equal(normalized, given)) return entry;
     return NOT_SAME;
   }
