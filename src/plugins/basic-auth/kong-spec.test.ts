@@ -2,9 +2,9 @@
 // 05-declarative_spec.lua at Kong commit 22246ef2. The specs' fixtures as one gateway.yaml (routes
 // by host, consumer bob with three credentials, the anonymous no-body, key-auth's Mickey beside
 // basic-auth's Aladdin, the declarative spec's andru with a plain and a Kong-hashed password),
-// one real gateway and a real upstream. Kong's database (load_into_db, deleting a consumer through
-// the Admin API) and a nonexistent anonymous consumer (a load error here, see
-// docs/kong-compatibility.md) are left out.
+// one real gateway and a real upstream. The gRPC cases are in kong-spec-grpc.test.ts. Left out:
+// Kong's database (load_into_db, deleting a consumer through the Admin API) and a nonexistent
+// anonymous consumer (a load error here, see docs/kong-compatibility.md).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
