@@ -68,6 +68,11 @@ export default definePlugin<RedirectConfig>({
   schema,
   protocols: HTTP_PROTOCOLS,
   create(config) {
+    // Kong's range (100-599) is the schema's, so a status outside it gets Kong's message; a 1xx
+    // status cannot end a request (RFC 9110 15.2: interim), as request-termination refuses it.
+    if (config.status_code < 200) {
+      throw new PluginConfigError('status_code', 'must be from 200 to 599: a 1xx status cannot end a request');
+    }
     let url: URL | null = null;
     try {
       url = new URL(config.location);
