@@ -50,6 +50,12 @@ before(async () => {
       route('remove-example', { append: { headers: ['h1:v2', 'h2:v1'] }, remove: { json: ['p1'] } }),
       route('types-example', { add: { json: ['p1:-1'], json_types: ['number'] } }),
       route('remove-pair', { remove: { headers: ['x-up:anything'] } }),
+      route('removed-stays', {
+        remove: { headers: ['x-up'] },
+        rename: { headers: ['x-up:x-moved'] },
+        replace: { headers: ['x-up:back'] },
+      }),
+      route('renamed-kept', { rename: { headers: ['x-up:x-moved'] }, add: { headers: ['x-moved:default'] } }),
       route('all-ops', {
         remove: { json: ['secret', 'absent'] },
         rename: { json: ['old:new', 'missing:never'] },
@@ -201,6 +207,17 @@ test("a remove.headers entry written name:value loads and removes the name, as K
   const r = await fetch(up('/remove-pair', { a: 1 }));
   assert.equal(r.status, 200);
   assert.equal(r.headers.get('x-up'), null);
+});
+
+test('each header operation sees the headers as the ones before it left them (Kong: as the upstream sent them)', async () => {
+  // Kong's rename, replace and add read kong.response.get_headers(), a copy taken before remove.
+  const removed = await fetch(up('/removed-stays', {}));
+  await removed.arrayBuffer();
+  assert.equal(removed.headers.get('x-up'), null, 'not replaced back');
+  assert.equal(removed.headers.get('x-moved'), null, 'not renamed from the removed header');
+  const renamed = await fetch(up('/renamed-kept', {}));
+  await renamed.arrayBuffer();
+  assert.equal(renamed.headers.get('x-moved'), 'yes', "add leaves the renamed header's value");
 });
 
 test('a content-encoded JSON body is left as sent, never decoded', async () => {
