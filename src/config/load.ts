@@ -22,6 +22,7 @@ import { MAX_CONFIG_BYTES, readRegularFile } from './read.ts';
 import { resolveRefs } from './refs.ts';
 import { checkRouteRegexes } from './regex-checks.ts';
 import { type PlainScalarTest, validateGateway } from './schema.ts';
+import { REQUIRED_FIELD_MISSING } from './schema-messages.ts';
 import { rememberSecrets, secretValues } from './secrets.ts';
 import type { ParsedYaml, RawIssue, SourceMap } from './yaml.ts';
 
@@ -165,7 +166,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
         i.message = `unsupported _format_version: Tollgate reads Kong's "3.0" (and "1.1"/"2.1", migrated the way Kong 3.x migrates them)`;
       }
     }
-    if (i.path.length === 0 && i.message === "missing required field '_format_version'")
+    if (i.path[0] === '_format_version' && i.path.length === 1 && i.message === REQUIRED_FIELD_MISSING)
       i.message += `: Kong's declarative files start with _format_version: "3.0"`;
     if (i.path[0] === '_workspace' && i.path.length === 1)
       i.message = "Tollgate has a single workspace: _workspace must be 'default'";
@@ -393,7 +394,7 @@ function prune(
       list[path[k - 1] as number] = placeholder;
     }
   };
-  if (issue.message.startsWith('missing required field') || path.length === 0) {
+  if (issue.message.startsWith(REQUIRED_FIELD_MISSING) || path.length === 0) {
     markEntity();
     return;
   }

@@ -104,6 +104,9 @@ function definitionOf(err: ErrorObject): string {
 }
 
 /** Kong Enterprise's WebSocket protocols: what to write instead. */
+/** Kong's message for a required field the entity does not have. */
+export const REQUIRED_FIELD_MISSING = 'required field missing';
+
 export const WEBSOCKET_HINT =
   '; WebSocket upgrades are proxied by http and https services and routes (http for ws, https for wss)';
 
@@ -215,7 +218,9 @@ export function translateErrors(
       }
       case 'required': {
         const field = (err.params as { missingProperty: string }).missingProperty;
-        issue = { code, message: `missing required field '${field}'`, path };
+        // Kong's words, at the missing field's path (`config.location: required field missing`);
+        // the location is the nearest enclosing node the file has.
+        issue = { code, message: REQUIRED_FIELD_MISSING, path: [...path, field] };
         break;
       }
       case 'type': {

@@ -119,7 +119,7 @@ test("identity_realms items that are no mapping, or without a scope, are refused
   assert.equal(v.code, 1, v.out);
   assert.match(v.out, /:5:25 {2}plugins\[0\]\.config\.identity_realms\[0\] {2}expected a mapping, got null\n/);
   assert.match(v.out, /:5:31 {2}plugins\[0\]\.config\.identity_realms\[1\] {2}expected a mapping, got a string\n/);
-  assert.match(v.out, /:5:35 {2}plugins\[0\]\.config\.identity_realms\[2\] {2}missing required field 'scope'\n/);
+  assert.match(v.out, /:5:44 {2}plugins\[0\]\.config\.identity_realms\[2\]\.scope {2}required field missing\n/);
   assert.doesNotMatch(v.out, /Identity Realms/);
   assert.match(v.out, /invalid \(3 errors\)/);
 });

@@ -197,7 +197,7 @@ test('duplicate keys are found in time linear in the keys: one mapping of 60,000
 test('a non-mapping top level and a missing _format_version are errors', async () => {
   assert.match((await issuesOf('- a\n'))[0]!.message, /top level must be a mapping/);
   assert.deepEqual(brief(await issuesOf('services: []\n')), [
-    "1:1  missing required field '_format_version': Kong's declarative files start with _format_version: \"3.0\"",
+    '1:1 _format_version required field missing: Kong\'s declarative files start with _format_version: "3.0"',
   ]);
   assert.match((await issuesOf('_format_version: 3.0\n'))[0]!.message, /quote it, _format_version: "3.0"/);
   assert.match((await issuesOf('_format_version: "4.0"\n'))[0]!.message, /unsupported _format_version/);

@@ -164,7 +164,7 @@ snis:
   assert.deepEqual(brief(found), [
     "8:36 snis[0].certificate invalid reference 'certificate: 0a1b2c3d-0000-4000-8000-0000000000ff' (no such entry in 'certificates')",
     "9:11 snis[1].name uniqueness violation: 'snis' entity with name set to 'a.test' already declared (at certificates[0].snis[0])",
-    "10:3 snis[2] missing required field 'certificate'",
+    '10:3 snis[2].certificate required field missing',
   ]);
 });
 

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { pathProblem } from '../../lib/kong-config.ts';
 import type { ServiceModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
-import { WEBSOCKET_HINT } from '../schema-messages.ts';
+import { REQUIRED_FIELD_MISSING, WEBSOCKET_HINT } from '../schema-messages.ts';
 import { type Err, type Obj, orNull, type Path, tags, type Warn } from './state.ts';
 
 /** A host that never resolves (RFC 6761 `.invalid`), for a service whose url could not be read. */
@@ -35,7 +35,7 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
   } else if (protocol === 'echo') {
     host = raw.host ?? 'echo';
   } else if (raw.host === undefined) {
-    err('SCHEMA', "missing required field 'host' (or give 'url')", path);
+    err('SCHEMA', `${REQUIRED_FIELD_MISSING} (or give 'url')`, [...path, 'host']);
   }
   if (host && protocol !== 'echo') {
     const p = checkHost(host, { wildcard: false, port: false });

@@ -205,7 +205,7 @@ describe('acls and where acl may be configured', () => {
     );
 
   test('a group is a non-empty string, once per consumer; nothing else is allowed', async () => {
-    await rejects({ username: 'a', acls: [{}] }, /acls\[0\]: missing required field 'group'/);
+    await rejects({ username: 'a', acls: [{}] }, /acls\[0\]\.group: required field missing/);
     await rejects({ username: 'a', acls: [{ group: '' }] }, /acls\[0\]\.group: length must be at least 1/);
     await rejects({ username: 'a', acls: [{ group: 5 }] }, /acls\[0\]\.group: expected a string/);
     await rejects({ username: 'a', acls: [{ group: 'g', x: 1 }] }, /acls\[0\]\.x: unknown field 'x'/);

@@ -279,15 +279,15 @@ test("Kong's schema rules, with Kong's words where Kong has them", async () => {
   const cases: [string, RegExp][] = [
     [
       '    metrics:\n    - name: request_count\n      stat_type: counter\n',
-      /metrics\[0\]\s+missing required field 'sample_rate'/,
+      /metrics\[0\]\.sample_rate\s+required field missing/,
     ],
     [
       '    metrics:\n    - name: latency\n      stat_type: gauge\n',
-      /metrics\[0\]\s+missing required field 'sample_rate'/,
+      /metrics\[0\]\.sample_rate\s+required field missing/,
     ],
     [
       '    metrics:\n    - name: request_count\n      sample_rate: 1\n',
-      /metrics\[0\]\s+missing required field 'stat_type'/,
+      /metrics\[0\]\.stat_type\s+required field missing/,
     ],
     [
       '    metrics:\n    - name: invalid_name\n      stat_type: timer\n',

@@ -138,7 +138,10 @@ describe('redirect', () => {
       startServiceGateway([route('none', '/none', {})]),
       (err: { issues?: { message: string }[] }) => {
         assert.ok(
-          err.issues?.some((i) => /location/.test(i.message)),
+          err.issues?.some(
+            (i: { message: string; path?: string }) =>
+              i.message === 'required field missing' && /config\.location$/.test(String(i.path)),
+          ),
           JSON.stringify(err.issues),
         );
         return true;
