@@ -55,7 +55,13 @@ function compile(patterns: readonly string[] | null, field: string): RegExp[] {
     try {
       return new RegExp(options === null ? p : p.slice(options[0].length), [...flags].join(''));
     } catch (err) {
-      throw new PluginConfigError(`${field}[${i}]`, `not a valid regular expression: ${(err as Error).message}`);
+      // Kong's schema words (is_regex: `not a valid regex: <pattern>`), then the engine's reason
+      // (V8 says `Invalid regular expression: /<pattern>/<flags>: <reason>`).
+      const reason = (err as Error).message;
+      throw new PluginConfigError(
+        `${field}[${i}]`,
+        `not a valid regex: ${p} (${reason.slice(reason.lastIndexOf(': ') + 2)})`,
+      );
     }
   });
 }

@@ -1,6 +1,8 @@
 // Kong's own specs for bot-detection, case by case, as of Kong/kong commit 22246ef2:
 // spec/03-plugins/21-bot-detection/01-access_spec.lua (what a client observes, over HTTP/1.1 and
-// gRPC). Not ported: 02-invalidations_spec.lua (Admin API CRUD and cache invalidation events).
+// gRPC) and 03-api_spec.lua (its config validation cases: a pattern that does not compile is
+// refused with Kong's "not a valid regex: <pattern>"). Not ported: 02-invalidations_spec.lua
+// (Admin API CRUD and cache invalidation events).
 //
 // Kong's spec starts a second Kong for its global plugin; here the global plugin sits beside the
 // route-scoped ones, which replace it on their routes as in Kong (the most specific plugin runs),
@@ -15,6 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { tempDir } from '../../../test/support/temp.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { validateEntities } from '../../../test/support/validate.ts';
 import { startFromFile } from '../../../test/tls/support.ts';
 import type { TollgateInstance } from '../../instance.ts';
 
@@ -26,6 +29,19 @@ const CHROME =
 const GOOGLEBOT = 'Googlebot/2.1 (+http://www.google.com/bot.html)';
 /** Kong's regular requests: none, a browser, an agent no rule names, curl. */
 const REGULAR: (string | undefined)[] = [undefined, CHROME, HELLOWORLD, 'curl/7.43.0'];
+
+describe('03-api_spec.lua: config validation', () => {
+  const BAD_REGEX = '(https?:\\/\\/.*';
+  for (const field of ['allow', 'deny']) {
+    test(`fails when using a bad regex in ${field}, in Kong's words`, async () => {
+      const r = await validateEntities(
+        `plugins:\n  - name: bot-detection\n    config: { ${field}: [${JSON.stringify(BAD_REGEX)}] }\n`,
+      );
+      assert.equal(r.code, 1);
+      assert.ok(r.out.includes(`config.${field}[0]  plugin 'bot-detection': not a valid regex: ${BAD_REGEX}`), r.out);
+    });
+  }
+});
 
 describe('01-access_spec.lua', () => {
   let upstream: RecordingUpstream;
