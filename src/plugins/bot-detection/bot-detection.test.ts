@@ -299,6 +299,23 @@ describe('bot rules', () => {
     }
   });
 
+  test("Kong's PCRE spellings mean what they mean in Kong, as in route header regexes: \\A, \\z, POSIX classes", async () => {
+    // Read as JavaScript, `\A` was a letter A: a deny list that never matched what Kong's refuses.
+    const config = { deny: ['\\Acurl/', '^HelloWorld[[:digit:]]\\z', '\\Qprobe.v1\\E'] };
+    const ua = (value: string) => runPlugin(plugin, config, { headers: { 'user-agent': value } });
+    for (const agent of ['curl/7.43.0', 'HelloWorld7', 'x probe.v1 y'])
+      assert.equal((await ua(agent)).status, 403, agent);
+    for (const agent of ['Acurl/7.43.0', 'HelloWorldx', 'x probeXv1 y'])
+      assert.equal((await ua(agent)).exited, false, agent);
+  });
+
+  test('a PCRE construct without a JavaScript form is refused at load, naming it', async () => {
+    await assert.rejects(
+      runPlugin(plugin, { deny: ['^(?>bot|crawler)/'] }),
+      /config\.deny\[0\]: .*atomic group '\(\?>\.\.\.\)' has no JavaScript equivalent/,
+    );
+  });
+
   test('only a leading (?i) is an option setting: one later keeps its meaning, here a character class as in PCRE', async () => {
     const config = { deny: ['^agent [(?i)]$'] };
     const ua = (value: string) => runPlugin(plugin, config, { headers: { 'user-agent': value } });

@@ -10,6 +10,7 @@ import schema from '../../../schemas/plugins/bot-detection.schema.json' with { t
 import type { GatewayRequest, PluginConfigIssue, PluginHandlers } from '../../index.ts';
 import { assertLinearRegex, definePlugin, PluginConfigError, trimAsciiSpace } from '../../index.ts';
 import { HTTP_PROTOCOLS, KONG3_RENAMED_FIELDS, renamedFieldIssues } from '../../lib/kong-config.ts';
+import { translatePcre } from '../../router/pcre.ts';
 import { BOT_NEAR, BOT_RULES, BOT_SEQUENCES } from './rules.ts';
 
 /** The bot-detection plugin's config, defaults applied. */
@@ -41,19 +42,25 @@ const BUILTIN: readonly RegExp[] = BOT_RULES.map((r) => new RegExp(r));
 const LEADING_OPTIONS = /^\(\?([ims]+)\)/;
 
 /**
- * Kong matches the patterns with ngx.re (PCRE), where `(?i)curl` is a case-insensitive `curl`;
- * JavaScript has no such group, so a leading one becomes the same flags. dotAll: a User-Agent
- * value never holds a line break (RFC 9110 5.5), so it changes no match, and the load-time
- * complexity check then knows that `.` matches every character of the value (`^.*evil.*$` is
- * linear on it; see src/safe-regex.ts).
+ * Kong matches the patterns with ngx.re (PCRE). Its spellings are translated as a route's header
+ * regex is (src/router/pcre.ts: `\A`, `\z`, `\h`, `[[:digit:]]`, `\Q...\E` would otherwise be
+ * read as other characters by JavaScript, and a deny list would silently miss what Kong's
+ * refuses), and compiled with `u` so that an escape JavaScript does not know is an error. A
+ * leading `(?i)` becomes the same flag (JavaScript has no such group). dotAll: a User-Agent value
+ * never holds a line break (RFC 9110 5.5), so it changes no match, and the load-time complexity
+ * check then knows that `.` matches every character of the value (`^.*evil.*$` is linear on it;
+ * see src/safe-regex.ts).
  */
 function compile(patterns: readonly string[] | null, field: string): RegExp[] {
   return (patterns ?? []).map((p, i) => {
     const options = LEADING_OPTIONS.exec(p);
     const flags = new Set(options?.[1] ?? '');
-    flags.add('s');
+    flags.add('s').add('u');
+    const t = translatePcre(options === null ? p : p.slice(options[0].length), 'header');
+    if ('error' in t)
+      throw new PluginConfigError(`${field}[${i}]`, `PCRE syntax that cannot be translated: ${t.error}`);
     try {
-      return new RegExp(options === null ? p : p.slice(options[0].length), [...flags].join(''));
+      return new RegExp(t.source, [...flags].join(''));
     } catch (err) {
       // Kong's schema words (is_regex: `not a valid regex: <pattern>`), then the engine's reason
       // (V8 says `Invalid regular expression: /<pattern>/<flags>: <reason>`).
