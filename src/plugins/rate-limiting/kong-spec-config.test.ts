@@ -3,12 +3,14 @@
 // with what message) and the config cases of 05-integration_spec.lua (a `redis` record loads with
 // no deprecation warning; each flat `redis_*` field loads with Kong's deprecation text). Cases
 // already covered by rate-limiting-config.test.ts (no limit at all, header_name or redis.host
-// missing) are not repeated. 06-shorthand_fields_spec.lua is Admin API CRUD (POST, PATCH, PUT of
-// plugins), which a DB-less gateway does not have.
+// missing) are not repeated. From 06-shorthand_fields_spec.lua, the reads of the Admin API (GET
+// /plugins, a page of it, /routes/{route}/plugins); its POST, PATCH and PUT are Admin API writes,
+// which a DB-less gateway does not have.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { validateText } from '../../../test/support/validate.ts';
+import { startGateway } from '../../testing/index.ts';
 
 /** `gateway validate` of one rate-limiting config written as YAML flow text. */
 const validate = (config: string) =>
@@ -94,4 +96,50 @@ test('05-integration: a plugin with the redis record logs no deprecation; one wi
     );
   }
   assert.doesNotMatch(flat.out, /testX/, 'the password is not quoted');
+});
+
+test('06-shorthand_fields: GET /plugins, a page of it and /routes/{route}/plugins show the flat redis_* fields as given and the redis record they fill, the password redacted', async () => {
+  const port = 55000;
+  const legacy = (i: number) => ({
+    redis_host: `custom-host${i}.example.test`,
+    redis_port: port + i,
+    redis_username: 'test1',
+    redis_password: 'testX',
+    redis_database: 1,
+    redis_timeout: 1100,
+    redis_ssl: true,
+    redis_ssl_verify: true,
+    redis_server_name: `example${i}.test`,
+  });
+  const routes = [1, 2, 3].map((i) => ({
+    name: `route-${i}`,
+    hosts: [`redis${i}.test`],
+    plugins: [{ name: 'rate-limiting', config: { minute: 100 + i, policy: 'redis', ...legacy(i) } }],
+  }));
+  const gw = await startGateway({
+    config: { _format_version: '3.0', services: [{ name: 'test', url: 'echo://', routes }] },
+  });
+  try {
+    for (const [path, count] of [
+      ['/plugins', 3],
+      ['/plugins?size=2', 2],
+      ['/routes/route-1/plugins', 1],
+    ] as const) {
+      const body = (await (await fetch(`${gw.adminUrl}${path}`)).json()) as {
+        data: { config: Record<string, unknown> & { redis: Record<string, unknown> } }[];
+      };
+      assert.equal(body.data.length, count, path);
+      for (const { config } of body.data) {
+        const expected: Record<string, unknown> = legacy(Number(config.redis.port) - port);
+        // Kong prints the password; Tollgate's Admin API redacts every secret.
+        expected.redis_password = '[redacted]';
+        for (const [field, value] of Object.entries(expected)) {
+          assert.deepEqual(config[field], value, `${path} ${field}`);
+          assert.deepEqual(config.redis[field.slice('redis_'.length)], value, `${path} redis.${field}`);
+        }
+      }
+    }
+  } finally {
+    await gw.close();
+  }
 });
