@@ -5,10 +5,10 @@
 // 429), for the policies Kong's spec runs them with: local, redis, and redis over TLS without
 // verification (Kong's `ssl_no_verify`, with a server_name that names no host). Not here: Kong's
 // `cluster` policy (its database; refused DB-less, as by Kong); redis over TLS verified against
-// a private CA (Kong's lua_ssl_trusted_certificate is NODE_EXTRA_CA_CERTS, read at process start;
-// rate-limiting.test.ts checks that an untrusted certificate is refused); gRPC; the fault
-// tolerance, sync_rate and 05-integration cases (kong-spec-redis.test.ts); and what
-// rate-limiting.test.ts already covers (a second window expiring).
+// a private CA (kong-spec-tls.test.ts: NODE_EXTRA_CA_CERTS is read at process start); gRPC
+// (kong-spec-grpc.test.ts); the fault tolerance, sync_rate and 05-integration cases
+// (kong-spec-redis.test.ts); and what rate-limiting.test.ts already covers (a second window
+// expiring).
 // Kong's spec takes the client address from X-Real-IP (its real_ip_header); Tollgate reads
 // X-Forwarded-For from trusted_ips, so "multiple ip" sends that.
 
