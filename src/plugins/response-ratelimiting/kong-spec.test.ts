@@ -8,9 +8,10 @@
 // that only count use a minute (`second` in Kong's limits is `minute` here, `minute` is `hour`),
 // each on a route of its own, and the one that waits for a window to pass uses a second. Kong's
 // `wait_remaining_sync` (the usage is counted after the response) is `remainingSync`.
-// Not here: the `cluster` policy (Kong's database; refused DB-less, as by Kong); gRPC; redis over
-// TLS verified against a private CA (NODE_EXTRA_CA_CERTS is read at process start); the fault
-// tolerance and 05-integration cases (kong-spec-redis.test.ts).
+// Not here: the `cluster` policy (Kong's database; refused DB-less, as by Kong); gRPC
+// (kong-spec-grpc.test.ts); redis over TLS verified against a private CA (kong-spec-tls.test.ts:
+// NODE_EXTRA_CA_CERTS is read at process start); the fault tolerance and 05-integration cases
+// (kong-spec-redis.test.ts).
 
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
