@@ -7,6 +7,8 @@
 // 06-shorthand_fields_spec.lua, the reads of the Admin API (GET /plugins, a page of it,
 // /routes/{route}/plugins); its POST, PATCH and PUT are Admin API writes, which a DB-less gateway
 // does not have.
+// 04-access_spec.lua also runs every case with the `cluster` policy (Kong's database): Kong's
+// schema refuses it DB-less, and so does Tollgate's, with the same message.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -156,4 +158,10 @@ test('06-shorthand_fields: GET /plugins, a page of it and /routes/{route}/plugin
   } finally {
     await gw.close();
   }
+});
+
+test("04-access_spec's cluster policy: refused as Kong refuses it DB-less, with its message (its policies there are local and redis)", async () => {
+  const r = await validate('{ limits: { video: { second: 6 } }, policy: cluster }');
+  assert.equal(r.code, 1, r.out);
+  assert.ok(r.out.includes('plugins[0].config.policy  expected one of: local, redis'), r.out);
 });
