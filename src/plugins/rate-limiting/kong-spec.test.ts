@@ -9,8 +9,8 @@
 // (kong-spec-grpc.test.ts); the fault tolerance, sync_rate and 05-integration cases
 // (kong-spec-redis.test.ts); and what rate-limiting.test.ts already covers (a second window
 // expiring).
-// Kong's spec takes the client address from X-Real-IP (its real_ip_header); Tollgate reads
-// X-Forwarded-For from trusted_ips, so "multiple ip" sends that.
+// "multiple ip" names the client in X-Real-IP from a trusted address, as Kong's spec does (Kong's
+// real_ip_header; Tollgate reads it when no X-Forwarded-For comes).
 
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -190,7 +190,7 @@ function accessCases(): void {
   test('blocks if exceeding limit (multiple ip): each client address counts apart', async () => {
     await startOfMinute();
     for (const ip of ['127.0.0.1', '127.0.0.2'])
-      validateHeaders(await clientRequests(7, get('/ips', { 'x-forwarded-for': ip })));
+      validateHeaders(await clientRequests(7, get('/ips', { 'x-real-ip': ip })));
   });
 
   test('blocks if exceeding limit (multiple path): one plugin on a service, each route counts apart', async () => {
