@@ -27,6 +27,7 @@ import {
 } from '../../index.ts';
 import { type Args, addArgs, serializeArgs } from './query.ts';
 import {
+  compilePathTemplate,
   compileTemplate,
   isValidHeaderValue,
   readsHeaders,
@@ -163,7 +164,7 @@ class RequestTransformer implements PluginHandlers {
     this.method = c.http_method != null ? c.http_method.toUpperCase() : null;
     this.formToQuery = this.method !== null && QUERY_METHODS.has(this.method);
     try {
-      this.uri = c.replace.uri != null ? compileTemplate(c.replace.uri) : null;
+      this.uri = c.replace.uri != null ? compilePathTemplate(c.replace.uri) : null;
     } catch (err) {
       if (err instanceof TemplateError) throw new PluginConfigError('replace.uri', err.message);
       throw err;

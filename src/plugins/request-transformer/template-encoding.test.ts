@@ -30,6 +30,11 @@ before(async () => {
         plugins: rt({ replace: { uri: '/requests$(uri_captures[0])' } }),
       },
       {
+        name: 'config-text',
+        paths: ['/config-text'],
+        plugins: rt({ replace: { uri: '/a b/"ünï"/%41/$(query_params.absent or \'c d\')/[x]' } }),
+      },
+      {
         name: 'to-header',
         paths: ['/to-header'],
         plugins: rt({
@@ -97,6 +102,12 @@ test('a uri capture goes in as the path text it is: escapes kept, segments only 
   assert.equal(none.status, 404);
   // A capture the route lets span segments keeps them (Kong's rewrite idiom).
   assert.equal(await upstreamPath('/v1/orders/42'), '/api/v2/orders/42');
+});
+
+test("the template's own text and literals are escaped as Kong's set_path escapes a path", async () => {
+  // Kong's escape (kong/tools/uri.lua): all but RFC 3986's reserved and unreserved characters and
+  // `%`; a space or non-ASCII text written in the config would otherwise fail every request.
+  assert.equal(await upstreamPath('/config-text'), '/a%20b/%22%C3%BCn%C3%AF%22/%41/c%20d/[x]');
 });
 
 test("$(uri_captures[0]) is the whole match of the route's regex, as in Kong", async () => {

@@ -207,8 +207,40 @@ function encodeBytes(bytes: Uint8Array): string {
 }
 
 /**
- * Renders a path template: the template's own text stays as written; header and query values are
- * percent-encoded (all but unreserved characters), so they cannot add segments, a query or a
+ * Kong's set_path escape (kong/tools/uri.lua `escape`): every byte of the UTF-8 text but the
+ * RFC 3986 reserved and unreserved characters and `%` is percent-encoded, so the path a config
+ * writes (`/requests/tést`, `/a b`) reaches the upstream as `/requests/t%C3%A9st`, `/a%20b`.
+ */
+const PATH_KEEP = new Uint8Array(256);
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!#$&'()*+,/:;=?@[]%")
+  PATH_KEEP[ch.charCodeAt(0)] = 1;
+const PATH_TEXT = /^[A-Za-z0-9\-._~!#$&'()*+,/:;=?@[\]%]*$/;
+
+function escapePathText(text: string): string {
+  if (PATH_TEXT.test(text)) return text;
+  let out = '';
+  for (const b of Buffer.from(text, 'utf8'))
+    out += PATH_KEEP[b] === 1 ? String.fromCharCode(b) : `%${HEX[b >> 4]}${HEX[b & 15]}`;
+  return out;
+}
+
+/**
+ * Compiles a `replace.uri` template: as compileTemplate, with its own text and `'literal'`
+ * fallbacks escaped once, here, as Kong's set_path escapes the path it is given.
+ */
+export function compilePathTemplate(text: string): Template | string {
+  const t = compileTemplate(text);
+  if (typeof t === 'string') return escapePathText(t);
+  return t.map((part) =>
+    typeof part === 'string'
+      ? escapePathText(part)
+      : part.map((a) => (a.source === Source.Literal ? { source: a.source, key: escapePathText(a.key) } : a)),
+  );
+}
+
+/**
+ * Renders a path template made by compilePathTemplate: its own text as compiled; header and query
+ * values are percent-encoded (all but unreserved characters), so they cannot add segments, a query or a
  * fragment, nor be a `.`/`..` segment. A uri capture is already path text (normalized, escaped, no
  * dot segments, no `?` or `#`) and goes in as it is: it spans segments only where the route's own
  * regex let it (Kong's `~/v1/(?<rest>.*)` → `/v2/$(uri_captures.rest)` rewrite).
