@@ -171,7 +171,7 @@ async function refused(config: Record<string, unknown>): Promise<{ path: string;
 
 test('a template Tollgate cannot evaluate is refused at load, located, saying why', async () => {
   const unsupported = (expr: string, whole: string) =>
-    `template '${whole}': unsupported expression '${expr}' (Tollgate accepts headers.x, query_params.x, uri_captures.x, ["name"], 'literal' and 'or')`;
+    `value '${whole}' is not in supported format, error: unsupported expression '${expr}' (Tollgate accepts headers.x, query_params.x, uri_captures.x, ["name"], 'literal' and 'or')`;
   const cases: [Record<string, unknown>, string, string][] = [
     // Lua that Kong would run, and lookups Tollgate does not know.
     [{ add: { headers: ['x-a:$(os.exit())'] } }, 'add.headers[0]', unsupported('os.exit()', '$(os.exit())')],
@@ -193,12 +193,20 @@ test('a template Tollgate cannot evaluate is refused at load, located, saying wh
     [{ add: { headers: ['x-a:$()'] } }, 'add.headers[0]', unsupported('', '$()')],
     [{ add: { headers: ['x-a:$(headers.a) x'] } }, 'add.headers[0]', ''],
     // Unbalanced: the template never ends (a quote hides the closing parenthesis).
-    [{ add: { headers: ['x-a:$(headers.a'] } }, 'add.headers[0]', "template '$(headers.a': unbalanced parenthesis"],
-    [{ append: { headers: ["x-a:$('a)"] } }, 'append.headers[0]', "template '$('a)': unbalanced parenthesis"],
+    [
+      { add: { headers: ['x-a:$(headers.a'] } },
+      'add.headers[0]',
+      "value '$(headers.a' is not in supported format, error: unbalanced parenthesis",
+    ],
+    [
+      { append: { headers: ["x-a:$('a)"] } },
+      'append.headers[0]',
+      "value '$('a)' is not in supported format, error: unbalanced parenthesis",
+    ],
     [
       { replace: { uri: '/$(headers["a\\")"]' } },
       'replace.uri',
-      `template '/$(headers["a\\")"]': unbalanced parenthesis`,
+      `value '/$(headers["a\\")"]' is not in supported format, error: unbalanced parenthesis`,
     ],
   ];
   for (const [config, path, message] of cases) {

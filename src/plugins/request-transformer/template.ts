@@ -39,8 +39,9 @@ function compileExpression(expr: string, whole: string): Atom[] {
   for (const part of expr.split(/\s+or\s+/)) {
     const m = ATOM.exec(part);
     if (m === null) {
+      // Kong's schema message for a template pl.template cannot compile (check_for_value), saying why.
       throw new TemplateError(
-        `template '${whole}': unsupported expression '${expr}' (Tollgate accepts headers.x, query_params.x, uri_captures.x, ["name"], 'literal' and 'or')`,
+        `value '${whole}' is not in supported format, error: unsupported expression '${expr}' (Tollgate accepts headers.x, query_params.x, uri_captures.x, ["name"], 'literal' and 'or')`,
       );
     }
     if (m[1] !== undefined) {
@@ -89,7 +90,8 @@ export function compileTemplate(text: string): Template | string {
       else if (c === '(') depth++;
       else if (c === ')') depth--;
     }
-    if (depth !== 0) throw new TemplateError(`template '${text}': unbalanced parenthesis`);
+    if (depth !== 0)
+      throw new TemplateError(`value '${text}' is not in supported format, error: unbalanced parenthesis`);
     if (literal !== '') out.push(literal);
     literal = '';
     out.push(compileExpression(text.slice(at + 2, j - 1), text));
