@@ -25,7 +25,7 @@ import {
   simplePart,
   tooManyFormFields,
 } from '../../index.ts';
-import { type Args, addArgs, serializeArgs } from './query.ts';
+import { addArgs, serializeArgs } from './query.ts';
 import {
   compilePathTemplate,
   compileTemplate,
@@ -229,42 +229,68 @@ class RequestTransformer implements PluginHandlers {
     const env = this.templated ? new TemplateEnv(req) : null;
     if (this.uri !== null) req.setUpstreamPath(renderPath(this.uri, env));
     // Kong's order: uri, method, headers, body, querystring. The method's form-to-query move reads
-    // the Content-Type the client sent (Kong runs it before the headers change); the body is read
-    // as the Content-Type the upstream will get, so `add.headers: [Content-Type:application/json]`
-    // with `add.body` builds a JSON body, as Kong's get_header sees its own set_header.
+    // the Content-Type the client sent (Kong runs it before the headers change) and sets the query
+    // the later templates read (`$(query_params.field)` of a form field); the body is read as the
+    // Content-Type the upstream will get, so `add.headers: [Content-Type:application/json]` with
+    // `add.body` builds a JSON body, as Kong's get_header sees its own set_header.
     const formQuery =
       this.formToQuery && bodyKind(req.headers['content-type']) === BodyKind.Form && hasRequestBody(req);
     if (this.method !== null && this.method !== req.method) req.setUpstreamMethod(this.method);
-    if (!this.transformHeaders(req, env)) return req.exitError(400, BAD_HEADER_VALUE.message);
-    const kind = this.hasBody ? bodyKind(firstValue(req.getUpstreamHeader('content-type'))) : BodyKind.None;
-    if (formQuery || kind !== BodyKind.None) return this.withBody(req, kind, formQuery, env);
-    if (this.hasQuery) this.transformQuery(req, null, env);
+    if (formQuery) return this.formToQueryThenRest(req, env);
+    return this.afterMethod(req, env, null);
   }
 
-  /** Reads the body once (bounded), then applies the method's form-to-query move, the querystring and the body changes. */
-  private async withBody(
-    req: GatewayRequest,
-    kind: BodyKind,
-    formQuery: boolean,
-    env: TemplateEnv | null,
-  ): Promise<void> {
+  /** The body once (bounded); null when the request was answered (too large). */
+  private async read(req: GatewayRequest): Promise<Buffer | null> {
     let body: Buffer | null;
     try {
       body = await req.readBody(BODY_LIMIT);
     } catch (err) {
       // request-size-limiting's counted body fails past its limit: that is its 413 (417 to a client
       // that sent Expect: 100-continue), not a plugin failure.
-      if (err instanceof ProxyError && (err.code === 'REQUEST_TOO_LARGE' || err.code === 'REQUEST_TOO_LARGE_EXPECT'))
-        return req.exitError(err.status, TOO_LARGE.message, { connection: 'close' });
+      if (err instanceof ProxyError && (err.code === 'REQUEST_TOO_LARGE' || err.code === 'REQUEST_TOO_LARGE_EXPECT')) {
+        req.exitError(err.status, TOO_LARGE.message, { connection: 'close' });
+        return null;
+      }
       throw err;
     }
-    if (body === null) return req.exitError(413, TOO_LARGE.message, { connection: 'close' });
-    let query: Args | null = null;
+    if (body === null) req.exitError(413, TOO_LARGE.message, { connection: 'close' });
+    return body;
+  }
+
+  /** http_method GET, HEAD or TRACE: the form's parameters appended to the query, as Kong's set_uri_args does, then the rest. */
+  private async formToQueryThenRest(req: GatewayRequest, env: TemplateEnv | null): Promise<void> {
+    const body = await this.read(req);
+    if (body === null) return;
     // A form of more fields than MAX_FORM_FIELDS is not read (tollgate/form): it stays the body.
-    const form = formQuery && body.length > 0 ? body.toString('utf8') : '';
+    const form = body.length > 0 ? body.toString('utf8') : '';
     if (form !== '' && !tooManyFormFields(form))
-      query = addArgs(addArgs(new Map(), req.upstreamQuery ?? req.rawQuery), form);
-    if (this.hasQuery || query !== null) this.transformQuery(req, query, env);
+      req.setUpstreamQuery(serializeArgs(addArgs(addArgs(new Map(), req.upstreamQuery ?? req.rawQuery), form)));
+    return this.afterMethod(req, env, body);
+  }
+
+  /** Headers, body, querystring; `body` is the client body when the method's move already read it. */
+  private afterMethod(req: GatewayRequest, env: TemplateEnv | null, body: Buffer | null): void | Promise<void> {
+    if (!this.transformHeaders(req, env)) return req.exitError(400, BAD_HEADER_VALUE.message);
+    const kind = this.hasBody ? bodyKind(firstValue(req.getUpstreamHeader('content-type'))) : BodyKind.None;
+    if (kind !== BodyKind.None && body === null) return this.readThenBody(req, kind, env);
+    if (body !== null) this.transformBody(req, kind, body, env);
+    if (this.hasQuery) this.transformQuery(req, env);
+  }
+
+  private async readThenBody(req: GatewayRequest, kind: BodyKind, env: TemplateEnv | null): Promise<void> {
+    const body = await this.read(req);
+    if (body === null) return;
+    this.transformBody(req, kind, body, env);
+    if (this.hasQuery) this.transformQuery(req, env);
+  }
+
+  /**
+   * The body changes, before the querystring's as in Kong: a body template reads the query as it
+   * was before them (`remove.querystring: [token]` with `add.body: ["token:$(query_params.token)"]`
+   * moves the token into the body).
+   */
+  private transformBody(req: GatewayRequest, kind: BodyKind, body: Buffer, env: TemplateEnv | null): void {
     const out =
       kind === BodyKind.None
         ? null
@@ -309,10 +335,10 @@ class RequestTransformer implements PluginHandlers {
     return true;
   }
 
-  private transformQuery(req: GatewayRequest, merged: Args | null, env: TemplateEnv | null): void {
+  private transformQuery(req: GatewayRequest, env: TemplateEnv | null): void {
     // Kong's get_query reads nginx's $args, which an earlier plugin's set_query or clear_query_arg
     // changed (key-auth's hide_credentials): the client's query would put a hidden key back.
-    const q = merged ?? addArgs(new Map(), req.upstreamQuery ?? req.rawQuery);
+    const q = addArgs(new Map(), req.upstreamQuery ?? req.rawQuery);
     for (const name of this.removeQuery) q.delete(name);
     for (const op of this.renameQuery) {
       const to = valueOf(op, env);

@@ -32,6 +32,24 @@ before(async () => {
       { name: 'get', paths: ['/get'], plugins: [rt({ http_method: 'GET', add: { querystring: ['added:1'] } })] },
       { name: 'host', paths: ['/host'], plugins: [rt({ replace: { headers: ['host:api.example.test'] } })] },
       {
+        // Kong transforms the body before the querystring: a body template reads the query before.
+        name: 'query-to-body',
+        paths: ['/query-to-body'],
+        plugins: [
+          rt({
+            remove: { querystring: ['token'] },
+            rename: { querystring: ['q:query'] },
+            add: { body: ['token:$(query_params.token)', 'q:$(query_params.q)'] },
+          }),
+        ],
+      },
+      {
+        // Kong's method change sets the query (set_uri_args) before the header templates read it.
+        name: 'form-to-header',
+        paths: ['/form-to-header'],
+        plugins: [rt({ http_method: 'GET', add: { headers: ['x-field:$(query_params.field)'] } })],
+      },
+      {
         name: 'remove-pairs',
         paths: ['/remove-pairs'],
         plugins: [rt({ remove: { headers: ['x-secret:'], querystring: ['drop:x'], body: ['password:y'] } })],
@@ -149,6 +167,30 @@ test('a Content-Type the plugin adds decides the body: GET turned POST gets the 
   assert.equal(upstream.requests[n]!.headers['content-type'], 'application/json');
   assert.deepEqual(JSON.parse(seen.body), { body: 'somecontent' });
   assert.equal(upstream.requests[n]!.headers['content-length'], String(Buffer.byteLength(seen.body)));
+});
+
+test("a body template reads the query as it was before this plugin's querystring changes, as Kong transforms the body first", async () => {
+  const seen = (await (
+    await fetch(`${gw.url}/query-to-body/x?token=t1&q=find&keep=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    })
+  ).json()) as Seen;
+  assert.deepEqual(JSON.parse(seen.body), { token: 't1', q: 'find' });
+  assert.equal(seen.url, '/x?keep=1&query=find');
+});
+
+test('http_method GET moves the form into the query before the header templates read it, as in Kong', async () => {
+  const n = upstream.requests.length;
+  await fetch(`${gw.url}/form-to-header/x?a=0`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'field=from+form',
+  });
+  const got = upstream.requests[n]!;
+  assert.equal(got.headers['x-field'], 'from form');
+  assert.equal(got.url, '/x?a=0&field=from%20form');
 });
 
 test("a rewritten querystring starts from the one earlier plugins left (Kong's get_query): a key key-auth hid stays hidden", async () => {
