@@ -380,15 +380,15 @@ class RequestTransformer implements PluginHandlers {
         delete params[name];
         changed = true;
       }
+      // Kong's Lua truthiness: a JSON null is present (cjson.null is truthy), only false is not.
       for (const op of this.renameBody) {
         const to = valueOf(op, env);
-        if (to !== op.name && has(op.name)) {
+        if (to !== op.name && has(op.name) && params[op.name] !== false) {
           setOwnField(params, to, params[op.name]);
           delete params[op.name];
           changed = true;
         }
       }
-      // Kong's Lua truthiness: a JSON null is present (cjson.null is truthy), only false is not.
       for (const op of this.replaceBody) {
         if (has(op.name) && params[op.name] !== false) {
           setOwnField(params, op.name, valueOf(op, env));

@@ -59,6 +59,7 @@ before(async () => {
         paths: ['/json'],
         plugins: [
           rt({
+            rename: { body: ['rn:renamed_n', 'rf:renamed_f'] },
             replace: { body: ['n:R', 'f:R', 'constructor:R'] },
             add: { body: ['an:A', 'af:A', 'toString:A', '__proto__:A'] },
           }),
@@ -303,16 +304,19 @@ test("JSON body: Kong's truthiness (null is present, false is not) and only the 
   const res = await fetch(`${gw.url}/json/x`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ n: null, f: false, an: null, af: false }),
+    body: JSON.stringify({ rn: null, rf: false, n: null, f: false, an: null, af: false }),
   });
   const seen = (await res.json()) as Seen;
-  // replace sets a null key, not a false one; add fills a false key, not a null one (cjson.null is truthy in Lua).
+  // rename and replace act on a null key, not a false one; add fills a false key, not a null one
+  // (cjson.null is truthy in Lua).
   // Inherited names are absent: `constructor` is not replaced; `toString` and `__proto__` are added as keys.
   assert.deepEqual(Object.entries(JSON.parse(seen.body)), [
+    ['rf', false],
     ['n', 'R'],
     ['f', false],
     ['an', null],
     ['af', 'A'],
+    ['renamed_n', null],
     ['toString', 'A'],
     ['__proto__', 'A'],
   ]);
