@@ -25,7 +25,7 @@ import {
   simplePart,
   tooManyFormFields,
 } from '../../index.ts';
-import { addArgs, serializeArgs } from './query.ts';
+import { addArgs, FLAG, serializeArgs } from './query.ts';
 import {
   compilePathTemplate,
   compileTemplate,
@@ -351,7 +351,9 @@ class RequestTransformer implements PluginHandlers {
     for (const op of this.addQuery) if (!q.has(op.name)) q.set(op.name, [valueOf(op, env)]);
     for (const op of this.appendQuery) {
       const values = q.get(op.name);
-      if (values === undefined) q.set(op.name, [valueOf(op, env)]);
+      // Kong's append_value keeps a string or a list and appends; a lone flag (`?debug`, Lua's
+      // true) is neither, and the value takes its place.
+      if (values === undefined || (values.length === 1 && values[0] === FLAG)) q.set(op.name, [valueOf(op, env)]);
       else values.push(valueOf(op, env));
     }
     req.setUpstreamQuery(serializeArgs(q));

@@ -44,6 +44,11 @@ before(async () => {
         ],
       },
       {
+        name: 'append-query',
+        paths: ['/append-query'],
+        plugins: [rt({ append: { querystring: ['a:1', 'b:2', 'c:3'] } })],
+      },
+      {
         // Kong's method change sets the query (set_uri_args) before the header templates read it.
         name: 'form-to-header',
         paths: ['/form-to-header'],
@@ -192,6 +197,11 @@ test('http_method GET moves the form into the query before the header templates 
   const got = upstream.requests[n]!;
   assert.equal(got.headers['x-field'], 'from form');
   assert.equal(got.url, '/x?a=0&field=from%20form');
+});
+
+test("append.querystring: after a value or values, in place of a lone flag, as Kong's append_value", async () => {
+  const seen = (await (await fetch(`${gw.url}/append-query/x?a&b=x&c&c=y`)).json()) as Seen;
+  assert.equal(seen.url, '/x?a=1&b=x&b=2&c&c=y&c=3');
 });
 
 test("a rewritten querystring starts from the one earlier plugins left (Kong's get_query): a key key-auth hid stays hidden", async () => {
