@@ -43,10 +43,10 @@ test('01-schema: proper configs validate (one period, every period)', async () =
 });
 
 test('01-schema: a config without limits, a limit with an unknown period, a limit that is no record are refused at the field', async () => {
-  // Kong's words: "required field missing", "unknown field", "expected a record". Tollgate's
-  // generic schema messages say the same in its own words (shared by every plugin's schema).
+  // Kong's words: "required field missing", "unknown field" (with a suggestion here); Kong's
+  // "expected a record" is "expected a mapping" (docs/kong-compatibility.md).
   const cases: [string, string][] = [
-    ['{}', "plugins[0].config  missing required field 'limits'"],
+    ['{}', 'plugins[0].config.limits  required field missing'],
     ['{ limits: { video: { seco: 1 } } }', "plugins[0].config.limits.video.seco  unknown field 'seco'"],
     ['{ limits: { second: 10 } }', 'plugins[0].config.limits.second  expected a mapping, got an integer'],
   ];
