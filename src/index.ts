@@ -113,6 +113,7 @@ export type {
   UpstreamTry,
 } from './pipeline/plugin.ts';
 export { defineEntity, definePlugin } from './pipeline/plugin.ts';
+export { type PcreTranslation, translatePcre } from './router/pcre.ts';
 export type { RegexComplexity } from './safe-regex.ts';
 export { assertLinearRegex, checkRegexComplexity } from './safe-regex.ts';
 export { latestLookup as dnsLookup } from './upstream/dns.ts';

@@ -8,9 +8,8 @@
 import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/bot-detection.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginConfigIssue, PluginHandlers } from '../../index.ts';
-import { assertLinearRegex, definePlugin, PluginConfigError, trimAsciiSpace } from '../../index.ts';
+import { assertLinearRegex, definePlugin, PluginConfigError, translatePcre, trimAsciiSpace } from '../../index.ts';
 import { HTTP_PROTOCOLS, KONG3_RENAMED_FIELDS, renamedFieldIssues } from '../../lib/kong-config.ts';
-import { translatePcre } from '../../router/pcre.ts';
 import { BOT_NEAR, BOT_RULES, BOT_SEQUENCES } from './rules.ts';
 
 /** The bot-detection plugin's config, defaults applied. */

@@ -61,6 +61,20 @@ describe('cors', () => {
     }
   });
 
+  test("an origin regex in Kong's PCRE spellings means what it means in Kong", async () => {
+    // Read as JavaScript, `\A` is a letter A and `[[:alnum:]]` a class of `[:alnum` characters.
+    const config = { origins: ['\\Ahttps://[[:alnum:]]+\\.example\\z', 'http://\\Qa.b\\E'] };
+    for (const origin of ['https://app1.example', 'http://a.b']) {
+      const r = await runPlugin(plugin, config, { headers: { origin } });
+      assert.equal(r.responseHeaders['access-control-allow-origin'], origin, origin);
+    }
+    for (const origin of ['https://app-1.example', 'https://:.example', 'http://aXb']) {
+      const r = await runPlugin(plugin, config, { headers: { origin } });
+      assert.equal(r.responseHeaders['access-control-allow-origin'], undefined, origin);
+    }
+    await assert.rejects(runPlugin(plugin, { origins: ['https://(?>a|b)\\.example'] }), /origins\[0\]: .*atomic group/);
+  });
+
   test('credentials: the origin is echoed (never * with credentials) and Allow-Credentials is sent', async () => {
     const r = await runPlugin(plugin, { credentials: true }, { headers: { origin: 'https://c.example' } });
     assert.equal(r.responseHeaders['access-control-allow-origin'], 'https://c.example');

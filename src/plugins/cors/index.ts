@@ -13,7 +13,14 @@ import type {
   PluginHandlers,
   PluginLogger,
 } from '../../index.ts';
-import { assertLinearRegex, configHeaderValue, definePlugin, firstHeader, PluginConfigError } from '../../index.ts';
+import {
+  assertLinearRegex,
+  configHeaderValue,
+  definePlugin,
+  firstHeader,
+  PluginConfigError,
+  translatePcre,
+} from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 
 /** The cors plugin's config, defaults applied. */
@@ -111,11 +118,16 @@ class Cors implements PluginHandlers {
         if (source.startsWith('^')) source = source.slice(1);
         // dotAll: an Origin header value never holds a line break, so it changes no match, and the
         // complexity check then knows that a trailing `.*` always reaches the end (src/safe-regex.ts).
+        // Kong matches with PCRE: its spellings (`\A`, `\z`, `[[:alnum:]]`, `\Q...\E`) are translated
+        // as for a header regex, else JavaScript reads them as other characters.
         const flags = new Set(options?.[1] ?? '');
-        flags.add('s');
+        flags.add('s').add('u');
+        const pcre = translatePcre(source, 'header');
+        if ('error' in pcre)
+          throw new PluginConfigError(`origins.${i}`, `'${entry}' is not a valid regex: ${pcre.error}`);
         let regex: RegExp;
         try {
-          regex = new RegExp(`^(?:${source})$`, [...flags].join(''));
+          regex = new RegExp(`^(?:${pcre.source})$`, [...flags].join(''));
         } catch {
           throw new PluginConfigError(`origins.${i}`, `'${entry}' is not a valid regex`);
         }
