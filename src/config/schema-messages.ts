@@ -276,8 +276,12 @@ export function translateErrors(
       }
       case 'enum': {
         const allowed = (err.params as { allowedValues: unknown[] }).allowedValues;
-        // Kong's ONE_OF (kong/db/schema/init.lua): the values as written, comma-separated.
-        const list = allowed.map((a) => String(a)).join(', ');
+        // Kong's ONE_OF (kong/db/schema/init.lua): the values as written, comma-separated. A
+        // nullable field's null is no value Kong lists (null is the field left out).
+        const list = allowed
+          .filter((a) => a !== null)
+          .map((a) => String(a))
+          .join(', ');
         // Only a protocol field (a service's `protocol`, a route's or plugin's `protocols`) may name a
         // protocol Kong has and Tollgate lacks: an active health check's `type` takes none beyond
         // its list in Kong either (its schema's one_of), so `udp` there is refused in Kong's words.
@@ -368,6 +372,8 @@ const KONG_MATCH_FIELDS: ReadonlySet<string> = new Set([
   // datadog's metric tags: a tag must not end with `:` (Kong's match `^.*[^:]$`), nor hold a line
   // break, which would split the DogStatsD packet.
   '#/properties/metrics/items/properties/tags/items/pattern ^[^\\r\\n]*[^:\\r\\n]$',
+  // statsd's allow_status_codes (Kong's match REGEX_STATUS_CODE_RANGE).
+  '#/properties/allow_status_codes/items/pattern ^[0-9]{3}-[0-9]{3}$',
 ]);
 
 /** request-transformer's body and querystring `name:value` lists: Kong's check_for_value, not a match, refuses `name`. */
