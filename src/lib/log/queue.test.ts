@@ -96,6 +96,7 @@ test("a batch whose retries ran out is logged as Kong's max_retry_time message, 
   for (const e of ['a', 'b', 'c']) queue.add(e);
   for (let i = 0; i < 50 && queue.stats.dropped < 3; i++) await new Promise((r) => setTimeout(r, 10));
   assert.deepEqual(lines, [
+    'queue zipkin: handler could not process entries: the log receiver answered 503',
     'queue zipkin: could not send entries due to max_retry_time exceeded. 3 queue entries were lost (last error: the log receiver answered 503); 3 dropped so far',
   ]);
 });

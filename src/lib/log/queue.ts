@@ -11,7 +11,8 @@
  * Every drop is counted (`stats`), and logged in Kong's words (`queue full, dropping old entries
  * until processing is successful again`, `byte capacity exceeded, N queue entries were dropped`,
  * `string to be queued is longer (N bytes) than the queue's max_bytes (M bytes)` for an entry
- * larger than the bound alone, which is refused as Kong refuses it, `could not send entries due to
+ * larger than the bound alone, which is refused as Kong refuses it, `handler could not process
+ * entries: ERROR` for a failed delivery (retried), `could not send entries due to
  * max_retry_time exceeded. N queue entries were lost`, and the `queue at 80% capacity` warning),
  * each at most once a minute: Kong logs one line per drop.
  */
@@ -175,7 +176,16 @@ export class PartlyDelivered<T> extends Error {
 }
 
 /** The queue's warnings: each is logged at most once a minute, so one cannot hide another. */
-type Warning = 'capacity' | 'entries' | 'bytes' | 'oversize' | 'retries' | 'undeliverable' | 'shutdown' | 'deadline';
+type Warning =
+  | 'capacity'
+  | 'entries'
+  | 'bytes'
+  | 'oversize'
+  | 'failed'
+  | 'retries'
+  | 'undeliverable'
+  | 'shutdown'
+  | 'deadline';
 
 /** Kong's CAPACITY_WARNING_THRESHOLD: the share of `max_entries` held that warns. */
 const CAPACITY_WARNING = 0.8;
@@ -218,6 +228,7 @@ export class LogQueue<T> {
     entries: 0,
     bytes: 0,
     oversize: 0,
+    failed: 0,
     retries: 0,
     undeliverable: 0,
     shutdown: 0,
@@ -352,6 +363,9 @@ export class LogQueue<T> {
         this.stats.failures++;
         this.stats.lastError = err instanceof Error ? err.message : String(err);
         this.stats.lastErrorAt = Date.now();
+        // Kong's queue warns at every failed attempt, so a dead receiver shows in the log at
+        // once, not when max_retry_time (60 s by default) has passed; here once a minute.
+        this.log('failed', `handler could not process entries: ${this.stats.lastError}`);
         if (err instanceof PartlyDelivered) {
           const left = err.left as T[];
           const sent = batch.length - left.length - err.undeliverable;

@@ -64,6 +64,8 @@ export interface HttpLogConfig extends LegacyQueueFields {
 class HttpLog implements PluginHandlers {
   private readonly fields: CustomFields | null;
   private readonly url: URL;
+  /** `host:port` of the endpoint, as Kong's delivery errors name it. */
+  private readonly target: string;
   private readonly headers: Record<string, string>;
   private queue: LogQueue<string> | null = null;
   private agent: Agent | null = null;
@@ -90,6 +92,7 @@ class HttpLog implements PluginHandlers {
       url.password = '';
     }
     this.url = url;
+    this.target = `${url.hostname}:${url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : url.port}`;
     this.headers = headers;
   }
 
@@ -124,18 +127,26 @@ class HttpLog implements PluginHandlers {
     // 0 is Kong's "no timeout of the plugin's own" (the socket's default); never an instant abort.
     const timeout = this.config.timeout > 0 ? this.config.timeout : DEFAULT_TIMEOUT_MS;
     const body = this.config.queue.max_batch_size === 1 && batch.length === 1 ? batch[0]! : `[${batch.join(',')}]`;
-    const res = await request(this.url, {
-      method: this.config.method,
-      headers: this.headers,
-      body,
-      dispatcher: this.agent,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      signal: AbortSignal.timeout(timeout),
-    });
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(this.url, {
+        method: this.config.method,
+        headers: this.headers,
+        body,
+        dispatcher: this.agent,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+        signal: AbortSignal.timeout(timeout),
+      });
+    } catch (err) {
+      // Kong's words for a delivery that got no answer (the queue logs them, and retries).
+      throw new Error(`failed request to ${this.target}: ${err instanceof Error ? err.message : String(err)}`);
+    }
     await res.body.dump();
-    // Kong retries anything but a 2xx answer.
-    if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`the log receiver answered ${res.statusCode}`);
+    // Kong retries anything but a 2xx answer, and says so in these words (without the body,
+    // which the receiver sizes).
+    if (res.statusCode < 200 || res.statusCode > 299)
+      throw new Error(`request to ${this.target} returned status code ${res.statusCode}`);
   }
 
   get stats() {

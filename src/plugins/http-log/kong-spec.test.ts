@@ -96,6 +96,7 @@ function entriesOf(m: HttpMessage): Record<string, any>[] {
 describe("http-log (log): Kong's 01-log_spec.lua", () => {
   let upstream: Listening;
   let receiver: Receiver<HttpMessage>;
+  let hanging: Listening;
   let gw: TestGateway;
   let endpoint: (path: string, userinfo?: string) => string;
 
@@ -141,6 +142,15 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
           config: { http_endpoint: endpoint('/post_log/no_queue'), queue: { concurrency_limit: -1 } },
         }),
         route('config-change', { config: { http_endpoint: endpoint('/post_log/config_change'), headers: { key1 } } }),
+        // A receiver that never answers, and one that answers 500 (the upstream's /status/500).
+        route('faulty', {
+          config: {
+            http_endpoint: `http://127.0.0.1:${hanging.port}/delay/5`,
+            timeout: 1,
+            queue: { max_retry_time: 0 },
+          },
+        }),
+        route('refusing', { config: { http_endpoint: `${upstream.url}/status/500`, queue: { max_retry_time: 0 } } }),
       ],
       { url: upstream.url },
     );
@@ -153,6 +163,7 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
       res.writeHead(status === undefined ? 200 : Number(status), { 'content-type': 'text/plain' }).end('ok');
     });
     receiver = await httpReceiver();
+    hanging = await listen(() => undefined);
     endpoint = (path, userinfo = '') => `http://${userinfo}127.0.0.1:${receiver.port}${path}`;
     gw = await startGateway({ config: config('value1'), env: { HTTP_LOG_KEY2: 'the secret' } });
   });
@@ -160,6 +171,7 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
   after(async () => {
     await gw?.close();
     await receiver?.close();
+    await hanging?.close();
     await upstream?.close();
   });
 
@@ -221,6 +233,16 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
     assert.equal(reloaded.ok, true, JSON.stringify(reloaded));
     await get('/config-change/status/200');
     assert.equal((await deliveries('/post_log/config_change', 2))[1]!.headers.key1, 'value2');
+  });
+
+  test("a receiver that does not answer in time, or answers 500, is logged in Kong's words at once, the client's response unaffected", async () => {
+    await get('/faulty/status/200');
+    await get('/refusing/status/200');
+    const logged = (text: string) => gw.logs.some((l) => String(l.msg).includes(text));
+    const timeout = `queue http-log: handler could not process entries: failed request to 127.0.0.1:${hanging.port}: `;
+    await until('the failed request logged', () => logged(timeout));
+    const refused = `queue http-log: handler could not process entries: request to 127.0.0.1:${upstream.port} returned status code 500`;
+    await until('the 500 logged', () => logged(refused));
   });
 
   test('with queue.concurrency_limit -1 the entry is delivered all the same', async () => {
