@@ -81,7 +81,7 @@ class FileLog implements PluginHandlers {
   private async write(lines: string[]): Promise<void> {
     const text = lines.join('');
     if (this.config.reopen) {
-      const fh = await open(this.path, OPEN_FLAGS, 0o644);
+      const fh = await this.openFile();
       try {
         await fh.appendFile(text);
       } finally {
@@ -89,7 +89,7 @@ class FileLog implements PluginHandlers {
       }
       return;
     }
-    this.file ??= await open(this.path, OPEN_FLAGS, 0o644);
+    this.file ??= await this.openFile();
     try {
       await this.file.appendFile(text);
     } catch (err) {
@@ -98,6 +98,15 @@ class FileLog implements PluginHandlers {
       this.file = null;
       await fh.close().catch(() => {});
       throw err;
+    }
+  }
+
+  /** The file, or Kong's words for why not (`failed to open the file: ...`, logged by the queue). */
+  private async openFile(): Promise<FileHandle> {
+    try {
+      return await open(this.path, OPEN_FLAGS, 0o644);
+    } catch (err) {
+      throw new Error(`failed to open the file: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 
