@@ -1,0 +1,154 @@
+// Kong's own udp-log spec, as Tollgate runs it: spec/03-plugins/02-udp-log/01-udp-log_spec.lua of
+// Kong/kong at commit 22246ef2. One gateway (a cleartext listener taking HTTP/1.1 and h2c, a TLS
+// one), a real HTTP upstream that delays, a real gRPC server (@grpc/grpc-js), a real UDP receiver.
+// Left out: custom_fields_by_lua (Kong runs Lua; Tollgate refuses it, naming custom_fields).
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { rawMethod } from '../../../test/support/grpc.ts';
+import { type Receiver, udpReceiver } from '../../../test/support/receivers.ts';
+import { type Listening, listen } from '../../../test/support/upstream.ts';
+import { startFromFile, TestCa, tool } from '../../../test/tls/support.ts';
+import type { TollgateInstance } from '../../instance.ts';
+
+const skip = tool('openssl');
+const SAY = rawMethod('/hello.HelloService/SayHello');
+const bytes = (b: Buffer): Buffer => b;
+/** The upstream's delay on /delay, in ms. */
+const DELAY = 100;
+
+describe("udp-log (log): Kong's 01-udp-log_spec.lua", { skip }, () => {
+  let upstream: Listening;
+  let server: grpc.Server;
+  let receiver: Receiver;
+  let gw: TollgateInstance;
+  let plain: grpc.Client;
+  let tls: grpc.Client;
+  let ca: TestCa;
+
+  before(async () => {
+    upstream = await listen((req, res) => {
+      const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      if (req.url?.startsWith('/delay')) setTimeout(answer, DELAY);
+      else answer();
+    });
+    server = new grpc.Server();
+    server.addService(
+      { say: SAY },
+      {
+        say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
+          done(null, Buffer.concat([Buffer.from('hello '), call.request])),
+      },
+    );
+    const grpcPort = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    receiver = await udpReceiver();
+    ca = new TestCa();
+    ca.issue('gw.test', ['gw.test'], { file: 'gw' });
+    const udpLog = `{ name: udp-log, config: { host: 127.0.0.1, port: ${receiver.port} } }`;
+    const file = join(ca.dir, 'gateway.yaml');
+    writeFileSync(
+      file,
+      `_format_version: "3.0"
+certificates:
+  - cert: \${file:gw.pem}
+    key: \${file:gw.key}
+services:
+  - name: http
+    url: ${upstream.url}
+    routes:
+      - { name: udp, paths: [/udp], plugins: [${udpLog}] }
+  - name: grpc-service
+    url: grpc://127.0.0.1:${grpcPort}
+    routes:
+      - { name: grpc, protocols: [grpc, grpcs], paths: [/hello.HelloService/], plugins: [${udpLog}] }
+`,
+    );
+    gw = await startFromFile(file, { proxyListen: ['127.0.0.1:0 http2', '127.0.0.1:0 ssl http2'] });
+    plain = new grpc.Client(gw.proxyAddresses[0]!, grpc.credentials.createInsecure());
+    tls = new grpc.Client(gw.proxyAddresses[1]!, grpc.credentials.createSsl(Buffer.from(ca.cert)), {
+      'grpc.ssl_target_name_override': 'gw.test',
+      'grpc.default_authority': 'gw.test',
+    });
+  });
+
+  after(async () => {
+    plain?.close();
+    tls?.close();
+    await gw?.close(0);
+    server?.forceShutdown();
+    await receiver?.close();
+    await upstream?.close();
+  });
+
+  const entry = async (): Promise<Record<string, any>> => JSON.parse(await receiver.next());
+
+  /** Kong's check: the request's latency holds Kong's and the upstream's (1 ms for rounding). */
+  function latenciesAddUp(e: Record<string, any>): void {
+    const { request, kong, proxy } = e.latencies;
+    assert.ok(1 + request >= kong + proxy, JSON.stringify(e.latencies));
+  }
+
+  function sayHello(client: grpc.Client): Promise<string> {
+    return new Promise((resolve, reject) =>
+      client.makeUnaryRequest(
+        SAY.path,
+        bytes,
+        bytes,
+        Buffer.from('world!'),
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5000 },
+        (err, value) => (err ? reject(err) : resolve(String(value))),
+      ),
+    );
+  }
+
+  async function get(path: string): Promise<string> {
+    const res = await fetch(`http://${gw.proxyAddresses[0]}${path}`);
+    assert.equal(res.status, 200);
+    return res.text();
+  }
+
+  test('logs to UDP: one JSON datagram with the client address', async () => {
+    await get('/udp/request');
+    const e = await entry();
+    assert.equal(e.client_ip, '127.0.0.1');
+  });
+
+  test('logs proper latencies: the upstream wait is the proxy latency, and the parts add up', async () => {
+    await get('/udp/delay/2');
+    const e = await entry();
+    // A lower bound the upstream's delay sets, not a speed claim.
+    assert.ok(e.latencies.proxy >= DELAY - 5, JSON.stringify(e.latencies));
+    latenciesAddUp(e);
+  });
+
+  test('logs a gRPC call (h2c): the service, its protocol, the gRPC content types, no request.tls, latencies', async () => {
+    assert.equal(await sayHello(plain), 'hello world!');
+    const e = await entry();
+    assert.equal(e.client_ip, '127.0.0.1');
+    assert.equal(e.service.name, 'grpc-service');
+    assert.equal(e.service.protocol, 'grpc');
+    assert.equal(e.request.headers['content-type'], 'application/grpc');
+    // As the upstream sent it: grpc-js answers application/grpc+proto (Kong's grpcbin, application/grpc).
+    assert.match(e.response.headers['content-type'], /^application\/grpc(\+proto)?$/);
+    assert.equal('tls' in e.request, false);
+    latenciesAddUp(e);
+  });
+
+  test('logs a gRPC call over TLS with the TLS info: version, cipher, client_verify NONE', async () => {
+    assert.equal(await sayHello(tls), 'hello world!');
+    const e = await entry();
+    assert.equal(e.client_ip, '127.0.0.1');
+    assert.match(e.request.tls.version, /^TLSv1\.[23]$/);
+    assert.equal(typeof e.request.tls.cipher, 'string');
+    assert.equal(e.request.tls.client_verify, 'NONE');
+    assert.equal(e.request.headers['content-type'], 'application/grpc');
+    latenciesAddUp(e);
+  });
+});
