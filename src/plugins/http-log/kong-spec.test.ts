@@ -11,6 +11,7 @@ import { type HttpMessage, httpReceiver, type Receiver } from '../../../test/sup
 import { type Listening, listen } from '../../../test/support/upstream.ts';
 import { validateEntities } from '../../../test/support/validate.ts';
 import { until } from '../../../test/support/wait.ts';
+import { QUEUE_DEFAULTS, withLegacyQueueFields } from '../../lib/log/index.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 /** `gateway validate` of one http-log plugin with `config` (YAML lines, unindented). */
@@ -84,6 +85,14 @@ describe("http-log (schema): Kong's 02-schema_spec.lua", () => {
     assert.match(v.out, /config\.retry_count {2}warning: .*the retry_count parameter no longer works/);
     assert.match(v.out, /config\.queue_size {2}warning: .*the queue_size parameter is deprecated/);
     assert.match(v.out, /config\.flush_timeout {2}warning: .*the flush_timeout parameter is deprecated/);
+    // Kong's Queue.get_plugin_params: queue_size and flush_timeout become the queue's.
+    const queue = withLegacyQueueFields(
+      QUEUE_DEFAULTS,
+      { retry_count: 23, queue_size: 46, flush_timeout: 92 },
+      () => {},
+    );
+    assert.equal(queue.max_batch_size, 46);
+    assert.equal(queue.max_coalescing_delay, 92);
   });
 });
 

@@ -2,7 +2,7 @@
 // Kong/kong at commit 22246ef2. One gateway (a cleartext listener taking HTTP/1.1 and h2c, a TLS
 // one), a real HTTP upstream that delays, a real gRPC server (@grpc/grpc-js), a real TCP receiver.
 // Left out: custom_fields_by_lua and the post-function that sets client_verify (Kong runs Lua;
-// Tollgate refuses it), the TLS delivery (tcp-log.test.ts), request.tls over HTTPS
+// Tollgate refuses it: checked below), the TLS delivery (tcp-log.test.ts), request.tls over HTTPS
 // (src/lib/log/serializer-tls.test.ts), and the #stream cases (Tollgate proxies no TCP or TLS streams).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { rawMethod } from '../../../test/support/grpc.ts';
 import { type Receiver, tcpReceiver } from '../../../test/support/receivers.ts';
 import { type Listening, listen } from '../../../test/support/upstream.ts';
+import { validateEntities } from '../../../test/support/validate.ts';
 import { startFromFile, TestCa, tool } from '../../../test/tls/support.ts';
 import type { TollgateInstance } from '../../instance.ts';
 
@@ -165,4 +166,12 @@ services:
     const line = await receiver.next();
     assert.ok(line.includes('"tries":[]'), line.slice(0, 400));
   });
+});
+
+test('custom_fields_by_lua, whose fields Kong logs, is refused naming custom_fields (Tollgate runs no Lua)', async () => {
+  const v = await validateEntities(
+    `plugins:\n  - name: tcp-log\n    config: { host: 127.0.0.1, port: 9, custom_fields_by_lua: { new_field: "return 123" } }\n`,
+  );
+  assert.equal(v.code, 1, v.out);
+  assert.match(v.out, /custom_fields_by_lua .*use custom_fields/);
 });

@@ -1,7 +1,7 @@
 // Kong's own udp-log spec, as Tollgate runs it: spec/03-plugins/02-udp-log/01-udp-log_spec.lua of
 // Kong/kong at commit 22246ef2. One gateway (a cleartext listener taking HTTP/1.1 and h2c, a TLS
 // one), a real HTTP upstream that delays, a real gRPC server (@grpc/grpc-js), a real UDP receiver.
-// Left out: custom_fields_by_lua (Kong runs Lua; Tollgate refuses it, naming custom_fields).
+// Left out: custom_fields_by_lua (Kong runs Lua; Tollgate refuses it, naming custom_fields: checked below).
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { rawMethod } from '../../../test/support/grpc.ts';
 import { type Receiver, udpReceiver } from '../../../test/support/receivers.ts';
 import { type Listening, listen } from '../../../test/support/upstream.ts';
+import { validateEntities } from '../../../test/support/validate.ts';
 import { startFromFile, TestCa, tool } from '../../../test/tls/support.ts';
 import type { TollgateInstance } from '../../instance.ts';
 
@@ -151,4 +152,12 @@ services:
     assert.equal(e.request.headers['content-type'], 'application/grpc');
     latenciesAddUp(e);
   });
+});
+
+test('custom_fields_by_lua, whose fields Kong logs, is refused naming custom_fields (Tollgate runs no Lua)', async () => {
+  const v = await validateEntities(
+    `plugins:\n  - name: udp-log\n    config: { host: 127.0.0.1, port: 9, custom_fields_by_lua: { new_field: "return 123" } }\n`,
+  );
+  assert.equal(v.code, 1, v.out);
+  assert.match(v.out, /custom_fields_by_lua .*use custom_fields/);
 });
