@@ -129,6 +129,7 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
             headers: { 'Hello-World': 'hi there' },
           },
         }),
+        route('escaped', { config: { http_endpoint: endpoint('/post_log/escaped', 'us%40er:p%3Ass@') } }),
         route('vault', {
           config: {
             http_endpoint: endpoint('/post_log/vault_header'),
@@ -220,6 +221,12 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
     const [m] = await deliveries('/post_auth_log/basic_auth/testuser/testpassword');
     assert.equal(m!.headers.authorization, 'Basic dGVzdHVzZXI6dGVzdHBhc3N3b3Jk');
     assert.equal(m!.headers['hello-world'], 'hi there');
+  });
+
+  test('percent-escapes in the userinfo are decoded before Basic encoding (Kong encodes the userinfo as written)', async () => {
+    await get('/escaped/status/200');
+    const [m] = await deliveries('/post_log/escaped');
+    assert.equal(m!.headers.authorization, `Basic ${Buffer.from('us@er:p:ss').toString('base64')}`);
   });
 
   test('a vault reference in headers is sent dereferenced', async () => {

@@ -122,6 +122,7 @@ const CASES: Record<string, Case> = {
     },
   },
   'allow-200-204': { config: { metrics: [counter('status_count')], allow_status_codes: ['200-204'] } },
+  'allow-empty': { config: { metrics: [counter('status_count')], allow_status_codes: [] } },
   'allow-two-ranges': { config: { metrics: [counter('status_count')], allow_status_codes: ['200-204', '400-404'] } },
 };
 
@@ -336,6 +337,8 @@ describe("statsd (log): Kong's 01-log_spec.lua", () => {
       assert.equal(res.status, status);
     }
     await lines('allow-two-ranges', [dotted('kong.service.statsd-allow-two-ranges.status.404:1|c')], 404);
+    // An empty list counts every response, as an unset one (Kong's matches none: docs/plugins/statsd.md).
+    await lines('allow-empty', [dotted('kong.service.statsd-allow-empty.status.200:1|c')]);
   });
 
   test("won't send a metric twice: after the gateway closed, every receiver holds its case's lines alone", async () => {
