@@ -1,5 +1,5 @@
-// Kong's own http-log specs, as Tollgate runs them: spec/03-plugins/03-http-log/02-schema_spec.lua
-// and 01-log_spec.lua of Kong/kong at commit 22246ef2, and the http-log part of
+// Kong's own http-log specs, as Tollgate runs them: spec/03-plugins/03-http-log/02-schema_spec.lua,
+// 01-log_spec.lua and 03-schem-vault_spec.lua of Kong/kong at commit 22246ef2, and the http-log part of
 // spec/03-plugins/01-legacy_queue_parameter_warning_spec.lua. Config checks go through
 // `gateway validate`; log cases through one gateway, a real upstream and a real HTTP receiver.
 // Left out: custom_fields_by_lua (Kong runs Lua, Tollgate refuses it: checked below), the Admin
@@ -129,6 +129,7 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
             headers: { 'Hello-World': 'hi there' },
           },
         }),
+        route('vault-endpoint', { config: { http_endpoint: '{vault://env/http-log-http-endpoint}' } }),
         route('escaped', { config: { http_endpoint: endpoint('/post_log/escaped', 'us%40er:p%3Ass@') } }),
         route('vault', {
           config: {
@@ -175,7 +176,15 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
     receiver = await httpReceiver();
     hanging = await listen(() => undefined);
     endpoint = (path, userinfo = '') => `http://${userinfo}127.0.0.1:${receiver.port}${path}`;
-    gw = await startGateway({ config: config('value1'), env: { HTTP_LOG_KEY2: 'the secret' } });
+    gw = await startGateway({
+      config: config('value1'),
+      env: {
+        HTTP_LOG_KEY2: 'the secret',
+        // A secret from a vault is redacted from the gateway's log lines: another spelling of
+        // the receiver's address than the other routes' 127.0.0.1.
+        HTTP_LOG_HTTP_ENDPOINT: `http://localhost:${receiver.port}/post_log/vault_endpoint`,
+      },
+    });
   });
 
   after(async () => {
@@ -221,6 +230,12 @@ describe("http-log (log): Kong's 01-log_spec.lua", () => {
     const [m] = await deliveries('/post_auth_log/basic_auth/testuser/testpassword');
     assert.equal(m!.headers.authorization, 'Basic dGVzdHVzZXI6dGVzdHBhc3N3b3Jk');
     assert.equal(m!.headers['hello-world'], 'hi there');
+  });
+
+  test('a vault reference as http_endpoint is dereferenced (03-schem-vault_spec.lua)', async () => {
+    await get('/vault-endpoint/status/200');
+    const [m] = await deliveries('/post_log/vault_endpoint');
+    assert.equal(entriesOf(m!)[0]!.client_ip, '127.0.0.1');
   });
 
   test('percent-escapes in the userinfo are decoded before Basic encoding (Kong encodes the userinfo as written)', async () => {
