@@ -2,14 +2,21 @@
 // and 03-allow_status_codes_spec.lua of Kong/kong at commit 22246ef2. One gateway, a real
 // upstream, the consumer bob (custom_id robert, key "kong"), and a StatsD receiver (UDP, or TCP
 // with use_tcp) per route, so that each case's lines are its own; after the gateway closed, no
-// receiver got more than its case's lines. Left out: shdict_usage (nginx's shared dictionaries,
-// not sent: docs/plugins/statsd.md) and the gRPC variants (the metrics do not depend on the protocol).
+// receiver got more than its case's lines; the gRPC cases on a gateway of their own (an h2c
+// listener, a real @grpc/grpc-js server). Left out: shdict_usage (nginx's shared dictionaries,
+// not sent: docs/plugins/statsd.md).
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import * as grpc from '@grpc/grpc-js';
+import { rawMethod } from '../../../test/support/grpc.ts';
 import { type Receiver, tcpReceiver, udpReceiver } from '../../../test/support/receivers.ts';
+import { tempDir } from '../../../test/support/temp.ts';
 import { type Listening, listen } from '../../../test/support/upstream.ts';
 import { until } from '../../../test/support/wait.ts';
+import { startFromFile } from '../../../test/tls/support.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
@@ -394,4 +401,82 @@ describe("statsd (log) configured globally: Kong's global.unmatched cases", () =
         );
     });
   }
+});
+
+describe("statsd (log) #grpc: Kong's metrics of a gRPC call", () => {
+  test('the default metrics of a call without a consumer, and latency as a gauge', async () => {
+    const say = rawMethod('/hello.HelloService/SayHello');
+    const server = new grpc.Server();
+    server.addService(
+      { say },
+      {
+        say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
+          done(null, Buffer.concat([Buffer.from('hello '), call.request])),
+      },
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
+        err ? reject(err) : resolve(p),
+      ),
+    );
+    const [defaults, gauge] = [await udpReceiver(), await udpReceiver()];
+    const dir = tempDir('tollgate-statsd-grpc');
+    const service = (n: number, udp: Receiver, metrics = '') => `  - name: grpc_statsd${n}
+    url: grpc://127.0.0.1:${port}
+    routes:
+      - paths: [/hello.HelloService/]
+        hosts: [grpc_logging${n}.test]
+        plugins: [{ name: statsd, config: { host: 127.0.0.1, port: ${udp.port}${metrics} } }]
+`;
+    writeFileSync(
+      join(dir, 'gateway.yaml'),
+      `_format_version: "3.0"\nservices:\n${service(1, defaults)}${service(2, gauge, ', metrics: [{ name: latency, stat_type: gauge, sample_rate: 1 }]')}`,
+    );
+    const gw = await startFromFile(join(dir, 'gateway.yaml'), { proxyListen: ['127.0.0.1:0 http2'] });
+    try {
+      for (const authority of ['grpc_logging1.test', 'grpc_logging2.test']) {
+        const client = new grpc.Client(gw.proxyAddresses[0]!, grpc.credentials.createInsecure(), {
+          'grpc.default_authority': authority,
+        });
+        const answer = await new Promise<string>((resolve, reject) =>
+          client.makeUnaryRequest(
+            say.path,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            Buffer.from('world!'),
+            new grpc.Metadata(),
+            { deadline: Date.now() + 5000 },
+            (err, value) => (err ? reject(err) : resolve(String(value))),
+          ),
+        );
+        client.close();
+        assert.equal(answer, 'hello world!');
+      }
+      await until('the metrics', () => defaults.received.length >= 8 && gauge.received.length >= 1);
+    } finally {
+      await gw.close(0);
+      server.forceShutdown();
+    }
+    const s = 'kong\\.service\\.grpc_statsd1';
+    const want = [
+      `${s}\\.request\\.count:1\\|c`,
+      `${s}\\.latency:\\d+\\|ms`,
+      `${s}\\.request\\.size:\\d+\\|c`,
+      `${s}\\.status\\.200:1\\|c`,
+      `${s}\\.response\\.size:\\d+\\|c`,
+      `${s}\\.upstream_latency:\\d*\\|ms`,
+      `${s}\\.kong_latency:\\d*\\|ms`,
+      `${s}\\.workspace\\.${UUID}\\.status\\.200:1\\|c`,
+    ];
+    assert.equal(defaults.received.length, want.length, defaults.received.join('\n'));
+    for (const p of want)
+      assert.ok(
+        defaults.received.some((l) => new RegExp(`^${p}$`).test(l)),
+        `${p} in\n${defaults.received.join('\n')}`,
+      );
+    assert.deepEqual(gauge.received.length, 1);
+    assert.match(gauge.received[0]!, /^kong\.service\.grpc_statsd2\.latency:\d+\|g$/);
+    await defaults.close();
+    await gauge.close();
+  });
 });
