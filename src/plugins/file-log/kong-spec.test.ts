@@ -23,7 +23,7 @@ describe("file-log (schema): Kong's 02-schema_spec.lua", () => {
   test('path is required', async () => {
     const v = await validate('{ reopen: true }');
     assert.equal(v.code, 1, v.out);
-    assert.match(v.out, /plugins\[0\]\.config {2}missing required field 'path'/);
+    assert.match(v.out, /plugins\[0\]\.config\.path {2}required field missing/);
   });
 
   test('accepts a valid file name, and one with a space inside', async () => {

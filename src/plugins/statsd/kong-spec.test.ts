@@ -36,16 +36,16 @@ test('accepts an empty config, empty metrics and one metric', async () => {
 });
 
 test('refuses a metric without stat_type or without name', async () => {
-  await refuses('metrics: [{ name: request_count, sample_rate: 1 }]', "metrics[0]  missing required field 'stat_type'");
-  await refuses('metrics: [{ stat_type: counter, sample_rate: 1 }]', "metrics[0]  missing required field 'name'");
+  await refuses('metrics: [{ name: request_count, sample_rate: 1 }]', 'metrics[0].stat_type  required field missing');
+  await refuses('metrics: [{ stat_type: counter, sample_rate: 1 }]', 'metrics[0].name  required field missing');
 });
 
 test('refuses a counter or a gauge without sample_rate, as Kong requires it for them; a timer needs none', async () => {
   await refuses(
     'metrics: [{ name: request_count, stat_type: counter }]',
-    "metrics[0]  missing required field 'sample_rate'",
+    'metrics[0].sample_rate  required field missing',
   );
-  await refuses('metrics: [{ name: latency, stat_type: gauge }]', "metrics[0]  missing required field 'sample_rate'");
+  await refuses('metrics: [{ name: latency, stat_type: gauge }]', 'metrics[0].sample_rate  required field missing');
   await accepts('metrics: [{ name: latency, stat_type: timer }]');
 });
 
