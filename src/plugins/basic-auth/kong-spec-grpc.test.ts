@@ -3,42 +3,15 @@
 // real grpc-js server behind a `grpc` service, a grpc-js client over h2c to the gateway's http2
 // listener.
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { rawMethod } from '../../../test/support/grpc.ts';
-import { tempDir } from '../../../test/support/temp.ts';
-import { startFromFile } from '../../../test/tls/support.ts';
-import type { TollgateInstance } from '../../instance.ts';
+import { sayHello as call, type HelloGateway, startHelloGateway } from '../../../test/support/hello-grpc.ts';
 
-const SAY_HELLO = rawMethod('/hello.HelloService/SayHello');
-let server: grpc.Server;
-let gw: TollgateInstance;
-let client: grpc.Client;
-/** The metadata of the last call the upstream served. */
-let seen: grpc.Metadata | null = null;
+let hello: HelloGateway;
 
 before(async () => {
-  server = new grpc.Server();
-  server.addService(
-    { sayHello: SAY_HELLO },
-    {
-      sayHello: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
-        seen = call.metadata;
-        done(null, Buffer.concat([Buffer.from('hello '), call.request]));
-      },
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  const dir = tempDir('tollgate-basic-auth-grpc');
-  writeFileSync(
-    join(dir, 'gateway.yaml'),
-    `_format_version: "3.0"
+  hello = await startHelloGateway(
+    (port) => `_format_version: "3.0"
 consumers:
   - username: bob
     basicauth_credentials: [{ username: bob, password: kong }]
@@ -52,40 +25,26 @@ services:
         plugins: [{ name: basic-auth }]
 `,
   );
-  gw = await startFromFile(join(dir, 'gateway.yaml'), { proxyListen: ['127.0.0.1:0 http2'] });
-  client = new grpc.Client(gw.proxyAddresses[0]!, grpc.credentials.createInsecure());
-});
-after(async () => {
-  client?.close();
-  await gw?.close(0);
-  server?.forceShutdown();
 });
 
-function sayHello(metadata: grpc.Metadata): Promise<{ value?: string; err?: grpc.ServiceError }> {
-  return new Promise((resolve) =>
-    client.makeUnaryRequest(
-      SAY_HELLO.path,
-      SAY_HELLO.requestSerialize,
-      SAY_HELLO.responseDeserialize,
-      Buffer.from('noname'),
-      metadata,
-      { deadline: Date.now() + 5000 },
-      (err, value) => resolve(err ? { err } : { value: value!.toString() }),
-    ),
-  );
+after(() => hello?.close());
+
+async function sayHello(metadata: grpc.Metadata): Promise<{ value?: string; err?: grpc.ServiceError }> {
+  const r = await call(hello.client, 'noname', metadata);
+  return r.err ? { err: r.err } : { value: r.reply! };
 }
 
 test('a gRPC call without credentials is refused UNAUTHENTICATED', async () => {
-  seen = null;
+  hello.server.lastMetadata = null;
   const r = await sayHello(new grpc.Metadata());
   assert.equal(r.err?.code, grpc.status.UNAUTHENTICATED);
   assert.equal(r.err?.details, 'Unauthorized');
-  assert.equal(seen, null, 'the upstream was not called');
+  assert.equal(hello.server.lastMetadata, null, 'the upstream was not called');
 });
 
 test("a gRPC call with bob's Basic credentials passes, as bob", async () => {
   const metadata = new grpc.Metadata();
   metadata.set('authorization', 'Basic Ym9iOmtvbmc=');
   assert.deepEqual(await sayHello(metadata), { value: 'hello noname' });
-  assert.deepEqual(seen?.get('x-consumer-username'), ['bob']);
+  assert.deepEqual(hello.server.lastMetadata?.get('x-consumer-username'), ['bob']);
 });

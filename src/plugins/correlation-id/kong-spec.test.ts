@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { rawMethod } from '../../../test/support/grpc.ts';
+import type * as grpc from '@grpc/grpc-js';
+import { type HelloServer, helloClient, sayHello, startHelloServer } from '../../../test/support/hello-grpc.ts';
 import { type KongMock, send, startKongMock } from '../../../test/support/kong-mock.ts';
 import { refusedPort } from '../../../test/support/refused-port.ts';
 import { tempDir } from '../../../test/support/temp.ts';
@@ -217,50 +217,34 @@ describe('log serializer', () => {
 });
 
 describe('uuid-worker generator over gRPC', () => {
-  let upstream: grpc.Server;
+  let upstream: HelloServer;
   let inst: TollgateInstance;
   let client: grpc.Client;
-  const say = rawMethod('/hello.HelloService/SayHello');
 
   before(async () => {
-    upstream = new grpc.Server();
-    upstream.addService(
-      { say },
-      { say: (_call: unknown, done: grpc.sendUnaryData<Buffer>) => done(null, Buffer.from('hi')) },
-    );
-    const port = await new Promise<number>((resolve, reject) =>
-      upstream.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
-    );
+    upstream = await startHelloServer();
+    const port = upstream.port;
     const file = join(dir, 'grpc.yaml');
     writeFileSync(
       file,
       `_format_version: "3.0"\nservices:\n  - name: grpc\n    url: grpc://127.0.0.1:${port}\n    routes:\n      - protocols: [grpc]\n        paths: [/hello.HelloService/]\n        plugins: [{ name: correlation-id, config: { echo_downstream: true } }]\n`,
     );
     inst = await startFromFile(file, { proxyListen: ['127.0.0.1:0 http2'] });
-    client = new grpc.Client(inst.proxyAddresses[0]!, grpc.credentials.createInsecure());
+    client = helloClient(inst.proxyAddresses[0]!);
   });
 
   after(async () => {
     client?.close();
     await inst?.close(0);
-    upstream?.forceShutdown();
+    upstream?.stop();
   });
 
   /** The kong-request-id of a SayHello call's response headers. */
-  const call = () =>
-    new Promise<string>((resolve, reject) => {
-      let id = '';
-      const c = client.makeUnaryRequest(
-        say.path,
-        say.requestSerialize,
-        say.responseDeserialize,
-        Buffer.from('x'),
-        (err) => (err ? reject(err) : resolve(id)),
-      );
-      c.on('metadata', (md: grpc.Metadata) => (id = String(md.get('kong-request-id')[0] ?? '')));
-    });
+  const call = async (): Promise<string> => {
+    const r = await sayHello(client, 'x');
+    if (r.err) throw r.err;
+    return String(r.headers.get('kong-request-id')[0] ?? '');
+  };
 
   test('increments the counter part', async () => {
     const id1 = await call();

@@ -6,40 +6,15 @@
 // server behind a `grpc` service.
 
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { rawMethod } from '../../../test/support/grpc.ts';
-import { tempDir } from '../../../test/support/temp.ts';
-import { startFromFile } from '../../../test/tls/support.ts';
-import type { TollgateInstance } from '../../instance.ts';
+import { sayHello as call, type HelloGateway, startHelloGateway } from '../../../test/support/hello-grpc.ts';
 
-const SAY_HELLO = rawMethod('/hello.HelloService/SayHello');
-const bytes = (b: Buffer): Buffer => b;
-
-let server: grpc.Server;
-let gw: TollgateInstance;
-let client: grpc.Client;
+let hello: HelloGateway;
 
 before(async () => {
-  server = new grpc.Server();
-  server.addService(
-    { sayHello: SAY_HELLO },
-    {
-      sayHello: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
-        done(null, Buffer.concat([Buffer.from('hello '), call.request])),
-    },
-  );
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
-    ),
-  );
-  const file = join(tempDir('rate-limiting-grpc'), 'gateway.yaml');
-  writeFileSync(
-    file,
-    `_format_version: "3.0"
+  hello = await startHelloGateway(
+    (port) => `_format_version: "3.0"
 services:
   - name: grpc
     url: grpc://127.0.0.1:${port}
@@ -52,35 +27,11 @@ services:
         paths: [/hello.HelloService/]
 `,
   );
-  gw = await startFromFile(file, { proxyListen: ['127.0.0.1:0 http2'] });
-  client = new grpc.Client(gw.proxyAddresses[0]!, grpc.credentials.createInsecure());
 });
 
-after(async () => {
-  client?.close();
-  await gw?.close(0);
-  server?.forceShutdown();
-});
+after(() => hello?.close());
 
-/** One SayHello call: its error, and the response headers (or the trailers of a refusal). */
-function sayHello(): Promise<{ err: grpc.ServiceError | null; headers: grpc.Metadata }> {
-  return new Promise((resolve) => {
-    let headers = new grpc.Metadata();
-    const call = client.makeUnaryRequest(
-      SAY_HELLO.path,
-      bytes,
-      bytes,
-      Buffer.from('world'),
-      new grpc.Metadata(),
-      { deadline: Date.now() + 5000 },
-      (err) => resolve({ err: err ?? null, headers: err?.metadata ?? headers }),
-    );
-    call.on('metadata', (m) => {
-      headers = m;
-    });
-  });
-}
-
+const sayHello = () => call(hello.client);
 const one = (m: grpc.Metadata, name: string): string | undefined => m.get(name)[0]?.toString();
 
 test('blocks if exceeding limit #grpc (single ip)', async () => {

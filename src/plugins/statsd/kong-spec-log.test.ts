@@ -10,8 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { rawMethod } from '../../../test/support/grpc.ts';
+import { helloClient, sayHello, startHelloServer } from '../../../test/support/hello-grpc.ts';
 import { type Receiver, tcpReceiver, udpReceiver } from '../../../test/support/receivers.ts';
 import { tempDir } from '../../../test/support/temp.ts';
 import { type Listening, listen } from '../../../test/support/upstream.ts';
@@ -405,20 +404,8 @@ describe("statsd (log) configured globally: Kong's global.unmatched cases", () =
 
 describe("statsd (log) #grpc: Kong's metrics of a gRPC call", () => {
   test('the default metrics of a call without a consumer, and latency as a gauge', async () => {
-    const say = rawMethod('/hello.HelloService/SayHello');
-    const server = new grpc.Server();
-    server.addService(
-      { say },
-      {
-        say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
-          done(null, Buffer.concat([Buffer.from('hello '), call.request])),
-      },
-    );
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
-    );
+    const server = await startHelloServer();
+    const port = server.port;
     const [defaults, gauge] = [await udpReceiver(), await udpReceiver()];
     const dir = tempDir('tollgate-statsd-grpc');
     const service = (n: number, udp: Receiver, metrics = '') => `  - name: grpc_statsd${n}
@@ -435,27 +422,15 @@ describe("statsd (log) #grpc: Kong's metrics of a gRPC call", () => {
     const gw = await startFromFile(join(dir, 'gateway.yaml'), { proxyListen: ['127.0.0.1:0 http2'] });
     try {
       for (const authority of ['grpc_logging1.test', 'grpc_logging2.test']) {
-        const client = new grpc.Client(gw.proxyAddresses[0]!, grpc.credentials.createInsecure(), {
-          'grpc.default_authority': authority,
-        });
-        const answer = await new Promise<string>((resolve, reject) =>
-          client.makeUnaryRequest(
-            say.path,
-            (b: Buffer) => b,
-            (b: Buffer) => b,
-            Buffer.from('world!'),
-            new grpc.Metadata(),
-            { deadline: Date.now() + 5000 },
-            (err, value) => (err ? reject(err) : resolve(String(value))),
-          ),
-        );
+        const client = helloClient(gw.proxyAddresses[0]!, authority);
+        const answer = (await sayHello(client, 'world!')).reply;
         client.close();
         assert.equal(answer, 'hello world!');
       }
       await until('the metrics', () => defaults.received.length >= 8 && gauge.received.length >= 1);
     } finally {
       await gw.close(0);
-      server.forceShutdown();
+      server.stop();
     }
     const s = 'kong\\.service\\.grpc_statsd1';
     const want = [

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
-import { rawMethod } from '../../../test/support/grpc.ts';
+import { sayHello as call, type HelloServer, startHelloServer } from '../../../test/support/hello-grpc.ts';
 import { type Receiver, tcpReceiver } from '../../../test/support/receivers.ts';
 import { type Listening, listen } from '../../../test/support/upstream.ts';
 import { validateEntities } from '../../../test/support/validate.ts';
@@ -17,14 +17,12 @@ import { startFromFile, TestCa, tool } from '../../../test/tls/support.ts';
 import type { TollgateInstance } from '../../instance.ts';
 
 const skip = tool('openssl');
-const SAY = rawMethod('/hello.HelloService/SayHello');
-const bytes = (b: Buffer): Buffer => b;
 /** The upstream's delay on /delay, in ms. */
 const DELAY = 100;
 
 describe("tcp-log (log): Kong's 01-tcp-log_spec.lua", { skip }, () => {
   let upstream: Listening;
-  let server: grpc.Server;
+  let server: HelloServer;
   let receiver: Receiver;
   let gw: TollgateInstance;
   let plain: grpc.Client;
@@ -37,19 +35,8 @@ describe("tcp-log (log): Kong's 01-tcp-log_spec.lua", { skip }, () => {
       if (req.url?.startsWith('/delay')) setTimeout(answer, DELAY);
       else answer();
     });
-    server = new grpc.Server();
-    server.addService(
-      { say: SAY },
-      {
-        say: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) =>
-          done(null, Buffer.concat([Buffer.from('hello '), call.request])),
-      },
-    );
-    const grpcPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      ),
-    );
+    server = await startHelloServer();
+    const grpcPort = server.port;
     receiver = await tcpReceiver();
     ca = new TestCa();
     ca.issue('gw.test', ['gw.test'], { file: 'gw' });
@@ -89,7 +76,7 @@ services:
     plain?.close();
     tls?.close();
     await gw?.close(0);
-    server?.forceShutdown();
+    server?.stop();
     await receiver?.close();
     await upstream?.close();
   });
@@ -102,18 +89,10 @@ services:
     assert.ok(1 + request >= kong + proxy, JSON.stringify(e.latencies));
   }
 
-  function sayHello(client: grpc.Client): Promise<string> {
-    return new Promise((resolve, reject) =>
-      client.makeUnaryRequest(
-        SAY.path,
-        bytes,
-        bytes,
-        Buffer.from('world!'),
-        new grpc.Metadata(),
-        { deadline: Date.now() + 5000 },
-        (err, value) => (err ? reject(err) : resolve(String(value))),
-      ),
-    );
+  async function sayHello(client: grpc.Client): Promise<string> {
+    const r = await call(client, 'world!');
+    if (r.err) throw r.err;
+    return r.reply!;
   }
 
   async function get(path: string): Promise<string> {
