@@ -392,12 +392,12 @@ describe('[headers]', () => {
   }
   const get = (headers: Record<string, string>) => send(gw, '/', { headers: { host: 'domain.test', ...headers } });
 
-  test('responds 404 if no route matches', async () => {
-    await load([{ name: 'h1', headers: { version: ['v1'] } }]);
-    const a = await send(gw, '/', { headers: { host: 'inexistent.com' } });
-    assert.equal(a.status, 404);
-    assert.equal(a.message, 'no Route matched with those values');
-    assert.equal(a.route, undefined);
+  test('responds 404 if no route matches, with no routes and with one the request misses', async () => {
+    for (const routes of [[], [{ name: 'h1', headers: { version: ['v1'] } }]]) {
+      await load(routes);
+      const a = await send(gw, '/', { headers: { host: 'inexistent.com' } });
+      assert.deepEqual([a.status, a.message, a.route], [404, 'no Route matched with those values', undefined]);
+    }
   });
 
   test('matches by header', async () => {
