@@ -2,6 +2,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import type { Readable } from 'node:stream';
+import { createServer as createTlsServer } from 'node:tls';
 
 export interface TestRedis {
   host: '127.0.0.1';
@@ -137,5 +138,40 @@ export async function startRedis(): Promise<TestRedis> {
     restart: launch,
     hang: () => signal('SIGSTOP'),
     resume: () => signal('SIGCONT'),
+  };
+}
+
+/** Redis over TLS: a front relaying each TLS connection to a test Redis. */
+export interface RedisTlsFront {
+  readonly port: number;
+  /** How many TLS connections reached Redis (a handshake the client refused never does). */
+  readonly relayed: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A TLS front on a free loopback port for `redis`, presenting `leaf` (a certificate and key, as
+ * TestCa issues them): Kong's `ssl`, `ssl_verify` and `server_name` cases against a real Redis.
+ */
+export async function startRedisTlsFront(
+  redis: Pick<TestRedis, 'host' | 'port'>,
+  leaf: { cert: string; key: string },
+): Promise<RedisTlsFront> {
+  let relayed = 0;
+  const server = createTlsServer({ cert: leaf.cert, key: leaf.key }, (tls) => {
+    relayed++;
+    const plain = connect(redis.port, redis.host);
+    tls.pipe(plain).pipe(tls);
+    tls.on('error', () => plain.destroy());
+    plain.on('error', () => tls.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    get relayed() {
+      return relayed;
+    },
+    close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }

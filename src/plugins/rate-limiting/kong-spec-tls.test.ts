@@ -8,12 +8,16 @@
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { type GatewayProcess, spawnGateway } from '../../../test/ops/support.ts';
-import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
+import {
+  type RedisTlsFront,
+  redisUnavailable,
+  startRedis,
+  startRedisTlsFront,
+  type TestRedis,
+} from '../../../test/support/redis.ts';
 import { tempDir } from '../../../test/support/temp.ts';
 import { startOfMinute } from '../../../test/support/wait.ts';
 import { TestCa, tool } from '../../../test/tls/support.ts';
@@ -22,7 +26,7 @@ const skip = redisUnavailable() ?? tool('openssl');
 const SNI = 'test-redis.example.test';
 
 let redis: TestRedis | undefined;
-let front: TlsServer | undefined;
+let front: RedisTlsFront | undefined;
 let gw: GatewayProcess | undefined;
 
 before(async () => {
@@ -30,15 +34,8 @@ before(async () => {
   redis = await startRedis();
   const ca = new TestCa('Redis CA');
   const leaf = ca.issue(SNI, [SNI]);
-  const server = createTlsServer({ cert: leaf.cert, key: leaf.key }, (tls) => {
-    const plain = connect(redis!.port, redis!.host);
-    tls.pipe(plain).pipe(tls);
-    tls.on('error', () => plain.destroy());
-    plain.on('error', () => tls.destroy());
-  });
-  front = server;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as { port: number }).port;
+  front = await startRedisTlsFront(redis, leaf);
+  const port = front.port;
   const redisConfig = { host: '127.0.0.1', port, database: 1, ssl: true, ssl_verify: true, server_name: SNI };
   const file = join(tempDir('rate-limiting-tls'), 'gateway.yaml');
   writeFileSync(
@@ -65,7 +62,7 @@ before(async () => {
 
 after(async () => {
   await gw?.kill();
-  if (front !== undefined) await new Promise<void>((r) => front!.close(() => r()));
+  await front?.close();
   await redis?.stop();
 });
 

@@ -13,10 +13,14 @@
 // real_ip_header; Tollgate reads it when no X-Forwarded-For comes).
 
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
-import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
+import {
+  type RedisTlsFront,
+  redisUnavailable,
+  startRedis,
+  startRedisTlsFront,
+  type TestRedis,
+} from '../../../test/support/redis.ts';
 import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import { startOfMinute } from '../../../test/support/wait.ts';
 import { TestCa, tool } from '../../../test/tls/support.ts';
@@ -314,21 +318,12 @@ describe('policy redis', { skip: noRedis ?? false }, () => {
 });
 
 describe('policy redis, TLS not verified (Kong: ssl_no_verify)', { skip: noRedis ?? tool('openssl') }, () => {
-  let front: TlsServer | undefined;
+  let front: RedisTlsFront | undefined;
   redisSuite(async (redis) => {
     // A TLS front for the suite's Redis, with a certificate of a CA nothing trusts.
-    const leaf = new TestCa().issue('localhost', ['localhost']);
-    const server = createTlsServer({ cert: leaf.cert, key: leaf.key }, (tls) => {
-      const plain = connect(redis.port, redis.host);
-      tls.pipe(plain).pipe(tls);
-      tls.on('error', () => plain.destroy());
-      plain.on('error', () => tls.destroy());
-    });
-    front = server;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const port = (server.address() as { port: number }).port;
+    front = await startRedisTlsFront(redis, new TestCa().issue('localhost', ['localhost']));
     const serverName = 'really.really.really.does.not.exist.host.test';
-    return { host: '127.0.0.1', port, database: 1, ssl: true, ssl_verify: false, server_name: serverName };
+    return { host: '127.0.0.1', port: front.port, database: 1, ssl: true, ssl_verify: false, server_name: serverName };
   });
-  after(() => new Promise<void>((r) => (front === undefined ? r() : front.close(() => r()))));
+  after(() => front?.close());
 });

@@ -1,12 +1,10 @@
 // rate-limiting: Kong's headers and answers, the local policy, and the redis policy against a real redis-server.
 
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { createServer as createTlsServer } from 'node:tls';
 import { pipelined, rawRequest } from '../../../test/support/raw.ts';
-import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
+import { redisUnavailable, startRedis, startRedisTlsFront, type TestRedis } from '../../../test/support/redis.ts';
 import { freePort } from '../../../test/support/upstream.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
 import { TestCa, tool } from '../../../test/tls/support.ts';
@@ -564,16 +562,8 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
   }, async () => {
     // A TLS front for the test Redis, with a certificate from a CA the gateway does not trust.
     const leaf = new TestCa().issue('localhost', ['localhost']);
-    let relayed = 0;
-    const front = createTlsServer({ cert: leaf.cert, key: leaf.key }, (tls) => {
-      relayed++;
-      const plain = connect(redis.port, redis.host);
-      tls.pipe(plain).pipe(tls);
-      tls.on('error', () => plain.destroy());
-      plain.on('error', () => tls.destroy());
-    });
-    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
-    const port = (front.address() as { port: number }).port;
+    const front = await startRedisTlsFront(redis, leaf);
+    const port = front.port;
     const tlsRedis = (extra: Record<string, unknown>) =>
       redisConfig({ fault_tolerant: false, redis: { host: '127.0.0.1', port, timeout: 500, ssl: true, ...extra } });
     const gw = await startGateway({
@@ -590,10 +580,10 @@ describe('rate-limiting, redis policy', { skip: skip ?? false }, () => {
       const counted = await fetch(`${gw.url}/unverified`);
       assert.equal(counted.status, 200);
       assert.equal(counted.headers.get('x-ratelimit-remaining-minute'), '9');
-      assert.equal(relayed, 1, 'only the unverified instance reached Redis');
+      assert.equal(front.relayed, 1, 'only the unverified instance reached Redis');
     } finally {
       await gw.close();
-      await new Promise<void>((r) => front.close(() => r()));
+      await front.close();
     }
   });
 });
