@@ -6,12 +6,14 @@
  *
  * - the metrics Kong has are renamed to Kong's names (`tollgate_gateway_latency_ms` is Kong's
  *   `kong_kong_latency_ms`), with Kong's constant labels: `workspace="default"` (DB-less Kong's one
- *   workspace) where Kong has that label, `subsystem="http"` on the target health;
+ *   workspace) where Kong has that label, `subsystem="http"` on the target health, each where
+ *   Kong's exporter declares it, so a sample's text is Kong's (but for Tollgate's `method` label);
  * - `tollgate_connections` and `tollgate_connections_accepted_total` become Kong's one gauge
  *   `kong_nginx_connections_total` (`node_id`, `subsystem`, `state`: accepted, handled, total,
  *   active, reading, writing, waiting), beside `kong_nginx_requests_total`. Tollgate hands every
  *   accepted connection to its server, so handled is accepted; it reads no request head in a state
  *   of its own, so reading is 0; total is the requests counted in `kong_http_requests_total`;
+ * - DB-less Kong's constant `kong_datastore_reachable 1` and `kong_nginx_metric_errors_total 0`;
  * - Tollgate's own metrics (dependencies, reloads, log queues, Node's process metrics) keep their
  *   names: Kong has none of that name to take.
  */
@@ -19,7 +21,11 @@
 interface Family {
   /** Kong's name. */
   readonly name: string;
-  /** Labels Kong's metric has that Tollgate's has not, with the one value they take here. */
+  /**
+   * Labels Kong's metric has that Tollgate's has not, with the one value they take here; written
+   * where Kong's exporter declares them (exporter.lua: `workspace` before `consumer`, or last before
+   * a histogram's `le`; `subsystem` last), so a sample reads as Kong's text does.
+   */
   readonly constant: string;
 }
 
@@ -78,12 +84,40 @@ export function kongMetricNames(text: string, nodeId: string): string {
       out.push(line);
       continue;
     }
-    const joined = kong.constant === '' ? labels : labels === '' ? kong.constant : `${kong.constant},${labels}`;
+    const joined = withConstant(labels, kong.constant);
     out.push(`${kong.name}${name.slice(family.length)}${joined === '' ? '' : `{${joined}}`} ${value}`);
   }
   while (out.length > 0 && out[out.length - 1] === '') out.pop();
-  out.push('', ...nginxConnections(nodeId, connections, accepted, requests), '');
+  out.push('', ...nginxConnections(nodeId, connections, accepted, requests), '', ...KONG_CONSTANTS, '');
   return out.join('\n');
+}
+
+/**
+ * Kong's gauges whose value is fixed for a DB-less node, so that the dashboard panels and alert
+ * rules on them read as on DB-less Kong: its datastore is the declarative config in memory, always
+ * reachable (the off strategy's connect() returns true), and nginx-lua-prometheus's error counter
+ * counts failed writes to its shared dictionary, which Tollgate's in-process counters cannot have.
+ */
+const KONG_CONSTANTS = [
+  '# HELP kong_datastore_reachable Datastore reachable from Kong, 0 is unreachable',
+  '# TYPE kong_datastore_reachable gauge',
+  'kong_datastore_reachable 1',
+  '',
+  '# HELP kong_nginx_metric_errors_total Number of nginx-lua-prometheus errors',
+  '# TYPE kong_nginx_metric_errors_total counter',
+  'kong_nginx_metric_errors_total 0',
+];
+
+/**
+ * `labels` with Kong's constant label added where Kong's exporter has it: before `consumer`, else
+ * before a bucket's `le`, else last. In the exposition a quote inside a value is escaped (`\"`), so
+ * `,consumer="` and `,le="` occur only where a label starts.
+ */
+function withConstant(labels: string, constant: string): string {
+  if (constant === '') return labels;
+  if (labels === '') return constant;
+  const at = constant === WORKSPACE ? Math.max(labels.lastIndexOf(',consumer="'), labels.lastIndexOf(',le="')) : -1;
+  return at === -1 ? `${labels},${constant}` : `${labels.slice(0, at)},${constant}${labels.slice(at)}`;
 }
 
 function isFamilyMember(suffix: string): boolean {
