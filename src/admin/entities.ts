@@ -558,7 +558,7 @@ function balancerHealth(
  * Kong's test for an upstream without health checks (is_upstream_using_healthcheck): every active
  * interval and passive failure count 0. `passive.healthy.successes` alone takes no target down.
  */
-function checksOff(hc: unknown): boolean {
+export function checksOff(hc: unknown): boolean {
   const n = (v: unknown): number => (typeof v === 'number' ? v : 0);
   const o = (v: unknown): Obj => (v !== null && typeof v === 'object' ? (v as Obj) : {});
   const active = o(o(hc).active);

@@ -12,6 +12,7 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import type { UpstreamModel } from '../config/model.ts';
 import { nodeId } from '../lib/node-id.ts';
 import { stdoutLinesDropped } from '../log.ts';
 import { dependencyHealth } from '../pipeline/dependencies.ts';
@@ -19,7 +20,9 @@ import type { DependencyHealth } from '../pipeline/plugin.ts';
 import { answerSource, type RequestContext } from '../pipeline/request.ts';
 import { responseHeadBytes } from '../pipeline/response-size.ts';
 import type { CompiledRoute, CompiledService, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
+import type { TargetHealth } from '../upstream/balancer.ts';
 import { VERSION } from '../version.ts';
+import { checksOff } from './entities.ts';
 import {
   Counts,
   collector,
@@ -58,8 +61,10 @@ export class GatewayMetrics {
   readonly observe: (rc: RequestContext) => void;
   private readonly series = new Map<string, Series>();
   private readonly byRoute = new WeakMap<CompiledRoute, Series>();
-  /** Balancers of the newest prepared runtime, for the target health gauge. */
-  private balancers: NonNullable<CompiledService['balancer']>[] = [];
+  /** Balancers of the newest prepared runtime by upstream name, for the target health gauge. */
+  private balancers = new Map<string, NonNullable<CompiledService['balancer']>>();
+  /** The `upstreams:` entries of the newest prepared runtime, named by a service or not. */
+  private upstreams: readonly UpstreamModel[] = [];
   /** Plugin instances of the newest prepared runtime, for the dependency gauges. */
   private plugins: readonly PluginInstance[] = [];
   private readonly unmatched: Series;
@@ -107,12 +112,13 @@ export class GatewayMetrics {
    */
   prepare(rt: Runtime): void {
     // One balancer per upstream: services naming the same upstream share its health (one series each).
-    const balancers = new Map<unknown, NonNullable<CompiledService['balancer']>>();
+    const balancers = new Map<string, NonNullable<CompiledService['balancer']>>();
     for (const svc of rt.services.values()) {
       const b = svc.balancer;
-      if (b?.fromUpstream === true && !balancers.has(b.shared)) balancers.set(b.shared, b);
+      if (b?.fromUpstream === true && !balancers.has(b.name)) balancers.set(b.name, b);
     }
-    this.balancers = [...balancers.values()];
+    this.balancers = balancers;
+    this.upstreams = rt.config.upstreams;
     this.plugins = rt.plugins;
   }
 
@@ -273,13 +279,24 @@ export class GatewayMetrics {
       'gauge',
       () => {
         const out: MetricJson['values'] = [];
-        for (const b of this.balancers) {
-          const h = b.health();
-          for (const t of h.targets) {
-            const current = t.dns_error ? 'dns_error' : t.healthy ? 'healthy' : 'unhealthy';
+        for (const u of this.upstreams) {
+          // As Kong's /upstreams/{u}/health (entities.ts): an upstream without checks, or a target of
+          // weight 0, is healthchecks_off; one no service names has no balancer, its targets up.
+          const off = checksOff(u.healthchecks);
+          const targets = this.balancers.get(u.name)?.health().targets ?? u.targets;
+          for (const t of targets) {
+            const h = t as Partial<TargetHealth>;
+            const current =
+              h.dns_error === true
+                ? 'dns_error'
+                : off || t.weight === 0
+                  ? 'healthchecks_off'
+                  : h.healthy === false
+                    ? 'unhealthy'
+                    : 'healthy';
             for (const state of TARGET_STATES) {
               out.push({
-                labels: { upstream: h.name, target: t.target, address: t.target, state },
+                labels: { upstream: u.name, target: t.target, address: t.target, state },
                 value: state === current ? 1 : 0,
               });
             }
@@ -479,10 +496,10 @@ export class GatewayMetrics {
 }
 
 /**
- * The states of `tollgate_upstream_target_health`, Kong's (kong_upstream_target_health) but
- * `healthchecks_off`, from the least to the most severe: a target is in exactly one.
+ * The states of `tollgate_upstream_target_health`, Kong's (kong_upstream_target_health), from the
+ * least to the most severe: a target is in exactly one.
  */
-const TARGET_STATES = ['healthy', 'unhealthy', 'dns_error'] as const;
+const TARGET_STATES = ['healthchecks_off', 'healthy', 'unhealthy', 'dns_error'] as const;
 
 /**
  * Workers' `tollgate_upstream_target_health` samples made to agree before they are aggregated

@@ -134,7 +134,7 @@ test("services naming the same upstream share its targets' health, as Kong's one
     assert.equal(status.upstreams[0]!.targets.find((t) => t.target === badTarget)?.healthy, false);
     const metrics = await (await fetch(`${gw.adminUrl}/metrics`)).text();
     const series = metrics.split('\n').filter((l) => l.startsWith(`tollgate_upstream_target_health{upstream="pool"`));
-    assert.equal(series.length, 6, `one series per target and state:\n${series.join('\n')}`);
+    assert.equal(series.length, 8, `one series per target and state:\n${series.join('\n')}`);
     // One round of probes per interval, not one per service.
     const deadline = Date.now() + 3000;
     while (probes === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
