@@ -73,6 +73,7 @@ before(async () => {
     ca,
     `_tollgate:
   send_timeout: 500
+  status_listen: ["127.0.0.1:0"]
 consumers:
   - username: alice
     keyauth_credentials: [{ key: alice-key }]
@@ -315,5 +316,19 @@ describe('gRPC', { skip }, () => {
     } finally {
       session.destroy();
     }
+  });
+
+  test("Kong's prometheus spec: a gRPC call over grpc and over grpcs counts under its service and route, code 200, source service", async () => {
+    const sample =
+      /^tollgate_http_requests_total\{service="echo-grpc",route="keyed",method="POST",code="200",source="service",consumer=""\} (\d+)$/m;
+    const count = async (): Promise<number> => {
+      const text = await (await fetch(`http://${gw.statusAddresses[0]}/metrics`)).text();
+      return Number(sample.exec(text)?.[1] ?? 0);
+    };
+    const before = await count();
+    const metadata = new grpc.Metadata();
+    metadata.set('apikey', 'alice-key');
+    for (const via of [plain, client]) assert.equal((await unary('/keyed.Echo/Say', 'x', metadata, via)).err, null);
+    assert.equal(await count(), before + 2);
   });
 });
