@@ -135,7 +135,8 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   if (typeof doc._format_version === 'number') {
     raw.push({
       code: 'FORMAT_VERSION',
-      message: `_format_version must be a string: quote it, _format_version: "${doc._format_version.toFixed(1)}"`,
+      // Kong's declarative schema: `_format_version = { type = "string", one_of = {"1.1", "2.1", "3.0"} }`.
+      message: `expected a string: quote it, _format_version: "${doc._format_version.toFixed(1)}"`,
       path: ['_format_version'],
     });
     doc._format_version = doc._format_version.toFixed(1);
@@ -162,8 +163,9 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
   for (const i of schemaIssues) {
     if (i.path[0] === '_format_version' && i.path.length === 1) {
       i.code = 'FORMAT_VERSION';
+      // Kong's words (its declarative schema's one_of), in Kong's order.
       if (i.message.startsWith('expected one of')) {
-        i.message = `unsupported _format_version: Tollgate reads Kong's "3.0" (and "1.1"/"2.1", migrated the way Kong 3.x migrates them)`;
+        i.message = `expected one of: 1.1, 2.1, 3.0 ("3.0" is Kong 3's format; "1.1" and "2.1" are migrated the way Kong 3.x migrates them)`;
       }
     }
     if (i.path[0] === '_format_version' && i.path.length === 1 && i.message === REQUIRED_FIELD_MISSING)
