@@ -429,7 +429,7 @@ export async function loadConfigFileWithPlugins(file: string, opts: LoadOptions 
   return loadConfigWithPlugins(await readConfigFile(file), file, opts);
 }
 
-/** A plugin that failed to load makes every use of it "not installed": that is noise. */
+/** A plugin that failed to load makes every use of it "not enabled": that is noise. */
 function withoutNoise(issues: ConfigIssue[], custom: CustomPluginSet): ConfigIssue[] {
   const anyUnnamed = custom.failed.includes(null);
   return issues.filter((i) => {

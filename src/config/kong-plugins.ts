@@ -1,6 +1,6 @@
 /**
  * Kong plugins Tollgate does not ship, each with why and the way out, so a Kong file using one is
- * refused with something to do instead of "not installed". docs/kong-compatibility.md is the
+ * refused with something to do instead of "not enabled". docs/kong-compatibility.md is the
  * table a user reads; this is the same knowledge the validator prints.
  */
 

@@ -160,7 +160,7 @@ test('plugin checks: unknown plugins, consumer scoping, config schema', () => {
   lift(b);
   pluginChecks(b);
   assert.deepEqual(messages(), [
-    "plugins.0.name: plugin 'token-aut' is not installed (did you mean 'token-auth'?); known plugins: token-auth",
+    "plugins.0.name: plugin 'token-aut' not enabled (did you mean 'token-auth'?): it is neither built in nor listed in _tollgate.custom_plugins (Kong's 'plugins' configuration property); known plugins: token-auth",
     "plugins.1.config.nope: unknown field 'nope'",
   ]);
 });

@@ -51,7 +51,7 @@ test('a Kong Enterprise plugin without an equivalent still names a way out: a cu
 
 test('a name nobody knows still gets the suggestion', async () => {
   const m = await messages('plugins:\n  - name: rate-limting\n');
-  assert.match(m[0]!, /not installed \(did you mean 'rate-limiting'\?\)/);
+  assert.match(m[0]!, /not enabled \(did you mean 'rate-limiting'\?\)/);
 });
 
 test('ip-restriction whitelist/blacklist: renamed by Kong 3.0', async () => {
@@ -215,7 +215,7 @@ test('a field or plugin named after an Object.prototype member is unknown, not d
     [
       "services[0].toString: unknown field 'toString'",
       "plugins[0].config.hasOwnProperty: unknown field 'hasOwnProperty'",
-      "plugins[1].name: plugin 'valueOf' is not installed",
+      "plugins[1].name: plugin 'valueOf' not enabled: it is neither built in nor listed in _tollgate.custom_plugins (Kong's 'plugins' configuration property)",
     ],
   );
   assert.ok(

@@ -259,6 +259,24 @@ const refused: [string, string, string[]][] = [
     ['9:7 services[0].routes[0].plugins[0].name required field missing'],
   ],
   [
+    'a plugin nested under a service or a route that is not enabled',
+    `${F11}services:
+- name: foo
+  url: https://example.com
+  plugins:
+  - name: foo
+  routes:
+  - paths:
+    - /
+    plugins:
+    - name: foo
+`,
+    [
+      "6:11 services[0].plugins[0].name plugin 'foo' not enabled",
+      "11:13 services[0].routes[0].plugins[0].name plugin 'foo' not enabled",
+    ],
+  ],
+  [
     'a route nested under an https service with nothing to match on',
     `${F11}services:
 - name: foo

@@ -406,7 +406,7 @@ plugins:
 `);
   assert.deepEqual(brief(issues), [
     "4:15 consumers[0].plugins[0] value must be null: plugin 'test-auth' cannot be applied to a consumer",
-    "6:11 plugins[0].name plugin 'test-limt' is not installed (did you mean 'test-limit'?); known plugins: acl, jwt, key-auth, test-auth, test-limit",
+    "6:11 plugins[0].name plugin 'test-limt' not enabled (did you mean 'test-limit'?): it is neither built in nor listed in _tollgate.custom_plugins (Kong's 'plugins' configuration property); known plugins: acl, jwt, key-auth, test-auth, test-limit",
     '8:23 plugins[1].config.minute value should be between 1 and 1000000',
     "8:26 plugins[1].config.hedaer unknown field 'hedaer' (did you mean 'header'?)",
   ]);

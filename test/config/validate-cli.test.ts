@@ -33,7 +33,7 @@ const EXPECTED: [number, number, string, RegExp][] = [
   [15, 17, 'services[0].routes[2].paths[0]', /^invalid regex: /],
   [18, 14, 'routes[0].service', /^invalid reference 'service: billing' \(no such entry in 'services'\)$/],
   [24, 17, 'consumers[0].jwt_secrets[0].secret', /^environment variable TOLLGATE_EXAMPLE_UNSET_SECRET is not set/],
-  [26, 11, 'plugins[0].name', /^plugin 'rate-limitting' is not installed/],
+  [26, 11, 'plugins[0].name', /^plugin 'rate-limitting' not enabled \(did you mean 'rate-limiting'\?\)/],
 ];
 
 test('the broken example: exit 1 and one located error per problem, in text format', async () => {

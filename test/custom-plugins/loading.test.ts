@@ -144,8 +144,8 @@ describe('a custom plugin that cannot be used is a located validation error', ()
       lineFor(r.out, '_tollgate.custom_plugins[4]'),
       /broken\.yaml:8:7 .*'\.\/plugins\/broken-syntax' failed to load: .*broken-syntax\/index\.ts:3:0: /,
     );
-    // The plugin that failed is not also reported as "not installed" where it is used.
-    assert.doesNotMatch(r.out, /not installed/);
+    // The plugin that failed is not also reported as "not enabled" where it is used.
+    assert.doesNotMatch(r.out, /not enabled/);
     assert.match(r.err, /invalid \(5 errors\)/);
   });
 

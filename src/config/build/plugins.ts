@@ -30,9 +30,11 @@ export function* pluginChecksSteps(b: Build): Steps {
       // A name from a secret gets no "did you mean": the suggestion would tell what it is close to.
       const secret = knownSecrets().scrub(p.model.name) !== p.model.name;
       const hint = secret ? null : suggest(p.model.name, known);
+      // Kong's words first (its plugins entity's subschema_error, "plugin '%s' not enabled; add it
+      // to the 'plugins' configuration property"), then where Tollgate enables one.
       b.err(
         'UNKNOWN_PLUGIN',
-        `plugin '${p.model.name}' is not installed${hint ? ` (did you mean '${hint}'?)` : ''}; ${known.length ? `known plugins: ${known.join(', ')}` : 'no plugins are installed'}`,
+        `plugin '${p.model.name}' not enabled${hint ? ` (did you mean '${hint}'?)` : ''}: it is neither built in nor listed in _tollgate.custom_plugins (Kong's 'plugins' configuration property); ${known.length ? `known plugins: ${known.join(', ')}` : 'no plugins are installed'}`,
         [...p.path, 'name'],
       );
       continue;
