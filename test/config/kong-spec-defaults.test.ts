@@ -33,6 +33,11 @@ services:
     - name: http-log
       config:
         http_endpoint: https://example.com
+    - name: basic-auth
+    - name: tcp-log
+      config:
+        host: 127.0.0.1
+        port: 10000
 - name: bar
   host: example.test
   port: 3000
@@ -183,10 +188,22 @@ test("plugins: enabled, Kong's protocols, the scope as {id} or null, and the plu
     max_bytes: null,
     concurrency_limit: 1,
   };
+  const basicAuth = { hide_credentials: false, realm: 'service' };
+  const tcpLog = {
+    host: '127.0.0.1',
+    port: 10000,
+    keepalive: 60000,
+    timeout: 10000,
+    tls: false,
+    tls_sni: null,
+    custom_fields_by_lua: null,
+  };
   const scope = (p: Entity) => JSON.stringify([p.service, p.route, p.consumer]);
   const want: [string, unknown[], Entity][] = [
     ['key-auth', [{ id: foo }, null, null], keyAuth],
     ['http-log', [null, { id: rMethods }, null], httpLog],
+    ['basic-auth', [null, { id: rMethods }, null], basicAuth],
+    ['tcp-log', [null, { id: rMethods }, null], tcpLog],
     ['key-auth', [null, { id: r1 }, null], keyAuth],
     ['http-log', [{ id: svc1 }, null, { id: consumer }], httpLog],
   ];
@@ -198,7 +215,7 @@ test("plugins: enabled, Kong's protocols, the scope as {id} or null, and the plu
     assert.deepEqual(pick(c, config), config);
     if (name === 'http-log') assert.deepEqual(pick(c.queue as Entity, queue), queue);
   }
-  assert.equal(plugins.length, 4);
+  assert.equal(plugins.length, 6);
 });
 
 test('a consumer gets custom_id null; its nested credential names it as {id}', async () => {
