@@ -45,6 +45,9 @@ const accepted: [string, string][] = [
   ['services: with no value (an empty list)', `${F11}services:\n`],
   ['plugins: with no value (an empty list)', `${F11}plugins:\n`],
   ['basicauth_credentials: with no value (an empty list)', `${F11}basicauth_credentials:\n`],
+  // Tollgate refuses oauth2 credentials (docs/kong-compatibility.md), but an empty list declares none.
+  ['oauth2_credentials: with no value (an empty list)', `${F11}oauth2_credentials:\n`],
+  ['a consumer with oauth2_credentials: with no value', `${F11}consumers:\n- username: bob\n  oauth2_credentials:\n`],
   [
     'services with _comment and _ignore of their own',
     `${F11}services:
@@ -234,6 +237,12 @@ const refused: [string, string, string[]][] = [
       '6:9 services[0].port value should be between 0 and 65535',
       '7:9 services[0].path must not have empty segments',
     ],
+  ],
+  [
+    // Kong's list names its stream protocols; Tollgate's names the ones it serves (docs/kong-compatibility.md).
+    "a service's protocol outside Kong's list",
+    `${F11}services:\n- name: foo\n  host: example.com\n  protocol: foo\n`,
+    ['5:13 services[0].protocol expected one of: '],
   ],
   [
     'a plugin nested under a service without a name',
