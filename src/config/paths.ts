@@ -101,8 +101,12 @@ export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean 
     const v6 = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/.exec(host);
     if (v6) return null;
   }
-  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host))
-    return host.split('.').every((o) => Number(o) <= 255) ? null : 'invalid IPv4 address';
+  // Kong's hostname_type (kong/tools/ip.lua): digits and dots only is an IPv4 address, so `1234`
+  // or `1.2.3.4.5` is an invalid one, never a name.
+  if (/^[\d.]+$/.test(host))
+    return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) && host.split('.').every((o) => Number(o) <= 255)
+      ? null
+      : 'invalid IPv4 address';
   const stars = host.split('*').length - 1;
   if (stars > 0) {
     if (!opts.wildcard) return 'wildcards are not allowed here';

@@ -96,7 +96,7 @@ test('a $NAME left in a host by a template says it is not expanded and how to re
   assert.deepEqual(
     brief(await issuesOf(`${V3}services:\n  - name: s\n    host: $AUTH_HOST\n    routes: [{ paths: [/a] }]\n`)),
     [
-      "4:11 services[0].host invalid hostname: '$AUTH_HOST' (a `$NAME` is not expanded, by Kong or Tollgate: write `${NAME}` to read an environment variable)",
+      '4:11 services[0].host invalid value: $AUTH_HOST (a `$NAME` is not expanded, by Kong or Tollgate: write `${NAME}` to read an environment variable)',
     ],
   );
 });

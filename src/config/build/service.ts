@@ -38,8 +38,8 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
     err('SCHEMA', `${REQUIRED_FIELD_MISSING} (or give 'url')`, [...path, 'host']);
   }
   if (host && protocol !== 'echo') {
-    const p = checkHost(host, { wildcard: false, port: false });
-    if (p && !isIP(host.replace(/^\[|\]$/g, ''))) err('SCHEMA', p, [...path, raw.url !== undefined ? 'url' : 'host']);
+    const p = serviceHostProblem(host);
+    if (p) err('SCHEMA', p, [...path, raw.url !== undefined ? 'url' : 'host']);
   }
   if (svcPath !== null) {
     // The in-process echo sends no request line: its path only needs its leading '/'.
@@ -79,6 +79,27 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
     client_certificate: null,
     yaml_path: path,
   };
+}
+
+/**
+ * A service's host in the words of Kong's typedefs.host (validate_host): `invalid value: <host>`,
+ * or `must not have a port` for a valid host with one, whatever the port's size.
+ */
+function serviceHostProblem(host: string): string | null {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  if (isIP(bare) !== 0) return null;
+  const withPort = /^(\[[^\]]*\]|[^:]*):\d+$/.exec(host);
+  if (withPort !== null) {
+    const h = withPort[1]!.replace(/^\[(.*)\]$/, '$1');
+    if (isIP(h) !== 0 || checkHost(h, { wildcard: false, port: false }) === null) return 'must not have a port';
+  }
+  const problem = checkHost(host, { wildcard: false, port: false });
+  if (problem !== null)
+    // A shell-style `$NAME` left by a template that was not run through envsubst.
+    return host.includes('$') && !host.includes('${')
+      ? `invalid value: ${host} (a \`$NAME\` is not expanded, by Kong or Tollgate: write \`\${NAME}\` to read an environment variable)`
+      : `invalid value: ${host}`;
+  return null;
 }
 
 /**
