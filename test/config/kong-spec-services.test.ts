@@ -50,6 +50,7 @@ test('a valid service, and the valid timeouts, paths, hosts and names of the spe
     '{ protocol: grpcs, host: x.y, port: 80, enabled: true }',
   ]);
   // RFC 3492's punycode examples mix ASCII with escapes; `example.test.` is fully qualified.
+  // The spec's `example.123` is refused here (the last test).
   const hosts = [
     'hello.com',
     'hello.fr',
@@ -162,4 +163,24 @@ test("a grpc or grpcs service's path is Kong's 'value must be null'", async () =
     got.map((l) => l.replace(/: a grpcs? service has no path.*$/, '')),
     ['services[0].path value must be null', 'services[1].path value must be null'],
   );
+});
+
+test("a host whose last label is a number is refused, as URL parsers read it as an IPv4 address (Kong's spec loads example.123)", async () => {
+  const why = 'its last label is a number, which URL parsers read as an IPv4 address';
+  await refused([
+    [
+      '{ host: example.123 }',
+      `host invalid value: example.123: ${why}; use the address, or a name whose last label is not a number`,
+    ],
+    // undici would connect this one to 127.0.0.1, where Kong asks DNS for the name.
+    [
+      '{ url: "http://a.0x7f.1/" }',
+      `url invalid value: a.0x7f.1: ${why}; use the address, or a name whose last label is not a number`,
+    ],
+  ]);
+  // A host naming an upstream is no address: the upstream's targets are connected to.
+  const v = await validateEntities(
+    'services:\n  - host: example.123\nupstreams:\n  - { name: example.123, targets: [{ target: "127.0.0.1:80" }] }\n',
+  );
+  assert.equal(v.code, 0, v.out);
 });

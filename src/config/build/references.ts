@@ -5,6 +5,7 @@
  */
 import type { ServiceModel, UpstreamModel } from '../model.ts';
 import { suggest } from '../suggest.ts';
+import { urlNumericHostProblem } from './service.ts';
 import { type Build, drain, type Obj, type Path, type Pending, type Steps } from './state.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -65,6 +66,7 @@ export function* referencesSteps(b: Build): Steps {
     t.upstream ??= resolve(upstreams, t.ref, 'upstream', 'upstreams', t.path);
     t.upstream?.model.targets.push(t.model);
   }
+  refuseNumericHosts(b, upstreams);
   warnPlainProbesOfTls(b, upstreams);
   warnGrpcOverHttp1(b, services);
   for (const p of b.plugins) {
@@ -79,6 +81,23 @@ export function* referencesSteps(b: Build): Steps {
       'consumer',
       nested ? null : resolve(consumers, p.refs.consumer, 'consumer', 'consumers', p.path),
     );
+  }
+}
+
+/**
+ * The hosts the gateway connects to (a service's host that names no upstream, a target's) must
+ * not end in a number: undici's origins are URLs, which read such a name as an IPv4 address.
+ */
+function refuseNumericHosts(b: Build, upstreams: Map<string, Pending<UpstreamModel>>): void {
+  for (const s of b.services) {
+    if (s.model.protocol === 'echo' || upstreams.get(s.model.host)?.model.name === s.model.host) continue;
+    const problem = urlNumericHostProblem(s.model.host);
+    if (problem) b.err('SCHEMA', problem, [...s.path, s.raw.url !== undefined ? 'url' : 'host']);
+  }
+  for (const t of b.targets) {
+    const host = /^([^:[\]]+):\d+$/.exec(t.model.target)?.[1];
+    const problem = host === undefined ? null : urlNumericHostProblem(host);
+    if (problem) b.err('SCHEMA', problem, [...t.path, 'target']);
   }
 }
 

@@ -103,6 +103,23 @@ function serviceHostProblem(host: string): string | null {
 }
 
 /**
+ * A name whose last label is a number (`example.123`, `a.0x10`) is an IPv4 address to URL parsers
+ * (WHATWG URL's "ends in a number" rule, which undici's origins follow): `example.123` cannot be
+ * connected to, and `a.0x7f.1` would go to 127.0.0.1. Kong resolves such names with DNS; no
+ * registered top-level domain is numeric (RFC 3696 2), so they name no host on the internet.
+ */
+export function urlNumericHostProblem(host: string): string | null {
+  // An address, or a host already refused in Kong's words.
+  if (isIP(host.replace(/^\[(.*)\]$/, '$1')) !== 0 || checkHost(host, { wildcard: false, port: false }) !== null)
+    return null;
+  const labels = host.replace(/\.$/, '').split('.');
+  const last = labels[labels.length - 1]!;
+  return /^(\d+|0x[0-9a-f]*)$/i.test(last)
+    ? `invalid value: ${host}: its last label is a number, which URL parsers read as an IPv4 address; use the address, or a name whose last label is not a number`
+    : null;
+}
+
+/**
  * Kong expands `url` into protocol/host/port/path, and decK dumps and hand-written files often
  * carry both: fields that say the same as the url are accepted quietly. One that says otherwise
  * loads as Kong loads it, the url's value winning (its shorthand overwrites the field,
