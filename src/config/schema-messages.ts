@@ -169,10 +169,22 @@ export function translateErrors(
 ): RawIssue[] {
   const out: RawIssue[] = [];
   const seen = new Set<string>();
+  // The length and type failures by place, so that the rules below stay linear in the errors.
+  const failed = new Set<string>();
+  for (const e of errors)
+    if (e.keyword === 'minLength' || e.keyword === 'type') failed.add(`${e.keyword} ${e.instancePath}`);
   for (const err of collapseAlternatives(errors)) {
     // `allOf` wrappers repeat nothing useful; `if` failures are reported by their `then`;
     // `propertyNames` only sums up the error its name rule reported (below, at the key).
     if (err.keyword === 'if' || err.keyword === 'allOf' || err.keyword === 'propertyNames') continue;
+    // Kong checks a string's length before its pattern and stops at the first failure
+    // (validate_field, kong/db/schema/init.lua): an empty string is told its length alone.
+    // Likewise its type before its range: 0.5 for an integer is told `expected an integer` alone.
+    if (
+      ((err.keyword === 'pattern' && err.data === '') || err.keyword === 'minimum' || err.keyword === 'maximum') &&
+      failed.has(`${err.keyword === 'pattern' ? 'minLength' : 'type'} ${err.instancePath}`)
+    )
+      continue;
     const path = [...base, ...pointerToPath(err.instancePath, data)];
     const badKey = (err as ErrorObject & { propertyName?: string }).propertyName;
     if (badKey !== undefined) {
@@ -226,7 +238,10 @@ export function translateErrors(
       case 'type': {
         const t = (err.params as { type: string | string[] }).type;
         const types = Array.isArray(t) ? t : t.split(',');
-        const want = types.map((x) => TYPE_WORDS[x] ?? x).join(' or ');
+        // A null is "not set" (Kong's handle_missing_field), never a value Kong asks for: its
+        // words name the one type (`expected a number`).
+        const named = types.length > 1 ? types.filter((x) => x !== 'null') : types;
+        const want = named.map((x) => TYPE_WORDS[x] ?? x).join(' or ');
         // Kong's YAML 1.1 parser (lyaml) reads yes/no/on/off as booleans; here they are strings.
         const yaml11 = typeof value === 'string' && types.includes('boolean') ? YAML11_BOOLEANS.get(value) : undefined;
         // decK's `service: {name: svc1}`: decK resolves it when it syncs; Kong's loader reads a
