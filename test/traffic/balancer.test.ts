@@ -538,10 +538,10 @@ describe('through the gateway', () => {
       return [];
     };
     assert.deepEqual(await issues({ hash_on: 'query_arg' }), [
-      "upstreams[0].hash_on: must set 'hash_on_query_arg' when 'hash_on' is set to 'query_arg'",
+      "upstreams[0].hash_on_query_arg: required field missing: 'hash_on' is 'query_arg'",
     ]);
     assert.deepEqual(await issues({ hash_on: 'ip', hash_fallback: 'uri_capture' }), [
-      "upstreams[0].hash_fallback: must set 'hash_fallback_uri_capture' when 'hash_fallback' is set to 'uri_capture'",
+      "upstreams[0].hash_fallback_uri_capture: required field missing: 'hash_fallback' is 'uri_capture'",
     ]);
     assert.deepEqual(
       await issues({
@@ -555,7 +555,7 @@ describe('through the gateway', () => {
       ],
     );
     assert.deepEqual(await issues({ hash_on: 'cookie', hash_on_cookie: 'lb', hash_fallback: 'ip' }), [
-      "upstreams[0].hash_fallback: hash_fallback must be 'none' when hash_on is 'cookie' (a request without the cookie is given one)",
+      "upstreams[0].hash_fallback: expected one of: none (when 'hash_on' is 'cookie': a request without the cookie is given one)",
     ]);
     assert.equal((await issues({ host_header: 'not a host' })).length, 1);
     assert.deepEqual(

@@ -99,7 +99,7 @@ test("hash_on_cookie is an HTTP token and hash_on_cookie_path a path (Kong's typ
     hash_on_cookie_path: "/a\\r\\nX-Injected: 1"
 `;
   assert.deepEqual(brief(await issuesOf(text)), [
-    "5:21 upstreams[0].hash_on_cookie bad cookie name 'my sid', a cookie name is an HTTP token",
+    `5:21 upstreams[0].hash_on_cookie contains one or more invalid characters. ASCII control characters (0-31;127), space, tab and the characters ()<>@,;:\\"/?={}[] are not allowed: 'my sid'`,
     "9:26 upstreams[1].hash_on_cookie_path invalid path: '/a\\r\\nX-Injected: 1' (characters outside of the reserved list of RFC 3986 found)",
   ]);
 });

@@ -8,6 +8,7 @@ import { hasHeaderControlChar } from '../../lib/header-value.ts';
 import { pathProblem } from '../../lib/kong-config.ts';
 import type { TargetModel, UpstreamModel } from '../model.ts';
 import { checkHost } from '../paths.ts';
+import { REQUIRED_FIELD_MISSING } from '../schema-messages.ts';
 import { hasNullId } from './null-ids.ts';
 import {
   type Build,
@@ -229,6 +230,8 @@ export function normalizeTarget(target: string, path: Path, err: Err): string {
 function sniProblem(sni: string): string | null {
   if (isIP(sni) !== 0 || isIP(sni.replace(/^\[(.*)\]$/, '$1')) !== 0) return 'must not be an IP';
   const port = /^(.*):\d+$/.exec(sni);
+  // Kong's validate_sni tells an address from a name before it looks at the port.
+  if (port !== null && isIP(port[1]!.replace(/^\[(.*)\]$/, '$1')) !== 0) return 'must not be an IP';
   if (port !== null && checkHost(port[1]!, { wildcard: false, port: false }) === null) return 'must not have a port';
   return checkHost(sni, { wildcard: false, port: false }) === null ? null : `invalid value: ${sni}`;
 }
@@ -261,6 +264,13 @@ function upstreamNameProblem(name: string): string | null {
   return checkHost(name, { wildcard: false, port: false }) ? 'must be a valid hostname' : null;
 }
 
+/** The fallbacks Kong's one_of rules allow for the hash_on kinds that have no name, in its order. */
+const FALLBACKS_OTHER_THAN = new Map<unknown, string>([
+  ['consumer', 'none, ip, header, cookie, path, query_arg, uri_capture'],
+  ['ip', 'none, consumer, header, cookie, path, query_arg, uri_capture'],
+  ['path', 'none, consumer, header, cookie, query_arg, ip, uri_capture'],
+]);
+
 function checkUpstream(raw: Obj, path: Path, err: Err): void {
   const nameProblem =
     typeof raw.name === 'string'
@@ -268,8 +278,18 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
       : checkHost(raw.name, { wildcard: false, port: false }) && 'must be a valid hostname';
   if (nameProblem) err('SCHEMA', `Invalid name ('${raw.name}'); ${nameProblem}`, [...path, 'name']);
   if (raw.host_header !== undefined) {
+    // Kong's typedefs.host_with_optional_port: normalize_ip's own message.
     const problem = checkHost(raw.host_header, { wildcard: false, port: true });
-    if (problem) err('SCHEMA', `invalid host_header '${raw.host_header}': ${problem}`, [...path, 'host_header']);
+    if (problem)
+      err(
+        'SCHEMA',
+        problem === 'invalid port number'
+          ? problem
+          : problem === 'invalid IPv4 address'
+            ? `invalid ipv4 address: ${raw.host_header}`
+            : `invalid hostname: ${raw.host_header}`,
+        [...path, 'host_header'],
+      );
   }
   const active = (raw.healthchecks as Obj | undefined)?.active;
   checkProbeHeaders(active?.headers, [...path, 'healthchecks', 'active'], err);
@@ -293,7 +313,8 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
   if (typeof raw.hash_on_cookie === 'string' && !/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(raw.hash_on_cookie))
     err(
       'SCHEMA',
-      `bad cookie name '${JSON.stringify(raw.hash_on_cookie).slice(1, -1)}', a cookie name is an HTTP token`,
+      // Kong's validate_http_token message (kong/tools/http.lua), then the name as written.
+      `contains one or more invalid characters. ASCII control characters (0-31;127), space, tab and the characters ()<>@,;:\\"/?={}[] are not allowed: '${JSON.stringify(raw.hash_on_cookie).slice(1, -1)}'`,
       [...path, 'hash_on_cookie'],
     );
   const sni = (raw.healthchecks as Obj | undefined)?.active?.https_sni;
@@ -301,27 +322,30 @@ function checkUpstream(raw: Obj, path: Path, err: Err): void {
     const problem = sniProblem(sni);
     if (problem) err('SCHEMA', problem, [...path, 'healthchecks', 'active', 'https_sni']);
   }
+  // Kong's entity checks (kong/db/schema/entities/upstreams.lua), in its words: a conditional's
+  // error is at its then_field, `required field missing` or the `one_of` it failed.
+  const unset = (v: unknown): boolean => v === undefined || v === null;
   for (const which of ['hash_on', 'hash_fallback'] as const) {
     // The name each kind reads: hash_on_header, hash_fallback_query_arg, ...
     for (const kind of ['header', 'query_arg', 'uri_capture'] as const) {
-      if (raw[which] === kind && !raw[`${which}_${kind}`])
-        err('SCHEMA', `must set '${which}_${kind}' when '${which}' is set to '${kind}'`, [...path, which]);
+      if (raw[which] === kind && unset(raw[`${which}_${kind}`]))
+        err('SCHEMA', `${REQUIRED_FIELD_MISSING}: '${which}' is '${kind}'`, [...path, `${which}_${kind}`]);
     }
-    if (raw[which] === 'cookie' && !raw.hash_on_cookie)
-      err('SCHEMA', `must set 'hash_on_cookie' when '${which}' is set to 'cookie'`, [...path, which]);
+    if (raw[which] === 'cookie' && unset(raw.hash_on_cookie))
+      err('SCHEMA', `${REQUIRED_FIELD_MISSING}: '${which}' is 'cookie'`, [...path, 'hash_on_cookie']);
   }
   if (raw.hash_on === 'none' && raw.hash_fallback !== 'none')
-    err('SCHEMA', "hash_fallback must be 'none' when hash_on is 'none'", [...path, 'hash_fallback']);
+    err('SCHEMA', "expected one of: none (when 'hash_on' is 'none')", [...path, 'hash_fallback']);
   // Kong's schema: a request without the cookie gets one, so a fallback would never be used.
   if (raw.hash_on === 'cookie' && raw.hash_fallback !== 'none')
-    err('SCHEMA', "hash_fallback must be 'none' when hash_on is 'cookie' (a request without the cookie is given one)", [
+    err('SCHEMA', "expected one of: none (when 'hash_on' is 'cookie': a request without the cookie is given one)", [
       ...path,
       'hash_fallback',
     ]);
   // Kong allows the same kind twice for headers, query arguments and captures, with distinct names.
-  const named = raw.hash_on === 'header' || raw.hash_on === 'query_arg' || raw.hash_on === 'uri_capture';
-  if (raw.hash_on !== 'none' && raw.hash_on === raw.hash_fallback && !named) {
-    err('SCHEMA', 'hash_fallback must differ from hash_on', [...path, 'hash_fallback']);
+  const others = FALLBACKS_OTHER_THAN.get(raw.hash_on);
+  if (others !== undefined && raw.hash_on === raw.hash_fallback) {
+    err('SCHEMA', `expected one of: ${others} (hash_fallback must differ from hash_on)`, [...path, 'hash_fallback']);
   }
   for (const kind of ['header', 'query_arg', 'uri_capture'] as const) {
     const on = raw[`hash_on_${kind}`];
