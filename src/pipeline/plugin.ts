@@ -305,7 +305,7 @@ export interface LogEntry {
   readonly source: string;
   /** The headers sent to the client (read on first access). */
   readonly responseHeaders: Readonly<Record<string, string | string[] | number | undefined>>;
-  /** Path and query as sent to the upstream, or null when no upstream was called. */
+  /** Path and query as sent to the upstream (also when the call failed or timed out), or null when no upstream was called. */
   readonly upstreamUri: string | null;
   /** Request headers loggers must redact (lower-case), besides the usual credentials: any plugin's of the config. */
   readonly secretHeaders: ReadonlySet<string>;

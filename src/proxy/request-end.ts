@@ -49,10 +49,12 @@ export function finish(rc: ProxyRequest): void {
   rc.bytesReceived = requestLength(rc, socketBytes);
   if (rc.pipeline.hasLog) {
     const svc = rc.compiled?.service ?? null;
+    // Once the upstream was called, whether it answered or not: Kong's upstream_uri is set before
+    // the balancer runs, so its log entry of a refused connection or a timeout (502, 504) has it.
     const entry = new LogEntryImpl(
       rc,
       latency,
-      svc !== null && rc.upstreamLatency >= 0 ? upstreamTarget(rc, svc) : null,
+      svc !== null && rc.upstreamStartedAt > 0 ? upstreamTarget(rc, svc) : null,
     );
     runPhase(rc, 'log', entry);
   }
