@@ -334,9 +334,15 @@ export interface UpstreamTry {
   /** The target's host as configured (an address, or the name of a target that is one). */
   readonly ip: string;
   readonly port: number;
-  /** `failed` for an attempt whose connection or exchange failed and was retried; null for the last one. */
+  /**
+   * `failed` for an attempt whose connection or exchange failed and was retried, and for the last
+   * one when the gateway answered its failure (Kong marks its last try of a 5xx answer); else null.
+   */
   readonly state: 'failed' | null;
-  /** The status nginx's get_last_failure reports for the failed attempt: 504 when it timed out, else 502. */
+  /**
+   * The status of the failure: for a retried attempt 504 when it timed out, else 502, as nginx's
+   * get_last_failure reports it; for the last one the status the gateway answered (502, 503, 504).
+   */
   readonly code: number | null;
 }
 

@@ -1,5 +1,6 @@
 // The attempts of a request at upstream targets, for the log entry's `tries` (Kong's balancer tries).
 import { performance } from 'node:perf_hooks';
+import { type ProxyErrorCode, ProxyErrors } from '../errors.ts';
 import type { RequestContext } from '../pipeline/request.ts';
 
 /** The proxy picked `host:port` for the request's next attempt (Kong's `tries[n]`). */
@@ -18,5 +19,18 @@ export function attemptFailed(rc: RequestContext, timedOut: boolean): void {
   if (last !== undefined) {
     last.state = 'failed';
     last.code = timedOut ? 504 : 502;
+  }
+}
+
+/**
+ * The last attempt failed and the gateway answers its failure: marked `failed` with the status of
+ * that answer (502, 503, 504), as Kong's header_filter marks the last try of a request answered
+ * 5xx, so a log shows the try that ended the request as failed, not as one that went well.
+ */
+export function lastAttemptFailed(rc: RequestContext, answer: ProxyErrorCode): void {
+  const last = rc.tries?.at(-1);
+  if (last !== undefined && last.state === null) {
+    last.state = 'failed';
+    last.code = ProxyErrors[answer].status;
   }
 }

@@ -9,7 +9,7 @@ import { ResponseContext } from '../pipeline/response.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { Target } from '../upstream/balancer.ts';
-import { attemptFailed, recordAttempt } from './attempts.ts';
+import { attemptFailed, lastAttemptFailed, recordAttempt } from './attempts.ts';
 import { batchChunk, flushBatch } from './chunk-batch.ts';
 import { ClientBody, clientBody } from './client-body.ts';
 import type { ProxyRequest } from './context.ts';
@@ -463,6 +463,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       }
       const answer = upstreamErrorCode(code);
       rc.error = { code: answer, message: err.message, cause: code };
+      lastAttemptFailed(rc, answer);
       sendError(rc, answer);
       if (this.sendsClientBody) endIfBodyUnread(rc);
       return;
@@ -478,6 +479,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
         message: `the upstream failed in a body held for rewriting: ${err.message}`,
         cause: code,
       };
+      lastAttemptFailed(rc, answer);
       sendError(rc, answer);
       if (this.sendsClientBody) endIfBodyUnread(rc);
       return;
@@ -492,6 +494,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       const answer = upstreamErrorCode(code);
       rc.error = { code: answer, message: `the upstream failed before any of its body: ${err.message}`, cause: code };
       rc.upstreamAnswered = false;
+      lastAttemptFailed(rc, answer);
       sendError(rc, answer);
       if (this.sendsClientBody) endIfBodyUnread(rc);
       return;

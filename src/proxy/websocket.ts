@@ -13,7 +13,7 @@ import { ResponseContext } from '../pipeline/response.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { checkHeader } from '../pipeline/upstream-checks.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
-import { attemptFailed, recordAttempt } from './attempts.ts';
+import { attemptFailed, lastAttemptFailed, recordAttempt } from './attempts.ts';
 import type { ProxyRequest } from './context.ts';
 import type { Gateway } from './gateway.ts';
 import { appendHeader, upstreamResponseHeaders } from './headers.ts';
@@ -321,6 +321,7 @@ class Handshake implements Dispatcher.DispatchHandler {
     }
     const answer = upstreamErrorCode(code);
     rc.error = { code: answer, message: err.message, cause: code };
+    lastAttemptFailed(rc, answer);
     sendError(rc, answer);
   }
 
