@@ -22,6 +22,8 @@ import { answerSpelling } from './response-head.ts';
 
 /** Longest path kept from a refused request line, for the log. */
 const PATH_LIMIT = 256;
+/** Longest query kept from it (whole parameters only), for the log plugins' querystring. */
+const QUERY_LIMIT = 2048;
 
 export function onClientError(gw: Gateway, err: ParserError, socket: Duplex): void {
   if (!isRefusedRequest(err, socket)) return;
@@ -158,4 +160,26 @@ function readRequestLine(rc: ProxyRequest, packet: Buffer): void {
     i++;
   }
   rc.path = packet.toString('latin1', sp1 + 1, i);
+  if (packet[i] === 63 /* ? */) rc.rawQuery = readQuery(packet, i + 1, end);
+}
+
+/**
+ * The query of a refused request line, as Kong's log serializer reads it on nginx's error page for
+ * a head too large (`request.querystring`, `request.uri`; a credential in it is redacted there as
+ * in any entry). Past QUERY_LIMIT bytes, cut after the last whole parameter.
+ */
+function readQuery(packet: Buffer, start: number, end: number): string {
+  let i = start;
+  let lastAmp = -1;
+  while (i < end) {
+    const c = packet[i]!;
+    if (c === 32 || c === 13 || c === 10) break;
+    if (c === 38 /* & */) lastAmp = i;
+    if (i - start >= QUERY_LIMIT) {
+      i = lastAmp < 0 ? start : lastAmp;
+      break;
+    }
+    i++;
+  }
+  return packet.toString('latin1', start, i);
 }

@@ -334,7 +334,8 @@ describe('errors the gateway answers', () => {
             name: 'runtime_exception',
             url: upstream.url,
             routes: [{ paths: ['/runtime_exception'] }],
-            plugins: [{ name: 'error-generator', config: { access: true } }],
+            // key-auth: its `apikey` is redacted in every log entry of the config, refused requests' too.
+            plugins: [{ name: 'error-generator', config: { access: true } }, { name: 'key-auth' }],
           },
         ],
         plugins: [fileLog, { name: 'error-handler-log' }],
@@ -392,7 +393,24 @@ describe('errors the gateway answers', () => {
     assert.equal(res.status, 431);
     const entry = await logged((e) => e.response.status === 431, 'the 431 logged');
     assert.equal(entry.request.method, 'POST');
+    assert.equal(entry.request.querystring.foo, 'bar');
     assert.equal(entry.upstream_uri, '');
+  });
+
+  test("a refused request's logged query is bounded to whole parameters, its credentials redacted", async () => {
+    const long = Array.from({ length: 600 }, (_, i) => `p${i}=${i}`).join('&');
+    const res = await rawRequest(
+      gw.url,
+      `GET /?apikey=secret-key&mark=bounded&${long} HTTP/1.1\r\nHost: x\r\nX-Large: ${'a'.repeat(40 * 1024)}\r\n\r\n`,
+    );
+    assert.equal(res.status, 431);
+    const entry = await logged((e) => e.request.querystring.mark === 'bounded', 'the 431 logged');
+    assert.equal(entry.request.querystring.apikey, 'REDACTED');
+    assert.doesNotMatch(entry.request.uri, /secret-key/);
+    // The URI keeps about 2 KiB of the 5 KiB query (Kong's querystring, its first 100 arguments).
+    const uri = entry.request.uri as string;
+    assert.ok(uri.length > 1024 && uri.length < 2100, `${uri.length} characters kept`);
+    assert.match(uri, /&p(\d+)=\1$/, 'the last parameter is whole');
   });
 
   test("a global plugin's access, response and body phases run on a 504, and it sees the service", async () => {
