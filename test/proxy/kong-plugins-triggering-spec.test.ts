@@ -265,14 +265,17 @@ describe('short-circuited requests', () => {
   }
 
   test("key-auth's 401 runs the route's log, response and body plugins", async () => {
-    const res = await fetch(`${gw.url}/mock/status/200`, {
+    const res = await fetch(`${gw.url}/mock/status/200?a=1`, {
       headers: { 'x-uuid': 'short-1' },
       signal: AbortSignal.timeout(10_000),
     });
     assert.equal(res.status, 401);
     assert.notEqual(res.headers.get('dummy-plugin'), null);
     assert.match(await res.text(), /appended from body filtering/);
-    assert.equal((await logged('short-1')).response.status, 401);
+    const entry = await logged('short-1');
+    assert.equal(entry.response.status, 401);
+    // Kong sets the upstream URI when the route matches, before key-auth refuses the request.
+    assert.equal(entry.upstream_uri, '/status/200?a=1');
   });
 
   test("a plugin's exit ends its access phase, and the later phases still run", async () => {

@@ -134,7 +134,7 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
       size: entry.bytesReceived,
       ...tlsField(req),
     },
-    upstream_uri: entry.upstreamUri === null ? '' : redactUri(entry.upstreamUri, entry.secretQueryParams),
+    upstream_uri: kongUpstreamUri(req, entry),
     upstream_status: entry.upstreamStatus > 0 ? String(entry.upstreamStatus) : '',
     response: {
       status: entry.status,
@@ -200,6 +200,21 @@ function consumerJson(c: Consumer): NonNullable<KongLogEntry['consumer']> {
 function serviceJson(req: GatewayRequest): Record<string, Json> {
   const s = req.service!;
   return { id: s.id, name: s.name, protocol: s.protocol, host: s.host, port: s.port, path: s.path, tags: [...s.tags] };
+}
+
+/**
+ * The URI sent upstream, else, for a request a plugin answered once its route matched (key-auth's
+ * 401), the one the route makes: Kong sets upstream_uri when its router matches, before the access
+ * plugins run, so its entry has it for every request past routing.
+ */
+function kongUpstreamUri(req: GatewayRequest, entry: LogEntry): string {
+  let uri = entry.upstreamUri;
+  if (uri === null) {
+    if (req.route === null || req.service === null) return '';
+    const query = req.upstreamQuery ?? req.rawQuery;
+    uri = query === '' ? req.routedPath : `${req.routedPath}?${query}`;
+  }
+  return redactUri(uri, entry.secretQueryParams);
 }
 
 function redactUri(uri: string, secret: ReadonlySet<string>): string {
