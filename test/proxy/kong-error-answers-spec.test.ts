@@ -9,10 +9,15 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { connect as h2Connect } from 'node:http2';
 import { createServer as createNetServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
 import { definePlugin, type LogEntry } from '../../src/index.ts';
+import { TollgateInstance } from '../../src/instance.ts';
+import { createLogger } from '../../src/log.ts';
+import { builtinPlugins } from '../../src/plugins/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
+import { lineSink } from '../../src/testing/run-plugin.ts';
 import { rawRequest } from '../support/raw.ts';
 import { freePort, type Listening, listen } from '../support/upstream.ts';
 import { until } from '../support/wait.ts';
@@ -216,6 +221,47 @@ test("a response plugin rewrites the upstream's body and sets a header with it",
   assert.equal(res.status, 233);
   assert.equal(((await res.json()) as { modified: boolean }).modified, true);
   assert.equal(res.headers.get('modified'), 'yes');
+});
+
+test("over HTTP/2 too, a response plugin sets a header from the upstream's body and rewrites it", async () => {
+  // Kong's spec runs over http, https and HTTP/2: here the same config on a cleartext HTTP/2 listener.
+  const h2 = await TollgateInstance.start({
+    configFile: gw.configFile,
+    env: {},
+    proxyListen: ['127.0.0.1:0 http2'],
+    adminListen: [],
+    log: createLogger({ level: 'info', destination: lineSink([]) as never }),
+    plugins: new Map([...builtinPlugins, ...[enableBuffering, readsBody, tries].map((p) => [p.name, p] as const)]),
+  });
+  const session = h2Connect(`http://${h2.proxyAddresses[0]}`);
+  session.on('error', () => undefined);
+  const h2get = (path: string) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const req = session.request({ ':path': path });
+      const chunks: Buffer[] = [];
+      let headers: Record<string, unknown> = {};
+      req.on('response', (h) => {
+        headers = h;
+      });
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () =>
+        resolve({ status: Number(headers[':status']), headers, body: Buffer.concat(chunks).toString() }),
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    const hashed = await h2get('/1/status/234');
+    assert.equal(hashed.status, 234);
+    assert.equal(hashed.headers.md5, md5(hashed.body));
+    const modified = await h2get('/2/status/238');
+    assert.equal(modified.status, 238);
+    assert.equal((JSON.parse(modified.body) as { modified: boolean }).modified, true);
+    assert.equal(modified.headers.modified, 'yes');
+  } finally {
+    session.close();
+    await h2.close(0);
+  }
 });
 
 test('an upstream that cannot be reached is a 502 without the header read from a body', async () => {
