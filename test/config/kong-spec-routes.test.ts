@@ -188,8 +188,18 @@ const cases: readonly Case[] = [
     url: protocol === 'grpcs' ? 'grpcs://s.example' : undefined,
   })),
   {
+    it: "#stream context 'snis' matching attribute rejects invalid SNIs (on an https route)",
+    route: '{ protocols: [https], snis: ["127.0.0.1", "example.org:80"] }',
+    refused: ['snis[0] must not be an IP', 'snis[1] must not have a port'],
+  },
+  {
     it: "'snis' matching attribute (wildcard) accepts leftmost and rightmost wildcards",
     route: '{ protocols: [https], snis: ["*.example.org", "*.foo.bar.test", "example.*", "foo.bar.*"] }',
+  },
+  {
+    it: "'snis' matching attribute (wildcard) rejects invalid wildcard",
+    route: '{ protocols: [https], snis: ["foo.*.test", "foo*.test"] }',
+    refused: [0, 1].map((i) => `snis[${i}] wildcard must be leftmost or rightmost character`),
   },
   // protocols and the http subschema
   {

@@ -7,6 +7,7 @@ import { formatYamlPath } from '../../errors.ts';
 import { headerRegexSource, REGEX_HEADER_FLAGS } from '../../router/router.ts';
 import { checkHost, checkRoutePath, migrateLegacyPath, normalizePath } from '../paths.ts';
 import { type Build, drain, type Path, type PendingRoute, type Steps } from './state.ts';
+import { sniProblem } from './tls.ts';
 
 export function routeChecks(b: Build): void {
   drain(routeChecksSteps(b));
@@ -129,8 +130,10 @@ export function checkRoute(b: Build, r: PendingRoute): void {
     const p = checkHost(h, { wildcard: true, port: true });
     if (p) b.err('SEMANTIC', p, [...r.path, 'hosts', k]);
   });
+  // Kong's default router (traditional_compatible) checks a route's SNIs as a certificate's
+  // (typedefs.wildcard_host in routes.lua), with the same messages.
   m.snis?.forEach((h, k) => {
-    const p = checkHost(h, { wildcard: true, port: false });
+    const p = sniProblem(h);
     if (p) b.err('SEMANTIC', p, [...r.path, 'snis', k]);
   });
   if (r.raw.headers) checkHeaders(b, r.raw.headers as Record<string, string[]>, r.path);

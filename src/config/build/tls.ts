@@ -68,7 +68,7 @@ function addSni(b: Build, raw: Obj, path: Path, cert: CertificateModel, sniPaths
  * matches), and otherwise a host name. A client never sends an IP address as its server name
  * (RFC 6066), so such an SNI would never select its certificate.
  */
-function sniProblem(name: string): string | null {
+export function sniProblem(name: string): string | null {
   let host = name;
   const star = name.indexOf('*');
   if (star !== -1) {
