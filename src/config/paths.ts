@@ -93,13 +93,15 @@ export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean 
   let host = raw.toLowerCase();
   if (opts.port) {
     // `[\s\S]`, not `.`: a host with a line break in it must reach the label check, not fail to match.
-    const m = /^([\s\S]*?)(?::(\d{1,5}))?$/.exec(host)!;
+    // Any number of digits: Kong's normalize_ip (kong/tools/ip.lua) calls `example.com:1000000`
+    // an invalid port number, not an invalid host name.
+    const m = /^([\s\S]*?)(?::(\d+))?$/.exec(host)!;
     if (m[2] !== undefined && !host.startsWith('[')) {
       if (Number(m[2]) > 65535) return `invalid port number`;
       host = m[1]!;
     }
-    const v6 = /^\[([0-9a-f:.]+)\](?::(\d{1,5}))?$/.exec(host);
-    if (v6) return null;
+    const v6 = /^\[([0-9a-f:.]+)\](?::(\d+))?$/.exec(host);
+    if (v6) return v6[2] !== undefined && Number(v6[2]) > 65535 ? 'invalid port number' : null;
   }
   // Kong's hostname_type (kong/tools/ip.lua): digits and dots only is an IPv4 address, so `1234`
   // or `1.2.3.4.5` is an invalid one, never a name.

@@ -24,6 +24,18 @@ type Case = {
   readonly refused?: readonly string[];
 };
 
+const HOSTS = [
+  '/example',
+  '.example',
+  'example:',
+  'mock;bin',
+  'example.com/org',
+  'example-.org',
+  'example.org-',
+  'hello..example.com',
+  'hello-.example.com',
+];
+
 const cases: readonly Case[] = [
   {
     it: 'validates a valid route',
@@ -87,6 +99,18 @@ const cases: readonly Case[] = [
     it: 'hosts attribute must be a non-empty string',
     route: '{ protocols: [http], hosts: [""] }',
     refused: ['hosts[0] length must be at least 1'],
+  },
+  {
+    // Kong writes the host without quotes (`invalid hostname: /example`); Tollgate quotes it, so
+    // that a space or a line break in it shows.
+    it: 'hosts attribute rejects invalid hostnames',
+    route: `{ protocols: [http], hosts: [${HOSTS.map((h) => `"${h}"`).join(', ')}] }`,
+    refused: HOSTS.map((h, i) => `hosts[${i}] invalid hostname: '${h}'`),
+  },
+  {
+    it: 'hosts attribute rejects values with an invalid port',
+    route: '{ protocols: [http], hosts: ["example.com:1000000", "example.com:65536", "[::1]:1000000"] }',
+    refused: [0, 1, 2].map((i) => `hosts[${i}] invalid port number`),
   },
   {
     it: 'hosts attribute rejects host with too many wildcards',
