@@ -164,11 +164,21 @@ const cases: readonly Case[] = [
     route: '{ protocols: [http], headers: { location: [true] } }',
     refused: ['headers.location[0] expected a string, got a boolean'],
   },
+  {
+    it: 'headers attribute values must be non-empty string',
+    route: '{ protocols: [http], headers: { location: [""] } }',
+    refused: ['headers.location[0] length must be at least 1'],
+  },
   // methods attribute
   {
     it: 'methods attribute must be a string',
     route: '{ protocols: [http], methods: [false] }',
     refused: ['methods[0] expected a string, got a boolean'],
+  },
+  {
+    it: 'methods attribute must be a non-empty string',
+    route: '{ protocols: [http], methods: [""] }',
+    refused: ['methods[0] length must be at least 1'],
   },
   {
     it: 'methods attribute rejects invalid values',
