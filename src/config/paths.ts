@@ -42,6 +42,35 @@ export function normalizePath(path: string): string {
   return `/${out.join('/')}${trailing && out.length > 0 ? '/' : ''}`;
 }
 
+/**
+ * The PCRE2 compile error for a regex JavaScript (or the PCRE translation) refuses for the same
+ * reason, so that Kong's message can be given in full: Kong dry-runs a regex path with
+ * ngx.re.find (validate_path_with_regexes in typedefs.lua) and quotes PCRE2's words.
+ */
+const PCRE_ERRORS: ReadonlyMap<string, string> = new Map([
+  ['Unterminated group', 'missing closing parenthesis'],
+  ["Unmatched ')'", 'unmatched closing parenthesis'],
+  ['Nothing to repeat', 'quantifier does not follow a repeatable item'],
+  ['numbers out of order in {} quantifier', 'numbers out of order in {} quantifier'],
+  ['Range out of order in character class', 'range out of order in character class'],
+  ['Unterminated character class', 'missing terminating ] for character class'],
+  ["a character class '[' is not closed", 'missing terminating ] for character class'],
+  ['\\ at end of pattern', '\\ at end of pattern'],
+  ["the pattern ends with a lone '\\'", '\\ at end of pattern'],
+  ["the comment '(?#' is not closed", 'missing ) after (?# comment'],
+  ['Duplicate capture group name', 'two named subpatterns have the same name (PCRE2_DUPNAMES not set)'],
+]);
+
+/**
+ * Kong's message for a regex path that does not compile (`regex` without its `~`), with PCRE2's
+ * reason when it is known, else JavaScript's.
+ */
+function invalidRegex(regex: string, pcre: string | undefined, reason = ''): string {
+  return pcre !== undefined
+    ? `invalid regex: '${regex}' (PCRE returned: pcre2_compile() failed: ${pcre} in "${regex}")`
+    : `invalid regex: '${regex}' (${reason})`;
+}
+
 /** Checks a route path; returns an error message, or null when it is fine. */
 export function checkRoutePath(path: string): string | null {
   if (path.includes('//'))
@@ -51,11 +80,16 @@ export function checkRoutePath(path: string): string | null {
   if (path.startsWith('~')) {
     if (!path.startsWith('~/')) return noSlash;
     const t = translatePcre(path.slice(1));
-    if ('error' in t) return `regex path uses PCRE syntax that cannot be translated: ${t.error}`;
+    if ('error' in t) {
+      const pcre = PCRE_ERRORS.get(t.error);
+      if (pcre !== undefined) return invalidRegex(path.slice(1), pcre);
+      return `regex path uses PCRE syntax that cannot be translated: ${t.error}`;
+    }
     try {
       compileRoutePathRegex(path);
     } catch (e) {
-      return `invalid regex: ${(e as Error).message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '')}`;
+      const reason = (e as Error).message.replace(/^Invalid regular expression: \/.*\/\w*: /s, '');
+      return invalidRegex(path.slice(1), PCRE_ERRORS.get(reason), reason);
     }
     return null;
   }

@@ -75,6 +75,21 @@ const cases: readonly Case[] = [
       "paths[5] invalid url-encoded value: '%ax'",
     ],
   },
+  {
+    it: 'paths attribute must dry-run values that are considered regexes',
+    route: '{ protocols: [http], paths: ["~/users/(foo/profile"] }',
+    refused: [
+      `paths[0] invalid regex: '/users/(foo/profile' (PCRE returned: pcre2_compile() failed: missing closing parenthesis in "/users/(foo/profile")`,
+    ],
+  },
+  {
+    // traditional_compatible and expressions flavors: the spec checks the start of the message.
+    it: 'fails when path is invalid',
+    route: '{ name: my_route, protocols: [http], paths: ["~/[abc/*/user$"] }',
+    refused: [
+      `paths[0] invalid regex: '/[abc/*/user$' (PCRE returned: pcre2_compile() failed: missing terminating ] for character class in "/[abc/*/user$")`,
+    ],
+  },
   { it: "paths attribute accepts an apex '/'", route: '{ protocols: [http], methods: [], hosts: [], paths: [/] }' },
   {
     it: 'paths attribute accepts unreserved characters from RFC 3986',
