@@ -241,6 +241,14 @@ const cases: readonly Case[] = [
     route: '{ protocols: [https], snis: ["127.0.0.1", "example.org:80"] }',
     refused: ['snis[0] must not be an IP', 'snis[1] must not have a port'],
   },
+  ...['http', 'grpc'].map((protocol) => ({
+    it: `#stream context 'snis' matching attribute rejects specifying 'snis' if 'protocols' does not have 'https', 'tls' or 'tls_passthrough' (${protocol})`,
+    route: `{ protocols: [${protocol}], snis: [example.org], paths: [/] }`,
+    url: protocol === 'grpc' ? 'grpc://s.example' : undefined,
+    refused: [
+      "snis 'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough' (Tollgate routes 'grpcs' and 'https' only: stream routes are not supported)",
+    ],
+  })),
   {
     it: "'snis' matching attribute (wildcard) accepts leftmost and rightmost wildcards",
     route: '{ protocols: [https], snis: ["*.example.org", "*.foo.bar.test", "example.*", "foo.bar.*"] }',

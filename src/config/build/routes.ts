@@ -67,8 +67,14 @@ export function checkRoute(b: Build, r: PendingRoute): void {
       r.path,
     );
   }
+  // Kong's words (routes.lua entity check), which name its stream protocols too; the hint says
+  // which of them Tollgate routes.
   if (m.snis && !tls)
-    b.err('SCHEMA', "'snis' can only be set when 'protocols' is 'grpcs' or 'https'", [...r.path, 'snis']);
+    b.err(
+      'SCHEMA',
+      "'snis' can only be set when 'protocols' is 'grpcs', 'https', 'tls' or 'tls_passthrough' (Tollgate routes 'grpcs' and 'https' only: stream routes are not supported)",
+      [...r.path, 'snis'],
+    );
   // Kong 3 logs path_handling v1 as deprecated and its default router ignores it (atc.lua joins
   // every route's paths as v0); Tollgate honours it, so the same file routes differently.
   if (m.path_handling === 'v1')
