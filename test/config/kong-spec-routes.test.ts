@@ -20,6 +20,8 @@ type Case = {
   readonly route: string;
   /** The service's url: a grpc route needs a grpc service to load. */
   readonly url?: string;
+  /** A top-level route, without a service (Kong allows one). */
+  readonly top?: boolean;
   /** The issues, `field message` with the field under the route; none when Kong accepts it. */
   readonly refused?: readonly string[];
 };
@@ -42,6 +44,8 @@ const cases: readonly Case[] = [
     route:
       '{ name: my_route, protocols: [http], methods: [GET, POST], hosts: [example.com], headers: { location: [location-1] }, paths: [/ovo], regex_priority: 1, strip_path: false, preserve_host: true }',
   },
+  { it: 'it does not fail when service is null', route: '{ service: null, paths: [/] }', top: true },
+  { it: 'it does not fail when service is missing', route: '{ paths: [/] }', top: true },
   {
     it: 'missing method, host, headers, path & service produces error',
     route: '{ protocols: [http] }',
@@ -285,7 +289,9 @@ const cases: readonly Case[] = [
 
 /** What loading the route says: nothing, or its issues as `field message`, the field under the route. */
 async function outcome(c: Case): Promise<string[]> {
-  const text = `${V3}services:\n  - name: s\n    url: ${c.url ?? 'http://s.example'}\n    routes:\n      - ${c.route}\n`;
+  const text = c.top
+    ? `${V3}routes:\n  - ${c.route}\n`
+    : `${V3}services:\n  - name: s\n    url: ${c.url ?? 'http://s.example'}\n    routes:\n      - ${c.route}\n`;
   try {
     await load(text);
     return [];
@@ -293,7 +299,7 @@ async function outcome(c: Case): Promise<string[]> {
     if (!(e instanceof ConfigError)) throw e;
     return e.issues.map((i) => {
       assert.ok(i.line > 0 && i.col > 0, `${i.path} has no location`);
-      return `${i.path.replace(/^services\[0\]\.routes\[0\]\.?/, '') || 'route'} ${i.message}`;
+      return `${i.path.replace(/^(services\[0\]\.)?routes\[0\]\.?/, '') || 'route'} ${i.message}`;
     });
   }
 }
