@@ -564,6 +564,14 @@ test('snis: on TLS only the routes naming the server name match; cleartext reque
   assert.equal(new Router([route({ name: 'p', paths: ['/'] })]).usesSnis, false);
 });
 
+test("snis: ['*'] (Kong's wildcard_host takes it) matches any server name a client sends, not a client that sent none", () => {
+  const router = new Router([route({ name: 'any', paths: ['/'], snis: ['*'] })]);
+  const sni = (s: string): string | null => router.match('GET', undefined, '/x', {}, s)?.route.name ?? null;
+  assert.equal(sni('a.test'), 'any');
+  assert.equal(sni('x'), 'any');
+  assert.equal(sni(''), null);
+});
+
 test('snis count in the match weight: a route with paths and snis beats one with paths alone', () => {
   const plain = route({ name: 'plain', paths: ['/api'] });
   const named = route({ name: 'named', paths: ['/api'], snis: ['a.test'] });
