@@ -227,6 +227,8 @@ export interface TollgateSettings {
   dns_cache_size: number;
   /** Record types asked, in order, with dns_resolver (Kong's dns_order). */
   dns_order: readonly ('LAST' | 'SRV' | 'A' | 'AAAA' | 'CNAME')[];
+  /** Charset appended to answers of nginx's charset_types that name none (Kong's nginx_http_charset), or `off`. */
+  nginx_http_charset: string;
   /** Encoded slashes (%2F) and backslashes in request paths: reject with 400 (default) or pass them through undecoded. */
   encoded_slashes: 'reject' | 'allow';
   /** Milliseconds a custom plugin's async phase may take before the request gets 504. */

@@ -10,6 +10,7 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
 import type { Target } from '../upstream/balancer.ts';
 import { attemptFailed, lastAttemptFailed, recordAttempt } from './attempts.ts';
+import { addCharset, relayedValue } from './charset.ts';
 import { batchChunk, flushBatch } from './chunk-batch.ts';
 import { ClientBody, clientBody } from './client-body.ts';
 import type { ProxyRequest } from './context.ts';
@@ -195,7 +196,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const rc = this.rc;
     if (rc.finished || rc.res.headersSent) return false;
     const r = rc.response!;
-    r.headers[rc.runtime.config.settings.request_id_header] = rc.id;
+    const settings = rc.runtime.config.settings;
+    r.headers[settings.request_id_header] = rc.id;
+    addCharset(r.headers, r.status, settings.nginx_http_charset);
     this.edgeSpelling = edgeHeaders(rc, r.headers);
     if (rc.hashCookie !== null)
       appendHeader(r.headers as Record<string, HeaderValue>, 'set-cookie', rc.hashCookie.setCookie);
@@ -516,7 +519,8 @@ const STS = 'strict-transport-security';
  */
 function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[], reason: string): string | null {
   const flat: string[] = [];
-  const hsts = rc.scheme === 'https' ? hstsHeader(rc.runtime.config.settings) : null;
+  const settings = rc.runtime.config.settings;
+  const hsts = rc.scheme === 'https' ? hstsHeader(settings) : null;
   let connection: string | undefined;
   const text = rawHeaderStrings(raw);
   for (let i = 0; i < text.length; i += 2) {
@@ -528,7 +532,7 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[], reason
       continue;
     }
     if (hsts !== null && name.length === STS.length && name.toLowerCase() === STS) continue;
-    flat.push(relayedName(name), text[i + 1]!);
+    flat.push(relayedName(name), relayedValue(name, text[i + 1]!, status, settings.nginx_http_charset));
   }
   if (connection !== undefined) {
     const drop = connectionTokens(connection);
@@ -536,7 +540,7 @@ function writeHeadDirect(rc: ProxyRequest, status: number, raw: Buffer[], reason
       for (let i = flat.length - 2; i >= 0; i -= 2) if (drop.includes(flat[i]!.toLowerCase())) flat.splice(i, 2);
     }
   }
-  const spelling = answerSpelling(rc.runtime.config.settings.request_id_header);
+  const spelling = answerSpelling(settings.request_id_header);
   flat.push(spelling.requestId, rc.id);
   if (hsts !== null) flat.push('Strict-Transport-Security', hsts);
   if (rc.hashCookie !== null) flat.push('set-cookie', rc.hashCookie.setCookie);

@@ -8,6 +8,7 @@ import type { HeaderValue } from '../pipeline/plugin.ts';
 import { ResponseContext, TransformError } from '../pipeline/response.ts';
 import type { CompiledService } from '../pipeline/runtime.ts';
 import { hstsHeader } from '../tls.ts';
+import { addCharset } from './charset.ts';
 import type { ProxyRequest } from './context.ts';
 import { addDebugHeaders, wantsDebug } from './debug.ts';
 import { ECHO_BODY_LIMIT, echoBody } from './echo.ts';
@@ -155,7 +156,9 @@ function writeFinal(
     asGrpcAnswer(status, headers, body);
     body = null;
   }
-  headers[rc.runtime.config.settings.request_id_header] = rc.id;
+  const settings = rc.runtime.config.settings;
+  headers[settings.request_id_header] = rc.id;
+  addCharset(headers, status, settings.nginx_http_charset);
   edgeHeaders(rc, headers);
   rc.status = status;
   // A head HTTP/2 refuses (a plugin's repeated Content-Type) goes the compatibility layer's way, as

@@ -30,7 +30,8 @@ function get(url: string, headers: Record<string, string>): Promise<{ status: nu
 
 /**
  * Kong's mock upstream: `/hop-by-hop` answers with hop-by-hop headers and no Content-Length,
- * `/nocharset` and `/charset` with a text Content-Type, anything else with the head it received.
+ * `/nocharset` and `/charset` with a text Content-Type, `/typed?type=T&status=S` with that
+ * Content-Type and status, anything else with the head it received.
  */
 function mockUpstream(): Promise<Listening> {
   return listen((req, res) => {
@@ -48,6 +49,12 @@ function mockUpstream(): Promise<Listening> {
     }
     if (req.url === '/nocharset' || req.url === '/charset') {
       res.setHeader('Content-Type', req.url === '/charset' ? 'text/plain; charset=utf-8' : 'text/plain');
+      res.end('Hello World!\n');
+      return;
+    }
+    if (req.url?.startsWith('/typed?') === true) {
+      const q = new URL(req.url, 'http://x').searchParams;
+      res.writeHead(Number(q.get('status') ?? 200), { 'Content-Type': q.get('type') ?? '' });
       res.end('Hello World!\n');
       return;
     }
@@ -71,6 +78,19 @@ function routesConfig(upstreamUrl: string, tollgate: Record<string, unknown>): R
           { name: 'foo', protocols: ['http'], paths: ['/foo'], strip_path: true },
           { name: 'status', protocols: ['http'], paths: ['/status/200'], strip_path: false },
           { name: 'root', protocols: ['http'], paths: ['/'], strip_path: true },
+          // Answers through a response plugin, and made by one.
+          {
+            name: 'transformed',
+            paths: ['/transformed'],
+            plugins: [{ name: 'response-transformer', config: { add: { headers: ['x-transformed:1'] } } }],
+          },
+          {
+            name: 'terminated',
+            paths: ['/terminated'],
+            plugins: [
+              { name: 'request-termination', config: { status_code: 200, content_type: 'text/plain', body: 'made' } },
+            ],
+          },
         ],
       },
     ],
@@ -166,20 +186,6 @@ describe('(using the default configuration values)', () => {
     });
   });
 
-  describe('(response from upstream) Content-Type', () => {
-    test('does not add charset if the response from upstream contains no charset', async () => {
-      const r = await get(`${k.gw.url}/nocharset`, { host: 'headers-charset.test' });
-      assert.equal(r.status, 200);
-      assert.equal(r.headers['content-type'], 'text/plain');
-    });
-
-    test('charset remains unchanged if the response from upstream contains charset', async () => {
-      const r = await get(`${k.gw.url}/charset`, { host: 'headers-charset.test' });
-      assert.equal(r.status, 200);
-      assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
-    });
-  });
-
   test('X-Real-IP should be replaced if present in request', async () => {
     assert.equal((await k.upstreamHead({ ...INSPECT, 'x-real-ip': '10.0.0.1' }))['x-real-ip'], '127.0.0.1');
   });
@@ -265,6 +271,59 @@ describe('(using the default configuration values)', () => {
       assert.equal(h['x-forwarded-port'], k.port);
       assert.equal(h['x-forwarded-path'], '/');
     });
+  });
+});
+
+describe('(response from upstream) Content-Type, with nginx_http_charset: off', () => {
+  const k = kongStart({ nginx_http_charset: 'off' });
+
+  test('does not add charset if the response from upstream contains no charset when charset is turned off', async () => {
+    const r = await get(`${k.gw.url}/nocharset`, { host: 'headers-charset.test' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'text/plain');
+  });
+
+  test('charset remains unchanged if the response from upstream contains charset when charset is turned off', async () => {
+    const r = await get(`${k.gw.url}/charset`, { host: 'headers-charset.test' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'text/plain; charset=utf-8');
+  });
+});
+
+// Kong's default (`nginx_http_charset = UTF-8`, the spec turns it off above): nginx's charset filter
+// labels a text answer that names no charset, so a browser decodes it as UTF-8.
+describe('(response from upstream) Content-Type, with the default nginx_http_charset', () => {
+  const k = kongStart({});
+  const typed = async (type: string, status = 200) => {
+    const r = await get(`${k.gw.url}/typed?${new URLSearchParams({ type, status: String(status) })}`, {});
+    assert.equal(r.status, status);
+    return r.headers['content-type'];
+  };
+
+  test('adds charset=UTF-8 to the text types of nginx that name no charset, in any case', async () => {
+    for (const type of ['text/plain', 'text/html', 'text/xml', 'application/javascript', 'application/rss+xml'])
+      assert.equal(await typed(type), `${type}; charset=UTF-8`);
+    assert.equal(await typed('Text/HTML'), 'Text/HTML; charset=UTF-8');
+    assert.equal(await typed('text/plain', 404), 'text/plain; charset=UTF-8');
+  });
+
+  test('labels an answer a response plugin saw, and one a plugin made, as nginx labels every answer', async () => {
+    const transformed = await get(`${k.gw.url}/transformed/typed?type=text/html`, {});
+    assert.equal(transformed.headers['x-transformed'], '1');
+    assert.equal(transformed.headers['content-type'], 'text/html; charset=UTF-8');
+    const made = await get(`${k.gw.url}/terminated`, {});
+    assert.equal(made.body, 'made');
+    assert.equal(made.headers['content-type'], 'text/plain; charset=UTF-8');
+  });
+
+  test('leaves a charset, another parameter, another type and a redirect as they came', async () => {
+    assert.equal(await typed('text/plain; charset=iso-8859-1'), 'text/plain; charset=iso-8859-1');
+    assert.equal(await typed('text/plain; format=flowed'), 'text/plain; format=flowed');
+    assert.equal(await typed('application/json'), 'application/json');
+    assert.equal(await typed('text/css'), 'text/css');
+    assert.equal(await typed('image/png'), 'image/png');
+    // ngx_http_set_charset sets none on a 301 or 302.
+    assert.equal(await typed('text/html', 302), 'text/html');
   });
 });
 

@@ -423,7 +423,8 @@ services:
   test('an answer that is no gRPC one goes as it came, not read as frames', async () => {
     const r = await call('/v1/messages/x', { headers: { host: 'html.example' } });
     assert.equal(r.status, 404);
-    assert.equal(r.headers['content-type'], 'text/html');
+    // Labelled as every unlabelled text answer is (nginx_http_charset, Kong's nginx charset).
+    assert.equal(r.headers['content-type'], 'text/html; charset=UTF-8');
     assert.equal(r.text, '<!DOCTYPE html><p>not here</p>');
   });
 

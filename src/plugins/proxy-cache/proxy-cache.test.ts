@@ -484,7 +484,8 @@ describe('proxy-cache (memory)', () => {
     assert.equal((await get('/any/html')).status, 'Miss');
     const hit = await get('/any/html');
     assert.equal(hit.status, 'Hit');
-    assert.equal(hit.res.headers.get('content-type'), 'text/html');
+    // Labelled on the way out as every unlabelled text answer is (nginx_http_charset).
+    assert.equal(hit.res.headers.get('content-type'), 'text/html; charset=UTF-8');
   });
 
   test('storage_ttl 0 keeps an entry until evicted, as a Kong shared dict entry set with 0: past cache_ttl it is a Refresh', async () => {
