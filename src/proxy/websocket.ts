@@ -14,6 +14,7 @@ import type { CompiledService } from '../pipeline/runtime.ts';
 import { checkHeader } from '../pipeline/upstream-checks.ts';
 import type { Balancer, Target } from '../upstream/balancer.ts';
 import { attemptFailed, lastAttemptFailed, recordAttempt } from './attempts.ts';
+import { addCharset } from './charset.ts';
 import type { ProxyRequest } from './context.ts';
 import type { Gateway } from './gateway.ts';
 import { appendHeader, upstreamResponseHeaders } from './headers.ts';
@@ -262,7 +263,9 @@ class Handshake implements Dispatcher.DispatchHandler {
     const rc = this.rc;
     if (rc.finished || rc.res.headersSent) return this.abandon();
     const out = res.headers;
-    out[rc.runtime.config.settings.request_id_header] = rc.id;
+    const settings = rc.runtime.config.settings;
+    out[settings.request_id_header] = rc.id;
+    addCharset(out, res.status, settings.nginx_http_charset);
     const added = edgeHeaders(rc, out);
     // The connection ends after this answer (rawSocketResponse), whatever a plugin set.
     out.connection = 'close';

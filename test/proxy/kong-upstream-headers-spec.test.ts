@@ -5,7 +5,8 @@
 // `_tollgate.trusted_ips`; its `real_ip_header = X-Forwarded-For` with `real_ip_recursive = on` is
 // how Tollgate always reads the client address (docs/kong-differences.md). Where Tollgate differs
 // on purpose (the client's Proxy-Authorization and TE, X-Forwarded-For entries with ports, an
-// upstream's Trailer), the assertion says what Tollgate does and why.
+// upstream's Trailer), the assertion says what Tollgate does and why. The spec's Content-Type
+// cases turn Kong's `nginx_http_charset` off; what Kong's default (UTF-8) does is tested beside them.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -307,13 +308,17 @@ describe('(response from upstream) Content-Type, with the default nginx_http_cha
     assert.equal(await typed('text/plain', 404), 'text/plain; charset=UTF-8');
   });
 
-  test('labels an answer a response plugin saw, and one a plugin made, as nginx labels every answer', async () => {
+  test('labels an answer a response plugin saw, one a plugin made, and a declined handshake, as nginx labels every answer', async () => {
     const transformed = await get(`${k.gw.url}/transformed/typed?type=text/html`, {});
     assert.equal(transformed.headers['x-transformed'], '1');
     assert.equal(transformed.headers['content-type'], 'text/html; charset=UTF-8');
     const made = await get(`${k.gw.url}/terminated`, {});
     assert.equal(made.body, 'made');
     assert.equal(made.headers['content-type'], 'text/plain; charset=UTF-8');
+    // An upstream that declines a WebSocket handshake: its answer goes to the client as any other.
+    const declined = await get(`${k.gw.url}/typed?type=text/html`, { connection: 'Upgrade', upgrade: 'websocket' });
+    assert.equal(declined.status, 200);
+    assert.equal(declined.headers['content-type'], 'text/html; charset=UTF-8');
   });
 
   test('leaves a charset, another parameter, another type and a redirect as they came', async () => {
