@@ -104,15 +104,18 @@ function gateway(
   });
 }
 
-/** Kong's spec's pre-function `ngx.exit(200)` in header_filter: the client sees 200 whatever the upstream said. */
+/**
+ * Kong's spec's pre-function `ngx.exit(200)` in header_filter: the client sees `status` (200 unless
+ * configured) whatever the upstream said.
+ */
 const statusTo200 = definePlugin({
   name: 'status-to-200',
   version: '1.0.0',
   priority: 1,
-  schema: { type: 'object' },
-  create: () => ({
+  schema: { type: 'object', properties: { status: { type: 'integer' } } },
+  create: (config: { status?: number }) => ({
     response(_req, res) {
-      res.status = 200;
+      res.status = config.status ?? 200;
     },
   }),
 });
@@ -277,6 +280,25 @@ test("the gateway's own errors (an auth plugin's 401) are not counted as the tar
     assert.deepEqual(await requests(gw, 20, { apikey: 'k' }), { oks: 20, fails: 0, last: 200 });
     assert.ok(s1.counts().ok > 0 && s2.counts().ok > 0, 'both targets kept serving');
     assert.equal(s1.counts().fail + s2.counts().fail, 0);
+  } finally {
+    await gw.close();
+  }
+});
+
+test('a status a response plugin sets (401, one of unhealthy.http_statuses) is not counted against the target', async () => {
+  // The other side of Kong's "downstream status code was changed": the upstream's own status counts.
+  const [s1, s2] = [await kongServer(), await kongServer()];
+  const gw = await gateway(
+    {
+      targets: [{ target: `127.0.0.1:${s1.port}` }, { target: `127.0.0.1:${s2.port}` }],
+      healthchecks: checks({ passive: { unhealthy: { http_statuses: [401, 500], http_failures: 1 } } }),
+    },
+    { plugins: [{ name: 'status-to-200', config: { status: 401 } }] },
+  );
+  try {
+    assert.deepEqual(await requests(gw, 10), { oks: 0, fails: 10, last: 401 });
+    assert.deepEqual([s1.counts().ok, s2.counts().ok], [5, 5]);
+    assert.deepEqual(Object.values(await health(gw)), ['HEALTHY', 'HEALTHY']);
   } finally {
     await gw.close();
   }
