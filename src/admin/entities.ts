@@ -191,13 +191,35 @@ function buildStore(config: GatewayConfig, effective: Obj, compiled: readonly Ob
   return { lists };
 }
 
-function store(req: EntityRequest): Store {
+type StoreSource = Pick<EntityRequest, 'config' | 'loadedAt' | 'effective' | 'routes'>;
+
+function store(req: StoreSource): Store {
   let s = stores.get(req.config);
   if (s === undefined) {
     s = buildStore(req.config, req.effective(), req.routes(), Math.floor(req.loadedAt.getTime() / 1000));
     stores.set(req.config, s);
   }
   return s;
+}
+
+/**
+ * The entities by kind as Kong's `POST /config` 201 lists them (kong/api/routes/config.lua): these
+ * endpoints' objects (foreign keys `{"id": ...}`, SNIs and targets kinds of their own), routes
+ * without the compiled `order`, service and `plugins` `GET /routes` adds; no `tags` rows.
+ */
+export function loadedEntities(src: StoreSource): Record<string, Obj[]> {
+  const out: Record<string, Obj[]> = {};
+  for (const [kind, list] of store(src).lists) {
+    if (kind === 'tags') continue;
+    out[kind] =
+      kind !== 'routes'
+        ? list
+        : list.map((r) => ({
+            ...Object.fromEntries(Object.entries(r).filter(([k]) => k !== 'order' && k !== 'plugins')),
+            service: ref((r.service as Obj | null)?.id),
+          }));
+  }
+  return out;
 }
 
 const notFound = (): EntityAnswer => ({ status: 404, body: { message: 'Not found' } });

@@ -14,7 +14,7 @@ import { absoluteFormAuthority } from '../proxy/request-checks.ts';
 import { VERSION } from '../version.ts';
 import { postConfig } from './config-post.ts';
 import { configBody, effectiveConfig, routeTable } from './config-views.ts';
-import { entityEndpoint, isEntityPath } from './entities.ts';
+import { entityEndpoint, isEntityPath, loadedEntities } from './entities.ts';
 import { adminHeadRefusal } from './head-checks.ts';
 import { kongMetricNames } from './kong-metric-names.ts';
 
@@ -220,9 +220,18 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
     if (method === undefined || !allowed.includes(method))
       return send(res, 405, { message: 'Method not allowed' }, { Allow: allow });
     if (path === '/config' && method === 'POST') {
-      const rt = () => inst.runtime.config;
       const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-      const a = await postConfig(inst, req, res, query, () => effectiveConfig(rt()));
+      // Kong's 201 body: the entities loaded, in the shapes its entity endpoints answer.
+      const loaded = () => {
+        const rt = inst.runtime;
+        return loadedEntities({
+          config: rt.config,
+          loadedAt: rt.loadedAt,
+          effective: () => effectiveConfig(rt.config),
+          routes: () => routeTable(rt).data,
+        });
+      };
+      const a = await postConfig(inst, req, res, query, loaded);
       if (a.status !== 304) return send(res, a.status, a.body, a.headers);
       res.writeHead(304);
       res.end();
