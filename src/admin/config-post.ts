@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { decodeText } from '../config/encoding.ts';
 import { CORE_ENTITY_LISTS } from '../config/load.ts';
 import { parseYamlOffThread } from '../config/parse-off-thread.ts';
+import type { ParsedYaml } from '../config/yaml.ts';
 import type { ConfigIssue } from '../errors.ts';
 import type { TollgateInstance } from '../instance.ts';
 import type { ReloadResult } from '../instance-types.ts';
@@ -145,7 +146,35 @@ async function load(
   if (r.unchanged === true) return { status: 304, body: null };
   if (r.ok) return { status: 201, body: byId(entities()) };
   if (r.unavailable === true) return { status: 503, body: { message: r.errors[0]?.message ?? 'unavailable' } };
+  const unparsed = parseFailure(input);
+  if (unparsed !== null) return { status: 400, body: unparsedConfig(r, file, unparsed) };
   return { status: 400, body: invalidConfig(r, file, flatten ? input.data : undefined) };
+}
+
+/**
+ * Why the posted text is no declarative config at all, in Kong's words where Kong has them, or
+ * null: text that does not parse, or parses to something else than an object.
+ */
+function parseFailure(input: ParsedYaml): string | null {
+  const syntax = input.issues.find((i) => i.code === 'YAML_SYNTAX');
+  if (syntax !== undefined) return syntax.message;
+  return isMapping(input.data) ? null : 'expected an object';
+}
+
+/**
+ * Kong's 400 for a body it cannot unserialize (kong/db/declarative/init.lua): one message under
+ * `fields.error`, never flattened (config.lua answers before it looks at `flatten_errors`); plus
+ * Tollgate's located `errors`.
+ */
+function unparsedConfig(r: ReloadResult, configFile: string, why: string): Record<string, unknown> {
+  const fields = { error: `failed parsing declarative configuration: ${why}` };
+  return {
+    code: DECLARATIVE_CONFIG,
+    name: 'invalid declarative configuration',
+    message: `declarative config is invalid: ${luaPretty(fields)}`,
+    fields,
+    errors: r.errors.map((e) => postedIssue(e, configFile)),
+  };
 }
 
 /**

@@ -206,6 +206,26 @@ upstreams:
   assert.deepEqual(targets.map((t) => t.target).sort(), ['10.20.30.40:8000', '50.60.70.80:90']);
 });
 
+test("a body that is no config object: 400 with Kong's fields.error", async () => {
+  const [status, body] = await answer(await postConfig('bobby tables'));
+  assert.equal(status, 400);
+  assert.deepEqual(
+    { code: body.code, name: body.name, message: body.message, fields: body.fields },
+    {
+      code: 14,
+      name: 'invalid declarative configuration',
+      fields: { error: 'failed parsing declarative configuration: expected an object' },
+      message: 'declarative config is invalid: {error="failed parsing declarative configuration: expected an object"}',
+    },
+  );
+  // Tollgate's located issue stays beside Kong's fields
+  assert.equal(body.errors[0].file, 'POST /config');
+  // one that does not parse at all is Kong's parse failure too
+  const [, broken] = await answer(await postConfig('_format_version: "3.0"\nservices: [\n'));
+  assert.deepEqual(Object.keys(broken.fields), ['error']);
+  assert.match(broken.fields.error, /^failed parsing declarative configuration: ./);
+});
+
 test('a validation error is placed at its entity and field in fields, as in Kong', async () => {
   const [status, body] = await answer(await postConfig('_format_version: "1.1"\nservices:\n- port: -12\n'));
   assert.equal(status, 400);
