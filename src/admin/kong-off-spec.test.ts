@@ -101,6 +101,16 @@ test('POST /config takes a JSON or a YAML config as a string under `config` in a
   assert.equal((await admin('/consumers/bobby_in_json_under_config')).status, 404, 'the posted config replaces');
 });
 
+test('check_hash=1 with the config under `config`: 304 when it is the one serving; no body at all: 400', async () => {
+  const config = '_format_version: "1.1"\nconsumers:\n- username: bobby_tables\n';
+  assert.equal((await postConfig(config, '?check_hash=1')).status, 201);
+  assert.equal((await postConfig(config, '?check_hash=1')).status, 304);
+  assert.deepEqual(await answer(await admin('/config', { method: 'POST' })), [
+    400,
+    { message: 'expected a declarative configuration' },
+  ]);
+});
+
 test('POST /config accepts a route whose service is null', async () => {
   const res = await postConfig('_format_version: "1.1"\nroutes:\n- paths:\n  - "/"\n  service: null\n');
   assert.equal(res.status, 201);
