@@ -156,8 +156,12 @@ async function load(
  * null: text that does not parse, or parses to something else than an object.
  */
 function parseFailure(input: ParsedYaml): string | null {
-  const syntax = input.issues.find((i) => i.code === 'YAML_SYNTAX');
-  if (syntax !== undefined) return syntax.message;
+  // A warning (an unknown tag) leaves the text parsed; a hazard that stops the parse leaves no data.
+  const fatal = input.issues.find(
+    (i) =>
+      i.severity !== 'warning' && (i.code === 'YAML_SYNTAX' || (input.data === undefined && i.code === 'YAML_HAZARD')),
+  );
+  if (fatal !== undefined) return fatal.message;
   return isMapping(input.data) ? null : 'expected an object';
 }
 

@@ -234,6 +234,10 @@ test("a body that is no config object: 400 with Kong's fields.error", async () =
   const [, broken] = await answer(await postConfig('_format_version: "3.0"\nservices: [\n'));
   assert.deepEqual(Object.keys(broken.fields), ['error']);
   assert.match(broken.fields.error, /^failed parsing declarative configuration: ./);
+  // a config that parses, with a YAML warning (an unknown tag), is judged as a config
+  const [, tagged] = await answer(await postConfig('_format_version: "3.0"\nservices:\n- port: !odd -12\n'));
+  assert.equal(tagged.fields.error, undefined);
+  assert.ok(Array.isArray(tagged.fields.services));
 });
 
 test('a validation error is placed at its entity and field in fields, as in Kong', async () => {
