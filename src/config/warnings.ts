@@ -21,12 +21,6 @@ export function configWarnings(config: GatewayConfig): ConfigIssue[] {
   };
   for (const s of config.services) {
     cleartextTlsSettings(config, s, at);
-    // Kong limits the chain to this depth; node has no such setting, so say it is not applied.
-    if (s.tls_verify_depth !== null && TLS_PROTOCOLS.has(s.protocol))
-      at(
-        [...s.yaml_path, 'tls_verify_depth'],
-        'tls_verify_depth is not enforced: the upstream certificate chain is verified whatever its depth',
-      );
     if (s.tls_verify !== false) continue;
     at(
       [...s.yaml_path, 'tls_verify'],

@@ -14,6 +14,7 @@ import { buildConnector, Client, Dispatcher, errors } from 'undici';
 import type { GatewayConfig, ServiceModel } from '../config/model.ts';
 import { type HostResolver, hostResolver } from './dns.ts';
 import { guardH2Streams } from './h2-streams.ts';
+import { depthChecker } from './verify-depth.ts';
 // Loaded for its effect: every undici connection's parser stops at a head past its limit.
 import './header-overflow.ts';
 
@@ -26,6 +27,8 @@ export interface PoolSettings {
   readonly readTimeout: number;
   readonly tlsVerify: boolean;
   readonly ca: readonly string[] | null;
+  /** The longest chain accepted (`tls_verify_depth`: intermediates between the leaf and the CA); null: any. */
+  readonly verifyDepth: number | null;
   /** The client certificate presented for mutual TLS (`client_certificate`). */
   readonly cert: string | null;
   readonly key: string | null;
@@ -56,6 +59,7 @@ export function poolSettings(s: ServiceModel, config: GatewayConfig): PoolSettin
     readTimeout: s.read_timeout,
     tlsVerify: s.tls_verify ?? true,
     ca: s.ca_certificates,
+    verifyDepth: s.tls_verify_depth,
     cert: cert?.cert ?? null,
     key: cert?.key ?? null,
     keepaliveIdle: st.upstream_keepalive_pool_size,
@@ -187,6 +191,7 @@ export class TargetPool extends Dispatcher {
           lookup: settings.lookup,
           rejectUnauthorized: settings.tlsVerify,
           ...(settings.ca !== null ? { ca: settings.ca as string[] } : {}),
+          ...(settings.verifyDepth !== null ? { checkServerIdentity: depthChecker(settings.verifyDepth) } : {}),
           ...(settings.cert !== null && settings.key !== null ? { cert: settings.cert, key: settings.key } : {}),
           ...(settings.scheme === 'https' && isIP(host) === 0 ? { servername: host } : {}),
         } as buildConnector.BuildOptions),

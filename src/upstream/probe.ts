@@ -149,6 +149,8 @@ export class Prober {
         ...t.pool.settings,
         scheme: s.type === 'https' ? 'https' : 'http',
         tlsVerify: s.verify,
+        // Kong's healthchecker connects with lua_ssl_verify_depth, not the service's tls_verify_depth.
+        verifyDepth: null,
         connectTimeout: s.timeout,
         readTimeout: s.timeout,
         keepaliveIdle: 0,

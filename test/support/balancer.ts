@@ -14,6 +14,7 @@ export const POOL: PoolSettings = {
   readTimeout: 2000,
   tlsVerify: true,
   ca: null,
+  verifyDepth: null,
   cert: null,
   key: null,
   keepaliveIdle: 4,

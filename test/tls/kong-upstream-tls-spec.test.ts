@@ -237,3 +237,19 @@ test('ca_certificates: the right CA lets the request through, another CA in its 
   assert.equal(back.status, 200);
   assert.equal(back.body, 'it works\n');
 });
+
+test('tls_verify_depth: 0 refuses a certificate under an intermediate CA (502), 1 accepts it', { skip }, async () => {
+  await reload({
+    tlsService: `tls_verify: true\n    retries: 0\n    ca_certificates: [${CA}]\n    tls_verify_depth: 0`,
+  });
+  const deep = await get('/tls');
+  assert.equal(deep.status, 502);
+  assert.match(deep.body, new RegExp(BAD_GATEWAY));
+  const line = gw.logs.findLast((l) => l.type === 'access' && l.path === '/tls') as Record<string, any> | undefined;
+  assert.equal(line?.status, 502);
+  assert.match(JSON.stringify(line), /CERT_CHAIN_TOO_LONG/);
+  await reload({ tlsService: `tls_verify: true\n    ca_certificates: [${CA}]\n    tls_verify_depth: 1` });
+  const ok = await get('/tls');
+  assert.equal(ok.status, 200);
+  assert.equal(ok.body, 'it works\n');
+});
