@@ -73,8 +73,9 @@ export class CertificateStore {
 
   /**
    * The context for a client's server name, in Kong's order: an exact SNI, then `*.rest` (one label,
-   * as certificate name matching does), then `first.*`, then the SNI `*`, then the default. A client
-   * without a server name gets the default (Kong's is the one of kong.conf, never an SNI's).
+   * as certificate name matching does, for names of three labels or more), then `first.*`, then the
+   * SNI `*`, then the default. A client without a server name gets the default (Kong's is the one of
+   * kong.conf, never an SNI's).
    */
   select(servername: string | undefined): SecureContext | null {
     if (servername === undefined || servername === '') return this.fallback;
@@ -83,7 +84,10 @@ export class CertificateStore {
     if (hit !== undefined) return hit;
     const dot = name.indexOf('.');
     if (dot > 0) {
-      const lead = this.leading.get(name.slice(dot + 1));
+      // Kong's produce_wild_snis builds `*.rest` only when the rest has two labels or more
+      // (`a.example.com`, not `example.com`): an SNI `*.com` is never served to `example.com`.
+      const rest = name.slice(dot + 1);
+      const lead = rest.includes('.') ? this.leading.get(rest) : undefined;
       if (lead !== undefined) return lead;
       const last = name.lastIndexOf('.');
       const trail = this.trailing.get(name.slice(0, last));
