@@ -82,6 +82,16 @@ export class CertificateStore {
     const name = servername.toLowerCase();
     const hit = this.exact.get(name);
     if (hit !== undefined) return hit;
+    if (name.includes('*')) {
+      // Kong's produce_wild_snis looks a name with a `*` up only as written, as the wildcard SNI it
+      // spells (`*.example.com`), never with a label replaced: `x*.example.com` gets no `*.` SNI's.
+      const spelled = name.startsWith('*.')
+        ? this.leading.get(name.slice(2))
+        : name.endsWith('.*')
+          ? this.trailing.get(name.slice(0, -2))
+          : undefined;
+      return spelled ?? this.catchAll ?? this.fallback;
+    }
     const dot = name.indexOf('.');
     if (dot > 0) {
       // Kong's produce_wild_snis builds `*.rest` only when the rest has two labels or more

@@ -9,7 +9,7 @@ import { Duplex } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import type { TollgateInstance } from '../../src/instance.ts';
-import { startFromFile, TestCa, tool } from './support.ts';
+import { presented, startFromFile, TestCa, tool } from './support.ts';
 
 const skip = tool('openssl');
 let ca: TestCa;
@@ -22,7 +22,7 @@ before(async () => {
   ca.issue('default.test', ['default.test'], { file: 'default' });
   ca.issue('a.test', ['a.test'], { file: 'a' });
   ca.issue('star.test', ['other.test', 'unknown.example'], { file: 'star' });
-  ca.issue('tld.test', ['unknown.example'], { file: 'tld' });
+  ca.issue('tld.test', ['unknown.example', 'a.wild.example'], { file: 'tld' });
   writeFileSync(
     join(ca.dir, 'gateway.yaml'),
     `_format_version: "3.0"
@@ -37,7 +37,7 @@ certificates:
     snis: [{ name: "*" }]
   - cert: \${file:tld.pem}
     key: \${file:tld.key}
-    snis: [{ name: "*.example" }]
+    snis: [{ name: "*.example" }, { name: "*.wild.example" }]
 services:
   - name: echo
     url: echo://
@@ -130,4 +130,13 @@ test('a `*.` SNI over one label (`*.example`) is not chosen for a two-label name
   // Kong's produce_wild_snis builds `*.rest` only from a name of three labels or more, so it serves
   // `unknown.example` its `*` certificate, never the one of `*.example`.
   assert.equal(await certificateFor('unknown.example'), 'star.test');
+});
+
+test('a server name with a `*` is looked up as the wildcard SNI it spells, never with a label replaced, as in Kong', {
+  skip,
+}, async () => {
+  assert.equal(await certificateFor('a.wild.example'), 'tld.test');
+  // No client should send one; Kong looks `*.example` up as written, and `x*.wild.example` not as `*.wild.example`.
+  assert.match((await presented(port, '*.example')).subject, /CN ?= ?tld\.test$/);
+  assert.match((await presented(port, 'x*.wild.example')).subject, /CN ?= ?star\.test$/);
 });
