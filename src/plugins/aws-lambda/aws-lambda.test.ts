@@ -182,7 +182,12 @@ before(async () => {
             route('gather', 'gather', { timeout: 10_000 }),
             route('small', 'plain', { forward_request_body: true }),
             route('large', 'plain', { forward_request_body: true, skip_large_bodies: false }),
-            { ...route('apigw', 'plain', { awsgateway_compatible: true }), paths: ['~/apigw/(?<item>[a-z]+)$'] },
+            // strip_path: false, so the event's path (Kong's upstream_uri) is the request's.
+            {
+              ...route('apigw', 'plain', { awsgateway_compatible: true }),
+              paths: ['~/apigw/(?<item>[a-z]+)$'],
+              strip_path: false,
+            },
             {
               ...route('apigw2', 'plain', {
                 awsgateway_compatible: true,

@@ -104,7 +104,8 @@ export function buildPayload(req: GatewayRequest, config: PayloadConfig, body: B
       args = {};
       // Kong base64-encodes a body of a type it does not know (the header's whole value compared).
       if ((contentType === undefined || !RAW_CONTENT_TYPES.has(contentType)) && config.base64_encode_body) {
-        text = body === null ? undefined : body.toString('base64');
+        // A skipped body is Kong's nil, which ngx.encode_base64 turns into "".
+        text = body === null ? '' : body.toString('base64');
         out.request_body_base64 = true;
       }
     } else if (body !== null) {
@@ -147,7 +148,11 @@ function pathParameters(req: GatewayRequest): Record<string, string> {
 
 /** The body and isBase64Encoded of an event (both formats), as Kong's aws_serializer reads them. */
 function eventBody(config: PayloadConfig, body: BodyRead): { body: string | undefined; isBase64Encoded: boolean } {
-  if (body === null) return { body: undefined, isBase64Encoded: false };
+  // A skipped body is Kong's nil: with base64_encode_body, ngx.encode_base64(nil) makes it "".
+  if (body === null)
+    return config.base64_encode_body
+      ? { body: '', isBase64Encoded: true }
+      : { body: undefined, isBase64Encoded: false };
   if (body.length > 0 && config.base64_encode_body) return { body: body.toString('base64'), isBase64Encoded: true };
   return { body: body.toString('utf8'), isBase64Encoded: false };
 }
@@ -177,10 +182,13 @@ function apiGatewayEvent(
   }
   const { body: text, isBase64Encoded } = eventBody(config, body);
   const v = req.raw.httpVersion;
+  // Kong's aws_serializer takes the path of nginx's upstream_uri, which its router set: strip_path
+  // applied and the service's path joined, as an upstream would get it.
+  const path = req.routedPath;
   return {
     version: '1.0',
     resource: matchedRoutePath(req),
-    path: req.path,
+    path,
     httpMethod: req.method,
     headers,
     multiValueHeaders,
@@ -190,7 +198,7 @@ function apiGatewayEvent(
     body: text,
     isBase64Encoded,
     requestContext: {
-      path: req.path,
+      path,
       protocol: v ? `HTTP/${v}` : undefined,
       httpMethod: req.method,
       domainName: req.host,
@@ -200,7 +208,7 @@ function apiGatewayEvent(
       requestTime: clfTime(started),
       requestTimeEpoch: started,
       // Kong has no stages: the resource path is the path.
-      resourcePath: req.path,
+      resourcePath: path,
     },
   };
 }
