@@ -170,6 +170,8 @@ export interface GatewayRequest {
    * service, which gets the request's own path (Kong's `grpc_pass`). Computed when read.
    */
   readonly routedPath: string;
+  /** The path a plugin set with `setUpstreamPath` (null: `routedPath` is sent). */
+  readonly upstreamPath: string | null;
   /** Replaces the query string sent upstream (without `?`). */
   setUpstreamQuery(query: string): void;
   /** The query string a plugin set with `setUpstreamQuery` (null: the client's `rawQuery` is sent). */

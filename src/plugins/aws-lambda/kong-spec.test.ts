@@ -71,12 +71,18 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /** A route of Kong's spec: Host-routed, its aws-lambda config over the mock's. */
-function route(host: string, config: Record<string, unknown>, extra: Record<string, unknown> = {}): object {
+function route(
+  host: string,
+  config: Record<string, unknown>,
+  extra: Record<string, unknown> = {},
+  before: unknown[] = [],
+): object {
   return {
     name: host.replace(/\W/g, '-'),
     hosts: [host],
     ...extra,
     plugins: [
+      ...before,
       {
         name: 'aws-lambda',
         config: {
@@ -155,6 +161,10 @@ before(async () => {
           // 05-aws-serializer_spec's: the event's path is the one an upstream would get.
           route('strip.test', { awsgateway_compatible: true }, { paths: ['/plain/strip'] }),
           route('keep.test', { awsgateway_compatible: true }, { paths: ['/plain/strip'], strip_path: false }),
+          // request-transformer (priority 801) replaces nginx's upstream_uri before aws-lambda (750).
+          route('replaced.test', { awsgateway_compatible: true }, {}, [
+            { name: 'request-transformer', config: { replace: { uri: '/replaced' } } },
+          ]),
         ],
       },
     });
@@ -439,6 +449,8 @@ describe("Kong's 05-aws-serializer_spec", () => {
     assert.deepEqual(event.requestContext.identity, { sourceIp: '127.0.0.1', userAgent: 'curl/7.54.0' });
     const kept = JSON.parse((await send('keep.test', '/plain/strip/more')).body);
     assert.deepEqual([kept.path, kept.requestContext.path], ['/plain/strip/more', '/plain/strip/more']);
+    const replaced = JSON.parse((await send('replaced.test', '/anything')).body);
+    assert.deepEqual([replaced.path, replaced.requestContext.resourcePath], ['/replaced', '/replaced']);
   });
 
   test('a JSON or an unknown body type is base64 in the event, as any body', async () => {

@@ -182,9 +182,10 @@ function apiGatewayEvent(
   }
   const { body: text, isBase64Encoded } = eventBody(config, body);
   const v = req.raw.httpVersion;
-  // Kong's aws_serializer takes the path of nginx's upstream_uri, which its router set: strip_path
-  // applied and the service's path joined, as an upstream would get it.
-  const path = req.routedPath;
+  // Kong's aws_serializer takes the path of nginx's upstream_uri, which its router set (strip_path
+  // applied, the service's path joined) and an earlier plugin may have replaced (request-transformer's
+  // replace.uri): the path an upstream would get.
+  const path = req.upstreamPath ?? req.routedPath;
   return {
     version: '1.0',
     resource: matchedRoutePath(req),
