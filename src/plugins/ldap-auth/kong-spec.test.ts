@@ -7,9 +7,10 @@
 // servers that allow it do, so a credential without a password must never reach it.
 //
 // Left out: the gRPC cases (test/grpc/grpc.test.ts shows an authentication plugin's 401 as
-// UNAUTHENTICATED), the cache's invalidation (Kong's Admin API /cache), the starttls strategy
-// (ldap-auth.test.ts runs start_tls and ldaps against a TLS directory), and an anonymous consumer
-// that does not exist (a load error here, Kong's 500 at each request: docs/kong-compatibility.md).
+// UNAUTHENTICATED), the cache's invalidation (Kong's Admin API /cache), the starttls strategy (the
+// same cases over StartTLS, which ldapjs's server does not offer; ldap-auth.test.ts runs ldaps
+// against a TLS directory), and an anonymous consumer that does not exist (a load error here,
+// Kong's 500 at each request: docs/kong-compatibility.md).
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
