@@ -5,9 +5,11 @@
 // the payload it received, the other functions their fixed answers. Routes are Host-routed as in
 // Kong's spec.
 //
-// Left out on purpose (docs/kong-compatibility.md): the `Via` header, `empty_arrays_mode: legacy`'s
-// rewrite of `[]` into `{}` (the answer is relayed byte for byte), the vault and the latency cases
-// (Kong's vault entities; Kong's log latencies), and `aws_region: ab-cdef-1` (needs public DNS).
+// Left out on purpose (docs/kong-compatibility.md): the `Via` header and `empty_arrays_mode:
+// legacy`'s rewrite of `[]` into `{}` (the answer is relayed byte for byte). Not ported: the vault
+// case (Kong's vault entities), `aws_region: ab-cdef-1` (needs public DNS), and the latency case:
+// Kong logs the Lambda call's time as `latencies.proxy` and takes it out of `latencies.kong`, where
+// Tollgate's entry has `proxy: -1` and the call inside `kong`.
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
