@@ -24,6 +24,10 @@ export interface HashSource {
   readonly path: string;
   /** The query string, without `?`. */
   readonly rawQuery: string;
+  /** The query string a plugin set for the upstream (null: the client's goes). */
+  readonly upstreamQuery?: string | null;
+  /** A header as it goes upstream: the client's, with the plugins' changes and authenticate()'s headers. */
+  getUpstreamHeader?(name: string): string | readonly string[] | undefined;
   /** Named and numbered captures of the route's regex path. */
   readonly captures: Readonly<Record<string, string>>;
   readonly consumer: { readonly id: string } | null;
@@ -327,13 +331,17 @@ export class Balancer {
         return req.consumer?.id ?? req.credential?.id ?? null;
       case 'path':
         return pathKey(req.path);
+      // Kong reads the query and the header in the balancer phase, after the plugins' access
+      // phase (ngx.req.get_uri_args, $http_NAME): what a plugin set with set_query or set_header
+      // (request-transformer's, an authentication's X-Consumer-ID) is what it hashes.
       case 'query_arg':
-        return queryArgKey(req.rawQuery, name);
+        return queryArgKey(req.upstreamQuery ?? req.rawQuery, name);
       case 'uri_capture':
         return req.captures[name] ?? null;
       case 'header': {
-        const v = req.headers[name];
-        return v === undefined ? null : typeof v === 'string' ? v : v.join(',');
+        const v = req.getUpstreamHeader === undefined ? req.headers[name] : req.getUpstreamHeader(name);
+        // Several lines joined as nginx's $http_NAME joins them (1.23 on): ", ", and "; " for Cookie.
+        return v === undefined ? null : typeof v === 'string' ? v : v.join(name === 'cookie' ? '; ' : ', ');
       }
       case 'cookie': {
         const c = req.headers.cookie;
