@@ -454,7 +454,8 @@ describe('02-least-connections_spec: the target that keeps its requests longer g
     // with about twice the answers. Without timing: one target answers at once, the other holds
     // each request until the test lets go. Four clients loop; the held target is picked only while
     // it has no more requests in flight than the quick one, which, with clients stuck on the held
-    // one, it can be at most twice: round-robin would give it every other request.
+    // one, it can be at most twice (three times should an answered request still count in flight
+    // when its client sends the next): round-robin gives it every other request, 20 of 40.
     const held: (() => void)[] = [];
     let quickHits = 0;
     const workers = 4;
@@ -505,7 +506,7 @@ describe('02-least-connections_spec: the target that keeps its requests longer g
         statuses.every((s) => s === 200),
         statuses.join(','),
       );
-      assert.ok(slowAnswers.length <= 2, `the held target got ${slowAnswers.length} of 40, the quick one ${quickHits}`);
+      assert.ok(slowAnswers.length <= 3, `the held target got ${slowAnswers.length} of 40, the quick one ${quickHits}`);
       assert.equal(quickHits, 40 - slowAnswers.length);
     } finally {
       await gw.close();
