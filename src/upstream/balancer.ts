@@ -284,14 +284,21 @@ export class Balancer {
     }
   }
 
-  /** Points spread by weight; the ring covers every target so a target going down remaps only its keys. */
+  /**
+   * Points spread by weight; the ring covers every target so a target going down remaps only its
+   * keys. At least 160 points per target (Kong's consistent_hashing.lua gives each 160 at equal
+   * weights, whatever `slots`): with `slots: 10` alone, two targets would have 5 points each, and
+   * one could own three quarters of the keys. At most 65,536 (`slots`' maximum) in all.
+   */
   private buildRing(slots: number): [Uint32Array, Uint16Array] {
     if (this.algorithm !== 'consistent-hashing') return [new Uint32Array(0), new Uint16Array(0)];
     const total = this.targets.reduce((s, t) => s + t.weight, 0);
+    const weighted = this.targets.filter((t) => t.weight > 0).length;
+    const points = Math.min(65_536, Math.max(slots, 160 * weighted));
     const pts: [number, number][] = [];
     this.targets.forEach((t, i) => {
       if (t.weight === 0 || total === 0) return;
-      const n = Math.max(1, Math.round((slots * t.weight) / total));
+      const n = Math.max(1, Math.round((points * t.weight) / total));
       for (let v = 0; v < n; v++) pts.push([hash32(`${t.name}#${v}`), i]);
     });
     pts.sort((a, b) => a[0] - b[0]);
