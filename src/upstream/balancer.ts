@@ -346,7 +346,10 @@ export class Balancer {
       case 'uri_capture':
         return req.captures[name] ?? null;
       case 'header': {
-        const v = req.getUpstreamHeader === undefined ? req.headers[name] : req.getUpstreamHeader(name);
+        const read = (n: string) => (req.getUpstreamHeader === undefined ? req.headers[n] : req.getUpstreamHeader(n));
+        // A client's `X_Tenant` (kept with headers_with_underscores: allow) is $http_x_tenant too.
+        let v = read(name);
+        if (v === undefined && name.includes('-')) v = read(name.replaceAll('-', '_'));
         // Several lines joined as nginx's $http_NAME joins them (1.23 on): ", ", and "; " for Cookie.
         return v === undefined ? null : typeof v === 'string' ? v : v.join(name === 'cookie' ? '; ' : ', ');
       }

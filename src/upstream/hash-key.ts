@@ -71,14 +71,18 @@ export function pathKey(path: string): string {
 
 export type HashOn = 'none' | 'consumer' | 'ip' | 'header' | 'cookie' | 'path' | 'query_arg' | 'uri_capture';
 
-/** The name a kind of hash key is read by: the header (lower-case), the query argument or the capture. */
+/**
+ * The name a kind of hash key is read by: the header (lower-case, `_` as `-`: Kong reads
+ * `$http_NAME`, which nginx matches to a header spelled with `-` or `_` alike), the query argument
+ * or the capture.
+ */
 export function hashName(
   on: HashOn,
   header: string | null | undefined,
   queryArg: string | null | undefined,
   capture: string | null | undefined,
 ): string {
-  if (on === 'header') return (header ?? '').toLowerCase();
+  if (on === 'header') return (header ?? '').toLowerCase().replaceAll('_', '-');
   if (on === 'query_arg') return queryArg ?? '';
   if (on === 'uri_capture') return capture ?? '';
   return '';

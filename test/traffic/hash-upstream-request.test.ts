@@ -1,7 +1,8 @@
 // Consistent hashing on a header or a query argument hashes the request as the plugins left it, as
 // Kong's balancer does: it reads $http_NAME and ngx.req.get_uri_args() in the balancer phase, after
 // the access phase, so a header or query a plugin set (request-transformer, an authentication's
-// X-Consumer-* headers) is the key, and a client's value the plugin replaced is not.
+// X-Consumer-* headers) is the key, and a client's value the plugin replaced is not. A header
+// named with `_` (Kong's schema takes it) is read as $http_NAME reads it: `X_Tenant` is X-Tenant.
 // Every upstream below has the same targets, so the same ring: the "oracle" upstream, hashing on a
 // header, shows where a key lands.
 import assert from 'node:assert/strict';
@@ -26,6 +27,7 @@ before(async () => {
         hashed('by-header', { hash_on: 'header', hash_on_header: 'x-tenant' }),
         hashed('by-arg', { hash_on: 'query_arg', hash_on_query_arg: 'tenant' }),
         hashed('by-consumer-header', { hash_on: 'header', hash_on_header: 'X-Consumer-Username' }),
+        hashed('by-underscored', { hash_on: 'header', hash_on_header: 'X_Tenant' }),
       ],
       services: [
         { name: 'oracle', host: 'oracle', routes: [{ paths: ['/oracle'] }] },
@@ -44,6 +46,7 @@ before(async () => {
           host: 'by-consumer-header',
           routes: [{ paths: ['/consumer'], plugins: [{ name: 'key-auth' }] }],
         },
+        { name: 'by-underscored', host: 'by-underscored', routes: [{ paths: ['/underscored'] }] },
       ],
       consumers: [{ username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] }],
     },
@@ -108,4 +111,13 @@ test("an authentication's X-Consumer-Username is hashed, not the client's forged
     ),
     [owner],
   );
+});
+
+test("hash_on_header X_Tenant hashes the client's X-Tenant, as Kong's $http_x_tenant reads it", async () => {
+  for (let i = 0; i < 16; i++)
+    assert.equal(
+      await landed('/underscored', { 'x-tenant': `client-${i}` }),
+      await landed('/oracle', { 'x-key': `client-${i}` }),
+      `client-${i}`,
+    );
 });
