@@ -118,17 +118,20 @@ test("hash_on_header and hash_fallback_header are header names (Kong's typedefs.
   ]);
 });
 
-test('hash_on_header and hash_fallback_header differing only in case load, as in Kong, with a warning', async () => {
-  // Kong's schema compares them as strings (its `distinct` check): X-Region and x-region pass.
-  const text = `${V3}upstreams:
+test("hash_on_header and hash_fallback_header differing only in case, or in '_' for '-', load, as in Kong, with a warning", async () => {
+  // Kong's schema compares them as strings (its `distinct` check): X-Region and x-region pass, and
+  // so do X-Region and X_Region, which its $http_x_region reads as one header.
+  for (const fallback of ['x-region', 'X_Region']) {
+    const text = `${V3}upstreams:
   - name: a.test
     hash_on: header
     hash_on_header: X-Region
     hash_fallback: header
-    hash_fallback_header: x-region
+    hash_fallback_header: ${fallback}
 `;
-  const c = await load(text);
-  assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
-    '7:27 upstreams[0].hash_fallback_header hash_fallback_header names the same header as hash_on_header (header names are case-insensitive): the fallback is never used',
-  ]);
+    const c = await load(text);
+    assert.deepEqual(brief([...(c.source.warnings ?? [])]), [
+      "7:27 upstreams[0].hash_fallback_header hash_fallback_header names the same header as hash_on_header (header names are case-insensitive, and '_' reads as '-' as in Kong's $http_NAME): the fallback is never used",
+    ]);
+  }
 });

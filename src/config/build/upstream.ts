@@ -90,19 +90,19 @@ export function liftUpstreams(b: Build): void {
       b.targets.push({ raw: t, path: tp, model: targetModel(t, tp, b.err), ref: null, upstream: u });
     });
     checkUpstream(raw, path, b.err);
-    // Header names are case-insensitive: Kong loads X-Region and x-region, and the fallback then
-    // reads the header hash_on found missing.
+    // Header names are case-insensitive, and Kong's $http_NAME reads `_` as `-`: Kong loads X-Region
+    // and x_region, and the fallback then reads the header hash_on found missing.
     const onHeader = raw.hash_on_header;
     const fallbackHeader = raw.hash_fallback_header;
     if (
       typeof onHeader === 'string' &&
       typeof fallbackHeader === 'string' &&
       onHeader !== fallbackHeader &&
-      onHeader.toLowerCase() === fallbackHeader.toLowerCase()
+      onHeader.toLowerCase().replaceAll('_', '-') === fallbackHeader.toLowerCase().replaceAll('_', '-')
     )
       b.warn(
         'SEMANTIC',
-        'hash_fallback_header names the same header as hash_on_header (header names are case-insensitive): the fallback is never used',
+        "hash_fallback_header names the same header as hash_on_header (header names are case-insensitive, and '_' reads as '-' as in Kong's $http_NAME): the fallback is never used",
         [...path, 'hash_fallback_header'],
       );
   });
