@@ -6,12 +6,14 @@ import { resolve } from 'node:path';
 import { decodeText } from '../config/encoding.ts';
 import { CORE_ENTITY_LISTS } from '../config/load.ts';
 import { parseYamlOffThread } from '../config/parse-off-thread.ts';
+import { secretValues } from '../config/secrets.ts';
 import type { ParsedYaml } from '../config/yaml.ts';
 import type { ConfigIssue } from '../errors.ts';
 import type { TollgateInstance } from '../instance.ts';
 import type { ReloadResult } from '../instance-types.ts';
 import { readBodyWithin } from '../lib/request-body.ts';
-import { builtinEntityOwners } from '../plugins/registry.ts';
+import { builtinEntityOwners, loadBuiltinPlugins } from '../plugins/registry.ts';
+import { redactedEntity } from './config-views.ts';
 
 /** Kong's admin server: `client_max_body_size 10m` (kong/templates/nginx_kong.lua). */
 export const MAX_CONFIG_POST_BYTES = 10 * 1024 * 1024;
@@ -148,7 +150,26 @@ async function load(
   if (r.unavailable === true) return { status: 503, body: { message: r.errors[0]?.message ?? 'unavailable' } };
   const unparsed = parseFailure(input);
   if (unparsed !== null) return { status: 400, body: unparsedConfig(r, file, unparsed) };
-  return { status: 400, body: invalidConfig(r, file, flatten ? input.data : undefined) };
+  const redact = flatten ? await postedRedactor(inst) : undefined;
+  return { status: 400, body: invalidConfig(r, file, flatten ? input.data : undefined, redact) };
+}
+
+/** An entity as posted, of the list `kind`, redacted as the admin API redacts it. */
+type Redact = (kind: string, entity: Record<string, unknown>) => Record<string, unknown>;
+
+/**
+ * The redaction of an entity echoed in `flattened_errors`: Kong echoes it whole (a credential's
+ * password, a certificate's key); here it shows as GET /config shows an entity, with the secret
+ * fields the built-in plugins and the serving config's custom plugins declare for their kinds.
+ */
+async function postedRedactor(inst: TollgateInstance): Promise<Redact> {
+  const serving = inst.runtime.config;
+  const fields = new Map<string, ReadonlySet<string>>();
+  for (const [kind, info] of Object.entries(serving.entity_kinds)) fields.set(kind, new Set(info.secrets));
+  for (const def of (await loadBuiltinPlugins(new Set(Object.values(builtinEntityOwners)))).values())
+    for (const kind of def.entities ?? []) fields.set(kind.name, new Set(kind.secrets ?? []));
+  const secrets = secretValues(serving.source.secrets);
+  return (kind, entity) => redactedEntity(kind, entity, fields.get(kind), secrets);
 }
 
 /**
@@ -274,21 +295,21 @@ const DECLARATIVE_CONFIG = 14;
  * and `fields`, each message at the place in the config it concerns; plus Tollgate's located
  * `errors` (line and column in the posted text), as `POST /reload` gives them.
  */
-function invalidConfig(r: ReloadResult, configFile: string, input?: unknown): Record<string, unknown> {
+function invalidConfig(r: ReloadResult, configFile: string, input?: unknown, redact?: Redact): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
-  const flattened = new Map<string, Record<string, unknown>>();
+  const flattened = new Map<string, FlatEntry>();
   for (const issue of r.errors) {
     const path = pathSegments(issue.path);
     const at = input === undefined ? -1 : entityEnd(path, input);
     if (at < 0) place(fields, path, issue.message);
-    else flattenedEntry(flattened, input, path, at).errors.push(errorEntry(path.slice(at), issue.message));
+    else flattenedEntry(flattened, input, path, at).located.push({ rest: path.slice(at), message: issue.message });
   }
   return {
     code: DECLARATIVE_CONFIG,
     name: 'invalid declarative configuration',
     message: `declarative config is invalid: ${luaPretty(fields)}`,
     fields,
-    ...(input === undefined ? {} : { flattened_errors: [...flattened.values()] }),
+    ...(input === undefined ? {} : { flattened_errors: [...flattened.values()].map((e) => flatEntry(e, redact)) }),
     errors: r.errors.map((e) => postedIssue(e, configFile)),
   };
 }
@@ -318,14 +339,14 @@ function entityEnd(path: (string | number)[], input: unknown): number {
  * its own entry) and with its parent's `id` when the parent has one.
  */
 function flattenedEntry(
-  entries: Map<string, Record<string, unknown>>,
+  entries: Map<string, FlatEntry>,
   input: unknown,
   path: (string | number)[],
   at: number,
-): { errors: unknown[] } {
+): FlatEntry {
   const key = JSON.stringify(path.slice(0, at));
   const known = entries.get(key);
-  if (known !== undefined) return known as { errors: unknown[] };
+  if (known !== undefined) return known;
   let parent: Record<string, unknown> | null = null;
   let node = input as Record<string, unknown>;
   for (let i = 0; i < at; i += 2) {
@@ -339,16 +360,40 @@ function flattenedEntry(
     const parentType = (path[at - 4] as string).replace(PLURAL_S, '');
     entity[parentType] ??= { id: parent.id };
   }
-  const entry = {
+  const entry: FlatEntry = {
+    kind: path[at - 2] as string,
     entity_name: typeof node.name === 'string' && node.name !== '' ? node.name : undefined,
     entity_id: typeof node.id === 'string' && UUID.test(node.id) ? node.id : undefined,
     entity_tags: Array.isArray(node.tags) && node.tags.every((t) => typeof t === 'string') ? node.tags : undefined,
     entity_type: type,
     entity,
-    errors: [] as unknown[],
+    located: [],
   };
   entries.set(key, entry);
   return entry;
+}
+
+/** A flattened entry while its errors are gathered: `located` holds each one's path in the entity. */
+interface FlatEntry {
+  kind: string;
+  entity_name: string | undefined;
+  entity_id: string | undefined;
+  entity_tags: unknown[] | undefined;
+  entity_type: string;
+  entity: Record<string, unknown>;
+  located: { rest: (string | number)[]; message: string }[];
+}
+
+/** The entry as Kong writes it, the entity redacted. */
+function flatEntry(e: FlatEntry, redact: Redact | undefined): Record<string, unknown> {
+  return {
+    entity_name: e.entity_name,
+    entity_id: e.entity_id,
+    entity_tags: e.entity_tags,
+    entity_type: e.entity_type,
+    entity: redact === undefined ? e.entity : redact(e.kind, e.entity),
+    errors: e.located.map((x) => errorEntry(x.rest, x.message)),
+  };
 }
 
 /** One of Kong's flattened errors: a field's (dotted, lists counted from 1 as in Lua) or the entity's. */

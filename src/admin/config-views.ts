@@ -83,49 +83,74 @@ export function configBody(inst: TollgateInstance, res: { scrub: (body: unknown)
   return text;
 }
 
+/**
+ * A value of the config with every secret redacted: a field named as a secret (`secretField`), a
+ * URL's credentials, a credential header, and whatever came from `${...}`.
+ */
+function scrubValue(v: unknown, secretField: boolean, secrets: SecretValues): unknown {
+  if (v === null || v === undefined) return v;
+  const scrub = (x: unknown, secret: boolean): unknown => scrubValue(x, secret, secrets);
+  if (secretField && (typeof v !== 'object' || Array.isArray(v))) {
+    if (typeof v === 'string' || typeof v === 'number') return REDACTED;
+    if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? scrub(x, false) : REDACTED));
+  }
+  if (typeof v === 'string') return secrets.scrubDeep(redactUrlCredentials(v));
+  if (typeof v === 'number') return secrets.scrubDeep(v);
+  if (Array.isArray(v)) return v.map((x) => scrub(x, false));
+  if (typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+      if (k === 'yaml_path') continue;
+      if (k === 'headers') out[k] = scrubHeaders(x, (y) => scrub(y, false));
+      else if (NAME_VALUE_SECTIONS.has(k) && x !== null && typeof x === 'object' && !Array.isArray(x))
+        out[k] = scrub(scrubNameValues(x as Record<string, unknown>), false);
+      else out[k] = scrub(x, SECRET_FIELD.test(k));
+    }
+    return out;
+  }
+  return v;
+}
+
+/**
+ * An entity of the list `kind` as the admin API shows it: its secret fields (`secretFields`, a
+ * certificate's key) redacted, a plugin's config scrubbed as GET /config scrubs it, credential
+ * headers and `${...}` values redacted. Also for an entity as posted (POST /config's errors).
+ */
+export function redactedEntity(
+  kind: string,
+  entity: Record<string, unknown>,
+  secretFields: ReadonlySet<string> | undefined,
+  secrets: SecretValues,
+): Record<string, unknown> {
+  const fields = SECRET_ENTITY_FIELDS[kind] ?? secretFields;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(entity)) {
+    if (fields?.has(k) === true && x !== null && x !== undefined) out[k] = REDACTED;
+    else if (kind === 'plugins' && k === 'config') out[k] = scrubValue(x, false, secrets);
+    else out[k] = secrets.scrubDeep(k === 'headers' ? scrubHeaders(x, stripYamlPaths) : stripYamlPaths(x));
+  }
+  return out;
+}
+
 /** The effective config (defaults applied, references resolved), with every secret redacted. */
 export function effectiveConfig(config: GatewayConfig): Record<string, unknown> {
   const secrets = secretValues(config.source.secrets);
-  const scrub = (v: unknown, secretField: boolean): unknown => {
-    if (v === null || v === undefined) return v;
-    if (secretField && (typeof v !== 'object' || Array.isArray(v))) {
-      if (typeof v === 'string' || typeof v === 'number') return REDACTED;
-      if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' && x !== null ? scrub(x, false) : REDACTED));
-    }
-    if (typeof v === 'string') return secrets.scrubDeep(redactUrlCredentials(v));
-    if (typeof v === 'number') return secrets.scrubDeep(v);
-    if (Array.isArray(v)) return v.map((x) => scrub(x, false));
-    if (typeof v === 'object') {
-      const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-        if (k === 'yaml_path') continue;
-        if (k === 'headers') out[k] = scrubHeaders(x, (y) => scrub(y, false));
-        else if (NAME_VALUE_SECTIONS.has(k) && x !== null && typeof x === 'object' && !Array.isArray(x))
-          out[k] = scrub(scrubNameValues(x as Record<string, unknown>), false);
-        else out[k] = scrub(x, SECRET_FIELD.test(k));
-      }
-      return out;
-    }
-    return v;
-  };
+  const scrub = (v: unknown, secretField: boolean): unknown => scrubValue(v, secretField, secrets);
   const declared = (kind: string): ReadonlySet<string> | undefined => {
     const secretFields = config.entity_kinds[kind]?.secrets;
     return secretFields === undefined ? undefined : new Set(secretFields);
   };
   const entities = (kind: string, list: readonly object[]): unknown[] => {
-    const fields = SECRET_ENTITY_FIELDS[kind] ?? declared(kind);
+    const fields = declared(kind);
     return list.map((e) => {
-      const out: Record<string, unknown> = {};
+      const shown: Record<string, unknown> = {};
       for (const [k, v] of Object.entries(e as Record<string, unknown>)) {
         // A certificate's SNIs show as its names, as Kong's certificate does; /snis shows each entity.
         if (k === 'yaml_path' || k === 'ca_certificate_refs' || k === 'sni_entities') continue;
         // A service's ca_certificates as Kong shows them: the entity ids (the model holds the PEMs).
-        const x = k === 'ca_certificates' && kind === 'services' ? (e as ServiceModel).ca_certificate_refs : v;
-        if (fields?.has(k) === true && x !== null && x !== undefined) out[k] = REDACTED;
-        else if (kind === 'plugins' && k === 'config') out[k] = scrub(x, false);
-        else out[k] = secrets.scrubDeep(k === 'headers' ? scrubHeaders(x, stripYamlPaths) : stripYamlPaths(x));
+        shown[k] = k === 'ca_certificates' && kind === 'services' ? (e as ServiceModel).ca_certificate_refs : v;
       }
-      return out;
+      return redactedEntity(kind, shown, fields, secrets);
     });
   };
   return {
