@@ -384,16 +384,34 @@ interface FlatEntry {
   located: { rest: (string | number)[]; message: string }[];
 }
 
-/** The entry as Kong writes it, the entity redacted. */
+/** The entry as Kong writes it: the entity redacted, its errors in Kong's order. */
 function flatEntry(e: FlatEntry, redact: Redact | undefined): Record<string, unknown> {
+  const located = [...e.located].sort((a, b) => kongOrder(a.rest, b.rest));
   return {
     entity_name: e.entity_name,
     entity_id: e.entity_id,
     entity_tags: e.entity_tags,
     entity_type: e.entity_type,
     entity: redact === undefined ? e.entity : redact(e.kind, e.entity),
-    errors: e.located.map((x) => errorEntry(x.rest, x.message)),
+    errors: located.map((x) => errorEntry(x.rest, x.message)),
   };
+}
+
+/**
+ * Kong's order of an entity's errors (`categorize_errors` in kong/db/errors.lua): at each level the
+ * keys sorted and taken from the last (`drain`), so `tags.4` before `tags.3` and `name` before
+ * `config.host`; the entity's own errors (`@entity`, sorted before letters) after its fields'.
+ * Messages at one place keep their order (the sort is stable).
+ */
+function kongOrder(a: (string | number)[], b: (string | number)[]): number {
+  for (let i = 0; ; i++) {
+    // a path that ends here is the `@entity` of this level (or the field's own message list)
+    if (i >= a.length || i >= b.length) return i >= a.length ? (i >= b.length ? 0 : 1) : -1;
+    const [x, y] = [a[i]!, b[i]!];
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return y - x;
+    return String(x) < String(y) ? 1 : -1;
+  }
 }
 
 /** One of Kong's flattened errors: a field's (dotted, lists counted from 1 as in Lua) or the entity's. */
