@@ -40,6 +40,7 @@ const ENTITY_LISTS: ReadonlySet<string> = new Set([
 ]);
 /** Kong's `singular()`: a list's name without its last `s`. */
 const PLURAL_S = /s$/;
+const UNIQUENESS = 'uniqueness violation: ';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -302,7 +303,12 @@ function invalidConfig(r: ReloadResult, configFile: string, input?: unknown, red
     const path = pathSegments(issue.path);
     const at = input === undefined ? -1 : entityEnd(path, input);
     if (at < 0) place(fields, path, issue.message);
-    else flattenedEntry(flattened, input, path, at).located.push({ rest: path.slice(at), message: issue.message });
+    else {
+      // Kong's uniqueness violation is the entity's error (`consumers = { nil, "uniqueness ..." }`);
+      // here its path names the duplicated field, so that its line and column show the value.
+      const rest = issue.message.startsWith(UNIQUENESS) ? [] : path.slice(at);
+      flattenedEntry(flattened, input, path, at).located.push({ rest, message: issue.message });
+    }
   }
   return {
     code: DECLARATIVE_CONFIG,
