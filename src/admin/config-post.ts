@@ -301,13 +301,13 @@ function invalidConfig(r: ReloadResult, configFile: string, input?: unknown, red
   const flattened = new Map<string, FlatEntry>();
   for (const issue of r.errors) {
     const path = pathSegments(issue.path);
-    const at = input === undefined ? -1 : entityEnd(path, input);
-    if (at < 0) place(fields, path, issue.message);
+    const at = input === undefined ? null : entityAt(path, input);
+    if (at === null) place(fields, path, issue.message);
     else {
       // Kong's uniqueness violation is the entity's error (`consumers = { nil, "uniqueness ..." }`);
       // here its path names the duplicated field, so that its line and column show the value.
-      const rest = issue.message.startsWith(UNIQUENESS) ? [] : path.slice(at);
-      flattenedEntry(flattened, input, path, at).located.push({ rest, message: issue.message });
+      const rest = issue.message.startsWith(UNIQUENESS) ? [] : path.slice(at.end);
+      flattenedEntry(flattened, path, at).located.push({ rest, message: issue.message });
     }
   }
   return {
@@ -321,53 +321,89 @@ function invalidConfig(r: ReloadResult, configFile: string, input?: unknown, red
 }
 
 /**
- * Where the innermost entity an issue's path names ends (`services[0].routes[1]` of
- * `services[0].routes[1].paths[0]`), or -1 when it names none: an entity list at the top level or
- * directly in an entity, and an entry of it the posted input has.
+ * Kong's foreign keys an entity may hold as a nested entity (its `type = "foreign"` fields): their
+ * errors are the referenced entity's, in an entry of its own (kong/db/errors.lua, "owned
+ * one-to-one relationship"), and the entity keeps only the reference's primary key.
  */
-function entityEnd(path: (string | number)[], input: unknown): number {
-  let end = -1;
-  let node = input;
-  for (let i = 0; i + 1 < path.length; i += 2) {
-    const [list, index] = [path[i]!, path[i + 1]!];
-    if (typeof list !== 'string' || !ENTITY_LISTS.has(list) || typeof index !== 'number' || !isMapping(node)) break;
-    const items = node[list];
-    if (!Array.isArray(items) || !isMapping(items[index])) break;
-    node = items[index];
-    end = i + 2;
-  }
-  return end;
+const FOREIGN: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  services: { client_certificate: 'certificates' },
+  upstreams: { client_certificate: 'certificates' },
+  routes: { service: 'services' },
+  plugins: { service: 'services', route: 'routes', consumer: 'consumers', consumer_group: 'consumer_groups' },
+  targets: { upstream: 'upstreams' },
+  snis: { certificate: 'certificates' },
+  ...Object.fromEntries(Object.keys(builtinEntityOwners).map((kind) => [kind, { consumer: 'consumers' }])),
+};
+
+/** The innermost entity an issue's path names: where it ends in the path, its list, and how it is held. */
+interface EntityAt {
+  end: number;
+  kind: string;
+  node: Record<string, unknown>;
+  /** The entity it is nested in (a list of its), null at the top level or for a foreign key. */
+  parent: { kind: string; node: Record<string, unknown> } | null;
 }
 
 /**
- * Kong's flattened entry for the entity at `path[0..at)`: its type (the list's name without its
- * `s`), name, id and tags, and the entity as posted, without the entities nested in it (each has
- * its own entry) and with its parent's `id` when the parent has one.
+ * The innermost entity an issue's path names (`services[0].routes[1]` of
+ * `services[0].routes[1].paths[0]`, `services[0].client_certificate` of
+ * `services[0].client_certificate.cert`), or null when it names none: an entity list at the top
+ * level or directly in an entity, an entry of it the posted input has, or a foreign key that holds
+ * an entity.
  */
-function flattenedEntry(
-  entries: Map<string, FlatEntry>,
-  input: unknown,
-  path: (string | number)[],
-  at: number,
-): FlatEntry {
-  const key = JSON.stringify(path.slice(0, at));
+function entityAt(path: (string | number)[], input: unknown): EntityAt | null {
+  let found: EntityAt | null = null;
+  let node = input;
+  for (let i = 0; i < path.length && isMapping(node); ) {
+    const [field, index] = [path[i]!, path[i + 1]];
+    const refKind: string | undefined = found === null ? undefined : FOREIGN[found.kind]?.[String(field)];
+    if (refKind !== undefined && isMapping(node[field as string])) {
+      node = node[field as string];
+      found = { end: i + 1, kind: refKind, node: node as Record<string, unknown>, parent: null };
+      i += 1;
+      continue;
+    }
+    if (typeof field !== 'string' || !ENTITY_LISTS.has(field) || typeof index !== 'number') break;
+    const items = node[field];
+    if (!Array.isArray(items) || !isMapping(items[index])) break;
+    const parent: EntityAt['parent'] = found === null ? null : { kind: found.kind, node: found.node };
+    node = items[index];
+    found = { end: i + 2, kind: field, node: node as Record<string, unknown>, parent };
+    i += 2;
+  }
+  return found;
+}
+
+/** Kong's `make_pk`: `{ id }` of an entity whose id is a UUID, else nothing. */
+function primaryKey(entity: Record<string, unknown>): { id: string } | undefined {
+  return typeof entity.id === 'string' && UUID.test(entity.id) ? { id: entity.id } : undefined;
+}
+
+/**
+ * Kong's flattened entry for the entity `at` names: its type (the list's name without its `s`),
+ * name, id and tags, and the entity as posted, without the entities nested in it (each has its own
+ * entry), a foreign key holding an entity as that entity's primary key (or left out), and with
+ * its parent's `id` when the parent has one.
+ */
+function flattenedEntry(entries: Map<string, FlatEntry>, path: (string | number)[], at: EntityAt): FlatEntry {
+  const key = JSON.stringify(path.slice(0, at.end));
   const known = entries.get(key);
   if (known !== undefined) return known;
-  let parent: Record<string, unknown> | null = null;
-  let node = input as Record<string, unknown>;
-  for (let i = 0; i < at; i += 2) {
-    parent = i === 0 ? null : node;
-    node = (node[path[i] as string] as Record<string, unknown>[])[path[i + 1] as number]!;
-  }
-  const type = (path[at - 2] as string).replace(PLURAL_S, '');
+  const { node, parent } = at;
+  const type = at.kind.replace(PLURAL_S, '');
+  const foreign = FOREIGN[at.kind] ?? {};
   const entity: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) if (!ENTITY_LISTS.has(k)) entity[k] = v;
-  if (parent !== null && typeof parent.id === 'string' && UUID.test(parent.id)) {
-    const parentType = (path[at - 4] as string).replace(PLURAL_S, '');
-    entity[parentType] ??= { id: parent.id };
+  for (const [k, v] of Object.entries(node)) {
+    if (ENTITY_LISTS.has(k)) continue;
+    if (Object.hasOwn(foreign, k) && isMapping(v)) {
+      const pk = primaryKey(v);
+      if (pk !== undefined) entity[k] = pk;
+    } else entity[k] = v;
   }
+  const parentKey = parent === null ? undefined : primaryKey(parent.node);
+  if (parent !== null && parentKey !== undefined) entity[parent.kind.replace(PLURAL_S, '')] ??= parentKey;
   const entry: FlatEntry = {
-    kind: path[at - 2] as string,
+    kind: at.kind,
     entity_name: typeof node.name === 'string' && node.name !== '' ? node.name : undefined,
     entity_id: typeof node.id === 'string' && UUID.test(node.id) ? node.id : undefined,
     entity_tags: Array.isArray(node.tags) && node.tags.every((t) => typeof t === 'string') ? node.tags : undefined,
