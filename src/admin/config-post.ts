@@ -300,6 +300,9 @@ function invalidConfig(r: ReloadResult, configFile: string, input?: unknown, red
   const fields: Record<string, unknown> = {};
   const flattened = new Map<string, FlatEntry>();
   for (const issue of r.errors) {
+    // A warning (routes that match the same requests, which Kong loads) is no error of Kong's
+    // table: it stays in the located `errors` only.
+    if (issue.severity !== 'error') continue;
     const path = pathSegments(issue.path);
     const at = input === undefined ? null : entityAt(path, input);
     if (at === null) place(fields, path, issue.message);

@@ -456,3 +456,34 @@ test("a service's client_certificate written as an entity: its errors are a cert
   assert.deepEqual(service.entity.client_certificate, { id: 'd2e33f63-1424-408f-be55-d9d16cd2a382' });
   assert.ok(service.errors.some((x) => x.field === 'retries'));
 });
+
+test("routes Kong loads stay out of Kong's errors: a warning is only in the located `errors`", async () => {
+  // Kong's spec: 'valid.route', 'invalid' and 'probably-valid' match the same requests and have no entry
+  const route = (name: string, tags: string[]) => ({ hosts: ['test'], methods: ['GET'], name, tags });
+  for (const flat of [true, false]) {
+    const res = await fetch(`${gw.adminUrl}/config${flat ? '?flatten_errors=1' : ''}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        _format_version: '3.0',
+        services: [
+          { host: 'localhost', name: 'nope', port: 1234, protocol: 'nope', routes: [route('valid.route', ['r-1'])] },
+          { name: 'okay', url: 'http://localhost:1234', routes: [route('probably-valid', ['r-4'])] },
+        ],
+      }),
+    });
+    const body = (await res.json()) as Record<string, any>;
+    assert.equal(res.status, 400);
+    if (flat) {
+      assert.deepEqual(
+        body.flattened_errors.map((e: Flat) => [e.entity_type, e.entity_name]),
+        [['service', 'nope']],
+      );
+      assert.deepEqual(body.fields, {});
+    } else assert.deepEqual(Object.keys(body.fields.services[0]), ['protocol']);
+    assert.ok(
+      body.errors.some((e: any) => e.severity === 'warning' && /probably-valid/.test(e.message)),
+      'the warning is still told',
+    );
+  }
+});
