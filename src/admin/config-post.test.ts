@@ -205,3 +205,23 @@ test('a body announced over 10 MiB with Expect: 100-continue is refused before i
     await gw.close();
   }
 });
+
+test('a posted config full of errors gets a bounded answer: the first 1000 issues, the rest counted', async () => {
+  const gw = await startGateway({ config: FILE });
+  try {
+    const services = Array.from({ length: 1500 }, (_, i) => ({ name: `s${i}`, url: 'echo://', bogus: i }));
+    const body = JSON.stringify({ _format_version: '3.0', services });
+    for (const query of ['', '?flatten_errors=1']) {
+      const res = await post(gw.adminUrl, body, query, { 'content-type': 'application/json' });
+      assert.equal(res.status, 400);
+      const answer = (await res.json()) as Record<string, any>;
+      assert.equal(answer.errors.length, 1000);
+      assert.equal(answer.errors_omitted, 500);
+      if (query === '') assert.equal(answer.fields.services.filter(Boolean).length, 1000);
+      else assert.equal(answer.flattened_errors.length, 1000);
+    }
+    assert.equal((await fetch(`${gw.url}/file`)).status, 200);
+  } finally {
+    await gw.close();
+  }
+});

@@ -292,6 +292,13 @@ function byId(config: Record<string, unknown>): Record<string, unknown> {
 const DECLARATIVE_CONFIG = 14;
 
 /**
+ * The issues a 400 answers at most: a posted config of 10 MiB can hold hundreds of thousands of
+ * errors, and each flattened entry echoes its entity (20,000 bad services made an 18 MB answer).
+ * Those past it are counted in `errors_omitted`; Kong answers every one.
+ */
+export const MAX_ANSWERED_ISSUES = 1000;
+
+/**
  * Kong's 400 body: `code` 14, `name`, `message` ("declarative config is invalid: " and the fields),
  * and `fields`, each message at the place in the config it concerns; plus Tollgate's located
  * `errors` (line and column in the posted text), as `POST /reload` gives them.
@@ -299,7 +306,15 @@ const DECLARATIVE_CONFIG = 14;
 function invalidConfig(r: ReloadResult, configFile: string, input?: unknown, redact?: Redact): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   const flattened = new Map<string, FlatEntry>();
-  for (const issue of r.errors) {
+  // past the bound, errors before warnings: what makes the config fail is told first
+  const answered =
+    r.errors.length <= MAX_ANSWERED_ISSUES
+      ? r.errors
+      : [...r.errors.filter((e) => e.severity === 'error'), ...r.errors.filter((e) => e.severity !== 'error')].slice(
+          0,
+          MAX_ANSWERED_ISSUES,
+        );
+  for (const issue of answered) {
     // A warning (routes that match the same requests, which Kong loads) is no error of Kong's
     // table: it stays in the located `errors` only.
     if (issue.severity !== 'error') continue;
@@ -319,7 +334,8 @@ function invalidConfig(r: ReloadResult, configFile: string, input?: unknown, red
     message: `declarative config is invalid: ${luaPretty(fields)}`,
     fields,
     ...(input === undefined ? {} : { flattened_errors: [...flattened.values()].map((e) => flatEntry(e, redact)) }),
-    errors: r.errors.map((e) => postedIssue(e, configFile)),
+    errors: answered.map((e) => postedIssue(e, configFile)),
+    ...(answered.length < r.errors.length ? { errors_omitted: r.errors.length - answered.length } : {}),
   };
 }
 
