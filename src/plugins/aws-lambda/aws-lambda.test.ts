@@ -151,6 +151,7 @@ const CHANGERS = [
   },
 ];
 
+const APIGW_PATH = '~/apigw/(?<item>[a-z]+)$';
 before(async () => {
   lambda = createServer(serve);
   await new Promise<void>((r) => lambda.listen(0, '127.0.0.1', r));
@@ -183,11 +184,7 @@ before(async () => {
             route('small', 'plain', { forward_request_body: true }),
             route('large', 'plain', { forward_request_body: true, skip_large_bodies: false }),
             // strip_path: false, so the event's path (Kong's upstream_uri) is the request's.
-            {
-              ...route('apigw', 'plain', { awsgateway_compatible: true }),
-              paths: ['~/apigw/(?<item>[a-z]+)$'],
-              strip_path: false,
-            },
+            { ...route('apigw', 'plain', { awsgateway_compatible: true }), paths: [APIGW_PATH], strip_path: false },
             {
               ...route('apigw2', 'plain', {
                 awsgateway_compatible: true,
