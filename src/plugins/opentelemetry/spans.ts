@@ -96,10 +96,12 @@ export function requestSpans(
   // read from req.raw.socket: an HTTP/2 stream's is gone by the log phase.
   if (req.peerIp !== '') attrs['net.peer.ip'] = req.peerIp;
   const route = req.route;
+  // Kong's runloop_before_header_filter sets http.route on every request span: the route's first
+  // path, else "" (a route matched by host alone, or no route at all).
+  attrs['http.route'] = route?.paths?.[0] ?? '';
   if (route !== null) {
     attrs['kong.route.id'] = route.id;
     if (route.name !== null) attrs['kong.route.name'] = route.name;
-    if (route.paths !== null && route.paths.length > 0) attrs['http.route'] = route.paths[0]!;
   }
   if (req.service !== null) {
     attrs['kong.service.id'] = req.service.id;
