@@ -202,3 +202,35 @@ test('#referenceable fields: traces_endpoint and headers from {vault://env/...} 
     await collector.close();
   }
 });
+
+// Kong's 06-regression_spec.lua (#KAG-1061), which Kong runs with a database only: a reconfigured
+// traces_endpoint takes effect; here by a reload of the declarative file.
+test('a reload that changes traces_endpoint sends the next traces to the new collector', async () => {
+  const first = await startCollector();
+  const second = await startCollector();
+  const config = (endpoint: string) => ({
+    _format_version: '3.0',
+    services: [
+      {
+        name: 'mock-service',
+        url: 'echo://',
+        routes: [{ paths: ['/'] }],
+        plugins: [{ name: 'opentelemetry', instance_name: 'test1', config: { traces_endpoint: endpoint, ...QUICK } }],
+      },
+    ],
+  });
+  const gw = await startGateway({ config: config(first.endpoint) });
+  try {
+    await upstreamHeaders(`${gw.url}/`);
+    await until('the first export', () => first.exports.length > 0, 10_000);
+    await gw.reload(config(second.endpoint));
+    const { sent } = await upstreamHeaders(`${gw.url}/`);
+    const traceId = sent.traceparent!.split('-')[1];
+    await until('the export after the reload', () => second.spans().some((s) => s.traceId === traceId), 10_000);
+    assert.ok(!first.spans().some((s) => s.traceId === traceId));
+  } finally {
+    await gw.close();
+    await first.close();
+    await second.close();
+  }
+});
