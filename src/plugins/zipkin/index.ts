@@ -44,6 +44,8 @@ export interface ZipkinConfig {
 
 /** Per request, in `req.ctx`: the trace when this plugin sampled it, false when it did not. */
 const SAMPLED = 'zipkin.sampled';
+/** When this plugin's access handler ran (epoch ms): where Kong's proxy span starts. */
+const ACCESS_AT = 'zipkin.access_at';
 
 class Zipkin implements PluginHandlers {
   private readonly propagation: Propagation;
@@ -96,6 +98,7 @@ class Zipkin implements PluginHandlers {
     const trace = requestTrace(req, this.propagation, this.config.traceid_byte_count);
     const isSampled = sampled(trace, this.config.sample_ratio);
     req.ctx[SAMPLED] = isSampled ? trace : false;
+    if (isSampled) req.ctx[ACCESS_AT] = performance.timeOrigin + performance.now();
     propagate(req, this.propagation, trace, isSampled, trace.sharedSpanId);
   }
 
@@ -117,7 +120,8 @@ class Zipkin implements PluginHandlers {
     this.queue ??= new LogQueue<ZipkinSpan>('zipkin', this.config.queue, (batch) => this.send(batch), this.warn);
     // One item per header line, as Kong parses a repeated tags_header.
     const tags = requestTags(headerLines(req, this.tagsHeader));
-    for (const span of zipkinSpans(req, entry, trace, this.config, tags)) this.queue.add(span);
+    const accessAt = req.ctx[ACCESS_AT] as number | undefined;
+    for (const span of zipkinSpans(req, entry, trace, this.config, tags, accessAt)) this.queue.add(span);
   }
 
   private send(batch: ZipkinSpan[]): Promise<void> {

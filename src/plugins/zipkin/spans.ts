@@ -19,7 +19,8 @@ export interface ZipkinSpan {
   duration: number;
   localEndpoint: { serviceName: string };
   remoteEndpoint?: { serviceName?: string; ipv4?: string; ipv6?: string; port?: number };
-  tags: Record<string, string>;
+  /** Left out when empty, as Kong's reporter leaves out a span's unset tags. */
+  tags?: Record<string, string>;
   annotations?: { timestamp: number; value: string }[];
 }
 
@@ -76,6 +77,7 @@ export function zipkinSpans(
   trace: RequestTrace,
   config: ZipkinConfig,
   requestTags: Readonly<Record<string, string>>,
+  accessAt?: number,
 ): ZipkinSpan[] {
   const local = { serviceName: config.local_service_name };
   const name = config.http_span_name === 'method_path' ? `${req.method} ${req.path}` : req.method;
@@ -170,32 +172,57 @@ export function zipkinSpans(
     if (remoteService !== undefined) span.remoteEndpoint = { serviceName: remoteService, ...span.remoteEndpoint };
     spans.push(span);
   }
+  spans.push(proxySpan(req, entry, trace, name, local, remoteService, accessAt));
+  return spans;
+}
+
+/**
+ * Kong's proxy span is made for every request (its access handler, else its header_filter or log
+ * handler, adds it): from the upstream call's start, or, for an answer that went to no upstream (a
+ * plugin's 401, an unmatched 404), from the plugin's access handler, else from the answer; with no
+ * tags or remote endpoint when no route matched.
+ */
+function proxySpan(
+  req: GatewayRequest,
+  entry: LogEntry,
+  trace: RequestTrace,
+  name: string,
+  local: ZipkinSpan['localEndpoint'],
+  remoteService: string | undefined,
+  accessAt: number | undefined,
+): ZipkinSpan {
+  const svc = req.service;
+  const tags: Record<string, string> = {};
+  const remote: NonNullable<ZipkinSpan['remoteEndpoint']> = {};
+  if (remoteService !== undefined) remote.serviceName = remoteService;
+  const answered = entry.startedAt + entry.latency;
+  let start: number;
+  let end = answered;
   if (entry.upstreamStartedAt >= 0) {
-    const svc = req.service;
-    const proxyTags: Record<string, string> = {};
-    if (svc !== null) proxyTags['peer.hostname'] = svc.host;
-    if (entry.upstreamLatency < 0 && entry.error !== null) proxyTags.error = 'true';
-    tagServiceAndRoute(req, proxyTags);
-    const remote: NonNullable<ZipkinSpan['remoteEndpoint']> = {};
-    if (remoteService !== undefined) remote.serviceName = remoteService;
+    start = entry.upstreamStartedAt;
+    if (entry.upstreamLatency >= 0) end = entry.upstreamStartedAt + entry.upstreamLatency;
+    if (svc !== null) tags['peer.hostname'] = svc.host;
+    if (entry.upstreamLatency < 0 && entry.error !== null) tags.error = 'true';
     // Kong's proxy span names the address and port of the target that served (the last try).
-    const served = tries.at(-1);
+    const served = entry.tries.at(-1);
     if (served !== undefined && isIP(served.ip) !== 0) Object.assign(remote, endpoint(served.ip, served.port));
     else if (svc !== null) remote.port = served?.port ?? svc.port;
-    const end =
-      entry.upstreamLatency >= 0 ? entry.upstreamStartedAt + entry.upstreamLatency : entry.startedAt + entry.latency;
-    spans.push({
-      traceId: trace.traceId,
-      id: trace.upstreamSpanId,
-      parentId: trace.sharedSpanId,
-      name: `${name} (proxy)`,
-      kind: 'CLIENT',
-      timestamp: micros(entry.upstreamStartedAt),
-      duration: Math.max(1, micros(end - entry.upstreamStartedAt)),
-      localEndpoint: local,
-      remoteEndpoint: remote,
-      tags: proxyTags,
-    });
+  } else {
+    // within the request span (its start is whole milliseconds), as Kong's proxy span is
+    start = Math.min(Math.max(accessAt ?? answered, entry.startedAt), answered);
   }
-  return spans;
+  tagServiceAndRoute(req, tags);
+  const span: ZipkinSpan = {
+    traceId: trace.traceId,
+    id: trace.upstreamSpanId,
+    parentId: trace.sharedSpanId,
+    name: `${name} (proxy)`,
+    kind: 'CLIENT',
+    timestamp: micros(start),
+    duration: Math.max(1, micros(end - start)),
+    localEndpoint: local,
+  };
+  if (Object.keys(remote).length > 0) span.remoteEndpoint = remote;
+  if (Object.keys(tags).length > 0) span.tags = tags;
+  return span;
 }
