@@ -16,6 +16,32 @@ export interface ExportTarget {
   readonly readTimeout: number;
 }
 
+/**
+ * A failed export's cause in OpenResty's cosocket words, which Kong's reporters log
+ * (`zipkin request failed: timeout`, `... connection refused`); null for a collector's answer.
+ */
+export function socketReason(err: unknown): string | null {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown; cause?: unknown } | null;
+  if (e === null || typeof e !== 'object') return String(err);
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (code === 'ECONNREFUSED') return 'connection refused';
+  if (code === 'ECONNRESET') return 'connection reset by peer';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'could not be resolved';
+  if (e.name === 'TimeoutError' || e.name === 'AbortError' || code.endsWith('_TIMEOUT') || code === 'ETIMEDOUT') {
+    return 'timeout';
+  }
+  if (e.cause !== undefined && e.cause !== err) return socketReason(e.cause);
+  if (err instanceof CollectorAnswer) return null;
+  return typeof e.message === 'string' ? e.message : String(err);
+}
+
+/** A collector's answer outside 2xx. */
+export class CollectorAnswer extends Error {
+  constructor(readonly status: number) {
+    super(`the collector answered ${status}`);
+  }
+}
+
 /** At most this much of a collector's answer is read (and thrown away). */
 const MAX_ANSWER = 64 * 1024;
 
@@ -69,7 +95,7 @@ export class HttpExporter {
         break;
       }
     }
-    if (res.statusCode < 200 || res.statusCode > 299) throw new Error(`the collector answered ${res.statusCode}`);
+    if (res.statusCode < 200 || res.statusCode > 299) throw new CollectorAnswer(res.statusCode);
   }
 
   /** Called after the queue's last flush (which has its own deadline): a collector still hanging is cut off. */

@@ -3,7 +3,7 @@
  * settings, the request's trace and sampling, HTTP export). Custom tracing plugins import it as
  * the built-in opentelemetry and zipkin do.
  */
-export { type ExportTarget, HttpExporter } from './export.ts';
+export { CollectorAnswer, type ExportTarget, HttpExporter, socketReason } from './export.ts';
 export {
   EXTRACTORS,
   type Extracted,

@@ -6,11 +6,13 @@
  * sampled request's Zipkin v2 spans (the request, SERVER; the proxied call, CLIENT) are posted as
  * JSON to `http_endpoint` through Kong 3's queue, after the response, never delaying it.
  */
+import { STATUS_CODES } from 'node:http';
 import schema from '../../../schemas/plugins/zipkin.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, GatewayResponse, LogEntry, PluginHandlers } from '../../index.ts';
 import { definePlugin, headerLines, PluginConfigError } from '../../index.ts';
 import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
 import {
+  CollectorAnswer,
   HttpExporter,
   Propagation,
   type PropagationRecord,
@@ -18,6 +20,7 @@ import {
   type RequestTrace,
   requestTrace,
   sampled,
+  socketReason,
 } from '../../lib/tracing/index.ts';
 import { requestTags, type ZipkinSpan, zipkinSpans } from './spans.ts';
 
@@ -124,8 +127,16 @@ class Zipkin implements PluginHandlers {
     for (const span of zipkinSpans(req, entry, trace, this.config, tags, accessAt)) this.queue.add(span);
   }
 
-  private send(batch: ZipkinSpan[]): Promise<void> {
-    return this.exporter!.send(JSON.stringify(batch));
+  private async send(batch: ZipkinSpan[]): Promise<void> {
+    try {
+      await this.exporter!.send(JSON.stringify(batch));
+    } catch (err) {
+      // Kong's reporter's words, which the queue's `handler could not process entries` line carries.
+      if (err instanceof CollectorAnswer) {
+        throw new Error(`zipkin server responded unexpectedly: ${err.status} ${STATUS_CODES[err.status] ?? ''}`);
+      }
+      throw new Error(`zipkin request failed: ${socketReason(err)}`);
+    }
   }
 
   health(): DependencyHealth[] {
