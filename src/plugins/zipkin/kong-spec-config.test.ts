@@ -89,7 +89,13 @@ test('generates traces when several instances exist and one of them has sample_r
   });
   try {
     await withGateway(
-      [{ name: 'svc', url: upstream.url, routes: [{ hosts: ['http-route'], plugins: [z({ sample_ratio: 1 })] }] }],
+      [
+        {
+          name: 'svc',
+          url: upstream.url,
+          routes: [{ hosts: ['http-route'], plugins: [z({ sample_ratio: 1 })] }, { hosts: ['global-only'] }],
+        },
+      ],
       [z({ sample_ratio: 0 })],
       async (gw) => {
         const { sent } = await get(gw.url, '/', { 'x-b3-sampled': '1', host: 'http-route', 'zipkin-tags': 'foo=bar' });
@@ -98,6 +104,11 @@ test('generates traces when several instances exist and one of them has sample_r
         const req = zipkin.spans().find((s) => s.kind === 'SERVER')!;
         assert.deepEqual(req.localEndpoint, { serviceName: 'kong' });
         assert.equal(req.traceId.length, 32);
+        // Kong's "Integration tests with instrumentations enabled": the global instance alone, at
+        // sample_ratio 0, traces a request whose client says sampled
+        const { sent: globalOnly } = await get(gw.url, '/', { 'x-b3-sampled': '1', host: 'global-only' });
+        const globalTrace = globalOnly['x-b3-traceid']!;
+        await until('3 more spans', () => zipkin.spans().filter((s) => s.traceId === globalTrace).length === 3, 10_000);
       },
     );
   } finally {
