@@ -5,101 +5,45 @@
 // Tollgate refuses it: checked below), the TLS delivery (tcp-log.test.ts), request.tls over HTTPS
 // (src/lib/log/serializer-tls.test.ts), and the #stream cases (Tollgate proxies no TCP or TLS streams).
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import * as grpc from '@grpc/grpc-js';
-import { sayHello as call, type HelloServer, startHelloServer } from '../../../test/support/hello-grpc.ts';
+import {
+  DELAY,
+  type LogSpecGateway,
+  latenciesAddUp,
+  startLogSpecGateway,
+} from '../../../test/support/log-spec-gateway.ts';
 import { type Receiver, tcpReceiver } from '../../../test/support/receivers.ts';
-import { type Listening, listen } from '../../../test/support/upstream.ts';
 import { validateEntities } from '../../../test/support/validate.ts';
-import { startFromFile, TestCa, tool } from '../../../test/tls/support.ts';
-import type { TollgateInstance } from '../../instance.ts';
+import { tool } from '../../../test/tls/support.ts';
 
 const skip = tool('openssl');
-/** The upstream's delay on /delay, in ms. */
-const DELAY = 100;
 
 describe("tcp-log (log): Kong's 01-tcp-log_spec.lua", { skip }, () => {
-  let upstream: Listening;
-  let server: HelloServer;
+  let g: LogSpecGateway;
   let receiver: Receiver;
-  let gw: TollgateInstance;
-  let plain: grpc.Client;
-  let tls: grpc.Client;
-  let ca: TestCa;
 
   before(async () => {
-    upstream = await listen((req, res) => {
-      const answer = () => res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
-      if (req.url?.startsWith('/delay')) setTimeout(answer, DELAY);
-      else answer();
-    });
-    server = await startHelloServer();
-    const grpcPort = server.port;
     receiver = await tcpReceiver();
-    ca = new TestCa();
-    ca.issue('gw.test', ['gw.test'], { file: 'gw' });
-    const tcpLog = `{ name: tcp-log, config: { host: 127.0.0.1, port: ${receiver.port} } }`;
-    const file = join(ca.dir, 'gateway.yaml');
-    writeFileSync(
-      file,
-      `_format_version: "3.0"
-certificates:
-  - cert: \${file:gw.pem}
-    key: \${file:gw.key}
-services:
-  - name: http
-    url: ${upstream.url}
-    routes:
-      - { name: tcp, paths: [/tcp], plugins: [${tcpLog}] }
+    const log = `{ name: tcp-log, config: { host: 127.0.0.1, port: ${receiver.port} } }`;
+    g = await startLogSpecGateway(
+      `      - { name: tcp, paths: [/tcp], plugins: [${log}] }
       - name: early
         paths: [/early]
         plugins:
-          - ${tcpLog}
+          - ${log}
           - { name: request-termination, config: { status_code: 200, content_type: text/plain, body: "hello!" } }
-  - name: grpc-service
-    url: grpc://127.0.0.1:${grpcPort}
-    routes:
-      - { name: grpc, protocols: [grpc, grpcs], paths: [/hello.HelloService/], plugins: [${tcpLog}] }
 `,
+      log,
     );
-    gw = await startFromFile(file, { proxyListen: ['127.0.0.1:0 http2', '127.0.0.1:0 ssl http2'] });
-    plain = new grpc.Client(gw.proxyAddresses[0]!, grpc.credentials.createInsecure());
-    tls = new grpc.Client(gw.proxyAddresses[1]!, grpc.credentials.createSsl(Buffer.from(ca.cert)), {
-      'grpc.ssl_target_name_override': 'gw.test',
-      'grpc.default_authority': 'gw.test',
-    });
   });
 
   after(async () => {
-    plain?.close();
-    tls?.close();
-    await gw?.close(0);
-    server?.stop();
+    await g?.close();
     await receiver?.close();
-    await upstream?.close();
   });
 
   const entry = async (): Promise<Record<string, any>> => JSON.parse(await receiver.next());
-
-  /** Kong's check: the request's latency holds Kong's and the upstream's (1 ms for rounding). */
-  function latenciesAddUp(e: Record<string, any>): void {
-    const { request, kong, proxy } = e.latencies;
-    assert.ok(1 + request >= kong + proxy, JSON.stringify(e.latencies));
-  }
-
-  async function sayHello(client: grpc.Client): Promise<string> {
-    const r = await call(client, 'world!');
-    if (r.err) throw r.err;
-    return r.reply!;
-  }
-
-  async function get(path: string): Promise<string> {
-    const res = await fetch(`http://${gw.proxyAddresses[0]}${path}`);
-    assert.equal(res.status, 200);
-    return res.text();
-  }
+  const get = (path: string) => g.get(path);
 
   test('logs to TCP: one JSON line with the client address, without request.tls over cleartext', async () => {
     await get('/tcp/request');
@@ -117,7 +61,7 @@ services:
   });
 
   test('logs a gRPC call (h2c): the service, its protocol, the gRPC content types, no request.tls, latencies', async () => {
-    assert.equal(await sayHello(plain), 'hello world!');
+    assert.equal(await g.sayHello(g.plain), 'hello world!');
     const e = await entry();
     assert.equal(e.client_ip, '127.0.0.1');
     assert.equal(e.service.name, 'grpc-service');
@@ -130,7 +74,7 @@ services:
   });
 
   test('logs a gRPC call over TLS with the TLS info: version, cipher, client_verify NONE', async () => {
-    assert.equal(await sayHello(tls), 'hello world!');
+    assert.equal(await g.sayHello(g.tls), 'hello world!');
     const e = await entry();
     assert.equal(e.client_ip, '127.0.0.1');
     assert.match(e.request.tls.version, /^TLSv1\.[23]$/);
