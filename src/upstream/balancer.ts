@@ -100,6 +100,11 @@ export function upstreamModel(name: string, targets: TargetModel[], extra: Parti
   };
 }
 
+/** A header as it goes upstream, where the request can say (the plugins' changes), else the client's. */
+function hashedHeader(req: HashSource, name: string): string | readonly string[] | undefined {
+  return req.getUpstreamHeader === undefined ? req.headers[name] : req.getUpstreamHeader(name);
+}
+
 function num(v: unknown, d: number): number {
   return typeof v === 'number' ? v : d;
 }
@@ -346,10 +351,9 @@ export class Balancer {
       case 'uri_capture':
         return req.captures[name] ?? null;
       case 'header': {
-        const read = (n: string) => (req.getUpstreamHeader === undefined ? req.headers[n] : req.getUpstreamHeader(n));
         // A client's `X_Tenant` (kept with headers_with_underscores: allow) is $http_x_tenant too.
-        let v = read(name);
-        if (v === undefined && name.includes('-')) v = read(name.replaceAll('-', '_'));
+        let v = hashedHeader(req, name);
+        if (v === undefined && name.includes('-')) v = hashedHeader(req, name.replaceAll('-', '_'));
         // Several lines joined as nginx's $http_NAME joins them (1.23 on): ", ", and "; " for Cookie.
         return v === undefined ? null : typeof v === 'string' ? v : v.join(name === 'cookie' ? '; ' : ', ');
       }
