@@ -4,7 +4,7 @@
  */
 
 import assert from 'node:assert/strict';
-import { connect, createServer as createTcpServer, type Server } from 'node:net';
+import { connect, createServer as createTcpServer } from 'node:net';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError } from '../../src/index.ts';
@@ -12,7 +12,6 @@ import { type LoginPayload, sessionBinding } from '../../src/plugins/oidc/index.
 import { SessionSealer } from '../../src/plugins/oidc/session.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { DEFAULT_ACCOUNTS, startIdp } from '../support/idp.ts';
-import { freePort } from '../support/upstream.ts';
 import { until } from '../support/wait.ts';
 import {
   Client,
@@ -27,26 +26,44 @@ import {
   SESSION_SECRET,
 } from './helpers.ts';
 
-/** A TCP forwarder 127.0.0.1:port → target port: the IdP "coming up" at an address. */
-async function forward(port: number, target: number): Promise<Server> {
+/**
+ * A TCP front on a port of its own from the start: it resets every connection (as a closed port
+ * refuses) until `up(target)`, then forwards to 127.0.0.1:target, the IdP "coming up" at an
+ * address. Holding the port from the start is what keeps another listener, the gateway's among
+ * them, from taking it between the test choosing it and the IdP coming up.
+ */
+async function idpFront(): Promise<{ port: number; up(target: number): void; close(): void }> {
+  let target = 0;
   const server = createTcpServer((socket) => {
+    if (target === 0) {
+      socket.resetAndDestroy();
+      return;
+    }
     const upstream = connect(target, '127.0.0.1');
     socket.pipe(upstream).pipe(socket);
     socket.on('error', () => upstream.destroy());
     upstream.on('error', () => socket.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return server;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: (server.address() as { port: number }).port,
+    up: (port) => {
+      target = port;
+    },
+    close: () => server.close(),
+  };
 }
 
 const page = (url: string) => rawFetch(url, 'GET', { accept: 'text/html', 'sec-fetch-mode': 'navigate' });
 
 test('IdP unreachable at start: the gateway starts, login pages answer 503, and login works once the IdP is up', async () => {
   const idp = await startIdp();
-  const port = await freePort();
-  const plugin = oidcConfig(idp, { discovery: `http://127.0.0.1:${port}/.well-known/openid-configuration` });
+  const front = await idpFront();
+  const plugin = oidcConfig(idp, { discovery: `http://127.0.0.1:${front.port}/.well-known/openid-configuration` });
   const gw = await startGateway({ config: gatewayConfig(plugin) });
-  let proxy: Server | null = null;
   try {
     const down = await page(`${gw.url}/spa/`);
     assert.equal(down.status, 503);
@@ -87,7 +104,7 @@ test('IdP unreachable at start: the gateway starts, login pages answer 503, and 
     await until('the access line', () => access() !== undefined, 10_000);
     assert.equal(access()?.reason, 'IDP_UNAVAILABLE');
 
-    proxy = await forward(port, Number(new URL(idp.issuer).port));
+    front.up(Number(new URL(idp.issuer).port));
     let res: Response | null = null;
     for (let i = 0; i < 60; i++) {
       res = await page(`${gw.url}/spa/`);
@@ -99,7 +116,7 @@ test('IdP unreachable at start: the gateway starts, login pages answer 503, and 
     // oidc-provider names its endpoints after the Host it was asked on: the forwarder's port here.
     assert.equal(new URL(location(res!, gw.url)).pathname, '/auth');
   } finally {
-    proxy?.close();
+    front.close();
     await gw.close();
     await idp.close();
   }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { REUSE_PORT_SUPPORTED } from '../../src/proxy/server.ts';
+import { refusedPort } from '../support/refused-port.ts';
 import { freePort } from '../support/upstream.ts';
 import { eventually, json, parsePrometheus, spawnGateway, statusOf, sumOf } from './support.ts';
 
@@ -315,7 +316,7 @@ describe('with --workers 2, beside a stopped worker', { concurrency: true }, () 
     test("with --workers 2 /status shows the dependencies as the workers reach them, not the primary's idle instances", async () => {
       const dir = await mkdtemp(join(tmpdir(), 'tollgate-workers-'));
       const file = join(dir, 'gateway.yaml');
-      const refused = await freePort();
+      const refused = await refusedPort();
       await writeFile(
         file,
         `${config(['a'])}plugins:
@@ -348,7 +349,7 @@ describe('with --workers 2, beside a stopped worker', { concurrency: true }, () 
       const live = createServer((_req, res) => res.end('ok'));
       await new Promise<void>((r) => live.listen(0, '127.0.0.1', r));
       const livePort = (live.address() as AddressInfo).port;
-      const dead = await freePort();
+      const dead = await refusedPort();
       await writeFile(
         file,
         `_format_version: "3.0"

@@ -7,7 +7,7 @@ import { errorFormat } from '../../src/proxy/error-body.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
 import { rawRequest } from '../support/raw.ts';
-import { freePort } from '../support/upstream.ts';
+import { refusedPort } from '../support/refused-port.ts';
 import { startOfMinute } from '../support/wait.ts';
 
 let gw: TestGateway;
@@ -141,7 +141,7 @@ const KONG_TEMPLATES: Record<string, (message: string, id: string) => string> = 
 };
 
 test("upstream failures (502, 503, 504) answer Kong's messages in each format Accept asks for; HEAD gets the head only", async () => {
-  const refusing = await freePort();
+  const refusing = await refusedPort();
   // Accepts and never answers: the read times out.
   const silent = createServer(() => {});
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));

@@ -19,7 +19,8 @@ import { builtinPlugins } from '../../src/plugins/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { lineSink } from '../../src/testing/run-plugin.ts';
 import { rawRequest } from '../support/raw.ts';
-import { freePort, type Listening, listen } from '../support/upstream.ts';
+import { refusedPort } from '../support/refused-port.ts';
+import { type Listening, listen } from '../support/upstream.ts';
 import { until } from '../support/wait.ts';
 
 const md5 = (b: Buffer | string) => createHash('md5').update(b).digest('hex');
@@ -137,7 +138,7 @@ before(async () => {
         },
         {
           name: '502',
-          url: `http://127.0.0.1:${await freePort()}`,
+          url: `http://127.0.0.1:${await refusedPort()}`,
           retries: 0,
           routes: [{ name: 'r502', paths: ['/502'], plugins: [{ name: 'enable-buffering' }] }],
         },

@@ -16,8 +16,9 @@ import { after, before, describe, test } from 'node:test';
 import { definePlugin } from '../../src/index.ts';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { rawRequest } from '../support/raw.ts';
+import { refusedPort } from '../support/refused-port.ts';
 import { tempDir } from '../support/temp.ts';
-import { freePort, type Listening, listen } from '../support/upstream.ts';
+import { type Listening, listen } from '../support/upstream.ts';
 import { until } from '../support/wait.ts';
 
 const OBJECT = { type: 'object', additionalProperties: false } as const;
@@ -319,7 +320,7 @@ describe('errors the gateway answers', () => {
         services: [
           {
             name: 'conn_refused',
-            url: `http://127.0.0.1:${await freePort()}`,
+            url: `http://127.0.0.1:${await refusedPort()}`,
             retries: 0,
             routes: [{ paths: ['/refused'] }],
             plugins: [fileLog],

@@ -8,7 +8,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { exportJWK, type JWK, SignJWT } from 'jose';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
-import { freePort } from '../../../test/support/upstream.ts';
+import { refusedPort } from '../../../test/support/refused-port.ts';
 import { until } from '../../../test/support/wait.ts';
 import type { TestGateway } from '../../testing/index.ts';
 
@@ -61,7 +61,10 @@ describe('jwt while the JWKS endpoint is down', () => {
       handler ??
         ((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }))),
     );
-    await new Promise<void>((resolve) => server!.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject);
+      server!.listen(port, '127.0.0.1', resolve);
+    });
   }
 
   async function stop(): Promise<void> {
@@ -82,7 +85,9 @@ describe('jwt while the JWKS endpoint is down', () => {
 
   before(async () => {
     keys = [{ ...(await exportJWK(k1.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }];
-    port = await freePort();
+    // Below the ephemeral range: no port-0 listener of this or a parallel test can take it while
+    // the key server is down.
+    port = await refusedPort();
     const jwt = {
       claims_to_verify: ['exp'],
       jwks_cache_ttl_seconds: 1,

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pipelined, rawRequest } from '../../../test/support/raw.ts';
 import { redisUnavailable, startRedis, startRedisTlsFront, type TestRedis } from '../../../test/support/redis.ts';
-import { freePort } from '../../../test/support/upstream.ts';
+import { refusedPort } from '../../../test/support/refused-port.ts';
 import { startOfMinute, until } from '../../../test/support/wait.ts';
 import { TestCa, tool } from '../../../test/tls/support.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
@@ -205,7 +205,7 @@ describe('rate-limiting, local policy', () => {
 
 test("fault_tolerant false with Redis unreachable: 500 with Kong's message, reason COUNTER_STORE_FAILED, an error line a second rather than a stack per request", async () => {
   // Nothing listens on this port: every command fails at once, no redis-server needed.
-  const port = await freePort();
+  const port = await refusedPort();
   const gw = await startGateway({
     config: config({
       strict: { minute: 10, policy: 'redis', fault_tolerant: false, redis: { host: '127.0.0.1', port, timeout: 500 } },

@@ -3,7 +3,8 @@ import { after, before, describe, test } from 'node:test';
 import { startServiceGateway } from '../../../test/support/gateway.ts';
 import { rawRequest } from '../../../test/support/raw.ts';
 import { redisUnavailable, startRedis, type TestRedis } from '../../../test/support/redis.ts';
-import { freePort, type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
+import { refusedPort } from '../../../test/support/refused-port.ts';
+import { type RecordingUpstream, startRecordingUpstream } from '../../../test/support/upstream.ts';
 import { validateText } from '../../../test/support/validate.ts';
 import type { TestGateway } from '../../testing/index.ts';
 import plugin from './index.ts';
@@ -214,7 +215,7 @@ describe('response-ratelimiting, local policy', () => {
 
 test('fault_tolerant false with Redis unreachable: 500, and the failure logged as Kong does, once a second', async () => {
   // Nothing listens on this port: every command fails at once, no redis-server needed.
-  const port = await freePort();
+  const port = await refusedPort();
   const gw = await startServiceGateway(
     routes({ policy: 'redis', fault_tolerant: false, redis: { host: '127.0.0.1', port, timeout: 500 } }),
   );
