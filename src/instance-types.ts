@@ -19,6 +19,11 @@ export interface Coordinator {
   metricsText(inst: TollgateInstance): Promise<string>;
   /** Fields added to /status: upstream health and dependencies as the processes serving traffic see them. */
   status(inst: TollgateInstance): Promise<Record<string, unknown>>;
+  /**
+   * Marks an upstream's target healthy or unhealthy in every process that serves traffic (Kong's
+   * `PUT /upstreams/{u}/targets/{t}/healthy`): null when done, else why not.
+   */
+  setTargetHealth(inst: TollgateInstance, upstream: string, target: string, healthy: boolean): Promise<string | null>;
   /** Whether every process that serves traffic has its proxy open on the current config. */
   readiness(inst: TollgateInstance): Readiness;
   /** Whether the proxy accepts connections anywhere (what `/status` calls "up"). */

@@ -23,6 +23,7 @@ import { Gateway } from './proxy/gateway.ts';
 import type { KongDefaultCertificate } from './tls.ts';
 import { localHealth } from './upstream/health-report.ts';
 import { createHttpClient } from './upstream/http-client.ts';
+import { carryTargetHealth, setTargetHealth } from './upstream/target-health.ts';
 
 export interface InstanceOptions {
   /** Path of gateway.yaml. With `configText`, the path its errors and `${file:...}` references are relative to. */
@@ -92,6 +93,7 @@ export const localCoordinator: Coordinator = {
   connections: (inst) => Promise.resolve(inst.localConnections()),
   metricsText: (inst) => inst.metrics.registry.metrics(),
   status: async (inst) => ({ ...localHealth(inst.runtime) }),
+  setTargetHealth: async (inst, upstream, target, healthy) => setTargetHealth(inst.runtime, upstream, target, healthy),
   readiness: (inst) =>
     inst.localServing() ? { ready: true, message: 'ready' } : { ready: false, message: 'no proxy listener is open' },
   serving: (inst) => inst.localServing(),
@@ -324,6 +326,7 @@ export class TollgateInstance {
     rememberSecrets(p.config.source.secrets);
     this.openIfServing(p.runtime);
     this.metrics.prepare(p.runtime);
+    carryTargetHealth(this.runtime, p.runtime);
     this.gateway.swap(p.runtime);
     this.configText = p.text;
   }

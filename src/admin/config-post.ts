@@ -44,18 +44,23 @@ const UNIQUENESS = 'uniqueness violation: ';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * Why `POST /config` is refused to a client at `peer`, or null. A posted config takes over every
- * route and may name any `${...}` value the node can read (sending it to an upstream of its
- * choosing), so by default only a client on the node itself may post: Kong's own default
+ * Why an admin API write (`what`: `POST /config`, a target's health) is refused to a client at
+ * `peer`, or null. A posted config takes over every route and may name any `${...}` value the
+ * node can read (sending it to an upstream of its choosing), and marking targets unhealthy can
+ * stop an upstream, so by default only a client on the node itself may write: Kong's own default
  * (`admin_listen 127.0.0.1:8001`) leaves the same power to local clients, and `kubectl
  * port-forward` or `docker exec` arrive on loopback. Reading the admin API stays open to whoever
  * reaches the listener, as before.
  */
-function postRefusal(who: 'loopback' | 'any' | 'off', peer: string | undefined): string | null {
+export function adminWriteRefusal(
+  who: 'loopback' | 'any' | 'off',
+  peer: string | undefined,
+  what: string,
+): string | null {
   if (who === 'any') return null;
-  if (who === 'off') return 'POST /config is turned off on this node (_tollgate.admin_post_config: off)';
+  if (who === 'off') return `${what} is turned off on this node (_tollgate.admin_post_config: off)`;
   if (peer !== undefined && isLoopbackAddress(peer)) return null;
-  return 'POST /config is accepted only from a loopback address (_tollgate.admin_post_config: loopback); set admin_post_config: any to accept it from every client that reaches the admin listener';
+  return `${what} is accepted only from a loopback address (_tollgate.admin_post_config: loopback); set admin_post_config: any to accept it from every client that reaches the admin listener`;
 }
 
 function isLoopbackAddress(address: string): boolean {
@@ -92,7 +97,11 @@ export async function postConfig(
   query: URLSearchParams,
   entities: () => Record<string, unknown>,
 ): Promise<PostAnswer> {
-  const refused = postRefusal(inst.runtime.config.settings.admin_post_config, req.socket.remoteAddress);
+  const refused = adminWriteRefusal(
+    inst.runtime.config.settings.admin_post_config,
+    req.socket.remoteAddress,
+    'POST /config',
+  );
   if (refused !== null) return { status: 403, body: { message: refused } };
   const announced = Number(req.headers['content-length'] ?? 0);
   // nginx refuses a body announced too large before reading it.

@@ -17,6 +17,7 @@ import { configBody, effectiveConfig, routeTable } from './config-views.ts';
 import { entityEndpoint, isEntityPath, loadedEntities } from './entities.ts';
 import { adminHeadRefusal } from './head-checks.ts';
 import { kongMetricNames } from './kong-metric-names.ts';
+import { isTargetHealthPath, targetHealth } from './target-health.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const PROM_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
@@ -161,6 +162,21 @@ const ENTITY_ENDPOINTS = [
  */
 const STATUS_ENDPOINTS: ReadonlySet<string> = new Set(['/status', '/status/ready', '/metrics']);
 
+/** The entity endpoints' answer (`GET /services`, `/upstreams/{u}/targets/{t}`, ...) on the serving config. */
+function entityAnswer(inst: TollgateInstance, path: string, query: string, method = 'GET') {
+  const rt = inst.runtime;
+  return entityEndpoint({
+    method,
+    path,
+    query: new URLSearchParams(query),
+    config: rt.config,
+    loadedAt: rt.loadedAt,
+    effective: () => effectiveConfig(rt.config),
+    routes: () => routeTable(rt).data as Record<string, unknown>[],
+    upstreamHealth: async () => ((await inst.coordinator.status(inst)).upstreams ?? []) as never,
+  });
+}
+
 async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerResponse, mode: ApiMode): Promise<void> {
   const url = originForm(req.url ?? '/');
   const q = url.indexOf('?');
@@ -181,19 +197,17 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       // Kong's route has GET only: a write is not one on a plugin named 'enabled'.
       return send(res, 405, { message: 'Method not allowed' }, { Allow: READ_ALLOW });
     }
+    if (isTargetHealthPath(path)) {
+      const a = await targetHealth(inst, req, path, method, (p) => entityAnswer(inst, p, ''));
+      if (a.status !== 204) return send(res, a.status, a.body, a.headers);
+      res.writeHead(204, a.headers);
+      res.end();
+      return;
+    }
     if (isEntityPath(path, inst.runtime.config)) {
       const rt = inst.runtime;
-      const r = await entityEndpoint({
-        // Kong answers OPTIONS on every path it routes: one whose GET is no 404 here.
-        method: method === 'OPTIONS' ? 'GET' : (method ?? 'GET'),
-        path,
-        query: new URLSearchParams(q < 0 ? '' : url.slice(q + 1)),
-        config: rt.config,
-        loadedAt: rt.loadedAt,
-        effective: () => effectiveConfig(rt.config),
-        routes: () => routeTable(rt).data as Record<string, unknown>[],
-        upstreamHealth: async () => ((await inst.coordinator.status(inst)).upstreams ?? []) as never,
-      });
+      // Kong answers OPTIONS on every path it routes: one whose GET is no 404 here.
+      const r = await entityAnswer(inst, path, q < 0 ? '' : url.slice(q + 1), method === 'OPTIONS' ? 'GET' : method);
       if (method === 'OPTIONS' && r.status !== 404) return options(res, READ_ALLOW);
       if (r.status === 204) {
         res.writeHead(204);

@@ -13,6 +13,7 @@ import { abandonPrepared as abandon, type TollgateInstance } from '../instance.t
 import type { ConnectionStats, Coordinator, Readiness, ReloadOptions, ReloadResult } from '../instance-types.ts';
 import { mergeDependencyReports } from '../pipeline/dependencies.ts';
 import { type HealthReport, mergeUpstreamHealth } from '../upstream/health-report.ts';
+import { setTargetHealth } from '../upstream/target-health.ts';
 import { STATS_TIMEOUT_MS, UNRESPONSIVE_AFTER, type WorkerPool } from './worker-pool.ts';
 
 /** The coordinator of a primary running `workers` workers in `pool`; `metrics` holds the primary's own series. */
@@ -165,6 +166,17 @@ export function primaryCoordinator(pool: WorkerPool, metrics: GatewayMetrics, wo
           message: `${stale} of ${workers} workers not yet serving the current config`,
         };
       return { ready: true, message: 'ready' };
+    },
+    // Checked against the primary's own copy of the config first (its balancers serve nothing),
+    // then set in every worker, each keeping its own balancers. A worker that does not answer in
+    // time is left out, as for /status; one started later starts with every target healthy.
+    setTargetHealth: async (inst, upstream, target, healthy) => {
+      const refused = setTargetHealth(inst.runtime, upstream, target, healthy);
+      if (refused !== null) return refused;
+      const ask = (s: Parameters<WorkerPool['ask']>[0]) =>
+        pool.ask(s, { t: 'tollgate:target-health', id: pool.nextId(), upstream, target, healthy }, STATS_TIMEOUT_MS);
+      await Promise.all(pool.alive().map((s) => ask(s).catch(() => null)));
+      return null;
     },
     serving: () => pool.alive().some((s) => s.listeners.length > 0),
     // The primary listens on no proxy address: the workers' (shared, or one socket each on a port), each once.

@@ -13,6 +13,7 @@ export type ToWorker =
   | { t: 'tollgate:abort'; id: number }
   | { t: 'tollgate:stats'; id: number }
   | { t: 'tollgate:health'; id: number }
+  | { t: 'tollgate:target-health'; id: number; upstream: string; target: string; healthy: boolean }
   | { t: 'tollgate:metrics'; id: number }
   | { t: 'tollgate:shutdown' };
 
@@ -29,4 +30,6 @@ export type FromWorker =
       stats?: ConnectionStats;
       health?: HealthReport;
       metrics?: object[];
+      /** Why a target's health could not be set. */
+      refused?: string | null;
     };

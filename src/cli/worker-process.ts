@@ -9,6 +9,7 @@ import { GatewayMetrics } from '../admin/metrics.ts';
 import { abandonPrepared as abandon, TollgateInstance, toIssues } from '../instance.ts';
 import type { Prepared } from '../instance-types.ts';
 import { localHealth } from '../upstream/health-report.ts';
+import { setTargetHealth } from '../upstream/target-health.ts';
 import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 import type { FromWorker, ToWorker } from './worker-messages.ts';
 
@@ -101,6 +102,11 @@ export async function runWorker(args: StartArgs): Promise<number> {
       case 'tollgate:health':
         reply({ t: 'tollgate:reply', id: m.id, ok: true, health: localHealth(inst.runtime) });
         return;
+      case 'tollgate:target-health': {
+        const refused = setTargetHealth(inst.runtime, m.upstream, m.target, m.healthy);
+        reply({ t: 'tollgate:reply', id: m.id, ok: refused === null, refused });
+        return;
+      }
       case 'tollgate:shutdown':
         void shutdown().then(() => inst.log.flush(() => process.exit(0)));
         return;

@@ -481,7 +481,21 @@ export class Balancer {
     }
   }
 
-  private setHealth(target: Target, healthy: boolean, reason: string): void {
+  /** The target of this name (as the config writes it), if the upstream has one. */
+  target(name: string): Target | undefined {
+    return this.targets.find((t) => t.name === name);
+  }
+
+  /**
+   * Sets a target's health from outside the checks: by hand (Kong's `PUT
+   * /upstreams/{u}/targets/{t}/healthy`, which resets the checks' counters as this does), or as
+   * the config before a reload left it (`reason` null: nothing is logged, nothing changed).
+   */
+  setTargetHealth(target: Target, healthy: boolean, reason: string | null): void {
+    this.setHealth(target, healthy, reason);
+  }
+
+  private setHealth(target: Target, healthy: boolean, reason: string | null): void {
     for (const c of [target.passive, target.active]) {
       c.successes = 0;
       c.http_failures = 0;
@@ -500,7 +514,7 @@ export class Balancer {
       }
       this.shared.belowThreshold = total > 0 && up * 100 < this.threshold * total;
     }
-    this.onChange?.(target, healthy, reason);
+    if (reason !== null) this.onChange?.(target, healthy, reason);
   }
 
   /**

@@ -382,6 +382,16 @@ services:
           sumOf(m, 'tollgate_upstream_target_health', { target: `127.0.0.1:${port}`, state: s });
         assert.deepEqual([state(dead, 'healthy'), state(dead, 'unhealthy')], [0, 1]);
         assert.deepEqual([state(livePort, 'healthy'), state(livePort, 'unhealthy')], [1, 0]);
+        // Kong's PUT .../healthy reaches every worker: the merged view (healthy only where every
+        // worker finds it so) reads the target healthy again.
+        const put = await fetch(`${gw.admin}/upstreams/pool/targets/127.0.0.1:${dead}/healthy`, { method: 'PUT' });
+        assert.equal(put.status, 204, await put.text());
+        const after = (await json(`${gw.admin}/status`)).upstreams.find((u: any) => u.name === 'pool');
+        assert.equal(
+          after.targets.find((t: any) => t.target === `127.0.0.1:${dead}`).healthy,
+          true,
+          JSON.stringify(after),
+        );
       } finally {
         await gw.kill();
         live.close();

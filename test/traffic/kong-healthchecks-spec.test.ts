@@ -4,8 +4,9 @@
 // as Kong's spec fixture (spec/fixtures/https_server.lua) does, counts the requests it answered well
 // and badly per Host, answers probes of /status, and can be made unhealthy (500 to everything),
 // healthy again, or silent for its next request. Cases the compatibility pages list as deliberate
-// (per-address health, the Admin API's health PUTs, health kept across a reload, retried read
-// timeouts) are ported up to the point where Tollgate differs, and say so.
+// (per-address health, retried read timeouts) are ported up to the point where Tollgate differs,
+// and say so. The Admin API's health PUTs ("manual recovery", "manual shutdown") are in
+// target-health-api.test.ts.
 import assert from 'node:assert/strict';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -218,7 +219,7 @@ after(() => dns.close());
 
 test('a target that resolves to 2 IPs, both refusing: every request fails, last with 503, and the target reads UNHEALTHY', async () => {
   // Kong's spec also reads each address's health and posts it; Tollgate keeps one health per
-  // target and has no health PUTs (docs/kong-compatibility.md).
+  // target (docs/kong-compatibility.md).
   const port = await refusedPort();
   dns.records.set('multiple-ips.test', { addresses: ['127.0.0.1', '127.0.0.2'], ttl: 60 });
   for (const hostHeader of [undefined, 'another.multiple-ips.test']) {
@@ -459,8 +460,8 @@ test('two targets named differently on one IP and port have health of their own,
 });
 
 test('passive checks move the traffic of a heavy target that fails to a light one (weights 100 and 1)', async () => {
-  // Kong's "manual recovery" then brings the target back with a PUT to .../healthy, which
-  // Tollgate's read-only Admin API has not: a reload or active checks bring it back here.
+  // Kong's "manual recovery" then brings the target back with a PUT to .../healthy:
+  // target-health-api.test.ts.
   const [s1, s2] = [await kongServer(), await kongServer()];
   const gw = await gateway({
     targets: [
