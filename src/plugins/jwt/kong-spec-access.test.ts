@@ -5,12 +5,13 @@
 // headers", "... if secret key is stored in a field other than iss"), what it receives with
 // `anonymous` ("config.anonymous" by id and by username), and an RS256 credential on a route
 // whose secret_is_base64 is set ("proxies the request if conf.secret is base64": the flag is about
-// HS* secrets only). A real grpc-js server
+// HS* secrets only); and its second part, jwt with key-auth on one route, without anonymous (both
+// required) and with it (either enough). A real grpc-js server
 // behind a `grpc` service, a Kong-style mock upstream behind `http` ones, one gateway listening h2c.
 import assert from 'node:assert/strict';
 import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { request } from 'node:http';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import { sayHello as call, type HelloGateway, startHelloGateway } from '../../../test/support/hello-grpc.ts';
 import { type KongMock, startKongMock } from '../../../test/support/kong-mock.ts';
@@ -19,6 +20,10 @@ const SECRET = 'tollgate-jwt-secret';
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const RSA_PEM = rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string;
 const ANON_ID = '8a1f3c2e-5b7d-4e9a-9c61-0d2f4b6a8e13';
+const ANONYMOUS = '3f0c9a51-7e2b-4d8c-a6f1-5b9e2d7c4a08';
+const MICKEY = 'c4e8b2a7-1d3f-4a6b-9e05-7f2c8d1b3e96';
+const MOUSE = 'e7a3d9c1-6b4f-4e2a-8d17-2c5f9b0a6e34';
+const ALADDIN = '9b2d6f48-3a1e-4c7b-b5d9-8e0f1a2c4d67';
 const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
 function hs256(claims: unknown): string {
@@ -43,6 +48,14 @@ consumers:
     jwt_secrets: [{ key: hs-key, secret: ${SECRET} }]
   - id: ${ANON_ID}
     username: no-body
+  - id: ${ANONYMOUS}
+    username: Anonymous
+  - id: ${MICKEY}
+    username: Mickey
+    keyauth_credentials: [{ id: ${MOUSE}, key: Mouse }]
+  - id: ${ALADDIN}
+    username: Aladdin
+    jwt_secrets: [{ key: aladdin-key, secret: ${SECRET} }]
   - username: jwt_tests_rsa_consumer_2
     jwt_secrets: [{ key: rs-key, algorithm: RS256, rsa_public_key: ${JSON.stringify(RSA_PEM)} }]
 services:
@@ -68,6 +81,14 @@ services:
       - name: jwt13
         hosts: [jwt13.test]
         plugins: [{ name: jwt, config: { anonymous: no-body } }]
+      - name: logical-and
+        hosts: [logical-and.test]
+        plugins: [{ name: jwt }, { name: key-auth }]
+      - name: logical-or
+        hosts: [logical-or.test]
+        plugins:
+          - { name: jwt, config: { anonymous: ${ANONYMOUS} } }
+          - { name: key-auth, config: { anonymous: ${ANONYMOUS} } }
       - name: jwt5
         hosts: [jwt5.test]
         plugins: [{ name: jwt, config: { secret_is_base64: true } }]
@@ -81,16 +102,25 @@ after(async () => {
 });
 
 /** GET /request on the gateway's listener over HTTP/1.1: status and the JSON the mock echoed. */
-function get(host: string, authorization?: string): Promise<{ status: number; body: Record<string, unknown> }> {
+function get(
+  host: string,
+  authorization?: string,
+  apikey?: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: Record<string, unknown> }> {
   const [h, p] = hello.gw.proxyAddresses[0]!.split(':');
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: h, port: Number(p), path: '/request', headers: authorization ? { host, authorization } : { host } },
+      {
+        host: h,
+        port: Number(p),
+        path: '/request',
+        headers: { host, ...(authorization ? { authorization } : {}), ...(apikey ? { apikey } : {}) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }));
       },
     );
     req.on('error', reject);
@@ -162,4 +192,69 @@ test('config.anonymous: works with wrong credentials and anonymous, by id or by 
     assert.equal(headers['x-consumer-username'], 'no-body', host);
     assert.equal(headers['x-credential-identifier'], undefined, host);
   }
+});
+
+describe('multiple auth without anonymous, logical AND', () => {
+  const jwt = () => `Bearer ${hs256({ iss: 'aladdin-key' })}`;
+
+  test('passes with all credentials provided: key-auth, which runs last, names the credential', async () => {
+    const r = await get('logical-and.test', jwt(), 'Mouse');
+    assert.equal(r.status, 200);
+    const headers = r.body.headers as Record<string, string>;
+    assert.equal(headers['x-anonymous-consumer'], undefined);
+    assert.ok([MICKEY, ALADDIN].includes(headers['x-consumer-id']!), headers['x-consumer-id']);
+    assert.equal(headers['x-credential-identifier'], MOUSE);
+  });
+
+  test('fails 401, with only the first credential provided', async () => {
+    const r = await get('logical-and.test', undefined, 'Mouse');
+    assert.deepEqual([r.status, r.headers['www-authenticate']], [401, 'Bearer']);
+  });
+
+  test('fails 401, with only the second credential provided', async () => {
+    const r = await get('logical-and.test', jwt());
+    assert.deepEqual([r.status, r.headers['www-authenticate']], [401, 'Key']);
+  });
+
+  test('fails 401, with no credential provided', async () => {
+    const r = await get('logical-and.test');
+    assert.deepEqual([r.status, r.headers['www-authenticate']], [401, 'Bearer']);
+  });
+});
+
+describe('multiple auth with anonymous, logical OR', () => {
+  const jwt = () => `Bearer ${hs256({ iss: 'aladdin-key' })}`;
+  const seen = (r: { body: Record<string, unknown> }) => r.body.headers as Record<string, string>;
+
+  test('passes with all credentials provided: jwt, which runs first, names the credential', async () => {
+    const r = await get('logical-or.test', jwt(), 'Mouse');
+    assert.equal(r.status, 200);
+    assert.equal(seen(r)['x-anonymous-consumer'], undefined);
+    assert.ok([MICKEY, ALADDIN].includes(seen(r)['x-consumer-id']!), seen(r)['x-consumer-id']);
+    assert.equal(seen(r)['x-credential-identifier'], 'aladdin-key');
+  });
+
+  test('passes with only the first credential provided', async () => {
+    const r = await get('logical-or.test', undefined, 'Mouse');
+    assert.equal(r.status, 200);
+    assert.equal(seen(r)['x-anonymous-consumer'], undefined);
+    assert.equal(seen(r)['x-consumer-id'], MICKEY);
+    assert.notEqual(seen(r)['x-credential-identifier'], 'aladdin-key');
+  });
+
+  test('passes with only the second credential provided', async () => {
+    const r = await get('logical-or.test', jwt());
+    assert.equal(r.status, 200);
+    assert.equal(seen(r)['x-anonymous-consumer'], undefined);
+    assert.equal(seen(r)['x-consumer-id'], ALADDIN);
+    assert.equal(seen(r)['x-credential-identifier'], 'aladdin-key');
+  });
+
+  test('passes with no credential provided', async () => {
+    const r = await get('logical-or.test');
+    assert.equal(r.status, 200);
+    assert.equal(seen(r)['x-anonymous-consumer'], 'true');
+    assert.equal(seen(r)['x-consumer-id'], ANONYMOUS);
+    assert.notEqual(seen(r)['x-credential-identifier'], 'aladdin-key');
+  });
 });
