@@ -125,6 +125,11 @@ test("Sets 'TE: trailers'", async () => {
   const r = await post('/', { host: 'grpc_mock.example', 'content-type': 'application/grpc-web-text' });
   assert.equal(r.headers['received-te'], 'trailers');
   assert.equal(r.headers['received-host'], 'grpc_mock.example');
+  // Kong's spec reads no body here. The mock's answer has no grpc-status: Kong's trailer frame
+  // says `grpc-status:0`, a success to the browser; Tollgate's says 13 (INTERNAL), as a gRPC client
+  // reports such an answer (docs/plugins/grpc-web.md).
+  const text = Buffer.from(r.body.toString('latin1'), 'base64').toString('latin1');
+  assert.match(text, /^\x80\0\0\0.grpc-status:13\r\ngrpc-message:[^\r]+\r\n$/s);
 });
 
 test('Ignores user-agent TE', async () => {
