@@ -4,8 +4,8 @@
 // are `create()` here, once per load), and a request on a reused TLS connection gets its own
 // route's plugins, not the previous request's (Kong once kept the context its certificate phase
 // made for the connection).
-// The gRPC calls go in cleartext (h2c, Kong's `grpc` case); Tollgate has no certificate or rewrite
-// phase, so the `grpcs` case adds nothing the `grpc` one does not check.
+// The gRPC calls go in cleartext (h2c, Kong's `grpc` case); the `grpcs` cases and the body filter's
+// count are in kong-spec-plugins-triggering-grpc.test.ts.
 
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
