@@ -401,6 +401,46 @@ describe('errors the gateway answers', () => {
     assert.equal(entry.upstream_uri, '');
   });
 
+  test('a head Kong refuses past 8 KiB (a header line: 400, the request line: 414) is proxied and logged here', async () => {
+    // Tollgate takes one head of up to 32 KiB in any shape (docs/kong-differences.md, "Oversized
+    // heads"), so Kong's 10 KiB cases reach the service and its log plugin as any request does.
+    const large = await fetch(`${gw.url}/unavailable/status/200`, {
+      headers: { 'x-large': 'a'.repeat(10 * 1024), 'x-uuid': 'large-header' },
+      signal: AbortSignal.timeout(10_000),
+    });
+    await large.arrayBuffer();
+    assert.equal(large.status, 200);
+    const longLine = await fetch(`${gw.url}/unavailable/status/200?foo=${'a'.repeat(10 * 1024)}`, {
+      headers: { 'x-uuid': 'long-line' },
+      signal: AbortSignal.timeout(10_000),
+    });
+    await longLine.arrayBuffer();
+    assert.equal(longLine.status, 200);
+    for (const uuid of ['large-header', 'long-line']) {
+      const entry = await logged((e) => e.request.headers['x-uuid'] === uuid, `${uuid} logged`);
+      assert.equal(entry.response.status, 200);
+    }
+  });
+
+  test('a request line past the head limit is logged with what could be read: method, query, no headers', async () => {
+    const res = await rawRequest(
+      gw.url,
+      `POST /?mark=long-line&foo=${'a'.repeat(40 * 1024)} HTTP/1.1\r\nHost: unavailable\r\nX-UUID: long-line-refused\r\n\r\n`,
+    );
+    assert.equal(res.status, 431);
+    // Kong runs the global plugins' header_filter and body_filter on nginx's own 4xx; a head the
+    // parser refused runs the global log phase only here, its answer written as it is
+    // (docs/kong-differences.md, "Which plugins run on which answers").
+    assert.equal(res.headers['log-plugin-phases'], undefined);
+    assert.match(res.body, /^\{"message":"Request header fields too large"/i);
+    const entry = await logged((e) => e.request.querystring.mark === 'long-line', 'the refused request line logged');
+    assert.equal(entry.response.status, 431);
+    assert.equal(entry.request.method, 'POST');
+    assert.equal(entry.upstream_uri, '');
+    // As Kong's: the head was not parsed, so no header is logged, Host and X-UUID included.
+    assert.deepEqual(entry.request.headers, {});
+  });
+
   test("a refused request's logged query is bounded to whole parameters, its credentials redacted", async () => {
     const long = Array.from({ length: 600 }, (_, i) => `p${i}=${i}`).join('&');
     const res = await rawRequest(
