@@ -220,33 +220,41 @@ describe('11-handler: OpenResty phases, rewrite_by_lua', () => {
 });
 
 describe('23-context: context values are correctly calculated', () => {
-  /** One GET on `agent`'s connection: its status. */
+  /** One GET on `agent`'s connection: its status, and whether it went on a connection used before. */
   const get = (agent: Agent, path: string) =>
-    new Promise<number>((resolve, reject) => {
+    new Promise<{ status: number; reused: boolean }>((resolve, reject) => {
       const req = httpRequest(`${gw.url}${path}`, { agent }, (res) => {
         res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
       });
       req.on('error', reject);
       req.end();
     });
 
-  async function proxied(agent: Agent, path: string, status: number) {
-    assert.equal(await get(agent, path), status);
+  async function proxied(agent: Agent, path: string, status: number): Promise<boolean> {
+    const res = await get(agent, path);
+    assert.equal(res.status, status);
     await until(`the log phase of ${path}`, () => ctxLogged.includes(path));
     assert.deepEqual(ctxErrors, []);
+    return res.reused;
   }
 
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   after(() => agent.destroy());
 
-  test('(unbuffered)', () => proxied(agent, '/ctx/status/231', 231));
-  test('(buffered)', () => proxied(agent, '/buffered/status/232', 232));
-  test('(response)', () => proxied(agent, '/response/status/233', 233));
+  test('(unbuffered)', async () => {
+    await proxied(agent, '/ctx/status/231', 231);
+  });
+  test('(buffered)', async () => {
+    await proxied(agent, '/buffered/status/232', 232);
+  });
+  test('(response)', async () => {
+    await proxied(agent, '/response/status/233', 233);
+  });
 
   test('can run unbuffered request after a "response" one, on the same connection', async () => {
     await proxied(agent, '/response/status/234', 234);
-    await proxied(agent, '/ctx/status/235', 235);
+    assert.equal(await proxied(agent, '/ctx/status/235', 235), true, 'the connection was reused');
   });
 });
 
