@@ -64,16 +64,21 @@ function ctxPlugin(name: string) {
       const check = (ok: boolean, what: string) => {
         if (!ok) ctxErrors.push(`[ctx-tests] ${config.route}: ${what}`);
       };
+      // Kong's `host_port`, checked in every phase: the port the client connected to.
+      const checkPort = (req: { hostPort: number }, phase: string) =>
+        check(String(req.hostPort) === new URL(gw.url).port, `${phase} sees host_port ${req.hostPort}`);
       return {
         access(req) {
           check(req.route?.name === config.route, `access sees route ${req.route?.name}`);
           check(req.service?.name === 'mock_upstream', `access sees service ${req.service?.name}`);
           // The clock the log entry's times are on (performance's, from the time origin).
+          checkPort(req, 'access');
           req.ctx['ctx-tests.access'] = performance.timeOrigin + performance.now();
         },
         response(req, res) {
           const status = expectedStatus(req.path);
           check(typeof req.ctx['ctx-tests.access'] === 'number', 'response runs after access');
+          checkPort(req, 'response');
           check(req.route?.name === config.route, `response sees route ${req.route?.name}`);
           // Kong's KONG_PROXIED: the answer is the upstream's.
           check(res.fromGateway === false, 'response sees an answer the gateway made');
@@ -89,6 +94,7 @@ function ctxPlugin(name: string) {
           const status = expectedStatus(req.path);
           check(entry.status === status && entry.upstreamStatus === status, `log sees ${entry.status}`);
           check(entry.source === 'upstream', `log sees source ${entry.source}`);
+          checkPort(req, 'log');
           check(Number.isInteger(entry.startedAt) && entry.startedAt > 0, `started_at ${entry.startedAt}`);
           const access = req.ctx['ctx-tests.access'] as number;
           check(entry.startedAt <= Math.round(access), 'started_at is not before access');
