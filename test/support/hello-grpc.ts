@@ -16,6 +16,8 @@ export interface HelloServer {
   readonly port: number;
   /** The request metadata of the last call the server answered (what the gateway sent on); a test may reset it. */
   lastMetadata: grpc.Metadata | null;
+  /** The `:authority` of the last call the server answered (the Host the gateway sent on). */
+  lastAuthority: string | null;
   stop(): void;
 }
 
@@ -25,6 +27,7 @@ export async function startHelloServer(): Promise<HelloServer> {
   const state = {
     port: 0,
     lastMetadata: null as grpc.Metadata | null,
+    lastAuthority: null as string | null,
     stop: () => server.forceShutdown(),
   };
   server.addService(
@@ -32,6 +35,7 @@ export async function startHelloServer(): Promise<HelloServer> {
     {
       sayHello: (call: grpc.ServerUnaryCall<Buffer, Buffer>, done: grpc.sendUnaryData<Buffer>) => {
         state.lastMetadata = call.metadata;
+        state.lastAuthority = call.getHost();
         done(null, Buffer.concat([Buffer.from('hello '), call.request]));
       },
     },
