@@ -168,3 +168,45 @@ function removeDotSegments(path: string): string {
   if (stack.length === 0) return '/';
   return `/${stack.join('/')}${trailingSlash ? '/' : ''}`;
 }
+
+/**
+ * Whether the bytes a normalized path names (each `%XX` one byte, every other character its ASCII
+ * byte) are valid UTF-8 (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
+ * Kong's default router decodes every escape of a non-reserved character (kong/tools/uri.lua)
+ * and its matcher takes only UTF-8, answering `/hello%FC` 404 whatever its routes
+ * (spec/01-unit/08-router_spec.lua, "gracefully handles invalid utf-8 sequences"). One scan, no
+ * allocation; a path without `%` is ASCII and answered at once.
+ */
+export function escapesAreUtf8(path: string): boolean {
+  if (path.indexOf('%') === -1) return true;
+  let need = 0;
+  let lower = 0x80;
+  let upper = 0xbf;
+  const len = path.length;
+  for (let i = 0; i < len; i++) {
+    let b = path.charCodeAt(i);
+    if (b === 0x25 && i + 2 < len) {
+      b = hexValue(path.charCodeAt(i + 1)) * 16 + hexValue(path.charCodeAt(i + 2));
+      i += 2;
+    }
+    if (need > 0) {
+      if (b < lower || b > upper) return false;
+      lower = 0x80;
+      upper = 0xbf;
+      need--;
+    } else if (b >= 0x80) {
+      // The first byte's class (Unicode Table 3-7): it sets the count and the second byte's range.
+      if (b >= 0xc2 && b <= 0xdf) need = 1;
+      else if (b >= 0xe0 && b <= 0xef) {
+        need = 2;
+        if (b === 0xe0) lower = 0xa0;
+        else if (b === 0xed) upper = 0x9f;
+      } else if (b >= 0xf0 && b <= 0xf4) {
+        need = 3;
+        if (b === 0xf0) lower = 0x90;
+        else if (b === 0xf4) upper = 0x8f;
+      } else return false;
+    }
+  }
+  return need === 0;
+}

@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { trimAsciiSpace } from '../lib/header-value.ts';
+import { escapesAreUtf8 } from './normalize.ts';
 import {
   compileRoute,
   type HeaderMatcher,
@@ -84,6 +85,8 @@ export class Router<R extends RoutableRoute> {
   readonly #trie: TrieNode<R>;
   readonly #others: Bucket<R>;
   readonly #usesHosts: boolean;
+  /** Whether any route sets `paths`: only then is a request's path read (see `match`). */
+  readonly #usesPaths: boolean;
   /** Whether any route sets `snis`: only then does a request's TLS server name need reading. */
   readonly usesSnis: boolean;
   /** The request's TLS server name inside one `match()` call; null on a cleartext connection. */
@@ -120,6 +123,7 @@ export class Router<R extends RoutableRoute> {
     }
     this.#ordered = t.ordered;
     this.#usesHosts = t.usesHosts;
+    this.#usesPaths = t.usesPaths;
     this.usesSnis = t.usesSnis;
     this.#trie = t.trie;
     this.#others = t.others;
@@ -141,6 +145,9 @@ export class Router<R extends RoutableRoute> {
     headers: IncomingHttpHeaders,
     sni: string | null = null,
   ): RouteMatch<R> | null {
+    // Kong's default router hands the path to its matcher only when a route has paths, and the
+    // matcher refuses a path that is not UTF-8 once its escapes are decoded: no route matches.
+    if (this.#usesPaths && !escapesAreUtf8(path)) return null;
     this.#sni = sni;
     let hostname: string | undefined;
     let port = -1;
@@ -239,6 +246,7 @@ const BUILD_SLICE_MS = 10;
 interface Table<R> {
   readonly ordered: readonly R[];
   readonly usesHosts: boolean;
+  readonly usesPaths: boolean;
   readonly usesSnis: boolean;
   readonly trie: TrieNode<R>;
   readonly others: Bucket<R>;
@@ -257,11 +265,13 @@ function* tableSteps<R extends RoutableRoute>(routes: readonly R[]): Generator<v
   const ordered: R[] = [];
   const seen = new Set<R>();
   let usesHosts = false;
+  let usesPaths = false;
   let usesSnis = false;
   for (let rank = 0; rank < subs.length; rank++) {
     const s = subs[rank]!;
     s.rank = rank;
     if (s.hosts !== null) usesHosts = true;
+    if (s.prefixes !== null || s.regexes !== null) usesPaths = true;
     if (s.snis !== null) usesSnis = true;
     if (!seen.has(s.route)) {
       seen.add(s.route);
@@ -295,7 +305,7 @@ function* tableSteps<R extends RoutableRoute>(routes: readonly R[]): Generator<v
     node.entries = null;
     if ((n & 63) === 63) yield;
   }
-  return { ordered: Object.freeze(ordered), usesHosts, usesSnis, trie: root, others: makeBucket(others) };
+  return { ordered: Object.freeze(ordered), usesHosts, usesPaths, usesSnis, trie: root, others: makeBucket(others) };
 }
 
 function freezeResult<R>(route: R, matchedPath: string): RouteMatch<R> {

@@ -255,6 +255,22 @@ describe('exec()', () => {
     ]);
     assert.equal(raw.status, 400);
   });
+
+  test('gracefully handles invalid utf-8 sequences: escaped, they match no route (404), as in Kong', async () => {
+    // Kong decodes the escapes of non-reserved characters, then its matcher refuses a path that is
+    // not UTF-8: "no Route matched". A truncated sequence, an overlong `/`, a surrogate, a stray
+    // continuation byte. Valid UTF-8 escapes route as before.
+    for (const path of ['/hello%FC%80%80%80%80%AF', '/hello%C3', '/hello%C0%AF', '/hello%ED%A0%80', '/hello%80']) {
+      const a = await send(gw.url, 'GET', path, { host: 'utf8.test', 'kong-debug': '1' });
+      assert.equal(a.status, 404, path);
+      assert.equal((JSON.parse(a.body) as { message: string }).message, 'no Route matched with those values');
+      assert.equal(a.headers['kong-route-name'], undefined);
+    }
+    for (const path of ['/hello%C3%A9', '/hello%F0%9F%90%92/%E2%82%AC']) {
+      const a = await get('utf8.test', path);
+      assert.deepEqual([a.status, a.route, a.url], [200, 'utf8', path]);
+    }
+  });
 });
 
 describe('exec(): stripped paths #strip', () => {

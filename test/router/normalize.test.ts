@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ProxyError } from '../../src/errors.ts';
-import { normalizePath } from '../../src/router/normalize.ts';
+import { escapesAreUtf8, normalizePath } from '../../src/router/normalize.ts';
 import { Router } from '../../src/router/router.ts';
 import { route } from './helpers.ts';
 
@@ -175,4 +175,42 @@ test('one-character paths take the full rules: a lone dot, a character needing e
   assert.equal(normalizePath('/"', 'reject'), '/%22');
   rejects('/%', 'allow', 'BAD_PATH');
   rejects('/\\', 'reject', 'ENCODED_SLASH');
+});
+
+test("escapesAreUtf8: the bytes the escapes name must be UTF-8, as Kong's router matcher requires", () => {
+  for (const ok of [
+    '/',
+    '/plain/ascii',
+    '/a%20b',
+    '/caf%C3%A9',
+    '/%E2%82%AC',
+    '/%F0%9F%90%92',
+    '/%EF%BF%BF',
+    '/%F4%8F%BF%BF',
+    '/%2F%25',
+  ])
+    assert.equal(escapesAreUtf8(ok), true, ok);
+  for (const bad of [
+    '/%80', // a continuation byte alone
+    '/%C3', // truncated at the end
+    '/%C3/', // truncated before an ASCII byte
+    '/%E2%82', // a three-byte form cut short
+    '/%C0%AF', // overlong `/`
+    '/%C1%BF', // overlong
+    '/%E0%80%AF', // overlong three-byte form
+    '/%F0%8F%BF%BF', // overlong four-byte form
+    '/%ED%A0%80', // a UTF-16 surrogate
+    '/%F4%90%80%80', // past U+10FFFF
+    '/%F5%80%80%80', // no such first byte
+    '/%FC%80%80%80%80%AF', // Kong's spec case: a six-byte form
+  ])
+    assert.equal(escapesAreUtf8(bad), false, bad);
+});
+
+test('a path that is not UTF-8 matches no route once a route has paths; without one, the path is not read', () => {
+  const withPaths = new Router([route({ name: 'root', paths: ['/'] }), route({ name: 'host', hosts: ['h.test'] })]);
+  assert.equal(withPaths.match('GET', 'h.test', '/x%FC', {}), null);
+  assert.equal(withPaths.match('GET', 'h.test', '/x%C3%BC', {})?.route.name, 'host');
+  const hostsOnly = new Router([route({ name: 'host', hosts: ['h.test'] })]);
+  assert.equal(hostsOnly.match('GET', 'h.test', '/x%FC', {})?.route.name, 'host');
 });
