@@ -16,7 +16,8 @@
  * Left out: `matches.host`/`uri`/`method`/`headers` and `upstream_url_t.scheme`/`path`, which only
  * the `traditional` flavor's match_t carries; spies on `get_headers` and the LRU cache's
  * `route_match_cached` (Lua internals: the answers after a cache hit are asserted instead); the
- * `#stream` describes and the expressions-only describes from line 5210 on. Covered elsewhere: the
+ * `#stream` describes (save the two http cases of its `[snis]`) and the
+ * expressions-only describes from line 5210 on. Covered elsewhere: the
  * `#slash handling` table (test/proxy/path-handling.test.ts, plain and `~/[0]?` regex rows),
  * service url ports (test/config/kong-spec-defaults.test.ts), preserve_host's other cases
  * (test/router/kong-router-spec.test.ts "preserve_host"), gRPC's in kong-spec-router-unit-b-grpc.
@@ -116,6 +117,12 @@ before(async () => {
           { name: 'case', hosts: ['case.test'], paths: ['/foo'], headers: { test1: ['Quote'] }, strip_path: false },
           { name: 'cached', hosts: ['example.com'], preserve_host: true },
         ]),
+        // "#stream context" [snis], its two http cases: snis are not read on cleartext.
+        svc('sni', [
+          { name: 'sni-https', hosts: ['sni.example.com'], protocols: ['http', 'https'], snis: ['sni.example.com'] },
+          { name: 'sni-http', hosts: ['sni.example.com'], protocols: ['http'] },
+          { name: 'sni-ignored', hosts: ['sni-ignored.test'], snis: ['sni-ignored.test'] },
+        ]),
       ],
       routes: [{ name: 'no-service', hosts: ['no-service.test'], paths: ['/foo', '/foo/bar/baz'] }],
     },
@@ -185,7 +192,7 @@ describe('exec()', () => {
     }
   });
 
-  test('uri_captures works well with the optional capture group (Kong #13014)', async () => {
+  test('uri_captures works well with an optional capture group that took no part', async () => {
     const a = await get('optional.test', '/1984/profile');
     assert.equal(a.route, 'optional');
     assert.equal(a.captures!['1'], undefined, 'the group that took no part is absent (Kong: false)');
@@ -206,7 +213,7 @@ describe('exec()', () => {
     }
   });
 
-  test('uri_captures of an escaped request path (Kong #7913): Tollgate keeps the escapes Kong decodes', async () => {
+  test('uri_captures of an escaped request path: Tollgate keeps the escapes Kong decodes', async () => {
     // Kong's captures are `john doe` and `/users/john doe/profile`. Tollgate's path keeps the
     // escapes of characters other than unreserved ones (docs/kong-differences.md, "Regex path
     // captures keep the path's escapes"): `%6a` is decoded, `%20` stays.
@@ -316,7 +323,7 @@ describe('exec(): stripped paths #strip', () => {
 });
 
 describe('exec(): preserve Host header', () => {
-  test("uses the request's Host header if a route with no host was cached (Kong #2825)", async () => {
+  test("uses the request's Host header if a route with no host was cached: each request's own Host", async () => {
     for (const host of ['domain1.com', 'domain2.com', 'domain1.com']) {
       const a = await get(host, '/nohost');
       assert.deepEqual([a.route, a.upstream.host], ['no-host', host]);
@@ -361,5 +368,16 @@ describe('the describes after exec()', () => {
       const a = await get('example.com', path);
       assert.deepEqual([a.route, a.url, a.upstream.host], ['cached', path, 'example.com']);
     }
+  });
+
+  test('[sni] is ignored for an http request: a route with snis matches cleartext by its other fields', async () => {
+    const alone = await get('sni-ignored.test', '/');
+    assert.deepEqual([alone.status, alone.route], [200, 'sni-ignored']);
+    // Kong's traditional flavor gives this request to sni-http; its default flavor, which
+    // Tollgate orders routes as (docs/kong-differences.md, "Routes are ordered as Kong's default
+    // router"), ranks the route with snis higher (kong/router/transform.lua counts snis in the
+    // match weight) and its `net.protocol != "https"` clause lets cleartext through.
+    const both = await get('sni.example.com', '/');
+    assert.deepEqual([both.status, both.route], [200, 'sni-https']);
   });
 });
