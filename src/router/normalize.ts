@@ -175,16 +175,23 @@ function removeDotSegments(path: string): string {
  * Kong's default router decodes every escape of a non-reserved character (kong/tools/uri.lua)
  * and its matcher takes only UTF-8, answering `/hello%FC` 404 whatever its routes
  * (spec/01-unit/08-router_spec.lua, "gracefully handles invalid utf-8 sequences"). One scan, no
- * allocation; a path without `%` is ASCII and answered at once.
+ * allocation, skipping from escape to escape; a path without `%` is ASCII and answered at once.
  */
 export function escapesAreUtf8(path: string): boolean {
-  if (path.indexOf('%') === -1) return true;
+  let i = path.indexOf('%');
+  if (i === -1) return true;
   let need = 0;
   let lower = 0x80;
   let upper = 0xbf;
   const len = path.length;
-  for (let i = 0; i < len; i++) {
+  for (; i < len; i++) {
     let b = path.charCodeAt(i);
+    if (need === 0 && b !== 0x25) {
+      // ASCII between sequences: on to the next escape.
+      i = path.indexOf('%', i);
+      if (i === -1) return true;
+      b = 0x25;
+    }
     if (b === 0x25 && i + 2 < len) {
       b = hexValue(path.charCodeAt(i + 1)) * 16 + hexValue(path.charCodeAt(i + 2));
       i += 2;
