@@ -384,13 +384,30 @@ function headersMatch(matchers: readonly HeaderMatcher[], headers: IncomingHttpH
  * Node joins repeated header lines with ', ' (RFC 9110 5.3 makes that equivalent), so a value
  * matches when the whole field or one of its comma-separated elements matches.
  */
-function headerValueMatches(m: HeaderMatcher, value: string): boolean {
+function headerValueMatches(m: HeaderMatcher, raw: string): boolean {
+  // node hands a header's bytes over one character each (latin1); Kong's router reads them as
+  // UTF-8, so a route's `café` matches the `café` a client sends, and a value that is not UTF-8
+  // matches nothing. Only a value with a byte past ASCII pays for the decoding.
+  const value = BEYOND_ASCII.test(raw) ? utf8Value(raw) : raw;
+  if (value === null) return false;
   if (valueMatches(m, value)) return true;
   if (value.indexOf(',') === -1) return false;
   for (const part of value.split(',')) {
     if (valueMatches(m, trimAsciiSpace(part))) return true;
   }
   return false;
+}
+
+const BEYOND_ASCII = /[^\x00-\x7f]/;
+const STRICT_UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A header value's bytes read as UTF-8, or null when they are not UTF-8. */
+function utf8Value(raw: string): string | null {
+  try {
+    return STRICT_UTF8.decode(Buffer.from(raw, 'latin1'));
+  } catch {
+    return null;
+  }
 }
 
 function valueMatches(m: HeaderMatcher, value: string): boolean {

@@ -105,6 +105,7 @@ before(async () => {
           { name: 'quote', hosts: ['special.test'], paths: ['~/\\d+"'], strip_path: false },
         ]),
         svc('utf8', [{ name: 'utf8', hosts: ['utf8.test'], paths: ['/hello'], strip_path: false }]),
+        svc('utf8-header', [{ name: 'utf8-header', hosts: ['utf8-header.test'], headers: { 'x-name': ['café'] } }]),
         // The describes after exec(): Kong's domain-1.org / domain-2.org, one pair of hosts per describe.
         svc('priorities', [
           { name: 'dot-star', hosts: ['prio-1.test'], paths: ['/.*'] },
@@ -278,6 +279,14 @@ describe('exec()', () => {
       assert.deepEqual([a.status, a.route, a.url], [200, 'utf8', path]);
     }
   });
+});
+
+test('a route header value beyond ASCII matches the UTF-8 a client sends, as Kong decodes it', async () => {
+  const head = (value: string) =>
+    `GET / HTTP/1.1\r\nHost: utf8-header.test\r\nX-Name: ${value}\r\nConnection: close\r\n\r\n`;
+  // rawRequest writes its text as UTF-8.
+  assert.equal((await rawRequest(gw.url, [head('CAFÉ')])).status, 200);
+  assert.equal((await rawRequest(gw.url, [head('cafe')])).status, 404);
 });
 
 describe('exec(): stripped paths #strip', () => {

@@ -245,6 +245,21 @@ test('a repeated header (joined by Node with ", ") matches when one of its value
   assert.equal(matchName(router, 'GET', undefined, '/', { version: 'v1,\u00a0v2' }), null);
 });
 
+test('a header value beyond ASCII is read as UTF-8, as Kong reads it; one that is not UTF-8 matches nothing', () => {
+  const router = new Router([
+    route({ name: 'cafe', headers: { x: ['café'] } }),
+    route({ name: 'regex', headers: { y: ['~*^ÉTÉ$'] } }),
+  ]);
+  // node hands the bytes of a header over one character each: UTF-8's `é` is the pair C3 A9.
+  const utf8 = (v: string) => Buffer.from(v, 'utf8').toString('latin1');
+  assert.equal(matchName(router, 'GET', undefined, '/', { x: utf8('café') }), 'cafe');
+  assert.equal(matchName(router, 'GET', undefined, '/', { x: utf8('CAFÉ') }), 'cafe');
+  assert.equal(matchName(router, 'GET', undefined, '/', { y: utf8('été') }), 'regex');
+  // The same text in latin1 (E9 alone) is not UTF-8.
+  assert.equal(matchName(router, 'GET', undefined, '/', { x: 'caf\xe9' }), null);
+  assert.equal(matchName(router, 'GET', undefined, '/', { x: 'cafe' }), null);
+});
+
 test("a route's header name reads '_' as '-', as Kong's does (http.headers.x_version, nginx's header lookup)", () => {
   const router = new Router([
     route({ name: 'underscore', paths: ['/u'], headers: { X_Version: ['v1'] } }),
