@@ -13,7 +13,7 @@ import { secretValues } from '../config/secrets.ts';
 type Obj = Record<string, unknown>;
 
 /** A collection: its Kong schema name (in messages), its top-level path and its endpoint key. */
-interface Kind {
+export interface Kind {
   schema: string;
   /** Field a non-uuid path segment is looked up by (Kong's `endpoint_key`). */
   key: string | null;
@@ -52,7 +52,7 @@ const CORE_KINDS: Readonly<Record<string, Kind>> = {
 const kindsByConfig = new WeakMap<GatewayConfig, Readonly<Record<string, Kind>>>();
 
 /** The core collections and those of the entity kinds this config's plugins declare with `adminApi`. */
-function kindsOf(config: GatewayConfig): Readonly<Record<string, Kind>> {
+export function kindsOf(config: GatewayConfig): Readonly<Record<string, Kind>> {
   let kinds = kindsByConfig.get(config);
   if (kinds === undefined) {
     const all: Record<string, Kind> = Object.assign(Object.create(null), CORE_KINDS);

@@ -14,6 +14,7 @@ import { absoluteFormAuthority } from '../proxy/request-checks.ts';
 import { VERSION } from '../version.ts';
 import { postConfig } from './config-post.ts';
 import { configBody, effectiveConfig, routeTable } from './config-views.ts';
+import { endpointList } from './endpoints.ts';
 import { entityEndpoint, isEntityPath, loadedEntities } from './entities.ts';
 import { adminHeadRefusal } from './head-checks.ts';
 import { kongMetricNames } from './kong-metric-names.ts';
@@ -119,6 +120,8 @@ const ENDPOINTS: Record<string, readonly string[]> = {
   '/config': ['GET', 'POST'],
   '/reload': ['POST'],
   '/debug/node/log-level': ['GET'],
+  // Kong's list of the paths its Admin API routes (kong/api/routes/kong.lua).
+  '/endpoints': ['GET'],
 };
 
 /** Each endpoint's `Allow`, sorted as Kong's api_helpers.lua lists them. */
@@ -256,6 +259,10 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
         return send(res, 200, await nodeInfo(inst));
       case '/status':
         return send(res, 200, await status(inst));
+      case '/endpoints':
+        return send(res, 200, {
+          data: endpointList(inst.runtime.config, [...Object.keys(ENDPOINTS), '/plugins/enabled']),
+        });
       case '/debug/node/log-level':
         // Kong's answer: the level the node logs at.
         return send(res, 200, { message: `log level: ${inst.log.level}` });
@@ -350,13 +357,15 @@ async function nodeInfo(inst: TollgateInstance): Promise<Record<string, unknown>
   const rt = inst.runtime;
   const available = await availablePlugins(inst);
   const proxy = inst.coordinator.proxyListeners(inst);
+  // Kong lists its nginx workers' pids beside the master's; a single process is its own worker.
+  const { workers } = (await inst.coordinator.status(inst)) as { workers?: { pid: number }[] };
   return {
     tagline: 'Welcome to tollgate',
     version: VERSION,
     hostname: hostname(),
     node_id: nodeId(),
     node_version: process.version,
-    pids: { master: process.pid },
+    pids: { master: process.pid, workers: workers?.map((w) => w.pid) ?? [process.pid] },
     plugins: {
       available_on_server: available,
       // Kong lists the distinct names of every plugin entity, `enabled: false` ones too.
