@@ -18,6 +18,7 @@ import {
   trimAsciiSpace,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
+import { type MediaType, mediaTypeIncludes, parseMediaType } from '../../lib/media-type.ts';
 
 interface Lists {
   json: string[];
@@ -118,19 +119,21 @@ function jsonSets(list: readonly string[], types: readonly JsonType[]): JsonSet[
 
 const hasOwn = Object.hasOwn;
 
+/** What Kong's is_json_body asks a media type to be included in. */
+const APPLICATION_JSON: MediaType = { type: 'application', subtype: 'json', params: new Map() };
+
 /**
- * Kong's test (mime_type.includes of application/json, Kong 3.4 on): one of the comma-separated
- * media types is application/json or an application type with the structured syntax suffix
- * `+json` (RFC 6839: application/problem+json, application/vnd.api+json), parameters aside.
+ * Kong's test (is_json_body, Kong 3.4 on): one of the comma-separated media types parses (RFC
+ * 2045's grammar: `application/json;` does not) and application/json includes it: the same type,
+ * or an application type with the structured syntax suffix `+json` (RFC 6839:
+ * application/problem+json, application/vnd.api+json), parameters aside.
  */
 function isJson(contentType: string | readonly string[] | undefined): boolean {
   if (contentType === undefined) return false;
   const ct = typeof contentType === 'string' ? contentType : contentType.join(',');
   for (const part of ct.split(',')) {
-    const semi = part.indexOf(';');
-    const media = trimAsciiSpace(semi < 0 ? part : part.slice(0, semi)).toLowerCase();
-    if (media === 'application/json') return true;
-    if (media.startsWith('application/') && media.endsWith('+json') && !media.includes('/', 12)) return true;
+    const media = parseMediaType(trimAsciiSpace(part));
+    if (media !== null && mediaTypeIncludes(APPLICATION_JSON, media)) return true;
   }
   return false;
 }
