@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { spawnGateway } from '../../test/ops/support.ts';
 import { rawRequest } from '../../test/support/raw.ts';
 import { tempDir } from '../../test/support/temp.ts';
+import { validateText } from '../../test/support/validate.ts';
 import { TollgateInstance } from '../instance.ts';
 import { createLogger } from '../log.ts';
 import { startGateway, type TestGateway } from '../testing/index.ts';
@@ -261,4 +262,15 @@ test('04-plugins_routes: a plugin by id, by instance_name, by a UTF-8 name raw o
     assert.equal(res.status, 404, path);
     await res.arrayBuffer();
   }
+});
+
+test("Kong's node_id setting is refused at load, saying the id is made at each start", async () => {
+  // Kong's spec starts a node with `node_id` set and reads it back from GET /. Tollgate keeps no
+  // state on disk and derives the id at each start (docs/kong-compatibility.md, Admin API).
+  const r = await validateText('_format_version: "3.0"\n_tollgate:\n  node_id: 592e1c2b-6678-45aa-80f9-78cfb29f5e31\n');
+  assert.equal(r.code, 1);
+  assert.match(
+    r.out,
+    /_tollgate\.node_id {2}'node_id' is a kong\.conf setting: the node id .* is made anew at each start/,
+  );
 });

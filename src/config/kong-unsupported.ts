@@ -115,4 +115,6 @@ export const KONG_CONF_SETTINGS: Record<string, string> = {
     "certificates are always verified (upstreams, IdPs, Redis, log receivers); a service's `tls_verify: false` or a plugin's `ssl_verify: false` turns it off there alone, with a warning",
   untrusted_lua: 'Tollgate runs no Lua: `*_by_lua` fields are refused; write the code as a TypeScript custom plugin',
   proxy_error_log: 'logs go to stdout as JSON lines, at `log_level`',
+  node_id:
+    "the node id (GET /'s node_id, request-termination's echo, zipkin's kong.node.id) is made anew at each start and shared by the workers: Tollgate keeps no state, and the id cannot be set",
 };
