@@ -15,7 +15,18 @@ const CORE_NESTED: Readonly<Record<string, readonly string[]>> = {
   routes: ['/service', '/plugins', '/plugins/{plugins}'],
   consumers: ['/plugins', '/plugins/{plugins}'],
   plugins: ['/service', '/route', '/consumer'],
-  upstreams: ['/targets', '/targets/{targets}', '/targets/all', '/health', '/client_certificate'],
+  upstreams: [
+    '/targets',
+    '/targets/{targets}',
+    '/targets/all',
+    '/health',
+    '/client_certificate',
+    // Kong's health PUTs (target-health.ts).
+    '/targets/{targets}/healthy',
+    '/targets/{targets}/unhealthy',
+    '/targets/{targets}/{address}/healthy',
+    '/targets/{targets}/{address}/unhealthy',
+  ],
   certificates: ['/snis', '/snis/{snis}'],
 };
 

@@ -145,6 +145,8 @@ test("GET /endpoints lists the base endpoints and the plugins' ones, with Kong's
     '/basic-auths/{basicauth_credentials}',
     '/consumers/{consumers}/basic-auth',
     '/upstreams/{upstreams}/health',
+    '/upstreams/{upstreams}/targets/{targets}/healthy',
+    '/upstreams/{upstreams}/targets/{targets}/{address}/unhealthy',
   ])
     assert.ok(data.includes(path), path);
   // Kong turns every /targets path off: a target is read under its upstream.
