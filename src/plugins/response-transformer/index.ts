@@ -18,7 +18,7 @@ import {
   trimAsciiSpace,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
-import { type MediaType, mediaTypeIncludes, parseMediaType } from '../../lib/media-type.ts';
+import { type MediaType, mediaTypeIncludes, parseMediaType } from './media-type.ts';
 
 interface Lists {
   json: string[];
