@@ -184,6 +184,10 @@ export class GatewayMetrics {
     if (rc.upstreamStartedAt > 0) {
       if (rc.upstreamLatency >= 0) s.upstream.observe(rc.upstreamLatency);
       s.gateway.observe(rc.upstreamStartedAt - rc.startedAt);
+    } else if (rc.upstreamLatency >= 0) {
+      // A plugin's call in the service's place (aws-lambda's recordUpstreamLatency), as Kong counts it.
+      s.upstream.observe(rc.upstreamLatency);
+      s.gateway.observe(Math.max(0, total - rc.upstreamLatency));
     } else {
       s.gateway.observe(total);
     }

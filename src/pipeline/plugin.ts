@@ -187,6 +187,14 @@ export interface GatewayRequest {
   /** Replaces the method sent upstream (Kong's request-transformer `http_method`). */
   setUpstreamMethod(method: string): void;
   /**
+   * For a plugin that answers in the service's place by calling another service (aws-lambda):
+   * the milliseconds it waited on that call. They are logged and measured as the upstream's
+   * latency (`latencies.proxy`, `upstream_latency_ms`, the upstream latency histograms) and left
+   * out of the gateway's own (`latencies.kong`), as Kong's aws-lambda sets `KONG_WAITING_TIME`.
+   * Ignored once the request has gone upstream, which times itself.
+   */
+  recordUpstreamLatency(ms: number): void;
+  /**
    * Answers the request now; later `access` handlers and the upstream call are skipped.
    * An object body is sent as JSON, a string as is. An error answer (status 400 or more) whose body
    * is an object with a `message` gets the request's `request_id` added, like the gateway's own
@@ -291,7 +299,10 @@ export interface LogEntry {
   readonly bytesReceived: number;
   /** Milliseconds from the request's arrival to the response's end. */
   readonly latency: number;
-  /** Milliseconds spent waiting for the upstream's response head, or -1. */
+  /**
+   * Milliseconds spent waiting for the upstream's response head (or on the call a plugin made in
+   * the service's place: `recordUpstreamLatency`), or -1.
+   */
   readonly upstreamLatency: number;
   /**
    * An error the request ended with, if any: `code` is one of the documented codes (docs/errors.md),

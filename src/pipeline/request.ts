@@ -376,6 +376,10 @@ export class RequestContext implements GatewayRequest {
     this.res.writeContinue();
   }
 
+  recordUpstreamLatency(ms: number): void {
+    if (this.upstreamStartedAt === 0 && ms >= 0 && Number.isFinite(ms)) this.upstreamLatency = ms;
+  }
+
   setUpstreamMethod(method: string): void {
     checkMethod(method);
     this.upstreamMethod = method.toUpperCase();

@@ -118,11 +118,15 @@ function build(req: GatewayRequest, entry: LogEntry): KongLogEntry {
   // the whole request when none was (its KONG_RESPONSE_LATENCY); KONG_RECEIVE_TIME is what came
   // after the upstream's head (its body, the response plugins). `kong` is not request minus proxy:
   // a slow download is not the gateway's latency.
+  // A plugin that answered in the service's place and timed its call (aws-lambda): Kong takes
+  // the call out of KONG_RESPONSE_LATENCY.
   const kong =
     entry.upstreamStartedAt >= 0
       ? Math.min(total, Math.max(0, Math.round(entry.upstreamStartedAt - entry.startedAt)))
-      : total;
-  const receive = proxy >= 0 ? Math.max(0, total - kong - proxy) : 0;
+      : proxy >= 0
+        ? Math.max(0, total - proxy)
+        : total;
+  const receive = proxy >= 0 && entry.upstreamStartedAt >= 0 ? Math.max(0, total - kong - proxy) : 0;
   return {
     request: {
       id: req.id,

@@ -197,6 +197,8 @@ class AwsLambda implements PluginHandlers {
 
   async access(req: GatewayRequest): Promise<void> {
     const started = Date.now();
+    // Kong's KONG_WAITING_TIME: from the plugin's start to Lambda's answer, logged as `proxy`.
+    const waitStart = performance.now();
     let body: BodyRead = null;
     if (this.readsBody) {
       body = await req.readBody(this.bodyLimit);
@@ -231,10 +233,12 @@ class AwsLambda implements PluginHandlers {
     } catch (err) {
       // The gateway's own refusal (the budget of held bodies spent) keeps its status.
       if (err instanceof ProxyError) throw err;
+      req.recordUpstreamLatency(performance.now() - waitStart);
       // Kong raises the error: a 500 (a timeout as well).
       this.failed.report({ error: (err as Error).message, function: this.config.function_name });
       return req.exitError(500, INTERNAL, undefined, 'LAMBDA_FAILED');
     }
+    req.recordUpstreamLatency(performance.now() - waitStart);
     if (res.status >= 400) {
       // Kong raises Lambda's Message (ResourceNotFoundException, AccessDenied, throttling): a 500.
       this.failed.report({ status: res.status, error: lambdaMessage(res.body), function: this.config.function_name });

@@ -7,14 +7,13 @@
 //
 // Left out on purpose (docs/kong-compatibility.md): the `Via` header and `empty_arrays_mode:
 // legacy`'s rewrite of `[]` into `{}` (the answer is relayed byte for byte). Not ported: the vault
-// case (Kong's vault entities), `aws_region: ab-cdef-1` (needs public DNS), and the latency case:
-// Kong logs the Lambda call's time as `latencies.proxy` and takes it out of `latencies.kong`, where
-// Tollgate's entry has `proxy: -1` and the call inside `kong`.
+// case (Kong's vault entities) and `aws_region: ab-cdef-1` (needs public DNS).
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { sigv4Of } from '../../../test/support/aws-sigv4.ts';
+import { type HttpMessage, httpReceiver, type Receiver } from '../../../test/support/receivers.ts';
 import { startGateway, type TestGateway } from '../../testing/index.ts';
 
 const KEY = 'AKIDKONGSPECLAMBDA01';
@@ -44,7 +43,10 @@ const FIXED: Record<string, [Record<string, string>, string]> = {
   ],
 };
 
+const LATENCY_MS = 200;
+
 let lambda: ReturnType<typeof createServer>;
+let logs: Receiver<HttpMessage>;
 let gw: TestGateway;
 let unsigned = 0;
 
@@ -60,6 +62,11 @@ function serve(req: IncomingMessage, res: ServerResponse): void {
     const type = req.headers['x-amz-invocation-type'];
     if (type === 'Event' || type === 'DryRun') {
       res.writeHead(type === 'Event' ? 202 : 204, { ...headers, 'content-length': '0' }).end();
+      return;
+    }
+    // Kong's "With latency" case: the call takes a while.
+    if (fn === 'functionWithLatency') {
+      setTimeout(() => res.writeHead(200, headers).end(`${body}\n`), LATENCY_MS);
       return;
     }
     const fixed = FIXED[fn];
@@ -110,6 +117,7 @@ const FORWARD_ALL = {
 };
 
 before(async () => {
+  logs = await httpReceiver();
   lambda = createServer(serve);
   await new Promise<void>((r) => lambda.listen(0, '127.0.0.1', r));
   // A service nothing may reach: the Lambda routes never call it (Kong's "ignores route's service").
@@ -154,6 +162,12 @@ before(async () => {
             is_proxy_integration: true,
             empty_arrays_mode: 'legacy',
           }),
+          route('lambda25.test', { function_name: 'functionWithLatency' }, {}, [
+            {
+              name: 'http-log',
+              config: { http_endpoint: `http://127.0.0.1:${logs.port}/log`, queue: { max_batch_size: 1 } },
+            },
+          ]),
           // 06-request-util_spec's routes.
           route('plain.skipfile.test', { forward_request_body: true, skip_large_bodies: true }),
           route('gw.skipfile.test', { awsgateway_compatible: true, forward_request_body: true }),
@@ -177,6 +191,7 @@ before(async () => {
 
 after(async () => {
   await gw?.close();
+  await logs?.close();
   lambda?.closeAllConnections();
   await new Promise((r) => lambda?.close(r));
 });
@@ -329,6 +344,19 @@ describe("Kong's 99-access_spec", () => {
     assert.equal(res.headers['content-type'], 'application/json+test');
     assert.equal(res.body, '{"key": "value", "key2": []}');
   });
+});
+
+test("With latency: the Lambda call is logged as the upstream's latency and left out of the gateway's", async () => {
+  const res = await send('lambda25.test', '/get');
+  assert.equal(res.status, 200);
+  const entry = JSON.parse((await logs.next()).body) as { latencies: Record<string, number> };
+  // Kong's assertion: latencies.kong < latencies.proxy (the mock takes LATENCY_MS to answer).
+  assert.ok(entry.latencies.kong! < entry.latencies.proxy!, JSON.stringify(entry.latencies));
+  assert.ok(entry.latencies.proxy! >= LATENCY_MS, JSON.stringify(entry.latencies));
+  assert.equal(entry.latencies.receive, 0);
+  const id = res.headers['x-request-id'];
+  const line = gw.logs.find((l) => l.type === 'access' && l.request_id === id);
+  assert.ok(Number(line?.upstream_latency_ms) >= LATENCY_MS, JSON.stringify(line));
 });
 
 describe("Kong's 99-access_spec: config.is_proxy_integration = true", () => {

@@ -136,7 +136,9 @@ export class MetricAggregates {
       const internal =
         entry.upstreamStartedAt >= 0
           ? Math.min(entry.latency, Math.max(0, entry.upstreamStartedAt - entry.startedAt)) / 1000
-          : total;
+          : entry.upstreamLatency >= 0
+            ? Math.max(0, entry.latency - entry.upstreamLatency) / 1000
+            : total;
       this.histogram(this.latencyTotal, key, service, route, null, LATENCY_BOUNDS, now)?.record(total);
       this.histogram(this.latencyInternal, key, service, route, null, LATENCY_BOUNDS, now)?.record(internal);
       if (entry.upstreamLatency >= 0) {
