@@ -57,8 +57,9 @@ export interface Injected {
   readonly debug: boolean;
 }
 
-// W3C Trace Context: version-traceid-parentid-flags; a future version may append fields.
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+// W3C Trace Context: version-traceid-parentid-flags. Only version 00, as Kong's w3c extractor reads
+// it ("invalid W3C Trace Context version; ignoring."): another version starts a new trace.
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO32 = '0'.repeat(32);
 const ZERO16 = '0'.repeat(16);
 const ALL_ZERO = /^0+$/;
@@ -68,9 +69,7 @@ function w3c(req: GatewayRequest): Extracted | null {
   if (v === null) return null;
   const m = TRACEPARENT.exec(trimAsciiSpace(v));
   if (m === null) return null;
-  const [, version, traceId, spanId, flags, rest] = m;
-  // Version ff is invalid; version 00 has no trailing fields (W3C Trace Context, section 3.2).
-  if (version === 'ff' || (version === '00' && rest !== undefined)) return null;
+  const [, traceId, spanId, flags] = m;
   if (traceId === ZERO32 || spanId === ZERO16) return null;
   return {
     format: 'w3c',
@@ -108,8 +107,26 @@ function noIds(sampled: boolean, singleHeader: boolean, debug: boolean): Extract
   };
 }
 
+/** W3C's limit on the `tracestate` a vendor must pass on (Trace Context, section 3.3.1.1). */
+const MAX_TRACESTATE = 512;
+
+/**
+ * A `b3=` member of `tracestate`, as Kong's b3 extractor reads one when no `b3` header came (its
+ * spec: "extraction from tracestate", a single value or one of several lines). Lines of a header
+ * arrive joined by commas, which is how W3C reads a list sent over several lines.
+ */
+function b3FromTracestate(req: GatewayRequest): string | null {
+  const v = req.headers.tracestate;
+  if (typeof v !== 'string' || v.length > MAX_TRACESTATE) return null;
+  for (const member of v.split(',')) {
+    const m = trimAsciiSpace(member);
+    if (m.startsWith('b3=')) return m.slice(3);
+  }
+  return null;
+}
+
 function b3(req: GatewayRequest): Extracted | null {
-  const single = traceHeader(req, 'b3');
+  const single = traceHeader(req, 'b3') ?? b3FromTracestate(req);
   if (single !== null) {
     const s = trimAsciiSpace(single).toLowerCase();
     // A sampling decision alone: `b3: 0`, `b3: 1`, `b3: d`.
@@ -155,7 +172,9 @@ function b3(req: GatewayRequest): Extracted | null {
 }
 
 // Jaeger: {trace-id}:{span-id}:{parent-span-id}:{flags}, hex without leading zeros; ':' may come as %3A.
-const UBER = /^([0-9a-f]{1,32}):([0-9a-f]{1,16}):([0-9a-f]{1,16}):([0-9a-f]{1,2})$/;
+// The parent is read at any length (the header's bound holds it): Kong only warns about one that
+// is too long ("invalid jaeger parent ID") and keeps the trace; here that parent is dropped alone.
+const UBER = /^([0-9a-f]{1,32}):([0-9a-f]{1,16}):([0-9a-f]+):([0-9a-f]{1,2})$/;
 
 function jaeger(req: GatewayRequest): Extracted | null {
   const v = traceHeader(req, 'uber-trace-id');
@@ -173,7 +192,7 @@ function jaeger(req: GatewayRequest): Extracted | null {
     format: 'jaeger',
     traceId,
     spanId,
-    parentSpanId: parent === ZERO16 ? null : parent,
+    parentSpanId: parent === ZERO16 || parent.length > 16 ? null : parent,
     sharedSpan: true,
     sampled: (flags & 1) === 1,
     singleHeader: false,
