@@ -55,6 +55,11 @@ export interface Injected {
   readonly parentSpanId: string;
   readonly sampled: boolean;
   readonly debug: boolean;
+  /**
+   * The gateway started the trace (no trace id came from the client): an injector that takes 64 or
+   * 128 bits then writes its default size, as Kong's injectors do for an id of no incoming size.
+   */
+  readonly newTrace?: boolean;
 }
 
 // W3C Trace Context: version-traceid-parentid-flags. Only version 00, as Kong's w3c extractor reads
@@ -257,11 +262,15 @@ export function inject(req: GatewayRequest, format: Format, ctx: Injected): stri
         `${ctx.traceId}:${ctx.spanId}:${ctx.parentSpanId}:0${(ctx.sampled ? 1 : 0) | (ctx.debug ? 2 : 0)}`,
       );
       return ctx.traceId;
-    case 'ot':
-      req.setUpstreamHeader('ot-tracer-traceid', ctx.traceId);
+    case 'ot': {
+      // Kong's OT injector writes 8 bytes by default (trace_id_allowed_sizes { 8, 16 }), and a
+      // client's 16-byte id at its size: a trace the gateway started goes as its low 64 bits.
+      const traceId = ctx.newTrace === true ? ctx.traceId.slice(-16) : ctx.traceId;
+      req.setUpstreamHeader('ot-tracer-traceid', traceId);
       req.setUpstreamHeader('ot-tracer-spanid', ctx.spanId);
       req.setUpstreamHeader('ot-tracer-sampled', ctx.sampled ? '1' : '0');
-      return ctx.traceId;
+      return traceId;
+    }
     default:
       return injectVendor(req, format, ctx);
   }

@@ -183,6 +183,7 @@ export function propagate(
     parentSpanId: requestSpanId,
     sampled: isSampled,
     debug: trace.extracted?.debug === true,
+    newTrace: trace.extracted?.traceId == null,
   };
   for (const f of propagation.inject) {
     let format: Format;
