@@ -1,7 +1,8 @@
 // One LDAP simple bind on a fresh connection, through ldapjs (imported on first use).
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import type { Client } from 'ldapjs';
 import { dnsLookup } from '../../index.ts';
+import { BerFraming } from './ber-framing.ts';
 
 export interface BindSettings {
   readonly ldap_host: string;
@@ -84,6 +85,12 @@ export async function bind(s: BindSettings, dn: string, password: string): Promi
     ...(s.ldaps ? { tlsOptions } : {}),
     reconnect: false,
   });
+  // The directory's bytes, checked as they come (see ber-framing.ts). ldapjs hands out the socket
+  // on 'connect'; after StartTLS it reads the TLS socket it keeps as `_socket` (and drops the
+  // plain socket's readers), so the check moves there.
+  const framing = new BerFraming();
+  const read = (chunk: Buffer) => framing.write(chunk);
+  client.on('connect', (socket: Socket) => socket.on('data', read));
   try {
     const failed = new Promise<never>((_, reject) => {
       client.on('error', reject);
@@ -99,7 +106,8 @@ export async function bind(s: BindSettings, dn: string, password: string): Promi
           client.starttls(tlsOptions, [], (err) => (err ? reject(err) : resolve())),
         ),
       ]);
-    return await Promise.race([
+    if (s.start_tls) (client as unknown as { _socket: Socket | null })._socket?.on('data', read);
+    const bound = await Promise.race([
       failed,
       new Promise<boolean>((resolve, reject) =>
         client.bind(dn, password, (err) => {
@@ -109,6 +117,9 @@ export async function bind(s: BindSettings, dn: string, password: string): Promi
         }),
       ),
     ]);
+    // Checked once ldapjs has answered: its reader runs before this one on each chunk.
+    if (framing.broken) throw new Error('the directory answered with a malformed LDAP message');
+    return bound;
   } finally {
     client.destroy();
   }
