@@ -2,9 +2,11 @@
 // 02-schema_spec.lua and 07-utils_spec.lua (compile_resource_attributes) at Kong commit 22246ef2.
 // 01-otlp_spec.lua encodes spans and log records with Kong's Lua protobuf library and pads or cuts
 // ids to 16 and 8 bytes: the spans a real collector receives from Tollgate are checked in
-// kong-spec-exporter.test.ts, opentelemetry.test.ts and test/observability/, and the padding of a
-// 64-bit trace id in kong-spec-propagation-unit.test.ts. 06-regression_spec.lua patches the plugin
-// through the Admin API and returns early DB-less: not ported.
+// kong-spec-exporter.test.ts, opentelemetry.test.ts and test/observability/, and the exported
+// trace id of a 64-bit B3 id, zero-padded to 16 bytes, in opentelemetry.test.ts (its sampling
+// case). Its ids longer than 16 or 8 bytes cannot come from a client: every extractor refuses or
+// cuts them first (test/observability/kong-spec-propagation-unit.test.ts). 06-regression_spec.lua
+// patches the plugin through the Admin API and returns early DB-less: not ported.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { validateText } from '../../../test/support/validate.ts';
