@@ -4,7 +4,9 @@
 // "injects tracing context" cases: each format's layout and sampled flag ("base case", "sampled =
 // false"), an incoming 8-byte trace id kept at 8 bytes by the formats that take 64 or 128 bits and
 // padded by the others ("8-byte trace ID", "8B trace id"), and each injector's size for a trace of
-// no incoming size ("default injection size is 16B" or "8B"). Span ids are the gateway's own.
+// no incoming size ("default injection size is 16B" or "8B"), and B3's debug flag. Span ids are
+// the gateway's own. Kong's "injector context is invalid" cases (a context without a trace or span
+// id) have no counterpart: the gateway always injects a span of a trace.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TestGateway } from '../../src/testing/index.ts';
@@ -84,6 +86,18 @@ describe("Kong's propagation injectors, as the upstream sees them", () => {
     const seen = await upstreamHeaders({ 'x-b3-traceid': T8, 'x-b3-spanid': S1, 'x-b3-sampled': '0' });
     check(seen, expected(T8, `${'0'.repeat(16)}${T8}`, '0'), new RegExp(`^${T8}$`));
     assert.equal(seen['ot-tracer-sampled'], '0');
+  });
+
+  test('"sampled set via flags", "all fields, debug": B3\'s debug flag as Kong writes it in each format', async () => {
+    const seen = await upstreamHeaders({ 'x-b3-traceid': T16, 'x-b3-spanid': S1, 'x-b3-flags': '1' });
+    // B3 multi: X-B3-Flags instead of X-B3-Sampled; B3 single: `d`; every other format: sampled,
+    // Jaeger's flags included ("01": Kong's Jaeger injector writes the sampled bit alone).
+    const want = expected(T16, T16, '1');
+    delete want['x-b3-sampled'];
+    want.b3 = new RegExp(`^${T16}-${SPAN}-d-${SPAN}$`);
+    check(seen, want, new RegExp(`^${T16}$`));
+    assert.equal(seen['x-b3-flags'], '1');
+    assert.equal(seen['x-b3-sampled'], undefined);
   });
 
   test('"default injection size": a trace the gateway starts is 16 bytes, 8 for OT and Datadog', async () => {

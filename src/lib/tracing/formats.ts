@@ -257,9 +257,11 @@ export function inject(req: GatewayRequest, format: Format, ctx: Injected): stri
       );
       return ctx.traceId;
     case 'jaeger':
+      // The sampled bit alone, as Kong's Jaeger injector writes its flags ("01" or "00"): a B3 or
+      // Jaeger debug flag is not carried into Jaeger's debug bit.
       req.setUpstreamHeader(
         'uber-trace-id',
-        `${ctx.traceId}:${ctx.spanId}:${ctx.parentSpanId}:0${(ctx.sampled ? 1 : 0) | (ctx.debug ? 2 : 0)}`,
+        `${ctx.traceId}:${ctx.spanId}:${ctx.parentSpanId}:0${ctx.sampled ? 1 : 0}`,
       );
       return ctx.traceId;
     case 'ot': {
