@@ -107,6 +107,23 @@ describe("Kong's balancer unit specs, through a gateway", () => {
       },
       { name: 'hash-forward', ...hash, targets: four },
       { name: 'hash-reversed', ...hash, targets: [...four].reverse() },
+      // Kong's target weight is at most 65535; its spec's 99999 is the balancer library's.
+      {
+        name: 'low-first',
+        slots: 100,
+        targets: [
+          { target: at(c.port), weight: 1 },
+          { target: at(d.port), weight: 65535 },
+        ],
+      },
+      {
+        name: 'low-last',
+        slots: 100,
+        targets: [
+          { target: at(c.port), weight: 65535 },
+          { target: at(d.port), weight: 1 },
+        ],
+      },
       { name: 'v6', targets: [{ target: `[::1]:${(v6.address() as { port: number }).port}`, weight: 100 }] },
     ];
     const route = (name: string, retries = 0) => ({
@@ -126,6 +143,8 @@ describe("Kong's balancer unit specs, through a gateway", () => {
           route('lc-retry', 5),
           route('hash-forward'),
           route('hash-reversed'),
+          route('low-first'),
+          route('low-last'),
           route('v6'),
         ],
       },
@@ -199,6 +218,22 @@ describe("Kong's balancer unit specs, through a gateway", () => {
       dead.map((x) => x.tries),
       [2, 2, 2],
     );
+  });
+
+  test('04 "low weight with zero-indices assigned doesn\'t fail": weights 1 and 65535 over 100 slots, either order', async () => {
+    for (const [path, heavy] of [
+      ['/low-first', 'd'],
+      ['/low-last', 'c'],
+    ]) {
+      const bodies: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const r = await get(path!);
+        assert.equal(r.status, 200, path);
+        bodies.push(r.body);
+      }
+      // The light target may get one turn in 65536, wherever the cycle starts.
+      assert.ok(bodies.filter((b) => b === heavy).length >= 9, `${path}: ${bodies.join()}`);
+    }
   });
 
   test('01 "returns expected results/types when using IPv6": a target written [::1]:port is proxied to', async () => {
