@@ -127,6 +127,8 @@ class Conn {
   idle = false;
   /** The client is no longer reusable (upgraded, failed, or closing). */
   dead = false;
+  /** Requests sent over this connection (nginx's `keepalive_requests` counts them). */
+  served = 0;
   constructor(client: Client) {
     this.client = client;
   }
@@ -180,7 +182,6 @@ export class TargetPool extends Dispatcher {
       keepAliveMaxTimeout: idleMs,
       headersTimeout: settings.readTimeout,
       bodyTimeout: settings.readTimeout,
-      ...(settings.keepaliveMaxRequests > 0 ? { maxRequestsPerClient: settings.keepaliveMaxRequests } : {}),
       // gRPC needs HTTP/2: offered by ALPN over TLS, spoken from the first byte (h2c) without it.
       ...(settings.h2 ? { allowH2: true, useH2c: settings.scheme === 'http' } : {}),
       connect: timedConnector(
@@ -261,6 +262,7 @@ export class TargetPool extends Dispatcher {
   }
 
   private run(c: Conn, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+    c.served++;
     const lease = new Lease(this, c, handler, opts);
     // The lease keeps the head deadline of a bodiless request; undici's timer, which may fire
     // hundreds of milliseconds early or late, is off for it.
@@ -313,7 +315,10 @@ export class TargetPool extends Dispatcher {
   /** A request on `c` ended; `reusable` when its connection may carry another. */
   release(c: Conn, reusable: boolean): void {
     this.active--;
-    if (!reusable || c.dead || this.closed) return this.discard(c);
+    // nginx's keepalive_requests: the connection closes once its last allowed request ends.
+    // (undici's maxRequestsPerClient lets one more request through before it closes.)
+    const max = this.settings.keepaliveMaxRequests;
+    if (!reusable || c.dead || this.closed || (max > 0 && c.served >= max)) return this.discard(c);
     const w = this.nextWaiting();
     if (w !== null) return this.serveWaiting(w, c);
     if (!c.connected || this.idleConns.length >= this.settings.keepaliveIdle) return this.discard(c);
