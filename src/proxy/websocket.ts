@@ -341,7 +341,7 @@ class Handshake implements Dispatcher.DispatchHandler {
       return;
     }
     // The route's response phase has its say on the 101 (Kong runs header_filter on it): on its
-    // end-to-end headers; Upgrade and Connection stay the upstream's, and so does the status.
+    // end-to-end headers; Upgrade stays the upstream's, and so does the status.
     const lines = (raw ?? []).map((v) => (typeof v === 'string' ? v : v.toString('latin1')));
     const spelling = new Map<string, string>();
     const head = upstreamResponseHeaders(
@@ -365,10 +365,11 @@ class Handshake implements Dispatcher.DispatchHandler {
   private tunnel(lines: readonly string[], res: ResponseContext, upstream: Duplex, client: Socket): void {
     const rc = this.rc;
     if (rc.finished || client.destroyed || rc.res.headersSent) return this.endUpgrade(upstream);
-    let headText = 'HTTP/1.1 101 Switching Protocols\r\n';
+    // Connection is hop-by-hop (RFC 9110 section 7.6.1): the gateway writes its own, as nginx (so
+    // Kong) writes `Connection: upgrade` on every 101, whatever the upstream's said; Upgrade is relayed.
+    let headText = 'HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\n';
     for (let i = 0; i < lines.length; i += 2) {
-      const name = lines[i]!.toLowerCase();
-      if (name === 'upgrade' || name === 'connection') headText += `${lines[i]}: ${lines[i + 1]}\r\n`;
+      if (lines[i]!.toLowerCase() === 'upgrade') headText += `${lines[i]}: ${lines[i + 1]}\r\n`;
     }
     try {
       for (const name in res.headers) {
