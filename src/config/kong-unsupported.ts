@@ -79,6 +79,10 @@ export const KONG_UNSUPPORTED: Record<string, Record<string, string>> = {
   },
 };
 
+/** nginx's brotli and gzip filters, which Kong's `nginx_proxy_*` directives turn on. */
+const NO_COMPRESSION =
+  "the gateway does not compress answers: an upstream's compressed answer (its Content-Encoding, for a client whose Accept-Encoding it read) is relayed as it came";
+
 /**
  * kong.conf settings a Kong user may carry into `_tollgate`, with what does their job here (the
  * settings Tollgate shares with kong.conf keep Kong's names and need no entry).
@@ -117,4 +121,14 @@ export const KONG_CONF_SETTINGS: Record<string, string> = {
   proxy_error_log: 'logs go to stdout as JSON lines, at `log_level`',
   node_id:
     "the node id (GET /'s node_id, request-termination's echo, zipkin's kong.node.id) is made anew at each start and shared by the workers: Tollgate keeps no state, and the id cannot be set",
+  ...Object.fromEntries(
+    [
+      'nginx_proxy_brotli',
+      'nginx_proxy_brotli_comp_level',
+      'nginx_proxy_brotli_types',
+      'nginx_proxy_gzip',
+      'nginx_proxy_gzip_comp_level',
+      'nginx_proxy_gzip_types',
+    ].map((name) => [name, NO_COMPRESSION]),
+  ),
 };
