@@ -9,6 +9,7 @@
 // when there are none (Kong leaves the keys out), a plugin's exit names the plugin as `source`
 // (Kong's "kong"), and the response's set-cookie is REDACTED (Kong logs it).
 import assert from 'node:assert/strict';
+import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { TestGateway } from '../../src/testing/index.ts';
 import { startServiceGateway } from '../support/gateway.ts';
@@ -147,5 +148,22 @@ describe("the log entry: Kong's 10-log_serializer_spec.lua (#http)", () => {
     const res = await entry('GET', '/request_uri?arg1=foo&arg2=bar');
     assert.equal(res.upstream_uri, '/request_uri?arg1=foo&arg2=bar');
     assert.deepEqual(res.request.querystring, { arg1: 'foo', arg2: 'bar' });
+  });
+
+  test("keeps a request's empty query ('/request_uri?') in request.uri, request.url and upstream_uri, as Kong's request_uri", async () => {
+    // node:http's request() with `path` sends the target as written (a URL would lose the `?`).
+    const { hostname } = new URL(gw.url);
+    await new Promise<void>((resolve, reject) =>
+      request({ host: hostname, port, path: '/request_uri?', headers: { host: 'test.test' } }, (r) =>
+        r.resume().on('end', resolve),
+      )
+        .on('error', reject)
+        .end(),
+    );
+    const res = JSON.parse((await receiver.next()).body);
+    assert.equal(res.request.uri, '/request_uri?');
+    assert.equal(res.request.url, `http://test.test:${port}/request_uri?`);
+    assert.equal(res.upstream_uri, '/request_uri?');
+    assert.deepEqual(res.request.querystring, {});
   });
 });

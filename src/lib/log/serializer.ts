@@ -93,7 +93,11 @@ export function serializeKong(req: GatewayRequest, entry: LogEntry): Readonly<Ko
  */
 export function loggedUri(req: GatewayRequest, entry: LogEntry): string {
   const query = redactQuery(req.rawQuery, entry.secretQueryParams);
-  return query === '' ? req.path : `${req.path}?${query}`;
+  if (query !== '') return `${req.path}?${query}`;
+  // An empty query the client sent (`/a?`) stays: Kong logs `var.request_uri` as received, and the
+  // upstream gets `/a?` too (Kong's runloop keeps it; so does upstreamTarget).
+  const url = req.raw?.url;
+  return url !== undefined && url.charCodeAt(url.length - 1) === 63 /* ? */ ? `${req.path}?` : req.path;
 }
 
 /** `raw` (a query string without `?`) with the value of every parameter named in `secret` replaced. */
