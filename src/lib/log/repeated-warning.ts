@@ -22,7 +22,8 @@ export class RepeatedWarning {
     this.#level = level;
   }
 
-  report(fields: Record<string, unknown>): void {
+  /** Logs `message` (the constructor's by default) with `fields`, unless within the interval of the last line. */
+  report(fields: Record<string, unknown>, message = this.#message): void {
     const now = Date.now();
     if (now < this.#quietUntil) {
       this.#held++;
@@ -31,6 +32,6 @@ export class RepeatedWarning {
     this.#quietUntil = now + this.#intervalMs;
     const held = this.#held;
     this.#held = 0;
-    this.#log[this.#level](this.#message, held === 0 ? fields : { ...fields, repeated: held });
+    this.#log[this.#level](message, held === 0 ? fields : { ...fields, repeated: held });
   }
 }

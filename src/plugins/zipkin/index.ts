@@ -8,9 +8,16 @@
  */
 import { STATUS_CODES } from 'node:http';
 import schema from '../../../schemas/plugins/zipkin.schema.json' with { type: 'json' };
-import type { DependencyHealth, GatewayRequest, GatewayResponse, LogEntry, PluginHandlers } from '../../index.ts';
+import type {
+  DependencyHealth,
+  GatewayRequest,
+  GatewayResponse,
+  LogEntry,
+  PluginHandlers,
+  PluginLogger,
+} from '../../index.ts';
 import { definePlugin, headerLines, PluginConfigError } from '../../index.ts';
-import { LogQueue, type QueueConfig, queueHealth } from '../../lib/log/index.ts';
+import { LogQueue, type QueueConfig, queueHealth, RepeatedWarning } from '../../lib/log/index.ts';
 import {
   CollectorAnswer,
   HttpExporter,
@@ -56,13 +63,21 @@ class Zipkin implements PluginHandlers {
   private readonly tagsHeader: string;
   private readonly traceHeader: string | null;
   private queue: LogQueue<ZipkinSpan> | null = null;
+  /**
+   * Kong's handler warns `Could not parse the following Zipkin tags: ...` on each request whose
+   * tags_header has pairs its grammar refuses; a client can send them on every request, so here at
+   * most once a second, with the count held back.
+   */
+  private readonly badTags: RepeatedWarning;
   /** Only when `http_response_header_for_traceid` is set: a response handler costs every request. */
   readonly response?: (req: GatewayRequest, res: GatewayResponse) => void;
 
   constructor(
     private readonly config: ZipkinConfig,
     private readonly warn: (msg: string, field?: string) => void,
+    log: PluginLogger,
   ) {
+    this.badTags = new RepeatedWarning(log, 'Could not parse the following Zipkin tags');
     const names = new Set<string>();
     for (const t of config.static_tags ?? []) {
       if (names.has(t.name)) throw new PluginConfigError('static_tags', `repeated tags are not allowed: ${t.name}`);
@@ -122,7 +137,9 @@ class Zipkin implements PluginHandlers {
     }
     this.queue ??= new LogQueue<ZipkinSpan>('zipkin', this.config.queue, (batch) => this.send(batch), this.warn);
     // One item per header line, as Kong parses a repeated tags_header.
-    const tags = requestTags(headerLines(req, this.tagsHeader));
+    const skipped: string[] = [];
+    const tags = requestTags(headerLines(req, this.tagsHeader), skipped);
+    if (skipped.length > 0) this.badTags.report({}, `Could not parse the following Zipkin tags: ${skipped.join(', ')}`);
     const accessAt = req.ctx[ACCESS_AT] as number | undefined;
     for (const span of zipkinSpans(req, entry, trace, this.config, tags, accessAt)) this.queue.add(span);
   }
@@ -158,6 +175,6 @@ export default definePlugin<ZipkinConfig>({
   schema,
   create(config, context) {
     // context.warn locates a warning given while created at its field, and only logs afterwards.
-    return new Zipkin(config, context.warn);
+    return new Zipkin(config, context.warn, context.log);
   },
 });

@@ -376,3 +376,34 @@ test('Zipkin-Tags: spaces swallowed around names and values, invalid pairs skipp
     await upstream.close();
   }
 });
+
+// request_tags_spec.lua's "rejects invalid tags, keeping valid ones" and "allows spaces on values,
+// but not on keys": Kong's parse returns the error its handler logs as a warning.
+test("Zipkin-Tags: the pairs skipped are named in Kong's warning, at most once a second; empty ones silently", async () => {
+  const zipkin = await zipkinReceiver();
+  const upstream = await echoUpstream();
+  const warning = (gw: TestGateway) =>
+    gw.logs.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('Could not parse the following Zipkin tags'));
+  try {
+    await withGateway(
+      [{ name: 'svc', url: upstream.url, routes: [{ paths: ['/'] }] }],
+      [{ name: 'zipkin', config: { sample_ratio: 1, http_endpoint: zipkin.endpoint, ...QUICK } }],
+      async (gw) => {
+        await get(gw.url, '/', { 'zipkin-tags': ';;foo=bar;;;;baz=qux;;' });
+        await until('the SERVER span', () => zipkin.spans().filter((s) => s.kind === 'SERVER').length === 1, 10_000);
+        assert.deepEqual(warning(gw), [], 'empty tags between semicolons are swallowed silently');
+        await get(gw.url, '/', { 'zipkin-tags': 'foobar;foo=;=bar;keep=true;=' });
+        await until('the warning', () => warning(gw).length === 1, 10_000);
+        assert.equal(warning(gw)[0]!.msg, 'Could not parse the following Zipkin tags: foobar, foo=, =bar, =');
+        assert.equal(warning(gw)[0]!.level, 'warn');
+        // A second one within the second is held back and counted with the next line.
+        await get(gw.url, '/', { 'zipkin-tags': 'foo bar=baz' });
+        await until('3 SERVER spans', () => zipkin.spans().filter((s) => s.kind === 'SERVER').length === 3, 10_000);
+        assert.equal(warning(gw).length, 1);
+      },
+    );
+  } finally {
+    await zipkin.close();
+    await upstream.close();
+  }
+});

@@ -32,21 +32,29 @@ const SPACE = /\s/;
 /**
  * Kong's `tags_header`: `name=value; name=value` pairs (at most 32, from a header of at most 4 KiB).
  * As Kong's request_tags grammar, a name has no spaces and a value is not empty: other pairs are
- * skipped (Zipkin tags are non-empty, and Kong's reporter drops empty ones). A repeated header's
- * lines (a list) are parsed one by one, as Kong's request_tags.parse does.
+ * skipped (Zipkin tags are non-empty, and Kong's reporter drops empty ones) and, when `skipped` is
+ * given, pushed to it as written, for Kong's warning; an empty one (`;;`) is skipped silently. A
+ * repeated header's lines (a list) are parsed one by one, as Kong's request_tags.parse does.
  */
-export function requestTags(value: string | readonly string[] | undefined): Readonly<Record<string, string>> {
+export function requestTags(
+  value: string | readonly string[] | undefined,
+  skipped?: string[],
+): Readonly<Record<string, string>> {
   if (value === undefined) return NO_TAGS;
   const text = typeof value === 'string' ? value : value.join(';');
   if (text.length > MAX_TAGS_HEADER) return NO_TAGS;
   const out: Record<string, string> = {};
   let n = 0;
   for (const pair of text.split(';')) {
+    if (pair === '') continue;
     const eq = pair.indexOf('=');
-    if (eq <= 0) continue;
-    const name = trimAsciiSpace(pair.slice(0, eq));
-    const tag = trimAsciiSpace(pair.slice(eq + 1));
-    if (name === '' || tag === '' || name === '__proto__' || SPACE.test(name)) continue;
+    const name = eq <= 0 ? '' : trimAsciiSpace(pair.slice(0, eq));
+    const tag = eq <= 0 ? '' : trimAsciiSpace(pair.slice(eq + 1));
+    if (name === '' || tag === '' || SPACE.test(name)) {
+      skipped?.push(pair);
+      continue;
+    }
+    if (name === '__proto__') continue;
     out[name] = tag;
     if (++n >= MAX_TAGS) break;
   }
