@@ -287,7 +287,7 @@ test("Kong's schema rules, with Kong's words where Kong has them", async () => {
     ],
     [
       '    metrics:\n    - name: request_count\n      sample_rate: 1\n',
-      /metrics\[0\]\.stat_type\s+required field missing/,
+      /metrics\[0\]\.stat_type\s+plugin 'datadog': field required for entity check/,
     ],
     [
       '    metrics:\n    - name: invalid_name\n      stat_type: timer\n',

@@ -14,7 +14,7 @@
  */
 import schema from '../../../schemas/plugins/datadog.schema.json' with { type: 'json' };
 import type { DependencyHealth, GatewayRequest, LogEntry, PluginHandlers } from '../../index.ts';
-import { definePlugin, luaNumber } from '../../index.ts';
+import { definePlugin, luaNumber, PluginConfigError } from '../../index.ts';
 import {
   type KongLogEntry,
   type LegacyQueueFields,
@@ -165,6 +165,12 @@ export default definePlugin<DatadogConfig>({
   priority: 10,
   schema,
   create(config, context) {
+    // Kong's schema requires stat_type, but its entity check on it (sample_rate for a counter or a
+    // gauge) answers first, in its own words: 02-schema_spec.lua pins them. The JSON Schema leaves
+    // it out of `required` so that this is the refusal.
+    for (let i = 0; i < config.metrics.length; i++)
+      if (config.metrics[i]!.stat_type == null)
+        throw new PluginConfigError(`metrics[${i}].stat_type`, 'field required for entity check');
     const queue = withLegacyQueueFields(config.queue, config, context.warn);
     const { problem, ...target } = agentTarget(config);
     if (problem !== null) context.warn(problem, 'port');

@@ -156,6 +156,12 @@ describe("datadog (schema): Kong's 02-schema_spec.lua", () => {
   test('accept if tags is an empty list', () =>
     accepts('{ metrics: [{ name: request_count, stat_type: counter, sample_rate: 1, tags: [] }] }'));
 
+  test("rejects if stat_type is not defined, in Kong's words: field required for entity check", async () => {
+    const v = await validateEntities(plugin('{ metrics: [{ name: request_count, sample_rate: 1 }] }'));
+    assert.equal(v.code, 1, v.out);
+    assert.match(v.out, /metrics\[0\]\.stat_type\s+plugin 'datadog': field required for entity check/);
+  });
+
   test('rejects if name is not defined: required field missing', async () => {
     const v = await validateEntities(plugin('{ metrics: [{ stat_type: counter, sample_rate: 1 }] }'));
     assert.equal(v.code, 1, v.out);
