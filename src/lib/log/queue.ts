@@ -7,6 +7,7 @@
  * response. Kong leaves `max_bytes` unset (no byte bound); here an unset `max_bytes` is
  * DEFAULT_MAX_BYTES, measured by an estimate of the entry's size: 10,000 entries of requests with
  * 30 KiB heads would otherwise hold 300 MB or more per queue. Entries of batches being delivered count against `max_entries` until delivered.
+ * A full batch is taken at the end of the turn that filled it, as Kong's timer takes it.
  * `concurrency_limit` 1 sends one batch at a time; -1 sends every batch at once.
  * Every drop is counted (`stats`), and logged in Kong's words (`queue full, dropping old entries
  * until processing is successful again`, `byte capacity exceeded, N queue entries were dropped`,
@@ -221,6 +222,12 @@ export class LogQueue<T> {
   private inflightEntries = 0;
   private inflightBytes = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** A flush is queued for the end of this turn (a full batch waits). */
+  private flushQueued = false;
+  private readonly queuedFlush = (): void => {
+    this.flushQueued = false;
+    this.flush();
+  };
   private warned = false;
   private closed = false;
   private readonly lastLog: Record<Warning, number> = {
@@ -299,7 +306,13 @@ export class LogQueue<T> {
     const waiting = this.items.length - this.head;
     if (waiting === 0) return;
     if (waiting >= this.config.max_batch_size) {
-      this.flush();
+      // Kong's queue takes a batch in its timer, after the entries queued in the same turn: a burst
+      // past max_entries keeps its newest entries, as `dropping old entries` says, not the first
+      // batch (27-queue_spec.lua "drops entries when queue reaches its capacity").
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        queueMicrotask(this.queuedFlush);
+      }
       return;
     }
     if (this.timer === null) {
