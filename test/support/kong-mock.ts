@@ -49,8 +49,13 @@ export interface Sent {
   lines(name: string): string[];
 }
 
-/** Sends one request with exactly `headers` (an empty value is sent as an empty line). */
-export function send(base: string, method: string, path: string, headers: Record<string, string>): Promise<Sent> {
+/** Sends one request with exactly `headers` (an empty value is sent as an empty line, an array as one line per value). */
+export function send(
+  base: string,
+  method: string,
+  path: string,
+  headers: Record<string, string | string[]>,
+): Promise<Sent> {
   return new Promise((resolve, reject) => {
     const req = request(`${base}${path}`, { method, headers, agent: false }, (res) => {
       let body = '';
