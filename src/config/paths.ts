@@ -3,6 +3,7 @@
  * `gateway validate` accepts is exactly what the router compiles.
  */
 
+import { isIP } from 'node:net';
 import { EMPTY_SEGMENTS } from '../lib/kong-config.ts';
 import { translatePcre } from '../router/pcre.ts';
 import { REGEX_PATH_FLAGS, regexPathSource } from '../router/router.ts';
@@ -123,8 +124,13 @@ export function migrateLegacyPath(path: string): string | null {
 const LABEL = /^[a-z0-9_-]*[a-z0-9_]$/;
 
 /** Checks a hostname, optionally with one leading `*.` or trailing `.*` wildcard and a port. */
-export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean }): string | null {
+export function checkHost(raw: string, opts: { wildcard: boolean; port: boolean; bareIpv6?: boolean }): string | null {
   let host = raw.toLowerCase();
+  // Kong's hostname_type and normalize_ipv6 (kong/tools/ip.lua): more than one colon is an IPv6
+  // address, and one without brackets is the whole text, with no port (a route's `::1`, which
+  // the router matches as `[::1]`).
+  if (opts.bareIpv6 === true && !host.startsWith('[') && host.indexOf(':') !== host.lastIndexOf(':'))
+    return isIP(host) === 6 && !host.includes('%') ? null : `invalid ipv6 address: ${raw}`;
   if (opts.port) {
     // `[\s\S]`, not `.`: a host with a line break in it must reach the label check, not fail to match.
     // Any number of digits: Kong's normalize_ip (kong/tools/ip.lua) calls `example.com:1000000`

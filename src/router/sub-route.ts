@@ -214,6 +214,10 @@ export function compileRoute<R extends RoutableRoute>(route: R, routeIndex: numb
 
 function compileHost(route: RoutableRoute, raw: string, i: number): HostMatcher {
   let h = raw.toLowerCase();
+  // An IPv6 literal without brackets (`::1`, loaded as Kong's schema loads it) is the whole
+  // address with no port; Kong's traditional router matches it as `[::1]` on any port.
+  if (!h.startsWith('[') && h.indexOf(':') !== h.lastIndexOf(':'))
+    return { kind: HOST_EXACT, value: `[${h}]`, port: -1 };
   let port = -1;
   const m = /^(.*):(\d+)$/.exec(h);
   if (m !== null && !m[1]!.endsWith(':')) {

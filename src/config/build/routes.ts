@@ -133,7 +133,7 @@ export function checkRoute(b: Build, r: PendingRoute): void {
     if (problem) b.err('SEMANTIC', problem, pp);
   });
   m.hosts?.forEach((h, k) => {
-    const p = checkHost(h, { wildcard: true, port: true });
+    const p = checkHost(h, { wildcard: true, port: true, bareIpv6: true });
     if (p) b.err('SEMANTIC', p, [...r.path, 'hosts', k]);
   });
   // Kong's default router (traditional_compatible) checks a route's SNIs as a certificate's
