@@ -59,9 +59,11 @@ function literal(ch: string, inClass: boolean): string {
  * Characters a normalized request path never holds raw (src/router/normalize.ts percent-encodes
  * them), besides non-ASCII. Kong tests regexes against the path with these escapes decoded, so its
  * `~/café` or `~/a b` matches `/caf%C3%A9` or `/a%20b`: here such a literal is matched by the
- * escapes the path carries (upper-case, UTF-8 for non-ASCII).
+ * escapes the path carries (upper-case, UTF-8 for non-ASCII). A backslash is one: Kong decodes
+ * `%5C` (kong/tools/uri.lua: not a reserved character), so its `~/\\` matches `/%5C`, which
+ * reaches the router as `%5C` when encoded slashes are allowed (a raw `\` too).
  */
-const PATH_ENCODED = new Set(' "#<>^`{|}');
+const PATH_ENCODED = new Set(' "#<>^`{|}\\');
 
 /** The escapes a normalized path spells `ch` (one code point) with, or null when it holds it raw. */
 function pathEscapes(ch: string): string | null {
