@@ -9,13 +9,16 @@
  *
  * This file: the spec's main `use_case` (its 15 routes), `[uri prefix]`, `[uri regex]`,
  * `edge-cases`, `misses`, and the matching the `#benchmarks` check (their timings are benchmarks,
- * not tests here). Hosts, wildcard hosts, IPv6 literals and `[headers]` are in
- * kong-spec-router-unit-a-hosts.test.ts; snis and the normalization stopgap in
- * kong-spec-router-unit-a-snis.test.ts. Left out as Lua internals: `split_port()`, `new()`'s and
- * `select()`'s argument type errors, the expressions built by `get_expression` (`check empty route
- * fields`, `raw string`, `check regex with '\'`, `generate http expression`; their routes load
- * and match here), and `incremental rebuild`, whose observable part (a reload's new routes match,
- * its removed ones no longer do) ends this file.
+ * not tests here: `npm run bench:router-select` times them). Wildcard hosts, IPv6 literals and
+ * `[headers]` are in kong-spec-router-unit-a-hosts.test.ts; the normalization stopgap and the
+ * routes whose atc expressions Kong's spec checks (`check empty route fields`, `raw string`,
+ * `check regex with '\'`, `generate http expression`: here, that they load and match) in
+ * kong-spec-router-unit-a-paths.test.ts; `[wildcard sni]` in kong-spec-router-unit-a-snis.test.ts.
+ * Left out as Lua internals: `split_port()`, the argument type errors of `new()` and `select()`
+ * (`could not categorize route`, a route with no field, is Kong's schema refusal that
+ * test/config/kong-spec-routes.test.ts checks), and `incremental rebuild`'s diffs, `updated_at`
+ * skips and concurrent builds; its observable part (a reload's new routes match, its removed
+ * ones no longer do, a former miss now matches) ends this file.
  */
 
 import assert from 'node:assert/strict';
@@ -349,7 +352,7 @@ describe('edge-cases', () => {
 
 /**
  * The `#benchmarks` describe's routes, 500 of them where Kong's spec has 100,000 (its "takes <
- * 1ms" is a benchmark: bench/ measures Tollgate's): the right route among many that conflict.
+ * 1ms" is timed by `npm run bench:router-select`): the right route among many that conflict.
  */
 describe('#benchmarks: the right route among many', () => {
   const n = 500;
