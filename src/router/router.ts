@@ -270,7 +270,10 @@ export class Router<R extends RoutableRoute> {
     path: string,
     headers: IncomingHttpHeaders,
   ): Entry<R> | null {
-    const list = byValue.get(value.toLowerCase());
+    // Read as headerValueMatches reads it: bytes past ASCII as UTF-8.
+    const text = BEYOND_ASCII.test(value) ? utf8Value(value) : value;
+    if (text === null) return null;
+    const list = byValue.get(text.toLowerCase());
     return list === undefined ? null : this.#searchList(list, bestRank, method, hostname, port, path, headers);
   }
 

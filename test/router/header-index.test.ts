@@ -79,3 +79,12 @@ test('header routes under a path prefix are indexed per prefix, a longer prefix 
   assert.equal(matchName(router, { 'x-tenant': 'tenant-3' }, undefined, '/a/x'), 'a3');
   assert.equal(matchName(router, { 'x-tenant': 'tenant-10' }, undefined, '/ab/x'), null);
 });
+
+test('a value beyond ASCII is found in the index as UTF-8, as a route outside it is matched', () => {
+  const cafes = Array.from({ length: 10 }, (_, i) => route({ name: `c${i}`, headers: { 'x-shop': [`café-${i}`] } }));
+  const router = new Router(cafes);
+  // node hands a header's bytes over one character each: UTF-8's `é` is the pair C3 A9.
+  const utf8 = (v: string) => Buffer.from(v, 'utf8').toString('latin1');
+  assert.equal(matchName(router, { 'x-shop': utf8('CAFÉ-4') }), 'c4');
+  assert.equal(matchName(router, { 'x-shop': 'caf\xe9-4' }), null, 'latin1 bytes are not UTF-8');
+});
