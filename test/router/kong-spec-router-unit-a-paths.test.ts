@@ -18,9 +18,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startGateway, type TestGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
-import { send } from '../support/kong-mock.ts';
 import { rawRequest } from '../support/raw.ts';
 import { validateEntities } from '../support/validate.ts';
+import { matchedRoute } from './matched-route.ts';
 
 type Route = Record<string, unknown>;
 let gw: TestGateway;
@@ -34,15 +34,9 @@ async function load(routes: Route[]): Promise<void> {
   assert.ok(r.ok, JSON.stringify(r.errors));
 }
 
-/** The route a request matched (its name), or null for Kong's 404 `no Route matched with those values`. */
-async function matched(method: string, path: string, headers: Record<string, string> = {}) {
-  const a = await send(gw.url, method, path, { 'kong-debug': '1', ...headers });
-  if (a.status === 404) {
-    assert.match(a.body, /no Route matched with those values/);
-    return null;
-  }
-  return a.headers['kong-route-name'] ?? `(status ${a.status}, no route name)`;
-}
+/** The route a request matched (its name), or null for Kong's 404. */
+const matched = (method: string, path: string, headers: Record<string, string | string[]> = {}) =>
+  matchedRoute(gw, method, path, headers);
 
 before(async () => {
   gw = await startGateway({ config: config([{ name: 'boot', paths: ['/boot'] }]) });
