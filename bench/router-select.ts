@@ -7,6 +7,7 @@
  */
 
 import { type RoutableRoute, Router } from '../src/router/router.ts';
+import { route } from '../test/router/helpers.ts';
 
 const n = Number(process.env.ROUTER_SELECT_N ?? 100_000);
 
@@ -75,20 +76,7 @@ const cases: Case[] = [
 let failed = false;
 for (const c of cases) {
   const routes: RoutableRoute[] = [];
-  for (let i = 1; i <= n; i++)
-    routes.push({
-      id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`,
-      name: `r${i}`,
-      hosts: null,
-      paths: null,
-      methods: null,
-      headers: null,
-      snis: null,
-      regex_priority: 0,
-      strip_path: true,
-      path_handling: 'v0',
-      ...c.route(i),
-    });
+  for (let i = 1; i <= n; i++) routes.push(route({ ...c.route(i), name: `r${i}` }));
   let t = performance.now();
   const router = new Router(routes);
   const buildMs = performance.now() - t;
