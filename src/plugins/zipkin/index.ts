@@ -56,6 +56,11 @@ export interface ZipkinConfig {
 const SAMPLED = 'zipkin.sampled';
 /** When this plugin's access handler ran (epoch ms): where Kong's proxy span starts. */
 const ACCESS_AT = 'zipkin.access_at';
+/**
+ * The client's port, read in `access`: an HTTP/2 stream's socket is gone by the log phase, and
+ * Kong's request span names the port over HTTP/2 too.
+ */
+const CLIENT_PORT = 'zipkin.client_port';
 
 class Zipkin implements PluginHandlers {
   private readonly propagation: Propagation;
@@ -116,7 +121,10 @@ class Zipkin implements PluginHandlers {
     const trace = requestTrace(req, this.propagation, this.config.traceid_byte_count);
     const isSampled = sampled(trace, this.config.sample_ratio);
     req.ctx[SAMPLED] = isSampled ? trace : false;
-    if (isSampled) req.ctx[ACCESS_AT] = performance.timeOrigin + performance.now();
+    if (isSampled) {
+      req.ctx[ACCESS_AT] = performance.timeOrigin + performance.now();
+      req.ctx[CLIENT_PORT] = req.raw.socket?.remotePort;
+    }
     propagate(req, this.propagation, trace, isSampled, trace.sharedSpanId);
   }
 
@@ -141,7 +149,8 @@ class Zipkin implements PluginHandlers {
     const tags = requestTags(headerLines(req, this.tagsHeader), skipped);
     if (skipped.length > 0) this.badTags.report({}, `Could not parse the following Zipkin tags: ${skipped.join(', ')}`);
     const accessAt = req.ctx[ACCESS_AT] as number | undefined;
-    for (const span of zipkinSpans(req, entry, trace, this.config, tags, accessAt)) this.queue.add(span);
+    const port = (req.ctx[CLIENT_PORT] as number | undefined) ?? req.raw.socket?.remotePort;
+    for (const span of zipkinSpans(req, entry, trace, this.config, tags, accessAt, port)) this.queue.add(span);
   }
 
   private async send(batch: ZipkinSpan[]): Promise<void> {

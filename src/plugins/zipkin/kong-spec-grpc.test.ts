@@ -74,9 +74,9 @@ plugins:
       lc: 'kong',
       static: 'ok',
     });
-    // Kong's has the client's port too; an HTTP/2 stream's socket is gone by the log phase, so
-    // Tollgate's request span names the client's address alone (docs/plugins/zipkin.md)
+    // The client's address and port, as Kong's (read in access: the stream is gone by the log phase).
     assert.equal(req.remoteEndpoint!.ipv4, '127.0.0.1');
+    assert.ok(Number.isInteger(req.remoteEndpoint!.port) && req.remoteEndpoint!.port! > 0, JSON.stringify(req));
     assert.equal(proxy.tags!['kong.route_name'], 'grpc-route-name');
     assert.equal(proxy.tags!['peer.hostname'], '127.0.0.1');
     const remote = { ipv4: '127.0.0.1', port: hello.server.port, serviceName: 'grpc-service' };

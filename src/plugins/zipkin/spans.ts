@@ -86,6 +86,8 @@ export function zipkinSpans(
   config: ZipkinConfig,
   requestTags: Readonly<Record<string, string>>,
   accessAt?: number,
+  /** The client's port (read while its connection or stream was open). */
+  clientPort?: number,
 ): ZipkinSpan[] {
   const local = { serviceName: config.local_service_name };
   const name = config.http_span_name === 'method_path' ? `${req.method} ${req.path}` : req.method;
@@ -127,7 +129,7 @@ export function zipkinSpans(
     timestamp: micros(entry.startedAt),
     duration: Math.max(1, micros(entry.latency)),
     localEndpoint: local,
-    remoteEndpoint: endpoint(req.clientIp, req.raw.socket?.remotePort),
+    remoteEndpoint: endpoint(req.clientIp, clientPort),
     tags,
   };
   // Kong's request span has no service of its own: its remote endpoint takes default_service_name.
