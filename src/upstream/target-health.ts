@@ -2,6 +2,15 @@
 // /upstreams/{u}/targets/{t}/healthy` and `/unhealthy`), and the health a reload carries over
 // from the config it replaces.
 import type { Runtime } from '../pipeline/runtime.ts';
+
+/** An upstream's own settings, without its targets or its place in the file. */
+function upstreamSettings(rt: Runtime, name: string): string {
+  const u = rt.config.upstreams.find((x) => x.name === name);
+  if (u === undefined) return '';
+  const { targets: _targets, yaml_path: _at, ...settings } = u;
+  return JSON.stringify(settings);
+}
+
 import type { Balancer } from './balancer.ts';
 
 /**
@@ -35,16 +44,18 @@ export function setTargetHealth(rt: Runtime, upstream: string, target: string, h
 }
 
 /**
- * A reload keeps the health of every target the new config still has in the same upstream: Kong
- * keeps an upstream's healthchecker through a reconfigure, so a target the checks (or an
- * operator) took out stays out until the checks or an operator bring it back. Targets start
- * healthy otherwise; nothing is logged, since nothing changed.
+ * A reload keeps the health of every target the new config still has in an upstream it left as
+ * it was: Kong keeps an upstream's balancer and healthchecker through a reconfigure that does not
+ * change the upstream (its targets may come and go), so a target the checks (or an operator) took
+ * out stays out until the checks or an operator bring it back. An upstream whose settings changed
+ * (its health checks, say) starts over, as Kong recreates its balancer. Nothing is logged, since
+ * nothing changed.
  */
 export function carryTargetHealth(from: Runtime, to: Runtime): void {
   const before = upstreamBalancers(from);
   for (const [name, b] of upstreamBalancers(to)) {
     const old = before.get(name);
-    if (old === undefined) continue;
+    if (old === undefined || upstreamSettings(from, name) !== upstreamSettings(to, name)) continue;
     for (const t of old.targets) {
       if (t.healthy) continue;
       const kept = b.target(t.name);

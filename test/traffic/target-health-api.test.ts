@@ -176,7 +176,7 @@ test('passive checks take a failing heavy target out, a PUT brings it back once 
   }
 });
 
-test('a target set unhealthy stays out through a reload that keeps it, and a reload that drops it forgets it', async () => {
+test('a target set unhealthy stays out through a reload that keeps it and its upstream as they were, and not through one that changes either', async () => {
   const [a, b] = [await target(), await target()];
   const gw = await startGateway({ config: config([a, b]) });
   const ta = `127.0.0.1:${a.port}`;
@@ -192,6 +192,12 @@ test('a target set unhealthy stays out through a reload that keeps it, and a rel
     // Dropped and written back: a new target, healthy.
     assert.equal((await gw.reload(config([b]))).ok, true);
     assert.equal((await gw.reload(config([a, b]))).ok, true);
+    assert.equal((await health(gw))[ta], 'HEALTHY');
+    // The upstream's own settings changed: it starts over, as Kong recreates its balancer.
+    assert.equal((await put(gw, `/upstreams/u/targets/${ta}/unhealthy`)).status, 204);
+    const withSlots = config([a, b]);
+    (withSlots.upstreams[0] as Record<string, unknown>).slots = 100;
+    assert.equal((await gw.reload(withSlots)).ok, true);
     assert.equal((await health(gw))[ta], 'HEALTHY');
   } finally {
     await gw.close();
