@@ -186,3 +186,21 @@ test('dns_order LAST: the type that answered a name last time is asked first', a
   await fixed.resolve('last.order.test');
   assert.deepEqual(asked('last.order.test', from2), ['AAAA', 'A', 'AAAA', 'A']);
 });
+
+test("localhost is never asked of the servers: 127.0.0.1 and ::1 without a hosts file (RFC 6761, Kong's client)", async () => {
+  const from = dns.queries.length;
+  const none = new HostResolver({ ...DEFAULT_DNS_SETTINGS, dns_resolver: [dns.server], dns_hostsfile: null });
+  const expected = [
+    { address: '127.0.0.1', family: 4 },
+    { address: '::1', family: 6 },
+  ];
+  assert.deepEqual(await none.resolve('localhost'), expected);
+  assert.deepEqual(await none.resolve('LocalHost'), expected);
+  const unreadable = new HostResolver({
+    ...DEFAULT_DNS_SETTINGS,
+    dns_resolver: [dns.server],
+    dns_hostsfile: '/nonexistent/hosts',
+  });
+  assert.deepEqual(await unreadable.resolve('localhost'), expected);
+  assert.equal(dns.queries.length, from);
+});

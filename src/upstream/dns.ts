@@ -57,6 +57,14 @@ const QUERY_TRIES = 2;
 const MAX_HOSTS_FILE_BYTES = 1024 * 1024;
 /** The lifetime of a hosts-file answer: the file is read once per resolver, as Kong reads it (10 years). */
 const HOSTS_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/**
+ * `localhost` when the hosts file does not list it (or there is none): RFC 6761 section 6.3 keeps
+ * it off the DNS servers, and Kong's client defines it so (127.0.0.1 and ::1).
+ */
+const LOCALHOST: readonly Address[] = [
+  { address: '127.0.0.1', family: 4 },
+  { address: '::1', family: 6 },
+];
 /** Aliases followed from one name (a CNAME chain longer than this, or a loop, is not found). */
 const MAX_CNAME_DEPTH = 8;
 
@@ -233,13 +241,13 @@ export class HostResolver {
     }
   }
 
-  /** The hosts file's addresses of a name, else the first record type of dns_order the servers answer. */
+  /** The hosts file's addresses of a name (localhost's by default), else the first record type of dns_order the servers answer. */
   async #query(name: string, e: Entry): Promise<{ addresses: readonly Address[]; ttlSeconds: number }> {
     const path = this.#settings.dns_hostsfile;
-    if (path !== null) {
-      const listed = (await (this.#hosts ??= readHostsFile(path))).get(name);
-      if (listed !== undefined) return { addresses: listed, ttlSeconds: HOSTS_TTL_SECONDS };
-    }
+    const listed =
+      (path === null ? undefined : (await (this.#hosts ??= readHostsFile(path))).get(name)) ??
+      (name === 'localhost' ? LOCALHOST : undefined);
+    if (listed !== undefined) return { addresses: listed, ttlSeconds: HOSTS_TTL_SECONDS };
     const last = this.#lastFirst ? e.lastType : null;
     const order = last === null ? this.#order : [last, ...this.#order.filter((t) => t !== last)];
     const answer = await this.#ask(name, order, 0);

@@ -139,6 +139,13 @@ test("a name with no records of the types asked is Kong's 503 `name resolution f
   assert.equal(queriesOf('empty.test'), asked, 'no new query while the empty answer is remembered');
 });
 
+// 02-old_client_spec.lua "inject localhost: if absent" (RFC 6761 section 6.3): a hosts file
+// without localhost still answers it (127.0.0.1, ::1), and the DNS server is never asked.
+test('localhost resolves without the DNS server when the hosts file does not list it', async () => {
+  assert.deepEqual(await get(`${gw.url}/localhost`), { status: 200, body: 'one' });
+  assert.equal(queriesOf('localhost'), 0);
+});
+
 // "inject localhost: not if ipv4 exists": a hosts file's own localhost is the one used.
 test("a hosts file's localhost replaces the built-in one", async () => {
   const asked = queriesOf('localhost');
