@@ -204,3 +204,18 @@ test("localhost is never asked of the servers: 127.0.0.1 and ::1 without a hosts
   assert.deepEqual(await unreadable.resolve('localhost'), expected);
   assert.equal(dns.queries.length, from);
 });
+
+test("a hosts file's localhost of one family is the whole answer: the other is not added (Kong's 'not if ipv6 exists')", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tollgate-hosts-'));
+  try {
+    await writeFile(join(dir, 'hosts'), '::1:2:3:4 localhost\n');
+    const r = new HostResolver({
+      ...DEFAULT_DNS_SETTINGS,
+      dns_resolver: [dns.server],
+      dns_hostsfile: join(dir, 'hosts'),
+    });
+    assert.deepEqual(await r.resolve('localhost'), [{ address: '::1:2:3:4', family: 6 }]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -63,6 +63,9 @@ before(async () => {
     dns.records.set(name, { addresses: ['127.0.0.1'], ttl: name.startsWith('stale') ? 1 : 300 });
   }
   dns.records.set('empty.test', { addresses: [], ttl: 300 });
+  dns.records.set('chain.test', { addresses: [], cname: 'chain-2.test', ttl: 300 });
+  dns.records.set('chain-2.test', { addresses: [], cname: 'chain-3.test', ttl: 300 });
+  dns.records.set('chain-3.test', { addresses: ['127.0.0.2'], ttl: 300 });
   dns.records.set('valid.test', { addresses: ['127.0.0.1'], ttl: 300 });
   dns.records.set('hosted.test', { addresses: ['127.0.0.1'], ttl: 300 });
   gw = await startGateway({
@@ -75,7 +78,15 @@ before(async () => {
         upstream_keepalive_pool_size: 0,
       },
       services: [
-        ...services(['localhost', 'empty.test', 'stale-empty.test', 'stale-fail.test', 'MiXeD.TeSt', 'fqdn.test.']),
+        ...services([
+          'localhost',
+          'empty.test',
+          'stale-empty.test',
+          'stale-fail.test',
+          'MiXeD.TeSt',
+          'fqdn.test.',
+          'chain.test',
+        ]),
         { name: 'retries', url: `http://127.0.0.1:${bad.port}`, retries: 3, routes: [{ hosts: ['retries.test'] }] },
       ],
     },
@@ -174,6 +185,13 @@ test('a name written in mixed case is asked in lower case and resolves', async (
 test('a fully qualified name (a trailing dot) is asked without the dot and resolves', async () => {
   assert.deepEqual(await get(`${gw.url}/fqdn.test.`), { status: 200, body: 'one' });
   assert.ok(queriesOf('fqdn.test') > 0);
+});
+
+// "fetching A answers redirected through 2 CNAME answers": dns_order's CNAME (in Kong's default
+// LAST, SRV, A, CNAME) follows an alias to an alias to the addresses.
+test("a name that is an alias of an alias resolves to the last one's addresses", async () => {
+  assert.deepEqual(await get(`${gw.url}/chain.test`), { status: 200, body: 'two' });
+  assert.ok(queriesOf('chain-3.test') > 0);
 });
 
 // 03-old_client_cache_spec.lua "empty records do not replace stale records".
