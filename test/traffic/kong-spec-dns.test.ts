@@ -37,7 +37,7 @@ let dir: string;
 let bad: { server: TcpServer; port: number; tries: number };
 /** hosts file without localhost, dns_error_ttl 0 (only dns_not_found_ttl spares the server). */
 let gw: TestGateway;
-/** hosts file listing localhost and hosted.test at 127.0.0.2, dns_valid_ttl 1, dns_cache_size 1. */
+/** hosts file listing localhost and hosted.test at 127.0.0.2; dns_valid_ttl, dns_not_found_ttl 1; dns_cache_size 1. */
 let valid: TestGateway;
 
 const services = (names: string[]) =>
@@ -99,9 +99,10 @@ before(async () => {
         dns_hostsfile: join(dir, 'hosts-localhost'),
         dns_valid_ttl: 1,
         dns_cache_size: 1,
+        dns_not_found_ttl: 1,
         upstream_keepalive_pool_size: 0,
       },
-      services: services(['localhost', 'valid.test', 'hosted.test']),
+      services: services(['localhost', 'valid.test', 'hosted.test', 'later.test']),
     },
   });
 });
@@ -238,4 +239,14 @@ test('a hosts-file answer outlives dns_valid_ttl: the server is never asked for 
   await new Promise((r) => setTimeout(r, 1100)); // past dns_valid_ttl
   assert.deepEqual(await get(`${valid.url}/hosted.test`), { status: 200, body: 'two' });
   assert.equal(queriesOf('hosted.test'), 0);
+});
+
+// 02-old_client_spec.lua "verifies ttl and caching of empty responses and name errors": a name
+// error is remembered for dns_not_found_ttl (1 s here), then asked again: a name created since resolves.
+test('a name error is asked again once dns_not_found_ttl has passed', async () => {
+  assert.equal((await get(`${valid.url}/later.test`)).status, 503);
+  const asked = queriesOf('later.test');
+  dns.records.set('later.test', { addresses: ['127.0.0.1'], ttl: 300 });
+  await until('the new name in use', async () => (await get(`${valid.url}/later.test`)).body === 'one');
+  assert.ok(queriesOf('later.test') > asked);
 });
