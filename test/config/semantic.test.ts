@@ -461,11 +461,11 @@ ca_certificates:
   const lost =
     "its line breaks are lost (a YAML folded '>' block or a one-line string): write it as a literal block, '|'";
   assert.deepEqual(brief(issues), [
-    `3:11 certificates[0].cert cert is not a valid PEM certificate: ${lost}`,
-    `5:10 certificates[0].key key is not a valid PEM private key: ${lost}`,
-    '6:11 certificates[1].cert cert is not a valid PEM certificate',
-    '7:10 certificates[1].key key is not a valid PEM private key: it is encrypted (encrypted keys are not supported: decrypt it with `openssl pkey`)',
-    `12:11 ca_certificates[0].cert cert is not a valid PEM certificate: ${lost}`,
+    `3:11 certificates[0].cert invalid certificate: cert is not a valid PEM certificate: ${lost}`,
+    `5:10 certificates[0].key invalid key: key is not a valid PEM private key: ${lost}`,
+    '6:11 certificates[1].cert invalid certificate: cert is not a valid PEM certificate',
+    '7:10 certificates[1].key invalid key: key is not a valid PEM private key: it is encrypted (encrypted keys are not supported: decrypt it with `openssl pkey`)',
+    `12:11 ca_certificates[0].cert invalid certificate: cert is not a valid PEM certificate: ${lost}`,
   ]);
 });
 
@@ -481,8 +481,8 @@ test('certificates: cert and key must parse and match; SNIs are unique', async (
     snis: [{ name: a.example.com }, { name: a.example.com }]
 `);
   assert.deepEqual(brief(issues), [
-    '3:11 certificates[0].cert cert is not a valid PEM certificate',
-    '4:10 certificates[0].key key is not a valid PEM private key (encrypted keys are not supported)',
+    '3:11 certificates[0].cert invalid certificate: cert is not a valid PEM certificate',
+    '4:10 certificates[0].key invalid key: key is not a valid PEM private key (encrypted keys are not supported)',
     "5:45 certificates[0].snis[1].name uniqueness violation: 'snis' entity with name set to 'a.example.com' already declared (at certificates[0].snis[0])",
   ]);
 });

@@ -106,16 +106,22 @@ function checkCertificate(raw: Obj, path: Path, err: Err, warn: Warn): void {
     try {
       cert = new X509Certificate(raw[certField]);
     } catch {
-      err('SEMANTIC', `${certField} is not a valid PEM certificate${pemHint(raw[certField], false)}`, [
-        ...path,
-        certField,
-      ]);
+      // Kong's typedefs.certificate and typedefs.key start their refusals with these words (then
+      // OpenSSL's text, which names no cause a user can act on: the hint does).
+      err(
+        'SEMANTIC',
+        `invalid certificate: ${certField} is not a valid PEM certificate${pemHint(raw[certField], false)}`,
+        [...path, certField],
+      );
     }
     let key: KeyObject | null = null;
     try {
       key = createPrivateKey(raw[keyField]);
     } catch {
-      err('SEMANTIC', `${keyField} is not a valid PEM private key${pemHint(raw[keyField], true)}`, [...path, keyField]);
+      err('SEMANTIC', `invalid key: ${keyField} is not a valid PEM private key${pemHint(raw[keyField], true)}`, [
+        ...path,
+        keyField,
+      ]);
     }
     if (cert && key && !cert.checkPrivateKey(key))
       err('SEMANTIC', `${keyField} does not match ${certField}`, [...path, keyField]);
@@ -202,7 +208,10 @@ export function upstreamTls(b: Build): void {
       try {
         cert = new X509Certificate(raw.cert);
       } catch {
-        err('SEMANTIC', `cert is not a valid PEM certificate${pemHint(raw.cert, false)}`, [...path, 'cert']);
+        err('SEMANTIC', `invalid certificate: cert is not a valid PEM certificate${pemHint(raw.cert, false)}`, [
+          ...path,
+          'cert',
+        ]);
       }
     if (cert !== null && !cert.ca)
       err('SEMANTIC', 'certificate does not appear to be a CA because it is missing the "CA" basic constraint', [
