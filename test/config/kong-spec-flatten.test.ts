@@ -1,6 +1,7 @@
 // Kong's declarative loading specs, the cases no other test covers:
 // spec/01-unit/01-db/01-schema/11-declarative_config/03-flatten_spec.lua (field names that are
-// also entity names, jwt_secrets naming their consumer, missing foreign relationships, and its
+// also entity names, jwt_secrets naming their consumer, targets listed apart from their upstreams
+// as the admin API shows them, missing foreign relationships, and its
 // "issues" #5750 and #7620), spec/01-unit/01-db/10-declarative_spec.lua (YAML null, ttl fields,
 // nested certificates and credentials) and, as a user sees it, 12-topological_sort_spec.lua
 // (entities load whatever order the file lists their kinds in), at Kong commit 22246ef2.
@@ -106,6 +107,16 @@ consumers:
     basicauth_credentials:
       - password: qwerty
         username: qwerty
+targets:
+  - upstream: first-upstream
+    target: 127.0.0.1:6661
+    weight: 1
+  - upstream: second-upstream
+    target: 127.0.0.1:6661
+    weight: 1
+upstreams:
+  - name: first-upstream
+  - name: second-upstream
 certificates:
   - cert: ${JSON.stringify(leaf.cert)}
     id: ${CERT_ID}
@@ -231,6 +242,23 @@ test('10-declarative: nested SNIs keep their ids under their certificate, and a 
   assert.equal(creds.length, 1);
   assert.equal(creds[0]!.username, 'qwerty');
   assert.deepEqual(creds[0]!.consumer, { id: consumerA.id });
+});
+
+test('03-flatten targets: the same address in two upstreams, listed at the top level, is a target of each', {
+  skip,
+}, async () => {
+  const ids = new Set<unknown>();
+  for (const name of ['first-upstream', 'second-upstream']) {
+    const u = await get(`/upstreams/${name}`);
+    const targets = await list(`/upstreams/${name}/targets`);
+    assert.deepEqual(
+      targets.map((t) => [t.target, t.weight, t.upstream]),
+      [['127.0.0.1:6661', 1, { id: u.id }]],
+      name,
+    );
+    ids.add(targets[0]!.id);
+  }
+  assert.equal(ids.size, 2);
 });
 
 /** `path message` of each error a file is refused with. */
