@@ -36,7 +36,7 @@ async function refusedAs(yaml: string, want: [string, string][]): Promise<void> 
 
 const q = (s: string): string => JSON.stringify(s);
 
-test('sni: a host name loads as a route SNI; an IPv4 or IPv6 address, or a port, is refused in Kong words', async () => {
+test("sni: a host name loads as a route SNI; an IPv4 or IPv6 address, or a port, is refused in Kong's words", async () => {
   const route = (snis: string): string => `routes:\n  - { name: r, protocols: [https], snis: ${snis} }\n`;
   assert.deepEqual(await issues(route('["example.com", "9foo.te-st.bar.test"]')), []);
   await refusedAs(route('["127.0.0.1", "example.com:80", "[::1]"]'), [
@@ -76,7 +76,7 @@ test('certificate: a CA-issued or self-signed PEM loads; a number, text or an em
   ]);
 });
 
-test('key: a private key loads; a number, text or an empty PEM is refused in Kong words', { skip }, async () => {
+test("key: a private key loads; a number, text or an empty PEM is refused in Kong's words", { skip }, async () => {
   const ca = new TestCa();
   const leaf = ca.issue('a', ['a.test']);
   const cert = q(leaf.cert);
@@ -132,7 +132,9 @@ test("timeout (the tracing plugins' timeouts): 120 and 0 load; -1 and an infinit
   await refusedAs(`plugins:\n${zipkin('-1')}`, [
     ['plugins[0].config.connect_timeout', 'value should be between 0 and 2147483646'],
   ]);
-  // Kong refuses math.huge as no integer; YAML's .inf is refused here as no finite number.
+  // Kong's integer type excludes infinities ('expected an integer'). YAML's .inf is refused when
+  // the file is read, before any field's type is known: a config is JSON's data, which has no
+  // infinity.
   await refusedAs(`plugins:\n${zipkin('.inf')}`, [['plugins[0].config.connect_timeout', 'must be a finite number']]);
 });
 
