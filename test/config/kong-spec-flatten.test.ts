@@ -190,6 +190,9 @@ test('03-flatten #7620: plugins anchored under one service and aliased under ano
     'rate-limiting service1',
     'rate-limiting service2',
   ]);
+  // GET /config, the effective config, lists the four as well.
+  const exported = (await get('/config')).plugins as Entity[];
+  assert.equal(exported.filter((p) => ['correlation-id', 'rate-limiting'].includes(String(p.name))).length, 4);
   // Each route meets both plugins: the upstream gets an X-Request-Id the client sees echoed, and
   // each service counts its own requests against its limit of 5 a second.
   for (const path of ['/foo', '/bar']) {
