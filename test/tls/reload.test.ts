@@ -105,7 +105,7 @@ test('a renewed certificate whose key does not match is refused; the previous ce
     assert.equal(r.ok, false);
     assert.match(
       r.errors.map((e) => `${e.path} ${e.message}`).join('\n'),
-      /certificates\[0\]\.key key does not match cert/,
+      /certificates\[0\]\.key certificate does not match key/,
     );
     assert.equal((await presented(port, 'a.test')).serial, a.serial);
   } finally {

@@ -123,8 +123,11 @@ function checkCertificate(raw: Obj, path: Path, err: Err, warn: Warn): void {
         keyField,
       ]);
     }
-    if (cert && key && !cert.checkPrivateKey(key))
-      err('SEMANTIC', `${keyField} does not match ${certField}`, [...path, keyField]);
+    // Kong's words (its certificates entity check), at the key the user may have got wrong.
+    if (cert && key && !cert.checkPrivateKey(key)) {
+      const which = certField === 'cert' ? 'certificate' : 'alternative certificate';
+      err('SEMANTIC', `${which} does not match key`, [...path, keyField]);
+    }
     // An expired certificate still serves (clients decide), but the operator should know.
     if (cert) certificateDates(cert, [...path, certField], warn);
     return cert;
