@@ -9,6 +9,7 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { once } from 'node:events';
+import { SocketAddress } from 'node:net';
 import { GatewayMetrics } from '../admin/metrics.ts';
 import { restartOnlySettings } from '../config/restart-settings.ts';
 import type { ConfigIssue } from '../errors.ts';
@@ -199,7 +200,7 @@ export async function runPrimary(
       version: VERSION,
       tree: TREE,
       pid: process.pid,
-      proxy: (alive()[0]?.listeners ?? []).map((l) => `${l.ip}:${l.port}`),
+      proxy: (alive()[0]?.listeners ?? []).map((l) => `${boundIp(String(l.ip))}:${l.port}`),
       admin: inst.adminAddresses,
       status: inst.statusAddresses,
       config: inst.options.configFile,
@@ -238,4 +239,13 @@ export async function runPrimary(
   process.off('SIGINT', earlyStop);
   if (heldSignal !== null) process.kill(process.pid, heldSignal);
   return stopped;
+}
+
+/**
+ * The address a worker's listener is bound at, as --workers 1 logs it: GET /'s listener shows an
+ * IPv6 one in Kong's expanded form (`[0000:...:0001]`), the log line the short one (`[::1]`).
+ */
+function boundIp(ip: string): string {
+  if (!ip.startsWith('[')) return ip;
+  return `[${new SocketAddress({ address: ip.slice(1, -1), family: 'ipv6' }).address}]`;
 }

@@ -153,8 +153,23 @@ export function kongListener(text: string, bound: string): KongListener {
     if (found !== undefined && found !== 'http2') kept.push(found);
   }
   const colon = bound.lastIndexOf(':');
-  out.ip = bound.slice(0, colon);
+  out.ip = kongIp(bound.slice(0, colon));
   out.port = Number(bound.slice(colon + 1));
-  out.listener = kept.length === 0 ? bound : `${bound} ${kept.join(' ')}`;
+  const address = `${out.ip}:${out.port}`;
+  out.listener = kept.length === 0 ? address : `${address} ${kept.join(' ')}`;
   return out;
+}
+
+/**
+ * An IPv6 address as Kong's normalize_ip writes it in a listener (kong/tools/ip.lua): eight groups
+ * of four lower-case digits, in brackets (`[::1]` is `[0000:0000:0000:0000:0000:0000:0000:0001]`).
+ * An IPv4 address, a name, an IPv4-mapped or a zoned address is left as bound.
+ */
+function kongIp(host: string): string {
+  if (!host.startsWith('[') || host.includes('.') || host.includes('%')) return host;
+  const [head = '', tail] = host.slice(1, -1).split('::', 2) as [string, string | undefined];
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === undefined || tail === '' ? [] : tail.split(':');
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `[${groups.map((g) => g.toLowerCase().padStart(4, '0')).join(':')}]`;
 }
