@@ -58,6 +58,15 @@ const NOTHING_TO_DO: ReadonlySet<string> = new Set(['KONG_PREFIX', 'KONG_NGINX_D
 /** Variables a plugin reads, as Kong's does: the datadog plugin's agent address (Kong's statsd_logger). */
 const READ_BY_PLUGINS: ReadonlySet<string> = new Set(['KONG_DATADOG_AGENT_HOST', 'KONG_DATADOG_AGENT_PORT']);
 
+/**
+ * A listen variable as Kong reads it: `off` as the first entry turns the listener off whatever
+ * follows (kong/conf_loader/listeners.lua returns no listeners then); `off` after an address is
+ * refused there as here.
+ */
+function kongListen(value: string): string {
+  return value.split(',', 1)[0]!.trim() === 'off' ? 'off' : value;
+}
+
 export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
   const out: KongEnv = { options: {}, sources: {}, ignored: [], error: null };
   const set = <K extends keyof KongEnvOptions>(key: K, value: KongEnvOptions[K], from: string): void => {
@@ -76,14 +85,14 @@ export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
         if (value !== '') set('config', value, name);
         break;
       case 'KONG_PROXY_LISTEN':
-        set('proxy-listen', [value], name);
+        set('proxy-listen', [kongListen(value)], name);
         break;
       case 'KONG_ADMIN_LISTEN':
-        set('admin-listen', [value], name);
+        set('admin-listen', [kongListen(value)], name);
         break;
       case 'KONG_STATUS_LISTEN':
         // Kong's Helm chart sets it (0.0.0.0:8100) and points the pods' probes at it.
-        set('status-listen', [value], name);
+        set('status-listen', [kongListen(value)], name);
         break;
       case 'KONG_LOG_LEVEL': {
         const level = LOG_LEVELS[value.toLowerCase()];
