@@ -53,7 +53,7 @@ const STANDARD_STREAMS: ReadonlySet<string> = new Set([
 ]);
 
 /** Variables a Kong deployment sets that need nothing here: where nginx keeps its files, and whether it forks away. */
-const NOTHING_TO_DO: ReadonlySet<string> = new Set(['KONG_PREFIX', 'KONG_NGINX_DAEMON']);
+const NOTHING_TO_DO: ReadonlySet<string> = new Set(['KONG_PREFIX', 'KONG_NGINX_DAEMON', 'KONG_NGINX_MAIN_DAEMON']);
 
 /** Variables a plugin reads, as Kong's does: the datadog plugin's agent address (Kong's statsd_logger). */
 const READ_BY_PLUGINS: ReadonlySet<string> = new Set(['KONG_DATADOG_AGENT_HOST', 'KONG_DATADOG_AGENT_PORT']);
@@ -117,8 +117,12 @@ export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
       case 'KONG_SSL_CERT_KEY':
         out.sslCertKey = value;
         break;
-      case 'KONG_NGINX_WORKER_PROCESSES':
+      case 'KONG_NGINX_MAIN_WORKER_PROCESSES':
         set('workers', value, name);
+        break;
+      case 'KONG_NGINX_WORKER_PROCESSES':
+        // Kong's alias of nginx_main_worker_processes, which wins when both are set (it sorts first).
+        if (out.options.workers === undefined) set('workers', value, name);
         break;
       case 'KONG_PORT_MAPS':
       case 'KONG_TRUSTED_IPS':

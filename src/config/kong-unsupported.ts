@@ -96,6 +96,7 @@ export const KONG_CONF_SETTINGS: Record<string, string> = {
   lua_max_req_headers: 'here it is `max_request_headers`',
   plugins: 'the bundled plugins are always available; list custom plugins in `custom_plugins`',
   nginx_worker_processes: 'start with `gateway start --workers N` (or KONG_NGINX_WORKER_PROCESSES)',
+  nginx_main_worker_processes: 'start with `gateway start --workers N` (or KONG_NGINX_MAIN_WORKER_PROCESSES)',
   declarative_config: 'name the file with `gateway start --config FILE` (or KONG_DECLARATIVE_CONFIG)',
   database: 'Tollgate is DB-less: there is no database setting',
   ssl_cert:

@@ -163,3 +163,28 @@ test('the request header limit takes 1 and refuses 0, as lua_max_req_headers; it
   const kong = await settings('lua_max_req_headers: 100');
   assert.match(kong.out, /'lua_max_req_headers' is a kong.conf setting: here it is `max_request_headers`/);
 });
+
+test("nginx_main_worker_processes, the property nginx_worker_processes is Kong's alias of, sets the workers and wins over the alias", () => {
+  assert.equal(parsed({ KONG_NGINX_MAIN_WORKER_PROCESSES: '2' }).workers, 2);
+  assert.equal(parsed({ KONG_NGINX_WORKER_PROCESSES: '3', KONG_NGINX_MAIN_WORKER_PROCESSES: '2' }).workers, 2);
+  assert.equal(parsed({ KONG_NGINX_WORKER_PROCESSES: '3' }).workers, 3);
+  assert.match(
+    String(parseStartArgs([], { KONG_NGINX_MAIN_WORKER_PROCESSES: '0' })),
+    /^KONG_NGINX_MAIN_WORKER_PROCESSES must be a number from 1 or 'auto'/,
+  );
+  // nginx_main_daemon (alias nginx_daemon): whether nginx forks away, nothing to do here.
+  const r = parsed({
+    KONG_NGINX_MAIN_WORKER_PROCESSES: 'auto',
+    KONG_NGINX_MAIN_DAEMON: 'off',
+    KONG_NGINX_DAEMON: 'off',
+  });
+  assert.deepEqual(r.kongIgnored, []);
+});
+
+test('nginx_main_worker_processes in `_tollgate` says what sets the workers, as its alias does', async () => {
+  for (const name of ['nginx_worker_processes', 'nginx_main_worker_processes']) {
+    const r = await settings(`${name}: auto`);
+    assert.equal(r.code, 1);
+    assert.match(r.out, new RegExp(`'${name}' is a kong.conf setting: start with \`gateway start --workers N\``));
+  }
+});
