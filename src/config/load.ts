@@ -4,6 +4,7 @@
  * (FILE:LINE:COL and YAML path) and thrown together as one ConfigError.
  */
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -474,6 +475,10 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
         path: [...base, 'dns_resolver', i],
       });
   });
+  // Kong's conf loader refuses a hosts file that is not there (`dns_hostsfile: file does not
+  // exist`) rather than resolving without the names it was meant to answer.
+  if (typeof s.dns_hostsfile === 'string' && !isFile(s.dns_hostsfile))
+    raw.push({ code: 'SEMANTIC', message: 'file does not exist', path: [...base, 'dns_hostsfile'] });
   if (s.dns_order !== undefined && !s.dns_order.includes('A') && !s.dns_order.includes('AAAA'))
     raw.push({
       code: 'SCHEMA',
@@ -489,6 +494,14 @@ function checkSettings(s: TollgateSettings, raw: RawIssue[]): void {
     if (!isIpOrCidr(ip))
       raw.push({ code: 'SCHEMA', message: 'invalid IP address or CIDR', path: [...base, 'trusted_ips', i] });
   });
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** `ip`, `ipv4:port` or `[ipv6]:port`, as Kong's dns_resolver entries (and c-ares) take them. */

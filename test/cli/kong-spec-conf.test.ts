@@ -188,3 +188,14 @@ test('nginx_main_worker_processes in `_tollgate` says what sets the workers, as 
     assert.match(r.out, new RegExp(`'${name}' is a kong.conf setting: start with \`gateway start --workers N\``));
   }
 });
+
+test('dns_hostsfile: a file that does not exist is refused, an existing one accepted', async () => {
+  const missing = await settings('dns_hostsfile: /nonexistent/tollgate/hosts');
+  assert.equal(missing.code, 1, missing.out);
+  // Kong: `dns_hostsfile: file does not exist`
+  assert.match(missing.out, /_tollgate\.dns_hostsfile +file does not exist/);
+  const dir = tmp();
+  const hosts = write(dir, 'hosts', '127.0.0.1 localhost\n');
+  assert.equal((await settings(`dns_hostsfile: ${hosts}`)).code, 0);
+  assert.equal((await settings('dns_hostsfile: null')).code, 0);
+});
