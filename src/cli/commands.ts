@@ -70,7 +70,7 @@ export const COMMANDS: readonly CommandHelp[] = [
     synopsis: ['gateway start [options]'],
     description:
       'Loads and compiles the config, listens, watches the config and the files it references and\n' +
-      'reloads on change (and on SIGHUP); SIGTERM/SIGINT drain in-flight requests and exit 0.\n' +
+      'reloads on change (and on SIGHUP); SIGTERM/SIGINT/SIGQUIT drain in-flight requests and exit 0.\n' +
       "Kong's KONG_DECLARATIVE_CONFIG, KONG_PROXY_LISTEN, KONG_ADMIN_LISTEN, KONG_STATUS_LISTEN,\n" +
       'KONG_LOG_LEVEL, KONG_PROXY_ACCESS_LOG and KONG_NGINX_WORKER_PROCESSES apply below the options;\n' +
       "KONG_SSL_CERT and KONG_SSL_CERT_KEY are the ssl listeners' default certificate (docs/cli.md).",

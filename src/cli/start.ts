@@ -1,4 +1,4 @@
-// `gateway start`: load, compile, listen; watch the config; SIGHUP reloads; SIGTERM/SIGINT drain and exit.
+// `gateway start`: load, compile, listen; watch the config; SIGHUP reloads; SIGTERM/SIGINT/SIGQUIT drain and exit.
 import cluster from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { TREE, VERSION } from '../version.ts';
 import { type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { commandHelp } from './commands.ts';
 import { type KongEnvOptions, readKongEnv } from './kong-env.ts';
+import { catchKongSignals, STOP_SIGNALS } from './kong-signals.ts';
 import { readKongSslCert } from './kong-ssl-cert.ts';
 
 export function formatIssue(i: ConfigIssue): string {
@@ -131,6 +132,7 @@ export async function runStart(argv: string[]): Promise<number> {
     return 2;
   }
   const onHangup = catchEarlyHangup();
+  if (cluster.isPrimary) catchKongSignals(args.logLevel);
   // A worker is stopped by its primary; a signal sent to it directly keeps its default action.
   const handOverStop = cluster.isPrimary ? catchEarlyStop(args.logLevel) : () => undefined;
   if (args.workers > 1 || cluster.isWorker) {
@@ -203,7 +205,7 @@ export function catchEarlyHangup(): (reload: () => void) => void {
 }
 
 /**
- * Catches SIGTERM and SIGINT while `gateway start` loads its config. Their default action ended the
+ * Catches SIGTERM, SIGINT and SIGQUIT while `gateway start` loads its config. Their default action ended the
  * process with 143 and no line (a Kubernetes pod deleted while it starts), where a stop once serving
  * exits 0 after its drain. Nothing is served yet, so there is nothing to drain: say so and exit 0 at
  * once. The function returned removes the handlers, for the running gateway's own.
@@ -214,11 +216,9 @@ export function catchEarlyStop(level: string | undefined): () => void {
     log.info({ signal }, 'stopped while starting');
     log.flush(() => process.exit(0));
   };
-  process.on('SIGTERM', early);
-  process.on('SIGINT', early);
+  for (const s of STOP_SIGNALS) process.on(s, early);
   return () => {
-    process.off('SIGTERM', early);
-    process.off('SIGINT', early);
+    for (const s of STOP_SIGNALS) process.off(s, early);
   };
 }
 
@@ -243,7 +243,7 @@ export function startFailed(err: unknown, file: string, kongIgnored: readonly st
 }
 
 /**
- * SIGTERM/SIGINT: run `stop` (drain), flush the log, exit 0. A second signal exits at once.
+ * SIGTERM/SIGINT/SIGQUIT: run `stop` (drain), flush the log, exit 0. A second signal exits at once.
  * Resolves only if the process is still around after the exit (never, in practice).
  */
 export function onStopSignals(
@@ -271,7 +271,6 @@ export function onStopSignals(
           log.flush(() => process.exit(0));
         });
     };
-    process.on('SIGTERM', handler);
-    process.on('SIGINT', handler);
+    for (const s of STOP_SIGNALS) process.on(s, handler);
   });
 }

@@ -16,6 +16,7 @@ import type { ConfigIssue } from '../errors.ts';
 import { TollgateInstance } from '../instance.ts';
 import { ensureRunSeed } from '../lib/run-secret.ts';
 import { TREE, VERSION } from '../version.ts';
+import { STOP_SIGNALS } from './kong-signals.ts';
 import { primaryCoordinator } from './primary-coordinator.ts';
 import { onStopSignals, type StartArgs, startFailed, warnKongIgnored } from './start.ts';
 import type { FromWorker } from './worker-messages.ts';
@@ -63,15 +64,14 @@ export async function runPrimary(
     return startFailed(err, args.config, args.kongIgnored);
   }
   const log = inst.log;
-  // SIGTERM or SIGINT while the workers start: by default it ended the primary at once (exit 143),
+  // SIGTERM, SIGINT or SIGQUIT while the workers start: by default it ended the primary at once (exit 143),
   // and the starting workers printed EPIPE traces as their channel broke. Stop them in order instead.
   // Installed before the line below says workers start: a signal is handled from the next turn on,
   // when `cancelStart` is set.
   let cancelStart: (signal: NodeJS.Signals) => void = () => undefined;
   const earlyStop = (signal: NodeJS.Signals): void => cancelStart(signal);
   handOverStop();
-  process.on('SIGTERM', earlyStop);
-  process.on('SIGINT', earlyStop);
+  for (const s of STOP_SIGNALS) process.on(s, earlyStop);
   // The admin listener answers from here on: /ready says 503 until every worker serves.
   log.info({ pid: process.pid, admin: inst.adminAddresses, workers: args.workers }, 'starting workers');
   const fork = (): WorkerState => {
@@ -235,8 +235,7 @@ export async function runPrimary(
       for (const s of states.values()) s.worker.process.kill('SIGKILL');
     },
   );
-  process.off('SIGTERM', earlyStop);
-  process.off('SIGINT', earlyStop);
+  for (const s of STOP_SIGNALS) process.off(s, earlyStop);
   if (heldSignal !== null) process.kill(process.pid, heldSignal);
   return stopped;
 }

@@ -1,0 +1,191 @@
+// Kong's spec/02-integration/02-cmd/01-cmds_spec.lua, 02-start_stop_spec.lua, 03-reload_spec.lua,
+// 07-health_spec.lua, 08-quit_spec.lua, 13-signals_spec.lua and 17-drain_spec.lua (Kong commit
+// 22246ef2): `kong`, `kong start/stop/reload/health/quit/drain` and the signals of Kong's nginx
+// master, against `gateway` and a real `gateway start` process. `kong start` leaves a daemon in a
+// prefix that the other commands reach; `gateway start` runs in the foreground (Kong's container
+// image runs nginx so too), so those commands are signals to it or requests to its listeners.
+// Left out: the database cases (migrations, pg connections, `kong drain` with a database or in
+// hybrid mode), the prefix and nginx template cases (the prefix's files, `.kong_env`, sockets,
+// shared dictionaries, custom nginx templates), the stream listeners, kong.conf's vault references
+// (the kong.conf port's), and the roar tagline.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { eventually, type GatewayProcess, json, spawnGateway, statusOf } from '../ops/support.ts';
+import { type Listening, listen } from '../support/upstream.ts';
+import { gateway, tmp, write } from './helpers.ts';
+
+test('01-cmds: `gateway` alone prints its usage on stderr; an unknown command is an error naming it', async () => {
+  const [bare, unknown] = await Promise.all([gateway([]), gateway(['foobar'])]);
+  assert.equal(bare.code, 2);
+  // Kong: "kong COMMAND [OPTIONS]" on stderr.
+  assert.match(bare.err, /Usage: gateway <command> \[options\]/);
+  assert.equal(unknown.code, 2);
+  // Kong says "No such command: foobar"; Tollgate's wording is its own, the command named alike.
+  assert.match(unknown.err, /unknown command 'foobar'/);
+});
+
+test('02-start_stop: `gateway start --help` prints its usage; verbose flags are not options', async () => {
+  const [help, v] = await Promise.all([gateway(['start', '--help']), gateway(['start', '--v'])]);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /gateway start/);
+  assert.match(help.out, /SIGQUIT/, 'the usage names the signals that stop it');
+  // Kong's `--v` and `--vv` raise its CLI's log level; here `--log-level` (or KONG_LOG_LEVEL) does.
+  assert.equal(v.code, 2);
+  assert.match(v.err, /unknown option '--v'/);
+});
+
+test('02-start_stop errors: a missing file, and an invalid declarative config, do not start', async () => {
+  const scratch = tmp();
+  const bad = write(
+    scratch,
+    'bad.yaml',
+    `_format_version: "1.1"
+services:
+- name: "@gobo"
+  protocol: foo
+  host: mockbin.org
+- name: my-service
+  url: http://mockbin.org
+  routes:
+  - name: example-route
+    hosts:
+    - example.test
+    - \\\\99
+`,
+  );
+  const [missing, r] = await Promise.all([
+    gateway(['start', '--config', join(scratch, 'foobar.yaml')]),
+    gateway(['start', '--config', bad, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off']),
+  ]);
+  assert.equal(missing.code, 1);
+  // Kong: "Error: no file at: foobar.conf".
+  assert.match(missing.err, /cannot read .*foobar\.yaml: no such file/);
+  assert.equal(r.code, 1);
+  // Kong's three messages; its protocol list also has the stream protocols (tcp, tls, udp), which
+  // Tollgate does not serve.
+  assert.match(r.err, /protocol {2}expected one of: http, https, grpc, grpcs/);
+  assert.match(r.err, /invalid value '@gobo': the only accepted ascii characters are alphanumerics or \., -, _, and ~/);
+  assert.match(r.err, /hosts\[1\] {2}invalid hostname: '\\\\99'/);
+  assert.match(r.err, /3 error\(s\) in .*bad\.yaml; not starting/);
+});
+
+// One gateway for the cases of a running node: started from a Kong declarative config file with a
+// status listener, as Kong's drain and health specs start theirs.
+let dir: string;
+let upstream: Listening;
+/** Requests held by the upstream until the test releases them (so one is in flight at a signal). */
+const held: (() => void)[] = [];
+let gw: GatewayProcess;
+let statusUrl: string;
+
+before(async () => {
+  dir = tmp();
+  upstream = await listen((req, res) => {
+    const answer = () => {
+      res.setHeader('content-type', 'text/plain');
+      res.end(`upstream saw ${req.url}`);
+    };
+    if (req.url === '/held') held.push(answer);
+    else answer();
+  });
+  const file = join(dir, 'kong.yaml');
+  // Kong's "starts with a valid declarative config file", its upstream a real one here.
+  await writeFile(
+    file,
+    `_format_version: "1.1"
+services:
+- name: my-service
+  url: ${upstream.url}
+  routes:
+  - name: example-route
+    hosts:
+    - example.test
+`,
+  );
+  gw = await spawnGateway(file, ['--status-listen', '127.0.0.1:0']);
+  const listening = gw.lines.find((l) => l.msg === 'listening')!;
+  statusUrl = `http://${(listening.status as string[])[0]}`;
+});
+after(async () => {
+  await gw?.kill();
+  await upstream?.close();
+});
+
+/** GET over node:http (fetch does not send a Host header of the caller's). */
+function get(url: string, host?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request(url, { headers: host === undefined ? {} : { host } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+      res.on('error', reject);
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+test('02-start_stop: started from a declarative config file, a route by host proxies', async () => {
+  const r = await get(`${gw.proxy}/`, 'example.test');
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'upstream saw /');
+});
+
+test("02-start_stop: the access log goes to start's stdout (nginx_main_daemon = off)", async () => {
+  // Kong's: `GET /hello` with no route is a 404 whose access line `kong start`'s stdout receives.
+  assert.equal((await get(`${gw.proxy}/hello`)).status, 404);
+  await gw.waitForLine((l) => l.type === 'access' && l.path === '/hello' && l.status === 404, 'access line');
+});
+
+test('02-start_stop: /status has the configuration_hash of a non-empty config', async () => {
+  const st = await json(`${gw.admin}/status`);
+  assert.equal(typeof st.configuration_hash, 'string');
+  // Kong's is 32 hex (md5); Tollgate's the sha256 of the file and what it references.
+  assert.match(st.configuration_hash, /^[0-9a-f]{64}$/);
+  assert.notEqual(st.configuration_hash, '0'.repeat(64));
+});
+
+test('07-health: a running node is healthy on its status listener', async () => {
+  const r = await get(`${statusUrl}/status/ready`);
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.body), { ready: true, message: 'ready' });
+  assert.equal((await json(`${statusUrl}/status`)).status, 'up');
+});
+
+test('13-signals: USR1 (reopen logs) and USR2 (new binary) are received and change nothing', async () => {
+  for (const signal of ['SIGUSR1', 'SIGUSR2'] as const) {
+    gw.proc.kill(signal);
+    // Kong logs "signal (SIGUSR1) received from"; its master keeps running.
+    await gw.waitForLine((l) => l.signal === signal && /ignored/.test(String(l.msg)), `${signal} logged`);
+    assert.equal(await statusOf(`${statusUrl}/status/ready`), 200);
+    assert.equal((await get(`${gw.proxy}/`, 'example.test')).status, 200);
+  }
+  // Node's own meaning of USR1 is to open its inspector (code execution for any local process).
+  assert.doesNotMatch(gw.stderr(), /Debugger listening/);
+  assert.equal(gw.proc.exitCode, null);
+});
+
+test('08-quit, 17-drain: SIGQUIT drains, /status/ready answers 503 meanwhile, the request in flight finishes, exit 0', async () => {
+  const pending = get(`${gw.proxy}/held`, 'example.test');
+  await eventually(async () => (held.length > 0 ? true : undefined), 'request reached the upstream');
+  gw.proc.kill('SIGQUIT');
+  await gw.waitForLine((l) => l.msg === 'shutting down', 'shutting down');
+  // Kong's drain: "Kong's status successfully changed to 'draining'", then /status/ready is 503.
+  const ready = await get(`${statusUrl}/status/ready`);
+  assert.equal(ready.status, 503);
+  assert.equal((await json(`${statusUrl}/status`)).status, 'draining');
+  held.shift()!();
+  const r = await pending;
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'upstream saw /held');
+  assert.deepEqual(await gw.exited, { code: 0, signal: null });
+  assert.ok(gw.lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGQUIT'));
+  assert.ok(gw.lines.some((l) => l.msg === 'stopped'));
+  // Kong's "should not add [emerg], [alert], [crit], [error] or [warn] lines" from start to stop.
+  const loud = gw.lines.filter((l) => ['warn', 'error', 'fatal'].includes(String(l.level)));
+  assert.deepEqual(loud, []);
+  assert.equal(gw.stderr(), '');
+});
