@@ -51,7 +51,30 @@ export async function main(argv: string[]): Promise<number> {
   return (await load())(rest);
 }
 
+/**
+ * Kong's commands for the daemon `kong start` leaves behind in its prefix. `gateway start` runs in
+ * the foreground (as Kong's container image runs nginx: `KONG_NGINX_DAEMON=off`), so each is a
+ * signal to that process or a request to its listeners; the nearest command name ('stop' → 'start')
+ * would send a Kong user to the wrong one.
+ */
+const KONG_COMMANDS: Readonly<Record<string, string>> = {
+  stop: 'send SIGTERM (or SIGINT) to the `gateway start` process: it drains in-flight requests and exits 0',
+  quit: 'send SIGQUIT (or SIGTERM) to the `gateway start` process: it drains in-flight requests (up to _tollgate.shutdown_grace_period) and exits 0',
+  reload:
+    'send SIGHUP to the `gateway start` process, or POST /reload on its admin listener; a config that does not load changes nothing',
+  restart: 'stop the `gateway start` process (SIGTERM) and run `gateway start` again',
+  health: 'GET /status/ready on the status or admin listener: 200 when it serves, 503 otherwise',
+  drain: 'SIGTERM to the `gateway start` process: /status/ready answers 503 while it drains, then it exits',
+  prepare: 'nothing to prepare: `gateway start` writes no prefix directory',
+  migrations: 'nothing to migrate: the gateway is DB-less',
+};
+
 function unknownCommand(command: string): number {
+  const kong = Object.hasOwn(KONG_COMMANDS, command) ? KONG_COMMANDS[command] : undefined;
+  if (kong !== undefined) {
+    process.stderr.write(`gateway: no command '${command}' (Kong's \`kong ${command}\`): ${kong}; see docs/cli.md\n`);
+    return 2;
+  }
   const near = nearest(
     command,
     COMMANDS.map((c) => c.name),

@@ -3,11 +3,11 @@
 // 22246ef2): `kong`, `kong start/stop/reload/health/quit/drain` and the signals of Kong's nginx
 // master, against `gateway` and a real `gateway start` process. `kong start` leaves a daemon in a
 // prefix that the other commands reach; `gateway start` runs in the foreground (Kong's container
-// image runs nginx so too), so those commands are signals to it or requests to its listeners.
-// Left out: the database cases (migrations, pg connections, `kong drain` with a database or in
-// hybrid mode), the prefix and nginx template cases (the prefix's files, `.kong_env`, sockets,
-// shared dictionaries, custom nginx templates), the stream listeners, kong.conf's vault references
-// (the kong.conf port's), and the roar tagline.
+// image runs nginx so too), so those commands are signals to it or requests to its listeners, and
+// `gateway stop` and the others say which. Left out: the database cases (migrations, pg
+// connections, `kong drain` with a database or in hybrid mode), the prefix and nginx template
+// cases (the prefix's files, `.kong_env`, sockets, shared dictionaries, custom nginx templates),
+// the stream listeners, kong.conf's vault references (the kong.conf port's), and the roar tagline.
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -35,6 +35,29 @@ test('02-start_stop: `gateway start --help` prints its usage; verbose flags are 
   // Kong's `--v` and `--vv` raise its CLI's log level; here `--log-level` (or KONG_LOG_LEVEL) does.
   assert.equal(v.code, 2);
   assert.match(v.err, /unknown option '--v'/);
+});
+
+test("stop, quit, reload, health, drain: Kong's commands for its daemon name their counterpart", async () => {
+  const want: Record<string, RegExp> = {
+    stop: /SIGTERM/,
+    quit: /SIGQUIT/,
+    reload: /SIGHUP.*POST \/reload/,
+    restart: /SIGTERM/,
+    health: /GET \/status\/ready/,
+    drain: /\/status\/ready answers 503/,
+  };
+  // `kong quit --help` and `kong health --help` print their usage; here the same words as the bare command.
+  const runs = [...Object.keys(want).map((c) => [c]), ['quit', '--help'], ['help', 'health']];
+  const results = await Promise.all(runs.map((argv) => gateway(argv)));
+  runs.forEach((argv, i) => {
+    const command = argv[0] === 'help' ? argv[1]! : argv[0]!;
+    const r = results[i]!;
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.match(r.err, new RegExp(`no command '${command}' \\(Kong's \`kong ${command}\`\\)`), argv.join(' '));
+    assert.match(r.err, want[command]!, argv.join(' '));
+    // The nearest command name would send a Kong user from `stop` to `start`.
+    assert.doesNotMatch(r.err, /did you mean/, argv.join(' '));
+  });
 });
 
 test('02-start_stop errors: a missing file, and an invalid declarative config, do not start', async () => {
