@@ -103,6 +103,7 @@ let upstream: Listening;
 const held: (() => void)[] = [];
 let gw: GatewayProcess;
 let statusUrl: string;
+let configFile: string;
 
 before(async () => {
   dir = tmp();
@@ -111,7 +112,7 @@ before(async () => {
       res.setHeader('content-type', 'text/plain');
       res.end(`upstream saw ${req.url}`);
     };
-    if (req.url === '/held') held.push(answer);
+    if (req.url?.startsWith('/held')) held.push(answer);
     else answer();
   });
   const file = join(dir, 'kong.yaml');
@@ -128,7 +129,9 @@ services:
     - example.test
 `,
   );
-  gw = await spawnGateway(file, ['--status-listen', '127.0.0.1:0']);
+  // --no-watch: a reload below comes from SIGHUP, as `kong reload` sends it.
+  gw = await spawnGateway(file, ['--status-listen', '127.0.0.1:0', '--no-watch']);
+  configFile = file;
   const listening = gw.lines.find((l) => l.msg === 'listening')!;
   statusUrl = `http://${(listening.status as string[])[0]}`;
 });
@@ -191,8 +194,86 @@ test('13-signals: USR1 (reopen logs) and USR2 (new binary) are received and chan
   assert.equal(gw.proc.exitCode, null);
 });
 
+/** Kong's 5705 regression file: key-auth on the service, one consumer with one key; an upstream. */
+const keyAuthConfig = (key: string, target: string): string => `_format_version: "1.1"
+services:
+- name: my-service
+  url: ${upstream.url}
+  plugins:
+  - name: key-auth
+  routes:
+  - name: my-route
+    paths:
+    - /
+consumers:
+- username: my-user
+  keyauth_credentials:
+  - key: ${key}
+upstreams:
+- name: my-upstream
+  targets:
+  - target: ${target}
+    weight: 100
+`;
+
+async function reloadBySignal(): Promise<void> {
+  const before = (await json(`${gw.admin}/status`)).last_reload?.at;
+  gw.proc.kill('SIGHUP');
+  await eventually(async () => {
+    const r = (await json(`${gw.admin}/status`)).last_reload;
+    return r?.trigger === 'signal' && r.at !== before ? r : undefined;
+  }, 'SIGHUP reload');
+}
+
+const withKey = (key: string) => ({ headers: { apikey: key } });
+
+test('03-reload: SIGHUP reloads the file: a changed key-auth key and target take effect, node_id and master stay', async () => {
+  const root1 = await json(`${gw.admin}/`);
+  await writeFile(configFile, keyAuthConfig('my-key', '127.0.0.1:15555'));
+  await reloadBySignal();
+  assert.equal((await fetch(`${gw.proxy}/`, withKey('my-key'))).status, 200);
+  assert.equal((await fetch(`${gw.proxy}/`, withKey('my-new-key'))).status, 401);
+  const keys1 = await json(`${gw.admin}/key-auths`);
+  assert.equal(keys1.data.length, 1);
+  // Kong's "key-auth plugin invalidation on dbless reload" (its issue 5705): the old key stops working.
+  await writeFile(configFile, keyAuthConfig('my-new-key', '127.0.0.1:15556'));
+  await reloadBySignal();
+  assert.equal((await fetch(`${gw.proxy}/`, withKey('my-key'))).status, 401);
+  assert.equal((await fetch(`${gw.proxy}/`, withKey('my-new-key'))).status, 200);
+  // Kong's "change target loaded from declarative_config".
+  const health = await json(`${gw.admin}/upstreams/my-upstream/health`);
+  assert.equal(health.data.length, 1);
+  assert.equal(health.data[0].target, '127.0.0.1:15556');
+  assert.equal(health.data[0].health, 'HEALTHCHECKS_OFF');
+  // Kong's "clears the 'kong' shm but preserves 'node_id'": the master (here the process) stays.
+  const root2 = await json(`${gw.admin}/`);
+  assert.equal(root2.node_id, root1.node_id);
+  assert.equal(root2.pids.master, root1.pids.master);
+});
+
+test('03-reload: a config posted to /config is replaced by the file at the next SIGHUP', async () => {
+  const posted = await fetch(`${gw.admin}/config`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ _format_version: '1.1', services: [{ name: 'posted-service', url: upstream.url }] }),
+  });
+  assert.equal(posted.status, 201);
+  assert.deepEqual(
+    (await json(`${gw.admin}/services`)).data.map((x: { name: string }) => x.name),
+    ['posted-service'],
+  );
+  await reloadBySignal();
+  // Kong keeps a posted config over a `kong reload` whose kong.conf has no declarative_config (it
+  // sits in LMDB); `gateway start` always has its file, and SIGHUP reads it, as a `kong reload`
+  // given the declarative_config does (Kong's "reloads the declarative_config from kong.conf").
+  assert.deepEqual(
+    (await json(`${gw.admin}/services`)).data.map((x: { name: string }) => x.name),
+    ['my-service'],
+  );
+});
+
 test('08-quit, 17-drain: SIGQUIT drains, /status/ready answers 503 meanwhile, the request in flight finishes, exit 0', async () => {
-  const pending = get(`${gw.proxy}/held`, 'example.test');
+  const pending = get(`${gw.proxy}/held?apikey=my-new-key`);
   await eventually(async () => (held.length > 0 ? true : undefined), 'request reached the upstream');
   gw.proc.kill('SIGQUIT');
   await gw.waitForLine((l) => l.msg === 'shutting down', 'shutting down');
@@ -203,7 +284,7 @@ test('08-quit, 17-drain: SIGQUIT drains, /status/ready answers 503 meanwhile, th
   held.shift()!();
   const r = await pending;
   assert.equal(r.status, 200);
-  assert.equal(r.body, 'upstream saw /held');
+  assert.match(r.body, /^upstream saw \/held/);
   assert.deepEqual(await gw.exited, { code: 0, signal: null });
   assert.ok(gw.lines.some((l) => l.msg === 'shutting down' && l.signal === 'SIGQUIT'));
   assert.ok(gw.lines.some((l) => l.msg === 'stopped'));
