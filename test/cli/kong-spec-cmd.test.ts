@@ -79,10 +79,27 @@ services:
     - \\\\99
 `,
   );
-  const [missing, r] = await Promise.all([
+  const unresolved = write(
+    scratch,
+    'vault.yaml',
+    `_format_version: "3.0"
+plugins:
+- name: session
+  instance_name: session
+  config:
+    secret: "{vault://env/session-secret-unknown}"
+`,
+  );
+  const [missing, r, vault] = await Promise.all([
     gateway(['start', '--config', join(scratch, 'foobar.yaml')]),
     gateway(['start', '--config', bad, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off']),
+    gateway(['start', '--config', unresolved, '--proxy-listen', '127.0.0.1:0', '--admin-listen', 'off']),
   ]);
+  // Kong's "dbless does not fail fatally when referencing secrets doesn't work": Kong starts, logs
+  // the reference and runs the session plugin without its secret. Tollgate refuses to start on
+  // purpose: a plugin would otherwise serve with a secret that is not the one configured.
+  assert.equal(vault.code, 1);
+  assert.match(vault.err, /plugins\[0\]\.config\.secret .*SESSION_SECRET_UNKNOWN/);
   assert.equal(missing.code, 1);
   // Kong: "Error: no file at: foobar.conf".
   assert.match(missing.err, /cannot read .*foobar\.yaml: no such file/);
@@ -104,6 +121,8 @@ const held: (() => void)[] = [];
 let gw: GatewayProcess;
 let statusUrl: string;
 let configFile: string;
+/** The session plugin's secret, through Kong's env vault (Kong's "dbless can reference secrets"). */
+const SECRET = 'top-secret-value-for-the-session-plugin';
 
 before(async () => {
   dir = tmp();
@@ -127,10 +146,15 @@ services:
   - name: example-route
     hosts:
     - example.test
+plugins:
+- name: session
+  instance_name: session
+  config:
+    secret: "{vault://env/session-secret}"
 `,
   );
   // --no-watch: a reload below comes from SIGHUP, as `kong reload` sends it.
-  gw = await spawnGateway(file, ['--status-listen', '127.0.0.1:0', '--no-watch']);
+  gw = await spawnGateway(file, ['--status-listen', '127.0.0.1:0', '--no-watch'], { SESSION_SECRET: SECRET });
   configFile = file;
   const listening = gw.lines.find((l) => l.msg === 'listening')!;
   statusUrl = `http://${(listening.status as string[])[0]}`;
@@ -162,7 +186,10 @@ test('02-start_stop: started from a declarative config file, a route by host pro
 
 test("02-start_stop: the access log goes to start's stdout (nginx_main_daemon = off)", async () => {
   // Kong's: `GET /hello` with no route is a 404 whose access line `kong start`'s stdout receives.
-  assert.equal((await get(`${gw.proxy}/hello`)).status, 404);
+  const r = await get(`${gw.proxy}/hello`);
+  assert.equal(r.status, 404);
+  // Kong's "dbless can reference secrets": started with the session plugin's secret from a vault.
+  assert.equal(JSON.parse(r.body).message, 'no Route matched with those values');
   await gw.waitForLine((l) => l.type === 'access' && l.path === '/hello' && l.status === 404, 'access line');
 });
 
@@ -292,4 +319,6 @@ test('08-quit, 17-drain: SIGQUIT drains, /status/ready answers 503 meanwhile, th
   const loud = gw.lines.filter((l) => ['warn', 'error', 'fatal'].includes(String(l.level)));
   assert.deepEqual(loud, []);
   assert.equal(gw.stderr(), '');
+  // Nor the secret a vault reference resolved to.
+  assert.ok(!gw.lines.some((l) => JSON.stringify(l).includes(SECRET)));
 });
