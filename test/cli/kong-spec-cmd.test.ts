@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { eventually, type GatewayProcess, json, spawnGateway, statusOf } from '../ops/support.ts';
 import { type Listening, listen } from '../support/upstream.ts';
-import { gateway, tmp, write } from './helpers.ts';
+import { cleanEnv, gateway, tmp, write } from './helpers.ts';
 
 test('01-cmds: `gateway` alone prints its usage on stderr; an unknown command is an error naming it', async () => {
   const [bare, unknown] = await Promise.all([gateway([]), gateway(['foobar'])]);
@@ -206,6 +206,17 @@ test('07-health: a running node is healthy on its status listener', async () => 
   assert.equal(r.status, 200);
   assert.deepEqual(JSON.parse(r.body), { ready: true, message: 'ready' });
   assert.equal((await json(`${statusUrl}/status`)).status, 'up');
+});
+
+test("02-start_stop errors: a second start on the running node's listener does not start", async () => {
+  const r = await gateway(
+    ['start', '--config', configFile, '--proxy-listen', gw.proxy.slice('http://'.length), '--admin-listen', 'off'],
+    { env: cleanEnv({ SESSION_SECRET: SECRET }) },
+  );
+  // Kong: "Kong is already running in PREFIX" (it finds the prefix's pid); here the port is taken.
+  assert.equal(r.code, 1);
+  assert.match(r.err, /EADDRINUSE|address already in use/);
+  assert.equal(await statusOf(`${statusUrl}/status/ready`), 200, 'the running node goes on');
 });
 
 test('13-signals: USR1 (reopen logs) and USR2 (new binary) are received and change nothing', async () => {
