@@ -19,7 +19,7 @@ export const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGQUIT'] as const;
 export function catchKongSignals(level: string | undefined): void {
   const handler = (signal: NodeJS.Signals): void => {
     createLogger({ level }).info(
-      { signal },
+      { signal, pid: process.pid },
       signal === 'SIGUSR1'
         ? 'SIGUSR1 ignored: nothing to reopen, the log goes to stdout'
         : 'SIGUSR2 ignored: no binary upgrade, restart the gateway instead',

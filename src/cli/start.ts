@@ -132,7 +132,8 @@ export async function runStart(argv: string[]): Promise<number> {
     return 2;
   }
   const onHangup = catchEarlyHangup();
-  if (cluster.isPrimary) catchKongSignals(args.logLevel);
+  // In a worker too: a signal sent to the process group (a terminal's, `kill -USR1 -PGID`) reaches it.
+  catchKongSignals(args.logLevel);
   // A worker is stopped by its primary; a signal sent to it directly keeps its default action.
   const handOverStop = cluster.isPrimary ? catchEarlyStop(args.logLevel) : () => undefined;
   if (args.workers > 1 || cluster.isWorker) {
