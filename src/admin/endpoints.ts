@@ -1,7 +1,8 @@
 /**
  * Kong's `GET /endpoints` (kong/api/routes/kong.lua): every path the Admin API routes, with a
  * `{name}` placeholder where Kong's route has a `:name` segment (the schema name of the entity it
- * names: `/basic-auths/{basicauth_credentials}`), sorted segment by segment as Kong sorts them.
+ * names, as each kind declares it: core kinds here, plugin-owned ones through `kindsOf`), sorted
+ * segment by segment as Kong sorts them.
  * Admin UIs and scripts read it to learn what a node serves; here it lists what this node answers
  * (the read-only entity endpoints of DB-less Kong and Tollgate's own), not Kong's write-only or
  * database-only routes.
