@@ -51,7 +51,7 @@ export function endpointList(config: GatewayConfig, own: readonly string[]): str
     paths.add(`/${name}`).add(item);
     for (const sub of CORE_NESTED[name] ?? []) paths.add(item + sub);
     if (kind.nested !== undefined) {
-      // A credential is read under its consumer too, and names it (`/key-auths/{k}/consumer`).
+      // A credential is read under its consumer too, and names it (`/{credentials}/{id}/consumer`).
       paths.add(`/consumers/{consumers}/${kind.nested}`).add(`/consumers/{consumers}/${kind.nested}/{${kind.schema}}`);
       paths.add(`${item}/consumer`);
     }
