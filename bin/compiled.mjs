@@ -127,6 +127,47 @@ export function compiledEntry() {
   }
 }
 
+/**
+ * An esbuild plugin that compiles each entry point to one file of its own: every import stays an
+ * import, `./x.ts` becomes `./x.js`, and `tollgate` or `tollgate/x` becomes the relative path of
+ * the file package.json exports. JSON imports are inlined (Node 20 warns on JSON modules). With
+ * `vendorDir`, the packages in VENDOR resolve to their bundles there (dist/'s layout).
+ *
+ * @param {{ name: string, exports: Record<string, string> }} pkg package.json
+ * @param {string} [vendorDir] where the vendor bundles are, as seen from the sources
+ */
+export function oneFilePerSource(pkg, vendorDir) {
+  const selfExport = (spec) => {
+    if (spec !== pkg.name && !spec.startsWith(`${pkg.name}/`)) return undefined;
+    return pkg.exports[spec === pkg.name ? '.' : `./${spec.slice(pkg.name.length + 1)}`];
+  };
+  const relativeJs = (from, to) => {
+    const rel = relative(dirname(from), to).replace(/\.ts$/, '.js');
+    return rel.startsWith('.') ? rel : `./${rel}`;
+  };
+  return {
+    name: 'one-file-per-source',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (a) => {
+        if (a.kind === 'entry-point') return undefined;
+        if (a.path.endsWith('.json')) return undefined;
+        if (a.path.startsWith('.')) return { path: a.path.replace(/\.ts$/, '.js'), external: true };
+        const self = selfExport(a.path);
+        if (self !== undefined) return { path: relativeJs(a.importer, join(ROOT, self)), external: true };
+        if (vendorDir === undefined) return { path: a.path, external: true };
+        if (a.kind === 'import-statement' && Object.hasOwn(VENDOR, a.path)) {
+          return { path: relativeJs(a.importer, join(vendorDir, `${a.path}.js`)), external: true };
+        }
+        // undici's internal header table: the bundled undici's own copy, which its requests read.
+        if (a.path === 'undici/lib/core/constants.js') {
+          return { path: relativeJs(a.importer, join(vendorDir, 'undici.js')), external: true };
+        }
+        return { path: a.path, external: true };
+      });
+    },
+  };
+}
+
 /** Builds dist/ with esbuild (a direct dependency; tsx pins the same minor). */
 export async function build() {
   const paths = inputs().filter((p) => existsSync(p));
@@ -161,43 +202,12 @@ export async function build() {
   const files = readdirSync(SRC, { recursive: true })
     .map(String)
     .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
-  /** `tollgate` and `tollgate/x`: the source file package.json exports, relative to the importer. */
-  const selfExport = (spec) => {
-    if (spec !== pkg.name && !spec.startsWith(`${pkg.name}/`)) return undefined;
-    return pkg.exports[spec === pkg.name ? '.' : `./${spec.slice(pkg.name.length + 1)}`];
-  };
-  const relativeJs = (from, to) => {
-    const rel = relative(dirname(from), to).replace(/\.ts$/, '.js');
-    return rel.startsWith('.') ? rel : `./${rel}`;
-  };
   await esbuild.build({
     ...common,
     entryPoints: files.map((f) => join(SRC, f)),
     outdir: DIST,
     outbase: SRC,
-    plugins: [
-      {
-        name: 'one-file-per-source',
-        setup(b) {
-          b.onResolve({ filter: /.*/ }, (a) => {
-            if (a.kind === 'entry-point') return undefined;
-            // JSON schemas are inlined: Node 20 warns on JSON modules.
-            if (a.path.endsWith('.json')) return undefined;
-            if (a.path.startsWith('.')) return { path: a.path.replace(/\.ts$/, '.js'), external: true };
-            const self = selfExport(a.path);
-            if (self !== undefined) return { path: relativeJs(a.importer, join(ROOT, self)), external: true };
-            if (a.kind === 'import-statement' && Object.hasOwn(VENDOR, a.path)) {
-              return { path: relativeJs(a.importer, join(SRC, 'vendor', `${a.path}.js`)), external: true };
-            }
-            // undici's internal header table: the bundled undici's own copy, which its requests read.
-            if (a.path === 'undici/lib/core/constants.js') {
-              return { path: relativeJs(a.importer, join(SRC, 'vendor', 'undici.js')), external: true };
-            }
-            return { path: a.path, external: true };
-          });
-        },
-      },
-    ],
+    plugins: [oneFilePerSource(pkg, join(SRC, 'vendor'))],
   });
   copyFileSync(join(SRC, 'config/parse-worker.mjs'), join(DIST, 'config/parse-worker.mjs'));
   writeFileSync(STAMP, `${JSON.stringify({ layout: LAYOUT, ...state })}\n`);
