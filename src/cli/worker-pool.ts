@@ -42,6 +42,9 @@ export interface WorkerState {
   pinging: boolean;
 }
 
+/** A write that fails to a worker about to be reported exited: its 'exit' handler does the rest. */
+const ignore = (): void => undefined;
+
 export class WorkerPool {
   /** Every forked worker not yet exited, by cluster id. */
   readonly states = new Map<number, WorkerState>();
@@ -60,8 +63,14 @@ export class WorkerPool {
     return [...this.states.values()].filter((s) => s.ready && s.worker.isConnected());
   }
 
-  send(w: Worker, m: ToWorker): void {
-    if (w.isConnected()) w.send(m);
+  /**
+   * Sends `m` if the worker's channel is open; `failed` hears a write that fails. A worker killed
+   * a moment ago (SIGKILL, the OOM killer) still counts as connected until the primary reads its
+   * channel's end, and a write to it fails with EPIPE: with a callback, node hands that error to
+   * it; without one, it is an 'error' event on the worker that, unheard, ends the primary.
+   */
+  send(w: Worker, m: ToWorker, failed: (err: Error) => void = ignore): void {
+    if (w.isConnected()) w.send(m, undefined, (err) => err && failed(err));
   }
 
   /** Sends a question and waits for the worker's reply with the same id; rejects past `timeoutMs` or if it exits. */
@@ -79,10 +88,11 @@ export class WorkerPool {
         },
         reject: (e) => {
           clearTimeout(timer);
+          this.waiting.delete(key);
           reject(e);
         },
       });
-      this.send(s.worker, m);
+      this.send(s.worker, m, (err) => this.waiting.get(key)?.reject(err));
     });
   }
 
