@@ -13,9 +13,14 @@ import { setTargetHealth } from '../upstream/target-health.ts';
 import { onStopSignals, type StartArgs, startFailed } from './start.ts';
 import type { FromWorker, ToWorker } from './worker-messages.ts';
 
+const ignoreSendError = (): void => undefined;
+
 export async function runWorker(args: StartArgs): Promise<number> {
+  // With a callback: a primary killed a moment ago is still "connected" until this worker reads
+  // the channel's end, and the write's EPIPE would otherwise be an 'error' event that ends this
+  // worker at once, instead of the drain its 'disconnect' handler below runs.
   const reply = (m: FromWorker): void => {
-    if (process.connected) process.send!(m);
+    if (process.connected) process.send!(m, undefined, undefined, ignoreSendError);
   };
   const init = await new Promise<string>((resolve) => {
     const on = (m: ToWorker): void => {
