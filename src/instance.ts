@@ -30,6 +30,12 @@ export interface InstanceOptions {
   configFile: string;
   /** Config text to use instead of reading `configFile` (first load only; reloads read the file). */
   configText?: string;
+  /**
+   * The config itself, in place of a file (Kong's `declarative_config_string`): `configFile` is
+   * then only the name its errors carry, relative paths in it resolve from the working directory,
+   * a reload applies this text again, and nothing is watched.
+   */
+  configString?: string;
   env?: Record<string, string | undefined>;
   /** Kong's `ssl_cert` / `ssl_cert_key` (KONG_SSL_CERT, KONG_SSL_CERT_KEY): the ssl listeners' default certificate. */
   kongDefaultCertificate?: KongDefaultCertificate;
@@ -157,7 +163,7 @@ export class TollgateInstance {
 
   /** Loads, compiles and listens. Throws ConfigError for an invalid config. */
   static async start(opts: InstanceOptions): Promise<TollgateInstance> {
-    const text = opts.configText ?? (await readConfigText(opts.configFile));
+    const text = opts.configText ?? opts.configString ?? (await readConfigText(opts.configFile));
     const { config, plugins, customPlugins } = await loadConfigWithPlugins(text, opts.configFile, loadOptions(opts));
     const log = opts.log ?? createLogger({ level: opts.logLevel ?? config.settings.log_level });
     const shared = new SharedResources(log);
@@ -195,7 +201,7 @@ export class TollgateInstance {
 
   /** Starts the config file watcher (one per process tree: the cluster primary, or the only process). */
   async startWatching(): Promise<void> {
-    if (this.watcher !== null) return;
+    if (this.watcher !== null || this.options.configString !== undefined) return;
     this.watcher = new ConfigWatcher({
       configFile: this.options.configFile,
       log: this.log,
@@ -282,7 +288,7 @@ export class TollgateInstance {
   async prepare(text?: string): Promise<Prepared | { errors: ConfigIssue[] }> {
     let secrets: ReadonlySet<string> | undefined;
     try {
-      const t = text ?? (await readConfigText(this.options.configFile));
+      const t = text ?? this.options.configString ?? (await readConfigText(this.options.configFile));
       const { config, plugins, customPlugins } = await loadConfigWithPlugins(
         t,
         this.options.configFile,

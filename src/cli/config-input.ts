@@ -12,7 +12,7 @@ import { formatBytes, MAX_CONFIG_BYTES, type ReadOutcome } from '../config/read.
 import { knownSecrets } from '../config/secrets.ts';
 import { ConfigError, configIssue } from '../errors.ts';
 import type { ParsedArgs } from './args.ts';
-import { readKongEnv } from './kong-env.ts';
+import { CONFIG_STRING_NAME, readKongEnv } from './kong-env.ts';
 import { readKongSslCert } from './kong-ssl-cert.ts';
 
 /** A problem that is not in a config: an unreadable file, a bad env file (exit 2). */
@@ -32,12 +32,13 @@ export const STDIN_NAME = '<stdin>';
 
 /**
  * The config a command reads when none is given: the one `gateway start` reads, Kong's
- * KONG_DECLARATIVE_CONFIG when set, else gateway.yaml. A CI job with the deployment's environment
- * checks the file start will load.
+ * KONG_DECLARATIVE_CONFIG when set, else KONG_DECLARATIVE_CONFIG_STRING's text (named so), else
+ * gateway.yaml. A CI job with the deployment's environment checks the config start will load.
  */
 export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
   const set = env.KONG_DECLARATIVE_CONFIG?.trim();
-  return set ? set : 'gateway.yaml';
+  if (set) return set;
+  return env[CONFIG_STRING_NAME]?.trim() ? CONFIG_STRING_NAME : 'gateway.yaml';
 }
 
 /** The environment for `${NAME}`: the process's, then each `--env-file` for what it does not set. */
@@ -117,6 +118,9 @@ export function readStdin(): Promise<ReadOutcome> {
 
 /** Reads a config source; `-` is standard input. Throws a ConfigError with one FILE issue when unreadable. */
 export async function readConfigText(file: string): Promise<{ text: string; name: string }> {
+  // The variable's text, while it is set (bounded by the system: 128 KiB for one variable on Linux).
+  const inEnv = file === CONFIG_STRING_NAME ? process.env[CONFIG_STRING_NAME] : undefined;
+  if (inEnv !== undefined && inEnv.trim() !== '') return { text: inEnv, name: CONFIG_STRING_NAME };
   if (file === '-') {
     const r = await readStdin();
     if (r.ok) return { text: r.text, name: STDIN_NAME };

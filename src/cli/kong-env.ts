@@ -8,6 +8,13 @@
 
 import { kongEnvSettingError } from '../config/kong-env-settings.ts';
 
+/**
+ * Kong's `declarative_config_string` as a variable: the config itself, which start and the offline
+ * commands read when no file is named (KONG_DECLARATIVE_CONFIG, a file, wins, as in Kong), and the
+ * name its errors carry in place of a file's.
+ */
+export const CONFIG_STRING_NAME = 'KONG_DECLARATIVE_CONFIG_STRING';
+
 /** The start options a Kong variable can set, as the flags spell them. */
 export interface KongEnvOptions {
   config?: string;
@@ -27,6 +34,8 @@ export interface KongEnv {
   ignored: string[];
   /** Why the environment cannot start a DB-less gateway, or null. */
   error: string | null;
+  /** KONG_DECLARATIVE_CONFIG_STRING: the config itself (start uses it when no file is named). */
+  configString?: string;
   /** KONG_SSL_CERT and KONG_SSL_CERT_KEY as given (read by kong-ssl-cert.ts). */
   sslCert?: string;
   sslCertKey?: string;
@@ -83,6 +92,10 @@ export function readKongEnv(env: NodeJS.ProcessEnv): KongEnv {
         break;
       case 'KONG_DECLARATIVE_CONFIG':
         if (value !== '') set('config', value, name);
+        break;
+      case CONFIG_STRING_NAME:
+        // Untrimmed: YAML's first line may be indented as the rest is.
+        if (value !== '') out.configString = env[name];
         break;
       case 'KONG_PROXY_LISTEN':
         set('proxy-listen', [kongListen(value)], name);

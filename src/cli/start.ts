@@ -11,7 +11,7 @@ import type { KongDefaultCertificate } from '../tls.ts';
 import { TREE, VERSION } from '../version.ts';
 import { type ParsedArgs, parseArgs, UsageError } from './args.ts';
 import { commandHelp } from './commands.ts';
-import { type KongEnvOptions, readKongEnv } from './kong-env.ts';
+import { CONFIG_STRING_NAME, type KongEnvOptions, readKongEnv } from './kong-env.ts';
 import { catchKongSignals, STOP_SIGNALS } from './kong-signals.ts';
 import { readKongSslCert } from './kong-ssl-cert.ts';
 
@@ -21,7 +21,10 @@ export function formatIssue(i: ConfigIssue): string {
 
 /** Options of `gateway start`, parsed. */
 export interface StartArgs {
+  /** The config file, or CONFIG_STRING_NAME with `configString`. */
   config: string;
+  /** KONG_DECLARATIVE_CONFIG_STRING's text, when it is the config (no --config, no KONG_DECLARATIVE_CONFIG). */
+  configString?: string;
   proxyListen: string[] | undefined;
   adminListen: string[] | undefined;
   statusListen: string[] | undefined;
@@ -108,17 +111,20 @@ export function parseStartArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       bound.push({ a, flag: origin(name) });
     }
   }
+  // Kong reads declarative_config (a file) first, then declarative_config_string.
+  const configString = given('config') || kong.options.config !== undefined ? undefined : kong.configString;
   const w = v.workers!;
   const workers = w === 'auto' ? availableParallelism() : /^[1-9]\d{0,3}$/.test(w) ? Number(w) : NaN;
   if (Number.isNaN(workers)) return `${origin('workers')} must be a number from 1 or 'auto', not '${w}'`;
   return {
-    config: resolve(v.config!),
+    ...(configString === undefined ? { config: resolve(v.config!) } : { config: CONFIG_STRING_NAME, configString }),
     proxyListen: listens['proxy-listen'],
     adminListen: listens['admin-listen'],
     statusListen: listens['status-listen'],
     logLevel: v['log-level'],
     accessLog: !v['no-access-log'],
-    watch: !v['no-watch'],
+    // A string has no file to watch; SIGHUP and POST /reload apply it again.
+    watch: !v['no-watch'] && configString === undefined,
     workers,
     kongIgnored: kong.ignored,
     ...(certificate === undefined ? {} : { kongDefaultCertificate: certificate }),
@@ -145,6 +151,7 @@ export async function runStart(argv: string[]): Promise<number> {
   try {
     inst = await TollgateInstance.start({
       configFile: args.config,
+      configString: args.configString,
       proxyListen: args.proxyListen,
       adminListen: args.adminListen,
       statusListen: args.statusListen,

@@ -38,6 +38,7 @@ export async function runWorker(args: StartArgs): Promise<number> {
     inst = await TollgateInstance.start({
       configFile: args.config,
       configText: init,
+      configString: args.configString,
       proxyListen: args.proxyListen,
       adminListen: [],
       statusListen: [],

@@ -47,6 +47,7 @@ export async function runPrimary(
   try {
     inst = await TollgateInstance.start({
       configFile: args.config,
+      configString: args.configString,
       kongDefaultCertificate: args.kongDefaultCertificate,
       proxyListen: [],
       adminListen: args.adminListen,
