@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { WorkerPool, type WorkerState } from './worker-pool.ts';
+import { newWorkerState, WorkerPool } from './worker-pool.ts';
 
 let dir: string;
 before(async () => {
@@ -24,19 +24,6 @@ function hold(ms: number): void {
   while (Date.now() < end);
 }
 
-function state(worker: ReturnType<typeof cluster.fork>): WorkerState {
-  return {
-    worker,
-    ready: true,
-    hash: null,
-    listeners: [],
-    startedAt: Date.now(),
-    missed: 0,
-    answeredAt: Date.now(),
-    pinging: false,
-  };
-}
-
 test('a message to a worker killed a moment ago fails its question, and this process keeps running', async () => {
   const pool = new WorkerPool();
   const worker = cluster.fork();
@@ -48,7 +35,7 @@ test('a message to a worker killed a moment ago fails its question, and this pro
   // which used to be an 'error' event on the worker, thrown here as an uncaught exception.
   assert.equal(worker.isConnected(), true);
   pool.send(worker, { t: 'tollgate:shutdown' });
-  const asked = pool.ask(state(worker), { t: 'tollgate:stats', id: pool.nextId() }, 60_000);
+  const asked = pool.ask(newWorkerState(worker), { t: 'tollgate:stats', id: pool.nextId() }, 60_000);
   const started = Date.now();
   await assert.rejects(asked, { code: 'EPIPE' });
   // The failed write answers the question, not its 60 s timeout.

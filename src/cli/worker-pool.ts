@@ -42,6 +42,21 @@ export interface WorkerState {
   pinging: boolean;
 }
 
+/** A just-forked worker's state: not serving yet, its heartbeat clock starting now. */
+export function newWorkerState(worker: Worker): WorkerState {
+  const now = Date.now();
+  return {
+    worker,
+    ready: false,
+    hash: null,
+    listeners: [],
+    startedAt: now,
+    missed: 0,
+    answeredAt: now,
+    pinging: false,
+  };
+}
+
 /** A write that fails to a worker about to be reported exited: its 'exit' handler does the rest. */
 const ignore = (): void => undefined;
 

@@ -20,7 +20,14 @@ import { STOP_SIGNALS } from './kong-signals.ts';
 import { primaryCoordinator } from './primary-coordinator.ts';
 import { onStopSignals, type StartArgs, startFailed, warnKongIgnored } from './start.ts';
 import type { FromWorker } from './worker-messages.ts';
-import { HEARTBEAT_MS, KILL_AFTER, UNRESPONSIVE_AFTER, WorkerPool, type WorkerState } from './worker-pool.ts';
+import {
+  HEARTBEAT_MS,
+  KILL_AFTER,
+  newWorkerState,
+  UNRESPONSIVE_AFTER,
+  WorkerPool,
+  type WorkerState,
+} from './worker-pool.ts';
 
 const READY_TIMEOUT_MS = 60_000;
 
@@ -77,16 +84,7 @@ export async function runPrimary(
   log.info({ pid: process.pid, admin: inst.adminAddresses, workers: args.workers }, 'starting workers');
   const fork = (): WorkerState => {
     const worker = cluster.fork();
-    const s: WorkerState = {
-      worker,
-      ready: false,
-      hash: null,
-      listeners: [],
-      startedAt: Date.now(),
-      missed: 0,
-      answeredAt: Date.now(),
-      pinging: false,
-    };
+    const s = newWorkerState(worker);
     states.set(worker.id, s);
     worker.on('message', (m: FromWorker) => {
       if (m.t === 'tollgate:reply') pool.answered(worker, m);
