@@ -255,7 +255,9 @@ describe('short-circuited requests', () => {
     let found: Record<string, any> | undefined;
     await until(`file-log's line for ${uuid}`, async () => {
       const text = await readFile(logFile, 'utf8').catch(() => '');
+      // Whole lines only: the plugin may be writing the next one as this reads.
       found = text
+        .slice(0, text.lastIndexOf('\n') + 1)
         .split('\n')
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l))
@@ -356,7 +358,9 @@ describe('errors the gateway answers', () => {
     let found: Record<string, any> | undefined;
     await until(what, async () => {
       const text = await readFile(logFile, 'utf8').catch(() => '');
+      // Whole lines only: the plugin may be writing the next one as this reads.
       found = text
+        .slice(0, text.lastIndexOf('\n') + 1)
         .split('\n')
         .filter((l) => l !== '')
         .map((l) => JSON.parse(l))

@@ -207,7 +207,8 @@ describe('log serializer', () => {
     writeFileSync(logFile, '');
     const res = await send(gw.url, 'GET', '/', { host: 'correlation-serializer.test', 'Kong-Request-ID': '1234' });
     assert.equal(res.status, 200);
-    await until('the file-log entry', () => readFileSync(logFile, 'utf8').trim() !== '');
+    // The whole line: the plugin may still be writing it as this reads.
+    await until('the file-log entry', () => readFileSync(logFile, 'utf8').endsWith('\n'));
     const entry = JSON.parse(readFileSync(logFile, 'utf8')) as { correlation_id?: string; request?: { id?: string } };
     assert.equal(entry.correlation_id, '1234');
     // Kong's request.id is 32 hex digits; the gateway's is UUID-shaped, the same 128 bits written

@@ -51,7 +51,7 @@ describe('jwt header_names with underscores', () => {
     await none.body?.cancel();
 
     let text = '';
-    for (let i = 0; i < 50 && !text.includes('"x-auth-token"'); i++) {
+    for (let i = 0; i < 50 && !(text.includes('"x-auth-token"') && text.endsWith('\n')); i++) {
       await new Promise((r) => setTimeout(r, 50));
       text = await readFile(logFile, 'utf8').catch(() => '');
     }
