@@ -138,6 +138,8 @@ export class TollgateInstance {
   private queued: { key: string; result: Promise<ReloadResult> } | null = null;
   private closing: Promise<void> | null = null;
   private drainRequested = false;
+  /** Set by Kong's `POST /status/ready` (`kong drain`): not ready until restarted, still serving. */
+  private readinessWithdrawn = false;
   /** The settings the listeners and the logger were made with. */
   private readonly startSettings: TollgateSettings;
 
@@ -394,6 +396,7 @@ export class TollgateInstance {
    */
   readiness(): Readiness {
     if (this.draining) return { ready: false, message: 'shutting down: draining connections' };
+    if (this.readinessWithdrawn) return { ready: false, message: 'draining' };
     if (isEmptyConfig(this.runtime.config))
       return { ready: false, message: 'no configuration available (the config declares no entities)' };
     return this.coordinator.readiness(this);
@@ -413,6 +416,16 @@ export class TollgateInstance {
   /** Marks the gateway as stopping before `close()` (the cluster primary drains its workers first). */
   beginDrain(): void {
     this.drainRequested = true;
+  }
+
+  /** Kong's drain (`POST /status/ready`): readiness answers 503 "draining" from now on; traffic is still served. */
+  withdrawReadiness(peer: string | undefined): void {
+    if (this.readinessWithdrawn) return;
+    this.readinessWithdrawn = true;
+    this.log.warn(
+      { client: peer },
+      'readiness withdrawn (POST /status/ready): /status/ready answers 503 until a restart',
+    );
   }
 
   /** Whether this process's proxy listeners are all open (and there is at least one). */

@@ -14,6 +14,7 @@ import { absoluteFormAuthority } from '../proxy/request-checks.ts';
 import { VERSION } from '../version.ts';
 import { postConfig } from './config-post.ts';
 import { configBody, effectiveConfig, routeTable } from './config-views.ts';
+import { postReady } from './drain.ts';
 import { endpointList } from './endpoints.ts';
 import { entityEndpoint, isEntityPath, loadedEntities } from './entities.ts';
 import { adminHeadRefusal } from './head-checks.ts';
@@ -114,7 +115,8 @@ const ENDPOINTS: Record<string, readonly string[]> = {
   '/': ['GET'],
   '/status': ['GET'],
   '/ready': ['GET'],
-  '/status/ready': ['GET'],
+  // Kong's `kong drain` POSTs {"status":"draining"} here (drain.ts).
+  '/status/ready': ['GET', 'POST'],
   '/metrics': ['GET'],
   // Kong's DB-less node reads (GET) and loads (POST) its declarative config here.
   '/config': ['GET', 'POST'],
@@ -251,6 +253,13 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       const a = await postConfig(inst, req, res, query, loaded);
       if (a.status !== 304) return send(res, a.status, a.body, a.headers);
       res.writeHead(304);
+      res.end();
+      return;
+    }
+    if (path === '/status/ready' && method === 'POST') {
+      const a = await postReady(inst, req, res, q < 0 ? '' : url.slice(q + 1));
+      if (a.status !== 204) return send(res, a.status, a.body);
+      res.writeHead(204);
       res.end();
       return;
     }

@@ -160,6 +160,27 @@ export const COMMANDS: readonly CommandHelp[] = [
     exits: '0 no difference, 1 different, 2 usage error or a config that cannot be loaded (like diff(1))',
   },
   {
+    name: 'drain',
+    summary: "make the running gateway's /status/ready answer 503 while it keeps serving (Kong's kong drain)",
+    synopsis: ['gateway drain [options]'],
+    description:
+      'POSTs {"status":"draining"} to /status/ready on the status listener `gateway start` opens with the same\n' +
+      "options and environment (--status-listen, KONG_STATUS_LISTEN, else the config's status_listen), else on its\n" +
+      'admin listener. From then on /status/ready and /ready answer 503 "draining" until a restart, while requests\n' +
+      "are still served: a preStop hook's first step, before the SIGTERM. Accepted from loopback by default.",
+    options: [
+      CONFIG,
+      { name: 'status-listen', kind: 'list', arg: 'ADDR', help: 'the status listener to ask (as start takes it)' },
+      {
+        name: 'admin-listen',
+        kind: 'list',
+        arg: 'ADDR',
+        help: 'the admin listener to ask when there is no status listener',
+      },
+    ],
+    exits: '0 the gateway is draining, 1 it could not be asked or refused, 2 usage error',
+  },
+  {
     name: 'plugin',
     summary: 'custom plugins: new (scaffold), check (type-check against the gateway API), test (their tests)',
     synopsis: ['gateway plugin new NAME [--dir DIR]', 'gateway plugin check [DIR]...', 'gateway plugin test [DIR]...'],

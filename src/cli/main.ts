@@ -14,6 +14,7 @@ const RUNNERS: Record<string, () => Promise<Runner>> = {
   explain: async () => (await import('./explain.ts')).runExplain,
   'test-routes': async () => (await import('./test-routes.ts')).runTestRoutes,
   diff: async () => (await import('./diff.ts')).runDiff,
+  drain: async () => (await import('./drain.ts')).runDrain,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -64,7 +65,6 @@ const KONG_COMMANDS: Readonly<Record<string, string>> = {
     'send SIGHUP to the `gateway start` process, or POST /reload on its admin listener; a config that does not load changes nothing',
   restart: 'stop the `gateway start` process (SIGTERM) and run `gateway start` again',
   health: 'GET /status/ready on the status or admin listener: 200 when it serves, 503 otherwise',
-  drain: 'SIGTERM to the `gateway start` process: /status/ready answers 503 while it drains, then it exits',
   prepare: 'nothing to prepare: `gateway start` writes no prefix directory',
   migrations: 'nothing to migrate: the gateway is DB-less',
 };

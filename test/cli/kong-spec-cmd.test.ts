@@ -37,14 +37,13 @@ test('02-start_stop: `gateway start --help` prints its usage; verbose flags are 
   assert.match(v.err, /unknown option '--v'/);
 });
 
-test("stop, quit, reload, health, drain: Kong's commands for its daemon name their counterpart", async () => {
+test("stop, quit, reload, health: Kong's commands for its daemon name their counterpart", async () => {
   const want: Record<string, RegExp> = {
     stop: /SIGTERM/,
     quit: /SIGQUIT/,
     reload: /SIGHUP.*POST \/reload/,
     restart: /SIGTERM/,
     health: /GET \/status\/ready/,
-    drain: /\/status\/ready answers 503/,
   };
   // `kong quit --help` and `kong health --help` print their usage; here the same words as the bare command.
   const runs = [...Object.keys(want).map((c) => [c]), ['quit', '--help'], ['help', 'health']];

@@ -262,13 +262,20 @@ export async function startTlsGateway(
 /** A gateway loading `configFile`, on `proxyListen` (one ssl listener by default), its log dropped unless `logs` is given. */
 export function startFromFile(
   configFile: string,
-  opts: { proxyListen?: string[]; adminListen?: string[]; logs?: Record<string, unknown>[]; watch?: boolean } = {},
+  opts: {
+    proxyListen?: string[];
+    adminListen?: string[];
+    statusListen?: string[];
+    logs?: Record<string, unknown>[];
+    watch?: boolean;
+  } = {},
 ): Promise<TollgateInstance> {
   return TollgateInstance.start({
     configFile,
     env: {},
     proxyListen: opts.proxyListen ?? ['127.0.0.1:0 ssl'],
     adminListen: opts.adminListen ?? [],
+    statusListen: opts.statusListen ?? [],
     ...(opts.watch ? { watch: true } : {}),
     log: createLogger({ level: 'info', destination: lineSink(opts.logs ?? []) as never }),
   });
