@@ -275,7 +275,8 @@ export function startFromFile(
     env: {},
     proxyListen: opts.proxyListen ?? ['127.0.0.1:0 ssl'],
     adminListen: opts.adminListen ?? [],
-    statusListen: opts.statusListen ?? [],
+    // Without it, the file's status_listen.
+    ...(opts.statusListen === undefined ? {} : { statusListen: opts.statusListen }),
     ...(opts.watch ? { watch: true } : {}),
     log: createLogger({ level: 'info', destination: lineSink(opts.logs ?? []) as never }),
   });
