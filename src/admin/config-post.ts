@@ -18,10 +18,10 @@ import { redactedEntity } from './config-views.ts';
 /** Kong's admin server: `client_max_body_size 10m` (kong/templates/nginx_kong.lua). */
 export const MAX_CONFIG_POST_BYTES = 10 * 1024 * 1024;
 
-/** An answer: status, JSON body (scrubbed by the caller), headers. */
+/** An answer to a write: status, JSON body (scrubbed by the caller; none with 204 or 304), headers. */
 export interface PostAnswer {
   status: number;
-  body: unknown;
+  body?: unknown;
   headers?: Record<string, string>;
 }
 

@@ -8,15 +8,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TollgateInstance } from '../instance.ts';
 import { readBodyWithin } from '../lib/request-body.ts';
-import { adminWriteRefusal } from './config-post.ts';
+import { adminWriteRefusal, type PostAnswer } from './config-post.ts';
 
 /** `{"status":"draining"}` and its form and query spellings are a few bytes: anything larger is refused. */
 const MAX_BODY_BYTES = 4096;
-
-export interface DrainAnswer {
-  status: number;
-  body?: unknown;
-}
 
 /**
  * Kong takes the request from whoever reaches its status listener; here a write follows
@@ -28,7 +23,7 @@ export async function postReady(
   req: IncomingMessage,
   res: ServerResponse,
   query: string,
-): Promise<DrainAnswer> {
+): Promise<PostAnswer> {
   const peer = req.socket.remoteAddress;
   const refused = adminWriteRefusal(inst.runtime.config.settings.admin_post_config, peer, 'POST /status/ready');
   if (refused !== null) return { status: 403, body: { message: refused } };

@@ -98,6 +98,13 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
+/** A handler's answer: 204 and 304 carry headers only, any other status its JSON body. */
+function reply(res: ServerResponse, a: { status: number; body?: unknown; headers?: Record<string, string> }): void {
+  if (a.status !== 204 && a.status !== 304) return send(res, a.status, a.body, a.headers);
+  res.writeHead(a.status, a.headers);
+  res.end();
+}
+
 /** What a read-only endpoint serves, in Kong's order (sorted, as kong/api/api_helpers.lua lists them). */
 const READ_ALLOW = 'GET, HEAD, OPTIONS';
 
@@ -203,22 +210,14 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
       return send(res, 405, { message: 'Method not allowed' }, { Allow: READ_ALLOW });
     }
     if (isTargetHealthPath(path)) {
-      const a = await targetHealth(inst, req, path, method, (p) => entityAnswer(inst, p, ''));
-      if (a.status !== 204) return send(res, a.status, a.body, a.headers);
-      res.writeHead(204, a.headers);
-      res.end();
-      return;
+      return reply(res, await targetHealth(inst, req, path, method, (p) => entityAnswer(inst, p, '')));
     }
     if (isEntityPath(path, inst.runtime.config)) {
       const rt = inst.runtime;
       // Kong answers OPTIONS on every path it routes: one whose GET is no 404 here.
       const r = await entityAnswer(inst, path, q < 0 ? '' : url.slice(q + 1), method === 'OPTIONS' ? 'GET' : method);
       if (method === 'OPTIONS' && r.status !== 404) return options(res, READ_ALLOW);
-      if (r.status === 204) {
-        res.writeHead(204);
-        res.end();
-        return;
-      }
+      if (r.status === 204) return reply(res, { status: 204 });
       // The route table has always carried the hash of the config it was compiled from; Kong's
       // upstream health answer names the node whose balancer it describes.
       let body = r.body;
@@ -250,19 +249,10 @@ async function route(inst: TollgateInstance, req: IncomingMessage, res: ServerRe
           routes: () => routeTable(rt).data,
         });
       };
-      const a = await postConfig(inst, req, res, query, loaded);
-      if (a.status !== 304) return send(res, a.status, a.body, a.headers);
-      res.writeHead(304);
-      res.end();
-      return;
+      return reply(res, await postConfig(inst, req, res, query, loaded));
     }
-    if (path === '/status/ready' && method === 'POST') {
-      const a = await postReady(inst, req, res, q < 0 ? '' : url.slice(q + 1));
-      if (a.status !== 204) return send(res, a.status, a.body);
-      res.writeHead(204);
-      res.end();
-      return;
-    }
+    if (path === '/status/ready' && method === 'POST')
+      return reply(res, await postReady(inst, req, res, q < 0 ? '' : url.slice(q + 1)));
     switch (path) {
       case '/':
         return send(res, 200, await nodeInfo(inst));
