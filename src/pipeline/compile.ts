@@ -371,10 +371,7 @@ function compileService(
   // a plain service (a balancer of one target) and to each target of an upstream alike.
   const upstream = upstreams.get(s.host);
   // Kong: the upstream's client_certificate when the service names none.
-  const pool = poolSettings(
-    { ...s, client_certificate: s.client_certificate ?? upstream?.client_certificate ?? null },
-    config,
-  );
+  const pool = poolSettings(s, config, s.client_certificate ?? upstream?.client_certificate ?? null);
   const scheme = pool.scheme;
   const defaultPort = scheme === 'https' ? 443 : 80;
   const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;

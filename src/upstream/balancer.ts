@@ -9,6 +9,16 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { trimAsciiSpace } from '../lib/header-value.ts';
+import {
+  type ActiveChecks,
+  activeChecks,
+  type CheckSettings,
+  DEFAULT_ACTIVE,
+  DEFAULT_PASSIVE,
+  NO_SETTINGS,
+  num,
+  passiveChecks,
+} from './check-settings.ts';
 import { type HashOn, hash32, hashName, pathKey, queryArgKey } from './hash-key.ts';
 import { fastest, measured, rejoined } from './latency.ts';
 import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
@@ -59,15 +69,6 @@ export interface TargetHealth {
   connections: PoolStats;
 }
 
-interface CheckSettings {
-  healthyStatuses: ReadonlySet<number>;
-  unhealthyStatuses: ReadonlySet<number>;
-  successes: number;
-  httpFailures: number;
-  tcpFailures: number;
-  timeouts: number;
-}
-
 /** Parses Kong's `host[:port]` target (port defaults to 8000; IPv6 in brackets). */
 export function parseTarget(text: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(text);
@@ -105,12 +106,8 @@ function hashedHeader(req: HashSource, name: string): string | readonly string[]
   return req.getUpstreamHeader === undefined ? req.headers[name] : req.getUpstreamHeader(name);
 }
 
-function num(v: unknown, d: number): number {
-  return typeof v === 'number' ? v : d;
-}
-function statuses(v: unknown, d: number[]): ReadonlySet<number> {
-  return new Set(Array.isArray(v) ? (v as number[]) : d);
-}
+/** The ring of a balancer that does not hash: nothing is ever read from it. */
+const NO_RING: [Uint32Array, Uint16Array] = [new Uint32Array(0), new Uint16Array(0)];
 
 /**
  * The Host sent to a target unless preserve_host or a plugin says otherwise (Kong's): the
@@ -148,13 +145,12 @@ export class Balancer {
   private readonly ringPoints: Uint32Array;
   private readonly ringTargets: Uint16Array;
   private readonly passive: CheckSettings;
-  private readonly prober: Prober;
-  private readonly activeCheck: CheckSettings & {
-    healthyInterval: number;
-    unhealthyInterval: number;
-    /** Probes of one round in flight at once (Kong's `concurrency`). */
-    concurrency: number;
-  };
+  /** Made at the first probe: most balancers (every plain service's) never probe. */
+  private prober: Prober | null = null;
+  /** What the prober is made from: `healthchecks.active` and the upstream's `host_header`. */
+  private readonly activeSettings: Record<string, unknown>;
+  private readonly hostHeader: string | null;
+  private readonly activeCheck: ActiveChecks;
   /** Kong's `healthchecks.threshold`: the healthy share of the weight, in %, below which no target is picked. */
   private readonly threshold: number;
   /** The health of the upstream's targets, shared with the other services' balancers of the same upstream. */
@@ -227,44 +223,18 @@ export class Balancer {
       upstream.hash_fallback_query_arg,
       upstream.hash_fallback_uri_capture,
     );
-    this.hashCookiePrefix = `${upstream.hash_on_cookie ?? ''}=`;
-    this.hashCookieAttributes = `; Path=${upstream.hash_on_cookie_path}; SameSite=Lax; HttpOnly`;
+    const byCookie = this.hashOn === 'cookie' || this.hashFallback === 'cookie';
+    this.hashCookiePrefix = byCookie ? `${upstream.hash_on_cookie ?? ''}=` : '';
+    this.hashCookieAttributes = byCookie ? `; Path=${upstream.hash_on_cookie_path}; SameSite=Lax; HttpOnly` : '';
     [this.ringPoints, this.ringTargets] = this.buildRing(upstream.slots);
 
     const hc = upstream.healthchecks as Record<string, Record<string, unknown>>;
     this.threshold = num(hc.threshold, 0);
-    const passive = (hc.passive ?? {}) as Record<string, Record<string, unknown>>;
-    const pH = passive.healthy ?? {};
-    const pU = passive.unhealthy ?? {};
-    this.passive = {
-      healthyStatuses: statuses(
-        pH.http_statuses,
-        [200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 306, 307, 308],
-      ),
-      unhealthyStatuses: statuses(pU.http_statuses, [429, 500, 503]),
-      successes: num(pH.successes, 0),
-      httpFailures: num(pU.http_failures, 0),
-      tcpFailures: num(pU.tcp_failures, 0),
-      timeouts: num(pU.timeouts, 0),
-    };
-    const active = (hc.active ?? {}) as Record<string, unknown> & {
-      healthy?: Record<string, unknown>;
-      unhealthy?: Record<string, unknown>;
-    };
-    const aH = active.healthy ?? {};
-    const aU = active.unhealthy ?? {};
-    this.prober = new Prober(probeSettings(active, upstream.host_header ?? null));
-    this.activeCheck = {
-      concurrency: Math.max(1, num(active.concurrency, 10)),
-      healthyInterval: num(aH.interval, 0) * 1000,
-      unhealthyInterval: num(aU.interval, 0) * 1000,
-      healthyStatuses: statuses(aH.http_statuses, [200, 302]),
-      unhealthyStatuses: statuses(aU.http_statuses, [429, 404, 500, 501, 502, 503, 504, 505]),
-      successes: num(aH.successes, 0),
-      httpFailures: num(aU.http_failures, 0),
-      tcpFailures: num(aU.tcp_failures, 0),
-      timeouts: num(aU.timeouts, 0),
-    };
+    this.passive = hc.passive == null ? DEFAULT_PASSIVE : passiveChecks(hc.passive);
+    const active = hc.active ?? NO_SETTINGS;
+    this.activeCheck = active === NO_SETTINGS ? DEFAULT_ACTIVE : activeChecks(active);
+    this.activeSettings = active;
+    this.hostHeader = upstream.host_header ?? null;
     if (startChecks) this.startActiveChecks();
   }
 
@@ -296,7 +266,7 @@ export class Balancer {
    * one could own three quarters of the keys. At most 65,536 (`slots`' maximum) in all.
    */
   private buildRing(slots: number): [Uint32Array, Uint16Array] {
-    if (this.algorithm !== 'consistent-hashing') return [new Uint32Array(0), new Uint16Array(0)];
+    if (this.algorithm !== 'consistent-hashing') return NO_RING;
     const total = this.targets.reduce((s, t) => s + t.weight, 0);
     const weighted = this.targets.filter((t) => t.weight > 0).length;
     const points = Math.min(65_536, Math.max(slots, 160 * weighted));
@@ -555,6 +525,7 @@ export class Balancer {
 
   private async probe(t: Target): Promise<void> {
     if (this.closed) return;
+    this.prober ??= new Prober(probeSettings(this.activeSettings, this.hostHeader));
     const outcome = await this.prober.probe(t);
     // A name that did not resolve says nothing of the target, as for passive checks: Kong probes a
     // target's addresses, and one without addresses is out of the ring until DNS answers again,
@@ -586,10 +557,11 @@ export class Balancer {
     };
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     for (const t of this.targets) t.stopRequery();
-    await Promise.allSettled([this.prober.close(), ...this.targets.map((t) => t.pool.close())]);
+    if (this.prober === null && this.targets.length === 1) return this.targets[0]!.pool.close();
+    return Promise.allSettled([this.prober?.close(), ...this.targets.map((t) => t.pool.close())]).then(() => undefined);
   }
 }

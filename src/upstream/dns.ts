@@ -380,8 +380,16 @@ export function useResolver(settings: DnsSettings): void {
   candidate = null;
 }
 
+/** Each settings object's key, made once: every service of a config asks with the same object. */
+const resolverKeys = new WeakMap<DnsSettings, string>();
+
 function resolverKey(settings: DnsSettings): string {
-  return JSON.stringify(DNS_SETTING_NAMES.map((name) => settings[name]));
+  let key = resolverKeys.get(settings);
+  if (key === undefined) {
+    key = JSON.stringify(DNS_SETTING_NAMES.map((name) => settings[name]));
+    resolverKeys.set(settings, key);
+  }
+  return key;
 }
 
 /** What `latestLookup` uses when no config was compiled yet. */

@@ -46,12 +46,14 @@ export interface PoolSettings {
   readonly lookup: HostResolver['lookup'];
 }
 
-/** The pool settings of a service: its timeouts and TLS, the gateway's keep-alive settings, its client certificate. */
-export function poolSettings(s: ServiceModel, config: GatewayConfig): PoolSettings {
+/**
+ * The pool settings of a service: its timeouts and TLS, the gateway's keep-alive settings, and the
+ * client certificate of that id (the service's, else its upstream's, as Kong picks it).
+ */
+export function poolSettings(s: ServiceModel, config: GatewayConfig, clientCertificate: string | null): PoolSettings {
   const st = config.settings;
   const scheme = s.protocol === 'https' || s.protocol === 'grpcs' || s.protocol === 'wss' ? 'https' : 'http';
-  const cert =
-    s.client_certificate === null ? undefined : config.certificates.find((c) => c.id === s.client_certificate);
+  const cert = clientCertificate === null ? undefined : config.certificates.find((c) => c.id === clientCertificate);
   return {
     scheme,
     h2: s.protocol === 'grpc' || s.protocol === 'grpcs',
@@ -151,6 +153,16 @@ export interface PoolStats {
 
 function noop(): void {}
 
+const CLOSED: Promise<void> = Promise.resolve();
+
+/** What a pool's connections share: the clients' options, and the listeners that track each one's state. */
+interface Wiring {
+  readonly options: Client.Options;
+  readonly conns: WeakMap<Dispatcher, Conn>;
+  readonly onConnect: (origin: URL, targets: readonly Dispatcher[]) => void;
+  readonly onDisconnect: (origin: URL, targets: readonly Dispatcher[]) => void;
+}
+
 /**
  * The connection pool of one target. An undici Dispatcher: `dispatch()` for the data path,
  * `request()` and `upgrade()` (undici's API on top of it) for health probes and tests.
@@ -159,23 +171,30 @@ function noop(): void {}
 export class TargetPool extends Dispatcher {
   readonly origin: string;
   readonly settings: PoolSettings;
-  private readonly clientOptions: Client.Options;
+  private readonly host: string;
   private readonly idleConns: Conn[] = [];
   private readonly queue: Waiting[] = [];
   private queueHead = 0;
   private active = 0;
   private closed = false;
-  private readonly onConnect: (origin: URL, targets: readonly Dispatcher[]) => void;
-  private readonly onDisconnect: (origin: URL, targets: readonly Dispatcher[]) => void;
-  private readonly conns = new WeakMap<Dispatcher, Conn>();
+  /** Built at the first connection: a config of thousands of services holds none for those never used. */
+  private wiring: Wiring | null = null;
 
   constructor(host: string, port: number, settings: PoolSettings) {
     super();
     const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
     this.origin = `${settings.scheme}://${hostForUrl}:${port}`;
+    this.host = host;
     this.settings = settings;
+  }
+
+  /** The clients' options (undici's connector among them) and their event listeners. */
+  private wire(): Wiring {
+    const settings = this.settings;
+    const host = this.host;
     const idleMs = Math.max(settings.keepaliveTimeout, 1);
-    this.clientOptions = {
+    const conns = new WeakMap<Dispatcher, Conn>();
+    const options: Client.Options = {
       // One request per connection at a time: a slow response never holds up another request.
       pipelining: 1,
       keepAliveTimeout: idleMs,
@@ -199,13 +218,13 @@ export class TargetPool extends Dispatcher {
         settings.connectTimeout,
       ),
     };
-    this.onConnect = (_origin, targets) => {
-      const c = this.conns.get(targets[0]!);
+    const onConnect = (_origin: URL, targets: readonly Dispatcher[]): void => {
+      const c = conns.get(targets[0]!);
       if (c !== undefined) c.connected = true;
       if (c !== undefined && settings.h2) guardH2Streams(targets[0]!, settings.readTimeout, () => this.goneAway(c));
     };
-    this.onDisconnect = (_origin, targets) => {
-      const c = this.conns.get(targets[0]!);
+    const onDisconnect = (_origin: URL, targets: readonly Dispatcher[]): void => {
+      const c = conns.get(targets[0]!);
       if (c === undefined) return;
       c.connected = false;
       // An idle connection the upstream (or the idle timer) closed is dropped from the stack.
@@ -215,6 +234,8 @@ export class TargetPool extends Dispatcher {
         this.discard(c);
       }
     };
+    this.wiring = { options, conns, onConnect, onDisconnect };
+    return this.wiring;
   }
 
   /** The upstream's graceful GOAWAY: the request in flight finishes, no other one is sent there. */
@@ -251,11 +272,12 @@ export class TargetPool extends Dispatcher {
   }
 
   private newConn(): Conn {
-    const client = new Client(this.origin, this.clientOptions);
+    const w = this.wiring ?? this.wire();
+    const client = new Client(this.origin, w.options);
     const c = new Conn(client);
-    this.conns.set(client, c);
-    client.on('connect', this.onConnect);
-    client.on('disconnect', this.onDisconnect);
+    w.conns.set(client, c);
+    client.on('connect', w.onConnect);
+    client.on('disconnect', w.onDisconnect);
     // Connection errors reach the request's handler; the event needs a listener only to not be unhandled.
     client.on('connectionError', noop);
     return c;
@@ -330,7 +352,7 @@ export class TargetPool extends Dispatcher {
   private discard(c: Conn): void {
     c.dead = true;
     c.idle = false;
-    c.client.removeListener('connect', this.onConnect);
+    if (this.wiring !== null) c.client.removeListener('connect', this.wiring.onConnect);
     // Closing inside an undici callback would re-enter the client: close once the callback returned.
     queueMicrotask(() => void c.client.destroy().catch(noop));
     if (this.closed) return;
@@ -351,8 +373,9 @@ export class TargetPool extends Dispatcher {
     this.run(c, { ...w.opts, headersTimeout: budget }, w.handler);
   }
 
-  override async close(): Promise<void> {
-    if (this.closed) return;
+  /** Closes the idle connections; those carrying a request close when it ends (`release`). */
+  override close(): Promise<void> {
+    if (this.closed) return CLOSED;
     this.closed = true;
     let w = this.nextWaiting();
     while (w !== null) {
@@ -361,8 +384,10 @@ export class TargetPool extends Dispatcher {
       w.handler.onError?.(new PoolError('UND_ERR_CLOSED', 'the upstream pool is closed'));
       w = this.nextWaiting();
     }
+    // Most pools of a large config never connected: nothing to wait for, and no promise per pool.
+    if (this.idleConns.length === 0) return CLOSED;
     const idle = this.idleConns.splice(0);
-    await Promise.allSettled(idle.map((c) => c.client.close()));
+    return Promise.allSettled(idle.map((c) => c.client.close())).then(noop);
   }
 
   override async destroy(): Promise<void> {

@@ -73,7 +73,8 @@ function probeType(type: unknown): ProbeSettings['type'] {
 
 /** Probes an upstream's targets, each over a pool of the probe's own beside the target's. */
 export class Prober {
-  private readonly own = new Map<ProbeTarget, TargetPool>();
+  /** Probes' own pools (a target whose pool settings differ), made at the first probe. */
+  private own: Map<ProbeTarget, TargetPool> | null = null;
   private closed = false;
 
   constructor(readonly settings: ProbeSettings) {}
@@ -85,7 +86,7 @@ export class Prober {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled([...this.own.values()].map((p) => p.close()));
+    if (this.own !== null) await Promise.allSettled([...this.own.values()].map((p) => p.close()));
   }
 
   private connectOnly(t: ProbeTarget): Promise<ProbeOutcome> {
@@ -142,7 +143,7 @@ export class Prober {
    * verification and timeout, and no connection kept between probes.
    */
   private dispatcher(t: ProbeTarget): TargetPool {
-    let own = this.own.get(t);
+    let own = this.own?.get(t);
     if (own === undefined) {
       const s = this.settings;
       own = new TargetPool(t.host, t.port, {
@@ -156,7 +157,7 @@ export class Prober {
         keepaliveIdle: 0,
         maxConnections: 0,
       });
-      this.own.set(t, own);
+      (this.own ??= new Map()).set(t, own);
     }
     return own;
   }
