@@ -37,7 +37,15 @@ export function uuidv5(namespace: string, name: string): string {
   uuidBytes(namespace).copy(input, 0);
   input.write(name, 16, 'utf8');
   const h = hash('sha1', input.subarray(0, length), 'hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-${VARIANT_DIGIT[Number.parseInt(h[16]!, 16)]}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  // Joined, not concatenated: `join` makes one flat string, where a template literal leaves a tree
+  // of pieces that every entity keeps (about 280 bytes an id instead of 56).
+  return [
+    h.slice(0, 8),
+    h.slice(8, 12),
+    `5${h.slice(13, 16)}`,
+    `${VARIANT_DIGIT[Number.parseInt(h[16]!, 16)]}${h.slice(17, 20)}`,
+    h.slice(20, 32),
+  ].join('-');
 }
 
 const kinds = new Map<string, string>();

@@ -245,7 +245,7 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
       referenced_files: [...refs.files.keys()],
       secrets: refs.secrets,
       unresolved: [...unknown],
-      locate: (path: YamlPath) => map.locate(path),
+      locate: locator(map),
       warnings: issues,
     },
   };
@@ -254,6 +254,14 @@ export async function loadConfigText(text: string, file: string, opts: LoadOptio
     throw new ConfigError(issues);
   }
   return config;
+}
+
+/**
+ * The config's `locate`. Made outside loadConfigText, whose closures share one context: a closure
+ * made there keeps every value any of them captures, the parsed document among them.
+ */
+function locator(map: SourceMap): (path: YamlPath) => ReturnType<SourceMap['locate']> {
+  return (path) => map.locate(path);
 }
 
 /**
