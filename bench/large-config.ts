@@ -1,15 +1,16 @@
 /**
  * A large gateway.yaml for start-up and validation timings: `n` routes spread over services of
- * 100 routes each, mostly prefix paths, every tenth route a regex path, some with hosts, methods
- * and headers, a plugin on every fiftieth route and a handful of consumers.
+ * `perService` routes each (100 by default; 1 is the shape of a file `deck` dumps from a gateway
+ * of one route per service), mostly prefix paths, every tenth route a regex path, some with
+ * hosts, methods and headers, a plugin on every fiftieth route and a handful of consumers.
  *
- *   node --import tsx bench/large-config.ts 10000 > /tmp/10k.yaml
+ *   node --import tsx bench/large-config.ts 10000 [perService] > /tmp/10k.yaml
  */
-export function largeConfig(n: number, upstream = 'http://127.0.0.1:9'): string {
+export function largeConfig(n: number, upstream = 'http://127.0.0.1:9', perService = 100): string {
   const out: string[] = ['_format_version: "3.0"', 'services:'];
-  for (let s = 0; s * 100 < n; s++) {
+  for (let s = 0; s * perService < n; s++) {
     out.push(`  - name: svc${s}`, `    url: ${upstream}/s${s}`, '    routes:');
-    for (let r = s * 100; r < Math.min(n, (s + 1) * 100); r++) {
+    for (let r = s * perService; r < Math.min(n, (s + 1) * perService); r++) {
       out.push(`      - name: r${r}`);
       if (r % 10 === 0) out.push(`        paths: ['~/api/v${r % 7}/items${r}/(?<id>[0-9]+)$']`);
       else out.push(`        paths: [/api/v${r % 7}/r${r}, /svc${r}]`);
@@ -32,5 +33,5 @@ export function largeConfig(n: number, upstream = 'http://127.0.0.1:9'): string 
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  process.stdout.write(largeConfig(Number(process.argv[2] ?? 10000)));
+  process.stdout.write(largeConfig(Number(process.argv[2] ?? 10000), undefined, Number(process.argv[3] ?? 100)));
 }

@@ -8,6 +8,8 @@
  *   node bin/compiled.mjs    # in each tree measured
  *   BENCH_BASELINE=../main-copy node --import tsx bench/large-reload.ts [routes=10000] [runs=3]
  *
+ * LARGE_ROUTES_PER_SERVICE (default 100) sets the file's shape: 1 makes one service per route.
+ *
  * Each run is a fresh process (a first reload, as a gateway sees it); with BENCH_BASELINE the
  * runs alternate between this tree and that one, so both see the same machine.
  */
@@ -78,7 +80,7 @@ if (process.argv[2] === '--child') {
   const here = resolve(fileURLToPath(new URL('..', import.meta.url)));
   const trees = process.env.BENCH_BASELINE ? [here, resolve(process.env.BENCH_BASELINE)] : [here];
   const big = join(tempDir('tollgate-large'), 'gateway.yaml');
-  writeFileSync(big, largeConfig(routes));
+  writeFileSync(big, largeConfig(routes, undefined, Number(process.env.LARGE_ROUTES_PER_SERVICE ?? 100)));
   const self = fileURLToPath(import.meta.url);
   for (let r = 0; r < runs; r++) {
     for (const tree of trees) {
