@@ -23,6 +23,10 @@ function uuidBytes(uuid: string): Buffer {
 
 /** Namespace and name, hashed together; reused (ids are derived one at a time, synchronously). */
 let input = Buffer.allocUnsafe(256);
+/** The namespace whose bytes start `input`: consecutive ids of one kind share it. */
+let inputNamespace = '';
+/** Views of `input`'s first n bytes, by n: one Buffer object per length, not one per id. */
+let views: Buffer[] = [];
 /** The variant's hex digit (RFC 4122 4.1.1, `10xx`) for each hex digit of the hash. */
 const VARIANT_DIGIT = '89ab89ab89ab89ab';
 
@@ -32,11 +36,20 @@ const VARIANT_DIGIT = '89ab89ab89ab89ab';
  * set in the hex digits.
  */
 export function uuidv5(namespace: string, name: string): string {
-  const length = 16 + Buffer.byteLength(name, 'utf8');
-  if (length > input.length) input = Buffer.allocUnsafe(length * 2);
-  uuidBytes(namespace).copy(input, 0);
-  input.write(name, 16, 'utf8');
-  const h = hash('sha1', input.subarray(0, length), 'hex');
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  if (16 + name.length * 3 > input.length) {
+    input = Buffer.allocUnsafe((16 + name.length * 3) * 2);
+    inputNamespace = '';
+    views = [];
+  }
+  if (namespace !== inputNamespace) {
+    uuidBytes(namespace).copy(input, 0);
+    inputNamespace = namespace;
+  }
+  const length = 16 + input.write(name, 16, 'utf8');
+  let view = views[length];
+  if (view === undefined) views[length] = view = input.subarray(0, length);
+  const h = hash('sha1', view, 'hex');
   // Joined, not concatenated: `join` makes one flat string, where a template literal leaves a tree
   // of pieces that every entity keeps (about 280 bytes an id instead of 56).
   return [

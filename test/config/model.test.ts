@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { entityId, uuidv5 } from '../../src/config/ids.ts';
 import { load, V3 } from './helpers.ts';
@@ -121,6 +122,35 @@ consumers: [{ username: alice }, { custom_id: c-42 }]
   assert.match(a.consumers[0]!.id, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   // RFC 4122 test vector (python: uuid5(NAMESPACE_DNS, 'python.org')).
   assert.equal(uuidv5('6ba7b810-9dad-11d1-80b4-00c04fd430c8', 'python.org'), '886313e1-3b8a-5372-9b90-0c9aee199e5d');
+});
+
+test('uuidv5 gives each namespace and name its own id, in any order of calls', () => {
+  // RFC 4122 4.3 computed from scratch, to check the reused buffer against.
+  const reference = (namespace: string, name: string): string => {
+    const h = createHash('sha1')
+      .update(Buffer.from(namespace.replaceAll('-', ''), 'hex'))
+      .update(name, 'utf8')
+      .digest();
+    h[6] = (h[6]! & 0x0f) | 0x50;
+    h[8] = (h[8]! & 0x3f) | 0x80;
+    const x = h.subarray(0, 16).toString('hex');
+    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+  };
+  const dns = '6ba7b810-9dad-11d1-80b4-00c04fd430c8';
+  const url = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
+  const calls: [string, string][] = [
+    [dns, 'a'],
+    [url, 'a'],
+    [dns, 'a'],
+    [dns, 'b'],
+    // Longer than the buffer, multi-byte: it grows, then names of lengths hashed before come again.
+    [url, 'é'.repeat(300)],
+    [url, 'c'],
+    [url, ''],
+    [dns, 'ab'],
+    [dns, 'ba'],
+  ];
+  for (const [namespace, name] of calls) assert.equal(uuidv5(namespace, name), reference(namespace, name), name);
 });
 
 test('an explicit id is kept (lower-cased)', async () => {
