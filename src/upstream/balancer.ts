@@ -21,7 +21,7 @@ import {
 } from './check-settings.ts';
 import { type HashOn, hash32, hashName, pathKey, queryArgKey } from './hash-key.ts';
 import { fastest, measured, rejoined } from './latency.ts';
-import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
+import type { PoolSettings, PoolStats } from './pool.ts';
 import { type ProbeOutcome, Prober, probeSettings } from './probe.ts';
 import { type Counters, Target, UpstreamHealth } from './target.ts';
 
@@ -191,13 +191,12 @@ export class Balancer {
     this.onChange = onChange;
     this.targets = upstream.targets.map((t) => {
       const { host, port } = parseTarget(t.target);
-      const p = new TargetPool(host, port, pool);
       return new Target(
         t.target,
         host,
         port,
         t.weight,
-        p,
+        pool,
         targetHostHeader(host, port, pool.scheme, upstream.host_header),
         shared.state(t.target),
       );
@@ -540,7 +539,7 @@ export class Balancer {
     const targets = this.targets.map((t, i) => {
       const connections = { active: 0, idle: 0, queued: 0 };
       for (const b of this.shared.balancers) {
-        const st = b.targets[i]?.pool.stats();
+        const st = b.targets[i]?.poolStats();
         if (st === undefined) continue;
         connections.active += st.active;
         connections.idle += st.idle;
@@ -561,7 +560,7 @@ export class Balancer {
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     for (const t of this.targets) t.stopRequery();
-    if (this.prober === null && this.targets.length === 1) return this.targets[0]!.pool.close();
-    return Promise.allSettled([this.prober?.close(), ...this.targets.map((t) => t.pool.close())]).then(() => undefined);
+    if (this.prober === null && this.targets.length === 1) return this.targets[0]!.closePool();
+    return Promise.allSettled([this.prober?.close(), ...this.targets.map((t) => t.closePool())]).then(() => undefined);
   }
 }

@@ -5,7 +5,7 @@
 import { isIP, connect as tcpConnect } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { utf8HeaderText } from '../lib/header-value.ts';
-import { TargetPool } from './pool.ts';
+import { type PoolSettings, TargetPool } from './pool.ts';
 
 /**
  * How a probe ended; the balancer's health counters read it. `cause` is the error code of a failed
@@ -18,7 +18,8 @@ export type ProbeOutcome = { status: number } | { failure: 'tcp' | 'timeout'; ca
 export interface ProbeTarget {
   readonly host: string;
   readonly port: number;
-  readonly pool: TargetPool;
+  /** The settings of the target's own pool, which the probes' pool starts from. */
+  readonly settings: PoolSettings;
 }
 
 /** `healthchecks.active` as a probe reads it. */
@@ -91,7 +92,7 @@ export class Prober {
 
   private connectOnly(t: ProbeTarget): Promise<ProbeOutcome> {
     return new Promise<ProbeOutcome>((resolve) => {
-      const sock = tcpConnect({ port: t.port, host: t.host, lookup: t.pool.settings.lookup });
+      const sock = tcpConnect({ port: t.port, host: t.host, lookup: t.settings.lookup });
       const timer = setTimeout(() => {
         sock.destroy();
         resolve({ failure: 'timeout' });
@@ -147,7 +148,7 @@ export class Prober {
     if (own === undefined) {
       const s = this.settings;
       own = new TargetPool(t.host, t.port, {
-        ...t.pool.settings,
+        ...t.settings,
         scheme: s.type === 'https' ? 'https' : 'http',
         tlsVerify: s.verify,
         // Kong's healthchecker connects with lua_ssl_verify_depth, not the service's tls_verify_depth.

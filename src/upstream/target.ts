@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Balancer } from './balancer.ts';
-import type { TargetPool } from './pool.ts';
+import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 
 /**
  * ms between two asks for a target whose name did not resolve. The resolver answers from its memory
@@ -11,6 +11,9 @@ import type { TargetPool } from './pool.ts';
  * target) or dns_error_ttl has passed, so a real query goes out no more often than that.
  */
 const REQUERY_MS = 1000;
+
+const NO_CONNECTIONS: PoolStats = Object.freeze({ active: 0, idle: 0, queued: 0 });
+const POOL_CLOSED: Promise<void> = Promise.resolve();
 
 /** Kong's health counters of one kind of check (passive or active). */
 export interface Counters {
@@ -71,17 +74,10 @@ export class Target {
   readonly host: string;
   readonly port: number;
   readonly weight: number;
-  readonly pool: TargetPool;
+  /** Its pool's settings: timeouts, TLS, and the resolver its connections ask. */
+  readonly settings: PoolSettings;
   /** Host header for requests to this target (`host[:port]`). */
   readonly hostHeader: string;
-  /**
-   * undici sends that same Host for its pool's origin when a request names none, from a string it
-   * builds once per client, so a request with the default Host leaves it out (no header for undici
-   * to validate and copy per request). Plain http only: over https undici takes the TLS server name
-   * from the request's Host, and a pool whose requests alternate between naming one and not would
-   * reconnect at each change.
-   */
-  readonly poolSendsHostHeader: boolean;
   /** Smooth weighted round-robin state. */
   current = 0;
   /** Its balancer closed: its name is not asked for any more. */
@@ -89,13 +85,17 @@ export class Target {
   /** Called when its name resolves again after it was left out; set by its balancer at load. */
   onResolved: ((target: Target) => void) | null = null;
   readonly state: TargetState;
+  private made: TargetPool | null = null;
+  private sendsHost = false;
+  /** `closePool()` ran: a pool made after it is closed at once, so it refuses requests. */
+  private poolClosed = false;
 
   constructor(
     name: string,
     host: string,
     port: number,
     weight: number,
-    pool: TargetPool,
+    settings: PoolSettings,
     hostHeader: string,
     state: TargetState = new UpstreamHealth().state(name),
   ) {
@@ -104,10 +104,49 @@ export class Target {
     this.host = host;
     this.port = port;
     this.weight = weight;
-    this.pool = pool;
+    this.settings = settings;
     this.hostHeader = hostHeader;
+  }
+
+  /**
+   * The target's connection pool, made at its first request or probe: most services of a config
+   * of thousands are never called by a given process, and a pool is an undici connector, an event
+   * emitter and its queues.
+   */
+  get pool(): TargetPool {
+    return this.made ?? this.makePool();
+  }
+
+  /**
+   * undici sends that same Host for its pool's origin when a request names none, from a string it
+   * builds once per client, so a request with the default Host leaves it out (no header for undici
+   * to validate and copy per request). Plain http only: over https undici takes the TLS server name
+   * from the request's Host, and a pool whose requests alternate between naming one and not would
+   * reconnect at each change.
+   */
+  get poolSendsHostHeader(): boolean {
+    if (this.made === null) this.makePool();
+    return this.sendsHost;
+  }
+
+  private makePool(): TargetPool {
+    const pool = new TargetPool(this.host, this.port, this.settings);
     const origin = new URL(pool.origin);
-    this.poolSendsHostHeader = origin.protocol === 'http:' && origin.host === hostHeader;
+    this.sendsHost = origin.protocol === 'http:' && origin.host === this.hostHeader;
+    if (this.poolClosed) void pool.close();
+    this.made = pool;
+    return pool;
+  }
+
+  /** Its pool's connections (none for a pool not made yet). */
+  poolStats(): PoolStats {
+    return this.made === null ? NO_CONNECTIONS : this.made.stats();
+  }
+
+  /** Closes its pool, and any made after (a request that arrives late is refused). */
+  closePool(): Promise<void> {
+    this.poolClosed = true;
+    return this.made === null ? POOL_CLOSED : this.made.close();
   }
 
   get healthy(): boolean {
@@ -138,7 +177,7 @@ export class Target {
   leaveOutUntilResolved(): void {
     if (this.state.requery !== null || this.stopped) return;
     const ask = (): void => {
-      this.pool.settings.lookup(this.host, { all: true }, (err) => {
+      this.settings.lookup(this.host, { all: true }, (err) => {
         // Stopped meanwhile (the balancer closed): nothing to schedule.
         if (this.state.requery === null) return;
         if (err !== null) {
@@ -158,7 +197,7 @@ export class Target {
    */
   checkName(): void {
     if (isIP(this.host) !== 0 || this.state.requery !== null) return;
-    this.pool.settings.lookup(this.host, { all: true }, (err) => {
+    this.settings.lookup(this.host, { all: true }, (err) => {
       if (err !== null) this.leaveOutUntilResolved();
     });
   }
