@@ -43,29 +43,43 @@ export interface TargetState {
  * active probes runs (the first service's balancer runs them, with its pool's TLS settings).
  */
 export class UpstreamHealth {
-  readonly targets = new Map<string, TargetState>();
   /** The healthy targets' weight is under `threshold`: the whole upstream counts as down. */
   belowThreshold = false;
   /** The balancers sharing this state, in the order built; the first one runs the active probes. */
   readonly balancers: Balancer[] = [];
+  // The first target's state in fields, the others' in a map made for a second target: every plain
+  // service has a state of one target, and a map each was a fifth of a large config's balancers.
+  private firstName: string | null = null;
+  private first: TargetState | null = null;
+  private others: Map<string, TargetState> | null = null;
 
   state(name: string): TargetState {
-    let st = this.targets.get(name);
-    if (st === undefined) {
-      const counters = (): Counters => ({ successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 });
-      st = {
-        healthy: true,
-        inflight: 0,
-        requery: null,
-        passive: counters(),
-        active: counters(),
-        ewma: 0,
-        ewmaAt: performance.now(),
-      };
-      this.targets.set(name, st);
+    if (name === this.firstName) return this.first!;
+    if (this.firstName === null) {
+      this.firstName = name;
+      this.first = newState();
+      return this.first;
     }
+    let st = this.others?.get(name);
+    if (st === undefined) (this.others ??= new Map()).set(name, (st = newState()));
     return st;
   }
+}
+
+function newCounters(): Counters {
+  return { successes: 0, http_failures: 0, tcp_failures: 0, timeouts: 0 };
+}
+
+function newState(): TargetState {
+  return {
+    healthy: true,
+    inflight: 0,
+    requery: null,
+    passive: newCounters(),
+    active: newCounters(),
+    ewma: 0,
+    ewmaAt: performance.now(),
+  };
 }
 
 /** One target: its address, pool, and (shared) health state. */
