@@ -19,8 +19,12 @@ import {
 import { compactVerify, type JWK } from 'jose';
 import type { DependencyHealth, GatewayServices } from '../pipeline/plugin.ts';
 import { TailKeyedCache } from './bounded-cache.ts';
+import { freezeClaims } from './freeze-claims.ts';
 import { parseRequestJson } from './json.ts';
 import { importVerificationKey, JwksCache, type JwksCacheOptions, jwkFitsAlg, sharedJwksCache } from './jwks.ts';
+
+/** Deep-freezes verified claims; kept here for plugins that import it from `tollgate/jwt`. */
+export { freezeClaims } from './freeze-claims.ts';
 
 export * from './jwks.ts';
 
@@ -257,18 +261,6 @@ function approximateSize(claims: Readonly<Record<string, unknown>>): number {
   } catch {
     return 4096;
   }
-}
-
-/**
- * Freezes a claims object and everything in it, so no plugin can change what a token said once it
- * is verified (the same object may be served from the cache to many requests).
- */
-export function freezeClaims<T>(claims: T): T {
-  if (claims !== null && typeof claims === 'object' && !Object.isFrozen(claims)) {
-    Object.freeze(claims);
-    for (const v of Object.values(claims)) freezeClaims(v);
-  }
-  return claims;
 }
 
 /** Why `createJwtVerifier().verify()` refused a token. */
