@@ -12,6 +12,7 @@
  * so that a value stays hidden after it was rotated out, and a refused reload cannot print the
  * values it read either.
  */
+import { FormIndex, replaceOccurrences } from './form-index.ts';
 import { normalizePath } from './paths.ts';
 
 export const REDACTED = '[redacted]';
@@ -74,13 +75,12 @@ export function redactUrlCredentials(url: string): string {
 export class SecretValues {
   /** Forms replaced wherever they occur, longest first. */
   readonly forms: readonly string[];
+  private readonly index: FormIndex;
   /** Every form, for whole-value comparison (any length). */
   readonly exact: ReadonlySet<string>;
   /** Numbers that are secret forms (a port split out of a secret url, an all-digit value). */
   readonly numbers: ReadonlySet<number>;
   private readonly fragments: ReadonlySet<string>;
-  /** `forms[i].length`, read without touching the strings (they come in several representations). */
-  private readonly lengths: Int32Array;
   /** Length of the shortest form in `forms`: a shorter text holds none of them. */
   private readonly shortest: number;
   readonly key: string;
@@ -100,8 +100,8 @@ export class SecretValues {
     this.exact = exact;
     this.numbers = numbers;
     this.forms = [...exact].filter((f) => f.length >= MIN_SUBSTRING).sort((a, b) => b.length - a.length);
-    this.lengths = Int32Array.from(this.forms, (f) => f.length);
-    this.shortest = this.forms.length === 0 ? Number.POSITIVE_INFINITY : this.lengths[this.forms.length - 1]!;
+    this.shortest = this.forms.length === 0 ? Number.POSITIVE_INFINITY : this.forms[this.forms.length - 1]!.length;
+    this.index = new FormIndex(this.forms, MIN_SUBSTRING);
     // Fragments come from the values as written (and as JSON escapes them), not from their
     // case-folded forms: those would match ordinary words ("-----BEGIN PUBLIC KEY-----" vs "PEM public key").
     const fragments = new Set<string>();
@@ -124,19 +124,15 @@ export class SecretValues {
     return typeof v === 'number' ? this.numbers.has(v) : this.exact.has(v);
   }
 
-  /** Replaces every whole form inside `text` (admin answers, metrics). */
+  /**
+   * Replaces every whole form inside `text` (access lines' paths, admin answers, metrics); forms
+   * that overlap in the text are replaced as one.
+   */
   scrub(text: string): string {
-    // Every access line's path passes here: a form longer than the text (a PEM against a short
-    // path) cannot be in it, and skipping it is cheaper than a substring search.
+    // Every access line's path passes here: a text shorter than every form holds none.
     if (text.length < this.shortest) return text;
-    let out = text;
-    const forms = this.forms;
-    const lengths = this.lengths;
-    for (let i = 0; i < forms.length; i++) {
-      if (lengths[i]! > out.length || !out.includes(forms[i]!)) continue;
-      out = out.split(forms[i]!).join(REDACTED);
-    }
-    return out;
+    const found = this.index.find(text);
+    return found === null ? text : replaceOccurrences(text, found, REDACTED);
   }
 
   /**
