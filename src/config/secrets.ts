@@ -86,7 +86,7 @@ export class SecretValues {
   readonly key: string;
 
   constructor(values: Iterable<string>) {
-    const raw = [...new Set(values)].filter((v) => v !== '').sort();
+    const raw = distinctValues(values);
     this.key = raw.join('\u0000');
     const exact = new Set<string>();
     const numbers = new Set<number>();
@@ -196,16 +196,25 @@ export function secretValues(set: ReadonlySet<string>): SecretValues {
 // ---------------------------------------------------------------------------------------------
 // The process registry
 
-const remembered: SecretValues[] = [];
+/** The values of a set, without repeats or empty ones, in one order whatever the set's. */
+function distinctValues(values: Iterable<string>): string[] {
+  return [...new Set(values)].filter((v) => v !== '').sort();
+}
+
+/**
+ * The secret sets of the last configs read, as their values joined: only the union below is
+ * compiled (a matcher of 20,000 credentials' secrets is about 27 MB, and sixteen were kept).
+ */
+const remembered: string[] = [];
 let union: SecretValues | null = null;
 
 /** Records the secrets of a config the process read (whether or not it loaded). */
 export function rememberSecrets(set: ReadonlySet<string>): void {
   if (set.size === 0) return;
-  const s = secretValues(set);
-  const at = remembered.findIndex((r) => r.key === s.key);
+  const key = distinctValues(set).join('\u0000');
+  const at = remembered.indexOf(key);
   if (at !== -1) remembered.splice(at, 1);
-  remembered.push(s);
+  remembered.push(key);
   if (remembered.length > KEEP_CONFIGS) remembered.shift();
   union = null;
 }
@@ -214,7 +223,7 @@ export function rememberSecrets(set: ReadonlySet<string>): void {
 export function knownSecrets(): SecretValues {
   if (union === null) {
     const all = new Set<string>();
-    for (const r of remembered) for (const v of r.key.split('\u0000')) all.add(v);
+    for (const key of remembered) for (const v of key.split('\u0000')) all.add(v);
     union = new SecretValues(all);
   }
   return union;
