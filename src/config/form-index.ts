@@ -125,3 +125,119 @@ export function replaceOccurrences(text: string, found: number[], mark: string):
   }
   return out + text.slice(runEnd);
 }
+
+/** A second multiplier: windows are told apart by two 32-bit hashes. */
+const BASE2 = (Math.floor(Math.random() * 0x7fffffff) * 2 + 1) >>> 0;
+
+/**
+ * Every window of `width` characters of some strings, as a pair of 32-bit hashes in an
+ * open-addressing table: the fragments a message may not quote. A set of the windows as strings
+ * held about 27 MB for 20,000 credentials' secrets; this holds 8 bytes a slot. Two windows that
+ * share both hashes count as one: with random multipliers, not a pair a text can be built to hit.
+ */
+export class WindowHashes {
+  readonly width: number;
+  private lo: Uint32Array;
+  private hi: Uint32Array;
+  private count = 0;
+  private readonly power1: number;
+  private readonly power2: number;
+
+  constructor(width: number) {
+    this.width = width;
+    this.lo = new Uint32Array(16);
+    this.hi = new Uint32Array(16);
+    let p1 = 1;
+    let p2 = 1;
+    for (let i = 0; i < width; i++) {
+      p1 = Math.imul(p1, BASE) >>> 0;
+      p2 = Math.imul(p2, BASE2) >>> 0;
+    }
+    this.power1 = p1;
+    this.power2 = p2;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds the windows of `s`, up to `max` in all; false once the table holds `max`. */
+  addWindows(s: string, max: number): boolean {
+    const w = this.width;
+    let h1 = 0;
+    let h2 = 0;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      h1 = (Math.imul(h1, BASE) + c) >>> 0;
+      h2 = (Math.imul(h2, BASE2) + c) >>> 0;
+      if (i >= w) {
+        const out = s.charCodeAt(i - w);
+        h1 = (h1 - Math.imul(out, this.power1)) >>> 0;
+        h2 = (h2 - Math.imul(out, this.power2)) >>> 0;
+      }
+      if (i >= w - 1) {
+        if (this.count >= max) return false;
+        this.add(h1, h2);
+      }
+    }
+    return true;
+  }
+
+  /** Marks in `covered` every window of `text` the table holds; false when none is. */
+  cover(text: string, covered: Uint8Array): boolean {
+    const w = this.width;
+    let h1 = 0;
+    let h2 = 0;
+    let any = false;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      h1 = (Math.imul(h1, BASE) + c) >>> 0;
+      h2 = (Math.imul(h2, BASE2) + c) >>> 0;
+      if (i >= w) {
+        const out = text.charCodeAt(i - w);
+        h1 = (h1 - Math.imul(out, this.power1)) >>> 0;
+        h2 = (h2 - Math.imul(out, this.power2)) >>> 0;
+      }
+      if (i >= w - 1 && this.has(h1, h2)) {
+        covered.fill(1, i + 1 - w, i + 1);
+        any = true;
+      }
+    }
+    return any;
+  }
+
+  private add(h1: number, h2: number): void {
+    // A slot is empty while both words are 0; a pair of zero hashes is stored as (0, 1).
+    if (h1 === 0 && h2 === 0) h2 = 1;
+    if ((this.count + 1) * 4 > this.lo.length * 3) this.grow();
+    const mask = this.lo.length - 1;
+    for (let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask; ; i = (i + 1) & mask) {
+      if (this.lo[i] === 0 && this.hi[i] === 0) {
+        this.lo[i] = h1;
+        this.hi[i] = h2;
+        this.count++;
+        return;
+      }
+      if (this.lo[i] === h1 && this.hi[i] === h2) return;
+    }
+  }
+
+  private has(h1: number, h2: number): boolean {
+    if (this.count === 0) return false;
+    if (h1 === 0 && h2 === 0) h2 = 1;
+    const mask = this.lo.length - 1;
+    for (let i = (h1 ^ Math.imul(h2, 0x9e3779b1)) & mask; ; i = (i + 1) & mask) {
+      if (this.lo[i] === 0 && this.hi[i] === 0) return false;
+      if (this.lo[i] === h1 && this.hi[i] === h2) return true;
+    }
+  }
+
+  private grow(): void {
+    const lo = this.lo;
+    const hi = this.hi;
+    this.lo = new Uint32Array(lo.length * 2);
+    this.hi = new Uint32Array(hi.length * 2);
+    this.count = 0;
+    for (let i = 0; i < lo.length; i++) if (lo[i] !== 0 || hi[i] !== 0) this.add(lo[i]!, hi[i]!);
+  }
+}

@@ -12,7 +12,7 @@
  * so that a value stays hidden after it was rotated out, and a refused reload cannot print the
  * values it read either.
  */
-import { FormIndex, replaceOccurrences } from './form-index.ts';
+import { FormIndex, replaceOccurrences, WindowHashes } from './form-index.ts';
 import { normalizePath } from './paths.ts';
 
 export const REDACTED = '[redacted]';
@@ -80,7 +80,7 @@ export class SecretValues {
   readonly exact: ReadonlySet<string>;
   /** Numbers that are secret forms (a port split out of a secret url, an all-digit value). */
   readonly numbers: ReadonlySet<number>;
-  private readonly fragments: ReadonlySet<string>;
+  private readonly fragments: WindowHashes;
   /** Length of the shortest form in `forms`: a shorter text holds none of them. */
   private readonly shortest: number;
   readonly key: string;
@@ -104,13 +104,10 @@ export class SecretValues {
     this.index = new FormIndex(this.forms, MIN_SUBSTRING);
     // Fragments come from the values as written (and as JSON escapes them), not from their
     // case-folded forms: those would match ordinary words ("-----BEGIN PUBLIC KEY-----" vs "PEM public key").
-    const fragments = new Set<string>();
-    const sources = raw.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]);
-    outer: for (const f of sources) {
-      for (let i = 0; i + FRAGMENT <= f.length; i++) {
-        if (fragments.size >= MAX_FRAGMENTS) break outer;
-        fragments.add(f.slice(i, i + FRAGMENT));
-      }
+    const fragments = new WindowHashes(FRAGMENT);
+    for (const v of raw) {
+      if (!fragments.addWindows(v, MAX_FRAGMENTS)) break;
+      if (!fragments.addWindows(JSON.stringify(v).slice(1, -1), MAX_FRAGMENTS)) break;
     }
     this.fragments = fragments;
   }
@@ -143,14 +140,8 @@ export class SecretValues {
     if (this.exact.has(text)) return REDACTED;
     let out = this.scrub(text);
     if (this.fragments.size === 0 || out.length < FRAGMENT) return out;
-    let covered: Uint8Array | null = null;
-    for (let i = 0; i + FRAGMENT <= out.length; i++) {
-      if (this.fragments.has(out.slice(i, i + FRAGMENT))) {
-        covered ??= new Uint8Array(out.length);
-        covered.fill(1, i, i + FRAGMENT);
-      }
-    }
-    if (covered === null) return out;
+    const covered = new Uint8Array(out.length);
+    if (!this.fragments.cover(out, covered)) return out;
     let result = '';
     for (let i = 0; i < out.length; ) {
       if (covered[i] === 1) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { FormIndex, replaceOccurrences } from '../../src/config/form-index.ts';
+import { FormIndex, replaceOccurrences, WindowHashes } from '../../src/config/form-index.ts';
 import { REDACTED, SecretValues } from '../../src/config/secrets.ts';
 
 /** Which characters of `text` lie inside some occurrence of some form: the oracle. */
@@ -64,4 +64,28 @@ test('a config of 10,000 credentials: each secret is redacted from a path, other
   }
   const plain = '/api/v1/users/12345/orders/67890/key-0000000-abcdefghijklmnop';
   assert.equal(secrets.scrub(plain), plain);
+});
+
+test('the windows a message may not quote are found wherever they occur, and only those', () => {
+  const next = random(11);
+  const word = (length: number): string => Array.from({ length }, () => 'abcdefgh-'[next(9)]).join('');
+  for (let trial = 0; trial < 50; trial++) {
+    const sources = Array.from({ length: 1 + next(40) }, () => word(12 + next(30)));
+    const windows = new WindowHashes(12);
+    for (const s of sources) windows.addWindows(s, 1_000_000);
+    const oracle = new Set(sources.flatMap((s) => Array.from({ length: s.length - 11 }, (_, i) => s.slice(i, i + 12))));
+    assert.equal(windows.size, oracle.size);
+    // Pieces of the sources among noise, so that windows occur whole, in part and across pieces.
+    let text = '';
+    while (text.length < 400) {
+      const s = sources[next(sources.length)]!;
+      const from = next(s.length);
+      text += next(2) === 0 ? word(1 + next(20)) : s.slice(from, from + 8 + next(20));
+    }
+    const got = new Uint8Array(text.length);
+    windows.cover(text, got);
+    const want = new Uint8Array(text.length);
+    for (let i = 0; i + 12 <= text.length; i++) if (oracle.has(text.slice(i, i + 12))) want.fill(1, i, i + 12);
+    assert.deepEqual(got, want, `trial ${trial}`);
+  }
 });
