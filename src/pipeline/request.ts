@@ -3,8 +3,8 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { performance } from 'node:perf_hooks';
 import type { RequestError } from '../errors.ts';
 import { holdBodyBytes } from '../lib/body-budget.ts';
-import { identityHeaders, NO_IDENTITY } from '../lib/header-value.ts';
 import { freezeClaims } from '../lib/freeze-claims.ts';
+import { identityHeaders, NO_IDENTITY } from '../lib/header-value.ts';
 import { hasRequestBody, keepBodyError, notABody, readBodyWithin } from '../lib/request-body.ts';
 import { upstreamPath } from '../router/upstream-path.ts';
 import { defaultErrorMessage } from './error-messages.ts';
