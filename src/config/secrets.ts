@@ -239,7 +239,11 @@ export function derivedForms(v: string): { form: string; numeric: boolean }[] {
   const out = new Map<string, boolean>();
   const add = (f: string | undefined, numeric = false): void => {
     if (f === undefined || f === '') return;
-    for (const x of [f, f.toLowerCase(), f.toUpperCase()]) if (!out.has(x)) out.set(x, numeric);
+    if (!out.has(f)) out.set(f, numeric);
+    const lower = f.toLowerCase();
+    if (!out.has(lower)) out.set(lower, numeric);
+    const upper = f.toUpperCase();
+    if (!out.has(upper)) out.set(upper, numeric);
   };
   const addText = (f: string | undefined): void => {
     if (f === undefined || f === '') return;
@@ -274,7 +278,7 @@ export function derivedForms(v: string): { form: string; numeric: boolean }[] {
   };
   const t = v.trim();
   addText(v);
-  addText(t);
+  if (t !== v) addText(t);
   const u = URL_PARTS.exec(t);
   if (u !== null) {
     const scheme = u[1]!.toLowerCase();
