@@ -140,6 +140,9 @@ export class WindowHashes {
   private lo: Uint32Array;
   private hi: Uint32Array;
   private count = 0;
+  /** The two hashes of each window of the text at hand. */
+  private first = new Uint32Array(0);
+  private second = new Uint32Array(0);
   private readonly power1: number;
   private readonly power2: number;
 
@@ -163,32 +166,43 @@ export class WindowHashes {
 
   /** Adds the windows of `s`, up to `max` in all; false once the table holds `max`. */
   addWindows(s: string, max: number): boolean {
-    const w = this.width;
-    let h1 = 0;
-    let h2 = 0;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      h1 = (Math.imul(h1, BASE) + c) >>> 0;
-      h2 = (Math.imul(h2, BASE2) + c) >>> 0;
-      if (i >= w) {
-        const out = s.charCodeAt(i - w);
-        h1 = (h1 - Math.imul(out, this.power1)) >>> 0;
-        h2 = (h2 - Math.imul(out, this.power2)) >>> 0;
-      }
-      if (i >= w - 1) {
-        if (this.count >= max) return false;
-        this.add(h1, h2);
-      }
-    }
-    return true;
+    const n = this.hashWindows(s);
+    let k = 0;
+    for (; k < n && this.count < max; k++) this.add(this.first[k]!, this.second[k]!);
+    this.releaseLarge();
+    return k === n;
   }
 
   /** Marks in `covered` every window of `text` the table holds; false when none is. */
   cover(text: string, covered: Uint8Array): boolean {
+    const n = this.hashWindows(text);
+    let any = false;
+    for (let k = 0; k < n; k++) {
+      if (!this.has(this.first[k]!, this.second[k]!)) continue;
+      covered.fill(1, k, k + this.width);
+      any = true;
+    }
+    this.releaseLarge();
+    return any;
+  }
+
+  /** Drops the window hashes of a long text: a matcher lives as long as its config. */
+  private releaseLarge(): void {
+    if (this.first.length <= SHARED_PREFIX_LENGTH) return;
+    this.first = new Uint32Array(0);
+    this.second = new Uint32Array(0);
+  }
+
+  /** Hashes each window of `text` into `first`/`second` (the one starting at k at k); returns their number. */
+  private hashWindows(text: string): number {
     const w = this.width;
+    const n = Math.max(0, text.length - w + 1);
+    if (this.first.length < n) {
+      this.first = new Uint32Array(n);
+      this.second = new Uint32Array(n);
+    }
     let h1 = 0;
     let h2 = 0;
-    let any = false;
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
       h1 = (Math.imul(h1, BASE) + c) >>> 0;
@@ -198,12 +212,12 @@ export class WindowHashes {
         h1 = (h1 - Math.imul(out, this.power1)) >>> 0;
         h2 = (h2 - Math.imul(out, this.power2)) >>> 0;
       }
-      if (i >= w - 1 && this.has(h1, h2)) {
-        covered.fill(1, i + 1 - w, i + 1);
-        any = true;
+      if (i >= w - 1) {
+        this.first[i + 1 - w] = h1;
+        this.second[i + 1 - w] = h2;
       }
     }
-    return any;
+    return n;
   }
 
   private add(h1: number, h2: number): void {
