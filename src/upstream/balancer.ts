@@ -9,16 +9,7 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { trimAsciiSpace } from '../lib/header-value.ts';
-import {
-  type ActiveChecks,
-  activeChecks,
-  type CheckSettings,
-  DEFAULT_ACTIVE,
-  DEFAULT_PASSIVE,
-  NO_SETTINGS,
-  num,
-  passiveChecks,
-} from './check-settings.ts';
+import { type ActiveChecks, activeChecks, type CheckSettings, num, passiveChecks } from './check-settings.ts';
 import { type HashOn, hash32, hashName, pathKey, queryArgKey } from './hash-key.ts';
 import { fastest, measured, rejoined } from './latency.ts';
 import type { PoolSettings, PoolStats } from './pool.ts';
@@ -148,7 +139,7 @@ export class Balancer {
   /** Made at the first probe: most balancers (every plain service's) never probe. */
   private prober: Prober | null = null;
   /** What the prober is made from: `healthchecks.active` and the upstream's `host_header`. */
-  private readonly activeSettings: Record<string, unknown>;
+  private readonly activeSettings: Record<string, unknown> | null;
   private readonly hostHeader: string | null;
   private readonly activeCheck: ActiveChecks;
   /** Kong's `healthchecks.threshold`: the healthy share of the weight, in %, below which no target is picked. */
@@ -229,10 +220,9 @@ export class Balancer {
 
     const hc = upstream.healthchecks as Record<string, Record<string, unknown>>;
     this.threshold = num(hc.threshold, 0);
-    this.passive = hc.passive == null ? DEFAULT_PASSIVE : passiveChecks(hc.passive);
-    const active = hc.active ?? NO_SETTINGS;
-    this.activeCheck = active === NO_SETTINGS ? DEFAULT_ACTIVE : activeChecks(active);
-    this.activeSettings = active;
+    this.passive = passiveChecks(hc.passive);
+    this.activeCheck = activeChecks(hc.active);
+    this.activeSettings = hc.active ?? null;
     this.hostHeader = upstream.host_header ?? null;
     if (startChecks) this.startActiveChecks();
   }
@@ -524,7 +514,7 @@ export class Balancer {
 
   private async probe(t: Target): Promise<void> {
     if (this.closed) return;
-    this.prober ??= new Prober(probeSettings(this.activeSettings, this.hostHeader));
+    this.prober ??= new Prober(probeSettings(this.activeSettings ?? {}, this.hostHeader));
     const outcome = await this.prober.probe(t);
     // A name that did not resolve says nothing of the target, as for passive checks: Kong probes a
     // target's addresses, and one without addresses is out of the ring until DNS answers again,

@@ -37,8 +37,17 @@ export type ActiveChecks = CheckSettings & {
   concurrency: number;
 };
 
-/** `healthchecks.passive`, Kong's defaults where a field is absent. */
-export function passiveChecks(passive: Record<string, unknown>): CheckSettings {
+/** `healthchecks.passive`, Kong's defaults where a field is absent; the shared defaults when absent. */
+export function passiveChecks(passive: Record<string, unknown> | null | undefined): CheckSettings {
+  return passive == null ? DEFAULT_PASSIVE : readPassive(passive);
+}
+
+/** `healthchecks.active`, Kong's defaults where a field is absent; the shared defaults when absent. */
+export function activeChecks(active: Record<string, unknown> | null | undefined): ActiveChecks {
+  return active == null ? DEFAULT_ACTIVE : readActive(active);
+}
+
+function readPassive(passive: Record<string, unknown>): CheckSettings {
   const pH = (passive.healthy ?? {}) as Record<string, unknown>;
   const pU = (passive.unhealthy ?? {}) as Record<string, unknown>;
   return {
@@ -51,8 +60,7 @@ export function passiveChecks(passive: Record<string, unknown>): CheckSettings {
   };
 }
 
-/** `healthchecks.active`, Kong's defaults where a field is absent. */
-export function activeChecks(active: Record<string, unknown>): ActiveChecks {
+function readActive(active: Record<string, unknown>): ActiveChecks {
   const aH = (active.healthy ?? {}) as Record<string, unknown>;
   const aU = (active.unhealthy ?? {}) as Record<string, unknown>;
   return {
@@ -68,7 +76,6 @@ export function activeChecks(active: Record<string, unknown>): ActiveChecks {
   };
 }
 
-export const NO_SETTINGS: Record<string, unknown> = Object.freeze({});
 /** The checks of an upstream that configures none (every plain service's balancer), shared. */
-export const DEFAULT_PASSIVE = Object.freeze(passiveChecks(NO_SETTINGS));
-export const DEFAULT_ACTIVE = Object.freeze(activeChecks(NO_SETTINGS));
+const DEFAULT_PASSIVE: CheckSettings = Object.freeze(readPassive({}));
+const DEFAULT_ACTIVE: ActiveChecks = Object.freeze(readActive({}));

@@ -153,7 +153,8 @@ export interface PoolStats {
 
 function noop(): void {}
 
-const CLOSED: Promise<void> = Promise.resolve();
+/** What closing a pool with nothing to wait for returns: one settled promise, not one per pool. */
+export const CLOSED: Promise<void> = Promise.resolve();
 
 /** What a pool's connections share: the clients' options, and the listeners that track each one's state. */
 interface Wiring {

@@ -3,7 +3,7 @@
 import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Balancer } from './balancer.ts';
-import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
+import { CLOSED, type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 
 /**
  * ms between two asks for a target whose name did not resolve. The resolver answers from its memory
@@ -13,7 +13,6 @@ import { type PoolSettings, type PoolStats, TargetPool } from './pool.ts';
 const REQUERY_MS = 1000;
 
 const NO_CONNECTIONS: PoolStats = Object.freeze({ active: 0, idle: 0, queued: 0 });
-const POOL_CLOSED: Promise<void> = Promise.resolve();
 
 /** Kong's health counters of one kind of check (passive or active). */
 export interface Counters {
@@ -160,7 +159,7 @@ export class Target {
   /** Closes its pool, and any made after (a request that arrives late is refused). */
   closePool(): Promise<void> {
     this.poolClosed = true;
-    return this.made === null ? POOL_CLOSED : this.made.close();
+    return this.made === null ? CLOSED : this.made.close();
   }
 
   get healthy(): boolean {
