@@ -15,6 +15,7 @@ import { MAX_WAITING_INTROSPECTIONS } from '../../src/plugins/oidc/bearer.ts';
 import { startGateway } from '../../src/testing/index.ts';
 import { serviceConfig } from '../support/gateway.ts';
 import { CUSTOM_CLAIM, startIdp } from '../support/idp.ts';
+import { refusedPort } from '../support/refused-port.ts';
 import { until } from '../support/wait.ts';
 import { TestCa, tool } from '../tls/support.ts';
 import { Client, decodeHeader, type Echo, login, oidcConfig, rawFetch, type Stack, startStack } from './helpers.ts';
@@ -381,9 +382,8 @@ describe('oidc bearer_only', () => {
       bearer_only: true,
       bearer_jwt_auth_allowed_auds: [stack.idp.audience],
     });
-    // The proxy's own port once it is closed: nothing listens there.
-    const closed = await idpProxy(stack.idp.issuer);
-    closed.close();
+    // A port nothing listens on for the whole test (a freed ephemeral port may be another test's next).
+    const closed = { url: `http://127.0.0.1:${await refusedPort()}` };
     const introspected = { ...plugin, introspection_endpoint: `${closed.url}/token/introspection` };
     const noKeys = await idpProxy(stack.idp.issuer, {
       '/.well-known/openid-configuration': ({ jwks_uri: _, ...metadata }) => metadata,
