@@ -1,7 +1,8 @@
 /**
  * The consumer directory plugins get at `create()`: consumers by id, username or custom_id, and
  * every plugin-declared entity kind (`entities(kind)`), frozen, in file order. Built once per
- * config; plugins index what they need from it at create time.
+ * config; plugins index what they need from it at create time, once for all their instances
+ * (`index(kind, key, build)`).
  */
 import type { GatewayConfig } from '../config/model.ts';
 import type {
@@ -21,6 +22,8 @@ export class Directory implements ConsumerDirectory {
   private readonly lists = new Map<string, readonly ConsumerEntity<EntityRecord>[]>();
   /** kind → consumer id → entities, built on first use per kind. */
   private readonly perConsumer = new Map<string, Map<string, readonly EntityRecord[]>>();
+  /** kind and key → what `index` built (or the error it threw), for every instance asking again. */
+  private readonly indexes = new Map<string, { ok: true; value: unknown } | { ok: false; error: unknown }>();
 
   constructor(config: Pick<GatewayConfig, 'consumers' | 'plugin_entities'>) {
     const byId = new Map<string, Consumer>();
@@ -60,6 +63,27 @@ export class Directory implements ConsumerDirectory {
   entities<E extends EntityRecord>(kind: EntityDefinition<E> | string): readonly ConsumerEntity<E>[] {
     const name = typeof kind === 'string' ? kind : kind.name;
     return (this.lists.get(name) ?? NONE) as readonly ConsumerEntity<E>[];
+  }
+
+  index<E extends EntityRecord, T>(
+    kind: EntityDefinition<E> | string,
+    key: string,
+    build: (entities: readonly ConsumerEntity<E>[]) => T,
+  ): T {
+    const name = typeof kind === 'string' ? kind : kind.name;
+    const id = `${name}\u0000${key}`;
+    let built = this.indexes.get(id);
+    if (built === undefined) {
+      try {
+        built = { ok: true, value: build(this.entities(kind)) };
+      } catch (error) {
+        // Every instance asking fails as the first did (a credential the plugin cannot use).
+        built = { ok: false, error };
+      }
+      this.indexes.set(id, built);
+    }
+    if (!built.ok) throw built.error;
+    return built.value as T;
   }
 
   ofConsumer<E extends EntityRecord>(kind: EntityDefinition<E> | string, consumerId: string): readonly E[] {

@@ -170,3 +170,64 @@ export default definePlugin({ name: 'odd-hooks', version: '1.0.0', priority: 1, 
   assert.equal(at(4), '', 'a well-behaved entity is fine');
   assert.ok(!out.includes(ALICE_KEY), 'the secret value is never quoted');
 });
+
+test("a kind's index is built once for the instances asking with one key, again for another key; a failed build fails each", async () => {
+  await project.write(
+    'plugins/indexed.ts',
+    `import { definePlugin, PluginConfigError } from 'tollgate';
+let builds = 0;
+export default definePlugin({ name: 'indexed', version: '1.0.0', priority: 1,
+  schema: { type: 'object', properties: { variant: { type: 'string', default: 'a' } } },
+  entities: [{ name: 'indexed_credentials', schema: { type: 'object', properties: { token: { type: 'string' } } } }],
+  create(config, { services }) {
+    const index = services.consumers.index('indexed_credentials', 'indexed:' + config.variant, (list) => {
+      builds++;
+      if (config.variant === 'broken') throw new PluginConfigError('variant', 'the tokens cannot be indexed');
+      return { build: builds, tokens: list.length };
+    });
+    return { access(req) { req.setUpstreamHeader('x-index', index.build + '/' + index.tokens); } };
+  } });\n`,
+  );
+  const routes = (variants: string[]) =>
+    variants.map((variant, i) => ({
+      name: `r${i}`,
+      paths: [`/r${i}`],
+      plugins: [{ name: 'indexed', config: { variant } }],
+    }));
+  const indexedConfig = (variants: string[]) => ({
+    _format_version: '3.0',
+    _tollgate: { custom_plugins: ['./plugins/indexed.ts'] },
+    services: [{ name: 'echo', url: 'echo://', routes: routes(variants) }],
+    consumers: [{ username: 'alice', indexed_credentials: [{ token: 't1' }, { token: 't2' }] }],
+  });
+
+  const gw = await startGateway({ dir: project.dir, config: indexedConfig(['a', 'a', 'b', 'a']) });
+  try {
+    const seen: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${gw.url}/r${i}`);
+      assert.equal(res.status, 200);
+      seen.push(((await res.json()) as { headers: Record<string, string> }).headers['x-index'] ?? '');
+    }
+    assert.ok(
+      seen.every((s) => s.endsWith('/2')),
+      `every index holds both tokens: ${seen}`,
+    );
+    assert.equal(seen[1], seen[0], 'the same key: the same index');
+    assert.equal(seen[3], seen[0]);
+    assert.notEqual(seen[2], seen[0], 'another key: its own index');
+    assert.equal(new Set(seen).size, 2, `two builds in all: ${seen}`);
+  } finally {
+    await gw.close();
+  }
+
+  const file = await project.write('broken.yaml', stringify(indexedConfig(['broken', 'a', 'broken'])));
+  const { code, out } = await validate(file);
+  assert.equal(code, 1, out);
+  const failed = out.split('\n').filter((l) => l.includes('the tokens cannot be indexed'));
+  assert.deepEqual(
+    failed.map((l) => l.split(/\s{2,}/)[1]),
+    ['services[0].routes[0].plugins[0].config.variant', 'services[0].routes[2].plugins[0].config.variant'],
+    out,
+  );
+});

@@ -9,6 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/basic-auth.schema.json' with { type: 'json' };
 import type {
   Consumer,
+  ConsumerEntity,
   Credential,
   GatewayRequest,
   HeaderValue,
@@ -27,7 +28,7 @@ import {
 } from '../../index.ts';
 import { cloudAuthenticationIssues, HTTP_PROTOCOLS, principalsIssues } from '../../lib/kong-config.ts';
 import { BLOCK_AFTER, type Counted, FailedLogins, type LoginCounter, SharedFailedLogins } from './brute-force.ts';
-import { basicauthCredentials } from './entities.ts';
+import { type BasicAuthCredential, basicauthCredentials } from './entities.ts';
 
 /** The basic-auth plugin's config, defaults applied. */
 export interface BasicAuthConfig {
@@ -212,19 +213,7 @@ export default definePlugin<BasicAuthConfig>({
   ],
   create(config, context) {
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
-    const byUsername = new Map<string, Entry>();
-    for (const { consumer, entity } of context.services.consumers.entities(basicauthCredentials)) {
-      if (consumer === null) continue;
-      const digests = entity.password.split(',').map((hex) => Buffer.from(hex, 'hex'));
-      byUsername.set(entity.username, {
-        consumer,
-        consumerId: consumer.id,
-        // Kong sends the credential's username as X-Credential-Identifier.
-        credential: { id: entity.id, type: 'basic-auth', identifier: entity.username, consumer_id: consumer.id },
-        digests,
-        sha256: digests.some((d) => d.length === 32),
-      });
-    }
+    const byUsername = context.services.consumers.index(basicauthCredentials, 'basic-auth:by-username', byUsernames);
     const strategy = config.brute_force_protection?.strategy ?? 'off';
     if (strategy === 'cluster') context.warn(CLUSTER_STRATEGY, 'brute_force_protection.strategy');
     const failedLogins = strategy === 'off' ? null : loginCounter(config, context);
@@ -232,3 +221,21 @@ export default definePlugin<BasicAuthConfig>({
     return Object.assign(new BasicAuth(config, anonymous, byUsername, failedLogins), hooks);
   },
 });
+
+/** The credentials by username: one map for every basic-auth instance of a config. */
+function byUsernames(credentials: readonly ConsumerEntity<BasicAuthCredential>[]): ReadonlyMap<string, Entry> {
+  const byUsername = new Map<string, Entry>();
+  for (const { consumer, entity } of credentials) {
+    if (consumer === null) continue;
+    const digests = entity.password.split(',').map((hex) => Buffer.from(hex, 'hex'));
+    byUsername.set(entity.username, {
+      consumer,
+      consumerId: consumer.id,
+      // Kong sends the credential's username as X-Credential-Identifier.
+      credential: { id: entity.id, type: 'basic-auth', identifier: entity.username, consumer_id: consumer.id },
+      digests,
+      sha256: digests.some((d) => d.length === 32),
+    });
+  }
+  return byUsername;
+}

@@ -8,10 +8,10 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import schema from '../../../schemas/plugins/hmac-auth.schema.json' with { type: 'json' };
-import type { Consumer, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
+import type { Consumer, ConsumerEntity, Credential, GatewayRequest, HeaderValue, PluginHandlers } from '../../index.ts';
 import { anonymousConsumer, configHeaderValue, definePlugin, firstHeader } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
-import { hmacauthCredentials } from './entities.ts';
+import { type HmacAuthCredential, hmacauthCredentials } from './entities.ts';
 import { parseHmacAuthorization, parseHttpDate, signingString } from './signature.ts';
 
 /** The hmac-auth plugin's config, defaults applied. */
@@ -181,18 +181,24 @@ export default definePlugin<HmacAuthConfig>({
   entities: [hmacauthCredentials],
   create(config, context) {
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
-    const byUsername = new Map<string, Entry>();
-    for (const { consumer, entity } of context.services.consumers.entities(hmacauthCredentials)) {
-      if (consumer === null || entity.secret === null) continue;
-      // Keyed as the username arrives: Node decodes the Authorization header's bytes as latin1, so
-      // a UTF-8 username is looked up by its bytes, as Kong compares it.
-      byUsername.set(Buffer.from(entity.username, 'utf8').toString('latin1'), {
-        consumer,
-        secret: entity.secret,
-        // Kong sends the credential's username as X-Credential-Identifier.
-        credential: { id: entity.id, type: 'hmac-auth', identifier: entity.username, consumer_id: consumer.id },
-      });
-    }
+    const byUsername = context.services.consumers.index(hmacauthCredentials, 'hmac-auth:by-username', byUsernames);
     return new HmacAuth(config, anonymous, byUsername);
   },
 });
+
+/** The credentials by username: one map for every hmac-auth instance of a config. */
+function byUsernames(credentials: readonly ConsumerEntity<HmacAuthCredential>[]): ReadonlyMap<string, Entry> {
+  const byUsername = new Map<string, Entry>();
+  for (const { consumer, entity } of credentials) {
+    if (consumer === null || entity.secret === null) continue;
+    // Keyed as the username arrives: Node decodes the Authorization header's bytes as latin1, so
+    // a UTF-8 username is looked up by its bytes, as Kong compares it.
+    byUsername.set(Buffer.from(entity.username, 'utf8').toString('latin1'), {
+      consumer,
+      secret: entity.secret,
+      // Kong sends the credential's username as X-Credential-Identifier.
+      credential: { id: entity.id, type: 'hmac-auth', identifier: entity.username, consumer_id: consumer.id },
+    });
+  }
+  return byUsername;
+}

@@ -19,9 +19,11 @@ import {
 import schema from '../../../schemas/plugins/jwt.schema.json' with { type: 'json' };
 import type {
   Consumer,
+  ConsumerEntity,
   Credential,
   DependencyHealth,
   GatewayRequest,
+  GatewayServices,
   HeaderValue,
   PluginContext,
   PluginHandlers,
@@ -37,7 +39,7 @@ import {
 } from '../../index.ts';
 import { HTTP_PROTOCOLS } from '../../lib/kong-config.ts';
 import { RepeatedWarning } from '../../lib/log/index.ts';
-import { jwtSecrets } from './entities.ts';
+import { type JwtSecret, jwtSecrets } from './entities.ts';
 
 /** The jwt plugin's config, defaults applied. */
 export interface JwtConfig {
@@ -117,7 +119,7 @@ class JwtAuthenticator implements PluginHandlers {
   readonly secretHeaders: readonly string[];
   readonly secretQueryParams: readonly string[];
 
-  constructor(config: JwtConfig, context: PluginContext, entries: Map<string, Entry>, anonymous: Consumer | null) {
+  constructor(config: JwtConfig, context: PluginContext, index: CredentialIndex, anonymous: Consumer | null) {
     this.uriParams = config.uri_param_names;
     this.cookieNames = new Set(config.cookie_names.map((n) => n.toLowerCase()));
     this.headerNames = config.header_names.map(headerCandidates);
@@ -133,8 +135,8 @@ class JwtAuthenticator implements PluginHandlers {
     this.audiences = config.audiences?.length ? new Set(config.audiences) : null;
     this.runOnPreflight = config.run_on_preflight;
     this.anonymous = anonymous;
-    this.entries = entries;
-    this.jwksCaches = [...new Set([...entries.values()].flatMap((e) => (e.jwks ? [e.jwks] : [])))];
+    this.entries = index.entries;
+    this.jwksCaches = index.jwksCaches;
     this.cache = new VerifiedTokenCache<Verified>(config.verified_token_cache_size);
     this.noKeys = new RepeatedWarning(
       context.log,
@@ -430,58 +432,96 @@ export default definePlugin<JwtConfig>({
       throw new PluginConfigError('claims_to_verify', 'expected to contain: exp (maximum_expiration is set)');
     }
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
-
-    const entries = new Map<string, Entry>();
-    for (const { consumer, entity: credential } of context.services.consumers.entities(jwtSecrets)) {
-      if (consumer === null) continue;
-      const alg = credential.algorithm || 'HS256';
-      const where = `credential "${credential.key}" of consumer "${consumer.username ?? consumer.id}"`;
-      let key: KeyObject | null = null;
-      let jwks: JwksCache | null = null;
-      const undecodable =
-        config.secret_is_base64 && alg.startsWith('HS') && credential.secret !== null && !isBase64(credential.secret);
-      if (undecodable) {
-        context.warn(
-          `jwt ${where}: secret_is_base64 is set but the secret is not base64; as in Kong, its tokens get 401 Invalid key/secret`,
-          'secret_is_base64',
-        );
-      } else if (credential.jwks_uri) {
-        if (alg.startsWith('HS'))
-          throw new PluginConfigError('', `jwt ${where}: jwks_uri needs an asymmetric algorithm, not ${alg}`);
-        if (credential.rsa_public_key)
-          throw new PluginConfigError('', `jwt ${where}: give rsa_public_key or jwks_uri, not both`);
-        jwks = sharedJwksCache(context.services, credential.jwks_uri, {
-          cooldownSeconds: config.jwks_refetch_cooldown_seconds,
-          maxAgeSeconds: config.jwks_cache_ttl_seconds,
-          timeoutMs: config.jwks_timeout_ms,
-        });
-      } else if (alg.startsWith('HS') ? credential.secret !== null : credential.rsa_public_key !== null) {
-        try {
-          key = importStaticKey(alg, {
-            secret: credential.secret,
-            publicKey: credential.rsa_public_key,
-            secretIsBase64: config.secret_is_base64,
-          });
-        } catch (err) {
-          throw new PluginConfigError('', `jwt ${where}: ${(err as Error).message}`);
-        }
-      }
-      entries.set(credential.key, {
-        consumer,
-        credential: { id: credential.id, type: 'jwt', identifier: credential.key, consumer_id: consumer.id },
-        alg,
-        key,
-        jwks,
-        strictTime: jwks !== null,
-        undecodable,
-      });
+    // One index per config for every instance whose credential-facing settings are the same: a
+    // jwt plugin on 10,000 routes imports each credential's key once.
+    const key = `jwt:${config.secret_is_base64}:${config.jwks_refetch_cooldown_seconds}:${config.jwks_cache_ttl_seconds}:${config.jwks_timeout_ms}`;
+    const index = context.services.consumers.index(jwtSecrets, key, (credentials) =>
+      credentialIndex(credentials, config, context.services),
+    );
+    for (const where of index.undecodable) {
+      context.warn(
+        `jwt ${where}: secret_is_base64 is set but the secret is not base64; as in Kong, its tokens get 401 Invalid key/secret`,
+        'secret_is_base64',
+      );
     }
-    if (!claims.includes('exp') && [...entries.values()].some((e) => !e.strictTime)) {
+    if (!claims.includes('exp') && index.anyStaticKey) {
       context.warn(
         "claims_to_verify does not include 'exp': expired tokens of static-key credentials are accepted (Kong's default)",
         'claims_to_verify',
       );
     }
-    return new JwtAuthenticator(config, context, entries, anonymous);
+    return new JwtAuthenticator(config, context, index, anonymous);
   },
 });
+
+/** A config's jwt credentials as the plugin verifies against them, shared by its instances. */
+interface CredentialIndex {
+  readonly entries: ReadonlyMap<string, Entry>;
+  /** The distinct JWKS caches of the credentials (several credentials may share one). */
+  readonly jwksCaches: readonly JwksCache[];
+  /** Credentials whose HS* secret secret_is_base64 cannot decode, named for a warning. */
+  readonly undecodable: readonly string[];
+  /** Whether any credential verifies with a static key (Kong's lenient time checks apply). */
+  readonly anyStaticKey: boolean;
+}
+
+/**
+ * Each credential's key imported (or its JWKS cache opened), by the credential's `key`. Reads only
+ * the settings named in the index's key above: secret_is_base64 and the JWKS settings.
+ */
+function credentialIndex(
+  credentials: readonly ConsumerEntity<JwtSecret>[],
+  config: JwtConfig,
+  services: GatewayServices,
+): CredentialIndex {
+  const entries = new Map<string, Entry>();
+  const undecodable: string[] = [];
+  for (const { consumer, entity: credential } of credentials) {
+    if (consumer === null) continue;
+    const alg = credential.algorithm || 'HS256';
+    const where = `credential "${credential.key}" of consumer "${consumer.username ?? consumer.id}"`;
+    let key: KeyObject | null = null;
+    let jwks: JwksCache | null = null;
+    const cannotDecode =
+      config.secret_is_base64 && alg.startsWith('HS') && credential.secret !== null && !isBase64(credential.secret);
+    if (cannotDecode) {
+      undecodable.push(where);
+    } else if (credential.jwks_uri) {
+      if (alg.startsWith('HS'))
+        throw new PluginConfigError('', `jwt ${where}: jwks_uri needs an asymmetric algorithm, not ${alg}`);
+      if (credential.rsa_public_key)
+        throw new PluginConfigError('', `jwt ${where}: give rsa_public_key or jwks_uri, not both`);
+      jwks = sharedJwksCache(services, credential.jwks_uri, {
+        cooldownSeconds: config.jwks_refetch_cooldown_seconds,
+        maxAgeSeconds: config.jwks_cache_ttl_seconds,
+        timeoutMs: config.jwks_timeout_ms,
+      });
+    } else if (alg.startsWith('HS') ? credential.secret !== null : credential.rsa_public_key !== null) {
+      try {
+        key = importStaticKey(alg, {
+          secret: credential.secret,
+          publicKey: credential.rsa_public_key,
+          secretIsBase64: config.secret_is_base64,
+        });
+      } catch (err) {
+        throw new PluginConfigError('', `jwt ${where}: ${(err as Error).message}`);
+      }
+    }
+    entries.set(credential.key, {
+      consumer,
+      credential: { id: credential.id, type: 'jwt', identifier: credential.key, consumer_id: consumer.id },
+      alg,
+      key,
+      jwks,
+      strictTime: jwks !== null,
+      undecodable: cannotDecode,
+    });
+  }
+  const values = [...entries.values()];
+  return {
+    entries,
+    jwksCaches: [...new Set(values.flatMap((e) => (e.jwks ? [e.jwks] : [])))],
+    undecodable,
+    anyStaticKey: values.some((e) => !e.strictTime),
+  };
+}

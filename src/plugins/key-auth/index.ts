@@ -8,6 +8,7 @@ import { hash } from 'node:crypto';
 import schema from '../../../schemas/plugins/key-auth.schema.json' with { type: 'json' };
 import type {
   Consumer,
+  ConsumerEntity,
   Credential,
   GatewayRequest,
   HeaderValue,
@@ -32,7 +33,7 @@ import {
   withoutQueryParam,
 } from '../../index.ts';
 import { HTTP_PROTOCOLS, principalsIssues } from '../../lib/kong-config.ts';
-import { keyauthCredentials } from './entities.ts';
+import { type KeyAuthCredential, keyauthCredentials } from './entities.ts';
 
 /** The key-auth plugin's config, defaults applied. */
 export interface KeyAuthConfig {
@@ -96,7 +97,7 @@ class KeyAuth implements PluginHandlers {
   /** The key's query parameters: loggers redact them. */
   readonly secretQueryParams: readonly string[];
 
-  constructor(config: KeyAuthConfig, anonymous: Consumer | null, byDigest: Map<string, Entry>) {
+  constructor(config: KeyAuthConfig, anonymous: Consumer | null, byDigest: ReadonlyMap<string, Entry>) {
     this.config = config;
     this.keyNames = config.key_names;
     this.headerNames = config.key_names.map(headerCandidates);
@@ -352,16 +353,22 @@ export default definePlugin<KeyAuthConfig>({
   entities: [keyauthCredentials],
   create(config, context) {
     const anonymous = anonymousConsumer(config.anonymous, context.services.consumers);
-    const byDigest = new Map<string, Entry>();
-    for (const { consumer, entity: credential } of context.services.consumers.entities(keyauthCredentials)) {
-      // No key (Kong would generate one nobody has): nothing can present it.
-      if (consumer === null || credential.key === null) continue;
-      byDigest.set(digest(credential.key), {
-        consumer,
-        credential: { id: credential.id, type: 'key-auth', identifier: credential.id, consumer_id: consumer.id },
-        expiresAt: credential.ttl === null ? Number.POSITIVE_INFINITY : credential.ttl * 1000,
-      });
-    }
+    const byDigest = context.services.consumers.index(keyauthCredentials, 'key-auth:by-digest', keysByDigest);
     return new KeyAuth(config, anonymous, byDigest);
   },
 });
+
+/** The credentials by their key's digest: one map for every key-auth instance of a config. */
+function keysByDigest(credentials: readonly ConsumerEntity<KeyAuthCredential>[]): ReadonlyMap<string, Entry> {
+  const byDigest = new Map<string, Entry>();
+  for (const { consumer, entity: credential } of credentials) {
+    // No key (Kong would generate one nobody has): nothing can present it.
+    if (consumer === null || credential.key === null) continue;
+    byDigest.set(digest(credential.key), {
+      consumer,
+      credential: { id: credential.id, type: 'key-auth', identifier: credential.id, consumer_id: consumer.id },
+      expiresAt: credential.ttl === null ? Number.POSITIVE_INFINITY : credential.ttl * 1000,
+    });
+  }
+  return byDigest;
+}
