@@ -173,6 +173,11 @@ export class SecretValues {
 }
 
 const compiled = new WeakMap<ReadonlySet<string>, SecretValues>();
+/**
+ * The matcher compiled last: the process's union below is most often the same values (one config
+ * read, or a reload that changed none), and is then this matcher instead of a second build.
+ */
+let lastCompiled: SecretValues | null = null;
 
 /** The matcher of a config's secret set (compiled once per set). */
 export function secretValues(set: ReadonlySet<string>): SecretValues {
@@ -180,6 +185,7 @@ export function secretValues(set: ReadonlySet<string>): SecretValues {
   if (s === undefined) {
     s = new SecretValues(set);
     compiled.set(set, s);
+    lastCompiled = s;
   }
   return s;
 }
@@ -215,7 +221,8 @@ export function knownSecrets(): SecretValues {
   if (union === null) {
     const all = new Set<string>();
     for (const key of remembered) for (const v of key.split('\u0000')) all.add(v);
-    union = new SecretValues(all);
+    const key = distinctValues(all).join('\u0000');
+    union = lastCompiled !== null && lastCompiled.key === key ? lastCompiled : new SecretValues(all);
   }
   return union;
 }

@@ -40,6 +40,8 @@ export interface CompileOptions {
   kongDefaultCertificate?: KongDefaultCertificate; // Kong's ssl_cert (KONG_SSL_CERT, KONG_SSL_CERT_KEY)
   /** `gateway validate`: run each instance's `checkFiles()` (files the config names), its findings warnings. */
   checkFiles?: boolean;
+  /** The runtime only checks the config and never serves (`compileCheck`): no access-log matcher. */
+  checkOnly?: boolean;
 }
 
 /**
@@ -49,7 +51,7 @@ export interface CompileOptions {
 export async function compileCheck(config: GatewayConfig, opts: CompileOptions = {}): Promise<ConfigIssue[]> {
   const log = opts.log ?? createLogger({ level: 'error', destination: { write: () => undefined } as never });
   try {
-    const rt = await compileRuntime(config, { ...opts, log });
+    const rt = await compileRuntime(config, { ...opts, log, checkOnly: true });
     await rt.close();
     return [...rt.warnings];
   } catch (err) {
@@ -320,7 +322,9 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     trusted: compileTrusted(config.settings.trusted_ips),
     hostPorts: compilePortMaps(config.settings.port_maps),
     warnings,
-    logSecrets: secrets.size === 0 ? null : secretValues(secrets),
+    // Built here, before the runtime serves: with 20,000 credentials it is 0.2 s of CPU, which the
+    // first request's access line would otherwise pay.
+    logSecrets: secrets.size === 0 || opts.checkOnly === true ? null : secretValues(secrets),
     loadedAt: new Date(),
     inflight: 0,
     retired: false,

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { SecretValues } from '../../src/config/secrets.ts';
+import { knownSecrets, rememberSecrets, SecretValues, secretValues } from '../../src/config/secrets.ts';
 import { json, spawnGateway } from './support.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/gateway', import.meta.url));
@@ -179,4 +179,18 @@ test("a secret path's normalized spellings are forms too: the router's (validate
   const s = new SecretValues(['/x/../s%65cr%65t%3at%6fk%65n%3av%61lu%65']);
   assert.equal(s.scrub("write '/secret%3atoken%3avalue'"), "write '[redacted]'");
   assert.equal(s.scrub('"path":"/secret%3Atoken%3Avalue"'), '"path":"[redacted]"');
+});
+
+test('the process redacts the secrets of every config it read, not only those of the matcher compiled last', () => {
+  const first = new Set(['first-config-secret-2Q3R']);
+  const second = new Set(['second-config-secret-4S5T']);
+  const own = secretValues(first);
+  rememberSecrets(first);
+  assert.equal(knownSecrets(), own, 'one config read: its own matcher, not a second build of it');
+  assert.equal(knownSecrets().scrub('x first-config-secret-2Q3R'), 'x [redacted]');
+  secretValues(second);
+  rememberSecrets(second);
+  const known = knownSecrets();
+  assert.equal(known.scrub('first-config-secret-2Q3R second-config-secret-4S5T'), '[redacted] [redacted]');
+  assert.equal(knownSecrets(), known, 'compiled once until another config is read');
 });
