@@ -17,10 +17,10 @@ import { createHttpClient } from '../upstream/http-client.ts';
 import { poolSettings } from '../upstream/pool.ts';
 import { certificateDirectory, Directory } from './directory.ts';
 import { handlersProblem } from './handlers-check.ts';
+import { pipelineIndex } from './pipeline-index.ts';
 import type { GatewayServices, HttpClient, PluginDefinition, PluginHandlers, PluginPeer, RouteInfo } from './plugin.ts';
 import { checkFilesWithin, closeInstance, settleWithin } from './plugin-lifecycle.ts';
-import type { CompiledRoute, CompiledService, Pipeline, PipelineSlot, PluginInstance, Runtime } from './runtime.ts';
-import { type CredentialNames, credentialNames } from './runtime.ts';
+import type { CompiledRoute, CompiledService, PluginInstance, Runtime } from './runtime.ts';
 import { SharedResources } from './shared.ts';
 
 /** Plugins or routes compiled between two turns of the event loop. */
@@ -137,13 +137,15 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     shared: (key, open, close) => lease.get(key, open, close),
   };
 
-  const reachOf = (p: PluginModel): RouteInfo[] => {
+  // Every global instance (10,000 consumer-scoped ones, say) reaches the same routes: one list.
+  const everyRoute: readonly RouteInfo[] = Object.freeze([...routeInfo.values()]);
+  const reachOf = (p: PluginModel): readonly RouteInfo[] => {
     if (p.route !== null) {
       const r = routeInfo.get(p.route);
       return r === undefined ? [] : [r];
     }
     if (p.service !== null) return routesOfService.get(p.service) ?? [];
-    return [...routeInfo.values()];
+    return everyRoute;
   };
   const peers = new Map<string, PluginPeer[]>();
   for (const p of config.plugins) {
@@ -423,117 +425,6 @@ function toRouteInfo(r: RouteModel): RouteInfo {
     hosts: r.hosts === null ? null : Object.freeze([...r.hosts]),
     methods: r.methods === null ? null : Object.freeze([...r.methods]),
     tags: Object.freeze([...r.tags]),
-  });
-}
-
-/**
- * Kong's precedence when one plugin is configured at several scopes, most specific first:
- * consumer+route+service, consumer+route, consumer+service, route+service, consumer, route, service, global.
- */
-function rank(p: PluginModel): number {
-  const c = p.consumer !== null;
-  const r = p.route !== null;
-  const s = p.service !== null;
-  if (c && r && s) return 8;
-  if (c && r) return 7;
-  if (c && s) return 6;
-  if (r && s) return 5;
-  if (c) return 4;
-  if (r) return 3;
-  if (s) return 2;
-  return 1;
-}
-
-function applies(p: PluginModel, r: RouteModel): boolean {
-  return (p.route === null || p.route === r.id) && (p.service === null || p.service === r.service);
-}
-
-/**
- * The pipeline of each route. The plugin instances that may apply to a route are found by its id
- * and its service's instead of a scan of every instance per route (which made compiling n routes
- * with a plugin each n²), and keep the config's order, which breaks ties in `buildPipeline`.
- * Routes to which the same instances apply share one (frozen) pipeline: in a large config most
- * routes have only the global plugins, and 10,000 copies of the same pipeline cost build time.
- */
-function pipelineIndex(instances: readonly PluginInstance[]): { for(r: RouteModel): Pipeline; unmatched: Pipeline } {
-  const global: number[] = [];
-  const byRoute = new Map<string, number[]>();
-  const byService = new Map<string, number[]>();
-  instances.forEach((inst, i) => {
-    const m = inst.model;
-    const key = m.route ?? m.service;
-    if (key === null) return global.push(i);
-    const map = m.route !== null ? byRoute : byService;
-    const list = map.get(key);
-    if (list === undefined) map.set(key, [i]);
-    else list.push(i);
-  });
-  const built = new Map<string, Pipeline>();
-  const secrets = credentialNames(instances);
-  const build = (list: readonly PluginInstance[]) => buildPipeline(list, secrets);
-  return {
-    // A request no route matched: the global plugins that name no consumer (none was identified).
-    unmatched: build(global.map((i) => instances[i]!).filter((inst) => inst.model.consumer === null)),
-    for(r) {
-      const ids = [
-        ...global,
-        ...(byRoute.get(r.id) ?? []),
-        ...(r.service === null ? [] : (byService.get(r.service) ?? [])),
-      ].filter((i) => applies(instances[i]!.model, r));
-      ids.sort((a, b) => a - b);
-      const key = ids.join(',');
-      let pipeline = built.get(key);
-      if (pipeline === undefined) built.set(key, (pipeline = build(ids.map((i) => instances[i]!))));
-      return pipeline;
-    },
-  };
-}
-
-/** The pipeline of the plugin instances that apply to a route; `secrets` are the whole config's. */
-function buildPipeline(instances: readonly PluginInstance[], secrets: CredentialNames): Pipeline {
-  const byName = new Map<string, PluginInstance[]>();
-  for (const inst of instances) {
-    let list = byName.get(inst.name);
-    if (list === undefined) byName.set(inst.name, (list = []));
-    list.push(inst);
-  }
-  const slots: PipelineSlot[] = [];
-  let hasAccess = false;
-  let hasResponse = false;
-  let hasLog = false;
-  for (const [name, list] of byName) {
-    let fallback: PluginInstance | null = null;
-    const perConsumer = new Map<string, PluginInstance>();
-    for (const inst of list) {
-      if (inst.model.consumer === null) {
-        if (fallback === null || rank(inst.model) > rank(fallback.model)) fallback = inst;
-      } else {
-        const prev = perConsumer.get(inst.model.consumer);
-        if (prev === undefined || rank(inst.model) > rank(prev.model)) perConsumer.set(inst.model.consumer, inst);
-      }
-    }
-    let byConsumer: Map<string, PluginInstance> | null = null;
-    for (const [consumer, inst] of perConsumer) {
-      if (fallback !== null && rank(fallback.model) > rank(inst.model)) continue;
-      (byConsumer ??= new Map()).set(consumer, inst);
-    }
-    for (const inst of [fallback, ...(byConsumer?.values() ?? [])]) {
-      if (inst === null) continue;
-      hasAccess ||= inst.handlers.access !== undefined;
-      hasResponse ||= inst.handlers.response !== undefined;
-      hasLog ||= inst.handlers.log !== undefined;
-    }
-    slots.push(Object.freeze({ name, priority: list[0]!.priority, fallback, byConsumer }));
-  }
-  // Kong orders its loaded plugins by descending PRIORITY, and equal ones by descending name
-  // (kong/db/dao/plugins.lua, sort_by_handler_priority): of two plugins at 800, 'zeta' runs first.
-  slots.sort((a, b) => b.priority - a.priority || (a.name > b.name ? -1 : a.name < b.name ? 1 : 0));
-  return Object.freeze({
-    slots: Object.freeze(slots),
-    hasAccess,
-    hasResponse,
-    hasLog,
-    ...secrets,
   });
 }
 

@@ -132,3 +132,47 @@ test("the anonymous consumer's instances apply as an identified consumer's, and 
     await gw.close();
   }
 });
+
+test("a consumer's own instance meets each route's instances of the same plugin by Kong's precedence", async () => {
+  const services = ['route', 'route+service', 'none', 'route+consumer'].map((level, i) => ({
+    name: `s${i}`,
+    url: 'echo://',
+    routes: [{ name: `r${i}`, paths: [`/r${i}`], plugins: [{ name: 'key-auth' }] }],
+    level,
+  }));
+  const plugins: Record<string, unknown>[] = [tagged('consumer', { consumer: 'alice' })];
+  for (const [i, s] of services.entries()) {
+    if (s.level === 'route') plugins.push(tagged('route', { route: `r${i}` }));
+    if (s.level === 'route+service') plugins.push(tagged('route+service', { route: `r${i}`, service: `s${i}` }));
+    if (s.level === 'route+consumer') plugins.push(tagged('route+consumer', { route: `r${i}`, consumer: 'bob' }));
+  }
+  const gw = await startGateway({
+    config: {
+      _format_version: '3.0',
+      consumers: [
+        { username: 'alice', keyauth_credentials: [{ key: 'alice-key' }] },
+        { username: 'bob', keyauth_credentials: [{ key: 'bob-key' }] },
+      ],
+      services: services.map(({ level: _, ...s }) => s),
+      plugins,
+    },
+  });
+  try {
+    const ran = async (who: string) => {
+      const out: (string | null)[] = [];
+      for (let i = 0; i < services.length; i++) {
+        const res = await fetch(`${gw.url}/r${i}`, { headers: { apikey: `${who}-key` } });
+        await res.arrayBuffer();
+        assert.equal(res.status, 200);
+        out.push(res.headers.get('x-scope'));
+      }
+      return out;
+    };
+    // Consumer-only outranks a route's instance, route+service outranks consumer-only, and bob's
+    // route+consumer instance is not alice's.
+    assert.deepEqual(await ran('alice'), ['consumer', 'route+service', 'consumer', 'consumer']);
+    assert.deepEqual(await ran('bob'), ['route', 'route+service', null, 'route+consumer']);
+  } finally {
+    await gw.close();
+  }
+});
