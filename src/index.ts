@@ -77,7 +77,7 @@ export {
 } from './lib/query.ts';
 export { RelayedBody } from './lib/relayed-body.ts';
 export { hasRequestBody } from './lib/request-body.ts';
-export { describeRoutes, routesReaching } from './lib/route-paths.ts';
+export { anyRouteReaches, describeRoutes, routesReaching } from './lib/route-paths.ts';
 export { runSecret } from './lib/run-secret.ts';
 export { type Opened, type SealerOptions, SessionSealer } from './lib/sealer.ts';
 export { EXPIRATION, PERIODS, type Period, windowEnd, windowStart } from './lib/windows.ts';

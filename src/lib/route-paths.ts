@@ -26,7 +26,23 @@ export function routesReaching(routes: readonly RouteInfo[], path: string): Rout
   return routes.filter((r) => routePathMatches(r, path));
 }
 
-/** `name: /a, /b` for each route, for messages. */
-export function describeRoutes(routes: readonly RouteInfo[]): string {
-  return routes.map((r) => `${r.name ?? r.id}: ${(r.paths ?? []).join(', ') || '(any path)'}`).join('; ');
+/** Whether `path` can reach any of `routes` (see `routePathMatches`); stops at the first. */
+export function anyRouteReaches(routes: readonly RouteInfo[], path: string): boolean {
+  return routes.some((r) => routePathMatches(r, path));
+}
+
+/** Routes a message names; past them it says how many more (a message for each of 10,000 routes stays short). */
+const DESCRIBED_ROUTES = 10;
+
+/**
+ * `name: /a, /b` for each route (the first ten, then how many more of `total`, by default the
+ * list's length), for messages.
+ */
+export function describeRoutes(routes: readonly RouteInfo[], total = routes.length): string {
+  const named = routes
+    .slice(0, DESCRIBED_ROUTES)
+    .map((r) => `${r.name ?? r.id}: ${(r.paths ?? []).join(', ') || '(any path)'}`)
+    .join('; ');
+  const shown = Math.min(routes.length, DESCRIBED_ROUTES);
+  return total > shown ? `${named}; and ${total - shown} more` : named;
 }

@@ -150,3 +150,25 @@ test('a callback on the route of another oidc instance with the same client and 
     /routes\[1\]\.plugins\[0\]\.config\.redirect_uri +plugin 'oidc': the callback path '\/spa\/cb' is outside/,
   );
 });
+
+test("many routes sharing one client: each callback is its own route's, and a message names ten routes and counts the rest", async () => {
+  const oidc = (i: number, extra = '') =>
+    `        plugins:\n          - name: oidc\n            config:\n              client_id: web\n              client_secret: s3cret\n              discovery: https://idp.example.com/.well-known/openid-configuration\n              redirect_uri: https://app.example.com/app${i}/cb\n              session_secret: a-session-secret-that-is-long-enough-0123456789\n${extra}`;
+  const routes = Array.from({ length: 12 }, (_, i) => `      - name: app${i}\n        paths: [/app${i}/]\n${oidc(i)}`);
+  // A bearer_only instance of the same client answers no callback: its route is not among them.
+  routes.push(`      - name: api\n        paths: [/logout]\n${oidc(0, '              bearer_only: true\n')}`);
+  const f = join(dir, 'many.yaml');
+  writeFileSync(
+    f,
+    `_format_version: "3.0"\nservices:\n  - name: app\n    url: http://127.0.0.1:9\n    routes:\n${routes.join('')}`,
+  );
+  const r = await gateway(['validate', f], { timeoutMs: 60_000 });
+  assert.equal(r.code, 0, r.out + r.err);
+  const warnings = r.out.split('\n').filter((l) => l.includes('logout is not reachable'));
+  assert.equal(warnings.length, 12, r.out);
+  assert.match(
+    warnings[5]!,
+    /runs on \(app5: \/app5\/; app0: \/app0\/; app1: \/app1\/; .*; app9: \/app9\/; and 2 more\); set logout_path to a path under one of them, such as '\/app5\/logout'/,
+  );
+  assert.doesNotMatch(r.out, /api: \/logout/);
+});

@@ -3,7 +3,7 @@
  * load (no I/O). Warnings go to the plugin's logger, so `gateway validate` shows them located.
  */
 import type { PluginContext, PluginPeer, RouteInfo } from '../../index.ts';
-import { describeRoutes, PluginConfigError, routesReaching } from '../../index.ts';
+import { anyRouteReaches, describeRoutes, PluginConfigError } from '../../index.ts';
 import { safeReturnPath } from './urls.ts';
 
 /** The plugin's config as validated by `schemas/plugins/oidc.schema.json` (defaults applied). */
@@ -89,38 +89,105 @@ const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 const DEFAULT_LOGOUT_PATH = '/logout';
 
 /**
- * Throws at `field` when `path` is outside every route the plugin runs on (no check without
- * routes: a plugin on a service or globally with no route yet serves nothing anyway).
+ * The routes whose requests can reach a plugin that answers this instance's callback and logout:
+ * its own (`own`), and those of every browser (not bearer_only) oidc instance with the same
+ * client, IdP and session cookie, whose sessions are this one's (one registered callback for
+ * several routes). That group's routes are gathered once per config and group, and whether a path
+ * reaches them is found once per path: 10,000 routes with an instance each are not 10,000 scans
+ * of 10,000 routes.
  */
-function unreachable(routes: readonly RouteInfo[], path: string, what: string, field: string): void {
-  if (routes.length === 0 || routesReaching(routes, path).length > 0) return;
-  throw new PluginConfigError(
-    field,
-    `${what} '${path}' is outside every route this plugin (or an oidc instance sharing its client and session cookie) runs on (${describeRoutes(routes)}): the gateway would never pass it to the plugin; use a path under one of them, such as '${under(routes, path.split('/').filter(Boolean).at(-1) ?? 'cb')}'`,
-  );
+interface Answering {
+  readonly own: readonly RouteInfo[];
+  readonly group: SharedRoutes | null;
+}
+
+interface SharedRoutes {
+  readonly routes: readonly RouteInfo[];
+  readonly ids: ReadonlySet<string>;
+  readonly reaching: Map<string, boolean>;
+}
+
+/** Routes a message names before it says how many more. */
+const DESCRIBED_ROUTES = 10;
+
+/** Per peer list (one per config), the routes of each group of browser instances. */
+const groupsByPeers = new WeakMap<readonly PluginPeer[], Map<string, SharedRoutes>>();
+
+function groupKey(c: Partial<OidcConfig>): string {
+  return JSON.stringify([c.client_id, c.discovery, c.session_cookie_name]);
+}
+
+function answering(cfg: OidcConfig, own: readonly RouteInfo[], peers: readonly PluginPeer[]): Answering {
+  if (peers.length === 0) return { own, group: null };
+  let groups = groupsByPeers.get(peers);
+  if (groups === undefined) {
+    const byKey = new Map<string, Map<string, RouteInfo>>();
+    for (const peer of peers) {
+      const c = peer.config as Partial<OidcConfig>;
+      if (yes(c.bearer_only ?? false)) continue;
+      const key = groupKey(c);
+      let routes = byKey.get(key);
+      if (routes === undefined) byKey.set(key, (routes = new Map()));
+      for (const r of peer.routes) routes.set(r.id, r);
+    }
+    groups = new Map(
+      [...byKey].map(([key, routes]) => [
+        key,
+        { routes: [...routes.values()], ids: new Set(routes.keys()), reaching: new Map() },
+      ]),
+    );
+    groupsByPeers.set(peers, groups);
+  }
+  return { own, group: groups.get(groupKey(cfg)) ?? null };
+}
+
+function reaches(a: Answering, path: string): boolean {
+  if (anyRouteReaches(a.own, path)) return true;
+  if (a.group === null) return false;
+  let hit = a.group.reaching.get(path);
+  if (hit === undefined) a.group.reaching.set(path, (hit = anyRouteReaches(a.group.routes, path)));
+  return hit;
+}
+
+function hasRoutes(a: Answering): boolean {
+  return a.own.length > 0 || (a.group !== null && a.group.routes.length > 0);
+}
+
+/** The routes a message names (own first, no repeats, a few), and how many answer in all. */
+function described(a: Answering): string {
+  const named = new Map<string, RouteInfo>();
+  for (const list of [a.own, a.group?.routes ?? []]) {
+    for (const r of list) {
+      if (named.size === DESCRIBED_ROUTES) break;
+      named.set(r.id, r);
+    }
+  }
+  const total =
+    a.group === null ? a.own.length : a.group.routes.length + a.own.filter((r) => !a.group!.ids.has(r.id)).length;
+  return describeRoutes([...named.values()], total);
 }
 
 /**
- * The routes whose requests can reach a plugin that answers this instance's callback and logout:
- * its own, and those of every browser (not bearer_only) oidc instance with the same client, IdP
- * and session cookie, whose sessions are this one's (one registered callback for several routes).
+ * Throws at `field` when `path` is outside every route the plugin runs on (no check without
+ * routes: a plugin on a service or globally with no route yet serves nothing anyway).
  */
-function answeringRoutes(cfg: OidcConfig, own: readonly RouteInfo[], peers: readonly PluginPeer[]): RouteInfo[] {
-  const out = new Map(own.map((r) => [r.id, r]));
-  for (const peer of peers) {
-    const c = peer.config as Partial<OidcConfig>;
-    if (c === cfg || yes(c.bearer_only ?? false)) continue;
-    if (c.client_id !== cfg.client_id || c.discovery !== cfg.discovery) continue;
-    if (c.session_cookie_name !== cfg.session_cookie_name) continue;
-    for (const r of peer.routes) out.set(r.id, r);
-  }
-  return [...out.values()];
+function unreachable(a: Answering, path: string, what: string, field: string): void {
+  if (!hasRoutes(a) || reaches(a, path)) return;
+  throw new PluginConfigError(
+    field,
+    `${what} '${path}' is outside every route this plugin (or an oidc instance sharing its client and session cookie) runs on (${described(a)}): the gateway would never pass it to the plugin; use a path under one of them, such as '${under(a, path.split('/').filter(Boolean).at(-1) ?? 'cb')}'`,
+  );
 }
 
 /** `leaf` under the first prefix path of the routes, for suggestions. */
-function under(routes: readonly RouteInfo[], leaf: string): string {
-  const prefix = routes.flatMap((r) => r.paths ?? []).find((p) => !p.startsWith('~'));
-  return `${(prefix ?? '').replace(/\/+$/, '')}/${leaf}`;
+function under(a: Answering, leaf: string): string {
+  for (const list of [a.own, a.group?.routes ?? []]) {
+    for (const r of list) {
+      const prefix = r.paths?.find((p) => !p.startsWith('~'));
+      if (prefix !== undefined) return `${prefix.replace(/\/+$/, '')}/${leaf}`;
+    }
+  }
+  return `/${leaf}`;
 }
 
 /** kong-oidc's flags (and its forks') are booleans or the strings yes/no. */
@@ -155,7 +222,7 @@ export function checkConfig(
   own: readonly RouteInfo[],
   peers: readonly PluginPeer[] = [],
 ): CheckedConfig {
-  const routes = answeringRoutes(cfg, own, peers);
+  const routes = answering(cfg, own, peers);
   const discovery = absoluteUrl(cfg.discovery, 'discovery');
   // Parsed at every logout: an unparsable one would fail each of them.
   if (cfg.end_session_endpoint !== undefined) absoluteUrl(cfg.end_session_endpoint, 'end_session_endpoint');
@@ -212,9 +279,9 @@ export function checkConfig(
       unreachable(routes, fixedCallback, 'the callback path', field);
     }
     if (cfg.logout_path !== undefined) unreachable(routes, logoutPath, 'logout_path', 'logout_path');
-    else if (routes.length > 0 && routesReaching(routes, logoutPath).length === 0) {
+    else if (hasRoutes(routes) && !reaches(routes, logoutPath)) {
       warn(
-        `logout is not reachable: the default logout_path '${logoutPath}' is outside every route this plugin (or an oidc instance sharing its client and session cookie) runs on (${describeRoutes(routes)}); set logout_path to a path under one of them, such as '${under(routes, 'logout')}'`,
+        `logout is not reachable: the default logout_path '${logoutPath}' is outside every route this plugin (or an oidc instance sharing its client and session cookie) runs on (${described(routes)}); set logout_path to a path under one of them, such as '${under(routes, 'logout')}'`,
       );
     }
   }
