@@ -45,7 +45,8 @@ interface Counter {
 
 /** The counters of this process (strategy memory, and Redis's fallback). */
 export class FailedLogins implements LoginCounter {
-  readonly #counters = new LRUCache<string, Counter>({ max: MAX_TRACKED });
+  /** Made at the first failure: lru-cache allocates its index for MAX_TRACKED entries up front. */
+  #counters: LRUCache<string, Counter> | null = null;
 
   attempt(username: string, failed: boolean, now: number): Counted {
     const k = trackedKey(username);
@@ -55,14 +56,14 @@ export class FailedLogins implements LoginCounter {
     const counter = c ?? { failures: 0, until: 0 };
     counter.failures++;
     counter.until = now + Math.min(2 ** counter.failures, MAX_WAIT_SECONDS) * 1000;
-    this.#counters.set(k, counter);
+    (this.#counters ??= new LRUCache<string, Counter>({ max: MAX_TRACKED })).set(k, counter);
     return [before, counter.until - now];
   }
 
   #live(k: string, now: number): Counter | undefined {
-    const c = this.#counters.get(k);
+    const c = this.#counters?.get(k);
     if (c === undefined || c.until > now) return c;
-    this.#counters.delete(k);
+    this.#counters?.delete(k);
     return undefined;
   }
 }

@@ -5,10 +5,16 @@
  * Kong. Verdicts are remembered per User-Agent in a bounded LRU (Kong keeps 10^4 per config).
  * See docs/plugins/bot-detection.md.
  */
-import { LRUCache } from 'lru-cache';
 import schema from '../../../schemas/plugins/bot-detection.schema.json' with { type: 'json' };
 import type { GatewayRequest, PluginConfigIssue, PluginHandlers } from '../../index.ts';
-import { assertLinearRegex, definePlugin, PluginConfigError, translatePcre, trimAsciiSpace } from '../../index.ts';
+import {
+  assertLinearRegex,
+  BoundedCache,
+  definePlugin,
+  PluginConfigError,
+  translatePcre,
+  trimAsciiSpace,
+} from '../../index.ts';
 import { HTTP_PROTOCOLS, KONG3_RENAMED_FIELDS, renamedFieldIssues } from '../../lib/kong-config.ts';
 import { BOT_NEAR, BOT_RULES, BOT_SEQUENCES } from './rules.ts';
 
@@ -21,9 +27,13 @@ export interface BotDetectionConfig {
 /** Kong's priority for bot-detection: before authentication. */
 export const BOT_DETECTION_PRIORITY = 2500;
 
-/** Verdicts cached per instance (Kong: 10^4), and the characters they may hold in total. */
+/**
+ * Verdicts cached per instance (Kong: 10^4), and the bytes they may hold in all (2 MiB of agent
+ * text, two bytes a character, with BoundedCache's overhead per entry). The cache is made at the
+ * first verdict: 1,000 routes with bot-detection do not allocate 1,000 caches at load.
+ */
 export const UA_CACHE_ENTRIES = 10_000;
-export const UA_CACHE_CHARS = 2 * 1024 * 1024;
+export const UA_CACHE_BYTES = 4 * 1024 * 1024 + UA_CACHE_ENTRIES * 64;
 /** Longer User-Agents are examined every time, never cached. */
 const MAX_CACHED_UA = 1024;
 
@@ -104,10 +114,10 @@ function userAgentFields(raw: readonly string[]): number {
 }
 
 class BotDetection implements PluginHandlers {
-  private readonly cache = new LRUCache<string, number>({
-    max: UA_CACHE_ENTRIES,
-    maxSize: UA_CACHE_CHARS,
-    sizeCalculation: (_v, k) => k.length + 1,
+  private readonly cache = new BoundedCache<number>({
+    maxEntries: UA_CACHE_ENTRIES,
+    maxBytes: UA_CACHE_BYTES,
+    sizeOf: () => 0,
   });
   constructor(
     private readonly allow: readonly RegExp[],

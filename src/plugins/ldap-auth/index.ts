@@ -78,7 +78,11 @@ export const MAX_CONCURRENT_BINDS = 64;
 class DirectoryBusy extends Error {}
 
 class LdapAuth implements PluginHandlers {
-  private readonly cache: LRUCache<string, boolean>;
+  /**
+   * Bind results by the credentials' digest, made at the first bind: lru-cache allocates its
+   * index for every entry up front, which 1,000 routes with ldap-auth would pay at load.
+   */
+  private cache: LRUCache<string, boolean> | null = null;
   /** Binds in flight, so concurrent requests with the same credentials bind once. */
   private readonly pending = new Map<string, Promise<boolean>>();
   private readonly scheme: RegExp;
@@ -98,12 +102,6 @@ class LdapAuth implements PluginHandlers {
   ) {
     this.bindFailed = new RepeatedWarning(logger, 'LDAP bind failed', 1000, 'error');
     this.settings = config.timeout > 0 ? config : { ...config, timeout: SOCKET_DEFAULT_TIMEOUT_MS };
-    this.cache = new LRUCache<string, boolean>({
-      max: LDAP_CACHE_ENTRIES,
-      // Kong hands cache_ttl to its mlcache as ttl and neg_ttl, where 0 means "never expire"; so
-      // does lru-cache's 0. Its TTL is whole milliseconds: a fraction of one is rounded up.
-      ttl: Math.ceil(config.cache_ttl * 1000),
-    });
     const type = config.header_type.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     this.scheme = new RegExp(`^\\s*${type}\\s+`, 'i');
     // Kong writes the default scheme capitalized in the challenge, with a realm only when one is
@@ -161,7 +159,7 @@ class LdapAuth implements PluginHandlers {
 
   private check(given: Given): Promise<boolean> {
     const key = createHash('sha256').update(given.user).update('\0').update(given.password).digest('base64');
-    const cached = this.cache.get(key);
+    const cached = this.cache?.get(key);
     if (cached !== undefined) return Promise.resolve(cached);
     let p = this.pending.get(key);
     if (p === undefined) {
@@ -170,6 +168,12 @@ class LdapAuth implements PluginHandlers {
       p = bind(this.settings, dn, given.password).then(
         (ok) => {
           this.pending.delete(key);
+          this.cache ??= new LRUCache<string, boolean>({
+            max: LDAP_CACHE_ENTRIES,
+            // Kong hands cache_ttl to its mlcache as ttl and neg_ttl, where 0 means "never expire";
+            // so does lru-cache's 0. Its TTL is whole milliseconds: a fraction of one is rounded up.
+            ttl: Math.ceil(this.config.cache_ttl * 1000),
+          });
           this.cache.set(key, ok);
           return ok;
         },
