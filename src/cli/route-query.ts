@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { PluginModel, RouteModel } from '../config/model.ts';
+import { AUTH_PLUGINS } from '../config/security-summary.ts';
 import type { CompiledRoute, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { compileIpList, ipListHas } from '../plugins/ip-restriction/index.ts';
 import { normalizePath } from '../router/normalize.ts';
@@ -60,7 +61,6 @@ export interface Explanation {
 /** An authentication step's decision when no consumer is assumed and no anonymous one is configured. */
 export const REQUIRES_CREDENTIAL = 'requires a credential (answers 401 without a valid one)';
 
-const AUTH_PLUGINS = new Set(['jwt', 'key-auth', 'oidc', 'basic-auth', 'hmac-auth', 'ldap-auth', 'oauth2']);
 const MAX_CANDIDATES = 3;
 
 /** Splits the request URL; throws an Error with a usage message for a malformed one. */
