@@ -221,8 +221,9 @@ export function knownSecrets(): SecretValues {
   if (union === null) {
     const all = new Set<string>();
     for (const key of remembered) for (const v of key.split('\u0000')) all.add(v);
-    const key = distinctValues(all).join('\u0000');
-    union = lastCompiled !== null && lastCompiled.key === key ? lastCompiled : new SecretValues(all);
+    // The registry keeps each config's values joined as a matcher's key is: one config's values
+    // are the last matcher's when the keys are equal.
+    union = remembered.length === 1 && lastCompiled?.key === remembered[0] ? lastCompiled : new SecretValues(all);
   }
   return union;
 }

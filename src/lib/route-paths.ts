@@ -35,14 +35,17 @@ export function anyRouteReaches(routes: readonly RouteInfo[], path: string): boo
 const DESCRIBED_ROUTES = 10;
 
 /**
- * `name: /a, /b` for each route (the first ten, then how many more of `total`, by default the
- * list's length), for messages.
+ * `name: /a, /b` for each route (the first ten, then how many more), for messages. With `total`,
+ * the routes are read only as far as the ten named, and `total` says how many there are in all.
  */
-export function describeRoutes(routes: readonly RouteInfo[], total = routes.length): string {
-  const named = routes
-    .slice(0, DESCRIBED_ROUTES)
-    .map((r) => `${r.name ?? r.id}: ${(r.paths ?? []).join(', ') || '(any path)'}`)
-    .join('; ');
-  const shown = Math.min(routes.length, DESCRIBED_ROUTES);
-  return total > shown ? `${named}; and ${total - shown} more` : named;
+export function describeRoutes(routes: Iterable<RouteInfo>, total?: number): string {
+  const named: string[] = [];
+  let count = 0;
+  for (const r of routes) {
+    if (named.length < DESCRIBED_ROUTES) named.push(`${r.name ?? r.id}: ${(r.paths ?? []).join(', ') || '(any path)'}`);
+    else if (total !== undefined) break;
+    count++;
+  }
+  const all = total ?? count;
+  return all > named.length ? `${named.join('; ')}; and ${all - named.length} more` : named.join('; ');
 }

@@ -177,8 +177,8 @@ export function pipelineIndex(instances: readonly PluginInstance[]): {
   const secrets = credentialNames(instances);
   const globals = new Map<string, { group: Group; slot: BuiltSlot }>();
   for (const [name, g] of group(global)) {
-    const byConsumer = g.perConsumer === null ? null : standing(g.perConsumer, g.fallback, null);
-    globals.set(name, { group: g, slot: slot(name, g.priority, g.fallback, byConsumer) });
+    // A global fallback (rank 1) displaces no consumer instance (rank 4): the group's map stands whole.
+    globals.set(name, { group: g, slot: slot(name, g.priority, g.fallback, g.perConsumer) });
   }
   const everyRoute = pipeline(
     [...globals.values()].map((g) => g.slot),

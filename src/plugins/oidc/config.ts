@@ -107,9 +107,6 @@ interface SharedRoutes {
   readonly reaching: Map<string, boolean>;
 }
 
-/** Routes a message names before it says how many more. */
-const DESCRIBED_ROUTES = 10;
-
 /** Per peer list (one per config), the routes of each group of browser instances. */
 const groupsByPeers = new WeakMap<readonly PluginPeer[], Map<string, SharedRoutes>>();
 
@@ -153,18 +150,23 @@ function hasRoutes(a: Answering): boolean {
   return a.own.length > 0 || (a.group !== null && a.group.routes.length > 0);
 }
 
-/** The routes a message names (own first, no repeats, a few), and how many answer in all. */
-function described(a: Answering): string {
-  const named = new Map<string, RouteInfo>();
+/** The answering routes, own first, each once; read only as far as a message needs. */
+function* answeringRoutes(a: Answering): Generator<RouteInfo> {
+  const seen = new Set<string>();
   for (const list of [a.own, a.group?.routes ?? []]) {
     for (const r of list) {
-      if (named.size === DESCRIBED_ROUTES) break;
-      named.set(r.id, r);
+      if (seen.has(r.id)) continue;
+      seen.add(r.id);
+      yield r;
     }
   }
+}
+
+/** The answering routes for a message: the first ten, and how many there are in all. */
+function described(a: Answering): string {
   const total =
     a.group === null ? a.own.length : a.group.routes.length + a.own.filter((r) => !a.group!.ids.has(r.id)).length;
-  return describeRoutes([...named.values()], total);
+  return describeRoutes(answeringRoutes(a), total);
 }
 
 /**
@@ -181,11 +183,9 @@ function unreachable(a: Answering, path: string, what: string, field: string): v
 
 /** `leaf` under the first prefix path of the routes, for suggestions. */
 function under(a: Answering, leaf: string): string {
-  for (const list of [a.own, a.group?.routes ?? []]) {
-    for (const r of list) {
-      const prefix = r.paths?.find((p) => !p.startsWith('~'));
-      if (prefix !== undefined) return `${prefix.replace(/\/+$/, '')}/${leaf}`;
-    }
+  for (const r of answeringRoutes(a)) {
+    const prefix = r.paths?.find((p) => !p.startsWith('~'));
+    if (prefix !== undefined) return `${prefix.replace(/\/+$/, '')}/${leaf}`;
   }
   return `/${leaf}`;
 }
