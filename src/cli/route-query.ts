@@ -3,10 +3,12 @@
  * It uses the compiled runtime the proxy uses (the same Router, the same pipelines, the same
  * `upstreamPath`), so its answers are the proxy's; nothing listens and nothing connects.
  */
+
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { PluginModel, RouteModel } from '../config/model.ts';
 import { AUTH_PLUGINS } from '../config/security-summary.ts';
+import { urlHost } from '../lib/ip-text.ts';
 import type { CompiledRoute, PipelineSlot, PluginInstance, Runtime } from '../pipeline/runtime.ts';
 import { compileIpList, ipListHas } from '../plugins/ip-restriction/index.ts';
 import { normalizePath } from '../router/normalize.ts';
@@ -145,7 +147,7 @@ export function explainRequest(rt: Runtime, req: QueryRequest): Explanation {
   else {
     const s = svc.model;
     const port = (svc.scheme === 'https' ? s.port === 443 : s.port === 80) ? '' : `:${s.port}`;
-    const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
+    const hostForUrl = urlHost(s.host);
     out.service = {
       name: s.name,
       id: s.id,

@@ -14,6 +14,8 @@
  * its section 5 mixed notation (`::ffff:10.0.0.1`, as node shows such a peer). Linear, no regex.
  */
 
+import { isIPv6 } from 'node:net';
+
 /** The canonical text of the address `s[from, to)` names (a port allowed), or null when it is none. */
 export function readIp(s: string, from = 0, to = s.length): string | null {
   if (from >= to) return null;
@@ -175,4 +177,12 @@ function ipv6Text(): string {
     out += words[k]!.toString(16);
   }
   return out;
+}
+
+/**
+ * A host as a URL or a `host:port` writes it: an IPv6 address in brackets (RFC 3986 3.2.2), any
+ * other host as it is. Every IPv6 address has a colon, so most hosts skip the address check.
+ */
+export function urlHost(host: string): string {
+  return host.includes(':') && isIPv6(host) ? `[${host}]` : host;
 }

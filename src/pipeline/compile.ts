@@ -1,4 +1,5 @@
 // Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
+
 import { isIP } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel, YamlPath } from '../config/model.ts';
@@ -7,6 +8,7 @@ import { scrubIssues, secretValues } from '../config/secrets.ts';
 import { configWarnings } from '../config/warnings.ts';
 import { ConfigError, type ConfigIssue, configIssue, createIssues, pluginFieldPath } from '../errors.ts';
 import { addIpEntry, type IpList, newIpList } from '../lib/ip-list.ts';
+import { urlHost } from '../lib/ip-text.ts';
 import { createLogger, type Logger, pluginLogger, redact } from '../log.ts';
 import { RouteCompileError, Router } from '../router/router.ts';
 import { compileCertificates, type KongDefaultCertificate } from '../tls.ts';
@@ -113,7 +115,7 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   const health = new Map<string, UpstreamHealth>();
   for (const s of config.services) {
     if (++compiled % COMPILE_SLICE === 0) await yieldToLoop();
-    services.set(s.id, compileService(s, config, upstreams, health, log));
+    services.set(s.id, compileService(s, config, upstreams, health, log, opts.checkOnly === true));
   }
 
   const routeInfo = new Map<string, RouteInfo>();
@@ -342,6 +344,7 @@ function compileService(
   upstreams: ReadonlyMap<string, UpstreamModel>,
   health: Map<string, UpstreamHealth>,
   log: Logger,
+  checkOnly: boolean,
 ): CompiledService {
   if (s.protocol === 'echo') return compiledService(s, 'echo', null, 'echo', 'http');
   // One factory for every target's pool: the service's timeouts, TLS and client certificate apply to
@@ -351,7 +354,7 @@ function compileService(
   const pool = poolSettings(s, config, s.client_certificate ?? upstream?.client_certificate ?? null);
   const scheme = pool.scheme;
   const defaultPort = scheme === 'https' ? 443 : 80;
-  const hostForUrl = isIP(s.host) === 6 ? `[${s.host}]` : s.host;
+  const hostForUrl = urlHost(s.host);
   if (upstream !== undefined) {
     let shared = health.get(upstream.name);
     if (shared === undefined) health.set(upstream.name, (shared = new UpstreamHealth()));
@@ -367,7 +370,10 @@ function compileService(
     return compiledService(s, 'http', balancer, hostForUrl, scheme);
   }
   const hostHeader = s.port === defaultPort ? hostForUrl : `${hostForUrl}:${s.port}`;
-  return compiledService(s, 'http', Balancer.single(s.host, s.port, pool), hostHeader, scheme);
+  // A plain service's balancer cannot refuse what the build accepted (Balancer.single): a config
+  // that is only checked skips the ten thousand of them a file of one service per route has.
+  const balancer = checkOnly ? null : Balancer.single(s.host, s.port, pool);
+  return compiledService(s, 'http', balancer, hostHeader, scheme);
 }
 
 /**

@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { TargetModel, UpstreamModel } from '../config/model.ts';
 import { trimAsciiSpace } from '../lib/header-value.ts';
+import { urlHost } from '../lib/ip-text.ts';
 import { type ActiveChecks, activeChecks, type CheckSettings, num, passiveChecks } from './check-settings.ts';
 import { type HashOn, hash32, hashName, pathKey, queryArgKey } from './hash-key.ts';
 import { fastest, measured, rejoined } from './latency.ts';
@@ -74,6 +75,16 @@ export function parseTarget(text: string): { host: string; port: number } {
 
 /** An upstream entity with Kong's defaults (round-robin, no hashing, no health checks) and `extra` on top. */
 export function upstreamModel(name: string, targets: TargetModel[], extra: Partial<UpstreamModel> = {}): UpstreamModel {
+  return Object.assign(kongDefaults(name, targets, 10000), extra);
+}
+
+/** A plain service's upstream: its one target, with one slot (nothing is hashed). */
+function plainUpstream(target: string): UpstreamModel {
+  return kongDefaults(target, [{ id: '', target, weight: 100, tags: [], yaml_path: [] }], 1);
+}
+
+/** One literal, not a spread of defaults: a spread into a literal is the slow path of object copying. */
+function kongDefaults(name: string, targets: TargetModel[], slots: number): UpstreamModel {
   return {
     id: '',
     name,
@@ -83,12 +94,11 @@ export function upstreamModel(name: string, targets: TargetModel[], extra: Parti
     hash_on_header: null,
     hash_on_cookie: null,
     hash_on_cookie_path: '/',
-    slots: 10000,
+    slots,
     healthchecks: {},
     targets,
     tags: [],
     yaml_path: [],
-    ...extra,
   };
 }
 
@@ -108,7 +118,7 @@ const NO_RING: [Uint32Array, Uint16Array] = [new Uint32Array(0), new Uint16Array
  */
 function targetHostHeader(host: string, port: number, scheme: string, hostHeader: string | null | undefined): string {
   if (hostHeader != null && /:\d+$/.test(hostHeader) && !hostHeader.endsWith(']')) return hostHeader;
-  const name = hostHeader ?? (isIP(host) === 6 ? `[${host}]` : host);
+  const name = hostHeader ?? urlHost(host);
   return port === (scheme === 'https' ? 443 : 80) ? name : `${name}:${port}`;
 }
 
@@ -156,12 +166,14 @@ export class Balancer {
   /** Whether this balances an `upstreams:` entry (false: the single target of a plain service). */
   readonly fromUpstream: boolean;
 
-  /** The balancer of a plain service: its one target, no health checks. */
+  /**
+   * The balancer of a plain service: its one target, no health checks. The service's host and port
+   * are taken as they are, not parsed back from `host:port`: a port Kong accepts (0 among them)
+   * fails at connect, as in Kong, not at load.
+   */
   static single(host: string, port: number, pool: PoolSettings): Balancer {
-    const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
-    const target = `${hostForUrl}:${port}`;
-    const upstream = upstreamModel(target, [{ id: '', target, weight: 100, tags: [], yaml_path: [] }], { slots: 1 });
-    return new Balancer(upstream, pool, null, false);
+    const target = `${urlHost(host)}:${port}`;
+    return new Balancer(plainUpstream(target), pool, null, false, undefined, true, { host, port });
   }
 
   constructor(
@@ -172,6 +184,8 @@ export class Balancer {
     shared: UpstreamHealth = new UpstreamHealth(),
     /** false: the probes wait for `startActiveChecks()`. */
     startChecks = true,
+    /** The one target's address, when the caller has it (`single`). */
+    address: { host: string; port: number } | null = null,
   ) {
     this.name = upstream.name;
     this.shared = shared;
@@ -181,7 +195,7 @@ export class Balancer {
     this.byLatency = upstream.algorithm === 'latency';
     this.onChange = onChange;
     this.targets = upstream.targets.map((t) => {
-      const { host, port } = parseTarget(t.target);
+      const { host, port } = address ?? parseTarget(t.target);
       return new Target(
         t.target,
         host,

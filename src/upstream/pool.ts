@@ -9,9 +9,11 @@
 // idle connections are closed at once. An optional concurrency limit (`upstream_max_connections`,
 // nginx's `max_conns`) queues the excess in a bounded queue whose wait counts against the request's
 // timeouts.
+
 import { isIP, type Socket } from 'node:net';
 import { buildConnector, Client, Dispatcher, errors } from 'undici';
 import type { GatewayConfig, ServiceModel } from '../config/model.ts';
+import { urlHost } from '../lib/ip-text.ts';
 import { type HostResolver, hostResolver } from './dns.ts';
 import { guardH2Streams } from './h2-streams.ts';
 import { depthChecker } from './verify-depth.ts';
@@ -183,7 +185,7 @@ export class TargetPool extends Dispatcher {
 
   constructor(host: string, port: number, settings: PoolSettings) {
     super();
-    const hostForUrl = isIP(host) === 6 ? `[${host}]` : host;
+    const hostForUrl = urlHost(host);
     this.origin = `${settings.scheme}://${hostForUrl}:${port}`;
     this.host = host;
     this.settings = settings;

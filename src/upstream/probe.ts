@@ -2,9 +2,11 @@
 // plain HTTP or TLS as `type` says, whatever protocol the service speaks. As Kong's healthchecker
 // does, each probe opens a connection of its own, and `timeout` bounds each step of it: the connect
 // and TLS handshake, the answer's head. The body is not read: the connection is closed at the head.
+
 import { isIP, connect as tcpConnect } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { utf8HeaderText } from '../lib/header-value.ts';
+import { urlHost } from '../lib/ip-text.ts';
 import { type PoolSettings, TargetPool } from './pool.ts';
 
 /**
@@ -116,7 +118,7 @@ export class Prober {
       method: 'GET',
       // Kong's healthchecker sends the host_header, else the target's host name, without the
       // target's port (lua-resty-healthcheck: `Host: hostheader or hostname`).
-      headers: { host: s.host ?? (isIP(t.host) === 6 ? `[${t.host}]` : t.host), ...s.headers },
+      headers: { host: s.host ?? urlHost(t.host), ...s.headers },
       headersTimeout: s.timeout,
       bodyTimeout: s.timeout,
     };

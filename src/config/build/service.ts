@@ -50,6 +50,13 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
         : pathProblem(svcPath, false);
     if (p) err('SCHEMA', p, [...path, raw.url !== undefined ? 'url' : 'path']);
   }
+  // Kong's port type runs from 0, so a service on port 0 loads; no connection can be made to it.
+  if (port === 0 && protocol !== 'echo')
+    warn(
+      'SEMANTIC',
+      'port 0: no upstream can be connected on port 0, so every request this service is sent answers 502 (Kong loads it too)',
+      [...path, raw.url !== undefined ? 'url' : 'port'],
+    );
   // Kong's entity check: a gRPC call's path is its method (/package.Service/Method), which a
   // service path would prefix into one the upstream does not serve. A bare `/` (grpc://host:port/)
   // changes no call and is let through.
@@ -86,6 +93,32 @@ export function buildService(raw: Obj, path: Path, err: Err, warn: Warn): Servic
  * or `must not have a port` for a valid host with one, whatever the port's size.
  */
 function serviceHostProblem(host: string): string | null {
+  return remembered(hostProblems, host, hostProblem);
+}
+
+/**
+ * The answers of the two host checks by host: a file of thousands of services names a few hosts
+ * (a cluster's services, one address) again and again. Config text, not request data; at most
+ * HOST_MEMO entries, started afresh when full.
+ */
+const HOST_MEMO = 4096;
+const hostProblems = new Map<string, string | null>();
+const numericHostProblems = new Map<string, string | null>();
+
+function remembered(
+  memo: Map<string, string | null>,
+  host: string,
+  check: (host: string) => string | null,
+): string | null {
+  const known = memo.get(host);
+  if (known !== undefined) return known;
+  if (memo.size >= HOST_MEMO) memo.clear();
+  const found = check(host);
+  memo.set(host, found);
+  return found;
+}
+
+function hostProblem(host: string): string | null {
   const bare = host.replace(/^\[(.*)\]$/, '$1');
   if (isIP(bare) !== 0) return null;
   const withPort = /^(\[[^\]]*\]|[^:]*):\d+$/.exec(host);
@@ -109,6 +142,10 @@ function serviceHostProblem(host: string): string | null {
  * registered top-level domain is numeric (RFC 3696 2), so they name no host on the internet.
  */
 export function urlNumericHostProblem(host: string): string | null {
+  return remembered(numericHostProblems, host, numericHostProblem);
+}
+
+function numericHostProblem(host: string): string | null {
   // An address, or a host already refused in Kong's words.
   if (isIP(host.replace(/^\[(.*)\]$/, '$1')) !== 0 || checkHost(host, { wildcard: false, port: false }) !== null)
     return null;
