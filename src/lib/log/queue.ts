@@ -35,6 +35,24 @@ export interface QueueConfig {
 export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
+ * The bound of all the log queues of a process together (waiting and in flight, by the same
+ * measure as each queue's own). Each queue's bound is per plugin instance: ten thousand routes with
+ * an http-log instance each and the receiver down could otherwise hold ten thousand times 16 MiB.
+ * Past it, the queue that held the most when it last took an entry drops its oldest entries first,
+ * so one dead receiver does not crowd out the entries of the others; then the queue taking the
+ * entry drops its own oldest, the new one last.
+ */
+export const PROCESS_MAX_BYTES = 256 * 1024 * 1024;
+
+/** The bytes every open queue of the process holds, and the one that held the most at its last entry. */
+const processQueues: { bytes: number; largest: LogQueue<unknown> | null } = { bytes: 0, largest: null };
+
+/** What the log queues of this process hold together, in bytes (see PROCESS_MAX_BYTES). */
+export function processQueueBytes(): number {
+  return processQueues.bytes;
+}
+
+/**
  * About the heap bytes an entry holds, linear in the entry and without serializing it, to a depth of
  * 6. Calibrated against V8's heap (measured with `process.memoryUsage()` on 20,000 retained
  * entries): a string is its header and characters (two bytes each once one is past Latin-1), a
@@ -186,7 +204,8 @@ type Warning =
   | 'retries'
   | 'undeliverable'
   | 'shutdown'
-  | 'deadline';
+  | 'deadline'
+  | 'process';
 
 /** Kong's CAPACITY_WARNING_THRESHOLD: the share of `max_entries` held that warns. */
 const CAPACITY_WARNING = 0.8;
@@ -240,6 +259,7 @@ export class LogQueue<T> {
     undeliverable: 0,
     shutdown: 0,
     deadline: 0,
+    process: 0,
   };
 
   constructor(
@@ -273,6 +293,7 @@ export class LogQueue<T> {
     }
     this.items.push({ value, bytes });
     this.bytes += bytes;
+    processQueues.bytes += bytes;
     // Entries in flight count too: while a delivery hangs (a receiver that accepts and never
     // answers), with concurrency_limit -1 every batch is in flight at once. When only the new
     // entry is waiting, it is the one dropped.
@@ -282,7 +303,7 @@ export class LogQueue<T> {
       if (this.items.length - this.head + this.inflightEntries > this.config.max_entries) overEntries++;
       else if (this.bytes + this.inflightBytes > this.maxBytes && this.items.length - this.head > 1) overBytes++;
       else break;
-      this.bytes -= this.items[this.head]!.bytes;
+      this.release(this.items[this.head]!.bytes);
       this.items[this.head++] = RELEASED;
     }
     // Kong's enqueue: one line for the entry bound, one with the count for the byte bound.
@@ -290,6 +311,10 @@ export class LogQueue<T> {
       this.dropped(overEntries, 'entries', 'queue full, dropping old entries until processing is successful again');
     if (overBytes > 0)
       this.dropped(overBytes, 'bytes', `byte capacity exceeded, ${overBytes} queue entries were dropped`);
+    if (processQueues.bytes > PROCESS_MAX_BYTES) this.makeRoom();
+    const largest = processQueues.largest;
+    if (largest === null || largest.closed || this.held() > largest.held())
+      processQueues.largest = this as LogQueue<unknown>;
     // Kong warns once the queue holds 80% of max_entries, again after it went below.
     if (this.items.length - this.head + this.inflightEntries >= this.config.max_entries * CAPACITY_WARNING) {
       if (!this.warned) {
@@ -300,6 +325,46 @@ export class LogQueue<T> {
     this.compact();
     this.stats.depth = this.items.length - this.head;
     this.schedule();
+  }
+
+  /** Bytes this queue holds, waiting and in flight. */
+  private held(): number {
+    return this.bytes + this.inflightBytes;
+  }
+
+  /** Forgets `bytes` of entries that left the queue (dropped, or delivered). */
+  private release(bytes: number): void {
+    this.bytes -= bytes;
+    processQueues.bytes -= bytes;
+  }
+
+  /** The process's queues are over PROCESS_MAX_BYTES: the largest gives way, then this one. */
+  private makeRoom(): void {
+    const largest = processQueues.largest;
+    if (largest !== null && largest !== this && !largest.closed && largest.held() > this.held())
+      largest.shed(processQueues.bytes - PROCESS_MAX_BYTES);
+    if (processQueues.bytes > PROCESS_MAX_BYTES) this.shed(processQueues.bytes - PROCESS_MAX_BYTES);
+  }
+
+  /** Drops waiting entries, oldest first, until `bytes` are freed or none waits (in-flight ones finish). */
+  private shed(bytes: number): void {
+    let freed = 0;
+    let n = 0;
+    while (freed < bytes && this.items.length > this.head) {
+      const item = this.items[this.head]!;
+      this.release(item.bytes);
+      freed += item.bytes;
+      this.items[this.head++] = RELEASED;
+      n++;
+    }
+    if (n === 0) return;
+    this.compact();
+    this.stats.depth = this.items.length - this.head;
+    this.dropped(
+      n,
+      'process',
+      `the log queues of this process hold their bound (${PROCESS_MAX_BYTES / 1024 / 1024} MiB), ${n} queue entries were dropped`,
+    );
   }
 
   private schedule(): void {
@@ -348,6 +413,7 @@ export class LogQueue<T> {
         this.inflight--;
         this.inflightEntries -= batch.length;
         this.inflightBytes -= batchBytes;
+        processQueues.bytes -= batchBytes;
         this.schedule();
       });
     }
@@ -436,6 +502,8 @@ export class LogQueue<T> {
     this.items.length = 0;
     this.head = 0;
     this.closed = true;
+    this.release(this.bytes);
+    if (processQueues.largest === this) processQueues.largest = null;
     if (pending.length === 0) return;
     // In batches of max_batch_size, as during operation: a receiver taking one entry per request
     // (http-log's default) must not get them all as one array, nor one body of up to max_bytes.
