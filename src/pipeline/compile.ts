@@ -296,7 +296,11 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
   let router: Router<CompiledRoute>;
   try {
     // Kong leaves a disabled service's routes out of the router (kong/runloop/handler.lua): 404.
-    router = await Router.build(routes.filter((r) => r.service === null || r.service.model.enabled));
+    const routed = routes.filter((r) => r.service === null || r.service.model.enabled);
+    // A runtime that only checks never matches a request: its routes are compiled for their
+    // errors, and it holds an empty router.
+    if (opts.checkOnly === true) await Router.check(routed);
+    router = opts.checkOnly === true ? new Router<CompiledRoute>([]) : await Router.build(routed);
   } catch (err) {
     await closeAll();
     if (!(err instanceof RouteCompileError)) throw err;
