@@ -3,7 +3,6 @@
  * It uses the compiled runtime the proxy uses (the same Router, the same pipelines, the same
  * `upstreamPath`), so its answers are the proxy's; nothing listens and nothing connects.
  */
-
 import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { PluginModel, RouteModel } from '../config/model.ts';

@@ -1,5 +1,4 @@
 // Compiles a validated config into an immutable Runtime: pools, consumers, plugin instances, per-route pipelines, router.
-
 import { isIP } from 'node:net';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { GatewayConfig, PluginModel, RouteModel, ServiceModel, UpstreamModel, YamlPath } from '../config/model.ts';
@@ -299,8 +298,10 @@ export async function compileRuntime(config: GatewayConfig, opts: CompileOptions
     const routed = routes.filter((r) => r.service === null || r.service.model.enabled);
     // A runtime that only checks never matches a request: its routes are compiled for their
     // errors, and it holds an empty router.
-    if (opts.checkOnly === true) await Router.check(routed);
-    router = opts.checkOnly === true ? new Router<CompiledRoute>([]) : await Router.build(routed);
+    if (opts.checkOnly === true) {
+      await Router.check(routed);
+      router = new Router<CompiledRoute>([]);
+    } else router = await Router.build(routed);
   } catch (err) {
     await closeAll();
     if (!(err instanceof RouteCompileError)) throw err;

@@ -9,7 +9,6 @@
 // idle connections are closed at once. An optional concurrency limit (`upstream_max_connections`,
 // nginx's `max_conns`) queues the excess in a bounded queue whose wait counts against the request's
 // timeouts.
-
 import { isIP, type Socket } from 'node:net';
 import { buildConnector, Client, Dispatcher, errors } from 'undici';
 import type { GatewayConfig, ServiceModel } from '../config/model.ts';

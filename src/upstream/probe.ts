@@ -2,7 +2,6 @@
 // plain HTTP or TLS as `type` says, whatever protocol the service speaks. As Kong's healthchecker
 // does, each probe opens a connection of its own, and `timeout` bounds each step of it: the connect
 // and TLS handshake, the answer's head. The body is not read: the connection is closed at the head.
-
 import { isIP, connect as tcpConnect } from 'node:net';
 import type { Dispatcher } from 'undici';
 import { utf8HeaderText } from '../lib/header-value.ts';
