@@ -109,15 +109,7 @@ export class Router<R extends RoutableRoute> {
    * meanwhile. Only the sort of the sub-routes runs in one piece.
    */
   static async build<R extends RoutableRoute>(routes: readonly R[]): Promise<Router<R>> {
-    const steps = tableSteps(routes);
-    let since = performance.now();
-    for (let r = steps.next(); ; r = steps.next()) {
-      if (r.done === true) return new Router(routes, r.value);
-      if (performance.now() - since >= BUILD_SLICE_MS) {
-        await yieldToLoop();
-        since = performance.now();
-      }
-    }
+    return new Router(routes, await inSlices(tableSteps(routes)));
   }
 
   /**
@@ -126,16 +118,7 @@ export class Router<R extends RoutableRoute> {
    * that is only checked (`gateway validate`) needs of its router.
    */
   static async check(routes: readonly RoutableRoute[]): Promise<void> {
-    const subs: SubRoute<RoutableRoute>[] = [];
-    let since = performance.now();
-    for (let index = 0; index < routes.length; index++) {
-      compileRoute(routes[index]!, index, subs);
-      subs.length = 0;
-      if ((index & 63) === 63 && performance.now() - since >= BUILD_SLICE_MS) {
-        await yieldToLoop();
-        since = performance.now();
-      }
-    }
+    await inSlices(compileSteps(routes, null));
   }
 
   /** `table`: the routes' table, when `build` made it already. */
@@ -327,6 +310,31 @@ export class Router<R extends RoutableRoute> {
 /** Longest run of router building between two yields to the event loop in `Router.build`. */
 const BUILD_SLICE_MS = 10;
 
+/** Runs `steps` to their end, yielding to the event loop whenever BUILD_SLICE_MS have passed. */
+async function inSlices<T>(steps: Generator<void, T>): Promise<T> {
+  let since = performance.now();
+  for (let r = steps.next(); ; r = steps.next()) {
+    if (r.done === true) return r.value;
+    if (performance.now() - since >= BUILD_SLICE_MS) {
+      await yieldToLoop();
+      since = performance.now();
+    }
+  }
+}
+
+/**
+ * Compiles each route's paths, hosts and headers into `out` (null: checked and dropped), yielding
+ * every 64 routes; throws RouteCompileError.
+ */
+function* compileSteps<R extends RoutableRoute>(routes: readonly R[], out: SubRoute<R>[] | null): Generator<void> {
+  const subs = out ?? [];
+  for (let index = 0; index < routes.length; index++) {
+    compileRoute(routes[index]!, index, subs);
+    if (out === null) subs.length = 0;
+    if ((index & 63) === 63) yield;
+  }
+}
+
 /** What a Router holds, made by `tableSteps`. */
 interface Table<R> {
   readonly ordered: readonly R[];
@@ -340,10 +348,7 @@ interface Table<R> {
 /** Builds a router's table, yielding (a point where the caller may pause) every 64 routes or prefixes. */
 function* tableSteps<R extends RoutableRoute>(routes: readonly R[]): Generator<void, Table<R>> {
   const subs: SubRoute<R>[] = [];
-  for (let index = 0; index < routes.length; index++) {
-    compileRoute(routes[index]!, index, subs);
-    if ((index & 63) === 63) yield;
-  }
+  yield* compileSteps(routes, subs);
   yield;
   subs.sort(compareSubRoutes);
   yield;

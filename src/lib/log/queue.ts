@@ -44,7 +44,10 @@ export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
  */
 export const PROCESS_MAX_BYTES = 256 * 1024 * 1024;
 
-/** The bytes every open queue of the process holds, and the one that held the most at its last entry. */
+/**
+ * The bytes every open queue of the process holds, and the one that held the most at its last
+ * entry (a queue that closes stops being it, and a closed queue takes no entry).
+ */
 const processQueues: { bytes: number; largest: LogQueue<unknown> | null } = { bytes: 0, largest: null };
 
 /** What the log queues of this process hold together, in bytes (see PROCESS_MAX_BYTES). */
@@ -303,8 +306,7 @@ export class LogQueue<T> {
       if (this.items.length - this.head + this.inflightEntries > this.config.max_entries) overEntries++;
       else if (this.bytes + this.inflightBytes > this.maxBytes && this.items.length - this.head > 1) overBytes++;
       else break;
-      this.release(this.items[this.head]!.bytes);
-      this.items[this.head++] = RELEASED;
+      this.dropOldest();
     }
     // Kong's enqueue: one line for the entry bound, one with the count for the byte bound.
     if (overEntries > 0)
@@ -313,8 +315,7 @@ export class LogQueue<T> {
       this.dropped(overBytes, 'bytes', `byte capacity exceeded, ${overBytes} queue entries were dropped`);
     if (processQueues.bytes > PROCESS_MAX_BYTES) this.makeRoom();
     const largest = processQueues.largest;
-    if (largest === null || largest.closed || this.held() > largest.held())
-      processQueues.largest = this as LogQueue<unknown>;
+    if (largest === null || this.held() > largest.held()) processQueues.largest = this as LogQueue<unknown>;
     // Kong warns once the queue holds 80% of max_entries, again after it went below.
     if (this.items.length - this.head + this.inflightEntries >= this.config.max_entries * CAPACITY_WARNING) {
       if (!this.warned) {
@@ -338,10 +339,18 @@ export class LogQueue<T> {
     processQueues.bytes -= bytes;
   }
 
+  /** Drops the oldest waiting entry (the caller counts it); its size. */
+  private dropOldest(): number {
+    const bytes = this.items[this.head]!.bytes;
+    this.release(bytes);
+    this.items[this.head++] = RELEASED;
+    return bytes;
+  }
+
   /** The process's queues are over PROCESS_MAX_BYTES: the largest gives way, then this one. */
   private makeRoom(): void {
     const largest = processQueues.largest;
-    if (largest !== null && largest !== this && !largest.closed && largest.held() > this.held())
+    if (largest !== null && largest !== this && largest.held() > this.held())
       largest.shed(processQueues.bytes - PROCESS_MAX_BYTES);
     if (processQueues.bytes > PROCESS_MAX_BYTES) this.shed(processQueues.bytes - PROCESS_MAX_BYTES);
   }
@@ -351,10 +360,7 @@ export class LogQueue<T> {
     let freed = 0;
     let n = 0;
     while (freed < bytes && this.items.length > this.head) {
-      const item = this.items[this.head]!;
-      this.release(item.bytes);
-      freed += item.bytes;
-      this.items[this.head++] = RELEASED;
+      freed += this.dropOldest();
       n++;
     }
     if (n === 0) return;
