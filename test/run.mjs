@@ -41,6 +41,12 @@ const OWN_URL = new Set(['src/config/custom-plugins.ts']);
 const CONCURRENCY = Math.min(availableParallelism() + 1, 4);
 const NODE_TEST = ['--test-reporter=spec', `--test-concurrency=${CONCURRENCY}`, '--test-timeout=180000'];
 
+/**
+ * The image tests' build cache for this run (test/packaging/layer-cache.ts): their replays install
+ * the same lockfile once, as Docker reuses a layer. Emptied before the run and removed after it.
+ */
+const LAYERS = join(ROOT, '.cache', 'image-layers');
+
 const args = process.argv.slice(2);
 const options = args.filter((a) => a.startsWith('--'));
 const named = args.filter((a) => !a.startsWith('--'));
@@ -112,10 +118,13 @@ function sourceLocation() {
 }
 
 function run(argv) {
-  const child = spawn(process.execPath, argv, { stdio: 'inherit' });
+  rmSync(LAYERS, { recursive: true, force: true });
+  const env = { ...process.env, TOLLGATE_IMAGE_LAYERS: LAYERS };
+  const child = spawn(process.execPath, argv, { stdio: 'inherit', env });
   const forward = (signal) => child.kill(signal);
   process.on('SIGINT', forward).on('SIGTERM', forward);
   child.on('exit', (code, signal) => {
+    rmSync(LAYERS, { recursive: true, force: true });
     process.exitCode = code ?? (signal === null ? 1 : 128);
   });
 }

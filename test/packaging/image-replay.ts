@@ -10,6 +10,7 @@ import { cp, lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join, posix, relative } from 'node:path';
 import { ended } from '../support/wait.ts';
 import { execForm, type IgnoreRule, type Instruction, isIgnored, mayReinclude, splitFlags } from './dockerfile.ts';
+import { cachedStep } from './layer-cache.ts';
 
 /** Failure of the check, with the output of the process that failed when it got that far. */
 export class ImageCheckError extends Error {
@@ -312,17 +313,22 @@ async function replayRun(ins: Instruction, stage: Stage, log: (l: string) => voi
     npm_config_update_notifier: 'false',
   };
   const cwd = inStage(stage, stage.workdir);
-  const r = await new Promise<{ code: number | null; out: string }>((res) => {
-    const p = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
-    p.once('error', (e) => res({ code: -1, out: `${out}${e.message}` }));
-    // Once stdout and stderr have ended, so `out` is complete.
-    void ended(p).then(({ code }) => res({ code, out }));
-  });
-  if (r.code !== 0)
-    throw new ImageCheckError(`Dockerfile:${ins.line} RUN ${argv.join(' ')} failed (exit ${r.code})`, r.out);
+  const step = async (): Promise<void> => {
+    const r = await new Promise<{ code: number | null; out: string }>((res) => {
+      const p = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+      p.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+      p.once('error', (e) => res({ code: -1, out: `${out}${e.message}` }));
+      // Once stdout and stderr have ended, so `out` is complete.
+      void ended(p).then(({ code }) => res({ code, out }));
+    });
+    if (r.code !== 0)
+      throw new ImageCheckError(`Dockerfile:${ins.line} RUN ${argv.join(' ')} failed (exit ${r.code})`, r.out);
+  };
+  // The install writes only its package folder (node_modules, and what lifecycle scripts write).
+  if (argv[0] === 'npm' && argv[1] === 'ci') await cachedStep(cwd, argv, stage.env, step, log);
+  else await step();
 }
 
 /**
