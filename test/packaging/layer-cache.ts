@@ -14,7 +14,7 @@
  * variable every replay runs the step, as `npm run image:check` does.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, linkSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, readlink, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -90,7 +90,17 @@ function linkTree(from: string, to: string): void {
     const dst = join(to, e.name);
     if (e.isDirectory()) linkTree(src, dst);
     else if (e.isSymbolicLink()) symlinkSync(readlinkSync(src), dst);
-    else linkSync(src, dst);
+    else linkOrCopy(src, dst);
+  }
+}
+
+/** A link, or a copy where the two folders are on different filesystems (a /tmp of its own). */
+function linkOrCopy(src: string, dst: string): void {
+  try {
+    linkSync(src, dst);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+    copyFileSync(src, dst);
   }
 }
 
