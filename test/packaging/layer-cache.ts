@@ -10,8 +10,8 @@
  * and every file of the working folder before the step except node_modules (which `npm ci` removes
  * first): package.json, the lockfile and an .npmrc are what it reads, and its lifecycle scripts may
  * read the rest. The entry is the working folder as the step left it, and a replay with the same
- * key gets it back, linked (see linkTree). Without the
- * variable every replay runs the step, as `npm run image:check` does.
+ * key gets it back, linked (see linkTree). Without the variable every replay runs the step, as
+ * `npm run image:check` does.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readlinkSync, symlinkSync } from 'node:fs';
